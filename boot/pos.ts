@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+/**
+ * `pos`: the terminal's command line. Each capability adds its subcommands to COMMAND_GROUPS.
+ *   pos journal verify|dump|export|import|salvage   (storage/)
+ */
+import { Command, parseArgs, reportError } from './cli';
+import { journalCommands } from '../storage/cli';
+
+const COMMAND_GROUPS: ReadonlyArray<readonly Command[]> = [journalCommands];
+
+const VALUE_FLAGS = new Set(['dir', 'out', 'in', 'file', 'passphrase', 'passphrase-file', 'identity', 'from', 'to', 'limit', 'board', 'port', 'host', 'seed', 'days']);
+
+export async function main(argv: readonly string[], out = (l: string) => process.stdout.write(l + '\n'), err = (l: string) => process.stderr.write(l + '\n')): Promise<number> {
+  const commands = COMMAND_GROUPS.flat();
+  const { args, flags } = parseArgs(argv, VALUE_FLAGS);
+  if (args.length === 0 || flags.has('help')) {
+    const wanted = args.join(' ');
+    const list = commands.filter((c) => wanted === '' || c.name.startsWith(wanted));
+    out('usage: pos <command> [options]');
+    for (const c of list) out(`  pos ${c.usage.padEnd(58)} ${c.summary}`);
+    return args.length === 0 && !flags.has('help') ? 64 : 0;
+  }
+  // Longest command name that prefixes the positional args wins ("journal verify" over "journal").
+  const match = commands
+    .filter((c) => { const w = c.name.split(' '); return w.every((x, i) => args[i] === x); })
+    .sort((a, b) => b.name.length - a.name.length)[0];
+  if (!match) {
+    err(`pos: unknown command "${args.join(' ')}"; run "pos --help"`);
+    return 64;
+  }
+  const rest = args.slice(match.name.split(' ').length);
+  try {
+    return await match.run({ args: rest, flags, out, err });
+  } catch (e) {
+    return reportError(e, err);
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e) => { console.error(e); process.exitCode = 1; });
+}

@@ -1,0 +1,290 @@
+/**
+ * The single list of operating errors (fastify-style): every error the terminal can show an
+ * operator has a stable code here, a `kind` that code branches on, and a cause and next steps in
+ * zh-CN and en. Codes never change meaning once shipped; add new ones at the end of a group.
+ *
+ * A broken internal invariant is NOT an operating error: use `InvariantError` (E-SYS-99), which
+ * sends the terminal to recovery mode instead of a fault screen.
+ *
+ * Groups follow FIELD-FAULTS.md: E-PWR power, E-NET network, E-HOST acquirer host, E-KEY keys,
+ * E-STO storage/journal, E-PRN printer, E-RDR card reader, E-KBD keypad, E-DSP display, E-BRD
+ * board/bus, E-OPR operator, E-UPD software update, E-SYS internal.
+ */
+
+export type ErrorKind =
+  | 'battery-low'
+  | 'battery-critical'
+  | 'network-down'
+  | 'host-unreachable'
+  | 'timeout'
+  | 'host-declined'
+  | 'host-malformed'
+  | 'mac-failure'
+  | 'keys-invalid'
+  | 'storage-full'
+  | 'storage-io'
+  | 'storage-readonly'
+  | 'journal-damaged'
+  | 'journal-refused'
+  | 'journal-closed'
+  | 'backup-invalid'
+  | 'export-target'
+  | 'paper-out'
+  | 'cover-open'
+  | 'printer-fault'
+  | 'reader-fault'
+  | 'card-unreadable'
+  | 'key-stuck'
+  | 'device-absent'
+  | 'bus-fault'
+  | 'board-invalid'
+  | 'operator-input'
+  | 'auth-failed'
+  | 'locked-out'
+  | 'permission'
+  | 'update-invalid'
+  | 'cancelled'
+  | 'invariant';
+
+export interface Text {
+  readonly cause: string;
+  readonly steps: readonly string[];
+}
+
+export interface ErrorDef {
+  readonly code: string;
+  readonly kind: ErrorKind;
+  readonly en: Text;
+  readonly zh: Text;
+}
+
+function def(code: string, kind: ErrorKind, en: Text, zh: Text): ErrorDef {
+  return { code, kind, en, zh };
+}
+
+export const ERRORS = {
+  // ---- power
+  PWR_LOW: def('E-PWR-01', 'battery-low',
+    { cause: 'Battery low', steps: ['Charge the terminal', 'Retry when above 15%'] },
+    { cause: '电量不足', steps: ['请充电', '电量高于15%后重试'] }),
+  PWR_CRITICAL: def('E-PWR-02', 'battery-critical',
+    { cause: 'Battery critical', steps: ['Terminal is saving and shutting down', 'Charge before use'] },
+    { cause: '电量严重不足', steps: ['正在保存并关机', '充电后再使用'] }),
+  PWR_PRINT_LOW: def('E-PWR-03', 'battery-low',
+    { cause: 'Battery too low to print', steps: ['Charge the terminal', 'Then reprint'] },
+    { cause: '电量过低无法打印', steps: ['请充电', '然后重打印'] }),
+  // ---- network
+  NET_LINK_DOWN: def('E-NET-01', 'network-down',
+    { cause: 'No network link', steps: ['Reseat the cable or move closer to Wi-Fi', 'Restart the router'] },
+    { cause: '网络未连接', steps: ['重新插好网线或靠近Wi-Fi', '重启路由器'] }),
+  NET_NO_ADDRESS: def('E-NET-02', 'network-down',
+    { cause: 'No IP address', steps: ['Check DHCP or static address', 'Settings > Network'] },
+    { cause: '未获取IP地址', steps: ['检查DHCP或静态地址', '设置>网络'] }),
+  NET_GATEWAY: def('E-NET-03', 'network-down',
+    { cause: 'Gateway unreachable', steps: ['Check the gateway setting', 'Restart the router'] },
+    { cause: '网关不可达', steps: ['检查网关设置', '重启路由器'] }),
+  NET_DNS: def('E-NET-04', 'network-down',
+    { cause: 'Host name not resolved', steps: ['Check the DNS setting', 'Or enter the host IP'] },
+    { cause: '域名解析失败', steps: ['检查DNS设置', '或填写主机IP'] }),
+  NET_REFUSED: def('E-NET-05', 'host-unreachable',
+    { cause: 'Host unreachable (refused)', steps: ['Check host address and port', 'Ask if a firewall blocks it'] },
+    { cause: '主机拒绝连接', steps: ['检查主机地址和端口', '确认防火墙未拦截'] }),
+  NET_CONNECT_TIMEOUT: def('E-NET-06', 'host-unreachable',
+    { cause: 'Host unreachable (timed out)', steps: ['Check the network', 'Retry later'] },
+    { cause: '连接主机超时', steps: ['检查网络', '稍后重试'] }),
+  // ---- acquirer host
+  HOST_TIMEOUT: def('E-HOST-01', 'timeout',
+    { cause: 'Host not answering', steps: ['Retrying; a reversal is kept', 'Check the network'] },
+    { cause: '主机无应答', steps: ['正在重试，已保存冲正', '检查网络'] }),
+  HOST_MALFORMED: def('E-HOST-02', 'host-malformed',
+    { cause: 'Bad reply from host', steps: ['Treated as no reply; reversal kept', 'Retry; call support if repeated'] },
+    { cause: '主机应答报文错误', steps: ['按无应答处理，已保存冲正', '重试，多次出现请联系客服'] }),
+  HOST_MAC: def('E-HOST-03', 'mac-failure',
+    { cause: 'Reply MAC check failed', steps: ['Sale reversed', 'Terminal signs on again'] },
+    { cause: '应答MAC校验错', steps: ['交易已冲正', '终端将重新签到'] }),
+  HOST_DECLINED: def('E-HOST-04', 'host-declined',
+    { cause: 'Declined by the host', steps: ['Read the response code', 'Ask the customer for another card'] },
+    { cause: '交易被拒绝', steps: ['查看应答码', '请客户换卡'] }),
+  HOST_SIGNON: def('E-HOST-05', 'host-declined',
+    { cause: 'Sign-on refused', steps: ['Check terminal/merchant id', 'Call the acquirer'] },
+    { cause: '签到被拒绝', steps: ['检查终端号和商户号', '联系收单机构'] }),
+  HOST_SETTLE: def('E-HOST-06', 'host-declined',
+    { cause: 'Settlement not accepted', steps: ['Batch uploaded; report printed', 'Call the acquirer'] },
+    { cause: '结算不平', steps: ['已上送批次并打印报表', '联系收单机构'] }),
+  // ---- keys
+  KEY_CHECK: def('E-KEY-01', 'keys-invalid',
+    { cause: 'Key check values do not match', steps: ['Keys invalid', 'Re-provision at service centre'] },
+    { cause: '密钥校验值不符', steps: ['密钥无效', '请到服务网点重新灌密钥'] }),
+  KEY_MISSING: def('E-KEY-02', 'keys-invalid',
+    { cause: 'No working keys', steps: ['Sign on first'] },
+    { cause: '无工作密钥', steps: ['请先签到'] }),
+  KEY_TEST_ON_REAL: def('E-KEY-03', 'keys-invalid',
+    { cause: 'Test keys on a real board', steps: ['Re-provision at the factory station'] },
+    { cause: '真实终端使用测试密钥', steps: ['请在工厂工位重新灌装'] }),
+  // ---- storage and journal
+  STO_FULL: def('E-STO-01', 'storage-full',
+    { cause: 'Storage full', steps: ['Settle now', 'Then export the journal'] },
+    { cause: '存储已满', steps: ['请立即结算', '然后导出流水'] }),
+  STO_NEARLY_FULL: def('E-STO-02', 'storage-full',
+    { cause: 'Storage nearly full', steps: ['Settle now'] },
+    { cause: '存储即将满', steps: ['请立即结算'] }),
+  STO_IO: def('E-STO-03', 'storage-io',
+    { cause: 'Storage I/O error', steps: ['Do not power off', 'Export the journal', 'Call support'] },
+    { cause: '存储读写错误', steps: ['请勿关机', '导出流水', '联系客服'] }),
+  STO_READONLY: def('E-STO-04', 'storage-readonly',
+    { cause: 'Storage is read-only', steps: ['Do not power off', 'Export the journal', 'Call support'] },
+    { cause: '存储只读', steps: ['请勿关机', '导出流水', '联系客服'] }),
+  STO_DAMAGED: def('E-STO-05', 'journal-damaged',
+    { cause: 'Journal damaged', steps: ['Recovery mode', 'Restore from backup or salvage'] },
+    { cause: '流水数据损坏', steps: ['进入恢复模式', '从备份恢复或抢救数据'] }),
+  STO_REFUSED_FIELD: def('E-STO-06', 'journal-refused',
+    { cause: 'Sensitive data refused by journal', steps: ['Software fault', 'Call support'] },
+    { cause: '拒绝保存敏感数据', steps: ['软件故障', '联系客服'] }),
+  STO_CLOSED: def('E-STO-07', 'journal-closed',
+    { cause: 'Journal is closed', steps: ['Restart the terminal'] },
+    { cause: '流水已关闭', steps: ['重启终端'] }),
+  STO_BACKUP_INVALID: def('E-STO-08', 'backup-invalid',
+    { cause: 'Backup file invalid', steps: ['Check passphrase', 'Use another backup'] },
+    { cause: '备份文件无效', steps: ['检查密码', '换一个备份'] }),
+  STO_EXPORT_TARGET: def('E-STO-09', 'export-target',
+    { cause: 'Export target missing or busy', steps: ['Insert a USB stick', 'Free the USB port'] },
+    { cause: '导出目标不存在或被占用', steps: ['插入U盘', '释放USB口'] }),
+  STO_SALVAGE_NONE: def('E-STO-10', 'journal-damaged',
+    { cause: 'Nothing could be salvaged', steps: ['Restore from backup', 'Call support'] },
+    { cause: '未能抢救任何数据', steps: ['从备份恢复', '联系客服'] }),
+  STO_IDENTITY: def('E-STO-11', 'journal-damaged',
+    { cause: 'Journal belongs to another terminal', steps: ['Check the storage card', 'Call support'] },
+    { cause: '流水不属于本终端', steps: ['检查存储卡', '联系客服'] }),
+  // ---- printer
+  PRN_PAPER_OUT: def('E-PRN-01', 'paper-out',
+    { cause: 'Paper out', steps: ['Load paper', 'The receipt will print'] },
+    { cause: '打印机缺纸', steps: ['请装纸', '装纸后自动打印'] }),
+  PRN_COVER_OPEN: def('E-PRN-02', 'cover-open',
+    { cause: 'Printer cover open', steps: ['Close the cover'] },
+    { cause: '打印机盖未合上', steps: ['请合上纸仓盖'] }),
+  PRN_FAULT: def('E-PRN-03', 'printer-fault',
+    { cause: 'Printer fault', steps: ['Clear any paper jam', 'Reprint', 'Call support if repeated'] },
+    { cause: '打印机故障', steps: ['清除卡纸', '重打印', '多次出现请联系客服'] }),
+  PRN_TIMEOUT: def('E-PRN-04', 'timeout',
+    { cause: 'Printer not answering', steps: ['Check the printer cable', 'Reprint'] },
+    { cause: '打印机无响应', steps: ['检查打印机连线', '重打印'] }),
+  PRN_NOT_PRINTED: def('E-PRN-05', 'printer-fault',
+    { cause: 'Receipt not printed', steps: ['Fix the printer', 'Reprint from the menu'] },
+    { cause: '小票未打印', steps: ['排除打印机故障', '从菜单重打印'] }),
+  // ---- card reader
+  RDR_FAULT: def('E-RDR-01', 'reader-fault',
+    { cause: 'Card reader fault', steps: ['Insert the card instead', 'Call support'] },
+    { cause: '读卡器故障', steps: ['请改用插卡', '联系客服'] }),
+  RDR_UNREADABLE: def('E-RDR-02', 'card-unreadable',
+    { cause: 'Card not read', steps: ['Swipe again', 'Or insert the card'] },
+    { cause: '读卡失败', steps: ['请重新刷卡', '或插卡'] }),
+  RDR_TIMEOUT: def('E-RDR-03', 'timeout',
+    { cause: 'Card reader not answering', steps: ['Restart the terminal', 'Call support'] },
+    { cause: '读卡器无响应', steps: ['重启终端', '联系客服'] }),
+  // ---- keypad and display
+  KBD_STUCK: def('E-KBD-01', 'key-stuck',
+    { cause: 'Key stuck', steps: ['Press and release the key', 'Run the keypad test'] },
+    { cause: '按键卡住', steps: ['按下并松开该键', '运行键盘测试'] }),
+  DSP_FAULT: def('E-DSP-01', 'device-absent',
+    { cause: 'Display not answering', steps: ['Reseat the display cable', 'Call support'] },
+    { cause: '显示屏无响应', steps: ['重新插好显示屏排线', '联系客服'] }),
+  // ---- board and buses
+  BRD_INVALID: def('E-BRD-01', 'board-invalid',
+    { cause: 'Board file invalid', steps: ['Fix the field named', 'Reinstall the board file'] },
+    { cause: '板卡配置错误', steps: ['修正所列字段', '重新安装板卡配置'] }),
+  BRD_DEVICE_ABSENT: def('E-BRD-02', 'device-absent',
+    { cause: 'Device not answering', steps: ['Check the part named', 'Call support'] },
+    { cause: '设备无响应', steps: ['检查所列部件', '联系客服'] }),
+  BRD_BUS: def('E-BRD-03', 'bus-fault',
+    { cause: 'Bus transfer failed', steps: ['Restart the terminal', 'Call support'] },
+    { cause: '总线通讯失败', steps: ['重启终端', '联系客服'] }),
+  // ---- operator
+  OPR_AMOUNT: def('E-OPR-01', 'operator-input',
+    { cause: 'Amount not valid', steps: ['Enter the amount again'] },
+    { cause: '金额无效', steps: ['请重新输入金额'] }),
+  OPR_PASSWORD: def('E-OPR-02', 'auth-failed',
+    { cause: 'Wrong password', steps: ['Enter it again', 'Attempts are limited'] },
+    { cause: '密码错误', steps: ['请重新输入', '尝试次数有限'] }),
+  OPR_LOCKED: def('E-OPR-03', 'locked-out',
+    { cause: 'Operator locked', steps: ['Ask a supervisor to unlock'] },
+    { cause: '操作员已锁定', steps: ['请主管解锁'] }),
+  OPR_PERMISSION: def('E-OPR-04', 'permission',
+    { cause: 'Supervisor password required', steps: ['Ask a supervisor'] },
+    { cause: '需要主管密码', steps: ['请主管操作'] }),
+  OPR_UNKNOWN: def('E-OPR-05', 'operator-input',
+    { cause: 'Unknown operator number', steps: ['Check the number', 'Enter it again'] },
+    { cause: '操作员号不存在', steps: ['核对操作员号', '重新输入'] }),
+  OPR_NOT_FOUND: def('E-OPR-06', 'operator-input',
+    { cause: 'Transaction not found', steps: ['Check the trace number'] },
+    { cause: '原交易不存在', steps: ['核对凭证号'] }),
+  OPR_CANCELLED: def('E-OPR-07', 'cancelled',
+    { cause: 'Cancelled', steps: ['Nothing was charged'] },
+    { cause: '已取消', steps: ['未扣款'] }),
+  OPR_INPUT: def('E-OPR-08', 'operator-input',
+    { cause: 'Input not valid', steps: ['Check what you typed', 'Enter it again'] },
+    { cause: '输入无效', steps: ['核对输入', '重新输入'] }),
+  // ---- software update
+  UPD_SIGNATURE: def('E-UPD-01', 'update-invalid',
+    { cause: 'Update signature invalid', steps: ['Use an official package'] },
+    { cause: '升级包签名无效', steps: ['请使用官方升级包'] }),
+  UPD_VERSION: def('E-UPD-02', 'update-invalid',
+    { cause: 'Update is not newer', steps: ['Use a newer package', 'Or ask an administrator'] },
+    { cause: '升级包版本不高于当前', steps: ['使用更新的升级包', '或请管理员强制'] }),
+  UPD_CORRUPT: def('E-UPD-03', 'update-invalid',
+    { cause: 'Update package damaged', steps: ['Copy the package again'] },
+    { cause: '升级包损坏', steps: ['重新拷贝升级包'] }),
+  // ---- internal
+  SYS_INVARIANT: def('E-SYS-99', 'invariant',
+    { cause: 'Internal check failed', steps: ['Selling stopped', 'Recovery mode: call support'] },
+    { cause: '内部校验失败', steps: ['已停止交易', '恢复模式：联系客服'] }),
+} as const satisfies Record<string, ErrorDef>;
+
+export type ErrorId = keyof typeof ERRORS;
+
+/**
+ * An operating error: carries the stable code, the kind code branches on, and a message a
+ * person (technician reading the log) can act on. `detail` names what failed (the role, the
+ * file, the sequence number) and goes into the message and the structured log.
+ */
+export class PosError extends Error {
+  readonly id: ErrorId;
+  readonly code: string;
+  readonly kind: ErrorKind;
+  readonly detail: Record<string, unknown>;
+
+  constructor(id: ErrorId, message?: string, detail: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    const d = ERRORS[id];
+    super(`${d.code} ${message ?? d.en.cause}`, options);
+    this.name = 'PosError';
+    this.id = id;
+    this.code = d.code;
+    this.kind = d.kind;
+    this.detail = detail;
+  }
+
+  get definition(): ErrorDef {
+    return ERRORS[this.id];
+  }
+}
+
+/** A broken internal invariant: the terminal stops selling and enters recovery mode. */
+export class InvariantError extends PosError {
+  constructor(message: string, detail: Record<string, unknown> = {}) {
+    super('SYS_INVARIANT', `invariant broken: ${message}`, detail);
+    this.name = 'InvariantError';
+  }
+}
+
+/** Asserts an invariant (TigerBeetle style): checked when written and when read back. */
+export function invariant(condition: unknown, message: string, detail?: Record<string, unknown>): asserts condition {
+  if (!condition) throw new InvariantError(message, detail);
+}
+
+export function isPosError(e: unknown, kind?: ErrorKind): e is PosError {
+  return e instanceof PosError && (kind === undefined || e.kind === kind);
+}
+
+/** Looks an error definition up by its code string (e.g. "E-STO-01"). */
+export function errorByCode(code: string): ErrorDef | undefined {
+  return Object.values(ERRORS).find((d) => d.code === code);
+}
