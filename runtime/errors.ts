@@ -171,6 +171,9 @@ export const ERRORS = {
   PRN_NOT_PRINTED: def('E-PRN-05', 'printer-fault',
     { cause: 'Receipt not printed', steps: ['Fix the printer', 'Reprint from the menu'] },
     { cause: '小票未打印', steps: ['排除打印机故障', '从菜单重打印'] }),
+  PRN_DISCONNECTED: def('E-PRN-06', 'device-absent',
+    { cause: 'Printer disconnected', steps: ['Reseat the printer cable', 'Reprint'] },
+    { cause: '打印机连接断开', steps: ['重新插好打印机连线', '重打印'] }),
   // ---- card reader
   RDR_FAULT: def('E-RDR-01', 'reader-fault',
     { cause: 'Card reader fault', steps: ['Insert the card instead', 'Call support'] },
@@ -181,6 +184,12 @@ export const ERRORS = {
   RDR_TIMEOUT: def('E-RDR-03', 'timeout',
     { cause: 'Card reader not answering', steps: ['Restart the terminal', 'Call support'] },
     { cause: '读卡器无响应', steps: ['重启终端', '联系客服'] }),
+  RDR_DISCONNECTED: def('E-RDR-04', 'device-absent',
+    { cause: 'Card reader disconnected', steps: ['Reseat the reader cable', 'Restart the terminal'] },
+    { cause: '读卡器连接断开', steps: ['重新插好读卡器连线', '重启终端'] }),
+  RDR_CARD_REMOVED: def('E-RDR-05', 'card-unreadable',
+    { cause: 'Card removed too early', steps: ['Insert the card again', 'Leave it in until asked'] },
+    { cause: '卡片过早拔出', steps: ['请重新插卡', '提示前请勿拔卡'] }),
   // ---- keypad and display
   KBD_STUCK: def('E-KBD-01', 'key-stuck',
     { cause: 'Key stuck', steps: ['Press and release the key', 'Run the keypad test'] },
