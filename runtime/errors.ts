@@ -111,6 +111,9 @@ export const ERRORS = {
   HOST_SETTLE: def('E-HOST-06', 'host-declined',
     { cause: 'Settlement not accepted', steps: ['Batch uploaded; report printed', 'Call the acquirer'] },
     { cause: '结算不平', steps: ['已上送批次并打印报表', '联系收单机构'] }),
+  HOST_REQUEST_INVALID: def('E-HOST-07', 'operator-input',
+    { cause: 'Transaction data not valid for the host', steps: ['Check the card and the amount', 'Retry; call support if repeated'] },
+    { cause: '交易数据无效', steps: ['核对卡片和金额', '重试，多次出现请联系客服'] }),
   // ---- keys
   KEY_CHECK: def('E-KEY-01', 'keys-invalid',
     { cause: 'Key check values do not match', steps: ['Keys invalid', 'Re-provision at service centre'] },
