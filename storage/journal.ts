@@ -1,0 +1,326 @@
+/**
+ * The journal: append-only, checksummed, hash-chained records in LMDB (storage/JOURNAL_FORMAT.md).
+ *
+ * Guarantees (the contract callers rely on):
+ * - `append()` resolves only when the record is durable: its LMDB transaction committed AND
+ *   `db.flushed` resolved (data pages fdatasync'ed, meta page written O_DSYNC). Appends issued in
+ *   the same event-loop turn share one transaction and one flush (group commit). The resolved
+ *   record survives a power cut; tests/powercut proves it against a rebuilt disk.
+ * - Sequence numbers are gapless and assigned in call order; the chain digest is computed at
+ *   call time, so callers may issue appends without awaiting the previous one.
+ * - Opening verifies every record (checksums and chain) and applies the decision table in
+ *   storage/verify.ts: a torn last record is cut and logged; damage anywhere else leaves the
+ *   journal readable but `damaged`, appends refused with E-STO-05, naming the first bad seq.
+ * - A storage failure (ENOSPC, EIO, EROFS, map full) moves the journal to `failed`: reads keep
+ *   working, every later append rejects with the same typed error, and nothing already
+ *   acknowledged is touched. Reopening (after the fault is fixed) resumes.
+ * - Nothing sensitive is written: encodeRecord refuses track data, CVV, PIN, PIN block, clear PAN.
+ * - Power loss during an append: the append never resolved, so nobody was told it is done; on
+ *   reboot the record is either wholly there or wholly absent.
+ */
+import { open, RootDatabase } from 'lmdb';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Logger, silentLogger } from '../runtime/log';
+import { PosError, invariant } from '../runtime/errors';
+import {
+  DecodedRecord, Payload, RecordType, RecordTypeName, SEQ_MAX, checkFrame, decodePayload, encodeRecord,
+  genesisDigest, recordDigest,
+} from './record';
+import { Damage, StoredEntry, VerifyReport, verifyEntries } from './verify';
+import { storageError } from './storage-errors';
+
+export const MAP_SIZE_BYTES_DEFAULT = 1024 * 1024 * 1024;
+export const CAPACITY_BYTES_DEFAULT = 256 * 1024 * 1024;
+/** Kept free for settlement and reversals after new sales are refused (FIELD-FAULTS.md). */
+export const RESERVE_BYTES_DEFAULT = 4 * 1024 * 1024;
+/** "Storage nearly full: settle now" is shown from this share of the sales budget. */
+export const NEARLY_FULL_RATIO = 0.9;
+export const SOFTWARE_VERSION = '0.1.0';
+
+export type JournalState = 'ok' | 'damaged' | 'failed' | 'closed';
+
+export interface JournalOptions {
+  /** Directory holding data.mdb and lock.mdb. */
+  readonly dir: string;
+  /** Terminal identity (serial). Required to create a journal; checked against record 1 otherwise. */
+  readonly identity?: string;
+  readonly clock?: () => number;
+  readonly logger?: Logger;
+  /** Inspect only: no tail cut, no creation, appends refused. */
+  readonly readOnly?: boolean;
+  readonly mapSizeBytes?: number;
+  /** Storage budget for the journal (the partition's share); sales stop at capacity - reserve. */
+  readonly capacityBytes?: number;
+  readonly reserveBytes?: number;
+  /**
+   * Open the last *flushed* snapshot, as LMDB does after a reboot (default true). Since appends
+   * resolve only after the flush, nothing acknowledged is older than that snapshot.
+   */
+  readonly safeRestore?: boolean;
+  /** UNSAFE: skips flushes. Only for the power-cut tests' positive control. */
+  readonly unsafeNoSync?: boolean;
+}
+
+export interface AppendOptions {
+  /** Settlement and reversal records may use the reserve kept after sales are refused. */
+  readonly reserve?: boolean;
+}
+
+export interface Appended {
+  readonly seq: number;
+  readonly digest: Buffer;
+  readonly timeMs: number;
+}
+
+export interface Usage {
+  readonly usedBytes: number;
+  readonly capacityBytes: number;
+  readonly reserveBytes: number;
+  readonly nearlyFull: boolean;
+  /** New sales are refused; reserve appends still allowed. */
+  readonly salesRefused: boolean;
+}
+
+export class Journal {
+  private state_: JournalState;
+  private failure_: PosError | undefined;
+  private nextSeq: number;
+  private lastDigest_: Buffer;
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private usedBytesEstimate = 0;
+
+  private constructor(
+    private readonly db: RootDatabase<Buffer, number>,
+    readonly dir: string,
+    readonly identity: string,
+    readonly openReport: VerifyReport,
+    private readonly options: JournalOptions,
+    private readonly log: Logger,
+  ) {
+    this.state_ = openReport.damage ? 'damaged' : 'ok';
+    this.nextSeq = openReport.lastGoodSeq + 1;
+    // An empty journal's first record links to the genesis digest of its identity.
+    this.lastDigest_ = openReport.lastGoodSeq === 0 ? genesisDigest(identity) : openReport.lastGoodDigest;
+    this.refreshUsage();
+  }
+
+  /** Opens (creating when empty and an identity is given), verifies, and cuts a torn tail. */
+  static async open(options: JournalOptions): Promise<Journal> {
+    const log = options.logger ?? silentLogger;
+    const db = openLmdb(options);
+    const report = verifyStore(db, options.identity);
+    if (report.damage?.foreign) {
+      await db.close();
+      throw new PosError('STO_IDENTITY', `${options.dir}: ${report.damage.reason}`, { dir: options.dir });
+    }
+    const identity = report.identity ?? options.identity;
+    if (identity === undefined) {
+      await db.close();
+      throw new PosError('STO_DAMAGED', `${options.dir}: no journal here and no identity to create one (provision the terminal first)`, { dir: options.dir });
+    }
+    const journal = new Journal(db, options.dir, identity, report, options, log);
+    await journal.afterOpen(report);
+    return journal;
+  }
+
+  get state(): JournalState { return this.state_; }
+  /** The first damaged record when `state` is `damaged`. */
+  get damage(): Damage | undefined { return this.openReport.damage; }
+  get failure(): PosError | undefined { return this.failure_; }
+  get lastSeq(): number { return this.nextSeq - 1; }
+  get lastDigest(): Buffer { return this.lastDigest_; }
+
+  /**
+   * Appends one record; resolves when it is durable (see the contract above). Rejects with a
+   * PosError: E-STO-05 damaged, E-STO-07 closed, E-STO-01/02 full, E-STO-03 I/O, E-STO-04
+   * read-only, E-STO-06 sensitive field (nothing written, journal state unchanged).
+   */
+  append(type: RecordTypeName | number, payload: Payload, options: AppendOptions = {}): Promise<Appended> {
+    try {
+      this.checkWritable(options);
+      const typeCode = typeof type === 'number' ? type : RecordType[type];
+      const timeMs = Math.floor((this.options.clock ?? Date.now)());
+      const stored = encodeRecord({ type: typeCode, seq: this.nextSeq, timeMs, prevDigest: this.lastDigest_, payload });
+      return this.commit(stored, timeMs);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** Appends several records in one transaction: all durable together, or none acknowledged. */
+  async appendMany(records: ReadonlyArray<{ type: RecordTypeName | number; payload: Payload }>, options: AppendOptions = {}): Promise<Appended[]> {
+    this.checkWritable(options);
+    const timeMs = Math.floor((this.options.clock ?? Date.now)());
+    const encoded: Array<{ seq: number; stored: Buffer; digest: Buffer }> = [];
+    let prev = this.lastDigest_;
+    for (const [i, r] of records.entries()) {
+      const seq = this.nextSeq + i;
+      const stored = encodeRecord({ type: typeof r.type === 'number' ? r.type : RecordType[r.type], seq, timeMs, prevDigest: prev, payload: r.payload });
+      prev = recordDigest(stored);
+      encoded.push({ seq, stored, digest: prev });
+    }
+    this.nextSeq += encoded.length;
+    this.lastDigest_ = prev;
+    const written = this.db.transaction(() => { for (const e of encoded) this.db.put(e.seq, e.stored); });
+    await this.durable(written, encoded.reduce((n, e) => n + e.stored.length, 0));
+    return encoded.map((e) => ({ seq: e.seq, digest: e.digest, timeMs }));
+  }
+
+  /** One record by seq, decoded; undefined when absent. Reads work in every state but closed. */
+  get(seq: number): DecodedRecord | undefined {
+    const stored = this.db.getBinary(seq);
+    if (!stored) return undefined;
+    return decodeStored(Buffer.from(stored));
+  }
+
+  /** Decoded records from `fromSeq` up to the last good one (stops before damage). */
+  *records(fromSeq = 1, toSeq = this.lastSeq): IterableIterator<DecodedRecord> {
+    for (const { stored } of this.raw(fromSeq, toSeq)) yield decodeStored(stored);
+  }
+
+  /** Stored bytes of records `fromSeq..toSeq` (for export and backup). */
+  *raw(fromSeq = 1, toSeq = this.lastSeq): IterableIterator<StoredEntry> {
+    if (toSeq < fromSeq) return;
+    for (const { key, value } of this.db.getRange({ start: fromSeq, end: toSeq + 1 })) {
+      yield { key, stored: Buffer.from(value) };
+    }
+  }
+
+  usage(): Usage {
+    const capacityBytes = this.options.capacityBytes ?? CAPACITY_BYTES_DEFAULT;
+    const reserveBytes = this.options.reserveBytes ?? RESERVE_BYTES_DEFAULT;
+    const salesBudget = capacityBytes - reserveBytes;
+    return {
+      usedBytes: this.usedBytesEstimate, capacityBytes, reserveBytes,
+      nearlyFull: this.usedBytesEstimate >= salesBudget * NEARLY_FULL_RATIO,
+      salesRefused: this.usedBytesEstimate >= salesBudget,
+    };
+  }
+
+  /** Waits for every append in flight (settled either way), then closes LMDB. */
+  async close(): Promise<void> {
+    if (this.state_ === 'closed') return;
+    await Promise.allSettled([...this.inFlight]);
+    this.state_ = 'closed';
+    await this.db.close();
+  }
+
+  // ---- internals
+
+  private async afterOpen(report: VerifyReport): Promise<void> {
+    if (report.damage) {
+      this.log.error({ code: 'E-STO-05', dir: this.dir, seq: report.damage.seq, reason: report.damage.reason }, 'journal damaged: opened read-only');
+      return;
+    }
+    if (this.options.readOnly) return;
+    if (report.tornTail) await this.cutTornTail(report.tornTail);
+    if (this.lastSeq === 0) {
+      await this.append('journalCreated', { identity: this.identity, createdAtMs: Math.floor((this.options.clock ?? Date.now)()), software: SOFTWARE_VERSION });
+    }
+  }
+
+  private async cutTornTail(torn: Damage): Promise<void> {
+    this.log.warn({ dir: this.dir, seq: torn.seq, reason: torn.reason }, 'journal: torn last record cut');
+    await this.durable(this.db.remove(torn.seq), 0);
+    await this.append('recovery', { action: 'tail-cut', seq: torn.seq, reason: torn.reason }, { reserve: true });
+  }
+
+  private checkWritable(options: AppendOptions): void {
+    if (this.state_ === 'closed') throw new PosError('STO_CLOSED', `${this.dir}: journal is closed`);
+    if (this.state_ === 'damaged') {
+      throw new PosError('STO_DAMAGED', `${this.dir}: journal damaged at record ${this.damage?.seq}: ${this.damage?.reason}`, { seq: this.damage?.seq });
+    }
+    if (this.state_ === 'failed' && this.failure_) throw this.failure_;
+    if (this.options.readOnly) throw new PosError('STO_READONLY', `${this.dir}: journal opened read-only`);
+    if (this.nextSeq > SEQ_MAX) throw new PosError('STO_FULL', `${this.dir}: sequence numbers exhausted`);
+    const usage = this.usage();
+    if (usage.usedBytes >= usage.capacityBytes) throw new PosError('STO_FULL', `${this.dir}: journal at capacity (${usage.usedBytes} bytes)`);
+    if (usage.salesRefused && !options.reserve) {
+      throw new PosError('STO_FULL', `${this.dir}: storage full for new sales (${usage.usedBytes} of ${usage.capacityBytes} bytes; reserve kept for settlement)`);
+    }
+  }
+
+  private commit(stored: Buffer, timeMs: number): Promise<Appended> {
+    const seq = this.nextSeq;
+    const digest = recordDigest(stored);
+    this.nextSeq++;
+    this.lastDigest_ = digest;
+    return this.durable(this.db.put(seq, stored), stored.length).then(() => ({ seq, digest, timeMs }));
+  }
+
+  /**
+   * Waits for a write's commit and then its flush. Both promises get handlers at once: an
+   * unhandled second rejection has been seen to kill the process (DESIGN.md).
+   */
+  private durable(written: Promise<unknown>, bytes: number): Promise<void> {
+    const flushed = written.then(() => (this.options.unsafeNoSync ? undefined : this.db.flushed));
+    const tracked = flushed.then(
+      () => { this.usedBytesEstimate += bytes; },
+      (e: unknown) => { throw this.fail(e); },
+    );
+    this.inFlight.add(tracked);
+    const untrack = (): void => { this.inFlight.delete(tracked); };
+    tracked.then(untrack, untrack);
+    return tracked;
+  }
+
+  /** The first storage failure sticks: later appends reject with the same error. */
+  private fail(e: unknown): PosError {
+    if (!this.failure_) {
+      this.failure_ = storageError(e, this.dir);
+      this.state_ = 'failed';
+      this.log.error({ code: this.failure_.code, dir: this.dir, err: String(e) }, 'journal: storage failure; appends refused');
+    }
+    return this.failure_;
+  }
+
+  private refreshUsage(): void {
+    try {
+      const stats = this.db.getStats() as { pageSize?: number; lastPageNumber?: number };
+      this.usedBytesEstimate = (stats.lastPageNumber ?? 0) * (stats.pageSize ?? 4096);
+    } catch {
+      this.usedBytesEstimate = 0;
+    }
+  }
+}
+
+function openLmdb(options: JournalOptions): RootDatabase<Buffer, number> {
+  if (!options.readOnly) mkdirSync(options.dir, { recursive: true });
+  try {
+    return open<Buffer, number>({
+      path: options.dir,
+      encoding: 'binary',
+      keyEncoding: 'uint32',
+      compression: false,
+      mapSize: options.mapSizeBytes ?? MAP_SIZE_BYTES_DEFAULT,
+      safeRestore: options.safeRestore ?? true,
+      readOnly: options.readOnly ?? false,
+      noSync: options.unsafeNoSync ?? false,
+      // overlappingSync stays at lmdb-js's default; durability comes from awaiting db.flushed.
+    });
+  } catch (e) {
+    throw storageError(e, join(options.dir, 'data.mdb'));
+  }
+}
+
+function verifyStore(db: RootDatabase<Buffer, number>, identity: string | undefined): VerifyReport {
+  const lastKey = lastKeyOf(db);
+  function* entries(): Iterable<StoredEntry> {
+    for (const { key, value } of db.getRange({ start: 0 })) yield { key, stored: value };
+  }
+  return verifyEntries(entries(), lastKey, { identity });
+}
+
+function lastKeyOf(db: RootDatabase<Buffer, number>): number {
+  for (const key of db.getKeys({ reverse: true, limit: 1 })) return key;
+  return 0;
+}
+
+function decodeStored(stored: Buffer): DecodedRecord {
+  const frame = checkFrame(stored);
+  if ('fault' in frame) throw new PosError('STO_DAMAGED', `record frame invalid on read: ${frame.fault.reason}`);
+  return { ...frame.header, payload: decodePayload(stored), digest: recordDigest(stored) };
+}
+
+export { genesisDigest };

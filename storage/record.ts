@@ -1,0 +1,205 @@
+/**
+ * The journal's record codec: exactly the bytes of storage/JOURNAL_FORMAT.md, version 1.
+ * Pure functions over buffers; no I/O. The writer checks invariants before encoding and the
+ * reader checks them again when decoding (TigerBeetle style: checked when written and when read).
+ */
+import { createHash, hash as oneShotHash } from 'node:crypto';
+import { crc32 } from 'node:zlib';
+import { Encoder } from 'cbor-x';
+import { PosError, invariant } from '../runtime/errors';
+
+export const MAGIC = 0x504f534a; // "POSJ"
+export const FORMAT_VERSION = 1;
+export const HEADER_BYTES = 68;
+export const DIGEST_BYTES = 32;
+export const PAYLOAD_BYTES_MAX = 65536;
+export const SEQ_MAX = 0xffffffff;
+
+export const RecordType = {
+  journalCreated: 1,
+  terminalIdentity: 2,
+  keys: 3,
+  stan: 4,
+  batch: 5,
+  signOn: 6,
+  signOff: 7,
+  txnBegin: 10,
+  txnResult: 11,
+  receiptPrinted: 12,
+  signature: 13,
+  signatureUploaded: 14,
+  reversalPending: 20,
+  reversalCleared: 21,
+  settlementStep: 30,
+  batchClosed: 31,
+  operator: 40,
+  settings: 41,
+  adminAction: 50,
+  recovery: 60,
+  test: 255,
+} as const;
+export type RecordTypeName = keyof typeof RecordType;
+
+const TYPE_NAMES = new Map<number, RecordTypeName>(
+  Object.entries(RecordType).map(([name, code]) => [code, name as RecordTypeName]),
+);
+
+export function typeName(type: number): string {
+  return TYPE_NAMES.get(type) ?? `unknown-${type}`;
+}
+
+/** A CBOR payload: a plain map. */
+export type Payload = Record<string, unknown>;
+
+export interface RecordHeader {
+  readonly version: number;
+  readonly type: number;
+  readonly seq: number;
+  readonly payloadLength: number;
+  readonly payloadCrc: number;
+  readonly timeMs: number;
+  readonly prevDigest: Buffer;
+}
+
+export interface DecodedRecord extends RecordHeader {
+  readonly payload: Payload;
+  readonly digest: Buffer;
+}
+
+// Plain maps, no cbor-x record extension: the bytes must stay readable by any CBOR decoder.
+const cbor = new Encoder({ useRecords: false, mapsAsObjects: true, variableMapSize: true });
+
+export function genesisDigest(identity: string): Buffer {
+  invariant(identity.length > 0, 'journal identity must not be empty');
+  return createHash('sha256').update('POSJ chain v1\0').update(identity, 'utf8').digest();
+}
+
+/** SHA-256 over header bytes 0..67 and the payload: the record's link in the chain. */
+export function recordDigest(stored: Buffer): Buffer {
+  return oneShotHash('sha256', stored, 'buffer') as unknown as Buffer;
+}
+
+export interface EncodeInput {
+  readonly type: number;
+  readonly seq: number;
+  readonly timeMs: number;
+  readonly prevDigest: Buffer;
+  readonly payload: Payload;
+}
+
+/** Encodes one record as stored. Throws E-STO-06 for a sensitive field, before any I/O. */
+export function encodeRecord(input: EncodeInput): Buffer {
+  invariant(Number.isInteger(input.type) && input.type >= 1 && input.type <= 255, 'record type out of range', { type: input.type });
+  invariant(Number.isInteger(input.seq) && input.seq >= 1 && input.seq <= SEQ_MAX, 'seq out of range', { seq: input.seq });
+  invariant(input.prevDigest.length === DIGEST_BYTES, 'prevDigest must be 32 bytes');
+  invariant(Number.isInteger(input.timeMs) && input.timeMs >= 0, 'timeMs must be a non-negative integer');
+  refuseSensitive(input.payload, typeName(input.type));
+  const payload = Buffer.from(cbor.encode(input.payload));
+  if (payload.length > PAYLOAD_BYTES_MAX) {
+    throw new PosError('STO_REFUSED_FIELD', `record payload of ${payload.length} bytes exceeds ${PAYLOAD_BYTES_MAX}`, { type: input.type });
+  }
+  const out = Buffer.alloc(HEADER_BYTES + payload.length);
+  out.writeUInt32BE(MAGIC, 0);
+  out.writeUInt8(FORMAT_VERSION, 4);
+  out.writeUInt8(input.type, 5);
+  out.writeUInt16BE(0, 6);
+  out.writeBigUInt64BE(BigInt(input.seq), 8);
+  out.writeUInt32BE(payload.length, 16);
+  out.writeUInt32BE(crc32(payload), 20);
+  out.writeBigUInt64BE(BigInt(input.timeMs), 24);
+  input.prevDigest.copy(out, 32);
+  out.writeUInt32BE(crc32(out.subarray(0, 64)), 64);
+  payload.copy(out, HEADER_BYTES);
+  return out;
+}
+
+/** Why a stored value failed its checks; `header` problems versus `body` problems decide recovery. */
+export type RecordFault =
+  | { part: 'header'; reason: string }
+  | { part: 'body'; reason: string }
+  | { part: 'version'; reason: string };
+
+/**
+ * Checks a stored value's framing: magic, version, reserved, header CRC, length, payload CRC.
+ * Returns the header when all hold, otherwise the fault. Never throws on bad bytes.
+ */
+export function checkFrame(stored: Buffer): { header: RecordHeader } | { fault: RecordFault } {
+  if (stored.length < HEADER_BYTES) return { fault: { part: 'header', reason: `short header (${stored.length} bytes)` } };
+  if (stored.readUInt32BE(0) !== MAGIC) return { fault: { part: 'header', reason: 'bad magic' } };
+  if (stored.readUInt32BE(64) !== crc32(stored.subarray(0, 64))) return { fault: { part: 'header', reason: 'header checksum mismatch' } };
+  const version = stored.readUInt8(4);
+  if (version !== FORMAT_VERSION) return { fault: { part: 'version', reason: `unknown format version ${version}` } };
+  if (stored.readUInt16BE(6) !== 0) return { fault: { part: 'header', reason: 'reserved bytes not zero' } };
+  const seq = stored.readBigUInt64BE(8);
+  if (seq < 1n || seq > BigInt(SEQ_MAX)) return { fault: { part: 'header', reason: `seq ${seq} out of range` } };
+  const payloadLength = stored.readUInt32BE(16);
+  if (payloadLength > PAYLOAD_BYTES_MAX) return { fault: { part: 'header', reason: `payload length ${payloadLength} too large` } };
+  if (stored.length !== HEADER_BYTES + payloadLength) {
+    return { fault: { part: 'body', reason: `stored ${stored.length} bytes, header says ${HEADER_BYTES + payloadLength}` } };
+  }
+  const payloadCrc = stored.readUInt32BE(20);
+  if (crc32(stored.subarray(HEADER_BYTES)) !== payloadCrc) return { fault: { part: 'body', reason: 'payload checksum mismatch' } };
+  const header: RecordHeader = {
+    version, type: stored.readUInt8(5), seq: Number(seq), payloadLength, payloadCrc,
+    timeMs: Number(stored.readBigUInt64BE(24)), prevDigest: stored.subarray(32, 64),
+  };
+  return { header };
+}
+
+/** Decodes a stored value whose frame is already known good. */
+export function decodePayload(stored: Buffer): Payload {
+  const value: unknown = cbor.decode(stored.subarray(HEADER_BYTES));
+  invariant(value !== null && typeof value === 'object' && !Array.isArray(value), 'record payload is not a map');
+  return value as Payload;
+}
+
+/** Full decode with checks; throws InvariantError on a bad frame (use checkFrame to branch). */
+export function decodeRecord(stored: Buffer): DecodedRecord {
+  const r = checkFrame(stored);
+  if ('fault' in r) throw new PosError('STO_DAMAGED', `record frame invalid: ${r.fault.reason}`);
+  return { ...r.header, payload: decodePayload(stored), digest: recordDigest(stored) };
+}
+
+// ---- the rule that nothing sensitive is ever written (DESIGN.md rule 8)
+
+const FORBIDDEN_KEYS = new Set([
+  'track', 'track1', 'track2', 'track3', 'cvv', 'cvv2', 'cvc', 'cvn', 'pin', 'pinblock',
+  'field35', 'field36', 'field52', 'pan',
+]);
+const TRACK_PATTERN = /\d{12,19}[=D]\d{4}/;
+const DEPTH_MAX = 16;
+
+function refuseSensitive(value: unknown, where: string, depth = 0): void {
+  invariant(depth <= DEPTH_MAX, 'record payload nested too deep', { where });
+  if (typeof value === 'string') return refuseSensitiveString(value, where);
+  if (value === null || typeof value !== 'object' || Buffer.isBuffer(value) || value instanceof Uint8Array) return;
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => refuseSensitive(v, `${where}[${i}]`, depth + 1));
+    return;
+  }
+  for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
+    if (FORBIDDEN_KEYS.has(key.toLowerCase())) {
+      throw new PosError('STO_REFUSED_FIELD', `journal refuses field "${key}" in ${where}: sensitive card data is never stored`, { field: key, where });
+    }
+    refuseSensitive(v, `${where}.${key}`, depth + 1);
+  }
+}
+
+function refuseSensitiveString(s: string, where: string): void {
+  if (TRACK_PATTERN.test(s)) {
+    throw new PosError('STO_REFUSED_FIELD', `journal refuses track data in ${where}`, { where });
+  }
+  for (const run of s.match(/\d{16,19}/g) ?? []) {
+    if (luhnValid(run)) throw new PosError('STO_REFUSED_FIELD', `journal refuses a clear PAN in ${where}: store it encrypted`, { where });
+  }
+}
+
+export function luhnValid(digits: string): boolean {
+  let sum = 0;
+  for (let i = 0; i < digits.length; i++) {
+    let d = digits.charCodeAt(digits.length - 1 - i) - 48;
+    if (i % 2 === 1) { d *= 2; if (d > 9) d -= 9; }
+    sum += d;
+  }
+  return sum % 10 === 0;
+}

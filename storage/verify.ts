@@ -1,0 +1,113 @@
+/**
+ * The journal's verifier: walks stored records in key order and applies the decision table of
+ * storage/JOURNAL_FORMAT.md ("Opening: verify, then decide").
+ *
+ *   header | body | chain | last? | decision
+ *   ok     | ok   | ok    | any   | keep
+ *   bad    |  -   |  -    | yes   | cut the torn tail
+ *   bad    |  -   |  -    | no    | stop: damaged at this seq
+ *   ok     | bad  |  -    | yes   | cut the torn tail
+ *   ok     | bad  |  -    | no    | stop: damaged at this seq
+ *   ok     | ok   | bad   | any   | stop: damaged (a tear never leaves valid CRCs with a wrong link)
+ *   unknown version       | any   | stop: damaged (newer software)
+ *   gap in keys           |       | stop: damaged at the first missing seq
+ *   record 1 not journal-created for this identity | stop: damaged at 1
+ *
+ * Pure over an iterable of (key, stored bytes): LMDB, a backup body and salvage all use it.
+ */
+import { checkFrame, decodePayload, genesisDigest, recordDigest, RecordType, DIGEST_BYTES } from './record';
+
+export interface StoredEntry {
+  readonly key: number;
+  readonly stored: Buffer;
+}
+
+export interface Damage {
+  readonly seq: number;
+  readonly reason: string;
+  /** true when the damage is a foreign journal (record 1 names another identity). */
+  readonly foreign?: boolean;
+}
+
+export interface VerifyReport {
+  /** Identity the chain was checked against (given, or read from record 1). */
+  readonly identity: string | undefined;
+  /** Records that passed every check, from seq 1 up to `lastGoodSeq`. */
+  readonly goodCount: number;
+  readonly lastGoodSeq: number;
+  readonly lastGoodDigest: Buffer;
+  /** The torn last record to cut, when the only fault is there. */
+  readonly tornTail?: Damage;
+  /** The first damaged record; records from here on are not trusted. */
+  readonly damage?: Damage;
+  readonly elapsedMs: number;
+}
+
+export interface VerifyOptions {
+  /** Expected identity; when absent it is read from record 1 (and record 1 is still checked against it). */
+  readonly identity?: string;
+}
+
+/** Reads the identity out of record 1 when its frame is good. */
+export function identityOfFirst(first: StoredEntry | undefined): string | undefined {
+  if (!first) return undefined;
+  const r = checkFrame(first.stored);
+  if ('fault' in r || r.header.type !== RecordType.journalCreated) return undefined;
+  try {
+    const id = decodePayload(first.stored).identity;
+    return typeof id === 'string' && id.length > 0 ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Verifies entries (ascending keys). `isLast(key)` must say whether a key is the highest stored
+ * (the verifier streams, so the caller who knows the store answers it).
+ */
+export function verifyEntries(entries: Iterable<StoredEntry>, lastKey: number, options: VerifyOptions = {}): VerifyReport {
+  const started = process.hrtime.bigint();
+  const done = (r: Omit<VerifyReport, 'elapsedMs' | 'identity'>, identity: string | undefined): VerifyReport =>
+    ({ ...r, identity, elapsedMs: Number(process.hrtime.bigint() - started) / 1e6 });
+
+  let identity = options.identity;
+  let prev: Buffer = Buffer.alloc(DIGEST_BYTES);
+  let expected = 1;
+  let goodCount = 0;
+  for (const { key, stored } of entries) {
+    const isLast = key === lastKey;
+    if (key !== expected) {
+      return done({ goodCount, lastGoodSeq: expected - 1, lastGoodDigest: prev, damage: { seq: expected, reason: `record ${expected} missing (next stored is ${key})` } }, identity);
+    }
+    if (key === 1) {
+      const found = identityOfFirst({ key, stored });
+      identity = identity ?? found;
+      if (identity === undefined) {
+        const fault = { seq: 1, reason: 'record 1 is not a readable journal-created record' };
+        return done({ goodCount, lastGoodSeq: 0, lastGoodDigest: prev, ...(isLast ? { tornTail: fault } : { damage: fault }) }, identity);
+      }
+      if (found !== undefined && found !== identity) {
+        return done({ goodCount, lastGoodSeq: 0, lastGoodDigest: prev, damage: { seq: 1, reason: `journal belongs to "${found}", not "${identity}"`, foreign: true } }, identity);
+      }
+      prev = genesisDigest(identity);
+    }
+    const frame = checkFrame(stored);
+    if ('fault' in frame) {
+      const fault = { seq: key, reason: frame.fault.reason };
+      if (frame.fault.part !== 'version' && isLast) return done({ goodCount, lastGoodSeq: key - 1, lastGoodDigest: prev, tornTail: fault }, identity);
+      return done({ goodCount, lastGoodSeq: key - 1, lastGoodDigest: prev, damage: fault }, identity);
+    }
+    if (frame.header.seq !== key) {
+      const fault = { seq: key, reason: `stored under key ${key} but header says seq ${frame.header.seq}` };
+      return done({ goodCount, lastGoodSeq: key - 1, lastGoodDigest: prev, ...(isLast ? { tornTail: fault } : { damage: fault }) }, identity);
+    }
+    if (!frame.header.prevDigest.equals(prev)) {
+      const reason = key === 1 ? 'record 1 does not start this identity\'s chain' : `chain broken: record ${key} does not follow record ${key - 1}`;
+      return done({ goodCount, lastGoodSeq: key - 1, lastGoodDigest: prev, damage: { seq: key, reason, foreign: key === 1 } }, identity);
+    }
+    prev = recordDigest(stored);
+    goodCount++;
+    expected++;
+  }
+  return done({ goodCount, lastGoodSeq: expected - 1, lastGoodDigest: prev }, identity);
+}
