@@ -1,0 +1,250 @@
+import { strict as assert } from 'node:assert';
+import { Journal } from './journal';
+import { HEADER_BYTES, RecordType, encodeRecord, genesisDigest } from './record';
+import { deleteStored, flipByte, growRecord, readStored, removeDir, shrinkRecord, swapRecords, tempDir, writeStored } from './testing';
+import { PosError, isPosError } from '../runtime/errors';
+
+const ID = 'SIM-0001';
+
+async function journalWith(count: number): Promise<{ dir: string; digests: Buffer[] }> {
+  const dir = tempDir();
+  const j = await Journal.open({ dir, identity: ID });
+  const digests = [j.lastDigest];
+  for (let i = 2; i <= count; i++) digests.push((await j.append('test', { i, note: `record ${i}` })).digest);
+  await j.close();
+  return { dir, digests };
+}
+
+async function rejects(p: Promise<unknown>, code: string): Promise<PosError> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(isPosError(e), `expected PosError, got ${String(e)}`);
+    assert.equal(e.code, code, e.message);
+    return e;
+  }
+  assert.fail(`expected ${code}`);
+}
+
+describe('journal: open = verify, decision table', () => {
+  const dirs: string[] = [];
+  afterEach(() => { for (const d of dirs.splice(0)) removeDir(d); });
+  const track = (d: { dir: string }) => { dirs.push(d.dir); return d; };
+
+  it('newJournalStartsWithItsIdentityRecord', async () => {
+    const dir = track({ dir: tempDir() }).dir;
+    const j = await Journal.open({ dir, identity: ID });
+    const first = j.get(1);
+    assert.equal(first?.type, RecordType.journalCreated);
+    assert.equal(first?.payload.identity, ID);
+    assert.ok(first?.prevDigest.equals(genesisDigest(ID)));
+    await j.close();
+  });
+
+  it('intactJournalIsKeptWhole', async () => {
+    const { dir, digests } = track(await journalWith(20));
+    const j = await Journal.open({ dir, identity: ID });
+    assert.equal(j.state, 'ok');
+    assert.equal(j.lastSeq, 20);
+    assert.ok(j.lastDigest.equals(digests[19]));
+    assert.deepEqual([...j.records()].map((r) => r.seq), Array.from({ length: 20 }, (_, i) => i + 1));
+    await j.close();
+  });
+
+  it('appendsSurviveReopenWithGaplessSeq', async () => {
+    const { dir } = track(await journalWith(5));
+    const j = await Journal.open({ dir });
+    const a = await Promise.all([j.append('test', { x: 1 }), j.append('test', { x: 2 }), j.append('test', { x: 3 })]);
+    assert.deepEqual(a.map((r) => r.seq), [6, 7, 8]);
+    await j.close();
+    const k = await Journal.open({ dir, identity: ID });
+    assert.equal(k.lastSeq, 8);
+    assert.equal(k.get(8)?.payload.x, 3);
+    await k.close();
+  });
+
+  it('tornTailWithBadHeaderIsCutAndLogged', async () => {
+    const { dir } = track(await journalWith(10));
+    await flipByte(dir, 10, 12);
+    const j = await Journal.open({ dir, identity: ID });
+    assert.equal(j.state, 'ok');
+    assert.equal(j.openReport.tornTail?.seq, 10);
+    assert.equal(j.lastSeq, 10, 'the cut is recorded as a recovery record in its place');
+    assert.equal(j.get(10)?.type, RecordType.recovery);
+    assert.equal(j.get(10)?.payload.action, 'tail-cut');
+    await j.close();
+  });
+
+  it('tornTailWithShrunkBodyIsCut', async () => {
+    const { dir } = track(await journalWith(10));
+    await shrinkRecord(dir, 10, 3);
+    const j = await Journal.open({ dir, identity: ID });
+    assert.equal(j.state, 'ok');
+    assert.equal(j.openReport.tornTail?.seq, 10);
+    assert.match(j.openReport.tornTail?.reason ?? '', /header says/);
+    await j.close();
+  });
+
+  it('tornTailWithBadPayloadChecksumIsCut', async () => {
+    const { dir } = track(await journalWith(10));
+    await flipByte(dir, 10, HEADER_BYTES + 2);
+    const j = await Journal.open({ dir, identity: ID });
+    assert.equal(j.openReport.tornTail?.reason, 'payload checksum mismatch');
+    assert.equal(j.state, 'ok');
+    await j.close();
+  });
+
+  it('badHeaderInTheMiddleIsDamageNamingItsSeq', async () => {
+    const { dir } = track(await journalWith(10));
+    await flipByte(dir, 4, 20);
+    const j = await Journal.open({ dir, identity: ID });
+    assert.equal(j.state, 'damaged');
+    assert.equal(j.damage?.seq, 4);
+    assert.equal(j.lastSeq, 3, 'records before the damage stay readable');
+    assert.equal([...j.records()].length, 3);
+    await rejects(j.append('test', {}), 'E-STO-05');
+    await j.close();
+    assert.ok(await readStored(dir, 10), 'nothing after the damage was dropped');
+  });
+
+  it('badBodyInTheMiddleIsDamage', async () => {
+    const { dir } = track(await journalWith(10));
+    await growRecord(dir, 6, 5);
+    const j = await Journal.open({ dir, identity: ID });
+    assert.equal(j.state, 'damaged');
+    assert.equal(j.damage?.seq, 6);
+    await j.close();
+  });
+
+  it('deletedRecordInTheMiddleIsAGap', async () => {
+    const { dir } = track(await journalWith(10));
+    await deleteStored(dir, 5);
+    const j = await Journal.open({ dir, identity: ID });
+    assert.equal(j.state, 'damaged');
+    assert.equal(j.damage?.seq, 5);
+    assert.match(j.damage?.reason ?? '', /missing/);
+    await j.close();
+  });
+
+  it('swappedRecordsBreakTheChainOrSeq', async () => {
+    const { dir } = track(await journalWith(10));
+    await swapRecords(dir, 3, 4);
+    const j = await Journal.open({ dir, identity: ID });
+    assert.equal(j.state, 'damaged');
+    assert.equal(j.damage?.seq, 3);
+    await j.close();
+  });
+
+  it('forgedRecordWithValidChecksumsBreaksTheChain', async () => {
+    const { dir, digests } = track(await journalWith(10));
+    // A well-formed record 6 built on the wrong predecessor (record 4's digest).
+    const forged = encodeRecord({ type: RecordType.test, seq: 6, timeMs: 1, prevDigest: digests[3], payload: { forged: true } });
+    await writeStored(dir, 6, forged);
+    const j = await Journal.open({ dir, identity: ID });
+    assert.equal(j.state, 'damaged');
+    assert.equal(j.damage?.seq, 6);
+    assert.match(j.damage?.reason ?? '', /chain broken/);
+    await j.close();
+  });
+
+  it('forgedLastRecordIsDamageNotATornTail', async () => {
+    const { dir, digests } = track(await journalWith(10));
+    const forged = encodeRecord({ type: RecordType.test, seq: 10, timeMs: 1, prevDigest: digests[7], payload: {} });
+    await writeStored(dir, 10, forged);
+    const j = await Journal.open({ dir, identity: ID });
+    assert.equal(j.state, 'damaged');
+    assert.equal(j.damage?.seq, 10);
+    await j.close();
+  });
+
+  it('unknownVersionStopsEvenAtTheTail', async () => {
+    const { dir } = track(await journalWith(5));
+    const stored = (await readStored(dir, 5))!;
+    stored[4] = 9;
+    // Recompute the header CRC so only the version differs.
+    const { crc32 } = await import('node:zlib');
+    stored.writeUInt32BE(crc32(stored.subarray(0, 64)), 64);
+    await writeStored(dir, 5, stored);
+    const j = await Journal.open({ dir, identity: ID });
+    assert.equal(j.state, 'damaged');
+    assert.match(j.damage?.reason ?? '', /version 9/);
+    await j.close();
+  });
+
+  it('recordStoredUnderTheWrongKeyAtTheTailIsCut', async () => {
+    const { dir } = track(await journalWith(6));
+    const r5 = (await readStored(dir, 5))!;
+    await writeStored(dir, 6, r5);
+    const j = await Journal.open({ dir, identity: ID });
+    assert.equal(j.openReport.tornTail?.seq, 6);
+    assert.equal(j.state, 'ok');
+    await j.close();
+  });
+
+  it('journalOfAnotherTerminalIsRefusedByName', async () => {
+    const { dir } = track(await journalWith(3));
+    const e = await rejects(Journal.open({ dir, identity: 'SIM-0002' }), 'E-STO-11');
+    assert.match(e.message, /SIM-0001/);
+  });
+
+  it('emptyDirectoryWithoutIdentityAsksForProvisioning', async () => {
+    const dir = track({ dir: tempDir() }).dir;
+    const e = await rejects(Journal.open({ dir }), 'E-STO-05');
+    assert.match(e.message, /provision/);
+  });
+
+  it('readOnlyOpenReportsTornTailWithoutCuttingIt', async () => {
+    const { dir } = track(await journalWith(5));
+    await flipByte(dir, 5, 30);
+    const j = await Journal.open({ dir, identity: ID, readOnly: true });
+    assert.equal(j.openReport.tornTail?.seq, 5);
+    await rejects(j.append('test', {}), 'E-STO-04');
+    await j.close();
+    assert.ok(await readStored(dir, 5), 'the torn record is still there');
+  });
+});
+
+describe('journal: what is never written', () => {
+  let dir: string;
+  let j: Journal;
+  beforeEach(async () => { dir = tempDir(); j = await Journal.open({ dir, identity: ID }); });
+  afterEach(async () => { await j.close(); removeDir(dir); });
+
+  for (const field of ['track2', 'track3', 'cvv', 'pin', 'pinBlock', 'PINBLOCK', 'pan', 'field52']) {
+    it(`fieldNamed_${field}_IsRefused`, async () => {
+      await rejects(j.append('txnBegin', { stan: '000001', nested: { [field]: 'x' } }), 'E-STO-06');
+      assert.equal(j.lastSeq, 1, 'nothing was appended');
+      assert.equal(j.state, 'ok', 'a refused field does not fail the journal');
+    });
+  }
+
+  it('trackDataInAnyStringIsRefused', async () => {
+    await rejects(j.append('txnBegin', { memo: ['ok', '6222021234567890123=30122010000012345678'] }), 'E-STO-06');
+  });
+
+  it('clearLuhnValidPanIsRefusedButMaskedPanIsKept', async () => {
+    await rejects(j.append('txnBegin', { panMasked: '6222021234567890128' }), 'E-STO-06');
+    const r = await j.append('txnBegin', { panMasked: '622202*********0128', mid: '123456789012345' });
+    assert.equal(r.seq, 2);
+  });
+});
+
+describe('journal: capacity and reserve', () => {
+  it('salesAreRefusedAtTheReserveButSettlementStillWrites', async () => {
+    const dir = tempDir();
+    const j = await Journal.open({ dir, identity: ID, capacityBytes: 400 * 1024, reserveBytes: 200 * 1024 });
+    const big = 'x'.repeat(3000);
+    let refused: PosError | undefined;
+    for (let i = 0; i < 200 && !refused; i++) {
+      try { await j.append('txnBegin', { i, big }); } catch (e) { refused = e as PosError; }
+    }
+    assert.equal(refused?.code, 'E-STO-01');
+    assert.equal(j.usage().salesRefused, true);
+    assert.equal(j.usage().nearlyFull, true);
+    const s = await j.append('settlementStep', { batch: 1, step: 'started' }, { reserve: true });
+    assert.equal(s.seq, j.lastSeq);
+    assert.equal(j.state, 'ok');
+    await j.close();
+    removeDir(dir);
+  });
+});
