@@ -193,6 +193,9 @@ export const ERRORS = {
   RDR_CARD_REMOVED: def('E-RDR-05', 'card-unreadable',
     { cause: 'Card removed too early', steps: ['Insert the card again', 'Leave it in until asked'] },
     { cause: '卡片过早拔出', steps: ['请重新插卡', '提示前请勿拔卡'] }),
+  RDR_NO_CARD: def('E-RDR-06', 'timeout',
+    { cause: 'No card presented', steps: ['Swipe, insert or tap the card', 'Start the sale again'] },
+    { cause: '未检测到卡片', steps: ['请刷卡、插卡或挥卡', '重新发起交易'] }),
   // ---- keypad and display
   KBD_STUCK: def('E-KBD-01', 'key-stuck',
     { cause: 'Key stuck', steps: ['Press and release the key', 'Run the keypad test'] },
