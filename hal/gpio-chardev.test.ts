@@ -1,0 +1,101 @@
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ChardevGpioChip, parseMonLine } from './gpio-chardev';
+import { EdgeEvent } from './gpio';
+import { isPosError } from '../runtime/errors';
+
+/**
+ * Fake libgpiod tools (shell scripts) that log their argv and behave like the real ones of the
+ * given major version: this pins the command syntax we depend on for both 1.x and 2.x.
+ */
+function fakeTools(major: 1 | 2): { dir: string; calls: () => string[] } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `gpiod${major}-`));
+  const log = path.join(dir, 'calls.log');
+  const banner = major === 2 ? 'echo "Setting line \'x\'..."' : '';
+  const monBanner = major === 2 ? 'echo "Monitoring line \'x\'..."' : '';
+  const fall = major === 1 ? 0 : 2;
+  const scripts: Record<string, string> = {
+    gpioget: `case "$1" in --version) echo "gpioget (libgpiod) v${major === 1 ? '1.6.3' : '2.1'}"; exit 0;; esac
+echo "gpioget $*" >> ${log}
+case "$*" in *" 13"*) echo "busy: Device or resource busy" >&2; exit 1;; esac
+echo 1`,
+    gpioset: `echo "gpioset $*" >> ${log}
+case "$*" in *" 13="*) echo "unable to request lines: Device or resource busy" >&2; exit 1;; esac
+${banner}
+trap 'exit 0' TERM INT
+while true; do sleep 0.05; done`,
+    gpiomon: `echo "gpiomon $*" >> ${log}
+${monBanner}
+sleep 0.1; echo "${fall} 17 100 5"; sleep 0.05; echo "1 17 100 6"
+trap 'exit 0' TERM INT
+while true; do sleep 0.05; done`,
+  };
+  for (const [name, body] of Object.entries(scripts)) {
+    fs.writeFileSync(path.join(dir, name), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+  }
+  return { dir, calls: () => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n') : []) };
+}
+
+for (const major of [1, 2] as const) {
+  describe(`GPIO chardev backend with libgpiod ${major}.x tools`, function () {
+    this.timeout(10000);
+
+    it('detectsTheToolsMajorVersion', async () => {
+      const t = fakeTools(major);
+      const chip = await ChardevGpioChip.open({ chip: 'gpiochip0', toolsDir: t.dir });
+      assert.equal(chip.libgpiodMajor, major);
+    });
+
+    it('readsAnInputWithThisVersionsSyntax', async () => {
+      const t = fakeTools(major);
+      const chip = await ChardevGpioChip.open({ chip: 'gpiochip0', toolsDir: t.dir });
+      const line = await chip.requestLine(4, { direction: 'in', activeLow: true, bias: 'pull-up' });
+      assert.equal(await line.read(), 1);
+      const expected = major === 1 ? 'gpioget -l -B pull-up gpiochip0 4' : 'gpioget -l -b pull-up --numeric -c gpiochip0 4';
+      assert.deepEqual(t.calls(), [expected]);
+    });
+
+    it('writeReplacesTheHoldingGpiosetProcess', async () => {
+      const t = fakeTools(major);
+      const chip = await ChardevGpioChip.open({ chip: 'gpiochip0', toolsDir: t.dir });
+      const line = await chip.requestLine(5, { direction: 'out', initial: 0 });
+      await line.write(1);
+      assert.equal(await line.read(), 1);
+      await chip.close();
+      const hold = major === 1 ? '--mode=signal gpiochip0' : '--banner -c gpiochip0';
+      assert.deepEqual(t.calls(), [`gpioset ${hold} 5=0`, `gpioset ${hold} 5=1`]);
+    });
+
+    it('busyLineIsABusFaultCarryingTheToolsMessage', async () => {
+      const t = fakeTools(major);
+      const chip = await ChardevGpioChip.open({ chip: 'gpiochip0', toolsDir: t.dir });
+      await assert.rejects(chip.requestLine(13, { direction: 'out' }),
+        (e) => isPosError(e, 'bus-fault') && /gpiochip0:13.*busy/i.test((e as Error).message));
+      const input = await chip.requestLine(13, { direction: 'in' });
+      await assert.rejects(input.read(), (e) => isPosError(e, 'bus-fault') && /busy/.test((e as Error).message));
+    });
+
+    it('watchDecodesThisVersionsEdgeCodes', async () => {
+      const t = fakeTools(major);
+      const chip = await ChardevGpioChip.open({ chip: 'gpiochip0', toolsDir: t.dir });
+      const line = await chip.requestLine(17, { direction: 'in' });
+      const events: EdgeEvent[] = [];
+      line.watch('both', (e) => events.push(e));
+      await new Promise((r) => setTimeout(r, 600));
+      assert.deepEqual(events.map((e) => e.edge), ['falling', 'rising']);
+      assert.equal(await line.read(), 1, 'level tracked from events while gpiomon holds the line');
+      await chip.close();
+      assert.ok(t.calls().some((c) => c.startsWith('gpiomon ') && c.includes(major === 1 ? '-F %e %o %s %n gpiochip0 17' : '-F %e %o %S -c gpiochip0 17')));
+    });
+  });
+}
+
+describe('gpiomon line parsing', () => {
+  it('zeroIsFallingInV1AndNoiseInV2', () => {
+    assert.deepEqual(parseMonLine(1, '0 17 12 5'), { edge: 'falling', offset: 17 });
+    assert.equal(parseMonLine(2, '0 17 12.5'), undefined);
+    assert.deepEqual(parseMonLine(2, '2 17 12.000000005'), { edge: 'falling', offset: 17 });
+  });
+});

@@ -1,0 +1,102 @@
+/**
+ * I2C over Linux i2c-dev, through `i2c-bus` (promisified API). Errors are mapped per the
+ * contract in i2c.ts: ENXIO/EREMOTEIO (NAK) → BRD_DEVICE_ABSENT; anything else → BRD_BUS.
+ *
+ * `i2c-bus` opens lazily: `openPromisified(1)` succeeds even without /dev/i2c-1 and the first
+ * transfer fails. Call `probe()` on each device's address at boot to find out for real.
+ */
+import * as i2c from 'i2c-bus';
+import { PosError } from '../runtime/errors';
+import { I2cBus, I2C_TRANSFER_BYTES_MAX, busError, checkAddress, nakError } from './i2c';
+
+/** A transfer that has not finished by then is reported as a bus fault (stuck SDA, clock stretching gone wrong). */
+export const TRANSFER_TIMEOUT_MS_MAX = 1000;
+
+const NAK_CODES = new Set(['ENXIO', 'EREMOTEIO']);
+
+export class LinuxI2cBus implements I2cBus {
+  private closed = false;
+
+  private constructor(readonly name: string, private readonly bus: i2c.PromisifiedBus, private readonly timeoutMs: number) {}
+
+  /** Opens /dev/i2c-`busNumber` (lazily, see above). */
+  static async open(busNumber: number, options: { timeoutMs?: number } = {}): Promise<LinuxI2cBus> {
+    const bus = await i2c.openPromisified(busNumber);
+    return new LinuxI2cBus(`i2c-${busNumber}`, bus, Math.min(options.timeoutMs ?? TRANSFER_TIMEOUT_MS_MAX, TRANSFER_TIMEOUT_MS_MAX));
+  }
+
+  async i2cWrite(address: number, data: Uint8Array): Promise<void> {
+    if (data.length > I2C_TRANSFER_BYTES_MAX) throw busError(this.name, address, `write of ${data.length} bytes`);
+    const buf = Buffer.from(data.buffer, data.byteOffset, data.length);
+    await this.run(address, 'i2cWrite', () => this.bus.i2cWrite(address, buf.length, buf));
+  }
+
+  async i2cRead(address: number, length: number): Promise<Buffer> {
+    const buf = Buffer.alloc(length);
+    const r = await this.run(address, 'i2cRead', () => this.bus.i2cRead(address, length, buf));
+    if (r.bytesRead !== length) throw busError(this.name, address, `short read ${r.bytesRead}/${length}`);
+    return buf;
+  }
+
+  readByte(address: number, command: number): Promise<number> {
+    return this.run(address, 'readByte', () => this.bus.readByte(address, command));
+  }
+
+  writeByte(address: number, command: number, value: number): Promise<void> {
+    return this.run(address, 'writeByte', () => this.bus.writeByte(address, command, value));
+  }
+
+  readWord(address: number, command: number): Promise<number> {
+    return this.run(address, 'readWord', () => this.bus.readWord(address, command));
+  }
+
+  writeWord(address: number, command: number, value: number): Promise<void> {
+    return this.run(address, 'writeWord', () => this.bus.writeWord(address, command, value));
+  }
+
+  /**
+   * i2cdetect's method for one address: SMBus receive byte in 0x30-0x37 and 0x50-0x5F (where a
+   * quick write can corrupt EEPROMs), quick write elsewhere. Not i2c-bus's `scan()`: it swallows
+   * every error, so a missing /dev/i2c-N would look like "no device" instead of a bus fault.
+   */
+  async probe(address: number): Promise<boolean> {
+    const readRange = (address >= 0x30 && address <= 0x37) || (address >= 0x50 && address <= 0x5f);
+    try {
+      if (readRange) await this.run(address, 'probe', () => this.bus.receiveByte(address));
+      else await this.run(address, 'probe', () => this.bus.writeQuick(address, 0, 0));
+      return true;
+    } catch (e) {
+      if (e instanceof PosError && e.kind === 'device-absent') return false;
+      throw e;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.bus.close();
+  }
+
+  private async run<T>(address: number, op: string, transfer: () => Promise<T>): Promise<T> {
+    checkAddress(this.name, address);
+    if (this.closed) throw busError(this.name, address, `${op} after close`);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(busError(this.name, address, `${op} timed out after ${this.timeoutMs} ms`)), this.timeoutMs);
+    });
+    try {
+      return await Promise.race([transfer(), timeout]);
+    } catch (e) {
+      throw this.mapError(address, op, e);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private mapError(address: number, op: string, e: unknown): Error {
+    if (e instanceof PosError) return e;
+    const code = (e as NodeJS.ErrnoException | undefined)?.code;
+    if (code && NAK_CODES.has(code)) return nakError(this.name, address, { op, errno: code }, e);
+    return busError(this.name, address, `${op} failed (${code ?? String(e)})`, e);
+  }
+}
