@@ -1,0 +1,97 @@
+/**
+ * A card reader, by role (`reader0`): magnetic stripe, contact IC (EMV chip) and contactless.
+ * The driver (hal/drivers/card-reader.ts) speaks a framed serial protocol documented in
+ * hal/drivers/CARD_READER_PROTOCOL.md.
+ *
+ * Rule 8 of DESIGN.md: track data and APDU answers are sensitive. They are handed to the caller
+ * and never logged or stored by the driver.
+ *
+ * Contract:
+ *   - Card detection is off until `startDetection(sources)`; events then arrive through `onEvent`
+ *     (and `waitForCard`). `stopDetection` turns it off. Detection stops by itself after a card
+ *     event (one card per transaction) and must be started again.
+ *   - An inserted IC card is powered by the driver: the 'inserted' event carries its ATR. A tapped
+ *     contactless card is activated by the reader: 'tapped' carries UID and ATS.
+ *   - `transmit(slot, apdu)` exchanges one APDU with the powered/activated card, resolving with
+ *     the response APDU including SW1 SW2. Rejects with:
+ *       RDR_CARD_REMOVED 'card-unreadable' (card pulled or taken away mid-exchange),
+ *       RDR_UNREADABLE 'card-unreadable' (no card in that slot, card mute),
+ *       RDR_TIMEOUT 'timeout' (reader silent past the named maxima and retries),
+ *       RDR_FAULT 'reader-fault' (the reader keeps sending garbled frames, or answers nonsense),
+ *       RDR_DISCONNECTED 'device-absent' (the serial port disappeared: power loss, cable),
+ *       OPR_CANCELLED 'cancelled' (`cancel()`).
+ *   - A swipe the reader could not decode (or a chip that stays mute) arrives as a 'read-failed'
+ *     event (error RDR_UNREADABLE), counted in `diagnostics().unreadableSwipes` / `unreadableChips`.
+ *   - Garbled frames from the reader are answered with NAK, counted, and never raise: the reader
+ *     resends. Only when retries run out does the current command reject (RDR_FAULT).
+ *   - `cancel()` rejects the pending command and `waitForCard` calls with OPR_CANCELLED and stops
+ *     detection. `close()` cancels, powers the card off (best effort) and closes the port.
+ */
+import type { PosError } from '../runtime/errors';
+
+export type CardSource = 'swipe' | 'insert' | 'tap';
+export type CardSlot = 'contact' | 'contactless';
+
+export type CardEvent =
+  | {
+      readonly type: 'swiped';
+      /** Track 2 without sentinels, e.g. "6222021234567890123=30122010000012345678". */
+      readonly track2: string;
+      readonly track3?: string;
+    }
+  /** A card was presented but could not be read (bad stripe, mute chip): RDR_UNREADABLE. */
+  | { readonly type: 'read-failed'; readonly source: CardSource; readonly error: PosError }
+  | { readonly type: 'inserted'; readonly atr: Buffer }
+  | { readonly type: 'removed'; readonly slot: CardSlot }
+  | { readonly type: 'tapped'; readonly uid: Buffer; readonly ats: Buffer };
+
+export interface ReaderInfo {
+  readonly firmware: string;
+  readonly sources: readonly CardSource[];
+}
+
+/** Counters for diagnostics screens and the service log (never card data). */
+export interface ReaderDiagnostics {
+  /** Frames from the reader rejected (bad checksum, length, ETX, or truncated): each was NAKed. */
+  readonly framesRejected: number;
+  readonly naksSent: number;
+  /** NAKs received from the reader (it rejected one of our frames). */
+  readonly naksReceived: number;
+  /** Frames we resent after a NAK or a missing ACK. */
+  readonly retransmits: number;
+  /** Stray bytes between frames discarded while resynchronising on STX. */
+  readonly bytesDiscarded: number;
+  readonly timeouts: number;
+  readonly unreadableSwipes: number;
+  readonly unreadableChips: number;
+}
+
+export interface CardReader {
+  /** Reader identity and capabilities: a real round trip, used by the boot self-test. */
+  selfTest(): Promise<ReaderInfo>;
+
+  startDetection(sources: readonly CardSource[]): Promise<void>;
+  stopDetection(): Promise<void>;
+
+  /** Subscribes to card events; returns the unsubscribe function. */
+  onEvent(listener: (event: CardEvent) => void): () => void;
+
+  /**
+   * Starts detection and resolves with the next card event ('swiped', 'read-failed', 'inserted'
+   * or 'tapped'). Rejects with RDR_NO_CARD (kind 'timeout') after `timeoutMs`, the caller's
+   * limit for a customer to present a card; with OPR_CANCELLED on cancel(); or with the errors
+   * of startDetection (RDR_TIMEOUT, RDR_FAULT, RDR_DISCONNECTED).
+   */
+  waitForCard(sources: readonly CardSource[], timeoutMs: number): Promise<CardEvent>;
+
+  /** One APDU exchange; see the contract above. */
+  transmit(slot: CardSlot, apdu: Uint8Array): Promise<Buffer>;
+
+  /** Powers the contact card off / releases the contactless card. Safe if there is none. */
+  release(slot: CardSlot): Promise<void>;
+
+  diagnostics(): ReaderDiagnostics;
+
+  cancel(): void;
+  close(): Promise<void>;
+}
