@@ -5,8 +5,9 @@
  */
 import { Command, parseArgs, reportError } from './cli';
 import { journalCommands } from '../storage/cli';
+import { hostSimCommands } from '../sim/host/cli';
 
-const COMMAND_GROUPS: ReadonlyArray<readonly Command[]> = [journalCommands];
+const COMMAND_GROUPS: ReadonlyArray<readonly Command[]> = [journalCommands, hostSimCommands];
 
 const VALUE_FLAGS = new Set(['dir', 'out', 'in', 'file', 'passphrase', 'passphrase-file', 'identity', 'from', 'to', 'limit', 'board', 'port', 'host', 'seed', 'days']);
 

@@ -1,0 +1,257 @@
+/**
+ * TCP transport to the acquirer host: one framed request, one framed response. By default
+ * (profile choice) each exchange has its own connection; `keepAlive` reuses one.
+ *
+ * The state machine branches on the error kinds, so they are kept apart:
+ *   - connection refused (or reset while connecting)    NET_REFUSED          host-unreachable
+ *   - connect did not finish in connectTimeoutMs        NET_CONNECT_TIMEOUT  host-unreachable
+ *   - no response byte in responseTimeoutMs, or the host
+ *     closed the connection without answering           HOST_TIMEOUT         timeout
+ *   - closed mid-response, oversized or surplus bytes   HOST_MALFORMED       host-malformed
+ *   - the caller's AbortSignal fired                    OPR_CANCELLED        cancelled
+ * Every error's detail says `requestSent`: once the request may have reached the host, the
+ * caller must assume it did (a reversal stays pending).
+ *
+ * The socket factory and the timer clock are injected so tests are deterministic.
+ */
+import * as net from 'node:net';
+import { PosError, invariant } from '../errors';
+import { HostProfile } from './fields';
+import { LENGTH_PREFIX_BYTES, frameBodyLength, malformed } from './packager';
+
+/** The part of net.Socket the transport uses. */
+export interface SocketLike {
+  write(data: Buffer): boolean;
+  destroy(): void;
+  on(event: 'connect', listener: () => void): this;
+  on(event: 'data', listener: (chunk: Buffer) => void): this;
+  on(event: 'error', listener: (error: Error) => void): this;
+  on(event: 'close', listener: () => void): this;
+}
+
+export type SocketFactory = (target: { host: string; port: number }) => SocketLike;
+
+export interface TimerClock {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const realClock: TimerClock = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
+export const netSocketFactory: SocketFactory = ({ host, port }) => net.createConnection({ host, port });
+
+export const CONNECT_TIMEOUT_MS_DEFAULT = 10_000;
+/** CUP terminals commonly wait 60 s for a financial response. */
+export const RESPONSE_TIMEOUT_MS_DEFAULT = 60_000;
+/** Longest timeout a configuration may ask for: beyond it the operator thinks the terminal hung. */
+export const TIMEOUT_MS_MAX = 180_000;
+
+export interface TransportConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly profile: HostProfile;
+  readonly connectTimeoutMs?: number;
+  readonly responseTimeoutMs?: number;
+  /** Keep the connection open between exchanges (profile default: one per exchange). */
+  readonly keepAlive?: boolean;
+  readonly socketFactory?: SocketFactory;
+  readonly clock?: TimerClock;
+}
+
+interface Handler {
+  data(chunk: Buffer): void;
+  end(error: Error | undefined): void;
+}
+
+/**
+ * One socket with listeners attached for its whole life (an 'error' event without a listener
+ * would kill the process), dispatching to the exchange that currently waits on it.
+ */
+class Connection {
+  handler: Handler | undefined;
+  dead = false;
+  private lastError: Error | undefined;
+
+  constructor(readonly socket: SocketLike) {
+    socket.on('data', (chunk) => {
+      if (this.handler) this.handler.data(chunk);
+      else this.kill(); // bytes nobody asked for: the stream can no longer be trusted
+    });
+    socket.on('error', (e) => { this.lastError = e; });
+    socket.on('close', () => {
+      this.dead = true;
+      this.handler?.end(this.lastError);
+    });
+  }
+
+  kill(): void {
+    this.dead = true;
+    this.socket.destroy();
+  }
+}
+
+function errnoOf(e: Error | undefined): string | undefined {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function connectError(e: Error | undefined, target: string): PosError {
+  const errno = errnoOf(e);
+  const detail = { target, errno, requestSent: false };
+  switch (errno) {
+    case 'ECONNREFUSED':
+    case 'ECONNRESET':
+      return new PosError('NET_REFUSED', `host ${target} refused the connection`, detail, { cause: e });
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new PosError('NET_DNS', `host name of ${target} not resolved`, detail, { cause: e });
+    case 'ENETUNREACH':
+    case 'EHOSTUNREACH':
+      return new PosError('NET_GATEWAY', `no route to ${target}`, detail, { cause: e });
+    case 'ENETDOWN':
+      return new PosError('NET_LINK_DOWN', `network down connecting to ${target}`, detail, { cause: e });
+    default:
+      return new PosError('NET_CONNECT_TIMEOUT', `could not connect to ${target} (${errno ?? 'closed'})`, detail, { cause: e });
+  }
+}
+
+function cancelled(requestSent: boolean): PosError {
+  return new PosError('OPR_CANCELLED', requestSent ? 'cancelled after the request was sent' : 'cancelled before sending', { requestSent });
+}
+
+export class HostTransport {
+  private readonly connectTimeoutMs: number;
+  private readonly responseTimeoutMs: number;
+  private readonly socketFactory: SocketFactory;
+  private readonly clock: TimerClock;
+  private connection: Connection | undefined;
+  private busy = false;
+
+  constructor(private readonly config: TransportConfig) {
+    this.connectTimeoutMs = config.connectTimeoutMs ?? CONNECT_TIMEOUT_MS_DEFAULT;
+    this.responseTimeoutMs = config.responseTimeoutMs ?? RESPONSE_TIMEOUT_MS_DEFAULT;
+    for (const ms of [this.connectTimeoutMs, this.responseTimeoutMs]) {
+      invariant(Number.isInteger(ms) && ms > 0 && ms <= TIMEOUT_MS_MAX, 'transport timeout out of range', { ms, max: TIMEOUT_MS_MAX });
+    }
+    this.socketFactory = config.socketFactory ?? netSocketFactory;
+    this.clock = config.clock ?? realClock;
+  }
+
+  private get target(): string {
+    return `${this.config.host}:${this.config.port}`;
+  }
+
+  /** Sends one framed request and returns the one framed response (length prefix included). */
+  async exchange(request: Buffer, signal?: AbortSignal): Promise<Buffer> {
+    invariant(!this.busy, 'one host exchange at a time');
+    this.busy = true;
+    try {
+      if (signal?.aborted) throw cancelled(false);
+      if (this.connection?.dead) this.connection = undefined;
+      const connection = this.connection ?? (await this.connect(signal));
+      this.connection = connection;
+      return await this.roundTrip(connection, request, signal);
+    } catch (e) {
+      this.close();
+      throw e;
+    } finally {
+      this.busy = false;
+      if (!this.config.keepAlive) this.close();
+    }
+  }
+
+  /** Drops the kept-alive connection, if any. */
+  close(): void {
+    this.connection?.kill();
+    this.connection = undefined;
+  }
+
+  private connect(signal: AbortSignal | undefined): Promise<Connection> {
+    return new Promise((resolve, reject) => {
+      const connection = new Connection(this.socketFactory({ host: this.config.host, port: this.config.port }));
+      const settle = this.settler(connection, signal, false, reject);
+      connection.handler = {
+        data: () => settle.fail(malformed('host spoke before the request', {})),
+        end: (e) => settle.fail(connectError(e, this.target)),
+      };
+      settle.arm(this.connectTimeoutMs, () => new PosError('NET_CONNECT_TIMEOUT',
+        `connect to ${this.target} timed out after ${this.connectTimeoutMs} ms`, { target: this.target, requestSent: false }));
+      connection.socket.on('connect', () => {
+        if (settle.done()) return;
+        settle.finish();
+        resolve(connection);
+      });
+    });
+  }
+
+  private roundTrip(connection: Connection, request: Buffer, signal: AbortSignal | undefined): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(cancelled(false));
+        return;
+      }
+      const settle = this.settler(connection, signal, true, reject);
+      const chunks: Buffer[] = [];
+      let receivedBytes = 0;
+      let expectedBytes = -1;
+      connection.handler = {
+        data: (chunk) => {
+          chunks.push(chunk);
+          receivedBytes += chunk.length;
+          try {
+            if (expectedBytes < 0 && receivedBytes >= LENGTH_PREFIX_BYTES) {
+              // Checked against the frame limit before any more is read.
+              expectedBytes = LENGTH_PREFIX_BYTES + frameBodyLength(this.config.profile, Buffer.concat(chunks).subarray(0, LENGTH_PREFIX_BYTES));
+            }
+            if (expectedBytes < 0 || receivedBytes < expectedBytes) return;
+            if (receivedBytes > expectedBytes) throw malformed(`${receivedBytes - expectedBytes} bytes after the response frame`, { offset: expectedBytes });
+          } catch (e) {
+            settle.fail(e instanceof PosError ? withSent(e) : e);
+            return;
+          }
+          settle.finish();
+          resolve(Buffer.concat(chunks));
+        },
+        end: (e) => settle.fail(receivedBytes === 0
+          ? new PosError('HOST_TIMEOUT', `host ${this.target} closed the connection without answering`, { target: this.target, errno: errnoOf(e), requestSent: true })
+          : malformed(`connection closed mid-response after ${receivedBytes} of ${expectedBytes < 0 ? '?' : expectedBytes} bytes`, { offset: receivedBytes })),
+      };
+      settle.arm(this.responseTimeoutMs, () => new PosError('HOST_TIMEOUT',
+        `no response from ${this.target} in ${this.responseTimeoutMs} ms`, { target: this.target, requestSent: true, receivedBytes }));
+      connection.socket.write(request);
+    });
+  }
+
+  /** One place for a pending operation's timer, abort listener and single settlement. */
+  private settler(connection: Connection, signal: AbortSignal | undefined, requestSent: boolean, reject: (e: unknown) => void) {
+    let settled = false;
+    let timer: unknown;
+    const onAbort = (): void => fail(cancelled(requestSent));
+    const finish = (): void => {
+      settled = true;
+      connection.handler = undefined;
+      if (timer !== undefined) this.clock.clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    const fail = (e: unknown): void => {
+      if (settled) return;
+      finish();
+      connection.kill();
+      reject(e);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    return {
+      done: () => settled,
+      finish,
+      fail,
+      arm: (ms: number, error: () => PosError) => { timer = this.clock.setTimeout(() => fail(error()), ms); },
+    };
+  }
+}
+
+function withSent(e: PosError): PosError {
+  return new PosError(e.id, e.message.replace(/^\S+ /, ''), { ...e.detail, requestSent: true });
+}

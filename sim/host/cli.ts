@@ -1,0 +1,120 @@
+/**
+ * `pos host-sim`: runs the acquirer simulator on loopback until SIGINT/SIGTERM or `quit`.
+ *
+ *   pos host-sim [--port 8583] [--host 127.0.0.1] [--tid=T1,T2 --tmk=K1,K2 [--mid=M1,M2]]
+ *                [--mode=one-shot|keep-alive] [--fault=SPEC[;SPEC...]]
+ *
+ * --tid/--tmk/--mid take comma-separated lists (one entry per terminal); without them the test
+ * identities of host-8583.md are served. Fault specs are described in faults.ts. While it runs,
+ * lines on stdin control it: `fault SPEC`, `faults`, `clear`, `ledger [TID]`, `quit`.
+ */
+import * as readline from 'node:readline';
+import { Readable } from 'node:stream';
+import { Command, CommandContext, flagString } from '../../boot/cli';
+import { createLogger } from '../../runtime/log';
+import { AcquirerSimulator, SimTerminal, TEST_TERMINAL } from './simulator';
+import { FaultSpecError, parseFaultSpec } from './faults';
+
+export const HOST_SIM_PORT_DEFAULT = 8583;
+/** Terminals one command line may configure. */
+export const CLI_TERMINALS_MAX = 32;
+
+/** `--name value` lands in args when the pos command line does not know the flag takes a value. */
+function flag(ctx: CommandContext, name: string, positional: string[]): string | undefined {
+  const v = ctx.flags.get(name);
+  if (v === true) return positional.shift();
+  return flagString(ctx, name);
+}
+
+export interface HostSimSettings {
+  readonly port: number;
+  readonly host: string;
+  readonly terminals: SimTerminal[];
+  readonly connectionMode: 'one-shot' | 'keep-alive';
+  readonly faults: string[];
+}
+
+export function parseHostSimFlags(ctx: CommandContext): HostSimSettings {
+  const positional = [...ctx.args];
+  const port = Number(flag(ctx, 'port', positional) ?? HOST_SIM_PORT_DEFAULT);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new FaultSpecError('--port must be 0..65535');
+  const host = flag(ctx, 'host', positional) ?? '127.0.0.1';
+  const tids = flag(ctx, 'tid', positional)?.split(',');
+  const tmks = flag(ctx, 'tmk', positional)?.split(',');
+  const mids = flag(ctx, 'mid', positional)?.split(',');
+  let terminals = [TEST_TERMINAL];
+  if (tids !== undefined || tmks !== undefined) {
+    if (tids === undefined || tmks === undefined || tids.length !== tmks.length) throw new FaultSpecError('--tid and --tmk need the same number of entries');
+    if (tids.length > CLI_TERMINALS_MAX) throw new FaultSpecError(`at most ${CLI_TERMINALS_MAX} terminals`);
+    terminals = tids.map((tid, i) => {
+      if (!/^[0-9A-Fa-f]{32}$/.test(tmks[i])) throw new FaultSpecError(`TMK for ${tid} must be 32 hex digits`);
+      return { tid, mid: mids?.[i] ?? TEST_TERMINAL.mid, tmk: Buffer.from(tmks[i], 'hex') };
+    });
+  }
+  const mode = flag(ctx, 'mode', positional) ?? 'one-shot';
+  if (mode !== 'one-shot' && mode !== 'keep-alive') throw new FaultSpecError('--mode must be one-shot or keep-alive');
+  const faults = (flag(ctx, 'fault', positional) ?? '').split(';').filter((s) => s.trim() !== '');
+  faults.forEach(parseFaultSpec); // reject a bad spec before listening
+  return { port, host, terminals, connectionMode: mode, faults };
+}
+
+/** Applies one stdin control line; returns false on `quit`. */
+export function controlLine(sim: AcquirerSimulator, line: string, out: (l: string) => void): boolean {
+  const [word, ...rest] = line.trim().split(/\s+/);
+  try {
+    if (word === '' || word === undefined) return true;
+    if (word === 'quit' || word === 'exit') return false;
+    if (word === 'fault') sim.setFault(parseFaultSpec(rest.join(' ')));
+    else if (word === 'clear') sim.clearFaults();
+    else if (word === 'faults') out(JSON.stringify(sim.activeFaults()));
+    else if (word === 'ledger') for (const e of sim.ledger.entries({ tid: rest[0] })) out(JSON.stringify(e));
+    else out(`unknown control "${word}": fault SPEC | faults | clear | ledger [TID] | quit`);
+    if (word === 'fault' || word === 'clear') out(`faults: ${JSON.stringify(sim.activeFaults())}`);
+  } catch (e) {
+    out(`error: ${(e as Error).message}`);
+  }
+  return true;
+}
+
+/** Runs the simulator until `quit` on `input` or `signal`. */
+export async function runHostSim(ctx: CommandContext, input: Readable, signal?: AbortSignal): Promise<number> {
+  let settings: HostSimSettings;
+  try {
+    settings = parseHostSimFlags(ctx);
+  } catch (e) {
+    ctx.err(`pos host-sim: ${(e as Error).message}`);
+    return 64;
+  }
+  const sim = new AcquirerSimulator({ terminals: settings.terminals, connectionMode: settings.connectionMode, logger: createLogger('host-sim') });
+  for (const f of settings.faults) sim.setFault(parseFaultSpec(f));
+  const port = await sim.listen(settings.port, settings.host);
+  ctx.out(`host-sim listening on ${settings.host}:${port} (terminals ${settings.terminals.map((t) => t.tid).join(', ')})`);
+  await new Promise<void>((resolve) => {
+    const lines = readline.createInterface({ input });
+    const stop = (): void => { lines.close(); resolve(); };
+    lines.on('line', (l) => { if (!controlLine(sim, l, ctx.out)) stop(); });
+    // The end of stdin does not stop it: a simulator started in the background keeps serving.
+    signal?.addEventListener('abort', stop, { once: true });
+  });
+  await sim.close();
+  ctx.out('host-sim stopped');
+  return 0;
+}
+
+export const hostSimCommands: Command[] = [
+  {
+    name: 'host-sim',
+    summary: 'run the acquirer host simulator on loopback',
+    usage: 'host-sim [--port N] [--host 127.0.0.1] [--tid=T --tmk=HEX] [--fault=SPEC]',
+    run: (ctx) => {
+      const stop = new AbortController();
+      const onSignal = (): void => stop.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      return runHostSim(ctx, process.stdin, stop.signal).finally(() => {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      });
+    },
+  },
+];

@@ -1,0 +1,122 @@
+/**
+ * Misbehaviour the acquirer simulator can be told to show, so the terminal's handling of each
+ * can be tested: a fault applies to the next `count` requests that match its filter.
+ *
+ * Command-line form (`pos host-sim --fault ...`, or a `fault ...` line on its stdin):
+ *   kind[:arg][,count=N|always][,mti=0200][,type=sale]
+ * e.g. `delay:3000`, `response-code:51,count=2,type=sale`, `close-mid-response`, `unbalanced-settlement`.
+ */
+import { REQUEST_TYPES, RequestType } from '../../runtime/host/fields';
+
+export type FaultKind =
+  | 'delay'
+  | 'close-before-response'
+  | 'close-mid-response'
+  | 'bad-mac'
+  | 'response-code'
+  | 'unbalanced-settlement'
+  | 'duplicate'
+  | 'garbage';
+
+export const FAULT_KINDS: readonly FaultKind[] = [
+  'delay', 'close-before-response', 'close-mid-response', 'bad-mac', 'response-code', 'unbalanced-settlement', 'duplicate', 'garbage',
+];
+
+export interface FaultSpec {
+  readonly kind: FaultKind;
+  /** delay: how long to hold the response. */
+  readonly delayMs?: number;
+  /** response-code: the 39 to answer with (the host then does nothing else). */
+  readonly code?: string;
+  /** How many matching requests it applies to; default 1; Infinity until cleared. */
+  readonly count?: number;
+  /** Only requests with this MTI. */
+  readonly mti?: string;
+  /** Only requests of this type. */
+  readonly type?: RequestType;
+}
+
+/** Longest delay a fault may ask for: enough to outlast any terminal timeout. */
+export const FAULT_DELAY_MS_MAX = 600_000;
+/** Active faults at once. */
+export const FAULTS_MAX = 64;
+
+export class FaultSpecError extends Error {}
+
+export function validateFault(spec: FaultSpec): FaultSpec {
+  if (!FAULT_KINDS.includes(spec.kind)) throw new FaultSpecError(`unknown fault kind "${spec.kind}" (one of ${FAULT_KINDS.join(', ')})`);
+  if (spec.kind === 'delay' && !(Number.isInteger(spec.delayMs) && (spec.delayMs as number) >= 0 && (spec.delayMs as number) <= FAULT_DELAY_MS_MAX)) {
+    throw new FaultSpecError(`delay needs delayMs 0..${FAULT_DELAY_MS_MAX}`);
+  }
+  if (spec.kind === 'response-code' && !/^[0-9A-Z]{2}$/.test(spec.code ?? '')) throw new FaultSpecError('response-code needs a 2-character code');
+  const count = spec.count ?? 1;
+  if (!(count === Infinity || (Number.isInteger(count) && count >= 1))) throw new FaultSpecError('count must be a positive integer or always');
+  if (spec.mti !== undefined && !/^[0-9]{4}$/.test(spec.mti)) throw new FaultSpecError('mti must be 4 digits');
+  if (spec.type !== undefined && !REQUEST_TYPES.includes(spec.type)) throw new FaultSpecError(`type must be one of ${REQUEST_TYPES.join(', ')}`);
+  return { ...spec, count };
+}
+
+/** Parses the command-line form. */
+export function parseFaultSpec(text: string): FaultSpec {
+  const [head, ...options] = text.trim().split(',');
+  const [kind, arg] = head.split(':');
+  let spec: { -readonly [K in keyof FaultSpec]: FaultSpec[K] } = { kind: kind as FaultKind };
+  if (arg !== undefined) {
+    if (kind === 'delay') spec.delayMs = Number(arg);
+    else if (kind === 'response-code') spec.code = arg.toUpperCase();
+    else throw new FaultSpecError(`fault ${kind} takes no argument`);
+  }
+  for (const option of options) {
+    const [key, value] = option.split('=');
+    if (key === 'count') spec.count = value === 'always' ? Infinity : Number(value);
+    else if (key === 'mti') spec.mti = value;
+    else if (key === 'type') spec.type = value as RequestType;
+    else throw new FaultSpecError(`unknown fault option "${key}"`);
+  }
+  spec = validateFault(spec);
+  return spec;
+}
+
+interface ActiveFault {
+  readonly spec: FaultSpec;
+  remaining: number;
+}
+
+/** Faults only meaningful for some messages do not use up their count on others. */
+function applicable(kind: FaultKind, type: RequestType | undefined, hasMac: boolean): boolean {
+  if (kind === 'bad-mac') return hasMac;
+  if (kind === 'unbalanced-settlement') return type === 'settlement';
+  return true;
+}
+
+export class FaultPlan {
+  private active: ActiveFault[] = [];
+
+  add(spec: FaultSpec): void {
+    if (this.active.length >= FAULTS_MAX) throw new FaultSpecError(`at most ${FAULTS_MAX} faults at once`);
+    const valid = validateFault(spec);
+    this.active.push({ spec: valid, remaining: valid.count as number });
+  }
+
+  clear(): void {
+    this.active = [];
+  }
+
+  list(): FaultSpec[] {
+    return this.active.map((f) => ({ ...f.spec, count: f.remaining }));
+  }
+
+  /** The faults that apply to this request; each use counts against its `count`. */
+  take(mti: string, type: RequestType | undefined, hasMac: boolean): FaultSpec[] {
+    const taken: FaultSpec[] = [];
+    for (const f of this.active) {
+      if (f.spec.mti !== undefined && f.spec.mti !== mti) continue;
+      if (f.spec.type !== undefined && f.spec.type !== type) continue;
+      if (!applicable(f.spec.kind, type, hasMac)) continue;
+      taken.push(f.spec);
+      f.remaining--;
+    }
+    this.active = this.active.filter((f) => f.remaining > 0);
+    return taken;
+  }
+}
