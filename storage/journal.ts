@@ -18,7 +18,6 @@
  * - Power loss during an append: the append never resolved, so nobody was told it is done; on
  *   reboot the record is either wholly there or wholly absent.
  */
-import { open, RootDatabase } from 'lmdb';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Logger, silentLogger } from '../runtime/log';
@@ -29,6 +28,7 @@ import {
 } from './record';
 import { Damage, StoredEntry, VerifyReport, verifyEntries } from './verify';
 import { storageError } from './storage-errors';
+import { JournalDb, metaPageProblem, openEnv } from './lmdb-env';
 
 export const MAP_SIZE_BYTES_DEFAULT = 1024 * 1024 * 1024;
 export const CAPACITY_BYTES_DEFAULT = 256 * 1024 * 1024;
@@ -91,7 +91,7 @@ export class Journal {
   private usedBytesEstimate = 0;
 
   private constructor(
-    private readonly db: RootDatabase<Buffer, number>,
+    private readonly db: JournalDb,
     readonly dir: string,
     readonly identity: string,
     readonly openReport: VerifyReport,
@@ -108,8 +108,12 @@ export class Journal {
   /** Opens (creating when empty and an identity is given), verifies, and cuts a torn tail. */
   static async open(options: JournalOptions): Promise<Journal> {
     const log = options.logger ?? silentLogger;
+    const metaProblem = metaPageProblem(options.dir);
     const db = openLmdb(options);
-    const report = verifyStore(db, options.identity);
+    const verified = verifyStore(db, options.identity);
+    const report: VerifyReport = metaProblem && !verified.damage
+      ? { ...verified, tornTail: undefined, damage: { seq: verified.lastGoodSeq + 1, reason: `${metaProblem}: records after ${verified.lastGoodSeq} may be unreachable; run salvage` } }
+      : verified;
     if (report.damage?.foreign) {
       await db.close();
       throw new PosError('STO_IDENTITY', `${options.dir}: ${report.damage.reason}`, { dir: options.dir });
@@ -285,26 +289,19 @@ export class Journal {
   }
 }
 
-function openLmdb(options: JournalOptions): RootDatabase<Buffer, number> {
+function openLmdb(options: JournalOptions): JournalDb {
   if (!options.readOnly) mkdirSync(options.dir, { recursive: true });
   try {
-    return open<Buffer, number>({
-      path: options.dir,
-      encoding: 'binary',
-      keyEncoding: 'uint32',
-      compression: false,
-      mapSize: options.mapSizeBytes ?? MAP_SIZE_BYTES_DEFAULT,
-      safeRestore: options.safeRestore ?? true,
-      readOnly: options.readOnly ?? false,
-      noSync: options.unsafeNoSync ?? false,
-      // overlappingSync stays at lmdb-js's default; durability comes from awaiting db.flushed.
+    return openEnv(options.dir, {
+      mapSizeBytes: options.mapSizeBytes ?? MAP_SIZE_BYTES_DEFAULT,
+      safeRestore: options.safeRestore, readOnly: options.readOnly, noSync: options.unsafeNoSync,
     });
   } catch (e) {
     throw storageError(e, join(options.dir, 'data.mdb'));
   }
 }
 
-function verifyStore(db: RootDatabase<Buffer, number>, identity: string | undefined): VerifyReport {
+function verifyStore(db: JournalDb, identity: string | undefined): VerifyReport {
   const lastKey = lastKeyOf(db);
   function* entries(): Iterable<StoredEntry> {
     for (const { key, value } of db.getRange({ start: 0 })) yield { key, stored: value };
@@ -312,7 +309,7 @@ function verifyStore(db: RootDatabase<Buffer, number>, identity: string | undefi
   return verifyEntries(entries(), lastKey, { identity });
 }
 
-function lastKeyOf(db: RootDatabase<Buffer, number>): number {
+function lastKeyOf(db: JournalDb): number {
   for (const key of db.getKeys({ reverse: true, limit: 1 })) return key;
   return 0;
 }

@@ -3,7 +3,7 @@
  * or grow it, delete or swap records, zero a page of data.mdb. They bypass the journal and
  * write through raw LMDB or the raw file, as damage would.
  */
-import { open, RootDatabase } from 'lmdb';
+import { JournalDb, openEnv } from './lmdb-env';
 import { closeSync, openSync, readSync, fstatSync, writeSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,8 +18,8 @@ export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
-async function withRaw<T>(dir: string, fn: (db: RootDatabase<Buffer, number>) => T | Promise<T>): Promise<T> {
-  const db = open<Buffer, number>({ path: dir, encoding: 'binary', keyEncoding: 'uint32', compression: false });
+async function withRaw<T>(dir: string, fn: (db: JournalDb) => T | Promise<T>): Promise<T> {
+  const db = openEnv(dir);
   try {
     return await fn(db);
   } finally {

@@ -1,0 +1,63 @@
+/**
+ * The one place that opens LMDB for the journal, so every opener (journal, import, salvage,
+ * test helpers) stores exactly the format of JOURNAL_FORMAT.md.
+ *
+ * noSubdir is set explicitly: lmdb-js guesses "file, not directory" from a dot in the path's last
+ * part, so `journal.replaced-42` would silently become a file path.
+ */
+import { open, RootDatabase } from 'lmdb';
+import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
+import { join } from 'node:path';
+
+export type JournalDb = RootDatabase<Buffer, number>;
+
+export interface EnvOptions {
+  readonly mapSizeBytes?: number;
+  readonly safeRestore?: boolean;
+  readonly readOnly?: boolean;
+  readonly noSync?: boolean;
+}
+
+export function openEnv(dir: string, options: EnvOptions = {}): JournalDb {
+  return open<Buffer, number>({
+    path: dir,
+    noSubdir: false,
+    encoding: 'binary',
+    keyEncoding: 'uint32',
+    compression: false,
+    ...(options.mapSizeBytes !== undefined ? { mapSize: options.mapSizeBytes } : {}),
+    safeRestore: options.safeRestore ?? true,
+    readOnly: options.readOnly ?? false,
+    noSync: options.noSync ?? false,
+    // overlappingSync stays at lmdb-js's default; durability comes from awaiting db.flushed.
+  });
+}
+
+const META_MAGIC = 0xbeefc0de;
+const META_MAGIC_OFFSET = 24;
+const PAGE_BYTES_DEFAULT = 4096;
+
+/**
+ * Checks LMDB's two meta pages before an open. LMDB silently falls back to the other meta page
+ * when one is destroyed, which opens an OLDER snapshot that verifies cleanly while newer,
+ * acknowledged records sit unreferenced in the file. A destroyed meta page is therefore damage
+ * (salvage finds those records). Returns the problem, or undefined when both pages look right.
+ */
+export function metaPageProblem(dir: string): string | undefined {
+  const file = join(dir, 'data.mdb');
+  if (!existsSync(file)) return undefined;
+  const fd = openSync(file, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    if (size === 0) return undefined;
+    if (size < 2 * PAGE_BYTES_DEFAULT) return `data.mdb is ${size} bytes, shorter than its two meta pages`;
+    const page = Buffer.alloc(PAGE_BYTES_DEFAULT);
+    for (const n of [0, 1]) {
+      readSync(fd, page, 0, PAGE_BYTES_DEFAULT, n * PAGE_BYTES_DEFAULT);
+      if (page.readUInt32LE(META_MAGIC_OFFSET) !== META_MAGIC) return `LMDB meta page ${n} is damaged`;
+    }
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
