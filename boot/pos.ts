@@ -11,7 +11,11 @@ const COMMAND_GROUPS: ReadonlyArray<readonly Command[]> = [journalCommands, host
 
 const VALUE_FLAGS = new Set(['dir', 'out', 'in', 'file', 'passphrase', 'passphrase-file', 'identity', 'from', 'to', 'limit', 'board', 'port', 'host', 'seed', 'days']);
 
-export async function main(argv: readonly string[], out = (l: string) => process.stdout.write(l + '\n'), err = (l: string) => process.stderr.write(l + '\n')): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  out: (line: string) => void = (l) => { process.stdout.write(l + '\n'); },
+  err: (line: string) => void = (l) => { process.stderr.write(l + '\n'); },
+): Promise<number> {
   const commands = COMMAND_GROUPS.flat();
   const { args, flags } = parseArgs(argv, VALUE_FLAGS);
   if (args.length === 0 || flags.has('help')) {

@@ -178,7 +178,7 @@ describe('pos journal (command line)', () => {
   const run = async (...argv: string[]) => {
     const out: string[] = [];
     const err: string[] = [];
-    const code = await pos(argv, (l) => out.push(l), (l) => err.push(l));
+    const code = await pos(argv, (l) => { out.push(l); }, (l) => { err.push(l); });
     return { code, out: out.join('\n'), err: err.join('\n') };
   };
   beforeEach(() => { root = tempDir(); });

@@ -29,7 +29,7 @@ async function rejects(p: Promise<unknown>, code: string): Promise<PosError> {
 describe('journal: open = verify, decision table', () => {
   const dirs: string[] = [];
   afterEach(() => { for (const d of dirs.splice(0)) removeDir(d); });
-  const track = (d: { dir: string }) => { dirs.push(d.dir); return d; };
+  const track = <T extends { dir: string }>(d: T): T => { dirs.push(d.dir); return d; };
 
   it('newJournalStartsWithItsIdentityRecord', async () => {
     const dir = track({ dir: tempDir() }).dir;

@@ -19,14 +19,16 @@ export interface EnvOptions {
 }
 
 export function openEnv(dir: string, options: EnvOptions = {}): JournalDb {
+  // safeRestore is a documented lmdb-js option (README, open.js) missing from its type definitions.
+  const untyped: Record<string, unknown> = { safeRestore: options.safeRestore ?? true };
   return open<Buffer, number>({
+    ...untyped,
     path: dir,
     noSubdir: false,
     encoding: 'binary',
     keyEncoding: 'uint32',
     compression: false,
     ...(options.mapSizeBytes !== undefined ? { mapSize: options.mapSizeBytes } : {}),
-    safeRestore: options.safeRestore ?? true,
     readOnly: options.readOnly ?? false,
     noSync: options.noSync ?? false,
     // overlappingSync stays at lmdb-js's default; durability comes from awaiting db.flushed.
