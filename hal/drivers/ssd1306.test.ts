@@ -113,7 +113,7 @@ describe('SSD1306 (driver against the GDDRAM model)', () => {
     await display.init();
     bus.injectNak(0x3c, { count: 1, afterBytes: 3 });
     const f = pattern(4);
-    await assert.rejects(display.drawFrame(f), (e) => isPosError(e, 'device-absent') && /display0/.test((e as Error).message));
+    await assert.rejects(display.drawFrame(f), (e) => { assert.ok(isPosError(e, 'device-absent'), String(e)); return /display0/.test((e as Error).message); });
     bus.resetStats();
     await display.drawFrame(f);
     assert.ok(bus.stats.bytesWritten >= FRAME_BYTES, 'full resend after failure');

@@ -7,7 +7,10 @@
  * The driver keeps a shadow of the panel's memory and sends only what changed: per frame it
  * picks the cheaper of one bounding window over all changed pages, or one window per changed
  * page, counting the bytes each costs on the wire. A failed transfer leaves the panel's memory
- * unknown, so the shadow is dropped and the next frame is sent whole.
+ * unknown, so the shadow is dropped and the next frame is sent whole. It also may have left the
+ * chip's command decoder waiting for arguments (a transfer cut inside "0x21 c0 c1"), so the next
+ * transfer first sends NOPs, enough to complete the longest command, and sets the addressing mode
+ * again.
  */
 import { I2cBus, I2C_TRANSFER_BYTES_MAX } from '../i2c';
 import { FrameBuffer, PixelCapabilities, PixelDisplay, Region, displayFault } from '../display';
@@ -36,6 +39,8 @@ const CONTROL_COMMANDS = 0x00;
 const CONTROL_DATA = 0x40;
 /** Bytes a window costs besides its data: [addr][0x00 21 c0 c1 22 p0 p1] + [addr][0x40]. */
 const WINDOW_OVERHEAD_BYTES = 1 + 7 + 1 + 1;
+/** NOP (0xE3) count that completes any partly received command (scroll setup takes 6 arguments). */
+const RESYNC_NOPS = 6;
 
 /** Datasheet application example (128x64, internal charge pump), horizontal addressing. */
 function initCommands(contrast: number, rotate180: boolean): number[] {
@@ -99,6 +104,7 @@ export class Ssd1306 implements PixelDisplay {
     }
     const next = toPages(frame);
     await this.guard(async () => {
+      if (!this.shadow) await this.commands([...Array(RESYNC_NOPS).fill(0xe3), 0x20, 0x00]);
       const plan = this.plan(next, region);
       const shadow = this.shadow ?? new Uint8Array(FRAME_BYTES);
       for (const w of plan) {
