@@ -1,0 +1,210 @@
+/**
+ * The virtual printer's paper roll: a 1-bit bitmap that grows as lines and raster rows print, a
+ * list of what was printed where (text lines with attributes, images, feeds, cuts), a split into
+ * receipts at each cut, and PNG output (pngjs).
+ *
+ * Text is drawn with the built-in 5×7 font scaled into Font A's 12×24 cell; CJK (two-cell)
+ * characters are drawn as placeholder boxes for now. Raster images are drawn exactly as sent.
+ */
+import { PNG } from 'pngjs';
+import { glyph5x7 } from './virtual-printer-font';
+
+export type Align = 'left' | 'center' | 'right';
+
+export interface TextRun {
+  readonly text: string;
+  readonly bold: boolean;
+  readonly underline: boolean;
+  readonly width: number;
+  readonly height: number;
+}
+
+/** One printed character with its attributes, as the printer's line buffer holds it. */
+export interface Cell {
+  readonly ch: string;
+  readonly wide: boolean;
+  readonly bold: boolean;
+  readonly underline: boolean;
+  readonly width: number;
+  readonly height: number;
+}
+
+export type PaperItem =
+  | { readonly kind: 'text'; readonly y: number; readonly height: number; readonly text: string; readonly align: Align; readonly runs: readonly TextRun[] }
+  | { kind: 'image'; readonly y: number; readonly x: number; readonly width: number; height: number }
+  | { readonly kind: 'feed'; readonly y: number; readonly dots: number }
+  | { readonly kind: 'cut'; readonly y: number; readonly partial: boolean };
+
+export interface Receipt {
+  /** Rows [startY, endY) of the roll. */
+  readonly startY: number;
+  readonly endY: number;
+  readonly items: readonly PaperItem[];
+  /** The text lines, in order (empty lines included). */
+  readonly lines: readonly string[];
+  /** Whether a cut ended it (the last receipt may still be on the roll). */
+  readonly cut: boolean;
+}
+
+export const CELL_WIDTH_DOTS = 12;
+export const CELL_HEIGHT_DOTS = 24;
+/** 5×7 glyph scaled ×2 sits at this offset inside the 12×24 cell. */
+const GLYPH_X = 1;
+const GLYPH_Y = 6;
+const GLYPH_SCALE = 2;
+
+export class PaperRoll {
+  readonly rowBytes: number;
+  private readonly rows: Uint8Array[] = [];
+  readonly items: PaperItem[] = [];
+  /** Rows printed beyond `rowsMax` are counted but not kept (bounded memory). */
+  rowsDropped = 0;
+
+  constructor(readonly widthDots: number, readonly rowsMax: number) {
+    this.rowBytes = Math.ceil(widthDots / 8);
+  }
+
+  get heightDots(): number {
+    return this.rows.length + this.rowsDropped;
+  }
+
+  pixel(x: number, y: number): boolean {
+    const row = this.rows[y];
+    return !!row && x >= 0 && x < this.widthDots && (row[x >> 3] & (0x80 >> (x & 7))) !== 0;
+  }
+
+  feed(dots: number): void {
+    if (dots <= 0) return;
+    this.items.push({ kind: 'feed', y: this.heightDots, dots });
+    this.addRows(dots);
+  }
+
+  cut(partial: boolean): void {
+    this.items.push({ kind: 'cut', y: this.heightDots, partial });
+  }
+
+  /** Prints one line of cells; `lineHeight` already covers the tallest cell. */
+  printLine(cells: readonly Cell[], align: Align, lineHeight: number): void {
+    const y0 = this.heightDots;
+    const first = this.addRows(lineHeight);
+    const lineWidth = cells.reduce((w, c) => w + cellWidth(c), 0);
+    const cellTop = Math.max(...cells.map(cellHeight), 0);
+    let x = align === 'center' ? Math.floor((this.widthDots - lineWidth) / 2) : align === 'right' ? this.widthDots - lineWidth : 0;
+    for (const c of cells) {
+      if (first !== undefined) this.drawCell(c, Math.max(0, x), first + cellTop - cellHeight(c));
+      x += cellWidth(c);
+    }
+    this.items.push({ kind: 'text', y: y0, height: lineHeight, text: cells.map((c) => c.ch).join(''), align, runs: toRuns(cells) });
+  }
+
+  /** Draws one source row of a raster image at `x`, scaled; merges stripes into one image item. */
+  rasterRow(bits: Uint8Array, x: number, widthDots: number, scaleX: number, scaleY: number): void {
+    const y = this.heightDots;
+    const last = this.items[this.items.length - 1];
+    const printedWidth = widthDots * scaleX;
+    if (last?.kind === 'image' && last.y + last.height === y && last.x === x && last.width === printedWidth) last.height += scaleY;
+    else this.items.push({ kind: 'image', y, x, width: printedWidth, height: scaleY });
+    const first = this.addRows(scaleY);
+    if (first === undefined) return;
+    for (let sx = 0; sx < widthDots; sx++) {
+      if (!(bits[sx >> 3] & (0x80 >> (sx & 7)))) continue;
+      for (let dy = 0; dy < scaleY; dy++) for (let dx = 0; dx < scaleX; dx++) this.set(x + sx * scaleX + dx, first + dy);
+    }
+  }
+
+  receipts(): Receipt[] {
+    const receipts: Receipt[] = [];
+    let start = 0;
+    let items: PaperItem[] = [];
+    for (const item of this.items) {
+      if (item.kind === 'cut') {
+        receipts.push(makeReceipt(start, item.y, items, true));
+        start = item.y;
+        items = [];
+      } else items.push(item);
+    }
+    if (items.length) receipts.push(makeReceipt(start, this.heightDots, items, false));
+    return receipts;
+  }
+
+  /** PNG of rows [startY, endY): black print on white paper. */
+  png(startY = 0, endY = this.heightDots): Buffer {
+    const height = Math.max(1, endY - startY);
+    const png = new PNG({ width: this.widthDots, height });
+    png.data.fill(0xff);
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < this.widthDots; x++) {
+        if (!this.pixel(x, startY + y)) continue;
+        const at = (y * this.widthDots + x) * 4;
+        png.data[at] = png.data[at + 1] = png.data[at + 2] = 0;
+      }
+    }
+    return PNG.sync.write(png);
+  }
+
+  /** Appends blank rows; returns the index of the first kept row, or undefined if over the cap. */
+  private addRows(count: number): number | undefined {
+    const first = this.rows.length;
+    const keep = Math.max(0, Math.min(count, this.rowsMax - first));
+    for (let i = 0; i < keep; i++) this.rows.push(new Uint8Array(this.rowBytes));
+    this.rowsDropped += count - keep;
+    return keep === count ? first : undefined;
+  }
+
+  private set(x: number, y: number): void {
+    const row = this.rows[y];
+    if (row && x >= 0 && x < this.widthDots) row[x >> 3] |= 0x80 >> (x & 7);
+  }
+
+  private drawCell(c: Cell, x: number, y: number): void {
+    if (c.wide) { this.drawBox(x, y, cellWidth(c), cellHeight(c)); return; }
+    const g = glyph5x7(c.ch.charCodeAt(0));
+    const sx = GLYPH_SCALE * c.width;
+    const sy = GLYPH_SCALE * c.height;
+    if (g) {
+      for (let col = 0; col < 5; col++) {
+        for (let row = 0; row < 7; row++) {
+          if (!(g[col] & (1 << row))) continue;
+          this.fill(x + (GLYPH_X + col * GLYPH_SCALE) * c.width, y + (GLYPH_Y + row * GLYPH_SCALE) * c.height, sx + (c.bold ? 1 : 0), sy);
+        }
+      }
+    }
+    if (c.underline) this.fill(x, y + cellHeight(c) - 2 * c.height, cellWidth(c), c.height);
+  }
+
+  /** Placeholder for a glyph the built-in font lacks (CJK): an outlined box. */
+  private drawBox(x: number, y: number, w: number, h: number): void {
+    this.fill(x + 2, y + 2, w - 4, 1);
+    this.fill(x + 2, y + h - 3, w - 4, 1);
+    this.fill(x + 2, y + 2, 1, h - 4);
+    this.fill(x + w - 3, y + 2, 1, h - 4);
+  }
+
+  private fill(x: number, y: number, w: number, h: number): void {
+    for (let dy = 0; dy < h; dy++) for (let dx = 0; dx < w; dx++) this.set(x + dx, y + dy);
+  }
+}
+
+export function cellWidth(c: Cell): number {
+  return (c.wide ? 2 * CELL_WIDTH_DOTS : CELL_WIDTH_DOTS) * c.width;
+}
+
+export function cellHeight(c: Cell): number {
+  return CELL_HEIGHT_DOTS * c.height;
+}
+
+function toRuns(cells: readonly Cell[]): TextRun[] {
+  const runs: TextRun[] = [];
+  for (const c of cells) {
+    const last = runs[runs.length - 1];
+    if (last && last.bold === c.bold && last.underline === c.underline && last.width === c.width && last.height === c.height) {
+      runs[runs.length - 1] = { ...last, text: last.text + c.ch };
+    } else runs.push({ text: c.ch, bold: c.bold, underline: c.underline, width: c.width, height: c.height });
+  }
+  return runs;
+}
+
+function makeReceipt(startY: number, endY: number, items: PaperItem[], cut: boolean): Receipt {
+  const lines = items.flatMap((i) => (i.kind === 'text' ? [i.text] : []));
+  return { startY, endY, items, lines, cut };
+}
