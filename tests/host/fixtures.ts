@@ -1,0 +1,77 @@
+/**
+ * Test identities of host-8583.md and fixed keys/cards for the host protocol tests. The working
+ * keys here are arbitrary fixed values (a real host issues random ones at sign-on).
+ */
+import { CUP_PROFILE } from '../../runtime/host/fields';
+import { SaleInput, TerminalIds } from '../../runtime/host/messages';
+import { WorkingKeys } from '../../runtime/host/crypto';
+
+export const profile = CUP_PROFILE;
+export const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
+export const toHex = (b: Buffer): string => b.toString('hex').toUpperCase();
+
+export const IDS: TerminalIds = { tid: '12345678', mid: '123456789012345' };
+export const TMK = hex('0123456789ABCDEFFEDCBA9876543210');
+
+export const FIXED_KEYS: WorkingKeys = {
+  pik: hex('A1B2C3D4E5F60718293A4B5C6D7E8F90'),
+  mak: hex('F1E2D3C4B5A69788F1E2D3C4B5A69788'),
+  tdk: hex('00112233445566778899AABBCCDDEEFF'),
+};
+
+export const PAN = '6222021234567890123';
+export const TRACK2 = '6222021234567890123=2512201123456789';
+export const PIN_ASCII = '123456';
+
+export function saleInput(over: Partial<SaleInput> = {}): SaleInput {
+  return {
+    ids: IDS, stan: 1, batch: 1, pan: PAN, amountFen: 12345, expiry: '2512', entryMode: '022', conditionCode: '00',
+    track2: TRACK2, ...over,
+  };
+}
+
+/** A deterministic PRNG (mulberry32) for fuzzing and seeded simulator keys. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function seededBytes(seed: number): (count: number) => Buffer {
+  const next = prng(seed);
+  return (count) => Buffer.from(Array.from({ length: count }, () => Math.floor(next() * 256)));
+}
+
+import {
+  Request, buildBalance, buildBatchUploadEnd, buildBatchUploadRecord, buildRefund, buildReversal, buildSale, buildSettlement,
+  buildSignOff, buildSignOn, buildSignatureUpload, buildVoid, reversalInputOf,
+} from '../../runtime/host/messages';
+import { RequestType } from '../../runtime/host/fields';
+
+/** One request of every type of the profile, with every optional field a card can add. */
+export function everyRequest(): Record<RequestType, Request> {
+  const pinBlock = hex('2E31BB08A843460C');
+  const sale = buildSale(profile, saleInput({
+    entryMode: '051', cardSeq: '001', track3: '996222021234567890123=1561560500050006021013000000010000000000=000000000000=000000000000=00000000',
+    pinBlock, field55: hex('9F2608A1B2C3D4E5F607189F2701809F101307010103A00000010A010000000000ABCDEF12'),
+  }));
+  const original = { batch: 1, stan: 1, rrn: '000000000001', authCode: '000001' };
+  return {
+    signOn: buildSignOn(profile, { ids: IDS, stan: 1, batch: 1, operator: '001' }),
+    signOff: buildSignOff(profile, { ids: IDS, stan: 9, batch: 1 }),
+    sale,
+    void: buildVoid(profile, { ids: IDS, stan: 3, batch: 1, pan: PAN, entryMode: '022', amountFen: 12345, original }),
+    refund: buildRefund(profile, { ids: IDS, stan: 4, batch: 1, pan: PAN, entryMode: '021', amountFen: 100, original: { ...original, dateMmdd: '0102' } }),
+    balance: buildBalance(profile, { ids: IDS, stan: 5, batch: 1, pan: PAN, entryMode: '021', track2: TRACK2, pinBlock }),
+    reversal: buildReversal(profile, reversalInputOf(sale, IDS, '98', '000001')),
+    settlement: buildSettlement(profile, { ids: IDS, stan: 6, batch: 1, operator: '001', totals: { saleAmountFen: 12345, saleCount: 1, refundAmountFen: 100, refundCount: 1 } }),
+    batchUploadRecord: buildBatchUploadRecord(profile, { ids: IDS, stan: 7, batch: 1, pan: PAN, processingCode: '000000', amountFen: 12345, entryMode: '021', rrn: '000000000001', authCode: '000001' }),
+    batchUploadEnd: buildBatchUploadEnd(profile, { ids: IDS, stan: 8, batch: 1, count: 1 }),
+    signatureUpload: buildSignatureUpload(profile, { ids: IDS, stan: 10, batch: 1, settlementDateMmdd: '0102', rrn: '000000000001', image: Buffer.alloc(900, 0xa5) }),
+  };
+}
