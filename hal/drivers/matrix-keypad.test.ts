@@ -1,0 +1,159 @@
+import { strict as assert } from 'node:assert';
+import * as sinon from 'sinon';
+import { SimGpioChip } from '../../sim/chips/gpio-sim';
+import { MatrixKeypadModel } from '../../sim/chips/keypad-model';
+import { MatrixKeypad } from './matrix-keypad';
+import { KeyEvent, KeyName } from '../keypad';
+import { PosError } from '../../runtime/errors';
+
+const KEYMAP: (KeyName | null)[][] = [
+  ['MENU', 'UP', 'DOWN', 'FUNC'],
+  ['1', '2', '3', 'CANCEL'],
+  ['4', '5', '6', 'CLEAR'],
+  ['7', '8', '9', 'BACK'],
+  [null, '0', null, 'OK'],
+];
+const ROWS = [5, 6, 7, 8, 9];
+const COLS = [10, 11, 12, 13];
+
+describe('matrix keypad (driver against the contact-matrix model)', () => {
+  let clock: sinon.SinonFakeTimers;
+  beforeEach(() => { clock = sinon.useFakeTimers(); });
+  afterEach(() => clock.restore());
+
+  async function rig(options = {}) {
+    const chip = new SimGpioChip();
+    const model = new MatrixKeypadModel(chip, ROWS, COLS, KEYMAP);
+    const rows = await Promise.all(ROWS.map((o) => chip.requestLine(o, { direction: 'out', activeLow: true, initial: 1 })));
+    const cols = await Promise.all(COLS.map((o) => chip.requestLine(o, { direction: 'in', activeLow: true, bias: 'pull-up' })));
+    const keypad = new MatrixKeypad(rows, cols, { keymap: KEYMAP, debounceMs: 20, scanIntervalMs: 5, longPressMs: 1000, stuckMs: 5000, ...options });
+    const events: string[] = [];
+    const faults: PosError[] = [];
+    keypad.onKey((e: KeyEvent) => events.push(`${e.type}:${e.key}`));
+    keypad.onFault((f) => faults.push(f));
+    return { chip, model, keypad, events, faults };
+  }
+
+  async function started(r: Awaited<ReturnType<typeof rig>>) {
+    const p = r.keypad.start();
+    await clock.tickAsync(25);
+    await p;
+    return r;
+  }
+
+  it('pressAndReleaseGiveOneDownAndOneUp', async () => {
+    const r = await started(await rig());
+    r.model.press('5');
+    await clock.tickAsync(50);
+    assert.deepEqual(r.keypad.pressed(), ['5']);
+    r.model.release('5');
+    await clock.tickAsync(50);
+    assert.deepEqual(r.events, ['down:5', 'up:5']);
+    await r.keypad.close();
+  });
+
+  it('bouncingKeyGivesExactlyOneDownAndOneUp', async () => {
+    const r = await started(await rig());
+    r.model.press('OK', { bounceMs: 12, bouncePeriodMs: 1 });
+    await clock.tickAsync(60);
+    r.model.release('OK', { bounceMs: 12, bouncePeriodMs: 1 });
+    await clock.tickAsync(60);
+    assert.deepEqual(r.events, ['down:OK', 'up:OK']);
+  });
+
+  it('aBlipShorterThanTheDebounceIsIgnored', async () => {
+    const r = await started(await rig());
+    r.model.press('7');
+    await clock.tickAsync(8);
+    r.model.release('7');
+    await clock.tickAsync(100);
+    assert.deepEqual(r.events, []);
+  });
+
+  it('everyKeyInTheMatrixIsDecodedAtItsPosition', async () => {
+    const r = await started(await rig());
+    for (const key of KEYMAP.flat().filter((k): k is KeyName => k !== null)) {
+      r.model.press(key);
+      await clock.tickAsync(30);
+      r.model.release(key);
+      await clock.tickAsync(30);
+    }
+    const downs = r.events.filter((e) => e.startsWith('down:')).map((e) => e.slice(5));
+    assert.deepEqual(downs, KEYMAP.flat().filter((k) => k !== null));
+  });
+
+  it('twoKeysOnTheSameColumnAreBothSeen', async () => {
+    const r = await started(await rig());
+    r.model.press('1');
+    r.model.press('4');
+    await clock.tickAsync(40);
+    assert.deepEqual(r.keypad.pressed().sort(), ['1', '4']);
+  });
+
+  it('longPressIsReportedOnceAfterItsTime', async () => {
+    const r = await started(await rig());
+    r.model.press('MENU');
+    await clock.tickAsync(900);
+    assert.deepEqual(r.events, ['down:MENU']);
+    await clock.tickAsync(300);
+    r.model.release('MENU');
+    await clock.tickAsync(50);
+    assert.deepEqual(r.events, ['down:MENU', 'long:MENU', 'up:MENU']);
+  });
+
+  it('stuckKeyAtBootIsReportedWithItsName', async () => {
+    const r = await rig();
+    r.model.press('3');
+    await started(r);
+    assert.equal(r.faults.length, 1);
+    assert.equal(r.faults[0].kind, 'key-stuck');
+    assert.equal(r.faults[0].code, 'E-KBD-01');
+    assert.deepEqual(r.faults[0].detail, { key: '3', atBoot: true, heldMs: 0 });
+    assert.match(r.faults[0].message, /key 3 stuck/);
+    assert.deepEqual(r.keypad.stuck(), ['3']);
+    r.model.release('3');
+    await clock.tickAsync(50);
+    assert.deepEqual(r.events, [], 'a key stuck at boot gives no events');
+    assert.deepEqual(r.keypad.stuck(), []);
+  });
+
+  it('keyHeldPastStuckTimeIsReportedOnceAndOtherKeysStillWork', async () => {
+    const r = await started(await rig());
+    r.model.press('DOWN');
+    await clock.tickAsync(5100);
+    assert.equal(r.faults.length, 1);
+    assert.equal(r.faults[0].detail.key, 'DOWN');
+    assert.equal(r.faults[0].detail.atBoot, false);
+    await clock.tickAsync(5000);
+    assert.equal(r.faults.length, 1, 'reported once per hold');
+    r.model.press('9');
+    await clock.tickAsync(30);
+    r.model.release('9');
+    await clock.tickAsync(30);
+    assert.ok(r.events.includes('down:9') && r.events.includes('up:9'));
+  });
+
+  it('idleKeypadStopsScanning', async () => {
+    const r = await started(await rig());
+    r.model.press('2');
+    await clock.tickAsync(30);
+    r.model.release('2');
+    await clock.tickAsync(60);
+    assert.equal(clock.countTimers(), 0, 'no scan timer left when all keys are up');
+    r.model.press('2');
+    await clock.tickAsync(30);
+    assert.deepEqual(r.events, ['down:2', 'up:2', 'down:2'], 'a column edge wakes scanning again');
+  });
+
+  it('gpioFailureWhileScanningIsABusFault', async () => {
+    const r = await started(await rig());
+    r.chip.pin(COLS[1]).fail(true);
+    r.model.press('UP');
+    await clock.tickAsync(20);
+    await clock.tickAsync(2000);
+    assert.equal(r.faults.filter((f) => f.kind === 'bus-fault').length, 1, 'one fault per failure streak');
+    r.chip.pin(COLS[1]).fail(false);
+    await clock.tickAsync(600);
+    assert.deepEqual(r.keypad.pressed(), ['UP']);
+  });
+});

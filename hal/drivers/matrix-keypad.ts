@@ -1,0 +1,221 @@
+/**
+ * Matrix keypad scanned over GPIO lines: rows are outputs, columns inputs. Levels are logical
+ * (the board file's `activeLow` says how the wires are used): row 1 = selected, column 1 = a
+ * closed key connects it to a selected row.
+ *
+ * Scanning runs only while something happens. At rest every row is selected, so any key press
+ * raises its column; a watch on the columns starts scanning, which repeats every
+ * `scanIntervalMs` until all keys are up and settled. That keeps the CPU idle and suits slow
+ * backends (the chardev backend spawns a process per write).
+ *
+ * Debounce is by time: a key changes state once every scan for `debounceMs` has seen it the
+ * same way. Long press and stuck detection are timed from the debounced 'down'.
+ */
+import { GpioLine, Level, Unwatch, safeCall } from '../gpio';
+import { KeyEvent, KeyName, Keypad, Unsubscribe, stuckKeyError } from '../keypad';
+import { PosError } from '../../runtime/errors';
+
+export interface MatrixKeypadOptions {
+  /** keymap[row][col]; null where no key is fitted. */
+  readonly keymap: ReadonlyArray<ReadonlyArray<KeyName | null>>;
+  readonly debounceMs?: number;
+  readonly scanIntervalMs?: number;
+  readonly longPressMs?: number;
+  /** A key held this long is stuck. */
+  readonly stuckMs?: number;
+}
+
+export const DEFAULTS = { debounceMs: 20, scanIntervalMs: 5, longPressMs: 1000, stuckMs: 10_000 } as const;
+/** Listeners per kind; a leak (subscribe in a loop) shows up as an error, not as slowness. */
+export const LISTENERS_MAX = 32;
+/** After a failed scan, retry this much later (not every scan interval: a dead line would flood). */
+export const SCAN_RETRY_MS = 500;
+
+interface KeyState {
+  readonly key: KeyName;
+  stable: boolean;
+  raw: boolean;
+  rawSince: number;
+  downAt: number;
+  longSent: boolean;
+  stuckSent: boolean;
+  /** Reported stuck and not released since. */
+  stuck: boolean;
+  stuckAtBoot: boolean;
+}
+
+export class MatrixKeypad implements Keypad {
+  private readonly o: Required<MatrixKeypadOptions>;
+  private readonly keys = new Map<string, KeyState>();
+  private readonly keyListeners = new Set<(e: KeyEvent) => void>();
+  private readonly faultListeners = new Set<(f: PosError) => void>();
+  private readonly unwatch: Unwatch[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private scanning: Promise<void> | undefined;
+  private closed = false;
+  /** Consecutive failed scans; the fault is reported on the first of a streak only. */
+  private failures = 0;
+  /** What each row line was last set to; undefined when unknown (start, failed write). */
+  private rowLevels: Array<Level | undefined> = [];
+
+  constructor(private readonly rows: readonly GpioLine[], private readonly cols: readonly GpioLine[], options: MatrixKeypadOptions) {
+    this.o = { ...DEFAULTS, ...options };
+    if (options.keymap.length !== rows.length || options.keymap.some((r) => r.length !== cols.length)) {
+      throw new PosError('BRD_INVALID', `keymap is ${options.keymap.length} rows for ${rows.length}x${cols.length} lines`);
+    }
+    options.keymap.forEach((row, r) => row.forEach((key, c) => {
+      if (key) this.keys.set(`${r},${c}`, { key, stable: false, raw: false, rawSince: 0, downAt: 0, longSent: false, stuckSent: false, stuck: false, stuckAtBoot: false });
+    }));
+  }
+
+  async start(): Promise<void> {
+    await this.selectAll();
+    const first = await this.scan();
+    await delay(this.o.debounceMs);
+    const second = await this.scan();
+    const now = performance.now();
+    for (const [pos, k] of this.keys) {
+      if (!(first.has(pos) && second.has(pos))) continue;
+      Object.assign(k, { stable: true, raw: true, rawSince: now, downAt: now, longSent: true, stuckSent: true, stuck: true, stuckAtBoot: true });
+      this.fault(stuckKeyError(k.key, 0, true));
+    }
+    for (const col of this.cols) this.unwatch.push(col.watch('rising', () => this.wake()));
+    this.wake();
+  }
+
+  onKey(listener: (event: KeyEvent) => void): Unsubscribe {
+    return subscribe(this.keyListeners, listener);
+  }
+
+  onFault(listener: (fault: PosError) => void): Unsubscribe {
+    return subscribe(this.faultListeners, listener);
+  }
+
+  pressed(): KeyName[] {
+    return [...this.keys.values()].filter((k) => k.stable).map((k) => k.key);
+  }
+
+  stuck(): KeyName[] {
+    return [...this.keys.values()].filter((k) => k.stuck).map((k) => k.key);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    for (const u of this.unwatch.splice(0)) u();
+    await this.scanning;
+    this.keyListeners.clear();
+    this.faultListeners.clear();
+  }
+
+  /** Starts the scan loop unless it runs already. */
+  private wake(): void {
+    if (this.closed || this.timer || this.scanning) return;
+    this.tick();
+  }
+
+  private tick(): void {
+    this.timer = undefined;
+    if (this.closed) return;
+    this.scanning = this.scanOnce().finally(() => {
+      this.scanning = undefined;
+      if (this.closed) return;
+      if (this.failures > 0) this.timer = setTimeout(() => this.tick(), SCAN_RETRY_MS);
+      else if (this.busy()) this.timer = setTimeout(() => this.tick(), this.o.scanIntervalMs);
+    });
+  }
+
+  /** True while any key is down or not yet settled: keep scanning. */
+  private busy(): boolean {
+    for (const k of this.keys.values()) if (k.raw || k.stable) return true;
+    return false;
+  }
+
+  private async scanOnce(): Promise<void> {
+    let down: Set<string>;
+    try {
+      down = await this.scan();
+    } catch (e) {
+      this.failures += 1;
+      if (this.failures === 1) this.fault(e instanceof PosError ? e : new PosError('BRD_BUS', `keypad scan failed: ${String(e)}`));
+      return;
+    }
+    this.failures = 0;
+    const now = performance.now();
+    for (const [pos, k] of this.keys) this.update(k, down.has(pos), now);
+  }
+
+  private update(k: KeyState, raw: boolean, now: number): void {
+    if (raw !== k.raw) {
+      k.raw = raw;
+      k.rawSince = now;
+    }
+    if (k.raw !== k.stable && now - k.rawSince >= this.o.debounceMs) {
+      k.stable = k.raw;
+      if (k.stable) {
+        Object.assign(k, { downAt: now, longSent: false, stuckSent: false });
+        this.emit('down', k.key, now);
+      } else {
+        if (!k.stuckAtBoot) this.emit('up', k.key, now);
+        k.stuckAtBoot = false;
+        k.stuck = false;
+      }
+    }
+    if (!k.stable) return;
+    if (!k.longSent && now - k.downAt >= this.o.longPressMs) {
+      k.longSent = true;
+      this.emit('long', k.key, now);
+    }
+    if (!k.stuckSent && now - k.downAt >= this.o.stuckMs) {
+      k.stuckSent = true;
+      k.stuck = true;
+      this.fault(stuckKeyError(k.key, now - k.downAt, false));
+    }
+  }
+
+  /** One pass over the matrix; leaves every row selected. Returns "row,col" of closed keys. */
+  private async scan(): Promise<Set<string>> {
+    const down = new Set<string>();
+    for (let r = 0; r < this.rows.length; r++) {
+      await this.selectOnly(r);
+      for (let c = 0; c < this.cols.length; c++) if ((await this.cols[c].read()) === 1) down.add(`${r},${c}`);
+    }
+    await this.selectAll();
+    return down;
+  }
+
+  private async selectOnly(r: number): Promise<void> {
+    for (let i = 0; i < this.rows.length; i++) await this.setRow(i, i === r ? 1 : 0);
+  }
+
+  private async selectAll(): Promise<void> {
+    for (let i = 0; i < this.rows.length; i++) await this.setRow(i, 1);
+  }
+
+  private async setRow(i: number, level: Level): Promise<void> {
+    if (this.rowLevels[i] === level) return;
+    this.rowLevels[i] = undefined;
+    await this.rows[i].write(level);
+    this.rowLevels[i] = level;
+  }
+
+  private emit(type: KeyEvent['type'], key: KeyName, timeMs: number): void {
+    if (this.closed) return;
+    for (const l of [...this.keyListeners]) safeCall(l, { type, key, timeMs });
+  }
+
+  private fault(f: PosError): void {
+    if (this.closed) return;
+    for (const l of [...this.faultListeners]) safeCall(l, f);
+  }
+}
+
+function subscribe<T>(set: Set<T>, listener: T): Unsubscribe {
+  if (set.size >= LISTENERS_MAX) throw new PosError('SYS_INVARIANT', `more than ${LISTENERS_MAX} listeners`);
+  set.add(listener);
+  return () => set.delete(listener);
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
