@@ -209,7 +209,7 @@ export class HostTransport {
             if (expectedBytes < 0 || receivedBytes < expectedBytes) return;
             if (receivedBytes > expectedBytes) throw malformed(`${receivedBytes - expectedBytes} bytes after the response frame`, { offset: expectedBytes });
           } catch (e) {
-            settle.fail(e instanceof PosError ? withSent(e) : e);
+            settle.fail(e);
             return;
           }
           settle.finish();
@@ -240,7 +240,7 @@ export class HostTransport {
       if (settled) return;
       finish();
       connection.kill();
-      reject(e);
+      reject(e instanceof PosError && e.detail.requestSent === undefined ? withSent(e, requestSent) : e);
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     return {
@@ -252,6 +252,7 @@ export class HostTransport {
   }
 }
 
-function withSent(e: PosError): PosError {
-  return new PosError(e.id, e.message.replace(/^\S+ /, ''), { ...e.detail, requestSent: true });
+/** The same error, saying whether the request may have reached the host. */
+function withSent(e: PosError, requestSent: boolean): PosError {
+  return new PosError(e.id, e.message.replace(/^\S+ /, ''), { ...e.detail, requestSent }, { cause: e.cause });
 }
