@@ -11,7 +11,7 @@
 import * as readline from 'node:readline';
 import { Readable } from 'node:stream';
 import { Command, CommandContext, flagString } from '../../boot/cli';
-import { createLogger } from '../../runtime/log';
+import { Logger, createLogger } from '../../runtime/log';
 import { AcquirerSimulator, SimTerminal, TEST_TERMINAL } from './simulator';
 import { FaultSpecError, parseFaultSpec } from './faults';
 
@@ -77,7 +77,7 @@ export function controlLine(sim: AcquirerSimulator, line: string, out: (l: strin
 }
 
 /** Runs the simulator until `quit` on `input` or `signal`. */
-export async function runHostSim(ctx: CommandContext, input: Readable, signal?: AbortSignal): Promise<number> {
+export async function runHostSim(ctx: CommandContext, input: Readable, signal?: AbortSignal, logger: Logger = createLogger('host-sim')): Promise<number> {
   let settings: HostSimSettings;
   try {
     settings = parseHostSimFlags(ctx);
@@ -85,7 +85,7 @@ export async function runHostSim(ctx: CommandContext, input: Readable, signal?: 
     ctx.err(`pos host-sim: ${(e as Error).message}`);
     return 64;
   }
-  const sim = new AcquirerSimulator({ terminals: settings.terminals, connectionMode: settings.connectionMode, logger: createLogger('host-sim') });
+  const sim = new AcquirerSimulator({ terminals: settings.terminals, connectionMode: settings.connectionMode, logger });
   for (const f of settings.faults) sim.setFault(parseFaultSpec(f));
   const port = await sim.listen(settings.port, settings.host);
   ctx.out(`host-sim listening on ${settings.host}:${port} (terminals ${settings.terminals.map((t) => t.tid).join(', ')})`);
