@@ -115,17 +115,19 @@ export class FramedCardReader implements CardReader {
     const card = new Promise<CardEvent>((resolve, reject) => this.cardWaiters.push({ resolve, reject }));
     const waiter = this.cardWaiters[this.cardWaiters.length - 1];
     card.catch(() => undefined);
-    try {
-      await this.startDetection(sources);
-    } catch (error) {
-      this.dropCardWaiter(waiter);
-      throw error;
-    }
+    // The caller's limit covers starting detection too.
     const timer = setTimeout(() => {
       this.dropCardWaiter(waiter);
       waiter.reject(new PosError('RDR_NO_CARD', `no card within ${timeoutMs} ms`, { timeoutMs }));
       this.stopDetection().catch((e: unknown) => this.log.warn({ err: e }, 'stop detection failed'));
     }, timeoutMs);
+    try {
+      await this.startDetection(sources);
+    } catch (error) {
+      clearTimeout(timer);
+      this.dropCardWaiter(waiter);
+      throw error;
+    }
     return card.finally(() => clearTimeout(timer));
   }
 

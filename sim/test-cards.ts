@@ -1,0 +1,99 @@
+/**
+ * Test cards for the virtual card reader. Test data only: PANs are in the 622202 (UnionPay test)
+ * range and never real. IC and contactless cards answer a minimal EMV flow:
+ *   SELECT PPSE ("2PAY.SYS.DDF01") → FCI naming the AID
+ *   SELECT AID (A000000333010101, UnionPay debit) → FCI, no PDOL
+ *   GET PROCESSING OPTIONS (80 A8, data 83 00) → AIP + AFL (SFI 1, record 1)
+ *   READ RECORD (00 B2 01 0C) → 70 { 57 track-2 equivalent, 5A PAN, 5F24 expiry, 5F34 PSN, 5F20 name }
+ * Anything else: 6D00 (instruction not supported) or 6A82 (file not found).
+ */
+
+export interface MagCard {
+  readonly kind: 'mag';
+  readonly name: string;
+  readonly track2: string;
+  readonly track3?: string;
+}
+
+export interface ChipCard {
+  readonly kind: 'ic' | 'contactless';
+  readonly name: string;
+  /** Contact cards: Answer To Reset. */
+  readonly atr: Buffer;
+  /** Contactless cards: UID and ATS the reader reports on tap. */
+  readonly uid: Buffer;
+  readonly ats: Buffer;
+  /** A card that never answers power-on (dirty contacts, dead chip). */
+  readonly mute?: boolean;
+  readonly pan: string;
+  readonly expiry: string; // YYMMDD
+  readonly psn: number;
+  respond(apdu: Buffer): Buffer;
+}
+
+export const AID_UNIONPAY_DEBIT = Buffer.from('A000000333010101', 'hex');
+const SW_OK = Buffer.from([0x90, 0x00]);
+
+/** BER-TLV with one- or two-byte tags and short/0x81 lengths (enough for these cards). */
+export function tlv(tag: number, value: Buffer | string): Buffer {
+  const v = typeof value === 'string' ? Buffer.from(value, 'hex') : value;
+  const t = tag > 0xff ? Buffer.from([tag >> 8, tag & 0xff]) : Buffer.from([tag]);
+  const l = v.length < 0x80 ? Buffer.from([v.length]) : Buffer.from([0x81, v.length]);
+  return Buffer.concat([t, l, v]);
+}
+
+/** Track 2 equivalent data (tag 57): PAN 'D' YYMM service code discretionary, padded with F. */
+export function track2Equivalent(track2: string): Buffer {
+  const nibbles = track2.replace('=', 'D');
+  return Buffer.from(nibbles.length % 2 ? `${nibbles}F` : nibbles, 'hex');
+}
+
+function panBcd(pan: string): Buffer {
+  return Buffer.from(pan.length % 2 ? `${pan}F` : pan, 'hex');
+}
+
+function emvResponder(pan: string, expiry: string, psn: number, track2: string, name: string): (apdu: Buffer) => Buffer {
+  const ppse = Buffer.from('2PAY.SYS.DDF01', 'ascii');
+  return (apdu) => {
+    const [cla, ins, p1, p2] = apdu;
+    const lc = apdu[4] ?? 0;
+    const data = apdu.subarray(5, 5 + lc);
+    if (cla === 0x00 && ins === 0xa4 && p1 === 0x04 && data.equals(ppse)) {
+      const entry = tlv(0x61, Buffer.concat([tlv(0x4f, AID_UNIONPAY_DEBIT), tlv(0x50, Buffer.from('UnionPay Debit')), tlv(0x87, '01')]));
+      return Buffer.concat([tlv(0x6f, Buffer.concat([tlv(0x84, ppse), tlv(0xa5, tlv(0xbf0c, entry))])), SW_OK]);
+    }
+    if (cla === 0x00 && ins === 0xa4 && p1 === 0x04 && data.equals(AID_UNIONPAY_DEBIT)) {
+      return Buffer.concat([tlv(0x6f, Buffer.concat([tlv(0x84, AID_UNIONPAY_DEBIT), tlv(0xa5, tlv(0x50, Buffer.from('UnionPay Debit')))])), SW_OK]);
+    }
+    if (cla === 0x00 && ins === 0xa4) return Buffer.from([0x6a, 0x82]);
+    if (cla === 0x80 && ins === 0xa8) return Buffer.concat([tlv(0x77, Buffer.concat([tlv(0x82, '7C00'), tlv(0x94, '08010100')])), SW_OK]);
+    if (cla === 0x00 && ins === 0xb2 && p1 === 0x01 && p2 === 0x0c) {
+      const record = Buffer.concat([tlv(0x57, track2Equivalent(track2)), tlv(0x5a, panBcd(pan)), tlv(0x5f24, expiry),
+        tlv(0x5f34, Buffer.from([psn])), tlv(0x5f20, Buffer.from(name, 'ascii'))]);
+      return Buffer.concat([tlv(0x70, record), SW_OK]);
+    }
+    if (cla === 0x00 && ins === 0xb2) return Buffer.from([0x6a, 0x83]);
+    return Buffer.from([0x6d, 0x00]);
+  };
+}
+
+function chipCard(kind: 'ic' | 'contactless', name: string, pan: string, expiry: string, psn: number, extra: Partial<ChipCard> = {}): ChipCard {
+  const track2 = `${pan}=${expiry.slice(0, 4)}2010000012345678`;
+  return {
+    kind, name, pan, expiry, psn,
+    atr: Buffer.from('3B6800000073C84013009000', 'hex'),
+    uid: Buffer.from('04A1B2C3D4E5F6', 'hex'),
+    ats: Buffer.from('0578807002', 'hex'),
+    respond: emvResponder(pan, expiry, psn, track2, 'TEST/CARDHOLDER'),
+    ...extra,
+  };
+}
+
+export const TEST_CARDS = {
+  /** The debit card of the brief: track 2 `6222021234567890123=30122010000012345678`. */
+  magDebit: { kind: 'mag', name: 'mag debit', track2: '6222021234567890123=30122010000012345678', track3: '996222021234567890123=1561560500050006001013777777' } as MagCard,
+  magShort: { kind: 'mag', name: 'mag 16-digit', track2: '6222020000000016=28122010000000000000' } as MagCard,
+  icDebit: chipCard('ic', 'IC debit', '6222021234567890123', '301231', 1),
+  icMute: chipCard('ic', 'IC mute', '6222020000000024', '281231', 0, { mute: true }),
+  contactless: chipCard('contactless', 'QuickPass', '6222029876543210', '291130', 2, { uid: Buffer.from('08112233', 'hex') }),
+} as const;

@@ -1,0 +1,197 @@
+/**
+ * FramedCardReader against the virtual card reader, in-process over the in-memory serial pair.
+ */
+import assert from 'node:assert/strict';
+import sinon from 'sinon';
+import { crc16, encodeFrame } from '../../hal/drivers/card-reader-frame';
+import { FramedCardReader, FramedCardReaderOptions } from '../../hal/drivers/card-reader';
+import { PosError, isPosError } from '../../runtime/errors';
+import { SerialPair, openSerialPair } from '../../sim/serial-pair';
+import { TEST_CARDS } from '../../sim/test-cards';
+import { VirtualCardReader } from '../../sim/virtual-card-reader';
+
+interface Rig { pair: SerialPair; reader: FramedCardReader; sim: VirtualCardReader }
+
+async function rig(options: FramedCardReaderOptions = {}): Promise<Rig> {
+  const pair = await openSerialPair({ label: 'reader0' });
+  const sim = new VirtualCardReader(pair.device);
+  const reader = new FramedCardReader(pair.host, options);
+  return { pair, reader, sim };
+}
+
+async function rejection(promise: Promise<unknown>): Promise<PosError> {
+  try { await promise; } catch (error) { assert.ok(isPosError(error), String(error)); return error; }
+  assert.fail('expected a rejection');
+}
+
+/** Minimal BER-TLV search (test-side, independent of the simulator's builder). */
+function findTag(data: Buffer, tag: number): Buffer | undefined {
+  let at = 0;
+  while (at < data.length) {
+    let t = data[at++];
+    if ((t & 0x1f) === 0x1f) t = (t << 8) | data[at++];
+    let len = data[at++];
+    if (len === 0x81) len = data[at++];
+    const value = data.subarray(at, at + len);
+    if (t === tag) return value;
+    if (t & (t > 0xff ? 0x2000 : 0x20)) { const inner = findTag(value, tag); if (inner) return inner; }
+    at += len;
+  }
+  return undefined;
+}
+
+describe('FramedCardReader (hal/drivers/card-reader.ts) on the virtual reader', () => {
+  let r: Rig;
+  afterEach(async () => { await r?.reader.close().catch(() => undefined); });
+
+  it('frameMatchesTheKnownAnswerInTheProtocolDocument', () => {
+    assert.equal(crc16(Buffer.from('123456789')), 0x29b1);
+    assert.equal(encodeFrame(0x01, 0x00).toString('hex'), '0200020100' + crc16(Buffer.from([0, 2, 1, 0])).toString(16).padStart(4, '0') + '03');
+    assert.equal(encodeFrame(0x02, 0x05, Buffer.from([0x07])).toString('hex'), '0200030205076ba203');
+  });
+
+  it('selfTestReturnsFirmwareAndSources', async () => {
+    r = await rig();
+    assert.deepEqual(await r.reader.selfTest(), { firmware: 'VCR-1.0', sources: ['swipe', 'insert', 'tap'] });
+  });
+
+  it('swipedCardDeliversTrack2AndTrack3', async () => {
+    r = await rig();
+    const card = r.reader.waitForCard(['swipe'], 5000);
+    await r.sim.detectionStarted();
+    r.sim.swipe(TEST_CARDS.magDebit);
+    assert.deepEqual(await card, { type: 'swiped', track2: TEST_CARDS.magDebit.track2, track3: TEST_CARDS.magDebit.track3 });
+  });
+
+  it('badSwipeIsReadFailedAndCounted', async () => {
+    r = await rig();
+    const card = r.reader.waitForCard(['swipe'], 5000);
+    await r.sim.detectionStarted();
+    r.sim.swipeBad();
+    const event = await card;
+    assert.equal(event.type, 'read-failed');
+    assert.equal(event.type === 'read-failed' && event.error.kind, 'card-unreadable');
+    assert.equal(r.reader.diagnostics().unreadableSwipes, 1);
+  });
+
+  it('insertedChipIsPoweredAndEmvRecordGivesTrack2PanExpiryAndPsn', async () => {
+    r = await rig();
+    const card = r.reader.waitForCard(['insert'], 5000);
+    await r.sim.detectionStarted();
+    r.sim.insert(TEST_CARDS.icDebit);
+    const event = await card;
+    assert.deepEqual(event, { type: 'inserted', atr: TEST_CARDS.icDebit.atr });
+    const apdu = (hex: string) => r.reader.transmit('contact', Buffer.from(hex, 'hex'));
+    const fci = await apdu('00A404000E325041592E5359532E444446303100');
+    const aid = findTag(fci, 0x4f);
+    assert.equal(aid?.toString('hex'), 'a000000333010101');
+    assert.equal((await apdu(`00A4040008${aid?.toString('hex')}00`)).subarray(-2).toString('hex'), '9000');
+    const gpo = await apdu('80A8000002830000');
+    assert.equal(findTag(gpo, 0x94)?.toString('hex'), '08010100');
+    const record = await apdu('00B2010C00');
+    assert.equal(findTag(record, 0x57)?.toString('hex').toUpperCase(), '6222021234567890123D30122010000012345678');
+    assert.equal(findTag(record, 0x5a)?.toString('hex').toUpperCase(), '6222021234567890123F');
+    assert.equal(findTag(record, 0x5f24)?.toString('hex'), '301231');
+    assert.equal(findTag(record, 0x5f34)?.toString('hex'), '01');
+    await r.reader.release('contact');
+  });
+
+  it('muteChipIsReadFailedNotAHang', async () => {
+    r = await rig();
+    const card = r.reader.waitForCard(['insert'], 5000);
+    await r.sim.detectionStarted();
+    r.sim.insert(TEST_CARDS.icMute);
+    const event = await card;
+    assert.equal(event.type, 'read-failed');
+    assert.equal(r.reader.diagnostics().unreadableChips, 1);
+  });
+
+  it('cardPulledMidApduRejectsWithCardRemovedAndEmitsRemoved', async () => {
+    r = await rig();
+    const removed = new Promise((resolve) => r.reader.onEvent((e) => { if (e.type === 'removed') resolve(e); }));
+    const card = r.reader.waitForCard(['insert'], 5000);
+    await r.sim.detectionStarted();
+    r.sim.insert(TEST_CARDS.icDebit);
+    await card;
+    r.sim.removeDuringNextApdu();
+    const error = await rejection(r.reader.transmit('contact', Buffer.from('00B2010C00', 'hex')));
+    assert.equal(error.id, 'RDR_CARD_REMOVED');
+    assert.deepEqual(await removed, { type: 'removed', slot: 'contact' });
+  });
+
+  it('tappedCardGivesUidAtsAndAnswersApdus', async () => {
+    r = await rig();
+    const card = r.reader.waitForCard(['tap'], 5000);
+    await r.sim.detectionStarted();
+    r.sim.tap(TEST_CARDS.contactless);
+    assert.deepEqual(await card, { type: 'tapped', uid: TEST_CARDS.contactless.uid, ats: TEST_CARDS.contactless.ats });
+    const record = await r.reader.transmit('contactless', Buffer.from('00B2010C00', 'hex'));
+    assert.equal(findTag(record, 0x5a)?.toString('hex'), '6222029876543210');
+  });
+
+  for (const how of ['crc', 'truncate', 'noise', 'length'] as const) {
+    it(`garbledFrameIsNakedAndCountedAndNextFrameReadsFine (${how})`, async () => {
+      r = await rig();
+      r.sim.garbleNextFrame(how);
+      const info = await r.reader.selfTest();
+      assert.equal(info.firmware, 'VCR-1.0');
+      const d = r.reader.diagnostics();
+      assert.ok(d.framesRejected >= 1 || how === 'noise', `rejected ${d.framesRejected}`);
+      if (how !== 'noise') assert.equal(d.naksSent, d.framesRejected);
+      if (how === 'noise') assert.ok(d.bytesDiscarded >= 1 || d.framesRejected >= 1);
+      // and the link keeps working
+      const card = r.reader.waitForCard(['swipe'], 5000);
+      await r.sim.detectionStarted();
+      r.sim.swipe(TEST_CARDS.magShort);
+      assert.equal((await card).type, 'swiped');
+    });
+  }
+
+  it('silentReaderTimesOutWithTimeoutKindAfterBoundedRetries', async () => {
+    const clock = sinon.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    try {
+      r = await rig({ ackTimeoutMsMax: 200, retryCountMax: 3 });
+      r.sim.goSilent();
+      const pending = rejection(r.reader.selfTest());
+      await clock.tickAsync(200 * 4 + 10);
+      const error = await pending;
+      assert.equal(error.id, 'RDR_TIMEOUT');
+      assert.equal(error.kind, 'timeout');
+      assert.equal(r.reader.diagnostics().retransmits, 3);
+      assert.equal(r.sim.stats.framesReceived, 0);
+    } finally {
+      clock.restore();
+    }
+  });
+
+  it('noCardPresentedIsRdrNoCardAfterTheCallersLimit', async () => {
+    const clock = sinon.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    try {
+      r = await rig();
+      const pending = rejection(r.reader.waitForCard(['swipe', 'insert', 'tap'], 30_000));
+      await clock.tickAsync(30_001);
+      const error = await pending;
+      assert.equal(error.id, 'RDR_NO_CARD');
+    } finally {
+      clock.restore();
+    }
+  });
+
+  it('portLostRejectsPendingCommandWithDisconnected', async () => {
+    r = await rig();
+    r.sim.goSilent();
+    const pending = rejection(r.reader.selfTest());
+    setImmediate(() => r.pair.disconnect('cable pulled'));
+    const error = await pending;
+    assert.equal(error.id, 'RDR_DISCONNECTED');
+    assert.equal(error.kind, 'device-absent');
+  });
+
+  it('cancelRejectsWaitForCard', async () => {
+    r = await rig();
+    const card = rejection(r.reader.waitForCard(['swipe'], 5000));
+    await r.sim.detectionStarted();
+    r.reader.cancel();
+    assert.equal((await card).id, 'OPR_CANCELLED');
+  });
+});
