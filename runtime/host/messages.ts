@@ -62,7 +62,12 @@ function field60(type60: string, batch: number, networkCode60: string): string {
   return type60 + digits(batch, 6, 'batch') + networkCode60;
 }
 
+const TID_CHARS = 8;
+const MID_CHARS = 15;
+
 function base(profile: HostProfile, def: MessageDef, c: Common): Map<number, FieldValue> {
+  // Exact lengths: a padded TID would come back padded and fail the echo check.
+  if (c.ids.tid.length !== TID_CHARS || c.ids.mid.length !== MID_CHARS) throw invalid(`TID must be ${TID_CHARS} and MID ${MID_CHARS} characters`);
   const f = new Map<number, FieldValue>();
   f.set(11, digits(c.stan, 6, 'STAN', 1));
   f.set(41, c.ids.tid);
