@@ -11,7 +11,8 @@ import { lmdbValue } from './lmdb-values';
 serveChecks(async (req) => {
   const valueBytes = Number(req.valueBytes ?? 100);
   // safeRestore exists in lmdb-js 3.x (open.js) but not in its type declarations
-  const db = open({ path: req.dir, safeRestore: true } as RootDatabaseOptionsWithPath);
+  // (request field safeRestore: false opens as in the same boot, for the observation test)
+  const db = open({ path: req.dir, safeRestore: req.safeRestore !== false } as RootDatabaseOptionsWithPath);
   try {
     const missing: string[] = [];
     for (const id of req.acked) {
