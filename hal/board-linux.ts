@@ -1,0 +1,26 @@
+/**
+ * Bus factories for real boards: I2C through i2c-bus, GPIO through onoff (sysfs) or the libgpiod
+ * tools (character device) as the board file's `gpio.backend` says, serial through serialport.
+ */
+import { BusFactories } from './board';
+import { LinuxI2cBus } from './i2c-linux';
+import { OnoffGpioChip } from './gpio-onoff';
+import { ChardevGpioChip } from './gpio-chardev';
+import { createLinuxSerialPort } from './serial-linux';
+import { gpioError } from './gpio';
+
+export function linuxFactories(): BusFactories {
+  return {
+    i2c: (busNumber) => LinuxI2cBus.open(busNumber),
+    gpio: async (config) => {
+      if (config.backend === 'onoff') return new OnoffGpioChip(config.chip, config.chipBase ?? 0);
+      if (config.backend === 'chardev') return ChardevGpioChip.open({ chip: config.chip });
+      throw gpioError(config.chip, `backend "${config.backend}" is not available on a real board`);
+    },
+    serial: async (_role, device) => {
+      const port = createLinuxSerialPort({ path: device.port, baudRate: device.baudRate });
+      await port.open();
+      return port;
+    },
+  };
+}

@@ -1,0 +1,360 @@
+/**
+ * Board file schema and its validator, written by hand (no dependency). A board file says which
+ * device sits on which bus, pin, address and port, by role (printer0, display0, ...), like a
+ * Zephyr devicetree. The validator refuses a file that is invalid or incomplete with PosError
+ * BRD_INVALID whose message names the FILE, the ROLE and the FIELD, e.g.
+ *   board-configs/x.json: role printer0: field "baudRate" must be an integer 1200..921600
+ * Unknown fields are refused too (a typo such as "baudrate" would otherwise be silently ignored).
+ */
+import { PosError } from '../runtime/errors';
+import { KEY_NAMES, KeyName } from './keypad';
+
+export type GpioBackend = 'sim' | 'onoff' | 'chardev';
+
+export interface GpioLineRef {
+  readonly line: number;
+  readonly activeLow: boolean;
+}
+
+export interface PrinterConfig {
+  readonly type: 'escpos-serial';
+  readonly port: string;
+  readonly baudRate: number;
+  readonly paperWidthMm: 58 | 80;
+  readonly gb18030: boolean;
+}
+
+export interface ReaderConfig {
+  readonly type: 'framed-card-reader';
+  readonly port: string;
+  readonly baudRate: number;
+}
+
+export interface Hd44780Config {
+  readonly type: 'hd44780-pcf8574';
+  readonly i2cBus: number;
+  readonly address: number;
+  readonly cols: 16 | 20;
+  readonly rows: 2 | 4;
+  readonly pinMap?: { rs: number; rw: number; e: number; backlight: number; d4: number; d5: number; d6: number; d7: number };
+  readonly writeChunkBytesMax?: number;
+}
+
+export interface Ssd1306Config {
+  readonly type: 'ssd1306';
+  readonly i2cBus: number;
+  readonly address: number;
+  readonly rotate180?: boolean;
+  readonly writeChunkBytesMax?: number;
+}
+
+export interface KeypadConfig {
+  readonly type: 'matrix-keypad';
+  readonly rowLines: readonly number[];
+  readonly colLines: readonly number[];
+  /** Rows select by driving low; columns read low when a key closes (pull-ups). */
+  readonly activeLow: boolean;
+  readonly keymap: ReadonlyArray<ReadonlyArray<KeyName | null>>;
+  readonly debounceMs: number;
+  readonly longPressMs: number;
+  readonly stuckMs: number;
+}
+
+export interface BatteryConfig {
+  readonly type: 'battery';
+  readonly gauge?: { readonly type: 'max17048'; readonly i2cBus: number; readonly address: number };
+  readonly lowLine?: GpioLineRef;
+  readonly chargingLine?: GpioLineRef;
+  readonly lowPercent: number;
+  readonly criticalPercent: number;
+  readonly pollMs: number;
+}
+
+export interface ButtonConfig {
+  readonly type: 'gpio-button';
+  readonly line: number;
+  readonly activeLow: boolean;
+  /** Held this long at power-on: recovery menu. */
+  readonly resetHoldMs: number;
+  readonly stuckMs: number;
+  readonly debounceMs: number;
+}
+
+export interface LedConfig {
+  readonly type: 'gpio-led';
+  readonly line: number;
+  readonly activeLow: boolean;
+}
+
+export type DeviceConfig =
+  | PrinterConfig | ReaderConfig | Hd44780Config | Ssd1306Config | KeypadConfig | BatteryConfig | ButtonConfig | LedConfig;
+
+export interface BoardConfig {
+  readonly board: string;
+  readonly description: string;
+  readonly simulator: boolean;
+  readonly gpio: { readonly backend: GpioBackend; readonly chip: string; readonly chipBase?: number };
+  readonly storage: { readonly journalDir: string; readonly backupDir: string };
+  readonly devices: Readonly<Record<string, DeviceConfig>>;
+}
+
+/** Roles every board must have: the terminal cannot sell without them. */
+export const REQUIRED_ROLES = ['printer0', 'reader0', 'display0', 'keypad0', 'battery0', 'reset0'] as const;
+
+/** Which device types each role family accepts. */
+const ROLE_TYPES: ReadonlyArray<[RegExp, readonly DeviceConfig['type'][]]> = [
+  [/^printer\d+$/, ['escpos-serial']],
+  [/^reader\d+$/, ['framed-card-reader']],
+  [/^display\d+$/, ['hd44780-pcf8574', 'ssd1306']],
+  [/^keypad\d+$/, ['matrix-keypad']],
+  [/^battery\d+$/, ['battery']],
+  [/^reset\d+$/, ['gpio-button']],
+  [/^led[A-Z][A-Za-z]*\d+$/, ['gpio-led']],
+];
+
+const GPIO_LINE_MAX = 1023;
+const BAUD = [1200, 921_600] as const;
+
+type Json = Record<string, unknown>;
+
+/** Reads fields of one JSON object, failing with file/role/field in the message. */
+class Fields {
+  private readonly seen = new Set<string>();
+
+  constructor(private readonly file: string, private readonly role: string | undefined, private readonly obj: Json, private readonly prefix = '') {}
+
+  fail(field: string, must: string): never {
+    const where = this.role ? `role ${this.role}: ` : '';
+    throw new PosError('BRD_INVALID', `${this.file}: ${where}field "${this.prefix}${field}" ${must}`, { file: this.file, role: this.role, field: this.prefix + field });
+  }
+
+  has(name: string): boolean {
+    return this.obj[name] !== undefined;
+  }
+
+  raw(name: string): unknown {
+    this.seen.add(name);
+    return this.obj[name];
+  }
+
+  int(name: string, min: number, max: number, fallback?: number): number {
+    const v = this.raw(name) ?? fallback;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) this.fail(name, `must be an integer ${min}..${max}`);
+    return v;
+  }
+
+  num(name: string, min: number, max: number): number {
+    const v = this.raw(name);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) this.fail(name, `must be a number ${min}..${max}`);
+    return v;
+  }
+
+  bool(name: string, fallback?: boolean): boolean {
+    const v = this.raw(name) ?? fallback;
+    if (typeof v !== 'boolean') this.fail(name, 'must be true or false');
+    return v;
+  }
+
+  str(name: string, pattern = /^.+$/): string {
+    const v = this.raw(name);
+    if (typeof v !== 'string' || !pattern.test(v)) this.fail(name, `must be a string matching ${pattern}`);
+    return v;
+  }
+
+  oneOf<T extends string | number>(name: string, values: readonly T[]): T {
+    const v = this.raw(name);
+    if (!values.includes(v as T)) this.fail(name, `must be one of ${values.map((x) => JSON.stringify(x)).join(', ')}`);
+    return v as T;
+  }
+
+  /** 7-bit I2C address, as a number or a "0x27" string. */
+  address(name: string): number {
+    const v = this.raw(name);
+    const n = typeof v === 'string' && /^0x[0-9a-fA-F]{1,2}$/.test(v) ? parseInt(v, 16) : v;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0x08 || n > 0x77) this.fail(name, 'must be a 7-bit I2C address 0x08..0x77 (number or "0x27")');
+    return n;
+  }
+
+  lines(name: string, countMin: number, countMax: number): number[] {
+    const v = this.raw(name);
+    if (!Array.isArray(v) || v.length < countMin || v.length > countMax || !v.every((x) => Number.isInteger(x) && x >= 0 && x <= GPIO_LINE_MAX)) {
+      this.fail(name, `must be a list of ${countMin}..${countMax} GPIO line offsets 0..${GPIO_LINE_MAX}`);
+    }
+    return v as number[];
+  }
+
+  object(name: string): Fields {
+    const v = this.raw(name);
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) this.fail(name, 'must be an object');
+    return new Fields(this.file, this.role, v as Json, `${this.prefix}${name}.`);
+  }
+
+  keys(): string[] {
+    return Object.keys(this.obj);
+  }
+
+  /** Refuses fields nobody read: typos and leftovers. */
+  done(): void {
+    for (const k of Object.keys(this.obj)) if (!this.seen.has(k)) this.fail(k, 'is not a known field');
+  }
+}
+
+function lineRef(f: Fields, name: string): GpioLineRef | undefined {
+  if (!f.has(name)) return undefined;
+  const o = f.object(name);
+  const ref = { line: o.int('line', 0, GPIO_LINE_MAX), activeLow: o.bool('activeLow') };
+  o.done();
+  return ref;
+}
+
+function keymap(f: Fields, rows: number, cols: number): (KeyName | null)[][] {
+  const v = f.raw('keymap');
+  const ok = Array.isArray(v) && v.length === rows && v.every((r) => Array.isArray(r) && r.length === cols);
+  if (!ok) f.fail('keymap', `must be ${rows} rows of ${cols} key names (one per row line and column line)`);
+  const flat = (v as unknown[][]).flat();
+  for (const k of flat) if (k !== null && !(KEY_NAMES as readonly unknown[]).includes(k)) f.fail('keymap', `has unknown key ${JSON.stringify(k)} (known: ${KEY_NAMES.join(' ')}, or null)`);
+  for (const k of KEY_NAMES) {
+    const n = flat.filter((x) => x === k).length;
+    if (n !== 1) f.fail('keymap', `must have key ${k} exactly once (found ${n})`);
+  }
+  return v as (KeyName | null)[][];
+}
+
+const DEVICE_READERS: Record<DeviceConfig['type'], (f: Fields) => DeviceConfig> = {
+  'escpos-serial': (f) => ({
+    type: 'escpos-serial', port: f.str('port'), baudRate: f.int('baudRate', ...BAUD),
+    paperWidthMm: f.oneOf('paperWidthMm', [58, 80] as const), gb18030: f.bool('gb18030'),
+  }),
+  'framed-card-reader': (f) => ({ type: 'framed-card-reader', port: f.str('port'), baudRate: f.int('baudRate', ...BAUD) }),
+  'hd44780-pcf8574': (f) => {
+    const pinMap = f.has('pinMap') ? pinMapOf(f.object('pinMap')) : undefined;
+    return {
+      type: 'hd44780-pcf8574', i2cBus: f.int('i2cBus', 0, 255), address: f.address('address'),
+      cols: f.oneOf('cols', [16, 20] as const), rows: f.oneOf('rows', [2, 4] as const),
+      ...(pinMap ? { pinMap } : {}),
+      ...(f.has('writeChunkBytesMax') ? { writeChunkBytesMax: f.int('writeChunkBytesMax', 2, 8192) } : {}),
+    };
+  },
+  ssd1306: (f) => ({
+    type: 'ssd1306', i2cBus: f.int('i2cBus', 0, 255), address: f.address('address'), rotate180: f.bool('rotate180', false),
+    ...(f.has('writeChunkBytesMax') ? { writeChunkBytesMax: f.int('writeChunkBytesMax', 1, 8191) } : {}),
+  }),
+  'matrix-keypad': (f) => {
+    const rowLines = f.lines('rowLines', 1, 8);
+    const colLines = f.lines('colLines', 1, 8);
+    return {
+      type: 'matrix-keypad', rowLines, colLines, activeLow: f.bool('activeLow'), keymap: keymap(f, rowLines.length, colLines.length),
+      debounceMs: f.int('debounceMs', 1, 200, 20), longPressMs: f.int('longPressMs', 200, 10_000, 1000), stuckMs: f.int('stuckMs', 2000, 120_000, 10_000),
+    };
+  },
+  battery: (f) => {
+    const gauge = f.has('gauge') ? gaugeOf(f.object('gauge')) : undefined;
+    const lowLine = lineRef(f, 'lowLine');
+    const chargingLine = lineRef(f, 'chargingLine');
+    if (!gauge && !lowLine) f.fail('gauge', 'or "lowLine" must be present (nothing would measure the battery)');
+    const lowPercent = f.num('lowPercent', 1, 99);
+    const criticalPercent = f.num('criticalPercent', 0, 98);
+    if (criticalPercent >= lowPercent) f.fail('criticalPercent', `must be below lowPercent (${lowPercent})`);
+    return {
+      type: 'battery', ...(gauge ? { gauge } : {}), ...(lowLine ? { lowLine } : {}), ...(chargingLine ? { chargingLine } : {}),
+      lowPercent, criticalPercent, pollMs: f.int('pollMs', 1000, 600_000, 30_000),
+    };
+  },
+  'gpio-button': (f) => ({
+    type: 'gpio-button', line: f.int('line', 0, GPIO_LINE_MAX), activeLow: f.bool('activeLow'),
+    resetHoldMs: f.int('resetHoldMs', 500, 30_000), stuckMs: f.int('stuckMs', 5000, 600_000, 60_000), debounceMs: f.int('debounceMs', 1, 200, 30),
+  }),
+  'gpio-led': (f) => ({ type: 'gpio-led', line: f.int('line', 0, GPIO_LINE_MAX), activeLow: f.bool('activeLow', false) }),
+};
+
+function pinMapOf(o: Fields): NonNullable<Hd44780Config['pinMap']> {
+  const names = ['rs', 'rw', 'e', 'backlight', 'd4', 'd5', 'd6', 'd7'] as const;
+  const map = Object.fromEntries(names.map((n) => [n, o.int(n, 0, 7)])) as NonNullable<Hd44780Config['pinMap']>;
+  if (new Set(Object.values(map)).size !== names.length) o.fail('rs', 'and the other pins must use eight different PCF8574 pins');
+  o.done();
+  return map;
+}
+
+function gaugeOf(o: Fields): NonNullable<BatteryConfig['gauge']> {
+  const g = { type: o.oneOf('type', ['max17048'] as const), i2cBus: o.int('i2cBus', 0, 255), address: o.address('address') };
+  o.done();
+  return g;
+}
+
+function deviceOf(file: string, role: string, value: unknown): DeviceConfig {
+  const f = new Fields(file, role, (typeof value === 'object' && value !== null && !Array.isArray(value) ? value : {}) as Json);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) f.fail('type', 'must be in a device object');
+  const family = ROLE_TYPES.find(([re]) => re.test(role));
+  if (!family) {
+    throw new PosError('BRD_INVALID', `${file}: role ${role}: not a known role name (printerN, readerN, displayN, keypadN, batteryN, resetN, led<Name>N)`, { file, role });
+  }
+  const type = f.oneOf('type', family[1]);
+  const device = DEVICE_READERS[type](f);
+  f.done();
+  return device;
+}
+
+/** Validates parsed JSON as a board file. `file` is used in messages only. */
+export function validateBoard(json: unknown, file: string): BoardConfig {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new PosError('BRD_INVALID', `${file}: must be a JSON object`, { file });
+  }
+  const f = new Fields(file, undefined, json as Json);
+  const board = f.str('board', /^[a-z0-9][a-z0-9-]*$/);
+  const description = f.has('description') ? f.str('description') : '';
+  const simulator = f.bool('simulator');
+  const gpio = gpioOf(f.object('gpio'), simulator);
+  const storage = storageOf(f.object('storage'));
+  const devicesObj = f.object('devices');
+  const devices: Record<string, DeviceConfig> = {};
+  for (const role of devicesObj.keys()) devices[role] = deviceOf(file, role, devicesObj.raw(role));
+  f.done();
+  for (const role of REQUIRED_ROLES) {
+    if (!devices[role]) throw new PosError('BRD_INVALID', `${file}: role ${role} is missing (every board needs ${REQUIRED_ROLES.join(', ')})`, { file, role });
+  }
+  checkConflicts(file, devices);
+  return { board, description, simulator, gpio, storage, devices };
+}
+
+function gpioOf(o: Fields, simulator: boolean): BoardConfig['gpio'] {
+  const backend = o.oneOf('backend', ['sim', 'onoff', 'chardev'] as const);
+  if ((backend === 'sim') !== simulator) o.fail('backend', simulator ? 'must be "sim" on a simulator board' : 'must not be "sim" on a real board');
+  const chip = o.str('chip', /^[A-Za-z0-9_/.-]+$/);
+  const chipBase = backend === 'onoff' ? o.int('chipBase', 0, 4096) : undefined;
+  o.done();
+  return { backend, chip, ...(chipBase !== undefined ? { chipBase } : {}) };
+}
+
+function storageOf(o: Fields): BoardConfig['storage'] {
+  const s = { journalDir: o.str('journalDir'), backupDir: o.str('backupDir') };
+  if (s.journalDir === s.backupDir) o.fail('backupDir', 'must differ from journalDir (a backup beside the journal dies with it)');
+  o.done();
+  return s;
+}
+
+/** GPIO lines used twice, two devices at one I2C address, two devices on one serial port. */
+function checkConflicts(file: string, devices: Record<string, DeviceConfig>): void {
+  const owners = new Map<string, string>();
+  const claim = (key: string, role: string, field: string): void => {
+    const other = owners.get(key);
+    if (other) throw new PosError('BRD_INVALID', `${file}: role ${role}: field "${field}" uses ${key}, already used by ${other}`, { file, role, field });
+    owners.set(key, role);
+  };
+  for (const [role, d] of Object.entries(devices)) {
+    for (const [field, key] of resources(d)) claim(key, role, field);
+  }
+}
+
+function resources(d: DeviceConfig): Array<[string, string]> {
+  switch (d.type) {
+    case 'escpos-serial': case 'framed-card-reader': return [['port', `port ${d.port}`]];
+    case 'hd44780-pcf8574': case 'ssd1306': return [['address', `i2c-${d.i2cBus} 0x${d.address.toString(16)}`]];
+    case 'matrix-keypad': return [...d.rowLines.map((l): [string, string] => ['rowLines', `GPIO line ${l}`]), ...d.colLines.map((l): [string, string] => ['colLines', `GPIO line ${l}`])];
+    case 'battery': return [
+      ...(d.gauge ? [['gauge.address', `i2c-${d.gauge.i2cBus} 0x${d.gauge.address.toString(16)}`] as [string, string]] : []),
+      ...(d.lowLine ? [['lowLine.line', `GPIO line ${d.lowLine.line}`] as [string, string]] : []),
+      ...(d.chargingLine ? [['chargingLine.line', `GPIO line ${d.chargingLine.line}`] as [string, string]] : []),
+    ];
+    case 'gpio-button': case 'gpio-led': return [['line', `GPIO line ${d.line}`]];
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * The simulator board: reads a board file (sim.json by default; any board file works, its buses
+ * are then simulated), builds simulated buses with a chip model for each device, and lets the
+ * real loader (hal/board.ts) construct the real drivers over them. Only the wire is virtual.
+ *
+ * Tests and the front panel drive the models: press keys, read the LCD text or the SSD1306
+ * pixels, set the battery, hold the reset button, read the printed receipts, swipe cards.
+ *
+ *   const sim = await createSimBoard();
+ *   await sim.board.selfTest();
+ *   sim.keypad().press('5');             // the MatrixKeypad driver scans it and emits 'down:5'
+ *   sim.setBattery({ percent: 4 });       // the battery driver reads 'critical'
+ *   sim.oled().toAscii(); sim.lcd().text()
+ *   await sim.close();
+ */
+import { Board, BusFactories, buildBoard, readBoardFile, BoardConfig, DeviceConfig, LoadOptions } from '../hal/board';
+import { SimGpioChip } from './chips/gpio-sim';
+import { SimI2cBus } from './chips/i2c-sim';
+import { Pcf8574Hd44780Model } from './chips/hd44780-model';
+import { Ssd1306Model } from './chips/ssd1306-model';
+import { Max17048Model } from './chips/max17048-model';
+import { MatrixKeypadModel } from './chips/keypad-model';
+import { SimButton, SimLed } from './chips/button-led-models';
+import { SerialPair, openSerialPair } from './serial-pair';
+import { VirtualPrinter, VirtualPrinterOptions } from './virtual-printer';
+import { VirtualCardReader, VirtualCardReaderOptions } from './virtual-card-reader';
+import { PosError } from '../runtime/errors';
+import { Level } from '../hal/gpio';
+
+export interface SimBoardOptions extends LoadOptions {
+  /** Board name or file; default "sim". */
+  readonly board?: string;
+  /** Initial battery state of every gauge. */
+  readonly battery?: { readonly voltageMv?: number; readonly percent?: number };
+  readonly printer?: VirtualPrinterOptions;
+  readonly reader?: VirtualCardReaderOptions;
+  /** Pace the simulated serial cables (bytes per second); default unpaced. */
+  readonly serialBytesPerSecond?: number;
+  /** Called after the models exist and before the drivers are built (hold a key at power-on). */
+  readonly beforeBoot?: (sim: SimBoard) => void;
+}
+
+export interface BatteryControl {
+  readonly percent?: number;
+  readonly voltageMv?: number;
+  /** Drives the low-battery line (where the board has one). */
+  readonly low?: boolean;
+  /** Drives the charging line (where the board has one). */
+  readonly charging?: boolean;
+}
+
+/** Every model by role, plus the buses. */
+export class SimBoard {
+  /** Set once the drivers are built. */
+  board!: Board;
+  readonly gpio = new SimGpioChip('simchip0');
+  readonly i2c = new Map<number, SimI2cBus>();
+  readonly lcds = new Map<string, Pcf8574Hd44780Model>();
+  readonly oleds = new Map<string, Ssd1306Model>();
+  readonly gauges = new Map<string, Max17048Model>();
+  readonly keypads = new Map<string, MatrixKeypadModel>();
+  readonly buttons = new Map<string, SimButton>();
+  readonly leds = new Map<string, SimLed>();
+  readonly printers = new Map<string, VirtualPrinter>();
+  readonly readers = new Map<string, VirtualCardReader>();
+  readonly cables = new Map<string, SerialPair>();
+
+  constructor(readonly file: string, readonly config: BoardConfig, private readonly options: SimBoardOptions) {}
+
+  i2cBus(n: number): SimI2cBus {
+    let bus = this.i2c.get(n);
+    if (!bus) {
+      bus = new SimI2cBus(`sim-i2c-${n}`);
+      this.i2c.set(n, bus);
+    }
+    return bus;
+  }
+
+  lcd(role = 'display0'): Pcf8574Hd44780Model { return must(this.lcds, role, 'HD44780 display'); }
+  oled(role = 'display0'): Ssd1306Model { return must(this.oleds, role, 'SSD1306 display'); }
+  gauge(role = 'battery0'): Max17048Model { return must(this.gauges, role, 'MAX17048 gauge'); }
+  keypad(role = 'keypad0'): MatrixKeypadModel { return must(this.keypads, role, 'keypad'); }
+  resetButton(role = 'reset0'): SimButton { return must(this.buttons, role, 'button'); }
+  led(role: string): SimLed { return must(this.leds, role, 'LED'); }
+  printer(role = 'printer0'): VirtualPrinter { return must(this.printers, role, 'printer'); }
+  reader(role = 'reader0'): VirtualCardReader { return must(this.readers, role, 'card reader'); }
+
+  /** Sets what the battery's gauge and lines report. */
+  setBattery(control: BatteryControl, role = 'battery0'): void {
+    const dc = this.config.devices[role];
+    if (dc?.type !== 'battery') throw new PosError('BRD_INVALID', `${this.file}: role ${role} is not a battery`);
+    const gauge = this.gauges.get(role);
+    if (control.percent !== undefined) gauge?.setPercent(control.percent);
+    if (control.voltageMv !== undefined) gauge?.setVoltageMv(control.voltageMv);
+    if (control.low !== undefined && dc.lowLine) this.driveLine(dc.lowLine, control.low);
+    if (control.charging !== undefined && dc.chargingLine) this.driveLine(dc.chargingLine, control.charging);
+  }
+
+  async close(): Promise<void> {
+    for (const k of this.keypads.values()) k.dispose();
+    await this.board?.close();
+  }
+
+  /** @internal builds the model for one device. */
+  async attach(role: string, dc: DeviceConfig): Promise<void> {
+    switch (dc.type) {
+      case 'hd44780-pcf8574': this.put(this.lcds, role, new Pcf8574Hd44780Model(dc.cols, dc.rows, dc.pinMap), dc.i2cBus, dc.address); return;
+      case 'ssd1306': this.put(this.oleds, role, new Ssd1306Model(), dc.i2cBus, dc.address); return;
+      case 'matrix-keypad': this.keypads.set(role, new MatrixKeypadModel(this.gpio, dc.rowLines, dc.colLines, dc.keymap, { activeLow: dc.activeLow })); return;
+      case 'battery': return this.attachBattery(role, dc);
+      case 'gpio-button': this.buttons.set(role, new SimButton(this.gpio, dc.line, { activeLow: dc.activeLow })); return;
+      case 'gpio-led': this.leds.set(role, new SimLed(this.gpio, dc.line, dc.activeLow)); return;
+      case 'escpos-serial': {
+        const pair = await this.cable(role);
+        this.printers.set(role, new VirtualPrinter(pair.device, { paperWidthDots: dc.paperWidthMm === 80 ? 576 : 384, gb18030: dc.gb18030, ...this.options.printer }));
+        return;
+      }
+      case 'framed-card-reader':
+        this.readers.set(role, new VirtualCardReader((await this.cable(role)).device, this.options.reader));
+    }
+  }
+
+  private attachBattery(role: string, dc: Extract<DeviceConfig, { type: 'battery' }>): void {
+    if (dc.gauge) this.put(this.gauges, role, new Max17048Model(this.options.battery), dc.gauge.i2cBus, dc.gauge.address);
+    if (dc.lowLine) this.idle(dc.lowLine);
+    if (dc.chargingLine) this.idle(dc.chargingLine);
+  }
+
+  private put<T extends Pcf8574Hd44780Model | Ssd1306Model | Max17048Model>(map: Map<string, T>, role: string, model: T, bus: number, address: number): void {
+    this.i2cBus(bus).attach(address, model);
+    map.set(role, model);
+  }
+
+  private async cable(role: string): Promise<SerialPair> {
+    const pair = await openSerialPair({ label: role, ...(this.options.serialBytesPerSecond ? { bytesPerSecond: this.options.serialBytesPerSecond } : {}) });
+    this.cables.set(role, pair);
+    return pair;
+  }
+
+  /** A status line at rest: pulled to its inactive level. */
+  private idle(ref: { line: number; activeLow: boolean }): void {
+    this.gpio.pin(ref.line).setPull(ref.activeLow ? 1 : 0);
+  }
+
+  private driveLine(ref: { line: number; activeLow: boolean }, active: boolean): void {
+    const pin = this.gpio.pin(ref.line);
+    if (active) pin.drive((ref.activeLow ? 0 : 1) as Level);
+    else pin.release();
+  }
+}
+
+/** Bus factories that hand out the simulated buses of `sim`. */
+export function simFactories(sim: SimBoard): BusFactories {
+  return {
+    i2c: async (n) => sim.i2cBus(n),
+    gpio: async () => sim.gpio,
+    serial: async (role) => {
+      const pair = sim.cables.get(role);
+      if (!pair) throw new PosError('BRD_DEVICE_ABSENT', `${sim.file}: no simulated cable for ${role}`, { role });
+      return pair.host;
+    },
+  };
+}
+
+/** Builds the simulator board: models first, then the real drivers over the simulated buses. */
+export async function createSimBoard(options: SimBoardOptions = {}): Promise<SimBoard> {
+  const { file, config } = readBoardFile(options.board ?? 'sim');
+  const sim = new SimBoard(file, config, options);
+  for (const [role, dc] of Object.entries(config.devices)) await sim.attach(role, dc);
+  options.beforeBoot?.(sim);
+  sim.board = await buildBoard(file, config, simFactories(sim), options);
+  return sim;
+}
+
+function must<T>(map: Map<string, T>, role: string, what: string): T {
+  const v = map.get(role);
+  if (!v) throw new PosError('BRD_INVALID', `simulator board: role ${role} has no ${what} model`, { role });
+  return v;
+}

@@ -1,0 +1,224 @@
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { readBoardFile, validateBoard, REQUIRED_ROLES, loadBoard, BusFactories } from '../../hal/board';
+import { createSimBoard } from '../../sim/board-sim';
+import { isPosError, PosError } from '../../runtime/errors';
+import { FrameBuffer, isPixelDisplay, isTextDisplay } from '../../hal/display';
+import { KeyEvent } from '../../hal/keypad';
+
+const simJson = (): Record<string, any> => JSON.parse(fs.readFileSync(path.join(__dirname, '../../board-configs/sim.json'), 'utf8')); // eslint-disable-line @typescript-eslint/no-explicit-any -- test mutates arbitrary fields
+
+function refusal(json: unknown, file = 'board-configs/x.json'): string {
+  try {
+    validateBoard(json, file);
+  } catch (e) {
+    assert.ok(isPosError(e, 'board-invalid'), String(e));
+    return (e as PosError).message;
+  }
+  assert.fail('board was accepted');
+}
+
+describe('board files', () => {
+  for (const name of ['sim', 'rpi-dev', 'handheld']) {
+    it(`${name}BoardFileIsValidAndHasEveryRequiredRole`, () => {
+      const { config } = readBoardFile(name);
+      assert.equal(config.board, name);
+      for (const role of REQUIRED_ROLES) assert.ok(config.devices[role], role);
+    });
+  }
+
+  it('handheldPutsPrinterAndReaderOnUartsAndUsesTheGraphicDisplay', () => {
+    const { config } = readBoardFile('handheld');
+    assert.deepEqual([config.devices.printer0, config.devices.reader0].map((d) => (d as { port: string }).port), ['/dev/ttyS1', '/dev/ttyS2']);
+    assert.equal(config.devices.display0.type, 'ssd1306');
+    assert.equal(config.simulator, false);
+  });
+
+  it('badBaudRateNamesFileRoleAndField', () => {
+    const j = simJson();
+    j.devices.printer0.baudRate = 12;
+    assert.equal(refusal(j), 'E-BRD-01 board-configs/x.json: role printer0: field "baudRate" must be an integer 1200..921600');
+  });
+
+  it('missingRoleNamesTheRoleAndTheFile', () => {
+    const j = simJson();
+    delete j.devices.reader0;
+    assert.match(refusal(j, 'board-configs/y.json'), /^E-BRD-01 board-configs\/y\.json: role reader0 is missing/);
+  });
+
+  it('misspelledFieldIsRefusedNotIgnored', () => {
+    const j = simJson();
+    j.devices.printer0.baudrate = 9600;
+    assert.match(refusal(j), /role printer0: field "baudrate" is not a known field/);
+  });
+
+  it('nestedFieldIsNamedWithItsPath', () => {
+    const j = simJson();
+    j.devices.battery0.gauge.address = '0x99';
+    assert.match(refusal(j), /role battery0: field "gauge\.address" must be a 7-bit I2C address/);
+  });
+
+  it('gpioLineUsedTwiceNamesBothRoles', () => {
+    const j = simJson();
+    j.devices.ledStatus0.line = 4;
+    assert.match(refusal(j), /role (reset0|ledStatus0): field "line" uses GPIO line 4, already used by (reset0|ledStatus0)/);
+  });
+
+  it('keymapMissingAKeyIsRefusedNamingTheKey', () => {
+    const j = simJson();
+    j.devices.keypad0.keymap[4][3] = null;
+    assert.match(refusal(j), /role keypad0: field "keymap" must have key OK exactly once \(found 0\)/);
+  });
+
+  it('wrongDeviceTypeForTheRoleIsRefused', () => {
+    const j = simJson();
+    j.devices.display0 = { type: 'escpos-serial', port: 'x', baudRate: 9600, paperWidthMm: 58, gb18030: false };
+    assert.match(refusal(j), /role display0: field "type" must be one of "hd44780-pcf8574", "ssd1306"/);
+  });
+
+  it('simBackendOnARealBoardIsRefused', () => {
+    const j = simJson();
+    j.simulator = false;
+    assert.match(refusal(j), /field "gpio\.backend" must not be "sim" on a real board/);
+  });
+
+  it('criticalAboveLowIsRefused', () => {
+    const j = simJson();
+    j.devices.battery0.criticalPercent = 20;
+    assert.match(refusal(j), /role battery0: field "criticalPercent" must be below lowPercent \(15\)/);
+  });
+
+  it('unreadableOrBrokenFilesNameTheFile', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'board-'));
+    const broken = path.join(dir, 'broken.json');
+    fs.writeFileSync(broken, '{ "board": ');
+    assert.throws(() => readBoardFile(broken), (e) => isPosError(e, 'board-invalid') && (e as Error).message.includes('broken.json: not valid JSON'));
+    const none: BusFactories = { i2c: async () => assert.fail(), gpio: async () => assert.fail(), serial: async () => assert.fail() };
+    await assert.rejects(loadBoard(path.join(dir, 'absent.json'), none), (e) => isPosError(e, 'board-invalid') && /absent\.json: cannot read board file \(ENOENT\)/.test((e as Error).message));
+  });
+});
+
+describe('simulator board', () => {
+  it('selfTestPassesForEveryRoleWithRealDriversOnSimulatedBuses', async () => {
+    const sim = await createSimBoard();
+    try {
+      const results = await sim.board.selfTest();
+      assert.deepEqual(results.filter((r) => !r.ok).map((r) => `${r.role}: ${r.error?.message}`), []);
+      assert.deepEqual(results.map((r) => r.role).sort(), [...sim.board.roles()].sort());
+      assert.equal(sim.oled().displayOn, true, 'display0 initialised over the simulated I2C bus');
+    } finally {
+      await sim.close();
+    }
+  });
+
+  it('keyPressedOnTheModelArrivesAsAKeyEventByRole', async () => {
+    const sim = await createSimBoard();
+    try {
+      await sim.board.selfTest();
+      const events: string[] = [];
+      sim.board.keypad().onKey((e: KeyEvent) => events.push(`${e.type}:${e.key}`));
+      sim.keypad().press('OK');
+      await new Promise((r) => setTimeout(r, 60));
+      sim.keypad().release('OK');
+      await new Promise((r) => setTimeout(r, 60));
+      assert.deepEqual(events, ['down:OK', 'up:OK']);
+    } finally {
+      await sim.close();
+    }
+  });
+
+  it('frameDrawnOnDisplay0IsVisibleInTheSsd1306Model', async () => {
+    const sim = await createSimBoard();
+    try {
+      await sim.board.selfTest();
+      const display = sim.board.display();
+      assert.ok(isPixelDisplay(display));
+      const f = new FrameBuffer(128, 64);
+      for (let x = 0; x < 128; x++) f.set(x, 10, true);
+      await display.drawFrame(f);
+      assert.equal(sim.oled().toAscii().split('\n')[10], '#'.repeat(128));
+    } finally {
+      await sim.close();
+    }
+  });
+
+  it('batterySetOnTheModelIsReadCriticalThroughTheDriver', async () => {
+    const sim = await createSimBoard();
+    try {
+      sim.setBattery({ percent: 4, charging: true });
+      const s = await sim.board.battery().read();
+      assert.equal(s.level, 'critical');
+      assert.equal(s.charging, true);
+      sim.setBattery({ percent: 60, low: true });
+      assert.equal((await sim.board.battery().read()).level, 'low');
+    } finally {
+      await sim.close();
+    }
+  });
+
+  it('keyHeldAtPowerOnFailsTheKeypadSelfTestNamingTheKey', async () => {
+    const sim = await createSimBoard({ beforeBoot: (s) => s.keypad().press('7') });
+    try {
+      const kp = (await sim.board.selfTest()).find((r) => r.role === 'keypad0');
+      assert.equal(kp?.ok, false);
+      assert.equal(kp?.error?.code, 'E-KBD-01');
+      assert.equal(kp?.error?.detail.key, '7');
+    } finally {
+      await sim.close();
+    }
+  });
+
+  it('resetHeldAtPowerOnIsRecoveryNotAStuckKey', async () => {
+    const sim = await createSimBoard({ beforeBoot: (s) => s.resetButton().press() });
+    try {
+      const results = await sim.board.selfTest();
+      assert.ok(results.every((r) => r.ok), 'no fault for a held reset button');
+      const holdMs = (sim.config.devices.reset0 as { resetHoldMs: number }).resetHoldMs;
+      assert.equal(holdMs, 3000);
+      assert.equal(await sim.board.resetButton().waitHeld(100), true);
+    } finally {
+      await sim.close();
+    }
+  });
+
+  it('unpluggedDisplayFailsItsSelfTestAsDisplayFault', async () => {
+    const sim = await createSimBoard({ beforeBoot: (s) => s.i2cBus(1).setAbsent(0x3c, true) });
+    try {
+      const d = (await sim.board.selfTest()).find((r) => r.role === 'display0');
+      assert.equal(d?.ok, false);
+      assert.equal(d?.error?.id, 'DSP_FAULT');
+      assert.match(d?.error?.message ?? '', /display0/);
+    } finally {
+      await sim.close();
+    }
+  });
+
+  it('askingForARoleTheBoardLacksNamesTheRoleAndTheFile', async () => {
+    const sim = await createSimBoard();
+    try {
+      assert.throws(() => sim.board.display('display1'), (e) => isPosError(e, 'board-invalid') && /board-configs\/sim\.json: role display1 is missing/.test((e as Error).message));
+      assert.equal(sim.board.led('ledPower0') !== undefined, true);
+      assert.equal(sim.board.led('ledNone0'), undefined);
+    } finally {
+      await sim.close();
+    }
+  });
+
+  it('rpiDevBoardRunsOnTheSimulatorWithItsHd44780', async () => {
+    const sim = await createSimBoard({ board: 'rpi-dev' });
+    try {
+      const results = await sim.board.selfTest();
+      assert.deepEqual(results.filter((r) => !r.ok).map((r) => r.role), []);
+      const display = sim.board.display();
+      assert.deepEqual(display.capabilities, { kind: 'text', cols: 20, rows: 4 });
+      assert.ok(isTextDisplay(display));
+      await display.writeText(1, 0, 'rpi-dev on sim');
+      assert.equal(sim.lcd().text()[1], 'rpi-dev on sim      ');
+      assert.deepEqual(sim.lcd().violations, []);
+    } finally {
+      await sim.close();
+    }
+  });
+});
