@@ -33,6 +33,31 @@ const TAB_COLUMNS = 8;
 /** ESC D tab list, GS k barcode data: NUL-terminated lists end here at the latest. */
 const NUL_LIST_BYTES_MAX = 255;
 const CLEAR_SEQUENCE = [DLE, 0x14, 8, 1, 3, 20, 1, 6, 2, 8];
+/** Code page 437 for bytes 0x80..0xFF outside Chinese mode, decoded once. */
+const CP437_HIGH = iconv.decode(Buffer.from(Array.from({ length: 128 }, (_, i) => 0x80 + i)), 'cp437');
+/** GB18030 sequences seen so far (iconv per character is slow); bounded. */
+const GB_CACHE_MAX = 4096;
+const gbCache = new Map<string, string>();
+
+function decodeGb(bytes: Buffer): string {
+  const key = bytes.toString('latin1');
+  let ch = gbCache.get(key);
+  if (ch === undefined) {
+    ch = iconv.decode(bytes, 'gb18030');
+    if (gbCache.size < GB_CACHE_MAX) gbCache.set(key, ch);
+  }
+  return ch;
+}
+
+/** Parameter bytes after ESC x / GS x / FS x for the fixed-length commands. */
+const ESC_PARAMS: Record<string, number | undefined> = {
+  '@': 0, E: 1, G: 1, '-': 1, a: 1, '!': 1, d: 1, J: 1, '2': 0, '3': 1, t: 1, M: 1, R: 1, V: 1, '{': 1, ' ': 1,
+  $: 2, '\\': 2, r: 1, T: 1, W: 8, i: 0, m: 0, L: 0, S: 0, p: 3, '=': 1, U: 1, '%': 1, e: 1, '?': 1, c: 2, K: 1,
+};
+const GS_PARAMS: Record<string, number | undefined> = {
+  '!': 1, B: 1, a: 1, b: 1, H: 1, h: 1, w: 1, f: 1, L: 2, W: 2, P: 2, E: 1, T: 1, I: 1, r: 1, '/': 1, '^': 3, G: 1,
+};
+const FS_PARAMS: Record<string, number | undefined> = { '&': 0, '.': 0, '!': 1, '-': 1, S: 2, W: 1, C: 1, p: 2, '?': 2, '2': 74 };
 
 export type PrinterFault = 'cutter' | 'head-hot' | 'unrecoverable';
 
@@ -82,6 +107,7 @@ export class EscPosMachine {
   private userChars?: { left: number; height: number };
   // ---- print modes
   private line: Cell[] = [];
+  private lineWidthDots = 0;
   private bold = false;
   private underline = false;
   private width = 1;
@@ -196,6 +222,7 @@ export class EscPosMachine {
     this.input = Buffer.alloc(0);
     this.pos = 0;
     this.line = [];
+    this.lineWidthDots = 0;
     this.raster = undefined;
     this.skipBytes = 0;
     this.nvImagesLeft = 0;
@@ -247,29 +274,25 @@ export class EscPosMachine {
   private stepChar(): boolean {
     const b = this.at(0);
     if (b < 0x80) return this.consumeIf(1, this.addChar(String.fromCharCode(b)));
-    if (!this.chinese) return this.consumeIf(1, this.addChar(iconv.decode(Buffer.from([b]), 'cp437')));
+    if (!this.chinese) return this.consumeIf(1, this.addChar(CP437_HIGH[b - 0x80]));
     if (b === 0x80 || b === 0xff) return this.consumeIf(1, this.addChar('?'));
     if (this.avail() < 2) return false;
     const b1 = this.at(1);
     if (b1 >= 0x30 && b1 <= 0x39) {
       if (this.avail() < 4) return false;
-      return this.consumeIf(4, this.addChar(iconv.decode(this.input.subarray(this.pos, this.pos + 4), 'gb18030')));
+      return this.consumeIf(4, this.addChar(decodeGb(this.input.subarray(this.pos, this.pos + 4))));
     }
     if (b1 < 0x40 || b1 === 0x7f || b1 === 0xff) return this.consumeIf(1, this.addChar('?'));
-    return this.consumeIf(2, this.addChar(iconv.decode(this.input.subarray(this.pos, this.pos + 2), 'gb18030')));
+    return this.consumeIf(2, this.addChar(decodeGb(this.input.subarray(this.pos, this.pos + 2))));
   }
 
   private stepEsc(): boolean {
     if (this.avail() < 2) return false;
     const c = String.fromCharCode(this.at(1));
-    const fixed: Record<string, number> = {
-      '@': 0, E: 1, G: 1, '-': 1, a: 1, '!': 1, d: 1, J: 1, '2': 0, '3': 1, t: 1, M: 1, R: 1, V: 1, '{': 1, ' ': 1,
-      $: 2, '\\': 2, r: 1, T: 1, W: 8, i: 0, m: 0, L: 0, S: 0, p: 3, '=': 1, U: 1, '%': 1, e: 1, '?': 1, c: 2, K: 1,
-    };
     if (c === 'D') return this.stepNulList(2, 32);
     if (c === '*') return this.stepEscBitImage();
     if (c === '&') return this.stepUserCharHeader();
-    const params = fixed[c];
+    const params = ESC_PARAMS[c];
     if (params === undefined) { this.unknownCommands++; this.pos += 2; return true; }
     if (this.avail() < 2 + params) return false;
     const n = this.at(2);
@@ -295,9 +318,6 @@ export class EscPosMachine {
   private stepGs(): boolean {
     if (this.avail() < 2) return false;
     const c = String.fromCharCode(this.at(1));
-    const fixed: Record<string, number> = {
-      '!': 1, B: 1, a: 1, b: 1, H: 1, h: 1, w: 1, f: 1, L: 2, W: 2, P: 2, E: 1, T: 1, I: 1, r: 1, '/': 1, '^': 3, G: 1,
-    };
     switch (c) {
       case 'v': return this.stepRasterHeader();
       case 'V': return this.stepCut();
@@ -306,7 +326,7 @@ export class EscPosMachine {
       case '8': return this.stepGs8();
       case '*': return this.stepLengthSkip(4, this.avail() >= 4 ? this.at(2) * this.at(3) * 8 : 0);
     }
-    const params = fixed[c];
+    const params = GS_PARAMS[c];
     if (params === undefined) { this.unknownCommands++; this.pos += 2; return true; }
     if (this.avail() < 2 + params) return false;
     this.execGs(c, this.at(2));
@@ -326,14 +346,13 @@ export class EscPosMachine {
   private stepFs(): boolean {
     if (this.avail() < 2) return false;
     const c = String.fromCharCode(this.at(1));
-    const fixed: Record<string, number> = { '&': 0, '.': 0, '!': 1, '-': 1, S: 2, W: 1, C: 1, p: 2, '?': 2, '2': 74 };
     if (c === 'q') {
       if (this.avail() < 3) return false;
       this.nvImagesLeft = this.at(2);
       this.pos += 3;
       return true;
     }
-    const params = fixed[c];
+    const params = FS_PARAMS[c];
     if (params === undefined) { this.unknownCommands++; this.pos += 2; return true; }
     if (this.avail() < 2 + params) return false;
     if (c === '&' && this.gb18030) this.chinese = true;
@@ -474,6 +493,7 @@ export class EscPosMachine {
 
   private reset(): void {
     this.line = [];
+    this.lineWidthDots = 0;
     this.bold = false;
     this.underline = false;
     this.width = 1;
@@ -486,15 +506,16 @@ export class EscPosMachine {
   private addChar(ch: string): boolean {
     const wide = this.chinese && ch.length > 0 && (ch.codePointAt(0) ?? 0) >= 0x80;
     const cell: Cell = { ch, wide, bold: this.bold, underline: this.underline, width: this.width, height: this.height };
-    const used = this.line.reduce((w, c) => w + cellWidth(c), 0);
-    if (cellWidth(cell) > this.paperWidthDots) return true; // cannot ever fit: dropped, as printers do
-    if (used + cellWidth(cell) > this.paperWidthDots && !this.flushLine(true)) return false;
+    const width = cellWidth(cell);
+    if (width > this.paperWidthDots) return true; // cannot ever fit: dropped, as printers do
+    if (this.lineWidthDots + width > this.paperWidthDots && !this.flushLine(true)) return false;
     this.line.push(cell);
+    this.lineWidthDots += width;
     return true;
   }
 
   private tab(): boolean {
-    const used = this.line.reduce((w, c) => w + cellWidth(c), 0) / 12;
+    const used = this.lineWidthDots / 12;
     const spaces = TAB_COLUMNS - (Math.floor(used) % TAB_COLUMNS);
     for (let i = 0; i < spaces; i++) if (!this.addChar(' ')) return false;
     return true;
@@ -509,6 +530,7 @@ export class EscPosMachine {
     if (this.line.length) this.paper.printLine(this.line, this.align, height);
     else this.paper.feed(height);
     this.line = [];
+    this.lineWidthDots = 0;
     return true;
   }
 
