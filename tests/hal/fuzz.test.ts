@@ -18,6 +18,8 @@ const COUNTS: Record<FuzzTarget, number> = process.env.FUZZ_COUNT
 const START = Number(process.env.FUZZ_START ?? 0);
 /** No progress for this long means a hang (ms). */
 const STALL_MS_MAX = 3000;
+/** Loading the worker (ts-node compiles the decoder) may take this long on a busy machine (ms). */
+const STARTUP_MS_MAX = 60_000;
 /** Slowest single input allowed (ms): generous for a loaded 2-core CI machine. */
 const INPUT_MS_MAX = 250;
 
@@ -28,16 +30,18 @@ function runWorker(target: FuzzTarget): Promise<Outcome> {
   const script = `require('ts-node').register({ transpileOnly: true }); require(${JSON.stringify(path.join(__dirname, 'fuzz-worker.ts'))});`;
   const worker = new Worker(script, { eval: true, workerData: { target, seed: SEED, start: START, count: COUNTS[target], progress } });
   const seen = new Int32Array(progress);
+  Atomics.store(seen, 0, -1); // -1 until the worker has loaded and runs its first input
   return new Promise((resolve, reject) => {
     let last = -1;
     let lastChange = Date.now();
     const watch = setInterval(() => {
       const now = Atomics.load(seen, 0);
       if (now !== last) { last = now; lastChange = Date.now(); return; }
-      if (Date.now() - lastChange < STALL_MS_MAX) return;
+      if (Date.now() - lastChange < (now < 0 ? STARTUP_MS_MAX : STALL_MS_MAX)) return;
       clearInterval(watch);
       void worker.terminate();
       const input = fuzzInput(target, SEED, now);
+      if (now < 0) { reject(new Error(`${target} fuzz worker did not start within ${STARTUP_MS_MAX} ms`)); return; }
       reject(new Error(`${target} fuzz HANG at FUZZ_SEED=${SEED} index ${now}: input ${input.bytes.toString('hex')} cuts ${input.cuts}`));
     }, 250);
     worker.on('message', (m: Outcome) => { clearInterval(watch); resolve(m); void worker.terminate(); });
@@ -60,6 +64,6 @@ describe('fuzz: card reader frames and ESC/POS decoding', function () {
     }
     assert.ok((frame.outputs ?? 0) > 0, 'some mutated frames still parse: the corpus reaches the parser');
     assert.ok((escpos.outputs ?? 0) > 0, 'some inputs print: the corpus reaches the decoder');
-    process.stderr.write(`      fuzz: ${COUNTS.frame + COUNTS.escpos} inputs, seed ${SEED}, ${Date.now() - started} ms; frames ${frame.outputs}, paper items ${escpos.outputs}; slowest ${frame.slowestMs?.toFixed(1)} / ${escpos.slowestMs?.toFixed(1)} ms\n`);
+    process.stderr.write(`      fuzz: ${COUNTS.frame + COUNTS.escpos} inputs, seed ${SEED}, ${Date.now() - started} ms; frames ${frame.outputs}, paper items ${escpos.outputs}; slowest input (re-timed) ${frame.slowestMs?.toFixed(2)} / ${escpos.slowestMs?.toFixed(2)} ms\n`);
   });
 });
