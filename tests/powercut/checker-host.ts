@@ -11,6 +11,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
+import { nodeCommandFor } from './compile';
 
 export interface CheckRequest {
   /** directory holding the rebuilt files */
@@ -55,17 +56,13 @@ export function serveChecks(check: (request: CheckRequest) => Promise<CheckVerdi
 }
 
 export interface CheckerSpec {
-  /** checker script (.ts runs through ts-node/register/transpile-only) */
+  /** checker script (.ts is transpiled to JavaScript first: see compile.ts) */
   script: string;
   env?: Record<string, string>;
   nodeArgs?: string[];
   cwd?: string;
   /** a single check taking longer than this counts as a crash; default 20 s */
   checkTimeoutMs?: number;
-}
-
-export function nodeArgsFor(script: string, extra: readonly string[] = []): string[] {
-  return script.endsWith('.ts') ? ['-r', 'ts-node/register/transpile-only', ...extra] : [...extra];
 }
 
 /** Test side: a checker child process, restarted when it dies. */
@@ -80,7 +77,7 @@ export class CheckerProcess {
 
   private start(): ChildProcessWithoutNullStreams {
     const script = path.resolve(this.spec.script);
-    const child = spawn(process.execPath, [...nodeArgsFor(script, this.spec.nodeArgs), script], {
+    const child = spawn(process.execPath, nodeCommandFor(script, this.spec.nodeArgs), {
       cwd: this.spec.cwd ?? process.cwd(),
       env: { ...process.env, ...this.spec.env },
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -7,10 +7,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { runUnderStrace, readTraceFile, type RunUnderStraceResult, type TraceEvent, type AckEvent } from './strace-trace';
 import { DiskModel, writeFilesUnder, crashModeOf, mulberry32, type CrashStateOptions, type CrashMode } from './disk-model';
-import { CheckerProcess, nodeArgsFor, type CheckerSpec, type CheckVerdict } from './checker-host';
+import { CheckerProcess, type CheckerSpec, type CheckVerdict } from './checker-host';
+import { nodeCommandFor } from './compile';
 
 export interface WorkloadSpec {
-  /** node script; a .ts script runs through ts-node/register/transpile-only */
+  /** node script; a .ts script is transpiled to JavaScript first (compile.ts) */
   script: string;
   /** `{dir}` in an argument is replaced by the data directory (also in env POWERCUT_DIR) */
   args?: string[];
@@ -208,7 +209,7 @@ export async function recordRun(options: RecordOptions): Promise<PowerCutRun> {
   const args = (w.args ?? []).map((a) => a.split('{dir}').join(dataDir));
   const result = await runUnderStrace({
     command: process.execPath,
-    args: [...nodeArgsFor(script, w.nodeArgs), script, ...args],
+    args: [...nodeCommandFor(script, w.nodeArgs), ...args],
     traceFile,
     cwd: w.cwd ?? process.cwd(),
     env: { ...process.env, ...w.env, POWERCUT_DIR: dataDir },
@@ -227,6 +228,8 @@ export interface StateResult {
   mode: CrashMode;
   acked: number;
   verdict: CheckVerdict;
+  /** time to build and check this state */
+  elapsedMs: number;
 }
 
 export interface CheckSummary {
@@ -261,10 +264,11 @@ export async function checkCrashStates(run: PowerCutRun, points: readonly CrashP
       while (next < points.length) {
         const i = next++;
         const point = points[i];
+        const t0 = Date.now();
         const dir = run.stateAt(point.index, point);
         const acked = run.ackedBefore(point.index).map((a) => a.id);
         const verdict = await checker.check({ ...options.request, dir, acked });
-        results[i] = { point, mode: crashModeOf(point), acked: acked.length, verdict };
+        results[i] = { point, mode: crashModeOf(point), acked: acked.length, verdict, elapsedMs: Date.now() - t0 };
         if (!options.keepStates) fs.rmSync(dir, { recursive: true, force: true });
       }
     }));

@@ -2,6 +2,7 @@
  * Raw lmdb workload for the power-cut simulator (run under strace by the tests).
  *
  *   node -r ts-node/register/transpile-only tests/powercut/workload-lmdb.ts DIR COUNT [options]
+ *   (the simulator runs it transpiled to JavaScript: compile.ts)
  *
  *   --no-sync            open with `noSync: true` (the positive control: must lose acked records)
  *   --ack-after=flushed  print `ACK n` after `await db.put(...)` then `await db.flushed` (default)

@@ -1,0 +1,79 @@
+/**
+ * Child processes of the simulator (workloads under strace, checker processes restarted after
+ * every crash) start in ~0.1 s as JavaScript and in over a second under ts-node. This
+ * transpiles a script and the project files it imports (relative imports, followed
+ * transitively) with `ts.transpileModule` — the same transpile-only emit ts-node uses — into
+ * node_modules/.cache/powercut-js/, mirroring the repository layout so package imports still
+ * resolve from the repository's node_modules. Outputs are refreshed when a source is newer.
+ * Set POWERCUT_TS_NODE=1 to run children under ts-node instead.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as ts from 'typescript';
+
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+export const CACHE_ROOT = path.join(REPO_ROOT, 'node_modules', '.cache', 'powercut-js');
+
+const compilerOptions: ts.CompilerOptions = {
+  module: ts.ModuleKind.CommonJS,
+  target: ts.ScriptTarget.ES2022,
+  esModuleInterop: true,
+  resolveJsonModule: true,
+  inlineSourceMap: true,
+};
+
+function resolveLocal(fromFile: string, spec: string): string | undefined {
+  const base = path.resolve(path.dirname(fromFile), spec);
+  for (const candidate of [`${base}.ts`, path.join(base, 'index.ts'), base]) {
+    if (fs.existsSync(candidate) && fs.statSync(candidate).isFile()) return candidate;
+  }
+  return undefined;
+}
+
+function writeAtomic(file: string, content: string | Buffer): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, content);
+  fs.renameSync(tmp, file);
+}
+
+/** Returns the .js to run for `script` (absolute or relative to the repository root). */
+export function compiledScript(script: string): string {
+  const entry = path.resolve(REPO_ROOT, script);
+  if (!entry.endsWith('.ts')) return entry;
+  const seen = new Set<string>();
+  const queue = [entry];
+  while (queue.length > 0) {
+    const file = queue.pop()!;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    const rel = path.relative(REPO_ROOT, file);
+    if (rel.startsWith('..')) throw new Error(`compiledScript: ${file} is outside the repository`);
+    const source = fs.readFileSync(file, 'utf8');
+    if (file.endsWith('.json')) {
+      const out = path.join(CACHE_ROOT, rel);
+      if (!fs.existsSync(out) || fs.statSync(out).mtimeMs < fs.statSync(file).mtimeMs) writeAtomic(out, source);
+      continue;
+    }
+    const out = path.join(CACHE_ROOT, rel.replace(/\.ts$/, '.js'));
+    if (!fs.existsSync(out) || fs.statSync(out).mtimeMs < fs.statSync(file).mtimeMs) {
+      const js = ts.transpileModule(source, { compilerOptions, fileName: file }).outputText;
+      writeAtomic(out, js);
+    }
+    for (const imp of ts.preProcessFile(source, true, true).importedFiles) {
+      if (!imp.fileName.startsWith('.')) continue;
+      const target = resolveLocal(file, imp.fileName);
+      if (target) queue.push(target);
+    }
+  }
+  return path.join(CACHE_ROOT, path.relative(REPO_ROOT, entry).replace(/\.ts$/, '.js'));
+}
+
+/** node arguments that run `script` (a .ts file compiled by compiledScript, unless
+ * POWERCUT_TS_NODE=1 asks for ts-node). */
+export function nodeCommandFor(script: string, extraNodeArgs: readonly string[] = []): string[] {
+  const abs = path.resolve(REPO_ROOT, script);
+  if (!abs.endsWith('.ts')) return [...extraNodeArgs, abs];
+  if (process.env.POWERCUT_TS_NODE === '1') return ['-r', 'ts-node/register/transpile-only', ...extraNodeArgs, abs];
+  return [...extraNodeArgs, compiledScript(abs)];
+}
