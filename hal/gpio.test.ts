@@ -83,3 +83,13 @@ describe('GPIO line (simulated chip)', () => {
     assert.throws(() => line.watch('both', () => undefined, { debounceMs: 5000 }), (e) => isPosError(e, 'bus-fault'));
   });
 });
+
+describe('GPIO line (onoff sysfs backend)', () => {
+  it('lineWithoutSysfsIsABusFaultNamingChipAndOffset', async function () {
+    const { OnoffGpioChip } = await import('./gpio-onoff');
+    if (OnoffGpioChip.accessible) this.skip(); // a host with sysfs GPIO: nothing to prove here
+    const chip = new OnoffGpioChip('gpiochip0', 512);
+    await assert.rejects(chip.requestLine(17, { direction: 'in' }),
+      (e) => isPosError(e, 'bus-fault') && /gpiochip0:17: sysfs gpio529 not available/.test((e as Error).message));
+  });
+});

@@ -34,8 +34,11 @@ export class GpioButton implements Button {
 
   /** Reads the present state (a press before boot counts from now) and starts watching. */
   async start(): Promise<void> {
-    if ((await this.line.read()) === 1) this.onPress();
+    if (this.unwatch) return; // started already (a second self-test)
+    const level = await this.line.read();
+    if (this.unwatch) return;
     this.unwatch = this.line.watch('both', (e) => (e.level === 1 ? this.onPress() : this.onRelease()), { debounceMs: this.o.debounceMs });
+    if (level === 1) this.onPress();
   }
 
   async pressed(): Promise<boolean> {

@@ -4,6 +4,7 @@ import { SimGpioChip } from '../../sim/chips/gpio-sim';
 import { MatrixKeypadModel } from '../../sim/chips/keypad-model';
 import { MatrixKeypad } from './matrix-keypad';
 import { KeyEvent, KeyName } from '../keypad';
+import { GpioLine } from '../gpio';
 import { PosError } from '../../runtime/errors';
 
 const KEYMAP: (KeyName | null)[][] = [
@@ -155,5 +156,35 @@ describe('matrix keypad (driver against the contact-matrix model)', () => {
     r.chip.pin(COLS[1]).fail(false);
     await clock.tickAsync(600);
     assert.deepEqual(r.keypad.pressed(), ['UP']);
+  });
+});
+
+describe('matrix keypad scan races', () => {
+  it('keyPressedWhileAScanIsRunningIsNotMissed', async () => {
+    const chip = new SimGpioChip();
+    const model = new MatrixKeypadModel(chip, ROWS, COLS, KEYMAP);
+    const rows = await Promise.all(ROWS.map((o) => chip.requestLine(o, { direction: 'out', activeLow: true, initial: 1 })));
+    const cols = await Promise.all(COLS.map((o) => chip.requestLine(o, { direction: 'in', activeLow: true, bias: 'pull-up' })));
+    // Press '1' (row 1) when the first watched scan (after the two boot scans) selects row 3
+    // alone: that scan has passed row 1 and, with nothing else pressed, would be the last one.
+    let row3Selections = 0;
+    const row3 = rows[3];
+    const hooked: GpioLine = {
+      id: row3.id, direction: row3.direction, read: () => row3.read(), watch: (...a) => row3.watch(...a), close: () => row3.close(),
+      write: async (level) => {
+        await row3.write(level);
+        const row1Deselected = chip.pin(ROWS[1]).level === 1; // true only when row 3 is selected alone
+        if (level === 1 && row1Deselected && ++row3Selections === 3) model.press('1');
+      },
+    };
+    const keypad = new MatrixKeypad([rows[0], rows[1], rows[2], hooked, rows[4]], cols, { keymap: KEYMAP, debounceMs: 5, scanIntervalMs: 5 });
+    const events: string[] = [];
+    keypad.onKey((e) => events.push(`${e.type}:${e.key}`));
+    await keypad.start();
+    await new Promise((r) => setTimeout(r, 100));
+    await keypad.close();
+    model.dispose();
+    assert.ok(row3Selections >= 3, 'the hook fired');
+    assert.ok(events.includes('down:1'), events.join(' '));
   });
 });

@@ -53,6 +53,9 @@ export class MatrixKeypad implements Keypad {
   private timer: NodeJS.Timeout | undefined;
   private scanning: Promise<void> | undefined;
   private closed = false;
+  private started = false;
+  /** A column edge arrived while a scan was running. */
+  private rescan = false;
   /** Consecutive failed scans; the fault is reported on the first of a streak only. */
   private failures = 0;
   /** What each row line was last set to; undefined when unknown (start, failed write). */
@@ -68,7 +71,10 @@ export class MatrixKeypad implements Keypad {
     }));
   }
 
+  /** Idempotent: a second call (a second self-test) does not scan or watch twice. */
   async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
     await this.selectAll();
     const first = await this.scan();
     await delay(this.o.debounceMs);
@@ -108,10 +114,17 @@ export class MatrixKeypad implements Keypad {
     this.faultListeners.clear();
   }
 
-  /** Starts the scan loop unless it runs already. */
+  /**
+   * Starts the scan loop unless it runs already. An edge during a scan may come from a row the
+   * scan has passed: remember it and scan again, or that key would be missed until the next edge.
+   */
   private wake(): void {
-    if (this.closed || this.timer || this.scanning) return;
-    this.tick();
+    if (this.closed) return;
+    if (this.scanning) {
+      this.rescan = true;
+      return;
+    }
+    if (!this.timer) this.tick();
   }
 
   private tick(): void {
@@ -120,8 +133,10 @@ export class MatrixKeypad implements Keypad {
     this.scanning = this.scanOnce().finally(() => {
       this.scanning = undefined;
       if (this.closed) return;
+      const again = this.rescan;
+      this.rescan = false;
       if (this.failures > 0) this.timer = setTimeout(() => this.tick(), SCAN_RETRY_MS);
-      else if (this.busy()) this.timer = setTimeout(() => this.tick(), this.o.scanIntervalMs);
+      else if (again || this.busy()) this.timer = setTimeout(() => this.tick(), this.o.scanIntervalMs);
     });
   }
 

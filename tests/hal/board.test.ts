@@ -222,3 +222,23 @@ describe('simulator board', () => {
     }
   });
 });
+
+describe('simulator board self-test twice', () => {
+  it('keyHeldDuringASecondSelfTestIsAPressNotAStuckKey', async () => {
+    const sim = await createSimBoard();
+    try {
+      await sim.board.selfTest();
+      const events: string[] = [];
+      sim.board.keypad().onKey((e: KeyEvent) => events.push(`${e.type}:${e.key}`));
+      sim.keypad().press('1');
+      await new Promise((r) => setTimeout(r, 60));
+      const again = (await sim.board.selfTest()).find((r) => r.role === 'keypad0');
+      assert.equal(again?.ok, true, again?.error?.message);
+      sim.keypad().release('1');
+      await new Promise((r) => setTimeout(r, 60));
+      assert.deepEqual(events, ['down:1', 'up:1']);
+    } finally {
+      await sim.close();
+    }
+  });
+});
