@@ -5,7 +5,8 @@
  * transitively) with `ts.transpileModule` — the same transpile-only emit ts-node uses — into
  * node_modules/.cache/powercut-js/, mirroring the repository layout so package imports still
  * resolve from the repository's node_modules. Outputs are refreshed when a source is newer.
- * Set POWERCUT_TS_NODE=1 to run children under ts-node instead.
+ * Set POWERCUT_TS_NODE=1 to run children under ts-node instead (also the fallback when the
+ * cache cannot be written).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -74,6 +75,13 @@ export function compiledScript(script: string): string {
 export function nodeCommandFor(script: string, extraNodeArgs: readonly string[] = []): string[] {
   const abs = path.resolve(REPO_ROOT, script);
   if (!abs.endsWith('.ts')) return [...extraNodeArgs, abs];
-  if (process.env.POWERCUT_TS_NODE === '1') return ['-r', 'ts-node/register/transpile-only', ...extraNodeArgs, abs];
-  return [...extraNodeArgs, compiledScript(abs)];
+  const tsNode = ['-r', 'ts-node/register/transpile-only', ...extraNodeArgs, abs];
+  if (process.env.POWERCUT_TS_NODE === '1') return tsNode;
+  try {
+    return [...extraNodeArgs, compiledScript(abs)];
+  } catch (e) {
+    // e.g. a read-only node_modules: slower, but works
+    process.stderr.write(`powercut: cannot transpile ${abs} (${e instanceof Error ? e.message : String(e)}); using ts-node\n`);
+    return tsNode;
+  }
 }

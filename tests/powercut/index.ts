@@ -29,7 +29,7 @@ export { recordRun, checkCrashStates, mixedCrashPoints, PowerCutRun, defaultOmit
 export type { WorkloadSpec, RecordOptions, Ack, CrashPoint, RunStats, StateResult, CheckSummary, CheckStatesOptions } from './simulator';
 export { DiskModel, PAGE_SIZE, mulberry32, hashSeed, writeFilesUnder, UnsupportedTraceError } from './disk-model';
 export type { CrashMode, CrashStateOptions, DiskModelOptions } from './disk-model';
-export { runUnderStrace, parseStraceTrace, parseSyscalls, eventsFromSyscalls, readTraceFile, straceArgs, TRACED_SYSCALLS, StraceParseError } from './strace-trace';
+export { runUnderStrace, parseStraceTrace, parseSyscalls, parseSyscallLines, readLinesSync, eventsFromSyscalls, readTraceFile, straceArgs, TRACED_SYSCALLS, StraceParseError } from './strace-trace';
 export type { TraceEvent, WriteEvent, BarrierEvent, AckEvent, OpenEvent, TruncateEvent, EventOptions, RunUnderStraceOptions, RunUnderStraceResult } from './strace-trace';
 export { serveChecks, CheckerProcess } from './checker-host';
 export type { CheckRequest, CheckVerdict, CheckerSpec } from './checker-host';

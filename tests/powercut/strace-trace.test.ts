@@ -1,6 +1,11 @@
 import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { needTool } from '../support/tools';
+import { DiskModel } from './disk-model';
 import {
-  parseSyscalls, parseStraceTrace, splitArgs, decodeStraceString, parseFdArg,
+  parseSyscalls, parseStraceTrace, splitArgs, decodeStraceString, parseFdArg, readLinesSync, readTraceFile, runUnderStrace,
   StraceParseError, type WriteEvent, type BarrierEvent, type AckEvent, type OpenEvent,
 } from './strace-trace';
 
@@ -182,5 +187,57 @@ describe('powercut/strace-trace: parsing strace output', () => {
     assert.equal(events[0].kind, 'namespace');
     assert.deepEqual(events[0].kind === 'namespace' && events[0].paths, ['/d/a', '/d/b']);
     assert.equal(events[1].kind, 'msync');
+  });
+
+  it('reads a trace file line by line across chunk boundaries', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'powercut-lines-'));
+    try {
+      const file = path.join(dir, 't.txt');
+      const lines = Array.from({ length: 50 }, (_, i) => `line ${i} ${'x'.repeat(i)}`);
+      fs.writeFileSync(file, lines.join('\n') + '\n');
+      assert.deepEqual([...readLinesSync(file, 7)], lines);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('powercut/strace-trace: a real strace run', function () {
+  this.timeout(30_000);
+  before(function () { needTool(this, 'strace'); });
+
+  it('records opens (O_DSYNC), positioned and sequential writes, fdatasync and ACKs with their bytes', async () => {
+    const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'powercut-real-')));
+    try {
+      const file = path.join(dir, 'f.bin');
+      const script = `
+        const fs = require('fs');
+        const fd = fs.openSync(${JSON.stringify(file)}, 'w+');
+        fs.writeSync(fd, Buffer.alloc(5000, 1));            // write(2): moves the position
+        fs.writeSync(fd, Buffer.from('pp'), 0, 2, 10);      // pwrite64: does not
+        fs.writeSync(fd, Buffer.from('tail'));              // so this lands at 5000
+        fs.fdatasyncSync(fd);
+        process.stdout.write('ACK a\\n');
+        const sfd = fs.openSync(${JSON.stringify(file)}, fs.constants.O_WRONLY | fs.constants.O_DSYNC);
+        fs.writeSync(sfd, Buffer.from('meta'), 0, 4, 100);
+        process.stdout.write('ACK b\\n');
+        fs.closeSync(sfd); fs.closeSync(fd);`;
+      const traceFile = path.join(dir, 'trace.txt');
+      const r = await runUnderStrace({ command: process.execPath, args: ['-e', script], traceFile });
+      assert.equal(r.exitCode, 0, r.stderr);
+      assert.equal(r.stdout, 'ACK a\nACK b\n');
+      const events = readTraceFile(traceFile).filter((e) => e.kind === 'ack' || ('path' in e && e.path === file));
+      const summary = events.map((e) => e.kind === 'write' ? `write@${e.offset}+${e.data.length}${e.sync ? ' sync' : ''}`
+        : e.kind === 'open' ? `open${e.sync ? ' sync' : ''}${e.truncate ? ' trunc' : ''}` : e.kind === 'ack' ? `ack ${e.id}` : e.kind);
+      assert.deepEqual(summary, ['open trunc', 'truncate', 'write@0+5000', 'write@10+2', 'write@5000+4', 'barrier', 'ack a', 'open sync', 'write@100+4 sync', 'ack b', 'close', 'close']);
+      const w = events.find((e): e is WriteEvent => e.kind === 'write' && e.offset === 5000)!;
+      assert.equal(w.data.toString(), 'tail');
+      // replaying every write gives the file the run left
+      const all = readTraceFile(traceFile);
+      const replayed = new DiskModel(all, { include: (p) => p === file }).filesAt(all.length, { mode: 'keep' });
+      assert.deepEqual(replayed.get(file), fs.readFileSync(file));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -224,6 +224,31 @@ interface Pending { name: string; text: string; entrySeq: number; tid: number | 
 
 /** Parses trace text into system call records, in the order the calls completed. */
 export function parseSyscalls(text: string): SyscallRecord[] {
+  return parseSyscallLines(text.split('\n'));
+}
+
+/** Lines of a file, read in chunks (a trace is about five times the bytes written). */
+export function* readLinesSync(file: string, chunkBytes = 1 << 20): Generator<string> {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(chunkBytes);
+    let rest = '';
+    for (;;) {
+      const n = fs.readSync(fd, buf, 0, chunkBytes, null);
+      if (n === 0) break;
+      const text = rest + buf.toString('latin1', 0, n);
+      const parts = text.split('\n');
+      rest = parts.pop()!;
+      yield* parts;
+    }
+    if (rest !== '') yield rest;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** parseSyscalls over any iterable of lines (e.g. readLinesSync). */
+export function parseSyscallLines(lines: Iterable<string>): SyscallRecord[] {
   const records: SyscallRecord[] = [];
   const pending = new Map<string, Pending>();
   let seq = 0;
@@ -258,10 +283,9 @@ export function parseSyscalls(text: string): SyscallRecord[] {
     last = null;
   };
 
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const lineNo = i + 1;
-    const raw = lines[i];
+  let lineNo = 0;
+  for (const raw of lines) {
+    lineNo++;
     if (raw === '') continue;
     if (raw.startsWith(' | ')) {
       if (last === null) throw new StraceParseError('dump line without a preceding write', lineNo);
@@ -336,7 +360,7 @@ export function parseSyscalls(text: string): SyscallRecord[] {
     records.push(rec);
     last = rec;
   }
-  finishDump(lines.length);
+  finishDump(lineNo);
   return records;
 }
 
@@ -573,5 +597,5 @@ export function parseStraceTrace(text: string, options: EventOptions = {}): Trac
 }
 
 export function readTraceFile(file: string, options: EventOptions = {}): TraceEvent[] {
-  return parseStraceTrace(fs.readFileSync(file, 'latin1'), options);
+  return eventsFromSyscalls(parseSyscallLines(readLinesSync(file)), options);
 }
