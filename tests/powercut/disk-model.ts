@@ -16,7 +16,10 @@
  *  - sync()/syncfs() does the same for every file.
  *  - a write through an O_DSYNC/O_SYNC descriptor that returned before C makes its pages durable
  *    as they were right after it (floor = write.index + 1), and the file size it produced.
- *  - the file size follows the same rule as a page: some moment between its floor and the crash.
+ *  - the file size follows the same rule as a page: some moment between its floor and the crash,
+ *    chosen independently of the pages, so a torn state may have the new size without the new
+ *    data (zeros), as on FAT or ext4 data=writeback. That is harsher than ext4's default
+ *    data=ordered, and it is what makes an LMDB file torn while being created unopenable.
  *
  * Modes for the undurable part:
  *  - 'drop': every page at its floor (all unsynced writes lost)

@@ -1,29 +1,32 @@
 /**
  * Power-cut simulator (tests only). A SIGKILL is not a power cut: the page cache survives it.
- * This records a real run's file writes and flush barriers with strace, then rebuilds the files
- * as a disk could hold them after the power failed at any chosen moment, and checks them.
+ * One run of a workload is traced with strace (every byte written, its file and offset, every
+ * fsync/fdatasync and O_DSYNC write, in completion order); then, for any crash point (an index
+ * into that event list), the files are rebuilt as a disk could hold them after the power failed.
  *
- * Use from another test (see powercut.test.ts, journal-powercut.test.ts):
- *
- *   before(function () { needTool(this, 'strace'); });            // tests/support/tools
- *   const run = await recordRun({ workload: { script: 'tests/x/my-workload.ts', args: ['{dir}', '50'] } });
- *   // the workload writes its files under argv '{dir}' (also env POWERCUT_DIR) and prints
- *   // `ACK <id>\n` on stdout (one write) once <id> is durable to its caller.
- *   const points = mixedCrashPoints(run, { random: 100, seed: 1 }); // or run.barrierPoints(),
- *   //   run.ackPoints(), run.randomPoints(n, seed), run.interestingPoints(), {index, mode, seed}
- *   const summary = await checkCrashStates(run, points, { checker: { script: 'tests/x/my-check.ts' } });
+ *   before(function () { needTool(this, 'strace'); });                  // tests/support/tools
+ *   const run = await recordRun({ workload: { script: 'tests/x/workload.ts', args: ['{dir}', '50'] } });
+ *   // The workload writes under '{dir}' (also env POWERCUT_DIR) and prints `ACK <id>\n` on
+ *   // stdout, in one write, once <id> is durable to its caller (a sale "done").
+ *   const points = mixedCrashPoints(run, { random: 100, seed: 1 });       // drop + torn states
+ *   const summary = await checkCrashStates(run, points, { checker: { script: 'tests/x/check.ts' } });
  *   assert.equal(summary.failed.filter((r) => r.acked > 0).length, 0);
- *   run.dispose();
+ *   // ... and a positive control (the same workload made unsafe) must FAIL the same check.
  *
  * The checker script calls `serveChecks(async ({ dir, acked }) => ({ ok, missing }))`: it opens
- * the state in `dir` as after a reboot (lmdb: safeRestore) and verifies every id in `acked`; it
- * runs in a child process, so a state that crashes the opener is a failed state, not a dead test.
- * Lower level: `run.stateAt(index, { torn, seed })` writes one state to a fresh directory;
- * `run.filesAt(...)` returns its bytes; `run.ackedBefore(index)`; `run.stats()` counts barriers;
- * `run.replayMismatches()` checks the trace replays into the files the run left.
- * Crash modes: 'drop' (unsynced writes lost), 'torn' (each 4096-byte page at a random moment
- * since its last barrier, seeded), 'keep' (page cache kept = what a SIGKILL leaves).
- * Limits: directory entries are assumed durable; mmap writes and renames are refused.
+ * the state in `dir` as after a reboot (lmdb: safeRestore) and looks for every acked id. It runs
+ * in a child process (restarted if a state crashes it: that state counts as failed).
+ * Crash points: run.barrierPoints(), run.ackPoints(), run.randomPoints(n, seed),
+ * run.interestingPoints(), or any { index, mode, seed }. Modes: 'drop' (unsynced writes lost),
+ * 'torn' (each 4096-byte page, and the size, at a seeded random moment since its durable floor),
+ * 'keep' (page cache kept: what a SIGKILL leaves). Lower level: run.stateAt(index, { torn, seed })
+ * writes one state to a new directory; run.filesAt, run.ackedBefore(index), run.stats() (barrier
+ * counts), run.replayMismatches() (the trace must replay into the files the run left);
+ * recordRun({ extraStraceArgs: ['-e', 'inject=fdatasync:delay_exit=30000'] }) slows flushes.
+ * .ts workloads and checkers run transpiled to JavaScript (compile.ts). Examples: powercut.test.ts
+ * (raw lmdb), journal-powercut.test.ts (storage/journal.ts).
+ * Limits: one traced process (threads fine); directory entries assumed durable; renames,
+ * unlinks and mmap writes of modelled files are refused; lock.mdb is left out of states.
  */
 export { recordRun, checkCrashStates, mixedCrashPoints, PowerCutRun, defaultOmit } from './simulator';
 export type { WorkloadSpec, RecordOptions, Ack, CrashPoint, RunStats, StateResult, CheckSummary, CheckStatesOptions } from './simulator';
@@ -32,4 +35,5 @@ export type { CrashMode, CrashStateOptions, DiskModelOptions } from './disk-mode
 export { runUnderStrace, parseStraceTrace, parseSyscalls, parseSyscallLines, readLinesSync, eventsFromSyscalls, readTraceFile, straceArgs, TRACED_SYSCALLS, StraceParseError } from './strace-trace';
 export type { TraceEvent, WriteEvent, BarrierEvent, AckEvent, OpenEvent, TruncateEvent, EventOptions, RunUnderStraceOptions, RunUnderStraceResult } from './strace-trace';
 export { serveChecks, CheckerProcess } from './checker-host';
+export { compiledScript, nodeCommandFor } from './compile';
 export type { CheckRequest, CheckVerdict, CheckerSpec } from './checker-host';

@@ -37,9 +37,12 @@ export const TRACED_SYSCALLS = [
   'rename', 'renameat', 'renameat2', 'unlink', 'unlinkat',
 ] as const;
 
+/** Legacy calls that 64-bit ARM (a terminal's SoC) does not have: `?` lets strace skip them. */
+const OPTIONAL_SYSCALLS = new Set(['open', 'creat', 'rename', 'unlink', 'renameat']);
+
 export function straceArgs(traceFile: string): string[] {
-  return ['-f', '-qq', '-xx', '-y', '-s', '0', '-e', 'write=all',
-    '-e', `trace=${TRACED_SYSCALLS.join(',')}`, '-o', traceFile];
+  const trace = TRACED_SYSCALLS.map((n) => (OPTIONAL_SYSCALLS.has(n) ? `?${n}` : n)).join(',');
+  return ['-f', '-qq', '-xx', '-y', '-s', '0', '-e', 'write=all', '-e', `trace=${trace}`, '-o', traceFile];
 }
 
 export interface RunUnderStraceOptions {
