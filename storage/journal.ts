@@ -18,7 +18,8 @@
  * - Power loss during an append: the append never resolved, so nobody was told it is done; on
  *   reboot the record is either wholly there or wholly absent.
  */
-import { mkdirSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { scanRecords } from './salvage';
 import { join } from 'node:path';
 import { Logger, silentLogger } from '../runtime/log';
 import { PosError, invariant } from '../runtime/errors';
@@ -28,7 +29,7 @@ import {
 } from './record';
 import { Damage, StoredEntry, VerifyReport, verifyEntries } from './verify';
 import { storageError } from './storage-errors';
-import { JournalDb, metaPageProblem, openEnv } from './lmdb-env';
+import { JournalDb, installCommitFailureGuard, metaPageProblem, openEnv } from './lmdb-env';
 
 export const MAP_SIZE_BYTES_DEFAULT = 1024 * 1024 * 1024;
 export const CAPACITY_BYTES_DEFAULT = 256 * 1024 * 1024;
@@ -37,6 +38,12 @@ export const RESERVE_BYTES_DEFAULT = 4 * 1024 * 1024;
 /** "Storage nearly full: settle now" is shown from this share of the sales budget. */
 export const NEARLY_FULL_RATIO = 0.9;
 export const SOFTWARE_VERSION = '0.1.0';
+/** A commit plus flush slower than this is a storage fault (eMMC flushes take milliseconds). */
+export const APPEND_TIMEOUT_MS_MAX_DEFAULT = 15_000;
+/** Pages one commit may add beyond the last page in use (copy-on-write of a B-tree path). */
+const COMMIT_PAGES_MARGIN = 16;
+/** How long to wait for lmdb-js to report the errno behind a failed commit. */
+const COMMIT_CAUSE_WAIT_MS_MAX = 1_000;
 
 export type JournalState = 'ok' | 'damaged' | 'failed' | 'closed';
 
@@ -58,6 +65,15 @@ export interface JournalOptions {
    * resolve only after the flush, nothing acknowledged is older than that snapshot.
    */
   readonly safeRestore?: boolean;
+  /**
+   * Writes data.mdb out to this size at open (zeros, fsynced), so LMDB never has to allocate
+   * blocks on a full disk: lmdb-js 3.5.6 corrupts its heap after a real ENOSPC (glibc abort seen
+   * at exit). The journal's own capacity check then refuses sales long before the end of the
+   * preallocated space. Boards set it to their capacity; 0 (default) preallocates nothing.
+   */
+  readonly preallocateBytes?: number;
+  /** A commit not durable within this is a storage fault (E-STO-03). */
+  readonly appendTimeoutMsMax?: number;
   /** UNSAFE: skips flushes. Only for the power-cut tests' positive control. */
   readonly unsafeNoSync?: boolean;
 }
@@ -108,12 +124,13 @@ export class Journal {
   /** Opens (creating when empty and an identity is given), verifies, and cuts a torn tail. */
   static async open(options: JournalOptions): Promise<Journal> {
     const log = options.logger ?? silentLogger;
+    installCommitFailureGuard((e) => log.warn({ err: e.message }, 'journal: stray lmdb commit failure absorbed'));
     const metaProblem = metaPageProblem(options.dir);
+    if (metaProblem) await refuseOrSetAside(options, metaProblem, log);
     const db = openLmdb(options);
+    if (options.preallocateBytes && !options.readOnly) preallocate(join(options.dir, 'data.mdb'), options.preallocateBytes);
     const verified = verifyStore(db, options.identity);
-    const report: VerifyReport = metaProblem && !verified.damage
-      ? { ...verified, tornTail: undefined, damage: { seq: verified.lastGoodSeq + 1, reason: `${metaProblem}: records after ${verified.lastGoodSeq} may be unreachable; run salvage` } }
-      : verified;
+    const report = verified;
     if (report.damage?.foreign) {
       await db.close();
       throw new PosError('STO_IDENTITY', `${options.dir}: ${report.damage.reason}`, { dir: options.dir });
@@ -206,8 +223,11 @@ export class Journal {
   async close(): Promise<void> {
     if (this.state_ === 'closed') return;
     await Promise.allSettled([...this.inFlight]);
+    const failed = this.state_ === 'failed';
     this.state_ = 'closed';
-    await this.db.close();
+    // After a failed commit, closing the environment has been seen to corrupt lmdb-js's heap
+    // (glibc abort after ENOSPC on a real full disk): a failed environment stays open until exit.
+    if (!failed) await this.db.close();
   }
 
   // ---- internals
@@ -254,14 +274,21 @@ export class Journal {
   }
 
   /**
-   * Waits for a write's commit and then its flush. Both promises get handlers at once: an
-   * unhandled second rejection has been seen to kill the process (DESIGN.md).
+   * Waits for a write's commit and then its flush, at most `appendTimeoutMsMax`. Both promises
+   * get handlers at once: an unhandled second rejection has been seen to kill the process
+   * (DESIGN.md). A commit that never settles (seen after MDB_PANIC) fails the journal instead of
+   * hanging the terminal.
    */
   private durable(written: Promise<unknown>, bytes: number): Promise<void> {
     const flushed = written.then(() => (this.options.unsafeNoSync ? undefined : this.db.flushed));
-    const tracked = flushed.then(
-      () => { this.usedBytesEstimate += bytes; },
-      (e: unknown) => { throw this.fail(e); },
+    const timeoutMs = this.options.appendTimeoutMsMax ?? APPEND_TIMEOUT_MS_MAX_DEFAULT;
+    let timer: NodeJS.Timeout | undefined;
+    const stalled = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`EIO: storage did not complete a commit within ${timeoutMs} ms`)), timeoutMs);
+    });
+    const tracked = Promise.race([flushed, stalled]).then(
+      () => { clearTimeout(timer); this.usedBytesEstimate += bytes; this.refreshUsage(); },
+      async (e: unknown) => { clearTimeout(timer); throw this.fail(await commitCause(e)); },
     );
     this.inFlight.add(tracked);
     const untrack = (): void => { this.inFlight.delete(tracked); };
@@ -279,14 +306,71 @@ export class Journal {
     return this.failure_;
   }
 
+  /**
+   * Used bytes = LMDB's highest page in use (what the file must hold), plus a margin for the
+   * pages one more commit may copy-on-write. Read from LMDB after every commit, because record
+   * bytes alone underestimate what the B-tree and free list take.
+   */
   private refreshUsage(): void {
     try {
       const stats = this.db.getStats() as { pageSize?: number; lastPageNumber?: number };
-      this.usedBytesEstimate = (stats.lastPageNumber ?? 0) * (stats.pageSize ?? 4096);
+      const pageBytes = stats.pageSize ?? 4096;
+      this.usedBytesEstimate = Math.max(this.usedBytesEstimate, ((stats.lastPageNumber ?? 0) + COMMIT_PAGES_MARGIN) * pageBytes);
     } catch {
-      this.usedBytesEstimate = 0;
+      // Stats are advisory; keep the running estimate.
     }
   }
+}
+
+const PREALLOCATE_CHUNK_BYTES = 1024 * 1024;
+
+/** Extends a file with written zeros (not a sparse hole, which would allocate nothing) and fsyncs. */
+function preallocate(file: string, bytes: number): void {
+  const fd = openSync(file, 'r+');
+  try {
+    const size = fstatSync(fd).size;
+    if (size >= bytes) return;
+    const zeros = Buffer.alloc(PREALLOCATE_CHUNK_BYTES);
+    for (let at = size; at < bytes; at += PREALLOCATE_CHUNK_BYTES) writeSync(fd, zeros, 0, Math.min(PREALLOCATE_CHUNK_BYTES, bytes - at), at);
+    fsyncSync(fd);
+  } catch (e) {
+    throw storageError(e, file);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * A destroyed LMDB meta page is never handed to LMDB: lmdb-js crashes the process (SIGSEGV) on
+ * some such files, and on others silently opens an older snapshot. When the raw file holds no
+ * intact record (a power cut while the file was being created: nothing was ever acknowledged),
+ * it is moved aside and a new journal starts. Otherwise the journal is damaged: salvage.
+ */
+async function refuseOrSetAside(options: JournalOptions, problem: string, log: Logger): Promise<void> {
+  const file = join(options.dir, 'data.mdb');
+  if (scanRecords(readFileSync(file)).size > 0 || options.readOnly) {
+    throw new PosError('STO_DAMAGED', `${options.dir}: ${problem}; LMDB cannot be trusted to open it: run "pos journal salvage"`, { dir: options.dir, seq: 1 });
+  }
+  const aside = `${file}.unusable-${Date.now()}`;
+  renameSync(file, aside);
+  log.warn({ dir: options.dir, problem, movedTo: aside }, 'journal: data.mdb without any record and with a damaged meta page set aside');
+}
+
+/**
+ * lmdb-js rejects a failed commit with "Commit failed (see commitError for details)" and rejects
+ * `error.commitError` a moment later with the real errno. Handle it (unhandled, it kills the
+ * process) and return the real cause when it comes in time.
+ */
+async function commitCause(e: unknown): Promise<unknown> {
+  const pending = (e as { commitError?: unknown } | null)?.commitError;
+  if (!pending || typeof (pending as Promise<unknown>).then !== 'function') return e;
+  let timer: NodeJS.Timeout | undefined;
+  const cause = await Promise.race([
+    (pending as Promise<unknown>).then(() => e, (c: unknown) => c),
+    new Promise<unknown>((resolve) => { timer = setTimeout(() => resolve(e), COMMIT_CAUSE_WAIT_MS_MAX); }),
+  ]);
+  clearTimeout(timer);
+  return cause;
 }
 
 function openLmdb(options: JournalOptions): JournalDb {

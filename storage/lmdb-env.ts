@@ -63,3 +63,30 @@ export function metaPageProblem(dir: string): string | undefined {
     closeSync(fd);
   }
 }
+
+const LMDB_COMMIT_FAILED = 'Commit failed (see commitError for details)';
+let guardInstalled = false;
+
+function isLmdbCommitFailure(reason: unknown): reason is Error & { commitError?: Promise<unknown> } {
+  return reason instanceof Error && reason.message === LMDB_COMMIT_FAILED && 'commitError' in reason;
+}
+
+/**
+ * After a failed commit (EIO, ENOSPC), lmdb-js rejects internal promises that no caller holds;
+ * unhandled, one of them kills the process (DESIGN.md: "an unhandled second rejection"). The
+ * journal has already turned the failure into a typed error and refused further appends, so
+ * those stray rejections are absorbed here. Every other unhandled rejection keeps Node's default
+ * (crash) unless someone else (a test runner) listens too.
+ */
+export function installCommitFailureGuard(onAbsorbed: (reason: Error) => void = () => undefined): void {
+  if (guardInstalled) return;
+  guardInstalled = true;
+  process.on('unhandledRejection', (reason: unknown) => {
+    if (isLmdbCommitFailure(reason)) {
+      reason.commitError?.then(undefined, () => undefined);
+      onAbsorbed(reason);
+      return;
+    }
+    if (process.listenerCount('unhandledRejection') === 1) throw reason;
+  });
+}

@@ -20,6 +20,7 @@ export function storageError(e: unknown, where: string): PosError {
   }
   if (has('EROFS') || /read-only file system/i.test(message)) return new PosError('STO_READONLY', `${where}: read-only file system (EROFS)`, { where }, { cause: e });
   if (has('EACCES') || has('EPERM')) return new PosError('STO_READONLY', `${where}: permission denied`, { where }, { cause: e });
+  if (has('MDB_PANIC')) return new PosError('STO_IO', `${where}: storage write failed, database environment stopped (MDB_PANIC)`, { where }, { cause: e });
   if (has('EIO') || /input\/output error/i.test(message)) return new PosError('STO_IO', `${where}: I/O error (EIO)`, { where }, { cause: e });
   return new PosError('STO_IO', `${where}: storage failure: ${message}`, { where }, { cause: e });
 }

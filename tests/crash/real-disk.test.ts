@@ -1,0 +1,57 @@
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import { rmdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir } from '../../storage/testing';
+import { assertAcksSurvived, runWriter } from './harness';
+
+/**
+ * Real storage faults on a real (tiny) file system: a tmpfs that fills up (ENOSPC at a data page)
+ * (EROFS is injected with strace in fault-injection.test.ts: Linux refuses a read-only remount
+ * while the writer holds the file open). Needs root and mount(8); .ci/run runs as
+ * root. Without permission the suite says so loudly and skips, except under CI where it fails.
+ */
+describe('journal: a real full file system', function () {
+  this.timeout(60_000);
+  let mnt: string;
+
+  function sh(cmd: string): boolean {
+    return spawnSync('sh', ['-c', cmd], { stdio: 'ignore' }).status === 0;
+  }
+
+  beforeEach(function () {
+    mnt = tempDir('mnt-');
+    if (!sh(`mount -t tmpfs -o size=192k tmpfs ${mnt}`)) {
+      const message = 'cannot mount a tmpfs (needs root): real disk-full tests skipped';
+      if (process.env.POS_REQUIRE_TOOLS === '1') throw new Error(message);
+      process.stderr.write(`\n*** SKIPPED: ${message} ***\n\n`);
+      this.skip();
+    }
+  });
+  afterEach(() => { sh(`umount ${mnt}`); try { rmdirSync(mnt); } catch { /* already gone */ } });
+
+  it('preallocatedJournalOnAFullDiskRefusesSalesBeforeLmdbEverSeesEnospc', async () => {
+    const dir = join(mnt, 'journal');
+    const run = await runWriter(dir, { count: 100_000, env: { WRITER_CAPACITY_BYTES: String(160 * 1024) } });
+    const err = run.lines.find((l) => l.startsWith('ERR '));
+    assert.match(err ?? '', /^ERR E-STO-01 .*storage full for new sales/);
+    assert.equal(run.exitCode, 0, 'no storage failure inside LMDB: clean exit');
+    assert.ok(run.acks.size > 100);
+    const j = await assertAcksSurvived(dir, run.acks, 'after sales were refused');
+    await j.close();
+  });
+
+  // Without preallocation a real ENOSPC reaches LMDB. It surfaces as the typed error and nothing
+  // acknowledged is lost, but lmdb-js 3.5.6 corrupts its heap on that path (glibc aborts the
+  // process at exit): the reason boards preallocate. The exit status is not asserted here.
+  it('unpreallocatedJournalOnAFullDiskStillFailsTypedAndLosesNothing', async () => {
+    const dir = join(mnt, 'journal');
+    const run = await runWriter(dir, { count: 100_000 });
+    const err = run.lines.find((l) => l.startsWith('ERR '));
+    assert.match(err ?? '', /^ERR E-STO-01 .*ENOSPC/);
+    assert.ok(run.lines.filter((l) => l.startsWith('RETRY')).every((l) => l === 'RETRY E-STO-01'));
+    assert.ok(run.lines.includes('DONE'), 'the writer went on after the failure');
+    const j = await assertAcksSurvived(dir, run.acks, 'after disk full');
+    await j.close();
+  });
+});
