@@ -2,6 +2,7 @@
 /**
  * `pos`: the terminal's command line. Each capability adds its subcommands to COMMAND_GROUPS.
  *   pos journal verify|dump|export|import|salvage   (storage/)
+ *   pos host-sim                                    (sim/host/: the acquirer simulator)
  */
 import { Command, parseArgs, reportError } from './cli';
 import { journalCommands } from '../storage/cli';
@@ -9,7 +10,7 @@ import { hostSimCommands } from '../sim/host/cli';
 
 const COMMAND_GROUPS: ReadonlyArray<readonly Command[]> = [journalCommands, hostSimCommands];
 
-const VALUE_FLAGS = new Set(['dir', 'out', 'in', 'file', 'passphrase', 'passphrase-file', 'identity', 'from', 'to', 'limit', 'board', 'port', 'host', 'seed', 'days']);
+const VALUE_FLAGS = new Set(['dir', 'out', 'in', 'file', 'passphrase', 'passphrase-file', 'identity', 'from', 'to', 'limit', 'board', 'port', 'host', 'seed', 'days', 'tid', 'tmk', 'mid', 'fault', 'mode']);
 
 export async function main(
   argv: readonly string[],

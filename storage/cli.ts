@@ -10,11 +10,13 @@ import { Journal } from './journal';
 import { exportToFile, importFromFile } from './backup';
 import { salvage } from './salvage';
 import { typeName } from './record';
+import { readBoardFile } from '../hal/board';
 
-export const JOURNAL_DIR_DEFAULT = 'var/sim/journal';
-
+/** The journal directory: --dir, else $POS_JOURNAL_DIR, else the board file's storage.journalDir. */
 function journalDir(ctx: CommandContext): string {
-  return flagString(ctx, 'dir') ?? process.env.POS_JOURNAL_DIR ?? JOURNAL_DIR_DEFAULT;
+  const explicit = flagString(ctx, 'dir') ?? process.env.POS_JOURNAL_DIR;
+  if (explicit) return explicit;
+  return readBoardFile(flagString(ctx, 'board') ?? process.env.POS_BOARD ?? 'sim').config.storage.journalDir;
 }
 
 /** The passphrase comes from a file or the environment, never from argv by default (ps shows argv). */
@@ -31,7 +33,7 @@ function need(ctx: CommandContext, flag: string): string {
 }
 
 const verify: Command = {
-  name: 'journal verify', usage: 'journal verify [--dir D] [--identity ID] [--json]', summary: 'check every record: checksums, chain, gaps',
+  name: 'journal verify', usage: 'journal verify [--dir D | --board B] [--identity ID] [--json]', summary: 'check every record: checksums, chain, gaps',
   async run(ctx) {
     const dir = journalDir(ctx);
     const j = await Journal.open({ dir, identity: flagString(ctx, 'identity'), readOnly: true });
