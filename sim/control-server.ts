@@ -1,0 +1,219 @@
+/**
+ * The simulator board's control interface: JSON lines over a TCP socket on the loopback address.
+ * Scripts, tests and the front panel use it to press keys, present cards, read the screen's text
+ * and pixels, read printed receipts (text and PNG), set battery and paper state, and observe the
+ * terminal's state changes. One request per line, one response per line:
+ *
+ *   → {"id":1,"cmd":"press","key":"5"}            ← {"id":1,"ok":true}
+ *   → {"id":2,"cmd":"screen"}                     ← {"id":2,"ok":true,"kind":"pixels","width":128,"height":64,"ascii":"..."}
+ *   → {"id":3,"cmd":"subscribe"}                  ← {"id":3,"ok":true}  then {"event":"state","state":...} lines
+ *
+ * Commands (see CONTROL_COMMANDS): press, release, keys, swipe, swipe-bad, insert, remove, tap,
+ * take-away, screen, receipts, receipt-png, battery, paper, cover, printer-fault, reset-button,
+ * state, subscribe, leds, garble-reader. Unknown commands and malformed lines get
+ * {"ok":false,"error":...}; the connection stays open. Listens on 127.0.0.1 only.
+ */
+import { createServer, Server, Socket } from 'node:net';
+import { writeFileSync } from 'node:fs';
+import { SimBoard } from './board-sim';
+import { TEST_CARDS } from './test-cards';
+import { KEY_NAMES, KeyName } from '../hal/keypad';
+import { Logger, silentLogger } from '../runtime/log';
+
+export const CONTROL_LINE_BYTES_MAX = 64 * 1024;
+export const CONTROL_CLIENTS_MAX = 8;
+/** How long a scripted key stays down: longer than the keypad's debounce and scan period. */
+export const KEY_HOLD_MS = 60;
+
+/** What the terminal (state machine) exposes to the control interface. */
+export interface TerminalProbe {
+  snapshot(): unknown;
+  onChange(listener: (snapshot: unknown) => void): () => void;
+}
+
+type Request = { id?: unknown; cmd?: unknown; [k: string]: unknown };
+type Reply = Record<string, unknown>;
+type Handler = (req: Request) => Reply | Promise<Reply>;
+
+export class ControlServer {
+  private server: Server | undefined;
+  private readonly clients = new Set<Socket>();
+  private readonly subscribers = new Set<Socket>();
+  private unsubscribe: (() => void) | undefined;
+  private readonly handlers: Record<string, Handler>;
+
+  constructor(private readonly sim: SimBoard, private probe: TerminalProbe | undefined = undefined, private readonly log: Logger = silentLogger) {
+    this.handlers = this.buildHandlers();
+    this.attachProbe(probe);
+  }
+
+  /** Attaches (or replaces) the terminal whose state `state` and `subscribe` report. */
+  attachProbe(probe: TerminalProbe | undefined): void {
+    this.unsubscribe?.();
+    this.probe = probe;
+    this.unsubscribe = probe?.onChange((snapshot) => this.broadcast({ event: 'state', state: snapshot }));
+  }
+
+  async listen(port = 0): Promise<number> {
+    this.server = createServer((socket) => this.accept(socket));
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(port, '127.0.0.1', () => resolve());
+    });
+    const address = this.server.address();
+    return typeof address === 'object' && address ? address.port : port;
+  }
+
+  async close(): Promise<void> {
+    this.unsubscribe?.();
+    for (const c of this.clients) c.destroy();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  /** Sends an event line to every subscriber (state changes, printed receipts). */
+  broadcast(event: Reply): void {
+    const line = JSON.stringify(event) + '\n';
+    for (const s of this.subscribers) s.write(line);
+  }
+
+  /** Runs one request (also used in-process by tests). */
+  async handle(req: Request): Promise<Reply> {
+    const cmd = typeof req.cmd === 'string' ? req.cmd : '';
+    const handler = this.handlers[cmd];
+    if (!handler) return { ok: false, error: `unknown command "${cmd}"; known: ${Object.keys(this.handlers).join(', ')}` };
+    try {
+      return { ok: true, ...(await handler(req)) };
+    } catch (e) {
+      return { ok: false, error: e instanceof Error ? e.message : String(e) };
+    }
+  }
+
+  private accept(socket: Socket): void {
+    if (this.clients.size >= CONTROL_CLIENTS_MAX) {
+      socket.end(JSON.stringify({ ok: false, error: 'too many control clients' }) + '\n');
+      return;
+    }
+    this.clients.add(socket);
+    let buffered = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      buffered += chunk;
+      if (buffered.length > CONTROL_LINE_BYTES_MAX && !buffered.includes('\n')) {
+        socket.end(JSON.stringify({ ok: false, error: `line longer than ${CONTROL_LINE_BYTES_MAX} bytes` }) + '\n');
+        return;
+      }
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl).trim();
+        buffered = buffered.slice(nl + 1);
+        if (line) void this.answer(socket, line);
+      }
+    });
+    socket.on('close', () => { this.clients.delete(socket); this.subscribers.delete(socket); });
+    socket.on('error', () => socket.destroy());
+  }
+
+  private async answer(socket: Socket, line: string): Promise<void> {
+    let req: Request;
+    try {
+      req = JSON.parse(line) as Request;
+    } catch {
+      socket.write(JSON.stringify({ ok: false, error: 'not JSON' }) + '\n');
+      return;
+    }
+    if (req.cmd === 'subscribe') this.subscribers.add(socket);
+    const reply = await this.handle(req);
+    if (!socket.destroyed) socket.write(JSON.stringify({ id: req.id, ...reply }) + '\n');
+  }
+
+  private buildHandlers(): Record<string, Handler> {
+    const sim = this.sim;
+    return {
+      press: async (r) => { await this.tap(keyOf(r.key)); return {}; },
+      keys: async (r) => { for (const k of keySequence(String(r.keys ?? ''))) await this.tap(k); return {}; },
+      down: (r) => { sim.keypad().press(keyOf(r.key)); return {}; },
+      up: (r) => { sim.keypad().release(keyOf(r.key)); return {}; },
+      swipe: (r) => { sim.reader().swipe(cardOf(r.card, 'mag')); return {}; },
+      'swipe-bad': () => { sim.reader().swipeBad(); return {}; },
+      insert: (r) => { sim.reader().insert(cardOf(r.card, 'ic')); return {}; },
+      remove: () => { sim.reader().removeCard(); return {}; },
+      tap: (r) => { sim.reader().tap(cardOf(r.card, 'contactless')); return {}; },
+      'take-away': () => { sim.reader().takeAway(); return {}; },
+      'garble-reader': () => { sim.reader().garbleNextFrame('crc'); return {}; },
+      screen: () => this.screen(),
+      receipts: () => ({ receipts: sim.printer().receipts().map((rc) => ({ lines: rc.lines, cut: rc.cut })) }),
+      'receipt-png': (r) => this.receiptPng(r),
+      battery: (r) => {
+        sim.setBattery({ percent: num(r.percent), charging: bool(r.charging), low: bool(r.low) });
+        return {};
+      },
+      paper: (r) => this.paper(String(r.state ?? '')),
+      cover: (r) => { if (r.open) sim.printer().openCover(); else sim.printer().closeCover(); return {}; },
+      'reset-button': (r) => { if (r.down) sim.resetButton().press(); else sim.resetButton().release(); return {}; },
+      leds: () => ({ leds: Object.fromEntries([...sim.leds.entries()].map(([role, led]) => [role, led.isOn])) }),
+      state: () => ({ state: this.probe?.snapshot() ?? null }),
+      subscribe: () => ({}),
+      cards: () => ({ cards: Object.keys(TEST_CARDS) }),
+    };
+  }
+
+  private async tap(key: KeyName): Promise<void> {
+    this.sim.keypad().press(key);
+    await delay(KEY_HOLD_MS);
+    this.sim.keypad().release(key);
+    await delay(KEY_HOLD_MS);
+  }
+
+  private screen(): Reply {
+    if (this.sim.oleds.size > 0) {
+      const oled = this.sim.oled();
+      return { kind: 'pixels', width: 128, height: 64, ascii: oled.toAscii() };
+    }
+    return { kind: 'text', lines: this.sim.lcd().text() };
+  }
+
+  private receiptPng(r: Request): Reply {
+    const receipts = this.sim.printer().receipts();
+    const index = num(r.index) ?? receipts.length - 1;
+    const receipt = receipts[index];
+    if (!receipt) throw new Error(`no receipt ${index} (${receipts.length} printed)`);
+    const png = this.sim.printer().png(receipt);
+    if (typeof r.path === 'string') { writeFileSync(r.path, png); return { path: r.path, bytes: png.length }; }
+    return { png: png.toString('base64') };
+  }
+
+  private paper(state: string): Reply {
+    const printer = this.sim.printer();
+    if (state === 'out') printer.setPaperRemainingMm(0);
+    else if (state === 'near-end') printer.setPaperRemainingMm(300);
+    else if (state === 'loaded') printer.loadPaper();
+    else throw new Error('paper state must be out, near-end or loaded');
+    return {};
+  }
+}
+
+function keyOf(v: unknown): KeyName {
+  const k = String(v ?? '').toUpperCase();
+  if (!(KEY_NAMES as readonly string[]).includes(k)) throw new Error(`unknown key "${String(v)}"; keys: ${KEY_NAMES.join(' ')}`);
+  return k as KeyName;
+}
+
+/** "12.34OK" style: digits one by one, words (OK, CANCEL...) in brackets or upper case runs. */
+export function keySequence(s: string): KeyName[] {
+  const out: KeyName[] = [];
+  for (const token of s.match(/\[[A-Za-z]+\]|[A-Z]{2,}|[0-9]/g) ?? []) out.push(keyOf(token.replace(/[[\]]/g, '')));
+  return out;
+}
+
+function cardOf(name: unknown, kind: 'mag' | 'ic' | 'contactless'): never {
+  const defaults = { mag: 'magDebit', ic: 'icDebit', contactless: 'contactless' } as const;
+  const key = (typeof name === 'string' ? name : defaults[kind]) as keyof typeof TEST_CARDS;
+  const card = TEST_CARDS[key];
+  if (!card) throw new Error(`unknown test card "${String(name)}"; cards: ${Object.keys(TEST_CARDS).join(', ')}`);
+  // Each reader method checks the card's kind itself; the union is narrowed there.
+  return card as never;
+}
+
+function num(v: unknown): number | undefined { return typeof v === 'number' ? v : undefined; }
+function bool(v: unknown): boolean | undefined { return typeof v === 'boolean' ? v : undefined; }
+function delay(ms: number): Promise<void> { return new Promise((r) => setTimeout(r, ms)); }
