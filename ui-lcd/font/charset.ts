@@ -1,0 +1,48 @@
+/**
+ * Every character the UI can draw on the graphic display: all strings of ui-lcd/strings.ts, the
+ * error list (runtime/errors.ts), the response-code texts, printable ASCII and a few symbols
+ * composed at run time (currency, punctuation). scripts/gen-font.ts extracts exactly these from
+ * GNU Unifont; tests/ui/font.test.ts fails when one of them has no glyph in the committed subset,
+ * so a string added without `npm run gen:font` fails CI.
+ */
+import { STRINGS } from '../strings';
+import { ERRORS } from '../../runtime/errors';
+import { EXPLAINED_CODES, explainResponseCode } from '../../runtime/host/response-codes';
+
+/** Composed at run time: amounts ("¥12.34", "12.34元"), masks, separators. */
+export const EXTRA_CHARACTERS = '¥元*…·，。：；！？（）、';
+
+export function printableAscii(): string {
+  let s = '';
+  for (let c = 0x20; c <= 0x7e; c++) s += String.fromCharCode(c);
+  return s;
+}
+
+/** Every text the UI can show, by where it comes from (for messages that name the culprit). */
+export function uiTexts(): Array<{ readonly where: string; readonly text: string }> {
+  const out: Array<{ where: string; text: string }> = [];
+  for (const [key, v] of Object.entries(STRINGS)) {
+    out.push({ where: `strings.ts ${key} (en)`, text: v.en }, { where: `strings.ts ${key} (zh)`, text: v.zh });
+  }
+  for (const [id, d] of Object.entries(ERRORS)) {
+    for (const lang of ['en', 'zh'] as const) {
+      out.push({ where: `errors.ts ${id} cause (${lang})`, text: d[lang].cause });
+      d[lang].steps.forEach((step, i) => out.push({ where: `errors.ts ${id} step ${i + 1} (${lang})`, text: step }));
+    }
+  }
+  for (const code of [...EXPLAINED_CODES, 'XX']) {
+    const r = explainResponseCode(code);
+    out.push({ where: `response-codes.ts ${code} (en)`, text: r.en }, { where: `response-codes.ts ${code} (zh)`, text: r.zh });
+  }
+  return out;
+}
+
+/** The set of code points the font subset must hold, sorted. */
+export function requiredCodePoints(): number[] {
+  const set = new Set<number>();
+  const add = (s: string): void => { for (const ch of s) set.add(ch.codePointAt(0)!); };
+  add(printableAscii());
+  add(EXTRA_CHARACTERS);
+  for (const t of uiTexts()) add(t.text.replace(/\{\w+\}/g, ''));
+  return [...set].sort((a, b) => a - b);
+}

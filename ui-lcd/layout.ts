@@ -1,0 +1,260 @@
+/**
+ * Layout shared by the character and the graphic renderers: a screen becomes a grid of rows of
+ * cells (a character on an LCD; 8 pixels on the 128×64 panel, where a CJK glyph takes two). The
+ * layout decides what goes on each row and cuts every string to its cells, so a renderer only
+ * draws and can never overflow.
+ *
+ * Rows, top to bottom:
+ * - row 0, the title: the title (or, on 2-row displays, a notice), with a right tag: the page
+ *   ("2/3") when the body is paged, else the menu position when the menu scrolls, else the status.
+ * - the content rows: body lines (wrapped; error cause and numbered steps; a progress bar), then
+ *   the input field or the menu window, pinned at the bottom so they are always visible. Body
+ *   lines that do not fit are paged: `screen.page` picks the page (UP/DOWN in the state).
+ * - the last row, on displays with 4 rows or more: the footer (the next key to press), replaced by
+ *   the notice when there is one, and by "UP/DOWN: more" on every page but the last.
+ * On 2-row displays there is no footer row: the page tag in the title says there is more.
+ */
+import type { Locale, Progress, Screen, StatusLine } from './screen';
+import { resolve, t, formatAmount, formatYuan } from './strings';
+
+export interface Grid {
+  readonly cols: number;
+  readonly rows: number;
+  /** Character LCD: English only, ASCII amounts. */
+  readonly ascii: boolean;
+  /** Cells a character takes (1, or 2 for a full-width glyph). */
+  cellsOf(ch: string): number;
+  /** Cells the renderer needs for the status at the right of the title row. */
+  statusCells(status: StatusLine): number;
+}
+
+export type RowKind = 'title' | 'body' | 'menu' | 'input' | 'progress' | 'footer' | 'pattern' | 'empty';
+
+export interface Row {
+  readonly kind: RowKind;
+  readonly text: string;
+  readonly align: 'left' | 'right' | 'center';
+  /** Menu row under the selection (text: '>' marker; pixels: inverted). */
+  readonly selected?: boolean;
+  /** A tag at the right end of the row, already fitted. */
+  readonly right?: string;
+  readonly status?: StatusLine;
+  readonly progress?: Progress;
+}
+
+export interface Layout {
+  readonly rows: Row[];
+  readonly page: number;
+  readonly pageCount: number;
+}
+
+const EMPTY: Row = { kind: 'empty', text: '', align: 'left' };
+/** Rows a display needs before it gets a footer row. */
+export const FOOTER_ROWS_MIN = 4;
+
+export function layout(screen: Screen, locale: Locale, grid: Grid): Layout {
+  if (screen.pattern) return { rows: Array.from({ length: grid.rows }, () => ({ kind: 'pattern', text: '', align: 'left' })), page: 0, pageCount: 1 };
+  const wantsFooter = grid.rows >= FOOTER_ROWS_MIN && (screen.footer !== undefined || screen.notice !== undefined);
+  const first = arrange(screen, locale, grid, wantsFooter);
+  // Paged content needs the footer row for "UP/DOWN: more", even on a screen without a footer.
+  if (!wantsFooter && first.pageCount > 1 && grid.rows >= FOOTER_ROWS_MIN) return arrange(screen, locale, grid, true);
+  return first;
+}
+
+function arrange(screen: Screen, locale: Locale, grid: Grid, footerRow: boolean): Layout {
+  const text = (x: Parameters<typeof resolve>[0]): string => resolve(x, locale, grid.ascii);
+  const contentRows = grid.rows - 1 - (footerRow ? 1 : 0);
+  const body = bodyLines(screen, locale, grid);
+  const pinned = pinnedRows(screen, locale, grid, contentRows, body.length);
+  const pageRows = Math.max(0, contentRows - pinned.length);
+  const pageCount = pageRows > 0 ? Math.max(1, Math.ceil(body.length / pageRows)) : 1;
+  const page = clamp(screen.page ?? 0, 0, pageCount - 1);
+  const shown = pageRows > 0 ? body.slice(page * pageRows, (page + 1) * pageRows) : [];
+
+  const pad = Math.max(0, pageRows - shown.length);
+  // Short messages ("Approved") sit in the middle of the free rows; fields and menus stay at the bottom.
+  const top = screen.align === 'center' && pinned.length === 0 ? Math.floor(pad / 2) : 0;
+  const content = [...blank(top), ...shown, ...blank(pad - top), ...pinned];
+
+  const rows: Row[] = [titleRow(screen, grid, text, page, pageCount)];
+  rows.push(...content.slice(0, contentRows));
+  if (footerRow) rows.push(footer(screen, grid, text, page, pageCount));
+  while (rows.length < grid.rows) rows.push(EMPTY);
+  return { rows, page, pageCount };
+}
+
+function blank(n: number): Row[] {
+  return Array.from({ length: Math.max(0, n) }, () => EMPTY);
+}
+
+function titleRow(screen: Screen, grid: Grid, text: (x: Parameters<typeof resolve>[0]) => string, page: number, pageCount: number): Row {
+  const useNotice = screen.notice !== undefined && grid.rows < FOOTER_ROWS_MIN;
+  const title = text(useNotice ? screen.notice! : screen.title);
+  const menuScrolls = screen.menu && screen.menu.items.length > 0;
+  let right: string | undefined;
+  if (pageCount > 1) right = `${page + 1}/${pageCount}`;
+  else if (menuScrolls && screen.menu!.items.length > grid.rows - 1) right = `${screen.menu!.selected + 1}/${screen.menu!.items.length}`;
+  if (right !== undefined) {
+    return { kind: 'title', text: fit(title, grid.cols - right.length - 1, grid), align: 'left', right };
+  }
+  if (screen.status && !useNotice) {
+    const cells = Math.min(grid.statusCells(screen.status), grid.cols);
+    return { kind: 'title', text: fit(title, Math.max(0, grid.cols - cells - 1), grid), align: 'left', status: screen.status };
+  }
+  return { kind: 'title', text: fit(title, grid.cols, grid), align: 'left' };
+}
+
+function footer(screen: Screen, grid: Grid, text: (x: Parameters<typeof resolve>[0]) => string, page: number, pageCount: number): Row {
+  let s = '';
+  if (screen.notice !== undefined) s = text(screen.notice);
+  else if (pageCount > 1 && page < pageCount - 1) s = text(t('footer.paged'));
+  else if (screen.footer !== undefined) s = text(screen.footer);
+  return { kind: 'footer', text: fit(s, grid.cols, grid), align: 'left' };
+}
+
+/** Body, error cause and steps, progress: wrapped to the width, one Row per display row. */
+function bodyLines(screen: Screen, locale: Locale, grid: Grid): Row[] {
+  const align = screen.align === 'center' ? 'center' : 'left';
+  const out: Row[] = [];
+  const lang = grid.ascii || locale === 'en' ? 'en' : 'zh';
+  for (const l of screen.lines ?? []) {
+    for (const w of wrap(resolve(l, locale, grid.ascii), grid.cols, grid)) out.push({ kind: 'body', text: w, align });
+  }
+  if (screen.error) {
+    for (const w of wrap(screen.error.cause[lang], grid.cols, grid)) out.push({ kind: 'body', text: w, align: 'left' });
+    screen.error.steps[lang].forEach((step, i) => {
+      for (const w of wrap(`${i + 1}.${step}`, grid.cols, grid)) out.push({ kind: 'body', text: w, align: 'left' });
+    });
+  }
+  if (screen.progress) {
+    const p = screen.progress;
+    const tag = `${Math.min(p.done, p.total)}/${p.total}`;
+    out.push({ kind: 'progress', text: '', align: 'left', progress: p, right: fit(tag, grid.cols, grid) });
+  }
+  return out;
+}
+
+/** The input field or the menu window: always shown, at the bottom of the content rows. */
+function pinnedRows(screen: Screen, locale: Locale, grid: Grid, contentRows: number, bodyCount: number): Row[] {
+  if (contentRows <= 0) return [];
+  if (screen.input) return inputRows(screen, locale, grid, contentRows, bodyCount);
+  if (screen.menu && screen.menu.items.length > 0) return menuRows(screen, locale, grid, contentRows, bodyCount);
+  return [];
+}
+
+function inputRows(screen: Screen, locale: Locale, grid: Grid, contentRows: number, bodyCount: number): Row[] {
+  const input = screen.input!;
+  const label = resolve(input.label, locale, grid.ascii);
+  const value = fieldValue(input, locale, grid);
+  const valueRow: Row = { kind: 'input', text: fit(value, grid.cols, grid), align: 'right' };
+  if (contentRows - 2 >= Math.min(bodyCount, 1) && contentRows >= 2) {
+    return [{ kind: 'input', text: fit(label, grid.cols, grid), align: 'left' }, valueRow];
+  }
+  const combinedCells = cells(label, grid) + 1 + cells(value, grid);
+  if (combinedCells <= grid.cols) return [{ kind: 'input', text: label + ' '.repeat(grid.cols - combinedCells + 1) + value, align: 'left' }];
+  return [valueRow];
+}
+
+/** What the field shows: the amount ("RMB 12.34" / "¥12.34" / "12.34元"), digits, or '*' per digit. */
+export function fieldValue(input: NonNullable<Screen['input']>, locale: Locale, grid: Pick<Grid, 'ascii'>): string {
+  if (input.kind === 'amount') {
+    const fen = input.digits === '' ? 0 : Number(input.digits);
+    return grid.ascii ? formatYuan(fen) : formatAmount(fen, locale);
+  }
+  const shown = input.kind === 'password' ? '*'.repeat(input.digits.length) : input.digits;
+  const rest = Math.max(0, (input.lengthMax ?? 0) - input.digits.length);
+  return input.kind === 'password' ? shown : shown + '_'.repeat(rest);
+}
+
+function menuRows(screen: Screen, locale: Locale, grid: Grid, contentRows: number, bodyCount: number): Row[] {
+  const menu = screen.menu!;
+  const bodyRows = Math.min(bodyCount, contentRows - 1);
+  const window = Math.max(1, contentRows - bodyRows);
+  const selected = clamp(menu.selected, 0, menu.items.length - 1);
+  // Page-wise scrolling: the window is a function of the selection alone (no hidden scroll state).
+  const top = Math.floor(selected / window) * window;
+  const rows: Row[] = [];
+  for (let i = top; i < Math.min(menu.items.length, top + window); i++) {
+    const item = menu.items[i];
+    const marker = grid.ascii ? (i === selected ? '>' : ' ') : '';
+    const label = `${marker}${item.shortcut ?? ' '} ${resolve(item.label, locale, grid.ascii)}`;
+    rows.push({ kind: 'menu', text: fit(label, grid.cols, grid), align: 'left', selected: i === selected });
+  }
+  while (rows.length < window) rows.push(EMPTY);
+  return rows;
+}
+
+export function cells(s: string, grid: Pick<Grid, 'cellsOf'>): number {
+  let n = 0;
+  for (const ch of s) n += grid.cellsOf(ch);
+  return n;
+}
+
+/** Cuts `s` to at most `width` cells (never splits a wide glyph). */
+export function fit(s: string, width: number, grid: Pick<Grid, 'cellsOf'>): string {
+  let n = 0;
+  let out = '';
+  for (const ch of s) {
+    const w = grid.cellsOf(ch);
+    if (n + w > width) break;
+    out += ch;
+    n += w;
+  }
+  return out;
+}
+
+/** Full-width punctuation that must not start a line (kinsoku): the character before it moves down too. */
+const NO_LINE_START = new Set([...'，。、；：！？）」』》%']);
+
+/**
+ * Greedy wrap to `width` cells: ASCII words break at spaces, CJK breaks between any two
+ * characters, a word longer than a line is cut. Never returns a line wider than `width`.
+ */
+export function wrap(s: string, width: number, grid: Pick<Grid, 'cellsOf'>): string[] {
+  if (width <= 0) return [];
+  const lines: string[] = [];
+  let line = '';
+  for (const token of tokens(s, grid)) {
+    if (token.trim() === '') {
+      if (line !== '') line += ' ';
+      continue;
+    }
+    if (cells(line + token, grid) <= width) {
+      line += token;
+      continue;
+    }
+    let carry = '';
+    const chars = [...line.trimEnd()];
+    if (NO_LINE_START.has(token) && chars.length > 1 && grid.cellsOf(chars[chars.length - 1]) === 2) carry = chars.pop()!;
+    if (chars.length > 0) lines.push(chars.join(''));
+    line = carry;
+    for (const ch of token) {
+      if (cells(line + ch, grid) > width) {
+        lines.push(line);
+        line = '';
+      }
+      line += ch;
+    }
+  }
+  if (line.trimEnd() !== '') lines.push(line.trimEnd());
+  return lines;
+}
+
+/** Spaces, runs of narrow non-space characters (words), and single wide characters. */
+function tokens(s: string, grid: Pick<Grid, 'cellsOf'>): string[] {
+  const out: string[] = [];
+  let word = '';
+  for (const ch of s) {
+    if (ch === ' ' || grid.cellsOf(ch) === 2) {
+      if (word) out.push(word);
+      word = '';
+      out.push(ch);
+    } else word += ch;
+  }
+  if (word) out.push(word);
+  return out;
+}
+
+function clamp(n: number, lo: number, hi: number): number {
+  return Math.max(lo, Math.min(hi, Math.trunc(n)));
+}

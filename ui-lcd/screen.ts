@@ -1,0 +1,119 @@
+/**
+ * The screen model: what a terminal state wants to show, independent of the display it lands on.
+ * A `Screen` is plain data (no functions, no classes), so the state machine's snapshot can be
+ * mapped onto it and a test can compare two of them with deepEqual.
+ *
+ * Text in the model is a `Txt`: a plain string (the same in every locale: codes, numbers, names
+ * the merchant typed), a `LocalText` ({ en, zh }), or an `Amount` in fen. Resolving a `Txt`
+ * happens at render time, from (locale, display), so switching the language is a re-render and
+ * nothing else.
+ *
+ * Rendering is a pure function of (screen, locale, display capabilities):
+ *   renderScreen(screen, 'zh-CN', { kind: 'text', cols: 20, rows: 4 })   → { kind: 'text', rows: string[] }
+ *   renderScreen(screen, 'zh-CN', { kind: 'pixels', width: 128, height: 64 }) → { kind: 'pixels', frame }
+ * Character displays (HD44780, ROM A00) have no Chinese: they always render English (README).
+ */
+import type { DisplayCapabilities, FrameBuffer } from '../hal/display';
+import { renderText } from './render-text';
+import { renderPixels } from './render-pixels';
+
+export type Locale = 'zh-CN' | 'en';
+export const LOCALES: readonly Locale[] = ['zh-CN', 'en'];
+
+export interface LocalText {
+  readonly en: string;
+  readonly zh: string;
+}
+
+/** An amount of money in fen (1 yuan = 100 fen), formatted per locale and display at render time. */
+export interface Amount {
+  readonly amountFen: number;
+}
+
+export type Txt = string | LocalText | Amount;
+
+export interface StatusLine {
+  /** 0..100; absent when the board has no gauge. */
+  readonly batteryPercent?: number;
+  readonly charging?: boolean;
+  /** Network interface link. */
+  readonly network?: 'up' | 'down';
+  /** Host reachability as last seen (sign-on, last exchange). */
+  readonly host?: 'online' | 'offline' | 'unknown';
+  readonly paper?: 'ok' | 'out';
+}
+
+export interface InputField {
+  /** amount: `digits` are fen, shifted in from the right; password: shown as '*'. */
+  readonly kind: 'amount' | 'digits' | 'password';
+  readonly label: Txt;
+  /** The digits typed so far (never the PIN itself for kind password: any same-length string). */
+  readonly digits: string;
+  /** Field width in digits, for the placeholder of 'digits' and 'password' fields. */
+  readonly lengthMax?: number;
+}
+
+export interface MenuItem {
+  readonly label: Txt;
+  /** The digit key that picks this item directly ('1'..'9'); shown before the label. */
+  readonly shortcut?: string;
+  /** What the state machine receives when this item is chosen. */
+  readonly value: string;
+}
+
+export interface Menu {
+  readonly items: readonly MenuItem[];
+  readonly selected: number;
+}
+
+export interface ErrorBlock {
+  readonly code: string;
+  readonly cause: LocalText;
+  readonly steps: { readonly en: readonly string[]; readonly zh: readonly string[] };
+}
+
+export interface Progress {
+  readonly done: number;
+  readonly total: number;
+}
+
+export interface Screen {
+  /** Stable name of the screen (the state it shows), for logs and snapshots. */
+  readonly id: string;
+  readonly title: Txt;
+  /** Body lines; long ones wrap, and what does not fit is paged (UP/DOWN). */
+  readonly lines?: readonly Txt[];
+  readonly align?: 'left' | 'center';
+  readonly input?: InputField;
+  readonly menu?: Menu;
+  readonly error?: ErrorBlock;
+  readonly progress?: Progress;
+  readonly status?: StatusLine;
+  /** The next key to press ("OK: confirm"). */
+  readonly footer?: Txt;
+  /** A transient message (a refused key, a wrong password): takes the footer row, or the title row on 2-row displays. */
+  readonly notice?: Txt;
+  /** Page of the body/error text to show (clamped by the renderer). */
+  readonly page?: number;
+  /** A test pattern instead of content (factory and diagnostics display test). */
+  readonly pattern?: 'checker';
+}
+
+export type Rendered =
+  | { readonly kind: 'text'; readonly rows: string[]; readonly pageCount: number }
+  | { readonly kind: 'pixels'; readonly frame: FrameBuffer; readonly pageCount: number; readonly missingGlyphs: string[] };
+
+/** Renders a screen for a display's capabilities. Pure: same inputs, same output. */
+export function renderScreen(screen: Screen, locale: Locale, caps: DisplayCapabilities): Rendered {
+  if (caps.kind === 'text') {
+    const r = renderText(screen, locale, caps);
+    return { kind: 'text', rows: r.rows, pageCount: r.pageCount };
+  }
+  const r = renderPixels(screen, locale, caps);
+  return { kind: 'pixels', frame: r.frame, pageCount: r.pageCount, missingGlyphs: r.missingGlyphs };
+}
+
+/** Pages the screen's body has on this display (UP/DOWN wraps within 0..pageCount-1). */
+export function pageCount(screen: Screen, locale: Locale, caps: DisplayCapabilities): number {
+  return renderScreen(screen, locale, caps).pageCount;
+}

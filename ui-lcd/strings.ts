@@ -1,0 +1,284 @@
+/**
+ * Every UI string, in zh-CN and en, by key. Error causes and steps live in runtime/errors.ts and
+ * response-code texts in runtime/host/response-codes.ts; everything else a screen says is here.
+ *
+ * Width rules (checked by tests/ui/strings.test.ts, so a new string cannot overflow):
+ * - `title.*`: en ≤ 16 characters, zh ≤ 6 characters (a page tag or status icons share the row).
+ * - `menu.*`: en ≤ 13 characters (">1 " prefix on a 16-column LCD), zh ≤ 7 characters.
+ * - `footer.*`: en ≤ 16 characters (128-px row of 8-px glyphs), zh ≤ 8 characters.
+ * - body strings (`msg.*`) wrap and page, but en must be printable ASCII without '\' (HD44780 ROM
+ *   A00 has ¥ there), and every zh character must be in the generated font subset.
+ * `{name}` placeholders are filled by `t(key, args)`.
+ *
+ * The locale is not global state here: screens resolve text at render time for the locale they
+ * are given (`LocaleSetting` holds the operator's choice and tells listeners when it changes).
+ */
+import type { Amount, LocalText, Locale, Txt } from './screen';
+
+function s(en: string, zh: string): LocalText {
+  return { en, zh };
+}
+
+export const STRINGS = {
+  // ---- titles
+  'title.boot': s('Starting', '正在启动'),
+  'title.recovery': s('Recovery', '恢复模式'),
+  'title.login': s('Operator login', '操作员登录'),
+  'title.signOn': s('Sign-on', '签到'),
+  'title.menu': s('Main menu', '主菜单'),
+  'title.sale': s('Sale', '消费'),
+  'title.void': s('Void', '撤销'),
+  'title.refund': s('Refund', '退货'),
+  'title.balance': s('Balance', '余额查询'),
+  'title.reprint': s('Reprint', '重打印'),
+  'title.settlement': s('Settlement', '结算'),
+  'title.signOff': s('Sign-off', '签退'),
+  'title.pin': s('Enter PIN', '请输入密码'),
+  'title.processing': s('Processing', '处理中'),
+  'title.approved': s('Approved', '交易成功'),
+  'title.declined': s('Declined', '交易失败'),
+  'title.printing': s('Printing', '正在打印'),
+  'title.customerCopy': s('Customer copy?', '打印客户联?'),
+  'title.signature': s('Signature', '持卡人签名'),
+  'title.lowBattery': s('Battery low', '电量不足'),
+  'title.batteryCritical': s('Battery critical', '电量严重不足'),
+  'title.paperOut': s('Paper out', '打印机缺纸'),
+  'title.storage': s('Storage fault', '存储故障'),
+  'title.hostUnreachable': s('Host not reached', '主机无应答'),
+  'title.diagnostics': s('Diagnostics', '自检诊断'),
+  'title.settings': s('Settings', '设置'),
+  'title.language': s('Language', '语言'),
+  'title.factory': s('Factory test', '工厂测试'),
+  'title.displayTest': s('Display test', '显示测试'),
+  'title.keypadTest': s('Keypad test', '按键测试'),
+  'title.restored': s('Power restored', '断电恢复'),
+
+  // ---- menu items
+  'menu.sale': s('Sale', '消费'),
+  'menu.void': s('Void', '撤销'),
+  'menu.refund': s('Refund', '退货'),
+  'menu.balance': s('Balance', '余额查询'),
+  'menu.reprint': s('Reprint', '重打印'),
+  'menu.settlement': s('Settlement', '结算'),
+  'menu.signOff': s('Sign-off', '签退'),
+  'menu.diagnostics': s('Diagnostics', '自检诊断'),
+  'menu.settings': s('Settings', '设置'),
+  'menu.language': s('Language', '语言'),
+  'menu.verifyJournal': s('Verify journal', '校验流水'),
+  'menu.exportJournal': s('Export journal', '导出流水'),
+  'menu.restoreBackup': s('Restore backup', '从备份恢复'),
+  'menu.salvage': s('Salvage data', '抢救数据'),
+  'menu.factoryReset': s('Factory reset', '恢复出厂'),
+  'menu.restart': s('Restart', '重启终端'),
+  'menu.lastReceipt': s('Last receipt', '最后一笔'),
+  'menu.byTrace': s('By trace no.', '按凭证号'),
+  'menu.yes': s('Yes', '是'),
+  'menu.no': s('No', '否'),
+  'menu.chinese': s('Chinese', '中文'),
+  'menu.english': s('English', 'English'),
+  'menu.retry': s('Retry', '重试'),
+  'menu.cancel': s('Cancel', '取消'),
+
+  // ---- footers: the next key to press
+  'footer.ok': s('OK: confirm', '确认键继续'),
+  'footer.okCancel': s('OK=go CANCEL=no', '确认/取消'),
+  'footer.cancel': s('CANCEL: stop', '取消键退出'),
+  'footer.menu': s('MENU: menu', '菜单键进入'),
+  'footer.choose': s('Number or OK', '按数字或确认'),
+  'footer.paged': s('UP/DOWN: more', '上下键翻页'),
+  'footer.back': s('OK: back', '确认键返回'),
+  'footer.wait': s('Please wait', '请稍候'),
+  'footer.anyKey': s('Press each key', '请逐个按键'),
+
+  // ---- input labels
+  'label.amount': s('Amount', '金额'),
+  'label.operator': s('Operator no.', '操作员号'),
+  'label.password': s('Password', '密码'),
+  'label.pin': s('PIN', '密码'),
+  'label.trace': s('Trace no.', '凭证号'),
+  'label.reference': s('Reference no.', '参考号'),
+
+  // ---- notices (transient)
+  'notice.amountMax': s('Max {max}', '最大{max}'),
+  'notice.amountZero': s('Enter an amount', '请输入金额'),
+  'notice.tooShort': s('Too short', '位数不足'),
+  'notice.attemptsLeft': s('Wrong: {n} tries left', '错误，剩{n}次'),
+
+  // ---- body messages
+  'msg.bootStep': s('{step}', '{step}'),
+  'boot.selfTest': s('Self-test', '硬件自检'),
+  'boot.journal': s('Checking journal', '校验流水'),
+  'boot.pending': s('Pending work', '处理未完成交易'),
+  'boot.network': s('Network', '连接网络'),
+  'boot.ready': s('Ready', '就绪'),
+  'msg.recoveryReason': s('Reason: {code}', '原因：{code}'),
+  'msg.connecting': s('Connecting to host', '正在连接主机'),
+  'msg.attempt': s('Attempt {n}/{max}', '第{n}/{max}次'),
+  'msg.presentCard': s('Swipe, insert or tap card', '请刷卡、插卡或挥卡'),
+  'msg.swipe': s('Swipe card', '请刷卡'),
+  'msg.insert': s('Insert card', '请插卡'),
+  'msg.tap': s('Tap card', '请挥卡'),
+  'msg.card': s('Card {pan}', '卡号{pan}'),
+  'msg.amount': s('Amount {amount}', '金额{amount}'),
+  'msg.step.connecting': s('Connecting', '正在连接'),
+  'msg.step.sending': s('Sending', '正在发送'),
+  'msg.step.receiving': s('Receiving', '正在接收'),
+  'msg.auth': s('Auth code {code}', '授权码{code}'),
+  'msg.trace': s('Trace {trace}', '凭证号{trace}'),
+  'msg.responseCode': s('Code {code}', '应答码{code}'),
+  'msg.copy.merchant': s('Merchant copy', '商户存根'),
+  'msg.copy.customer': s('Customer copy', '持卡人存根'),
+  'msg.copy.report': s('Settlement report', '结算单'),
+  'msg.copy.duplicate': s('Duplicate copy', '重打印凭证'),
+  'msg.signHere': s('Ask the cardholder to sign the receipt', '请持卡人在小票上签名'),
+  'msg.confirmVoid': s('Void this sale?', '确认撤销此交易？'),
+  'msg.balance': s('Balance {amount}', '余额{amount}'),
+  'msg.settle.totals': s('Totals', '统计交易'),
+  'msg.settle.upload': s('Uploading batch', '上送批次'),
+  'msg.settle.closing': s('Closing batch', '关闭批次'),
+  'msg.settle.printing': s('Printing report', '打印结算单'),
+  'msg.settle.balanced': s('Balanced', '对账平'),
+  'msg.settle.unbalanced': s('Not balanced', '对账不平'),
+  'msg.settle.batch': s('Batch {batch}', '批次{batch}'),
+  'msg.settle.sales': s('Sales {n} {amount}', '消费{n}笔{amount}'),
+  'msg.settle.refunds': s('Refunds {n} {amount}', '退货{n}笔{amount}'),
+  'msg.signingOff': s('Signing off', '正在签退'),
+  'msg.signedOff': s('Signed off', '已签退'),
+  'msg.battery': s('Battery {percent}%', '电量{percent}%'),
+  'msg.charging': s('Charging', '正在充电'),
+  'msg.chargeNow': s('Charge the terminal now', '请立即充电'),
+  'msg.shuttingDown': s('Saving, shutting down', '正在保存并关机'),
+  'msg.loadPaper': s('Load paper; the receipt will print', '请装纸，装纸后自动打印'),
+  'msg.storageStop': s('Selling stopped; data kept', '已停止交易，数据已保留'),
+  'msg.doNotPowerOff': s('Do not power off', '请勿关机'),
+  'msg.retrying': s('Retrying ({n}/{max})', '正在重试（{n}/{max}）'),
+  'msg.reversalKept': s('Reversal kept', '已保存冲正'),
+  'msg.refused': s('Connection refused', '连接被拒绝'),
+  'msg.timedOut': s('Connection timed out', '连接超时'),
+  'msg.languageNow': s('Now: {lang}', '当前：{lang}'),
+  'msg.textLcdEnglish': s('Text LCD shows English', '字符屏仅显示英文'),
+  'msg.keysLeft': s('Left: {keys}', '剩余：{keys}'),
+  'msg.allKeysOk': s('All keys OK', '按键全部正常'),
+  'msg.restored': s('{what}: {outcome}', '{what}：{outcome}'),
+  'msg.networkDown': s('Network down', '网络断开'),
+  'msg.hostOffline': s('Host offline', '主机离线'),
+  'msg.paperOutShort': s('Paper out', '缺纸'),
+  'msg.online': s('Online', '已联网'),
+
+  // ---- diagnostics checks and results
+  'diag.battery': s('Battery', '电池'),
+  'diag.storage': s('Storage', '存储'),
+  'diag.printer': s('Printer', '打印机'),
+  'diag.reader': s('Card reader', '读卡器'),
+  'diag.keypad': s('Keypad', '键盘'),
+  'diag.display': s('Display', '显示屏'),
+  'diag.network': s('Network', '网络'),
+  'diag.host': s('Host', '主机'),
+  'diag.log': s('Last errors', '最近错误'),
+  'diag.ok': s('OK', '正常'),
+  'diag.fail': s('FAIL', '故障'),
+  'diag.running': s('...', '检测中'),
+  'diag.pending': s('-', '待测'),
+
+  // ---- transaction names (for processing/approved screens)
+  'txn.sale': s('Sale', '消费'),
+  'txn.void': s('Void', '撤销'),
+  'txn.refund': s('Refund', '退货'),
+  'txn.balance': s('Balance', '余额查询'),
+  'txn.signOn': s('Sign-on', '签到'),
+  'txn.settlement': s('Settlement', '结算'),
+} as const satisfies Record<string, LocalText>;
+
+export type StringKey = keyof typeof STRINGS;
+
+export type Args = Readonly<Record<string, string | number>>;
+
+/** The string `key` in both languages with `{name}` placeholders filled. Args that are LocalText fill per language. */
+export function t(key: StringKey, args: Readonly<Record<string, string | number | LocalText>> = {}): LocalText {
+  const def = STRINGS[key];
+  return { en: fill(def.en, args, 'en'), zh: fill(def.zh, args, 'zh') };
+}
+
+/** The string `key` in one locale. */
+export function tr(key: StringKey, locale: Locale, args: Args = {}): string {
+  return pick(t(key, args), locale);
+}
+
+function fill(template: string, args: Readonly<Record<string, string | number | LocalText>>, lang: 'en' | 'zh'): string {
+  return template.replace(/\{(\w+)\}/g, (m, name: string) => {
+    const v = args[name];
+    if (v === undefined) return m;
+    return typeof v === 'object' ? v[lang] : String(v);
+  });
+}
+
+export function pick(text: LocalText, locale: Locale): string {
+  return locale === 'zh-CN' ? text.zh : text.en;
+}
+
+export function isLocalText(x: Txt): x is LocalText {
+  return typeof x === 'object' && 'en' in x;
+}
+
+export function isAmount(x: Txt): x is Amount {
+  return typeof x === 'object' && 'amountFen' in x;
+}
+
+/**
+ * Resolves model text for a locale. `ascii` (character LCDs) forces English and an ASCII amount
+ * ("RMB 12.34"), because the HD44780 ROM has neither Chinese nor a usable yuan sign.
+ */
+export function resolve(x: Txt, locale: Locale, ascii = false): string {
+  if (typeof x === 'string') return x;
+  if (isAmount(x)) return formatAmount(x.amountFen, locale, ascii);
+  return ascii ? x.en : pick(x, locale);
+}
+
+/** Largest amount the formatting is exact for (Number.MAX_SAFE_INTEGER fen would be absurd anyway). */
+export const AMOUNT_FEN_FORMAT_MAX = 999_999_999_99;
+
+/** Fen → "¥12.34" (en), "12.34元" (zh-CN), "RMB 12.34" (ascii). Integer arithmetic: no float rounding. */
+export function formatAmount(fen: number, locale: Locale, ascii = false): string {
+  if (!Number.isSafeInteger(fen) || Math.abs(fen) > AMOUNT_FEN_FORMAT_MAX) throw new RangeError(`amount ${fen} fen out of range`);
+  const sign = fen < 0 ? '-' : '';
+  const abs = Math.abs(fen);
+  const yuan = `${Math.floor(abs / 100)}.${String(abs % 100).padStart(2, '0')}`;
+  if (ascii) return `${sign}RMB ${yuan}`;
+  return locale === 'zh-CN' ? `${sign}${yuan}元` : `${sign}¥${yuan}`;
+}
+
+/** Yuan digits without a currency sign ("12.34"), for amount fields whose label names the currency. */
+export function formatYuan(fen: number): string {
+  return formatAmount(fen, 'en', true).replace('RMB ', '');
+}
+
+/** Masks a PAN for anyone who can see it: first 6 and last 4 digits kept (DESIGN rule 8). */
+export function maskPan(pan: string): string {
+  const digits = pan.replace(/\D/g, '');
+  if (digits.length < 13) return '*'.repeat(digits.length); // too short to be a PAN: show nothing of it
+  return digits.slice(0, 6) + '*'.repeat(digits.length - 10) + digits.slice(-4);
+}
+
+/**
+ * The operator's language choice, switchable at run time (settings menu). Listeners re-render.
+ */
+export class LocaleSetting {
+  private readonly listeners = new Set<(l: Locale) => void>();
+
+  constructor(private current: Locale = 'zh-CN') {}
+
+  get(): Locale {
+    return this.current;
+  }
+
+  set(locale: Locale): void {
+    if (locale === this.current) return;
+    this.current = locale;
+    for (const l of this.listeners) l(locale);
+  }
+
+  onChange(listener: (l: Locale) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}
