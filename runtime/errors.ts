@@ -114,6 +114,9 @@ export const ERRORS = {
   HOST_REQUEST_INVALID: def('E-HOST-07', 'operator-input',
     { cause: 'Transaction data not valid for the host', steps: ['Check the card and the amount', 'Retry; call support if repeated'] },
     { cause: '交易数据无效', steps: ['核对卡片和金额', '重试，多次出现请联系客服'] }),
+  HOST_REVERSAL_PENDING: def('E-HOST-08', 'host-unreachable',
+    { cause: 'A reversal is waiting to be sent', steps: ['Check the network', 'Retry: it is sent before the next transaction'] },
+    { cause: '有冲正未上送', steps: ['检查网络', '重试：下笔交易前自动上送'] }),
   // ---- keys
   KEY_CHECK: def('E-KEY-01', 'keys-invalid',
     { cause: 'Key check values do not match', steps: ['Keys invalid', 'Re-provision at service centre'] },
@@ -241,6 +244,12 @@ export const ERRORS = {
   OPR_INPUT: def('E-OPR-08', 'operator-input',
     { cause: 'Input not valid', steps: ['Check what you typed', 'Enter it again'] },
     { cause: '输入无效', steps: ['核对输入', '重新输入'] }),
+  OPR_SETTLEMENT_OPEN: def('E-OPR-09', 'operator-input',
+    { cause: 'Settlement in progress', steps: ['Finish the settlement first'] },
+    { cause: '结算未完成', steps: ['请先完成结算'] }),
+  OPR_NOT_VOIDABLE: def('E-OPR-10', 'operator-input',
+    { cause: 'Transaction cannot be voided', steps: ['It is already voided, declined or reversed', 'Use a refund instead'] },
+    { cause: '该交易不能撤销', steps: ['已撤销、被拒或已冲正', '请改用退货'] }),
   // ---- software update
   UPD_SIGNATURE: def('E-UPD-01', 'update-invalid',
     { cause: 'Update signature invalid', steps: ['Use an official package'] },

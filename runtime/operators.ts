@@ -1,0 +1,122 @@
+/**
+ * Operators: numbers (3 digits, field 63), roles, passwords as salted scrypt hashes in `operator`
+ * journal records, failed attempts counted in the journal (a power cut does not reset the count),
+ * lockout at `passwordAttemptsMax`, and permission checks by role.
+ *
+ * Roles are ranked: cashier < supervisor < administrator; a higher role may do everything a lower
+ * one may. Void, refund and settlement need a supervisor; recovery and factory reset an
+ * administrator (FIELD-FAULTS.md "permissions badly assigned").
+ */
+import { scrypt, timingSafeEqual } from 'node:crypto';
+import { PosError, invariant } from './errors';
+import { RandomBytes } from './device-key';
+import { OperatorPayload, Role, rec } from './records';
+import { Store } from './store';
+import { OperatorRecord } from './terminal-state';
+
+export const PASSWORD_ATTEMPTS_MAX = 5;
+export const PASSWORD_CHARS_MIN = 4;
+export const PASSWORD_CHARS_MAX = 12;
+export const OPERATORS_MAX = 99;
+export const SALT_BYTES = 16;
+export const HASH_BYTES = 32;
+/** scrypt cost: 2^14 takes ~30 ms on a terminal-class CPU; tests may pass a smaller one. */
+export const SCRYPT_N_DEFAULT = 1 << 14;
+const SCRYPT_MEMORY_BYTES_MAX = 64 * 1024 * 1024;
+
+export type Permission =
+  | 'sale' | 'balance' | 'reprint' | 'signOn' | 'signOff'
+  | 'void' | 'refund' | 'settlement' | 'unlockOperator'
+  | 'recovery' | 'factoryReset' | 'manageOperators';
+
+const RANK: Readonly<Record<Role, number>> = { cashier: 0, supervisor: 1, administrator: 2 };
+
+export const PERMISSION_ROLE: Readonly<Record<Permission, Role>> = {
+  sale: 'cashier', balance: 'cashier', reprint: 'cashier', signOn: 'cashier', signOff: 'cashier',
+  void: 'supervisor', refund: 'supervisor', settlement: 'supervisor', unlockOperator: 'supervisor',
+  recovery: 'administrator', factoryReset: 'administrator', manageOperators: 'administrator',
+};
+
+export interface Session {
+  readonly operator: string;
+  readonly role: Role;
+}
+
+export function allowed(role: Role, permission: Permission): boolean {
+  return RANK[role] >= RANK[PERMISSION_ROLE[permission]];
+}
+
+/** Throws OPR_PERMISSION naming the role needed. */
+export function requirePermission(session: Session | undefined, permission: Permission): void {
+  if (session && allowed(session.role, permission)) return;
+  const needed = PERMISSION_ROLE[permission];
+  throw new PosError('OPR_PERMISSION', `${permission} needs a ${needed} (operator ${session?.operator ?? 'none'} is ${session?.role ?? 'not logged in'})`, { permission, needed });
+}
+
+function hashPassword(password: string, salt: Buffer, n: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    scrypt(password, salt, HASH_BYTES, { N: n, r: 8, p: 1, maxmem: SCRYPT_MEMORY_BYTES_MAX }, (e, key) => (e ? reject(e) : resolve(key)));
+  });
+}
+
+function checkPassword(password: string): void {
+  if (!/^\d+$/.test(password) || password.length < PASSWORD_CHARS_MIN || password.length > PASSWORD_CHARS_MAX) {
+    throw new PosError('OPR_INPUT', `a password is ${PASSWORD_CHARS_MIN}..${PASSWORD_CHARS_MAX} digits`);
+  }
+}
+
+export class Operators {
+  constructor(private readonly store: Store, private readonly random: RandomBytes, private readonly scryptN = SCRYPT_N_DEFAULT) {}
+
+  list(): OperatorRecord[] {
+    return [...this.store.state.operators.values()];
+  }
+
+  get(number: string): OperatorRecord | undefined {
+    return this.store.state.operators.get(number);
+  }
+
+  /** Creates (or resets) an operator. The first operator of a new terminal needs no session. */
+  async create(number: string, role: Role, password: string, by?: Session): Promise<void> {
+    if (this.store.state.operators.size > 0) requirePermission(by, 'manageOperators');
+    invariant(this.store.state.operators.size < OPERATORS_MAX || this.store.state.operators.has(number), 'too many operators');
+    if (!/^\d{3}$/.test(number)) throw new PosError('OPR_INPUT', 'an operator number is 3 digits');
+    checkPassword(password);
+    const salt = this.random(SALT_BYTES);
+    const passwordHash = await hashPassword(password, salt, this.scryptN);
+    await this.write({ number, role, passwordHash, salt, scryptN: this.scryptN, failedAttempts: 0, locked: false, event: 'created' });
+  }
+
+  /**
+   * Checks a password. Wrong: the attempt is journaled before the answer (a power cut cannot
+   * give an attacker free tries) and OPR_PASSWORD says how many are left; the last one locks.
+   */
+  async login(number: string, password: string): Promise<Session> {
+    const op = this.get(number);
+    if (!op) throw new PosError('OPR_UNKNOWN', `operator ${number} does not exist`, { operator: number });
+    if (op.locked) throw new PosError('OPR_LOCKED', `operator ${number} is locked`, { operator: number });
+    const hash = await hashPassword(password, op.salt, op.scryptN);
+    if (timingSafeEqual(hash, op.passwordHash)) {
+      if (op.failedAttempts > 0) await this.write({ ...op, failedAttempts: 0, locked: false, event: 'login-ok' });
+      return { operator: number, role: op.role };
+    }
+    const failedAttempts = op.failedAttempts + 1;
+    const locked = failedAttempts >= PASSWORD_ATTEMPTS_MAX;
+    await this.write({ ...op, failedAttempts, locked, event: locked ? 'locked' : 'login-failed' });
+    if (locked) throw new PosError('OPR_LOCKED', `operator ${number} locked after ${failedAttempts} wrong passwords`, { operator: number, attemptsLeft: 0 });
+    throw new PosError('OPR_PASSWORD', `wrong password for operator ${number}`, { operator: number, attemptsLeft: PASSWORD_ATTEMPTS_MAX - failedAttempts });
+  }
+
+  async unlock(number: string, by: Session): Promise<void> {
+    requirePermission(by, 'unlockOperator');
+    const op = this.get(number);
+    if (!op) throw new PosError('OPR_UNKNOWN', `operator ${number} does not exist`, { operator: number });
+    // A supervisor may not unlock an administrator.
+    if (RANK[op.role] > RANK[by.role]) requirePermission(by, 'manageOperators');
+    await this.write({ ...op, failedAttempts: 0, locked: false, event: 'unlocked' });
+  }
+
+  private write(p: OperatorPayload): Promise<void> {
+    return this.store.commit([rec.operator(p)], { reserve: true });
+  }
+}

@@ -1,0 +1,227 @@
+/**
+ * The payloads of the journal records the runtime writes (storage/JOURNAL_FORMAT.md, record
+ * table), as types with builders (checked when written) and readers (checked when read back).
+ * The journal stores CBOR maps; these are the only shapes the runtime puts in them.
+ *
+ * Rule 8 of DESIGN.md: no record carries a clear PAN, track data, PIN or PIN block. A PAN is
+ * `panEnc` (sealed under the device key), `panMasked` (6 + 4) and `panTag` (a keyed hash, 8 bytes,
+ * used only to recognise the same card for the duplicate-charge guard). The journal refuses the
+ * forbidden keys itself as a second line of defence.
+ */
+import { RecordTypeName } from '../storage/record';
+import { invariant } from './errors';
+import { EntryMode, ReversalReason, SettlementTotals, SettlementVerdict, STAN_MAX, BATCH_MAX } from './host/messages';
+
+export interface RecordInput {
+  readonly type: RecordTypeName;
+  readonly payload: Record<string, unknown>;
+}
+
+export type TxnKind = 'sale' | 'void' | 'refund';
+export type TxnOutcome = 'approved' | 'declined' | 'not-sent';
+export type Role = 'cashier' | 'supervisor' | 'administrator';
+export type ReceiptCopy = 'merchant' | 'customer' | 'settlement';
+
+/** Why a reversal-pending record stops being pending. */
+export type ReversalClearCause =
+  /** The original was approved: nothing to reverse. */
+  | 'approved'
+  /** The original was declined: nothing to reverse. */
+  | 'declined'
+  /** The request never left the terminal (connect refused): nothing reached the host. */
+  | 'not-sent'
+  /** The 0410 answered 00, 12 or 25: the host has no live original any more. */
+  | 'reversed';
+
+export interface TerminalIdentityPayload {
+  readonly serial: string; readonly tid: string; readonly mid: string; readonly board: string; readonly locale: string; readonly testKeys: boolean;
+}
+
+export interface KeysPayload {
+  readonly pikEnc: Buffer; readonly makEnc: Buffer; readonly tdkEnc: Buffer;
+  readonly kcvPik: Buffer; readonly kcvMak: Buffer; readonly kcvTdk: Buffer;
+}
+
+export interface SignOnPayload { readonly stan: number; readonly batch: number; readonly operator: string; readonly kcvPik: Buffer; readonly kcvMak: Buffer }
+export interface SignOffPayload { readonly stan: number; readonly operator: string; readonly reason: 'operator' | 'mac-failure' }
+
+/** Everything needed to rebuild the request's reversal and its batch upload record. */
+export interface TxnBeginPayload {
+  readonly kind: TxnKind;
+  readonly stan: number;
+  readonly batch: number;
+  readonly amountFen: number;
+  readonly panMasked: string;
+  readonly panEnc: Buffer;
+  readonly panTag: Buffer;
+  readonly expiry?: string;
+  readonly entryMode: EntryMode;
+  readonly cardSeq?: string;
+  readonly processingCode: string;
+  readonly conditionCode: string;
+  readonly type60: string;
+  readonly operator: string;
+  /** Void: the sale's batch/STAN/RRN/auth code. Refund: RRN and date (batch/STAN 0 when unknown). */
+  readonly origBatch?: number;
+  readonly origStan?: number;
+  readonly origRrn?: string;
+  readonly origAuthCode?: string;
+  readonly origDate?: string;
+  /** The request's own field 61, as sent. */
+  readonly field61?: string;
+}
+
+export interface TxnResultPayload {
+  readonly stan: number;
+  readonly outcome: TxnOutcome;
+  readonly responseCode: string;
+  readonly rrn?: string;
+  readonly authCode?: string;
+  readonly hostDate?: string;
+  readonly hostTime?: string;
+  readonly settlementDate?: string;
+}
+
+export interface ReceiptPrintedPayload { readonly stan: number; readonly copy: ReceiptCopy; readonly reprint: boolean; readonly batch?: number }
+export interface SignaturePayload { readonly stan: number; readonly image: Buffer; readonly width: number; readonly height: number; readonly uploaded: false }
+export interface SignatureUploadedPayload { readonly stan: number }
+
+/** Self-contained: a reversal can be sent after a power cut from this record alone. */
+export interface ReversalPendingPayload {
+  readonly stan: number;
+  readonly batch: number;
+  readonly reason: ReversalReason;
+  readonly kind: TxnKind;
+  readonly amountFen: number;
+  readonly panEnc: Buffer;
+  readonly panMasked: string;
+  readonly processingCode: string;
+  readonly entryMode: EntryMode;
+  readonly conditionCode: string;
+  readonly type60: string;
+  readonly expiry?: string;
+  readonly cardSeq?: string;
+  readonly authCode?: string;
+  readonly original61?: string;
+}
+
+export interface ReversalClearedPayload { readonly stan: number; readonly cause: ReversalClearCause; readonly responseCode: string; readonly tries: number }
+
+export type SettlementStepName = 'begun' | 'verdict' | 'upload' | 'uploaded';
+export interface SettlementStepPayload {
+  readonly batch: number;
+  readonly step: SettlementStepName;
+  /** begun: the terminal's totals, frozen for this settlement. */
+  readonly totals?: SettlementTotals;
+  /** verdict: the host's answer. */
+  readonly verdict?: SettlementVerdict;
+  readonly hostTotals?: SettlementTotals;
+  /** upload / uploaded: 0320 records acknowledged so far. */
+  readonly uploadedCount?: number;
+}
+
+export interface BatchClosedPayload { readonly batch: number; readonly nextBatch: number; readonly totals: SettlementTotals; readonly verdict: SettlementVerdict }
+
+export interface OperatorPayload {
+  readonly number: string;
+  readonly role: Role;
+  readonly passwordHash: Buffer;
+  readonly salt: Buffer;
+  readonly scryptN: number;
+  readonly failedAttempts: number;
+  readonly locked: boolean;
+  readonly event: 'created' | 'password-changed' | 'login-failed' | 'login-ok' | 'locked' | 'unlocked';
+}
+
+export interface AdminActionPayload { readonly action: string; readonly operator: string; readonly result: string }
+
+// ---------------------------------------------------------------- builders (checked when written)
+
+const ENTRY_MODES = ['011', '012', '021', '022', '051', '052', '071', '072'];
+
+function checkStan(stan: number): void {
+  invariant(Number.isInteger(stan) && stan >= 1 && stan <= STAN_MAX, 'STAN out of range', { stan });
+}
+function checkBatch(batch: number): void {
+  invariant(Number.isInteger(batch) && batch >= 1 && batch <= BATCH_MAX, 'batch out of range', { batch });
+}
+function checkMasked(panMasked: string): void {
+  invariant(/^\d{6}\*+\d{4}$/.test(panMasked), 'panMasked is not 6 + stars + 4');
+}
+
+/** Drops undefined members: CBOR would store them as `undefined`, which reads back differently. */
+function compact<T extends object>(o: T): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+}
+
+export const rec = {
+  terminalIdentity: (p: TerminalIdentityPayload): RecordInput => ({ type: 'terminalIdentity', payload: compact(p) }),
+  keys: (p: KeysPayload): RecordInput => ({ type: 'keys', payload: compact(p) }),
+  stan: (stan: number): RecordInput => { checkStan(stan); return { type: 'stan', payload: { stan } }; },
+  batch: (batch: number): RecordInput => { checkBatch(batch); return { type: 'batch', payload: { batch } }; },
+  signOn: (p: SignOnPayload): RecordInput => { checkStan(p.stan); return { type: 'signOn', payload: compact(p) }; },
+  signOff: (p: SignOffPayload): RecordInput => ({ type: 'signOff', payload: compact(p) }),
+  txnBegin: (p: TxnBeginPayload): RecordInput => {
+    checkStan(p.stan); checkBatch(p.batch); checkMasked(p.panMasked);
+    invariant(Number.isSafeInteger(p.amountFen) && p.amountFen > 0, 'amount must be positive fen', { amountFen: p.amountFen });
+    invariant(ENTRY_MODES.includes(p.entryMode), 'entry mode unknown', { entryMode: p.entryMode });
+    invariant(p.kind !== 'void' || (p.origStan !== undefined && p.origRrn !== undefined), 'a void names its sale');
+    return { type: 'txnBegin', payload: compact(p) };
+  },
+  txnResult: (p: TxnResultPayload): RecordInput => {
+    checkStan(p.stan);
+    invariant(p.outcome !== 'approved' || (p.responseCode === '00' && p.rrn !== undefined), 'an approval carries 00 and an RRN');
+    return { type: 'txnResult', payload: compact(p) };
+  },
+  receiptPrinted: (p: ReceiptPrintedPayload): RecordInput => ({ type: 'receiptPrinted', payload: compact(p) }),
+  signature: (p: SignaturePayload): RecordInput => { checkStan(p.stan); return { type: 'signature', payload: compact(p) }; },
+  signatureUploaded: (p: SignatureUploadedPayload): RecordInput => ({ type: 'signatureUploaded', payload: compact(p) }),
+  reversalPending: (p: ReversalPendingPayload): RecordInput => {
+    checkStan(p.stan); checkBatch(p.batch); checkMasked(p.panMasked);
+    invariant(['98', 'A0', '06'].includes(p.reason), 'reversal reason unknown', { reason: p.reason });
+    return { type: 'reversalPending', payload: compact(p) };
+  },
+  reversalCleared: (p: ReversalClearedPayload): RecordInput => ({ type: 'reversalCleared', payload: compact(p) }),
+  settlementStep: (p: SettlementStepPayload): RecordInput => { checkBatch(p.batch); return { type: 'settlementStep', payload: compact(p) }; },
+  batchClosed: (p: BatchClosedPayload): RecordInput => {
+    checkBatch(p.batch); checkBatch(p.nextBatch);
+    invariant(p.nextBatch !== p.batch, 'the next batch differs from the closed one');
+    return { type: 'batchClosed', payload: compact(p) };
+  },
+  operator: (p: OperatorPayload): RecordInput => {
+    invariant(/^\d{3}$/.test(p.number), 'operator number is 3 digits', { number: p.number });
+    invariant(p.passwordHash.length >= 32 && p.salt.length >= 16, 'password hash and salt too short');
+    return { type: 'operator', payload: compact(p) };
+  },
+  adminAction: (p: AdminActionPayload): RecordInput => ({ type: 'adminAction', payload: compact(p) }),
+};
+
+// ---------------------------------------------------------------- readers (checked when read)
+
+/** cbor-x gives Uint8Array (or Buffer) for byte strings; the runtime works with Buffers. */
+export function buf(v: unknown, what: string): Buffer {
+  invariant(v instanceof Uint8Array, `${what} is not bytes`);
+  return Buffer.from(v);
+}
+export function num(v: unknown, what: string): number {
+  invariant(typeof v === 'number' && Number.isSafeInteger(v), `${what} is not an integer`);
+  return v;
+}
+export function str(v: unknown, what: string): string {
+  invariant(typeof v === 'string', `${what} is not a string`);
+  return v;
+}
+export function optStr(v: unknown, what: string): string | undefined {
+  return v === undefined ? undefined : str(v, what);
+}
+export function optNum(v: unknown, what: string): number | undefined {
+  return v === undefined ? undefined : num(v, what);
+}
+export function totalsOf(v: unknown): SettlementTotals {
+  invariant(v !== null && typeof v === 'object', 'totals is not a map');
+  const t = v as Record<string, unknown>;
+  return {
+    saleAmountFen: num(t.saleAmountFen, 'saleAmountFen'), saleCount: num(t.saleCount, 'saleCount'),
+    refundAmountFen: num(t.refundAmountFen, 'refundAmountFen'), refundCount: num(t.refundCount, 'refundCount'),
+  };
+}

@@ -1,0 +1,39 @@
+/**
+ * The journal and the state derived from it, kept together: `commit` appends records (one
+ * transaction, durable on return), READS THEM BACK from the journal and applies them to the
+ * in-memory state. Memory therefore never holds a fact the disk does not, and every record is
+ * checked when written (records.ts builders) and when read back (terminal-state.ts reducer).
+ */
+import { Journal, AppendOptions } from '../storage/journal';
+import { RecordType } from '../storage/record';
+import { invariant } from './errors';
+import { RecordInput } from './records';
+import { TerminalState, applyRecord, deriveState } from './terminal-state';
+
+/** Records in one commit: a sale's begin is three, a settlement's upload progress two. */
+export const COMMIT_RECORDS_MAX = 8;
+
+export class Store {
+  private constructor(readonly journal: Journal, readonly state: TerminalState) {}
+
+  /** Replays the whole journal (throws InvariantError on a broken invariant: recovery mode). */
+  static load(journal: Journal): Store {
+    const state = deriveState(journal.records());
+    invariant(state.lastSeq === journal.lastSeq || journal.lastSeq === 0, 'replay did not reach the last record', { lastSeq: journal.lastSeq, replayed: state.lastSeq });
+    return new Store(journal, state);
+  }
+
+  /** Counts durable commits (each costs the journal two flush barriers). */
+  commits = 0;
+
+  async commit(records: readonly RecordInput[], options: AppendOptions = {}): Promise<void> {
+    invariant(records.length >= 1 && records.length <= COMMIT_RECORDS_MAX, 'commit size out of range', { records: records.length });
+    const appended = await this.journal.appendMany(records.map((r) => ({ type: r.type, payload: r.payload })), options);
+    this.commits++;
+    for (const [i, a] of appended.entries()) {
+      const back = this.journal.get(a.seq);
+      invariant(back !== undefined && back.type === RecordType[records[i].type], 'record not read back as written', { seq: a.seq });
+      applyRecord(this.state, back);
+    }
+  }
+}

@@ -1,0 +1,335 @@
+/**
+ * The terminal's in-memory state, DERIVED from the journal (DESIGN.md rule 4): boot replays every
+ * record through `applyRecord`; the engine applies each record again after its append is durable,
+ * so memory never runs ahead of the disk. Nothing here does I/O.
+ *
+ * Invariants are checked as each record is applied (a result for an unknown STAN, two pending
+ * reversals, a batch closed out of order...): a broken one throws InvariantError and the state
+ * machine enters recovery mode, naming the record.
+ *
+ * Transaction status (of the open batch):
+ *   pending   txn-begin written, no result yet (the request may be at the host)
+ *   approved  00 received and journaled
+ *   declined  another code received and journaled
+ *   failed    the request never left the terminal (nothing reached the host)
+ *   reversed  a reversal cleared it (0410 with 00/12/25), or it was pending and got reversed
+ *   voided    a sale with an approved, unreversed void in this batch (derived, see `statusOf`)
+ */
+import { DecodedRecord, RecordType } from '../storage/record';
+import { invariant } from './errors';
+import { EntryMode, ReversalReason, SettlementTotals, SettlementVerdict, STAN_MAX, ZERO_TOTALS } from './host/messages';
+import {
+  KeysPayload, OperatorPayload, ReceiptCopy, ReversalPendingPayload, Role, SettlementStepName, TxnKind,
+  buf, num, optNum, optStr, str, totalsOf,
+} from './records';
+
+export type TxnStatus = 'pending' | 'approved' | 'declined' | 'failed' | 'reversed' | 'voided';
+
+export interface Txn {
+  readonly kind: TxnKind;
+  readonly stan: number;
+  readonly batch: number;
+  readonly amountFen: number;
+  readonly panMasked: string;
+  readonly panEnc: Buffer;
+  readonly panTag: Buffer;
+  readonly expiry?: string;
+  readonly entryMode: EntryMode;
+  readonly processingCode: string;
+  readonly operator: string;
+  readonly origStan?: number;
+  readonly origBatch?: number;
+  readonly origRrn?: string;
+  readonly origAuthCode?: string;
+  readonly origDate?: string;
+  readonly beganAtMs: number;
+  /** pending | approved | declined | failed | reversed (voided is derived). */
+  status: Exclude<TxnStatus, 'voided'>;
+  responseCode?: string;
+  rrn?: string;
+  authCode?: string;
+  hostDate?: string;
+  hostTime?: string;
+  settlementDate?: string;
+  resultAtMs?: number;
+  /** Copies printed (original or reprint). */
+  readonly printed: Set<ReceiptCopy>;
+  signature?: { image: Buffer; width: number; height: number; uploaded: boolean };
+}
+
+export interface PendingReversal extends Omit<ReversalPendingPayload, 'panEnc'> {
+  readonly panEnc: Buffer;
+}
+
+export interface SettlementProgress {
+  readonly batch: number;
+  readonly step: SettlementStepName;
+  readonly totals: SettlementTotals;
+  readonly verdict?: SettlementVerdict;
+  readonly hostTotals?: SettlementTotals;
+  readonly uploadedCount: number;
+}
+
+export interface ClosedBatch {
+  readonly batch: number;
+  readonly totals: SettlementTotals;
+  readonly verdict: SettlementVerdict;
+  readonly closedAtMs: number;
+  reportPrinted: boolean;
+}
+
+export interface OperatorRecord {
+  readonly number: string;
+  readonly role: Role;
+  readonly passwordHash: Buffer;
+  readonly salt: Buffer;
+  readonly scryptN: number;
+  readonly failedAttempts: number;
+  readonly locked: boolean;
+}
+
+export interface TerminalState {
+  identity?: { serial: string; tid: string; mid: string; board: string; locale: string; testKeys: boolean };
+  /** The last STAN reserved (0 before the first). */
+  stanLast: number;
+  batch: number;
+  keys?: KeysPayload;
+  signedOn: boolean;
+  /** Transactions of the open batch, by STAN. */
+  readonly txns: Map<number, Txn>;
+  pendingReversal?: PendingReversal;
+  settlement?: SettlementProgress;
+  lastClosed?: ClosedBatch;
+  readonly operators: Map<string, OperatorRecord>;
+  lastSeq: number;
+}
+
+export function emptyState(): TerminalState {
+  return { stanLast: 0, batch: 1, signedOn: false, txns: new Map(), operators: new Map(), lastSeq: 0 };
+}
+
+/** Replays records in order into a fresh state. */
+export function deriveState(records: Iterable<DecodedRecord>): TerminalState {
+  const s = emptyState();
+  for (const r of records) applyRecord(s, r);
+  checkState(s);
+  return s;
+}
+
+export function nextStanAfter(stan: number): number {
+  return stan >= STAN_MAX ? 1 : stan + 1;
+}
+
+/** Applies one record (in seq order) to the state. */
+export function applyRecord(s: TerminalState, r: DecodedRecord): void {
+  invariant(r.seq === s.lastSeq + 1 || s.lastSeq === 0, 'records applied out of order', { seq: r.seq, lastSeq: s.lastSeq });
+  s.lastSeq = r.seq;
+  const p = r.payload;
+  switch (r.type) {
+    case RecordType.terminalIdentity:
+      s.identity = { serial: str(p.serial, 'serial'), tid: str(p.tid, 'tid'), mid: str(p.mid, 'mid'), board: str(p.board, 'board'), locale: str(p.locale, 'locale'), testKeys: p.testKeys === true };
+      return;
+    case RecordType.keys:
+      s.keys = {
+        pikEnc: buf(p.pikEnc, 'pikEnc'), makEnc: buf(p.makEnc, 'makEnc'), tdkEnc: buf(p.tdkEnc, 'tdkEnc'),
+        kcvPik: buf(p.kcvPik, 'kcvPik'), kcvMak: buf(p.kcvMak, 'kcvMak'), kcvTdk: buf(p.kcvTdk, 'kcvTdk'),
+      };
+      return;
+    case RecordType.stan: {
+      const stan = num(p.stan, 'stan');
+      invariant(stan >= 1 && stan <= STAN_MAX, 'STAN record out of range', { seq: r.seq, stan });
+      s.stanLast = stan;
+      return;
+    }
+    case RecordType.batch:
+      s.batch = num(p.batch, 'batch');
+      return;
+    case RecordType.signOn:
+      invariant(s.keys !== undefined, 'sign-on recorded without keys', { seq: r.seq });
+      s.signedOn = true;
+      return;
+    case RecordType.signOff:
+      s.signedOn = false;
+      return;
+    case RecordType.txnBegin: return applyBegin(s, r);
+    case RecordType.txnResult: return applyResult(s, r);
+    case RecordType.receiptPrinted: return applyReceipt(s, r);
+    case RecordType.signature: {
+      const t = txnOf(s, num(p.stan, 'stan'), r.seq);
+      t.signature = { image: buf(p.image, 'image'), width: num(p.width, 'width'), height: num(p.height, 'height'), uploaded: false };
+      return;
+    }
+    case RecordType.signatureUploaded: {
+      const t = txnOf(s, num(p.stan, 'stan'), r.seq);
+      invariant(t.signature !== undefined, 'signature uploaded before it was captured', { seq: r.seq });
+      t.signature.uploaded = true;
+      return;
+    }
+    case RecordType.reversalPending: return applyReversalPending(s, r);
+    case RecordType.reversalCleared: return applyReversalCleared(s, r);
+    case RecordType.settlementStep: return applySettlementStep(s, r);
+    case RecordType.batchClosed: return applyBatchClosed(s, r);
+    case RecordType.operator: return applyOperator(s, p as unknown as OperatorPayload);
+    default:
+      return; // journal-created, settings, admin actions, recovery, test: no state here
+  }
+}
+
+function txnOf(s: TerminalState, stan: number, seq: number): Txn {
+  const t = s.txns.get(stan);
+  invariant(t !== undefined, 'record names a transaction not in the open batch', { seq, stan });
+  return t;
+}
+
+function applyBegin(s: TerminalState, r: DecodedRecord): void {
+  const p = r.payload;
+  const stan = num(p.stan, 'stan');
+  invariant(!s.txns.has(stan), 'STAN used twice in one batch', { seq: r.seq, stan });
+  invariant(num(p.batch, 'batch') === s.batch, 'transaction begun in a batch that is not open', { seq: r.seq, batch: p.batch, open: s.batch });
+  invariant(s.settlement === undefined, 'transaction begun during settlement', { seq: r.seq });
+  invariant(s.pendingReversal === undefined || s.pendingReversal.stan === stan, 'financial message begun with a reversal pending', { seq: r.seq });
+  s.txns.set(stan, {
+    kind: str(p.kind, 'kind') as TxnKind, stan, batch: s.batch, amountFen: num(p.amountFen, 'amountFen'),
+    panMasked: str(p.panMasked, 'panMasked'), panEnc: buf(p.panEnc, 'panEnc'), panTag: buf(p.panTag, 'panTag'),
+    expiry: optStr(p.expiry, 'expiry'), entryMode: str(p.entryMode, 'entryMode') as EntryMode,
+    processingCode: str(p.processingCode, 'processingCode'), operator: str(p.operator, 'operator'),
+    origStan: optNum(p.origStan, 'origStan'), origBatch: optNum(p.origBatch, 'origBatch'), origRrn: optStr(p.origRrn, 'origRrn'),
+    origAuthCode: optStr(p.origAuthCode, 'origAuthCode'), origDate: optStr(p.origDate, 'origDate'),
+    beganAtMs: r.timeMs, status: 'pending', printed: new Set(),
+  });
+}
+
+function applyResult(s: TerminalState, r: DecodedRecord): void {
+  const p = r.payload;
+  const t = txnOf(s, num(p.stan, 'stan'), r.seq);
+  invariant(t.status === 'pending', 'second result for one transaction', { seq: r.seq, stan: t.stan, status: t.status });
+  const outcome = str(p.outcome, 'outcome');
+  t.status = outcome === 'approved' ? 'approved' : outcome === 'declined' ? 'declined' : 'failed';
+  t.responseCode = str(p.responseCode, 'responseCode');
+  t.rrn = optStr(p.rrn, 'rrn');
+  t.authCode = optStr(p.authCode, 'authCode');
+  t.hostDate = optStr(p.hostDate, 'hostDate');
+  t.hostTime = optStr(p.hostTime, 'hostTime');
+  t.settlementDate = optStr(p.settlementDate, 'settlementDate');
+  t.resultAtMs = r.timeMs;
+}
+
+function applyReceipt(s: TerminalState, r: DecodedRecord): void {
+  const p = r.payload;
+  const copy = str(p.copy, 'copy') as ReceiptCopy;
+  if (copy === 'settlement') {
+    if (s.lastClosed && s.lastClosed.batch === optNum(p.batch, 'batch')) s.lastClosed.reportPrinted = true;
+    return;
+  }
+  // A reprint of a receipt of a closed batch names a STAN no longer in memory: nothing to mark.
+  const t = s.txns.get(num(p.stan, 'stan'));
+  if (t) t.printed.add(copy);
+}
+
+function applyReversalPending(s: TerminalState, r: DecodedRecord): void {
+  const p = r.payload;
+  const stan = num(p.stan, 'stan');
+  invariant(s.pendingReversal === undefined || s.pendingReversal.stan === stan, 'a second reversal pending beside another', { seq: r.seq, stan, pending: s.pendingReversal?.stan });
+  s.pendingReversal = {
+    stan, batch: num(p.batch, 'batch'), reason: str(p.reason, 'reason') as ReversalReason, kind: str(p.kind, 'kind') as TxnKind,
+    amountFen: num(p.amountFen, 'amountFen'), panEnc: buf(p.panEnc, 'panEnc'), panMasked: str(p.panMasked, 'panMasked'),
+    processingCode: str(p.processingCode, 'processingCode'), entryMode: str(p.entryMode, 'entryMode') as EntryMode,
+    conditionCode: str(p.conditionCode, 'conditionCode'), type60: str(p.type60, 'type60'),
+    expiry: optStr(p.expiry, 'expiry'), cardSeq: optStr(p.cardSeq, 'cardSeq'), authCode: optStr(p.authCode, 'authCode'),
+    original61: optStr(p.original61, 'original61'),
+  };
+}
+
+function applyReversalCleared(s: TerminalState, r: DecodedRecord): void {
+  const p = r.payload;
+  const stan = num(p.stan, 'stan');
+  invariant(s.pendingReversal?.stan === stan, 'reversal cleared that was not pending', { seq: r.seq, stan });
+  s.pendingReversal = undefined;
+  if (str(p.cause, 'cause') !== 'reversed') return;
+  const t = s.txns.get(stan);
+  if (t) t.status = 'reversed';
+}
+
+function applySettlementStep(s: TerminalState, r: DecodedRecord): void {
+  const p = r.payload;
+  const batch = num(p.batch, 'batch');
+  invariant(batch === s.batch, 'settlement step for a batch that is not open', { seq: r.seq, batch, open: s.batch });
+  const step = str(p.step, 'step') as SettlementStepName;
+  if (step === 'begun') {
+    invariant(s.pendingReversal === undefined, 'settlement begun with a reversal pending', { seq: r.seq });
+    s.settlement = { batch, step, totals: totalsOf(p.totals), uploadedCount: 0 };
+    return;
+  }
+  const cur = s.settlement;
+  invariant(cur !== undefined, 'settlement step without settlement begun', { seq: r.seq, step });
+  s.settlement = {
+    ...cur, step,
+    verdict: p.verdict === undefined ? cur.verdict : (str(p.verdict, 'verdict') as SettlementVerdict),
+    hostTotals: p.hostTotals === undefined ? cur.hostTotals : totalsOf(p.hostTotals),
+    uploadedCount: optNum(p.uploadedCount, 'uploadedCount') ?? cur.uploadedCount,
+  };
+}
+
+function applyBatchClosed(s: TerminalState, r: DecodedRecord): void {
+  const p = r.payload;
+  invariant(num(p.batch, 'batch') === s.batch, 'closed a batch that is not open', { seq: r.seq, batch: p.batch, open: s.batch });
+  s.lastClosed = { batch: s.batch, totals: totalsOf(p.totals), verdict: str(p.verdict, 'verdict') as SettlementVerdict, closedAtMs: r.timeMs, reportPrinted: false };
+  s.batch = num(p.nextBatch, 'nextBatch');
+  s.settlement = undefined;
+  s.txns.clear();
+}
+
+function applyOperator(s: TerminalState, p: OperatorPayload): void {
+  s.operators.set(str(p.number, 'number'), {
+    number: p.number, role: str(p.role, 'role') as Role, passwordHash: buf(p.passwordHash, 'passwordHash'), salt: buf(p.salt, 'salt'),
+    scryptN: num(p.scryptN, 'scryptN'), failedAttempts: num(p.failedAttempts, 'failedAttempts'), locked: p.locked === true,
+  });
+}
+
+/** Cross-record invariants, checked after replay. */
+export function checkState(s: TerminalState): void {
+  const pending = [...s.txns.values()].filter((t) => t.status === 'pending');
+  for (const t of pending) {
+    // A txn without a result always has its reversal pending (written in the same commit).
+    invariant(s.pendingReversal?.stan === t.stan, 'transaction pending without a pending reversal', { stan: t.stan });
+  }
+  invariant(pending.length <= 1, 'more than one transaction pending', { count: pending.length });
+}
+
+// ---------------------------------------------------------------- queries
+
+/** The sale's status including voids: a sale with an approved void in the batch is voided. */
+export function statusOf(s: TerminalState, t: Txn): TxnStatus {
+  if (t.kind === 'sale' && t.status === 'approved' && voidOf(s, t) !== undefined) return 'voided';
+  return t.status;
+}
+
+export function voidOf(s: TerminalState, sale: Txn): Txn | undefined {
+  for (const t of s.txns.values()) if (t.kind === 'void' && t.origStan === sale.stan && t.status !== 'declined' && t.status !== 'failed' && t.status !== 'reversed') return t;
+  return undefined;
+}
+
+/** Totals the way the host computes them: approved sales not voided, approved refunds. */
+export function batchTotals(s: TerminalState): SettlementTotals {
+  let saleAmountFen = 0, saleCount = 0, refundAmountFen = 0, refundCount = 0;
+  for (const t of s.txns.values()) {
+    const st = statusOf(s, t);
+    if (t.kind === 'sale' && st === 'approved') { saleAmountFen += t.amountFen; saleCount++; }
+    if (t.kind === 'refund' && st === 'approved') { refundAmountFen += t.amountFen; refundCount++; }
+  }
+  return saleCount + refundCount === 0 ? ZERO_TOTALS : { saleAmountFen, saleCount, refundAmountFen, refundCount };
+}
+
+/** Transactions the batch upload sends: those the totals count. */
+export function uploadable(s: TerminalState): Txn[] {
+  return [...s.txns.values()].filter((t) => (t.kind === 'sale' || t.kind === 'refund') && statusOf(s, t) === 'approved').sort((a, b) => a.stan - b.stan);
+}
+
+/** Approved transactions whose merchant copy never printed (boot offers a reprint). */
+export function unprintedReceipts(s: TerminalState): Txn[] {
+  return [...s.txns.values()].filter((t) => t.status === 'approved' && !t.printed.has('merchant'));
+}
+
+export function signaturesToUpload(s: TerminalState): Txn[] {
+  return [...s.txns.values()].filter((t) => t.signature !== undefined && !t.signature.uploaded && t.rrn !== undefined && t.status === 'approved');
+}

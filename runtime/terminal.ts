@@ -1,0 +1,40 @@
+/**
+ * Wiring for the boot layer: opens the store from a journal and builds the engine and the
+ * operator list. boot/ calls `openTerminal`; tests and the simulation call it with seeded parts.
+ *
+ *   const journal = await Journal.open({ dir, identity, clock });
+ *   const t = openTerminal({ journal, host: new HostTransport({...}), config, deviceKey, random, clock });
+ *   t.engine.sale(...), settle(t.engine, session), t.operators.login(...)
+ */
+import { Journal } from '../storage/journal';
+import { Logger } from './log';
+import { DeviceKeyProvider, RandomBytes } from './device-key';
+import { Operators, SCRYPT_N_DEFAULT } from './operators';
+import { Store } from './store';
+import { HostExchange, TerminalConfig, TerminalEngine } from './txn/engine';
+import { Request } from './host/messages';
+
+export interface OpenTerminalOptions {
+  readonly journal: Journal;
+  readonly host: HostExchange;
+  readonly config: TerminalConfig;
+  readonly deviceKey: DeviceKeyProvider;
+  readonly random: RandomBytes;
+  readonly clock: () => number;
+  readonly logger?: Logger;
+  readonly scryptN?: number;
+  readonly onSend?: (type: Request['type'], stan: number) => void;
+}
+
+export interface Terminal {
+  readonly store: Store;
+  readonly engine: TerminalEngine;
+  readonly operators: Operators;
+}
+
+/** Replays the journal (InvariantError: recovery mode) and builds the engine over it. */
+export function openTerminal(o: OpenTerminalOptions): Terminal {
+  const store = Store.load(o.journal);
+  const engine = new TerminalEngine({ store, host: o.host, config: o.config, deviceKey: o.deviceKey, random: o.random, clock: o.clock, logger: o.logger, onSend: o.onSend });
+  return { store, engine, operators: new Operators(store, o.random, o.scryptN ?? SCRYPT_N_DEFAULT) };
+}

@@ -1,0 +1,118 @@
+/**
+ * A card as the engine needs it, read from the card reader (hal/card-reader.ts). Card data lives
+ * in memory only (DESIGN.md rule 8): this module never logs or stores it; the engine seals the
+ * PAN and masks it before anything is written.
+ *
+ * Swipe: PAN and expiry from track 2. Insert / tap: a minimal EMV read (SELECT PPSE, SELECT AID,
+ * GET PROCESSING OPTIONS, READ RECORD 1 of SFI 1) for tags 57, 5A, 5F24, 5F34.
+ */
+import { PosError } from '../errors';
+import { EntryMode } from '../host/messages';
+import { CardEvent, CardReader, CardSlot, CardSource } from '../../hal/card-reader';
+
+export interface CardInput {
+  readonly pan: string;
+  readonly entryMode: EntryMode;
+  /** YYMM. */
+  readonly expiry?: string;
+  readonly cardSeq?: string;
+  readonly track2?: string;
+  readonly track3?: string;
+  /** IC cards: the customer enters a PIN (this profile: IC and contactless ask for one). */
+  readonly pinRequired: boolean;
+}
+
+export const CARD_WAIT_MS_DEFAULT = 60_000;
+const PAN_DIGITS_MIN = 13;
+const PAN_DIGITS_MAX = 19;
+const TLV_DEPTH_MAX = 8;
+
+/** ISO 7813: track 2 holds at most 37 characters (field 35's maximum too). */
+export const TRACK2_CHARS_MAX = 37;
+
+export function cardFromTrack2(track2: string, track3?: string): CardInput {
+  const m = /^(\d{13,19})[=D](\d{4})/.exec(track2);
+  if (!m) throw new PosError('RDR_UNREADABLE', 'track 2 has no PAN and expiry');
+  // A longer track (seen on the simulator's test card) carries surplus discretionary data:
+  // only that tail is cut, PAN, expiry and service code stay.
+  const t2 = track2.replace('D', '=').slice(0, TRACK2_CHARS_MAX);
+  return { pan: m[1], expiry: m[2], entryMode: '022', track2: t2, track3, pinRequired: false };
+}
+
+/** A keyed PAN (where the acquirer allows it): no track, no PIN. */
+export function keyedCard(pan: string, expiryYymm: string): CardInput {
+  if (!/^\d+$/.test(pan) || pan.length < PAN_DIGITS_MIN || pan.length > PAN_DIGITS_MAX) throw new PosError('OPR_INPUT', 'card number must be 13..19 digits');
+  if (!/^\d{4}$/.test(expiryYymm)) throw new PosError('OPR_INPUT', 'expiry is YYMM');
+  return { pan, expiry: expiryYymm, entryMode: '012', pinRequired: false };
+}
+
+/** Applies the PIN decision to the entry mode's last digit (1 = PIN entered, 2 = no PIN). */
+export function withPin(card: CardInput, pinEntered: boolean): CardInput {
+  return { ...card, entryMode: `${card.entryMode.slice(0, 2)}${pinEntered ? '1' : '2'}` as EntryMode };
+}
+
+/** Waits for a card and reads what the sale needs. */
+export async function readCard(reader: CardReader, sources: readonly CardSource[], timeoutMs = CARD_WAIT_MS_DEFAULT): Promise<CardInput> {
+  const ev: CardEvent = await reader.waitForCard(sources, timeoutMs);
+  switch (ev.type) {
+    case 'swiped': return cardFromTrack2(ev.track2, ev.track3);
+    case 'read-failed': throw ev.error;
+    case 'inserted': return readChip(reader, 'contact', '05');
+    case 'tapped': return readChip(reader, 'contactless', '07');
+    default: throw new PosError('RDR_UNREADABLE', `unexpected card event ${ev.type}`);
+  }
+}
+
+async function apdu(reader: CardReader, slot: CardSlot, hex: string): Promise<Buffer> {
+  const r = await reader.transmit(slot, Buffer.from(hex, 'hex'));
+  if (r.length < 2 || r[r.length - 2] !== 0x90 || r[r.length - 1] !== 0x00) throw new PosError('RDR_UNREADABLE', `card answered ${r.subarray(-2).toString('hex')}`);
+  return r.subarray(0, r.length - 2);
+}
+
+async function readChip(reader: CardReader, slot: CardSlot, modePrefix: '05' | '07'): Promise<CardInput> {
+  try {
+    const ppse = Buffer.from('2PAY.SYS.DDF01', 'ascii');
+    const fci = await apdu(reader, slot, `00A40400${ppse.length.toString(16).padStart(2, '0')}${ppse.toString('hex')}00`);
+    const aid = findTag(fci, 0x4f);
+    if (!aid) throw new PosError('RDR_UNREADABLE', 'card lists no application');
+    await apdu(reader, slot, `00A40400${aid.length.toString(16).padStart(2, '0')}${aid.toString('hex')}00`);
+    await apdu(reader, slot, '80A8000002830000');
+    const record = await apdu(reader, slot, '00B2010C00');
+    const t2 = findTag(record, 0x57);
+    const panTag = findTag(record, 0x5a);
+    if (!t2 || !panTag) throw new PosError('RDR_UNREADABLE', 'card record lacks track 2 equivalent or PAN');
+    const track2 = t2.toString('hex').toUpperCase().replace(/F+$/, '').replace('D', '=');
+    const pan = panTag.toString('hex').toUpperCase().replace(/F+$/, '');
+    const exp = findTag(record, 0x5f24);
+    const psn = findTag(record, 0x5f34);
+    return {
+      pan, track2, entryMode: `${modePrefix}1` as EntryMode, pinRequired: true,
+      expiry: exp ? exp.toString('hex').slice(0, 4) : undefined,
+      cardSeq: psn ? String(psn[0]).padStart(3, '0') : undefined,
+    };
+  } finally {
+    await reader.release(slot).catch(() => undefined);
+  }
+}
+
+/** Depth-first search of BER-TLV for a tag (constructed tags searched inside). */
+export function findTag(data: Buffer, tag: number, depth = 0): Buffer | undefined {
+  let i = 0;
+  while (i < data.length && depth <= TLV_DEPTH_MAX) {
+    let t = data[i++];
+    const constructed = (t & 0x20) !== 0;
+    if ((t & 0x1f) === 0x1f) t = (t << 8) | data[i++];
+    let len = data[i++];
+    if (len === 0x81) len = data[i++];
+    else if (len === 0x82) { len = (data[i] << 8) | data[i + 1]; i += 2; }
+    if (len === undefined || i + len > data.length) return undefined;
+    const value = data.subarray(i, i + len);
+    if (t === tag) return value;
+    if (constructed) {
+      const inner = findTag(value, tag, depth + 1);
+      if (inner) return inner;
+    }
+    i += len;
+  }
+  return undefined;
+}

@@ -1,0 +1,566 @@
+/**
+ * The terminal engine: every flow against the acquirer host and the journal, in the durability
+ * order of host-8583.md and DESIGN.md rule 5. No UI, no devices: the state machine (machine.ts)
+ * calls these as actors. Everything is injected (journal, host exchange, clock, randomness,
+ * device key) so a seeded simulation replays a day exactly.
+ *
+ * Durability order of a financial message (sale 0200, void 0200, refund 0220):
+ *   1. one commit: STAN reserved + txn-begin + reversal-pending (reason 98)   -> then send
+ *   2. one commit: txn-result + reversal-cleared (approved or declined)       -> then return
+ *   3. the receipt is printed; one commit: receipt-printed
+ * So a sale costs three commits (six flush barriers). 1 and 2 are the minimum the profile allows:
+ * the reversal must be durable before the request leaves, and the result before anyone sees it.
+ *
+ * Failures after sending: timeout or malformed reply -> reversal 98 stays and is sent at once
+ * (up to `reversalTriesMax`); a reply whose MAC fails -> reversal-pending rewritten with A0, the
+ * reversal sent, and a sign-on before the next transaction; connect refused before anything
+ * was sent -> the reversal is cleared as not-sent. A pending reversal is always sent before any
+ * other financial message and before settlement; while it cannot be sent, they are refused.
+ */
+import { createHmac } from 'node:crypto';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { Logger, maskPan, silentLogger } from '../log';
+import { PosError, invariant, isPosError } from '../errors';
+import { HostProfile } from '../host/fields';
+import { WorkingKeys, keyCheckValue, pinBlockFormat0 } from '../host/crypto';
+import {
+  Balance, EntryMode, FinancialResult, Request, ReversalReason, TerminalIds, AMOUNT_FEN_MAX,
+  buildBalance, buildRefund, buildReversal, buildSale, buildSignOff, buildSignOn, buildSignatureUpload, buildVoid,
+  encodeRequest, parseAckResponse, parseFinancialResponse, parseReversalResponse, parseSignOnResponse,
+} from '../host/messages';
+import { ResponseCodeText, explainResponseCode } from '../host/response-codes';
+import { textField } from '../host/packager';
+import { DeviceKeyProvider, RandomBytes, seal, unseal } from '../device-key';
+import { RecordInput, ReversalPendingPayload, TxnBeginPayload, TxnKind, rec } from '../records';
+import { Store } from '../store';
+import { Session, requirePermission } from '../operators';
+import { Txn, TxnStatus, nextStanAfter, statusOf, unprintedReceipts, signaturesToUpload } from '../terminal-state';
+import { MonoImage } from '../../hal/printer';
+import { CardInput } from './card';
+
+/** Reversal tries per attempt (host-8583.md). */
+export const REVERSAL_TRIES_MAX = 3;
+/** A sale for the same card and amount approved within this is shown before a new one starts. */
+export const DUPLICATE_WINDOW_MS_DEFAULT = 10 * 60_000;
+/** Default ceiling for one sale: 50 000 yuan. */
+export const AMOUNT_FEN_MAX_DEFAULT = 5_000_000;
+/** Above this the operator confirms the amount: 1 000 yuan. */
+export const CONFIRM_ABOVE_FEN_DEFAULT = 100_000;
+/** Field 62 holds at most 999 bytes: the compressed signature must fit. */
+export const SIGNATURE_BYTES_MAX = 999;
+export const SIGNATURE_PIXELS_MAX = 384 * 200;
+/** STANs reserved at once for a run of non-financial messages (batch upload, signatures). */
+export const STAN_BLOCK_MAX = 64;
+
+export interface TerminalConfig {
+  readonly ids: TerminalIds;
+  readonly profile: HostProfile;
+  /** The terminal master key, injected at the factory (16 bytes); read only when signing on. */
+  readonly tmk: () => Buffer;
+  readonly amountFenMax?: number;
+  readonly confirmAboveFen?: number;
+  readonly duplicateWindowMs?: number;
+  readonly reversalTriesMax?: number;
+  readonly merchantName?: string;
+}
+
+/** The part of HostTransport the engine uses (tests wrap it to count or kill). */
+export interface HostExchange {
+  exchange(request: Buffer, signal?: AbortSignal): Promise<Buffer>;
+}
+
+export interface EngineDeps {
+  readonly store: Store;
+  readonly host: HostExchange;
+  readonly config: TerminalConfig;
+  readonly deviceKey: DeviceKeyProvider;
+  readonly random: RandomBytes;
+  readonly clock: () => number;
+  readonly logger?: Logger;
+  /** Called right before a request leaves (tests mark the moment; nothing else may happen here). */
+  readonly onSend?: (type: Request['type'], stan: number) => void;
+}
+
+/** What a person may see of a transaction: masked PAN, never the sealed one. */
+export interface TxnView {
+  readonly kind: TxnKind;
+  readonly stan: number;
+  readonly batch: number;
+  readonly amountFen: number;
+  readonly panMasked: string;
+  readonly entryMode: EntryMode;
+  readonly status: TxnStatus;
+  readonly responseCode?: string;
+  readonly rrn?: string;
+  readonly authCode?: string;
+  readonly hostDate?: string;
+  readonly hostTime?: string;
+  readonly operator: string;
+  readonly origStan?: number;
+  readonly atMs: number;
+  readonly printed: readonly string[];
+  readonly hasSignature: boolean;
+}
+
+export type FlowResult =
+  | { readonly outcome: 'approved'; readonly txn: TxnView }
+  | { readonly outcome: 'declined'; readonly txn: TxnView; readonly text: ResponseCodeText }
+  | { readonly outcome: 'failed'; readonly error: PosError; readonly reversalPending: boolean; readonly stan?: number };
+
+export interface SaleInput { readonly amountFen: number; readonly card: CardInput; readonly pin?: Buffer; readonly session: Session }
+export interface RefundInput {
+  readonly amountFen: number; readonly card: CardInput; readonly session: Session;
+  readonly origRrn: string; readonly origDateMmdd: string; readonly origBatch?: number; readonly origStan?: number;
+}
+
+export function viewOf(state: Store['state'], t: Txn): TxnView {
+  return {
+    kind: t.kind, stan: t.stan, batch: t.batch, amountFen: t.amountFen, panMasked: t.panMasked, entryMode: t.entryMode,
+    status: statusOf(state, t), responseCode: t.responseCode, rrn: t.rrn, authCode: t.authCode, hostDate: t.hostDate,
+    hostTime: t.hostTime, operator: t.operator, origStan: t.origStan, atMs: t.resultAtMs ?? t.beganAtMs,
+    printed: [...t.printed], hasSignature: t.signature !== undefined,
+  };
+}
+
+export class TerminalEngine {
+  readonly store: Store;
+  readonly config: TerminalConfig;
+  private readonly log: Logger;
+  private keys: WorkingKeys | undefined;
+  /** Set after a MAC failure: sign on again before the next transaction. */
+  needsSignOn = false;
+  /** STANs whose reversal reason was decided in this run (else a 98 left by a power cut is 06). */
+  private readonly reasonDecided = new Set<number>();
+  /** The last operator session that signed on (pending work and re-sign-on reuse it). */
+  lastSession: Session | undefined;
+
+  constructor(private readonly deps: EngineDeps) {
+    this.store = deps.store;
+    this.config = deps.config;
+    this.log = (deps.logger ?? silentLogger).child({ component: 'engine' });
+    if (this.state.signedOn && this.state.keys) this.keys = this.openKeys();
+  }
+
+  get state(): Store['state'] { return this.store.state; }
+  get signedOn(): boolean { return this.state.signedOn && this.keys !== undefined && !this.needsSignOn; }
+  get amountFenMax(): number { return Math.min(this.config.amountFenMax ?? AMOUNT_FEN_MAX_DEFAULT, AMOUNT_FEN_MAX); }
+  get confirmAboveFen(): number { return this.config.confirmAboveFen ?? CONFIRM_ABOVE_FEN_DEFAULT; }
+
+  // ------------------------------------------------------------ sealing
+
+  private aad(what: string): string {
+    return `${what}/${this.config.ids.tid}`;
+  }
+
+  private sealPan(pan: string): Buffer {
+    return seal(this.deps.deviceKey.deviceKey(), Buffer.from(pan, 'ascii'), this.aad('pan'), this.deps.random);
+  }
+
+  /** The clear PAN, for a message being built; never stored or logged. */
+  panOf(panEnc: Buffer): string {
+    return unseal(this.deps.deviceKey.deviceKey(), panEnc, this.aad('pan')).toString('ascii');
+  }
+
+  /** A keyed hash of the PAN: recognises the same card (duplicate guard) without storing it. */
+  panTag(pan: string): Buffer {
+    return createHmac('sha256', this.deps.deviceKey.deviceKey()).update('pan-tag\0').update(pan).digest().subarray(0, 8);
+  }
+
+  private openKeys(): WorkingKeys {
+    const k = this.state.keys;
+    invariant(k !== undefined, 'no keys to open');
+    const dk = this.deps.deviceKey.deviceKey();
+    const keys = { pik: unseal(dk, k.pikEnc, this.aad('pik')), mak: unseal(dk, k.makEnc, this.aad('mak')), tdk: unseal(dk, k.tdkEnc, this.aad('tdk')) };
+    // Check values written at sign-on are checked again when the keys are read back.
+    if (!keyCheckValue(keys.pik).equals(k.kcvPik) || !keyCheckValue(keys.mak).equals(k.kcvMak)) {
+      throw new PosError('KEY_CHECK', 'stored working keys do not match their check values');
+    }
+    return keys;
+  }
+
+  // ------------------------------------------------------------ STAN
+
+  /** The next `count` STANs and the record that reserves them (committed before they are used). */
+  private stans(count: number): { stans: number[]; record: RecordInput } {
+    invariant(count >= 1 && count <= STAN_BLOCK_MAX, 'STAN block out of range', { count });
+    const out: number[] = [];
+    let s = this.state.stanLast;
+    for (let i = 0; i < count; i++) { s = nextStanAfter(s); out.push(s); }
+    return { stans: out, record: rec.stan(s) };
+  }
+
+  private async reserveStan(): Promise<number> {
+    const { stans, record } = this.stans(1);
+    await this.store.commit([record], { reserve: true });
+    return stans[0];
+  }
+
+  // ------------------------------------------------------------ host exchange
+
+  /** Packs and MACs a request; a request the packager refuses throws here, before any record. */
+  private encode(req: Request): Buffer {
+    const mac = this.config.profile.messages[req.type].mac;
+    if (mac && this.keys === undefined) throw new PosError('KEY_MISSING', 'sign on first');
+    return encodeRequest(this.config.profile, req, { mak: this.keys?.mak });
+  }
+
+  private async send(req: Request, stan: number, encoded?: Buffer): Promise<Buffer> {
+    const bytes = encoded ?? this.encode(req);
+    this.deps.onSend?.(req.type, stan);
+    return this.deps.host.exchange(bytes);
+  }
+
+  // ------------------------------------------------------------ sign-on / sign-off
+
+  /** 0800 with key download: keys checked against their check values, sealed, then journaled. */
+  async signOn(session: Session): Promise<void> {
+    requirePermission(session, 'signOn');
+    const stan = await this.reserveStan();
+    const req = buildSignOn(this.config.profile, { ids: this.config.ids, stan, batch: this.state.batch, operator: session.operator });
+    const tmk = this.config.tmk();
+    let keys: WorkingKeys;
+    try {
+      const res = parseSignOnResponse(this.config.profile, req, await this.send(req, stan), tmk);
+      if (!res.approved || !res.keys || !res.checkValues) {
+        throw new PosError('HOST_SIGNON', `sign-on refused: ${res.responseCode} ${res.text.en}`, { responseCode: res.responseCode });
+      }
+      keys = res.keys;
+    } finally {
+      tmk.fill(0);
+    }
+    const dk = this.deps.deviceKey.deviceKey();
+    const kcv = { kcvPik: keyCheckValue(keys.pik), kcvMak: keyCheckValue(keys.mak), kcvTdk: keyCheckValue(keys.tdk) };
+    await this.store.commit([
+      rec.keys({ pikEnc: seal(dk, keys.pik, this.aad('pik'), this.deps.random), makEnc: seal(dk, keys.mak, this.aad('mak'), this.deps.random), tdkEnc: seal(dk, keys.tdk, this.aad('tdk'), this.deps.random), ...kcv }),
+      rec.signOn({ stan, batch: this.state.batch, operator: session.operator, kcvPik: kcv.kcvPik, kcvMak: kcv.kcvMak }),
+    ], { reserve: true });
+    this.keys = keys;
+    this.needsSignOn = false;
+    this.lastSession = session;
+    this.log.info({ stan, operator: session.operator }, 'signed on');
+  }
+
+  async signOff(session: Session): Promise<void> {
+    requirePermission(session, 'signOff');
+    await this.flushReversal().catch(() => undefined);
+    const stan = await this.reserveStan();
+    const req = buildSignOff(this.config.profile, { ids: this.config.ids, stan, batch: this.state.batch });
+    // The host may be gone; the terminal is signed off locally either way.
+    const sent = await this.send(req, stan).then((b) => parseAckResponse(this.config.profile, req, b), (e: unknown) => e);
+    await this.store.commit([rec.signOff({ stan, operator: session.operator, reason: 'operator' })], { reserve: true });
+    this.keys = undefined;
+    if (sent instanceof Error) this.log.warn({ err: sent.message }, 'sign-off not acknowledged by the host');
+  }
+
+  // ------------------------------------------------------------ checks before money moves
+
+  private checkCanTransact(session: Session, permission: 'sale' | 'void' | 'refund'): void {
+    requirePermission(session, permission);
+    if (this.state.settlement) throw new PosError('OPR_SETTLEMENT_OPEN', 'finish the settlement first', { step: this.state.settlement.step });
+    const usage = this.store.journal.usage();
+    if (usage.salesRefused) throw new PosError('STO_FULL', 'storage full: settle, then export');
+    if (this.store.journal.state === 'failed') throw this.store.journal.failure ?? new PosError('STO_IO');
+  }
+
+  checkAmount(amountFen: number): void {
+    if (!Number.isSafeInteger(amountFen) || amountFen < 1 || amountFen > this.amountFenMax) {
+      throw new PosError('OPR_AMOUNT', `amount must be 0.01..${(this.amountFenMax / 100).toFixed(2)} yuan`, { amountFen, amountFenMax: this.amountFenMax });
+    }
+  }
+
+  /** Pending reversal first, then a sign-on if a MAC failed: before any financial message. */
+  private async readyForFinancial(session: Session): Promise<void> {
+    if (await this.flushReversal() === 'pending') {
+      throw new PosError('HOST_REVERSAL_PENDING', 'the pending reversal could not be sent', { stan: this.state.pendingReversal?.stan });
+    }
+    if (this.needsSignOn || this.keys === undefined) await this.signOn(this.lastSession ?? session);
+  }
+
+  // ------------------------------------------------------------ duplicate guard
+
+  /** An approved, unvoided sale for the same card and amount within the window, if any. */
+  recentDuplicate(card: CardInput, amountFen: number): TxnView | undefined {
+    const tag = this.panTag(card.pan);
+    const since = this.deps.clock() - (this.config.duplicateWindowMs ?? DUPLICATE_WINDOW_MS_DEFAULT);
+    let found: Txn | undefined;
+    for (const t of this.state.txns.values()) {
+      if (t.kind === 'sale' && t.amountFen === amountFen && statusOf(this.state, t) === 'approved' && (t.resultAtMs ?? 0) >= since && t.panTag.equals(tag)) found = t;
+    }
+    return found && viewOf(this.state, found);
+  }
+
+  // ------------------------------------------------------------ sale, void, refund
+
+  async sale(input: SaleInput): Promise<FlowResult> {
+    try {
+      this.checkCanTransact(input.session, 'sale');
+      this.checkAmount(input.amountFen);
+      await this.readyForFinancial(input.session);
+    } catch (e) {
+      input.pin?.fill(0);
+      throw e;
+    }
+    const { stans, record } = this.stans(1);
+    const stan = stans[0];
+    const c = input.card;
+    let pinBlock: Buffer | undefined;
+    if (input.pin) {
+      invariant(this.keys !== undefined, 'PIN block needs the PIK');
+      try { pinBlock = pinBlockFormat0(c.pan, input.pin, this.keys.pik); } finally { input.pin.fill(0); }
+    }
+    const req = buildSale(this.config.profile, {
+      ids: this.config.ids, stan, batch: this.state.batch, pan: c.pan, amountFen: input.amountFen, expiry: c.expiry,
+      entryMode: c.entryMode, cardSeq: c.cardSeq, track2: c.track2, track3: c.track3, pinBlock,
+    });
+    return this.financial(req, record, { kind: 'sale', stan, amountFen: input.amountFen, pan: c.pan, expiry: c.expiry, entryMode: c.entryMode, cardSeq: c.cardSeq, operator: input.session.operator });
+  }
+
+  async voidSale(origStan: number, session: Session): Promise<FlowResult> {
+    this.checkCanTransact(session, 'void');
+    const sale = this.state.txns.get(origStan);
+    if (!sale || sale.kind !== 'sale') throw new PosError('OPR_NOT_FOUND', `no sale with trace ${origStan} in this batch`, { stan: origStan });
+    if (statusOf(this.state, sale) !== 'approved') throw new PosError('OPR_NOT_VOIDABLE', `sale ${origStan} is ${statusOf(this.state, sale)}`, { stan: origStan });
+    await this.readyForFinancial(session);
+    const { stans, record } = this.stans(1);
+    const stan = stans[0];
+    const pan = this.panOf(sale.panEnc);
+    const original = { batch: sale.batch, stan: sale.stan, rrn: sale.rrn as string, authCode: sale.authCode ?? '' };
+    // The card is not read again: the void is keyed from the journal (entry mode 012).
+    const req = buildVoid(this.config.profile, { ids: this.config.ids, stan, batch: this.state.batch, pan, entryMode: '012', amountFen: sale.amountFen, original });
+    return this.financial(req, record, {
+      kind: 'void', stan, amountFen: sale.amountFen, pan, expiry: sale.expiry, entryMode: '012', operator: session.operator,
+      origStan: sale.stan, origBatch: sale.batch, origRrn: sale.rrn, origAuthCode: sale.authCode, origDate: sale.hostDate,
+    });
+  }
+
+  async refund(input: RefundInput): Promise<FlowResult> {
+    this.checkCanTransact(input.session, 'refund');
+    this.checkAmount(input.amountFen);
+    if (!/^\d{12}$/.test(input.origRrn) || !/^\d{4}$/.test(input.origDateMmdd)) throw new PosError('OPR_INPUT', 'reference number is 12 digits and date MMDD');
+    await this.readyForFinancial(input.session);
+    const { stans, record } = this.stans(1);
+    const stan = stans[0];
+    const c = input.card;
+    const original = { batch: input.origBatch ?? 0, stan: input.origStan ?? 0, rrn: input.origRrn, dateMmdd: input.origDateMmdd };
+    const req = buildRefund(this.config.profile, { ids: this.config.ids, stan, batch: this.state.batch, pan: c.pan, entryMode: c.entryMode, amountFen: input.amountFen, original });
+    return this.financial(req, record, {
+      kind: 'refund', stan, amountFen: input.amountFen, pan: c.pan, expiry: c.expiry, entryMode: c.entryMode, operator: input.session.operator,
+      origBatch: input.origBatch, origStan: input.origStan, origRrn: input.origRrn, origDate: input.origDateMmdd,
+    });
+  }
+
+  /** Steps 1 and 2 of the durability order (see the top of this file). */
+  private async financial(req: Request, stanRecord: RecordInput, t: {
+    kind: TxnKind; stan: number; amountFen: number; pan: string; expiry?: string; entryMode: EntryMode; cardSeq?: string; operator: string;
+    origStan?: number; origBatch?: number; origRrn?: string; origAuthCode?: string; origDate?: string;
+  }): Promise<FlowResult> {
+    const m = req.message;
+    const f60 = textField(m, 60) as string;
+    const panEnc = this.sealPan(t.pan);
+    const panMasked = maskPan(t.pan);
+    const common = { stan: t.stan, batch: this.state.batch, amountFen: t.amountFen, panEnc, panMasked, processingCode: textField(m, 3) as string, entryMode: t.entryMode, conditionCode: textField(m, 25) as string, type60: f60.slice(0, 2), expiry: t.expiry, cardSeq: t.cardSeq };
+    const begin: TxnBeginPayload = {
+      ...common, kind: t.kind, panTag: this.panTag(t.pan), operator: t.operator, origStan: t.origStan, origBatch: t.origBatch,
+      origRrn: t.origRrn, origAuthCode: t.origAuthCode, origDate: t.origDate, field61: textField(m, 61),
+    };
+    const reversal: ReversalPendingPayload = { ...common, reason: '98', kind: t.kind, original61: textField(m, 61) };
+    const bytes = this.encode(req);
+    await this.store.commit([stanRecord, rec.txnBegin(begin), rec.reversalPending(reversal)]);
+    let res: FinancialResult;
+    try {
+      res = parseFinancialResponse(this.config.profile, req, await this.send(req, t.stan, bytes), { mak: this.keys?.mak });
+    } catch (e) {
+      return this.afterSendFailure(t.stan, e);
+    }
+    return this.recordResult(t.stan, res);
+  }
+
+  private async recordResult(stan: number, res: FinancialResult): Promise<FlowResult> {
+    const outcome = res.approved ? 'approved' : 'declined';
+    try {
+      await this.store.commit([
+        rec.txnResult({ stan, outcome, responseCode: res.responseCode, rrn: res.rrn, authCode: res.authCode, hostDate: res.hostDate, hostTime: res.hostTime, settlementDate: res.settlementDate }),
+        rec.reversalCleared({ stan, cause: outcome, responseCode: res.responseCode, tries: 0 }),
+      ], { reserve: true });
+    } catch (e) {
+      // Approved at the host but not durable here: it must not stand (profile reason 06).
+      this.log.error({ stan, err: String(e) }, 'result could not be journaled: reversing');
+      if (res.approved) await this.flushReversal('06').catch(() => undefined);
+      return { outcome: 'failed', error: isPosError(e) ? e : new PosError('STO_IO', String(e)), reversalPending: this.state.pendingReversal !== undefined, stan };
+    }
+    const txn = viewOf(this.state, this.state.txns.get(stan) as Txn);
+    this.log.info({ stan, kind: txn.kind, code: res.responseCode, panMasked: txn.panMasked }, 'host answered');
+    return res.approved ? { outcome: 'approved', txn } : { outcome: 'declined', txn, text: explainResponseCode(res.responseCode) };
+  }
+
+  private async afterSendFailure(stan: number, e: unknown): Promise<FlowResult> {
+    if (!isPosError(e) || e.kind === 'invariant') throw e;
+    this.log.warn({ stan, code: e.code, kind: e.kind }, 'no usable answer');
+    if (e.kind === 'host-unreachable' && e.detail.requestSent === false) {
+      await this.store.commit([
+        rec.txnResult({ stan, outcome: 'not-sent', responseCode: 'NS' }),
+        rec.reversalCleared({ stan, cause: 'not-sent', responseCode: 'NS', tries: 0 }),
+      ], { reserve: true });
+      return { outcome: 'failed', error: e, reversalPending: false, stan };
+    }
+    if (e.kind === 'mac-failure') {
+      const pr = this.state.pendingReversal as NonNullable<Store['state']['pendingReversal']>;
+      await this.store.commit([rec.reversalPending({ ...pr, reason: 'A0' })], { reserve: true });
+      this.needsSignOn = true;
+    }
+    this.reasonDecided.add(stan);
+    const flushed = await this.flushReversal().catch((err: unknown) => { this.log.warn({ err: String(err) }, 'reversal not sent'); return 'pending' as const; });
+    return { outcome: 'failed', error: e, reversalPending: flushed === 'pending', stan };
+  }
+
+  // ------------------------------------------------------------ reversal
+
+  /**
+   * Sends the pending reversal, up to `reversalTriesMax` tries. 'cleared' when the host answered
+   * 00/12/25 (journaled), 'pending' when it stays (kept on disk), 'none' when there was none.
+   */
+  async flushReversal(reasonOverride?: ReversalReason): Promise<'none' | 'cleared' | 'pending'> {
+    const pr = this.state.pendingReversal;
+    if (!pr) return 'none';
+    // A 98 this run did not decide was left by a power cut during the sale: reason 06.
+    const reason = reasonOverride ?? (pr.reason === '98' && !this.reasonDecided.has(pr.stan) ? '06' : pr.reason);
+    const triesMax = this.config.reversalTriesMax ?? REVERSAL_TRIES_MAX;
+    for (let tries = 1; tries <= triesMax; tries++) {
+      if (this.keys === undefined || (this.needsSignOn && tries > 1)) {
+        if (!this.lastSession) return 'pending';
+        try { await this.signOn(this.lastSession); } catch (e) { this.log.warn({ err: String(e) }, 'sign-on before reversal failed'); continue; }
+      }
+      const req = buildReversal(this.config.profile, {
+        ids: this.config.ids, stan: pr.stan, batch: pr.batch, reason, pan: this.panOf(pr.panEnc), processingCode: pr.processingCode,
+        amountFen: pr.amountFen, entryMode: pr.entryMode, conditionCode: pr.conditionCode, type60: pr.type60, expiry: pr.expiry,
+        cardSeq: pr.cardSeq, authCode: pr.authCode, original61: pr.original61,
+      });
+      try {
+        const res = parseReversalResponse(this.config.profile, req, await this.send(req, pr.stan), { mak: this.keys?.mak });
+        if (res.cleared) {
+          await this.store.commit([rec.reversalCleared({ stan: pr.stan, cause: 'reversed', responseCode: res.responseCode, tries })], { reserve: true });
+          this.log.info({ stan: pr.stan, reason, tries, code: res.responseCode }, 'reversal cleared');
+          return 'cleared';
+        }
+        if (res.responseCode === 'A0') this.needsSignOn = true;
+        this.log.warn({ stan: pr.stan, code: res.responseCode, tries }, 'reversal not accepted');
+      } catch (e) {
+        if (!isPosError(e) || e.kind === 'invariant' || e.kind.startsWith('storage') || e.kind.startsWith('journal')) throw e;
+        if (e.kind === 'mac-failure') this.needsSignOn = true;
+        this.log.warn({ stan: pr.stan, code: e.code, tries }, 'reversal try failed');
+      }
+    }
+    return 'pending';
+  }
+
+  // ------------------------------------------------------------ balance
+
+  async balance(card: CardInput, pin: Buffer, session: Session): Promise<{ responseCode: string; text: ResponseCodeText; balance?: Balance }> {
+    try {
+      requirePermission(session, 'balance');
+      await this.readyForFinancial(session);
+      invariant(this.keys !== undefined, 'PIN block needs the PIK');
+      const stan = await this.reserveStan();
+      const pinBlock = pinBlockFormat0(card.pan, pin, this.keys.pik);
+      // No reversal for an inquiry: nothing moves, nothing to undo (reading of the profile).
+      const req = buildBalance(this.config.profile, { ids: this.config.ids, stan, batch: this.state.batch, pan: card.pan, entryMode: card.entryMode, track2: card.track2, pinBlock });
+      const res = parseFinancialResponse(this.config.profile, req, await this.send(req, stan), { mak: this.keys.mak });
+      return { responseCode: res.responseCode, text: res.text, balance: res.balance };
+    } catch (e) {
+      if (isPosError(e, 'mac-failure')) this.needsSignOn = true;
+      throw e;
+    } finally {
+      pin.fill(0);
+    }
+  }
+
+  // ------------------------------------------------------------ receipts, signatures, reprint
+
+  async markPrinted(stan: number, copy: 'merchant' | 'customer', reprint: boolean): Promise<void> {
+    await this.store.commit([rec.receiptPrinted({ stan, copy, reprint })], { reserve: true });
+  }
+
+  async markReportPrinted(batch: number, reprint: boolean): Promise<void> {
+    await this.store.commit([rec.receiptPrinted({ stan: 0, copy: 'settlement', reprint, batch })], { reserve: true });
+  }
+
+  txn(stan: number): TxnView | undefined {
+    const t = this.state.txns.get(stan);
+    return t && viewOf(this.state, t);
+  }
+
+  /** The last approved transaction of the batch (reprint of "the last receipt"). */
+  lastReceipt(): TxnView | undefined {
+    let last: Txn | undefined;
+    for (const t of this.state.txns.values()) if (t.status === 'approved') last = t;
+    return last && viewOf(this.state, last);
+  }
+
+  unprinted(): TxnView[] {
+    return unprintedReceipts(this.state).map((t) => viewOf(this.state, t));
+  }
+
+  transactions(): TxnView[] {
+    return [...this.state.txns.values()].map((t) => viewOf(this.state, t));
+  }
+
+  /** Stores the signature with the transaction (compressed 1-bit); uploaded later. */
+  async saveSignature(stan: number, image: MonoImage): Promise<void> {
+    const t = this.state.txns.get(stan);
+    if (!t || t.status !== 'approved') throw new PosError('OPR_NOT_FOUND', `no approved transaction ${stan}`, { stan });
+    invariant(image.width * image.height <= SIGNATURE_PIXELS_MAX && image.pixels.length === image.width * image.height, 'signature image size');
+    const packed = packBits(image);
+    const compressed = deflateRawSync(packed, { level: 9 });
+    if (compressed.length > SIGNATURE_BYTES_MAX) throw new PosError('OPR_INPUT', `signature too detailed (${compressed.length} bytes compressed, ${SIGNATURE_BYTES_MAX} allowed): sign again`);
+    await this.store.commit([rec.signature({ stan, image: compressed, width: image.width, height: image.height, uploaded: false })], { reserve: true });
+  }
+
+  signatureImage(stan: number): MonoImage | undefined {
+    const s = this.state.txns.get(stan)?.signature;
+    return s && unpackBits(inflateRawSync(s.image), s.width, s.height);
+  }
+
+  /** Uploads captured signatures (0820, 60.3 = 800). Returns how many were uploaded. */
+  async uploadSignatures(): Promise<number> {
+    const todo = signaturesToUpload(this.state).slice(0, STAN_BLOCK_MAX);
+    if (todo.length === 0) return 0;
+    const { stans, record } = this.stans(todo.length);
+    await this.store.commit([record], { reserve: true });
+    let done = 0;
+    for (const [i, t] of todo.entries()) {
+      const sig = t.signature as NonNullable<Txn['signature']>;
+      const req = buildSignatureUpload(this.config.profile, {
+        ids: this.config.ids, stan: stans[i], batch: this.state.batch, settlementDateMmdd: t.settlementDate ?? t.hostDate ?? mmdd(this.deps.clock()), rrn: t.rrn as string, image: sig.image,
+      });
+      const res = parseAckResponse(this.config.profile, req, await this.send(req, stans[i]));
+      if (!res.approved) { this.log.warn({ stan: t.stan, code: res.responseCode }, 'signature upload refused'); continue; }
+      await this.store.commit([rec.signatureUploaded({ stan: t.stan })], { reserve: true });
+      done++;
+    }
+    return done;
+  }
+
+  // ------------------------------------------------------------ for settlement.ts
+
+  /** @internal */ sendRaw(req: Request, stan: number): Promise<Buffer> { return this.send(req, stan); }
+  /** @internal */ reserveStans(count: number): { stans: number[]; record: RecordInput } { return this.stans(count); }
+  /** @internal */ now(): number { return this.deps.clock(); }
+  /** @internal */ get logger(): Logger { return this.log; }
+}
+
+export function mmdd(ms: number): string {
+  const d = new Date(ms);
+  return String(d.getMonth() + 1).padStart(2, '0') + String(d.getDate()).padStart(2, '0');
+}
+
+function packBits(image: MonoImage): Buffer {
+  const out = Buffer.alloc(Math.ceil((image.width * image.height) / 8));
+  for (let i = 0; i < image.pixels.length; i++) if (image.pixels[i]) out[i >> 3] |= 0x80 >> (i & 7);
+  return out;
+}
+
+function unpackBits(packed: Buffer, width: number, height: number): MonoImage {
+  const pixels = new Uint8Array(width * height);
+  for (let i = 0; i < pixels.length; i++) pixels[i] = (packed[i >> 3] >> (7 - (i & 7))) & 1;
+  return { width, height, pixels };
+}

@@ -1,0 +1,110 @@
+/**
+ * Settlement (结算), resumable at every step after a power cut (FIELD-FAULTS.md "settlement data
+ * fails to store"). Each step is a `settlement-step` record; on boot the state says where it was:
+ *
+ *   (none)    -> commit begun {totals frozen from the journal}; sales now refused
+ *   begun     -> STAN reserved; 0500 sent; 0510's verdict journaled   -> verdict
+ *                (lost 0510: sent again with a new STAN; the host repeats its verdict)
+ *   verdict   -> balanced: close. unbalanced / error: batch upload
+ *   upload    -> 0320 per transaction the totals count, in chunks: each chunk's STANs and the
+ *                count acknowledged so far are one commit; after a power cut the last chunk is
+ *                sent again (a host files an upload record by STAN/RRN, so a repeat is harmless)
+ *   uploaded  -> close
+ *   close     -> batch-closed {totals, verdict, nextBatch}: the batch number advances
+ * The report is printed after the close (receipt-printed copy 'settlement'); an unprinted report
+ * is offered again at boot.
+ */
+import { PosError } from '../errors';
+import {
+  SettlementTotals, SettlementVerdict, BATCH_MAX, buildBatchUploadEnd, buildBatchUploadRecord, buildSettlement,
+  parseAckResponse, parseSettlementResponse,
+} from '../host/messages';
+import { rec } from '../records';
+import { Session, requirePermission } from '../operators';
+import { batchTotals, uploadable } from '../terminal-state';
+import { TerminalEngine } from './engine';
+
+/** 0320 records per commit of upload progress (one commit per chunk, not per record). */
+export const UPLOAD_CHUNK_RECORDS = 50;
+
+export interface SettlementReport {
+  readonly batch: number;
+  readonly totals: SettlementTotals;
+  readonly verdict: SettlementVerdict;
+  readonly hostTotals?: SettlementTotals;
+  readonly uploadedCount: number;
+  readonly resumedFrom?: string;
+}
+
+/** Runs (or resumes) the settlement of the open batch. `session` undefined: resuming at boot. */
+export async function settle(engine: TerminalEngine, session: Session | undefined): Promise<SettlementReport> {
+  const s = engine.state;
+  const resumedFrom = s.settlement?.step;
+  if (!resumedFrom) requirePermission(session, 'settlement');
+  if (await engine.flushReversal() === 'pending') throw new PosError('HOST_REVERSAL_PENDING', 'settle after the pending reversal is sent');
+  if (!resumedFrom) {
+    await engine.uploadSignatures().catch((e: unknown) => engine.logger.warn({ err: String(e) }, 'signatures not uploaded before settlement'));
+    await engine.store.commit([rec.settlementStep({ batch: s.batch, step: 'begun', totals: batchTotals(s) })], { reserve: true });
+  }
+  const operator = session?.operator ?? engine.lastSession?.operator ?? '000';
+  let uploadedCount = 0;
+  let hostTotals: SettlementTotals | undefined;
+  for (let guard = 0; guard < 8; guard++) {
+    const st = s.settlement;
+    if (!st) break;
+    uploadedCount = st.uploadedCount;
+    hostTotals = st.hostTotals;
+    if (st.step === 'begun') await sendSettlement(engine, operator);
+    else if (st.step === 'verdict' && st.verdict === 'balanced') await close(engine);
+    else if (st.step === 'verdict' || st.step === 'upload') await upload(engine);
+    else await close(engine);
+  }
+  const closed = s.lastClosed;
+  if (!closed) throw new PosError('HOST_SETTLE', 'settlement did not close the batch');
+  return { batch: closed.batch, totals: closed.totals, verdict: closed.verdict, hostTotals, uploadedCount, resumedFrom };
+}
+
+async function sendSettlement(engine: TerminalEngine, operator: string): Promise<void> {
+  const s = engine.state;
+  const st = s.settlement as NonNullable<typeof s.settlement>;
+  const { stans, record } = engine.reserveStans(1);
+  await engine.store.commit([record], { reserve: true });
+  const req = buildSettlement(engine.config.profile, { ids: engine.config.ids, stan: stans[0], batch: s.batch, operator, totals: st.totals });
+  const res = parseSettlementResponse(engine.config.profile, req, await engine.sendRaw(req, stans[0]));
+  if (!res.approved || !res.verdict) throw new PosError('HOST_SETTLE', `settlement answered ${res.responseCode} ${res.text.en}`, { responseCode: res.responseCode });
+  await engine.store.commit([rec.settlementStep({ batch: s.batch, step: 'verdict', verdict: res.verdict, hostTotals: res.hostTotals })], { reserve: true });
+}
+
+async function upload(engine: TerminalEngine): Promise<void> {
+  const s = engine.state;
+  const txns = uploadable(s);
+  let done = s.settlement?.uploadedCount ?? 0;
+  while (done < txns.length) {
+    const chunk = txns.slice(done, done + UPLOAD_CHUNK_RECORDS);
+    const { stans, record } = engine.reserveStans(chunk.length);
+    await engine.store.commit([record, rec.settlementStep({ batch: s.batch, step: 'upload', uploadedCount: done })], { reserve: true });
+    for (const [i, t] of chunk.entries()) {
+      const req = buildBatchUploadRecord(engine.config.profile, {
+        ids: engine.config.ids, stan: stans[i], batch: s.batch, pan: engine.panOf(t.panEnc), processingCode: t.processingCode,
+        amountFen: t.amountFen, entryMode: t.entryMode, rrn: t.rrn as string, authCode: t.authCode ?? '',
+      });
+      const res = parseAckResponse(engine.config.profile, req, await engine.sendRaw(req, stans[i]));
+      if (!res.approved) throw new PosError('HOST_SETTLE', `batch upload of ${t.stan} answered ${res.responseCode}`, { stan: t.stan });
+    }
+    done += chunk.length;
+  }
+  const { stans, record } = engine.reserveStans(1);
+  await engine.store.commit([record, rec.settlementStep({ batch: s.batch, step: 'upload', uploadedCount: done })], { reserve: true });
+  const req = buildBatchUploadEnd(engine.config.profile, { ids: engine.config.ids, stan: stans[0], batch: s.batch, count: Math.min(done, 9999) });
+  const res = parseAckResponse(engine.config.profile, req, await engine.sendRaw(req, stans[0]));
+  if (!res.approved) throw new PosError('HOST_SETTLE', `batch upload end answered ${res.responseCode}`);
+  await engine.store.commit([rec.settlementStep({ batch: s.batch, step: 'uploaded', uploadedCount: done })], { reserve: true });
+}
+
+async function close(engine: TerminalEngine): Promise<void> {
+  const s = engine.state;
+  const st = s.settlement as NonNullable<typeof s.settlement>;
+  const nextBatch = s.batch >= BATCH_MAX ? 1 : s.batch + 1;
+  await engine.store.commit([rec.batchClosed({ batch: s.batch, nextBatch, totals: st.totals, verdict: st.verdict ?? 'error' })], { reserve: true });
+  engine.logger.info({ batch: st.batch, nextBatch, verdict: st.verdict }, 'batch closed');
+}
