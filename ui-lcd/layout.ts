@@ -9,7 +9,9 @@
  *   ("2/3") when the body is paged, else the menu position when the menu scrolls, else the status.
  * - the content rows: body lines (wrapped; error cause and numbered steps; a progress bar), then
  *   the input field or the menu window, pinned at the bottom so they are always visible. Body
- *   lines that do not fit are paged: `screen.page` picks the page (UP/DOWN in the state).
+ *   lines that do not fit are paged: `screen.page` picks the page (UP/DOWN in the state). Menu
+ *   screens (UP/DOWN move the selection) and status screens (idle) do not page: their body
+ *   shows what fits above the menu.
  * - the last row, on displays with 4 rows or more: the footer (the next key to press), replaced by
  *   the notice when there is one, and by "UP/DOWN: more" on every page but the last.
  * On 2-row displays there is no footer row: the page tag in the title says there is more.
@@ -67,7 +69,10 @@ function arrange(screen: Screen, locale: Locale, grid: Grid, footerRow: boolean)
   const body = bodyLines(screen, locale, grid);
   const pinned = pinnedRows(screen, locale, grid, contentRows, body.length);
   const pageRows = Math.max(0, contentRows - pinned.length);
-  const pageCount = pageRows > 0 ? Math.max(1, Math.ceil(body.length / pageRows)) : 1;
+  // UP/DOWN belong to the menu on menu screens, and a status screen (idle) is read at a glance:
+  // neither pages; their body shows what fits.
+  const pageable = !screen.menu && !screen.status;
+  const pageCount = pageRows > 0 && pageable ? Math.max(1, Math.ceil(body.length / pageRows)) : 1;
   const page = clamp(screen.page ?? 0, 0, pageCount - 1);
   const shown = pageRows > 0 ? body.slice(page * pageRows, (page + 1) * pageRows) : [];
 
@@ -117,11 +122,12 @@ function bodyLines(screen: Screen, locale: Locale, grid: Grid): Row[] {
   const align = screen.align === 'center' ? 'center' : 'left';
   const out: Row[] = [];
   const lang = grid.ascii || locale === 'en' ? 'en' : 'zh';
+  // The error's cause comes first (the row under the code), then details, then the steps.
+  if (screen.error) for (const w of wrap(screen.error.cause[lang], grid.cols, grid)) out.push({ kind: 'body', text: w, align: 'left' });
   for (const l of screen.lines ?? []) {
     for (const w of wrap(resolve(l, locale, grid.ascii), grid.cols, grid)) out.push({ kind: 'body', text: w, align });
   }
   if (screen.error) {
-    for (const w of wrap(screen.error.cause[lang], grid.cols, grid)) out.push({ kind: 'body', text: w, align: 'left' });
     screen.error.steps[lang].forEach((step, i) => {
       for (const w of wrap(`${i + 1}.${step}`, grid.cols, grid)) out.push({ kind: 'body', text: w, align: 'left' });
     });

@@ -4,7 +4,7 @@
  * mapped onto it and a test can compare two of them with deepEqual.
  *
  * Text in the model is a `Txt`: a plain string (the same in every locale: codes, numbers, names
- * the merchant typed), a `LocalText` ({ en, zh }), or an `Amount` in fen. Resolving a `Txt`
+ * the merchant typed), a `LocalText` ({ en, zh }), an `Amount` in fen, or `Joined` parts. Resolving a `Txt`
  * happens at render time, from (locale, display), so switching the language is a re-render and
  * nothing else.
  *
@@ -30,7 +30,12 @@ export interface Amount {
   readonly amountFen: number;
 }
 
-export type Txt = string | LocalText | Amount;
+/** Text made of parts, each resolved on its own ("Amount " + an Amount). */
+export interface Joined {
+  readonly parts: readonly Txt[];
+}
+
+export type Txt = string | LocalText | Amount | Joined;
 
 export interface StatusLine {
   /** 0..100; absent when the board has no gauge. */

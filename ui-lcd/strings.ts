@@ -13,7 +13,7 @@
  * The locale is not global state here: screens resolve text at render time for the locale they
  * are given (`LocaleSetting` holds the operator's choice and tells listeners when it changes).
  */
-import type { Amount, LocalText, Locale, Txt } from './screen';
+import type { Amount, Joined, LocalText, Locale, Txt } from './screen';
 
 function s(en: string, zh: string): LocalText {
   return { en, zh };
@@ -119,7 +119,6 @@ export const STRINGS = {
   'msg.insert': s('Insert card', '请插卡'),
   'msg.tap': s('Tap card', '请挥卡'),
   'msg.card': s('Card {pan}', '卡号{pan}'),
-  'msg.amount': s('Amount {amount}', '金额{amount}'),
   'msg.step.connecting': s('Connecting', '正在连接'),
   'msg.step.sending': s('Sending', '正在发送'),
   'msg.step.receiving': s('Receiving', '正在接收'),
@@ -164,6 +163,12 @@ export const STRINGS = {
   'msg.hostOffline': s('Host offline', '主机离线'),
   'msg.paperOutShort': s('Paper out', '缺纸'),
   'msg.online': s('Online', '已联网'),
+  'msg.inFlight': s('Last {txn} at power loss', '断电时的{txn}'),
+  'outcome.reversed': s('reversed, not charged', '已冲正，未扣款'),
+  'outcome.completed': s('completed', '已完成'),
+  'outcome.resumed': s('resumed', '已继续'),
+  'msg.detail': s('Detail: {detail}', '详情：{detail}'),
+  'msg.testCard': s('Read a test card', '请读测试卡'),
 
   // ---- diagnostics checks and results
   'diag.battery': s('Battery', '电池'),
@@ -220,6 +225,10 @@ export function isLocalText(x: Txt): x is LocalText {
   return typeof x === 'object' && 'en' in x;
 }
 
+export function isJoined(x: Txt): x is Joined {
+  return typeof x === 'object' && 'parts' in x;
+}
+
 export function isAmount(x: Txt): x is Amount {
   return typeof x === 'object' && 'amountFen' in x;
 }
@@ -231,6 +240,7 @@ export function isAmount(x: Txt): x is Amount {
 export function resolve(x: Txt, locale: Locale, ascii = false): string {
   if (typeof x === 'string') return x;
   if (isAmount(x)) return formatAmount(x.amountFen, locale, ascii);
+  if (isJoined(x)) return x.parts.map((p) => resolve(p, locale, ascii)).join('');
   return ascii ? x.en : pick(x, locale);
 }
 
@@ -254,9 +264,9 @@ export function formatYuan(fen: number): string {
 
 /** Masks a PAN for anyone who can see it: first 6 and last 4 digits kept (DESIGN rule 8). */
 export function maskPan(pan: string): string {
-  const digits = pan.replace(/\D/g, '');
-  if (digits.length < 13) return '*'.repeat(digits.length); // too short to be a PAN: show nothing of it
-  return digits.slice(0, 6) + '*'.repeat(digits.length - 10) + digits.slice(-4);
+  const chars = pan.replace(/[\s-]/g, ''); // '*' kept: masking a masked PAN gives the same string
+  if (chars.length < 13) return '*'.repeat(chars.length); // too short to be a PAN: show nothing of it
+  return chars.slice(0, 6) + '*'.repeat(chars.length - 10) + chars.slice(-4);
 }
 
 /**

@@ -1,10 +1,12 @@
 /**
  * Every character the UI can draw on the graphic display: all strings of ui-lcd/strings.ts, the
  * error list (runtime/errors.ts), the response-code texts, printable ASCII and a few symbols
- * composed at run time (currency, punctuation). scripts/gen-font.ts extracts exactly these from
+ * composed at run time (currency, punctuation), and configured text listed in extra-chars.txt. scripts/gen-font.ts extracts exactly these from
  * GNU Unifont; tests/ui/font.test.ts fails when one of them has no glyph in the committed subset,
  * so a string added without `npm run gen:font` fails CI.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { STRINGS } from '../strings';
 import { ERRORS } from '../../runtime/errors';
 import { EXPLAINED_CODES, explainResponseCode } from '../../runtime/host/response-codes';
@@ -37,12 +39,20 @@ export function uiTexts(): Array<{ readonly where: string; readonly text: string
   return out;
 }
 
+/** Configured text (merchant names) listed in extra-chars.txt, comment lines aside. */
+export function extraText(): string {
+  const file = path.join(__dirname, 'extra-chars.txt');
+  if (!fs.existsSync(file)) return '';
+  return fs.readFileSync(file, 'utf8').split('\n').filter((l) => !l.startsWith('#')).join('').replace(/\s/g, '');
+}
+
 /** The set of code points the font subset must hold, sorted. */
 export function requiredCodePoints(): number[] {
   const set = new Set<number>();
   const add = (s: string): void => { for (const ch of s) set.add(ch.codePointAt(0)!); };
   add(printableAscii());
   add(EXTRA_CHARACTERS);
+  add(extraText());
   for (const t of uiTexts()) add(t.text.replace(/\{\w+\}/g, ''));
   return [...set].sort((a, b) => a - b);
 }

@@ -1,0 +1,445 @@
+/**
+ * Screen builders for the terminal's states. Each takes plain data (what the state machine's
+ * snapshot holds) and returns a `Screen`; `screenFor(stateName, data)` maps a state name onto its
+ * builder, filling defaults for anything missing, so any snapshot can be shown.
+ *
+ * State names (match these in runtime/; the data type of each is `ScreenData[name]`):
+ *
+ *   boot             { step: 'self-test'|'journal'|'pending'|'network'|'ready', stepIndex, stepCount }
+ *   recovery         { selected, reasonCode? }                 menu: verify, export, restore, salvage, factory reset, diagnostics, restart
+ *   restored         { transaction, outcome: 'reversed'|'completed'|'resumed' }   after a power loss
+ *   login            { field: 'operator'|'password', operator, passwordLength, attemptsLeft? }
+ *   signOn           { attempt, attemptMax }
+ *   idle             { merchantName, nowMs, tzOffsetMinutes (default +480), status }
+ *   mainMenu         { selected, status? }                     sale, void, refund, balance, reprint, settlement, sign-off, diagnostics, settings
+ *   saleAmount       { amountFen, refused?: 'max'|'zero', amountFenMax }
+ *   refundAmount     { amountFen, refused?, amountFenMax }
+ *   refundReference  { digits }
+ *   presentCard      { transaction, amountFen?, methods: ('swipe'|'insert'|'tap')[] }
+ *   pin              { amountFen?, pan?, pinLength }           PAN shown masked 6/4 whatever is passed
+ *   processing       { transaction, step?: 'connecting'|'sending'|'receiving' }
+ *   approved         { transaction, amountFen?, authCode?, trace? }
+ *   declined         { transaction, responseCode }             the code explained (response-codes.ts)
+ *   printing         { copy: 'merchant'|'customer'|'report'|'duplicate' }
+ *   customerCopy     { selected }                              "print customer copy?" yes/no
+ *   signature        { }
+ *   voidTrace        { digits, refused? }
+ *   voidConfirm      { trace, amountFen, pan? }
+ *   balanceResult    { balanceFen }
+ *   reprint          { selected }                              last receipt / by trace number
+ *   reprintTrace     { digits, refused? }
+ *   settlement       { step: 'totals'|'upload'|'closing'|'printing', stepIndex, stepCount }
+ *   settlementResult { balanced, batch, saleCount, saleFen, refundCount, refundFen }
+ *   signOff          { done }
+ *   lowBattery       { percent, charging, critical }
+ *   paperOut         { copy? }
+ *   storageFailure   { code, selected }                        export / diagnostics offered
+ *   hostUnreachable  { attempt, attemptMax, reason: 'refused'|'timeout'|'no-answer' }
+ *   diagnostics      { results: { check, state: 'ok'|'fail'|'running'|'pending', code? }[], selected }
+ *   settings         { selected }
+ *   language         { selected, current }
+ *   factoryTest      { test: 'display'|'keypad'|'printer'|'reader', keysLeft? }
+ *   error            { code, page, details? }                  any code of runtime/errors.ts
+ */
+import type { KeyName } from '../hal/keypad';
+import { explainResponseCode } from '../runtime/host/response-codes';
+import type { Locale, MenuItem, Screen, StatusLine, Txt } from './screen';
+import { StringKey, t, maskPan } from './strings';
+import { numbered } from './widgets/menu';
+import { errorScreen } from './error-screens';
+import { AMOUNT_FEN_MAX_DEFAULT } from './widgets/amount-entry';
+
+export type Transaction = 'sale' | 'void' | 'refund' | 'balance' | 'signOn' | 'settlement';
+export type CardMethod = 'swipe' | 'insert' | 'tap';
+export type DiagCheck = 'battery' | 'storage' | 'printer' | 'reader' | 'keypad' | 'display' | 'network' | 'host' | 'log';
+export type Refused = 'max' | 'zero' | 'too-short';
+
+export interface ScreenData {
+  boot: { step: 'self-test' | 'journal' | 'pending' | 'network' | 'ready'; stepIndex: number; stepCount: number };
+  recovery: { selected: number; reasonCode?: string };
+  restored: { transaction: Transaction; outcome: 'reversed' | 'completed' | 'resumed' };
+  login: { field: 'operator' | 'password'; operator: string; passwordLength: number; attemptsLeft?: number; refused?: Refused };
+  signOn: { attempt: number; attemptMax: number };
+  idle: { merchantName: Txt; nowMs: number; tzOffsetMinutes: number; status: StatusLine };
+  mainMenu: { selected: number; status?: StatusLine };
+  saleAmount: { amountFen: number; refused?: Refused; amountFenMax: number };
+  refundAmount: { amountFen: number; refused?: Refused; amountFenMax: number };
+  refundReference: { digits: string; refused?: Refused };
+  presentCard: { transaction: Transaction; amountFen?: number; methods: readonly CardMethod[] };
+  pin: { amountFen?: number; pan?: string; pinLength: number };
+  processing: { transaction: Transaction; step?: 'connecting' | 'sending' | 'receiving' };
+  approved: { transaction: Transaction; amountFen?: number; authCode?: string; trace?: string };
+  declined: { transaction: Transaction; responseCode: string };
+  printing: { copy: 'merchant' | 'customer' | 'report' | 'duplicate' };
+  customerCopy: { selected: number };
+  signature: Record<string, never>;
+  voidTrace: { digits: string; refused?: Refused };
+  voidConfirm: { trace: string; amountFen: number; pan?: string };
+  balanceResult: { balanceFen: number };
+  reprint: { selected: number };
+  reprintTrace: { digits: string; refused?: Refused };
+  settlement: { step: 'totals' | 'upload' | 'closing' | 'printing'; stepIndex: number; stepCount: number };
+  settlementResult: { balanced: boolean; batch: string; saleCount: number; saleFen: number; refundCount: number; refundFen: number };
+  signOff: { done: boolean };
+  lowBattery: { percent: number; charging: boolean; critical: boolean };
+  paperOut: { copy?: 'merchant' | 'customer' | 'report' | 'duplicate' };
+  storageFailure: { code: string; selected: number };
+  hostUnreachable: { attempt: number; attemptMax: number; reason: 'refused' | 'timeout' | 'no-answer' };
+  diagnostics: { results: ReadonlyArray<{ check: DiagCheck; state: 'ok' | 'fail' | 'running' | 'pending'; code?: string }>; selected: number };
+  settings: { selected: number };
+  language: { selected: number; current: Locale };
+  factoryTest: { test: 'display' | 'keypad' | 'printer' | 'reader'; keysLeft?: readonly KeyName[] };
+  error: { code: string; page: number; details?: readonly Txt[] };
+}
+
+export type StateName = keyof ScreenData;
+
+/** Defaults: what a state shows when its snapshot lacks a field. Never a placeholder text. */
+export const DEFAULTS: { readonly [K in StateName]: ScreenData[K] } = {
+  boot: { step: 'self-test', stepIndex: 0, stepCount: 5 },
+  recovery: { selected: 0 },
+  restored: { transaction: 'sale', outcome: 'reversed' },
+  login: { field: 'operator', operator: '', passwordLength: 0 },
+  signOn: { attempt: 1, attemptMax: 3 },
+  idle: { merchantName: t('title.sale'), nowMs: 0, tzOffsetMinutes: 480, status: {} },
+  mainMenu: { selected: 0 },
+  saleAmount: { amountFen: 0, amountFenMax: AMOUNT_FEN_MAX_DEFAULT },
+  refundAmount: { amountFen: 0, amountFenMax: AMOUNT_FEN_MAX_DEFAULT },
+  refundReference: { digits: '' },
+  presentCard: { transaction: 'sale', methods: ['swipe', 'insert', 'tap'] },
+  pin: { pinLength: 0 },
+  processing: { transaction: 'sale' },
+  approved: { transaction: 'sale' },
+  declined: { transaction: 'sale', responseCode: '05' },
+  printing: { copy: 'merchant' },
+  customerCopy: { selected: 0 },
+  signature: {},
+  voidTrace: { digits: '' },
+  voidConfirm: { trace: '000000', amountFen: 0 },
+  balanceResult: { balanceFen: 0 },
+  reprint: { selected: 0 },
+  reprintTrace: { digits: '' },
+  settlement: { step: 'totals', stepIndex: 0, stepCount: 4 },
+  settlementResult: { balanced: true, batch: '000001', saleCount: 0, saleFen: 0, refundCount: 0, refundFen: 0 },
+  signOff: { done: false },
+  lowBattery: { percent: 10, charging: false, critical: false },
+  paperOut: {},
+  storageFailure: { code: 'E-STO-03', selected: 0 },
+  hostUnreachable: { attempt: 1, attemptMax: 3, reason: 'no-answer' },
+  diagnostics: { results: [], selected: 0 },
+  settings: { selected: 0 },
+  language: { selected: 0, current: 'zh-CN' },
+  factoryTest: { test: 'display' },
+  error: { code: 'E-SYS-99', page: 0 },
+};
+
+const TXN_TITLE: Readonly<Record<Transaction, StringKey>> = {
+  sale: 'title.sale', void: 'title.void', refund: 'title.refund', balance: 'title.balance', signOn: 'title.signOn', settlement: 'title.settlement',
+};
+const TXN_NAME: Readonly<Record<Transaction, StringKey>> = {
+  sale: 'txn.sale', void: 'txn.void', refund: 'txn.refund', balance: 'txn.balance', signOn: 'txn.signOn', settlement: 'txn.settlement',
+};
+
+/** "Amount ¥12.34" / "金额 12.34元" / "Amount RMB 12.34": the amount is formatted per display. */
+function amountLine(fen: number): Txt {
+  return { parts: [t('label.amount'), ' ', amountText(fen)] };
+}
+
+function amountText(fen: number): Txt {
+  return { amountFen: fen };
+}
+
+function refusedNotice(refused: Refused | undefined, amountFenMax?: number): Txt | undefined {
+  if (refused === 'max' && amountFenMax !== undefined) return t('notice.amountMax', { max: yuan(amountFenMax) });
+  if (refused === 'zero') return t('notice.amountZero');
+  if (refused === 'too-short') return t('notice.tooShort');
+  return undefined;
+}
+
+function yuan(fen: number): string {
+  return `${Math.floor(fen / 100)}.${String(fen % 100).padStart(2, '0')}`;
+}
+
+function withNotice(screen: Screen, notice: Txt | undefined): Screen {
+  return notice === undefined ? screen : { ...screen, notice };
+}
+
+function menuOf(keys: ReadonlyArray<[StringKey, string]>): MenuItem[] {
+  return numbered(keys.map(([k, value]) => ({ label: t(k), value })));
+}
+
+// ---- builders
+
+export const RECOVERY_ITEMS = menuOf([
+  ['menu.verifyJournal', 'verify'], ['menu.exportJournal', 'export'], ['menu.restoreBackup', 'restore'], ['menu.salvage', 'salvage'],
+  ['menu.factoryReset', 'factory-reset'], ['menu.diagnostics', 'diagnostics'], ['menu.restart', 'restart'],
+]);
+export const MAIN_MENU_ITEMS = menuOf([
+  ['menu.sale', 'sale'], ['menu.void', 'void'], ['menu.refund', 'refund'], ['menu.balance', 'balance'], ['menu.reprint', 'reprint'],
+  ['menu.settlement', 'settlement'], ['menu.signOff', 'sign-off'], ['menu.diagnostics', 'diagnostics'], ['menu.settings', 'settings'],
+]);
+export const YES_NO_ITEMS = menuOf([['menu.yes', 'yes'], ['menu.no', 'no']]);
+export const REPRINT_ITEMS = menuOf([['menu.lastReceipt', 'last'], ['menu.byTrace', 'trace']]);
+export const SETTINGS_ITEMS = menuOf([['menu.language', 'language']]);
+export const LANGUAGE_ITEMS = menuOf([['menu.chinese', 'zh-CN'], ['menu.english', 'en']]);
+export const STORAGE_FAILURE_ITEMS = menuOf([['menu.exportJournal', 'export'], ['menu.diagnostics', 'diagnostics']]);
+
+const BOOT_STEP: Readonly<Record<ScreenData['boot']['step'], StringKey>> = {
+  'self-test': 'boot.selfTest', journal: 'boot.journal', pending: 'boot.pending', network: 'boot.network', ready: 'boot.ready',
+};
+
+function boot(d: ScreenData['boot']): Screen {
+  return { id: 'boot', title: t('title.boot'), lines: [t(BOOT_STEP[d.step])], progress: { done: d.stepIndex, total: d.stepCount }, footer: t('footer.wait') };
+}
+
+function recovery(d: ScreenData['recovery']): Screen {
+  const lines = d.reasonCode ? [t('msg.recoveryReason', { code: d.reasonCode })] : undefined;
+  return { id: 'recovery', title: t('title.recovery'), ...(lines ? { lines } : {}), menu: { items: RECOVERY_ITEMS, selected: d.selected }, footer: t('footer.choose') };
+}
+
+function restored(d: ScreenData['restored']): Screen {
+  return {
+    id: 'restored', title: t('title.restored'),
+    lines: [t('msg.inFlight', { txn: t(TXN_NAME[d.transaction]) }), t(`outcome.${d.outcome}`)],
+    footer: t('footer.ok'),
+  };
+}
+
+function login(d: ScreenData['login']): Screen {
+  const input = d.field === 'operator'
+    ? { kind: 'digits' as const, label: t('label.operator'), digits: d.operator, lengthMax: 2 }
+    : { kind: 'password' as const, label: t('label.password'), digits: '*'.repeat(d.passwordLength), lengthMax: 8 };
+  const notice = d.attemptsLeft !== undefined ? t('notice.attemptsLeft', { n: d.attemptsLeft }) : refusedNotice(d.refused);
+  return withNotice({ id: 'login', title: t('title.login'), input, footer: t('footer.ok') }, notice);
+}
+
+function signOn(d: ScreenData['signOn']): Screen {
+  return { id: 'signOn', title: t('title.signOn'), lines: [t('msg.connecting'), t('msg.attempt', { n: d.attempt, max: d.attemptMax })], footer: t('footer.cancel') };
+}
+
+/** "2025-11-21 10:30" in the terminal's time zone (China: +480 minutes; no DST). */
+export function formatDateTime(nowMs: number, tzOffsetMinutes: number): string {
+  const d = new Date(nowMs + tzOffsetMinutes * 60_000);
+  const p = (n: number): string => String(n).padStart(2, '0');
+  return `${d.getUTCFullYear()}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}`;
+}
+
+function statusSummary(s: StatusLine): Txt | undefined {
+  if (s.paper === 'out') return t('msg.paperOutShort');
+  if (s.network === 'down') return t('msg.networkDown');
+  if (s.host === 'offline') return t('msg.hostOffline');
+  if (s.batteryPercent !== undefined) return t(s.charging ? 'msg.charging' : 'msg.battery', { percent: Math.round(s.batteryPercent) });
+  if (s.host === 'online') return t('msg.online');
+  return undefined;
+}
+
+function idle(d: ScreenData['idle']): Screen {
+  const summary = statusSummary(d.status);
+  return {
+    id: 'idle', title: d.merchantName, status: d.status,
+    lines: [formatDateTime(d.nowMs, d.tzOffsetMinutes), ...(summary ? [summary] : [])],
+    footer: t('footer.menu'),
+  };
+}
+
+function mainMenu(d: ScreenData['mainMenu']): Screen {
+  return { id: 'mainMenu', title: t('title.menu'), menu: { items: MAIN_MENU_ITEMS, selected: d.selected }, footer: t('footer.choose'), ...(d.status ? { status: d.status } : {}) };
+}
+
+function amountEntry(id: 'saleAmount' | 'refundAmount', d: ScreenData['saleAmount']): Screen {
+  const title = t(id === 'saleAmount' ? 'title.sale' : 'title.refund');
+  const screen: Screen = { id, title, input: { kind: 'amount', label: t('label.amount'), digits: d.amountFen > 0 ? String(d.amountFen) : '' }, footer: t('footer.ok') };
+  return withNotice(screen, refusedNotice(d.refused, d.amountFenMax));
+}
+
+function digitsEntry(id: string, title: StringKey, label: StringKey, lengthMax: number, d: { digits: string; refused?: Refused }): Screen {
+  return withNotice({ id, title: t(title), input: { kind: 'digits', label: t(label), digits: d.digits, lengthMax }, footer: t('footer.ok') }, refusedNotice(d.refused));
+}
+
+const METHOD_KEY: Readonly<Record<CardMethod, StringKey>> = { swipe: 'msg.swipe', insert: 'msg.insert', tap: 'msg.tap' };
+
+function presentCard(d: ScreenData['presentCard']): Screen {
+  const methods = d.methods.length === 0 || d.methods.length === 3 ? [t('msg.presentCard')] : d.methods.map((m) => t(METHOD_KEY[m]));
+  const lines: Txt[] = [...(d.amountFen !== undefined ? [amountLine(d.amountFen)] : []), ...methods];
+  return { id: 'presentCard', title: t(TXN_TITLE[d.transaction]), lines, footer: t('footer.cancel') };
+}
+
+function pin(d: ScreenData['pin']): Screen {
+  const lines: Txt[] = [...(d.amountFen !== undefined ? [amountLine(d.amountFen)] : []), ...(d.pan ? [maskPan(d.pan)] : [])];
+  return { id: 'pin', title: t('title.pin'), lines, input: { kind: 'password', label: t('label.pin'), digits: '*'.repeat(d.pinLength), lengthMax: 12 }, footer: t('footer.ok') };
+}
+
+const STEP_KEY = { connecting: 'msg.step.connecting', sending: 'msg.step.sending', receiving: 'msg.step.receiving' } as const;
+
+function processing(d: ScreenData['processing']): Screen {
+  return { id: 'processing', title: t(TXN_TITLE[d.transaction]), lines: [t('title.processing'), ...(d.step ? [t(STEP_KEY[d.step])] : [])], align: 'center', footer: t('footer.wait') };
+}
+
+function approved(d: ScreenData['approved']): Screen {
+  const lines: Txt[] = [t('title.approved')];
+  if (d.amountFen !== undefined) lines.push(amountLine(d.amountFen));
+  if (d.authCode) lines.push(t('msg.auth', { code: d.authCode }));
+  if (d.trace) lines.push(t('msg.trace', { trace: d.trace }));
+  return { id: 'approved', title: t(TXN_TITLE[d.transaction]), lines, footer: t('footer.ok') };
+}
+
+function declined(d: ScreenData['declined']): Screen {
+  const r = explainResponseCode(d.responseCode);
+  return { id: 'declined', title: t('title.declined'), lines: [t('msg.responseCode', { code: r.code }), { en: r.en, zh: r.zh }], footer: t('footer.ok') };
+}
+
+const COPY_KEY = { merchant: 'msg.copy.merchant', customer: 'msg.copy.customer', report: 'msg.copy.report', duplicate: 'msg.copy.duplicate' } as const;
+
+function printing(d: ScreenData['printing']): Screen {
+  return { id: 'printing', title: t('title.printing'), lines: [t(COPY_KEY[d.copy])], align: 'center', footer: t('footer.wait') };
+}
+
+function customerCopy(d: ScreenData['customerCopy']): Screen {
+  return { id: 'customerCopy', title: t('title.customerCopy'), menu: { items: YES_NO_ITEMS, selected: d.selected }, footer: t('footer.choose') };
+}
+
+function signature(): Screen {
+  return { id: 'signature', title: t('title.signature'), lines: [t('msg.signHere')], footer: t('footer.ok') };
+}
+
+function voidConfirm(d: ScreenData['voidConfirm']): Screen {
+  const lines: Txt[] = [t('msg.trace', { trace: d.trace }), amountLine(d.amountFen), ...(d.pan ? [maskPan(d.pan)] : []), t('msg.confirmVoid')];
+  return { id: 'voidConfirm', title: t('title.void'), lines, footer: t('footer.okCancel') };
+}
+
+function balanceResult(d: ScreenData['balanceResult']): Screen {
+  return { id: 'balanceResult', title: t('title.balance'), lines: [amountText(d.balanceFen)], align: 'center', footer: t('footer.ok') };
+}
+
+const SETTLE_KEY = { totals: 'msg.settle.totals', upload: 'msg.settle.upload', closing: 'msg.settle.closing', printing: 'msg.settle.printing' } as const;
+
+function settlement(d: ScreenData['settlement']): Screen {
+  return { id: 'settlement', title: t('title.settlement'), lines: [t(SETTLE_KEY[d.step])], progress: { done: d.stepIndex, total: d.stepCount }, footer: t('footer.wait') };
+}
+
+function settlementResult(d: ScreenData['settlementResult']): Screen {
+  return {
+    id: 'settlementResult', title: t('title.settlement'),
+    lines: [
+      t(d.balanced ? 'msg.settle.balanced' : 'msg.settle.unbalanced'),
+      t('msg.settle.batch', { batch: d.batch }),
+      t('msg.settle.sales', { n: d.saleCount, amount: yuan(d.saleFen) }),
+      t('msg.settle.refunds', { n: d.refundCount, amount: yuan(d.refundFen) }),
+    ],
+    footer: t('footer.ok'),
+  };
+}
+
+function signOff(d: ScreenData['signOff']): Screen {
+  return { id: 'signOff', title: t('title.signOff'), lines: [t(d.done ? 'msg.signedOff' : 'msg.signingOff')], align: 'center', footer: t(d.done ? 'footer.ok' : 'footer.wait') };
+}
+
+function lowBattery(d: ScreenData['lowBattery']): Screen {
+  const lines: Txt[] = [t('msg.battery', { percent: Math.round(d.percent) }), t(d.critical ? 'msg.shuttingDown' : d.charging ? 'msg.charging' : 'msg.chargeNow')];
+  return {
+    id: 'lowBattery', title: t(d.critical ? 'title.batteryCritical' : 'title.lowBattery'), lines,
+    status: { batteryPercent: d.percent, charging: d.charging }, ...(d.critical ? {} : { footer: t('footer.ok') }),
+  };
+}
+
+function paperOut(d: ScreenData['paperOut']): Screen {
+  return { id: 'paperOut', title: t('title.paperOut'), lines: [t('msg.loadPaper'), ...(d.copy ? [t(COPY_KEY[d.copy])] : [])], footer: t('footer.cancel') };
+}
+
+function storageFailure(d: ScreenData['storageFailure']): Screen {
+  return {
+    // The code leads the title: on a 16x2 LCD the menu leaves no body row.
+    id: 'storageFailure', title: { parts: [d.code, ' ', t('title.storage')] }, lines: [t('msg.storageStop'), t('msg.doNotPowerOff')],
+    menu: { items: STORAGE_FAILURE_ITEMS, selected: d.selected }, footer: t('footer.choose'),
+  };
+}
+
+function hostUnreachable(d: ScreenData['hostUnreachable']): Screen {
+  const reason = d.reason === 'refused' ? [t('msg.refused')] : d.reason === 'timeout' ? [t('msg.timedOut')] : [];
+  return {
+    id: 'hostUnreachable', title: t('title.hostUnreachable'),
+    lines: [t('msg.retrying', { n: d.attempt, max: d.attemptMax }), ...reason, t('msg.reversalKept')], footer: t('footer.cancel'),
+  };
+}
+
+const DIAG_KEY: Readonly<Record<DiagCheck, StringKey>> = {
+  battery: 'diag.battery', storage: 'diag.storage', printer: 'diag.printer', reader: 'diag.reader', keypad: 'diag.keypad',
+  display: 'diag.display', network: 'diag.network', host: 'diag.host', log: 'diag.log',
+};
+export const DIAG_CHECKS: readonly DiagCheck[] = ['battery', 'storage', 'printer', 'reader', 'keypad', 'display', 'network', 'host', 'log'];
+
+function diagnostics(d: ScreenData['diagnostics']): Screen {
+  const byCheck = new Map(d.results.map((r) => [r.check, r]));
+  const items = numbered(DIAG_CHECKS.map((check) => {
+    const r = byCheck.get(check) ?? { check, state: 'pending' as const };
+    const name = t(DIAG_KEY[check]);
+    const result = r.state === 'fail' && r.code ? { en: r.code, zh: r.code } : t(`diag.${r.state}`);
+    return { label: { en: `${name.en} ${result.en}`, zh: `${name.zh} ${result.zh}` }, value: check };
+  }));
+  return { id: 'diagnostics', title: t('title.diagnostics'), menu: { items, selected: d.selected }, footer: t('footer.choose') };
+}
+
+function settings(d: ScreenData['settings']): Screen {
+  return { id: 'settings', title: t('title.settings'), menu: { items: SETTINGS_ITEMS, selected: d.selected }, footer: t('footer.choose') };
+}
+
+function language(d: ScreenData['language']): Screen {
+  const now = t(d.current === 'zh-CN' ? 'menu.chinese' : 'menu.english');
+  return {
+    id: 'language', title: t('title.language'), lines: [t('msg.languageNow', { lang: now }), t('msg.textLcdEnglish')],
+    menu: { items: LANGUAGE_ITEMS, selected: d.selected }, footer: t('footer.choose'),
+  };
+}
+
+function factoryTest(d: ScreenData['factoryTest']): Screen {
+  switch (d.test) {
+    case 'display': return { id: 'factoryTest:display', title: t('title.displayTest'), pattern: 'checker' };
+    case 'keypad': {
+      const left = d.keysLeft ?? [];
+      const lines = left.length === 0 ? [t('msg.allKeysOk')] : [t('msg.keysLeft', { keys: left.join(' ') })];
+      return { id: 'factoryTest:keypad', title: t('title.keypadTest'), lines, footer: t(left.length === 0 ? 'footer.ok' : 'footer.anyKey') };
+    }
+    case 'printer': return { id: 'factoryTest:printer', title: t('title.factory'), lines: [t('diag.printer'), t('title.printing')], footer: t('footer.wait') };
+    case 'reader': return { id: 'factoryTest:reader', title: t('title.factory'), lines: [t('diag.reader'), t('msg.testCard')], footer: t('footer.cancel') };
+  }
+}
+
+type Builders = { readonly [K in StateName]: (d: ScreenData[K]) => Screen };
+
+const BUILDERS: Builders = {
+  boot, recovery, restored, login, signOn, idle, mainMenu,
+  saleAmount: (d) => amountEntry('saleAmount', d),
+  refundAmount: (d) => amountEntry('refundAmount', d),
+  refundReference: (d) => digitsEntry('refundReference', 'title.refund', 'label.reference', 12, d),
+  presentCard, pin, processing, approved, declined, printing, customerCopy,
+  signature: () => signature(),
+  voidTrace: (d) => digitsEntry('voidTrace', 'title.void', 'label.trace', 6, d),
+  voidConfirm, balanceResult,
+  reprint: (d) => ({ id: 'reprint', title: t('title.reprint'), menu: { items: REPRINT_ITEMS, selected: d.selected }, footer: t('footer.choose') }),
+  reprintTrace: (d) => digitsEntry('reprintTrace', 'title.reprint', 'label.trace', 6, d),
+  settlement, settlementResult, signOff, lowBattery, paperOut, storageFailure, hostUnreachable, diagnostics, settings, language, factoryTest,
+  error: (d) => errorScreen(d.code, { page: d.page, ...(d.details ? { details: d.details } : {}) }),
+};
+
+export const STATE_NAMES = Object.keys(BUILDERS) as StateName[];
+
+export function isStateName(name: string): name is StateName {
+  return Object.prototype.hasOwnProperty.call(BUILDERS, name);
+}
+
+/**
+ * The screen for a state, from whatever part of its data the snapshot has (the rest defaults).
+ * A name this table does not know (a newer runtime) shows the internal-error screen naming it
+ * in the details, rather than nothing.
+ */
+export function screenFor<K extends StateName>(state: K, data?: Partial<ScreenData[K]>): Screen;
+export function screenFor(state: string, data?: Record<string, unknown>): Screen;
+export function screenFor(state: string, data: Record<string, unknown> = {}): Screen {
+  if (!isStateName(state)) return errorScreen('SYS_INVARIANT', { details: [`state ${state}`] });
+  const builder = BUILDERS[state] as (d: unknown) => Screen; // indexed by a checked name: the data type follows it
+  return builder({ ...DEFAULTS[state], ...stripUndefined(data) });
+}
+
+function stripUndefined(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+}
