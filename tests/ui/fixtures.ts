@@ -1,0 +1,83 @@
+/**
+ * Displays every UI test renders on, and sample data for every state of ui-lcd/screens.ts.
+ */
+import type { DisplayCapabilities } from '../../hal/display';
+import type { StateName, ScreenData } from '../../ui-lcd/screens';
+
+export const DISPLAYS: ReadonlyArray<{ readonly name: string; readonly caps: DisplayCapabilities }> = [
+  { name: '16x2', caps: { kind: 'text', cols: 16, rows: 2 } },
+  { name: '20x4', caps: { kind: 'text', cols: 20, rows: 4 } },
+  { name: '128x64', caps: { kind: 'pixels', width: 128, height: 64 } },
+];
+
+/** 2025-11-21 10:30 in China (UTC+8). */
+export const NOW_MS = Date.UTC(2025, 10, 21, 2, 30);
+export const PAN = '6228480402564890018';
+
+type Sample<K extends StateName> = { readonly variant: string; readonly data: Partial<ScreenData[K]> };
+export type Samples = { readonly [K in StateName]: ReadonlyArray<Sample<K>> };
+
+export const SAMPLES: Samples = {
+  boot: [{ variant: 'journal', data: { step: 'journal', stepIndex: 2, stepCount: 5 } }],
+  recovery: [{ variant: 'reason', data: { selected: 1, reasonCode: 'E-STO-05' } }],
+  restored: [{ variant: 'reversed', data: { transaction: 'sale', outcome: 'reversed' } }],
+  login: [
+    { variant: 'operator', data: { field: 'operator', operator: '0' } },
+    { variant: 'password-wrong', data: { field: 'password', operator: '01', passwordLength: 3, attemptsLeft: 2 } },
+  ],
+  signOn: [{ variant: 'attempt2', data: { attempt: 2, attemptMax: 3 } }],
+  idle: [
+    { variant: 'online', data: { merchantName: { en: 'ZHANG SAN STORE', zh: '张三便利店' }, nowMs: NOW_MS, status: { batteryPercent: 85, network: 'up', host: 'online', paper: 'ok' } } },
+    { variant: 'offline-charging', data: { merchantName: { en: 'DEMO MERCHANT', zh: '演示商户' }, nowMs: NOW_MS, status: { batteryPercent: 12, charging: true, network: 'down', paper: 'out' } } },
+  ],
+  mainMenu: [{ variant: 'settlement', data: { selected: 5 } }],
+  saleAmount: [
+    { variant: '12.34', data: { amountFen: 1234 } },
+    { variant: 'refused-max', data: { amountFen: 9_999_999, refused: 'max' } },
+  ],
+  refundAmount: [{ variant: '5.00', data: { amountFen: 500 } }],
+  refundReference: [{ variant: 'partial', data: { digits: '123456' } }],
+  presentCard: [
+    { variant: 'all', data: { transaction: 'sale', amountFen: 1234 } },
+    { variant: 'insert', data: { transaction: 'sale', amountFen: 1234, methods: ['insert'] } },
+  ],
+  pin: [{ variant: '4digits', data: { amountFen: 1234, pan: PAN, pinLength: 4 } }],
+  processing: [{ variant: 'receiving', data: { transaction: 'sale', step: 'receiving' } }],
+  approved: [{ variant: 'sale', data: { transaction: 'sale', amountFen: 1234, authCode: '123456', trace: '000042' } }],
+  declined: [
+    { variant: '51', data: { transaction: 'sale', responseCode: '51' } },
+    { variant: 'unknown-Q1', data: { transaction: 'sale', responseCode: 'Q1' } },
+  ],
+  printing: [{ variant: 'customer', data: { copy: 'customer' } }],
+  customerCopy: [{ variant: 'yes', data: { selected: 0 } }],
+  signature: [{ variant: 'plain', data: {} }],
+  voidTrace: [{ variant: 'partial', data: { digits: '42' } }],
+  voidConfirm: [{ variant: 'sale', data: { trace: '000042', amountFen: 1234, pan: PAN } }],
+  balanceResult: [{ variant: 'balance', data: { balanceFen: 123456 } }],
+  reprint: [{ variant: 'last', data: { selected: 0 } }],
+  reprintTrace: [{ variant: 'too-short', data: { digits: '', refused: 'too-short' } }],
+  settlement: [{ variant: 'upload', data: { step: 'upload', stepIndex: 1, stepCount: 4 } }],
+  settlementResult: [{ variant: 'balanced', data: { balanced: true, batch: '000007', saleCount: 15, saleFen: 123400, refundCount: 1, refundFen: 1250 } }],
+  signOff: [{ variant: 'done', data: { done: true } }],
+  lowBattery: [
+    { variant: 'low', data: { percent: 12, charging: false, critical: false } },
+    { variant: 'critical', data: { percent: 4, charging: false, critical: true } },
+  ],
+  paperOut: [{ variant: 'customer', data: { copy: 'customer' } }],
+  storageFailure: [{ variant: 'io', data: { code: 'E-STO-03', selected: 0 } }],
+  hostUnreachable: [{ variant: 'retry2of3', data: { attempt: 2, attemptMax: 3, reason: 'timeout' } }],
+  diagnostics: [{
+    variant: 'results',
+    data: { selected: 2, results: [{ check: 'battery', state: 'ok' }, { check: 'storage', state: 'ok' }, { check: 'printer', state: 'fail', code: 'E-PRN-01' }, { check: 'reader', state: 'running' }] },
+  }],
+  settings: [{ variant: 'language', data: { selected: 0 } }],
+  language: [{ variant: 'zh', data: { selected: 0, current: 'zh-CN' } }],
+  factoryTest: [
+    { variant: 'display', data: { test: 'display' } },
+    { variant: 'keypad', data: { test: 'keypad', keysLeft: ['7', 'OK', 'FUNC'] } },
+  ],
+  error: [
+    { variant: 'paper-out', data: { code: 'E-PRN-01', page: 0 } },
+    { variant: 'sto-io-page1', data: { code: 'E-STO-03', page: 1 } },
+  ],
+};
