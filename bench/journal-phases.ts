@@ -1,0 +1,209 @@
+/**
+ * Phases of the journal benchmark (bench/journal.bench.ts), each run in its own child process
+ * (compiled to JavaScript) so that its peak RSS is its own and ts-node is not in the figures.
+ *
+ *   node journal-phases.js <phase> <workDir> [args]   -> prints one line `RESULT {json}`
+ *
+ * Phases: latency, batch, build1m, open1m, barriers (a workload for strace: prints `ACK <mark>`
+ * between its parts so the trace can be cut into them).
+ */
+import { closeSync, existsSync, fdatasyncSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { Journal } from '../storage/journal';
+import { Payload, RecordType, encodeRecord, genesisDigest } from '../storage/record';
+
+export const ID = 'BENCH-0001';
+export const RECORDS_1M = 1_000_000;
+/** The 1M-record journal is about 230 MB of records; LMDB needs room beyond that. */
+const BIG_MAP_BYTES = 2 * 1024 * 1024 * 1024;
+
+/** A txn-begin-like payload of about 150 bytes of CBOR (checked in the latency phase). */
+export function salePayload(i: number): Payload {
+  const stan = String(i % 1_000_000).padStart(6, '0');
+  return {
+    kind: 'sale', stan, batch: '000001', amountFen: 1000 + (i % 99_000), panMasked: '622202******0128',
+    panEnc: Buffer.alloc(16, i & 0xff), expiry: '3012', entryMode: 'chip', operator: '01', rrn: `24060212${stan}`,
+  };
+}
+
+function rss(): number { return process.resourceUsage().maxRSS * 1024; }
+function nowMs(): number { return Number(process.hrtime.bigint()) / 1e6; }
+
+function quantile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+}
+function stats(samples: number[]): { n: number; medianMs: number; p99Ms: number; meanMs: number } {
+  const s = [...samples].sort((a, b) => a - b);
+  return { n: s.length, medianMs: quantile(s, 0.5), p99Ms: quantile(s, 0.99), meanMs: s.reduce((a, b) => a + b, 0) / s.length };
+}
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+type SqliteDb = { pragma(s: string): unknown; exec(s: string): void; prepare(s: string): { run(...a: unknown[]): unknown }; transaction<T extends (...a: never[]) => unknown>(f: T): T; close(): void };
+function openSqlite(file: string): SqliteDb {
+  const Database = require('better-sqlite3') as new (f: string) => SqliteDb;
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.exec('CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY, type INTEGER NOT NULL, time_ms INTEGER NOT NULL, record BLOB NOT NULL)');
+  return db;
+}
+
+/** Durable single appends: journal vs raw append+fdatasync (the floor) vs SQLite WAL/FULL, interleaved in rounds. */
+async function latency(work: string, perRound: number, rounds: number): Promise<unknown> {
+  mkdirSync(work, { recursive: true });
+  const record = encodeRecord({ type: RecordType.txnBegin, seq: 2, timeMs: Date.now(), prevDigest: genesisDigest(ID), payload: salePayload(2) });
+  const payloadBytes = record.length - 68;
+  const fd = openSync(join(work, 'floor.log'), 'a'); // O_APPEND
+  // A second floor that never changes the file size: fdatasync then has no metadata to write
+  // (as with LMDB, which writes inside a file it grew earlier). 1 MiB preallocated, zeros written.
+  const PREALLOC_BYTES = 1024 * 1024;
+  const pfd = openSync(join(work, 'floor-prealloc.log'), 'w+');
+  writeSync(pfd, Buffer.alloc(PREALLOC_BYTES), 0, PREALLOC_BYTES, 0);
+  fdatasyncSync(pfd);
+  let pAt = 0;
+  const sqlite = openSqlite(join(work, 'sqlite.db'));
+  const insert = sqlite.prepare('INSERT INTO journal (seq, type, time_ms, record) VALUES (?, ?, ?, ?)');
+  const journal = await Journal.open({ dir: join(work, 'journal'), identity: ID });
+  let seq = 1;
+  const floorOnce = (): void => { writeSync(fd, record); fdatasyncSync(fd); };
+  const preallocOnce = (): void => {
+    if (pAt + record.length > PREALLOC_BYTES) pAt = 0;
+    writeSync(pfd, record, 0, record.length, pAt);
+    pAt += record.length;
+    fdatasyncSync(pfd);
+  };
+  const sqliteOnce = (): void => { seq++; insert.run(seq, RecordType.txnBegin, Date.now(), record); }; // autocommit: one transaction
+  const journalOnce = async (i: number): Promise<void> => { await journal.append('txnBegin', salePayload(i)); };
+  const samples = { floor: [] as number[], prealloc: [] as number[], sqlite: [] as number[], journal: [] as number[] };
+  for (let i = 0; i < 20; i++) { floorOnce(); preallocOnce(); sqliteOnce(); await journalOnce(i); } // warm up
+  let n = 100;
+  for (let r = 0; r < rounds; r++) {
+    // Rotate the order each round so drift of the disk does not favour one.
+    const order = (['floor', 'prealloc', 'sqlite', 'journal'] as const).map((_, k, a) => a[(k + r) % a.length]);
+    for (const which of order) {
+      for (let i = 0; i < perRound; i++) {
+        const t0 = nowMs();
+        if (which === 'floor') floorOnce(); else if (which === 'prealloc') preallocOnce(); else if (which === 'sqlite') sqliteOnce(); else await journalOnce(n++);
+        samples[which].push(nowMs() - t0);
+      }
+    }
+  }
+  closeSync(fd);
+  closeSync(pfd);
+  sqlite.close();
+  await journal.close();
+  return { recordBytes: record.length, payloadBytes, floor: stats(samples.floor), prealloc: stats(samples.prealloc), sqlite: stats(samples.sqlite), journal: stats(samples.journal), maxRssBytes: rss() };
+}
+
+/** Batched throughput: `commits` commits of 100 records (journal.appendMany), and SQLite the same way. */
+async function batch(work: string, commits: number): Promise<unknown> {
+  mkdirSync(work, { recursive: true });
+  const journal = await Journal.open({ dir: join(work, 'journal'), identity: ID, mapSizeBytes: BIG_MAP_BYTES, capacityBytes: BIG_MAP_BYTES });
+  const per = 100;
+  let i = 0;
+  const batchOf = (): Array<{ type: number; payload: Payload }> => Array.from({ length: per }, () => ({ type: RecordType.txnBegin, payload: salePayload(i++) }));
+  await journal.appendMany(batchOf());
+  const t0 = nowMs();
+  for (let c = 0; c < commits; c++) await journal.appendMany(batchOf());
+  const journalMs = nowMs() - t0;
+  await journal.close();
+
+  const sqlite = openSqlite(join(work, 'sqlite.db'));
+  const insert = sqlite.prepare('INSERT INTO journal (seq, type, time_ms, record) VALUES (?, ?, ?, ?)');
+  const record = encodeRecord({ type: RecordType.txnBegin, seq: 2, timeMs: Date.now(), prevDigest: genesisDigest(ID), payload: salePayload(2) });
+  let seq = 0;
+  const many = sqlite.transaction(() => { for (let k = 0; k < per; k++) { seq++; insert.run(seq, RecordType.txnBegin, Date.now(), record); } });
+  many();
+  const t1 = nowMs();
+  for (let c = 0; c < commits; c++) many();
+  const sqliteMs = nowMs() - t1;
+  sqlite.close();
+  const records = commits * per;
+  return { recordsPerCommit: per, commits, journalRecordsPerSec: records / (journalMs / 1000), sqliteRecordsPerSec: records / (sqliteMs / 1000), journalCommitMs: journalMs / commits, sqliteCommitMs: sqliteMs / commits, maxRssBytes: rss() };
+}
+
+/** Builds the 1M-record journal once (cached under bench/out, keyed by its marker file). */
+async function build1m(dir: string): Promise<unknown> {
+  const marker = join(dir, 'complete.json');
+  if (existsSync(marker)) {
+    const m = JSON.parse(readFileSync(marker, 'utf8')) as { count: number };
+    if (m.count === RECORDS_1M) return { cached: true, ...m, maxRssBytes: rss() };
+  }
+  rmSync(dir, { recursive: true, force: true });
+  const t0 = nowMs();
+  const journal = await Journal.open({ dir, identity: ID, mapSizeBytes: BIG_MAP_BYTES, capacityBytes: BIG_MAP_BYTES, reserveBytes: 0 });
+  const per = 10_000;
+  while (journal.lastSeq < RECORDS_1M) {
+    const n = Math.min(per, RECORDS_1M - journal.lastSeq);
+    const base = journal.lastSeq + 1;
+    await journal.appendMany(Array.from({ length: n }, (_, k) => ({ type: RecordType.txnBegin, payload: salePayload(base + k) })));
+  }
+  const lastDigest = journal.lastDigest.toString('hex');
+  await journal.close();
+  const buildMs = nowMs() - t0;
+  const m = { count: RECORDS_1M, lastDigest, buildMs };
+  writeFileSync(marker, JSON.stringify(m));
+  return { cached: false, ...m, maxRssBytes: rss() };
+}
+
+/** Times Journal.open (verify every checksum and the chain) of the 1M-record journal. */
+async function open1m(dir: string): Promise<unknown> {
+  const m = JSON.parse(readFileSync(join(dir, 'complete.json'), 'utf8')) as { count: number; lastDigest: string };
+  const rssBefore = rss();
+  const t0 = nowMs();
+  const journal = await Journal.open({ dir, identity: ID, mapSizeBytes: BIG_MAP_BYTES, capacityBytes: BIG_MAP_BYTES, reserveBytes: 0 });
+  const openMs = nowMs() - t0;
+  const ok = journal.state === 'ok' && journal.lastSeq === m.count && journal.lastDigest.toString('hex') === m.lastDigest;
+  const verifyMs = journal.openReport.elapsedMs;
+  await journal.close();
+  return { records: m.count, openMs, verifyMs, ok, recordsPerSec: m.count / (openMs / 1000), maxRssBeforeOpenBytes: rssBefore, maxRssBytes: rss() };
+}
+
+/** Workload traced by strace in the barriers phase. */
+async function barriers(work: string, n: number): Promise<unknown> {
+  mkdirSync(work, { recursive: true });
+  const say = (mark: string): void => { writeSync(1, `ACK ${mark}\n`); };
+  const journal = await Journal.open({ dir: join(work, 'journal'), identity: ID });
+  let i = 0;
+  say('single-start');
+  for (let k = 0; k < n; k++) await journal.append('txnBegin', salePayload(i++));
+  say('single-end');
+  say('group-start');
+  for (let k = 0; k < n; k++) await Promise.all(Array.from({ length: 10 }, () => journal.append('txnBegin', salePayload(i++))));
+  say('group-end');
+  say('many-start');
+  for (let k = 0; k < n; k++) await journal.appendMany(Array.from({ length: 100 }, () => ({ type: RecordType.txnBegin, payload: salePayload(i++) })));
+  say('many-end');
+  await journal.close();
+  const record = encodeRecord({ type: RecordType.txnBegin, seq: 2, timeMs: Date.now(), prevDigest: genesisDigest(ID), payload: salePayload(2) });
+  const fd = openSync(join(work, 'floor.log'), 'a');
+  say('floor-start');
+  for (let k = 0; k < n; k++) { writeSync(fd, record); fdatasyncSync(fd); }
+  say('floor-end');
+  closeSync(fd);
+  const sqlite = openSqlite(join(work, 'sqlite.db'));
+  const insert = sqlite.prepare('INSERT INTO journal (seq, type, time_ms, record) VALUES (?, ?, ?, ?)');
+  say('sqlite-start');
+  for (let k = 0; k < n; k++) insert.run(k + 1, RecordType.txnBegin, Date.now(), record);
+  say('sqlite-end');
+  sqlite.close();
+  return { n };
+}
+
+async function main(): Promise<void> {
+  const [phase, work, arg] = process.argv.slice(2);
+  let result: unknown;
+  switch (phase) {
+    case 'latency': result = await latency(work, Number(arg ?? 60), 5); break;
+    case 'batch': result = await batch(work, Number(arg ?? 100)); break;
+    case 'build1m': result = await build1m(work); break;
+    case 'open1m': result = await open1m(work); break;
+    case 'barriers': result = await barriers(work, Number(arg ?? 30)); break;
+    default: throw new Error(`unknown phase ${phase}`);
+  }
+  writeSync(1, `RESULT ${JSON.stringify(result)}\n`);
+}
+
+if (require.main === module) {
+  main().catch((e) => { process.stderr.write(`${e instanceof Error ? e.stack : String(e)}\n`); process.exit(1); });
+}

@@ -1,0 +1,147 @@
+/**
+ * Journal benchmark (`npm run bench:journal`): figures and ratios measured in one run, no
+ * pass/fail. Each phase runs in its own child process, as JavaScript transpiled once by
+ * tests/powercut/compile.ts (so ts-node is in no figure and each peak RSS is the phase's own):
+ *
+ *  1. durable single-record append latency (median, p99): the journal against a raw O_APPEND
+ *     write + fdatasync (the floor) and SQLite WAL synchronous=FULL (one INSERT per
+ *     transaction), interleaved in rounds on the same file system (bench/out/);
+ *  2. flush barriers per durable append, counted from an strace of a small workload
+ *     (fdatasync/fsync calls and writes through O_DSYNC descriptors, parsed by
+ *     tests/powercut/strace-trace.ts): single appends, group commit, appendMany, floor, SQLite;
+ *  3. batched throughput: 100 records per commit (journal.appendMany), and SQLite the same way;
+ *  4. verify-on-open of 1,000,000 records (built once, cached in bench/out/journal-1m);
+ *  5. peak RSS (process.resourceUsage().maxRSS) of each phase's process.
+ *
+ * Goals (issue 2): append within 1.5x of SQLite and 3x of the floor; open of 1M < 2 s.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { nodeCommandFor, REPO_ROOT } from '../tests/powercut/compile';
+import { readTraceFile, runUnderStrace, TraceEvent } from '../tests/powercut/strace-trace';
+import { hasTool } from '../tests/support/tools';
+
+const OUT = join(REPO_ROOT, 'bench', 'out');
+const PHASES = 'bench/journal-phases.ts';
+const OPEN_RUNS = 3;
+const BARRIER_N = 30;
+
+function runPhase(phase: string, ...args: string[]): Record<string, any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const r = spawnSync(process.execPath, [...nodeCommandFor(PHASES), phase, ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
+  if (r.status !== 0 || !line) throw new Error(`phase ${phase} failed (${r.status ?? r.signal}): ${r.stderr.slice(-2000)}`);
+  return JSON.parse(line.slice('RESULT '.length));
+}
+
+const ms = (x: number): string => `${x.toFixed(3)} ms`;
+const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
+const ratio = (a: number, b: number): string => `${(a / b).toFixed(2)}x`;
+
+function segments(events: TraceEvent[]): Map<string, { barriers: number; fdatasync: number; fsync: number; dsyncWrites: number; files: Set<string> }> {
+  const out = new Map<string, { barriers: number; fdatasync: number; fsync: number; dsyncWrites: number; files: Set<string> }>();
+  let current: string | undefined;
+  for (const e of events) {
+    if (e.kind === 'ack') {
+      const m = /^(.*)-(start|end)$/.exec(e.id);
+      if (m) current = m[2] === 'start' ? m[1] : undefined;
+      if (m && m[2] === 'start') out.set(m[1], { barriers: 0, fdatasync: 0, fsync: 0, dsyncWrites: 0, files: new Set() });
+      continue;
+    }
+    if (!current) continue;
+    const s = out.get(current)!;
+    if (e.kind === 'barrier') {
+      s.barriers++;
+      if (e.call === 'fdatasync') s.fdatasync++; else if (e.call === 'fsync') s.fsync++;
+      if (e.path) s.files.add(e.path.split('/').pop()!);
+    } else if (e.kind === 'write' && e.sync) {
+      s.barriers++;
+      s.dsyncWrites++;
+      s.files.add(`${e.path.split('/').pop()!}(O_DSYNC)`);
+    }
+  }
+  return out;
+}
+
+async function barrierCounts(work: string): Promise<void> {
+  if (!hasTool('strace')) {
+    console.log('  strace not installed: barrier counts skipped (apt-get install strace)');
+    return;
+  }
+  const dir = join(work, 'barriers');
+  mkdirSync(dir, { recursive: true });
+  const traceFile = join(work, 'barriers.trace');
+  const r = await runUnderStrace({ command: process.execPath, args: [...nodeCommandFor(PHASES), 'barriers', dir, String(BARRIER_N)], traceFile, timeoutMs: 120_000 });
+  if (r.exitCode !== 0) throw new Error(`barrier workload failed: ${r.stderr.slice(-2000)}`);
+  const seg = segments(readTraceFile(traceFile));
+  const n = BARRIER_N;
+  const show = (name: string, label: string, durableUnits: number, unit: string, extra = ''): void => {
+    const s = seg.get(name);
+    if (!s) { console.log(`  ${label}: no trace segment`); return; }
+    console.log(`  ${label.padEnd(34)} ${(s.barriers / durableUnits).toFixed(2)} per ${unit} (fdatasync ${s.fdatasync}, fsync ${s.fsync}, O_DSYNC writes ${s.dsyncWrites} over ${durableUnits} ${unit}s; ${[...s.files].join(', ')})${extra}`);
+  };
+  show('single', 'journal, single append awaited', n, 'append');
+  const g = seg.get('group');
+  show('group', 'journal, group commit (10 appends)', n * 10, 'append', g ? `; ${(g.barriers / n).toFixed(2)} per commit of 10` : '');
+  const many = seg.get('many');
+  show('many', 'journal.appendMany(100)', n, 'commit', many ? `; ${(many.barriers / (n * 100)).toFixed(3)} per record` : '');
+  show('floor', 'floor: O_APPEND write + fdatasync', n, 'append');
+  show('sqlite', 'SQLite WAL synchronous=FULL', n, 'insert');
+}
+
+async function main(): Promise<void> {
+  mkdirSync(OUT, { recursive: true });
+  const work = join(OUT, `run-${process.pid}`);
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+  const rss: Array<[string, number]> = [];
+  try {
+    console.log(`journal benchmark (node ${process.version}, ${process.platform}/${process.arch}; files under ${OUT})`);
+
+    console.log('\n1. durable single-record append latency (each awaited; 5 interleaved rounds x 60 of each)');
+    const lat = runPhase('latency', join(work, 'latency'), '60');
+    rss.push(['latency', lat.maxRssBytes]);
+    console.log(`  record ${lat.recordBytes} bytes stored (CBOR payload ${lat.payloadBytes} bytes)`);
+    for (const [name, s] of [['floor (O_APPEND write+fdatasync)', lat.floor], ['floor, in place (pwrite+fdatasync)', lat.prealloc], ['SQLite WAL FULL', lat.sqlite], ['journal.append', lat.journal]] as const) {
+      console.log(`  ${name.padEnd(36)} median ${ms(s.medianMs)}  p99 ${ms(s.p99Ms)}  mean ${ms(s.meanMs)}  (n=${s.n})`);
+    }
+    console.log(`  ratio journal/SQLite: median ${ratio(lat.journal.medianMs, lat.sqlite.medianMs)}, p99 ${ratio(lat.journal.p99Ms, lat.sqlite.p99Ms)}  (goal <= 1.5x)`);
+    console.log(`  ratio journal/floor:  median ${ratio(lat.journal.medianMs, lat.floor.medianMs)}, p99 ${ratio(lat.journal.p99Ms, lat.floor.p99Ms)}  (goal <= 3x)`);
+    console.log(`  ratio journal/in-place floor: median ${ratio(lat.journal.medianMs, lat.prealloc.medianMs)}, p99 ${ratio(lat.journal.p99Ms, lat.prealloc.p99Ms)}  (an appending fdatasync also writes the file size; LMDB's mostly does not)`);
+
+    console.log(`\n2. flush barriers per durable append (strace -f of a workload, ${BARRIER_N} of each)`);
+    await barrierCounts(work);
+
+    console.log('\n3. batched throughput (100 records per commit, 100 commits)');
+    const b = runPhase('batch', join(work, 'batch'), '100');
+    rss.push(['batch', b.maxRssBytes]);
+    console.log(`  journal.appendMany: ${b.journalRecordsPerSec.toFixed(0)} records/s (${ms(b.journalCommitMs)} per commit)`);
+    console.log(`  SQLite, 100 INSERTs per transaction: ${b.sqliteRecordsPerSec.toFixed(0)} records/s (${ms(b.sqliteCommitMs)} per commit)`);
+    console.log(`  ratio journal/SQLite throughput: ${ratio(b.journalRecordsPerSec, b.sqliteRecordsPerSec)}`);
+
+    console.log('\n4. verify-on-open of 1,000,000 records');
+    const dir1m = join(OUT, 'journal-1m');
+    const built = runPhase('build1m', dir1m);
+    rss.push(['build1m', built.maxRssBytes]);
+    console.log(built.cached ? `  using the cached journal in ${dir1m}` : `  built in ${(built.buildMs / 1000).toFixed(1)} s (${(built.count / (built.buildMs / 1000)).toFixed(0)} records/s via appendMany of 10,000)`);
+    const opens: Array<Record<string, any>> = []; // eslint-disable-line @typescript-eslint/no-explicit-any
+    for (let k = 0; k < OPEN_RUNS; k++) opens.push(runPhase('open1m', dir1m));
+    for (const [k, o] of opens.entries()) {
+      console.log(`  run ${k + 1}: Journal.open ${ms(o.openMs)} (verify ${ms(o.verifyMs)}), ${o.recordsPerSec.toFixed(0)} records/s, chain ok to the cached last digest: ${o.ok}, peak RSS ${mb(o.maxRssBytes)} (before open ${mb(o.maxRssBeforeOpenBytes)})`);
+    }
+    const sorted = [...opens].sort((a, c) => a.openMs - c.openMs);
+    const median = sorted[Math.floor(sorted.length / 2)];
+    rss.push(['open1m', Math.max(...opens.map((o) => o.maxRssBytes))]);
+    console.log(`  median ${ms(median.openMs)}: ${ratio(median.openMs, 2000)} of the 2 s goal (${(1_000_000 / (median.openMs / 1000)).toFixed(0)} records/s)`);
+
+    console.log('\n5. peak RSS per phase (its own process; open1m includes the mapped file pages read)');
+    for (const [phase, bytes] of rss) console.log(`  ${phase.padEnd(10)} ${mb(bytes)}`);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});
