@@ -1,12 +1,13 @@
 /**
  * Runs one of the project's own modules in a child Node process, whether the project runs as
  * compiled JavaScript (on a device, or from dist/ after `tsc`) or as TypeScript under ts-node.
- * Compiled output is preferred when it is at least as new as the source: a child started from
- * ts-node costs over a second, from JavaScript about a tenth of that, which matters to tests
- * that start hundreds of children.
+ * Compiled output is preferred when dist/ is at least as new as every TypeScript source (not
+ * just the entry: a stale dependency would run old code): a child started from ts-node costs
+ * over a second, from JavaScript about a tenth of that, which matters to tests that start
+ * hundreds of children.
  */
 import { spawn, ChildProcess, SpawnOptions } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const REPO_ROOT = join(__dirname, '..');
@@ -17,8 +18,27 @@ export function nodeArgsFor(modulePathNoExt: string): string[] {
   if (existsSync(`${modulePathNoExt}.js`)) return [`${modulePathNoExt}.js`];
   const source = `${modulePathNoExt}.ts`;
   const compiled = join(DIST, `${relative(REPO_ROOT, modulePathNoExt)}.js`);
-  if (existsSync(compiled) && statSync(compiled).mtimeMs >= statSync(source).mtimeMs) return [compiled];
+  if (existsSync(compiled) && statSync(compiled).mtimeMs >= newestSourceMtimeMs()) return [compiled];
   return ['-r', require.resolve('ts-node/register/transpile-only'), source];
+}
+
+const SOURCE_DIRS = ['boot', 'hal', 'runtime', 'sim', 'storage', 'ui-lcd', 'tests', 'bench'];
+let newestSource: number | undefined;
+
+/** The newest .ts mtime under the source folders (computed once per process). */
+function newestSourceMtimeMs(): number {
+  if (newestSource !== undefined) return newestSource;
+  let newest = 0;
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory() && entry.name !== 'node_modules' && !entry.name.startsWith('.')) walk(path);
+      else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
+    }
+  };
+  for (const d of SOURCE_DIRS) if (existsSync(join(REPO_ROOT, d))) walk(join(REPO_ROOT, d));
+  newestSource = newest;
+  return newest;
 }
 
 export function spawnModule(modulePathNoExt: string, args: readonly string[], options: SpawnOptions = {}): ChildProcess {

@@ -129,7 +129,7 @@ export class Journal {
     if (metaProblem) await refuseOrSetAside(options, metaProblem, log);
     const db = openLmdb(options);
     if (options.preallocateBytes && !options.readOnly) preallocate(join(options.dir, 'data.mdb'), options.preallocateBytes);
-    const verified = verifyStore(db, options.identity);
+    const verified = verifyOrExplain(db, options);
     const report = verified;
     if (report.damage?.foreign) {
       await db.close();
@@ -385,12 +385,24 @@ function openLmdb(options: JournalOptions): JournalDb {
   }
 }
 
+/** LMDB's own corruption errors (MDB_CORRUPTED, MDB_PAGE_NOTFOUND...) while walking are damage. */
+function verifyOrExplain(db: JournalDb, options: JournalOptions): VerifyReport {
+  try {
+    return verifyStore(db, options.identity);
+  } catch (e) {
+    void db.close().catch(() => undefined);
+    const reason = e instanceof Error ? e.message : String(e);
+    throw new PosError('STO_DAMAGED', `${options.dir}: LMDB reports the file damaged (${reason}): run "pos journal salvage"`, { dir: options.dir }, { cause: e });
+  }
+}
+
 function verifyStore(db: JournalDb, identity: string | undefined): VerifyReport {
   const lastKey = lastKeyOf(db);
   function* entries(): Iterable<StoredEntry> {
     for (const { key, value } of db.getRange({ start: 0 })) yield { key, stored: value };
   }
-  return verifyEntries(entries(), lastKey, { identity });
+  const stats = db.getStats() as { entryCount?: number };
+  return verifyEntries(entries(), lastKey, { identity, storedCount: stats.entryCount });
 }
 
 function lastKeyOf(db: JournalDb): number {

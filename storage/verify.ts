@@ -11,6 +11,7 @@
  *   ok     | ok   | bad   | any   | stop: damaged (a tear never leaves valid CRCs with a wrong link)
  *   unknown version       | any   | stop: damaged (newer software)
  *   gap in keys           |       | stop: damaged at the first missing seq
+ *   walk ends before the last key |  | stop: damaged (a damaged index page hides records)
  *   record 1 not journal-created for this identity | stop: damaged at 1
  *
  * Pure over an iterable of (key, stored bytes): LMDB, a backup body and salvage all use it.
@@ -46,6 +47,8 @@ export interface VerifyReport {
 export interface VerifyOptions {
   /** Expected identity; when absent it is read from record 1 (and record 1 is still checked against it). */
   readonly identity?: string;
+  /** Entry count the store itself records (LMDB's meta page); more than the walk found = hidden records. */
+  readonly storedCount?: number;
 }
 
 /** Reads the identity out of record 1 when its frame is good. */
@@ -108,6 +111,15 @@ export function verifyEntries(entries: Iterable<StoredEntry>, lastKey: number, o
     prev = recordDigest(stored);
     goodCount++;
     expected++;
+  }
+  const stored = options.storedCount ?? 0;
+  if (stored > goodCount) {
+    return done({ goodCount, lastGoodSeq: expected - 1, lastGoodDigest: prev, damage: { seq: expected, reason: `the store counts ${stored} records but only ${goodCount} are reachable (a damaged index page hides records)` } }, identity);
+  }
+  if (lastKey > expected - 1) {
+    // The store says a higher key exists, but the forward walk never reached it: a damaged
+    // B-tree branch page hides records. Never report such a journal as whole.
+    return done({ goodCount, lastGoodSeq: expected - 1, lastGoodDigest: prev, damage: { seq: expected, reason: `records ${expected}..${lastKey} unreachable (the index ends early)` } }, identity);
   }
   return done({ goodCount, lastGoodSeq: expected - 1, lastGoodDigest: prev }, identity);
 }
