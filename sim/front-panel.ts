@@ -1,0 +1,156 @@
+/**
+ * The front panel: the simulator board in a terminal window. It talks to the terminal process
+ * only through the control interface, as any script would: keyboard keys become keypad presses
+ * and card presentations; the LCD, LEDs, battery and the paper roll are redrawn from what the
+ * control interface reports. "Pull the battery" is the launcher's job (boot/start.ts): it kills
+ * the terminal process and starts it again on the same storage.
+ */
+import { ControlClient } from './control-client';
+import { PanelModel, renderPanel } from './front-panel-render';
+
+export const REDRAW_MS = 100;
+const BATTERY_STEPS = [100, 60, 14, 4] as const;
+
+/** Keyboard sequences (raw mode) to keypad keys. */
+const KEYMAP: Record<string, string> = {
+  '\r': 'OK', '\n': 'OK', '\x1b': 'CANCEL', '\x7f': 'BACK', '\b': 'BACK', '\x1b[3~': 'CLEAR', c: 'CLEAR',
+  '\x1b[A': 'UP', '\x1b[B': 'DOWN', m: 'MENU', f: 'FUNC',
+};
+
+export interface PanelHost {
+  /** Kill the terminal process and start it again (a battery pull). */
+  pullBattery(holdReset: boolean): Promise<ControlClient>;
+  quit(): void;
+  readonly hostPort: number;
+  readonly controlPort: () => number;
+}
+
+export class FrontPanel {
+  private model: PanelModel;
+  private timer: NodeJS.Timeout | undefined;
+  private seenReceipts = 0;
+  private batteryStep = 0;
+  private holdReset = false;
+  private busy = false;
+
+  constructor(private client: ControlClient, private readonly host: PanelHost, private readonly write: (s: string) => void) {
+    this.model = {
+      screen: undefined, state: 'starting', leds: {}, batteryPercent: 100, charging: false, paper: 'loaded', coverOpen: false,
+      paperLines: [], message: 'press q to quit', hostPort: host.hostPort, controlPort: host.controlPort(),
+    };
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.refresh(), REDRAW_MS);
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  /** One keyboard sequence from stdin in raw mode. */
+  async key(seq: string): Promise<void> {
+    if (seq === 'q' || seq === '\x03') { this.host.quit(); return; }
+    if (/^[0-9]$/.test(seq) || KEYMAP[seq]) { await this.client.request('press', { key: KEYMAP[seq] ?? seq }); return; }
+    const action = ACTIONS[seq];
+    if (action) await action(this);
+  }
+
+  // ---- actions behind the letter keys
+
+  async card(cmd: string, message: string): Promise<void> {
+    const r = await this.client.request(cmd);
+    this.say(r.ok ? message : `${cmd}: ${r.error}`);
+  }
+
+  async paper(state: PanelModel['paper']): Promise<void> {
+    await this.client.request('paper', { state });
+    this.model = { ...this.model, paper: state };
+  }
+
+  async cover(): Promise<void> {
+    await this.client.request('cover', { open: !this.model.coverOpen });
+    this.model = { ...this.model, coverOpen: !this.model.coverOpen };
+  }
+
+  async battery(): Promise<void> {
+    this.batteryStep = (this.batteryStep + 1) % BATTERY_STEPS.length;
+    const percent = BATTERY_STEPS[this.batteryStep];
+    await this.client.request('battery', { percent, low: percent <= 15 });
+    this.model = { ...this.model, batteryPercent: percent };
+  }
+
+  async charger(): Promise<void> {
+    await this.client.request('battery', { charging: !this.model.charging });
+    this.model = { ...this.model, charging: !this.model.charging };
+  }
+
+  async pull(): Promise<void> {
+    this.say('battery pulled: terminal process killed, restarting on the same storage...');
+    this.client.close();
+    this.client = await this.host.pullBattery(this.holdReset);
+    this.holdReset = false;
+    this.seenReceipts = 0;
+    this.model = { ...this.model, controlPort: this.host.controlPort() };
+    this.say('power back: the journal was verified on boot');
+  }
+
+  toggleHoldReset(): void {
+    this.holdReset = !this.holdReset;
+    this.say(this.holdReset ? 'reset button will be held at the next boot (x to pull the battery)' : 'reset button released');
+  }
+
+  say(message: string): void {
+    this.model = { ...this.model, message };
+  }
+
+  private async refresh(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      const [screen, state, leds, receipts] = await Promise.all([
+        this.client.request('screen'), this.client.request('state'), this.client.request('leds'), this.client.request('receipts'),
+      ]);
+      this.model = {
+        ...this.model,
+        screen: screen.ok ? (screen.kind === 'pixels' ? { kind: 'pixels', ascii: String(screen.ascii) } : { kind: 'text', lines: screen.lines as string[] }) : undefined,
+        state: state.ok ? describeState(state.state) : String(state.error),
+        leds: leds.ok ? (leds.leds as Record<string, boolean>) : {},
+        paperLines: this.newPaper(receipts),
+      };
+      this.write('\x1b[H\x1b[2J' + renderPanel(this.model).join('\n') + '\n');
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private newPaper(receipts: Record<string, unknown>): string[] {
+    const list = (receipts.receipts as Array<{ lines: string[] }> | undefined) ?? [];
+    const fresh = list.slice(this.seenReceipts);
+    this.seenReceipts = list.length;
+    const lines = [...this.model.paperLines];
+    for (const r of fresh) lines.push(...r.lines, '- - - - - - - - - - - - - - - -');
+    return lines.slice(-200);
+  }
+}
+
+const ACTIONS: Record<string, (p: FrontPanel) => Promise<void> | void> = {
+  s: (p) => p.card('swipe', 'card swiped'),
+  i: (p) => p.card('insert', 'chip card inserted'),
+  t: (p) => p.card('tap', 'contactless card tapped'),
+  r: (p) => p.card('remove', 'card removed'),
+  p: (p) => p.paper(p['model'].paper === 'out' ? 'loaded' : 'out'),
+  n: (p) => p.paper('near-end'),
+  o: (p) => p.cover(),
+  b: (p) => p.battery(),
+  g: (p) => p.charger(),
+  x: (p) => p.pull(),
+  h: (p) => p.toggleHoldReset(),
+};
+
+function describeState(state: unknown): string {
+  if (state === null || state === undefined) return '(no terminal state)';
+  if (typeof state === 'string') return state;
+  const s = state as { value?: unknown; state?: unknown };
+  return JSON.stringify(s.state ?? s.value ?? state).slice(0, 120);
+}
