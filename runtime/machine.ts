@@ -1,0 +1,665 @@
+/**
+ * The terminal's state machine, declared as data with XState v5: states, events, guards and
+ * actions here; hardware and host calls are actors (promises over the engine, the printer and
+ * the card reader), so the machine itself stays pure and can be drawn (scripts/diagram.ts ->
+ * docs/state-machine.md) and walked by tests.
+ *
+ * ---------------------------------------------------------------- API for ui-lcd/ and boot/
+ *
+ *   const machine = createTerminalMachine(deps);       // deps: MachineDeps below
+ *   const actor = createActor(machine).start();
+ *   actor.subscribe((snap) => render(viewOf(snap)));    // -> { state, data }
+ *   actor.send({ type: 'LOGIN', operator: '001', password: '1111' });
+ *
+ * `viewOf(snapshot)` is the only thing a screen needs: `state` is the dotted state path (e.g.
+ * 'sale.amount', 'paperOut', 'recovery'); `data` holds only what may be shown (masked PAN,
+ * amounts in fen, error code/kind with zh/en cause and steps, the last result). Card data and
+ * PINs are never in it.
+ *
+ * Events (send them from keys/menus):
+ *   LOGIN {operator,password}  LOGOUT  SALE  VOID  REFUND  BALANCE  REPRINT  SETTLE  SIGN_OFF
+ *   AMOUNT {amountFen}  OK  CANCEL  YES  NO  RETRY  CONTINUE  SKIP
+ *   KEYED {pan,expiry} (where keyed entry is allowed)  PIN {pin: Buffer of ASCII digits}  PIN_BYPASS
+ *   SUPERVISOR {operator,password}  TRACE {stan}  REFUND_DETAILS {rrn,dateMmdd,amountFen}
+ *   REPRINT_LAST  REPRINT_STAN {stan}  REPRINT_REPORT  SIGNATURE {image: MonoImage}
+ *   PAPER_LOADED  BATTERY {level: 'ok'|'low'|'critical'}  EXPORT
+ *
+ * Boot: `deps.open()` replays the journal; a damaged journal or a broken invariant sends the
+ * machine to `recovery` (administrator login, export). Pending work comes before login: the
+ * pending reversal is sent, an unfinished settlement resumed, unprinted receipts offered.
+ */
+import { assign, fromPromise, setup, SnapshotFrom } from 'xstate';
+import { ErrorKind, PosError, isPosError } from './errors';
+import { MonoImage, Printer } from '../hal/printer';
+import { Terminal } from './terminal';
+import { Session } from './operators';
+import { CardInput, keyedCard, withPin } from './txn/card';
+import { FlowResult, TxnView } from './txn/engine';
+import { SettlementReport, settle } from './txn/settlement';
+import { Lang, PrintContext, printReceipt, printSettlementReport } from './receipt';
+
+export interface MachineDeps {
+  /** Opens the journal and builds the terminal (throws: recovery mode). */
+  readonly open: () => Promise<Terminal>;
+  /** Hardware self-test (board.selfTest); a failure names the part. */
+  readonly selfTest: () => Promise<void>;
+  readonly printer: Printer;
+  /** Waits for a card (runtime/txn/card.ts readCard over the board's reader). */
+  readonly readCard: () => Promise<CardInput>;
+  readonly clock: () => number;
+  readonly lang?: Lang;
+  readonly merchantName?: string;
+  readonly allowKeyed?: boolean;
+  /** Export the journal (storage/backup) to removable storage; resolves with where it went. */
+  readonly exportJournal?: () => Promise<string>;
+  /** Clean shutdown at critical battery (after the journal is closed). */
+  readonly shutdown?: () => Promise<void>;
+}
+
+export interface ErrorView {
+  readonly code: string;
+  readonly kind: ErrorKind;
+  readonly message: string;
+  readonly en: { cause: string; steps: readonly string[] };
+  readonly zh: { cause: string; steps: readonly string[] };
+  readonly detail: Record<string, unknown>;
+}
+
+export interface ResultView {
+  readonly outcome: FlowResult['outcome'];
+  readonly stan?: number;
+  readonly txn?: TxnView;
+  readonly responseCode?: string;
+  readonly text?: { en: string; zh: string };
+  readonly reversalPending?: boolean;
+}
+
+export interface MachineContext {
+  terminal?: Terminal;
+  session?: Session;
+  /** Supervisor for void/refund/settlement when the logged-in operator is a cashier. */
+  authorizer?: Session;
+  battery: 'ok' | 'low' | 'critical';
+  amountFen: number;
+  card?: CardInput;
+  pin?: Buffer;
+  duplicate?: TxnView;
+  voidStan?: number;
+  refund?: { rrn: string; dateMmdd: string; amountFen: number };
+  result?: ResultView;
+  balanceFen?: number;
+  error?: ErrorView;
+  notice?: string;
+  pendingStans: number[];
+  reportPending: boolean;
+  settlement?: SettlementReport;
+  exportedTo?: string;
+  flow?: 'sale' | 'void' | 'refund' | 'balance';
+}
+
+export type MachineEvent =
+  | { type: 'LOGIN'; operator: string; password: string }
+  | { type: 'SUPERVISOR'; operator: string; password: string }
+  | { type: 'LOGOUT' | 'SALE' | 'VOID' | 'REFUND' | 'BALANCE' | 'REPRINT' | 'SETTLE' | 'SIGN_OFF' | 'OK' | 'CANCEL' | 'YES' | 'NO' | 'RETRY' | 'CONTINUE' | 'SKIP' | 'PIN_BYPASS' | 'REPRINT_LAST' | 'REPRINT_REPORT' | 'PAPER_LOADED' | 'EXPORT' }
+  | { type: 'AMOUNT'; amountFen: number }
+  | { type: 'KEYED'; pan: string; expiry: string }
+  | { type: 'PIN'; pin: Buffer }
+  | { type: 'TRACE'; stan: number }
+  | { type: 'REFUND_DETAILS'; rrn: string; dateMmdd: string; amountFen: number }
+  | { type: 'REPRINT_STAN'; stan: number }
+  | { type: 'SIGNATURE'; image: MonoImage }
+  | { type: 'BATTERY'; level: 'ok' | 'low' | 'critical' };
+
+/** Sales are refused at low battery; printing and settlement still allowed. */
+const STORAGE_KINDS: readonly ErrorKind[] = ['storage-full', 'storage-io', 'storage-readonly', 'journal-closed'];
+const HOST_DOWN_KINDS: readonly ErrorKind[] = ['host-unreachable', 'timeout', 'host-malformed', 'network-down'];
+const PRINTER_KINDS: readonly ErrorKind[] = ['paper-out', 'cover-open', 'printer-fault', 'device-absent'];
+
+export function errorView(e: unknown): ErrorView {
+  const p = isPosError(e) ? e : new PosError('SYS_INVARIANT', e instanceof Error ? e.message : String(e));
+  const d = p.definition;
+  return { code: p.code, kind: p.kind, message: p.message, en: d.en, zh: d.zh, detail: p.detail };
+}
+
+function kindOf(e: unknown): ErrorKind | undefined {
+  return isPosError(e) ? e.kind : undefined;
+}
+
+function need<T>(v: T | undefined, what: string): T {
+  if (v === undefined) throw new PosError('SYS_INVARIANT', `machine context lacks ${what}`);
+  return v;
+}
+
+function resultView(r: FlowResult): ResultView {
+  if (r.outcome === 'failed') return { outcome: 'failed', stan: r.stan, reversalPending: r.reversalPending };
+  return { outcome: r.outcome, stan: r.txn.stan, txn: r.txn, responseCode: r.txn.responseCode, text: r.outcome === 'declined' ? { en: r.text.en, zh: r.text.zh } : undefined };
+}
+
+export function createTerminalMachine(deps: MachineDeps) {
+  const printCtx = (c: MachineContext): PrintContext => ({
+    printer: deps.printer, engine: need(c.terminal, 'terminal').engine, lang: deps.lang ?? 'zh', merchantName: deps.merchantName ?? 'TEST MERCHANT', clock: deps.clock,
+  });
+  const engineOf = (c: MachineContext) => need(c.terminal, 'terminal').engine;
+
+  return setup({
+    types: { context: {} as MachineContext, events: {} as MachineEvent },
+    actors: {
+      boot: fromPromise<Terminal>(async () => { await deps.selfTest(); return deps.open(); }),
+      resumePending: fromPromise<{ pendingStans: number[]; reportPending: boolean; notice?: string }, MachineContext>(async ({ input }) => {
+        const engine = engineOf(input);
+        let notice: string | undefined;
+        const rev = await engine.flushReversal().catch((e: unknown) => { if (isPosError(e, 'invariant') || STORAGE_KINDS.includes(kindOf(e) as ErrorKind)) throw e; return 'pending' as const; });
+        if (rev === 'cleared') notice = 'reversal-sent';
+        if (rev === 'pending') notice = 'reversal-pending';
+        if (engine.state.settlement && rev !== 'pending') {
+          await settle(engine, undefined).then(() => { notice = 'settlement-resumed'; }, () => { notice = 'settlement-pending'; });
+        }
+        const closed = engine.state.lastClosed;
+        return { pendingStans: engine.unprinted().map((t) => t.stan), reportPending: closed !== undefined && !closed.reportPrinted, notice };
+      }),
+      login: fromPromise<Session, { c: MachineContext; operator: string; password: string }>(({ input }) => need(input.c.terminal, 'terminal').operators.login(input.operator, input.password)),
+      signOn: fromPromise<void, MachineContext>(({ input }) => engineOf(input).signOn(need(input.session, 'session'))),
+      signOff: fromPromise<void, MachineContext>(({ input }) => engineOf(input).signOff(need(input.session, 'session'))),
+      readCard: fromPromise<CardInput>(() => deps.readCard()),
+      sale: fromPromise<FlowResult, MachineContext>(({ input }) => engineOf(input).sale({ amountFen: input.amountFen, card: need(input.card, 'card'), pin: input.pin, session: need(input.session, 'session') })),
+      voidSale: fromPromise<FlowResult, MachineContext>(({ input }) => engineOf(input).voidSale(need(input.voidStan, 'trace'), need(input.authorizer ?? input.session, 'session'))),
+      refund: fromPromise<FlowResult, MachineContext>(({ input }) => {
+        const r = need(input.refund, 'refund details');
+        return engineOf(input).refund({ amountFen: r.amountFen, card: need(input.card, 'card'), session: need(input.authorizer ?? input.session, 'session'), origRrn: r.rrn, origDateMmdd: r.dateMmdd });
+      }),
+      balance: fromPromise<number | undefined, MachineContext>(async ({ input }) => {
+        const b = await engineOf(input).balance(need(input.card, 'card'), need(input.pin, 'PIN'), need(input.session, 'session'));
+        if (b.responseCode !== '00') throw new PosError('HOST_DECLINED', `${b.responseCode} ${b.text.en}`, { responseCode: b.responseCode });
+        return b.balance?.amountFen;
+      }),
+      printCopy: fromPromise<void, { c: MachineContext; stan: number; copy: 'merchant' | 'customer'; reprint: boolean }>(({ input }) => printReceipt(printCtx(input.c), input.stan, input.copy, input.reprint)),
+      printPending: fromPromise<void, MachineContext>(async ({ input }) => {
+        for (const stan of input.pendingStans) {
+          if (!engineOf(input).txn(stan)?.printed.includes('merchant')) await printReceipt(printCtx(input), stan, 'merchant', true);
+        }
+        const closed = engineOf(input).state.lastClosed;
+        if (input.reportPending && closed && !closed.reportPrinted) await printSettlementReport(printCtx(input), true);
+      }),
+      printReport: fromPromise<void, { c: MachineContext; reprint: boolean }>(({ input }) => printSettlementReport(printCtx(input.c), input.reprint)),
+      saveSignature: fromPromise<void, { c: MachineContext; stan: number; image: MonoImage }>(({ input }) => engineOf(input.c).saveSignature(input.stan, input.image)),
+      settle: fromPromise<SettlementReport, MachineContext>(({ input }) => settle(engineOf(input), need(input.authorizer ?? input.session, 'session'))),
+      exportJournal: fromPromise<string>(() => (deps.exportJournal ? deps.exportJournal() : Promise.reject(new PosError('STO_EXPORT_TARGET', 'no export target on this board')))),
+      shutdown: fromPromise<void, MachineContext>(async ({ input }) => {
+        await input.terminal?.store.journal.close();
+        await deps.shutdown?.();
+      }),
+    },
+    guards: {
+      batteryLow: ({ context }) => context.battery !== 'ok',
+      batteryCritical: ({ context }) => context.battery === 'critical',
+      amountValid: ({ context, event }) => {
+        if (event.type !== 'AMOUNT') return false;
+        try { engineOf(context).checkAmount(event.amountFen); return true; } catch { return false; }
+      },
+      needsConfirm: ({ context }) => context.amountFen > engineOf(context).confirmAboveFen,
+      hasDuplicate: ({ context }) => context.duplicate !== undefined,
+      pinRequired: ({ context }) => context.card?.pinRequired === true,
+      keyedAllowed: () => deps.allowKeyed === true,
+      approved: ({ event }) => (event as unknown as { output: FlowResult }).output.outcome === 'approved',
+      storageError: ({ event }) => STORAGE_KINDS.includes(kindOf((event as unknown as { error?: unknown; output?: FlowResult }).error ?? failedError(event)) as ErrorKind),
+      printerError: ({ event }) => PRINTER_KINDS.includes(kindOf((event as unknown as { error: unknown }).error) as ErrorKind),
+      hostDown: ({ event }) => HOST_DOWN_KINDS.includes(kindOf((event as unknown as { error: unknown }).error) as ErrorKind),
+      isSupervisor: ({ context }) => context.session?.role === 'supervisor' || context.session?.role === 'administrator',
+      hasPending: ({ context }) => context.pendingStans.length > 0 || context.reportPending,
+      signedOn: ({ context }) => engineOf(context).signedOn,
+    },
+    actions: {
+      setError: assign({ error: ({ event }) => errorView((event as unknown as { error: unknown }).error) }),
+      clearError: assign({ error: undefined }),
+      resetFlow: assign({ amountFen: 0, card: undefined, pin: undefined, duplicate: undefined, voidStan: undefined, refund: undefined, result: undefined, balanceFen: undefined, authorizer: undefined, error: undefined, flow: undefined }),
+      setResult: assign({ result: ({ event }) => resultView((event as unknown as { output: FlowResult }).output), pin: undefined }),
+      setBattery: assign({ battery: ({ event }) => (event.type === 'BATTERY' ? event.level : 'ok') }),
+      forgetCard: assign({ card: undefined, pin: undefined }),
+    },
+  }).createMachine({
+    id: 'terminal',
+    initial: 'boot',
+    context: { battery: 'ok', amountFen: 0, pendingStans: [], reportPending: false },
+    on: { BATTERY: { actions: 'setBattery' } },
+    states: {
+      boot: {
+        invoke: {
+          src: 'boot',
+          onDone: { target: 'pendingWork', actions: assign({ terminal: ({ event }) => event.output }) },
+          onError: { target: 'recovery', actions: 'setError' },
+        },
+      },
+      recovery: {
+        initial: 'locked',
+        states: {
+          locked: { on: { LOGIN: 'authenticating' } },
+          authenticating: {
+            invoke: {
+              src: 'login',
+              input: ({ context, event }) => ({ c: context, operator: (event as { operator: string }).operator, password: (event as { password: string }).password }),
+              onDone: [
+                { guard: ({ event }) => event.output.role === 'administrator', target: 'menu', actions: assign({ session: ({ event }) => event.output }) },
+                { target: 'locked', actions: assign({ notice: 'administrator-required' }) },
+              ],
+              onError: { target: 'locked', actions: 'setError' },
+            },
+          },
+          menu: { on: { EXPORT: 'exporting' } },
+          exporting: {
+            invoke: {
+              src: 'exportJournal',
+              onDone: { target: 'menu', actions: assign({ exportedTo: ({ event }) => event.output }) },
+              onError: { target: 'menu', actions: 'setError' },
+            },
+          },
+        },
+      },
+      pendingWork: {
+        invoke: {
+          src: 'resumePending',
+          input: ({ context }) => context,
+          onDone: [
+            { guard: ({ event }) => event.output.pendingStans.length > 0 || event.output.reportPending, target: 'offerReprint', actions: assign(({ event }) => ({ ...event.output })) },
+            { target: 'login', actions: assign(({ event }) => ({ ...event.output })) },
+          ],
+          onError: [
+            { guard: 'storageError', target: 'storageFailure', actions: 'setError' },
+            { target: 'recovery', actions: 'setError' },
+          ],
+        },
+      },
+      offerReprint: {
+        on: { YES: 'printingPending', NO: { target: 'login', actions: assign({ pendingStans: [], reportPending: false }) } },
+      },
+      printingPending: {
+        invoke: {
+          src: 'printPending',
+          input: ({ context }) => context,
+          onDone: { target: 'login', actions: assign({ pendingStans: [], reportPending: false }) },
+          onError: { target: 'paperOut', actions: 'setError' },
+        },
+      },
+      login: {
+        entry: assign({ session: undefined }),
+        on: { LOGIN: 'authenticating' },
+      },
+      authenticating: {
+        invoke: {
+          src: 'login',
+          input: ({ context, event }) => ({ c: context, operator: (event as { operator: string }).operator, password: (event as { password: string }).password }),
+          onDone: [
+            { guard: ({ context }) => context.terminal?.engine.signedOn === true, target: 'idle', actions: [assign({ session: ({ event }) => event.output }), 'clearError'] },
+            { target: 'signOn', actions: [assign({ session: ({ event }) => event.output }), 'clearError'] },
+          ],
+          onError: { target: 'login', actions: 'setError' },
+        },
+      },
+      signOn: {
+        invoke: {
+          src: 'signOn',
+          input: ({ context }) => context,
+          onDone: { target: 'idle', actions: 'clearError' },
+          onError: [
+            { guard: 'storageError', target: 'storageFailure', actions: 'setError' },
+            { target: 'hostUnreachable', actions: 'setError' },
+          ],
+        },
+      },
+      hostUnreachable: {
+        on: { RETRY: 'signOn', CANCEL: 'login' },
+      },
+      idle: {
+        entry: 'resetFlow',
+        always: { guard: 'batteryCritical', target: 'shutdown' },
+        on: {
+          SALE: [{ guard: 'batteryLow', target: 'lowBattery' }, { target: 'sale' }],
+          VOID: 'void', REFUND: 'refund', BALANCE: 'balance', REPRINT: 'reprint', SETTLE: 'settlement', SIGN_OFF: 'signOff', LOGOUT: 'login',
+        },
+      },
+      lowBattery: {
+        always: { guard: 'batteryCritical', target: 'shutdown' },
+        on: { SETTLE: 'settlement', REPRINT: 'reprint', OK: 'idle', CANCEL: 'idle' },
+      },
+      shutdown: {
+        invoke: { src: 'shutdown', input: ({ context }) => context, onDone: 'off', onError: 'off' },
+      },
+      off: { type: 'final' },
+      sale: {
+        initial: 'amount',
+        entry: assign({ flow: 'sale' }),
+        on: { CANCEL: { target: 'idle', actions: 'forgetCard' } },
+        states: {
+          amount: {
+            on: {
+              AMOUNT: [
+                { guard: 'amountValid', target: 'checkAmount', actions: [assign({ amountFen: ({ event }) => event.amountFen }), 'clearError'] },
+                { actions: assign({ error: ({ event }) => errorView(new PosError('OPR_AMOUNT', `amount ${event.amountFen} fen not allowed`, { amountFen: event.amountFen })) }) },
+              ],
+            },
+          },
+          checkAmount: { always: [{ guard: 'needsConfirm', target: 'confirm' }, { target: 'card' }] },
+          confirm: { on: { OK: 'card' } },
+          card: {
+            invoke: {
+              src: 'readCard',
+              onDone: { target: 'checkDuplicate', actions: assign({ card: ({ event }) => event.output }) },
+              onError: { target: 'cardError', actions: 'setError' },
+            },
+            on: { KEYED: { guard: 'keyedAllowed', target: 'checkDuplicate', actions: assign({ card: ({ event }) => keyedCard(event.pan, event.expiry) }) } },
+          },
+          cardError: { on: { RETRY: { target: 'card', actions: 'clearError' } } },
+          checkDuplicate: {
+            entry: assign({ duplicate: ({ context }) => engineOf(context).recentDuplicate(need(context.card, 'card'), context.amountFen) }),
+            always: [{ guard: 'hasDuplicate', target: 'duplicateWarning' }, { target: 'pin' }],
+          },
+          duplicateWarning: { on: { CONTINUE: 'pin' } },
+          pin: {
+            always: { guard: ({ context }) => context.card?.pinRequired !== true && context.card?.entryMode !== '021', target: 'online' },
+            on: {
+              PIN: { target: 'online', actions: assign({ pin: ({ event }) => event.pin, card: ({ context }) => withPin(need(context.card, 'card'), true) }) },
+              PIN_BYPASS: { target: 'online', actions: assign({ card: ({ context }) => withPin(need(context.card, 'card'), false) }) },
+            },
+          },
+          online: {
+            on: { CANCEL: {} },
+            invoke: {
+              src: 'sale',
+              input: ({ context }) => context,
+              onDone: [
+                { guard: 'approved', target: 'printMerchant', actions: ['setResult', 'forgetCard'] },
+                { guard: 'storageError', target: '#terminal.storageFailure', actions: ['setResult', 'forgetCard', assign({ error: ({ event }) => errorView(failedError(event)) })] },
+                { target: 'result', actions: ['setResult', 'forgetCard', assign({ error: ({ event }) => (event.output.outcome === 'failed' ? errorView(event.output.error) : undefined) })] },
+              ],
+              onError: [
+                { guard: 'storageError', target: '#terminal.storageFailure', actions: ['setError', 'forgetCard'] },
+                { target: 'result', actions: ['setError', 'forgetCard'] },
+              ],
+            },
+          },
+          printMerchant: printState('merchant', 'askCustomerCopy'),
+          askCustomerCopy: { on: { YES: 'printCustomer', NO: 'signature' } },
+          printCustomer: printState('customer', 'signature'),
+          signature: {
+            on: { SIGNATURE: 'savingSignature', SKIP: '#terminal.idle' },
+          },
+          savingSignature: {
+            invoke: {
+              src: 'saveSignature',
+              input: ({ context, event }) => ({ c: context, stan: need(context.result?.stan, 'stan'), image: (event as { image: MonoImage }).image }),
+              onDone: '#terminal.idle',
+              onError: { target: 'signature', actions: 'setError' },
+            },
+          },
+          result: { on: { OK: '#terminal.idle' } },
+        },
+      },
+      void: {
+        initial: 'authorize',
+        entry: assign({ flow: 'void' }),
+        on: { CANCEL: 'idle' },
+        states: {
+          authorize: authorizeStates('trace'),
+          trace: {
+            on: {
+              TRACE: [
+                { guard: ({ context, event }) => engineOf(context).txn(event.stan)?.status === 'approved' && engineOf(context).txn(event.stan)?.kind === 'sale', target: 'confirm', actions: [assign({ voidStan: ({ event }) => event.stan }), 'clearError'] },
+                { actions: assign({ error: ({ event }) => errorView(new PosError('OPR_NOT_FOUND', `no voidable sale with trace ${event.stan}`, { stan: event.stan })) }) },
+              ],
+            },
+          },
+          confirm: { on: { OK: 'online' } },
+          online: financialOnline('voidSale'),
+          printMerchant: printState('merchant', 'askCustomerCopy'),
+          askCustomerCopy: { on: { YES: 'printCustomer', NO: '#terminal.idle' } },
+          printCustomer: printState('customer', '#terminal.idle'),
+          result: { on: { OK: '#terminal.idle' } },
+        },
+      },
+      refund: {
+        initial: 'authorize',
+        entry: assign({ flow: 'refund' }),
+        on: { CANCEL: { target: 'idle', actions: 'forgetCard' } },
+        states: {
+          authorize: authorizeStates('details'),
+          details: {
+            on: {
+              REFUND_DETAILS: [
+                { guard: ({ context, event }) => /^\d{12}$/.test(event.rrn) && /^\d{4}$/.test(event.dateMmdd) && (() => { try { engineOf(context).checkAmount(event.amountFen); return true; } catch { return false; } })(), target: 'card', actions: [assign({ refund: ({ event }) => ({ rrn: event.rrn, dateMmdd: event.dateMmdd, amountFen: event.amountFen }) }), 'clearError'] },
+                { actions: assign({ error: () => errorView(new PosError('OPR_INPUT', 'reference number is 12 digits, date MMDD, amount within limits')) }) },
+              ],
+            },
+          },
+          card: {
+            invoke: { src: 'readCard', onDone: { target: 'online', actions: assign({ card: ({ event }) => event.output }) }, onError: { target: 'cardError', actions: 'setError' } },
+            on: { KEYED: { guard: 'keyedAllowed', target: 'online', actions: assign({ card: ({ event }) => keyedCard(event.pan, event.expiry) }) } },
+          },
+          cardError: { on: { RETRY: { target: 'card', actions: 'clearError' } } },
+          online: financialOnline('refund'),
+          printMerchant: printState('merchant', 'askCustomerCopy'),
+          askCustomerCopy: { on: { YES: 'printCustomer', NO: '#terminal.idle' } },
+          printCustomer: printState('customer', '#terminal.idle'),
+          result: { on: { OK: '#terminal.idle' } },
+        },
+      },
+      balance: {
+        initial: 'card',
+        entry: assign({ flow: 'balance' }),
+        on: { CANCEL: { target: 'idle', actions: 'forgetCard' } },
+        states: {
+          card: {
+            invoke: { src: 'readCard', onDone: { target: 'pin', actions: assign({ card: ({ event }) => event.output }) }, onError: { target: 'cardError', actions: 'setError' } },
+          },
+          cardError: { on: { RETRY: { target: 'card', actions: 'clearError' } } },
+          pin: { on: { PIN: { target: 'online', actions: assign({ pin: ({ event }) => event.pin, card: ({ context }) => withPin(need(context.card, 'card'), true) }) } } },
+          online: {
+            invoke: {
+              src: 'balance',
+              input: ({ context }) => context,
+              onDone: { target: 'result', actions: [assign({ balanceFen: ({ event }) => event.output }), 'forgetCard'] },
+              onError: { target: 'result', actions: ['setError', 'forgetCard'] },
+            },
+          },
+          result: { on: { OK: '#terminal.idle' } },
+        },
+      },
+      reprint: {
+        initial: 'choose',
+        on: { CANCEL: 'idle' },
+        states: {
+          choose: {
+            on: {
+              REPRINT_LAST: [
+                { guard: ({ context }) => engineOf(context).lastReceipt() !== undefined, target: 'printing', actions: assign({ voidStan: ({ context }) => engineOf(context).lastReceipt()?.stan }) },
+                { actions: assign({ error: () => errorView(new PosError('OPR_NOT_FOUND', 'no receipt in this batch')) }) },
+              ],
+              REPRINT_STAN: [
+                { guard: ({ context, event }) => engineOf(context).txn(event.stan) !== undefined, target: 'printing', actions: assign({ voidStan: ({ event }) => event.stan }) },
+                { actions: assign({ error: ({ event }) => errorView(new PosError('OPR_NOT_FOUND', `no transaction with trace ${event.stan}`, { stan: event.stan })) }) },
+              ],
+              REPRINT_REPORT: [
+                { guard: ({ context }) => engineOf(context).state.lastClosed !== undefined, target: 'printingReport' },
+                { actions: assign({ error: () => errorView(new PosError('OPR_NOT_FOUND', 'no settlement to reprint')) }) },
+              ],
+            },
+          },
+          printing: {
+            invoke: {
+              src: 'printCopy',
+              input: ({ context }) => ({ c: context, stan: need(context.voidStan, 'stan'), copy: 'merchant' as const, reprint: true }),
+              onDone: '#terminal.idle',
+              onError: { target: '#terminal.paperOut', actions: [assign({ pendingStans: ({ context }) => [need(context.voidStan, 'stan')] }), 'setError'] },
+            },
+          },
+          printingReport: {
+            invoke: {
+              src: 'printReport', input: ({ context }) => ({ c: context, reprint: true }),
+              onDone: '#terminal.idle',
+              onError: { target: '#terminal.paperOut', actions: [assign({ reportPending: true }), 'setError'] },
+            },
+          },
+        },
+      },
+      settlement: {
+        initial: 'authorize',
+        on: { CANCEL: 'idle' },
+        states: {
+          authorize: authorizeStates('settling'),
+          settling: {
+            on: { CANCEL: {} },
+            invoke: {
+              src: 'settle',
+              input: ({ context }) => context,
+              onDone: { target: 'printingReport', actions: assign({ settlement: ({ event }) => event.output }) },
+              onError: [
+                { guard: 'storageError', target: '#terminal.storageFailure', actions: 'setError' },
+                { target: 'result', actions: 'setError' },
+              ],
+            },
+          },
+          printingReport: {
+            invoke: {
+              src: 'printReport', input: ({ context }) => ({ c: context, reprint: false }),
+              onDone: 'result',
+              onError: { target: '#terminal.paperOut', actions: [assign({ reportPending: true }), 'setError'] },
+            },
+          },
+          result: { on: { OK: '#terminal.idle' } },
+        },
+      },
+      signOff: {
+        invoke: { src: 'signOff', input: ({ context }) => context, onDone: 'login', onError: { target: 'login', actions: 'setError' } },
+      },
+      paperOut: {
+        on: { PAPER_LOADED: 'reprintPending', CANCEL: 'idle' },
+      },
+      reprintPending: {
+        invoke: {
+          src: 'printPending',
+          input: ({ context }) => context,
+          onDone: { target: 'idle', actions: assign({ pendingStans: [], reportPending: false }) },
+          onError: { target: 'paperOut', actions: 'setError' },
+        },
+      },
+      storageFailure: {
+        on: { EXPORT: 'exporting' },
+      },
+      exporting: {
+        invoke: {
+          src: 'exportJournal',
+          onDone: { target: 'storageFailure', actions: assign({ exportedTo: ({ event }) => event.output }) },
+          onError: { target: 'storageFailure', actions: 'setError' },
+        },
+      },
+    },
+  });
+
+  /** Print one copy; a printer fault keeps the receipt pending and goes to paperOut. */
+  function printState(copy: 'merchant' | 'customer', next: string) {
+    return {
+      invoke: {
+        src: 'printCopy' as const,
+        input: ({ context }: { context: MachineContext }) => ({ c: context, stan: need(context.result?.stan, 'stan'), copy, reprint: false }),
+        onDone: next,
+        onError: { target: '#terminal.paperOut', actions: [assign({ pendingStans: ({ context }: { context: MachineContext }) => [need(context.result?.stan, 'stan')] }), 'setError' as const] },
+      },
+    } as never; // a config fragment: XState's state-node type is tied to setup()'s generics
+  }
+
+  /** Supervisor check for void/refund/settlement: skipped when the operator is one. */
+  function authorizeStates(next: string) {
+    return {
+      initial: 'check',
+      states: {
+        check: { always: [{ guard: 'isSupervisor' as const, target: `#terminal.${parentOf(next)}` }, { target: 'ask' }] },
+        ask: { on: { SUPERVISOR: 'checking' } },
+        checking: {
+          invoke: {
+            src: 'login' as const,
+            input: ({ context, event }: { context: MachineContext; event: MachineEvent }) => ({ c: context, operator: (event as { operator: string }).operator, password: (event as { password: string }).password }),
+            onDone: [
+              { guard: ({ event }: { event: { output: Session } }) => event.output.role !== 'cashier', target: `#terminal.${parentOf(next)}`, actions: [assign({ authorizer: ({ event }: { event: { output: Session } }) => event.output }), 'clearError' as const] },
+              { target: 'ask', actions: assign({ error: () => errorView(new PosError('OPR_PERMISSION', 'a supervisor password is required')) }) },
+            ],
+            onError: { target: 'ask', actions: 'setError' as const },
+          },
+        },
+      },
+    } as never; // a config fragment (see printState)
+  }
+
+  function parentOf(next: string): string {
+    return next === 'trace' ? 'void.trace' : next === 'details' ? 'refund.details' : 'settlement.settling';
+  }
+
+  function financialOnline(src: 'voidSale' | 'refund') {
+    return {
+      invoke: {
+        src,
+        input: ({ context }: { context: MachineContext }) => context,
+        onDone: [
+          { guard: 'approved' as const, target: 'printMerchant', actions: ['setResult' as const, 'forgetCard' as const] },
+          { target: 'result', actions: ['setResult' as const, 'forgetCard' as const, assign({ error: ({ event }: { event: { output: FlowResult } }) => (event.output.outcome === 'failed' ? errorView(event.output.error) : undefined) })] },
+        ],
+        onError: [
+          { guard: 'storageError' as const, target: '#terminal.storageFailure', actions: 'setError' as const },
+          { target: 'result', actions: 'setError' as const },
+        ],
+      },
+    } as never; // a config fragment (see printState)
+  }
+}
+
+function failedError(event: unknown): unknown {
+  const out = (event as { output?: FlowResult }).output;
+  return out && out.outcome === 'failed' ? out.error : undefined;
+}
+
+export type TerminalMachine = ReturnType<typeof createTerminalMachine>;
+export type TerminalSnapshot = SnapshotFrom<TerminalMachine>;
+
+/** What a screen may show. No card data, no PIN, ever. */
+export interface MachineView {
+  readonly state: string;
+  readonly data: {
+    readonly operator?: string;
+    readonly role?: string;
+    readonly battery: 'ok' | 'low' | 'critical';
+    readonly flow?: string;
+    readonly amountFen: number;
+    readonly panMasked?: string;
+    readonly duplicate?: TxnView;
+    readonly result?: ResultView;
+    readonly balanceFen?: number;
+    readonly error?: ErrorView;
+    readonly notice?: string;
+    readonly pendingReceipts: readonly number[];
+    readonly reportPending: boolean;
+    readonly settlement?: SettlementReport;
+    readonly exportedTo?: string;
+    readonly signedOn: boolean;
+    readonly reversalPending: boolean;
+    readonly batch?: number;
+  };
+}
+
+/** Dotted path of the active state: 'sale.amount', 'idle', 'recovery.locked'. */
+export function statePath(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const [k, v] = Object.entries(value as Record<string, unknown>)[0];
+  return `${k}.${statePath(v)}`;
+}
+
+export function viewOf(snap: TerminalSnapshot): MachineView {
+  const c = snap.context;
+  const engine = c.terminal?.engine;
+  const mask = c.card ? `${c.card.pan.slice(0, 6)}${'*'.repeat(Math.max(0, c.card.pan.length - 10))}${c.card.pan.slice(-4)}` : undefined;
+  return {
+    state: statePath(snap.value),
+    data: {
+      operator: c.session?.operator, role: c.session?.role, battery: c.battery, flow: c.flow, amountFen: c.amountFen, panMasked: mask,
+      duplicate: c.duplicate, result: c.result, balanceFen: c.balanceFen, error: c.error, notice: c.notice, pendingReceipts: [...c.pendingStans],
+      reportPending: c.reportPending, settlement: c.settlement, exportedTo: c.exportedTo, signedOn: engine?.signedOn ?? false,
+      reversalPending: engine?.state.pendingReversal !== undefined, batch: engine?.state.batch,
+    },
+  };
+}

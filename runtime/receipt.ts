@@ -1,0 +1,177 @@
+/**
+ * Receipts and the settlement report as printer jobs (hal/printer.ts), in zh-CN or en.
+ *
+ * What a slip carries: merchant name, TID/MID, the copy (merchant / customer), transaction kind,
+ * masked PAN (6 + 4: the engine never hands out more), amount in yuan, batch, STAN (trace), RRN,
+ * auth code, date and time, a QR code for the e-receipt (no card data in it), the signature
+ * image when one was captured (merchant copy), and a reprint marking 重打印 / DUPLICATE.
+ *
+ * Printing is a separate step from the transaction: a failed print (paper out) leaves the
+ * receipt pending (no receipt-printed record), and the machine offers a reprint when paper is
+ * back. A reprint never contacts the host: it is built from the journal alone.
+ */
+import { PrintBlock, PrintJob, Printer, MonoImage } from '../hal/printer';
+import { SettlementTotals, SettlementVerdict } from './host/messages';
+import { TxnView, TerminalEngine } from './txn/engine';
+
+export type Lang = 'zh' | 'en';
+export type Copy = 'merchant' | 'customer';
+
+const T = {
+  zh: {
+    title: 'POS签购单', merchantCopy: '商户存根', customerCopy: '持卡人存根', merchant: '商户名称', tid: '终端号', mid: '商户号',
+    card: '卡号', kind: { sale: '消费', void: '消费撤销', refund: '退货' }, amount: '金额', batch: '批次号', stan: '凭证号',
+    rrn: '参考号', auth: '授权码', date: '日期时间', operator: '操作员', reprint: '重打印', sign: '持卡人签名', eReceipt: '扫码查看电子签购单',
+    noSignature: '免签', report: '结算单', sales: '消费', refunds: '退货', count: '笔数', total: '金额', verdict: { balanced: '对账平', unbalanced: '对账不平', error: '对账错误' },
+    agree: '本人确认以上交易，同意将其记入本卡账户',
+  },
+  en: {
+    title: 'POS SALES SLIP', merchantCopy: 'MERCHANT COPY', customerCopy: 'CUSTOMER COPY', merchant: 'MERCHANT', tid: 'TID', mid: 'MID',
+    card: 'CARD', kind: { sale: 'SALE', void: 'VOID', refund: 'REFUND' }, amount: 'AMOUNT', batch: 'BATCH', stan: 'TRACE',
+    rrn: 'RRN', auth: 'AUTH', date: 'DATE/TIME', operator: 'OPERATOR', reprint: 'DUPLICATE', sign: 'CARDHOLDER SIGNATURE', eReceipt: 'Scan for the e-receipt',
+    noSignature: 'NO SIGNATURE REQUIRED', report: 'SETTLEMENT REPORT', sales: 'SALES', refunds: 'REFUNDS', count: 'COUNT', total: 'TOTAL', verdict: { balanced: 'BALANCED', unbalanced: 'UNBALANCED', error: 'ERROR' },
+    agree: 'I agree to the transaction above',
+  },
+} as const;
+
+export const E_RECEIPT_BASE_DEFAULT = 'https://e-receipt.invalid/r';
+
+export interface ReceiptOptions {
+  readonly lang: Lang;
+  readonly copy: Copy;
+  readonly reprint: boolean;
+  readonly merchantName: string;
+  readonly tid: string;
+  readonly mid: string;
+  readonly printedAtMs: number;
+  readonly signature?: MonoImage;
+  readonly eReceiptBase?: string;
+}
+
+/** Fen as yuan with two decimals: 12345 -> "123.45". Integer arithmetic only. */
+export function yuan(fen: number): string {
+  const sign = fen < 0 ? '-' : '';
+  const a = Math.abs(fen);
+  return `${sign}${Math.floor(a / 100)}.${String(a % 100).padStart(2, '0')}`;
+}
+
+function pad6(n: number): string {
+  return String(n).padStart(6, '0');
+}
+
+function when(t: TxnView, atMs: number): string {
+  const d = new Date(t.atMs || atMs);
+  const yyyy = d.getFullYear();
+  const md = t.hostDate ?? `${String(d.getMonth() + 1).padStart(2, '0')}${String(d.getDate()).padStart(2, '0')}`;
+  const hms = t.hostTime ?? `${String(d.getHours()).padStart(2, '0')}${String(d.getMinutes()).padStart(2, '0')}${String(d.getSeconds()).padStart(2, '0')}`;
+  return `${yyyy}/${md.slice(0, 2)}/${md.slice(2)} ${hms.slice(0, 2)}:${hms.slice(2, 4)}:${hms.slice(4)}`;
+}
+
+/** The e-receipt link: identifies the slip by terminal, batch, trace and RRN; never the card. */
+export function eReceiptUrl(t: TxnView, tid: string, base = E_RECEIPT_BASE_DEFAULT): string {
+  return `${base}?tid=${tid}&b=${pad6(t.batch)}&s=${pad6(t.stan)}&rrn=${t.rrn ?? ''}&amt=${t.amountFen}`;
+}
+
+export function receiptJob(t: TxnView, o: ReceiptOptions): PrintJob {
+  const s = T[o.lang];
+  const label = `${o.copy} copy ${pad6(t.stan)}${o.reprint ? ' (reprint)' : ''}`;
+  const blocks: PrintBlock[] = [];
+  if (o.reprint) blocks.push({ kind: 'text', text: `*** ${s.reprint} ***`, align: 'center', bold: true, label: 'reprint mark' });
+  blocks.push({ kind: 'text', text: s.title, align: 'center', bold: true, size: { width: 1, height: 2 }, label: 'title' });
+  blocks.push({ kind: 'text', text: o.copy === 'merchant' ? s.merchantCopy : s.customerCopy, align: 'center', label: 'copy' });
+  blocks.push({
+    kind: 'text', label: 'details', text: [
+      `${s.merchant}: ${o.merchantName}`, `${s.mid}: ${o.mid}`, `${s.tid}: ${o.tid}  ${s.operator}: ${t.operator}`,
+      `${s.card}: ${t.panMasked}`, `${s.kind[t.kind]}`, `${s.batch}: ${pad6(t.batch)}  ${s.stan}: ${pad6(t.stan)}`,
+      `${s.rrn}: ${t.rrn ?? ''}`, `${s.auth}: ${t.authCode ?? ''}`, `${s.date}: ${when(t, o.printedAtMs)}`,
+    ].join('\n'),
+  });
+  const signed = t.kind === 'void' ? -t.amountFen : t.kind === 'refund' ? -t.amountFen : t.amountFen;
+  blocks.push({ kind: 'text', text: `${s.amount}: RMB ${yuan(signed)}`, bold: true, size: { width: 1, height: 2 }, label: 'amount' });
+  if (o.copy === 'merchant') {
+    if (o.signature) {
+      blocks.push({ kind: 'text', text: `${s.sign}:`, label: 'signature title' });
+      blocks.push({ kind: 'image', image: o.signature, align: 'center', label: 'signature' });
+    } else {
+      blocks.push({ kind: 'text', text: `${s.sign}:\n\n\n`, label: 'signature line' });
+    }
+    blocks.push({ kind: 'text', text: s.agree, label: 'agreement' });
+  }
+  if (t.rrn) {
+    blocks.push({ kind: 'qr', data: eReceiptUrl(t, o.tid, o.eReceiptBase), errorCorrection: 'M', align: 'center', label: 'e-receipt QR' });
+    blocks.push({ kind: 'text', text: s.eReceipt, align: 'center', label: 'e-receipt note' });
+  }
+  if (o.reprint) blocks.push({ kind: 'text', text: `*** ${s.reprint} ***`, align: 'center', bold: true, label: 'reprint mark (end)' });
+  blocks.push({ kind: 'feed', lines: 3 }, { kind: 'cut', label: 'cut' });
+  return { label, blocks };
+}
+
+export interface ReportInput {
+  readonly batch: number;
+  readonly totals: SettlementTotals;
+  readonly verdict: SettlementVerdict;
+  readonly hostTotals?: SettlementTotals;
+  readonly atMs: number;
+  readonly tid: string;
+  readonly mid: string;
+  readonly merchantName: string;
+  readonly reprint: boolean;
+  readonly lang: Lang;
+}
+
+export function settlementReportJob(r: ReportInput): PrintJob {
+  const s = T[r.lang];
+  const d = new Date(r.atMs);
+  const date = `${d.getFullYear()}/${String(d.getMonth() + 1).padStart(2, '0')}/${String(d.getDate()).padStart(2, '0')} ${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+  const blocks: PrintBlock[] = [];
+  if (r.reprint) blocks.push({ kind: 'text', text: `*** ${s.reprint} ***`, align: 'center', bold: true, label: 'reprint mark' });
+  blocks.push({ kind: 'text', text: s.report, align: 'center', bold: true, size: { width: 1, height: 2 }, label: 'title' });
+  blocks.push({
+    kind: 'text', label: 'totals', text: [
+      `${s.merchant}: ${r.merchantName}`, `${s.mid}: ${r.mid}`, `${s.tid}: ${r.tid}`, `${s.batch}: ${pad6(r.batch)}`, `${s.date}: ${date}`,
+      `${s.sales}  ${s.count}: ${r.totals.saleCount}  ${s.total}: ${yuan(r.totals.saleAmountFen)}`,
+      `${s.refunds}  ${s.count}: ${r.totals.refundCount}  ${s.total}: ${yuan(r.totals.refundAmountFen)}`,
+      `${s.verdict[r.verdict]}`,
+    ].join('\n'),
+  });
+  blocks.push({ kind: 'feed', lines: 3 }, { kind: 'cut', label: 'cut' });
+  return { label: `settlement ${pad6(r.batch)}${r.reprint ? ' (reprint)' : ''}`, blocks };
+}
+
+export interface PrintContext {
+  readonly printer: Printer;
+  readonly engine: TerminalEngine;
+  readonly lang: Lang;
+  readonly merchantName: string;
+  readonly clock: () => number;
+}
+
+/**
+ * Prints one copy of a transaction's receipt and journals it. Reprint marking: asked for, or the
+ * copy was already printed once. Rejects with the printer's error (the receipt stays pending).
+ */
+export async function printReceipt(ctx: PrintContext, stan: number, copy: Copy, reprintAsked = false): Promise<void> {
+  const t = ctx.engine.txn(stan);
+  if (!t) throw new Error(`no transaction ${stan}`);
+  const reprint = reprintAsked || t.printed.includes(copy);
+  const ids = ctx.engine.config.ids;
+  const job = receiptJob(t, {
+    lang: ctx.lang, copy, reprint, merchantName: ctx.merchantName, tid: ids.tid, mid: ids.mid, printedAtMs: ctx.clock(),
+    signature: copy === 'merchant' ? ctx.engine.signatureImage(stan) : undefined,
+  });
+  await ctx.printer.print(job);
+  await ctx.engine.markPrinted(stan, copy, reprint);
+}
+
+/** Prints the report of the last closed batch and journals it. */
+export async function printSettlementReport(ctx: PrintContext, reprintAsked = false): Promise<void> {
+  const closed = ctx.engine.state.lastClosed;
+  if (!closed) throw new Error('no closed batch');
+  const ids = ctx.engine.config.ids;
+  const reprint = reprintAsked || closed.reportPrinted;
+  await ctx.printer.print(settlementReportJob({
+    batch: closed.batch, totals: closed.totals, verdict: closed.verdict, atMs: closed.closedAtMs, tid: ids.tid, mid: ids.mid,
+    merchantName: ctx.merchantName, reprint, lang: ctx.lang,
+  }));
+  await ctx.engine.markReportPrinted(closed.batch, reprint);
+}

@@ -1,0 +1,681 @@
+/**
+ * The state machine walked through every state, against the real engine, journal and acquirer
+ * simulator, with a fake printer and card queue. An `after` hook checks that every state of the
+ * definition was entered and every transition taken by some test (microsteps are observed
+ * through XState's inspection API, so transient states count too).
+ */
+import { strict as assert } from 'node:assert';
+import * as sinon from 'sinon';
+import { createActor, waitFor, AnyStateNode } from 'xstate';
+import { createTerminalMachine, viewOf, statePath, MachineDeps, MachineEvent, TerminalMachine } from '../../runtime/machine';
+import { InvariantError, PosError } from '../../runtime/errors';
+import { TEST_CARDS } from '../../sim/test-cards';
+import { CardInput } from '../../runtime/txn/card';
+import { Rig, rig, withOperators, magCard, shortCard, CASHIER } from './harness';
+import { CardQueue, FakePrinter } from './fakes';
+import { seededRandom } from '../../runtime/random';
+
+const visitedStates = new Set<string>();
+const takenTransitions = new Set<string>();
+
+function allStates(m: TerminalMachine): string[] {
+  const out: string[] = [];
+  const walk = (n: AnyStateNode): void => { if (n.path.length) out.push(n.path.join('.')); for (const c of Object.values(n.states)) walk(c); };
+  walk(m.root);
+  return out;
+}
+
+function allTransitions(m: TerminalMachine): string[] {
+  const out: string[] = [];
+  const walk = (n: AnyStateNode): void => {
+    for (const [ev, defs] of n.transitions) defs.forEach((_, i) => out.push(`${n.path.join('.') || '(root)'} ${ev} #${i}`));
+    (n.always ?? []).forEach((_, i) => out.push(`${n.path.join('.')} always #${i}`));
+    for (const c of Object.values(n.states)) walk(c);
+  };
+  walk(m.root);
+  return out;
+}
+
+const IC: CardInput = { pan: TEST_CARDS.icDebit.pan, entryMode: '051', expiry: '3012', cardSeq: '001', track2: `${TEST_CARDS.icDebit.pan}=30122010000012345678`.slice(0, 37), pinRequired: true };
+
+interface Run {
+  r: Rig;
+  printer: FakePrinter;
+  cards: CardQueue;
+  actor: ReturnType<typeof start>;
+  send(e: MachineEvent): void;
+  until(path: string): Promise<void>;
+  view(): ReturnType<typeof viewOf>;
+}
+
+function start(machine: TerminalMachine) {
+  return createActor(machine, {
+    inspect: (ev) => {
+      if (ev.type === '@xstate.snapshot' && (ev.snapshot as unknown as { value?: unknown }).value !== undefined) {
+        visitedStates.add(statePath((ev.snapshot as unknown as { value: unknown }).value).split('.')[0]);
+      }
+      if (ev.type !== '@xstate.microstep') return;
+      const snap = ev.snapshot as unknown as { value: unknown };
+      const path = statePath(snap.value).split('.');
+      for (let i = 1; i <= path.length; i++) visitedStates.add(path.slice(0, i).join('.'));
+      for (const t of (ev as unknown as { _transitions: Array<{ source: AnyStateNode; eventType: string; }> })._transitions) {
+        const defs = t.source.transitions.get(t.eventType) ?? [];
+        const idx = t.eventType === '' ? (t.source.always ?? []).indexOf(t as never) : defs.indexOf(t as never);
+        takenTransitions.add(`${t.source.path.join('.') || '(root)'} ${t.eventType === '' ? 'always' : t.eventType} #${idx}`);
+      }
+    },
+  });
+}
+
+async function boot(overrides: Partial<MachineDeps> = {}, prepare?: (r: Rig) => Promise<void>): Promise<Run> {
+  const r = await rig({ config: { confirmAboveFen: 50_000 } });
+  await withOperators(r);
+  if (prepare) await prepare(r);
+  const printer = new FakePrinter();
+  const cards = new CardQueue();
+  const machine = createTerminalMachine({
+    open: async () => r.terminal, selfTest: async () => undefined, printer, readCard: cards.read, clock: () => r.clock.ms,
+    allowKeyed: true, exportJournal: async () => '/media/usb0/journal.posjbk', shutdown: async () => undefined, ...overrides,
+  });
+  const actor = start(machine).start();
+  const run: Run = {
+    r, printer, cards, actor,
+    send: (e) => actor.send(e),
+    until: async (path) => { await waitFor(actor, (s) => statePath(s.value) === path, { timeout: 8000 }); },
+    view: () => viewOf(actor.getSnapshot()),
+  };
+  return run;
+}
+
+async function loggedIn(overrides: Partial<MachineDeps> = {}, operator = '001', password = '1111'): Promise<Run> {
+  const run = await boot(overrides);
+  await run.until('login');
+  run.send({ type: 'LOGIN', operator, password });
+  await run.until('idle');
+  return run;
+}
+
+const PIN = (): Buffer => Buffer.from('1234', 'ascii');
+
+describe('runtime state machine', function () {
+  this.timeout(30_000);
+  const runs: Run[] = [];
+  const track = (run: Run): Run => { runs.push(run); return run; };
+  afterEach(async () => {
+    sinon.restore();
+    for (const run of runs.splice(0)) { run.actor.stop(); await run.r.close().catch(() => undefined); }
+  });
+
+  it('boot -> pending work -> login: a wrong password is counted and shown, the right one signs on and reaches idle', async () => {
+    const run = track(await boot());
+    await run.until('login');
+    run.send({ type: 'LOGIN', operator: '001', password: '0000' });
+    await waitFor(run.actor, (s) => statePath(s.value) === 'login' && s.context.error !== undefined);
+    assert.equal(run.view().data.error?.code, 'E-OPR-02');
+    assert.equal(run.view().data.error?.detail.attemptsLeft, 4);
+    run.send({ type: 'LOGIN', operator: '001', password: '1111' });
+    await run.until('idle');
+    assert.equal(run.view().data.signedOn, true);
+    assert.equal(run.view().data.operator, '001');
+  });
+
+  it('sale: amount refused then accepted, swipe, online approved, merchant and customer copies, signature saved', async () => {
+    const run = track(await loggedIn());
+    run.cards.push(magCard());
+    run.send({ type: 'SALE' });
+    await run.until('sale.amount');
+    run.send({ type: 'AMOUNT', amountFen: 0 });
+    assert.equal(run.view().data.error?.code, 'E-OPR-01');
+    run.send({ type: 'AMOUNT', amountFen: 1234 });
+    await run.until('sale.askCustomerCopy');
+    assert.equal(run.view().data.result?.outcome, 'approved');
+    run.send({ type: 'YES' });
+    await run.until('sale.signature');
+    assert.equal(run.printer.jobs.length, 2);
+    run.send({ type: 'SIGNATURE', image: { width: 64, height: 16, pixels: new Uint8Array(64 * 16).fill(1, 100, 160) } });
+    await run.until('idle');
+    const stan = run.r.terminal.engine.lastReceipt()?.stan as number;
+    assert.equal(run.r.terminal.engine.txn(stan)?.hasSignature, true);
+  });
+
+  it('sale above the confirmation amount with an IC card: confirm, PIN, no customer copy, signature skipped', async () => {
+    const run = track(await loggedIn());
+    run.cards.push(IC);
+    run.send({ type: 'SALE' });
+    run.send({ type: 'AMOUNT', amountFen: 60_000 });
+    await run.until('sale.confirm');
+    run.send({ type: 'OK' });
+    await run.until('sale.pin');
+    const pin = PIN();
+    run.send({ type: 'PIN', pin });
+    await run.until('sale.askCustomerCopy');
+    assert.ok(pin.every((b) => b === 0), 'PIN zeroed after the PIN block');
+    run.send({ type: 'NO' });
+    await run.until('sale.signature');
+    run.send({ type: 'SKIP' });
+    await run.until('idle');
+  });
+
+  it('duplicate-charge guard: the same card and amount again shows the approved sale; CONTINUE goes on, CANCEL stops', async () => {
+    const run = track(await loggedIn());
+    run.cards.push(magCard(), magCard(), magCard());
+    for (const last of ['NO', 'SKIP']) void last;
+    run.send({ type: 'SALE' }); run.send({ type: 'AMOUNT', amountFen: 777 });
+    await run.until('sale.askCustomerCopy'); run.send({ type: 'NO' }); await run.until('sale.signature'); run.send({ type: 'SKIP' }); await run.until('idle');
+    run.send({ type: 'SALE' }); run.send({ type: 'AMOUNT', amountFen: 777 });
+    await run.until('sale.duplicateWarning');
+    assert.equal(run.view().data.duplicate?.amountFen, 777);
+    run.send({ type: 'CANCEL' });
+    await run.until('idle');
+    run.send({ type: 'SALE' }); run.send({ type: 'AMOUNT', amountFen: 777 });
+    await run.until('sale.duplicateWarning');
+    run.send({ type: 'CONTINUE' });
+    await run.until('sale.askCustomerCopy');
+  });
+
+  it('card read failure: error shown, RETRY reads again, keyed entry accepted where allowed; PIN bypass', async () => {
+    const run = track(await loggedIn());
+    run.cards.push(new PosError('RDR_UNREADABLE', 'bad swipe'));
+    run.send({ type: 'SALE' }); run.send({ type: 'AMOUNT', amountFen: 100 });
+    await run.until('sale.cardError');
+    assert.equal(run.view().data.error?.code, 'E-RDR-02');
+    run.send({ type: 'RETRY' });
+    await run.until('sale.card');
+    run.send({ type: 'KEYED', pan: TEST_CARDS.magShort.track2.slice(0, 16), expiry: '2812' });
+    await run.until('sale.askCustomerCopy');
+    run.send({ type: 'CANCEL' });
+    await run.until('idle');
+    run.cards.push({ ...shortCard(), entryMode: '021' });
+    run.send({ type: 'SALE' }); run.send({ type: 'AMOUNT', amountFen: 101 });
+    await run.until('sale.pin');
+    run.send({ type: 'PIN_BYPASS' });
+    await run.until('sale.askCustomerCopy');
+  });
+
+  it('sale declined (51): result screen with the code explained, OK back to idle; nothing printed', async () => {
+    const run = track(await loggedIn());
+    run.r.sim.setFault({ kind: 'response-code', code: '51', type: 'sale' });
+    run.cards.push(magCard());
+    run.send({ type: 'SALE' }); run.send({ type: 'AMOUNT', amountFen: 100 });
+    await run.until('sale.result');
+    assert.equal(run.view().data.result?.responseCode, '51');
+    assert.equal(run.view().data.result?.text?.zh, '余额不足');
+    run.send({ type: 'OK' });
+    await run.until('idle');
+    assert.equal(run.printer.jobs.length, 0);
+  });
+
+  it('paper out during the receipt: sale stays approved, receipt pending, reprinted (DUPLICATE) when paper is back', async () => {
+    const run = track(await loggedIn());
+    run.cards.push(magCard());
+    run.printer.paperOut = true;
+    run.send({ type: 'SALE' }); run.send({ type: 'AMOUNT', amountFen: 4321 });
+    await run.until('paperOut');
+    assert.equal(run.view().data.error?.code, 'E-PRN-01');
+    assert.equal(run.view().data.pendingReceipts.length, 1);
+    run.send({ type: 'PAPER_LOADED' });
+    await run.until('paperOut');
+    run.printer.paperOut = false;
+    run.send({ type: 'PAPER_LOADED' });
+    await run.until('idle');
+    assert.match(run.printer.text(), /重打印/);
+    assert.equal(run.r.terminal.engine.unprinted().length, 0);
+  });
+
+  it('void: a cashier needs a supervisor; wrong trace refused; void approved and printed', async () => {
+    const run = track(await loggedIn());
+    run.cards.push(magCard());
+    run.send({ type: 'SALE' }); run.send({ type: 'AMOUNT', amountFen: 500 });
+    await run.until('sale.askCustomerCopy'); run.send({ type: 'NO' }); await run.until('sale.signature'); run.send({ type: 'SKIP' }); await run.until('idle');
+    const stan = run.r.terminal.engine.lastReceipt()?.stan as number;
+    run.send({ type: 'VOID' });
+    await run.until('void.authorize.ask');
+    run.send({ type: 'SUPERVISOR', operator: '001', password: '1111' });
+    await waitFor(run.actor, (s) => statePath(s.value) === 'void.authorize.ask' && s.context.error?.code === 'E-OPR-04');
+    run.send({ type: 'SUPERVISOR', operator: '002', password: '9999' });
+    await waitFor(run.actor, (s) => statePath(s.value) === 'void.authorize.ask' && s.context.error?.code === 'E-OPR-02');
+    run.send({ type: 'SUPERVISOR', operator: '002', password: '2222' });
+    await run.until('void.trace');
+    run.send({ type: 'TRACE', stan: 999 });
+    assert.equal(run.view().data.error?.code, 'E-OPR-06');
+    run.send({ type: 'TRACE', stan });
+    await run.until('void.confirm');
+    run.send({ type: 'OK' });
+    await run.until('void.askCustomerCopy');
+    run.send({ type: 'YES' });
+    await run.until('idle');
+    assert.equal(run.r.terminal.engine.txn(stan)?.status, 'voided');
+  });
+
+  it('void declined: result, OK to idle; void receipt paper out goes to paperOut; CANCEL leaves it pending', async () => {
+    const run = track(await loggedIn({}, '002', '2222'));
+    run.cards.push(magCard(), magCard());
+    for (const amt of [600, 601]) {
+      run.send({ type: 'SALE' }); run.send({ type: 'AMOUNT', amountFen: amt });
+      await run.until('sale.askCustomerCopy'); run.send({ type: 'NO' }); await run.until('sale.signature'); run.send({ type: 'SKIP' }); await run.until('idle');
+    }
+    const [a, b] = run.r.terminal.engine.transactions().map((t) => t.stan);
+    run.r.sim.setFault({ kind: 'response-code', code: '12', type: 'void' });
+    run.send({ type: 'VOID' }); await run.until('void.trace'); run.send({ type: 'TRACE', stan: a }); run.send({ type: 'OK' });
+    await run.until('void.result'); run.send({ type: 'OK' }); await run.until('idle');
+    run.printer.paperOut = true;
+    run.send({ type: 'VOID' }); await run.until('void.trace'); run.send({ type: 'TRACE', stan: b }); run.send({ type: 'OK' });
+    await run.until('paperOut');
+    run.send({ type: 'CANCEL' });
+    await run.until('idle');
+    run.send({ type: 'VOID' }); await run.until('void.trace'); run.send({ type: 'CANCEL' }); await run.until('idle');
+  });
+
+  it('refund: supervisor logged in skips the password; bad details refused; card, online, both copies', async () => {
+    const run = track(await loggedIn({}, '002', '2222'));
+    run.cards.push(magCard(), magCard());
+    run.send({ type: 'SALE' }); run.send({ type: 'AMOUNT', amountFen: 3000 });
+    await run.until('sale.askCustomerCopy'); run.send({ type: 'NO' }); await run.until('sale.signature'); run.send({ type: 'SKIP' }); await run.until('idle');
+    const sale = run.r.terminal.engine.lastReceipt();
+    run.send({ type: 'REFUND' });
+    await run.until('refund.details');
+    run.send({ type: 'REFUND_DETAILS', rrn: '12', dateMmdd: '1121', amountFen: 100 });
+    assert.equal(run.view().data.error?.code, 'E-OPR-08');
+    run.send({ type: 'REFUND_DETAILS', rrn: sale?.rrn as string, dateMmdd: sale?.hostDate as string, amountFen: 1000 });
+    await run.until('refund.askCustomerCopy');
+    run.send({ type: 'YES' });
+    await run.until('idle');
+    assert.equal(run.r.terminal.engine.transactions().filter((t) => t.kind === 'refund' && t.status === 'approved').length, 1);
+  });
+
+  it('refund: card error, retry keyed, declined result; cashier sent to supervisor check; void via refund CANCEL', async () => {
+    const run = track(await loggedIn());
+    run.send({ type: 'REFUND' });
+    await run.until('refund.authorize.ask');
+    run.send({ type: 'SUPERVISOR', operator: '002', password: '2222' });
+    await run.until('refund.details');
+    run.cards.push(new PosError('RDR_UNREADABLE', 'bad'));
+    run.send({ type: 'REFUND_DETAILS', rrn: '000000000099', dateMmdd: '1121', amountFen: 100 });
+    await run.until('refund.cardError');
+    run.send({ type: 'RETRY' });
+    await run.until('refund.card');
+    run.send({ type: 'KEYED', pan: TEST_CARDS.magShort.track2.slice(0, 16), expiry: '2812' });
+    await run.until('refund.result');
+    assert.equal(run.view().data.result?.responseCode, '25');
+    run.send({ type: 'OK' });
+    await run.until('idle');
+    run.send({ type: 'REFUND' }); await run.until('refund.authorize.ask'); run.send({ type: 'CANCEL' }); await run.until('idle');
+  });
+
+  it('balance: card, PIN, balance shown; a card error retries; a decline shows its code', async () => {
+    const run = track(await loggedIn());
+    run.cards.push(new PosError('RDR_UNREADABLE', 'bad'), magCard(), magCard());
+    run.send({ type: 'BALANCE' });
+    await run.until('balance.cardError');
+    run.send({ type: 'RETRY' });
+    await run.until('balance.pin');
+    run.send({ type: 'PIN', pin: PIN() });
+    await run.until('balance.result');
+    assert.equal(run.view().data.balanceFen, 1_000_000);
+    run.send({ type: 'OK' });
+    await run.until('idle');
+    run.r.sim.setFault({ kind: 'response-code', code: '55', type: 'balance' });
+    run.send({ type: 'BALANCE' }); await run.until('balance.pin'); run.send({ type: 'PIN', pin: PIN() });
+    await run.until('balance.result');
+    assert.equal(run.view().data.error?.code, 'E-HOST-04');
+    run.send({ type: 'OK' }); await run.until('idle');
+    run.send({ type: 'BALANCE' }); await run.until('balance.card'); run.send({ type: 'CANCEL' }); await run.until('idle');
+  });
+
+  it('reprint: last, by trace, report; nothing sent to the host; errors for unknown; paper out keeps it pending', async () => {
+    const run = track(await loggedIn({}, '002', '2222'));
+    run.send({ type: 'REPRINT' }); await run.until('reprint.choose');
+    run.send({ type: 'REPRINT_LAST' }); assert.equal(run.view().data.error?.code, 'E-OPR-06');
+    run.send({ type: 'REPRINT_REPORT' }); assert.equal(run.view().data.error?.code, 'E-OPR-06');
+    run.send({ type: 'CANCEL' }); await run.until('idle');
+    run.cards.push(magCard());
+    run.send({ type: 'SALE' }); run.send({ type: 'AMOUNT', amountFen: 250 });
+    await run.until('sale.askCustomerCopy'); run.send({ type: 'NO' }); await run.until('sale.signature'); run.send({ type: 'SKIP' }); await run.until('idle');
+    const stan = run.r.terminal.engine.lastReceipt()?.stan as number;
+    const sentBefore = run.r.sent.length;
+    run.send({ type: 'REPRINT' }); run.send({ type: 'REPRINT_LAST' }); await run.until('idle');
+    run.send({ type: 'REPRINT' }); run.send({ type: 'REPRINT_STAN', stan: 424242 });
+    assert.equal(run.view().data.error?.code, 'E-OPR-06');
+    run.send({ type: 'REPRINT_STAN', stan }); await run.until('idle');
+    assert.equal(run.r.sent.length, sentBefore, 'a reprint contacted the host');
+    assert.match(run.printer.text(), /DUPLICATE|重打印/);
+    run.printer.paperOut = true;
+    run.send({ type: 'REPRINT' }); run.send({ type: 'REPRINT_STAN', stan }); await run.until('paperOut');
+    run.printer.paperOut = false;
+    run.send({ type: 'PAPER_LOADED' }); await run.until('idle');
+    run.send({ type: 'SETTLE' }); await run.until('settlement.result'); run.send({ type: 'OK' }); await run.until('idle');
+    run.send({ type: 'REPRINT' }); run.send({ type: 'REPRINT_REPORT' }); await run.until('idle');
+    run.printer.paperOut = true;
+    run.send({ type: 'REPRINT' }); run.send({ type: 'REPRINT_REPORT' }); await run.until('paperOut');
+    run.send({ type: 'CANCEL' }); await run.until('idle');
+  });
+
+  it('settlement: cashier asks a supervisor; settles, prints the report, batch advances; host error shows a result; paper out', async () => {
+    const run = track(await loggedIn());
+    run.cards.push(magCard());
+    run.send({ type: 'SALE' }); run.send({ type: 'AMOUNT', amountFen: 100 });
+    await run.until('sale.askCustomerCopy'); run.send({ type: 'NO' }); await run.until('sale.signature'); run.send({ type: 'SKIP' }); await run.until('idle');
+    run.send({ type: 'SETTLE' }); await run.until('settlement.authorize.ask'); run.send({ type: 'CANCEL' }); await run.until('idle');
+    run.r.sim.setFault({ kind: 'response-code', code: '96', type: 'settlement' });
+    run.send({ type: 'SETTLE' }); await run.until('settlement.authorize.ask');
+    run.send({ type: 'SUPERVISOR', operator: '002', password: '2222' });
+    await run.until('settlement.result');
+    assert.equal(run.view().data.error?.code, 'E-HOST-06');
+    run.send({ type: 'OK' }); await run.until('idle');
+    run.printer.paperOut = true;
+    run.send({ type: 'SETTLE' }); run.send({ type: 'SUPERVISOR', operator: '002', password: '2222' });
+    await run.until('paperOut');
+    assert.equal(run.view().data.batch, 2);
+    assert.equal(run.view().data.reportPending, true);
+    run.printer.paperOut = false;
+    run.send({ type: 'PAPER_LOADED' }); await run.until('idle');
+    assert.match(run.printer.text(), /结算单/);
+  });
+
+  it('low battery refuses a sale but allows settlement and reprint; critical battery saves and shuts down', async () => {
+    const shutdown = sinon.fake.resolves(undefined);
+    const run = track(await loggedIn({ shutdown }, '002', '2222'));
+    run.send({ type: 'BATTERY', level: 'low' });
+    run.send({ type: 'SALE' }); await run.until('lowBattery');
+    run.send({ type: 'OK' }); await run.until('idle');
+    run.send({ type: 'SALE' }); run.send({ type: 'REPRINT' }); await run.until('reprint.choose'); run.send({ type: 'CANCEL' });
+    run.send({ type: 'SALE' }); run.send({ type: 'SETTLE' }); await run.until('settlement.result'); run.send({ type: 'OK' }); await run.until('idle');
+    run.send({ type: 'SALE' }); run.send({ type: 'CANCEL' }); await run.until('idle');
+    run.send({ type: 'SALE' }); await run.until('lowBattery');
+    run.send({ type: 'BATTERY', level: 'critical' });
+    await run.until('off');
+    assert.equal(shutdown.callCount, 1);
+    assert.equal(run.r.journal.state, 'closed');
+  });
+
+  it('critical battery in idle shuts down at once', async () => {
+    const run = track(await loggedIn());
+    run.send({ type: 'BATTERY', level: 'critical' });
+    await run.until('off');
+  });
+
+  it('sign-off goes back to login; LOGOUT too; the next login signs on again', async () => {
+    const run = track(await loggedIn());
+    run.send({ type: 'SIGN_OFF' }); await run.until('login');
+    assert.equal(run.r.terminal.engine.signedOn, false);
+    run.send({ type: 'LOGIN', operator: '001', password: '1111' }); await run.until('idle');
+    run.send({ type: 'LOGOUT' }); await run.until('login');
+    run.r.sim.setFault({ kind: 'close-before-response', type: 'signOff' });
+    run.send({ type: 'LOGIN', operator: '001', password: '1111' }); await run.until('idle');
+  });
+
+  it('sign-off with the journal failing shows the storage error at login', async () => {
+    const run = track(await loggedIn());
+    sinon.stub(run.r.terminal.store, 'commit').rejects(new PosError('STO_IO', 'EIO'));
+    run.send({ type: 'SIGN_OFF' });
+    await waitFor(run.actor, (s) => statePath(s.value) === 'login' && s.context.error?.code === 'E-STO-03');
+  });
+
+  it('host unreachable at sign-on: a clear screen, RETRY, CANCEL back to login', async () => {
+    const run = track(await boot());
+    await run.until('login');
+    await run.r.sim.close();
+    run.send({ type: 'LOGIN', operator: '001', password: '1111' });
+    await run.until('hostUnreachable');
+    assert.equal(run.view().data.error?.kind, 'host-unreachable');
+    run.send({ type: 'RETRY' });
+    await run.until('hostUnreachable');
+    run.send({ type: 'CANCEL' });
+    await run.until('login');
+  });
+
+  it('sign-on with storage failing goes to storage failure; export is offered and done', async () => {
+    const run = track(await boot());
+    await run.until('login');
+    sinon.stub(run.r.terminal.store, 'commit').rejects(new PosError('STO_IO', 'EIO'));
+    run.send({ type: 'LOGIN', operator: '001', password: '1111' });
+    await run.until('storageFailure');
+    run.send({ type: 'EXPORT' });
+    await waitFor(run.actor, (s) => statePath(s.value) === 'storageFailure' && s.context.exportedTo !== undefined);
+  });
+
+  it('storage failure during a sale: sales refused (storage failure screen), export fails without a target', async () => {
+    const run = track(await loggedIn({ exportJournal: undefined }));
+    run.cards.push(magCard());
+    sinon.stub(run.r.terminal.store, 'commit').rejects(new PosError('STO_FULL', 'full'));
+    run.send({ type: 'SALE' }); run.send({ type: 'AMOUNT', amountFen: 100 });
+    await run.until('storageFailure');
+    assert.equal(run.view().data.error?.kind, 'storage-full');
+    run.send({ type: 'EXPORT' });
+    await waitFor(run.actor, (s) => statePath(s.value) === 'storageFailure' && s.context.error?.code === 'E-STO-09');
+  });
+
+  it('storage failure after the host approved: the sale is reversed (06) and the screen says storage failure', async () => {
+    const run = track(await loggedIn());
+    run.cards.push(magCard());
+    const store = run.r.terminal.store;
+    const real = store.commit.bind(store);
+    let n = 0;
+    sinon.stub(store, 'commit').callsFake(async (recs, opts) => { if (++n === 2) throw new PosError('STO_IO', 'EIO'); return real(recs, opts); });
+    run.send({ type: 'SALE' }); run.send({ type: 'AMOUNT', amountFen: 100 });
+    await run.until('storageFailure');
+    assert.equal(run.r.sim.ledger.entries().find((e) => e.amountFen === 100)?.status, 'reversed');
+  });
+
+  it('errors thrown by the engine during void/refund/settlement land on their result or storage screens', async () => {
+    const run = track(await loggedIn({}, '002', '2222'));
+    const engine = run.r.terminal.engine;
+    run.cards.push(magCard(), magCard());
+    run.send({ type: 'SALE' }); run.send({ type: 'AMOUNT', amountFen: 700 });
+    await run.until('sale.askCustomerCopy'); run.send({ type: 'NO' }); await run.until('sale.signature'); run.send({ type: 'SKIP' }); await run.until('idle');
+    const stan = engine.lastReceipt()?.stan as number;
+    const v = sinon.stub(engine, 'voidSale').rejects(new PosError('HOST_REVERSAL_PENDING'));
+    run.send({ type: 'VOID' }); await run.until('void.trace'); run.send({ type: 'TRACE', stan }); run.send({ type: 'OK' });
+    await run.until('void.result'); run.send({ type: 'OK' }); await run.until('idle');
+    v.rejects(new PosError('STO_IO'));
+    run.send({ type: 'VOID' }); await run.until('void.trace'); run.send({ type: 'TRACE', stan }); run.send({ type: 'OK' });
+    await run.until('storageFailure');
+    const sub = sinon.stub(engine, 'flushReversal').rejects(new PosError('STO_IO'));
+    void sub;
+    const fresh = track(await loggedIn({}, '002', '2222'));
+    sinon.restore();
+    sinon.stub(fresh.r.terminal.engine, 'flushReversal').rejects(new PosError('STO_READONLY'));
+    fresh.send({ type: 'SETTLE' });
+    await fresh.until('storageFailure');
+  });
+
+  it('pending work at boot: a pending reversal is sent first, an unprinted receipt is offered; YES prints it', async () => {
+    const run = track(await boot({}, async (r) => {
+      await r.terminal.engine.signOn(CASHIER);
+      await r.terminal.engine.sale({ amountFen: 800, card: magCard(), session: CASHIER });
+      r.sim.setFault({ kind: 'delay', delayMs: 900, count: 7 });
+      await r.terminal.engine.sale({ amountFen: 801, card: magCard(), session: CASHIER });
+      r.sim.clearFaults();
+      await r.reboot();
+    }));
+    await run.until('offerReprint');
+    assert.equal(run.view().data.notice, 'reversal-sent');
+    assert.equal(run.r.sent[run.r.sent.length - 1].type, 'reversal');
+    run.send({ type: 'YES' });
+    await run.until('login');
+    assert.match(run.printer.text(), /重打印/);
+  });
+
+  it('pending work: NO skips the reprint; paper out while printing pending goes to paperOut', async () => {
+    const prep = async (r: Rig) => { await r.terminal.engine.signOn(CASHIER); await r.terminal.engine.sale({ amountFen: 900, card: magCard(), session: CASHIER }); };
+    const a = track(await boot({}, prep));
+    await a.until('offerReprint'); a.send({ type: 'NO' }); await a.until('login');
+    const b = track(await boot({}, prep));
+    await b.until('offerReprint'); b.printer.paperOut = true; b.send({ type: 'YES' }); await b.until('paperOut');
+  });
+
+  it('pending work: an interrupted settlement is resumed before login', async () => {
+    const run = track(await boot({}, async (r) => {
+      await r.terminal.engine.signOn(CASHIER);
+      await r.terminal.engine.sale({ amountFen: 1000, card: magCard(), session: CASHIER });
+      r.sim.setFault({ kind: 'close-before-response', type: 'settlement' });
+      const { settle } = await import('../../runtime/txn/settlement');
+      await settle(r.terminal.engine, { operator: '002', role: 'supervisor' }).catch(() => undefined);
+    }));
+    await run.until('offerReprint');
+    assert.equal(run.view().data.notice, 'settlement-resumed');
+    assert.equal(run.view().data.batch, 2);
+  });
+
+  it('pending work that breaks an invariant goes to recovery', async () => {
+    const run = track(await boot({}, async (r) => {
+      await r.terminal.engine.signOn(CASHIER);
+      sinon.stub(r.terminal.engine, 'flushReversal').rejects(new InvariantError('test'));
+    }));
+    await run.until('recovery.locked');
+  });
+
+  it('pending work with a storage failure goes to storage failure', async () => {
+    const run = track(await boot({}, async (r) => { sinon.stub(r.terminal.engine, 'flushReversal').rejects(new PosError('STO_IO')); }));
+    await run.until('storageFailure');
+  });
+
+  it('recovery: a damaged journal or broken invariant at boot; only an administrator unlocks it; export', async () => {
+    let terminal: Rig['terminal'] | undefined;
+    const run = track(await boot({ open: async () => { throw new InvariantError('txn result for unknown STAN', { seq: 7 }); } }, async (r) => { terminal = r.terminal; }));
+    await run.until('recovery.locked');
+    assert.equal(run.view().data.error?.code, 'E-SYS-99');
+    // recovery logins go through the operators of the journal that could still be read
+    run.actor.getSnapshot().context.terminal = terminal;
+    run.send({ type: 'LOGIN', operator: '001', password: '1111' });
+    await waitFor(run.actor, (s) => statePath(s.value) === 'recovery.locked' && s.context.notice === 'administrator-required');
+    run.send({ type: 'LOGIN', operator: '099', password: '0000' });
+    await waitFor(run.actor, (s) => statePath(s.value) === 'recovery.locked' && s.context.error?.code === 'E-OPR-02');
+    run.send({ type: 'LOGIN', operator: '099', password: '9999' });
+    await run.until('recovery.menu');
+    run.send({ type: 'EXPORT' });
+    await waitFor(run.actor, (s) => statePath(s.value) === 'recovery.menu' && s.context.exportedTo !== undefined);
+  });
+
+  it('recovery export without a target shows E-STO-09', async () => {
+    let terminal: Rig['terminal'] | undefined;
+    const run = track(await boot({ exportJournal: undefined, open: async () => { throw new PosError('STO_DAMAGED'); } }, async (r) => { terminal = r.terminal; }));
+    await run.until('recovery.locked');
+    run.actor.getSnapshot().context.terminal = terminal;
+    run.send({ type: 'LOGIN', operator: '099', password: '9999' });
+    await run.until('recovery.menu');
+    run.send({ type: 'EXPORT' });
+    await waitFor(run.actor, (s) => statePath(s.value) === 'recovery.menu' && s.context.error?.code === 'E-STO-09');
+  });
+
+  it('every snapshot view carries no full PAN, track data or PIN', async () => {
+    const run = track(await loggedIn());
+    const seen: string[] = [];
+    run.actor.subscribe((s) => seen.push(JSON.stringify(viewOf(s))));
+    run.cards.push(IC);
+    run.send({ type: 'SALE' }); run.send({ type: 'AMOUNT', amountFen: 100 });
+    await run.until('sale.pin');
+    run.send({ type: 'PIN', pin: PIN() });
+    await run.until('sale.askCustomerCopy');
+    const all = seen.join('\n');
+    for (const pan of [TEST_CARDS.icDebit.pan, TEST_CARDS.magDebit.track2.split('=')[0]]) assert.equal(all.includes(pan), false);
+    assert.equal(all.includes('=3012'), false);
+  });
+
+
+  const quickSale = async (run: Run, amountFen: number): Promise<number> => {
+    run.cards.push(magCard());
+    run.send({ type: 'SALE' }); run.send({ type: 'AMOUNT', amountFen });
+    await run.until('sale.askCustomerCopy'); run.send({ type: 'NO' }); await run.until('sale.signature'); run.send({ type: 'SKIP' }); await run.until('idle');
+    return run.r.terminal.engine.lastReceipt()?.stan as number;
+  };
+
+  it('shutdown that fails still ends off (the journal is already safe)', async () => {
+    const run = track(await loggedIn({ shutdown: async () => { throw new Error('poweroff failed'); } }));
+    run.send({ type: 'BATTERY', level: 'critical' });
+    await run.until('off');
+  });
+
+  it('sale: CANCEL while online is ignored (the host decides); engine errors show a result; customer copy paper out; a too-detailed signature is refused', async () => {
+    const run = track(await loggedIn());
+    run.r.sim.setFault({ kind: 'delay', delayMs: 150, type: 'sale' });
+    run.cards.push(magCard());
+    run.send({ type: 'SALE' }); run.send({ type: 'AMOUNT', amountFen: 100 });
+    await run.until('sale.online');
+    run.send({ type: 'CANCEL' });
+    assert.equal(run.view().state, 'sale.online');
+    await run.until('sale.askCustomerCopy');
+    run.printer.paperOut = true;
+    run.send({ type: 'YES' });
+    await run.until('paperOut');
+    run.printer.paperOut = false;
+    run.send({ type: 'CANCEL' }); await run.until('idle');
+    run.cards.push(magCard());
+    run.send({ type: 'SALE' }); run.send({ type: 'AMOUNT', amountFen: 102 });
+    await run.until('sale.askCustomerCopy'); run.send({ type: 'NO' }); await run.until('sale.signature');
+    const noise = Uint8Array.from(seededRandom(3)(384 * 200), (b) => b & 1);
+    run.send({ type: 'SIGNATURE', image: { width: 384, height: 200, pixels: noise } });
+    await waitFor(run.actor, (s) => statePath(s.value) === 'sale.signature' && s.context.error?.code === 'E-OPR-08');
+    run.send({ type: 'SKIP' }); await run.until('idle');
+    sinon.stub(run.r.terminal.engine, 'sale').rejects(new PosError('HOST_REVERSAL_PENDING'));
+    run.cards.push(magCard());
+    run.send({ type: 'SALE' }); run.send({ type: 'AMOUNT', amountFen: 103 });
+    await run.until('sale.result');
+    assert.equal(run.view().data.error?.code, 'E-HOST-08');
+  });
+
+  it('void: no customer copy; customer copy paper out', async () => {
+    const run = track(await loggedIn({}, '002', '2222'));
+    const a = await quickSale(run, 1100);
+    const b = await quickSale(run, 1101);
+    run.send({ type: 'VOID' }); await run.until('void.trace'); run.send({ type: 'TRACE', stan: a }); run.send({ type: 'OK' });
+    await run.until('void.askCustomerCopy'); run.send({ type: 'NO' }); await run.until('idle');
+    run.send({ type: 'VOID' }); await run.until('void.trace'); run.send({ type: 'TRACE', stan: b }); run.send({ type: 'OK' });
+    await run.until('void.askCustomerCopy'); run.printer.paperOut = true; run.send({ type: 'YES' }); await run.until('paperOut');
+  });
+
+  it('refund and settlement authorisation: a cashier password is not enough, a wrong one is counted; CANCEL at details', async () => {
+    const run = track(await loggedIn());
+    for (const flow of ['REFUND', 'SETTLE'] as const) {
+      const prefix = flow === 'REFUND' ? 'refund' : 'settlement';
+      run.send({ type: flow }); await run.until(`${prefix}.authorize.ask`);
+      run.send({ type: 'SUPERVISOR', operator: '001', password: '1111' });
+      await waitFor(run.actor, (s) => statePath(s.value) === `${prefix}.authorize.ask` && s.context.error?.code === 'E-OPR-04');
+      run.send({ type: 'SUPERVISOR', operator: '002', password: '0000' });
+      await waitFor(run.actor, (s) => statePath(s.value) === `${prefix}.authorize.ask` && s.context.error?.code === 'E-OPR-02');
+      run.send({ type: 'CANCEL' }); await run.until('idle');
+    }
+    run.send({ type: 'REFUND' }); run.send({ type: 'SUPERVISOR', operator: '002', password: '2222' });
+    await run.until('refund.details'); run.send({ type: 'CANCEL' }); await run.until('idle');
+  });
+
+  it('settlement: CANCEL while settling is ignored', async () => {
+    const run = track(await loggedIn({}, '002', '2222'));
+    run.r.sim.setFault({ kind: 'delay', delayMs: 150, type: 'settlement' });
+    run.send({ type: 'SETTLE' });
+    await run.until('settlement.settling');
+    run.send({ type: 'CANCEL' });
+    assert.equal(run.view().state, 'settlement.settling');
+    await run.until('settlement.result');
+  });
+
+  it('refund: no customer copy; paper out on either copy; engine errors to result or storage failure', async () => {
+    const run = track(await loggedIn({}, '002', '2222'));
+    const stan = await quickSale(run, 5000);
+    const sale = run.r.terminal.engine.txn(stan);
+    const refund = async (): Promise<void> => {
+      run.cards.push(magCard());
+      run.send({ type: 'REFUND' }); await run.until('refund.details');
+      run.send({ type: 'REFUND_DETAILS', rrn: sale?.rrn as string, dateMmdd: sale?.hostDate as string, amountFen: 100 });
+    };
+    await refund(); await run.until('refund.askCustomerCopy'); run.send({ type: 'NO' }); await run.until('idle');
+    run.printer.paperOut = true;
+    await refund(); await run.until('paperOut'); run.send({ type: 'CANCEL' }); await run.until('idle');
+    run.printer.paperOut = false;
+    await refund(); await run.until('refund.askCustomerCopy'); run.printer.paperOut = true; run.send({ type: 'YES' }); await run.until('paperOut');
+    run.printer.paperOut = false; run.send({ type: 'CANCEL' }); await run.until('idle');
+    const stub = sinon.stub(run.r.terminal.engine, 'refund').rejects(new PosError('HOST_REVERSAL_PENDING'));
+    await refund(); await run.until('refund.result'); run.send({ type: 'OK' }); await run.until('idle');
+    stub.rejects(new PosError('STO_IO'));
+    await refund(); await run.until('storageFailure');
+  });
+
+  after(function () {
+    const m = createTerminalMachine({} as MachineDeps);
+    const missingStates = allStates(m).filter((s) => !visitedStates.has(s));
+    const missingTransitions = allTransitions(m).filter((t) => !takenTransitions.has(t));
+    if (missingTransitions.length) console.log(`      transitions not taken (${missingTransitions.length}/${allTransitions(m).length}):\n        ${missingTransitions.join('\n        ')}`);
+    assert.deepEqual(missingStates, [], 'states never entered');
+    assert.deepEqual(missingTransitions, [], 'transitions never taken');
+  });
+});
