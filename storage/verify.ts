@@ -16,7 +16,7 @@
  *
  * Pure over an iterable of (key, stored bytes): LMDB, a backup body and salvage all use it.
  */
-import { checkFrame, decodePayload, genesisDigest, recordDigest, RecordType, DIGEST_BYTES } from './record';
+import { checkFrame, decodePayload, digestAtEquals, frameValid, genesisDigest, recordDigestLatin1, RecordType, DIGEST_BYTES, u32 } from './record';
 
 export interface StoredEntry {
   readonly key: number;
@@ -77,41 +77,58 @@ export function verifyEntries(entries: Iterable<StoredEntry>, lastKey: number, o
   let prev: Buffer = Buffer.alloc(DIGEST_BYTES);
   let expected = 1;
   let goodCount = 0;
+  // Speed (1M records in well under the 2 s goal matters at boot): the chain digest is kept as a
+  // latin1 string (crypto.hash returns strings ~3x faster than Buffers in Node 20) and compared
+  // in place with the stored prevDigest; the Buffer is made only when a report needs it.
+  let prevLatin1 = '';
+  let prevStale = false;
+  const current = (): Buffer => {
+    if (prevStale) { prev = Buffer.from(prevLatin1, 'latin1'); prevStale = false; }
+    return prev;
+  };
   for (const { key, stored } of entries) {
     const isLast = key === lastKey;
     if (key !== expected) {
-      return done({ goodCount, lastGoodSeq: expected - 1, lastGoodDigest: prev, damage: { seq: expected, reason: `record ${expected} missing (next stored is ${key})` } }, identity);
+      return done({ goodCount, lastGoodSeq: expected - 1, lastGoodDigest: current(), damage: { seq: expected, reason: `record ${expected} missing (next stored is ${key})` } }, identity);
     }
     if (key === 1) {
       const found = identityOfFirst({ key, stored });
       identity = identity ?? found;
       if (identity === undefined) {
         const fault = { seq: 1, reason: 'record 1 is not a readable journal-created record' };
-        return done({ goodCount, lastGoodSeq: 0, lastGoodDigest: prev, ...(isLast ? { tornTail: fault } : { damage: fault }) }, identity);
+        return done({ goodCount, lastGoodSeq: 0, lastGoodDigest: current(), ...(isLast ? { tornTail: fault } : { damage: fault }) }, identity);
       }
       if (found !== undefined && found !== identity) {
-        return done({ goodCount, lastGoodSeq: 0, lastGoodDigest: prev, damage: { seq: 1, reason: `journal belongs to "${found}", not "${identity}"`, foreign: true } }, identity);
+        return done({ goodCount, lastGoodSeq: 0, lastGoodDigest: current(), damage: { seq: 1, reason: `journal belongs to "${found}", not "${identity}"`, foreign: true } }, identity);
       }
       prev = genesisDigest(identity);
+      prevLatin1 = prev.toString('latin1');
+      prevStale = false;
     }
-    const frame = checkFrame(stored);
-    if ('fault' in frame) {
-      const fault = { seq: key, reason: frame.fault.reason };
-      if (frame.fault.part !== 'version' && isLast) return done({ goodCount, lastGoodSeq: key - 1, lastGoodDigest: prev, tornTail: fault }, identity);
-      return done({ goodCount, lastGoodSeq: key - 1, lastGoodDigest: prev, damage: fault }, identity);
+    // frameValid makes exactly checkFrame's checks without allocating; checkFrame names the fault.
+    if (!frameValid(stored)) {
+      const frame = checkFrame(stored);
+      if ('fault' in frame) {
+        const fault = { seq: key, reason: frame.fault.reason };
+        if (frame.fault.part !== 'version' && isLast) return done({ goodCount, lastGoodSeq: key - 1, lastGoodDigest: current(), tornTail: fault }, identity);
+        return done({ goodCount, lastGoodSeq: key - 1, lastGoodDigest: current(), damage: fault }, identity);
+      }
     }
-    if (frame.header.seq !== key) {
-      const fault = { seq: key, reason: `stored under key ${key} but header says seq ${frame.header.seq}` };
-      return done({ goodCount, lastGoodSeq: key - 1, lastGoodDigest: prev, ...(isLast ? { tornTail: fault } : { damage: fault }) }, identity);
+    const seq = u32(stored, 12); // the high word of the u64 seq is 0 (checked above)
+    if (seq !== key) {
+      const fault = { seq: key, reason: `stored under key ${key} but header says seq ${seq}` };
+      return done({ goodCount, lastGoodSeq: key - 1, lastGoodDigest: current(), ...(isLast ? { tornTail: fault } : { damage: fault }) }, identity);
     }
-    if (!frame.header.prevDigest.equals(prev)) {
+    if (!digestAtEquals(stored, 32, prevLatin1)) {
       const reason = key === 1 ? 'record 1 does not start this identity\'s chain' : `chain broken: record ${key} does not follow record ${key - 1}`;
-      return done({ goodCount, lastGoodSeq: key - 1, lastGoodDigest: prev, damage: { seq: key, reason, foreign: key === 1 } }, identity);
+      return done({ goodCount, lastGoodSeq: key - 1, lastGoodDigest: current(), damage: { seq: key, reason, foreign: key === 1 } }, identity);
     }
-    prev = recordDigest(stored);
+    prevLatin1 = recordDigestLatin1(stored);
+    prevStale = true;
     goodCount++;
     expected++;
   }
+  current(); // from here on `prev` is the last good record's digest
   const stored = options.storedCount ?? 0;
   if (stored > goodCount) {
     return done({ goodCount, lastGoodSeq: expected - 1, lastGoodDigest: prev, damage: { seq: expected, reason: `the store counts ${stored} records but only ${goodCount} are reachable (a damaged index page hides records)` } }, identity);
