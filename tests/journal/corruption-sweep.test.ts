@@ -225,9 +225,8 @@ function assertDetected(v: ChildVerdict, count: number, what: string): void {
       assert.equal(v.lastGoodSeq, v.damage.seq - 1, what);
       return;
     case 'error':
-      // Refused at open. Not every such error is typed yet: LMDB's own B-tree errors
-      // (MDB_PAGE_NOTFOUND, MDB_CORRUPTED) escape Journal.open as they are; counted apart.
-      assert.ok(v.message.length > 0, `${what}: an error says why`);
+      // Refused at open with a typed error (LMDB's own B-tree errors are turned into E-STO-05).
+      assert.ok(v.code && /^E-STO-/.test(v.code), `${what}: an error must be typed, got ${v.code} ${v.message}`);
       return;
     case 'unopenable':
       return;
