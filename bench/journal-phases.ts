@@ -125,9 +125,11 @@ async function batch(work: string, commits: number): Promise<unknown> {
 /** Builds the 1M-record journal once (cached under bench/out, keyed by its marker file). */
 async function build1m(dir: string): Promise<unknown> {
   const marker = join(dir, 'complete.json');
+  // The cache is valid for this count and this payload shape (its encoded size stands for it).
+  const recordBytes = encodeRecord({ type: RecordType.txnBegin, seq: 1, timeMs: 0, prevDigest: genesisDigest(ID), payload: salePayload(1) }).length;
   if (existsSync(marker)) {
-    const m = JSON.parse(readFileSync(marker, 'utf8')) as { count: number };
-    if (m.count === RECORDS_1M) return { cached: true, ...m, maxRssBytes: rss() };
+    const m = JSON.parse(readFileSync(marker, 'utf8')) as { count: number; recordBytes?: number };
+    if (m.count === RECORDS_1M && m.recordBytes === recordBytes) return { cached: true, ...m, maxRssBytes: rss() };
   }
   rmSync(dir, { recursive: true, force: true });
   const t0 = nowMs();
@@ -141,7 +143,7 @@ async function build1m(dir: string): Promise<unknown> {
   const lastDigest = journal.lastDigest.toString('hex');
   await journal.close();
   const buildMs = nowMs() - t0;
-  const m = { count: RECORDS_1M, lastDigest, buildMs };
+  const m = { count: RECORDS_1M, recordBytes, lastDigest, buildMs };
   writeFileSync(marker, JSON.stringify(m));
   return { cached: false, ...m, maxRssBytes: rss() };
 }
