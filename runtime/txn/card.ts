@@ -81,7 +81,7 @@ async function readChip(reader: CardReader, slot: CardSlot, modePrefix: '05' | '
     const t2 = findTag(record, 0x57);
     const panTag = findTag(record, 0x5a);
     if (!t2 || !panTag) throw new PosError('RDR_UNREADABLE', 'card record lacks track 2 equivalent or PAN');
-    const track2 = t2.toString('hex').toUpperCase().replace(/F+$/, '').replace('D', '=');
+    const track2 = t2.toString('hex').toUpperCase().replace(/F+$/, '').replace('D', '=').slice(0, TRACK2_CHARS_MAX);
     const pan = panTag.toString('hex').toUpperCase().replace(/F+$/, '');
     const exp = findTag(record, 0x5f24);
     const psn = findTag(record, 0x5f34);
