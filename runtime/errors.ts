@@ -250,6 +250,9 @@ export const ERRORS = {
   OPR_NOT_VOIDABLE: def('E-OPR-10', 'operator-input',
     { cause: 'Transaction cannot be voided', steps: ['It is already voided, declined or reversed', 'Use a refund instead'] },
     { cause: '该交易不能撤销', steps: ['已撤销、被拒或已冲正', '请改用退货'] }),
+  OPR_BATCH_FULL: def('E-OPR-11', 'operator-input',
+    { cause: 'Batch full', steps: ['Settle now', 'Then continue selling'] },
+    { cause: '批次已满', steps: ['请立即结算', '结算后继续交易'] }),
   // ---- software update
   UPD_SIGNATURE: def('E-UPD-01', 'update-invalid',
     { cause: 'Update signature invalid', steps: ['Use an official package'] },

@@ -304,9 +304,25 @@ export function statusOf(s: TerminalState, t: Txn): TxnStatus {
   return t.status;
 }
 
+/**
+ * Sales (by STAN) with a live void (approved, or pending: a void in flight already stops a second
+ * one), computed once per journal position: totals over a full batch stay linear.
+ */
+const voidsCache = new WeakMap<TerminalState, { seq: number; bySale: Map<number, Txn> }>();
+
+function liveVoids(s: TerminalState): Map<number, Txn> {
+  const cached = voidsCache.get(s);
+  if (cached && cached.seq === s.lastSeq) return cached.bySale;
+  const bySale = new Map<number, Txn>();
+  for (const t of s.txns.values()) {
+    if (t.kind === 'void' && t.origStan !== undefined && (t.status === 'approved' || t.status === 'pending')) bySale.set(t.origStan, t);
+  }
+  voidsCache.set(s, { seq: s.lastSeq, bySale });
+  return bySale;
+}
+
 export function voidOf(s: TerminalState, sale: Txn): Txn | undefined {
-  for (const t of s.txns.values()) if (t.kind === 'void' && t.origStan === sale.stan && t.status !== 'declined' && t.status !== 'failed' && t.status !== 'reversed') return t;
-  return undefined;
+  return liveVoids(s).get(sale.stan);
 }
 
 /** Totals the way the host computes them: approved sales not voided, approved refunds. */

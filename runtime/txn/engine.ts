@@ -49,6 +49,11 @@ export const CONFIRM_ABOVE_FEN_DEFAULT = 100_000;
 /** Field 62 holds at most 999 bytes: the compressed signature must fit. */
 export const SIGNATURE_BYTES_MAX = 999;
 export const SIGNATURE_PIXELS_MAX = 384 * 200;
+/**
+ * Transactions of one kind a batch may hold: field 48 of the 0500 carries the sale and refund
+ * counts as n3 (host-8583.md), so a batch beyond 999 of either could never be settled.
+ */
+export const BATCH_TXNS_MAX = 999;
 /** STANs reserved at once for a run of non-financial messages (batch upload, signatures). */
 export const STAN_BLOCK_MAX = 64;
 
@@ -257,6 +262,10 @@ export class TerminalEngine {
   private checkCanTransact(session: Session, permission: 'sale' | 'void' | 'refund'): void {
     requirePermission(session, permission);
     if (this.state.settlement) throw new PosError('OPR_SETTLEMENT_OPEN', 'finish the settlement first', { step: this.state.settlement.step });
+    const kind = permission === 'refund' ? 'refund' : 'sale';
+    let count = 0;
+    for (const t of this.state.txns.values()) if (t.kind === kind) count++;
+    if (permission !== 'void' && count >= BATCH_TXNS_MAX) throw new PosError('OPR_BATCH_FULL', `${BATCH_TXNS_MAX} ${kind}s in this batch: settle first`, { count });
     const usage = this.store.journal.usage();
     if (usage.salesRefused) throw new PosError('STO_FULL', 'storage full: settle, then export');
     if (this.store.journal.state === 'failed') throw this.store.journal.failure ?? new PosError('STO_IO');

@@ -14,9 +14,9 @@
  * The report is printed after the close (receipt-printed copy 'settlement'); an unprinted report
  * is offered again at boot.
  */
-import { PosError } from '../errors';
+import { PosError, invariant } from '../errors';
 import {
-  SettlementTotals, SettlementVerdict, BATCH_MAX, buildBatchUploadEnd, buildBatchUploadRecord, buildSettlement,
+  SettlementTotals, SettlementVerdict, BATCH_MAX, BATCH_UPLOAD_COUNT_MAX, buildBatchUploadEnd, buildBatchUploadRecord, buildSettlement,
   parseAckResponse, parseSettlementResponse,
 } from '../host/messages';
 import { rec } from '../records';
@@ -95,7 +95,8 @@ async function upload(engine: TerminalEngine): Promise<void> {
   }
   const { stans, record } = engine.reserveStans(1);
   await engine.store.commit([record, rec.settlementStep({ batch: s.batch, step: 'upload', uploadedCount: done })], { reserve: true });
-  const req = buildBatchUploadEnd(engine.config.profile, { ids: engine.config.ids, stan: stans[0], batch: s.batch, count: Math.min(done, 9999) });
+  invariant(done <= BATCH_UPLOAD_COUNT_MAX, 'batch upload count over the profile maximum', { done });
+  const req = buildBatchUploadEnd(engine.config.profile, { ids: engine.config.ids, stan: stans[0], batch: s.batch, count: done });
   const res = parseAckResponse(engine.config.profile, req, await engine.sendRaw(req, stans[0]));
   if (!res.approved) throw new PosError('HOST_SETTLE', `batch upload end answered ${res.responseCode}`);
   await engine.store.commit([rec.settlementStep({ batch: s.batch, step: 'uploaded', uploadedCount: done })], { reserve: true });
