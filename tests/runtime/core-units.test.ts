@@ -1,0 +1,117 @@
+/** Unit tests of the pieces under the engine: state replay invariants, sealing, operators, receipts. */
+import { strict as assert } from 'node:assert';
+import { RecordType, DecodedRecord } from '../../storage/record';
+import { InvariantError, isPosError } from '../../runtime/errors';
+import { deriveState } from '../../runtime/terminal-state';
+import { rec, RecordInput } from '../../runtime/records';
+import { seal, unseal } from '../../runtime/device-key';
+import { seededRandom } from '../../runtime/random';
+import { allowed, PASSWORD_ATTEMPTS_MAX, requirePermission } from '../../runtime/operators';
+import { receiptJob, settlementReportJob, yuan, eReceiptUrl } from '../../runtime/receipt';
+import { TxnView } from '../../runtime/txn/engine';
+import { rig, withOperators, ADMIN, SUPERVISOR } from './harness';
+
+function records(inputs: RecordInput[]): DecodedRecord[] {
+  return inputs.map((r, i) => ({ type: RecordType[r.type], seq: i + 1, timeMs: 0, payload: r.payload } as unknown as DecodedRecord));
+}
+
+const begin = (stan: number) => rec.txnBegin({ kind: 'sale', stan, batch: 1, amountFen: 100, panMasked: '622202*********0123', panEnc: Buffer.alloc(40), panTag: Buffer.alloc(8), entryMode: '022', processingCode: '000000', conditionCode: '00', type60: '22', operator: '001' });
+const pending = (stan: number) => rec.reversalPending({ stan, batch: 1, reason: '98', kind: 'sale', amountFen: 100, panEnc: Buffer.alloc(40), panMasked: '622202*********0123', processingCode: '000000', entryMode: '022', conditionCode: '00', type60: '22' });
+
+describe('terminal state replay', () => {
+  it('derives STAN, batch, transaction status and pending reversal from records', () => {
+    const s = deriveState(records([rec.stan(5), begin(5), pending(5), rec.txnResult({ stan: 5, outcome: 'approved', responseCode: '00', rrn: '000000000001', authCode: '000001' }), rec.reversalCleared({ stan: 5, cause: 'approved', responseCode: '00', tries: 0 })]));
+    assert.equal(s.stanLast, 5);
+    assert.equal(s.txns.get(5)?.status, 'approved');
+    assert.equal(s.pendingReversal, undefined);
+  });
+  it('a result for a STAN never begun is a broken invariant (recovery mode)', () => {
+    assert.throws(() => deriveState(records([rec.txnResult({ stan: 9, outcome: 'declined', responseCode: '05' })])), InvariantError);
+  });
+  it('a second reversal pending beside another is a broken invariant', () => {
+    assert.throws(() => deriveState(records([begin(1), pending(1), pending(2)])), InvariantError);
+  });
+  it('a transaction pending without its reversal is a broken invariant', () => {
+    assert.throws(() => deriveState(records([begin(1)])), InvariantError);
+  });
+  it('a batch closed out of order is a broken invariant', () => {
+    assert.throws(() => deriveState(records([rec.batchClosed({ batch: 3, nextBatch: 4, totals: { saleAmountFen: 0, saleCount: 0, refundAmountFen: 0, refundCount: 0 }, verdict: 'balanced' })])), InvariantError);
+  });
+  it('builders refuse what must never be written: a clear PAN as panMasked, a bad STAN', () => {
+    assert.throws(() => rec.txnBegin({ ...(begin(1).payload as unknown as Parameters<typeof rec.txnBegin>[0]), panMasked: '6222021234567890123' }), InvariantError);
+    assert.throws(() => rec.stan(0), InvariantError);
+  });
+});
+
+describe('device-key sealing', () => {
+  const key = Buffer.alloc(32, 1);
+  it('round-trips, and fails under another key or another label (E-KEY-02)', () => {
+    const sealed = seal(key, Buffer.from('6222021234567890123'), 'pan/12345678', seededRandom(1));
+    assert.equal(unseal(key, sealed, 'pan/12345678').toString(), '6222021234567890123');
+    assert.throws(() => unseal(Buffer.alloc(32, 2), sealed, 'pan/12345678'), (e: unknown) => isPosError(e) && e.code === 'E-KEY-02');
+    assert.throws(() => unseal(key, sealed, 'mak/12345678'), (e: unknown) => isPosError(e) && e.code === 'E-KEY-02');
+    assert.equal(sealed.indexOf(Buffer.from('6222021234567890123')), -1);
+  });
+});
+
+describe('operators', function () {
+  this.timeout(20_000);
+  it('roles: void/refund/settlement need a supervisor, recovery and factory reset an administrator', () => {
+    assert.equal(allowed('cashier', 'sale'), true);
+    assert.equal(allowed('cashier', 'void'), false);
+    assert.equal(allowed('supervisor', 'settlement'), true);
+    assert.equal(allowed('supervisor', 'recovery'), false);
+    assert.equal(allowed('administrator', 'factoryReset'), true);
+    assert.throws(() => requirePermission({ operator: '001', role: 'cashier' }, 'refund'), (e: unknown) => isPosError(e) && e.code === 'E-OPR-04');
+  });
+  it('wrong passwords are counted in the journal, survive a reboot, lock at the limit; a supervisor unlocks', async () => {
+    const r = await rig();
+    try {
+      await withOperators(r);
+      for (let i = 1; i < PASSWORD_ATTEMPTS_MAX - 1; i++) await assert.rejects(r.terminal.operators.login('001', '0000'), (e: unknown) => isPosError(e) && e.code === 'E-OPR-02');
+      await r.reboot();
+      assert.equal(r.terminal.operators.get('001')?.failedAttempts, PASSWORD_ATTEMPTS_MAX - 2);
+      await assert.rejects(r.terminal.operators.login('001', '0000'), (e: unknown) => isPosError(e) && (e.detail.attemptsLeft === 1));
+      await assert.rejects(r.terminal.operators.login('001', '0000'), (e: unknown) => isPosError(e) && e.code === 'E-OPR-03');
+      await assert.rejects(r.terminal.operators.login('001', '1111'), (e: unknown) => isPosError(e) && e.code === 'E-OPR-03');
+      await assert.rejects(r.terminal.operators.login('777', '1111'), (e: unknown) => isPosError(e) && e.code === 'E-OPR-05');
+      await assert.rejects(r.terminal.operators.unlock('099', SUPERVISOR), (e: unknown) => isPosError(e) && e.code === 'E-OPR-04');
+      await r.terminal.operators.unlock('001', SUPERVISOR);
+      assert.deepEqual(await r.terminal.operators.login('001', '1111'), { operator: '001', role: 'cashier' });
+      const stored = [...r.journal.records()].filter((x) => x.type === RecordType.operator);
+      assert.ok(stored.every((x) => !JSON.stringify(x.payload).includes('1111')), 'a password in the clear');
+      await assert.rejects(r.terminal.operators.create('005', 'cashier', '5555', { operator: '001', role: 'cashier' }), (e: unknown) => isPosError(e, 'permission'));
+      await r.terminal.operators.create('005', 'cashier', '5555', ADMIN);
+    } finally { await r.close(); }
+  });
+});
+
+describe('receipts', () => {
+  const txn: TxnView = {
+    kind: 'sale', stan: 12, batch: 1, amountFen: 123456, panMasked: '622202*********0123', entryMode: '022', status: 'approved',
+    responseCode: '00', rrn: '000000000042', authCode: '000042', hostDate: '1121', hostTime: '103015', operator: '001', atMs: Date.UTC(2026, 10, 21), printed: [], hasSignature: false,
+  };
+  const text = (job: ReturnType<typeof receiptJob>): string => job.blocks.map((b) => (b.kind === 'text' ? b.text : b.kind === 'qr' ? `QR:${b.data}` : b.kind)).join('\n');
+  it('yuan from fen is exact', () => {
+    assert.equal(yuan(123456), '1234.56');
+    assert.equal(yuan(5), '0.05');
+    assert.equal(yuan(-100), '-1.00');
+  });
+  it('zh merchant copy: masked PAN, amount, batch/trace, RRN, auth code, date, QR e-receipt without card data', () => {
+    const t = text(receiptJob(txn, { lang: 'zh', copy: 'merchant', reprint: false, merchantName: '测试商户', tid: '12345678', mid: '123456789012345', printedAtMs: 0 }));
+    for (const want of ['商户存根', '622202*********0123', 'RMB 1234.56', '批次号: 000001', '凭证号: 000012', '参考号: 000000000042', '授权码: 000042', '2026/11/21 10:30:15', '持卡人签名']) assert.ok(t.includes(want), `missing ${want}`);
+    assert.ok(t.includes(`QR:${eReceiptUrl(txn, '12345678')}`));
+    assert.ok(!t.includes('重打印'));
+  });
+  it('en reprint of the customer copy is marked DUPLICATE at both ends and has no signature line', () => {
+    const job = receiptJob(txn, { lang: 'en', copy: 'customer', reprint: true, merchantName: 'TEST', tid: '12345678', mid: '123456789012345', printedAtMs: 0 });
+    assert.equal(job.blocks.filter((b) => b.kind === 'text' && b.text.includes('DUPLICATE')).length, 2);
+    assert.ok(!text(job).includes('SIGNATURE'));
+    assert.match(job.label, /reprint/);
+  });
+  it('settlement report carries counts and totals and the verdict', () => {
+    const job = settlementReportJob({ batch: 3, totals: { saleAmountFen: 30000, saleCount: 3, refundAmountFen: 500, refundCount: 1 }, verdict: 'unbalanced', atMs: 0, tid: '12345678', mid: '123456789012345', merchantName: 'M', reprint: false, lang: 'zh' });
+    const t = text(job as ReturnType<typeof receiptJob>);
+    for (const want of ['结算单', '批次号: 000003', '笔数: 3', '300.00', '笔数: 1', '5.00', '对账不平']) assert.ok(t.includes(want), `missing ${want}`);
+  });
+});
