@@ -35,7 +35,7 @@ export type CardSlot = 'contact' | 'contactless';
 export type CardEvent =
   | {
       readonly type: 'swiped';
-      /** Track 2 without sentinels, e.g. "6222021234567890123=30122010000012345678". */
+      /** Track 2 without sentinels, e.g. "6222021234567890123=30122010000012345" (at most 37 characters). */
       readonly track2: string;
       readonly track3?: string;
     }

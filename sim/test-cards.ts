@@ -78,7 +78,8 @@ function emvResponder(pan: string, expiry: string, psn: number, track2: string, 
 }
 
 function chipCard(kind: 'ic' | 'contactless', name: string, pan: string, expiry: string, psn: number, extra: Partial<ChipCard> = {}): ChipCard {
-  const track2 = `${pan}=${expiry.slice(0, 4)}2010000012345678`;
+  // ISO 7813: at most 37 characters; the discretionary data shrinks as the PAN grows.
+  const track2 = `${pan}=${expiry.slice(0, 4)}2010000012345678`.slice(0, 37);
   return {
     kind, name, pan, expiry, psn,
     atr: Buffer.from('3B6800000073C84013009000', 'hex'),
@@ -90,8 +91,8 @@ function chipCard(kind: 'ic' | 'contactless', name: string, pan: string, expiry:
 }
 
 export const TEST_CARDS = {
-  /** The debit card of the brief: track 2 `6222021234567890123=30122010000012345678`. */
-  magDebit: { kind: 'mag', name: 'mag debit', track2: '6222021234567890123=30122010000012345678', track3: '996222021234567890123=1561560500050006001013777777' } as MagCard,
+  /** A 19-digit debit card: track 2 `6222021234567890123=30122010000012345` (37 characters, the ISO 7813 maximum). */
+  magDebit: { kind: 'mag', name: 'mag debit', track2: '6222021234567890123=30122010000012345', track3: '996222021234567890123=1561560500050006001013777777' } as MagCard,
   magShort: { kind: 'mag', name: 'mag 16-digit', track2: '6222020000000016=28122010000000000000' } as MagCard,
   icDebit: chipCard('ic', 'IC debit', '6222021234567890123', '301231', 1),
   icMute: chipCard('ic', 'IC mute', '6222020000000024', '281231', 0, { mute: true }),

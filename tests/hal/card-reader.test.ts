@@ -89,7 +89,7 @@ describe('FramedCardReader (hal/drivers/card-reader.ts) on the virtual reader', 
     const gpo = await apdu('80A8000002830000');
     assert.equal(findTag(gpo, 0x94)?.toString('hex'), '08010100');
     const record = await apdu('00B2010C00');
-    assert.equal(findTag(record, 0x57)?.toString('hex').toUpperCase(), '6222021234567890123D30122010000012345678');
+    assert.equal(findTag(record, 0x57)?.toString('hex').toUpperCase(), '6222021234567890123D30122010000012345F');
     assert.equal(findTag(record, 0x5a)?.toString('hex').toUpperCase(), '6222021234567890123F');
     assert.equal(findTag(record, 0x5f24)?.toString('hex'), '301231');
     assert.equal(findTag(record, 0x5f34)?.toString('hex'), '01');
