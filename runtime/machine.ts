@@ -25,7 +25,8 @@
  *   PAPER_LOADED  BATTERY {level: 'ok'|'low'|'critical'}  EXPORT
  *
  * Boot: `deps.open()` replays the journal; a damaged journal or a broken invariant sends the
- * machine to `recovery` (administrator login, export). Pending work comes before login: the
+ * machine to `recovery` (administrator login, export), and so does `deps.recoveryRequested()`
+ * (the reset button held through boot; notice 'reset-held'). Pending work comes before login: the
  * pending reversal is sent, an unfinished settlement resumed, unprinted receipts offered.
  */
 import { assign, fromPromise, setup, SnapshotFrom } from 'xstate';
@@ -54,6 +55,8 @@ export interface MachineDeps {
   readonly exportJournal?: () => Promise<string>;
   /** Clean shutdown at critical battery (after the journal is closed). */
   readonly shutdown?: () => Promise<void>;
+  /** The reset button was held through boot: open recovery (administrator login) on a healthy journal too. */
+  readonly recoveryRequested?: () => boolean;
 }
 
 export interface ErrorView {
@@ -225,7 +228,10 @@ export function createTerminalMachine(deps: MachineDeps) {
       boot: {
         invoke: {
           src: 'boot',
-          onDone: { target: 'pendingWork', actions: assign({ terminal: ({ event }) => event.output }) },
+          onDone: [
+            { guard: () => deps.recoveryRequested?.() === true, target: 'recovery', actions: assign({ terminal: ({ event }) => event.output, notice: 'reset-held' }) },
+            { target: 'pendingWork', actions: assign({ terminal: ({ event }) => event.output }) },
+          ],
           onError: { target: 'recovery', actions: 'setError' },
         },
       },
@@ -639,6 +645,8 @@ export interface MachineView {
     readonly signedOn: boolean;
     readonly reversalPending: boolean;
     readonly batch?: number;
+    /** The sale a void is about to cancel (void.confirm), as a receipt shows it. */
+    readonly voidTarget?: TxnView;
   };
 }
 
@@ -660,6 +668,7 @@ export function viewOf(snap: TerminalSnapshot): MachineView {
       duplicate: c.duplicate, result: c.result, balanceFen: c.balanceFen, error: c.error, notice: c.notice, pendingReceipts: [...c.pendingStans],
       reportPending: c.reportPending, settlement: c.settlement, exportedTo: c.exportedTo, signedOn: engine?.signedOn ?? false,
       reversalPending: engine?.state.pendingReversal !== undefined, batch: engine?.state.batch,
+      voidTarget: c.voidStan !== undefined && c.flow === 'void' ? engine?.txn(c.voidStan) : undefined,
     },
   };
 }

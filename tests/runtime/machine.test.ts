@@ -547,6 +547,15 @@ describe('runtime state machine', function () {
     await waitFor(run.actor, (s) => statePath(s.value) === 'recovery.menu' && s.context.exportedTo !== undefined);
   });
 
+  it('recovery on request: the reset button held through boot opens recovery on a healthy journal, administrator only', async () => {
+    const run = track(await boot({ recoveryRequested: () => true }));
+    await run.until('recovery.locked');
+    assert.equal(run.view().data.notice, 'reset-held');
+    assert.equal(run.view().data.error, undefined);
+    run.send({ type: 'LOGIN', operator: '099', password: '9999' });
+    await run.until('recovery.menu');
+  });
+
   it('recovery export without a target shows E-STO-09', async () => {
     let terminal: Rig['terminal'] | undefined;
     const run = track(await boot({ exportJournal: undefined, open: async () => { throw new PosError('STO_DAMAGED'); } }, async (r) => { terminal = r.terminal; }));
