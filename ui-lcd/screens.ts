@@ -23,6 +23,7 @@
  *   printing         { copy: 'merchant'|'customer'|'report'|'duplicate' }
  *   customerCopy     { selected }                              "print customer copy?" yes/no
  *   signature        { }
+ *   duplicateWarning { amountFen, trace, pan? }                  the same card and amount approved moments ago: OK goes on, CANCEL stops
  *   voidTrace        { digits, refused? }
  *   voidConfirm      { trace, amountFen, pan? }
  *   balanceResult    { balanceFen }
@@ -73,6 +74,7 @@ export interface ScreenData {
   printing: { copy: 'merchant' | 'customer' | 'report' | 'duplicate' };
   customerCopy: { selected: number };
   signature: Record<string, never>;
+  duplicateWarning: { amountFen: number; trace: string; pan?: string };
   voidTrace: { digits: string; refused?: Refused };
   voidConfirm: { trace: string; amountFen: number; pan?: string };
   balanceResult: { balanceFen: number };
@@ -114,6 +116,7 @@ export const DEFAULTS: { readonly [K in StateName]: ScreenData[K] } = {
   printing: { copy: 'merchant' },
   customerCopy: { selected: 0 },
   signature: {},
+  duplicateWarning: { amountFen: 0, trace: '000000' },
   voidTrace: { digits: '' },
   voidConfirm: { trace: '000000', amountFen: 0 },
   balanceResult: { balanceFen: 0 },
@@ -302,6 +305,12 @@ function signature(): Screen {
   return { id: 'signature', title: t('title.signature'), lines: [t('msg.signHere')], footer: t('footer.ok') };
 }
 
+/** A lost slip must not lead to a second charge (FIELD-FAULTS.md): the earlier approval is shown first. */
+function duplicateWarning(d: ScreenData['duplicateWarning']): Screen {
+  const lines: Txt[] = [t('msg.duplicate'), t('msg.trace', { trace: d.trace }), amountLine(d.amountFen), ...(d.pan ? [maskPan(d.pan)] : [])];
+  return { id: 'duplicateWarning', title: t('title.duplicate'), lines, footer: t('footer.okCancel') };
+}
+
 function voidConfirm(d: ScreenData['voidConfirm']): Screen {
   const lines: Txt[] = [t('msg.trace', { trace: d.trace }), amountLine(d.amountFen), ...(d.pan ? [maskPan(d.pan)] : []), t('msg.confirmVoid')];
   return { id: 'voidConfirm', title: t('title.void'), lines, footer: t('footer.okCancel') };
@@ -413,6 +422,7 @@ const BUILDERS: Builders = {
   refundReference: (d) => digitsEntry('refundReference', 'title.refund', 'label.reference', 12, d),
   presentCard, pin, processing, approved, declined, printing, customerCopy,
   signature: () => signature(),
+  duplicateWarning,
   voidTrace: (d) => digitsEntry('voidTrace', 'title.void', 'label.trace', 6, d),
   voidConfirm, balanceResult,
   reprint: (d) => ({ id: 'reprint', title: t('title.reprint'), menu: { items: REPRINT_ITEMS, selected: d.selected }, footer: t('footer.choose') }),

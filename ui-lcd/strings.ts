@@ -52,6 +52,7 @@ export const STRINGS = {
   'title.displayTest': s('Display test', '显示测试'),
   'title.keypadTest': s('Keypad test', '按键测试'),
   'title.restored': s('Power restored', '断电恢复'),
+  'title.duplicate': s('Duplicate?', '重复交易？'),
 
   // ---- menu items
   'menu.sale': s('Sale', '消费'),
@@ -131,6 +132,7 @@ export const STRINGS = {
   'msg.copy.duplicate': s('Duplicate copy', '重打印凭证'),
   'msg.signHere': s('Ask the cardholder to sign the receipt', '请持卡人在小票上签名'),
   'msg.confirmVoid': s('Void this sale?', '确认撤销此交易？'),
+  'msg.duplicate': s('Same card and amount approved', '该卡该金额已成功'),
   'msg.balance': s('Balance {amount}', '余额{amount}'),
   'msg.settle.totals': s('Totals', '统计交易'),
   'msg.settle.upload': s('Uploading batch', '上送批次'),
