@@ -96,6 +96,8 @@ export interface BoardConfig {
   readonly gpio: { readonly backend: GpioBackend; readonly chip: string; readonly chipBase?: number };
   readonly storage: { readonly journalDir: string; readonly backupDir: string };
   readonly devices: Readonly<Record<string, DeviceConfig>>;
+  /** Software updates (boot/update.ts): the vendor's Ed25519 public key (64 hex digits) and the A/B slot root. Optional. */
+  readonly update?: { readonly publicKey: string; readonly root?: string };
 }
 
 /** Roles every board must have: the terminal cannot sell without them. */
@@ -308,12 +310,19 @@ export function validateBoard(json: unknown, file: string): BoardConfig {
   const devicesObj = f.object('devices');
   const devices: Record<string, DeviceConfig> = {};
   for (const role of devicesObj.keys()) devices[role] = deviceOf(file, role, devicesObj.raw(role));
+  const update = f.has('update') ? updateOf(f.object('update')) : undefined;
   f.done();
   for (const role of REQUIRED_ROLES) {
     if (!devices[role]) throw new PosError('BRD_INVALID', `${file}: role ${role} is missing (every board needs ${REQUIRED_ROLES.join(', ')})`, { file, role });
   }
   checkConflicts(file, devices);
-  return { board, description, simulator, gpio, storage, devices };
+  return { board, description, simulator, gpio, storage, devices, ...(update ? { update } : {}) };
+}
+
+function updateOf(o: Fields): NonNullable<BoardConfig['update']> {
+  const u = { publicKey: o.str('publicKey', /^[0-9a-fA-F]{64}$/), ...(o.has('root') ? { root: o.str('root') } : {}) };
+  o.done();
+  return u;
 }
 
 function gpioOf(o: Fields, simulator: boolean): BoardConfig['gpio'] {

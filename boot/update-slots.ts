@@ -1,0 +1,214 @@
+/**
+ * The A/B software slots and their state file (boot/UPDATE_FORMAT.md, "Slots"). Node built-ins
+ * only, so the boot selector can run before anything else of the product is trusted.
+ *
+ *   <root>/slotA/  <root>/slotB/   each a complete software tree plus manifest.json / manifest.sig
+ *   <root>/state.json              { active, pending?, tries, versions, last? }
+ *
+ * Invariants (checked by `checkConsistent`, relied on by every step):
+ *   I1  the active slot is never written while it is active;
+ *   I2  `pending`, when set, names the OTHER slot and that slot is complete (every file of its
+ *       manifest present with its SHA-256): a slot is renamed into place whole, and `pending` is
+ *       written only after the rename is durable;
+ *   I3  state.json is replaced atomically (temp file, fsync, rename, fsync of the directory),
+ *       so after a power cut it is the old state or the new one, never a mix;
+ *   I4  `active` changes only in `confirm` (the health check on a trial boot passed).
+ * A power cut at any step therefore leaves the running version untouched: at worst a half
+ * staged directory (.staging-*, .old-*), which `cleanLeftovers` removes.
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+
+export type SlotName = 'A' | 'B';
+
+export interface SlotState {
+  readonly format: 1;
+  readonly active: SlotName;
+  /** Installed and verified, waiting for its first boot and health check. */
+  readonly pending?: SlotName;
+  /** Boots tried from `pending` so far. */
+  readonly tries: number;
+  /** When the first trial boot from `pending` began (the confirmation deadline runs from here). */
+  readonly trialStartedMs?: number;
+  readonly versions: Partial<Record<SlotName, string>>;
+  readonly last?: { readonly result: 'installed' | 'confirmed' | 'rolled-back'; readonly version: string; readonly atMs: number; readonly reason?: string };
+}
+
+/** Boots from a pending slot before it is rolled back: its first boot either confirms or fails. */
+export const BOOT_TRIES_MAX_DEFAULT = 1;
+/** A trial boot that neither confirms nor fails within this is rolled back (rollbackIfOverdue). */
+export const CONFIRM_WITHIN_MS_DEFAULT = 5 * 60_000;
+export const STATE_FILE = 'state.json';
+const STATE_BYTES_MAX = 64 * 1024;
+
+export function slotDir(root: string, slot: SlotName): string {
+  return join(root, `slot${slot}`);
+}
+
+export function otherSlot(slot: SlotName): SlotName {
+  return slot === 'A' ? 'B' : 'A';
+}
+
+/** Writes a file durably: temp file in the same directory, fsync, rename, fsync the directory. */
+export function writeFileAtomic(file: string, bytes: Buffer | string, dir: string, mode = 0o644): void {
+  const tmp = `${file}.tmp`;
+  const fd = openSync(tmp, 'w', mode);
+  try {
+    writeSync(fd, typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+  fsyncDir(dir);
+}
+
+export function fsyncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try { fsyncSync(fd); } finally { closeSync(fd); }
+}
+
+export class SlotStateError extends Error {
+  constructor(message: string) { super(message); this.name = 'SlotStateError'; }
+}
+
+export function readState(root: string): SlotState {
+  const file = join(root, STATE_FILE);
+  if (!existsSync(file)) throw new SlotStateError(`${file}: no slot state (run "pos update init")`);
+  const text = readFileSync(file, 'utf8');
+  if (text.length > STATE_BYTES_MAX) throw new SlotStateError(`${file}: too large`);
+  const s = JSON.parse(text) as SlotState;
+  const slots = ['A', 'B'];
+  if (s.format !== 1 || !slots.includes(s.active) || (s.pending !== undefined && s.pending === s.active) || !Number.isInteger(s.tries)) {
+    throw new SlotStateError(`${file}: not a valid slot state`);
+  }
+  return s;
+}
+
+export function writeState(root: string, s: SlotState): void {
+  writeFileAtomic(join(root, STATE_FILE), JSON.stringify(s, null, 1) + '\n', root);
+}
+
+/** Creates the layout with `version` in slot A (first install), unless it exists. */
+export function initSlots(root: string, version: string): SlotState {
+  if (existsSync(join(root, STATE_FILE))) return readState(root);
+  mkdirSync(slotDir(root, 'A'), { recursive: true });
+  const s: SlotState = { format: 1, active: 'A', tries: 0, versions: { A: version } };
+  writeState(root, s);
+  return s;
+}
+
+/** Removes what an interrupted install left: staging and set-aside directories (never a slot). */
+export function cleanLeftovers(root: string): string[] {
+  const removed: string[] = [];
+  for (const name of readdirSync(root)) {
+    if (name.startsWith('.staging-') || name.startsWith('.old-') || name === `${STATE_FILE}.tmp`) {
+      rmSync(join(root, name), { recursive: true, force: true });
+      removed.push(name);
+    }
+  }
+  return removed;
+}
+
+export interface SlotFileEntry { readonly path: string; readonly size: number; readonly sha256: string }
+
+/** Checks a slot's files against the manifest it carries; returns the first problem or undefined. */
+export function slotProblem(dir: string): string | undefined {
+  const manifestFile = join(dir, 'manifest.json');
+  if (!existsSync(manifestFile)) return `${dir}: no manifest.json`;
+  let files: SlotFileEntry[];
+  try {
+    files = (JSON.parse(readFileSync(manifestFile, 'utf8')) as { files: SlotFileEntry[] }).files;
+  } catch {
+    return `${dir}: manifest.json unreadable`;
+  }
+  for (const f of files) {
+    const p = join(dir, f.path);
+    if (!existsSync(p)) return `${f.path} missing`;
+    const data = readFileSync(p);
+    if (data.length !== f.size || createHash('sha256').update(data).digest('hex') !== f.sha256) return `${f.path} differs from the manifest`;
+  }
+  return undefined;
+}
+
+export interface BootChoice {
+  readonly slot: SlotName;
+  readonly dir: string;
+  readonly version: string | undefined;
+  /** First boot of a new version: the runtime must confirm after its health check. */
+  readonly trial: boolean;
+  /** Set when this selection rolled a pending update back. */
+  readonly rolledBack?: { readonly version: string | undefined; readonly reason: string };
+}
+
+export interface BootOptions {
+  readonly triesMax?: number;
+  readonly clock?: () => number;
+}
+
+/**
+ * Chooses the slot to boot (called once per boot, before the runtime starts). A pending slot is
+ * tried `triesMax` times; a boot after that means every trial failed (crashed, killed by the
+ * watchdog, or power lost before confirming): roll back to the active slot.
+ */
+export function selectBootSlot(root: string, options: BootOptions = {}): BootChoice {
+  cleanLeftovers(root);
+  const s = readState(root);
+  const now = (options.clock ?? Date.now)();
+  const active = (): BootChoice => ({ slot: s.active, dir: slotDir(root, s.active), version: s.versions[s.active], trial: false });
+  if (!s.pending) return active();
+  const pending = s.pending;
+  const problem = slotProblem(slotDir(root, pending));
+  const triesMax = options.triesMax ?? BOOT_TRIES_MAX_DEFAULT;
+  const reason = problem ? `slot ${pending} damaged: ${problem}` : s.tries >= triesMax ? `first boot of ${s.versions[pending]} did not confirm (${s.tries} tries)` : undefined;
+  if (reason) {
+    rollback(root, s, reason, now);
+    return { ...active(), rolledBack: { version: s.versions[pending], reason } };
+  }
+  writeState(root, { ...s, tries: s.tries + 1, trialStartedMs: s.trialStartedMs ?? now });
+  return { slot: pending, dir: slotDir(root, pending), version: s.versions[pending], trial: true };
+}
+
+function rollback(root: string, s: SlotState, reason: string, now: number): void {
+  const version = s.pending ? s.versions[s.pending] ?? '?' : '?';
+  writeState(root, { format: 1, active: s.active, tries: 0, versions: s.versions, last: { result: 'rolled-back', version, atMs: now, reason } });
+}
+
+/** The health check on the trial boot passed: the pending slot becomes the active one (I4). */
+export function confirmSlot(root: string, clock: () => number = Date.now): { confirmed: boolean; version?: string; reason?: string } {
+  const s = readState(root);
+  if (!s.pending) return { confirmed: false, reason: 'no update is pending' };
+  if (s.tries < 1) return { confirmed: false, reason: `slot ${s.pending} has not been booted yet: reboot into it first` };
+  const version = s.versions[s.pending] ?? '?';
+  writeState(root, { format: 1, active: s.pending, tries: 0, versions: s.versions, last: { result: 'confirmed', version, atMs: clock() } });
+  return { confirmed: true, version };
+}
+
+/** The trial boot failed its health check (or hung past the deadline): roll back now. */
+export function failTrial(root: string, reason: string, clock: () => number = Date.now): boolean {
+  const s = readState(root);
+  if (!s.pending) return false;
+  rollback(root, s, reason, clock());
+  return true;
+}
+
+/** Rolls back a trial boot that has not confirmed within `confirmWithinMs` (the runtime polls it). */
+export function rollbackIfOverdue(root: string, confirmWithinMs = CONFIRM_WITHIN_MS_DEFAULT, clock: () => number = Date.now): boolean {
+  const s = readState(root);
+  if (!s.pending || s.tries < 1 || s.trialStartedMs === undefined) return false;
+  if (clock() - s.trialStartedMs < confirmWithinMs) return false;
+  return failTrial(root, `not confirmed within ${confirmWithinMs} ms of the first boot`, clock);
+}
+
+/** Every invariant of the file header, checked (tests call it after each simulated crash). */
+export function checkConsistent(root: string): string | undefined {
+  let s: SlotState;
+  try { s = readState(root); } catch (e) { return String(e); }
+  if (s.pending) {
+    if (s.pending === s.active) return 'pending names the active slot';
+    const p = slotProblem(slotDir(root, s.pending));
+    if (p) return `pending slot incomplete: ${p}`;
+  }
+  return undefined;
+}
