@@ -165,11 +165,14 @@ export class ControlServer {
   }
 
   private screen(): Reply {
+    // The terminal's own account of what it drew: screen name and text rows (Chinese included).
+    const shown = (this.probe?.snapshot() as { screen?: { name?: string; text?: string[] } } | null | undefined)?.screen;
+    const meta = shown ? { name: shown.name, text: shown.text } : {};
     if (this.sim.oleds.size > 0) {
       const oled = this.sim.oled();
-      return { kind: 'pixels', width: 128, height: 64, ascii: oled.toAscii() };
+      return { kind: 'pixels', width: 128, height: 64, ascii: oled.toAscii(), ...meta };
     }
-    return { kind: 'text', lines: this.sim.lcd().text() };
+    return { kind: 'text', lines: this.sim.lcd().text(), ...meta };
   }
 
   private receiptPng(r: Request): Reply {

@@ -1,0 +1,239 @@
+/**
+ * Which ui-lcd screen shows which state of the terminal machine, and with what data.
+ *
+ * The machine (runtime/machine.ts) names its states by dotted path ('sale.amount'); ui-lcd
+ * (ui-lcd/screens.ts) names its screens ('saleAmount'). `STATE_SCREENS` is the table between
+ * them: one entry per leaf state of the machine (tests/e2e/screen-map.test.ts walks the machine
+ * and fails on a state without an entry, or an entry naming an unknown screen). The data comes
+ * from the machine's view (what may be shown) and from the input controller's `UiState` (what the
+ * operator is typing: digits, '*'s for secrets, the menu selection, the error page).
+ *
+ * An error the operator has not acknowledged yet is shown as its error screen (code, cause,
+ * steps, paged) before the state's own screen, except where the state's screen is about the
+ * error itself (paper out, host not reached, storage fault) or where a notice says it better
+ * (a wrong password: "wrong, 3 tries left" on the login screen).
+ */
+import type { MachineView, ErrorView } from '../runtime/machine';
+import type { Txt, StatusLine, Locale } from '../ui-lcd/screen';
+import type { StateName, ScreenData, Transaction, Refused } from '../ui-lcd/screens';
+
+/** What the input controller contributes to a screen. Never a secret: lengths only. */
+export interface UiState {
+  /** A screen the controller shows by itself (menus reached from idle), over the machine's. */
+  readonly local?: LocalScreen;
+  readonly login: { readonly field: 'operator' | 'password'; readonly operator: string; readonly passwordLength: number; readonly refused?: Refused };
+  readonly amount: { readonly amountFen: number; readonly refused?: Refused };
+  /** Trace or reference number being typed. */
+  readonly digits: { readonly digits: string; readonly refused?: Refused };
+  readonly pinLength: number;
+  /** Selection of the menu the machine's state shows (customer copy, reprint, recovery...). */
+  readonly selected: number;
+  /** Page of the error screen. */
+  readonly page: number;
+  /** Errors already acknowledged with OK (the machine keeps them in its context). */
+  readonly acknowledged: ReadonlySet<ErrorView>;
+  /** Refund: which detail is being typed. */
+  readonly refundStage: 'reference' | 'amount';
+  /** Reprint: typing a trace number instead of choosing from the menu. */
+  readonly reprintByTrace: boolean;
+}
+
+export type LocalScreen =
+  | { readonly name: 'mainMenu'; readonly data: { selected: number } }
+  | { readonly name: 'settings'; readonly data: { selected: number } }
+  | { readonly name: 'language'; readonly data: { selected: number; current: Locale } }
+  | { readonly name: 'diagnostics'; readonly data: ScreenData['diagnostics'] };
+
+export const EMPTY_UI: UiState = {
+  login: { field: 'operator', operator: '', passwordLength: 0 }, amount: { amountFen: 0 }, digits: { digits: '' }, pinLength: 0,
+  selected: 0, page: 0, acknowledged: new Set(), refundStage: 'reference', reprintByTrace: false,
+};
+
+/** What the board and the boot sequence add (battery, clock, progress). */
+export interface Env {
+  readonly nowMs: number;
+  readonly merchantName: Txt;
+  readonly status: StatusLine;
+  readonly bootStep: ScreenData['boot']['step'];
+  readonly bootStepIndex: number;
+  readonly bootStepCount: number;
+  /** Self-test findings and boot faults (a stuck reset button): shown on idle and login. */
+  readonly bootNotice?: Txt;
+}
+
+export interface ScreenChoice {
+  readonly name: StateName;
+  readonly data: Record<string, unknown>;
+  /** Replaces the footer (attempts left, a boot fault). */
+  readonly notice?: Txt;
+}
+
+type Builder = (v: MachineView, ui: UiState, env: Env) => ScreenChoice;
+
+const txnOf = (v: MachineView): Transaction => (v.data.flow === 'void' || v.data.flow === 'refund' || v.data.flow === 'balance' ? v.data.flow : 'sale');
+const pad6 = (n: number | undefined): string => String(n ?? 0).padStart(6, '0');
+
+const boot: Builder = (_v, _ui, env) => ({ name: 'boot', data: { step: env.bootStep, stepIndex: env.bootStepIndex, stepCount: env.bootStepCount } });
+const pending: Builder = (_v, _ui, env) => ({ name: 'boot', data: { step: 'pending', stepIndex: Math.max(env.bootStepIndex, env.bootStepCount - 1), stepCount: env.bootStepCount } });
+
+const login: Builder = (v, ui, env) => {
+  const e = v.data.error;
+  const attemptsLeft = e?.code === 'E-OPR-02' && typeof e.detail.attemptsLeft === 'number' ? e.detail.attemptsLeft : undefined;
+  return {
+    name: 'login',
+    data: { ...ui.login, ...(attemptsLeft !== undefined && ui.login.field === 'operator' && ui.login.operator === '' ? { attemptsLeft } : {}) },
+    ...(env.bootNotice && attemptsLeft === undefined ? { notice: env.bootNotice } : {}),
+  };
+};
+
+const idle: Builder = (v, _ui, env) => ({
+  name: 'idle',
+  data: { merchantName: env.merchantName, nowMs: env.nowMs, status: { ...env.status, host: v.data.signedOn ? 'online' : 'offline' } },
+  ...(env.bootNotice ? { notice: env.bootNotice } : {}),
+});
+
+const presentCard: Builder = (v) => ({ name: 'presentCard', data: { transaction: txnOf(v), ...(v.data.amountFen > 0 ? { amountFen: v.data.amountFen } : {}), methods: ['swipe', 'insert', 'tap'] } });
+const processing: Builder = (v) => ({ name: 'processing', data: { transaction: txnOf(v), step: 'sending' } });
+const printing = (copy: ScreenData['printing']['copy']): Builder => () => ({ name: 'printing', data: { copy } });
+const customerCopy: Builder = (_v, ui) => ({ name: 'customerCopy', data: { selected: ui.selected } });
+const pin: Builder = (v, ui) => ({ name: 'pin', data: { pinLength: ui.pinLength, ...(v.data.amountFen > 0 ? { amountFen: v.data.amountFen } : {}), ...(v.data.panMasked ? { pan: v.data.panMasked } : {}) } });
+const supervisor: Builder = (v, ui, env) => login(v, ui, { ...env, bootNotice: undefined });
+
+/** Result of a sale, void or refund: approved, declined, or the error (shown by the error rule). */
+const result: Builder = (v) => {
+  const r = v.data.result;
+  if (r?.outcome === 'declined' && r.responseCode) return { name: 'declined', data: { transaction: txnOf(v), responseCode: r.responseCode } };
+  return { name: 'approved', data: { transaction: txnOf(v), amountFen: r?.txn?.amountFen, authCode: r?.txn?.authCode, trace: r?.stan !== undefined ? pad6(r.stan) : undefined } };
+};
+
+const afterApproval = (copy: 'merchant' | 'customer'): Builder => printing(copy);
+
+const settlementResult: Builder = (v) => {
+  const s = v.data.settlement;
+  return {
+    name: 'settlementResult',
+    data: s ? { balanced: s.verdict === 'balanced', batch: pad6(s.batch), saleCount: s.totals.saleCount, saleFen: s.totals.saleAmountFen, refundCount: s.totals.refundCount, refundFen: s.totals.refundAmountFen } : {},
+  };
+};
+
+const hostUnreachable: Builder = (v) => {
+  const code = v.data.error?.code;
+  const reason = code === 'E-NET-05' ? 'refused' : code === 'E-NET-06' || code === 'E-HOST-01' ? 'timeout' : 'no-answer';
+  return { name: 'hostUnreachable', data: { attempt: 1, attemptMax: 1, reason }, ...(code ? { notice: code } : {}) };
+};
+
+const recoveryMenu: Builder = (v, ui) => ({ name: 'recovery', data: { selected: ui.selected, ...(v.data.error ? { reasonCode: v.data.error.code } : {}) }, ...(v.data.exportedTo ? { notice: v.data.exportedTo } : {}) });
+
+const lowBattery = (critical: boolean): Builder => (_v, _ui, env) => ({
+  name: 'lowBattery', data: { percent: env.status.batteryPercent ?? (critical ? 0 : 10), charging: env.status.charging === true, critical },
+});
+
+/** Every leaf state of the machine. Compound states never show: the snapshot is always at a leaf. */
+export const STATE_SCREENS: Readonly<Record<string, Builder>> = {
+  boot,
+  'recovery.locked': login,
+  'recovery.authenticating': login,
+  'recovery.menu': recoveryMenu,
+  'recovery.exporting': recoveryMenu,
+  pendingWork: pending,
+  offerReprint: (v) => ({ name: 'restored', data: { transaction: 'sale', outcome: v.data.notice === 'reversal-sent' ? 'reversed' : 'completed' } }),
+  printingPending: printing('duplicate'),
+  login,
+  authenticating: login,
+  signOn: () => ({ name: 'signOn', data: { attempt: 1, attemptMax: 1 } }),
+  hostUnreachable,
+  idle,
+  lowBattery: lowBattery(false),
+  shutdown: lowBattery(true),
+  off: lowBattery(true),
+
+  'sale.amount': (_v, ui) => ({ name: 'saleAmount', data: { ...ui.amount } }),
+  'sale.checkAmount': (v) => ({ name: 'saleAmount', data: { amountFen: v.data.amountFen } }),
+  'sale.confirm': (v) => ({ name: 'saleAmount', data: { amountFen: v.data.amountFen } }),
+  'sale.card': presentCard,
+  'sale.cardError': presentCard,
+  'sale.checkDuplicate': presentCard,
+  'sale.duplicateWarning': (v) => ({ name: 'duplicateWarning', data: { amountFen: v.data.duplicate?.amountFen ?? v.data.amountFen, trace: pad6(v.data.duplicate?.stan), pan: v.data.duplicate?.panMasked } }),
+  'sale.pin': pin,
+  'sale.online': processing,
+  'sale.printMerchant': afterApproval('merchant'),
+  'sale.askCustomerCopy': customerCopy,
+  'sale.printCustomer': afterApproval('customer'),
+  'sale.signature': () => ({ name: 'signature', data: {} }),
+  'sale.savingSignature': () => ({ name: 'signature', data: {} }),
+  'sale.result': result,
+
+  'void.authorize.check': supervisor,
+  'void.authorize.ask': supervisor,
+  'void.authorize.checking': supervisor,
+  'void.trace': (_v, ui) => ({ name: 'voidTrace', data: { ...ui.digits } }),
+  'void.confirm': (v) => ({ name: 'voidConfirm', data: { trace: pad6(v.data.voidTarget?.stan), amountFen: v.data.voidTarget?.amountFen ?? 0, pan: v.data.voidTarget?.panMasked } }),
+  'void.online': processing,
+  'void.printMerchant': afterApproval('merchant'),
+  'void.askCustomerCopy': customerCopy,
+  'void.printCustomer': afterApproval('customer'),
+  'void.result': result,
+
+  'refund.authorize.check': supervisor,
+  'refund.authorize.ask': supervisor,
+  'refund.authorize.checking': supervisor,
+  'refund.details': (_v, ui) => (ui.refundStage === 'reference' ? { name: 'refundReference', data: { ...ui.digits } } : { name: 'refundAmount', data: { ...ui.amount } }),
+  'refund.card': presentCard,
+  'refund.cardError': presentCard,
+  'refund.online': processing,
+  'refund.printMerchant': afterApproval('merchant'),
+  'refund.askCustomerCopy': customerCopy,
+  'refund.printCustomer': afterApproval('customer'),
+  'refund.result': result,
+
+  'balance.card': presentCard,
+  'balance.cardError': presentCard,
+  'balance.pin': pin,
+  'balance.online': processing,
+  'balance.result': (v) => ({ name: 'balanceResult', data: { balanceFen: v.data.balanceFen ?? 0 } }),
+
+  'reprint.choose': (_v, ui) => (ui.reprintByTrace ? { name: 'reprintTrace', data: { ...ui.digits } } : { name: 'reprint', data: { selected: ui.selected } }),
+  'reprint.printing': printing('duplicate'),
+  'reprint.printingReport': printing('report'),
+
+  'settlement.authorize.check': supervisor,
+  'settlement.authorize.ask': supervisor,
+  'settlement.authorize.checking': supervisor,
+  'settlement.settling': () => ({ name: 'settlement', data: { step: 'upload', stepIndex: 1, stepCount: 4 } }),
+  'settlement.printingReport': printing('report'),
+  'settlement.result': settlementResult,
+
+  signOff: () => ({ name: 'signOff', data: { done: false } }),
+  paperOut: (v) => ({ name: 'paperOut', data: { copy: v.data.pendingReceipts.length > 0 ? 'merchant' : v.data.reportPending ? 'report' : undefined } }),
+  reprintPending: printing('duplicate'),
+  storageFailure: (v, ui) => ({ name: 'storageFailure', data: { code: v.data.error?.code ?? 'E-STO-03', selected: ui.selected }, ...(v.data.exportedTo ? { notice: v.data.exportedTo } : {}) }),
+  exporting: (v, ui) => ({ name: 'storageFailure', data: { code: v.data.error?.code ?? 'E-STO-03', selected: ui.selected } }),
+};
+
+/** States whose own screen is about their error: the error rule does not cover them. */
+const SHOWS_ITS_ERROR = new Set(['hostUnreachable', 'paperOut', 'reprintPending', 'storageFailure', 'exporting', 'recovery.menu', 'recovery.exporting']);
+
+/** The wrong-password error is a notice on the login screen, not a screen of its own. */
+function isLoginNotice(path: string, e: ErrorView): boolean {
+  return e.code === 'E-OPR-02' && (path === 'login' || path === 'recovery.locked' || path.endsWith('.authorize.ask'));
+}
+
+/** The error the operator must see first in this state, if any. */
+export function pendingError(v: MachineView, ui: UiState): ErrorView | undefined {
+  const e = v.data.error;
+  if (!e || ui.acknowledged.has(e) || SHOWS_ITS_ERROR.has(v.state) || isLoginNotice(v.state, e)) return undefined;
+  // While work is under way the error belongs to the previous step; the state's screen shows progress.
+  if (/(online|authenticating|checking|printing\w*|settling|signOn|pendingWork)$/.test(v.state)) return undefined;
+  return e;
+}
+
+/** The screen for a machine view plus what the controller holds. */
+export function chooseScreen(v: MachineView, ui: UiState, env: Env): ScreenChoice {
+  if (ui.local && v.state === 'idle') return { name: ui.local.name, data: ui.local.data };
+  const e = pendingError(v, ui);
+  if (e) return { name: 'error', data: { code: e.code, page: ui.page } };
+  const builder = STATE_SCREENS[v.state];
+  // A state this table does not know shows the internal-error screen naming it (screenFor does that).
+  if (!builder) return { name: 'error', data: { code: 'E-SYS-99', page: 0, details: [`state ${v.state}`] } };
+  return builder(v, ui, env);
+}

@@ -1,0 +1,73 @@
+/**
+ * Identity and operators of a terminal at boot.
+ *
+ * Simulator board, first boot: the journal gets the terminal-identity record with the acquirer
+ * simulator's test identities (TID 12345678, MID 123456789012345, the profile's test TMK,
+ * testKeys: true) and the default operators, so that a newcomer can log in at once:
+ *
+ *   01 / 0000     cashier        (sales, balance, reprint)
+ *   99 / 9999     supervisor     (void, refund, settlement, unlock)
+ *   00 / 123456   administrator  (recovery menu, operators)
+ *
+ * (typed as 2 digits on the keypad; field 63 carries 3: 001, 099, 000.)
+ *
+ * Any other board: the identity must have been written by the factory station; test identities
+ * or test keys are refused with E-KEY-03 (a test key on a real terminal would let anyone forge
+ * its MACs).
+ */
+import type { Board } from '../hal/board';
+import { PosError } from '../runtime/errors';
+import { rec } from '../runtime/records';
+import type { Terminal } from '../runtime/terminal';
+import { TEST_TERMINAL } from '../sim/host/simulator';
+
+/** The journal identity (serial) of the simulator board. */
+export const SIM_IDENTITY = 'SIM-00000001';
+
+export interface DefaultOperator {
+  readonly typed: string;
+  readonly number: string;
+  readonly role: 'cashier' | 'supervisor' | 'administrator';
+  readonly password: string;
+}
+
+/** Simulator board only. The administrator is created first (it needs no session). */
+export const SIM_OPERATORS: readonly DefaultOperator[] = [
+  { typed: '00', number: '000', role: 'administrator', password: '123456' },
+  { typed: '01', number: '001', role: 'cashier', password: '0000' },
+  { typed: '99', number: '099', role: 'supervisor', password: '9999' },
+];
+
+/** Mutable holder the engine reads its ids from (filled once the journal says who we are). */
+export type IdsHolder = { tid: string; mid: string };
+
+/** Simulator: provisions on first boot, returns the test TMK. Refused on a real board. */
+export async function provisionSimulator(board: Board, terminal: Terminal, ids: IdsHolder): Promise<() => Buffer> {
+  if (board.config.simulator !== true) throw new PosError('KEY_TEST_ON_REAL', `${board.file}: test identities are for the simulator board only`, { board: board.file });
+  const state = terminal.store.state;
+  if (!state.identity) {
+    await terminal.store.commit([rec.terminalIdentity({ serial: SIM_IDENTITY, tid: TEST_TERMINAL.tid, mid: TEST_TERMINAL.mid, board: board.config.board, locale: 'zh-CN', testKeys: true })]);
+  }
+  const identity = terminal.store.state.identity!;
+  ids.tid = identity.tid;
+  ids.mid = identity.mid;
+  if (terminal.operators.list().length === 0) {
+    const [admin, ...rest] = SIM_OPERATORS;
+    await terminal.operators.create(admin.number, admin.role, admin.password);
+    const session = { operator: admin.number, role: admin.role };
+    for (const op of rest) await terminal.operators.create(op.number, op.role, op.password, session);
+  }
+  return () => Buffer.from(TEST_TERMINAL.tmk);
+}
+
+/** A real board: the factory's identity, never a test one. */
+export function checkRealIdentity(board: Board, terminal: Terminal, ids: IdsHolder, tmk: (() => Buffer) | undefined): () => Buffer {
+  const identity = terminal.store.state.identity;
+  if (!identity) throw new PosError('STO_IDENTITY', `${board.file}: this terminal has no identity record: provision it at the factory station`, { board: board.file });
+  if (identity.testKeys || identity.tid === TEST_TERMINAL.tid || identity.mid === TEST_TERMINAL.mid) {
+    throw new PosError('KEY_TEST_ON_REAL', `${board.file}: test identity ${identity.tid} on a real board`, { board: board.file, tid: identity.tid });
+  }
+  ids.tid = identity.tid;
+  ids.mid = identity.mid;
+  return tmk ?? (() => { throw new PosError('KEY_MISSING', 'no terminal master key on this board: re-provision at the factory station'); });
+}

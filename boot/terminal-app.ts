@@ -1,0 +1,480 @@
+/**
+ * The terminal application: one board (real or simulated), one journal, one acquirer, and the
+ * state machine between them, shown on the board's display and driven from its keypad.
+ *
+ *   const app = await TerminalApp.start({ board, journalDir, backupDir, host: { host, port }, logger });
+ *   app.probe   // for the simulator's control interface: state, view data, screen text
+ *   await app.stop();
+ *
+ * Boot, with its progress on the display (ui-lcd 'boot' screen):
+ *   1. self-test: the board file was validated when the board was loaded; every role gets one real
+ *      transfer (board.selfTest). A failed part is logged and shown on the idle/login footer; only a
+ *      display or keypad that cannot work stops the terminal (recovery).
+ *   2. reset button: held through boot for the board's resetHoldMs and then released opens recovery
+ *      (administrator login, recovery menu). Still held at stuckMs: KBD_RESET_STUCK is reported and
+ *      the terminal boots normally (a stuck button is not a request).
+ *   3. journal: verified in a child process first (LMDB can crash on garbage pages), then opened
+ *      in-process; a damaged journal goes to recovery. A simulator board's first boot provisions
+ *      it (test identity, default operators); a real board refuses test identities (E-KEY-03).
+ *   4. pending work (reversal, settlement, unprinted receipts): the machine's pendingWork state.
+ *
+ * Then every machine state is drawn through boot/screen-map.ts and keys go through
+ * boot/input.ts. Battery level changes become BATTERY events; paper reloaded while the machine
+ * waits in paperOut becomes PAPER_LOADED.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, dirname, resolve } from 'node:path';
+import { connect } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { createActor, Actor } from 'xstate';
+import type { Logger } from '../runtime/log';
+import type { Board, SelfTestResult } from '../hal/board';
+import type { Button } from '../hal/button';
+import type { KeyEvent, KeyName } from '../hal/keypad';
+import type { DisplayCapabilities } from '../hal/display';
+import { PosError, isPosError } from '../runtime/errors';
+import { Journal } from '../storage/journal';
+import { verifyInChild } from '../storage/verify-child';
+import { exportToFile } from '../storage/backup';
+import { createTerminalMachine, viewOf, MachineView, TerminalMachine } from '../runtime/machine';
+import { openTerminal, Terminal } from '../runtime/terminal';
+import { HostTransport } from '../runtime/host/transport';
+import { CUP_PROFILE } from '../runtime/host/fields';
+import { DeviceKeyProvider, fileDeviceKey } from '../runtime/device-key';
+import { readCard } from '../runtime/txn/card';
+import { LcdUi } from '../ui-lcd/ui';
+import { screenFor, DIAG_CHECKS, DiagCheck } from '../ui-lcd/screens';
+import { LocaleSetting } from '../ui-lcd/strings';
+import type { Locale, Screen, Txt } from '../ui-lcd/screen';
+import { renderScreen } from '../ui-lcd/screen';
+import { layout } from '../ui-lcd/layout';
+import { pixelGrid } from '../ui-lcd/render-pixels';
+import { errorScreen } from '../ui-lcd/error-screens';
+import { InputController } from './input';
+import { Env, chooseScreen } from './screen-map';
+import { SIM_IDENTITY, IdsHolder, provisionSimulator, checkRealIdentity } from './sim-provision';
+
+export const BOOT_STEP_COUNT = 5;
+/** Card wait per transaction (the machine's card state). */
+export const CARD_WAIT_MS_MAX = 60_000;
+export const TICK_MS = 500;
+/** How often the battery is read (the driver's own poll is slow; a level change should show soon). */
+export const BATTERY_POLL_MS = 2_000;
+export const PAPER_POLL_MS = 1_000;
+export const DIAG_CONNECT_TIMEOUT_MS_MAX = 3_000;
+/** Key-to-screen figures kept for the probe (the last ones). */
+const KEY_TIMINGS_KEPT_MAX = 50;
+
+export interface TerminalAppOptions {
+  readonly board: Board;
+  readonly journalDir: string;
+  readonly backupDir: string;
+  readonly host: { readonly host: string; readonly port: number };
+  readonly logger: Logger;
+  readonly clock?: () => number;
+  readonly locale?: Locale;
+  readonly merchantName?: Txt;
+  /** Default: a key file beside the journal directory (simulator-grade; a device uses its secure element). */
+  readonly deviceKey?: DeviceKeyProvider;
+  /** The terminal master key of a real board (the factory station injects it). */
+  readonly tmk?: () => Buffer;
+  /** Password hashing cost (tests lower it). */
+  readonly scryptN?: number;
+  /** At critical battery, after the journal is closed. */
+  readonly onShutdown?: () => void;
+  /** Wall-clock ms when the process started, for the boot-to-idle figure. */
+  readonly processStartMs?: number;
+}
+
+export interface ProbeSnapshot {
+  readonly state: string;
+  readonly data: MachineView['data'];
+  readonly screen: { readonly name: string; readonly id: string; readonly text: string[]; readonly locale: Locale };
+  readonly timing: { readonly bootToIdleMs?: number; readonly keyToScreenMs: readonly number[] };
+}
+
+export class TerminalApp {
+  readonly locale: LocaleSetting;
+  private readonly ui: LcdUi;
+  private readonly controller: InputController;
+  private actor: Actor<TerminalMachine> | undefined;
+  private terminal: Terminal | undefined;
+  private transport: HostTransport | undefined;
+  private readonly clock: () => number;
+  private env: Env;
+  private readonly listeners = new Set<(s: ProbeSnapshot) => void>();
+  private readonly stops: Array<() => void> = [];
+  private timers: NodeJS.Timeout[] = [];
+  private recoveryRequested = false;
+  private selfTestFaults: PosError[] = [];
+  private shown: { name: string; screen: Screen } | undefined;
+  private keyDownAt: number | undefined;
+  private readonly keyToScreenMs: number[] = [];
+  private bootToIdleMs: number | undefined;
+  private stopped = false;
+
+  private constructor(private readonly o: TerminalAppOptions) {
+    this.clock = o.clock ?? Date.now;
+    this.locale = new LocaleSetting(o.locale ?? 'zh-CN');
+    this.ui = new LcdUi(o.board.display(), { locale: this.locale });
+    this.env = {
+      nowMs: this.clock(), merchantName: o.merchantName ?? { en: 'DEMO SHOP', zh: '演示商户' }, status: {},
+      bootStep: 'self-test', bootStepIndex: 0, bootStepCount: BOOT_STEP_COUNT,
+    };
+    this.controller = new InputController({
+      send: (e) => this.actor?.send(e),
+      clock: () => performance.now(),
+      cancelCardRead: () => { try { o.board.reader().cancel(); } catch { /* no reader: nothing waits */ } },
+      paperReady: () => this.paperReady(),
+      refundDate: (rrn) => this.refundDate(rrn),
+      setLocale: (l) => this.locale.set(l),
+      locale: () => this.locale.get(),
+      errorPages: (code) => renderScreen(errorScreen(code), this.locale.get(), this.caps()).pageCount,
+      recoveryAction: (a) => void this.recoveryAction(a),
+      diagnostics: (report) => void this.diagnostics(report),
+      changed: () => this.render(),
+    });
+    this.locale.onChange(() => this.render());
+  }
+
+  /** Boots the terminal; resolves once the machine runs (the display already shows boot progress). */
+  static async start(o: TerminalAppOptions): Promise<TerminalApp> {
+    const app = TerminalApp.create(o);
+    await app.boot();
+    return app;
+  }
+
+  /** The app before boot (attach its probe first, then `boot()`). */
+  static create(o: TerminalAppOptions): TerminalApp {
+    return new TerminalApp(o);
+  }
+
+  /** For the control interface (sim/control-server.ts attachProbe). */
+  readonly probe = {
+    snapshot: (): ProbeSnapshot => this.snapshot(),
+    onChange: (listener: (s: unknown) => void): (() => void) => { this.listeners.add(listener); return () => this.listeners.delete(listener); },
+  };
+
+  /** Ends the app: machine stopped, journal closed (the board belongs to the caller). */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.halt();
+    for (const s of this.stops.splice(0)) s();
+  }
+
+  // ---------------------------------------------------------------- boot
+
+  async boot(): Promise<void> {
+    this.progress('self-test', 0);
+    const board = this.o.board;
+    const results = await board.selfTest();
+    this.noteSelfTest(results);
+    this.watchKeys();
+    this.watchBattery();
+    this.progress('self-test', 1);
+    const reset = await resetAtBoot(board.resetButton(), resetTimes(board));
+    this.recoveryRequested = reset.recovery;
+    if (reset.fault) this.selfTestFaults.push(reset.fault);
+    if (reset.fault) this.o.logger.warn({ code: reset.fault.code }, reset.fault.message);
+    this.startMachine();
+  }
+
+  private startMachine(): void {
+    const board = this.o.board;
+    const machine = createTerminalMachine({
+      selfTest: async () => this.fatalSelfTest(),
+      open: () => this.openJournal(),
+      printer: board.printer(),
+      readCard: () => readCard(board.reader(), ['swipe', 'insert', 'tap'], CARD_WAIT_MS_MAX),
+      clock: this.clock,
+      lang: this.locale.get() === 'en' ? 'en' : 'zh',
+      exportJournal: () => this.exportJournal(),
+      shutdown: async () => { this.o.logger.warn('critical battery: journal closed, shutting down'); this.o.onShutdown?.(); },
+      recoveryRequested: () => this.recoveryRequested,
+    });
+    const actor = createActor(machine);
+    this.actor = actor;
+    actor.subscribe({
+      next: (snap) => {
+        const view = viewOf(snap);
+        this.controller.sync(view);
+        if (view.state === 'pendingWork') this.progress('pending', BOOT_STEP_COUNT - 1);
+        if ((view.state === 'login' || view.state === 'idle' || view.state.startsWith('recovery')) && this.bootToIdleMs === undefined && this.o.processStartMs !== undefined) {
+          this.bootToIdleMs = Date.now() - this.o.processStartMs;
+          this.o.logger.info({ bootToScreenMs: this.bootToIdleMs, state: view.state }, 'first operator screen');
+        }
+        this.render();
+      },
+      error: (e: unknown) => this.o.logger.error({ err: e }, 'state machine failed'),
+    });
+    actor.start();
+    this.timers.push(setInterval(() => this.tick(), TICK_MS));
+  }
+
+  /** Only a display or keypad that cannot work stops the terminal: the rest is reported. */
+  private fatalSelfTest(): void {
+    const fatal = this.selfTestFaults.find((f) => f.code === 'E-BRD-03' || f.code === 'E-BRD-02' || f.code === 'E-DSP-01');
+    if (fatal) throw fatal;
+  }
+
+  private noteSelfTest(results: readonly SelfTestResult[]): void {
+    for (const r of results) {
+      if (r.ok || !r.error) continue;
+      this.selfTestFaults.push(r.error);
+      this.o.logger.warn({ role: r.role, code: r.error.code }, `self-test: ${r.error.message}`);
+    }
+    const first = this.selfTestFaults[0];
+    if (first) this.env = { ...this.env, bootNotice: first.code };
+  }
+
+  private async openJournal(): Promise<Terminal> {
+    this.progress('journal', 2);
+    const dir = this.o.journalDir;
+    const log = this.o.logger;
+    if (existsSync(join(dir, 'data.mdb'))) {
+      const [verdict] = await verifyInChild([dir]);
+      log.info({ verdict: { ...verdict } }, 'journal verified in a child process');
+      if (verdict.status === 'damaged') throw new PosError('STO_DAMAGED', `journal damaged at record ${verdict.damage.seq}: ${verdict.damage.reason}`, { seq: verdict.damage.seq });
+      if (verdict.status === 'unopenable') throw new PosError('STO_DAMAGED', `journal cannot be opened (the verifier died: ${verdict.signal})`, { signal: verdict.signal });
+      if (verdict.status === 'error') throw new PosError('STO_DAMAGED', verdict.message, { code: verdict.code });
+    }
+    this.progress('journal', 3);
+    const simulator = this.o.board.config.simulator === true;
+    mkdirSync(dir, { recursive: true });
+    const journal = await Journal.open({ dir, identity: simulator ? SIM_IDENTITY : undefined, clock: this.clock, logger: log.child({ component: 'journal' }) });
+    try {
+      const deviceKey = this.o.deviceKey ?? fileDeviceKey(join(dirname(resolve(dir)), 'device.key'));
+      const transport = new HostTransport({ host: this.o.host.host, port: this.o.host.port, profile: CUP_PROFILE });
+      this.transport = transport;
+      // The engine reads its ids when it talks to the host; the journal says who we are.
+      const ids: IdsHolder = { tid: '', mid: '' };
+      let tmk: () => Buffer = () => { throw new PosError('KEY_MISSING', 'terminal master key not loaded'); };
+      const terminal = openTerminal({
+        journal, host: transport, deviceKey, random: randomBytes, clock: this.clock,
+        logger: log.child({ component: 'engine' }), ...(this.o.scryptN ? { scryptN: this.o.scryptN } : {}),
+        config: { ids, profile: CUP_PROFILE, tmk: () => tmk(), merchantName: 'DEMO SHOP' },
+      });
+      tmk = simulator ? await provisionSimulator(this.o.board, terminal, ids) : checkRealIdentity(this.o.board, terminal, ids, this.o.tmk);
+      this.terminal = terminal;
+      return terminal;
+    } catch (e) {
+      await journal.close().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  private async exportJournal(): Promise<string> {
+    const journal = this.terminal?.store.journal;
+    if (!journal) throw new PosError('STO_EXPORT_TARGET', 'no journal open to export');
+    const dir = resolve(this.o.backupDir);
+    try {
+      mkdirSync(dir, { recursive: true });
+    } catch (e) {
+      throw new PosError('STO_EXPORT_TARGET', `${dir}: ${String(e)}`, { dir });
+    }
+    const file = join(dir, `journal-${new Date(this.clock()).toISOString().replace(/[:.]/g, '-')}.posjbk`);
+    exportToFile(journal, file);
+    this.o.logger.info({ file }, 'journal exported');
+    return file;
+  }
+
+  // ---------------------------------------------------------------- devices
+
+  private watchKeys(): void {
+    const keypad = this.o.board.keypad();
+    this.stops.push(keypad.onKey((ev: KeyEvent) => {
+      if (ev.type !== 'down') return;
+      this.keyDownAt = ev.timeMs;
+      this.controller.press(ev.key);
+    }));
+    this.stops.push(keypad.onFault((f) => {
+      this.o.logger.warn({ code: f.code, detail: f.detail }, f.message);
+      this.env = { ...this.env, bootNotice: f.code };
+      this.render();
+    }));
+  }
+
+  /** A key pressed through software (tests that bypass the keypad scan). */
+  press(key: KeyName): void {
+    this.keyDownAt = performance.now();
+    this.controller.press(key);
+  }
+
+  private watchBattery(): void {
+    let last: string | undefined;
+    const read = async (): Promise<void> => {
+      const s = await this.o.board.battery().read().catch(() => undefined);
+      if (!s) return;
+      const status = { ...this.env.status, ...(s.percent !== null ? { batteryPercent: s.percent } : {}), charging: s.charging };
+      this.env = { ...this.env, status };
+      if (s.level !== last) {
+        last = s.level;
+        this.actor?.send({ type: 'BATTERY', level: s.level === 'critical' ? 'critical' : s.level === 'low' ? 'low' : 'ok' });
+      }
+      this.render();
+    };
+    void read();
+    this.timers.push(setInterval(() => void read(), BATTERY_POLL_MS));
+    this.timers.push(setInterval(() => void this.watchPaper(), PAPER_POLL_MS));
+  }
+
+  /** While the machine waits in paperOut, paper loaded (and the cover closed) resumes printing. */
+  private async watchPaper(): Promise<void> {
+    if (this.actor?.getSnapshot().value !== 'paperOut') return;
+    if (await this.paperReady()) this.actor?.send({ type: 'PAPER_LOADED' });
+  }
+
+  private async paperReady(): Promise<boolean> {
+    const s = await this.o.board.printer().status().catch(() => undefined);
+    return s !== undefined && s.online && !s.paperOut && !s.coverOpen && !s.fault;
+  }
+
+  private refundDate(rrn: string): string {
+    const original = this.terminal?.engine.transactions().find((t) => t.rrn === rrn && t.hostDate);
+    if (original?.hostDate) return original.hostDate;
+    const china = new Date(this.clock() + 8 * 3_600_000);
+    return `${String(china.getUTCMonth() + 1).padStart(2, '0')}${String(china.getUTCDate()).padStart(2, '0')}`;
+  }
+
+  // ---------------------------------------------------------------- recovery menu actions and diagnostics
+
+  private async recoveryAction(action: string): Promise<void> {
+    this.o.logger.info({ action }, 'recovery menu');
+    if (action === 'restart') { await this.restart(); return; }
+    if (action === 'diagnostics') this.o.logger.info('diagnostics: use the main menu after restart');
+  }
+
+  /** Reboots in place: machine stopped, journal closed, the boot run again (reset not held). */
+  private async restart(): Promise<void> {
+    await this.halt();
+    this.recoveryRequested = false;
+    this.bootToIdleMs = undefined;
+    this.progress('journal', 2);
+    this.startMachine();
+  }
+
+  private async halt(): Promise<void> {
+    for (const t of this.timers.splice(0)) clearInterval(t);
+    this.actor?.stop();
+    this.actor = undefined;
+    this.transport?.close();
+    await this.terminal?.store.journal.close().catch(() => undefined);
+    this.terminal = undefined;
+  }
+
+  private async diagnostics(report: (d: { results: Array<{ check: DiagCheck; state: 'ok' | 'fail' | 'running' | 'pending'; code?: string }>; selected: number }) => void): Promise<void> {
+    const results = new Map<DiagCheck, { check: DiagCheck; state: 'ok' | 'fail' | 'running' | 'pending'; code?: string }>();
+    const publish = (): void => report({ results: DIAG_CHECKS.map((c) => results.get(c) ?? { check: c, state: 'pending' as const }), selected: 0 });
+    const run = async (check: DiagCheck, test: () => Promise<unknown>): Promise<void> => {
+      results.set(check, { check, state: 'running' });
+      publish();
+      try {
+        await test();
+        results.set(check, { check, state: 'ok' });
+      } catch (e) {
+        results.set(check, { check, state: 'fail', code: isPosError(e) ? e.code : 'E-SYS-99' });
+      }
+      publish();
+    };
+    const board = this.o.board;
+    await run('battery', async () => { const s = await board.battery().read(); if (s.fault) throw s.fault; });
+    await run('storage', async () => { const j = this.terminal?.store.journal; if (!j || j.state !== 'ok') throw new PosError('STO_DAMAGED', `journal ${j?.state ?? 'not open'}`); });
+    await run('printer', async () => { const s = await board.printer().status(); if (s.paperOut) throw new PosError('PRN_PAPER_OUT'); if (s.coverOpen) throw new PosError('PRN_COVER_OPEN'); });
+    await run('reader', () => board.reader().selfTest());
+    await run('keypad', async () => { if (board.keypad().stuck().length) throw new PosError('KBD_STUCK'); });
+    await run('display', async () => undefined);
+    await run('network', () => tcpConnect(this.o.host.host, this.o.host.port));
+    await run('host', async () => { if (!this.terminal?.engine.signedOn) throw new PosError('KEY_MISSING', 'not signed on'); });
+    await run('log', async () => { const f = this.selfTestFaults[0]; if (f) throw f; });
+  }
+
+  // ---------------------------------------------------------------- screens
+
+  private progress(step: Env['bootStep'], index: number): void {
+    this.env = { ...this.env, bootStep: step, bootStepIndex: index };
+    this.render();
+  }
+
+  private tick(): void {
+    this.env = { ...this.env, nowMs: this.clock() };
+    this.controller.tick();
+    this.render();
+  }
+
+  private caps(): DisplayCapabilities {
+    return this.o.board.display().capabilities;
+  }
+
+  private render(): void {
+    if (this.stopped) return;
+    const snap = this.actor?.getSnapshot();
+    const view: MachineView = snap ? viewOf(snap) : { state: 'boot', data: { battery: 'ok', amountFen: 0, pendingReceipts: [], reportPending: false, signedOn: false, reversalPending: false } };
+    const choice = chooseScreen(view, this.controller.state(), this.env);
+    let screen = screenFor(choice.name, choice.data);
+    if (choice.notice !== undefined && screen.notice === undefined) screen = { ...screen, notice: choice.notice };
+    const same = this.shown && this.shown.name === choice.name && JSON.stringify(this.shown.screen) === JSON.stringify(screen);
+    if (same) return;
+    this.shown = { name: choice.name, screen };
+    const keyAt = this.keyDownAt;
+    this.keyDownAt = undefined;
+    this.ui.show(screen).then(() => {
+      if (keyAt !== undefined) {
+        this.keyToScreenMs.push(performance.now() - keyAt);
+        if (this.keyToScreenMs.length > KEY_TIMINGS_KEPT_MAX) this.keyToScreenMs.shift();
+      }
+      const s = this.snapshot();
+      for (const l of this.listeners) l(s);
+    }, (e: unknown) => this.o.logger.warn({ err: e }, 'display update failed'));
+  }
+
+  private snapshot(): ProbeSnapshot {
+    const snap = this.actor?.getSnapshot();
+    const view = snap ? viewOf(snap) : undefined;
+    const screen = this.shown?.screen;
+    return {
+      state: view?.state ?? 'boot',
+      data: view?.data ?? { battery: 'ok', amountFen: 0, pendingReceipts: [], reportPending: false, signedOn: false, reversalPending: false },
+      screen: { name: this.shown?.name ?? 'boot', id: screen?.id ?? 'boot', text: screen ? screenText(screen, this.locale.get(), this.caps()) : [], locale: this.locale.get() },
+      timing: { ...(this.bootToIdleMs !== undefined ? { bootToIdleMs: this.bootToIdleMs } : {}), keyToScreenMs: [...this.keyToScreenMs] },
+    };
+  }
+}
+
+/** The screen as text rows, as the display lays it out (Chinese included on a graphic display). */
+export function screenText(screen: Screen, locale: Locale, caps: DisplayCapabilities): string[] {
+  if (caps.kind === 'text') {
+    const r = renderScreen(screen, locale, caps);
+    return r.kind === 'text' ? r.rows : [];
+  }
+  return layout(screen, locale, pixelGrid(caps)).rows.map((row) => (row.right ? `${row.text} ${row.right}` : row.text).trimEnd());
+}
+
+function resetTimes(board: Board): { holdMs: number; stuckMs: number } {
+  const dc = board.config.devices.reset0;
+  return dc?.type === 'gpio-button' ? { holdMs: dc.resetHoldMs, stuckMs: dc.stuckMs } : { holdMs: 3_000, stuckMs: 60_000 };
+}
+
+/**
+ * The reset button at boot. Held for holdMs and then let go: recovery. Still held at stuckMs: a
+ * stuck button (KBD_RESET_STUCK), reported, and the boot goes on as normal.
+ */
+export async function resetAtBoot(button: Button, t: { holdMs: number; stuckMs: number }): Promise<{ recovery: boolean; fault?: PosError }> {
+  if (!(await button.pressed().catch(() => false))) return { recovery: false };
+  if (!(await button.waitHeld(t.holdMs))) return { recovery: false };
+  const released = await new Promise<boolean>((done) => {
+    const timer = setTimeout(() => { stop(); done(false); }, Math.max(0, t.stuckMs - button.heldMs()));
+    const stop = button.onEvent((ev) => { if (ev.type === 'release') { clearTimeout(timer); stop(); done(true); } });
+  });
+  if (released) return { recovery: true };
+  return { recovery: false, fault: new PosError('KBD_RESET_STUCK', `reset button held over ${t.stuckMs} ms at boot: stuck, not a recovery request`, { stuckMs: t.stuckMs }) };
+}
+
+function tcpConnect(host: string, port: number): Promise<void> {
+  return new Promise((ok, fail) => {
+    const s = connect({ host, port, timeout: DIAG_CONNECT_TIMEOUT_MS_MAX });
+    s.once('connect', () => { s.destroy(); ok(); });
+    s.once('timeout', () => { s.destroy(); fail(new PosError('NET_CONNECT_TIMEOUT')); });
+    s.once('error', () => fail(new PosError('NET_REFUSED')));
+  });
+}
