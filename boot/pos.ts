@@ -3,14 +3,20 @@
  * `pos`: the terminal's command line. Each capability adds its subcommands to COMMAND_GROUPS.
  *   pos journal verify|dump|export|import|salvage   (storage/)
  *   pos host-sim                                    (sim/host/: the acquirer simulator)
+ *   pos recovery ... / pos update ... / pos factory ...   (boot/: recovery menu, A/B updates, factory station)
  */
 import { Command, parseArgs, reportError } from './cli';
 import { journalCommands } from '../storage/cli';
 import { hostSimCommands } from '../sim/host/cli';
+import { recoveryCommands } from './recovery-cli';
+import { updateCommands } from './update-cli';
 
-const COMMAND_GROUPS: ReadonlyArray<readonly Command[]> = [journalCommands, hostSimCommands];
+const COMMAND_GROUPS: ReadonlyArray<readonly Command[]> = [journalCommands, hostSimCommands, recoveryCommands, updateCommands];
 
-const VALUE_FLAGS = new Set(['dir', 'out', 'in', 'file', 'passphrase', 'passphrase-file', 'identity', 'from', 'to', 'limit', 'board', 'port', 'host', 'seed', 'days', 'tid', 'tmk', 'mid', 'fault', 'mode']);
+const VALUE_FLAGS = new Set(['dir', 'out', 'in', 'file', 'passphrase', 'passphrase-file', 'identity', 'from', 'to', 'limit', 'board', 'port', 'host', 'seed', 'days', 'tid', 'tmk', 'mid', 'fault', 'mode',
+  // boot/: recovery, update, factory
+  'backup-dir', 'log-dir', 'operator', 'password-file', 'interface', 'address', 'gateway', 'dns', 'confirm', 'root', 'key', 'version',
+  'public-key', 'reason', 'serial', 'locale', 'components', 'kcvs', 'count', 'report', 'report-dir', 'registry', 'label-dir', 'faults']);
 
 export async function main(
   argv: readonly string[],

@@ -1,0 +1,119 @@
+/**
+ * `pos recovery <action>`: the recovery menu's actions from a shell (a technician over a serial
+ * console or SSH). The administrator's password is read from --password-file or
+ * $POS_ADMIN_PASSWORD, never from argv (ps shows argv). Exit codes: 0 ok; 2 operating error;
+ * 4 the action ran and reported a failure (damaged journal, network step failed).
+ * Resend and reprint need the running terminal's host and printer: they are in the LCD menu
+ * (boot/recovery.ts API), not here.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, CommandContext, flagString } from './cli';
+import { PosError } from '../runtime/errors';
+import { Session } from '../runtime/operators';
+import { readBoardFile } from '../hal/board';
+import { Recovery, Report } from './recovery';
+import { NetworkSettings } from './recovery-net';
+import { execFile } from 'node:child_process';
+
+function board(ctx: CommandContext): ReturnType<typeof readBoardFile> {
+  return readBoardFile(flagString(ctx, 'board') ?? process.env.POS_BOARD ?? 'sim');
+}
+
+function recoveryFor(ctx: CommandContext): Recovery {
+  const b = () => board(ctx).config.storage;
+  return new Recovery({
+    journalDir: flagString(ctx, 'dir') ?? process.env.POS_JOURNAL_DIR ?? b().journalDir,
+    backupDir: flagString(ctx, 'backup-dir') ?? b().backupDir,
+    identity: flagString(ctx, 'identity'),
+    logDir: flagString(ctx, 'log-dir') ?? process.env.POS_LOG_DIR,
+    system: { reboot: () => systemctl('reboot'), powerOff: () => systemctl('poweroff') },
+  });
+}
+
+function systemctl(verb: 'reboot' | 'poweroff'): Promise<void> {
+  return new Promise((resolve, reject) => execFile('systemctl', [verb], (e) => (e ? reject(e) : resolve())));
+}
+
+function secret(ctx: CommandContext, fileFlag: string, env: string): string | undefined {
+  const file = flagString(ctx, fileFlag);
+  if (file) return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+  return process.env[env];
+}
+
+/** Logs an administrator in through the journal's operators (attempts counted and limited). */
+export async function adminSessionFromCli(ctx: CommandContext, recovery: Recovery = recoveryFor(ctx)): Promise<Session> {
+  const operator = flagString(ctx, 'operator');
+  const password = secret(ctx, 'password-file', 'POS_ADMIN_PASSWORD');
+  if (!operator || !password) throw new PosError('OPR_PERMISSION', 'an administrator is needed: --operator N and --password-file F (or $POS_ADMIN_PASSWORD)');
+  try {
+    return await recovery.login(operator, password);
+  } finally {
+    await recovery.close().catch(() => undefined);
+  }
+}
+
+function print(ctx: CommandContext, r: Report): number {
+  if (ctx.flags.has('json')) ctx.out(JSON.stringify(r));
+  else for (const l of r.lines) ctx.out(l);
+  if (!r.ok && r.code) ctx.err(`${r.code}: ${r.action} failed`);
+  return r.ok ? 0 : 4;
+}
+
+/** A command that logs in (unless read-only), runs one action and closes the journal. */
+function action(name: string, usage: string, summary: string, needsAdmin: boolean, fn: (r: Recovery, s: Session | undefined, ctx: CommandContext) => Promise<Report>): Command {
+  return {
+    name: `recovery ${name}`, usage: `recovery ${usage}`, summary,
+    async run(ctx) {
+      const r = recoveryFor(ctx);
+      try {
+        const session = needsAdmin ? await r.login(flagString(ctx, 'operator') ?? '', secret(ctx, 'password-file', 'POS_ADMIN_PASSWORD') ?? '') : undefined;
+        return print(ctx, await fn(r, session, ctx));
+      } finally {
+        await r.close();
+      }
+    },
+  };
+}
+
+const must = (s: Session | undefined): Session => {
+  if (!s) throw new PosError('OPR_PERMISSION', 'administrator session missing');
+  return s;
+};
+
+function need(ctx: CommandContext, flag: string): string {
+  const v = flagString(ctx, flag);
+  if (!v) throw new PosError('OPR_INPUT', `--${flag} is required`);
+  return v;
+}
+
+function networkFrom(ctx: CommandContext): NetworkSettings {
+  const dns = flagString(ctx, 'dns');
+  const address = flagString(ctx, 'address');
+  return {
+    interface: need(ctx, 'interface'), mode: address ? 'static' : 'dhcp',
+    ...(address ? { address: address.split('/')[0], prefixLength: Number(address.split('/')[1] ?? 24) } : {}),
+    ...(flagString(ctx, 'gateway') ? { gateway: flagString(ctx, 'gateway') } : {}),
+    ...(dns ? { dns: dns.split(',') } : {}),
+    host: need(ctx, 'host'), port: Number(need(ctx, 'port')),
+  };
+}
+
+const ADMIN = '--operator N --password-file F';
+
+export const recoveryCommands: readonly Command[] = [
+  action('verify', 'verify [--dir D] [--json]', 'verify the journal in a child process (read-only)', false, (r) => r.verifyJournal()),
+  action('repair', `repair ${ADMIN} [--passphrase-file F]`, 'cut a torn tail, or restore the newest good backup', true, (r, s, ctx) => r.repair(must(s), secret(ctx, 'passphrase-file', 'POS_BACKUP_PASSPHRASE'))),
+  action('export', `export --to DIR ${ADMIN} --passphrase-file F`, 'encrypted journal backup and logs to a USB stick or path', true, (r, s, ctx) => r.exportTo(need(ctx, 'to'), secret(ctx, 'passphrase-file', 'POS_BACKUP_PASSPHRASE') ?? '', must(s))),
+  action('import', `import --in FILE ${ADMIN} [--passphrase-file F]`, 'restore a backup (verified first; the old journal is kept)', true, (r, s, ctx) => r.importBackup(need(ctx, 'in'), secret(ctx, 'passphrase-file', 'POS_BACKUP_PASSPHRASE'), must(s))),
+  action('salvage', `salvage ${ADMIN}`, 'rebuild the journal from intact records; the damaged one is kept', true, (r, s) => r.salvage(must(s))),
+  action('network set', `network set --interface I [--address A/P] [--gateway G] [--dns D1,D2] --host H --port N ${ADMIN}`, 'store network settings (no --address: DHCP)', true, (r, s, ctx) => r.saveNetworkSettings(networkFrom(ctx), must(s))),
+  action('network test', 'network test [--interface I --host H --port N ...]', 'interface, address, gateway, DNS, TCP connect', false, (r, _s, ctx) => r.testNetwork(ctx.flags.has('host') ? networkFrom(ctx) : undefined)),
+  action('factory-reset', `factory-reset --confirm N ${ADMIN} [--passphrase-file F]`, 'erase transactions, keys, settings (keeps identity; backup first)', true, async (r, s, ctx) => {
+    const plan = await r.factoryResetPlan();
+    for (const l of plan.erases) ctx.out(`will erase: ${l}`);
+    for (const l of plan.keeps) ctx.out(`keeps: ${l}`);
+    return r.factoryReset({ confirmations: Number(flagString(ctx, 'confirm') ?? 0), passphrase: secret(ctx, 'passphrase-file', 'POS_BACKUP_PASSPHRASE') }, must(s));
+  }),
+  action('reboot', `reboot ${ADMIN}`, 'journal the action, close the journal, reboot', true, (r, s) => r.reboot(must(s))),
+  action('poweroff', `poweroff ${ADMIN}`, 'journal the action, close the journal, power off', true, (r, s) => r.powerOff(must(s))),
+];

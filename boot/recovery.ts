@@ -1,0 +1,527 @@
+/**
+ * The recovery menu's actions (reset button held at boot, or `pos recovery <action>`), as a small
+ * typed API the LCD menu and the CLI both call:
+ *
+ *   const r = new Recovery({ journalDir, backupDir, identity, clock, terminalFor, printer, system });
+ *   const session = await r.login('099', '9999');         // administrator, attempts limited
+ *   const report = await r.verifyJournal();              // { action, ok, lines, code?, journaled }
+ *   await r.exportTo('/media/usb', passphrase, session); await r.factoryReset({ confirmations: 2 }, session)
+ *   await r.close();
+ *
+ * Rules every action follows:
+ * - Recovery OWNS the journal while the menu is open: the caller must not hold it open (actions
+ *   that replace the journal close and reopen it).
+ * - Every action that changes something needs an administrator session (E-OPR-04 otherwise);
+ *   verify and the connectivity test are read-only and allowed without one.
+ * - Every action writes an adminAction record {action, operator, result} when the journal is
+ *   writable (a damaged journal is not written to: `journaled: false` in the report).
+ * - Every action returns a Report: lines an LCD pages through or the CLI prints, and the error
+ *   code when it failed. Operating errors become reports; broken invariants still throw.
+ */
+import { accessSync, constants, existsSync, readFileSync, readdirSync, renameSync, statSync, copyFileSync, mkdirSync } from 'node:fs';
+import { join, basename } from 'node:path';
+import { scrypt, timingSafeEqual } from 'node:crypto';
+import { Journal } from '../storage/journal';
+import { exportToFile, importFromFile, parseBackup } from '../storage/backup';
+import { salvage } from '../storage/salvage';
+import { verifyInChild, ChildVerdict } from '../storage/verify-child';
+import { PosError, isPosError } from '../runtime/errors';
+import { Logger, silentLogger } from '../runtime/log';
+import { Operators, Session, requirePermission, PASSWORD_ATTEMPTS_MAX } from '../runtime/operators';
+import { Store } from '../runtime/store';
+import { Terminal } from '../runtime/terminal';
+import { rec } from '../runtime/records';
+import { settle } from '../runtime/txn/settlement';
+import { printReceipt, printSettlementReport, Lang } from '../runtime/receipt';
+import { Printer } from '../hal/printer';
+import { RecordType } from '../storage/record';
+import { NetworkSettings, ConnectivityReport, NetProbes, checkNetworkSettings, testConnectivity } from './recovery-net';
+
+export { NetworkSettings, ConnectivityReport, NetProbes } from './recovery-net';
+
+/** Wrong administrator passwords per recovery session before the menu locks until a reboot. */
+export const RECOVERY_LOGIN_ATTEMPTS_MAX = 3;
+/** Confirmations a factory reset needs when the batch is not settled. */
+export const RESET_CONFIRMATIONS_UNSETTLED = 2;
+export const BACKUP_FILE_SUFFIX = '.posbak';
+const SCRYPT_MEMORY_BYTES_MAX = 64 * 1024 * 1024;
+
+export type RecoveryAction =
+  | 'login' | 'verify' | 'repair' | 'export' | 'import' | 'salvage' | 'resend' | 'reprint-receipt' | 'reprint-report'
+  | 'network-settings' | 'network-test' | 'factory-reset' | 'reboot' | 'power-off';
+
+export interface Report {
+  readonly action: RecoveryAction;
+  readonly ok: boolean;
+  /** Short lines for a 16..21-column LCD pager or the CLI. */
+  readonly lines: readonly string[];
+  /** The error code when `ok` is false. */
+  readonly code?: string;
+  /** The adminAction record was durably written. */
+  readonly journaled: boolean;
+  /** Action-specific values (counts, paths, verdicts) for tests and JSON output. */
+  readonly detail?: Readonly<Record<string, unknown>>;
+}
+
+/** Reboot and power off go through the system (systemd, a PMIC): injected. */
+export interface SystemHook {
+  reboot(): Promise<void>;
+  powerOff(): Promise<void>;
+}
+
+export interface RecoveryOptions {
+  readonly journalDir: string;
+  /** Rolling backups (storage/backup.ts PeriodicBackup): where repair finds the last good one. */
+  readonly backupDir: string;
+  /** The terminal's identity (serial); read from the journal when absent. */
+  readonly identity?: string;
+  /** Log files exported beside the journal. */
+  readonly logDir?: string;
+  readonly clock?: () => number;
+  readonly logger?: Logger;
+  /** Builds the terminal over the open journal (host, config, device key): resend and reprint need it. */
+  readonly terminalFor?: (journal: Journal) => Terminal;
+  readonly printer?: Printer;
+  readonly lang?: Lang;
+  readonly merchantName?: string;
+  readonly system?: SystemHook;
+  /** Network primitives (tests inject loopback ones). */
+  readonly net?: Partial<NetProbes>;
+  /** Checks an administrator when the journal cannot be read (no operator records): e.g. a service PIN. */
+  readonly fallbackAdmin?: (operator: string, password: string) => Promise<boolean>;
+}
+
+export interface ResetPlan {
+  readonly settled: boolean;
+  readonly confirmationsNeeded: number;
+  /** What will be erased, as lines to show before asking. */
+  readonly erases: readonly string[];
+  readonly keeps: readonly string[];
+}
+
+export class Recovery {
+  private journal_: Journal | undefined;
+  private store_: Store | undefined;
+  private terminal_: Terminal | undefined;
+  private failedLogins = 0;
+  private readonly clock: () => number;
+  private readonly log: Logger;
+
+  constructor(private readonly o: RecoveryOptions) {
+    this.clock = o.clock ?? Date.now;
+    this.log = o.logger ?? silentLogger;
+  }
+
+  // ------------------------------------------------------------ journal ownership
+
+  /** The open journal (opened on first use; a damaged one opens read-only, appends refused). */
+  async journal(): Promise<Journal> {
+    if (!this.journal_) {
+      this.journal_ = await Journal.open({ dir: this.o.journalDir, identity: this.o.identity, clock: this.clock, logger: this.log });
+      try {
+        this.store_ = Store.load(this.journal_);
+      } catch (e) {
+        // A journal whose replay breaks an invariant is still exported, verified and salvaged.
+        this.log.error({ err: String(e) }, 'recovery: journal replay failed; store unavailable');
+      }
+    }
+    return this.journal_;
+  }
+
+  /** Closes what recovery opened. Idempotent. */
+  async close(): Promise<void> {
+    const j = this.journal_;
+    this.journal_ = undefined;
+    this.store_ = undefined;
+    this.terminal_ = undefined;
+    await j?.close();
+  }
+
+  private async identity(): Promise<string | undefined> {
+    if (this.o.identity) return this.o.identity;
+    try { return (await this.journal()).identity; } catch { return undefined; }
+  }
+
+  private async terminal(): Promise<Terminal> {
+    if (this.terminal_) return this.terminal_;
+    if (!this.o.terminalFor) throw new PosError('OPR_INPUT', 'this recovery menu has no host configuration: resend and reprint need the terminal');
+    const j = await this.journal();
+    this.terminal_ = this.o.terminalFor(j);
+    // The terminal's store now writes this journal; recovery's admin records go through it.
+    this.store_ = this.terminal_.store;
+    return this.terminal_;
+  }
+
+  // ------------------------------------------------------------ login
+
+  /**
+   * Checks an administrator's password. Wrong passwords count twice over: in the journal (the
+   * operator's lockout survives a power cut) and in this session (the menu locks after
+   * RECOVERY_LOGIN_ATTEMPTS_MAX even when the journal is read-only).
+   */
+  async login(operator: string, password: string): Promise<Session> {
+    if (this.failedLogins >= RECOVERY_LOGIN_ATTEMPTS_MAX) throw new PosError('OPR_LOCKED', `recovery menu locked after ${this.failedLogins} wrong passwords: power off and on`);
+    let session: Session;
+    try {
+      session = await this.check(operator, password);
+    } catch (e) {
+      if (isPosError(e) && (e.kind === 'auth-failed' || e.kind === 'locked-out' || e.id === 'OPR_UNKNOWN')) {
+        this.failedLogins++;
+        await this.journalAction('login', operator, `refused ${e.code}`);
+      }
+      throw e;
+    }
+    requirePermission(session, 'recovery');
+    await this.journalAction('login', operator, 'ok');
+    return session;
+  }
+
+  private async check(operator: string, password: string): Promise<Session> {
+    let j: Journal | undefined;
+    try { j = await this.journal(); } catch (e) { this.log.error({ err: String(e) }, 'recovery: journal unreadable for login'); }
+    const store = this.store_;
+    const op = store?.state.operators.get(operator);
+    if (!op) {
+      if (this.o.fallbackAdmin && (await this.o.fallbackAdmin(operator, password))) return { operator, role: 'administrator' };
+      throw new PosError('OPR_UNKNOWN', `operator ${operator} does not exist`, { operator });
+    }
+    if (j && j.state === 'ok' && store) {
+      // Writable: the runtime's own login journals the attempt and locks at PASSWORD_ATTEMPTS_MAX.
+      return new Operators(store, () => Buffer.alloc(0)).login(operator, password);
+    }
+    if (op.locked || op.failedAttempts >= PASSWORD_ATTEMPTS_MAX) throw new PosError('OPR_LOCKED', `operator ${operator} is locked`, { operator });
+    const hash = await new Promise<Buffer>((resolve, reject) => scrypt(password, op.salt, op.passwordHash.length, { N: op.scryptN, r: 8, p: 1, maxmem: SCRYPT_MEMORY_BYTES_MAX }, (e, k) => (e ? reject(e) : resolve(k))));
+    if (!timingSafeEqual(hash, op.passwordHash)) throw new PosError('OPR_PASSWORD', `wrong password for operator ${operator}`, { operator, attemptsLeft: RECOVERY_LOGIN_ATTEMPTS_MAX - this.failedLogins - 1 });
+    return { operator, role: op.role };
+  }
+
+  // ------------------------------------------------------------ journal actions
+
+  /** Verifies every record in a child process (a file that crashes LMDB is reported, not fatal). */
+  async verifyJournal(): Promise<Report> {
+    const [v] = await verifyInChild([this.o.journalDir], this.o.identity);
+    const lines = verdictLines(v);
+    const ok = v.status === 'ok' || v.status === 'torn-tail';
+    const backups = this.backups();
+    lines.push(backups.length ? `last backup: ${basename(backups[0])}` : 'no backup found');
+    // Verify changes nothing: a torn or damaged journal is not opened for writing (which would
+    // cut the tail) just to record that it was looked at.
+    if (v.status !== 'ok') return { action: 'verify', ok, lines, journaled: false, detail: { verdict: v, backups }, ...(ok ? {} : { code: 'E-STO-05' }) };
+    return this.done('verify', undefined, ok, lines, { verdict: v, backups });
+  }
+
+  /**
+   * Repairs the journal: a torn tail is cut by a normal open; damage (or a file LMDB cannot open)
+   * is replaced by the newest backup that verifies (the damaged journal is moved aside, never
+   * deleted). Records after that backup are reported as lost: salvage may still recover them.
+   */
+  async repair(session: Session, passphrase?: string): Promise<Report> {
+    requirePermission(session, 'recovery');
+    await this.close();
+    const [v] = await verifyInChild([this.o.journalDir], this.o.identity);
+    if (v.status === 'ok' || v.status === 'torn-tail') {
+      const j = await this.journal();
+      const lines = [v.status === 'ok' ? 'journal ok: nothing to repair' : `torn record ${'lastGoodSeq' in v ? v.lastGoodSeq + 1 : '?'} cut`, `${j.lastSeq} records verified`];
+      return this.done('repair', session, true, lines, { verdict: v.status, records: j.lastSeq });
+    }
+    const damagedAt = 'lastGoodSeq' in v ? v.lastGoodSeq : 0;
+    for (const file of this.backups()) {
+      try {
+        const r = await importFromFile(file, this.o.journalDir, passphrase, this.clock);
+        const lines = [`restored ${r.manifest.count} records from ${basename(file)}`, `damaged journal kept at ${r.movedAside ?? '-'}`];
+        if (damagedAt > r.manifest.lastSeq) lines.push(`records ${r.manifest.lastSeq + 1}..${damagedAt}+ not in the backup: try salvage on the kept copy`);
+        return this.done('repair', session, true, lines, { restoredFrom: file, records: r.manifest.count, movedAside: r.movedAside });
+      } catch (e) {
+        if (!isPosError(e, 'backup-invalid')) throw e;
+        this.log.warn({ file, err: e.message }, 'recovery: backup did not verify; trying an older one');
+      }
+    }
+    return this.done('repair', session, false, [`journal ${v.status}`, 'no backup verifies: run salvage'], { verdict: v.status }, 'E-STO-10');
+  }
+
+  /**
+   * Exports the journal (encrypted backup) and the logs to a USB stick or path. A missing, full,
+   * read-only or busy target is E-STO-09. Works on a damaged journal: the good records are exported.
+   */
+  async exportTo(target: string, passphrase: string, session: Session): Promise<Report> {
+    requirePermission(session, 'recovery');
+    if (!passphrase) throw new PosError('OPR_INPUT', 'a passphrase is needed: exports are encrypted');
+    checkTarget(target);
+    const j = await this.journal();
+    const file = join(target, `journal-${j.identity}-${String(j.lastSeq).padStart(10, '0')}${BACKUP_FILE_SUFFIX}`);
+    let logs = 0;
+    try {
+      exportToFile(j, file, { passphrase, clock: this.clock });
+      logs = this.copyLogs(join(target, `logs-${j.identity}-${this.clock()}`));
+    } catch (e) {
+      if (isPosError(e)) throw e;
+      throw new PosError('STO_EXPORT_TARGET', `${target}: writing failed (${(e as NodeJS.ErrnoException).code ?? String(e)}): free the USB port or use another stick`, { target }, { cause: e });
+    }
+    const lines = [`exported ${j.lastSeq} records (encrypted)`, basename(file), `${logs} log files`];
+    if (j.state === 'damaged') lines.push(`journal damaged at ${j.damage?.seq}: records before it only`);
+    return this.done('export', session, true, lines, { file, records: j.lastSeq, logs });
+  }
+
+  /** Restores a backup (verified before anything is written; the current journal is moved aside). */
+  async importBackup(file: string, passphrase: string | undefined, session: Session): Promise<Report> {
+    requirePermission(session, 'recovery');
+    let bytes: Buffer;
+    try { bytes = readFileSync(file); } catch (e) {
+      throw new PosError('STO_EXPORT_TARGET', `${file}: cannot read the backup (${(e as NodeJS.ErrnoException).code ?? String(e)}): insert the USB stick`, { file });
+    }
+    const parsed = parseBackup(bytes, passphrase);
+    const identity = await this.identity();
+    if (identity && parsed.manifest.identity !== identity) throw new PosError('STO_IDENTITY', `backup belongs to ${parsed.manifest.identity}, this terminal is ${identity}`);
+    await this.close();
+    const r = await importFromFile(file, this.o.journalDir, passphrase, this.clock);
+    return this.done('import', session, true, [`restored ${r.manifest.count} records`, 'chain verified', `previous journal: ${r.movedAside ?? 'none'}`], { records: r.manifest.count, movedAside: r.movedAside });
+  }
+
+  /**
+   * Salvages the intact records of a damaged file into a new journal and puts it in place; the
+   * damaged directory is kept beside it (`<dir>.damaged-<time>`), and orphans.bin with it.
+   */
+  async salvage(session: Session): Promise<Report> {
+    requirePermission(session, 'recovery');
+    const identity = await this.identity();
+    await this.close();
+    const out = `${this.o.journalDir}.salvaged-${this.clock()}`;
+    const r = await salvage(this.o.journalDir, out, identity);
+    const lines = [`${r.recoveredCount} records recovered (1..${r.recoveredLastSeq})`];
+    if (r.orphanCount) lines.push(`${r.orphanCount} unchained records kept: ${r.orphanRanges.join(',')}`);
+    if (r.recoveredCount === 0) return this.done('salvage', session, false, [...lines, 'nothing to put in place: restore a backup'], { ...r }, 'E-STO-10');
+    const aside = `${this.o.journalDir}.damaged-${this.clock()}`;
+    renameSync(this.o.journalDir, aside);
+    renameSync(out, this.o.journalDir);
+    lines.push(`damaged journal kept at ${basename(aside)}`);
+    return this.done('salvage', session, true, lines, { ...r, movedAside: aside });
+  }
+
+  // ------------------------------------------------------------ pending work and reprints
+
+  /** Sends what is pending: the reversal, an unfinished settlement, captured signatures. */
+  async resendPending(session: Session): Promise<Report> {
+    requirePermission(session, 'recovery');
+    const t = await this.terminal();
+    const e = t.engine;
+    e.lastSession ??= session;
+    const lines: string[] = [];
+    let failed: PosError | undefined;
+    const step = async (name: string, fn: () => Promise<string>): Promise<void> => {
+      try { lines.push(`${name}: ${await fn()}`); } catch (err) {
+        if (!isPosError(err)) throw err;
+        failed ??= err;
+        lines.push(`${name}: ${err.code}`);
+      }
+    };
+    await step('reversal', async () => (e.state.pendingReversal ? await e.flushReversal() : 'none'));
+    await step('settlement', async () => {
+      if (!e.state.settlement) return 'none';
+      const r = await settle(e, undefined);
+      return `batch ${r.batch} ${r.verdict}`;
+    });
+    await step('signatures', async () => `${await e.uploadSignatures()} uploaded`);
+    return this.done('resend', session, failed === undefined, lines, {}, failed?.code);
+  }
+
+  async reprintLastReceipt(session: Session): Promise<Report> {
+    requirePermission(session, 'reprint');
+    const t = await this.terminal();
+    const last = t.engine.lastReceipt();
+    if (!last) throw new PosError('OPR_NOT_FOUND', 'no approved transaction in the open batch');
+    await printReceipt(this.printContext(t), last.stan, 'merchant', true);
+    return this.done('reprint-receipt', session, true, [`reprinted trace ${String(last.stan).padStart(6, '0')}`, 'marked DUPLICATE'], { stan: last.stan });
+  }
+
+  async reprintLastReport(session: Session): Promise<Report> {
+    requirePermission(session, 'reprint');
+    const t = await this.terminal();
+    const closed = t.engine.state.lastClosed;
+    if (!closed) throw new PosError('OPR_NOT_FOUND', 'no settlement since the journal began');
+    await printSettlementReport(this.printContext(t), true);
+    return this.done('reprint-report', session, true, [`reprinted report of batch ${String(closed.batch).padStart(6, '0')}`], { batch: closed.batch });
+  }
+
+  private printContext(t: Terminal): Parameters<typeof printReceipt>[0] {
+    if (!this.o.printer) throw new PosError('PRN_DISCONNECTED', 'no printer in this recovery menu');
+    return { printer: this.o.printer, engine: t.engine, lang: this.o.lang ?? 'zh', merchantName: this.o.merchantName ?? '', clock: this.clock };
+  }
+
+  // ------------------------------------------------------------ network
+
+  /** The network settings in force: the last `settings` record of kind "network". */
+  async networkSettings(): Promise<NetworkSettings | undefined> {
+    const j = await this.journal();
+    let found: NetworkSettings | undefined;
+    for (const r of j.records()) if (r.type === RecordType.settings && r.payload.kind === 'network') found = r.payload.network as NetworkSettings;
+    return found;
+  }
+
+  async saveNetworkSettings(settings: NetworkSettings, session: Session): Promise<Report> {
+    requirePermission(session, 'recovery');
+    checkNetworkSettings(settings);
+    await this.write([{ type: 'settings', payload: { kind: 'network', network: { ...settings } } }]);
+    const lines = [settings.mode === 'dhcp' ? 'address: DHCP' : `address ${settings.address}/${settings.prefixLength}`, `host ${settings.host}:${settings.port}`];
+    return this.done('network-settings', session, true, lines, { settings });
+  }
+
+  /** Interface, address, gateway, DNS, TCP connect, in order; stops at the first failure. */
+  async testNetwork(settings?: NetworkSettings, session?: Session): Promise<Report> {
+    const s = settings ?? (await this.networkSettings());
+    if (!s) throw new PosError('NET_NO_ADDRESS', 'no network settings saved yet: Settings > Network');
+    const r: ConnectivityReport = await testConnectivity(s, this.o.net);
+    const lines = r.steps.map((st) => `${st.ok ? 'ok  ' : 'FAIL'} ${st.step}${st.code ? ` ${st.code}` : ''}: ${st.detail}`);
+    return this.done('network-test', session, r.ok, lines, { steps: r.steps }, r.firstFailure?.code);
+  }
+
+  // ------------------------------------------------------------ factory reset
+
+  /** What a factory reset would erase, to show BEFORE asking for confirmation. */
+  async factoryResetPlan(): Promise<ResetPlan> {
+    await this.journal();
+    const s = this.store_?.state;
+    const txns = s ? [...s.txns.values()].filter((t) => t.status === 'approved').length : 0;
+    const settled = s !== undefined && txns === 0 && !s.pendingReversal && !s.settlement;
+    const erases = [
+      `${s?.txns.size ?? '?'} transactions of batch ${s?.batch ?? '?'}${settled ? '' : ' (NOT SETTLED)'}`,
+      s?.pendingReversal ? `pending reversal of trace ${s.pendingReversal.stan}` : 'no pending reversal',
+      s?.keys ? 'working keys' : 'no working keys',
+      'settings (network)',
+    ];
+    return { settled, confirmationsNeeded: settled ? 1 : RESET_CONFIRMATIONS_UNSETTLED, erases, keeps: ['terminal identity and master key', 'operators', 'the old journal, moved aside', 'a backup in the backup folder'] };
+  }
+
+  /**
+   * Factory reset: a backup first, the journal moved aside (never deleted), a new journal with the
+   * same identity record (and the factory-injected master key record); operators are carried so
+   * an administrator can still log in. Unsettled transactions need two confirmations.
+   */
+  async factoryReset(confirm: { readonly confirmations: number; readonly passphrase?: string }, session: Session): Promise<Report> {
+    requirePermission(session, 'factoryReset');
+    const plan = await this.factoryResetPlan();
+    if (confirm.confirmations < plan.confirmationsNeeded) {
+      throw new PosError('OPR_CANCELLED', `factory reset needs ${plan.confirmationsNeeded} confirmations (${plan.settled ? 'settled' : 'batch not settled'}); nothing erased`);
+    }
+    const j = await this.journal();
+    const identity = j.identity;
+    const carried = carriedRecords(j);
+    mkdirSync(this.o.backupDir, { recursive: true });
+    const backup = join(this.o.backupDir, `journal-${identity}-${String(j.lastSeq).padStart(10, '0')}-reset${BACKUP_FILE_SUFFIX}`);
+    exportToFile(j, backup, { passphrase: confirm.passphrase, clock: this.clock });
+    await this.close();
+    const aside = `${this.o.journalDir}.reset-${this.clock()}`;
+    renameSync(this.o.journalDir, aside);
+    const fresh = await Journal.open({ dir: this.o.journalDir, identity, clock: this.clock, logger: this.log });
+    try {
+      if (carried.length) await fresh.appendMany(carried, { reserve: true });
+    } finally {
+      await fresh.close();
+    }
+    return this.done('factory-reset', session, true, [...plan.erases.map((l) => `erased: ${l}`), `backup: ${basename(backup)}`, `old journal: ${basename(aside)}`], { backup, movedAside: aside, carried: carried.length });
+  }
+
+  // ------------------------------------------------------------ power
+
+  async reboot(session: Session): Promise<Report> {
+    return this.power('reboot', session);
+  }
+
+  async powerOff(session: Session): Promise<Report> {
+    return this.power('power-off', session);
+  }
+
+  private async power(action: 'reboot' | 'power-off', session: Session): Promise<Report> {
+    requirePermission(session, 'recovery');
+    if (!this.o.system) throw new PosError('OPR_INPUT', 'no system hook: cannot reboot or power off from here');
+    const report = await this.done(action, session, true, [action === 'reboot' ? 'rebooting' : 'powering off']);
+    await this.close(); // every record durable and LMDB closed before the power goes
+    await (action === 'reboot' ? this.o.system.reboot() : this.o.system.powerOff());
+    return report;
+  }
+
+  // ------------------------------------------------------------ internals
+
+  /** Backup files of this terminal, newest first. */
+  backups(): string[] {
+    if (!existsSync(this.o.backupDir)) return [];
+    const id = this.o.identity ?? this.journal_?.identity;
+    return readdirSync(this.o.backupDir)
+      .filter((f) => f.endsWith(BACKUP_FILE_SUFFIX) && (!id || f.startsWith(`journal-${id}-`)))
+      .map((f) => join(this.o.backupDir, f))
+      .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs || b.localeCompare(a));
+  }
+
+  private copyLogs(to: string): number {
+    if (!this.o.logDir || !existsSync(this.o.logDir)) return 0;
+    mkdirSync(to, { recursive: true });
+    let n = 0;
+    for (const f of readdirSync(this.o.logDir)) {
+      if (!statSync(join(this.o.logDir, f)).isFile()) continue;
+      copyFileSync(join(this.o.logDir, f), join(to, f));
+      n++;
+    }
+    return n;
+  }
+
+  private async write(records: Array<{ type: 'settings' | 'adminAction'; payload: Record<string, unknown> }>): Promise<void> {
+    const j = await this.journal();
+    if (this.store_) await this.store_.commit(records, { reserve: true });
+    else await j.appendMany(records, { reserve: true });
+  }
+
+  /** Writes the admin-action record when the journal is writable; never fails the action. */
+  private async journalAction(action: RecoveryAction, operator: string, result: string): Promise<boolean> {
+    try {
+      const j = await this.journal();
+      if (j.state !== 'ok') return false;
+      const r = rec.adminAction({ action: `recovery:${action}`, operator, result });
+      await this.write([{ type: 'adminAction', payload: r.payload }]);
+      return true;
+    } catch (e) {
+      this.log.warn({ action, err: String(e) }, 'recovery: admin action not journaled');
+      return false;
+    }
+  }
+
+  private async done(action: RecoveryAction, session: Session | undefined, ok: boolean, lines: string[], detail?: Record<string, unknown>, code?: string): Promise<Report> {
+    const journaled = await this.journalAction(action, session?.operator ?? '-', ok ? 'ok' : `failed ${code ?? ''}`.trim());
+    return { action, ok, lines, journaled, ...(code ? { code } : {}), ...(detail ? { detail } : {}) };
+  }
+}
+
+function verdictLines(v: ChildVerdict): string[] {
+  switch (v.status) {
+    case 'ok': return [`journal ok: ${v.records} records`];
+    case 'torn-tail': return [`${v.records} records ok`, `torn last record ${v.lastGoodSeq + 1}: repair cuts it`];
+    case 'damaged': return [`E-STO-05 damaged at record ${v.damage.seq}`, v.damage.reason, `${v.records} good records before it`];
+    case 'error': return [`${v.code ?? 'error'}: ${v.message}`];
+    case 'unopenable': return [`E-STO-05 LMDB cannot open the file (${v.signal})`, 'run salvage'];
+  }
+}
+
+/** A USB stick or path that is there and writable; anything else is E-STO-09. */
+function checkTarget(target: string): void {
+  try {
+    if (!statSync(target).isDirectory()) throw new Error('not a directory');
+    accessSync(target, constants.W_OK);
+  } catch (e) {
+    throw new PosError('STO_EXPORT_TARGET', `export target ${target} is missing, not a folder or not writable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): insert a USB stick or free the port`, { target });
+  }
+}
+
+/** The records a factory reset keeps: identity, the factory master key, the operators. */
+function carriedRecords(j: Journal): Array<{ type: 'terminalIdentity' | 'settings' | 'operator'; payload: Record<string, unknown> }> {
+  let identity: Record<string, unknown> | undefined;
+  let tmk: Record<string, unknown> | undefined;
+  const operators = new Map<string, Record<string, unknown>>();
+  for (const r of j.records()) {
+    if (r.type === RecordType.terminalIdentity) identity = r.payload;
+    else if (r.type === RecordType.settings && r.payload.kind === 'tmk') tmk = r.payload;
+    else if (r.type === RecordType.operator) operators.set(String(r.payload.number), r.payload);
+  }
+  const out: Array<{ type: 'terminalIdentity' | 'settings' | 'operator'; payload: Record<string, unknown> }> = [];
+  if (identity) out.push({ type: 'terminalIdentity', payload: identity });
+  if (tmk) out.push({ type: 'settings', payload: tmk });
+  for (const p of operators.values()) out.push({ type: 'operator', payload: { ...p, failedAttempts: 0, locked: false, event: 'created' } });
+  return out;
+}

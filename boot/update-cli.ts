@@ -1,0 +1,120 @@
+/**
+ * `pos update keygen|build|init|apply|status|boot|confirm|rollback` (boot/UPDATE_FORMAT.md).
+ * Exit codes: 0 ok; 2 operating error (code printed); 3 nothing to do (confirm without a trial).
+ */
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, CommandContext, flagString } from './cli';
+import { PosError } from '../runtime/errors';
+import { readBoardFile } from '../hal/board';
+import { applyUpdate, buildPackage, generateUpdateKeys, updateStatus, writeFileAtomic } from './update';
+import { confirmSlot, failTrial, initSlots, selectBootSlot } from './update-slots';
+import { adminSessionFromCli } from './recovery-cli';
+
+/** Slot root: --root, else $POS_UPDATE_ROOT, else the board file's update.root. */
+function root(ctx: CommandContext): string {
+  const r = flagString(ctx, 'root') ?? process.env.POS_UPDATE_ROOT ?? board(ctx).config.update?.root;
+  if (!r) throw new PosError('OPR_INPUT', '--root is required (or update.root in the board file)');
+  return r;
+}
+
+function board(ctx: CommandContext): ReturnType<typeof readBoardFile> {
+  return readBoardFile(flagString(ctx, 'board') ?? process.env.POS_BOARD ?? 'sim');
+}
+
+function need(ctx: CommandContext, flag: string, positional?: string): string {
+  const v = flagString(ctx, flag) ?? positional;
+  if (!v) throw new PosError('OPR_INPUT', `--${flag} is required`);
+  return v;
+}
+
+const keygen: Command = {
+  name: 'update keygen', usage: 'update keygen --out DIR', summary: 'vendor: new Ed25519 key pair (private PEM, public hex for board files)',
+  async run(ctx) {
+    const out = need(ctx, 'out');
+    mkdirSync(out, { recursive: true });
+    const k = generateUpdateKeys();
+    writeFileSync(join(out, 'update-private.pem'), k.privateKeyPem, { mode: 0o600, flag: 'wx' });
+    writeFileSync(join(out, 'update-public.hex'), k.publicKeyHex + '\n');
+    ctx.out(`private key: ${join(out, 'update-private.pem')} (keep it off terminals)`);
+    ctx.out(`public key for board files ("update": { "publicKey": ... }): ${k.publicKeyHex}`);
+    return 0;
+  },
+};
+
+const build: Command = {
+  name: 'update build', usage: 'update build --from DIR --key PEM --version X.Y.Z --board B --out FILE', summary: 'vendor: signed package from a directory',
+  async run(ctx) {
+    const bytes = buildPackage(need(ctx, 'from'), readFileSync(need(ctx, 'key'), 'utf8'), { version: need(ctx, 'version'), board: need(ctx, 'board') });
+    const out = need(ctx, 'out');
+    writeFileAtomic(out, bytes, join(out, '..'));
+    ctx.out(`wrote ${out} (${bytes.length} bytes)`);
+    return 0;
+  },
+};
+
+const init: Command = {
+  name: 'update init', usage: 'update init --root R --version X.Y.Z', summary: 'create the A/B layout (first install: running version in slot A)',
+  async run(ctx) {
+    const s = initSlots(root(ctx), need(ctx, 'version'));
+    ctx.out(`slots at ${root(ctx)}: active ${s.active} (${s.versions[s.active]})`);
+    return 0;
+  },
+};
+
+const apply: Command = {
+  name: 'update apply', usage: 'update apply FILE [--root R] [--board B] [--force --operator N --password-file F]', summary: 'verify a package and install it into the inactive slot',
+  async run(ctx) {
+    const b = board(ctx);
+    const publicKeyHex = flagString(ctx, 'public-key') ?? b.config.update?.publicKey;
+    if (!publicKeyHex) throw new PosError('UPD_SIGNATURE', `${b.file}: no update.publicKey: this board cannot verify updates`);
+    const force = ctx.flags.has('force') ? await adminSessionFromCli(ctx) : undefined;
+    const r = applyUpdate({ root: root(ctx), file: need(ctx, 'file', ctx.args[0]), publicKeyHex, board: b.config.board, force });
+    ctx.out(`installed ${r.version} into slot ${r.slot} (${r.files} files${r.forced ? ', forced by an administrator' : ''}); running ${r.previousVersion ?? '?'} until the next boot`);
+    ctx.out('  reboot: the first boot from it must pass its health check and confirm, or it is rolled back');
+    return 0;
+  },
+};
+
+const status: Command = {
+  name: 'update status', usage: 'update status [--root R] [--json]', summary: 'running version, pending update, last result',
+  async run(ctx) {
+    const s = updateStatus(root(ctx));
+    if (ctx.flags.has('json')) { ctx.out(JSON.stringify(s)); return 0; }
+    ctx.out(`running ${s.runningVersion ?? '?'} from slot ${s.active}`);
+    if (s.pending) ctx.out(`pending ${s.pending.version} in slot ${s.pending.slot} (${s.pending.tries} boot tries)`);
+    if (s.last) ctx.out(`last: ${s.last.result} ${s.last.version} at ${new Date(s.last.atMs).toISOString()}${s.last.reason ? `: ${s.last.reason}` : ''}`);
+    if (s.last?.result === 'rolled-back') ctx.out('E-UPD-04 update rolled back: the previous version runs');
+    return 0;
+  },
+};
+
+const bootCmd: Command = {
+  name: 'update boot', usage: 'update boot [--root R]', summary: 'at boot: choose the slot (trial or rollback) and print its directory',
+  async run(ctx) {
+    const c = selectBootSlot(root(ctx));
+    if (c.rolledBack) ctx.err(`E-UPD-04 update to ${c.rolledBack.version} rolled back: ${c.rolledBack.reason}`);
+    ctx.out(c.dir);
+    return 0;
+  },
+};
+
+const confirm: Command = {
+  name: 'update confirm', usage: 'update confirm [--root R]', summary: 'after the health check on a trial boot: make the new slot active',
+  async run(ctx) {
+    const r = confirmSlot(root(ctx));
+    ctx.out(r.confirmed ? `confirmed ${r.version}: now the active version` : `nothing confirmed: ${r.reason}`);
+    return r.confirmed ? 0 : 3;
+  },
+};
+
+const rollbackCmd: Command = {
+  name: 'update rollback', usage: 'update rollback [--root R]', summary: 'a trial boot failed its health check: roll back now',
+  async run(ctx) {
+    const done = failTrial(root(ctx), flagString(ctx, 'reason') ?? 'health check failed');
+    ctx.out(done ? 'rolled back: the previous version boots next' : 'no update pending');
+    return done ? 0 : 3;
+  },
+};
+
+export const updateCommands: readonly Command[] = [keygen, build, init, apply, status, bootCmd, confirm, rollbackCmd];

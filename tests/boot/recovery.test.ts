@@ -1,0 +1,282 @@
+/**
+ * The recovery menu's actions on a real journal, the acquirer simulator on loopback and the
+ * simulator board's printer: each is refused without an administrator, journals an admin-action
+ * record, and returns the report an LCD shows. Export then import lands on a fresh storage
+ * directory with the chain verified.
+ */
+import { strict as assert } from 'node:assert';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createServer, Server, AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { Journal } from '../../storage/journal';
+import { tempDir, removeDir, flipByte, shrinkRecord } from '../../storage/testing';
+import { verifyInChild } from '../../storage/verify-child';
+import { RecordType } from '../../storage/record';
+import { openTerminal } from '../../runtime/terminal';
+import { fixedDeviceKey } from '../../runtime/device-key';
+import { seededRandom } from '../../runtime/random';
+import { rec } from '../../runtime/records';
+import { batchTotals } from '../../runtime/terminal-state';
+import { PosError } from '../../runtime/errors';
+import { createSimBoard, SimBoard } from '../../sim/board-sim';
+import { Recovery, RecoveryOptions } from '../../boot/recovery';
+import { NetworkSettings } from '../../boot/recovery-net';
+import { ADMIN, CASHIER, DEVICE_KEY, IDENTITY, Rig, SUPERVISOR, config, magCard, rig, withOperators } from '../runtime/harness';
+
+const PASS = 'correct horse battery';
+
+async function code(p: Promise<unknown>): Promise<string> {
+  try { await p; } catch (e) { if (e instanceof PosError) return e.code; throw e; }
+  return 'no error';
+}
+
+async function adminActions(dir: string): Promise<string[]> {
+  const j = await Journal.open({ dir, readOnly: true });
+  try {
+    return [...j.records()].filter((r) => r.type === RecordType.adminAction).map((r) => `${String(r.payload.action)} ${String(r.payload.result)}`);
+  } finally {
+    await j.close();
+  }
+}
+
+describe('boot/recovery: the recovery menu actions', function () {
+  this.timeout(60_000);
+  let r: Rig;
+  let work: string;
+  let sim: SimBoard;
+  let rebooted: string[];
+
+  function recovery(extra: Partial<RecoveryOptions> = {}): Recovery {
+    return new Recovery({
+      journalDir: r.dir, backupDir: join(work, 'backup'), identity: IDENTITY, clock: () => r.clock.ms,
+      terminalFor: (journal) => openTerminal({ journal, host: r.transport, config: config(), deviceKey: fixedDeviceKey(DEVICE_KEY), random: seededRandom(99), clock: () => r.clock.ms, scryptN: 1 << 10 }),
+      printer: sim.board.printer(), lang: 'en', merchantName: 'TEST SHOP',
+      system: { reboot: async () => { rebooted.push('reboot'); }, powerOff: async () => { rebooted.push('power-off'); } },
+      ...extra,
+    });
+  }
+
+  before(async () => { sim = await createSimBoard(); });
+  after(async () => { await sim.close(); });
+
+  beforeEach(async () => {
+    work = tempDir('posrec-');
+    rebooted = [];
+    r = await rig();
+    await withOperators(r);
+    await r.terminal.engine.signOn(CASHIER);
+    for (const amountFen of [1200, 3400]) assert.equal((await r.terminal.engine.sale({ amountFen, card: magCard(), session: CASHIER })).outcome, 'approved');
+    await r.journal.close(); // recovery owns the journal while the menu is open
+  });
+  afterEach(async () => { await r.close(); removeDir(work); });
+
+  it('logsInOnlyAnAdministratorAndLocksTheMenuAfterThreeWrongPasswords', async () => {
+    const rc = recovery();
+    try {
+      assert.equal(await code(rc.login('001', '1111')), 'E-OPR-04');
+      assert.equal(await code(rc.login('099', '0000')), 'E-OPR-02');
+      assert.equal(await code(rc.login('777', '0000')), 'E-OPR-05');
+      assert.equal(await code(rc.login('099', '0001')), 'E-OPR-02');
+      assert.equal(await code(rc.login('099', '9999')), 'E-OPR-03', 'locked after 3 wrong tries, even with the right password');
+      assert.equal(await code(rc.exportTo(work, PASS, CASHIER)), 'E-OPR-04');
+    } finally { await rc.close(); }
+    const s = await recovery().login('099', '9999').catch((e: unknown) => e);
+    assert.deepEqual(s, { operator: '099', role: 'administrator' }, 'a new session (after a reboot) may try again');
+    const actions = await adminActions(r.dir);
+    assert.ok(actions.filter((a) => a.startsWith('recovery:login refused')).length >= 3, actions.join('\n'));
+  });
+
+  it('verifiesAndRepairsATornTailByANormalOpen', async () => {
+    const rc = recovery();
+    await rc.close();
+    const j = await Journal.open({ dir: r.dir });
+    const last = j.lastSeq;
+    await j.close();
+    await shrinkRecord(r.dir, last, 5);
+    const v = await rc.verifyJournal();
+    assert.equal(v.ok, true);
+    assert.match(v.lines.join('\n'), /torn last record/);
+    // No login first: opening the journal normally (as login does) already cuts a torn tail.
+    const rep = await rc.repair(ADMIN);
+    assert.equal(rep.ok, true);
+    assert.match(rep.lines[0], /cut/);
+    await rc.close();
+    const [after] = await verifyInChild([r.dir]);
+    assert.equal(after.status, 'ok');
+  });
+
+  it('repairsDamageByRestoringTheNewestBackupThatVerifiesAndKeepsTheDamagedJournal', async () => {
+    const rc = recovery();
+    const session = await rc.login('099', '9999');
+    mkdirSync(join(work, 'backup'));
+    writeFileSync(join(work, 'backup', `journal-${IDENTITY}-9999999999.posbak`), 'not a backup'); // newest but bad
+    const exp = await rc.exportTo(join(work, 'backup'), PASS, session);
+    assert.equal(exp.ok, true);
+    await rc.close();
+    await flipByte(r.dir, 5, 70);
+    const v = await rc.verifyJournal();
+    assert.equal(v.ok, false);
+    assert.equal(v.code, 'E-STO-05');
+    const rep = await rc.repair(ADMIN, PASS);
+    assert.equal(rep.ok, true, rep.lines.join('\n'));
+    assert.ok(existsSync(String(rep.detail?.movedAside)), 'damaged journal kept');
+    await rc.close();
+    assert.equal((await verifyInChild([r.dir]))[0].status, 'ok');
+  });
+
+  it('exportsToAUsbPathAndImportsOnAFreshStorageDirectoryWithTheChainVerified', async () => {
+    const rc = recovery({ logDir: join(work, 'logs') });
+    mkdirSync(join(work, 'logs'));
+    writeFileSync(join(work, 'logs', 'pos.log'), '{"msg":"boot"}\n');
+    const session = await rc.login('099', '9999');
+    assert.equal(await code(rc.exportTo(join(work, 'no-usb-stick'), PASS, session)), 'E-STO-09');
+    writeFileSync(join(work, 'a-file'), '');
+    assert.equal(await code(rc.exportTo(join(work, 'a-file'), PASS, session)), 'E-STO-09');
+    const usb = join(work, 'usb');
+    mkdirSync(usb);
+    const rep = await rc.exportTo(usb, PASS, session);
+    assert.equal(rep.ok, true);
+    assert.equal(rep.detail?.logs, 1);
+    const original = await rc.journal();
+    const lastSeq = Number(rep.detail?.records);
+    const lastDigest = original.get(lastSeq)?.digest.toString('hex');
+    await rc.close();
+
+    const fresh = join(work, 'fresh-storage', 'journal');
+    const rc2 = new Recovery({ journalDir: fresh, backupDir: join(work, 'fresh-storage', 'backup'), clock: () => r.clock.ms });
+    assert.equal(await code(rc2.importBackup(String(rep.detail?.file), 'wrong passphrase', ADMIN)), 'E-STO-08');
+    const imp = await rc2.importBackup(String(rep.detail?.file), PASS, ADMIN);
+    assert.equal(imp.ok, true);
+    const j = await rc2.journal();
+    assert.equal(j.state, 'ok');
+    assert.equal(j.identity, IDENTITY);
+    assert.equal(j.records(lastSeq, lastSeq).next().value?.digest.toString('hex'), lastDigest, 'same chain up to the exported record');
+    await rc2.close();
+    const [v] = await verifyInChild([fresh], IDENTITY);
+    assert.equal(v.status, 'ok');
+    assert.ok((await adminActions(fresh)).includes('recovery:import ok'));
+  });
+
+  it('salvagesTheIntactRecordsAndPutsThemInPlace', async () => {
+    const rc = recovery();
+    await flipByte(r.dir, 6, 70);
+    const rep = await rc.salvage(ADMIN);
+    assert.equal(rep.ok, true, rep.lines.join('\n'));
+    // LMDB copies pages on write: the intact old copy of record 6 is still in the file.
+    assert.ok(Number(rep.detail?.recoveredCount) >= 5);
+    assert.ok(existsSync(String(rep.detail?.movedAside)));
+    const j = await rc.journal();
+    assert.equal(j.state, 'ok');
+    await rc.close();
+  });
+
+  it('resendsPendingWorkResumingAnInterruptedSettlement', async () => {
+    const j = await Journal.open({ dir: r.dir });
+    const t = openTerminal({ journal: j, host: r.transport, config: config(), deviceKey: fixedDeviceKey(DEVICE_KEY), random: seededRandom(5), clock: () => r.clock.ms, scryptN: 1 << 10 });
+    await t.store.commit([rec.settlementStep({ batch: t.store.state.batch, step: 'begun', totals: batchTotals(t.store.state) })]);
+    await j.close(); // power cut after "begun"
+    const rc = recovery();
+    const rep = await rc.resendPending(ADMIN);
+    assert.equal(rep.ok, true, rep.lines.join('\n'));
+    assert.match(rep.lines.join('\n'), /settlement: batch 1 balanced/);
+    assert.equal((await rc.journal()).state, 'ok');
+    await rc.close();
+    assert.ok((await adminActions(r.dir)).includes('recovery:resend ok'));
+  });
+
+  it('reprintsTheLastReceiptAndTheLastSettlementReportMarkedDuplicate', async () => {
+    const rc = recovery();
+    const before = sim.printer().receipts().length;
+    const rep = await rc.reprintLastReceipt(CASHIER);
+    assert.equal(rep.ok, true);
+    assert.equal(await code(rc.reprintLastReport(ADMIN)), 'E-OPR-06', 'no settlement yet');
+    const t = await (rc as unknown as { terminal(): Promise<import('../../runtime/terminal').Terminal> }).terminal();
+    const { settle } = await import('../../runtime/txn/settlement');
+    await settle(t.engine, SUPERVISOR);
+    assert.equal((await rc.reprintLastReport(ADMIN)).ok, true);
+    await rc.close();
+    assert.ok(sim.printer().receipts().length >= before + 2);
+    const text = sim.printer().lines.join('\n');
+    assert.ok((text.match(/DUPLICATE/g) ?? []).length >= 2, 'both reprints marked');
+    assert.match(text, /SETTLEMENT REPORT/);
+  });
+
+  describe('network settings and the connectivity test (loopback only)', () => {
+    let server: Server;
+    let port: number;
+    before(async () => {
+      server = createServer((s) => s.end());
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      port = (server.address() as AddressInfo).port;
+    });
+    after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+    const base = (): NetworkSettings => ({ interface: 'lo', mode: 'static', address: '127.0.0.1', prefixLength: 8, host: '127.0.0.1', port });
+
+    it('storesTheSettingsAsASettingsRecordAndPassesEveryStepOnLoopback', async () => {
+      const rc = recovery();
+      assert.equal(await code(rc.saveNetworkSettings({ ...base(), address: '999.1.1.1' }, ADMIN)), 'E-OPR-08');
+      await rc.saveNetworkSettings(base(), ADMIN);
+      assert.deepEqual(await rc.networkSettings(), base());
+      const rep = await rc.testNetwork();
+      assert.equal(rep.ok, true, rep.lines.join('\n'));
+      assert.deepEqual((rep.detail?.steps as Array<{ step: string }>).map((s) => s.step), ['interface', 'address', 'gateway', 'dns', 'connect']);
+      await rc.close();
+    });
+
+    it('namesTheFirstFailingStepWithItsCode', async () => {
+      const rc = recovery({ net: { gatewayReachable: async () => false, resolve: async () => { throw Object.assign(new Error('nope'), { code: 'ENOTFOUND' }); } } });
+      const closedPort = await new Promise<number>((resolve) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = (s.address() as AddressInfo).port; s.close(() => resolve(p)); }); });
+      const cases: Array<[NetworkSettings, string, string]> = [
+        [{ ...base(), interface: 'nosuch0' }, 'interface', 'E-NET-01'],
+        [{ ...base(), address: '10.9.9.9' }, 'address', 'E-NET-02'],
+        [{ ...base(), gateway: '127.0.0.2' }, 'gateway', 'E-NET-03'],
+        [{ ...base(), host: 'acquirer.invalid' }, 'dns', 'E-NET-04'],
+        [{ ...base(), port: closedPort }, 'connect', 'E-NET-05'],
+      ];
+      for (const [s, step, c] of cases) {
+        const rep = await rc.testNetwork(s);
+        const steps = rep.detail?.steps as Array<{ step: string; ok: boolean; code?: string }>;
+        assert.deepEqual([rep.ok, rep.code, steps[steps.length - 1].step], [false, c, step], rep.lines.join('\n'));
+      }
+      await rc.close();
+      const slow = recovery({ net: { connect: async () => ({ result: 'timeout', detail: 'no answer' }) } });
+      assert.equal((await slow.testNetwork(base())).code, 'E-NET-06');
+      await slow.close();
+    });
+  });
+
+  it('factoryResetSaysWhatItErasesNeedsTwoConfirmationsUnsettledAndKeepsTheIdentity', async () => {
+    const rc = recovery();
+    const plan = await rc.factoryResetPlan();
+    assert.equal(plan.settled, false);
+    assert.match(plan.erases.join('\n'), /NOT SETTLED/);
+    assert.equal(await code(rc.factoryReset({ confirmations: 1 }, ADMIN)), 'E-OPR-07');
+    assert.equal(await code(rc.factoryReset({ confirmations: 2 }, SUPERVISOR)), 'E-OPR-04');
+    const rep = await rc.factoryReset({ confirmations: 2, passphrase: PASS }, ADMIN);
+    assert.equal(rep.ok, true);
+    assert.ok(existsSync(String(rep.detail?.backup)), 'backup first');
+    assert.ok(existsSync(join(String(rep.detail?.movedAside), 'data.mdb')), 'old journal moved aside, not deleted');
+    const j = await rc.journal();
+    const types = [...j.records()].map((x) => x.type);
+    assert.ok(types.includes(RecordType.terminalIdentity) || types.includes(RecordType.operator));
+    assert.ok(!types.includes(RecordType.txnBegin) && !types.includes(RecordType.keys), 'transactions and keys gone');
+    assert.equal(j.identity, IDENTITY);
+    await rc.close();
+    const again = recovery();
+    assert.deepEqual(await again.login('099', '9999'), ADMIN, 'the administrator can still log in');
+    assert.equal((await again.factoryResetPlan()).settled, true);
+    await again.close();
+    assert.ok((await adminActions(r.dir)).includes('recovery:factory-reset ok'));
+  });
+
+  it('rebootsAndPowersOffThroughTheSystemHookAfterJournalingTheAction', async () => {
+    const rc = recovery();
+    assert.equal(await code(rc.reboot(CASHIER)), 'E-OPR-04');
+    await rc.reboot(ADMIN);
+    await rc.powerOff(ADMIN);
+    assert.deepEqual(rebooted, ['reboot', 'power-off']);
+    const actions = await adminActions(r.dir);
+    assert.ok(actions.includes('recovery:reboot ok') && actions.includes('recovery:power-off ok'));
+  });
+});
