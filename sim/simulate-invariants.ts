@@ -1,0 +1,213 @@
+/**
+ * The invariants the day simulation checks after every step. Each failure names its invariant;
+ * simulate.ts adds the seed, the step and the last events.
+ *
+ *   ledger-journal   every approved, unreversed transaction of the open batch in the host's ledger
+ *                    is approved (or voided) in the journal with the same RRN and amount, or is
+ *                    the one in flight with its reversal pending; and vice versa; totals agree
+ *   charged-once     no operator sale attempt left more than one approved sale at the host; RRNs unique
+ *   batch-balanced   each closed batch: closed at the host too, the same verdict; balanced means the
+ *                    host's and the terminal's totals agree; unbalanced only when the host was told
+ *                    to say so, and then the batch was uploaded (0320 ... 0320 end)
+ *   stan-unique      no STAN is used twice for a new message (a reversal repeats its original's by
+ *                    design); the open batch is never one the host already closed
+ *   journal-verifies every record written verifies (frame, checksums, chain) - or the journal was
+ *                    damaged on purpose and the terminal is in recovery mode showing E-STO-05;
+ *                    recovery mode without injected damage is itself a failure
+ *   no-secrets       no full PAN (ASCII or BCD), track data, clear PIN or PIN block in the logs,
+ *                    receipts, screens or journal bytes
+ *   never-stuck      (checked by simulate.ts) every step comes to rest within its virtual time, and
+ *                    idle, the login screen, a fault screen or recovery mode is reached within a
+ *                    bounded number of steps
+ */
+import { TEST_TERMINAL, AcquirerSimulator } from './host/simulator';
+import { Terminal } from '../runtime/terminal';
+import { MachineView } from '../runtime/machine';
+import { batchTotals, statusOf } from '../runtime/terminal-state';
+import { STAN_MAX } from '../runtime/host/messages';
+import { checkFrame, recordDigest, genesisDigest } from '../storage/record';
+import { TEST_CARDS } from './test-cards';
+import { SIM_PANS } from './simulate-devices';
+
+export type InvariantName = 'ledger-journal' | 'charged-once' | 'batch-balanced' | 'stan-unique' | 'journal-verifies' | 'no-secrets' | 'never-stuck';
+
+export class InvariantFailure extends Error {
+  constructor(readonly invariant: InvariantName, message: string) { super(`${invariant}: ${message}`); }
+}
+
+function fail(name: InvariantName, message: string): never { throw new InvariantFailure(name, message); }
+
+/** The clear PIN every simulated customer types: above any amount the simulation draws, so it cannot appear innocently. */
+export const SIM_PIN = '975319';
+
+export interface CheckInput {
+  readonly terminal: Terminal | undefined;
+  readonly view: MachineView;
+  readonly sim: AcquirerSimulator;
+  /** Damage was injected into the journal and not yet repaired. */
+  readonly damaged: boolean;
+  /** Output produced since the last check. */
+  readonly newLogs: string;
+  readonly newReceipts: readonly string[];
+  /** The step id that caused new host sale entries (charged-once). */
+  readonly stepId: number;
+  /** Settlements the host was told to answer unbalanced, by batch. */
+  readonly unbalancedBatches: ReadonlySet<number>;
+}
+
+export class InvariantChecker {
+  checks = 0;
+  private readonly secrets: Array<[string, Buffer]>;
+  private readonly pinBlocks: Buffer[] = [];
+  private hostRequestsSeen = 0;
+  private readonly stansUsed = new Set<number>();
+  private readonly saleStep = new Map<string, number>();
+  private ledgerSeen = 0;
+  private verifiedSeq = 0;
+  private verifiedDigest: Buffer | undefined;
+  private journalSeen: unknown;
+  private lastClosedChecked = 0;
+
+  constructor() {
+    this.secrets = [
+      ...SIM_PANS.map((p): [string, Buffer] => [`PAN ${p.slice(0, 6)}...`, Buffer.from(p)]),
+      ...SIM_PANS.map((p): [string, Buffer] => [`BCD PAN ${p.slice(0, 6)}...`, Buffer.from(p.length % 2 ? `${p}F` : p, 'hex')]),
+      ['track 2 (mag)', Buffer.from(TEST_CARDS.magDebit.track2.split('=')[1])],
+      ['track 3 (mag)', Buffer.from(TEST_CARDS.magDebit.track3 as string)],
+      ['clear PIN', Buffer.from(SIM_PIN)],
+    ];
+  }
+
+  /** A PIN block the terminal sent (computed by the simulation with the host's keys). */
+  notePinBlock(b: Buffer): void { if (this.pinBlocks.length < 256) this.pinBlocks.push(b); }
+
+  check(c: CheckInput): void {
+    this.checks++;
+    this.noSecrets('logs', Buffer.from(c.newLogs));
+    for (const r of c.newReceipts) this.noSecrets('receipts', Buffer.from(r));
+    this.noSecrets('screen', Buffer.from(JSON.stringify(c.view)));
+    this.stanUnique(c);
+    this.recoveryHonest(c);
+    const t = c.terminal;
+    if (!t || c.damaged || c.view.state.startsWith('recovery')) return;
+    this.journalVerifies(t);
+    this.ledgerJournal(t, c);
+    this.chargedOnce(c);
+    this.batchBalanced(t, c);
+  }
+
+  /** Scans one output for every secret. */
+  noSecrets(where: string, bytes: Buffer): void {
+    if (bytes.length === 0) return;
+    for (const [what, secret] of this.secrets) if (bytes.includes(secret)) fail('no-secrets', `${what} found in ${where}`);
+    for (const [i, b] of this.pinBlocks.entries()) if (bytes.includes(b)) fail('no-secrets', `PIN block ${i} found in ${where}`);
+  }
+
+  private recoveryHonest(c: CheckInput): void {
+    const inRecovery = c.view.state.startsWith('recovery');
+    if (c.damaged && c.view.state !== 'boot' && c.view.state !== 'off') {
+      if (!inRecovery) fail('journal-verifies', `journal damaged on purpose but the terminal is at ${c.view.state}`);
+      if (c.view.data.error?.code !== 'E-STO-05') fail('journal-verifies', `recovery mode without saying why: error ${c.view.data.error?.code ?? 'none'}`);
+    }
+    if (!c.damaged && inRecovery) fail('journal-verifies', `recovery mode without injected damage: ${c.view.data.error?.code} ${c.view.data.error?.message}`);
+  }
+
+  /** Verifies the records written since the last check: frame, checksums and chain. */
+  private journalVerifies(t: Terminal): void {
+    const j = t.store.journal;
+    if (this.journalSeen !== j) {
+      // A reopened journal was verified whole by Journal.open: continue the chain from its end.
+      this.journalSeen = j;
+      this.verifiedSeq = j.openReport.lastGoodSeq;
+      this.verifiedDigest = j.openReport.lastGoodSeq === 0 ? genesisDigest(j.identity) : j.openReport.lastGoodDigest;
+      if (j.state === 'damaged') fail('journal-verifies', `journal opened damaged at ${j.damage?.seq}: ${j.damage?.reason}`);
+    }
+    for (const { key, stored } of j.raw(this.verifiedSeq + 1)) {
+      const frame = checkFrame(stored);
+      if ('fault' in frame) fail('journal-verifies', `record ${key}: ${frame.fault.reason}`);
+      if (frame.header.seq !== key || key !== this.verifiedSeq + 1) fail('journal-verifies', `record ${key} out of sequence after ${this.verifiedSeq}`);
+      if (this.verifiedDigest && !frame.header.prevDigest.equals(this.verifiedDigest)) fail('journal-verifies', `record ${key} does not chain to ${this.verifiedSeq}`);
+      this.noSecrets(`journal record ${key}`, stored);
+      this.verifiedSeq = key;
+      this.verifiedDigest = recordDigest(stored);
+    }
+  }
+
+  private ledgerJournal(t: Terminal, c: CheckInput): void {
+    const s = t.engine.state;
+    const host = c.sim.ledger.entries({ tid: TEST_TERMINAL.tid, batch: s.batch }).filter((e) => e.status === 'approved');
+    const pendingStan = s.pendingReversal?.stan;
+    for (const e of host) {
+      const txn = s.txns.get(e.stan);
+      if (e.stan === pendingStan) continue; // in flight: its reversal will settle it
+      if (!txn) fail('ledger-journal', `host approved ${e.type} STAN ${e.stan} (${e.amountFen} fen, batch ${s.batch}) that the journal does not have`);
+      const st = statusOf(s, txn);
+      if (st !== 'approved' && st !== 'voided') fail('ledger-journal', `host approved ${e.type} STAN ${e.stan}, journal says ${st}`);
+      if (txn.rrn !== e.rrn || txn.amountFen !== e.amountFen) fail('ledger-journal', `STAN ${e.stan}: host RRN ${e.rrn} ${e.amountFen} fen, journal ${txn.rrn} ${txn.amountFen} fen`);
+    }
+    for (const txn of s.txns.values()) {
+      const st = statusOf(s, txn);
+      if (st !== 'approved' && st !== 'voided') continue;
+      if (txn.stan === pendingStan) continue;
+      if (!host.some((e) => e.stan === txn.stan && e.rrn === txn.rrn)) fail('ledger-journal', `journal has ${txn.kind} STAN ${txn.stan} ${st} that the host does not have approved`);
+    }
+    if (pendingStan === undefined && !s.settlement) {
+      const mine = batchTotals(s), theirs = c.sim.ledger.totals(TEST_TERMINAL.tid, s.batch);
+      if (JSON.stringify(mine) !== JSON.stringify(theirs)) fail('ledger-journal', `batch ${s.batch} totals differ: journal ${JSON.stringify(mine)}, host ${JSON.stringify(theirs)}`);
+    }
+  }
+
+  private chargedOnce(c: CheckInput): void {
+    const all = c.sim.ledger.entries({ tid: TEST_TERMINAL.tid });
+    for (const e of all.slice(this.ledgerSeen)) if (e.type === 'sale') this.saleStep.set(`${e.batch}/${e.stan}`, c.stepId);
+    this.ledgerSeen = all.length;
+    const perStep = new Map<number, number>();
+    const rrns = new Set<string>();
+    for (const e of all) {
+      if (e.status !== 'approved') continue;
+      if (rrns.has(e.rrn)) fail('charged-once', `RRN ${e.rrn} issued twice`);
+      rrns.add(e.rrn);
+      if (e.type !== 'sale') continue;
+      const step = this.saleStep.get(`${e.batch}/${e.stan}`) as number;
+      const n = (perStep.get(step) ?? 0) + 1;
+      if (n > 1) fail('charged-once', `one sale attempt (step ${step}) left ${n} approved sales at the host (latest STAN ${e.stan})`);
+      perStep.set(step, n);
+    }
+  }
+
+  private batchBalanced(t: Terminal, c: CheckInput): void {
+    const closed = t.engine.state.lastClosed;
+    if (!closed || closed.batch === this.lastClosedChecked) return;
+    this.lastClosedChecked = closed.batch;
+    const hb = c.sim.ledger.batchState(TEST_TERMINAL.tid, closed.batch);
+    if (!hb?.closed || !hb.settlement) fail('batch-balanced', `batch ${closed.batch} closed at the terminal, not at the host`);
+    if (hb.settlement.verdict !== closed.verdict) fail('batch-balanced', `batch ${closed.batch}: terminal ${closed.verdict}, host ${hb.settlement.verdict}`);
+    const ledger = c.sim.ledger.totals(TEST_TERMINAL.tid, closed.batch);
+    if (closed.verdict === 'balanced') {
+      if (JSON.stringify(hb.settlement.hostTotals) !== JSON.stringify(hb.settlement.terminalTotals)) fail('batch-balanced', `batch ${closed.batch} balanced with different totals`);
+      if (JSON.stringify(ledger) !== JSON.stringify(closed.totals)) fail('batch-balanced', `batch ${closed.batch}: ledger ${JSON.stringify(ledger)}, closed ${JSON.stringify(closed.totals)}`);
+      return;
+    }
+    if (!c.unbalancedBatches.has(closed.batch)) fail('batch-balanced', `batch ${closed.batch} settled ${closed.verdict} though the host was not told to: the books disagree`);
+    const expected = ledger.saleCount + ledger.refundCount;
+    if (hb.uploadEndCount !== expected) fail('batch-balanced', `batch ${closed.batch} ${closed.verdict}: upload ended with ${hb.uploadEndCount ?? 'nothing'}, ${expected} transactions`);
+  }
+
+  private stanUnique(c: CheckInput): void {
+    const reqs = c.sim.requests();
+    for (const r of reqs.slice(this.hostRequestsSeen)) {
+      if (r.tid !== TEST_TERMINAL.tid || r.type === 'reversal' || r.type === undefined) continue;
+      if (this.stansUsed.has(r.stan)) fail('stan-unique', `STAN ${r.stan} used again by a ${r.type}`);
+      this.stansUsed.add(r.stan);
+      // STAN wrap (host-8583.md): after 999999 comes 1; a simulation run never gets that far.
+      if (this.stansUsed.size >= STAN_MAX) this.stansUsed.clear();
+    }
+    this.hostRequestsSeen = reqs.length;
+    const s = c.terminal?.engine.state;
+    if (s && !c.damaged) {
+      const hb = c.sim.ledger.batchState(TEST_TERMINAL.tid, s.batch);
+      const settling = s.settlement !== undefined && s.settlement.batch === s.batch;
+      if (hb?.closed && !settling) fail('stan-unique', `open batch ${s.batch} was already closed at the host: a batch number repeats`);
+    }
+  }
+}

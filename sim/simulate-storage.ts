@@ -1,0 +1,161 @@
+/**
+ * The terminal's storage in the day simulation: the REAL journal (storage/journal.ts on LMDB),
+ * instrumented at its commit boundary to count real I/O for the pump, to mark power-cut points,
+ * and to inject storage faults; plus the power-cut disk model and bit flips at rest.
+ *
+ * Power-cut model (in-process). An LMDB commit is atomic and the journal acknowledges only after
+ * the flush; tests/runtime/powercut.test.ts rebuilds real crash states from an strace of a
+ * trading day at every flush barrier and acknowledgement (dropped and torn pages) and shows
+ * exactly two outcomes per commit: all of it on disk, or none of it. So a cut is modelled as:
+ *   - a commit in flight at the cut: on disk or not (drawn from the seed);
+ *   - a lying flush: the last ACKNOWLEDGED commit is lost too, when nothing left the terminal
+ *     since (a lost commit followed by a host request loses money by construction: that case is
+ *     the positive control in tests/simulation, not a random fault);
+ * and applied after the journal is closed by removing the lost records' keys, which leaves the
+ * file as LMDB's previous snapshot would. The journal then reopens with safeRestore as after a
+ * reboot. Strace-based rebuilds are ~1 s per state, too slow for thousands of cuts per run.
+ *
+ * Storage faults: EIO (the journal goes to `failed`, as after a failed commit: every later append
+ * rejects with E-STO-03 until the next boot) and a full disk (sales refused with E-STO-01, the
+ * reserve kept for settlement and reversals), from a commit onwards until the next boot.
+ */
+import { Journal, Usage } from '../storage/journal';
+import { openEnv } from '../storage/lmdb-env';
+import { flipByte } from '../storage/testing';
+import { PosError } from '../runtime/errors';
+import { IoGate, Rng } from './simulate-world';
+
+export type StorageFault = 'eio' | 'full';
+
+export interface DiskHooks {
+  /** A cut point; true = the power is cut here. */
+  point(where: 'commit-start' | 'commit-ack'): boolean;
+  /** Storage fault to start at this commit, if any. */
+  storageFault(): StorageFault | undefined;
+  /** A journal commit was acknowledged (its records are seqs first..last). */
+  onAck(first: number, last: number): void;
+}
+
+const hang = <T>(): Promise<T> => new Promise<T>(() => undefined);
+
+export interface Flip { readonly seq: number; readonly offset: number; readonly mask: number }
+
+export class SimDisk {
+  /** Seq from which records are lost at the cut (undefined: none). */
+  private lostFromSeq: number | undefined;
+  /** The last acknowledged commit and whether a host request left after it. */
+  private lastAck: { first: number; actedOn: boolean } | undefined;
+  private fault: StorageFault | undefined;
+  private dead = false;
+  readonly flips: Flip[] = [];
+
+  constructor(readonly dir: string, private readonly io: IoGate, private readonly rng: Rng) {}
+
+  /** A new boot: faults cleared (the technician fixed them), nothing lost yet. */
+  boot(): void {
+    this.dead = false;
+    this.fault = undefined;
+    this.lostFromSeq = undefined;
+    this.lastAck = undefined;
+  }
+
+  get storageFault(): StorageFault | undefined { return this.fault; }
+
+  /** Something left the terminal: the last acknowledged commit was acted on. */
+  externalEffect(): void {
+    if (this.lastAck) this.lastAck.actedOn = true;
+  }
+
+  instrument(journal: Journal, hooks: DiskHooks): void {
+    const appendMany = journal.appendMany.bind(journal);
+    const close = journal.close.bind(journal);
+    const usage = journal.usage.bind(journal);
+    journal.close = () => this.io.track(close());
+    journal.usage = (): Usage => (this.fault === 'full' ? { ...usage(), nearlyFull: true, salesRefused: true } : usage());
+    journal.appendMany = (records, options = {}) => {
+      if (this.dead) return hang();
+      if (this.fault === undefined) this.startFault(journal, hooks.storageFault());
+      if (this.fault === 'eio') return Promise.reject(journal.failure);
+      if (this.fault === 'full' && !options.reserve) return Promise.reject(new PosError('STO_FULL', `${journal.dir}: storage full for new sales (simulated)`));
+      const first = journal.lastSeq + 1;
+      if (hooks.point('commit-start')) {
+        this.dead = true;
+        // In flight at the cut: wholly on disk or wholly absent (LMDB commits are atomic).
+        if (this.rng.chance(0.5)) void this.io.track(appendMany(records, options)).catch(() => undefined);
+        return hang();
+      }
+      return this.io.track(appendMany(records, options)).then((done) => {
+        if (this.dead) return hang();
+        const last = first + records.length - 1;
+        this.lastAck = { first, actedOn: false };
+        if (hooks.point('commit-ack')) { this.dead = true; return hang(); }
+        hooks.onAck(first, last);
+        return done;
+      });
+    };
+  }
+
+  private startFault(journal: Journal, f: StorageFault | undefined): void {
+    if (f === undefined) return;
+    this.fault = f;
+    if (f === 'eio') {
+      const failure = new PosError('STO_IO', `${journal.dir}: I/O error (EIO, simulated)`);
+      // The journal's own reaction to a failed commit: state 'failed', the error sticks.
+      Object.defineProperty(journal, 'state', { get: () => 'failed', configurable: true });
+      Object.defineProperty(journal, 'failure', { get: () => failure, configurable: true });
+    }
+  }
+
+  /** The power is cut. Returns true when a lying flush lost the last acknowledged commit. */
+  cut(lyingFlush: boolean): boolean {
+    this.dead = true;
+    if (lyingFlush && this.lastAck && !this.lastAck.actedOn) {
+      this.lostFromSeq = this.lastAck.first;
+      return true;
+    }
+    return false;
+  }
+
+  /** After the journal is closed: removes what the disk did not keep. */
+  async applyCut(): Promise<number> {
+    if (this.lostFromSeq === undefined) return 0;
+    const db = openEnv(this.dir);
+    let removed = 0;
+    try {
+      const keys = [...db.getKeys({ start: this.lostFromSeq })];
+      for (const k of keys) { await db.remove(k); removed++; }
+      await db.flushed;
+    } finally {
+      await db.close();
+    }
+    this.lostFromSeq = undefined;
+    return removed;
+  }
+
+  /** A bit flips in a stored record that is not the last one (the last would read as torn). */
+  async flipAtRest(): Promise<Flip | undefined> {
+    const db = openEnv(this.dir);
+    let seq = 0, size = 0;
+    try {
+      let lastSeq = 0;
+      for (const k of db.getKeys({ reverse: true, limit: 1 })) lastSeq = k;
+      if (lastSeq < 3) return undefined;
+      seq = this.rng.range(2, lastSeq - 1);
+      size = db.getBinary(seq)?.length ?? 0;
+    } finally {
+      await db.close();
+    }
+    if (size === 0) return undefined;
+    const flip = { seq, offset: this.rng.int(size), mask: 1 << this.rng.int(8) };
+    await flipByte(this.dir, flip.seq, flip.offset, flip.mask);
+    this.flips.push(flip);
+    return flip;
+  }
+
+  /** The technician restores the damaged records (salvage from the intact copy). */
+  async repair(): Promise<number> {
+    const n = this.flips.length;
+    for (const f of this.flips.splice(0).reverse()) await flipByte(this.dir, f.seq, f.offset, f.mask);
+    return n;
+  }
+}

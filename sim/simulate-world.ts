@@ -1,0 +1,120 @@
+/**
+ * The simulation's world: a virtual clock with timers (nothing in the terminal's path waits on a
+ * real timer), a seeded PRNG, and the pump that lets one operator step run to rest.
+ *
+ * Determinism: exactly one chain of work is in flight at a time. Real asynchronous work (LMDB
+ * commits, scrypt, opening the journal) is counted in `io`; while it is in flight the pump only
+ * yields to the event loop. Only when nothing real is pending does it move virtual time to the
+ * next timer. So the order of everything the terminal sees depends on the seed alone.
+ */
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { TimerClock } from '../runtime/host/transport';
+
+/** mulberry32: small, fast, good enough for choosing actions (not cryptographic). */
+export class Rng {
+  private s: number;
+  constructor(seed: number) { this.s = seed >>> 0 || 0x6d2b79f5; }
+  next(): number {
+    this.s = (this.s + 0x6d2b79f5) >>> 0;
+    let t = this.s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+  int(n: number): number { return Math.floor(this.next() * n); }
+  range(lo: number, hi: number): number { return lo + this.int(hi - lo + 1); }
+  chance(p: number): boolean { return p > 0 && this.next() < p; }
+  pick<T>(xs: readonly T[]): T { return xs[this.int(xs.length)]; }
+  /** Picks a key with probability proportional to its weight. */
+  weighted<K extends string>(w: Readonly<Record<K, number>>): K {
+    const keys = Object.keys(w) as K[];
+    let r = this.next() * keys.reduce((n, k) => n + w[k], 0);
+    for (const k of keys) { r -= w[k]; if (r < 0) return k; }
+    return keys[keys.length - 1];
+  }
+}
+
+interface Timer { readonly id: number; readonly at: number; readonly fn: () => void }
+
+/** Virtual time: `now` moves only when the pump fires a timer or the driver advances it. */
+export class VirtualClock implements TimerClock {
+  private timers: Timer[] = [];
+  private nextId = 1;
+  constructor(public nowMs: number) {}
+
+  readonly now = (): number => this.nowMs;
+
+  setTimeout(fn: () => void, ms: number): unknown {
+    const t = { id: this.nextId++, at: this.nowMs + Math.max(0, ms), fn };
+    // Sorted by due time, then creation order: ties resolve the same way on every run.
+    let i = this.timers.length;
+    while (i > 0 && this.timers[i - 1].at > t.at) i--;
+    this.timers.splice(i, 0, t);
+    return t.id;
+  }
+
+  clearTimeout(handle: unknown): void {
+    this.timers = this.timers.filter((t) => t.id !== handle);
+  }
+
+  get pending(): number { return this.timers.length; }
+  nextDueMs(): number | undefined { return this.timers[0]?.at; }
+
+  /** Fires the earliest timer (time jumps to it). */
+  fireNext(): void {
+    const t = this.timers.shift();
+    if (!t) return;
+    this.nowMs = Math.max(this.nowMs, t.at);
+    t.fn();
+  }
+
+  /** Drops every timer: the world they belonged to lost power. */
+  clearAll(): void { this.timers = []; }
+
+  /** Moves time forward without firing anything (the terminal is at rest or off). */
+  advance(ms: number): void { this.nowMs += ms; }
+}
+
+/** Real asynchronous work in flight (commits, scrypt, journal open/close). */
+export class IoGate {
+  inFlight = 0;
+  track<T>(p: Promise<T>): Promise<T> {
+    this.inFlight++;
+    return p.finally(() => { this.inFlight--; });
+  }
+}
+
+export type PumpOutcome = 'rest' | 'cut' | 'stuck-no-work' | 'stuck-time';
+
+export interface PumpOptions {
+  readonly clock: VirtualClock;
+  readonly io: IoGate;
+  /** True when the terminal waits for the outside world (an operator, a card) and nothing else. */
+  readonly atRest: () => boolean;
+  /** True once a power cut was triggered at a cut point. */
+  readonly cut: () => boolean;
+  /** Virtual time the step may take before the terminal counts as stuck. */
+  readonly virtualMsMax: number;
+  /** Called before each timer fires; true = the power is cut at this point instead. */
+  readonly beforeTimer?: () => boolean;
+}
+
+/** Event-loop turns a step may take (a guard against a spinning pump, not a timing rule). */
+const LOOP_TURNS_MAX = 2_000_000;
+
+/** Runs the world until the terminal is at rest, the power is cut, or it is stuck. */
+export async function pump(o: PumpOptions): Promise<PumpOutcome> {
+  const deadline = o.clock.nowMs + o.virtualMsMax;
+  for (let turn = 0; turn < LOOP_TURNS_MAX; turn++) {
+    await yieldToLoop();
+    if (o.cut()) return 'cut';
+    if (o.io.inFlight > 0) continue;
+    if (o.atRest()) return 'rest';
+    const due = o.clock.nextDueMs();
+    if (due === undefined) return 'stuck-no-work';
+    if (due > deadline) return 'stuck-time';
+    if (o.beforeTimer?.()) return 'cut';
+    o.clock.fireNext();
+  }
+  return 'stuck-time';
+}
