@@ -1,0 +1,407 @@
+/**
+ * The factory station: provision a terminal's identity and master key, test its hardware, and
+ * do both for several terminals at once.
+ *
+ * provision(): serial, TID, MID, board, locale, and the TMK from 2 or 3 key components (each
+ * with its check value, XORed: no one person holds the key). Writes journal records
+ * terminalIdentity and settings{kind:"tmk"} (the TMK sealed under the device key: DESIGN.md rule
+ * 8) and an adminAction; refuses duplicates (journal already provisioned, or the station
+ * registry already has the serial or TID: E-OPR-12) and the simulator's test TID/MID/TMK on a
+ * real board (E-KEY-03); prints a label with the serial as a QR code and writes it as PNG.
+ *
+ * factoryTest(): board self-test per role, printer status + test page with a QR code, reader
+ * self-test, battery read, display pattern (read back on the simulator, confirmed by the
+ * operator on a real board), every key pressed (scripted on the simulator). Report per test:
+ * pass/fail, measured values, error codes.
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import QRCode from 'qrcode';
+import { PNG } from 'pngjs';
+import { Journal } from '../storage/journal';
+import { RecordType } from '../storage/record';
+import { PosError, isPosError } from '../runtime/errors';
+import { DeviceKeyProvider, RandomBytes, seal, unseal } from '../runtime/device-key';
+import { keyCheckValue } from '../runtime/host/crypto';
+import { rec } from '../runtime/records';
+import { Board, BoardConfig } from '../hal/board';
+import { PrintJob, Printer } from '../hal/printer';
+import { FrameBuffer, isPixelDisplay } from '../hal/display';
+import { KeyName } from '../hal/keypad';
+import { writeFileAtomic } from './update-slots';
+
+export const TMK_BYTES = 16;
+export const KCV_HEX_CHARS = 6;
+export const COMPONENTS_MIN = 2;
+export const COMPONENTS_MAX = 3;
+export const LOCALES = ['zh-CN', 'en'] as const;
+/** How long the station waits for one key press before the key counts as dead. */
+export const KEY_PRESS_TIMEOUT_MS_DEFAULT = 10_000;
+/** A station never waits longer than this for one terminal: the others go on. */
+export const TERMINAL_TIMEOUT_MS_DEFAULT = 120_000;
+const REGISTRY_LOCK_WAIT_MS_MAX = 5_000;
+const LABEL_MODULE_PX = 6;
+const LABEL_QUIET_MODULES = 4;
+
+/**
+ * The acquirer simulator's test terminal (sim/host/simulator.ts TEST_TERMINAL), kept here as
+ * values so the station does not load the simulator: refused on a real board.
+ */
+export const TEST_IDS = { tid: '12345678', mid: '123456789012345', tmkHex: '0123456789ABCDEFFEDCBA9876543210' } as const;
+
+export interface KeyComponent {
+  /** 32 hex digits (a double-length 3DES component). */
+  readonly keyHex: string;
+  /** The component's check value: first 6 hex digits of 3DES(component, zeros). */
+  readonly kcvHex: string;
+}
+
+export interface ProvisionInput {
+  readonly serial: string;
+  readonly tid: string;
+  readonly mid: string;
+  readonly components: readonly KeyComponent[];
+  readonly board: BoardConfig;
+  readonly locale: (typeof LOCALES)[number];
+  readonly journalDir: string;
+  /** The station's registry of provisioned serials and TIDs (shared by every terminal it does). */
+  readonly registryFile: string;
+  readonly deviceKey: DeviceKeyProvider;
+  readonly random?: RandomBytes;
+  readonly clock?: () => number;
+  /** Prints the label; without it only the PNG is written. */
+  readonly printer?: Printer;
+  readonly labelPngFile?: string;
+  readonly operator?: string;
+}
+
+export interface ProvisionReport {
+  readonly serial: string;
+  readonly tid: string;
+  readonly kcvTmk: string;
+  readonly testKeys: boolean;
+  readonly label: { readonly printed: boolean; readonly code?: string; readonly png?: string };
+}
+
+// ---------------------------------------------------------------- key components
+
+/** XORs the components after checking each one's KCV. Returns the TMK and its KCV. */
+export function combineComponents(components: readonly KeyComponent[]): { tmk: Buffer; kcvHex: string } {
+  if (components.length < COMPONENTS_MIN || components.length > COMPONENTS_MAX) {
+    throw new PosError('OPR_INPUT', `the TMK needs ${COMPONENTS_MIN} or ${COMPONENTS_MAX} components (got ${components.length})`);
+  }
+  const tmk = Buffer.alloc(TMK_BYTES);
+  components.forEach((c, i) => {
+    if (!/^[0-9a-fA-F]{32}$/.test(c.keyHex)) throw new PosError('OPR_INPUT', `component ${i + 1} must be 32 hex digits`);
+    const key = Buffer.from(c.keyHex, 'hex');
+    const kcv = kcvOf(key);
+    if (kcv !== c.kcvHex.toUpperCase()) throw new PosError('KEY_CHECK', `component ${i + 1}: check value ${kcv} does not match ${c.kcvHex.toUpperCase()}: re-enter it`, { component: i + 1 });
+    for (let b = 0; b < TMK_BYTES; b++) tmk[b] ^= key[b];
+    key.fill(0);
+  });
+  return { tmk, kcvHex: kcvOf(tmk) };
+}
+
+export function kcvOf(key: Buffer): string {
+  return keyCheckValue(key).toString('hex').toUpperCase().slice(0, KCV_HEX_CHARS);
+}
+
+const aadTmk = (tid: string): string => `tmk/${tid}`;
+
+/** The runtime's TerminalConfig.tmk: the TMK unsealed from the provisioning record. */
+export function readProvisionedTmk(journal: Journal, deviceKey: DeviceKeyProvider): Buffer {
+  let tmkRecord: Record<string, unknown> | undefined;
+  let tid: string | undefined;
+  for (const r of journal.records()) {
+    if (r.type === RecordType.settings && r.payload.kind === 'tmk') tmkRecord = r.payload;
+    if (r.type === RecordType.terminalIdentity) tid = String(r.payload.tid);
+  }
+  if (!tmkRecord || !tid) throw new PosError('KEY_MISSING', 'terminal not provisioned: no master key record (factory station)');
+  const tmk = unseal(deviceKey.deviceKey(), tmkRecord.tmkEnc as Uint8Array, aadTmk(tid));
+  if (kcvOf(tmk) !== tmkRecord.kcvTmk) throw new PosError('KEY_CHECK', 'master key check value differs from the one provisioned');
+  return tmk;
+}
+
+// ---------------------------------------------------------------- the station registry
+
+interface Registry { readonly serials: Record<string, { tid: string; atMs: number }>; readonly tids: Record<string, string> }
+
+let registryChain: Promise<unknown> = Promise.resolve();
+
+/** Runs `fn` holding the registry: one at a time in this process, and a lock file across processes. */
+function withRegistry<T>(file: string, fn: (r: Registry) => Promise<{ result: T; next?: Registry }>): Promise<T> {
+  const run = async (): Promise<T> => {
+    mkdirSync(dirname(file), { recursive: true });
+    const lock = `${file}.lock`;
+    const start = Date.now();
+    for (;;) {
+      try { writeFileSync(lock, String(process.pid), { flag: 'wx' }); break; } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || Date.now() - start > REGISTRY_LOCK_WAIT_MS_MAX) throw new PosError('STO_EXPORT_TARGET', `station registry ${file} is locked (${lock})`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+    try {
+      const current: Registry = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Registry) : { serials: {}, tids: {} };
+      const { result, next } = await fn(current);
+      if (next) writeFileAtomic(file, JSON.stringify(next, null, 1) + '\n', dirname(file));
+      return result;
+    } finally {
+      rmSync(lock, { force: true });
+    }
+  };
+  const p = registryChain.then(run, run);
+  registryChain = p.catch(() => undefined);
+  return p;
+}
+
+// ---------------------------------------------------------------- provision
+
+function checkIds(i: ProvisionInput): void {
+  if (!/^[A-Z0-9-]{4,32}$/.test(i.serial)) throw new PosError('OPR_INPUT', `serial "${i.serial}": 4..32 of A-Z 0-9 -`);
+  if (!/^[\x21-\x7e]{8}$/.test(i.tid)) throw new PosError('OPR_INPUT', `TID "${i.tid}" must be 8 printable characters`);
+  if (!/^[\x21-\x7e]{15}$/.test(i.mid)) throw new PosError('OPR_INPUT', `MID "${i.mid}" must be 15 printable characters`);
+  if (!(LOCALES as readonly string[]).includes(i.locale)) throw new PosError('OPR_INPUT', `locale must be ${LOCALES.join(' or ')}`);
+}
+
+/** Provisions one terminal; see the file header. Nothing is written when a check fails. */
+export async function provision(i: ProvisionInput): Promise<ProvisionReport> {
+  checkIds(i);
+  const { tmk, kcvHex } = combineComponents(i.components);
+  const testKeys = tmk.equals(Buffer.from(TEST_IDS.tmkHex, 'hex')) || i.tid === TEST_IDS.tid || i.mid === TEST_IDS.mid;
+  if (testKeys && !i.board.simulator) {
+    tmk.fill(0);
+    throw new PosError('KEY_TEST_ON_REAL', `board "${i.board.board}" is not a simulator: the test TID/MID/TMK are refused`, { serial: i.serial });
+  }
+  const clock = i.clock ?? Date.now;
+  await withRegistry(i.registryFile, async (reg) => {
+    if (reg.serials[i.serial]) throw new PosError('OPR_PROVISIONED', `serial ${i.serial} was provisioned already (TID ${reg.serials[i.serial].tid})`, { serial: i.serial });
+    if (reg.tids[i.tid]) throw new PosError('OPR_PROVISIONED', `TID ${i.tid} is already used by ${reg.tids[i.tid]}`, { tid: i.tid });
+    await writeIdentity(i, tmk, kcvHex, testKeys, clock);
+    return { result: undefined, next: { serials: { ...reg.serials, [i.serial]: { tid: i.tid, atMs: clock() } }, tids: { ...reg.tids, [i.tid]: i.serial } } };
+  });
+  tmk.fill(0);
+  const label = await printLabel(i);
+  return { serial: i.serial, tid: i.tid, kcvTmk: kcvHex, testKeys, label };
+}
+
+async function writeIdentity(i: ProvisionInput, tmk: Buffer, kcvHex: string, testKeys: boolean, clock: () => number): Promise<void> {
+  const j = await Journal.open({ dir: i.journalDir, identity: i.serial, clock }).catch((e: unknown) => {
+    // The storage already holds another terminal's journal: that terminal was provisioned.
+    if (isPosError(e) && e.id === 'STO_IDENTITY') throw new PosError('OPR_PROVISIONED', `${i.journalDir}: holds another terminal's journal (${e.message})`, { serial: i.serial });
+    throw e;
+  });
+  try {
+    for (const r of j.records()) {
+      if (r.type === RecordType.terminalIdentity) throw new PosError('OPR_PROVISIONED', `${i.journalDir}: terminal ${j.identity} is provisioned already`, { serial: j.identity });
+    }
+    const tmkEnc = seal(i.deviceKey.deviceKey(), tmk, aadTmk(i.tid), i.random ?? randomBytes);
+    await j.appendMany([
+      rec.terminalIdentity({ serial: i.serial, tid: i.tid, mid: i.mid, board: i.board.board, locale: i.locale, testKeys }),
+      { type: 'settings', payload: { kind: 'tmk', tmkEnc, kcvTmk: kcvHex } },
+      rec.adminAction({ action: 'factory:provision', operator: i.operator ?? 'station', result: `ok kcv ${kcvHex}${testKeys ? ' TEST KEYS' : ''}` }),
+    ]);
+  } finally {
+    await j.close();
+  }
+}
+
+export function labelJob(serial: string, tid: string): PrintJob {
+  return {
+    label: `label ${serial}`,
+    blocks: [
+      { kind: 'text', text: `SN ${serial}`, align: 'center', bold: true, label: 'serial' },
+      { kind: 'qr', data: serial, errorCorrection: 'M', align: 'center', label: 'serial QR' },
+      { kind: 'text', text: `TID ${tid}`, align: 'center', label: 'tid' },
+      { kind: 'feed', lines: 2 },
+      { kind: 'cut', label: 'cut' },
+    ],
+  };
+}
+
+/** The label: printed when a printer is given (a printer fault is reported, not thrown) and as PNG. */
+async function printLabel(i: ProvisionInput): Promise<ProvisionReport['label']> {
+  let png: string | undefined;
+  if (i.labelPngFile) {
+    mkdirSync(dirname(i.labelPngFile), { recursive: true });
+    writeFileSync(i.labelPngFile, qrPng(i.serial));
+    png = i.labelPngFile;
+  }
+  if (!i.printer) return { printed: false, ...(png ? { png } : {}) };
+  try {
+    await printChecked(i.printer, labelJob(i.serial, i.tid));
+    return { printed: true, ...(png ? { png } : {}) };
+  } catch (e) {
+    if (!isPosError(e)) throw e;
+    return { printed: false, code: e.code, ...(png ? { png } : {}) };
+  }
+}
+
+/** A QR code of `data` as a PNG (black modules on white, quiet zone included). */
+export function qrPng(data: string): Buffer {
+  const qr = QRCode.create(data, { errorCorrectionLevel: 'M' });
+  const n = qr.modules.size;
+  const side = (n + 2 * LABEL_QUIET_MODULES) * LABEL_MODULE_PX;
+  const png = new PNG({ width: side, height: side });
+  png.data.fill(255);
+  for (let y = 0; y < n; y++) {
+    for (let x = 0; x < n; x++) {
+      if (!qr.modules.get(y, x)) continue;
+      for (let dy = 0; dy < LABEL_MODULE_PX; dy++) {
+        for (let dx = 0; dx < LABEL_MODULE_PX; dx++) {
+          const at = (((y + LABEL_QUIET_MODULES) * LABEL_MODULE_PX + dy) * side + (x + LABEL_QUIET_MODULES) * LABEL_MODULE_PX + dx) * 4;
+          png.data[at] = png.data[at + 1] = png.data[at + 2] = 0;
+        }
+      }
+    }
+  }
+  return PNG.sync.write(png);
+}
+
+/** Status first (a faulted printer is named by its status, not by a timed-out job), then print. */
+async function printChecked(printer: Printer, job: PrintJob): Promise<Record<string, unknown>> {
+  const st = await printer.status();
+  if (st.fault) throw new PosError('PRN_FAULT', 'printer reports a fault (cutter, head or unrecoverable)');
+  if (st.coverOpen) throw new PosError('PRN_COVER_OPEN', 'printer cover open');
+  if (st.paperOut) throw new PosError('PRN_PAPER_OUT', 'printer out of paper');
+  const r = await printer.print(job);
+  return { ...st, blocksPrinted: r.blocksPrinted, bytesSent: r.bytesSent };
+}
+
+// ---------------------------------------------------------------- hardware test
+
+/** What the test cannot do alone: on a real board an operator answers; the simulator scripts it. */
+export interface Prompts {
+  /** Asks for `key` to be pressed (the simulator presses it). */
+  pressKey(key: KeyName): Promise<void>;
+  /** A yes/no question (display pattern shown?). */
+  confirm(question: string): Promise<boolean>;
+  /** Reads the display back (simulator only): true when the pattern is exactly on the panel. */
+  readBackDisplay?(pattern: FrameBuffer | string[]): boolean;
+}
+
+export interface TestResult {
+  readonly name: string;
+  readonly pass: boolean;
+  readonly values: Record<string, unknown>;
+  readonly codes: string[];
+  readonly ms: number;
+}
+
+export interface TestReport {
+  readonly serial: string;
+  readonly board: string;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly pass: boolean;
+  readonly tests: TestResult[];
+}
+
+export interface FactoryTestOptions {
+  readonly serial: string;
+  readonly prompts: Prompts;
+  readonly keyPressTimeoutMs?: number;
+  readonly clock?: () => number;
+}
+
+type Measure = () => Promise<Record<string, unknown>>;
+
+async function measure(name: string, fn: Measure): Promise<TestResult> {
+  const t0 = performance.now();
+  try {
+    const values = await fn();
+    return { name, pass: true, values, codes: [], ms: Math.round(performance.now() - t0) };
+  } catch (e) {
+    if (!isPosError(e)) throw e;
+    return { name, pass: false, values: { ...e.detail, message: e.message }, codes: [e.code], ms: Math.round(performance.now() - t0) };
+  }
+}
+
+/** Runs every test (a failed one never stops the next) and returns the report. */
+export async function factoryTest(board: Board, o: FactoryTestOptions): Promise<TestReport> {
+  const clock = o.clock ?? Date.now;
+  const startedAt = new Date(clock()).toISOString();
+  const tests: TestResult[] = [];
+  const t0 = performance.now();
+  for (const r of await board.selfTest()) {
+    tests.push({ name: `self-test ${r.role}`, pass: r.ok, values: r.error ? { message: r.error.message } : {}, codes: r.error ? [r.error.code] : [], ms: 0 });
+  }
+  tests[0] && (tests[0] = { ...tests[0], ms: Math.round(performance.now() - t0) });
+  tests.push(await measure('printer test page', () => printChecked(board.printer(), testPage(o.serial))));
+  tests.push(await measure('reader', async () => ({ ...(await board.reader().selfTest()) })));
+  tests.push(await measure('battery', async () => {
+    const s = await board.battery().read();
+    if (s.fault) throw s.fault;
+    return { percent: s.percent, voltageMv: s.voltageMv, charging: s.charging, level: s.level };
+  }));
+  tests.push(await measure('display pattern', () => displayTest(board, o.prompts)));
+  tests.push(await measure('keypad every key', () => keypadTest(board, o.prompts, o.keyPressTimeoutMs ?? KEY_PRESS_TIMEOUT_MS_DEFAULT)));
+  return { serial: o.serial, board: board.config.board, startedAt, finishedAt: new Date(clock()).toISOString(), pass: tests.every((t) => t.pass), tests };
+}
+
+function testPage(serial: string): PrintJob {
+  return {
+    label: 'factory test page',
+    blocks: [
+      { kind: 'text', text: 'FACTORY TEST 工厂测试', align: 'center', bold: true },
+      { kind: 'text', text: `SN ${serial}\n0123456789 ABCDEFGHIJKLMNOPQRSTUVWXYZ` },
+      { kind: 'qr', data: `pos-factory-test:${serial}`, align: 'center', label: 'test QR' },
+      { kind: 'feed', lines: 2 }, { kind: 'cut' },
+    ],
+  };
+}
+
+async function displayTest(board: Board, prompts: Prompts): Promise<Record<string, unknown>> {
+  const d = board.display();
+  await d.init();
+  let pattern: FrameBuffer | string[];
+  if (isPixelDisplay(d)) {
+    const fb = new FrameBuffer(d.capabilities.width, d.capabilities.height);
+    for (let y = 0; y < fb.height; y++) for (let x = 0; x < fb.width; x++) fb.set(x, y, ((x >> 3) + (y >> 3)) % 2 === 0);
+    await d.drawFrame(fb);
+    pattern = fb;
+  } else {
+    const rows = Array.from({ length: d.capabilities.rows }, (_, r) => (r % 2 ? '#-' : '-#').repeat(d.capabilities.cols).slice(0, d.capabilities.cols));
+    for (const [r, text] of rows.entries()) await d.writeText(r, 0, text);
+    pattern = rows;
+  }
+  const how = prompts.readBackDisplay ? 'read back' : 'operator';
+  const ok = prompts.readBackDisplay ? prompts.readBackDisplay(pattern) : await prompts.confirm('Is a checkerboard shown on the whole display?');
+  await d.clear();
+  if (!ok) throw new PosError('DSP_FAULT', `display pattern not shown (${how})`, { how });
+  return { kind: d.capabilities.kind, how };
+}
+
+async function keypadTest(board: Board, prompts: Prompts, timeoutMs: number): Promise<Record<string, unknown>> {
+  const keypad = board.keypad();
+  const stuck = keypad.stuck();
+  if (stuck.length) throw new PosError('KBD_STUCK', `keys stuck: ${stuck.join(' ')}`, { stuck });
+  const dc = board.config.devices.keypad0;
+  const keys = dc?.type === 'matrix-keypad' ? (dc.keymap.flat().filter((k) => k !== null) as KeyName[]) : [];
+  const seen = new Set<KeyName>();
+  const waiters = new Map<KeyName, () => void>();
+  const off = keypad.onKey((e) => { if (e.type === 'down') { seen.add(e.key); waiters.get(e.key)?.(); } });
+  try {
+    for (const key of keys) {
+      const down = new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), timeoutMs);
+        waiters.set(key, () => { clearTimeout(timer); resolve(true); });
+      });
+      await prompts.pressKey(key);
+      if (!seen.has(key) && !(await down)) throw new PosError('KBD_DEAD', `key ${key} not detected within ${timeoutMs} ms`, { key, detected: seen.size, keys: keys.length });
+      waiters.delete(key);
+      if (keypad.stuck().length) throw new PosError('KBD_STUCK', `key stuck: ${keypad.stuck().join(' ')}`, { stuck: keypad.stuck() });
+    }
+  } finally {
+    off();
+  }
+  return { keys: keys.length, detected: seen.size };
+}
+
+/** Writes a report as `<dir>/<serial>.json`, durably. */
+export function writeReport(dir: string, report: TestReport & Record<string, unknown>): string {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${report.serial}.json`);
+  writeFileAtomic(file, JSON.stringify(report, null, 1) + '\n', dir);
+  return file;
+}

@@ -1,0 +1,101 @@
+/**
+ * The factory station on simulator boards: 8 terminals at once, one with a broken printer and
+ * one with a stuck key (6 pass, 2 fail with their codes, 8 reports); provisioning refuses
+ * duplicates and the test keys on a real board, checks each component's KCV, seals the TMK.
+ */
+import { strict as assert } from 'node:assert';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PNG } from 'pngjs';
+import { tempDir, removeDir } from '../../storage/testing';
+import { Journal } from '../../storage/journal';
+import { readBoardFile } from '../../hal/board';
+import { fixedDeviceKey } from '../../runtime/device-key';
+import { PosError } from '../../runtime/errors';
+import { KeyComponent, ProvisionInput, TEST_IDS, kcvOf, provision, readProvisionedTmk } from '../../boot/factory';
+import { failedCodes, runStation, simulatedTerminals } from '../../boot/factory-station';
+
+async function code(p: Promise<unknown>): Promise<string> {
+  try { await p; } catch (e) { if (e instanceof PosError) return e.code; throw e; }
+  return 'no error';
+}
+
+const comp = (hex: string): KeyComponent => ({ keyHex: hex, kcvHex: kcvOf(Buffer.from(hex, 'hex')) });
+
+describe('boot/factory: provisioning and the station', function () {
+  this.timeout(90_000);
+  let work: string;
+  beforeEach(() => { work = tempDir('posfac-'); });
+  afterEach(() => removeDir(work));
+
+  it('runsEightSimulatedTerminalsAtOnceBrokenPrinterAndStuckKeyFailTheOthersPass', async () => {
+    const terminals = simulatedTerminals(8).map((t, i) => (i === 2 ? { ...t, faults: ['printer' as const] } : i === 5 ? { ...t, faults: ['stuck-key' as const] } : t));
+    const progress: string[] = [];
+    const t0 = performance.now();
+    const reports = await runStation({ terminals, workDir: join(work, 'terminals'), reportDir: join(work, 'reports'), registryFile: join(work, 'registry.json'), keyPressTimeoutMs: 2000, onProgress: (s, p) => progress.push(`${s} ${p}`) });
+    const ms = performance.now() - t0;
+    assert.equal(reports.length, 8);
+    for (const r of reports) assert.ok(existsSync(join(work, 'reports', `${r.serial}.json`)), `report of ${r.serial}`);
+    const passed = reports.filter((r) => r.pass).map((r) => r.serial);
+    assert.equal(passed.length, 6, reports.map((r) => `${r.serial} ${r.pass} ${failedCodes(r).join(',')}`).join('\n'));
+    const printer = reports[2], stuck = reports[5];
+    assert.equal(printer.pass, false);
+    assert.ok(failedCodes(printer).some((c) => c.startsWith('E-PRN-')), failedCodes(printer).join(','));
+    assert.deepEqual(failedCodes(stuck), ['E-KBD-01']);
+    const saved = JSON.parse(readFileSync(stuck.reportFile, 'utf8')) as { pass: boolean; tests: Array<{ name: string; pass: boolean; codes: string[] }> };
+    assert.equal(saved.pass, false);
+    assert.ok(saved.tests.find((t) => t.name === 'keypad every key')?.codes.includes('E-KBD-01'));
+    const ok = JSON.parse(readFileSync(reports[0].reportFile, 'utf8')) as { tests: Array<{ name: string; values: Record<string, unknown> }> };
+    assert.ok(ok.tests.find((t) => t.name === 'battery')?.values.percent !== undefined, 'measured values in the report');
+    assert.equal(ok.tests.find((t) => t.name === 'keypad every key')?.values.detected, 18);
+    assert.ok(progress.some((l) => l.endsWith('PASS')) && progress.some((l) => l.includes('FAIL E-KBD-01')));
+    const png = PNG.sync.read(readFileSync(join(work, 'reports', 'SIM0001-label.png')));
+    assert.ok(png.width > 100 && png.width === png.height, 'label QR as PNG');
+    console.log(`      station: 8 terminals in ${(ms / 1000).toFixed(1)} s`);
+  });
+
+  describe('provision', () => {
+    const input = (o: Partial<ProvisionInput> = {}): ProvisionInput => ({
+      serial: 'HH-000123', tid: '87654321', mid: '876543210987654', locale: 'zh-CN',
+      components: [comp('11111111111111112222222222222222'), comp('33333333333333334444444444444444')],
+      board: readBoardFile('sim').config, journalDir: join(work, 'journal'), registryFile: join(work, 'registry.json'),
+      deviceKey: fixedDeviceKey(Buffer.alloc(32, 7)), ...o,
+    });
+
+    it('writesIdentityAndTheTmkSealedUnderTheDeviceKeyAndRefusesDuplicates', async () => {
+      const r = await provision(input());
+      const j = await Journal.open({ dir: join(work, 'journal'), readOnly: true });
+      const tmk = readProvisionedTmk(j, fixedDeviceKey(Buffer.alloc(32, 7)));
+      assert.equal(tmk.toString('hex'), '22222222222222226666666666666666');
+      assert.equal(r.kcvTmk, kcvOf(tmk));
+      assert.ok(!readFileSync(join(work, 'journal', 'data.mdb')).includes(tmk), 'the TMK is never stored in clear');
+      assert.throws(() => readProvisionedTmk(j, fixedDeviceKey(Buffer.alloc(32, 8))), /E-KEY-02/);
+      await j.close();
+      assert.equal(await code(provision(input())), 'E-OPR-12', 'same serial');
+      assert.equal(await code(provision(input({ serial: 'HH-000124', journalDir: join(work, 'j2') }))), 'E-OPR-12', 'same TID');
+      assert.equal(await code(provision(input({ serial: 'HH-000125', tid: '87654329', registryFile: join(work, 'other-station.json') }))), 'E-OPR-12', 'journal already provisioned');
+    });
+
+    it('refusesTheTestTmkTidAndMidOnARealBoardButAllowsThemOnTheSimulator', async () => {
+      const handheld = readBoardFile('handheld').config;
+      const tmk = TEST_IDS.tmkHex;
+      const a = '0F0F0F0F0F0F0F0F0F0F0F0F0F0F0F0F';
+      const b = Buffer.from(tmk, 'hex').map((x, i) => x ^ Buffer.from(a, 'hex')[i]);
+      const testComponents = [comp(a), comp(Buffer.from(b).toString('hex'))];
+      assert.equal(await code(provision(input({ board: handheld, components: testComponents }))), 'E-KEY-03');
+      assert.equal(await code(provision(input({ board: handheld, tid: TEST_IDS.tid }))), 'E-KEY-03');
+      assert.equal(await code(provision(input({ board: handheld, mid: TEST_IDS.mid }))), 'E-KEY-03');
+      assert.equal(existsSync(join(work, 'journal')), false, 'nothing written');
+      const r = await provision(input({ components: testComponents }));
+      assert.equal(r.testKeys, true);
+    });
+
+    it('checksEachComponentsKcvAndTheComponentCount', async () => {
+      const c = comp('11111111111111112222222222222222');
+      assert.equal(await code(provision(input({ components: [c, { ...comp('33333333333333334444444444444444'), kcvHex: '000000' }] }))), 'E-KEY-01');
+      assert.equal(await code(provision(input({ components: [c] }))), 'E-OPR-08');
+      const three = [c, comp('33333333333333334444444444444444'), comp('55555555555555556666666666666666')];
+      assert.equal((await provision(input({ components: three }))).testKeys, false);
+    });
+  });
+});
