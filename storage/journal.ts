@@ -20,6 +20,7 @@
  */
 import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { scanRecords } from './salvage';
+import { threadsFor, verifyParallel } from './verify-parallel';
 import { join } from 'node:path';
 import { Logger, silentLogger } from '../runtime/log';
 import { PosError, invariant } from '../runtime/errors';
@@ -72,6 +73,8 @@ export interface JournalOptions {
    * preallocated space. Boards set it to their capacity; 0 (default) preallocates nothing.
    */
   readonly preallocateBytes?: number;
+  /** Threads that verify on open (default: by size, see storage/verify-parallel.ts). */
+  readonly verifyThreadsMax?: number;
   /** A commit not durable within this is a storage fault (E-STO-03). */
   readonly appendTimeoutMsMax?: number;
   /** UNSAFE: skips flushes. Only for the power-cut tests' positive control. */
@@ -129,7 +132,7 @@ export class Journal {
     if (metaProblem) await refuseOrSetAside(options, metaProblem, log);
     const db = openLmdb(options);
     if (options.preallocateBytes && !options.readOnly) preallocate(join(options.dir, 'data.mdb'), options.preallocateBytes);
-    const verified = verifyOrExplain(db, options);
+    const verified = await verifyOrExplain(db, options);
     const report = verified;
     if (report.damage?.foreign) {
       await db.close();
@@ -386,9 +389,9 @@ function openLmdb(options: JournalOptions): JournalDb {
 }
 
 /** LMDB's own corruption errors (MDB_CORRUPTED, MDB_PAGE_NOTFOUND...) while walking are damage. */
-function verifyOrExplain(db: JournalDb, options: JournalOptions): VerifyReport {
+async function verifyOrExplain(db: JournalDb, options: JournalOptions): Promise<VerifyReport> {
   try {
-    return verifyStore(db, options.identity);
+    return await verifyStore(db, options);
   } catch (e) {
     void db.close().catch(() => undefined);
     const reason = e instanceof Error ? e.message : String(e);
@@ -396,13 +399,15 @@ function verifyOrExplain(db: JournalDb, options: JournalOptions): VerifyReport {
   }
 }
 
-function verifyStore(db: JournalDb, identity: string | undefined): VerifyReport {
+async function verifyStore(db: JournalDb, options: JournalOptions): Promise<VerifyReport> {
   const lastKey = lastKeyOf(db);
+  const stats = db.getStats() as { entryCount?: number };
+  const threads = options.verifyThreadsMax ?? threadsFor(lastKey);
+  if (threads > 1) return verifyParallel(db, options.dir, lastKey, stats.entryCount, options.identity, threads);
   function* entries(): Iterable<StoredEntry> {
     for (const { key, value } of db.getRange({ start: 0 })) yield { key, stored: value };
   }
-  const stats = db.getStats() as { entryCount?: number };
-  return verifyEntries(entries(), lastKey, { identity, storedCount: stats.entryCount });
+  return verifyEntries(entries(), lastKey, { identity: options.identity, storedCount: stats.entryCount });
 }
 
 function lastKeyOf(db: JournalDb): number {

@@ -49,6 +49,19 @@ export interface VerifyOptions {
   readonly identity?: string;
   /** Entry count the store itself records (LMDB's meta page); more than the walk found = hidden records. */
   readonly storedCount?: number;
+  /**
+   * Segment mode (parallel verification): the entries start at this seq instead of 1, and the
+   * first record's prevDigest is taken on trust and returned as `startPrevDigest`, for the caller
+   * to check against the previous segment's last digest. The end-of-store checks are the caller's.
+   */
+  readonly startSeq?: number;
+  /** The entries are one segment of the store: the end-of-store checks are left to the caller. */
+  readonly partial?: boolean;
+}
+
+export interface SegmentReport extends VerifyReport {
+  /** prevDigest stored in the segment's first record (segment mode only). */
+  readonly startPrevDigest?: Buffer;
 }
 
 /** Reads the identity out of record 1 when its frame is good. */
@@ -68,14 +81,16 @@ export function identityOfFirst(first: StoredEntry | undefined): string | undefi
  * Verifies entries (ascending keys). `isLast(key)` must say whether a key is the highest stored
  * (the verifier streams, so the caller who knows the store answers it).
  */
-export function verifyEntries(entries: Iterable<StoredEntry>, lastKey: number, options: VerifyOptions = {}): VerifyReport {
+export function verifyEntries(entries: Iterable<StoredEntry>, lastKey: number, options: VerifyOptions = {}): SegmentReport {
   const started = process.hrtime.bigint();
-  const done = (r: Omit<VerifyReport, 'elapsedMs' | 'identity'>, identity: string | undefined): VerifyReport =>
-    ({ ...r, identity, elapsedMs: Number(process.hrtime.bigint() - started) / 1e6 });
+  const segment = (options.startSeq ?? 1) > 1;
+  let startPrevDigest: Buffer | undefined;
+  const done = (r: Omit<SegmentReport, 'elapsedMs' | 'identity'>, identity: string | undefined): SegmentReport =>
+    ({ ...r, identity, startPrevDigest, elapsedMs: Number(process.hrtime.bigint() - started) / 1e6 });
 
   let identity = options.identity;
   let prev: Buffer = Buffer.alloc(DIGEST_BYTES);
-  let expected = 1;
+  let expected = options.startSeq ?? 1;
   let goodCount = 0;
   // Speed (1M records in well under the 2 s goal matters at boot): the chain digest is kept as a
   // latin1 string (crypto.hash returns strings ~3x faster than Buffers in Node 20) and compared
@@ -105,8 +120,14 @@ export function verifyEntries(entries: Iterable<StoredEntry>, lastKey: number, o
       prevLatin1 = prev.toString('latin1');
       prevStale = false;
     }
+    const frameOk = frameValid(stored);
+    if (segment && startPrevDigest === undefined && frameOk) {
+      startPrevDigest = Buffer.from(stored.subarray(32, 64));
+      prevLatin1 = startPrevDigest.toString('latin1');
+      prevStale = true;
+    }
     // frameValid makes exactly checkFrame's checks without allocating; checkFrame names the fault.
-    if (!frameValid(stored)) {
+    if (!frameOk) {
       const frame = checkFrame(stored);
       if ('fault' in frame) {
         const fault = { seq: key, reason: frame.fault.reason };
@@ -129,6 +150,7 @@ export function verifyEntries(entries: Iterable<StoredEntry>, lastKey: number, o
     expected++;
   }
   current(); // from here on `prev` is the last good record's digest
+  if (segment || options.partial) return done({ goodCount, lastGoodSeq: expected - 1, lastGoodDigest: prev }, identity);
   const stored = options.storedCount ?? 0;
   if (stored > goodCount) {
     return done({ goodCount, lastGoodSeq: expected - 1, lastGoodDigest: prev, damage: { seq: expected, reason: `the store counts ${stored} records but only ${goodCount} are reachable (a damaged index page hides records)` } }, identity);
