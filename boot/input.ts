@@ -48,6 +48,8 @@ export interface ControllerDeps {
   locale(): Locale;
   /** Pages the error screen has on this display. */
   errorPages(code: string): number;
+  /** Pages the screen on display now has (UP/DOWN page through a long one). */
+  screenPages(): number;
   /** Recovery menu actions the machine does not handle itself (restart, diagnostics...). */
   recoveryAction(action: string): void;
   /** Runs the diagnostics and reports results as they come. */
@@ -175,6 +177,11 @@ export class InputController {
     if (this.entry) return this.entryKey(key, p);
     if (this.menu) return this.menuKey(key, p);
     if (key === 'CANCEL') return this.cancel();
+    if (key === 'UP' || key === 'DOWN') {
+      const n = Math.max(1, this.deps.screenPages());
+      this.set({ page: (this.ui.page + (key === 'DOWN' ? 1 : n - 1)) % n });
+      return;
+    }
     if (key !== 'OK') return;
     if (p === 'offerReprint') this.deps.send({ type: 'YES' });
     else if (p === 'sale.duplicateWarning') this.deps.send({ type: 'CONTINUE' });

@@ -130,6 +130,7 @@ export class TerminalApp {
       setLocale: (l) => this.locale.set(l),
       locale: () => this.locale.get(),
       errorPages: (code) => renderScreen(errorScreen(code), this.locale.get(), this.caps()).pageCount,
+      screenPages: () => (this.shown ? renderScreen(this.shown.screen, this.locale.get(), this.caps()).pageCount : 1),
       recoveryAction: (a) => void this.recoveryAction(a),
       diagnostics: (report) => void this.diagnostics(report),
       changed: () => this.render(),
@@ -412,6 +413,8 @@ export class TerminalApp {
     const view: MachineView = snap ? viewOf(snap) : { state: 'boot', data: { battery: 'ok', amountFen: 0, pendingReceipts: [], reportPending: false, signedOn: false, reversalPending: false } };
     const choice = chooseScreen(view, this.controller.state(), this.env);
     let screen = screenFor(choice.name, choice.data);
+    // Long bodies page with UP/DOWN (error screens carry their page in their data).
+    if (choice.name !== 'error' && this.controller.state().page > 0) screen = { ...screen, page: this.controller.state().page };
     if (choice.notice !== undefined && screen.notice === undefined) screen = { ...screen, notice: choice.notice };
     const same = this.shown && this.shown.name === choice.name && JSON.stringify(this.shown.screen) === JSON.stringify(screen);
     if (same) return;

@@ -307,7 +307,7 @@ function signature(): Screen {
 
 /** A lost slip must not lead to a second charge (FIELD-FAULTS.md): the earlier approval is shown first. */
 function duplicateWarning(d: ScreenData['duplicateWarning']): Screen {
-  const lines: Txt[] = [t('msg.duplicate'), t('msg.trace', { trace: d.trace }), amountLine(d.amountFen), ...(d.pan ? [maskPan(d.pan)] : [])];
+  const lines: Txt[] = [t('msg.trace', { trace: d.trace }), amountLine(d.amountFen), t('msg.duplicate'), ...(d.pan ? [maskPan(d.pan)] : [])];
   return { id: 'duplicateWarning', title: t('title.duplicate'), lines, footer: t('footer.okCancel') };
 }
 

@@ -1,0 +1,156 @@
+/**
+ * Drives a terminal process on the simulator board the way the front panel does: only through
+ * the control interface (sim/control-server.ts), with the acquirer simulator in this process.
+ * The terminal is the real child (boot/terminal-main.ts, started as `npm start` starts it), on
+ * a journal directory of the test's own.
+ */
+import { strict as assert } from 'node:assert';
+import { ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { startTerminal } from '../../boot/start';
+import { ControlClient, Reply } from '../../sim/control-client';
+import { AcquirerSimulator, TEST_TERMINAL } from '../../sim/host/simulator';
+import { Journal } from '../../storage/journal';
+import { DecodedRecord, RecordType } from '../../storage/record';
+import { deriveState, TerminalState, batchTotals } from '../../runtime/terminal-state';
+import type { ProbeSnapshot } from '../../boot/terminal-app';
+
+export const STATE_WAIT_MS_MAX = 20_000;
+export const POLL_MS = 40;
+
+export interface TerminalRun {
+  readonly child: ChildProcess;
+  readonly client: ControlClient;
+  readonly controlPort: number;
+  readonly log: string[];
+}
+
+export class Driver {
+  run: TerminalRun | undefined;
+
+  constructor(readonly host: AcquirerSimulator, readonly dir: string, private readonly locale: 'en' | 'zh-CN' = 'en') {}
+
+  /** Powers the terminal on (a fresh process on the same storage). */
+  async powerOn(options: { holdReset?: boolean } = {}): Promise<TerminalRun> {
+    const log: string[] = [];
+    const args = ['--board', 'sim', '--host-port', String(this.host.port), '--journal-dir', join(this.dir, 'journal'), '--locale', this.locale, ...(options.holdReset ? ['--hold-reset'] : [])];
+    const { child, controlPort } = await startTerminal(args, (line) => { log.push(line); if (log.length > 500) log.shift(); });
+    const client = await ControlClient.connect(controlPort);
+    this.run = { child, client, controlPort, log };
+    return this.run;
+  }
+
+  /** Pulls the battery: SIGKILL, no chance to close anything. */
+  async pullBattery(): Promise<void> {
+    const run = this.need();
+    run.client.close();
+    const exited = new Promise((r) => run.child.once('exit', r));
+    run.child.kill('SIGKILL');
+    await exited;
+    this.run = undefined;
+  }
+
+  /** Clean shutdown (SIGTERM): the journal is closed. */
+  async powerOff(): Promise<number | null> {
+    const run = this.run;
+    if (!run) return null;
+    run.client.close();
+    const exited = new Promise<number | null>((r) => run.child.once('exit', (code) => r(code)));
+    run.child.kill('SIGTERM');
+    this.run = undefined;
+    return exited;
+  }
+
+  async cmd(cmd: string, args: Record<string, unknown> = {}): Promise<Reply> {
+    const r = await this.need().client.request(cmd, args);
+    assert.ok(r.ok, `${cmd} failed: ${r.error}`);
+    return r;
+  }
+
+  async keys(keys: string): Promise<void> {
+    await this.cmd('keys', { keys });
+  }
+
+  async snapshot(): Promise<ProbeSnapshot> {
+    const r = await this.cmd('state');
+    return r.state as ProbeSnapshot;
+  }
+
+  /** Waits until the machine is in `path` (and `also` holds); names where it was on timeout. */
+  async until(path: string, also: (s: ProbeSnapshot) => boolean = () => true, timeoutMs = STATE_WAIT_MS_MAX): Promise<ProbeSnapshot> {
+    const deadline = Date.now() + timeoutMs;
+    let last: ProbeSnapshot | undefined;
+    while (Date.now() < deadline) {
+      last = await this.snapshot().catch(() => undefined);
+      if (last && last.state === path && also(last)) return last;
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+    throw new Error(`waited ${timeoutMs} ms for ${path}; at ${last?.state} showing ${last?.screen.name} ${JSON.stringify(last?.screen.text)} error ${JSON.stringify(last?.data.error?.code)}`);
+  }
+
+  /** Waits for a screen by ui-lcd name; returns its text. */
+  async screen(name: string, timeoutMs = STATE_WAIT_MS_MAX): Promise<string[]> {
+    const deadline = Date.now() + timeoutMs;
+    let last: Reply | undefined;
+    while (Date.now() < deadline) {
+      last = await this.need().client.request('screen');
+      if (last.ok && last.name === name) return last.text as string[];
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+    throw new Error(`waited ${timeoutMs} ms for screen ${name}; showing ${String(last?.name)} ${JSON.stringify(last?.text)}`);
+  }
+
+  async receipts(): Promise<string[][]> {
+    const r = await this.cmd('receipts');
+    return (r.receipts as Array<{ lines: string[] }>).map((x) => x.lines);
+  }
+
+  /** Receipts once at least `count` have come out of the virtual printer (it decodes as bytes arrive). */
+  async receiptsAtLeast(count: number, timeoutMs = 5_000): Promise<string[][]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const r = await this.receipts();
+      if (r.length >= count || Date.now() > deadline) return r;
+      await new Promise((res) => setTimeout(res, POLL_MS));
+    }
+  }
+
+  private need(): TerminalRun {
+    if (!this.run) throw new Error('the terminal is off');
+    return this.run;
+  }
+}
+
+/**
+ * The journal as the terminal left it (opened read-only, replayed). `beforeSettlement`: replayed
+ * up to the first batch close, i.e. the day's transactions as the settlement saw them.
+ */
+export async function journalState(dir: string, beforeSettlement = false): Promise<TerminalState> {
+  const journal = await Journal.open({ dir: join(dir, 'journal'), readOnly: true });
+  try {
+    function* upToClose(): Generator<DecodedRecord> {
+      for (const r of journal.records()) {
+        if (beforeSettlement && r.type === RecordType.batchClosed) return;
+        yield r;
+      }
+    }
+    return deriveState(upToClose());
+  } finally {
+    await journal.close();
+  }
+}
+
+/** The host's ledger and the terminal's journal agree on every approved transaction and the totals. */
+export function assertLedgerAgrees(host: AcquirerSimulator, s: TerminalState, batch: number): void {
+  const hostApproved = host.ledger.entries({ tid: TEST_TERMINAL.tid, batch }).filter((e) => e.status === 'approved');
+  const mine = [...s.txns.values()].filter((t) => t.batch === batch && t.status === 'approved');
+  for (const e of hostApproved) {
+    const t = s.txns.get(e.stan);
+    assert.ok(t, `host approved ${e.type} STAN ${e.stan} that the journal does not have`);
+    assert.equal(t.status, 'approved', `STAN ${e.stan}: host approved, journal ${t.status}`);
+    assert.equal(t.rrn, e.rrn);
+    assert.equal(t.amountFen, e.amountFen);
+  }
+  for (const t of mine) assert.ok(hostApproved.some((e) => e.stan === t.stan), `journal approved ${t.kind} STAN ${t.stan} that the host does not`);
+  assert.deepEqual(batchTotals(s), host.ledger.totals(TEST_TERMINAL.tid, batch), 'totals differ');
+}

@@ -1,0 +1,191 @@
+/**
+ * A full trading day on the simulator board, driven only through the control interface, as the
+ * front panel drives it: the terminal is the real `npm start` child process, the acquirer
+ * simulator runs here. Keys are keypad presses; cards are presented at the virtual reader; the
+ * screen is read back as the terminal drew it (name and text); receipts are read from the
+ * virtual printer. At the end the host's ledger and the journal (read after a clean shutdown)
+ * agree on every transaction, and the settlement balanced.
+ */
+import { strict as assert } from 'node:assert';
+import { AcquirerSimulator } from '../../sim/host/simulator';
+import { tempDir, removeDir } from '../../storage/testing';
+import { Driver, journalState, assertLedgerAgrees } from './driver';
+
+describe('e2e: a trading day through the control interface (terminal process, simulator board, acquirer simulator)', function () {
+  this.timeout(120_000);
+  let host: AcquirerSimulator;
+  let dir: string;
+  let d: Driver;
+
+  before(async () => {
+    host = new AcquirerSimulator({});
+    await host.listen(0);
+    dir = tempDir('pos-e2e-day-');
+    d = new Driver(host, dir, 'en');
+  });
+  after(async () => {
+    await d?.powerOff().catch(() => undefined);
+    await host?.close();
+    if (dir) removeDir(dir);
+  });
+
+  /** Cashier's customer-copy and signature steps after an approval; returns the approved STAN. */
+  async function finishSale(customerCopy: boolean): Promise<number> {
+    const s = await d.until('sale.askCustomerCopy');
+    assert.equal(s.screen.name, 'customerCopy');
+    const stan = s.data.result?.stan as number;
+    await d.keys(customerCopy ? '1' : '2');
+    await d.until('sale.signature');
+    await d.keys('OK');
+    await d.until('idle');
+    return stan;
+  }
+
+  async function supervisor(path: string): Promise<void> {
+    await d.until(path);
+    const text = await d.screen('login');
+    assert.ok(text.some((l) => l.includes('Operator')), `supervisor login screen: ${text.join('|')}`);
+    await d.keys('99OK9999OK');
+  }
+
+  it('login, sign-on, sales by swipe, chip and tap, duplicate warning, void, refund, reprint, paper out, settlement; ledger = journal', async () => {
+    await d.powerOn();
+    // ---- login (cashier 01 / 0000) and sign-on
+    await d.until('login');
+    assert.deepEqual((await d.screen('login')).slice(0, 2), ['Operator login', 'Operator no.']);
+    await d.keys('01OK');
+    await d.until('login', (s) => s.screen.text.includes('Password'));
+    await d.keys('0000');
+    assert.ok((await d.screen('login')).some((l) => l.includes('****')), 'password masked');
+    await d.keys('OK');
+    const idle = await d.until('idle');
+    assert.equal(idle.data.signedOn, true);
+    assert.equal(idle.data.operator, '001');
+    assert.ok((await d.screen('idle')).includes('DEMO SHOP'));
+
+    // ---- sale 1: digits from idle start the amount entry; swipe (no PIN for a magnetic debit card here)
+    await d.keys('1200');
+    assert.ok((await d.screen('saleAmount')).some((l) => l.includes('12.00')), 'amount shifts in from the right');
+    await d.keys('OK');
+    assert.ok((await d.screen('presentCard')).some((l) => l.includes('12.00')));
+    await d.cmd('swipe', { card: 'magDebit' });
+    const stan1 = await finishSale(true);
+    let receipts = await d.receiptsAtLeast(2);
+    assert.equal(receipts.length, 2, 'merchant and customer copies');
+    assert.ok(receipts[0].some((l) => /622202\*+0123/.test(l)), 'masked PAN on the receipt');
+    assert.ok(!receipts.flat().some((l) => /6222021234567890123/.test(l)), 'never the full PAN');
+
+    // ---- sale 2: chip, PIN
+    await d.keys('3400OK');
+    await d.until('sale.card');
+    await d.cmd('insert', { card: 'icDebit' });
+    await d.until('sale.pin');
+    await d.keys('2468');
+    const pinScreen = await d.screen('pin');
+    assert.ok(pinScreen.some((l) => l.includes('****')) && !JSON.stringify(await d.snapshot()).includes('2468'), 'PIN masked, never in a snapshot');
+    await d.keys('10OK');
+    const s2 = await d.until('sale.askCustomerCopy');
+    const sale2 = s2.data.result?.txn;
+    await d.keys('2');
+    await d.until('sale.signature');
+    await d.keys('OK');
+    await d.until('idle');
+    await d.cmd('remove');
+
+    // ---- sale 3: contactless, PIN
+    await d.keys('5600OK');
+    await d.until('sale.card');
+    await d.cmd('tap', { card: 'contactless' });
+    await d.until('sale.pin');
+    await d.keys('246810OK');
+    await finishSale(false);
+
+    // ---- the same card and amount again: the earlier approval is shown first; CANCEL stops it
+    await d.keys('1200OK');
+    await d.until('sale.card');
+    await d.cmd('swipe', { card: 'magDebit' });
+    await d.until('sale.duplicateWarning');
+    const dup = await d.screen('duplicateWarning');
+    assert.ok(dup.some((l) => l.includes(String(stan1).padStart(6, '0'))), `duplicate screen names the earlier trace: ${dup.join('|')}`);
+    await d.keys('CANCEL');
+    await d.until('idle');
+
+    // ---- void of sale 1 (menu item 2), supervisor 99 / 9999
+    await d.keys('MENU');
+    assert.equal((await d.screen('mainMenu'))[0].startsWith('Main menu'), true);
+    await d.keys('2');
+    await supervisor('void.authorize.ask');
+    await d.until('void.trace');
+    await d.keys(`${stan1}OK`);
+    await d.until('void.confirm');
+    assert.ok((await d.screen('voidConfirm')).some((l) => l.includes('12.00')));
+    await d.keys('OK');
+    await d.until('void.askCustomerCopy');
+    await d.keys('2');
+    await d.until('idle');
+
+    // ---- refund against sale 2 (reference number from the host), part of it
+    await d.keys('MENU3');
+    await supervisor('refund.authorize.ask');
+    await d.until('refund.details');
+    await d.keys(`${sale2?.rrn}OK`);
+    await d.screen('refundAmount');
+    await d.keys('400OK');
+    await d.until('refund.card');
+    await d.cmd('tap', { card: 'contactless' });
+    await d.until('refund.askCustomerCopy');
+    await d.keys('2');
+    await d.until('idle');
+
+    // ---- reprint of sale 2 by trace number: marked as a duplicate, never sent to the host again
+    const sentBefore = host.ledger.entries({}).length;
+    const before = (await d.receipts()).length;
+    await d.keys('MENU5');
+    await d.screen('reprint');
+    await d.keys('2');
+    await d.screen('reprintTrace');
+    await d.keys(`${sale2?.stan}OK`);
+    await d.until('idle');
+    receipts = await d.receiptsAtLeast(before + 1);
+    assert.equal(receipts.length, before + 1, `receipts ${before} -> ${receipts.length}: ${JSON.stringify(receipts.at(-1))}`);
+    assert.ok(receipts[receipts.length - 1].some((l) => /DUPLICATE/.test(l)), 'the reprint is marked');
+    assert.equal(host.ledger.entries({}).length, sentBefore, 'a reprint never charges again');
+
+    // ---- paper out: the sale completes, the receipt waits, prints when paper is back
+    await d.cmd('paper', { state: 'out' });
+    await d.keys('700OK');
+    await d.until('sale.card');
+    await d.cmd('swipe', { card: 'magDebit' });
+    const out = await d.until('paperOut');
+    const paperText = await d.screen('paperOut');
+    assert.ok(paperText.some((l) => l.startsWith('Paper out')), paperText.join('|'));
+    assert.deepEqual(out.data.pendingReceipts.length, 1);
+    const paperSale = out.data.pendingReceipts[0];
+    assert.equal(host.ledger.entries({}).find((e) => e.stan === paperSale)?.status, 'approved', 'the sale itself completed');
+    const printedBefore = (await d.receipts()).length;
+    await d.cmd('paper', { state: 'loaded' });
+    await d.until('idle');
+    receipts = await d.receiptsAtLeast(printedBefore + 1);
+    assert.equal(receipts.length, printedBefore + 1, 'the waiting receipt printed once paper was back');
+
+    // ---- settlement (menu 6), supervisor
+    await d.keys('MENU6');
+    await supervisor('settlement.authorize.ask');
+    const settled = await d.until('settlement.result');
+    const result = await d.screen('settlementResult');
+    assert.ok(result.includes('Balanced'), `settlement: ${result.join('|')}`);
+    await d.keys('DOWN');
+    const page2 = await d.until('settlement.result', (s) => s.screen.text.some((l) => l.startsWith('Sales')));
+    assert.ok(page2.screen.text.some((l) => /Sales 3 /.test(l)), `3 sales counted (one voided): ${page2.screen.text.join('|')}`);
+    assert.ok((await d.receiptsAtLeast(printedBefore + 2)).at(-1)?.some((l) => /SETTLE|结算/i.test(l)), 'settlement report printed');
+    await d.keys('OK');
+    await d.until('idle');
+
+    // ---- clean shutdown; the journal and the host agree
+    assert.equal(await d.powerOff(), 0);
+    const day = await journalState(dir, true);
+    assertLedgerAgrees(host, day, settled.data.settlement?.batch as number);
+    const after = await journalState(dir);
+    assert.equal(after.lastClosed?.verdict, 'balanced');
+  });
+});
