@@ -119,7 +119,7 @@ function timedOut(t: StationTerminal, o: StationOptions, e: unknown): StationRep
   const err = isPosError(e) ? e : new PosError('BRD_DEVICE_ABSENT', `station: ${String(e)}`);
   const now = new Date().toISOString();
   const report: TestReport = { serial: t.serial, board: 'sim', startedAt: now, finishedAt: now, pass: false, tests: [{ name: 'station', pass: false, values: { message: err.message }, codes: [err.code], ms: 0 }] };
-  const reportFile = writeReport(o.reportDir, report as TestReport & Record<string, unknown>);
+  const reportFile = writeReport(o.reportDir, report);
   o.onProgress?.(t.serial, `FAIL ${err.code} ${err.message}`);
   return { ...report, reportFile };
 }

@@ -399,7 +399,7 @@ async function keypadTest(board: Board, prompts: Prompts, timeoutMs: number): Pr
 }
 
 /** Writes a report as `<dir>/<serial>.json`, durably. */
-export function writeReport(dir: string, report: TestReport & Record<string, unknown>): string {
+export function writeReport(dir: string, report: TestReport): string {
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${report.serial}.json`);
   writeFileAtomic(file, JSON.stringify(report, null, 1) + '\n', dir);

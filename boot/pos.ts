@@ -10,8 +10,9 @@ import { journalCommands } from '../storage/cli';
 import { hostSimCommands } from '../sim/host/cli';
 import { recoveryCommands } from './recovery-cli';
 import { updateCommands } from './update-cli';
+import { factoryCommands } from './factory-cli';
 
-const COMMAND_GROUPS: ReadonlyArray<readonly Command[]> = [journalCommands, hostSimCommands, recoveryCommands, updateCommands];
+const COMMAND_GROUPS: ReadonlyArray<readonly Command[]> = [journalCommands, hostSimCommands, recoveryCommands, updateCommands, factoryCommands];
 
 const VALUE_FLAGS = new Set(['dir', 'out', 'in', 'file', 'passphrase', 'passphrase-file', 'identity', 'from', 'to', 'limit', 'board', 'port', 'host', 'seed', 'days', 'tid', 'tmk', 'mid', 'fault', 'mode',
   // boot/: recovery, update, factory
