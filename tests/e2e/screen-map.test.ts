@@ -1,0 +1,160 @@
+/**
+ * Every state of the terminal machine has a screen: the machine's states are walked from its
+ * definition (as docs/state-machine.md is generated), and each leaf must have an entry in
+ * boot/screen-map.ts naming a screen ui-lcd knows, which then renders on every display in both
+ * languages. Plus the input controller's secrets: a PIN is a Buffer, wiped after use.
+ */
+import { strict as assert } from 'node:assert';
+import { AnyStateNode } from 'xstate';
+import { createTerminalMachine, MachineView, MachineEvent } from '../../runtime/machine';
+import { isStateName, screenFor } from '../../ui-lcd/screens';
+import { renderScreen } from '../../ui-lcd/screen';
+import { STATE_SCREENS, EMPTY_UI, Env, chooseScreen } from '../../boot/screen-map';
+import { InputController } from '../../boot/input';
+import { PinBufferEntry } from '../../boot/input-secret';
+import { resetAtBoot } from '../../boot/terminal-app';
+import type { Button, ButtonEvent } from '../../hal/button';
+import type { KeyName } from '../../hal/keypad';
+
+function leafStates(): string[] {
+  const m = createTerminalMachine({ open: async () => { throw new Error('unused'); }, selfTest: async () => undefined, printer: {} as never, readCard: async () => { throw new Error('unused'); }, clock: () => 0 });
+  const out: string[] = [];
+  const walk = (n: AnyStateNode): void => {
+    const children = Object.values(n.states);
+    if (children.length === 0 && n.path.length) out.push(n.path.join('.'));
+    for (const c of children) walk(c);
+  };
+  walk(m.root);
+  return out;
+}
+
+const ENV: Env = { nowMs: Date.UTC(2026, 10, 21, 2), merchantName: 'DEMO', status: { batteryPercent: 80 }, bootStep: 'journal', bootStepIndex: 2, bootStepCount: 5 };
+const view = (state: string, data: Partial<MachineView['data']> = {}): MachineView => ({
+  state, data: { battery: 'ok', amountFen: 1234, pendingReceipts: [], reportPending: false, signedOn: true, reversalPending: false, ...data },
+});
+const DISPLAYS = [{ kind: 'text', cols: 16, rows: 2 }, { kind: 'text', cols: 20, rows: 4 }, { kind: 'pixels', width: 128, height: 64 }] as const;
+
+describe('e2e: every machine state maps to a ui-lcd screen', () => {
+  const states = leafStates();
+
+  it('walks the machine: each leaf state has an entry naming a known screen, and the table has no stale entries', () => {
+    assert.ok(states.length > 60, `the machine has ${states.length} leaf states`);
+    const missing = states.filter((s) => !STATE_SCREENS[s]);
+    assert.deepEqual(missing, [], 'states without a screen');
+    const stale = Object.keys(STATE_SCREENS).filter((s) => !states.includes(s));
+    assert.deepEqual(stale, [], 'table entries for states the machine does not have');
+    for (const s of states) {
+      const choice = chooseScreen(view(s), EMPTY_UI, ENV);
+      assert.ok(isStateName(choice.name), `${s} -> ${choice.name} is not a ui-lcd screen`);
+    }
+  });
+
+  it('each state renders on 16x2, 20x4 and 128x64 in both languages, without the internal-error screen', () => {
+    for (const s of states) {
+      const choice = chooseScreen(view(s), EMPTY_UI, ENV);
+      const screen = screenFor(choice.name, choice.data);
+      assert.ok(!screen.id.startsWith('error:E-SYS'), `${s} shows ${screen.id}`);
+      for (const caps of DISPLAYS) for (const locale of ['zh-CN', 'en'] as const) renderScreen(screen, locale, caps);
+    }
+  });
+
+  it('an unacknowledged error shows its error screen first; a wrong password is a notice on the login screen', () => {
+    const err = { code: 'E-RDR-02', kind: 'card-unreadable', message: 'x', en: { cause: 'c', steps: [] }, zh: { cause: 'c', steps: [] }, detail: {} } as const;
+    assert.equal(chooseScreen(view('sale.cardError', { error: err }), EMPTY_UI, ENV).name, 'error');
+    assert.equal(chooseScreen(view('sale.cardError', { error: err }), { ...EMPTY_UI, acknowledged: new Set([err]) }, ENV).name, 'presentCard');
+    const wrong = { ...err, code: 'E-OPR-02', detail: { attemptsLeft: 3 } };
+    const login = chooseScreen(view('login', { error: wrong }), EMPTY_UI, ENV);
+    assert.equal(login.name, 'login');
+    assert.equal(login.data.attemptsLeft, 3);
+  });
+});
+
+describe('e2e: input controller', () => {
+  function controller(state: string) {
+    const sent: MachineEvent[] = [];
+    const c = new InputController({
+      send: (e) => sent.push(e), clock: () => 0, cancelCardRead: () => undefined, paperReady: async () => true, refundDate: () => '1121',
+      setLocale: () => undefined, locale: () => 'en', errorPages: () => 1, screenPages: () => 1, recoveryAction: () => undefined, diagnostics: () => undefined, changed: () => undefined,
+    });
+    c.sync(view(state));
+    const press = (keys: string): void => { for (const k of keys.match(/[A-Z]{2,}|\d/g) ?? []) c.press(k as KeyName); };
+    return { c, sent, press };
+  }
+
+  it('login: 2 typed digits become the 3-digit operator number, the password is masked', () => {
+    const { c, sent, press } = controller('login');
+    press('01OK1234');
+    assert.equal(c.state().login.passwordLength, 4);
+    assert.ok(!JSON.stringify(c.state()).includes('1234'));
+    press('OK');
+    assert.deepEqual(sent, [{ type: 'LOGIN', operator: '001', password: '1234' }]);
+  });
+
+  it('idle: a digit starts a sale and lands in the amount; the PIN goes out as a Buffer that is wiped once the machine is past it', () => {
+    const { c, sent, press } = controller('idle');
+    press('5');
+    assert.deepEqual(sent, [{ type: 'SALE' }]);
+    c.sync(view('sale.amount'));
+    press('00OK');
+    assert.deepEqual(sent[1], { type: 'AMOUNT', amountFen: 500 });
+    c.sync(view('sale.pin'));
+    press('246810OK');
+    const pin = (sent[2] as { pin: Buffer }).pin;
+    assert.ok(Buffer.isBuffer(pin) && pin.toString('ascii') === '246810');
+    c.sync(view('sale.online'));
+    assert.equal(pin.toString('ascii'), '246810', 'kept while the machine uses it');
+    c.sync(view('sale.printMerchant'));
+    assert.ok(pin.every((b) => b === 0), 'wiped afterwards');
+  });
+
+  it('CANCEL backs out of a card wait at the reader too; the main menu opens on MENU and picks by number', () => {
+    const { c, sent, press } = controller('sale.card');
+    let cancelled = 0;
+    (c as unknown as { deps: { cancelCardRead: () => void } }).deps.cancelCardRead = () => { cancelled++; };
+    press('CANCEL');
+    assert.deepEqual(sent, [{ type: 'CANCEL' }]);
+    assert.equal(cancelled, 1);
+    c.sync(view('idle'));
+    press('MENU');
+    assert.equal(c.state().local?.name, 'mainMenu');
+    press('2');
+    assert.deepEqual(sent[1], { type: 'VOID' });
+  });
+
+  it('PinBufferEntry refuses fewer than 4 digits and never exposes digits', () => {
+    const w = new PinBufferEntry({ clock: () => 0 });
+    for (const k of ['1', '2', '3']) w.press(k as KeyName);
+    assert.deepEqual(w.press('OK'), { kind: 'refused', reason: 'too-short' });
+    w.press('4');
+    const r = w.press('OK');
+    assert.equal(r.kind, 'submit');
+    assert.equal(w.length, 0);
+  });
+});
+
+describe('e2e: reset button at boot', () => {
+  class FakeButton implements Button {
+    down = true;
+    private listeners = new Set<(e: ButtonEvent) => void>();
+    async start(): Promise<void> {}
+    async pressed(): Promise<boolean> { return this.down; }
+    heldMs(): number { return 0; }
+    async waitHeld(): Promise<boolean> { return this.down; }
+    onEvent(l: (e: ButtonEvent) => void): () => void { this.listeners.add(l); return () => this.listeners.delete(l); }
+    onFault(): () => void { return () => undefined; }
+    async close(): Promise<void> {}
+    release(): void { this.down = false; for (const l of this.listeners) l({ type: 'release', heldMs: 100 }); }
+  }
+
+  it('held then released: recovery; held past stuckMs: KBD_RESET_STUCK reported and a normal boot; not pressed: normal boot', async () => {
+    const held = new FakeButton();
+    setTimeout(() => held.release(), 30);
+    assert.deepEqual(await resetAtBoot(held, { holdMs: 10, stuckMs: 2_000 }), { recovery: true });
+    const stuck = await resetAtBoot(new FakeButton(), { holdMs: 10, stuckMs: 80 });
+    assert.equal(stuck.recovery, false);
+    assert.equal(stuck.fault?.code, 'E-KBD-02');
+    const idle = new FakeButton();
+    idle.down = false;
+    assert.deepEqual(await resetAtBoot(idle, { holdMs: 10, stuckMs: 80 }), { recovery: false });
+  });
+});
