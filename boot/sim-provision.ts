@@ -19,6 +19,8 @@ import type { Board } from '../hal/board';
 import { PosError } from '../runtime/errors';
 import { rec } from '../runtime/records';
 import type { Terminal } from '../runtime/terminal';
+import type { Journal } from '../storage/journal';
+import { RecordType } from '../storage/record';
 import { TEST_TERMINAL } from '../sim/host/simulator';
 
 /** The journal identity (serial) of the simulator board. */
@@ -38,36 +40,52 @@ export const SIM_OPERATORS: readonly DefaultOperator[] = [
   { typed: '99', number: '099', role: 'supervisor', password: '9999' },
 ];
 
-/** Mutable holder the engine reads its ids from (filled once the journal says who we are). */
-export type IdsHolder = { tid: string; mid: string };
+export interface Identity {
+  readonly tid: string;
+  readonly mid: string;
+  readonly testKeys: boolean;
+}
 
-/** Simulator: provisions on first boot, returns the test TMK. Refused on a real board. */
-export async function provisionSimulator(board: Board, terminal: Terminal, ids: IdsHolder): Promise<() => Buffer> {
+/** Identity records come first in a journal; only the first few records are read. */
+const IDENTITY_SCAN_RECORDS_MAX = 16;
+
+/** The terminal-identity record, read before the engine is built (its keys are sealed to the TID). */
+export function identityOf(journal: Journal): Identity | undefined {
+  let n = 0;
+  for (const r of journal.records()) {
+    if (r.type === RecordType.terminalIdentity) return { tid: String(r.payload.tid), mid: String(r.payload.mid), testKeys: r.payload.testKeys === true };
+    if (++n >= IDENTITY_SCAN_RECORDS_MAX) break;
+  }
+  return undefined;
+}
+
+/** Simulator: writes the test identity on first boot; returns it and the test TMK. Refused on a real board. */
+export async function simulatorIdentity(board: Board, journal: Journal): Promise<{ identity: Identity; tmk: () => Buffer }> {
   if (board.config.simulator !== true) throw new PosError('KEY_TEST_ON_REAL', `${board.file}: test identities are for the simulator board only`, { board: board.file });
-  const state = terminal.store.state;
-  if (!state.identity) {
-    await terminal.store.commit([rec.terminalIdentity({ serial: SIM_IDENTITY, tid: TEST_TERMINAL.tid, mid: TEST_TERMINAL.mid, board: board.config.board, locale: 'zh-CN', testKeys: true })]);
+  let identity = identityOf(journal);
+  if (!identity) {
+    const r = rec.terminalIdentity({ serial: SIM_IDENTITY, tid: TEST_TERMINAL.tid, mid: TEST_TERMINAL.mid, board: board.config.board, locale: 'zh-CN', testKeys: true });
+    await journal.appendMany([{ type: r.type, payload: r.payload }]);
+    identity = { tid: TEST_TERMINAL.tid, mid: TEST_TERMINAL.mid, testKeys: true };
   }
-  const identity = terminal.store.state.identity!;
-  ids.tid = identity.tid;
-  ids.mid = identity.mid;
-  if (terminal.operators.list().length === 0) {
-    const [admin, ...rest] = SIM_OPERATORS;
-    await terminal.operators.create(admin.number, admin.role, admin.password);
-    const session = { operator: admin.number, role: admin.role };
-    for (const op of rest) await terminal.operators.create(op.number, op.role, op.password, session);
-  }
-  return () => Buffer.from(TEST_TERMINAL.tmk);
+  return { identity, tmk: () => Buffer.from(TEST_TERMINAL.tmk) };
+}
+
+/** Simulator: the default operators on first boot (the administrator first: it needs no session). */
+export async function simulatorOperators(terminal: Terminal): Promise<void> {
+  if (terminal.operators.list().length > 0) return;
+  const [admin, ...rest] = SIM_OPERATORS;
+  await terminal.operators.create(admin.number, admin.role, admin.password);
+  const session = { operator: admin.number, role: admin.role };
+  for (const op of rest) await terminal.operators.create(op.number, op.role, op.password, session);
 }
 
 /** A real board: the factory's identity, never a test one. */
-export function checkRealIdentity(board: Board, terminal: Terminal, ids: IdsHolder, tmk: (() => Buffer) | undefined): () => Buffer {
-  const identity = terminal.store.state.identity;
+export function realIdentity(board: Board, journal: Journal, tmk: (() => Buffer) | undefined): { identity: Identity; tmk: () => Buffer } {
+  const identity = identityOf(journal);
   if (!identity) throw new PosError('STO_IDENTITY', `${board.file}: this terminal has no identity record: provision it at the factory station`, { board: board.file });
   if (identity.testKeys || identity.tid === TEST_TERMINAL.tid || identity.mid === TEST_TERMINAL.mid) {
     throw new PosError('KEY_TEST_ON_REAL', `${board.file}: test identity ${identity.tid} on a real board`, { board: board.file, tid: identity.tid });
   }
-  ids.tid = identity.tid;
-  ids.mid = identity.mid;
-  return tmk ?? (() => { throw new PosError('KEY_MISSING', 'no terminal master key on this board: re-provision at the factory station'); });
+  return { identity, tmk: tmk ?? (() => { throw new PosError('KEY_MISSING', 'no terminal master key on this board: re-provision at the factory station'); }) };
 }

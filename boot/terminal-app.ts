@@ -52,7 +52,7 @@ import { pixelGrid } from '../ui-lcd/render-pixels';
 import { errorScreen } from '../ui-lcd/error-screens';
 import { InputController } from './input';
 import { Env, chooseScreen } from './screen-map';
-import { SIM_IDENTITY, IdsHolder, provisionSimulator, checkRealIdentity } from './sim-provision';
+import { SIM_IDENTITY, simulatorIdentity, simulatorOperators, realIdentity } from './sim-provision';
 
 export const BOOT_STEP_COUNT = 5;
 /** Card wait per transaction (the machine's card state). */
@@ -248,15 +248,14 @@ export class TerminalApp {
       const deviceKey = this.o.deviceKey ?? fileDeviceKey(join(dirname(resolve(dir)), 'device.key'));
       const transport = new HostTransport({ host: this.o.host.host, port: this.o.host.port, profile: CUP_PROFILE });
       this.transport = transport;
-      // The engine reads its ids when it talks to the host; the journal says who we are.
-      const ids: IdsHolder = { tid: '', mid: '' };
-      let tmk: () => Buffer = () => { throw new PosError('KEY_MISSING', 'terminal master key not loaded'); };
+      // Keys and PANs are sealed to the TID: the identity is read before the engine is built.
+      const { identity, tmk } = simulator ? await simulatorIdentity(this.o.board, journal) : realIdentity(this.o.board, journal, this.o.tmk);
       const terminal = openTerminal({
         journal, host: transport, deviceKey, random: randomBytes, clock: this.clock,
         logger: log.child({ component: 'engine' }), ...(this.o.scryptN ? { scryptN: this.o.scryptN } : {}),
-        config: { ids, profile: CUP_PROFILE, tmk: () => tmk(), merchantName: 'DEMO SHOP' },
+        config: { ids: { tid: identity.tid, mid: identity.mid }, profile: CUP_PROFILE, tmk, merchantName: 'DEMO SHOP' },
       });
-      tmk = simulator ? await provisionSimulator(this.o.board, terminal, ids) : checkRealIdentity(this.o.board, terminal, ids, this.o.tmk);
+      if (simulator) await simulatorOperators(terminal);
       this.terminal = terminal;
       return terminal;
     } catch (e) {

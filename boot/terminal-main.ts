@@ -3,7 +3,7 @@
  * service's main program.
  *
  *   node dist/boot/terminal-main.js [--board sim|rpi-dev|FILE] [--host 127.0.0.1] [--host-port N]
- *        [--control-port N] [--hold-reset] [--locale zh-CN|en] [--journal-dir D]
+ *        [--control-port N] [--hold-reset] [--locale zh-CN|en] [--journal-dir D] [--backup-dir D]
  *
  * A board file with `"simulator": true` (board `sim`, the default) is built with simulated buses
  * (sim/board-sim.ts) and gets the control interface on loopback (sim/control-server.ts); once it
@@ -43,7 +43,7 @@ export function boardPath(nameOrPath: string): string {
 }
 
 async function main(): Promise<void> {
-  const { flags } = parseArgs(process.argv.slice(2), new Set(['board', 'host', 'host-port', 'control-port', 'locale', 'journal-dir']));
+  const { flags } = parseArgs(process.argv.slice(2), new Set(['board', 'host', 'host-port', 'control-port', 'locale', 'journal-dir', 'backup-dir']));
   const str = (name: string): string | undefined => (typeof flags.get(name) === 'string' ? String(flags.get(name)) : undefined);
   const boardName = boardPath(str('board') ?? process.env.POS_BOARD ?? 'sim');
   const logger = createLogger('terminal');
@@ -87,7 +87,7 @@ async function main(): Promise<void> {
   app = TerminalApp.create({
     board, logger,
     journalDir: resolve(str('journal-dir') ?? config.storage.journalDir),
-    backupDir: resolve(config.storage.backupDir),
+    backupDir: resolve(str('backup-dir') ?? config.storage.backupDir),
     host: { host: str('host') ?? '127.0.0.1', port: Number(str('host-port') ?? 5000) },
     locale: (str('locale') as Locale | undefined) ?? 'zh-CN',
     processStartMs: PROCESS_START_MS,

@@ -33,7 +33,7 @@ export class Driver {
   /** Powers the terminal on (a fresh process on the same storage). */
   async powerOn(options: { holdReset?: boolean } = {}): Promise<TerminalRun> {
     const log: string[] = [];
-    const args = ['--board', 'sim', '--host-port', String(this.host.port), '--journal-dir', join(this.dir, 'journal'), '--locale', this.locale, ...(options.holdReset ? ['--hold-reset'] : [])];
+    const args = ['--board', 'sim', '--host-port', String(this.host.port), '--journal-dir', join(this.dir, 'journal'), '--backup-dir', join(this.dir, 'backup'), '--locale', this.locale, ...(options.holdReset ? ['--hold-reset'] : [])];
     const { child, controlPort } = await startTerminal(args, (line) => { log.push(line); if (log.length > 500) log.shift(); });
     const client = await ControlClient.connect(controlPort);
     this.run = { child, client, controlPort, log };

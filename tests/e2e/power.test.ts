@@ -1,0 +1,94 @@
+/**
+ * Power on the simulator board: the battery pulled mid-sale (the terminal process SIGKILLed while
+ * the host holds its answer) and the terminal coming back on the same storage with the journal
+ * verified and recovered and the reversal sent; and the reset button held through boot opening
+ * the recovery menu behind the administrator's password.
+ */
+import { strict as assert } from 'node:assert';
+import { existsSync } from 'node:fs';
+import { AcquirerSimulator } from '../../sim/host/simulator';
+import { tempDir, removeDir } from '../../storage/testing';
+import { Driver, journalState, assertLedgerAgrees } from './driver';
+
+describe('e2e: battery pulled mid-sale, reset button held at boot', function () {
+  this.timeout(90_000);
+  let host: AcquirerSimulator;
+  let dir: string;
+  let d: Driver;
+
+  beforeEach(async () => {
+    host = new AcquirerSimulator({});
+    await host.listen(0);
+    dir = tempDir('pos-e2e-power-');
+    d = new Driver(host, dir, 'en');
+  });
+  afterEach(async () => {
+    await d?.powerOff().catch(() => undefined);
+    await host?.close();
+    if (dir) removeDir(dir);
+  });
+
+  it('battery pulled while the sale waits for the host: on power-up the journal is recovered and the reversal sent; nothing charged', async () => {
+    await d.powerOn();
+    await d.until('login');
+    await d.keys('01OK0000OK');
+    await d.until('idle');
+    host.setFault({ kind: 'delay', delayMs: 30_000, type: 'sale' });
+    await d.keys('8800OK');
+    await d.until('sale.card');
+    await d.cmd('swipe', { card: 'magDebit' });
+    await d.until('sale.online');
+    // The request reached the host (it holds the answer): the sale is approved there, unknown here.
+    const deadline = Date.now() + 10_000;
+    while (!host.ledger.entries({}).some((e) => e.type === 'sale') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const charged = host.ledger.entries({}).find((e) => e.type === 'sale');
+    assert.equal(charged?.status, 'approved', 'the host approved before the battery was pulled');
+    await d.pullBattery();
+
+    host.clearFaults();
+    await d.powerOn();
+    const back = await d.until('login', (s) => s.data.notice !== undefined);
+    assert.equal(back.data.notice, 'reversal-sent', 'pending work at boot: the reversal went out before login');
+    assert.equal(back.data.reversalPending, false);
+    assert.equal(host.ledger.entries({}).find((e) => e.stan === charged?.stan)?.status, 'reversed', 'the host reversed the sale: the customer is not charged');
+    assert.ok(d.run?.log.some((l) => /verified in a child process/.test(l) && /"status":"(ok|torn-tail)"/.test(l)), 'the journal was verified in a child before it was opened');
+    // Selling goes on afterwards.
+    await d.keys('01OK0000OK');
+    await d.until('idle');
+    await d.keys('900OK');
+    await d.until('sale.card');
+    await d.cmd('swipe', { card: 'magDebit' });
+    const s = await d.until('sale.askCustomerCopy');
+    assert.equal(s.data.result?.outcome, 'approved');
+    await d.keys('2');
+    await d.until('sale.signature');
+    await d.keys('OK');
+    await d.until('idle');
+    assert.equal(await d.powerOff(), 0);
+    const journal = await journalState(dir);
+    assertLedgerAgrees(host, journal, journal.batch);
+    const mine = [...journal.txns.values()].find((t) => t.stan === charged?.stan);
+    assert.ok(mine, 'the pulled sale is in the journal');
+    assert.notEqual(mine.status, 'approved');
+  });
+
+  it('reset button held through boot: recovery, administrator only (00 / 123456), export to the board backup directory', async () => {
+    await d.powerOn();
+    await d.until('login');
+    assert.equal(await d.powerOff(), 0);
+    await d.powerOn({ holdReset: true });
+    const rec = await d.until('recovery.locked');
+    assert.equal(rec.data.notice, 'reset-held');
+    await d.keys('01OK0000OK');
+    await d.until('recovery.locked', (s) => s.data.notice === 'administrator-required');
+    await d.keys('00OK123456OK');
+    await d.until('recovery.menu');
+    assert.ok((await d.screen('recovery')).some((l) => /Export/.test(l)));
+    await d.keys('2');
+    const exported = await d.until('recovery.menu', (s) => s.data.exportedTo !== undefined || s.data.error !== undefined);
+    assert.ok(exported.data.exportedTo && existsSync(exported.data.exportedTo), `export: ${JSON.stringify(exported.data.error ?? exported.data.exportedTo)}`);
+    // Restart from the menu (7): a normal boot, reset no longer held.
+    await d.keys('7');
+    await d.until('login', () => true, 20_000);
+  });
+});
