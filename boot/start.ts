@@ -7,8 +7,10 @@
  *
  *   npm start                      interactive front panel (needs a TTY)
  *   npm start -- --headless        no panel: prints the control port, runs until SIGINT/SIGTERM
- *   npm start -- --board rpi-dev   another board file, its buses simulated
+ *   npm start -- --board FILE      another simulator board file ("simulator": true)
  *   npm start -- --control-port N  fixed control port (default: any free port)
+ *   npm start -- --locale en       English screens and receipts (default zh-CN)
+ *   npm start -- --journal-dir D   the journal somewhere else than the board file says (--backup-dir too)
  */
 import { join } from 'node:path';
 import { ChildProcess } from 'node:child_process';
@@ -47,7 +49,7 @@ export function startTerminal(args: readonly string[], onLog: (line: string) => 
 }
 
 async function main(): Promise<void> {
-  const { flags } = parseArgs(process.argv.slice(2), new Set(['board', 'control-port']));
+  const { flags } = parseArgs(process.argv.slice(2), new Set(['board', 'control-port', 'locale', 'journal-dir', 'backup-dir']));
   const board = typeof flags.get('board') === 'string' ? String(flags.get('board')) : 'sim';
   const headless = flags.has('headless') || !process.stdout.isTTY || !process.stdin.isTTY;
   const log: string[] = [];
@@ -57,6 +59,7 @@ async function main(): Promise<void> {
   const hostPort = await host.listen(0, '127.0.0.1');
   const terminalArgs = (holdReset: boolean): string[] => [
     '--board', board, '--host-port', String(hostPort), '--control-port', String(flags.get('control-port') ?? 0), ...(holdReset ? ['--hold-reset'] : []),
+    ...['locale', 'journal-dir', 'backup-dir'].flatMap((f) => (typeof flags.get(f) === 'string' ? [`--${f}`, String(flags.get(f))] : [])),
   ];
   let running = await startTerminal(terminalArgs(false), onLog);
   const stopAll = async (): Promise<void> => { running.child.kill('SIGTERM'); await host.close(); };
@@ -75,8 +78,12 @@ async function main(): Promise<void> {
     hostPort,
     controlPort: () => running.controlPort,
     pullBattery: async (holdReset) => {
-      running.child.kill('SIGKILL');
-      await new Promise((r) => running.child.once('exit', r));
+      // A terminal that shut itself down (critical battery) is already off: power it on again.
+      if (running.child.exitCode === null && running.child.signalCode === null) {
+        const exited = new Promise((r) => running.child.once('exit', r));
+        running.child.kill('SIGKILL');
+        await exited;
+      }
       running = await startTerminal(terminalArgs(holdReset), onLog);
       client = await ControlClient.connect(running.controlPort);
       return client;
@@ -85,7 +92,7 @@ async function main(): Promise<void> {
   }, (s) => process.stdout.write(s));
   process.stdin.setRawMode(true);
   process.stdin.setEncoding('utf8');
-  process.stdin.on('data', (seq: string) => { void panel.key(seq); });
+  process.stdin.on('data', (chunk: string) => { void panel.input(chunk); });
   panel.start();
 }
 

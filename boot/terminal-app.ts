@@ -171,6 +171,8 @@ export class TerminalApp {
     const board = this.o.board;
     const results = await board.selfTest();
     this.noteSelfTest(results);
+    // The self-test switched the LEDs off; power is on from here (LEDs are optional per board).
+    await board.led('ledPower0')?.set(true).catch(() => undefined);
     this.watchKeys();
     this.watchBattery();
     this.progress('self-test', 1);
@@ -190,6 +192,7 @@ export class TerminalApp {
       readCard: () => readCard(board.reader(), ['swipe', 'insert', 'tap'], CARD_WAIT_MS_MAX),
       clock: this.clock,
       lang: this.locale.get() === 'en' ? 'en' : 'zh',
+      merchantName: 'DEMO SHOP',
       exportJournal: () => this.exportJournal(),
       shutdown: async () => { this.o.logger.warn('critical battery: journal closed, shutting down'); this.o.onShutdown?.(); },
       recoveryRequested: () => this.recoveryRequested,
@@ -200,6 +203,7 @@ export class TerminalApp {
       next: (snap) => {
         const view = viewOf(snap);
         this.controller.sync(view);
+        this.statusLed(view.data.signedOn);
         if (view.state === 'pendingWork') this.progress('pending', BOOT_STEP_COUNT - 1);
         if ((view.state === 'login' || view.state === 'idle' || view.state.startsWith('recovery')) && this.bootToIdleMs === undefined && this.o.processStartMs !== undefined) {
           this.bootToIdleMs = Date.now() - this.o.processStartMs;
@@ -211,6 +215,15 @@ export class TerminalApp {
     });
     actor.start();
     this.timers.push(setInterval(() => this.tick(), TICK_MS));
+  }
+
+  private statusLedOn: boolean | undefined;
+
+  /** The status LED: on while signed on to the host. */
+  private statusLed(on: boolean): void {
+    if (on === this.statusLedOn) return;
+    this.statusLedOn = on;
+    void this.o.board.led('ledStatus0')?.set(on).catch(() => undefined);
   }
 
   /** Only a display or keypad that cannot work stops the terminal: the rest is reported. */

@@ -8,6 +8,8 @@
 export interface PanelModel {
   /** '#'/'.' rows from the control interface's `screen` (pixels), or the text LCD's rows. */
   readonly screen: { kind: 'pixels'; ascii: string } | { kind: 'text'; lines: string[] } | undefined;
+  /** The screen as the terminal laid it out (name and text rows), from the control interface. */
+  readonly screenText?: { readonly name: string; readonly rows: readonly string[] };
   readonly state: string;
   readonly leds: Record<string, boolean>;
   readonly batteryPercent: number;
@@ -47,7 +49,8 @@ export function brailleRows(ascii: string): string[] {
 export const KEY_LEGEND = [
   'keys: 0-9 digits  Enter=OK  Esc=CANCEL  Backspace=BACK  Del/c=CLEAR  ↑↓=UP/DOWN  m=MENU  f=FUNC',
   'cards: s=swipe  i=insert chip  t=tap  r=remove card   printer: p=paper out/in  o=cover  n=near end',
-  'power: b=battery level  g=charger  x=PULL BATTERY (kill + restart)  h=hold reset at next boot  q=quit',
+  'power: b=battery level  g=charger  x=PULL BATTERY (kill + restart)  h=hold reset at next boot (then x)  q=quit',
+  'operators: 01/0000 cashier  99/9999 supervisor  00/123456 administrator   idle: digits=sale  m=menu',
 ];
 
 function frame(lines: readonly string[], width: number, title: string): string[] {
@@ -64,8 +67,10 @@ export function renderPanel(m: PanelModel): string[] {
   const battery = `battery ${m.batteryPercent}%${m.charging ? ' (charging)' : ''}`;
   const paper = `paper ${m.paper}${m.coverOpen ? ', COVER OPEN' : ''}`;
   const roll = m.paperLines.slice(-PAPER_LINES_SHOWN);
+  const text = m.screenText ? [`screen ${m.screenText.name}: ${m.screenText.rows.join(' | ')}`] : [];
   return [
     ...frame(lcd, lcdWidth, 'LCD'),
+    ...text,
     `${leds}   ${battery}   ${paper}`,
     `state: ${m.state}`,
     ...frame(roll.length ? roll : ['(nothing printed yet)'], 34, 'paper roll'),

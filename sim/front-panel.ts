@@ -48,6 +48,18 @@ export class FrontPanel {
     if (this.timer) clearInterval(this.timer);
   }
 
+  /**
+   * A chunk from stdin in raw mode: a fast typist (or tmux send-keys) delivers several keys in one
+   * chunk. They are split into keys and pressed one after another: two keypad keys down at once
+   * would be a chord on the matrix, not two presses.
+   */
+  input(chunk: string): Promise<void> {
+    for (const seq of splitKeys(chunk)) this.queue = this.queue.then(() => this.key(seq)).catch(() => undefined);
+    return this.queue;
+  }
+
+  private queue: Promise<void> = Promise.resolve();
+
   /** One keyboard sequence from stdin in raw mode. */
   async key(seq: string): Promise<void> {
     if (seq === 'q' || seq === '\x03') { this.host.quit(); return; }
@@ -114,6 +126,7 @@ export class FrontPanel {
       this.model = {
         ...this.model,
         screen: screen.ok ? (screen.kind === 'pixels' ? { kind: 'pixels', ascii: String(screen.ascii) } : { kind: 'text', lines: screen.lines as string[] }) : undefined,
+        screenText: screen.ok && Array.isArray(screen.text) ? { name: String(screen.name), rows: screen.text as string[] } : undefined,
         state: state.ok ? describeState(state.state) : String(state.error),
         leds: leds.ok ? (leds.leds as Record<string, boolean>) : {},
         paperLines: this.newPaper(receipts),
@@ -147,6 +160,11 @@ const ACTIONS: Record<string, (p: FrontPanel) => Promise<void> | void> = {
   x: (p) => p.pull(),
   h: (p) => p.toggleHoldReset(),
 };
+
+/** Escape sequences (arrows, Delete) stay whole; everything else is one character per key. */
+export function splitKeys(chunk: string): string[] {
+  return chunk.match(/\x1b\[[0-9;]*[A-Za-z~]|\x1b(?!\[)|[\s\S]/g) ?? [];
+}
 
 function describeState(state: unknown): string {
   if (state === null || state === undefined) return '(no terminal state)';
