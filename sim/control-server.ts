@@ -55,7 +55,8 @@ export class ControlServer {
   }
 
   async listen(port = 0): Promise<number> {
-    this.server = createServer((socket) => this.accept(socket));
+    // Half-open: a client that sends its requests and shuts its side (echo ... | nc) still gets the replies.
+    this.server = createServer({ allowHalfOpen: true }, (socket) => this.accept(socket));
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);
       this.server!.listen(port, '127.0.0.1', () => resolve());
@@ -95,6 +96,10 @@ export class ControlServer {
     }
     this.clients.add(socket);
     let buffered = '';
+    let pending = 0;
+    let ended = false;
+    const finish = (): void => { if (ended && pending === 0 && !socket.destroyed) socket.end(); };
+    socket.on('end', () => { ended = true; finish(); });
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {
       buffered += chunk;
@@ -106,7 +111,7 @@ export class ControlServer {
       while ((nl = buffered.indexOf('\n')) >= 0) {
         const line = buffered.slice(0, nl).trim();
         buffered = buffered.slice(nl + 1);
-        if (line) void this.answer(socket, line);
+        if (line) { pending++; void this.answer(socket, line).finally(() => { pending--; finish(); }); }
       }
     });
     socket.on('close', () => { this.clients.delete(socket); this.subscribers.delete(socket); });
