@@ -53,9 +53,30 @@ export const KEY_LEGEND = [
   'operators: 01/0000 cashier  99/9999 supervisor  00/123456 administrator   idle: digits=sale  m=menu',
 ];
 
+/** Terminal columns a character takes: East Asian wide and full-width forms take two. */
+export function charColumns(ch: string): number {
+  const c = ch.codePointAt(0) ?? 0;
+  const wide = (c >= 0x1100 && c <= 0x115f) || (c >= 0x2e80 && c <= 0xa4cf) || (c >= 0xac00 && c <= 0xd7a3)
+    || (c >= 0xf900 && c <= 0xfaff) || (c >= 0xfe30 && c <= 0xfe4f) || (c >= 0xff00 && c <= 0xff60) || (c >= 0xffe0 && c <= 0xffe6);
+  return wide ? 2 : 1;
+}
+
+/** Cuts or pads a line to exactly `width` terminal columns. */
+export function fitColumns(line: string, width: number): string {
+  let out = '';
+  let used = 0;
+  for (const ch of line) {
+    const w = charColumns(ch);
+    if (used + w > width) break;
+    out += ch;
+    used += w;
+  }
+  return out + ' '.repeat(width - used);
+}
+
 function frame(lines: readonly string[], width: number, title: string): string[] {
   const top = `┌─ ${title} ${'─'.repeat(Math.max(0, width - title.length - 3))}┐`;
-  const body = lines.map((l) => `│${l}${' '.repeat(Math.max(0, width - [...l].length))}│`);
+  const body = lines.map((l) => `│${fitColumns(l, width)}│`);
   return [top, ...body, `└${'─'.repeat(width)}┘`];
 }
 
