@@ -14,8 +14,8 @@
  * --hold-reset (simulator): the reset button is held from power-on for the board's resetHoldMs and
  * then released, as a person does to open the recovery menu.
  */
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { asset } from '../runtime/assets';
+import { resolve } from 'node:path';
 import { parseArgs } from './cli';
 import { readBoardFile, loadBoard, Board } from '../hal/board';
 import { linuxFactories } from '../hal/board-linux';
@@ -32,14 +32,11 @@ export const HOLD_RESET_MARGIN_MS = 400;
 export const SHUTDOWN_MS_MAX = 5_000;
 
 /**
- * A board name as a file path that works from the sources and from dist/ alike (hal/board.ts
- * resolves names beside its own file, which is dist/ when compiled).
+ * A board name as a file path that works from the sources and from dist/ alike.
  */
 export function boardPath(nameOrPath: string): string {
   if (/[/\\]|\.json$/.test(nameOrPath)) return resolve(nameOrPath);
-  const dirs = [join(__dirname, '..', 'board-configs'), join(__dirname, '..', '..', 'board-configs')];
-  const dir = dirs.find((d) => existsSync(join(d, `${nameOrPath}.json`))) ?? dirs[0];
-  return join(dir, `${nameOrPath}.json`);
+  return asset('board-configs', `${nameOrPath}.json`);
 }
 
 async function main(): Promise<void> {

@@ -8,6 +8,7 @@
  * Loading does no device I/O beyond requesting GPIO lines and opening ports (i2c-bus opens
  * lazily, so an absent part is found by `selfTest()`, which does a real transfer per role).
  */
+import { asset } from '../runtime/assets';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PosError, isPosError } from '../runtime/errors';
@@ -36,7 +37,7 @@ import { Sleep } from './drivers/timing';
 export * from './board-schema';
 
 /** Where the board files live, and the default one. */
-export const BOARD_DIR = path.resolve(__dirname, '..', 'board-configs');
+export const BOARD_DIR = asset('board-configs');
 export const DEFAULT_BOARD = 'sim';
 
 /** Makes the buses a board file names. Each is called once per bus/port; the loader caches. */

@@ -1,7 +1,7 @@
 /**
  * A 5×7 bitmap font for printable ASCII (0x20..0x7E), the classic HD44780-style table: five
  * column bytes per character, bit 0 at the top. The virtual printer scales it into Font A's
- * 12×24 cell. CJK characters have no glyphs here: the virtual printer draws a placeholder box
+ * 12×24 cell. CJK characters are not here: sim/virtual-printer-cjk.ts has them (GB2312 from Unifont); any other a placeholder box
  * for them (the decoded TEXT still carries the real characters).
  */
 const HEX = [

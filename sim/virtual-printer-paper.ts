@@ -4,8 +4,9 @@
  * receipts at each cut, and PNG output (pngjs).
  *
  * Text is drawn with the built-in 5×7 font scaled into Font A's 12×24 cell; CJK (two-cell)
- * characters are drawn as placeholder boxes for now. Raster images are drawn exactly as sent.
+ * characters with GB2312 glyphs from GNU Unifont (sim/virtual-printer-cjk.ts), others as boxes. Raster images are drawn exactly as sent.
  */
+import { CJK_GLYPH_DOTS, cjkGlyph, cjkPixel } from './virtual-printer-cjk';
 import { PNG } from 'pngjs';
 import { glyph5x7 } from './virtual-printer-font';
 
@@ -157,7 +158,7 @@ export class PaperRoll {
   }
 
   private drawCell(c: Cell, x: number, y: number): void {
-    if (c.wide) { this.drawBox(x, y, cellWidth(c), cellHeight(c)); return; }
+    if (c.wide) { this.drawWide(c, x, y); return; }
     const g = glyph5x7(c.ch.charCodeAt(0));
     const sx = GLYPH_SCALE * c.width;
     const sy = GLYPH_SCALE * c.height;
@@ -172,7 +173,23 @@ export class PaperRoll {
     if (c.underline) this.fill(x, y + cellHeight(c) - 2 * c.height, cellWidth(c), c.height);
   }
 
-  /** Placeholder for a glyph the built-in font lacks (CJK): an outlined box. */
+  /** A Chinese character from the GB2312 Unifont glyphs, scaled into its 24×24 (× size) cell. */
+  private drawWide(c: Cell, x: number, y: number): void {
+    const glyph = cjkGlyph(c.ch.codePointAt(0) ?? 0);
+    const w = cellWidth(c);
+    const h = cellHeight(c);
+    if (!glyph) { this.drawBox(x, y, w, h); return; }
+    for (let ty = 0; ty < h; ty++) {
+      for (let tx = 0; tx < w; tx++) {
+        if (cjkPixel(glyph, Math.floor((tx * CJK_GLYPH_DOTS) / w), Math.floor((ty * CJK_GLYPH_DOTS) / h))) {
+          this.set(x + tx, y + ty);
+          if (c.bold) this.set(x + tx + 1, y + ty);
+        }
+      }
+    }
+  }
+
+  /** Placeholder for a glyph no font here has: an outlined box. */
   private drawBox(x: number, y: number, w: number, h: number): void {
     this.fill(x + 2, y + 2, w - 4, 1);
     this.fill(x + 2, y + h - 3, w - 4, 1);
