@@ -11,13 +11,16 @@ import { hostSimCommands } from '../sim/host/cli';
 import { recoveryCommands } from './recovery-cli';
 import { updateCommands } from './update-cli';
 import { factoryCommands } from './factory-cli';
+import { simulateCommands } from '../sim/simulate-cli';
 
-const COMMAND_GROUPS: ReadonlyArray<readonly Command[]> = [journalCommands, hostSimCommands, recoveryCommands, updateCommands, factoryCommands];
+const COMMAND_GROUPS: ReadonlyArray<readonly Command[]> = [journalCommands, hostSimCommands, recoveryCommands, updateCommands, factoryCommands, simulateCommands];
 
 const VALUE_FLAGS = new Set(['dir', 'out', 'in', 'file', 'passphrase', 'passphrase-file', 'identity', 'from', 'to', 'limit', 'board', 'port', 'host', 'seed', 'days', 'tid', 'tmk', 'mid', 'fault', 'mode',
   // boot/: recovery, update, factory
   'backup-dir', 'log-dir', 'operator', 'password-file', 'interface', 'address', 'gateway', 'dns', 'confirm', 'root', 'key', 'version',
-  'public-key', 'reason', 'serial', 'locale', 'components', 'kcvs', 'count', 'report', 'report-dir', 'registry', 'label-dir', 'faults']);
+  'public-key', 'reason', 'serial', 'locale', 'components', 'kcvs', 'count', 'report', 'report-dir', 'registry', 'label-dir', 'faults',
+  // sim/simulate-cli.ts
+  'rates', 'days-per-seed', 'workers', 'first-seed']);
 
 export async function main(
   argv: readonly string[],
