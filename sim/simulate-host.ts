@@ -20,7 +20,7 @@ const GARBAGE_BYTES = 40;
 type Listener = (arg: never) => void;
 
 export interface SimLinkHooks {
-  /** A request is about to reach the host (marks an external effect for the power-cut model). */
+  /** A request left the terminal (an external effect, for the power-cut model). */
   onRequest(frame: Buffer): void;
   /** Network down for the next connection? */
   refuseNext(): boolean;
@@ -51,6 +51,8 @@ class SimSocket implements SocketLike {
   write(data: Buffer): boolean {
     if (this.closed) return false;
     const frame = Buffer.from(data);
+    // The request has left the terminal: from here the host may act on it.
+    this.link.hooks.onRequest(frame);
     this.link.inFlight.add(frame);
     this.link.later(() => this.serve(frame));
     return true;
@@ -75,7 +77,6 @@ class SimSocket implements SocketLike {
   private serve(frame: Buffer): void {
     this.link.inFlight.delete(frame);
     if (this.closed) return;
-    this.link.hooks.onRequest(frame);
     const handled = this.link.sim.handle(frame);
     if (handled === undefined) { this.close(); return; }
     const kinds = new Set(handled.faults.map((f) => f.kind));

@@ -75,13 +75,27 @@ export class VirtualClock implements TimerClock {
   advance(ms: number): void { this.nowMs += ms; }
 }
 
-/** Real asynchronous work in flight (commits, scrypt, journal open/close). */
+/**
+ * Real asynchronous work in flight: disk work (commits, journal open/close) and CPU work
+ * (scrypt). A power cut waits for the disk work (it finishes or not, but it must not race the
+ * reopen) and forgets the rest: a login abandoned mid-way never settles, and must not hold the gate.
+ */
 export class IoGate {
-  inFlight = 0;
-  track<T>(p: Promise<T>): Promise<T> {
-    this.inFlight++;
-    return p.finally(() => { this.inFlight--; });
+  private disk = 0;
+  private cpu = 0;
+  private epoch = 0;
+  get inFlight(): number { return this.disk + this.cpu; }
+  get diskInFlight(): number { return this.disk; }
+  track<T>(p: Promise<T>, kind: 'disk' | 'cpu' = 'disk'): Promise<T> {
+    const epoch = this.epoch;
+    if (kind === 'disk') this.disk++; else this.cpu++;
+    return p.finally(() => {
+      if (kind === 'disk') this.disk--;
+      else if (epoch === this.epoch) this.cpu--;
+    });
   }
+  /** After a power cut: CPU work of the dead boot is forgotten. */
+  forgetCpu(): void { this.cpu = 0; this.epoch++; }
 }
 
 export type PumpOutcome = 'rest' | 'cut' | 'stuck-no-work' | 'stuck-time';

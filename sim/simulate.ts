@@ -273,7 +273,7 @@ class Simulation {
       clock: this.clock.now, logger: this.logger, scryptN: SCRYPT_N_SIM,
     });
     const login = t.operators.login.bind(t.operators);
-    t.operators.login = (n, p) => this.io.track(login(n, p));
+    t.operators.login = (n, p) => this.io.track(login(n, p), 'cpu');
     if (this.o.bug) injectBug(this.o.bug, t);
     this.terminal = t;
     return t;
@@ -329,7 +329,8 @@ class Simulation {
     this.actor?.stop();
     this.reader.cancel();
     this.clock.clearAll();
-    while (this.io.inFlight > 0) await new Promise((r) => setImmediate(r));
+    while (this.io.diskInFlight > 0) await new Promise((r) => setImmediate(r));
+    this.io.forgetCpu();
     await this.terminal?.store.journal.close();
     const lost = await this.disk.applyCut();
     this.event(`POWER CUT at point ${this.points}: ${arrived} request(s) on the wire reached the host, ${lost} record(s) lost`);
@@ -347,7 +348,8 @@ class Simulation {
     this.actor?.stop();
     this.reader.cancel();
     this.clock.clearAll();
-    while (this.io.inFlight > 0) await new Promise((r) => setImmediate(r));
+    while (this.io.diskInFlight > 0) await new Promise((r) => setImmediate(r));
+    this.io.forgetCpu();
     await this.terminal?.store.journal.close();
     this.terminal = undefined;
     this.event('power off');
@@ -569,7 +571,7 @@ export async function simulateDays(o: SimulateOptions): Promise<SimulationReport
     s.event(`FAILED ${invariant}: ${message.split('\n')[0]}`);
     failure = { seed: o.seed, day: s.day, step: s.step, invariant, message, lastEvents: s.recentEvents };
     s.actor?.stop();
-    while (s.io.inFlight > 0) await new Promise((r) => setImmediate(r));
+    while (s.io.diskInFlight > 0) await new Promise((r) => setImmediate(r));
     await s.terminal?.store.journal.close().catch(() => undefined);
   } finally {
     if (!o.dir) removeDir(s.dir);
