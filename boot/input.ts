@@ -52,7 +52,7 @@ export interface ControllerDeps {
   screenPages(): number;
   /** Recovery menu actions the machine does not handle itself (restart, diagnostics...). */
   recoveryAction(action: string): void;
-  /** Runs the diagnostics and reports results as they come. */
+  /** Opens the diagnostics (the app's overlay; `report` is for a controller-drawn list, unused by the app). */
   diagnostics(report: (d: Extract<LocalScreen, { name: 'diagnostics' }>['data']) => void): void;
   /** Something the screen shows changed. */
   changed(): void;
@@ -350,9 +350,9 @@ export class InputController {
     const events: Record<string, MachineEvent['type']> = { sale: 'SALE', void: 'VOID', refund: 'REFUND', balance: 'BALANCE', reprint: 'REPRINT', settlement: 'SETTLE', 'sign-off': 'SIGN_OFF' };
     if (value === 'settings') { this.openLocal('settings'); return; }
     if (value === 'diagnostics') {
-      this.menu = undefined;
-      this.set({ local: { name: 'diagnostics', data: { results: [], selected: 0 } } });
-      this.deps.diagnostics((data) => { if (this.ui.local?.name === 'diagnostics') this.set({ local: { name: 'diagnostics', data } }); });
+      // The app shows diagnostics over idle (boot/diagnostics.ts) and takes the keys until it closes.
+      this.closeLocal();
+      this.deps.diagnostics(() => undefined);
       return;
     }
     const type = events[value];

@@ -48,7 +48,8 @@ const SCRYPT_MEMORY_BYTES_MAX = 64 * 1024 * 1024;
 
 export type RecoveryAction =
   | 'login' | 'verify' | 'repair' | 'export' | 'import' | 'salvage' | 'resend' | 'reprint-receipt' | 'reprint-report'
-  | 'network-settings' | 'network-test' | 'factory-reset' | 'reboot' | 'power-off';
+  | 'network-settings' | 'network-test' | 'factory-reset' | 'reboot' | 'power-off'
+  | 'version' | 'update' | 'diagnostics';
 
 export interface Report {
   readonly action: RecoveryAction;
@@ -160,6 +161,15 @@ export class Recovery {
    * RECOVERY_LOGIN_ATTEMPTS_MAX even when the journal is read-only).
    */
   async login(operator: string, password: string): Promise<Session> {
+    return this.admit(await this.authenticate(operator, password));
+  }
+
+  /**
+   * The password check of `login` without the role check: any operator's session (a cashier's
+   * too), so a menu can say "administrator required" instead of a generic refusal. Wrong
+   * passwords count exactly as in `login`. Pass the result to `admit` to open the menu.
+   */
+  async authenticate(operator: string, password: string): Promise<Session> {
     if (this.failedLogins >= RECOVERY_LOGIN_ATTEMPTS_MAX) throw new PosError('OPR_LOCKED', `recovery menu locked after ${this.failedLogins} wrong passwords: power off and on`);
     let session: Session;
     try {
@@ -171,8 +181,18 @@ export class Recovery {
       }
       throw e;
     }
-    requirePermission(session, 'recovery');
-    await this.journalAction('login', operator, 'ok');
+    return session;
+  }
+
+  /** Opens the menu for an authenticated session: administrators only (E-OPR-04, journaled, otherwise). */
+  async admit(session: Session): Promise<Session> {
+    try {
+      requirePermission(session, 'recovery');
+    } catch (e) {
+      await this.journalAction('login', session.operator, `refused ${isPosError(e) ? e.code : 'E-OPR-04'}`);
+      throw e;
+    }
+    await this.journalAction('login', session.operator, 'ok');
     return session;
   }
 
@@ -437,6 +457,14 @@ export class Recovery {
     await this.close(); // every record durable and LMDB closed before the power goes
     await (action === 'reboot' ? this.o.system.reboot() : this.o.system.powerOff());
     return report;
+  }
+
+  /**
+   * Journals an action done outside this class (software update, diagnostics) the same way as
+   * its own: an adminAction record when the journal is writable; returns the Report.
+   */
+  async note(action: RecoveryAction, session: Session | undefined, ok: boolean, lines: string[], detail?: Record<string, unknown>, code?: string): Promise<Report> {
+    return this.done(action, session, ok, lines, detail, code);
   }
 
   // ------------------------------------------------------------ internals

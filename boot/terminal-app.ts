@@ -24,7 +24,6 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, dirname, resolve } from 'node:path';
-import { connect } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { createActor, Actor } from 'xstate';
 import type { Logger } from '../runtime/log';
@@ -43,7 +42,7 @@ import { CUP_PROFILE } from '../runtime/host/fields';
 import { DeviceKeyProvider, fileDeviceKey } from '../runtime/device-key';
 import { readCard } from '../runtime/txn/card';
 import { LcdUi } from '../ui-lcd/ui';
-import { screenFor, DIAG_CHECKS, DiagCheck } from '../ui-lcd/screens';
+import { screenFor } from '../ui-lcd/screens';
 import { LocaleSetting } from '../ui-lcd/strings';
 import type { Locale, Screen, Txt } from '../ui-lcd/screen';
 import { renderScreen } from '../ui-lcd/screen';
@@ -52,7 +51,15 @@ import { pixelGrid } from '../ui-lcd/render-pixels';
 import { errorScreen } from '../ui-lcd/error-screens';
 import { InputController } from './input';
 import { Env, chooseScreen } from './screen-map';
-import { SIM_IDENTITY, simulatorIdentity, simulatorOperators, realIdentity } from './sim-provision';
+import { SIM_IDENTITY, simulatorIdentity, simulatorOperators, realIdentity, identityOf } from './sim-provision';
+import { readProvisionedTmk } from './factory';
+import { TEST_TERMINAL } from '../sim/host/simulator';
+import { Recovery, Report, NetworkSettings, SystemHook } from './recovery';
+import { testConnectivity } from './recovery-net';
+import { RecoveryMenu, Overlay } from './recovery-menu';
+import { Diagnostics, ErrorRing } from './diagnostics';
+import { RecordType } from '../storage/record';
+import type { Session } from '../runtime/operators';
 
 export const BOOT_STEP_COUNT = 5;
 /** Card wait per transaction (the machine's card state). */
@@ -61,7 +68,6 @@ export const TICK_MS = 500;
 /** How often the battery is read (the driver's own poll is slow; a level change should show soon). */
 export const BATTERY_POLL_MS = 2_000;
 export const PAPER_POLL_MS = 1_000;
-export const DIAG_CONNECT_TIMEOUT_MS_MAX = 3_000;
 /** Key-to-screen figures kept for the probe (the last ones). */
 const KEY_TIMINGS_KEPT_MAX = 50;
 
@@ -84,6 +90,23 @@ export interface TerminalAppOptions {
   readonly onShutdown?: () => void;
   /** Wall-clock ms when the process started, for the boot-to-idle figure. */
   readonly processStartMs?: number;
+  /** The last errors of the log (diagnostics "last errors"); terminal-main feeds it from pino. */
+  readonly errors?: ErrorRing;
+  /** USB stick mount points for recovery export/import/update (default: none; the backup dir is always offered). */
+  readonly usbDirs?: readonly string[];
+  /** A/B update layout and the board's update key (recovery: version, apply update). */
+  readonly update?: { readonly root: string; readonly publicKeyHex: string; readonly board: string };
+  /** Network interface the connectivity test looks at (default: lo on the simulator, eth0 otherwise). */
+  readonly netInterface?: string;
+  /**
+   * The service administrator when the journal cannot be read (Recovery's fallbackAdmin): e.g. a
+   * PIN derived from the device key. Default: none (only operators readable from the journal).
+   */
+  readonly fallbackAdmin?: (operator: string, password: string) => Promise<boolean>;
+  /** Power off from the recovery menu (default: onShutdown). */
+  readonly powerOff?: () => void;
+  /** The first time the terminal reaches the login or idle screen after boot (A/B update health check). */
+  readonly onHealthy?: () => void;
 }
 
 export interface ProbeSnapshot {
@@ -112,9 +135,18 @@ export class TerminalApp {
   private readonly keyToScreenMs: number[] = [];
   private bootToIdleMs: number | undefined;
   private stopped = false;
+  private overlay: Overlay | undefined;
+  private recovery: Recovery | undefined;
+  private recoveryClosing: Promise<void> | undefined;
+  private recoverySession: Session | undefined;
+  readonly errors: ErrorRing;
+  private healthy = false;
+  /** The main loop ticked at (watchdog health). */
+  lastTickMs = Date.now();
 
   private constructor(private readonly o: TerminalAppOptions) {
     this.clock = o.clock ?? Date.now;
+    this.errors = o.errors ?? new ErrorRing();
     this.locale = new LocaleSetting(o.locale ?? 'zh-CN');
     this.ui = new LcdUi(o.board.display(), { locale: this.locale });
     this.env = {
@@ -132,7 +164,7 @@ export class TerminalApp {
       errorPages: (code) => renderScreen(errorScreen(code), this.locale.get(), this.caps()).pageCount,
       screenPages: () => (this.shown ? renderScreen(this.shown.screen, this.locale.get(), this.caps()).pageCount : 1),
       recoveryAction: (a) => void this.recoveryAction(a),
-      diagnostics: (report) => void this.diagnostics(report),
+      diagnostics: () => void this.openDiagnostics(),
       changed: () => this.render(),
     });
     this.locale.onChange(() => this.render());
@@ -196,6 +228,7 @@ export class TerminalApp {
       exportJournal: () => this.exportJournal(),
       shutdown: async () => { this.o.logger.warn('critical battery: journal closed, shutting down'); this.o.onShutdown?.(); },
       recoveryRequested: () => this.recoveryRequested,
+      recoveryLogin: (operator, password) => this.recoveryLogin(operator, password),
     });
     const actor = createActor(machine);
     this.actor = actor;
@@ -203,6 +236,8 @@ export class TerminalApp {
       next: (snap) => {
         const view = viewOf(snap);
         this.controller.sync(view);
+        if (view.state.startsWith('recovery')) this.enterRecovery(view.state, snap.context.session);
+        if ((view.state === 'login' || view.state === 'idle') && !this.healthy) { this.healthy = true; this.o.onHealthy?.(); }
         this.statusLed(view.data.signedOn);
         if (view.state === 'pendingWork') this.progress('pending', BOOT_STEP_COUNT - 1);
         if ((view.state === 'login' || view.state === 'idle' || view.state.startsWith('recovery')) && this.bootToIdleMs === undefined && this.o.processStartMs !== undefined) {
@@ -258,16 +293,9 @@ export class TerminalApp {
     mkdirSync(dir, { recursive: true });
     const journal = await Journal.open({ dir, identity: simulator ? SIM_IDENTITY : undefined, clock: this.clock, logger: log.child({ component: 'journal' }) });
     try {
-      const deviceKey = this.o.deviceKey ?? fileDeviceKey(join(dirname(resolve(dir)), 'device.key'));
-      const transport = new HostTransport({ host: this.o.host.host, port: this.o.host.port, profile: CUP_PROFILE });
-      this.transport = transport;
       // Keys and PANs are sealed to the TID: the identity is read before the engine is built.
-      const { identity, tmk } = simulator ? await simulatorIdentity(this.o.board, journal) : realIdentity(this.o.board, journal, this.o.tmk);
-      const terminal = openTerminal({
-        journal, host: transport, deviceKey, random: randomBytes, clock: this.clock,
-        logger: log.child({ component: 'engine' }), ...(this.o.scryptN ? { scryptN: this.o.scryptN } : {}),
-        config: { ids: { tid: identity.tid, mid: identity.mid }, profile: CUP_PROFILE, tmk, merchantName: 'DEMO SHOP' },
-      });
+      if (simulator) await simulatorIdentity(this.o.board, journal);
+      const terminal = this.terminalOver(journal);
       if (simulator) await simulatorOperators(terminal);
       this.terminal = terminal;
       return terminal;
@@ -275,6 +303,31 @@ export class TerminalApp {
       await journal.close().catch(() => undefined);
       throw e;
     }
+  }
+
+  /**
+   * The terminal over an open journal (boot, and Recovery's resend/reprint). The TMK: the
+   * simulator's test key; on a real board the `tmk` option, else the factory's provisioning record
+   * unsealed with the device key (boot/factory.ts readProvisionedTmk).
+   */
+  private terminalOver(journal: Journal): Terminal {
+    const simulator = this.o.board.config.simulator === true;
+    const deviceKey = this.deviceKey();
+    const transport = new HostTransport({ host: this.o.host.host, port: this.o.host.port, profile: CUP_PROFILE });
+    this.transport = transport;
+    const provisioned = (): Buffer => readProvisionedTmk(journal, deviceKey);
+    const { identity, tmk } = simulator
+      ? { identity: need(identityOf(journal)), tmk: () => Buffer.from(TEST_TERMINAL.tmk) }
+      : realIdentity(this.o.board, journal, this.o.tmk ?? provisioned);
+    return openTerminal({
+      journal, host: transport, deviceKey, random: randomBytes, clock: this.clock,
+      logger: this.o.logger.child({ component: 'engine' }), ...(this.o.scryptN ? { scryptN: this.o.scryptN } : {}),
+      config: { ids: { tid: identity.tid, mid: identity.mid }, profile: CUP_PROFILE, tmk, merchantName: 'DEMO SHOP' },
+    });
+  }
+
+  private deviceKey(): DeviceKeyProvider {
+    return this.o.deviceKey ?? fileDeviceKey(join(dirname(resolve(this.o.journalDir)), 'device.key'));
   }
 
   private async exportJournal(): Promise<string> {
@@ -299,7 +352,7 @@ export class TerminalApp {
     this.stops.push(keypad.onKey((ev: KeyEvent) => {
       if (ev.type !== 'down') return;
       this.keyDownAt = ev.timeMs;
-      this.controller.press(ev.key);
+      this.pressKey(ev.key);
     }));
     this.stops.push(keypad.onFault((f) => {
       this.o.logger.warn({ code: f.code, detail: f.detail }, f.message);
@@ -311,6 +364,11 @@ export class TerminalApp {
   /** A key pressed through software (tests that bypass the keypad scan). */
   press(key: KeyName): void {
     this.keyDownAt = performance.now();
+    this.pressKey(key);
+  }
+
+  private pressKey(key: KeyName): void {
+    if (this.overlay) { this.overlay.press(key); this.render(); return; }
     this.controller.press(key);
   }
 
@@ -353,13 +411,133 @@ export class TerminalApp {
   // ---------------------------------------------------------------- recovery menu actions and diagnostics
 
   private async recoveryAction(action: string): Promise<void> {
-    this.o.logger.info({ action }, 'recovery menu');
+    this.o.logger.info({ action }, 'menu action');
     if (action === 'restart') { await this.restart(); return; }
-    if (action === 'diagnostics') this.o.logger.info('diagnostics: use the main menu after restart');
+    if (action === 'diagnostics') this.openDiagnostics();
+  }
+
+  /**
+   * Recovery owns the journal while the menu is open (boot/recovery.ts): the terminal the machine
+   * opened (reset held on a healthy journal) is closed first; a damaged journal had none.
+   */
+  private enterRecovery(state: string, session: Session | undefined): void {
+    if (!this.recovery) {
+      const terminal = this.terminal;
+      this.terminal = undefined;
+      this.transport?.close();
+      this.recoveryClosing = terminal ? terminal.store.journal.close().catch(() => undefined) : Promise.resolve();
+      this.recovery = this.buildRecovery();
+    }
+    if (state === 'recovery.menu' && !this.overlay && session?.role === 'administrator') {
+      this.recoverySession = session;
+      this.overlay = new RecoveryMenu({
+        recovery: () => this.recovery!, session: () => this.recoverySession,
+        backupDir: this.o.backupDir, usbDirs: this.o.usbDirs ?? [], ...(this.o.update ? { update: this.o.update } : {}),
+        netInterface: this.netInterface(), host: this.o.host,
+        reasonCode: () => { const snap = this.actor?.getSnapshot(); return snap ? viewOf(snap).data.error?.code : undefined; },
+        clock: this.clock, pages: (sc) => renderScreen(sc, this.locale.get(), this.caps()).pageCount,
+        changed: () => this.render(), openDiagnostics: () => void this.openDiagnostics(), logger: this.o.logger.child({ component: 'recovery' }),
+      });
+      this.render();
+    }
+  }
+
+  private buildRecovery(): Recovery {
+    const system: SystemHook = {
+      reboot: async () => { setImmediate(() => void this.restart()); },
+      powerOff: async () => { setImmediate(() => { this.o.logger.warn('power off from the recovery menu'); (this.o.powerOff ?? this.o.onShutdown)?.(); }); },
+    };
+    const simulator = this.o.board.config.simulator === true;
+    return new Recovery({
+      journalDir: this.o.journalDir, backupDir: this.o.backupDir, clock: this.clock, logger: this.o.logger.child({ component: 'recovery' }),
+      ...(simulator ? { identity: SIM_IDENTITY } : {}),
+      printer: this.o.board.printer(), lang: this.locale.get() === 'en' ? 'en' : 'zh', merchantName: 'DEMO SHOP', system,
+      terminalFor: (journal) => this.terminalOver(journal),
+      net: { connectTimeoutMs: 3_000 },
+      ...(this.o.fallbackAdmin ? { fallbackAdmin: this.o.fallbackAdmin } : {}),
+    });
+  }
+
+  /** The machine's recovery login: Recovery.authenticate (works on a damaged journal), admitted when an administrator. */
+  private async recoveryLogin(operator: string, password: string): Promise<Session> {
+    await this.recoveryClosing;
+    const rec = this.recovery ?? (this.recovery = this.buildRecovery());
+    const session = await rec.authenticate(operator, password);
+    // A non-administrator is refused by the machine (notice); admit journals the refusal.
+    await rec.admit(session).catch(() => undefined);
+    return session;
+  }
+
+  private netInterface(): string {
+    return this.o.netInterface ?? (this.o.board.config.simulator === true ? 'lo' : 'eth0');
+  }
+
+  /** Closes the overlay and the recovery session (Recovery closes the journal it opened). */
+  private async leaveRecovery(): Promise<void> {
+    this.overlay?.close?.();
+    this.overlay = undefined;
+    this.recoverySession = undefined;
+    const rec = this.recovery;
+    this.recovery = undefined;
+    await rec?.close().catch(() => undefined);
+  }
+
+  /** The diagnostics overlay: over idle (MENU 8), storage failure, or the recovery menu (6). */
+  openDiagnostics(): Diagnostics {
+    const under = this.overlay;
+    const diag: Diagnostics = new Diagnostics({
+      board: this.o.board, journalDir: this.o.journalDir, errors: this.errors, clock: this.clock, logger: this.o.logger.child({ component: 'diagnostics' }),
+      networkTest: () => this.networkTest(),
+      ...(this.terminal ? { signOnTest: () => this.signOnTest() } : {}),
+      pages: (sc) => renderScreen(sc, this.locale.get(), this.caps()).pageCount,
+      changed: () => this.render(),
+      close: () => { if (this.overlay === diag) this.overlay = under; this.render(); },
+    });
+    this.overlay = diag;
+    this.render();
+    return diag;
+  }
+
+  /** Recovery.testNetwork in recovery; the same test on the saved settings otherwise. */
+  private async networkTest(): Promise<Report> {
+    if (this.recovery) {
+      const rec = this.recovery;
+      return rec.testNetwork((await rec.networkSettings().catch(() => undefined)) ?? this.defaultNetwork());
+    }
+    let saved: NetworkSettings | undefined;
+    for (const r of this.terminal?.store.journal.records() ?? []) if (r.type === RecordType.settings && r.payload.kind === 'network') saved = r.payload.network as NetworkSettings;
+    const r = await testConnectivity(saved ?? this.defaultNetwork(), { connectTimeoutMs: 3_000 });
+    const lines = r.steps.map((st) => `${st.ok ? 'ok  ' : 'FAIL'} ${st.step}${st.code ? ` ${st.code}` : ''}: ${st.detail}`);
+    return { action: 'network-test', ok: r.ok, lines, journaled: false, ...(r.firstFailure?.code ? { code: r.firstFailure.code } : {}) };
+  }
+
+  private defaultNetwork(): NetworkSettings {
+    return { interface: this.netInterface(), mode: 'dhcp', host: this.o.host.host, port: this.o.host.port };
+  }
+
+  private async signOnTest(): Promise<string> {
+    const t = this.terminal;
+    if (!t) throw new PosError('KEY_MISSING', 'no terminal open');
+    const snap = this.actor?.getSnapshot();
+    const session = snap?.context.session ?? t.engine.lastSession;
+    if (!session) throw new PosError('OPR_PERMISSION', 'log in first: the sign-on test signs on as the operator');
+    await t.engine.signOn(session);
+    return `signed on as ${session.operator}`;
+  }
+
+  /** Main-loop health for the watchdog: the tick runs and the machine has not failed. */
+  health(): { ok: boolean; status: string } {
+    const age = Date.now() - this.lastTickMs;
+    const state = this.actor?.getSnapshot();
+    if (!state) return { ok: false, status: 'machine not running' };
+    if (state.status === 'error') return { ok: false, status: 'state machine failed' };
+    if (age > TICK_MS * 10) return { ok: false, status: `main loop late by ${age} ms` };
+    return { ok: true, status: viewOf(state).state };
   }
 
   /** Reboots in place: machine stopped, journal closed, the boot run again (reset not held). */
   private async restart(): Promise<void> {
+    await this.leaveRecovery();
     await this.halt();
     this.recoveryRequested = false;
     this.bootToIdleMs = undefined;
@@ -376,32 +554,6 @@ export class TerminalApp {
     this.terminal = undefined;
   }
 
-  private async diagnostics(report: (d: { results: Array<{ check: DiagCheck; state: 'ok' | 'fail' | 'running' | 'pending'; code?: string }>; selected: number }) => void): Promise<void> {
-    const results = new Map<DiagCheck, { check: DiagCheck; state: 'ok' | 'fail' | 'running' | 'pending'; code?: string }>();
-    const publish = (): void => report({ results: DIAG_CHECKS.map((c) => results.get(c) ?? { check: c, state: 'pending' as const }), selected: 0 });
-    const run = async (check: DiagCheck, test: () => Promise<unknown>): Promise<void> => {
-      results.set(check, { check, state: 'running' });
-      publish();
-      try {
-        await test();
-        results.set(check, { check, state: 'ok' });
-      } catch (e) {
-        results.set(check, { check, state: 'fail', code: isPosError(e) ? e.code : 'E-SYS-99' });
-      }
-      publish();
-    };
-    const board = this.o.board;
-    await run('battery', async () => { const s = await board.battery().read(); if (s.fault) throw s.fault; });
-    await run('storage', async () => { const j = this.terminal?.store.journal; if (!j || j.state !== 'ok') throw new PosError('STO_DAMAGED', `journal ${j?.state ?? 'not open'}`); });
-    await run('printer', async () => { const s = await board.printer().status(); if (s.paperOut) throw new PosError('PRN_PAPER_OUT'); if (s.coverOpen) throw new PosError('PRN_COVER_OPEN'); });
-    await run('reader', () => board.reader().selfTest());
-    await run('keypad', async () => { if (board.keypad().stuck().length) throw new PosError('KBD_STUCK'); });
-    await run('display', async () => undefined);
-    await run('network', () => tcpConnect(this.o.host.host, this.o.host.port));
-    await run('host', async () => { if (!this.terminal?.engine.signedOn) throw new PosError('KEY_MISSING', 'not signed on'); });
-    await run('log', async () => { const f = this.selfTestFaults[0]; if (f) throw f; });
-  }
-
   // ---------------------------------------------------------------- screens
 
   private progress(step: Env['bootStep'], index: number): void {
@@ -410,6 +562,7 @@ export class TerminalApp {
   }
 
   private tick(): void {
+    this.lastTickMs = Date.now();
     this.env = { ...this.env, nowMs: this.clock() };
     this.controller.tick();
     this.render();
@@ -423,10 +576,18 @@ export class TerminalApp {
     if (this.stopped) return;
     const snap = this.actor?.getSnapshot();
     const view: MachineView = snap ? viewOf(snap) : { state: 'boot', data: { battery: 'ok', amountFen: 0, pendingReceipts: [], reportPending: false, signedOn: false, reversalPending: false } };
-    const choice = chooseScreen(view, this.controller.state(), this.env);
-    let screen = screenFor(choice.name, choice.data);
-    // Long bodies page with UP/DOWN (error screens carry their page in their data).
-    if (choice.name !== 'error' && this.controller.state().page > 0) screen = { ...screen, page: this.controller.state().page };
+    let choice: { name: string; notice?: Txt };
+    let screen: Screen;
+    if (this.overlay) {
+      screen = this.overlay.screen();
+      choice = { name: screen.id };
+    } else {
+      const c = chooseScreen(view, this.controller.state(), this.env);
+      choice = c;
+      screen = screenFor(c.name, c.data);
+      // Long bodies page with UP/DOWN (error screens carry their page in their data).
+      if (c.name !== 'error' && this.controller.state().page > 0) screen = { ...screen, page: this.controller.state().page };
+    }
     if (choice.notice !== undefined && screen.notice === undefined) screen = { ...screen, notice: choice.notice };
     const same = this.shown && this.shown.name === choice.name && JSON.stringify(this.shown.screen) === JSON.stringify(screen);
     if (same) return;
@@ -485,11 +646,7 @@ export async function resetAtBoot(button: Button, t: { holdMs: number; stuckMs: 
   return { recovery: false, fault: new PosError('KBD_RESET_STUCK', `reset button held over ${t.stuckMs} ms at boot: stuck, not a recovery request`, { stuckMs: t.stuckMs }) };
 }
 
-function tcpConnect(host: string, port: number): Promise<void> {
-  return new Promise((ok, fail) => {
-    const s = connect({ host, port, timeout: DIAG_CONNECT_TIMEOUT_MS_MAX });
-    s.once('connect', () => { s.destroy(); ok(); });
-    s.once('timeout', () => { s.destroy(); fail(new PosError('NET_CONNECT_TIMEOUT')); });
-    s.once('error', () => fail(new PosError('NET_REFUSED')));
-  });
+function need<T>(v: T | undefined): T {
+  if (v === undefined) throw new PosError('STO_IDENTITY', 'this journal has no terminal-identity record');
+  return v;
 }

@@ -13,6 +13,17 @@
  * SIGTERM / SIGINT: clean shutdown (machine stopped, journal closed, board closed), exit 0.
  * --hold-reset (simulator): the reset button is held from power-on for the board's resetHoldMs and
  * then released, as a person does to open the recovery menu.
+ *
+ * Real-board wiring (also active on the simulator where it applies):
+ * - logs go to stderr and, warn and worse with an error code, into an in-memory ring of the last
+ *   errors (boot/diagnostics.ts ErrorRing) that diagnostics shows;
+ * - the TMK comes from the factory's provisioning record (readProvisionedTmk, device key beside the
+ *   journal) on non-simulator boards (terminal-app.ts terminalOver);
+ * - systemd watchdog (boot/watchdog.ts): READY/WATCHDOG=1 only while TerminalApp.health() is ok;
+ * - A/B updates: with an update root (board file update.root or $POS_UPDATE_ROOT), a trial boot of
+ *   a new slot is confirmed (confirmSlot) once the terminal reaches login/idle; until then
+ *   rollbackIfOverdue is polled, and a rollback restarts the process into the old slot;
+ * - --usb-dir D (repeatable via $POS_USB_DIRS, ':'-separated): USB mount points recovery offers.
  */
 import { asset } from '../runtime/assets';
 import { resolve } from 'node:path';
@@ -22,6 +33,12 @@ import { linuxFactories } from '../hal/board-linux';
 import { createSimBoard, SimBoard } from '../sim/board-sim';
 import { ControlServer } from '../sim/control-server';
 import { createLogger } from '../runtime/log';
+import pino from 'pino';
+import { ErrorRing } from './diagnostics';
+import { SystemdWatchdog } from './watchdog';
+import { confirmSlot, rollbackIfOverdue, CONFIRM_WITHIN_MS_DEFAULT } from './update-slots';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { isPosError } from '../runtime/errors';
 import { TerminalApp } from './terminal-app';
 import type { Locale } from '../ui-lcd/screen';
@@ -30,6 +47,8 @@ const PROCESS_START_MS = Date.now() - Math.round(process.uptime() * 1000);
 /** The reset button is let go this long after the hold time (a person's margin). */
 export const HOLD_RESET_MARGIN_MS = 400;
 export const SHUTDOWN_MS_MAX = 5_000;
+/** How often an unconfirmed trial boot is checked against its deadline. */
+export const ROLLBACK_POLL_MS = 10_000;
 
 /**
  * A board name as a file path that works from the sources and from dist/ alike.
@@ -40,10 +59,12 @@ export function boardPath(nameOrPath: string): string {
 }
 
 async function main(): Promise<void> {
-  const { flags } = parseArgs(process.argv.slice(2), new Set(['board', 'host', 'host-port', 'control-port', 'locale', 'journal-dir', 'backup-dir']));
+  const { flags } = parseArgs(process.argv.slice(2), new Set(['board', 'host', 'host-port', 'control-port', 'locale', 'journal-dir', 'backup-dir', 'usb-dir', 'update-root']));
   const str = (name: string): string | undefined => (typeof flags.get(name) === 'string' ? String(flags.get(name)) : undefined);
   const boardName = boardPath(str('board') ?? process.env.POS_BOARD ?? 'sim');
-  const logger = createLogger('terminal');
+  const errors = new ErrorRing();
+  const level = process.env.LOG_LEVEL ?? (process.env.NODE_ENV === 'test' ? 'silent' : 'info');
+  const logger = createLogger('terminal', pino.multistream([{ level: level === 'silent' ? 'fatal' : level as pino.Level, stream: pino.destination(2) }, { level: 'warn', stream: errors.stream() as unknown as pino.DestinationStream }]));
   const { config } = readBoardFile(boardName);
   const holdReset = flags.has('hold-reset');
 
@@ -61,6 +82,9 @@ async function main(): Promise<void> {
     board = await loadBoard(boardName, linuxFactories());
   }
 
+  const updateRoot = str('update-root') ?? process.env.POS_UPDATE_ROOT ?? config.update?.root;
+  const hasSlots = updateRoot !== undefined && existsSync(join(updateRoot, 'state.json'));
+  const usbDirs = [...(str('usb-dir') ? [resolve(str('usb-dir')!)] : []), ...(process.env.POS_USB_DIRS ?? '').split(':').filter(Boolean)];
   const control = sim ? new ControlServer(sim, undefined, logger.child({ component: 'control' })) : undefined;
   const controlPort = control ? await control.listen(Number(str('control-port') ?? 0)) : undefined;
   let app: TerminalApp | undefined;
@@ -89,8 +113,27 @@ async function main(): Promise<void> {
     locale: (str('locale') as Locale | undefined) ?? 'zh-CN',
     processStartMs: PROCESS_START_MS,
     onShutdown: () => void shutdown(0),
+    errors, usbDirs,
+    ...(hasSlots && config.update ? { update: { root: updateRoot, publicKeyHex: config.update.publicKey, board: config.board } } : {}),
+    onHealthy: () => {
+      if (!hasSlots) return;
+      try {
+        const c = confirmSlot(updateRoot);
+        if (c.confirmed) logger.info({ version: c.version }, 'update: first boot healthy, slot confirmed');
+      } catch (e) { logger.warn({ err: String(e) }, 'update: confirm failed'); }
+    },
   });
   control?.attachProbe(app.probe);
+  const watchdog = new SystemdWatchdog({ health: async () => app!.health(), logger: logger.child({ component: 'watchdog' }) });
+  watchdog.start();
+  if (hasSlots) {
+    const poll = setInterval(() => {
+      try {
+        if (rollbackIfOverdue(updateRoot, CONFIRM_WITHIN_MS_DEFAULT)) { logger.error({ code: 'E-UPD-04' }, 'update: trial boot not confirmed in time: rolled back; restarting'); void shutdown(1); }
+      } catch (e) { logger.warn({ err: String(e) }, 'update: rollback check failed'); }
+    }, ROLLBACK_POLL_MS);
+    poll.unref();
+  }
   await app.boot();
 }
 

@@ -6,7 +6,7 @@
  * State names (match these in runtime/; the data type of each is `ScreenData[name]`):
  *
  *   boot             { step: 'self-test'|'journal'|'pending'|'network'|'ready', stepIndex, stepCount }
- *   recovery         { selected, reasonCode? }                 menu: verify, export, restore, salvage, factory reset, diagnostics, restart
+ *   recovery         { selected, reasonCode? }                 menu: verify, export, restore, salvage, factory reset, diagnostics, restart, pending work, system
  *   restored         { transaction, outcome: 'reversed'|'completed'|'resumed' }   after a power loss
  *   login            { field: 'operator'|'password', operator, passwordLength, attemptsLeft? }
  *   signOn           { attempt, attemptMax }
@@ -176,7 +176,15 @@ function menuOf(keys: ReadonlyArray<[StringKey, string]>): MenuItem[] {
 export const RECOVERY_ITEMS = menuOf([
   ['menu.verifyJournal', 'verify'], ['menu.exportJournal', 'export'], ['menu.restoreBackup', 'restore'], ['menu.salvage', 'salvage'],
   ['menu.factoryReset', 'factory-reset'], ['menu.diagnostics', 'diagnostics'], ['menu.restart', 'restart'],
+  ['menu.pendingWork', 'pending'], ['menu.system', 'system'],
 ]);
+/** Recovery submenus (boot/recovery-menu.ts). */
+export const RECOVERY_RESTORE_ITEMS = menuOf([['menu.repair', 'repair'], ['menu.importBackup', 'import']]);
+export const RECOVERY_PENDING_ITEMS = menuOf([['menu.resend', 'resend'], ['menu.lastReceipt', 'last-receipt'], ['menu.lastReport', 'last-report']]);
+export const RECOVERY_SYSTEM_ITEMS = menuOf([
+  ['menu.network', 'network'], ['menu.networkTest', 'network-test'], ['menu.version', 'version'], ['menu.applyUpdate', 'apply-update'], ['menu.powerOff', 'power-off'],
+]);
+export const NETWORK_MODE_ITEMS = menuOf([['menu.dhcp', 'dhcp'], ['menu.staticIp', 'static']]);
 export const MAIN_MENU_ITEMS = menuOf([
   ['menu.sale', 'sale'], ['menu.void', 'void'], ['menu.refund', 'refund'], ['menu.balance', 'balance'], ['menu.reprint', 'reprint'],
   ['menu.settlement', 'settlement'], ['menu.signOff', 'sign-off'], ['menu.diagnostics', 'diagnostics'], ['menu.settings', 'settings'],

@@ -1,0 +1,345 @@
+/**
+ * The diagnostics menu (idle MENU 8, and recovery item 6): runs the checks of issue 5 itself and
+ * shows each result with its code. Interactive checks ask on the display:
+ *
+ *   battery   gauge reading (percent, voltage, charging); a gauge fault's code (E-PWR / E-BRD)
+ *   storage   journal verified in a child process + free space of its file system (fs.statfs);
+ *             damage E-STO-05, under STORAGE_FREE_BYTES_MIN free E-STO-02
+ *   printer   status (paper, cover, fault) and a test page with a QR code (E-PRN-xx)
+ *   reader    self-test, then "present a test card" and read it (CANCEL or no card: E-RDR-06)
+ *   keypad    press every key; the screen shows which are left (none for KEYPAD_IDLE_MS_MAX: E-KBD-03)
+ *   display   checkerboard test pattern: OK when it is even, CANCEL when not (E-DSP-01; a display
+ *             that does not answer fails by itself)
+ *   network   interface, address, gateway, DNS, TCP connect to the host (Recovery.testNetwork)
+ *   host      a sign-on test (keys exchanged with the acquirer: E-HOST / E-NET / E-KEY codes)
+ *   log       the last errors of the log with their codes (ErrorRing, below)
+ *
+ * When all have run, the list shows each result; a number (or OK on the selection) opens that
+ * check's detail lines (paged); CANCEL closes diagnostics.
+ */
+import { statfs } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import type { Writable } from 'node:stream';
+import type { Board } from '../hal/board';
+import type { KeyName } from '../hal/keypad';
+import { KEY_NAMES } from '../hal/keypad';
+import { FrameBuffer, isPixelDisplay } from '../hal/display';
+import { PosError, isPosError } from '../runtime/errors';
+import type { Logger } from '../runtime/log';
+import { verifyInChild } from '../storage/verify-child';
+import type { Screen, Txt } from '../ui-lcd/screen';
+import { screenFor, DIAG_CHECKS, DiagCheck } from '../ui-lcd/screens';
+import { t } from '../ui-lcd/strings';
+import type { Overlay } from './recovery-menu';
+import type { Report } from './recovery';
+
+/** Below this much free space on the journal's file system the storage check fails (E-STO-02). */
+export const STORAGE_FREE_BYTES_MIN = 8 * 1024 * 1024;
+export const READER_CARD_WAIT_MS_MAX = 20_000;
+/** The keypad test fails when no key comes for this long. */
+export const KEYPAD_IDLE_MS_MAX = 15_000;
+export const DISPLAY_ANSWER_MS_MAX = 30_000;
+/** Error entries the ring keeps. */
+export const ERROR_RING_ENTRIES_MAX = 50;
+/** Of those, shown by the log check. */
+export const ERRORS_SHOWN_MAX = 8;
+
+export type DiagState = 'ok' | 'fail' | 'running' | 'pending';
+export interface DiagResult { readonly check: DiagCheck; readonly state: DiagState; readonly code?: string; readonly lines: readonly string[] }
+
+// ---------------------------------------------------------------- the error ring
+
+export interface ErrorEntry { readonly timeMs: number; readonly code: string; readonly msg: string }
+
+/**
+ * The last ERROR_RING_ENTRIES_MAX log entries at warn level or above that carry an error code,
+ * kept in memory (bounded). Fed by a pino stream (`stream()`): pino writes one JSON line per entry.
+ */
+export class ErrorRing {
+  private readonly entries: ErrorEntry[] = [];
+
+  constructor(private readonly max = ERROR_RING_ENTRIES_MAX) {}
+
+  add(e: ErrorEntry): void {
+    this.entries.push(e);
+    if (this.entries.length > this.max) this.entries.shift();
+  }
+
+  /** Newest first. */
+  last(n = ERRORS_SHOWN_MAX): ErrorEntry[] {
+    return this.entries.slice(-n).reverse();
+  }
+
+  /** One pino log line in; kept when it is warn (40) or worse and names a code ("E-XXX-NN"). */
+  line(json: string): void {
+    let o: Record<string, unknown>;
+    try { o = JSON.parse(json) as Record<string, unknown>; } catch { return; }
+    if (typeof o.level !== 'number' || o.level < 40) return;
+    const code = findCode(o);
+    if (!code) return;
+    this.add({ timeMs: typeof o.time === 'number' ? o.time : Date.now(), code, msg: String(o.msg ?? '') });
+  }
+
+  /** A writable for pino.multistream. */
+  stream(): Pick<Writable, 'write'> {
+    return { write: (chunk: string | Uint8Array): boolean => { for (const l of String(chunk).split('\n')) if (l) this.line(l); return true; } } as Pick<Writable, 'write'>;
+  }
+}
+
+const CODE_RE = /\bE-[A-Z]{2,4}-\d{2}\b/;
+
+function findCode(o: Record<string, unknown>): string | undefined {
+  if (typeof o.code === 'string' && CODE_RE.test(o.code)) return o.code;
+  const err = o.err as Record<string, unknown> | undefined;
+  if (err && typeof err.code === 'string' && CODE_RE.test(err.code)) return err.code;
+  const m = CODE_RE.exec(`${String(o.msg ?? '')} ${typeof o.err === 'string' ? o.err : ''}`);
+  return m?.[0];
+}
+
+// ---------------------------------------------------------------- the checks
+
+export interface DiagnosticsDeps {
+  readonly board: Board;
+  readonly journalDir: string;
+  readonly errors: ErrorRing;
+  /** Recovery.testNetwork with the saved (or default) settings. */
+  readonly networkTest: () => Promise<Report>;
+  /** A sign-on exchange with the host; rejects with its error. Absent: skipped (recovery with no terminal). */
+  readonly signOnTest?: () => Promise<string>;
+  readonly pages: (s: Screen) => number;
+  readonly changed: () => void;
+  readonly close: () => void;
+  readonly logger: Logger;
+  readonly clock: () => number;
+}
+
+type Prompt =
+  | { kind: 'reader' }
+  | { kind: 'keypad'; left: KeyName[] }
+  | { kind: 'display' };
+
+export class Diagnostics implements Overlay {
+  readonly name = 'diagnostics';
+  private readonly results = new Map<DiagCheck, DiagResult>();
+  private prompt: Prompt | undefined;
+  private answer: ((key: KeyName) => void) | undefined;
+  private detail: { check: DiagCheck; page: number } | undefined;
+  private selected = 0;
+  private finished = false;
+  private closed = false;
+  readonly done: Promise<void>;
+
+  constructor(private readonly d: DiagnosticsDeps) {
+    this.done = this.runAll();
+  }
+
+  snapshot(): DiagResult[] {
+    return DIAG_CHECKS.map((c) => this.results.get(c) ?? { check: c, state: 'pending' as const, lines: [] });
+  }
+
+  screen(): Screen {
+    const p = this.prompt;
+    if (p?.kind === 'display') return screenFor('factoryTest', { test: 'display' });
+    if (p?.kind === 'keypad') return { ...screenFor('factoryTest', { test: 'keypad', keysLeft: p.left }), id: 'diagnostics:keypad' };
+    if (p?.kind === 'reader') return { id: 'diagnostics:reader', title: t('title.readerTest'), lines: [t('msg.testCard'), t('msg.presentCard')], footer: t('footer.cancel') };
+    if (this.detail) {
+      const r = this.results.get(this.detail.check) ?? { check: this.detail.check, state: 'pending' as const, lines: [] };
+      const lines: Txt[] = [`${r.state.toUpperCase()}${r.code ? ` ${r.code}` : ''}`, ...r.lines];
+      return { id: `diagnostics:${r.check}`, title: t(`diag.${r.check}`), lines, page: this.detail.page, footer: t('footer.paged') };
+    }
+    return screenFor('diagnostics', { results: this.snapshot().map((r) => ({ check: r.check, state: r.state, ...(r.code ? { code: r.code } : {}) })), selected: this.selected });
+  }
+
+  press(key: KeyName): void {
+    if (this.answer) { this.answer(key); return; }
+    if (this.detail) {
+      if (key === 'UP' || key === 'DOWN') {
+        const n = Math.max(1, this.d.pages(this.screen()));
+        this.detail.page = (this.detail.page + (key === 'DOWN' ? 1 : n - 1)) % n;
+      } else if (key === 'OK' || key === 'CANCEL' || key === 'BACK') this.detail = undefined;
+      this.d.changed();
+      return;
+    }
+    if (key === 'CANCEL' || key === 'BACK') { this.close(); return; }
+    if (!this.finished) return;
+    if (key === 'UP' || key === 'DOWN') { this.selected = (this.selected + (key === 'DOWN' ? 1 : DIAG_CHECKS.length - 1)) % DIAG_CHECKS.length; this.d.changed(); return; }
+    const i = key === 'OK' ? this.selected : /^[1-9]$/.test(key) ? Number(key) - 1 : -1;
+    if (i >= 0 && i < DIAG_CHECKS.length) { this.selected = i; this.detail = { check: DIAG_CHECKS[i], page: 0 }; this.d.changed(); }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.answer?.('CANCEL');
+    this.d.close();
+  }
+
+  private set(r: DiagResult): void {
+    this.results.set(r.check, r);
+    if (r.state !== 'running') this.d.logger[r.state === 'ok' ? 'info' : 'warn']({ check: r.check, ...(r.code ? { code: r.code } : {}), lines: r.lines }, `diagnostics: ${r.check} ${r.state}`);
+    this.d.changed();
+  }
+
+  private async runAll(): Promise<void> {
+    const checks: Record<DiagCheck, () => Promise<string[]>> = {
+      battery: () => this.battery(), storage: () => this.storage(), printer: () => this.printer(), reader: () => this.reader(),
+      keypad: () => this.keypad(), display: () => this.display(), network: () => this.network(), host: () => this.host(), log: () => this.log(),
+    };
+    for (const check of DIAG_CHECKS) {
+      if (this.closed) return;
+      this.set({ check, state: 'running', lines: [] });
+      try {
+        this.set({ check, state: 'ok', lines: await checks[check]() });
+      } catch (e) {
+        const code = isPosError(e) ? e.code : (e as { code?: string }).code && CODE_RE.test(String((e as { code?: string }).code)) ? String((e as { code?: string }).code) : 'E-SYS-99';
+        const lines = (e as { lines?: string[] }).lines ?? [e instanceof Error ? e.message : String(e)];
+        this.set({ check, state: 'fail', code, lines });
+      } finally {
+        this.prompt = undefined;
+        this.answer = undefined;
+      }
+    }
+    this.finished = true;
+    this.d.changed();
+  }
+
+  // ---------------------------------------------------------------- each check
+
+  private async battery(): Promise<string[]> {
+    const s = await this.d.board.battery().read();
+    const lines = [`${s.percent ?? '?'}% ${s.voltageMv ?? '?'} mV`, s.charging ? 'charging' : 'not charging', `level ${s.level}${s.lowLine ? ', low line set' : ''}`];
+    if (s.fault) throw withLines(s.fault, [...lines, s.fault.message]);
+    if (s.level === 'critical') throw withLines(new PosError('PWR_CRITICAL', `battery ${s.percent}%`), lines);
+    if (s.level === 'low') throw withLines(new PosError('PWR_LOW', `battery ${s.percent}%`), lines);
+    return lines;
+  }
+
+  private async storage(): Promise<string[]> {
+    const dir = this.d.journalDir;
+    const lines: string[] = [];
+    if (existsSync(dir)) {
+      const [v] = await verifyInChild([dir]);
+      if (v.status === 'damaged') throw withLines(new PosError('STO_DAMAGED', `journal damaged at record ${v.damage.seq}: ${v.damage.reason}`), [`damaged at record ${v.damage.seq}`, v.damage.reason]);
+      if (v.status === 'unopenable' || v.status === 'error') throw withLines(new PosError('STO_DAMAGED', `journal ${v.status}`), [`journal ${v.status}`]);
+      lines.push(`journal ${v.status}: ${v.records} records`);
+    } else lines.push('no journal yet');
+    const fs = await statfs(existsSync(dir) ? dir : '.');
+    const free = Number(fs.bavail) * Number(fs.bsize);
+    const total = Number(fs.blocks) * Number(fs.bsize);
+    lines.push(`free ${mb(free)} of ${mb(total)} MB`);
+    if (free < STORAGE_FREE_BYTES_MIN) throw withLines(new PosError('STO_NEARLY_FULL', `${mb(free)} MB free`), lines);
+    return lines;
+  }
+
+  private async printer(): Promise<string[]> {
+    const p = this.d.board.printer();
+    const s = await p.status();
+    const lines = [`online ${s.online} paper ${s.paperOut ? 'OUT' : s.paperNearEnd ? 'near end' : 'ok'} cover ${s.coverOpen ? 'OPEN' : 'closed'}`];
+    if (s.paperOut) throw withLines(new PosError('PRN_PAPER_OUT'), lines);
+    if (s.coverOpen) throw withLines(new PosError('PRN_COVER_OPEN'), lines);
+    if (s.fault) throw withLines(new PosError('PRN_FAULT', `printer fault ${String(s.fault)}`), lines);
+    await p.print({
+      label: 'diagnostics test page',
+      blocks: [
+        { kind: 'text', text: 'PRINTER TEST 打印测试', align: 'center', bold: true },
+        { kind: 'text', text: `${new Date(this.d.clock()).toISOString()}\n0123456789 ABCDEFGHIJKLMNOPQRSTUVWXYZ` },
+        { kind: 'qr', data: `pos-diagnostics:${this.d.board.config.board}:${this.d.clock()}`, align: 'center', label: 'test QR' },
+        { kind: 'feed', lines: 2 }, { kind: 'cut' },
+      ],
+    });
+    lines.push('test page with QR printed');
+    return lines;
+  }
+
+  private async reader(): Promise<string[]> {
+    const r = this.d.board.reader();
+    const info = await r.selfTest();
+    const lines = [`self-test ok ${JSON.stringify(info).slice(0, 60)}`];
+    this.prompt = { kind: 'reader' };
+    this.answer = (key) => { if (key === 'CANCEL') r.cancel(); };
+    this.d.changed();
+    try {
+      const ev = await r.waitForCard(['swipe', 'insert', 'tap'], READER_CARD_WAIT_MS_MAX);
+      lines.push(`test card: ${ev.type}`);
+      if (ev.type === 'read-failed') throw withLines(new PosError('RDR_UNREADABLE', 'test card could not be read'), lines);
+      if (ev.type === 'inserted') await r.stopDetection().catch(() => undefined);
+      return lines;
+    } catch (e) {
+      if (isPosError(e, 'cancelled')) throw withLines(new PosError('RDR_NO_CARD', 'no test card presented (cancelled)'), lines);
+      throw e;
+    }
+  }
+
+  private async keypad(): Promise<string[]> {
+    const kp = this.d.board.keypad();
+    const stuck = kp.stuck();
+    if (stuck.length) throw withLines(new PosError('KBD_STUCK', `keys stuck: ${stuck.join(' ')}`), [`stuck: ${stuck.join(' ')}`]);
+    const dc = this.d.board.config.devices.keypad0;
+    const keys = dc?.type === 'matrix-keypad' ? (dc.keymap.flat().filter((k) => k !== null) as KeyName[]) : [...KEY_NAMES];
+    const left = [...new Set(keys)];
+    const p: Prompt = { kind: 'keypad', left };
+    this.prompt = p;
+    this.d.changed();
+    await new Promise<void>((resolve, reject) => {
+      let timer: NodeJS.Timeout;
+      const arm = (): void => { clearTimeout(timer); timer = setTimeout(() => { this.answer = undefined; reject(withLines(new PosError('KBD_DEAD', `no key for ${KEYPAD_IDLE_MS_MAX} ms; not seen: ${p.left.join(' ')}`), [`not seen: ${p.left.join(' ')}`])); }, KEYPAD_IDLE_MS_MAX); };
+      arm();
+      this.answer = (key) => {
+        const i = p.left.indexOf(key);
+        if (i >= 0) p.left.splice(i, 1);
+        this.d.changed();
+        if (this.closed) { clearTimeout(timer); reject(new PosError('OPR_CANCELLED')); return; }
+        if (p.left.length === 0) { clearTimeout(timer); this.answer = undefined; resolve(); return; }
+        arm();
+      };
+    });
+    return [`all ${left.length} keys seen`];
+  }
+
+  private async display(): Promise<string[]> {
+    const disp = this.d.board.display();
+    // Drawn directly (the renderer draws it too, as the screen's pattern): a display that does not
+    // answer fails here with its own code.
+    if (isPixelDisplay(disp)) {
+      const fb = new FrameBuffer(disp.capabilities.width, disp.capabilities.height);
+      for (let y = 0; y < fb.height; y++) for (let x = 0; x < fb.width; x++) fb.set(x, y, ((x >> 3) + (y >> 3)) % 2 === 0);
+      await disp.drawFrame(fb);
+    } else {
+      await disp.writeText(0, 0, '#'.repeat(disp.capabilities.cols));
+    }
+    this.prompt = { kind: 'display' };
+    this.d.changed();
+    const ok = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), DISPLAY_ANSWER_MS_MAX);
+      this.answer = (key) => { if (key === 'OK' || key === 'CANCEL') { clearTimeout(timer); resolve(key === 'OK'); } };
+    });
+    if (!ok) throw withLines(new PosError('DSP_FAULT', 'test pattern not shown evenly (operator)'), ['operator: pattern not even']);
+    return [`${disp.capabilities.kind} display: pattern confirmed`];
+  }
+
+  private async network(): Promise<string[]> {
+    const r = await this.d.networkTest();
+    if (!r.ok) throw Object.assign(new Error(r.lines.find((l) => l.startsWith('FAIL')) ?? 'network test failed'), { code: r.code ?? 'E-NET-01', lines: [...r.lines] });
+    return [...r.lines];
+  }
+
+  private async host(): Promise<string[]> {
+    if (!this.d.signOnTest) throw withLines(new PosError('KEY_MISSING', 'no terminal open (recovery): sign-on not tried'), ['no terminal open: not tried']);
+    return [await this.d.signOnTest()];
+  }
+
+  private async log(): Promise<string[]> {
+    const last = this.d.errors.last();
+    if (!last.length) return ['no errors logged'];
+    return last.map((e) => `${new Date(e.timeMs + 8 * 3_600_000).toISOString().slice(11, 19)} ${e.code} ${e.msg}`.slice(0, 80));
+  }
+}
+
+/** An error that carries the lines to show. */
+function withLines(e: PosError, lines: readonly string[]): PosError {
+  return Object.assign(e, { lines: [...lines] });
+}
+
+function mb(bytes: number): string {
+  return (bytes / 1024 / 1024).toFixed(1);
+}

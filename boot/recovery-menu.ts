@@ -1,0 +1,377 @@
+/**
+ * The recovery menu on the LCD (reset button held at boot, or a damaged journal): every item of
+ * issue 6 wired to boot/recovery.ts and boot/update.ts, each Report's lines shown on the display
+ * (paged with UP/DOWN, OK or CANCEL back to the menu).
+ *
+ * The machine (runtime/machine.ts) owns the login: `recovery.locked` -> `recovery.authenticating`
+ * (Recovery.authenticate: the operators readable from the journal, or the fallback administrator
+ * when the journal cannot be opened) -> `recovery.menu`. From `recovery.menu` on, keys come here:
+ *
+ *   1 Check journal    Recovery.verifyJournal (child process verify, last backup named)
+ *   2 Export data      passphrase (6..12 digits, typed on the keypad, masked) -> Recovery.exportTo(backup dir)
+ *   3 Load backup      1 Repair (cut a torn tail, or restore the newest backup that verifies)
+ *                      2 Import backup (choose a .posbak file from the backup dir / USB dirs, passphrase)
+ *   4 Salvage data     Recovery.salvage (intact records into a new journal; the damaged one kept)
+ *   5 Factory reset    shows what it erases (Recovery.factoryResetPlan); OK once when settled, twice
+ *                      when not (the second screen says NOT SETTLED); then Recovery.factoryReset
+ *   6 Diagnostics      the diagnostics overlay (boot/diagnostics.ts), as from the idle menu
+ *   7 Restart          Recovery.reboot (journaled) -> the terminal boots again, reset not held
+ *   8 Pending work     1 Resend (reversal, settlement, signatures)  2 Last receipt  3 Last report
+ *   9 System           1 Network settings (DHCP / static address, prefix, gateway, DNS, host, port)
+ *                      2 Test network (interface, address, gateway, DNS, TCP connect)
+ *                      3 Version (A/B slots: running, pending, last result)
+ *                      4 Apply update (choose a .posupd file; signature, board and version checked)
+ *                      5 Power off
+ *
+ * A passphrase on a keypad is digits only (6..12): it is the key of the backup's encryption, so
+ * it is shown masked and never logged; the operator must note it down to import the backup.
+ * Every action is journaled by Recovery when the journal is writable.
+ */
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import type { KeyName } from '../hal/keypad';
+import type { Session } from '../runtime/operators';
+import { PosError, isPosError } from '../runtime/errors';
+import type { Logger } from '../runtime/log';
+import type { Screen, Txt, MenuItem } from '../ui-lcd/screen';
+import { screenFor, RECOVERY_ITEMS, RECOVERY_RESTORE_ITEMS, RECOVERY_PENDING_ITEMS, RECOVERY_SYSTEM_ITEMS, NETWORK_MODE_ITEMS } from '../ui-lcd/screens';
+import { t } from '../ui-lcd/strings';
+import { DigitEntry, MenuWidget, pinEntry } from '../ui-lcd/widgets';
+import { numbered } from '../ui-lcd/widgets/menu';
+import { Recovery, Report, BACKUP_FILE_SUFFIX, NetworkSettings } from './recovery';
+import { applyUpdate, updateStatus } from './update';
+
+export const PASSPHRASE_DIGITS_MIN = 6;
+export const PASSPHRASE_DIGITS_MAX = 12;
+export const UPDATE_FILE_SUFFIX = '.posupd';
+/** Files offered in a choice list (newest first). */
+export const FILES_LISTED_MAX = 9;
+const NO_TIMEOUT = Number.MAX_SAFE_INTEGER;
+
+/** A screen the app shows over the machine's, with its own keys (recovery menu, diagnostics). */
+export interface Overlay {
+  readonly name: string;
+  screen(): Screen;
+  press(key: KeyName): void;
+  close?(): void;
+}
+
+export interface RecoveryMenuDeps {
+  readonly recovery: () => Recovery;
+  readonly session: () => Session | undefined;
+  readonly backupDir: string;
+  /** Mount points of USB sticks (export/import/update files are looked for there too). */
+  readonly usbDirs: readonly string[];
+  readonly update?: { readonly root: string; readonly publicKeyHex: string; readonly board: string };
+  /** Interface name for network settings (board default). */
+  readonly netInterface: string;
+  readonly host: { readonly host: string; readonly port: number };
+  readonly reasonCode: () => string | undefined;
+  readonly clock: () => number;
+  /** Pages the screen has on the display. */
+  readonly pages: (s: Screen) => number;
+  readonly changed: () => void;
+  readonly openDiagnostics: () => void;
+  readonly logger: Logger;
+}
+
+type View =
+  | { kind: 'menu'; id: string; title: Txt; items: readonly MenuItem[]; widget: MenuWidget; lines?: readonly Txt[]; pick: (value: string) => void; back: () => void }
+  | { kind: 'entry'; id: string; title: Txt; label: Txt; masked: boolean; lengthMax: number; widget: DigitEntry; hint?: Txt; done: (value: string) => void }
+  | { kind: 'confirm'; id: string; title: Txt; lines: readonly Txt[]; page: number; ok: () => void }
+  | { kind: 'busy'; title: Txt }
+  | { kind: 'report'; report: Report; page: number };
+
+export class RecoveryMenu implements Overlay {
+  readonly name = 'recovery';
+  private view: View;
+  private busy = false;
+
+  constructor(private readonly d: RecoveryMenuDeps) {
+    this.view = this.top();
+  }
+
+  // ---------------------------------------------------------------- screens
+
+  screen(): Screen {
+    const v = this.view;
+    switch (v.kind) {
+      case 'menu': {
+        if (v.id === 'recovery') return screenFor('recovery', { selected: v.widget.selected, reasonCode: this.d.reasonCode() });
+        return { id: v.id, title: v.title, ...(v.lines ? { lines: v.lines } : {}), menu: { items: v.items, selected: v.widget.selected }, footer: t('footer.choose') };
+      }
+      case 'entry': {
+        const typed = v.widget.field('').digits;
+        return {
+          id: v.id, title: v.title, ...(v.hint ? { lines: [v.hint] } : {}),
+          input: { kind: v.masked ? 'password' : 'digits', label: v.label, digits: v.masked ? '*'.repeat(typed.length) : typed, lengthMax: v.lengthMax },
+          footer: t('footer.ok'),
+        };
+      }
+      case 'confirm': return { id: v.id, title: v.title, lines: v.lines, page: v.page, footer: t('footer.okCancel') };
+      case 'busy': return { id: 'recoveryBusy', title: v.title, lines: [t('msg.working')], align: 'center', footer: t('footer.wait') };
+      case 'report': {
+        const r = v.report;
+        const lines: Txt[] = [...(r.code ? [`${r.code}`] : []), ...r.lines];
+        return { id: `recoveryReport:${r.action}`, title: t(r.ok ? 'title.result' : 'title.failed'), lines, page: v.page, footer: t('footer.paged') };
+      }
+    }
+  }
+
+  /** The report on display (tests and the probe). */
+  report(): Report | undefined {
+    return this.view.kind === 'report' ? this.view.report : undefined;
+  }
+
+  // ---------------------------------------------------------------- keys
+
+  press(key: KeyName): void {
+    const v = this.view;
+    if (v.kind === 'busy') return;
+    if (v.kind === 'report' || v.kind === 'confirm') {
+      if (key === 'UP' || key === 'DOWN') {
+        const n = Math.max(1, this.d.pages(this.screen()));
+        v.page = (v.page + (key === 'DOWN' ? 1 : n - 1)) % n;
+        return this.d.changed();
+      }
+      if (v.kind === 'confirm' && key === 'OK') return v.ok();
+      if (key === 'OK' || key === 'CANCEL' || key === 'BACK') return this.show(this.top());
+      return;
+    }
+    if (v.kind === 'menu') {
+      const r = v.widget.press(key);
+      if (r.kind === 'changed') return this.d.changed();
+      if (r.kind === 'cancel' || r.kind === 'back') return v.back();
+      if (r.kind === 'submit') v.pick(r.value);
+      return;
+    }
+    const r = v.widget.press(key);
+    if (r.kind === 'cancel' || r.kind === 'back') return this.show(this.top());
+    if (r.kind === 'submit') return v.done(String(r.value));
+    this.d.changed();
+  }
+
+  private show(v: View): void {
+    this.view = v;
+    this.d.changed();
+  }
+
+  // ---------------------------------------------------------------- menus
+
+  private menu(id: string, title: Txt, items: readonly MenuItem[], pick: (value: string) => void, lines?: readonly Txt[]): View {
+    return { kind: 'menu', id, title, items, widget: new MenuWidget(items, { clock: this.d.clock, idleTimeoutMs: NO_TIMEOUT }), pick, back: () => this.show(this.top()), ...(lines ? { lines } : {}) };
+  }
+
+  private top(): View {
+    const v = this.menu('recovery', t('title.recovery'), RECOVERY_ITEMS, (value) => this.topChoice(value));
+    // The top menu has nowhere to go back to: CANCEL stays (Restart or Power off leave recovery).
+    return { ...v, back: () => undefined } as View;
+  }
+
+  private topChoice(value: string): void {
+    switch (value) {
+      case 'verify': return this.run(() => this.rec().verifyJournal(), 'verify');
+      case 'export': return this.passphrase((p) => this.run(() => this.rec().exportTo(this.exportTarget(), p, this.session()), 'export'));
+      case 'restore': return this.show(this.menu('recoveryRestore', t('title.restore'), RECOVERY_RESTORE_ITEMS, (v) => this.restoreChoice(v)));
+      case 'salvage': return this.run(() => this.rec().salvage(this.session()), 'salvage');
+      case 'factory-reset': return void this.factoryReset();
+      case 'diagnostics': return this.d.openDiagnostics();
+      case 'restart': return this.run(() => this.rec().reboot(this.session()), 'reboot');
+      case 'pending': return this.show(this.menu('recoveryPending', t('title.pendingWork'), RECOVERY_PENDING_ITEMS, (v) => this.pendingChoice(v)));
+      case 'system': return this.show(this.menu('recoverySystem', t('title.system'), RECOVERY_SYSTEM_ITEMS, (v) => this.systemChoice(v)));
+    }
+  }
+
+  private restoreChoice(value: string): void {
+    if (value === 'repair') {
+      // A backup is encrypted: repair needs its passphrase only when it restores one; an empty
+      // passphrase (OK at once is refused by the entry) is not offered: ask every time.
+      return this.passphrase((p) => this.run(() => this.rec().repair(this.session(), p), 'repair'));
+    }
+    this.chooseFile(BACKUP_FILE_SUFFIX, (file) => this.passphrase((p) => this.run(() => this.rec().importBackup(file, p, this.session()), 'import')));
+  }
+
+  private pendingChoice(value: string): void {
+    if (value === 'resend') return this.run(() => this.rec().resendPending(this.session()), 'resend');
+    if (value === 'last-receipt') return this.run(() => this.rec().reprintLastReceipt(this.session()), 'reprint-receipt');
+    return this.run(() => this.rec().reprintLastReport(this.session()), 'reprint-report');
+  }
+
+  private systemChoice(value: string): void {
+    switch (value) {
+      case 'network': return this.networkSettings();
+      case 'network-test': return this.run(async () => this.rec().testNetwork((await this.rec().networkSettings()) ?? this.defaultNetwork(), this.session()), 'network-test');
+      case 'version': return this.run(async () => this.versionReport(), 'version');
+      case 'apply-update': return this.chooseFile(UPDATE_FILE_SUFFIX, (file) => this.run(async () => this.applyReport(file), 'update'));
+      case 'power-off': return this.show({ kind: 'confirm', id: 'recoveryConfirm:power-off', title: t('title.confirm'), lines: [t('msg.powerOffAsk')], page: 0, ok: () => this.run(() => this.rec().powerOff(this.session()), 'power-off') });
+    }
+  }
+
+  // ---------------------------------------------------------------- steps
+
+  private passphrase(done: (p: string) => void): void {
+    const widget = pinEntry({ clock: this.d.clock, idleTimeoutMs: NO_TIMEOUT, lengthMin: PASSPHRASE_DIGITS_MIN, lengthMax: PASSPHRASE_DIGITS_MAX });
+    this.show({ kind: 'entry', id: 'passphrase', title: t('title.passphrase'), label: t('label.passphrase'), masked: true, lengthMax: PASSPHRASE_DIGITS_MAX, widget, hint: t('msg.passphraseHint'), done });
+  }
+
+  private digits(id: string, title: Txt, label: Txt, lengthMin: number, lengthMax: number, done: (v: string) => void): void {
+    const widget = new DigitEntry({ clock: this.d.clock, idleTimeoutMs: NO_TIMEOUT, lengthMin, lengthMax });
+    this.show({ kind: 'entry', id, title, label, masked: false, lengthMax, widget, done });
+  }
+
+  /** Files with `suffix` in the backup dir and the USB dirs, newest first; picked by number. */
+  private chooseFile(suffix: string, picked: (file: string) => void): void {
+    const files = this.files(suffix);
+    if (!files.length) return this.showReport({ action: suffix === UPDATE_FILE_SUFFIX ? 'update' : 'import', ok: false, code: 'E-STO-09', lines: [`no ${suffix} file in`, ...[this.d.backupDir, ...this.d.usbDirs].map((d) => d)], journaled: false });
+    const items = numbered(files.map((f) => ({ label: basename(f), value: f })));
+    this.show(this.menu('recoveryFiles', t('title.chooseFile'), items, picked));
+  }
+
+  files(suffix: string): string[] {
+    const out: Array<{ f: string; m: number }> = [];
+    for (const dir of [this.d.backupDir, ...this.d.usbDirs]) {
+      if (!existsSync(dir)) continue;
+      for (const name of readdirSync(dir)) {
+        if (!name.endsWith(suffix)) continue;
+        const f = join(dir, name);
+        try { out.push({ f, m: statSync(f).mtimeMs }); } catch { /* vanished */ }
+      }
+    }
+    return out.sort((a, b) => b.m - a.m || b.f.localeCompare(a.f)).slice(0, FILES_LISTED_MAX).map((x) => x.f);
+  }
+
+  private exportTarget(): string {
+    // A USB stick when one is mounted (its directory exists), else the board's backup folder.
+    const usb = this.d.usbDirs.find((d) => existsSync(d));
+    if (usb) return usb;
+    // The board's own backup folder is created on first use (a USB stick never is).
+    try { mkdirSync(this.d.backupDir, { recursive: true }); } catch { /* E-STO-09 from exportTo names it */ }
+    return this.d.backupDir;
+  }
+
+  private async factoryReset(): Promise<void> {
+    const plan = await this.guard('factory-reset', () => this.rec().factoryResetPlan());
+    if (!plan) return;
+    const lines: Txt[] = [...plan.erases.map((l) => `- ${l}`), ...plan.keeps.map((l) => `+ ${l}`), t('msg.eraseAsk')];
+    const go = (confirmations: number): void => this.run(() => this.rec().factoryReset({ confirmations }, this.session()), 'factory-reset');
+    const second = (): void => this.show({ kind: 'confirm', id: 'recoveryConfirm:factory-reset-2', title: t('title.confirm'), lines: [t('msg.notSettled'), ...plan.erases.slice(0, 1)], page: 0, ok: () => go(2) });
+    this.show({ kind: 'confirm', id: 'recoveryConfirm:factory-reset', title: t('title.confirm'), lines, page: 0, ok: () => (plan.confirmationsNeeded > 1 ? second() : go(1)) });
+  }
+
+  private networkSettings(): void {
+    const form: { mode?: 'dhcp' | 'static'; address?: string; prefix?: number; gateway?: string; dns?: string; host?: string; port?: number } = {};
+    const title = t('title.network');
+    const ip = (label: string, done: (v: string) => void): void => this.digits(`network:${label}`, title, { en: `${label} (12 digits)`, zh: `${label}(12位)` }, 12, 12, (v) => {
+      const addr = ipFromDigits(v);
+      if (!addr) return this.showReport({ action: 'network-settings', ok: false, code: 'E-OPR-08', lines: [`${label}: ${v} is not an address`, 'type 3 digits per part: 192168001010'], journaled: false });
+      done(addr);
+    });
+    const save = (): void => this.run(async () => {
+      const s: NetworkSettings = {
+        interface: this.d.netInterface, mode: form.mode ?? 'dhcp',
+        ...(form.mode === 'static' ? { address: form.address, prefixLength: form.prefix, gateway: form.gateway, dns: form.dns ? [form.dns] : [] } : {}),
+        host: form.host ?? this.d.host.host, port: form.port ?? this.d.host.port,
+      };
+      return this.rec().saveNetworkSettings(s, this.session());
+    }, 'network-settings');
+    const hostAndPort = (): void => ip('Host', (h) => { form.host = h; this.digits('network:port', title, t('label.port'), 1, 5, (p) => { form.port = Number(p); save(); }); });
+    const pickMode = (mode: string): void => {
+      form.mode = mode === 'static' ? 'static' : 'dhcp';
+      if (form.mode === 'dhcp') return hostAndPort();
+      ip('IP', (a) => { form.address = a; this.digits('network:prefix', title, t('label.prefix'), 1, 2, (p) => { form.prefix = Number(p); ip('Gateway', (g) => { form.gateway = g; ip('DNS', (dns) => { form.dns = dns; hostAndPort(); }); }); }); });
+    };
+    void this.currentNetworkLines().then((lines) => this.show(this.menu('recoveryNetwork', title, NETWORK_MODE_ITEMS, pickMode, lines)));
+  }
+
+  private async currentNetworkLines(): Promise<Txt[]> {
+    const s = await this.rec().networkSettings().catch(() => undefined);
+    const n = s ?? this.defaultNetwork();
+    return [n.mode === 'dhcp' ? 'now: DHCP' : `now: ${n.address}/${n.prefixLength}`, `host ${n.host}:${n.port}`];
+  }
+
+  private defaultNetwork(): NetworkSettings {
+    return { interface: this.d.netInterface, mode: 'dhcp', host: this.d.host.host, port: this.d.host.port };
+  }
+
+  private async versionReport(): Promise<Report> {
+    const u = this.d.update;
+    if (!u) return { action: 'version', ok: true, lines: [`runtime ${runtimeVersion()}`, 'no A/B update layout on this board'], journaled: false };
+    const s = updateStatus(u.root);
+    const lines = [`running ${s.runningVersion ?? '?'} (slot ${s.active})`];
+    if (s.pending) lines.push(`pending ${s.pending.version ?? '?'} in ${s.pending.slot}, ${s.pending.tries} boots`);
+    if (s.last) lines.push(`last: ${s.last.result} ${s.last.version}${s.last.reason ? `: ${s.last.reason}` : ''}`);
+    return { action: 'version', ok: s.last?.result !== 'rolled-back', lines, journaled: false, detail: { status: s }, ...(s.last?.result === 'rolled-back' ? { code: 'E-UPD-04' } : {}) };
+  }
+
+  /** Signature, board and version checked by applyUpdate; journaled as recovery:update. */
+  private async applyReport(file: string): Promise<Report> {
+    const u = this.d.update;
+    if (!u) throw new PosError('OPR_INPUT', 'this board has no update key (board file "update")');
+    try {
+      const r = applyUpdate({ root: u.root, file, publicKeyHex: u.publicKeyHex, board: u.board, clock: this.d.clock });
+      this.d.logger.info({ file, version: r.version, slot: r.slot }, 'recovery: update installed');
+      return await this.rec().note('update', this.session(), true, [`${r.version} installed in slot ${r.slot}`, `was ${r.previousVersion ?? '?'}`, 'restart: the first boot', 'is checked, else rolled back'], { ...r, file });
+    } catch (e) {
+      if (!isPosError(e)) throw e;
+      return this.rec().note('update', this.session(), false, [basename(file), e.message], { file }, e.code);
+    }
+  }
+
+  // ---------------------------------------------------------------- running actions
+
+  private rec(): Recovery {
+    return this.d.recovery();
+  }
+
+  private session(): Session {
+    const s = this.d.session();
+    if (!s) throw new PosError('OPR_PERMISSION', 'recovery needs an administrator login');
+    return s;
+  }
+
+  /** Runs a Recovery call with a busy screen; its Report (or the error as one) is shown. */
+  run(action: () => Promise<Report> | Report, name: Report['action']): void {
+    if (this.busy) return;
+    this.busy = true;
+    this.show({ kind: 'busy', title: t('title.processing') });
+    void (async () => {
+      let report: Report;
+      try {
+        report = await action();
+      } catch (e) {
+        report = errorReport(e, name);
+        this.d.logger.warn({ code: report.code, err: String(e) }, 'recovery action failed');
+      }
+      this.busy = false;
+      this.d.logger.info({ action: report.action, ok: report.ok, code: report.code, journaled: report.journaled }, 'recovery action');
+      this.showReport(report);
+    })();
+  }
+
+  private async guard<T>(action: string, fn: () => Promise<T>): Promise<T | undefined> {
+    try { return await fn(); } catch (e) { this.showReport(errorReport(e, 'factory-reset')); this.d.logger.warn({ action, err: String(e) }, 'recovery: failed'); return undefined; }
+  }
+
+  private showReport(report: Report): void {
+    this.show({ kind: 'report', report, page: 0 });
+  }
+}
+
+function errorReport(e: unknown, action: Report['action']): Report {
+  const code = isPosError(e) ? e.code : 'E-SYS-99';
+  const message = e instanceof Error ? e.message : String(e);
+  return { action, ok: false, code, lines: [message], journaled: false };
+}
+
+/** "192168001010" -> "192.168.1.10" (3 digits per part, as POS terminals take addresses). */
+export function ipFromDigits(d: string): string | undefined {
+  if (!/^\d{12}$/.test(d)) return undefined;
+  const parts = [0, 3, 6, 9].map((i) => Number(d.slice(i, i + 3)));
+  return parts.every((p) => p <= 255) ? parts.join('.') : undefined;
+}
+
+function runtimeVersion(): string {
+  try { return String((require('../../package.json') as { version?: string }).version ?? '?'); } catch {
+    try { return String((require('../package.json') as { version?: string }).version ?? '?'); } catch { return '?'; }
+  }
+}
