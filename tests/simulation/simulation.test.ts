@@ -1,0 +1,89 @@
+/**
+ * The day simulation in CI (issue 7): a fixed set of seeds covering more than 200 trading days
+ * with every fault kind on, each checked against the invariants after every step; a replay test
+ * (same seed, identical event log); and positive controls (a terminal that drops a reversal or
+ * sends a sale twice must FAIL, with its seed printed). `npm run soak` runs 10,000 days.
+ */
+import { strict as assert } from 'node:assert';
+import { simulateDays, formatFailure, SimulationReport } from '../../sim/simulate';
+
+/** Seeds x days run in CI: 11 x 20 = 220 trading days with faults. */
+export const CI_SEEDS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+export const CI_DAYS_PER_SEED = 20;
+/*
+ * Regression seeds (SIMULATION.md "Findings"), all inside CI_SEEDS x CI_DAYS_PER_SEED:
+ *   1 (day 9)  battery critical closed the journal under the checks (simulation bug)
+ *   4 (day 17) a millisecond timestamp held the PIN's digits (false alarm, simulation bug)
+ *   7 (day 16) a login cut by the power held the I/O gate forever (simulation bug); the same run
+ *              reaches idle with nobody logged in (finding 2, runtime/machine.ts, not yet caught)
+ *   11 (day 9) a lying flush dropped a commit whose request was on the wire (simulation bug)
+ */
+
+function summary(reports: readonly SimulationReport[]): string {
+  const add = (into: Record<string, number>, from: Record<string, number>): void => { for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v; };
+  const faults: Record<string, number> = {}, ops: Record<string, number> = {};
+  for (const r of reports) { add(faults, r.faults); add(ops, r.operations); }
+  const days = reports.reduce((n, r) => n + r.daysCompleted, 0);
+  const checks = reports.reduce((n, r) => n + r.invariantChecks, 0);
+  return `${days} days, ${reports.reduce((n, r) => n + r.steps, 0)} steps, ${checks} invariant checks\n      operations ${JSON.stringify(ops)}\n      faults ${JSON.stringify(faults)}`;
+}
+
+describe('simulation: seeded trading days with faults, invariants after every step', function () {
+  this.timeout(600_000);
+  const reports: SimulationReport[] = [];
+  after(() => { if (reports.length) console.log(`      [simulation] ${summary(reports)}`); });
+
+  for (const seed of CI_SEEDS) {
+    it(`seed ${seed}: ${CI_DAYS_PER_SEED} days hold every invariant`, async () => {
+      const r = await simulateDays({ seed, days: CI_DAYS_PER_SEED });
+      reports.push(r);
+      assert.equal(r.failure, undefined, r.failure && formatFailure(r.failure));
+      assert.equal(r.daysCompleted, CI_DAYS_PER_SEED);
+      assert.ok(r.batchesClosed >= CI_DAYS_PER_SEED / 2, `only ${r.batchesClosed} batches closed`);
+    });
+  }
+
+  it('faults of every kind were injected across the CI seeds', function () {
+    if (reports.length < CI_SEEDS.length) this.skip();
+    const seen = new Set(reports.flatMap((r) => Object.keys(r.faults)));
+    const expected = ['power-cut', 'lying-flush', 'bit-flip', 'storage-eio', 'storage-full', 'host-delay', 'host-drop', 'host-mid-close', 'host-garbage',
+      'bad-mac', 'decline', 'network-down', 'unbalanced-settlement', 'wrong-pin', 'paper-out', 'cover-open', 'key-bounce', 'key-stuck', 'battery-low', 'battery-critical'];
+    assert.deepEqual(expected.filter((k) => !seen.has(k)), []);
+  });
+});
+
+describe('simulation: replay and positive controls', function () {
+  this.timeout(120_000);
+
+  it('the same seed replays exactly: identical event logs and digests', async () => {
+    const a: string[] = [], b: string[] = [];
+    const ra = await simulateDays({ seed: 4242, days: 3, onEvent: (l) => a.push(l) });
+    const rb = await simulateDays({ seed: 4242, days: 3, onEvent: (l) => b.push(l) });
+    assert.equal(ra.failure, undefined, ra.failure && formatFailure(ra.failure));
+    assert.ok(a.length > 100, `only ${a.length} events`);
+    assert.deepEqual(b, a);
+    assert.equal(rb.digest, ra.digest);
+    const other = await simulateDays({ seed: 4243, days: 1 });
+    assert.notEqual(other.digest, ra.digest);
+  });
+
+  for (const bug of ['drop-reversal', 'double-sale'] as const) {
+    it(`positive control: a terminal that ${bug === 'drop-reversal' ? 'clears reversals without sending them' : 'sends every approved sale twice'} fails an invariant, seed printed`, async () => {
+      const r = await simulateDays({ seed: 1, days: 10, bug });
+      assert.ok(r.failure, `the ${bug} bug went unnoticed`);
+      const text = formatFailure(r.failure);
+      assert.match(text, /seed=1 {2}day=\d+ {2}step=\d+ {2}invariant=(ledger-journal|charged-once)/);
+      assert.match(text, /last events:/);
+      const again = await simulateDays({ seed: 1, days: 10, bug });
+      assert.deepEqual(again.failure, r.failure, 'the failure replays at the same step');
+    });
+  }
+
+  // Finding 1 (SIMULATION.md): with a damaged journal the machine's recovery login has no
+  // terminal to check the password against and replaces E-STO-05 with E-SYS-99. Pending until
+  // recovery mode gets a read-only terminal (runtime/machine.ts + boot/).
+  it.skip('finding 1: an administrator can log in to recovery mode through the machine (seed 1, 2 days)', async () => {
+    const r = await simulateDays({ seed: 1, days: 2, recoveryViaMachine: true });
+    assert.equal(r.failure, undefined, r.failure && formatFailure(r.failure));
+  });
+});
