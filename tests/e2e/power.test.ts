@@ -5,7 +5,8 @@
  * the recovery menu behind the administrator's password.
  */
 import { strict as assert } from 'node:assert';
-import { existsSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { AcquirerSimulator } from '../../sim/host/simulator';
 import { tempDir, removeDir } from '../../storage/testing';
 import { Driver, journalState, assertLedgerAgrees } from './driver';
@@ -84,9 +85,15 @@ describe('e2e: battery pulled mid-sale, reset button held at boot', function () 
     await d.keys('00OK123456OK');
     await d.until('recovery.menu');
     assert.ok((await d.screen('recovery')).some((l) => /Export/.test(l)));
+    // Exports are encrypted: the passphrase is typed on the keypad, the result shown as a report.
     await d.keys('2');
-    const exported = await d.until('recovery.menu', (s) => s.data.exportedTo !== undefined || s.data.error !== undefined);
-    assert.ok(exported.data.exportedTo && existsSync(exported.data.exportedTo), `export: ${JSON.stringify(exported.data.error ?? exported.data.exportedTo)}`);
+    await d.screen('passphrase');
+    await d.keys('123456OK');
+    const report = await d.screen('recoveryReport:export', 30_000);
+    assert.ok(/exported \d+ records/.test(report.join(' ')), `export: ${report.join('|')}`);
+    assert.ok(readdirSync(join(dir, 'backup')).some((f) => f.endsWith('.posbak')), 'the backup file is in the board backup directory');
+    await d.keys('OK');
+    await d.screen('recovery');
     // Restart from the menu (7): a normal boot, reset no longer held.
     await d.keys('7');
     await d.until('login', () => true, 20_000);
