@@ -353,8 +353,22 @@ export class RecoveryMenu implements Overlay {
   }
 
   private showReport(report: Report): void {
-    this.show({ kind: 'report', report, page: 0 });
+    this.show({ kind: 'report', report: report.action === 'salvage' ? withSalvageLoss(report) : report, page: 0 });
   }
+}
+
+/**
+ * A salvage report says what could not be recovered too: from which record the chain is lost
+ * (the records after it that are intact stay in orphans.bin, named by Recovery.salvage), or that
+ * nothing was lost.
+ */
+export function withSalvageLoss(r: Report): Report {
+  const d = r.detail as { recoveredCount?: unknown; firstMissingSeq?: unknown } | undefined;
+  if (!d || typeof d.recoveredCount !== 'number') return r;
+  const lost = typeof d.firstMissingSeq === 'number' ? [`not recovered: record ${d.firstMissingSeq} on`] : d.recoveredCount > 0 ? ['nothing lost'] : [];
+  if (!lost.length) return r;
+  const [first, ...rest] = r.lines;
+  return { ...r, lines: first === undefined ? lost : [first, ...lost, ...rest] };
 }
 
 function errorReport(e: unknown, action: Report['action']): Report {

@@ -161,7 +161,7 @@ export class TerminalApp {
       refundDate: (rrn) => this.refundDate(rrn),
       setLocale: (l) => this.locale.set(l),
       locale: () => this.locale.get(),
-      errorPages: (code) => renderScreen(errorScreen(code), this.locale.get(), this.caps()).pageCount,
+      errorPages: (code) => renderScreen(errorScreen(code, { details: this.errorDetails(code) }), this.locale.get(), this.caps()).pageCount,
       screenPages: () => (this.shown ? renderScreen(this.shown.screen, this.locale.get(), this.caps()).pageCount : 1),
       recoveryAction: (a) => void this.recoveryAction(a),
       diagnostics: () => void this.openDiagnostics(),
@@ -585,6 +585,11 @@ export class TerminalApp {
       const c = chooseScreen(view, this.controller.state(), this.env);
       choice = c;
       screen = screenFor(c.name, c.data);
+      // The error screen names the damaged record (E-STO-05 at boot: which seq the verifier found).
+      if (c.name === 'error' && screen.lines === undefined) {
+        const details = this.errorDetails(String(c.data.code));
+        if (details.length) screen = { ...screen, lines: details };
+      }
       // Long bodies page with UP/DOWN (error screens carry their page in their data).
       if (c.name !== 'error' && this.controller.state().page > 0) screen = { ...screen, page: this.controller.state().page };
     }
@@ -602,6 +607,15 @@ export class TerminalApp {
       const s = this.snapshot();
       for (const l of this.listeners) l(s);
     }, (e: unknown) => this.o.logger.warn({ err: e }, 'display update failed'));
+  }
+
+  /** Detail lines for the error on display: the record the journal is damaged at. */
+  private errorDetails(code: string): Txt[] {
+    const snap = this.actor?.getSnapshot();
+    const e = snap ? viewOf(snap).data.error : undefined;
+    if (!e || e.code !== code) return [];
+    const seq = e.detail.seq;
+    return typeof seq === 'number' ? [{ en: `at record ${seq}`, zh: `第${seq}条记录` }] : [];
   }
 
   private snapshot(): ProbeSnapshot {

@@ -100,6 +100,30 @@ export class Driver {
     throw new Error(`waited ${timeoutMs} ms for screen ${name}; showing ${String(last?.name)} ${JSON.stringify(last?.text)}`);
   }
 
+  /**
+   * Every page of a paged screen (a report, an error, a diagnostics detail): the first line's
+   * "k/n" tag says how many; DOWN turns the page and wraps back to the first after the last.
+   * Returns the pages' rows in order (the page tag line included on each).
+   */
+  async pages(name: string, timeoutMs = STATE_WAIT_MS_MAX): Promise<string[]> {
+    const first = await this.screen(name, timeoutMs);
+    const n = Number(/\b1\/(\d+)\b/.exec(first[0] ?? '')?.[1] ?? 1);
+    const out = [...first];
+    const turnTo = async (page: number): Promise<string[]> => {
+      await this.keys('DOWN');
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const text = await this.screen(name, timeoutMs);
+        if (text[0]?.includes(`${page}/${n}`)) return text;
+        if (Date.now() > deadline) throw new Error(`page ${page}/${n} of ${name} not shown: ${JSON.stringify(text)}`);
+        await new Promise((r) => setTimeout(r, POLL_MS));
+      }
+    };
+    for (let page = 2; page <= n; page++) out.push(...(await turnTo(page)));
+    if (n > 1) await turnTo(1);
+    return out;
+  }
+
   async receipts(): Promise<string[][]> {
     const r = await this.cmd('receipts');
     return (r.receipts as Array<{ lines: string[] }>).map((x) => x.lines);

@@ -5,10 +5,12 @@
  * reset asks twice when not settled; a damaged journal at boot names the damage, salvage, normal boot.
  */
 import { strict as assert } from 'node:assert';
-import { existsSync, readdirSync, openSync, writeSync, closeSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AcquirerSimulator } from '../../sim/host/simulator';
-import { tempDir, removeDir } from '../../storage/testing';
+import { tempDir, removeDir, flipByte, flipFileByte, readStored } from '../../storage/testing';
+import { verifyInChild } from '../../storage/verify-child';
+import { HEADER_BYTES, RecordType } from '../../storage/record';
 import { Journal } from '../../storage/journal';
 import { Driver } from './driver';
 
@@ -20,16 +22,39 @@ describe('e2e: recovery menu on the LCD', function () {
   let dir: string;
   let d: Driver;
 
-  before(async () => {
+  // A host per test: each test's terminal starts a fresh journal (STAN 1) on the same TID, which
+  // one host would take for duplicate transmissions (response 94).
+  beforeEach(async () => {
     host = new AcquirerSimulator({});
     await host.listen(0);
+    dir = tempDir('pos-e2e-recovery-');
+    d = new Driver(host, dir, 'en');
   });
-  after(async () => { await host?.close(); });
-  beforeEach(() => { dir = tempDir('pos-e2e-recovery-'); d = new Driver(host, dir, 'en'); });
-  afterEach(async () => { await d?.powerOff().catch(() => undefined); if (dir) removeDir(dir); });
+  afterEach(async () => {
+    await d?.powerOff().catch(() => undefined);
+    await host?.close();
+    if (dir) removeDir(dir);
+  });
 
   async function report(action: string): Promise<string[]> {
-    return d.screen(`recoveryReport:${action}`, 30_000);
+    return d.pages(`recoveryReport:${action}`, 30_000);
+  }
+
+  /** A paged report's body as one line: the title rows ("Result 2/6") and footers dropped. */
+  function body(rows: readonly string[]): string {
+    return rows.filter((l) => !/^\S+ \d+\/\d+$/.test(l.trim()) && !/UP\/DOWN|OK: back/.test(l)).join(' ').replace(/\s+/g, ' ');
+  }
+
+  /** One sale by swipe from idle: no customer copy, signature confirmed. */
+  async function sale(amount: string): Promise<void> {
+    await d.keys(`${amount}OK`);
+    await d.until('sale.card');
+    await d.cmd('swipe', { card: 'magDebit' });
+    await d.until('sale.askCustomerCopy');
+    await d.keys('2');
+    await d.until('sale.signature');
+    await d.keys('OK');
+    await d.until('idle');
   }
 
   async function intoRecovery(): Promise<void> {
@@ -153,43 +178,81 @@ describe('e2e: recovery menu on the LCD', function () {
     } finally { removeDir(fresh); }
   });
 
-  // TODO: the byte flip below does not yet make the child verifier report damage (the terminal boots to login).
-  it.skip('damaged journal at boot: the damage named, administrator login, salvage, normal boot', async () => {
+  it('damaged journal at boot: the damage named, administrator login, salvage, normal boot, salvaged journal verifies', async () => {
     await d.powerOn();
     await d.until('login');
     await d.keys('01OK0000OK');
     await d.until('idle');
+    for (const amount of ['500', '700', '900']) await sale(amount);
     assert.equal(await d.powerOff(), 0);
-    // Flip bytes in the middle of the data file (a rotting SD card).
-    const file = join(dir, 'journal', 'data.mdb');
-    const size = statSync(file).size;
-    const j = await Journal.open({ dir: join(dir, 'journal'), readOnly: true });
-    const seqs = j.lastSeq;
-    await j.close();
-    assert.ok(seqs > 3);
-    const fd = openSync(file, 'r+');
-    const { readFileSync } = await import('node:fs');
-    const bytes = readFileSync(file);
-    // Corrupt the CBOR body of a record written mid-journal: find the operator record's salt area.
-    const at = bytes.indexOf(Buffer.from('passwordHash'));
-    assert.ok(at > 0 && at < size);
-    writeSync(fd, Buffer.from([0xff, 0xff, 0xff, 0xff]), 0, 4, at + 20);
-    closeSync(fd);
+
+    // A rotting SD card: one record in the middle of the journal (a sale's, after the operators)
+    // has a payload byte flipped, written through LMDB so the live copy is the damaged one.
+    const jdir = join(dir, 'journal');
+    const before = await Journal.open({ dir: jdir, readOnly: true });
+    const lastSeq = before.lastSeq;
+    const firstSaleSeq = [...before.records()].find((r) => r.type === RecordType.txnBegin || r.type === RecordType.txnResult)?.seq;
+    await before.close();
+    assert.ok(firstSaleSeq !== undefined && lastSeq > firstSaleSeq + 5, `records: ${lastSeq}, first sale record ${firstSaleSeq}`);
+    const damagedSeq = Math.floor((firstSaleSeq + lastSeq) / 2);
+    assert.ok(damagedSeq > 1 && damagedSeq < lastSeq, 'a middle record, not the tail');
+    const intact = await readStored(jdir, damagedSeq);
+    assert.ok(intact);
+    await flipByte(jdir, damagedSeq, HEADER_BYTES + 2, 0xff);
+    // LMDB writes copy-on-write: older intact copies of that record stay on free pages, where
+    // salvage would find them. The rot took those too (raw file bytes; LMDB never reads free pages).
+    const file = join(jdir, 'data.mdb');
+    const raw = readFileSync(file);
+    let stale = 0;
+    for (let at = raw.indexOf(intact); at >= 0; at = raw.indexOf(intact, at + 1)) { flipFileByte(file, at + HEADER_BYTES + 2, 0xff); stale++; }
+    assert.ok(!readFileSync(file).includes(intact), `no intact copy of record ${damagedSeq} left (${stale} stale copies damaged)`);
 
     await d.powerOn();
-    const rec = await d.until('recovery.locked');
+    const rec = await d.until('recovery.locked', (s) => s.screen.name === 'error');
     assert.equal(rec.data.error?.code, 'E-STO-05');
-    const shown = (await d.snapshot()).screen.text.join(' ');
-    assert.ok(/record \d+/.test(shown) || shown.includes('E-STO-05'), `damage named: ${shown}`);
+    assert.equal(rec.data.error?.detail.seq, damagedSeq);
+    const shown = rec.screen.text.join(' ');
+    assert.ok(shown.includes('E-STO-05') && shown.includes(`record ${damagedSeq}`), `damage named on the display: ${shown}`);
+    assert.ok(d.run?.log.some((l) => /verified in a child process/.test(l) && /"status":"damaged"/.test(l)), 'the child verifier found the damage');
+
+    // Not selling: the error acknowledged, the administrator's login (operators are read from
+    // the records before the damage).
     await d.keys('OK');
+    await d.until('recovery.locked', (s) => s.screen.name === 'login');
     await d.keys('00OK123456OK');
     await d.until('recovery.menu');
+    const menu = await d.screen('recovery');
+    assert.ok(menu.join(' ').includes('E-STO-05'), `menu names its reason: ${menu.join('|')}`);
+
+    await d.keys('1');
+    const verify = await report('verify');
+    assert.ok(verify.join(' ').includes(`${damagedSeq}`), `verify names record ${damagedSeq}: ${verify.join('|')}`);
+    await d.keys('OK');
+
     await d.keys('4');
     const salvaged = await report('salvage');
-    assert.ok(/records recovered/.test(salvaged.join(' ')), salvaged.join('|'));
+    const text = body(salvaged);
+    assert.ok(salvaged[0].startsWith('Result'), `salvage: ${salvaged.join('|')}`);
+    const m = /(\d+) records recovered \(1\.\.(\d+)\)/.exec(text);
+    assert.ok(m, `recovered count shown: ${text}`);
+    assert.equal(Number(m[1]), damagedSeq - 1, 'every record before the damaged one recovered');
+    assert.ok(text.includes(`not recovered: record ${damagedSeq} on`), `what could not be recovered is named: ${text}`);
+    assert.ok(text.includes(`${damagedSeq + 1}-${lastSeq}`), `the intact records after it are kept aside, by range: ${text}`);
+    assert.ok(text.includes('damaged journal kept'), text);
     await d.keys('OK');
+    await d.screen('recovery');
+
     await d.keys('7');
     await d.until('login', () => true, 20_000);
-    assert.ok(readdirSync(dir).some((f) => f.startsWith('journal.damaged-')) || existsSync(join(dir, 'journal')));
+    assert.equal(await d.powerOff(), 0);
+    assert.ok(readdirSync(dir).some((f) => f.startsWith('journal.damaged-')), 'the damaged journal was kept');
+    const j = await Journal.open({ dir: jdir, readOnly: true });
+    try {
+      assert.equal(j.state, 'ok');
+      // The salvaged records, then what the administrator's session and the new boot appended.
+      assert.ok(j.lastSeq >= damagedSeq - 1, `salvaged journal has ${j.lastSeq} records`);
+      const [verdict] = await verifyInChild([jdir]);
+      assert.equal(verdict.status, 'ok', JSON.stringify(verdict));
+    } finally { await j.close(); }
   });
 });
