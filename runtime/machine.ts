@@ -201,6 +201,7 @@ export function createTerminalMachine(deps: MachineDeps) {
       }),
     },
     guards: {
+      hasSession: ({ context }) => context.session !== undefined,
       batteryLow: ({ context }) => context.battery !== 'ok',
       batteryCritical: ({ context }) => context.battery === 'critical',
       amountValid: ({ context, event }) => {
@@ -543,14 +544,19 @@ export function createTerminalMachine(deps: MachineDeps) {
       signOff: {
         invoke: { src: 'signOff', input: ({ context }) => context, onDone: 'login', onError: { target: 'login', actions: 'setError' } },
       },
+      // Pending receipts can be printed at boot before anyone logged in: without a session the
+      // way back is the login screen, never idle (found by the seeded simulation, seed 7).
       paperOut: {
-        on: { PAPER_LOADED: 'reprintPending', CANCEL: 'idle' },
+        on: { PAPER_LOADED: 'reprintPending', CANCEL: [{ target: 'idle', guard: 'hasSession' }, { target: 'login' }] },
       },
       reprintPending: {
         invoke: {
           src: 'printPending',
           input: ({ context }) => context,
-          onDone: { target: 'idle', actions: assign({ pendingStans: [], reportPending: false }) },
+          onDone: [
+            { target: 'idle', guard: 'hasSession', actions: assign({ pendingStans: [], reportPending: false }) },
+            { target: 'login', actions: assign({ pendingStans: [], reportPending: false }) },
+          ],
           onError: { target: 'paperOut', actions: 'setError' },
         },
       },

@@ -480,6 +480,8 @@ class Simulation {
     const view = this.view;
     this.stepsSinceRest = REST_STATES.has(view.state) ? 0 : this.stepsSinceRest + 1;
     if (this.stepsSinceRest > STEPS_TO_REST_MAX) throw new InvariantFailure('never-stuck', `${this.stepsSinceRest} steps without reaching idle, login, a fault screen or recovery (at ${view.state}, from ${before})`);
+    // Idle sells: it must never be reached with nobody logged in (finding 2, fixed in machine.ts).
+    if (view.state === 'idle' && !view.data.operator) throw new InvariantFailure('never-stuck', `idle with nobody logged in (from ${before})`);
     this.checker.check({
       // Off: the shutdown closed the journal; there is nothing to read until the next boot.
       terminal: view.state === 'off' ? undefined : this.terminal, view, sim: this.sim, damaged: this.damaged, newLogs: this.logChunks.splice(0).join(''),

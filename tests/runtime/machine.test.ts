@@ -496,12 +496,17 @@ describe('runtime state machine', function () {
     assert.match(run.printer.text(), /重打印/);
   });
 
-  it('pending work: NO skips the reprint; paper out while printing pending goes to paperOut', async () => {
+  it('pending work: NO skips the reprint; paper out while printing pending goes to paperOut, and back to login (not idle) without a session', async () => {
     const prep = async (r: Rig) => { await r.terminal.engine.signOn(CASHIER); await r.terminal.engine.sale({ amountFen: 900, card: magCard(), session: CASHIER }); };
     const a = track(await boot({}, prep));
     await a.until('offerReprint'); a.send({ type: 'NO' }); await a.until('login');
     const b = track(await boot({}, prep));
     await b.until('offerReprint'); b.printer.paperOut = true; b.send({ type: 'YES' }); await b.until('paperOut');
+    // Nobody is logged in yet: paper back prints the receipt and goes to login, never idle.
+    b.printer.paperOut = false; b.send({ type: 'PAPER_LOADED' }); await b.until('login');
+    const c = track(await boot({}, prep));
+    await c.until('offerReprint'); c.printer.paperOut = true; c.send({ type: 'YES' }); await c.until('paperOut');
+    c.send({ type: 'CANCEL' }); await c.until('login');
   });
 
   it('pending work: an interrupted settlement is resumed before login', async () => {

@@ -15,7 +15,8 @@ export const CI_DAYS_PER_SEED = 20;
  *   1 (day 9)  battery critical closed the journal under the checks (simulation bug)
  *   4 (day 17) a millisecond timestamp held the PIN's digits (false alarm, simulation bug)
  *   7 (day 16) a login cut by the power held the I/O gate forever (simulation bug); the same run
- *              reaches idle with nobody logged in (finding 2, runtime/machine.ts, not yet caught)
+ *              reached idle with nobody logged in (finding 2, runtime/machine.ts: fixed; the
+ *              simulation now checks that idle always has an operator)
  *   11 (day 9) a lying flush dropped a commit whose request was on the wire (simulation bug)
  * and, from the soak, 100072 (20 days, ~10 s, not in CI): an unbalanced-settlement fault armed for a
  * settlement that sent no 0500 carried over to the next batch (simulation accounting, fixed).
