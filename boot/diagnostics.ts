@@ -27,7 +27,7 @@ import { FrameBuffer, isPixelDisplay } from '../hal/display';
 import { PosError, isPosError } from '../runtime/errors';
 import type { Logger } from '../runtime/log';
 import { verifyInChild } from '../storage/verify-child';
-import type { Screen, Txt } from '../ui-lcd/screen';
+import type { MenuItem, Screen, Txt } from '../ui-lcd/screen';
 import { screenFor, DIAG_CHECKS, DiagCheck } from '../ui-lcd/screens';
 import { t } from '../ui-lcd/strings';
 import type { Overlay } from './recovery-menu';
@@ -133,6 +133,11 @@ export class Diagnostics implements Overlay {
     this.done = this.runAll();
   }
 
+  /** Every check has run (the list is final; numbers open the details). */
+  get complete(): boolean {
+    return this.finished;
+  }
+
   snapshot(): DiagResult[] {
     return DIAG_CHECKS.map((c) => this.results.get(c) ?? { check: c, state: 'pending' as const, lines: [] });
   }
@@ -147,7 +152,9 @@ export class Diagnostics implements Overlay {
       const lines: Txt[] = [`${r.state.toUpperCase()}${r.code ? ` ${r.code}` : ''}`, ...r.lines];
       return { id: `diagnostics:${r.check}`, title: t(`diag.${r.check}`), lines, page: this.detail.page, footer: t('footer.paged') };
     }
-    return screenFor('diagnostics', { results: this.snapshot().map((r) => ({ check: r.check, state: r.state, ...(r.code ? { code: r.code } : {}) })), selected: this.selected });
+    const results = this.snapshot();
+    const list = screenFor('diagnostics', { results: results.map((r) => ({ check: r.check, state: r.state, ...(r.code ? { code: r.code } : {}) })), selected: this.selected });
+    return list.menu ? { ...list, menu: { ...list.menu, items: list.menu.items.map((item) => codeFirst(item, results)) } } : list;
   }
 
   press(key: KeyName): void {
@@ -276,8 +283,9 @@ export class Diagnostics implements Overlay {
     if (stuck.length) throw withLines(new PosError('KBD_STUCK', `keys stuck: ${stuck.join(' ')}`), [`stuck: ${stuck.join(' ')}`]);
     const dc = this.d.board.config.devices.keypad0;
     const keys = dc?.type === 'matrix-keypad' ? (dc.keymap.flat().filter((k) => k !== null) as KeyName[]) : [...KEY_NAMES];
-    const left = [...new Set(keys)];
-    const p: Prompt = { kind: 'keypad', left };
+    const all = [...new Set(keys)];
+    // The prompt's list shrinks as keys come; `all` keeps the count for the result.
+    const p: Prompt = { kind: 'keypad', left: [...all] };
     this.prompt = p;
     this.d.changed();
     await new Promise<void>((resolve, reject) => {
@@ -293,7 +301,7 @@ export class Diagnostics implements Overlay {
         arm();
       };
     });
-    return [`all ${left.length} keys seen`];
+    return [`all ${all.length} keys seen`];
   }
 
   private async display(): Promise<string[]> {
@@ -333,6 +341,17 @@ export class Diagnostics implements Overlay {
     if (!last.length) return ['no errors logged'];
     return last.map((e) => `${new Date(e.timeMs + 8 * 3_600_000).toISOString().slice(11, 19)} ${e.code} ${e.msg}`.slice(0, 80));
   }
+}
+
+/**
+ * A failed check's row leads with its code ("3 E-PRN-01 Printer"): on a 16-column display the
+ * name and the code do not both fit, and the code is what the technician reads out to support.
+ */
+function codeFirst(item: MenuItem, results: readonly DiagResult[]): MenuItem {
+  const r = results.find((x) => x.check === item.value);
+  if (r?.state !== 'fail' || !r.code) return item;
+  const name = t(`diag.${r.check}`);
+  return { ...item, label: { en: `${r.code} ${name.en}`, zh: `${r.code} ${name.zh}` } };
 }
 
 /** An error that carries the lines to show. */

@@ -57,7 +57,7 @@ import { TEST_TERMINAL } from '../sim/host/simulator';
 import { Recovery, Report, NetworkSettings, SystemHook } from './recovery';
 import { testConnectivity } from './recovery-net';
 import { RecoveryMenu, Overlay } from './recovery-menu';
-import { Diagnostics, ErrorRing } from './diagnostics';
+import { Diagnostics, DiagResult, ErrorRing } from './diagnostics';
 import { RecordType } from '../storage/record';
 import type { Session } from '../runtime/operators';
 
@@ -114,6 +114,8 @@ export interface ProbeSnapshot {
   readonly data: MachineView['data'];
   readonly screen: { readonly name: string; readonly id: string; readonly text: string[]; readonly locale: Locale };
   readonly timing: { readonly bootToIdleMs?: number; readonly keyToScreenMs: readonly number[] };
+  /** The overlay over the machine's screen (recovery menu, diagnostics with its results so far). */
+  readonly overlay?: { readonly name: string; readonly complete?: boolean; readonly results?: readonly DiagResult[] };
 }
 
 export class TerminalApp {
@@ -627,6 +629,7 @@ export class TerminalApp {
       data: view?.data ?? { battery: 'ok', amountFen: 0, pendingReceipts: [], reportPending: false, signedOn: false, reversalPending: false },
       screen: { name: this.shown?.name ?? 'boot', id: screen?.id ?? 'boot', text: screen ? screenText(screen, this.locale.get(), this.caps()) : [], locale: this.locale.get() },
       timing: { ...(this.bootToIdleMs !== undefined ? { bootToIdleMs: this.bootToIdleMs } : {}), keyToScreenMs: [...this.keyToScreenMs] },
+      ...(this.overlay ? { overlay: this.overlay instanceof Diagnostics ? { name: this.overlay.name, complete: this.overlay.complete, results: this.overlay.snapshot() } : { name: this.overlay.name } } : {}),
     };
   }
 }

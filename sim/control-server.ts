@@ -10,12 +10,17 @@
  *
  * Commands (see CONTROL_COMMANDS): press, release, keys, swipe, swipe-bad, insert, remove, tap,
  * take-away, screen, receipts, receipt-png, battery, paper, cover, printer-fault, reset-button,
- * state, subscribe, leds, garble-reader. Unknown commands and malformed lines get
+ * state, subscribe, leds, garble-reader, reader-silent, absent. Faults for diagnostics tests:
+ *   {"cmd":"printer-fault","fault":"cutter"|"head-hot"|"unrecoverable"|null}   (null clears it)
+ *   {"cmd":"reader-silent","silent":true|false}      the reader stops answering (hung firmware) / wakes
+ *   {"cmd":"absent","bus":1,"address":54,"absent":true|false}   an I2C chip unplugged (not ACKed)
+ * Unknown commands and malformed lines get
  * {"ok":false,"error":...}; the connection stays open. Listens on 127.0.0.1 only.
  */
 import { createServer, Server, Socket } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { SimBoard } from './board-sim';
+import type { PrinterFault } from './virtual-printer';
 import { TEST_CARDS } from './test-cards';
 import { KEY_NAMES, KeyName } from '../hal/keypad';
 import { Logger, silentLogger } from '../runtime/log';
@@ -145,8 +150,19 @@ export class ControlServer {
       tap: (r) => { sim.reader().tap(cardOf(r.card, 'contactless')); return {}; },
       'take-away': () => { sim.reader().takeAway(); return {}; },
       'garble-reader': () => { sim.reader().garbleNextFrame('crc'); return {}; },
+      'reader-silent': (r) => { if (r.silent === false) sim.reader().wake(); else sim.reader().goSilent(); return {}; },
+      'printer-fault': (r) => { sim.printer().setFault(printerFaultOf(r.fault)); return {}; },
+      absent: (r) => {
+        const bus = num(r.bus);
+        const address = typeof r.address === 'string' ? Number(r.address) : num(r.address);
+        if (bus === undefined || address === undefined || !Number.isInteger(address) || address < 0 || address > 0x7f) throw new Error('absent needs "bus" and "address" (0..127, or "0x36")');
+        if (!sim.i2c.has(bus)) throw new Error(`no simulated I2C bus ${bus}; buses: ${[...sim.i2c.keys()].join(', ')}`);
+        sim.i2cBus(bus).setAbsent(address, r.absent !== false);
+        return {};
+      },
       screen: () => this.screen(),
-      receipts: () => ({ receipts: sim.printer().receipts().map((rc) => ({ lines: rc.lines, cut: rc.cut })) }),
+      // images: the raster images on each receipt (a QR code, a logo, a signature), where and how big.
+      receipts: () => ({ receipts: sim.printer().receipts().map((rc) => ({ lines: rc.lines, cut: rc.cut, images: rc.items.flatMap((it) => (it.kind === 'image' ? [{ x: it.x, width: it.width, height: it.height }] : [])) })) }),
       'receipt-png': (r) => this.receiptPng(r),
       battery: (r) => {
         sim.setBattery({ percent: num(r.percent), charging: bool(r.charging), low: bool(r.low) });
@@ -220,6 +236,14 @@ function cardOf(name: unknown, kind: 'mag' | 'ic' | 'contactless'): never {
   if (!card) throw new Error(`unknown test card "${String(name)}"; cards: ${Object.keys(TEST_CARDS).join(', ')}`);
   // Each reader method checks the card's kind itself; the union is narrowed there.
   return card as never;
+}
+
+const PRINTER_FAULTS: readonly PrinterFault[] = ['cutter', 'head-hot', 'unrecoverable'];
+
+function printerFaultOf(v: unknown): PrinterFault | undefined {
+  if (v === null || v === undefined || v === false) return undefined;
+  if (!(PRINTER_FAULTS as readonly unknown[]).includes(v)) throw new Error(`printer fault must be one of ${PRINTER_FAULTS.join(', ')} or null`);
+  return v as PrinterFault;
 }
 
 function num(v: unknown): number | undefined { return typeof v === 'number' ? v : undefined; }

@@ -124,6 +124,12 @@ export class Driver {
     return out;
   }
 
+  /** Printed receipts with the raster images on them (QR codes, signatures): where and how big, in dots. */
+  async receiptsWithImages(): Promise<Array<{ lines: string[]; images: Array<{ x: number; width: number; height: number }> }>> {
+    const r = await this.cmd('receipts');
+    return (r.receipts as Array<{ lines: string[]; images?: Array<{ x: number; width: number; height: number }> }>).map((x) => ({ lines: x.lines, images: x.images ?? [] }));
+  }
+
   async receipts(): Promise<string[][]> {
     const r = await this.cmd('receipts');
     return (r.receipts as Array<{ lines: string[] }>).map((x) => x.lines);

@@ -1,0 +1,253 @@
+/**
+ * The diagnostics menu (issue 5) on the simulator board, driven only through the control
+ * interface of the terminal child process: from idle (MENU 8) and from the recovery menu (6).
+ * Each check runs by itself and shows its result with its code: battery, storage, printer (a test
+ * page with a QR code comes out), card reader (a test card presented at the virtual reader),
+ * keypad (every key pressed), display (the pattern confirmed with OK), network (loopback), host
+ * (a sign-on), last errors. Then faults set through the control interface (paper out, a printer
+ * fault, a silent reader, an unplugged fuel gauge or display) show their specific codes, on the
+ * list, on each check's detail screen, and in "last errors".
+ */
+import { strict as assert } from 'node:assert';
+import { AcquirerSimulator } from '../../sim/host/simulator';
+import { tempDir, removeDir } from '../../storage/testing';
+import { readBoardFile } from '../../hal/board';
+import type { DiagResult } from '../../boot/diagnostics';
+import { Driver } from './driver';
+
+const CHECKS = ['battery', 'storage', 'printer', 'reader', 'keypad', 'display', 'network', 'host', 'log'] as const;
+type Check = (typeof CHECKS)[number];
+
+/** The simulator board's I2C addresses (board-configs/sim.json). */
+const SIM = readBoardFile('sim').config.devices;
+const i2cOf = (role: string): { bus: number; address: number } => {
+  const dc = SIM[role];
+  if (dc?.type === 'ssd1306') return { bus: dc.i2cBus, address: dc.address };
+  if (dc?.type === 'battery' && dc.gauge) return { bus: dc.gauge.i2cBus, address: dc.gauge.address };
+  throw new Error(`no I2C chip for ${role}`);
+};
+
+/** Every key of the simulator's keypad, in brackets for the control interface's `keys`. */
+const ALL_KEYS = (() => {
+  const dc = SIM.keypad0;
+  if (dc?.type !== 'matrix-keypad') throw new Error('sim board has no matrix keypad');
+  return dc.keymap.flat().filter((k): k is NonNullable<typeof k> => k !== null).map((k) => `[${k}]`).join('');
+})();
+
+describe('e2e: diagnostics menu (idle MENU 8, recovery 6), each check with its code, faults', function () {
+  this.timeout(60_000);
+  let host: AcquirerSimulator;
+  let dir: string;
+  let d: Driver;
+
+  beforeEach(async () => {
+    host = new AcquirerSimulator({});
+    await host.listen(0);
+    dir = tempDir('pos-e2e-diag-');
+    d = new Driver(host, dir, 'en');
+  });
+  afterEach(async () => {
+    await d?.powerOff().catch(() => undefined);
+    await host?.close();
+    if (dir) removeDir(dir);
+  });
+
+  async function loginToIdle(): Promise<void> {
+    await d.powerOn();
+    await d.until('login');
+    await d.keys('01OK0000OK');
+    await d.until('idle');
+  }
+
+  /** Waits for the diagnostics overlay's results (the probe) until `done` holds. */
+  async function results(done: (r: readonly DiagResult[], complete: boolean) => boolean, timeoutMs = 30_000): Promise<DiagResult[]> {
+    const deadline = Date.now() + timeoutMs;
+    let last: readonly DiagResult[] = [];
+    while (Date.now() < deadline) {
+      const o = (await d.snapshot()).overlay;
+      if (o?.name === 'diagnostics' && o.results) {
+        last = o.results;
+        if (done(last, o.complete === true)) return [...last];
+      }
+      await new Promise((r) => setTimeout(r, 40));
+    }
+    throw new Error(`diagnostics: waited ${timeoutMs} ms; results ${JSON.stringify(last.map((r) => [r.check, r.state, r.code]))}`);
+  }
+
+  const stateOf = (rs: readonly DiagResult[], c: Check): DiagResult => rs.find((r) => r.check === c)!;
+
+  /**
+   * Answers the interactive checks as a technician does: a test card at the reader prompt (when the
+   * reader got that far), every key at the keypad prompt, OK at the display pattern (when it shows).
+   * Returns the final results.
+   */
+  async function answerPrompts(o: { card?: boolean } = {}): Promise<DiagResult[]> {
+    if ((await prompted('reader', 'diagnostics:reader')) && o.card !== false) await d.cmd('swipe', { card: 'magDebit' });
+    if (await prompted('keypad', 'diagnostics:keypad')) {
+      const kp = (await d.snapshot()).screen.text.join(' ');
+      assert.ok(kp.includes('MENU'), `keys left shown: ${kp}`);
+      await d.keys(ALL_KEYS);
+    }
+    if (await prompted('display', 'factoryTest:display')) await d.keys('OK');
+    return results((_rs, complete) => complete);
+  }
+
+  /** True once the check shows its prompt; false when it ended without one (it failed first). */
+  async function prompted(c: Check, screen: string, timeoutMs = 30_000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const s = await d.snapshot();
+      if (s.screen.name === screen) return true;
+      const r = s.overlay?.results?.find((x) => x.check === c);
+      if (r && r.state !== 'running' && r.state !== 'pending') return false;
+      await new Promise((res) => setTimeout(res, 40));
+    }
+    throw new Error(`diagnostics: no ${screen} prompt and no ${c} result in ${timeoutMs} ms`);
+  }
+
+  /** The check's detail screen (its number on the finished list), every page as one line; back to the list. */
+  async function detail(c: Check): Promise<string> {
+    await d.keys(String(CHECKS.indexOf(c) + 1));
+    const rows = await d.pages(`diagnostics:${c}`);
+    await d.keys('OK');
+    await d.screen('diagnostics');
+    return body(rows);
+  }
+
+  /** A paged screen's body as one line: the title rows ("Storage 2/3") and footers dropped. */
+  function body(rows: readonly string[]): string {
+    const paged = rows.some((l) => /^.+ \d+\/\d+$/.test(l.trim()));
+    return rows.filter((l, i) => (paged ? !/^.+ \d+\/\d+$/.test(l.trim()) : i > 0) && !/UP\/DOWN|OK: back/.test(l.trim())).join(' ').replace(/\s+/g, ' ').trim();
+  }
+
+  /** The list row of a check as drawn (scrolled to with DOWN): "4 E-RDR-03 Card r". */
+  async function listRow(c: Check): Promise<string> {
+    const n = CHECKS.indexOf(c) + 1;
+    for (let i = 0; i <= CHECKS.length; i++) {
+      const rows = await d.screen('diagnostics');
+      const row = rows.slice(1).find((l) => new RegExp(`^\\W*${n} `).test(l));
+      if (row) return row;
+      await d.keys('DOWN');
+    }
+    throw new Error(`list row of ${c} not shown: ${JSON.stringify(await d.screen('diagnostics'))}`);
+  }
+
+  function assertResult(rs: readonly DiagResult[], c: Check, state: 'ok' | 'fail', code?: string): void {
+    const r = stateOf(rs, c);
+    assert.equal(r.state, state, `${c}: ${r.state} ${r.code ?? ''} ${r.lines.join(' / ')}`);
+    if (code) assert.equal(r.code, code, `${c}: ${r.lines.join(' / ')}`);
+  }
+
+  it('from idle (MENU 8): every check runs and passes; the test page with its QR is printed; each detail shows OK', async () => {
+    await loginToIdle();
+    const before = (await d.receipts()).length;
+    await d.keys('MENU');
+    await d.screen('mainMenu');
+    await d.keys('8');
+    await d.screen('diagnostics');
+    const rs = await answerPrompts();
+    for (const c of CHECKS) assertResult(rs, c, 'ok');
+
+    await d.receiptsAtLeast(before + 1);
+    const page = (await d.receiptsWithImages()).slice(before);
+    assert.equal(page.length, 1, 'one test page printed');
+    const text = page[0].lines.join('\n');
+    assert.ok(text.includes('PRINTER TEST'), text);
+    const qr = page[0].images;
+    assert.equal(qr.length, 1, `the test page carries one image, the QR code: ${JSON.stringify(qr)}`);
+    // The stripe is as wide as the paper's left margin plus the code (centring is baked into the bitmap).
+    assert.ok(qr[0].height >= 100 && qr[0].width >= qr[0].height && qr[0].width <= 384, `a QR code's square, centred: ${JSON.stringify(qr[0])}`);
+
+    const expect: Record<Check, RegExp> = {
+      battery: /\d+% \d+ mV/, storage: /journal ok: \d+ records.*free [\d.]+ of [\d.]+ MB/, printer: /test page with QR printed/,
+      reader: /test card: swiped/, keypad: /all 18 keys seen/, display: /pixels display: pattern confirmed/,
+      network: /lo up.*connect/i, host: /signed on as 001/, log: /no errors logged|E-[A-Z]+-\d\d/,
+    };
+    for (const c of CHECKS) {
+      const shown = await detail(c);
+      assert.ok(shown.startsWith('OK '), `${c} detail says OK: ${shown}`);
+      assert.ok(expect[c].test(shown), `${c} detail: ${shown}`);
+    }
+    assert.ok((await listRow('host')).includes('OK'));
+    await d.keys('CANCEL');
+    await d.until('idle', (s) => s.screen.name === 'idle');
+    assert.equal((await d.snapshot()).overlay, undefined, 'diagnostics closed');
+  });
+
+  it('from the recovery menu (6): the checks run over the journal recovery holds; the host check is not tried (E-KEY-02)', async () => {
+    await d.powerOn({ holdReset: true });
+    await d.until('recovery.locked');
+    await d.keys('00OK123456OK');
+    await d.until('recovery.menu');
+    await d.screen('recovery');
+    await d.keys('6');
+    await d.screen('diagnostics');
+    const rs = await answerPrompts();
+    for (const c of CHECKS.filter((x) => x !== 'host')) assertResult(rs, c, 'ok');
+    assertResult(rs, 'host', 'fail', 'E-KEY-02');
+    const host = await detail('host');
+    assert.ok(host.includes('FAIL E-KEY-02') && host.includes('not tried'), host);
+    assert.ok((await listRow('host')).includes('E-KEY-02'));
+    // CANCEL: back to the recovery menu, which still works.
+    await d.keys('CANCEL');
+    await d.screen('recovery');
+    await d.keys('1');
+    const verify = await d.screen('recoveryReport:verify', 30_000);
+    assert.ok(verify.join(' ').includes('journal ok'), verify.join('|'));
+  });
+
+  it('faults: paper out (E-PRN-01), silent reader (E-RDR-03), no fuel gauge (E-BRD-02); then a printer fault (E-PRN-03) and no display (E-DSP-01); last errors lists them', async () => {
+    await loginToIdle();
+    const before = (await d.receipts()).length;
+    await d.cmd('paper', { state: 'out' });
+    await d.cmd('reader-silent', { silent: true });
+    await d.cmd('absent', { ...i2cOf('battery0'), absent: true });
+    await d.keys('MENU8');
+    await d.screen('diagnostics');
+    let rs = await answerPrompts();
+    assertResult(rs, 'battery', 'fail', 'E-BRD-02');
+    assertResult(rs, 'printer', 'fail', 'E-PRN-01');
+    // A reader that does not answer fails its self-test: no acknowledgement of the frame (E-RDR-03).
+    const reader = stateOf(rs, 'reader');
+    assertResult(rs, 'reader', 'fail', 'E-RDR-03');
+    assert.ok(reader.lines.join(' ').includes('did not acknowledge'), reader.lines.join(' / '));
+    for (const c of ['storage', 'keypad', 'display', 'network', 'host'] as const) assertResult(rs, c, 'ok');
+    assert.equal((await d.receipts()).length, before, 'no test page without paper');
+
+    assert.ok((await detail('printer')).includes('FAIL E-PRN-01'));
+    assert.ok((await detail('battery')).includes('FAIL E-BRD-02'));
+    assert.ok((await detail('reader')).includes(`FAIL ${reader.code}`));
+    // The list leads a failed row with its code, so a 16-column display shows it whole.
+    assert.ok((await listRow('printer')).includes('E-PRN-01'));
+    assert.ok((await listRow('reader')).includes('E-RDR-03'));
+    const log = await detail('log');
+    for (const code of ['E-BRD-02', 'E-PRN-01', reader.code!]) assert.ok(log.includes(code), `last errors list ${code}: ${log}`);
+
+    // Second round: paper back, a cutter fault; the reader awake; the gauge back, the display unplugged.
+    await d.keys('CANCEL');
+    await d.until('idle', (s) => s.overlay === undefined);
+    await d.cmd('paper', { state: 'loaded' });
+    await d.cmd('printer-fault', { fault: 'cutter' });
+    await d.cmd('reader-silent', { silent: false });
+    await d.cmd('absent', { ...i2cOf('battery0'), absent: false });
+    await d.cmd('absent', { ...i2cOf('display0'), absent: true });
+    await d.keys('MENU8');
+    // The display does not answer: the screen is read from the terminal's own account of it.
+    await d.screen('diagnostics');
+    rs = await answerPrompts();
+    assertResult(rs, 'printer', 'fail', 'E-PRN-03');
+    assertResult(rs, 'battery', 'ok');
+    assertResult(rs, 'reader', 'ok');
+    const display = stateOf(rs, 'display');
+    assert.equal(display.state, 'fail', `display: ${display.lines.join(' / ')}`);
+    // The display driver names the part (E-DSP-01) and keeps the bus's own finding (E-BRD-02, no ACK) in the text.
+    assert.equal(display.code, 'E-DSP-01', `display: ${display.code} ${display.lines.join(' / ')}`);
+    const shownDisplay = await detail('display');
+    assert.ok(shownDisplay.startsWith('FAIL E-DSP-01') && shownDisplay.includes('no ACK'), shownDisplay);
+    assert.ok((await detail('printer')).includes('FAIL E-PRN-03'));
+    await d.cmd('absent', { ...i2cOf('display0'), absent: false });
+    await d.cmd('printer-fault', { fault: null });
+    await d.keys('CANCEL');
+    await d.until('idle', (s) => s.overlay === undefined);
+  });
+});
