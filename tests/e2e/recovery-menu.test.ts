@@ -226,7 +226,7 @@ describe('e2e: recovery menu on the LCD', function () {
 
     await d.keys('1');
     const verify = await report('verify');
-    assert.ok(verify.join(' ').includes(`${damagedSeq}`), `verify names record ${damagedSeq}: ${verify.join('|')}`);
+    assert.ok(body(verify).includes(`E-STO-05 damaged at record ${damagedSeq}`), `verify names record ${damagedSeq}: ${verify.join('|')}`);
     await d.keys('OK');
 
     await d.keys('4');
