@@ -32,7 +32,7 @@ import { readBoardFile, loadBoard, Board } from '../hal/board';
 import { linuxFactories } from '../hal/board-linux';
 import { createSimBoard, SimBoard } from '../sim/board-sim';
 import { ControlServer } from '../sim/control-server';
-import { createLogger } from '../runtime/log';
+import { createLogger, logLevel } from '../runtime/log';
 import pino from 'pino';
 import { ErrorRing } from './diagnostics';
 import { SystemdWatchdog } from './watchdog';
@@ -63,7 +63,7 @@ async function main(): Promise<void> {
   const str = (name: string): string | undefined => (typeof flags.get(name) === 'string' ? String(flags.get(name)) : undefined);
   const boardName = boardPath(str('board') ?? process.env.POS_BOARD ?? 'sim');
   const errors = new ErrorRing();
-  const level = process.env.LOG_LEVEL ?? (process.env.NODE_ENV === 'test' ? 'silent' : 'info');
+  const level = logLevel();
   const logger = createLogger('terminal', pino.multistream([{ level: level === 'silent' ? 'fatal' : level as pino.Level, stream: pino.destination(2) }, { level: 'warn', stream: errors.stream() as unknown as pino.DestinationStream }]));
   const { config } = readBoardFile(boardName);
   const holdReset = flags.has('hold-reset');

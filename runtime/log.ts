@@ -12,9 +12,18 @@ const REDACT_PATHS = [
   'cvv', '*.cvv', 'tmk', '*.tmk', 'passphrase', '*.passphrase', 'password', '*.password',
 ];
 
+const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+/** `LOG_LEVEL` when it names a pino level (a mistyped one is ignored, not fatal), else the default. */
+export function logLevel(): string {
+  const wanted = process.env.LOG_LEVEL;
+  if (wanted && LEVELS.has(wanted)) return wanted;
+  return process.env.NODE_ENV === 'test' ? 'silent' : 'info';
+}
+
 /** Creates the runtime's logger. `LOG_LEVEL` overrides the level; tests pass a destination. */
 export function createLogger(name: string, destination?: DestinationStream): Logger {
-  const level = process.env.LOG_LEVEL ?? (process.env.NODE_ENV === 'test' ? 'silent' : 'info');
+  const level = logLevel();
   const options = { name, level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } };
   return destination ? pino(options, destination) : pino(options, pino.destination(2));
 }

@@ -37,7 +37,9 @@ describe('security: a full trading day leaves no PAN, track data or PIN block in
     sim = await createSimBoard();
   });
   after(async () => {
-    process.env.LOG_LEVEL = previousLevel;
+    // Assigning undefined to process.env stores the string "undefined": delete instead.
+    if (previousLevel === undefined) delete process.env.LOG_LEVEL;
+    else process.env.LOG_LEVEL = previousLevel;
     await sim?.close();
     await r?.close();
     await r?.sim.close();
