@@ -1,0 +1,106 @@
+/**
+ * npm run bench:start: the terminal process on the simulator board, compiled JavaScript
+ * (dist/, built by `npm test` or `npx tsc -p tsconfig.json`), against the acquirer simulator:
+ *   - process start to the control interface and to the first operator screen (login), on a
+ *     first boot (provisioning the simulator identity) and on a normal boot;
+ *   - login to idle (operator check + sign-on with key download);
+ *   - RSS of the terminal process at idle and after N sales (BENCH_SALES, default 50; the issue's
+ *     1,000 takes about 25 minutes through the keypad: BENCH_SALES=1000 npm run bench:start).
+ * Baseline measured in the same run: a bare `node -e 0` process start and exit.
+ * Goals (issue 5): idle screen under 1 s from process start, idle RSS under 80 MB. Prints figures.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AcquirerSimulator } from '../sim/host/simulator';
+import { Driver } from '../tests/e2e/driver';
+import { removeDir, tempDir } from '../storage/testing';
+
+const RUNS = 3;
+const SALES = Number(process.env.BENCH_SALES ?? 50);
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+function rssMb(pid: number | undefined): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+function nodeBaselineMs(): number {
+  const t0 = performance.now();
+  spawnSync(process.execPath, ['-e', '0']);
+  return performance.now() - t0;
+}
+
+async function boot(d: Driver): Promise<{ readyMs: number; loginMs: number }> {
+  const t0 = performance.now();
+  await d.powerOn();
+  const readyMs = performance.now() - t0;
+  await d.until('login');
+  return { readyMs, loginMs: performance.now() - t0 };
+}
+
+async function sale(d: Driver, amount: number): Promise<void> {
+  await d.keys(`${amount}OK`);
+  await d.until('sale.card');
+  await d.cmd('swipe', { card: 'magDebit' });
+  await d.until('sale.askCustomerCopy');
+  await d.keys('2');
+  await d.until('sale.signature');
+  await d.keys('OK');
+  await d.until('idle');
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(join(__dirname, '..', 'dist', 'boot', 'terminal-main.js'))) throw new Error('compile first: npx tsc -p tsconfig.json');
+  const baseline = median(Array.from({ length: 5 }, nodeBaselineMs));
+  const host = new AcquirerSimulator({});
+  await host.listen(0);
+  const dir = tempDir('bench-start-');
+  const first: number[] = [];
+  const normal: number[] = [];
+  const ready: number[] = [];
+  const toIdle: number[] = [];
+  let d = new Driver(host, dir, 'zh-CN');
+  try {
+    for (let i = 0; i < RUNS; i++) {
+      removeDir(join(dir, 'journal'));
+      const b = await boot(d);
+      first.push(b.loginMs);
+      await d.powerOff();
+      const n = await boot(d);
+      normal.push(n.loginMs);
+      ready.push(n.readyMs);
+      const t = performance.now();
+      await d.keys('01OK0000OK');
+      await d.until('idle');
+      toIdle.push(performance.now() - t);
+      if (i < RUNS - 1) await d.powerOff();
+    }
+    const pid = d.run?.child.pid;
+    const idleRss = rssMb(pid);
+    const t = performance.now();
+    for (let i = 0; i < SALES; i++) await sale(d, 100 + i);
+    const perSaleMs = (performance.now() - t) / Math.max(1, SALES);
+    const afterRss = rssMb(pid);
+    console.log(`terminal start on the simulator board (compiled JS, ${RUNS} runs, medians)`);
+    console.log(`  baseline: bare node process start+exit      ${baseline.toFixed(0)} ms`);
+    console.log(`  process start -> control interface up        ${median(ready).toFixed(0)} ms`);
+    console.log(`  process start -> login screen, normal boot   ${median(normal).toFixed(0)} ms  (${(median(normal) / baseline).toFixed(1)}x the bare node start; goal < 1000 ms)`);
+    console.log(`  process start -> login screen, first boot    ${median(first).toFixed(0)} ms  (provisions the simulator identity and operators)`);
+    console.log(`  login -> idle (operator check + sign-on)     ${median(toIdle).toFixed(0)} ms`);
+    console.log(`  normal boot -> idle, both together           ${(median(normal) + median(toIdle)).toFixed(0)} ms`);
+    console.log(`  RSS at idle                                  ${idleRss.toFixed(1)} MB  (goal < 80 MB)`);
+    console.log(`  RSS after ${SALES} sales                         ${afterRss.toFixed(1)} MB  (+${(afterRss - idleRss).toFixed(1)} MB; ${perSaleMs.toFixed(0)} ms per sale through the keypad)`);
+  } finally {
+    await d.powerOff().catch(() => undefined);
+    await host.close();
+    removeDir(dir);
+    d = undefined as unknown as Driver;
+  }
+}
+
+main().catch((e: unknown) => { console.error(e); process.exit(1); });
