@@ -43,17 +43,6 @@ async function boot(d: Driver): Promise<{ readyMs: number; loginMs: number }> {
   return { readyMs, loginMs: performance.now() - t0 };
 }
 
-async function sale(d: Driver, amount: number): Promise<void> {
-  await d.keys(`${amount}OK`);
-  await d.until('sale.card');
-  await d.cmd('swipe', { card: 'magDebit' });
-  await d.until('sale.askCustomerCopy');
-  await d.keys('2');
-  await d.until('sale.signature');
-  await d.keys('OK');
-  await d.until('idle');
-}
-
 async function main(): Promise<void> {
   if (!existsSync(join(__dirname, '..', 'dist', 'boot', 'terminal-main.js'))) throw new Error('compile first: npx tsc -p tsconfig.json');
   const baseline = median(Array.from({ length: 5 }, nodeBaselineMs));
@@ -83,7 +72,7 @@ async function main(): Promise<void> {
     const pid = d.run?.child.pid;
     const idleRss = rssMb(pid);
     const t = performance.now();
-    for (let i = 0; i < SALES; i++) await sale(d, 100 + i);
+    for (let i = 0; i < SALES; i++) await d.sale(100 + i);
     const perSaleMs = (performance.now() - t) / Math.max(1, SALES);
     const afterRss = rssMb(pid);
     console.log(`terminal start on the simulator board (compiled JS, ${RUNS} runs, medians)`);

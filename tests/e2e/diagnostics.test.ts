@@ -9,11 +9,9 @@
  * list, on each check's detail screen, and in "last errors".
  */
 import { strict as assert } from 'node:assert';
-import { AcquirerSimulator } from '../../sim/host/simulator';
-import { tempDir, removeDir } from '../../storage/testing';
 import { readBoardFile } from '../../hal/board';
 import type { DiagResult } from '../../boot/diagnostics';
-import { Driver } from './driver';
+import { Driver, terminalPerTest } from './driver';
 
 const CHECKS = ['battery', 'storage', 'printer', 'reader', 'keypad', 'display', 'network', 'host', 'log'] as const;
 type Check = (typeof CHECKS)[number];
@@ -36,21 +34,10 @@ const ALL_KEYS = (() => {
 
 describe('e2e: diagnostics menu (idle MENU 8, recovery 6), each check with its code, faults', function () {
   this.timeout(60_000);
-  let host: AcquirerSimulator;
-  let dir: string;
+  // A terminal, acquirer simulator and storage directory per test (tests/e2e/driver.ts).
+  const bench = terminalPerTest('pos-e2e-diag-');
   let d: Driver;
-
-  beforeEach(async () => {
-    host = new AcquirerSimulator({});
-    await host.listen(0);
-    dir = tempDir('pos-e2e-diag-');
-    d = new Driver(host, dir, 'en');
-  });
-  afterEach(async () => {
-    await d?.powerOff().catch(() => undefined);
-    await host?.close();
-    if (dir) removeDir(dir);
-  });
+  beforeEach(() => { ({ d } = bench); });
 
   async function loginToIdle(): Promise<void> {
     await d.powerOn();

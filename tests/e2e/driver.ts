@@ -13,6 +13,7 @@ import { AcquirerSimulator, TEST_TERMINAL } from '../../sim/host/simulator';
 import { Journal } from '../../storage/journal';
 import { DecodedRecord, RecordType } from '../../storage/record';
 import { deriveState, TerminalState, batchTotals } from '../../runtime/terminal-state';
+import { removeDir, tempDir } from '../../storage/testing';
 import type { ProbeSnapshot } from '../../boot/terminal-app';
 
 export const STATE_WAIT_MS_MAX = 20_000;
@@ -69,6 +70,18 @@ export class Driver {
 
   async keys(keys: string): Promise<void> {
     await this.cmd('keys', { keys });
+  }
+
+  /** One swipe sale from idle, as a cashier does it: no customer copy, signature confirmed. */
+  async sale(amount: number | string, card = 'magDebit'): Promise<void> {
+    await this.keys(`${amount}OK`);
+    await this.until('sale.card');
+    await this.cmd('swipe', { card });
+    await this.until('sale.askCustomerCopy');
+    await this.keys('2');
+    await this.until('sale.signature');
+    await this.keys('OK');
+    await this.until('idle');
   }
 
   async snapshot(): Promise<ProbeSnapshot> {
@@ -183,4 +196,31 @@ export function assertLedgerAgrees(host: AcquirerSimulator, s: TerminalState, ba
   }
   for (const t of mine) assert.ok(hostApproved.some((e) => e.stan === t.stan), `journal approved ${t.kind} STAN ${t.stan} that the host does not`);
   assert.deepEqual(batchTotals(s), host.ledger.totals(TEST_TERMINAL.tid, batch), 'totals differ');
+}
+
+export interface Bench {
+  host: AcquirerSimulator;
+  dir: string;
+  d: Driver;
+}
+
+/**
+ * Mocha hooks giving each test its own acquirer simulator, storage directory and terminal driver
+ * (a host per test: each test's terminal starts a fresh journal at STAN 1 on the same TID, which a
+ * shared host would take for duplicate transmissions, response 94). Read the fields inside tests.
+ */
+export function terminalPerTest(prefix: string, locale: 'en' | 'zh-CN' = 'en'): Bench {
+  const bench = {} as Bench;
+  beforeEach(async () => {
+    bench.host = new AcquirerSimulator({});
+    await bench.host.listen(0);
+    bench.dir = tempDir(prefix);
+    bench.d = new Driver(bench.host, bench.dir, locale);
+  });
+  afterEach(async () => {
+    await bench.d?.powerOff().catch(() => undefined);
+    await bench.host?.close();
+    if (bench.dir) removeDir(bench.dir);
+  });
+  return bench;
 }

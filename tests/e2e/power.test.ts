@@ -8,26 +8,16 @@ import { strict as assert } from 'node:assert';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { AcquirerSimulator } from '../../sim/host/simulator';
-import { tempDir, removeDir } from '../../storage/testing';
-import { Driver, journalState, assertLedgerAgrees } from './driver';
+import { Driver, journalState, assertLedgerAgrees, terminalPerTest } from './driver';
 
 describe('e2e: battery pulled mid-sale, reset button held at boot', function () {
   this.timeout(90_000);
+  // A terminal, acquirer simulator and storage directory per test (tests/e2e/driver.ts).
+  const bench = terminalPerTest('pos-e2e-power-');
   let host: AcquirerSimulator;
   let dir: string;
   let d: Driver;
-
-  beforeEach(async () => {
-    host = new AcquirerSimulator({});
-    await host.listen(0);
-    dir = tempDir('pos-e2e-power-');
-    d = new Driver(host, dir, 'en');
-  });
-  afterEach(async () => {
-    await d?.powerOff().catch(() => undefined);
-    await host?.close();
-    if (dir) removeDir(dir);
-  });
+  beforeEach(() => { ({ host, dir, d } = bench); });
 
   it('battery pulled while the sale waits for the host: on power-up the journal is recovered and the reversal sent; nothing charged', async () => {
     await d.powerOn();

@@ -12,29 +12,18 @@ import { tempDir, removeDir, flipByte, flipFileByte, readStored } from '../../st
 import { verifyInChild } from '../../storage/verify-child';
 import { HEADER_BYTES, RecordType } from '../../storage/record';
 import { Journal } from '../../storage/journal';
-import { Driver } from './driver';
+import { Driver, terminalPerTest } from './driver';
 
 const PASS = '246810';
 
 describe('e2e: recovery menu on the LCD', function () {
   this.timeout(120_000);
+  // A terminal, acquirer simulator and storage directory per test (tests/e2e/driver.ts).
+  const bench = terminalPerTest('pos-e2e-recovery-');
   let host: AcquirerSimulator;
   let dir: string;
   let d: Driver;
-
-  // A host per test: each test's terminal starts a fresh journal (STAN 1) on the same TID, which
-  // one host would take for duplicate transmissions (response 94).
-  beforeEach(async () => {
-    host = new AcquirerSimulator({});
-    await host.listen(0);
-    dir = tempDir('pos-e2e-recovery-');
-    d = new Driver(host, dir, 'en');
-  });
-  afterEach(async () => {
-    await d?.powerOff().catch(() => undefined);
-    await host?.close();
-    if (dir) removeDir(dir);
-  });
+  beforeEach(() => { ({ host, dir, d } = bench); });
 
   async function report(action: string): Promise<string[]> {
     return d.pages(`recoveryReport:${action}`, 30_000);
@@ -43,18 +32,6 @@ describe('e2e: recovery menu on the LCD', function () {
   /** A paged report's body as one line: the title rows ("Result 2/6") and footers dropped. */
   function body(rows: readonly string[]): string {
     return rows.filter((l) => !/^\S+ \d+\/\d+$/.test(l.trim()) && !/UP\/DOWN|OK: back/.test(l)).join(' ').replace(/\s+/g, ' ');
-  }
-
-  /** One sale by swipe from idle: no customer copy, signature confirmed. */
-  async function sale(amount: string): Promise<void> {
-    await d.keys(`${amount}OK`);
-    await d.until('sale.card');
-    await d.cmd('swipe', { card: 'magDebit' });
-    await d.until('sale.askCustomerCopy');
-    await d.keys('2');
-    await d.until('sale.signature');
-    await d.keys('OK');
-    await d.until('idle');
   }
 
   async function intoRecovery(): Promise<void> {
@@ -183,7 +160,7 @@ describe('e2e: recovery menu on the LCD', function () {
     await d.until('login');
     await d.keys('01OK0000OK');
     await d.until('idle');
-    for (const amount of ['500', '700', '900']) await sale(amount);
+    for (const amount of ['500', '700', '900']) await d.sale(amount);
     assert.equal(await d.powerOff(), 0);
 
     // A rotting SD card: one record in the middle of the journal (a sale's, after the operators)
