@@ -59,6 +59,8 @@ export interface Env {
   readonly bootStepCount: number;
   /** Self-test findings and boot faults (a stuck reset button): shown on idle and login. */
   readonly bootNotice?: Txt;
+  /** Storage nearly full (E-STO-02: settle now) or full for sales (E-STO-01): shown on idle. */
+  readonly storageNotice?: Txt;
 }
 
 export interface ScreenChoice {
@@ -89,7 +91,7 @@ const login: Builder = (v, ui, env) => {
 const idle: Builder = (v, _ui, env) => ({
   name: 'idle',
   data: { merchantName: env.merchantName, nowMs: env.nowMs, status: { ...env.status, host: v.data.signedOn ? 'online' : 'offline' } },
-  ...(env.bootNotice ? { notice: env.bootNotice } : {}),
+  ...(env.storageNotice ?? env.bootNotice ? { notice: env.storageNotice ?? env.bootNotice } : {}),
 });
 
 const presentCard: Builder = (v) => ({ name: 'presentCard', data: { transaction: txnOf(v), ...(v.data.amountFen > 0 ? { amountFen: v.data.amountFen } : {}), methods: ['swipe', 'insert', 'tap'] } });

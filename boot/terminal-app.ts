@@ -31,7 +31,7 @@ import type { Board, SelfTestResult } from '../hal/board';
 import type { Button } from '../hal/button';
 import type { KeyEvent, KeyName } from '../hal/keypad';
 import type { DisplayCapabilities } from '../hal/display';
-import { PosError, isPosError } from '../runtime/errors';
+import { ERRORS, PosError, isPosError } from '../runtime/errors';
 import { Journal } from '../storage/journal';
 import { verifyInChild } from '../storage/verify-child';
 import { exportToFile } from '../storage/backup';
@@ -576,6 +576,7 @@ export class TerminalApp {
 
   private render(): void {
     if (this.stopped) return;
+    this.env = { ...this.env, storageNotice: storageNotice(this.terminal) };
     const snap = this.actor?.getSnapshot();
     const view: MachineView = snap ? viewOf(snap) : { state: 'boot', data: { battery: 'ok', amountFen: 0, pendingReceipts: [], reportPending: false, signedOn: false, reversalPending: false } };
     let choice: { name: string; notice?: Txt };
@@ -666,4 +667,15 @@ export async function resetAtBoot(button: Button, t: { holdMs: number; stuckMs: 
 function need<T>(v: T | undefined): T {
   if (v === undefined) throw new PosError('STO_IDENTITY', 'this journal has no terminal-identity record');
   return v;
+}
+
+/**
+ * FIELD-FAULTS: refuse new sales before storage is full and say so early. The journal keeps a
+ * reserve for settlement; from 90% of the sales budget idle says "nearly full: settle now".
+ */
+export function storageNotice(terminal: Terminal | undefined): Txt | undefined {
+  const usage = terminal?.store.journal.usage();
+  if (!usage || (!usage.nearlyFull && !usage.salesRefused)) return undefined;
+  const d = usage.salesRefused ? ERRORS.STO_FULL : ERRORS.STO_NEARLY_FULL;
+  return { en: `${d.code} ${d.en.cause}: ${d.en.steps[0]}`, zh: `${d.code} ${d.zh.cause}：${d.zh.steps[0]}` };
 }
