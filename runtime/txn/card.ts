@@ -30,12 +30,19 @@ const TLV_DEPTH_MAX = 8;
 /** ISO 7813: track 2 holds at most 37 characters (field 35's maximum too). */
 export const TRACK2_CHARS_MAX = 37;
 
+/**
+ * A track longer than ISO 7813 allows is a misread (or a forged card), not data to cut down: the
+ * cashier is asked to swipe again or insert the card (E-RDR-02), nothing is sent to the host.
+ */
+function checkedTrack2(track2: string): string {
+  if (track2.length > TRACK2_CHARS_MAX) throw new PosError('RDR_UNREADABLE', `track 2 of ${track2.length} characters (at most ${TRACK2_CHARS_MAX})`);
+  return track2;
+}
+
 export function cardFromTrack2(track2: string, track3?: string): CardInput {
   const m = /^(\d{13,19})[=D](\d{4})/.exec(track2);
   if (!m) throw new PosError('RDR_UNREADABLE', 'track 2 has no PAN and expiry');
-  // A longer track (seen on the simulator's test card) carries surplus discretionary data:
-  // only that tail is cut, PAN, expiry and service code stay.
-  const t2 = track2.replace('D', '=').slice(0, TRACK2_CHARS_MAX);
+  const t2 = checkedTrack2(track2.replace('D', '='));
   return { pan: m[1], expiry: m[2], entryMode: '022', track2: t2, track3, pinRequired: false };
 }
 
@@ -81,7 +88,7 @@ async function readChip(reader: CardReader, slot: CardSlot, modePrefix: '05' | '
     const t2 = findTag(record, 0x57);
     const panTag = findTag(record, 0x5a);
     if (!t2 || !panTag) throw new PosError('RDR_UNREADABLE', 'card record lacks track 2 equivalent or PAN');
-    const track2 = t2.toString('hex').toUpperCase().replace(/F+$/, '').replace('D', '=').slice(0, TRACK2_CHARS_MAX);
+    const track2 = checkedTrack2(t2.toString('hex').toUpperCase().replace(/F+$/, '').replace('D', '='));
     const pan = panTag.toString('hex').toUpperCase().replace(/F+$/, '');
     const exp = findTag(record, 0x5f24);
     const psn = findTag(record, 0x5f34);

@@ -115,3 +115,11 @@ describe('receipts', () => {
     for (const want of ['结算单', '批次号: 000003', '笔数: 3', '300.00', '笔数: 1', '5.00', '对账不平']) assert.ok(t.includes(want), `missing ${want}`);
   });
 });
+
+describe('card reading: track 2 length', () => {
+  it('aTrackLongerThanIso7813IsUnreadableNotCut', async () => {
+    const { cardFromTrack2 } = await import('../../runtime/txn/card');
+    assert.equal(cardFromTrack2('6222021234567890123=30122010000012345').track2?.length, 37);
+    assert.throws(() => cardFromTrack2('6222021234567890123=30122010000012345678'), /E-RDR-02 track 2 of 40 characters/);
+  });
+});
