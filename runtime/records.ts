@@ -103,6 +103,11 @@ export interface ReversalPendingPayload {
   readonly cardSeq?: string;
   readonly authCode?: string;
   readonly original61?: string;
+  /**
+   * The reason was decided while the terminal ran (a timeout: 98; a bad MAC: A0). Without it a
+   * 98 found at boot was left by a power cut during the sale and goes out as 06.
+   */
+  readonly decided?: boolean;
 }
 
 export interface ReversalClearedPayload { readonly stan: number; readonly cause: ReversalClearCause; readonly responseCode: string; readonly tries: number }

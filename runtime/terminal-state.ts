@@ -237,6 +237,7 @@ function applyReversalPending(s: TerminalState, r: DecodedRecord): void {
     conditionCode: str(p.conditionCode, 'conditionCode'), type60: str(p.type60, 'type60'),
     expiry: optStr(p.expiry, 'expiry'), cardSeq: optStr(p.cardSeq, 'cardSeq'), authCode: optStr(p.authCode, 'authCode'),
     original61: optStr(p.original61, 'original61'),
+    ...(p.decided === true ? { decided: true } : {}),
   };
 }
 

@@ -419,10 +419,24 @@ export class TerminalEngine {
     }
     this.reasonDecided.add(stan);
     const flushed = await this.flushReversal().catch((err: unknown) => { this.log.warn({ err: String(err) }, 'reversal not sent'); return 'pending' as const; });
+    if (flushed === 'pending') await this.markReasonDecided(stan);
     return { outcome: 'failed', error: e, reversalPending: flushed === 'pending', stan };
   }
 
   // ------------------------------------------------------------ reversal
+
+  /**
+   * A reversal whose reason this run decided (timeout 98) and could not send yet: the decision is
+   * journaled, so a reboot before the host answers sends 98, not the power-loss 06. Costs one
+   * commit, only on this failure path. Best effort: a storage fault here leaves 06 after a reboot.
+   */
+  private async markReasonDecided(stan: number): Promise<void> {
+    const pr = this.state.pendingReversal;
+    if (!pr || pr.stan !== stan || pr.decided) return;
+    await this.store.commit([rec.reversalPending({ ...pr, decided: true })], { reserve: true }).catch((err: unknown) => {
+      this.log.warn({ stan, err: String(err) }, 'reversal reason could not be journaled');
+    });
+  }
 
   /**
    * Sends the pending reversal, up to `reversalTriesMax` tries. 'cleared' when the host answered
@@ -432,7 +446,7 @@ export class TerminalEngine {
     const pr = this.state.pendingReversal;
     if (!pr) return 'none';
     // A 98 this run did not decide was left by a power cut during the sale: reason 06.
-    const reason = reasonOverride ?? (pr.reason === '98' && !this.reasonDecided.has(pr.stan) ? '06' : pr.reason);
+    const reason = reasonOverride ?? (pr.reason === '98' && !pr.decided && !this.reasonDecided.has(pr.stan) ? '06' : pr.reason);
     const triesMax = this.config.reversalTriesMax ?? REVERSAL_TRIES_MAX;
     for (let tries = 1; tries <= triesMax; tries++) {
       if (this.keys === undefined || (this.needsSignOn && tries > 1)) {

@@ -107,7 +107,7 @@ export class AcquirerSimulator {
   private rrnSeq = 1;
   private authSeq = 1;
   private garbageSeed = 0x9e3779b9;
-  private readonly history: Array<{ tid: string; type: RequestType | undefined; stan: number; code: string }> = [];
+  private readonly history: Array<{ tid: string; type: RequestType | undefined; stan: number; code: string; requestCode?: string }> = [];
 
   constructor(private readonly options: AcquirerSimulatorOptions = {}) {
     this.profile = options.profile ?? CUP_PROFILE;
@@ -147,8 +147,8 @@ export class AcquirerSimulator {
     return k === undefined ? undefined : { pik: Buffer.from(k.pik), mak: Buffer.from(k.mak), tdk: Buffer.from(k.tdk) };
   }
 
-  /** Every request answered, in order: TID, type, STAN and the 39 sent. */
-  requests(): ReadonlyArray<{ tid: string; type: RequestType | undefined; stan: number; code: string }> {
+  /** Every request answered, in order: TID, type, STAN, the 39 sent, and the request's own 39 (a reversal's reason). */
+  requests(): ReadonlyArray<{ tid: string; type: RequestType | undefined; stan: number; code: string; requestCode?: string }> {
     return [...this.history];
   }
 
@@ -265,7 +265,8 @@ export class AcquirerSimulator {
     const answer = this.answer(incoming, faults);
     const message = this.responseMessage(incoming, answer);
     const hasMac = message.fields.has(64);
-    this.history.push({ tid, type, stan: incoming.stan, code: answer.code });
+    const requestCode = textField(m, 39);
+    this.history.push({ tid, type, stan: incoming.stan, code: answer.code, ...(requestCode !== undefined ? { requestCode } : {}) });
     this.log.info({ tid, type, stan: incoming.stan, code: answer.code, panMasked: maskOrUndefined(textField(m, 2)), faults: faults.map((f) => f.kind) }, 'request answered');
     return { bytes: packFrame(this.profile, { tpdu: swapTpdu(unpacked.tpdu), header: this.profile.header, message }), faults, hasMac };
   }

@@ -118,6 +118,8 @@ describe('runtime engine against the acquirer simulator', function () {
     const before = r.sent.length;
     assert.equal((await sale(1002)).outcome, 'approved');
     assert.deepEqual(r.sent.slice(before).map((s) => s.type), ['reversal', 'sale']);
+    const reversal = r.sim.requests().filter((q) => q.type === 'reversal').pop();
+    assert.equal(reversal?.requestCode, '98', 'a timeout decided before the reboot is still reversed as 98, not as a power loss (06)');
     assertReconciled(r);
   });
 
