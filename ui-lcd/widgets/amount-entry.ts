@@ -7,7 +7,7 @@
 import type { KeyName } from '../../hal/keypad';
 import type { InputField, Txt } from '../screen';
 import { t, formatYuan } from '../strings';
-import { Widget, WidgetOptions, WidgetResult, isDigitKey, Refusal } from './base';
+import { Widget, WidgetOptions, WidgetResult, isDigitKey, Refusal, editDigits } from './base';
 
 /** Default maximum: 99,999.99 yuan, the usual single-sale limit of a 电签 POS. */
 export const AMOUNT_FEN_MAX_DEFAULT = 9_999_999;
@@ -45,15 +45,9 @@ export class AmountEntry extends Widget<number> {
   protected handle(key: KeyName): WidgetResult<number> {
     this.refusal = undefined;
     if (isDigitKey(key)) return this.digit(key);
+    const edited = editDigits<number>(this.digits, key);
+    if (edited) { this.digits = edited.digits; return edited.result; }
     switch (key) {
-      case 'CLEAR':
-        if (this.digits === '') return { kind: 'ignored' };
-        this.digits = '';
-        return { kind: 'changed' };
-      case 'BACK':
-        if (this.digits === '') return { kind: 'back' };
-        this.digits = this.digits.slice(0, -1);
-        return { kind: 'changed' };
       case 'OK':
         if (this.amountFen === 0) return this.refuse('zero');
         return { kind: 'submit', value: this.amountFen };

@@ -68,3 +68,14 @@ export abstract class Widget<T> {
 export function isDigitKey(key: KeyName): key is '0' | '1' | '2' | '3' | '4' | '5' | '6' | '7' | '8' | '9' {
   return key.length === 1 && key >= '0' && key <= '9';
 }
+
+/**
+ * CLEAR and BACK on a field of digits, as every entry widget treats them: CLEAR empties (ignored
+ * when already empty), BACK deletes the last digit (and leaves the screen when empty). Returns
+ * undefined for any other key.
+ */
+export function editDigits<T>(digits: string, key: KeyName): { digits: string; result: WidgetResult<T> } | undefined {
+  if (key === 'CLEAR') return digits === '' ? { digits, result: { kind: 'ignored' } } : { digits: '', result: { kind: 'changed' } };
+  if (key === 'BACK') return digits === '' ? { digits, result: { kind: 'back' } } : { digits: digits.slice(0, -1), result: { kind: 'changed' } };
+  return undefined;
+}

@@ -7,7 +7,7 @@
 import type { KeyName } from '../../hal/keypad';
 import type { InputField, Txt } from '../screen';
 import { t } from '../strings';
-import { Widget, WidgetOptions, WidgetResult, isDigitKey, Refusal } from './base';
+import { Widget, WidgetOptions, WidgetResult, isDigitKey, Refusal, editDigits } from './base';
 
 export interface DigitEntryOptions extends WidgetOptions {
   readonly lengthMin: number;
@@ -45,15 +45,9 @@ export class DigitEntry extends Widget<string> {
       this.digits += key;
       return { kind: 'changed' };
     }
+    const edited = editDigits<string>(this.digits, key);
+    if (edited) { this.digits = edited.digits; return edited.result; }
     switch (key) {
-      case 'CLEAR':
-        if (this.digits === '') return { kind: 'ignored' };
-        this.digits = '';
-        return { kind: 'changed' };
-      case 'BACK':
-        if (this.digits === '') return { kind: 'back' };
-        this.digits = this.digits.slice(0, -1);
-        return { kind: 'changed' };
       case 'OK':
         if (this.digits.length < Math.max(1, this.options.lengthMin)) {
           this.refusal = 'too-short';
