@@ -600,7 +600,12 @@ export function createTerminalMachine(deps: MachineDeps) {
               { guard: ({ event }: { event: { output: Session } }) => event.output.role !== 'cashier', target: `#terminal.${parentOf(next)}`, actions: [assign({ authorizer: ({ event }: { event: { output: Session } }) => event.output }), 'clearError' as const] },
               { target: 'ask', actions: assign({ error: () => errorView(new PosError('OPR_PERMISSION', 'a supervisor password is required')) }) },
             ],
-            onError: { target: 'ask', actions: 'setError' as const },
+            // A failing journal cannot check (or count) a password: the storage failure screen,
+            // not the prompt again (found by the soak, seeds 100135 and 100403: stuck at the prompt).
+            onError: [
+              { guard: 'storageError' as const, target: '#terminal.storageFailure', actions: 'setError' as const },
+              { target: 'ask', actions: 'setError' as const },
+            ],
           },
         },
       },

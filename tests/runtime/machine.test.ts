@@ -404,6 +404,17 @@ describe('runtime state machine', function () {
     run.send({ type: 'LOGIN', operator: '001', password: '1111' }); await run.until('idle');
   });
 
+  it('supervisor check with the journal failing goes to storage failure, not back to the prompt (void, refund, settlement)', async () => {
+    for (const flow of ['VOID', 'REFUND', 'SETTLE'] as const) {
+      const run = track(await loggedIn());
+      sinon.stub(run.r.terminal.operators, 'login').rejects(new PosError('STO_IO', 'EIO'));
+      run.send({ type: flow });
+      await waitFor(run.actor, (s) => statePath(s.value).endsWith('authorize.ask'));
+      run.send({ type: 'SUPERVISOR', operator: '002', password: '2222' });
+      await waitFor(run.actor, (s) => statePath(s.value) === 'storageFailure' && s.context.error?.code === 'E-STO-03');
+    }
+  });
+
   it('sign-off with the journal failing shows the storage error at login', async () => {
     const run = track(await loggedIn());
     sinon.stub(run.r.terminal.store, 'commit').rejects(new PosError('STO_IO', 'EIO'));

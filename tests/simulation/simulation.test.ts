@@ -10,6 +10,8 @@ import { simulateDays, formatFailure, SimulationReport } from '../../sim/simulat
 /** Seeds x days run in CI: 11 x 20 = 220 trading days with faults. */
 export const CI_SEEDS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
 export const CI_DAYS_PER_SEED = 20;
+/** Seeds the soak found, with the days that reach the failure (SIMULATION.md "Findings"). */
+export const SOAK_REGRESSIONS: ReadonlyArray<readonly [number, number]> = [[100135, 1], [100403, 6]];
 /*
  * Regression seeds (SIMULATION.md "Findings"), all inside CI_SEEDS x CI_DAYS_PER_SEED:
  *   1 (day 9)  battery critical closed the journal under the checks (simulation bug)
@@ -43,6 +45,16 @@ describe('simulation: seeded trading days with faults, invariants after every st
       assert.equal(r.failure, undefined, r.failure && formatFailure(r.failure));
       assert.equal(r.daysCompleted, CI_DAYS_PER_SEED);
       assert.ok(r.batchesClosed >= CI_DAYS_PER_SEED / 2, `only ${r.batchesClosed} batches closed`);
+    });
+  }
+
+  // From the first 10,000-day soak: a journal failing under the supervisor prompt (EIO) kept the
+  // terminal at the prompt; it now goes to the storage failure screen.
+  for (const [seed, days] of SOAK_REGRESSIONS) {
+    it(`soak regression seed ${seed}: ${days} days hold every invariant`, async () => {
+      const r = await simulateDays({ seed, days });
+      assert.equal(r.failure, undefined, r.failure && formatFailure(r.failure));
+      assert.equal(r.daysCompleted, days);
     });
   }
 
