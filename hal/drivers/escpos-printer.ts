@@ -212,9 +212,8 @@ export class EscPosPrinter implements Printer {
         return;
       }
       const fault = statusFault(await this.queryStatus());
-      if (fault) { answer.catch(() => undefined); throw fault; }
+      if (fault) throw fault;
       if (Date.now() - started >= this.o.blockTimeoutMsMax) {
-        answer.catch(() => undefined);
         throw new PosError('PRN_TIMEOUT', `printer did not confirm within ${this.o.blockTimeoutMsMax} ms`,
           { blockTimeoutMsMax: this.o.blockTimeoutMsMax });
       }
@@ -274,13 +273,18 @@ export class EscPosPrinter implements Printer {
       return decodeStatus(printer, offline, error, paper);
     } finally {
       clearTimeout(timeout);
-      for (const a of answers) a.catch(() => undefined);
     }
   }
 
+  /**
+   * A promise for the printer's next answer byte. It is marked handled at once: when the port is
+   * lost, abort() rejects every waiter, possibly before (or instead of) the code that created it
+   * awaiting it (a write that failed first), and an unhandled rejection must not escape.
+   */
   private waitByte(queue: Waiter[]): Promise<number> {
-    if (this.abortError) return Promise.reject(this.abortError);
-    return new Promise((resolve, reject) => queue.push({ resolve, reject }));
+    const answer = this.abortError ? Promise.reject(this.abortError) : new Promise<number>((resolve, reject) => queue.push({ resolve, reject }));
+    answer.catch(() => undefined);
+    return answer;
   }
 
   private receive(chunk: Buffer): void {
