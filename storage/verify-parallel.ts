@@ -36,12 +36,21 @@ function verifyInWorker(job: SegmentJob): Promise<SegmentReport> {
   const { file, execArgv } = workerFile();
   return new Promise((resolve, reject) => {
     const worker = new Worker(file, { workerData: job, execArgv });
+    let settled = false;
+    // Never terminate(): the worker closes its LMDB environment and exits by itself; stopping it
+    // during that close aborts the process (see verify-worker.ts).
     worker.once('message', (m: { ok: boolean; report?: SegmentReport; error?: string }) => {
+      settled = true;
       if (m.ok && m.report) resolve({ ...m.report, lastGoodDigest: Buffer.from(m.report.lastGoodDigest), startPrevDigest: m.report.startPrevDigest && Buffer.from(m.report.startPrevDigest) });
       else reject(new Error(m.error ?? 'verify worker failed'));
-      void worker.terminate();
     });
-    worker.once('error', reject);
+    worker.once('error', (e) => {
+      settled = true;
+      reject(e);
+    });
+    worker.once('exit', (code) => {
+      if (!settled) reject(new Error(`verify worker exited with code ${code} before reporting`));
+    });
   });
 }
 

@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { openEnv } from './lmdb-env';
-import { StoredEntry, verifyEntries } from './verify';
+import { SegmentReport, StoredEntry, verifyEntries } from './verify';
 
 /** Marker that makes importers load this module (see verify-parallel.ts). */
 export const VERIFY_WORKER = true;
@@ -17,18 +17,24 @@ export interface SegmentJob {
   readonly lastKey: number;
 }
 
-function run(job: SegmentJob): void {
+/**
+ * Verifies the segment, closes the environment, and only then posts the report: the parent
+ * waits for this thread to exit by itself. (Terminating a worker while lmdb-js closes its
+ * environment aborts the whole process with a fatal napi_throw: seen in CI.)
+ */
+async function run(job: SegmentJob): Promise<void> {
   const db = openEnv(job.dir, { readOnly: true, safeRestore: true });
+  let message: { ok: boolean; report?: SegmentReport; error?: string };
   try {
     function* entries(): Iterable<StoredEntry> {
       for (const { key, value } of db.getRange({ start: job.start, end: job.end + 1 })) yield { key, stored: value };
     }
-    parentPort?.postMessage({ ok: true, report: verifyEntries(entries(), job.lastKey, { startSeq: job.start, partial: true }) });
+    message = { ok: true, report: verifyEntries(entries(), job.lastKey, { startSeq: job.start, partial: true }) };
   } catch (e) {
-    parentPort?.postMessage({ ok: false, error: e instanceof Error ? e.message : String(e) });
-  } finally {
-    void db.close();
+    message = { ok: false, error: e instanceof Error ? e.message : String(e) };
   }
+  await db.close();
+  parentPort?.postMessage(message);
 }
 
-if (parentPort && workerData) run(workerData as SegmentJob);
+if (parentPort && workerData) void run(workerData as SegmentJob);
