@@ -61,9 +61,11 @@ export interface MachineDeps {
    * Recovery-menu login (boot/recovery.ts Recovery.authenticate): works when the journal is
    * damaged or cannot be opened (no terminal), through the operators still readable or the
    * fallback administrator. Resolves with the session of any role (a non-administrator is refused
-   * by the machine: notice 'administrator-required'). Default: the terminal's operators.
+   * by the machine: notice 'administrator-required'). Required, with no fallback to the
+   * terminal's operators: recovery is entered exactly when there may be no terminal (a damaged
+   * journal), and a fallback that needs one fails there (SIMULATION.md, finding 1).
    */
-  readonly recoveryLogin?: (operator: string, password: string) => Promise<Session>;
+  readonly recoveryLogin: (operator: string, password: string) => Promise<Session>;
 }
 
 export interface ErrorView {
@@ -168,7 +170,7 @@ export function createTerminalMachine(deps: MachineDeps) {
         return { pendingStans: engine.unprinted().map((t) => t.stan), reportPending: closed !== undefined && !closed.reportPrinted, notice };
       }),
       login: fromPromise<Session, { c: MachineContext; operator: string; password: string }>(({ input }) => need(input.c.terminal, 'terminal').operators.login(input.operator, input.password)),
-      recoveryLogin: fromPromise<Session, { c: MachineContext; operator: string; password: string }>(({ input }) => (deps.recoveryLogin ? deps.recoveryLogin(input.operator, input.password) : need(input.c.terminal, 'terminal').operators.login(input.operator, input.password))),
+      recoveryLogin: fromPromise<Session, { operator: string; password: string }>(({ input }) => deps.recoveryLogin(input.operator, input.password)),
       signOn: fromPromise<void, MachineContext>(({ input }) => engineOf(input).signOn(need(input.session, 'session'))),
       signOff: fromPromise<void, MachineContext>(({ input }) => engineOf(input).signOff(need(input.session, 'session'))),
       readCard: fromPromise<CardInput>(() => deps.readCard()),
@@ -251,7 +253,7 @@ export function createTerminalMachine(deps: MachineDeps) {
           authenticating: {
             invoke: {
               src: 'recoveryLogin',
-              input: ({ context, event }) => ({ c: context, operator: (event as { operator: string }).operator, password: (event as { password: string }).password }),
+              input: ({ event }) => ({ operator: (event as { operator: string }).operator, password: (event as { password: string }).password }),
               onDone: [
                 { guard: ({ event }) => event.output.role === 'administrator', target: 'menu', actions: assign({ session: ({ event }) => event.output }) },
                 { target: 'locked', actions: assign({ notice: 'administrator-required' }) },

@@ -20,7 +20,7 @@ const WRONG_PIN = '864200';
 /** Amounts stay below the simulated PIN's value so the PIN never appears innocently. */
 export const AMOUNT_FEN_MAX_SIM = 499_999;
 
-export type OperatorKind = 'login' | 'login-wrong' | 'sale' | 'void' | 'refund' | 'balance' | 'reprint' | 'settle' | 'sign-off' | 'logout' | 'other';
+export type OperatorKind = 'login' | 'login-wrong' | 'sale' | 'void' | 'refund' | 'balance' | 'reprint' | 'settle' | 'sign-off' | 'logout' | 'recovery-login' | 'recovery-export' | 'other';
 
 export type Action =
   | { readonly kind: 'events'; readonly events: MachineEvent[]; readonly label: string; readonly op?: OperatorKind; readonly wrongPin?: boolean; readonly fixPrinter?: boolean }
@@ -121,11 +121,11 @@ export function nextAction(c: OperatorContext): Action {
   const leaf = st.split('.').pop() as string;
   if (st === 'login') return login(c, c.closing || c.rng.chance(0.3) ? OPERATORS[2] : OPERATORS[1]);
   if (st === 'idle') return idle(c);
-  // The machine's own recovery login needs a terminal that a damaged journal did not give it
-  // (SIMULATION.md, finding 1): the technician uses the recovery menu's own login instead.
+  // By default the technician repairs through the recovery menu (boot/recovery.ts); with
+  // recoveryViaMachine the machine's own recovery login and export (SIMULATION.md, finding 1).
   if (st === 'recovery.locked' && !c.recoveryViaMachine) return { kind: 'service', what: 'repair-journal', label: 'technician restores the journal (recovery menu)' };
-  if (st === 'recovery.locked') return ev('administrator login (recovery)', 'login', { type: 'LOGIN', operator: '099', password: '9999' });
-  if (st === 'recovery.menu') return c.view.data.exportedTo ? { kind: 'service', what: 'repair-journal', label: 'technician restores the journal' } : ev('export journal', undefined, { type: 'EXPORT' });
+  if (st === 'recovery.locked') return ev('administrator login (recovery)', 'recovery-login', { type: 'LOGIN', operator: '099', password: '9999' });
+  if (st === 'recovery.menu') return c.view.data.exportedTo ? { kind: 'service', what: 'repair-journal', label: 'technician restores the journal' } : ev('export journal', 'recovery-export', { type: 'EXPORT' });
   if (st === 'storageFailure') return { kind: 'service', what: 'fix-storage', label: 'technician fixes the storage' };
   if (st === 'off') return { kind: 'service', what: 'charge', label: 'battery charged' };
   if (st === 'paperOut') return c.rng.chance(0.9) ? { kind: 'events', events: [{ type: 'PAPER_LOADED' }], label: 'paper loaded, cover shut', fixPrinter: true } : ev('cancel (paper)', undefined, { type: 'CANCEL' });

@@ -30,6 +30,8 @@ import { pinBlockFormat0 } from '../runtime/host/crypto';
 import { fixedDeviceKey } from '../runtime/device-key';
 import { seededRandom } from '../runtime/random';
 import { openTerminal, Terminal } from '../runtime/terminal';
+import { Recovery } from '../boot/recovery';
+import { Session } from '../runtime/operators';
 import { createTerminalMachine, viewOf, MachineEvent, MachineView, TerminalMachine } from '../runtime/machine';
 import { readCard } from '../runtime/txn/card';
 import { rec } from '../runtime/records';
@@ -187,6 +189,8 @@ class Simulation {
   readonly unbalancedBatches = new Set<number>();
   terminal: Terminal | undefined;
   actor: Machine | undefined;
+  /** The recovery menu's own journal access, opened by a recovery login, closed at power off. */
+  private recovery: Recovery | undefined;
   damaged = false;
   boots = 0;
   day = 0;
@@ -299,7 +303,16 @@ class Simulation {
       allowKeyed: true,
       exportJournal: async () => '/media/usb0/journal-export',
       shutdown: async () => undefined,
+      recoveryLogin: (operator, password) => this.io.track(this.recoveryLogin(operator, password), 'cpu'),
     });
+  }
+
+  /** As boot/terminal-app.ts: Recovery.authenticate reads the operators of a damaged journal. */
+  private async recoveryLogin(operator: string, password: string): Promise<Session> {
+    const rec = this.recovery ?? (this.recovery = new Recovery({ journalDir: this.dir, backupDir: join(this.dir, 'no-backups'), identity: IDENTITY, clock: this.clock.now, logger: this.logger }));
+    const session = await rec.authenticate(operator, password);
+    await rec.admit(session).catch(() => undefined);
+    return session;
   }
 
   // ------------------------------------------------------------ power
@@ -352,6 +365,8 @@ class Simulation {
     this.io.forgetCpu();
     await this.terminal?.store.journal.close();
     this.terminal = undefined;
+    await this.recovery?.close();
+    this.recovery = undefined;
     this.event('power off');
   }
 

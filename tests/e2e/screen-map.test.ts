@@ -17,7 +17,7 @@ import type { Button, ButtonEvent } from '../../hal/button';
 import type { KeyName } from '../../hal/keypad';
 
 function leafStates(): string[] {
-  const m = createTerminalMachine({ open: async () => { throw new Error('unused'); }, selfTest: async () => undefined, printer: {} as never, readCard: async () => { throw new Error('unused'); }, clock: () => 0 });
+  const m = createTerminalMachine({ open: async () => { throw new Error('unused'); }, selfTest: async () => undefined, printer: {} as never, readCard: async () => { throw new Error('unused'); }, clock: () => 0, recoveryLogin: async () => { throw new Error('unused'); } });
   const out: string[] = [];
   const walk = (n: AnyStateNode): void => {
     const children = Object.values(n.states);

@@ -75,7 +75,9 @@ async function boot(overrides: Partial<MachineDeps> = {}, prepare?: (r: Rig) => 
   const cards = new CardQueue();
   const machine = createTerminalMachine({
     open: async () => r.terminal, selfTest: async () => undefined, printer, readCard: cards.read, clock: () => r.clock.ms,
-    allowKeyed: true, exportJournal: async () => '/media/usb0/journal.posjbk', shutdown: async () => undefined, ...overrides,
+    allowKeyed: true, exportJournal: async () => '/media/usb0/journal.posjbk', shutdown: async () => undefined,
+    // The journal-independent authenticator of boot/recovery.ts, here the rig's operators.
+    recoveryLogin: (op, pw) => r.terminal.operators.login(op, pw), ...overrides,
   });
   const actor = start(machine).start();
   const run: Run = {
@@ -547,12 +549,11 @@ describe('runtime state machine', function () {
   });
 
   it('recovery: a damaged journal or broken invariant at boot; only an administrator unlocks it; export', async () => {
-    let terminal: Rig['terminal'] | undefined;
-    const run = track(await boot({ open: async () => { throw new InvariantError('txn result for unknown STAN', { seq: 7 }); } }, async (r) => { terminal = r.terminal; }));
+    const run = track(await boot({ open: async () => { throw new InvariantError('txn result for unknown STAN', { seq: 7 }); } }));
     await run.until('recovery.locked');
     assert.equal(run.view().data.error?.code, 'E-SYS-99');
-    // recovery logins go through the operators of the journal that could still be read
-    run.actor.getSnapshot().context.terminal = terminal;
+    // No terminal was built: recovery logins go through deps.recoveryLogin (the operators still readable).
+    assert.equal(run.actor.getSnapshot().context.terminal, undefined);
     run.send({ type: 'LOGIN', operator: '001', password: '1111' });
     await waitFor(run.actor, (s) => statePath(s.value) === 'recovery.locked' && s.context.notice === 'administrator-required');
     run.send({ type: 'LOGIN', operator: '099', password: '0000' });
@@ -573,10 +574,8 @@ describe('runtime state machine', function () {
   });
 
   it('recovery export without a target shows E-STO-09', async () => {
-    let terminal: Rig['terminal'] | undefined;
-    const run = track(await boot({ exportJournal: undefined, open: async () => { throw new PosError('STO_DAMAGED'); } }, async (r) => { terminal = r.terminal; }));
+    const run = track(await boot({ exportJournal: undefined, open: async () => { throw new PosError('STO_DAMAGED'); } }));
     await run.until('recovery.locked');
-    run.actor.getSnapshot().context.terminal = terminal;
     run.send({ type: 'LOGIN', operator: '099', password: '9999' });
     await run.until('recovery.menu');
     run.send({ type: 'EXPORT' });

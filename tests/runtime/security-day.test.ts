@@ -50,7 +50,7 @@ describe('security: a full trading day leaves no PAN, track data or PIN block in
     const board = sim.board;
     const machine = createTerminalMachine({
       open: async () => r.terminal, selfTest: async () => undefined, printer: board.printer(), readCard: () => readCard(board.reader(), ['swipe', 'insert', 'tap'], 10_000),
-      clock: () => r.clock.ms, lang: 'zh',
+      clock: () => r.clock.ms, lang: 'zh', recoveryLogin: (op, pw) => r.terminal.operators.login(op, pw),
     });
     const views: string[] = [];
     const actor = createActor(machine);

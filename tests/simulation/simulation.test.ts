@@ -94,11 +94,14 @@ describe('simulation: replay and positive controls', function () {
     });
   }
 
-  // Finding 1 (SIMULATION.md): with a damaged journal the machine's recovery login has no
-  // terminal to check the password against and replaces E-STO-05 with E-SYS-99. Pending until
-  // recovery mode gets a read-only terminal (runtime/machine.ts + boot/).
-  it.skip('finding 1: an administrator can log in to recovery mode through the machine (seed 1, 2 days)', async () => {
+  // Finding 1 (SIMULATION.md): with a damaged journal the machine's recovery login had no
+  // terminal to check the password against and replaced E-STO-05 with E-SYS-99. Fixed: the
+  // machine's recovery login is always the journal-independent one (deps.recoveryLogin).
+  it('finding 1: an administrator can log in to recovery mode through the machine (seed 1, 2 days)', async () => {
     const r = await simulateDays({ seed: 1, days: 2, recoveryViaMachine: true });
     assert.equal(r.failure, undefined, r.failure && formatFailure(r.failure));
+    assert.ok((r.faults['bit-flip'] ?? 0) > 0, 'the seed damages the journal');
+    assert.ok((r.operations['recovery-login'] ?? 0) > 0, 'the administrator logged in through the machine');
+    assert.ok((r.operations['recovery-export'] ?? 0) > 0, 'the recovery menu was reached (export)');
   });
 });
