@@ -280,6 +280,9 @@ export const ERRORS = {
   OPR_DATE: def('E-OPR-19', 'operator-input',
     { cause: 'Original date not valid', steps: ['MMDD from the sale receipt', 'Not in the future, at most 180 days ago'] },
     { cause: '原交易日期有误', steps: ['输入原小票上的月月日日', '不能晚于今天，最多180天前'] }),
+  OPR_ADMINISTRATOR: def('E-OPR-20', 'permission',
+    { cause: 'Administrator password required', steps: ['Ask an administrator'] },
+    { cause: '需要管理员密码', steps: ['请管理员操作'] }),
   // ---- software update
   UPD_SIGNATURE: def('E-UPD-01', 'update-invalid',
     { cause: 'Update signature invalid', steps: ['Use an official package'] },
