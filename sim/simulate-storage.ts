@@ -15,11 +15,23 @@
  * file as LMDB's previous snapshot would. The journal then reopens with safeRestore as after a
  * reboot. Strace-based rebuilds are ~1 s per state, too slow for thousands of cuts per run.
  *
+ * Disk-model cuts (a share of the cuts, rate `diskModelCut`): the all-or-nothing rule above is
+ * what the strace test showed; these cuts check it again on every run instead of assuming it. The
+ * file is rebuilt with the power-cut simulator's page model (tests/powercut/disk-model.ts) from the
+ * durable image (data.mdb as of the last acknowledgement, read at that moment) and the writes of
+ * the commit in flight, replayed in LMDB's order (dirty pages, fdatasync, meta page through its
+ * O_DSYNC descriptor: the order the strace traces show), crashed at a point drawn from the seed
+ * with each unsynced page kept or dropped. LMDB then opens that file as after a reboot.
+ *
  * Storage faults: EIO (the journal goes to `failed`, as after a failed commit: every later append
  * rejects with E-STO-03 until the next boot) and a full disk (sales refused with E-STO-01, the
  * reserve kept for settlement and reversals), from a commit onwards until the next boot.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Journal, Usage } from '../storage/journal';
+import { DiskModel, PAGE_SIZE } from '../tests/powercut/disk-model';
+import type { TraceEvent } from '../tests/powercut/strace-trace';
 import { openEnv } from '../storage/lmdb-env';
 import { flipByte } from '../storage/testing';
 import { PosError } from '../runtime/errors';
@@ -48,6 +60,10 @@ export class SimDisk {
   private fault: StorageFault | undefined;
   private dead = false;
   readonly flips: Flip[] = [];
+  /** Armed disk-model cut: data.mdb as the disk durably holds it (exact at every acknowledgement). */
+  private durable: Buffer | undefined;
+  /** Journal commits started and not yet settled. */
+  private inflight = 0;
 
   constructor(readonly dir: string, private readonly io: IoGate, private readonly rng: Rng) {}
 
@@ -61,13 +77,30 @@ export class SimDisk {
 
   get storageFault(): StorageFault | undefined { return this.fault; }
 
+  private get dataFile(): string { return join(this.dir, 'data.mdb'); }
+
+  /** The next cut (this step) rebuilds the file as a disk would hold it. Call at rest. */
+  armDiskModel(): void {
+    this.durable = readFileSync(this.dataFile);
+  }
+
+  disarmDiskModel(): void {
+    this.durable = undefined;
+  }
+
   /** Something left the terminal: the last acknowledged commit was acted on. */
   externalEffect(): void {
     if (this.lastAck) this.lastAck.actedOn = true;
   }
 
   instrument(journal: Journal, hooks: DiskHooks): void {
-    const appendMany = journal.appendMany.bind(journal);
+    // Opening may have committed (a torn tail cut, a recovery record): durable once open resolved.
+    if (this.durable) this.armDiskModel();
+    const started = journal.appendMany.bind(journal);
+    const appendMany: typeof started = (records, options) => {
+      this.inflight++;
+      return started(records, options).finally(() => { this.inflight--; });
+    };
     const close = journal.close.bind(journal);
     const usage = journal.usage.bind(journal);
     journal.close = () => this.io.track(close());
@@ -80,14 +113,21 @@ export class SimDisk {
       const first = journal.lastSeq + 1;
       if (hooks.point('commit-start')) {
         this.dead = true;
-        // In flight at the cut: wholly on disk or wholly absent (LMDB commits are atomic).
-        if (this.rng.chance(0.5)) void this.io.track(appendMany(records, options)).catch(() => undefined);
+        // In flight at the cut: wholly on disk or wholly absent (LMDB commits are atomic); under
+        // an armed disk-model cut it runs to the page cache and the rebuild decides.
+        const lands = this.rng.chance(0.5);
+        if (lands || this.durable) void this.io.track(appendMany(records, options)).catch(() => undefined);
         return hang();
       }
       return this.io.track(appendMany(records, options)).then((done) => {
         if (this.dead) return hang();
         const last = first + records.length - 1;
         this.lastAck = { first, actedOn: false };
+        // Durable now; another commit still running would blur the image: fall back.
+        if (this.durable) {
+          if (this.inflight === 0) this.armDiskModel();
+          else this.disarmDiskModel();
+        }
         if (hooks.point('commit-ack')) { this.dead = true; return hang(); }
         hooks.onAck(first, last);
         return done;
@@ -110,10 +150,34 @@ export class SimDisk {
   cut(lyingFlush: boolean): boolean {
     this.dead = true;
     if (lyingFlush && this.lastAck && !this.lastAck.actedOn) {
+      this.disarmDiskModel(); // a lying flush uses the record-level model
       this.lostFromSeq = this.lastAck.first;
       return true;
     }
     return false;
+  }
+
+  /**
+   * After the journal is closed, under an armed disk-model cut: rewrites data.mdb as the disk
+   * holds it. Returns what was modelled, or undefined when not armed. `pick` draws from the seed.
+   */
+  rebuildAsDisk(pick: Rng): { pages: number; writes: number; crashAt: number; landed: boolean } | undefined {
+    const durable = this.durable;
+    this.durable = undefined;
+    if (!durable) return undefined;
+    const now = readFileSync(this.dataFile);
+    if (now.length < durable.length) throw new Error(`data.mdb shrank from ${durable.length} to ${now.length} bytes: LMDB never shrinks its file`);
+    const events = lmdbCommitWrites(this.dataFile, durable, now);
+    if (events.length === 0) return { pages: 0, writes: 0, crashAt: 0, landed: false };
+    const barrierAt = events.findIndex((e) => e.kind === 'barrier');
+    // Half the cuts before the fdatasync returned (data pages torn, meta old), half after it.
+    const crashAt = pick.chance(0.5) ? pick.int(barrierAt + 1) : barrierAt + 1 + pick.int(events.length - barrierAt);
+    const files = new DiskModel(events, { initialFiles: new Map([[this.dataFile, durable]]) }).filesAt(crashAt, { mode: 'torn', seed: pick.int(0x7fffffff) });
+    const disk = files.get(this.dataFile) ?? durable;
+    writeFileSync(this.dataFile, disk);
+    // The commit is visible after a reboot exactly when its meta page reached the disk.
+    const meta = (b: Buffer): Buffer => b.subarray(0, 2 * PAGE_SIZE);
+    return { pages: events.length - 1, writes: events.length, crashAt, landed: meta(disk).equals(meta(now)) };
   }
 
   /** After the journal is closed: removes what the disk did not keep. */
@@ -158,4 +222,27 @@ export class SimDisk {
     for (const f of this.flips.splice(0).reverse()) await flipByte(this.dir, f.seq, f.offset, f.mask);
     return n;
   }
+}
+
+/**
+ * The writes that turn `before` into `after`, in the order an LMDB commit issues them: every
+ * changed data page, one fdatasync, then the changed meta page(s) (pages 0 and 1) through the
+ * O_DSYNC descriptor, as DiskModel events.
+ */
+export function lmdbCommitWrites(file: string, before: Buffer, after: Buffer): TraceEvent[] {
+  const pages = Math.ceil(after.length / PAGE_SIZE);
+  const page = (b: Buffer, p: number): Buffer => b.subarray(p * PAGE_SIZE, Math.min(b.length, (p + 1) * PAGE_SIZE));
+  const changed: number[] = [];
+  for (let p = 0; p < pages; p++) if (!page(after, p).equals(page(before, p))) changed.push(p);
+  const events: TraceEvent[] = [];
+  const write = (p: number, sync: boolean): void => {
+    const index = events.length;
+    events.push({ kind: 'write', path: file, fd: 3, offset: p * PAGE_SIZE, data: Buffer.from(page(after, p)), sync, call: sync ? 'pwrite64(O_DSYNC)' : 'pwrite64', index, startedAt: index, tid: null, line: 0 });
+  };
+  const meta = changed.filter((p) => p < 2);
+  for (const p of changed) if (p >= 2) write(p, false);
+  if (changed.length === 0) return events;
+  events.push({ kind: 'barrier', call: 'fdatasync', path: file, fd: 3, index: events.length, startedAt: events.length, tid: null, line: 0 });
+  for (const p of meta) write(p, true);
+  return events;
 }

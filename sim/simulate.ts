@@ -52,6 +52,12 @@ export interface FaultRates {
   readonly lyingFlush: number;
   /** Per power cut: a bit flips in a stored record while the terminal is off. */
   readonly bitFlip: number;
+  /**
+   * Per power cut: the storage is rebuilt page by page as a disk would hold it (the power-cut
+   * simulator's disk model) instead of the all-or-nothing commit rule. Drawn from a second stream
+   * of the seed, so the other faults of a seed stay where they were.
+   */
+  readonly diskModelCut: number;
   /** Per journal commit: EIO from then until the next boot. */
   readonly storageEio: number;
   /** Per journal commit: the disk is full from then until the next boot. */
@@ -85,7 +91,7 @@ export interface FaultRates {
 }
 
 export const DEFAULT_RATES: FaultRates = {
-  powerCut: 0.03, lyingFlush: 0.2, bitFlip: 0.05, storageEio: 0.002, storageFull: 0.002,
+  powerCut: 0.03, lyingFlush: 0.2, bitFlip: 0.05, diskModelCut: 0.25, storageEio: 0.002, storageFull: 0.002,
   hostDelay: 0.02, hostDrop: 0.015, hostMidClose: 0.01, hostGarbage: 0.01, badMac: 0.01, decline: 0.04, networkDown: 0.01,
   unbalanced: 0.1, wrongPin: 0.05, wrongPassword: 0.05, paperOut: 0.02, coverOpen: 0.01, garbledReader: 0.04,
   keyBounce: 0.02, keyStuck: 0.005, batteryLow: 0.005, batteryCritical: 0.05,
@@ -169,6 +175,8 @@ type Machine = Actor<TerminalMachine>;
 
 class Simulation {
   readonly rng: Rng;
+  /** Disk-model cuts draw here, not from `rng`: adding them left every other fault of a seed in place. */
+  private readonly diskRng: Rng;
   readonly clock = new VirtualClock(T0_MS);
   readonly io = new IoGate();
   readonly rates: FaultRates;
@@ -206,6 +214,7 @@ class Simulation {
 
   constructor(readonly o: SimulateOptions) {
     this.rng = new Rng(o.seed);
+    this.diskRng = new Rng((o.seed ^ 0x0d15c0de) >>> 0);
     this.rates = { ...DEFAULT_RATES, ...o.rates };
     this.dir = o.dir ?? simDir();
     this.logger = createLogger('sim', new Writable({ write: (chunk, _enc, cb) => { this.logChunks.push(String(chunk)); cb(); } }));
@@ -345,6 +354,11 @@ class Simulation {
     while (this.io.diskInFlight > 0) await new Promise((r) => setImmediate(r));
     this.io.forgetCpu();
     await this.terminal?.store.journal.close();
+    const rebuilt = this.disk.rebuildAsDisk(this.diskRng);
+    if (rebuilt && rebuilt.writes > 0 && this.fault('disk-model-cut', true)) {
+      this.event(`disk rebuilt as after a real power cut: ${rebuilt.pages} page write(s) of the commit in flight, crash after ${rebuilt.crashAt} of ${rebuilt.writes} events (unsynced pages torn), commit ${rebuilt.landed ? 'on disk' : 'absent'}`);
+      this.fault(rebuilt.landed ? 'disk-model-commit-on-disk' : 'disk-model-commit-absent', true);
+    }
     const lost = await this.disk.applyCut();
     this.event(`POWER CUT at point ${this.points}: ${arrived} request(s) on the wire reached the host, ${lost} record(s) lost`);
     if (this.fault('bit-flip', this.rng.chance(this.rates.bitFlip))) {
@@ -403,7 +417,10 @@ class Simulation {
   async runStep(): Promise<void> {
     this.step++;
     const before = this.view.state;
-    if (this.fault('power-cut', this.rng.chance(this.rates.powerCut))) this.cutAt = this.points + 1 + this.rng.int(CUT_POINTS_SPAN);
+    if (this.fault('power-cut', this.rng.chance(this.rates.powerCut))) {
+      this.cutAt = this.points + 1 + this.rng.int(CUT_POINTS_SPAN);
+      if (this.diskRng.chance(this.rates.diskModelCut)) this.disk.armDiskModel();
+    }
     this.battery_();
     const ctx = this.operatorContext();
     const action = nextAction(ctx);
@@ -411,6 +428,7 @@ class Simulation {
     if (action.kind === 'service') await this.service(action.what, action.label);
     else await this.press(action);
     this.cutAt = -1;
+    this.disk.disarmDiskModel();
     this.check(before);
   }
 
