@@ -23,6 +23,8 @@
  *   SUPERVISOR {operator,password}  TRACE {stan}  REFUND_DETAILS {rrn,dateMmdd,amountFen}
  *   REPRINT_LAST  REPRINT_STAN {stan}  REPRINT_REPORT  SIGNATURE {image: MonoImage}
  *   PAPER_LOADED  BATTERY {level: 'ok'|'low'|'critical'}  EXPORT
+ *   PASSWORD (idle: change my password) -> CHANGE_PASSWORD {oldPassword,newPassword,repeated}
+ *   OPERATORS (idle: an administrator's operator management) -> RESET_PASSWORD {operator,newPassword,repeated} | UNLOCK {operator}
  *
  * Boot: `deps.open()` replays the journal; a damaged journal or a broken invariant sends the
  * machine to `recovery` (administrator login, export), and so does `deps.recoveryRequested()`
@@ -38,6 +40,7 @@ import { CardInput, keyedCard, withPin } from './txn/card';
 import { FlowResult, TxnView } from './txn/engine';
 import { SettlementReport, settle } from './txn/settlement';
 import { Lang, PrintContext, printReceipt, printSettlementReport } from './receipt';
+import { checkExpiry, checkKeyedPan, checkRefundDetails } from './txn/entry-checks';
 
 export interface MachineDeps {
   /** Opens the journal and builds the terminal (throws: recovery mode). */
@@ -107,12 +110,19 @@ export interface MachineContext {
   settlement?: SettlementReport;
   exportedTo?: string;
   flow?: 'sale' | 'void' | 'refund' | 'balance';
+  /** What the last password change, reset or unlock did (its done screen). */
+  operatorChange?: { action: 'changed' | 'reset' | 'unlocked'; operator: string };
+  /** Keyed card entry is allowed here (deps.allowKeyed): the card screen offers it. */
+  keyedAllowed: boolean;
 }
 
 export type MachineEvent =
   | { type: 'LOGIN'; operator: string; password: string }
   | { type: 'SUPERVISOR'; operator: string; password: string }
-  | { type: 'LOGOUT' | 'SALE' | 'VOID' | 'REFUND' | 'BALANCE' | 'REPRINT' | 'SETTLE' | 'SIGN_OFF' | 'OK' | 'CANCEL' | 'YES' | 'NO' | 'RETRY' | 'CONTINUE' | 'SKIP' | 'PIN_BYPASS' | 'REPRINT_LAST' | 'REPRINT_REPORT' | 'PAPER_LOADED' | 'EXPORT' }
+  | { type: 'LOGOUT' | 'SALE' | 'VOID' | 'REFUND' | 'BALANCE' | 'REPRINT' | 'SETTLE' | 'SIGN_OFF' | 'OK' | 'CANCEL' | 'YES' | 'NO' | 'RETRY' | 'CONTINUE' | 'SKIP' | 'PIN_BYPASS' | 'REPRINT_LAST' | 'REPRINT_REPORT' | 'PAPER_LOADED' | 'EXPORT' | 'PASSWORD' | 'OPERATORS' }
+  | { type: 'CHANGE_PASSWORD'; oldPassword: string; newPassword: string; repeated: string }
+  | { type: 'RESET_PASSWORD'; operator: string; newPassword: string; repeated: string }
+  | { type: 'UNLOCK'; operator: string }
   | { type: 'AMOUNT'; amountFen: number }
   | { type: 'KEYED'; pan: string; expiry: string }
   | { type: 'PIN'; pin: Buffer }
@@ -152,6 +162,16 @@ export function createTerminalMachine(deps: MachineDeps) {
     printer: deps.printer, engine: need(c.terminal, 'terminal').engine, lang: deps.lang ?? 'zh', merchantName: deps.merchantName ?? 'TEST MERCHANT', clock: deps.clock,
   });
   const engineOf = (c: MachineContext) => need(c.terminal, 'terminal').engine;
+  /** What is wrong with the refund's details (reference number, original date, amount), if anything. */
+  const refundError = (c: MachineContext, e: { rrn: string; dateMmdd: string; amountFen: number }): PosError | undefined => {
+    try {
+      checkRefundDetails(e.rrn, e.dateMmdd, deps.clock());
+      engineOf(c).checkAmount(e.amountFen);
+      return undefined;
+    } catch (err) {
+      return isPosError(err) ? err : new PosError('OPR_INPUT', String(err));
+    }
+  };
 
   return setup({
     types: { context: {} as MachineContext, events: {} as MachineEvent },
@@ -170,6 +190,14 @@ export function createTerminalMachine(deps: MachineDeps) {
         return { pendingStans: engine.unprinted().map((t) => t.stan), reportPending: closed !== undefined && !closed.reportPrinted, notice };
       }),
       login: fromPromise<Session, { c: MachineContext; operator: string; password: string }>(({ input }) => need(input.c.terminal, 'terminal').operators.login(input.operator, input.password)),
+      changePassword: fromPromise<void, { c: MachineContext; oldPassword: string; newPassword: string; repeated: string }>(({ input }) => {
+        const session = need(input.c.session, 'session');
+        return need(input.c.terminal, 'terminal').operators.changePassword(session.operator, input.oldPassword, input.newPassword, input.repeated);
+      }),
+      resetPassword: fromPromise<void, { c: MachineContext; operator: string; newPassword: string; repeated: string }>(({ input }) =>
+        need(input.c.terminal, 'terminal').operators.resetPassword(input.operator, input.newPassword, input.repeated, need(input.c.authorizer ?? input.c.session, 'session'))),
+      unlockOperator: fromPromise<void, { c: MachineContext; operator: string }>(({ input }) =>
+        need(input.c.terminal, 'terminal').operators.unlock(input.operator, need(input.c.authorizer ?? input.c.session, 'session'))),
       recoveryLogin: fromPromise<Session, { operator: string; password: string }>(({ input }) => deps.recoveryLogin(input.operator, input.password)),
       signOn: fromPromise<void, MachineContext>(({ input }) => engineOf(input).signOn(need(input.session, 'session'))),
       signOff: fromPromise<void, MachineContext>(({ input }) => engineOf(input).signOff(need(input.session, 'session'))),
@@ -214,18 +242,22 @@ export function createTerminalMachine(deps: MachineDeps) {
       hasDuplicate: ({ context }) => context.duplicate !== undefined,
       pinRequired: ({ context }) => context.card?.pinRequired === true,
       keyedAllowed: () => deps.allowKeyed === true,
+      keyedValid: ({ event }) => deps.allowKeyed === true && event.type === 'KEYED' && keyedError(event, deps.clock()) === undefined,
+      refundValid: ({ context, event }) => event.type === 'REFUND_DETAILS' && refundError(context, event) === undefined,
       approved: ({ event }) => (event as unknown as { output: FlowResult }).output.outcome === 'approved',
       storageError: ({ event }) => STORAGE_KINDS.includes(kindOf((event as unknown as { error?: unknown; output?: FlowResult }).error ?? failedError(event)) as ErrorKind),
       printerError: ({ event }) => PRINTER_KINDS.includes(kindOf((event as unknown as { error: unknown }).error) as ErrorKind),
       hostDown: ({ event }) => HOST_DOWN_KINDS.includes(kindOf((event as unknown as { error: unknown }).error) as ErrorKind),
       isSupervisor: ({ context }) => context.session?.role === 'supervisor' || context.session?.role === 'administrator',
+      isAdministrator: ({ context }) => context.session?.role === 'administrator',
+      lockedOut: ({ event }) => kindOf((event as unknown as { error: unknown }).error) === 'locked-out',
       hasPending: ({ context }) => context.pendingStans.length > 0 || context.reportPending,
       signedOn: ({ context }) => engineOf(context).signedOn,
     },
     actions: {
       setError: assign({ error: ({ event }) => errorView((event as unknown as { error: unknown }).error) }),
       clearError: assign({ error: undefined }),
-      resetFlow: assign({ amountFen: 0, card: undefined, pin: undefined, duplicate: undefined, voidStan: undefined, refund: undefined, result: undefined, balanceFen: undefined, authorizer: undefined, error: undefined, flow: undefined }),
+      resetFlow: assign({ amountFen: 0, card: undefined, pin: undefined, duplicate: undefined, voidStan: undefined, refund: undefined, result: undefined, balanceFen: undefined, authorizer: undefined, error: undefined, flow: undefined, operatorChange: undefined }),
       setResult: assign({ result: ({ event }) => resultView((event as unknown as { output: FlowResult }).output), pin: undefined }),
       setBattery: assign({ battery: ({ event }) => (event.type === 'BATTERY' ? event.level : 'ok') }),
       forgetCard: assign({ card: undefined, pin: undefined }),
@@ -233,7 +265,7 @@ export function createTerminalMachine(deps: MachineDeps) {
   }).createMachine({
     id: 'terminal',
     initial: 'boot',
-    context: { battery: 'ok', amountFen: 0, pendingStans: [], reportPending: false },
+    context: { battery: 'ok', amountFen: 0, pendingStans: [], reportPending: false, keyedAllowed: deps.allowKeyed === true },
     on: { BATTERY: { actions: 'setBattery' } },
     states: {
       boot: {
@@ -331,6 +363,76 @@ export function createTerminalMachine(deps: MachineDeps) {
         on: {
           SALE: [{ guard: 'batteryLow', target: 'lowBattery' }, { target: 'sale' }],
           VOID: 'void', REFUND: 'refund', BALANCE: 'balance', REPRINT: 'reprint', SETTLE: 'settlement', SIGN_OFF: 'signOff', LOGOUT: 'login',
+          PASSWORD: 'password', OPERATORS: 'operators',
+        },
+      },
+      // Any operator changes their own password: old, new, new again (E-OPR-13/14/15 refuse the
+      // new one; a wrong old one is counted like a login and can lock: then back to login).
+      password: {
+        initial: 'entry',
+        on: { CANCEL: 'idle' },
+        states: {
+          entry: { on: { CHANGE_PASSWORD: 'changing' } },
+          changing: {
+            on: { CANCEL: {} },
+            invoke: {
+              src: 'changePassword',
+              input: ({ context, event }) => {
+                const e = event as Extract<MachineEvent, { type: 'CHANGE_PASSWORD' }>;
+                return { c: context, oldPassword: e.oldPassword, newPassword: e.newPassword, repeated: e.repeated };
+              },
+              onDone: { target: 'done', actions: [assign({ operatorChange: ({ context }) => ({ action: 'changed' as const, operator: need(context.session, 'session').operator }) }), 'clearError'] },
+              onError: [
+                { guard: 'storageError', target: '#terminal.storageFailure', actions: 'setError' },
+                { guard: 'lockedOut', target: '#terminal.login', actions: 'setError' },
+                { target: 'entry', actions: 'setError' },
+              ],
+            },
+          },
+          done: { on: { OK: '#terminal.idle' } },
+        },
+      },
+      // An administrator (asked for when someone else is logged in) resets another operator's
+      // password or unlocks a locked-out operator.
+      operators: {
+        initial: 'authorize',
+        on: { CANCEL: 'idle' },
+        states: {
+          authorize: authorizeStates('choose', 'administrator'),
+          choose: {
+            on: {
+              RESET_PASSWORD: { target: 'resetting', actions: assign({ operatorChange: ({ event }) => ({ action: 'reset' as const, operator: event.operator }) }) },
+              UNLOCK: { target: 'unlocking', actions: assign({ operatorChange: ({ event }) => ({ action: 'unlocked' as const, operator: event.operator }) }) },
+            },
+          },
+          resetting: {
+            on: { CANCEL: {} },
+            invoke: {
+              src: 'resetPassword',
+              input: ({ context, event }) => {
+                const e = event as Extract<MachineEvent, { type: 'RESET_PASSWORD' }>;
+                return { c: context, operator: e.operator, newPassword: e.newPassword, repeated: e.repeated };
+              },
+              onDone: { target: 'done', actions: 'clearError' },
+              onError: [
+                { guard: 'storageError', target: '#terminal.storageFailure', actions: 'setError' },
+                { target: 'choose', actions: 'setError' },
+              ],
+            },
+          },
+          unlocking: {
+            on: { CANCEL: {} },
+            invoke: {
+              src: 'unlockOperator',
+              input: ({ context, event }) => ({ c: context, operator: (event as Extract<MachineEvent, { type: 'UNLOCK' }>).operator }),
+              onDone: { target: 'done', actions: 'clearError' },
+              onError: [
+                { guard: 'storageError', target: '#terminal.storageFailure', actions: 'setError' },
+                { target: 'choose', actions: 'setError' },
+              ],
+            },
+          },
+          done: { on: { OK: '#terminal.idle' } },
         },
       },
       lowBattery: {
@@ -362,7 +464,13 @@ export function createTerminalMachine(deps: MachineDeps) {
               onDone: { target: 'checkDuplicate', actions: assign({ card: ({ event }) => event.output }) },
               onError: { target: 'cardError', actions: 'setError' },
             },
-            on: { KEYED: { guard: 'keyedAllowed', target: 'checkDuplicate', actions: assign({ card: ({ event }) => keyedCard(event.pan, event.expiry) }) } },
+            on: {
+              KEYED: [
+                { guard: 'keyedValid', target: 'checkDuplicate', actions: [assign({ card: ({ event }) => keyedCard(event.pan, event.expiry) }), 'clearError'] },
+                // A wrong number or expiry: the error, and the card wait goes on (nothing lost).
+                { guard: 'keyedAllowed', actions: assign({ error: ({ event }) => errorView(keyedError(event, deps.clock())) }) },
+              ],
+            },
           },
           cardError: { on: { RETRY: { target: 'card', actions: 'clearError' } } },
           checkDuplicate: {
@@ -441,14 +549,20 @@ export function createTerminalMachine(deps: MachineDeps) {
           details: {
             on: {
               REFUND_DETAILS: [
-                { guard: ({ context, event }) => /^\d{12}$/.test(event.rrn) && /^\d{4}$/.test(event.dateMmdd) && (() => { try { engineOf(context).checkAmount(event.amountFen); return true; } catch { return false; } })(), target: 'card', actions: [assign({ refund: ({ event }) => ({ rrn: event.rrn, dateMmdd: event.dateMmdd, amountFen: event.amountFen }) }), 'clearError'] },
-                { actions: assign({ error: () => errorView(new PosError('OPR_INPUT', 'reference number is 12 digits, date MMDD, amount within limits')) }) },
+                { guard: 'refundValid', target: 'card', actions: [assign({ refund: ({ event }) => ({ rrn: event.rrn, dateMmdd: event.dateMmdd, amountFen: event.amountFen }) }), 'clearError'] },
+                // E-OPR-18 reference number, E-OPR-19 original date, E-OPR-01 amount.
+                { actions: assign({ error: ({ context, event }) => errorView(refundError(context, event)) }) },
               ],
             },
           },
           card: {
             invoke: { src: 'readCard', onDone: { target: 'online', actions: assign({ card: ({ event }) => event.output }) }, onError: { target: 'cardError', actions: 'setError' } },
-            on: { KEYED: { guard: 'keyedAllowed', target: 'online', actions: assign({ card: ({ event }) => keyedCard(event.pan, event.expiry) }) } },
+            on: {
+              KEYED: [
+                { guard: 'keyedValid', target: 'online', actions: [assign({ card: ({ event }) => keyedCard(event.pan, event.expiry) }), 'clearError'] },
+                { guard: 'keyedAllowed', actions: assign({ error: ({ event }) => errorView(keyedError(event, deps.clock())) }) },
+              ],
+            },
           },
           cardError: { on: { RETRY: { target: 'card', actions: 'clearError' } } },
           online: financialOnline('refund'),
@@ -587,20 +701,24 @@ export function createTerminalMachine(deps: MachineDeps) {
     } as never; // a config fragment: XState's state-node type is tied to setup()'s generics
   }
 
-  /** Supervisor check for void/refund/settlement: skipped when the operator is one. */
-  function authorizeStates(next: string) {
+  /**
+   * Supervisor check for void/refund/settlement (administrator check for operator management):
+   * skipped when the operator logged in is one.
+   */
+  function authorizeStates(next: string, needed: 'supervisor' | 'administrator' = 'supervisor') {
+    const enough = (role: Session['role']): boolean => (needed === 'administrator' ? role === 'administrator' : role !== 'cashier');
     return {
       initial: 'check',
       states: {
-        check: { always: [{ guard: 'isSupervisor' as const, target: `#terminal.${parentOf(next)}` }, { target: 'ask' }] },
+        check: { always: [{ guard: needed === 'administrator' ? 'isAdministrator' as const : 'isSupervisor' as const, target: `#terminal.${parentOf(next)}` }, { target: 'ask' }] },
         ask: { on: { SUPERVISOR: 'checking' } },
         checking: {
           invoke: {
             src: 'login' as const,
             input: ({ context, event }: { context: MachineContext; event: MachineEvent }) => ({ c: context, operator: (event as { operator: string }).operator, password: (event as { password: string }).password }),
             onDone: [
-              { guard: ({ event }: { event: { output: Session } }) => event.output.role !== 'cashier', target: `#terminal.${parentOf(next)}`, actions: [assign({ authorizer: ({ event }: { event: { output: Session } }) => event.output }), 'clearError' as const] },
-              { target: 'ask', actions: assign({ error: () => errorView(new PosError('OPR_PERMISSION', 'a supervisor password is required')) }) },
+              { guard: ({ event }: { event: { output: Session } }) => enough(event.output.role), target: `#terminal.${parentOf(next)}`, actions: [assign({ authorizer: ({ event }: { event: { output: Session } }) => event.output }), 'clearError' as const] },
+              { target: 'ask', actions: assign({ error: () => errorView(new PosError(needed === 'administrator' ? 'OPR_ADMINISTRATOR' : 'OPR_PERMISSION', `a ${needed} password is required`)) }) },
             ],
             // A failing journal cannot check (or count) a password: the storage failure screen,
             // not the prompt again (found by the soak, seeds 100135 and 100403: stuck at the prompt).
@@ -615,7 +733,7 @@ export function createTerminalMachine(deps: MachineDeps) {
   }
 
   function parentOf(next: string): string {
-    return next === 'trace' ? 'void.trace' : next === 'details' ? 'refund.details' : 'settlement.settling';
+    return next === 'trace' ? 'void.trace' : next === 'details' ? 'refund.details' : next === 'choose' ? 'operators.choose' : 'settlement.settling';
   }
 
   function financialOnline(src: 'voidSale' | 'refund') {
@@ -633,6 +751,21 @@ export function createTerminalMachine(deps: MachineDeps) {
         ],
       },
     } as never; // a config fragment (see printState)
+  }
+}
+
+/**
+ * What is wrong with a keyed card number (13..19 digits) or expiry (YYMM, not passed), if
+ * anything; never names the PAN. The Luhn check digit is checked at the keypad (boot/input.ts),
+ * where the operator can still correct a typo (runtime/txn/entry-checks.ts says why not here).
+ */
+function keyedError(e: { pan: string; expiry: string }, nowMs: number): PosError | undefined {
+  try {
+    checkKeyedPan(e.pan, { luhn: false });
+    checkExpiry(e.expiry, nowMs);
+    return undefined;
+  } catch (err) {
+    return isPosError(err) ? err : new PosError('OPR_INPUT', 'keyed card not valid');
   }
 }
 
@@ -668,6 +801,10 @@ export interface MachineView {
     readonly batch?: number;
     /** The sale a void is about to cancel (void.confirm), as a receipt shows it. */
     readonly voidTarget?: TxnView;
+    /** The card screen may offer keyed entry (FUNC). */
+    readonly keyedAllowed?: boolean;
+    /** The password change, reset or unlock just done (operator number, no secret). */
+    readonly operatorChange?: { readonly action: 'changed' | 'reset' | 'unlocked'; readonly operator: string };
   };
 }
 
@@ -690,6 +827,7 @@ export function viewOf(snap: TerminalSnapshot): MachineView {
       reportPending: c.reportPending, settlement: c.settlement, exportedTo: c.exportedTo, signedOn: engine?.signedOn ?? false,
       reversalPending: engine?.state.pendingReversal !== undefined, batch: engine?.state.batch,
       voidTarget: c.voidStan !== undefined && c.flow === 'void' ? engine?.txn(c.voidStan) : undefined,
+      keyedAllowed: c.keyedAllowed, operatorChange: c.operatorChange,
     },
   };
 }

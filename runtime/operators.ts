@@ -65,6 +65,14 @@ function checkPassword(password: string): void {
   }
 }
 
+/** A new password: the shape first (E-OPR-13), then the second typing (E-OPR-15). */
+function checkNewPassword(password: string, repeated: string): void {
+  if (!/^\d+$/.test(password) || password.length < PASSWORD_CHARS_MIN || password.length > PASSWORD_CHARS_MAX) {
+    throw new PosError('OPR_PASSWORD_LENGTH', `a password is ${PASSWORD_CHARS_MIN}..${PASSWORD_CHARS_MAX} digits`);
+  }
+  if (password !== repeated) throw new PosError('OPR_PASSWORD_MISMATCH', 'the new password was typed differently the second time');
+}
+
 export class Operators {
   constructor(private readonly store: Store, private readonly random: RandomBytes, private readonly scryptN = SCRYPT_N_DEFAULT) {}
 
@@ -107,13 +115,47 @@ export class Operators {
     throw new PosError('OPR_PASSWORD', `wrong password for operator ${number}`, { operator: number, attemptsLeft: PASSWORD_ATTEMPTS_MAX - failedAttempts });
   }
 
+  /**
+   * An operator changes their own password: the new one must be 4..12 digits, typed the same
+   * twice and differ from the old one (checked first: no hashing for a refused shape); then the
+   * old password is checked like a login (a wrong one is counted and journaled, and can lock).
+   * The change is an `operator` record with event 'password-changed' (a new salt and hash);
+   * nothing of either password is logged.
+   */
+  async changePassword(number: string, oldPassword: string, newPassword: string, repeated: string): Promise<void> {
+    checkNewPassword(newPassword, repeated);
+    if (newPassword === oldPassword) throw new PosError('OPR_PASSWORD_SAME', `operator ${number}: the new password is the old one`, { operator: number });
+    await this.login(number, oldPassword);
+    const op = this.get(number);
+    invariant(op !== undefined, 'operator vanished during a password change', { operator: number });
+    await this.writePassword(op, newPassword, 'password-changed');
+  }
+
+  /**
+   * An administrator sets another operator's password (a forgotten one): it also unlocks them.
+   * Journaled as 'password-reset' with the administrator's number.
+   */
+  async resetPassword(number: string, newPassword: string, repeated: string, by: Session): Promise<void> {
+    requirePermission(by, 'manageOperators');
+    const op = this.get(number);
+    if (!op) throw new PosError('OPR_UNKNOWN', `operator ${number} does not exist`, { operator: number });
+    checkNewPassword(newPassword, repeated);
+    await this.writePassword(op, newPassword, 'password-reset', by.operator);
+  }
+
+  private async writePassword(op: OperatorRecord, password: string, event: 'password-changed' | 'password-reset', by?: string): Promise<void> {
+    const salt = this.random(SALT_BYTES);
+    const passwordHash = await hashPassword(password, salt, this.scryptN);
+    await this.write({ number: op.number, role: op.role, passwordHash, salt, scryptN: this.scryptN, failedAttempts: 0, locked: false, event, ...(by ? { by } : {}) });
+  }
+
   async unlock(number: string, by: Session): Promise<void> {
     requirePermission(by, 'unlockOperator');
     const op = this.get(number);
     if (!op) throw new PosError('OPR_UNKNOWN', `operator ${number} does not exist`, { operator: number });
     // A supervisor may not unlock an administrator.
     if (RANK[op.role] > RANK[by.role]) requirePermission(by, 'manageOperators');
-    await this.write({ ...op, failedAttempts: 0, locked: false, event: 'unlocked' });
+    await this.write({ ...op, failedAttempts: 0, locked: false, event: 'unlocked', by: by.operator });
   }
 
   private write(p: OperatorPayload): Promise<void> {

@@ -135,7 +135,9 @@ export interface OperatorPayload {
   readonly scryptN: number;
   readonly failedAttempts: number;
   readonly locked: boolean;
-  readonly event: 'created' | 'password-changed' | 'login-failed' | 'login-ok' | 'locked' | 'unlocked';
+  readonly event: 'created' | 'password-changed' | 'password-reset' | 'login-failed' | 'login-ok' | 'locked' | 'unlocked';
+  /** Who did it when it is not the operator themself (an administrator's reset, an unlock). */
+  readonly by?: string;
 }
 
 export interface AdminActionPayload { readonly action: string; readonly operator: string; readonly result: string }

@@ -14,6 +14,7 @@ import { CardInput } from '../../runtime/txn/card';
 import { Rig, rig, withOperators, magCard, shortCard, CASHIER } from './harness';
 import { CardQueue, FakePrinter } from './fakes';
 import { seededRandom } from '../../runtime/random';
+import { RecordType } from '../../storage/record';
 
 const visitedStates = new Set<string>();
 const takenTransitions = new Set<string>();
@@ -277,7 +278,7 @@ describe('runtime state machine', function () {
     run.send({ type: 'REFUND' });
     await run.until('refund.details');
     run.send({ type: 'REFUND_DETAILS', rrn: '12', dateMmdd: '1121', amountFen: 100 });
-    assert.equal(run.view().data.error?.code, 'E-OPR-08');
+    assert.equal(run.view().data.error?.code, 'E-OPR-18');
     run.send({ type: 'REFUND_DETAILS', rrn: sale?.rrn as string, dateMmdd: sale?.hostDate as string, amountFen: 1000 });
     await run.until('refund.askCustomerCopy');
     run.send({ type: 'YES' });
@@ -692,6 +693,151 @@ describe('runtime state machine', function () {
     await refund(); await run.until('refund.result'); run.send({ type: 'OK' }); await run.until('idle');
     stub.rejects(new PosError('STO_IO'));
     await refund(); await run.until('storageFailure');
+  });
+
+  it('password change: each refusal has its own code (E-OPR-13/15/14, a wrong old one counted), CANCEL; then the new password logs in and the old one does not', async () => {
+    const run = track(await loggedIn());
+    const wait = (code: string) => waitFor(run.actor, (s) => statePath(s.value) === 'password.entry' && s.context.error?.code === code);
+    run.send({ type: 'PASSWORD' }); await run.until('password.entry');
+    run.send({ type: 'CANCEL' }); await run.until('idle');
+    run.send({ type: 'PASSWORD' }); await run.until('password.entry');
+    run.send({ type: 'CHANGE_PASSWORD', oldPassword: '1111', newPassword: '123', repeated: '123' }); await wait('E-OPR-13');
+    run.send({ type: 'CHANGE_PASSWORD', oldPassword: '1111', newPassword: '13579', repeated: '13570' }); await wait('E-OPR-15');
+    run.send({ type: 'CHANGE_PASSWORD', oldPassword: '1111', newPassword: '1111', repeated: '1111' }); await wait('E-OPR-14');
+    run.send({ type: 'CHANGE_PASSWORD', oldPassword: '0000', newPassword: '13579', repeated: '13579' }); await wait('E-OPR-02');
+    assert.equal(run.view().data.error?.detail.attemptsLeft, 4);
+    run.send({ type: 'CHANGE_PASSWORD', oldPassword: '1111', newPassword: '13579', repeated: '13579' });
+    run.send({ type: 'CANCEL' }); // ignored while the record is written
+    assert.equal(run.view().state, 'password.changing');
+    await run.until('password.done');
+    assert.deepEqual(run.view().data.operatorChange, { action: 'changed', operator: '001' });
+    assert.equal(run.view().data.error, undefined);
+    run.send({ type: 'OK' }); await run.until('idle');
+    assert.equal(run.r.terminal.operators.get('001')?.failedAttempts, 0);
+    const records = [...run.r.journal.records()].filter((r) => r.type === RecordType.operator);
+    const last = records[records.length - 1].payload;
+    assert.equal(last.event, 'password-changed');
+    assert.equal(last.number, '001');
+    assert.ok(!JSON.stringify(records.map((r) => r.payload)).includes('13579'), 'a password in the journal');
+    run.send({ type: 'LOGOUT' }); await run.until('login');
+    run.send({ type: 'LOGIN', operator: '001', password: '1111' });
+    await waitFor(run.actor, (s) => statePath(s.value) === 'login' && s.context.error?.code === 'E-OPR-02');
+    run.send({ type: 'LOGIN', operator: '001', password: '13579' }); await run.until('idle');
+  });
+
+  it('password change: wrong old passwords up to the limit lock the operator out (back to login); a journal failure goes to storage failure', async () => {
+    const run = track(await loggedIn());
+    for (let i = 0; i < 4; i++) {
+      run.send({ type: 'PASSWORD' }); await run.until('password.entry');
+      run.send({ type: 'CHANGE_PASSWORD', oldPassword: '9876', newPassword: '13579', repeated: '13579' });
+      await waitFor(run.actor, (s) => statePath(s.value) === 'password.entry' && s.context.error?.code === 'E-OPR-02' && s.context.error.detail.attemptsLeft === 4 - i);
+      run.send({ type: 'CANCEL' }); await run.until('idle');
+    }
+    run.send({ type: 'PASSWORD' }); await run.until('password.entry');
+    run.send({ type: 'CHANGE_PASSWORD', oldPassword: '9876', newPassword: '13579', repeated: '13579' });
+    await waitFor(run.actor, (s) => statePath(s.value) === 'login' && s.context.error?.code === 'E-OPR-03');
+    assert.equal(run.r.terminal.operators.get('001')?.locked, true);
+    const other = track(await loggedIn({}, '002', '2222'));
+    sinon.stub(other.r.terminal.store, 'commit').rejects(new PosError('STO_IO', 'EIO'));
+    other.send({ type: 'PASSWORD' }); await other.until('password.entry');
+    other.send({ type: 'CHANGE_PASSWORD', oldPassword: '2222', newPassword: '24680', repeated: '24680' });
+    await waitFor(other.actor, (s) => statePath(s.value) === 'storageFailure' && s.context.error?.code === 'E-STO-03');
+  });
+
+  it('operator management: a cashier is asked for an administrator (a supervisor is refused, E-OPR-20); reset a password, unlock a locked operator; refusals back to the choice', async () => {
+    const run = track(await loggedIn());
+    const ops = run.r.terminal.operators;
+    for (let i = 0; i < 5; i++) await ops.login('002', '0000').catch(() => undefined);
+    assert.equal(ops.get('002')?.locked, true);
+    run.send({ type: 'OPERATORS' }); await run.until('operators.authorize.ask');
+    run.send({ type: 'CANCEL' }); await run.until('idle');
+    run.send({ type: 'OPERATORS' }); await run.until('operators.authorize.ask');
+    run.send({ type: 'SUPERVISOR', operator: '001', password: '1111' });
+    await waitFor(run.actor, (s) => statePath(s.value) === 'operators.authorize.ask' && s.context.error?.code === 'E-OPR-20');
+    run.send({ type: 'SUPERVISOR', operator: '099', password: '0000' });
+    await waitFor(run.actor, (s) => statePath(s.value) === 'operators.authorize.ask' && s.context.error?.code === 'E-OPR-02');
+    run.send({ type: 'SUPERVISOR', operator: '099', password: '9999' }); await run.until('operators.choose');
+    run.send({ type: 'RESET_PASSWORD', operator: '055', newPassword: '5555', repeated: '5555' });
+    await waitFor(run.actor, (s) => statePath(s.value) === 'operators.choose' && s.context.error?.code === 'E-OPR-05');
+    run.send({ type: 'RESET_PASSWORD', operator: '001', newPassword: '5555', repeated: '5556' });
+    await waitFor(run.actor, (s) => statePath(s.value) === 'operators.choose' && s.context.error?.code === 'E-OPR-15');
+    run.send({ type: 'UNLOCK', operator: '055' });
+    await waitFor(run.actor, (s) => statePath(s.value) === 'operators.choose' && s.context.error?.code === 'E-OPR-05');
+    run.send({ type: 'UNLOCK', operator: '002' }); run.send({ type: 'CANCEL' });
+    assert.equal(run.view().state, 'operators.unlocking');
+    await run.until('operators.done');
+    assert.deepEqual(run.view().data.operatorChange, { action: 'unlocked', operator: '002' });
+    assert.equal(ops.get('002')?.locked, false);
+    run.send({ type: 'OK' }); await run.until('idle');
+    run.send({ type: 'OPERATORS' }); run.send({ type: 'SUPERVISOR', operator: '099', password: '9999' }); await run.until('operators.choose');
+    run.send({ type: 'RESET_PASSWORD', operator: '002', newPassword: '7777', repeated: '7777' }); run.send({ type: 'CANCEL' });
+    assert.equal(run.view().state, 'operators.resetting');
+    await run.until('operators.done');
+    assert.deepEqual(run.view().data.operatorChange, { action: 'reset', operator: '002' });
+    run.send({ type: 'OK' }); await run.until('idle');
+    await assert.rejects(ops.login('002', '2222'), (e: unknown) => e instanceof PosError && e.code === 'E-OPR-02');
+    assert.equal((await ops.login('002', '7777')).role, 'supervisor');
+  });
+
+  it('operator management: an administrator logged in goes straight to the choice; journal failures go to storage failure', async () => {
+    for (const [event, also] of [['RESET_PASSWORD', { newPassword: '4444', repeated: '4444' }], ['UNLOCK', {}], ['SUPERVISOR', {}]] as const) {
+      const run = track(await (event === 'SUPERVISOR' ? loggedIn() : loggedIn({}, '099', '9999')));
+      sinon.stub(run.r.terminal.store, 'commit').rejects(new PosError('STO_IO', 'EIO'));
+      if (event === 'SUPERVISOR') {
+        sinon.stub(run.r.terminal.operators, 'login').rejects(new PosError('STO_IO', 'EIO'));
+        run.send({ type: 'OPERATORS' }); await run.until('operators.authorize.ask');
+        run.send({ type: 'SUPERVISOR', operator: '099', password: '9999' });
+      } else {
+        run.send({ type: 'OPERATORS' }); await run.until('operators.choose');
+        run.send({ type: event, operator: '001', ...also } as MachineEvent);
+      }
+      await waitFor(run.actor, (s) => statePath(s.value) === 'storageFailure' && s.context.error?.code === 'E-STO-03');
+      sinon.restore();
+    }
+  });
+
+  it('keyed card: a wrong number length or a passed expiry is refused in the card state (E-OPR-16/17, the wait goes on); a good one sells', async () => {
+    const run = track(await loggedIn());
+    run.send({ type: 'SALE' }); run.send({ type: 'AMOUNT', amountFen: 2345 });
+    await run.until('sale.card');
+    run.send({ type: 'KEYED', pan: '622202', expiry: '2812' });
+    assert.equal(run.view().state, 'sale.card');
+    assert.equal(run.view().data.error?.code, 'E-OPR-16');
+    assert.ok(!JSON.stringify(run.view()).includes('622202'.repeat(2)));
+    run.send({ type: 'KEYED', pan: '6222020000000015', expiry: '2510' });
+    assert.equal(run.view().data.error?.code, 'E-OPR-17');
+    run.send({ type: 'KEYED', pan: '6222020000000015', expiry: '2813' });
+    assert.equal(run.view().data.error?.code, 'E-OPR-17');
+    assert.equal(run.view().data.keyedAllowed, true);
+    run.send({ type: 'KEYED', pan: '6222020000000015', expiry: '2812' });
+    await run.until('sale.askCustomerCopy');
+    assert.equal(run.view().data.error, undefined);
+    assert.equal(run.r.terminal.engine.lastReceipt()?.entryMode?.startsWith('01'), true);
+    run.send({ type: 'NO' }); await run.until('sale.signature'); run.send({ type: 'SKIP' }); await run.until('idle');
+    const off = track(await loggedIn({ allowKeyed: false }));
+    off.send({ type: 'SALE' }); off.send({ type: 'AMOUNT', amountFen: 100 }); await off.until('sale.card');
+    off.send({ type: 'KEYED', pan: '6222020000000015', expiry: '2812' });
+    assert.equal(off.view().state, 'sale.card');
+    assert.equal(off.view().data.keyedAllowed, false);
+  });
+
+  it('refund details: reference number (E-OPR-18), original date not real, in the future or too old (E-OPR-19), amount (E-OPR-01); a keyed card refused then accepted', async () => {
+    const run = track(await loggedIn({}, '002', '2222'));
+    run.send({ type: 'REFUND' }); await run.until('refund.details');
+    const details = (rrn: string, dateMmdd: string, amountFen = 100) => run.send({ type: 'REFUND_DETAILS', rrn, dateMmdd, amountFen });
+    details('12345678901', '1120'); assert.equal(run.view().data.error?.code, 'E-OPR-18');
+    for (const bad of ['1131', '0230', '1300', '0015', '11x1']) { details('123456789012', bad); assert.equal(run.view().data.error?.code, 'E-OPR-19', bad); assert.equal(run.view().data.error?.detail.problem, 'format', bad); }
+    details('123456789012', '1122'); assert.equal(run.view().data.error?.detail.problem, 'future');
+    details('123456789012', '0301'); assert.equal(run.view().data.error?.detail.problem, 'too-old');
+    details('123456789012', '1121', 0); assert.equal(run.view().data.error?.code, 'E-OPR-01');
+    details('123456789012', '1220', 100); // after today: this year's is in the future, last year's over 180 days ago
+    assert.equal(run.view().data.error?.detail.problem, 'future');
+    details('123456789012', '0601', 100);
+    await run.until('refund.card');
+    run.send({ type: 'KEYED', pan: '6222020000000015', expiry: '2501' });
+    assert.equal(run.view().data.error?.code, 'E-OPR-17');
+    run.send({ type: 'KEYED', pan: '6222020000000015', expiry: '2812' });
+    await run.until('refund.result');
   });
 
   after(function () {

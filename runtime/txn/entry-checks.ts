@@ -1,0 +1,100 @@
+/**
+ * Checks on what an operator keys in for a card-not-present sale and a refund, shared by the
+ * state machine (which refuses a bad event with an error code) and the keypad input (which
+ * refuses at once, keeping what was typed).
+ *
+ *   checkKeyedPan(pan)                            // throws E-OPR-16 unless 13..19 digits with a valid Luhn check digit
+ *   checkExpiry('3012', nowMs)                    // YYMM (field 14): E-OPR-17 unless a real month not yet passed
+ *   mmyyToYymm('1230') === '3012'                 // the card shows MM/YY; the message carries YYMM
+ *   checkRefundDetails('123456789012', '1121', nowMs)  // E-OPR-18 / E-OPR-19
+ *
+ * Dates are in the terminal's time zone (China, UTC+8, no DST), like the host's field 13.
+ * A refund's original date (MMDD, no year) is the latest such day not after today: a December
+ * sale refunded in January is last year's. It must be a real calendar date and at most
+ * REFUND_AGE_DAYS_MAX days ago, so tomorrow's date (which would read as almost a year ago) is
+ * refused as "in the future".
+ */
+import { PosError } from '../errors';
+import { luhnValid } from '../../storage/record';
+
+export const PAN_KEYED_DIGITS_MIN = 13;
+export const PAN_KEYED_DIGITS_MAX = 19;
+export const REFERENCE_DIGITS = 12;
+/** Oldest original sale a refund may name, in days (the acquirer's refund window). */
+export const REFUND_AGE_DAYS_MAX = 180;
+const TZ_OFFSET_MS = 8 * 3_600_000;
+const DAY_MS = 86_400_000;
+
+export type PanProblem = 'length' | 'luhn';
+export type ExpiryProblem = 'format' | 'expired';
+export type DateProblem = 'format' | 'future' | 'too-old';
+
+/**
+ * `luhn: false` checks the length only: the state machine's check. The check digit is the
+ * keypad's check (it catches a typo while the operator can still correct it); the card's
+ * validity is the acquirer's call, and the project's test cards deliberately fail Luhn.
+ */
+export function panProblem(pan: string, o: { luhn?: boolean } = {}): PanProblem | undefined {
+  if (!/^\d+$/.test(pan) || pan.length < PAN_KEYED_DIGITS_MIN || pan.length > PAN_KEYED_DIGITS_MAX) return 'length';
+  return o.luhn === false || luhnValid(pan) ? undefined : 'luhn';
+}
+
+export function checkKeyedPan(pan: string, o: { luhn?: boolean } = {}): void {
+  const p = panProblem(pan, o);
+  // The PAN itself is never put in the message or detail: errors are logged.
+  if (p) throw new PosError('OPR_CARD_NUMBER', p === 'length' ? `a card number is ${PAN_KEYED_DIGITS_MIN}..${PAN_KEYED_DIGITS_MAX} digits` : 'card number check digit (Luhn) wrong', { problem: p, digits: pan.length });
+}
+
+/** MMYY as printed on a card to YYMM as field 14 carries it. */
+export function mmyyToYymm(mmyy: string): string {
+  return `${mmyy.slice(2, 4)}${mmyy.slice(0, 2)}`;
+}
+
+function china(nowMs: number): Date {
+  return new Date(nowMs + TZ_OFFSET_MS);
+}
+
+/** YYMM: a real month; the card is valid to the end of that month. */
+export function expiryProblem(yymm: string, nowMs: number): ExpiryProblem | undefined {
+  if (!/^\d{4}$/.test(yymm)) return 'format';
+  const month = Number(yymm.slice(2, 4));
+  if (month < 1 || month > 12) return 'format';
+  const now = china(nowMs);
+  const year = 2000 + Number(yymm.slice(0, 2));
+  const nowMonths = now.getUTCFullYear() * 12 + now.getUTCMonth();
+  return year * 12 + (month - 1) < nowMonths ? 'expired' : undefined;
+}
+
+export function checkExpiry(yymm: string, nowMs: number): void {
+  const p = expiryProblem(yymm, nowMs);
+  if (p) throw new PosError('OPR_EXPIRY', p === 'expired' ? 'card expired' : 'expiry is MMYY with a month 01..12', { problem: p });
+}
+
+/** The day MMDD names (the latest one not after today), or what is wrong with it. */
+export function originalDate(mmdd: string, nowMs: number): { date?: Date; problem?: DateProblem } {
+  if (!/^\d{4}$/.test(mmdd)) return { problem: 'format' };
+  const month = Number(mmdd.slice(0, 2));
+  const day = Number(mmdd.slice(2, 4));
+  if (month < 1 || month > 12 || day < 1 || day > 31) return { problem: 'format' };
+  const now = china(nowMs);
+  const today = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate());
+  const real = (year: number): Date | undefined => {
+    const d = new Date(Date.UTC(year, month - 1, day));
+    return d.getUTCMonth() === month - 1 && d.getUTCDate() === day ? d : undefined;
+  };
+  const thisYear = real(now.getUTCFullYear());
+  const lastYear = real(now.getUTCFullYear() - 1);
+  if (!thisYear && !lastYear) return { problem: 'format' };
+  const afterToday = thisYear !== undefined && thisYear.getTime() > today;
+  const date = thisYear && !afterToday ? thisYear : lastYear;
+  // 29 February: a real date only in a leap year (this one after today, last year's not real).
+  if (!date) return { problem: afterToday ? 'future' : 'format' };
+  if ((today - date.getTime()) / DAY_MS > REFUND_AGE_DAYS_MAX) return { problem: afterToday ? 'future' : 'too-old' };
+  return { date };
+}
+
+export function checkRefundDetails(rrn: string, mmdd: string, nowMs: number): void {
+  if (!new RegExp(`^\\d{${REFERENCE_DIGITS}}$`).test(rrn)) throw new PosError('OPR_REFERENCE', `a reference number is ${REFERENCE_DIGITS} digits`, { digits: rrn.length });
+  const { problem } = originalDate(mmdd, nowMs);
+  if (problem) throw new PosError('OPR_DATE', problem === 'future' ? 'original date is in the future' : problem === 'too-old' ? `original date more than ${REFUND_AGE_DAYS_MAX} days ago` : 'original date is not a real MMDD date', { problem, mmdd });
+}
