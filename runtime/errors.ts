@@ -92,6 +92,9 @@ export const ERRORS = {
   NET_CONNECT_TIMEOUT: def('E-NET-06', 'host-unreachable',
     { cause: 'Host unreachable (timed out)', steps: ['Check the network', 'Retry later'] },
     { cause: '连接主机超时', steps: ['检查网络', '稍后重试'] }),
+  NET_APPLY: def('E-NET-07', 'network-down',
+    { cause: 'Network settings not applied', steps: ['Check the board network folder', 'Or reboot to apply them'] },
+    { cause: '网络设置未能生效', steps: ['检查主板网络配置目录', '或重启终端使其生效'] }),
   // ---- acquirer host
   HOST_TIMEOUT: def('E-HOST-01', 'timeout',
     { cause: 'Host not answering', steps: ['Retrying; a reversal is kept', 'Check the network'] },
