@@ -52,9 +52,11 @@ export async function adminSessionFromCli(ctx: CommandContext, recovery: Recover
   }
 }
 
+/** Report lines follow LANG: Chinese when it names zh (zh_CN.UTF-8), English otherwise. */
 function print(ctx: CommandContext, r: Report): number {
+  const zh = /^zh/i.test(process.env.LC_ALL || process.env.LC_MESSAGES || process.env.LANG || '');
   if (ctx.flags.has('json')) ctx.out(JSON.stringify(r));
-  else for (const l of r.lines) ctx.out(l);
+  else for (const l of zh && r.text ? r.text.map((x) => x.zh) : r.lines) ctx.out(l);
   if (!r.ok && r.code) ctx.err(`${r.code}: ${r.action} failed`);
   return r.ok ? 0 : 4;
 }

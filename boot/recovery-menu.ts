@@ -31,14 +31,15 @@ import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { KeyName } from '../hal/keypad';
 import type { Session } from '../runtime/operators';
-import { PosError, isPosError } from '../runtime/errors';
+import { PosError, isPosError, errorByCode } from '../runtime/errors';
 import type { Logger } from '../runtime/log';
-import type { Screen, Txt, MenuItem } from '../ui-lcd/screen';
+import type { Screen, Txt, MenuItem, LocalText } from '../ui-lcd/screen';
 import { screenFor, RECOVERY_ITEMS, RECOVERY_RESTORE_ITEMS, RECOVERY_PENDING_ITEMS, RECOVERY_SYSTEM_ITEMS, NETWORK_MODE_ITEMS } from '../ui-lcd/screens';
 import { t } from '../ui-lcd/strings';
 import { DigitEntry, MenuWidget, pinEntry } from '../ui-lcd/widgets';
 import { numbered } from '../ui-lcd/widgets/menu';
-import { Recovery, Report, BACKUP_FILE_SUFFIX, NetworkSettings } from './recovery';
+import { Recovery, Report, BACKUP_FILE_SUFFIX, NetworkSettings, networkLines, texts } from './recovery';
+import { rt, same, local } from './recovery-strings';
 import { applyUpdate, updateStatus } from './update';
 
 export const PASSPHRASE_DIGITS_MIN = 6;
@@ -112,7 +113,8 @@ export class RecoveryMenu implements Overlay {
       case 'busy': return { id: 'recoveryBusy', title: v.title, lines: [t('msg.working')], align: 'center', footer: t('footer.wait') };
       case 'report': {
         const r = v.report;
-        const lines: Txt[] = [...(r.code ? [`${r.code}`] : []), ...r.lines];
+        // The report's lines in both languages (resolved for the current locale at render time).
+        const lines: Txt[] = [...(r.code ? [`${r.code}`] : []), ...(r.text ?? r.lines)];
         return { id: `recoveryReport:${r.action}`, title: t(r.ok ? 'title.result' : 'title.failed'), lines, page: v.page, footer: t('footer.paged') };
       }
     }
@@ -222,7 +224,7 @@ export class RecoveryMenu implements Overlay {
   /** Files with `suffix` in the backup dir and the USB dirs, newest first; picked by number. */
   private chooseFile(suffix: string, picked: (file: string) => void): void {
     const files = this.files(suffix);
-    if (!files.length) return this.showReport({ action: suffix === UPDATE_FILE_SUFFIX ? 'update' : 'import', ok: false, code: 'E-STO-09', lines: [`no ${suffix} file in`, ...[this.d.backupDir, ...this.d.usbDirs].map((d) => d)], journaled: false });
+    if (!files.length) return this.showReport({ action: suffix === UPDATE_FILE_SUFFIX ? 'update' : 'import', ok: false, code: 'E-STO-09', ...texts([rt('file.none', { suffix }), ...[this.d.backupDir, ...this.d.usbDirs].map(same)]), journaled: false });
     const items = numbered(files.map((f) => ({ label: basename(f), value: f })));
     this.show(this.menu('recoveryFiles', t('title.chooseFile'), items, picked));
   }
@@ -252,20 +254,23 @@ export class RecoveryMenu implements Overlay {
   private async factoryReset(): Promise<void> {
     const plan = await this.guard('factory-reset', () => this.rec().factoryResetPlan());
     if (!plan) return;
-    const lines: Txt[] = [...plan.erases.map((l) => `- ${l}`), ...plan.keeps.map((l) => `+ ${l}`), t('msg.eraseAsk')];
+    const lines: Txt[] = [...plan.erasesText.map((l) => ({ parts: ['- ', l] })), ...plan.keepsText.map((l) => ({ parts: ['+ ', l] })), t('msg.eraseAsk')];
     const go = (confirmations: number): void => this.run(() => this.rec().factoryReset({ confirmations }, this.session()), 'factory-reset');
-    const second = (): void => this.show({ kind: 'confirm', id: 'recoveryConfirm:factory-reset-2', title: t('title.confirm'), lines: [t('msg.notSettled'), ...plan.erases.slice(0, 1)], page: 0, ok: () => go(2) });
+    const second = (): void => this.show({ kind: 'confirm', id: 'recoveryConfirm:factory-reset-2', title: t('title.confirm'), lines: [t('msg.notSettled'), ...plan.erasesText.slice(0, 1)], page: 0, ok: () => go(2) });
     this.show({ kind: 'confirm', id: 'recoveryConfirm:factory-reset', title: t('title.confirm'), lines, page: 0, ok: () => (plan.confirmationsNeeded > 1 ? second() : go(1)) });
   }
 
   private networkSettings(): void {
     const form: { mode?: 'dhcp' | 'static'; address?: string; prefix?: number; gateway?: string; dns?: string; host?: string; port?: number } = {};
     const title = t('title.network');
-    const ip = (label: string, done: (v: string) => void): void => this.digits(`network:${label}`, title, { en: `${label} (12 digits)`, zh: `${label}(12位)` }, 12, 12, (v) => {
-      const addr = ipFromDigits(v);
-      if (!addr) return this.showReport({ action: 'network-settings', ok: false, code: 'E-OPR-08', lines: [`${label}: ${v} is not an address`, 'type 3 digits per part: 192168001010'], journaled: false });
-      done(addr);
-    });
+    const ip = (field: 'host' | 'ip' | 'gateway' | 'dns', done: (v: string) => void): void => {
+      const label = rt(`net.label.${field}`);
+      this.digits(`network:${label.en}`, title, rt('net.label.digits', { label }), 12, 12, (v) => {
+        const addr = ipFromDigits(v);
+        if (!addr) return this.showReport({ action: 'network-settings', ok: false, code: 'E-OPR-08', ...texts([rt('net.notAddress', { label, value: v }), rt('net.digitsHint')]), journaled: false });
+        done(addr);
+      });
+    };
     const save = (): void => this.run(async () => {
       const s: NetworkSettings = {
         interface: this.d.netInterface, mode: form.mode ?? 'dhcp',
@@ -274,19 +279,18 @@ export class RecoveryMenu implements Overlay {
       };
       return this.rec().saveNetworkSettings(s, this.session());
     }, 'network-settings');
-    const hostAndPort = (): void => ip('Host', (h) => { form.host = h; this.digits('network:port', title, t('label.port'), 1, 5, (p) => { form.port = Number(p); save(); }); });
+    const hostAndPort = (): void => ip('host', (h) => { form.host = h; this.digits('network:port', title, t('label.port'), 1, 5, (p) => { form.port = Number(p); save(); }); });
     const pickMode = (mode: string): void => {
       form.mode = mode === 'static' ? 'static' : 'dhcp';
       if (form.mode === 'dhcp') return hostAndPort();
-      ip('IP', (a) => { form.address = a; this.digits('network:prefix', title, t('label.prefix'), 1, 2, (p) => { form.prefix = Number(p); ip('Gateway', (g) => { form.gateway = g; ip('DNS', (dns) => { form.dns = dns; hostAndPort(); }); }); }); });
+      ip('ip', (a) => { form.address = a; this.digits('network:prefix', title, t('label.prefix'), 1, 2, (p) => { form.prefix = Number(p); ip('gateway', (g) => { form.gateway = g; ip('dns', (dns) => { form.dns = dns; hostAndPort(); }); }); }); });
     };
     void this.currentNetworkLines().then((lines) => this.show(this.menu('recoveryNetwork', title, NETWORK_MODE_ITEMS, pickMode, lines)));
   }
 
   private async currentNetworkLines(): Promise<Txt[]> {
     const s = await this.rec().networkSettings().catch(() => undefined);
-    const n = s ?? this.defaultNetwork();
-    return [n.mode === 'dhcp' ? 'now: DHCP' : `now: ${n.address}/${n.prefixLength}`, `host ${n.host}:${n.port}`];
+    return networkLines(s ?? this.defaultNetwork(), true);
   }
 
   private defaultNetwork(): NetworkSettings {
@@ -295,12 +299,13 @@ export class RecoveryMenu implements Overlay {
 
   private async versionReport(): Promise<Report> {
     const u = this.d.update;
-    if (!u) return { action: 'version', ok: true, lines: [`runtime ${runtimeVersion()}`, 'no A/B update layout on this board'], journaled: false };
+    if (!u) return { action: 'version', ok: true, ...texts([rt('version.runtime', { version: runtimeVersion() }), rt('version.noLayout')]), journaled: false };
     const s = updateStatus(u.root);
-    const lines = [`running ${s.runningVersion ?? '?'} (slot ${s.active})`];
-    if (s.pending) lines.push(`pending ${s.pending.version ?? '?'} in ${s.pending.slot}, ${s.pending.tries} boots`);
-    if (s.last) lines.push(`last: ${s.last.result} ${s.last.version}${s.last.reason ? `: ${s.last.reason}` : ''}`);
-    return { action: 'version', ok: s.last?.result !== 'rolled-back', lines, journaled: false, detail: { status: s }, ...(s.last?.result === 'rolled-back' ? { code: 'E-UPD-04' } : {}) };
+    const lines = [rt('version.running', { version: s.runningVersion ?? '?', slot: s.active })];
+    if (s.pending) lines.push(rt('version.pending', { version: s.pending.version ?? '?', slot: s.pending.slot, tries: s.pending.tries }));
+    if (s.last) lines.push(rt('version.last', { result: rt(`result.${s.last.result}`), version: s.last.version }));
+    if (s.last?.reason) lines.push(rt('version.reason', { reason: s.last.reason }));
+    return { action: 'version', ok: s.last?.result !== 'rolled-back', ...texts(lines), journaled: false, detail: { status: s }, ...(s.last?.result === 'rolled-back' ? { code: 'E-UPD-04' } : {}) };
   }
 
   /** Signature, board and version checked by applyUpdate; journaled as recovery:update. */
@@ -310,10 +315,10 @@ export class RecoveryMenu implements Overlay {
     try {
       const r = applyUpdate({ root: u.root, file, publicKeyHex: u.publicKeyHex, board: u.board, clock: this.d.clock });
       this.d.logger.info({ file, version: r.version, slot: r.slot }, 'recovery: update installed');
-      return await this.rec().note('update', this.session(), true, [`${r.version} installed in slot ${r.slot}`, `was ${r.previousVersion ?? '?'}`, 'restart: the first boot', 'is checked, else rolled back'], { ...r, file });
+      return await this.rec().note('update', this.session(), true, [rt('update.installed', { version: r.version, slot: r.slot }), rt('update.was', { version: r.previousVersion ?? '?' }), rt('update.restart'), rt('update.checked')], { ...r, file });
     } catch (e) {
       if (!isPosError(e)) throw e;
-      return this.rec().note('update', this.session(), false, [basename(file), e.message], { file }, e.code);
+      return this.rec().note('update', this.session(), false, [same(basename(file)), ...errorText(e)], { file }, e.code);
     }
   }
 
@@ -365,16 +370,27 @@ export class RecoveryMenu implements Overlay {
 export function withSalvageLoss(r: Report): Report {
   const d = r.detail as { recoveredCount?: unknown; firstMissingSeq?: unknown } | undefined;
   if (!d || typeof d.recoveredCount !== 'number') return r;
-  const lost = typeof d.firstMissingSeq === 'number' ? [`not recovered: record ${d.firstMissingSeq} on`] : d.recoveredCount > 0 ? ['nothing lost'] : [];
+  const lost = typeof d.firstMissingSeq === 'number' ? [rt('salvage.notRecovered', { seq: d.firstMissingSeq })] : d.recoveredCount > 0 ? [rt('salvage.nothingLost')] : [];
   if (!lost.length) return r;
-  const [first, ...rest] = r.lines;
-  return { ...r, lines: first === undefined ? lost : [first, ...lost, ...rest] };
+  const [first, ...rest] = r.text ?? r.lines.map(local);
+  return { ...r, ...texts(first === undefined ? lost : [first, ...lost, ...rest]) };
+}
+
+/**
+ * An operating error as report lines: the English message (the detail a technician quotes),
+ * which in Chinese is the error list's cause (runtime/errors.ts), then its steps in both
+ * languages. The code is shown on its own line by the report screen.
+ */
+export function errorText(e: unknown): LocalText[] {
+  const message = e instanceof Error ? e.message : String(e);
+  const def = isPosError(e) ? errorByCode(e.code) : undefined;
+  if (!def) return [rt('error.unknown', { message })];
+  return [{ en: message, zh: def.zh.cause }, ...def.zh.steps.map((zh, i) => ({ en: def.en.steps[i] ?? zh, zh }))];
 }
 
 function errorReport(e: unknown, action: Report['action']): Report {
   const code = isPosError(e) ? e.code : 'E-SYS-99';
-  const message = e instanceof Error ? e.message : String(e);
-  return { action, ok: false, code, lines: [message], journaled: false };
+  return { action, ok: false, code, ...texts(errorText(e)), journaled: false };
 }
 
 /** "192168001010" -> "192.168.1.10" (3 digits per part, as POS terminals take addresses). */

@@ -10,6 +10,8 @@ import { Resolver } from 'node:dns/promises';
 import { isIP, Socket } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { PosError } from '../runtime/errors';
+import type { LocalText } from '../ui-lcd/screen';
+import { rt } from './recovery-strings';
 
 export const CONNECT_TIMEOUT_MS_DEFAULT = 3_000;
 export const PING_TIMEOUT_S = 2;
@@ -33,7 +35,9 @@ export type StepName = 'interface' | 'address' | 'gateway' | 'dns' | 'connect';
 export interface StepResult {
   readonly step: StepName;
   readonly ok: boolean;
+  /** English (CLI, logs); `text` is the same in zh-CN and en for the LCD. */
   readonly detail: string;
+  readonly text?: LocalText;
   readonly code?: string;
   readonly ms: number;
 }
@@ -100,44 +104,45 @@ export function checkNetworkSettings(s: NetworkSettings): void {
 export async function testConnectivity(s: NetworkSettings, probes: Partial<NetProbes> = {}): Promise<ConnectivityReport> {
   const p: NetProbes = { ...REAL_PROBES, ...probes };
   const steps: StepResult[] = [];
-  const run = async (step: StepName, fn: () => Promise<{ ok: boolean; detail: string; code?: string }>): Promise<boolean> => {
+  const run = async (step: StepName, fn: () => Promise<{ ok: boolean; detail: LocalText; code?: string }>): Promise<boolean> => {
     const t0 = performance.now();
-    const r = await fn().catch((e: unknown) => ({ ok: false, detail: String((e as Error).message ?? e), code: undefined }));
-    steps.push({ step, ok: r.ok, detail: r.detail, ms: Math.round(performance.now() - t0), ...(r.ok ? {} : { code: r.code }) });
+    const r = await fn().catch((e: unknown) => ({ ok: false, detail: rt('nettest.error', { message: String((e as Error).message ?? e) }), code: undefined }));
+    steps.push({ step, ok: r.ok, detail: r.detail.en, text: r.detail, ms: Math.round(performance.now() - t0), ...(r.ok ? {} : { code: r.code }) });
     return r.ok;
   };
   let addresses: string[] | undefined;
   let hostAddress = s.host;
   const ok = await run('interface', async () => {
     addresses = p.interfaceAddresses(s.interface);
-    return addresses ? { ok: true, detail: `${s.interface} up` } : { ok: false, detail: `${s.interface} missing or down: reseat the cable / check Wi-Fi`, code: 'E-NET-01' };
+    return addresses ? { ok: true, detail: rt('nettest.ifUp', { interface: s.interface }) } : { ok: false, detail: rt('nettest.ifDown', { interface: s.interface }), code: 'E-NET-01' };
   })
     && await run('address', async () => {
       const v4 = (addresses ?? []).filter((a) => IPV4.test(a));
-      if (s.mode === 'static') return v4.includes(s.address ?? '') ? { ok: true, detail: `has ${s.address}` } : { ok: false, detail: `${s.interface} does not have ${s.address}: check the static address`, code: 'E-NET-02' };
-      return v4.length ? { ok: true, detail: `DHCP gave ${v4[0]}` } : { ok: false, detail: 'no address from DHCP', code: 'E-NET-02' };
+      if (s.mode === 'static') return v4.includes(s.address ?? '') ? { ok: true, detail: rt('nettest.hasAddress', { address: s.address ?? '?' }) } : { ok: false, detail: rt('nettest.noStatic', { interface: s.interface, address: s.address ?? '?' }), code: 'E-NET-02' };
+      return v4.length ? { ok: true, detail: rt('nettest.dhcpGave', { address: v4[0] }) } : { ok: false, detail: rt('nettest.noDhcp'), code: 'E-NET-02' };
     })
     && await run('gateway', async () => {
-      if (!s.gateway) return { ok: true, detail: 'no gateway set (host on the local network)' };
-      return (await p.gatewayReachable(s.gateway)) ? { ok: true, detail: `${s.gateway} answers` } : { ok: false, detail: `${s.gateway} does not answer: check the gateway setting`, code: 'E-NET-03' };
+      if (!s.gateway) return { ok: true, detail: rt('nettest.noGateway') };
+      return (await p.gatewayReachable(s.gateway)) ? { ok: true, detail: rt('nettest.gatewayOk', { gateway: s.gateway }) } : { ok: false, detail: rt('nettest.gatewayDown', { gateway: s.gateway }), code: 'E-NET-03' };
     })
     && await run('dns', async () => {
-      if (isIP(s.host)) return { ok: true, detail: 'host is an address: no DNS needed' };
+      if (isIP(s.host)) return { ok: true, detail: rt('nettest.hostIsIp') };
       try {
         const found = await p.resolve(s.host, s.dns);
-        if (!found.length) return { ok: false, detail: `${s.host} has no address`, code: 'E-NET-04' };
+        if (!found.length) return { ok: false, detail: rt('nettest.noHostAddress', { host: s.host }), code: 'E-NET-04' };
         hostAddress = found[0];
-        return { ok: true, detail: `${s.host} = ${found[0]}` };
+        return { ok: true, detail: rt('nettest.resolved', { host: s.host, address: found[0] }) };
       } catch (e) {
-        return { ok: false, detail: `${s.host} not resolved (${(e as NodeJS.ErrnoException).code ?? String(e)}): check DNS`, code: 'E-NET-04' };
+        return { ok: false, detail: rt('nettest.notResolved', { host: s.host, reason: (e as NodeJS.ErrnoException).code ?? String(e) }), code: 'E-NET-04' };
       }
     })
     && await run('connect', async () => {
       const r = await p.connect(hostAddress, s.port, p.connectTimeoutMs);
-      if (r.result === 'ok') return { ok: true, detail: `${hostAddress}:${s.port} connected` };
+      const at = { address: hostAddress, port: s.port };
+      if (r.result === 'ok') return { ok: true, detail: rt('nettest.connected', at) };
       return r.result === 'refused'
-        ? { ok: false, detail: `${hostAddress}:${s.port} refused (${r.detail}): check host and port, firewall`, code: 'E-NET-05' }
-        : { ok: false, detail: `${hostAddress}:${s.port} timed out: check the network`, code: 'E-NET-06' };
+        ? { ok: false, detail: rt('nettest.refused', { ...at, reason: r.detail }), code: 'E-NET-05' }
+        : { ok: false, detail: rt('nettest.timedOut', at), code: 'E-NET-06' };
     });
   return { ok, steps, ...(ok ? {} : { firstFailure: steps[steps.length - 1] }) };
 }

@@ -36,6 +36,8 @@ import { printReceipt, printSettlementReport, Lang } from '../runtime/receipt';
 import { Printer } from '../hal/printer';
 import { RecordType } from '../storage/record';
 import { NetworkSettings, ConnectivityReport, NetProbes, checkNetworkSettings, testConnectivity } from './recovery-net';
+import type { LocalText } from '../ui-lcd/screen';
+import { rt, same, local, damageReason } from './recovery-strings';
 
 export { NetworkSettings, ConnectivityReport, NetProbes } from './recovery-net';
 
@@ -54,8 +56,14 @@ export type RecoveryAction =
 export interface Report {
   readonly action: RecoveryAction;
   readonly ok: boolean;
-  /** Short lines for a 16..21-column LCD pager or the CLI. */
+  /** Short lines in English, for the CLI, JSON output and logs (the English half of `text`). */
   readonly lines: readonly string[];
+  /**
+   * The same lines in zh-CN and en (boot/recovery-strings.ts) for the LCD pager, resolved at
+   * render time for the current locale (character LCDs: English). Absent on reports built
+   * outside Recovery: the LCD then shows `lines`.
+   */
+  readonly text?: readonly LocalText[];
   /** The error code when `ok` is false. */
   readonly code?: string;
   /** The adminAction record was durably written. */
@@ -95,9 +103,11 @@ export interface RecoveryOptions {
 export interface ResetPlan {
   readonly settled: boolean;
   readonly confirmationsNeeded: number;
-  /** What will be erased, as lines to show before asking. */
+  /** What will be erased, as lines to show before asking (English; `erasesText` in both languages). */
   readonly erases: readonly string[];
   readonly keeps: readonly string[];
+  readonly erasesText: readonly LocalText[];
+  readonly keepsText: readonly LocalText[];
 }
 
 export class Recovery {
@@ -223,10 +233,10 @@ export class Recovery {
     const lines = verdictLines(v);
     const ok = v.status === 'ok' || v.status === 'torn-tail';
     const backups = this.backups();
-    lines.push(backups.length ? `last backup: ${basename(backups[0])}` : 'no backup found');
+    lines.push(backups.length ? rt('verify.lastBackup', { file: basename(backups[0]) }) : rt('verify.noBackup'));
     // Verify changes nothing: a torn or damaged journal is not opened for writing (which would
     // cut the tail) just to record that it was looked at.
-    if (v.status !== 'ok') return { action: 'verify', ok, lines, journaled: false, detail: { verdict: v, backups }, ...(ok ? {} : { code: 'E-STO-05' }) };
+    if (v.status !== 'ok') return { action: 'verify', ok, ...texts(lines), journaled: false, detail: { verdict: v, backups }, ...(ok ? {} : { code: 'E-STO-05' }) };
     return this.done('verify', undefined, ok, lines, { verdict: v, backups });
   }
 
@@ -241,22 +251,23 @@ export class Recovery {
     const [v] = await verifyInChild([this.o.journalDir], this.o.identity);
     if (v.status === 'ok' || v.status === 'torn-tail') {
       const j = await this.journal();
-      const lines = [v.status === 'ok' ? 'journal ok: nothing to repair' : `torn record ${'lastGoodSeq' in v ? v.lastGoodSeq + 1 : '?'} cut`, `${j.lastSeq} records verified`];
+      const lines = [v.status === 'ok' ? rt('repair.nothing') : rt('repair.tornCut', { seq: 'lastGoodSeq' in v ? v.lastGoodSeq + 1 : '?' }), rt('repair.verified', { records: j.lastSeq })];
       return this.done('repair', session, true, lines, { verdict: v.status, records: j.lastSeq });
     }
     const damagedAt = 'lastGoodSeq' in v ? v.lastGoodSeq : 0;
     for (const file of this.backups()) {
       try {
         const r = await importFromFile(file, this.o.journalDir, passphrase, this.clock);
-        const lines = [`restored ${r.manifest.count} records from ${basename(file)}`, `damaged journal kept at ${r.movedAside ?? '-'}`];
-        if (damagedAt > r.manifest.lastSeq) lines.push(`records ${r.manifest.lastSeq + 1}..${damagedAt}+ not in the backup: try salvage on the kept copy`);
+        const lines = [rt('repair.restored', { count: r.manifest.count, file: basename(file) }), rt('repair.keptAt', { path: r.movedAside ?? '-' })];
+        if (damagedAt > r.manifest.lastSeq) lines.push(rt('repair.notInBackup', { from: r.manifest.lastSeq + 1, to: damagedAt }), rt('repair.trySalvage'));
         return this.done('repair', session, true, lines, { restoredFrom: file, records: r.manifest.count, movedAside: r.movedAside });
       } catch (e) {
         if (!isPosError(e, 'backup-invalid')) throw e;
         this.log.warn({ file, err: e.message }, 'recovery: backup did not verify; trying an older one');
       }
     }
-    return this.done('repair', session, false, [`journal ${v.status}`, 'no backup verifies: run salvage'], { verdict: v.status }, 'E-STO-10');
+    const status = v.status === 'damaged' ? rt('status.damaged') : v.status === 'unopenable' ? rt('status.unopenable') : rt('status.error');
+    return this.done('repair', session, false, [rt('repair.journalStatus', { status }), rt('repair.noBackup')], { verdict: v.status }, 'E-STO-10');
   }
 
   /**
@@ -277,8 +288,8 @@ export class Recovery {
       if (isPosError(e)) throw e;
       throw new PosError('STO_EXPORT_TARGET', `${target}: writing failed (${(e as NodeJS.ErrnoException).code ?? String(e)}): free the USB port or use another stick`, { target }, { cause: e });
     }
-    const lines = [`exported ${j.lastSeq} records (encrypted)`, basename(file), `${logs} log files`];
-    if (j.state === 'damaged') lines.push(`journal damaged at ${j.damage?.seq}: records before it only`);
+    const lines = [rt('export.done', { records: j.lastSeq }), same(basename(file)), rt('export.logs', { n: logs })];
+    if (j.state === 'damaged') lines.push(rt('export.damaged', { seq: j.damage?.seq ?? '?' }));
     return this.done('export', session, true, lines, { file, records: j.lastSeq, logs });
   }
 
@@ -294,7 +305,7 @@ export class Recovery {
     if (identity && parsed.manifest.identity !== identity) throw new PosError('STO_IDENTITY', `backup belongs to ${parsed.manifest.identity}, this terminal is ${identity}`);
     await this.close();
     const r = await importFromFile(file, this.o.journalDir, passphrase, this.clock);
-    return this.done('import', session, true, [`restored ${r.manifest.count} records`, 'chain verified', `previous journal: ${r.movedAside ?? 'none'}`], { records: r.manifest.count, movedAside: r.movedAside });
+    return this.done('import', session, true, [rt('import.restored', { count: r.manifest.count }), rt('import.chain'), rt('import.previous', { path: r.movedAside ?? rt('word.none') })], { records: r.manifest.count, movedAside: r.movedAside });
   }
 
   /**
@@ -307,13 +318,13 @@ export class Recovery {
     await this.close();
     const out = `${this.o.journalDir}.salvaged-${this.clock()}`;
     const r = await salvage(this.o.journalDir, out, identity);
-    const lines = [`${r.recoveredCount} records recovered (1..${r.recoveredLastSeq})`];
-    if (r.orphanCount) lines.push(`${r.orphanCount} unchained records kept: ${r.orphanRanges.join(',')}`);
-    if (r.recoveredCount === 0) return this.done('salvage', session, false, [...lines, 'nothing to put in place: restore a backup'], { ...r }, 'E-STO-10');
+    const lines = [rt('salvage.recovered', { n: r.recoveredCount, last: r.recoveredLastSeq })];
+    if (r.orphanCount) lines.push(rt('salvage.orphans', { n: r.orphanCount, ranges: r.orphanRanges.join(',') }));
+    if (r.recoveredCount === 0) return this.done('salvage', session, false, [...lines, rt('salvage.nothing')], { ...r }, 'E-STO-10');
     const aside = `${this.o.journalDir}.damaged-${this.clock()}`;
     renameSync(this.o.journalDir, aside);
     renameSync(out, this.o.journalDir);
-    lines.push(`damaged journal kept at ${basename(aside)}`);
+    lines.push(rt('salvage.keptAt', { name: basename(aside) }));
     return this.done('salvage', session, true, lines, { ...r, movedAside: aside });
   }
 
@@ -325,22 +336,23 @@ export class Recovery {
     const t = await this.terminal();
     const e = t.engine;
     e.lastSession ??= session;
-    const lines: string[] = [];
+    const lines: LocalText[] = [];
     let failed: PosError | undefined;
-    const step = async (name: string, fn: () => Promise<string>): Promise<void> => {
-      try { lines.push(`${name}: ${await fn()}`); } catch (err) {
+    const step = async (name: LocalText, fn: () => Promise<LocalText>): Promise<void> => {
+      try { lines.push(rt('resend.step', { name, result: await fn() })); } catch (err) {
         if (!isPosError(err)) throw err;
         failed ??= err;
-        lines.push(`${name}: ${err.code}`);
+        lines.push(rt('resend.step', { name, result: err.code }));
       }
     };
-    await step('reversal', async () => (e.state.pendingReversal ? await e.flushReversal() : 'none'));
-    await step('settlement', async () => {
-      if (!e.state.settlement) return 'none';
+    const flushed = { none: rt('word.none'), cleared: rt('resend.cleared'), pending: rt('resend.pending') } as const;
+    await step(rt('resend.reversal'), async () => (e.state.pendingReversal ? flushed[await e.flushReversal()] : rt('word.none')));
+    await step(rt('resend.settlement'), async () => {
+      if (!e.state.settlement) return rt('word.none');
       const r = await settle(e, undefined);
-      return `batch ${r.batch} ${r.verdict}`;
+      return rt('resend.batch', { batch: r.batch, verdict: rt(`verdict.${r.verdict}`) });
     });
-    await step('signatures', async () => `${await e.uploadSignatures()} uploaded`);
+    await step(rt('resend.signatures'), async () => rt('resend.uploaded', { n: await e.uploadSignatures() }));
     return this.done('resend', session, failed === undefined, lines, {}, failed?.code);
   }
 
@@ -350,7 +362,7 @@ export class Recovery {
     const last = t.engine.lastReceipt();
     if (!last) throw new PosError('OPR_NOT_FOUND', 'no approved transaction in the open batch');
     await printReceipt(this.printContext(t), last.stan, 'merchant', true);
-    return this.done('reprint-receipt', session, true, [`reprinted trace ${String(last.stan).padStart(6, '0')}`, 'marked DUPLICATE'], { stan: last.stan });
+    return this.done('reprint-receipt', session, true, [rt('reprint.receipt', { stan: String(last.stan).padStart(6, '0') }), rt('reprint.duplicate')], { stan: last.stan });
   }
 
   async reprintLastReport(session: Session): Promise<Report> {
@@ -359,7 +371,7 @@ export class Recovery {
     const closed = t.engine.state.lastClosed;
     if (!closed) throw new PosError('OPR_NOT_FOUND', 'no settlement since the journal began');
     await printSettlementReport(this.printContext(t), true);
-    return this.done('reprint-report', session, true, [`reprinted report of batch ${String(closed.batch).padStart(6, '0')}`], { batch: closed.batch });
+    return this.done('reprint-report', session, true, [rt('reprint.report', { batch: String(closed.batch).padStart(6, '0') })], { batch: closed.batch });
   }
 
   private printContext(t: Terminal): Parameters<typeof printReceipt>[0] {
@@ -381,7 +393,7 @@ export class Recovery {
     requirePermission(session, 'recovery');
     checkNetworkSettings(settings);
     await this.write([{ type: 'settings', payload: { kind: 'network', network: { ...settings } } }]);
-    const lines = [settings.mode === 'dhcp' ? 'address: DHCP' : `address ${settings.address}/${settings.prefixLength}`, `host ${settings.host}:${settings.port}`];
+    const lines = networkLines(settings);
     return this.done('network-settings', session, true, lines, { settings });
   }
 
@@ -390,7 +402,7 @@ export class Recovery {
     const s = settings ?? (await this.networkSettings());
     if (!s) throw new PosError('NET_NO_ADDRESS', 'no network settings saved yet: Settings > Network');
     const r: ConnectivityReport = await testConnectivity(s, this.o.net);
-    const lines = r.steps.map((st) => `${st.ok ? 'ok  ' : 'FAIL'} ${st.step}${st.code ? ` ${st.code}` : ''}: ${st.detail}`);
+    const lines = r.steps.map((st) => rt('nettest.line', { status: rt(st.ok ? 'nettest.ok' : 'nettest.fail'), step: rt(`step.${st.step}`), code: st.code ? ` ${st.code}` : '', detail: st.text ?? st.detail }));
     return this.done('network-test', session, r.ok, lines, { steps: r.steps }, r.firstFailure?.code);
   }
 
@@ -402,13 +414,14 @@ export class Recovery {
     const s = this.store_?.state;
     const txns = s ? [...s.txns.values()].filter((t) => t.status === 'approved').length : 0;
     const settled = s !== undefined && txns === 0 && !s.pendingReversal && !s.settlement;
-    const erases = [
-      `${s?.txns.size ?? '?'} transactions of batch ${s?.batch ?? '?'}${settled ? '' : ' (NOT SETTLED)'}`,
-      s?.pendingReversal ? `pending reversal of trace ${s.pendingReversal.stan}` : 'no pending reversal',
-      s?.keys ? 'working keys' : 'no working keys',
-      'settings (network)',
+    const erasesText = [
+      rt(settled ? 'reset.txns' : 'reset.txnsUnsettled', { n: s?.txns.size ?? '?', batch: s?.batch ?? '?' }),
+      s?.pendingReversal ? rt('reset.reversal', { stan: s.pendingReversal.stan }) : rt('reset.noReversal'),
+      rt(s?.keys ? 'reset.keys' : 'reset.noKeys'),
+      rt('reset.settings'),
     ];
-    return { settled, confirmationsNeeded: settled ? 1 : RESET_CONFIRMATIONS_UNSETTLED, erases, keeps: ['terminal identity and master key', 'operators', 'the old journal, moved aside', 'a backup in the backup folder'] };
+    const keepsText = [rt('reset.keepIdentity'), rt('reset.keepOperators'), rt('reset.keepJournal'), rt('reset.keepBackup')];
+    return { settled, confirmationsNeeded: settled ? 1 : RESET_CONFIRMATIONS_UNSETTLED, erases: erasesText.map((l) => l.en), keeps: keepsText.map((l) => l.en), erasesText, keepsText };
   }
 
   /**
@@ -437,7 +450,7 @@ export class Recovery {
     } finally {
       await fresh.close();
     }
-    return this.done('factory-reset', session, true, [...plan.erases.map((l) => `erased: ${l}`), `backup: ${basename(backup)}`, `old journal: ${basename(aside)}`], { backup, movedAside: aside, carried: carried.length });
+    return this.done('factory-reset', session, true, [...plan.erasesText.map((what) => rt('reset.erased', { what })), rt('reset.backup', { file: basename(backup) }), rt('reset.oldJournal', { name: basename(aside) })], { backup, movedAside: aside, carried: carried.length });
   }
 
   // ------------------------------------------------------------ power
@@ -453,7 +466,7 @@ export class Recovery {
   private async power(action: 'reboot' | 'power-off', session: Session): Promise<Report> {
     requirePermission(session, 'recovery');
     if (!this.o.system) throw new PosError('OPR_INPUT', 'no system hook: cannot reboot or power off from here');
-    const report = await this.done(action, session, true, [action === 'reboot' ? 'rebooting' : 'powering off']);
+    const report = await this.done(action, session, true, [rt(action === 'reboot' ? 'power.rebooting' : 'power.off')]);
     await this.close(); // every record durable and LMDB closed before the power goes
     await (action === 'reboot' ? this.o.system.reboot() : this.o.system.powerOff());
     return report;
@@ -463,8 +476,8 @@ export class Recovery {
    * Journals an action done outside this class (software update, diagnostics) the same way as
    * its own: an adminAction record when the journal is writable; returns the Report.
    */
-  async note(action: RecoveryAction, session: Session | undefined, ok: boolean, lines: string[], detail?: Record<string, unknown>, code?: string): Promise<Report> {
-    return this.done(action, session, ok, lines, detail, code);
+  async note(action: RecoveryAction, session: Session | undefined, ok: boolean, lines: ReadonlyArray<string | LocalText>, detail?: Record<string, unknown>, code?: string): Promise<Report> {
+    return this.done(action, session, ok, lines.map(local), detail, code);
   }
 
   // ------------------------------------------------------------ internals
@@ -511,19 +524,30 @@ export class Recovery {
     }
   }
 
-  private async done(action: RecoveryAction, session: Session | undefined, ok: boolean, lines: string[], detail?: Record<string, unknown>, code?: string): Promise<Report> {
+  private async done(action: RecoveryAction, session: Session | undefined, ok: boolean, lines: readonly LocalText[], detail?: Record<string, unknown>, code?: string): Promise<Report> {
     const journaled = await this.journalAction(action, session?.operator ?? '-', ok ? 'ok' : `failed ${code ?? ''}`.trim());
-    return { action, ok, lines, journaled, ...(code ? { code } : {}), ...(detail ? { detail } : {}) };
+    return { action, ok, ...texts(lines), journaled, ...(code ? { code } : {}), ...(detail ? { detail } : {}) };
   }
 }
 
-function verdictLines(v: ChildVerdict): string[] {
+/** A report's lines in both languages (`text`) and their English half (`lines`). */
+export function texts(text: readonly LocalText[]): { lines: string[]; text: LocalText[] } {
+  return { lines: text.map((l) => l.en), text: [...text] };
+}
+
+/** The lines a network settings report shows: DHCP or the static address, and the host. */
+export function networkLines(s: NetworkSettings, now = false): LocalText[] {
+  const address = s.mode === 'dhcp' ? rt(now ? 'net.nowDhcp' : 'net.dhcp') : rt(now ? 'net.nowStatic' : 'net.static', { address: s.address ?? '?', prefix: s.prefixLength ?? '?' });
+  return [address, rt('net.host', { host: s.host, port: s.port })];
+}
+
+function verdictLines(v: ChildVerdict): LocalText[] {
   switch (v.status) {
-    case 'ok': return [`journal ok: ${v.records} records`];
-    case 'torn-tail': return [`${v.records} records ok`, `torn last record ${v.lastGoodSeq + 1}: repair cuts it`];
-    case 'damaged': return [`E-STO-05 damaged at record ${v.damage.seq}`, v.damage.reason, `${v.records} good records before it`];
-    case 'error': return [`${v.code ?? 'error'}: ${v.message}`];
-    case 'unopenable': return [`E-STO-05 LMDB cannot open the file (${v.signal})`, 'run salvage'];
+    case 'ok': return [rt('verify.ok', { records: v.records })];
+    case 'torn-tail': return [rt('verify.tornRecords', { records: v.records }), rt('verify.tornLast', { seq: v.lastGoodSeq + 1 })];
+    case 'damaged': return [rt('verify.damagedAt', { code: 'E-STO-05', seq: v.damage.seq }), damageReason(v.damage.reason), rt('verify.goodBefore', { records: v.records })];
+    case 'error': return [rt('verify.error', { code: v.code ?? 'error', message: v.message })];
+    case 'unopenable': return [rt('verify.unopenable', { code: 'E-STO-05', signal: v.signal }), rt('verify.runSalvage')];
   }
 }
 
