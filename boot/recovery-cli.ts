@@ -14,14 +14,17 @@ import { readBoardFile } from '../hal/board';
 import { Recovery, Report } from './recovery';
 import { NetworkSettings } from './recovery-net';
 import { execFile } from 'node:child_process';
+import { netApplyFromBoard, NET_INTERFACE_DEFAULT } from './net-apply';
 
 function board(ctx: CommandContext): ReturnType<typeof readBoardFile> {
   return readBoardFile(flagString(ctx, 'board') ?? process.env.POS_BOARD ?? 'sim');
 }
 
-function recoveryFor(ctx: CommandContext): Recovery {
+function recoveryFor(ctx: CommandContext, applyNetwork = false): Recovery {
   const b = () => board(ctx).config.storage;
   return new Recovery({
+    // Network settings are written for the OS the way the board file says (boot/net-apply.ts).
+    ...(applyNetwork ? { netApply: netApplyFromBoard(board(ctx).config) } : {}),
     journalDir: flagString(ctx, 'dir') ?? process.env.POS_JOURNAL_DIR ?? b().journalDir,
     backupDir: flagString(ctx, 'backup-dir') ?? b().backupDir,
     identity: flagString(ctx, 'identity'),
@@ -62,11 +65,11 @@ function print(ctx: CommandContext, r: Report): number {
 }
 
 /** A command that logs in (unless read-only), runs one action and closes the journal. */
-function action(name: string, usage: string, summary: string, needsAdmin: boolean, fn: (r: Recovery, s: Session | undefined, ctx: CommandContext) => Promise<Report>): Command {
+function action(name: string, usage: string, summary: string, needsAdmin: boolean, fn: (r: Recovery, s: Session | undefined, ctx: CommandContext) => Promise<Report>, applyNetwork = false): Command {
   return {
     name: `recovery ${name}`, usage: `recovery ${usage}`, summary,
     async run(ctx) {
-      const r = recoveryFor(ctx);
+      const r = recoveryFor(ctx, applyNetwork);
       try {
         const session = needsAdmin ? await r.login(flagString(ctx, 'operator') ?? '', secret(ctx, 'password-file', 'POS_ADMIN_PASSWORD') ?? '') : undefined;
         return print(ctx, await fn(r, session, ctx));
@@ -92,7 +95,7 @@ function networkFrom(ctx: CommandContext): NetworkSettings {
   const dns = flagString(ctx, 'dns');
   const address = flagString(ctx, 'address');
   return {
-    interface: need(ctx, 'interface'), mode: address ? 'static' : 'dhcp',
+    interface: flagString(ctx, 'interface') ?? board(ctx).config.network?.interface ?? NET_INTERFACE_DEFAULT, mode: address ? 'static' : 'dhcp',
     ...(address ? { address: address.split('/')[0], prefixLength: Number(address.split('/')[1] ?? 24) } : {}),
     ...(flagString(ctx, 'gateway') ? { gateway: flagString(ctx, 'gateway') } : {}),
     ...(dns ? { dns: dns.split(',') } : {}),
@@ -108,7 +111,7 @@ export const recoveryCommands: readonly Command[] = [
   action('export', `export --to DIR ${ADMIN} --passphrase-file F`, 'encrypted journal backup and logs to a USB stick or path', true, (r, s, ctx) => r.exportTo(need(ctx, 'to'), secret(ctx, 'passphrase-file', 'POS_BACKUP_PASSPHRASE') ?? '', must(s))),
   action('import', `import --in FILE ${ADMIN} [--passphrase-file F]`, 'restore a backup (verified first; the old journal is kept)', true, (r, s, ctx) => r.importBackup(need(ctx, 'in'), secret(ctx, 'passphrase-file', 'POS_BACKUP_PASSPHRASE'), must(s))),
   action('salvage', `salvage ${ADMIN}`, 'rebuild the journal from intact records; the damaged one is kept', true, (r, s) => r.salvage(must(s))),
-  action('network set', `network set --interface I [--address A/P] [--gateway G] [--dns D1,D2] --host H --port N ${ADMIN}`, 'store network settings (no --address: DHCP)', true, (r, s, ctx) => r.saveNetworkSettings(networkFrom(ctx), must(s))),
+  action('network set', `network set [--interface I] [--address A/P] [--gateway G] [--dns D1,D2] --host H --port N ${ADMIN}`, 'store network settings (no --address: DHCP) and write them for the OS (board file "network")', true, (r, s, ctx) => r.saveNetworkSettings(networkFrom(ctx), must(s)), true),
   action('network test', 'network test [--interface I --host H --port N ...]', 'interface, address, gateway, DNS, TCP connect', false, (r, _s, ctx) => r.testNetwork(ctx.flags.has('host') ? networkFrom(ctx) : undefined)),
   action('factory-reset', `factory-reset --confirm N ${ADMIN} [--passphrase-file F]`, 'erase transactions, keys, settings (keeps identity; backup first)', true, async (r, s, ctx) => {
     const plan = await r.factoryResetPlan();

@@ -25,7 +25,7 @@ import { Journal } from '../storage/journal';
 import { exportToFile, importFromFile, parseBackup } from '../storage/backup';
 import { salvage } from '../storage/salvage';
 import { verifyInChild, ChildVerdict } from '../storage/verify-child';
-import { PosError, isPosError } from '../runtime/errors';
+import { PosError, isPosError, ERRORS, ErrorId } from '../runtime/errors';
 import { Logger, silentLogger } from '../runtime/log';
 import { Operators, Session, requirePermission, PASSWORD_ATTEMPTS_MAX } from '../runtime/operators';
 import { Store } from '../runtime/store';
@@ -38,6 +38,7 @@ import { RecordType } from '../storage/record';
 import { NetworkSettings, ConnectivityReport, NetProbes, checkNetworkSettings, testConnectivity } from './recovery-net';
 import type { LocalText } from '../ui-lcd/screen';
 import { rt, same, local, damageReason } from './recovery-strings';
+import { NetApplyConfig, CommandRunner, applyNetworkSettings } from './net-apply';
 
 export { NetworkSettings, ConnectivityReport, NetProbes } from './recovery-net';
 
@@ -96,6 +97,10 @@ export interface RecoveryOptions {
   readonly system?: SystemHook;
   /** Network primitives (tests inject loopback ones). */
   readonly net?: Partial<NetProbes>;
+  /** How saved network settings reach the OS (board file "network"; default backend "none": stored only). */
+  readonly netApply?: NetApplyConfig;
+  /** Runs networkctl for netApply (tests inject a recorder). */
+  readonly commandRunner?: CommandRunner;
   /** Checks an administrator when the journal cannot be read (no operator records): e.g. a service PIN. */
   readonly fallbackAdmin?: (operator: string, password: string) => Promise<boolean>;
 }
@@ -389,12 +394,30 @@ export class Recovery {
     return found;
   }
 
+  /**
+   * Stores network settings and applies them for the OS (board file "network"): the OS file is
+   * written first, so a failed write (E-NET-07, old file in place) stores nothing; the journal
+   * record follows. When networkctl fails after the file is in place, the settings are stored
+   * (the file takes effect at the next boot) and the report fails with E-NET-07.
+   */
   async saveNetworkSettings(settings: NetworkSettings, session: Session): Promise<Report> {
     requirePermission(session, 'recovery');
     checkNetworkSettings(settings);
+    const config = this.o.netApply ?? { backend: 'none' as const };
+    const applied = await applyNetworkSettings(settings, config, this.o.commandRunner);
     await this.write([{ type: 'settings', payload: { kind: 'network', network: { ...settings } } }]);
     const lines = networkLines(settings);
-    return this.done('network-settings', session, true, lines, { settings });
+    if (applied.backend === 'none') lines.push(rt('net.storedOnly'));
+    else {
+      lines.push(rt('net.applied', { interface: settings.interface, backend: applied.backend }));
+      if (applied.reloadSkipped) lines.push(rt('net.noReload'));
+      else if (!applied.reloadError) lines.push(rt('net.reloaded', { commands: applied.commands.map((c) => c.replace('networkctl ', '')).join(', ') }));
+    }
+    if (applied.reloadError) {
+      lines.push(same(applied.reloadError), ...errorLines('NET_APPLY'));
+      return this.done('network-settings', session, false, lines, { settings, applied }, 'E-NET-07');
+    }
+    return this.done('network-settings', session, true, lines, { settings, applied });
   }
 
   /** Interface, address, gateway, DNS, TCP connect, in order; stops at the first failure. */
@@ -528,6 +551,12 @@ export class Recovery {
     const journaled = await this.journalAction(action, session?.operator ?? '-', ok ? 'ok' : `failed ${code ?? ''}`.trim());
     return { action, ok, ...texts(lines), journaled, ...(code ? { code } : {}), ...(detail ? { detail } : {}) };
   }
+}
+
+/** An error's steps from the error list, in both languages. */
+function errorLines(id: ErrorId): LocalText[] {
+  const d = ERRORS[id];
+  return d.zh.steps.map((zh, i) => ({ en: d.en.steps[i] ?? zh, zh }));
 }
 
 /** A report's lines in both languages (`text`) and their English half (`lines`). */

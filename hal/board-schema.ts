@@ -98,6 +98,12 @@ export interface BoardConfig {
   readonly devices: Readonly<Record<string, DeviceConfig>>;
   /** Software updates (boot/update.ts): the vendor's Ed25519 public key (64 hex digits) and the A/B slot root. Optional. */
   readonly update?: { readonly publicKey: string; readonly root?: string };
+  /**
+   * How the recovery menu's network settings reach the OS (boot/net-apply.ts). Optional:
+   * absent means backend "none" (stored in the journal only). systemd-networkd writes
+   * `<dir>/<file>` (defaults /etc/systemd/network, 10-pos.network) for `interface` (default eth0).
+   */
+  readonly network?: { readonly backend: 'systemd-networkd' | 'none'; readonly dir?: string; readonly file?: string; readonly interface?: string };
 }
 
 /** Roles every board must have: the terminal cannot sell without them. */
@@ -311,12 +317,26 @@ export function validateBoard(json: unknown, file: string): BoardConfig {
   const devices: Record<string, DeviceConfig> = {};
   for (const role of devicesObj.keys()) devices[role] = deviceOf(file, role, devicesObj.raw(role));
   const update = f.has('update') ? updateOf(f.object('update')) : undefined;
+  const network = f.has('network') ? networkOf(f.object('network')) : undefined;
   f.done();
   for (const role of REQUIRED_ROLES) {
     if (!devices[role]) throw new PosError('BRD_INVALID', `${file}: role ${role} is missing (every board needs ${REQUIRED_ROLES.join(', ')})`, { file, role });
   }
   checkConflicts(file, devices);
-  return { board, description, simulator, gpio, storage, devices, ...(update ? { update } : {}) };
+  return { board, description, simulator, gpio, storage, devices, ...(update ? { update } : {}), ...(network ? { network } : {}) };
+}
+
+function networkOf(o: Fields): NonNullable<BoardConfig['network']> {
+  const backend = o.oneOf('backend', ['systemd-networkd', 'none'] as const);
+  const n = {
+    backend,
+    ...(o.has('dir') ? { dir: o.str('dir', /^\/[^\0]*$/) } : {}),
+    ...(o.has('file') ? { file: o.str('file', /^[A-Za-z0-9_.-]{1,64}\.network$/) } : {}),
+    ...(o.has('interface') ? { interface: o.str('interface', /^[a-zA-Z0-9_.:-]{1,15}$/) } : {}),
+  };
+  if (backend === 'none' && (n.dir !== undefined || n.file !== undefined)) o.fail(n.dir !== undefined ? 'dir' : 'file', 'is only used by the "systemd-networkd" backend');
+  o.done();
+  return n;
 }
 
 function updateOf(o: Fields): NonNullable<BoardConfig['update']> {
