@@ -11,8 +11,18 @@
  *   *.authorize.ask the same for a supervisor -> SUPERVISOR
  *   sale.amount     AmountEntry -> AMOUNT
  *   *.pin           PinBufferEntry -> PIN {pin: Buffer} (wiped once the machine is past it)
+ *   *.card          (sale, refund) FUNC opens keyed entry where allowed: card number (13..19 digits,
+ *                   shown as keyed, Luhn checked), OK, expiry MMYY (a real month, not passed), OK -> KEYED
+ *                   {pan, expiry: YYMM}; a refused one says why and keeps the digits; BACK on an
+ *                   empty field goes back a step, CANCEL back to the card wait (a card still works)
  *   void.trace      trace number -> TRACE; reprint "by trace no." -> REPRINT_STAN
- *   refund.details  reference number (12 digits), amount -> REFUND_DETAILS
+ *   refund.details  original trace number (a sale in this journal: its reference number, date and
+ *                   amount become the defaults) or OK alone; reference number (12 digits); date
+ *                   MMDD (real, not in the future, <= 180 days); amount -> REFUND_DETAILS
+ *   settings        1 language, 2 change my password (PASSWORD), 3 operators (OPERATORS)
+ *   password.entry  old, new, new again (masked) -> CHANGE_PASSWORD
+ *   operators.choose  1 reset a password: operator no., new, new again -> RESET_PASSWORD;
+ *                   2 unlock: operator no. -> UNLOCK
  *   yes/no          customer copy menu (1 yes, 2 no, OK), offerReprint OK=YES CANCEL=NO
  *   errors          UP/DOWN page; OK acknowledges (and RETRY/OK where the machine waits for it)
  *   CANCEL          backs out everywhere (a card wait is cancelled at the reader too)
@@ -23,9 +33,11 @@ import type { KeyName } from '../hal/keypad';
 import type { MachineEvent, MachineView, ErrorView } from '../runtime/machine';
 import type { Locale } from '../ui-lcd/screen';
 import { AmountEntry, DigitEntry, MenuWidget, Pager, Widget, WidgetResult, pinEntry, traceNumberEntry } from '../ui-lcd/widgets';
-import { LANGUAGE_ITEMS, MAIN_MENU_ITEMS, RECOVERY_ITEMS, REPRINT_ITEMS, SETTINGS_ITEMS, STORAGE_FAILURE_ITEMS, YES_NO_ITEMS } from '../ui-lcd/screens';
+import { LANGUAGE_ITEMS, MAIN_MENU_ITEMS, OPERATOR_ITEMS, RECOVERY_ITEMS, REPRINT_ITEMS, SETTINGS_ITEMS, STORAGE_FAILURE_ITEMS, YES_NO_ITEMS } from '../ui-lcd/screens';
+import type { Refused } from '../ui-lcd/screens';
 import { PinBufferEntry } from './input-secret';
-import { EMPTY_UI, LocalScreen, UiState, pendingError } from './screen-map';
+import { EMPTY_UI, LocalScreen, UiState, keyedOffered, pendingError } from './screen-map';
+import { PAN_KEYED_DIGITS_MAX, PAN_KEYED_DIGITS_MIN, expiryProblem, mmyyToYymm, originalDate, panProblem } from '../runtime/txn/entry-checks';
 
 /** Operator numbers are typed as 2 digits (01, 99) and sent as the 3 digits of field 63. */
 export const OPERATOR_DIGITS_TYPED = 2;
@@ -34,6 +46,10 @@ export const PASSWORD_DIGITS_MIN = 4;
 export const PASSWORD_DIGITS_MAX = 12;
 /** Reference (retrieval reference) number of the original sale: 12 digits. */
 export const REFERENCE_DIGITS = 12;
+/** The original sale's date, MMDD. */
+export const REFUND_DATE_DIGITS = 4;
+/** A card's expiry as printed, MMYY. */
+export const EXPIRY_DIGITS = 4;
 
 export interface ControllerDeps {
   send(event: MachineEvent): void;
@@ -42,8 +58,10 @@ export interface ControllerDeps {
   cancelCardRead(): void;
   /** The printer has paper again (paperOut: OK). */
   paperReady(): Promise<boolean>;
-  /** MMDD of the original sale for a refund: from the local journal when it has it, else today. */
-  refundDate(rrn: string): string;
+  /** A sale of this terminal's journal by trace number: the refund's defaults. */
+  refundLookup(stan: number): { rrn: string; dateMmdd: string; amountFen: number } | undefined;
+  /** Wall-clock ms (card expiry and refund dates); `clock` is the monotonic one for timeouts. */
+  now(): number;
   setLocale(locale: Locale): void;
   locale(): Locale;
   /** Pages the error screen has on this display. */
@@ -72,8 +90,11 @@ export class InputController {
   private operator = '';
   private pendingDigit: KeyName | undefined;
   private handedPin: Buffer | undefined;
-  private refundReference = '';
+  private refund: { rrn: string; dateMmdd: string; amountFen?: number } = { rrn: '', dateMmdd: '' };
   private acknowledged = new Set<ErrorView>();
+  /** Passwords typed so far in a change or reset (old, new), dropped once sent. */
+  private secrets: string[] = [];
+  private keyedPan = '';
 
   constructor(private readonly deps: ControllerDeps) {}
 
@@ -113,8 +134,13 @@ export class InputController {
   // ---------------------------------------------------------------- entering a state
 
   private enter(previous: string): void {
+    // Keyed entry survives the card wait timing out and being retried (the digits are kept).
+    const flow = (x: string): string => x.split('.')[0];
+    if (this.ui.keyed && flow(previous) === flow(this.path) && /\.(card|cardError)$/.test(this.path)) return;
     this.entry = undefined;
     this.menu = undefined;
+    this.secrets = [];
+    this.keyedPan = '';
     if (this.handedPin && !/\.(pin|online)$/.test(this.path)) { this.handedPin.fill(0); this.handedPin = undefined; }
     if (previous === 'idle' || this.path !== 'idle') this.ui = { ...this.ui, local: undefined };
     const clock = { clock: this.deps.clock, ...(this.deps.idleTimeoutMs ? { idleTimeoutMs: this.deps.idleTimeoutMs } : {}) };
@@ -133,7 +159,15 @@ export class InputController {
     } else if (p === 'void.trace') {
       this.entry = traceNumberEntry(clock);
     } else if (p === 'refund.details') {
-      this.entry = new DigitEntry({ ...clock, lengthMin: REFERENCE_DIGITS, lengthMax: REFERENCE_DIGITS });
+      this.refund = { rrn: '', dateMmdd: '' };
+      this.entry = traceNumberEntry(clock);
+    } else if (p === 'password.entry') {
+      this.entry = pinEntry({ ...clock, lengthMin: 1, lengthMax: PASSWORD_DIGITS_MAX });
+    } else if (p === 'operators.choose') {
+      this.menu = new MenuWidget(OPERATOR_ITEMS, clock);
+    } else if (p === 'operators.resetting' || p === 'operators.unlocking') {
+      // The operator's number stays on the screen while the record is written.
+      ui = { ...ui, operatorNumber: this.ui.operatorNumber, operatorAction: this.ui.operatorAction, operatorStage: this.ui.operatorStage, secret: this.ui.secret };
     } else if (p.endsWith('.askCustomerCopy')) {
       this.menu = new MenuWidget(YES_NO_ITEMS, clock);
     } else if (p === 'reprint.choose') {
@@ -176,6 +210,7 @@ export class InputController {
     if (p === 'idle') return this.idleKey(key);
     if (this.entry) return this.entryKey(key, p);
     if (this.menu) return this.menuKey(key, p);
+    if (key === 'FUNC' && /^(sale|refund)\.card$/.test(p) && keyedOffered(v)) return this.startKeyed('pan', '');
     if (key === 'CANCEL') return this.cancel();
     if (key === 'UP' || key === 'DOWN') {
       const n = Math.max(1, this.deps.screenPages());
@@ -209,7 +244,11 @@ export class InputController {
 
   private entryKey(key: KeyName, p: string): void {
     const entry = this.entry!;
+    // Refund: OK on an empty trace number goes to the reference number (a sale not in this journal).
+    if (p === 'refund.details' && this.ui.refundStage === 'trace' && key === 'OK' && entry instanceof DigitEntry && entry.length === 0) { this.refundStage('reference'); return; }
     const r = entry.press(key) as WidgetResult<unknown>;
+    // CANCEL in keyed entry goes back to the card wait (the sale is not lost; a card still works).
+    if ((r.kind === 'cancel' || r.kind === 'timeout') && this.ui.keyed) { this.stopKeyed(); return; }
     if (r.kind === 'cancel' || r.kind === 'timeout') { this.cancel(); return; }
     if (r.kind === 'back') { this.back(p); return; }
     if (r.kind === 'submit') { this.submit(p, r.value); return; }
@@ -217,8 +256,10 @@ export class InputController {
   }
 
   /** Puts what the entry widget holds into the UI state (lengths for secrets). */
-  private refreshEntry(p: string, refused?: 'max' | 'zero' | 'too-short'): void {
+  private refreshEntry(p: string, refused?: Refused): void {
     const e = this.entry;
+    if (this.ui.keyed && e instanceof DigitEntry) { this.set({ keyed: { ...this.ui.keyed, digits: e.field('').digits, ...(refused === 'too-short' ? { refused } : { refused: undefined }) } }); return; }
+    if (this.isSecretStage(p) && e instanceof DigitEntry) { this.set({ secret: { ...this.ui.secret, length: e.length } }); return; }
     if (e instanceof AmountEntry) this.set({ amount: { amountFen: e.amountFen, ...(refused ? { refused } : {}) } });
     else if (e instanceof PinBufferEntry) this.set({ pinLength: e.length });
     else if (e instanceof DigitEntry && this.isLogin(p)) {
@@ -234,13 +275,23 @@ export class InputController {
 
   private back(p: string): void {
     if (this.isLogin(p) && this.ui.login.field === 'password') { this.startOperatorField(); return; }
-    if (p === 'refund.details' && this.ui.refundStage === 'amount') { this.startReference(); return; }
+    if (this.ui.keyed) { if (this.ui.keyed.stage === 'expiry') this.startKeyed('pan', this.keyedPan); else this.stopKeyed(); return; }
+    if (p === 'refund.details' && this.ui.refundStage !== 'trace') {
+      const before = { reference: 'trace', date: 'reference', amount: 'date' } as const;
+      this.refundStage(before[this.ui.refundStage]);
+      return;
+    }
+    if (this.isSecretStage(p) && (this.ui.secret.stage !== 'old' || p === 'operators.choose')) { this.backSecret(p); return; }
+    if (p === 'operators.choose' && this.ui.operatorStage === 'number') { this.operatorMenu(); return; }
     if (p === 'reprint.choose' && this.ui.reprintByTrace) { this.menu = new MenuWidget(REPRINT_ITEMS, { clock: this.deps.clock }); this.entry = undefined; this.set({ reprintByTrace: false, digits: { digits: '' } }); return; }
     this.cancel();
   }
 
   private submit(p: string, value: unknown): void {
     if (this.isLogin(p)) return this.submitLogin(p, String(value));
+    if (this.ui.keyed) return this.submitKeyed(p, String(value));
+    if (this.isSecretStage(p)) return this.submitSecret(p, String(value));
+    if (p === 'operators.choose' && this.ui.operatorStage === 'number') return this.submitOperatorNumber(String(value));
     if (p === 'sale.amount') { this.deps.send({ type: 'AMOUNT', amountFen: Number(value) }); return; }
     if (p.endsWith('.pin')) {
       this.handedPin = value as Buffer;
@@ -250,17 +301,151 @@ export class InputController {
     }
     if (p === 'void.trace') { this.restartEntry(); this.deps.send({ type: 'TRACE', stan: Number(value) }); return; }
     if (p === 'reprint.choose') { this.deps.send({ type: 'REPRINT_STAN', stan: Number(value) }); return; }
-    if (p === 'refund.details' && this.ui.refundStage === 'reference') {
-      this.refundReference = String(value);
-      this.entry = new AmountEntry({ clock: this.deps.clock });
-      this.set({ refundStage: 'amount', amount: { amountFen: 0 } });
+    if (p === 'refund.details') this.submitRefund(String(value));
+  }
+
+  // ---------------------------------------------------------------- refund details
+
+  private submitRefund(value: string): void {
+    switch (this.ui.refundStage) {
+      case 'trace': {
+        const sale = this.deps.refundLookup(Number(value));
+        if (!sale) { this.set({ digits: { digits: value, refused: 'not-found' } }); return; }
+        this.refund = { ...sale };
+        this.set({ refundFromJournal: true });
+        this.refundStage('reference');
+        return;
+      }
+      case 'reference':
+        if (value !== this.refund.rrn) this.set({ refundFromJournal: false });
+        this.refund = { ...this.refund, rrn: value };
+        this.refundStage('date');
+        return;
+      case 'date': {
+        const { problem } = originalDate(value, this.deps.now());
+        if (problem) { this.set({ digits: { digits: value, refused: problem === 'future' ? 'date-future' : problem === 'too-old' ? 'date-old' : 'date' } }); return; }
+        this.refund = { ...this.refund, dateMmdd: value };
+        this.refundStage('amount');
+        return;
+      }
+      case 'amount': {
+        this.refund = { ...this.refund, amountFen: Number(value) };
+        // A refusal by the machine (its error screen) comes back to this amount, nothing retyped.
+        this.deps.send({ type: 'REFUND_DETAILS', rrn: this.refund.rrn, dateMmdd: this.refund.dateMmdd, amountFen: Number(value) });
+      }
+    }
+  }
+
+  /** Opens a refund detail's field with what is known for it (typed before, or the journal's). */
+  private refundStage(stage: UiState['refundStage']): void {
+    const clock = { clock: this.deps.clock };
+    if (stage === 'amount') {
+      const amount = new AmountEntry({ ...clock, ...(this.refund.amountFen ? { initialFen: this.refund.amountFen } : {}) });
+      this.entry = amount;
+      this.set({ refundStage: stage, amount: { amountFen: amount.amountFen } });
       return;
     }
-    if (p === 'refund.details') {
-      const rrn = this.refundReference;
-      this.startReference();
-      this.deps.send({ type: 'REFUND_DETAILS', rrn, dateMmdd: this.deps.refundDate(rrn), amountFen: Number(value) });
+    const initial = stage === 'reference' ? this.refund.rrn : stage === 'date' ? this.refund.dateMmdd : '';
+    if (stage === 'trace') { this.refund = { rrn: '', dateMmdd: '' }; this.set({ refundFromJournal: false }); }
+    const length = stage === 'reference' ? REFERENCE_DIGITS : stage === 'date' ? REFUND_DATE_DIGITS : 0;
+    this.entry = stage === 'trace' ? traceNumberEntry(clock) : new DigitEntry({ ...clock, lengthMin: length, lengthMax: length, initial });
+    this.set({ refundStage: stage, digits: { digits: stage === 'trace' ? '' : initial } });
+  }
+
+  // ---------------------------------------------------------------- keyed card entry
+
+  private startKeyed(stage: 'pan' | 'expiry', initial: string): void {
+    const clock = { clock: this.deps.clock };
+    this.entry = stage === 'pan'
+      ? new DigitEntry({ ...clock, lengthMin: PAN_KEYED_DIGITS_MIN, lengthMax: PAN_KEYED_DIGITS_MAX, initial })
+      : new DigitEntry({ ...clock, lengthMin: EXPIRY_DIGITS, lengthMax: EXPIRY_DIGITS, initial });
+    this.set({ keyed: { stage, digits: initial, ...(stage === 'expiry' ? { pan: this.keyedPan } : {}) } });
+  }
+
+  private stopKeyed(): void {
+    this.entry = undefined;
+    this.keyedPan = '';
+    this.set({ keyed: undefined });
+  }
+
+  private submitKeyed(p: string, value: string): void {
+    const keyed = this.ui.keyed!;
+    if (keyed.stage === 'pan') {
+      const problem = panProblem(value);
+      if (problem) { this.set({ keyed: { ...keyed, digits: value, refused: problem === 'luhn' ? 'luhn' : 'pan-length' } }); return; }
+      this.keyedPan = value;
+      this.startKeyed('expiry', '');
+      return;
     }
+    const yymm = mmyyToYymm(value);
+    const problem = expiryProblem(yymm, this.deps.now());
+    if (problem) { this.set({ keyed: { ...keyed, digits: value, refused: problem === 'expired' ? 'expired' : 'expiry' } }); return; }
+    const pan = this.keyedPan;
+    this.stopKeyed();
+    this.deps.send({ type: 'KEYED', pan, expiry: yymm });
+    // The machine has left the card wait (or refused, and waits on): the reader stops waiting.
+    if (this.path !== p) this.deps.cancelCardRead();
+  }
+
+  // ---------------------------------------------------------------- password change and operator management
+
+  /** A password field is open: password.entry, or operators.choose past the operator number. */
+  private isSecretStage(p: string): boolean {
+    return p === 'password.entry' || (p === 'operators.choose' && this.ui.operatorStage === 'password');
+  }
+
+  private secretEntry(stage: 'old' | 'new' | 'repeat'): void {
+    // Any length is taken (1..12 digits): a short new password gets its own clear refusal (E-OPR-13).
+    this.entry = pinEntry({ clock: this.deps.clock, lengthMin: 1, lengthMax: PASSWORD_DIGITS_MAX });
+    this.set({ secret: { stage, length: 0 } });
+  }
+
+  private submitSecret(p: string, value: string): void {
+    this.secrets.push(value);
+    const stage = this.ui.secret.stage;
+    if (stage !== 'repeat') { this.secretEntry(stage === 'old' ? 'new' : 'repeat'); return; }
+    const secrets = this.secrets;
+    this.secrets = [];
+    if (p === 'password.entry') {
+      const [oldPassword, newPassword, repeated] = secrets;
+      this.secretEntry('old');
+      this.deps.send({ type: 'CHANGE_PASSWORD', oldPassword, newPassword, repeated });
+      return;
+    }
+    const [newPassword, repeated] = secrets;
+    this.deps.send({ type: 'RESET_PASSWORD', operator: (this.ui.operatorNumber ?? '').padStart(OPERATOR_DIGITS_SENT, '0'), newPassword, repeated });
+  }
+
+  private backSecret(p: string): void {
+    const stage = this.ui.secret.stage;
+    this.secrets.pop();
+    if (stage === 'repeat') { this.secretEntry('new'); return; }
+    if (stage === 'new' && p === 'password.entry') { this.secretEntry('old'); return; }
+    // Reset: before the new password comes the operator number.
+    this.startOperatorNumber(this.ui.operatorAction ?? 'reset');
+  }
+
+  private operatorMenu(): void {
+    this.entry = undefined;
+    this.menu = new MenuWidget(OPERATOR_ITEMS, { clock: this.deps.clock });
+    this.set({ operatorStage: 'menu', operatorAction: undefined, operatorNumber: undefined, selected: 0 });
+  }
+
+  private startOperatorNumber(action: 'reset' | 'unlock'): void {
+    this.menu = undefined;
+    this.secrets = [];
+    this.entry = new DigitEntry({ clock: this.deps.clock, lengthMin: OPERATOR_DIGITS_TYPED, lengthMax: OPERATOR_DIGITS_TYPED });
+    this.set({ operatorStage: 'number', operatorAction: action, operatorNumber: undefined, digits: { digits: '' } });
+  }
+
+  private submitOperatorNumber(typed: string): void {
+    if (this.ui.operatorAction === 'unlock') {
+      this.set({ operatorNumber: typed });
+      this.deps.send({ type: 'UNLOCK', operator: typed.padStart(OPERATOR_DIGITS_SENT, '0') });
+      return;
+    }
+    this.set({ operatorNumber: typed, operatorStage: 'password' });
+    this.secretEntry('new');
   }
 
   private submitLogin(p: string, typed: string): void {
@@ -282,12 +467,6 @@ export class InputController {
     this.set({ login: { field: 'operator', operator: '', passwordLength: 0 } });
   }
 
-  private startReference(): void {
-    this.refundReference = '';
-    this.entry = new DigitEntry({ clock: this.deps.clock, lengthMin: REFERENCE_DIGITS, lengthMax: REFERENCE_DIGITS });
-    this.set({ refundStage: 'reference', digits: { digits: '' } });
-  }
-
   private restartEntry(): void {
     this.entry = traceNumberEntry({ clock: this.deps.clock });
     this.set({ digits: { digits: '' } });
@@ -307,6 +486,7 @@ export class InputController {
     }
     this.set({ selected: this.menu!.selected });
     const value = r.value;
+    if (p === 'operators.choose') { this.startOperatorNumber(value === 'unlock' ? 'unlock' : 'reset'); return; }
     if (p.endsWith('.askCustomerCopy')) this.deps.send({ type: value === 'yes' ? 'YES' : 'NO' });
     else if (p === 'reprint.choose' && value === 'last') this.deps.send({ type: 'REPRINT_LAST' });
     else if (p === 'reprint.choose') { this.menu = undefined; this.restartEntry(); this.set({ reprintByTrace: true }); }
@@ -342,6 +522,11 @@ export class InputController {
     if (r.kind === 'back') { if (local.name === 'mainMenu') this.closeLocal(); else this.openLocal(local.name === 'language' ? 'settings' : 'mainMenu'); return; }
     if (r.kind !== 'submit') return;
     if (local.name === 'language') { this.deps.setLocale(r.value as Locale); this.closeLocal(); return; }
+    if (local.name === 'settings' && (r.value === 'password' || r.value === 'operators')) {
+      this.closeLocal();
+      this.deps.send({ type: r.value === 'password' ? 'PASSWORD' : 'OPERATORS' });
+      return;
+    }
     if (local.name === 'settings') { this.openLocal('language'); return; }
     this.mainMenuChoice(r.value);
   }

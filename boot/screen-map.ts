@@ -32,10 +32,21 @@ export interface UiState {
   readonly page: number;
   /** Errors already acknowledged with OK (the machine keeps them in its context). */
   readonly acknowledged: ReadonlySet<ErrorView>;
-  /** Refund: which detail is being typed. */
-  readonly refundStage: 'reference' | 'amount';
+  /** Refund: which detail is being typed (trace no. of a sale in this journal, or OK alone; then reference no., date, amount). */
+  readonly refundStage: 'trace' | 'reference' | 'date' | 'amount';
+  /** Refund: the reference no., date and amount shown are the journal's (the operator may still change them). */
+  readonly refundFromJournal: boolean;
   /** Reprint: typing a trace number instead of choosing from the menu. */
   readonly reprintByTrace: boolean;
+  /** Password change or reset: which password is being typed, and its length (never the digits). */
+  readonly secret: { readonly stage: 'old' | 'new' | 'repeat'; readonly length: number };
+  /** Operator management: the menu, the operator's number, or the new password (secret). */
+  readonly operatorStage: 'menu' | 'number' | 'password';
+  readonly operatorAction?: 'reset' | 'unlock';
+  /** The operator number typed (reset, unlock): 2 digits as on the login screen. */
+  readonly operatorNumber?: string;
+  /** Keyed card entry over the card screen (FUNC): the digits as keyed; the accepted PAN only for masking. */
+  readonly keyed?: { readonly stage: 'pan' | 'expiry'; readonly digits: string; readonly pan?: string; readonly refused?: Refused };
 }
 
 export type LocalScreen =
@@ -46,7 +57,8 @@ export type LocalScreen =
 
 export const EMPTY_UI: UiState = {
   login: { field: 'operator', operator: '', passwordLength: 0 }, amount: { amountFen: 0 }, digits: { digits: '' }, pinLength: 0,
-  selected: 0, page: 0, acknowledged: new Set(), refundStage: 'reference', reprintByTrace: false,
+  selected: 0, page: 0, acknowledged: new Set(), refundStage: 'trace', refundFromJournal: false, reprintByTrace: false,
+  secret: { stage: 'old', length: 0 }, operatorStage: 'menu',
 };
 
 /** What the board and the boot sequence add (battery, clock, progress). */
@@ -94,7 +106,34 @@ const idle: Builder = (v, _ui, env) => ({
   ...(env.storageNotice ?? env.bootNotice ? { notice: env.storageNotice ?? env.bootNotice } : {}),
 });
 
-const presentCard: Builder = (v) => ({ name: 'presentCard', data: { transaction: txnOf(v), ...(v.data.amountFen > 0 ? { amountFen: v.data.amountFen } : {}), methods: ['swipe', 'insert', 'tap'] } });
+const presentCard: Builder = (v) => ({
+  name: 'presentCard',
+  data: { transaction: txnOf(v), ...(v.data.amountFen > 0 ? { amountFen: v.data.amountFen } : {}), methods: ['swipe', 'insert', 'tap'], keyed: keyedOffered(v) },
+});
+/** Keyed entry is offered for a sale or refund where the configuration allows it (never a balance: it needs a PIN). */
+export const keyedOffered = (v: MachineView): boolean => v.data.keyedAllowed === true && (v.data.flow === 'sale' || v.data.flow === 'refund');
+/** The card screen, or keyed entry over it. */
+const cardScreen: Builder = (v, ui, env) => (ui.keyed && keyedOffered(v)
+  ? { name: 'keyedCard', data: { stage: ui.keyed.stage, digits: ui.keyed.digits, pan: ui.keyed.pan, transaction: txnOf(v), ...(v.data.amountFen > 0 ? { amountFen: v.data.amountFen } : {}), refused: ui.keyed.refused } }
+  : presentCard(v, ui, env));
+const passwordScreen = (mode: 'change' | 'reset', working = false): Builder => (_v, ui) => ({
+  name: 'password', data: { mode, stage: ui.secret.stage, length: ui.secret.length, working, ...(mode === 'reset' && ui.operatorNumber ? { operator: ui.operatorNumber } : {}) },
+});
+const operatorsChoose: Builder = (v, ui) => {
+  if (ui.operatorStage === 'number') return { name: 'operatorNumber', data: { action: ui.operatorAction ?? 'reset', ...ui.digits } };
+  if (ui.operatorStage === 'password') return passwordScreen('reset')(v, ui, undefined as never);
+  return { name: 'operators', data: { selected: ui.selected } };
+};
+const operatorDone: Builder = (v) => ({ name: 'operatorDone', data: { action: v.data.operatorChange?.action ?? 'changed', operator: (v.data.operatorChange?.operator ?? '').slice(-2) } });
+const refundDetails: Builder = (_v, ui) => {
+  const fromJournal = ui.refundFromJournal;
+  switch (ui.refundStage) {
+    case 'trace': return { name: 'refundTrace', data: { ...ui.digits } };
+    case 'reference': return { name: 'refundReference', data: { ...ui.digits, fromJournal } };
+    case 'date': return { name: 'refundDate', data: { ...ui.digits, fromJournal } };
+    default: return { name: 'refundAmount', data: { ...ui.amount } };
+  }
+};
 const processing: Builder = (v) => ({ name: 'processing', data: { transaction: txnOf(v), step: 'sending' } });
 const printing = (copy: ScreenData['printing']['copy']): Builder => () => ({ name: 'printing', data: { copy } });
 const customerCopy: Builder = (_v, ui) => ({ name: 'customerCopy', data: { selected: ui.selected } });
@@ -152,7 +191,7 @@ export const STATE_SCREENS: Readonly<Record<string, Builder>> = {
   'sale.amount': (_v, ui) => ({ name: 'saleAmount', data: { ...ui.amount } }),
   'sale.checkAmount': (v) => ({ name: 'saleAmount', data: { amountFen: v.data.amountFen } }),
   'sale.confirm': (v) => ({ name: 'saleAmount', data: { amountFen: v.data.amountFen } }),
-  'sale.card': presentCard,
+  'sale.card': cardScreen,
   'sale.cardError': presentCard,
   'sale.checkDuplicate': presentCard,
   'sale.duplicateWarning': (v) => ({ name: 'duplicateWarning', data: { amountFen: v.data.duplicate?.amountFen ?? v.data.amountFen, trace: pad6(v.data.duplicate?.stan), pan: v.data.duplicate?.panMasked } }),
@@ -179,8 +218,8 @@ export const STATE_SCREENS: Readonly<Record<string, Builder>> = {
   'refund.authorize.check': supervisor,
   'refund.authorize.ask': supervisor,
   'refund.authorize.checking': supervisor,
-  'refund.details': (_v, ui) => (ui.refundStage === 'reference' ? { name: 'refundReference', data: { ...ui.digits } } : { name: 'refundAmount', data: { ...ui.amount } }),
-  'refund.card': presentCard,
+  'refund.details': refundDetails,
+  'refund.card': cardScreen,
   'refund.cardError': presentCard,
   'refund.online': processing,
   'refund.printMerchant': afterApproval('merchant'),
@@ -205,6 +244,17 @@ export const STATE_SCREENS: Readonly<Record<string, Builder>> = {
   'settlement.printingReport': printing('report'),
   'settlement.result': settlementResult,
 
+  'password.entry': passwordScreen('change'),
+  'password.changing': passwordScreen('change', true),
+  'password.done': operatorDone,
+  'operators.authorize.check': supervisor,
+  'operators.authorize.ask': supervisor,
+  'operators.authorize.checking': supervisor,
+  'operators.choose': operatorsChoose,
+  'operators.resetting': passwordScreen('reset', true),
+  'operators.unlocking': (_v, ui) => ({ name: 'operatorNumber', data: { action: 'unlock', digits: ui.operatorNumber ?? '' } }),
+  'operators.done': operatorDone,
+
   signOff: () => ({ name: 'signOff', data: { done: false } }),
   paperOut: (v) => ({ name: 'paperOut', data: { copy: v.data.pendingReceipts.length > 0 ? 'merchant' : v.data.reportPending ? 'report' : undefined } }),
   reprintPending: printing('duplicate'),
@@ -225,7 +275,7 @@ export function pendingError(v: MachineView, ui: UiState): ErrorView | undefined
   const e = v.data.error;
   if (!e || ui.acknowledged.has(e) || SHOWS_ITS_ERROR.has(v.state) || isLoginNotice(v.state, e)) return undefined;
   // While work is under way the error belongs to the previous step; the state's screen shows progress.
-  if (/(online|authenticating|checking|printing\w*|settling|signOn|pendingWork)$/.test(v.state)) return undefined;
+  if (/(online|authenticating|checking|printing\w*|settling|signOn|pendingWork|changing|resetting|unlocking)$/.test(v.state)) return undefined;
   return e;
 }
 

@@ -105,6 +105,11 @@ export interface TerminalAppOptions {
   readonly fallbackAdmin?: (operator: string, password: string) => Promise<boolean>;
   /** Power off from the recovery menu (default: onShutdown). */
   readonly powerOff?: () => void;
+  /**
+   * Keyed card entry (FUNC on the card screen) for sales and refunds, where the acquirer allows it.
+   * Default: allowed on the simulator board (so the front panel shows it), not on a real board.
+   */
+  readonly allowKeyed?: boolean;
   /** The first time the terminal reaches the login or idle screen after boot (A/B update health check). */
   readonly onHealthy?: () => void;
 }
@@ -160,7 +165,8 @@ export class TerminalApp {
       clock: () => performance.now(),
       cancelCardRead: () => { try { o.board.reader().cancel(); } catch { /* no reader: nothing waits */ } },
       paperReady: () => this.paperReady(),
-      refundDate: (rrn) => this.refundDate(rrn),
+      refundLookup: (stan) => this.refundLookup(stan),
+      now: this.clock,
       setLocale: (l) => this.locale.set(l),
       locale: () => this.locale.get(),
       errorPages: (code) => renderScreen(errorScreen(code, { details: this.errorDetails(code) }), this.locale.get(), this.caps()).pageCount,
@@ -231,6 +237,7 @@ export class TerminalApp {
       shutdown: async () => { this.o.logger.warn('critical battery: journal closed, shutting down'); this.o.onShutdown?.(); },
       recoveryRequested: () => this.recoveryRequested,
       recoveryLogin: (operator, password) => this.recoveryLogin(operator, password),
+      allowKeyed: this.o.allowKeyed ?? board.config.simulator === true,
     });
     const actor = createActor(machine);
     this.actor = actor;
@@ -403,11 +410,15 @@ export class TerminalApp {
     return s !== undefined && s.online && !s.paperOut && !s.coverOpen && !s.fault;
   }
 
-  private refundDate(rrn: string): string {
-    const original = this.terminal?.engine.transactions().find((t) => t.rrn === rrn && t.hostDate);
-    if (original?.hostDate) return original.hostDate;
-    const china = new Date(this.clock() + 8 * 3_600_000);
-    return `${String(china.getUTCMonth() + 1).padStart(2, '0')}${String(china.getUTCDate()).padStart(2, '0')}`;
+  /**
+   * A refund's defaults from this terminal's journal: an approved sale of the open batch by its
+   * trace number (its reference number, host date and amount). A sale of an earlier, settled
+   * batch or of another terminal is not here: the operator keys its reference number and date.
+   */
+  private refundLookup(stan: number): { rrn: string; dateMmdd: string; amountFen: number } | undefined {
+    const t = this.terminal?.engine.txn(stan);
+    if (!t || t.kind !== 'sale' || !t.rrn) return undefined;
+    return { rrn: t.rrn, dateMmdd: t.hostDate ?? '', amountFen: t.amountFen };
   }
 
   // ---------------------------------------------------------------- recovery menu actions and diagnostics

@@ -71,7 +71,7 @@ function arrange(screen: Screen, locale: Locale, grid: Grid, footerRow: boolean)
   const pageRows = Math.max(0, contentRows - pinned.length);
   // UP/DOWN belong to the menu on menu screens, and a status screen (idle) is read at a glance:
   // neither pages; their body shows what fits.
-  const pageable = !screen.menu && !screen.status;
+  const pageable = !screen.menu && !screen.status && screen.glance !== true;
   const pageCount = pageRows > 0 && pageable ? Math.max(1, Math.ceil(body.length / pageRows)) : 1;
   const page = clamp(screen.page ?? 0, 0, pageCount - 1);
   const shown = pageRows > 0 ? body.slice(page * pageRows, (page + 1) * pageRows) : [];
@@ -152,7 +152,9 @@ function inputRows(screen: Screen, locale: Locale, grid: Grid, contentRows: numb
   const input = screen.input!;
   const label = resolve(input.label, locale, grid.ascii);
   const value = fieldValue(input, locale, grid);
-  const valueRow: Row = { kind: 'input', text: fit(value, grid.cols, grid), align: 'right' };
+  // A digits field wider than the display (a 19-digit card number on 16 columns) shows its end,
+  // where the next digit goes.
+  const valueRow: Row = { kind: 'input', text: input.kind === 'digits' ? fitEnd(value, grid.cols, grid) : fit(value, grid.cols, grid), align: 'right' };
   if (contentRows - 2 >= Math.min(bodyCount, 1) && contentRows >= 2) {
     return [{ kind: 'input', text: fit(label, grid.cols, grid), align: 'left' }, valueRow];
   }
@@ -207,6 +209,13 @@ export function fit(s: string, width: number, grid: Pick<Grid, 'cellsOf'>): stri
     n += w;
   }
   return out;
+}
+
+/** Keeps the last `width` cells of an ASCII-only digits field (the start is cut). */
+function fitEnd(s: string, width: number, grid: Pick<Grid, 'cellsOf'>): string {
+  const typed = s.replace(/_+$/, '');
+  if (cells(typed, grid) <= width) return fit(s, width, grid);
+  return [...typed].slice(-width).join('');
 }
 
 /** Full-width punctuation that must not start a line (kinsoku): the character before it moves down too. */

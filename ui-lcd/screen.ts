@@ -100,6 +100,11 @@ export interface Screen {
   readonly notice?: Txt;
   /** Page of the body/error text to show (clamped by the renderer). */
   readonly page?: number;
+  /**
+   * Read at a glance: the body is not paged (UP/DOWN keep no meaning here: the keypad test counts
+   * them as keys); what does not fit is left out, so put what matters first.
+   */
+  readonly glance?: boolean;
   /** A test pattern instead of content (factory and diagnostics display test). */
   readonly pattern?: 'checker';
 }

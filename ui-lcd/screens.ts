@@ -14,8 +14,15 @@
  *   mainMenu         { selected, status? }                     sale, void, refund, balance, reprint, settlement, sign-off, diagnostics, settings
  *   saleAmount       { amountFen, refused?: 'max'|'zero', amountFenMax }
  *   refundAmount     { amountFen, refused?, amountFenMax }
- *   refundReference  { digits }
- *   presentCard      { transaction, amountFen?, methods: ('swipe'|'insert'|'tap')[] }
+ *   refundTrace      { digits, refused? }                      original trace no. (from this terminal's journal), or OK alone to key in the reference no.
+ *   refundReference  { digits, fromJournal? }
+ *   refundDate       { digits, refused?, fromJournal? }        original date MMDD
+ *   presentCard      { transaction, amountFen?, methods: ('swipe'|'insert'|'tap')[], keyed? }   keyed: footer "FUNC=key in card"
+ *   keyedCard        { stage: 'pan'|'expiry', digits, pan?, amountFen?, refused? }   digits shown as keyed; the PAN masked once accepted
+ *   password         { mode: 'change'|'reset', stage: 'old'|'new'|'repeat', length, operator?, working? }
+ *   operators        { selected }                              reset a password, unlock an operator
+ *   operatorNumber   { action: 'reset'|'unlock', digits, refused? }
+ *   operatorDone     { action: 'changed'|'reset'|'unlocked', operator }
  *   pin              { amountFen?, pan?, pinLength }           PAN shown masked 6/4 whatever is passed
  *   processing       { transaction, step?: 'connecting'|'sending'|'receiving' }
  *   approved         { transaction, amountFen?, authCode?, trace? }
@@ -53,7 +60,7 @@ import { AMOUNT_FEN_MAX_DEFAULT } from './widgets/amount-entry';
 export type Transaction = 'sale' | 'void' | 'refund' | 'balance' | 'signOn' | 'settlement';
 export type CardMethod = 'swipe' | 'insert' | 'tap';
 export type DiagCheck = 'battery' | 'storage' | 'printer' | 'reader' | 'keypad' | 'display' | 'network' | 'host' | 'log';
-export type Refused = 'max' | 'zero' | 'too-short';
+export type Refused = 'max' | 'zero' | 'too-short' | 'pan-length' | 'luhn' | 'expiry' | 'expired' | 'date' | 'date-future' | 'date-old' | 'not-found';
 
 export interface ScreenData {
   boot: { step: 'self-test' | 'journal' | 'pending' | 'network' | 'ready'; stepIndex: number; stepCount: number };
@@ -65,8 +72,15 @@ export interface ScreenData {
   mainMenu: { selected: number; status?: StatusLine };
   saleAmount: { amountFen: number; refused?: Refused; amountFenMax: number };
   refundAmount: { amountFen: number; refused?: Refused; amountFenMax: number };
-  refundReference: { digits: string; refused?: Refused };
-  presentCard: { transaction: Transaction; amountFen?: number; methods: readonly CardMethod[] };
+  refundTrace: { digits: string; refused?: Refused };
+  refundReference: { digits: string; refused?: Refused; fromJournal?: boolean };
+  refundDate: { digits: string; refused?: Refused; fromJournal?: boolean };
+  presentCard: { transaction: Transaction; amountFen?: number; methods: readonly CardMethod[]; keyed?: boolean };
+  keyedCard: { stage: 'pan' | 'expiry'; digits: string; pan?: string; amountFen?: number; transaction: Transaction; refused?: Refused };
+  password: { mode: 'change' | 'reset'; stage: 'old' | 'new' | 'repeat'; length: number; operator?: string; working?: boolean };
+  operators: { selected: number };
+  operatorNumber: { action: 'reset' | 'unlock'; digits: string; refused?: Refused };
+  operatorDone: { action: 'changed' | 'reset' | 'unlocked'; operator: string };
   pin: { amountFen?: number; pan?: string; pinLength: number };
   processing: { transaction: Transaction; step?: 'connecting' | 'sending' | 'receiving' };
   approved: { transaction: Transaction; amountFen?: number; authCode?: string; trace?: string };
@@ -107,8 +121,15 @@ export const DEFAULTS: { readonly [K in StateName]: ScreenData[K] } = {
   mainMenu: { selected: 0 },
   saleAmount: { amountFen: 0, amountFenMax: AMOUNT_FEN_MAX_DEFAULT },
   refundAmount: { amountFen: 0, amountFenMax: AMOUNT_FEN_MAX_DEFAULT },
+  refundTrace: { digits: '' },
   refundReference: { digits: '' },
+  refundDate: { digits: '' },
   presentCard: { transaction: 'sale', methods: ['swipe', 'insert', 'tap'] },
+  keyedCard: { stage: 'pan', digits: '', transaction: 'sale' },
+  password: { mode: 'change', stage: 'old', length: 0 },
+  operators: { selected: 0 },
+  operatorNumber: { action: 'reset', digits: '' },
+  operatorDone: { action: 'changed', operator: '' },
   pin: { pinLength: 0 },
   processing: { transaction: 'sale' },
   approved: { transaction: 'sale' },
@@ -156,8 +177,14 @@ function refusedNotice(refused: Refused | undefined, amountFenMax?: number): Txt
   if (refused === 'max' && amountFenMax !== undefined) return t('notice.amountMax', { max: yuan(amountFenMax) });
   if (refused === 'zero') return t('notice.amountZero');
   if (refused === 'too-short') return t('notice.tooShort');
-  return undefined;
+  if (refused === 'max' || refused === undefined) return undefined;
+  return t(REFUSED_KEY[refused]);
 }
+
+const REFUSED_KEY = {
+  'pan-length': 'notice.panLength', luhn: 'notice.luhn', expiry: 'notice.expiry', expired: 'notice.expired', date: 'notice.date',
+  'date-future': 'notice.dateFuture', 'date-old': 'notice.dateOld', 'not-found': 'notice.notFound',
+} as const satisfies Record<Exclude<Refused, 'max' | 'zero' | 'too-short'>, StringKey>;
 
 function yuan(fen: number): string {
   return `${Math.floor(fen / 100)}.${String(fen % 100).padStart(2, '0')}`;
@@ -191,7 +218,8 @@ export const MAIN_MENU_ITEMS = menuOf([
 ]);
 export const YES_NO_ITEMS = menuOf([['menu.yes', 'yes'], ['menu.no', 'no']]);
 export const REPRINT_ITEMS = menuOf([['menu.lastReceipt', 'last'], ['menu.byTrace', 'trace']]);
-export const SETTINGS_ITEMS = menuOf([['menu.language', 'language']]);
+export const SETTINGS_ITEMS = menuOf([['menu.language', 'language'], ['menu.password', 'password'], ['menu.operators', 'operators']]);
+export const OPERATOR_ITEMS = menuOf([['menu.resetPassword', 'reset'], ['menu.unlock', 'unlock']]);
 export const LANGUAGE_ITEMS = menuOf([['menu.chinese', 'zh-CN'], ['menu.english', 'en']]);
 export const STORAGE_FAILURE_ITEMS = menuOf([['menu.exportJournal', 'export'], ['menu.diagnostics', 'diagnostics']]);
 
@@ -263,6 +291,11 @@ function amountEntry(id: 'saleAmount' | 'refundAmount', d: ScreenData['saleAmoun
   return withNotice(screen, refusedNotice(d.refused, d.amountFenMax));
 }
 
+/** Refund defaults taken from this terminal's journal say so. */
+function fromJournal(screen: Screen, yes: boolean | undefined): Screen {
+  return yes ? { ...screen, lines: [t('msg.fromJournal')] } : screen;
+}
+
 function digitsEntry(id: string, title: StringKey, label: StringKey, lengthMax: number, d: { digits: string; refused?: Refused }): Screen {
   return withNotice({ id, title: t(title), input: { kind: 'digits', label: t(label), digits: d.digits, lengthMax }, footer: t('footer.ok') }, refusedNotice(d.refused));
 }
@@ -272,7 +305,45 @@ const METHOD_KEY: Readonly<Record<CardMethod, StringKey>> = { swipe: 'msg.swipe'
 function presentCard(d: ScreenData['presentCard']): Screen {
   const methods = d.methods.length === 0 || d.methods.length === 3 ? [t('msg.presentCard')] : d.methods.map((m) => t(METHOD_KEY[m]));
   const lines: Txt[] = [...(d.amountFen !== undefined ? [amountLine(d.amountFen)] : []), ...methods];
-  return { id: 'presentCard', title: t(TXN_TITLE[d.transaction]), lines, footer: t('footer.cancel') };
+  // Keyed entry where allowed: the footer names its key (the body already pages on small displays).
+  return { id: 'presentCard', title: t(TXN_TITLE[d.transaction]), lines, footer: t(d.keyed ? 'footer.keyed' : 'footer.cancel') };
+}
+
+/**
+ * Keyed card entry: the digits are shown as they are keyed (the operator checks them against
+ * the card, as on real terminals); once accepted the number is shown masked 6/4 above the expiry.
+ */
+function keyedCard(d: ScreenData['keyedCard']): Screen {
+  // The amount was on the card screen; here the rows go to the number (masked once accepted).
+  const lines: Txt[] = d.stage === 'expiry' && d.pan ? [shortMask(d.pan)] : [];
+  const input = d.stage === 'pan'
+    ? { kind: 'digits' as const, label: t('label.cardNumber'), digits: d.digits, lengthMax: Math.max(16, d.digits.length) }
+    : { kind: 'digits' as const, label: t('label.expiry'), digits: d.digits, lengthMax: 4 };
+  return withNotice({ id: 'keyedCard', title: t('title.keyed'), ...(lines.length ? { lines } : {}), input, footer: t('footer.ok') }, refusedNotice(d.refused));
+}
+
+/** First 6 and last 4 with the stars between cut to fit one 16-cell row: 622202******0128. */
+function shortMask(pan: string): string {
+  const digits = pan.replace(/\D/g, '');
+  if (digits.length < 13) return maskPan(digits);
+  return `${digits.slice(0, 6)}${'*'.repeat(Math.min(6, digits.length - 10))}${digits.slice(-4)}`;
+}
+
+const PASSWORD_LABEL = { old: 'label.oldPassword', new: 'label.newPassword', repeat: 'label.repeatPassword' } as const;
+
+/** Old / new / new again, masked; a reset names the operator. */
+function password(d: ScreenData['password']): Screen {
+  const lines: Txt[] = [...(d.mode === 'reset' && d.operator ? [t('msg.operatorOf', { op: d.operator })] : []), ...(d.working ? [t('msg.working')] : [])];
+  return {
+    id: 'password', title: t(d.mode === 'change' ? 'title.password' : 'title.resetPassword'), ...(lines.length ? { lines } : {}),
+    input: { kind: 'password', label: t(PASSWORD_LABEL[d.stage]), digits: '*'.repeat(d.length), lengthMax: 12 }, footer: t(d.working ? 'footer.wait' : 'footer.ok'),
+  };
+}
+
+function operatorDone(d: ScreenData['operatorDone']): Screen {
+  const title = d.action === 'changed' ? 'title.password' : d.action === 'reset' ? 'title.resetPassword' : 'title.unlock';
+  const line = d.action === 'changed' ? t('msg.passwordChanged') : t(d.action === 'reset' ? 'msg.passwordReset' : 'msg.unlocked', { op: d.operator });
+  return { id: 'operatorDone', title: t(title), lines: [line], footer: t('footer.ok') };
 }
 
 function pin(d: ScreenData['pin']): Screen {
@@ -413,8 +484,9 @@ function factoryTest(d: ScreenData['factoryTest']): Screen {
     case 'display': return { id: 'factoryTest:display', title: t('title.displayTest'), pattern: 'checker' };
     case 'keypad': {
       const left = d.keysLeft ?? [];
-      const lines = left.length === 0 ? [t('msg.allKeysOk')] : [t('msg.keysLeft', { keys: left.join(' ') })];
-      return { id: 'factoryTest:keypad', title: t('title.keypadTest'), lines, footer: t(left.length === 0 ? 'footer.ok' : 'footer.anyKey') };
+      // The count first, then the keys left that fit: never paged, since UP/DOWN are keys under test.
+      const lines = left.length === 0 ? [t('msg.allKeysOk')] : [t('msg.keysLeftCount', { n: left.length, keys: left.join(' ') })];
+      return { id: 'factoryTest:keypad', title: t('title.keypadTest'), lines, glance: true, footer: t(left.length === 0 ? 'footer.ok' : 'footer.anyKey') };
     }
     case 'printer': return { id: 'factoryTest:printer', title: t('title.factory'), lines: [t('diag.printer'), t('title.printing')], footer: t('footer.wait') };
     case 'reader': return { id: 'factoryTest:reader', title: t('title.factory'), lines: [t('diag.reader'), t('msg.testCard')], footer: t('footer.cancel') };
@@ -427,8 +499,13 @@ const BUILDERS: Builders = {
   boot, recovery, restored, login, signOn, idle, mainMenu,
   saleAmount: (d) => amountEntry('saleAmount', d),
   refundAmount: (d) => amountEntry('refundAmount', d),
-  refundReference: (d) => digitsEntry('refundReference', 'title.refund', 'label.reference', 12, d),
-  presentCard, pin, processing, approved, declined, printing, customerCopy,
+  refundTrace: (d) => ({ ...digitsEntry('refundTrace', 'title.refund', 'label.trace', 6, d), lines: [t('msg.traceOrOk')] }),
+  refundReference: (d) => fromJournal(digitsEntry('refundReference', 'title.refund', 'label.reference', 12, d), d.fromJournal),
+  refundDate: (d) => fromJournal(digitsEntry('refundDate', 'title.refund', 'label.date', 4, d), d.fromJournal),
+  presentCard, keyedCard, password, operatorDone,
+  operators: (d) => ({ id: 'operators', title: t('title.operators'), menu: { items: OPERATOR_ITEMS, selected: d.selected }, footer: t('footer.choose') }),
+  operatorNumber: (d) => digitsEntry('operatorNumber', d.action === 'reset' ? 'title.resetPassword' : 'title.unlock', 'label.operator', 2, d),
+  pin, processing, approved, declined, printing, customerCopy,
   signature: () => signature(),
   duplicateWarning,
   voidTrace: (d) => digitsEntry('voidTrace', 'title.void', 'label.trace', 6, d),

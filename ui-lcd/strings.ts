@@ -63,6 +63,11 @@ export const STRINGS = {
   'title.network': s('Network', '网络设置'),
   'title.chooseFile': s('Choose a file', '选择文件'),
   'title.readerTest': s('Reader test', '读卡测试'),
+  'title.password': s('Change password', '修改密码'),
+  'title.resetPassword': s('Reset password', '重置密码'),
+  'title.operators': s('Operators', '操作员管理'),
+  'title.unlock': s('Unlock operator', '解锁操作员'),
+  'title.keyed': s('Key in card', '手输卡号'),
 
   // ---- menu items
   'menu.sale': s('Sale', '消费'),
@@ -103,6 +108,10 @@ export const STRINGS = {
   'menu.dhcp': s('DHCP', '自动获取'),
   'menu.staticIp': s('Static IP', '固定地址'),
   'menu.hostAddress': s('Host address', '主机地址'),
+  'menu.password': s('Password', '修改密码'),
+  'menu.operators': s('Operators', '操作员管理'),
+  'menu.resetPassword': s('Set password', '重置密码'),
+  'menu.unlock': s('Unlock', '解锁操作员'),
 
   // ---- footers: the next key to press
   'footer.ok': s('OK: confirm', '确认键继续'),
@@ -114,6 +123,7 @@ export const STRINGS = {
   'footer.back': s('OK: back', '确认键返回'),
   'footer.wait': s('Please wait', '请稍候'),
   'footer.anyKey': s('Press each key', '请逐个按键'),
+  'footer.keyed': s('FUNC=key in card', '功能键:手输卡号'),
 
   // ---- input labels
   'label.amount': s('Amount', '金额'),
@@ -126,12 +136,26 @@ export const STRINGS = {
   'label.ipAddress': s('IP (12 digits)', 'IP(12位)'),
   'label.prefix': s('Prefix', '前缀'),
   'label.port': s('Port', '端口'),
+  'label.oldPassword': s('Old password', '原密码'),
+  'label.newPassword': s('New password', '新密码'),
+  'label.repeatPassword': s('New again', '再输新密码'),
+  'label.cardNumber': s('Card no.', '卡号'),
+  'label.expiry': s('Expiry MMYY', '有效期MMYY'),
+  'label.date': s('Date MMDD', '原交易日期MMDD'),
 
   // ---- notices (transient)
   'notice.amountMax': s('Max {max}', '最大{max}'),
   'notice.amountZero': s('Enter an amount', '请输入金额'),
   'notice.tooShort': s('Too short', '位数不足'),
   'notice.attemptsLeft': s('Wrong: {n} tries left', '错误，剩{n}次'),
+  'notice.panLength': s('13 to 19 digits', '卡号13至19位'),
+  'notice.luhn': s('Card no. wrong', '卡号校验错'),
+  'notice.expiry': s('Not a MMYY date', '有效期格式错'),
+  'notice.expired': s('Card expired', '卡已过期'),
+  'notice.date': s('Not a date', '日期无效'),
+  'notice.dateFuture': s('Date in future', '日期晚于今天'),
+  'notice.dateOld': s('Over 180 days', '超过180天'),
+  'notice.notFound': s('Not in journal', '本机无此交易'),
 
   // ---- body messages
   'msg.bootStep': s('{step}', '{step}'),
@@ -186,7 +210,6 @@ export const STRINGS = {
   'msg.timedOut': s('Connection timed out', '连接超时'),
   'msg.languageNow': s('Now: {lang}', '当前：{lang}'),
   'msg.textLcdEnglish': s('Text LCD shows English', '字符屏仅显示英文'),
-  'msg.keysLeft': s('Left: {keys}', '剩余：{keys}'),
   'msg.allKeysOk': s('All keys OK', '按键全部正常'),
   'msg.restored': s('{what}: {outcome}', '{what}：{outcome}'),
   'msg.networkDown': s('Network down', '网络断开'),
@@ -208,6 +231,13 @@ export const STRINGS = {
   'msg.readerSelfTest': s('Reader self-test', '读卡器自检'),
   'msg.powerOffAsk': s('Power off now?', '现在关机？'),
   'msg.ipField': s('{field}', '{field}'),
+  'msg.passwordChanged': s('Password changed', '密码已修改'),
+  'msg.passwordReset': s('Operator {op}: password set', '{op}号密码已重置'),
+  'msg.unlocked': s('Operator {op} unlocked', '操作员{op}已解锁'),
+  'msg.operatorOf': s('Operator {op}', '操作员{op}'),
+  'msg.fromJournal': s('From this terminal', '取自本机流水'),
+  'msg.traceOrOk': s('OK alone=ref no.', '空按确认输参考号'),
+  'msg.keysLeftCount': s('{n} left: {keys}', '剩{n}个：{keys}'),
 
   // ---- diagnostics checks and results
   'diag.battery': s('Battery', '电池'),

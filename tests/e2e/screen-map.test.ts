@@ -73,7 +73,7 @@ describe('e2e: input controller', () => {
   function controller(state: string) {
     const sent: MachineEvent[] = [];
     const c = new InputController({
-      send: (e) => sent.push(e), clock: () => 0, cancelCardRead: () => undefined, paperReady: async () => true, refundDate: () => '1121',
+      send: (e) => sent.push(e), clock: () => 0, cancelCardRead: () => undefined, paperReady: async () => true, refundLookup: (stan) => (stan === 42 ? { rrn: '123456789012', dateMmdd: '1120', amountFen: 1234 } : undefined), now: () => Date.UTC(2026, 10, 21, 2),
       setLocale: () => undefined, locale: () => 'en', errorPages: () => 1, screenPages: () => 1, recoveryAction: () => undefined, diagnostics: () => undefined, changed: () => undefined,
     });
     c.sync(view(state));
@@ -119,6 +119,121 @@ describe('e2e: input controller', () => {
     assert.equal(c.state().local?.name, 'mainMenu');
     press('2');
     assert.deepEqual(sent[1], { type: 'VOID' });
+  });
+
+  it('password change from settings: old, new, new again, masked; BACK goes back a field; the screen never holds a digit', () => {
+    const { c, sent, press } = controller('idle');
+    press('MENU9');
+    assert.equal(c.state().local?.name, 'settings');
+    press('2');
+    assert.deepEqual(sent, [{ type: 'PASSWORD' }]);
+    c.sync(view('password.entry'));
+    const screen = () => chooseScreen(view('password.entry'), c.state(), ENV);
+    assert.equal(screen().name, 'password');
+    press('1111OK2468');
+    assert.deepEqual(screen().data, { mode: 'change', stage: 'new', length: 4, working: false });
+    press('BACK BACK BACK BACK BACK');
+    assert.equal(c.state().secret.stage, 'old');
+    press('1111OK2468OK2468');
+    assert.equal(c.state().secret.stage, 'repeat');
+    assert.ok(!JSON.stringify(c.state()).includes('2468') && !JSON.stringify(screen()).includes('2468'));
+    press('OK');
+    assert.deepEqual(sent[1], { type: 'CHANGE_PASSWORD', oldPassword: '1111', newPassword: '2468', repeated: '2468' });
+    c.sync(view('password.changing'));
+    c.sync(view('password.done', { operatorChange: { action: 'changed', operator: '001' } }));
+    assert.deepEqual(chooseScreen(view('password.done', { operatorChange: { action: 'changed', operator: '001' } }), c.state(), ENV), { name: 'operatorDone', data: { action: 'changed', operator: '01' } });
+    press('OK');
+    assert.deepEqual(sent[2], { type: 'OK' });
+  });
+
+  it('operator management: reset a password (operator no., new twice) and unlock an operator', () => {
+    const { c, sent, press } = controller('operators.choose');
+    const screen = () => chooseScreen(view('operators.choose'), c.state(), ENV);
+    assert.equal(screen().name, 'operators');
+    press('1');
+    assert.deepEqual(screen(), { name: 'operatorNumber', data: { action: 'reset', digits: '' } });
+    press('0OK');
+    assert.equal(screen().data.refused, 'too-short');
+    press('1OK');
+    assert.deepEqual(screen().data, { mode: 'reset', stage: 'new', length: 0, working: false, operator: '01' });
+    press('BACK');
+    assert.equal(screen().name, 'operatorNumber');
+    press('01OK5555OK5555OK');
+    assert.deepEqual(sent, [{ type: 'RESET_PASSWORD', operator: '001', newPassword: '5555', repeated: '5555' }]);
+    c.sync(view('operators.resetting'));
+    assert.equal(chooseScreen(view('operators.resetting'), c.state(), ENV).data.operator, '01');
+    c.sync(view('operators.choose'));
+    press('2');
+    press('99OK');
+    assert.deepEqual(sent[1], { type: 'UNLOCK', operator: '099' });
+  });
+
+  it('keyed entry (FUNC on the card screen where allowed): digits shown as keyed, Luhn and expiry refused with the digits kept, then KEYED with YYMM; CANCEL back to the card wait', () => {
+    const { c, sent, press } = controller('sale.card');
+    let cancelled = 0;
+    (c as unknown as { deps: { cancelCardRead: () => void } }).deps.cancelCardRead = () => { cancelled++; };
+    c.sync(view('sale.card', { flow: 'sale', keyedAllowed: false }));
+    press('FUNC');
+    assert.equal(c.state().keyed, undefined, 'not offered when not allowed');
+    const v = view('sale.card', { flow: 'sale', keyedAllowed: true });
+    c.sync(v);
+    assert.equal(chooseScreen(v, c.state(), ENV).data.keyed, true);
+    press('FUNC');
+    press('6222020000000016OK');
+    assert.equal(c.state().keyed?.refused, 'luhn');
+    assert.equal(c.state().keyed?.digits, '6222020000000016', 'digits kept');
+    press('BACK5OK');
+    assert.equal(c.state().keyed?.stage, 'expiry');
+    const expiry = chooseScreen(v, c.state(), ENV);
+    assert.equal(expiry.name, 'keyedCard');
+    assert.equal(screenFor('keyedCard', expiry.data).lines?.some((l) => JSON.stringify(l).includes('622202******0015')), true);
+    assert.ok(!JSON.stringify(screenFor('keyedCard', expiry.data)).includes('6222020000000015'), 'masked once accepted');
+    press('1325OK');
+    assert.equal(c.state().keyed?.refused, 'expiry');
+    press('CLEAR0125OK');
+    assert.equal(c.state().keyed?.refused, 'expired');
+    press('BACK BACK BACK BACK BACK');
+    assert.equal(c.state().keyed?.stage, 'pan');
+    assert.equal(c.state().keyed?.digits, '6222020000000015', 'the card number is kept when going back');
+    press('OK1228');
+    press('CANCEL');
+    assert.equal(c.state().keyed, undefined, 'CANCEL goes back to the card wait');
+    assert.deepEqual(sent, []);
+    press('FUNC6222020000000015OK1228OK');
+    assert.deepEqual(sent, [{ type: 'KEYED', pan: '6222020000000015', expiry: '2812' }]);
+    c.sync(view('sale.online', { flow: 'sale' }));
+    c.sync(view('sale.card', { flow: 'sale', keyedAllowed: true }));
+    assert.equal(cancelled, 0, 'the controller saw the card state again: nothing sent while sync lags');
+  });
+
+  it('refund details: a trace number of this journal fills reference no., date and amount; OK alone keys them; a bad date is refused with its reason', () => {
+    const { c, sent, press } = controller('refund.details');
+    const screen = () => chooseScreen(view('refund.details'), c.state(), ENV);
+    assert.equal(screen().name, 'refundTrace');
+    press('43OK');
+    assert.equal(screen().data.refused, 'not-found');
+    press('BACK2OK');
+    assert.deepEqual(screen(), { name: 'refundReference', data: { digits: '123456789012', fromJournal: true } });
+    press('OK');
+    assert.deepEqual(screen(), { name: 'refundDate', data: { digits: '1120', fromJournal: true } });
+    press('OK');
+    assert.deepEqual(screen(), { name: 'refundAmount', data: { amountFen: 1234 } });
+    press('BACK OK');
+    assert.deepEqual(sent, [{ type: 'REFUND_DETAILS', rrn: '123456789012', dateMmdd: '1120', amountFen: 123 }]);
+    // Not in this journal: OK alone, then the reference number and date typed.
+    const b = controller('refund.details');
+    b.press('OK');
+    assert.equal(chooseScreen(view('refund.details'), b.c.state(), ENV).name, 'refundReference');
+    b.press('12345678901OK');
+    assert.equal(b.c.state().digits.refused, 'too-short');
+    b.press('2OK1122OK');
+    assert.equal(b.c.state().digits.refused, 'date-future');
+    b.press('CLEAR0230OK');
+    assert.equal(b.c.state().digits.refused, 'date');
+    b.press('CLEAR0301OK');
+    assert.equal(b.c.state().digits.refused, 'date-old');
+    b.press('CLEAR1001OK500OK');
+    assert.deepEqual(b.sent, [{ type: 'REFUND_DETAILS', rrn: '123456789012', dateMmdd: '1001', amountFen: 500 }]);
   });
 
   it('PinBufferEntry refuses fewer than 4 digits and never exposes digits', () => {

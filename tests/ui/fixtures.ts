@@ -36,10 +36,43 @@ export const SAMPLES: Samples = {
     { variant: 'refused-max', data: { amountFen: 9_999_999, refused: 'max' } },
   ],
   refundAmount: [{ variant: '5.00', data: { amountFen: 500 } }],
-  refundReference: [{ variant: 'partial', data: { digits: '123456' } }],
+  refundTrace: [
+    { variant: 'partial', data: { digits: '42' } },
+    { variant: 'not-found', data: { digits: '000042', refused: 'not-found' } },
+  ],
+  refundReference: [
+    { variant: 'partial', data: { digits: '123456' } },
+    { variant: 'from-journal', data: { digits: '123456789012', fromJournal: true } },
+  ],
+  refundDate: [
+    { variant: 'from-journal', data: { digits: '1121', fromJournal: true } },
+    { variant: 'future', data: { digits: '1231', refused: 'date-future' } },
+  ],
+  keyedCard: [
+    { variant: 'pan-typing', data: { stage: 'pan', digits: '62220212345678901', amountFen: 1234, transaction: 'sale' } },
+    { variant: 'pan-luhn', data: { stage: 'pan', digits: '6222020000000016', transaction: 'sale', refused: 'luhn' } },
+    { variant: 'expiry', data: { stage: 'expiry', digits: '12', pan: PAN, amountFen: 1234, transaction: 'sale' } },
+    { variant: 'expired', data: { stage: 'expiry', digits: '0124', pan: PAN, transaction: 'refund', refused: 'expired' } },
+  ],
+  password: [
+    { variant: 'change-old', data: { mode: 'change', stage: 'old', length: 4 } },
+    { variant: 'change-repeat', data: { mode: 'change', stage: 'repeat', length: 2 } },
+    { variant: 'reset-new-working', data: { mode: 'reset', stage: 'repeat', length: 6, operator: '01', working: true } },
+  ],
+  operators: [{ variant: 'unlock', data: { selected: 1 } }],
+  operatorNumber: [
+    { variant: 'reset', data: { action: 'reset', digits: '0' } },
+    { variant: 'unlock-too-short', data: { action: 'unlock', digits: '', refused: 'too-short' } },
+  ],
+  operatorDone: [
+    { variant: 'changed', data: { action: 'changed', operator: '01' } },
+    { variant: 'reset', data: { action: 'reset', operator: '01' } },
+    { variant: 'unlocked', data: { action: 'unlocked', operator: '99' } },
+  ],
   presentCard: [
     { variant: 'all', data: { transaction: 'sale', amountFen: 1234 } },
     { variant: 'insert', data: { transaction: 'sale', amountFen: 1234, methods: ['insert'] } },
+    { variant: 'keyed-allowed', data: { transaction: 'refund', amountFen: 500, keyed: true } },
   ],
   pin: [{ variant: '4digits', data: { amountFen: 1234, pan: PAN, pinLength: 4 } }],
   processing: [{ variant: 'receiving', data: { transaction: 'sale', step: 'receiving' } }],
@@ -76,6 +109,7 @@ export const SAMPLES: Samples = {
   factoryTest: [
     { variant: 'display', data: { test: 'display' } },
     { variant: 'keypad', data: { test: 'keypad', keysLeft: ['7', 'OK', 'FUNC'] } },
+    { variant: 'keypad-many', data: { test: 'keypad', keysLeft: ['1', '2', '3', '4', '5', '6', '7', '8', '9', '0', 'UP', 'DOWN', 'MENU', 'FUNC', 'OK', 'CANCEL', 'CLEAR', 'BACK'] } },
   ],
   error: [
     { variant: 'paper-out', data: { code: 'E-PRN-01', page: 0 } },

@@ -14,6 +14,8 @@ export const AMOUNT_FEN_MAX_DEFAULT = 9_999_999;
 
 export interface AmountEntryOptions extends WidgetOptions {
   readonly amountFenMax?: number;
+  /** A default already in the field (a refund's original amount); BACK and CLEAR edit it. */
+  readonly initialFen?: number;
 }
 
 export class AmountEntry extends Widget<number> {
@@ -24,6 +26,8 @@ export class AmountEntry extends Widget<number> {
   constructor(options: AmountEntryOptions) {
     super(options);
     this.amountFenMax = options.amountFenMax ?? AMOUNT_FEN_MAX_DEFAULT;
+    const initial = options.initialFen ?? 0;
+    if (Number.isSafeInteger(initial) && initial > 0 && initial <= this.amountFenMax) this.digits = String(initial);
   }
 
   get amountFen(): number {

@@ -14,6 +14,8 @@ export interface DigitEntryOptions extends WidgetOptions {
   readonly lengthMax: number;
   /** Shown as '*' (password, PIN). */
   readonly secret?: boolean;
+  /** Digits already in the field (a default, or what was typed before going BACK); cut to lengthMax. */
+  readonly initial?: string;
 }
 
 export class DigitEntry extends Widget<string> {
@@ -23,6 +25,7 @@ export class DigitEntry extends Widget<string> {
   constructor(private readonly options: DigitEntryOptions) {
     super(options);
     if (!(options.lengthMin >= 0 && options.lengthMax >= Math.max(1, options.lengthMin))) throw new RangeError(`bad lengths ${options.lengthMin}..${options.lengthMax}`);
+    if (options.initial && /^\d+$/.test(options.initial)) this.digits = options.initial.slice(0, options.lengthMax);
   }
 
   get length(): number {
