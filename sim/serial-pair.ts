@@ -18,7 +18,20 @@ export interface SerialPairOptions {
   readonly bytesPerSecond?: number;
   /** Largest chunk delivered in one hop when paced (bytes). */
   readonly hopBytesMax?: number;
+  /**
+   * Schedules each hop of the wire: `delayMs` 0 is "next turn of the event loop" (default:
+   * setImmediate), more is the pacing delay (default: setTimeout). The day simulation passes its
+   * own, which counts the hops in flight so virtual time waits while bytes cross the wire.
+   */
+  readonly schedule?: Schedule;
 }
+
+export type Schedule = (fn: () => void, delayMs: number) => void;
+
+const defaultSchedule: Schedule = (fn, delayMs) => {
+  if (delayMs > 0) setTimeout(fn, delayMs);
+  else setImmediate(fn);
+};
 
 const HOP_BYTES_MAX_DEFAULT = 256;
 
@@ -30,11 +43,11 @@ class Lane {
   bytesCarried = 0;
 
   constructor(private readonly deliver: (chunk: Buffer) => void, private readonly bytesPerSecond: number | undefined,
-    private readonly hopBytesMax: number) {}
+    private readonly hopBytesMax: number, private readonly schedule: Schedule = defaultSchedule) {}
 
   push(chunk: Buffer): void {
     this.queue.push(chunk);
-    if (!this.pumping) { this.pumping = true; setImmediate(() => this.pump()); }
+    if (!this.pumping) { this.pumping = true; this.schedule(() => this.pump(), 0); }
   }
 
   waitDrained(): Promise<void> {
@@ -60,8 +73,8 @@ class Lane {
     if (hop.length < head.length) this.queue.unshift(head.subarray(hop.length));
     this.bytesCarried += hop.length;
     this.deliver(hop);
-    if (this.bytesPerSecond) setTimeout(() => this.pump(), (hop.length * 1000) / this.bytesPerSecond);
-    else setImmediate(() => this.pump());
+    if (this.bytesPerSecond) this.schedule(() => this.pump(), (hop.length * 1000) / this.bytesPerSecond);
+    else this.schedule(() => this.pump(), 0);
   }
 
   private finishDrain(): void {
@@ -175,8 +188,8 @@ export function createSerialPair(options: SerialPairOptions = {}): SerialPair {
   const host = new PairEnd(`pair:${label}/host`);
   const device = new PairEnd(`pair:${label}/device`);
   const hop = options.hopBytesMax ?? HOP_BYTES_MAX_DEFAULT;
-  host.outgoing = new Lane((chunk) => device.receive(chunk), options.bytesPerSecond, hop);
-  device.outgoing = new Lane((chunk) => host.receive(chunk), options.bytesPerSecond, hop);
+  host.outgoing = new Lane((chunk) => device.receive(chunk), options.bytesPerSecond, hop, options.schedule);
+  device.outgoing = new Lane((chunk) => host.receive(chunk), options.bytesPerSecond, hop, options.schedule);
   return {
     host,
     device,

@@ -27,6 +27,8 @@ export interface VirtualCardReaderOptions {
   /** Resend our frame if the host has not ACKed it within this (ms). */
   readonly ackTimeoutMs?: number;
   readonly retryCountMax?: number;
+  /** Timers for the ACK timeout (default: the process's; the day simulation passes its virtual clock). */
+  readonly timers?: { setTimeout(fn: () => void, ms: number): unknown; clearTimeout(handle: unknown): void };
 }
 
 /** CRC-16/CCITT-FALSE, table-free, written out again on purpose (see file comment). */
@@ -61,7 +63,7 @@ export class VirtualCardReader {
   private txSeq = 0;
   private lastRxSeq = -1;
   private outbox: Buffer[] = [];
-  private inFlight?: { bytes: Buffer; seq: number; tries: number; timer?: NodeJS.Timeout };
+  private inFlight?: { bytes: Buffer; seq: number; tries: number; timer?: unknown };
   private garble?: Garble;
   private silent = false;
   private contact?: ChipCard;
@@ -72,13 +74,15 @@ export class VirtualCardReader {
   private readonly ackTimeoutMs: number;
   private readonly retryCountMax: number;
   private readonly firmware: string;
+  private readonly timers: NonNullable<VirtualCardReaderOptions['timers']>;
 
   constructor(private readonly port: SerialPort, options: VirtualCardReaderOptions = {}) {
     this.ackTimeoutMs = options.ackTimeoutMs ?? 150;
     this.retryCountMax = options.retryCountMax ?? 3;
     this.firmware = options.firmware ?? 'VCR-1.0';
+    this.timers = options.timers ?? { setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) };
     port.onData((chunk) => { if (!this.silent) this.receive(chunk); });
-    port.onClose(() => { clearTimeout(this.inFlight?.timer); });
+    port.onClose(() => { this.timers.clearTimeout(this.inFlight?.timer); });
   }
 
   // ------------------------------------------------------------ controls
@@ -134,7 +138,7 @@ export class VirtualCardReader {
   /** The reader stops answering anything (hung firmware, no power on its side). */
   goSilent(): void {
     this.silent = true;
-    clearTimeout(this.inFlight?.timer);
+    this.timers.clearTimeout(this.inFlight?.timer);
   }
 
   wake(): void {
@@ -186,7 +190,7 @@ export class VirtualCardReader {
     if (!f) return;
     if (kind === NAK) { this.stats.naksReceived++; this.transmit(true); return; }
     if (seq !== f.seq) return;
-    clearTimeout(f.timer);
+    this.timers.clearTimeout(f.timer);
     this.inFlight = undefined;
     this.pump();
   }
@@ -218,13 +222,13 @@ export class VirtualCardReader {
   private transmit(resend: boolean): void {
     const f = this.inFlight;
     if (!f || this.silent) return;
-    clearTimeout(f.timer);
+    this.timers.clearTimeout(f.timer);
     if (resend) {
       this.stats.retransmits++;
       if (++f.tries > this.retryCountMax) { this.inFlight = undefined; this.pump(); return; }
     }
     this.write(resend ? f.bytes : this.applyGarble(f.bytes));
-    f.timer = setTimeout(() => this.transmit(true), this.ackTimeoutMs);
+    f.timer = this.timers.setTimeout(() => this.transmit(true), this.ackTimeoutMs);
   }
 
   private applyGarble(bytes: Buffer): Buffer {

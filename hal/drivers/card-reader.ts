@@ -15,6 +15,7 @@ import { silentLogger } from '../../runtime/log';
 import type { CardEvent, CardReader, CardSlot, CardSource, ReaderDiagnostics, ReaderInfo } from '../card-reader';
 import { Listeners, SerialPort } from '../serial';
 import { FrameParser, LinkItem, PAYLOAD_BYTES_MAX, encodeAck, encodeFrame, encodeNak } from './card-reader-frame';
+import { Timers, realTimers } from './timing';
 
 /** Message types (see the protocol document). Responses are the command type | 0x80. */
 export const MSG = {
@@ -44,6 +45,8 @@ export interface FramedCardReaderOptions {
   /** Card events kept for `waitForCard` callers that have not asked yet. */
   readonly eventQueueMax?: number;
   readonly logger?: Logger;
+  /** Timers for every timeout (default: the process's; the day simulation passes its virtual clock). */
+  readonly timers?: Timers;
 }
 
 const DEFAULTS = {
@@ -76,16 +79,18 @@ export class FramedCardReader implements CardReader {
   private awaitingResponse?: { type: number } & Pending<Buffer>;
   /** Serialises our frames: one command at a time. */
   private lock: Promise<unknown> = Promise.resolve();
-  private interByteTimer?: NodeJS.Timeout;
+  private interByteTimer?: unknown;
   private cardWaiters: Array<Pending<CardEvent>> = [];
   private readonly closeError = (): PosError => this.portError ?? new PosError('RDR_DISCONNECTED', 'card reader closed');
   private portError?: PosError;
   private closed = false;
+  private readonly timers: Timers;
 
   constructor(private readonly port: SerialPort, options: FramedCardReaderOptions = {}) {
-    const { logger, ...rest } = options;
+    const { logger, timers, ...rest } = options;
     this.o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) };
     this.log = logger ?? silentLogger;
+    this.timers = timers ?? realTimers;
     port.onData((chunk) => this.receive(chunk));
     port.onClose((error) => this.onPortClosed(error));
   }
@@ -116,7 +121,7 @@ export class FramedCardReader implements CardReader {
     const waiter = this.cardWaiters[this.cardWaiters.length - 1];
     card.catch(() => undefined);
     // The caller's limit covers starting detection too.
-    const timer = setTimeout(() => {
+    const timer = this.timers.setTimeout(() => {
       this.dropCardWaiter(waiter);
       waiter.reject(new PosError('RDR_NO_CARD', `no card within ${timeoutMs} ms`, { timeoutMs }));
       this.stopDetection().catch((e: unknown) => this.log.warn({ err: e }, 'stop detection failed'));
@@ -124,11 +129,11 @@ export class FramedCardReader implements CardReader {
     try {
       await this.startDetection(sources);
     } catch (error) {
-      clearTimeout(timer);
+      this.timers.clearTimeout(timer);
       this.dropCardWaiter(waiter);
       throw error;
     }
-    return card.finally(() => clearTimeout(timer));
+    return card.finally(() => this.timers.clearTimeout(timer));
   }
 
   async transmit(slot: CardSlot, apdu: Uint8Array): Promise<Buffer> {
@@ -156,7 +161,7 @@ export class FramedCardReader implements CardReader {
     await this.release('contact').catch(() => undefined);
     this.closed = true;
     this.failPending(this.closeError());
-    clearTimeout(this.interByteTimer);
+    this.timers.clearTimeout(this.interByteTimer);
     await this.port.close();
   }
 
@@ -227,20 +232,20 @@ export class FramedCardReader implements CardReader {
 
   /** Resolves with the promise, or with `onTimeout()` (thrown if it is an error) after `ms`. */
   private withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => PosError | undefined): Promise<T | undefined> {
-    let timer: NodeJS.Timeout | undefined;
+    let timer: unknown;
     const timeout = new Promise<undefined>((resolve, reject) => {
-      timer = setTimeout(() => { const e = onTimeout(); if (e) reject(e); else resolve(undefined); }, ms);
+      timer = this.timers.setTimeout(() => { const e = onTimeout(); if (e) reject(e); else resolve(undefined); }, ms);
     });
-    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer)) as Promise<T | undefined>;
+    return Promise.race([promise, timeout]).finally(() => this.timers.clearTimeout(timer)) as Promise<T | undefined>;
   }
 
   // ------------------------------------------------------------ receiving
 
   private receive(chunk: Buffer): void {
     this.handleItems(this.parser.push(chunk));
-    clearTimeout(this.interByteTimer);
+    this.timers.clearTimeout(this.interByteTimer);
     if (this.parser.pending) {
-      this.interByteTimer = setTimeout(() => this.handleItems(this.parser.expire()), this.o.interByteTimeoutMsMax);
+      this.interByteTimer = this.timers.setTimeout(() => this.handleItems(this.parser.expire()), this.o.interByteTimeoutMsMax);
     }
   }
 

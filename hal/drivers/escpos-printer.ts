@@ -24,6 +24,7 @@ import { silentLogger } from '../../runtime/log';
 import type { PrintJob, PrintResult, Printer, PrinterStatus } from '../printer';
 import type { SerialPort } from '../serial';
 import { DLE, FONT_A_WIDTH_DOTS, GS, Segment, encodeBlock, jobPrologue } from './escpos-encoder';
+import { Timers, realTimers } from './timing';
 
 export interface EscPosPrinterOptions {
   /** Printable width in dots: 384 for 58 mm paper, 576 for 80 mm (203 dpi). */
@@ -47,6 +48,8 @@ export interface EscPosPrinterOptions {
   /** Rows per GS v 0 command: cheap printers refuse tall raster commands. */
   readonly rasterStripeRowsMax?: number;
   readonly logger?: Logger;
+  /** Timers and clock for every timeout (default: the process's; the day simulation passes its virtual clock). */
+  readonly timers?: Timers;
 }
 
 const DEFAULTS = {
@@ -81,7 +84,8 @@ interface JobContext {
 export class EscPosPrinter implements Printer {
   readonly paperWidthDots: number;
   readonly columns: number;
-  private readonly o: Required<Omit<EscPosPrinterOptions, 'columns' | 'logger'>>;
+  private readonly o: Required<Omit<EscPosPrinterOptions, 'columns' | 'logger' | 'timers'>>;
+  private readonly timers: Timers;
   private readonly log: Logger;
   private readonly realtimeWaiters: Waiter[] = [];
   private readonly syncWaiters: Waiter[] = [];
@@ -98,9 +102,10 @@ export class EscPosPrinter implements Printer {
   constructor(private readonly port: SerialPort, options: EscPosPrinterOptions) {
     this.paperWidthDots = options.paperWidthDots;
     this.columns = options.columns ?? Math.floor(options.paperWidthDots / FONT_A_WIDTH_DOTS);
-    const { columns: _c, logger, ...rest } = options;
+    const { columns: _c, logger, timers, ...rest } = options;
     this.o = { ...DEFAULTS, ...stripUndefined(rest), paperWidthDots: options.paperWidthDots, gb18030: options.gb18030 };
     this.log = logger ?? silentLogger;
+    this.timers = timers ?? realTimers;
     port.onData((chunk) => this.receive(chunk));
     port.onClose((error) => this.onPortClosed(error));
   }
@@ -203,9 +208,9 @@ export class EscPosPrinter implements Printer {
     const answer = this.waitByte(this.syncWaiters);
     await this.port.write(SYNC_QUERY);
     ctx.bytesSent += SYNC_QUERY.length;
-    const started = Date.now();
+    const started = this.timers.now();
     for (;;) {
-      const sensor = await raceTimeout(answer, this.o.stallPollMs);
+      const sensor = await raceTimeout(this.timers, answer, this.o.stallPollMs);
       if (sensor !== undefined) {
         if ((sensor & 0x03) !== 0) ctx.paperNearEnd = true;
         ctx.unconfirmedBytes = 0;
@@ -213,7 +218,7 @@ export class EscPosPrinter implements Printer {
       }
       const fault = statusFault(await this.queryStatus());
       if (fault) throw fault;
-      if (Date.now() - started >= this.o.blockTimeoutMsMax) {
+      if (this.timers.now() - started >= this.o.blockTimeoutMsMax) {
         throw new PosError('PRN_TIMEOUT', `printer did not confirm within ${this.o.blockTimeoutMsMax} ms`,
           { blockTimeoutMsMax: this.o.blockTimeoutMsMax });
       }
@@ -251,7 +256,7 @@ export class EscPosPrinter implements Printer {
     const done = new Promise<void>((resolve) => { this.clearWaiter = { matched: 0, resolve }; });
     try {
       await this.port.write(CLEAR_BUFFERS);
-      await raceTimeout(done, this.o.statusTimeoutMsMax);
+      await raceTimeout(this.timers, done, this.o.statusTimeoutMsMax);
     } catch (error) {
       this.log.warn({ err: error }, 'clearing printer buffers failed');
     } finally {
@@ -264,7 +269,7 @@ export class EscPosPrinter implements Printer {
   private async queryStatus(): Promise<PrinterStatus> {
     if (this.portError) throw this.portError;
     const answers = [0, 1, 2, 3].map(() => this.waitByte(this.realtimeWaiters));
-    const timeout = setTimeout(() => this.rejectWaiters(this.realtimeWaiters, new PosError('PRN_TIMEOUT',
+    const timeout = this.timers.setTimeout(() => this.rejectWaiters(this.realtimeWaiters, new PosError('PRN_TIMEOUT',
       `no status answer within ${this.o.statusTimeoutMsMax} ms`, { statusTimeoutMsMax: this.o.statusTimeoutMsMax })),
     this.o.statusTimeoutMsMax);
     try {
@@ -272,7 +277,7 @@ export class EscPosPrinter implements Printer {
       const [printer, offline, error, paper] = await Promise.all(answers);
       return decodeStatus(printer, offline, error, paper);
     } finally {
-      clearTimeout(timeout);
+      this.timers.clearTimeout(timeout);
     }
   }
 
@@ -345,10 +350,10 @@ function statusFault(status: PrinterStatus): PosError | undefined {
 }
 
 /** Resolves with the promise's value, or undefined after `ms` (the promise keeps running). */
-function raceTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), ms); });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+function raceTimeout<T>(timers: Timers, promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: unknown;
+  const timeout = new Promise<undefined>((resolve) => { timer = timers.setTimeout(() => resolve(undefined), ms); });
+  return Promise.race([promise, timeout]).finally(() => timers.clearTimeout(timer));
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

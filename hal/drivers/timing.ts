@@ -5,3 +5,20 @@
 export type Sleep = (ms: number) => Promise<void>;
 
 export const realSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The timers a driver's timeouts run on. Injected (optional, default `realTimers`) so that the
+ * seeded simulation drives them with its virtual clock: sim/simulate-world.ts VirtualClock fits.
+ */
+export interface Timers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+  now(): number;
+}
+
+/** The process's timers, looked up at each call, so fake timers installed later still apply. */
+export const realTimers: Timers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+  now: () => Date.now(),
+};
