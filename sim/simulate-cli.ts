@@ -1,7 +1,7 @@
 /**
  * `pos simulate`: the seeded day simulation from the command line.
  *
- *   pos simulate --seed 7 --days 20 [--rates powerCut=0.1,hostDelay=0] [--no-faults] [--verbose]
+ *   pos simulate --seed 7 --days 20 [--rates powerCut=0.1,hostDelay=0] [--no-faults] [--stand-in-devices] [--verbose]
  *   pos simulate soak [--days 10000] [--days-per-seed 20] [--workers 2] [--first-seed 100000]
  *
  * Exit 0: every invariant held; 1: a failure (printed with its seed, step, invariant and last
@@ -51,10 +51,12 @@ async function runOne(ctx: CommandContext): Promise<number> {
   if (seed === undefined || days === undefined || rates === undefined) return 64;
   if (days < 1 || days > DAYS_MAX) { ctx.err(`pos simulate: --days must be 1..${DAYS_MAX}`); return 64; }
   const started = Date.now();
-  const r = await simulateDays({ seed, days, rates, onEvent: ctx.flags.has('verbose') ? ctx.out : undefined });
+  const devices = ctx.flags.has('stand-in-devices') ? 'stand-in' : 'wire';
+  const r = await simulateDays({ seed, days, rates, devices, onEvent: ctx.flags.has('verbose') ? ctx.out : undefined });
   ctx.out(`seed ${r.seed}: ${r.daysCompleted}/${r.days} days, ${r.steps} steps, ${r.boots} boots, ${r.batchesClosed} batches closed, ${r.invariantChecks} invariant checks, ${Date.now() - started} ms`);
   ctx.out(`operations: ${JSON.stringify(r.operations)}`);
   ctx.out(`faults: ${JSON.stringify(r.faults)}`);
+  ctx.out(`devices: ${r.devices}${r.devices === 'wire' ? ` ${JSON.stringify(r.wire)}` : ''}`);
   ctx.out(`digest: ${r.digest}`);
   if (!r.failure) return 0;
   for (const line of formatFailure(r.failure).split('\n')) ctx.err(line);
@@ -74,7 +76,7 @@ async function runSoak(ctx: CommandContext): Promise<number> {
 export const simulateCommands: readonly Command[] = [
   {
     name: 'simulate',
-    usage: 'simulate --seed N --days D [--rates k=p,...] [--no-faults] [--verbose]',
+    usage: 'simulate --seed N --days D [--rates k=p,...] [--no-faults] [--stand-in-devices] [--verbose]',
     summary: 'seeded trading days with faults, invariants after every step (replays from the seed)',
     run: runOne,
   },

@@ -63,7 +63,8 @@ export interface CheckInput {
   readonly damaged: boolean;
   /** Output produced since the last check. */
   readonly newLogs: string;
-  readonly newReceipts: readonly string[];
+  /** Printed output: decoded text, or the raw bytes sent to the printer. */
+  readonly newReceipts: ReadonlyArray<string | Buffer>;
   /** The step id that caused new host sale entries (charged-once). */
   readonly stepId: number;
   /** Settlements the host was told to answer unbalanced, by batch. */
@@ -98,7 +99,7 @@ export class InvariantChecker {
   check(c: CheckInput): void {
     this.checks++;
     this.noSecrets('logs', Buffer.from(c.newLogs));
-    for (const r of c.newReceipts) this.noSecrets('receipts', Buffer.from(r));
+    for (const r of c.newReceipts) this.noSecrets(typeof r === 'string' ? 'receipts' : 'printer wire', typeof r === 'string' ? Buffer.from(r) : r);
     this.noSecrets('screen', Buffer.from(JSON.stringify(c.view)));
     this.stanUnique(c);
     this.recoveryHonest(c);

@@ -3,9 +3,11 @@
  * real timer), a seeded PRNG, and the pump that lets one operator step run to rest.
  *
  * Determinism: exactly one chain of work is in flight at a time. Real asynchronous work (LMDB
- * commits, scrypt, opening the journal) is counted in `io`; while it is in flight the pump only
- * yields to the event loop. Only when nothing real is pending does it move virtual time to the
- * next timer. So the order of everything the terminal sees depends on the seed alone.
+ * commits, scrypt, opening the journal) and bytes crossing a simulated serial wire (each hop of
+ * sim/serial-pair.ts is an event-loop turn) are counted in `io`; while any is in flight the pump
+ * only yields to the event loop. Only when nothing is pending does it move virtual time to the
+ * next timer (a driver's ACK or status timeout, a customer presenting a card). So the order of
+ * everything the terminal sees depends on the seed alone.
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { TimerClock } from '../runtime/host/transport';
@@ -84,7 +86,25 @@ export class IoGate {
   private disk = 0;
   private cpu = 0;
   private epoch = 0;
-  get inFlight(): number { return this.disk + this.cpu; }
+  private wire = 0;
+  private wireEpoch = 0;
+  get inFlight(): number { return this.disk + this.cpu + this.wire; }
+  get wireInFlight(): number { return this.wire; }
+  /**
+   * Runs `fn` at the next turn of the event loop, counted until then: a hop of bytes on a
+   * simulated serial wire (sim/serial-pair.ts `schedule`). Virtual time waits for it.
+   */
+  hop(fn: () => void): void {
+    const epoch = this.wireEpoch;
+    this.wire++;
+    setImmediate(() => {
+      if (epoch !== this.wireEpoch) return; // the board lost power: the bytes never arrive
+      this.wire--;
+      fn();
+    });
+  }
+  /** The board lost power: bytes on its wires are lost, their hops neither run nor count. */
+  dropWire(): void { this.wire = 0; this.wireEpoch++; }
   get diskInFlight(): number { return this.disk; }
   track<T>(p: Promise<T>, kind: 'disk' | 'cpu' = 'disk'): Promise<T> {
     const epoch = this.epoch;

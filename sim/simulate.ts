@@ -10,7 +10,8 @@
  *
  * Parts: simulate-world.ts (virtual clock, PRNG, pump), simulate-host.ts (in-memory sockets to
  * the acquirer simulator), simulate-storage.ts (journal instrumentation, power-cut disk model,
- * bit flips), simulate-devices.ts (printer, card reader), simulate-operator.ts (who presses what),
+ * bit flips), simulate-devices.ts (the real reader and printer drivers over in-memory serial cables to
+ * the virtual reader and printer; or stand-ins), simulate-operator.ts (who presses what),
  * simulate-invariants.ts (what must hold).
  */
 import { createHash } from 'node:crypto';
@@ -38,7 +39,7 @@ import { rec } from '../runtime/records';
 import { IoGate, Rng, VirtualClock, pump } from './simulate-world';
 import { SimLink } from './simulate-host';
 import { SimDisk } from './simulate-storage';
-import { SimCardReader, SimPrinter, SIM_PANS } from './simulate-devices';
+import { BootWires, DeviceHooks, DeviceMode, SimCardReader, SimPrinter, SimPrinterDevice, StandInCardReader, WireCardReader, WirePrinter, SIM_PANS } from './simulate-devices';
 import { InvariantChecker, InvariantFailure, InvariantName, SIM_PIN } from './simulate-invariants';
 import { Action, OPERATORS, OperatorContext, OperatorKind, SETTLE_TRIES_MAX, nextAction } from './simulate-operator';
 
@@ -80,7 +81,10 @@ export interface FaultRates {
   /** Per print job. */
   readonly paperOut: number;
   readonly coverOpen: number;
-  /** Per card presented: reader frames garbled beyond the driver's retries. */
+  /**
+   * Per card presented: reader frames garbled on the wire, in a burst of 1..5 transmissions (up to
+   * 3 the reader's resends recover; more lose the frame). Stand-in devices: beyond the retries.
+   */
   readonly garbledReader: number;
   /** Per key press: it bounces (sent twice) / sticks (sent 3..6 times). */
   readonly keyBounce: number;
@@ -118,6 +122,11 @@ export interface SimulateOptions {
   readonly onEvent?: (line: string) => void;
   /** Stop at the first failure (default) or keep the report of the first and stop anyway. */
   readonly lastEventsKept?: number;
+  /**
+   * 'wire' (default): the real card reader and printer drivers over in-memory serial cables to the
+   * virtual reader and printer. 'stand-in': the first version's in-process stand-ins, no bytes.
+   */
+  readonly devices?: DeviceMode;
 }
 
 export interface SimFailure {
@@ -147,6 +156,12 @@ export interface SimulationReport {
   readonly digest: string;
   readonly eventCount: number;
   readonly failure?: SimFailure;
+  readonly devices: DeviceMode;
+  /**
+   * What crossed the device wires ('wire' devices): frames garbled and frames the reader driver
+   * rejected, NAKs, resends, timeouts; printer jobs, lines and bytes; presentations by kind.
+   */
+  readonly wire: Record<string, number>;
 }
 
 const T0_MS = Date.UTC(2026, 0, 5, 0, 0, 0); // 08:00 in Beijing
@@ -184,8 +199,14 @@ class Simulation {
   readonly sim: AcquirerSimulator;
   readonly link: SimLink;
   readonly disk: SimDisk;
-  readonly printer = new SimPrinter();
+  readonly printer: SimPrinterDevice;
   readonly reader: SimCardReader;
+  /** The device layer's own seed stream: wire faults' details leave the other faults of a seed in place. */
+  private readonly deviceRng: Rng;
+  private readonly deviceHooks: DeviceHooks;
+  /** 'wire' devices: the real drivers' wrappers, and this boot's cables (undefined while off). */
+  readonly wireDevices: { readonly reader: WireCardReader; readonly printer: WirePrinter } | undefined;
+  private wires: BootWires | undefined;
   readonly checker = new InvariantChecker();
   readonly logger: Logger;
   private readonly logChunks: string[] = [];
@@ -221,16 +242,68 @@ class Simulation {
     this.logger.level = 'debug';
     this.sim = new AcquirerSimulator({ randomBytes: seededRandom(o.seed ^ 0x5eed), now: () => new Date(this.clock.nowMs), logger: this.logger });
     this.disk = new SimDisk(this.dir, this.io, this.rng);
-    this.reader = new SimCardReader(this.clock);
+    this.deviceRng = new Rng((o.seed ^ 0x0de71ce5) >>> 0);
+    this.deviceHooks = { clock: this.clock, io: this.io, rng: this.deviceRng, logger: this.logger, fault: (kind) => { this.fault(kind, true); } };
+    if ((o.devices ?? 'wire') === 'wire') {
+      const reader = new WireCardReader(this.deviceHooks), printer = new WirePrinter(this.deviceHooks);
+      this.wireDevices = { reader, printer };
+      this.reader = reader;
+      this.printer = printer;
+    } else {
+      this.wireDevices = undefined;
+      this.reader = new StandInCardReader(this.clock);
+      this.printer = new SimPrinter();
+    }
     this.link = new SimLink(this.sim, this.clock, this.rng, {
       onRequest: () => this.disk.externalEffect(),
       refuseNext: () => this.fault('network-down', this.rng.chance(this.rates.networkDown)),
     });
     this.printer.beforeJob = () => {
       this.disk.externalEffect();
-      if (this.fault('paper-out', this.rng.chance(this.rates.paperOut))) this.printer.paperOut = true;
-      if (this.fault('cover-open', this.rng.chance(this.rates.coverOpen))) this.printer.coverOpen = true;
+      const paperOut = this.fault('paper-out', this.rng.chance(this.rates.paperOut));
+      const coverOpen = this.fault('cover-open', this.rng.chance(this.rates.coverOpen));
+      const p = this.printer;
+      if (p instanceof SimPrinter) {
+        if (paperOut) p.paperOut = true;
+        if (coverOpen) p.coverOpen = true;
+        return;
+      }
+      const wp = p as WirePrinter;
+      // On the wire: an empty roll is refused before the first byte; a roll that ends mid-receipt
+      // stops the job at the block the printer reached (the driver's status poll finds it).
+      if (paperOut && this.deviceRng.chance(0.5)) { wp.paperRunsOut(); this.event('paper: the roll ends within the job'); }
+      else if (paperOut) wp.paperOut();
+      if (coverOpen) wp.openCover();
     };
+  }
+
+  /** Power on for the devices: new cables, new drivers (the paper and cover are as they were). */
+  private devicesOn(): void {
+    this.devicesOff();
+    if (!this.wireDevices) return;
+    this.wires = new BootWires(this.deviceHooks);
+    this.wireDevices.reader.connect(this.wires);
+    this.wireDevices.printer.connect(this.wires);
+  }
+
+  /** The devices lose power: whatever was on the wires or waiting on a timer is gone. */
+  private devicesOff(): void {
+    if (!this.wireDevices) { this.reader.cancel(); return; }
+    if (!this.wires) return;
+    this.wires.kill();
+    this.wires = undefined;
+    this.wireDevices.reader.disconnect();
+    this.wireDevices.printer.disconnect();
+  }
+
+  devicesOffAfterFailure(): void { this.devicesOff(); this.clock.clearAll(); }
+
+  /** The wire figures for the report. */
+  wireStats(): Record<string, number> {
+    if (!this.wireDevices) return {};
+    const { reader, printer } = this.wireDevices;
+    const presented = Object.fromEntries(Object.entries(reader.presented).map(([k, v]) => [`presented-${k}`, v]));
+    return sortKeys({ ...reader.stats(), ...printer.stats(), ...presented });
   }
 
   // ------------------------------------------------------------ events and counts
@@ -332,6 +405,7 @@ class Simulation {
     this.terminal = undefined;
     this.cutNow = false;
     this.battery = 'ok';
+    this.devicesOn();
     const actor = createActor(this.machine());
     this.actor = actor;
     this.reader.onKeyed = () => { this.disk.externalEffect(); actor.send({ type: 'KEYED', pan: SIM_PANS[1], expiry: '3012' }); };
@@ -349,7 +423,7 @@ class Simulation {
     if (lying) this.fault('lying-flush', true);
     const arrived = this.link.powerCut();
     this.actor?.stop();
-    this.reader.cancel();
+    this.devicesOff();
     this.clock.clearAll();
     while (this.io.diskInFlight > 0) await new Promise((r) => setImmediate(r));
     this.io.forgetCpu();
@@ -373,7 +447,7 @@ class Simulation {
   /** Clean power-off (night, or the technician's reboot): the machine is at rest. */
   async powerOff(): Promise<void> {
     this.actor?.stop();
-    this.reader.cancel();
+    this.devicesOff();
     this.clock.clearAll();
     while (this.io.diskInFlight > 0) await new Promise((r) => setImmediate(r));
     this.io.forgetCpu();
@@ -606,6 +680,7 @@ export async function simulateDays(o: SimulateOptions): Promise<SimulationReport
     s.event(`FAILED ${invariant}: ${message.split('\n')[0]}`);
     failure = { seed: o.seed, day: s.day, step: s.step, invariant, message, lastEvents: s.recentEvents };
     s.actor?.stop();
+    s.devicesOffAfterFailure();
     while (s.io.diskInFlight > 0) await new Promise((r) => setImmediate(r));
     await s.terminal?.store.journal.close().catch(() => undefined);
   } finally {
@@ -617,7 +692,7 @@ export async function simulateDays(o: SimulateOptions): Promise<SimulationReport
   return {
     seed: o.seed, days: o.days, daysCompleted, steps: s.step, operations: sortKeys(s.operations), faults: sortKeys(s.faults),
     invariantChecks: s.checker.checks, boots: s.boots, batchesClosed, hostApprovedSales, virtualMs: s.clock.nowMs - T0_MS,
-    digest: s.digest, eventCount: s.eventCount, failure,
+    digest: s.digest, eventCount: s.eventCount, failure, devices: o.devices ?? 'wire', wire: s.wireStats(),
   };
 }
 

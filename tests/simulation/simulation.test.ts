@@ -76,8 +76,25 @@ describe('simulation: seeded trading days with faults, invariants after every st
     if (reports.length < CI_SEEDS.length) this.skip();
     const seen = new Set(reports.flatMap((r) => Object.keys(r.faults)));
     const expected = ['power-cut', 'disk-model-cut', 'disk-model-commit-on-disk', 'disk-model-commit-absent', 'lying-flush', 'bit-flip', 'storage-eio', 'storage-full', 'host-delay', 'host-drop', 'host-mid-close', 'host-garbage',
-      'bad-mac', 'decline', 'network-down', 'unbalanced-settlement', 'wrong-pin', 'paper-out', 'cover-open', 'key-bounce', 'key-stuck', 'battery-low', 'battery-critical'];
+      'bad-mac', 'decline', 'network-down', 'unbalanced-settlement', 'wrong-pin', 'paper-out', 'cover-open', 'garbled-reader', 'key-bounce', 'key-stuck', 'battery-low', 'battery-critical'];
     assert.deepEqual(expected.filter((k) => !seen.has(k)), []);
+  });
+
+  // The default devices are the real drivers on in-memory serial cables (sim/simulate-devices.ts).
+  it('the real reader and printer drivers were on the wire: garbled frames rejected, printer faults reported', function () {
+    if (reports.length < CI_SEEDS.length) this.skip();
+    const wire: Record<string, number> = {};
+    for (const r of reports) for (const [k, v] of Object.entries(r.wire)) wire[k] = (wire[k] ?? 0) + v;
+    console.log(`      [simulation] wire ${JSON.stringify(wire)}`);
+    for (const r of reports) assert.equal(r.devices, 'wire');
+    for (const k of ['presented-swipe', 'presented-insert', 'presented-tap', 'presented-keyed', 'presented-garbled-swipe', 'presented-garbled-chip', 'printer-jobs-printed', 'printer-lines']) {
+      assert.ok((wire[k] ?? 0) > 0, `${k}: none`);
+    }
+    assert.ok(wire['reader-frames-rejected'] >= wire['reader-frames-garbled'] / 2, `the driver rejected ${wire['reader-frames-rejected']} of ${wire['reader-frames-garbled']} garbled frames`);
+    // Paper out and cover open are found by the driver's status queries: jobs fail.
+    assert.ok(wire['printer-jobs-failed'] > 0, 'no print job failed');
+    // A burst longer than the reader's resends loses a frame: the driver reports it (timeouts, unreadable chips).
+    assert.ok(wire['reader-timeouts'] > 0, 'no garbled burst outlasted the resends');
   });
 });
 
@@ -94,6 +111,15 @@ describe('simulation: replay and positive controls', function () {
     assert.equal(rb.digest, ra.digest);
     const other = await simulateDays({ seed: 4243, days: 1 });
     assert.notEqual(other.digest, ra.digest);
+  });
+
+  it('the stand-in devices (no wire) still run, on a flag, and replay', async () => {
+    const a = await simulateDays({ seed: 4242, days: 2, devices: 'stand-in' });
+    assert.equal(a.failure, undefined, a.failure && formatFailure(a.failure));
+    assert.equal(a.devices, 'stand-in');
+    assert.deepEqual(a.wire, {});
+    const b = await simulateDays({ seed: 4242, days: 2, devices: 'stand-in' });
+    assert.equal(b.digest, a.digest);
   });
 
   for (const bug of ['drop-reversal', 'double-sale'] as const) {
