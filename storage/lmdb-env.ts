@@ -16,6 +16,8 @@ export interface EnvOptions {
   readonly safeRestore?: boolean;
   readonly readOnly?: boolean;
   readonly noSync?: boolean;
+  /** lmdb-js's overlappingSync (flush on another thread after the commit); default lmdb-js's own. */
+  readonly overlappingSync?: boolean;
 }
 
 export function openEnv(dir: string, options: EnvOptions = {}): JournalDb {
@@ -31,6 +33,7 @@ export function openEnv(dir: string, options: EnvOptions = {}): JournalDb {
     ...(options.mapSizeBytes !== undefined ? { mapSize: options.mapSizeBytes } : {}),
     readOnly: options.readOnly ?? false,
     noSync: options.noSync ?? false,
+    ...(options.overlappingSync !== undefined ? { overlappingSync: options.overlappingSync } : {}),
     // overlappingSync stays at lmdb-js's default; durability comes from awaiting db.flushed.
   });
 }

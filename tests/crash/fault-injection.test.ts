@@ -16,8 +16,9 @@ describe('journal: fault injection with strace', function () {
   afterEach(() => removeDir(dir));
 
   /**
-   * strace's `when` counts per thread and lmdb-js writes from several threads, so injection
-   * starts at a thread's Nth call (`when=N+`), early enough that every thread reaches it.
+   * strace's `when` counts per thread. The journal commits on the main thread (syncCommit), so
+   * the Nth fdatasync is the Nth commit (opening a new journal commits twice); with lmdb-js's
+   * write threads, each thread's Nth call. `when=N+` keeps failing from there on either way.
    */
   async function expectTypedFailure(strace: string[], code: string | RegExp): Promise<void> {
     const run = await runWriter(dir, { count: 400, strace: ['-f', '-qq', ...strace] });
@@ -36,7 +37,7 @@ describe('journal: fault injection with strace', function () {
   }
 
   it('eioFromFdatasyncIsAStorageIoErrorAndLosesNothingAcknowledged', async () => {
-    await expectTypedFailure(['-e', 'trace=fdatasync', '-e', 'inject=fdatasync:error=EIO:when=2+'], 'E-STO-03');
+    await expectTypedFailure(['-e', 'trace=fdatasync', '-e', 'inject=fdatasync:error=EIO:when=5+'], 'E-STO-03');
   });
 
   // An injected error on a data-page write surfaces with its errno; on the meta-page write LMDB
