@@ -167,7 +167,7 @@ export const STRINGS = {
   'msg.recoveryReason': s('Reason: {code}', '原因：{code}'),
   'msg.connecting': s('Connecting to host', '正在连接主机'),
   'msg.attempt': s('Attempt {n}/{max}', '第{n}/{max}次'),
-  'msg.presentCard': s('Swipe, insert or tap card', '请刷卡、插卡或挥卡'),
+  'msg.presentCard': s('Swipe/insert/tap', '请刷卡/插卡/挥卡'),
   'msg.swipe': s('Swipe card', '请刷卡'),
   'msg.insert': s('Insert card', '请插卡'),
   'msg.tap': s('Tap card', '请挥卡'),

@@ -124,13 +124,18 @@ describe('e2e: a trading day through the control interface (terminal process, si
     await d.keys('2');
     await d.until('idle');
 
-    // ---- refund against sale 2 (reference number from the host), part of it
+    // ---- refund against sale 2, part of it: its trace number fills the reference number and date from the journal
     await d.keys('MENU3');
     await supervisor('refund.authorize.ask');
     await d.until('refund.details');
-    await d.keys(`${sale2?.rrn}OK`);
-    await d.screen('refundAmount');
-    await d.keys('400OK');
+    await d.screen('refundTrace');
+    await d.keys(`${sale2?.stan}OK`);
+    assert.ok((await d.screen('refundReference')).some((l) => l.includes(String(sale2?.rrn))), 'reference number from the journal');
+    await d.keys('OK');
+    assert.ok((await d.screen('refundDate')).some((l) => l.includes(String(sale2?.hostDate))), 'original date from the journal');
+    await d.keys('OK');
+    assert.ok((await d.screen('refundAmount')).some((l) => l.includes('34.00')), 'the sale amount as the default');
+    await d.keys('CLEAR400OK');
     await d.until('refund.card');
     await d.cmd('tap', { card: 'contactless' });
     await d.until('refund.askCustomerCopy');
