@@ -58,6 +58,7 @@ const provisionCmd: Command = {
         labelPngFile: join(flagString(ctx, 'label-dir') ?? '.', `${serial}-label.png`),
       });
       ctx.out(`provisioned ${r.serial} TID ${r.tid}, TMK KCV ${r.kcvTmk}${r.testKeys ? ' (TEST KEYS: simulator only)' : ''}`);
+      ctx.out(`service administrator 000, password ${r.servicePassword}: hand it to the service organisation now; it is stored only hashed and never shown again`);
       ctx.out(`label ${r.label.printed ? 'printed' : `NOT printed ${r.label.code ?? ''}`}${r.label.png ? `; PNG ${r.label.png}` : ''}`);
       return r.label.printed ? 0 : 5;
     } finally {

@@ -14,6 +14,7 @@
  * operator on a real board), every key pressed (scripted on the simulator). Report per test:
  * pass/fail, measured values, error codes.
  */
+import { createServiceAdmin, serviceAdminFile } from './service-admin';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -74,6 +75,10 @@ export interface ProvisionInput {
   readonly printer?: Printer;
   readonly labelPngFile?: string;
   readonly operator?: string;
+  /** Where the service administrator goes (default: service-admin.json beside the journal folder). */
+  readonly serviceAdminFile?: string;
+  /** scrypt cost of the service password (tests lower it). */
+  readonly scryptN?: number;
 }
 
 export interface ProvisionReport {
@@ -82,6 +87,8 @@ export interface ProvisionReport {
   readonly kcvTmk: string;
   readonly testKeys: boolean;
   readonly label: { readonly printed: boolean; readonly code?: string; readonly png?: string };
+  /** The service administrator's password (operator 000), shown once here and stored only hashed. */
+  readonly servicePassword: string;
 }
 
 // ---------------------------------------------------------------- key components
@@ -181,8 +188,9 @@ export async function provision(i: ProvisionInput): Promise<ProvisionReport> {
     return { result: undefined, next: { serials: { ...reg.serials, [i.serial]: { tid: i.tid, atMs: clock() } }, tids: { ...reg.tids, [i.tid]: i.serial } } };
   });
   tmk.fill(0);
+  const servicePassword = await createServiceAdmin(i.serviceAdminFile ?? serviceAdminFile(i.journalDir), { random: i.random, clock, scryptN: i.scryptN });
   const label = await printLabel(i);
-  return { serial: i.serial, tid: i.tid, kcvTmk: kcvHex, testKeys, label };
+  return { serial: i.serial, tid: i.tid, kcvTmk: kcvHex, testKeys, label, servicePassword };
 }
 
 async function writeIdentity(i: ProvisionInput, tmk: Buffer, kcvHex: string, testKeys: boolean, clock: () => number): Promise<void> {

@@ -18,6 +18,7 @@
  * - Every action returns a Report: lines an LCD pages through or the CLI prints, and the error
  *   code when it failed. Operating errors become reports; broken invariants still throw.
  */
+import { SERVICE_OPERATOR } from './service-admin';
 import { accessSync, constants, existsSync, readFileSync, readdirSync, renameSync, statSync, copyFileSync, mkdirSync } from 'node:fs';
 import { join, basename } from 'node:path';
 import { scrypt, timingSafeEqual } from 'node:crypto';
@@ -218,6 +219,8 @@ export class Recovery {
     const op = store?.state.operators.get(operator);
     if (!op) {
       if (this.o.fallbackAdmin && (await this.o.fallbackAdmin(operator, password))) return { operator, role: 'administrator' };
+      // The service administrator exists outside the journal: a wrong password is one, not "unknown".
+      if (this.o.fallbackAdmin && operator === SERVICE_OPERATOR) throw new PosError('OPR_PASSWORD', `wrong password for the service administrator ${operator}`, { operator, attemptsLeft: RECOVERY_LOGIN_ATTEMPTS_MAX - this.failedLogins - 1 });
       throw new PosError('OPR_UNKNOWN', `operator ${operator} does not exist`, { operator });
     }
     if (j && j.state === 'ok' && store) {

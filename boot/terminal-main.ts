@@ -23,6 +23,8 @@
  * - A/B updates: with an update root (board file update.root or $POS_UPDATE_ROOT), a trial boot of
  *   a new slot is confirmed (confirmSlot) once the terminal reaches login/idle; until then
  *   rollbackIfOverdue is polled, and a rollback restarts the process into the old slot;
+ * - the recovery menu's last-resort login: the service administrator 000 created by the factory
+ *   station (boot/service-admin.ts, service-admin.json beside the device key);
  * - --usb-dir D (repeatable via $POS_USB_DIRS, ':'-separated): USB mount points recovery offers.
  */
 import { asset } from '../runtime/assets';
@@ -41,6 +43,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { isPosError } from '../runtime/errors';
 import { TerminalApp } from './terminal-app';
+import { serviceAdminCheck, serviceAdminFile } from './service-admin';
 import type { Locale } from '../ui-lcd/screen';
 
 const PROCESS_START_MS = Date.now() - Math.round(process.uptime() * 1000);
@@ -105,9 +108,12 @@ async function main(): Promise<void> {
 
   // The control interface answers from power-on (screen, keys) so the panel sees the boot.
   if (controlPort !== undefined) process.stdout.write(`READY control=${controlPort}\n`);
+  const journalDir = resolve(str('journal-dir') ?? config.storage.journalDir);
   app = TerminalApp.create({
     board, logger,
-    journalDir: resolve(str('journal-dir') ?? config.storage.journalDir),
+    journalDir,
+    // The factory's service administrator (operator 000), for a journal that cannot be read.
+    fallbackAdmin: serviceAdminCheck(serviceAdminFile(journalDir)),
     backupDir: resolve(str('backup-dir') ?? config.storage.backupDir),
     host: { host: str('host') ?? '127.0.0.1', port: Number(str('host-port') ?? 5000) },
     locale: (str('locale') as Locale | undefined) ?? 'zh-CN',

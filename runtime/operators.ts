@@ -53,7 +53,7 @@ export function requirePermission(session: Session | undefined, permission: Perm
   throw new PosError('OPR_PERMISSION', `${permission} needs a ${needed} (operator ${session?.operator ?? 'none'} is ${session?.role ?? 'not logged in'})`, { permission, needed });
 }
 
-function hashPassword(password: string, salt: Buffer, n: number): Promise<Buffer> {
+export function hashPassword(password: string, salt: Buffer, n: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     scrypt(password, salt, HASH_BYTES, { N: n, r: 8, p: 1, maxmem: SCRYPT_MEMORY_BYTES_MAX }, (e, key) => (e ? reject(e) : resolve(key)));
   });
