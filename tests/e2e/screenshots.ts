@@ -1,7 +1,8 @@
 /**
  * Renders the README's pictures from a running terminal, through the control interface only:
  * docs/front-panel.png (the 128x64 LCD scaled x4 in the panel's colours, with the keypad legend)
- * and docs/receipt.png (the virtual printer's paper roll of the last receipt).
+ * and docs/receipt-zh.png / docs/receipt.png (the virtual printer's paper roll of the merchant copy,
+ * in Chinese, the terminal's default, and in English).
  *
  *   node -r ts-node/register/transpile-only tests/e2e/screenshots.ts
  */
@@ -72,9 +73,9 @@ async function sale(locale: 'zh-CN' | 'en', atPin: (d: Driver) => Promise<void>,
 
 async function main(): Promise<void> {
   const docs = join(__dirname, '..', '..', 'docs');
-  // The LCD in Chinese (Unifont on the 128x64 display); the receipt in English (the virtual
-  // printer's font has no CJK glyphs, so a Chinese slip would show boxes in the picture).
-  await sale('zh-CN', async (d) => writeFileSync(join(docs, 'front-panel.png'), lcdPng(String((await d.cmd('screen')).ascii))), async () => undefined);
+  // The LCD in Chinese (Unifont on the 128x64 display) and the terminal's default slip in Chinese
+  // (the virtual printer draws GB2312 from its Unifont subset); the same slip in English.
+  await sale('zh-CN', async (d) => writeFileSync(join(docs, 'front-panel.png'), lcdPng(String((await d.cmd('screen')).ascii))), async (d) => { await d.cmd('receipt-png', { index: 0, path: join(docs, 'receipt-zh.png') }); });
   await sale('en', async () => undefined, async (d) => { await d.cmd('receipt-png', { index: 0, path: join(docs, 'receipt.png') }); });
 }
 
