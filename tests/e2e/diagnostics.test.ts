@@ -71,8 +71,16 @@ describe('e2e: diagnostics menu (idle MENU 8, recovery 6), each check with its c
   async function answerPrompts(o: { card?: boolean } = {}): Promise<DiagResult[]> {
     if ((await prompted('reader', 'diagnostics:reader')) && o.card !== false) await d.cmd('swipe', { card: 'magDebit' });
     if (await prompted('keypad', 'diagnostics:keypad')) {
-      const kp = (await d.snapshot()).screen.text.join(' ');
-      assert.ok(kp.includes('MENU'), `keys left shown: ${kp}`);
+      const kp = (await d.snapshot()).screen.text;
+      assert.match(kp.join(' '), /18 left: \S|剩18个：\S/, `the count, then the keys left: ${kp.join('|')}`);
+      // Never paged: UP and DOWN are keys under test here, and count as pressed.
+      assert.ok(!/\d\/\d/.test(kp[0] ?? ''), `paged: ${kp[0]}`);
+      await d.keys('[UP][DOWN]');
+      const deadline = Date.now() + 5_000;
+      while (!/16 left|剩16个/.test((await d.snapshot()).screen.text.join(' '))) {
+        if (Date.now() > deadline) throw new Error(`UP/DOWN not counted: ${(await d.snapshot()).screen.text.join('|')}`);
+        await new Promise((res) => setTimeout(res, 40));
+      }
       await d.keys(ALL_KEYS);
     }
     if (await prompted('display', 'factoryTest:display')) await d.keys('OK');
