@@ -9,6 +9,7 @@ import { seededRandom } from '../../runtime/random';
 import { allowed, PASSWORD_ATTEMPTS_MAX, requirePermission } from '../../runtime/operators';
 import { receiptJob, settlementReportJob, yuan, eReceiptUrl } from '../../runtime/receipt';
 import { TxnView } from '../../runtime/txn/engine';
+import { checkKeyedPan, checkRefundDetails, expiryProblem, mmyyToYymm, originalDate, panProblem } from '../../runtime/txn/entry-checks';
 import { rig, withOperators, ADMIN, SUPERVISOR } from './harness';
 
 function records(inputs: RecordInput[]): DecodedRecord[] {
@@ -121,5 +122,58 @@ describe('card reading: track 2 length', () => {
     const { cardFromTrack2 } = await import('../../runtime/txn/card');
     assert.equal(cardFromTrack2('6222021234567890123=30122010000012345').track2?.length, 37);
     assert.throws(() => cardFromTrack2('6222021234567890123=30122010000012345678'), /E-RDR-02 track 2 of 40 characters/);
+  });
+});
+
+describe('keyed entry and refund detail checks (runtime/txn/entry-checks.ts)', () => {
+  // 2026-11-21 10:00 in China.
+  const NOW = Date.UTC(2026, 10, 21, 2);
+
+  it('card number: 13..19 digits, Luhn at the keypad only; expiry YYMM valid to the end of its month', () => {
+    assert.equal(panProblem('6222020000000015'), undefined);
+    assert.equal(panProblem('6222020000000016'), 'luhn');
+    assert.equal(panProblem('6222020000000016', { luhn: false }), undefined);
+    assert.equal(panProblem('622202000000'), 'length');
+    assert.equal(panProblem('62220200000000150000'), 'length');
+    assert.equal(mmyyToYymm('1228'), '2812');
+    assert.equal(expiryProblem('2611', NOW), undefined, 'this month still valid');
+    assert.equal(expiryProblem('2610', NOW), 'expired');
+    assert.equal(expiryProblem('2613', NOW), 'format');
+    assert.equal(expiryProblem('2600', NOW), 'format');
+    assert.throws(() => checkKeyedPan('6222020000000016'), (e: unknown) => isPosError(e) && e.code === 'E-OPR-16' && !e.message.includes('6222020000000016'));
+  });
+
+  it('refund date MMDD: the latest such day not after today, real, at most 180 days ago; 29 February only when the year it falls in is a leap year', () => {
+    assert.equal(originalDate('1121', NOW).problem, undefined);
+    assert.equal(originalDate('0526', NOW).problem, undefined, '179 days ago');
+    assert.equal(originalDate('0501', NOW).problem, 'too-old');
+    assert.equal(originalDate('1122', NOW).problem, 'future');
+    assert.equal(originalDate('0431', NOW).problem, 'format');
+    assert.equal(originalDate('0229', NOW).problem, 'format', '2026 is no leap year');
+    assert.equal(originalDate('1220', Date.UTC(2027, 0, 10, 2)).problem, undefined, 'a December sale refunded in January');
+    assert.equal(originalDate('0229', Date.UTC(2028, 2, 10, 2)).problem, undefined, 'leap year 2028');
+    assert.throws(() => checkRefundDetails('12345678901', '1121', NOW), (e: unknown) => isPosError(e) && e.code === 'E-OPR-18');
+    assert.throws(() => checkRefundDetails('123456789012', '1122', NOW), (e: unknown) => isPosError(e) && e.code === 'E-OPR-19');
+  });
+
+  it('operators: only an administrator resets a password; a reset unlocks; the change checks the shape before the old password', async () => {
+    const r = await rig();
+    try {
+      await withOperators(r);
+      const ops = r.terminal.operators;
+      await assert.rejects(ops.resetPassword('001', '5555', '5555', SUPERVISOR), (e: unknown) => isPosError(e) && e.code === 'E-OPR-04');
+      for (let i = 0; i < PASSWORD_ATTEMPTS_MAX; i++) await ops.login('001', '0000').catch(() => undefined);
+      assert.equal(ops.get('001')?.locked, true);
+      await ops.resetPassword('001', '5555', '5555', ADMIN);
+      assert.equal(ops.get('001')?.locked, false);
+      assert.equal((await ops.login('001', '5555')).operator, '001');
+      // A refused shape costs no attempt, even with a wrong old password.
+      await assert.rejects(ops.changePassword('001', '0000', '12', '12'), (e: unknown) => isPosError(e) && e.code === 'E-OPR-13');
+      assert.equal(ops.get('001')?.failedAttempts, 0);
+      await ops.changePassword('001', '5555', '6666', '6666');
+      assert.equal((await ops.login('001', '6666')).role, 'cashier');
+    } finally {
+      await r.close();
+    }
   });
 });
