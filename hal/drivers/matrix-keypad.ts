@@ -14,6 +14,7 @@
 import { GpioLine, Level, Unwatch, safeCall } from '../gpio';
 import { KeyEvent, KeyName, Keypad, Unsubscribe, stuckKeyError } from '../keypad';
 import { PosError } from '../../runtime/errors';
+import { Timers, realTimers } from './timing';
 
 export interface MatrixKeypadOptions {
   /** keymap[row][col]; null where no key is fitted. */
@@ -23,7 +24,14 @@ export interface MatrixKeypadOptions {
   readonly longPressMs?: number;
   /** A key held this long is stuck. */
   readonly stuckMs?: number;
+  /**
+   * Timers and clock for scanning and debounce (default: the process's timers and
+   * performance.now(); the day simulation passes its virtual clock).
+   */
+  readonly timers?: Timers;
 }
+
+const processTimers: Timers = { ...realTimers, now: () => performance.now() };
 
 export const DEFAULTS = { debounceMs: 20, scanIntervalMs: 5, longPressMs: 1000, stuckMs: 10_000 } as const;
 /** Listeners per kind; a leak (subscribe in a loop) shows up as an error, not as slowness. */
@@ -45,12 +53,13 @@ interface KeyState {
 }
 
 export class MatrixKeypad implements Keypad {
-  private readonly o: Required<MatrixKeypadOptions>;
+  private readonly o: Required<Omit<MatrixKeypadOptions, 'timers'>>;
+  private readonly timers: Timers;
   private readonly keys = new Map<string, KeyState>();
   private readonly keyListeners = new Set<(e: KeyEvent) => void>();
   private readonly faultListeners = new Set<(f: PosError) => void>();
   private readonly unwatch: Unwatch[] = [];
-  private timer: NodeJS.Timeout | undefined;
+  private timer: unknown;
   private scanning: Promise<void> | undefined;
   private closed = false;
   private started = false;
@@ -62,7 +71,9 @@ export class MatrixKeypad implements Keypad {
   private rowLevels: Array<Level | undefined> = [];
 
   constructor(private readonly rows: readonly GpioLine[], private readonly cols: readonly GpioLine[], options: MatrixKeypadOptions) {
-    this.o = { ...DEFAULTS, ...options };
+    const { timers, ...rest } = options;
+    this.o = { ...DEFAULTS, ...rest };
+    this.timers = timers ?? processTimers;
     if (options.keymap.length !== rows.length || options.keymap.some((r) => r.length !== cols.length)) {
       throw new PosError('BRD_INVALID', `keymap is ${options.keymap.length} rows for ${rows.length}x${cols.length} lines`);
     }
@@ -77,9 +88,9 @@ export class MatrixKeypad implements Keypad {
     this.started = true;
     await this.selectAll();
     const first = await this.scan();
-    await delay(this.o.debounceMs);
+    await new Promise<void>((resolve) => this.timers.setTimeout(resolve, this.o.debounceMs));
     const second = await this.scan();
-    const now = performance.now();
+    const now = this.timers.now();
     for (const [pos, k] of this.keys) {
       if (!(first.has(pos) && second.has(pos))) continue;
       Object.assign(k, { stable: true, raw: true, rawSince: now, downAt: now, longSent: true, stuckSent: true, stuck: true, stuckAtBoot: true });
@@ -107,7 +118,7 @@ export class MatrixKeypad implements Keypad {
 
   async close(): Promise<void> {
     this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer !== undefined) this.timers.clearTimeout(this.timer);
     for (const u of this.unwatch.splice(0)) u();
     await this.scanning;
     this.keyListeners.clear();
@@ -124,7 +135,7 @@ export class MatrixKeypad implements Keypad {
       this.rescan = true;
       return;
     }
-    if (!this.timer) this.tick();
+    if (this.timer === undefined) this.tick();
   }
 
   private tick(): void {
@@ -135,8 +146,8 @@ export class MatrixKeypad implements Keypad {
       if (this.closed) return;
       const again = this.rescan;
       this.rescan = false;
-      if (this.failures > 0) this.timer = setTimeout(() => this.tick(), SCAN_RETRY_MS);
-      else if (again || this.busy()) this.timer = setTimeout(() => this.tick(), this.o.scanIntervalMs);
+      if (this.failures > 0) this.timer = this.timers.setTimeout(() => this.tick(), SCAN_RETRY_MS);
+      else if (again || this.busy()) this.timer = this.timers.setTimeout(() => this.tick(), this.o.scanIntervalMs);
     });
   }
 
@@ -156,7 +167,7 @@ export class MatrixKeypad implements Keypad {
       return;
     }
     this.failures = 0;
-    const now = performance.now();
+    const now = this.timers.now();
     for (const [pos, k] of this.keys) this.update(k, down.has(pos), now);
   }
 
@@ -231,6 +242,3 @@ function subscribe<T>(set: Set<T>, listener: T): Unsubscribe {
   return () => set.delete(listener);
 }
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
