@@ -36,6 +36,10 @@ import { Timers } from '../hal/drivers/timing';
 import { PairEnd, Schedule, SerialPair, createSerialPair } from './serial-pair';
 import { VirtualCardReader } from './virtual-card-reader';
 import { VirtualPrinter } from './virtual-printer';
+import { MatrixKeypad } from '../hal/drivers/matrix-keypad';
+import { KeyName } from '../hal/keypad';
+import { SimGpioChip } from './chips/gpio-sim';
+import { MatrixKeypadModel } from './chips/keypad-model';
 import { ChipCard, TEST_CARDS } from './test-cards';
 import { IoGate, Rng, VirtualClock } from './simulate-world';
 
@@ -411,6 +415,115 @@ export class WirePrinter implements SimPrinterDevice {
   stats(): Record<string, number> {
     return { 'printer-jobs-printed': this.printed, 'printer-jobs-failed': this.failed, 'printer-lines': this.linesPrinted, 'printer-bytes': this.bytesToPrinter };
   }
+}
+
+// ============================================================ keypad on simulated GPIO lines
+
+const KEYMAP: (KeyName | null)[][] = [
+  ['MENU', 'UP', 'DOWN', 'FUNC'],
+  ['1', '2', '3', 'CANCEL'],
+  ['4', '5', '6', 'CLEAR'],
+  ['7', '8', '9', 'BACK'],
+  [null, '0', null, 'OK'],
+];
+const ROW_LINES = [5, 6, 7, 8, 9];
+const COL_LINES = [10, 11, 12, 13];
+/** The driver's defaults (hal/drivers/matrix-keypad.ts): debounce 20 ms, scan every 5 ms, stuck after 10 s. */
+const KEYPAD_STUCK_MS = 10_000;
+/** A bouncing contact: 2..6 extra transitions, each gap 1..30 ms (some longer than the 20 ms debounce). */
+const BOUNCE_TRANSITIONS_MAX = 6;
+const BOUNCE_GAP_MS_MAX = 30;
+/** A clean hold after the contact settles, and how long a stuck key stays down past the stuck limit. */
+const HOLD_MS_MIN = 60;
+const HOLD_MS_MAX = 250;
+const STUCK_EXTRA_MS_MAX = 5_000;
+/** Timer firings one press may take (a stuck key held 15 s scans about 3,000 times). */
+const KEYPAD_TIMERS_MAX = 20_000;
+
+export interface KeyPressResult {
+  /** Debounced presses the driver reported ('down' events of the key). */
+  readonly downs: number;
+  /** The driver reported the key stuck (KBD_STUCK). */
+  readonly stuckReported: boolean;
+  /** Time the press took, contact bounce and hold included (ms). */
+  readonly elapsedMs: number;
+}
+
+/**
+ * The keypad for the key faults: the real MatrixKeypad driver scanning the contact-matrix model on
+ * simulated GPIO lines (sim/chips). It runs on a clock of its own: a press is played out whole
+ * (contact chatter, hold, release, the driver's debounce) before the machine sees its events, so
+ * the keypad's thousands of scan timers are neither cut points nor steps of the terminal's pump.
+ * Only faulty presses go through it: a clean press is one 'down' (tests/hal show it) and costs
+ * scans for nothing.
+ */
+export class SimKeypad {
+  private readonly clock = new VirtualClock(0);
+  private model?: MatrixKeypadModel;
+  private driver?: MatrixKeypad;
+  private readonly events: string[] = [];
+  private readonly faults: PosError[] = [];
+  readonly counts: Record<string, number> = {};
+
+  constructor(private readonly rng: Rng) {}
+
+  private async ready(): Promise<{ model: MatrixKeypadModel; driver: MatrixKeypad }> {
+    if (this.model && this.driver) return { model: this.model, driver: this.driver };
+    const chip = new SimGpioChip('keypad-gpio');
+    const model = new MatrixKeypadModel(chip, ROW_LINES, COL_LINES, KEYMAP);
+    const rows = await Promise.all(ROW_LINES.map((o) => chip.requestLine(o, { direction: 'out', activeLow: true, initial: 1 })));
+    const cols = await Promise.all(COL_LINES.map((o) => chip.requestLine(o, { direction: 'in', activeLow: true, bias: 'pull-up' })));
+    const driver = new MatrixKeypad(rows, cols, { keymap: KEYMAP, stuckMs: KEYPAD_STUCK_MS, timers: this.clock });
+    driver.onKey((e) => this.events.push(`${e.type}:${e.key}`));
+    driver.onFault((f) => this.faults.push(f));
+    let started = false;
+    const start = driver.start().then(() => { started = true; });
+    await this.run(() => started);
+    await start;
+    this.model = model;
+    this.driver = driver;
+    return { model, driver };
+  }
+
+  /** Fires the keypad's timers until `done` (or no timer is left); each turn lets the scan's promises settle. */
+  private async run(done: () => boolean): Promise<void> {
+    for (let i = 0; i < KEYPAD_TIMERS_MAX; i++) {
+      await new Promise((r) => setImmediate(r));
+      if (done() || this.clock.pending === 0) return;
+      this.clock.fireNext();
+    }
+  }
+
+  /** One press of `key` with a fault: a bouncing contact, or a key that sticks (past the driver's limit). */
+  async press(key: KeyName, fault: 'bounce' | 'stuck', atMs: number): Promise<KeyPressResult> {
+    const { model } = await this.ready();
+    this.clock.nowMs = Math.max(this.clock.nowMs, atMs);
+    const t0 = this.clock.nowMs;
+    this.events.length = 0;
+    this.faults.length = 0;
+    let at = 0;
+    const contact = (closed: boolean): void => { this.clock.setTimeout(() => (closed ? model.press(key) : model.release(key)), at); };
+    const chatter = (closedAtEnd: boolean): void => {
+      const transitions = 2 * this.rng.range(1, BOUNCE_TRANSITIONS_MAX / 2);
+      for (let i = 0; i < transitions; i++) { contact(i % 2 === 0 ? closedAtEnd : !closedAtEnd); at += this.rng.range(1, BOUNCE_GAP_MS_MAX); }
+      contact(closedAtEnd);
+    };
+    if (fault === 'bounce') chatter(true); else contact(true);
+    at += fault === 'stuck' ? KEYPAD_STUCK_MS + this.rng.range(0, STUCK_EXTRA_MS_MAX) : this.rng.range(HOLD_MS_MIN, HOLD_MS_MAX);
+    if (fault === 'bounce') chatter(false); else contact(false);
+    const releasedAt = t0 + at;
+    // Until the key is released and the driver has settled (it stops scanning when all keys are up).
+    await this.run(() => this.clock.nowMs > releasedAt && this.clock.pending === 0);
+    const downs = this.events.filter((e) => e === `down:${key}`).length;
+    const stuckReported = this.faults.some((f) => f.id === 'KBD_STUCK');
+    this.count(fault === 'bounce' ? 'keypad-bounces' : 'keypad-stuck-keys');
+    if (downs > 1) this.count('keypad-bounce-extra-presses', downs - 1);
+    if (downs === 0) this.count('keypad-presses-missed');
+    if (stuckReported) this.count('keypad-stuck-reported');
+    return { downs, stuckReported, elapsedMs: this.clock.nowMs - t0 };
+  }
+
+  private count(k: string, n = 1): void { this.counts[k] = (this.counts[k] ?? 0) + n; }
 }
 
 // ============================================================ stand-ins (devices: 'stand-in')

@@ -39,7 +39,7 @@ import { rec } from '../runtime/records';
 import { IoGate, Rng, VirtualClock, pump } from './simulate-world';
 import { SimLink } from './simulate-host';
 import { SimDisk } from './simulate-storage';
-import { BootWires, DeviceHooks, DeviceMode, SimCardReader, SimPrinter, SimPrinterDevice, StandInCardReader, WireCardReader, WirePrinter, SIM_PANS } from './simulate-devices';
+import { BootWires, DeviceHooks, DeviceMode, SimCardReader, SimKeypad, SimPrinter, SimPrinterDevice, StandInCardReader, WireCardReader, WirePrinter, SIM_PANS } from './simulate-devices';
 import { InvariantChecker, InvariantFailure, InvariantName, SIM_PIN } from './simulate-invariants';
 import { Action, OPERATORS, OperatorContext, OperatorKind, SETTLE_TRIES_MAX, nextAction } from './simulate-operator';
 
@@ -205,7 +205,7 @@ class Simulation {
   private readonly deviceRng: Rng;
   private readonly deviceHooks: DeviceHooks;
   /** 'wire' devices: the real drivers' wrappers, and this boot's cables (undefined while off). */
-  readonly wireDevices: { readonly reader: WireCardReader; readonly printer: WirePrinter } | undefined;
+  readonly wireDevices: { readonly reader: WireCardReader; readonly printer: WirePrinter; readonly keypad: SimKeypad } | undefined;
   private wires: BootWires | undefined;
   readonly checker = new InvariantChecker();
   readonly logger: Logger;
@@ -246,7 +246,7 @@ class Simulation {
     this.deviceHooks = { clock: this.clock, io: this.io, rng: this.deviceRng, logger: this.logger, fault: (kind) => { this.fault(kind, true); } };
     if ((o.devices ?? 'wire') === 'wire') {
       const reader = new WireCardReader(this.deviceHooks), printer = new WirePrinter(this.deviceHooks);
-      this.wireDevices = { reader, printer };
+      this.wireDevices = { reader, printer, keypad: new SimKeypad(this.deviceRng) };
       this.reader = reader;
       this.printer = printer;
     } else {
@@ -301,9 +301,9 @@ class Simulation {
   /** The wire figures for the report. */
   wireStats(): Record<string, number> {
     if (!this.wireDevices) return {};
-    const { reader, printer } = this.wireDevices;
+    const { reader, printer, keypad } = this.wireDevices;
     const presented = Object.fromEntries(Object.entries(reader.presented).map(([k, v]) => [`presented-${k}`, v]));
-    return sortKeys({ ...reader.stats(), ...printer.stats(), ...presented });
+    return sortKeys({ ...reader.stats(), ...printer.stats(), ...keypad.counts, ...presented });
   }
 
   // ------------------------------------------------------------ events and counts
@@ -550,7 +550,19 @@ class Simulation {
     this.notePinBlocks(action.events);
     let events = action.events;
     const last = events[events.length - 1];
-    if (this.fault('key-bounce', this.rng.chance(this.rates.keyBounce))) events = [...events, last];
+    if (this.wireDevices) {
+      // The key that sends the event (OK, or CANCEL) bounces or sticks on the keypad: the real
+      // driver, scanning simulated GPIO lines, decides how many presses the machine gets.
+      const fault = this.fault('key-bounce', this.rng.chance(this.rates.keyBounce)) ? 'bounce'
+        : this.fault('key-stuck', this.rng.chance(this.rates.keyStuck)) ? 'stuck' : undefined;
+      if (fault) {
+        const key = last.type === 'CANCEL' ? 'CANCEL' : 'OK';
+        const r = await this.wireDevices.keypad.press(key, fault, this.clock.nowMs);
+        this.clock.advance(r.elapsedMs);
+        this.event(`keypad: ${key} ${fault === 'bounce' ? 'bounced' : 'stuck'} for ${r.elapsedMs} ms, the driver saw ${r.downs} press(es)${r.stuckReported ? ', reported KBD_STUCK' : ''}`);
+        events = [...events.slice(0, -1), ...Array<MachineEvent>(r.downs).fill(last)];
+      }
+    } else if (this.fault('key-bounce', this.rng.chance(this.rates.keyBounce))) events = [...events, last];
     else if (this.fault('key-stuck', this.rng.chance(this.rates.keyStuck))) events = [...events, ...Array<MachineEvent>(this.rng.range(2, 5)).fill(last)];
     const before = this.view.state;
     for (const e of events) actor.send(e);

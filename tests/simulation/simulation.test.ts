@@ -95,6 +95,11 @@ describe('simulation: seeded trading days with faults, invariants after every st
     assert.ok(wire['printer-jobs-failed'] > 0, 'no print job failed');
     // A burst longer than the reader's resends loses a frame: the driver reports it (timeouts, unreadable chips).
     assert.ok(wire['reader-timeouts'] > 0, 'no garbled burst outlasted the resends');
+    // Key faults go through the matrix keypad driver on simulated GPIO lines: most bounces are
+    // debounced away, a few last longer than the debounce; every stuck key is reported.
+    assert.ok(wire['keypad-bounces'] > 0 && wire['keypad-stuck-keys'] > 0, 'no key faults on the keypad');
+    assert.ok((wire['keypad-bounce-extra-presses'] ?? 0) < wire['keypad-bounces'], 'the driver did not debounce');
+    assert.equal(wire['keypad-stuck-reported'], wire['keypad-stuck-keys'], 'a stuck key went unreported');
   });
 });
 
