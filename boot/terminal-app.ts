@@ -22,6 +22,7 @@
  * boot/input.ts. Battery level changes become BATTERY events; paper reloaded while the machine
  * waits in paperOut becomes PAPER_LOADED.
  */
+import { netApplyFromBoard } from './net-apply';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, dirname, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -467,6 +468,8 @@ export class TerminalApp {
       printer: this.o.board.printer(), lang: this.locale.get() === 'en' ? 'en' : 'zh', merchantName: 'DEMO SHOP', system,
       terminalFor: (journal) => this.terminalOver(journal),
       net: { connectTimeoutMs: 3_000 },
+      // Network settings saved in the menu are written for the OS as the board file says.
+      netApply: netApplyFromBoard(this.o.board.config),
       ...(this.o.fallbackAdmin ? { fallbackAdmin: this.o.fallbackAdmin } : {}),
     });
   }
@@ -482,7 +485,7 @@ export class TerminalApp {
   }
 
   private netInterface(): string {
-    return this.o.netInterface ?? (this.o.board.config.simulator === true ? 'lo' : 'eth0');
+    return this.o.netInterface ?? this.o.board.config.network?.interface ?? (this.o.board.config.simulator === true ? 'lo' : 'eth0');
   }
 
   /** Closes the overlay and the recovery session (Recovery closes the journal it opened). */

@@ -3,7 +3,7 @@
  * service's main program.
  *
  *   node dist/boot/terminal-main.js [--board sim|rpi-dev|FILE] [--host 127.0.0.1] [--host-port N]
- *        [--control-port N] [--hold-reset] [--locale zh-CN|en] [--journal-dir D] [--backup-dir D]
+ *        [--control-port N] [--hold-reset] [--locale zh-CN|en] [--journal-dir D] [--backup-dir D] [--allow-keyed]
  *
  * A board file with `"simulator": true` (board `sim`, the default) is built with simulated buses
  * (sim/board-sim.ts) and gets the control interface on loopback (sim/control-server.ts); once it
@@ -114,6 +114,8 @@ async function main(): Promise<void> {
     journalDir,
     // The factory's service administrator (operator 000), for a journal that cannot be read.
     fallbackAdmin: serviceAdminCheck(serviceAdminFile(journalDir)),
+    // Keyed card entry is the acquirer's decision: on for the simulator, --allow-keyed elsewhere.
+    ...(flags.has('allow-keyed') ? { allowKeyed: true } : {}),
     backupDir: resolve(str('backup-dir') ?? config.storage.backupDir),
     host: { host: str('host') ?? '127.0.0.1', port: Number(str('host-port') ?? 5000) },
     locale: (str('locale') as Locale | undefined) ?? 'zh-CN',
