@@ -36,9 +36,14 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-function rssMb(pid: number | undefined): number {
+function rssMb(pid: number | undefined, field = 'VmRSS'): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
+}
+
+/** RSS split: anonymous (JS heap, native allocations) and file-backed (LMDB's mapped journal pages, code). */
+function rssSplit(pid: number | undefined): string {
+  return `anonymous ${rssMb(pid, 'RssAnon').toFixed(1)} MB, file-backed ${rssMb(pid, 'RssFile').toFixed(1)} MB`;
 }
 
 function nodeBaselineMs(): number {
@@ -65,6 +70,7 @@ async function main(): Promise<void> {
   const normal: number[] = [];
   const ready: number[] = [];
   const toIdle: number[] = [];
+  const okToIdle: number[] = [];
   let d = new Driver(host, dir, 'zh-CN');
   try {
     for (let i = 0; i < RUNS; i++) {
@@ -76,13 +82,18 @@ async function main(): Promise<void> {
       normal.push(n.loginMs);
       ready.push(n.readyMs);
       const t = performance.now();
-      await d.keys('01OK0000OK');
+      await d.keys('01OK0000');
+      // The operator's typing is the person's time; the terminal's starts at the last OK.
+      const ok = performance.now();
+      await d.keys('OK');
       await d.until('idle');
+      okToIdle.push(performance.now() - ok);
       toIdle.push(performance.now() - t);
       if (i < RUNS - 1) await d.powerOff();
     }
     const pid = d.run?.child.pid;
     const idleRss = rssMb(pid);
+    const idleSplit = rssSplit(pid);
     const t = performance.now();
     for (let i = 0; i < SALES; i++) {
       // The profile settles at most 999 sales per batch (field 48 counts are n3): settle first.
@@ -91,15 +102,23 @@ async function main(): Promise<void> {
     }
     const perSaleMs = (performance.now() - t) / Math.max(1, SALES);
     const afterRss = rssMb(pid);
+    const afterSplit = rssSplit(pid);
+    if (process.env.BENCH_HEAP_SNAPSHOT === '1') {
+      // The terminal runs with NODE_OPTIONS=--heapsnapshot-signal=SIGUSR2 (inherited): write one.
+      process.kill(pid as number, 'SIGUSR2');
+      await new Promise((r) => setTimeout(r, 15_000));
+    }
     console.log(`terminal start on the simulator board (compiled JS, ${RUNS} runs, medians)`);
     console.log(`  baseline: bare node process start+exit      ${baseline.toFixed(0)} ms`);
     console.log(`  process start -> control interface up        ${median(ready).toFixed(0)} ms`);
     console.log(`  process start -> login screen, normal boot   ${median(normal).toFixed(0)} ms  (${(median(normal) / baseline).toFixed(1)}x the bare node start; goal < 1000 ms)`);
     console.log(`  process start -> login screen, first boot    ${median(first).toFixed(0)} ms  (provisions the simulator identity and operators)`);
-    console.log(`  login -> idle (operator check + sign-on)     ${median(toIdle).toFixed(0)} ms`);
-    console.log(`  normal boot -> idle, both together           ${(median(normal) + median(toIdle)).toFixed(0)} ms`);
-    console.log(`  RSS at idle                                  ${idleRss.toFixed(1)} MB  (goal < 80 MB)`);
-    console.log(`  RSS after ${SALES} sales                         ${afterRss.toFixed(1)} MB  (+${(afterRss - idleRss).toFixed(1)} MB; ${perSaleMs.toFixed(0)} ms per sale through the keypad)`);
+    console.log(`  login -> idle (typing 10 keys, check, sign-on) ${median(toIdle).toFixed(0)} ms`);
+    console.log(`  last OK -> idle (operator check + sign-on)   ${median(okToIdle).toFixed(0)} ms`);
+    console.log(`  terminal's own time to idle: start -> login + last OK -> idle = ${(median(normal) + median(okToIdle)).toFixed(0)} ms  (goal < 1000 ms; the operator's typing excluded)`);
+    console.log(`  normal boot -> idle with the typing           ${(median(normal) + median(toIdle)).toFixed(0)} ms`);
+    console.log(`  RSS at idle                                  ${idleRss.toFixed(1)} MB  (goal < 80 MB; ${idleSplit})`);
+    console.log(`  RSS after ${SALES} sales                         ${afterRss.toFixed(1)} MB  (+${(afterRss - idleRss).toFixed(1)} MB; ${afterSplit}; ${perSaleMs.toFixed(0)} ms per sale through the keypad)`);
   } finally {
     await d.powerOff().catch(() => undefined);
     await host.close();
