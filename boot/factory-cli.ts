@@ -1,9 +1,10 @@
 /**
  * `pos factory provision|test|station`. Key components come from a file (one "HEX KCV" per
- * line), never argv. Exit codes: 0 pass; 2 operating error; 5 a hardware test failed.
+ * line) or the station's manifest, never argv. Exit codes: 0 pass; 2 operating error; 5 a
+ * hardware test failed (station: any terminal not a pass, a skipped test included).
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { Command, CommandContext, flagString } from './cli';
 import { PosError } from '../runtime/errors';
@@ -13,6 +14,7 @@ import { linuxFactories } from '../hal/board-linux';
 import { createSimBoard } from '../sim/board-sim';
 import { KeyComponent, Prompts, factoryTest, provision, writeReport, LOCALES } from './factory';
 import { failedCodes, runStation, simPrompts, simulatedTerminals } from './factory-station';
+import { BoardTerminal, StationConsole, outcome, runBoardStation } from './factory-station-boards';
 
 function need(ctx: CommandContext, flag: string): string {
   const v = flagString(ctx, flag);
@@ -83,9 +85,137 @@ const testCmd: Command = {
   },
 };
 
+/**
+ * One progress line per terminal, redrawn in place on a TTY (plain lines otherwise); operator
+ * lines are printed above the block, which is then drawn again below them.
+ */
+function progressView(ctx: CommandContext, serials: readonly string[]): { update(serial: string, s: string): void; log(line: string): void } {
+  const status = new Map(serials.map((s) => [s, 'waiting']));
+  const tty = process.stdout.isTTY === true && ctx.flags.get('plain') === undefined;
+  const width = Math.max(...serials.map((s) => s.length));
+  let drawn = false;
+  const draw = (): void => {
+    if (drawn) process.stdout.write(`\x1b[${status.size}A\x1b[J`);
+    for (const [k, v] of status) process.stdout.write(`\x1b[2K${k.padEnd(width)}  ${v}\n`);
+    drawn = true;
+  };
+  return {
+    update(serial, s) {
+      status.set(serial, s);
+      if (!tty) { ctx.out(`${serial.padEnd(width)}  ${s}`); return; }
+      draw();
+    },
+    log(line) {
+      if (!tty) { ctx.out(line); return; }
+      if (drawn) process.stdout.write(`\x1b[${status.size}A\x1b[J`);
+      drawn = false;
+      process.stdout.write(`${line}\n`);
+      draw();
+    },
+  };
+}
+
+/** The station's console: prompts name their terminal; yes/no answers are read from stdin. */
+function stationConsole(view: ReturnType<typeof progressView>): StationConsole & { close(): void } {
+  let rl: ReturnType<typeof createInterface> | undefined;
+  return {
+    say: (serial, text) => view.log(`[${serial}] ${text} (on terminal ${serial})`),
+    ask: async (serial, question) => {
+      view.log(`[${serial}] ${question}`);
+      rl ??= createInterface({ input: process.stdin, output: process.stdout });
+      return /^y/i.test(await rl.question(`[${serial}] [y/n] `));
+    },
+    close: () => rl?.close(),
+  };
+}
+
+/** A flag that needs a value: `pos` knows only some value flags, so `--boards=...` is the sure form. */
+function valueOf(ctx: CommandContext, flag: string): string | undefined {
+  const v = ctx.flags.get(flag);
+  if (v === true) throw new PosError('OPR_INPUT', `--${flag} needs a value: write --${flag}=...`);
+  return v;
+}
+
+function componentsOf(text: string, baseDir: string): KeyComponent[] {
+  if (/^[0-9a-fA-F]{32}\/[0-9a-fA-F]{6}(;[0-9a-fA-F]{32}\/[0-9a-fA-F]{6})*$/.test(text)) {
+    return text.split(';').map((c) => { const [keyHex, kcvHex] = c.split('/'); return { keyHex, kcvHex }; });
+  }
+  return componentsFrom(isAbsolute(text) ? text : join(baseDir, text));
+}
+
+/**
+ * The station's manifest: CSV with a header `serial,tid,mid,components[,board]` or JSON (an array
+ * of {serial, tid, mid, components, board?}). `components` is a file of "HEX KCV" lines (relative
+ * to the manifest) or inline `HEX/KCV;HEX/KCV` (JSON: also an array of {keyHex, kcvHex}).
+ */
+export function readManifest(file: string): Array<{ serial: string; board?: string; identity: NonNullable<BoardTerminal['identity']> }> {
+  const text = readFileSync(file, 'utf8');
+  const base = dirname(file);
+  const rows: Array<Record<string, unknown>> = [];
+  if (/\.json$/i.test(file)) {
+    const json = JSON.parse(text) as unknown;
+    if (!Array.isArray(json)) throw new PosError('OPR_INPUT', `${file}: must be a JSON array of terminals`);
+    rows.push(...(json as Array<Record<string, unknown>>));
+  } else {
+    const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    const header = (lines.shift() ?? '').split(',').map((h) => h.trim());
+    for (const need of ['serial', 'tid', 'mid', 'components']) if (!header.includes(need)) throw new PosError('OPR_INPUT', `${file}: the header must name serial,tid,mid,components (got ${header.join(',')})`);
+    for (const l of lines) rows.push(Object.fromEntries(l.split(',').map((v, i) => [header[i], v.trim()])));
+  }
+  return rows.map((r, i) => {
+    for (const k of ['serial', 'tid', 'mid']) if (typeof r[k] !== 'string' || !r[k]) throw new PosError('OPR_INPUT', `${file}: terminal ${i + 1} has no ${k}`);
+    const c = r.components;
+    const components = Array.isArray(c) ? (c as KeyComponent[]) : typeof c === 'string' ? componentsOf(c, base) : [];
+    return {
+      serial: String(r.serial), identity: { tid: String(r.tid), mid: String(r.mid), components },
+      ...(typeof r.board === 'string' && r.board ? { board: isAbsolute(r.board) || !/[/\\]|\.json$/.test(r.board) ? r.board : join(base, r.board) } : {}),
+    };
+  });
+}
+
+async function boardStation(ctx: CommandContext): Promise<number> {
+  const boards = (valueOf(ctx, 'boards') ?? '').split(',').map((b) => b.trim()).filter(Boolean);
+  const manifest = valueOf(ctx, 'manifest');
+  const serials = (valueOf(ctx, 'serials') ?? '').split(',').map((b) => b.trim()).filter(Boolean);
+  if (manifest && serials.length) throw new PosError('OPR_INPUT', 'give --serials or --manifest, not both');
+  const listed = manifest ? readManifest(manifest) : serials.map((serial) => ({ serial, board: undefined as string | undefined, identity: undefined }));
+  if (listed.length === 0) throw new PosError('OPR_INPUT', 'no terminals: give --serials=S1,S2,... (test only) or --manifest=FILE (provision and test)');
+  const terminals: BoardTerminal[] = listed.map((t, i) => {
+    const boardFile = boards[i] ?? t.board;
+    if (!boardFile) throw new PosError('OPR_INPUT', `terminal ${t.serial} has no board file: --boards lists ${boards.length} for ${listed.length} terminals`);
+    return { serial: t.serial, boardFile, ...(t.identity ? { identity: t.identity } : {}) };
+  });
+  if (boards.length > listed.length) throw new PosError('OPR_INPUT', `--boards lists ${boards.length} board files for ${listed.length} terminals`);
+  const timeout = valueOf(ctx, 'timeout-ms');
+  const timeoutMs = timeout === undefined ? undefined : Number(timeout);
+  if (timeoutMs !== undefined && (!Number.isInteger(timeoutMs) || timeoutMs < 1000)) throw new PosError('OPR_INPUT', '--timeout-ms must be an integer of at least 1000');
+  const dir = flagString(ctx, 'report-dir') ?? 'factory-reports';
+  const view = progressView(ctx, terminals.map((t) => t.serial));
+  const operator = stationConsole(view);
+  let reports;
+  try {
+    reports = await runBoardStation({
+      terminals, workDir: join(dir, 'terminals'), reportDir: dir, registryFile: flagString(ctx, 'registry') ?? join(dir, 'registry.json'),
+      unattended: ctx.flags.has('unattended'), console: operator, onProgress: (s, p) => view.update(s, p), ...(timeoutMs ? { timeoutMs } : {}),
+    });
+  } finally {
+    operator.close();
+  }
+  const by = { pass: [] as string[], fail: [] as string[], incomplete: [] as string[] };
+  for (const r of reports) {
+    const x = outcome(r);
+    by[x.result].push(x.result === 'fail' ? `${r.serial} ${x.codes.join('/')}` : x.result === 'incomplete' ? `${r.serial} (skipped: ${x.skipped.join(', ')})` : r.serial);
+  }
+  ctx.out(`${by.pass.length} passed, ${by.fail.length} failed${by.fail.length ? `: ${by.fail.join(', ')}` : ''}${by.incomplete.length ? `; ${by.incomplete.length} incomplete: ${by.incomplete.join(', ')}` : ''}; reports in ${dir}`);
+  return by.pass.length === reports.length ? 0 : 5;
+}
+
 const stationCmd: Command = {
-  name: 'factory station', usage: 'factory station --count N [--report-dir D] [--faults 3:printer,6:stuck-key]', summary: 'provision and test N simulated terminals at once',
+  name: 'factory station',
+  usage: 'factory station --count N [--faults 3:printer] | --boards=F1,F2 (--serials=S1,S2 | --manifest=FILE) [--unattended] [--timeout-ms=N] [--report-dir D] [--registry F]',
+  summary: 'provision and test several terminals at once (simulated in-process, or board files one process each)',
   async run(ctx) {
+    if (ctx.flags.has('boards') || ctx.flags.has('manifest')) return boardStation(ctx);
     const count = Number(flagString(ctx, 'count') ?? 1);
     if (!Number.isInteger(count) || count < 1 || count > 64) throw new PosError('OPR_INPUT', '--count is 1..64');
     const faults = new Map((flagString(ctx, 'faults') ?? '').split(',').filter(Boolean).map((f) => { const [n, k] = f.split(':'); return [Number(n), k as 'printer' | 'stuck-key'] as const; }));

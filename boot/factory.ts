@@ -12,7 +12,11 @@
  * factoryTest(): board self-test per role, printer status + test page with a QR code, reader
  * self-test, battery read, display pattern (read back on the simulator, confirmed by the
  * operator on a real board), every key pressed (scripted on the simulator). Report per test:
- * pass/fail, measured values, error codes.
+ * pass/fail, measured values, error codes; a test that needs a person on an unattended station
+ * is `skipped` (pass false, no code: see NeedsPerson).
+ *
+ * Station modes: factory-station.ts (simulated terminals in this process) and
+ * factory-station-boards.ts (board files, one process per terminal).
  */
 import { createServiceAdmin, serviceAdminFile } from './service-admin';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -278,6 +282,23 @@ async function printChecked(printer: Printer, job: PrintJob): Promise<Record<str
 
 // ---------------------------------------------------------------- hardware test
 
+/**
+ * Thrown by Prompts that cannot reach a person (an unattended station): the test that asked is
+ * reported `skipped`, not passed and not failed, and the next test runs.
+ */
+export class NeedsPerson extends Error {
+  constructor(readonly what: string) {
+    super(`needs a person: ${what} (unattended)`);
+    this.name = 'NeedsPerson';
+  }
+}
+
+/** Prompts for an unattended station: every question needs a person, so every one is skipped. */
+export const unattendedPrompts: Prompts = {
+  pressKey: async (key) => { throw new NeedsPerson(`press ${key}`); },
+  confirm: async (question) => { throw new NeedsPerson(question); },
+};
+
 /** What the test cannot do alone: on a real board an operator answers; the simulator scripts it. */
 export interface Prompts {
   /** Asks for `key` to be pressed (the simulator presses it). */
@@ -290,7 +311,10 @@ export interface Prompts {
 
 export interface TestResult {
   readonly name: string;
+  /** False for a failed test and for a skipped one: a skipped test is never a pass. */
   readonly pass: boolean;
+  /** Set when the test needed a person and the station ran unattended (`codes` is then empty). */
+  readonly skipped?: true;
   readonly values: Record<string, unknown>;
   readonly codes: string[];
   readonly ms: number;
@@ -310,6 +334,8 @@ export interface FactoryTestOptions {
   readonly prompts: Prompts;
   readonly keyPressTimeoutMs?: number;
   readonly clock?: () => number;
+  /** Called with each test's name before it runs (station progress, time-limit reports). */
+  readonly onTest?: (name: string) => void;
 }
 
 type Measure = () => Promise<Record<string, unknown>>;
@@ -320,6 +346,7 @@ async function measure(name: string, fn: Measure): Promise<TestResult> {
     const values = await fn();
     return { name, pass: true, values, codes: [], ms: Math.round(performance.now() - t0) };
   } catch (e) {
+    if (e instanceof NeedsPerson) return { name, pass: false, skipped: true, values: { reason: e.message }, codes: [], ms: Math.round(performance.now() - t0) };
     if (!isPosError(e)) throw e;
     return { name, pass: false, values: { ...e.detail, message: e.message }, codes: [e.code], ms: Math.round(performance.now() - t0) };
   }
@@ -331,19 +358,21 @@ export async function factoryTest(board: Board, o: FactoryTestOptions): Promise<
   const startedAt = new Date(clock()).toISOString();
   const tests: TestResult[] = [];
   const t0 = performance.now();
+  const measureNamed = (name: string, fn: Measure): Promise<TestResult> => { o.onTest?.(name); return measure(name, fn); };
+  o.onTest?.('self-test');
   for (const r of await board.selfTest()) {
     tests.push({ name: `self-test ${r.role}`, pass: r.ok, values: r.error ? { message: r.error.message } : {}, codes: r.error ? [r.error.code] : [], ms: 0 });
   }
   tests[0] && (tests[0] = { ...tests[0], ms: Math.round(performance.now() - t0) });
-  tests.push(await measure('printer test page', () => printChecked(board.printer(), testPage(o.serial))));
-  tests.push(await measure('reader', async () => ({ ...(await board.reader().selfTest()) })));
-  tests.push(await measure('battery', async () => {
+  tests.push(await measureNamed('printer test page', () => printChecked(board.printer(), testPage(o.serial))));
+  tests.push(await measureNamed('reader', async () => ({ ...(await board.reader().selfTest()) })));
+  tests.push(await measureNamed('battery', async () => {
     const s = await board.battery().read();
     if (s.fault) throw s.fault;
     return { percent: s.percent, voltageMv: s.voltageMv, charging: s.charging, level: s.level };
   }));
-  tests.push(await measure('display pattern', () => displayTest(board, o.prompts)));
-  tests.push(await measure('keypad every key', () => keypadTest(board, o.prompts, o.keyPressTimeoutMs ?? KEY_PRESS_TIMEOUT_MS_DEFAULT)));
+  tests.push(await measureNamed('display pattern', () => displayTest(board, o.prompts)));
+  tests.push(await measureNamed('keypad every key', () => keypadTest(board, o.prompts, o.keyPressTimeoutMs ?? KEY_PRESS_TIMEOUT_MS_DEFAULT)));
   return { serial: o.serial, board: board.config.board, startedAt, finishedAt: new Date(clock()).toISOString(), pass: tests.every((t) => t.pass), tests };
 }
 
@@ -391,12 +420,16 @@ async function keypadTest(board: Board, prompts: Prompts, timeoutMs: number): Pr
   const off = keypad.onKey((e) => { if (e.type === 'down') { seen.add(e.key); waiters.get(e.key)?.(); } });
   try {
     for (const key of keys) {
-      const down = new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => resolve(false), timeoutMs);
-        waiters.set(key, () => { clearTimeout(timer); resolve(true); });
-      });
+      // The wait starts once the prompt is out (a station's console may be busy with another
+      // terminal before that); a press that comes sooner is caught all the same.
+      let pressed!: (down: boolean) => void;
+      const down = new Promise<boolean>((resolve) => { pressed = resolve; });
+      waiters.set(key, () => pressed(true));
       await prompts.pressKey(key);
-      if (!seen.has(key) && !(await down)) throw new PosError('KBD_DEAD', `key ${key} not detected within ${timeoutMs} ms`, { key, detected: seen.size, keys: keys.length });
+      const timer = setTimeout(() => pressed(false), timeoutMs);
+      const ok = seen.has(key) || (await down);
+      clearTimeout(timer);
+      if (!ok) throw new PosError('KBD_DEAD', `key ${key} not detected within ${timeoutMs} ms`, { key, detected: seen.size, keys: keys.length });
       waiters.delete(key);
       if (keypad.stuck().length) throw new PosError('KBD_STUCK', `key stuck: ${keypad.stuck().join(' ')}`, { stuck: keypad.stuck() });
     }

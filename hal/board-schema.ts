@@ -93,6 +93,15 @@ export interface BoardConfig {
   readonly board: string;
   readonly description: string;
   readonly simulator: boolean;
+  /**
+   * A bench rig (simulator boards only, optional): GPIO and I2C stay simulated (keypad, display,
+   * battery, button and LED models), but the serial devices (printer, card reader) are real
+   * Linux ttys opened through hal/serial-linux.ts: real printer and reader modules on USB
+   * adapters, or socat pseudo-terminals with the virtual printer and reader on the far end.
+   * Used by the factory station (boot/factory-station-child.ts); the plain simulator board
+   * (sim/board-sim.ts) ignores it and simulates the serial cables too.
+   */
+  readonly benchRig?: true;
   readonly gpio: { readonly backend: GpioBackend; readonly chip: string; readonly chipBase?: number };
   readonly storage: { readonly journalDir: string; readonly backupDir: string };
   readonly devices: Readonly<Record<string, DeviceConfig>>;
@@ -311,6 +320,8 @@ export function validateBoard(json: unknown, file: string): BoardConfig {
   const board = f.str('board', /^[a-z0-9][a-z0-9-]*$/);
   const description = f.has('description') ? f.str('description') : '';
   const simulator = f.bool('simulator');
+  const benchRig = f.has('benchRig') ? f.bool('benchRig') : false;
+  if (benchRig && !simulator) f.fail('benchRig', 'is only for simulator boards (a real board\'s serial ports are always real)');
   const gpio = gpioOf(f.object('gpio'), simulator);
   const storage = storageOf(f.object('storage'));
   const devicesObj = f.object('devices');
@@ -323,7 +334,14 @@ export function validateBoard(json: unknown, file: string): BoardConfig {
     if (!devices[role]) throw new PosError('BRD_INVALID', `${file}: role ${role} is missing (every board needs ${REQUIRED_ROLES.join(', ')})`, { file, role });
   }
   checkConflicts(file, devices);
-  return { board, description, simulator, gpio, storage, devices, ...(update ? { update } : {}), ...(network ? { network } : {}) };
+  if (benchRig) {
+    for (const [role, d] of Object.entries(devices)) {
+      if ((d.type === 'escpos-serial' || d.type === 'framed-card-reader') && d.port.startsWith('sim:')) {
+        throw new PosError('BRD_INVALID', `${file}: role ${role}: field "port" must be a tty path on a bench rig (got ${d.port})`, { file, role, field: 'port' });
+      }
+    }
+  }
+  return { board, description, simulator, ...(benchRig ? { benchRig: true as const } : {}), gpio, storage, devices, ...(update ? { update } : {}), ...(network ? { network } : {}) };
 }
 
 function networkOf(o: Fields): NonNullable<BoardConfig['network']> {
