@@ -93,19 +93,25 @@ describe('boot/factory-station-boards: several real-serial boards, one process e
     console.log(`      station: 3 bench rigs in ${(totalMs / 1000).toFixed(1)} s; healthy ${healthy.elapsedMs} ms (board work ${Math.round(healthyWorkMs)} ms), printer gone ${printerGone.elapsedMs} ms, reader garbage ${garbage.elapsedMs} ms`);
   });
 
-  it('aTerminalPastItsTimeLimitIsKilledAndReportedWithATimeoutCodeTheOtherPasses', async () => {
-    rigs = [await benchTerminal(work, 'hangs'), await benchTerminal(work, 'fine')];
-    const ids = simulatedTerminals(2, 'TL');
+  it('aTerminalPastItsTimeLimitIsKilledAndOneThatCrashesIsReportedTheOtherPasses', async () => {
+    rigs = [await benchTerminal(work, 'hangs'), await benchTerminal(work, 'fine'), await benchTerminal(work, 'crashes')];
+    const ids = simulatedTerminals(3, 'TL');
     const pids = new Map<string, number>();
     // The first terminal's process hangs (stopped) when its reader test starts: as a process
-    // stuck in a driver would, it answers nothing and never ends by itself.
+    // stuck in a driver would, it answers nothing and never ends by itself. The third one's
+    // process dies (SIGKILL) in its keypad test (about 1 s long).
     const reports = await runBoardStation({
       terminals: ids.map((t, i) => ({ serial: t.serial, boardFile: rigs[i].boardFile })),
       workDir: join(work, 'terminals'), reportDir: join(work, 'reports'), registryFile: join(work, 'registry.json'), timeoutMs: 6000,
       onStart: (s, pid) => pids.set(s, pid),
-      onProgress: (s, p) => { if (s === ids[0].serial && p === 'testing: reader') process.kill(pids.get(s)!, 'SIGSTOP'); },
+      onProgress: (s, p) => {
+        if (s === ids[0].serial && p === 'testing: reader') process.kill(pids.get(s)!, 'SIGSTOP');
+        if (s === ids[2].serial && p === 'testing: keypad every key') process.kill(pids.get(s)!, 'SIGKILL');
+      },
     });
-    const [hung, fine] = reports;
+    const [hung, fine, crashed] = reports;
+    assert.equal(crashed.ended, 'crash');
+    assert.deepEqual(crashed.tests.map((t) => [t.name, t.codes, t.values.reason, t.values.step, t.values.signal]), [['station', ['E-SYS-99'], 'crash', 'keypad every key', 'SIGKILL']]);
     assert.equal(fine.pass, true, JSON.stringify(fine.tests.filter((t) => !t.pass)));
     assert.equal(hung.ended, 'timeout');
     assert.equal(hung.pass, false);
