@@ -230,7 +230,7 @@ export class TerminalApp {
       selfTest: async () => this.fatalSelfTest(),
       open: () => this.openJournal(),
       printer: board.printer(),
-      readCard: () => readCard(board.reader(), ['swipe', 'insert', 'tap'], CARD_WAIT_MS_MAX),
+      readCard: (request) => readCard(board.reader(), ['swipe', 'insert', 'tap'], CARD_WAIT_MS_MAX, request),
       clock: this.clock,
       lang: this.locale.get() === 'en' ? 'en' : 'zh',
       merchantName: 'DEMO SHOP',

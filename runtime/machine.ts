@@ -36,7 +36,7 @@ import { ErrorKind, PosError, isPosError } from './errors';
 import { MonoImage, Printer } from '../hal/printer';
 import { Terminal } from './terminal';
 import { Session } from './operators';
-import { CardInput, keyedCard, withPin } from './txn/card';
+import { CardInput, CardRequest, EmvTxnType, keyedCard, withPin } from './txn/card';
 import { FlowResult, TxnView } from './txn/engine';
 import { SettlementReport, settle } from './txn/settlement';
 import { Lang, PrintContext, printReceipt, printSettlementReport } from './receipt';
@@ -48,8 +48,13 @@ export interface MachineDeps {
   /** Hardware self-test (board.selfTest); a failure names the part. */
   readonly selfTest: () => Promise<void>;
   readonly printer: Printer;
-  /** Waits for a card (runtime/txn/card.ts readCard over the board's reader). */
-  readonly readCard: () => Promise<CardInput>;
+  /**
+   * Waits for a card (runtime/txn/card.ts readCard over the board's reader, passing `request` on:
+   * a chip card is asked for its ARQC over the request's amount and type, for field 55). The
+   * request comes from the engine (`cardRequest`): amount for a sale and a refund (asked before
+   * the card), 0 for a balance inquiry; its unpredictable number from the injected randomness.
+   */
+  readonly readCard: (request: CardRequest) => Promise<CardInput>;
   readonly clock: () => number;
   readonly lang?: Lang;
   readonly merchantName?: string;
@@ -201,7 +206,10 @@ export function createTerminalMachine(deps: MachineDeps) {
       recoveryLogin: fromPromise<Session, { operator: string; password: string }>(({ input }) => deps.recoveryLogin(input.operator, input.password)),
       signOn: fromPromise<void, MachineContext>(({ input }) => engineOf(input).signOn(need(input.session, 'session'))),
       signOff: fromPromise<void, MachineContext>(({ input }) => engineOf(input).signOff(need(input.session, 'session'))),
-      readCard: fromPromise<CardInput>(() => deps.readCard()),
+      readCard: fromPromise<CardInput, { c: MachineContext; txnType: EmvTxnType }>(({ input }) => {
+        const amountFen = input.txnType === 'sale' ? input.c.amountFen : input.txnType === 'refund' ? need(input.c.refund, 'refund details').amountFen : 0;
+        return deps.readCard(engineOf(input.c).cardRequest(input.txnType, amountFen));
+      }),
       sale: fromPromise<FlowResult, MachineContext>(({ input }) => engineOf(input).sale({ amountFen: input.amountFen, card: need(input.card, 'card'), pin: input.pin, session: need(input.session, 'session') })),
       voidSale: fromPromise<FlowResult, MachineContext>(({ input }) => engineOf(input).voidSale(need(input.voidStan, 'trace'), need(input.authorizer ?? input.session, 'session'))),
       refund: fromPromise<FlowResult, MachineContext>(({ input }) => {
@@ -461,6 +469,7 @@ export function createTerminalMachine(deps: MachineDeps) {
           card: {
             invoke: {
               src: 'readCard',
+              input: ({ context }) => ({ c: context, txnType: 'sale' as const }),
               onDone: { target: 'checkDuplicate', actions: assign({ card: ({ event }) => event.output }) },
               onError: { target: 'cardError', actions: 'setError' },
             },
@@ -556,7 +565,7 @@ export function createTerminalMachine(deps: MachineDeps) {
             },
           },
           card: {
-            invoke: { src: 'readCard', onDone: { target: 'online', actions: assign({ card: ({ event }) => event.output }) }, onError: { target: 'cardError', actions: 'setError' } },
+            invoke: { src: 'readCard', input: ({ context }) => ({ c: context, txnType: 'refund' as const }), onDone: { target: 'online', actions: assign({ card: ({ event }) => event.output }) }, onError: { target: 'cardError', actions: 'setError' } },
             on: {
               KEYED: [
                 { guard: 'keyedValid', target: 'online', actions: [assign({ card: ({ event }) => keyedCard(event.pan, event.expiry) }), 'clearError'] },
@@ -578,7 +587,7 @@ export function createTerminalMachine(deps: MachineDeps) {
         on: { CANCEL: { target: 'idle', actions: 'forgetCard' } },
         states: {
           card: {
-            invoke: { src: 'readCard', onDone: { target: 'pin', actions: assign({ card: ({ event }) => event.output }) }, onError: { target: 'cardError', actions: 'setError' } },
+            invoke: { src: 'readCard', input: ({ context }) => ({ c: context, txnType: 'balance' as const }), onDone: { target: 'pin', actions: assign({ card: ({ event }) => event.output }) }, onError: { target: 'cardError', actions: 'setError' } },
           },
           cardError: { on: { RETRY: { target: 'card', actions: 'clearError' } } },
           pin: { on: { PIN: { target: 'online', actions: assign({ pin: ({ event }) => event.pin, card: ({ context }) => withPin(need(context.card, 'card'), true) }) } } },

@@ -11,6 +11,7 @@
 import { RecordTypeName } from '../storage/record';
 import { invariant } from './errors';
 import { EntryMode, ReversalReason, SettlementTotals, SettlementVerdict, STAN_MAX, BATCH_MAX } from './host/messages';
+import { isSanitizedField55 } from './txn/emv';
 
 export interface RecordInput {
   readonly type: RecordTypeName;
@@ -104,6 +105,13 @@ export interface ReversalPendingPayload {
   readonly authCode?: string;
   readonly original61?: string;
   /**
+   * The original's field 55 (IC card data), byte for byte as sent: the 0400 carries it
+   * (host-8583.md). Only the allow-listed tags of runtime/txn/emv.ts (cryptogram and its inputs,
+   * never PAN or track data): the builder refuses anything the allow-list would not keep, and so
+   * does the reader.
+   */
+  readonly field55?: Buffer;
+  /**
    * The reason was decided while the terminal ran (a timeout: 98; a bad MAC: A0). Without it a
    * 98 found at boot was left by a power cut during the sale and goes out as 06.
    */
@@ -156,6 +164,12 @@ function checkMasked(panMasked: string): void {
   invariant(/^\d{6}\*+\d{4}$/.test(panMasked), 'panMasked is not 6 + stars + 4');
 }
 
+/** Field 55 at rest: exactly what emv.ts's allow-list keeps (the journal does not scan bytes). */
+function checkField55(field55: Buffer | undefined): void {
+  if (field55 === undefined) return;
+  invariant(Buffer.isBuffer(field55) && field55.length > 0 && isSanitizedField55(field55), 'field 55 holds tags outside the allow-list');
+}
+
 /** Drops undefined members: CBOR would store them as `undefined`, which reads back differently. */
 function compact<T extends object>(o: T): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
@@ -186,6 +200,7 @@ export const rec = {
   reversalPending: (p: ReversalPendingPayload): RecordInput => {
     checkStan(p.stan); checkBatch(p.batch); checkMasked(p.panMasked);
     invariant(['98', 'A0', '06'].includes(p.reason), 'reversal reason unknown', { reason: p.reason });
+    checkField55(p.field55);
     return { type: 'reversalPending', payload: compact(p) };
   },
   reversalCleared: (p: ReversalClearedPayload): RecordInput => ({ type: 'reversalCleared', payload: compact(p) }),
@@ -220,6 +235,13 @@ export function str(v: unknown, what: string): string {
 }
 export function optStr(v: unknown, what: string): string | undefined {
   return v === undefined ? undefined : str(v, what);
+}
+/** A stored field 55, checked against the allow-list as it is read back. */
+export function optField55(v: unknown, what: string): Buffer | undefined {
+  if (v === undefined) return undefined;
+  const b = buf(v, what);
+  checkField55(b);
+  return b;
 }
 export function optNum(v: unknown, what: string): number | undefined {
   return v === undefined ? undefined : num(v, what);

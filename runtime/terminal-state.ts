@@ -20,7 +20,7 @@ import { invariant } from './errors';
 import { EntryMode, ReversalReason, SettlementTotals, SettlementVerdict, STAN_MAX, ZERO_TOTALS } from './host/messages';
 import {
   KeysPayload, OperatorPayload, ReceiptCopy, ReversalPendingPayload, Role, SettlementStepName, TxnKind,
-  buf, num, optNum, optStr, str, totalsOf,
+  buf, num, optField55, optNum, optStr, str, totalsOf,
 } from './records';
 
 export type TxnStatus = 'pending' | 'approved' | 'declined' | 'failed' | 'reversed' | 'voided';
@@ -236,7 +236,7 @@ function applyReversalPending(s: TerminalState, r: DecodedRecord): void {
     processingCode: str(p.processingCode, 'processingCode'), entryMode: str(p.entryMode, 'entryMode') as EntryMode,
     conditionCode: str(p.conditionCode, 'conditionCode'), type60: str(p.type60, 'type60'),
     expiry: optStr(p.expiry, 'expiry'), cardSeq: optStr(p.cardSeq, 'cardSeq'), authCode: optStr(p.authCode, 'authCode'),
-    original61: optStr(p.original61, 'original61'),
+    original61: optStr(p.original61, 'original61'), field55: optField55(p.field55, 'field55'),
     ...(p.decided === true ? { decided: true } : {}),
   };
 }

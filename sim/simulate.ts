@@ -379,7 +379,7 @@ class Simulation {
       open: () => this.io.track(this.openFromDisk()),
       selfTest: async () => undefined,
       printer: this.printer,
-      readCard: () => readCard(this.reader, ['swipe', 'insert', 'tap']),
+      readCard: (request) => readCard(this.reader, ['swipe', 'insert', 'tap'], undefined, request),
       clock: this.clock.now,
       lang: this.rng.chance(0.5) ? 'zh' : 'en',
       allowKeyed: true,

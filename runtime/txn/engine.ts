@@ -16,6 +16,11 @@
  * reversal sent, and a sign-on before the next transaction; connect refused before anything
  * was sent -> the reversal is cleared as not-sent. A pending reversal is always sent before any
  * other financial message and before settlement; while it cannot be sent, they are refused.
+ *
+ * IC card data (field 55): the chip read (card.ts, with `cardRequest()` made here from the
+ * injected clock and randomness) gives the ARQC and its inputs; a chip sale sends them in 55 and
+ * the reversal-pending record keeps the same bytes, so the 0400 carries the original's 55 even
+ * after a power cut. Refund, void and balance inquiry rows of the profile have no 55: not sent.
  */
 import { createHmac } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
@@ -29,7 +34,7 @@ import {
   encodeRequest, parseAckResponse, parseFinancialResponse, parseReversalResponse, parseSignOnResponse,
 } from '../host/messages';
 import { ResponseCodeText, explainResponseCode } from '../host/response-codes';
-import { textField } from '../host/packager';
+import { bytesField, textField } from '../host/packager';
 import { DeviceKeyProvider, RandomBytes, seal, unseal } from '../device-key';
 import { RecordInput, ReversalPendingPayload, TxnBeginPayload, TxnKind, rec } from '../records';
 import { Store } from '../store';
@@ -37,6 +42,7 @@ import { Session, requirePermission } from '../operators';
 import { Txn, TxnStatus, nextStanAfter, statusOf, unprintedReceipts, signaturesToUpload } from '../terminal-state';
 import { MonoImage } from '../../hal/printer';
 import { CardInput } from './card';
+import { CardRequest, EmvTxnType, UNPREDICTABLE_NUMBER_BYTES, sanitizeField55 } from './emv';
 
 /** Reversal tries per attempt (host-8583.md). */
 export const REVERSAL_TRIES_MAX = 3;
@@ -298,6 +304,32 @@ export class TerminalEngine {
     return found && viewOf(this.state, found);
   }
 
+  // ------------------------------------------------------------ card request (EMV terminal data)
+
+  /**
+   * What a chip card is asked to sign (9F02 amount, 9C type, 9A date, 9F37 unpredictable number
+   * from the injected random source, 9F1E the TID). The machine passes it to the card read.
+   */
+  cardRequest(txnType: EmvTxnType, amountFen: number): CardRequest {
+    const d = new Date(this.deps.clock());
+    const yymmdd = String(d.getFullYear() % 100).padStart(2, '0') + String(d.getMonth() + 1).padStart(2, '0') + String(d.getDate()).padStart(2, '0');
+    return { txnType, amountFen, dateYymmdd: yymmdd, unpredictable: this.deps.random(UNPREDICTABLE_NUMBER_BYTES), ifdSerial: this.config.ids.tid };
+  }
+
+  /**
+   * Field 55 for a chip sale: only for entry modes 05x/07x, only when the ARQC was asked for this
+   * sale's amount (else the read was for another transaction: present the card again), and
+   * passed through the allow-list once more.
+   */
+  private saleField55(c: CardInput, amountFen: number): Buffer | undefined {
+    if (c.field55 === undefined || !/^0[57]/.test(c.entryMode)) return undefined;
+    if (c.emv === undefined || c.emv.txnType !== 'sale' || c.emv.amountFen !== amountFen) {
+      throw new PosError('RDR_UNREADABLE', 'the card was read for another transaction: present it again', { amountFen });
+    }
+    const field55 = sanitizeField55(c.field55);
+    return field55.length > 0 ? field55 : undefined;
+  }
+
   // ------------------------------------------------------------ sale, void, refund
 
   async sale(input: SaleInput): Promise<FlowResult> {
@@ -309,9 +341,16 @@ export class TerminalEngine {
       input.pin?.fill(0);
       throw e;
     }
+    const c = input.card;
+    let field55: Buffer | undefined;
+    try {
+      field55 = this.saleField55(c, input.amountFen);
+    } catch (e) {
+      input.pin?.fill(0);
+      throw e;
+    }
     const { stans, record } = this.stans(1);
     const stan = stans[0];
-    const c = input.card;
     let pinBlock: Buffer | undefined;
     if (input.pin) {
       invariant(this.keys !== undefined, 'PIN block needs the PIK');
@@ -319,7 +358,7 @@ export class TerminalEngine {
     }
     const req = buildSale(this.config.profile, {
       ids: this.config.ids, stan, batch: this.state.batch, pan: c.pan, amountFen: input.amountFen, expiry: c.expiry,
-      entryMode: c.entryMode, cardSeq: c.cardSeq, track2: c.track2, track3: c.track3, pinBlock,
+      entryMode: c.entryMode, cardSeq: c.cardSeq, track2: c.track2, track3: c.track3, pinBlock, field55,
     });
     return this.financial(req, record, { kind: 'sale', stan, amountFen: input.amountFen, pan: c.pan, expiry: c.expiry, entryMode: c.entryMode, cardSeq: c.cardSeq, operator: input.session.operator });
   }
@@ -372,7 +411,8 @@ export class TerminalEngine {
       ...common, kind: t.kind, panTag: this.panTag(t.pan), operator: t.operator, origStan: t.origStan, origBatch: t.origBatch,
       origRrn: t.origRrn, origAuthCode: t.origAuthCode, origDate: t.origDate, field61: textField(m, 61),
     };
-    const reversal: ReversalPendingPayload = { ...common, reason: '98', kind: t.kind, original61: textField(m, 61) };
+    // The original's 55 exactly as it goes out (the packager's own value), for the 0400.
+    const reversal: ReversalPendingPayload = { ...common, reason: '98', kind: t.kind, original61: textField(m, 61), field55: bytesField(m, 55) };
     const bytes = this.encode(req);
     await this.store.commit([stanRecord, rec.txnBegin(begin), rec.reversalPending(reversal)]);
     let res: FinancialResult;
@@ -456,7 +496,7 @@ export class TerminalEngine {
       const req = buildReversal(this.config.profile, {
         ids: this.config.ids, stan: pr.stan, batch: pr.batch, reason, pan: this.panOf(pr.panEnc), processingCode: pr.processingCode,
         amountFen: pr.amountFen, entryMode: pr.entryMode, conditionCode: pr.conditionCode, type60: pr.type60, expiry: pr.expiry,
-        cardSeq: pr.cardSeq, authCode: pr.authCode, original61: pr.original61,
+        cardSeq: pr.cardSeq, authCode: pr.authCode, original61: pr.original61, field55: pr.field55,
       });
       try {
         const res = parseReversalResponse(this.config.profile, req, await this.send(req, pr.stan), { mak: this.keys?.mak });

@@ -10,6 +10,13 @@
  * upload and signature upload are accepted. When a response is delayed or lost by a fault, the
  * host has still done the work: that is exactly the case reversals exist for.
  *
+ * Chip sales: a sale with entry mode 05x (contact IC) or 07x (contactless) must carry field 55
+ * (BER-TLV) with the cryptogram (9F26, 8 bytes) and the card's counter (9F36, 2 bytes); without
+ * them, or with 55 that is not TLV, it is declined 12 (invalid transaction: the profile's code
+ * for a request the host will not process) and nothing is recorded. The cryptogram itself is
+ * not verified (the host has no issuer keys). Every request's field 55 is kept in `requests()`
+ * so a test can compare a reversal's 55 with its sale's, byte for byte.
+ *
  * Logs carry masked PANs only (`panMasked`; the logger redacts any `pan` key anyway).
  */
 import * as net from 'node:net';
@@ -19,6 +26,7 @@ import { CUP_PROFILE, HostProfile, MessageDef, RequestType, classifyRequest } fr
 import { FieldValue, IsoMessage, bytesField, macData, packFrame, swapTpdu, textField, unpackFrame } from '../../runtime/host/packager';
 import { WorkingKeys, ecbMac, verifyMac, wrapWorkingKeys } from '../../runtime/host/crypto';
 import { SettlementTotals, parseTotals, totalsDigits } from '../../runtime/host/messages';
+import { primitives } from '../../runtime/txn/emv';
 import { Ledger, LedgerEntry, TxnKey } from './ledger';
 import { FaultPlan, FaultSpec } from './faults';
 
@@ -61,6 +69,21 @@ const GARBAGE_BYTES = 40;
 
 /** A non-approval code a host gives a terminal it does not know. */
 const CODE_UNKNOWN_TERMINAL = '03';
+/** A chip sale without usable IC card data (field 55): "invalid transaction". */
+export const CODE_BAD_CHIP_DATA = '12';
+
+/** One request as answered (`requests()`). */
+export interface HostRequestRecord {
+  readonly tid: string;
+  readonly type: RequestType | undefined;
+  readonly stan: number;
+  /** 39 of the answer. */
+  readonly code: string;
+  /** 39 of the request (a reversal's reason). */
+  readonly requestCode?: string;
+  /** 55 of the request, as received (a copy made when it arrived; do not write to it). */
+  readonly field55?: Buffer;
+}
 
 interface TerminalState {
   readonly terminal: SimTerminal;
@@ -107,7 +130,7 @@ export class AcquirerSimulator {
   private rrnSeq = 1;
   private authSeq = 1;
   private garbageSeed = 0x9e3779b9;
-  private readonly history: Array<{ tid: string; type: RequestType | undefined; stan: number; code: string; requestCode?: string }> = [];
+  private readonly history: HostRequestRecord[] = [];
 
   constructor(private readonly options: AcquirerSimulatorOptions = {}) {
     this.profile = options.profile ?? CUP_PROFILE;
@@ -147,8 +170,8 @@ export class AcquirerSimulator {
     return k === undefined ? undefined : { pik: Buffer.from(k.pik), mak: Buffer.from(k.mak), tdk: Buffer.from(k.tdk) };
   }
 
-  /** Every request answered, in order: TID, type, STAN, the 39 sent, and the request's own 39 (a reversal's reason). */
-  requests(): ReadonlyArray<{ tid: string; type: RequestType | undefined; stan: number; code: string; requestCode?: string }> {
+  /** Every request answered, in order: TID, type, STAN, the 39 sent, the request's own 39 (a reversal's reason) and its 55. */
+  requests(): ReadonlyArray<HostRequestRecord> {
     return [...this.history];
   }
 
@@ -266,7 +289,10 @@ export class AcquirerSimulator {
     const message = this.responseMessage(incoming, answer);
     const hasMac = message.fields.has(64);
     const requestCode = textField(m, 39);
-    this.history.push({ tid, type, stan: incoming.stan, code: answer.code, ...(requestCode !== undefined ? { requestCode } : {}) });
+    const field55 = bytesField(m, 55);
+    this.history.push({
+      tid, type, stan: incoming.stan, code: answer.code, ...(requestCode !== undefined ? { requestCode } : {}), ...(field55 !== undefined ? { field55: Buffer.from(field55) } : {}),
+    });
     this.log.info({ tid, type, stan: incoming.stan, code: answer.code, panMasked: maskOrUndefined(textField(m, 2)), faults: faults.map((f) => f.kind) }, 'request answered');
     return { bytes: packFrame(this.profile, { tpdu: swapTpdu(unpacked.tpdu), header: this.profile.header, message }), faults, hasMac };
   }
@@ -332,7 +358,23 @@ export class AcquirerSimulator {
   }
 
   private sale(r: Incoming): Answer {
-    return this.refuseFinancial(r) ?? this.approved(this.newEntry(r, 'sale'));
+    return this.refuseFinancial(r) ?? this.refuseChipData(r) ?? this.approved(this.newEntry(r, 'sale'));
+  }
+
+  /** A contact or contactless sale needs 55 with 9F26 (8 bytes) and 9F36 (2 bytes). */
+  private refuseChipData(r: Incoming): Answer | undefined {
+    const mode = textField(r.m, 22) ?? '';
+    if (!/^0[57]/.test(mode)) return undefined;
+    const f55 = bytesField(r.m, 55);
+    let tags: Map<number, Buffer>;
+    try {
+      tags = f55 === undefined ? new Map() : primitives(f55);
+    } catch {
+      tags = new Map();
+    }
+    if (tags.get(0x9f26)?.length === 8 && tags.get(0x9f36)?.length === 2) return undefined;
+    this.log.warn({ tid: r.tid, stan: r.stan, entryMode: mode, field55Bytes: f55?.length ?? 0 }, 'chip sale without cryptogram in field 55: declined');
+    return { code: CODE_BAD_CHIP_DATA };
   }
 
   private voidSale(r: Incoming): Answer {

@@ -16,7 +16,9 @@ import { Journal } from '../../storage/journal';
 import { exportBytes } from '../../storage/backup';
 import { luhnValid, Payload, RecordTypeName } from '../../storage/record';
 import { removeDir, tempDir } from '../../storage/testing';
-import { isPosError } from '../../runtime/errors';
+import { InvariantError, isPosError } from '../../runtime/errors';
+import { encodeTlv, sanitizeField55 } from '../../runtime/txn/emv';
+import { rec } from '../../runtime/records';
 
 const ID = 'SIM-0001';
 const PAN = '6222021234567890128'; // Luhn-valid test PAN (19 digits)
@@ -31,6 +33,18 @@ function bcd(s: string, pad = 'F'): Buffer {
   const nibbles = s.replace(/=/g, 'D');
   return Buffer.from(nibbles.length % 2 ? nibbles + pad : nibbles, 'hex');
 }
+
+/**
+ * What a chip card could hand the terminal beside its cryptogram: the PAN (5A), track 2
+ * equivalent (57), the name (5F20), then the ARQC (9F26), CID (9F27) and ATC (9F36). The bytes
+ * that reach the journal are what runtime/txn/emv.ts's allow-list keeps of it (the journal does
+ * not scan byte strings, so the allow-list is the guarantee).
+ */
+const ARQC = Buffer.from('1A2B3C4D5E6F7081', 'hex');
+const CARD_TLV = Buffer.concat([
+  encodeTlv(0x5a, bcd(PAN)), encodeTlv(0x57, bcd(TRACK2)), encodeTlv(0x5f20, Buffer.from('TEST/CARDHOLDER')),
+  encodeTlv(0x9f26, ARQC), encodeTlv(0x9f27, Buffer.from([0x80])), encodeTlv(0x9f36, Buffer.from([0x00, 0x2a])),
+]);
 
 function needles(): Array<[string, Buffer]> {
   const out: Array<[string, Buffer]> = [];
@@ -101,7 +115,13 @@ describe('journal: nothing sensitive at rest (raw scan after a sale flow)', func
     await attempt('receiptPrinted', { stan: '000101', copy: 'customer', reprint: false }, false, 'receipt customer');
     await attempt('stan', { stan: '000102' }, false, 'stan 2');
     await attempt('txnBegin', { ...begin, stan: '000102', amountFen: 500 }, false, 'txn-begin 2');
-    const reversal = { stan: '000102', reason: '98', amountFen: 500, panMasked: PAN_MASKED, panEnc };
+    // The chip sale's field 55, as the reversal-pending record keeps it: through the allow-list.
+    const field55 = sanitizeField55(CARD_TLV);
+    assert.throws(() => rec.reversalPending({
+      stan: 102, batch: 1, reason: '98', kind: 'sale', amountFen: 500, panEnc, panMasked: PAN_MASKED, processingCode: '000000', entryMode: '051',
+      conditionCode: '00', type60: '22', field55: CARD_TLV,
+    }), InvariantError, 'the record builder refuses field 55 bytes the allow-list would not keep');
+    const reversal = { stan: '000102', reason: '98', amountFen: 500, panMasked: PAN_MASKED, panEnc, field55 };
     await slip('reversalPending', reversal);
     await attempt('reversalPending', reversal, false, 'reversal pending');
     await slip('reversalCleared', { stan: '000102', responseCode: '00', tries: 1 });
@@ -121,6 +141,7 @@ describe('journal: nothing sensitive at rest (raw scan after a sale flow)', func
     assert.ok(raw.includes(Buffer.from(PAN_MASKED)), 'control: masked PAN found in data.mdb');
     assert.ok(raw.includes(panEnc), 'control: encrypted PAN blob found in data.mdb');
     assert.ok(backup.includes(panEnc), 'control: encrypted PAN blob found in the backup');
+    assert.ok(raw.includes(field55) && raw.includes(ARQC), 'control: the stored field 55 (with its ARQC) found in data.mdb');
     let scanned = 0;
     for (const [file, bytes] of blobs) {
       for (const [what, needle] of needles()) {

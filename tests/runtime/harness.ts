@@ -14,8 +14,9 @@ import { openTerminal, Terminal } from '../../runtime/terminal';
 import { HostExchange, TerminalConfig } from '../../runtime/txn/engine';
 import { Session } from '../../runtime/operators';
 import { batchTotals, statusOf } from '../../runtime/terminal-state';
-import { cardFromTrack2, CardInput } from '../../runtime/txn/card';
-import { TEST_CARDS } from '../../sim/test-cards';
+import { cardFromTrack2, CardInput, EmvTxnType, readCard } from '../../runtime/txn/card';
+import { ChipCard, TEST_CARDS } from '../../sim/test-cards';
+import { ChipCardReader } from './fakes';
 import { Request } from '../../runtime/host/messages';
 
 export const IDENTITY = 'SIM-0001';
@@ -35,6 +36,15 @@ export function magCard(): CardInput {
 
 export function shortCard(): CardInput {
   return cardFromTrack2(TEST_CARDS.magShort.track2);
+}
+
+/**
+ * A chip card (default the IC test card; TEST_CARDS.contactless for a tap) read for real through
+ * runtime/txn/card.ts for a transaction of the rig's engine: GENERATE AC over the engine's
+ * request, field 55 in the result.
+ */
+export function chipCardFor(r: Rig, amountFen: number, card: ChipCard = TEST_CARDS.icDebit, txnType: EmvTxnType = 'sale'): Promise<CardInput> {
+  return readCard(new ChipCardReader(card), ['insert', 'tap'], 1000, r.terminal.engine.cardRequest(txnType, amountFen));
 }
 
 export interface Rig {

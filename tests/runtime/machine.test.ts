@@ -11,6 +11,7 @@ import { createTerminalMachine, viewOf, statePath, MachineDeps, MachineEvent, Te
 import { InvariantError, PosError } from '../../runtime/errors';
 import { TEST_CARDS } from '../../sim/test-cards';
 import { CardInput } from '../../runtime/txn/card';
+import { primitives } from '../../runtime/txn/emv';
 import { Rig, rig, withOperators, magCard, shortCard, CASHIER } from './harness';
 import { CardQueue, FakePrinter } from './fakes';
 import { seededRandom } from '../../runtime/random';
@@ -37,7 +38,8 @@ function allTransitions(m: TerminalMachine): string[] {
   return out;
 }
 
-const IC: CardInput = { pan: TEST_CARDS.icDebit.pan, entryMode: '051', expiry: '3012', cardSeq: '001', track2: `${TEST_CARDS.icDebit.pan}=30122010000012345678`.slice(0, 37), pinRequired: true };
+/** The IC test card, read through runtime/txn/card.ts with the machine's request (GENERATE AC, field 55). */
+const IC = TEST_CARDS.icDebit;
 
 interface Run {
   r: Rig;
@@ -157,6 +159,12 @@ describe('runtime state machine', function () {
     await run.until('sale.signature');
     run.send({ type: 'SKIP' });
     await run.until('idle');
+    // The card was asked for its ARQC over this sale (the amount came before the card), and the
+    // 0200 carried it in field 55.
+    assert.deepEqual(run.cards.requests.map((q) => [q.txnType, q.amountFen]), [['sale', 60_000]]);
+    const f55 = run.r.sim.requests().find((q) => q.type === 'sale')?.field55;
+    assert.ok(f55 && primitives(f55).get(0x9f26)?.length === 8);
+    assert.equal(primitives(f55).get(0x9f02)?.toString('hex'), '000000060000');
   });
 
   it('duplicate-charge guard: the same card and amount again shows the approved sale; CONTINUE goes on, CANCEL stops', async () => {
@@ -284,6 +292,8 @@ describe('runtime state machine', function () {
     run.send({ type: 'YES' });
     await run.until('idle');
     assert.equal(run.r.terminal.engine.transactions().filter((t) => t.kind === 'refund' && t.status === 'approved').length, 1);
+    // The refund's amount is keyed before the card: the card request carries it (9C 20).
+    assert.deepEqual(run.cards.requests.map((q) => [q.txnType, q.amountFen]), [['sale', 3000], ['refund', 1000]]);
   });
 
   it('refund: card error, retry keyed, declined result; cashier sent to supervisor check; void via refund CANCEL', async () => {
@@ -323,6 +333,7 @@ describe('runtime state machine', function () {
     assert.equal(run.view().data.error?.code, 'E-HOST-04');
     run.send({ type: 'OK' }); await run.until('idle');
     run.send({ type: 'BALANCE' }); await run.until('balance.card'); run.send({ type: 'CANCEL' }); await run.until('idle');
+    assert.ok(run.cards.requests.length >= 3 && run.cards.requests.every((q) => q.txnType === 'balance' && q.amountFen === 0), 'a balance inquiry reads the card for amount 0');
   });
 
   it('reprint: last, by trace, report; nothing sent to the host; errors for unknown; paper out keeps it pending', async () => {

@@ -3,7 +3,8 @@
  * over simulated serial cables, the acquirer simulator on loopback, the state machine driving it
  * all): every output is grepped for the test cards' full PANs (ASCII and BCD), their track data
  * and the PIN blocks the day produced. None may appear in the logs, the printed receipts, the
- * journal file's bytes or the machine snapshots a screen would render.
+ * journal file's bytes (where each chip sale's field 55 is stored with its reversal record), the
+ * field 55 bytes sent, or the machine snapshots a screen would render.
  */
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
@@ -49,7 +50,7 @@ describe('security: a full trading day leaves no PAN, track data or PIN block in
     await withOperators(r);
     const board = sim.board;
     const machine = createTerminalMachine({
-      open: async () => r.terminal, selfTest: async () => undefined, printer: board.printer(), readCard: () => readCard(board.reader(), ['swipe', 'insert', 'tap'], 10_000),
+      open: async () => r.terminal, selfTest: async () => undefined, printer: board.printer(), readCard: (request) => readCard(board.reader(), ['swipe', 'insert', 'tap'], 10_000, request),
       clock: () => r.clock.ms, lang: 'zh', recoveryLogin: (op, pw) => r.terminal.operators.login(op, pw),
     });
     const views: string[] = [];
@@ -115,7 +116,13 @@ describe('security: a full trading day leaves no PAN, track data or PIN block in
     const journalBytes = readFileSync(join(r.dir, 'data.mdb'));
     const logs = logChunks.join('');
     assert.ok(logs.length > 1000, 'the day was logged');
-    const outputs: Array<[string, Buffer]> = [['logs', Buffer.from(logs)], ['receipts', Buffer.from(receipts)], ['snapshots', Buffer.from(views.join('\n'))], ['journal file', journalBytes]];
+    // Field 55 of the chip and tap sales, as the host received them: stored with each sale's
+    // reversal-pending record (positive control: the scan below sees them in the journal file),
+    // and scanned itself like every other output.
+    const field55s = r.sim.requests().filter((q) => q.type === 'sale' && q.field55 !== undefined).map((q) => q.field55 as Buffer);
+    assert.equal(field55s.length, 2, 'the chip and the tap sale carried field 55');
+    for (const f of field55s) assert.notEqual(journalBytes.indexOf(f), -1, 'field 55 is in the journal file (the scan sees it)');
+    const outputs: Array<[string, Buffer]> = [['logs', Buffer.from(logs)], ['receipts', Buffer.from(receipts)], ['snapshots', Buffer.from(views.join('\n'))], ['journal file', journalBytes], ['field 55 sent', Buffer.concat(field55s)]];
     const pans = [TEST_CARDS.magDebit.track2.split('=')[0], TEST_CARDS.icDebit.pan, TEST_CARDS.contactless.pan];
     const secrets: Array<[string, Buffer]> = [
       ...pans.map((p): [string, Buffer] => [`PAN ${p.slice(0, 6)}…`, Buffer.from(p)]),
