@@ -129,10 +129,10 @@ function stationConsole(view: ReturnType<typeof progressView>): StationConsole &
   };
 }
 
-/** A flag that needs a value: `pos` knows only some value flags, so `--boards=...` is the sure form. */
+/** A flag that needs a value (`--boards F` and `--boards=F` both work: boot/pos.ts VALUE_FLAGS). */
 function valueOf(ctx: CommandContext, flag: string): string | undefined {
   const v = ctx.flags.get(flag);
-  if (v === true) throw new PosError('OPR_INPUT', `--${flag} needs a value: write --${flag}=...`);
+  if (v === true) throw new PosError('OPR_INPUT', `--${flag} needs a value: write --${flag} VALUE`);
   return v;
 }
 
