@@ -53,10 +53,17 @@ export const CELL_HEIGHT_DOTS = 24;
 const GLYPH_X = 1;
 const GLYPH_Y = 6;
 const GLYPH_SCALE = 2;
+/** Paper rows per allocation (a receipt is a few hundred rows). */
+const ROWS_PER_CHUNK = 1024;
 
 export class PaperRoll {
   readonly rowBytes: number;
-  private readonly rows: Uint8Array[] = [];
+  /**
+   * Rows in chunks of ROWS_PER_CHUNK (one Uint8Array each): a typed array per row cost ~200 bytes
+   * of object overhead for 48 bytes of dots (about 20 MB of a full roll, seen in bench:start).
+   */
+  private readonly chunks: Uint8Array[] = [];
+  private rowCount = 0;
   readonly items: PaperItem[] = [];
   /** Rows printed beyond `rowsMax` are counted but not kept (bounded memory). */
   rowsDropped = 0;
@@ -66,12 +73,18 @@ export class PaperRoll {
   }
 
   get heightDots(): number {
-    return this.rows.length + this.rowsDropped;
+    return this.rowCount + this.rowsDropped;
   }
 
   pixel(x: number, y: number): boolean {
-    const row = this.rows[y];
-    return !!row && x >= 0 && x < this.widthDots && (row[x >> 3] & (0x80 >> (x & 7))) !== 0;
+    const at = this.byteAt(x, y);
+    return at !== undefined && (this.chunks[at.chunk][at.offset] & (0x80 >> (x & 7))) !== 0;
+  }
+
+  /** Where dot (x, y) lives, or undefined outside the kept rows and the width. */
+  private byteAt(x: number, y: number): { chunk: number; offset: number } | undefined {
+    if (y < 0 || y >= this.rowCount || x < 0 || x >= this.widthDots) return undefined;
+    return { chunk: Math.floor(y / ROWS_PER_CHUNK), offset: (y % ROWS_PER_CHUNK) * this.rowBytes + (x >> 3) };
   }
 
   feed(dots: number): void {
@@ -145,16 +158,17 @@ export class PaperRoll {
 
   /** Appends blank rows; returns the index of the first kept row, or undefined if over the cap. */
   private addRows(count: number): number | undefined {
-    const first = this.rows.length;
+    const first = this.rowCount;
     const keep = Math.max(0, Math.min(count, this.rowsMax - first));
-    for (let i = 0; i < keep; i++) this.rows.push(new Uint8Array(this.rowBytes));
+    this.rowCount += keep;
+    while (this.chunks.length * ROWS_PER_CHUNK < this.rowCount) this.chunks.push(new Uint8Array(ROWS_PER_CHUNK * this.rowBytes));
     this.rowsDropped += count - keep;
     return keep === count ? first : undefined;
   }
 
   private set(x: number, y: number): void {
-    const row = this.rows[y];
-    if (row && x >= 0 && x < this.widthDots) row[x >> 3] |= 0x80 >> (x & 7);
+    const at = this.byteAt(x, y);
+    if (at) this.chunks[at.chunk][at.offset] |= 0x80 >> (x & 7);
   }
 
   private drawCell(c: Cell, x: number, y: number): void {
