@@ -35,6 +35,8 @@ export interface SoakTotals {
   hostApprovedSales: number;
   operations: Record<string, number>;
   faults: Record<string, number>;
+  /** What crossed the device wires (frames garbled/rejected, print jobs, keypad bounces...). */
+  wire: Record<string, number>;
   failures: Array<{ seed: number; text: string }>;
   wallMs: number;
 }
@@ -59,7 +61,7 @@ function jobsFor(o: SoakOptions): Job[] {
 /** Runs the soak across worker processes and sums their reports. */
 export async function soak(o: SoakOptions): Promise<SoakTotals> {
   const started = Date.now();
-  const totals: SoakTotals = { seeds: 0, days: 0, steps: 0, boots: 0, invariantChecks: 0, batchesClosed: 0, hostApprovedSales: 0, operations: {}, faults: {}, failures: [], wallMs: 0 };
+  const totals: SoakTotals = { seeds: 0, days: 0, steps: 0, boots: 0, invariantChecks: 0, batchesClosed: 0, hostApprovedSales: 0, operations: {}, faults: {}, wire: {}, failures: [], wallMs: 0 };
   const jobs = jobsFor(o);
   const workers = Math.max(1, Math.min(o.workers, WORKERS_MAX, jobs.length));
   const perWorker: Job[][] = Array.from({ length: workers }, () => []);
@@ -68,7 +70,7 @@ export async function soak(o: SoakOptions): Promise<SoakTotals> {
     const r = m.report;
     totals.seeds++; totals.days += r.daysCompleted; totals.steps += r.steps; totals.boots += r.boots;
     totals.invariantChecks += r.invariantChecks; totals.batchesClosed += r.batchesClosed; totals.hostApprovedSales += r.hostApprovedSales;
-    add(totals.operations, r.operations); add(totals.faults, r.faults);
+    add(totals.operations, r.operations); add(totals.faults, r.faults); add(totals.wire, r.wire ?? {});
     if (r.failure) totals.failures.push({ seed: r.seed, text: formatFailure(r.failure) });
     o.progress?.(`seed ${r.seed}: ${r.daysCompleted}/${r.days} days ${r.failure ? `FAILED ${r.failure.invariant}` : 'ok'} (${totals.days} days so far, ${Math.round((Date.now() - started) / 1000)} s)`);
   };
@@ -106,6 +108,7 @@ export function formatTotals(t: SoakTotals): string[] {
     `days ${t.days} (${t.seeds} seeds), steps ${t.steps}, boots ${t.boots}, batches closed ${t.batchesClosed}, approved sales at the host ${t.hostApprovedSales}`,
     `operations: ${kv(t.operations)}`,
     `faults injected (${faultCount}): ${kv(t.faults)}`,
+    `on the device wires: ${kv(t.wire)}`,
     `invariant checks: ${t.invariantChecks}`,
     `wall time: ${(t.wallMs / 1000).toFixed(0)} s`,
     `failures: ${t.failures.length}`,
