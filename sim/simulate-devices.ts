@@ -38,6 +38,8 @@ import { VirtualCardReader } from './virtual-card-reader';
 import { VirtualPrinter } from './virtual-printer';
 import { MatrixKeypad } from '../hal/drivers/matrix-keypad';
 import { KeyName } from '../hal/keypad';
+import { readBoardFile } from '../hal/board';
+import { KeypadConfig } from '../hal/board-schema';
 import { SimGpioChip } from './chips/gpio-sim';
 import { MatrixKeypadModel } from './chips/keypad-model';
 import { ChipCard, TEST_CARDS } from './test-cards';
@@ -436,17 +438,12 @@ const RASTER_HEADER = Buffer.from([0x1d, 0x76, 0x30]);
 
 // ============================================================ keypad on simulated GPIO lines
 
-const KEYMAP: (KeyName | null)[][] = [
-  ['MENU', 'UP', 'DOWN', 'FUNC'],
-  ['1', '2', '3', 'CANCEL'],
-  ['4', '5', '6', 'CLEAR'],
-  ['7', '8', '9', 'BACK'],
-  [null, '0', null, 'OK'],
-];
-const ROW_LINES = [5, 6, 7, 8, 9];
-const COL_LINES = [10, 11, 12, 13];
-/** The driver's defaults (hal/drivers/matrix-keypad.ts): debounce 20 ms, scan every 5 ms, stuck after 10 s. */
-const KEYPAD_STUCK_MS = 10_000;
+/** The simulator board's keypad0 (board-configs/sim.json): the matrix, lines and stuck limit the front panel's driver uses. */
+const SIM_KEYPAD = readBoardFile('sim').config.devices.keypad0 as KeypadConfig;
+const KEYMAP = SIM_KEYPAD.keymap;
+const ROW_LINES = SIM_KEYPAD.rowLines;
+const COL_LINES = SIM_KEYPAD.colLines;
+const KEYPAD_STUCK_MS = SIM_KEYPAD.stuckMs;
 /** A bouncing contact: 2..6 extra transitions, each gap 1..30 ms (some longer than the 20 ms debounce). */
 const BOUNCE_TRANSITIONS_MAX = 6;
 const BOUNCE_GAP_MS_MAX = 30;
