@@ -19,29 +19,15 @@ import { DecodedRecord, RecordType } from '../storage/record';
 import { invariant } from './errors';
 import { EntryMode, ReversalReason, SettlementTotals, SettlementVerdict, STAN_MAX, ZERO_TOTALS } from './host/messages';
 import {
-  KeysPayload, OperatorPayload, ReceiptCopy, ReversalPendingPayload, Role, SettlementStepName, TxnKind,
+  KeysPayload, OperatorPayload, ReceiptCopy, ReversalPendingPayload, Role, SettlementStepName, TxnBeginPayload, TxnKind,
   buf, num, optField55, optNum, optStr, str, totalsOf,
 } from './records';
 
 export type TxnStatus = 'pending' | 'approved' | 'declined' | 'failed' | 'reversed' | 'voided';
 
-export interface Txn {
-  readonly kind: TxnKind;
-  readonly stan: number;
-  readonly batch: number;
-  readonly amountFen: number;
-  readonly panMasked: string;
-  readonly panEnc: Buffer;
-  readonly panTag: Buffer;
-  readonly expiry?: string;
-  readonly entryMode: EntryMode;
-  readonly processingCode: string;
-  readonly operator: string;
-  readonly origStan?: number;
-  readonly origBatch?: number;
-  readonly origRrn?: string;
-  readonly origAuthCode?: string;
-  readonly origDate?: string;
+/** A transaction as replayed: what its txn-begin record said, then what happened to it. */
+export interface Txn extends Pick<TxnBeginPayload, 'kind' | 'stan' | 'batch' | 'amountFen' | 'panMasked' | 'panEnc' | 'panTag' | 'expiry'
+  | 'entryMode' | 'processingCode' | 'operator' | 'origStan' | 'origBatch' | 'origRrn' | 'origAuthCode' | 'origDate'> {
   readonly beganAtMs: number;
   /** pending | approved | declined | failed | reversed (voided is derived). */
   status: Exclude<TxnStatus, 'voided'>;
