@@ -181,16 +181,22 @@ export interface VoidInput extends Common {
 }
 
 export function buildVoid(profile: HostProfile, input: VoidInput): Request {
-  const f = base(profile, profile.messages.void, input);
+  const f = originalReferenced(profile, profile.messages.void, input);
+  f.set(38, input.original.authCode);
+  return request(profile, 'void', f);
+}
+
+/** Fields shared by the messages that refer to an original sale (void, refund): 2 4 22 25 37 49 61. */
+function originalReferenced(profile: HostProfile, spec: MessageDef, input: Common & { pan: string; amountFen: number; entryMode: EntryMode; conditionCode?: string; original: OriginalRef & { readonly rrn: string } }): Map<number, FieldValue> {
+  const f = base(profile, spec, input);
   f.set(2, input.pan);
   f.set(4, amount(input.amountFen));
   f.set(22, input.entryMode);
   f.set(25, input.conditionCode ?? '00');
   f.set(37, input.original.rrn);
-  f.set(38, input.original.authCode);
   f.set(49, profile.currencyCode);
   f.set(61, field61(input.original));
-  return request(profile, 'void', f);
+  return f;
 }
 
 export interface RefundInput extends Common {
@@ -203,15 +209,7 @@ export interface RefundInput extends Common {
 }
 
 export function buildRefund(profile: HostProfile, input: RefundInput): Request {
-  const f = base(profile, profile.messages.refund, input);
-  f.set(2, input.pan);
-  f.set(4, amount(input.amountFen));
-  f.set(22, input.entryMode);
-  f.set(25, input.conditionCode ?? '00');
-  f.set(37, input.original.rrn);
-  f.set(49, profile.currencyCode);
-  f.set(61, field61(input.original));
-  return request(profile, 'refund', f);
+  return request(profile, 'refund', originalReferenced(profile, profile.messages.refund, input));
 }
 
 export interface BalanceInput extends Common {
