@@ -146,10 +146,13 @@ export class SimDisk {
     }
   }
 
-  /** The power is cut. Returns true when a lying flush lost the last acknowledged commit. */
-  cut(lyingFlush: boolean): boolean {
+  /**
+   * The power is cut. Returns true when a lying flush lost the last acknowledged commit: only when
+   * nothing left the terminal since, unless `evenIfActedOn` (the positive control).
+   */
+  cut(lyingFlush: boolean, evenIfActedOn = false): boolean {
     this.dead = true;
-    if (lyingFlush && this.lastAck && !this.lastAck.actedOn) {
+    if (lyingFlush && this.lastAck && (!this.lastAck.actedOn || evenIfActedOn)) {
       this.disarmDiskModel(); // a lying flush uses the record-level model
       this.lostFromSeq = this.lastAck.first;
       return true;

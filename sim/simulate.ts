@@ -103,8 +103,12 @@ export const DEFAULT_RATES: FaultRates = {
 
 export const NO_FAULTS: FaultRates = Object.fromEntries(Object.keys(DEFAULT_RATES).map((k) => [k, 0])) as unknown as FaultRates;
 
-/** A deliberately broken terminal, for the positive controls. */
-export type InjectedBug = 'drop-reversal' | 'double-sale';
+/**
+ * A deliberately broken terminal (or disk), for the positive controls. 'lying-flush-after-request':
+ * the disk loses the last acknowledged commit even when a request left after it, the case the
+ * lying-flush fault never draws because it loses money by construction.
+ */
+export type InjectedBug = 'drop-reversal' | 'double-sale' | 'lying-flush-after-request';
 
 export interface SimulateOptions {
   readonly seed: number;
@@ -360,7 +364,7 @@ class Simulation {
     });
     const login = t.operators.login.bind(t.operators);
     t.operators.login = (n, p) => this.io.track(login(n, p), 'cpu');
-    if (this.o.bug) injectBug(this.o.bug, t);
+    if (this.o.bug && this.o.bug !== 'lying-flush-after-request') injectBug(this.o.bug, t);
     this.terminal = t;
     return t;
   }
@@ -419,7 +423,7 @@ class Simulation {
   /** The power is cut now: whatever was in flight is abandoned. */
   async powerCut(): Promise<void> {
     this.cutAt = -1;
-    const lying = this.disk.cut(this.rng.chance(this.rates.lyingFlush));
+    const lying = this.disk.cut(this.rng.chance(this.rates.lyingFlush), this.o.bug === 'lying-flush-after-request');
     if (lying) this.fault('lying-flush', true);
     const arrived = this.link.powerCut();
     this.actor?.stop();
@@ -653,7 +657,7 @@ class Simulation {
 }
 
 /** Positive controls: a terminal with a bug the invariants must catch. */
-function injectBug(bug: InjectedBug, t: Terminal): void {
+function injectBug(bug: Exclude<InjectedBug, 'lying-flush-after-request'>, t: Terminal): void {
   const engine = t.engine;
   if (bug === 'drop-reversal') {
     // Clears the pending reversal in the journal without ever sending it.

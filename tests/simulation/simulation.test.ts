@@ -132,6 +132,18 @@ describe('simulation: replay and positive controls', function () {
     assert.equal(b.digest, a.digest);
   });
 
+  // A disk that loses an acknowledged commit after the terminal acted on it (the reversal record
+  // of a request that reached the host) loses money by construction: the checks must see it.
+  it('positive control: a lying flush after a request left fails ledger-journal, seed printed', async () => {
+    const r = await simulateDays({ seed: 1, days: 10, bug: 'lying-flush-after-request', rates: { powerCut: 0.1, lyingFlush: 1 } });
+    assert.ok(r.failure, 'a lost acknowledged commit went unnoticed');
+    assert.match(formatFailure(r.failure), /invariant=(ledger-journal|charged-once|stan-unique)/);
+    // The same seed and rates with the fault as drawn (only when nothing left since) hold.
+    const fair = await simulateDays({ seed: 1, days: r.failure.day + 1, rates: { powerCut: 0.1, lyingFlush: 1 } });
+    assert.equal(fair.failure, undefined, fair.failure && formatFailure(fair.failure));
+    assert.ok((fair.faults['lying-flush'] ?? 0) > 0, 'lying flushes were drawn');
+  });
+
   for (const bug of ['drop-reversal', 'double-sale'] as const) {
     it(`positive control: a terminal that ${bug === 'drop-reversal' ? 'clears reversals without sending them' : 'sends every approved sale twice'} fails an invariant, seed printed`, async () => {
       const r = await simulateDays({ seed: 1, days: 10, bug });
