@@ -218,6 +218,34 @@ describe('runtime engine against the acquirer simulator', function () {
     assert.equal(r.terminal.engine.state.batch, 2);
   });
 
+  it('batch upload cut by a lost response re-sends only the record in flight after a reboot; a 94 for it counts as filed', async () => {
+    for (let i = 1; i <= 5; i++) await sale(i * 100);
+    r.sim.setFault({ kind: 'unbalanced-settlement' });
+    const engine = r.terminal.engine;
+    const sendRaw = engine.sendRaw.bind(engine);
+    let records = 0;
+    engine.sendRaw = async (req, stan) => {
+      const bytes = await sendRaw(req, stan);
+      // The host files the 3rd record, its answer is lost (the power goes).
+      if (req.type === 'batchUploadRecord' && ++records === 3) throw new PosError('HOST_TIMEOUT', 'no response (test)');
+      return bytes;
+    };
+    await assert.rejects(settle(engine, SUPERVISOR), (e: unknown) => isPosError(e, 'timeout'));
+    assert.equal(engine.state.settlement?.step, 'upload');
+    await r.reboot();
+    // A host that knows the record answers the repeat 94 (duplicate transmission) and files nothing.
+    r.sim.setFault({ kind: 'response-code', code: '94', type: 'batchUploadRecord' });
+    const rep = await settle(r.terminal.engine, undefined);
+    assert.equal(rep.resumedFrom, 'upload');
+    const sent = r.sim.requests().filter((q) => q.type === 'batchUploadRecord').length;
+    assert.equal(sent, 6, 'five records and the one in flight again, not the whole chunk');
+    const bs = r.sim.ledger.batchState(TEST_TERMINAL.tid, 1);
+    assert.equal(new Set(bs?.uploads.map((u) => u.rrn)).size, 5);
+    assert.equal(bs?.uploads.length, 5, 'no record filed twice');
+    assert.equal(bs?.uploadEndCount, 5);
+    assert.equal(r.terminal.engine.state.batch, 2);
+  });
+
   it('settlement whose 0510 is lost resumes after a reboot and gets the same verdict', async () => {
     await sale(100);
     r.sim.setFault({ kind: 'delay', delayMs: 900, type: 'settlement' });
