@@ -86,8 +86,27 @@ export interface LedConfig {
   readonly activeLow: boolean;
 }
 
+/**
+ * A signature pad: TSC2007 resistive touch controller on I2C (hal/drivers/tsc2007.ts). Optional
+ * role (signature0): a board without it keeps "sign on paper".
+ */
+export interface Tsc2007Config {
+  readonly type: 'tsc2007';
+  readonly i2cBus: number;
+  readonly address: number;
+  /** The pad's pixel area; width × height ≤ 384 × 200 (the engine's SIGNATURE_PIXELS_MAX). */
+  readonly width: number;
+  readonly height: number;
+  /** Raw 0..4095 readings at the pad's left/right and top/bottom edges (min > max flips the axis). */
+  readonly calibration: { readonly xRawMin: number; readonly xRawMax: number; readonly yRawMin: number; readonly yRawMax: number; readonly swapXY: boolean };
+  readonly xPlateOhms: number;
+  /** Pressure threshold: touches of higher resistance (lighter) are not ink. */
+  readonly touchResistanceOhmsMax: number;
+  readonly sampleHz: number;
+}
+
 export type DeviceConfig =
-  | PrinterConfig | ReaderConfig | Hd44780Config | Ssd1306Config | KeypadConfig | BatteryConfig | ButtonConfig | LedConfig;
+  | PrinterConfig | ReaderConfig | Hd44780Config | Ssd1306Config | KeypadConfig | BatteryConfig | ButtonConfig | LedConfig | Tsc2007Config;
 
 export interface BoardConfig {
   readonly board: string;
@@ -127,6 +146,7 @@ const ROLE_TYPES: ReadonlyArray<[RegExp, readonly DeviceConfig['type'][]]> = [
   [/^battery\d+$/, ['battery']],
   [/^reset\d+$/, ['gpio-button']],
   [/^led[A-Z][A-Za-z]*\d+$/, ['gpio-led']],
+  [/^signature\d+$/, ['tsc2007']],
 ];
 
 const GPIO_LINE_MAX = 1023;
@@ -282,7 +302,31 @@ const DEVICE_READERS: Record<DeviceConfig['type'], (f: Fields) => DeviceConfig> 
     resetHoldMs: f.int('resetHoldMs', 500, 30_000), stuckMs: f.int('stuckMs', 5000, 600_000, 60_000), debounceMs: f.int('debounceMs', 1, 200, 30),
   }),
   'gpio-led': (f) => ({ type: 'gpio-led', line: f.int('line', 0, GPIO_LINE_MAX), activeLow: f.bool('activeLow', false) }),
+  tsc2007: (f) => {
+    const width = f.int('width', 16, 384);
+    const height = f.int('height', 16, 200);
+    if (width * height > SIGNATURE_AREA_PIXELS_MAX) f.fail('height', `makes width × height ${width * height} pixels, more than ${SIGNATURE_AREA_PIXELS_MAX}`);
+    return {
+      type: 'tsc2007', i2cBus: f.int('i2cBus', 0, 255), address: f.address('address'), width, height,
+      calibration: calibrationOf(f.object('calibration')),
+      xPlateOhms: f.int('xPlateOhms', 50, 5000), touchResistanceOhmsMax: f.int('touchResistanceOhmsMax', 50, 20_000), sampleHz: f.int('sampleHz', 20, 500, 100),
+    };
+  },
 };
+
+/** The engine's SIGNATURE_PIXELS_MAX (384 × 200); tests/hal/board.test.ts checks they agree. */
+export const SIGNATURE_AREA_PIXELS_MAX = 384 * 200;
+/** Calibration edges closer than this (raw units) would blow noise up into strokes. */
+const CALIBRATION_SPAN_RAW_MIN = 256;
+
+function calibrationOf(o: Fields): Tsc2007Config['calibration'] {
+  const raw = (n: string): number => o.int(n, 0, 4095);
+  const c = { xRawMin: raw('xRawMin'), xRawMax: raw('xRawMax'), yRawMin: raw('yRawMin'), yRawMax: raw('yRawMax'), swapXY: o.bool('swapXY', false) };
+  if (Math.abs(c.xRawMax - c.xRawMin) < CALIBRATION_SPAN_RAW_MIN) o.fail('xRawMax', `must be at least ${CALIBRATION_SPAN_RAW_MIN} from xRawMin`);
+  if (Math.abs(c.yRawMax - c.yRawMin) < CALIBRATION_SPAN_RAW_MIN) o.fail('yRawMax', `must be at least ${CALIBRATION_SPAN_RAW_MIN} from yRawMin`);
+  o.done();
+  return c;
+}
 
 function pinMapOf(o: Fields): NonNullable<Hd44780Config['pinMap']> {
   const names = ['rs', 'rw', 'e', 'backlight', 'd4', 'd5', 'd6', 'd7'] as const;
@@ -303,7 +347,7 @@ function deviceOf(file: string, role: string, value: unknown): DeviceConfig {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) f.fail('type', 'must be in a device object');
   const family = ROLE_TYPES.find(([re]) => re.test(role));
   if (!family) {
-    throw new PosError('BRD_INVALID', `${file}: role ${role}: not a known role name (printerN, readerN, displayN, keypadN, batteryN, resetN, led<Name>N)`, { file, role });
+    throw new PosError('BRD_INVALID', `${file}: role ${role}: not a known role name (printerN, readerN, displayN, keypadN, batteryN, resetN, led<Name>N, signatureN)`, { file, role });
   }
   const type = f.oneOf('type', family[1]);
   const device = DEVICE_READERS[type](f);
@@ -395,7 +439,7 @@ function checkConflicts(file: string, devices: Record<string, DeviceConfig>): vo
 function resources(d: DeviceConfig): Array<[string, string]> {
   switch (d.type) {
     case 'escpos-serial': case 'framed-card-reader': return [['port', `port ${d.port}`]];
-    case 'hd44780-pcf8574': case 'ssd1306': return [['address', `i2c-${d.i2cBus} 0x${d.address.toString(16)}`]];
+    case 'hd44780-pcf8574': case 'ssd1306': case 'tsc2007': return [['address', `i2c-${d.i2cBus} 0x${d.address.toString(16)}`]];
     case 'matrix-keypad': return [...d.rowLines.map((l): [string, string] => ['rowLines', `GPIO line ${l}`]), ...d.colLines.map((l): [string, string] => ['colLines', `GPIO line ${l}`])];
     case 'battery': return [
       ...(d.gauge ? [['gauge.address', `i2c-${d.gauge.i2cBus} 0x${d.gauge.address.toString(16)}`] as [string, string]] : []),

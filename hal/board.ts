@@ -23,6 +23,7 @@ import { Button } from './button';
 import { Led } from './led';
 import { Printer } from './printer';
 import { CardReader } from './card-reader';
+import { SignaturePad } from './signature-pad';
 import { Hd44780Pcf8574 } from './drivers/hd44780-pcf8574';
 import { Ssd1306 } from './drivers/ssd1306';
 import { MatrixKeypad } from './drivers/matrix-keypad';
@@ -32,6 +33,7 @@ import { GpioButton } from './drivers/gpio-button';
 import { GpioLed } from './drivers/gpio-led';
 import { EscPosPrinter } from './drivers/escpos-printer';
 import { FramedCardReader } from './drivers/card-reader';
+import { Tsc2007SignaturePad } from './drivers/tsc2007';
 import { Sleep } from './drivers/timing';
 
 export * from './board-schema';
@@ -53,7 +55,7 @@ export interface LoadOptions {
   readonly sleep?: Sleep;
 }
 
-export type Device = Printer | CardReader | Display | Keypad | Battery | Button | Led;
+export type Device = Printer | CardReader | Display | Keypad | Battery | Button | Led | SignaturePad;
 
 export interface SelfTestResult {
   readonly role: string;
@@ -74,6 +76,8 @@ export interface Board {
   resetButton(role?: string): Button;
   /** LEDs are optional: undefined when the board has none in that role. */
   led(role: string): Led | undefined;
+  /** The signature pad is optional: undefined when the board has none (the cardholder signs on paper). */
+  signaturePad(role?: string): SignaturePad | undefined;
   /**
    * One real transfer per role: display init, keypad start (stuck keys fail it with KBD_STUCK),
    * battery read, reset button read, printer and reader self-tests, LEDs switched off.
@@ -193,6 +197,8 @@ async function construct(role: string, dc: DeviceConfig, buses: BusCache, option
       const line = await buses.line(dc.line, { direction: 'out', activeLow: dc.activeLow, initial: 0, consumer: role });
       return { config: dc, device: new GpioLed(line, role) };
     }
+    case 'tsc2007':
+      return { config: dc, device: new Tsc2007SignaturePad(await buses.i2c(dc.i2cBus), { ...dc, name: role }) };
   }
 }
 
@@ -233,6 +239,10 @@ class LoadedBoard implements Board {
     return this.devices.has(role) ? (this.get(role, ['gpio-led']) as Led) : undefined;
   }
 
+  signaturePad(role = 'signature0'): SignaturePad | undefined {
+    return this.devices.has(role) ? (this.get(role, ['tsc2007']) as SignaturePad) : undefined;
+  }
+
   async selfTest(): Promise<SelfTestResult[]> {
     const results: SelfTestResult[] = [];
     for (const [role, built] of this.devices) {
@@ -263,6 +273,7 @@ class LoadedBoard implements Board {
       case 'battery': return checkBattery(device as Battery, built.extra);
       case 'gpio-button': await (device as Button).start(); return;
       case 'gpio-led': await (device as Led).set(false); return;
+      case 'tsc2007': await (device as SignaturePad).check(); return;
     }
   }
 

@@ -21,6 +21,7 @@ import { Ssd1306Model } from './chips/ssd1306-model';
 import { Max17048Model } from './chips/max17048-model';
 import { MatrixKeypadModel } from './chips/keypad-model';
 import { SimButton, SimLed } from './chips/button-led-models';
+import { PenSample, Tsc2007Model } from './chips/tsc2007-model';
 import { SerialPair, openSerialPair } from './serial-pair';
 import { VirtualPrinter, VirtualPrinterOptions } from './virtual-printer';
 import { VirtualCardReader, VirtualCardReaderOptions } from './virtual-card-reader';
@@ -64,6 +65,7 @@ export class SimBoard {
   readonly printers = new Map<string, VirtualPrinter>();
   readonly readers = new Map<string, VirtualCardReader>();
   readonly cables = new Map<string, SerialPair>();
+  readonly pads = new Map<string, Tsc2007Model>();
 
   constructor(readonly file: string, readonly config: BoardConfig, private readonly options: SimBoardOptions) {}
 
@@ -84,6 +86,48 @@ export class SimBoard {
   led(role: string): SimLed { return must(this.leds, role, 'LED'); }
   printer(role = 'printer0'): VirtualPrinter { return must(this.printers, role, 'printer'); }
   reader(role = 'reader0'): VirtualCardReader { return must(this.readers, role, 'card reader'); }
+  pad(role = 'signature0'): Tsc2007Model { return must(this.pads, role, 'signature pad'); }
+
+  /**
+   * The customer signs: strokes in the pad's pixels (as the board file's width × height), each
+   * point [x, y] or [x, y, pressure 0..1] (default SIGN_PRESSURE_DEFAULT). The pixels are turned
+   * into the raw ADC readings the board's calibration expects, so the driver's calibration is what
+   * maps them back. One point per sample of the driver; SIGN_GAP_SAMPLES pen-up samples between
+   * strokes. Resolves when the chip has presented every sample (someone must be sampling it: the
+   * terminal on its signature screen), or rejects after `timeoutMs`.
+   */
+  async sign(strokes: ReadonlyArray<ReadonlyArray<readonly number[]>>, role = 'signature0', timeoutMs = SIGN_WAIT_MS_MAX): Promise<{ samples: number }> {
+    const dc = this.config.devices[role];
+    if (dc?.type !== 'tsc2007') throw new PosError('BRD_INVALID', `${this.file}: role ${role} is not a signature pad (tsc2007)`, { role });
+    const model = this.pad(role);
+    const samples: PenSample[] = [];
+    const c = dc.calibration;
+    const toRaw = (v: number, size: number, min: number, max: number): number => Math.round(min + (Math.min(size - 1, Math.max(0, v)) * (max - min)) / (size - 1));
+    for (const stroke of strokes) {
+      for (const point of stroke) {
+        const [x, y, pressure = SIGN_PRESSURE_DEFAULT] = point;
+        if (![x, y, pressure].every((n) => typeof n === 'number' && Number.isFinite(n)) || pressure < 0 || pressure > 1) throw new Error(`bad point ${JSON.stringify(point)}: [x, y] or [x, y, pressure 0..1]`);
+        const rx = toRaw(x, dc.width, c.xRawMin, c.xRawMax);
+        const ry = toRaw(y, dc.height, c.yRawMin, c.yRawMax);
+        samples.push({ ...(c.swapXY ? { x: ry, y: rx } : { x: rx, y: ry }), touchOhms: touchOhmsForPressure(pressure) });
+      }
+      for (let i = 0; i < SIGN_GAP_SAMPLES; i++) samples.push('up');
+    }
+    model.play(samples);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        model.drained(),
+        new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${role}: the pad was not sampled within ${timeoutMs} ms (is the terminal on its signature screen?); ${model.pending} samples dropped`)), timeoutMs); }),
+      ]);
+    } catch (e) {
+      model.reset();
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+    return { samples: samples.length };
+  }
 
   /** Sets what the battery's gauge and lines report. */
   setBattery(control: BatteryControl, role = 'battery0'): void {
@@ -117,6 +161,8 @@ export class SimBoard {
       }
       case 'framed-card-reader':
         this.readers.set(role, new VirtualCardReader((await this.cable(role)).device, this.options.reader));
+        return;
+      case 'tsc2007': this.put(this.pads, role, new Tsc2007Model(dc.xPlateOhms), dc.i2cBus, dc.address);
     }
   }
 
@@ -126,7 +172,7 @@ export class SimBoard {
     if (dc.chargingLine) this.idle(dc.chargingLine);
   }
 
-  private put<T extends Pcf8574Hd44780Model | Ssd1306Model | Max17048Model>(map: Map<string, T>, role: string, model: T, bus: number, address: number): void {
+  private put<T extends Pcf8574Hd44780Model | Ssd1306Model | Max17048Model | Tsc2007Model>(map: Map<string, T>, role: string, model: T, bus: number, address: number): void {
     this.i2cBus(bus).attach(address, model);
     map.set(role, model);
   }
@@ -147,6 +193,38 @@ export class SimBoard {
     if (active) pin.drive((ref.activeLow ? 0 : 1) as Level);
     else pin.release();
   }
+}
+
+type Points = ReadonlyArray<ReadonlyArray<readonly number[]>>;
+
+/** A hand-written scribble on a 320 × 120 pad: a "Z", a wave, an underline (about 45 points). */
+function demoSignature(): Points {
+  const wave: number[][] = [];
+  for (let x = 110; x <= 290; x += 6) wave.push([x, Math.round(60 + 25 * Math.sin(((x - 110) / 180) * 3 * Math.PI))]);
+  return [
+    [[30, 30], [60, 28], [90, 30], [60, 60], [30, 90], [65, 92], [100, 90]],
+    wave,
+    [[40, 105], [120, 104], [200, 102], [280, 100]],
+  ];
+}
+
+/** Built-in signatures for the control interface's `sign {name}` and the front panel (pad pixels, 320 × 120). */
+export const TEST_SIGNATURES: Readonly<Record<string, Points>> = {
+  demo: demoSignature(),
+  /** One dot (the smallest signature there is). */
+  dot: [[[160, 60]]],
+  /** Too light to count: pressure 0.2 stays above the board's touch-resistance threshold. */
+  light: [[[40, 40, 0.2], [200, 40, 0.2], [280, 80, 0.2]]],
+};
+
+/** Pressure of a `sign` point without one: firm. */
+export const SIGN_PRESSURE_DEFAULT = 0.9;
+/** Pen-up samples after each stroke (the driver sees the pen lift). */
+export const SIGN_GAP_SAMPLES = 3;
+export const SIGN_WAIT_MS_MAX = 15_000;
+/** Touch resistance of a press: pressure 1 = 200 Ω (firm), 0 = 4000 Ω (barely touching). */
+export function touchOhmsForPressure(pressure: number): number {
+  return Math.round(200 + (1 - pressure) * 3800);
 }
 
 /** Bus factories that hand out the simulated buses of `sim`. */

@@ -79,6 +79,23 @@ describe('simulator control interface (JSON lines on loopback)', () => {
     c.close();
   });
 
+  it('signDrawsOnThePadTheRealDriverSamples', async () => {
+    const c = client(port);
+    assert.deepEqual((await c.send({ cmd: 'signatures' })).signatures, ['demo', 'dot', 'light']);
+    assert.match(String((await c.send({ cmd: 'sign' })).error), /sign needs "name"/);
+    assert.match(String((await c.send({ cmd: 'sign', name: 'zorro' })).error), /unknown signature "zorro"; built in: demo, dot, light/);
+    assert.match(String((await c.send({ cmd: 'sign', strokes: [[[1, 'a']]] })).error), /sign needs/);
+    const pad = sim.board.signaturePad();
+    assert.ok(pad);
+    const captured = pad.capture({ timeoutMs: 10_000, pixelsMax: 384 * 200, compressedBytesMax: 999 });
+    const r = await c.send({ cmd: 'sign', strokes: [[[5, 5], [50, 40, 0.7]]] });
+    assert.equal(r.ok, true, String(r.error));
+    assert.equal(r.strokes, 1);
+    pad.confirm();
+    assert.deepEqual((await captured).strokes, [[{ x: 5, y: 5 }, { x: 50, y: 40 }]]);
+    c.close();
+  });
+
   it('keySequenceParsesDigitsAndNamedKeys', () => {
     assert.deepEqual(keySequence('10[OK]CANCEL'), ['1', '0', 'OK', 'CANCEL']);
   });

@@ -10,10 +10,14 @@
  *
  * Commands (see CONTROL_COMMANDS): press, release, keys, swipe, swipe-bad, insert, remove, tap,
  * take-away, screen, receipts, receipt-png, battery, paper, cover, printer-fault, reset-button,
- * state, subscribe, leds, garble-reader, reader-silent, absent. Faults for diagnostics tests:
+ * state, subscribe, leds, garble-reader, reader-silent, absent, sign, signatures. Faults for diagnostics tests:
  *   {"cmd":"printer-fault","fault":"cutter"|"head-hot"|"unrecoverable"|null}   (null clears it)
  *   {"cmd":"reader-silent","silent":true|false}      the reader stops answering (hung firmware) / wakes
  *   {"cmd":"absent","bus":1,"address":54,"absent":true|false}   an I2C chip unplugged (not ACKed)
+ * The customer signs on the signature pad (boards with signature0; replies once the pad has been
+ * sampled through, i.e. while the terminal shows its signature screen):
+ *   {"cmd":"sign","strokes":[[[x,y],[x,y,pressure]...],...]}   pad pixels, pressure 0..1 (default 0.9)
+ *   {"cmd":"sign","name":"demo"}                                a built-in signature (`signatures` lists them)
  * Unknown commands and malformed lines get
  * {"ok":false,"error":...}; the connection stays open. Listens on 127.0.0.1 only.
  */
@@ -22,6 +26,7 @@ import { writeFileSync } from 'node:fs';
 import { SimBoard } from './board-sim';
 import type { PrinterFault } from './virtual-printer';
 import { TEST_CARDS } from './test-cards';
+import { TEST_SIGNATURES } from './board-sim';
 import { KEY_NAMES, KeyName } from '../hal/keypad';
 import { Logger, silentLogger } from '../runtime/log';
 
@@ -175,6 +180,13 @@ export class ControlServer {
       state: () => ({ state: this.probe?.snapshot() ?? null }),
       subscribe: () => ({}),
       cards: () => ({ cards: Object.keys(TEST_CARDS) }),
+      sign: async (r) => {
+        const role = typeof r.role === 'string' ? r.role : 'signature0';
+        if (!sim.pads.has(role)) throw new Error(`this board has no signature pad ${role} (the cardholder signs on paper)`);
+        const strokes = strokesOf(r);
+        return { ...(await sim.sign(strokes, role)), strokes: strokes.length };
+      },
+      signatures: () => ({ signatures: Object.keys(TEST_SIGNATURES) }),
     };
   }
 
@@ -236,6 +248,25 @@ function cardOf(name: unknown, kind: 'mag' | 'ic' | 'contactless'): never {
   if (!card) throw new Error(`unknown test card "${String(name)}"; cards: ${Object.keys(TEST_CARDS).join(', ')}`);
   // Each reader method checks the card's kind itself; the union is narrowed there.
   return card as never;
+}
+
+/** Points one `sign` may carry (a pad sampled at 100 Hz takes 20 s for these). */
+export const SIGN_POINTS_MAX = 2000;
+
+function strokesOf(r: Request): ReadonlyArray<ReadonlyArray<readonly number[]>> {
+  if (typeof r.name === 'string') {
+    const named = TEST_SIGNATURES[r.name];
+    if (!named) throw new Error(`unknown signature "${r.name}"; built in: ${Object.keys(TEST_SIGNATURES).join(', ')}`);
+    return named;
+  }
+  const v = r.strokes;
+  const point = (p: unknown): boolean => Array.isArray(p) && (p.length === 2 || p.length === 3) && p.every((n) => typeof n === 'number' && Number.isFinite(n));
+  if (!Array.isArray(v) || v.length === 0 || !v.every((s) => Array.isArray(s) && s.length > 0 && s.every(point))) {
+    throw new Error('sign needs "name" (a built-in signature) or "strokes": [[[x,y],...],...] (pad pixels; [x,y,pressure 0..1] for a lighter touch)');
+  }
+  const count = (v as unknown[][]).reduce((n, s) => n + s.length, 0);
+  if (count > SIGN_POINTS_MAX) throw new Error(`${count} points: at most ${SIGN_POINTS_MAX}`);
+  return v as number[][][];
 }
 
 const PRINTER_FAULTS: readonly PrinterFault[] = ['cutter', 'head-hot', 'unrecoverable'];

@@ -75,6 +75,13 @@ export class FrontPanel {
     this.say(r.ok ? message : `${cmd}: ${r.error}`);
   }
 
+  /** The customer signs the built-in signature on the pad (the terminal must be on its signature screen). */
+  async sign(): Promise<void> {
+    this.say('signing on the pad...');
+    const r = await this.client.request('sign', { name: 'demo' });
+    this.say(r.ok ? `signed (${String(r.strokes)} strokes): Enter confirms, Del/c clears, Esc = sign on paper` : `sign: ${r.error}`);
+  }
+
   async paper(state: PanelModel['paper']): Promise<void> {
     await this.client.request('paper', { state });
     this.model = { ...this.model, paper: state };
@@ -159,6 +166,7 @@ const ACTIONS: Record<string, (p: FrontPanel) => Promise<void> | void> = {
   g: (p) => p.charger(),
   x: (p) => p.pull(),
   h: (p) => p.toggleHoldReset(),
+  w: (p) => p.sign(),
 };
 
 /** Escape sequences (arrows, Delete) stay whole; everything else is one character per key. */
