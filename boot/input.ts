@@ -24,6 +24,9 @@
  *   operators.choose  1 reset a password: operator no., new, new again -> RESET_PASSWORD;
  *                   2 unlock: operator no. -> UNLOCK
  *   yes/no          customer copy menu (1 yes, 2 no, OK), offerReprint OK=YES CANCEL=NO
+ *   sale.signature  with a signature pad capturing (deps.signatureKey): OK confirms the signature
+ *                   (with nothing signed: sign on paper), CLEAR wipes it to sign again, CANCEL =
+ *                   sign on paper; without a pad OK = signed on paper (SKIP)
  *   errors          UP/DOWN page; OK acknowledges (and RETRY/OK where the machine waits for it)
  *   CANCEL          backs out everywhere (a card wait is cancelled at the reader too)
  *
@@ -74,6 +77,8 @@ export interface ControllerDeps {
   diagnostics(report: (d: Extract<LocalScreen, { name: 'diagnostics' }>['data']) => void): void;
   /** Something the screen shows changed. */
   changed(): void;
+  /** The signature pad takes OK, CLEAR and CANCEL on the signature screen while it captures: true when it took the key. */
+  signatureKey?(key: KeyName): boolean;
   idleTimeoutMs?: number;
 }
 
@@ -211,6 +216,7 @@ export class InputController {
     if (this.entry) return this.entryKey(key, p);
     if (this.menu) return this.menuKey(key, p);
     if (key === 'FUNC' && /^(sale|refund)\.card$/.test(p) && keyedOffered(v)) return this.startKeyed('pan', '');
+    if (p === 'sale.signature' && this.deps.signatureKey?.(key)) return;
     if (key === 'CANCEL') return this.cancel();
     if (key === 'UP' || key === 'DOWN') {
       const n = Math.max(1, this.deps.screenPages());

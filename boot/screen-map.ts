@@ -73,6 +73,8 @@ export interface Env {
   readonly bootNotice?: Txt;
   /** Storage nearly full (E-STO-02: settle now) or full for sales (E-STO-01): shown on idle. */
   readonly storageNotice?: Txt;
+  /** The signature pad is capturing (boards with signature0): strokes so far. Absent: sign on paper. */
+  readonly signaturePad?: { readonly strokes: number };
 }
 
 export interface ScreenChoice {
@@ -147,6 +149,9 @@ const result: Builder = (v) => {
   return { name: 'approved', data: { transaction: txnOf(v), amountFen: r?.txn?.amountFen, authCode: r?.txn?.authCode, trace: r?.stan !== undefined ? pad6(r.stan) : undefined } };
 };
 
+/** On the pad (while it captures) or on the receipt. */
+const signatureScreen = (env: Env): ScreenChoice => ({ name: 'signature', data: env.signaturePad ? { pad: true, strokes: env.signaturePad.strokes } : {} });
+
 const afterApproval = (copy: 'merchant' | 'customer'): Builder => printing(copy);
 
 const settlementResult: Builder = (v) => {
@@ -200,8 +205,8 @@ export const STATE_SCREENS: Readonly<Record<string, Builder>> = {
   'sale.printMerchant': afterApproval('merchant'),
   'sale.askCustomerCopy': customerCopy,
   'sale.printCustomer': afterApproval('customer'),
-  'sale.signature': () => ({ name: 'signature', data: {} }),
-  'sale.savingSignature': () => ({ name: 'signature', data: {} }),
+  'sale.signature': (_v, _ui, env) => signatureScreen(env),
+  'sale.savingSignature': (_v, _ui, env) => signatureScreen(env),
   'sale.result': result,
 
   'void.authorize.check': supervisor,

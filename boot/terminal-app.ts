@@ -19,7 +19,10 @@
  *   4. pending work (reversal, settlement, unprinted receipts): the machine's pendingWork state.
  *
  * Then every machine state is drawn through boot/screen-map.ts and keys go through
- * boot/input.ts. Battery level changes become BATTERY events; paper reloaded while the machine
+ * boot/input.ts. On a board with a signature pad (signature0) that passed its self-test, the
+ * 'sale.signature' state captures from it: OK confirms (SIGNATURE {image}), CLEAR redoes, CANCEL,
+ * OK with nothing signed or no confirm within SIGNATURE_CAPTURE_MS mean "sign on paper" (SKIP);
+ * a pad that fails mid-capture is dropped and the screen falls back to signing the receipt. Battery level changes become BATTERY events; paper reloaded while the machine
  * waits in paperOut becomes PAPER_LOADED.
  */
 import { netApplyFromBoard } from './net-apply';
@@ -32,6 +35,8 @@ import type { Board, SelfTestResult } from '../hal/board';
 import type { Button } from '../hal/button';
 import type { KeyEvent, KeyName } from '../hal/keypad';
 import type { DisplayCapabilities } from '../hal/display';
+import { SignaturePad, isSignatureAborted } from '../hal/signature-pad';
+import { SIGNATURE_BYTES_MAX, SIGNATURE_PIXELS_MAX } from '../runtime/txn/engine';
 import { ERRORS, PosError, isPosError } from '../runtime/errors';
 import { Journal } from '../storage/journal';
 import { verifyInChild } from '../storage/verify-child';
@@ -69,6 +74,8 @@ export const TICK_MS = 500;
 /** How often the battery is read (the driver's own poll is slow; a level change should show soon). */
 export const BATTERY_POLL_MS = 2_000;
 export const PAPER_POLL_MS = 1_000;
+/** How long the signature screen waits for the cardholder before falling back to paper. */
+export const SIGNATURE_CAPTURE_MS = 120_000;
 /** Key-to-screen figures kept for the probe (the last ones). */
 const KEY_TIMINGS_KEPT_MAX = 50;
 
@@ -149,6 +156,9 @@ export class TerminalApp {
   private recoverySession: Session | undefined;
   readonly errors: ErrorRing;
   private healthy = false;
+  /** The board's signature pad, if it has one that passed its self-test (dropped after a fault). */
+  private pad: SignaturePad | undefined;
+  private capturing = false;
   /** The main loop ticked at (watchdog health). */
   lastTickMs = Date.now();
 
@@ -175,6 +185,7 @@ export class TerminalApp {
       recoveryAction: (a) => void this.recoveryAction(a),
       diagnostics: () => void this.openDiagnostics(),
       changed: () => this.render(),
+      signatureKey: (key) => this.signatureKey(key),
     });
     this.locale.onChange(() => this.render());
   }
@@ -246,6 +257,7 @@ export class TerminalApp {
       next: (snap) => {
         const view = viewOf(snap);
         this.controller.sync(view);
+        this.syncSignature(view.state);
         if (view.state.startsWith('recovery')) this.enterRecovery(view.state, snap.context.session);
         if ((view.state === 'login' || view.state === 'idle') && !this.healthy) { this.healthy = true; this.o.onHealthy?.(); }
         this.statusLed(view.data.signedOn);
@@ -278,8 +290,12 @@ export class TerminalApp {
   }
 
   private noteSelfTest(results: readonly SelfTestResult[]): void {
+    const padRole = 'signature0';
+    this.pad = results.some((r) => r.role === padRole && r.ok) ? this.o.board.signaturePad(padRole) : undefined;
     for (const r of results) {
       if (r.ok || !r.error) continue;
+      // A signature pad that fails is not a reason to stop selling: the cardholder signs on paper.
+      if (r.role === padRole) { this.o.logger.warn({ role: r.role, code: r.error.code }, `self-test: ${r.error.message}; signatures on paper`); continue; }
       this.selfTestFaults.push(r.error);
       this.o.logger.warn({ role: r.role, code: r.error.code }, `self-test: ${r.error.message}`);
     }
@@ -420,6 +436,54 @@ export class TerminalApp {
     const t = this.terminal?.engine.txn(stan);
     if (!t || t.kind !== 'sale' || !t.rrn) return undefined;
     return { rrn: t.rrn, dateMmdd: t.hostDate ?? '', amountFen: t.amountFen };
+  }
+
+  // ---------------------------------------------------------------- signature pad
+
+  /** Starts a capture on entering 'sale.signature'; ends it when the machine left the signature states. */
+  private syncSignature(state: string): void {
+    if (state === 'sale.signature' && this.pad && !this.capturing) { this.startCapture(this.pad); return; }
+    if (state !== 'sale.signature' && state !== 'sale.savingSignature') {
+      if (this.capturing) this.pad?.cancel();
+      if (this.env.signaturePad) this.env = { ...this.env, signaturePad: undefined };
+    }
+  }
+
+  private startCapture(pad: SignaturePad): void {
+    this.capturing = true;
+    this.env = { ...this.env, signaturePad: { strokes: 0 } };
+    const stillSigning = (): boolean => { const snap = this.actor?.getSnapshot(); return snap !== undefined && viewOf(snap).state === 'sale.signature'; };
+    pad.capture({
+      timeoutMs: SIGNATURE_CAPTURE_MS, pixelsMax: SIGNATURE_PIXELS_MAX, compressedBytesMax: SIGNATURE_BYTES_MAX,
+      onChange: (strokes) => { this.env = { ...this.env, signaturePad: { strokes: strokes.length } }; this.render(); },
+    }).then((sig) => {
+      this.capturing = false;
+      this.o.logger.info({ strokes: sig.strokes.length, width: sig.image.width, height: sig.image.height, bytes: sig.compressedBytes }, 'signature captured');
+      if (stillSigning()) this.actor?.send({ type: 'SIGNATURE', image: sig.image });
+    }, (e: unknown) => {
+      this.capturing = false;
+      if (isSignatureAborted(e)) {
+        if (e.reason !== 'closed' && stillSigning()) this.actor?.send({ type: 'SKIP' });
+        return;
+      }
+      // A fault (the pad stopped answering, garbled conversions, too detailed to fit): the
+      // cardholder signs the receipt instead; the pad is not used again until the next boot.
+      this.o.logger.warn({ err: e, code: isPosError(e) ? e.code : undefined }, 'signature pad failed: signing on paper');
+      if (!isPosError(e, 'operator-input')) this.pad = undefined;
+      this.env = { ...this.env, signaturePad: undefined };
+      if (stillSigning() && this.pad) this.startCapture(this.pad);
+      this.render();
+    });
+  }
+
+  private signatureKey(key: KeyName): boolean {
+    const pad = this.pad;
+    if (!pad || !this.capturing) return false;
+    if (key === 'OK') pad.confirm();
+    else if (key === 'CLEAR') pad.clear();
+    else if (key === 'CANCEL') pad.cancel();
+    else return false;
+    return true;
   }
 
   // ---------------------------------------------------------------- recovery menu actions and diagnostics
@@ -563,6 +627,7 @@ export class TerminalApp {
 
   private async halt(): Promise<void> {
     for (const t of this.timers.splice(0)) clearInterval(t);
+    if (this.capturing) this.pad?.cancel();
     this.actor?.stop();
     this.actor = undefined;
     this.transport?.close();

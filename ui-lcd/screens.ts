@@ -29,7 +29,7 @@
  *   declined         { transaction, responseCode }             the code explained (response-codes.ts)
  *   printing         { copy: 'merchant'|'customer'|'report'|'duplicate' }
  *   customerCopy     { selected }                              "print customer copy?" yes/no
- *   signature        { }
+ *   signature        { pad?, strokes? }                       pad: signing on the board's pad (OK done, CLEAR redo, CANCEL = on paper); else sign the receipt
  *   duplicateWarning { amountFen, trace, pan? }                  the same card and amount approved moments ago: OK goes on, CANCEL stops
  *   voidTrace        { digits, refused? }
  *   voidConfirm      { trace, amountFen, pan? }
@@ -87,7 +87,7 @@ export interface ScreenData {
   declined: { transaction: Transaction; responseCode: string };
   printing: { copy: 'merchant' | 'customer' | 'report' | 'duplicate' };
   customerCopy: { selected: number };
-  signature: Record<string, never>;
+  signature: { pad?: boolean; strokes?: number };
   duplicateWarning: { amountFen: number; trace: string; pan?: string };
   voidTrace: { digits: string; refused?: Refused };
   voidConfirm: { trace: string; amountFen: number; pan?: string };
@@ -380,8 +380,11 @@ function customerCopy(d: ScreenData['customerCopy']): Screen {
   return { id: 'customerCopy', title: t('title.customerCopy'), menu: { items: YES_NO_ITEMS, selected: d.selected }, footer: t('footer.choose') };
 }
 
-function signature(): Screen {
-  return { id: 'signature', title: t('title.signature'), lines: [t('msg.signHere')], footer: t('footer.ok') };
+function signature(d: ScreenData['signature']): Screen {
+  if (!d.pad) return { id: 'signature', title: t('title.signature'), lines: [t('msg.signHere')], footer: t('footer.ok') };
+  // One page on the 128×64 display: what to do (or how far), CANCEL; the footer says OK and CLEAR.
+  const lines: Txt[] = [d.strokes ? t('msg.signStrokes', { n: d.strokes }) : t('msg.signPad'), t('msg.signPadCancel')];
+  return { id: 'signature', title: t('title.signature'), lines, footer: t('footer.signPad') };
 }
 
 /** A lost slip must not lead to a second charge (FIELD-FAULTS.md): the earlier approval is shown first. */
@@ -506,7 +509,7 @@ const BUILDERS: Builders = {
   operators: (d) => ({ id: 'operators', title: t('title.operators'), menu: { items: OPERATOR_ITEMS, selected: d.selected }, footer: t('footer.choose') }),
   operatorNumber: (d) => digitsEntry('operatorNumber', d.action === 'reset' ? 'title.resetPassword' : 'title.unlock', 'label.operator', 2, d),
   pin, processing, approved, declined, printing, customerCopy,
-  signature: () => signature(),
+  signature: (d) => signature(d),
   duplicateWarning,
   voidTrace: (d) => digitsEntry('voidTrace', 'title.void', 'label.trace', 6, d),
   voidConfirm, balanceResult,

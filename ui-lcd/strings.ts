@@ -124,6 +124,7 @@ export const STRINGS = {
   'footer.wait': s('Please wait', '请稍候'),
   'footer.anyKey': s('Press each key', '请逐个按键'),
   'footer.keyed': s('FUNC=key in card', '功能键:手输卡号'),
+  'footer.signPad': s('OK=done CLR=redo', '确认/清除=重签'),
 
   // ---- input labels
   'label.amount': s('Amount', '金额'),
@@ -183,6 +184,9 @@ export const STRINGS = {
   'msg.copy.report': s('Settlement report', '结算单'),
   'msg.copy.duplicate': s('Duplicate copy', '重打印凭证'),
   'msg.signHere': s('Ask the cardholder to sign the receipt', '请持卡人在小票上签名'),
+  'msg.signPad': s('Sign on the pad', '请在签名板上签名'),
+  'msg.signStrokes': s('{n} strokes', '已签{n}笔'),
+  'msg.signPadCancel': s('CANCEL=on paper', '取消键:纸上签名'),
   'msg.confirmVoid': s('Void this sale?', '确认撤销此交易？'),
   'msg.duplicate': s('Same card and amount approved', '该卡该金额已成功'),
   'msg.balance': s('Balance {amount}', '余额{amount}'),

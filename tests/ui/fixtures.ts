@@ -83,7 +83,11 @@ export const SAMPLES: Samples = {
   ],
   printing: [{ variant: 'customer', data: { copy: 'customer' } }],
   customerCopy: [{ variant: 'yes', data: { selected: 0 } }],
-  signature: [{ variant: 'plain', data: {} }],
+  signature: [
+    { variant: 'plain', data: {} },
+    { variant: 'pad', data: { pad: true } },
+    { variant: 'pad-signed', data: { pad: true, strokes: 3 } },
+  ],
   duplicateWarning: [{ variant: 'card', data: { amountFen: 12_000, trace: '000123', pan: '6222021234567890123' } }],
   voidTrace: [{ variant: 'partial', data: { digits: '42' } }],
   voidConfirm: [{ variant: 'sale', data: { trace: '000042', amountFen: 1234, pan: PAN } }],
