@@ -39,7 +39,7 @@ import { AmountEntry, DigitEntry, MenuWidget, Pager, Widget, WidgetResult, pinEn
 import { LANGUAGE_ITEMS, MAIN_MENU_ITEMS, OPERATOR_ITEMS, RECOVERY_ITEMS, REPRINT_ITEMS, SETTINGS_ITEMS, STORAGE_FAILURE_ITEMS, YES_NO_ITEMS } from '../ui-lcd/screens';
 import type { Refused } from '../ui-lcd/screens';
 import { PinBufferEntry } from './input-secret';
-import { EMPTY_UI, LocalScreen, UiState, keyedOffered, pendingError } from './screen-map';
+import { EMPTY_UI, LocalScreen, UiState, keyedOffered, pendingError, retryOffered } from './screen-map';
 import { PAN_KEYED_DIGITS_MAX, PAN_KEYED_DIGITS_MIN, expiryProblem, mmyyToYymm, originalDate, panProblem } from '../runtime/txn/entry-checks';
 
 /** Operator numbers are typed as 2 digits (01, 99) and sent as the 3 digits of field 63. */
@@ -205,8 +205,9 @@ export class InputController {
     this.set({ acknowledged: this.acknowledged });
     this.syncPager();
     const p = this.path;
-    if (r.kind === 'cancel') { this.cancel(); return; }
-    if (p.endsWith('.cardError')) this.deps.send({ type: 'RETRY' });
+    const retry = this.view !== undefined && retryOffered(this.view);
+    if (r.kind === 'cancel') { if (retry) this.deps.send({ type: 'OK' }); else this.cancel(); return; }
+    if (p.endsWith('.cardError') || retry) this.deps.send({ type: 'RETRY' });
     else if (p.endsWith('.result')) this.deps.send({ type: 'OK' });
   }
 

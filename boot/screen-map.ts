@@ -14,6 +14,7 @@
  * (a wrong password: "wrong, 3 tries left" on the login screen).
  */
 import type { MachineView, ErrorView } from '../runtime/machine';
+import { RETRYABLE_KINDS } from '../runtime/machine';
 import type { Txt, StatusLine, Locale } from '../ui-lcd/screen';
 import type { StateName, ScreenData, Transaction, Refused } from '../ui-lcd/screens';
 
@@ -284,11 +285,16 @@ export function pendingError(v: MachineView, ui: UiState): ErrorView | undefined
   return e;
 }
 
+/** A sale that failed because the host or network did not answer: OK tries it again (machine RETRY). */
+export function retryOffered(v: MachineView): boolean {
+  return v.state === 'sale.result' && v.data.error !== undefined && RETRYABLE_KINDS.includes(v.data.error.kind);
+}
+
 /** The screen for a machine view plus what the controller holds. */
 export function chooseScreen(v: MachineView, ui: UiState, env: Env): ScreenChoice {
   if (ui.local && v.state === 'idle') return { name: ui.local.name, data: ui.local.data };
   const e = pendingError(v, ui);
-  if (e) return { name: 'error', data: { code: e.code, page: ui.page } };
+  if (e) return { name: 'error', data: { code: e.code, page: ui.page, ...(retryOffered(v) ? { retry: true } : {}) } };
   const builder = STATE_SCREENS[v.state];
   // A state this table does not know shows the internal-error screen naming it (screenFor does that).
   if (!builder) return { name: 'error', data: { code: 'E-SYS-99', page: 0, details: [`state ${v.state}`] } };

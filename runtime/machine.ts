@@ -139,6 +139,8 @@ export type MachineEvent =
 
 /** Sales are refused at low battery; printing and settlement still allowed. */
 const STORAGE_KINDS: readonly ErrorKind[] = ['storage-full', 'storage-io', 'storage-readonly', 'journal-closed'];
+/** A sale that failed for these can be tried again at once (the host or the network, not the card or the terminal). */
+export const RETRYABLE_KINDS: readonly ErrorKind[] = ['host-unreachable', 'network-down', 'timeout'];
 const HOST_DOWN_KINDS: readonly ErrorKind[] = ['host-unreachable', 'timeout', 'host-malformed', 'network-down'];
 const PRINTER_KINDS: readonly ErrorKind[] = ['paper-out', 'cover-open', 'printer-fault', 'device-absent'];
 
@@ -240,6 +242,7 @@ export function createTerminalMachine(deps: MachineDeps) {
     },
     guards: {
       hasSession: ({ context }) => context.session !== undefined,
+      retryableFailure: ({ context }) => context.error !== undefined && RETRYABLE_KINDS.includes(context.error.kind),
       batteryLow: ({ context }) => context.battery !== 'ok',
       batteryCritical: ({ context }) => context.battery === 'critical',
       amountValid: ({ context, event }) => {
@@ -524,7 +527,14 @@ export function createTerminalMachine(deps: MachineDeps) {
               onError: { target: 'signature', actions: 'setError' },
             },
           },
-          result: { on: { OK: '#terminal.idle' } },
+          // Host unreachable (refused, no answer): RETRY reads the card again for the same
+          // amount; a reversal the failure left pending goes out first (engine readyForFinancial).
+          result: {
+            on: {
+              OK: '#terminal.idle',
+              RETRY: { guard: 'retryableFailure', target: 'card', actions: assign({ result: undefined, error: undefined, pin: undefined, duplicate: undefined }) },
+            },
+          },
         },
       },
       void: {

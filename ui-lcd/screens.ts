@@ -105,7 +105,7 @@ export interface ScreenData {
   settings: { selected: number };
   language: { selected: number; current: Locale };
   factoryTest: { test: 'display' | 'keypad' | 'printer' | 'reader'; keysLeft?: readonly KeyName[] };
-  error: { code: string; page: number; details?: readonly Txt[] };
+  error: { code: string; page: number; details?: readonly Txt[]; retry?: boolean };
 }
 
 export type StateName = keyof ScreenData;
@@ -516,7 +516,7 @@ const BUILDERS: Builders = {
   reprint: (d) => ({ id: 'reprint', title: t('title.reprint'), menu: { items: REPRINT_ITEMS, selected: d.selected }, footer: t('footer.choose') }),
   reprintTrace: (d) => digitsEntry('reprintTrace', 'title.reprint', 'label.trace', 6, d),
   settlement, settlementResult, signOff, lowBattery, paperOut, storageFailure, hostUnreachable, diagnostics, settings, language, factoryTest,
-  error: (d) => errorScreen(d.code, { page: d.page, ...(d.details ? { details: d.details } : {}) }),
+  error: (d) => errorScreen(d.code, { page: d.page, ...(d.details ? { details: d.details } : {}), ...(d.retry ? { footer: t('footer.retry') } : {}) }),
 };
 
 export const STATE_NAMES = Object.keys(BUILDERS) as StateName[];

@@ -121,6 +121,7 @@ export const STRINGS = {
   'footer.choose': s('Number or OK', '按数字或确认'),
   'footer.paged': s('UP/DOWN: more', '上下键翻页'),
   'footer.back': s('OK: back', '确认键返回'),
+  'footer.retry': s('OK=retry CANCEL', '确认键重试'),
   'footer.wait': s('Please wait', '请稍候'),
   'footer.anyKey': s('Press each key', '请逐个按键'),
   'footer.keyed': s('FUNC=key in card', '功能键:手输卡号'),

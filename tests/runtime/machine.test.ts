@@ -216,6 +216,43 @@ describe('runtime state machine', function () {
     assert.equal(run.printer.jobs.length, 0);
   });
 
+  it('sale with the host not answering: the result says so, RETRY reads the card again for the same amount, the kept reversal goes first, approved', async () => {
+    const run = track(await loggedIn());
+    run.r.sim.setFault({ kind: 'close-before-response', count: Infinity });
+    run.cards.push(magCard());
+    run.send({ type: 'SALE' }); run.send({ type: 'AMOUNT', amountFen: 2500 });
+    await run.until('sale.result');
+    const kind = run.view().data.error?.kind;
+    assert.ok(kind === 'host-unreachable' || kind === 'timeout', `error kind ${kind}`);
+    assert.ok(run.r.terminal.engine.state.pendingReversal, 'the reversal is kept while the host does not answer');
+    // Still down: the retry fails the same way, nothing lost.
+    run.cards.push(magCard());
+    run.send({ type: 'RETRY' });
+    await waitFor(run.actor, (st) => statePath(st.value) === 'sale.result' && st.context.error !== undefined, { timeout: 8000 });
+    assert.ok(run.r.terminal.engine.state.pendingReversal);
+    run.r.sim.clearFaults();
+    run.cards.push(magCard());
+    run.send({ type: 'RETRY' });
+    await run.until('sale.askCustomerCopy');
+    assert.equal(run.view().data.result?.outcome, 'approved');
+    assert.equal(run.view().data.amountFen, 2500);
+    assert.equal(run.r.terminal.engine.state.pendingReversal, undefined, 'the reversal went out before the new sale');
+    const order = run.r.sim.requests().filter((q) => q.type === 'reversal' || q.type === 'sale').map((q) => q.type);
+    assert.deepEqual(order.slice(-2), ['reversal', 'sale']);
+  });
+
+  it('a declined sale is not retried: RETRY is ignored', async () => {
+    const run = track(await loggedIn());
+    run.r.sim.setFault({ kind: 'response-code', code: '05', type: 'sale' });
+    run.cards.push(magCard());
+    run.send({ type: 'SALE' }); run.send({ type: 'AMOUNT', amountFen: 300 });
+    await run.until('sale.result');
+    run.send({ type: 'RETRY' });
+    assert.equal(run.view().state, 'sale.result');
+    run.send({ type: 'OK' });
+    await run.until('idle');
+  });
+
   it('paper out during the receipt: sale stays approved, receipt pending, reprinted (DUPLICATE) when paper is back', async () => {
     const run = track(await loggedIn());
     run.cards.push(magCard());
