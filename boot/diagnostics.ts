@@ -27,7 +27,7 @@ import { FrameBuffer, isPixelDisplay } from '../hal/display';
 import { PosError, isPosError } from '../runtime/errors';
 import type { Logger } from '../runtime/log';
 import { verifyInChild } from '../storage/verify-child';
-import type { MenuItem, Screen, Txt } from '../ui-lcd/screen';
+import type { LocalText, MenuItem, Screen, Txt } from '../ui-lcd/screen';
 import { screenFor, DIAG_CHECKS, DiagCheck } from '../ui-lcd/screens';
 import { t } from '../ui-lcd/strings';
 import type { Overlay } from './recovery-menu';
@@ -45,7 +45,8 @@ export const ERROR_RING_ENTRIES_MAX = 50;
 export const ERRORS_SHOWN_MAX = 8;
 
 export type DiagState = 'ok' | 'fail' | 'running' | 'pending';
-export interface DiagResult { readonly check: DiagCheck; readonly state: DiagState; readonly code?: string; readonly lines: readonly string[] }
+/** `lines` in English (logs, the probe, the CLI); `text` in both languages (the screen). */
+export interface DiagResult { readonly check: DiagCheck; readonly state: DiagState; readonly code?: string; readonly lines: readonly string[]; readonly text?: readonly LocalText[] }
 
 // ---------------------------------------------------------------- the error ring
 
@@ -105,7 +106,7 @@ export interface DiagnosticsDeps {
   /** Recovery.testNetwork with the saved (or default) settings. */
   readonly networkTest: () => Promise<Report>;
   /** A sign-on exchange with the host; rejects with its error. Absent: skipped (recovery with no terminal). */
-  readonly signOnTest?: () => Promise<string>;
+  readonly signOnTest?: () => Promise<LocalText>;
   readonly pages: (s: Screen) => number;
   readonly changed: () => void;
   readonly close: () => void;
@@ -149,7 +150,8 @@ export class Diagnostics implements Overlay {
     if (p?.kind === 'reader') return { id: 'diagnostics:reader', title: t('title.readerTest'), lines: [t('msg.testCard'), t('msg.presentCard')], footer: t('footer.cancel') };
     if (this.detail) {
       const r = this.results.get(this.detail.check) ?? { check: this.detail.check, state: 'pending' as const, lines: [] };
-      const lines: Txt[] = [`${r.state.toUpperCase()}${r.code ? ` ${r.code}` : ''}`, ...r.lines];
+      const state: Txt = r.state === 'ok' || r.state === 'fail' ? t(`diag.${r.state}`, {}) : r.state.toUpperCase();
+      const lines: Txt[] = [r.code ? { parts: [state, ` ${r.code}`] } : state, ...(r.text ?? r.lines)];
       return { id: `diagnostics:${r.check}`, title: t(`diag.${r.check}`), lines, page: this.detail.page, footer: t('footer.paged') };
     }
     const results = this.snapshot();
@@ -181,26 +183,27 @@ export class Diagnostics implements Overlay {
     this.d.close();
   }
 
-  private set(r: DiagResult): void {
-    this.results.set(r.check, r);
-    if (r.state !== 'running') this.d.logger[r.state === 'ok' ? 'info' : 'warn']({ check: r.check, ...(r.code ? { code: r.code } : {}), lines: r.lines }, `diagnostics: ${r.check} ${r.state}`);
+  private set(r: Omit<DiagResult, 'lines'> & { text: readonly LocalText[] }): void {
+    const full: DiagResult = { ...r, lines: r.text.map((l) => l.en) };
+    this.results.set(r.check, full);
+    if (r.state !== 'running') this.d.logger[r.state === 'ok' ? 'info' : 'warn']({ check: r.check, ...(r.code ? { code: r.code } : {}), lines: full.lines }, `diagnostics: ${r.check} ${r.state}`);
     this.d.changed();
   }
 
   private async runAll(): Promise<void> {
-    const checks: Record<DiagCheck, () => Promise<string[]>> = {
+    const checks: Record<DiagCheck, () => Promise<LocalText[]>> = {
       battery: () => this.battery(), storage: () => this.storage(), printer: () => this.printer(), reader: () => this.reader(),
       keypad: () => this.keypad(), display: () => this.display(), network: () => this.network(), host: () => this.host(), log: () => this.log(),
     };
     for (const check of DIAG_CHECKS) {
       if (this.closed) return;
-      this.set({ check, state: 'running', lines: [] });
+      this.set({ check, state: 'running', text: [] });
       try {
-        this.set({ check, state: 'ok', lines: await checks[check]() });
+        this.set({ check, state: 'ok', text: await checks[check]() });
       } catch (e) {
         const code = isPosError(e) ? e.code : (e as { code?: string }).code && CODE_RE.test(String((e as { code?: string }).code)) ? String((e as { code?: string }).code) : 'E-SYS-99';
-        const lines = (e as { lines?: string[] }).lines ?? [e instanceof Error ? e.message : String(e)];
-        this.set({ check, state: 'fail', code, lines });
+        const text = (e as { lines?: LocalText[] }).lines ?? [same(e instanceof Error ? e.message : String(e))];
+        this.set({ check, state: 'fail', code, text });
       } finally {
         this.prompt = undefined;
         this.answer = undefined;
@@ -212,36 +215,40 @@ export class Diagnostics implements Overlay {
 
   // ---------------------------------------------------------------- each check
 
-  private async battery(): Promise<string[]> {
+  private async battery(): Promise<LocalText[]> {
     const s = await this.d.board.battery().read();
-    const lines = [`${s.percent ?? '?'}% ${s.voltageMv ?? '?'} mV`, s.charging ? 'charging' : 'not charging', `level ${s.level}${s.lowLine ? ', low line set' : ''}`];
-    if (s.fault) throw withLines(s.fault, [...lines, s.fault.message]);
+    const lines = [
+      t('diag.batteryLevel', { pct: s.percent ?? '?', mv: s.voltageMv ?? '?' }), t(s.charging ? 'diag.charging' : 'diag.notCharging'),
+      t('diag.level', { level: t(`diag.level.${s.level}`), low: s.lowLine ? t('diag.lowLine') : '' }),
+    ];
+    if (s.fault) throw withLines(s.fault, [...lines, same(s.fault.message)]);
     if (s.level === 'critical') throw withLines(new PosError('PWR_CRITICAL', `battery ${s.percent}%`), lines);
     if (s.level === 'low') throw withLines(new PosError('PWR_LOW', `battery ${s.percent}%`), lines);
     return lines;
   }
 
-  private async storage(): Promise<string[]> {
+  private async storage(): Promise<LocalText[]> {
     const dir = this.d.journalDir;
-    const lines: string[] = [];
+    const lines: LocalText[] = [];
     if (existsSync(dir)) {
       const [v] = await verifyInChild([dir]);
-      if (v.status === 'damaged') throw withLines(new PosError('STO_DAMAGED', `journal damaged at record ${v.damage.seq}: ${v.damage.reason}`), [`damaged at record ${v.damage.seq}`, v.damage.reason]);
-      if (v.status === 'unopenable' || v.status === 'error') throw withLines(new PosError('STO_DAMAGED', `journal ${v.status}`), [`journal ${v.status}`]);
-      lines.push(`journal ${v.status}: ${v.records} records`);
-    } else lines.push('no journal yet');
+      if (v.status === 'damaged') throw withLines(new PosError('STO_DAMAGED', `journal damaged at record ${v.damage.seq}: ${v.damage.reason}`), [t('diag.damagedAt', { n: v.damage.seq }), same(v.damage.reason)]);
+      if (v.status === 'unopenable' || v.status === 'error') throw withLines(new PosError('STO_DAMAGED', `journal ${v.status}`), [t('diag.journalState', { status: v.status })]);
+      lines.push(t('diag.journal', { status: t(`diag.journal.${v.status}`), n: v.records }));
+    } else lines.push(t('diag.noJournal'));
     const fs = await statfs(existsSync(dir) ? dir : '.');
     const free = Number(fs.bavail) * Number(fs.bsize);
     const total = Number(fs.blocks) * Number(fs.bsize);
-    lines.push(`free ${mb(free)} of ${mb(total)} MB`);
+    lines.push(t('diag.free', { free: mb(free), total: mb(total) }));
     if (free < STORAGE_FREE_BYTES_MIN) throw withLines(new PosError('STO_NEARLY_FULL', `${mb(free)} MB free`), lines);
     return lines;
   }
 
-  private async printer(): Promise<string[]> {
+  private async printer(): Promise<LocalText[]> {
     const p = this.d.board.printer();
     const s = await p.status();
-    const lines = [`online ${s.online} paper ${s.paperOut ? 'OUT' : s.paperNearEnd ? 'near end' : 'ok'} cover ${s.coverOpen ? 'OPEN' : 'closed'}`];
+    const paper = s.paperOut ? 'out' : s.paperNearEnd ? 'nearEnd' : 'ok';
+    const lines = [t('diag.printerStatus', { online: t(s.online ? 'diag.yes' : 'diag.no'), paper: t(`diag.paper.${paper}`), cover: t(s.coverOpen ? 'diag.cover.open' : 'diag.cover.closed') })];
     if (s.paperOut) throw withLines(new PosError('PRN_PAPER_OUT'), lines);
     if (s.coverOpen) throw withLines(new PosError('PRN_COVER_OPEN'), lines);
     if (s.fault) throw withLines(new PosError('PRN_FAULT', `printer fault ${String(s.fault)}`), lines);
@@ -254,20 +261,21 @@ export class Diagnostics implements Overlay {
         { kind: 'feed', lines: 2 }, { kind: 'cut' },
       ],
     });
-    lines.push('test page with QR printed');
+    lines.push(t('diag.testPage'));
     return lines;
   }
 
-  private async reader(): Promise<string[]> {
+  private async reader(): Promise<LocalText[]> {
     const r = this.d.board.reader();
     const info = await r.selfTest();
-    const lines = [`self-test ok ${JSON.stringify(info).slice(0, 60)}`];
+    const lines = [t('diag.readerSelfTest', { info: JSON.stringify(info).slice(0, 60) })];
     this.prompt = { kind: 'reader' };
     this.answer = (key) => { if (key === 'CANCEL') r.cancel(); };
     this.d.changed();
     try {
       const ev = await r.waitForCard(['swipe', 'insert', 'tap'], READER_CARD_WAIT_MS_MAX);
-      lines.push(`test card: ${ev.type}`);
+      const how = ev.type === 'swiped' || ev.type === 'inserted' || ev.type === 'tapped' || ev.type === 'read-failed' ? t(`diag.card.${ev.type}`) : same(ev.type);
+      lines.push(t('diag.testCard', { how }));
       if (ev.type === 'read-failed') throw withLines(new PosError('RDR_UNREADABLE', 'test card could not be read'), lines);
       if (ev.type === 'inserted') await r.stopDetection().catch(() => undefined);
       return lines;
@@ -277,10 +285,10 @@ export class Diagnostics implements Overlay {
     }
   }
 
-  private async keypad(): Promise<string[]> {
+  private async keypad(): Promise<LocalText[]> {
     const kp = this.d.board.keypad();
     const stuck = kp.stuck();
-    if (stuck.length) throw withLines(new PosError('KBD_STUCK', `keys stuck: ${stuck.join(' ')}`), [`stuck: ${stuck.join(' ')}`]);
+    if (stuck.length) throw withLines(new PosError('KBD_STUCK', `keys stuck: ${stuck.join(' ')}`), [t('diag.stuck', { keys: stuck.join(' ') })]);
     const dc = this.d.board.config.devices.keypad0;
     const keys = dc?.type === 'matrix-keypad' ? (dc.keymap.flat().filter((k) => k !== null) as KeyName[]) : [...KEY_NAMES];
     const all = [...new Set(keys)];
@@ -290,7 +298,7 @@ export class Diagnostics implements Overlay {
     this.d.changed();
     await new Promise<void>((resolve, reject) => {
       let timer: NodeJS.Timeout;
-      const arm = (): void => { clearTimeout(timer); timer = setTimeout(() => { this.answer = undefined; reject(withLines(new PosError('KBD_DEAD', `no key for ${KEYPAD_IDLE_MS_MAX} ms; not seen: ${p.left.join(' ')}`), [`not seen: ${p.left.join(' ')}`])); }, KEYPAD_IDLE_MS_MAX); };
+      const arm = (): void => { clearTimeout(timer); timer = setTimeout(() => { this.answer = undefined; reject(withLines(new PosError('KBD_DEAD', `no key for ${KEYPAD_IDLE_MS_MAX} ms; not seen: ${p.left.join(' ')}`), [t('diag.notSeen', { keys: p.left.join(' ') })])); }, KEYPAD_IDLE_MS_MAX); };
       arm();
       this.answer = (key) => {
         const i = p.left.indexOf(key);
@@ -301,10 +309,10 @@ export class Diagnostics implements Overlay {
         arm();
       };
     });
-    return [`all ${all.length} keys seen`];
+    return [t('diag.keysSeen', { n: all.length })];
   }
 
-  private async display(): Promise<string[]> {
+  private async display(): Promise<LocalText[]> {
     const disp = this.d.board.display();
     // Drawn directly (the renderer draws it too, as the screen's pattern): a display that does not
     // answer fails here with its own code.
@@ -321,26 +329,33 @@ export class Diagnostics implements Overlay {
       const timer = setTimeout(() => resolve(false), DISPLAY_ANSWER_MS_MAX);
       this.answer = (key) => { if (key === 'OK' || key === 'CANCEL') { clearTimeout(timer); resolve(key === 'OK'); } };
     });
-    if (!ok) throw withLines(new PosError('DSP_FAULT', 'test pattern not shown evenly (operator)'), ['operator: pattern not even']);
-    return [`${disp.capabilities.kind} display: pattern confirmed`];
+    if (!ok) throw withLines(new PosError('DSP_FAULT', 'test pattern not shown evenly (operator)'), [t('diag.patternUneven')]);
+    return [t('diag.pattern', { kind: t(disp.capabilities.kind === 'pixels' ? 'diag.kind.pixels' : 'diag.kind.characters') })];
   }
 
-  private async network(): Promise<string[]> {
+  private async network(): Promise<LocalText[]> {
     const r = await this.d.networkTest();
-    if (!r.ok) throw Object.assign(new Error(r.lines.find((l) => l.startsWith('FAIL')) ?? 'network test failed'), { code: r.code ?? 'E-NET-01', lines: [...r.lines] });
-    return [...r.lines];
+    const text = r.text ? [...r.text] : r.lines.map(same);
+    if (!r.ok) throw Object.assign(new Error(r.lines.find((l) => l.startsWith('FAIL')) ?? 'network test failed'), { code: r.code ?? 'E-NET-01', lines: text });
+    return text;
   }
 
-  private async host(): Promise<string[]> {
-    if (!this.d.signOnTest) throw withLines(new PosError('KEY_MISSING', 'no terminal open (recovery): sign-on not tried'), ['no terminal open: not tried']);
+  private async host(): Promise<LocalText[]> {
+    if (!this.d.signOnTest) throw withLines(new PosError('KEY_MISSING', 'no terminal open (recovery): sign-on not tried'), [t('diag.hostNotTried')]);
     return [await this.d.signOnTest()];
   }
 
-  private async log(): Promise<string[]> {
+  private async log(): Promise<LocalText[]> {
     const last = this.d.errors.last();
-    if (!last.length) return ['no errors logged'];
-    return last.map((e) => `${new Date(e.timeMs + 8 * 3_600_000).toISOString().slice(11, 19)} ${e.code} ${e.msg}`.slice(0, 80));
+    if (!last.length) return [t('diag.noErrors')];
+    // Log entries are shown as logged (English), with their codes.
+    return last.map((e) => same(`${new Date(e.timeMs + 8 * 3_600_000).toISOString().slice(11, 19)} ${e.code} ${e.msg}`.slice(0, 80)));
   }
+}
+
+/** A line that is the same in both languages (codes, numbers, logged messages). */
+function same(text: string): LocalText {
+  return { en: text, zh: text };
 }
 
 /**
@@ -355,7 +370,7 @@ function codeFirst(item: MenuItem, results: readonly DiagResult[]): MenuItem {
 }
 
 /** An error that carries the lines to show. */
-function withLines(e: PosError, lines: readonly string[]): PosError {
+function withLines(e: PosError, lines: readonly LocalText[]): PosError {
   return Object.assign(e, { lines: [...lines] });
 }
 

@@ -49,7 +49,8 @@ import { DeviceKeyProvider, fileDeviceKey } from '../runtime/device-key';
 import { readCard } from '../runtime/txn/card';
 import { LcdUi } from '../ui-lcd/ui';
 import { screenFor } from '../ui-lcd/screens';
-import { LocaleSetting } from '../ui-lcd/strings';
+import { LocaleSetting, t as text } from '../ui-lcd/strings';
+import type { LocalText } from '../ui-lcd/screen';
 import type { Locale, Screen, Txt } from '../ui-lcd/screen';
 import { renderScreen } from '../ui-lcd/screen';
 import { layout } from '../ui-lcd/layout';
@@ -595,14 +596,14 @@ export class TerminalApp {
     return { interface: this.netInterface(), mode: 'dhcp', host: this.o.host.host, port: this.o.host.port };
   }
 
-  private async signOnTest(): Promise<string> {
+  private async signOnTest(): Promise<LocalText> {
     const t = this.terminal;
     if (!t) throw new PosError('KEY_MISSING', 'no terminal open');
     const snap = this.actor?.getSnapshot();
     const session = snap?.context.session ?? t.engine.lastSession;
     if (!session) throw new PosError('OPR_PERMISSION', 'log in first: the sign-on test signs on as the operator');
     await t.engine.signOn(session);
-    return `signed on as ${session.operator}`;
+    return text('diag.signedOnAs', { op: session.operator });
   }
 
   /** Main-loop health for the watchdog: the tick runs and the machine has not failed. */

@@ -34,6 +34,8 @@ export const CONTROL_LINE_BYTES_MAX = 64 * 1024;
 export const CONTROL_CLIENTS_MAX = 8;
 /** How long a scripted key stays down: longer than the keypad's debounce and scan period. */
 export const KEY_HOLD_MS = 60;
+/** How long a swipe or tap waits for the reader to be detecting before it is presented anyway. */
+export const PRESENT_WAIT_MS_MAX = 3_000;
 
 /** What the terminal (state machine) exposes to the control interface. */
 export interface TerminalProbe {
@@ -141,6 +143,18 @@ export class ControlServer {
     if (!socket.destroyed) socket.write(JSON.stringify({ id: req.id, ...reply }) + '\n');
   }
 
+  /**
+   * A swipe or tap meets a reader that is detecting, as a person presents the card once the
+   * terminal asks: waits for detection up to PRESENT_WAIT_MS_MAX (a loaded machine can show the
+   * prompt before the detect command reached the reader), then presents it anyway (and a reader
+   * that is not detecting ignores it, as a real one does).
+   */
+  private async readerReady(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.sim.reader().detectionStarted(), new Promise<void>((r) => { timer = setTimeout(r, PRESENT_WAIT_MS_MAX); })]);
+    clearTimeout(timer);
+  }
+
   private buildHandlers(): Record<string, Handler> {
     const sim = this.sim;
     return {
@@ -148,11 +162,11 @@ export class ControlServer {
       keys: async (r) => { for (const k of keySequence(String(r.keys ?? ''))) await this.tap(k); return {}; },
       down: (r) => { sim.keypad().press(keyOf(r.key)); return {}; },
       up: (r) => { sim.keypad().release(keyOf(r.key)); return {}; },
-      swipe: (r) => { sim.reader().swipe(cardOf(r.card, 'mag')); return {}; },
+      swipe: async (r) => { const card = cardOf(r.card, 'mag'); await this.readerReady(); sim.reader().swipe(card); return {}; },
       'swipe-bad': () => { sim.reader().swipeBad(); return {}; },
       insert: (r) => { sim.reader().insert(cardOf(r.card, 'ic')); return {}; },
       remove: () => { sim.reader().removeCard(); return {}; },
-      tap: (r) => { sim.reader().tap(cardOf(r.card, 'contactless')); return {}; },
+      tap: async (r) => { const card = cardOf(r.card, 'contactless'); await this.readerReady(); sim.reader().tap(card); return {}; },
       'take-away': () => { sim.reader().takeAway(); return {}; },
       'garble-reader': () => { sim.reader().garbleNextFrame('crc'); return {}; },
       'reader-silent': (r) => { if (r.silent === false) sim.reader().wake(); else sim.reader().goSilent(); return {}; },

@@ -11,6 +11,7 @@
 import { strict as assert } from 'node:assert';
 import { readBoardFile } from '../../hal/board';
 import type { DiagResult } from '../../boot/diagnostics';
+import { LANGUAGE_ITEMS } from '../../ui-lcd/screens';
 import { Driver, terminalPerTest } from './driver';
 
 const CHECKS = ['battery', 'storage', 'printer', 'reader', 'keypad', 'display', 'network', 'host', 'log'] as const;
@@ -112,7 +113,7 @@ describe('e2e: diagnostics menu (idle MENU 8, recovery 6), each check with its c
   /** A paged screen's body as one line: the title rows ("Storage 2/3") and footers dropped. */
   function body(rows: readonly string[]): string {
     const paged = rows.some((l) => /^.+ \d+\/\d+$/.test(l.trim()));
-    return rows.filter((l, i) => (paged ? !/^.+ \d+\/\d+$/.test(l.trim()) : i > 0) && !/UP\/DOWN|OK: back/.test(l.trim())).join(' ').replace(/\s+/g, ' ').trim();
+    return rows.filter((l, i) => (paged ? !/^.+ \d+\/\d+$/.test(l.trim()) : i > 0) && !/UP\/DOWN|OK: back|上下键翻页|确认键返回/.test(l.trim())).join(' ').replace(/\s+/g, ' ').trim();
   }
 
   /** The list row of a check as drawn (scrolled to with DOWN): "4 E-RDR-03 Card r". */
@@ -167,6 +168,32 @@ describe('e2e: diagnostics menu (idle MENU 8, recovery 6), each check with its c
     await d.keys('CANCEL');
     await d.until('idle', (s) => s.screen.name === 'idle');
     assert.equal((await d.snapshot()).overlay, undefined, 'diagnostics closed');
+  });
+
+  it('in Chinese (settings, language): each detail in Chinese, codes and figures kept', async () => {
+    await loginToIdle();
+    await d.keys('MENU9');
+    await d.screen('settings');
+    await d.keys('1');
+    await d.screen('language');
+    await d.keys(String(LANGUAGE_ITEMS.findIndex((i) => i.value === 'zh-CN') + 1));
+    await d.until('idle', (s) => s.screen.name === 'idle');
+    await d.keys('MENU');
+    await d.screen('mainMenu');
+    await d.keys('8');
+    await d.screen('diagnostics');
+    const rs = await answerPrompts();
+    for (const c of CHECKS) assertResult(rs, c, 'ok');
+    assert.match(stateOf(rs, 'storage').lines.join(' '), /journal ok/, 'the results (logs, probe) stay English');
+    const zh: Record<'battery' | 'storage' | 'printer' | 'reader' | 'keypad' | 'display' | 'host', RegExp> = {
+      battery: /\d+%\d+mV(充电中|未充电)电量正常/, storage: /^正常流水正常：\d+条记录可用[\d.]+\/[\d.]+MB$/, printer: /纸正常.*已打印测试页/,
+      reader: /自检正常.*测试卡：刷卡/, keypad: /18个键全部按到/, display: /点阵显示屏：图案正常/, host: /已签到，操作员001/,
+    };
+    for (const [c, re] of Object.entries(zh) as Array<[Check, RegExp]>) {
+      // Chinese lines wrap anywhere: compare without the spaces the pages put between rows.
+      const shown = (await detail(c)).replace(/\s+/g, '');
+      assert.match(shown, re, `${c} detail: ${shown}`);
+    }
   });
 
   it('from the recovery menu (6): the checks run over the journal recovery holds; the host check is not tried (E-KEY-02)', async () => {
