@@ -134,15 +134,21 @@ describe('e2e: diagnostics menu (idle MENU 8, recovery 6), each check with its c
     if (code) assert.equal(r.code, code, `${c}: ${r.lines.join(' / ')}`);
   }
 
-  it('from idle (MENU 8): every check runs and passes; the test page with its QR is printed; each detail shows OK', async () => {
-    await loginToIdle();
-    const before = (await d.receipts()).length;
+  /** MENU 8 from idle, every prompt answered: every check passes. */
+  async function allChecksPassFromIdle(): Promise<DiagResult[]> {
     await d.keys('MENU');
     await d.screen('mainMenu');
     await d.keys('8');
     await d.screen('diagnostics');
     const rs = await answerPrompts();
     for (const c of CHECKS) assertResult(rs, c, 'ok');
+    return rs;
+  }
+
+  it('from idle (MENU 8): every check runs and passes; the test page with its QR is printed; each detail shows OK', async () => {
+    await loginToIdle();
+    const before = (await d.receipts()).length;
+    await allChecksPassFromIdle();
 
     await d.receiptsAtLeast(before + 1);
     const page = (await d.receiptsWithImages()).slice(before);
@@ -178,12 +184,7 @@ describe('e2e: diagnostics menu (idle MENU 8, recovery 6), each check with its c
     await d.screen('language');
     await d.keys(String(LANGUAGE_ITEMS.findIndex((i) => i.value === 'zh-CN') + 1));
     await d.until('idle', (s) => s.screen.name === 'idle');
-    await d.keys('MENU');
-    await d.screen('mainMenu');
-    await d.keys('8');
-    await d.screen('diagnostics');
-    const rs = await answerPrompts();
-    for (const c of CHECKS) assertResult(rs, c, 'ok');
+    const rs = await allChecksPassFromIdle();
     assert.match(stateOf(rs, 'storage').lines.join(' '), /journal ok/, 'the results (logs, probe) stay English');
     const zh: Record<'battery' | 'storage' | 'printer' | 'reader' | 'keypad' | 'display' | 'host', RegExp> = {
       battery: /\d+%\d+mV(充电中|未充电)电量正常/, storage: /^正常流水正常：\d+条记录可用[\d.]+\/[\d.]+MB$/, printer: /纸正常.*已打印测试页/,
