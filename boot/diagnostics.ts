@@ -32,6 +32,7 @@ import { screenFor, DIAG_CHECKS, DiagCheck } from '../ui-lcd/screens';
 import { t } from '../ui-lcd/strings';
 import type { Overlay } from './recovery-menu';
 import type { Report } from './recovery';
+import { same } from './recovery-strings';
 
 /** Below this much free space on the journal's file system the storage check fails (E-STO-02). */
 export const STORAGE_FREE_BYTES_MIN = 8 * 1024 * 1024;
@@ -351,11 +352,6 @@ export class Diagnostics implements Overlay {
     // Log entries are shown as logged (English), with their codes.
     return last.map((e) => same(`${new Date(e.timeMs + 8 * 3_600_000).toISOString().slice(11, 19)} ${e.code} ${e.msg}`.slice(0, 80)));
   }
-}
-
-/** A line that is the same in both languages (codes, numbers, logged messages). */
-function same(text: string): LocalText {
-  return { en: text, zh: text };
 }
 
 /**
