@@ -80,7 +80,7 @@ export interface JournalOptions {
   readonly preallocateBytes?: number;
   /** Threads that verify on open (default: by size, see storage/verify-parallel.ts). */
   readonly verifyThreadsMax?: number;
-  /** A commit not durable within this is a storage fault (E-STO-03). */
+  /** With `syncCommit: false`: a commit not durable within this is a storage fault (E-STO-03). */
   readonly appendTimeoutMsMax?: number;
   /** UNSAFE: skips flushes. Only for the power-cut tests' positive control. */
   readonly unsafeNoSync?: boolean;
@@ -287,12 +287,6 @@ export class Journal {
     return this.durable(written, stored.length).then(() => ({ seq, digest, timeMs }));
   }
 
-  /**
-   * Waits for a write's commit and then its flush, at most `appendTimeoutMsMax`. Both promises
-   * get handlers at once: an unhandled second rejection has been seen to kill the process
-   * (DESIGN.md). A commit that never settles (seen after MDB_PANIC) fails the journal instead of
-   * hanging the terminal.
-   */
   private get syncCommit(): boolean { return this.options.syncCommit ?? true; }
 
   /**
@@ -319,14 +313,22 @@ export class Journal {
     return this.queuedCommit;
   }
 
+  /**
+   * Waits for a write's commit and then its flush, at most `appendTimeoutMsMax`. Both promises
+   * get handlers at once: an unhandled second rejection has been seen to kill the process
+   * (DESIGN.md). A commit that never settles (seen after MDB_PANIC) fails the journal instead of
+   * hanging the terminal.
+   */
   private durable(written: Promise<unknown>, bytes: number): Promise<void> {
     const flushed = written.then(() => (this.options.unsafeNoSync || this.syncCommit ? undefined : this.db.flushed));
-    const timeoutMs = this.options.appendTimeoutMsMax ?? APPEND_TIMEOUT_MS_MAX_DEFAULT;
     let timer: NodeJS.Timeout | undefined;
-    const stalled = new Promise<never>((_resolve, reject) => {
+    // A synchronous commit returns or throws before any timer could fire: the stall guard is for
+    // lmdb-js's write thread, whose promise has been seen never to settle after MDB_PANIC.
+    const settled = this.syncCommit ? flushed : Promise.race([flushed, new Promise<never>((_resolve, reject) => {
+      const timeoutMs = this.options.appendTimeoutMsMax ?? APPEND_TIMEOUT_MS_MAX_DEFAULT;
       timer = setTimeout(() => reject(new Error(`EIO: storage did not complete a commit within ${timeoutMs} ms`)), timeoutMs);
-    });
-    const tracked = Promise.race([flushed, stalled]).then(
+    })]);
+    const tracked = settled.then(
       () => { clearTimeout(timer); this.usedBytesEstimate += bytes; this.refreshUsage(); },
       async (e: unknown) => { clearTimeout(timer); throw this.fail(await commitCause(e)); },
     );
