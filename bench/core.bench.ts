@@ -30,7 +30,7 @@ import { batchTotals } from '../runtime/terminal-state';
 import { cardFromTrack2 } from '../runtime/txn/card';
 import { rec } from '../runtime/records';
 import { TEST_CARDS } from '../sim/test-cards';
-import { maskPan } from '../runtime/log';
+import { maskPan } from '../common/log';
 import { seal } from '../runtime/device-key';
 
 const SALES = Number(process.env.BENCH_SALES ?? 200);

@@ -3,7 +3,7 @@
  * `boot/pos.ts`. A command returns an exit code; operating errors print their code and steps,
  * never a stack trace.
  */
-import { PosError } from '../runtime/errors';
+import { PosError } from '../common/errors';
 
 export interface CommandContext {
   readonly args: string[];

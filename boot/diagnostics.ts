@@ -24,15 +24,15 @@ import type { Board } from '../hal/board';
 import type { KeyName } from '../hal/keypad';
 import { KEY_NAMES } from '../hal/keypad';
 import { FrameBuffer, isPixelDisplay } from '../hal/display';
-import { PosError, isPosError } from '../runtime/errors';
-import type { Logger } from '../runtime/log';
+import { PosError, isPosError } from '../common/errors';
+import type { Logger } from '../common/log';
 import { verifyInChild } from '../storage/verify-child';
 import type { LocalText, MenuItem, Screen, Txt } from '../ui-lcd/screen';
 import { screenFor, DIAG_CHECKS, DiagCheck } from '../ui-lcd/screens';
 import { t } from '../ui-lcd/strings';
 import type { Overlay } from './recovery-menu';
 import type { Report } from './recovery';
-import { same } from './recovery-strings';
+import { same } from '../ui-lcd/recovery-strings';
 
 /** Below this much free space on the journal's file system the storage check fails (E-STO-02). */
 export const STORAGE_FREE_BYTES_MIN = 8 * 1024 * 1024;

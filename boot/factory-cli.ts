@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { Command, CommandContext, flagString } from './cli';
-import { PosError } from '../runtime/errors';
+import { PosError } from '../common/errors';
 import { fileDeviceKey } from '../runtime/device-key';
 import { loadBoard, readBoardFile, Board } from '../hal/board';
 import { linuxFactories } from '../hal/board-linux';

@@ -18,9 +18,9 @@
  */
 import { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { PosError, ErrorId } from '../runtime/errors';
+import { PosError, ErrorId } from '../common/errors';
 import { readBoardFile } from '../hal/board';
-import { spawnModule } from './spawn';
+import { spawnModule } from '../common/spawn';
 import { TERMINAL_TIMEOUT_MS_DEFAULT, TestReport, writeReport } from './factory';
 import { StationReport } from './factory-station';
 import type { ChildJob, ChildMessage, ParentMessage } from './factory-station-child';

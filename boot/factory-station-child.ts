@@ -17,7 +17,7 @@
  * {type:'report', report}. The child exits when the IPC channel closes (the station died).
  */
 import { join } from 'node:path';
-import { PosError, isPosError } from '../runtime/errors';
+import { PosError, isPosError } from '../common/errors';
 import { fileDeviceKey } from '../runtime/device-key';
 import { Board, BusFactories, buildBoard, loadBoard, readBoardFile } from '../hal/board';
 import { linuxFactories } from '../hal/board-linux';

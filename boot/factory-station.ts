@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { PosError, isPosError } from '../runtime/errors';
+import { PosError, isPosError } from '../common/errors';
 import { fixedDeviceKey } from '../runtime/device-key';
 import { createSimBoard, SimBoard, SimBoardOptions } from '../sim/board-sim';
 import { FrameBuffer } from '../hal/display';

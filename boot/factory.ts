@@ -26,7 +26,7 @@ import QRCode from 'qrcode';
 import { PNG } from 'pngjs';
 import { Journal } from '../storage/journal';
 import { RecordType } from '../storage/record';
-import { PosError, isPosError } from '../runtime/errors';
+import { PosError, isPosError } from '../common/errors';
 import { DeviceKeyProvider, RandomBytes, seal, unseal } from '../runtime/device-key';
 import { keyCheckValue } from '../runtime/host/crypto';
 import { rec } from '../runtime/records';

@@ -22,7 +22,7 @@
 import { execFile } from 'node:child_process';
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { PosError } from '../runtime/errors';
+import { PosError } from '../common/errors';
 import type { NetworkSettings } from './recovery-net';
 import type { BoardConfig } from '../hal/board-schema';
 

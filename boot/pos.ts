@@ -6,7 +6,7 @@
  *   pos recovery ... / pos update ... / pos factory ...   (boot/: recovery menu, A/B updates, factory station)
  */
 import { Command, parseArgs, reportError } from './cli';
-import { journalCommands } from '../storage/cli';
+import { journalCommands } from './journal-cli';
 import { hostSimCommands } from '../sim/host/cli';
 import { recoveryCommands } from './recovery-cli';
 import { updateCommands } from './update-cli';

@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommandContext, flagString } from './cli';
-import { PosError } from '../runtime/errors';
+import { PosError } from '../common/errors';
 import { Session } from '../runtime/operators';
 import { readBoardFile } from '../hal/board';
 import { Recovery, Report } from './recovery';

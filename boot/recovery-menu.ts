@@ -31,15 +31,15 @@ import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { KeyName } from '../hal/keypad';
 import type { Session } from '../runtime/operators';
-import { PosError, isPosError, errorByCode } from '../runtime/errors';
-import type { Logger } from '../runtime/log';
+import { PosError, isPosError, errorByCode } from '../common/errors';
+import type { Logger } from '../common/log';
 import type { Screen, Txt, MenuItem, LocalText } from '../ui-lcd/screen';
 import { screenFor, RECOVERY_ITEMS, RECOVERY_RESTORE_ITEMS, RECOVERY_PENDING_ITEMS, RECOVERY_SYSTEM_ITEMS, NETWORK_MODE_ITEMS } from '../ui-lcd/screens';
 import { t } from '../ui-lcd/strings';
 import { DigitEntry, MenuWidget, pinEntry } from '../ui-lcd/widgets';
 import { numbered } from '../ui-lcd/widgets/menu';
 import { Recovery, Report, BACKUP_FILE_SUFFIX, NetworkSettings, networkLines, texts } from './recovery';
-import { rt, same, local } from './recovery-strings';
+import { rt, same, local } from '../ui-lcd/recovery-strings';
 import { applyUpdate, updateStatus } from './update';
 
 export const PASSPHRASE_DIGITS_MIN = 6;
@@ -378,7 +378,7 @@ export function withSalvageLoss(r: Report): Report {
 
 /**
  * An operating error as report lines: the English message (the detail a technician quotes),
- * which in Chinese is the error list's cause (runtime/errors.ts), then its steps in both
+ * which in Chinese is the error list's cause (common/errors.ts), then its steps in both
  * languages. The code is shown on its own line by the report screen.
  */
 export function errorText(e: unknown): LocalText[] {

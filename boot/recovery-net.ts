@@ -9,9 +9,9 @@ import { execFile } from 'node:child_process';
 import { Resolver } from 'node:dns/promises';
 import { isIP, Socket } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { PosError } from '../runtime/errors';
+import { PosError } from '../common/errors';
 import type { LocalText } from '../ui-lcd/screen';
-import { rt } from './recovery-strings';
+import { rt } from '../ui-lcd/recovery-strings';
 
 export const CONNECT_TIMEOUT_MS_DEFAULT = 3_000;
 export const PING_TIMEOUT_S = 2;

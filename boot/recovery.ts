@@ -26,8 +26,8 @@ import { Journal } from '../storage/journal';
 import { exportToFile, importFromFile, parseBackup } from '../storage/backup';
 import { salvage } from '../storage/salvage';
 import { verifyInChild, ChildVerdict } from '../storage/verify-child';
-import { PosError, isPosError, ERRORS, ErrorId } from '../runtime/errors';
-import { Logger, silentLogger } from '../runtime/log';
+import { PosError, isPosError, ERRORS, ErrorId } from '../common/errors';
+import { Logger, silentLogger } from '../common/log';
 import { Operators, Session, requirePermission, PASSWORD_ATTEMPTS_MAX } from '../runtime/operators';
 import { Store } from '../runtime/store';
 import { Terminal } from '../runtime/terminal';
@@ -38,7 +38,7 @@ import { Printer } from '../hal/printer';
 import { RecordType } from '../storage/record';
 import { NetworkSettings, ConnectivityReport, NetProbes, checkNetworkSettings, testConnectivity } from './recovery-net';
 import type { LocalText } from '../ui-lcd/screen';
-import { rt, same, local, damageReason } from './recovery-strings';
+import { rt, same, local, damageReason } from '../ui-lcd/recovery-strings';
 import { NetApplyConfig, CommandRunner, applyNetworkSettings } from './net-apply';
 
 export { NetworkSettings, ConnectivityReport, NetProbes } from './recovery-net';
@@ -61,7 +61,7 @@ export interface Report {
   /** Short lines in English, for the CLI, JSON output and logs (the English half of `text`). */
   readonly lines: readonly string[];
   /**
-   * The same lines in zh-CN and en (boot/recovery-strings.ts) for the LCD pager, resolved at
+   * The same lines in zh-CN and en (ui-lcd/recovery-strings.ts) for the LCD pager, resolved at
    * render time for the current locale (character LCDs: English). Absent on reports built
    * outside Recovery: the LCD then shows `lines`.
    */

@@ -14,7 +14,7 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, re
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { HASH_BYTES, SCRYPT_N_DEFAULT, hashPassword } from '../runtime/operators';
-import { PosError } from '../runtime/errors';
+import { PosError } from '../common/errors';
 
 export const SERVICE_OPERATOR = '000';
 export const SERVICE_PASSWORD_DIGITS = 8;

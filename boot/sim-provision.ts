@@ -16,7 +16,7 @@
  * its MACs).
  */
 import type { Board } from '../hal/board';
-import { PosError } from '../runtime/errors';
+import { PosError } from '../common/errors';
 import { rec } from '../runtime/records';
 import type { Terminal } from '../runtime/terminal';
 import type { Journal } from '../storage/journal';

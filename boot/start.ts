@@ -14,7 +14,7 @@
  */
 import { join } from 'node:path';
 import { ChildProcess } from 'node:child_process';
-import { spawnModule } from './spawn';
+import { spawnModule } from '../common/spawn';
 import { parseArgs } from './cli';
 import { AcquirerSimulator } from '../sim/host/simulator';
 import { ControlClient } from '../sim/control-client';

@@ -27,21 +27,21 @@
  *   station (boot/service-admin.ts, service-admin.json beside the device key);
  * - --usb-dir D (repeatable via $POS_USB_DIRS, ':'-separated): USB mount points recovery offers.
  */
-import { asset } from '../runtime/assets';
+import { asset } from '../common/assets';
 import { resolve } from 'node:path';
 import { parseArgs } from './cli';
 import { readBoardFile, loadBoard, Board } from '../hal/board';
 import { linuxFactories } from '../hal/board-linux';
 import { createSimBoard, SimBoard } from '../sim/board-sim';
 import { ControlServer } from '../sim/control-server';
-import { createLogger, logLevel } from '../runtime/log';
+import { createLogger, logLevel } from '../common/log';
 import pino from 'pino';
 import { ErrorRing } from './diagnostics';
 import { SystemdWatchdog } from './watchdog';
 import { confirmSlot, rollbackIfOverdue, CONFIRM_WITHIN_MS_DEFAULT } from './update-slots';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { isPosError } from '../runtime/errors';
+import { isPosError } from '../common/errors';
 import { TerminalApp } from './terminal-app';
 import { serviceAdminCheck, serviceAdminFile } from './service-admin';
 import type { Locale } from '../ui-lcd/screen';

@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommandContext, flagString } from './cli';
-import { PosError } from '../runtime/errors';
+import { PosError } from '../common/errors';
 import { readBoardFile } from '../hal/board';
 import { applyUpdate, buildPackage, generateUpdateKeys, updateStatus, writeFileAtomic } from './update';
 import { confirmSlot, failTrial, initSlots, selectBootSlot } from './update-slots';

@@ -15,7 +15,7 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, KeyObject } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync, existsSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
-import { PosError } from '../runtime/errors';
+import { PosError } from '../common/errors';
 import { Session, requirePermission } from '../runtime/operators';
 import {
   SlotName, SlotState, cleanLeftovers, fsyncDir, otherSlot, readState, slotDir, writeFileAtomic, writeState,

@@ -7,7 +7,7 @@
  * under systemd: tests, the simulator) everything is skipped silently.
  */
 import { execFile } from 'node:child_process';
-import { Logger, silentLogger } from '../runtime/log';
+import { Logger, silentLogger } from '../common/log';
 
 /** Fallback period when WATCHDOG_USEC is unset (the unit's WatchdogSec=30 halved). */
 export const PET_INTERVAL_MS_DEFAULT = 15_000;

@@ -14,7 +14,7 @@
  * - After a power loss nothing needs restoring: the gauge keeps measuring on its own.
  * - `close()` stops polling and watching; lines and bus belong to the board. Idempotent.
  */
-import { PosError } from '../runtime/errors';
+import { PosError } from '../common/errors';
 
 export type BatteryLevel = 'ok' | 'low' | 'critical';
 

@@ -6,7 +6,7 @@
  *   board-configs/x.json: role printer0: field "baudRate" must be an integer 1200..921600
  * Unknown fields are refused too (a typo such as "baudrate" would otherwise be silently ignored).
  */
-import { PosError } from '../runtime/errors';
+import { PosError } from '../common/errors';
 import { KEY_NAMES, KeyName } from './keypad';
 
 export type GpioBackend = 'sim' | 'onoff' | 'chardev';

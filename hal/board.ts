@@ -8,10 +8,10 @@
  * Loading does no device I/O beyond requesting GPIO lines and opening ports (i2c-bus opens
  * lazily, so an absent part is found by `selfTest()`, which does a real transfer per role).
  */
-import { asset } from '../runtime/assets';
+import { asset } from '../common/assets';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { PosError, isPosError } from '../runtime/errors';
+import { PosError, isPosError } from '../common/errors';
 import { BoardConfig, DeviceConfig, validateBoard, BatteryConfig, KeypadConfig } from './board-schema';
 import { GpioChip, GpioLine } from './gpio';
 import { I2cBus } from './i2c';

@@ -13,7 +13,7 @@
  *   press, through `onFault`. Holding it at boot for the recovery menu is not stuck.
  * - `close()` stops watching; the line belongs to the board. Idempotent.
  */
-import { PosError } from '../runtime/errors';
+import { PosError } from '../common/errors';
 
 export interface ButtonEvent {
   readonly type: 'press' | 'release' | 'hold';

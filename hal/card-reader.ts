@@ -27,7 +27,7 @@
  *   - `cancel()` rejects the pending command and `waitForCard` calls with OPR_CANCELLED and stops
  *     detection. `close()` cancels, powers the card off (best effort) and closes the port.
  */
-import type { PosError } from '../runtime/errors';
+import type { PosError } from '../common/errors';
 
 export type CardSource = 'swipe' | 'insert' | 'tap';
 export type CardSlot = 'contact' | 'contactless';

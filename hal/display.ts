@@ -11,7 +11,7 @@
  * After a power loss the controller forgets everything: call `init()` again; drivers keep no
  * state that survives that, except the SSD1306 driver's shadow frame, which `init()` resets.
  */
-import { PosError, isPosError } from '../runtime/errors';
+import { PosError, isPosError } from '../common/errors';
 
 export interface TextCapabilities {
   readonly kind: 'text';

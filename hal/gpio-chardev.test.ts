@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ChardevGpioChip, parseMonLine } from './gpio-chardev';
 import { EdgeEvent } from './gpio';
-import { isPosError } from '../runtime/errors';
+import { isPosError } from '../common/errors';
 
 /**
  * Fake libgpiod tools (shell scripts) that log their argv and behave like the real ones of the

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import * as sinon from 'sinon';
 import { SimGpioChip } from '../sim/chips/gpio-sim';
 import { checkLine, EdgeEvent } from './gpio';
-import { isPosError } from '../runtime/errors';
+import { isPosError } from '../common/errors';
 
 describe('GPIO line (simulated chip)', () => {
   let clock: sinon.SinonFakeTimers;

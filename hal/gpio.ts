@@ -8,7 +8,7 @@
  * Levels are LOGICAL: 1 means "active". A line requested with `activeLow: true` reads 1 when the
  * wire is low. Drivers therefore write "pressed = 1" and the board file says how it is wired.
  */
-import { PosError } from '../runtime/errors';
+import { PosError } from '../common/errors';
 
 export type Level = 0 | 1;
 export type Edge = 'rising' | 'falling';

@@ -6,7 +6,7 @@
  * transfer fails. Call `probe()` on each device's address at boot to find out for real.
  */
 import * as i2c from 'i2c-bus';
-import { PosError } from '../runtime/errors';
+import { PosError } from '../common/errors';
 import { I2cBus, I2C_TRANSFER_BYTES_MAX, busError, checkAddress, nakError } from './i2c';
 
 /** A transfer that has not finished by then is reported as a bus fault (stuck SDA, clock stretching gone wrong). */

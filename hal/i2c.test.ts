@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { SimI2cBus, I2cSimDevice } from '../sim/chips/i2c-sim';
 import { LinuxI2cBus } from './i2c-linux';
 import { readWordBE, writeWordBE } from './i2c';
-import { isPosError, PosError } from '../runtime/errors';
+import { isPosError, PosError } from '../common/errors';
 
 /** A 256-byte register file, big-endian words, pointer auto-increment: a typical sensor. */
 class RegisterFile implements I2cSimDevice {

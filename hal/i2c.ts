@@ -14,7 +14,7 @@
  * Byte order: SMBus words are little-endian on the wire (low byte first). `readWord`/`writeWord`
  * keep that meaning; a big-endian register file (MAX17048) uses `readWordBE`/`writeWordBE`.
  */
-import { PosError } from '../runtime/errors';
+import { PosError } from '../common/errors';
 
 export interface I2cBus {
   /** "i2c-1", or "sim-i2c-1"; used in error details. */

@@ -16,7 +16,7 @@
  * - `close()` stops scanning, releases no lines (they belong to the board). Idempotent. Listeners
  *   get nothing after it.
  */
-import { PosError } from '../runtime/errors';
+import { PosError } from '../common/errors';
 
 export const KEY_NAMES = [
   '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'CLEAR', 'BACK', 'OK', 'CANCEL', 'UP', 'DOWN', 'MENU', 'FUNC',

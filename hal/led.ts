@@ -3,7 +3,7 @@
  * written; a GPIO failure rejects with BRD_BUS (blinking stops on the first failed toggle and the
  * error is kept in `fault`). `close()` turns the LED off. Idempotent.
  */
-import { PosError } from '../runtime/errors';
+import { PosError } from '../common/errors';
 
 export type LedState = 'off' | 'on' | 'blink';
 

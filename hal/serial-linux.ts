@@ -8,7 +8,7 @@
  */
 import { SerialPort as NodeSerialPort } from 'serialport';
 import type { SerialPortStream } from '@serialport/stream';
-import { PosError } from '../runtime/errors';
+import { PosError } from '../common/errors';
 import { Listeners, SerialPort, Unsubscribe, serialBusError } from './serial';
 
 export interface LinuxSerialOptions {

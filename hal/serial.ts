@@ -19,7 +19,7 @@
  *   - No modem-control lines (RTS/DTR/CTS): a pseudo-terminal rejects those ioctls, and the
  *     printers and readers we drive use software flow control (status queries), not hardware.
  */
-import { PosError } from '../runtime/errors';
+import { PosError } from '../common/errors';
 
 /** Largest chunk a driver should pass to one `write` (bytes): keeps a cancel or a fault prompt. */
 export const SERIAL_WRITE_CHUNK_BYTES_MAX = 1024;

@@ -24,7 +24,7 @@
  * After a power loss nothing needs restoring: the controller powers up idle between conversions.
  */
 import { deflateRawSync } from 'node:zlib';
-import { PosError } from '../runtime/errors';
+import { PosError } from '../common/errors';
 import type { MonoImage } from './printer';
 
 export interface PadPoint {

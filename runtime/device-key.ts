@@ -13,7 +13,7 @@
 import { createCipheriv, createDecipheriv, randomBytes as cryptoRandomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { invariant, PosError } from './errors';
+import { invariant, PosError } from '../common/errors';
 
 export const DEVICE_KEY_BYTES = 32;
 const SEAL_VERSION = 1;

@@ -32,7 +32,7 @@
  * pending reversal is sent, an unfinished settlement resumed, unprinted receipts offered.
  */
 import { assign, fromPromise, setup, SnapshotFrom } from 'xstate';
-import { ErrorKind, PosError, isPosError } from './errors';
+import { ErrorKind, PosError, isPosError } from '../common/errors';
 import { MonoImage, Printer } from '../hal/printer';
 import { Terminal } from './terminal';
 import { Session } from './operators';

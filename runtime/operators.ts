@@ -8,7 +8,7 @@
  * administrator (FIELD-FAULTS.md "permissions badly assigned").
  */
 import { scrypt, timingSafeEqual } from 'node:crypto';
-import { PosError, invariant } from './errors';
+import { PosError, invariant } from '../common/errors';
 import { RandomBytes } from './device-key';
 import { OperatorPayload, Role, rec } from './records';
 import { Store } from './store';

@@ -9,7 +9,7 @@
  * forbidden keys itself as a second line of defence.
  */
 import { RecordTypeName } from '../storage/record';
-import { invariant } from './errors';
+import { invariant } from '../common/errors';
 import { EntryMode, ReversalReason, SettlementTotals, SettlementVerdict, STAN_MAX, BATCH_MAX } from './host/messages';
 import { isSanitizedField55 } from './txn/emv';
 

@@ -6,7 +6,7 @@
  */
 import { Journal, AppendOptions } from '../storage/journal';
 import { RecordType } from '../storage/record';
-import { invariant } from './errors';
+import { invariant } from '../common/errors';
 import { RecordInput } from './records';
 import { TerminalState, applyRecord, deriveState } from './terminal-state';
 

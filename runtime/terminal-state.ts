@@ -16,7 +16,7 @@
  *   voided    a sale with an approved, unreversed void in this batch (derived, see `statusOf`)
  */
 import { DecodedRecord, RecordType } from '../storage/record';
-import { invariant } from './errors';
+import { invariant } from '../common/errors';
 import { EntryMode, ReversalReason, SettlementTotals, SettlementVerdict, STAN_MAX, ZERO_TOTALS } from './host/messages';
 import {
   KeysPayload, OperatorPayload, ReceiptCopy, ReversalPendingPayload, Role, SettlementStepName, TxnBeginPayload, TxnKind,

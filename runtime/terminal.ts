@@ -7,7 +7,7 @@
  *   t.engine.sale(...), settle(t.engine, session), t.operators.login(...)
  */
 import { Journal } from '../storage/journal';
-import { Logger } from './log';
+import { Logger } from '../common/log';
 import { DeviceKeyProvider, RandomBytes } from './device-key';
 import { Operators, SCRYPT_N_DEFAULT } from './operators';
 import { Store } from './store';

@@ -25,7 +25,7 @@ import { PenSample, Tsc2007Model } from './chips/tsc2007-model';
 import { SerialPair, openSerialPair } from './serial-pair';
 import { VirtualPrinter, VirtualPrinterOptions } from './virtual-printer';
 import { VirtualCardReader, VirtualCardReaderOptions } from './virtual-card-reader';
-import { PosError } from '../runtime/errors';
+import { PosError } from '../common/errors';
 import { Level } from '../hal/gpio';
 
 export interface SimBoardOptions extends LoadOptions {

@@ -28,7 +28,7 @@ import type { PrinterFault } from './virtual-printer';
 import { TEST_CARDS } from './test-cards';
 import { TEST_SIGNATURES } from './board-sim';
 import { KEY_NAMES, KeyName } from '../hal/keypad';
-import { Logger, silentLogger } from '../runtime/log';
+import { Logger, silentLogger } from '../common/log';
 
 export const CONTROL_LINE_BYTES_MAX = 64 * 1024;
 export const CONTROL_CLIENTS_MAX = 8;

@@ -9,7 +9,7 @@
  * other (a tty does not either); bytes sent to a closed end are dropped.
  */
 import { Listeners, SerialPort, Unsubscribe, serialBusError } from '../hal/serial';
-import { PosError } from '../runtime/errors';
+import { PosError } from '../common/errors';
 
 export interface SerialPairOptions {
   /** Names the pair in paths: "pair:<label>/host" and "pair:<label>/device". */

@@ -25,8 +25,8 @@
  * StandInCardReader implement the Printer and CardReader interfaces directly and fail the way the
  * drivers report (E-PRN-01/02, RDR_FAULT, read-failed); no bytes, no wire.
  */
-import { PosError } from '../runtime/errors';
-import type { Logger } from '../runtime/log';
+import { PosError } from '../common/errors';
+import type { Logger } from '../common/log';
 import { CardEvent, CardReader, CardSlot, CardSource, ReaderDiagnostics, ReaderInfo } from '../hal/card-reader';
 import { PrintJob, PrintResult, Printer, PrinterStatus } from '../hal/printer';
 import { SerialPort } from '../hal/serial';

@@ -8,7 +8,7 @@ import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Journal } from '../storage/journal';
 import { removeDir, tempDir } from '../storage/testing';
-import { DiskModel } from '../tests/powercut/disk-model';
+import { DiskModel } from './disk-model';
 import { lmdbCommitWrites } from './simulate-storage';
 
 const IDENTITY = 'SIM-DISK-0001';

@@ -30,11 +30,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Journal, Usage } from '../storage/journal';
-import { DiskModel, PAGE_SIZE } from '../tests/powercut/disk-model';
-import type { TraceEvent } from '../tests/powercut/strace-trace';
+import { DiskModel, PAGE_SIZE } from './disk-model';
+import type { TraceEvent } from './disk-events';
 import { openEnv } from '../storage/lmdb-env';
 import { flipByte } from '../storage/testing';
-import { PosError } from '../runtime/errors';
+import { PosError } from '../common/errors';
 import { IoGate, Rng } from './simulate-world';
 
 export type StorageFault = 'eio' | 'full';

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { createSimBoard } from './board-sim';
 import { cjkGlyph, cjkPixel } from './virtual-printer-cjk';
-import { asset } from '../runtime/assets';
+import { asset } from '../common/assets';
 
 describe('virtual printer: Chinese glyphs', () => {
   it('everyChineseCharacterOfTheReceiptsHasAGlyph', () => {

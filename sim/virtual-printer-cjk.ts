@@ -4,7 +4,7 @@
  * sim/font/LICENSE), loaded on first use. A real GB18030 printer has such a font in ROM.
  */
 import { readFileSync } from 'node:fs';
-import { asset } from '../runtime/assets';
+import { asset } from '../common/assets';
 
 export const CJK_GLYPH_DOTS = 16;
 let glyphs: Map<number, Buffer> | undefined;

@@ -5,7 +5,7 @@ import { Journal } from './journal';
 import { exportBytes, exportToFile, importFromFile, parseBackup, PeriodicBackup } from './backup';
 import { salvage, scanRecords } from './salvage';
 import { removeDir, tempDir, zeroPage, pageCount } from './testing';
-import { isPosError } from '../runtime/errors';
+import { isPosError } from '../common/errors';
 import { main as pos } from '../boot/pos';
 import { verifyInChild } from './verify-child';
 

@@ -6,7 +6,7 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes, scryptSync } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, fsyncSync, openSync, closeSync, mkdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { PosError } from '../runtime/errors';
+import { PosError } from '../common/errors';
 import { Journal } from './journal';
 import { HEADER_BYTES, PAYLOAD_BYTES_MAX, checkFrame } from './record';
 import { StoredEntry, verifyEntries } from './verify';

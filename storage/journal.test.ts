@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { Journal } from './journal';
 import { HEADER_BYTES, RecordType, encodeRecord, genesisDigest } from './record';
 import { deleteStored, flipByte, growRecord, readStored, removeDir, shrinkRecord, swapRecords, tempDir, writeStored } from './testing';
-import { PosError, isPosError } from '../runtime/errors';
+import { PosError, isPosError } from '../common/errors';
 
 const ID = 'SIM-0001';
 

@@ -27,8 +27,8 @@ import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, ren
 import { scanRecords } from './salvage';
 import { threadsFor, verifyParallel } from './verify-parallel';
 import { join } from 'node:path';
-import { Logger, silentLogger } from '../runtime/log';
-import { PosError, invariant } from '../runtime/errors';
+import { Logger, silentLogger } from '../common/log';
+import { PosError, invariant } from '../common/errors';
 import {
   DecodedRecord, Payload, RecordType, RecordTypeName, SEQ_MAX, checkFrame, decodePayload, encodeRecord,
   genesisDigest, recordDigest,

@@ -6,7 +6,7 @@
 import { createHash, hash as oneShotHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { Encoder } from 'cbor-x';
-import { PosError, invariant } from '../runtime/errors';
+import { PosError, invariant } from '../common/errors';
 
 export const MAGIC = 0x504f534a; // "POSJ"
 export const FORMAT_VERSION = 1;

@@ -6,7 +6,7 @@
  */
 import { readFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { PosError } from '../runtime/errors';
+import { PosError } from '../common/errors';
 import { HEADER_BYTES, MAGIC, PAYLOAD_BYTES_MAX, checkFrame, decodePayload, genesisDigest, recordDigest, RecordType } from './record';
 import { StoredEntry } from './verify';
 import { writeDurably, writeEntries } from './backup';

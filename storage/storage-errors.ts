@@ -1,9 +1,9 @@
 /**
- * Maps what the OS and LMDB throw into the journal's typed storage errors (runtime/errors.ts).
+ * Maps what the OS and LMDB throw into the journal's typed storage errors (common/errors.ts).
  * lmdb-js reports errno values and MDB codes in its messages rather than always as `code`, so
  * both are read.
  */
-import { PosError } from '../runtime/errors';
+import { PosError } from '../common/errors';
 
 const MDB_MAP_FULL = -30792;
 

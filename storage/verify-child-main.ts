@@ -4,7 +4,7 @@
  * whole process (SIGSEGV) on a file with garbage pages; the parent reports that as "unopenable".
  */
 import { Journal } from './journal';
-import { isPosError } from '../runtime/errors';
+import { isPosError } from '../common/errors';
 
 async function verifyOne(dir: string, identity: string | undefined): Promise<Record<string, unknown>> {
   try {

@@ -4,7 +4,7 @@
  * Boot uses it before opening the journal in-process; tests use it to sweep damaged files.
  */
 import { join } from 'node:path';
-import { spawnModule } from '../boot/spawn';
+import { spawnModule } from '../common/spawn';
 
 export type ChildVerdict =
   | { dir: string; status: 'ok' | 'torn-tail'; records: number; lastGoodSeq: number }

@@ -1,10 +1,10 @@
 /**
- * A screen for every operating error in runtime/errors.ts: the code in the title, the cause in a
+ * A screen for every operating error in common/errors.ts: the code in the title, the cause in a
  * few words, optional details (which key, which record, attempts left), then the numbered steps
  * service staff take (FIELD-FAULTS.md). Steps that do not fit are paged: UP/DOWN, the footer says
  * so on every page but the last (2-row LCDs: the page tag "1/3" in the title says so).
  */
-import { ERRORS, ErrorDef, ErrorId, PosError, errorByCode } from '../runtime/errors';
+import { ERRORS, ErrorDef, ErrorId, PosError, errorByCode } from '../common/errors';
 import type { Screen, StatusLine, Txt } from './screen';
 import { t } from './strings';
 

@@ -47,7 +47,7 @@
  *   settings         { selected }
  *   language         { selected, current }
  *   factoryTest      { test: 'display'|'keypad'|'printer'|'reader', keysLeft? }
- *   error            { code, page, details? }                  any code of runtime/errors.ts
+ *   error            { code, page, details? }                  any code of common/errors.ts
  */
 import type { KeyName } from '../hal/keypad';
 import { explainResponseCode } from '../runtime/host/response-codes';

@@ -1,5 +1,5 @@
 /**
- * Every UI string, in zh-CN and en, by key. Error causes and steps live in runtime/errors.ts and
+ * Every UI string, in zh-CN and en, by key. Error causes and steps live in common/errors.ts and
  * response-code texts in runtime/host/response-codes.ts; everything else a screen says is here.
  *
  * Width rules (checked by tests/ui/strings.test.ts, so a new string cannot overflow):

@@ -6,7 +6,7 @@ import { Max17048Model } from '../../sim/chips/max17048-model';
 import { Max17048, REG } from './max17048';
 import { GaugeBattery } from './battery';
 import { BatteryState } from '../battery';
-import { isPosError } from '../../runtime/errors';
+import { isPosError } from '../../common/errors';
 
 async function rig(state = { voltageMv: 3900, percent: 80 }) {
   const bus = new SimI2cBus();

@@ -7,7 +7,7 @@
 import { GpioLine, Unwatch, safeCall } from '../gpio';
 import { Battery, BatteryState, BatteryThresholds, batteryLevel } from '../battery';
 import { Max17048 } from './max17048';
-import { PosError } from '../../runtime/errors';
+import { PosError } from '../../common/errors';
 
 export interface BatteryParts {
   readonly gauge?: Max17048;

@@ -5,7 +5,7 @@ import { SimButton, SimLed } from '../../sim/chips/button-led-models';
 import { GpioButton } from './gpio-button';
 import { GpioLed } from './gpio-led';
 import { ButtonEvent } from '../button';
-import { PosError, isPosError } from '../../runtime/errors';
+import { PosError, isPosError } from '../../common/errors';
 
 describe('reset button (driver against a bouncing button)', () => {
   let clock: sinon.SinonFakeTimers;

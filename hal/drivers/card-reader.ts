@@ -10,8 +10,8 @@
  * Never logs card data (DESIGN.md rule 8): only types, lengths, counters and status codes.
  */
 import type { Logger } from 'pino';
-import { ErrorId, PosError } from '../../runtime/errors';
-import { silentLogger } from '../../runtime/log';
+import { ErrorId, PosError } from '../../common/errors';
+import { silentLogger } from '../../common/log';
 import type { CardEvent, CardReader, CardSlot, CardSource, ReaderDiagnostics, ReaderInfo } from '../card-reader';
 import { Listeners, SerialPort } from '../serial';
 import { FrameParser, LinkItem, PAYLOAD_BYTES_MAX, encodeAck, encodeFrame, encodeNak } from './card-reader-frame';

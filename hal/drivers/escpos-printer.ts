@@ -19,8 +19,8 @@
  * XOFF or a busy line (a pty has neither).
  */
 import type { Logger } from 'pino';
-import { PosError, isPosError } from '../../runtime/errors';
-import { silentLogger } from '../../runtime/log';
+import { PosError, isPosError } from '../../common/errors';
+import { silentLogger } from '../../common/log';
 import type { PrintJob, PrintResult, Printer, PrinterStatus } from '../printer';
 import type { SerialPort } from '../serial';
 import { DLE, FONT_A_WIDTH_DOTS, GS, Segment, encodeBlock, jobPrologue } from './escpos-encoder';

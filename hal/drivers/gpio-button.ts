@@ -4,7 +4,7 @@
  */
 import { GpioLine, Unwatch, safeCall } from '../gpio';
 import { Button, ButtonEvent } from '../button';
-import { PosError } from '../../runtime/errors';
+import { PosError } from '../../common/errors';
 
 export interface GpioButtonOptions {
   readonly name?: string;

@@ -1,7 +1,7 @@
 /** LED on one GPIO output line (logical 1 = lit). */
 import { GpioLine } from '../gpio';
 import { Led, LedState } from '../led';
-import { PosError } from '../../runtime/errors';
+import { PosError } from '../../common/errors';
 
 /** Faster blinking is invisible and floods slow backends (chardev spawns a process per write). */
 export const BLINK_MS_MIN = 50;

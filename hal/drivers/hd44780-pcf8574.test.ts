@@ -3,7 +3,7 @@ import * as sinon from 'sinon';
 import { SimI2cBus } from '../../sim/chips/i2c-sim';
 import { Pcf8574Hd44780Model } from '../../sim/chips/hd44780-model';
 import { Hd44780Pcf8574, BACKPACK_PIN_MAP } from './hd44780-pcf8574';
-import { isPosError } from '../../runtime/errors';
+import { isPosError } from '../../common/errors';
 
 describe('HD44780 behind PCF8574 (driver against the pin-level model)', () => {
   let clock: sinon.SinonFakeTimers;

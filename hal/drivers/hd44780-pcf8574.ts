@@ -11,7 +11,7 @@
  */
 import { I2cBus, I2C_TRANSFER_BYTES_MAX } from '../i2c';
 import { TextCapabilities, TextDisplay, displayFault } from '../display';
-import { PosError } from '../../runtime/errors';
+import { PosError } from '../../common/errors';
 import { Sleep, realSleep } from './timing';
 
 export interface Pcf8574PinMap {

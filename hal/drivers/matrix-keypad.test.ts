@@ -5,7 +5,7 @@ import { MatrixKeypadModel } from '../../sim/chips/keypad-model';
 import { MatrixKeypad } from './matrix-keypad';
 import { KeyEvent, KeyName } from '../keypad';
 import { GpioLine } from '../gpio';
-import { PosError } from '../../runtime/errors';
+import { PosError } from '../../common/errors';
 
 const KEYMAP: (KeyName | null)[][] = [
   ['MENU', 'UP', 'DOWN', 'FUNC'],

@@ -13,7 +13,7 @@
  */
 import { GpioLine, Level, Unwatch, safeCall } from '../gpio';
 import { KeyEvent, KeyName, Keypad, Unsubscribe, stuckKeyError } from '../keypad';
-import { PosError } from '../../runtime/errors';
+import { PosError } from '../../common/errors';
 import { Timers, realTimers } from './timing';
 
 export interface MatrixKeypadOptions {

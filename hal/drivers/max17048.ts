@@ -5,7 +5,7 @@
  * CRATE 0.208 %/h per LSB (signed).
  */
 import { I2cBus, readWordBE, writeWordBE } from '../i2c';
-import { PosError } from '../../runtime/errors';
+import { PosError } from '../../common/errors';
 
 export const MAX17048_ADDRESS = 0x36;
 

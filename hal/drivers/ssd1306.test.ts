@@ -3,7 +3,7 @@ import { SimI2cBus } from '../../sim/chips/i2c-sim';
 import { Ssd1306Model } from '../../sim/chips/ssd1306-model';
 import { Ssd1306, FRAME_BYTES } from './ssd1306';
 import { FrameBuffer } from '../display';
-import { isPosError } from '../../runtime/errors';
+import { isPosError } from '../../common/errors';
 
 function rig(options: { rotate180?: boolean; writeChunkBytesMax?: number } = {}) {
   const bus = new SimI2cBus();

@@ -14,7 +14,7 @@
  */
 import { I2cBus, I2C_TRANSFER_BYTES_MAX } from '../i2c';
 import { FrameBuffer, PixelCapabilities, PixelDisplay, Region, displayFault } from '../display';
-import { PosError } from '../../runtime/errors';
+import { PosError } from '../../common/errors';
 
 export interface Ssd1306Options {
   /** 0x3C (SA0 low) or 0x3D. */

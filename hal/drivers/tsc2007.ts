@@ -21,7 +21,7 @@
  * edges; min > max flips an axis; swapXY for a pad mounted turned).
  */
 import { I2cBus, hex } from '../i2c';
-import { PosError, isPosError } from '../../runtime/errors';
+import { PosError, isPosError } from '../../common/errors';
 import { Timers, realTimers } from './timing';
 import {
   CapturedSignature, PadPoint, SignatureAborted, SignatureAbortReason, SignatureCaptureOptions, SignaturePad, Stroke,

@@ -10,7 +10,7 @@
  * Clear keys and PINs live only in Buffers the caller owns; intermediates are zeroed after use.
  */
 import { createCipheriv, createDecipheriv, getCiphers, timingSafeEqual } from 'node:crypto';
-import { PosError, invariant } from '../errors';
+import { PosError, invariant } from '../../common/errors';
 import { malformed } from './packager';
 
 export const DES_BLOCK_BYTES = 8;

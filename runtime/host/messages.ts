@@ -10,7 +10,7 @@
  *
  * Track data and PIN blocks pass through these functions in memory only; nothing here logs.
  */
-import { PosError } from '../errors';
+import { PosError } from '../../common/errors';
 import { ecbMac, unwrapWorkingKeys, verifyMac, KeyCheckValues, WorkingKeys } from './crypto';
 import { HostProfile, MessageDef, RequestType, Tpdu } from './fields';
 import {

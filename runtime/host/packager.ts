@@ -9,7 +9,7 @@
  * the network, so every malformation is a HOST_MALFORMED naming what was wrong and where
  * (field, byte offset from the start of the frame, length prefix included).
  */
-import { PosError } from '../errors';
+import { PosError } from '../../common/errors';
 import { FieldDef, FieldFormat, HostProfile, Tpdu, isBinaryField } from './fields';
 
 export type FieldValue = string | Buffer;

@@ -15,7 +15,7 @@
  * The socket factory and the timer clock are injected so tests are deterministic.
  */
 import * as net from 'node:net';
-import { PosError, invariant } from '../errors';
+import { PosError, invariant } from '../../common/errors';
 import { HostProfile } from './fields';
 import { LENGTH_PREFIX_BYTES, frameBodyLength, malformed } from './packager';
 

@@ -10,7 +10,7 @@
  * asking for an ARQC, and field 55 built from emv.ts's allow-list. The card is released before
  * readCard returns: the whole exchange happens while the card is inserted or in the field.
  */
-import { PosError } from '../errors';
+import { PosError } from '../../common/errors';
 import { EntryMode } from '../host/messages';
 import { CardEvent, CardReader, CardSlot, CardSource } from '../../hal/card-reader';
 import {

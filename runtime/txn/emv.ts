@@ -34,7 +34,7 @@
  * Contactless cards are read with the same flow as contact ones (the simulated QuickPass card
  * answers it); a qPBOC card that returns its cryptogram in GPO is not supported yet.
  */
-import { PosError, invariant } from '../errors';
+import { PosError, invariant } from '../../common/errors';
 
 export type EmvTxnType = 'sale' | 'refund' | 'balance';
 

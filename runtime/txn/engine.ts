@@ -24,8 +24,8 @@
  */
 import { createHmac } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import { Logger, maskPan, silentLogger } from '../log';
-import { PosError, invariant, isPosError } from '../errors';
+import { Logger, maskPan, silentLogger } from '../../common/log';
+import { PosError, invariant, isPosError } from '../../common/errors';
 import { HostProfile } from '../host/fields';
 import { WorkingKeys, keyCheckValue, pinBlockFormat0 } from '../host/crypto';
 import {

@@ -14,7 +14,7 @@
  * REFUND_AGE_DAYS_MAX days ago, so tomorrow's date (which would read as almost a year ago) is
  * refused as "in the future".
  */
-import { PosError } from '../errors';
+import { PosError } from '../../common/errors';
 import { luhnValid } from '../../storage/record';
 
 export const PAN_KEYED_DIGITS_MIN = 13;

@@ -15,7 +15,7 @@
  * The report is printed after the close (receipt-printed copy 'settlement'); an unprinted report
  * is offered again at boot.
  */
-import { PosError, invariant } from '../errors';
+import { PosError, invariant } from '../../common/errors';
 import {
   SettlementTotals, SettlementVerdict, BATCH_MAX, BATCH_UPLOAD_COUNT_MAX, buildBatchUploadEnd, buildBatchUploadRecord, buildSettlement,
   parseAckResponse, parseSettlementResponse,

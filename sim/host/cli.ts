@@ -11,7 +11,7 @@
 import * as readline from 'node:readline';
 import { Readable } from 'node:stream';
 import { Command, CommandContext, flagString } from '../../boot/cli';
-import { Logger, createLogger } from '../../runtime/log';
+import { Logger, createLogger } from '../../common/log';
 import { AcquirerSimulator, SimTerminal, TEST_TERMINAL } from './simulator';
 import { FaultSpecError, parseFaultSpec } from './faults';
 

@@ -21,7 +21,7 @@
  */
 import * as net from 'node:net';
 import { randomBytes as cryptoRandomBytes } from 'node:crypto';
-import { Logger, maskPan, silentLogger } from '../../runtime/log';
+import { Logger, maskPan, silentLogger } from '../../common/log';
 import { CUP_PROFILE, HostProfile, MessageDef, RequestType, classifyRequest } from '../../runtime/host/fields';
 import { FieldValue, IsoMessage, bytesField, macData, packFrame, swapTpdu, textField, unpackFrame } from '../../runtime/host/packager';
 import { WorkingKeys, ecbMac, verifyMac, wrapWorkingKeys } from '../../runtime/host/crypto';

@@ -11,7 +11,7 @@ import { tempDir, removeDir } from '../../storage/testing';
 import { Journal } from '../../storage/journal';
 import { readBoardFile } from '../../hal/board';
 import { fixedDeviceKey } from '../../runtime/device-key';
-import { PosError } from '../../runtime/errors';
+import { PosError } from '../../common/errors';
 import { KeyComponent, ProvisionInput, TEST_IDS, kcvOf, provision, readProvisionedTmk } from '../../boot/factory';
 import { failedCodes, runStation, simulatedTerminals } from '../../boot/factory-station';
 

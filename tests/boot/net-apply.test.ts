@@ -12,7 +12,7 @@ import { tempDir, removeDir } from '../../storage/testing';
 import { CommandRunner, applyNetworkSettings, networkdFile, netApplyFromBoard } from '../../boot/net-apply';
 import { NetworkSettings } from '../../boot/recovery-net';
 import { Recovery } from '../../boot/recovery';
-import { PosError } from '../../runtime/errors';
+import { PosError } from '../../common/errors';
 import { validateBoard } from '../../hal/board-schema';
 import { ADMIN, IDENTITY, Rig, rig, withOperators } from '../runtime/harness';
 

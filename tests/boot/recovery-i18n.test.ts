@@ -1,6 +1,6 @@
 /**
  * The recovery menu's reports in both languages: every line a recovery action shows comes from
- * boot/recovery-strings.ts as { en, zh }, is resolved for the current locale at render time
+ * ui-lcd/recovery-strings.ts as { en, zh }, is resolved for the current locale at render time
  * (the 128x64 graphic display shows Chinese, with a glyph for every character; a character LCD
  * shows English), error codes are kept as they are, and `Report.lines` (the CLI's) is English.
  */
@@ -10,9 +10,9 @@ import { mkdirSync } from 'node:fs';
 import { tempDir, removeDir, flipByte } from '../../storage/testing';
 import { Recovery, Report } from '../../boot/recovery';
 import { RecoveryMenu, errorText } from '../../boot/recovery-menu';
-import { RECOVERY_STRINGS, REPORT_LINE_EN_CHARS_MAX, REPORT_LINE_ZH_CELLS_MAX, rt } from '../../boot/recovery-strings';
-import { PosError } from '../../runtime/errors';
-import { silentLogger } from '../../runtime/log';
+import { RECOVERY_STRINGS, REPORT_LINE_EN_CHARS_MAX, REPORT_LINE_ZH_CELLS_MAX, rt } from '../../ui-lcd/recovery-strings';
+import { PosError } from '../../common/errors';
+import { silentLogger } from '../../common/log';
 import { layout, cells } from '../../ui-lcd/layout';
 import { pixelGrid } from '../../ui-lcd/render-pixels';
 import { textGrid } from '../../ui-lcd/render-text';

@@ -17,7 +17,7 @@ import { fixedDeviceKey } from '../../runtime/device-key';
 import { seededRandom } from '../../runtime/random';
 import { rec } from '../../runtime/records';
 import { batchTotals } from '../../runtime/terminal-state';
-import { PosError } from '../../runtime/errors';
+import { PosError } from '../../common/errors';
 import { createSimBoard, SimBoard } from '../../sim/board-sim';
 import { Recovery, RecoveryOptions } from '../../boot/recovery';
 import { NetworkSettings } from '../../boot/recovery-net';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { tempDir, removeDir } from '../../storage/testing';
 import { readBoardFile } from '../../hal/board';
 import { fixedDeviceKey } from '../../runtime/device-key';
-import { PosError } from '../../runtime/errors';
+import { PosError } from '../../common/errors';
 import { kcvOf, provision } from '../../boot/factory';
 import { Recovery, RECOVERY_LOGIN_ATTEMPTS_MAX } from '../../boot/recovery';
 import { SERVICE_OPERATOR, SERVICE_PASSWORD_DIGITS, serviceAdminCheck, serviceAdminFile, servicePassword } from '../../boot/service-admin';

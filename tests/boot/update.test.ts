@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { tempDir, removeDir } from '../../storage/testing';
 import { applyUpdate, buildPackage, generateUpdateKeys, rolledBackError, updateStatus } from '../../boot/update';
 import { checkConsistent, confirmSlot, failTrial, initSlots, readState, rollbackIfOverdue, selectBootSlot, slotDir } from '../../boot/update-slots';
-import { spawnModule } from '../../boot/spawn';
-import { PosError } from '../../runtime/errors';
+import { spawnModule } from '../../common/spawn';
+import { PosError } from '../../common/errors';
 
 const BOARD = 'sim';
 

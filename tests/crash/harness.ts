@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { strict as assert } from 'node:assert';
 import { join } from 'node:path';
-import { nodeArgsFor } from '../../boot/spawn';
+import { nodeArgsFor } from '../../common/spawn';
 import { Journal } from '../../storage/journal';
 
 export const WRITER = join(__dirname, 'writer');

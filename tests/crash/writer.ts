@@ -6,7 +6,7 @@
  *   writer <dir> [count] [inFlightMax]
  */
 import { Journal } from '../../storage/journal';
-import { isPosError } from '../../runtime/errors';
+import { isPosError } from '../../common/errors';
 
 const RETRIES_AFTER_ERROR = 5;
 

@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { readBoardFile, validateBoard, REQUIRED_ROLES, loadBoard, BusFactories } from '../../hal/board';
 import { createSimBoard } from '../../sim/board-sim';
-import { isPosError, PosError } from '../../runtime/errors';
+import { isPosError, PosError } from '../../common/errors';
 import { FrameBuffer, isPixelDisplay, isTextDisplay } from '../../hal/display';
 import { KeyEvent } from '../../hal/keypad';
 

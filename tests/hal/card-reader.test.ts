@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import sinon from 'sinon';
 import { crc16, encodeFrame } from '../../hal/drivers/card-reader-frame';
 import { FramedCardReader, FramedCardReaderOptions } from '../../hal/drivers/card-reader';
-import { PosError, isPosError } from '../../runtime/errors';
+import { PosError, isPosError } from '../../common/errors';
 import { SerialPair, openSerialPair } from '../../sim/serial-pair';
 import { TEST_CARDS } from '../../sim/test-cards';
 import { VirtualCardReader } from '../../sim/virtual-card-reader';

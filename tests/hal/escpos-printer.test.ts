@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import sinon from 'sinon';
-import { PosError, isPosError } from '../../runtime/errors';
+import { PosError, isPosError } from '../../common/errors';
 import { PrinterRig, printerRig, receiptLines, saleReceipt } from './printer-fixtures';
 
 async function rejection(promise: Promise<unknown>): Promise<PosError> {

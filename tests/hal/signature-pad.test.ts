@@ -11,7 +11,7 @@ import { readBoardFile } from '../../hal/board';
 import { SignaturePad, SignatureCaptureOptions, isSignatureAborted, compressSignature, fitSignature, SIGNATURE_PAD_PIXELS_MAX, Stroke } from '../../hal/signature-pad';
 import { Tsc2007, commandByte, TSC2007_FN, PD_ADC_ON, touchResistanceOhms, rawToPad } from '../../hal/drivers/tsc2007';
 import { SIGNATURE_BYTES_MAX, SIGNATURE_PIXELS_MAX } from '../../runtime/txn/engine';
-import { isPosError } from '../../runtime/errors';
+import { isPosError } from '../../common/errors';
 
 const LIMITS = { pixelsMax: SIGNATURE_PIXELS_MAX, compressedBytesMax: SIGNATURE_BYTES_MAX };
 const opts = (o: Partial<SignatureCaptureOptions> = {}): SignatureCaptureOptions => ({ timeoutMs: 10_000, ...LIMITS, ...o });

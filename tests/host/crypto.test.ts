@@ -4,7 +4,7 @@ import {
   decodePinBlockFormat0, desDecrypt, desEncrypt, ecbMac, keyCheckValue, pinBlockFormat0, sm4Available, unwrapWorkingKeys,
   verifyMac, wrapWorkingKeys,
 } from '../../runtime/host/crypto';
-import { isPosError } from '../../runtime/errors';
+import { isPosError } from '../../common/errors';
 import { FIXED_KEYS, PAN, PIN_ASCII, TMK, hex, toHex } from './fixtures';
 
 /** Single DES done the long way, straight on node:crypto, for independent re-derivations. */

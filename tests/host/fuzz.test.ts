@@ -4,7 +4,7 @@
  * exception, and the whole run must finish (no input makes the parser loop).
  */
 import { strict as assert } from 'node:assert';
-import { PosError } from '../../runtime/errors';
+import { PosError } from '../../common/errors';
 import { REQUEST_TYPES } from '../../runtime/host/fields';
 import { unpackFrame } from '../../runtime/host/packager';
 import {

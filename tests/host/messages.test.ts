@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { PosError, isPosError } from '../../runtime/errors';
+import { PosError, isPosError } from '../../common/errors';
 import { REQUEST_TYPES } from '../../runtime/host/fields';
 import { ecbMac, pinBlockFormat0, wrapWorkingKeys } from '../../runtime/host/crypto';
 import { FieldValue, macData, packFrame, swapTpdu } from '../../runtime/host/packager';

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { PosError, isPosError } from '../../runtime/errors';
+import { PosError, isPosError } from '../../common/errors';
 import { CUP_FIELDS, FieldDef, REQUEST_TYPES, classifyRequest, isBinaryField } from '../../runtime/host/fields';
 import { FieldValue, IsoMessage, packFrame, swapTpdu, textField, unpackFrame } from '../../runtime/host/packager';
 import { encodeRequest } from '../../runtime/host/messages';

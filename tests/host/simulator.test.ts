@@ -1,13 +1,13 @@
 import { strict as assert } from 'node:assert';
 import { PassThrough, Writable } from 'node:stream';
 import pino from 'pino';
-import { PosError, isPosError } from '../../runtime/errors';
+import { PosError, isPosError } from '../../common/errors';
 import { keyCheckValue, pinBlockFormat0 } from '../../runtime/host/crypto';
 import { ZERO_TOTALS } from '../../runtime/host/messages';
 import { AcquirerSimulator, TEST_TERMINAL } from '../../sim/host/simulator';
 import { parseFaultSpec } from '../../sim/host/faults';
 import { hostSimCommands, parseHostSimFlags, runHostSim } from '../../sim/host/cli';
-import { silentLogger } from '../../runtime/log';
+import { silentLogger } from '../../common/log';
 import { IDS, PAN, PIN_ASCII, hex, seededBytes } from './fixtures';
 import { TestTerminal } from './test-terminal';
 

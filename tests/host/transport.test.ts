@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
-import { PosError, isPosError } from '../../runtime/errors';
+import { PosError, isPosError } from '../../common/errors';
 import { HostTransport, SocketLike, TimerClock } from '../../runtime/host/transport';
 import { packFrame, swapTpdu } from '../../runtime/host/packager';
 import { profile } from './fixtures';

@@ -25,7 +25,7 @@ import { HEADER_BYTES, RecordType } from '../../storage/record';
 import { salvage, scanRecords } from '../../storage/salvage';
 import { PAGE_BYTES, readStored, removeDir, tempDir, writeStored, zeroPage, flipFileByte } from '../../storage/testing';
 import { ChildVerdict, verifyInChild } from '../../storage/verify-child';
-import { mulberry32 } from '../powercut/disk-model';
+import { mulberry32 } from '../../sim/disk-model';
 
 const ID = 'SIM-0001';
 const RECORDS_SWEPT = 3;

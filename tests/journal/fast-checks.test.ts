@@ -9,7 +9,7 @@ import {
   HEADER_BYTES, RecordType, checkFrame, crc32Range, digestAtEquals, encodeRecord, frameValid, genesisDigest,
   recordDigest, recordDigestLatin1,
 } from '../../storage/record';
-import { mulberry32 } from '../powercut/disk-model';
+import { mulberry32 } from '../../sim/disk-model';
 
 function bytes(rng: () => number, n: number): Buffer {
   const b = Buffer.alloc(n);

@@ -16,7 +16,7 @@ import { Journal } from '../../storage/journal';
 import { exportBytes } from '../../storage/backup';
 import { luhnValid, Payload, RecordTypeName } from '../../storage/record';
 import { removeDir, tempDir } from '../../storage/testing';
-import { InvariantError, isPosError } from '../../runtime/errors';
+import { InvariantError, isPosError } from '../../common/errors';
 import { encodeTlv, sanitizeField55 } from '../../runtime/txn/emv';
 import { rec } from '../../runtime/records';
 

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { DiskModel, UnsupportedTraceError, mulberry32 } from './disk-model';
+import { DiskModel, UnsupportedTraceError, mulberry32 } from '../../sim/disk-model';
 import type { TraceEvent } from './strace-trace';
 
 const F = '/d/data.mdb';

@@ -30,8 +30,8 @@
  */
 export { recordRun, checkCrashStates, mixedCrashPoints, PowerCutRun, defaultOmit } from './simulator';
 export type { WorkloadSpec, RecordOptions, Ack, CrashPoint, RunStats, StateResult, CheckSummary, CheckStatesOptions } from './simulator';
-export { DiskModel, PAGE_SIZE, mulberry32, hashSeed, writeFilesUnder, UnsupportedTraceError } from './disk-model';
-export type { CrashMode, CrashStateOptions, DiskModelOptions } from './disk-model';
+export { DiskModel, PAGE_SIZE, mulberry32, hashSeed, writeFilesUnder, UnsupportedTraceError } from '../../sim/disk-model';
+export type { CrashMode, CrashStateOptions, DiskModelOptions } from '../../sim/disk-model';
 export { runUnderStrace, parseStraceTrace, parseSyscalls, parseSyscallLines, readLinesSync, eventsFromSyscalls, readTraceFile, straceArgs, TRACED_SYSCALLS, StraceParseError } from './strace-trace';
 export type { TraceEvent, WriteEvent, BarrierEvent, AckEvent, OpenEvent, TruncateEvent, EventOptions, RunUnderStraceOptions, RunUnderStraceResult } from './strace-trace';
 export { serveChecks, CheckerProcess } from './checker-host';

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { runUnderStrace, readTraceFile, type RunUnderStraceResult, type TraceEvent, type AckEvent } from './strace-trace';
-import { DiskModel, writeFilesUnder, crashModeOf, mulberry32, type CrashStateOptions, type CrashMode } from './disk-model';
+import { DiskModel, writeFilesUnder, crashModeOf, mulberry32, type CrashStateOptions, type CrashMode } from '../../sim/disk-model';
 import { CheckerProcess, type CheckerSpec, type CheckVerdict } from './checker-host';
 import { nodeCommandFor } from './compile';
 

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { needTool } from '../support/tools';
-import { DiskModel } from './disk-model';
+import { DiskModel } from '../../sim/disk-model';
 import {
   parseSyscalls, parseStraceTrace, splitArgs, decodeStraceString, parseFdArg, readLinesSync, readTraceFile, runUnderStrace,
   StraceParseError, type WriteEvent, type BarrierEvent, type AckEvent, type OpenEvent,

@@ -370,35 +370,8 @@ export function parseSyscallLines(lines: Iterable<string>): SyscallRecord[] {
 // ---------------------------------------------------------------------------------------------
 // Stage 2: records -> events (fd table, positions, acks)
 
-interface EventBase {
-  /** position in the event list = order of completion */
-  index: number;
-  /** number of events that had completed when this call was entered (== index unless the call
-   * was split by another thread's activity) */
-  startedAt: number;
-  tid: number | null;
-  line: number;
-}
-export interface OpenEvent extends EventBase {
-  kind: 'open'; path: string; fd: number; flags: string[]; sync: boolean; truncate: boolean;
-}
-export interface CloseEvent extends EventBase { kind: 'close'; path: string | null; fd: number }
-export interface WriteEvent extends EventBase {
-  kind: 'write'; path: string; fd: number; offset: number; data: Buffer;
-  /** written through an O_DSYNC/O_SYNC descriptor: durable when the call returned */
-  sync: boolean; call: string;
-}
-export interface TruncateEvent extends EventBase { kind: 'truncate'; path: string; fd: number | null; length: number; call: string }
-export interface BarrierEvent extends EventBase {
-  kind: 'barrier'; call: string;
-  /** the file made durable; null for sync()/syncfs(), which flush every file */
-  path: string | null; fd: number | null;
-}
-export interface AckEvent extends EventBase { kind: 'ack'; id: string; text: string }
-export interface NamespaceEvent extends EventBase { kind: 'namespace'; call: string; paths: string[] }
-export interface MmapSyncEvent extends EventBase { kind: 'msync' }
-export type TraceEvent =
-  | OpenEvent | CloseEvent | WriteEvent | TruncateEvent | BarrierEvent | AckEvent | NamespaceEvent | MmapSyncEvent;
+export type { EventBase, OpenEvent, CloseEvent, WriteEvent, TruncateEvent, BarrierEvent, AckEvent, NamespaceEvent, MmapSyncEvent, TraceEvent } from '../../sim/disk-events';
+import type { EventBase, TraceEvent, OpenEvent, CloseEvent, WriteEvent, TruncateEvent, BarrierEvent, AckEvent } from '../../sim/disk-events';
 
 export interface EventOptions {
   /** descriptor the workload prints acknowledgements on; default 1 (stdout) */

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { CUP_PROFILE } from '../../runtime/host/fields';
 import { IsoMessage, bytesField, textField, unpackFrame } from '../../runtime/host/packager';
 import { FIELD55_TAGS, field55Tags, primitives } from '../../runtime/txn/emv';
-import { isPosError } from '../../runtime/errors';
+import { isPosError } from '../../common/errors';
 import { RecordType } from '../../storage/record';
 import { TEST_TERMINAL, CODE_BAD_CHIP_DATA } from '../../sim/host/simulator';
 import { TEST_CARDS } from '../../sim/test-cards';

@@ -1,7 +1,7 @@
 /** Unit tests of the pieces under the engine: state replay invariants, sealing, operators, receipts. */
 import { strict as assert } from 'node:assert';
 import { RecordType, DecodedRecord } from '../../storage/record';
-import { InvariantError, isPosError } from '../../runtime/errors';
+import { InvariantError, isPosError } from '../../common/errors';
 import { deriveState } from '../../runtime/terminal-state';
 import { rec, RecordInput } from '../../runtime/records';
 import { seal, unseal } from '../../runtime/device-key';

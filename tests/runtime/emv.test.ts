@@ -11,7 +11,7 @@ import {
 } from '../../runtime/txn/emv';
 import { ChipCard, SIM_AIP, SIM_CDOL1, SIM_IAD, TEST_CARDS, simCryptogram, tlv, track2Equivalent } from '../../sim/test-cards';
 import { rec } from '../../runtime/records';
-import { InvariantError, isPosError } from '../../runtime/errors';
+import { InvariantError, isPosError } from '../../common/errors';
 import { ChipCardReader } from './fakes';
 
 const REQ = (over: Partial<CardRequest> = {}): CardRequest => ({

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RecordType } from '../../storage/record';
 import { EXPLAINED_CODES } from '../../runtime/host/response-codes';
-import { isPosError, PosError } from '../../runtime/errors';
+import { isPosError, PosError } from '../../common/errors';
 import { settle } from '../../runtime/txn/settlement';
 import { TEST_TERMINAL } from '../../sim/host/simulator';
 import { ADMIN, CASHIER, SUPERVISOR, Rig, assertReconciled, magCard, rig, shortCard } from './harness';

@@ -1,5 +1,5 @@
 /** In-process stand-ins for the printer and the card source, for machine tests. */
-import { PosError } from '../../runtime/errors';
+import { PosError } from '../../common/errors';
 import { PrintJob, PrintResult, Printer, PrinterStatus } from '../../hal/printer';
 import { CardInput, CardRequest, readCard } from '../../runtime/txn/card';
 import { CardEvent, CardReader, CardSlot, CardSource, ReaderDiagnostics, ReaderInfo } from '../../hal/card-reader';

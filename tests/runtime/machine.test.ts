@@ -8,7 +8,7 @@ import { strict as assert } from 'node:assert';
 import * as sinon from 'sinon';
 import { createActor, waitFor, AnyStateNode } from 'xstate';
 import { createTerminalMachine, viewOf, statePath, MachineDeps, MachineEvent, TerminalMachine } from '../../runtime/machine';
-import { InvariantError, PosError } from '../../runtime/errors';
+import { InvariantError, PosError } from '../../common/errors';
 import { TEST_CARDS } from '../../sim/test-cards';
 import { CardInput } from '../../runtime/txn/card';
 import { primitives } from '../../runtime/txn/emv';

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { createActor, waitFor } from 'xstate';
-import { createLogger } from '../../runtime/log';
+import { createLogger } from '../../common/log';
 import { createSimBoard, SimBoard } from '../../sim/board-sim';
 import { AcquirerSimulator, TEST_TERMINAL } from '../../sim/host/simulator';
 import { TEST_CARDS } from '../../sim/test-cards';

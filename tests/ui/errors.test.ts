@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { ERRORS, ErrorId } from '../../runtime/errors';
+import { ERRORS, ErrorId } from '../../common/errors';
 import { errorScreen, allErrorScreens } from '../../ui-lcd/error-screens';
 import { LOCALES, renderScreen } from '../../ui-lcd/screen';
 import { layout } from '../../ui-lcd/layout';

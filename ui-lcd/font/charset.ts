@@ -1,6 +1,6 @@
 /**
  * Every character the UI can draw on the graphic display: all strings of ui-lcd/strings.ts and
- * of the recovery reports (boot/recovery-strings.ts), the error list (runtime/errors.ts), the response-code texts, printable ASCII and a few symbols
+ * of the recovery reports (ui-lcd/recovery-strings.ts), the error list (common/errors.ts), the response-code texts, printable ASCII and a few symbols
  * composed at run time (currency, punctuation), and configured text listed in extra-chars.txt. scripts/gen-font.ts extracts exactly these from
  * GNU Unifont; tests/ui/font.test.ts fails when one of them has no glyph in the committed subset,
  * so a string added without `npm run gen:font` fails CI.
@@ -8,9 +8,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { STRINGS } from '../strings';
-import { ERRORS } from '../../runtime/errors';
+import { ERRORS } from '../../common/errors';
 import { EXPLAINED_CODES, explainResponseCode } from '../../runtime/host/response-codes';
-import { RECOVERY_STRINGS } from '../../boot/recovery-strings';
+import { RECOVERY_STRINGS } from '../recovery-strings';
 
 /** Composed at run time: amounts ("¥12.34", "12.34元"), masks, separators. */
 export const EXTRA_CHARACTERS = '¥元*…·，。：；！？（）、';
@@ -33,7 +33,7 @@ export function uiTexts(): Array<{ readonly where: string; readonly text: string
       d[lang].steps.forEach((step, i) => out.push({ where: `errors.ts ${id} step ${i + 1} (${lang})`, text: step }));
     }
   }
-  // The recovery menu's report lines (boot/recovery-strings.ts): shown on the same display.
+  // The recovery menu's report lines (ui-lcd/recovery-strings.ts): shown on the same display.
   for (const [key, v] of Object.entries(RECOVERY_STRINGS)) {
     out.push({ where: `recovery-strings.ts ${key} (en)`, text: v.en }, { where: `recovery-strings.ts ${key} (zh)`, text: v.zh });
   }

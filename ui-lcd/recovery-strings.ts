@@ -18,7 +18,7 @@
  *   `npm run gen:font` includes it and tests/ui/font.test.ts fails when a glyph is missing;
  * - error codes (E-STO-05 ...) are never translated.
  */
-import type { LocalText } from '../ui-lcd/screen';
+import type { LocalText } from './screen';
 
 export const REPORT_LINE_EN_CHARS_MAX = 32;
 export const REPORT_LINE_ZH_CELLS_MAX = 32;

@@ -22,7 +22,7 @@ export function nodeArgsFor(modulePathNoExt: string): string[] {
   return ['-r', require.resolve('ts-node/register/transpile-only'), source];
 }
 
-const SOURCE_DIRS = ['boot', 'hal', 'runtime', 'sim', 'storage', 'ui-lcd', 'tests', 'bench'];
+const SOURCE_DIRS = ['boot', 'common', 'hal', 'runtime', 'sim', 'storage', 'ui-lcd', 'tests', 'bench'];
 let newestSource: number | undefined;
 
 /** The newest .ts mtime under the source folders (computed once per process). */

@@ -4,12 +4,12 @@
  * normal open); 4 verify found damage (recovery needed).
  */
 import { readFileSync } from 'node:fs';
-import { Command, CommandContext, flagString } from '../boot/cli';
-import { PosError } from '../runtime/errors';
-import { Journal } from './journal';
-import { exportToFile, importFromFile } from './backup';
-import { salvage } from './salvage';
-import { typeName } from './record';
+import { Command, CommandContext, flagString } from './cli';
+import { PosError } from '../common/errors';
+import { Journal } from '../storage/journal';
+import { exportToFile, importFromFile } from '../storage/backup';
+import { salvage } from '../storage/salvage';
+import { typeName } from '../storage/record';
 import { readBoardFile } from '../hal/board';
 
 /** The journal directory: --dir, else $POS_JOURNAL_DIR, else the board file's storage.journalDir. */

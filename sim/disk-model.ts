@@ -35,7 +35,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { TraceEvent, WriteEvent, TruncateEvent, BarrierEvent } from './strace-trace';
+import type { TraceEvent, WriteEvent, TruncateEvent, BarrierEvent } from './disk-events';
 
 export const PAGE_SIZE = 4096;
 
