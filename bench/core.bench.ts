@@ -49,7 +49,7 @@ function rssMb(): string {
 async function saleBench(): Promise<void> {
   const dir = tempDir('bench-core-');
   const journal = await Journal.open({ dir, identity: 'BENCH-0001', clock: () => T0 });
-  const sim = new AcquirerSimulator({ randomBytes: seededRandom(7), now: () => new Date(T0) });
+  const sim = new AcquirerSimulator({ randomBytes: seededRandom(7), clock: () => T0 });
   let hostNs = 0n;
   const host = { exchange: async (req: Buffer) => { const t = process.hrtime.bigint(); const h = sim.handle(req); hostNs += process.hrtime.bigint() - t; if (!h) throw new Error('host refused'); return h.bytes; } };
   const t = openTerminal({ journal, host, config: CONFIG, deviceKey: fixedDeviceKey(DEVICE_KEY), random: seededRandom(1), clock: () => T0 });
@@ -105,7 +105,7 @@ async function writeBatch(journal: Journal, n: number): Promise<void> {
 
 async function settlementBench(BATCH_TXNS: number, settleIt: boolean): Promise<void> {
   const dir = tempDir('bench-core-');
-  const sim = new AcquirerSimulator({ randomBytes: seededRandom(7), now: () => new Date(T0) });
+  const sim = new AcquirerSimulator({ randomBytes: seededRandom(7), clock: () => T0 });
   const port = await sim.listen(0);
   const transport = new HostTransport({ host: '127.0.0.1', port, profile: CUP_PROFILE, connectTimeoutMs: 5000, responseTimeoutMs: 10_000 });
   let journal = await Journal.open({ dir, identity: 'BENCH-0002', clock: () => T0, mapSizeBytes: 1024 * 1024 * 1024 });

@@ -63,7 +63,7 @@ async function boot(d: Driver): Promise<{ readyMs: number; loginMs: number }> {
 async function main(): Promise<void> {
   if (!existsSync(join(__dirname, '..', 'dist', 'boot', 'terminal-main.js'))) throw new Error('compile first: npx tsc -p tsconfig.json');
   const baseline = median(Array.from({ length: 5 }, nodeBaselineMs));
-  const host = new AcquirerSimulator({});
+  const host = new AcquirerSimulator({ clock: Date.now });
   await host.listen(0);
   const dir = tempDir('bench-start-');
   const first: number[] = [];

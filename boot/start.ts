@@ -55,7 +55,7 @@ async function main(): Promise<void> {
   const log: string[] = [];
   const onLog = (line: string): void => { log.push(line); if (log.length > 200) log.shift(); if (headless) process.stderr.write(line + '\n'); };
 
-  const host = new AcquirerSimulator({});
+  const host = new AcquirerSimulator({ clock: Date.now });
   const hostPort = await host.listen(0, '127.0.0.1');
   const terminalArgs = (holdReset: boolean): string[] => [
     '--board', board, '--host-port', String(hostPort), '--control-port', String(flags.get('control-port') ?? 0), ...(holdReset ? ['--hold-reset'] : []),

@@ -244,7 +244,7 @@ class Simulation {
     this.dir = o.dir ?? simDir();
     this.logger = createLogger('sim', new Writable({ write: (chunk, _enc, cb) => { this.logChunks.push(String(chunk)); cb(); } }));
     this.logger.level = 'debug';
-    this.sim = new AcquirerSimulator({ randomBytes: seededRandom(o.seed ^ 0x5eed), now: () => new Date(this.clock.nowMs), logger: this.logger });
+    this.sim = new AcquirerSimulator({ randomBytes: seededRandom(o.seed ^ 0x5eed), clock: () => this.clock.nowMs, logger: this.logger });
     this.disk = new SimDisk(this.dir, this.io, this.rng);
     this.deviceRng = new Rng((o.seed ^ 0x0de71ce5) >>> 0);
     this.deviceHooks = { clock: this.clock, io: this.io, rng: this.deviceRng, logger: this.logger, fault: (kind) => { this.fault(kind, true); } };

@@ -85,7 +85,7 @@ export async function runHostSim(ctx: CommandContext, input: Readable, signal?: 
     ctx.err(`pos host-sim: ${(e as Error).message}`);
     return 64;
   }
-  const sim = new AcquirerSimulator({ terminals: settings.terminals, connectionMode: settings.connectionMode, logger });
+  const sim = new AcquirerSimulator({ clock: Date.now, terminals: settings.terminals, connectionMode: settings.connectionMode, logger });
   for (const f of settings.faults) sim.setFault(parseFaultSpec(f));
   const port = await sim.listen(settings.port, settings.host);
   ctx.out(`host-sim listening on ${settings.host}:${port} (terminals ${settings.terminals.map((t) => t.tid).join(', ')})`);

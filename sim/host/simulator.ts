@@ -29,6 +29,10 @@ import { SettlementTotals, parseTotals, totalsDigits } from '../../runtime/host/
 import { primitives } from '../../runtime/txn/emv';
 import { Ledger, LedgerEntry, TxnKey } from './ledger';
 import { FaultPlan, FaultSpec } from './faults';
+import { hhmmssIn, mmddIn, TZ_OFFSET_MINUTES_DEFAULT } from '../../common/time';
+
+/** The host's zone for fields 12, 13 and 15: China, UTC+8 (the profile). */
+const HOST_TZ_OFFSET_MINUTES = TZ_OFFSET_MINUTES_DEFAULT;
 
 export interface SimTerminal {
   readonly tid: string;
@@ -49,7 +53,12 @@ export interface AcquirerSimulatorOptions {
   /** Default: the test identities. */
   readonly terminals?: readonly SimTerminal[];
   readonly logger?: Logger;
-  readonly now?: () => Date;
+  /**
+   * The host's clock, ms since the epoch. Required: a simulator that read the real clock while the
+   * terminal's is pinned made refunds' original dates lie in the future when the calendar moved on.
+   * `npm start` and `pos host-sim` pass Date.now; tests pass the terminal's own clock.
+   */
+  readonly clock: () => number;
   /** Source of working keys; inject a seeded one for reproducible runs. */
   readonly randomBytes?: (count: number) => Buffer;
   /** 'one-shot' (profile default): close after each response. */
@@ -122,7 +131,7 @@ export class AcquirerSimulator {
   private readonly terminals = new Map<string, TerminalState>();
   private readonly faults = new FaultPlan();
   private readonly log: Logger;
-  private readonly now: () => Date;
+  private readonly clock: () => number;
   private readonly randomBytes: (count: number) => Buffer;
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
@@ -132,10 +141,10 @@ export class AcquirerSimulator {
   private garbageSeed = 0x9e3779b9;
   private readonly history: HostRequestRecord[] = [];
 
-  constructor(private readonly options: AcquirerSimulatorOptions = {}) {
+  constructor(private readonly options: AcquirerSimulatorOptions) {
     this.profile = options.profile ?? CUP_PROFILE;
     this.log = (options.logger ?? silentLogger).child({ component: 'host-sim' });
-    this.now = options.now ?? (() => new Date());
+    this.clock = options.clock;
     this.randomBytes = options.randomBytes ?? cryptoRandomBytes;
     for (const t of options.terminals ?? [TEST_TERMINAL]) this.addTerminal(t);
     this.server = net.createServer((s) => this.onConnection(s));
@@ -337,7 +346,7 @@ export class AcquirerSimulator {
   }
 
   private newEntry(r: Incoming, type: LedgerEntry['type'], original?: TxnKey): LedgerEntry {
-    const now = this.now();
+    const now = this.clock();
     return {
       tid: r.tid, batch: r.batch, stan: r.stan, type, amountFen: Number(textField(r.m, 4)), panMasked: maskPan(textField(r.m, 2) ?? ''),
       rrn: pad(this.rrnSeq++, RRN_DIGITS), authCode: pad(this.authSeq++, AUTH_DIGITS), hostDate: mmdd(now), hostTime: hhmmss(now),
@@ -442,7 +451,7 @@ export class AcquirerSimulator {
   }
 
   private responseMessage(r: Incoming, answer: Answer): IsoMessage {
-    const now = this.now();
+    const now = this.clock();
     const fields = new Map<number, FieldValue>();
     for (const n of [2, 3, 4, 11, 25, 41, 42, 49, 60]) {
       const v = r.m.fields.get(n);
@@ -468,12 +477,13 @@ function maskOrUndefined(pan: string | undefined): string | undefined {
   return pan === undefined ? undefined : maskPan(pan);
 }
 
-function hhmmss(d: Date): string {
-  return pad(d.getHours(), 2) + pad(d.getMinutes(), 2) + pad(d.getSeconds(), 2);
+/** Fields 12/13 are the host's local time in China (UTC+8), whatever the process's zone. */
+function hhmmss(ms: number): string {
+  return hhmmssIn(ms, HOST_TZ_OFFSET_MINUTES);
 }
 
-function mmdd(d: Date): string {
-  return pad(d.getMonth() + 1, 2) + pad(d.getDate(), 2);
+function mmdd(ms: number): string {
+  return mmddIn(ms, HOST_TZ_OFFSET_MINUTES);
 }
 
 /** Changes the last MAC character to another hex digit: still well-formed, no longer valid. */

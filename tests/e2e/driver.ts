@@ -212,7 +212,7 @@ export interface Bench {
 export function terminalPerTest(prefix: string, locale: 'en' | 'zh-CN' = 'en'): Bench {
   const bench = {} as Bench;
   beforeEach(async () => {
-    bench.host = new AcquirerSimulator({});
+    bench.host = new AcquirerSimulator({ clock: Date.now });
     await bench.host.listen(0);
     bench.dir = tempDir(prefix);
     bench.d = new Driver(bench.host, bench.dir, locale);

@@ -40,7 +40,7 @@ export function lcdPng(ascii: string): Buffer {
 
 /** One sale by chip with a PIN; `atPin` runs on the PIN screen, `atSignature` once the receipt is out. */
 async function sale(locale: 'zh-CN' | 'en', atPin: (d: Driver) => Promise<void>, atSignature: (d: Driver) => Promise<void>): Promise<void> {
-  const host = new AcquirerSimulator({});
+  const host = new AcquirerSimulator({ clock: Date.now });
   await host.listen(0);
   const dir = tempDir('pos-shots-');
   const d = new Driver(host, dir, locale);

@@ -23,7 +23,7 @@ describe('e2e: electronic signature on the pad (terminal process, simulator boar
   const frames: Frame[] = [];
 
   before(async () => {
-    host = new AcquirerSimulator({});
+    host = new AcquirerSimulator({ clock: Date.now });
     // Every request frame as the host received it (the simulator keeps no copy of field 62).
     const handle = host.handle.bind(host);
     host.handle = (frame: Buffer) => {

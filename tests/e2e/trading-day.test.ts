@@ -18,7 +18,7 @@ describe('e2e: a trading day through the control interface (terminal process, si
   let d: Driver;
 
   before(async () => {
-    host = new AcquirerSimulator({});
+    host = new AcquirerSimulator({ clock: Date.now });
     await host.listen(0);
     dir = tempDir('pos-e2e-day-');
     d = new Driver(host, dir, 'en');

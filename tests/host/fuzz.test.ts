@@ -37,7 +37,7 @@ const MUTATORS: Mutator[] = [
 
 /** Valid frames of every kind: each request, and the simulator's answer to each. */
 function corpus(): Array<{ frame: Buffer; req?: Request }> {
-  const sim = new AcquirerSimulator({ randomBytes: seededBytes(7) });
+  const sim = new AcquirerSimulator({ randomBytes: seededBytes(7), clock: () => Date.UTC(2026, 10, 21, 2) });
   const out: Array<{ frame: Buffer; req?: Request }> = [];
   const signOn = everyRequest().signOn;
   const signOnAnswer = sim.handle(encodeRequest(profile, signOn))!;

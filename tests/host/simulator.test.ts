@@ -29,7 +29,7 @@ describe('acquirer simulator', () => {
   beforeEach(async () => {
     logLines = [];
     const sink = new Writable({ write(chunk, _enc, cb) { logLines.push(String(chunk)); cb(); } });
-    sim = new AcquirerSimulator({ randomBytes: seededBytes(42), now: () => new Date(2025, 0, 2, 10, 11, 12), logger: pino({ level: 'info' }, sink) });
+    sim = new AcquirerSimulator({ randomBytes: seededBytes(42), clock: () => Date.UTC(2025, 0, 2, 2, 11, 12), logger: pino({ level: 'info' }, sink) });
     term = new TestTerminal(await sim.listen(0));
   });
   afterEach(async () => {

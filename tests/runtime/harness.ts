@@ -71,7 +71,7 @@ export interface RigOptions {
 export async function rig(options: RigOptions = {}): Promise<Rig> {
   const dir = options.dir ?? tempDir('posrt-');
   const clock = { ms: T0_MS };
-  const sim = options.sim ?? new AcquirerSimulator({ randomBytes: seededRandom(7), now: () => new Date(clock.ms) });
+  const sim = options.sim ?? new AcquirerSimulator({ randomBytes: seededRandom(7), clock: () => clock.ms });
   if (!options.sim) await sim.listen(0);
   const transport = new HostTransport({ host: '127.0.0.1', port: sim.port, profile: CUP_PROFILE, connectTimeoutMs: 1000, responseTimeoutMs: options.responseTimeoutMs ?? 400 });
   const sent: Rig['sent'] = [];

@@ -27,7 +27,7 @@ import { PC_IDENTITY, PC_T0_MS } from './powercut-workload';
 const SUPERVISOR = { operator: '002', role: 'supervisor' as const };
 
 function newSim(unbalanced: boolean): AcquirerSimulator {
-  const sim = new AcquirerSimulator({ randomBytes: seededRandom(7), now: () => new Date(PC_T0_MS) });
+  const sim = new AcquirerSimulator({ randomBytes: seededRandom(7), clock: () => PC_T0_MS });
   if (unbalanced) sim.setFault({ kind: 'unbalanced-settlement', type: 'settlement' });
   return sim;
 }

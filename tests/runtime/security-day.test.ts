@@ -31,7 +31,9 @@ describe('security: a full trading day leaves no PAN, track data or PIN block in
   before(async () => {
     process.env.LOG_LEVEL = 'trace';
     const logger = createLogger('security-day', new Writable({ write(chunk, _enc, cb) { logChunks.push(String(chunk)); cb(); } }));
-    const host = new AcquirerSimulator({ randomBytes: seededRandom(7), logger });
+    // The host reads the terminal's own (pinned) clock: a real-clock host dated the original sale
+    // after the terminal's today once the calendar moved on, and the refund was refused (E-OPR-19).
+    const host = new AcquirerSimulator({ randomBytes: seededRandom(7), logger, clock: () => r.clock.ms });
     await host.listen(0);
     r = await rig({ sim: host });
     (r.terminal.engine as unknown as { log: unknown }).log = logger.child({ component: 'engine' });
