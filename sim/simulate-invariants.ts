@@ -249,7 +249,7 @@ export class InvariantChecker {
       if (r.tid !== TEST_TERMINAL.tid || r.type === 'reversal' || r.type === undefined) continue;
       if (this.stansUsed.has(r.stan)) fail('stan-unique', `STAN ${r.stan} used again by a ${r.type}`);
       this.stansUsed.add(r.stan);
-      // STAN wrap (host-8583.md): after 999999 comes 1; a simulation run never gets that far.
+      // STAN wrap (docs/PROTOCOL.md): after 999999 comes 1; a simulation run never gets that far.
       if (this.stansUsed.size >= STAN_MAX) this.stansUsed.clear();
     }
     this.hostRequestsSeen = reqs.length;

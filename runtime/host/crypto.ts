@@ -1,5 +1,5 @@
 /**
- * Host-protocol cryptography of host-8583.md: DES/3DES, key check values, working-key unwrap,
+ * Host-protocol cryptography of docs/PROTOCOL.md: DES/3DES, key check values, working-key unwrap,
  * the "ECB" MAC, and the ISO 9564 format 0 PIN block.
  *
  * Node 20's OpenSSL 3 refuses `des-ecb` (legacy provider), so single DES is `des-ede3-ecb` with

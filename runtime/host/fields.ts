@@ -1,6 +1,6 @@
 /**
  * The host protocol profile AS DATA: the ISO 8583 field table and the message definitions of
- * the default "cup" profile (shared/protocol/host-8583.md). The packager and the message
+ * the default "cup" profile (docs/PROTOCOL.md). The packager and the message
  * builders read only this table, so an acquirer with other details supplies its own
  * `HostProfile` (e.g. `{ ...CUP_PROFILE, tpdu: ..., fields: ... }`) instead of new code.
  */
@@ -127,7 +127,7 @@ function v(number: number, name: string, prefix: 'LL' | 'LLL', content: VarConte
   return { number, name, format: { kind: 'var', prefix, content, lengthMax } };
 }
 
-/** The field table of host-8583.md, in field order. */
+/** The field table of docs/PROTOCOL.md, in field order. */
 export const CUP_FIELDS: readonly FieldDef[] = [
   v(2, 'primary account number', 'LL', 'numeric', 19),
   n(3, 'processing code', 6),
@@ -174,7 +174,7 @@ function msg(def: Omit<MessageDef, 'responseMti'>): MessageDef {
   return { ...def, responseMti };
 }
 
-/** The message table of host-8583.md. 64 is implied by `mac`. */
+/** The message table of docs/PROTOCOL.md. 64 is implied by `mac`. */
 export const CUP_MESSAGES: Readonly<Record<RequestType, MessageDef>> = {
   signOn: msg({
     type: 'signOn', mti: '0800', type60: '00', networkCode60: '004',

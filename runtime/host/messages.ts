@@ -1,5 +1,5 @@
 /**
- * Request builders and response parsers for the messages of host-8583.md.
+ * Request builders and response parsers for the messages of docs/PROTOCOL.md.
  *
  * Builders take typed inputs and return a `Request` (type + ISO message without 64);
  * `encodeRequest` adds the MAC and frames it. Parsers validate a response against the request

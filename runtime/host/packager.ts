@@ -1,5 +1,5 @@
 /**
- * Table-driven ISO 8583 packer/unpacker for the framing of host-8583.md:
+ * Table-driven ISO 8583 packer/unpacker for the framing of docs/PROTOCOL.md:
  *
  *   length (2, big-endian, counts what follows) | TPDU (5) | header (6) | MTI (2, BCD)
  *   | primary bitmap (8) | fields ascending

@@ -1,5 +1,5 @@
 /**
- * Field 39 response codes the terminal must explain on screen (host-8583.md), in zh-CN and en.
+ * Field 39 response codes the terminal must explain on screen (docs/PROTOCOL.md), in zh-CN and en.
  * Any other code is shown as "declined (code XX)" so the operator can still quote it.
  */
 

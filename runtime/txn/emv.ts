@@ -1,6 +1,6 @@
 /**
  * EMV for an online chip transaction: the first GENERATE AC (an ARQC request) and field 55, the
- * IC card data of the 0200 sale and of its 0400 reversal (host-8583.md: LLLVAR binary ..255).
+ * IC card data of the 0200 sale and of its 0400 reversal (docs/PROTOCOL.md: LLLVAR binary ..255).
  *
  * The chip read (card.ts) asks the card for an ARQC once the amount and the transaction type are
  * known (`CardRequest`), with the data the card's CDOL1 (tag 8C) asks for, or with
@@ -78,7 +78,7 @@ export const CID_TC = 0x40;
 export const CID_ARQC = 0x80;
 
 export const TLV_DEPTH_MAX = 8;
-/** Field 55's maximum (host-8583.md). */
+/** Field 55's maximum (docs/PROTOCOL.md). */
 export const FIELD55_BYTES_MAX = 255;
 
 /**

@@ -5,7 +5,7 @@
  *                [--mode=one-shot|keep-alive] [--fault=SPEC[;SPEC...]]
  *
  * --tid/--tmk/--mid take comma-separated lists (one entry per terminal); without them the test
- * identities of host-8583.md are served. Fault specs are described in faults.ts. While it runs,
+ * identities of docs/PROTOCOL.md are served. Fault specs are described in faults.ts. While it runs,
  * lines on stdin control it: `fault SPEC`, `faults`, `clear`, `ledger [TID]`, `quit`.
  */
 import * as readline from 'node:readline';

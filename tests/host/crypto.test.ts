@@ -14,7 +14,7 @@ function rawDes(key8: Buffer, block: Buffer): Buffer {
   return Buffer.concat([c.update(block), c.final()]);
 }
 
-/** The profile's ECB MAC, re-derived step by step from host-8583.md. */
+/** The profile's ECB MAC, re-derived step by step from docs/PROTOCOL.md. */
 function referenceMac(mak: Buffer, data: Buffer): string {
   const key = mak.subarray(0, 8);
   const padded = Buffer.alloc(Math.ceil(data.length / 8) * 8);

@@ -1,5 +1,5 @@
 /**
- * Test identities of host-8583.md and fixed keys/cards for the host protocol tests. The working
+ * Test identities of docs/PROTOCOL.md and fixed keys/cards for the host protocol tests. The working
  * keys here are arbitrary fixed values (a real host issues random ones at sign-on).
  */
 import { CUP_PROFILE } from '../../runtime/host/fields';
