@@ -106,7 +106,7 @@ export interface ReversalPendingPayload {
   readonly original61?: string;
   /**
    * The original's field 55 (IC card data), byte for byte as sent: the 0400 carries it
-   * (host-8583.md). Only the allow-listed tags of runtime/txn/emv.ts (cryptogram and its inputs,
+   * (docs/PROTOCOL.md). Only the allow-listed tags of runtime/txn/emv.ts (cryptogram and its inputs,
    * never PAN or track data): the builder refuses anything the allow-list would not keep, and so
    * does the reader.
    */

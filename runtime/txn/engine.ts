@@ -1,6 +1,6 @@
 /**
  * The terminal engine: every flow against the acquirer host and the journal, in the durability
- * order of host-8583.md and DESIGN.md rule 5. No UI, no devices: the state machine (machine.ts)
+ * order of docs/PROTOCOL.md and DESIGN.md rule 5. No UI, no devices: the state machine (machine.ts)
  * calls these as actors. Everything is injected (journal, host exchange, clock, randomness,
  * device key) so a seeded simulation replays a day exactly.
  *
@@ -44,7 +44,7 @@ import { MonoImage } from '../../hal/printer';
 import { CardInput } from './card';
 import { CardRequest, EmvTxnType, UNPREDICTABLE_NUMBER_BYTES, sanitizeField55 } from './emv';
 
-/** Reversal tries per attempt (host-8583.md). */
+/** Reversal tries per attempt (docs/PROTOCOL.md). */
 export const REVERSAL_TRIES_MAX = 3;
 /** A sale for the same card and amount approved within this is shown before a new one starts. */
 export const DUPLICATE_WINDOW_MS_DEFAULT = 10 * 60_000;
@@ -57,7 +57,7 @@ export const SIGNATURE_BYTES_MAX = 999;
 export const SIGNATURE_PIXELS_MAX = 384 * 200;
 /**
  * Transactions of one kind a batch may hold: field 48 of the 0500 carries the sale and refund
- * counts as n3 (host-8583.md), so a batch beyond 999 of either could never be settled.
+ * counts as n3 (docs/PROTOCOL.md), so a batch beyond 999 of either could never be settled.
  */
 export const BATCH_TXNS_MAX = 999;
 /** STANs reserved at once for a run of non-financial messages (batch upload, signatures). */

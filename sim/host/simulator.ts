@@ -1,6 +1,6 @@
 /**
  * The acquirer host simulator: a TCP server on loopback that speaks the "cup" profile
- * (shared/protocol/host-8583.md) with the same packager and crypto as the terminal, keeps its
+ * (docs/PROTOCOL.md) with the same packager and crypto as the terminal, keeps its
  * own ledger, and can be told to misbehave (faults.ts).
  *
  * What a host does, modelled here: sign-on issues fresh working keys under the terminal's TMK;
