@@ -58,20 +58,32 @@ export function layout(screen: Screen, locale: Locale, grid: Grid): Layout {
   if (screen.pattern) return { rows: Array.from({ length: grid.rows }, () => ({ kind: 'pattern', text: '', align: 'left' })), page: 0, pageCount: 1 };
   const wantsFooter = grid.rows >= FOOTER_ROWS_MIN && (screen.footer !== undefined || screen.notice !== undefined);
   const first = arrange(screen, locale, grid, wantsFooter);
+  // An entry screen's keys belong to its field (UP/DOWN do not page it): when its body does not
+  // fit, the footer ("OK: confirm") gives way to the body rather than hide a line on a page no key
+  // reaches (only when that shows all of it). A notice keeps the row: it says why a key was refused.
+  if (screen.input && wantsFooter && screen.notice === undefined && first.clipped) {
+    const roomier = arrange(screen, locale, grid, false);
+    if (!roomier.clipped) return roomier;
+  }
   // Paged content needs the footer row for "UP/DOWN: more", even on a screen without a footer.
   if (!wantsFooter && first.pageCount > 1 && grid.rows >= FOOTER_ROWS_MIN) return arrange(screen, locale, grid, true);
   return first;
 }
 
-function arrange(screen: Screen, locale: Locale, grid: Grid, footerRow: boolean): Layout {
+function arrange(screen: Screen, locale: Locale, grid: Grid, footerRow: boolean): Layout & { clipped: boolean } {
   const text = (x: Parameters<typeof resolve>[0]): string => resolve(x, locale, grid.ascii);
   const contentRows = grid.rows - 1 - (footerRow ? 1 : 0);
   const body = bodyLines(screen, locale, grid);
-  const pinned = pinnedRows(screen, locale, grid, contentRows, body.length);
+  // A number wider than the display is shown whole over two rows; on a 2-row display its first
+  // part takes the title row (the person knows what they are keying; the digits must all be seen).
+  const over = overflowRows(screen, locale, grid);
+  const overTitle = over !== undefined && over.length === contentRows + 1 && !(screen.notice !== undefined && grid.rows < FOOTER_ROWS_MIN) ? over[0] : undefined;
+  const overRows = over && (overTitle !== undefined || over.length <= contentRows) ? (overTitle !== undefined ? over.slice(1) : over) : undefined;
+  const pinned = overRows ? overRows.map((t): Row => ({ kind: 'input', text: t, align: 'left' })) : pinnedRows(screen, locale, grid, contentRows, body.length);
   const pageRows = Math.max(0, contentRows - pinned.length);
-  // UP/DOWN belong to the menu on menu screens, and a status screen (idle) is read at a glance:
-  // neither pages; their body shows what fits.
-  const pageable = !screen.menu && !screen.status && screen.glance !== true;
+  // UP/DOWN belong to the menu on menu screens and to the field on entry screens, and a status
+  // screen (idle) is read at a glance: none of them pages; their body shows what fits.
+  const pageable = !screen.menu && !screen.input && !screen.status && screen.glance !== true;
   const pageCount = pageRows > 0 && pageable ? Math.max(1, Math.ceil(body.length / pageRows)) : 1;
   const page = clamp(screen.page ?? 0, 0, pageCount - 1);
   const shown = pageRows > 0 ? body.slice(page * pageRows, (page + 1) * pageRows) : [];
@@ -81,11 +93,30 @@ function arrange(screen: Screen, locale: Locale, grid: Grid, footerRow: boolean)
   const top = screen.align === 'center' && pinned.length === 0 ? Math.floor(pad / 2) : 0;
   const content = [...blank(top), ...shown, ...blank(pad - top), ...pinned];
 
-  const rows: Row[] = [titleRow(screen, grid, text, page, pageCount)];
+  const rows: Row[] = [overTitle !== undefined ? { kind: 'input', text: overTitle, align: 'left' } : titleRow(screen, grid, text, page, pageCount)];
   rows.push(...content.slice(0, contentRows));
   if (footerRow) rows.push(footer(screen, grid, text, page, pageCount));
   while (rows.length < grid.rows) rows.push(EMPTY);
-  return { rows, page, pageCount };
+  return { rows, page, pageCount, clipped: !pageable && shown.length < body.length };
+}
+
+/**
+ * The value of a digits field wider than the display (a 19-digit card number on 16 cells), cut
+ * into rows of the display's width; undefined when it fits on one row.
+ */
+function overflowRows(screen: Screen, locale: Locale, grid: Grid): string[] | undefined {
+  const input = screen.input;
+  if (!input || input.kind !== 'digits') return undefined;
+  const value = fieldValue(input, locale, grid);
+  if (cells(value, grid) <= grid.cols) return undefined;
+  const out: string[] = [];
+  let row = '';
+  for (const ch of value) {
+    if (cells(row + ch, grid) > grid.cols) { out.push(row); row = ''; }
+    row += ch;
+  }
+  if (row !== '') out.push(row);
+  return out;
 }
 
 function blank(n: number): Row[] {
@@ -155,11 +186,13 @@ function inputRows(screen: Screen, locale: Locale, grid: Grid, contentRows: numb
   // A digits field wider than the display (a 19-digit card number on 16 columns) shows its end,
   // where the next digit goes.
   const valueRow: Row = { kind: 'input', text: input.kind === 'digits' ? fitEnd(value, grid.cols, grid) : fit(value, grid.cols, grid), align: 'right' };
-  if (contentRows - 2 >= Math.min(bodyCount, 1) && contentRows >= 2) {
-    return [{ kind: 'input', text: fit(label, grid.cols, grid), align: 'left' }, valueRow];
-  }
+  const split: Row[] = [{ kind: 'input', text: fit(label, grid.cols, grid), align: 'left' }, valueRow];
+  // Label and value on rows of their own when the body still fits; else on one row, so that an
+  // entry screen (which does not page) hides as little of its body as it can.
+  if (contentRows >= 2 && contentRows - 2 >= bodyCount) return split;
   const combinedCells = cells(label, grid) + 1 + cells(value, grid);
   if (combinedCells <= grid.cols) return [{ kind: 'input', text: label + ' '.repeat(grid.cols - combinedCells + 1) + value, align: 'left' }];
+  if (contentRows - 2 >= 1) return split;
   return [valueRow];
 }
 
@@ -223,13 +256,16 @@ const NO_LINE_START = new Set([...'，。、；：！？）」』》%']);
 
 /**
  * Greedy wrap to `width` cells: ASCII words break at spaces, CJK breaks between any two
- * characters, a word longer than a line is cut. Never returns a line wider than `width`.
+ * characters; a word never breaks inside. A masked card number wider than a line loses stars
+ * (first 6 and last 4 kept: 622202******0128); any other word wider than a line breaks after a
+ * '/', '-', '.', ':' or '_' in it (a path, "terminal/merchant"), and is cut only when it has none.
+ * Never returns a line wider than `width`.
  */
 export function wrap(s: string, width: number, grid: Pick<Grid, 'cellsOf'>): string[] {
   if (width <= 0) return [];
   const lines: string[] = [];
   let line = '';
-  for (const token of tokens(s, grid)) {
+  for (const token of tokens(s, grid).flatMap((tk) => fitWord(tk, width, grid))) {
     if (token.trim() === '') {
       if (line !== '') line += ' ';
       continue;
@@ -253,6 +289,34 @@ export function wrap(s: string, width: number, grid: Pick<Grid, 'cellsOf'>): str
   }
   if (line.trimEnd() !== '') lines.push(line.trimEnd());
   return lines;
+}
+
+/** A masked PAN as maskPan writes it: digits, a run of stars, the last 4 digits. */
+const MASKED_PAN = /^(\d{6})\*+(\d{4})$/;
+/** Characters a long word may break after (they end a part of a path or a compound). */
+const BREAK_AFTER = new Set([...'/-.:_']);
+
+/** A word wider than `width`: a masked PAN squeezed, else parts that each fit (see wrap). */
+function fitWord(word: string, width: number, grid: Pick<Grid, 'cellsOf'>): string[] {
+  if (cells(word, grid) <= width) return [word];
+  const pan = MASKED_PAN.exec(word);
+  if (pan && width >= 11) return [`${pan[1]}${'*'.repeat(Math.min(word.length - 10, width - 10))}${pan[2]}`];
+  const parts: string[] = [];
+  let rest = [...word];
+  while (cells(rest.join(''), grid) > width) {
+    // The longest head that fits and ends at a break character; else the longest head that fits.
+    let fits = 0;
+    let n = 0;
+    while (fits < rest.length && n + grid.cellsOf(rest[fits]) <= width) n += grid.cellsOf(rest[fits++]);
+    let cut = fits;
+    while (cut > 0 && !BREAK_AFTER.has(rest[cut - 1])) cut--;
+    if (cut === 0) cut = Math.max(1, fits);
+    // A break part is its own line: a leading space keeps wrap from gluing the next part onto it.
+    parts.push(rest.slice(0, cut).join(''), ' ');
+    rest = rest.slice(cut);
+  }
+  parts.push(rest.join(''));
+  return parts;
 }
 
 /** Spaces, runs of narrow non-space characters (words), and single wide characters. */

@@ -240,7 +240,7 @@ export const STRINGS = {
   'msg.passwordReset': s('Operator {op}: password set', '{op}号密码已重置'),
   'msg.unlocked': s('Operator {op} unlocked', '操作员{op}已解锁'),
   'msg.operatorOf': s('Operator {op}', '操作员{op}'),
-  'msg.fromJournal': s('From this terminal', '取自本机流水'),
+  'msg.fromJournal': s('From journal', '取自本机流水'),
   'msg.traceOrOk': s('OK alone=ref no.', '空按确认输参考号'),
   'msg.keysLeftCount': s('{n} left: {keys}', '剩{n}个：{keys}'),
 
