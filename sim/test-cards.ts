@@ -141,11 +141,17 @@ export function chipCard(kind: 'ic' | 'contactless', name: string, pan: string, 
   };
 }
 
+/**
+ * Every PAN here ends in a valid Luhn check digit, so the same numbers can be keyed in (FUNC on the
+ * card screen) as well as read: a keyed number is refused at the keypad when its check digit is
+ * wrong. The README names the one to key (magShort's, 16 digits). tests/ui/test-cards.test.ts
+ * checks them.
+ */
 export const TEST_CARDS = {
-  /** A 19-digit debit card: track 2 `6222021234567890123=30122010000012345` (37 characters, the ISO 7813 maximum). */
-  magDebit: { kind: 'mag', name: 'mag debit', track2: '6222021234567890123=30122010000012345', track3: '996222021234567890123=1561560500050006001013777777' } as MagCard,
-  magShort: { kind: 'mag', name: 'mag 16-digit', track2: '6222020000000016=28122010000000000000' } as MagCard,
-  icDebit: chipCard('ic', 'IC debit', '6222021234567890123', '301231', 1),
-  icMute: chipCard('ic', 'IC mute', '6222020000000024', '281231', 0, { mute: true }),
-  contactless: chipCard('contactless', 'QuickPass', '6222029876543210', '291130', 2, { uid: Buffer.from('08112233', 'hex') }, { cdol1: null, acFormat: 1 }),
+  /** A 19-digit debit card: track 2 `6222021234567890128=30122010000012345` (37 characters, the ISO 7813 maximum). */
+  magDebit: { kind: 'mag', name: 'mag debit', track2: '6222021234567890128=30122010000012345', track3: '996222021234567890128=1561560500050006001013777777' } as MagCard,
+  magShort: { kind: 'mag', name: 'mag 16-digit', track2: '6222020000000015=28122010000000000000' } as MagCard,
+  icDebit: chipCard('ic', 'IC debit', '6222021234567890128', '301231', 1),
+  icMute: chipCard('ic', 'IC mute', '6222020000000023', '281231', 0, { mute: true }),
+  contactless: chipCard('contactless', 'QuickPass', '6222029876543214', '291130', 2, { uid: Buffer.from('08112233', 'hex') }, { cdol1: null, acFormat: 1 }),
 } as const;

@@ -32,7 +32,8 @@ export type DateProblem = 'format' | 'future' | 'too-old';
 /**
  * `luhn: false` checks the length only: the state machine's check. The check digit is the
  * keypad's check (it catches a typo while the operator can still correct it); the card's
- * validity is the acquirer's call, and the project's test cards deliberately fail Luhn.
+ * validity is the acquirer's call. The simulator's test cards (sim/test-cards.ts) carry valid
+ * check digits, so they can be keyed in too.
  */
 export function panProblem(pan: string, o: { luhn?: boolean } = {}): PanProblem | undefined {
   if (!/^\d+$/.test(pan) || pan.length < PAN_KEYED_DIGITS_MIN || pan.length > PAN_KEYED_DIGITS_MAX) return 'length';

@@ -11,7 +11,7 @@ import { Journal } from '../../storage/journal';
 import { RecordType } from '../../storage/record';
 import { join } from 'node:path';
 
-/** Luhn-valid (the keypad checks the check digit); the project's test cards deliberately are not. */
+/** Luhn-valid (the keypad checks the check digit): the IC debit test card's number (sim/test-cards.ts). */
 const KEYED_PAN = '6222021234567890128';
 const NEW_PASSWORD = '864209';
 

@@ -89,8 +89,8 @@ describe('FramedCardReader (hal/drivers/card-reader.ts) on the virtual reader', 
     const gpo = await apdu('80A8000002830000');
     assert.equal(findTag(gpo, 0x94)?.toString('hex'), '08010100');
     const record = await apdu('00B2010C00');
-    assert.equal(findTag(record, 0x57)?.toString('hex').toUpperCase(), '6222021234567890123D30122010000012345F');
-    assert.equal(findTag(record, 0x5a)?.toString('hex').toUpperCase(), '6222021234567890123F');
+    assert.equal(findTag(record, 0x57)?.toString('hex').toUpperCase(), '6222021234567890128D30122010000012345F');
+    assert.equal(findTag(record, 0x5a)?.toString('hex').toUpperCase(), '6222021234567890128F');
     assert.equal(findTag(record, 0x5f24)?.toString('hex'), '301231');
     assert.equal(findTag(record, 0x5f34)?.toString('hex'), '01');
     await r.reader.release('contact');
@@ -126,7 +126,7 @@ describe('FramedCardReader (hal/drivers/card-reader.ts) on the virtual reader', 
     r.sim.tap(TEST_CARDS.contactless);
     assert.deepEqual(await card, { type: 'tapped', uid: TEST_CARDS.contactless.uid, ats: TEST_CARDS.contactless.ats });
     const record = await r.reader.transmit('contactless', Buffer.from('00B2010C00', 'hex'));
-    assert.equal(findTag(record, 0x5a)?.toString('hex'), '6222029876543210');
+    assert.equal(findTag(record, 0x5a)?.toString('hex'), '6222029876543214');
   });
 
   for (const how of ['crc', 'truncate', 'noise', 'length'] as const) {
