@@ -188,9 +188,13 @@ export class RecoveryMenu implements Overlay {
     if (value === 'repair') {
       // A backup is encrypted: repair needs its passphrase only when it restores one; an empty
       // passphrase (OK at once is refused by the entry) is not offered: ask every time.
+      // Backups the terminal wrote on its own are sealed under its device key: no passphrase.
+      if (!this.rec().backups().some((f) => this.rec().needsPassphrase(f))) return this.run(() => this.rec().repair(this.session()), 'repair');
       return this.passphrase((p) => this.run(() => this.rec().repair(this.session(), p), 'repair'));
     }
-    this.chooseFile(BACKUP_FILE_SUFFIX, (file) => this.passphrase((p) => this.run(() => this.rec().importBackup(file, p, this.session()), 'import')));
+    this.chooseFile(BACKUP_FILE_SUFFIX, (file) => (this.rec().needsPassphrase(file)
+      ? this.passphrase((p) => this.run(() => this.rec().importBackup(file, p, this.session()), 'import'))
+      : this.run(() => this.rec().importBackup(file, undefined, this.session()), 'import')));
   }
 
   private pendingChoice(value: string): void {

@@ -20,10 +20,11 @@
  */
 import { SERVICE_OPERATOR } from './service-admin';
 import { accessSync, constants, existsSync, readFileSync, readdirSync, renameSync, statSync, copyFileSync, mkdirSync } from 'node:fs';
-import { join, basename } from 'node:path';
+import { join, basename, dirname, resolve } from 'node:path';
 import { scrypt, timingSafeEqual } from 'node:crypto';
 import { Journal } from '../storage/journal';
-import { exportToFile, importFromFile, parseBackup } from '../storage/backup';
+import { BackupSecret, backupNeedsPassphrase, exportToFile, importFromFile, parseBackup } from '../storage/backup';
+import { DeviceKeyProvider, fileDeviceKey } from '../runtime/device-key';
 import { salvage } from '../storage/salvage';
 import { verifyInChild, ChildVerdict } from '../storage/verify-child';
 import { PosError, isPosError, ERRORS, ErrorId } from '../common/errors';
@@ -104,6 +105,11 @@ export interface RecoveryOptions {
   readonly commandRunner?: CommandRunner;
   /** Checks an administrator when the journal cannot be read (no operator records): e.g. a service PIN. */
   readonly fallbackAdmin?: (operator: string, password: string) => Promise<boolean>;
+  /**
+   * Seals the backups recovery writes on its own (factory reset) and opens them again on import
+   * and repair. Default: the terminal's key file beside the journal folder, as the app uses.
+   */
+  readonly deviceKey?: DeviceKeyProvider;
 }
 
 export interface ResetPlan {
@@ -123,10 +129,26 @@ export class Recovery {
   private failedLogins = 0;
   private readonly clock: () => number;
   private readonly log: Logger;
+  private readonly deviceKey: DeviceKeyProvider;
 
   constructor(private readonly o: RecoveryOptions) {
     this.clock = o.clock ?? Date.now;
     this.log = o.logger ?? silentLogger;
+    this.deviceKey = o.deviceKey ?? fileDeviceKey(join(dirname(resolve(o.journalDir)), 'device.key'));
+  }
+
+  /** What opens a backup here: the passphrase typed (if any) and this terminal's device key. */
+  private secret(passphrase: string | undefined): BackupSecret {
+    return { ...(passphrase ? { passphrase } : {}), deviceKey: () => this.deviceKey.deviceKey() };
+  }
+
+  /**
+   * Whether importing `file` needs a passphrase typed: a backup sealed under the device key (the
+   * terminal's own: factory reset, periodic) does not. An unreadable file says yes, so the import
+   * that follows reports what is wrong with it.
+   */
+  needsPassphrase(file: string): boolean {
+    try { return backupNeedsPassphrase(readFileSync(file)); } catch { return true; }
   }
 
   // ------------------------------------------------------------ journal ownership
@@ -265,7 +287,7 @@ export class Recovery {
     const damagedAt = 'lastGoodSeq' in v ? v.lastGoodSeq : 0;
     for (const file of this.backups()) {
       try {
-        const r = await importFromFile(file, this.o.journalDir, passphrase, this.clock);
+        const r = await importFromFile(file, this.o.journalDir, this.secret(passphrase), this.clock);
         const lines = [rt('repair.restored', { count: r.manifest.count, file: basename(file) }), rt('repair.keptAt', { path: r.movedAside ?? '-' })];
         if (damagedAt > r.manifest.lastSeq) lines.push(rt('repair.notInBackup', { from: r.manifest.lastSeq + 1, to: damagedAt }), rt('repair.trySalvage'));
         return this.done('repair', session, true, lines, { restoredFrom: file, records: r.manifest.count, movedAside: r.movedAside });
@@ -308,11 +330,11 @@ export class Recovery {
     try { bytes = readFileSync(file); } catch (e) {
       throw new PosError('STO_EXPORT_TARGET', `${file}: cannot read the backup (${(e as NodeJS.ErrnoException).code ?? String(e)}): insert the USB stick`, { file });
     }
-    const parsed = parseBackup(bytes, passphrase);
+    const parsed = parseBackup(bytes, this.secret(passphrase));
     const identity = await this.identity();
     if (identity && parsed.manifest.identity !== identity) throw new PosError('STO_IDENTITY', `backup belongs to ${parsed.manifest.identity}, this terminal is ${identity}`);
     await this.close();
-    const r = await importFromFile(file, this.o.journalDir, passphrase, this.clock);
+    const r = await importFromFile(file, this.o.journalDir, this.secret(passphrase), this.clock);
     return this.done('import', session, true, [rt('import.restored', { count: r.manifest.count }), rt('import.chain'), rt('import.previous', { path: r.movedAside ?? rt('word.none') })], { records: r.manifest.count, movedAside: r.movedAside });
   }
 
@@ -466,7 +488,9 @@ export class Recovery {
     const carried = carriedRecords(j);
     mkdirSync(this.o.backupDir, { recursive: true });
     const backup = join(this.o.backupDir, `journal-${identity}-${String(j.lastSeq).padStart(10, '0')}-reset${BACKUP_FILE_SUFFIX}`);
-    exportToFile(j, backup, { passphrase: confirm.passphrase, clock: this.clock });
+    // Sealed: under the passphrase when one was given (the shell), else the device key (the LCD
+    // asks for none): this file holds every transaction of the terminal and may leave it.
+    exportToFile(j, backup, { ...this.secret(confirm.passphrase), sealed: true, clock: this.clock });
     await this.close();
     const aside = `${this.o.journalDir}.reset-${this.clock()}`;
     renameSync(this.o.journalDir, aside);

@@ -61,7 +61,7 @@ import { Env, chooseScreen } from './screen-map';
 import { SIM_IDENTITY, simulatorIdentity, simulatorOperators, realIdentity, identityOf } from './sim-provision';
 import { readProvisionedTmk } from './factory';
 import { TEST_TERMINAL } from '../sim/host/simulator';
-import { Recovery, Report, NetworkSettings, SystemHook } from './recovery';
+import { Recovery, Report, NetworkSettings, SystemHook, BACKUP_FILE_SUFFIX } from './recovery';
 import { testConnectivity } from './recovery-net';
 import { RecoveryMenu, Overlay } from './recovery-menu';
 import { Diagnostics, DiagResult, ErrorRing } from './diagnostics';
@@ -366,8 +366,7 @@ export class TerminalApp {
     } catch (e) {
       throw new PosError('STO_EXPORT_TARGET', `${dir}: ${String(e)}`, { dir });
     }
-    const file = join(dir, `journal-${new Date(this.clock()).toISOString().replace(/[:.]/g, '-')}.posjbk`);
-    exportToFile(journal, file);
+    const file = exportJournalSealed(journal, dir, this.deviceKey(), this.clock);
     this.o.logger.info({ file }, 'journal exported');
     return file;
   }
@@ -536,6 +535,8 @@ export class TerminalApp {
       // Network settings saved in the menu are written for the OS as the board file says.
       netApply: netApplyFromBoard(this.o.board.config),
       ...(this.o.fallbackAdmin ? { fallbackAdmin: this.o.fallbackAdmin } : {}),
+      // The factory reset's backup is sealed under this key, and repair and import open it.
+      deviceKey: this.deviceKey(),
     });
   }
 
@@ -758,4 +759,15 @@ export function storageNotice(terminal: Terminal | undefined): Txt | undefined {
   if (!usage || (!usage.nearlyFull && !usage.salesRefused)) return undefined;
   const d = usage.salesRefused ? ERRORS.STO_FULL : ERRORS.STO_NEARLY_FULL;
   return { en: `${d.code} ${d.en.cause}: ${d.en.steps[0]}`, zh: `${d.code} ${d.zh.cause}：${d.zh.steps[0]}` };
+}
+
+/**
+ * The export the terminal offers on its own (storage failure, the machine's recovery state): no
+ * one types a passphrase there, so the backup is sealed under the device key and restores on
+ * this terminal (`pos recovery import`, the recovery menu). Returns the file written.
+ */
+export function exportJournalSealed(journal: Journal, dir: string, deviceKey: DeviceKeyProvider, clock: () => number): string {
+  const file = join(dir, `journal-${journal.identity}-${new Date(clock()).toISOString().replace(/[:.]/g, '-')}${BACKUP_FILE_SUFFIX}`);
+  exportToFile(journal, file, { deviceKey: () => deviceKey.deviceKey(), sealed: true, clock });
+  return file;
 }

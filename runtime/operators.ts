@@ -31,6 +31,20 @@ export type Permission =
 
 const RANK: Readonly<Record<Role, number>> = { cashier: 0, supervisor: 1, administrator: 2 };
 
+/**
+ * An operator number as a person types it (the keypad and the README say "01", "99", "00"; a
+ * shell user may type "1" or "001") as the 3 digits the journal and field 63 hold; undefined when
+ * it is not 1 to 3 digits. Every entry point (keypad, `pos ... --operator N`) goes through this.
+ */
+export function operatorNumber(typed: string): string | undefined {
+  return /^\d{1,3}$/.test(typed) ? typed.padStart(3, '0') : undefined;
+}
+
+/** The number as the person typed it at login, for screens and receipts: "001" prints as "01". */
+export function operatorShown(number: string): string {
+  return /^0\d\d$/.test(number) ? number.slice(1) : number;
+}
+
 export const PERMISSION_ROLE: Readonly<Record<Permission, Role>> = {
   sale: 'cashier', balance: 'cashier', reprint: 'cashier', signOn: 'cashier', signOff: 'cashier',
   void: 'supervisor', refund: 'supervisor', settlement: 'supervisor', unlockOperator: 'supervisor',

@@ -13,6 +13,7 @@
 import { PrintBlock, PrintJob, Printer, MonoImage } from '../hal/printer';
 import { SettlementTotals, SettlementVerdict } from './host/messages';
 import { TxnView, TerminalEngine } from './txn/engine';
+import { operatorShown } from './operators';
 
 export type Lang = 'zh' | 'en';
 export type Copy = 'merchant' | 'customer';
@@ -81,7 +82,7 @@ export function receiptJob(t: TxnView, o: ReceiptOptions): PrintJob {
   blocks.push({ kind: 'text', text: o.copy === 'merchant' ? s.merchantCopy : s.customerCopy, align: 'center', label: 'copy' });
   blocks.push({
     kind: 'text', label: 'details', text: [
-      `${s.merchant}: ${o.merchantName}`, `${s.mid}: ${o.mid}`, `${s.tid}: ${o.tid}  ${s.operator}: ${t.operator}`,
+      `${s.merchant}: ${o.merchantName}`, `${s.mid}: ${o.mid}`, `${s.tid}: ${o.tid}  ${s.operator}: ${operatorShown(t.operator)}`,
       `${s.card}: ${t.panMasked}`, `${s.kind[t.kind]}`, `${s.batch}: ${pad6(t.batch)}  ${s.stan}: ${pad6(t.stan)}`,
       `${s.rrn}: ${t.rrn ?? ''}`, `${s.auth}: ${t.authCode ?? ''}`, `${s.date}: ${when(t, o.printedAtMs)}`,
     ].join('\n'),

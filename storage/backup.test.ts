@@ -83,7 +83,8 @@ describe('journal backup: export and import', () => {
   it('periodicBackupRollsAndRefusesAMissingTarget', async () => {
     const j = await filled(join(root, 'a'), 3);
     const usb = join(root, 'usb');
-    const p = new PeriodicBackup(j, { backupDir: usb, everyRecords: 5, keepCountMax: 2 });
+    const deviceKey = (): Buffer => Buffer.alloc(32, 7);
+    const p = new PeriodicBackup(j, { backupDir: usb, everyRecords: 5, keepCountMax: 2, deviceKey });
     assert.throws(() => p.backupNow(), /E-STO-09/);
     mkdirSync(usb);
     for (let round = 0; round < 4; round++) {
@@ -93,7 +94,7 @@ describe('journal backup: export and import', () => {
     }
     const files = readdirSync(usb);
     assert.equal(files.length, 2);
-    assert.equal(parseBackup(readFileSync(join(usb, files.sort()[1]))).manifest.lastSeq, 23);
+    assert.equal(parseBackup(readFileSync(join(usb, files.sort()[1])), { deviceKey }).manifest.lastSeq, 23);
     await j.close();
   });
 });

@@ -1,9 +1,14 @@
 /**
  * Backup files (storage/JOURNAL_FORMAT.md, "Backup file"): export a journal's stored records
  * with a manifest and a trailer digest, optionally encrypted with AES-256-GCM under a key
- * derived from a passphrase (scrypt); import verifies everything before writing anything.
+ * derived from a passphrase (scrypt) or from the terminal's device key (HKDF-SHA256); import
+ * verifies everything before writing anything.
+ *
+ * Every backup the terminal writes on its own (factory reset, periodic backup, the storage-failure
+ * export) is sealed: DESIGN rule 8, and a backup file leaves the terminal on a USB stick. Only an
+ * export a technician asks for by hand, without a passphrase, is written in clear.
  */
-import { createCipheriv, createDecipheriv, createHash, randomBytes, scryptSync } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, scryptSync } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, fsyncSync, openSync, closeSync, mkdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { PosError } from '../common/errors';
@@ -20,6 +25,27 @@ const MANIFEST_BYTES_MAX = 64 * 1024;
 export const BACKUP_BYTES_MAX = 1024 * 1024 * 1024;
 // scrypt parameters: ~100 ms on a terminal-class CPU, 32 MiB of memory.
 const SCRYPT = { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 } as const;
+const SALT_BYTES = 16;
+const IV_BYTES = 12;
+const KEY_BYTES = 32;
+/** HKDF's info: names the purpose, so a key derived here is never a key derived for anything else. */
+const DEVICE_KDF_INFO = 'pos-journal-backup/1';
+
+/** Key derivation named in an encrypted backup's manifest. */
+export type BackupKdf =
+  | { readonly name: 'scrypt'; readonly N: number; readonly r: number; readonly p: number; readonly salt: string }
+  /** The terminal's device key through HKDF-SHA256 (salt, info DEVICE_KDF_INFO + identity): opens only on that terminal. */
+  | { readonly name: 'device-key'; readonly hash: 'sha256'; readonly salt: string };
+
+/**
+ * What may open a backup. A passphrase opens passphrase backups; the device key (a function, so
+ * it is read only when needed and never kept here) opens the terminal's own backups.
+ */
+export interface BackupSecret {
+  readonly passphrase?: string;
+  /** The terminal's 32-byte device key (runtime/device-key.ts). */
+  readonly deviceKey?: () => Buffer;
+}
 
 export interface Manifest {
   readonly format: 1;
@@ -30,13 +56,18 @@ export interface Manifest {
   readonly lastDigest: string;
   readonly createdAtMs: number;
   readonly encrypted: boolean;
-  readonly kdf?: { name: 'scrypt'; N: number; r: number; p: number; salt: string };
+  readonly kdf?: BackupKdf;
   readonly cipher?: 'aes-256-gcm';
   readonly iv?: string;
 }
 
 export interface ExportOptions {
+  /** Seals with a key derived from this passphrase (wins over `deviceKey`). */
   readonly passphrase?: string;
+  /** Seals under the terminal's device key when no passphrase is given. */
+  readonly deviceKey?: () => Buffer;
+  /** Refuse to write a backup in clear (E-STO-08 when neither secret is given): the terminal's own backups. */
+  readonly sealed?: boolean;
   readonly clock?: () => number;
 }
 
@@ -47,12 +78,18 @@ export function exportBytes(journal: Journal, options: ExportOptions = {}): Buff
     format: 1 as const, identity: journal.identity, firstSeq: 1, lastSeq: journal.lastSeq, count: journal.lastSeq,
     lastDigest: journal.lastDigest.toString('hex'), createdAtMs: Math.floor((options.clock ?? Date.now)()),
   };
-  if (!options.passphrase) return frame({ ...base, encrypted: false }, body);
-  const salt = randomBytes(16);
-  const iv = randomBytes(12);
-  const manifest: Manifest = { ...base, encrypted: true, kdf: { name: 'scrypt', N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p, salt: salt.toString('hex') }, cipher: 'aes-256-gcm', iv: iv.toString('hex') };
+  if (!options.passphrase && !options.deviceKey) {
+    if (options.sealed) throw new PosError('STO_BACKUP_INVALID', 'a backup the terminal writes on its own must be sealed: no device key and no passphrase given');
+    return frame({ ...base, encrypted: false }, body);
+  }
+  const salt = randomBytes(SALT_BYTES);
+  const iv = randomBytes(IV_BYTES);
+  const kdf: BackupKdf = options.passphrase
+    ? { name: 'scrypt', N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p, salt: salt.toString('hex') }
+    : { name: 'device-key', hash: 'sha256', salt: salt.toString('hex') };
+  const manifest: Manifest = { ...base, encrypted: true, kdf, cipher: 'aes-256-gcm', iv: iv.toString('hex') };
   const manifestBytes = Buffer.from(JSON.stringify(manifest), 'utf8');
-  const cipher = createCipheriv('aes-256-gcm', deriveKey(options.passphrase, salt, manifest.kdf!), iv);
+  const cipher = createCipheriv('aes-256-gcm', keyFor(manifest, { passphrase: options.passphrase, deviceKey: options.deviceKey }), iv);
   cipher.setAAD(manifestBytes);
   const sealed = Buffer.concat([cipher.update(body), cipher.final(), cipher.getAuthTag()]);
   return frameRaw(manifestBytes, sealed);
@@ -74,7 +111,7 @@ export interface ParsedBackup {
  * Parses and verifies a backup: trailer digest, decryption (wrong passphrase = E-STO-08), each
  * record's frame, the chain from the identity's genesis, and the manifest's count and digest.
  */
-export function parseBackup(bytes: Buffer, passphrase?: string): ParsedBackup {
+export function parseBackup(bytes: Buffer, secret?: string | BackupSecret): ParsedBackup {
   if (bytes.length > BACKUP_BYTES_MAX) invalid(`file of ${bytes.length} bytes is larger than ${BACKUP_BYTES_MAX}`);
   if (bytes.length < MAGIC.length + 4 + TRAILER_BYTES || !bytes.subarray(0, 8).equals(MAGIC)) invalid('not a journal backup (bad magic)');
   const trailer = bytes.subarray(bytes.length - TRAILER_BYTES);
@@ -84,7 +121,7 @@ export function parseBackup(bytes: Buffer, passphrase?: string): ParsedBackup {
   const manifest = readManifest(bytes);
   const manifestBytes = bytes.subarray(12, 12 + bytes.readUInt32BE(8));
   let body = bytes.subarray(12 + manifestBytes.length, bytes.length - TRAILER_BYTES);
-  if (manifest.encrypted) body = decrypt(manifest, manifestBytes, body, passphrase);
+  if (manifest.encrypted) body = decrypt(manifest, manifestBytes, body, typeof secret === 'string' ? { passphrase: secret } : secret ?? {});
   const entries = splitRecords(body);
   const report = verifyEntries(entries, entries.length ? entries[entries.length - 1].key : 0, { identity: manifest.identity });
   if (report.damage || report.tornTail) invalid(`record ${(report.damage ?? report.tornTail)!.seq}: ${(report.damage ?? report.tornTail)!.reason}`);
@@ -103,8 +140,8 @@ export interface ImportResult {
  * Restores a verified backup into `dir`. An existing journal there is moved aside to
  * `<dir>.replaced-<time>` (never deleted). Nothing is written unless the backup verifies.
  */
-export async function importFromFile(file: string, dir: string, passphrase?: string, clock: () => number = Date.now): Promise<ImportResult> {
-  const parsed = parseBackup(readFileSync(file), passphrase);
+export async function importFromFile(file: string, dir: string, secret?: string | BackupSecret, clock: () => number = Date.now): Promise<ImportResult> {
+  const parsed = parseBackup(readFileSync(file), secret);
   let movedAside: string | undefined;
   if (existsSync(dir) && readdirSync(dir).length > 0) {
     movedAside = `${dir}.replaced-${Math.floor(clock())}`;
@@ -138,7 +175,9 @@ export interface PeriodicBackupOptions {
   readonly everyRecords: number;
   /** Backups kept; older ones are removed. */
   readonly keepCountMax: number;
+  /** The backups are sealed with this passphrase, else under `deviceKey`; one of them is required. */
   readonly passphrase?: string;
+  readonly deviceKey?: () => Buffer;
 }
 
 /**
@@ -147,7 +186,11 @@ export interface PeriodicBackupOptions {
  */
 export class PeriodicBackup {
   private lastBackedUpSeq = 0;
-  constructor(private readonly journal: Journal, private readonly options: PeriodicBackupOptions) {}
+  constructor(private readonly journal: Journal, private readonly options: PeriodicBackupOptions) {
+    // Refused here, not at the first backup: a terminal must not trade for hours and then find
+    // its rolling backups could never be written.
+    if (!options.passphrase && !options.deviceKey) throw new PosError('STO_BACKUP_INVALID', 'periodic backups are sealed: give a device key or a passphrase');
+  }
 
   due(): boolean {
     return this.journal.lastSeq - this.lastBackedUpSeq >= this.options.everyRecords;
@@ -163,7 +206,7 @@ export class PeriodicBackup {
       throw new PosError('STO_EXPORT_TARGET', `backup target ${dir} is missing: insert the USB stick or mount the partition`, { dir });
     }
     const file = join(dir, `journal-${this.journal.identity}-${String(this.journal.lastSeq).padStart(10, '0')}.posbak`);
-    exportToFile(this.journal, file, { passphrase: this.options.passphrase });
+    exportToFile(this.journal, file, { passphrase: this.options.passphrase, deviceKey: this.options.deviceKey, sealed: true });
     this.lastBackedUpSeq = this.journal.lastSeq;
     this.prune();
     return file;
@@ -204,22 +247,46 @@ function readManifest(bytes: Buffer): Manifest {
   return m as Manifest;
 }
 
-function decrypt(manifest: Manifest, aad: Buffer, sealed: Buffer, passphrase: string | undefined): Buffer {
-  if (!passphrase) invalid('backup is encrypted: a passphrase is needed');
+function decrypt(manifest: Manifest, aad: Buffer, sealed: Buffer, secret: BackupSecret): Buffer {
   if (!manifest.kdf || manifest.cipher !== 'aes-256-gcm' || !manifest.iv || sealed.length < TAG_BYTES) invalid('encryption parameters missing');
-  const decipher = createDecipheriv('aes-256-gcm', deriveKey(passphrase!, Buffer.from(manifest.kdf!.salt, 'hex'), manifest.kdf!), Buffer.from(manifest.iv!, 'hex'));
+  const decipher = createDecipheriv('aes-256-gcm', keyFor(manifest, secret), Buffer.from(manifest.iv!, 'hex'));
   decipher.setAAD(aad);
   decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
   try {
     return Buffer.concat([decipher.update(sealed.subarray(0, sealed.length - TAG_BYTES)), decipher.final()]);
   } catch {
-    return invalid('wrong passphrase or damaged file (authentication failed)');
+    return invalid(manifest.kdf!.name === 'device-key'
+      ? `sealed under the device key of terminal ${manifest.identity}: it does not open under this device key, or the file is damaged (authentication failed)`
+      : 'wrong passphrase or damaged file (authentication failed)');
   }
+}
+
+/** Whether a backup file needs a passphrase to open (a device-key backup does not). */
+export function backupNeedsPassphrase(bytes: Buffer): boolean {
+  if (bytes.length < MAGIC.length + 4 + TRAILER_BYTES || !bytes.subarray(0, 8).equals(MAGIC)) invalid('not a journal backup (bad magic)');
+  const m = readManifest(bytes);
+  return m.encrypted && m.kdf?.name !== 'device-key';
+}
+
+/** The AES key of an encrypted backup, from the secret its manifest names. */
+function keyFor(manifest: Manifest, secret: BackupSecret): Buffer {
+  const kdf = manifest.kdf;
+  if (!kdf || typeof kdf.salt !== 'string') return invalid('encryption parameters missing');
+  const salt = Buffer.from(kdf.salt, 'hex');
+  if (kdf.name === 'device-key') {
+    if (!secret.deviceKey) invalid(`backup is sealed under the device key of terminal ${manifest.identity}: restore it on that terminal`);
+    const key = secret.deviceKey!();
+    if (key.length !== KEY_BYTES) invalid('device key is not 32 bytes');
+    return Buffer.from(hkdfSync('sha256', key, salt, `${DEVICE_KDF_INFO}\0${manifest.identity}`, KEY_BYTES));
+  }
+  if (kdf.name !== 'scrypt') invalid(`unknown key derivation "${String((kdf as { name?: unknown }).name)}"`);
+  if (!secret.passphrase) invalid('backup is encrypted: a passphrase is needed');
+  return deriveKey(secret.passphrase!, salt, kdf);
 }
 
 function deriveKey(passphrase: string, salt: Buffer, kdf: { N: number; r: number; p: number }): Buffer {
   if (kdf.N > 1 << 20 || kdf.r > 16 || kdf.p > 4) invalid('key derivation parameters out of range');
-  return scryptSync(passphrase.normalize('NFKC'), salt, 32, { N: kdf.N, r: kdf.r, p: kdf.p, maxmem: SCRYPT.maxmem * 4 });
+  return scryptSync(passphrase.normalize('NFKC'), salt, KEY_BYTES, { N: kdf.N, r: kdf.r, p: kdf.p, maxmem: SCRYPT.maxmem * 4 });
 }
 
 function splitRecords(body: Buffer): StoredEntry[] {

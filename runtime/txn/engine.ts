@@ -25,6 +25,7 @@
 import { createHmac } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { Logger, maskPan, silentLogger } from '../../common/log';
+import { TZ_OFFSET_MINUTES_DEFAULT, mmddIn } from '../../common/time';
 import { PosError, invariant, isPosError } from '../../common/errors';
 import { HostProfile } from '../host/fields';
 import { WorkingKeys, keyCheckValue, pinBlockFormat0 } from '../host/crypto';
@@ -372,7 +373,8 @@ export class TerminalEngine {
     const { stans, record } = this.stans(1);
     const stan = stans[0];
     const pan = this.panOf(sale.panEnc);
-    const original = { batch: sale.batch, stan: sale.stan, rrn: sale.rrn as string, authCode: sale.authCode ?? '' };
+    // Field 61 is always batch + STAN + the sale's host date (docs/PROTOCOL.md, Clarifications).
+    const original = { batch: sale.batch, stan: sale.stan, dateMmdd: sale.hostDate ?? hostMmdd(sale.beganAtMs), rrn: sale.rrn as string, authCode: sale.authCode ?? '' };
     // The card is not read again: the void is keyed from the journal (entry mode 012).
     const req = buildVoid(this.config.profile, { ids: this.config.ids, stan, batch: this.state.batch, pan, entryMode: '012', amountFen: sale.amountFen, original });
     return this.financial(req, record, {
@@ -389,12 +391,24 @@ export class TerminalEngine {
     const { stans, record } = this.stans(1);
     const stan = stans[0];
     const c = input.card;
-    const original = { batch: input.origBatch ?? 0, stan: input.origStan ?? 0, rrn: input.origRrn, dateMmdd: input.origDateMmdd };
+    const original = this.refundOriginal(input);
     const req = buildRefund(this.config.profile, { ids: this.config.ids, stan, batch: this.state.batch, pan: c.pan, entryMode: c.entryMode, amountFen: input.amountFen, original });
     return this.financial(req, record, {
       kind: 'refund', stan, amountFen: input.amountFen, pan: c.pan, expiry: c.expiry, entryMode: c.entryMode, operator: input.session.operator,
-      origBatch: input.origBatch, origStan: input.origStan, origRrn: input.origRrn, origDate: input.origDateMmdd,
+      origBatch: original.batch || undefined, origStan: original.stan || undefined, origRrn: input.origRrn, origDate: original.dateMmdd,
     });
+  }
+
+  /**
+   * Field 61 of a refund (docs/PROTOCOL.md, Clarifications): a sale this journal holds (found by its
+   * RRN, however the operator reached it: its trace number fills the RRN in) is named by its real
+   * batch, STAN and host date; batch and STAN are 000000 only for a reference keyed for a sale
+   * this terminal does not hold, with the date the operator keyed.
+   */
+  private refundOriginal(input: RefundInput): { batch: number; stan: number; rrn: string; dateMmdd: string } {
+    const known = this.state.salesByRrn.get(input.origRrn);
+    if (known) return { batch: known.batch, stan: known.stan, rrn: input.origRrn, dateMmdd: known.hostDate ?? input.origDateMmdd };
+    return { batch: input.origBatch ?? 0, stan: input.origStan ?? 0, rrn: input.origRrn, dateMmdd: input.origDateMmdd };
   }
 
   /** Steps 1 and 2 of the durability order (see the top of this file). */
@@ -609,6 +623,11 @@ export class TerminalEngine {
   /** @internal */ reserveStans(count: number): { stans: number[]; record: RecordInput } { return this.stans(count); }
   /** @internal */ now(): number { return this.deps.clock(); }
   /** @internal */ get logger(): Logger { return this.log; }
+}
+
+/** An original that never got field 13 is dated in the host's zone, China (UTC+8): the profile. */
+function hostMmdd(ms: number): string {
+  return mmddIn(ms, TZ_OFFSET_MINUTES_DEFAULT);
 }
 
 export function mmdd(ms: number): string {
