@@ -87,11 +87,31 @@ export interface TerminalState {
   settlement?: SettlementProgress;
   lastClosed?: ClosedBatch;
   readonly operators: Map<string, OperatorRecord>;
+  /**
+   * Approved sales of every batch this journal holds, by RRN (oldest first): a refund names its
+   * original's real batch, STAN and host date in field 61 (docs/PROTOCOL.md, Clarifications) even
+   * after the sale's batch was settled. At most REFUND_ORIGINALS_COUNT_MAX, oldest dropped.
+   */
+  readonly salesByRrn: Map<string, OriginalSale>;
   lastSeq: number;
 }
 
+/** What field 61 of a refund or void needs of the original sale. */
+export interface OriginalSale {
+  readonly batch: number;
+  readonly stan: number;
+  /** The host's date (MMDD) from the sale's response (field 13). */
+  readonly hostDate?: string;
+}
+
+/**
+ * Sales remembered for refunds: ~100 bytes each, so at most ~10 MB; a busy terminal makes fewer
+ * than this in the 180 days a refund may look back (boot/input.ts).
+ */
+export const REFUND_ORIGINALS_COUNT_MAX = 100_000;
+
 export function emptyState(): TerminalState {
-  return { stanLast: 0, batch: 1, signedOn: false, txns: new Map(), operators: new Map(), lastSeq: 0 };
+  return { stanLast: 0, batch: 1, signedOn: false, txns: new Map(), operators: new Map(), salesByRrn: new Map(), lastSeq: 0 };
 }
 
 /** Replays records in order into a fresh state. */
@@ -198,6 +218,13 @@ function applyResult(s: TerminalState, r: DecodedRecord): void {
   t.hostTime = optStr(p.hostTime, 'hostTime');
   t.settlementDate = optStr(p.settlementDate, 'settlementDate');
   t.resultAtMs = r.timeMs;
+  if (t.kind === 'sale' && t.status === 'approved' && t.rrn !== undefined) rememberSale(s, t.rrn, { batch: t.batch, stan: t.stan, hostDate: t.hostDate });
+}
+
+function rememberSale(s: TerminalState, rrn: string, sale: OriginalSale): void {
+  s.salesByRrn.delete(rrn);
+  s.salesByRrn.set(rrn, sale);
+  if (s.salesByRrn.size > REFUND_ORIGINALS_COUNT_MAX) s.salesByRrn.delete(s.salesByRrn.keys().next().value as string);
 }
 
 function applyReceipt(s: TerminalState, r: DecodedRecord): void {

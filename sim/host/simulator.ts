@@ -92,6 +92,8 @@ export interface HostRequestRecord {
   readonly requestCode?: string;
   /** 55 of the request, as received (a copy made when it arrived; do not write to it). */
   readonly field55?: Buffer;
+  /** 61 of the request (a void's, refund's or reversal's original), as received. */
+  readonly field61?: string;
 }
 
 interface TerminalState {
@@ -299,8 +301,10 @@ export class AcquirerSimulator {
     const hasMac = message.fields.has(64);
     const requestCode = textField(m, 39);
     const field55 = bytesField(m, 55);
+    const field61 = textField(m, 61);
     this.history.push({
       tid, type, stan: incoming.stan, code: answer.code, ...(requestCode !== undefined ? { requestCode } : {}), ...(field55 !== undefined ? { field55: Buffer.from(field55) } : {}),
+      ...(field61 !== undefined ? { field61 } : {}),
     });
     this.log.info({ tid, type, stan: incoming.stan, code: answer.code, panMasked: maskOrUndefined(textField(m, 2)), faults: faults.map((f) => f.kind) }, 'request answered');
     return { bytes: packFrame(this.profile, { tpdu: swapTpdu(unpacked.tpdu), header: this.profile.header, message }), faults, hasMac };
@@ -342,7 +346,12 @@ export class AcquirerSimulator {
     const state = r.state as TerminalState;
     const keys: WorkingKeys = { pik: this.randomBytes(16), mak: this.randomBytes(16), tdk: this.randomBytes(16) };
     state.keys = keys;
-    return { code: '00', fields: [[62, wrapWorkingKeys(state.terminal.tmk, keys)]] };
+    // 60.2 of the 0810 is the batch the host expects (host-8583.md, "Host time and parameters from
+    // sign-on"): the terminal's own when it is at or past the host's, else the host's. 12/13 carry
+    // the host's time (responseMessage).
+    const f60 = textField(r.m, 60) ?? '00000000004';
+    const expected = Math.max(r.batch, this.ledger.expectedBatch(r.tid));
+    return { code: '00', fields: [[62, wrapWorkingKeys(state.terminal.tmk, keys)], [60, f60.slice(0, 2) + pad(expected, 6) + f60.slice(8)]] };
   }
 
   private newEntry(r: Incoming, type: LedgerEntry['type'], original?: TxnKey): LedgerEntry {
@@ -402,7 +411,7 @@ export class AcquirerSimulator {
     const refused = this.refuseFinancial(r);
     if (refused) return refused;
     const sale = this.ledger.findSaleByRrn(r.tid, textField(r.m, 37) ?? '');
-    if (sale === undefined || sale.status !== 'approved') return { code: '25' };
+    if (sale === undefined || sale.status !== 'approved' || !originalMatches(textField(r.m, 61) ?? '', sale)) return { code: '25' };
     const amountFen = Number(textField(r.m, 4));
     if (sale.voidedBy !== undefined || amountFen > sale.amountFen - sale.refundedFen) return { code: '12' };
     sale.refundedFen += amountFen;
@@ -471,6 +480,16 @@ export class AcquirerSimulator {
     }
     return { mti, fields };
   }
+}
+
+/**
+ * Field 61 of a refund against the sale its RRN names (docs/PROTOCOL.md, Clarifications): 16 digits;
+ * batch + STAN either the sale's own or 000000000000 (a sale the terminal does not hold); the
+ * date the sale's host date.
+ */
+function originalMatches(f61: string, sale: LedgerEntry): boolean {
+  if (!/^\d{16}$/.test(f61) || f61.slice(12) !== sale.hostDate) return false;
+  return f61.slice(0, 12) === '000000000000' || f61.slice(0, 12) === pad(sale.batch, 6) + pad(sale.stan, 6);
 }
 
 function maskOrUndefined(pan: string | undefined): string | undefined {

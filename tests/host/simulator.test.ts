@@ -118,11 +118,21 @@ describe('acquirer simulator', () => {
     it('refundCountsInTheRefundTotalAndCannotExceedTheSale', async () => {
       await term.signOn();
       const s = await term.sale(5_000);
-      assert.equal((await term.refundOf(s.res.rrn, 3_000)).approved, true);
-      assert.equal((await term.refundOf(s.res.rrn, 3_000)).responseCode, '12');
-      assert.equal((await term.refundOf('999999999999', 1)).responseCode, '25');
+      assert.equal((await term.refundOf(s.res, 3_000)).approved, true);
+      assert.equal((await term.refundOf(s.res, 3_000)).responseCode, '12');
+      assert.equal((await term.refundOf({ rrn: '999999999999' }, 1)).responseCode, '25');
       assert.deepEqual(sim.ledger.totals(IDS.tid, 1), { saleAmountFen: 5_000, saleCount: 1, refundAmountFen: 3_000, refundCount: 1 });
       assert.equal((await term.settle({ saleAmountFen: 5_000, saleCount: 1, refundAmountFen: 3_000, refundCount: 1 })).verdict, 'balanced');
+    });
+
+    it('refundWhoseField61NamesAnotherOriginalOrDateIsAnswered25', async () => {
+      await term.signOn();
+      const s1 = await term.sale(1_000);
+      const s2 = await term.sale(2_000);
+      const stanOf = (s: typeof s1): number => Number(s.req.message.fields.get(11));
+      assert.equal((await term.refundOf(s1.res, 100, { batch: 1, stan: stanOf(s2) })).responseCode, '25', 'batch + STAN of another sale');
+      assert.equal((await term.refundOf({ rrn: s1.res.rrn, hostDate: '0229' }, 100)).responseCode, '25', 'a date that is not the sale\'s');
+      assert.equal((await term.refundOf(s1.res, 100, { batch: 1, stan: stanOf(s1) })).approved, true, 'its own batch + STAN');
     });
 
     it('reversalOfUnknownIs25AndOfAlreadyReversedIs00', async () => {

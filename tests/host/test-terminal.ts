@@ -58,8 +58,10 @@ export class TestTerminal {
     return { req, res: await this.financial(req) };
   }
 
-  async refundOf(rrn: string, amountFen: number): Promise<FinancialResult> {
-    const req = buildRefund(profile, { ids: this.ids, stan: this.nextStan(), batch: this.batch, pan: PAN, entryMode: '022', amountFen, original: { batch: 0, stan: 0, rrn, dateMmdd: '0101' } });
+  /** A refund by the sale's reference number and host date; batch and STAN 000000 unless given. */
+  async refundOf(sale: { rrn: string; hostDate?: string }, amountFen: number, batchStan: { batch: number; stan: number } = { batch: 0, stan: 0 }): Promise<FinancialResult> {
+    const original = { ...batchStan, rrn: sale.rrn, dateMmdd: sale.hostDate ?? '0101' };
+    const req = buildRefund(profile, { ids: this.ids, stan: this.nextStan(), batch: this.batch, pan: PAN, entryMode: '022', amountFen, original });
     return this.financial(req);
   }
 

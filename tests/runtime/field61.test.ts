@@ -1,0 +1,68 @@
+/**
+ * Field 61 of a refund and a void at the wire (issue 13 item 10; the profile's "Clarifications"):
+ * the original's real batch n6 + STAN n6 + host date MMDD whenever the original is in this
+ * terminal's journal, however the refund was reached (its reference number, its trace number,
+ * a settled batch, after a reboot); 000000 for batch and STAN only when the operator keyed a
+ * reference for a sale this terminal does not hold. Read from what the simulator received.
+ */
+import { strict as assert } from 'node:assert';
+import { settle } from '../../runtime/txn/settlement';
+import { FlowResult, TxnView } from '../../runtime/txn/engine';
+import { CASHIER, SUPERVISOR, Rig, magCard, rig } from './harness';
+
+function approved(r: FlowResult): TxnView {
+  if (r.outcome !== 'approved') throw new Error(`not approved: ${JSON.stringify(r)}`);
+  return r.txn;
+}
+
+const six = (n: number): string => String(n).padStart(6, '0');
+
+describe('field 61 of a refund or void names the original this terminal holds', function () {
+  this.timeout(20_000);
+  let r: Rig;
+  beforeEach(async () => {
+    r = await rig();
+    await r.terminal.engine.signOn(CASHIER);
+  });
+  afterEach(async () => { await r.close(); });
+
+  const sale = async (amountFen: number): Promise<TxnView> => approved(await r.terminal.engine.sale({ amountFen, card: magCard(), session: CASHIER }));
+  const refund = (s: { rrn?: string; hostDate?: string }, amountFen: number, on: Rig = r) =>
+    on.terminal.engine.refund({ amountFen, card: magCard(), session: SUPERVISOR, origRrn: s.rrn as string, origDateMmdd: s.hostDate as string });
+  const last61 = (type: 'refund' | 'void', on: Rig = r): string | undefined => on.sim.requests().filter((q) => q.type === type).at(-1)?.field61;
+
+  it('a refund reached by reference number sends the sale\'s real batch, STAN and host date', async () => {
+    const s = await sale(5_000);
+    approved(await refund(s, 1_500));
+    assert.equal(last61('refund'), six(s.batch) + six(s.stan) + s.hostDate);
+  });
+
+  it('a refund of a sale of an already settled batch, after a reboot, still names it', async () => {
+    const s = await sale(4_000);
+    await settle(r.terminal.engine, SUPERVISOR);
+    await r.reboot();
+    assert.notEqual(r.terminal.engine.state.batch, s.batch, 'the sale\'s batch is closed');
+    approved(await refund(s, 4_000));
+    assert.equal(last61('refund'), six(s.batch) + six(s.stan) + s.hostDate);
+  });
+
+  it('a keyed reference for a sale this terminal does not hold sends 000000 batch and STAN with the keyed date', async () => {
+    // Another terminal with the same TID (a replaced unit) made the sale: this journal lacks it.
+    const other = await rig({ sim: r.sim });
+    try {
+      await other.terminal.engine.signOn(CASHIER);
+      const s = approved(await other.terminal.engine.sale({ amountFen: 3_000, card: magCard(), session: CASHIER }));
+      await r.terminal.engine.signOn(CASHIER); // the other terminal's sign-on replaced the host's keys
+      approved(await refund(s, 1_000));
+      assert.equal(last61('refund'), '000000000000' + s.hostDate);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('a void sends 16 digits: the sale\'s batch, STAN and host date', async () => {
+    const s = await sale(2_500);
+    approved(await r.terminal.engine.voidSale(s.stan, SUPERVISOR));
+    assert.equal(last61('void'), six(s.batch) + six(s.stan) + s.hostDate);
+  });
+});
