@@ -65,6 +65,8 @@ export interface ControllerDeps {
   refundLookup(stan: number): { rrn: string; dateMmdd: string; amountFen: number } | undefined;
   /** Wall-clock ms (card expiry and refund dates); `clock` is the monotonic one for timeouts. */
   now(): number;
+  /** The terminal's time zone, minutes east of UTC, for those dates (default UTC+8). */
+  tzOffsetMinutes?(): number;
   setLocale(locale: Locale): void;
   locale(): Locale;
   /** Pages the error screen has on this display. */
@@ -329,7 +331,7 @@ export class InputController {
         this.refundStage('date');
         return;
       case 'date': {
-        const { problem } = originalDate(value, this.deps.now());
+        const { problem } = originalDate(value, this.deps.now(), this.deps.tzOffsetMinutes?.());
         if (problem) { this.set({ digits: { digits: value, refused: problem === 'future' ? 'date-future' : problem === 'too-old' ? 'date-old' : 'date' } }); return; }
         this.refund = { ...this.refund, dateMmdd: value };
         this.refundStage('amount');
@@ -385,7 +387,7 @@ export class InputController {
       return;
     }
     const yymm = mmyyToYymm(value);
-    const problem = expiryProblem(yymm, this.deps.now());
+    const problem = expiryProblem(yymm, this.deps.now(), this.deps.tzOffsetMinutes?.());
     if (problem) { this.set({ keyed: { ...keyed, digits: value, refused: problem === 'expired' ? 'expired' : 'expiry' } }); return; }
     const pan = this.keyedPan;
     this.stopKeyed();

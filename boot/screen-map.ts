@@ -65,6 +65,8 @@ export const EMPTY_UI: UiState = {
 /** What the board and the boot sequence add (battery, clock, progress). */
 export interface Env {
   readonly nowMs: number;
+  /** The terminal's time zone, minutes east of UTC (the board file's; default UTC+8). */
+  readonly tzOffsetMinutes?: number;
   readonly merchantName: Txt;
   readonly status: StatusLine;
   readonly bootStep: ScreenData['boot']['step'];
@@ -98,14 +100,14 @@ const login: Builder = (v, ui, env) => {
   const attemptsLeft = e?.code === 'E-OPR-02' && typeof e.detail.attemptsLeft === 'number' ? e.detail.attemptsLeft : undefined;
   return {
     name: 'login',
-    data: { ...ui.login, ...(attemptsLeft !== undefined && ui.login.field === 'operator' && ui.login.operator === '' ? { attemptsLeft } : {}) },
+    data: { ...ui.login, ...(attemptsLeft !== undefined && ui.login.field === 'operator' && ui.login.operator === '' ? { attemptsLeft } : {}), ...(v.state.startsWith('recovery.') ? { mode: 'recovery' } : {}) },
     ...(env.bootNotice && attemptsLeft === undefined ? { notice: env.bootNotice } : {}),
   };
 };
 
 const idle: Builder = (v, _ui, env) => ({
   name: 'idle',
-  data: { merchantName: env.merchantName, nowMs: env.nowMs, status: { ...env.status, host: v.data.signedOn ? 'online' : 'offline' } },
+  data: { merchantName: env.merchantName, nowMs: env.nowMs, ...(env.tzOffsetMinutes !== undefined ? { tzOffsetMinutes: env.tzOffsetMinutes } : {}), status: { ...env.status, host: v.data.signedOn ? 'online' : 'offline' } },
   ...(env.storageNotice ?? env.bootNotice ? { notice: env.storageNotice ?? env.bootNotice } : {}),
 });
 
@@ -163,13 +165,28 @@ const settlementResult: Builder = (v) => {
   };
 };
 
+/** The totals about to be sent, as the 0500's field 48 will carry them. */
+const settlementConfirm: Builder = (v) => {
+  const s = v.data.settlementTotals;
+  return {
+    name: 'settlementConfirm',
+    data: { batch: pad6(v.data.batch), ...(s ? { saleCount: s.saleCount, saleFen: s.saleAmountFen, refundCount: s.refundCount, refundFen: s.refundAmountFen } : {}) },
+  };
+};
+
 const hostUnreachable: Builder = (v) => {
   const code = v.data.error?.code;
   const reason = code === 'E-NET-05' ? 'refused' : code === 'E-NET-06' || code === 'E-HOST-01' ? 'timeout' : 'no-answer';
   return { name: 'hostUnreachable', data: { attempt: 1, attemptMax: 1, reason }, ...(code ? { notice: code } : {}) };
 };
 
-const recoveryMenu: Builder = (v, ui) => ({ name: 'recovery', data: { selected: ui.selected, ...(v.data.error ? { reasonCode: v.data.error.code } : {}) }, ...(v.data.exportedTo ? { notice: v.data.exportedTo } : {}) });
+/** The menu's reason is why recovery opened (kept by the machine), never the login's last wrong password. */
+const recoveryMenu: Builder = (v, ui) => ({ name: 'recovery', data: { selected: ui.selected, ...recoveryReasonData(v) }, ...(v.data.exportedTo ? { notice: v.data.exportedTo } : {}) });
+export function recoveryReasonData(v: MachineView): { resetHeld?: boolean; reasonCode?: string } {
+  const r = v.data.recoveryReason;
+  if (!r) return {};
+  return 'resetHeld' in r ? { resetHeld: true } : { reasonCode: r.code };
+}
 
 const lowBattery = (critical: boolean): Builder => (_v, _ui, env) => ({
   name: 'lowBattery', data: { percent: env.status.batteryPercent ?? (critical ? 0 : 10), charging: env.status.charging === true, critical },
@@ -196,7 +213,8 @@ export const STATE_SCREENS: Readonly<Record<string, Builder>> = {
 
   'sale.amount': (_v, ui) => ({ name: 'saleAmount', data: { ...ui.amount } }),
   'sale.checkAmount': (v) => ({ name: 'saleAmount', data: { amountFen: v.data.amountFen } }),
-  'sale.confirm': (v) => ({ name: 'saleAmount', data: { amountFen: v.data.amountFen } }),
+  // A screen of its own: the amount entry again would look as if the amount had not been taken.
+  'sale.confirm': (v) => ({ name: 'amountConfirm', data: { transaction: 'sale', amountFen: v.data.amountFen } }),
   'sale.card': cardScreen,
   'sale.cardError': presentCard,
   'sale.checkDuplicate': presentCard,
@@ -246,6 +264,7 @@ export const STATE_SCREENS: Readonly<Record<string, Builder>> = {
   'settlement.authorize.check': supervisor,
   'settlement.authorize.ask': supervisor,
   'settlement.authorize.checking': supervisor,
+  'settlement.confirm': settlementConfirm,
   'settlement.settling': () => ({ name: 'settlement', data: { step: 'upload', stepIndex: 1, stepCount: 4 } }),
   'settlement.printingReport': printing('report'),
   'settlement.result': settlementResult,

@@ -39,7 +39,7 @@ import { SignaturePad, isSignatureAborted } from '../hal/signature-pad';
 import { SIGNATURE_BYTES_MAX, SIGNATURE_PIXELS_MAX } from '../runtime/txn/engine';
 import { ERRORS, PosError, isPosError } from '../common/errors';
 import { Journal } from '../storage/journal';
-import { verifyInChild } from '../storage/verify-child';
+import { unopenableReason, verifyInChild } from '../storage/verify-child';
 import { exportToFile } from '../storage/backup';
 import { createTerminalMachine, viewOf, MachineView, TerminalMachine } from '../runtime/machine';
 import { openTerminal, Terminal } from '../runtime/terminal';
@@ -57,7 +57,7 @@ import { layout } from '../ui-lcd/layout';
 import { pixelGrid } from '../ui-lcd/render-pixels';
 import { errorScreen } from '../ui-lcd/error-screens';
 import { InputController } from './input';
-import { Env, chooseScreen } from './screen-map';
+import { Env, chooseScreen, recoveryReasonData } from './screen-map';
 import { SIM_IDENTITY, simulatorIdentity, simulatorOperators, realIdentity, identityOf } from './sim-provision';
 import { readProvisionedTmk } from './factory';
 import { TEST_TERMINAL } from '../sim/host/simulator';
@@ -67,6 +67,7 @@ import { RecoveryMenu, Overlay } from './recovery-menu';
 import { Diagnostics, DiagResult, ErrorRing } from './diagnostics';
 import { RecordType } from '../storage/record';
 import type { Session } from '../runtime/operators';
+import { AdjustableClock } from '../common/time';
 
 export const BOOT_STEP_COUNT = 5;
 /** Card wait per transaction (the machine's card state). */
@@ -140,6 +141,7 @@ export class TerminalApp {
   private terminal: Terminal | undefined;
   private transport: HostTransport | undefined;
   private readonly clock: () => number;
+  private readonly clockControl: AdjustableClock;
   private env: Env;
   private readonly listeners = new Set<(s: ProbeSnapshot) => void>();
   private readonly stops: Array<() => void> = [];
@@ -164,12 +166,15 @@ export class TerminalApp {
   lastTickMs = Date.now();
 
   private constructor(private readonly o: TerminalAppOptions) {
-    this.clock = o.clock ?? Date.now;
+    // One clock for the whole terminal: the injected one, corrected by the host's time at sign-on
+    // (the engine journals the correction and applies it again at boot).
+    this.clockControl = new AdjustableClock(o.clock ?? Date.now);
+    this.clock = this.clockControl.now;
     this.errors = o.errors ?? new ErrorRing();
     this.locale = new LocaleSetting(o.locale ?? 'zh-CN');
     this.ui = new LcdUi(o.board.display(), { locale: this.locale });
     this.env = {
-      nowMs: this.clock(), merchantName: o.merchantName ?? { en: 'DEMO SHOP', zh: '演示商户' }, status: {},
+      nowMs: this.clock(), tzOffsetMinutes: o.board.config.tzOffsetMinutes, merchantName: o.merchantName ?? { en: 'DEMO SHOP', zh: '演示商户' }, status: {},
       bootStep: 'self-test', bootStepIndex: 0, bootStepCount: BOOT_STEP_COUNT,
     };
     this.controller = new InputController({
@@ -179,6 +184,7 @@ export class TerminalApp {
       paperReady: () => this.paperReady(),
       refundLookup: (stan) => this.refundLookup(stan),
       now: this.clock,
+      tzOffsetMinutes: () => o.board.config.tzOffsetMinutes,
       setLocale: (l) => this.locale.set(l),
       locale: () => this.locale.get(),
       errorPages: (code) => renderScreen(errorScreen(code, { details: this.errorDetails(code) }), this.locale.get(), this.caps()).pageCount,
@@ -312,8 +318,9 @@ export class TerminalApp {
       const [verdict] = await verifyInChild([dir]);
       log.info({ verdict: { ...verdict } }, 'journal verified in a child process');
       if (verdict.status === 'damaged') throw new PosError('STO_DAMAGED', `journal damaged at record ${verdict.damage.seq}: ${verdict.damage.reason}`, { seq: verdict.damage.seq });
-      if (verdict.status === 'unopenable') throw new PosError('STO_DAMAGED', `journal cannot be opened (the verifier died: ${verdict.signal})`, { signal: verdict.signal });
-      if (verdict.status === 'error') throw new PosError('STO_DAMAGED', verdict.message, { code: verdict.code });
+      if (verdict.status === 'unopenable') throw new PosError('STO_DAMAGED', unopenableReason(verdict.signal), { signal: verdict.signal });
+      // An environment that never held a record (first boot cut off) is created again below.
+      if (verdict.status === 'error' && !verdict.noJournal && !verdict.neverWritten) throw new PosError('STO_DAMAGED', verdict.message.replace(/^E-STO-\d\d /, ''), { code: verdict.code });
     }
     this.progress('journal', 3);
     const simulator = this.o.board.config.simulator === true;
@@ -347,9 +354,9 @@ export class TerminalApp {
       ? { identity: need(identityOf(journal)), tmk: () => Buffer.from(TEST_TERMINAL.tmk) }
       : realIdentity(this.o.board, journal, this.o.tmk ?? provisioned);
     return openTerminal({
-      journal, host: transport, deviceKey, random: randomBytes, clock: this.clock,
+      journal, host: transport, deviceKey, random: randomBytes, clock: this.clock, clockControl: this.clockControl,
       logger: this.o.logger.child({ component: 'engine' }), ...(this.o.scryptN ? { scryptN: this.o.scryptN } : {}),
-      config: { ids: { tid: identity.tid, mid: identity.mid }, profile: CUP_PROFILE, tmk, merchantName: 'DEMO SHOP' },
+      config: { ids: { tid: identity.tid, mid: identity.mid }, profile: CUP_PROFILE, tmk, merchantName: 'DEMO SHOP', tzOffsetMinutes: this.o.board.config.tzOffsetMinutes },
     });
   }
 
@@ -511,8 +518,9 @@ export class TerminalApp {
       this.overlay = new RecoveryMenu({
         recovery: () => this.recovery!, session: () => this.recoverySession,
         backupDir: this.o.backupDir, usbDirs: this.o.usbDirs ?? [], ...(this.o.update ? { update: this.o.update } : {}),
-        netInterface: this.netInterface(), host: this.o.host,
-        reasonCode: () => { const snap = this.actor?.getSnapshot(); return snap ? viewOf(snap).data.error?.code : undefined; },
+        netInterface: this.netInterface(), host: this.o.host, tzOffsetMinutes: this.o.board.config.tzOffsetMinutes,
+        // Why recovery opened (the machine keeps it): a wrong password at its login is not the reason.
+        reason: () => { const snap = this.actor?.getSnapshot(); return snap ? recoveryReasonData(viewOf(snap)) : {}; },
         clock: this.clock, pages: (sc) => renderScreen(sc, this.locale.get(), this.caps()).pageCount,
         changed: () => this.render(), openDiagnostics: () => void this.openDiagnostics(), logger: this.o.logger.child({ component: 'recovery' }),
       });

@@ -7,6 +7,7 @@
  * Unknown fields are refused too (a typo such as "baudrate" would otherwise be silently ignored).
  */
 import { PosError } from '../common/errors';
+import { parseTimeZone, TZ_OFFSET_MINUTES_DEFAULT } from '../common/time';
 import { KEY_NAMES, KeyName } from './keypad';
 
 export type GpioBackend = 'sim' | 'onoff' | 'chardev';
@@ -132,6 +133,12 @@ export interface BoardConfig {
    * `<dir>/<file>` (defaults /etc/systemd/network, 10-pos.network) for `interface` (default eth0).
    */
   readonly network?: { readonly backend: 'systemd-networkd' | 'none'; readonly dir?: string; readonly file?: string; readonly interface?: string };
+  /**
+   * The terminal's time zone as a fixed UTC offset in minutes, from the board file's optional
+   * `"timeZone": "UTC+08:00"` (default UTC+8, the profile's). Everything a person sees or a report
+   * prints uses it; the process's TZ is never consulted.
+   */
+  readonly tzOffsetMinutes: number;
 }
 
 /** Roles every board must have: the terminal cannot sell without them. */
@@ -373,6 +380,12 @@ export function validateBoard(json: unknown, file: string): BoardConfig {
   for (const role of devicesObj.keys()) devices[role] = deviceOf(file, role, devicesObj.raw(role));
   const update = f.has('update') ? updateOf(f.object('update')) : undefined;
   const network = f.has('network') ? networkOf(f.object('network')) : undefined;
+  let tzOffsetMinutes = TZ_OFFSET_MINUTES_DEFAULT;
+  if (f.has('timeZone')) {
+    const parsed = parseTimeZone(f.str('timeZone'));
+    if (parsed === undefined) f.fail('timeZone', 'must be a UTC offset such as "UTC+08:00" (between UTC-12:00 and UTC+14:00; zone names are not accepted)');
+    else tzOffsetMinutes = parsed;
+  }
   f.done();
   for (const role of REQUIRED_ROLES) {
     if (!devices[role]) throw new PosError('BRD_INVALID', `${file}: role ${role} is missing (every board needs ${REQUIRED_ROLES.join(', ')})`, { file, role });
@@ -385,7 +398,7 @@ export function validateBoard(json: unknown, file: string): BoardConfig {
       }
     }
   }
-  return { board, description, simulator, ...(benchRig ? { benchRig: true as const } : {}), gpio, storage, devices, ...(update ? { update } : {}), ...(network ? { network } : {}) };
+  return { board, description, simulator, ...(benchRig ? { benchRig: true as const } : {}), gpio, storage, devices, ...(update ? { update } : {}), ...(network ? { network } : {}), tzOffsetMinutes };
 }
 
 function networkOf(o: Fields): NonNullable<BoardConfig['network']> {

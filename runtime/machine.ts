@@ -33,12 +33,15 @@
  */
 import { assign, fromPromise, setup, SnapshotFrom } from 'xstate';
 import { ErrorKind, PosError, isPosError } from '../common/errors';
+import { TZ_OFFSET_MINUTES_DEFAULT } from '../common/time';
 import { MonoImage, Printer } from '../hal/printer';
 import { Terminal } from './terminal';
 import { Session } from './operators';
 import { CardInput, CardRequest, EmvTxnType, keyedCard, withPin } from './txn/card';
 import { FlowResult, TxnView } from './txn/engine';
 import { SettlementReport, settle } from './txn/settlement';
+import { batchTotals } from './terminal-state';
+import type { SettlementTotals } from './host/messages';
 import { Lang, PrintContext, printReceipt, printSettlementReport } from './receipt';
 import { checkExpiry, checkKeyedPan, checkRefundDetails } from './txn/entry-checks';
 
@@ -119,7 +122,12 @@ export interface MachineContext {
   operatorChange?: { action: 'changed' | 'reset' | 'unlocked'; operator: string };
   /** Keyed card entry is allowed here (deps.allowKeyed): the card screen offers it. */
   keyedAllowed: boolean;
+  /** Why recovery opened, kept apart from `error` so a wrong password in its login cannot replace it. */
+  recoveryReason?: RecoveryReason;
 }
+
+/** The reset button held through boot, or the error that sent the terminal to recovery. */
+export type RecoveryReason = { readonly resetHeld: true } | { readonly code: string };
 
 export type MachineEvent =
   | { type: 'LOGIN'; operator: string; password: string }
@@ -169,10 +177,16 @@ export function createTerminalMachine(deps: MachineDeps) {
     printer: deps.printer, engine: need(c.terminal, 'terminal').engine, lang: deps.lang ?? 'zh', merchantName: deps.merchantName ?? 'TEST MERCHANT', clock: deps.clock,
   });
   const engineOf = (c: MachineContext) => need(c.terminal, 'terminal').engine;
+  /**
+   * The terminal's time and zone: the engine's clock (corrected by the host's time at sign-on) once
+   * a terminal is open, so a refund's original date is checked against the host's calendar.
+   */
+  const nowOf = (c: MachineContext): { ms: number; zone: number } =>
+    c.terminal ? { ms: c.terminal.engine.now(), zone: c.terminal.engine.tzOffsetMinutes } : { ms: deps.clock(), zone: TZ_OFFSET_MINUTES_DEFAULT };
   /** What is wrong with the refund's details (reference number, original date, amount), if anything. */
   const refundError = (c: MachineContext, e: { rrn: string; dateMmdd: string; amountFen: number }): PosError | undefined => {
     try {
-      checkRefundDetails(e.rrn, e.dateMmdd, deps.clock());
+      checkRefundDetails(e.rrn, e.dateMmdd, nowOf(c).ms, nowOf(c).zone);
       engineOf(c).checkAmount(e.amountFen);
       return undefined;
     } catch (err) {
@@ -253,7 +267,7 @@ export function createTerminalMachine(deps: MachineDeps) {
       hasDuplicate: ({ context }) => context.duplicate !== undefined,
       pinRequired: ({ context }) => context.card?.pinRequired === true,
       keyedAllowed: () => deps.allowKeyed === true,
-      keyedValid: ({ event }) => deps.allowKeyed === true && event.type === 'KEYED' && keyedError(event, deps.clock()) === undefined,
+      keyedValid: ({ context, event }) => deps.allowKeyed === true && event.type === 'KEYED' && keyedError(event, nowOf(context)) === undefined,
       refundValid: ({ context, event }) => event.type === 'REFUND_DETAILS' && refundError(context, event) === undefined,
       approved: ({ event }) => (event as unknown as { output: FlowResult }).output.outcome === 'approved',
       storageError: ({ event }) => STORAGE_KINDS.includes(kindOf((event as unknown as { error?: unknown; output?: FlowResult }).error ?? failedError(event)) as ErrorKind),
@@ -291,6 +305,8 @@ export function createTerminalMachine(deps: MachineDeps) {
       },
       recovery: {
         initial: 'locked',
+        // Entry actions run after the transition's own (notice, setError): both are known here.
+        entry: assign({ recoveryReason: ({ context }): RecoveryReason | undefined => (context.notice === 'reset-held' ? { resetHeld: true } : context.error ? { code: context.error.code } : undefined) }),
         states: {
           locked: { on: { LOGIN: 'authenticating' } },
           authenticating: {
@@ -480,7 +496,7 @@ export function createTerminalMachine(deps: MachineDeps) {
               KEYED: [
                 { guard: 'keyedValid', target: 'checkDuplicate', actions: [assign({ card: ({ event }) => keyedCard(event.pan, event.expiry) }), 'clearError'] },
                 // A wrong number or expiry: the error, and the card wait goes on (nothing lost).
-                { guard: 'keyedAllowed', actions: assign({ error: ({ event }) => errorView(keyedError(event, deps.clock())) }) },
+                { guard: 'keyedAllowed', actions: assign({ error: ({ context, event }) => errorView(keyedError(event, nowOf(context))) }) },
               ],
             },
           },
@@ -579,7 +595,7 @@ export function createTerminalMachine(deps: MachineDeps) {
             on: {
               KEYED: [
                 { guard: 'keyedValid', target: 'online', actions: [assign({ card: ({ event }) => keyedCard(event.pan, event.expiry) }), 'clearError'] },
-                { guard: 'keyedAllowed', actions: assign({ error: ({ event }) => errorView(keyedError(event, deps.clock())) }) },
+                { guard: 'keyedAllowed', actions: assign({ error: ({ context, event }) => errorView(keyedError(event, nowOf(context))) }) },
               ],
             },
           },
@@ -653,7 +669,10 @@ export function createTerminalMachine(deps: MachineDeps) {
         initial: 'authorize',
         on: { CANCEL: 'idle' },
         states: {
-          authorize: authorizeStates('settling'),
+          authorize: authorizeStates('confirm'),
+          // The totals the 0500 will carry (field 48) are shown and OK asked before anything is
+          // sent or frozen; CANCEL (the settlement's own) backs out with nothing sent.
+          confirm: { on: { OK: 'settling' } },
           settling: {
             on: { CANCEL: {} },
             invoke: {
@@ -752,7 +771,7 @@ export function createTerminalMachine(deps: MachineDeps) {
   }
 
   function parentOf(next: string): string {
-    return next === 'trace' ? 'void.trace' : next === 'details' ? 'refund.details' : next === 'choose' ? 'operators.choose' : 'settlement.settling';
+    return next === 'trace' ? 'void.trace' : next === 'details' ? 'refund.details' : next === 'choose' ? 'operators.choose' : 'settlement.confirm';
   }
 
   function financialOnline(src: 'voidSale' | 'refund') {
@@ -778,10 +797,10 @@ export function createTerminalMachine(deps: MachineDeps) {
  * anything; never names the PAN. The Luhn check digit is checked at the keypad (boot/input.ts),
  * where the operator can still correct a typo (runtime/txn/entry-checks.ts says why not here).
  */
-function keyedError(e: { pan: string; expiry: string }, nowMs: number): PosError | undefined {
+function keyedError(e: { pan: string; expiry: string }, now: { ms: number; zone: number }): PosError | undefined {
   try {
     checkKeyedPan(e.pan, { luhn: false });
-    checkExpiry(e.expiry, nowMs);
+    checkExpiry(e.expiry, now.ms, now.zone);
     return undefined;
   } catch (err) {
     return isPosError(err) ? err : new PosError('OPR_INPUT', 'keyed card not valid');
@@ -818,12 +837,19 @@ export interface MachineView {
     readonly signedOn: boolean;
     readonly reversalPending: boolean;
     readonly batch?: number;
+    /**
+     * The totals a settlement is about to send (settlement.confirm): those of a settlement already
+     * begun (frozen in the journal), else the open batch's as the host counts them.
+     */
+    readonly settlementTotals?: SettlementTotals;
     /** The sale a void is about to cancel (void.confirm), as a receipt shows it. */
     readonly voidTarget?: TxnView;
     /** The card screen may offer keyed entry (FUNC). */
     readonly keyedAllowed?: boolean;
     /** The password change, reset or unlock just done (operator number, no secret). */
     readonly operatorChange?: { readonly action: 'changed' | 'reset' | 'unlocked'; readonly operator: string };
+    /** Why recovery opened (recovery states only). */
+    readonly recoveryReason?: RecoveryReason;
   };
 }
 
@@ -846,7 +872,8 @@ export function viewOf(snap: TerminalSnapshot): MachineView {
       reportPending: c.reportPending, settlement: c.settlement, exportedTo: c.exportedTo, signedOn: engine?.signedOn ?? false,
       reversalPending: engine?.state.pendingReversal !== undefined, batch: engine?.state.batch,
       voidTarget: c.voidStan !== undefined && c.flow === 'void' ? engine?.txn(c.voidStan) : undefined,
-      keyedAllowed: c.keyedAllowed, operatorChange: c.operatorChange,
+      settlementTotals: engine && snap.matches({ settlement: 'confirm' }) ? engine.state.settlement?.totals ?? batchTotals(engine.state) : undefined,
+      keyedAllowed: c.keyedAllowed, operatorChange: c.operatorChange, recoveryReason: c.recoveryReason,
     },
   };
 }

@@ -14,6 +14,7 @@ import { PrintBlock, PrintJob, Printer, MonoImage } from '../hal/printer';
 import { SettlementTotals, SettlementVerdict } from './host/messages';
 import { TxnView, TerminalEngine } from './txn/engine';
 import { operatorShown } from './operators';
+import { TZ_OFFSET_MINUTES_DEFAULT, formatDateTime, hostInstant } from '../common/time';
 
 export type Lang = 'zh' | 'en';
 export type Copy = 'merchant' | 'customer';
@@ -45,6 +46,8 @@ export interface ReceiptOptions {
   readonly tid: string;
   readonly mid: string;
   readonly printedAtMs: number;
+  /** The terminal's zone, minutes east of UTC (default UTC+8). */
+  readonly tzOffsetMinutes?: number;
   readonly signature?: MonoImage;
   readonly eReceiptBase?: string;
 }
@@ -60,12 +63,15 @@ function pad6(n: number): string {
   return String(n).padStart(6, '0');
 }
 
-function when(t: TxnView, atMs: number): string {
-  const d = new Date(t.atMs || atMs);
-  const yyyy = d.getFullYear();
-  const md = t.hostDate ?? `${String(d.getMonth() + 1).padStart(2, '0')}${String(d.getDate()).padStart(2, '0')}`;
-  const hms = t.hostTime ?? `${String(d.getHours()).padStart(2, '0')}${String(d.getMinutes()).padStart(2, '0')}${String(d.getSeconds()).padStart(2, '0')}`;
-  return `${yyyy}/${md.slice(0, 2)}/${md.slice(2)} ${hms.slice(0, 2)}:${hms.slice(2, 4)}:${hms.slice(4)}`;
+/**
+ * The transaction's time in the terminal's zone: the host's (fields 12/13, UTC+8, the year nearest
+ * the terminal's record of it) when it answered, else the terminal's own. Never the process's zone:
+ * a server in UTC once printed yesterday's date on a slip whose screen said today.
+ */
+function when(t: TxnView, atMs: number, tzOffsetMinutes: number): string {
+  const own = t.atMs || atMs;
+  const host = t.hostDate !== undefined && t.hostTime !== undefined ? hostInstant(t.hostTime, t.hostDate, own) : undefined;
+  return formatDateTime(host ?? own, tzOffsetMinutes, { sep: '/', seconds: true });
 }
 
 /** The e-receipt link: identifies the slip by terminal, batch, trace and RRN; never the card. */
@@ -84,7 +90,7 @@ export function receiptJob(t: TxnView, o: ReceiptOptions): PrintJob {
     kind: 'text', label: 'details', text: [
       `${s.merchant}: ${o.merchantName}`, `${s.mid}: ${o.mid}`, `${s.tid}: ${o.tid}  ${s.operator}: ${operatorShown(t.operator)}`,
       `${s.card}: ${t.panMasked}`, `${s.kind[t.kind]}`, `${s.batch}: ${pad6(t.batch)}  ${s.stan}: ${pad6(t.stan)}`,
-      `${s.rrn}: ${t.rrn ?? ''}`, `${s.auth}: ${t.authCode ?? ''}`, `${s.date}: ${when(t, o.printedAtMs)}`,
+      `${s.rrn}: ${t.rrn ?? ''}`, `${s.auth}: ${t.authCode ?? ''}`, `${s.date}: ${when(t, o.printedAtMs, o.tzOffsetMinutes ?? TZ_OFFSET_MINUTES_DEFAULT)}`,
     ].join('\n'),
   });
   const signed = t.kind === 'void' ? -t.amountFen : t.kind === 'refund' ? -t.amountFen : t.amountFen;
@@ -118,12 +124,13 @@ export interface ReportInput {
   readonly merchantName: string;
   readonly reprint: boolean;
   readonly lang: Lang;
+  /** The terminal's zone, minutes east of UTC (default UTC+8). */
+  readonly tzOffsetMinutes?: number;
 }
 
 export function settlementReportJob(r: ReportInput): PrintJob {
   const s = T[r.lang];
-  const d = new Date(r.atMs);
-  const date = `${d.getFullYear()}/${String(d.getMonth() + 1).padStart(2, '0')}/${String(d.getDate()).padStart(2, '0')} ${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+  const date = formatDateTime(r.atMs, r.tzOffsetMinutes ?? TZ_OFFSET_MINUTES_DEFAULT, { sep: '/' });
   const blocks: PrintBlock[] = [];
   if (r.reprint) blocks.push({ kind: 'text', text: `*** ${s.reprint} ***`, align: 'center', bold: true, label: 'reprint mark' });
   blocks.push({ kind: 'text', text: s.report, align: 'center', bold: true, size: { width: 1, height: 2 }, label: 'title' });
@@ -157,7 +164,7 @@ export async function printReceipt(ctx: PrintContext, stan: number, copy: Copy, 
   const reprint = reprintAsked || t.printed.includes(copy);
   const ids = ctx.engine.config.ids;
   const job = receiptJob(t, {
-    lang: ctx.lang, copy, reprint, merchantName: ctx.merchantName, tid: ids.tid, mid: ids.mid, printedAtMs: ctx.clock(),
+    lang: ctx.lang, copy, reprint, merchantName: ctx.merchantName, tid: ids.tid, mid: ids.mid, printedAtMs: ctx.engine.now(), tzOffsetMinutes: ctx.engine.tzOffsetMinutes,
     signature: copy === 'merchant' ? ctx.engine.signatureImage(stan) : undefined,
   });
   await ctx.printer.print(job);
@@ -172,7 +179,7 @@ export async function printSettlementReport(ctx: PrintContext, reprintAsked = fa
   const reprint = reprintAsked || closed.reportPrinted;
   await ctx.printer.print(settlementReportJob({
     batch: closed.batch, totals: closed.totals, verdict: closed.verdict, atMs: closed.closedAtMs, tid: ids.tid, mid: ids.mid,
-    merchantName: ctx.merchantName, reprint, lang: ctx.lang,
+    merchantName: ctx.merchantName, reprint, lang: ctx.lang, tzOffsetMinutes: ctx.engine.tzOffsetMinutes,
   }));
   await ctx.engine.markReportPrinted(closed.batch, reprint);
 }

@@ -43,7 +43,13 @@ export interface KeysPayload {
   readonly kcvPik: Buffer; readonly kcvMak: Buffer; readonly kcvTdk: Buffer;
 }
 
-export interface SignOnPayload { readonly stan: number; readonly batch: number; readonly operator: string; readonly kcvPik: Buffer; readonly kcvMak: Buffer }
+export interface SignOnPayload {
+  readonly stan: number; readonly batch: number; readonly operator: string; readonly kcvPik: Buffer; readonly kcvMak: Buffer;
+  /** Set when the host's time (0810 fields 12/13) corrected the clock: the offset now in force. */
+  readonly clockOffsetMs?: number;
+  /** The 0810's 60.2 when it was higher than the terminal's batch (taken: a batch record precedes). */
+  readonly hostBatch?: number;
+}
 export interface SignOffPayload { readonly stan: number; readonly operator: string; readonly reason: 'operator' | 'mac-failure' }
 
 /** Everything needed to rebuild the request's reversal and its batch upload record. */

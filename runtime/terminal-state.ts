@@ -17,7 +17,7 @@
  */
 import { DecodedRecord, RecordType } from '../storage/record';
 import { invariant } from '../common/errors';
-import { EntryMode, ReversalReason, SettlementTotals, SettlementVerdict, STAN_MAX, ZERO_TOTALS } from './host/messages';
+import { BATCH_MAX, EntryMode, ReversalReason, SettlementTotals, SettlementVerdict, STAN_MAX, ZERO_TOTALS } from './host/messages';
 import {
   KeysPayload, OperatorPayload, ReceiptCopy, ReversalPendingPayload, Role, SettlementStepName, TxnBeginPayload, TxnKind,
   buf, num, optField55, optNum, optStr, str, totalsOf,
@@ -93,7 +93,15 @@ export interface TerminalState {
    * after the sale's batch was settled. At most REFUND_ORIGINALS_COUNT_MAX, oldest dropped.
    */
   readonly salesByRrn: Map<string, OriginalSale>;
+  /**
+   * The journal was rebuilt (salvage, restore, factory reset: a `recovery` record with a
+   * continuation) since the open batch began: the host may hold transactions this journal lost,
+   * so its settlement uploads the batch whatever the verdict (runtime/txn/settlement.ts).
+   */
+  reconcileBatch?: boolean;
   lastSeq: number;
+  /** The clock correction the last host time set (sign-on record); 0 before any. */
+  clockOffsetMs?: number;
 }
 
 /** What field 61 of a refund or void needs of the original sale. */
@@ -153,6 +161,9 @@ export function applyRecord(s: TerminalState, r: DecodedRecord): void {
     case RecordType.signOn:
       invariant(s.keys !== undefined, 'sign-on recorded without keys', { seq: r.seq });
       s.signedOn = true;
+      if (p.clockOffsetMs !== undefined) {
+        s.clockOffsetMs = num(p.clockOffsetMs, 'clockOffsetMs');
+      }
       return;
     case RecordType.signOff:
       s.signedOn = false;
@@ -176,6 +187,7 @@ export function applyRecord(s: TerminalState, r: DecodedRecord): void {
     case RecordType.settlementStep: return applySettlementStep(s, r);
     case RecordType.batchClosed: return applyBatchClosed(s, r);
     case RecordType.operator: return applyOperator(s, p as unknown as OperatorPayload);
+    case RecordType.recovery: return applyRebuild(s, r);
     default:
       return; // journal-created, settings, admin actions, recovery, test: no state here
   }
@@ -291,6 +303,31 @@ function applyBatchClosed(s: TerminalState, r: DecodedRecord): void {
   s.batch = num(p.nextBatch, 'nextBatch');
   s.settlement = undefined;
   s.txns.clear();
+  s.reconcileBatch = undefined;
+}
+
+/**
+ * A rebuilt journal's continuation (runtime/rebuild.ts): the STAN continues after the safety gap;
+ * a batch found open beyond this journal's means its open batch was settled in lost records, so
+ * its transactions leave the open state (a pending reversal stays: it names its own batch).
+ * A `recovery` record without a continuation (a cut torn tail) changes nothing.
+ */
+function applyRebuild(s: TerminalState, r: DecodedRecord): void {
+  const p = r.payload;
+  if (p.stanLast === undefined && p.batch === undefined) return;
+  const stanLast = optNum(p.stanLast, 'stanLast');
+  if (stanLast !== undefined) {
+    invariant(stanLast >= 1 && stanLast <= STAN_MAX, 'continuation STAN out of range', { seq: r.seq, stanLast });
+    s.stanLast = stanLast;
+  }
+  const batch = optNum(p.batch, 'batch');
+  if (batch !== undefined && batch !== s.batch) {
+    invariant(batch >= 1 && batch <= BATCH_MAX, 'continuation batch out of range', { seq: r.seq, batch });
+    s.batch = batch;
+    s.txns.clear();
+    s.settlement = undefined;
+  }
+  s.reconcileBatch = true;
 }
 
 function applyOperator(s: TerminalState, p: OperatorPayload): void {

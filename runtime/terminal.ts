@@ -13,6 +13,7 @@ import { Operators, SCRYPT_N_DEFAULT } from './operators';
 import { Store } from './store';
 import { HostExchange, TerminalConfig, TerminalEngine } from './txn/engine';
 import { Request } from './host/messages';
+import type { AdjustableClock } from '../common/time';
 
 export interface OpenTerminalOptions {
   readonly journal: Journal;
@@ -21,6 +22,8 @@ export interface OpenTerminalOptions {
   readonly deviceKey: DeviceKeyProvider;
   readonly random: RandomBytes;
   readonly clock: () => number;
+  /** The clock the host's time corrects (its `now` should be `clock`): see EngineDeps. */
+  readonly clockControl?: AdjustableClock;
   readonly logger?: Logger;
   readonly scryptN?: number;
   readonly onSend?: (type: Request['type'], stan: number) => void;
@@ -35,6 +38,6 @@ export interface Terminal {
 /** Replays the journal (InvariantError: recovery mode) and builds the engine over it. */
 export function openTerminal(o: OpenTerminalOptions): Terminal {
   const store = Store.load(o.journal);
-  const engine = new TerminalEngine({ store, host: o.host, config: o.config, deviceKey: o.deviceKey, random: o.random, clock: o.clock, logger: o.logger, onSend: o.onSend });
+  const engine = new TerminalEngine({ store, host: o.host, config: o.config, deviceKey: o.deviceKey, random: o.random, clock: o.clock, clockControl: o.clockControl, logger: o.logger, onSend: o.onSend });
   return { store, engine, operators: new Operators(store, o.random, o.scryptN ?? SCRYPT_N_DEFAULT) };
 }

@@ -6,9 +6,9 @@
  * State names (match these in runtime/; the data type of each is `ScreenData[name]`):
  *
  *   boot             { step: 'self-test'|'journal'|'pending'|'network'|'ready', stepIndex, stepCount }
- *   recovery         { selected, reasonCode? }                 menu: verify, export, restore, salvage, factory reset, diagnostics, restart, pending work, system
+ *   recovery         { selected, reasonCode?, resetHeld? }               menu: verify, export, restore, salvage, factory reset, diagnostics, restart, pending work, system
  *   restored         { transaction, outcome: 'reversed'|'completed'|'resumed' }   after a power loss
- *   login            { field: 'operator'|'password', operator, passwordLength, attemptsLeft? }
+ *   login            { field: 'operator'|'password', operator, passwordLength, attemptsLeft?, mode? ('recovery': the administrator's) }
  *   signOn           { attempt, attemptMax }
  *   idle             { merchantName, nowMs, tzOffsetMinutes (default +480), status }
  *   mainMenu         { selected, status? }                     sale, void, refund, balance, reprint, settlement, sign-off, diagnostics, settings
@@ -33,10 +33,12 @@
  *   duplicateWarning { amountFen, trace, pan? }                  the same card and amount approved moments ago: OK goes on, CANCEL stops
  *   voidTrace        { digits, refused? }
  *   voidConfirm      { trace, amountFen, pan? }
+ *   amountConfirm    { transaction, amountFen }                a large amount (over the configured limit): OK goes on to the card, CANCEL stops
  *   balanceResult    { balanceFen }
  *   reprint          { selected }                              last receipt / by trace number
  *   reprintTrace     { digits, refused? }
  *   settlement       { step: 'totals'|'upload'|'closing'|'printing', stepIndex, stepCount }
+ *   settlementConfirm { batch, saleCount, saleFen, refundCount, refundFen }    the totals the 0500 will carry: OK sends, CANCEL backs out
  *   settlementResult { balanced, batch, saleCount, saleFen, refundCount, refundFen }
  *   signOff          { done }
  *   lowBattery       { percent, charging, critical }
@@ -56,6 +58,8 @@ import { StringKey, t, maskPan } from './strings';
 import { numbered } from './widgets/menu';
 import { errorScreen } from './error-screens';
 import { AMOUNT_FEN_MAX_DEFAULT } from './widgets/amount-entry';
+import { recoveryReasonText, rt } from './recovery-strings';
+import { formatDateTime } from '../common/time';
 
 export type Transaction = 'sale' | 'void' | 'refund' | 'balance' | 'signOn' | 'settlement';
 export type CardMethod = 'swipe' | 'insert' | 'tap';
@@ -64,9 +68,9 @@ export type Refused = 'max' | 'zero' | 'too-short' | 'pan-length' | 'luhn' | 'ex
 
 export interface ScreenData {
   boot: { step: 'self-test' | 'journal' | 'pending' | 'network' | 'ready'; stepIndex: number; stepCount: number };
-  recovery: { selected: number; reasonCode?: string };
+  recovery: { selected: number; reasonCode?: string; resetHeld?: boolean };
   restored: { transaction: Transaction; outcome: 'reversed' | 'completed' | 'resumed' };
-  login: { field: 'operator' | 'password'; operator: string; passwordLength: number; attemptsLeft?: number; refused?: Refused };
+  login: { field: 'operator' | 'password'; operator: string; passwordLength: number; attemptsLeft?: number; refused?: Refused; mode?: 'recovery' };
   signOn: { attempt: number; attemptMax: number };
   idle: { merchantName: Txt; nowMs: number; tzOffsetMinutes: number; status: StatusLine };
   mainMenu: { selected: number; status?: StatusLine };
@@ -91,10 +95,12 @@ export interface ScreenData {
   duplicateWarning: { amountFen: number; trace: string; pan?: string };
   voidTrace: { digits: string; refused?: Refused };
   voidConfirm: { trace: string; amountFen: number; pan?: string };
+  amountConfirm: { transaction: Transaction; amountFen: number };
   balanceResult: { balanceFen: number };
   reprint: { selected: number };
   reprintTrace: { digits: string; refused?: Refused };
   settlement: { step: 'totals' | 'upload' | 'closing' | 'printing'; stepIndex: number; stepCount: number };
+  settlementConfirm: { batch: string; saleCount: number; saleFen: number; refundCount: number; refundFen: number };
   settlementResult: { balanced: boolean; batch: string; saleCount: number; saleFen: number; refundCount: number; refundFen: number };
   signOff: { done: boolean };
   lowBattery: { percent: number; charging: boolean; critical: boolean };
@@ -140,10 +146,12 @@ export const DEFAULTS: { readonly [K in StateName]: ScreenData[K] } = {
   duplicateWarning: { amountFen: 0, trace: '000000' },
   voidTrace: { digits: '' },
   voidConfirm: { trace: '000000', amountFen: 0 },
+  amountConfirm: { transaction: 'sale', amountFen: 0 },
   balanceResult: { balanceFen: 0 },
   reprint: { selected: 0 },
   reprintTrace: { digits: '' },
   settlement: { step: 'totals', stepIndex: 0, stepCount: 4 },
+  settlementConfirm: { batch: '000001', saleCount: 0, saleFen: 0, refundCount: 0, refundFen: 0 },
   settlementResult: { balanced: true, batch: '000001', saleCount: 0, saleFen: 0, refundCount: 0, refundFen: 0 },
   signOff: { done: false },
   lowBattery: { percent: 10, charging: false, critical: false },
@@ -232,7 +240,8 @@ function boot(d: ScreenData['boot']): Screen {
 }
 
 function recovery(d: ScreenData['recovery']): Screen {
-  const lines = d.reasonCode ? [t('msg.recoveryReason', { code: d.reasonCode })] : undefined;
+  const why = recoveryReasonText(d);
+  const lines = why ? [why] : undefined;
   return { id: 'recovery', title: t('title.recovery'), ...(lines ? { lines } : {}), menu: { items: RECOVERY_ITEMS, selected: d.selected }, footer: t('footer.choose') };
 }
 
@@ -245,23 +254,21 @@ function restored(d: ScreenData['restored']): Screen {
 }
 
 function login(d: ScreenData['login']): Screen {
+  // Recovery's login says so: only an administrator gets in, and the technician must know where they are.
+  const recovery = d.mode === 'recovery';
   const input = d.field === 'operator'
-    ? { kind: 'digits' as const, label: t('label.operator'), digits: d.operator, lengthMax: 2 }
+    ? { kind: 'digits' as const, label: recovery ? rt('login.operator') : t('label.operator'), digits: d.operator, lengthMax: 2 }
     : { kind: 'password' as const, label: t('label.password'), digits: '*'.repeat(d.passwordLength), lengthMax: 8 };
   const notice = d.attemptsLeft !== undefined ? t('notice.attemptsLeft', { n: d.attemptsLeft }) : refusedNotice(d.refused);
-  return withNotice({ id: 'login', title: t('title.login'), input, footer: t('footer.ok') }, notice);
+  return withNotice({ id: 'login', title: recovery ? rt('login.title') : t('title.login'), input, footer: t('footer.ok') }, notice);
 }
 
 function signOn(d: ScreenData['signOn']): Screen {
   return { id: 'signOn', title: t('title.signOn'), lines: [t('msg.connecting'), t('msg.attempt', { n: d.attempt, max: d.attemptMax })], footer: t('footer.cancel') };
 }
 
-/** "2025-11-21 10:30" in the terminal's time zone (China: +480 minutes; no DST). */
-export function formatDateTime(nowMs: number, tzOffsetMinutes: number): string {
-  const d = new Date(nowMs + tzOffsetMinutes * 60_000);
-  const p = (n: number): string => String(n).padStart(2, '0');
-  return `${d.getUTCFullYear()}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}`;
-}
+/** "2025-11-21 10:30" in the terminal's time zone (common/time.ts: the receipt uses the same). */
+export { formatDateTime };
 
 function statusSummary(s: StatusLine): Txt | undefined {
   if (s.paper === 'out') return t('msg.paperOutShort');
@@ -398,6 +405,18 @@ function voidConfirm(d: ScreenData['voidConfirm']): Screen {
   return { id: 'voidConfirm', title: t('title.void'), lines, footer: t('footer.okCancel') };
 }
 
+/**
+ * A large amount is confirmed on a screen of its own, not the amount entry again: its title asks,
+ * the amount stands alone in the middle, the footer names OK and CANCEL (a digit typed too many
+ * is caught here, before the card).
+ */
+function amountConfirm(d: ScreenData['amountConfirm']): Screen {
+  return {
+    id: 'amountConfirm', title: t('title.confirmAmount'), lines: [amountText(d.amountFen), t('msg.largeAmount')],
+    align: 'center', footer: t('footer.okCancel'),
+  };
+}
+
 function balanceResult(d: ScreenData['balanceResult']): Screen {
   return { id: 'balanceResult', title: t('title.balance'), lines: [amountText(d.balanceFen)], align: 'center', footer: t('footer.ok') };
 }
@@ -406,6 +425,20 @@ const SETTLE_KEY = { totals: 'msg.settle.totals', upload: 'msg.settle.upload', c
 
 function settlement(d: ScreenData['settlement']): Screen {
   return { id: 'settlement', title: t('title.settlement'), lines: [t(SETTLE_KEY[d.step])], progress: { done: d.stepIndex, total: d.stepCount }, footer: t('footer.wait') };
+}
+
+/** Before the batch closes: what will be sent to the host, and OK asked (CANCEL: nothing sent). */
+function settlementConfirm(d: ScreenData['settlementConfirm']): Screen {
+  return {
+    id: 'settlementConfirm', title: t('title.settleConfirm'),
+    lines: [
+      t('msg.settle.sales', { n: d.saleCount, amount: yuan(d.saleFen) }),
+      t('msg.settle.refunds', { n: d.refundCount, amount: yuan(d.refundFen) }),
+      t('msg.settle.batch', { batch: d.batch }),
+      t('msg.settle.ask'),
+    ],
+    footer: t('footer.okCancel'),
+  };
 }
 
 function settlementResult(d: ScreenData['settlementResult']): Screen {
@@ -512,10 +545,10 @@ const BUILDERS: Builders = {
   signature: (d) => signature(d),
   duplicateWarning,
   voidTrace: (d) => digitsEntry('voidTrace', 'title.void', 'label.trace', 6, d),
-  voidConfirm, balanceResult,
+  voidConfirm, amountConfirm, balanceResult,
   reprint: (d) => ({ id: 'reprint', title: t('title.reprint'), menu: { items: REPRINT_ITEMS, selected: d.selected }, footer: t('footer.choose') }),
   reprintTrace: (d) => digitsEntry('reprintTrace', 'title.reprint', 'label.trace', 6, d),
-  settlement, settlementResult, signOff, lowBattery, paperOut, storageFailure, hostUnreachable, diagnostics, settings, language, factoryTest,
+  settlement, settlementConfirm, settlementResult, signOff, lowBattery, paperOut, storageFailure, hostUnreachable, diagnostics, settings, language, factoryTest,
   error: (d) => errorScreen(d.code, { page: d.page, ...(d.details ? { details: d.details } : {}), ...(d.retry ? { footer: t('footer.retry') } : {}) }),
 };
 

@@ -25,12 +25,12 @@
 import { createHmac } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { Logger, maskPan, silentLogger } from '../../common/log';
-import { TZ_OFFSET_MINUTES_DEFAULT, mmddIn } from '../../common/time';
+import { AdjustableClock, HOST_CLOCK_SKEW_MS_MAX, TZ_OFFSET_MINUTES_DEFAULT, hostInstant, mmddIn, yymmddIn } from '../../common/time';
 import { PosError, invariant, isPosError } from '../../common/errors';
 import { HostProfile } from '../host/fields';
 import { WorkingKeys, keyCheckValue, pinBlockFormat0 } from '../host/crypto';
 import {
-  Balance, EntryMode, FinancialResult, Request, ReversalReason, TerminalIds, AMOUNT_FEN_MAX,
+  Balance, EntryMode, FinancialResult, Request, ReversalReason, TerminalIds, AMOUNT_FEN_MAX, BATCH_MAX,
   buildBalance, buildRefund, buildReversal, buildSale, buildSignOff, buildSignOn, buildSignatureUpload, buildVoid,
   encodeRequest, parseAckResponse, parseFinancialResponse, parseReversalResponse, parseSignOnResponse,
 } from '../host/messages';
@@ -74,6 +74,8 @@ export interface TerminalConfig {
   readonly duplicateWindowMs?: number;
   readonly reversalTriesMax?: number;
   readonly merchantName?: string;
+  /** The terminal's time zone, minutes east of UTC (board file `timeZone`; default UTC+8). */
+  readonly tzOffsetMinutes?: number;
 }
 
 /** The part of HostTransport the engine uses (tests wrap it to count or kill). */
@@ -88,6 +90,12 @@ export interface EngineDeps {
   readonly deviceKey: DeviceKeyProvider;
   readonly random: RandomBytes;
   readonly clock: () => number;
+  /**
+   * The clock the host's time corrects (common/time.ts). When given, `clock` should be its `now`,
+   * so that everything else reading that clock (journal, screens) sees the correction; when
+   * absent the engine keeps the correction to itself.
+   */
+  readonly clockControl?: AdjustableClock;
   readonly logger?: Logger;
   /** Called right before a request leaves (tests mark the moment; nothing else may happen here). */
   readonly onSend?: (type: Request['type'], stan: number) => void;
@@ -146,10 +154,17 @@ export class TerminalEngine {
   /** The last operator session that signed on (pending work and re-sign-on reuse it). */
   lastSession: Session | undefined;
 
+  /** The terminal's clock: the injected one corrected by the host's time (sign-on). */
+  private readonly clock: AdjustableClock;
+
   constructor(private readonly deps: EngineDeps) {
     this.store = deps.store;
     this.config = deps.config;
     this.log = (deps.logger ?? silentLogger).child({ component: 'engine' });
+    this.clock = deps.clockControl ?? new AdjustableClock(deps.clock);
+    // The correction the last sign-on journaled survives a reboot: the device clock it corrected
+    // is still the one this process reads (the next sign-on corrects it again if it moved).
+    if (this.state.clockOffsetMs !== undefined) this.clock.setOffsetMs(this.state.clockOffsetMs);
     if (this.state.signedOn && this.state.keys) this.keys = this.openKeys();
   }
 
@@ -157,6 +172,8 @@ export class TerminalEngine {
   get signedOn(): boolean { return this.state.signedOn && this.keys !== undefined && !this.needsSignOn; }
   get amountFenMax(): number { return Math.min(this.config.amountFenMax ?? AMOUNT_FEN_MAX_DEFAULT, AMOUNT_FEN_MAX); }
   get confirmAboveFen(): number { return this.config.confirmAboveFen ?? CONFIRM_ABOVE_FEN_DEFAULT; }
+  /** The terminal's time zone in minutes east of UTC. */
+  get tzOffsetMinutes(): number { return this.config.tzOffsetMinutes ?? TZ_OFFSET_MINUTES_DEFAULT; }
 
   // ------------------------------------------------------------ sealing
 
@@ -231,25 +248,59 @@ export class TerminalEngine {
     const req = buildSignOn(this.config.profile, { ids: this.config.ids, stan, batch: this.state.batch, operator: session.operator });
     const tmk = this.config.tmk();
     let keys: WorkingKeys;
+    let hostTime: { time?: string; date?: string; batch?: number };
     try {
       const res = parseSignOnResponse(this.config.profile, req, await this.send(req, stan), tmk);
       if (!res.approved || !res.keys || !res.checkValues) {
         throw new PosError('HOST_SIGNON', `sign-on refused: ${res.responseCode} ${res.text.en}`, { responseCode: res.responseCode });
       }
       keys = res.keys;
+      hostTime = { time: res.hostTime, date: res.hostDate, batch: res.hostBatch };
     } finally {
       tmk.fill(0);
     }
     const dk = this.deps.deviceKey.deviceKey();
     const kcv = { kcvPik: keyCheckValue(keys.pik), kcvMak: keyCheckValue(keys.mak), kcvTdk: keyCheckValue(keys.tdk) };
+    const clockOffsetMs = this.hostClockOffset(hostTime.time, hostTime.date);
+    const hostBatch = this.hostBatchToTake(hostTime.batch);
     await this.store.commit([
       rec.keys({ pikEnc: seal(dk, keys.pik, this.aad('pik'), this.deps.random), makEnc: seal(dk, keys.mak, this.aad('mak'), this.deps.random), tdkEnc: seal(dk, keys.tdk, this.aad('tdk'), this.deps.random), ...kcv }),
-      rec.signOn({ stan, batch: this.state.batch, operator: session.operator, kcvPik: kcv.kcvPik, kcvMak: kcv.kcvMak }),
+      ...(hostBatch !== undefined ? [rec.batch(hostBatch)] : []),
+      rec.signOn({ stan, batch: hostBatch ?? this.state.batch, operator: session.operator, kcvPik: kcv.kcvPik, kcvMak: kcv.kcvMak, clockOffsetMs, hostBatch }),
     ], { reserve: true });
+    if (clockOffsetMs !== undefined) {
+      this.log.info({ fromOffsetMs: this.clock.offsetMs, toOffsetMs: clockOffsetMs }, 'clock set from the host time');
+      this.clock.setOffsetMs(clockOffsetMs);
+    }
+    if (hostBatch !== undefined) this.log.info({ batch: hostBatch }, 'batch number taken from the host');
     this.keys = keys;
     this.needsSignOn = false;
     this.lastSession = session;
     this.log.info({ stan, operator: session.operator }, 'signed on');
+  }
+
+  /**
+   * The clock offset to take from an 0810's 12/13 (docs/PROTOCOL.md, "Host time and parameters from
+   * sign-on"): only when the host's time differs from ours by more than 60 s; the year is the one
+   * nearest our own date. Undefined: keep the clock as it is.
+   */
+  private hostClockOffset(hhmmss: string | undefined, mmdd: string | undefined): number | undefined {
+    if (hhmmss === undefined || mmdd === undefined) return undefined;
+    const now = this.clock.now();
+    const hostMs = hostInstant(hhmmss, mmdd, now);
+    if (hostMs === undefined) {
+      this.log.warn({ hhmmss, mmdd }, 'sign-on response time is not a real date: clock left as it is');
+      return undefined;
+    }
+    if (Math.abs(hostMs - now) <= HOST_CLOCK_SKEW_MS_MAX) return undefined;
+    return this.clock.offsetMs + (hostMs - now);
+  }
+
+  /** The 0810's 60.2 when it is higher than our batch (never lower: a batch number never goes back). */
+  private hostBatchToTake(hostBatch: number | undefined): number | undefined {
+    if (hostBatch === undefined || !Number.isSafeInteger(hostBatch) || hostBatch < 1 || hostBatch > BATCH_MAX) return undefined;
+    if (this.state.settlement !== undefined || this.state.txns.size > 0) return undefined;
+    return hostBatch > this.state.batch ? hostBatch : undefined;
   }
 
   async signOff(session: Session): Promise<void> {
@@ -297,7 +348,7 @@ export class TerminalEngine {
   /** An approved, unvoided sale for the same card and amount within the window, if any. */
   recentDuplicate(card: CardInput, amountFen: number): TxnView | undefined {
     const tag = this.panTag(card.pan);
-    const since = this.deps.clock() - (this.config.duplicateWindowMs ?? DUPLICATE_WINDOW_MS_DEFAULT);
+    const since = this.clock.now() - (this.config.duplicateWindowMs ?? DUPLICATE_WINDOW_MS_DEFAULT);
     let found: Txn | undefined;
     for (const t of this.state.txns.values()) {
       if (t.kind === 'sale' && t.amountFen === amountFen && statusOf(this.state, t) === 'approved' && (t.resultAtMs ?? 0) >= since && t.panTag.equals(tag)) found = t;
@@ -312,8 +363,7 @@ export class TerminalEngine {
    * from the injected random source, 9F1E the TID). The machine passes it to the card read.
    */
   cardRequest(txnType: EmvTxnType, amountFen: number): CardRequest {
-    const d = new Date(this.deps.clock());
-    const yymmdd = String(d.getFullYear() % 100).padStart(2, '0') + String(d.getMonth() + 1).padStart(2, '0') + String(d.getDate()).padStart(2, '0');
+    const yymmdd = yymmddIn(this.clock.now(), this.tzOffsetMinutes);
     return { txnType, amountFen, dateYymmdd: yymmdd, unpredictable: this.deps.random(UNPREDICTABLE_NUMBER_BYTES), ifdSerial: this.config.ids.tid };
   }
 
@@ -607,7 +657,7 @@ export class TerminalEngine {
     for (const [i, t] of todo.entries()) {
       const sig = t.signature as NonNullable<Txn['signature']>;
       const req = buildSignatureUpload(this.config.profile, {
-        ids: this.config.ids, stan: stans[i], batch: this.state.batch, settlementDateMmdd: t.settlementDate ?? t.hostDate ?? mmdd(this.deps.clock()), rrn: t.rrn as string, image: sig.image,
+        ids: this.config.ids, stan: stans[i], batch: this.state.batch, settlementDateMmdd: t.settlementDate ?? t.hostDate ?? mmddIn(this.clock.now(), this.tzOffsetMinutes), rrn: t.rrn as string, image: sig.image,
       });
       const res = parseAckResponse(this.config.profile, req, await this.send(req, stans[i]));
       if (!res.approved) { this.log.warn({ stan: t.stan, code: res.responseCode }, 'signature upload refused'); continue; }
@@ -621,7 +671,7 @@ export class TerminalEngine {
 
   /** @internal */ sendRaw(req: Request, stan: number): Promise<Buffer> { return this.send(req, stan); }
   /** @internal */ reserveStans(count: number): { stans: number[]; record: RecordInput } { return this.stans(count); }
-  /** @internal */ now(): number { return this.deps.clock(); }
+  /** @internal */ now(): number { return this.clock.now(); }
   /** @internal */ get logger(): Logger { return this.log; }
 }
 
@@ -630,10 +680,6 @@ function hostMmdd(ms: number): string {
   return mmddIn(ms, TZ_OFFSET_MINUTES_DEFAULT);
 }
 
-export function mmdd(ms: number): string {
-  const d = new Date(ms);
-  return String(d.getMonth() + 1).padStart(2, '0') + String(d.getDate()).padStart(2, '0');
-}
 
 function packBits(image: MonoImage): Buffer {
   const out = Buffer.alloc(Math.ceil((image.width * image.height) / 8));

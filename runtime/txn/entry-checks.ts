@@ -8,13 +8,15 @@
  *   mmyyToYymm('1230') === '3012'                 // the card shows MM/YY; the message carries YYMM
  *   checkRefundDetails('123456789012', '1121', nowMs)  // E-OPR-18 / E-OPR-19
  *
- * Dates are in the terminal's time zone (China, UTC+8, no DST), like the host's field 13.
+ * Dates are in the terminal's time zone (default China, UTC+8, no DST; common/time.ts), like the
+ * host's field 13: never the process's.
  * A refund's original date (MMDD, no year) is the latest such day not after today: a December
  * sale refunded in January is last year's. It must be a real calendar date and at most
  * REFUND_AGE_DAYS_MAX days ago, so tomorrow's date (which would read as almost a year ago) is
  * refused as "in the future".
  */
 import { PosError } from '../../common/errors';
+import { TZ_OFFSET_MINUTES_DEFAULT } from '../../common/time';
 import { luhnValid } from '../../storage/record';
 
 export const PAN_KEYED_DIGITS_MIN = 13;
@@ -22,7 +24,6 @@ export const PAN_KEYED_DIGITS_MAX = 19;
 export const REFERENCE_DIGITS = 12;
 /** Oldest original sale a refund may name, in days (the acquirer's refund window). */
 export const REFUND_AGE_DAYS_MAX = 180;
-const TZ_OFFSET_MS = 8 * 3_600_000;
 const DAY_MS = 86_400_000;
 
 export type PanProblem = 'length' | 'luhn';
@@ -51,33 +52,34 @@ export function mmyyToYymm(mmyy: string): string {
   return `${mmyy.slice(2, 4)}${mmyy.slice(0, 2)}`;
 }
 
-function china(nowMs: number): Date {
-  return new Date(nowMs + TZ_OFFSET_MS);
+/** The zone's wall clock as a Date whose UTC fields read it. */
+function local(nowMs: number, tzOffsetMinutes: number): Date {
+  return new Date(nowMs + tzOffsetMinutes * 60_000);
 }
 
 /** YYMM: a real month; the card is valid to the end of that month. */
-export function expiryProblem(yymm: string, nowMs: number): ExpiryProblem | undefined {
+export function expiryProblem(yymm: string, nowMs: number, tzOffsetMinutes = TZ_OFFSET_MINUTES_DEFAULT): ExpiryProblem | undefined {
   if (!/^\d{4}$/.test(yymm)) return 'format';
   const month = Number(yymm.slice(2, 4));
   if (month < 1 || month > 12) return 'format';
-  const now = china(nowMs);
+  const now = local(nowMs, tzOffsetMinutes);
   const year = 2000 + Number(yymm.slice(0, 2));
   const nowMonths = now.getUTCFullYear() * 12 + now.getUTCMonth();
   return year * 12 + (month - 1) < nowMonths ? 'expired' : undefined;
 }
 
-export function checkExpiry(yymm: string, nowMs: number): void {
-  const p = expiryProblem(yymm, nowMs);
+export function checkExpiry(yymm: string, nowMs: number, tzOffsetMinutes = TZ_OFFSET_MINUTES_DEFAULT): void {
+  const p = expiryProblem(yymm, nowMs, tzOffsetMinutes);
   if (p) throw new PosError('OPR_EXPIRY', p === 'expired' ? 'card expired' : 'expiry is MMYY with a month 01..12', { problem: p });
 }
 
 /** The day MMDD names (the latest one not after today), or what is wrong with it. */
-export function originalDate(mmdd: string, nowMs: number): { date?: Date; problem?: DateProblem } {
+export function originalDate(mmdd: string, nowMs: number, tzOffsetMinutes = TZ_OFFSET_MINUTES_DEFAULT): { date?: Date; problem?: DateProblem } {
   if (!/^\d{4}$/.test(mmdd)) return { problem: 'format' };
   const month = Number(mmdd.slice(0, 2));
   const day = Number(mmdd.slice(2, 4));
   if (month < 1 || month > 12 || day < 1 || day > 31) return { problem: 'format' };
-  const now = china(nowMs);
+  const now = local(nowMs, tzOffsetMinutes);
   const today = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate());
   const real = (year: number): Date | undefined => {
     const d = new Date(Date.UTC(year, month - 1, day));
@@ -94,8 +96,8 @@ export function originalDate(mmdd: string, nowMs: number): { date?: Date; proble
   return { date };
 }
 
-export function checkRefundDetails(rrn: string, mmdd: string, nowMs: number): void {
+export function checkRefundDetails(rrn: string, mmdd: string, nowMs: number, tzOffsetMinutes = TZ_OFFSET_MINUTES_DEFAULT): void {
   if (!new RegExp(`^\\d{${REFERENCE_DIGITS}}$`).test(rrn)) throw new PosError('OPR_REFERENCE', `a reference number is ${REFERENCE_DIGITS} digits`, { digits: rrn.length });
-  const { problem } = originalDate(mmdd, nowMs);
+  const { problem } = originalDate(mmdd, nowMs, tzOffsetMinutes);
   if (problem) throw new PosError('OPR_DATE', problem === 'future' ? 'original date is in the future' : problem === 'too-old' ? `original date more than ${REFUND_AGE_DAYS_MAX} days ago` : 'original date is not a real MMDD date', { problem, mmdd });
 }

@@ -99,6 +99,13 @@ export class Ledger {
     return state;
   }
 
+  /** The batch the host expects a terminal to be in: one after the highest it closed (1 before any). */
+  expectedBatch(tid: string): number {
+    let highestClosed = 0;
+    for (const s of this.batchesByKey.values()) if (s.tid === tid && s.closed && s.batch > highestClosed) highestClosed = s.batch;
+    return highestClosed + 1;
+  }
+
   /** A copy of a batch's state, or undefined if the host never heard of it. */
   batchState(tid: string, batch: number): BatchState | undefined {
     const s = this.batchesByKey.get(`${tid}/${batch}`);
