@@ -3,7 +3,8 @@
  * Exit codes: 0 ok; 2 operating error (code printed); 3 verify found a torn tail (repairable by a
  * normal open); 4 verify found damage (recovery needed).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { Command, CommandContext, flagString } from './cli';
 import { PosError } from '../common/errors';
 import { Journal } from '../storage/journal';
@@ -92,7 +93,9 @@ const exportCmd: Command = {
 const importCmd: Command = {
   name: 'journal import', usage: 'journal import --in FILE [--dir D] [--passphrase-file F]', summary: 'verify a backup, then restore it (the old journal is moved aside)',
   async run(ctx) {
-    const r = await importFromFile(need(ctx, 'in'), journalDir(ctx), passphrase(ctx));
+    const dir = journalDir(ctx);
+    // A backup the terminal wrote on its own is sealed under its device key, beside the journal folder.
+    const r = await importFromFile(need(ctx, 'in'), dir, { passphrase: passphrase(ctx), deviceKey: () => deviceKeyBeside(dir) });
     ctx.out(`restored ${r.manifest.count} records of ${r.manifest.identity}, chain verified`);
     if (r.movedAside) ctx.out(`previous journal moved to ${r.movedAside}`);
     return 0;
@@ -113,3 +116,10 @@ const salvageCmd: Command = {
 };
 
 export const journalCommands: readonly Command[] = [verify, dump, exportCmd, importCmd, salvageCmd];
+
+/** The terminal's device key file beside a journal folder; read, never created (a new key opens nothing). */
+function deviceKeyBeside(dir: string): Buffer {
+  const file = join(dirname(resolve(dir)), 'device.key');
+  if (!existsSync(file)) throw new PosError('STO_BACKUP_INVALID', `backup is sealed under a device key: ${file} not found (restore it on the terminal that wrote it)`, { file });
+  return readFileSync(file);
+}

@@ -5,7 +5,7 @@
  * it must not show the TID, a masked PAN, an amount or any record in clear.
  */
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encode } from 'cbor-x';
 import { Journal } from '../../storage/journal';
@@ -16,6 +16,7 @@ import { rec } from '../../runtime/records';
 import { PosError } from '../../common/errors';
 import { Recovery } from '../../boot/recovery';
 import { exportJournalSealed } from '../../boot/terminal-app';
+import { main as pos } from '../../boot/pos';
 import { TEST_TERMINAL } from '../../sim/host/simulator';
 import { ADMIN, CASHIER, DEVICE_KEY, IDENTITY, Rig, magCard, rig, withOperators } from '../runtime/harness';
 
@@ -123,10 +124,24 @@ describe('backups the terminal writes on its own are sealed (issue 13 item 12)',
     assert.equal(restored.manifest.lastSeq, r.journal.lastSeq);
   });
 
+  it('posJournalImportRestoresASealedBackupWithTheDeviceKeyBesideTheJournal', async () => {
+    const file = exportJournalSealed(r.journal, join(dir, 'backup'), fixedDeviceKey(DEVICE_KEY), () => r.clock.ms);
+    const terminal = join(dir, 'terminal');
+    const out: string[] = [];
+    const err: string[] = [];
+    // No device key beside the journal yet: refused with the reason, nothing created.
+    assert.equal(await pos(['journal', 'import', '--in', file, '--dir', join(terminal, 'journal')], (l) => out.push(l), (l) => err.push(l)), 2);
+    assert.match(err.join('\n'), /E-STO-08.*device\.key not found/);
+    assert.equal(existsSync(join(terminal, 'device.key')), false);
+    mkdirSync(terminal);
+    writeFileSync(join(terminal, 'device.key'), DEVICE_KEY, { mode: 0o600 });
+    assert.equal(await pos(['journal', 'import', '--in', file, '--dir', join(terminal, 'journal')], (l) => out.push(l), (l) => err.push(l)), 0, err.join('\n'));
+    assert.match(out.join('\n'), new RegExp(`restored ${r.journal.lastSeq} records`));
+  });
+
   it('periodicBackupsAreSealedAndRefusedWithoutAKey', async () => {
     const usb = join(dir, 'usb');
     assert.equal(await code(() => new PeriodicBackup(r.journal, { backupDir: usb, everyRecords: 1, keepCountMax: 2 })), 'E-STO-08');
-    const { mkdirSync } = await import('node:fs');
     mkdirSync(usb);
     const p = new PeriodicBackup(r.journal, { backupDir: usb, everyRecords: 1, keepCountMax: 2, deviceKey: () => DEVICE_KEY });
     const file = p.backupNow();
