@@ -346,7 +346,7 @@ export class AcquirerSimulator {
     const state = r.state as TerminalState;
     const keys: WorkingKeys = { pik: this.randomBytes(16), mak: this.randomBytes(16), tdk: this.randomBytes(16) };
     state.keys = keys;
-    // 60.2 of the 0810 is the batch the host expects (host-8583.md, "Host time and parameters from
+    // 60.2 of the 0810 is the batch the host expects (docs/PROTOCOL.md, "Host time and parameters from
     // sign-on"): the terminal's own when it is at or past the host's, else the host's. 12/13 carry
     // the host's time (responseMessage).
     const f60 = textField(r.m, 60) ?? '00000000004';
