@@ -1,7 +1,8 @@
 /**
  * `pos journal verify|dump|export|import|salvage`: the technician's tools for the journal.
  * Exit codes: 0 ok; 2 operating error (code printed); 3 verify found a torn tail (repairable by a
- * normal open); 4 verify found damage (recovery needed).
+ * normal open); 4 verify or dump found damage, or LMDB cannot read the file (recovery needed; the
+ * file is only ever opened by a child process first, so a file that crashes LMDB never kills pos).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -10,6 +11,7 @@ import { PosError } from '../common/errors';
 import { Journal } from '../storage/journal';
 import { exportToFile, importFromFile } from '../storage/backup';
 import { salvage } from '../storage/salvage';
+import { ChildVerdict, unopenableReason, verdictIsDamage, verifyInChild } from '../storage/verify-child';
 import { typeName } from '../storage/record';
 import { readBoardFile } from '../hal/board';
 
@@ -33,30 +35,49 @@ function need(ctx: CommandContext, flag: string): string {
   return v;
 }
 
+/**
+ * What `journal verify` prints and returns for the child's verdict: 0 ok, 3 torn tail, 4 damage
+ * (naming the first bad record, or saying LMDB cannot read the file), 2 anything else.
+ */
+export function verifyOutcome(v: ChildVerdict, json: boolean): { exitCode: number; lines: string[] } {
+  const exitCode = v.status === 'ok' ? 0 : v.status === 'torn-tail' ? 3 : verdictIsDamage(v) ? 4 : 2;
+  if (v.status === 'unopenable' || v.status === 'error') {
+    const reason = v.status === 'unopenable' ? unopenableReason(v.signal) : v.message.replace(/^E-STO-\d\d /, '');
+    const code = v.status === 'unopenable' ? 'E-STO-05' : v.code ?? 'E-STO-03';
+    if (json) return { exitCode, lines: [JSON.stringify({ dir: v.dir, status: exitCode === 4 ? 'damaged' : 'error', code, reason })] };
+    return { exitCode, lines: [`journal ${v.dir}: ${exitCode === 4 ? 'damaged' : 'error'}`, `  ${code} ${reason}`, ...(exitCode === 4 ? ['  next: pos journal salvage, or pos journal import from a backup'] : [])] };
+  }
+  const damage = v.status === 'damaged' ? v.damage : undefined;
+  const tornTail = v.status === 'torn-tail' ? v.tornTail : undefined;
+  if (json) return { exitCode, lines: [JSON.stringify({ dir: v.dir, status: v.status, identity: v.identity, records: v.records, lastGoodSeq: v.lastGoodSeq, lastDigest: v.lastDigest, tornTail, damage, elapsedMs: v.elapsedMs })] };
+  const lines = [`journal ${v.dir}: ${v.status}`, `  identity ${v.identity || '(unreadable)'}; ${v.records} records verified (1..${v.lastGoodSeq}) in ${(v.elapsedMs ?? 0).toFixed(0)} ms`];
+  if (v.lastDigest) lines.push(`  last digest ${v.lastDigest}`);
+  if (v.status === 'torn-tail') lines.push(`  torn last record ${tornTail?.seq ?? v.lastGoodSeq + 1}${tornTail ? ` (${tornTail.reason})` : ''}: cut automatically on the next normal open`);
+  if (damage) lines.push(`  E-STO-05 damaged at record ${damage.seq}: ${damage.reason}`, '  next: pos journal salvage, or pos journal import from a backup');
+  return { exitCode, lines };
+}
+
 const verify: Command = {
   name: 'journal verify', usage: 'journal verify [--dir D | --board B] [--identity ID] [--json]', summary: 'check every record: checksums, chain, gaps',
   async run(ctx) {
     const dir = journalDir(ctx);
-    const j = await Journal.open({ dir, identity: flagString(ctx, 'identity'), readOnly: true });
-    const r = j.openReport;
-    await j.close();
-    const status = r.damage ? 'damaged' : r.tornTail ? 'torn-tail' : 'ok';
-    if (ctx.flags.has('json')) {
-      ctx.out(JSON.stringify({ dir, status, identity: r.identity, records: r.goodCount, lastGoodSeq: r.lastGoodSeq, lastDigest: r.lastGoodDigest.toString('hex'), tornTail: r.tornTail, damage: r.damage, elapsedMs: r.elapsedMs }));
-    } else {
-      ctx.out(`journal ${dir}: ${status}`);
-      ctx.out(`  identity ${r.identity}; ${r.goodCount} records verified (1..${r.lastGoodSeq}) in ${r.elapsedMs.toFixed(0)} ms`);
-      ctx.out(`  last digest ${r.lastGoodDigest.toString('hex')}`);
-      if (r.tornTail) ctx.out(`  torn last record ${r.tornTail.seq} (${r.tornTail.reason}): cut automatically on the next normal open`);
-      if (r.damage) ctx.out(`  E-STO-05 damaged at record ${r.damage.seq}: ${r.damage.reason}\n  next: pos journal salvage, or pos journal import from a backup`);
-    }
-    return r.damage ? 4 : r.tornTail ? 3 : 0;
+    // In a child: LMDB crashes the process on some damaged files (zeroed B-tree pages abort it).
+    const [v] = await verifyInChild([dir], flagString(ctx, 'identity'));
+    const r = verifyOutcome(v, ctx.flags.has('json'));
+    for (const line of r.lines) ctx.out(line);
+    return r.exitCode;
   },
 };
 
 const dump: Command = {
   name: 'journal dump', usage: 'journal dump [--dir D] [--from N] [--to N] [--json]', summary: 'print records (nothing sensitive is stored)',
   async run(ctx) {
+    // Checked in a child first: a file that crashes LMDB is reported, never opened here.
+    const [v] = await verifyInChild([journalDir(ctx)]);
+    if (v.status === 'unopenable' || (v.status === 'error' && verdictIsDamage(v))) {
+      for (const line of verifyOutcome(v, false).lines) ctx.err(line);
+      return 4;
+    }
     const j = await Journal.open({ dir: journalDir(ctx), readOnly: true });
     try {
       const from = Number(flagString(ctx, 'from') ?? 1);
@@ -66,7 +87,10 @@ const dump: Command = {
         if (ctx.flags.has('json')) ctx.out(JSON.stringify({ seq: r.seq, type: typeName(r.type), timeMs: r.timeMs, payload: JSON.parse(payload) as unknown }));
         else ctx.out(`${String(r.seq).padStart(8)} ${new Date(r.timeMs).toISOString()} ${typeName(r.type).padEnd(18)} ${payload}`);
       }
-      if (j.state === 'damaged') ctx.err(`E-STO-05 stopped before damaged record ${j.damage?.seq}: ${j.damage?.reason}`);
+      if (j.state === 'damaged') {
+        ctx.err(`E-STO-05 stopped before damaged record ${j.damage?.seq}: ${j.damage?.reason}`);
+        return 4;
+      }
     } finally {
       await j.close();
     }

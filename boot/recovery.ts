@@ -26,7 +26,7 @@ import { Journal } from '../storage/journal';
 import { BackupSecret, backupNeedsPassphrase, exportToFile, importFromFile, parseBackup } from '../storage/backup';
 import { DeviceKeyProvider, fileDeviceKey } from '../runtime/device-key';
 import { salvage } from '../storage/salvage';
-import { verifyInChild, ChildVerdict } from '../storage/verify-child';
+import { verifyInChild, ChildVerdict, unopenableReason } from '../storage/verify-child';
 import { PosError, isPosError, ERRORS, ErrorId } from '../common/errors';
 import { Logger, silentLogger } from '../common/log';
 import { Operators, Session, requirePermission, PASSWORD_ATTEMPTS_MAX } from '../runtime/operators';
@@ -156,6 +156,9 @@ export class Recovery {
   /** The open journal (opened on first use; a damaged one opens read-only, appends refused). */
   async journal(): Promise<Journal> {
     if (!this.journal_) {
+      // A file that crashes LMDB (zeroed B-tree pages abort it) is never opened in this process.
+      const [v] = existsSync(join(this.o.journalDir, 'data.mdb')) ? await verifyInChild([this.o.journalDir], this.o.identity) : [undefined];
+      if (v?.status === 'unopenable') throw new PosError('STO_DAMAGED', unopenableReason(v.signal), { signal: v.signal });
       this.journal_ = await Journal.open({ dir: this.o.journalDir, identity: this.o.identity, clock: this.clock, logger: this.log });
       try {
         this.store_ = Store.load(this.journal_);

@@ -35,7 +35,7 @@ import {
 } from './record';
 import { Damage, StoredEntry, VerifyReport, verifyEntries } from './verify';
 import { storageError } from './storage-errors';
-import { JournalDb, installCommitFailureGuard, metaPageProblem, openEnv } from './lmdb-env';
+import { JournalDb, installCommitFailureGuard, metaPageProblem, openEnv, recordsClaimedByMeta } from './lmdb-env';
 
 export const MAP_SIZE_BYTES_DEFAULT = 1024 * 1024 * 1024;
 export const CAPACITY_BYTES_DEFAULT = 256 * 1024 * 1024;
@@ -129,8 +129,9 @@ export class Journal {
   ) {
     this.state_ = openReport.damage ? 'damaged' : 'ok';
     this.nextSeq = openReport.lastGoodSeq + 1;
-    // An empty journal's first record links to the genesis digest of its identity.
-    this.lastDigest_ = openReport.lastGoodSeq === 0 ? genesisDigest(identity) : openReport.lastGoodDigest;
+    // An empty journal's first record links to the genesis digest of its identity (a journal
+    // whose identity is unreadable is damaged at record 1 and takes no append).
+    this.lastDigest_ = openReport.lastGoodSeq === 0 && identity !== '' ? genesisDigest(identity) : openReport.lastGoodDigest;
     this.refreshUsage();
   }
 
@@ -149,12 +150,21 @@ export class Journal {
       throw new PosError('STO_IDENTITY', `${options.dir}: ${report.damage.reason}`, { dir: options.dir });
     }
     const identity = report.identity ?? options.identity;
-    if (identity === undefined) {
+    if (identity === undefined && !report.damage && !report.tornTail && report.goodCount === 0) {
+      // Only a directory that truly holds no record (and no damage) is "no journal here".
       await db.close();
-      throw new PosError('STO_DAMAGED', `${options.dir}: no journal here and no identity to create one (provision the terminal first)`, { dir: options.dir });
+      throw new PosError('STO_DAMAGED', `${options.dir}: no journal here and no identity to create one (provision the terminal first)`, { dir: options.dir, noJournal: true });
     }
-    const journal = new Journal(db, options.dir, identity, report, options, log);
-    await journal.afterOpen(report);
+    // Record 1 unreadable and no identity given: the journal exists but its chain cannot even
+    // start. That is damage at record 1 (salvage --identity can still rebuild it), never "no
+    // journal here". A torn record 1 can only be cut and written again by an opener that knows
+    // the identity, so without one it is damage too (read-only openers still report it as torn).
+    const unknownIdentity = identity === undefined;
+    const asDamaged = unknownIdentity && !(options.readOnly && report.tornTail)
+      ? { ...report, tornTail: undefined, damage: report.damage ?? report.tornTail ?? { seq: 1, reason: 'record 1 (journal-created) cannot be read' } }
+      : report;
+    const journal = new Journal(db, options.dir, identity ?? '', asDamaged, options, log);
+    await journal.afterOpen(asDamaged);
     return journal;
   }
 
@@ -390,8 +400,16 @@ function preallocate(file: string, bytes: number): void {
  */
 async function refuseOrSetAside(options: JournalOptions, problem: string, log: Logger): Promise<void> {
   const file = join(options.dir, 'data.mdb');
-  if (scanRecords(readFileSync(file)).size > 0 || options.readOnly) {
-    throw new PosError('STO_DAMAGED', `${options.dir}: ${problem}; LMDB cannot be trusted to open it: run "pos journal salvage"`, { dir: options.dir, seq: 1 });
+  const records = scanRecords(readFileSync(file)).size;
+  if (records > 0) {
+    throw new PosError('STO_DAMAGED', `${options.dir}: ${problem}; LMDB cannot read this file: run "pos journal salvage"`, { dir: options.dir, seq: 1 });
+  }
+  const claimed = recordsClaimedByMeta(options.dir);
+  if (claimed > 0) {
+    throw new PosError('STO_DAMAGED', `${options.dir}: ${problem}; LMDB counted ${claimed} records but none survives in the file: restore from a backup`, { dir: options.dir, seq: 1 });
+  }
+  if (options.readOnly) {
+    throw new PosError('STO_DAMAGED', `${options.dir}: ${problem}; the file never held a record (its creation was cut off, nothing was acknowledged): the next start creates the journal again`, { dir: options.dir, seq: 1, neverWritten: true });
   }
   const aside = `${file}.unusable-${Date.now()}`;
   renameSync(file, aside);

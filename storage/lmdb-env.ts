@@ -39,14 +39,66 @@ export function openEnv(dir: string, options: EnvOptions = {}): JournalDb {
 }
 
 const META_MAGIC = 0xbeefc0de;
-const META_MAGIC_OFFSET = 24;
+/** LMDB's MDB_DATA_VERSION in lmdb-js 3.x; another value is a file LMDB would refuse or misread. */
+const META_DATA_VERSION = 2;
 const PAGE_BYTES_DEFAULT = 4096;
+const PAGE_BYTES_MAX = 65536;
+/** B-tree depth beyond any journal (2^32 records of 68 bytes fit in a depth of 6 at 4 KiB pages). */
+const TREE_DEPTH_MAX = 16;
+const P_META = 0x08;
+const P_INVALID = 0xffffffffffffffffn;
+
+/*
+ * Byte layout of an LMDB meta page as lmdb-js 3.x writes it (LMDB mdb.master3, 64-bit): a
+ * 24-byte page header (pgno u64, txnid u64, pad u16, flags u16, lower u16, upper u16), then
+ * MDB_meta: magic u32, version u32, address u64, mapsize u64, two MDB_db of 48 bytes (free
+ * list, main) whose first field of the free list's is the page size, then last_pg u64 and
+ * txnid u64. Little-endian on every board this runs on (x86-64, arm64, armhf).
+ */
+const OFF = {
+  pgno: 0, flags: 18, magic: 24, version: 28, pageSize: 48,
+  freeDepth: 54, mainFlags: 100, mainDepth: 102, mainEntries: 128, mainRoot: 136, freeRoot: 88, lastPage: 144, txnid: 152,
+} as const;
+
+interface Meta { readonly txnid: bigint; readonly lastPage: bigint; readonly pageBytes: number; readonly mainFlags: number }
+
+/** LMDB's persistent database flags (VALID_FLAGS within 16 bits): any other bit is damage. */
+const DB_FLAGS_KNOWN = 0x017e;
+
+/** What is wrong with one meta page (page `n` of a file of `fileBytes`), or its fields. */
+function readMeta(page: Buffer, n: number, fileBytes: number): Meta | string {
+  if (page.readUInt32LE(OFF.magic) !== META_MAGIC) return `LMDB meta page ${n} is damaged (no LMDB magic)`;
+  if (page.readBigUInt64LE(OFF.pgno) !== BigInt(n) || (page.readUInt16LE(OFF.flags) & P_META) === 0) return `LMDB meta page ${n} is damaged (page header)`;
+  if ((page.readUInt32LE(OFF.version) & 0xffff) !== META_DATA_VERSION) return `LMDB meta page ${n} is damaged (data version ${page.readUInt32LE(OFF.version) & 0xffff})`;
+  const pageBytes = page.readUInt32LE(OFF.pageSize);
+  if (pageBytes < PAGE_BYTES_DEFAULT || pageBytes > PAGE_BYTES_MAX || (pageBytes & (pageBytes - 1)) !== 0) return `LMDB meta page ${n} is damaged (page size ${pageBytes})`;
+  const lastPage = page.readBigUInt64LE(OFF.lastPage);
+  const filePages = BigInt(Math.floor(fileBytes / pageBytes));
+  // LMDB maps the file and trusts it: a page it reads beyond the end of the file is SIGBUS.
+  if (lastPage + 1n > filePages) return `data.mdb is ${fileBytes} bytes but LMDB meta page ${n} uses ${lastPage + 1n} pages of ${pageBytes} bytes (the file is truncated)`;
+  for (const [what, at] of [['main', OFF.mainRoot], ['free-list', OFF.freeRoot]] as const) {
+    const root = page.readBigUInt64LE(at);
+    if (root !== P_INVALID && root > lastPage) return `LMDB meta page ${n} is damaged (${what} root page ${root} beyond last page ${lastPage})`;
+  }
+  for (const at of [OFF.mainDepth, OFF.freeDepth]) {
+    if (page.readUInt16LE(at) > TREE_DEPTH_MAX) return `LMDB meta page ${n} is damaged (tree depth ${page.readUInt16LE(at)})`;
+  }
+  const mainFlags = page.readUInt16LE(OFF.mainFlags);
+  if ((mainFlags & ~DB_FLAGS_KNOWN) !== 0) return `LMDB meta page ${n} is damaged (database flags 0x${mainFlags.toString(16)})`;
+  return { txnid: page.readBigUInt64LE(OFF.txnid), lastPage, pageBytes, mainFlags };
+}
 
 /**
- * Checks LMDB's two meta pages before an open. LMDB silently falls back to the other meta page
- * when one is destroyed, which opens an OLDER snapshot that verifies cleanly while newer,
- * acknowledged records sit unreferenced in the file. A destroyed meta page is therefore damage
- * (salvage finds those records). Returns the problem, or undefined when both pages look right.
+ * Checks data.mdb before LMDB ever maps it, because LMDB trusts its file (DESIGN.md, "Facts
+ * found since the first release"): a 0-byte file segfaults a read-only open, a file shorter than
+ * its meta page says raises SIGBUS, a garbage meta field (version, page size, last page) crashes
+ * the open. And LMDB silently falls back to the other meta page when one is destroyed, which
+ * opens an OLDER snapshot that verifies cleanly while newer, acknowledged records sit unreferenced
+ * in the file: so both meta pages must be whole and consistent. Transaction N writes meta page
+ * N % 2, so the two pages hold consecutive transaction ids of the right parity (both 0 in a file
+ * never committed to). Returns the problem, or undefined when the file looks right (or is absent).
+ * Zeroed B-tree pages are not found here (LMDB aborts on some): open such files in a child first
+ * (storage/verify-child.ts).
  */
 export function metaPageProblem(dir: string): string | undefined {
   const file = join(dir, 'data.mdb');
@@ -54,14 +106,51 @@ export function metaPageProblem(dir: string): string | undefined {
   const fd = openSync(file, 'r');
   try {
     const size = fstatSync(fd).size;
-    if (size === 0) return undefined;
+    if (size === 0) return 'data.mdb is 0 bytes (its creation was cut off)';
     if (size < 2 * PAGE_BYTES_DEFAULT) return `data.mdb is ${size} bytes, shorter than its two meta pages`;
-    const page = Buffer.alloc(PAGE_BYTES_DEFAULT);
-    for (const n of [0, 1]) {
-      readSync(fd, page, 0, PAGE_BYTES_DEFAULT, n * PAGE_BYTES_DEFAULT);
-      if (page.readUInt32LE(META_MAGIC_OFFSET) !== META_MAGIC) return `LMDB meta page ${n} is damaged`;
-    }
+    const first = Buffer.alloc(PAGE_BYTES_DEFAULT);
+    readSync(fd, first, 0, PAGE_BYTES_DEFAULT, 0);
+    const m0 = readMeta(first, 0, size);
+    if (typeof m0 === 'string') return m0;
+    if (size < 2 * m0.pageBytes) return `data.mdb is ${size} bytes, shorter than its two meta pages`;
+    const second = Buffer.alloc(PAGE_BYTES_DEFAULT);
+    readSync(fd, second, 0, PAGE_BYTES_DEFAULT, m0.pageBytes);
+    const m1 = readMeta(second, 1, size);
+    if (typeof m1 === 'string') return m1;
+    if (m1.pageBytes !== m0.pageBytes) return `LMDB meta pages disagree on the page size (${m0.pageBytes}, ${m1.pageBytes})`;
+    // A database's flags never change after creation: pages that disagree mean one is damaged.
+    // (The environment flags may: lmdb-js records overlappingSync in them at each commit.)
+    if (m1.mainFlags !== m0.mainFlags) return 'LMDB meta pages disagree on the database flags (a meta page is damaged)';
+    const never = m0.txnid === 0n && m1.txnid === 0n;
+    const paired = (m0.txnid & 1n) === 0n && (m1.txnid & 1n) === 1n && (m1.txnid - m0.txnid === 1n || m0.txnid - m1.txnid === 1n);
+    if (!never && !paired) return `LMDB meta pages hold transactions ${m0.txnid} and ${m1.txnid}, not two consecutive ones (a meta page is damaged)`;
     return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * The most records either meta page of data.mdb says the main database holds (only pages with
+ * LMDB's magic count; 0 when none is readable). Tells a file whose creation was cut off (no
+ * meta page ever counted a record) from a journal that held records and lost them.
+ */
+export function recordsClaimedByMeta(dir: string): number {
+  const file = join(dir, 'data.mdb');
+  if (!existsSync(file)) return 0;
+  const fd = openSync(file, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    let claimed = 0n;
+    const page = Buffer.alloc(OFF.txnid + 8);
+    for (const n of [0, 1]) {
+      if (size < (n + 1) * PAGE_BYTES_DEFAULT) break;
+      readSync(fd, page, 0, page.length, n * PAGE_BYTES_DEFAULT);
+      if (page.readUInt32LE(OFF.magic) !== META_MAGIC) continue;
+      const entries = page.readBigUInt64LE(OFF.mainEntries);
+      if (entries > claimed) claimed = entries;
+    }
+    return Number(claimed > BigInt(Number.MAX_SAFE_INTEGER) ? BigInt(Number.MAX_SAFE_INTEGER) : claimed);
   } finally {
     closeSync(fd);
   }

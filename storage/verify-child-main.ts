@@ -12,9 +12,16 @@ async function verifyOne(dir: string, identity: string | undefined): Promise<Rec
     const r = j.openReport;
     await j.close();
     const status = r.damage ? 'damaged' : r.tornTail ? 'torn-tail' : 'ok';
-    return { dir, status, records: r.goodCount, lastGoodSeq: r.lastGoodSeq, damage: r.damage, tornTail: r.tornTail };
+    return {
+      dir, status, records: r.goodCount, lastGoodSeq: r.lastGoodSeq, damage: r.damage, tornTail: r.tornTail,
+      identity: r.identity, lastDigest: r.lastGoodDigest.toString('hex'), elapsedMs: r.elapsedMs,
+    };
   } catch (e) {
-    return { dir, status: 'error', code: isPosError(e) ? e.code : undefined, message: e instanceof Error ? e.message : String(e) };
+    return {
+      dir, status: 'error', code: isPosError(e) ? e.code : undefined, message: e instanceof Error ? e.message : String(e),
+      ...(isPosError(e) && e.detail.noJournal === true ? { noJournal: true } : {}),
+      ...(isPosError(e) && e.detail.neverWritten === true ? { neverWritten: true } : {}),
+    };
   }
 }
 

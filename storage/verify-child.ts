@@ -6,11 +6,41 @@
 import { join } from 'node:path';
 import { spawnModule } from '../common/spawn';
 
+/** What the verifying child saw of a readable journal (identity and digest for the CLI's report). */
+interface Walked {
+  records: number;
+  lastGoodSeq: number;
+  identity?: string;
+  lastDigest?: string;
+  elapsedMs?: number;
+}
+
 export type ChildVerdict =
-  | { dir: string; status: 'ok' | 'torn-tail'; records: number; lastGoodSeq: number }
-  | { dir: string; status: 'damaged'; records: number; lastGoodSeq: number; damage: { seq: number; reason: string } }
-  | { dir: string; status: 'error'; code?: string; message: string }
+  | ({ dir: string; status: 'ok' } & Walked)
+  | ({ dir: string; status: 'torn-tail'; tornTail?: { seq: number; reason: string } } & Walked)
+  | ({ dir: string; status: 'damaged'; damage: { seq: number; reason: string } } & Walked)
+  /**
+   * Refused at open with a typed error. `noJournal`: the directory holds no journal at all;
+   * `neverWritten`: data.mdb exists but never held a record (its creation was cut off), so a
+   * writable open creates the journal again.
+   */
+  | { dir: string; status: 'error'; code?: string; message: string; noJournal?: boolean; neverWritten?: boolean }
+  /** The child died (LMDB crashed on the file: SIGABRT, SIGBUS, SIGSEGV): LMDB cannot read it. */
   | { dir: string; status: 'unopenable'; signal: string };
+
+/** The operator's sentence for a file that kills LMDB (DESIGN.md: LMDB trusts its file). */
+export function unopenableReason(signal: string): string {
+  return `LMDB cannot read this file (the reader died: ${signal}): run "pos journal salvage"`;
+}
+
+/**
+ * True when the verdict is damage (the journal needs recovery): damaged, unopenable, or refused
+ * with a journal-damaged error other than "no journal here".
+ */
+export function verdictIsDamage(v: ChildVerdict): boolean {
+  if (v.status === 'damaged' || v.status === 'unopenable') return true;
+  return v.status === 'error' && !v.noJournal && (v.code === 'E-STO-05' || v.code === 'E-STO-11');
+}
 
 export const VERIFY_CHILD_TIMEOUT_MS_MAX = 60_000;
 
