@@ -26,6 +26,8 @@ async function settle(d: Driver): Promise<void> {
   await d.keys('MENU6');
   await d.until('settlement.authorize.ask');
   await d.keys('99OK9999OK');
+  await d.until('settlement.confirm');
+  await d.keys('OK');
   await d.until('settlement.result', () => true, 120_000);
   await d.keys('OK');
   await d.until('idle');

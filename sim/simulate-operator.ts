@@ -162,6 +162,7 @@ export function nextAction(c: OperatorContext): Action {
       return ev(`trace ${stan}`, undefined, { type: 'TRACE', stan });
     }
     case 'void.confirm': return ev('confirm void', undefined, { type: 'OK' });
+    case 'settlement.confirm': return ev('confirm settlement totals', undefined, { type: 'OK' });
     case 'refund.details': {
       const sales = approvedSales(c);
       if (sales.length === 0) return ev('cancel refund (no sale)', undefined, { type: 'CANCEL' });

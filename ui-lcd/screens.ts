@@ -435,7 +435,6 @@ function settlementConfirm(d: ScreenData['settlementConfirm']): Screen {
       t('msg.settle.sales', { n: d.saleCount, amount: yuan(d.saleFen) }),
       t('msg.settle.refunds', { n: d.refundCount, amount: yuan(d.refundFen) }),
       t('msg.settle.batch', { batch: d.batch }),
-      t('msg.settle.ask'),
     ],
     footer: t('footer.okCancel'),
   };

@@ -68,6 +68,8 @@ export const STRINGS = {
   'title.operators': s('Operators', '操作员管理'),
   'title.unlock': s('Unlock operator', '解锁操作员'),
   'title.keyed': s('Key in card', '手输卡号'),
+  'title.confirmAmount': s('Check amount', '请核对金额'),
+  'title.settleConfirm': s('Settle now?', '现在结算？'),
 
   // ---- menu items
   'menu.sale': s('Sale', '消费'),
@@ -189,6 +191,7 @@ export const STRINGS = {
   'msg.signStrokes': s('{n} strokes', '已签{n}笔'),
   'msg.signPadCancel': s('CANCEL=on paper', '取消键:纸上签名'),
   'msg.confirmVoid': s('Void this sale?', '确认撤销此交易？'),
+  'msg.largeAmount': s('Large amount', '大额交易'),
   'msg.duplicate': s('Same card and amount approved', '该卡该金额已成功'),
   'msg.balance': s('Balance {amount}', '余额{amount}'),
   'msg.settle.totals': s('Totals', '统计交易'),

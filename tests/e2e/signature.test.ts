@@ -88,6 +88,8 @@ describe('e2e: electronic signature on the pad (terminal process, simulator boar
     await d.keys('MENU6');
     await d.until('settlement.authorize.ask');
     await d.keys('99OK9999OK');
+    await d.until('settlement.confirm');
+    await d.keys('OK');
     const settled = await d.until('settlement.result');
     const batch = settled.data.settlement?.batch as number;
     await d.keys('OK');

@@ -176,6 +176,10 @@ describe('e2e: a trading day through the control interface (terminal process, si
     // ---- settlement (menu 6), supervisor
     await d.keys('MENU6');
     await supervisor('settlement.authorize.ask');
+    // The totals first (3 sales, one voided and not counted), OK sends them.
+    const asked = await d.until('settlement.confirm');
+    assert.equal(asked.data.settlementTotals?.saleCount, 3);
+    await d.keys('OK');
     const settled = await d.until('settlement.result');
     const result = await d.screen('settlementResult');
     assert.ok(result.includes('Balanced'), `settlement: ${result.join('|')}`);

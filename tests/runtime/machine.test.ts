@@ -394,7 +394,7 @@ describe('runtime state machine', function () {
     run.send({ type: 'REPRINT' }); run.send({ type: 'REPRINT_STAN', stan }); await run.until('paperOut');
     run.printer.paperOut = false;
     run.send({ type: 'PAPER_LOADED' }); await run.until('idle');
-    run.send({ type: 'SETTLE' }); await run.until('settlement.result'); run.send({ type: 'OK' }); await run.until('idle');
+    run.send({ type: 'SETTLE' }); await run.until('settlement.confirm'); run.send({ type: 'OK' }); await run.until('settlement.result'); run.send({ type: 'OK' }); await run.until('idle');
     run.send({ type: 'REPRINT' }); run.send({ type: 'REPRINT_REPORT' }); await run.until('idle');
     run.printer.paperOut = true;
     run.send({ type: 'REPRINT' }); run.send({ type: 'REPRINT_REPORT' }); await run.until('paperOut');
@@ -410,12 +410,12 @@ describe('runtime state machine', function () {
     run.r.sim.setFault({ kind: 'response-code', code: '96', type: 'settlement' });
     run.send({ type: 'SETTLE' }); await run.until('settlement.authorize.ask');
     run.send({ type: 'SUPERVISOR', operator: '002', password: '2222' });
-    await run.until('settlement.result');
+    await run.until('settlement.confirm'); run.send({ type: 'OK' }); await run.until('settlement.result');
     assert.equal(run.view().data.error?.code, 'E-HOST-06');
     run.send({ type: 'OK' }); await run.until('idle');
     run.printer.paperOut = true;
     run.send({ type: 'SETTLE' }); run.send({ type: 'SUPERVISOR', operator: '002', password: '2222' });
-    await run.until('paperOut');
+    await run.until('settlement.confirm'); run.send({ type: 'OK' }); await run.until('paperOut');
     assert.equal(run.view().data.batch, 2);
     assert.equal(run.view().data.reportPending, true);
     run.printer.paperOut = false;
@@ -430,7 +430,7 @@ describe('runtime state machine', function () {
     run.send({ type: 'SALE' }); await run.until('lowBattery');
     run.send({ type: 'OK' }); await run.until('idle');
     run.send({ type: 'SALE' }); run.send({ type: 'REPRINT' }); await run.until('reprint.choose'); run.send({ type: 'CANCEL' });
-    run.send({ type: 'SALE' }); run.send({ type: 'SETTLE' }); await run.until('settlement.result'); run.send({ type: 'OK' }); await run.until('idle');
+    run.send({ type: 'SALE' }); run.send({ type: 'SETTLE' }); await run.until('settlement.confirm'); run.send({ type: 'OK' }); await run.until('settlement.result'); run.send({ type: 'OK' }); await run.until('idle');
     run.send({ type: 'SALE' }); run.send({ type: 'CANCEL' }); await run.until('idle');
     run.send({ type: 'SALE' }); await run.until('lowBattery');
     run.send({ type: 'BATTERY', level: 'critical' });
@@ -538,6 +538,7 @@ describe('runtime state machine', function () {
     sinon.restore();
     sinon.stub(fresh.r.terminal.engine, 'flushReversal').rejects(new PosError('STO_READONLY'));
     fresh.send({ type: 'SETTLE' });
+    await fresh.until('settlement.confirm'); fresh.send({ type: 'OK' });
     await fresh.until('storageFailure');
   });
 
@@ -712,10 +713,30 @@ describe('runtime state machine', function () {
     await run.until('refund.details'); run.send({ type: 'CANCEL' }); await run.until('idle');
   });
 
+  it('settlement shows the totals field 48 will carry and asks OK first; CANCEL there sends nothing and keeps the batch open', async () => {
+    const run = track(await loggedIn({}, '002', '2222'));
+    await quickSale(run, 4200);
+    await quickSale(run, 800);
+    const batch = run.view().data.batch;
+    const sentBefore = run.r.sent.length;
+    run.send({ type: 'SETTLE' }); await run.until('settlement.confirm');
+    assert.deepEqual(run.view().data.settlementTotals, { saleCount: 2, saleAmountFen: 5000, refundCount: 0, refundAmountFen: 0 });
+    run.send({ type: 'CANCEL' }); await run.until('idle');
+    assert.equal(run.r.sent.length, sentBefore, 'nothing went to the host');
+    assert.equal(run.r.terminal.engine.state.settlement, undefined, 'no settlement begun');
+    assert.equal(run.view().data.batch, batch);
+    run.send({ type: 'SETTLE' }); await run.until('settlement.confirm'); run.send({ type: 'OK' });
+    await run.until('settlement.result');
+    assert.equal(run.view().data.settlementTotals, undefined, 'totals only while asking');
+    assert.deepEqual(run.view().data.settlement?.totals, { saleCount: 2, saleAmountFen: 5000, refundCount: 0, refundAmountFen: 0 });
+    assert.equal(run.view().data.batch, (batch ?? 0) + 1);
+  });
+
   it('settlement: CANCEL while settling is ignored', async () => {
     const run = track(await loggedIn({}, '002', '2222'));
     run.r.sim.setFault({ kind: 'delay', delayMs: 150, type: 'settlement' });
     run.send({ type: 'SETTLE' });
+    await run.until('settlement.confirm'); run.send({ type: 'OK' }); 
     await run.until('settlement.settling');
     run.send({ type: 'CANCEL' });
     assert.equal(run.view().state, 'settlement.settling');

@@ -91,10 +91,15 @@ export const SAMPLES: Samples = {
   duplicateWarning: [{ variant: 'card', data: { amountFen: 12_000, trace: '000123', pan: '6222021234567890123' } }],
   voidTrace: [{ variant: 'partial', data: { digits: '42' } }],
   voidConfirm: [{ variant: 'sale', data: { trace: '000042', amountFen: 1234, pan: PAN } }],
+  amountConfirm: [{ variant: 'large-sale', data: { transaction: 'sale', amountFen: 150_000 } }],
   balanceResult: [{ variant: 'balance', data: { balanceFen: 123456 } }],
   reprint: [{ variant: 'last', data: { selected: 0 } }],
   reprintTrace: [{ variant: 'too-short', data: { digits: '', refused: 'too-short' } }],
   settlement: [{ variant: 'upload', data: { step: 'upload', stepIndex: 1, stepCount: 4 } }],
+  settlementConfirm: [
+    { variant: 'sales-and-refund', data: { batch: '000007', saleCount: 15, saleFen: 123400, refundCount: 1, refundFen: 1250 } },
+    { variant: 'empty', data: { batch: '000008', saleCount: 0, saleFen: 0, refundCount: 0, refundFen: 0 } },
+  ],
   settlementResult: [{ variant: 'balanced', data: { balanced: true, batch: '000007', saleCount: 15, saleFen: 123400, refundCount: 1, refundFen: 1250 } }],
   signOff: [{ variant: 'done', data: { done: true } }],
   lowBattery: [
