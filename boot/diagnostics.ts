@@ -33,6 +33,7 @@ import { t } from '../ui-lcd/strings';
 import type { Overlay } from './recovery-menu';
 import type { Report } from './recovery';
 import { same } from '../ui-lcd/recovery-strings';
+import { formatDateTime } from '../common/time';
 
 /** Below this much free space on the journal's file system the storage check fails (E-STO-02). */
 export const STORAGE_FREE_BYTES_MIN = 8 * 1024 * 1024;
@@ -257,7 +258,7 @@ export class Diagnostics implements Overlay {
       label: 'diagnostics test page',
       blocks: [
         { kind: 'text', text: 'PRINTER TEST 打印测试', align: 'center', bold: true },
-        { kind: 'text', text: `${new Date(this.d.clock()).toISOString()}\n0123456789 ABCDEFGHIJKLMNOPQRSTUVWXYZ` },
+        { kind: 'text', text: `${formatDateTime(this.d.clock(), this.d.board.config.tzOffsetMinutes, { seconds: true })}\n0123456789 ABCDEFGHIJKLMNOPQRSTUVWXYZ` },
         { kind: 'qr', data: `pos-diagnostics:${this.d.board.config.board}:${this.d.clock()}`, align: 'center', label: 'test QR' },
         { kind: 'feed', lines: 2 }, { kind: 'cut' },
       ],
@@ -350,7 +351,7 @@ export class Diagnostics implements Overlay {
     const last = this.d.errors.last();
     if (!last.length) return [t('diag.noErrors')];
     // Log entries are shown as logged (English), with their codes.
-    return last.map((e) => same(`${new Date(e.timeMs + 8 * 3_600_000).toISOString().slice(11, 19)} ${e.code} ${e.msg}`.slice(0, 80)));
+    return last.map((e) => same(`${formatDateTime(e.timeMs, this.d.board.config.tzOffsetMinutes, { seconds: true }).slice(11)} ${e.code} ${e.msg}`.slice(0, 80)));
   }
 }
 

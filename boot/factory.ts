@@ -35,6 +35,7 @@ import { PrintJob, Printer } from '../hal/printer';
 import { FrameBuffer, isPixelDisplay } from '../hal/display';
 import { KeyName } from '../hal/keypad';
 import { writeFileAtomic } from './update-slots';
+import { isoInZone } from '../common/time';
 
 export const TMK_BYTES = 16;
 export const KCV_HEX_CHARS = 6;
@@ -355,7 +356,9 @@ async function measure(name: string, fn: Measure): Promise<TestResult> {
 /** Runs every test (a failed one never stops the next) and returns the report. */
 export async function factoryTest(board: Board, o: FactoryTestOptions): Promise<TestReport> {
   const clock = o.clock ?? Date.now;
-  const startedAt = new Date(clock()).toISOString();
+  // The report's times carry the board's zone offset: read beside the terminal's own screen and slips.
+  const zone = board.config.tzOffsetMinutes;
+  const startedAt = isoInZone(clock(), zone);
   const tests: TestResult[] = [];
   const t0 = performance.now();
   const measureNamed = (name: string, fn: Measure): Promise<TestResult> => { o.onTest?.(name); return measure(name, fn); };
@@ -373,7 +376,7 @@ export async function factoryTest(board: Board, o: FactoryTestOptions): Promise<
   }));
   tests.push(await measureNamed('display pattern', () => displayTest(board, o.prompts)));
   tests.push(await measureNamed('keypad every key', () => keypadTest(board, o.prompts, o.keyPressTimeoutMs ?? KEY_PRESS_TIMEOUT_MS_DEFAULT)));
-  return { serial: o.serial, board: board.config.board, startedAt, finishedAt: new Date(clock()).toISOString(), pass: tests.every((t) => t.pass), tests };
+  return { serial: o.serial, board: board.config.board, startedAt, finishedAt: isoInZone(clock(), zone), pass: tests.every((t) => t.pass), tests };
 }
 
 function testPage(serial: string): PrintJob {

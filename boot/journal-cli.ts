@@ -14,8 +14,22 @@ import { salvage } from '../storage/salvage';
 import { ChildVerdict, unopenableReason, verdictIsDamage, verifyInChild } from '../storage/verify-child';
 import { typeName } from '../storage/record';
 import { readBoardFile } from '../hal/board';
+import { TZ_OFFSET_MINUTES_DEFAULT, isoInZone } from '../common/time';
 
 /** The journal directory: --dir, else $POS_JOURNAL_DIR, else the board file's storage.journalDir. */
+/**
+ * The terminal's zone for the times a dump prints: the board file's (--board, $POS_BOARD, else the
+ * simulator board), default UTC+8. A dump is read beside the receipts and the screen: the same
+ * calendar day, never the process's zone.
+ */
+function terminalZone(ctx: CommandContext): number {
+  try {
+    return readBoardFile(flagString(ctx, 'board') ?? process.env.POS_BOARD ?? 'sim').config.tzOffsetMinutes;
+  } catch {
+    return TZ_OFFSET_MINUTES_DEFAULT;
+  }
+}
+
 function journalDir(ctx: CommandContext): string {
   const explicit = flagString(ctx, 'dir') ?? process.env.POS_JOURNAL_DIR;
   if (explicit) return explicit;
@@ -80,12 +94,13 @@ const dump: Command = {
     }
     const j = await Journal.open({ dir: journalDir(ctx), readOnly: true });
     try {
+      const zone = terminalZone(ctx);
       const from = Number(flagString(ctx, 'from') ?? 1);
       const to = Math.min(Number(flagString(ctx, 'to') ?? j.lastSeq), j.lastSeq);
       for (const r of j.records(from, to)) {
         const payload = JSON.stringify(r.payload, (_k, v: unknown) => (v && typeof v === 'object' && (v as { type?: string }).type === 'Buffer' ? `<${((v as { data: number[] }).data).length} bytes>` : v));
         if (ctx.flags.has('json')) ctx.out(JSON.stringify({ seq: r.seq, type: typeName(r.type), timeMs: r.timeMs, payload: JSON.parse(payload) as unknown }));
-        else ctx.out(`${String(r.seq).padStart(8)} ${new Date(r.timeMs).toISOString()} ${typeName(r.type).padEnd(18)} ${payload}`);
+        else ctx.out(`${String(r.seq).padStart(8)} ${isoInZone(r.timeMs, zone)} ${typeName(r.type).padEnd(18)} ${payload}`);
       }
       if (j.state === 'damaged') {
         ctx.err(`E-STO-05 stopped before damaged record ${j.damage?.seq}: ${j.damage?.reason}`);

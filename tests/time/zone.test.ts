@@ -178,3 +178,25 @@ describe('host time at sign-on sets the terminal clock (durably) and the refund 
     }
   });
 });
+
+describe('journal dump prints times in the terminal zone', function () {
+  this.timeout(30_000);
+  it('dumpTimesCarryTheBoardZoneOffsetNotTheProcessZone', async () => {
+    const { Journal } = await import('../../storage/journal');
+    const { tempDir, removeDir } = await import('../../storage/testing');
+    const { main } = await import('../../boot/pos');
+    const dir = tempDir('zone-dump-');
+    try {
+      const at = Date.UTC(2031, 1, 28, 23, 30);
+      const j = await Journal.open({ dir, identity: 'SIM-0001', clock: () => at });
+      await j.append('stan', { stan: 1 });
+      await j.close();
+      const out: string[] = [];
+      const code = await main(['journal', 'dump', '--dir', dir, '--board', 'sim'], (l) => out.push(l), () => undefined);
+      assert.equal(code, 0);
+      assert.ok(out.some((l) => l.includes('2031-03-01T07:30:00.000+08:00')), `dump lines: ${out.join('\n')}`);
+    } finally {
+      removeDir(dir);
+    }
+  });
+});
