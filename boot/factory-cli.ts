@@ -201,6 +201,7 @@ async function boardStation(ctx: CommandContext): Promise<number> {
   } finally {
     operator.close();
   }
+  showServicePasswords(ctx, reports);
   const by = { pass: [] as string[], fail: [] as string[], incomplete: [] as string[] };
   for (const r of reports) {
     const x = outcome(r);
@@ -232,6 +233,7 @@ const stationCmd: Command = {
       drawn = true;
     };
     const reports = await runStation({ terminals, workDir: join(dir, 'terminals'), reportDir: dir, registryFile: join(dir, 'registry.json'), onProgress: draw });
+    showServicePasswords(ctx, reports);
     const failed = reports.filter((r) => !r.pass);
     ctx.out(`${reports.length - failed.length} passed, ${failed.length} failed${failed.length ? `: ${failed.map((r) => `${r.serial} ${failedCodes(r).join('/')}`).join(', ')}` : ''}; reports in ${dir}`);
     return failed.length ? 5 : 0;
@@ -239,3 +241,14 @@ const stationCmd: Command = {
 };
 
 export const factoryCommands: readonly Command[] = [provisionCmd, testCmd, stationCmd];
+
+/**
+ * The station's console is the one place a provisioned terminal's service password appears: the
+ * reports on disk say only that it was shown (boot/factory.ts provisionRecord).
+ */
+function showServicePasswords(ctx: CommandContext, reports: ReadonlyArray<{ readonly serial: string; readonly servicePassword?: string }>): void {
+  const shown = reports.filter((r) => r.servicePassword);
+  if (!shown.length) return;
+  ctx.out('service administrator 000 passwords: hand them to the service organisation now; they are stored only hashed and never shown again');
+  for (const r of shown) ctx.out(`  ${r.serial}  ${r.servicePassword}`);
+}

@@ -153,6 +153,7 @@ function runTerminal(t: BoardTerminal, o: BoardStationOptions, lock: ConsoleLock
   return new Promise((resolve) => {
     let step = 'starting';
     let report: TestReport | undefined;
+    let servicePassword: string | undefined;
     let reportMs = 0;
     let ended: BoardStationReport['ended'] | undefined;
     let stderr = '';
@@ -196,6 +197,7 @@ function runTerminal(t: BoardTerminal, o: BoardStationOptions, lock: ConsoleLock
         void prompt(m);
       } else if (m.type === 'report') {
         report = { ...m.report, serial: t.serial };
+        servicePassword = m.servicePassword;
         reportMs = performance.now() - t0;
         graceTimer = setTimeout(() => killGroup(child), CHILD_EXIT_GRACE_MS_MAX);
       }
@@ -243,7 +245,7 @@ function runTerminal(t: BoardTerminal, o: BoardStationOptions, lock: ConsoleLock
       }
       const reportFile = writeReport(o.reportDir, final);
       progress(statusLine(final));
-      resolve({ ...final, reportFile, ended, elapsedMs: Math.round(elapsedMs) });
+      resolve({ ...final, reportFile, ended, elapsedMs: Math.round(elapsedMs), ...(report && servicePassword ? { servicePassword } : {}) });
     });
 
     const job: ChildJob = {

@@ -22,7 +22,7 @@ import { fileDeviceKey } from '../runtime/device-key';
 import { Board, BusFactories, buildBoard, loadBoard, readBoardFile } from '../hal/board';
 import { linuxFactories } from '../hal/board-linux';
 import { SimBoard, createSimBoard, simFactories } from '../sim/board-sim';
-import { KeyComponent, Prompts, TestReport, factoryTest, provision, unattendedPrompts } from './factory';
+import { KeyComponent, Prompts, TestReport, factoryTest, provision, provisionRecord, unattendedPrompts } from './factory';
 import { simPrompts } from './factory-station';
 
 export interface ChildJob {
@@ -45,7 +45,11 @@ export interface ChildJob {
 export type ChildMessage =
   | { readonly type: 'progress'; readonly text: string; readonly step?: string }
   | { readonly type: 'prompt'; readonly id: number; readonly kind: 'press' | 'confirm'; readonly text: string }
-  | { readonly type: 'report'; readonly report: TestReport & { readonly provision?: Record<string, unknown> } };
+  | {
+    readonly type: 'report'; readonly report: TestReport & { readonly provision?: Record<string, unknown> };
+    /** The service administrator's password, beside the report (never in it): the station shows it once. */
+    readonly servicePassword?: string;
+  };
 
 export type ParentMessage = ChildJob | { readonly type: 'answer'; readonly id: number; readonly value: boolean };
 
@@ -109,6 +113,7 @@ async function runJob(job: ChildJob): Promise<void> {
   try {
     const { board, sim } = opened;
     let prov: Record<string, unknown> | undefined;
+    let servicePassword: string | undefined;
     if (job.identity) {
       progress('provisioning', 'provisioning');
       const dir = join(job.workDir, job.serial);
@@ -119,7 +124,8 @@ async function runJob(job: ChildJob): Promise<void> {
           deviceKey: fileDeviceKey(join(dir, 'device.key')), printer: board.printer(), labelPngFile: join(job.reportDir, `${job.serial}-label.png`),
           ...(job.scryptN ? { scryptN: job.scryptN } : {}),
         });
-        prov = { pass: r.label.printed, ...r };
+        servicePassword = r.servicePassword;
+        prov = { pass: r.label.printed, ...provisionRecord(r) };
       } catch (e) {
         if (!isPosError(e)) throw e;
         prov = { pass: false, codes: [e.code], message: e.message };
@@ -130,7 +136,7 @@ async function runJob(job: ChildJob): Promise<void> {
       serial: job.serial, prompts, keyPressTimeoutMs: job.keyPressTimeoutMs,
       onTest: (name) => progress(`testing: ${name}`, name),
     });
-    await send({ type: 'report', report: prov ? { ...report, pass: report.pass && prov.pass === true, provision: prov } : report });
+    await send({ type: 'report', report: prov ? { ...report, pass: report.pass && prov.pass === true, provision: prov } : report, ...(servicePassword ? { servicePassword } : {}) });
   } finally {
     progress('closing board', 'close');
     await opened.close().catch(() => undefined);

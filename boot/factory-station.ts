@@ -11,7 +11,7 @@ import { fixedDeviceKey } from '../runtime/device-key';
 import { createSimBoard, SimBoard, SimBoardOptions } from '../sim/board-sim';
 import { FrameBuffer } from '../hal/display';
 import { KeyName } from '../hal/keypad';
-import { KeyComponent, Prompts, TERMINAL_TIMEOUT_MS_DEFAULT, TestReport, factoryTest, kcvOf, provision, writeReport } from './factory';
+import { KeyComponent, Prompts, TERMINAL_TIMEOUT_MS_DEFAULT, TestReport, factoryTest, kcvOf, provision, provisionRecord, writeReport } from './factory';
 
 export interface StationTerminal {
   readonly serial: string;
@@ -32,7 +32,12 @@ export interface StationOptions {
   readonly onProgress?: (serial: string, status: string) => void;
 }
 
-export type StationReport = TestReport & { readonly provision?: Record<string, unknown>; readonly reportFile: string };
+export type StationReport = TestReport & {
+  readonly provision?: Record<string, unknown>;
+  readonly reportFile: string;
+  /** The service administrator's password: in memory only, for the station's console to show once; never in the report file. */
+  readonly servicePassword?: string;
+};
 
 /** Simulated terminals with distinct serials, TIDs and key components (as a key ceremony hands out). */
 export function simulatedTerminals(count: number, prefix = 'SIM'): StationTerminal[] {
@@ -88,13 +93,15 @@ async function oneTerminal(t: StationTerminal, o: StationOptions): Promise<Stati
     if (t.faults?.includes('printer')) sim.printer().setFault('unrecoverable');
     progress('provisioning');
     let prov: Record<string, unknown>;
+    let servicePassword: string | undefined;
     try {
       const r = await provision({
         serial: t.serial, tid: t.tid, mid: t.mid, components: t.components, board: sim.config, locale: 'zh-CN',
         journalDir: join(o.workDir, t.serial, 'journal'), registryFile: o.registryFile, deviceKey: fixedDeviceKey(createHash('sha256').update(t.serial).digest()),
         printer: sim.board.printer(), labelPngFile: join(o.reportDir, `${t.serial}-label.png`),
       });
-      prov = { pass: r.label.printed, ...r };
+      servicePassword = r.servicePassword;
+      prov = { pass: r.label.printed, ...provisionRecord(r) };
     } catch (e) {
       if (!isPosError(e)) throw e;
       prov = { pass: false, codes: [e.code], message: e.message };
@@ -104,7 +111,7 @@ async function oneTerminal(t: StationTerminal, o: StationOptions): Promise<Stati
     const full = { ...report, pass: report.pass && prov.pass === true, provision: prov };
     const reportFile = writeReport(o.reportDir, full);
     progress(full.pass ? 'PASS' : `FAIL ${failedCodes(full).join(' ')}`);
-    return { ...full, reportFile };
+    return { ...full, reportFile, ...(servicePassword ? { servicePassword } : {}) };
   } finally {
     await sim.close();
   }

@@ -18,7 +18,7 @@
  * Station modes: factory-station.ts (simulated terminals in this process) and
  * factory-station-boards.ts (board files, one process per terminal).
  */
-import { createServiceAdmin, serviceAdminFile } from './service-admin';
+import { SERVICE_OPERATOR, createServiceAdmin, serviceAdminFile } from './service-admin';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -94,6 +94,18 @@ export interface ProvisionReport {
   readonly label: { readonly printed: boolean; readonly code?: string; readonly png?: string };
   /** The service administrator's password (operator 000), shown once here and stored only hashed. */
   readonly servicePassword: string;
+}
+
+/** What a written report says of the service password instead of it. */
+export const SERVICE_PASSWORD_NOT_STORED = 'shown once on the station console; stored only as a scrypt hash on the terminal';
+
+/**
+ * A provisioning as a report file keeps it: everything but the service password, which a report
+ * on the station's disk must never hold (it opens the recovery menu of that terminal).
+ */
+export function provisionRecord(r: ProvisionReport): Omit<ProvisionReport, 'servicePassword'> & { readonly serviceAdmin: { readonly operator: string; readonly password: string } } {
+  const { servicePassword: _shownOnce, ...kept } = r;
+  return { ...kept, serviceAdmin: { operator: SERVICE_OPERATOR, password: SERVICE_PASSWORD_NOT_STORED } };
 }
 
 // ---------------------------------------------------------------- key components
@@ -442,10 +454,14 @@ async function keypadTest(board: Board, prompts: Prompts, timeoutMs: number): Pr
   return { keys: keys.length, detected: seen.size };
 }
 
-/** Writes a report as `<dir>/<serial>.json`, durably. */
+/**
+ * Writes a report as `<dir>/<serial>.json`, durably. A `servicePassword` anywhere in it is left
+ * out: the station keeps it in memory for its console, and a caller that passes the whole
+ * provisioning result must not put it on disk.
+ */
 export function writeReport(dir: string, report: TestReport): string {
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${report.serial}.json`);
-  writeFileAtomic(file, JSON.stringify(report, null, 1) + '\n', dir);
+  writeFileAtomic(file, JSON.stringify(report, (key, value: unknown) => (key === 'servicePassword' ? undefined : value), 1) + '\n', dir);
   return file;
 }
