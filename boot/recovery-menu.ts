@@ -40,6 +40,7 @@ import { DigitEntry, MenuWidget, pinEntry } from '../ui-lcd/widgets';
 import { numbered } from '../ui-lcd/widgets/menu';
 import { Recovery, Report, BACKUP_FILE_SUFFIX, NetworkSettings, networkLines, texts } from './recovery';
 import { rt, same, local } from '../ui-lcd/recovery-strings';
+import { civil, pad2, TZ_OFFSET_MINUTES_DEFAULT } from '../common/time';
 import { applyUpdate, updateStatus } from './update';
 
 export const PASSPHRASE_DIGITS_MIN = 6;
@@ -47,6 +48,8 @@ export const PASSPHRASE_DIGITS_MAX = 12;
 export const UPDATE_FILE_SUFFIX = '.posupd';
 /** Files offered in a choice list (newest first). */
 export const FILES_LISTED_MAX = 9;
+/** A file's label in a choice list: a menu row (16 cells) less its marker and number (">1 "). */
+export const FILE_LABEL_CHARS_MAX = 13;
 const NO_TIMEOUT = Number.MAX_SAFE_INTEGER;
 
 /** A screen the app shows over the machine's, with its own keys (recovery menu, diagnostics). */
@@ -67,8 +70,11 @@ export interface RecoveryMenuDeps {
   /** Interface name for network settings (board default). */
   readonly netInterface: string;
   readonly host: { readonly host: string; readonly port: number };
-  readonly reasonCode: () => string | undefined;
+  /** Why recovery opened (the machine keeps it apart from the login's errors: boot/screen-map.ts recoveryReasonData). */
+  readonly reason: () => { readonly resetHeld?: boolean; readonly reasonCode?: string };
   readonly clock: () => number;
+  /** The terminal's time zone (board file), for the times that tell files apart; default UTC+8. */
+  readonly tzOffsetMinutes?: number;
   /** Pages the screen has on the display. */
   readonly pages: (s: Screen) => number;
   readonly changed: () => void;
@@ -78,7 +84,7 @@ export interface RecoveryMenuDeps {
 
 type View =
   | { kind: 'menu'; id: string; title: Txt; items: readonly MenuItem[]; widget: MenuWidget; lines?: readonly Txt[]; pick: (value: string) => void; back: () => void }
-  | { kind: 'entry'; id: string; title: Txt; label: Txt; masked: boolean; lengthMax: number; widget: DigitEntry; hint?: Txt; done: (value: string) => void }
+  | { kind: 'entry'; id: string; title: Txt; label: Txt; masked: boolean; lengthMax: number; widget: DigitEntry; hint?: Txt; page: number; done: (value: string) => void }
   | { kind: 'confirm'; id: string; title: Txt; lines: readonly Txt[]; page: number; ok: () => void }
   | { kind: 'busy'; title: Txt }
   | { kind: 'report'; report: Report; page: number };
@@ -98,10 +104,12 @@ export class RecoveryMenu implements Overlay {
     const v = this.view;
     switch (v.kind) {
       case 'menu': {
-        if (v.id === 'recovery') return screenFor('recovery', { selected: v.widget.selected, reasonCode: this.d.reasonCode() });
+        if (v.id === 'recovery') return screenFor('recovery', { selected: v.widget.selected, ...this.d.reason() });
         return { id: v.id, title: v.title, ...(v.lines ? { lines: v.lines } : {}), menu: { items: v.items, selected: v.widget.selected }, footer: t('footer.choose') };
       }
       case 'entry': {
+        // UP/DOWN turned to the hint (a 16x2 LCD has no row for it beside the field): its pages.
+        if (v.page > 0 && v.hint) return this.hintScreen(v);
         const typed = v.widget.field('').digits;
         return {
           id: v.id, title: v.title, ...(v.hint ? { lines: [v.hint] } : {}),
@@ -114,10 +122,15 @@ export class RecoveryMenu implements Overlay {
       case 'report': {
         const r = v.report;
         // The report's lines in both languages (resolved for the current locale at render time).
-        const lines: Txt[] = [...(r.code ? [`${r.code}`] : []), ...(r.text ?? r.lines)];
+        const lines: Txt[] = reportLines(r, this.places());
         return { id: `recoveryReport:${r.action}`, title: t(r.ok ? 'title.result' : 'title.failed'), lines, page: v.page, footer: t('footer.paged') };
       }
     }
+  }
+
+  /** An entry's hint on its own, paged (page 1.. of the entry view is page 0.. of this). */
+  private hintScreen(v: Extract<View, { kind: 'entry' }>): Screen {
+    return { id: v.id, title: v.title, lines: v.hint ? [v.hint] : [], page: Math.max(0, v.page - 1), footer: t('footer.paged') };
   }
 
   /** The report on display (tests and the probe). */
@@ -147,6 +160,15 @@ export class RecoveryMenu implements Overlay {
       if (r.kind === 'submit') v.pick(r.value);
       return;
     }
+    // An entry screen does not page (its field keeps its rows), and the digits widget has no use
+    // for UP/DOWN: they turn to the hint's pages and, past the last, back to the field, so a hint
+    // the display had no room for beside the field is still read. Any other key is the field's.
+    if (v.hint && (key === 'UP' || key === 'DOWN')) {
+      const n = 1 + Math.max(1, this.d.pages({ ...this.hintScreen(v), page: 0 }));
+      v.page = (v.page + (key === 'DOWN' ? 1 : n - 1)) % n;
+      return this.d.changed();
+    }
+    v.page = 0;
     const r = v.widget.press(key);
     if (r.kind === 'cancel' || r.kind === 'back') return this.show(this.top());
     if (r.kind === 'submit') return v.done(String(r.value));
@@ -217,20 +239,31 @@ export class RecoveryMenu implements Overlay {
 
   private passphrase(done: (p: string) => void): void {
     const widget = pinEntry({ clock: this.d.clock, idleTimeoutMs: NO_TIMEOUT, lengthMin: PASSPHRASE_DIGITS_MIN, lengthMax: PASSPHRASE_DIGITS_MAX });
-    this.show({ kind: 'entry', id: 'passphrase', title: t('title.passphrase'), label: t('label.passphrase'), masked: true, lengthMax: PASSPHRASE_DIGITS_MAX, widget, hint: t('msg.passphraseHint'), done });
+    this.show({ kind: 'entry', id: 'passphrase', title: t('title.passphrase'), label: t('label.passphrase'), masked: true, lengthMax: PASSPHRASE_DIGITS_MAX, widget, hint: t('msg.passphraseHint'), page: 0, done });
   }
 
   private digits(id: string, title: Txt, label: Txt, lengthMin: number, lengthMax: number, done: (v: string) => void): void {
     const widget = new DigitEntry({ clock: this.d.clock, idleTimeoutMs: NO_TIMEOUT, lengthMin, lengthMax });
-    this.show({ kind: 'entry', id, title, label, masked: false, lengthMax, widget, done });
+    this.show({ kind: 'entry', id, title, label, masked: false, lengthMax, widget, page: 0, done });
   }
 
   /** Files with `suffix` in the backup dir and the USB dirs, newest first; picked by number. */
   private chooseFile(suffix: string, picked: (file: string) => void): void {
     const files = this.files(suffix);
-    if (!files.length) return this.showReport({ action: suffix === UPDATE_FILE_SUFFIX ? 'update' : 'import', ok: false, code: 'E-STO-09', ...texts([rt('file.none', { suffix }), ...[this.d.backupDir, ...this.d.usbDirs].map(same)]), journaled: false });
-    const items = numbered(files.map((f) => ({ label: basename(f), value: f })));
+    // Where it looked, by name ("backup folder", "USB stick usb0"): a full path wraps unreadably.
+    if (!files.length) return this.showReport({ action: suffix === UPDATE_FILE_SUFFIX ? 'update' : 'import', ok: false, code: 'E-STO-09', ...texts([rt('file.none', { suffix }), ...this.places().map((p) => p.name)]), journaled: false });
+    const labels = fileLabels(files.map((f) => ({ file: f, mtimeMs: this.mtime(f) })), this.d.tzOffsetMinutes ?? TZ_OFFSET_MINUTES_DEFAULT);
+    const items = numbered(files.map((f, i) => ({ label: labels[i], value: f })));
     this.show(this.menu('recoveryFiles', t('title.chooseFile'), items, picked));
+  }
+
+  private mtime(file: string): number {
+    try { return statSync(file).mtimeMs; } catch { return 0; }
+  }
+
+  /** The folders files are looked for in, with the names a technician knows them by. */
+  private places(): Place[] {
+    return [{ dir: this.d.backupDir, name: rt('place.backup') }, ...this.d.usbDirs.map((dir) => ({ dir, name: rt('place.usb', { name: basename(dir) }) }))];
   }
 
   files(suffix: string): string[] {
@@ -364,6 +397,75 @@ export class RecoveryMenu implements Overlay {
   private showReport(report: Report): void {
     this.show({ kind: 'report', report: report.action === 'salvage' ? withSalvageLoss(report) : report, page: 0 });
   }
+}
+
+/** A folder files are read from or written to, and what the LCD calls it. */
+export interface Place {
+  readonly dir: string;
+  readonly name: LocalText;
+}
+
+/**
+ * A report's lines as the LCD shows them: its code once, on a line of its own, first (a line
+ * that repeats it, "E-STO-05 damaged at record 3", loses the repetition), and no absolute path
+ * (a folder the menu knows by name is named, any other path is cut to its last part: the CLI's
+ * `lines` keep the full paths for a shell).
+ */
+export function reportLines(r: Report, places: readonly Place[]): Txt[] {
+  const code = r.code;
+  const tidy = (x: string, lang: 'en' | 'zh'): string => {
+    let out = shortPaths(x, places, lang);
+    if (code) out = out.split(code).map((part, i) => (i === 0 ? part.replace(/[\s:：]+$/, '') : part.replace(/^[\s:：]+/, ''))).filter((part) => part !== '').join(' ');
+    return out;
+  };
+  const text = (r.text ?? r.lines.map(local)).map((l) => ({ en: tidy(l.en, 'en'), zh: tidy(l.zh, 'zh') })).filter((l) => l.en !== '' || l.zh !== '');
+  return [...(code ? [code] : []), ...text];
+}
+
+/** Absolute paths in a line: a known folder (or a file in it) by its name, anything else by its last part. */
+export function shortPaths(line: string, places: readonly Place[], lang: 'en' | 'zh' = 'en'): string {
+  return line.replace(/(^|[\s(（：:])(\/[^\s,;)（）：]+)/g, (_m, lead: string, path: string) => {
+    const clean = path.replace(/[.:]+$/, '');
+    const trail = path.slice(clean.length);
+    const place = places.find((p) => clean === p.dir || clean === p.dir.replace(/\/+$/, ''));
+    return `${lead}${place ? place.name[lang] : basename(clean)}${trail}`;
+  });
+}
+
+/**
+ * Labels telling files apart in a choice list, at most FILE_LABEL_CHARS_MAX characters (a menu
+ * row): the file's time in the terminal's zone ("11-21 10:30"); files that share a minute show
+ * their seconds ("10:30:05"), and files that share a second too what differs in their names (a
+ * backup's record count: "10:30 24"). Every backup is named "journal-<serial>-<seq>", so the
+ * start of its name, all a row could show, says nothing.
+ */
+export function fileLabels(files: ReadonlyArray<{ file: string; mtimeMs: number }>, tzOffsetMinutes: number): string[] {
+  const at = (ms: number, form: 'minute' | 'second' | 'time'): string => {
+    const c = civil(ms, tzOffsetMinutes);
+    const time = `${pad2(c.hour)}:${pad2(c.minute)}`;
+    return form === 'minute' ? `${pad2(c.month)}-${pad2(c.day)} ${time}` : form === 'second' ? `${time}:${pad2(c.second)}` : time;
+  };
+  const unique = (labels: readonly string[], i: number): boolean => labels.filter((x) => x === labels[i]).length === 1;
+  const minutes = files.map((f) => at(f.mtimeMs, 'minute'));
+  const seconds = files.map((f) => at(f.mtimeMs, 'minute') + at(f.mtimeMs, 'second'));
+  return files.map((f, i) => {
+    if (unique(minutes, i)) return minutes[i];
+    if (unique(seconds, i)) return at(f.mtimeMs, 'second');
+    const others = files.filter((_g, j) => j !== i && seconds[j] === seconds[i]).map((g) => basename(g.file));
+    return `${at(f.mtimeMs, 'time')} ${distinguishing(basename(f.file), others)}`.slice(0, FILE_LABEL_CHARS_MAX);
+  });
+}
+
+/** The part of `name` (suffix dropped) from which no other name shares its end, widened to a whole word, leading zeros dropped. */
+function distinguishing(name: string, others: readonly string[]): string {
+  const bare = (x: string): string => x.replace(/\.[^.]+$/, '');
+  const mine = bare(name);
+  const rest = others.map(bare);
+  let n = 1;
+  while (n < mine.length && rest.some((o) => o.endsWith(mine.slice(-n)))) n++;
+  let from = mine.length - n;
+  while (from > 0 && /[A-Za-z0-9]/.test(mine[from - 1])) from--;
+  return mine.slice(from).replace(/^0+(?=\d)/, '');
 }
 
 /**

@@ -211,7 +211,7 @@ export class Recovery {
    * passwords count exactly as in `login`. Pass the result to `admit` to open the menu.
    */
   async authenticate(operator: string, password: string): Promise<Session> {
-    if (this.failedLogins >= RECOVERY_LOGIN_ATTEMPTS_MAX) throw new PosError('OPR_LOCKED', `recovery menu locked after ${this.failedLogins} wrong passwords: power off and on`);
+    if (this.failedLogins >= RECOVERY_LOGIN_ATTEMPTS_MAX) throw this.sessionLocked();
     let session: Session;
     try {
       session = await this.check(operator, password);
@@ -219,10 +219,24 @@ export class Recovery {
       if (isPosError(e) && (e.kind === 'auth-failed' || e.kind === 'locked-out' || e.id === 'OPR_UNKNOWN')) {
         this.failedLogins++;
         await this.journalAction('login', operator, `refused ${e.code}`);
+        // Two limits apply (this session's and the operator's in the journal): the count shown is
+        // the smaller, and the attempt that uses this session's last try locks at once, so a
+        // screen never says "2 tries left" and then locks.
+        const sessionLeft = RECOVERY_LOGIN_ATTEMPTS_MAX - this.failedLogins;
+        if (sessionLeft <= 0 && e.id !== 'OPR_LOCKED') throw this.sessionLocked();
+        if (e.id === 'OPR_PASSWORD') {
+          const journalLeft = typeof e.detail.attemptsLeft === 'number' ? e.detail.attemptsLeft : sessionLeft;
+          throw new PosError('OPR_PASSWORD', e.message.replace(/^E-OPR-02 /, ''), { ...e.detail, attemptsLeft: Math.min(sessionLeft, journalLeft) });
+        }
       }
       throw e;
     }
     return session;
+  }
+
+  /** This session's limit (not the operator's lock in the journal): a reboot starts a new session. */
+  private sessionLocked(): PosError {
+    return new PosError('OPR_RECOVERY_LOCKED', `recovery menu locked after ${this.failedLogins} wrong passwords: power off and on`, { attemptsLeft: 0 });
   }
 
   /** Opens the menu for an authenticated session: administrators only (E-OPR-04, journaled, otherwise). */
@@ -245,7 +259,7 @@ export class Recovery {
     if (!op) {
       if (this.o.fallbackAdmin && (await this.o.fallbackAdmin(operator, password))) return { operator, role: 'administrator' };
       // The service administrator exists outside the journal: a wrong password is one, not "unknown".
-      if (this.o.fallbackAdmin && operator === SERVICE_OPERATOR) throw new PosError('OPR_PASSWORD', `wrong password for the service administrator ${operator}`, { operator, attemptsLeft: RECOVERY_LOGIN_ATTEMPTS_MAX - this.failedLogins - 1 });
+      if (this.o.fallbackAdmin && operator === SERVICE_OPERATOR) throw new PosError('OPR_PASSWORD', `wrong password for the service administrator ${operator}`, { operator });
       throw new PosError('OPR_UNKNOWN', `operator ${operator} does not exist`, { operator });
     }
     if (j && j.state === 'ok' && store) {
@@ -254,7 +268,7 @@ export class Recovery {
     }
     if (op.locked || op.failedAttempts >= PASSWORD_ATTEMPTS_MAX) throw new PosError('OPR_LOCKED', `operator ${operator} is locked`, { operator });
     const hash = await new Promise<Buffer>((resolve, reject) => scrypt(password, op.salt, op.passwordHash.length, { N: op.scryptN, r: 8, p: 1, maxmem: SCRYPT_MEMORY_BYTES_MAX }, (e, k) => (e ? reject(e) : resolve(k))));
-    if (!timingSafeEqual(hash, op.passwordHash)) throw new PosError('OPR_PASSWORD', `wrong password for operator ${operator}`, { operator, attemptsLeft: RECOVERY_LOGIN_ATTEMPTS_MAX - this.failedLogins - 1 });
+    if (!timingSafeEqual(hash, op.passwordHash)) throw new PosError('OPR_PASSWORD', `wrong password for operator ${operator}`, { operator });
     return { operator, role: op.role };
   }
 

@@ -233,8 +233,8 @@ export const ERRORS = {
     { cause: 'Wrong password', steps: ['Enter it again', 'Attempts are limited'] },
     { cause: '密码错误', steps: ['请重新输入', '尝试次数有限'] }),
   OPR_LOCKED: def('E-OPR-03', 'locked-out',
-    { cause: 'Operator locked', steps: ['Ask a supervisor to unlock'] },
-    { cause: '操作员已锁定', steps: ['请主管解锁'] }),
+    { cause: 'Operator locked', steps: ['Ask an administrator to unlock', 'Menu: Settings > Operators'] },
+    { cause: '操作员已锁定', steps: ['请管理员解锁', '菜单：设置>操作员管理'] }),
   OPR_PERMISSION: def('E-OPR-04', 'permission',
     { cause: 'Supervisor password required', steps: ['Ask a supervisor'] },
     { cause: '需要主管密码', steps: ['请主管操作'] }),
@@ -286,6 +286,10 @@ export const ERRORS = {
   OPR_ADMINISTRATOR: def('E-OPR-20', 'permission',
     { cause: 'Administrator password required', steps: ['Ask an administrator'] },
     { cause: '需要管理员密码', steps: ['请管理员操作'] }),
+  // The recovery menu's own limit (boot/recovery.ts): per boot, so power cycling is what works.
+  OPR_RECOVERY_LOCKED: def('E-OPR-21', 'locked-out',
+    { cause: 'Recovery login locked', steps: ['Power off and on', 'Then log in again'] },
+    { cause: '恢复模式登录已锁定', steps: ['请关机再开机', '然后重新登录'] }),
   // ---- software update
   UPD_SIGNATURE: def('E-UPD-01', 'update-invalid',
     { cause: 'Update signature invalid', steps: ['Use an official package'] },

@@ -19,15 +19,30 @@
  * - error codes (E-STO-05 ...) are never translated.
  */
 import type { LocalText } from './screen';
+import { errorByCode } from '../common/errors';
+import { cellsOf } from './font';
 
 export const REPORT_LINE_EN_CHARS_MAX = 32;
 export const REPORT_LINE_ZH_CELLS_MAX = 32;
+/**
+ * One row of the narrowest display that shows it: a title, a menu item or the recovery menu's
+ * reason line (16x2 and 128x64 have 16 cells a row; what is longer would be cut, never wrapped).
+ */
+export const RECOVERY_ROW_CELLS_MAX = 16;
 
 function s(en: string, zh: string): LocalText {
   return { en, zh };
 }
 
 export const RECOVERY_STRINGS = {
+  // ---- the recovery login and menu (one row each: at most RECOVERY_ROW_CELLS_MAX cells)
+  'login.title': s('Recovery - admin', '恢复模式-管理员'),
+  'login.operator': s('Admin no.', '管理员号'),
+  'why.resetHeld': s('Reset key held', '按住复位键进入'),
+  'why.code': s('Reason: {code}', '原因：{code}'),
+  'place.backup': s('backup folder', '备份目录'),
+  'place.usb': s('USB stick {name}', 'U盘{name}'),
+
   // ---- verify
   'verify.ok': s('journal ok: {records} records', '流水正常：共{records}条'),
   'verify.tornRecords': s('{records} records ok', '{records}条记录正常'),
@@ -204,4 +219,19 @@ export function damageReason(reason: string): LocalText {
   if (reason === 'payload checksum mismatch') return rt('reason.payloadChecksum');
   if (reason === 'bad magic') return rt('reason.badMagic');
   return rt('reason.other', { reason });
+}
+
+/**
+ * Why recovery opened, as the recovery menu's one reason row: "Reset key held", or the error's
+ * cause from common/errors.ts ("Journal damaged") when it fits a row, else "Reason: E-SYS-99".
+ * Never the last wrong password: that is the login's notice, not why the menu is open.
+ */
+export function recoveryReasonText(reason: { readonly resetHeld?: boolean; readonly reasonCode?: string }): LocalText | undefined {
+  if (reason.resetHeld) return rt('why.resetHeld');
+  if (!reason.reasonCode) return undefined;
+  const code = rt('why.code', { code: reason.reasonCode });
+  const def = errorByCode(reason.reasonCode);
+  if (!def) return code;
+  const fits = (x: string): boolean => [...x].reduce((n, ch) => n + cellsOf(ch), 0) <= RECOVERY_ROW_CELLS_MAX;
+  return { en: fits(def.en.cause) ? def.en.cause : code.en, zh: fits(def.zh.cause) ? def.zh.cause : code.zh };
 }

@@ -151,7 +151,7 @@ export const STRINGS = {
   'notice.amountMax': s('Max {max}', '最大{max}'),
   'notice.amountZero': s('Enter an amount', '请输入金额'),
   'notice.tooShort': s('Too short', '位数不足'),
-  'notice.attemptsLeft': s('Wrong: {n} tries left', '错误，剩{n}次'),
+  'notice.attemptsLeft': s('Wrong: {n} left', '错误，剩{n}次'),
   'notice.panLength': s('13 to 19 digits', '卡号13至19位'),
   'notice.luhn': s('Card no. wrong', '卡号校验错'),
   'notice.expiry': s('Not a MMYY date', '有效期格式错'),

@@ -77,7 +77,7 @@ describe('boot/recovery: report lines in zh-CN and en', function () {
       let changed: () => void = () => undefined;
       const menu = new RecoveryMenu({
         recovery: () => rc, session: () => ADMIN, backupDir: join(work, 'backup'), usbDirs: [], netInterface: 'lo', host: { host: '127.0.0.1', port: 1 },
-        reasonCode: () => undefined, clock: () => r.clock.ms, pages: (sc) => renderScreen(sc, 'zh-CN', PIXELS).pageCount,
+        reason: () => ({}), clock: () => r.clock.ms, pages: (sc) => renderScreen(sc, 'zh-CN', PIXELS).pageCount,
         changed: () => changed(), openDiagnostics: () => undefined, logger: silentLogger,
       });
       const done = new Promise<void>((resolve) => { changed = () => { if (menu.report()) resolve(); }; });

@@ -76,14 +76,51 @@ describe('boot/recovery: the recovery menu actions', function () {
       assert.equal(await code(rc.login('001', '1111')), 'E-OPR-04');
       assert.equal(await code(rc.login('099', '0000')), 'E-OPR-02');
       assert.equal(await code(rc.login('777', '0000')), 'E-OPR-05');
-      assert.equal(await code(rc.login('099', '0001')), 'E-OPR-02');
-      assert.equal(await code(rc.login('099', '9999')), 'E-OPR-03', 'locked after 3 wrong tries, even with the right password');
+      assert.equal(await code(rc.login('099', '0001')), 'E-OPR-21', 'the third wrong try locks at once');
+      assert.equal(await code(rc.login('099', '9999')), 'E-OPR-21', 'locked after 3 wrong tries, even with the right password');
       assert.equal(await code(rc.exportTo(work, PASS, CASHIER)), 'E-OPR-04');
     } finally { await rc.close(); }
     const s = await recovery().login('099', '9999').catch((e: unknown) => e);
     assert.deepEqual(s, { operator: '099', role: 'administrator' }, 'a new session (after a reboot) may try again');
     const actions = await adminActions(r.dir);
     assert.ok(actions.filter((a) => a.startsWith('recovery:login refused')).length >= 3, actions.join('\n'));
+  });
+
+  /** Every wrong try until the lock: the tries left it reported, then the code that locked. */
+  async function triesUntilLocked(rc: Recovery, operator: string, wrong: string): Promise<Array<number | string>> {
+    const seen: Array<number | string> = [];
+    for (let i = 0; i < 10; i++) {
+      const e = await rc.login(operator, wrong).then(() => undefined, (x: unknown) => x);
+      if (!(e instanceof PosError)) throw new Error(`wrong password admitted: ${String(e)}`);
+      if (e.code !== 'E-OPR-02') { seen.push(e.code); break; }
+      seen.push(e.detail.attemptsLeft as number);
+    }
+    return seen;
+  }
+
+  it('triesLeftCountDownToTheLockTheJournalsLongerCountNeverShownWhileTheMenuLocksFirst', async () => {
+    // The journal allows the administrator 5 wrong passwords, the menu 3 per boot: the screen must
+    // count the 3 ("2 left", "1 left", locked), never the journal's 4 and then lock.
+    const rc = recovery();
+    try {
+      assert.deepEqual(await triesUntilLocked(rc, '099', '0000'), [2, 1, 'E-OPR-21']);
+    } finally { await rc.close(); }
+    // After a reboot: the journal has counted 3 and allows 2 more; the smaller count is shown, and
+    // the journal's own lock (which a reboot does not lift) is named as such.
+    const again = recovery();
+    try {
+      assert.deepEqual(await triesUntilLocked(again, '099', '0000'), [1, 'E-OPR-03']);
+    } finally { await again.close(); }
+  });
+
+  it('triesLeftAreTrueOnAJournalRecoveryCannotWrite', async () => {
+    await flipByte(r.dir, r.journal.lastSeq - 3, 70, 0xff);
+    const rc = recovery();
+    try {
+      assert.equal((await rc.journal()).state, 'damaged', 'read-only: wrong passwords are counted by the menu alone');
+      assert.deepEqual(await triesUntilLocked(rc, '099', '0000'), [2, 1, 'E-OPR-21']);
+      assert.equal(await code(rc.login('099', '9999')), 'E-OPR-21', 'the right password after the lock: still locked');
+    } finally { await rc.close(); }
   });
 
   it('verifiesAndRepairsATornTailByANormalOpen', async () => {

@@ -19,11 +19,15 @@ export type Samples = { readonly [K in StateName]: ReadonlyArray<Sample<K>> };
 
 export const SAMPLES: Samples = {
   boot: [{ variant: 'journal', data: { step: 'journal', stepIndex: 2, stepCount: 5 } }],
-  recovery: [{ variant: 'reason', data: { selected: 1, reasonCode: 'E-STO-05' } }],
+  recovery: [
+    { variant: 'reason', data: { selected: 1, reasonCode: 'E-STO-05' } },
+    { variant: 'reset-held', data: { selected: 0, resetHeld: true } },
+  ],
   restored: [{ variant: 'reversed', data: { transaction: 'sale', outcome: 'reversed' } }],
   login: [
     { variant: 'operator', data: { field: 'operator', operator: '0' } },
     { variant: 'password-wrong', data: { field: 'password', operator: '01', passwordLength: 3, attemptsLeft: 2 } },
+    { variant: 'recovery-administrator', data: { field: 'operator', operator: '', mode: 'recovery' } },
   ],
   signOn: [{ variant: 'attempt2', data: { attempt: 2, attemptMax: 3 } }],
   idle: [
