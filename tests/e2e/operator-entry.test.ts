@@ -14,6 +14,12 @@ import { join } from 'node:path';
 /** Luhn-valid (the keypad checks the check digit): the IC debit test card's number (sim/test-cards.ts). */
 const KEYED_PAN = '6222021234567890128';
 const NEW_PASSWORD = '864209';
+/**
+ * An expiry (MMYY) three years after the terminal's today. The terminal here runs on the real clock
+ * (a child process), so the expiry is made from the same clock: a fixed '1228' would have been
+ * refused as expired from January 2029 on.
+ */
+const FUTURE_EXPIRY = `12${String((new Date().getUTCFullYear() + 3) % 100).padStart(2, '0')}`;
 
 describe('e2e: password change, keyed card entry and refund details through the control interface', function () {
   this.timeout(120_000);
@@ -87,7 +93,7 @@ describe('e2e: password change, keyed card entry and refund details through the 
     assert.ok(expiry.screen.text.some((l) => l.includes('622202******0128')), `masked once accepted: ${expiry.screen.text.join('|')}`);
     await d.keys('1324OK');
     await d.until('sale.card', (s) => s.screen.text.some((l) => l.includes('Not a MMYY date')));
-    await d.keys('CLEAR1228OK');
+    await d.keys(`CLEAR${FUTURE_EXPIRY}OK`);
     const approved = await d.until('sale.askCustomerCopy');
     const sale = approved.data.result?.txn;
     assert.equal(sale?.amountFen, 2500);
@@ -115,7 +121,7 @@ describe('e2e: password change, keyed card entry and refund details through the 
     await d.screen('refundAmount');
     await d.keys('1000OK');
     await d.until('refund.card');
-    await d.keys(`FUNC${KEYED_PAN}OK1228OK`);
+    await d.keys(`FUNC${KEYED_PAN}OK${FUTURE_EXPIRY}OK`);
     await d.until('refund.askCustomerCopy');
     await d.keys('2');
     await d.until('idle');
