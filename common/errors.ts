@@ -164,6 +164,9 @@ export const ERRORS = {
   STO_IDENTITY: def('E-STO-11', 'journal-damaged',
     { cause: 'Journal belongs to another terminal', steps: ['Check the storage card', 'Call support'] },
     { cause: '流水不属于本终端', steps: ['检查存储卡', '联系客服'] }),
+  STO_DEVICE_KEY: def('E-STO-12', 'keys-invalid',
+    { cause: 'Device key does not open this journal', steps: ['Do not provision again', 'Restore device.key from its backup', 'Call support'] },
+    { cause: '设备密钥无法解开本流水', steps: ['请勿重新灌装', '从备份恢复device.key', '联系客服'] }),
   // ---- printer
   PRN_PAPER_OUT: def('E-PRN-01', 'paper-out',
     { cause: 'Paper out', steps: ['Load paper', 'The receipt will print'] },
