@@ -3,6 +3,7 @@
  * `boot/pos.ts`. A command returns an exit code; operating errors print their code and steps,
  * never a stack trace.
  */
+import { statSync } from 'node:fs';
 import { PosError } from '../common/errors';
 
 export interface CommandContext {
@@ -19,7 +20,11 @@ export interface Command {
   run(ctx: CommandContext): Promise<number>;
 }
 
-/** Splits argv into positional args and `--flag[=value]` / `--flag value` flags. */
+/**
+ * Splits argv into positional args and `--flag[=value]` / `--flag value` flags. A value flag
+ * followed by another `--flag` has no value (it stays `true`, which checkFlags refuses): taking
+ * `--json` as the directory of `--dir --json` would act on a path nobody typed.
+ */
 export function parseArgs(argv: readonly string[], valueFlags: ReadonlySet<string> = new Set()): { args: string[]; flags: Map<string, string | true> } {
   const args: string[] = [];
   const flags = new Map<string, string | true>();
@@ -29,10 +34,154 @@ export function parseArgs(argv: readonly string[], valueFlags: ReadonlySet<strin
     const eq = a.indexOf('=');
     if (eq > 0) { flags.set(a.slice(2, eq), a.slice(eq + 1)); continue; }
     const name = a.slice(2);
-    if (valueFlags.has(name) && i + 1 < argv.length) flags.set(name, argv[++i]);
+    if (valueFlags.has(name) && i + 1 < argv.length && !argv[i + 1].startsWith('--')) flags.set(name, argv[++i]);
     else flags.set(name, true);
   }
   return { args, flags };
+}
+
+/** Exit code of a command line that has to be typed again (BSD sysexits EX_USAGE). */
+export const EXIT_USAGE = 64;
+
+/**
+ * The command line itself is wrong (a flag missing, a number that is not one, an unknown flag):
+ * the person fixes what they typed, nothing on the terminal is at fault, so it carries no E- code.
+ * The `pos` main prints the message and the command's usage and exits EXIT_USAGE.
+ */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** What the `pos` command line knows about its flags (boot/pos.ts), checked before any command runs. */
+export interface FlagRules {
+  /** Flags that take a value (`--dir D`, `--dir=D`). */
+  readonly value: ReadonlySet<string>;
+  /** The largest value of a whole-number flag where it is less than any safe integer (`port`). */
+  readonly max: ReadonlyMap<string, number>;
+  /** Flags that take no value (`--json`). Any flag in neither set is refused as unknown. */
+  readonly boolean: ReadonlySet<string>;
+}
+
+/**
+ * The flags a usage line writes with the placeholder N (`--from N`, `--timeout-ms=N`): whole
+ * numbers. The usage line is the one declaration, so the check cannot drift from what is shown
+ * (the same name may be a number for one command and a path for another: `update build --from DIR`).
+ */
+export function numericFlags(usage: string): Set<string> {
+  return new Set([...usage.matchAll(/--([a-z][a-z-]*)[ =]N\b/g)].map((m) => m[1]));
+}
+
+/**
+ * Refuses, before anything runs, what would otherwise be silently ignored or misread: an unknown
+ * flag (a typo such as `--form 3` would dump everything), a value flag without its value, a
+ * number flag whose value is not a whole number (`--from abc` was read as "from the start").
+ */
+export function checkFlags(flags: ReadonlyMap<string, string | true>, rules: FlagRules, command: Pick<Command, 'usage'>): void {
+  const numeric = numericFlags(command.usage);
+  for (const [name, value] of flags) {
+    if (!rules.value.has(name) && !rules.boolean.has(name)) throw new UsageError(`unknown option --${name}`);
+    if (rules.boolean.has(name)) {
+      if (value !== true) throw new UsageError(`--${name} takes no value (got "${value}")`);
+      continue;
+    }
+    if (value === true || value === '') throw new UsageError(`--${name} needs a value`);
+    if (numeric.has(name)) wholeNumber(name, value, rules.max.get(name) ?? Number.MAX_SAFE_INTEGER);
+  }
+}
+
+function wholeNumber(name: string, value: string, max: number): number {
+  const n = /^[0-9]+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n > max) throw new UsageError(`--${name} must be a whole number${max < Number.MAX_SAFE_INTEGER ? ` from 0 to ${max}` : ''} (got "${value}")`);
+  return n;
+}
+
+/** A whole-number flag, or undefined when absent; refuses anything else (also when a command runs without checkFlags). */
+export function intFlag(ctx: CommandContext, name: string, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  const v = ctx.flags.get(name);
+  if (v === undefined) return undefined;
+  if (v === true) throw new UsageError(`--${name} needs a value`);
+  return wholeNumber(name, v, max);
+}
+
+/**
+ * A required input, named in the error the way the usage line names it: `--out FILE`. `env` is
+ * an environment variable that may stand in for the flag (secrets stay out of argv),
+ * `positional` an argument that may (`pos update apply FILE`).
+ */
+export function need(ctx: CommandContext, flag: string, options: { env?: string; positional?: string; what?: string } = {}): string {
+  const v = flagString(ctx, flag) ?? options.positional ?? (options.env ? process.env[options.env] : undefined);
+  if (v !== undefined && v !== '') return v;
+  throw new UsageError(`${options.what ?? `--${flag}`} is missing${options.env ? ` (or set $${options.env})` : ''}`);
+}
+
+/**
+ * A directory a read-only command reads: it must exist. Opening it would create it (LMDB makes
+ * its files) and then report a storage failure with "do not power off, call support" for what is
+ * only a typo.
+ */
+export function existingDir(path: string, from: string): string {
+  let isDir = false;
+  try { isDir = statSync(path).isDirectory(); } catch { isDir = false; }
+  if (!isDir) throw new PosError('OPR_INPUT', `no such directory: ${path} (${from})`);
+  return path;
+}
+
+/**
+ * Thrown by a `pos` output function once the reader of stdout has gone (`pos journal dump | head`):
+ * the command stops at its next line, its finally blocks close what it opened, and pos exits
+ * quietly instead of dying on EPIPE with a stack trace.
+ */
+export class OutputClosed extends Error {
+  constructor() {
+    super('output closed by its reader');
+    this.name = 'OutputClosed';
+  }
+}
+
+/** Exit code after OutputClosed: what a shell reports for a program stopped by SIGPIPE (`yes | head`), so pipelines behave as with any Unix tool. */
+export const EXIT_OUTPUT_CLOSED = 128 + 13;
+
+/**
+ * A line writer on stdout or stderr that survives its reader going away. EPIPE is an 'error'
+ * event on the stream (an uncaught one ends the process with a stack trace); it is taken here.
+ * Node sets `errored` synchronously on the failed write, so a tight loop stops at its next line:
+ * stdout throws OutputClosed then; stderr drops the line (an error report must not itself fail).
+ */
+export function lineWriter(stream: NodeJS.WriteStream, onClosed: 'throw' | 'drop'): (line: string) => void {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    // Anything but a closed pipe is a real fault: let it surface as before.
+    if (e.code !== 'EPIPE') process.nextTick(() => { throw e; });
+  });
+  return (line) => {
+    if (stream.errored || stream.destroyed) {
+      if (onClosed === 'throw') throw new OutputClosed();
+      return;
+    }
+    stream.write(line + '\n');
+  };
+}
+
+/** The flags a usage line requires: those outside every `[...]` (`recovery export --to DIR ...`). */
+export function requiredFlags(usage: string): string[] {
+  let bare = usage;
+  for (let before = ''; before !== bare;) { before = bare; bare = bare.replace(/\[[^[\]]*\]/g, ''); }
+  return [...bare.matchAll(/--([a-z][a-z-]*)/g)].map((m) => m[1]);
+}
+
+/** A file a command reads: named when it is not there, before anything else is checked or opened. */
+export function existingFile(path: string, from: string): string {
+  let isFile = false;
+  try { isFile = statSync(path).isFile(); } catch { isFile = false; }
+  if (!isFile) throw new PosError('OPR_INPUT', `no such file: ${path} (${from})`);
+  return path;
+}
+
+/** Usage lines of the commands under `prefix` ("journal" lists journal verify, dump, ...). */
+export function groupUsage(commands: readonly Command[], prefix: readonly string[]): Command[] {
+  return commands.filter((c) => { const w = c.name.split(' '); return prefix.every((x, i) => w[i] === x); });
 }
 
 export function flagString(ctx: CommandContext, name: string): string | undefined {

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
-import { Command, CommandContext, flagString } from './cli';
+import { Command, CommandContext, flagString, need } from './cli';
 import { PosError } from '../common/errors';
 import { fileDeviceKey } from '../runtime/device-key';
 import { loadBoard, readBoardFile, Board } from '../hal/board';
@@ -15,12 +15,6 @@ import { createSimBoard } from '../sim/board-sim';
 import { KeyComponent, Prompts, factoryTest, provision, writeReport, LOCALES } from './factory';
 import { failedCodes, runStation, simPrompts, simulatedTerminals } from './factory-station';
 import { BoardTerminal, StationConsole, outcome, runBoardStation } from './factory-station-boards';
-
-function need(ctx: CommandContext, flag: string): string {
-  const v = flagString(ctx, flag);
-  if (!v) throw new PosError('OPR_INPUT', `--${flag} is required`);
-  return v;
-}
 
 function componentsFrom(file: string): KeyComponent[] {
   return readFileSync(file, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#')).map((l) => {
@@ -50,11 +44,12 @@ const provisionCmd: Command = {
   async run(ctx) {
     const { config } = readBoardFile(flagString(ctx, 'board') ?? process.env.POS_BOARD ?? 'sim');
     const locale = (flagString(ctx, 'locale') ?? 'zh-CN') as (typeof LOCALES)[number];
+    // Every required flag before the board is opened (its operator prompts, its devices).
+    const [serial, tid, mid, components] = (['serial', 'tid', 'mid', 'components'] as const).map((f) => need(ctx, f));
     const b = await openBoard(ctx);
     try {
-      const serial = need(ctx, 'serial');
       const r = await provision({
-        serial, tid: need(ctx, 'tid'), mid: need(ctx, 'mid'), components: componentsFrom(need(ctx, 'components')), board: config, locale,
+        serial, tid, mid, components: componentsFrom(components), board: config, locale,
         journalDir: flagString(ctx, 'dir') ?? config.storage.journalDir, registryFile: flagString(ctx, 'registry') ?? 'factory-registry.json',
         deviceKey: fileDeviceKey(join(config.storage.journalDir, '..', 'device.key')), printer: b.board.printer(),
         labelPngFile: join(flagString(ctx, 'label-dir') ?? '.', `${serial}-label.png`),
@@ -72,9 +67,10 @@ const provisionCmd: Command = {
 const testCmd: Command = {
   name: 'factory test', usage: 'factory test --serial S [--board B] [--report-dir D]', summary: 'full hardware self-test, JSON report, pass/fail exit code',
   async run(ctx) {
+    const serial = need(ctx, 'serial');
     const b = await openBoard(ctx);
     try {
-      const report = await factoryTest(b.board, { serial: need(ctx, 'serial'), prompts: b.prompts });
+      const report = await factoryTest(b.board, { serial, prompts: b.prompts });
       const file = writeReport(flagString(ctx, 'report-dir') ?? '.', report);
       for (const t of report.tests) ctx.out(`${t.pass ? 'PASS' : 'FAIL'} ${t.name}${t.codes.length ? ` ${t.codes.join(' ')}` : ''}`);
       ctx.out(`${report.pass ? 'PASS' : 'FAIL'}: report ${file}`);

@@ -6,8 +6,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { Command, CommandContext, flagString } from './cli';
 import { PosError } from '../common/errors';
+import { Command, CommandContext, existingDir, existingFile, flagString, intFlag, need } from './cli';
 import { Journal } from '../storage/journal';
 import { exportToFile, importFromFile } from '../storage/backup';
 import { salvage } from '../storage/salvage';
@@ -16,7 +16,11 @@ import { typeName } from '../storage/record';
 import { readBoardFile } from '../hal/board';
 import { TZ_OFFSET_MINUTES_DEFAULT, isoInZone } from '../common/time';
 
-/** The journal directory: --dir, else $POS_JOURNAL_DIR, else the board file's storage.journalDir. */
+/**
+ * The journal directory: --dir, else $POS_JOURNAL_DIR, else the board file's storage.journalDir.
+ * It must exist unless the command creates the journal (import): opening a mistyped path would
+ * create it and then report a storage failure ("do not power off, call support") for a typo.
+ */
 /**
  * The terminal's zone for the times a dump prints: the board file's (--board, $POS_BOARD, else the
  * simulator board), default UTC+8. A dump is read beside the receipts and the screen: the same
@@ -30,10 +34,13 @@ function terminalZone(ctx: CommandContext): number {
   }
 }
 
-function journalDir(ctx: CommandContext): string {
-  const explicit = flagString(ctx, 'dir') ?? process.env.POS_JOURNAL_DIR;
-  if (explicit) return explicit;
-  return readBoardFile(flagString(ctx, 'board') ?? process.env.POS_BOARD ?? 'sim').config.storage.journalDir;
+function journalDir(ctx: CommandContext, mustExist = true): string {
+  const flag = flagString(ctx, 'dir');
+  const env = process.env.POS_JOURNAL_DIR;
+  const board = flag || env ? undefined : readBoardFile(flagString(ctx, 'board') ?? process.env.POS_BOARD ?? 'sim');
+  const dir = flag || env || board!.config.storage.journalDir; // board is read exactly when neither is set
+  if (!mustExist) return dir;
+  return existingDir(dir, flag ? '--dir' : env ? '$POS_JOURNAL_DIR' : `storage.journalDir of ${board!.file}; --dir names another`);
 }
 
 /** The passphrase comes from a file or the environment, never from argv by default (ps shows argv). */
@@ -41,12 +48,6 @@ function passphrase(ctx: CommandContext): string | undefined {
   const file = flagString(ctx, 'passphrase-file');
   if (file) return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
   return flagString(ctx, 'passphrase') ?? process.env.POS_BACKUP_PASSPHRASE;
-}
-
-function need(ctx: CommandContext, flag: string): string {
-  const v = flagString(ctx, flag);
-  if (!v) throw new PosError('OPR_INPUT', `--${flag} is required`);
-  return v;
 }
 
 /**
@@ -95,8 +96,8 @@ const dump: Command = {
     const j = await Journal.open({ dir: journalDir(ctx), readOnly: true });
     try {
       const zone = terminalZone(ctx);
-      const from = Number(flagString(ctx, 'from') ?? 1);
-      const to = Math.min(Number(flagString(ctx, 'to') ?? j.lastSeq), j.lastSeq);
+      const from = intFlag(ctx, 'from') ?? 1;
+      const to = Math.min(intFlag(ctx, 'to') ?? j.lastSeq, j.lastSeq);
       for (const r of j.records(from, to)) {
         const payload = JSON.stringify(r.payload, (_k, v: unknown) => (v && typeof v === 'object' && (v as { type?: string }).type === 'Buffer' ? `<${((v as { data: number[] }).data).length} bytes>` : v));
         if (ctx.flags.has('json')) ctx.out(JSON.stringify({ seq: r.seq, type: typeName(r.type), timeMs: r.timeMs, payload: JSON.parse(payload) as unknown }));
@@ -132,9 +133,9 @@ const exportCmd: Command = {
 const importCmd: Command = {
   name: 'journal import', usage: 'journal import --in FILE [--dir D] [--passphrase-file F]', summary: 'verify a backup, then restore it (the old journal is moved aside)',
   async run(ctx) {
-    const dir = journalDir(ctx);
+    const dir = journalDir(ctx, false);
     // A backup the terminal wrote on its own is sealed under its device key, beside the journal folder.
-    const r = await importFromFile(need(ctx, 'in'), dir, { passphrase: passphrase(ctx), deviceKey: () => deviceKeyBeside(dir) });
+    const r = await importFromFile(existingFile(need(ctx, 'in'), '--in'), dir, { passphrase: passphrase(ctx), deviceKey: () => deviceKeyBeside(dir) });
     ctx.out(`restored ${r.manifest.count} records of ${r.manifest.identity}, chain verified`);
     if (r.movedAside) ctx.out(`previous journal moved to ${r.movedAside}`);
     return 0;
@@ -144,7 +145,8 @@ const importCmd: Command = {
 const salvageCmd: Command = {
   name: 'journal salvage', usage: 'journal salvage --out DIR [--dir D] [--identity ID]', summary: 'rebuild a journal from the intact records of a damaged file',
   async run(ctx) {
-    const r = await salvage(journalDir(ctx), need(ctx, 'out'), flagString(ctx, 'identity'));
+    const out = need(ctx, 'out');
+    const r = await salvage(journalDir(ctx), out, flagString(ctx, 'identity'));
     if (r.recoveredCount === 0) ctx.err(`E-STO-10 record 1 of ${r.identity} is lost: no journal could be rebuilt; restore from a backup`);
     else ctx.out(`salvaged ${r.recoveredCount} records (1..${r.recoveredLastSeq}) of ${r.identity} into ${r.outDir}`);
     if (r.firstMissingSeq) ctx.out(`  record ${r.firstMissingSeq} could not be recovered; later records cannot be chained`);

@@ -5,7 +5,7 @@
  *   pos host-sim                                    (sim/host/: the acquirer simulator)
  *   pos recovery ... / pos update ... / pos factory ...   (boot/: recovery menu, A/B updates, factory station)
  */
-import { Command, parseArgs, reportError } from './cli';
+import { Command, EXIT_OUTPUT_CLOSED, EXIT_USAGE, FlagRules, OutputClosed, UsageError, checkFlags, groupUsage, lineWriter, parseArgs, reportError } from './cli';
 import { journalCommands } from './journal-cli';
 import { hostSimCommands } from '../sim/host/cli';
 import { recoveryCommands } from './recovery-cli';
@@ -23,36 +23,85 @@ const VALUE_FLAGS = new Set(['dir', 'out', 'in', 'file', 'passphrase', 'passphra
   // sim/simulate-cli.ts
   'rates', 'days-per-seed', 'workers', 'first-seed']);
 
+/** Whole-number flags (`--x N` in a command's usage) that have a smaller largest value. */
+const NUMBER_MAX: ReadonlyMap<string, number> = new Map([['port', 65_535]]);
+
+/** Flags without a value. A flag in neither list is refused: a typo must not be ignored silently. */
+const BOOLEAN_FLAGS = new Set(['help', 'json', 'force', 'plain', 'unattended', 'no-faults', 'stand-in-devices', 'verbose']);
+
+/** Every command, in the order `pos --help` lists them. */
+export const COMMANDS: readonly Command[] = COMMAND_GROUPS.flat();
+
+export const FLAG_RULES: FlagRules = { value: VALUE_FLAGS, max: NUMBER_MAX, boolean: BOOLEAN_FLAGS };
+
 export async function main(
   argv: readonly string[],
   out: (line: string) => void = (l) => { process.stdout.write(l + '\n'); },
   err: (line: string) => void = (l) => { process.stderr.write(l + '\n'); },
 ): Promise<number> {
-  const commands = COMMAND_GROUPS.flat();
+  try {
+    return await dispatch(argv, out, err);
+  } catch (e) {
+    // The reader of stdout went away (`| head`): stop quietly, as any Unix tool does.
+    if (e instanceof OutputClosed) return EXIT_OUTPUT_CLOSED;
+    throw e;
+  }
+}
+
+function printUsage(out: (line: string) => void, list: readonly Command[]): void {
+  for (const c of list) out(`  pos ${c.usage.padEnd(58)} ${c.summary}`);
+}
+
+async function dispatch(argv: readonly string[], out: (line: string) => void, err: (line: string) => void): Promise<number> {
+  const commands = COMMANDS;
   const { args, flags } = parseArgs(argv, VALUE_FLAGS);
   if (args.length === 0 || flags.has('help')) {
     const wanted = args.join(' ');
     const list = commands.filter((c) => wanted === '' || c.name.startsWith(wanted));
     out('usage: pos <command> [options]');
-    for (const c of list) out(`  pos ${c.usage.padEnd(58)} ${c.summary}`);
-    return args.length === 0 && !flags.has('help') ? 64 : 0;
+    printUsage(out, list);
+    return args.length === 0 && !flags.has('help') ? EXIT_USAGE : 0;
   }
   // Longest command name that prefixes the positional args wins ("journal verify" over "journal").
   const match = commands
     .filter((c) => { const w = c.name.split(' '); return w.every((x, i) => args[i] === x); })
     .sort((a, b) => b.name.length - a.name.length)[0];
   if (!match) {
-    err(`pos: unknown command "${args.join(' ')}"; run "pos --help"`);
-    return 64;
+    // A group named without its subcommand (`pos journal`, `pos recovery network`): its usage, as
+    // `pos` alone prints everyone's. A subcommand the group does not have: the error and the list.
+    let depth = args.length;
+    while (depth > 0 && groupUsage(commands, args.slice(0, depth)).length === 0) depth--;
+    const group = depth > 0 ? groupUsage(commands, args.slice(0, depth)) : [];
+    const named = args.slice(0, depth).join(' ');
+    if (group.length > 0 && depth === args.length) {
+      out(`usage: pos ${named} <command> [options]`);
+      printUsage(out, group);
+      return EXIT_USAGE;
+    }
+    err(`pos: unknown command "${args.join(' ')}"; ${group.length ? `"pos ${named}" has:` : 'run "pos --help"'}`);
+    printUsage(err, group);
+    return EXIT_USAGE;
   }
   const rest = args.slice(match.name.split(' ').length);
   try {
+    checkFlags(flags, FLAG_RULES, match);
     return await match.run({ args: rest, flags, out, err });
   } catch (e) {
+    if (e instanceof OutputClosed) throw e;
+    if (e instanceof UsageError) {
+      err(`pos ${match.name}: ${e.message}`);
+      err(`usage: pos ${match.usage}`);
+      return EXIT_USAGE;
+    }
     return reportError(e, err);
   }
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e) => { console.error(e); process.exitCode = 1; });
+  const out = lineWriter(process.stdout, 'throw');
+  const err = lineWriter(process.stderr, 'drop');
+  // A reader that left while the output was still buffered (stdout a socket, not a pipe) is only
+  // known once the write fails: the exit code says so all the same.
+  const closed = (code: number): number => (process.stdout.errored ? EXIT_OUTPUT_CLOSED : code);
+  main(process.argv.slice(2), out, err).then((code) => { process.exitCode = closed(code); }, (e) => { console.error(e); process.exitCode = 1; });
 }

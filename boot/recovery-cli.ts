@@ -7,9 +7,9 @@
  * (boot/recovery.ts API), not here.
  */
 import { readFileSync } from 'node:fs';
-import { Command, CommandContext, flagString } from './cli';
+import { Command, CommandContext, UsageError, existingDir, existingFile, flagString, intFlag, need, requiredFlags } from './cli';
 import { PosError } from '../common/errors';
-import { Session } from '../runtime/operators';
+import { Session, operatorNumber } from '../runtime/operators';
 import { readBoardFile } from '../hal/board';
 import { Recovery, Report } from './recovery';
 import { NetworkSettings } from './recovery-net';
@@ -20,12 +20,21 @@ function board(ctx: CommandContext): ReturnType<typeof readBoardFile> {
   return readBoardFile(flagString(ctx, 'board') ?? process.env.POS_BOARD ?? 'sim');
 }
 
+/** --dir, else $POS_JOURNAL_DIR, else the board file's storage.journalDir; and where it came from, for "no such directory". */
+function journalDirOf(ctx: CommandContext): { dir: string; from: string } {
+  const flag = flagString(ctx, 'dir');
+  if (flag) return { dir: flag, from: '--dir' };
+  if (process.env.POS_JOURNAL_DIR) return { dir: process.env.POS_JOURNAL_DIR, from: '$POS_JOURNAL_DIR' };
+  const b = board(ctx);
+  return { dir: b.config.storage.journalDir, from: `storage.journalDir of ${b.file}; --dir names another` };
+}
+
 function recoveryFor(ctx: CommandContext, applyNetwork = false): Recovery {
   const b = () => board(ctx).config.storage;
   return new Recovery({
     // Network settings are written for the OS the way the board file says (boot/net-apply.ts).
     ...(applyNetwork ? { netApply: netApplyFromBoard(board(ctx).config) } : {}),
-    journalDir: flagString(ctx, 'dir') ?? process.env.POS_JOURNAL_DIR ?? b().journalDir,
+    journalDir: journalDirOf(ctx).dir,
     backupDir: flagString(ctx, 'backup-dir') ?? b().backupDir,
     identity: flagString(ctx, 'identity'),
     logDir: flagString(ctx, 'log-dir') ?? process.env.POS_LOG_DIR,
@@ -43,15 +52,28 @@ function secret(ctx: CommandContext, fileFlag: string, env: string): string | un
   return process.env[env];
 }
 
-/** Logs an administrator in through the journal's operators (attempts counted and limited). */
-export async function adminSessionFromCli(ctx: CommandContext, recovery: Recovery = recoveryFor(ctx)): Promise<Session> {
-  const operator = flagString(ctx, 'operator');
+/**
+ * The administrator's operator number and password, each named when it is missing: an empty
+ * operator used to reach the login and come back as "operator  does not exist".
+ */
+export function adminCredentials(ctx: CommandContext): { operator: string; password: string } {
+  const typed = need(ctx, 'operator', { what: "--operator N (the administrator's operator number)" });
+  // Typed as on the keypad ("00", as the README gives it) or in full ("000"): the journal's 3 digits.
+  const operator = operatorNumber(typed);
+  if (operator === undefined) throw new UsageError(`--operator ${typed}: an operator number is 1 to 3 digits, as at the login (00 for the administrator)`);
   const password = secret(ctx, 'password-file', 'POS_ADMIN_PASSWORD');
-  if (!operator || !password) throw new PosError('OPR_PERMISSION', 'an administrator is needed: --operator N and --password-file F (or $POS_ADMIN_PASSWORD)');
+  if (!password) throw new UsageError("--password-file F (a file holding the administrator's password) is missing (or set $POS_ADMIN_PASSWORD)");
+  return { operator, password };
+}
+
+/** Logs an administrator in through the journal's operators (attempts counted and limited). */
+export async function adminSessionFromCli(ctx: CommandContext, recovery?: Recovery): Promise<Session> {
+  const { operator, password } = adminCredentials(ctx);
+  const r = recovery ?? recoveryFor(ctx);
   try {
-    return await recovery.login(operator, password);
+    return await r.login(operator, password);
   } finally {
-    await recovery.close().catch(() => undefined);
+    await r.close().catch(() => undefined);
   }
 }
 
@@ -64,14 +86,25 @@ function print(ctx: CommandContext, r: Report): number {
   return r.ok ? 0 : 4;
 }
 
+/** Flags checked by adminCredentials (with their own message). */
+const SECRETS: Record<string, true> = { operator: true, 'password-file': true };
+/** Environment variables that stand in for a required flag (secrets stay out of argv). */
+const FLAG_ENV: Record<string, string> = { 'passphrase-file': 'POS_BACKUP_PASSPHRASE' };
+
 /** A command that logs in (unless read-only), runs one action and closes the journal. */
 function action(name: string, usage: string, summary: string, needsAdmin: boolean, fn: (r: Recovery, s: Session | undefined, ctx: CommandContext) => Promise<Report>, applyNetwork = false): Command {
   return {
     name: `recovery ${name}`, usage: `recovery ${usage}`, summary,
     async run(ctx) {
+      // What was typed is checked before anything is opened: the credentials, then the journal's
+      // directory (opening a mistyped one would create it). Only a network test given its
+      // settings on the command line reads no journal.
+      const admin = needsAdmin ? adminCredentials(ctx) : undefined;
+      for (const flag of requiredFlags(usage)) if (!(flag in SECRETS)) need(ctx, flag, { env: FLAG_ENV[flag] });
+      if (name !== 'network test' || !ctx.flags.has('host')) { const { dir, from } = journalDirOf(ctx); existingDir(dir, from); }
       const r = recoveryFor(ctx, applyNetwork);
       try {
-        const session = needsAdmin ? await r.login(flagString(ctx, 'operator') ?? '', secret(ctx, 'password-file', 'POS_ADMIN_PASSWORD') ?? '') : undefined;
+        const session = admin ? await r.login(admin.operator, admin.password) : undefined;
         return print(ctx, await fn(r, session, ctx));
       } finally {
         await r.close();
@@ -85,12 +118,6 @@ const must = (s: Session | undefined): Session => {
   return s;
 };
 
-function need(ctx: CommandContext, flag: string): string {
-  const v = flagString(ctx, flag);
-  if (!v) throw new PosError('OPR_INPUT', `--${flag} is required`);
-  return v;
-}
-
 function networkFrom(ctx: CommandContext): NetworkSettings {
   const dns = flagString(ctx, 'dns');
   const address = flagString(ctx, 'address');
@@ -99,7 +126,7 @@ function networkFrom(ctx: CommandContext): NetworkSettings {
     ...(address ? { address: address.split('/')[0], prefixLength: Number(address.split('/')[1] ?? 24) } : {}),
     ...(flagString(ctx, 'gateway') ? { gateway: flagString(ctx, 'gateway') } : {}),
     ...(dns ? { dns: dns.split(',') } : {}),
-    host: need(ctx, 'host'), port: Number(need(ctx, 'port')),
+    host: need(ctx, 'host'), port: intFlag(ctx, 'port', 65_535) ?? Number(need(ctx, 'port')),
   };
 }
 
@@ -109,7 +136,7 @@ export const recoveryCommands: readonly Command[] = [
   action('verify', 'verify [--dir D] [--json]', 'verify the journal in a child process (read-only)', false, (r) => r.verifyJournal()),
   action('repair', `repair ${ADMIN} [--passphrase-file F]`, 'cut a torn tail, or restore the newest good backup', true, (r, s, ctx) => r.repair(must(s), secret(ctx, 'passphrase-file', 'POS_BACKUP_PASSPHRASE'))),
   action('export', `export --to DIR ${ADMIN} --passphrase-file F`, 'encrypted journal backup and logs to a USB stick or path', true, (r, s, ctx) => r.exportTo(need(ctx, 'to'), secret(ctx, 'passphrase-file', 'POS_BACKUP_PASSPHRASE') ?? '', must(s))),
-  action('import', `import --in FILE ${ADMIN} [--passphrase-file F]`, 'restore a backup (verified first; the old journal is kept)', true, (r, s, ctx) => r.importBackup(need(ctx, 'in'), secret(ctx, 'passphrase-file', 'POS_BACKUP_PASSPHRASE'), must(s))),
+  action('import', `import --in FILE ${ADMIN} [--passphrase-file F]`, 'restore a backup (verified first; the old journal is kept)', true, (r, s, ctx) => r.importBackup(existingFile(need(ctx, 'in'), '--in'), secret(ctx, 'passphrase-file', 'POS_BACKUP_PASSPHRASE'), must(s))),
   action('salvage', `salvage ${ADMIN}`, 'rebuild the journal from intact records; the damaged one is kept', true, (r, s) => r.salvage(must(s))),
   action('network set', `network set [--interface I] [--address A/P] [--gateway G] [--dns D1,D2] --host H --port N ${ADMIN}`, 'store network settings (no --address: DHCP) and write them for the OS (board file "network")', true, (r, s, ctx) => r.saveNetworkSettings(networkFrom(ctx), must(s)), true),
   action('network test', 'network test [--interface I --host H --port N ...]', 'interface, address, gateway, DNS, TCP connect', false, (r, _s, ctx) => r.testNetwork(ctx.flags.has('host') ? networkFrom(ctx) : undefined)),
@@ -117,7 +144,7 @@ export const recoveryCommands: readonly Command[] = [
     const plan = await r.factoryResetPlan();
     for (const l of plan.erases) ctx.out(`will erase: ${l}`);
     for (const l of plan.keeps) ctx.out(`keeps: ${l}`);
-    return r.factoryReset({ confirmations: Number(flagString(ctx, 'confirm') ?? 0), passphrase: secret(ctx, 'passphrase-file', 'POS_BACKUP_PASSPHRASE') }, must(s));
+    return r.factoryReset({ confirmations: intFlag(ctx, 'confirm') ?? 0, passphrase: secret(ctx, 'passphrase-file', 'POS_BACKUP_PASSPHRASE') }, must(s));
   }),
   action('reboot', `reboot ${ADMIN}`, 'journal the action, close the journal, reboot', true, (r, s) => r.reboot(must(s))),
   action('poweroff', `poweroff ${ADMIN}`, 'journal the action, close the journal, power off', true, (r, s) => r.powerOff(must(s))),

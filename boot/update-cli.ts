@@ -4,7 +4,7 @@
  */
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command, CommandContext, flagString } from './cli';
+import { Command, CommandContext, UsageError, existingFile, flagString, need } from './cli';
 import { PosError } from '../common/errors';
 import { readBoardFile } from '../hal/board';
 import { applyUpdate, buildPackage, generateUpdateKeys, updateStatus, writeFileAtomic } from './update';
@@ -14,18 +14,12 @@ import { adminSessionFromCli } from './recovery-cli';
 /** Slot root: --root, else $POS_UPDATE_ROOT, else the board file's update.root. */
 function root(ctx: CommandContext): string {
   const r = flagString(ctx, 'root') ?? process.env.POS_UPDATE_ROOT ?? board(ctx).config.update?.root;
-  if (!r) throw new PosError('OPR_INPUT', '--root is required (or update.root in the board file)');
+  if (!r) throw new UsageError('--root R is missing (or set $POS_UPDATE_ROOT, or update.root in the board file)');
   return r;
 }
 
 function board(ctx: CommandContext): ReturnType<typeof readBoardFile> {
   return readBoardFile(flagString(ctx, 'board') ?? process.env.POS_BOARD ?? 'sim');
-}
-
-function need(ctx: CommandContext, flag: string, positional?: string): string {
-  const v = flagString(ctx, flag) ?? positional;
-  if (!v) throw new PosError('OPR_INPUT', `--${flag} is required`);
-  return v;
 }
 
 const keygen: Command = {
@@ -45,8 +39,9 @@ const keygen: Command = {
 const build: Command = {
   name: 'update build', usage: 'update build --from DIR --key PEM --version X.Y.Z --board B --out FILE', summary: 'vendor: signed package from a directory',
   async run(ctx) {
-    const bytes = buildPackage(need(ctx, 'from'), readFileSync(need(ctx, 'key'), 'utf8'), { version: need(ctx, 'version'), board: need(ctx, 'board') });
-    const out = need(ctx, 'out');
+    // Every required flag is checked before the (slow) build, not the last one after it.
+    const [from, key, version, boardName, out] = (['from', 'key', 'version', 'board', 'out'] as const).map((f) => need(ctx, f));
+    const bytes = buildPackage(from, readFileSync(key, 'utf8'), { version, board: boardName });
     writeFileAtomic(out, bytes, join(out, '..'));
     ctx.out(`wrote ${out} (${bytes.length} bytes)`);
     return 0;
@@ -56,7 +51,8 @@ const build: Command = {
 const init: Command = {
   name: 'update init', usage: 'update init --root R --version X.Y.Z', summary: 'create the A/B layout (first install: running version in slot A)',
   async run(ctx) {
-    const s = initSlots(root(ctx), need(ctx, 'version'));
+    const version = need(ctx, 'version');
+    const s = initSlots(root(ctx), version);
     ctx.out(`slots at ${root(ctx)}: active ${s.active} (${s.versions[s.active]})`);
     return 0;
   },
@@ -65,11 +61,13 @@ const init: Command = {
 const apply: Command = {
   name: 'update apply', usage: 'update apply FILE [--root R] [--board B] [--force --operator N --password-file F]', summary: 'verify a package and install it into the inactive slot',
   async run(ctx) {
+    // What the person must give comes first: without a package there is nothing to check a key against.
+    const file = existingFile(need(ctx, 'file', { positional: ctx.args[0], what: 'the update package FILE' }), 'FILE');
     const b = board(ctx);
     const publicKeyHex = flagString(ctx, 'public-key') ?? b.config.update?.publicKey;
     if (!publicKeyHex) throw new PosError('UPD_SIGNATURE', `${b.file}: no update.publicKey: this board cannot verify updates`);
     const force = ctx.flags.has('force') ? await adminSessionFromCli(ctx) : undefined;
-    const r = applyUpdate({ root: root(ctx), file: need(ctx, 'file', ctx.args[0]), publicKeyHex, board: b.config.board, force });
+    const r = applyUpdate({ root: root(ctx), file, publicKeyHex, board: b.config.board, force });
     ctx.out(`installed ${r.version} into slot ${r.slot} (${r.files} files${r.forced ? ', forced by an administrator' : ''}); running ${r.previousVersion ?? '?'} until the next boot`);
     ctx.out('  reboot: the first boot from it must pass its health check and confirm, or it is rolled back');
     return 0;

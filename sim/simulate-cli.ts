@@ -76,13 +76,13 @@ async function runSoak(ctx: CommandContext): Promise<number> {
 export const simulateCommands: readonly Command[] = [
   {
     name: 'simulate',
-    usage: 'simulate --seed N --days D [--rates k=p,...] [--no-faults] [--stand-in-devices] [--verbose]',
+    usage: 'simulate [--seed N] [--days N] [--rates k=p,...] [--no-faults] [--stand-in-devices] [--verbose]',
     summary: 'seeded trading days with faults, invariants after every step (replays from the seed)',
     run: runOne,
   },
   {
     name: 'simulate soak',
-    usage: 'simulate soak [--days 10000] [--days-per-seed 20] [--workers N] [--first-seed S]',
+    usage: 'simulate soak [--days N] [--days-per-seed N] [--workers N] [--first-seed N]',
     summary: 'many simulated days across worker processes, with the totals (days, operations, faults, checks)',
     run: runSoak,
   },

@@ -167,7 +167,8 @@ describe('boot/factory-station-boards: several real-serial boards, one process e
     assert.ok(out.includes(`${ids[1].serial}  FAIL E-RDR-01`), out.join('\n'));
     assert.equal(out[out.length - 1], `1 passed, 1 failed: ${ids[1].serial} E-RDR-01; reports in ${join(work, 'reports')}`);
     for (const t of ids) assert.ok(existsSync(join(work, 'reports', `${t.serial}.json`)));
-    assert.equal(await main(['factory', 'station', '--serials=X', '--boards'], () => undefined, () => undefined), 2, '--boards without a value is refused, not misread');
+    // A usage error (64, boot/cli.ts checkFlags), before any terminal process is started.
+    assert.equal(await main(['factory', 'station', '--serials=X', '--boards'], () => undefined, () => undefined), 64, '--boards without a value is refused, not misread');
   });
 });
 

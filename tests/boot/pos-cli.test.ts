@@ -1,0 +1,187 @@
+/**
+ * The `pos` command line as a person types it (issue 13 item 18). Each fault is tested as a
+ * class over every command it can reach, taken from the command list itself, so a command added
+ * later is covered too: every whole-number flag refuses a non-number, every required input is
+ * named when missing (before anything is opened), every group named alone prints its usage,
+ * every read-only command refuses a missing directory without creating it, and stdout closed by
+ * its reader (`| head`) ends the process quietly. EPIPE runs `pos` in a child process, as a shell
+ * pipeline does.
+ */
+import { strict as assert } from 'node:assert';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { main, COMMANDS } from '../../boot/pos';
+import { EXIT_OUTPUT_CLOSED, EXIT_USAGE, numericFlags, requiredFlags } from '../../boot/cli';
+import { Journal } from '../../storage/journal';
+import { removeDir, tempDir } from '../../storage/testing';
+
+const REPO = join(__dirname, '..', '..');
+export const CHILD_EXIT_MS_MAX = 60_000;
+
+interface Run { code: number; out: string; err: string }
+
+async function pos(...argv: string[]): Promise<Run> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(argv, (l) => { out.push(l); }, (l) => { err.push(l); });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+/** Environment variables that stand in for flags: unset, so "missing" means missing. */
+const STAND_INS = ['POS_ADMIN_PASSWORD', 'POS_BACKUP_PASSPHRASE', 'POS_JOURNAL_DIR', 'POS_UPDATE_ROOT', 'POS_BOARD'] as const;
+
+describe('pos command line: what a person types wrong is named, nothing is ignored or created', function () {
+  this.timeout(CHILD_EXIT_MS_MAX);
+  let root: string;
+  const saved = new Map<string, string | undefined>();
+  beforeEach(() => {
+    root = tempDir('h-cli-');
+    for (const k of STAND_INS) { saved.set(k, process.env[k]); delete process.env[k]; }
+  });
+  afterEach(() => {
+    for (const [k, v] of saved) { if (v === undefined) delete process.env[k]; else process.env[k] = v; }
+    removeDir(root);
+  });
+
+  it('everyWholeNumberFlagOfEveryCommandRefusesANonNumberWithTheUsageExitCode', async () => {
+    let checked = 0;
+    for (const c of COMMANDS) {
+      for (const flag of numericFlags(c.usage)) {
+        const r = await pos(...c.name.split(' '), `--${flag}`, 'abc', '--dir', join(root, 'missing'));
+        assert.equal(r.code, EXIT_USAGE, `pos ${c.name} --${flag} abc: ${r.err}`);
+        assert.match(r.err, new RegExp(`--${flag} must be a whole number.*"abc"`), `pos ${c.name}`);
+        assert.match(r.err, new RegExp(`usage: pos ${c.name}`), 'the usage line follows');
+        checked++;
+      }
+    }
+    assert.ok(checked >= 8, `only ${checked} number flags found in the usage lines`);
+    assert.equal(existsSync(join(root, 'missing')), false, 'nothing ran');
+  });
+
+  it('journalDumpFromAbcIsRefusedInsteadOfDumpingEverything', async () => {
+    const r = await pos('journal', 'dump', '--from', 'abc');
+    assert.equal(r.code, EXIT_USAGE);
+    assert.equal(r.out, '', 'no record printed');
+    assert.match(r.err, /--from must be a whole number \(got "abc"\)/);
+  });
+
+  it('aMistypedOptionIsRefusedNotIgnored', async () => {
+    const r = await pos('journal', 'dump', '--form', '3');
+    assert.equal(r.code, EXIT_USAGE);
+    assert.match(r.err, /unknown option --form/);
+    const bare = await pos('journal', 'verify', '--dir');
+    assert.equal(bare.code, EXIT_USAGE);
+    assert.match(bare.err, /--dir needs a value/);
+  });
+
+  it('everyRequiredFlagOfEveryCommandIsNamedWhenMissingBeforeAnythingIsOpened', async () => {
+    const dir = tempDir('h-cli-journal-');
+    try {
+      let checked = 0;
+      for (const c of COMMANDS) {
+        // Alternatives (`a | b`) cannot be read as one list of required flags; factory station checks its own.
+        if (c.usage.includes('|')) continue;
+        const required = requiredFlags(c.usage);
+        if (required.length === 0) continue;
+        const r = await pos(...c.name.split(' '), '--dir', dir);
+        assert.equal(r.code, EXIT_USAGE, `pos ${c.name} with nothing: ${r.err}`);
+        assert.match(r.err, /--[a-z-]+ .*is missing/, `pos ${c.name}: ${r.err}`);
+        const named = /--([a-z-]+)/.exec(r.err)?.[1];
+        assert.ok(named !== undefined && required.includes(named), `pos ${c.name} names --${named}, one of ${required.join(', ')}`);
+        assert.doesNotMatch(r.err, /E-[A-Z]{3}-\d\d/, `pos ${c.name}: a missing flag is not an operating error`);
+        checked++;
+      }
+      assert.ok(checked >= 12, `only ${checked} commands with required flags`);
+      assert.deepEqual(readdirSync(dir), [], 'no command created anything in the journal directory');
+    } finally {
+      removeDir(dir);
+    }
+  });
+
+  it('recoveryRepairWithoutAnOperatorSaysWhichFlagIsMissing', async () => {
+    process.env.POS_ADMIN_PASSWORD = '123456';
+    const r = await pos('recovery', 'repair', '--dir', root);
+    assert.equal(r.code, EXIT_USAGE);
+    assert.match(r.err, /--operator N .* is missing/);
+    assert.doesNotMatch(r.err, /does not exist/);
+    delete process.env.POS_ADMIN_PASSWORD;
+    const noPassword = await pos('recovery', 'repair', '--operator', '00', '--dir', root);
+    assert.equal(noPassword.code, EXIT_USAGE);
+    assert.match(noPassword.err, /--password-file F .* is missing \(or set \$POS_ADMIN_PASSWORD\)/);
+  });
+
+  it('updateApplyWithoutAFileSaysTheFileIsMissingNotTheKey', async () => {
+    const r = await pos('update', 'apply', '--root', root);
+    assert.equal(r.code, EXIT_USAGE);
+    assert.match(r.err, /the update package FILE is missing/);
+    assert.doesNotMatch(r.err, /publicKey|E-UPD/);
+    const typo = await pos('update', 'apply', join(root, 'no-such.pkg'), '--root', root);
+    assert.equal(typo.code, 2);
+    assert.match(typo.err, /no such file: .*no-such\.pkg/);
+    assert.doesNotMatch(typo.err, /publicKey|E-UPD/);
+  });
+
+  it('everyGroupNamedWithoutItsCommandPrintsThatGroupsUsage', async () => {
+    const names = new Set(COMMANDS.map((c) => c.name));
+    const groups = new Set<string>();
+    for (const c of COMMANDS) {
+      const w = c.name.split(' ');
+      for (let i = 1; i < w.length; i++) groups.add(w.slice(0, i).join(' '));
+    }
+    let checked = 0;
+    for (const g of groups) {
+      if (names.has(g)) continue; // `pos simulate` is a command itself
+      const r = await pos(...g.split(' '));
+      assert.equal(r.code, EXIT_USAGE, `pos ${g}`);
+      assert.doesNotMatch(r.err, /unknown command/, `pos ${g}`);
+      assert.match(r.out, new RegExp(`^usage: pos ${g} <command>`), `pos ${g}`);
+      for (const c of COMMANDS.filter((x) => x.name.startsWith(`${g} `))) assert.ok(r.out.includes(`pos ${c.usage}`), `pos ${g} lists ${c.name}`);
+      checked++;
+    }
+    assert.ok(['journal', 'recovery', 'recovery network', 'update', 'factory'].every((g) => groups.has(g)), [...groups].join(', '));
+    assert.ok(checked >= 5);
+    const wrong = await pos('journal', 'frobnicate');
+    assert.equal(wrong.code, EXIT_USAGE);
+    assert.match(wrong.err, /unknown command "journal frobnicate"; "pos journal" has:/);
+    assert.match(wrong.err, /pos journal verify/);
+  });
+
+  it('everyReadOnlyCommandOnAMissingDirectorySaysNoSuchDirectoryAndCreatesNothing', async () => {
+    process.env.POS_ADMIN_PASSWORD = '123456';
+    process.env.POS_BACKUP_PASSPHRASE = '123456';
+    const missing = join(root, 'jornal');
+    const cases: string[][] = [
+      ['journal', 'verify'], ['journal', 'verify', '--json'], ['journal', 'dump'], ['journal', 'export', '--out', join(root, 'b.posbak')],
+      ['journal', 'salvage', '--out', join(root, 'salvaged')], ['recovery', 'verify'], ['recovery', 'export', '--to', join(root, 'usb'), '--operator', '00'],
+      ['recovery', 'salvage', '--operator', '00'], ['recovery', 'repair', '--operator', '00'], ['recovery', 'network', 'test'],
+    ];
+    for (const argv of cases) {
+      const r = await pos(...argv, '--dir', missing);
+      assert.equal(r.code, 2, `pos ${argv.join(' ')}: ${r.err}`);
+      assert.match(r.err, /no such directory: .*jornal \(--dir\)/, `pos ${argv.join(' ')}`);
+      assert.doesNotMatch(r.err, /power off|call support/i, `pos ${argv.join(' ')}: a typo is not a storage failure`);
+      assert.deepEqual(readdirSync(root), [], `pos ${argv.join(' ')} created something`);
+    }
+  });
+
+  it('stdoutClosedByItsReaderEndsDumpQuietlyWithoutAStackTrace', async () => {
+    const dir = join(root, 'j');
+    const j = await Journal.open({ dir, identity: 'SIM-EPIPE' });
+    const text = 'x'.repeat(1000); // 300 records: several pipe buffers of output
+    for (let i = 0; i < 300; i++) await j.append('test', { i, text });
+    await j.close();
+    // `pos journal dump | head -c 100`, in a shell as a person types it (a shell pipe, not a
+    // socket); pos's stderr and exit status are kept in files.
+    const errFile = join(root, 'stderr');
+    const statusFile = join(root, 'status');
+    const command = `"${process.execPath}" -r ts-node/register/transpile-only boot/pos.ts journal dump --dir "${dir}"`;
+    const child = spawn('sh', ['-c', `{ ${command} 2>"${errFile}"; echo $? >"${statusFile}"; } | head -c 100 >/dev/null`], { cwd: REPO, stdio: 'ignore' });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error('pos did not exit after its reader left')); }, CHILD_EXIT_MS_MAX);
+      child.on('exit', () => { clearTimeout(timer); resolve(); });
+    });
+    assert.equal(readFileSync(errFile, 'utf8'), '', 'nothing on stderr: no EPIPE, no stack trace');
+    assert.equal(Number(readFileSync(statusFile, 'utf8')), EXIT_OUTPUT_CLOSED, 'the exit status of a program whose reader left (as `yes | head`)');
+  });
+});
