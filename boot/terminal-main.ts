@@ -28,7 +28,7 @@
  * - --usb-dir D (repeatable via $POS_USB_DIRS, ':'-separated): USB mount points recovery offers.
  */
 import { asset } from '../common/assets';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from './cli';
 import { readBoardFile, loadBoard, Board } from '../hal/board';
 import { linuxFactories } from '../hal/board-linux';
@@ -88,7 +88,9 @@ async function main(): Promise<void> {
   const updateRoot = str('update-root') ?? process.env.POS_UPDATE_ROOT ?? config.update?.root;
   const hasSlots = updateRoot !== undefined && existsSync(join(updateRoot, 'state.json'));
   const usbDirs = [...(str('usb-dir') ? [resolve(str('usb-dir')!)] : []), ...(process.env.POS_USB_DIRS ?? '').split(':').filter(Boolean)];
-  const control = sim ? new ControlServer(sim, undefined, logger.child({ component: 'control' })) : undefined;
+  // receipt-png writes only into receipts/ beside the journal folder (the terminal's own storage).
+  const receiptDir = join(dirname(resolve(str('journal-dir') ?? config.storage.journalDir)), 'receipts');
+  const control = sim ? new ControlServer(sim, undefined, logger.child({ component: 'control' }), { receiptDir }) : undefined;
   const controlPort = control ? await control.listen(Number(str('control-port') ?? 0)) : undefined;
   let app: TerminalApp | undefined;
   let stopping = false;

@@ -1,5 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { connect } from 'node:net';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createSimBoard, SimBoard } from './board-sim';
 import { ControlServer, keySequence } from './control-server';
 import { KeyEvent } from '../hal/keypad';
@@ -98,5 +100,64 @@ describe('simulator control interface (JSON lines on loopback)', () => {
 
   it('keySequenceParsesDigitsAndNamedKeys', () => {
     assert.deepEqual(keySequence('10[OK]CANCEL'), ['1', '0', 'OK', 'CANCEL']);
+  });
+});
+
+describe('control interface: receipt-png writes only into the receipts folder (issue 13 item 14)', () => {
+  let sim: SimBoard;
+  let work: string;
+  let receipts: string;
+  let server: ControlServer;
+  before(async () => {
+    sim = await createSimBoard();
+    await sim.board.printer().print({ label: 'test slip', blocks: [{ kind: 'text', text: 'CONTROL PNG' }, { kind: 'cut' }] });
+  });
+  after(async () => { await sim.close(); });
+  beforeEach(() => {
+    work = mkdtempSync('/tmp/h-secrets-');
+    receipts = join(work, 'terminal', 'receipts');
+    server = new ControlServer(sim, undefined, undefined, { receiptDir: receipts });
+  });
+  afterEach(async () => { await server.close(); rmSync(work, { recursive: true, force: true }); });
+
+  it('aPlainFileNameIsWrittenInTheReceiptsFolderAndTheReplyNamesIt', async () => {
+    const r = await server.handle({ cmd: 'receipt-png', index: 0, path: 'slip-1.png' });
+    assert.equal(r.ok, true, String(r.error));
+    assert.equal(r.path, join(realpathSync(receipts), 'slip-1.png'));
+    assert.deepEqual([...readFileSync(String(r.path)).subarray(1, 4)].map((b) => String.fromCharCode(b)).join(''), 'PNG');
+    const again = await server.handle({ cmd: 'receipt-png', index: 0, path: 'slip-1.png' });
+    assert.equal(again.ok, true, 'an earlier PNG of the same name is replaced');
+    const b64 = await server.handle({ cmd: 'receipt-png', index: 0 });
+    assert.ok(Buffer.from(String(b64.png), 'base64').length > 100, 'without a path: base64, nothing written');
+  });
+
+  it('absolutePathsDotDotFoldersAndOtherNamesAreRefusedAndNothingIsWritten', async () => {
+    const outside = join(work, 'outside.png');
+    for (const path of [outside, '/tmp/h-secrets-x.png', '../outside.png', '../../outside.png', 'sub/slip.png', './slip.png', '..', '.hidden.png', 'slip.txt', '', 'a\0b.png', 42, null]) {
+      const r = await server.handle({ cmd: 'receipt-png', index: 0, path });
+      assert.equal(r.ok, false, `${JSON.stringify(path)} accepted`);
+      assert.match(String(r.error), /E-OPR-08 .*receipt-png: path .* refused: give a file name only/, String(r.error));
+    }
+    assert.equal(existsSync(outside), false);
+    assert.deepEqual(existsSync(receipts) ? readdirSync(receipts) : [], []);
+  });
+
+  it('aSymlinkInTheReceiptsFolderIsNotFollowedOutOfIt', async () => {
+    const target = join(work, 'victim.txt');
+    writeFileSync(target, 'keep me');
+    mkdirSync(receipts, { recursive: true });
+    symlinkSync(target, join(receipts, 'link.png'));
+    const r = await server.handle({ cmd: 'receipt-png', index: 0, path: 'link.png' });
+    assert.equal(r.ok, false);
+    assert.match(String(r.error), /not a regular file/);
+    assert.equal(readFileSync(target, 'utf8'), 'keep me');
+  });
+
+  it('withoutAReceiptsFolderTheInterfaceWritesNoFile', async () => {
+    const bare = new ControlServer(sim);
+    const r = await bare.handle({ cmd: 'receipt-png', index: 0, path: 'slip.png' });
+    assert.equal(r.ok, false);
+    assert.match(String(r.error), /writes no files/);
+    await bare.close();
   });
 });

@@ -9,7 +9,8 @@
  *   → {"id":3,"cmd":"subscribe"}                  ← {"id":3,"ok":true}  then {"event":"state","state":...} lines
  *
  * Commands (see CONTROL_COMMANDS): press, release, keys, swipe, swipe-bad, insert, remove, tap,
- * take-away, screen, receipts, receipt-png, battery, paper, cover, printer-fault, reset-button,
+ * take-away, screen, receipts, receipt-png (base64; with "path", a plain file name written in the
+ * receipts folder only: ControlServerOptions.receiptDir), battery, paper, cover, printer-fault, reset-button,
  * state, subscribe, leds, garble-reader, reader-silent, absent, sign, signatures. Faults for diagnostics tests:
  *   {"cmd":"printer-fault","fault":"cutter"|"head-hot"|"unrecoverable"|null}   (null clears it)
  *   {"cmd":"reader-silent","silent":true|false}      the reader stops answering (hung firmware) / wakes
@@ -22,13 +23,15 @@
  * {"ok":false,"error":...}; the connection stays open. Listens on 127.0.0.1 only.
  */
 import { createServer, Server, Socket } from 'node:net';
-import { writeFileSync } from 'node:fs';
+import { closeSync, constants as fsc, fsyncSync, lstatSync, mkdirSync, openSync, realpathSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { SimBoard } from './board-sim';
 import type { PrinterFault } from './virtual-printer';
 import { TEST_CARDS } from './test-cards';
 import { TEST_SIGNATURES } from './board-sim';
 import { KEY_NAMES, KeyName } from '../hal/keypad';
 import { Logger, silentLogger } from '../common/log';
+import { PosError } from '../common/errors';
 
 export const CONTROL_LINE_BYTES_MAX = 64 * 1024;
 export const CONTROL_CLIENTS_MAX = 8;
@@ -36,6 +39,19 @@ export const CONTROL_CLIENTS_MAX = 8;
 export const KEY_HOLD_MS = 60;
 /** How long a swipe or tap waits for the reader to be detecting before it is presented anyway. */
 export const PRESENT_WAIT_MS_MAX = 3_000;
+/**
+ * A receipt PNG's name: a plain file name in the receipts folder, nothing else (no folder, no
+ * `..`, not hidden). A client on the control port must not choose where the terminal writes.
+ */
+export const RECEIPT_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,95}\.png$/;
+
+export interface ControlServerOptions {
+  /**
+   * The one folder `receipt-png {path}` writes into (created on first use). Without it the
+   * interface writes no file: `receipt-png` answers the PNG as base64 only.
+   */
+  readonly receiptDir?: string;
+}
 
 /** What the terminal (state machine) exposes to the control interface. */
 export interface TerminalProbe {
@@ -54,7 +70,7 @@ export class ControlServer {
   private unsubscribe: (() => void) | undefined;
   private readonly handlers: Record<string, Handler>;
 
-  constructor(private readonly sim: SimBoard, private probe: TerminalProbe | undefined = undefined, private readonly log: Logger = silentLogger) {
+  constructor(private readonly sim: SimBoard, private probe: TerminalProbe | undefined = undefined, private readonly log: Logger = silentLogger, private readonly options: ControlServerOptions = {}) {
     this.handlers = this.buildHandlers();
     this.attachProbe(probe);
   }
@@ -183,9 +199,13 @@ export class ControlServer {
       // images: the raster images on each receipt (a QR code, a logo, a signature), where and how big.
       receipts: () => ({ receipts: sim.printer().receipts().map((rc) => ({ lines: rc.lines, cut: rc.cut, images: rc.items.flatMap((it) => (it.kind === 'image' ? [{ x: it.x, width: it.width, height: it.height }] : [])) })) }),
       'receipt-png': (r) => this.receiptPng(r),
-      battery: (r) => {
+      // Sets what is given, then answers what the terminal's own battery driver reads now: the
+      // front panel shows that, so the panel and the LCD have one source (the gauge), never a
+      // number the panel assumed or kept from before a battery pull.
+      battery: async (r) => {
         sim.setBattery({ percent: num(r.percent), charging: bool(r.charging), low: bool(r.low) });
-        return {};
+        const s = await sim.board.battery().read();
+        return { percent: s.percent, charging: s.charging, level: s.level };
       },
       paper: (r) => this.paper(String(r.state ?? '')),
       cover: (r) => { if (r.open) sim.printer().openCover(); else sim.printer().closeCover(); return {}; },
@@ -223,13 +243,37 @@ export class ControlServer {
   }
 
   private receiptPng(r: Request): Reply {
+    // The path is checked first: a refused one is refused whatever has been printed.
+    const file = r.path !== undefined ? this.receiptFile(r.path) : undefined;
     const receipts = this.sim.printer().receipts();
     const index = num(r.index) ?? receipts.length - 1;
     const receipt = receipts[index];
     if (!receipt) throw new Error(`no receipt ${index} (${receipts.length} printed)`);
-    const png = this.sim.printer().png(receipt);
-    if (typeof r.path === 'string') { writeFileSync(r.path, png); return { path: r.path, bytes: png.length }; }
-    return { png: png.toString('base64') };
+    if (file !== undefined) {
+      const png = this.sim.printer().png(receipt);
+      writeNoFollow(file, png);
+      return { path: file, bytes: png.length };
+    }
+    return { png: this.sim.printer().png(receipt).toString('base64') };
+  }
+
+  /**
+   * Where `receipt-png {path}` may write: `path` is a plain file name (RECEIPT_NAME_PATTERN) in
+   * the receipts folder; anything else (absolute, `..`, a folder, a symlink in the folder) is
+   * refused before anything is written.
+   */
+  private receiptFile(path: unknown): string {
+    const dir = this.options.receiptDir;
+    if (!dir) throw new PosError('OPR_INPUT', 'receipt-png: this control interface writes no files; ask without "path" for the PNG as base64');
+    if (typeof path !== 'string' || !RECEIPT_NAME_PATTERN.test(path)) {
+      throw new PosError('OPR_INPUT', `receipt-png: path ${JSON.stringify(path)} refused: give a file name only (letters, digits, . _ -, ending .png, no folder, no ..); it is written in ${dir}`, { path: String(path) });
+    }
+    mkdirSync(dir, { recursive: true });
+    const file = join(realpathSync(dir), path);
+    let existing: ReturnType<typeof lstatSync> | undefined;
+    try { existing = lstatSync(file); } catch { /* absent: written fresh */ }
+    if (existing && !existing.isFile()) throw new PosError('OPR_INPUT', `receipt-png: ${path} in ${dir} is not a regular file (a link or folder): refused`, { path });
+    return file;
   }
 
   private paper(state: string): Reply {
@@ -289,6 +333,17 @@ function printerFaultOf(v: unknown): PrinterFault | undefined {
   if (v === null || v === undefined || v === false) return undefined;
   if (!(PRINTER_FAULTS as readonly unknown[]).includes(v)) throw new Error(`printer fault must be one of ${PRINTER_FAULTS.join(', ')} or null`);
   return v as PrinterFault;
+}
+
+/** Writes `bytes` to `file`, refusing to follow a symlink put there between the check and the write. */
+function writeNoFollow(file: string, bytes: Buffer): void {
+  const fd = openSync(file, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC | fsc.O_NOFOLLOW, 0o644);
+  try {
+    writeSync(fd, bytes);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function num(v: unknown): number | undefined { return typeof v === 'number' ? v : undefined; }

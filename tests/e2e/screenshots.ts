@@ -75,8 +75,10 @@ async function main(): Promise<void> {
   const docs = join(__dirname, '..', '..', 'docs');
   // The LCD in Chinese (Unifont on the 128x64 display) and the terminal's default slip in Chinese
   // (the virtual printer draws GB2312 from its Unifont subset); the same slip in English.
-  await sale('zh-CN', async (d) => writeFileSync(join(docs, 'front-panel.png'), lcdPng(String((await d.cmd('screen')).ascii))), async (d) => { await d.cmd('receipt-png', { index: 0, path: join(docs, 'receipt-zh.png') }); });
-  await sale('en', async () => undefined, async (d) => { await d.cmd('receipt-png', { index: 0, path: join(docs, 'receipt.png') }); });
+  // receipt-png writes only into the terminal's receipts folder: take the PNG as base64 instead.
+  const receipt = (file: string) => async (d: Driver): Promise<void> => writeFileSync(join(docs, file), Buffer.from(String((await d.cmd('receipt-png', { index: 0 })).png), 'base64'));
+  await sale('zh-CN', async (d) => writeFileSync(join(docs, 'front-panel.png'), lcdPng(String((await d.cmd('screen')).ascii))), receipt('receipt-zh.png'));
+  await sale('en', async () => undefined, receipt('receipt.png'));
 }
 
 if (require.main === module) main().catch((e: unknown) => { process.stderr.write(`${String(e)}\n`); process.exit(1); });
