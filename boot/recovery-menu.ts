@@ -38,7 +38,7 @@ import { screenFor, RECOVERY_ITEMS, RECOVERY_RESTORE_ITEMS, RECOVERY_PENDING_ITE
 import { t } from '../ui-lcd/strings';
 import { DigitEntry, MenuWidget, pinEntry } from '../ui-lcd/widgets';
 import { numbered } from '../ui-lcd/widgets/menu';
-import { Recovery, Report, BACKUP_FILE_SUFFIX, NetworkSettings, networkLines, texts } from './recovery';
+import { Recovery, Report, BACKUP_FILE_SUFFIX, NetworkSettings, texts } from './recovery';
 import { rt, same, local } from '../ui-lcd/recovery-strings';
 import { civil, pad2, TZ_OFFSET_MINUTES_DEFAULT } from '../common/time';
 import { applyUpdate, updateStatus } from './update';
@@ -327,7 +327,9 @@ export class RecoveryMenu implements Overlay {
 
   private async currentNetworkLines(): Promise<Txt[]> {
     const s = await this.rec().networkSettings().catch(() => undefined);
-    return networkLines(s ?? this.defaultNetwork(), true);
+    // One row above the mode menu (a menu screen does not page): the mode alone fits, an address
+    // and the host do not (Test network lists them).
+    return [(s ?? this.defaultNetwork()).mode === 'static' ? rt('net.nowStaticShort') : rt('net.nowDhcp')];
   }
 
   private defaultNetwork(): NetworkSettings {

@@ -776,6 +776,6 @@ export function storageNotice(terminal: Terminal | undefined): Txt | undefined {
  */
 export function exportJournalSealed(journal: Journal, dir: string, deviceKey: DeviceKeyProvider, clock: () => number): string {
   const file = join(dir, `journal-${journal.identity}-${new Date(clock()).toISOString().replace(/[:.]/g, '-')}${BACKUP_FILE_SUFFIX}`);
-  exportToFile(journal, file, { deviceKey: () => deviceKey.deviceKey(), clock });
+  exportToFile(journal, file, { deviceKey: () => deviceKey.deviceKey(), sealed: true, clock });
   return file;
 }

@@ -108,6 +108,7 @@ export const RECOVERY_STRINGS = {
   'net.host': s('host {host}:{port}', '主机{host}:{port}'),
   'net.nowDhcp': s('now: DHCP', '当前：自动获取'),
   'net.nowStatic': s('now: {address}/{prefix}', '当前：{address}/{prefix}'),
+  'net.nowStaticShort': s('now: static IP', '当前：固定地址'),
   'net.applied': s('applied to {interface} ({backend})', '已写入系统：{interface}（{backend}）'),
   'net.reloaded': s('networkctl: {commands}', '网络已重载：{commands}'),
   'net.noReload': s('networkctl not found: reboot', '未找到networkctl：请重启'),

@@ -61,7 +61,7 @@ export const STRINGS = {
   'title.pendingWork': s('Pending work', '未完成业务'),
   'title.system': s('System', '系统'),
   'title.network': s('Network', '网络设置'),
-  'title.chooseFile': s('Choose a file', '选择文件'),
+  'title.chooseFile': s('Pick a file', '选择文件'),
   'title.readerTest': s('Reader test', '读卡测试'),
   'title.password': s('Change password', '修改密码'),
   'title.resetPassword': s('Reset password', '重置密码'),

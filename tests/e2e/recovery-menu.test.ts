@@ -59,10 +59,20 @@ describe('e2e: recovery menu on the LCD', function () {
 
     await d.powerOn({ holdReset: true });
     await d.until('recovery.locked');
+    // Not the cashier's login: the technician sees where they are and who may log in.
+    const login = await d.screen('login');
+    assert.deepEqual(login.slice(0, 2), ['Recovery - admin', 'Admin no.'], login.join('|'));
     await d.keys('01OK0000OK');
     await d.until('recovery.locked', (s) => s.data.notice === 'administrator-required');
+    // A typo: a notice with the true count (the menu's 3 per boot), not the reason recovery opened.
+    await d.keys('00OK111111OK');
+    await d.until('recovery.locked', (s) => s.data.error?.code === 'E-OPR-02');
+    const typo = await d.screen('login');
+    assert.ok(typo.some((l) => l.trim() === 'Wrong: 2 left'), `of the menu's 3 tries (a cashier's right password is refused, not counted): ${typo.join('|')}`);
     await d.keys('00OK123456OK');
     await d.until('recovery.menu');
+    const top = (await d.screen('recovery')).join(' ');
+    assert.ok(top.includes('Reset key held') && !top.includes('E-OPR-02'), `the reason is why recovery opened: ${top}`);
 
     await d.keys('1');
     const verify = await report('verify');
@@ -196,10 +206,12 @@ describe('e2e: recovery menu on the LCD', function () {
     // the records before the damage).
     await d.keys('OK');
     await d.until('recovery.locked', (s) => s.screen.name === 'login');
+    await d.keys('00OK000000OK');
+    await d.until('recovery.locked', (s) => s.data.error?.code === 'E-OPR-02');
     await d.keys('00OK123456OK');
     await d.until('recovery.menu');
     const menu = await d.screen('recovery');
-    assert.ok(menu.join(' ').includes('E-STO-05'), `menu names its reason: ${menu.join('|')}`);
+    assert.ok(menu.join(' ').includes('Journal damaged') && !menu.join(' ').includes('E-OPR-02'), `menu names why recovery opened, not the typo: ${menu.join('|')}`);
 
     await d.keys('1');
     const verify = await report('verify');
