@@ -26,6 +26,7 @@ import { Journal } from '../storage/journal';
 import { BackupSecret, backupNeedsPassphrase, exportToFile, importFromFile, parseBackup } from '../storage/backup';
 import { DeviceKeyProvider, fileDeviceKey } from '../runtime/device-key';
 import { salvage } from '../storage/salvage';
+import { installRebuilt } from '../runtime/rebuild';
 import { verifyInChild, ChildVerdict, unopenableReason } from '../storage/verify-child';
 import { PosError, isPosError, ERRORS, ErrorId } from '../common/errors';
 import { Logger, silentLogger } from '../common/log';
@@ -304,7 +305,7 @@ export class Recovery {
     const damagedAt = 'lastGoodSeq' in v ? v.lastGoodSeq : 0;
     for (const file of this.backups()) {
       try {
-        const r = await importFromFile(file, this.o.journalDir, this.secret(passphrase), this.clock);
+        const r = await this.restoreRebuilt(file, passphrase, 'repair: newest backup that verifies');
         const lines = [rt('repair.restored', { count: r.manifest.count, file: basename(file) }), rt('repair.keptAt', { path: r.movedAside ?? '-' })];
         if (damagedAt > r.manifest.lastSeq) lines.push(rt('repair.notInBackup', { from: r.manifest.lastSeq + 1, to: damagedAt }), rt('repair.trySalvage'));
         return this.done('repair', session, true, lines, { restoredFrom: file, records: r.manifest.count, movedAside: r.movedAside });
@@ -351,7 +352,7 @@ export class Recovery {
     const identity = await this.identity();
     if (identity && parsed.manifest.identity !== identity) throw new PosError('STO_IDENTITY', `backup belongs to ${parsed.manifest.identity}, this terminal is ${identity}`);
     await this.close();
-    const r = await importFromFile(file, this.o.journalDir, this.secret(passphrase), this.clock);
+    const r = await this.restoreRebuilt(file, passphrase, 'import of a backup');
     return this.done('import', session, true, [rt('import.restored', { count: r.manifest.count }), rt('import.chain'), rt('import.previous', { path: r.movedAside ?? rt('word.none') })], { records: r.manifest.count, movedAside: r.movedAside });
   }
 
@@ -368,11 +369,25 @@ export class Recovery {
     const lines = [rt('salvage.recovered', { n: r.recoveredCount, last: r.recoveredLastSeq })];
     if (r.orphanCount) lines.push(rt('salvage.orphans', { n: r.orphanCount, ranges: r.orphanRanges.join(',') }));
     if (r.recoveredCount === 0) return this.done('salvage', session, false, [...lines, rt('salvage.nothing')], { ...r }, 'E-STO-10');
+    // The STAN continues past every one the damaged file shows (runtime/rebuild.ts).
     const aside = `${this.o.journalDir}.damaged-${this.clock()}`;
-    renameSync(this.o.journalDir, aside);
-    renameSync(out, this.o.journalDir);
+    await installRebuilt({ journalDir: this.o.journalDir, builtDir: out, identity: r.identity, action: 'salvaged', reason: 'salvage of a damaged journal', aside, clock: this.clock, logger: this.log });
     lines.push(rt('salvage.keptAt', { name: basename(aside) }));
     return this.done('salvage', session, true, lines, { ...r, movedAside: aside });
+  }
+
+  /**
+   * Restores a backup into a staging directory beside the journal, then puts it in place with its
+   * continuation (runtime/rebuild.ts): the old journal is moved to `<dir>.replaced-<time>`.
+   */
+  private async restoreRebuilt(file: string, passphrase: string | undefined, reason: string): Promise<{ manifest: { count: number; lastSeq: number; identity: string }; movedAside?: string }> {
+    const staging = `${this.o.journalDir}.restoring-${this.clock()}`;
+    const r = await importFromFile(file, staging, this.secret(passphrase), this.clock);
+    const { movedAside } = await installRebuilt({
+      journalDir: this.o.journalDir, builtDir: staging, identity: r.manifest.identity, action: 'restored', reason: `${reason}: ${basename(file)}`,
+      aside: `${this.o.journalDir}.replaced-${this.clock()}`, clock: this.clock, logger: this.log,
+    });
+    return { manifest: r.manifest, movedAside };
   }
 
   // ------------------------------------------------------------ pending work and reprints
@@ -510,13 +525,16 @@ export class Recovery {
     exportToFile(j, backup, { ...this.secret(confirm.passphrase), sealed: true, clock: this.clock });
     await this.close();
     const aside = `${this.o.journalDir}.reset-${this.clock()}`;
-    renameSync(this.o.journalDir, aside);
-    const fresh = await Journal.open({ dir: this.o.journalDir, identity, clock: this.clock, logger: this.log });
+    // Built beside and put in place whole, its STAN continued past the old journal's: a reset
+    // terminal that started again at STAN 1 would send STANs the host already has.
+    const building = `${this.o.journalDir}.building-${this.clock()}`;
+    const fresh = await Journal.open({ dir: building, identity, clock: this.clock, logger: this.log });
     try {
       if (carried.length) await fresh.appendMany(carried, { reserve: true });
     } finally {
       await fresh.close();
     }
+    await installRebuilt({ journalDir: this.o.journalDir, builtDir: building, identity, action: 'reset', reason: 'factory reset', aside, clock: this.clock, logger: this.log });
     return this.done('factory-reset', session, true, [...plan.erasesText.map((what) => rt('reset.erased', { what })), rt('reset.backup', { file: basename(backup) }), rt('reset.oldJournal', { name: basename(aside) })], { backup, movedAside: aside, carried: carried.length });
   }
 

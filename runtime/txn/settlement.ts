@@ -62,7 +62,9 @@ export async function settle(engine: TerminalEngine, session: Session | undefine
     uploadedCount = st.uploadedCount;
     hostTotals = st.hostTotals;
     if (st.step === 'begun') await sendSettlement(engine, operator);
-    else if (st.step === 'verdict' && st.verdict === 'balanced') await close(engine);
+    // After a rebuild the host may hold transactions the journal lost: the batch is uploaded
+    // even when the totals balance (a reconciliation; an unbalanced verdict is expected then).
+    else if (st.step === 'verdict' && st.verdict === 'balanced' && !s.reconcileBatch) await close(engine);
     else if (st.step === 'verdict' || st.step === 'upload') await upload(engine);
     else await close(engine);
   }

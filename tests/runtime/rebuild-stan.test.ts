@@ -1,0 +1,140 @@
+/**
+ * A journal rebuilt from less than everything the terminal wrote (issue 13 item 9; the profile's
+ * "Clarifications"): after a salvage, a backup restored or a factory reset, the next STAN is at
+ * least the highest one ever persisted + 1,000, so the acquirer never sees a STAN twice (an outside
+ * acquirer answered 94); the jump is a journal record (it survives a reboot), and the next
+ * settlement reconciles the batch with the host (uploads it whatever the verdict).
+ */
+import { strict as assert } from 'node:assert';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { Recovery } from '../../boot/recovery';
+import { fixedDeviceKey } from '../../runtime/device-key';
+import { addStan, stanAfter, highestPersisted, STAN_GAP_AFTER_REBUILD } from '../../runtime/rebuild';
+import { FlowResult, TxnView } from '../../runtime/txn/engine';
+import { settle } from '../../runtime/txn/settlement';
+import { exportToFile } from '../../storage/backup';
+import { RecordType, DecodedRecord } from '../../storage/record';
+import { tempDir, removeDir } from '../../storage/testing';
+import { ADMIN, CASHIER, DEVICE_KEY, IDENTITY, SUPERVISOR, Rig, magCard, rig } from './harness';
+
+function approved(r: FlowResult): TxnView {
+  if (r.outcome !== 'approved') throw new Error(`not approved: ${JSON.stringify(r.outcome === 'failed' ? r.error.code : r.txn.responseCode)}`);
+  return r.txn;
+}
+
+/** Financial requests (sale, void, refund) the host received more than once with one STAN. */
+function duplicateStans(r: Rig): number[] {
+  const seen = new Map<number, number>();
+  for (const q of r.sim.requests()) if (q.type === 'sale' || q.type === 'void' || q.type === 'refund') seen.set(q.stan, (seen.get(q.stan) ?? 0) + 1);
+  return [...seen].filter(([, n]) => n > 1).map(([s]) => s);
+}
+
+/** Breaks the payload CRC of every stored copy of record `seq` in data.mdb: salvage's chain stops there. */
+function damageRecord(r: Rig, seq: number, stored: Buffer): void {
+  const file = join(r.dir, 'data.mdb');
+  const bytes = readFileSync(file);
+  let hits = 0;
+  for (let at = bytes.indexOf(stored); at >= 0; at = bytes.indexOf(stored, at + 1)) { bytes[at + stored.length - 1] ^= 0xff; hits++; }
+  assert.ok(hits > 0, `record ${seq} found in data.mdb`);
+  writeFileSync(file, bytes);
+}
+
+describe('after a salvage, restore or reset the STAN continues past every one the host may have', function () {
+  this.timeout(90_000);
+  let r: Rig;
+  let side: string;
+  beforeEach(async () => {
+    r = await rig({ dir: tempDir('h-money-rebuild-') });
+    side = tempDir('h-money-side-');
+    await r.terminal.engine.signOn(CASHIER);
+  });
+  afterEach(async () => {
+    await r.close();
+    removeDir(r.dir);
+    removeDir(side);
+    // What the rebuilds moved aside sits beside the journal: <dir>.damaged-..., .replaced-..., .reset-...
+    for (const f of readdirSync(dirname(r.dir))) if (f.startsWith(`${basename(r.dir)}.`)) removeDir(join(dirname(r.dir), f));
+  });
+
+  const sale = async (amountFen: number): Promise<TxnView> => approved(await r.terminal.engine.sale({ amountFen, card: magCard(), session: CASHIER }));
+  const recovery = (): Recovery => new Recovery({ journalDir: r.dir, backupDir: join(side, 'backups'), identity: IDENTITY, clock: () => r.clock.ms, deviceKey: fixedDeviceKey(DEVICE_KEY) });
+
+  it('salvage that loses the last sales: the next sale is approved with a STAN >= the highest + 1000, no STAN reaches the host twice, and settlement uploads the batch', async () => {
+    const sales: TxnView[] = [];
+    for (let i = 1; i <= 5; i++) sales.push(await sale(1_000 * i));
+    const highest = r.terminal.engine.state.stanLast;
+    // Damage the txn-begin of the third sale: the chain (and the salvaged journal) ends before it;
+    // sales 3..5 are at the host, their records intact but unchained (orphans).
+    const begin3 = [...r.journal.records()].find((x) => x.type === RecordType.txnBegin && x.payload.stan === sales[2].stan) as DecodedRecord;
+    const stored = [...r.journal.raw(begin3.seq, begin3.seq)][0].stored;
+    await r.journal.close();
+    damageRecord(r, begin3.seq, stored);
+    const rep = await recovery().salvage(ADMIN);
+    assert.equal(rep.ok, true, rep.lines.join('\n'));
+    await r.reboot();
+    assert.equal(r.terminal.engine.state.txns.size, 2, 'the salvaged journal holds sales 1 and 2 only');
+
+    const next = await sale(777);
+    assert.ok(!stanAfter(highest, next.stan) && next.stan >= highest + STAN_GAP_AFTER_REBUILD, `next STAN ${next.stan} >= ${highest} + ${STAN_GAP_AFTER_REBUILD}`);
+    assert.deepEqual(duplicateStans(r), []);
+
+    // The jump is a journal record: a reboot keeps it.
+    await r.reboot();
+    const after = await sale(778);
+    assert.equal(after.stan, next.stan + 1);
+
+    // The host has sales 3..5 the terminal lost: the settlement reconciles by uploading the batch.
+    const s = await settle(r.terminal.engine, SUPERVISOR);
+    assert.equal(s.verdict, 'unbalanced');
+    assert.equal(s.uploadedCount, 4, 'sales 1, 2 and the two after the salvage uploaded');
+    assert.equal(r.sim.ledger.batchState(r.sim.ledger.entries()[0].tid, s.batch)?.uploadEndCount, 4);
+    assert.deepEqual(duplicateStans(r), []);
+  });
+
+  it('a backup restored after more sales: the next sale is approved with a STAN >= the highest + 1000', async () => {
+    await sale(1_000);
+    await sale(2_000);
+    const file = join(side, 'older.posbak');
+    exportToFile(r.journal, file, { passphrase: 'pass-1234' });
+    await sale(3_000);
+    await sale(4_000);
+    const highest = r.terminal.engine.state.stanLast;
+    await r.journal.close();
+    const rep = await recovery().importBackup(file, 'pass-1234', ADMIN);
+    assert.equal(rep.ok, true, rep.lines.join('\n'));
+    await r.reboot();
+    const next = await sale(555);
+    assert.ok(next.stan >= highest + STAN_GAP_AFTER_REBUILD, `next STAN ${next.stan} >= ${highest} + ${STAN_GAP_AFTER_REBUILD}`);
+    assert.deepEqual(duplicateStans(r), []);
+    const s = await settle(r.terminal.engine, SUPERVISOR);
+    assert.ok(s.uploadedCount >= 3, 'the batch is uploaded after a restore');
+  });
+
+  it('a factory reset does not start the STAN again at 1', async () => {
+    await sale(1_000);
+    await settle(r.terminal.engine, SUPERVISOR);
+    await sale(2_000);
+    const highest = r.terminal.engine.state.stanLast;
+    await r.journal.close();
+    const rep = await recovery().factoryReset({ confirmations: 2, passphrase: 'pass-1234' }, ADMIN);
+    assert.equal(rep.ok, true, rep.lines.join('\n'));
+    await r.reboot();
+    await r.terminal.engine.signOn(CASHIER);
+    const next = await sale(333);
+    assert.ok(next.stan >= highest + STAN_GAP_AFTER_REBUILD, `next STAN ${next.stan} >= ${highest} + ${STAN_GAP_AFTER_REBUILD}`);
+    assert.deepEqual(duplicateStans(r), []);
+  });
+});
+
+describe('the STAN circle after a rebuild', () => {
+  it('wraps 999999 -> 000001 and counts the most recent STAN as the highest', () => {
+    assert.equal(addStan(999_500, STAN_GAP_AFTER_REBUILD), 501);
+    assert.equal(addStan(1, STAN_GAP_AFTER_REBUILD), 1_001);
+    assert.equal(addStan(999_999, 1), 1);
+    assert.ok(stanAfter(5, 999_990), 'after a wrap 000005 is more recent than 999990');
+    assert.ok(!stanAfter(999_990, 5));
+    const rec = (type: number, payload: Record<string, unknown>, seq: number) => ({ type, payload, seq }) as unknown as DecodedRecord;
+    assert.deepEqual(highestPersisted([rec(RecordType.stan, { stan: 999_990 }, 1), rec(RecordType.stan, { stan: 5 }, 2), rec(RecordType.batchClosed, { nextBatch: 7 }, 3)]), { stan: 5, batch: 7 });
+  });
+});
