@@ -23,7 +23,7 @@
  * - Power loss during an append: the append never resolved, so nobody was told it is done; on
  *   reboot the record is either wholly there or wholly absent.
  */
-import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, statfsSync, writeSync } from 'node:fs';
 import { scanRecords } from './salvage';
 import { threadsFor, verifyParallel } from './verify-parallel';
 import { join } from 'node:path';
@@ -186,6 +186,7 @@ export class Journal {
       const typeCode = typeof type === 'number' ? type : RecordType[type];
       const timeMs = Math.floor((this.options.clock ?? Date.now)());
       const stored = encodeRecord({ type: typeCode, seq: this.nextSeq, timeMs, prevDigest: this.lastDigest_, payload });
+      this.checkSpace(stored.length);
       return this.commit(stored, timeMs);
     } catch (e) {
       return Promise.reject(e);
@@ -204,6 +205,7 @@ export class Journal {
       prev = recordDigest(stored);
       encoded.push({ seq, stored, digest: prev });
     }
+    this.checkSpace(encoded.reduce((n, e) => n + e.stored.length, 0));
     this.nextSeq += encoded.length;
     this.lastDigest_ = prev;
     const written = this.syncCommit ? this.commitSoon(encoded) : this.db.transaction(() => { for (const e of encoded) this.db.put(e.seq, e.stored); });
@@ -288,6 +290,33 @@ export class Journal {
     }
   }
 
+  /**
+   * Refuses, before LMDB sees it, a commit that could need more disk than the file system has
+   * free: a real ENOSPC inside LMDB reaches JavaScript as EIO (DESIGN.md) and has crashed lmdb-js
+   * (SIGSEGV on a new journal's first write). Refused here, the journal stays usable: the append
+   * rejects with E-STO-01 and nothing is written. A preallocated file never needs to grow.
+   */
+  private checkSpace(recordBytes: number): void {
+    const needed = this.growthBytesMax(recordBytes);
+    if (needed === 0) return;
+    const free = freeBytes(this.dir);
+    if (free !== undefined && free < needed) {
+      throw new PosError('STO_FULL', `${this.dir}: disk full (ENOSPC): ${free} bytes free, a commit may need ${needed}`, { dir: this.dir, freeBytes: free, neededBytes: needed });
+    }
+  }
+
+  /** Bytes the file may grow by in one commit of `recordBytes`: 0 while it fits the file as it is. */
+  private growthBytesMax(recordBytes: number): number {
+    try {
+      const stats = this.db.getStats() as { pageSize?: number; lastPageNumber?: number };
+      const pageBytes = stats.pageSize ?? 4096;
+      const pages = (stats.lastPageNumber ?? 0) + 1 + COMMIT_PAGES_MARGIN + Math.ceil(recordBytes / pageBytes);
+      return Math.max(0, pages * pageBytes - statSync(join(this.dir, 'data.mdb')).size);
+    } catch {
+      return 0; // no estimate: LMDB's own error is mapped as before
+    }
+  }
+
   private commit(stored: Buffer, timeMs: number): Promise<Appended> {
     const seq = this.nextSeq;
     const digest = recordDigest(stored);
@@ -351,7 +380,12 @@ export class Journal {
   /** The first storage failure sticks: later appends reject with the same error. */
   private fail(e: unknown): PosError {
     if (!this.failure_) {
-      this.failure_ = storageError(e, this.dir);
+      const mapped = storageError(e, this.dir);
+      // LMDB turns a short write on a full disk into EIO: a file system without room for one
+      // more commit means the disk is full (E-STO-01: settle and export), not failing (E-STO-03).
+      const free = mapped.id === 'STO_IO' ? freeBytes(this.dir) : undefined;
+      const full = free !== undefined && free < this.growthBytesMax(0) + COMMIT_PAGES_MARGIN * PAGE_BYTES_ASSUMED;
+      this.failure_ = full ? new PosError('STO_FULL', `${this.dir}: disk full (ENOSPC, reported by LMDB as EIO): ${free} bytes free`, { dir: this.dir, freeBytes: free }, { cause: e }) : mapped;
       this.state_ = 'failed';
       this.log.error({ code: this.failure_.code, dir: this.dir, err: String(e) }, 'journal: storage failure; appends refused');
     }
@@ -375,6 +409,23 @@ export class Journal {
 }
 
 const PREALLOCATE_CHUNK_BYTES = 1024 * 1024;
+/** Page size for estimates when LMDB cannot say (LMDB's default on every board). */
+const PAGE_BYTES_ASSUMED = 4096;
+/**
+ * Free space a new journal needs before LMDB creates it: lock file, two meta pages and the first
+ * commits. Below this lmdb-js has crashed (SIGSEGV) writing the new file on a full disk.
+ */
+export const CREATE_BYTES_MIN = 64 * 1024;
+
+/** Bytes the journal's process may still write on `dir`'s file system; undefined when unknown. */
+export function freeBytes(dir: string): number | undefined {
+  try {
+    const s = statfsSync(dir);
+    return s.bavail * s.bsize;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Extends a file with written zeros (not a sparse hole, which would allocate nothing) and fsyncs. */
 function preallocate(file: string, bytes: number): void {
@@ -435,6 +486,12 @@ async function commitCause(e: unknown): Promise<unknown> {
 
 function openLmdb(options: JournalOptions): JournalDb {
   if (!options.readOnly) mkdirSync(options.dir, { recursive: true });
+  if (!options.readOnly && !existsSync(join(options.dir, 'data.mdb'))) {
+    const free = freeBytes(options.dir);
+    if (free !== undefined && free < CREATE_BYTES_MIN) {
+      throw new PosError('STO_FULL', `${options.dir}: disk full (ENOSPC): ${free} bytes free, a new journal needs ${CREATE_BYTES_MIN}`, { dir: options.dir, freeBytes: free });
+    }
+  }
   try {
     return openEnv(options.dir, {
       mapSizeBytes: options.mapSizeBytes ?? MAP_SIZE_BYTES_DEFAULT,

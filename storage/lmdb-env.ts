@@ -118,9 +118,10 @@ export function metaPageProblem(dir: string): string | undefined {
     const m1 = readMeta(second, 1, size);
     if (typeof m1 === 'string') return m1;
     if (m1.pageBytes !== m0.pageBytes) return `LMDB meta pages disagree on the page size (${m0.pageBytes}, ${m1.pageBytes})`;
-    // A database's flags never change after creation: pages that disagree mean one is damaged.
-    // (The environment flags may: lmdb-js records overlappingSync in them at each commit.)
-    if (m1.mainFlags !== m0.mainFlags) return 'LMDB meta pages disagree on the database flags (a meta page is damaged)';
+    // A database's flags never change after the first commit creates it (a page of transaction 0
+    // still has none): pages that disagree after that mean one is damaged. (The environment
+    // flags may change: lmdb-js records overlappingSync in them at each commit.)
+    if (m0.txnid > 0n && m1.txnid > 0n && m1.mainFlags !== m0.mainFlags) return 'LMDB meta pages disagree on the database flags (a meta page is damaged)';
     const never = m0.txnid === 0n && m1.txnid === 0n;
     const paired = (m0.txnid & 1n) === 0n && (m1.txnid & 1n) === 1n && (m1.txnid - m0.txnid === 1n || m0.txnid - m1.txnid === 1n);
     if (!never && !paired) return `LMDB meta pages hold transactions ${m0.txnid} and ${m1.txnid}, not two consecutive ones (a meta page is damaged)`;

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { rmdirSync } from 'node:fs';
+import { mkdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../../storage/testing';
 import { assertAcksSurvived, runWriter } from './harness';
@@ -44,6 +44,32 @@ describe('journal: a real full file system', function () {
   // Without preallocation a real ENOSPC reaches LMDB. It surfaces as the typed error and nothing
   // acknowledged is lost, but lmdb-js 3.5.6 corrupts its heap on that path (glibc aborts the
   // process at exit): the reason boards preallocate. The exit status is not asserted here.
+  // Issue 13 item 7: a new journal's first write on a full disk killed the writer (SIGSEGV), and a
+  // full disk with default options was reported as EIO. Each size below ends in the typed
+  // storage-full error: at creation (too little room for the file), at record 1, or later.
+  it('newJournalOnANearlyFullDiskIsStorageFullNeverASignal', async function () {
+    this.timeout(180_000);
+    const sizesKiB = [4, 12, 40, 100];
+    const runs = await Promise.all(sizesKiB.map(async (kib) => {
+      const small = join(mnt, `small-${kib}k`);
+      mkdirSync(small);
+      assert.ok(sh(`mount -t tmpfs -o size=${kib}k tmpfs ${small}`), `mount ${kib}k`);
+      try {
+        return { kib, run: await runWriter(join(small, 'journal'), { count: 100_000 }) };
+      } finally {
+        sh(`umount ${small}`);
+      }
+    }));
+    for (const { kib, run } of runs) {
+      const what = `${kib} KiB: ${run.lines.filter((l) => !l.startsWith('ACK')).slice(0, 3).join(' | ')} ${run.stderr.slice(0, 200)}`;
+      assert.equal(run.signal, null, `${what}: killed by ${run.signal}`);
+      const failure = run.lines.find((l) => l.startsWith('ERR ') || l.startsWith('FATAL '));
+      assert.match(failure ?? '', /E-STO-01 .*disk full \(ENOSPC/, what);
+      assert.doesNotMatch(run.lines.join('\n'), /E-STO-03/, `${what}: a full disk is not an I/O error`);
+      assert.ok(run.exitCode === 0 || (run.exitCode === 3 && failure?.startsWith('FATAL')), `${what}: exit ${run.exitCode}`);
+    }
+  });
+
   it('unpreallocatedJournalOnAFullDiskStillFailsTypedAndLosesNothing', async () => {
     const dir = join(mnt, 'journal');
     const run = await runWriter(dir, { count: 100_000 });
