@@ -27,7 +27,7 @@ import { PNG } from 'pngjs';
 import { Journal } from '../storage/journal';
 import { RecordType } from '../storage/record';
 import { PosError, isPosError } from '../common/errors';
-import { DeviceKeyProvider, RandomBytes, seal, unseal } from '../runtime/device-key';
+import { DeviceKeyProvider, RandomBytes, deviceKeyCheckRecord, seal, unseal } from '../runtime/device-key';
 import { keyCheckValue } from '../runtime/host/crypto';
 import { rec } from '../runtime/records';
 import { Board, BoardConfig } from '../hal/board';
@@ -224,6 +224,8 @@ async function writeIdentity(i: ProvisionInput, tmk: Buffer, kcvHex: string, tes
     await j.appendMany([
       rec.terminalIdentity({ serial: i.serial, tid: i.tid, mid: i.mid, board: i.board.board, locale: i.locale, testKeys }),
       { type: 'settings', payload: { kind: 'tmk', tmkEnc, kcvTmk: kcvHex } },
+      // Checked at every boot: the device key that sealed the TMK is the one the terminal has.
+      deviceKeyCheckRecord(i.deviceKey.deviceKey(), j.identity),
       rec.adminAction({ action: 'factory:provision', operator: i.operator ?? 'station', result: `ok kcv ${kcvHex}${testKeys ? ' TEST KEYS' : ''}` }),
     ]);
   } finally {

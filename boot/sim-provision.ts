@@ -22,6 +22,7 @@ import type { Terminal } from '../runtime/terminal';
 import type { Journal } from '../storage/journal';
 import { RecordType } from '../storage/record';
 import { TEST_TERMINAL } from '../sim/host/simulator';
+import { DeviceKeyProvider, deviceKeyCheckRecord } from '../runtime/device-key';
 
 /** The journal identity (serial) of the simulator board. */
 export const SIM_IDENTITY = 'SIM-00000001';
@@ -59,13 +60,16 @@ export function identityOf(journal: Journal): Identity | undefined {
   return undefined;
 }
 
-/** Simulator: writes the test identity on first boot; returns it and the test TMK. Refused on a real board. */
-export async function simulatorIdentity(board: Board, journal: Journal): Promise<{ identity: Identity; tmk: () => Buffer }> {
+/**
+ * Simulator: writes the test identity on first boot, with the device key's check value in the
+ * same commit (checked at every later boot); returns it and the test TMK. Refused on a real board.
+ */
+export async function simulatorIdentity(board: Board, journal: Journal, deviceKey?: DeviceKeyProvider): Promise<{ identity: Identity; tmk: () => Buffer }> {
   if (board.config.simulator !== true) throw new PosError('KEY_TEST_ON_REAL', `${board.file}: test identities are for the simulator board only`, { board: board.file });
   let identity = identityOf(journal);
   if (!identity) {
     const r = rec.terminalIdentity({ serial: SIM_IDENTITY, tid: TEST_TERMINAL.tid, mid: TEST_TERMINAL.mid, board: board.config.board, locale: 'zh-CN', testKeys: true });
-    await journal.appendMany([{ type: r.type, payload: r.payload }]);
+    await journal.appendMany([{ type: r.type, payload: r.payload }, ...(deviceKey ? [deviceKeyCheckRecord(deviceKey.deviceKey(), journal.identity)] : [])]);
     identity = { tid: TEST_TERMINAL.tid, mid: TEST_TERMINAL.mid, testKeys: true };
   }
   return { identity, tmk: () => Buffer.from(TEST_TERMINAL.tmk) };

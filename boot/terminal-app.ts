@@ -45,7 +45,7 @@ import { createTerminalMachine, viewOf, MachineView, TerminalMachine } from '../
 import { openTerminal, Terminal } from '../runtime/terminal';
 import { HostTransport } from '../runtime/host/transport';
 import { CUP_PROFILE } from '../runtime/host/fields';
-import { DeviceKeyProvider, fileDeviceKey } from '../runtime/device-key';
+import { DeviceKeyProvider, checkDeviceKey, fileDeviceKey } from '../runtime/device-key';
 import { readCard } from '../runtime/txn/card';
 import { LcdUi } from '../ui-lcd/ui';
 import { screenFor } from '../ui-lcd/screens';
@@ -328,7 +328,9 @@ export class TerminalApp {
     const journal = await Journal.open({ dir, identity: simulator ? SIM_IDENTITY : undefined, clock: this.clock, logger: log.child({ component: 'journal' }) });
     try {
       // Keys and PANs are sealed to the TID: the identity is read before the engine is built.
-      if (simulator) await simulatorIdentity(this.o.board, journal);
+      if (simulator) await simulatorIdentity(this.o.board, journal, this.deviceKey());
+      // The device key must open what the journal sealed (E-STO-12 says so when it does not).
+      checkDeviceKey(journal, this.deviceKey());
       const terminal = this.terminalOver(journal);
       if (simulator) await simulatorOperators(terminal);
       this.terminal = terminal;
@@ -776,6 +778,6 @@ export function storageNotice(terminal: Terminal | undefined): Txt | undefined {
  */
 export function exportJournalSealed(journal: Journal, dir: string, deviceKey: DeviceKeyProvider, clock: () => number): string {
   const file = join(dir, `journal-${journal.identity}-${new Date(clock()).toISOString().replace(/[:.]/g, '-')}${BACKUP_FILE_SUFFIX}`);
-  exportToFile(journal, file, { deviceKey: () => deviceKey.deviceKey(), sealed: true, clock });
+  exportToFile(journal, file, { deviceKey: () => deviceKey.deviceKey(), clock });
   return file;
 }

@@ -10,10 +10,12 @@
  * names what is sealed and for which terminal, so a sealed PAN cannot be passed off as a key and
  * a blob copied from another terminal does not open.
  */
-import { createCipheriv, createDecipheriv, randomBytes as cryptoRandomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { invariant, PosError } from '../common/errors';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes as cryptoRandomBytes } from 'node:crypto';
+import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { invariant, isPosError, PosError } from '../common/errors';
+import type { Journal } from '../storage/journal';
+import { RecordType } from '../storage/record';
 
 export const DEVICE_KEY_BYTES = 32;
 const SEAL_VERSION = 1;
@@ -37,16 +39,51 @@ export function fixedDeviceKey(key: Buffer): DeviceKeyProvider {
   return { deviceKey: () => copy };
 }
 
-/** The simulator's key file: created with fresh random bytes on first use, mode 0600. */
+/**
+ * Writes a key or identity file the way the journal is written (DESIGN.md): a temp file in the
+ * same directory, fsync, then into place, then fsync of the directory, so a power cut leaves
+ * either no file or the whole file, never an empty or partial one that a journal was sealed
+ * under. `replace: false` never overwrites an existing file (the link fails with EEXIST: whoever
+ * wrote first wins, and the caller reads that file). Returns false when the file already existed.
+ */
+export function writeKeyFileDurably(path: string, bytes: Buffer, options: { mode?: number; replace?: boolean } = {}): boolean {
+  const dir = dirname(path);
+  mkdirSync(dir, { recursive: true });
+  const temp = join(dir, `.${basename(path)}.${process.pid}.tmp`);
+  const fd = openSync(temp, 'w', options.mode ?? 0o600);
+  try {
+    writeSync(fd, bytes);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  let created = true;
+  try {
+    if (options.replace === false) {
+      try { linkSync(temp, path); } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        created = false;
+      }
+      unlinkSync(temp);
+    } else {
+      renameSync(temp, path);
+    }
+  } catch (e) {
+    try { unlinkSync(temp); } catch { /* already gone */ }
+    throw e;
+  }
+  const dfd = openSync(dir, 'r');
+  try { fsyncSync(dfd); } finally { closeSync(dfd); }
+  return created;
+}
+
+/** The simulator's key file: created with fresh random bytes on first use, mode 0600, durably. */
 export function fileDeviceKey(path: string, random: RandomBytes = cryptoRandomBytes): DeviceKeyProvider {
   let key: Buffer | undefined;
   return {
     deviceKey(): Buffer {
       if (key) return key;
-      if (!existsSync(path)) {
-        mkdirSync(dirname(path), { recursive: true });
-        writeFileSync(path, random(DEVICE_KEY_BYTES), { mode: 0o600, flag: 'wx' });
-      }
+      if (!existsSync(path)) writeKeyFileDurably(path, random(DEVICE_KEY_BYTES), { mode: 0o600, replace: false });
       const loaded = readFileSync(path);
       if (loaded.length !== DEVICE_KEY_BYTES) throw new PosError('KEY_MISSING', `device key file ${path} is ${loaded.length} bytes, expected ${DEVICE_KEY_BYTES}`, { path });
       key = loaded;
@@ -77,5 +114,62 @@ export function unseal(key: Buffer, sealed: Buffer | Uint8Array, aad: string): B
     return Buffer.concat([d.update(b.subarray(SEAL_OVERHEAD_BYTES)), d.final()]);
   } catch {
     throw new PosError('KEY_MISSING', `sealed ${aad} does not open under this device key`, { what: aad });
+  }
+}
+
+// ---------------------------------------------------------------- the journal's key check value
+
+/** The settings record kind that holds the device key's check value (storage/JOURNAL_FORMAT.md). */
+export const DEVICE_KEY_CHECK_KIND = 'device-key-check';
+export const DEVICE_KEY_CHECK_BYTES = 8;
+/** The check record is written with the identity, so it is among a journal's first records. */
+const CHECK_SCAN_RECORDS_MAX = 16;
+
+/**
+ * The device key's check value for one journal: HMAC-SHA256 over a label and the journal's
+ * identity, first 8 bytes. It proves which key sealed the journal's secrets without revealing
+ * the key (a one-way function of it), and differs per terminal.
+ */
+export function deviceKeyCheckValue(key: Buffer, identity: string): Buffer {
+  invariant(key.length === DEVICE_KEY_BYTES, 'device key must be 32 bytes');
+  return createHmac('sha256', key).update(`POSJ device key check v1\0${identity}`, 'utf8').digest().subarray(0, DEVICE_KEY_CHECK_BYTES);
+}
+
+/** The record that stores the check value (appended with the identity record, in one commit). */
+export function deviceKeyCheckRecord(key: Buffer, identity: string): { type: 'settings'; payload: { kind: string; kcv: Buffer } } {
+  return { type: 'settings', payload: { kind: DEVICE_KEY_CHECK_KIND, kcv: deviceKeyCheckValue(key, identity) } };
+}
+
+/**
+ * Proves at boot that this device key opens what the journal sealed (issue 13 item 6): a key
+ * file lost or replaced after provisioning would otherwise surface much later as "keys missing"
+ * at the first sign-on or batch upload. Reads the check value among the journal's first records;
+ * a journal written before the check existed is checked by opening its provisioned TMK instead
+ * (factory journals seal it beside the identity). Throws E-STO-12 on a mismatch.
+ * Returns what it could check: 'matched', or 'unchecked' (no check value and nothing sealed yet).
+ */
+export function checkDeviceKey(journal: Journal, provider: DeviceKeyProvider): 'matched' | 'unchecked' {
+  let n = 0;
+  let tid: string | undefined;
+  let sealedTmk: Uint8Array | undefined;
+  for (const r of journal.records()) {
+    if (r.type === RecordType.settings && r.payload.kind === DEVICE_KEY_CHECK_KIND) {
+      const stored = Buffer.from(r.payload.kcv as Uint8Array);
+      if (!stored.equals(deviceKeyCheckValue(provider.deviceKey(), journal.identity))) {
+        throw new PosError('STO_DEVICE_KEY', `the device key does not open this journal: check value ${stored.toString('hex')} was recorded at record ${r.seq}, this key gives another (device.key lost or replaced since provisioning)`, { seq: r.seq });
+      }
+      return 'matched';
+    }
+    if (r.type === RecordType.terminalIdentity) tid = String(r.payload.tid);
+    if (r.type === RecordType.settings && r.payload.kind === 'tmk') sealedTmk = r.payload.tmkEnc as Uint8Array;
+    if (++n >= CHECK_SCAN_RECORDS_MAX) break;
+  }
+  if (!sealedTmk || !tid) return 'unchecked';
+  try {
+    unseal(provider.deviceKey(), sealedTmk, `tmk/${tid}`).fill(0);
+    return 'matched';
+  } catch (e) {
+    if (!isPosError(e, 'keys-invalid')) throw e;
+    throw new PosError('STO_DEVICE_KEY', 'the device key does not open this journal: the master key sealed at provisioning does not open (device.key lost or replaced since provisioning)', { what: 'tmk' });
   }
 }
