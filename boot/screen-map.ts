@@ -281,7 +281,8 @@ export const STATE_SCREENS: Readonly<Record<string, Builder>> = {
   'operators.done': operatorDone,
 
   signOff: () => ({ name: 'signOff', data: { done: false } }),
-  paperOut: (v) => ({ name: 'paperOut', data: { copy: v.data.pendingReceipts.length > 0 ? 'merchant' : v.data.reportPending ? 'report' : undefined } }),
+  // The copy that actually waits (a customer copy when that is what ran out), not always "merchant".
+  paperOut: (v) => ({ name: 'paperOut', data: { copy: v.data.waitingCopy } }),
   reprintPending: printing('duplicate'),
   storageFailure: (v, ui) => ({ name: 'storageFailure', data: { code: v.data.error?.code ?? 'E-STO-03', selected: ui.selected }, ...(v.data.exportedTo ? { notice: v.data.exportedTo } : {}) }),
   exporting: (v, ui) => ({ name: 'storageFailure', data: { code: v.data.error?.code ?? 'E-STO-03', selected: ui.selected } }),

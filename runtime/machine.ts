@@ -97,6 +97,10 @@ export interface ResultView {
   readonly reversalPending?: boolean;
 }
 
+/** Where a flow goes on after its waiting copy printed (see `waiting`). */
+export type ResumeAt = 'sale.askCustomerCopy' | 'sale.signature' | 'void.askCustomerCopy' | 'refund.askCustomerCopy' | 'idle';
+const RESUME_STATES: readonly Exclude<ResumeAt, 'idle'>[] = ['sale.askCustomerCopy', 'sale.signature', 'void.askCustomerCopy', 'refund.askCustomerCopy'];
+
 export interface MachineContext {
   terminal?: Terminal;
   session?: Session;
@@ -115,6 +119,12 @@ export interface MachineContext {
   notice?: string;
   pendingStans: number[];
   reportPending: boolean;
+  /**
+   * The copy of the transaction in progress that could not print (paper out): it prints first
+   * when paper is back, then the flow goes on where it stopped (`then`: the customer-copy
+   * question after a merchant copy, the signature after a sale's customer copy).
+   */
+  waiting?: { stan: number; copy: 'merchant' | 'customer'; then: ResumeAt };
   settlement?: SettlementReport;
   exportedTo?: string;
   flow?: 'sale' | 'void' | 'refund' | 'balance';
@@ -208,7 +218,7 @@ export function createTerminalMachine(deps: MachineDeps) {
           await settle(engine, undefined).then(() => { notice = 'settlement-resumed'; }, () => { notice = 'settlement-pending'; });
         }
         const closed = engine.state.lastClosed;
-        return { pendingStans: engine.unprinted().map((t) => t.stan), reportPending: closed !== undefined && !closed.reportPrinted, notice };
+        return { pendingStans: [...new Set(engine.pendingCopies().map((p) => p.stan))], reportPending: closed !== undefined && !closed.reportPrinted, notice };
       }),
       login: fromPromise<Session, { c: MachineContext; operator: string; password: string }>(({ input }) => need(input.c.terminal, 'terminal').operators.login(input.operator, input.password)),
       changePassword: fromPromise<void, { c: MachineContext; oldPassword: string; newPassword: string; repeated: string }>(({ input }) => {
@@ -237,10 +247,23 @@ export function createTerminalMachine(deps: MachineDeps) {
         if (b.responseCode !== '00') throw new PosError('HOST_DECLINED', `${b.responseCode} ${b.text.en}`, { responseCode: b.responseCode });
         return b.balance?.amountFen;
       }),
-      printCopy: fromPromise<void, { c: MachineContext; stan: number; copy: 'merchant' | 'customer'; reprint: boolean }>(({ input }) => printReceipt(printCtx(input.c), input.stan, input.copy, input.reprint)),
+      printCopy: fromPromise<void, { c: MachineContext; stan: number; copy: 'merchant' | 'customer'; reprint: boolean }>(async ({ input }) => {
+        try {
+          await printReceipt(printCtx(input.c), input.stan, input.copy, input.reprint);
+        } catch (e) {
+          // A customer copy asked for waits in the journal (a merchant copy is pending until printed).
+          if (input.copy === 'customer' && PRINTER_KINDS.includes(kindOf(e) as ErrorKind)) await engineOf(input.c).markPending(input.stan, 'customer', isPosError(e) ? e.code : 'printer');
+          throw e;
+        }
+      }),
       printPending: fromPromise<void, MachineContext>(async ({ input }) => {
+        const engine = engineOf(input);
+        // The copy the flow stopped at, as the original it is; then what waited from before (boot).
+        const w = input.waiting;
+        if (w && !engine.txn(w.stan)?.printed.includes(w.copy)) await printReceipt(printCtx(input), w.stan, w.copy, false);
+        const waits = engine.pendingCopies();
         for (const stan of input.pendingStans) {
-          if (!engineOf(input).txn(stan)?.printed.includes('merchant')) await printReceipt(printCtx(input), stan, 'merchant', true);
+          for (const p of waits) if (p.stan === stan && !engine.txn(stan)?.printed.includes(p.copy)) await printReceipt(printCtx(input), stan, p.copy, true);
         }
         const closed = engineOf(input).state.lastClosed;
         if (input.reportPending && closed && !closed.reportPrinted) await printSettlementReport(printCtx(input), true);
@@ -701,15 +724,21 @@ export function createTerminalMachine(deps: MachineDeps) {
       // Pending receipts can be printed at boot before anyone logged in: without a session the
       // way back is the login screen, never idle (found by the seeded simulation, seed 7).
       paperOut: {
-        on: { PAPER_LOADED: 'reprintPending', CANCEL: [{ target: 'idle', guard: 'hasSession' }, { target: 'login' }] },
+        // CANCEL leaves a waiting copy in the journal: it is offered again at the next boot.
+        on: { PAPER_LOADED: 'reprintPending', CANCEL: [{ target: 'idle', guard: 'hasSession', actions: assign({ waiting: undefined }) }, { target: 'login', actions: assign({ waiting: undefined }) }] },
       },
       reprintPending: {
         invoke: {
           src: 'printPending',
           input: ({ context }) => context,
           onDone: [
-            { target: 'idle', guard: 'hasSession', actions: assign({ pendingStans: [], reportPending: false }) },
-            { target: 'login', actions: assign({ pendingStans: [], reportPending: false }) },
+            // The flow goes on where the paper ran out: merchant copy, customer copy, signature.
+            { target: '#terminal.sale.askCustomerCopy', guard: ({ context }) => context.waiting?.then === 'sale.askCustomerCopy', actions: assign({ waiting: undefined, pendingStans: [], reportPending: false, error: undefined }) },
+            { target: '#terminal.sale.signature', guard: ({ context }) => context.waiting?.then === 'sale.signature', actions: assign({ waiting: undefined, pendingStans: [], reportPending: false, error: undefined }) },
+            { target: '#terminal.void.askCustomerCopy', guard: ({ context }) => context.waiting?.then === 'void.askCustomerCopy', actions: assign({ waiting: undefined, pendingStans: [], reportPending: false, error: undefined }) },
+            { target: '#terminal.refund.askCustomerCopy', guard: ({ context }) => context.waiting?.then === 'refund.askCustomerCopy', actions: assign({ waiting: undefined, pendingStans: [], reportPending: false, error: undefined }) },
+            { target: 'idle', guard: 'hasSession', actions: assign({ waiting: undefined, pendingStans: [], reportPending: false }) },
+            { target: 'login', actions: assign({ waiting: undefined, pendingStans: [], reportPending: false }) },
           ],
           onError: { target: 'paperOut', actions: 'setError' },
         },
@@ -727,14 +756,26 @@ export function createTerminalMachine(deps: MachineDeps) {
     },
   });
 
-  /** Print one copy; a printer fault keeps the receipt pending and goes to paperOut. */
+  /** Where the flow goes on after `next` was reached by printing (a '#terminal.idle' target: idle). */
+  function resumeAt(flow: MachineContext['flow'], next: string): ResumeAt {
+    const at = `${flow}.${next}`;
+    return (RESUME_STATES as readonly string[]).includes(at) ? (at as ResumeAt) : 'idle';
+  }
+
+  /**
+   * Print one copy; a printer fault keeps it waiting (`waiting`, and the journal) and goes to
+   * paperOut; paper back prints it and the flow goes on to `next`.
+   */
   function printState(copy: 'merchant' | 'customer', next: string) {
     return {
       invoke: {
         src: 'printCopy' as const,
         input: ({ context }: { context: MachineContext }) => ({ c: context, stan: need(context.result?.stan, 'stan'), copy, reprint: false }),
         onDone: next,
-        onError: { target: '#terminal.paperOut', actions: [assign({ pendingStans: ({ context }: { context: MachineContext }) => [need(context.result?.stan, 'stan')] }), 'setError' as const] },
+        onError: {
+          target: '#terminal.paperOut',
+          actions: [assign({ waiting: ({ context }: { context: MachineContext }) => ({ stan: need(context.result?.stan, 'stan'), copy, then: resumeAt(context.flow, next) }) }), 'setError' as const],
+        },
       },
     } as never; // a config fragment: XState's state-node type is tied to setup()'s generics
   }
@@ -831,6 +872,8 @@ export interface MachineView {
     readonly error?: ErrorView;
     readonly notice?: string;
     readonly pendingReceipts: readonly number[];
+    /** The copy the printer waits to print first (the paper-out screen names it). */
+    readonly waitingCopy?: 'merchant' | 'customer' | 'report';
     readonly reportPending: boolean;
     readonly settlement?: SettlementReport;
     readonly exportedTo?: string;
@@ -860,6 +903,13 @@ export function statePath(value: unknown): string {
   return `${k}.${statePath(v)}`;
 }
 
+function waitingCopy(c: MachineContext): 'merchant' | 'customer' | 'report' | undefined {
+  if (c.waiting) return c.waiting.copy;
+  const first = c.pendingStans.length > 0 ? c.terminal?.engine.pendingCopies().find((p) => c.pendingStans.includes(p.stan)) : undefined;
+  if (first) return first.copy;
+  return c.reportPending ? 'report' : undefined;
+}
+
 export function viewOf(snap: TerminalSnapshot): MachineView {
   const c = snap.context;
   const engine = c.terminal?.engine;
@@ -868,7 +918,7 @@ export function viewOf(snap: TerminalSnapshot): MachineView {
     state: statePath(snap.value),
     data: {
       operator: c.session?.operator, role: c.session?.role, battery: c.battery, flow: c.flow, amountFen: c.amountFen, panMasked: mask,
-      duplicate: c.duplicate, result: c.result, balanceFen: c.balanceFen, error: c.error, notice: c.notice, pendingReceipts: [...c.pendingStans],
+      duplicate: c.duplicate, result: c.result, balanceFen: c.balanceFen, error: c.error, notice: c.notice, pendingReceipts: [...c.pendingStans], waitingCopy: waitingCopy(c),
       reportPending: c.reportPending, settlement: c.settlement, exportedTo: c.exportedTo, signedOn: engine?.signedOn ?? false,
       reversalPending: engine?.state.pendingReversal !== undefined, batch: engine?.state.batch,
       voidTarget: c.voidStan !== undefined && c.flow === 'void' ? engine?.txn(c.voidStan) : undefined,

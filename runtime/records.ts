@@ -90,6 +90,8 @@ export interface TxnResultPayload {
 }
 
 export interface ReceiptPrintedPayload { readonly stan: number; readonly copy: ReceiptCopy; readonly reprint: boolean; readonly batch?: number }
+/** A copy asked for that the printer could not print (storage/JOURNAL_FORMAT.md, type 15). */
+export interface ReceiptPendingPayload { readonly stan: number; readonly copy: 'customer'; readonly reason: string }
 export interface SignaturePayload { readonly stan: number; readonly image: Buffer; readonly width: number; readonly height: number; readonly uploaded: false }
 export interface SignatureUploadedPayload { readonly stan: number }
 
@@ -201,6 +203,11 @@ export const rec = {
     return { type: 'txnResult', payload: compact(p) };
   },
   receiptPrinted: (p: ReceiptPrintedPayload): RecordInput => ({ type: 'receiptPrinted', payload: compact(p) }),
+  receiptPending: (p: ReceiptPendingPayload): RecordInput => {
+    checkStan(p.stan);
+    invariant(p.copy === 'customer', 'only a customer copy is journaled as pending (a merchant copy is pending until printed)', { copy: p.copy });
+    return { type: 'receiptPending', payload: compact(p) };
+  },
   signature: (p: SignaturePayload): RecordInput => { checkStan(p.stan); return { type: 'signature', payload: compact(p) }; },
   signatureUploaded: (p: SignatureUploadedPayload): RecordInput => ({ type: 'signatureUploaded', payload: compact(p) }),
   reversalPending: (p: ReversalPendingPayload): RecordInput => {

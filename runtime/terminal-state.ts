@@ -40,6 +40,8 @@ export interface Txn extends Pick<TxnBeginPayload, 'kind' | 'stan' | 'batch' | '
   resultAtMs?: number;
   /** Copies printed (original or reprint). */
   readonly printed: Set<ReceiptCopy>;
+  /** The customer copy was asked for and could not print (receipt-pending): it waits for paper. */
+  customerPending?: boolean;
   signature?: { image: Buffer; width: number; height: number; uploaded: boolean };
 }
 
@@ -171,6 +173,12 @@ export function applyRecord(s: TerminalState, r: DecodedRecord): void {
     case RecordType.txnBegin: return applyBegin(s, r);
     case RecordType.txnResult: return applyResult(s, r);
     case RecordType.receiptPrinted: return applyReceipt(s, r);
+    case RecordType.receiptPending: {
+      // A copy of a closed batch's transaction is no longer in memory: nothing waits for it.
+      const t = s.txns.get(num(p.stan, 'stan'));
+      if (t) t.customerPending = true;
+      return;
+    }
     case RecordType.signature: {
       const t = txnOf(s, num(p.stan, 'stan'), r.seq);
       t.signature = { image: buf(p.image, 'image'), width: num(p.width, 'width'), height: num(p.height, 'height'), uploaded: false };
@@ -395,6 +403,20 @@ export function uploadable(s: TerminalState): Txn[] {
 /** Approved transactions whose merchant copy never printed (boot offers a reprint). */
 export function unprintedReceipts(s: TerminalState): Txn[] {
   return [...s.txns.values()].filter((t) => t.status === 'approved' && !t.printed.has('merchant'));
+}
+
+/**
+ * Copies waiting for the printer, in print order: per approved transaction (oldest first) its
+ * merchant copy until printed, then its customer copy when one was asked for and could not print.
+ */
+export function pendingCopies(s: TerminalState): Array<{ readonly stan: number; readonly copy: 'merchant' | 'customer' }> {
+  const out: Array<{ stan: number; copy: 'merchant' | 'customer' }> = [];
+  for (const t of s.txns.values()) {
+    if (t.status !== 'approved') continue;
+    if (!t.printed.has('merchant')) out.push({ stan: t.stan, copy: 'merchant' });
+    if (t.customerPending && !t.printed.has('customer')) out.push({ stan: t.stan, copy: 'customer' });
+  }
+  return out;
 }
 
 export function signaturesToUpload(s: TerminalState): Txn[] {

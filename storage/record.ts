@@ -28,6 +28,7 @@ export const RecordType = {
   receiptPrinted: 12,
   signature: 13,
   signatureUploaded: 14,
+  receiptPending: 15,
   reversalPending: 20,
   reversalCleared: 21,
   settlementStep: 30,

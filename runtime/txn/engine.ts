@@ -40,7 +40,7 @@ import { DeviceKeyProvider, RandomBytes, seal, unseal } from '../device-key';
 import { RecordInput, ReversalPendingPayload, TxnBeginPayload, TxnKind, rec } from '../records';
 import { Store } from '../store';
 import { Session, requirePermission } from '../operators';
-import { Txn, TxnStatus, nextStanAfter, statusOf, unprintedReceipts, signaturesToUpload } from '../terminal-state';
+import { Txn, TxnStatus, nextStanAfter, pendingCopies, statusOf, unprintedReceipts, signaturesToUpload } from '../terminal-state';
 import { MonoImage } from '../../hal/printer';
 import { CardInput } from './card';
 import { CardRequest, EmvTxnType, UNPREDICTABLE_NUMBER_BYTES, sanitizeField55 } from './emv';
@@ -605,6 +605,16 @@ export class TerminalEngine {
 
   async markPrinted(stan: number, copy: 'merchant' | 'customer', reprint: boolean): Promise<void> {
     await this.store.commit([rec.receiptPrinted({ stan, copy, reprint })], { reserve: true });
+  }
+
+  /** A customer copy the printer could not print: it waits for paper, across a power cut too. */
+  async markPending(stan: number, copy: 'customer', reason: string): Promise<void> {
+    await this.store.commit([rec.receiptPending({ stan, copy, reason })], { reserve: true });
+  }
+
+  /** Copies waiting for the printer, in print order (merchant, then customer, per transaction). */
+  pendingCopies(): Array<{ readonly stan: number; readonly copy: 'merchant' | 'customer' }> {
+    return pendingCopies(this.state);
   }
 
   async markReportPrinted(batch: number, reprint: boolean): Promise<void> {

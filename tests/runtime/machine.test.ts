@@ -16,6 +16,11 @@ import { Rig, rig, withOperators, magCard, shortCard, CASHIER } from './harness'
 import { CardQueue, FakePrinter } from './fakes';
 import { seededRandom } from '../../runtime/random';
 import { RecordType } from '../../storage/record';
+import { EMPTY_UI, Env, STATE_SCREENS } from '../../boot/screen-map';
+import { MachineView } from '../../runtime/machine';
+
+/** The copy the paper-out screen names (its builder reads neither the board nor the clock: no Env). */
+const paperOutCopy = (v: MachineView): unknown => (STATE_SCREENS.paperOut(v, EMPTY_UI, {} as Env).data as { copy?: string } | undefined)?.copy;
 
 const visitedStates = new Set<string>();
 const takenTransitions = new Set<string>();
@@ -253,21 +258,77 @@ describe('runtime state machine', function () {
     await run.until('idle');
   });
 
-  it('paper out during the receipt: sale stays approved, receipt pending, reprinted (DUPLICATE) when paper is back', async () => {
+  it('paper out during the merchant copy: the sale stays approved; paper back prints that copy (not a duplicate), then the customer copy is asked and the signature follows', async () => {
     const run = track(await loggedIn());
     run.cards.push(magCard());
     run.printer.paperOut = true;
     run.send({ type: 'SALE' }); run.send({ type: 'AMOUNT', amountFen: 4321 });
     await run.until('paperOut');
     assert.equal(run.view().data.error?.code, 'E-PRN-01');
-    assert.equal(run.view().data.pendingReceipts.length, 1);
+    assert.equal(run.view().data.waitingCopy, 'merchant');
+    assert.equal(paperOutCopy(run.view()), 'merchant');
     run.send({ type: 'PAPER_LOADED' });
     await run.until('paperOut');
     run.printer.paperOut = false;
     run.send({ type: 'PAPER_LOADED' });
+    await run.until('sale.askCustomerCopy');
+    run.send({ type: 'YES' });
+    await run.until('sale.signature');
+    run.send({ type: 'SKIP' });
     await run.until('idle');
-    assert.match(run.printer.text(), /重打印/);
-    assert.equal(run.r.terminal.engine.unprinted().length, 0);
+    assert.deepEqual(run.printer.jobs.map((j) => j.label.replace(/ \d+$/, '')), ['merchant copy', 'customer copy']);
+    assert.doesNotMatch(run.printer.text(), /重打印/);
+    assert.deepEqual(run.r.terminal.engine.pendingCopies(), []);
+  });
+
+  it('paper out during the customer copy: the screen names the customer copy; paper back prints it, then the signature step; nothing is lost', async () => {
+    const run = track(await loggedIn());
+    run.cards.push(magCard());
+    run.send({ type: 'SALE' }); run.send({ type: 'AMOUNT', amountFen: 1234 });
+    await run.until('sale.askCustomerCopy');
+    run.printer.paperOut = true;
+    run.send({ type: 'YES' });
+    await run.until('paperOut');
+    assert.equal(run.view().data.waitingCopy, 'customer');
+    assert.equal(paperOutCopy(run.view()), 'customer', 'the paper-out screen names the copy that waits');
+    const stan = run.r.terminal.engine.lastReceipt()?.stan as number;
+    assert.deepEqual(run.r.terminal.engine.pendingCopies(), [{ stan, copy: 'customer' }], 'the waiting customer copy is in the journal');
+    run.printer.paperOut = false;
+    run.send({ type: 'PAPER_LOADED' });
+    await run.until('sale.signature');
+    assert.deepEqual(run.printer.jobs.map((j) => j.label), [`merchant copy ${String(stan).padStart(6, '0')}`, `customer copy ${String(stan).padStart(6, '0')}`]);
+    run.send({ type: 'SKIP' });
+    await run.until('idle');
+    assert.deepEqual(run.r.terminal.engine.pendingCopies(), []);
+  });
+
+  it('a customer copy waiting for paper survives a power cut: the next boot offers it and prints it', async () => {
+    const run = track(await loggedIn());
+    run.cards.push(magCard());
+    run.send({ type: 'SALE' }); run.send({ type: 'AMOUNT', amountFen: 2345 });
+    await run.until('sale.askCustomerCopy');
+    run.printer.paperOut = true;
+    run.send({ type: 'YES' });
+    await run.until('paperOut');
+    const stan = run.r.terminal.engine.lastReceipt()?.stan as number;
+    run.actor.stop();
+    await run.r.reboot();
+    assert.deepEqual(run.r.terminal.engine.pendingCopies(), [{ stan, copy: 'customer' }]);
+    const printer = new FakePrinter();
+    const actor = start(createTerminalMachine({
+      open: async () => run.r.terminal, selfTest: async () => undefined, printer, readCard: run.cards.read, clock: () => run.r.clock.ms,
+      recoveryLogin: (op, pw) => run.r.terminal.operators.login(op, pw), shutdown: async () => undefined,
+    })).start();
+    try {
+      await waitFor(actor, (x) => statePath(x.value) === 'offerReprint', { timeout: 8000 });
+      assert.equal(viewOf(actor.getSnapshot()).data.waitingCopy, 'customer');
+      actor.send({ type: 'YES' });
+      await waitFor(actor, (x) => statePath(x.value) === 'login', { timeout: 8000 });
+      assert.deepEqual(printer.jobs.map((j) => j.label), [`customer copy ${String(stan).padStart(6, '0')} (reprint)`]);
+      assert.deepEqual(run.r.terminal.engine.pendingCopies(), []);
+    } finally {
+      actor.stop();
+    }
   });
 
   it('void: a cashier needs a supervisor; wrong trace refused; void approved and printed', async () => {
@@ -696,6 +757,30 @@ describe('runtime state machine', function () {
     await run.until('void.askCustomerCopy'); run.send({ type: 'NO' }); await run.until('idle');
     run.send({ type: 'VOID' }); await run.until('void.trace'); run.send({ type: 'TRACE', stan: b }); run.send({ type: 'OK' });
     await run.until('void.askCustomerCopy'); run.printer.paperOut = true; run.send({ type: 'YES' }); await run.until('paperOut');
+    assert.equal(run.view().data.waitingCopy, 'customer');
+    run.printer.paperOut = false; run.send({ type: 'PAPER_LOADED' }); await run.until('idle');
+    assert.match(run.printer.jobs.at(-1)?.label ?? '', /^customer copy/);
+  });
+
+  it('void and refund: paper out at the merchant copy, paper back prints it and asks for the customer copy', async () => {
+    const run = track(await loggedIn({}, '002', '2222'));
+    const a = await quickSale(run, 1200);
+    const sale = run.r.terminal.engine.txn(await quickSale(run, 1300));
+    run.printer.paperOut = true;
+    run.send({ type: 'VOID' }); await run.until('void.trace'); run.send({ type: 'TRACE', stan: a }); run.send({ type: 'OK' });
+    await run.until('paperOut');
+    assert.equal(run.view().data.waitingCopy, 'merchant');
+    run.printer.paperOut = false; run.send({ type: 'PAPER_LOADED' }); await run.until('void.askCustomerCopy');
+    run.send({ type: 'NO' }); await run.until('idle');
+    run.printer.paperOut = true;
+    run.cards.push(magCard());
+    run.send({ type: 'REFUND' }); await run.until('refund.details');
+    run.send({ type: 'REFUND_DETAILS', rrn: sale?.rrn as string, dateMmdd: sale?.hostDate as string, amountFen: 100 });
+    await run.until('paperOut');
+    run.printer.paperOut = false; run.send({ type: 'PAPER_LOADED' }); await run.until('refund.askCustomerCopy');
+    run.send({ type: 'YES' }); await run.until('idle');
+    assert.deepEqual(run.printer.jobs.slice(-3).map((j) => j.label.replace(/ \d+$/, '')), ['merchant copy', 'merchant copy', 'customer copy']);
+    assert.deepEqual(run.r.terminal.engine.pendingCopies(), []);
   });
 
   it('refund and settlement authorisation: a cashier password is not enough, a wrong one is counted; CANCEL at details', async () => {
