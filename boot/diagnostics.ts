@@ -1,21 +1,24 @@
 /**
- * The diagnostics menu (idle MENU 8, and recovery item 6): runs the checks of issue 5 itself and
- * shows each result with its code. Interactive checks ask on the display:
+ * The diagnostics menu (idle MENU 8, and recovery item 6): the checks of issue 5, each result with
+ * its code. Opening it runs the checks that need nobody at the terminal (battery, storage, printer
+ * status, network, host, last errors) and prints nothing; the person then chooses a check by its
+ * number (or OK on the selection): the ones that need them (reader, keypad, display) run when
+ * chosen, the others open their detail, where OK does the check's action (the printer's test page
+ * is printed only then; reader, keypad and display run again). CANCEL or BACK leave a detail, and
+ * the list closes diagnostics. The checks:
  *
  *   battery   gauge reading (percent, voltage, charging); a gauge fault's code (E-PWR / E-BRD)
  *   storage   journal verified in a child process + free space of its file system (fs.statfs);
  *             damage E-STO-05, under STORAGE_FREE_BYTES_MIN free E-STO-02
- *   printer   status (paper, cover, fault) and a test page with a QR code (E-PRN-xx)
+ *   printer   status (paper, cover, fault); on request (OK in its detail) a test page with a QR code (E-PRN-xx)
  *   reader    self-test, then "present a test card" and read it (CANCEL or no card: E-RDR-06)
- *   keypad    press every key; the screen shows which are left (none for KEYPAD_IDLE_MS_MAX: E-KBD-03)
+ *   keypad    press every key; the screen shows which are left (none for KEYPAD_IDLE_MS_MAX: E-KBD-03).
+ *             CANCEL is a key under test too: the first counts, a second one stops the test (E-OPR-07)
  *   display   checkerboard test pattern: OK when it is even, CANCEL when not (E-DSP-01; a display
  *             that does not answer fails by itself)
  *   network   interface, address, gateway, DNS, TCP connect to the host (Recovery.testNetwork)
  *   host      a sign-on test (keys exchanged with the acquirer: E-HOST / E-NET / E-KEY codes)
  *   log       the last errors of the log with their codes (ErrorRing, below)
- *
- * When all have run, the list shows each result; a number (or OK on the selection) opens that
- * check's detail lines (paged); CANCEL closes diagnostics.
  */
 import { statfs } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -47,6 +50,10 @@ export const ERROR_RING_ENTRIES_MAX = 50;
 export const ERRORS_SHOWN_MAX = 8;
 
 export type DiagState = 'ok' | 'fail' | 'running' | 'pending';
+/** Checks that need the person at the terminal (a card, every key, a look): run only when chosen. */
+export const INTERACTIVE_CHECKS: ReadonlySet<DiagCheck> = new Set<DiagCheck>(['reader', 'keypad', 'display']);
+/** Checks that run by themselves when diagnostics opens. */
+export const AUTOMATIC_CHECKS: readonly DiagCheck[] = DIAG_CHECKS.filter((c) => !INTERACTIVE_CHECKS.has(c));
 /** `lines` in English (logs, the probe, the CLI); `text` in both languages (the screen). */
 export interface DiagResult { readonly check: DiagCheck; readonly state: DiagState; readonly code?: string; readonly lines: readonly string[]; readonly text?: readonly LocalText[] }
 
@@ -130,15 +137,17 @@ export class Diagnostics implements Overlay {
   private selected = 0;
   private finished = false;
   private closed = false;
+  /** A check running now (the automatic ones at opening, or the one chosen). */
+  private busy: Promise<void> | undefined;
   readonly done: Promise<void>;
 
   constructor(private readonly d: DiagnosticsDeps) {
-    this.done = this.runAll();
+    this.done = this.runAutomatic();
   }
 
-  /** Every check has run (the list is final; numbers open the details). */
+  /** The automatic checks have run and nothing runs now: the list takes choices. */
   get complete(): boolean {
-    return this.finished;
+    return this.finished && this.busy === undefined;
   }
 
   snapshot(): DiagResult[] {
@@ -147,14 +156,15 @@ export class Diagnostics implements Overlay {
 
   screen(): Screen {
     const p = this.prompt;
-    if (p?.kind === 'display') return screenFor('factoryTest', { test: 'display' });
+    if (p?.kind === 'display') return { ...screenFor('factoryTest', { test: 'display' }), id: 'diagnostics:display' };
     if (p?.kind === 'keypad') return { ...screenFor('factoryTest', { test: 'keypad', keysLeft: p.left }), id: 'diagnostics:keypad' };
     if (p?.kind === 'reader') return { id: 'diagnostics:reader', title: t('title.readerTest'), lines: [t('msg.testCard'), t('msg.presentCard')], footer: t('footer.cancel') };
     if (this.detail) {
       const r = this.results.get(this.detail.check) ?? { check: this.detail.check, state: 'pending' as const, lines: [] };
       const state: Txt = r.state === 'ok' || r.state === 'fail' ? t(`diag.${r.state}`, {}) : r.state.toUpperCase();
       const lines: Txt[] = [r.code ? { parts: [state, ` ${r.code}`] } : state, ...(r.text ?? r.lines)];
-      return { id: `diagnostics:${r.check}`, title: t(`diag.${r.check}`), lines, page: this.detail.page, footer: t('footer.paged') };
+      const action = this.detail.check === 'printer' ? t('footer.testPage') : INTERACTIVE_CHECKS.has(this.detail.check) ? t('footer.testAgain') : t('footer.paged');
+      return { id: `diagnostics:${r.check}`, title: t(`diag.${r.check}`), lines, page: this.detail.page, footer: action };
     }
     const results = this.snapshot();
     const list = screenFor('diagnostics', { results: results.map((r) => ({ check: r.check, state: r.state, ...(r.code ? { code: r.code } : {}) })), selected: this.selected });
@@ -167,15 +177,34 @@ export class Diagnostics implements Overlay {
       if (key === 'UP' || key === 'DOWN') {
         const n = Math.max(1, this.d.pages(this.screen()));
         this.detail.page = (this.detail.page + (key === 'DOWN' ? 1 : n - 1)) % n;
-      } else if (key === 'OK' || key === 'CANCEL' || key === 'BACK') this.detail = undefined;
+      } else if (key === 'OK') {
+        // The check's action, asked for: the test page, or an interactive check again.
+        const check = this.detail.check;
+        if (check === 'printer' || INTERACTIVE_CHECKS.has(check)) { this.detail = undefined; this.start(check === 'printer' ? () => this.testPage() : () => this.runOne(check)); }
+        else this.detail = undefined;
+      } else if (key === 'CANCEL' || key === 'BACK') this.detail = undefined;
       this.d.changed();
       return;
     }
     if (key === 'CANCEL' || key === 'BACK') { this.close(); return; }
-    if (!this.finished) return;
+    if (!this.complete) return;
     if (key === 'UP' || key === 'DOWN') { this.selected = (this.selected + (key === 'DOWN' ? 1 : DIAG_CHECKS.length - 1)) % DIAG_CHECKS.length; this.d.changed(); return; }
     const i = key === 'OK' ? this.selected : /^[1-9]$/.test(key) ? Number(key) - 1 : -1;
-    if (i >= 0 && i < DIAG_CHECKS.length) { this.selected = i; this.detail = { check: DIAG_CHECKS[i], page: 0 }; this.d.changed(); }
+    if (i < 0 || i >= DIAG_CHECKS.length) return;
+    this.selected = i;
+    const check = DIAG_CHECKS[i];
+    // An interactive check not yet run runs at once; any other opens its detail.
+    if (INTERACTIVE_CHECKS.has(check) && !this.results.has(check)) this.start(() => this.runOne(check));
+    // The last errors are read again: a check chosen since opening may have added one.
+    else if (check === 'log') this.start(async () => { await this.runOne('log'); this.detail = { check, page: 0 }; });
+    else this.detail = { check, page: 0 };
+    this.d.changed();
+  }
+
+  /** Runs one chosen piece of work; the list takes no choice until it is over. */
+  private start(work: () => Promise<void>): void {
+    if (this.busy || this.closed) return;
+    this.busy = work().finally(() => { this.busy = undefined; this.d.changed(); });
   }
 
   close(): void {
@@ -192,27 +221,42 @@ export class Diagnostics implements Overlay {
     this.d.changed();
   }
 
-  private async runAll(): Promise<void> {
-    const checks: Record<DiagCheck, () => Promise<LocalText[]>> = {
-      battery: () => this.battery(), storage: () => this.storage(), printer: () => this.printer(), reader: () => this.reader(),
-      keypad: () => this.keypad(), display: () => this.display(), network: () => this.network(), host: () => this.host(), log: () => this.log(),
-    };
-    for (const check of DIAG_CHECKS) {
+  private async runAutomatic(): Promise<void> {
+    for (const check of AUTOMATIC_CHECKS) {
       if (this.closed) return;
-      this.set({ check, state: 'running', text: [] });
-      try {
-        this.set({ check, state: 'ok', text: await checks[check]() });
-      } catch (e) {
-        const code = isPosError(e) ? e.code : (e as { code?: string }).code && CODE_RE.test(String((e as { code?: string }).code)) ? String((e as { code?: string }).code) : 'E-SYS-99';
-        const text = (e as { lines?: LocalText[] }).lines ?? [same(e instanceof Error ? e.message : String(e))];
-        this.set({ check, state: 'fail', code, text });
-      } finally {
-        this.prompt = undefined;
-        this.answer = undefined;
-      }
+      await this.runOne(check);
     }
     this.finished = true;
     this.d.changed();
+  }
+
+  private async runOne(check: DiagCheck, work: () => Promise<LocalText[]> = () => this.checks[check]()): Promise<void> {
+    if (this.closed) return;
+    this.set({ check, state: 'running', text: [] });
+    try {
+      this.set({ check, state: 'ok', text: await work() });
+    } catch (e) {
+      const code = isPosError(e) ? e.code : (e as { code?: string }).code && CODE_RE.test(String((e as { code?: string }).code)) ? String((e as { code?: string }).code) : 'E-SYS-99';
+      const text = (e as { lines?: LocalText[] }).lines ?? [same(e instanceof Error ? e.message : String(e))];
+      this.set({ check, state: 'fail', code, text });
+    } finally {
+      this.prompt = undefined;
+      this.answer = undefined;
+    }
+  }
+
+  private readonly checks: Record<DiagCheck, () => Promise<LocalText[]>> = {
+    battery: () => this.battery(), storage: () => this.storage(), printer: () => this.printer(), reader: () => this.reader(),
+    keypad: () => this.keypad(), display: () => this.display(), network: () => this.network(), host: () => this.host(), log: () => this.log(),
+  };
+
+  /** The printer's test page, asked for in its detail: the status is checked again first. */
+  private async testPage(): Promise<void> {
+    await this.runOne('printer', async () => {
+      const lines = await this.printer();
+      await this.printTestPage();
+      return [...lines, t('diag.testPage')];
+    });
   }
 
   // ---------------------------------------------------------------- each check
@@ -254,7 +298,11 @@ export class Diagnostics implements Overlay {
     if (s.paperOut) throw withLines(new PosError('PRN_PAPER_OUT'), lines);
     if (s.coverOpen) throw withLines(new PosError('PRN_COVER_OPEN'), lines);
     if (s.fault) throw withLines(new PosError('PRN_FAULT', `printer fault ${String(s.fault)}`), lines);
-    await p.print({
+    return lines;
+  }
+
+  private async printTestPage(): Promise<void> {
+    await this.d.board.printer().print({
       label: 'diagnostics test page',
       blocks: [
         { kind: 'text', text: 'PRINTER TEST 打印测试', align: 'center', bold: true },
@@ -263,8 +311,6 @@ export class Diagnostics implements Overlay {
         { kind: 'feed', lines: 2 }, { kind: 'cut' },
       ],
     });
-    lines.push(t('diag.testPage'));
-    return lines;
   }
 
   private async reader(): Promise<LocalText[]> {
@@ -303,6 +349,13 @@ export class Diagnostics implements Overlay {
       const arm = (): void => { clearTimeout(timer); timer = setTimeout(() => { this.answer = undefined; reject(withLines(new PosError('KBD_DEAD', `no key for ${KEYPAD_IDLE_MS_MAX} ms; not seen: ${p.left.join(' ')}`), [t('diag.notSeen', { keys: p.left.join(' ') })])); }, KEYPAD_IDLE_MS_MAX); };
       arm();
       this.answer = (key) => {
+        // CANCEL is tested like any key; once seen, a second CANCEL is the way out of the test.
+        if (key === 'CANCEL' && !p.left.includes('CANCEL') && !this.closed) {
+          clearTimeout(timer);
+          this.answer = undefined;
+          reject(withLines(new PosError('OPR_CANCELLED', `keypad test stopped; not seen: ${p.left.join(' ')}`), [t('diag.notSeen', { keys: p.left.join(' ') })]));
+          return;
+        }
         const i = p.left.indexOf(key);
         if (i >= 0) p.left.splice(i, 1);
         this.d.changed();

@@ -12,7 +12,8 @@ export interface PanelModel {
   readonly screenText?: { readonly name: string; readonly rows: readonly string[] };
   readonly state: string;
   readonly leds: Record<string, boolean>;
-  readonly batteryPercent: number;
+  /** As the gauge reads it (the control interface's `battery`); undefined before the first reading. */
+  readonly batteryPercent: number | undefined;
   readonly charging: boolean;
   readonly paper: 'loaded' | 'near-end' | 'out';
   readonly coverOpen: boolean;
@@ -85,10 +86,12 @@ export function renderPanel(m: PanelModel): string[] {
     : m.screen.kind === 'pixels' ? brailleRows(m.screen.ascii) : m.screen.lines;
   const lcdWidth = Math.max(20, ...lcd.map((l) => [...l].length));
   const leds = Object.entries(m.leds).map(([role, on]) => `${on ? '●' : '○'} ${role}`).join('  ');
-  const battery = `battery ${m.batteryPercent}%${m.charging ? ' (charging)' : ''}`;
+  // Rounded as the LCD's status rounds it (ui-lcd/render-text.ts statusText): one number on both.
+  const battery = `battery ${m.batteryPercent === undefined ? '?' : Math.round(m.batteryPercent)}%${m.charging ? ' (charging)' : ''}`;
   const paper = `paper ${m.paper}${m.coverOpen ? ', COVER OPEN' : ''}`;
   const roll = m.paperLines.slice(-PAPER_LINES_SHOWN);
-  const text = m.screenText ? [`screen ${m.screenText.name}: ${m.screenText.rows.join(' | ')}`] : [];
+  // The words on the display (a pattern screen says what it is), not the screen's internal name.
+  const text = m.screenText ? [`screen: ${m.screenText.rows.filter((r) => r.trim() !== '').join(' | ')}`] : [];
   return [
     ...frame(lcd, lcdWidth, 'LCD'),
     ...text,

@@ -29,13 +29,14 @@ export class FrontPanel {
   private model: PanelModel;
   private timer: NodeJS.Timeout | undefined;
   private seenReceipts = 0;
-  private batteryStep = 0;
+  /** What the person set with b / g (level, low line, charger), applied again after a battery pull. */
+  private batterySet: { percent?: number; low?: boolean; charging?: boolean } = {};
   private holdReset = false;
   private busy = false;
 
   constructor(private client: ControlClient, private readonly host: PanelHost, private readonly write: (s: string) => void) {
     this.model = {
-      screen: undefined, state: 'starting', leds: {}, batteryPercent: 100, charging: false, paper: 'loaded', coverOpen: false,
+      screen: undefined, state: 'starting', leds: {}, batteryPercent: undefined, charging: false, paper: 'loaded', coverOpen: false,
       paperLines: [], message: 'press q to quit', hostPort: host.hostPort, controlPort: host.controlPort(),
     };
   }
@@ -92,22 +93,31 @@ export class FrontPanel {
     this.model = { ...this.model, coverOpen: !this.model.coverOpen };
   }
 
+  /** The next level down from what the gauge reads now (after 4 %: back to 100 %). */
   async battery(): Promise<void> {
-    this.batteryStep = (this.batteryStep + 1) % BATTERY_STEPS.length;
-    const percent = BATTERY_STEPS[this.batteryStep];
-    await this.client.request('battery', { percent, low: percent <= 15 });
-    this.model = { ...this.model, batteryPercent: percent };
+    const now = this.model.batteryPercent ?? 100;
+    const percent = BATTERY_STEPS.find((p) => p < Math.round(now)) ?? BATTERY_STEPS[0];
+    this.batterySet = { ...this.batterySet, percent, low: percent <= 15 };
+    this.showBattery(await this.client.request('battery', { percent, low: percent <= 15 }));
   }
 
   async charger(): Promise<void> {
-    await this.client.request('battery', { charging: !this.model.charging });
-    this.model = { ...this.model, charging: !this.model.charging };
+    this.batterySet = { ...this.batterySet, charging: !this.model.charging };
+    this.showBattery(await this.client.request('battery', { charging: !this.model.charging }));
+  }
+
+  /** The gauge's reading as the control interface answers it (the terminal's driver reads the same). */
+  private showBattery(r: Record<string, unknown>): void {
+    if (!r.ok) return;
+    this.model = { ...this.model, batteryPercent: typeof r.percent === 'number' ? r.percent : undefined, charging: r.charging === true };
   }
 
   async pull(): Promise<void> {
     this.say('battery pulled: terminal process killed, restarting on the same storage...');
     this.client.close();
     this.client = await this.host.pullBattery(this.holdReset);
+    // The same battery goes back in: the charge the person set survives the pull.
+    if (Object.keys(this.batterySet).length > 0) this.showBattery(await this.client.request('battery', this.batterySet));
     this.holdReset = false;
     this.seenReceipts = 0;
     this.model = { ...this.model, controlPort: this.host.controlPort() };
@@ -127,9 +137,10 @@ export class FrontPanel {
     if (this.busy) return;
     this.busy = true;
     try {
-      const [screen, state, leds, receipts] = await Promise.all([
-        this.client.request('screen'), this.client.request('state'), this.client.request('leds'), this.client.request('receipts'),
+      const [screen, state, leds, receipts, battery] = await Promise.all([
+        this.client.request('screen'), this.client.request('state'), this.client.request('leds'), this.client.request('receipts'), this.client.request('battery'),
       ]);
+      this.showBattery(battery);
       this.model = {
         ...this.model,
         screen: screen.ok ? (screen.kind === 'pixels' ? { kind: 'pixels', ascii: String(screen.ascii) } : { kind: 'text', lines: screen.lines as string[] }) : undefined,

@@ -55,7 +55,12 @@ const EMPTY: Row = { kind: 'empty', text: '', align: 'left' };
 export const FOOTER_ROWS_MIN = 4;
 
 export function layout(screen: Screen, locale: Locale, grid: Grid): Layout {
-  if (screen.pattern) return { rows: Array.from({ length: grid.rows }, () => ({ kind: 'pattern', text: '', align: 'left' })), page: 0, pageCount: 1 };
+  if (screen.pattern) {
+    // The renderers draw the pattern over every row; the rows' text (title, then what to press) is
+    // what the screen says in words, for the probe and the front panel's text line.
+    const words = [fit(resolve(screen.title, locale, grid.ascii), grid.cols, grid), ...(screen.lines ?? []).flatMap((l) => wrap(resolve(l, locale, grid.ascii), grid.cols, grid))];
+    return { rows: Array.from({ length: grid.rows }, (_, i): Row => ({ kind: 'pattern', text: words[i] ?? '', align: 'left' })), page: 0, pageCount: 1 };
+  }
   const wantsFooter = grid.rows >= FOOTER_ROWS_MIN && (screen.footer !== undefined || screen.notice !== undefined);
   const first = arrange(screen, locale, grid, wantsFooter);
   // An entry screen's keys belong to its field (UP/DOWN do not page it): when its body does not

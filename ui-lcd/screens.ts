@@ -516,12 +516,15 @@ function language(d: ScreenData['language']): Screen {
 
 function factoryTest(d: ScreenData['factoryTest']): Screen {
   switch (d.test) {
-    case 'display': return { id: 'factoryTest:display', title: t('title.displayTest'), pattern: 'checker' };
+    // The pattern fills the display; its title and what to press are still the screen's text (the
+    // probe, the front panel's text line), never its internal name.
+    case 'display': return { id: 'factoryTest:display', title: t('title.displayTest'), lines: [t('msg.patternCheck')], pattern: 'checker' };
     case 'keypad': {
       const left = d.keysLeft ?? [];
       // The count first, then the keys left that fit: never paged, since UP/DOWN are keys under test.
       const lines = left.length === 0 ? [t('msg.allKeysOk')] : [t('msg.keysLeftCount', { n: left.length, keys: left.join(' ') })];
-      return { id: 'factoryTest:keypad', title: t('title.keypadTest'), lines, glance: true, footer: t(left.length === 0 ? 'footer.ok' : 'footer.anyKey') };
+      // Every key is under test, CANCEL too: the footer says how to leave (CANCEL once it is seen).
+      return { id: 'factoryTest:keypad', title: t('title.keypadTest'), lines, glance: true, footer: t(left.length === 0 ? 'footer.ok' : 'footer.keypadStop') };
     }
     case 'printer': return { id: 'factoryTest:printer', title: t('title.factory'), lines: [t('diag.printer'), t('title.printing')], footer: t('footer.wait') };
     case 'reader': return { id: 'factoryTest:reader', title: t('title.factory'), lines: [t('diag.reader'), t('msg.testCard')], footer: t('footer.cancel') };

@@ -128,6 +128,9 @@ export const STRINGS = {
   'footer.anyKey': s('Press each key', '请逐个按键'),
   'footer.keyed': s('FUNC=key in card', '功能键:手输卡号'),
   'footer.signPad': s('OK=done CLR=redo', '确认/清除=重签'),
+  'footer.testPage': s('OK=test page', '确认键打印测试页'),
+  'footer.testAgain': s('OK=test again', '确认键再测一次'),
+  'footer.keypadStop': s('CANCEL 2x: stop', '按两次取消退出'),
 
   // ---- input labels
   'label.amount': s('Amount', '金额'),

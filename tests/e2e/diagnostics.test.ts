@@ -1,10 +1,11 @@
 /**
  * The diagnostics menu (issue 5) on the simulator board, driven only through the control
  * interface of the terminal child process: from idle (MENU 8) and from the recovery menu (6).
- * Each check runs by itself and shows its result with its code: battery, storage, printer (a test
- * page with a QR code comes out), card reader (a test card presented at the virtual reader),
- * keypad (every key pressed), display (the pattern confirmed with OK), network (loopback), host
- * (a sign-on), last errors. Then faults set through the control interface (paper out, a printer
+ * Opening it runs the checks that need nobody (battery, storage, printer status, network,
+ * loopback, host, a sign-on, last errors) and prints nothing; the technician then chooses the
+ * others by number: card reader (a test card presented at the virtual reader), keypad (every key
+ * pressed; CANCEL twice leaves it), display (the pattern confirmed with OK), and the printer's test
+ * page with a QR code (OK in the printer's detail). Then faults set through the control interface (paper out, a printer
  * fault, a silent reader, an unplugged fuel gauge or display) show their specific codes, on the
  * list, on each check's detail screen, and in "last errors".
  */
@@ -70,7 +71,12 @@ describe('e2e: diagnostics menu (idle MENU 8, recovery 6), each check with its c
    * Returns the final results.
    */
   async function answerPrompts(o: { card?: boolean } = {}): Promise<DiagResult[]> {
+    const auto = await results((_rs, complete) => complete);
+    for (const c of ['reader', 'keypad', 'display'] as const) assert.equal(stateOf(auto, c).state, 'pending', `${c} ran unasked`);
+    await d.keys(String(CHECKS.indexOf('reader') + 1));
     if ((await prompted('reader', 'diagnostics:reader')) && o.card !== false) await d.cmd('swipe', { card: 'magDebit' });
+    await results((_rs, complete) => complete);
+    await d.keys(String(CHECKS.indexOf('keypad') + 1));
     if (await prompted('keypad', 'diagnostics:keypad')) {
       const kp = (await d.snapshot()).screen.text;
       assert.match(kp.join(' '), /18 left: \S|剩18个：\S/, `the count, then the keys left: ${kp.join('|')}`);
@@ -84,8 +90,18 @@ describe('e2e: diagnostics menu (idle MENU 8, recovery 6), each check with its c
       }
       await d.keys(ALL_KEYS);
     }
-    if (await prompted('display', 'factoryTest:display')) await d.keys('OK');
+    await results((_rs, complete) => complete);
+    await d.keys(String(CHECKS.indexOf('display') + 1));
+    if (await prompted('display', 'diagnostics:display')) await d.keys('OK');
     return results((_rs, complete) => complete);
+  }
+
+  /** The printer's test page, asked for in its detail (OK there). */
+  async function printTestPage(): Promise<void> {
+    await d.keys(String(CHECKS.indexOf('printer') + 1));
+    await d.screen('diagnostics:printer');
+    await d.keys('OK');
+    await results((rs, complete) => complete && stateOf(rs, 'printer').state !== 'running');
   }
 
   /** True once the check shows its prompt; false when it ended without one (it failed first). */
@@ -101,11 +117,11 @@ describe('e2e: diagnostics menu (idle MENU 8, recovery 6), each check with its c
     throw new Error(`diagnostics: no ${screen} prompt and no ${c} result in ${timeoutMs} ms`);
   }
 
-  /** The check's detail screen (its number on the finished list), every page as one line; back to the list. */
+  /** The check's detail screen (its number on the finished list), every page as one line; back to the list (BACK: OK would run the check's action). */
   async function detail(c: Check): Promise<string> {
     await d.keys(String(CHECKS.indexOf(c) + 1));
     const rows = await d.pages(`diagnostics:${c}`);
-    await d.keys('OK');
+    await d.keys('BACK');
     await d.screen('diagnostics');
     return body(rows);
   }
@@ -113,7 +129,7 @@ describe('e2e: diagnostics menu (idle MENU 8, recovery 6), each check with its c
   /** A paged screen's body as one line: the title rows ("Storage 2/3") and footers dropped. */
   function body(rows: readonly string[]): string {
     const paged = rows.some((l) => /^.+ \d+\/\d+$/.test(l.trim()));
-    return rows.filter((l, i) => (paged ? !/^.+ \d+\/\d+$/.test(l.trim()) : i > 0) && !/UP\/DOWN|OK: back|上下键翻页|确认键返回/.test(l.trim())).join(' ').replace(/\s+/g, ' ').trim();
+    return rows.filter((l, i) => (paged ? !/^.+ \d+\/\d+$/.test(l.trim()) : i > 0) && !/UP\/DOWN|OK: back|OK=test|上下键翻页|确认键返回|确认键打印测试页|确认键再测一次/.test(l.trim())).join(' ').replace(/\s+/g, ' ').trim();
   }
 
   /** The list row of a check as drawn (scrolled to with DOWN): "4 E-RDR-03 Card r". */
@@ -145,10 +161,12 @@ describe('e2e: diagnostics menu (idle MENU 8, recovery 6), each check with its c
     return rs;
   }
 
-  it('from idle (MENU 8): every check runs and passes; the test page with its QR is printed; each detail shows OK', async () => {
+  it('from idle (MENU 8): every check passes; the test page with its QR is printed only when asked; each detail shows OK', async () => {
     await loginToIdle();
     const before = (await d.receipts()).length;
     await allChecksPassFromIdle();
+    assert.equal((await d.receipts()).length, before, 'a test page printed unasked');
+    await printTestPage();
 
     await d.receiptsAtLeast(before + 1);
     const page = (await d.receiptsWithImages()).slice(before);
@@ -176,6 +194,27 @@ describe('e2e: diagnostics menu (idle MENU 8, recovery 6), each check with its c
     assert.equal((await d.snapshot()).overlay, undefined, 'diagnostics closed');
   });
 
+  it('the keypad test counts CANCEL as a key and a second CANCEL leaves it; diagnostics then closes with CANCEL', async () => {
+    await loginToIdle();
+    await d.keys('MENU8');
+    await results((_rs, complete) => complete);
+    await d.keys(String(CHECKS.indexOf('keypad') + 1));
+    assert.ok(await prompted('keypad', 'diagnostics:keypad'));
+    assert.ok((await d.snapshot()).screen.text.some((l) => l.includes('CANCEL 2x')), 'the footer says how to leave');
+    await d.keys('[CANCEL]');
+    const deadline = Date.now() + 5_000;
+    while (!/17 left/.test((await d.snapshot()).screen.text.join(' '))) {
+      if (Date.now() > deadline) throw new Error(`CANCEL not counted: ${(await d.snapshot()).screen.text.join('|')}`);
+      await new Promise((res) => setTimeout(res, 40));
+    }
+    await d.keys('[CANCEL]');
+    const rs = await results((r, complete) => complete && stateOf(r, 'keypad').state === 'fail');
+    assert.equal(stateOf(rs, 'keypad').code, 'E-OPR-07');
+    await d.screen('diagnostics');
+    await d.keys('CANCEL');
+    await d.until('idle', (s) => s.overlay === undefined);
+  });
+
   it('in Chinese (settings, language): each detail in Chinese, codes and figures kept', async () => {
     await loginToIdle();
     await d.keys('MENU9');
@@ -187,7 +226,7 @@ describe('e2e: diagnostics menu (idle MENU 8, recovery 6), each check with its c
     const rs = await allChecksPassFromIdle();
     assert.match(stateOf(rs, 'storage').lines.join(' '), /journal ok/, 'the results (logs, probe) stay English');
     const zh: Record<'battery' | 'storage' | 'printer' | 'reader' | 'keypad' | 'display' | 'host', RegExp> = {
-      battery: /\d+%\d+mV(充电中|未充电)电量正常/, storage: /^正常流水正常：\d+条记录可用[\d.]+\/[\d.]+MB$/, printer: /纸正常.*已打印测试页/,
+      battery: /\d+%\d+mV(充电中|未充电)电量正常/, storage: /^正常流水正常：\d+条记录可用[\d.]+\/[\d.]+MB$/, printer: /纸正常/,
       reader: /自检正常.*测试卡：刷卡/, keypad: /18个键全部按到/, display: /点阵显示屏：图案正常/, host: /已签到，操作员001/,
     };
     for (const [c, re] of Object.entries(zh) as Array<[Check, RegExp]>) {
