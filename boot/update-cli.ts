@@ -2,7 +2,8 @@
  * `pos update keygen|build|init|apply|status|boot|confirm|rollback` (boot/UPDATE_FORMAT.md).
  * Exit codes: 0 ok; 2 operating error (code printed); 3 nothing to do (confirm without a trial).
  */
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { readFileSync, mkdirSync } from 'node:fs';
+import { writeKeyFileDurably } from '../runtime/device-key';
 import { join } from 'node:path';
 import { Command, CommandContext, UsageError, existingFile, flagString, need } from './cli';
 import { PosError } from '../common/errors';
@@ -28,8 +29,12 @@ const keygen: Command = {
     const out = need(ctx, 'out');
     mkdirSync(out, { recursive: true });
     const k = generateUpdateKeys();
-    writeFileSync(join(out, 'update-private.pem'), k.privateKeyPem, { mode: 0o600, flag: 'wx' });
-    writeFileSync(join(out, 'update-public.hex'), k.publicKeyHex + '\n');
+    // Key files are written like the journal (temp file, fsync, into place, fsync of the folder);
+    // an existing private key is never replaced.
+    if (!writeKeyFileDurably(join(out, 'update-private.pem'), Buffer.from(k.privateKeyPem, 'utf8'), { mode: 0o600, replace: false })) {
+      throw new PosError('OPR_INPUT', `${join(out, 'update-private.pem')} exists: a key pair is never overwritten (choose another --out)`);
+    }
+    writeKeyFileDurably(join(out, 'update-public.hex'), Buffer.from(k.publicKeyHex + '\n', 'utf8'), { mode: 0o644 });
     ctx.out(`private key: ${join(out, 'update-private.pem')} (keep it off terminals)`);
     ctx.out(`public key for board files ("update": { "publicKey": ... }): ${k.publicKeyHex}`);
     return 0;
