@@ -170,7 +170,7 @@ const settlementConfirm: Builder = (v) => {
   const s = v.data.settlementTotals;
   return {
     name: 'settlementConfirm',
-    data: { batch: pad6(v.data.batch), ...(s ? { saleCount: s.saleCount, saleFen: s.saleAmountFen, refundCount: s.refundCount, refundFen: s.refundAmountFen } : {}) },
+    data: s ? { saleCount: s.saleCount, saleFen: s.saleAmountFen, refundCount: s.refundCount, refundFen: s.refundAmountFen } : {},
   };
 };
 

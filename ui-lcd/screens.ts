@@ -38,7 +38,7 @@
  *   reprint          { selected }                              last receipt / by trace number
  *   reprintTrace     { digits, refused? }
  *   settlement       { step: 'totals'|'upload'|'closing'|'printing', stepIndex, stepCount }
- *   settlementConfirm { batch, saleCount, saleFen, refundCount, refundFen }    the totals the 0500 will carry: OK sends, CANCEL backs out
+ *   settlementConfirm { saleCount, saleFen, refundCount, refundFen }    the totals the 0500 will carry: OK sends, CANCEL backs out
  *   settlementResult { balanced, batch, saleCount, saleFen, refundCount, refundFen }
  *   signOff          { done }
  *   lowBattery       { percent, charging, critical }
@@ -100,7 +100,7 @@ export interface ScreenData {
   reprint: { selected: number };
   reprintTrace: { digits: string; refused?: Refused };
   settlement: { step: 'totals' | 'upload' | 'closing' | 'printing'; stepIndex: number; stepCount: number };
-  settlementConfirm: { batch: string; saleCount: number; saleFen: number; refundCount: number; refundFen: number };
+  settlementConfirm: { saleCount: number; saleFen: number; refundCount: number; refundFen: number };
   settlementResult: { balanced: boolean; batch: string; saleCount: number; saleFen: number; refundCount: number; refundFen: number };
   signOff: { done: boolean };
   lowBattery: { percent: number; charging: boolean; critical: boolean };
@@ -151,7 +151,7 @@ export const DEFAULTS: { readonly [K in StateName]: ScreenData[K] } = {
   reprint: { selected: 0 },
   reprintTrace: { digits: '' },
   settlement: { step: 'totals', stepIndex: 0, stepCount: 4 },
-  settlementConfirm: { batch: '000001', saleCount: 0, saleFen: 0, refundCount: 0, refundFen: 0 },
+  settlementConfirm: { saleCount: 0, saleFen: 0, refundCount: 0, refundFen: 0 },
   settlementResult: { balanced: true, batch: '000001', saleCount: 0, saleFen: 0, refundCount: 0, refundFen: 0 },
   signOff: { done: false },
   lowBattery: { percent: 10, charging: false, critical: false },
@@ -427,14 +427,17 @@ function settlement(d: ScreenData['settlement']): Screen {
   return { id: 'settlement', title: t('title.settlement'), lines: [t(SETTLE_KEY[d.step])], progress: { done: d.stepIndex, total: d.stepCount }, footer: t('footer.wait') };
 }
 
-/** Before the batch closes: what will be sent to the host, and OK asked (CANCEL: nothing sent). */
+/**
+ * Before the batch closes: what will be sent to the host, and OK asked (CANCEL: nothing sent).
+ * Two lines, so that with the footer naming OK and CANCEL it is one page on a 4-row display (the
+ * batch number is on the result and the report).
+ */
 function settlementConfirm(d: ScreenData['settlementConfirm']): Screen {
   return {
     id: 'settlementConfirm', title: t('title.settleConfirm'),
     lines: [
       t('msg.settle.sales', { n: d.saleCount, amount: yuan(d.saleFen) }),
       t('msg.settle.refunds', { n: d.refundCount, amount: yuan(d.refundFen) }),
-      t('msg.settle.batch', { batch: d.batch }),
     ],
     footer: t('footer.okCancel'),
   };

@@ -101,8 +101,8 @@ export const SAMPLES: Samples = {
   reprintTrace: [{ variant: 'too-short', data: { digits: '', refused: 'too-short' } }],
   settlement: [{ variant: 'upload', data: { step: 'upload', stepIndex: 1, stepCount: 4 } }],
   settlementConfirm: [
-    { variant: 'sales-and-refund', data: { batch: '000007', saleCount: 15, saleFen: 123400, refundCount: 1, refundFen: 1250 } },
-    { variant: 'empty', data: { batch: '000008', saleCount: 0, saleFen: 0, refundCount: 0, refundFen: 0 } },
+    { variant: 'sales-and-refund', data: { saleCount: 15, saleFen: 123400, refundCount: 1, refundFen: 1250 } },
+    { variant: 'empty', data: { saleCount: 0, saleFen: 0, refundCount: 0, refundFen: 0 } },
   ],
   settlementResult: [{ variant: 'balanced', data: { balanced: true, batch: '000007', saleCount: 15, saleFen: 123400, refundCount: 1, refundFen: 1250 } }],
   signOff: [{ variant: 'done', data: { done: true } }],
