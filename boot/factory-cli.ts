@@ -4,7 +4,7 @@
  * hardware test failed (station: any terminal not a pass, a skipped test included).
  */
 import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, join } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { Command, CommandContext, flagString, need } from './cli';
 import { PosError } from '../common/errors';
@@ -51,7 +51,8 @@ const provisionCmd: Command = {
       const r = await provision({
         serial, tid, mid, components: componentsFrom(components), board: config, locale,
         journalDir: flagString(ctx, 'dir') ?? config.storage.journalDir, registryFile: flagString(ctx, 'registry') ?? 'factory-registry.json',
-        deviceKey: fileDeviceKey(join(config.storage.journalDir, '..', 'device.key')), printer: b.board.printer(),
+        // Beside the journal it seals for (--dir too), where the terminal and recovery look for it.
+        deviceKey: fileDeviceKey(join(dirname(resolve(flagString(ctx, 'dir') ?? config.storage.journalDir)), 'device.key')), printer: b.board.printer(),
         labelPngFile: join(flagString(ctx, 'label-dir') ?? '.', `${serial}-label.png`),
       });
       ctx.out(`provisioned ${r.serial} TID ${r.tid}, TMK KCV ${r.kcvTmk}${r.testKeys ? ' (TEST KEYS: simulator only)' : ''}`);

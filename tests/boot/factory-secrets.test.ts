@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { removeDir } from '../../storage/testing';
 import { main } from '../../boot/pos';
 import { simulatedTerminals } from '../../boot/factory-station';
-import { TestReport, writeReport } from '../../boot/factory';
+import { TestReport, readProvisionedTmk, writeReport } from '../../boot/factory';
+import { Journal } from '../../storage/journal';
+import { fileDeviceKey } from '../../runtime/device-key';
 import { SERVICE_PASSWORD_DIGITS, serviceAdminCheck } from '../../boot/service-admin';
 import { asset } from '../../common/assets';
 
@@ -31,12 +33,13 @@ function shownPasswords(out: readonly string[]): Map<string, string> {
   return shown;
 }
 
-async function assertNowhereOnDisk(root: string, passwords: Map<string, string>): Promise<void> {
+async function assertNowhereOnDisk(root: string, passwords: Map<string, string>, reports = true): Promise<void> {
   const files = filesUnder(root);
-  assert.ok(files.some((f) => f.endsWith('.json') && !f.endsWith('registry.json')), 'control: reports were written');
+  if (reports) assert.ok(files.some((f) => f.endsWith('.json') && !f.endsWith('registry.json')), 'control: reports were written');
   for (const [serial, password] of passwords) {
     // The password shown is the real one: it opens that terminal's service login.
-    const adminFile = files.find((f) => f.includes(serial) && f.endsWith('service-admin.json'));
+    const admins = files.filter((f) => f.endsWith('service-admin.json'));
+    const adminFile = admins.length === 1 ? admins[0] : admins.find((f) => f.includes(serial));
     assert.ok(adminFile, `service-admin.json of ${serial}`);
     assert.equal(await serviceAdminCheck(adminFile)('000', password), true, `the password shown for ${serial} opens its service login`);
     for (const f of files) assert.equal(readFileSync(f).includes(Buffer.from(password)), false, `${serial}'s password found in ${f}`);
@@ -60,6 +63,26 @@ describe('factory station: the service password is shown once and never written 
     await assertNowhereOnDisk(work, shown);
     const report = JSON.parse(readFileSync(join(reports, 'SEC0001.json'), 'utf8')) as { provision?: { serviceAdmin?: { password?: string } } };
     assert.match(String(report.provision?.serviceAdmin?.password), /shown once/, 'the report says where it went');
+  });
+
+  it('posFactoryProvisionWithDirSealsUnderAKeyBesideThatJournalAndShowsThePasswordOnlyOnTheConsole', async () => {
+    const [t] = simulatedTerminals(1, 'PRV');
+    writeFileSync(join(work, 'components.txt'), t.components.map((c) => `${c.keyHex} ${c.kcvHex}`).join('\n') + '\n');
+    const journalDir = join(work, 'terminal', 'journal');
+    const out: string[] = [];
+    const code = await main(['factory', 'provision', '--board', 'sim', '--serial', t.serial, '--tid', t.tid, '--mid', t.mid, '--components', join(work, 'components.txt'),
+      '--dir', journalDir, '--registry', join(work, 'registry.json'), '--label-dir', join(work, 'labels')], (l) => out.push(l), (l) => out.push(l));
+    assert.equal(code, 0, out.join('\n'));
+    // The TMK opens under the key beside the journal, where the terminal and recovery look.
+    const j = await Journal.open({ dir: journalDir, readOnly: true });
+    try {
+      assert.equal(readProvisionedTmk(j, fileDeviceKey(join(work, 'terminal', 'device.key'))).length, 16);
+    } finally {
+      await j.close();
+    }
+    const password = /password (\d+)/.exec(out.join('\n'))?.[1];
+    assert.ok(password, out.join('\n'));
+    await assertNowhereOnDisk(work, new Map([[t.serial, password]]), false);
   });
 
   it('aReportHandedTheWholeProvisioningResultStillWritesNoPassword', () => {
