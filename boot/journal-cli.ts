@@ -11,6 +11,7 @@ import { Command, CommandContext, existingDir, existingFile, flagString, intFlag
 import { Journal } from '../storage/journal';
 import { exportToFile, importFromFile } from '../storage/backup';
 import { salvage } from '../storage/salvage';
+import { STAN_GAP_AFTER_REBUILD, appendContinuation, installRebuilt } from '../runtime/rebuild';
 import { ChildVerdict, unopenableReason, verdictIsDamage, verifyInChild } from '../storage/verify-child';
 import { typeName } from '../storage/record';
 import { readBoardFile } from '../hal/board';
@@ -135,9 +136,15 @@ const importCmd: Command = {
   async run(ctx) {
     const dir = journalDir(ctx, false);
     // A backup the terminal wrote on its own is sealed under its device key, beside the journal folder.
-    const r = await importFromFile(existingFile(need(ctx, 'in'), '--in'), dir, { passphrase: passphrase(ctx), deviceKey: () => deviceKeyBeside(dir) });
+    // Restored beside, its STAN continued past every one the old journal shows, then put in place.
+    const staging = `${dir}.restoring-${Date.now()}`;
+    const r = await importFromFile(existingFile(need(ctx, 'in'), '--in'), staging, { passphrase: passphrase(ctx), deviceKey: () => deviceKeyBeside(dir) });
+    const { continuation: c, movedAside } = await installRebuilt({
+      journalDir: dir, builtDir: staging, identity: r.manifest.identity, action: 'restored', reason: 'pos journal import', aside: `${dir}.replaced-${Date.now()}`,
+    });
     ctx.out(`restored ${r.manifest.count} records of ${r.manifest.identity}, chain verified`);
-    if (r.movedAside) ctx.out(`previous journal moved to ${r.movedAside}`);
+    ctx.out(`  STAN continues from ${c.stanHighest} + ${STAN_GAP_AFTER_REBUILD}; batch ${c.batch}`);
+    if (movedAside) ctx.out(`previous journal moved to ${movedAside}`);
     return 0;
   },
 };
@@ -148,7 +155,11 @@ const salvageCmd: Command = {
     const out = need(ctx, 'out');
     const r = await salvage(journalDir(ctx), out, flagString(ctx, 'identity'));
     if (r.recoveredCount === 0) ctx.err(`E-STO-10 record 1 of ${r.identity} is lost: no journal could be rebuilt; restore from a backup`);
-    else ctx.out(`salvaged ${r.recoveredCount} records (1..${r.recoveredLastSeq}) of ${r.identity} into ${r.outDir}`);
+    else {
+      const c = await appendContinuation({ journalDir: journalDir(ctx), builtDir: out, identity: r.identity, action: 'salvaged', reason: 'pos journal salvage' });
+      ctx.out(`salvaged ${r.recoveredCount} records (1..${r.recoveredLastSeq}) of ${r.identity} into ${r.outDir}`);
+      ctx.out(`  STAN continues from ${c.stanHighest} + ${STAN_GAP_AFTER_REBUILD}; batch ${c.batch}`);
+    }
     if (r.firstMissingSeq) ctx.out(`  record ${r.firstMissingSeq} could not be recovered; later records cannot be chained`);
     if (r.orphanCount) ctx.out(`  ${r.orphanCount} intact records not chained (seq ${r.orphanRanges.join(', ')}) kept in ${r.orphansFile}`);
     if (r.conflictingSeqs.length) ctx.out(`  differing copies found for seq ${r.conflictingSeqs.join(', ')}`);

@@ -138,18 +138,7 @@ export interface InstallOptions {
  */
 export async function installRebuilt(o: InstallOptions): Promise<{ continuation: Continuation; movedAside?: string }> {
   const log = o.logger ?? silentLogger;
-  const built = await Journal.open({ dir: o.builtDir, identity: o.identity, clock: o.clock });
-  let c: Continuation;
-  try {
-    c = continuation(o.action, o.reason, built.lastSeq + 1, [
-      { name: 'replaced journal', records: intactRecordsIn(o.journalDir) },
-      { name: 'rebuilt journal', records: [...built.records()] },
-      ...(o.alsoScanned ?? []),
-    ]);
-    await built.appendMany([{ type: 'recovery', payload: { ...c } }], { reserve: true });
-  } finally {
-    await built.close();
-  }
+  const c = await appendContinuation(o);
   let movedAside: string | undefined;
   if (existsSync(o.journalDir)) {
     renameSync(o.journalDir, o.aside);
@@ -159,6 +148,26 @@ export async function installRebuilt(o: InstallOptions): Promise<{ continuation:
   syncDir(dirname(o.journalDir));
   log.warn({ action: o.action, stanHighest: c.stanHighest, stanLast: c.stanLast, batch: c.batch }, 'journal rebuilt: STAN continues after the safety gap');
   return { continuation: c, movedAside };
+}
+
+/**
+ * Appends the continuation to a rebuilt journal that is not in use (durable on return), scanning
+ * `journalDir` (the journal it replaces, raw) and the rebuilt journal itself. `installRebuilt`
+ * then puts it in place; `pos journal salvage --out` leaves that to the technician.
+ */
+export async function appendContinuation(o: Omit<InstallOptions, 'aside' | 'logger'>): Promise<Continuation> {
+  const built = await Journal.open({ dir: o.builtDir, identity: o.identity, clock: o.clock });
+  try {
+    const c = continuation(o.action, o.reason, built.lastSeq + 1, [
+      { name: 'replaced journal', records: intactRecordsIn(o.journalDir) },
+      { name: 'rebuilt journal', records: [...built.records()] },
+      ...(o.alsoScanned ?? []),
+    ]);
+    await built.appendMany([{ type: 'recovery', payload: { ...c } }], { reserve: true });
+    return c;
+  } finally {
+    await built.close();
+  }
 }
 
 /** The renames are durable only once their directory is. */

@@ -14,6 +14,8 @@ import { addStan, stanAfter, highestPersisted, STAN_GAP_AFTER_REBUILD } from '..
 import { FlowResult, TxnView } from '../../runtime/txn/engine';
 import { settle } from '../../runtime/txn/settlement';
 import { exportToFile } from '../../storage/backup';
+import { Journal } from '../../storage/journal';
+import { main as pos } from '../../boot/pos';
 import { RecordType, DecodedRecord } from '../../storage/record';
 import { tempDir, removeDir } from '../../storage/testing';
 import { ADMIN, CASHIER, DEVICE_KEY, IDENTITY, SUPERVISOR, Rig, magCard, rig } from './harness';
@@ -90,6 +92,28 @@ describe('after a salvage, restore or reset the STAN continues past every one th
     assert.equal(s.uploadedCount, 4, 'sales 1, 2 and the two after the salvage uploaded');
     assert.equal(r.sim.ledger.batchState(r.sim.ledger.entries()[0].tid, s.batch)?.uploadEndCount, 4);
     assert.deepEqual(duplicateStans(r), []);
+  });
+
+  it('pos journal salvage (the technician\'s tool) writes the continuation into the salvaged journal too', async () => {
+    const sales: TxnView[] = [];
+    for (let i = 1; i <= 4; i++) sales.push(await sale(500 * i));
+    const highest = r.terminal.engine.state.stanLast;
+    const begin3 = [...r.journal.records()].find((x) => x.type === RecordType.txnBegin && x.payload.stan === sales[2].stan) as DecodedRecord;
+    const stored = [...r.journal.raw(begin3.seq, begin3.seq)][0].stored;
+    await r.journal.close();
+    damageRecord(r, begin3.seq, stored);
+    const out = join(side, 'salvaged');
+    const lines: string[] = [];
+    assert.equal(await pos(['journal', 'salvage', '--out', out, '--dir', r.dir, '--identity', IDENTITY], (l) => lines.push(l), (l) => lines.push(l)), 0, lines.join('\n'));
+    const j = await Journal.open({ dir: out, identity: IDENTITY, readOnly: true });
+    try {
+      const last = j.get(j.lastSeq) as DecodedRecord;
+      assert.equal(last.type, RecordType.recovery);
+      assert.equal(last.payload.stanHighest, highest);
+      assert.equal(last.payload.stanLast, addStan(highest, STAN_GAP_AFTER_REBUILD - 1));
+    } finally {
+      await j.close();
+    }
   });
 
   it('a backup restored after more sales: the next sale is approved with a STAN >= the highest + 1000', async () => {
