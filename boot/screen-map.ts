@@ -17,6 +17,7 @@ import type { MachineView, ErrorView } from '../runtime/machine';
 import { RETRYABLE_KINDS } from '../runtime/machine';
 import type { Txt, StatusLine, Locale } from '../ui-lcd/screen';
 import type { StateName, ScreenData, Transaction, Refused } from '../ui-lcd/screens';
+import { rt } from '../ui-lcd/recovery-strings';
 
 /** What the input controller contributes to a screen. Never a secret: lengths only. */
 export interface UiState {
@@ -181,7 +182,9 @@ const hostUnreachable: Builder = (v) => {
 };
 
 /** The menu's reason is why recovery opened (kept by the machine), never the login's last wrong password. */
-const recoveryMenu: Builder = (v, ui) => ({ name: 'recovery', data: { selected: ui.selected, ...recoveryReasonData(v) }, ...(v.data.exportedTo ? { notice: v.data.exportedTo } : {}) });
+const recoveryMenu: Builder = (v, ui) => ({ name: 'recovery', data: { selected: ui.selected, ...recoveryReasonData(v) }, ...(v.data.exportedTo ? { notice: EXPORTED_NOTICE } : {}) });
+/** After an export: a notice row holds 16 cells, the file's full path does not fit (the log names it). */
+const EXPORTED_NOTICE = rt('export.notice');
 export function recoveryReasonData(v: MachineView): { resetHeld?: boolean; reasonCode?: string } {
   const r = v.data.recoveryReason;
   if (!r) return {};
@@ -284,7 +287,7 @@ export const STATE_SCREENS: Readonly<Record<string, Builder>> = {
   // The copy that actually waits (a customer copy when that is what ran out), not always "merchant".
   paperOut: (v) => ({ name: 'paperOut', data: { copy: v.data.waitingCopy } }),
   reprintPending: printing('duplicate'),
-  storageFailure: (v, ui) => ({ name: 'storageFailure', data: { code: v.data.error?.code ?? 'E-STO-03', selected: ui.selected }, ...(v.data.exportedTo ? { notice: v.data.exportedTo } : {}) }),
+  storageFailure: (v, ui) => ({ name: 'storageFailure', data: { code: v.data.error?.code ?? 'E-STO-03', selected: ui.selected }, ...(v.data.exportedTo ? { notice: EXPORTED_NOTICE } : {}) }),
   exporting: (v, ui) => ({ name: 'storageFailure', data: { code: v.data.error?.code ?? 'E-STO-03', selected: ui.selected } }),
 };
 

@@ -231,6 +231,19 @@ describe('boot/recovery-menu: what a technician sees', function () {
     assert.deepEqual(shown({ code: 'E-SYS-99' }), ['内部校验失败', 'Reason: E-SYS-99'], 'a cause too long for a row: the code');
   });
 
+  it('anExportsNoticeFitsItsRowInsteadOfTheFilesFullPath', () => {
+    const env = { nowMs: 0, merchantName: 'DEMO', status: {}, bootStep: 'ready', bootStepIndex: 0, bootStepCount: 1 } as Env;
+    for (const state of ['recovery.menu', 'storageFailure']) {
+      const v = { state, data: { battery: 'ok', amountFen: 0, pendingReceipts: [], reportPending: false, signedOn: false, reversalPending: false, exportedTo: '/media/usb0/journal-SIM-0000000024.posbak' } } as unknown as MachineView;
+      const c = chooseScreen(v, EMPTY_UI, env);
+      const s = { ...screenFor(c.name, c.data), ...(c.notice !== undefined ? { notice: c.notice } : {}) };
+      for (const locale of LOCALES) assert.ok(!resolve(s.notice!, locale).includes('/'), `${state}: ${resolve(s.notice!, locale)}`);
+      // The notice takes the title row on 16x2 (beside the menu's tag) and the footer row elsewhere.
+      const notices = LOCALES.flatMap((locale) => DISPLAYS.flatMap((d) => cuts(s, locale, d.caps).filter((p) => p.includes(resolve(s.notice!, locale)))));
+      assert.deepEqual(notices, []);
+    }
+  });
+
   it('lockoutAdviceNamesWhoCanUnlockAndRecoverysLockSaysPowerOffAndOn', () => {
     const advice = (id: 'OPR_LOCKED' | 'OPR_RECOVERY_LOCKED'): string => [...ERRORS[id].en.steps, ...ERRORS[id].zh.steps].join(' | ');
     // Only an administrator reaches Settings > Operators (runtime/machine.ts operators.authorize).
