@@ -3,6 +3,7 @@
  * `pos`: the terminal's command line. Each capability adds its subcommands to COMMAND_GROUPS.
  *   pos journal verify|dump|export|import|salvage   (storage/)
  *   pos host-sim                                    (sim/host/: the acquirer simulator)
+ *   pos control                                     (sim/control-cli.ts: the simulator board's control interface)
  *   pos recovery ... / pos update ... / pos factory ...   (boot/: recovery menu, A/B updates, factory station)
  */
 import { Command, EXIT_OUTPUT_CLOSED, EXIT_USAGE, FlagRules, OutputClosed, UsageError, checkFlags, groupUsage, lineWriter, parseArgs, reportError } from './cli';
@@ -12,8 +13,9 @@ import { recoveryCommands } from './recovery-cli';
 import { updateCommands } from './update-cli';
 import { factoryCommands } from './factory-cli';
 import { simulateCommands } from '../sim/simulate-cli';
+import { controlCommands } from '../sim/control-cli';
 
-const COMMAND_GROUPS: ReadonlyArray<readonly Command[]> = [journalCommands, hostSimCommands, recoveryCommands, updateCommands, factoryCommands, simulateCommands];
+const COMMAND_GROUPS: ReadonlyArray<readonly Command[]> = [journalCommands, hostSimCommands, controlCommands, recoveryCommands, updateCommands, factoryCommands, simulateCommands];
 
 const VALUE_FLAGS = new Set(['dir', 'out', 'in', 'file', 'passphrase', 'passphrase-file', 'identity', 'from', 'to', 'limit', 'board', 'port', 'host', 'seed', 'days', 'tid', 'tmk', 'mid', 'fault', 'mode',
   // boot/: recovery, update, factory

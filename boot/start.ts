@@ -8,19 +8,25 @@
  *   npm start                      interactive front panel (needs a TTY)
  *   npm start -- --headless        no panel: prints the control port, runs until SIGINT/SIGTERM
  *   npm start -- --board FILE      another simulator board file ("simulator": true)
- *   npm start -- --control-port N  fixed control port (default: any free port)
+ *   npm start -- --control-port N  fixed control port (default: a free port, kept across battery pulls)
  *   npm start -- --locale en       English screens and receipts (default zh-CN)
  *   npm start -- --journal-dir D   the journal somewhere else than the board file says (--backup-dir too)
  */
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { ChildProcess } from 'node:child_process';
 import { spawnModule } from '../common/spawn';
 import { parseArgs } from './cli';
 import { AcquirerSimulator } from '../sim/host/simulator';
 import { ControlClient } from '../sim/control-client';
 import { FrontPanel } from '../sim/front-panel';
+import { controlPortFile } from '../sim/control-cli';
+import { readBoardFile } from '../hal/board';
 
 export const TERMINAL_START_TIMEOUT_MS_MAX = 60_000;
+/** Tries to start again on the same control port when it is not free yet (a killed process's socket). */
+export const SAME_PORT_TRIES = 5;
+export const SAME_PORT_RETRY_MS = 200;
 
 interface Running {
   readonly child: ChildProcess;
@@ -48,6 +54,50 @@ export function startTerminal(args: readonly string[], onLog: (line: string) => 
   });
 }
 
+/**
+ * The terminal process across battery pulls. The first power-on takes the port asked for (0: any
+ * free one); every later one takes the same port, so the panel, a script or `pos control` keeps
+ * talking to the terminal at the address it was given (it used to change at every pull).
+ */
+export class TerminalPower {
+  running: Running | undefined;
+  private port: number;
+
+  constructor(private readonly args: (holdReset: boolean, controlPort: number) => string[], private readonly onLog: (line: string) => void, controlPort = 0) {
+    this.port = controlPort;
+  }
+
+  get controlPort(): number {
+    return this.running?.controlPort ?? this.port;
+  }
+
+  async powerOn(holdReset = false): Promise<Running> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        this.running = await startTerminal(this.args(holdReset, this.port), this.onLog);
+        break;
+      } catch (e) {
+        // The port is only ever busy for a moment after a kill; a start that keeps failing is a real fault.
+        if (this.port === 0 || attempt >= SAME_PORT_TRIES) throw e;
+        await new Promise((r) => setTimeout(r, SAME_PORT_RETRY_MS));
+      }
+    }
+    this.port = this.running.controlPort;
+    return this.running;
+  }
+
+  /** SIGKILL (unless it already stopped itself, e.g. critical battery), then power on again on the same storage and port. */
+  async pull(holdReset = false): Promise<Running> {
+    const child = this.running?.child;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
+    }
+    return this.powerOn(holdReset);
+  }
+}
+
 async function main(): Promise<void> {
   const { flags } = parseArgs(process.argv.slice(2), new Set(['board', 'control-port', 'locale', 'journal-dir', 'backup-dir']));
   const board = typeof flags.get('board') === 'string' ? String(flags.get('board')) : 'sim';
@@ -57,12 +107,18 @@ async function main(): Promise<void> {
 
   const host = new AcquirerSimulator({ clock: Date.now });
   const hostPort = await host.listen(0, '127.0.0.1');
-  const terminalArgs = (holdReset: boolean): string[] => [
-    '--board', board, '--host-port', String(hostPort), '--control-port', String(flags.get('control-port') ?? 0), ...(holdReset ? ['--hold-reset'] : []),
+  const terminalArgs = (holdReset: boolean, controlPort: number): string[] => [
+    '--board', board, '--host-port', String(hostPort), '--control-port', String(controlPort), ...(holdReset ? ['--hold-reset'] : []),
     ...['locale', 'journal-dir', 'backup-dir'].flatMap((f) => (typeof flags.get(f) === 'string' ? [`--${f}`, String(flags.get(f))] : [])),
   ];
-  let running = await startTerminal(terminalArgs(false), onLog);
-  const stopAll = async (): Promise<void> => { running.child.kill('SIGTERM'); await host.close(); };
+  const power = new TerminalPower(terminalArgs, onLog, Number(flags.get('control-port') ?? 0));
+  let running = await power.powerOn();
+  // `pos control` finds the port here when it is not given one (sim/control-cli.ts).
+  const journalDir = resolve(typeof flags.get('journal-dir') === 'string' ? String(flags.get('journal-dir')) : readBoardFile(board).config.storage.journalDir);
+  const portFile = controlPortFile(journalDir);
+  mkdirSync(dirname(portFile), { recursive: true });
+  writeFileSync(portFile, `${running.controlPort}\n`);
+  const stopAll = async (): Promise<void> => { running.child.kill('SIGTERM'); rmSync(portFile, { force: true }); await host.close(); };
 
   if (headless) {
     process.stdout.write(`terminal running on board ${board}; control interface 127.0.0.1:${running.controlPort}; acquirer simulator 127.0.0.1:${hostPort}\n`);
@@ -78,13 +134,7 @@ async function main(): Promise<void> {
     hostPort,
     controlPort: () => running.controlPort,
     pullBattery: async (holdReset) => {
-      // A terminal that shut itself down (critical battery) is already off: power it on again.
-      if (running.child.exitCode === null && running.child.signalCode === null) {
-        const exited = new Promise((r) => running.child.once('exit', r));
-        running.child.kill('SIGKILL');
-        await exited;
-      }
-      running = await startTerminal(terminalArgs(holdReset), onLog);
+      running = await power.pull(holdReset);
       client = await ControlClient.connect(running.controlPort);
       return client;
     },

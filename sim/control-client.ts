@@ -14,12 +14,15 @@ export class ControlClient {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (r: Reply) => void; timer: NodeJS.Timeout }>();
   private readonly eventListeners = new Set<(event: Record<string, unknown>) => void>();
+  private readonly closeListeners = new Set<() => void>();
+  /** Once the connection is gone every request fails at once: a caller never waits out the timeout on a dead terminal. */
+  private closed = false;
 
   private constructor(private readonly socket: Socket) {
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => this.receive(chunk));
-    socket.on('close', () => this.failAll('control connection closed'));
-    socket.on('error', () => this.failAll('control connection failed'));
+    socket.on('close', () => this.gone('control connection closed'));
+    socket.on('error', () => this.gone('control connection failed'));
   }
 
   static connect(port: number, host = '127.0.0.1'): Promise<ControlClient> {
@@ -31,6 +34,7 @@ export class ControlClient {
 
   /** Sends one command; resolves with the reply (ok false carries `error`), never rejects on a reply. */
   request(cmd: string, args: Record<string, unknown> = {}): Promise<Reply> {
+    if (this.closed) return Promise.resolve({ ok: false, error: 'control connection closed' });
     if (this.pending.size >= CONTROL_PENDING_MAX) return Promise.resolve({ ok: false, error: 'too many requests pending' });
     const id = this.nextId++;
     return new Promise((resolve) => {
@@ -45,8 +49,29 @@ export class ControlClient {
     return () => this.eventListeners.delete(listener);
   }
 
+  /** Called once when the connection ends (the terminal stopped or was killed, or close()). */
+  onClose(listener: () => void): () => void {
+    if (this.closed) { listener(); return () => undefined; }
+    this.closeListeners.add(listener);
+    return () => this.closeListeners.delete(listener);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Ends the connection; requests still waiting are answered "closed" now, not after their timeout. */
   close(): void {
+    this.gone('control connection closed');
     this.socket.destroy();
+  }
+
+  private gone(error: string): void {
+    const first = !this.closed;
+    this.closed = true;
+    this.failAll(error);
+    if (first) for (const l of [...this.closeListeners]) l();
+    this.closeListeners.clear();
   }
 
   private receive(chunk: string): void {

@@ -9,6 +9,8 @@ import { ControlClient } from './control-client';
 import { PanelModel, renderPanel } from './front-panel-render';
 
 export const REDRAW_MS = 100;
+/** How long the panel shows "off" after a battery pull before "booting" (the battery back in). */
+export const OFF_SHOWN_MS = 600;
 const BATTERY_STEPS = [100, 60, 14, 4] as const;
 
 /** Keyboard sequences (raw mode) to keypad keys. */
@@ -33,6 +35,12 @@ export class FrontPanel {
   private batterySet: { percent?: number; low?: boolean; charging?: boolean } = {};
   private holdReset = false;
   private busy = false;
+  /**
+   * Off from the battery pull until the new terminal process answers: the panel shows that at
+   * once, and never the screen the killed process last answered.
+   */
+  private power: 'on' | 'off' | 'booting' = 'on';
+  private bootingTimer: NodeJS.Timeout | undefined;
 
   constructor(private client: ControlClient, private readonly host: PanelHost, private readonly write: (s: string) => void) {
     this.model = {
@@ -47,6 +55,7 @@ export class FrontPanel {
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
+    clearTimeout(this.bootingTimer);
   }
 
   /**
@@ -113,7 +122,7 @@ export class FrontPanel {
   }
 
   async pull(): Promise<void> {
-    this.say('battery pulled: terminal process killed, restarting on the same storage...');
+    this.powerCut();
     this.client.close();
     this.client = await this.host.pullBattery(this.holdReset);
     // The same battery goes back in: the charge the person set survives the pull.
@@ -121,7 +130,7 @@ export class FrontPanel {
     this.holdReset = false;
     this.seenReceipts = 0;
     this.model = { ...this.model, controlPort: this.host.controlPort() };
-    this.say('power back: the journal was verified on boot');
+    this.powerBack();
   }
 
   toggleHoldReset(): void {
@@ -133,7 +142,42 @@ export class FrontPanel {
     this.model = { ...this.model, message };
   }
 
+  /** The battery is out: the LCD goes dark now; after OFF_SHOWN_MS the battery is back and it boots. */
+  private powerCut(): void {
+    this.power = 'off';
+    this.say('battery pulled: terminal process killed, restarting on the same storage...');
+    this.draw();
+    clearTimeout(this.bootingTimer);
+    this.bootingTimer = setTimeout(() => { if (this.power === 'off') { this.power = 'booting'; this.draw(); } }, OFF_SHOWN_MS);
+  }
+
+  private powerBack(): void {
+    clearTimeout(this.bootingTimer);
+    this.power = 'on';
+    this.say('power back: the journal was verified on boot');
+  }
+
+  /** What the panel shows now: the terminal's answers while it is on, else off or booting. */
+  shown(): PanelModel {
+    if (this.power === 'on') return this.model;
+    const off = this.power === 'off';
+    return {
+      ...this.model,
+      screen: { kind: 'text', lines: ['', off ? '        (off: battery pulled)' : '        (booting...)', ''] },
+      screenText: { name: off ? 'off' : 'booting', rows: [off ? 'battery pulled' : 'starting on the same storage'] },
+      state: off ? 'off (battery pulled)' : 'booting',
+      leds: {},
+    };
+  }
+
+  private draw(): void {
+    this.write('\x1b[H\x1b[2J' + renderPanel(this.shown()).join('\n') + '\n');
+  }
+
   private async refresh(): Promise<void> {
+    // While off or booting there is no terminal to ask; a reply still in flight from the killed
+    // one is not drawn either (draw() shows the power state).
+    if (this.power !== 'on') { this.draw(); return; }
     if (this.busy) return;
     this.busy = true;
     try {
@@ -149,7 +193,7 @@ export class FrontPanel {
         leds: leds.ok ? (leds.leds as Record<string, boolean>) : {},
         paperLines: this.newPaper(receipts),
       };
-      this.write('\x1b[H\x1b[2J' + renderPanel(this.model).join('\n') + '\n');
+      this.draw();
     } finally {
       this.busy = false;
     }

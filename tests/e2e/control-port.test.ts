@@ -1,0 +1,56 @@
+/**
+ * `npm start`'s battery pull keeps the control port (issue 13 item 17): the launcher's
+ * TerminalPower (boot/start.ts) kills the terminal process and starts it again on the same
+ * storage and the same port, so whatever talks to the terminal (the panel, a script, `pos
+ * control`) finds it where it was.
+ */
+import { strict as assert } from 'node:assert';
+import { join } from 'node:path';
+import { TerminalPower } from '../../boot/start';
+import { ControlClient } from '../../sim/control-client';
+import { AcquirerSimulator } from '../../sim/host/simulator';
+import { removeDir, tempDir } from '../../storage/testing';
+
+describe('e2e: the control port across battery pulls', function () {
+  this.timeout(90_000);
+  let host: AcquirerSimulator;
+  let dir: string;
+  let power: TerminalPower | undefined;
+  beforeEach(async () => {
+    host = new AcquirerSimulator({ clock: Date.now });
+    await host.listen(0);
+    dir = tempDir('h-cli-port-');
+  });
+  afterEach(async () => {
+    const child = power?.running?.child;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    await host.close();
+    removeDir(dir);
+  });
+
+  it('aFreePortChosenAtTheFirstPowerOnIsTheSameAfterEveryPull', async () => {
+    const args = (holdReset: boolean, controlPort: number): string[] => [
+      '--board', 'sim', '--host-port', String(host.port), '--control-port', String(controlPort), '--journal-dir', join(dir, 'journal'),
+      '--backup-dir', join(dir, 'backup'), '--locale', 'en', ...(holdReset ? ['--hold-reset'] : []),
+    ];
+    power = new TerminalPower(args, () => undefined);
+    const first = await power.powerOn();
+    assert.ok(first.controlPort > 0);
+    for (const holdReset of [false, true]) {
+      const again = await power.pull(holdReset);
+      assert.notEqual(again.child.pid, first.child.pid, 'a new terminal process');
+      assert.equal(again.controlPort, first.controlPort, 'the same control port');
+      const client = await ControlClient.connect(first.controlPort);
+      try {
+        const screen = await client.request('screen');
+        assert.equal(screen.ok, true, String(screen.error));
+      } finally {
+        client.close();
+      }
+    }
+  });
+});
