@@ -39,7 +39,7 @@ describe('runtime engine against the acquirer simulator', function () {
     const res = await sale(12_345);
     assert.equal(res.outcome, 'approved');
     if (res.outcome !== 'approved') return;
-    assert.equal(res.txn.panMasked, '622202*********0123');
+    assert.equal(res.txn.panMasked, '622202*********0128');
     assert.equal(r.terminal.engine.state.pendingReversal, undefined);
     assert.equal(types(RecordType.txnResult).length, 1);
     assertReconciled(r);

@@ -113,7 +113,7 @@ describe('security: a full trading day leaves no PAN, track data or PIN block in
     actor.stop();
 
     const receipts = sim.printer().receipts().map((x) => x.lines.join('\n')).join('\n');
-    assert.match(receipts, /622202\*+0123/, 'receipts carry the masked PAN');
+    assert.match(receipts, /622202\*+0128/, 'receipts carry the masked PAN');
     assert.match(receipts, /重打印/, 'the reprint is marked');
     const journalBytes = readFileSync(join(r.dir, 'data.mdb'));
     const logs = logChunks.join('');
