@@ -292,7 +292,7 @@ export const ERRORS = {
   // The recovery menu's own limit (boot/recovery.ts): per boot, so power cycling is what works.
   OPR_RECOVERY_LOCKED: def('E-OPR-21', 'locked-out',
     { cause: 'Recovery login locked', steps: ['Power off and on', 'Then log in again'] },
-    { cause: '恢复模式登录已锁定', steps: ['请关机再开机', '然后重新登录'] }),
+    { cause: '恢复登录已锁定', steps: ['请关机再开机', '然后重新登录'] }),
   // ---- software update
   UPD_SIGNATURE: def('E-UPD-01', 'update-invalid',
     { cause: 'Update signature invalid', steps: ['Use an official package'] },
