@@ -135,6 +135,27 @@ describe('after a salvage, restore or reset the STAN continues past every one th
     assert.ok(s.uploadedCount >= 3, 'the batch is uploaded after a restore');
   });
 
+  it('a backup from before a settlement: the terminal continues in the batch the host has open, not the settled one', async () => {
+    await sale(1_000);
+    const file = join(side, 'before-settlement.posbak');
+    exportToFile(r.journal, file, { passphrase: 'pass-1234' });
+    const settled = await settle(r.terminal.engine, SUPERVISOR);
+    await sale(2_000);
+    const open = r.terminal.engine.state.batch;
+    assert.notEqual(open, settled.batch);
+    await r.journal.close();
+    const rep = await recovery().importBackup(file, 'pass-1234', ADMIN);
+    assert.equal(rep.ok, true, rep.lines.join('\n'));
+    await r.reboot();
+    assert.equal(r.terminal.engine.state.batch, open, 'the batch the host has open');
+    assert.equal(r.terminal.engine.state.txns.size, 0, 'the settled batch\'s sale is not in the open batch');
+    approved(await r.terminal.engine.sale({ amountFen: 3_000, card: magCard(), session: CASHIER }));
+    const s = await settle(r.terminal.engine, SUPERVISOR);
+    assert.equal(s.batch, open);
+    assert.equal(s.uploadedCount, 1, 'the batch is uploaded: the host also has the sale the restore lost');
+    assert.deepEqual(duplicateStans(r), []);
+  });
+
   it('a factory reset does not start the STAN again at 1', async () => {
     await sale(1_000);
     await settle(r.terminal.engine, SUPERVISOR);
