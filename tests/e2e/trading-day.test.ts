@@ -158,22 +158,36 @@ describe('e2e: a trading day through the control interface (terminal process, si
     assert.ok(receipts[receipts.length - 1].some((l) => /DUPLICATE/.test(l)), 'the reprint is marked');
     assert.equal(host.ledger.entries({}).length, sentBefore, 'a reprint never charges again');
 
-    // ---- paper out: the sale completes, the receipt waits, prints when paper is back
+    // ---- paper out: the sale completes; every copy waits and prints when paper is back, in
+    // order (merchant, customer, then the signature step), and the screen names the waiting copy
     await d.cmd('paper', { state: 'out' });
     await d.keys('700OK');
     await d.until('sale.card');
     await d.cmd('swipe', { card: 'magDebit' });
     const out = await d.until('paperOut');
-    const paperText = await d.screen('paperOut');
+    const paperText = await d.pages('paperOut');
     assert.ok(paperText.some((l) => l.startsWith('Paper out')), paperText.join('|'));
-    assert.deepEqual(out.data.pendingReceipts.length, 1);
-    const paperSale = out.data.pendingReceipts[0];
+    assert.ok(paperText.some((l) => l.includes('Merchant copy')), `names the merchant copy: ${paperText.join('|')}`);
+    const paperSale = out.data.result?.stan as number;
     assert.equal(host.ledger.entries({}).find((e) => e.stan === paperSale)?.status, 'approved', 'the sale itself completed');
     const printedBefore = (await d.receipts()).length;
     await d.cmd('paper', { state: 'loaded' });
-    await d.until('idle');
+    await d.until('sale.askCustomerCopy');
     receipts = await d.receiptsAtLeast(printedBefore + 1);
-    assert.equal(receipts.length, printedBefore + 1, 'the waiting receipt printed once paper was back');
+    assert.equal(receipts.length, printedBefore + 1, 'the waiting merchant copy printed once paper was back');
+    // The roll ends again before the customer copy: it waits too, and the screen says so.
+    await d.cmd('paper', { state: 'out' });
+    await d.keys('1');
+    await d.until('paperOut');
+    const customerText = await d.pages('paperOut');
+    assert.ok(customerText.some((l) => l.includes('Customer copy')), `names the customer copy: ${customerText.join('|')}`);
+    await d.cmd('paper', { state: 'loaded' });
+    await d.until('sale.signature');
+    receipts = await d.receiptsAtLeast(printedBefore + 2);
+    assert.equal(receipts.length, printedBefore + 2, 'the customer copy printed once paper was back');
+    assert.ok(receipts[receipts.length - 1].some((l) => /CUSTOMER COPY/.test(l)), receipts[receipts.length - 1].join('|'));
+    await d.keys('OK');
+    await d.until('idle');
 
     // ---- settlement (menu 6), supervisor
     await d.keys('MENU6');
