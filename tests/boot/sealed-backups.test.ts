@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFil
 import { join } from 'node:path';
 import { encode } from 'cbor-x';
 import { Journal } from '../../storage/journal';
-import { removeDir } from '../../storage/testing';
+import { flipByte, removeDir } from '../../storage/testing';
 import { PeriodicBackup, importFromFile, parseBackup } from '../../storage/backup';
 import { fixedDeviceKey } from '../../runtime/device-key';
 import { rec } from '../../runtime/records';
@@ -122,6 +122,24 @@ describe('backups the terminal writes on its own are sealed (issue 13 item 12)',
     assert.equal(await code(() => parseBackup(bytes, { deviceKey: () => OTHER_DEVICE_KEY })), 'E-STO-08', 'another terminal: refused');
     const restored = await importFromFile(file, join(dir, 'fresh'), { deviceKey: () => DEVICE_KEY });
     assert.equal(restored.manifest.lastSeq, r.journal.lastSeq);
+  });
+
+  it('repairOfADamagedJournalRestoresTheSealedBackupWithoutAPassphrase', async () => {
+    exportJournalSealed(r.journal, join(dir, 'backup'), fixedDeviceKey(DEVICE_KEY), () => r.clock.ms);
+    const records = r.journal.lastSeq;
+    await r.journal.close();
+    await flipByte(r.dir, records - 2, 70, 0xff);
+    const rc = new Recovery({ journalDir: r.dir, backupDir: join(dir, 'backup'), identity: IDENTITY, clock: () => r.clock.ms, deviceKey: fixedDeviceKey(DEVICE_KEY) });
+    try {
+      assert.equal(rc.backups().some((f) => rc.needsPassphrase(f)), false, 'the menu asks no passphrase for repair');
+      const rep = await rc.repair(ADMIN);
+      assert.equal(rep.ok, true, rep.lines.join('\n'));
+      const j = await rc.journal();
+      assert.equal(j.state, 'ok');
+      assert.equal(j.lastSeq >= records, true);
+    } finally {
+      await rc.close();
+    }
   });
 
   it('posJournalImportRestoresASealedBackupWithTheDeviceKeyBesideTheJournal', async () => {
