@@ -103,6 +103,8 @@ const login: Builder = (v, ui, env) => {
     name: 'login',
     data: { ...ui.login, ...(attemptsLeft !== undefined && ui.login.field === 'operator' && ui.login.operator === '' ? { attemptsLeft } : {}), ...(v.state.startsWith('recovery.') ? { mode: 'recovery' } : {}) },
     ...(env.bootNotice && attemptsLeft === undefined ? { notice: env.bootNotice } : {}),
+    // Recovery refused a right password that is not an administrator's: say so, not just start over.
+    ...(v.state.startsWith('recovery.') && v.data.notice === 'administrator-required' && attemptsLeft === undefined && ui.login.operator === '' ? { notice: rt('login.adminOnly') } : {}),
   };
 };
 

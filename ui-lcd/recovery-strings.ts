@@ -38,6 +38,7 @@ export const RECOVERY_STRINGS = {
   // ---- the recovery login and menu (one row each: at most RECOVERY_ROW_CELLS_MAX cells)
   'login.title': s('Recovery - admin', '恢复模式-管理员'),
   'login.operator': s('Admin no.', '管理员号'),
+  'login.adminOnly': s('Admins only', '仅限管理员'),
   'why.resetHeld': s('Reset key held', '按住复位键进入'),
   'why.code': s('Reason: {code}', '原因：{code}'),
   'place.backup': s('backup folder', '备份目录'),

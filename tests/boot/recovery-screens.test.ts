@@ -213,6 +213,10 @@ describe('boot/recovery-menu: what a technician sees', function () {
     assert.equal(resolve(s.title, 'en'), 'Recovery - admin');
     assert.equal(resolve(s.title, 'zh-CN'), '恢复模式-管理员');
     assert.equal(resolve(s.input!.label, 'en'), 'Admin no.');
+    // A cashier's right password is refused with a reason on the screen, not a silent restart.
+    const refused = chooseScreen({ ...view('recovery.locked'), data: { ...view('recovery.locked').data, notice: 'administrator-required' } }, EMPTY_UI, env);
+    assert.deepEqual(refused.notice, { en: 'Admins only', zh: '仅限管理员' });
+    assert.deepEqual(everywhere({ ...screenFor(refused.name, refused.data), notice: refused.notice! }), []);
     const cashier = screenFor(chooseScreen(view('login'), EMPTY_UI, env).name, chooseScreen(view('login'), EMPTY_UI, env).data);
     assert.notEqual(resolve(cashier.title, 'en'), resolve(s.title, 'en'), "the cashier's login looks different");
   });
