@@ -8,6 +8,7 @@
 import { strict as assert } from 'node:assert';
 import { settle } from '../../runtime/txn/settlement';
 import { FlowResult, TxnView } from '../../runtime/txn/engine';
+import { tempDir, removeDir } from '../../storage/testing';
 import { CASHIER, SUPERVISOR, Rig, magCard, rig } from './harness';
 
 function approved(r: FlowResult): TxnView {
@@ -21,10 +22,10 @@ describe('field 61 of a refund or void names the original this terminal holds', 
   this.timeout(20_000);
   let r: Rig;
   beforeEach(async () => {
-    r = await rig();
+    r = await rig({ dir: tempDir('h-money-field61-') });
     await r.terminal.engine.signOn(CASHIER);
   });
-  afterEach(async () => { await r.close(); });
+  afterEach(async () => { await r.close(); removeDir(r.dir); });
 
   const sale = async (amountFen: number): Promise<TxnView> => approved(await r.terminal.engine.sale({ amountFen, card: magCard(), session: CASHIER }));
   const refund = (s: { rrn?: string; hostDate?: string }, amountFen: number, on: Rig = r) =>
@@ -48,7 +49,7 @@ describe('field 61 of a refund or void names the original this terminal holds', 
 
   it('a keyed reference for a sale this terminal does not hold sends 000000 batch and STAN with the keyed date', async () => {
     // Another terminal with the same TID (a replaced unit) made the sale: this journal lacks it.
-    const other = await rig({ sim: r.sim });
+    const other = await rig({ sim: r.sim, dir: tempDir('h-money-field61-other-') });
     try {
       await other.terminal.engine.signOn(CASHIER);
       const s = approved(await other.terminal.engine.sale({ amountFen: 3_000, card: magCard(), session: CASHIER }));
@@ -57,6 +58,7 @@ describe('field 61 of a refund or void names the original this terminal holds', 
       assert.equal(last61('refund'), '000000000000' + s.hostDate);
     } finally {
       await other.close();
+      removeDir(other.dir);
     }
   });
 
