@@ -451,7 +451,11 @@ function preallocate(file: string, bytes: number): void {
  */
 async function refuseOrSetAside(options: JournalOptions, problem: string, log: Logger): Promise<void> {
   const file = join(options.dir, 'data.mdb');
-  const records = scanRecords(readFileSync(file)).size;
+  const found = scanRecords(readFileSync(file));
+  // A power cut while the journal was being created can leave record 1 on a data page that no
+  // meta page ever committed: nothing was acknowledged, so the journal is created again.
+  const onlyUncommittedFirst = recordsClaimedByMeta(options.dir) === 0 && [...found.keys()].every((seq) => seq === 1);
+  const records = onlyUncommittedFirst ? 0 : found.size;
   if (records > 0) {
     throw new PosError('STO_DAMAGED', `${options.dir}: ${problem}; LMDB cannot read this file: run "pos journal salvage"`, { dir: options.dir, seq: 1 });
   }

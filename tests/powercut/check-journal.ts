@@ -12,8 +12,11 @@
  *    it appended left a sound chain).
  */
 import { isDeepStrictEqual } from 'node:util';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Journal } from '../../storage/journal';
 import { RecordType } from '../../storage/record';
+import { isPosError } from '../../common/errors';
 import { serveChecks, type CheckVerdict } from './checker-host';
 import { journalPayload } from './journal-values';
 
@@ -25,6 +28,15 @@ serveChecks(async (req): Promise<CheckVerdict> => {
   const problems: string[] = [];
   const missing: string[] = [];
 
+  // Boot first verifies read-only (in a child, boot/terminal-app.ts): it goes to recovery unless
+  // the verdict is readable, or a journal that never held a record (created again below).
+  if (existsSync(join(req.dir, 'data.mdb'))) try {
+    const look = await Journal.open({ dir: req.dir, identity, readOnly: true });
+    await look.close();
+  } catch (e) {
+    const fresh = isPosError(e) && (e.detail.noJournal === true || e.detail.neverWritten === true);
+    if (!fresh) problems.push(`boot's read-only verify refuses the journal (recovery): ${String(e)}`);
+  }
   const j = await Journal.open({ dir: req.dir, identity });
   const report = j.openReport;
   let lastSeq: number;

@@ -89,6 +89,21 @@ describe('powercut: the journal under simulated power cuts', function () {
     assertSound(run, summary);
   });
 
+  // Issue 13 item 5: a power cut during the very first boot (the journal being created, nothing
+  // acknowledged yet) must not leave a terminal stuck in "journal damaged": every such state
+  // boots (the read-only verify boot runs first accepts it) and opens as a journal again.
+  it('first boot cut while the journal is being created: every crash state boots and creates the journal again', async () => {
+    const run = await record({ workload: workload(2) });
+    // Every event up to the creation's acknowledgement, dropped and torn: the whole window.
+    const opened = run.acks.find((a) => a.id === '1:open')?.index ?? assert.fail('no ACK 1:open');
+    const points = Array.from({ length: opened + 1 }, (_, index) => [{ index, mode: 'drop' as const }, { index, mode: 'torn' as const, seed: 250 + index }]).flat();
+    const summary = await checkCrashStates(run, [...points, ...mixedCrashPoints(run, { random: 20, seed: 25 })], { checker: CHECKER, request: REQUEST });
+    report('journal, creation window', run, summary);
+    const early = summary.results.filter((r) => r.acked === 0);
+    assert.ok(early.length >= 10, `only ${early.length} states before the creation was acknowledged`);
+    assert.deepEqual(summary.failed.map((r) => `at ${r.point.index} ${r.mode}: acked ${r.acked}, ${r.verdict.error ?? r.verdict.crashed ?? JSON.stringify(r.verdict)}`), []);
+  });
+
   it('positive control: with unsafeNoSync the same check FAILS in (nearly) every crash state', async () => {
     const run = await record({ workload: workload(40, '--unsafe-no-sync') });
     assert.equal(run.stats().barriers, 0);
