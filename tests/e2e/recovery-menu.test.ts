@@ -15,9 +15,12 @@ import { Journal } from '../../storage/journal';
 import { Driver, terminalPerTest } from './driver';
 
 const PASS = '246810';
+/** A boot verifies the journal in a child process: slow on a loaded CI machine. */
+const BOOT_WAIT_MS = 60_000;
 
 describe('e2e: recovery menu on the LCD', function () {
-  this.timeout(120_000);
+  // Each test boots the terminal several times and checks passwords with scrypt (slow on a shared CI core).
+  this.timeout(240_000);
   // A terminal, acquirer simulator and storage directory per test (tests/e2e/driver.ts).
   const bench = terminalPerTest('pos-e2e-recovery-');
   let host: AcquirerSimulator;
@@ -36,7 +39,7 @@ describe('e2e: recovery menu on the LCD', function () {
 
   async function intoRecovery(): Promise<void> {
     await d.powerOn({ holdReset: true });
-    await d.until('recovery.locked');
+    await d.until('recovery.locked', () => true, BOOT_WAIT_MS);
     await d.keys('00OK123456OK');
     await d.until('recovery.menu');
     await d.screen('recovery');
@@ -58,7 +61,7 @@ describe('e2e: recovery menu on the LCD', function () {
     assert.equal(await d.powerOff(), 0);
 
     await d.powerOn({ holdReset: true });
-    await d.until('recovery.locked');
+    await d.until('recovery.locked', () => true, BOOT_WAIT_MS);
     // Not the cashier's login: the technician sees where they are and who may log in.
     const login = await d.screen('login');
     assert.deepEqual(login.slice(0, 2), ['Recovery - admin', 'Admin no.'], login.join('|'));
