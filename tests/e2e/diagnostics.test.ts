@@ -43,9 +43,7 @@ describe('e2e: diagnostics menu (idle MENU 8, recovery 6), each check with its c
 
   async function loginToIdle(): Promise<void> {
     await d.powerOn();
-    await d.until('login');
-    await d.keys('01OK0000OK');
-    await d.until('idle');
+    await d.signIn();
   }
 
   /** Waits for the diagnostics overlay's results (the probe) until `done` holds. */
@@ -238,9 +236,7 @@ describe('e2e: diagnostics menu (idle MENU 8, recovery 6), each check with its c
 
   it('from the recovery menu (6): the checks run over the journal recovery holds; the host check is not tried (E-KEY-02)', async () => {
     await d.powerOn({ holdReset: true });
-    await d.until('recovery.locked');
-    await d.keys('00OK123456OK');
-    await d.until('recovery.menu');
+    await d.adminSignIn();
     await d.screen('recovery');
     await d.keys('6');
     await d.screen('diagnostics');

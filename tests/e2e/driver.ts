@@ -17,6 +17,14 @@ import { removeDir, tempDir } from '../../storage/testing';
 import type { ProbeSnapshot } from '../../boot/terminal-app';
 
 export const STATE_WAIT_MS_MAX = 20_000;
+
+/** The operators the simulator board creates at its first boot (README, "Operators created at the first boot"). */
+export const SIM_OPERATORS = {
+  cashier: { no: '01', password: '0000' },
+  supervisor: { no: '99', password: '9999' },
+  admin: { no: '00', password: '123456' },
+} as const;
+export type OperatorRole = keyof typeof SIM_OPERATORS;
 export const POLL_MS = 40;
 
 export interface TerminalRun {
@@ -70,6 +78,29 @@ export class Driver {
 
   async keys(keys: string): Promise<void> {
     await this.cmd('keys', { keys });
+  }
+
+  /** Types an operator's number and password at a login prompt, as a person does: number OK password OK. */
+  async typeLogin(who: OperatorRole = 'cashier'): Promise<void> {
+    const o = SIM_OPERATORS[who];
+    await this.keys(`${o.no}OK${o.password}OK`);
+  }
+
+  /**
+   * From power-on to selling: waits for the login screen, signs the operator in (the terminal
+   * signs on to the acquirer) and waits for idle, which it returns.
+   */
+  async signIn(who: OperatorRole = 'cashier'): Promise<ProbeSnapshot> {
+    await this.until('login');
+    await this.typeLogin(who);
+    return this.until('idle');
+  }
+
+  /** The recovery menu's login (reset held, or a damaged journal): the administrator in, the menu up. */
+  async adminSignIn(): Promise<ProbeSnapshot> {
+    await this.until('recovery.locked');
+    await this.typeLogin('admin');
+    return this.until('recovery.menu');
   }
 
   /** One swipe sale from idle, as a cashier does it: no customer copy, signature confirmed. */

@@ -17,9 +17,7 @@ describe('e2e: host unreachable during a sale, retried from the result screen', 
 
   it('OK on the error screen retries the sale with the same amount; CANCEL would end it; the reversal goes first; books agree', async () => {
     await d.powerOn();
-    await d.until('login');
-    await d.keys('01OK0000OK');
-    await d.until('idle');
+    await d.signIn();
     host.setFault({ kind: 'close-before-response', count: Infinity });
     await d.keys('4200OK');
     await d.until('sale.card');

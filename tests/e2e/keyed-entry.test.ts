@@ -45,9 +45,7 @@ describe('e2e: keyed card entry with the test cards', function () {
     it('backFromTheExpiryReturnsToTheCardNumberWithEveryDigitShownAndTheKeyedSaleIsApproved', async () => {
       const d = bench.d;
       await d.powerOn();
-      await d.until('login');
-      await d.keys('01OK0000OK');
-      await d.until('idle');
+      await d.signIn();
       await d.keys('1500OK');
       await d.until('sale.card');
       const pan = TEST_CARDS.icDebit.pan; // 19 digits: wider than the 128x64 display's 16 cells

@@ -108,7 +108,7 @@ describe('e2e: password change, keyed card entry and refund details through the 
     // Refund: OK alone at the trace number, then the reference number and date as on the receipt.
     await d.keys('MENU3');
     await d.until('refund.authorize.ask');
-    await d.keys('99OK9999OK');
+    await d.typeLogin('supervisor');
     await d.until('refund.details');
     await d.screen('refundTrace');
     await d.keys('OK');

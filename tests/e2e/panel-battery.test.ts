@@ -28,7 +28,7 @@ describe('e2e: the front panel and the LCD show one battery level', function () 
     const d = bench.d;
     const run = await d.powerOn();
     await d.until('login');
-    await d.keys('01OK0000OK');
+    await d.typeLogin('cashier');
     const idle = await d.until('idle', (s) => lcdPercent(s.screen.text) !== undefined);
     const out: string[] = [];
     const panel = new FrontPanel(run.client, { pullBattery: async () => run.client, quit: () => undefined, hostPort: bench.host.port, controlPort: () => run.controlPort }, (s) => out.push(s));
@@ -46,9 +46,7 @@ describe('e2e: the front panel and the LCD show one battery level', function () 
   it('theDisplayTestNamesItselfInWordsNotByItsInternalName', async () => {
     const d = bench.d;
     await d.powerOn();
-    await d.until('login');
-    await d.keys('01OK0000OK');
-    await d.until('idle');
+    await d.signIn();
     await d.keys('MENU8');
     await d.until('idle', (s) => s.overlay?.name === 'diagnostics' && s.overlay.complete === true);
     await d.keys('6');

@@ -21,9 +21,7 @@ describe('e2e: battery pulled mid-sale, reset button held at boot', function () 
 
   it('battery pulled while the sale waits for the host: on power-up the journal is recovered and the reversal sent; nothing charged', async () => {
     await d.powerOn();
-    await d.until('login');
-    await d.keys('01OK0000OK');
-    await d.until('idle');
+    await d.signIn();
     host.setFault({ kind: 'delay', delayMs: 30_000, type: 'sale' });
     await d.keys('8800OK');
     await d.until('sale.card');
@@ -44,7 +42,7 @@ describe('e2e: battery pulled mid-sale, reset button held at boot', function () 
     assert.equal(host.ledger.entries({}).find((e) => e.stan === charged?.stan)?.status, 'reversed', 'the host reversed the sale: the customer is not charged');
     assert.ok(d.run?.log.some((l) => /verified in a child process/.test(l) && /"status":"(ok|torn-tail)"/.test(l)), 'the journal was verified in a child before it was opened');
     // Selling goes on afterwards.
-    await d.keys('01OK0000OK');
+    await d.typeLogin('cashier');
     await d.until('idle');
     await d.keys('900OK');
     await d.until('sale.card');
@@ -70,9 +68,9 @@ describe('e2e: battery pulled mid-sale, reset button held at boot', function () 
     await d.powerOn({ holdReset: true });
     const rec = await d.until('recovery.locked');
     assert.equal(rec.data.notice, 'reset-held');
-    await d.keys('01OK0000OK');
+    await d.typeLogin('cashier');
     await d.until('recovery.locked', (s) => s.data.notice === 'administrator-required');
-    await d.keys('00OK123456OK');
+    await d.typeLogin('admin');
     await d.until('recovery.menu');
     assert.ok((await d.screen('recovery')).some((l) => /Export/.test(l)));
     // Exports are encrypted: the passphrase is typed on the keypad, the result shown as a report.

@@ -40,16 +40,14 @@ describe('e2e: recovery menu on the LCD', function () {
   async function intoRecovery(): Promise<void> {
     await d.powerOn({ holdReset: true });
     await d.until('recovery.locked', () => true, BOOT_WAIT_MS);
-    await d.keys('00OK123456OK');
+    await d.typeLogin('admin');
     await d.until('recovery.menu');
     await d.screen('recovery');
   }
 
   it('reset held: administrator login, verify, export, pending work, system, factory reset twice, restart', async () => {
     await d.powerOn();
-    await d.until('login');
-    await d.keys('01OK0000OK');
-    await d.until('idle');
+    await d.signIn();
     await d.keys('500OK');
     await d.until('sale.card');
     await d.cmd('swipe', { card: 'magDebit' });
@@ -65,14 +63,14 @@ describe('e2e: recovery menu on the LCD', function () {
     // Not the cashier's login: the technician sees where they are and who may log in.
     const login = await d.screen('login');
     assert.deepEqual(login.slice(0, 2), ['Recovery - admin', 'Admin no.'], login.join('|'));
-    await d.keys('01OK0000OK');
+    await d.typeLogin('cashier');
     await d.until('recovery.locked', (s) => s.data.notice === 'administrator-required');
     // A typo: a notice with the true count (the menu's 3 per boot), not the reason recovery opened.
     await d.keys('00OK111111OK');
     await d.until('recovery.locked', (s) => s.data.error?.code === 'E-OPR-02');
     const typo = await d.screen('login');
     assert.ok(typo.some((l) => l.trim() === 'Wrong: 2 left'), `of the menu's 3 tries (a cashier's right password is refused, not counted): ${typo.join('|')}`);
-    await d.keys('00OK123456OK');
+    await d.typeLogin('admin');
     await d.until('recovery.menu');
     const top = (await d.screen('recovery')).join(' ');
     assert.ok(top.includes('Reset key held') && !top.includes('E-OPR-02'), `the reason is why recovery opened: ${top}`);
@@ -170,9 +168,7 @@ describe('e2e: recovery menu on the LCD', function () {
 
   it('damaged journal at boot: the damage named, administrator login, salvage, normal boot, salvaged journal verifies', async () => {
     await d.powerOn();
-    await d.until('login');
-    await d.keys('01OK0000OK');
-    await d.until('idle');
+    await d.signIn();
     for (const amount of ['500', '700', '900']) await d.sale(amount);
     assert.equal(await d.powerOff(), 0);
 
@@ -211,7 +207,7 @@ describe('e2e: recovery menu on the LCD', function () {
     await d.until('recovery.locked', (s) => s.screen.name === 'login');
     await d.keys('00OK000000OK');
     await d.until('recovery.locked', (s) => s.data.error?.code === 'E-OPR-02');
-    await d.keys('00OK123456OK');
+    await d.typeLogin('admin');
     await d.until('recovery.menu');
     const menu = await d.screen('recovery');
     assert.ok(menu.join(' ').includes('Journal damaged') && !menu.join(' ').includes('E-OPR-02'), `menu names why recovery opened, not the typo: ${menu.join('|')}`);

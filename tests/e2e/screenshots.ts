@@ -46,9 +46,7 @@ async function sale(locale: 'zh-CN' | 'en', atPin: (d: Driver) => Promise<void>,
   const d = new Driver(host, dir, locale);
   try {
     await d.powerOn();
-    await d.until('login');
-    await d.keys('01OK0000OK');
-    await d.until('idle');
+    await d.signIn();
     await d.keys('8800OK');
     await d.until('sale.card');
     await d.cmd('insert', { card: 'icDebit' });

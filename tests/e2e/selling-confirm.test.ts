@@ -52,7 +52,7 @@ describe('e2e: large-amount and settlement confirmations', function () {
       const d = bench.d;
       await d.powerOn();
       await d.until('login');
-      await d.keys('99OK9999OK');
+      await d.typeLogin('supervisor');
       await d.until('idle');
       const large = CONFIRM_ABOVE_FEN_DEFAULT + 50_000;
       const requests = (): number => bench.host.requests().length;

@@ -87,7 +87,7 @@ describe('e2e: electronic signature on the pad (terminal process, simulator boar
     // ---- settlement (supervisor): the signature goes up first
     await d.keys('MENU6');
     await d.until('settlement.authorize.ask');
-    await d.keys('99OK9999OK');
+    await d.typeLogin('supervisor');
     await d.until('settlement.confirm');
     await d.keys('OK');
     const settled = await d.until('settlement.result');
