@@ -136,13 +136,13 @@ function titleRow(screen: Screen, grid: Grid, text: (x: Parameters<typeof resolv
   if (pageCount > 1) right = `${page + 1}/${pageCount}`;
   else if (menuScrolls && screen.menu!.items.length > grid.rows - 1) right = `${screen.menu!.selected + 1}/${screen.menu!.items.length}`;
   if (right !== undefined) {
-    return { kind: 'title', text: fit(title, grid.cols - right.length - 1, grid), align: 'left', right };
+    return { kind: 'title', text: fitWords(title, grid.cols - right.length - 1, grid), align: 'left', right };
   }
   if (screen.status && !useNotice) {
     const cells = Math.min(grid.statusCells(screen.status), grid.cols);
-    return { kind: 'title', text: fit(title, Math.max(0, grid.cols - cells - 1), grid), align: 'left', status: screen.status };
+    return { kind: 'title', text: fitWords(title, Math.max(0, grid.cols - cells - 1), grid), align: 'left', status: screen.status };
   }
-  return { kind: 'title', text: fit(title, grid.cols, grid), align: 'left' };
+  return { kind: 'title', text: fitWords(title, grid.cols, grid), align: 'left' };
 }
 
 function footer(screen: Screen, grid: Grid, text: (x: Parameters<typeof resolve>[0]) => string, page: number, pageCount: number): Row {
@@ -150,7 +150,7 @@ function footer(screen: Screen, grid: Grid, text: (x: Parameters<typeof resolve>
   if (screen.notice !== undefined) s = text(screen.notice);
   else if (pageCount > 1 && page < pageCount - 1) s = text(t('footer.paged'));
   else if (screen.footer !== undefined) s = text(screen.footer);
-  return { kind: 'footer', text: fit(s, grid.cols, grid), align: 'left' };
+  return { kind: 'footer', text: fitWords(s, grid.cols, grid), align: 'left' };
 }
 
 /** Body, error cause and steps, progress: wrapped to the width, one Row per display row. */
@@ -247,6 +247,18 @@ export function fit(s: string, width: number, grid: Pick<Grid, 'cellsOf'>): stri
     n += w;
   }
   return out;
+}
+
+/**
+ * Cuts `s` to `width` cells at the end of a word ("Customer copy?" beside a page tag on 16 cells
+ * is "Customer", not "Customer cop"); a first word wider than `width`, or text without spaces
+ * (Chinese), is cut between characters as `fit` does.
+ */
+export function fitWords(s: string, width: number, grid: Pick<Grid, 'cellsOf'>): string {
+  const cut = fit(s, width, grid);
+  if (cut.length === s.length || s[cut.length] === ' ') return cut.trimEnd();
+  const space = cut.lastIndexOf(' ');
+  return space > 0 ? cut.slice(0, space).trimEnd() : cut;
 }
 
 /** Keeps the last `width` cells of an ASCII-only digits field (the start is cut). */

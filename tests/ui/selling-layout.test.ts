@@ -5,7 +5,7 @@
  * shown whole.
  */
 import * as assert from 'node:assert/strict';
-import { STRINGS } from '../../ui-lcd/strings';
+import { STRINGS, resolve } from '../../ui-lcd/strings';
 import { ERRORS } from '../../common/errors';
 import { screenFor, STATE_NAMES, StateName } from '../../ui-lcd/screens';
 import { Grid, layout, wrap } from '../../ui-lcd/layout';
@@ -99,6 +99,22 @@ describe('ui-lcd selling screens: wrapping, paging and long card numbers', () =>
         assert.ok(/622848\*+0018/.test(text), `${name} ${locale}: the masked card: ${text}`);
         assert.ok(/12\.34/.test(text), `${name} ${locale}: the amount: ${text}`);
         assert.ok(text.includes('****'), `${name} ${locale}: the PIN stars: ${text}`);
+      }
+    }
+  });
+
+  it('aTitleTooLongForItsRowIsCutAtTheEndOfAWord', () => {
+    for (const state of STATE_NAMES) {
+      for (const s of SAMPLES[state] as ReadonlyArray<{ variant: string; data: Record<string, unknown> }>) {
+        const screen = screenFor(state as StateName, s.data);
+        const full = resolve(screen.title, 'en', true);
+        if (screen.notice !== undefined) continue; // a 2-row display shows the notice there instead
+        for (const [name, grid] of GRIDS.slice(0, 2)) {
+          const row = layout(screen, 'en', grid).rows[0];
+          if (row.kind !== 'title' || row.text === full || row.text === '') continue;
+          const firstWordTooWide = !full.slice(0, row.text.length + 1).includes(' ');
+          assert.ok(full.startsWith(`${row.text} `) || firstWordTooWide, `${state}/${s.variant} ${name}: "${full}" cut to "${row.text}"`);
+        }
       }
     }
   });
