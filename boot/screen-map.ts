@@ -11,7 +11,7 @@
  * An error the operator has not acknowledged yet is shown as its error screen (code, cause,
  * steps, paged) before the state's own screen, except where the state's screen is about the
  * error itself (paper out, host not reached, storage fault) or where a notice says it better
- * (a wrong password: "wrong, 3 tries left" on the login screen).
+ * (a wrong password: "Wrong: 2 left" on the login screen).
  */
 import type { MachineView, ErrorView } from '../runtime/machine';
 import { RETRYABLE_KINDS } from '../runtime/machine';
