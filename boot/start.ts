@@ -34,8 +34,9 @@ interface Running {
 }
 
 /** Starts the terminal process and waits for its `READY control=<port>` line. */
-export function startTerminal(args: readonly string[], onLog: (line: string) => void): Promise<Running> {
+export function startTerminal(args: readonly string[], onLog: (line: string) => void, onSpawn?: (child: ChildProcess) => void): Promise<Running> {
   const child = spawnModule(join(__dirname, 'terminal-main'), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  onSpawn?.(child);
   return new Promise((resolve, reject) => {
     let buffered = '';
     const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`terminal did not start within ${TERMINAL_START_TIMEOUT_MS_MAX} ms`)); }, TERMINAL_START_TIMEOUT_MS_MAX);
@@ -62,6 +63,8 @@ export function startTerminal(args: readonly string[], onLog: (line: string) => 
 export class TerminalPower {
   running: Running | undefined;
   private port: number;
+  /** The process being started (before it is ready), so stop() reaches it too: no orphan terminal after quitting mid-boot. */
+  private starting: ChildProcess | undefined;
 
   constructor(private readonly args: (holdReset: boolean, controlPort: number) => string[], private readonly onLog: (line: string) => void, controlPort = 0) {
     this.port = controlPort;
@@ -74,7 +77,8 @@ export class TerminalPower {
   async powerOn(holdReset = false): Promise<Running> {
     for (let attempt = 1; ; attempt++) {
       try {
-        this.running = await startTerminal(this.args(holdReset, this.port), this.onLog);
+        this.running = await startTerminal(this.args(holdReset, this.port), this.onLog, (c) => { this.starting = c; });
+        this.starting = undefined;
         break;
       } catch (e) {
         // The port is only ever busy for a moment after a kill; a start that keeps failing is a real fault.
@@ -84,6 +88,11 @@ export class TerminalPower {
     }
     this.port = this.running.controlPort;
     return this.running;
+  }
+
+  /** Clean shutdown (SIGTERM) of the running terminal and of one still starting. */
+  stop(): void {
+    for (const c of [this.running?.child, this.starting]) if (c && c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
   }
 
   /** SIGKILL (unless it already stopped itself, e.g. critical battery), then power on again on the same storage and port. */
@@ -118,7 +127,7 @@ async function main(): Promise<void> {
   const portFile = controlPortFile(journalDir);
   mkdirSync(dirname(portFile), { recursive: true });
   writeFileSync(portFile, `${running.controlPort}\n`);
-  const stopAll = async (): Promise<void> => { running.child.kill('SIGTERM'); rmSync(portFile, { force: true }); await host.close(); };
+  const stopAll = async (): Promise<void> => { power.stop(); rmSync(portFile, { force: true }); await host.close(); };
 
   if (headless) {
     process.stdout.write(`terminal running on board ${board}; control interface 127.0.0.1:${running.controlPort}; acquirer simulator 127.0.0.1:${hostPort}\n`);

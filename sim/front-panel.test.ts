@@ -67,4 +67,17 @@ describe('front panel: battery pulled', () => {
       panel.stop();
     }
   });
+
+  it('quitsAtOnceEvenWhileTheTerminalIsStillBootingAfterAPull', async () => {
+    let quits = 0;
+    const panel = new FrontPanel(fakeClient('OLD SCREEN'), {
+      hostPort: 1, controlPort: () => 2, quit: () => { quits++; },
+      pullBattery: () => new Promise<ControlClient>(() => undefined), // a boot that does not finish
+    }, () => undefined);
+    void panel.input('x');
+    await new Promise((r) => setImmediate(r));
+    void panel.input('q');
+    assert.equal(quits, 1, 'q did not wait behind the battery pull');
+    panel.stop();
+  });
 });

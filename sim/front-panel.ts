@@ -64,7 +64,11 @@ export class FrontPanel {
    * would be a chord on the matrix, not two presses.
    */
   input(chunk: string): Promise<void> {
-    for (const seq of splitKeys(chunk)) this.queue = this.queue.then(() => this.key(seq)).catch(() => undefined);
+    for (const seq of splitKeys(chunk)) {
+      // Quitting never waits behind a key in progress (a battery pull on a slow boot takes a while).
+      if (seq === 'q' || seq === '\x03') { this.host.quit(); break; }
+      this.queue = this.queue.then(() => this.key(seq)).catch(() => undefined);
+    }
     return this.queue;
   }
 
