@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { PosError, isPosError } from '../common/errors';
-import { fixedDeviceKey } from '../runtime/device-key';
+import { fileDeviceKey } from '../runtime/device-key';
 import { createSimBoard, SimBoard, SimBoardOptions } from '../sim/board-sim';
 import { FrameBuffer } from '../hal/display';
 import { KeyName } from '../hal/keypad';
@@ -97,7 +97,9 @@ async function oneTerminal(t: StationTerminal, o: StationOptions): Promise<Stati
     try {
       const r = await provision({
         serial: t.serial, tid: t.tid, mid: t.mid, components: t.components, board: sim.config, locale: 'zh-CN',
-        journalDir: join(o.workDir, t.serial, 'journal'), registryFile: o.registryFile, deviceKey: fixedDeviceKey(createHash('sha256').update(t.serial).digest()),
+        journalDir: join(o.workDir, t.serial, 'journal'), registryFile: o.registryFile, // A random key file beside the journal, as on the terminal: a key derived from the serial
+        // would let anyone who knows the serial open the sealed TMK.
+        deviceKey: fileDeviceKey(join(o.workDir, t.serial, 'device.key')),
         printer: sim.board.printer(), labelPngFile: join(o.reportDir, `${t.serial}-label.png`),
       });
       servicePassword = r.servicePassword;

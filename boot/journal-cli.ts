@@ -122,7 +122,8 @@ const exportCmd: Command = {
     const j = await Journal.open({ dir: journalDir(ctx), readOnly: true });
     try {
       if (j.state === 'damaged') ctx.err(`warning: journal damaged at ${j.damage?.seq}; exporting the ${j.lastSeq} good records before it`);
-      const m = exportToFile(j, out, { passphrase: passphrase(ctx) });
+      // The technician's own export: in clear only when they give no passphrase (README says so).
+      const m = exportToFile(j, out, { passphrase: passphrase(ctx), clear: true });
       ctx.out(`exported ${m.count} records (1..${m.lastSeq}) of ${m.identity} to ${out}${m.encrypted ? ' (encrypted)' : ''}`);
     } finally {
       await j.close();

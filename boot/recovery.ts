@@ -522,7 +522,7 @@ export class Recovery {
     const backup = join(this.o.backupDir, `journal-${identity}-${String(j.lastSeq).padStart(10, '0')}-reset${BACKUP_FILE_SUFFIX}`);
     // Sealed: under the passphrase when one was given (the shell), else the device key (the LCD
     // asks for none): this file holds every transaction of the terminal and may leave it.
-    exportToFile(j, backup, { ...this.secret(confirm.passphrase), sealed: true, clock: this.clock });
+    exportToFile(j, backup, { ...this.secret(confirm.passphrase), clock: this.clock });
     await this.close();
     const aside = `${this.o.journalDir}.reset-${this.clock()}`;
     // Built beside and put in place whole, its STAN continued past the old journal's: a reset

@@ -5,8 +5,9 @@
  * verifies everything before writing anything.
  *
  * Every backup the terminal writes on its own (factory reset, periodic backup, the storage-failure
- * export) is sealed: DESIGN rule 8, and a backup file leaves the terminal on a USB stick. Only an
- * export a technician asks for by hand, without a passphrase, is written in clear.
+ * export) is sealed: DESIGN rule 8, and a backup file leaves the terminal on a USB stick. Sealed is
+ * the default: a writer that gives no secret is refused unless it asks for `clear` (only an export
+ * a technician asks for by hand, without a passphrase).
  */
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, scryptSync } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, fsyncSync, openSync, closeSync, mkdirSync } from 'node:fs';
@@ -66,8 +67,11 @@ export interface ExportOptions {
   readonly passphrase?: string;
   /** Seals under the terminal's device key when no passphrase is given. */
   readonly deviceKey?: () => Buffer;
-  /** Refuse to write a backup in clear (E-STO-08 when neither secret is given): the terminal's own backups. */
-  readonly sealed?: boolean;
+  /**
+   * Write the body in clear when no secret is given. Without it, no secret is E-STO-08: a writer
+   * the terminal runs on its own cannot write a clear backup by forgetting a key.
+   */
+  readonly clear?: boolean;
   readonly clock?: () => number;
 }
 
@@ -79,7 +83,7 @@ export function exportBytes(journal: Journal, options: ExportOptions = {}): Buff
     lastDigest: journal.lastDigest.toString('hex'), createdAtMs: Math.floor((options.clock ?? Date.now)()),
   };
   if (!options.passphrase && !options.deviceKey) {
-    if (options.sealed) throw new PosError('STO_BACKUP_INVALID', 'a backup the terminal writes on its own must be sealed: no device key and no passphrase given');
+    if (!options.clear) throw new PosError('STO_BACKUP_INVALID', 'a backup is sealed: give the device key or a passphrase (or ask for a clear export by hand)');
     return frame({ ...base, encrypted: false }, body);
   }
   const salt = randomBytes(SALT_BYTES);
@@ -206,7 +210,7 @@ export class PeriodicBackup {
       throw new PosError('STO_EXPORT_TARGET', `backup target ${dir} is missing: insert the USB stick or mount the partition`, { dir });
     }
     const file = join(dir, `journal-${this.journal.identity}-${String(this.journal.lastSeq).padStart(10, '0')}.posbak`);
-    exportToFile(this.journal, file, { passphrase: this.options.passphrase, deviceKey: this.options.deviceKey, sealed: true });
+    exportToFile(this.journal, file, { passphrase: this.options.passphrase, deviceKey: this.options.deviceKey });
     this.lastBackedUpSeq = this.journal.lastSeq;
     this.prune();
     return file;

@@ -11,7 +11,8 @@ import { main } from '../../boot/pos';
 import { simulatedTerminals } from '../../boot/factory-station';
 import { TestReport, readProvisionedTmk, writeReport } from '../../boot/factory';
 import { Journal } from '../../storage/journal';
-import { fileDeviceKey } from '../../runtime/device-key';
+import { fileDeviceKey, fixedDeviceKey } from '../../runtime/device-key';
+import { createHash } from 'node:crypto';
 import { SERVICE_PASSWORD_DIGITS, serviceAdminCheck } from '../../boot/service-admin';
 import { asset } from '../../common/assets';
 
@@ -61,6 +62,14 @@ describe('factory station: the service password is shown once and never written 
     assert.deepEqual([...shown.keys()].sort(), ['SEC0001', 'SEC0002'], out.join('\n'));
     for (const pw of shown.values()) assert.equal(out.filter((l) => l.includes(pw)).length, 1, 'shown once');
     await assertNowhereOnDisk(work, shown);
+    // The TMK is sealed under a random key file beside the terminal's journal, not one derived from the serial.
+    const j = await Journal.open({ dir: join(reports, 'terminals', 'SEC0001', 'journal'), readOnly: true });
+    try {
+      assert.equal(readProvisionedTmk(j, fileDeviceKey(join(reports, 'terminals', 'SEC0001', 'device.key'))).length, 16);
+      assert.throws(() => readProvisionedTmk(j, fixedDeviceKey(createHash('sha256').update('SEC0001').digest())), /E-KEY-02/);
+    } finally {
+      await j.close();
+    }
     const report = JSON.parse(readFileSync(join(reports, 'SEC0001.json'), 'utf8')) as { provision?: { serviceAdmin?: { password?: string } } };
     assert.match(String(report.provision?.serviceAdmin?.password), /shown once/, 'the report says where it went');
   });
