@@ -16,7 +16,7 @@ import { dirname, join, resolve } from 'node:path';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { ChildProcess } from 'node:child_process';
 import { spawnModule } from '../common/spawn';
-import { parseArgs } from './cli';
+import { EXIT_USAGE, parseArgs } from './cli';
 import { AcquirerSimulator } from '../sim/host/simulator';
 import { ControlClient } from '../sim/control-client';
 import { FrontPanel } from '../sim/front-panel';
@@ -120,7 +120,14 @@ async function main(): Promise<void> {
     '--board', board, '--host-port', String(hostPort), '--control-port', String(controlPort), ...(holdReset ? ['--hold-reset'] : []),
     ...['locale', 'journal-dir', 'backup-dir'].flatMap((f) => (typeof flags.get(f) === 'string' ? [`--${f}`, String(flags.get(f))] : [])),
   ];
-  const power = new TerminalPower(terminalArgs, onLog, Number(flags.get('control-port') ?? 0));
+  const portFlag = flags.get('control-port');
+  if (portFlag !== undefined && (portFlag === true || !/^[0-9]+$/.test(portFlag) || Number(portFlag) > 65_535)) {
+    // Number('abc') would be NaN and the terminal would fail to listen with a less helpful message.
+    process.stderr.write(`npm start: --control-port must be a port number from 0 to 65535 (got ${portFlag === true ? 'nothing' : `"${portFlag}"`})\n`);
+    await host.close();
+    process.exit(EXIT_USAGE);
+  }
+  const power = new TerminalPower(terminalArgs, onLog, Number(portFlag ?? 0));
   let running = await power.powerOn();
   // `pos control` finds the port here when it is not given one (sim/control-cli.ts).
   const journalDir = resolve(typeof flags.get('journal-dir') === 'string' ? String(flags.get('journal-dir')) : readBoardFile(board).config.storage.journalDir);
