@@ -5,10 +5,10 @@
  * reset asks twice when not settled; a damaged journal at boot names the damage, salvage, normal boot.
  */
 import { strict as assert } from 'node:assert';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AcquirerSimulator } from '../../sim/host/simulator';
-import { tempDir, removeDir, flipByte, flipFileByte, readStored } from '../../storage/testing';
+import { tempDir, removeDir, flipByte, flipFileByte, readStored, PAGE_BYTES } from '../../storage/testing';
 import { verifyInChild } from '../../storage/verify-child';
 import { HEADER_BYTES, RecordType } from '../../storage/record';
 import { Journal } from '../../storage/journal';
@@ -164,6 +164,21 @@ describe('e2e: recovery menu on the LCD', function () {
         assert.equal(j.state, 'ok');
       } finally { await j.close(); }
     } finally { removeDir(fresh); }
+  });
+
+  // Issue 13 item 4: a file LMDB cannot read (truncated: LMDB would raise SIGBUS) never crashes
+  // the boot; it goes to recovery with that reason, not "no journal here: provision the terminal".
+  it('truncated journal at boot: recovery with "LMDB cannot read this file", never a crash', async () => {
+    await d.powerOn();
+    await d.until('login'); // the first boot created the journal
+    assert.equal(await d.powerOff(), 0);
+    const file = join(dir, 'journal', 'data.mdb');
+    writeFileSync(file, readFileSync(file).subarray(0, 3 * PAGE_BYTES));
+    await d.powerOn();
+    const rec = await d.until('recovery.locked', (s) => s.screen.name === 'error');
+    assert.equal(rec.data.error?.code, 'E-STO-05');
+    assert.match(rec.data.error?.message ?? '', /truncated.*LMDB cannot read this file: run "pos journal salvage"/);
+    assert.doesNotMatch(rec.data.error?.message ?? '', /no journal here|provision the terminal/);
   });
 
   it('damaged journal at boot: the damage named, administrator login, salvage, normal boot, salvaged journal verifies', async () => {
