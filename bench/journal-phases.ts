@@ -64,9 +64,6 @@ async function latency(work: string, perRound: number, rounds: number): Promise<
   const sqlite = openSqlite(join(work, 'sqlite.db'));
   const insert = sqlite.prepare('INSERT INTO journal (seq, type, time_ms, record) VALUES (?, ?, ?, ?)');
   const journal = await Journal.open({ dir: join(work, 'journal'), identity: ID });
-  // The same journal committing on lmdb-js's write thread and waiting for db.flushed (the
-  // session-1 design), to show what the synchronous commit saves.
-  const threaded = await Journal.open({ dir: join(work, 'journal-threaded'), identity: ID, syncCommit: false });
   let seq = 1;
   const floorOnce = (): void => { writeSync(fd, record); fdatasyncSync(fd); };
   const preallocOnce = (): void => {
@@ -77,17 +74,16 @@ async function latency(work: string, perRound: number, rounds: number): Promise<
   };
   const sqliteOnce = (): void => { seq++; insert.run(seq, RecordType.txnBegin, Date.now(), record); }; // autocommit: one transaction
   const journalOnce = async (i: number): Promise<void> => { await journal.append('txnBegin', salePayload(i)); };
-  const threadedOnce = async (i: number): Promise<void> => { await threaded.append('txnBegin', salePayload(i)); };
-  const samples = { floor: [] as number[], prealloc: [] as number[], sqlite: [] as number[], journal: [] as number[], threaded: [] as number[] };
-  for (let i = 0; i < 20; i++) { floorOnce(); preallocOnce(); sqliteOnce(); await journalOnce(i); await threadedOnce(i); } // warm up
+  const samples = { floor: [] as number[], prealloc: [] as number[], sqlite: [] as number[], journal: [] as number[] };
+  for (let i = 0; i < 20; i++) { floorOnce(); preallocOnce(); sqliteOnce(); await journalOnce(i); } // warm up
   let n = 100;
   for (let r = 0; r < rounds; r++) {
     // Rotate the order each round so drift of the disk does not favour one.
-    const order = (['floor', 'prealloc', 'sqlite', 'journal', 'threaded'] as const).map((_, k, a) => a[(k + r) % a.length]);
+    const order = (['floor', 'prealloc', 'sqlite', 'journal'] as const).map((_, k, a) => a[(k + r) % a.length]);
     for (const which of order) {
       for (let i = 0; i < perRound; i++) {
         const t0 = nowMs();
-        if (which === 'floor') floorOnce(); else if (which === 'prealloc') preallocOnce(); else if (which === 'sqlite') sqliteOnce(); else if (which === 'journal') await journalOnce(n++); else await threadedOnce(n++);
+        if (which === 'floor') floorOnce(); else if (which === 'prealloc') preallocOnce(); else if (which === 'sqlite') sqliteOnce(); else await journalOnce(n++);
         samples[which].push(nowMs() - t0);
       }
     }
@@ -96,8 +92,7 @@ async function latency(work: string, perRound: number, rounds: number): Promise<
   closeSync(pfd);
   sqlite.close();
   await journal.close();
-  await threaded.close();
-  return { recordBytes: record.length, payloadBytes, floor: stats(samples.floor), prealloc: stats(samples.prealloc), sqlite: stats(samples.sqlite), journal: stats(samples.journal), threaded: stats(samples.threaded), maxRssBytes: rss() };
+  return { recordBytes: record.length, payloadBytes, floor: stats(samples.floor), prealloc: stats(samples.prealloc), sqlite: stats(samples.sqlite), journal: stats(samples.journal), maxRssBytes: rss() };
 }
 
 /** Batched throughput: `commits` commits of 100 records (journal.appendMany), and SQLite the same way. */

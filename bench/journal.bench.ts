@@ -102,12 +102,11 @@ async function main(): Promise<void> {
     const lat = runPhase('latency', join(work, 'latency'), '60');
     rss.push(['latency', lat.maxRssBytes]);
     console.log(`  record ${lat.recordBytes} bytes stored (CBOR payload ${lat.payloadBytes} bytes)`);
-    for (const [name, s] of [['floor (O_APPEND write+fdatasync)', lat.floor], ['floor, in place (pwrite+fdatasync)', lat.prealloc], ['SQLite WAL FULL', lat.sqlite], ['journal.append', lat.journal], ['journal.append, syncCommit: false', lat.threaded]] as const) {
+    for (const [name, s] of [['floor (O_APPEND write+fdatasync)', lat.floor], ['floor, in place (pwrite+fdatasync)', lat.prealloc], ['SQLite WAL FULL', lat.sqlite], ['journal.append', lat.journal]] as const) {
       console.log(`  ${name.padEnd(36)} median ${ms(s.medianMs)}  p99 ${ms(s.p99Ms)}  mean ${ms(s.meanMs)}  (n=${s.n})`);
     }
     console.log(`  ratio journal/SQLite: median ${ratio(lat.journal.medianMs, lat.sqlite.medianMs)}, p99 ${ratio(lat.journal.p99Ms, lat.sqlite.p99Ms)}  (goal <= 1.5x)`);
     console.log(`  ratio journal/floor:  median ${ratio(lat.journal.medianMs, lat.floor.medianMs)}, p99 ${ratio(lat.journal.p99Ms, lat.floor.p99Ms)}  (goal <= 3x)`);
-    console.log(`  ratio journal/journal with lmdb-js's write thread (syncCommit: false): median ${ratio(lat.journal.medianMs, lat.threaded.medianMs)}`);
     console.log(`  ratio journal/in-place floor: median ${ratio(lat.journal.medianMs, lat.prealloc.medianMs)}, p99 ${ratio(lat.journal.p99Ms, lat.prealloc.p99Ms)}  (an appending fdatasync also writes the file size; LMDB's mostly does not)`);
 
     console.log(`\n2. flush barriers per durable append (strace -f of a workload, ${BARRIER_N} of each)`);

@@ -5,12 +5,15 @@
  * - `append()` resolves only when the record is durable: its LMDB transaction committed with
  *   LMDB's full sync (data pages fdatasync'ed, then the meta page written O_DSYNC). Appends issued
  *   in the same synchronous run of code (before the next microtask) share one transaction and one
- *   flush (group commit). By default the commit runs on the calling thread (`syncCommit`): it
- *   blocks the event loop for the two flush barriers (a fraction of a millisecond on the
- *   benchmark disk, milliseconds on eMMC) and saves lmdb-js's two thread hops, which cost more
- *   than a barrier (bench:journal). With `syncCommit: false` lmdb-js's write thread commits and
- *   the append waits for `db.flushed`. The resolved
- *   record survives a power cut; tests/powercut proves it against a rebuilt disk.
+ *   flush (group commit). The commit runs on the calling thread: it blocks the event loop for the
+ *   two flush barriers (a fraction of a millisecond on the benchmark disk, milliseconds on eMMC)
+ *   and saves lmdb-js's two thread hops, which cost more than a barrier (bench:journal). The
+ *   resolved record survives a power cut; tests/powercut proves it against a rebuilt disk.
+ * - There is no other commit mode (issue 13 item 8). lmdb-js's write thread with overlappingSync
+ *   (the former `syncCommit: false`) writes a meta page before its data is flushed; after a power
+ *   cut only a read-write open rolls that back, so a read-only reader (verify, dump) saw records
+ *   missing ("only 68 reachable"). Every journal environment is now opened with overlappingSync
+ *   off (storage/lmdb-env.ts): a meta page on disk always describes flushed data, for every reader.
  * - Sequence numbers are gapless and assigned in call order; the chain digest is computed at
  *   call time, so callers may issue appends without awaiting the previous one.
  * - Opening verifies every record (checksums and chain) and applies the decision table in
@@ -44,8 +47,6 @@ export const RESERVE_BYTES_DEFAULT = 4 * 1024 * 1024;
 /** "Storage nearly full: settle now" is shown from this share of the sales budget. */
 export const NEARLY_FULL_RATIO = 0.9;
 export const SOFTWARE_VERSION = '0.1.0';
-/** A commit plus flush slower than this is a storage fault (eMMC flushes take milliseconds). */
-export const APPEND_TIMEOUT_MS_MAX_DEFAULT = 15_000;
 /** Pages one commit may add beyond the last page in use (copy-on-write of a B-tree path). */
 const COMMIT_PAGES_MARGIN = 16;
 /** How long to wait for lmdb-js to report the errno behind a failed commit. */
@@ -80,12 +81,8 @@ export interface JournalOptions {
   readonly preallocateBytes?: number;
   /** Threads that verify on open (default: by size, see storage/verify-parallel.ts). */
   readonly verifyThreadsMax?: number;
-  /** With `syncCommit: false`: a commit not durable within this is a storage fault (E-STO-03). */
-  readonly appendTimeoutMsMax?: number;
   /** UNSAFE: skips flushes. Only for the power-cut tests' positive control. */
   readonly unsafeNoSync?: boolean;
-  /** Commit on the calling thread (default true); false: lmdb-js's write thread + db.flushed. */
-  readonly syncCommit?: boolean;
 }
 
 export interface AppendOptions {
@@ -114,7 +111,7 @@ export class Journal {
   private nextSeq: number;
   private lastDigest_: Buffer;
   private readonly inFlight = new Set<Promise<unknown>>();
-  /** Records waiting for the synchronous group commit (syncCommit). */
+  /** Records waiting for the synchronous group commit. */
   private queued: Array<{ seq: number; stored: Buffer }> = [];
   private queuedCommit: Promise<void> | undefined;
   private usedBytesEstimate = 0;
@@ -208,7 +205,7 @@ export class Journal {
     this.checkSpace(encoded.reduce((n, e) => n + e.stored.length, 0));
     this.nextSeq += encoded.length;
     this.lastDigest_ = prev;
-    const written = this.syncCommit ? this.commitSoon(encoded) : this.db.transaction(() => { for (const e of encoded) this.db.put(e.seq, e.stored); });
+    const written = this.commitSoon(encoded);
     await this.durable(written, encoded.reduce((n, e) => n + e.stored.length, 0));
     return encoded.map((e) => ({ seq: e.seq, digest: e.digest, timeMs }));
   }
@@ -322,11 +319,9 @@ export class Journal {
     const digest = recordDigest(stored);
     this.nextSeq++;
     this.lastDigest_ = digest;
-    const written = this.syncCommit ? this.commitSoon([{ seq, stored }]) : this.db.put(seq, stored);
+    const written = this.commitSoon([{ seq, stored }]);
     return this.durable(written, stored.length).then(() => ({ seq, digest, timeMs }));
   }
-
-  private get syncCommit(): boolean { return this.options.syncCommit ?? true; }
 
   /**
    * Queues records for the transaction that commits, synchronously and fully synced, once the
@@ -353,23 +348,14 @@ export class Journal {
   }
 
   /**
-   * Waits for a write's commit and then its flush, at most `appendTimeoutMsMax`. Both promises
-   * get handlers at once: an unhandled second rejection has been seen to kill the process
-   * (DESIGN.md). A commit that never settles (seen after MDB_PANIC) fails the journal instead of
-   * hanging the terminal.
+   * Waits for a write's commit (synchronous and fully synced: see commitSoon). The promise gets
+   * its handler at once: an unhandled second rejection has been seen to kill the process
+   * (DESIGN.md). A failure fails the journal with a typed error.
    */
   private durable(written: Promise<unknown>, bytes: number): Promise<void> {
-    const flushed = written.then(() => (this.options.unsafeNoSync || this.syncCommit ? undefined : this.db.flushed));
-    let timer: NodeJS.Timeout | undefined;
-    // A synchronous commit returns or throws before any timer could fire: the stall guard is for
-    // lmdb-js's write thread, whose promise has been seen never to settle after MDB_PANIC.
-    const settled = this.syncCommit ? flushed : Promise.race([flushed, new Promise<never>((_resolve, reject) => {
-      const timeoutMs = this.options.appendTimeoutMsMax ?? APPEND_TIMEOUT_MS_MAX_DEFAULT;
-      timer = setTimeout(() => reject(new Error(`EIO: storage did not complete a commit within ${timeoutMs} ms`)), timeoutMs);
-    })]);
-    const tracked = settled.then(
-      () => { clearTimeout(timer); this.usedBytesEstimate += bytes; this.refreshUsage(); },
-      async (e: unknown) => { clearTimeout(timer); throw this.fail(await commitCause(e)); },
+    const tracked = written.then(
+      () => { this.usedBytesEstimate += bytes; this.refreshUsage(); },
+      async (e: unknown) => { throw this.fail(await commitCause(e)); },
     );
     this.inFlight.add(tracked);
     const untrack = (): void => { this.inFlight.delete(tracked); };
@@ -500,8 +486,6 @@ function openLmdb(options: JournalOptions): JournalDb {
     return openEnv(options.dir, {
       mapSizeBytes: options.mapSizeBytes ?? MAP_SIZE_BYTES_DEFAULT,
       safeRestore: options.safeRestore, readOnly: options.readOnly, noSync: options.unsafeNoSync,
-      // A synchronous commit must flush before it returns, not on lmdb-js's sync thread.
-      ...((options.syncCommit ?? true) ? { overlappingSync: false } : {}),
     });
   } catch (e) {
     throw storageError(e, join(options.dir, 'data.mdb'));

@@ -16,8 +16,6 @@ export interface EnvOptions {
   readonly safeRestore?: boolean;
   readonly readOnly?: boolean;
   readonly noSync?: boolean;
-  /** lmdb-js's overlappingSync (flush on another thread after the commit); default lmdb-js's own. */
-  readonly overlappingSync?: boolean;
 }
 
 export function openEnv(dir: string, options: EnvOptions = {}): JournalDb {
@@ -33,8 +31,13 @@ export function openEnv(dir: string, options: EnvOptions = {}): JournalDb {
     ...(options.mapSizeBytes !== undefined ? { mapSize: options.mapSizeBytes } : {}),
     readOnly: options.readOnly ?? false,
     noSync: options.noSync ?? false,
-    ...(options.overlappingSync !== undefined ? { overlappingSync: options.overlappingSync } : {}),
-    // overlappingSync stays at lmdb-js's default; durability comes from awaiting db.flushed.
+    // Never overlappingSync (issue 13 item 8): with it lmdb-js writes a commit's meta page before
+    // the commit's data is flushed, and after a power cut only a read-write open rolls that back;
+    // a read-only reader (verify, dump, a verify worker) then sees a tree whose pages never reached
+    // the disk. Without it every commit is flushed before its meta page is written (classic LMDB),
+    // so whatever meta page a reader finds describes data on disk. Commits run on the calling
+    // thread (transactionSync) or on lmdb-js's write thread, fully synced either way.
+    overlappingSync: false,
   });
 }
 

@@ -1,8 +1,10 @@
 /**
  * Checker process for crash states of the journal workload (see checker-host.ts).
  *
- * Opens the state as the terminal's boot does (Journal.open, read-write, safeRestore by
- * default): a torn last record is cut there. Then verifies:
+ * First opens the state read-only, as `pos journal verify|dump` and boot's verifying child do:
+ * every acknowledged record must be readable there too, with no damage. Then opens it as the
+ * terminal's boot does (Journal.open, read-write, safeRestore by default): a torn last record is
+ * cut there. Then verifies:
  *  - the journal is not `damaged` (no gap, chain and checksums verify), and was not created
  *    afresh over acknowledged records;
  *  - at most the tail was cut, and never an acknowledged record;
@@ -31,8 +33,14 @@ serveChecks(async (req): Promise<CheckVerdict> => {
   // Boot first verifies read-only (in a child, boot/terminal-app.ts): it goes to recovery unless
   // the verdict is readable, or a journal that never held a record (created again below).
   if (existsSync(join(req.dir, 'data.mdb'))) try {
+    // A reader (pos journal verify, dump) opening the state read-only, before any boot, must see
+    // every acknowledged record too (issue 13 item 8): damage or fewer records is a reader losing them.
     const look = await Journal.open({ dir: req.dir, identity, readOnly: true });
+    const seen = look.openReport;
     await look.close();
+    if (seen.damage) problems.push(`read-only reader finds damage at record ${seen.damage.seq}: ${seen.damage.reason}`);
+    const readable = seen.lastGoodSeq;
+    if (readable < maxAcked) problems.push(`read-only reader sees records 1..${readable}, ${maxAcked} were acknowledged`);
   } catch (e) {
     const fresh = isPosError(e) && (e.detail.noJournal === true || e.detail.neverWritten === true);
     if (!fresh) problems.push(`boot's read-only verify refuses the journal (recovery): ${String(e)}`);
