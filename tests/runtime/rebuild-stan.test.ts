@@ -94,6 +94,22 @@ describe('after a salvage, restore or reset the STAN continues past every one th
     assert.deepEqual(duplicateStans(r), []);
   });
 
+  it('salvage that lost no money: the host balances, and the settlement still uploads the batch (the reconciliation after a rebuild)', async () => {
+    await sale(1_100);
+    await sale(1_200);
+    await r.terminal.engine.markPrinted(r.terminal.engine.state.stanLast, 'merchant', false);
+    // Damage only the last record (the receipt-printed): every sale is kept.
+    const last = [...r.journal.raw(r.journal.lastSeq, r.journal.lastSeq)][0];
+    await r.journal.close();
+    damageRecord(r, last.key, last.stored);
+    const rep = await recovery().salvage(ADMIN);
+    assert.equal(rep.ok, true, rep.lines.join('\n'));
+    await r.reboot();
+    const s = await settle(r.terminal.engine, SUPERVISOR);
+    assert.equal(s.verdict, 'balanced');
+    assert.equal(s.uploadedCount, 2, 'uploaded although balanced');
+  });
+
   it('pos journal salvage (the technician\'s tool) writes the continuation into the salvaged journal too', async () => {
     const sales: TxnView[] = [];
     for (let i = 1; i <= 4; i++) sales.push(await sale(500 * i));
