@@ -73,7 +73,7 @@ describe('e2e: a trading day through the control interface (terminal process, si
     const stan1 = await finishSale(true);
     let receipts = await d.receiptsAtLeast(2);
     assert.equal(receipts.length, 2, 'merchant and customer copies');
-    assert.ok(receipts[0].some((l) => /622202\*+0123/.test(l)), 'masked PAN on the receipt');
+    assert.ok(receipts[0].some((l) => /622202\*+0128/.test(l)), 'masked PAN on the receipt (the test card 6222021234567890128)');
     // The swiped test card's number (sim/test-cards.ts): masked on every slip.
     assert.ok(!receipts.flat().some((l) => l.includes(TEST_CARDS.magDebit.track2.split('=')[0])), 'never the full PAN');
 
