@@ -159,8 +159,11 @@ describe('simulation: replay and positive controls', function () {
   // Finding 1 (SIMULATION.md): with a damaged journal the machine's recovery login had no
   // terminal to check the password against and replaced E-STO-05 with E-SYS-99. Fixed: the
   // machine's recovery login is always the journal-independent one (deps.recoveryLogin).
-  it('finding 1: an administrator can log in to recovery mode through the machine (seed 1, 2 days)', async () => {
-    const r = await simulateDays({ seed: 1, days: 2, recoveryViaMachine: true });
+  // The seed is one whose draws damage the journal (a bit flip) within 2 days; any change to the
+  // operator's flow moves the draws (seed 1 stopped drawing one when settlement gained its
+  // confirmation screen), and the 'damages the journal' assertion says when to choose another.
+  it('finding 1: an administrator can log in to recovery mode through the machine (seed 5, 2 days)', async () => {
+    const r = await simulateDays({ seed: 5, days: 2, recoveryViaMachine: true });
     assert.equal(r.failure, undefined, r.failure && formatFailure(r.failure));
     assert.ok((r.faults['bit-flip'] ?? 0) > 0, 'the seed damages the journal');
     assert.ok((r.operations['recovery-login'] ?? 0) > 0, 'the administrator logged in through the machine');
