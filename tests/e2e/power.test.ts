@@ -72,7 +72,9 @@ describe('e2e: battery pulled mid-sale, reset button held at boot', function () 
     await d.until('recovery.locked', (s) => s.data.notice === 'administrator-required');
     await d.typeLogin('admin');
     await d.until('recovery.menu');
-    assert.ok((await d.screen('recovery')).some((l) => /Export/.test(l)));
+    // The menu's second row says why recovery opened; its items page under it (2 = Export below).
+    const menuLines = await d.screen('recovery');
+    assert.ok(menuLines.some((l) => /Reset key held/.test(l)) && menuLines.some((l) => /1 Check journal/.test(l)), `recovery menu: ${menuLines.join('|')}`);
     // Exports are encrypted: the passphrase is typed on the keypad, the result shown as a report.
     await d.keys('2');
     await d.screen('passphrase');
