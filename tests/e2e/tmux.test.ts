@@ -49,20 +49,20 @@ describe('e2e: the front panel under tmux, as a person uses it', function () {
     const entry = existsSync(compiled) ? `node ${compiled}` : `node -r ts-node/register/transpile-only ${join(REPO, 'boot', 'start.ts')}`;
     tmux('new-session', '-d', '-s', SESSION, '-x', '140', '-y', '50', '-c', REPO,
       `${entry} --locale en --journal-dir ${join(dir, 'journal')} --backup-dir ${join(dir, 'backup')}`);
-    await seen(/screen login: Operator login/);
+    await seen(/screen: Operator login/);
     assert.match(await seen(/operators: 01\/0000 cashier/), /99\/9999 supervisor/);
     tmux('send-keys', '-t', SESSION, '0', '1', 'Enter', '0', '0', '0', '0', 'Enter');
-    await seen(/screen idle: DEMO SHOP/);
+    await seen(/screen: DEMO SHOP[\s\S]*state: "idle"/);
     tmux('send-keys', '-t', SESSION, '1', '2', '3', '4');
-    await seen(/screen saleAmount: .*12\.34/);
+    await seen(/screen: .*12\.34[\s\S]*state: "sale\.amount"/);
     tmux('send-keys', '-t', SESSION, 'Enter');
-    await seen(/screen presentCard:/);
+    await seen(/state: "sale\.card"/);
     tmux('send-keys', '-t', SESSION, 's');
-    await seen(/screen customerCopy: Customer copy\?/);
+    await seen(/screen: .*Customer copy\?[\s\S]*state: "sale\.askCustomerCopy"/);
     tmux('send-keys', '-t', SESSION, '1');
-    await seen(/screen signature:/);
+    await seen(/state: "sale\.signature"/);
     tmux('send-keys', '-t', SESSION, 'Enter');
-    const pane = await seen(/screen idle:.*[\s\S]*CUSTOMER COPY/);
+    const pane = await seen(/screen: DEMO SHOP[\s\S]*CUSTOMER COPY/);
     assert.match(pane, /AMOUNT: RMB 12\.34/);
     assert.match(pane, /CARD: 622202\*+0128/);
     assert.match(pane, /state: "idle"/);

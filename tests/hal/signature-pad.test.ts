@@ -8,6 +8,7 @@ import { inflateRawSync } from 'node:zlib';
 import { createSimBoard, SimBoard, TEST_SIGNATURES } from '../../sim/board-sim';
 import { validateBoard, SIGNATURE_AREA_PIXELS_MAX } from '../../hal/board-schema';
 import { readBoardFile } from '../../hal/board';
+import { readFileSync } from 'node:fs';
 import { SignaturePad, SignatureCaptureOptions, isSignatureAborted, compressSignature, fitSignature, SIGNATURE_PAD_PIXELS_MAX, Stroke } from '../../hal/signature-pad';
 import { Tsc2007, commandByte, TSC2007_FN, PD_ADC_ON, touchResistanceOhms, rawToPad } from '../../hal/drivers/tsc2007';
 import { SIGNATURE_BYTES_MAX, SIGNATURE_PIXELS_MAX } from '../../runtime/txn/engine';
@@ -159,7 +160,8 @@ describe('signature pad: TSC2007 driver over the simulated chip', function () {
 });
 
 describe('signature pad: board file', () => {
-  const base = (): Record<string, unknown> => JSON.parse(JSON.stringify(readBoardFile('sim').config)) as Record<string, unknown>;
+  // The board file as written (not the validated config, which carries derived fields such as tzOffsetMinutes).
+  const base = (): Record<string, unknown> => JSON.parse(readFileSync(readBoardFile('sim').file, 'utf8')) as Record<string, unknown>;
   const withPad = (pad: Record<string, unknown>): unknown => {
     const b = base() as { devices: Record<string, unknown> } & Record<string, unknown>;
     b.devices.signature0 = pad;
