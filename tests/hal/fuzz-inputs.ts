@@ -3,6 +3,7 @@
  * is replayed with FUZZ_SEED=<seed> FUZZ_INDEX=<index>. Half are random bytes, half are valid
  * inputs mutated (bit flips, inserted/deleted bytes, truncation, splices of two inputs).
  */
+import { mulberry32 } from '../../sim/disk-model';
 import { encodeAck, encodeFrame, encodeNak } from '../../hal/drivers/card-reader-frame';
 import { encodeBlock, jobPrologue } from '../../hal/drivers/escpos-encoder';
 
@@ -11,16 +12,8 @@ export type FuzzTarget = 'frame' | 'escpos';
 /** Longest generated input (bytes): short inputs keep a million of them within seconds. */
 export const FUZZ_INPUT_BYTES_MAX = 160;
 
-export function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A deterministic PRNG (mulberry32, the disk model's) for fuzzing and seeded simulator keys. */
+export const prng: (seed: number) => () => number = mulberry32;
 
 function corpus(target: FuzzTarget): Buffer[] {
   if (target === 'frame') {

@@ -2,6 +2,7 @@
  * Test identities of docs/PROTOCOL.md and fixed keys/cards for the host protocol tests. The working
  * keys here are arbitrary fixed values (a real host issues random ones at sign-on).
  */
+import { mulberry32 } from '../../sim/disk-model';
 import { CUP_PROFILE } from '../../runtime/host/fields';
 import { SaleInput, TerminalIds } from '../../runtime/host/messages';
 import { WorkingKeys } from '../../runtime/host/crypto';
@@ -30,17 +31,8 @@ export function saleInput(over: Partial<SaleInput> = {}): SaleInput {
   };
 }
 
-/** A deterministic PRNG (mulberry32) for fuzzing and seeded simulator keys. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A deterministic PRNG (mulberry32, the disk model's) for fuzzing and seeded simulator keys. */
+export const prng: (seed: number) => () => number = mulberry32;
 
 export function seededBytes(seed: number): (count: number) => Buffer {
   const next = prng(seed);
