@@ -681,7 +681,8 @@ export class TerminalEngine {
 
   /** @internal */ sendRaw(req: Request, stan: number): Promise<Buffer> { return this.send(req, stan); }
   /** @internal */ reserveStans(count: number): { stans: number[]; record: RecordInput } { return this.stans(count); }
-  /** @internal */ now(): number { return this.clock.now(); }
+  /** The terminal's time: the injected clock corrected by the host's (receipts, date checks, settlement). */
+  now(): number { return this.clock.now(); }
   /** @internal */ get logger(): Logger { return this.log; }
 }
 

@@ -16,7 +16,7 @@
  * refused as "in the future".
  */
 import { PosError } from '../../common/errors';
-import { TZ_OFFSET_MINUTES_DEFAULT } from '../../common/time';
+import { TZ_OFFSET_MINUTES_DEFAULT, civil } from '../../common/time';
 import { luhnValid } from '../../storage/record';
 
 export const PAN_KEYED_DIGITS_MIN = 13;
@@ -52,19 +52,15 @@ export function mmyyToYymm(mmyy: string): string {
   return `${mmyy.slice(2, 4)}${mmyy.slice(0, 2)}`;
 }
 
-/** The zone's wall clock as a Date whose UTC fields read it. */
-function local(nowMs: number, tzOffsetMinutes: number): Date {
-  return new Date(nowMs + tzOffsetMinutes * 60_000);
-}
 
 /** YYMM: a real month; the card is valid to the end of that month. */
 export function expiryProblem(yymm: string, nowMs: number, tzOffsetMinutes = TZ_OFFSET_MINUTES_DEFAULT): ExpiryProblem | undefined {
   if (!/^\d{4}$/.test(yymm)) return 'format';
   const month = Number(yymm.slice(2, 4));
   if (month < 1 || month > 12) return 'format';
-  const now = local(nowMs, tzOffsetMinutes);
+  const now = civil(nowMs, tzOffsetMinutes);
   const year = 2000 + Number(yymm.slice(0, 2));
-  const nowMonths = now.getUTCFullYear() * 12 + now.getUTCMonth();
+  const nowMonths = now.year * 12 + (now.month - 1);
   return year * 12 + (month - 1) < nowMonths ? 'expired' : undefined;
 }
 
@@ -79,14 +75,14 @@ export function originalDate(mmdd: string, nowMs: number, tzOffsetMinutes = TZ_O
   const month = Number(mmdd.slice(0, 2));
   const day = Number(mmdd.slice(2, 4));
   if (month < 1 || month > 12 || day < 1 || day > 31) return { problem: 'format' };
-  const now = local(nowMs, tzOffsetMinutes);
-  const today = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate());
+  const now = civil(nowMs, tzOffsetMinutes);
+  const today = Date.UTC(now.year, now.month - 1, now.day);
   const real = (year: number): Date | undefined => {
     const d = new Date(Date.UTC(year, month - 1, day));
     return d.getUTCMonth() === month - 1 && d.getUTCDate() === day ? d : undefined;
   };
-  const thisYear = real(now.getUTCFullYear());
-  const lastYear = real(now.getUTCFullYear() - 1);
+  const thisYear = real(now.year);
+  const lastYear = real(now.year - 1);
   if (!thisYear && !lastYear) return { problem: 'format' };
   const afterToday = thisYear !== undefined && thisYear.getTime() > today;
   const date = thisYear && !afterToday ? thisYear : lastYear;
