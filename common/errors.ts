@@ -120,6 +120,12 @@ export const ERRORS = {
   HOST_REVERSAL_PENDING: def('E-HOST-08', 'host-unreachable',
     { cause: 'A reversal is waiting to be sent', steps: ['Check the network', 'Retry: it is sent before the next transaction'] },
     { cause: '有冲正未上送', steps: ['检查网络', '重试：下笔交易前自动上送'] }),
+  HOST_PARAMS: def('E-HOST-09', 'host-malformed',
+    { cause: 'Host parameters out of range', steps: ['Old parameters kept', 'Call the acquirer'] },
+    { cause: '主机下发参数超出范围', steps: ['已保留原参数', '联系收单机构'] }),
+  HOST_FEATURE_OFF: def('E-HOST-10', 'host-declined',
+    { cause: 'Host does not offer this', steps: ['Hidden until the next sign-on', 'Call the acquirer to enable it'] },
+    { cause: '主机不支持此交易', steps: ['下次签到前不再显示', '联系收单机构开通'] }),
   // ---- keys
   KEY_CHECK: def('E-KEY-01', 'keys-invalid',
     { cause: 'Key check values do not match', steps: ['Keys invalid', 'Re-provision at service centre'] },

@@ -52,12 +52,43 @@ export type RequestType =
   | 'settlement'
   | 'batchUploadRecord'
   | 'batchUploadEnd'
-  | 'signatureUpload';
+  | 'signatureUpload'
+  // Version 2 additions (docs/PROTOCOL.md): network management (no MAC) ...
+  | 'echo'
+  | 'statusUpload'
+  | 'paramDownload'
+  | 'caKeyDownload'
+  | 'caKeyDownloadEnd'
+  | 'aidDownload'
+  | 'aidDownloadEnd'
+  // ... the pre-authorization family ...
+  | 'preAuth'
+  | 'preAuthVoid'
+  | 'completion'
+  | 'completionVoid'
+  // ... offline sale advice, QR payments and the issuer script result notice.
+  | 'offlineAdvice'
+  | 'qrSale'
+  | 'qrOrder'
+  | 'qrQuery'
+  | 'qrVoid'
+  | 'qrRefund'
+  | 'scriptNotice';
 
 export const REQUEST_TYPES: readonly RequestType[] = [
   'signOn', 'signOff', 'sale', 'void', 'refund', 'balance', 'reversal', 'settlement',
   'batchUploadRecord', 'batchUploadEnd', 'signatureUpload',
+  'echo', 'statusUpload', 'paramDownload', 'caKeyDownload', 'caKeyDownloadEnd', 'aidDownload', 'aidDownloadEnd',
+  'preAuth', 'preAuthVoid', 'completion', 'completionVoid',
+  'offlineAdvice', 'qrSale', 'qrOrder', 'qrQuery', 'qrVoid', 'qrRefund', 'scriptNotice',
 ];
+
+/** Version 2 messages a host that does not know them answers 12 or 40: the feature is hidden until the next sign-on. */
+export const FEATURE_UNKNOWN_CODES: readonly string[] = ['12', '40'];
+
+/** POS entry mode (22) of a QR payment: 032 the terminal scanned the customer's code, 033 the customer scanned the terminal's. */
+export type QrEntryMode = '032' | '033';
+export const QR_ENTRY_MODES: readonly QrEntryMode[] = ['032', '033'];
 
 export interface MessageDef {
   readonly type: RequestType;
@@ -81,6 +112,12 @@ export interface MessageDef {
   readonly mac: boolean;
   /** A financial message moves money: the host's answer carries 12 13 37. */
   readonly financial: boolean;
+  /**
+   * Field 22 values this message is sent with, when it is told apart from another message with
+   * the same MTI, field 3 and 60 only by them (the QR payments, entry modes 032/033). A message
+   * without the list is never sent with a QR entry mode.
+   */
+  readonly entryModes?: readonly string[];
 }
 
 export interface Tpdu {
@@ -158,6 +195,7 @@ export const CUP_FIELDS: readonly FieldDef[] = [
   // amounts). Accepted on receive only, so a host that follows the profile is unaffected.
   v(54, 'additional amounts (balance)', 'LLL', 'ascii', 40),
   v(55, 'IC card data', 'LLL', 'binary', 255),
+  v(59, 'QR payment data (tag, 3-digit length, value)', 'LLL', 'ascii', 600),
   v(60, 'reserved private (type, batch, network code)', 'LLL', 'numeric', 17),
   v(61, 'original transaction', 'LLL', 'numeric', 29),
   v(62, 'reserved private (working keys; signature image)', 'LLL', 'binary', 999),
@@ -231,6 +269,101 @@ export const CUP_MESSAGES: Readonly<Record<RequestType, MessageDef>> = {
     requestRequired: [11, 15, 37, 41, 42, 60, 62], requestOptional: [],
     responseRequired: ACK_RESPONSE, responseRequiredWhenApproved: [], mac: false, financial: false,
   }),
+  // ---- Version 2: network management, no MAC
+  echo: msg({
+    type: 'echo', mti: '0820', type60: '00', networkCode60: '301',
+    requestRequired: [11, 41, 42, 60], requestOptional: [],
+    responseRequired: ACK_RESPONSE, responseRequiredWhenApproved: [], mac: false, financial: false,
+  }),
+  statusUpload: msg({
+    type: 'statusUpload', mti: '0820', type60: '00', networkCode60: '362',
+    requestRequired: [11, 41, 42, 60, 62], requestOptional: [],
+    responseRequired: ACK_RESPONSE, responseRequiredWhenApproved: [], mac: false, financial: false,
+  }),
+  paramDownload: msg({
+    type: 'paramDownload', mti: '0800', type60: '00', networkCode60: '360',
+    requestRequired: [11, 41, 42, 60], requestOptional: [],
+    responseRequired: ACK_RESPONSE, responseRequiredWhenApproved: [62], mac: false, financial: false,
+  }),
+  caKeyDownload: msg({
+    type: 'caKeyDownload', mti: '0800', type60: '00', networkCode60: '370',
+    requestRequired: [11, 41, 42, 60], requestOptional: [62],
+    responseRequired: ACK_RESPONSE, responseRequiredWhenApproved: [62], mac: false, financial: false,
+  }),
+  caKeyDownloadEnd: msg({
+    type: 'caKeyDownloadEnd', mti: '0800', type60: '00', networkCode60: '371',
+    requestRequired: [11, 41, 42, 60], requestOptional: [],
+    responseRequired: ACK_RESPONSE, responseRequiredWhenApproved: [], mac: false, financial: false,
+  }),
+  aidDownload: msg({
+    type: 'aidDownload', mti: '0800', type60: '00', networkCode60: '380',
+    requestRequired: [11, 41, 42, 60], requestOptional: [62],
+    responseRequired: ACK_RESPONSE, responseRequiredWhenApproved: [62], mac: false, financial: false,
+  }),
+  aidDownloadEnd: msg({
+    type: 'aidDownloadEnd', mti: '0800', type60: '00', networkCode60: '381',
+    requestRequired: [11, 41, 42, 60], requestOptional: [],
+    responseRequired: ACK_RESPONSE, responseRequiredWhenApproved: [], mac: false, financial: false,
+  }),
+  // ---- Version 2: the pre-authorization family (financial, MAC, reversible)
+  preAuth: msg({
+    type: 'preAuth', mti: '0100', processingCode: '030000', type60: '10', networkCode60: '000',
+    requestRequired: [2, 3, 4, 11, 14, 22, 25, 41, 42, 49, 53, 60], requestOptional: [23, 26, 35, 36, 52, 55],
+    responseRequired: FIN_RESPONSE, responseRequiredWhenApproved: [38], mac: true, financial: true,
+  }),
+  preAuthVoid: msg({
+    type: 'preAuthVoid', mti: '0100', processingCode: '200000', type60: '11', networkCode60: '000',
+    requestRequired: [2, 3, 4, 11, 22, 25, 38, 41, 42, 49, 60, 61], requestOptional: [14, 23, 26, 35, 36, 52, 53, 55],
+    responseRequired: FIN_RESPONSE, responseRequiredWhenApproved: [38], mac: true, financial: true,
+  }),
+  completion: msg({
+    type: 'completion', mti: '0200', processingCode: '000000', type60: '20', networkCode60: '000',
+    requestRequired: [2, 3, 4, 11, 22, 25, 38, 41, 42, 49, 60, 61], requestOptional: [14],
+    responseRequired: FIN_RESPONSE, responseRequiredWhenApproved: [38], mac: true, financial: true,
+  }),
+  completionVoid: msg({
+    type: 'completionVoid', mti: '0200', processingCode: '200000', type60: '21', networkCode60: '000',
+    requestRequired: [2, 3, 4, 11, 22, 25, 37, 38, 41, 42, 49, 60, 61], requestOptional: [],
+    responseRequired: FIN_RESPONSE, responseRequiredWhenApproved: [38], mac: true, financial: true,
+  }),
+  // ---- Version 2: offline sale advice (store-and-forward; never reversed)
+  offlineAdvice: msg({
+    type: 'offlineAdvice', mti: '0220', processingCode: '000000', type60: '30', networkCode60: '000',
+    requestRequired: [2, 3, 4, 11, 14, 22, 25, 38, 41, 42, 49, 53, 60], requestOptional: [23, 35, 36, 55],
+    responseRequired: FIN_RESPONSE, responseRequiredWhenApproved: [], mac: true, financial: true,
+  }),
+  // ---- Version 2: QR payments (field 59, no card fields). A P1 answer carries no 38, so 38 is not required.
+  qrSale: msg({
+    type: 'qrSale', mti: '0200', processingCode: '000000', type60: '22', networkCode60: '000', entryModes: ['032'],
+    requestRequired: [3, 4, 11, 22, 25, 41, 42, 49, 59, 60], requestOptional: [],
+    responseRequired: FIN_RESPONSE, responseRequiredWhenApproved: [59], mac: true, financial: true,
+  }),
+  qrOrder: msg({
+    type: 'qrOrder', mti: '0200', processingCode: '000000', type60: '22', networkCode60: '000', entryModes: ['033'],
+    requestRequired: [3, 4, 11, 22, 25, 41, 42, 49, 59, 60], requestOptional: [],
+    responseRequired: FIN_RESPONSE, responseRequiredWhenApproved: [59], mac: true, financial: true,
+  }),
+  qrQuery: msg({
+    type: 'qrQuery', mti: '0200', processingCode: '300000', type60: '22', networkCode60: '000', entryModes: ['032', '033'],
+    requestRequired: [3, 4, 11, 22, 25, 41, 42, 49, 59, 60, 61], requestOptional: [],
+    responseRequired: FIN_RESPONSE, responseRequiredWhenApproved: [59], mac: true, financial: true,
+  }),
+  qrVoid: msg({
+    type: 'qrVoid', mti: '0200', processingCode: '200000', type60: '23', networkCode60: '000', entryModes: ['032', '033'],
+    requestRequired: [3, 4, 11, 22, 25, 37, 41, 42, 49, 59, 60, 61], requestOptional: [],
+    responseRequired: FIN_RESPONSE, responseRequiredWhenApproved: [59], mac: true, financial: true,
+  }),
+  qrRefund: msg({
+    type: 'qrRefund', mti: '0220', processingCode: '200000', type60: '25', networkCode60: '000', entryModes: ['032', '033'],
+    requestRequired: [3, 4, 11, 22, 25, 37, 41, 42, 49, 59, 60, 61], requestOptional: [],
+    responseRequired: FIN_RESPONSE, responseRequiredWhenApproved: [59], mac: true, financial: true,
+  }),
+  // ---- Version 2: issuer script result notice (chip cards), durably pending like a reversal
+  scriptNotice: msg({
+    type: 'scriptNotice', mti: '0620', type60: '00', networkCode60: '951',
+    requestRequired: [2, 3, 4, 11, 22, 37, 41, 42, 49, 55, 60, 61], requestOptional: [23],
+    responseRequired: ACK_RESPONSE, responseRequiredWhenApproved: [], mac: true, financial: false,
+  }),
 };
 
 /** Frame size limit: every profile field at its maximum stays well under this. */
@@ -250,15 +383,18 @@ export const CUP_PROFILE: HostProfile = {
 };
 
 /**
- * Which request type a request message is, from MTI, field 3 and 60.1/60.3 (the simulator
- * needs this; the terminal knows what it built). Undefined when nothing matches.
+ * Which request type a request message is, from MTI, field 3, 60.1/60.3 and, for the QR
+ * payments, field 22 (the simulator needs this; the terminal knows what it built). Undefined
+ * when nothing matches.
  */
-export function classifyRequest(profile: HostProfile, mti: string, processingCode: string | undefined, field60: string | undefined): RequestType | undefined {
+export function classifyRequest(profile: HostProfile, mti: string, processingCode: string | undefined, field60: string | undefined, entryMode: string | undefined): RequestType | undefined {
   const type60 = field60?.slice(0, 2);
   const network60 = field60?.slice(8, 11);
+  const qr = entryMode !== undefined && (QR_ENTRY_MODES as readonly string[]).includes(entryMode);
   for (const def of Object.values(profile.messages)) {
     if (def.mti !== mti) continue;
     if (def.type === 'reversal') return def.type;
+    if (def.entryModes !== undefined ? !(qr && def.entryModes.includes(entryMode as string)) : qr) continue;
     if (def.processingCode !== undefined && def.processingCode !== processingCode) continue;
     if (def.type60 !== undefined && def.type60 !== type60) continue;
     if (def.networkCode60 !== undefined && def.processingCode === undefined && def.networkCode60 !== network60) continue;

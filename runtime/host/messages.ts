@@ -47,7 +47,7 @@ export interface Request {
 
 // ---------------------------------------------------------------- helpers
 
-function invalid(reason: string, detail: Record<string, unknown> = {}): PosError {
+export function invalid(reason: string, detail: Record<string, unknown> = {}): PosError {
   return new PosError('HOST_REQUEST_INVALID', reason, detail);
 }
 
@@ -65,7 +65,8 @@ function field60(type60: string, batch: number, networkCode60: string): string {
 const TID_CHARS = 8;
 const MID_CHARS = 15;
 
-function base(profile: HostProfile, def: MessageDef, c: Common): Map<number, FieldValue> {
+/** @internal The fields every request carries (11 41 42, 3 and 60 from the table); messages-v2.ts builds on it. */
+export function base(profile: HostProfile, def: MessageDef, c: Common): Map<number, FieldValue> {
   // Exact lengths: a padded TID would come back padded and fail the echo check.
   if (c.ids.tid.length !== TID_CHARS || c.ids.mid.length !== MID_CHARS) throw invalid(`TID must be ${TID_CHARS} and MID ${MID_CHARS} characters`);
   const f = new Map<number, FieldValue>();
@@ -77,7 +78,8 @@ function base(profile: HostProfile, def: MessageDef, c: Common): Map<number, Fie
   return f;
 }
 
-function request(profile: HostProfile, type: RequestType, fields: Map<number, FieldValue>): Request {
+/** @internal Checks the fields against the table's required and allowed lists. */
+export function request(profile: HostProfile, type: RequestType, fields: Map<number, FieldValue>): Request {
   const def = profile.messages[type];
   for (const n of def.requestRequired) {
     if (!fields.has(n)) throw invalid(`${type} request lacks field ${n}`, { field: n });
@@ -89,7 +91,8 @@ function request(profile: HostProfile, type: RequestType, fields: Map<number, Fi
   return { type, message: { mti: def.mti, fields } };
 }
 
-function setIf(f: Map<number, FieldValue>, n: number, v: FieldValue | undefined): void {
+/** @internal */
+export function setIf(f: Map<number, FieldValue>, n: number, v: FieldValue | undefined): void {
   if (v !== undefined) f.set(n, v);
 }
 
@@ -132,11 +135,13 @@ export interface SaleInput extends Common, CardData {
   readonly conditionCode?: string;
 }
 
-function amount(fen: number): string {
+/** @internal Field 4: n12 fen, at least 1. */
+export function amount(fen: number): string {
   return digits(fen, 12, 'amount', 1);
 }
 
-function card(profile: HostProfile, f: Map<number, FieldValue>, c: CardData): void {
+/** @internal The card fields of a sale-like request (2 22 14 23 35 36 55, 52 with 26). */
+export function card(profile: HostProfile, f: Map<number, FieldValue>, c: CardData): void {
   f.set(2, c.pan);
   f.set(22, c.entryMode);
   setIf(f, 14, c.expiry);

@@ -476,7 +476,9 @@ export class TerminalEngine {
       origRrn: t.origRrn, origAuthCode: t.origAuthCode, origDate: t.origDate, field61: textField(m, 61),
     };
     // The original's 55 exactly as it goes out (the packager's own value), for the 0400.
-    const reversal: ReversalPendingPayload = { ...common, reason: '98', kind: t.kind, original61: textField(m, 61), field55: bytesField(m, 55) };
+    // 38 of the original request (a void's: the sale's authorization code) goes out in the 0400 too:
+    // the profile's reversal carries "the original's ... 38".
+    const reversal: ReversalPendingPayload = { ...common, reason: '98', kind: t.kind, authCode: textField(m, 38), original61: textField(m, 61), field55: bytesField(m, 55) };
     const bytes = this.encode(req);
     await this.store.commit([stanRecord, rec.txnBegin(begin), rec.reversalPending(reversal)]);
     let res: FinancialResult;

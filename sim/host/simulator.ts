@@ -287,7 +287,7 @@ export class AcquirerSimulator {
       return undefined;
     }
     const m = unpacked.message;
-    const type = classifyRequest(this.profile, m.mti, textField(m, 3), textField(m, 60));
+    const type = classifyRequest(this.profile, m.mti, textField(m, 3), textField(m, 60), textField(m, 22));
     const def = type === undefined ? undefined : this.profile.messages[type];
     if (def === undefined && m.mti[2] !== '0' && m.mti[2] !== '2') return undefined; // not a request MTI
     const tid = textField(m, 41) ?? '';
@@ -339,6 +339,9 @@ export class AcquirerSimulator {
       case 'batchUploadRecord': return this.batchUploadRecord(r);
       case 'batchUploadEnd': this.ledger.batch(r.tid, r.batch).uploadEndCount = Number(textField(r.m, 48)); return { code: '00' };
       case 'signatureUpload': this.ledger.batch(r.tid, r.batch).signatures++; return { code: '00' };
+      // Version 2 messages this simulator does not speak yet: what the profile says a host that
+      // does not know them answers.
+      default: return { code: '12' };
     }
   }
 

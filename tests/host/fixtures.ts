@@ -44,6 +44,11 @@ import {
   buildSignOff, buildSignOn, buildSignatureUpload, buildVoid, reversalInputOf,
 } from '../../runtime/host/messages';
 import { RequestType } from '../../runtime/host/fields';
+import {
+  buildAidDownload, buildCaKeyDownload, buildCompletion, buildCompletionVoid, buildDownloadEnd, buildEcho, buildOfflineAdvice,
+  buildParamDownload, buildPreAuth, buildPreAuthVoid, buildQrOrder, buildQrQuery, buildQrRefund, buildQrSale, buildQrVoid,
+  buildScriptNotice, buildStatusUpload,
+} from '../../runtime/host/messages-v2';
 
 /** One request of every type of the profile, with every optional field a card can add. */
 export function everyRequest(): Record<RequestType, Request> {
@@ -65,5 +70,23 @@ export function everyRequest(): Record<RequestType, Request> {
     batchUploadRecord: buildBatchUploadRecord(profile, { ids: IDS, stan: 7, batch: 1, pan: PAN, processingCode: '000000', amountFen: 12345, entryMode: '021', rrn: '000000000001', authCode: '000001' }),
     batchUploadEnd: buildBatchUploadEnd(profile, { ids: IDS, stan: 8, batch: 1, count: 1 }),
     signatureUpload: buildSignatureUpload(profile, { ids: IDS, stan: 10, batch: 1, settlementDateMmdd: '0102', rrn: '000000000001', image: Buffer.alloc(900, 0xa5) }),
+    echo: buildEcho(profile, { ids: IDS, stan: 11, batch: 1 }),
+    statusUpload: buildStatusUpload(profile, { ids: IDS, stan: 12, batch: 1, status: { softwareVersion: '0.2.0', batteryPercent: 87, freeJournalKiB: 120_000, lastErrorCode: 'E-NET-05', uptimeS: 3600 } }),
+    paramDownload: buildParamDownload(profile, { ids: IDS, stan: 13, batch: 1 }),
+    caKeyDownload: buildCaKeyDownload(profile, { ids: IDS, stan: 14, batch: 1, rid: hex('A000000333'), index: 0x08 }),
+    caKeyDownloadEnd: buildDownloadEnd(profile, 'caKeyDownloadEnd', { ids: IDS, stan: 15, batch: 1 }),
+    aidDownload: buildAidDownload(profile, { ids: IDS, stan: 16, batch: 1, aid: hex('A000000333010101') }),
+    aidDownloadEnd: buildDownloadEnd(profile, 'aidDownloadEnd', { ids: IDS, stan: 17, batch: 1 }),
+    preAuth: buildPreAuth(profile, saleInput({ stan: 18, entryMode: '051', cardSeq: '001', pinBlock, field55: hex('9F2608A1B2C3D4E5F60718') })),
+    preAuthVoid: buildPreAuthVoid(profile, { ids: IDS, stan: 19, batch: 1, amountFen: 12345, card: { pan: PAN, entryMode: '021', expiry: '2512', track2: TRACK2 }, original: { batch: 1, stan: 18, dateMmdd: '0102', authCode: '000018' } }),
+    completion: buildCompletion(profile, { ids: IDS, stan: 20, batch: 1, amountFen: 14000, pan: PAN, entryMode: '012', expiry: '2512', original: { batch: 1, stan: 18, dateMmdd: '0102', authCode: '000018' } }),
+    completionVoid: buildCompletionVoid(profile, { ids: IDS, stan: 21, batch: 1, amountFen: 14000, pan: PAN, entryMode: '012', original: { batch: 1, stan: 20, dateMmdd: '0102', authCode: '000020', rrn: '000000000020' } }),
+    offlineAdvice: buildOfflineAdvice(profile, { ...saleInput({ stan: 22 }), authCode: 'Y10022' }),
+    qrSale: buildQrSale(profile, { ids: IDS, stan: 23, batch: 1, amountFen: 1500, paymentCode: '134512345678901234' }),
+    qrOrder: buildQrOrder(profile, { ids: IDS, stan: 24, batch: 1, amountFen: 1500, validityS: 120 }),
+    qrQuery: buildQrQuery(profile, { ids: IDS, stan: 25, batch: 1, amountFen: 1500, original: { batch: 1, stan: 23, dateMmdd: '0102', entryMode: '032', orderNo: 'ORD000000000023' } }),
+    qrVoid: buildQrVoid(profile, { ids: IDS, stan: 26, batch: 1, amountFen: 1500, original: { batch: 1, stan: 23, dateMmdd: '0102', entryMode: '032', orderNo: 'ORD000000000023', rrn: '000000000023' } }),
+    qrRefund: buildQrRefund(profile, { ids: IDS, stan: 27, batch: 1, amountFen: 1500, original: { batch: 1, stan: 24, dateMmdd: '0102', entryMode: '033', orderNo: 'ORD000000000024', rrn: '000000000024' } }),
+    scriptNotice: buildScriptNotice(profile, { ids: IDS, stan: 28, batch: 1, pan: PAN, processingCode: '000000', amountFen: 12345, entryMode: '051', cardSeq: '001', rrn: '000000000001', field55: hex('9F2608A1B2C3D4E5F60718DF31052000000000'), original: { batch: 1, stan: 1, dateMmdd: '0102' } }),
   };
 }

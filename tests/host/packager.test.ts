@@ -50,7 +50,7 @@ describe('host packager', () => {
         const expected = new Map(req.message.fields);
         if (profile.messages[type].mac) expected.set(64, back.message.fields.get(64) as Buffer);
         assert.deepEqual(back.message.fields, expected);
-        assert.equal(classifyRequest(profile, back.message.mti, textField(back.message, 3), textField(back.message, 60)), type);
+        assert.equal(classifyRequest(profile, back.message.mti, textField(back.message, 3), textField(back.message, 60), textField(back.message, 22)), type);
       });
     }
 
