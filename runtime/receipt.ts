@@ -22,14 +22,14 @@ export type Copy = 'merchant' | 'customer';
 const T = {
   zh: {
     title: 'POS签购单', merchantCopy: '商户存根', customerCopy: '持卡人存根', merchant: '商户名称', tid: '终端号', mid: '商户号',
-    card: '卡号', kind: { sale: '消费', void: '消费撤销', refund: '退货' }, amount: '金额', batch: '批次号', stan: '凭证号',
+    card: '卡号', kind: { sale: '消费', void: '消费撤销', refund: '退货', preAuth: '预授权', preAuthVoid: '预授权撤销', completion: '预授权完成', completionVoid: '预授权完成撤销' }, amount: '金额', batch: '批次号', stan: '凭证号',
     rrn: '参考号', auth: '授权码', date: '日期时间', operator: '操作员', reprint: '重打印', sign: '持卡人签名', eReceipt: '扫码查看电子签购单',
     noSignature: '免签', report: '结算单', sales: '消费', refunds: '退货', count: '笔数', total: '金额', verdict: { balanced: '对账平', unbalanced: '对账不平', error: '对账错误' },
     agree: '本人确认以上交易，同意将其记入本卡账户',
   },
   en: {
     title: 'POS SALES SLIP', merchantCopy: 'MERCHANT COPY', customerCopy: 'CUSTOMER COPY', merchant: 'MERCHANT', tid: 'TID', mid: 'MID',
-    card: 'CARD', kind: { sale: 'SALE', void: 'VOID', refund: 'REFUND' }, amount: 'AMOUNT', batch: 'BATCH', stan: 'TRACE',
+    card: 'CARD', kind: { sale: 'SALE', void: 'VOID', refund: 'REFUND', preAuth: 'PRE-AUTH', preAuthVoid: 'PRE-AUTH VOID', completion: 'AUTH COMPLETION', completionVoid: 'COMPLETION VOID' }, amount: 'AMOUNT', batch: 'BATCH', stan: 'TRACE',
     rrn: 'RRN', auth: 'AUTH', date: 'DATE/TIME', operator: 'OPERATOR', reprint: 'DUPLICATE', sign: 'CARDHOLDER SIGNATURE', eReceipt: 'Scan for the e-receipt',
     noSignature: 'NO SIGNATURE REQUIRED', report: 'SETTLEMENT REPORT', sales: 'SALES', refunds: 'REFUNDS', count: 'COUNT', total: 'TOTAL', verdict: { balanced: 'BALANCED', unbalanced: 'UNBALANCED', error: 'ERROR' },
     agree: 'I agree to the transaction above',
@@ -93,7 +93,8 @@ export function receiptJob(t: TxnView, o: ReceiptOptions): PrintJob {
       `${s.rrn}: ${t.rrn ?? ''}`, `${s.auth}: ${t.authCode ?? ''}`, `${s.date}: ${when(t, o.printedAtMs, o.tzOffsetMinutes ?? TZ_OFFSET_MINUTES_DEFAULT)}`,
     ].join('\n'),
   });
-  const signed = t.kind === 'void' ? -t.amountFen : t.kind === 'refund' ? -t.amountFen : t.amountFen;
+  // Money back to the card prints negative; a pre-authorization (a hold) and its void print as the held amount.
+  const signed = t.kind === 'void' || t.kind === 'refund' || t.kind === 'completionVoid' ? -t.amountFen : t.amountFen;
   blocks.push({ kind: 'text', text: `${s.amount}: RMB ${yuan(signed)}`, bold: true, size: { width: 1, height: 2 }, label: 'amount' });
   if (o.copy === 'merchant') {
     if (o.signature) {
@@ -164,7 +165,7 @@ export async function printReceipt(ctx: PrintContext, stan: number, copy: Copy, 
   const reprint = reprintAsked || t.printed.includes(copy);
   const ids = ctx.engine.config.ids;
   const job = receiptJob(t, {
-    lang: ctx.lang, copy, reprint, merchantName: ctx.merchantName, tid: ids.tid, mid: ids.mid, printedAtMs: ctx.engine.now(), tzOffsetMinutes: ctx.engine.tzOffsetMinutes,
+    lang: ctx.lang, copy, reprint, merchantName: ctx.engine.merchantName ?? ctx.merchantName, tid: ids.tid, mid: ids.mid, printedAtMs: ctx.engine.now(), tzOffsetMinutes: ctx.engine.tzOffsetMinutes,
     signature: copy === 'merchant' ? ctx.engine.signatureImage(stan) : undefined,
   });
   await ctx.printer.print(job);
@@ -179,7 +180,7 @@ export async function printSettlementReport(ctx: PrintContext, reprintAsked = fa
   const reprint = reprintAsked || closed.reportPrinted;
   await ctx.printer.print(settlementReportJob({
     batch: closed.batch, totals: closed.totals, verdict: closed.verdict, atMs: closed.closedAtMs, tid: ids.tid, mid: ids.mid,
-    merchantName: ctx.merchantName, reprint, lang: ctx.lang, tzOffsetMinutes: ctx.engine.tzOffsetMinutes,
+    merchantName: ctx.engine.merchantName ?? ctx.merchantName, reprint, lang: ctx.lang, tzOffsetMinutes: ctx.engine.tzOffsetMinutes,
   }));
   await ctx.engine.markReportPrinted(closed.batch, reprint);
 }

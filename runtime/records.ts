@@ -18,7 +18,15 @@ export interface RecordInput {
   readonly payload: Record<string, unknown>;
 }
 
-export type TxnKind = 'sale' | 'void' | 'refund';
+/**
+ * sale, void (of a sale), refund; the pre-authorization family (docs/PROTOCOL.md V2): preAuth,
+ * preAuthVoid (names its preAuth), completion (captures a preAuth: counts as a sale),
+ * completionVoid (names its completion: counts as a void).
+ */
+export type TxnKind = 'sale' | 'void' | 'refund' | 'preAuth' | 'preAuthVoid' | 'completion' | 'completionVoid';
+export const TXN_KINDS: readonly TxnKind[] = ['sale', 'void', 'refund', 'preAuth', 'preAuthVoid', 'completion', 'completionVoid'];
+/** Kinds that cancel another transaction of this journal (`origStan`) when approved. */
+export const CANCELLING_KINDS: Readonly<Partial<Record<TxnKind, TxnKind>>> = { void: 'sale', preAuthVoid: 'preAuth', completionVoid: 'completion' };
 export type TxnOutcome = 'approved' | 'declined' | 'not-sent';
 export type Role = 'cashier' | 'supervisor' | 'administrator';
 export type ReceiptCopy = 'merchant' | 'customer' | 'settlement';
@@ -156,6 +164,23 @@ export interface OperatorPayload {
   readonly by?: string;
 }
 
+/**
+ * The acquirer's parameters (0810 of a 360 download), as applied: a `settings` record of kind
+ * `host-params` holds the whole set (all-or-nothing: the latest record is the set in force).
+ */
+export interface HostParamsPayload {
+  readonly merchantName?: string;
+  readonly responseTimeoutS?: number;
+  readonly reversalTries?: number;
+  readonly amountFenMax?: number;
+  readonly offlineAllowed?: boolean;
+  readonly offlineFloorFen?: number;
+  readonly offlineCountMax?: number;
+  readonly qrAllowed?: boolean;
+  readonly preAuthAllowed?: boolean;
+}
+export const HOST_PARAMS_KIND = 'host-params';
+
 export interface AdminActionPayload { readonly action: string; readonly operator: string; readonly result: string }
 
 // ---------------------------------------------------------------- builders (checked when written)
@@ -194,7 +219,10 @@ export const rec = {
     checkStan(p.stan); checkBatch(p.batch); checkMasked(p.panMasked);
     invariant(Number.isSafeInteger(p.amountFen) && p.amountFen > 0, 'amount must be positive fen', { amountFen: p.amountFen });
     invariant(ENTRY_MODES.includes(p.entryMode), 'entry mode unknown', { entryMode: p.entryMode });
+    invariant(TXN_KINDS.includes(p.kind), 'transaction kind unknown', { kind: p.kind });
     invariant(p.kind !== 'void' || (p.origStan !== undefined && p.origRrn !== undefined), 'a void names its sale');
+    invariant(p.kind !== 'completionVoid' || (p.origStan !== undefined && p.origRrn !== undefined), 'a completion void names its completion');
+    invariant((p.kind !== 'preAuthVoid' && p.kind !== 'completion') || p.origAuthCode !== undefined, 'a pre-authorization void or completion names the authorization code');
     return { type: 'txnBegin', payload: compact(p) };
   },
   txnResult: (p: TxnResultPayload): RecordInput => {
@@ -229,7 +257,40 @@ export const rec = {
     return { type: 'operator', payload: compact(p) };
   },
   adminAction: (p: AdminActionPayload): RecordInput => ({ type: 'adminAction', payload: compact(p) }),
+  hostParams: (p: HostParamsPayload): RecordInput => {
+    checkHostParams(p);
+    return { type: 'settings', payload: { kind: HOST_PARAMS_KIND, ...compact(p) } };
+  },
 };
+
+/** The ranges of docs/PROTOCOL.md (parameter download), checked when written and when read back. */
+function checkHostParams(p: HostParamsPayload): void {
+  const intIn = (v: number | undefined, min: number, max: number, what: string): void => {
+    invariant(v === undefined || (Number.isSafeInteger(v) && v >= min && v <= max), `host parameter ${what} out of range`, { value: v });
+  };
+  intIn(p.responseTimeoutS, 10, 120, 'responseTimeoutS');
+  intIn(p.reversalTries, 1, 9, 'reversalTries');
+  intIn(p.amountFenMax, 1, 99_999_999_999, 'amountFenMax');
+  intIn(p.offlineFloorFen, 0, 999_999_999_999, 'offlineFloorFen');
+  intIn(p.offlineCountMax, 0, 255, 'offlineCountMax');
+  invariant(p.merchantName === undefined || (typeof p.merchantName === 'string' && p.merchantName.length <= 40), 'merchant name too long');
+}
+
+/** A `host-params` settings record read back (checked as when written). */
+export function hostParamsOf(p: Record<string, unknown>): HostParamsPayload {
+  const bool = (v: unknown, what: string): boolean | undefined => {
+    invariant(v === undefined || typeof v === 'boolean', `${what} is not a boolean`);
+    return v as boolean | undefined;
+  };
+  const out: HostParamsPayload = {
+    merchantName: optStr(p.merchantName, 'merchantName'), responseTimeoutS: optNum(p.responseTimeoutS, 'responseTimeoutS'),
+    reversalTries: optNum(p.reversalTries, 'reversalTries'), amountFenMax: optNum(p.amountFenMax, 'amountFenMax'),
+    offlineAllowed: bool(p.offlineAllowed, 'offlineAllowed'), offlineFloorFen: optNum(p.offlineFloorFen, 'offlineFloorFen'),
+    offlineCountMax: optNum(p.offlineCountMax, 'offlineCountMax'), qrAllowed: bool(p.qrAllowed, 'qrAllowed'), preAuthAllowed: bool(p.preAuthAllowed, 'preAuthAllowed'),
+  };
+  checkHostParams(out);
+  return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined)) as HostParamsPayload;
+}
 
 // ---------------------------------------------------------------- readers (checked when read)
 

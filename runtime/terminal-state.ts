@@ -19,8 +19,8 @@ import { DecodedRecord, RecordType } from '../storage/record';
 import { invariant } from '../common/errors';
 import { BATCH_MAX, EntryMode, ReversalReason, SettlementTotals, SettlementVerdict, STAN_MAX, ZERO_TOTALS } from './host/messages';
 import {
-  KeysPayload, OperatorPayload, ReceiptCopy, ReversalPendingPayload, Role, SettlementStepName, TxnBeginPayload, TxnKind,
-  buf, num, optField55, optNum, optStr, str, totalsOf,
+  CANCELLING_KINDS, HOST_PARAMS_KIND, HostParamsPayload, KeysPayload, OperatorPayload, ReceiptCopy, ReversalPendingPayload, Role, SettlementStepName,
+  TxnBeginPayload, TxnKind, buf, hostParamsOf, num, optField55, optNum, optStr, str, totalsOf,
 } from './records';
 
 export type TxnStatus = 'pending' | 'approved' | 'declined' | 'failed' | 'reversed' | 'voided';
@@ -104,7 +104,34 @@ export interface TerminalState {
   lastSeq: number;
   /** The clock correction the last host time set (sign-on record); 0 before any. */
   clockOffsetMs?: number;
+  /** The acquirer's parameters in force (the latest `host-params` settings record), if any were downloaded. */
+  hostParams?: HostParamsPayload;
+  /**
+   * Approved pre-authorizations of every batch this journal holds, by STAN (a hold outlives its
+   * batch: a hotel completes it days later), with what became of them. At most PRE_AUTHS_MAX,
+   * oldest dropped.
+   */
+  readonly preAuths: Map<number, PreAuthHold>;
 }
+
+/** A pre-authorization as a completion or its void needs it (docs/PROTOCOL.md, pre-authorization family). */
+export interface PreAuthHold {
+  readonly batch: number;
+  readonly stan: number;
+  readonly amountFen: number;
+  readonly authCode: string;
+  readonly hostDate?: string;
+  readonly panEnc: Buffer;
+  readonly panMasked: string;
+  readonly expiry?: string;
+  readonly beganAtMs: number;
+  /** open: may be completed or voided; completed by `completedBy` (a completion's STAN); voided. */
+  state: 'open' | 'completed' | 'voided';
+  completedBy?: number;
+}
+
+/** Holds remembered for completion: ~150 bytes each; hosts expire a hold after about 30 days. */
+export const PRE_AUTHS_MAX = 10_000;
 
 /** What field 61 of a refund or void needs of the original sale. */
 export interface OriginalSale {
@@ -121,7 +148,7 @@ export interface OriginalSale {
 export const REFUND_ORIGINALS_COUNT_MAX = 100_000;
 
 export function emptyState(): TerminalState {
-  return { stanLast: 0, batch: 1, signedOn: false, txns: new Map(), operators: new Map(), salesByRrn: new Map(), lastSeq: 0 };
+  return { stanLast: 0, batch: 1, signedOn: false, txns: new Map(), operators: new Map(), salesByRrn: new Map(), lastSeq: 0, preAuths: new Map() };
 }
 
 /** Replays records in order into a fresh state. */
@@ -196,6 +223,9 @@ export function applyRecord(s: TerminalState, r: DecodedRecord): void {
     case RecordType.batchClosed: return applyBatchClosed(s, r);
     case RecordType.operator: return applyOperator(s, p as unknown as OperatorPayload);
     case RecordType.recovery: return applyRebuild(s, r);
+    case RecordType.settings:
+      if (p.kind === HOST_PARAMS_KIND) s.hostParams = hostParamsOf(p);
+      return;
     default:
       return; // journal-created, settings, admin actions, recovery, test: no state here
   }
@@ -239,6 +269,28 @@ function applyResult(s: TerminalState, r: DecodedRecord): void {
   t.settlementDate = optStr(p.settlementDate, 'settlementDate');
   t.resultAtMs = r.timeMs;
   if (t.kind === 'sale' && t.status === 'approved' && t.rrn !== undefined) rememberSale(s, t.rrn, { batch: t.batch, stan: t.stan, hostDate: t.hostDate });
+  if (t.status === 'approved') applyPreAuthResult(s, t);
+}
+
+/** What an approved member of the pre-authorization family does to the hold it names. */
+function applyPreAuthResult(s: TerminalState, t: Txn): void {
+  if (t.kind === 'preAuth') {
+    s.preAuths.delete(t.stan);
+    s.preAuths.set(t.stan, {
+      batch: t.batch, stan: t.stan, amountFen: t.amountFen, authCode: t.authCode ?? '', hostDate: t.hostDate, panEnc: t.panEnc,
+      panMasked: t.panMasked, expiry: t.expiry, beganAtMs: t.beganAtMs, state: 'open',
+    });
+    if (s.preAuths.size > PRE_AUTHS_MAX) s.preAuths.delete(s.preAuths.keys().next().value as number);
+    return;
+  }
+  // A keyed original (not in this journal) has no origStan: nothing here to update.
+  const hold = t.origStan !== undefined ? s.preAuths.get(t.origStan) : undefined;
+  if (t.kind === 'preAuthVoid' && hold) hold.state = 'voided';
+  if (t.kind === 'completion' && hold) { hold.state = 'completed'; hold.completedBy = t.stan; }
+  if (t.kind === 'completionVoid' && t.origStan !== undefined) {
+    // The hold the voided completion captured is open again (profile).
+    for (const h of s.preAuths.values()) if (h.completedBy === t.origStan) { h.state = 'open'; h.completedBy = undefined; }
+  }
 }
 
 function rememberSale(s: TerminalState, rrn: string, sale: OriginalSale): void {
@@ -357,9 +409,14 @@ export function checkState(s: TerminalState): void {
 
 // ---------------------------------------------------------------- queries
 
-/** The sale's status including voids: a sale with an approved void in the batch is voided. */
+/**
+ * The status including voids: a sale (completion) with an approved void (completion void) in the
+ * batch is voided, and so is a pre-authorization whose hold was voided.
+ */
 export function statusOf(s: TerminalState, t: Txn): TxnStatus {
-  if (t.kind === 'sale' && t.status === 'approved' && voidOf(s, t) !== undefined) return 'voided';
+  if (t.status !== 'approved') return t.status;
+  if ((t.kind === 'sale' || t.kind === 'completion') && voidOf(s, t) !== undefined) return 'voided';
+  if (t.kind === 'preAuth' && s.preAuths.get(t.stan)?.state === 'voided') return 'voided';
   return t.status;
 }
 
@@ -374,22 +431,31 @@ function liveVoids(s: TerminalState): Map<number, Txn> {
   if (cached && cached.seq === s.lastSeq) return cached.bySale;
   const bySale = new Map<number, Txn>();
   for (const t of s.txns.values()) {
-    if (t.kind === 'void' && t.origStan !== undefined && (t.status === 'approved' || t.status === 'pending')) bySale.set(t.origStan, t);
+    if ((t.kind === 'void' || t.kind === 'completionVoid') && t.origStan !== undefined && (t.status === 'approved' || t.status === 'pending')) bySale.set(t.origStan, t);
   }
   voidsCache.set(s, { seq: s.lastSeq, bySale });
   return bySale;
 }
 
 export function voidOf(s: TerminalState, sale: Txn): Txn | undefined {
-  return liveVoids(s).get(sale.stan);
+  const v = liveVoids(s).get(sale.stan);
+  return v !== undefined && CANCELLING_KINDS[v.kind] === sale.kind ? v : undefined;
 }
 
-/** Totals the way the host computes them: approved sales not voided, approved refunds. */
+/** Kinds the host counts as sales in the settlement totals (a completion captures money like a sale). */
+export function countsAsSale(kind: TxnKind): boolean {
+  return kind === 'sale' || kind === 'completion';
+}
+
+/**
+ * Totals the way the host computes them: approved sales and completions not voided, approved
+ * refunds. A pre-authorization holds money, it does not take it: not in the totals.
+ */
 export function batchTotals(s: TerminalState): SettlementTotals {
   let saleAmountFen = 0, saleCount = 0, refundAmountFen = 0, refundCount = 0;
   for (const t of s.txns.values()) {
     const st = statusOf(s, t);
-    if (t.kind === 'sale' && st === 'approved') { saleAmountFen += t.amountFen; saleCount++; }
+    if (countsAsSale(t.kind) && st === 'approved') { saleAmountFen += t.amountFen; saleCount++; }
     if (t.kind === 'refund' && st === 'approved') { refundAmountFen += t.amountFen; refundCount++; }
   }
   return saleCount + refundCount === 0 ? ZERO_TOTALS : { saleAmountFen, saleCount, refundAmountFen, refundCount };
@@ -397,7 +463,7 @@ export function batchTotals(s: TerminalState): SettlementTotals {
 
 /** Transactions the batch upload sends: those the totals count. */
 export function uploadable(s: TerminalState): Txn[] {
-  return [...s.txns.values()].filter((t) => (t.kind === 'sale' || t.kind === 'refund') && statusOf(s, t) === 'approved').sort((a, b) => a.stan - b.stan);
+  return [...s.txns.values()].filter((t) => (countsAsSale(t.kind) || t.kind === 'refund') && statusOf(s, t) === 'approved').sort((a, b) => a.stan - b.stan);
 }
 
 /** Approved transactions whose merchant copy never printed (boot offers a reprint). */

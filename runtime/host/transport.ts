@@ -124,7 +124,7 @@ function cancelled(requestSent: boolean): PosError {
 
 export class HostTransport {
   private readonly connectTimeoutMs: number;
-  private readonly responseTimeoutMs: number;
+  private responseTimeoutMs: number;
   private readonly socketFactory: SocketFactory;
   private readonly clock: TimerClock;
   private connection: Connection | undefined;
@@ -161,6 +161,12 @@ export class HostTransport {
       this.busy = false;
       if (!this.config.keepAlive) this.close();
     }
+  }
+
+  /** The host's response timeout from its parameters (DF12, 10..120 s); checked like the configured one. */
+  setResponseTimeoutMs(ms: number): void {
+    invariant(Number.isInteger(ms) && ms > 0 && ms <= TIMEOUT_MS_MAX, 'transport timeout out of range', { ms, max: TIMEOUT_MS_MAX });
+    this.responseTimeoutMs = ms;
   }
 
   /** Drops the kept-alive connection, if any. */

@@ -37,10 +37,15 @@ import {
 import { ResponseCodeText, explainResponseCode } from '../host/response-codes';
 import { bytesField, textField } from '../host/packager';
 import { DeviceKeyProvider, RandomBytes, seal, unseal } from '../device-key';
-import { RecordInput, ReversalPendingPayload, TxnBeginPayload, TxnKind, rec } from '../records';
+import { HostParamsPayload, RecordInput, ReversalPendingPayload, TxnBeginPayload, TxnKind, rec } from '../records';
+import {
+  ParamDownloadResult, PreAuthRef, TerminalStatus, buildCompletion, buildCompletionVoid, buildEcho, buildParamDownload, buildPreAuth,
+  buildPreAuthVoid, buildStatusUpload, completionFenMax, parseParamDownloadResponse,
+} from '../host/messages-v2';
+import { FEATURE_UNKNOWN_CODES, RequestType } from '../host/fields';
 import { Store } from '../store';
 import { Session, requirePermission } from '../operators';
-import { Txn, TxnStatus, nextStanAfter, pendingCopies, statusOf, unprintedReceipts, signaturesToUpload } from '../terminal-state';
+import { PreAuthHold, Txn, TxnStatus, nextStanAfter, pendingCopies, statusOf, unprintedReceipts, signaturesToUpload } from '../terminal-state';
 import { MonoImage } from '../../hal/printer';
 import { CardInput } from './card';
 import { CardRequest, EmvTxnType, UNPREDICTABLE_NUMBER_BYTES, sanitizeField55 } from './emv';
@@ -81,6 +86,8 @@ export interface TerminalConfig {
 /** The part of HostTransport the engine uses (tests wrap it to count or kill). */
 export interface HostExchange {
   exchange(request: Buffer, signal?: AbortSignal): Promise<Buffer>;
+  /** The host's response timeout (parameter download DF12); absent: the exchange keeps its own. */
+  setResponseTimeoutMs?(ms: number): void;
 }
 
 export interface EngineDeps {
@@ -128,6 +135,17 @@ export type FlowResult =
   | { readonly outcome: 'failed'; readonly error: PosError; readonly reversalPending: boolean; readonly stan?: number };
 
 export interface SaleInput { readonly amountFen: number; readonly card: CardInput; readonly pin?: Buffer; readonly session: Session }
+
+/**
+ * The pre-authorization a void or completion names: a hold of this journal by its trace number,
+ * or one keyed by the operator (authorization code, date MMDD, amount, and the card read or keyed).
+ */
+export type PreAuthTarget =
+  | { readonly stan: number }
+  | { readonly keyed: { readonly authCode: string; readonly dateMmdd: string; readonly amountFen: number; readonly card: CardInput } };
+
+/** Features a host may not offer (docs/PROTOCOL.md V2: answered 12 or 40, hidden until the next sign-on). */
+export type HostFeature = 'preAuth' | 'qr' | 'params' | 'echo' | 'status';
 export interface RefundInput {
   readonly amountFen: number; readonly card: CardInput; readonly session: Session;
   readonly origRrn: string; readonly origDateMmdd: string; readonly origBatch?: number; readonly origStan?: number;
@@ -153,6 +171,8 @@ export class TerminalEngine {
   private readonly reasonDecided = new Set<number>();
   /** The last operator session that signed on (pending work and re-sign-on reuse it). */
   lastSession: Session | undefined;
+  /** Features the host answered "unknown" (12/40) since the last sign-on: hidden until the next. */
+  private readonly hostLacks = new Set<HostFeature>();
 
   /** The terminal's clock: the injected one corrected by the host's time (sign-on). */
   private readonly clock: AdjustableClock;
@@ -170,7 +190,33 @@ export class TerminalEngine {
 
   get state(): Store['state'] { return this.store.state; }
   get signedOn(): boolean { return this.state.signedOn && this.keys !== undefined && !this.needsSignOn; }
-  get amountFenMax(): number { return Math.min(this.config.amountFenMax ?? AMOUNT_FEN_MAX_DEFAULT, AMOUNT_FEN_MAX); }
+  /** The host's parameters win over the board's configuration: the acquirer sets the merchant's limits. */
+  get amountFenMax(): number { return Math.min(this.params.amountFenMax ?? this.config.amountFenMax ?? AMOUNT_FEN_MAX_DEFAULT, AMOUNT_FEN_MAX); }
+  /** The acquirer's parameters in force ({} before any download). */
+  get params(): HostParamsPayload { return this.state.hostParams ?? {}; }
+  /** The merchant name to print and show: the host's (parameter download), else the configured one. */
+  get merchantName(): string | undefined { return this.params.merchantName ?? this.config.merchantName; }
+  private get reversalTries(): number { return this.params.reversalTries ?? this.config.reversalTriesMax ?? REVERSAL_TRIES_MAX; }
+
+  /**
+   * Whether a V2 feature may be offered now: the host has not answered it "unknown" since the last
+   * sign-on and, for pre-authorization and QR, the parameters do not switch it off (a host that
+   * never sent the switch leaves it on: the profile's default is the host's silence).
+   */
+  featureAvailable(f: HostFeature): boolean {
+    if (this.hostLacks.has(f)) return false;
+    if (f === 'preAuth') return this.params.preAuthAllowed !== false;
+    if (f === 'qr') return this.params.qrAllowed !== false;
+    return true;
+  }
+
+  /** A host answer that means "this message is unknown here" (profile: 12 or 40) hides the feature. */
+  private noteUnknown(f: HostFeature, type: RequestType, responseCode: string): boolean {
+    if (!FEATURE_UNKNOWN_CODES.includes(responseCode)) return false;
+    this.hostLacks.add(f);
+    this.log.warn({ feature: f, type, code: responseCode }, 'the host does not offer this: hidden until the next sign-on');
+    return true;
+  }
   get confirmAboveFen(): number { return this.config.confirmAboveFen ?? CONFIRM_ABOVE_FEN_DEFAULT; }
   /** The terminal's time zone in minutes east of UTC. */
   get tzOffsetMinutes(): number { return this.config.tzOffsetMinutes ?? TZ_OFFSET_MINUTES_DEFAULT; }
@@ -276,6 +322,8 @@ export class TerminalEngine {
     this.keys = keys;
     this.needsSignOn = false;
     this.lastSession = session;
+    this.hostLacks.clear();
+    this.applyTimeout();
     this.log.info({ stan, operator: session.operator }, 'signed on');
   }
 
@@ -553,7 +601,7 @@ export class TerminalEngine {
     if (!pr) return 'none';
     // A 98 this run did not decide was left by a power cut during the sale: reason 06.
     const reason = reasonOverride ?? (pr.reason === '98' && !pr.decided && !this.reasonDecided.has(pr.stan) ? '06' : pr.reason);
-    const triesMax = this.config.reversalTriesMax ?? REVERSAL_TRIES_MAX;
+    const triesMax = this.reversalTries;
     for (let tries = 1; tries <= triesMax; tries++) {
       if (this.keys === undefined || (this.needsSignOn && tries > 1)) {
         if (!this.lastSession) return 'pending';
@@ -580,6 +628,183 @@ export class TerminalEngine {
       }
     }
     return 'pending';
+  }
+
+  // ------------------------------------------------------------ network management (V2, no MAC)
+
+  private applyTimeout(): void {
+    const s = this.params.responseTimeoutS;
+    if (s !== undefined) this.deps.host.setResponseTimeoutMs?.(s * 1000);
+  }
+
+  /**
+   * Parameter download (0800, 60.3 = 360): applied all-or-nothing, journaled as one settings
+   * record. A 62 with a known tag out of range throws HOST_PARAMS and changes nothing; a host that
+   * does not know the message hides it until the next sign-on.
+   */
+  async downloadParameters(): Promise<{ readonly outcome: 'applied'; readonly params: HostParamsPayload } | { readonly outcome: 'declined' | 'unsupported'; readonly responseCode: string }> {
+    const stan = await this.reserveStan();
+    const req = buildParamDownload(this.config.profile, { ids: this.config.ids, stan, batch: this.state.batch });
+    const res: ParamDownloadResult = parseParamDownloadResponse(this.config.profile, req, await this.send(req, stan));
+    if (!res.approved || res.params === undefined) {
+      return { outcome: this.noteUnknown('params', req.type, res.responseCode) ? 'unsupported' : 'declined', responseCode: res.responseCode };
+    }
+    // The host sends what it sets; what it does not send keeps its value (a set replaced as a whole record).
+    const params: HostParamsPayload = { ...this.params, ...res.params };
+    await this.store.commit([rec.hostParams(params)], { reserve: true });
+    this.applyTimeout();
+    this.log.info({ params: { ...params, merchantName: params.merchantName !== undefined } }, 'host parameters applied');
+    return { outcome: 'applied', params };
+  }
+
+  /** Echo test (0820, 60.3 = 301): is the host there and answering? Resolves with its code and the round trip. */
+  async echo(): Promise<{ readonly responseCode: string; readonly roundTripMs: number }> {
+    const stan = await this.reserveStan();
+    const req = buildEcho(this.config.profile, { ids: this.config.ids, stan, batch: this.state.batch });
+    const startedMs = this.deps.clock();
+    const res = parseAckResponse(this.config.profile, req, await this.send(req, stan));
+    this.noteUnknown('echo', req.type, res.responseCode);
+    return { responseCode: res.responseCode, roundTripMs: Math.max(0, this.deps.clock() - startedMs) };
+  }
+
+  /** Status upload (0820, 60.3 = 362): after settlement and on request. */
+  async uploadStatus(status: TerminalStatus): Promise<{ readonly responseCode: string }> {
+    if (!this.featureAvailable('status')) throw new PosError('HOST_FEATURE_OFF', 'the host does not take status uploads');
+    const stan = await this.reserveStan();
+    const req = buildStatusUpload(this.config.profile, { ids: this.config.ids, stan, batch: this.state.batch, status });
+    const res = parseAckResponse(this.config.profile, req, await this.send(req, stan));
+    this.noteUnknown('status', req.type, res.responseCode);
+    return { responseCode: res.responseCode };
+  }
+
+  // ------------------------------------------------------------ pre-authorization family (V2)
+
+  private checkPreAuthAvailable(): void {
+    if (!this.featureAvailable('preAuth')) throw new PosError('HOST_FEATURE_OFF', 'pre-authorization is not offered by the host');
+  }
+
+  /** A pre-authorization: a sale's message and durability, 0100 / 030000; not in the totals. */
+  async preAuth(input: SaleInput): Promise<FlowResult> {
+    try {
+      this.checkPreAuthAvailable();
+      this.checkCanTransact(input.session, 'sale');
+      this.checkAmount(input.amountFen);
+      await this.readyForFinancial(input.session);
+    } catch (e) {
+      input.pin?.fill(0);
+      throw e;
+    }
+    const c = input.card;
+    const { stans, record } = this.stans(1);
+    const stan = stans[0];
+    let pinBlock: Buffer | undefined;
+    let field55: Buffer | undefined;
+    try {
+      field55 = c.field55 !== undefined && /^0[57]/.test(c.entryMode) ? sanitizeField55(c.field55) : undefined;
+      if (input.pin) {
+        invariant(this.keys !== undefined, 'PIN block needs the PIK');
+        pinBlock = pinBlockFormat0(c.pan, input.pin, this.keys.pik);
+      }
+    } finally {
+      input.pin?.fill(0);
+    }
+    const req = buildPreAuth(this.config.profile, {
+      ids: this.config.ids, stan, batch: this.state.batch, pan: c.pan, amountFen: input.amountFen, expiry: c.expiry,
+      entryMode: c.entryMode, cardSeq: c.cardSeq, track2: c.track2, track3: c.track3, pinBlock, field55: field55 && field55.length > 0 ? field55 : undefined,
+    });
+    const res = await this.financial(req, record, { kind: 'preAuth', stan, amountFen: input.amountFen, pan: c.pan, expiry: c.expiry, entryMode: c.entryMode, cardSeq: c.cardSeq, operator: input.session.operator });
+    if (res.outcome === 'declined' && res.txn.responseCode !== undefined) this.noteUnknown('preAuth', 'preAuth', res.txn.responseCode);
+    return res;
+  }
+
+  /** A hold of this journal that may still be completed or voided. */
+  openPreAuth(stan: number): PreAuthHold {
+    const hold = this.state.preAuths.get(stan);
+    if (!hold) throw new PosError('OPR_NOT_FOUND', `no pre-authorization with trace ${stan} in this terminal`, { stan });
+    if (hold.state !== 'open') throw new PosError('OPR_NOT_VOIDABLE', `pre-authorization ${stan} is ${hold.state}`, { stan });
+    return hold;
+  }
+
+  /** What a void or completion needs of its pre-authorization: from the journal (trace) or keyed. */
+  private preAuthOriginal(target: PreAuthTarget): { ref: PreAuthRef; pan: string; expiry?: string; entryMode: EntryMode; amountFen: number; origStan?: number; card?: CardInput } {
+    if ('stan' in target) {
+      const hold = this.openPreAuth(target.stan);
+      // Field 61 always carries the hold's real batch, STAN and host date (profile, Clarifications).
+      const ref = { batch: hold.batch, stan: hold.stan, dateMmdd: hold.hostDate ?? hostMmdd(hold.beganAtMs), authCode: hold.authCode };
+      // Not read again: keyed from the journal (entry mode 012), like a void.
+      return { ref, pan: this.panOf(hold.panEnc), expiry: hold.expiry, entryMode: '012', amountFen: hold.amountFen, origStan: hold.stan };
+    }
+    const k = target.keyed;
+    if (!/^[0-9A-Za-z ]{6}$/.test(k.authCode) || !/^\d{4}$/.test(k.dateMmdd)) throw new PosError('OPR_INPUT', 'authorization code is 6 characters and the date MMDD');
+    this.checkAmount(k.amountFen);
+    // Batch and STAN 000000: a hold this terminal does not hold (profile, Clarifications).
+    return { ref: { batch: 0, stan: 0, dateMmdd: k.dateMmdd, authCode: k.authCode.toUpperCase() }, pan: k.card.pan, expiry: k.card.expiry, entryMode: k.card.entryMode, amountFen: k.amountFen, card: k.card };
+  }
+
+  /** Pre-authorization void (supervisor, as a void): releases the hold. */
+  async preAuthVoid(target: PreAuthTarget, session: Session): Promise<FlowResult> {
+    this.checkPreAuthAvailable();
+    this.checkCanTransact(session, 'void');
+    const o = this.preAuthOriginal(target);
+    await this.readyForFinancial(session);
+    const { stans, record } = this.stans(1);
+    const stan = stans[0];
+    const card = o.card !== undefined
+      ? { pan: o.pan, entryMode: o.entryMode, expiry: o.expiry, cardSeq: o.card.cardSeq, track2: o.card.track2, track3: o.card.track3 }
+      : { pan: o.pan, entryMode: o.entryMode };
+    const req = buildPreAuthVoid(this.config.profile, { ids: this.config.ids, stan, batch: this.state.batch, amountFen: o.amountFen, card, original: o.ref });
+    return this.financial(req, record, {
+      kind: 'preAuthVoid', stan, amountFen: o.amountFen, pan: o.pan, expiry: o.expiry, entryMode: o.entryMode, operator: session.operator,
+      origStan: o.origStan, origBatch: o.ref.batch || undefined, origAuthCode: o.ref.authCode, origDate: o.ref.dateMmdd,
+    });
+  }
+
+  /**
+   * Completion (0200, 60.1 = 20): captures up to 115% of the hold (the terminal refuses more);
+   * counts as a sale. The host's answer carries its own new authorization code.
+   */
+  async completion(target: PreAuthTarget, amountFen: number, session: Session): Promise<FlowResult> {
+    this.checkPreAuthAvailable();
+    this.checkCanTransact(session, 'sale');
+    this.checkAmount(amountFen);
+    const o = this.preAuthOriginal(target);
+    const max = completionFenMax(o.amountFen);
+    if (amountFen > max) {
+      throw new PosError('OPR_AMOUNT', `a completion may be at most 115% of the pre-authorized amount (${(max / 100).toFixed(2)} yuan)`, { amountFen, amountFenMax: max });
+    }
+    if (o.expiry === undefined) throw new PosError('OPR_EXPIRY', 'the card expiry is needed for a completion');
+    await this.readyForFinancial(session);
+    const { stans, record } = this.stans(1);
+    const stan = stans[0];
+    const req = buildCompletion(this.config.profile, { ids: this.config.ids, stan, batch: this.state.batch, amountFen, pan: o.pan, entryMode: o.entryMode, expiry: o.expiry, original: o.ref });
+    return this.financial(req, record, {
+      kind: 'completion', stan, amountFen, pan: o.pan, expiry: o.expiry, entryMode: o.entryMode, operator: session.operator,
+      origStan: o.origStan, origBatch: o.ref.batch || undefined, origAuthCode: o.ref.authCode, origDate: o.ref.dateMmdd,
+    });
+  }
+
+  /** Completion void (supervisor): 37/38/61 of the completion; the hold it captured is open again. */
+  async completionVoid(origStan: number, session: Session): Promise<FlowResult> {
+    this.checkPreAuthAvailable();
+    this.checkCanTransact(session, 'void');
+    const comp = this.state.txns.get(origStan);
+    if (!comp || comp.kind !== 'completion') throw new PosError('OPR_NOT_FOUND', `no completion with trace ${origStan} in this batch`, { stan: origStan });
+    if (statusOf(this.state, comp) !== 'approved') throw new PosError('OPR_NOT_VOIDABLE', `completion ${origStan} is ${statusOf(this.state, comp)}`, { stan: origStan });
+    await this.readyForFinancial(session);
+    const { stans, record } = this.stans(1);
+    const stan = stans[0];
+    const pan = this.panOf(comp.panEnc);
+    const original = { batch: comp.batch, stan: comp.stan, dateMmdd: comp.hostDate ?? hostMmdd(comp.beganAtMs), rrn: comp.rrn as string, authCode: comp.authCode ?? '' };
+    const req = buildCompletionVoid(this.config.profile, { ids: this.config.ids, stan, batch: this.state.batch, amountFen: comp.amountFen, pan, entryMode: '012', original });
+    return this.financial(req, record, {
+      kind: 'completionVoid', stan, amountFen: comp.amountFen, pan, expiry: comp.expiry, entryMode: '012', operator: session.operator,
+      origStan: comp.stan, origBatch: comp.batch, origRrn: comp.rrn, origAuthCode: comp.authCode, origDate: comp.hostDate,
+    });
+  }
+
+  /** Holds of this journal still open (newest first), for the completion and void screens. */
+  openPreAuths(): PreAuthHold[] {
+    return [...this.state.preAuths.values()].filter((h) => h.state === 'open').reverse();
   }
 
   // ------------------------------------------------------------ balance
