@@ -220,6 +220,7 @@ export class InputController {
     if (this.menu) return this.menuKey(key, p);
     if (key === 'FUNC' && /^(sale|refund)\.card$/.test(p) && keyedOffered(v)) return this.startKeyed('pan', '');
     if (p === 'sale.signature' && this.deps.signatureKey?.(key)) return;
+    if (p === 'hostUnreachable' && key === '1') { this.deps.send({ type: 'ECHO' }); return; }
     if (key === 'CANCEL') return this.cancel();
     if (key === 'UP' || key === 'DOWN') {
       const n = Math.max(1, this.deps.screenPages());

@@ -180,7 +180,9 @@ const settlementConfirm: Builder = (v) => {
 const hostUnreachable: Builder = (v) => {
   const code = v.data.error?.code;
   const reason = code === 'E-NET-05' ? 'refused' : code === 'E-NET-06' || code === 'E-HOST-01' ? 'timeout' : 'no-answer';
-  return { name: 'hostUnreachable', data: { attempt: 1, attemptMax: 1, reason }, ...(code ? { notice: code } : {}) };
+  const echo = v.data.echo;
+  const echoData = echo === undefined ? {} : 'errorCode' in echo ? { echo: { ok: false, code: echo.errorCode } } : { echo: { ok: echo.responseCode === '00', code: echo.responseCode, roundTripMs: echo.roundTripMs } };
+  return { name: 'hostUnreachable', data: { attempt: 1, attemptMax: 1, reason, ...echoData }, ...(code ? { notice: code } : {}) };
 };
 
 /** The menu's reason is why recovery opened (kept by the machine), never the login's last wrong password. */
@@ -211,6 +213,7 @@ export const STATE_SCREENS: Readonly<Record<string, Builder>> = {
   authenticating: login,
   signOn: () => ({ name: 'signOn', data: { attempt: 1, attemptMax: 1 } }),
   hostUnreachable,
+  echoTest: (v) => ({ name: 'hostUnreachable', data: { attempt: 1, attemptMax: 1, reason: 'no-answer', echo: { running: true } } }),
   idle,
   lowBattery: lowBattery(false),
   shutdown: lowBattery(true),

@@ -22,7 +22,7 @@
  *   KEYED {pan,expiry} (where keyed entry is allowed)  PIN {pin: Buffer of ASCII digits}  PIN_BYPASS
  *   SUPERVISOR {operator,password}  TRACE {stan}  REFUND_DETAILS {rrn,dateMmdd,amountFen}
  *   REPRINT_LAST  REPRINT_STAN {stan}  REPRINT_REPORT  SIGNATURE {image: MonoImage}
- *   PAPER_LOADED  BATTERY {level: 'ok'|'low'|'critical'}  EXPORT
+ *   PAPER_LOADED  BATTERY {level: 'ok'|'low'|'critical'}  EXPORT  ECHO (sign-on failure: echo test)
  *   PASSWORD (idle: change my password) -> CHANGE_PASSWORD {oldPassword,newPassword,repeated}
  *   OPERATORS (idle: an administrator's operator management) -> RESET_PASSWORD {operator,newPassword,repeated} | UNLOCK {operator}
  *
@@ -134,7 +134,12 @@ export interface MachineContext {
   keyedAllowed: boolean;
   /** Why recovery opened, kept apart from `error` so a wrong password in its login cannot replace it. */
   recoveryReason?: RecoveryReason;
+  /** The last echo test from the sign-on failure screen: is it the network or the host? */
+  echo?: EchoView;
 }
+
+/** An echo test's outcome as a screen shows it: the host's code and round trip, or the error that stopped it. */
+export type EchoView = { readonly responseCode: string; readonly roundTripMs: number } | { readonly errorCode: string };
 
 /** The reset button held through boot, or the error that sent the terminal to recovery. */
 export type RecoveryReason = { readonly resetHeld: true } | { readonly code: string };
@@ -142,7 +147,7 @@ export type RecoveryReason = { readonly resetHeld: true } | { readonly code: str
 export type MachineEvent =
   | { type: 'LOGIN'; operator: string; password: string }
   | { type: 'SUPERVISOR'; operator: string; password: string }
-  | { type: 'LOGOUT' | 'SALE' | 'VOID' | 'REFUND' | 'BALANCE' | 'REPRINT' | 'SETTLE' | 'SIGN_OFF' | 'OK' | 'CANCEL' | 'YES' | 'NO' | 'RETRY' | 'CONTINUE' | 'SKIP' | 'PIN_BYPASS' | 'REPRINT_LAST' | 'REPRINT_REPORT' | 'PAPER_LOADED' | 'EXPORT' | 'PASSWORD' | 'OPERATORS' }
+  | { type: 'LOGOUT' | 'SALE' | 'VOID' | 'REFUND' | 'BALANCE' | 'REPRINT' | 'SETTLE' | 'SIGN_OFF' | 'OK' | 'CANCEL' | 'YES' | 'NO' | 'RETRY' | 'CONTINUE' | 'SKIP' | 'PIN_BYPASS' | 'REPRINT_LAST' | 'REPRINT_REPORT' | 'PAPER_LOADED' | 'EXPORT' | 'PASSWORD' | 'OPERATORS' | 'ECHO' }
   | { type: 'CHANGE_PASSWORD'; oldPassword: string; newPassword: string; repeated: string }
   | { type: 'RESET_PASSWORD'; operator: string; newPassword: string; repeated: string }
   | { type: 'UNLOCK'; operator: string }
@@ -230,7 +235,8 @@ export function createTerminalMachine(deps: MachineDeps) {
       unlockOperator: fromPromise<void, { c: MachineContext; operator: string }>(({ input }) =>
         need(input.c.terminal, 'terminal').operators.unlock(input.operator, need(input.c.authorizer ?? input.c.session, 'session'))),
       recoveryLogin: fromPromise<Session, { operator: string; password: string }>(({ input }) => deps.recoveryLogin(input.operator, input.password)),
-      signOn: fromPromise<void, MachineContext>(({ input }) => engineOf(input).signOn(need(input.session, 'session'))),
+      signOn: fromPromise<void, MachineContext>(({ input }) => engineOf(input).signOnWithParameters(need(input.session, 'session'))),
+      echo: fromPromise<EchoView, MachineContext>(({ input }) => engineOf(input).echo()),
       signOff: fromPromise<void, MachineContext>(({ input }) => engineOf(input).signOff(need(input.session, 'session'))),
       readCard: fromPromise<CardInput, { c: MachineContext; txnType: EmvTxnType }>(({ input }) => {
         const amountFen = input.txnType === 'sale' ? input.c.amountFen : input.txnType === 'refund' ? need(input.c.refund, 'refund details').amountFen : 0;
@@ -405,7 +411,20 @@ export function createTerminalMachine(deps: MachineDeps) {
         },
       },
       hostUnreachable: {
-        on: { RETRY: 'signOn', CANCEL: 'login' },
+        on: { RETRY: { target: 'signOn', actions: assign({ echo: undefined }) }, CANCEL: { target: 'login', actions: assign({ echo: undefined }) }, ECHO: 'echoTest' },
+      },
+      // "Is it the network or the host?" (FIELD-FAULTS seed 004): an echo test (no keys needed), its
+      // outcome shown on the sign-on failure screen.
+      echoTest: {
+        invoke: {
+          src: 'echo',
+          input: ({ context }) => context,
+          onDone: { target: 'hostUnreachable', actions: assign({ echo: ({ event }) => event.output }) },
+          onError: [
+            { guard: 'storageError', target: 'storageFailure', actions: 'setError' },
+            { target: 'hostUnreachable', actions: assign({ echo: ({ event }) => ({ errorCode: isPosError(event.error) ? event.error.code : 'E-SYS-99' }) }) },
+          ],
+        },
       },
       idle: {
         entry: 'resetFlow',
@@ -893,6 +912,8 @@ export interface MachineView {
     readonly operatorChange?: { readonly action: 'changed' | 'reset' | 'unlocked'; readonly operator: string };
     /** Why recovery opened (recovery states only). */
     readonly recoveryReason?: RecoveryReason;
+    /** The last echo test (sign-on failure screen). */
+    readonly echo?: EchoView;
   };
 }
 
@@ -923,7 +944,7 @@ export function viewOf(snap: TerminalSnapshot): MachineView {
       reversalPending: engine?.state.pendingReversal !== undefined, batch: engine?.state.batch,
       voidTarget: c.voidStan !== undefined && c.flow === 'void' ? engine?.txn(c.voidStan) : undefined,
       settlementTotals: engine && snap.matches({ settlement: 'confirm' }) ? engine.state.settlement?.totals ?? batchTotals(engine.state) : undefined,
-      keyedAllowed: c.keyedAllowed, operatorChange: c.operatorChange, recoveryReason: c.recoveryReason,
+      keyedAllowed: c.keyedAllowed, operatorChange: c.operatorChange, recoveryReason: c.recoveryReason, echo: c.echo,
     },
   };
 }

@@ -44,7 +44,7 @@
  *   lowBattery       { percent, charging, critical }
  *   paperOut         { copy? }
  *   storageFailure   { code, selected }                        export / diagnostics offered
- *   hostUnreachable  { attempt, attemptMax, reason: 'refused'|'timeout'|'no-answer' }
+ *   hostUnreachable  { attempt, attemptMax, reason: 'refused'|'timeout'|'no-answer', echo?: { running } | { ok, code, roundTripMs? } }
  *   diagnostics      { results: { check, state: 'ok'|'fail'|'running'|'pending', code? }[], selected }
  *   settings         { selected }
  *   language         { selected, current }
@@ -106,7 +106,11 @@ export interface ScreenData {
   lowBattery: { percent: number; charging: boolean; critical: boolean };
   paperOut: { copy?: 'merchant' | 'customer' | 'report' | 'duplicate' };
   storageFailure: { code: string; selected: number };
-  hostUnreachable: { attempt: number; attemptMax: number; reason: 'refused' | 'timeout' | 'no-answer' };
+  hostUnreachable: {
+    attempt: number; attemptMax: number; reason: 'refused' | 'timeout' | 'no-answer';
+    /** The echo test (key 1): running, or the host's answer (code 00 = the host is there) or the error that stopped it. */
+    echo?: { running: true } | { ok: boolean; code: string; roundTripMs?: number };
+  };
   diagnostics: { results: ReadonlyArray<{ check: DiagCheck; state: 'ok' | 'fail' | 'running' | 'pending'; code?: string }>; selected: number };
   settings: { selected: number };
   language: { selected: number; current: Locale };
@@ -482,9 +486,13 @@ function storageFailure(d: ScreenData['storageFailure']): Screen {
 
 function hostUnreachable(d: ScreenData['hostUnreachable']): Screen {
   const reason = d.reason === 'refused' ? [t('msg.refused')] : d.reason === 'timeout' ? [t('msg.timedOut')] : [];
+  const e = d.echo;
+  // The echo's answer tells the network (no answer: E-NET/E-HOST-01) from the host (it answers, but refuses the sign-on).
+  const echo = e === undefined ? [t('msg.echoHint')] : 'running' in e ? [t('msg.echoRunning')]
+    : e.ok ? [t('msg.echoOk', { ms: e.roundTripMs ?? 0 })] : [t('msg.echoFailed', { code: e.code })];
   return {
     id: 'hostUnreachable', title: t('title.hostUnreachable'),
-    lines: [t('msg.retrying', { n: d.attempt, max: d.attemptMax }), ...reason, t('msg.reversalKept')], footer: t('footer.cancel'),
+    lines: [t('msg.retrying', { n: d.attempt, max: d.attemptMax }), ...reason, t('msg.reversalKept'), ...echo], footer: t('footer.cancel'),
   };
 }
 

@@ -657,6 +657,23 @@ export class TerminalEngine {
     return { outcome: 'applied', params };
   }
 
+  /**
+   * Sign-on, then the parameter download the profile asks for at sign-on. A download that fails
+   * (no answer, out of range, unknown to the host) keeps the parameters in force and does not undo
+   * the sign-on: the terminal can trade with the set it has.
+   */
+  async signOnWithParameters(session: Session): Promise<void> {
+    await this.signOn(session);
+    if (!this.featureAvailable('params')) return;
+    await this.downloadParameters().then(
+      (r) => { if (r.outcome !== 'applied') this.log.warn({ code: r.responseCode, outcome: r.outcome }, 'parameter download not applied'); },
+      (e: unknown) => {
+        if (isPosError(e) && (e.kind === 'invariant' || e.kind.startsWith('storage') || e.kind.startsWith('journal'))) throw e;
+        this.log.warn({ err: String(e) }, 'parameter download failed: parameters in force kept');
+      },
+    );
+  }
+
   /** Echo test (0820, 60.3 = 301): is the host there and answering? Resolves with its code and the round trip. */
   async echo(): Promise<{ readonly responseCode: string; readonly roundTripMs: number }> {
     const stan = await this.reserveStan();

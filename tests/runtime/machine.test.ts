@@ -547,6 +547,26 @@ describe('runtime state machine', function () {
     await run.until('login');
   });
 
+  it('sign-on failure screen: the echo test tells a host that answers from a network that does not (E-NET-05), storage failing stops it', async () => {
+    const run = track(await boot());
+    await run.until('login');
+    run.r.sim.setFault({ kind: 'response-code', code: '03', type: 'signOn', count: Infinity });
+    run.send({ type: 'LOGIN', operator: '001', password: '1111' });
+    await run.until('hostUnreachable');
+    assert.equal(run.view().data.echo, undefined);
+    run.send({ type: 'ECHO' });
+    await waitFor(run.actor, (s) => statePath(s.value) === 'hostUnreachable' && s.context.echo !== undefined);
+    const answered = run.view().data.echo;
+    assert.ok(answered && 'responseCode' in answered && answered.responseCode === '00', `the host answers the echo: ${JSON.stringify(answered)}`);
+    await run.r.sim.close();
+    run.send({ type: 'ECHO' });
+    await waitFor(run.actor, (s) => statePath(s.value) === 'hostUnreachable' && s.context.echo !== undefined && 'errorCode' in s.context.echo);
+    assert.deepEqual(run.view().data.echo, { errorCode: 'E-NET-05' });
+    sinon.stub(run.r.terminal.store, 'commit').rejects(new PosError('STO_IO', 'EIO'));
+    run.send({ type: 'ECHO' });
+    await run.until('storageFailure');
+  });
+
   it('sign-on with storage failing goes to storage failure; export is offered and done', async () => {
     const run = track(await boot());
     await run.until('login');
