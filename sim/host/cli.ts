@@ -2,17 +2,21 @@
  * `pos host-sim`: runs the acquirer simulator on loopback until SIGINT/SIGTERM or `quit`.
  *
  *   pos host-sim [--port 8583] [--host 127.0.0.1] [--tid=T1,T2 --tmk=K1,K2 [--mid=M1,M2]]
- *                [--mode=one-shot|keep-alive] [--fault=SPEC[;SPEC...]]
+ *                [--mode=one-shot|keep-alive] [--fault=SPEC[;SPEC...]] [--qr-order-pays-at=N]
  *
  * --tid/--tmk/--mid take comma-separated lists (one entry per terminal); without them the test
  * identities of docs/PROTOCOL.md are served. Fault specs are described in faults.ts. While it runs,
- * lines on stdin control it: `fault SPEC`, `faults`, `clear`, `ledger [TID]`, `quit`.
+ * lines on stdin control it: `fault SPEC`, `faults`, `clear`, `ledger [TID]`, `quit`, and for
+ * version 2: `pay ORDER [UP|WX|AL|OT]` (the customer pays a waiting QR order), `orders [TID]` (the
+ * QR orders), `status TID` (the last status upload), `doubles` (double-charged offline advices).
+ * --qr-order-pays-at=N pays a terminal-presented QR order at its N-th query (default: only `pay`).
  */
 import * as readline from 'node:readline';
 import { Readable } from 'node:stream';
 import { Command, CommandContext, flagString } from '../../boot/cli';
 import { Logger, createLogger } from '../../common/log';
 import { AcquirerSimulator, SimTerminal, TEST_TERMINAL } from './simulator';
+import { WALLETS, Wallet } from '../../runtime/host/messages-v2';
 import { FaultSpecError, parseFaultSpec } from './faults';
 
 export const HOST_SIM_PORT_DEFAULT = 8583;
@@ -32,6 +36,8 @@ export interface HostSimSettings {
   readonly terminals: SimTerminal[];
   readonly connectionMode: 'one-shot' | 'keep-alive';
   readonly faults: string[];
+  /** A terminal-presented QR order is paid at this query (undefined: only the `pay` control line pays). */
+  readonly qrOrderPaysAt?: number;
 }
 
 export function parseHostSimFlags(ctx: CommandContext): HostSimSettings {
@@ -55,7 +61,10 @@ export function parseHostSimFlags(ctx: CommandContext): HostSimSettings {
   if (mode !== 'one-shot' && mode !== 'keep-alive') throw new FaultSpecError('--mode must be one-shot or keep-alive');
   const faults = (flag(ctx, 'fault', positional) ?? '').split(';').filter((s) => s.trim() !== '');
   faults.forEach(parseFaultSpec); // reject a bad spec before listening
-  return { port, host, terminals, connectionMode: mode, faults };
+  const paysAtText = flag(ctx, 'qr-order-pays-at', positional);
+  const qrOrderPaysAt = paysAtText === undefined ? undefined : Number(paysAtText);
+  if (qrOrderPaysAt !== undefined && !(Number.isInteger(qrOrderPaysAt) && qrOrderPaysAt >= 1)) throw new FaultSpecError('--qr-order-pays-at must be a positive integer');
+  return { port, host, terminals, connectionMode: mode, faults, ...(qrOrderPaysAt !== undefined ? { qrOrderPaysAt } : {}) };
 }
 
 /** Applies one stdin control line; returns false on `quit`. */
@@ -68,7 +77,15 @@ export function controlLine(sim: AcquirerSimulator, line: string, out: (l: strin
     else if (word === 'clear') sim.clearFaults();
     else if (word === 'faults') out(JSON.stringify(sim.activeFaults()));
     else if (word === 'ledger') for (const e of sim.ledger.entries({ tid: rest[0] })) out(JSON.stringify(e));
-    else out(`unknown control "${word}": fault SPEC | faults | clear | ledger [TID] | quit`);
+    else if (word === 'pay') {
+      const wallet = rest[1]?.toUpperCase();
+      if (wallet !== undefined && !(WALLETS as readonly string[]).includes(wallet)) throw new Error(`wallet must be one of ${WALLETS.join(', ')}`);
+      const o = sim.payOrder(rest[0] ?? '', wallet as Wallet | undefined);
+      out(`paid ${o.orderNo} (${o.wallet})`);
+    } else if (word === 'orders') for (const o of sim.ledger.qrOrders({ tid: rest[0] })) out(JSON.stringify(o));
+    else if (word === 'status') out(JSON.stringify(sim.lastStatus(rest[0] ?? '') ?? null));
+    else if (word === 'doubles') out(JSON.stringify(sim.doubleAdvices()));
+    else out(`unknown control "${word}": fault SPEC | faults | clear | ledger [TID] | pay ORDER [WALLET] | orders [TID] | status TID | doubles | quit`);
     if (word === 'fault' || word === 'clear') out(`faults: ${JSON.stringify(sim.activeFaults())}`);
   } catch (e) {
     out(`error: ${(e as Error).message}`);
@@ -85,7 +102,10 @@ export async function runHostSim(ctx: CommandContext, input: Readable, signal?: 
     ctx.err(`pos host-sim: ${(e as Error).message}`);
     return 64;
   }
-  const sim = new AcquirerSimulator({ clock: Date.now, terminals: settings.terminals, connectionMode: settings.connectionMode, logger });
+  const sim = new AcquirerSimulator({
+    clock: Date.now, terminals: settings.terminals, connectionMode: settings.connectionMode, logger,
+    ...(settings.qrOrderPaysAt !== undefined ? { qr: { orderPaysAtQuery: settings.qrOrderPaysAt } } : {}),
+  });
   for (const f of settings.faults) sim.setFault(parseFaultSpec(f));
   const port = await sim.listen(settings.port, settings.host);
   ctx.out(`host-sim listening on ${settings.host}:${port} (terminals ${settings.terminals.map((t) => t.tid).join(', ')})`);
@@ -105,7 +125,7 @@ export const hostSimCommands: Command[] = [
   {
     name: 'host-sim',
     summary: 'run the acquirer host simulator on loopback',
-    usage: 'host-sim [--port N] [--host 127.0.0.1] [--tid=T --tmk=HEX] [--fault=SPEC]',
+    usage: 'host-sim [--port N] [--host 127.0.0.1] [--tid=T --tmk=HEX] [--fault=SPEC] [--qr-order-pays-at=N]',
     run: (ctx) => {
       const stop = new AbortController();
       const onSignal = (): void => stop.abort();

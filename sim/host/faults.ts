@@ -5,6 +5,12 @@
  * Command-line form (`pos host-sim --fault ...`, or a `fault ...` line on its stdin):
  *   kind[:arg][,count=N|always][,mti=0200][,type=sale]
  * e.g. `delay:3000`, `response-code:51,count=2,type=sale`, `close-mid-response`, `unbalanced-settlement`.
+ *
+ * Version 2 messages are matched by `type=` like any other (e.g. `response-code:94,type=offlineAdvice`).
+ * Two kinds exist for them only: `qr-wait-forever` (every QR sale and QR query is answered P1,
+ * waiting) and `param-out-of-range` (a parameter download is answered 00 with a 62 carrying DF12 = 5,
+ * outside its range, which the terminal must refuse whole). They use up their count only on those
+ * messages.
  */
 import { REQUEST_TYPES, RequestType } from '../../runtime/host/fields';
 
@@ -16,10 +22,13 @@ export type FaultKind =
   | 'response-code'
   | 'unbalanced-settlement'
   | 'duplicate'
-  | 'garbage';
+  | 'garbage'
+  | 'qr-wait-forever'
+  | 'param-out-of-range';
 
 export const FAULT_KINDS: readonly FaultKind[] = [
   'delay', 'close-before-response', 'close-mid-response', 'bad-mac', 'response-code', 'unbalanced-settlement', 'duplicate', 'garbage',
+  'qr-wait-forever', 'param-out-of-range',
 ];
 
 export interface FaultSpec {
@@ -86,6 +95,8 @@ interface ActiveFault {
 function applicable(kind: FaultKind, type: RequestType | undefined, hasMac: boolean): boolean {
   if (kind === 'bad-mac') return hasMac;
   if (kind === 'unbalanced-settlement') return type === 'settlement';
+  if (kind === 'qr-wait-forever') return type === 'qrSale' || type === 'qrQuery';
+  if (kind === 'param-out-of-range') return type === 'paramDownload';
   return true;
 }
 

@@ -18,6 +18,50 @@
  * so a test can compare a reversal's 55 with its sale's, byte for byte.
  *
  * Logs carry masked PANs only (`panMasked`; the logger redacts any `pan` key anyway).
+ *
+ * Version 2 (docs/PROTOCOL.md section 14), everything but the CA key and AID downloads (answered
+ * 12, like a host that does not know them):
+ *
+ * - Echo (301) is answered 00. A status upload (362) is kept per TID (`lastStatus`); a 62 that
+ *   is not the status TLV is answered 30. A parameter download (360) is answered with
+ *   `encodeHostParameters` of the simulator's parameters (`parameters` option, `setParameters`,
+ *   default `SIM_PARAMETERS_DEFAULT`); the fault `param-out-of-range` answers 00 with a 62 whose
+ *   DF12 (response timeout) is 5, outside 10..120, built by hand.
+ * - Pre-authorization (0100, 60.1 = 10) records a hold (ledger type `preAuth`). Its void (60.1 =
+ *   11) and its completion (0200, 60.1 = 20) find it by 61 batch + STAN, or, when 61's batch and
+ *   STAN are 000000 (keyed by the operator), by 38 + the date of 61; the card (masked PAN), 38
+ *   and the date must match, else 25. A hold completed or voided already: 12. A completion above
+ *   115% of the hold (`completionFenMax`): 13; an approved completion carries the host's own new
+ *   38. A completion void (60.1 = 21) names the completion by 61, 37 and 38 and opens the hold
+ *   again. All four are reversed by a 0400 like a sale, undoing what they did to the hold.
+ * - Offline advice (0220, 60.1 = 30) is recorded as an approved sale (`offline: true`, 38 the
+ *   terminal's) under TID + batch + STAN; a resend of the same key is answered 94 and recorded
+ *   nothing; a 0400 naming it is answered 12. The same card (compared by a keyed hash held in
+ *   memory, never the PAN) and amount advised again under another STAN of the batch is recorded
+ *   (the terminal charged twice; the host only reports it) and listed in `doubleAdvices()`.
+ * - QR payments (field 59). A customer-presented code (qrSale, 22 = 032) is answered by the
+ *   simulator's own test rules, on the code's digits:
+ *     - ending in a code of `QR_DECLINE_SUFFIXES` (`...0051` → 51, `...0005` → 05): declined at
+ *       once, with the new order's A2;
+ *     - starting with `QR_CODE_WAITING_PREFIX` (`99`): P1 (waiting); the third digit N says the
+ *       order is paid at the N-th query (0: never, P1 for ever until `payOrder`);
+ *     - any other code: paid at once, 00 with A2 (new order number), A4 (the wallet,
+ *       `walletOfCode`: first two digits 10-15 WX, 25-30 AL, 62 UP, else OT) and A5 (a masked
+ *       payer).
+ *   A terminal-presented order (qrOrder, 22 = 033, A7 validity in s) is answered 00 with A2 and
+ *   A3 (at most 32 characters) and waits until `payOrder(orderNo, wallet?)` (or the `pay`
+ *   control line) pays it, or until the query `qr.orderPaysAtQuery` when that option is set. A
+ *   query (300000) finds the order by 59 A2, else by 61 batch + STAN (the date is not checked:
+ *   after a lost answer the terminal has only its own): 00 with A2 A4 A5 when paid, P1 while
+ *   waiting, the decline when declined, `QR_ORDER_EXPIRED_CODE` (Q2) once an order's validity has
+ *   passed unpaid, 25 when unknown. A void (60.1 = 23, 37 the QR sale's RRN) and a refund (0220,
+ *   60.1 = 25) are checked like the card void and refund: unknown order or another RRN 25; not
+ *   paid, voided already, another batch (void), another amount (void) or more than is left
+ *   (refund) 12. A P1 answer carries no 38; a decline carries A2 when an order number is known.
+ *   A 0400 naming a QR payment is answered 12: QR outcomes are resolved by query, never reversed.
+ *   Every answer about an order carries the order's one RRN in 37. The fault `qr-wait-forever`
+ *   answers every qrSale and qrQuery P1. The payment code is kept only masked to its last 4
+ *   digits, in the ledger and in logs alike.
  */
 import * as net from 'node:net';
 import { randomBytes as cryptoRandomBytes } from 'node:crypto';
@@ -26,9 +70,14 @@ import { CUP_PROFILE, HostProfile, MessageDef, RequestType, classifyRequest } fr
 import { FieldValue, IsoMessage, bytesField, macData, packFrame, swapTpdu, textField, unpackFrame } from '../../runtime/host/packager';
 import { WorkingKeys, ecbMac, verifyMac, wrapWorkingKeys } from '../../runtime/host/crypto';
 import { SettlementTotals, parseTotals, totalsDigits } from '../../runtime/host/messages';
-import { primitives } from '../../runtime/txn/emv';
-import { Ledger, LedgerEntry, TxnKey } from './ledger';
-import { FaultPlan, FaultSpec } from './faults';
+import {
+  HostParameters, QR_SHOW_CHARS_MAX, QR_WAITING, QrTags, TerminalStatus, Wallet, completionFenMax, encodeField59, encodeHostParameters,
+  parseField59, parseHostParameters, parseStatusTlv,
+} from '../../runtime/host/messages-v2';
+import { encodeTlv, primitives } from '../../runtime/txn/emv';
+import { createHmac } from 'node:crypto';
+import { Ledger, LedgerEntry, QR_TYPES, QrOrder, TxnKey } from './ledger';
+import { FaultKind, FaultPlan, FaultSpec } from './faults';
 import { hhmmssIn, mmddIn, TZ_OFFSET_MINUTES_DEFAULT } from '../../common/time';
 
 /** The host's zone for fields 12, 13 and 15: China, UTC+8 (the profile). */
@@ -66,6 +115,52 @@ export interface AcquirerSimulatorOptions {
   /** Answer to a balance inquiry. */
   readonly balanceFen?: number;
   readonly idleTimeoutMs?: number;
+  /** What a parameter download (60.3 = 360) answers; default `SIM_PARAMETERS_DEFAULT`. */
+  readonly parameters?: HostParameters;
+  /** QR payments (see the top of this file). */
+  readonly qr?: QrBehaviour;
+}
+
+export interface QrBehaviour {
+  /** A terminal-presented order (22 = 033) is paid at this query; default: only `payOrder` pays it. */
+  readonly orderPaysAtQuery?: number;
+}
+
+/** The simulator's acquirer parameters unless told otherwise (all within the profile's ranges). */
+export const SIM_PARAMETERS_DEFAULT: HostParameters = {
+  merchantName: '模拟商户', responseTimeoutS: 60, reversalTries: 3, amountFenMax: 5_000_000,
+  offlineAllowed: true, offlineFloorFen: 20_000, offlineCountMax: 10, qrAllowed: true, preAuthAllowed: true,
+};
+
+/** A status upload's 62 that is not the status TLV; a QR request whose 59 cannot be read: "format error". */
+export const CODE_FORMAT_ERROR = '30';
+/** A completion above 115% of its pre-authorization: "invalid amount". */
+export const CODE_INVALID_AMOUNT = '13';
+/**
+ * A terminal-presented QR order queried after its validity (A7) ran out unpaid. The profile names no
+ * code for it; Q2 ("order closed") is the simulator's choice: not 00/P1, so the terminal ends the
+ * wait with a decline it shows as "Declined (code Q2)".
+ */
+export const QR_ORDER_EXPIRED_CODE = 'Q2';
+/** Payment codes starting with this wait (P1); the next digit is the query that pays them (0: never). */
+export const QR_CODE_WAITING_PREFIX = '99';
+/** Payment codes ending with one of these are declined at once with the code given. */
+export const QR_DECLINE_SUFFIXES: Readonly<Record<string, string>> = { '0051': '51', '0005': '05' };
+/**
+ * Double-charged offline advices listed at once (`doubleAdvices()`; the count goes on beyond it).
+ * A test or a simulated day makes a handful; the list must not grow with a terminal in a loop.
+ */
+export const DOUBLE_ADVICES_MAX = 1_000;
+const ORDER_NO_PREFIX = 'SIMQR';
+const ORDER_SEQ_DIGITS = 12;
+const QR_CONTENT_PREFIX = 'https://qr.sim/';
+
+/** An offline advice that repeats an earlier one's card and amount under another STAN (`doubleAdvices()`). */
+export interface DoubleAdvice extends TxnKey {
+  /** STAN of the earlier advice with the same card and amount. */
+  readonly firstStan: number;
+  readonly amountFen: number;
+  readonly panMasked: string;
 }
 
 export const CONNECTIONS_MAX = 64;
@@ -140,8 +235,21 @@ export class AcquirerSimulator {
   private readonly timers = new Set<NodeJS.Timeout>();
   private rrnSeq = 1;
   private authSeq = 1;
+  private orderSeq = 1;
   private garbageSeed = 0x9e3779b9;
   private readonly history: HostRequestRecord[] = [];
+  private parameters: HostParameters;
+  /** Last status upload per TID: at most one per configured terminal. */
+  private readonly statuses = new Map<string, TerminalStatus>();
+  /**
+   * Card of each accepted offline advice, as a keyed hash (HMAC-SHA-256 under a key made at start
+   * and never shown): enough to see the same card twice, useless to recover the PAN. One per
+   * advice in the ledger, so bounded by LEDGER_ENTRIES_MAX.
+   */
+  private readonly adviceCards = new Map<string, string>();
+  private readonly cardTokenKey = cryptoRandomBytes(32);
+  private readonly doubles: DoubleAdvice[] = [];
+  private doubleCount = 0;
 
   constructor(private readonly options: AcquirerSimulatorOptions) {
     this.profile = options.profile ?? CUP_PROFILE;
@@ -149,7 +257,37 @@ export class AcquirerSimulator {
     this.clock = options.clock;
     this.randomBytes = options.randomBytes ?? cryptoRandomBytes;
     for (const t of options.terminals ?? [TEST_TERMINAL]) this.addTerminal(t);
+    this.parameters = checkedParameters(options.parameters ?? SIM_PARAMETERS_DEFAULT);
     this.server = net.createServer((s) => this.onConnection(s));
+  }
+
+  /** Parameters for the next downloads; refused (throws) when the terminal would refuse them. */
+  setParameters(p: HostParameters): void {
+    this.parameters = checkedParameters(p);
+  }
+
+  /** The last status a terminal uploaded (60.3 = 362), or undefined. */
+  lastStatus(tid: string): TerminalStatus | undefined {
+    const s = this.statuses.get(tid);
+    return s === undefined ? undefined : { ...s };
+  }
+
+  /** Offline advices that charged a card the same amount again under another STAN; `count` goes on past DOUBLE_ADVICES_MAX. */
+  doubleAdvices(): { readonly count: number; readonly list: readonly DoubleAdvice[] } {
+    return { count: this.doubleCount, list: [...this.doubles] };
+  }
+
+  /**
+   * The customer pays a waiting QR order (a terminal-presented code scanned, or a payment
+   * confirmed on the phone). Throws when there is no such order or it is not waiting.
+   */
+  payOrder(orderNo: string, wallet?: Wallet): QrOrder {
+    const order = this.ledger.qrOrder(orderNo);
+    if (order === undefined) throw new Error(`no QR order ${orderNo}`);
+    this.expireIfDue(order);
+    if (order.state !== 'waiting') throw new Error(`QR order ${orderNo} is ${order.state}, not waiting`);
+    this.payQr(order, wallet ?? order.wallet ?? 'UP');
+    return { ...order };
   }
 
   // ------------------------------------------------------------ control API
@@ -316,8 +454,7 @@ export class AcquirerSimulator {
     if (r.def.mac && !this.macOk(r)) return { code: 'A0' };
     const forced = faults.find((f) => f.kind === 'response-code')?.code ?? (faults.some((f) => f.kind === 'duplicate') ? '94' : undefined);
     if (forced !== undefined && forced !== '00') return { code: forced };
-    const unbalanced = faults.some((f) => f.kind === 'unbalanced-settlement');
-    return this.process(r.def.type, r, unbalanced);
+    return this.process(r.def.type, r, new Set(faults.map((f) => f.kind)));
   }
 
   private macOk(r: Incoming): boolean {
@@ -326,7 +463,7 @@ export class AcquirerSimulator {
     return keys !== undefined && mac !== undefined && r.macData !== undefined && verifyMac(keys.mak, r.macData, mac);
   }
 
-  private process(type: RequestType, r: Incoming, unbalanced: boolean): Answer {
+  private process(type: RequestType, r: Incoming, faults: ReadonlySet<FaultKind>): Answer {
     switch (type) {
       case 'signOn': return this.signOn(r);
       case 'signOff': (r.state as TerminalState).keys = undefined; return { code: '00' };
@@ -335,12 +472,25 @@ export class AcquirerSimulator {
       case 'refund': return this.refund(r);
       case 'balance': return { code: '00', fields: [[54, `1002156C${pad(this.options.balanceFen ?? 1_000_000, 12)}`]] };
       case 'reversal': return this.reversal(r);
-      case 'settlement': return this.settle(r, unbalanced);
+      case 'settlement': return this.settle(r, faults.has('unbalanced-settlement'));
       case 'batchUploadRecord': return this.batchUploadRecord(r);
       case 'batchUploadEnd': this.ledger.batch(r.tid, r.batch).uploadEndCount = Number(textField(r.m, 48)); return { code: '00' };
       case 'signatureUpload': this.ledger.batch(r.tid, r.batch).signatures++; return { code: '00' };
-      // Version 2 messages this simulator does not speak yet: what the profile says a host that
-      // does not know them answers.
+      case 'echo': return { code: '00' };
+      case 'statusUpload': return this.statusUpload(r);
+      case 'paramDownload': return this.paramDownload(faults.has('param-out-of-range'));
+      case 'preAuth': return this.preAuth(r);
+      case 'preAuthVoid': return this.preAuthVoid(r);
+      case 'completion': return this.completion(r);
+      case 'completionVoid': return this.completionVoid(r);
+      case 'offlineAdvice': return this.offlineAdvice(r);
+      case 'qrSale': return this.qrSale(r, faults.has('qr-wait-forever'));
+      case 'qrOrder': return this.qrOrder(r);
+      case 'qrQuery': return this.qrQuery(r, faults.has('qr-wait-forever'));
+      case 'qrVoid': return this.qrVoid(r);
+      case 'qrRefund': return this.qrRefund(r);
+      // Version 2 messages this simulator does not speak yet (CA key and AID downloads, the issuer
+      // script notice): what the profile says a host that does not know them answers.
       default: return { code: '12' };
     }
   }
@@ -362,7 +512,7 @@ export class AcquirerSimulator {
     return {
       tid: r.tid, batch: r.batch, stan: r.stan, type, amountFen: Number(textField(r.m, 4)), panMasked: maskPan(textField(r.m, 2) ?? ''),
       rrn: pad(this.rrnSeq++, RRN_DIGITS), authCode: pad(this.authSeq++, AUTH_DIGITS), hostDate: mmdd(now), hostTime: hhmmss(now),
-      status: 'approved', refundedFen: 0, original,
+      status: 'approved', refundedFen: 0, ...(original !== undefined ? { original: keyOf(original) } : {}),
     };
   }
 
@@ -406,7 +556,7 @@ export class AcquirerSimulator {
     if (sale === undefined || sale.type !== 'sale' || sale.status !== 'approved' || sale.rrn !== textField(r.m, 37)) return { code: '25' };
     if (sale.voidedBy !== undefined || sale.batch !== r.batch || sale.amountFen !== Number(textField(r.m, 4)) || sale.refundedFen > 0) return { code: '12' };
     const entry = this.newEntry(r, 'void', sale);
-    sale.voidedBy = entry;
+    sale.voidedBy = keyOf(entry);
     return this.approved(entry);
   }
 
@@ -421,17 +571,308 @@ export class AcquirerSimulator {
     return this.approved(this.newEntry(r, 'refund', sale));
   }
 
-  /** Unknown original: 25. Already reversed: 00 again (the terminal only needs it gone). */
+  /**
+   * Unknown original: 25. Already reversed: 00 again (the terminal only needs it gone). A QR
+   * payment (by its entry mode, its order or its ledger entry) and an offline advice: 12, the
+   * profile never reverses them. A pre-authorization already completed or voided: 12.
+   */
   private reversal(r: Incoming): Answer {
     const e = this.ledger.find(r.tid, r.batch, r.stan);
+    const qrMode = ['032', '033'].includes(textField(r.m, 22) ?? '');
+    if (qrMode || (e !== undefined && QR_TYPES.includes(e.type)) || this.ledger.qrOrderOf(r.tid, r.batch, r.stan) !== undefined) return { code: '12' };
     if (e === undefined) return { code: '25' };
+    if (e.offline === true) return { code: '12' };
     if (e.status === 'reversed') return { code: '00' };
     if (this.ledger.batch(r.tid, r.batch).closed || e.amountFen !== Number(textField(r.m, 4))) return { code: '12' };
-    e.status = 'reversed';
     const original = e.original && this.ledger.find(e.original.tid, e.original.batch, e.original.stan);
-    if (e.type === 'void' && original) original.voidedBy = undefined;
+    if (e.type === 'preAuth' && (e.completedBy !== undefined || e.voidedBy !== undefined)) return { code: '12' };
+    // Reversing a completion void captures the hold again: not when another completion took it since.
+    const hold = e.type === 'completionVoid' && original?.original ? this.ledger.find(original.original.tid, original.original.batch, original.original.stan) : undefined;
+    if (hold !== undefined && hold.completedBy !== undefined && !sameKey(hold.completedBy, original)) return { code: '12' };
+    e.status = 'reversed';
+    if ((e.type === 'void' || e.type === 'preAuthVoid' || e.type === 'completionVoid') && original && sameKey(original.voidedBy, e)) original.voidedBy = undefined;
     if (e.type === 'refund' && original) original.refundedFen -= e.amountFen;
+    if (e.type === 'completion' && original && sameKey(original.completedBy, e)) original.completedBy = undefined;
+    if (hold !== undefined && original !== undefined) hold.completedBy = keyOf(original);
     return { code: '00' };
+  }
+
+  // ------------------------------------------------------------ version 2: network management
+
+  private statusUpload(r: Incoming): Answer {
+    const f62 = bytesField(r.m, 62);
+    let status: TerminalStatus;
+    try {
+      if (f62 === undefined) return { code: CODE_FORMAT_ERROR };
+      status = parseStatusTlv(f62);
+    } catch {
+      return { code: CODE_FORMAT_ERROR };
+    }
+    this.statuses.set(r.tid, status);
+    return { code: '00' };
+  }
+
+  private paramDownload(outOfRange: boolean): Answer {
+    if (!outOfRange) return { code: '00', fields: [[62, encodeHostParameters(this.parameters)]] };
+    // By hand, not through the encoder: DF12 (response timeout) = 5 s, below the profile's 10..120.
+    const rest = encodeHostParameters({ ...this.parameters, responseTimeoutS: undefined });
+    return { code: '00', fields: [[62, Buffer.concat([rest, encodeTlv(0xdf12, Buffer.from([5]))])]] };
+  }
+
+  // ------------------------------------------------------------ version 2: pre-authorization
+
+  private preAuth(r: Incoming): Answer {
+    return this.refuseFinancial(r) ?? this.refuseChipData(r) ?? this.approved(this.newEntry(r, 'preAuth'));
+  }
+
+  /**
+   * The hold a completion or pre-authorization void names: by 61 batch + STAN, or by 38 + date
+   * when 61's batch and STAN are 000000; 38, the date and the card must be the hold's.
+   */
+  private findHold(r: Incoming): LedgerEntry | undefined {
+    const f61 = textField(r.m, 61) ?? '';
+    const authCode = textField(r.m, 38) ?? '';
+    if (!/^\d{16}$/.test(f61)) return undefined;
+    const date = f61.slice(12);
+    const hold = f61.slice(0, 12) === '000000000000'
+      ? this.ledger.findPreAuthByAuthCode(r.tid, authCode, date)
+      : this.ledger.find(r.tid, Number(f61.slice(0, 6)), Number(f61.slice(6, 12)));
+    if (hold === undefined || hold.type !== 'preAuth' || hold.status !== 'approved') return undefined;
+    if (hold.authCode !== authCode || hold.hostDate !== date || hold.panMasked !== maskPan(textField(r.m, 2) ?? '')) return undefined;
+    return hold;
+  }
+
+  private preAuthVoid(r: Incoming): Answer {
+    const refused = this.refuseFinancial(r);
+    if (refused) return refused;
+    const hold = this.findHold(r);
+    if (hold === undefined) return { code: '25' };
+    if (hold.completedBy !== undefined || hold.voidedBy !== undefined || hold.amountFen !== Number(textField(r.m, 4))) return { code: '12' };
+    const entry = this.newEntry(r, 'preAuthVoid', hold);
+    hold.voidedBy = keyOf(entry);
+    return this.approved(entry);
+  }
+
+  private completion(r: Incoming): Answer {
+    const refused = this.refuseFinancial(r);
+    if (refused) return refused;
+    const hold = this.findHold(r);
+    if (hold === undefined) return { code: '25' };
+    if (hold.completedBy !== undefined || hold.voidedBy !== undefined) return { code: '12' };
+    if (Number(textField(r.m, 4)) > completionFenMax(hold.amountFen)) return { code: CODE_INVALID_AMOUNT };
+    // newEntry issues the completion its own authorization code: the answer's new 38.
+    const entry = this.newEntry(r, 'completion', hold);
+    hold.completedBy = keyOf(entry);
+    return this.approved(entry);
+  }
+
+  /** Names the completion by 61 (batch + STAN + date), 37 and 38; opens its hold again. */
+  private completionVoid(r: Incoming): Answer {
+    const refused = this.refuseFinancial(r);
+    if (refused) return refused;
+    const f61 = textField(r.m, 61) ?? '';
+    const c = /^\d{16}$/.test(f61) ? this.ledger.find(r.tid, Number(f61.slice(0, 6)), Number(f61.slice(6, 12))) : undefined;
+    if (c === undefined || c.type !== 'completion' || c.status !== 'approved' || c.rrn !== textField(r.m, 37)
+      || c.authCode !== textField(r.m, 38) || c.hostDate !== f61.slice(12)) return { code: '25' };
+    if (c.voidedBy !== undefined || c.batch !== r.batch || c.amountFen !== Number(textField(r.m, 4))) return { code: '12' };
+    const entry = this.newEntry(r, 'completionVoid', c);
+    c.voidedBy = keyOf(entry);
+    const hold = c.original && this.ledger.find(c.original.tid, c.original.batch, c.original.stan);
+    if (hold && sameKey(hold.completedBy, c)) hold.completedBy = undefined;
+    return this.approved(entry);
+  }
+
+  // ------------------------------------------------------------ version 2: offline advice
+
+  /**
+   * Recorded as an approved sale with the terminal's 38. A resend (same TID + batch + STAN) is
+   * 94 before anything else, even once the batch closed, so it is never recorded twice.
+   */
+  private offlineAdvice(r: Incoming): Answer {
+    if (this.ledger.find(r.tid, r.batch, r.stan) !== undefined) return { code: '94' };
+    if (this.ledger.batch(r.tid, r.batch).closed) return { code: '12' };
+    const chip = this.refuseChipData(r);
+    if (chip) return chip;
+    const entry: LedgerEntry = { ...this.newEntry(r, 'sale'), authCode: textField(r.m, 38) ?? '', offline: true };
+    const card = createHmac('sha256', this.cardTokenKey).update(textField(r.m, 2) ?? '').digest('hex');
+    const first = this.ledger.entries({ tid: r.tid, batch: r.batch }).find((e) => e.offline === true && e.status === 'approved'
+      && e.amountFen === entry.amountFen && this.adviceCards.get(keyText(e)) === card);
+    const answer = this.approved(entry);
+    this.adviceCards.set(keyText(entry), card);
+    if (first !== undefined) {
+      this.doubleCount++;
+      if (this.doubles.length < DOUBLE_ADVICES_MAX) this.doubles.push({ ...keyOf(entry), firstStan: first.stan, amountFen: entry.amountFen, panMasked: entry.panMasked });
+      this.log.warn({ tid: r.tid, batch: r.batch, stan: r.stan, firstStan: first.stan, amountFen: entry.amountFen, panMasked: entry.panMasked }, 'offline advice charges a card the same amount again');
+    }
+    return answer;
+  }
+
+  // ------------------------------------------------------------ version 2: QR payments
+
+  /** Field 59 of a QR request, or undefined when it cannot be read. */
+  private qrTags(r: Incoming): QrTags | undefined {
+    try {
+      return parseField59(textField(r.m, 59) ?? '');
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The answer's 37 and 59 for an order, with 38 when it is paid. */
+  private qrAnswer(code: string, order: QrOrder, tags: QrTags, authCode?: string): Answer {
+    return { code, fields: [[37, order.rrn], ...(authCode !== undefined ? [[38, authCode] as const] : []), [59, encodeField59({ A2: order.orderNo, ...tags })]] };
+  }
+
+  private paidAnswer(order: QrOrder): Answer {
+    const e = this.ledger.find(order.tid, order.batch, order.stan) as LedgerEntry;
+    return this.qrAnswer('00', order, { A4: order.wallet, A5: order.payerMasked }, e.authCode);
+  }
+
+  private orderAnswer(order: QrOrder): Answer {
+    switch (order.state) {
+      case 'paid': return this.paidAnswer(order);
+      case 'waiting': return this.qrAnswer(QR_WAITING, order, {});
+      case 'declined': return this.qrAnswer(order.declineCode ?? '05', order, {});
+      case 'expired': return this.qrAnswer(QR_ORDER_EXPIRED_CODE, order, {});
+    }
+  }
+
+  private newQrOrder(r: Incoming, entryMode: '032' | '033', extra: Partial<QrOrder>): QrOrder {
+    const now = this.clock();
+    const orderNo = ORDER_NO_PREFIX + pad(this.orderSeq++, ORDER_SEQ_DIGITS);
+    const order: QrOrder = {
+      tid: r.tid, batch: r.batch, stan: r.stan, orderNo, entryMode, amountFen: Number(textField(r.m, 4)), rrn: pad(this.rrnSeq++, RRN_DIGITS),
+      hostDate: mmdd(now), createdMs: now, state: 'waiting', queries: 0, ...extra,
+    };
+    this.ledger.addQrOrder(order);
+    return order;
+  }
+
+  private payQr(order: QrOrder, wallet: Wallet): void {
+    const now = this.clock();
+    order.state = 'paid';
+    order.wallet = wallet;
+    order.payerMasked = `${wallet.toLowerCase()}***${pad(this.orderSeq % 10_000, 4)}`;
+    this.ledger.add({
+      tid: order.tid, batch: order.batch, stan: order.stan, type: 'qrSale', amountFen: order.amountFen, panMasked: order.codeMasked ?? '',
+      rrn: order.rrn, authCode: pad(this.authSeq++, AUTH_DIGITS), hostDate: mmdd(now), hostTime: hhmmss(now), status: 'approved', refundedFen: 0,
+      orderNo: order.orderNo, wallet,
+    });
+  }
+
+  private expireIfDue(order: QrOrder): void {
+    if (order.state === 'waiting' && order.expiresMs !== undefined && this.clock() >= order.expiresMs) order.state = 'expired';
+  }
+
+  /** A QR sale or order request: once per (TID, batch, STAN), only in an open batch. */
+  private refuseQrNew(r: Incoming): Answer | undefined {
+    return this.refuseFinancial(r) ?? (this.ledger.qrOrderOf(r.tid, r.batch, r.stan) !== undefined ? { code: '94' } : undefined);
+  }
+
+  private qrSale(r: Incoming, waitForever: boolean): Answer {
+    const refused = this.refuseQrNew(r);
+    if (refused) return refused;
+    const code = this.qrTags(r)?.A1;
+    if (code === undefined) return { code: CODE_FORMAT_ERROR };
+    const waiting = code.startsWith(QR_CODE_WAITING_PREFIX);
+    const paysAt = Number(code[QR_CODE_WAITING_PREFIX.length]);
+    const order = this.newQrOrder(r, '032', {
+      codeMasked: maskCode(code), wallet: walletOfCode(code), ...(waiting && paysAt > 0 && !waitForever ? { paysAtQuery: paysAt } : {}),
+    });
+    const decline = QR_DECLINE_SUFFIXES[code.slice(-4)];
+    if (waitForever) return this.orderAnswer(order);
+    if (decline !== undefined) {
+      order.state = 'declined';
+      order.declineCode = decline;
+    } else if (!waiting) {
+      this.payQr(order, order.wallet ?? 'OT');
+    }
+    return this.orderAnswer(order);
+  }
+
+  private qrOrder(r: Incoming): Answer {
+    const refused = this.refuseQrNew(r);
+    if (refused) return refused;
+    const validityS = this.qrTags(r)?.A7;
+    if (validityS === undefined) return { code: CODE_FORMAT_ERROR };
+    const paysAt = this.options.qr?.orderPaysAtQuery;
+    const order = this.newQrOrder(r, '033', { expiresMs: this.clock() + validityS * 1000, ...(paysAt !== undefined ? { paysAtQuery: paysAt } : {}) });
+    const qrContent = QR_CONTENT_PREFIX + order.orderNo;
+    if (qrContent.length > QR_SHOW_CHARS_MAX) throw new Error(`QR content ${qrContent.length} characters, more than ${QR_SHOW_CHARS_MAX}`);
+    Object.assign(order, { qrContent });
+    return this.qrAnswer('00', order, { A3: qrContent });
+  }
+
+  /**
+   * The order a query, void or refund names: by 59 A2 when given (61's batch + STAN, when not
+   * 000000, must then be the order's), else by 61 batch + STAN. 61's date is not checked.
+   */
+  private findQrOrder(r: Incoming, tags: QrTags): QrOrder | undefined {
+    const f61 = textField(r.m, 61) ?? '';
+    if (!/^\d{12}/.test(f61)) return undefined;
+    const batch = Number(f61.slice(0, 6)), stan = Number(f61.slice(6, 12));
+    const order = tags.A2 !== undefined ? this.ledger.qrOrder(tags.A2) : this.ledger.qrOrderOf(r.tid, batch, stan);
+    if (order === undefined || order.tid !== r.tid) return undefined;
+    if (f61.slice(0, 12) !== '000000000000' && (order.batch !== batch || order.stan !== stan)) return undefined;
+    return order;
+  }
+
+  /** A decline about an order that could not be found: 59 A2 repeats the order number when the request gave one. */
+  private qrNotFound(code: string, tags: QrTags | undefined): Answer {
+    return { code, ...(tags?.A2 !== undefined ? { fields: [[59, encodeField59({ A2: tags.A2 })]] } : {}) };
+  }
+
+  private qrQuery(r: Incoming, waitForever: boolean): Answer {
+    const tags = this.qrTags(r);
+    if (tags === undefined) return { code: CODE_FORMAT_ERROR };
+    const order = this.findQrOrder(r, tags);
+    if (waitForever) return order === undefined ? this.qrNotFound(QR_WAITING, tags) : this.qrAnswer(QR_WAITING, order, {});
+    if (order === undefined) return this.qrNotFound('25', tags);
+    this.expireIfDue(order);
+    if (order.state === 'waiting') {
+      order.queries++;
+      if (order.paysAtQuery !== undefined && order.queries >= order.paysAtQuery) this.payQr(order, order.wallet ?? 'UP');
+    }
+    return this.orderAnswer(order);
+  }
+
+  /** The paid QR sale a void or refund names, or the answer refusing it. */
+  private qrOriginal(r: Incoming, tags: QrTags | undefined): { order: QrOrder; sale: LedgerEntry } | Answer {
+    if (tags === undefined) return { code: CODE_FORMAT_ERROR };
+    const order = this.findQrOrder(r, tags);
+    if (order === undefined || order.rrn !== textField(r.m, 37)) return this.qrNotFound('25', tags);
+    const sale = this.ledger.find(order.tid, order.batch, order.stan);
+    if (order.state !== 'paid' || sale === undefined || sale.type !== 'qrSale' || sale.status !== 'approved') return this.qrNotFound('12', tags);
+    return { order, sale };
+  }
+
+  private qrEntry(r: Incoming, type: 'qrVoid' | 'qrRefund', sale: LedgerEntry): LedgerEntry {
+    return { ...this.newEntry(r, type, sale), panMasked: sale.panMasked, orderNo: sale.orderNo };
+  }
+
+  private qrVoid(r: Incoming): Answer {
+    const tags = this.qrTags(r);
+    const found = this.refuseFinancial(r) ?? this.qrOriginal(r, tags);
+    if ('code' in found) return found;
+    const { order, sale } = found;
+    if (sale.voidedBy !== undefined || sale.batch !== r.batch || sale.amountFen !== Number(textField(r.m, 4)) || sale.refundedFen > 0) return this.qrNotFound('12', tags);
+    const entry = this.qrEntry(r, 'qrVoid', sale);
+    sale.voidedBy = keyOf(entry);
+    this.ledger.add(entry);
+    return { code: '00', fields: [[37, entry.rrn], [38, entry.authCode], [59, encodeField59({ A2: order.orderNo })]] };
+  }
+
+  private qrRefund(r: Incoming): Answer {
+    const tags = this.qrTags(r);
+    const found = this.refuseFinancial(r) ?? this.qrOriginal(r, tags);
+    if ('code' in found) return found;
+    const { order, sale } = found;
+    const amountFen = Number(textField(r.m, 4));
+    if (sale.voidedBy !== undefined || amountFen > sale.amountFen - sale.refundedFen) return this.qrNotFound('12', tags);
+    sale.refundedFen += amountFen;
+    const entry = this.qrEntry(r, 'qrRefund', sale);
+    this.ledger.add(entry);
+    return { code: '00', fields: [[37, entry.rrn], [38, entry.authCode], [59, encodeField59({ A2: order.orderNo })]] };
   }
 
   /** Compares the terminal's totals with the ledger's; the batch is closed either way. */
@@ -493,6 +934,41 @@ export class AcquirerSimulator {
 function originalMatches(f61: string, sale: LedgerEntry): boolean {
   if (!/^\d{16}$/.test(f61) || f61.slice(12) !== sale.hostDate) return false;
   return f61.slice(0, 12) === '000000000000' || f61.slice(0, 12) === pad(sale.batch, 6) + pad(sale.stan, 6);
+}
+
+function keyOf(k: TxnKey): TxnKey {
+  return { tid: k.tid, batch: k.batch, stan: k.stan };
+}
+
+function keyText(k: TxnKey): string {
+  return `${k.tid}/${k.batch}/${k.stan}`;
+}
+
+function sameKey(a: TxnKey | undefined, b: TxnKey | undefined): boolean {
+  return a !== undefined && b !== undefined && a.tid === b.tid && a.batch === b.batch && a.stan === b.stan;
+}
+
+/** Parameters the terminal would accept (its own parser, over the bytes the host would send); throws otherwise. */
+function checkedParameters(p: HostParameters): HostParameters {
+  parseHostParameters(encodeHostParameters(p));
+  return { ...p };
+}
+
+/**
+ * Which wallet a payment code belongs to, by its first two digits. The simulator's own rule (close
+ * to how the wallets' codes look, not a switch's table): 10-15 WX, 25-30 AL, 62 UP, anything else OT.
+ */
+export function walletOfCode(code: string): Wallet {
+  const p = Number(code.slice(0, 2));
+  if (p >= 10 && p <= 15) return 'WX';
+  if (p >= 25 && p <= 30) return 'AL';
+  if (p === 62) return 'UP';
+  return 'OT';
+}
+
+/** A payment code as the simulator keeps it: every digit but the last 4 starred. */
+export function maskCode(code: string): string {
+  return '*'.repeat(Math.max(0, code.length - 4)) + code.slice(-4);
 }
 
 function maskOrUndefined(pan: string | undefined): string | undefined {
