@@ -61,7 +61,7 @@ export interface AnomalyFlag {
   readonly txnCount: number;
   readonly firstAtMs: number;
   readonly lastAtMs: number;
-  /** One line for the supervisor screen and the day report. */
+  /** One line for the supervisor screen and the day report (zh: only characters the LCD font already has). */
   readonly text: { readonly zh: string; readonly en: string };
 }
 
@@ -237,7 +237,7 @@ function bursts(ordered: readonly Indexed[]): AnomalyFlag[] {
   return windows(small, BURST_COUNT_MIN, BURST_WINDOW_MS).map((g) => {
     const span = minutes(g[g.length - 1].t.atMs - g[0].t.atMs);
     return flagOf('ANM-BURST', g, {
-      zh: `小额消费密集:${g.length}笔/${span}分钟`,
+      zh: `${span}分内小额消费${g.length}笔`,
       en: `${g.length} small sales in ${span} min`,
     });
   });
@@ -247,7 +247,7 @@ function farAmounts(ordered: readonly Indexed[], profile: AmountProfile): Anomal
   const limit = profile.thresholdFen;
   if (limit === undefined) return []; // too little history: the rule stays silent
   return ordered.filter((x) => isApprovedSale(x.t) && x.t.amountFen > limit).map((x) => flagOf('ANM-AMOUNT', [x], {
-    zh: `大额消费${yuan(x.t.amountFen)}元(常见≤${yuan(limit)})`,
+    zh: `大额消费${yuan(x.t.amountFen)}元，超过${yuan(limit)}元`,
     en: `Sale ${yuan(x.t.amountFen)} above usual ${yuan(limit)}`,
   }));
 }
@@ -294,7 +294,7 @@ function repeatCards(ordered: readonly Indexed[]): AnomalyFlag[] {
     .flatMap((g) => windows(g, REPEAT_CARD_COUNT_MIN, REPEAT_CARD_WINDOW_MS))
     .map((g) => {
       const span = minutes(g[g.length - 1].t.atMs - g[0].t.atMs);
-      return flagOf('ANM-REPEAT-CARD', g, { zh: `同一卡${span}分钟内消费${g.length}笔`, en: `One card: ${g.length} sales in ${span} min` });
+      return flagOf('ANM-REPEAT-CARD', g, { zh: `同一卡${span}分内消费${g.length}笔`, en: `One card: ${g.length} sales in ${span} min` });
     });
 }
 
@@ -307,7 +307,7 @@ function doubleCharges(ordered: readonly Indexed[]): AnomalyFlag[] {
       const prev = lastByAmount.get(x.t.amountFen);
       if (prev && x.t.atMs - prev.t.atMs <= DOUBLE_CHARGE_WINDOW_MS) {
         out.push(flagOf('ANM-DOUBLE', [prev, x], {
-          zh: `疑似重复扣款${yuan(x.t.amountFen)}元`,
+          zh: `可能重复扣款${yuan(x.t.amountFen)}元`,
           en: `Possible double charge ${yuan(x.t.amountFen)}`,
         }));
       }

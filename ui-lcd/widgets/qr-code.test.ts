@@ -14,7 +14,7 @@ import { frameToAscii } from '../render-pixels';
 import { matchSnapshot } from '../../tests/ui/snapshot';
 import {
   QR_CONTENT_CHARS_MAX, QR_MODULES_PER_SIDE, QR_MODULE_PX, QR_QUIET_MODULES, QR_SIDE_PX, SCAN_TEXTS, SCAN_TEXT_X_PX, ScanToPay,
-  qrCodeImage, renderScanToPay, scanLines,
+  REFUSAL_TEXTS, qrCodeImage, renderScanToPay, scanLines,
 } from './qr-code';
 
 const N = QR_MODULES_PER_SIDE;
@@ -227,6 +227,10 @@ describe('ui-lcd QR code widget (version 2-L, 2 px per module, 2-module quiet zo
     assert.equal(r.reason, 'too-long');
     assert.match(r.text.en, /print/);
     assert.match(r.text.zh, /打印/);
+    for (const reason of ['empty', 'too-long', 'not-ascii', 'does-not-fit', 'display-too-small'] as const) {
+      const t = REFUSAL_TEXTS[reason];
+      for (const ch of t.zh + t.en) assert.ok(hasGlyph(ch), `${reason}: ${ch} has no glyph`);
+    }
     assert.equal((qrCodeImage('') as { reason?: string }).reason, 'empty');
     assert.equal((qrCodeImage('pay 12元') as { reason?: string }).reason, 'not-ascii');
     assert.equal((qrCodeImage('line\nbreak') as { reason?: string }).reason, 'not-ascii');

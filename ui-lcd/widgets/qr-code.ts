@@ -54,7 +54,7 @@ export type QrRefusalReason = 'empty' | 'too-long' | 'not-ascii' | 'does-not-fit
 export interface QrRefusal {
   readonly kind: 'refused';
   readonly reason: QrRefusalReason;
-  /** For the log and the operator: the caller prints the code instead. */
+  /** For the log and the operator (only characters the font has): the caller prints the code instead. */
   readonly text: { readonly zh: string; readonly en: string };
 }
 
@@ -67,16 +67,16 @@ export interface QrImage {
   readonly maskPattern: number;
 }
 
-const REFUSAL_TEXT: Readonly<Record<QrRefusalReason, { zh: string; en: string }>> = {
-  'empty': { zh: '二维码内容为空', en: 'QR content is empty' },
-  'too-long': { zh: `二维码内容超过${QR_CONTENT_CHARS_MAX}字符,请打印`, en: `QR content over ${QR_CONTENT_CHARS_MAX} characters: print it` },
-  'not-ascii': { zh: '二维码内容含非ASCII字符,请打印', en: 'QR content is not ASCII: print it' },
-  'does-not-fit': { zh: '二维码过大,无法显示,请打印', en: 'QR code too large for the display: print it' },
-  'display-too-small': { zh: '显示屏无法显示二维码,请打印', en: 'Display cannot show a QR code: print it' },
+export const REFUSAL_TEXTS: Readonly<Record<QrRefusalReason, { zh: string; en: string }>> = {
+  'empty': { zh: '二维码为空', en: 'QR content is empty' },
+  'too-long': { zh: `二维码超过${QR_CONTENT_CHARS_MAX}字符，请打印`, en: `QR content over ${QR_CONTENT_CHARS_MAX} characters: print it` },
+  'not-ascii': { zh: '二维码只能含ASCII字符，请打印', en: 'QR content is not ASCII: print it' },
+  'does-not-fit': { zh: '二维码过大，无法显示，请打印', en: 'QR code too large for the display: print it' },
+  'display-too-small': { zh: '显示屏无法显示二维码，请打印', en: 'Display cannot show a QR code: print it' },
 };
 
 function refused(reason: QrRefusalReason): QrRefusal {
-  return { kind: 'refused', reason, text: REFUSAL_TEXT[reason] };
+  return { kind: 'refused', reason, text: REFUSAL_TEXTS[reason] };
 }
 
 /** Printable ASCII only: what the host's A3 may hold, and one byte per character in the symbol. */
