@@ -224,6 +224,20 @@ export const ERRORS = {
   DSP_FAULT: def('E-DSP-01', 'device-absent',
     { cause: 'Display not answering', steps: ['Reseat the display cable', 'Call support'] },
     { cause: '显示屏无响应', steps: ['重新插好显示屏排线', '联系客服'] }),
+  // ---- scanner (E-SCN: the 2D scan engine that reads QR payment codes, hal/scanner.ts). The
+  // Chinese says 读码器/二维码: the display font has no 扫 or 付 (ui-lcd/font subset).
+  SCN_NO_CODE: def('E-SCN-01', 'timeout',
+    { cause: 'No code scanned', steps: ['Show the payment code to the scanner', 'Start the sale again'] },
+    { cause: '未读到二维码', steps: ['请出示二维码', '重新发起交易'] }),
+  SCN_TIMEOUT: def('E-SCN-02', 'timeout',
+    { cause: 'Scanner not answering', steps: ['Restart the terminal', 'Call support'] },
+    { cause: '读码器无响应', steps: ['重启终端', '联系客服'] }),
+  SCN_GARBLED: def('E-SCN-03', 'reader-fault',
+    { cause: 'Scan not understood', steps: ['Show the code again', 'Call support if repeated'] },
+    { cause: '读码数据错误', steps: ['请重新出示二维码', '多次出现请联系客服'] }),
+  SCN_DISCONNECTED: def('E-SCN-04', 'device-absent',
+    { cause: 'Scanner disconnected', steps: ['Reseat the scanner cable', 'Restart the terminal'] },
+    { cause: '读码器连接断开', steps: ['重新插好读码器连线', '重启终端'] }),
   // ---- board and buses
   BRD_INVALID: def('E-BRD-01', 'board-invalid',
     { cause: 'Board file invalid', steps: ['Fix the field named', 'Reinstall the board file'] },
