@@ -152,6 +152,11 @@ export class Ledger {
     return undefined;
   }
 
+  /** Pre-authorizations still holding money (approved, neither completed nor voided), copies. */
+  openHolds(tid: string): LedgerEntry[] {
+    return this.entries({ tid }).filter((e) => e.type === 'preAuth' && e.status === 'approved' && e.completedBy === undefined && e.voidedBy === undefined);
+  }
+
   /**
    * The pre-authorization a completion or pre-authorization void names by its authorization code
    * and host date alone (61 batch and STAN 000000: the operator keyed it); the latest when several.

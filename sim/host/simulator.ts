@@ -62,6 +62,10 @@
  *   Every answer about an order carries the order's one RRN in 37. The fault `qr-wait-forever`
  *   answers every qrSale and qrQuery P1. The payment code is kept only masked to its last 4
  *   digits, in the ledger and in logs alike.
+ * - Issuer script result notice (0620, 60.3 = 951): acknowledged 00 and kept (`scriptNotices()`,
+ *   once per TID + batch + STAN) when 61 and 37 name a transaction of the ledger (else 25) and 55
+ *   holds DF31 in 5-byte results (else 30). The simulator itself sends no issuer authentication
+ *   data or scripts in a sale's answer and verifies no ARQC (it has no issuer keys).
  */
 import * as net from 'node:net';
 import { randomBytes as cryptoRandomBytes } from 'node:crypto';
@@ -154,6 +158,19 @@ export const DOUBLE_ADVICES_MAX = 1_000;
 const ORDER_NO_PREFIX = 'SIMQR';
 const ORDER_SEQ_DIGITS = 12;
 const QR_CONTENT_PREFIX = 'https://qr.sim/';
+
+/** Script notices kept (`scriptNotices()`): a few per chip day; the list must not grow with a terminal in a loop. */
+export const SCRIPT_NOTICES_MAX = 1_000;
+/** DF31 of a script notice: 5 bytes per script (result and command nibbles, then the script's 9F18). */
+const SCRIPT_RESULT_BYTES = 5;
+
+/** One issuer script result notice as acknowledged. */
+export interface ScriptNoticeRecord extends TxnKey {
+  /** The chip transaction it reports on (61 batch + STAN). */
+  readonly original: TxnKey;
+  /** Per script: result (0 not performed, 1 failed, 2 done), the failing command, the script id (9F18, hex). */
+  readonly results: ReadonlyArray<{ readonly result: number; readonly command: number; readonly scriptId: string }>;
+}
 
 /** An offline advice that repeats an earlier one's card and amount under another STAN (`doubleAdvices()`). */
 export interface DoubleAdvice extends TxnKey {
@@ -250,6 +267,7 @@ export class AcquirerSimulator {
   private readonly cardTokenKey = cryptoRandomBytes(32);
   private readonly doubles: DoubleAdvice[] = [];
   private doubleCount = 0;
+  private readonly notices: ScriptNoticeRecord[] = [];
 
   constructor(private readonly options: AcquirerSimulatorOptions) {
     this.profile = options.profile ?? CUP_PROFILE;
@@ -275,6 +293,11 @@ export class AcquirerSimulator {
   /** Offline advices that charged a card the same amount again under another STAN; `count` goes on past DOUBLE_ADVICES_MAX. */
   doubleAdvices(): { readonly count: number; readonly list: readonly DoubleAdvice[] } {
     return { count: this.doubleCount, list: [...this.doubles] };
+  }
+
+  /** Issuer script result notices acknowledged, in order (at most SCRIPT_NOTICES_MAX). */
+  scriptNotices(): ScriptNoticeRecord[] {
+    return this.notices.map((n) => ({ ...n, results: [...n.results] }));
   }
 
   /**
@@ -489,8 +512,9 @@ export class AcquirerSimulator {
       case 'qrQuery': return this.qrQuery(r, faults.has('qr-wait-forever'));
       case 'qrVoid': return this.qrVoid(r);
       case 'qrRefund': return this.qrRefund(r);
-      // Version 2 messages this simulator does not speak yet (CA key and AID downloads, the issuer
-      // script notice): what the profile says a host that does not know them answers.
+      case 'scriptNotice': return this.scriptNotice(r);
+      // Version 2 messages this simulator does not speak yet (CA key and AID downloads): what the
+      // profile says a host that does not know them answers.
       default: return { code: '12' };
     }
   }
@@ -705,6 +729,28 @@ export class AcquirerSimulator {
       this.log.warn({ tid: r.tid, batch: r.batch, stan: r.stan, firstStan: first.stan, amountFen: entry.amountFen, panMasked: entry.panMasked }, 'offline advice charges a card the same amount again');
     }
     return answer;
+  }
+
+  // ------------------------------------------------------------ version 2: issuer script notice
+
+  private scriptNotice(r: Incoming): Answer {
+    const f61 = textField(r.m, 61) ?? '';
+    const original = /^\d{12}/.test(f61) ? this.ledger.find(r.tid, Number(f61.slice(0, 6)), Number(f61.slice(6, 12))) : undefined;
+    if (original === undefined || original.rrn !== textField(r.m, 37)) return { code: '25' };
+    let df31: Buffer | undefined;
+    try {
+      df31 = primitives(bytesField(r.m, 55) ?? Buffer.alloc(0)).get(0xdf31);
+    } catch {
+      df31 = undefined;
+    }
+    if (df31 === undefined || df31.length === 0 || df31.length % SCRIPT_RESULT_BYTES !== 0) return { code: CODE_FORMAT_ERROR };
+    if (this.notices.some((n) => sameKey(n, r)) || this.notices.length >= SCRIPT_NOTICES_MAX) return { code: '00' };
+    const results: Array<ScriptNoticeRecord['results'][number]> = [];
+    for (let i = 0; i < df31.length; i += SCRIPT_RESULT_BYTES) {
+      results.push({ result: df31[i] >> 4, command: df31[i] & 0x0f, scriptId: df31.subarray(i + 1, i + SCRIPT_RESULT_BYTES).toString('hex').toUpperCase() });
+    }
+    this.notices.push({ tid: r.tid, batch: r.batch, stan: r.stan, original: keyOf(original), results });
+    return { code: '00' };
   }
 
   // ------------------------------------------------------------ version 2: QR payments

@@ -8,13 +8,13 @@ import { PassThrough, Writable } from 'node:stream';
 import pino from 'pino';
 import { PosError } from '../../common/errors';
 import { silentLogger } from '../../common/log';
-import { FinancialResult, Request, ResponseBase, SettlementTotals, buildReversal, parseAckResponse, reversalInputOf } from '../../runtime/host/messages';
+import { FinancialResult, Request, ResponseBase, SettlementTotals, buildReversal, buildSale, parseAckResponse, reversalInputOf } from '../../runtime/host/messages';
 import { IsoMessage, bytesField, textField, unpackFrame } from '../../runtime/host/packager';
 import { QrEntryMode } from '../../runtime/host/fields';
 import {
   COMPLETION_PERCENT_MAX, HostParameters, ParamDownloadResult, PreAuthRef, QR_WAITING, QrResult, TerminalStatus, Wallet,
   buildAidDownload, buildCaKeyDownload, buildCompletion, buildCompletionVoid, buildEcho, buildOfflineAdvice, buildParamDownload, buildPreAuth, buildPreAuthVoid, buildQrOrder,
-  buildQrQuery, buildQrRefund, buildQrSale, buildQrVoid, buildStatusUpload, completionFenMax, parseParamDownloadResponse, parseQrResponse,
+  buildQrQuery, buildQrRefund, buildQrSale, buildQrVoid, buildScriptNotice, buildStatusUpload, completionFenMax, parseParamDownloadResponse, parseQrResponse,
   tlvMap,
 } from '../../runtime/host/messages-v2';
 import {
@@ -22,7 +22,7 @@ import {
 } from '../../sim/host/simulator';
 import { FAULT_KINDS, parseFaultSpec } from '../../sim/host/faults';
 import { controlLine, runHostSim } from '../../sim/host/cli';
-import { IDS, PAN, profile, seededBytes } from './fixtures';
+import { IDS, PAN, hex, profile, seededBytes } from './fixtures';
 import { TestTerminal } from './test-terminal';
 
 /** 2025-01-02 10:11:12 in China (UTC+8): host date 0102. */
@@ -42,7 +42,7 @@ class V2Terminal extends TestTerminal {
   }
 
   async ack(req: Request): Promise<ResponseBase> {
-    return parseAckResponse(profile, req, await this.send(req));
+    return parseAckResponse(profile, req, await this.send(req), { mak: this.keys?.mak });
   }
 
   async qr(req: Request): Promise<QrResult> {
@@ -286,6 +286,15 @@ describe('acquirer simulator, version 2', () => {
       const c = await term.completion(term.refOf(p, true), 3_000);
       assert.equal(c.res.approved, true);
       assert.equal(sim.ledger.find(IDS.tid, 1, stanOf(p.req))!.completedBy?.stan, stanOf(c.req));
+    });
+
+    it('openHoldsListsOnlyHoldsNeitherCompletedNorVoided', async () => {
+      const p1 = await term.preAuth(1_000);
+      const p2 = await term.preAuth(2_000);
+      const p3 = await term.preAuth(3_000);
+      await term.completion(term.refOf(p1), 1_000);
+      await term.preAuthVoid(term.refOf(p2), 2_000);
+      assert.deepEqual(sim.ledger.openHolds(IDS.tid).map((e) => e.stan), [stanOf(p3.req)]);
     });
 
     it('preAuthVoidReleasesTheHoldAndCountsNowhere', async () => {
@@ -593,6 +602,31 @@ describe('acquirer simulator, version 2', () => {
       const expected = totals(1_000 + 2_000 + 300 + 8_000, 4, 500, 1);
       assert.deepEqual(sim.ledger.totals(IDS.tid, 1), expected);
       assert.equal((await term.settle(expected)).verdict, 'balanced');
+    });
+  });
+
+  describe('issuer script result notice', () => {
+    it('scriptNoticeOfAChipSaleIsAcknowledgedAndKeptOnceWithItsResults', async () => {
+      const sale = buildSale(profile, {
+        ids: IDS, stan: term.nextStan(), batch: 1, pan: PAN, amountFen: 1_234, expiry: '2512', entryMode: '052', cardSeq: '001',
+        field55: hex('9F2608A1B2C3D4E5F607189F36020042'),
+      });
+      const res = await term.financial(sale);
+      assert.equal(res.approved, true);
+      const notice = (rrn: string, df31: string, stan: number): Request => buildScriptNotice(profile, {
+        ids: IDS, stan, batch: 1, pan: PAN, processingCode: '000000', amountFen: 1_234, entryMode: '052', cardSeq: '001', rrn,
+        field55: hex(`9F36020042DF31${(df31.length / 2).toString(16).padStart(2, '0')}${df31}`), original: { batch: 1, stan: stanOf(sale), dateMmdd: res.hostDate ?? '0102' },
+      });
+      const stan = term.nextStan();
+      assert.equal((await term.ack(notice('000000009999', '2000000001', term.nextStan()))).responseCode, '25', 'another RRN');
+      assert.equal((await term.ack(notice(res.rrn, '20000000', term.nextStan()))).responseCode, '30', 'DF31 not in 5-byte results');
+      const good = notice(res.rrn, '200000000113AABBCCDD', stan);
+      assert.equal((await term.ack(good)).responseCode, '00');
+      assert.equal((await term.ack(good)).responseCode, '00', 'a resend is acknowledged again');
+      assert.deepEqual(sim.scriptNotices(), [{
+        tid: IDS.tid, batch: 1, stan, original: { tid: IDS.tid, batch: 1, stan: stanOf(sale) },
+        results: [{ result: 2, command: 0, scriptId: '00000001' }, { result: 1, command: 3, scriptId: 'AABBCCDD' }],
+      }]);
     });
   });
 
