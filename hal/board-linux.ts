@@ -1,6 +1,10 @@
 /**
  * Bus factories for real boards: I2C through i2c-bus, GPIO through onoff (sysfs) or the libgpiod
  * tools (character device) as the board file's `gpio.backend` says, serial through serialport.
+ * Every serial role (printer0, reader0, the optional scanner0) gets its tty opened here at the
+ * board file's `port` and `baudRate`; hal/board.ts then builds the real driver over it (for
+ * scanner0 the SerialTriggerScanner of hal/drivers/scan-engine.ts, configured from the role's
+ * suffix, prefix, noRead and readTimeoutMs). No driver opens /dev itself (DESIGN.md rule 2).
  */
 import { BusFactories } from './board';
 import { LinuxI2cBus } from './i2c-linux';

@@ -9,6 +9,7 @@
 import { PosError } from '../common/errors';
 import { parseTimeZone, TZ_OFFSET_MINUTES_DEFAULT } from '../common/time';
 import { KEY_NAMES, KeyName } from './keypad';
+import { SCAN_PREFIX_BYTES_MAX, SCAN_PROTOCOLS, SCAN_SUFFIXES, ScanProtocol, ScanSuffix } from './drivers/scan-engine';
 
 export type GpioBackend = 'sim' | 'onoff' | 'chardev';
 
@@ -106,8 +107,31 @@ export interface Tsc2007Config {
   readonly sampleHz: number;
 }
 
+/**
+ * A 2D scan engine for QR payment codes on a serial port (hal/drivers/scan-engine.ts, protocol in
+ * hal/drivers/SCAN_ENGINE_PROTOCOL.md). Optional role (scanner0): a board without one sells by
+ * card only. The fields say how the engine itself is configured (its suffix, prefix, "no read"
+ * text and read time-out are settings stored in the engine, set once with its programming codes):
+ * the driver must expect what the engine sends.
+ */
+export interface ScannerConfig {
+  readonly type: 'serial-scan-engine';
+  readonly protocol: ScanProtocol;
+  readonly port: string;
+  readonly baudRate: number;
+  /** The engine's suffix after each line. */
+  readonly suffix: ScanSuffix;
+  /** A fixed prefix the engine puts before each line, if configured ("" for none). */
+  readonly prefix: string;
+  /** The engine's "no read" text (No Read on), or false when it sends none. */
+  readonly noRead: string | false;
+  /** The engine's read time-out (ms): it stops and says "no read" after it. */
+  readonly readTimeoutMs: number;
+}
+
 export type DeviceConfig =
-  | PrinterConfig | ReaderConfig | Hd44780Config | Ssd1306Config | KeypadConfig | BatteryConfig | ButtonConfig | LedConfig | Tsc2007Config;
+  | PrinterConfig | ReaderConfig | Hd44780Config | Ssd1306Config | KeypadConfig | BatteryConfig | ButtonConfig | LedConfig | Tsc2007Config
+  | ScannerConfig;
 
 export interface BoardConfig {
   readonly board: string;
@@ -154,6 +178,7 @@ const ROLE_TYPES: ReadonlyArray<[RegExp, readonly DeviceConfig['type'][]]> = [
   [/^reset\d+$/, ['gpio-button']],
   [/^led[A-Z][A-Za-z]*\d+$/, ['gpio-led']],
   [/^signature\d+$/, ['tsc2007']],
+  [/^scanner\d+$/, ['serial-scan-engine']],
 ];
 
 const GPIO_LINE_MAX = 1023;
@@ -270,6 +295,13 @@ const DEVICE_READERS: Record<DeviceConfig['type'], (f: Fields) => DeviceConfig> 
     paperWidthMm: f.oneOf('paperWidthMm', [58, 80] as const), gb18030: f.bool('gb18030'),
   }),
   'framed-card-reader': (f) => ({ type: 'framed-card-reader', port: f.str('port'), baudRate: f.int('baudRate', ...BAUD) }),
+  'serial-scan-engine': (f) => ({
+    type: 'serial-scan-engine', protocol: f.oneOf('protocol', SCAN_PROTOCOLS), port: f.str('port'), baudRate: f.int('baudRate', ...BAUD),
+    suffix: f.oneOf('suffix', SCAN_SUFFIXES),
+    prefix: f.has('prefix') ? f.str('prefix', new RegExp(`^[\\x20-\\x7e]{0,${SCAN_PREFIX_BYTES_MAX}}$`)) : '',
+    noRead: noReadOf(f),
+    readTimeoutMs: f.int('readTimeoutMs', SCAN_READ_TIMEOUT_MS[0], SCAN_READ_TIMEOUT_MS[1], SCAN_READ_TIMEOUT_MS_DEFAULT),
+  }),
   'hd44780-pcf8574': (f) => {
     const pinMap = f.has('pinMap') ? pinMapOf(f.object('pinMap')) : undefined;
     return {
@@ -321,6 +353,19 @@ const DEVICE_READERS: Record<DeviceConfig['type'], (f: Fields) => DeviceConfig> 
   },
 };
 
+/** The scan engine's read time-out range (ms): under 0.5 s a customer cannot aim; Honeywell's own maximum is 300 s. */
+const SCAN_READ_TIMEOUT_MS = [500, 300_000] as const;
+const SCAN_READ_TIMEOUT_MS_DEFAULT = 5000;
+/** Longest "no read" text (bytes): Honeywell sends "NR"; some engines a short word. */
+const SCAN_NO_READ_BYTES_MAX = 16;
+
+/** "noRead": the engine's text (default "NR"), or false when the engine is set to send none. */
+function noReadOf(f: Fields): string | false {
+  if (!f.has('noRead')) return 'NR';
+  if (f.raw('noRead') === false) return false;
+  return f.str('noRead', new RegExp(`^[\\x21-\\x7e][\\x20-\\x7e]{0,${SCAN_NO_READ_BYTES_MAX - 1}}$`));
+}
+
 /** The engine's SIGNATURE_PIXELS_MAX (384 × 200); tests/hal/board.test.ts checks they agree. */
 export const SIGNATURE_AREA_PIXELS_MAX = 384 * 200;
 /** Calibration edges closer than this (raw units) would blow noise up into strokes. */
@@ -354,7 +399,7 @@ function deviceOf(file: string, role: string, value: unknown): DeviceConfig {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) f.fail('type', 'must be in a device object');
   const family = ROLE_TYPES.find(([re]) => re.test(role));
   if (!family) {
-    throw new PosError('BRD_INVALID', `${file}: role ${role}: not a known role name (printerN, readerN, displayN, keypadN, batteryN, resetN, led<Name>N, signatureN)`, { file, role });
+    throw new PosError('BRD_INVALID', `${file}: role ${role}: not a known role name (printerN, readerN, displayN, keypadN, batteryN, resetN, led<Name>N, signatureN, scannerN)`, { file, role });
   }
   const type = f.oneOf('type', family[1]);
   const device = DEVICE_READERS[type](f);
@@ -389,6 +434,12 @@ export function validateBoard(json: unknown, file: string): BoardConfig {
   f.done();
   for (const role of REQUIRED_ROLES) {
     if (!devices[role]) throw new PosError('BRD_INVALID', `${file}: role ${role} is missing (every board needs ${REQUIRED_ROLES.join(', ')})`, { file, role });
+  }
+  if (benchRig) {
+    // A bench rig simulates only GPIO and I2C: an optional scanner left on a simulated port (a
+    // copy of sim.json) has no module on the rig, so the rig has no scanner (its serial ports are
+    // real ttys; give the scanner one to test it there).
+    for (const [role, d] of Object.entries(devices)) if (d.type === 'serial-scan-engine' && d.port.startsWith('sim:')) delete devices[role];
   }
   checkConflicts(file, devices);
   if (benchRig) {
@@ -451,7 +502,7 @@ function checkConflicts(file: string, devices: Record<string, DeviceConfig>): vo
 
 function resources(d: DeviceConfig): Array<[string, string]> {
   switch (d.type) {
-    case 'escpos-serial': case 'framed-card-reader': return [['port', `port ${d.port}`]];
+    case 'escpos-serial': case 'framed-card-reader': case 'serial-scan-engine': return [['port', `port ${d.port}`]];
     case 'hd44780-pcf8574': case 'ssd1306': case 'tsc2007': return [['address', `i2c-${d.i2cBus} 0x${d.address.toString(16)}`]];
     case 'matrix-keypad': return [...d.rowLines.map((l): [string, string] => ['rowLines', `GPIO line ${l}`]), ...d.colLines.map((l): [string, string] => ['colLines', `GPIO line ${l}`])];
     case 'battery': return [

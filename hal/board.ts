@@ -9,6 +9,7 @@
  * lazily, so an absent part is found by `selfTest()`, which does a real transfer per role).
  */
 import { asset } from '../common/assets';
+import type { Logger } from '../common/log';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PosError, isPosError } from '../common/errors';
@@ -24,6 +25,7 @@ import { Led } from './led';
 import { Printer } from './printer';
 import { CardReader } from './card-reader';
 import { SignaturePad } from './signature-pad';
+import { Scanner } from './scanner';
 import { Hd44780Pcf8574 } from './drivers/hd44780-pcf8574';
 import { Ssd1306 } from './drivers/ssd1306';
 import { MatrixKeypad } from './drivers/matrix-keypad';
@@ -34,6 +36,7 @@ import { GpioLed } from './drivers/gpio-led';
 import { EscPosPrinter } from './drivers/escpos-printer';
 import { FramedCardReader } from './drivers/card-reader';
 import { Tsc2007SignaturePad } from './drivers/tsc2007';
+import { SerialTriggerScanner } from './drivers/scan-engine';
 import { Sleep } from './drivers/timing';
 
 export * from './board-schema';
@@ -53,9 +56,11 @@ export interface BusFactories {
 export interface LoadOptions {
   /** Injected into drivers that wait (HD44780 init); default real time. */
   readonly sleep?: Sleep;
+  /** Where the scanner driver logs (masked codes, dropped and garbled lines); default silent. */
+  readonly scannerLogger?: Logger;
 }
 
-export type Device = Printer | CardReader | Display | Keypad | Battery | Button | Led | SignaturePad;
+export type Device = Printer | CardReader | Display | Keypad | Battery | Button | Led | SignaturePad | Scanner;
 
 export interface SelfTestResult {
   readonly role: string;
@@ -78,9 +83,12 @@ export interface Board {
   led(role: string): Led | undefined;
   /** The signature pad is optional: undefined when the board has none (the cardholder signs on paper). */
   signaturePad(role?: string): SignaturePad | undefined;
+  /** The QR scan engine is optional: undefined when the board has none (the terminal sells by card only). */
+  scanner(role?: string): Scanner | undefined;
   /**
    * One real transfer per role: display init, keypad start (stuck keys fail it with KBD_STUCK),
-   * battery read, reset button read, printer and reader self-tests, LEDs switched off.
+   * battery read, reset button read, printer and reader self-tests, LEDs switched off, the
+   * scanner's port checked (its engine answers only to a scan: see hal/scanner.ts `check`).
    */
   selfTest(): Promise<SelfTestResult[]>;
   /** Closes devices, then buses. Idempotent. */
@@ -199,6 +207,11 @@ async function construct(role: string, dc: DeviceConfig, buses: BusCache, option
     }
     case 'tsc2007':
       return { config: dc, device: new Tsc2007SignaturePad(await buses.i2c(dc.i2cBus), { ...dc, name: role }) };
+    case 'serial-scan-engine':
+      return {
+        config: dc,
+        device: new SerialTriggerScanner(await buses.serial(role, dc), { suffix: dc.suffix, prefix: dc.prefix, noRead: dc.noRead, readTimeoutMs: dc.readTimeoutMs, ...(options.scannerLogger ? { logger: options.scannerLogger } : {}) }),
+      };
   }
 }
 
@@ -243,6 +256,10 @@ class LoadedBoard implements Board {
     return this.devices.has(role) ? (this.get(role, ['tsc2007']) as SignaturePad) : undefined;
   }
 
+  scanner(role = 'scanner0'): Scanner | undefined {
+    return this.devices.has(role) ? (this.get(role, ['serial-scan-engine']) as Scanner) : undefined;
+  }
+
   async selfTest(): Promise<SelfTestResult[]> {
     const results: SelfTestResult[] = [];
     for (const [role, built] of this.devices) {
@@ -274,6 +291,7 @@ class LoadedBoard implements Board {
       case 'gpio-button': await (device as Button).start(); return;
       case 'gpio-led': await (device as Led).set(false); return;
       case 'tsc2007': await (device as SignaturePad).check(); return;
+      case 'serial-scan-engine': await (device as Scanner).check(); return;
     }
   }
 

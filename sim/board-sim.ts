@@ -11,6 +11,7 @@
  *   sim.keypad().press('5');             // the MatrixKeypad driver scans it and emits 'down:5'
  *   sim.setBattery({ percent: 4 });       // the battery driver reads 'critical'
  *   sim.oled().toAscii(); sim.lcd().text()
+ *   sim.scanner().present('134512345678901234'); // decoded at the driver's next scan (QR payment)
  *   await sim.close();
  */
 import { Board, BusFactories, buildBoard, readBoardFile, BoardConfig, DeviceConfig, LoadOptions } from '../hal/board';
@@ -25,6 +26,7 @@ import { PenSample, Tsc2007Model } from './chips/tsc2007-model';
 import { SerialPair, openSerialPair } from './serial-pair';
 import { VirtualPrinter, VirtualPrinterOptions } from './virtual-printer';
 import { VirtualCardReader, VirtualCardReaderOptions } from './virtual-card-reader';
+import { VirtualScanner, VirtualScannerOptions } from './virtual-scanner';
 import { PosError } from '../common/errors';
 import { Level } from '../hal/gpio';
 
@@ -35,6 +37,8 @@ export interface SimBoardOptions extends LoadOptions {
   readonly battery?: { readonly voltageMv?: number; readonly percent?: number };
   readonly printer?: VirtualPrinterOptions;
   readonly reader?: VirtualCardReaderOptions;
+  /** Overrides of the virtual scan engine (its suffix, prefix, no-read and read time-out follow the board file). */
+  readonly scanner?: Pick<VirtualScannerOptions, 'decodeMs' | 'timers'>;
   /** Pace the simulated serial cables (bytes per second); default unpaced. */
   readonly serialBytesPerSecond?: number;
   /** Called after the models exist and before the drivers are built (hold a key at power-on). */
@@ -66,6 +70,7 @@ export class SimBoard {
   readonly readers = new Map<string, VirtualCardReader>();
   readonly cables = new Map<string, SerialPair>();
   readonly pads = new Map<string, Tsc2007Model>();
+  readonly scanners = new Map<string, VirtualScanner>();
 
   constructor(readonly file: string, readonly config: BoardConfig, private readonly options: SimBoardOptions) {}
 
@@ -87,6 +92,7 @@ export class SimBoard {
   printer(role = 'printer0'): VirtualPrinter { return must(this.printers, role, 'printer'); }
   reader(role = 'reader0'): VirtualCardReader { return must(this.readers, role, 'card reader'); }
   pad(role = 'signature0'): Tsc2007Model { return must(this.pads, role, 'signature pad'); }
+  scanner(role = 'scanner0'): VirtualScanner { return must(this.scanners, role, 'scan engine'); }
 
   /**
    * The customer signs: strokes in the pad's pixels (as the board file's width × height), each
@@ -162,7 +168,12 @@ export class SimBoard {
       case 'framed-card-reader':
         this.readers.set(role, new VirtualCardReader((await this.cable(role)).device, this.options.reader));
         return;
-      case 'tsc2007': this.put(this.pads, role, new Tsc2007Model(dc.xPlateOhms), dc.i2cBus, dc.address);
+      case 'tsc2007': this.put(this.pads, role, new Tsc2007Model(dc.xPlateOhms), dc.i2cBus, dc.address); return;
+      case 'serial-scan-engine': {
+        // The engine is configured as the board file says, so the driver meets what it expects.
+        const engine = { suffix: dc.suffix, prefix: dc.prefix, noRead: dc.noRead, readTimeoutMs: dc.readTimeoutMs, ...this.options.scanner };
+        this.scanners.set(role, new VirtualScanner((await this.cable(role)).device, engine));
+      }
     }
   }
 

@@ -6,6 +6,7 @@
  *   pos control screen                      → {"id":1,"ok":true,"name":"idle","text":[...],...}
  *   pos control battery percent=14 low=true
  *   pos control '{"cmd":"sign","name":"demo"}'
+ *   pos control scan 134512345678901234      (the customer shows a QR payment code; digits stay text)
  *   pos control subscribe                   (then one event line per screen change, until Ctrl-C)
  *
  * The port: --port N, else $POS_CONTROL_PORT, else the file `npm start` writes beside the
@@ -30,10 +31,11 @@ export function controlPortFile(journalDir: string): string {
 const MAIN_FIELD: Record<string, string> = {
   press: 'key', down: 'key', up: 'key', keys: 'keys', swipe: 'card', insert: 'card', tap: 'card', sign: 'name',
   paper: 'state', 'printer-fault': 'fault', cover: 'open', 'reader-silent': 'silent', 'reset-button': 'down', battery: 'percent',
+  scan: 'code',
 };
 
 /** Fields whose values are text even when they look like numbers (`press 1`, `keys 1234OK`). */
-const TEXT_FIELDS = new Set(['key', 'keys', 'card', 'name', 'state', 'path', 'role']);
+const TEXT_FIELDS = new Set(['key', 'keys', 'card', 'name', 'state', 'path', 'role', 'code']);
 
 function valueOf(field: string, text: string): unknown {
   if (TEXT_FIELDS.has(field)) return text;

@@ -11,7 +11,7 @@
  * Commands (see CONTROL_COMMANDS): press, release, keys, swipe, swipe-bad, insert, remove, tap,
  * take-away, screen, receipts, receipt-png (base64; with "path", a plain file name written in the
  * receipts folder only: ControlServerOptions.receiptDir), battery, paper, cover, printer-fault, reset-button,
- * state, subscribe, leds, garble-reader, reader-silent, absent, sign, signatures. Faults for diagnostics tests:
+ * state, subscribe, leds, garble-reader, reader-silent, absent, sign, signatures, scan, scan-codes. Faults for diagnostics tests:
  *   {"cmd":"printer-fault","fault":"cutter"|"head-hot"|"unrecoverable"|null}   (null clears it)
  *   {"cmd":"reader-silent","silent":true|false}      the reader stops answering (hung firmware) / wakes
  *   {"cmd":"absent","bus":1,"address":54,"absent":true|false}   an I2C chip unplugged (not ACKed)
@@ -19,6 +19,12 @@
  * sampled through, i.e. while the terminal shows its signature screen):
  *   {"cmd":"sign","strokes":[[[x,y],[x,y,pressure]...],...]}   pad pixels, pressure 0..1 (default 0.9)
  *   {"cmd":"sign","name":"demo"}                                a built-in signature (`signatures` lists them)
+ * The customer shows a QR payment code to the scan engine (boards with scanner0). The code is held
+ * in front of the virtual engine and decoded at its next trigger, or at once if a scan is running
+ * (`scanning` in the reply says which); one code is one decode. The reply never echoes the code:
+ *   {"cmd":"scan","code":"134512345678901234"}   printable ASCII, quoted (a JSON number loses digits)
+ *   {"cmd":"scan","name":"alipay"}                a demo payment code (`scan-codes` lists them)
+ *   {"cmd":"scan"}                                the default demo code (WeChat Pay shape)
  * Unknown commands and malformed lines get
  * {"ok":false,"error":...}; the connection stays open. Listens on 127.0.0.1 only.
  */
@@ -29,6 +35,8 @@ import { SimBoard } from './board-sim';
 import type { PrinterFault } from './virtual-printer';
 import { TEST_CARDS } from './test-cards';
 import { TEST_SIGNATURES } from './board-sim';
+import { DEMO_PAYMENT_CODES, DEMO_PAYMENT_CODE_DEFAULT } from './virtual-scanner';
+import { SCAN_LINE_BYTES_MAX } from '../hal/drivers/scan-engine';
 import { KEY_NAMES, KeyName } from '../hal/keypad';
 import { Logger, silentLogger } from '../common/log';
 import { PosError } from '../common/errors';
@@ -221,6 +229,12 @@ export class ControlServer {
         return { ...(await sim.sign(strokes, role)), strokes: strokes.length };
       },
       signatures: () => ({ signatures: Object.keys(TEST_SIGNATURES) }),
+      scan: (r) => {
+        const role = typeof r.role === 'string' ? r.role : 'scanner0';
+        if (!sim.scanners.has(role)) throw new Error(`this board has no scan engine ${role} (board file role scannerN)`);
+        return { scanning: sim.scanner(role).present(scanCodeOf(r)) };
+      },
+      'scan-codes': () => ({ codes: Object.keys(DEMO_PAYMENT_CODES) }),
     };
   }
 
@@ -306,6 +320,19 @@ function cardOf(name: unknown, kind: 'mag' | 'ic' | 'contactless'): never {
   if (!card) throw new Error(`unknown test card "${String(name)}"; cards: ${Object.keys(TEST_CARDS).join(', ')}`);
   // Each reader method checks the card's kind itself; the union is narrowed there.
   return card as never;
+}
+
+/** The code a `scan` request shows: `code` (printable ASCII), a demo `name`, or the default demo code. */
+function scanCodeOf(r: Request): string {
+  if (r.code !== undefined) {
+    if (typeof r.code !== 'string') throw new Error('scan "code" must be a string (quote it: a long number loses digits as JSON)');
+    if (!/^[\x20-\x7e]+$/.test(r.code) || r.code.length > SCAN_LINE_BYTES_MAX) throw new Error(`scan "code" must be 1..${SCAN_LINE_BYTES_MAX} printable ASCII characters`);
+    return r.code;
+  }
+  const name = typeof r.name === 'string' ? r.name : DEMO_PAYMENT_CODE_DEFAULT;
+  const code = DEMO_PAYMENT_CODES[name];
+  if (code === undefined) throw new Error(`unknown demo code "${name}"; demo codes: ${Object.keys(DEMO_PAYMENT_CODES).join(', ')}`);
+  return code;
 }
 
 /** Points one `sign` may carry (a pad sampled at 100 Hz takes 20 s for these). */

@@ -49,7 +49,7 @@ export function brailleRows(ascii: string): string[] {
 
 export const KEY_LEGEND = [
   'keys: 0-9 digits  Enter=OK  Esc=CANCEL  Backspace=BACK  Del/c=CLEAR  ↑↓=UP/DOWN  m=MENU  f=FUNC',
-  'cards: s=swipe  i=insert chip  t=tap  r=remove card   printer: p=paper out/in  o=cover  n=near end   w=customer signs on the pad',
+  'cards: s=swipe  i=insert chip  t=tap  r=remove card  k=show QR payment code   printer: p=paper out/in  o=cover  n=near end   w=customer signs on the pad',
   'power: b=battery level  g=charger  x=PULL BATTERY (kill + restart)  h=hold reset at next boot (then x)  q=quit',
   'operators: 01/0000 cashier  99/9999 supervisor  00/123456 administrator   idle: digits=sale  m=menu',
 ];

@@ -89,6 +89,12 @@ export class FrontPanel {
     this.say(r.ok ? message : `${cmd}: ${r.error}`);
   }
 
+  /** The customer shows the demo QR payment code to the scan engine (decoded at the terminal's next scan). */
+  async showPaymentCode(): Promise<void> {
+    const r = await this.client.request('scan', {});
+    this.say(!r.ok ? `scan: ${r.error}` : r.scanning === true ? 'payment code shown: scanned' : 'payment code held in front of the scanner: read at the next scan');
+  }
+
   /** The customer signs the built-in signature on the pad (the terminal must be on its signature screen). */
   async sign(): Promise<void> {
     this.say('signing on the pad...');
@@ -226,6 +232,7 @@ const ACTIONS: Record<string, (p: FrontPanel) => Promise<void> | void> = {
   x: (p) => p.pull(),
   h: (p) => p.toggleHoldReset(),
   w: (p) => p.sign(),
+  k: (p) => p.showPaymentCode(),
 };
 
 /** Escape sequences (arrows, Delete) stay whole; everything else is one character per key. */
