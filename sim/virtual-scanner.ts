@@ -21,7 +21,12 @@ const CMD_UNTRIGGER = 0x55; // 'U'
 /** Bytes of a command being received that we hold before giving up on it (SYN x CR is 3). */
 const COMMAND_BYTES_MAX = 8;
 
-/** Demo payment codes by wallet (made-up digits in each wallet's published shape: length and leading digits). */
+/**
+ * Demo payment codes (made-up digits in each wallet's shape: length and leading digits). The
+ * acquirer simulator's QR test rules (sim/SIMULATION.md, "QR") decide what the host answers: the
+ * three wallets are paid at once, `declined` ends 0051 (answer 51), `pending` starts 99 (P1, paid
+ * at the first query).
+ */
 export const DEMO_PAYMENT_CODES: Readonly<Record<string, string>> = {
   /** WeChat Pay: 18 digits starting 10..15. */
   wechat: '134512345678901234',
@@ -29,6 +34,8 @@ export const DEMO_PAYMENT_CODES: Readonly<Record<string, string>> = {
   alipay: '284512345678901234',
   /** UnionPay QR: 19 digits starting 62. */
   unionpay: '6225123456789012345',
+  declined: '134512345678900051',
+  pending: '991234567890123456',
 };
 export const DEMO_PAYMENT_CODE_DEFAULT = 'wechat';
 

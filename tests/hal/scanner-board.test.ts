@@ -11,7 +11,7 @@ import { readBoardFile, validateBoard, REQUIRED_ROLES } from '../../hal/board';
 import { createSimBoard, SimBoard } from '../../sim/board-sim';
 import { ControlServer } from '../../sim/control-server';
 import { controlRequest } from '../../sim/control-cli';
-import type { ControlClient, Reply } from '../../sim/control-client';
+import { ControlClient, Reply } from '../../sim/control-client';
 import { FrontPanel } from '../../sim/front-panel';
 import { DEMO_PAYMENT_CODES } from '../../sim/virtual-scanner';
 
@@ -112,6 +112,23 @@ describe('simulator board: scanner0', () => {
     const reply = await control.handle({ cmd: 'scan', code: CODE });
     assert.deepEqual(reply, { ok: true, scanning: false });
     assert.equal(await sim.board.scanner()!.scan(3000), CODE);
+  });
+
+  it('posControlScanDigitsOverTheControlSocketReachTheDriverWhole', async () => {
+    sim = await createSimBoard();
+    const control = new ControlServer(sim);
+    const port = await control.listen(0);
+    const client = await ControlClient.connect(port);
+    try {
+      const { cmd, fields } = controlRequest(['scan', CODE]); // what `npm run pos -- control scan DIGITS` sends
+      const reply = await client.request(cmd, fields);
+      assert.equal(reply.ok, true, String(reply.error));
+      assert.ok(!JSON.stringify(reply).includes(CODE), 'the reply does not echo the code');
+      assert.equal(await sim.board.scanner()!.scan(3000), CODE, 'all 19 digits, not a rounded JSON number');
+    } finally {
+      client.close();
+      await control.close();
+    }
   });
 
   it('controlScanDuringAScanIsDecodedAtOnceAndADemoNameWorks', async () => {
