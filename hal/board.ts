@@ -25,7 +25,7 @@ import { Led } from './led';
 import { Printer } from './printer';
 import { CardReader } from './card-reader';
 import { SignaturePad } from './signature-pad';
-import { Scanner } from './scanner';
+import { Scanner, ScannerDiagnostics } from './scanner';
 import { Hd44780Pcf8574 } from './drivers/hd44780-pcf8574';
 import { Ssd1306 } from './drivers/ssd1306';
 import { MatrixKeypad } from './drivers/matrix-keypad';
@@ -207,12 +207,29 @@ async function construct(role: string, dc: DeviceConfig, buses: BusCache, option
     }
     case 'tsc2007':
       return { config: dc, device: new Tsc2007SignaturePad(await buses.i2c(dc.i2cBus), { ...dc, name: role }) };
-    case 'serial-scan-engine':
-      return {
-        config: dc,
-        device: new SerialTriggerScanner(await buses.serial(role, dc), { suffix: dc.suffix, prefix: dc.prefix, noRead: dc.noRead, readTimeoutMs: dc.readTimeoutMs, ...(options.scannerLogger ? { logger: options.scannerLogger } : {}) }),
-      };
+    case 'serial-scan-engine': {
+      // Optional device: a port that cannot be opened (tty missing, module unplugged) must not
+      // stop the board, which still sells by card. The scanner is then absent: its self-test and
+      // every scan fail with SCN_DISCONNECTED naming the cause.
+      let port: SerialPort;
+      try {
+        port = await buses.serial(role, dc);
+      } catch (e) {
+        return { config: dc, device: new AbsentScanner(new PosError('SCN_DISCONNECTED', `${role}: cannot open ${dc.port}: ${e instanceof Error ? e.message : String(e)}`, { role, path: dc.port }, { cause: e })) };
+      }
+      const logger = options.scannerLogger ? { logger: options.scannerLogger } : {};
+      return { config: dc, device: new SerialTriggerScanner(port, { suffix: dc.suffix, prefix: dc.prefix, noRead: dc.noRead, readTimeoutMs: dc.readTimeoutMs, ...logger }) };
+    }
   }
+}
+
+/** The scanner of a board whose scanner port could not be opened: everything fails with why. */
+class AbsentScanner implements Scanner {
+  constructor(private readonly error: PosError) {}
+  scan(): Promise<string> { return Promise.reject(this.error); }
+  check(): Promise<void> { return Promise.reject(this.error); }
+  diagnostics(): ScannerDiagnostics { return { triggers: 0, codes: 0, noReads: 0, linesDropped: 0, linesGarbled: 0, timeouts: 0 }; }
+  close(): Promise<void> { return Promise.resolve(); }
 }
 
 async function keypad(dc: KeypadConfig, buses: BusCache): Promise<Keypad> {
