@@ -305,11 +305,11 @@ export class SerialTriggerScanner implements Scanner {
     }
     if (!job) {
       this.counters.linesDropped++;
-      this.log.warn({ code: maskCode(line.text), chars: line.text.length }, 'scanner: code with no scan asked (late or unsolicited): dropped');
+      this.log.warn({ codeMasked: maskCode(line.text), chars: line.text.length }, 'scanner: code with no scan asked (late or unsolicited): dropped');
       return;
     }
     this.counters.codes++;
-    this.log.info({ code: maskCode(line.text), chars: line.text.length }, 'scanner: code read');
+    this.log.info({ codeMasked: maskCode(line.text), chars: line.text.length }, 'scanner: code read');
     void this.finish(job, line.text, false);
   }
 
