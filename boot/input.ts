@@ -16,6 +16,12 @@
  *                   {pan, expiry: YYMM}; a refused one says why and keeps the digits; BACK on an
  *                   empty field goes back a step, CANCEL back to the card wait (a card still works)
  *   void.trace      trace number -> TRACE; reprint "by trace no." -> REPRINT_STAN
+ *   preAuth.amount, completion.amount   AmountEntry -> AMOUNT
+ *   preAuthVoid.original, completion.original   the hold's trace number -> TRACE, or OK alone to key
+ *                   it: authorization code (6 digits), original date MMDD, for a void the amount
+ *                   -> PREAUTH_KEYED; BACK on an empty field goes back a step
+ *   completionVoid.trace   the completion's trace number -> TRACE
+ *   main menu 10    the pre-authorization family's menu -> PRE_AUTH, PRE_AUTH_VOID, COMPLETION, COMPLETION_VOID
  *   refund.details  original trace number (a sale in this journal: its reference number, date and
  *                   amount become the defaults) or OK alone; reference number (12 digits); date
  *                   MMDD (real, not in the future, <= 180 days); amount -> REFUND_DETAILS
@@ -36,7 +42,7 @@ import type { KeyName } from '../hal/keypad';
 import type { MachineEvent, MachineView, ErrorView } from '../runtime/machine';
 import type { Locale } from '../ui-lcd/screen';
 import { AmountEntry, DigitEntry, MenuWidget, Pager, Widget, WidgetResult, pinEntry, traceNumberEntry } from '../ui-lcd/widgets';
-import { LANGUAGE_ITEMS, MAIN_MENU_ITEMS, OPERATOR_ITEMS, RECOVERY_ITEMS, REPRINT_ITEMS, SETTINGS_ITEMS, STORAGE_FAILURE_ITEMS, YES_NO_ITEMS } from '../ui-lcd/screens';
+import { LANGUAGE_ITEMS, MAIN_MENU_ITEMS, OPERATOR_ITEMS, PRE_AUTH_ITEMS, RECOVERY_ITEMS, REPRINT_ITEMS, SETTINGS_ITEMS, STORAGE_FAILURE_ITEMS, YES_NO_ITEMS } from '../ui-lcd/screens';
 import type { Refused } from '../ui-lcd/screens';
 import { PinBufferEntry } from './input-secret';
 import { EMPTY_UI, LocalScreen, UiState, keyedOffered, pendingError, retryOffered } from './screen-map';
@@ -51,6 +57,8 @@ export const PASSWORD_DIGITS_MAX = 12;
 export const REFERENCE_DIGITS = 12;
 /** The original sale's date, MMDD. */
 export const REFUND_DATE_DIGITS = 4;
+/** An authorization code keyed from a pre-authorization slip: 6 digits. */
+export const AUTH_CODE_DIGITS = 6;
 /** A card's expiry as printed, MMYY. */
 export const EXPIRY_DIGITS = 4;
 
@@ -102,6 +110,8 @@ export class InputController {
   /** Passwords typed so far in a change or reset (old, new), dropped once sent. */
   private secrets: string[] = [];
   private keyedPan = '';
+  /** Keyed details of a pre-authorization typed so far (authorization code, date). */
+  private preAuthKeyed: { authCode: string; dateMmdd: string } = { authCode: '', dateMmdd: '' };
 
   constructor(private readonly deps: ControllerDeps) {}
 
@@ -163,6 +173,14 @@ export class InputController {
       ui = { ...ui, amount: { amountFen: amount.amountFen } };
     } else if (p.endsWith('.pin')) {
       this.entry = new PinBufferEntry(clock);
+    } else if (p === 'preAuth.amount' || p === 'completion.amount') {
+      const amount = new AmountEntry(clock);
+      this.entry = amount;
+      ui = { ...ui, amount: { amountFen: amount.amountFen } };
+    } else if (p === 'preAuthVoid.original' || p === 'completion.original' || p === 'completionVoid.trace') {
+      this.preAuthKeyed = { authCode: '', dateMmdd: '' };
+      this.entry = traceNumberEntry(clock);
+      ui = { ...ui, preAuthStage: 'trace' };
     } else if (p === 'void.trace') {
       this.entry = traceNumberEntry(clock);
     } else if (p === 'refund.details') {
@@ -256,6 +274,8 @@ export class InputController {
     const entry = this.entry!;
     // Refund: OK on an empty trace number goes to the reference number (a sale not in this journal).
     if (p === 'refund.details' && this.ui.refundStage === 'trace' && key === 'OK' && entry instanceof DigitEntry && entry.length === 0) { this.refundStage('reference'); return; }
+    // A pre-authorization void or completion: OK on an empty trace number keys the hold instead.
+    if (this.keysHold(p) && this.ui.preAuthStage === 'trace' && key === 'OK' && entry instanceof DigitEntry && entry.length === 0) { this.preAuthStage('authCode'); return; }
     const r = entry.press(key) as WidgetResult<unknown>;
     // CANCEL in keyed entry goes back to the card wait (the sale is not lost; a card still works).
     if ((r.kind === 'cancel' || r.kind === 'timeout') && this.ui.keyed) { this.stopKeyed(); return; }
@@ -286,6 +306,11 @@ export class InputController {
   private back(p: string): void {
     if (this.isLogin(p) && this.ui.login.field === 'password') { this.startOperatorField(); return; }
     if (this.ui.keyed) { if (this.ui.keyed.stage === 'expiry') this.startKeyed('pan', this.keyedPan); else this.stopKeyed(); return; }
+    if (this.keysHold(p) && this.ui.preAuthStage !== undefined && this.ui.preAuthStage !== 'trace') {
+      const before = { authCode: 'trace', date: 'authCode', amount: 'date' } as const;
+      this.preAuthStage(before[this.ui.preAuthStage]);
+      return;
+    }
     if (p === 'refund.details' && this.ui.refundStage !== 'trace') {
       const before = { reference: 'trace', date: 'reference', amount: 'date' } as const;
       this.refundStage(before[this.ui.refundStage]);
@@ -302,7 +327,8 @@ export class InputController {
     if (this.ui.keyed) return this.submitKeyed(p, String(value));
     if (this.isSecretStage(p)) return this.submitSecret(p, String(value));
     if (p === 'operators.choose' && this.ui.operatorStage === 'number') return this.submitOperatorNumber(String(value));
-    if (p === 'sale.amount') { this.deps.send({ type: 'AMOUNT', amountFen: Number(value) }); return; }
+    if (p === 'sale.amount' || p === 'preAuth.amount' || p === 'completion.amount') { this.deps.send({ type: 'AMOUNT', amountFen: Number(value) }); return; }
+    if (this.keysHold(p) || p === 'completionVoid.trace') return this.submitHold(p, String(value));
     if (p.endsWith('.pin')) {
       this.handedPin = value as Buffer;
       this.set({ pinLength: 0 });
@@ -312,6 +338,51 @@ export class InputController {
     if (p === 'void.trace') { this.restartEntry(); this.deps.send({ type: 'TRACE', stan: Number(value) }); return; }
     if (p === 'reprint.choose') { this.deps.send({ type: 'REPRINT_STAN', stan: Number(value) }); return; }
     if (p === 'refund.details') this.submitRefund(String(value));
+  }
+
+  // ---------------------------------------------------------------- pre-authorization: the hold
+
+  /** States where the hold is named by trace number or keyed (authorization code, date, amount). */
+  private keysHold(p: string): boolean {
+    return p === 'preAuthVoid.original' || p === 'completion.original';
+  }
+
+  private submitHold(p: string, value: string): void {
+    switch (this.ui.preAuthStage ?? 'trace') {
+      case 'trace':
+        this.restartEntry();
+        this.deps.send({ type: 'TRACE', stan: Number(value) });
+        return;
+      case 'authCode':
+        this.preAuthKeyed = { ...this.preAuthKeyed, authCode: value };
+        this.preAuthStage('date');
+        return;
+      case 'date': {
+        const { problem } = originalDate(value, this.deps.now(), this.deps.tzOffsetMinutes?.());
+        if (problem) { this.set({ digits: { digits: value, refused: problem === 'future' ? 'date-future' : problem === 'too-old' ? 'date-old' : 'date' } }); return; }
+        this.preAuthKeyed = { ...this.preAuthKeyed, dateMmdd: value };
+        // A void names the pre-authorized amount; a completion's amount is asked after the card.
+        if (p === 'preAuthVoid.original') { this.preAuthStage('amount'); return; }
+        this.deps.send({ type: 'PREAUTH_KEYED', authCode: this.preAuthKeyed.authCode, dateMmdd: value });
+        return;
+      }
+      case 'amount':
+        this.deps.send({ type: 'PREAUTH_KEYED', authCode: this.preAuthKeyed.authCode, dateMmdd: this.preAuthKeyed.dateMmdd, amountFen: Number(value) });
+    }
+  }
+
+  private preAuthStage(stage: NonNullable<UiState['preAuthStage']>): void {
+    const clock = { clock: this.deps.clock };
+    if (stage === 'amount') {
+      const amount = new AmountEntry(clock);
+      this.entry = amount;
+      this.set({ preAuthStage: stage, amount: { amountFen: amount.amountFen } });
+      return;
+    }
+    const initial = stage === 'authCode' ? this.preAuthKeyed.authCode : stage === 'date' ? this.preAuthKeyed.dateMmdd : '';
+    const length = stage === 'authCode' ? AUTH_CODE_DIGITS : REFUND_DATE_DIGITS;
+    this.entry = stage === 'trace' ? traceNumberEntry(clock) : new DigitEntry({ ...clock, lengthMin: length, lengthMax: length, initial });
+    this.set({ preAuthStage: stage, digits: { digits: initial } });
   }
 
   // ---------------------------------------------------------------- refund details
@@ -506,14 +577,14 @@ export class InputController {
 
   // ---------------------------------------------------------------- menus the controller shows at idle
 
-  private openLocal(name: 'mainMenu' | 'settings' | 'language'): void {
-    const items = name === 'mainMenu' ? MAIN_MENU_ITEMS : name === 'settings' ? SETTINGS_ITEMS : LANGUAGE_ITEMS;
+  private openLocal(name: 'mainMenu' | 'settings' | 'language' | 'preAuthMenu'): void {
+    const items = name === 'mainMenu' ? MAIN_MENU_ITEMS : name === 'settings' ? SETTINGS_ITEMS : name === 'preAuthMenu' ? PRE_AUTH_ITEMS : LANGUAGE_ITEMS;
     const selected = name === 'language' ? Math.max(0, LANGUAGE_ITEMS.findIndex((i) => i.value === this.deps.locale())) : 0;
     this.menu = new MenuWidget(items, { clock: this.deps.clock, selected });
     this.set({ local: this.localScreen(name, selected) });
   }
 
-  private localScreen(name: 'mainMenu' | 'settings' | 'language', selected: number): LocalScreen {
+  private localScreen(name: 'mainMenu' | 'settings' | 'language' | 'preAuthMenu', selected: number): LocalScreen {
     return name === 'language' ? { name, data: { selected, current: this.deps.locale() } } : { name, data: { selected } };
   }
 
@@ -532,6 +603,13 @@ export class InputController {
     if (r.kind === 'back') { if (local.name === 'mainMenu') this.closeLocal(); else this.openLocal(local.name === 'language' ? 'settings' : 'mainMenu'); return; }
     if (r.kind !== 'submit') return;
     if (local.name === 'language') { this.deps.setLocale(r.value as Locale); this.closeLocal(); return; }
+    if (local.name === 'preAuthMenu') {
+      const events: Record<string, MachineEvent['type']> = { 'pre-auth': 'PRE_AUTH', 'pre-auth-void': 'PRE_AUTH_VOID', completion: 'COMPLETION', 'completion-void': 'COMPLETION_VOID' };
+      this.closeLocal();
+      const type = events[r.value];
+      if (type) this.deps.send({ type } as MachineEvent);
+      return;
+    }
     if (local.name === 'settings' && (r.value === 'password' || r.value === 'operators')) {
       this.closeLocal();
       this.deps.send({ type: r.value === 'password' ? 'PASSWORD' : 'OPERATORS' });
@@ -544,6 +622,7 @@ export class InputController {
   private mainMenuChoice(value: string): void {
     const events: Record<string, MachineEvent['type']> = { sale: 'SALE', void: 'VOID', refund: 'REFUND', balance: 'BALANCE', reprint: 'REPRINT', settlement: 'SETTLE', 'sign-off': 'SIGN_OFF' };
     if (value === 'settings') { this.openLocal('settings'); return; }
+    if (value === 'pre-auth') { this.openLocal('preAuthMenu'); return; }
     if (value === 'diagnostics') {
       // The app shows diagnostics over idle (boot/diagnostics.ts) and takes the keys until it closes.
       this.closeLocal();

@@ -47,6 +47,8 @@ export interface UiState {
   readonly operatorAction?: 'reset' | 'unlock';
   /** The operator number typed (reset, unlock): 2 digits as on the login screen. */
   readonly operatorNumber?: string;
+  /** Pre-authorization void or completion: which detail of the hold is being typed (trace no., or keyed: auth code, date, amount). */
+  readonly preAuthStage?: 'trace' | 'authCode' | 'date' | 'amount';
   /** Keyed card entry over the card screen (FUNC): the digits as keyed; the accepted PAN only for masking. */
   readonly keyed?: { readonly stage: 'pan' | 'expiry'; readonly digits: string; readonly pan?: string; readonly refused?: Refused };
 }
@@ -54,6 +56,7 @@ export interface UiState {
 export type LocalScreen =
   | { readonly name: 'mainMenu'; readonly data: { selected: number } }
   | { readonly name: 'settings'; readonly data: { selected: number } }
+  | { readonly name: 'preAuthMenu'; readonly data: { selected: number } }
   | { readonly name: 'language'; readonly data: { selected: number; current: Locale } }
   | { readonly name: 'diagnostics'; readonly data: ScreenData['diagnostics'] };
 
@@ -90,7 +93,8 @@ export interface ScreenChoice {
 
 type Builder = (v: MachineView, ui: UiState, env: Env) => ScreenChoice;
 
-const txnOf = (v: MachineView): Transaction => (v.data.flow === 'void' || v.data.flow === 'refund' || v.data.flow === 'balance' ? v.data.flow : 'sale');
+const FLOW_TRANSACTIONS: readonly Transaction[] = ['sale', 'void', 'refund', 'balance', 'preAuth', 'preAuthVoid', 'completion', 'completionVoid'];
+const txnOf = (v: MachineView): Transaction => FLOW_TRANSACTIONS.find((f) => f === v.data.flow) ?? 'sale';
 const pad6 = (n: number | undefined): string => String(n ?? 0).padStart(6, '0');
 
 const boot: Builder = (_v, _ui, env) => ({ name: 'boot', data: { step: env.bootStep, stepIndex: env.bootStepIndex, stepCount: env.bootStepCount } });
@@ -119,7 +123,7 @@ const presentCard: Builder = (v) => ({
   data: { transaction: txnOf(v), ...(v.data.amountFen > 0 ? { amountFen: v.data.amountFen } : {}), methods: ['swipe', 'insert', 'tap'], keyed: keyedOffered(v) },
 });
 /** Keyed entry is offered for a sale or refund where the configuration allows it (never a balance: it needs a PIN). */
-export const keyedOffered = (v: MachineView): boolean => v.data.keyedAllowed === true && (v.data.flow === 'sale' || v.data.flow === 'refund');
+export const keyedOffered = (v: MachineView): boolean => v.data.keyedAllowed === true && (v.data.flow === 'sale' || v.data.flow === 'refund' || v.data.flow === 'preAuth' || v.data.flow === 'preAuthVoid' || v.data.flow === 'completion');
 /** The card screen, or keyed entry over it. */
 const cardScreen: Builder = (v, ui, env) => (ui.keyed && keyedOffered(v)
   ? { name: 'keyedCard', data: { stage: ui.keyed.stage, digits: ui.keyed.digits, pan: ui.keyed.pan, transaction: txnOf(v), ...(v.data.amountFen > 0 ? { amountFen: v.data.amountFen } : {}), refused: ui.keyed.refused } }
@@ -176,6 +180,20 @@ const settlementConfirm: Builder = (v) => {
     data: s ? { saleCount: s.saleCount, saleFen: s.saleAmountFen, refundCount: s.refundCount, refundFen: s.refundAmountFen } : {},
   };
 };
+
+/** The hold of a pre-authorization void or completion: trace number, or its keyed details. */
+const preAuthOriginalScreen: Builder = (v, ui) => ({
+  name: 'preAuthOriginal', data: { transaction: txnOf(v), stage: ui.preAuthStage ?? 'trace', digits: ui.digits.digits, amountFen: ui.amount.amountFen, refused: ui.preAuthStage === 'amount' ? ui.amount.refused : ui.digits.refused },
+});
+const txnAmountScreen: Builder = (v, ui) => ({
+  name: 'txnAmount', data: { transaction: txnOf(v), ...ui.amount, ...(v.data.preAuthHold ? { maxFen: v.data.preAuthHold.completionFenMax } : {}) },
+});
+const holdConfirm: Builder = (v) => ({
+  name: 'voidConfirm',
+  data: v.data.flow === 'completionVoid'
+    ? { transaction: 'completionVoid', trace: pad6(v.data.voidTarget?.stan), amountFen: v.data.voidTarget?.amountFen ?? 0, pan: v.data.voidTarget?.panMasked }
+    : { transaction: 'preAuthVoid', trace: pad6(v.data.preAuthHold?.stan), amountFen: v.data.preAuthHold?.amountFen ?? 0, pan: v.data.preAuthHold?.panMasked },
+});
 
 const hostUnreachable: Builder = (v) => {
   const code = v.data.error?.code;
@@ -258,6 +276,50 @@ export const STATE_SCREENS: Readonly<Record<string, Builder>> = {
   'refund.askCustomerCopy': customerCopy,
   'refund.printCustomer': afterApproval('customer'),
   'refund.result': result,
+
+  'preAuth.amount': txnAmountScreen,
+  'preAuth.card': cardScreen,
+  'preAuth.cardError': presentCard,
+  'preAuth.pin': pin,
+  'preAuth.online': processing,
+  'preAuth.printMerchant': afterApproval('merchant'),
+  'preAuth.askCustomerCopy': customerCopy,
+  'preAuth.printCustomer': afterApproval('customer'),
+  'preAuth.result': result,
+
+  'preAuthVoid.authorize.check': supervisor,
+  'preAuthVoid.authorize.ask': supervisor,
+  'preAuthVoid.authorize.checking': supervisor,
+  'preAuthVoid.original': preAuthOriginalScreen,
+  'preAuthVoid.confirm': holdConfirm,
+  'preAuthVoid.card': cardScreen,
+  'preAuthVoid.cardError': presentCard,
+  'preAuthVoid.online': processing,
+  'preAuthVoid.printMerchant': afterApproval('merchant'),
+  'preAuthVoid.askCustomerCopy': customerCopy,
+  'preAuthVoid.printCustomer': afterApproval('customer'),
+  'preAuthVoid.result': result,
+
+  'completion.original': preAuthOriginalScreen,
+  'completion.card': cardScreen,
+  'completion.cardError': presentCard,
+  'completion.amount': txnAmountScreen,
+  'completion.online': processing,
+  'completion.printMerchant': afterApproval('merchant'),
+  'completion.askCustomerCopy': customerCopy,
+  'completion.printCustomer': afterApproval('customer'),
+  'completion.result': result,
+
+  'completionVoid.authorize.check': supervisor,
+  'completionVoid.authorize.ask': supervisor,
+  'completionVoid.authorize.checking': supervisor,
+  'completionVoid.trace': (_v, ui) => ({ name: 'preAuthOriginal', data: { transaction: 'completionVoid', stage: 'trace', digits: ui.digits.digits, amountFen: 0, refused: ui.digits.refused } }),
+  'completionVoid.confirm': holdConfirm,
+  'completionVoid.online': processing,
+  'completionVoid.printMerchant': afterApproval('merchant'),
+  'completionVoid.askCustomerCopy': customerCopy,
+  'completionVoid.printCustomer': afterApproval('customer'),
+  'completionVoid.result': result,
 
   'balance.card': presentCard,
   'balance.cardError': presentCard,

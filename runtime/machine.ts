@@ -18,6 +18,9 @@
  *
  * Events (send them from keys/menus):
  *   LOGIN {operator,password}  LOGOUT  SALE  VOID  REFUND  BALANCE  REPRINT  SETTLE  SIGN_OFF
+ *   PRE_AUTH  PRE_AUTH_VOID  COMPLETION  COMPLETION_VOID (the pre-authorization family; refused with
+ *   E-HOST-10 while the host or its parameters do not offer it)
+ *   PREAUTH_KEYED {authCode,dateMmdd,amountFen?} (a pre-authorization not in this journal, keyed)
  *   AMOUNT {amountFen}  OK  CANCEL  YES  NO  RETRY  CONTINUE  SKIP
  *   KEYED {pan,expiry} (where keyed entry is allowed)  PIN {pin: Buffer of ASCII digits}  PIN_BYPASS
  *   SUPERVISOR {operator,password}  TRACE {stan}  REFUND_DETAILS {rrn,dateMmdd,amountFen}
@@ -38,12 +41,13 @@ import { MonoImage, Printer } from '../hal/printer';
 import { Terminal } from './terminal';
 import { Session } from './operators';
 import { CardInput, CardRequest, EmvTxnType, keyedCard, withPin } from './txn/card';
-import { FlowResult, TxnView } from './txn/engine';
+import { FlowResult, PreAuthTarget, TxnView } from './txn/engine';
+import { completionFenMax } from './host/messages-v2';
 import { SettlementReport, settle } from './txn/settlement';
 import { batchTotals } from './terminal-state';
 import type { SettlementTotals } from './host/messages';
 import { Lang, PrintContext, printReceipt, printSettlementReport } from './receipt';
-import { checkExpiry, checkKeyedPan, checkRefundDetails } from './txn/entry-checks';
+import { checkExpiry, checkKeyedPan, checkOriginalDate, checkRefundDetails } from './txn/entry-checks';
 
 export interface MachineDeps {
   /** Opens the journal and builds the terminal (throws: recovery mode). */
@@ -98,8 +102,12 @@ export interface ResultView {
 }
 
 /** Where a flow goes on after its waiting copy printed (see `waiting`). */
-export type ResumeAt = 'sale.askCustomerCopy' | 'sale.signature' | 'void.askCustomerCopy' | 'refund.askCustomerCopy' | 'idle';
-const RESUME_STATES: readonly Exclude<ResumeAt, 'idle'>[] = ['sale.askCustomerCopy', 'sale.signature', 'void.askCustomerCopy', 'refund.askCustomerCopy'];
+export type ResumeAt = 'sale.askCustomerCopy' | 'sale.signature' | 'void.askCustomerCopy' | 'refund.askCustomerCopy'
+  | 'preAuth.askCustomerCopy' | 'preAuthVoid.askCustomerCopy' | 'completion.askCustomerCopy' | 'completionVoid.askCustomerCopy' | 'idle';
+const RESUME_STATES: readonly Exclude<ResumeAt, 'idle'>[] = [
+  'sale.askCustomerCopy', 'sale.signature', 'void.askCustomerCopy', 'refund.askCustomerCopy',
+  'preAuth.askCustomerCopy', 'preAuthVoid.askCustomerCopy', 'completion.askCustomerCopy', 'completionVoid.askCustomerCopy',
+];
 
 export interface MachineContext {
   terminal?: Terminal;
@@ -127,7 +135,12 @@ export interface MachineContext {
   waiting?: { stan: number; copy: 'merchant' | 'customer'; then: ResumeAt };
   settlement?: SettlementReport;
   exportedTo?: string;
-  flow?: 'sale' | 'void' | 'refund' | 'balance';
+  flow?: 'sale' | 'void' | 'refund' | 'balance' | 'preAuth' | 'preAuthVoid' | 'completion' | 'completionVoid';
+  /**
+   * The pre-authorization a void or completion names: a hold of this journal by trace number, or
+   * keyed details (authorization code, original date MMDD, and for a void the pre-authorized amount).
+   */
+  preAuthOriginal?: { readonly stan: number } | { readonly keyed: { readonly authCode: string; readonly dateMmdd: string; readonly amountFen?: number } };
   /** What the last password change, reset or unlock did (its done screen). */
   operatorChange?: { action: 'changed' | 'reset' | 'unlocked'; operator: string };
   /** Keyed card entry is allowed here (deps.allowKeyed): the card screen offers it. */
@@ -147,6 +160,8 @@ export type RecoveryReason = { readonly resetHeld: true } | { readonly code: str
 export type MachineEvent =
   | { type: 'LOGIN'; operator: string; password: string }
   | { type: 'SUPERVISOR'; operator: string; password: string }
+  | { type: 'PRE_AUTH' | 'PRE_AUTH_VOID' | 'COMPLETION' | 'COMPLETION_VOID' }
+  | { type: 'PREAUTH_KEYED'; authCode: string; dateMmdd: string; amountFen?: number }
   | { type: 'LOGOUT' | 'SALE' | 'VOID' | 'REFUND' | 'BALANCE' | 'REPRINT' | 'SETTLE' | 'SIGN_OFF' | 'OK' | 'CANCEL' | 'YES' | 'NO' | 'RETRY' | 'CONTINUE' | 'SKIP' | 'PIN_BYPASS' | 'REPRINT_LAST' | 'REPRINT_REPORT' | 'PAPER_LOADED' | 'EXPORT' | 'PASSWORD' | 'OPERATORS' | 'ECHO' }
   | { type: 'CHANGE_PASSWORD'; oldPassword: string; newPassword: string; repeated: string }
   | { type: 'RESET_PASSWORD'; operator: string; newPassword: string; repeated: string }
@@ -240,10 +255,15 @@ export function createTerminalMachine(deps: MachineDeps) {
       signOff: fromPromise<void, MachineContext>(({ input }) => engineOf(input).signOff(need(input.session, 'session'))),
       readCard: fromPromise<CardInput, { c: MachineContext; txnType: EmvTxnType }>(({ input }) => {
         const amountFen = input.txnType === 'sale' ? input.c.amountFen : input.txnType === 'refund' ? need(input.c.refund, 'refund details').amountFen : 0;
+        // A chip card asked for a pre-authorization signs its amount like a sale's (EMV type 00 in this profile).
         return deps.readCard(engineOf(input.c).cardRequest(input.txnType, amountFen));
       }),
       sale: fromPromise<FlowResult, MachineContext>(({ input }) => engineOf(input).sale({ amountFen: input.amountFen, card: need(input.card, 'card'), pin: input.pin, session: need(input.session, 'session') })),
       voidSale: fromPromise<FlowResult, MachineContext>(({ input }) => engineOf(input).voidSale(need(input.voidStan, 'trace'), need(input.authorizer ?? input.session, 'session'))),
+      preAuth: fromPromise<FlowResult, MachineContext>(({ input }) => engineOf(input).preAuth({ amountFen: input.amountFen, card: need(input.card, 'card'), pin: input.pin, session: need(input.session, 'session') })),
+      preAuthVoid: fromPromise<FlowResult, MachineContext>(({ input }) => engineOf(input).preAuthVoid(preAuthTarget(input), need(input.authorizer ?? input.session, 'session'))),
+      completion: fromPromise<FlowResult, MachineContext>(({ input }) => engineOf(input).completion(preAuthTarget(input), input.amountFen, need(input.session, 'session'))),
+      completionVoid: fromPromise<FlowResult, MachineContext>(({ input }) => engineOf(input).completionVoid(need(input.voidStan, 'trace'), need(input.authorizer ?? input.session, 'session'))),
       refund: fromPromise<FlowResult, MachineContext>(({ input }) => {
         const r = need(input.refund, 'refund details');
         return engineOf(input).refund({ amountFen: r.amountFen, card: need(input.card, 'card'), session: need(input.authorizer ?? input.session, 'session'), origRrn: r.rrn, origDateMmdd: r.dateMmdd });
@@ -307,11 +327,15 @@ export function createTerminalMachine(deps: MachineDeps) {
       lockedOut: ({ event }) => kindOf((event as unknown as { error: unknown }).error) === 'locked-out',
       hasPending: ({ context }) => context.pendingStans.length > 0 || context.reportPending,
       signedOn: ({ context }) => engineOf(context).signedOn,
+      preAuthOffered: ({ context }) => engineOf(context).featureAvailable('preAuth'),
+      holdOpen: ({ context, event }) => event.type === 'TRACE' && engineOf(context).state.preAuths.get(event.stan)?.state === 'open',
+      completionAmountValid: ({ context, event }) => event.type === 'AMOUNT' && completionError(context, event.amountFen) === undefined,
     },
     actions: {
       setError: assign({ error: ({ event }) => errorView((event as unknown as { error: unknown }).error) }),
       clearError: assign({ error: undefined }),
-      resetFlow: assign({ amountFen: 0, card: undefined, pin: undefined, duplicate: undefined, voidStan: undefined, refund: undefined, result: undefined, balanceFen: undefined, authorizer: undefined, error: undefined, flow: undefined, operatorChange: undefined }),
+      resetFlow: assign({ amountFen: 0, card: undefined, pin: undefined, duplicate: undefined, voidStan: undefined, refund: undefined, result: undefined, balanceFen: undefined, authorizer: undefined, error: undefined, flow: undefined, operatorChange: undefined, preAuthOriginal: undefined }),
+      refuseFeatureOff: assign({ error: () => errorView(new PosError('HOST_FEATURE_OFF', 'pre-authorization is not offered by the host')) }),
       setResult: assign({ result: ({ event }) => resultView((event as unknown as { output: FlowResult }).output), pin: undefined }),
       setBattery: assign({ battery: ({ event }) => (event.type === 'BATTERY' ? event.level : 'ok') }),
       forgetCard: assign({ card: undefined, pin: undefined }),
@@ -433,6 +457,125 @@ export function createTerminalMachine(deps: MachineDeps) {
           SALE: [{ guard: 'batteryLow', target: 'lowBattery' }, { target: 'sale' }],
           VOID: 'void', REFUND: 'refund', BALANCE: 'balance', REPRINT: 'reprint', SETTLE: 'settlement', SIGN_OFF: 'signOff', LOGOUT: 'login',
           PASSWORD: 'password', OPERATORS: 'operators',
+          PRE_AUTH: [{ guard: 'batteryLow', target: 'lowBattery' }, { guard: 'preAuthOffered', target: 'preAuth' }, { actions: 'refuseFeatureOff' }],
+          PRE_AUTH_VOID: [{ guard: 'preAuthOffered', target: 'preAuthVoid' }, { actions: 'refuseFeatureOff' }],
+          COMPLETION: [{ guard: 'batteryLow', target: 'lowBattery' }, { guard: 'preAuthOffered', target: 'completion' }, { actions: 'refuseFeatureOff' }],
+          COMPLETION_VOID: [{ guard: 'preAuthOffered', target: 'completionVoid' }, { actions: 'refuseFeatureOff' }],
+        },
+      },
+      // ---- the pre-authorization family (docs/PROTOCOL.md V2): a hold, its void, its completion
+      // (within 115%), the completion's void. Voids need a supervisor, as for a sale's void.
+      preAuth: {
+        initial: 'amount',
+        entry: assign({ flow: 'preAuth' }),
+        on: { CANCEL: { target: 'idle', actions: 'forgetCard' } },
+        states: {
+          amount: {
+            on: {
+              AMOUNT: [
+                { guard: 'amountValid', target: 'card', actions: [assign({ amountFen: ({ event }) => event.amountFen }), 'clearError'] },
+                { actions: assign({ error: ({ event }) => errorView(new PosError('OPR_AMOUNT', `amount ${event.amountFen} fen not allowed`, { amountFen: event.amountFen })) }) },
+              ],
+            },
+          },
+          card: cardStates('sale', 'pin'),
+          cardError: { on: { RETRY: { target: 'card', actions: 'clearError' } } },
+          pin: {
+            always: { guard: ({ context }) => context.card?.pinRequired !== true && context.card?.entryMode !== '021', target: 'online' },
+            on: {
+              PIN: { target: 'online', actions: assign({ pin: ({ event }) => event.pin, card: ({ context }) => withPin(need(context.card, 'card'), true) }) },
+              PIN_BYPASS: { target: 'online', actions: assign({ card: ({ context }) => withPin(need(context.card, 'card'), false) }) },
+            },
+          },
+          online: financialOnline('preAuth'),
+          printMerchant: printState('merchant', 'askCustomerCopy'),
+          askCustomerCopy: { on: { YES: 'printCustomer', NO: '#terminal.idle' } },
+          printCustomer: printState('customer', '#terminal.idle'),
+          result: { on: { OK: '#terminal.idle' } },
+        },
+      },
+      preAuthVoid: {
+        initial: 'authorize',
+        entry: assign({ flow: 'preAuthVoid' }),
+        on: { CANCEL: { target: 'idle', actions: 'forgetCard' } },
+        states: {
+          authorize: authorizeStates('preAuthVoid.original'),
+          original: {
+            on: {
+              TRACE: [
+                { guard: 'holdOpen', target: 'confirm', actions: [assign({ preAuthOriginal: ({ event }) => ({ stan: event.stan }), voidStan: ({ event }) => event.stan }), 'clearError'] },
+                { actions: assign({ error: ({ event }) => errorView(new PosError('OPR_NOT_FOUND', `no open pre-authorization with trace ${event.stan}`, { stan: event.stan })) }) },
+              ],
+              PREAUTH_KEYED: [
+                { guard: ({ context, event }) => keyedOriginalError(context, event, true) === undefined, target: 'card', actions: [assign({ preAuthOriginal: ({ event }) => ({ keyed: { authCode: event.authCode, dateMmdd: event.dateMmdd, amountFen: event.amountFen } }), amountFen: ({ event }) => event.amountFen ?? 0 }), 'clearError'] },
+                { actions: assign({ error: ({ context, event }) => errorView(keyedOriginalError(context, event, true)) }) },
+              ],
+            },
+          },
+          confirm: { on: { OK: 'online' } },
+          card: cardStates('sale', 'online'),
+          cardError: { on: { RETRY: { target: 'card', actions: 'clearError' } } },
+          online: financialOnline('preAuthVoid'),
+          printMerchant: printState('merchant', 'askCustomerCopy'),
+          askCustomerCopy: { on: { YES: 'printCustomer', NO: '#terminal.idle' } },
+          printCustomer: printState('customer', '#terminal.idle'),
+          result: { on: { OK: '#terminal.idle' } },
+        },
+      },
+      completion: {
+        initial: 'original',
+        entry: assign({ flow: 'completion' }),
+        on: { CANCEL: { target: 'idle', actions: 'forgetCard' } },
+        states: {
+          original: {
+            on: {
+              TRACE: [
+                { guard: 'holdOpen', target: 'amount', actions: [assign({ preAuthOriginal: ({ event }) => ({ stan: event.stan }), voidStan: ({ event }) => event.stan }), 'clearError'] },
+                { actions: assign({ error: ({ event }) => errorView(new PosError('OPR_NOT_FOUND', `no open pre-authorization with trace ${event.stan}`, { stan: event.stan })) }) },
+              ],
+              PREAUTH_KEYED: [
+                { guard: ({ context, event }) => keyedOriginalError(context, event, false) === undefined, target: 'card', actions: [assign({ preAuthOriginal: ({ event }) => ({ keyed: { authCode: event.authCode, dateMmdd: event.dateMmdd } }) }), 'clearError'] },
+                { actions: assign({ error: ({ context, event }) => errorView(keyedOriginalError(context, event, false)) }) },
+              ],
+            },
+          },
+          card: cardStates('sale', 'amount'),
+          cardError: { on: { RETRY: { target: 'card', actions: 'clearError' } } },
+          amount: {
+            on: {
+              AMOUNT: [
+                { guard: 'completionAmountValid', target: 'online', actions: [assign({ amountFen: ({ event }) => event.amountFen }), 'clearError'] },
+                { actions: assign({ error: ({ context, event }) => errorView(completionError(context, event.amountFen)) }) },
+              ],
+            },
+          },
+          online: financialOnline('completion'),
+          printMerchant: printState('merchant', 'askCustomerCopy'),
+          askCustomerCopy: { on: { YES: 'printCustomer', NO: '#terminal.idle' } },
+          printCustomer: printState('customer', '#terminal.idle'),
+          result: { on: { OK: '#terminal.idle' } },
+        },
+      },
+      completionVoid: {
+        initial: 'authorize',
+        entry: assign({ flow: 'completionVoid' }),
+        on: { CANCEL: 'idle' },
+        states: {
+          authorize: authorizeStates('completionVoid.trace'),
+          trace: {
+            on: {
+              TRACE: [
+                { guard: ({ context, event }) => engineOf(context).txn(event.stan)?.status === 'approved' && engineOf(context).txn(event.stan)?.kind === 'completion', target: 'confirm', actions: [assign({ voidStan: ({ event }) => event.stan }), 'clearError'] },
+                { actions: assign({ error: ({ event }) => errorView(new PosError('OPR_NOT_FOUND', `no voidable completion with trace ${event.stan}`, { stan: event.stan })) }) },
+              ],
+            },
+          },
+          confirm: { on: { OK: 'online' } },
+          online: financialOnline('completionVoid'),
+          printMerchant: printState('merchant', 'askCustomerCopy'),
+          askCustomerCopy: { on: { YES: 'printCustomer', NO: '#terminal.idle' } },
+          printCustomer: printState('customer', '#terminal.idle'),
+          result: { on: { OK: '#terminal.idle' } },
         },
       },
       // Any operator changes their own password: old, new, new again (E-OPR-13/14/15 refuse the
@@ -756,6 +899,10 @@ export function createTerminalMachine(deps: MachineDeps) {
             { target: '#terminal.sale.signature', guard: ({ context }) => context.waiting?.then === 'sale.signature', actions: assign({ waiting: undefined, pendingStans: [], reportPending: false, error: undefined }) },
             { target: '#terminal.void.askCustomerCopy', guard: ({ context }) => context.waiting?.then === 'void.askCustomerCopy', actions: assign({ waiting: undefined, pendingStans: [], reportPending: false, error: undefined }) },
             { target: '#terminal.refund.askCustomerCopy', guard: ({ context }) => context.waiting?.then === 'refund.askCustomerCopy', actions: assign({ waiting: undefined, pendingStans: [], reportPending: false, error: undefined }) },
+            { target: '#terminal.preAuth.askCustomerCopy', guard: ({ context }) => context.waiting?.then === 'preAuth.askCustomerCopy', actions: assign({ waiting: undefined, pendingStans: [], reportPending: false, error: undefined }) },
+            { target: '#terminal.preAuthVoid.askCustomerCopy', guard: ({ context }) => context.waiting?.then === 'preAuthVoid.askCustomerCopy', actions: assign({ waiting: undefined, pendingStans: [], reportPending: false, error: undefined }) },
+            { target: '#terminal.completion.askCustomerCopy', guard: ({ context }) => context.waiting?.then === 'completion.askCustomerCopy', actions: assign({ waiting: undefined, pendingStans: [], reportPending: false, error: undefined }) },
+            { target: '#terminal.completionVoid.askCustomerCopy', guard: ({ context }) => context.waiting?.then === 'completionVoid.askCustomerCopy', actions: assign({ waiting: undefined, pendingStans: [], reportPending: false, error: undefined }) },
             { target: 'idle', guard: 'hasSession', actions: assign({ waiting: undefined, pendingStans: [], reportPending: false }) },
             { target: 'login', actions: assign({ waiting: undefined, pendingStans: [], reportPending: false }) },
           ],
@@ -831,10 +978,64 @@ export function createTerminalMachine(deps: MachineDeps) {
   }
 
   function parentOf(next: string): string {
+    if (next.includes('.')) return next;
     return next === 'trace' ? 'void.trace' : next === 'details' ? 'refund.details' : next === 'choose' ? 'operators.choose' : 'settlement.confirm';
   }
 
-  function financialOnline(src: 'voidSale' | 'refund') {
+  /** A card wait (read, or keyed where allowed) that goes on to `next` with the card. */
+  function cardStates(txnType: EmvTxnType, next: string) {
+    return {
+      invoke: {
+        src: 'readCard' as const,
+        input: ({ context }: { context: MachineContext }) => ({ c: context, txnType }),
+        onDone: { target: next, actions: assign({ card: ({ event }: { event: { output: CardInput } }) => event.output }) },
+        onError: { target: 'cardError', actions: 'setError' as const },
+      },
+      on: {
+        KEYED: [
+          { guard: 'keyedValid' as const, target: next, actions: [assign({ card: ({ event }: { event: MachineEvent }) => { const e = event as Extract<MachineEvent, { type: 'KEYED' }>; return keyedCard(e.pan, e.expiry); } }), 'clearError' as const] },
+          { guard: 'keyedAllowed' as const, actions: assign({ error: ({ context, event }: { context: MachineContext; event: MachineEvent }) => errorView(keyedError(event as Extract<MachineEvent, { type: 'KEYED' }>, nowOf(context))) }) },
+        ],
+      },
+    } as never; // a config fragment (see printState)
+  }
+
+  /** What a void or completion sends as its original: the hold by trace, or the keyed details with the card. */
+  function preAuthTarget(c: MachineContext): PreAuthTarget {
+    const o = need(c.preAuthOriginal, 'pre-authorization');
+    if ('stan' in o) return { stan: o.stan };
+    return { keyed: { authCode: o.keyed.authCode, dateMmdd: o.keyed.dateMmdd, amountFen: o.keyed.amountFen, card: need(c.card, 'card') } };
+  }
+
+  /** Keyed details of a pre-authorization: 6-digit authorization code, a real original date, and for a void its amount. */
+  function keyedOriginalError(c: MachineContext, e: { authCode: string; dateMmdd: string; amountFen?: number }, amountNeeded: boolean): PosError | undefined {
+    if (!/^\d{6}$/.test(e.authCode)) return new PosError('OPR_INPUT', 'the authorization code is 6 digits');
+    try {
+      checkOriginalDate(e.dateMmdd, nowOf(c).ms, nowOf(c).zone);
+      if (amountNeeded) engineOf(c).checkAmount(e.amountFen ?? 0);
+      return undefined;
+    } catch (err) {
+      return isPosError(err) ? err : new PosError('OPR_INPUT', String(err));
+    }
+  }
+
+  /** A completion's amount: within the terminal's limits and, for a hold of this journal, at most 115% of it. */
+  function completionError(c: MachineContext, amountFen: number): PosError | undefined {
+    try {
+      engineOf(c).checkAmount(amountFen);
+    } catch (err) {
+      return isPosError(err) ? err : new PosError('OPR_AMOUNT', String(err));
+    }
+    const o = c.preAuthOriginal;
+    const hold = o !== undefined && 'stan' in o ? engineOf(c).state.preAuths.get(o.stan) : undefined;
+    const max = hold ? completionFenMax(hold.amountFen) : undefined;
+    if (max !== undefined && amountFen > max) {
+      return new PosError('OPR_AMOUNT', `a completion may be at most 115% of the pre-authorized amount (${(max / 100).toFixed(2)} yuan)`, { amountFen, amountFenMax: max });
+    }
+    return undefined;
+  }
+
+  function financialOnline(src: 'voidSale' | 'refund' | 'preAuth' | 'preAuthVoid' | 'completion' | 'completionVoid') {
     return {
       invoke: {
         src,
@@ -904,6 +1105,8 @@ export interface MachineView {
      * begun (frozen in the journal), else the open batch's as the host counts them.
      */
     readonly settlementTotals?: SettlementTotals;
+    /** The hold a pre-authorization void or completion names (trace number, amount, masked card, 115% ceiling). */
+    readonly preAuthHold?: { readonly stan: number; readonly amountFen: number; readonly panMasked: string; readonly completionFenMax: number };
     /** The sale a void is about to cancel (void.confirm), as a receipt shows it. */
     readonly voidTarget?: TxnView;
     /** The card screen may offer keyed entry (FUNC). */
@@ -924,6 +1127,10 @@ export function statePath(value: unknown): string {
   return `${k}.${statePath(v)}`;
 }
 
+function holdView(h: { stan: number; amountFen: number; panMasked: string } | undefined): MachineView['data']['preAuthHold'] {
+  return h && { stan: h.stan, amountFen: h.amountFen, panMasked: h.panMasked, completionFenMax: completionFenMax(h.amountFen) };
+}
+
 function waitingCopy(c: MachineContext): 'merchant' | 'customer' | 'report' | undefined {
   if (c.waiting) return c.waiting.copy;
   const first = c.pendingStans.length > 0 ? c.terminal?.engine.pendingCopies().find((p) => c.pendingStans.includes(p.stan)) : undefined;
@@ -942,7 +1149,8 @@ export function viewOf(snap: TerminalSnapshot): MachineView {
       duplicate: c.duplicate, result: c.result, balanceFen: c.balanceFen, error: c.error, notice: c.notice, pendingReceipts: [...c.pendingStans], waitingCopy: waitingCopy(c),
       reportPending: c.reportPending, settlement: c.settlement, exportedTo: c.exportedTo, signedOn: engine?.signedOn ?? false,
       reversalPending: engine?.state.pendingReversal !== undefined, batch: engine?.state.batch,
-      voidTarget: c.voidStan !== undefined && c.flow === 'void' ? engine?.txn(c.voidStan) : undefined,
+      voidTarget: c.voidStan !== undefined && (c.flow === 'void' || c.flow === 'completionVoid') ? engine?.txn(c.voidStan) : undefined,
+      preAuthHold: c.preAuthOriginal !== undefined && 'stan' in c.preAuthOriginal ? holdView(engine?.state.preAuths.get(c.preAuthOriginal.stan)) : undefined,
       settlementTotals: engine && snap.matches({ settlement: 'confirm' }) ? engine.state.settlement?.totals ?? batchTotals(engine.state) : undefined,
       keyedAllowed: c.keyedAllowed, operatorChange: c.operatorChange, recoveryReason: c.recoveryReason, echo: c.echo,
     },

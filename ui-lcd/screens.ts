@@ -32,6 +32,9 @@
  *   signature        { pad?, strokes? }                       pad: signing on the board's pad (OK done, CLEAR redo, CANCEL = on paper); else sign the receipt
  *   duplicateWarning { amountFen, trace, pan? }                  the same card and amount approved moments ago: OK goes on, CANCEL stops
  *   voidTrace        { digits, refused? }
+ *   txnAmount        { transaction, amountFen, refused?, amountFenMax, maxFen? }   amount of a pre-auth or completion (maxFen: 115% ceiling)
+ *   preAuthOriginal  { transaction, stage: 'trace'|'authCode'|'date'|'amount', digits, amountFen, refused? }   the hold: trace no., or OK alone to key it
+ *   preAuthMenu      { selected }                             pre-auth, its void, completion, completion void
  *   voidConfirm      { trace, amountFen, pan? }
  *   amountConfirm    { transaction, amountFen }                a large amount (over the configured limit): OK goes on to the card, CANCEL stops
  *   balanceResult    { balanceFen }
@@ -61,7 +64,7 @@ import { AMOUNT_FEN_MAX_DEFAULT } from './widgets/amount-entry';
 import { recoveryReasonText, rt } from './recovery-strings';
 import { formatDateTime } from '../common/time';
 
-export type Transaction = 'sale' | 'void' | 'refund' | 'balance' | 'signOn' | 'settlement';
+export type Transaction = 'sale' | 'void' | 'refund' | 'balance' | 'signOn' | 'settlement' | 'preAuth' | 'preAuthVoid' | 'completion' | 'completionVoid';
 export type CardMethod = 'swipe' | 'insert' | 'tap';
 export type DiagCheck = 'battery' | 'storage' | 'printer' | 'reader' | 'keypad' | 'display' | 'network' | 'host' | 'log';
 export type Refused = 'max' | 'zero' | 'too-short' | 'pan-length' | 'luhn' | 'expiry' | 'expired' | 'date' | 'date-future' | 'date-old' | 'not-found';
@@ -94,7 +97,10 @@ export interface ScreenData {
   signature: { pad?: boolean; strokes?: number };
   duplicateWarning: { amountFen: number; trace: string; pan?: string };
   voidTrace: { digits: string; refused?: Refused };
-  voidConfirm: { trace: string; amountFen: number; pan?: string };
+  voidConfirm: { trace: string; amountFen: number; pan?: string; transaction?: Transaction };
+  txnAmount: { transaction: Transaction; amountFen: number; refused?: Refused; amountFenMax: number; maxFen?: number };
+  preAuthOriginal: { transaction: Transaction; stage: 'trace' | 'authCode' | 'date' | 'amount'; digits: string; amountFen: number; refused?: Refused };
+  preAuthMenu: { selected: number };
   amountConfirm: { transaction: Transaction; amountFen: number };
   balanceResult: { balanceFen: number };
   reprint: { selected: number };
@@ -149,6 +155,9 @@ export const DEFAULTS: { readonly [K in StateName]: ScreenData[K] } = {
   signature: {},
   duplicateWarning: { amountFen: 0, trace: '000000' },
   voidTrace: { digits: '' },
+  txnAmount: { transaction: 'preAuth', amountFen: 0, amountFenMax: AMOUNT_FEN_MAX_DEFAULT },
+  preAuthOriginal: { transaction: 'completion', stage: 'trace', digits: '', amountFen: 0 },
+  preAuthMenu: { selected: 0 },
   voidConfirm: { trace: '000000', amountFen: 0 },
   amountConfirm: { transaction: 'sale', amountFen: 0 },
   balanceResult: { balanceFen: 0 },
@@ -171,9 +180,11 @@ export const DEFAULTS: { readonly [K in StateName]: ScreenData[K] } = {
 
 const TXN_TITLE: Readonly<Record<Transaction, StringKey>> = {
   sale: 'title.sale', void: 'title.void', refund: 'title.refund', balance: 'title.balance', signOn: 'title.signOn', settlement: 'title.settlement',
+  preAuth: 'title.preAuth', preAuthVoid: 'title.preAuthVoid', completion: 'title.completion', completionVoid: 'title.completionVoid',
 };
 const TXN_NAME: Readonly<Record<Transaction, StringKey>> = {
   sale: 'txn.sale', void: 'txn.void', refund: 'txn.refund', balance: 'txn.balance', signOn: 'txn.signOn', settlement: 'txn.settlement',
+  preAuth: 'txn.preAuth', preAuthVoid: 'txn.preAuthVoid', completion: 'txn.completion', completionVoid: 'txn.completionVoid',
 };
 
 /** "Amount ¥12.34" / "金额 12.34元" / "Amount RMB 12.34": the amount is formatted per display. */
@@ -227,6 +238,11 @@ export const NETWORK_MODE_ITEMS = menuOf([['menu.dhcp', 'dhcp'], ['menu.staticIp
 export const MAIN_MENU_ITEMS = menuOf([
   ['menu.sale', 'sale'], ['menu.void', 'void'], ['menu.refund', 'refund'], ['menu.balance', 'balance'], ['menu.reprint', 'reprint'],
   ['menu.settlement', 'settlement'], ['menu.signOff', 'sign-off'], ['menu.diagnostics', 'diagnostics'], ['menu.settings', 'settings'],
+  ['menu.preAuthFamily', 'pre-auth'],
+]);
+/** The pre-authorization family (main menu item 10): items a host without pre-authorization refuses with E-HOST-10. */
+export const PRE_AUTH_ITEMS = menuOf([
+  ['menu.preAuth', 'pre-auth'], ['menu.preAuthVoid', 'pre-auth-void'], ['menu.completion', 'completion'], ['menu.completionVoid', 'completion-void'],
 ]);
 export const YES_NO_ITEMS = menuOf([['menu.yes', 'yes'], ['menu.no', 'no']]);
 export const REPRINT_ITEMS = menuOf([['menu.lastReceipt', 'last'], ['menu.byTrace', 'trace']]);
@@ -405,8 +421,35 @@ function duplicateWarning(d: ScreenData['duplicateWarning']): Screen {
 }
 
 function voidConfirm(d: ScreenData['voidConfirm']): Screen {
-  const lines: Txt[] = [t('msg.trace', { trace: d.trace }), amountLine(d.amountFen), ...(d.pan ? [maskPan(d.pan)] : []), t('msg.confirmVoid')];
-  return { id: 'voidConfirm', title: t('title.void'), lines, footer: t('footer.okCancel') };
+  const question = d.transaction === 'preAuthVoid' ? 'msg.confirmPreAuthVoid' : d.transaction === 'completionVoid' ? 'msg.confirmCompletionVoid' : 'msg.confirmVoid';
+  const lines: Txt[] = [t('msg.trace', { trace: d.trace }), amountLine(d.amountFen), ...(d.pan ? [maskPan(d.pan)] : []), t(question)];
+  return { id: 'voidConfirm', title: t(TXN_TITLE[d.transaction ?? 'void']), lines, footer: t('footer.okCancel') };
+}
+
+/** A pre-authorization's or completion's amount; a completion of a known hold names its 115% ceiling. */
+function txnAmount(d: ScreenData['txnAmount']): Screen {
+  const screen: Screen = {
+    id: 'txnAmount', title: t(TXN_TITLE[d.transaction]), ...(d.maxFen !== undefined ? { lines: [t('msg.completionMax', { max: yuan(d.maxFen) })] } : {}),
+    input: { kind: 'amount', label: t('label.amount'), digits: d.amountFen > 0 ? String(d.amountFen) : '' }, footer: t('footer.ok'),
+  };
+  return withNotice(screen, refusedNotice(d.refused, d.maxFen ?? d.amountFenMax));
+}
+
+const ORIGINAL_LABEL = { trace: 'label.trace', authCode: 'label.authCode', date: 'label.date' } as const;
+const ORIGINAL_DIGITS = { trace: 6, authCode: 6, date: 4 } as const;
+
+/** The hold a void or completion names: its trace number, or (OK alone) its authorization code, date and, for a void, amount. */
+function preAuthOriginal(d: ScreenData['preAuthOriginal']): Screen {
+  const title = t(TXN_TITLE[d.transaction]);
+  if (d.stage === 'amount') {
+    return withNotice({ id: 'preAuthOriginal', title, input: { kind: 'amount', label: t('label.amount'), digits: d.amountFen > 0 ? String(d.amountFen) : '' }, footer: t('footer.ok') }, refusedNotice(d.refused));
+  }
+  const screen: Screen = {
+    // A completion's void names a completion of this batch: nothing to key.
+    id: 'preAuthOriginal', title, ...(d.stage === 'trace' && d.transaction !== 'completionVoid' ? { lines: [t('msg.traceOrKeyed')] } : {}),
+    input: { kind: 'digits', label: t(ORIGINAL_LABEL[d.stage]), digits: d.digits, lengthMax: ORIGINAL_DIGITS[d.stage] }, footer: t('footer.ok'),
+  };
+  return withNotice(screen, refusedNotice(d.refused));
 }
 
 /**
@@ -558,7 +601,8 @@ const BUILDERS: Builders = {
   signature: (d) => signature(d),
   duplicateWarning,
   voidTrace: (d) => digitsEntry('voidTrace', 'title.void', 'label.trace', 6, d),
-  voidConfirm, amountConfirm, balanceResult,
+  voidConfirm, amountConfirm, balanceResult, txnAmount, preAuthOriginal,
+  preAuthMenu: (d) => ({ id: 'preAuthMenu', title: t('title.preAuth'), menu: { items: PRE_AUTH_ITEMS, selected: d.selected }, footer: t('footer.choose') }),
   reprint: (d) => ({ id: 'reprint', title: t('title.reprint'), menu: { items: REPRINT_ITEMS, selected: d.selected }, footer: t('footer.choose') }),
   reprintTrace: (d) => digitsEntry('reprintTrace', 'title.reprint', 'label.trace', 6, d),
   settlement, settlementConfirm, settlementResult, signOff, lowBattery, paperOut, storageFailure, hostUnreachable, diagnostics, settings, language, factoryTest,

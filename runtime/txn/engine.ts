@@ -142,7 +142,8 @@ export interface SaleInput { readonly amountFen: number; readonly card: CardInpu
  */
 export type PreAuthTarget =
   | { readonly stan: number }
-  | { readonly keyed: { readonly authCode: string; readonly dateMmdd: string; readonly amountFen: number; readonly card: CardInput } };
+  /** amountFen: the pre-authorized amount; a void needs it, a completion of a keyed hold has no 115% check here (the host's 13). */
+  | { readonly keyed: { readonly authCode: string; readonly dateMmdd: string; readonly amountFen?: number; readonly card: CardInput } };
 
 /** Features a host may not offer (docs/PROTOCOL.md V2: answered 12 or 40, hidden until the next sign-on). */
 export type HostFeature = 'preAuth' | 'qr' | 'params' | 'echo' | 'status';
@@ -743,7 +744,7 @@ export class TerminalEngine {
   }
 
   /** What a void or completion needs of its pre-authorization: from the journal (trace) or keyed. */
-  private preAuthOriginal(target: PreAuthTarget): { ref: PreAuthRef; pan: string; expiry?: string; entryMode: EntryMode; amountFen: number; origStan?: number; card?: CardInput } {
+  private preAuthOriginal(target: PreAuthTarget): { ref: PreAuthRef; pan: string; expiry?: string; entryMode: EntryMode; amountFen?: number; origStan?: number; card?: CardInput } {
     if ('stan' in target) {
       const hold = this.openPreAuth(target.stan);
       // Field 61 always carries the hold's real batch, STAN and host date (profile, Clarifications).
@@ -753,7 +754,7 @@ export class TerminalEngine {
     }
     const k = target.keyed;
     if (!/^[0-9A-Za-z ]{6}$/.test(k.authCode) || !/^\d{4}$/.test(k.dateMmdd)) throw new PosError('OPR_INPUT', 'authorization code is 6 characters and the date MMDD');
-    this.checkAmount(k.amountFen);
+    if (k.amountFen !== undefined) this.checkAmount(k.amountFen);
     // Batch and STAN 000000: a hold this terminal does not hold (profile, Clarifications).
     return { ref: { batch: 0, stan: 0, dateMmdd: k.dateMmdd, authCode: k.authCode.toUpperCase() }, pan: k.card.pan, expiry: k.card.expiry, entryMode: k.card.entryMode, amountFen: k.amountFen, card: k.card };
   }
@@ -763,15 +764,17 @@ export class TerminalEngine {
     this.checkPreAuthAvailable();
     this.checkCanTransact(session, 'void');
     const o = this.preAuthOriginal(target);
+    if (o.amountFen === undefined) throw new PosError('OPR_AMOUNT', 'a pre-authorization void names the pre-authorized amount');
+    const amountFen = o.amountFen;
     await this.readyForFinancial(session);
     const { stans, record } = this.stans(1);
     const stan = stans[0];
     const card = o.card !== undefined
       ? { pan: o.pan, entryMode: o.entryMode, expiry: o.expiry, cardSeq: o.card.cardSeq, track2: o.card.track2, track3: o.card.track3 }
       : { pan: o.pan, entryMode: o.entryMode };
-    const req = buildPreAuthVoid(this.config.profile, { ids: this.config.ids, stan, batch: this.state.batch, amountFen: o.amountFen, card, original: o.ref });
+    const req = buildPreAuthVoid(this.config.profile, { ids: this.config.ids, stan, batch: this.state.batch, amountFen, card, original: o.ref });
     return this.financial(req, record, {
-      kind: 'preAuthVoid', stan, amountFen: o.amountFen, pan: o.pan, expiry: o.expiry, entryMode: o.entryMode, operator: session.operator,
+      kind: 'preAuthVoid', stan, amountFen, pan: o.pan, expiry: o.expiry, entryMode: o.entryMode, operator: session.operator,
       origStan: o.origStan, origBatch: o.ref.batch || undefined, origAuthCode: o.ref.authCode, origDate: o.ref.dateMmdd,
     });
   }
@@ -785,8 +788,8 @@ export class TerminalEngine {
     this.checkCanTransact(session, 'sale');
     this.checkAmount(amountFen);
     const o = this.preAuthOriginal(target);
-    const max = completionFenMax(o.amountFen);
-    if (amountFen > max) {
+    const max = o.amountFen === undefined ? undefined : completionFenMax(o.amountFen);
+    if (max !== undefined && amountFen > max) {
       throw new PosError('OPR_AMOUNT', `a completion may be at most 115% of the pre-authorized amount (${(max / 100).toFixed(2)} yuan)`, { amountFen, amountFenMax: max });
     }
     if (o.expiry === undefined) throw new PosError('OPR_EXPIRY', 'the card expiry is needed for a completion');

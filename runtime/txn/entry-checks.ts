@@ -94,6 +94,11 @@ export function originalDate(mmdd: string, nowMs: number, tzOffsetMinutes = TZ_O
 
 export function checkRefundDetails(rrn: string, mmdd: string, nowMs: number, tzOffsetMinutes = TZ_OFFSET_MINUTES_DEFAULT): void {
   if (!new RegExp(`^\\d{${REFERENCE_DIGITS}}$`).test(rrn)) throw new PosError('OPR_REFERENCE', `a reference number is ${REFERENCE_DIGITS} digits`, { digits: rrn.length });
+  checkOriginalDate(mmdd, nowMs, tzOffsetMinutes);
+}
+
+/** An original transaction's date MMDD (refund, keyed pre-authorization): real, not in the future, not too old. */
+export function checkOriginalDate(mmdd: string, nowMs: number, tzOffsetMinutes = TZ_OFFSET_MINUTES_DEFAULT): void {
   const { problem } = originalDate(mmdd, nowMs, tzOffsetMinutes);
   if (problem) throw new PosError('OPR_DATE', problem === 'future' ? 'original date is in the future' : problem === 'too-old' ? `original date more than ${REFUND_AGE_DAYS_MAX} days ago` : 'original date is not a real MMDD date', { problem, mmdd });
 }

@@ -13,6 +13,7 @@ import { TEST_CARDS } from '../../sim/test-cards';
 import { CardInput } from '../../runtime/txn/card';
 import { primitives } from '../../runtime/txn/emv';
 import { Rig, rig, withOperators, magCard, shortCard, CASHIER } from './harness';
+import { batchTotals } from '../../runtime/terminal-state';
 import { CardQueue, FakePrinter } from './fakes';
 import { seededRandom } from '../../runtime/random';
 import { RecordType } from '../../storage/record';
@@ -1012,6 +1013,276 @@ describe('runtime state machine', function () {
     assert.equal(run.view().data.error?.code, 'E-OPR-17');
     run.send({ type: 'KEYED', pan: '6222020000000015', expiry: '2812' });
     await run.until('refund.result');
+  });
+
+  // ---------------------------------------------------------------- the pre-authorization family
+
+  /** A pre-authorization approved through the machine (no customer copy): its STAN. */
+  const quickPreAuth = async (run: Run, amountFen: number, card: CardInput = magCard()): Promise<number> => {
+    run.cards.push(card);
+    run.send({ type: 'PRE_AUTH' }); await run.until('preAuth.amount');
+    run.send({ type: 'AMOUNT', amountFen });
+    await run.until('preAuth.askCustomerCopy'); run.send({ type: 'NO' }); await run.until('idle');
+    return run.r.terminal.engine.lastReceipt()?.stan as number;
+  };
+  /** A completion of a hold of this journal (no customer copy): its STAN. */
+  const quickCompletion = async (run: Run, hold: number, amountFen: number): Promise<number> => {
+    run.send({ type: 'COMPLETION' }); await run.until('completion.original');
+    run.send({ type: 'TRACE', stan: hold }); await run.until('completion.amount');
+    run.send({ type: 'AMOUNT', amountFen });
+    await run.until('completion.askCustomerCopy'); run.send({ type: 'NO' }); await run.until('idle');
+    return run.r.terminal.engine.lastReceipt()?.stan as number;
+  };
+
+  it('pre-authorization: held, not in the totals; a completion above 115% is refused, within it approved and counted as a sale; its void (supervisor) reopens the hold; the pre-authorization void releases it', async () => {
+    const run = track(await loggedIn());
+    const engine = run.r.terminal.engine;
+    run.send({ type: 'PRE_AUTH' }); await run.until('preAuth.amount');
+    run.send({ type: 'AMOUNT', amountFen: 0 });
+    assert.equal(run.view().data.error?.code, 'E-OPR-01');
+    run.cards.push({ ...magCard(), pinRequired: true });
+    run.send({ type: 'AMOUNT', amountFen: 50_000 });
+    await run.until('preAuth.pin');
+    run.send({ type: 'PIN', pin: PIN() });
+    await run.until('preAuth.askCustomerCopy');
+    run.send({ type: 'YES' }); await run.until('idle');
+    const hold = engine.lastReceipt()?.stan as number;
+    assert.equal(engine.txn(hold)?.kind, 'preAuth');
+    assert.deepEqual(batchTotals(engine.state), { saleAmountFen: 0, saleCount: 0, refundAmountFen: 0, refundCount: 0 }, 'a hold is not in the totals');
+    assert.equal(engine.state.preAuths.get(hold)?.state, 'open');
+    assert.equal(run.printer.jobs.length, 2);
+
+    run.send({ type: 'COMPLETION' }); await run.until('completion.original');
+    run.send({ type: 'TRACE', stan: 999_999 });
+    assert.equal(run.view().data.error?.code, 'E-OPR-06');
+    run.send({ type: 'TRACE', stan: hold }); await run.until('completion.amount');
+    assert.equal(run.view().data.preAuthHold?.completionFenMax, 57_500);
+    run.send({ type: 'AMOUNT', amountFen: 57_501 });
+    assert.equal(run.view().data.error?.code, 'E-OPR-01');
+    assert.equal(run.view().state, 'completion.amount');
+    run.send({ type: 'AMOUNT', amountFen: 57_500 });
+    await run.until('completion.askCustomerCopy'); run.send({ type: 'YES' }); await run.until('idle');
+    const completion = engine.lastReceipt()?.stan as number;
+    assert.equal(engine.txn(completion)?.kind, 'completion');
+    assert.notEqual(engine.txn(completion)?.authCode, engine.txn(hold)?.authCode, 'the host gives the completion its own authorization code');
+    assert.deepEqual(batchTotals(engine.state), { saleAmountFen: 57_500, saleCount: 1, refundAmountFen: 0, refundCount: 0 });
+    assert.equal(engine.state.preAuths.get(hold)?.state, 'completed');
+
+    run.send({ type: 'COMPLETION_VOID' }); await run.until('completionVoid.authorize.ask');
+    run.send({ type: 'SUPERVISOR', operator: '001', password: '1111' });
+    await waitFor(run.actor, (st) => statePath(st.value) === 'completionVoid.authorize.ask' && st.context.error?.code === 'E-OPR-04');
+    run.send({ type: 'SUPERVISOR', operator: '002', password: '2222' }); await run.until('completionVoid.trace');
+    run.send({ type: 'TRACE', stan: hold });
+    assert.equal(run.view().data.error?.code, 'E-OPR-06', 'a pre-authorization is not a completion');
+    run.send({ type: 'TRACE', stan: completion }); await run.until('completionVoid.confirm');
+    assert.equal(run.view().data.voidTarget?.stan, completion);
+    run.send({ type: 'OK' }); await run.until('completionVoid.askCustomerCopy');
+    run.send({ type: 'NO' }); await run.until('idle');
+    assert.equal(engine.txn(completion)?.status, 'voided');
+    assert.deepEqual(batchTotals(engine.state), { saleAmountFen: 0, saleCount: 0, refundAmountFen: 0, refundCount: 0 });
+    assert.equal(engine.state.preAuths.get(hold)?.state, 'open', 'the completion void opens the hold again');
+
+    run.send({ type: 'PRE_AUTH_VOID' }); await run.until('preAuthVoid.authorize.ask');
+    run.send({ type: 'SUPERVISOR', operator: '001', password: '1111' });
+    await waitFor(run.actor, (st) => statePath(st.value) === 'preAuthVoid.authorize.ask' && st.context.error?.code === 'E-OPR-04');
+    run.send({ type: 'SUPERVISOR', operator: '002', password: '0000' });
+    await waitFor(run.actor, (st) => statePath(st.value) === 'preAuthVoid.authorize.ask' && st.context.error?.code === 'E-OPR-02');
+    run.send({ type: 'SUPERVISOR', operator: '002', password: '2222' }); await run.until('preAuthVoid.original');
+    run.send({ type: 'TRACE', stan: completion });
+    assert.equal(run.view().data.error?.code, 'E-OPR-06');
+    run.send({ type: 'TRACE', stan: hold }); await run.until('preAuthVoid.confirm');
+    assert.equal(run.view().data.preAuthHold?.amountFen, 50_000);
+    run.send({ type: 'OK' }); await run.until('preAuthVoid.askCustomerCopy');
+    run.send({ type: 'YES' }); await run.until('idle');
+    assert.equal(engine.state.preAuths.get(hold)?.state, 'voided');
+    assert.equal(engine.txn(hold)?.status, 'voided');
+    const types = run.r.sim.requests().filter((q) => q.code === '00').map((q) => q.type);
+    assert.deepEqual(types.slice(-4), ['preAuth', 'completion', 'completionVoid', 'preAuthVoid']);
+  });
+
+  it('pre-authorization family keyed: a hold named by authorization code and date (batch and trace 000000), the card read or keyed; bad details refused; card errors retried; PIN bypass', async () => {
+    const run = track(await loggedIn({}, '002', '2222'));
+    const engine = run.r.terminal.engine;
+    // Keyed card, after a read error and an expired keyed expiry.
+    run.cards.push(new PosError('RDR_UNREADABLE', 'bad swipe'));
+    run.send({ type: 'PRE_AUTH' }); await run.until('preAuth.amount');
+    run.send({ type: 'AMOUNT', amountFen: 30_000 }); await run.until('preAuth.cardError');
+    run.send({ type: 'RETRY' }); await run.until('preAuth.card');
+    run.send({ type: 'KEYED', pan: TEST_CARDS.magShort.track2.slice(0, 16), expiry: '2501' });
+    assert.equal(run.view().data.error?.code, 'E-OPR-17');
+    run.send({ type: 'KEYED', pan: TEST_CARDS.magShort.track2.slice(0, 16), expiry: '2812' });
+    await run.until('preAuth.askCustomerCopy'); run.send({ type: 'NO' }); await run.until('idle');
+    const keyedHold = engine.txn(engine.lastReceipt()?.stan as number);
+    // A magnetic card whose service code asks for a PIN, bypassed.
+    run.cards.push({ ...shortCard(), entryMode: '021' });
+    run.send({ type: 'PRE_AUTH' }); await run.until('preAuth.amount');
+    run.send({ type: 'AMOUNT', amountFen: 20_000 });
+    await run.until('preAuth.pin');
+    run.send({ type: 'PIN_BYPASS' }); await run.until('preAuth.askCustomerCopy'); run.send({ type: 'NO' }); await run.until('idle');
+    const hold2 = engine.txn(engine.lastReceipt()?.stan as number);
+    assert.ok(keyedHold?.authCode && keyedHold.hostDate && hold2?.authCode && hold2.hostDate);
+
+    // Completion of a keyed hold: details refused, then the card (error, bad keyed, good keyed), then the amount.
+    run.send({ type: 'COMPLETION' }); await run.until('completion.original');
+    run.send({ type: 'PREAUTH_KEYED', authCode: 'ABC', dateMmdd: keyedHold.hostDate });
+    assert.equal(run.view().data.error?.code, 'E-OPR-08');
+    run.send({ type: 'PREAUTH_KEYED', authCode: keyedHold.authCode, dateMmdd: '1345' });
+    assert.equal(run.view().data.error?.code, 'E-OPR-19');
+    run.cards.push(new PosError('RDR_UNREADABLE', 'bad swipe'));
+    run.send({ type: 'PREAUTH_KEYED', authCode: keyedHold.authCode, dateMmdd: keyedHold.hostDate }); await run.until('completion.cardError');
+    run.send({ type: 'RETRY' }); await run.until('completion.card');
+    run.send({ type: 'KEYED', pan: TEST_CARDS.magShort.track2.slice(0, 16), expiry: '2501' });
+    assert.equal(run.view().data.error?.code, 'E-OPR-17');
+    run.send({ type: 'KEYED', pan: TEST_CARDS.magShort.track2.slice(0, 16), expiry: '2812' }); await run.until('completion.amount');
+    assert.equal(run.view().data.preAuthHold, undefined, 'a keyed hold has no 115% ceiling here: the host answers 13');
+    run.send({ type: 'AMOUNT', amountFen: 31_000 });
+    await run.until('completion.askCustomerCopy'); run.send({ type: 'NO' }); await run.until('idle');
+    const completion = run.r.sim.requests().filter((q) => q.type === 'completion').at(-1);
+    assert.equal(completion?.code, '00');
+    assert.equal(completion?.field61, `000000000000${keyedHold.hostDate}`, 'a keyed original goes out as batch and trace 000000 with its date');
+
+    // Void of a keyed hold: the amount is needed; the card (error, bad keyed, good keyed).
+    run.send({ type: 'PRE_AUTH_VOID' }); await run.until('preAuthVoid.original');
+    run.send({ type: 'PREAUTH_KEYED', authCode: hold2.authCode, dateMmdd: hold2.hostDate });
+    assert.equal(run.view().data.error?.code, 'E-OPR-01');
+    run.cards.push(new PosError('RDR_UNREADABLE', 'bad swipe'));
+    run.send({ type: 'PREAUTH_KEYED', authCode: hold2.authCode, dateMmdd: hold2.hostDate, amountFen: 20_000 }); await run.until('preAuthVoid.cardError');
+    run.send({ type: 'RETRY' }); await run.until('preAuthVoid.card');
+    run.send({ type: 'KEYED', pan: TEST_CARDS.magShort.track2.slice(0, 16), expiry: '2501' });
+    assert.equal(run.view().data.error?.code, 'E-OPR-17');
+    run.send({ type: 'KEYED', pan: TEST_CARDS.magShort.track2.slice(0, 16), expiry: '2812' });
+    await run.until('preAuthVoid.askCustomerCopy'); run.send({ type: 'NO' }); await run.until('idle');
+    assert.equal(run.r.sim.requests().filter((q) => q.type === 'preAuthVoid').at(-1)?.code, '00');
+
+    // The same with the card read, not keyed.
+    const hold3 = engine.txn(await quickPreAuth(run, 12_000, shortCard()));
+    const hold4 = engine.txn(await quickPreAuth(run, 13_000, shortCard()));
+    assert.ok(hold3?.authCode && hold3.hostDate && hold4?.authCode && hold4.hostDate);
+    run.cards.push(shortCard());
+    run.send({ type: 'COMPLETION' }); await run.until('completion.original');
+    run.send({ type: 'PREAUTH_KEYED', authCode: hold3.authCode, dateMmdd: hold3.hostDate }); await run.until('completion.amount');
+    run.send({ type: 'AMOUNT', amountFen: 12_000 });
+    await run.until('completion.askCustomerCopy'); run.send({ type: 'YES' }); await run.until('idle');
+    // A supervisor logged in voids the completion without a second password; both copies.
+    const keyedCompletion = engine.lastReceipt()?.stan as number;
+    run.send({ type: 'COMPLETION_VOID' }); await run.until('completionVoid.trace');
+    run.send({ type: 'TRACE', stan: keyedCompletion }); await run.until('completionVoid.confirm');
+    run.send({ type: 'OK' }); await run.until('completionVoid.askCustomerCopy'); run.send({ type: 'YES' }); await run.until('idle');
+    assert.equal(engine.txn(keyedCompletion)?.status, 'voided');
+    run.cards.push(shortCard());
+    run.send({ type: 'PRE_AUTH_VOID' }); await run.until('preAuthVoid.original');
+    run.send({ type: 'PREAUTH_KEYED', authCode: hold4.authCode, dateMmdd: hold4.hostDate, amountFen: 13_000 });
+    await run.until('preAuthVoid.askCustomerCopy'); run.send({ type: 'YES' }); await run.until('idle');
+    assert.deepEqual(run.r.sim.requests().filter((q) => q.type === 'completion' || q.type === 'preAuthVoid').slice(-2).map((q) => q.code), ['00', '00']);
+  });
+
+  it('pre-authorization family: a decline or a failure shows the result; paper out resumes at the customer-copy question; CANCEL backs out; low battery and a host without pre-authorization refuse', async () => {
+    const run = track(await loggedIn({}, '002', '2222'));
+    const engine = run.r.terminal.engine;
+    // Declined (host) and failed (the engine's error) in every flow.
+    run.r.sim.setFault({ kind: 'response-code', code: '05', type: 'preAuth' });
+    run.cards.push(magCard());
+    run.send({ type: 'PRE_AUTH' }); await run.until('preAuth.amount'); run.send({ type: 'AMOUNT', amountFen: 1000 });
+    await run.until('preAuth.result'); assert.equal(run.view().data.result?.responseCode, '05'); run.send({ type: 'OK' }); await run.until('idle');
+    const stub = sinon.stub(engine, 'preAuth').rejects(new PosError('OPR_INPUT', 'refused'));
+    run.cards.push(magCard());
+    run.send({ type: 'PRE_AUTH' }); await run.until('preAuth.amount'); run.send({ type: 'AMOUNT', amountFen: 1000 });
+    await run.until('preAuth.result'); assert.equal(run.view().data.error?.code, 'E-OPR-08'); run.send({ type: 'OK' }); await run.until('idle');
+    stub.restore();
+    const hold = await quickPreAuth(run, 10_000);
+    const captured = await quickCompletion(run, await quickPreAuth(run, 6_000), 6_000);
+    for (const [flow, method, start, ready] of [
+      ['COMPLETION', 'completion', 'completion.original', 'completion.amount'],
+      ['PRE_AUTH_VOID', 'preAuthVoid', 'preAuthVoid.original', 'preAuthVoid.confirm'],
+      ['COMPLETION_VOID', 'completionVoid', 'completionVoid.trace', 'completionVoid.confirm'],
+    ] as const) {
+      for (const failure of ['declined', 'error'] as const) {
+        const s = failure === 'declined'
+          ? sinon.stub(engine, method).resolves({ outcome: 'failed', error: new PosError('HOST_TIMEOUT', 'no answer'), reversalPending: true, stan: 1 })
+          : sinon.stub(engine, method).rejects(new PosError('OPR_INPUT', 'refused'));
+        run.send({ type: flow }); await run.until(start);
+        run.send({ type: 'TRACE', stan: flow === 'COMPLETION_VOID' ? captured : hold }); await run.until(ready);
+        run.send(flow === 'COMPLETION' ? { type: 'AMOUNT', amountFen: 10_000 } : { type: 'OK' });
+        await run.until(`${method}.result`);
+        assert.equal(run.view().data.error?.code, failure === 'declined' ? 'E-HOST-01' : 'E-OPR-08');
+        run.send({ type: 'OK' }); await run.until('idle');
+        s.restore();
+      }
+    }
+    // Paper out at the merchant copy, then at the customer copy, in every flow: nothing lost.
+    const paperOutRound = async (flow: string, begin: () => Promise<void>): Promise<void> => {
+      run.printer.paperOut = true;
+      await begin();
+      await run.until('paperOut');
+      run.printer.paperOut = false; run.send({ type: 'PAPER_LOADED' }); await run.until(`${flow}.askCustomerCopy`);
+      run.printer.paperOut = true; run.send({ type: 'YES' }); await run.until('paperOut');
+      assert.equal(run.view().data.waitingCopy, 'customer');
+      run.printer.paperOut = false; run.send({ type: 'PAPER_LOADED' }); await run.until('idle');
+      assert.deepEqual(engine.pendingCopies(), []);
+    };
+    const hold2 = await quickPreAuth(run, 8_000);
+    await paperOutRound('preAuth', async () => { run.cards.push(magCard()); run.send({ type: 'PRE_AUTH' }); await run.until('preAuth.amount'); run.send({ type: 'AMOUNT', amountFen: 7_000 }); });
+    await paperOutRound('completion', async () => { run.send({ type: 'COMPLETION' }); await run.until('completion.original'); run.send({ type: 'TRACE', stan: hold }); await run.until('completion.amount'); run.send({ type: 'AMOUNT', amountFen: 9_000 }); });
+    const completion = engine.lastReceipt()?.stan as number;
+    await paperOutRound('completionVoid', async () => { run.send({ type: 'COMPLETION_VOID' }); await run.until('completionVoid.trace'); run.send({ type: 'TRACE', stan: completion }); await run.until('completionVoid.confirm'); run.send({ type: 'OK' }); });
+    await paperOutRound('preAuthVoid', async () => { run.send({ type: 'PRE_AUTH_VOID' }); await run.until('preAuthVoid.original'); run.send({ type: 'TRACE', stan: hold2 }); await run.until('preAuthVoid.confirm'); run.send({ type: 'OK' }); });
+    // CANCEL backs out of each flow with nothing sent.
+    const sent = run.r.sim.requests().length;
+    for (const [flow, at] of [['PRE_AUTH', 'preAuth.amount'], ['PRE_AUTH_VOID', 'preAuthVoid.original'], ['COMPLETION', 'completion.original'], ['COMPLETION_VOID', 'completionVoid.trace']] as const) {
+      run.send({ type: flow }); await run.until(at); run.send({ type: 'CANCEL' }); await run.until('idle');
+    }
+    assert.equal(run.r.sim.requests().length, sent);
+    // Low battery stops a hold or a capture (voids, which give money back, still go).
+    run.send({ type: 'BATTERY', level: 'low' });
+    for (const flow of ['PRE_AUTH', 'COMPLETION'] as const) { run.send({ type: flow }); await run.until('lowBattery'); run.send({ type: 'OK' }); await run.until('idle'); }
+    run.send({ type: 'BATTERY', level: 'ok' });
+    // A host (or its parameters) without pre-authorization: E-HOST-10, the terminal stays at idle.
+    sinon.stub(engine, 'featureAvailable').returns(false);
+    for (const flow of ['PRE_AUTH', 'PRE_AUTH_VOID', 'COMPLETION', 'COMPLETION_VOID'] as const) {
+      run.send({ type: flow });
+      assert.equal(run.view().state, 'idle');
+      assert.equal(run.view().data.error?.code, 'E-HOST-10');
+    }
+  });
+
+  it('pre-authorization family with the journal failing: every flow stops at the storage failure screen', async () => {
+    for (const [flow, method] of [['PRE_AUTH', 'preAuth'], ['PRE_AUTH_VOID', 'preAuthVoid'], ['COMPLETION', 'completion'], ['COMPLETION_VOID', 'completionVoid']] as const) {
+      const run = track(await loggedIn({}, '002', '2222'));
+      const engine = run.r.terminal.engine;
+      const hold = await quickPreAuth(run, 5_000);
+      const completion = await quickCompletion(run, hold, 5_000);
+      sinon.stub(engine, method).rejects(new PosError('STO_IO', 'EIO'));
+      run.cards.push(magCard());
+      run.send({ type: flow });
+      if (flow === 'PRE_AUTH') { await run.until('preAuth.amount'); run.send({ type: 'AMOUNT', amountFen: 100 }); }
+      if (flow === 'COMPLETION') {
+        // The hold was completed and is voided again below to be open: here a fresh one is completed.
+        await run.until('completion.original'); run.send({ type: 'CANCEL' }); await run.until('idle');
+        const fresh = await (async () => { sinon.restore(); const h = await quickPreAuth(run, 4_000); sinon.stub(engine, method).rejects(new PosError('STO_IO', 'EIO')); return h; })();
+        run.send({ type: flow }); await run.until('completion.original'); run.send({ type: 'TRACE', stan: fresh }); await run.until('completion.amount'); run.send({ type: 'AMOUNT', amountFen: 100 });
+      }
+      if (flow === 'COMPLETION_VOID') { await run.until('completionVoid.trace'); run.send({ type: 'TRACE', stan: completion }); await run.until('completionVoid.confirm'); run.send({ type: 'OK' }); }
+      if (flow === 'PRE_AUTH_VOID') {
+        const fresh = await (async () => { sinon.restore(); run.send({ type: 'CANCEL' }); await run.until('idle'); const h = await quickPreAuth(run, 3_000); sinon.stub(engine, method).rejects(new PosError('STO_IO', 'EIO')); return h; })();
+        run.send({ type: flow }); await run.until('preAuthVoid.original'); run.send({ type: 'TRACE', stan: fresh }); await run.until('preAuthVoid.confirm'); run.send({ type: 'OK' });
+      }
+      await waitFor(run.actor, (st) => statePath(st.value) === 'storageFailure' && st.context.error?.code === 'E-STO-03', { timeout: 8000 });
+    }
+  });
+
+  it('pre-authorization void and completion void: the supervisor check with the journal failing goes to storage failure', async () => {
+    for (const flow of ['PRE_AUTH_VOID', 'COMPLETION_VOID'] as const) {
+      const run = track(await loggedIn());
+      sinon.stub(run.r.terminal.operators, 'login').rejects(new PosError('STO_IO', 'EIO'));
+      run.send({ type: flow });
+      await waitFor(run.actor, (st) => statePath(st.value).endsWith('authorize.ask'));
+      run.send({ type: 'SUPERVISOR', operator: '002', password: '2222' });
+      await waitFor(run.actor, (st) => statePath(st.value) === 'storageFailure' && st.context.error?.code === 'E-STO-03');
+    }
+    const run = track(await loggedIn());
+    run.send({ type: 'COMPLETION_VOID' }); await run.until('completionVoid.authorize.ask');
+    run.send({ type: 'SUPERVISOR', operator: '002', password: '0000' });
+    await waitFor(run.actor, (st) => statePath(st.value) === 'completionVoid.authorize.ask' && st.context.error?.code === 'E-OPR-02');
   });
 
   after(function () {
