@@ -126,6 +126,10 @@ export const ERRORS = {
   HOST_FEATURE_OFF: def('E-HOST-10', 'host-declined',
     { cause: 'Host does not offer this', steps: ['Hidden until the next sign-on', 'Call the acquirer to enable it'] },
     { cause: '主机不支持此交易', steps: ['下次签到前不再显示', '联系收单机构开通'] }),
+  // A QR payment whose outcome is unknown is resolved by query, never reversed (docs/PROTOCOL.md, QR).
+  HOST_QR_PENDING: def('E-HOST-11', 'host-unreachable',
+    { cause: 'A QR payment is still unresolved', steps: ['Check the network', 'Try again: the terminal asks the host first'] },
+    { cause: '扫码交易结果未明', steps: ['请检查网络', '重试：终端先向主机查询'] }),
   // ---- keys
   KEY_CHECK: def('E-KEY-01', 'keys-invalid',
     { cause: 'Key check values do not match', steps: ['Keys invalid', 'Re-provision at service centre'] },
@@ -313,6 +317,12 @@ export const ERRORS = {
   OPR_RECOVERY_LOCKED: def('E-OPR-21', 'locked-out',
     { cause: 'Recovery login locked', steps: ['Power off and on', 'Then log in again'] },
     { cause: '恢复登录已锁定', steps: ['请关机再开机', '然后重新登录'] }),
+  OPR_OFFLINE_PENDING: def('E-OPR-22', 'host-unreachable',
+    { cause: 'Offline sales not sent yet', steps: ['Check the network, send again', 'Or a supervisor gives them up'] },
+    { cause: '有离线交易未上送', steps: ['检查网络后重新上送', '或由主管放弃并打印清单'] }),
+  OPR_PAYMENT_CODE: def('E-OPR-23', 'operator-input',
+    { cause: 'Payment code is 16 to 32 digits', steps: ['Scan the code again', 'Or key it in'] },
+    { cause: '付款码应为16至32位数字', steps: ['请重新扫码', '或手工输入'] }),
   // ---- software update
   UPD_SIGNATURE: def('E-UPD-01', 'update-invalid',
     { cause: 'Update signature invalid', steps: ['Use an official package'] },

@@ -13,6 +13,7 @@
 import { PrintBlock, PrintJob, Printer, MonoImage } from '../hal/printer';
 import { SettlementTotals, SettlementVerdict } from './host/messages';
 import { TxnView, TerminalEngine } from './txn/engine';
+import type { OfflineNotTaken } from './records';
 import { operatorShown } from './operators';
 import { TZ_OFFSET_MINUTES_DEFAULT, formatDateTime, hostInstant } from '../common/time';
 
@@ -22,17 +23,19 @@ export type Copy = 'merchant' | 'customer';
 const T = {
   zh: {
     title: 'POS签购单', merchantCopy: '商户存根', customerCopy: '持卡人存根', merchant: '商户名称', tid: '终端号', mid: '商户号',
-    card: '卡号', kind: { sale: '消费', void: '消费撤销', refund: '退货', preAuth: '预授权', preAuthVoid: '预授权撤销', completion: '预授权完成', completionVoid: '预授权完成撤销' }, amount: '金额', batch: '批次号', stan: '凭证号',
+    card: '卡号', kind: { sale: '消费', void: '消费撤销', refund: '退货', preAuth: '预授权', preAuthVoid: '预授权撤销', completion: '预授权完成', completionVoid: '预授权完成撤销', qrSale: '扫码消费', qrVoid: '扫码撤销', qrRefund: '扫码退货' }, amount: '金额', batch: '批次号', stan: '凭证号',
     rrn: '参考号', auth: '授权码', date: '日期时间', operator: '操作员', reprint: '重打印', sign: '持卡人签名', eReceipt: '扫码查看电子签购单',
     noSignature: '免签', report: '结算单', sales: '消费', refunds: '退货', count: '笔数', total: '金额', verdict: { balanced: '对账平', unbalanced: '对账不平', error: '对账错误' },
     agree: '本人确认以上交易，同意将其记入本卡账户',
+    offline: '离线', offlineNotTaken: '离线交易未被受理', rejected: '拒绝', abandoned: '放弃', abandonedTitle: '放弃上送的离线交易',
   },
   en: {
     title: 'POS SALES SLIP', merchantCopy: 'MERCHANT COPY', customerCopy: 'CUSTOMER COPY', merchant: 'MERCHANT', tid: 'TID', mid: 'MID',
-    card: 'CARD', kind: { sale: 'SALE', void: 'VOID', refund: 'REFUND', preAuth: 'PRE-AUTH', preAuthVoid: 'PRE-AUTH VOID', completion: 'AUTH COMPLETION', completionVoid: 'COMPLETION VOID' }, amount: 'AMOUNT', batch: 'BATCH', stan: 'TRACE',
+    card: 'CARD', kind: { sale: 'SALE', void: 'VOID', refund: 'REFUND', preAuth: 'PRE-AUTH', preAuthVoid: 'PRE-AUTH VOID', completion: 'AUTH COMPLETION', completionVoid: 'COMPLETION VOID', qrSale: 'QR SALE', qrVoid: 'QR VOID', qrRefund: 'QR REFUND' }, amount: 'AMOUNT', batch: 'BATCH', stan: 'TRACE',
     rrn: 'RRN', auth: 'AUTH', date: 'DATE/TIME', operator: 'OPERATOR', reprint: 'DUPLICATE', sign: 'CARDHOLDER SIGNATURE', eReceipt: 'Scan for the e-receipt',
     noSignature: 'NO SIGNATURE REQUIRED', report: 'SETTLEMENT REPORT', sales: 'SALES', refunds: 'REFUNDS', count: 'COUNT', total: 'TOTAL', verdict: { balanced: 'BALANCED', unbalanced: 'UNBALANCED', error: 'ERROR' },
     agree: 'I agree to the transaction above',
+    offline: 'OFFLINE', offlineNotTaken: 'OFFLINE SALES NOT TAKEN', rejected: 'REJECTED', abandoned: 'GIVEN UP', abandonedTitle: 'OFFLINE SALES GIVEN UP',
   },
 } as const;
 
@@ -79,24 +82,45 @@ export function eReceiptUrl(t: TxnView, tid: string, base = E_RECEIPT_BASE_DEFAU
   return `${base}?tid=${tid}&b=${pad6(t.batch)}&s=${pad6(t.stan)}&rrn=${t.rrn ?? ''}&amt=${t.amountFen}`;
 }
 
+const QR_T = {
+  zh: { wallet: '支付方式', order: '订单号', payer: '付款人', code: '付款码尾号', wallets: { UP: '银联云闪付', WX: '微信支付', AL: '支付宝', OT: '其他钱包' } },
+  en: { wallet: 'WALLET', order: 'ORDER', payer: 'PAYER', code: 'CODE ENDS', wallets: { UP: 'UnionPay', WX: 'WeChat Pay', AL: 'Alipay', OT: 'Other wallet' } },
+} as const;
+
+/** A QR payment's lines instead of the card number: wallet, order number, masked payer (never the payment code). */
+export function qrLines(t: TxnView, lang: Lang): string[] {
+  const q = QR_T[lang];
+  const qr = t.qr ?? {};
+  const wallet = qr.wallet !== undefined && qr.wallet in q.wallets ? q.wallets[qr.wallet as keyof typeof q.wallets] : qr.wallet;
+  return [
+    ...(wallet !== undefined ? [`${q.wallet}: ${wallet}`] : []),
+    ...(qr.orderNo !== undefined ? [`${q.order}: ${qr.orderNo}`] : []),
+    ...(qr.payerMasked !== undefined ? [`${q.payer}: ${qr.payerMasked}`] : []),
+    ...(qr.codeLast4 !== undefined ? [`${q.code}: ${qr.codeLast4}`] : []),
+  ];
+}
+
 export function receiptJob(t: TxnView, o: ReceiptOptions): PrintJob {
   const s = T[o.lang];
   const label = `${o.copy} copy ${pad6(t.stan)}${o.reprint ? ' (reprint)' : ''}`;
   const blocks: PrintBlock[] = [];
   if (o.reprint) blocks.push({ kind: 'text', text: `*** ${s.reprint} ***`, align: 'center', bold: true, label: 'reprint mark' });
   blocks.push({ kind: 'text', text: s.title, align: 'center', bold: true, size: { width: 1, height: 2 }, label: 'title' });
+  // Approved by the terminal, not the host (docs/PROTOCOL.md offline sale): said at the top, in both places a clerk looks.
+  if (t.offline) blocks.push({ kind: 'text', text: `*** ${s.offline} ***`, align: 'center', bold: true, label: 'offline mark' });
   blocks.push({ kind: 'text', text: o.copy === 'merchant' ? s.merchantCopy : s.customerCopy, align: 'center', label: 'copy' });
   blocks.push({
     kind: 'text', label: 'details', text: [
       `${s.merchant}: ${o.merchantName}`, `${s.mid}: ${o.mid}`, `${s.tid}: ${o.tid}  ${s.operator}: ${operatorShown(t.operator)}`,
-      `${s.card}: ${t.panMasked}`, `${s.kind[t.kind]}`, `${s.batch}: ${pad6(t.batch)}  ${s.stan}: ${pad6(t.stan)}`,
+      ...(t.qr ? qrLines(t, o.lang) : [`${s.card}: ${t.panMasked}`]), `${s.kind[t.kind]}${t.offline ? ` (${s.offline})` : ''}`, `${s.batch}: ${pad6(t.batch)}  ${s.stan}: ${pad6(t.stan)}`,
       `${s.rrn}: ${t.rrn ?? ''}`, `${s.auth}: ${t.authCode ?? ''}`, `${s.date}: ${when(t, o.printedAtMs, o.tzOffsetMinutes ?? TZ_OFFSET_MINUTES_DEFAULT)}`,
     ].join('\n'),
   });
   // Money back to the card prints negative; a pre-authorization (a hold) and its void print as the held amount.
-  const signed = t.kind === 'void' || t.kind === 'refund' || t.kind === 'completionVoid' ? -t.amountFen : t.amountFen;
+  const signed = t.kind === 'void' || t.kind === 'refund' || t.kind === 'completionVoid' || t.kind === 'qrVoid' || t.kind === 'qrRefund' ? -t.amountFen : t.amountFen;
   blocks.push({ kind: 'text', text: `${s.amount}: RMB ${yuan(signed)}`, bold: true, size: { width: 1, height: 2 }, label: 'amount' });
-  if (o.copy === 'merchant') {
+  // A QR payment is confirmed on the payer's phone: no cardholder signature.
+  if (o.copy === 'merchant' && !t.qr) {
     if (o.signature) {
       blocks.push({ kind: 'text', text: `${s.sign}:`, label: 'signature title' });
       blocks.push({ kind: 'image', image: o.signature, align: 'center', label: 'signature' });
@@ -115,6 +139,8 @@ export function receiptJob(t: TxnView, o: ReceiptOptions): PrintJob {
 }
 
 export interface ReportInput {
+  /** Offline sales of the batch the host refused or a supervisor gave up (listed, not in the totals). */
+  readonly offlineNotTaken?: readonly OfflineNotTaken[];
   readonly batch: number;
   readonly totals: SettlementTotals;
   readonly verdict: SettlementVerdict;
@@ -143,8 +169,29 @@ export function settlementReportJob(r: ReportInput): PrintJob {
       `${s.verdict[r.verdict]}`,
     ].join('\n'),
   });
+  if (r.offlineNotTaken && r.offlineNotTaken.length > 0) blocks.push({ kind: 'text', label: 'offline not taken', text: offlineLines(s, s.offlineNotTaken, r.offlineNotTaken) });
   blocks.push({ kind: 'feed', lines: 3 }, { kind: 'cut', label: 'cut' });
   return { label: `settlement ${pad6(r.batch)}${r.reprint ? ' (reprint)' : ''}`, blocks };
+}
+
+type Strings = (typeof T)[Lang];
+
+function offlineLines(s: Strings, title: string, list: readonly OfflineNotTaken[]): string {
+  return [title, ...list.map((o) => `${s.stan} ${pad6(o.stan)} ${o.panMasked}\n  RMB ${yuan(o.amountFen)} ${o.state === 'rejected' ? `${s.rejected} ${o.responseCode}` : s.abandoned}`)].join('\n');
+}
+
+/** The list a supervisor's give-up prints (docs/PROTOCOL.md: "which prints a list"). */
+export function offlineAbandonedJob(list: readonly OfflineNotTaken[], o: { lang: Lang; tid: string; mid: string; merchantName: string; atMs: number; tzOffsetMinutes?: number }): PrintJob {
+  const s = T[o.lang];
+  return {
+    label: 'offline sales given up',
+    blocks: [
+      { kind: 'text', text: s.abandonedTitle, align: 'center', bold: true, label: 'title' },
+      { kind: 'text', label: 'header', text: [`${s.merchant}: ${o.merchantName}`, `${s.mid}: ${o.mid}`, `${s.tid}: ${o.tid}`, `${s.date}: ${formatDateTime(o.atMs, o.tzOffsetMinutes ?? TZ_OFFSET_MINUTES_DEFAULT, { sep: '/' })}`].join('\n') },
+      { kind: 'text', label: 'list', text: offlineLines(s, s.abandonedTitle, list).split('\n').slice(1).join('\n') },
+      { kind: 'feed', lines: 3 }, { kind: 'cut', label: 'cut' },
+    ],
+  };
 }
 
 export interface PrintContext {
@@ -179,7 +226,7 @@ export async function printSettlementReport(ctx: PrintContext, reprintAsked = fa
   const ids = ctx.engine.config.ids;
   const reprint = reprintAsked || closed.reportPrinted;
   await ctx.printer.print(settlementReportJob({
-    batch: closed.batch, totals: closed.totals, verdict: closed.verdict, atMs: closed.closedAtMs, tid: ids.tid, mid: ids.mid,
+    batch: closed.batch, totals: closed.totals, verdict: closed.verdict, atMs: closed.closedAtMs, tid: ids.tid, mid: ids.mid, offlineNotTaken: closed.offlineNotTaken,
     merchantName: ctx.engine.merchantName ?? ctx.merchantName, reprint, lang: ctx.lang, tzOffsetMinutes: ctx.engine.tzOffsetMinutes,
   }));
   await ctx.engine.markReportPrinted(closed.batch, reprint);

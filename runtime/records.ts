@@ -23,11 +23,34 @@ export interface RecordInput {
  * preAuthVoid (names its preAuth), completion (captures a preAuth: counts as a sale),
  * completionVoid (names its completion: counts as a void).
  */
-export type TxnKind = 'sale' | 'void' | 'refund' | 'preAuth' | 'preAuthVoid' | 'completion' | 'completionVoid';
-export const TXN_KINDS: readonly TxnKind[] = ['sale', 'void', 'refund', 'preAuth', 'preAuthVoid', 'completion', 'completionVoid'];
+export type TxnKind = 'sale' | 'void' | 'refund' | 'preAuth' | 'preAuthVoid' | 'completion' | 'completionVoid' | QrTxnKind;
+export const TXN_KINDS: readonly TxnKind[] = ['sale', 'void', 'refund', 'preAuth', 'preAuthVoid', 'completion', 'completionVoid', 'qrSale', 'qrVoid', 'qrRefund'];
+/**
+ * QR payments (docs/PROTOCOL.md V2, runtime/txn/qr.ts): no card, so `panMasked` is '' and
+ * `panEnc`/`panTag` are empty; what a person may see is in `qr`. Never reversed: a QR payment
+ * whose outcome is unknown has a `qrQueryPending` record instead of a `reversalPending` one.
+ */
+export type QrTxnKind = 'qrSale' | 'qrVoid' | 'qrRefund';
+export const QR_TXN_KINDS: readonly TxnKind[] = ['qrSale', 'qrVoid', 'qrRefund'];
+/** What the journal keeps of a QR payment: never the payment code, only its last 4 digits. */
+export interface QrTxnInfo {
+  /** 032 the customer's code scanned (被扫), 033 the terminal's code shown (主扫). */
+  readonly entryMode?: '032' | '033';
+  readonly codeLast4?: string;
+  /** The host's order number (59 A2). */
+  readonly orderNo?: string;
+  readonly wallet?: string;
+  /** The payer as the host masked it (59 A5). */
+  readonly payerMasked?: string;
+}
 /** Kinds that cancel another transaction of this journal (`origStan`) when approved. */
-export const CANCELLING_KINDS: Readonly<Partial<Record<TxnKind, TxnKind>>> = { void: 'sale', preAuthVoid: 'preAuth', completionVoid: 'completion' };
-export type TxnOutcome = 'approved' | 'declined' | 'not-sent';
+export const CANCELLING_KINDS: Readonly<Partial<Record<TxnKind, TxnKind>>> = { void: 'sale', preAuthVoid: 'preAuth', completionVoid: 'completion', qrVoid: 'qrSale' };
+/**
+ * approved / declined by the host; not-sent (the request never left); offline: approved by the
+ * terminal when the host could not be reached (docs/PROTOCOL.md, offline sale), its advice (0220)
+ * still to send.
+ */
+export type TxnOutcome = 'approved' | 'declined' | 'not-sent' | 'offline';
 export type Role = 'cashier' | 'supervisor' | 'administrator';
 export type ReceiptCopy = 'merchant' | 'customer' | 'settlement';
 
@@ -70,6 +93,7 @@ export interface TxnBeginPayload {
   readonly panEnc: Buffer;
   readonly panTag: Buffer;
   readonly expiry?: string;
+  /** A QR kind holds 032/033 here (checked by the builder; the card flows never read a QR kind's). */
   readonly entryMode: EntryMode;
   readonly cardSeq?: string;
   readonly processingCode: string;
@@ -84,6 +108,8 @@ export interface TxnBeginPayload {
   readonly origDate?: string;
   /** The request's own field 61, as sent. */
   readonly field61?: string;
+  /** QR kinds only (never the payment code). */
+  readonly qr?: QrTxnInfo;
 }
 
 export interface TxnResultPayload {
@@ -95,6 +121,21 @@ export interface TxnResultPayload {
   readonly hostDate?: string;
   readonly hostTime?: string;
   readonly settlementDate?: string;
+  /** QR kinds: what the answer's 59 said (order number, wallet, masked payer). */
+  readonly qr?: QrTxnInfo;
+}
+
+/** What became of an offline sale's advice (0220, 60.1 = 30): accepted (00/94), refused, or given up by a supervisor. */
+export interface AdviceResultPayload {
+  readonly stan: number;
+  readonly state: 'sent' | 'rejected' | 'abandoned';
+  /** The 0230's 39 ('--' when given up). */
+  readonly responseCode: string;
+  readonly rrn?: string;
+  readonly hostDate?: string;
+  readonly hostTime?: string;
+  /** The supervisor who gave it up. */
+  readonly by?: string;
 }
 
 export interface ReceiptPrintedPayload { readonly stan: number; readonly copy: ReceiptCopy; readonly reprint: boolean; readonly batch?: number }
@@ -149,7 +190,14 @@ export interface SettlementStepPayload {
   readonly uploadedCount?: number;
 }
 
-export interface BatchClosedPayload { readonly batch: number; readonly nextBatch: number; readonly totals: SettlementTotals; readonly verdict: SettlementVerdict }
+/** An offline sale the host refused or a supervisor gave up: printed on the settlement report. */
+export interface OfflineNotTaken { readonly stan: number; readonly amountFen: number; readonly panMasked: string; readonly state: 'rejected' | 'abandoned'; readonly responseCode: string }
+
+export interface BatchClosedPayload {
+  readonly batch: number; readonly nextBatch: number; readonly totals: SettlementTotals; readonly verdict: SettlementVerdict;
+  /** Offline sales of the batch the host did not take (the report lists them). */
+  readonly offlineNotTaken?: readonly OfflineNotTaken[];
+}
 
 export interface OperatorPayload {
   readonly number: string;
@@ -186,6 +234,7 @@ export interface AdminActionPayload { readonly action: string; readonly operator
 // ---------------------------------------------------------------- builders (checked when written)
 
 const ENTRY_MODES = ['011', '012', '021', '022', '051', '052', '071', '072'];
+const QR_ENTRY_MODES_AT_REST = ['032', '033'];
 
 function checkStan(stan: number): void {
   invariant(Number.isInteger(stan) && stan >= 1 && stan <= STAN_MAX, 'STAN out of range', { stan });
@@ -216,9 +265,12 @@ export const rec = {
   signOn: (p: SignOnPayload): RecordInput => { checkStan(p.stan); return { type: 'signOn', payload: compact(p) }; },
   signOff: (p: SignOffPayload): RecordInput => ({ type: 'signOff', payload: compact(p) }),
   txnBegin: (p: TxnBeginPayload): RecordInput => {
-    checkStan(p.stan); checkBatch(p.batch); checkMasked(p.panMasked);
+    const qr = QR_TXN_KINDS.includes(p.kind);
+    checkStan(p.stan); checkBatch(p.batch);
+    if (qr) invariant(p.panMasked === '' && p.panEnc.length === 0 && p.qr !== undefined && (p.qr.codeLast4 === undefined || /^\d{4}$/.test(p.qr.codeLast4)), 'a QR payment carries no card and at most the last 4 digits of its code');
+    else checkMasked(p.panMasked);
     invariant(Number.isSafeInteger(p.amountFen) && p.amountFen > 0, 'amount must be positive fen', { amountFen: p.amountFen });
-    invariant(ENTRY_MODES.includes(p.entryMode), 'entry mode unknown', { entryMode: p.entryMode });
+    invariant((qr ? QR_ENTRY_MODES_AT_REST : ENTRY_MODES).includes(p.entryMode), 'entry mode unknown', { entryMode: p.entryMode });
     invariant(TXN_KINDS.includes(p.kind), 'transaction kind unknown', { kind: p.kind });
     invariant(p.kind !== 'void' || (p.origStan !== undefined && p.origRrn !== undefined), 'a void names its sale');
     invariant(p.kind !== 'completionVoid' || (p.origStan !== undefined && p.origRrn !== undefined), 'a completion void names its completion');
@@ -228,6 +280,7 @@ export const rec = {
   txnResult: (p: TxnResultPayload): RecordInput => {
     checkStan(p.stan);
     invariant(p.outcome !== 'approved' || (p.responseCode === '00' && p.rrn !== undefined), 'an approval carries 00 and an RRN');
+    invariant(p.outcome !== 'offline' || (/^Y[13]$/.test(p.responseCode) && p.authCode !== undefined && p.rrn === undefined), 'an offline approval carries Y1/Y3, the terminal\'s authorization code and no RRN');
     return { type: 'txnResult', payload: compact(p) };
   },
   receiptPrinted: (p: ReceiptPrintedPayload): RecordInput => ({ type: 'receiptPrinted', payload: compact(p) }),
@@ -245,6 +298,12 @@ export const rec = {
     return { type: 'reversalPending', payload: compact(p) };
   },
   reversalCleared: (p: ReversalClearedPayload): RecordInput => ({ type: 'reversalCleared', payload: compact(p) }),
+  adviceResult: (p: AdviceResultPayload): RecordInput => {
+    checkStan(p.stan);
+    invariant(['sent', 'rejected', 'abandoned'].includes(p.state), 'advice state unknown', { state: p.state });
+    invariant(p.state !== 'abandoned' || p.by !== undefined, 'a supervisor gives an advice up');
+    return { type: 'adviceResult', payload: compact(p) };
+  },
   settlementStep: (p: SettlementStepPayload): RecordInput => { checkBatch(p.batch); return { type: 'settlementStep', payload: compact(p) }; },
   batchClosed: (p: BatchClosedPayload): RecordInput => {
     checkBatch(p.batch); checkBatch(p.nextBatch);

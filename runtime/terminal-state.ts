@@ -19,9 +19,11 @@ import { DecodedRecord, RecordType } from '../storage/record';
 import { invariant } from '../common/errors';
 import { BATCH_MAX, EntryMode, ReversalReason, SettlementTotals, SettlementVerdict, STAN_MAX, ZERO_TOTALS } from './host/messages';
 import {
-  CANCELLING_KINDS, HOST_PARAMS_KIND, HostParamsPayload, KeysPayload, OperatorPayload, ReceiptCopy, ReversalPendingPayload, Role, SettlementStepName,
+  CANCELLING_KINDS, HOST_PARAMS_KIND, HostParamsPayload, KeysPayload, OfflineNotTaken, OperatorPayload, ReceiptCopy, ReversalPendingPayload, Role, SettlementStepName,
   TxnBeginPayload, TxnKind, buf, hostParamsOf, num, optField55, optNum, optStr, str, totalsOf,
 } from './records';
+import { QR_TXN_KINDS, QrTxnInfo } from './records';
+import { QrQueryPendingPayload, qrInfoOf, qrQueryPendingOf } from './qr-records';
 
 export type TxnStatus = 'pending' | 'approved' | 'declined' | 'failed' | 'reversed' | 'voided';
 
@@ -40,8 +42,15 @@ export interface Txn extends Pick<TxnBeginPayload, 'kind' | 'stan' | 'batch' | '
   resultAtMs?: number;
   /** Copies printed (original or reprint). */
   readonly printed: Set<ReceiptCopy>;
+  /**
+   * An offline sale (approved by the terminal, docs/PROTOCOL.md): its advice is pending until the
+   * host takes it (sent), refuses it (rejected) or a supervisor gives it up (abandoned).
+   */
+  offline?: { state: 'pending' | 'sent' | 'rejected' | 'abandoned'; responseCode?: string };
   /** The customer copy was asked for and could not print (receipt-pending): it waits for paper. */
   customerPending?: boolean;
+  /** QR kinds: entry mode, last 4 digits of the code, order number, wallet, masked payer (never the code). */
+  qr?: QrTxnInfo;
   signature?: { image: Buffer; width: number; height: number; uploaded: boolean };
 }
 
@@ -62,6 +71,7 @@ export interface ClosedBatch {
   readonly batch: number;
   readonly totals: SettlementTotals;
   readonly verdict: SettlementVerdict;
+  readonly offlineNotTaken: readonly OfflineNotTaken[];
   readonly closedAtMs: number;
   reportPrinted: boolean;
 }
@@ -86,6 +96,8 @@ export interface TerminalState {
   /** Transactions of the open batch, by STAN. */
   readonly txns: Map<number, Txn>;
   pendingReversal?: PendingReversal;
+  /** A QR payment whose outcome is unknown: resolved by query, never reversed (runtime/txn/qr.ts). */
+  pendingQrQuery?: QrQueryPendingPayload;
   settlement?: SettlementProgress;
   lastClosed?: ClosedBatch;
   readonly operators: Map<string, OperatorRecord>;
@@ -219,6 +231,27 @@ export function applyRecord(s: TerminalState, r: DecodedRecord): void {
     }
     case RecordType.reversalPending: return applyReversalPending(s, r);
     case RecordType.reversalCleared: return applyReversalCleared(s, r);
+    case RecordType.qrQueryPending: {
+      const q = qrQueryPendingOf(p);
+      invariant(s.pendingQrQuery === undefined || s.pendingQrQuery.stan === q.stan, 'a second QR query pending beside another', { seq: r.seq, stan: q.stan });
+      s.pendingQrQuery = q;
+      return;
+    }
+    case RecordType.qrQueryCleared:
+      invariant(s.pendingQrQuery?.stan === num(p.stan, 'stan'), 'QR query cleared that was not pending', { seq: r.seq, stan: p.stan });
+      s.pendingQrQuery = undefined;
+      return;
+    case RecordType.adviceResult: {
+      const t = txnOf(s, num(p.stan, 'stan'), r.seq);
+      invariant(t.offline?.state === 'pending', 'advice result for a sale that is not waiting offline', { seq: r.seq, stan: t.stan });
+      t.offline = { state: str(p.state, 'state') as 'sent' | 'rejected' | 'abandoned', responseCode: str(p.responseCode, 'responseCode') };
+      // The host's RRN and date from the 0230: a void or refund of the sale names them.
+      if (p.rrn !== undefined) t.rrn = str(p.rrn, 'rrn');
+      if (p.hostDate !== undefined) t.hostDate = str(p.hostDate, 'hostDate');
+      if (p.hostTime !== undefined) t.hostTime = str(p.hostTime, 'hostTime');
+      if (t.offline.state === 'sent' && t.rrn !== undefined) rememberSale(s, t.rrn, { batch: t.batch, stan: t.stan, hostDate: t.hostDate });
+      return;
+    }
     case RecordType.settlementStep: return applySettlementStep(s, r);
     case RecordType.batchClosed: return applyBatchClosed(s, r);
     case RecordType.operator: return applyOperator(s, p as unknown as OperatorPayload);
@@ -251,7 +284,7 @@ function applyBegin(s: TerminalState, r: DecodedRecord): void {
     processingCode: str(p.processingCode, 'processingCode'), operator: str(p.operator, 'operator'),
     origStan: optNum(p.origStan, 'origStan'), origBatch: optNum(p.origBatch, 'origBatch'), origRrn: optStr(p.origRrn, 'origRrn'),
     origAuthCode: optStr(p.origAuthCode, 'origAuthCode'), origDate: optStr(p.origDate, 'origDate'),
-    beganAtMs: r.timeMs, status: 'pending', printed: new Set(),
+    beganAtMs: r.timeMs, status: 'pending', printed: new Set(), ...(p.qr !== undefined ? { qr: qrInfoOf(p.qr) } : {}),
   });
 }
 
@@ -260,13 +293,16 @@ function applyResult(s: TerminalState, r: DecodedRecord): void {
   const t = txnOf(s, num(p.stan, 'stan'), r.seq);
   invariant(t.status === 'pending', 'second result for one transaction', { seq: r.seq, stan: t.stan, status: t.status });
   const outcome = str(p.outcome, 'outcome');
-  t.status = outcome === 'approved' ? 'approved' : outcome === 'declined' ? 'declined' : 'failed';
+  // An offline approval is an approval the customer holds a receipt for; its advice is pending.
+  t.status = outcome === 'approved' || outcome === 'offline' ? 'approved' : outcome === 'declined' ? 'declined' : 'failed';
+  if (outcome === 'offline') t.offline = { state: 'pending' };
   t.responseCode = str(p.responseCode, 'responseCode');
   t.rrn = optStr(p.rrn, 'rrn');
   t.authCode = optStr(p.authCode, 'authCode');
   t.hostDate = optStr(p.hostDate, 'hostDate');
   t.hostTime = optStr(p.hostTime, 'hostTime');
   t.settlementDate = optStr(p.settlementDate, 'settlementDate');
+  if (p.qr !== undefined) t.qr = { ...t.qr, ...qrInfoOf(p.qr) };
   t.resultAtMs = r.timeMs;
   if (t.kind === 'sale' && t.status === 'approved' && t.rrn !== undefined) rememberSale(s, t.rrn, { batch: t.batch, stan: t.stan, hostDate: t.hostDate });
   if (t.status === 'approved') applyPreAuthResult(s, t);
@@ -309,6 +345,14 @@ function applyReceipt(s: TerminalState, r: DecodedRecord): void {
   // A reprint of a receipt of a closed batch names a STAN no longer in memory: nothing to mark.
   const t = s.txns.get(num(p.stan, 'stan'));
   if (t) t.printed.add(copy);
+}
+
+function notTakenOf(v: unknown): OfflineNotTaken {
+  invariant(v !== null && typeof v === 'object', 'offline list entry is not a map');
+  const o = v as Record<string, unknown>;
+  const state = str(o.state, 'state');
+  invariant(state === 'rejected' || state === 'abandoned', 'offline list state unknown', { state });
+  return { stan: num(o.stan, 'stan'), amountFen: num(o.amountFen, 'amountFen'), panMasked: str(o.panMasked, 'panMasked'), state, responseCode: str(o.responseCode, 'responseCode') };
 }
 
 function applyReversalPending(s: TerminalState, r: DecodedRecord): void {
@@ -359,7 +403,10 @@ function applySettlementStep(s: TerminalState, r: DecodedRecord): void {
 function applyBatchClosed(s: TerminalState, r: DecodedRecord): void {
   const p = r.payload;
   invariant(num(p.batch, 'batch') === s.batch, 'closed a batch that is not open', { seq: r.seq, batch: p.batch, open: s.batch });
-  s.lastClosed = { batch: s.batch, totals: totalsOf(p.totals), verdict: str(p.verdict, 'verdict') as SettlementVerdict, closedAtMs: r.timeMs, reportPrinted: false };
+  s.lastClosed = {
+    batch: s.batch, totals: totalsOf(p.totals), verdict: str(p.verdict, 'verdict') as SettlementVerdict, closedAtMs: r.timeMs, reportPrinted: false,
+    offlineNotTaken: Array.isArray(p.offlineNotTaken) ? (p.offlineNotTaken as unknown[]).map(notTakenOf) : [],
+  };
   s.batch = num(p.nextBatch, 'nextBatch');
   s.settlement = undefined;
   s.txns.clear();
@@ -401,10 +448,14 @@ function applyOperator(s: TerminalState, p: OperatorPayload): void {
 export function checkState(s: TerminalState): void {
   const pending = [...s.txns.values()].filter((t) => t.status === 'pending');
   for (const t of pending) {
-    // A txn without a result always has its reversal pending (written in the same commit).
-    invariant(s.pendingReversal?.stan === t.stan, 'transaction pending without a pending reversal', { stan: t.stan });
+    // A txn without a result always has its reversal pending (written in the same commit); a QR
+    // payment its query pending instead (never reversed).
+    if (QR_TXN_KINDS.includes(t.kind)) invariant(s.pendingQrQuery?.stan === t.stan, 'QR payment pending without a pending query', { stan: t.stan });
+    else invariant(s.pendingReversal?.stan === t.stan, 'transaction pending without a pending reversal', { stan: t.stan });
   }
-  invariant(pending.length <= 1, 'more than one transaction pending', { count: pending.length });
+  // One card message in flight and one QR payment unresolved at most (a card sale may go on beside it).
+  invariant(pending.filter((t) => !QR_TXN_KINDS.includes(t.kind)).length <= 1, 'more than one transaction pending', { count: pending.length });
+  invariant(pending.filter((t) => QR_TXN_KINDS.includes(t.kind)).length <= 1, 'more than one QR payment pending', { count: pending.length });
 }
 
 // ---------------------------------------------------------------- queries
@@ -415,7 +466,7 @@ export function checkState(s: TerminalState): void {
  */
 export function statusOf(s: TerminalState, t: Txn): TxnStatus {
   if (t.status !== 'approved') return t.status;
-  if ((t.kind === 'sale' || t.kind === 'completion') && voidOf(s, t) !== undefined) return 'voided';
+  if ((t.kind === 'sale' || t.kind === 'completion' || t.kind === 'qrSale') && voidOf(s, t) !== undefined) return 'voided';
   if (t.kind === 'preAuth' && s.preAuths.get(t.stan)?.state === 'voided') return 'voided';
   return t.status;
 }
@@ -431,7 +482,7 @@ function liveVoids(s: TerminalState): Map<number, Txn> {
   if (cached && cached.seq === s.lastSeq) return cached.bySale;
   const bySale = new Map<number, Txn>();
   for (const t of s.txns.values()) {
-    if ((t.kind === 'void' || t.kind === 'completionVoid') && t.origStan !== undefined && (t.status === 'approved' || t.status === 'pending')) bySale.set(t.origStan, t);
+    if ((t.kind === 'void' || t.kind === 'completionVoid' || t.kind === 'qrVoid') && t.origStan !== undefined && (t.status === 'approved' || t.status === 'pending')) bySale.set(t.origStan, t);
   }
   voidsCache.set(s, { seq: s.lastSeq, bySale });
   return bySale;
@@ -444,7 +495,7 @@ export function voidOf(s: TerminalState, sale: Txn): Txn | undefined {
 
 /** Kinds the host counts as sales in the settlement totals (a completion captures money like a sale). */
 export function countsAsSale(kind: TxnKind): boolean {
-  return kind === 'sale' || kind === 'completion';
+  return kind === 'sale' || kind === 'completion' || kind === 'qrSale';
 }
 
 /**
@@ -455,15 +506,27 @@ export function batchTotals(s: TerminalState): SettlementTotals {
   let saleAmountFen = 0, saleCount = 0, refundAmountFen = 0, refundCount = 0;
   for (const t of s.txns.values()) {
     const st = statusOf(s, t);
-    if (countsAsSale(t.kind) && st === 'approved') { saleAmountFen += t.amountFen; saleCount++; }
-    if (t.kind === 'refund' && st === 'approved') { refundAmountFen += t.amountFen; refundCount++; }
+    if (countsAsSale(t.kind) && st === 'approved' && takenByHost(t)) { saleAmountFen += t.amountFen; saleCount++; }
+    if ((t.kind === 'refund' || t.kind === 'qrRefund') && st === 'approved') { refundAmountFen += t.amountFen; refundCount++; }
   }
   return saleCount + refundCount === 0 ? ZERO_TOTALS : { saleAmountFen, saleCount, refundAmountFen, refundCount };
 }
 
 /** Transactions the batch upload sends: those the totals count. */
 export function uploadable(s: TerminalState): Txn[] {
-  return [...s.txns.values()].filter((t) => (countsAsSale(t.kind) || t.kind === 'refund') && statusOf(s, t) === 'approved').sort((a, b) => a.stan - b.stan);
+  // Not QR payments: a 0320 names a card (field 2, required) and a QR payment has none; the host
+  // holds its own QR orders (docs/PROTOCOL.md, QR code payments: batch upload).
+  return [...s.txns.values()].filter((t) => (countsAsSale(t.kind) || t.kind === 'refund') && !QR_TXN_KINDS.includes(t.kind) && statusOf(s, t) === 'approved' && takenByHost(t)).sort((a, b) => a.stan - b.stan);
+}
+
+/** An online approval, or an offline sale whose advice the host accepted (profile: offline sales count once sent). */
+export function takenByHost(t: Txn): boolean {
+  return t.offline === undefined || t.offline.state === 'sent';
+}
+
+/** Offline sales whose advice still waits, oldest first (sent before the next online message and before settlement). */
+export function pendingAdvices(s: TerminalState): Txn[] {
+  return [...s.txns.values()].filter((t) => t.offline?.state === 'pending').sort((a, b) => a.beganAtMs - b.beganAtMs || a.stan - b.stan);
 }
 
 /** Approved transactions whose merchant copy never printed (boot offers a reprint). */

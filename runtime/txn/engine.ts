@@ -37,15 +37,16 @@ import {
 import { ResponseCodeText, explainResponseCode } from '../host/response-codes';
 import { bytesField, textField } from '../host/packager';
 import { DeviceKeyProvider, RandomBytes, seal, unseal } from '../device-key';
+import { QrTxnInfo } from '../records';
 import { HostParamsPayload, RecordInput, ReversalPendingPayload, TxnBeginPayload, TxnKind, rec } from '../records';
 import {
-  ParamDownloadResult, PreAuthRef, TerminalStatus, buildCompletion, buildCompletionVoid, buildEcho, buildParamDownload, buildPreAuth,
-  buildPreAuthVoid, buildStatusUpload, completionFenMax, parseParamDownloadResponse,
+  ADVICE_ACCEPTED_CODES, ParamDownloadResult, PreAuthRef, TerminalStatus, buildCompletion, buildCompletionVoid, buildEcho, buildOfflineAdvice,
+  buildParamDownload, buildPreAuth, buildPreAuthVoid, buildStatusUpload, completionFenMax, parseParamDownloadResponse,
 } from '../host/messages-v2';
 import { FEATURE_UNKNOWN_CODES, RequestType } from '../host/fields';
 import { Store } from '../store';
 import { Session, requirePermission } from '../operators';
-import { PreAuthHold, Txn, TxnStatus, nextStanAfter, pendingCopies, statusOf, unprintedReceipts, signaturesToUpload } from '../terminal-state';
+import { PreAuthHold, Txn, TxnStatus, nextStanAfter, pendingAdvices, pendingCopies, statusOf, unprintedReceipts, signaturesToUpload } from '../terminal-state';
 import { MonoImage } from '../../hal/printer';
 import { CardInput } from './card';
 import { CardRequest, EmvTxnType, UNPREDICTABLE_NUMBER_BYTES, sanitizeField55 } from './emv';
@@ -127,6 +128,10 @@ export interface TxnView {
   readonly atMs: number;
   readonly printed: readonly string[];
   readonly hasSignature: boolean;
+  /** Approved offline by the terminal (离线): the advice's state. */
+  readonly offline?: 'pending' | 'sent' | 'rejected' | 'abandoned';
+  /** QR payments: wallet, order number, masked payer, last 4 digits of the code (no card: panMasked is ''). */
+  readonly qr?: QrTxnInfo;
 }
 
 export type FlowResult =
@@ -157,8 +162,19 @@ export function viewOf(state: Store['state'], t: Txn): TxnView {
     kind: t.kind, stan: t.stan, batch: t.batch, amountFen: t.amountFen, panMasked: t.panMasked, entryMode: t.entryMode,
     status: statusOf(state, t), responseCode: t.responseCode, rrn: t.rrn, authCode: t.authCode, hostDate: t.hostDate,
     hostTime: t.hostTime, operator: t.operator, origStan: t.origStan, atMs: t.resultAtMs ?? t.beganAtMs,
-    printed: [...t.printed], hasSignature: t.signature !== undefined,
+    printed: [...t.printed], hasSignature: t.signature !== undefined, ...(t.offline ? { offline: t.offline.state } : {}), ...(t.qr ? { qr: { ...t.qr } } : {}),
   };
+}
+
+/**
+ * Offline approvals the terminal makes when the host cannot be reached (docs/PROTOCOL.md): 39 of
+ * the journal's result, Y3 = "unable to go online, approved offline" (EMV's code; Y1 is the chip
+ * card's own offline approval).
+ */
+export const OFFLINE_RESPONSE_CODE = 'Y3';
+/** The terminal-made authorization code: "OF" + the last 4 digits of the sale's STAN (an6, never a host's all-digit code). */
+export function offlineAuthCode(stan: number): string {
+  return `OF${String(stan % 10_000).padStart(4, '0')}`;
 }
 
 export class TerminalEngine {
@@ -390,6 +406,75 @@ export class TerminalEngine {
       throw new PosError('HOST_REVERSAL_PENDING', 'the pending reversal could not be sent', { stan: this.state.pendingReversal?.stan });
     }
     if (this.needsSignOn || this.keys === undefined) await this.signOn(this.lastSession ?? session);
+    // Offline advices go before the next online message (profile). One that cannot go now keeps
+    // waiting: the host unreachable for it is unreachable for the sale too, which may go offline.
+    if (pendingAdvices(this.state).length > 0) {
+      await this.flushAdvices().catch((e: unknown) => {
+        if (isPosError(e) && (e.kind === 'invariant' || e.kind.startsWith('storage') || e.kind.startsWith('journal'))) throw e;
+        this.log.warn({ err: String(e) }, 'offline advices not sent before the next message');
+      });
+    }
+  }
+
+  // ------------------------------------------------------------ offline sales (V2)
+
+  /**
+   * An offline approval is possible for this amount now: the host's parameters allow offline sales
+   * (DF15), the amount is within the floor limit (DF16), and fewer than DF17 advices wait.
+   */
+  offlineAllowed(amountFen: number): boolean {
+    const p = this.params;
+    if (p.offlineAllowed !== true || p.offlineFloorFen === undefined || amountFen > p.offlineFloorFen) return false;
+    return pendingAdvices(this.state).length < (p.offlineCountMax ?? 0);
+  }
+
+  /** Offline sales whose advice waits. */
+  pendingAdvices(): TxnView[] {
+    return pendingAdvices(this.state).map((t) => viewOf(this.state, t));
+  }
+
+  /**
+   * Sends the waiting advices (0220, 60.1 = 30), oldest first, each under its own STAN: 00 or 94
+   * marks it sent, any other answer rejected (printed on the settlement report). Stops at the first
+   * one that gets no answer (it stays pending: resent later, never reversed). Returns how many still wait.
+   */
+  async flushAdvices(): Promise<number> {
+    for (const t of pendingAdvices(this.state)) {
+      if (this.keys === undefined || this.needsSignOn) {
+        if (!this.lastSession) break;
+        await this.signOn(this.lastSession);
+      }
+      const req = buildOfflineAdvice(this.config.profile, {
+        ids: this.config.ids, stan: t.stan, batch: t.batch, pan: this.panOf(t.panEnc), amountFen: t.amountFen, expiry: t.expiry,
+        entryMode: t.entryMode, authCode: t.authCode ?? offlineAuthCode(t.stan),
+      });
+      let res: FinancialResult;
+      try {
+        res = parseFinancialResponse(this.config.profile, req, await this.send(req, t.stan), { mak: this.keys?.mak });
+      } catch (e) {
+        if (isPosError(e, 'mac-failure')) this.needsSignOn = true;
+        if (!isPosError(e) || e.kind === 'invariant' || e.kind.startsWith('storage') || e.kind.startsWith('journal')) throw e;
+        this.log.warn({ stan: t.stan, code: e.code }, 'offline advice not answered: it stays pending');
+        break;
+      }
+      const accepted = ADVICE_ACCEPTED_CODES.includes(res.responseCode);
+      await this.store.commit([rec.adviceResult({
+        stan: t.stan, state: accepted ? 'sent' : 'rejected', responseCode: res.responseCode, rrn: res.rrn, hostDate: res.hostDate, hostTime: res.hostTime,
+      })], { reserve: true });
+      this.log.info({ stan: t.stan, code: res.responseCode, accepted }, 'offline advice answered');
+    }
+    return pendingAdvices(this.state).length;
+  }
+
+  /** A supervisor gives up the waiting advices (settlement cannot wait for them): they are listed on the report. */
+  async abandonAdvices(session: Session): Promise<TxnView[]> {
+    requirePermission(session, 'settlement');
+    if (session.role === 'cashier') throw new PosError('OPR_PERMISSION', 'a supervisor gives offline sales up');
+    const todo = pendingAdvices(this.state);
+    if (todo.length === 0) return [];
+    await this.store.commit(todo.map((t) => rec.adviceResult({ stan: t.stan, state: 'abandoned', responseCode: '--', by: session.operator })), { reserve: true });
+    this.log.warn({ stans: todo.map((t) => t.stan), by: session.operator }, 'offline advices given up');
+    return todo.map((t) => viewOf(this.state, t));
   }
 
   // ------------------------------------------------------------ duplicate guard
@@ -460,7 +545,11 @@ export class TerminalEngine {
       ids: this.config.ids, stan, batch: this.state.batch, pan: c.pan, amountFen: input.amountFen, expiry: c.expiry,
       entryMode: c.entryMode, cardSeq: c.cardSeq, track2: c.track2, track3: c.track3, pinBlock, field55,
     });
-    return this.financial(req, record, { kind: 'sale', stan, amountFen: input.amountFen, pan: c.pan, expiry: c.expiry, entryMode: c.entryMode, cardSeq: c.cardSeq, operator: input.session.operator });
+    // An online PIN can only be checked by the issuer: a sale with one never goes offline.
+    return this.financial(req, record, {
+      kind: 'sale', stan, amountFen: input.amountFen, pan: c.pan, expiry: c.expiry, entryMode: c.entryMode, cardSeq: c.cardSeq, operator: input.session.operator,
+      offlineCandidate: pinBlock === undefined,
+    });
   }
 
   async voidSale(origStan: number, session: Session): Promise<FlowResult> {
@@ -468,6 +557,8 @@ export class TerminalEngine {
     const sale = this.state.txns.get(origStan);
     if (!sale || sale.kind !== 'sale') throw new PosError('OPR_NOT_FOUND', `no sale with trace ${origStan} in this batch`, { stan: origStan });
     if (statusOf(this.state, sale) !== 'approved') throw new PosError('OPR_NOT_VOIDABLE', `sale ${origStan} is ${statusOf(this.state, sale)}`, { stan: origStan });
+    // The host does not know an offline sale until its advice is taken: nothing to void there yet.
+    if (sale.offline !== undefined && sale.offline.state !== 'sent') throw new PosError('OPR_NOT_VOIDABLE', `sale ${origStan} is offline (${sale.offline.state}): not at the host yet`, { stan: origStan });
     await this.readyForFinancial(session);
     const { stans, record } = this.stans(1);
     const stan = stans[0];
@@ -514,6 +605,8 @@ export class TerminalEngine {
   private async financial(req: Request, stanRecord: RecordInput, t: {
     kind: TxnKind; stan: number; amountFen: number; pan: string; expiry?: string; entryMode: EntryMode; cardSeq?: string; operator: string;
     origStan?: number; origBatch?: number; origRrn?: string; origAuthCode?: string; origDate?: string;
+    /** A sale that may be approved offline if the host cannot be reached (offlineAllowed). */
+    offlineCandidate?: boolean;
   }): Promise<FlowResult> {
     const m = req.message;
     const f60 = textField(m, 60) as string;
@@ -534,7 +627,7 @@ export class TerminalEngine {
     try {
       res = parseFinancialResponse(this.config.profile, req, await this.send(req, t.stan, bytes), { mak: this.keys?.mak });
     } catch (e) {
-      return this.afterSendFailure(t.stan, e);
+      return this.afterSendFailure(t.stan, e, t.offlineCandidate === true && this.offlineAllowed(t.amountFen));
     }
     return this.recordResult(t.stan, res);
   }
@@ -557,10 +650,21 @@ export class TerminalEngine {
     return res.approved ? { outcome: 'approved', txn } : { outcome: 'declined', txn, text: explainResponseCode(res.responseCode) };
   }
 
-  private async afterSendFailure(stan: number, e: unknown): Promise<FlowResult> {
+  private async afterSendFailure(stan: number, e: unknown, offline = false): Promise<FlowResult> {
     if (!isPosError(e) || e.kind === 'invariant') throw e;
     this.log.warn({ stan, code: e.code, kind: e.kind }, 'no usable answer');
-    if (e.kind === 'host-unreachable' && e.detail.requestSent === false) {
+    const notSent = (e.kind === 'host-unreachable' || e.kind === 'network-down') && e.detail.requestSent === false;
+    if (notSent && offline) {
+      // Nothing reached the host: the sale is approved here, under this same STAN, and its advice
+      // waits (one commit: the result, and the reversal that has nothing to reverse cleared).
+      await this.store.commit([
+        rec.txnResult({ stan, outcome: 'offline', responseCode: OFFLINE_RESPONSE_CODE, authCode: offlineAuthCode(stan) }),
+        rec.reversalCleared({ stan, cause: 'not-sent', responseCode: 'NS', tries: 0 }),
+      ], { reserve: true });
+      this.log.info({ stan, code: e.code }, 'host unreachable: approved offline, advice pending');
+      return { outcome: 'approved', txn: viewOf(this.state, this.state.txns.get(stan) as Txn) };
+    }
+    if (notSent) {
       await this.store.commit([
         rec.txnResult({ stan, outcome: 'not-sent', responseCode: 'NS' }),
         rec.reversalCleared({ stan, cause: 'not-sent', responseCode: 'NS', tries: 0 }),
@@ -931,6 +1035,16 @@ export class TerminalEngine {
   /** The terminal's time: the injected clock corrected by the host's (receipts, date checks, settlement). */
   now(): number { return this.clock.now(); }
   /** @internal */ get logger(): Logger { return this.log; }
+
+  // ------------------------------------------------------------ for qr.ts (QR payments)
+
+  /** @internal */ encodeRaw(req: Request): Buffer { return this.encode(req); }
+  /** @internal */ sendEncoded(req: Request, stan: number, bytes: Buffer): Promise<Buffer> { return this.send(req, stan, bytes); }
+  /** @internal The MAC key for checking an answer (undefined before a sign-on). */
+  get macKey(): Buffer | undefined { return this.keys?.mak; }
+  /** @internal */ checkTransact(session: Session, permission: 'sale' | 'void' | 'refund'): void { this.checkCanTransact(session, permission); }
+  /** @internal */ ready(session: Session): Promise<void> { return this.readyForFinancial(session); }
+  /** @internal */ hostAnswered(f: HostFeature, type: RequestType, responseCode: string): boolean { return this.noteUnknown(f, type, responseCode); }
 }
 
 /** An original that never got field 13 is dated in the host's zone, China (UTC+8): the profile. */

@@ -15,15 +15,17 @@
  * The report is printed after the close (receipt-printed copy 'settlement'); an unprinted report
  * is offered again at boot.
  */
-import { PosError, invariant } from '../../common/errors';
+import { PosError, invariant, isPosError } from '../../common/errors';
 import {
   SettlementTotals, SettlementVerdict, BATCH_MAX, BATCH_UPLOAD_COUNT_MAX, buildBatchUploadEnd, buildBatchUploadRecord, buildSettlement,
   parseAckResponse, parseSettlementResponse,
 } from '../host/messages';
 import { rec } from '../records';
 import { Session, requirePermission } from '../operators';
-import { batchTotals, uploadable } from '../terminal-state';
+import { batchTotals, pendingAdvices, uploadable } from '../terminal-state';
+import { OfflineNotTaken } from '../records';
 import { TerminalEngine } from './engine';
+import { resolveQrBeforeSettlement } from './qr';
 
 /**
  * 0320 records per commit of upload progress. One: a power cut re-sends at most the record in
@@ -49,6 +51,16 @@ export async function settle(engine: TerminalEngine, session: Session | undefine
   const resumedFrom = s.settlement?.step;
   if (!resumedFrom) requirePermission(session, 'settlement');
   if (await engine.flushReversal() === 'pending') throw new PosError('HOST_REVERSAL_PENDING', 'settle after the pending reversal is sent');
+  // Like a pending reversal: a QR payment whose outcome is unknown is resolved first (by query), else no settlement (E-HOST-11).
+  await resolveQrBeforeSettlement(engine);
+  if (!resumedFrom && pendingAdvices(s).length > 0) {
+    // Offline sales go to the host before the batch is counted (profile): sent, or given up by a supervisor.
+    const waiting = await engine.flushAdvices().catch((e: unknown) => {
+      if (isPosError(e) && (e.kind === 'invariant' || e.kind.startsWith('storage') || e.kind.startsWith('journal'))) throw e;
+      return pendingAdvices(s).length;
+    });
+    if (waiting > 0) throw new PosError('OPR_OFFLINE_PENDING', `${waiting} offline sales not sent: send them again, or a supervisor gives them up`, { count: waiting });
+  }
   if (!resumedFrom) {
     await engine.uploadSignatures().catch((e: unknown) => engine.logger.warn({ err: String(e) }, 'signatures not uploaded before settlement'));
     await engine.store.commit([rec.settlementStep({ batch: s.batch, step: 'begun', totals: batchTotals(s) })], { reserve: true });
@@ -115,6 +127,14 @@ async function close(engine: TerminalEngine): Promise<void> {
   const s = engine.state;
   const st = s.settlement as NonNullable<typeof s.settlement>;
   const nextBatch = s.batch >= BATCH_MAX ? 1 : s.batch + 1;
-  await engine.store.commit([rec.batchClosed({ batch: s.batch, nextBatch, totals: st.totals, verdict: st.verdict ?? 'error' })], { reserve: true });
+  const offlineNotTaken: OfflineNotTaken[] = [];
+  for (const t of s.txns.values()) {
+    if (t.offline?.state === 'rejected' || t.offline?.state === 'abandoned') {
+      offlineNotTaken.push({ stan: t.stan, amountFen: t.amountFen, panMasked: t.panMasked, state: t.offline.state, responseCode: t.offline.responseCode ?? '--' });
+    }
+  }
+  await engine.store.commit([rec.batchClosed({
+    batch: s.batch, nextBatch, totals: st.totals, verdict: st.verdict ?? 'error', ...(offlineNotTaken.length > 0 ? { offlineNotTaken } : {}),
+  })], { reserve: true });
   engine.logger.info({ batch: st.batch, nextBatch, verdict: st.verdict }, 'batch closed');
 }

@@ -1,0 +1,229 @@
+/**
+ * QR code payments (runtime/txn/qr.ts) against the acquirer simulator: paid at once, paid by
+ * query, unknown outcomes kept pending (never a 0400) and resolved at the next boot, a payment
+ * found paid after it was given up voided, void, refund, totals and settlement, the payment code
+ * never at rest.
+ */
+import { strict as assert } from 'node:assert';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { isPosError } from '../../common/errors';
+import { RecordType } from '../../storage/record';
+import { settle } from '../../runtime/txn/settlement';
+import { QR_QUERY_INTERVAL_MS, QR_WAIT_MS_MAX, QrPayments } from '../../runtime/txn/qr';
+import { batchTotals } from '../../runtime/terminal-state';
+import { TEST_TERMINAL } from '../../sim/host/simulator';
+import { FakePrinter } from './fakes';
+import { printReceipt } from '../../runtime/receipt';
+import { CASHIER, SUPERVISOR, Rig, assertReconciled, magCard, rig } from './harness';
+
+/** Paid at once (62: UnionPay). */
+const PAID_CODE = '6212345678901234567';
+/** P1, paid at the 2nd query. */
+const PAID_AT_2 = '9921234567890123';
+/** P1 until payOrder. */
+const NEVER_PAID = '9901234567890123';
+const DECLINED = '1012345678900051';
+
+describe('QR payments against the acquirer simulator', function () {
+  this.timeout(20_000);
+  let r: Rig;
+  let onSleep: (() => void) | undefined;
+  let slept: number[];
+  const qr = (): QrPayments => new QrPayments(r.terminal.engine, {
+    // The wait's pauses move the shared clock (terminal and host) instead of waiting.
+    sleep: async (ms) => { slept.push(ms); r.clock.ms += ms; onSleep?.(); },
+  });
+  const sentTypes = (): string[] => r.sent.map((s) => s.type);
+
+  beforeEach(async () => {
+    r = await rig();
+    onSleep = undefined;
+    slept = [];
+    await r.terminal.engine.signOn(CASHIER);
+  });
+  afterEach(async () => { r.sim.clearFaults(); await r.close(); });
+
+  it('被扫 paid at once: approved with order number, wallet and masked payer; one commit clears the query; no reversal', async () => {
+    const res = await qr().sale({ amountFen: 1234, paymentCode: PAID_CODE, session: CASHIER });
+    assert.equal(res.outcome, 'approved');
+    if (res.outcome !== 'approved') return;
+    assert.equal(res.txn.kind, 'qrSale');
+    assert.equal(res.txn.panMasked, '');
+    assert.equal(res.txn.qr?.wallet, 'UP');
+    assert.equal(res.txn.qr?.codeLast4, '4567');
+    assert.match(res.txn.qr?.orderNo ?? '', /^SIMQR/);
+    assert.ok(res.txn.qr?.payerMasked);
+    assert.equal(r.terminal.engine.state.pendingQrQuery, undefined);
+    assert.deepEqual(sentTypes().slice(-1), ['qrSale']);
+    assertReconciled(r);
+  });
+
+  it('P1 then paid by query: queries every 3 s with a countdown, approved by the 2nd query', async () => {
+    const countdown: number[] = [];
+    const res = await qr().sale({ amountFen: 500, paymentCode: PAID_AT_2, session: CASHIER }, { onCountdown: (ms) => countdown.push(ms) });
+    assert.equal(res.outcome, 'approved');
+    assert.deepEqual(sentTypes().slice(-3), ['qrSale', 'qrQuery', 'qrQuery']);
+    assert.deepEqual(slept, [QR_QUERY_INTERVAL_MS, QR_QUERY_INTERVAL_MS]);
+    assert.deepEqual(countdown, [QR_WAIT_MS_MAX, QR_WAIT_MS_MAX - QR_QUERY_INTERVAL_MS]);
+    const q = r.sim.requests().filter((x) => x.type === 'qrQuery').pop();
+    assert.ok(q);
+    assertReconciled(r);
+  });
+
+  it('declined at once: declined and nothing charged', async () => {
+    const res = await qr().sale({ amountFen: 700, paymentCode: DECLINED, session: CASHIER });
+    assert.equal(res.outcome, 'declined');
+    if (res.outcome === 'declined') assert.equal(res.txn.responseCode, '51');
+    assert.equal(r.terminal.engine.state.pendingQrQuery, undefined);
+    assertReconciled(r);
+  });
+
+  it('P1 until the limit: pending; resolved at the next boot, found paid, voided, and both receipts printed', async () => {
+    const res = await qr().sale({ amountFen: 880, paymentCode: NEVER_PAID, session: CASHIER });
+    assert.equal(res.outcome, 'pending');
+    if (res.outcome !== 'pending') return;
+    assert.equal(res.why, 'timeout');
+    assert.equal(slept.reduce((a, b) => a + b, 0), QR_WAIT_MS_MAX);
+    const p = r.terminal.engine.state.pendingQrQuery;
+    assert.equal(p?.stan, res.stan);
+    assert.ok(p?.orderNo, 'the P1 answer named the order');
+    // The customer pays after the operator gave up, then the terminal is switched off and on.
+    r.sim.payOrder(p.orderNo as string);
+    await r.reboot();
+    assert.equal(r.terminal.engine.state.pendingQrQuery?.stan, res.stan, 'the pending query survives the reboot');
+    const resolved = await qr().resolvePending();
+    assert.equal(resolved.resolution, 'voided');
+    assert.equal(resolved.void?.outcome, 'approved');
+    assert.equal(r.terminal.engine.state.pendingQrQuery, undefined);
+    assert.equal(r.terminal.engine.txn(res.stan)?.status, 'voided');
+    assert.ok(!sentTypes().includes('reversal'), 'a QR payment is never reversed');
+    // Never a charge without a receipt: the paid payment and its void wait for the printer.
+    const copies = r.terminal.engine.pendingCopies();
+    const voidStan = resolved.void?.outcome === 'approved' ? resolved.void.txn.stan : 0;
+    assert.deepEqual(copies.map((c) => c.stan), [res.stan, voidStan]);
+    const printer = new FakePrinter();
+    const ctx = { printer, engine: r.terminal.engine, lang: 'en' as const, merchantName: 'TEST', clock: () => r.clock.ms };
+    for (const c of copies) await printReceipt(ctx, c.stan, c.copy, false);
+    const text = printer.text();
+    assert.match(text, /QR VOID/);
+    assert.match(text, /WALLET: /);
+    assert.deepEqual(r.terminal.engine.pendingCopies(), []);
+    assertReconciled(r);
+  });
+
+  it('no answer: pending, never a 0400; resolved by query after a power cut, found paid, voided', async () => {
+    r.sim.setFault({ kind: 'close-before-response', type: 'qrSale' });
+    r.sim.setFault({ kind: 'close-before-response', type: 'qrQuery', count: Infinity });
+    const res = await qr().sale({ amountFen: 990, paymentCode: PAID_CODE, session: CASHIER });
+    assert.equal(res.outcome, 'pending');
+    if (res.outcome !== 'pending') return;
+    assert.equal(res.why, 'no-answer');
+    assert.ok(!r.sim.requests().some((q) => q.type === 'reversal'), 'the simulator saw no reversal');
+    await assert.rejects(qr().sale({ amountFen: 10, paymentCode: PAID_CODE, session: CASHIER }), (e: unknown) => isPosError(e) && e.code === 'E-HOST-11');
+    // A card sale may go on beside it.
+    assert.equal((await r.terminal.engine.sale({ amountFen: 100, card: magCard(), session: CASHIER })).outcome, 'approved');
+    r.sim.clearFaults();
+    await r.reboot();
+    const resolved = await qr().resolvePending();
+    assert.equal(resolved.resolution, 'voided');
+    assert.ok(!r.sim.requests().some((q) => q.type === 'reversal'));
+    assertReconciled(r);
+  });
+
+  it('CANCEL during the wait: pending (not reversed); the next QR payment asks about it first', async () => {
+    const ac = new AbortController();
+    onSleep = () => ac.abort();
+    const res = await qr().sale({ amountFen: 300, paymentCode: NEVER_PAID, session: CASHIER }, { signal: ac.signal });
+    assert.equal(res.outcome, 'pending');
+    if (res.outcome === 'pending') assert.equal(res.why, 'cancelled');
+    onSleep = undefined;
+    // Still P1 at the host: a new QR payment is refused until it is resolved.
+    await assert.rejects(qr().sale({ amountFen: 10, paymentCode: PAID_CODE, session: CASHIER }), (e: unknown) => isPosError(e) && e.code === 'E-HOST-11');
+  });
+
+  it('主扫: the order shows its QR content, the customer pays, the query finds it paid', async () => {
+    let shown: { content: string; orderNo: string } | undefined;
+    onSleep = () => { if (shown && r.sim.ledger.qrOrder(shown.orderNo)?.state === 'waiting') r.sim.payOrder(shown.orderNo, 'WX'); };
+    const res = await qr().order({ amountFen: 2500, session: CASHIER }, { onOrder: (content, orderNo) => { shown = { content, orderNo }; } });
+    assert.ok(shown);
+    assert.match(shown.content, /^https:\/\/qr\.sim\//);
+    assert.ok(shown.content.length <= 32);
+    assert.equal(res.outcome, 'approved');
+    if (res.outcome === 'approved') { assert.equal(res.txn.qr?.wallet, 'WX'); assert.equal(res.txn.qr?.entryMode, '033'); }
+    assertReconciled(r);
+  });
+
+  it('QR void and refund (supervisor): the void cancels the payment, the refund counts as a refund; totals settle balanced', async () => {
+    const a = await qr().sale({ amountFen: 1000, paymentCode: PAID_CODE, session: CASHIER });
+    const b = await qr().sale({ amountFen: 2000, paymentCode: '2512345678901234', session: CASHIER });
+    assert.ok(a.outcome === 'approved' && b.outcome === 'approved');
+    await assert.rejects(qr().voidSale(a.txn.stan, CASHIER), (e: unknown) => isPosError(e, 'permission'));
+    const v = await qr().voidSale(a.txn.stan, SUPERVISOR);
+    assert.equal(v.outcome, 'approved');
+    await assert.rejects(qr().voidSale(a.txn.stan, SUPERVISOR), (e: unknown) => isPosError(e) && e.code === 'E-OPR-10');
+    await assert.rejects(qr().refund(b.txn.stan, 2001, SUPERVISOR), (e: unknown) => isPosError(e) && e.code === 'E-OPR-01');
+    const f = await qr().refund(b.txn.stan, 500, SUPERVISOR);
+    assert.equal(f.outcome, 'approved');
+    if (f.outcome === 'approved') assert.equal(f.txn.qr?.wallet, 'AL');
+    assert.equal((await r.terminal.engine.sale({ amountFen: 300, card: magCard(), session: CASHIER })).outcome, 'approved');
+    assert.deepEqual(batchTotals(r.terminal.engine.state), { saleAmountFen: 2300, saleCount: 2, refundAmountFen: 500, refundCount: 1 });
+    assertReconciled(r);
+    const report = await settle(r.terminal.engine, SUPERVISOR);
+    assert.equal(report.verdict, 'balanced');
+  });
+
+  it('an unbalanced settlement uploads card transactions only (a 0320 names a card; QR has none)', async () => {
+    assert.equal((await qr().sale({ amountFen: 1000, paymentCode: PAID_CODE, session: CASHIER })).outcome, 'approved');
+    assert.equal((await r.terminal.engine.sale({ amountFen: 300, card: magCard(), session: CASHIER })).outcome, 'approved');
+    r.sim.setFault({ kind: 'unbalanced-settlement' });
+    const report = await settle(r.terminal.engine, SUPERVISOR);
+    assert.equal(report.uploadedCount, 1);
+    assert.deepEqual(r.sim.ledger.batch(TEST_TERMINAL.tid, 1).uploads.map((u) => u.amountFen), [300]);
+  });
+
+  it('settlement is refused while a QR payment is unresolved, and goes on once it is', async () => {
+    const res = await qr().sale({ amountFen: 450, paymentCode: NEVER_PAID, session: CASHIER });
+    assert.equal(res.outcome, 'pending');
+    await assert.rejects(settle(r.terminal.engine, SUPERVISOR), (e: unknown) => isPosError(e) && e.code === 'E-HOST-11');
+    assert.equal(r.terminal.engine.state.settlement, undefined, 'nothing frozen');
+    r.sim.payOrder(r.terminal.engine.state.pendingQrQuery?.orderNo as string);
+    const report = await settle(r.terminal.engine, SUPERVISOR);
+    assert.equal(report.verdict, 'balanced');
+    assert.deepEqual(report.totals.saleCount, 0, 'found paid after it was given up: voided, in no total');
+  });
+
+  it('a host that answers 12 hides QR until the next sign-on', async () => {
+    r.sim.setFault({ kind: 'response-code', code: '12', type: 'qrSale' });
+    const res = await qr().sale({ amountFen: 100, paymentCode: PAID_CODE, session: CASHIER });
+    assert.equal(res.outcome, 'declined');
+    assert.equal(r.terminal.engine.featureAvailable('qr'), false);
+    await assert.rejects(qr().sale({ amountFen: 100, paymentCode: PAID_CODE, session: CASHIER }), (e: unknown) => isPosError(e) && e.code === 'E-HOST-10');
+    await r.terminal.engine.signOn(CASHIER);
+    assert.equal(r.terminal.engine.featureAvailable('qr'), true);
+  });
+
+  it('a payment code that is not 16..32 digits is refused before anything is journaled', async () => {
+    const before = r.journal.lastSeq;
+    await assert.rejects(qr().sale({ amountFen: 100, paymentCode: '12345', session: CASHIER }), (e: unknown) => isPosError(e) && e.code === 'E-OPR-23');
+    assert.equal(r.journal.lastSeq, before);
+  });
+
+  it('the journal never holds the whole payment code: not in a record, not in the file', async () => {
+    // The one never paid last: it stays pending (a new QR payment would be refused), then is paid and resolved after a reboot.
+    const codes = [PAID_CODE, PAID_AT_2, DECLINED, NEVER_PAID];
+    for (const code of codes) await qr().sale({ amountFen: 100, paymentCode: code, session: CASHIER });
+    r.sim.payOrder(r.terminal.engine.state.pendingQrQuery?.orderNo as string);
+    await r.reboot();
+    assert.equal((await qr().resolvePending()).resolution, 'voided');
+    const records = [...r.journal.records()];
+    assert.ok(records.some((x) => x.type === RecordType.qrQueryPending));
+    const bytes = readFileSync(join(r.dir, 'data.mdb'));
+    for (const code of codes) {
+      for (const x of records) assert.ok(!JSON.stringify(x.payload).includes(code), `record ${x.seq} holds a payment code`);
+      assert.equal(bytes.indexOf(Buffer.from(code, 'ascii')), -1, 'a payment code is in the journal file');
+      // Nor the code less its last 4 digits (as BCD or text): only the last 4 are kept.
+      assert.equal(bytes.indexOf(Buffer.from(code.slice(0, -4), 'ascii')), -1);
+    }
+  });
+});
