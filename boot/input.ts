@@ -30,6 +30,7 @@
  *   operators.choose  1 reset a password: operator no., new, new again -> RESET_PASSWORD;
  *                   2 unlock: operator no. -> UNLOCK
  *   yes/no          customer copy menu (1 yes, 2 no, OK), offerReprint OK=YES CANCEL=NO
+ *   settlement.offlinePending   1 send the offline sales again (RETRY), 2 give them up (GIVE_UP)
  *   sale.signature  with a signature pad capturing (deps.signatureKey): OK confirms the signature
  *                   (with nothing signed: sign on paper), CLEAR wipes it to sign again, CANCEL =
  *                   sign on paper; without a pad OK = signed on paper (SKIP)
@@ -42,7 +43,7 @@ import type { KeyName } from '../hal/keypad';
 import type { MachineEvent, MachineView, ErrorView } from '../runtime/machine';
 import type { Locale } from '../ui-lcd/screen';
 import { AmountEntry, DigitEntry, MenuWidget, Pager, Widget, WidgetResult, pinEntry, traceNumberEntry } from '../ui-lcd/widgets';
-import { LANGUAGE_ITEMS, MAIN_MENU_ITEMS, OPERATOR_ITEMS, PRE_AUTH_ITEMS, RECOVERY_ITEMS, REPRINT_ITEMS, SETTINGS_ITEMS, STORAGE_FAILURE_ITEMS, YES_NO_ITEMS } from '../ui-lcd/screens';
+import { LANGUAGE_ITEMS, MAIN_MENU_ITEMS, OFFLINE_PENDING_ITEMS, OPERATOR_ITEMS, PRE_AUTH_ITEMS, RECOVERY_ITEMS, REPRINT_ITEMS, SETTINGS_ITEMS, STORAGE_FAILURE_ITEMS, YES_NO_ITEMS } from '../ui-lcd/screens';
 import type { Refused } from '../ui-lcd/screens';
 import { PinBufferEntry } from './input-secret';
 import { EMPTY_UI, LocalScreen, UiState, keyedOffered, pendingError, retryOffered } from './screen-map';
@@ -195,6 +196,8 @@ export class InputController {
       ui = { ...ui, operatorNumber: this.ui.operatorNumber, operatorAction: this.ui.operatorAction, operatorStage: this.ui.operatorStage, secret: this.ui.secret };
     } else if (p.endsWith('.askCustomerCopy')) {
       this.menu = new MenuWidget(YES_NO_ITEMS, clock);
+    } else if (p === 'settlement.offlinePending') {
+      this.menu = new MenuWidget(OFFLINE_PENDING_ITEMS, clock);
     } else if (p === 'reprint.choose') {
       this.menu = new MenuWidget(REPRINT_ITEMS, clock);
     } else if (p === 'recovery.menu') {
@@ -569,6 +572,7 @@ export class InputController {
     const value = r.value;
     if (p === 'operators.choose') { this.startOperatorNumber(value === 'unlock' ? 'unlock' : 'reset'); return; }
     if (p.endsWith('.askCustomerCopy')) this.deps.send({ type: value === 'yes' ? 'YES' : 'NO' });
+    else if (p === 'settlement.offlinePending') this.deps.send({ type: value === 'give-up' ? 'GIVE_UP' : 'RETRY' });
     else if (p === 'reprint.choose' && value === 'last') this.deps.send({ type: 'REPRINT_LAST' });
     else if (p === 'reprint.choose') { this.menu = undefined; this.restartEntry(); this.set({ reprintByTrace: true }); }
     else if (value === 'export') this.deps.send({ type: 'EXPORT' });

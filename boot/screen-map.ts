@@ -156,7 +156,7 @@ const supervisor: Builder = (v, ui, env) => login(v, ui, { ...env, bootNotice: u
 const result: Builder = (v) => {
   const r = v.data.result;
   if (r?.outcome === 'declined' && r.responseCode) return { name: 'declined', data: { transaction: txnOf(v), responseCode: r.responseCode } };
-  return { name: 'approved', data: { transaction: txnOf(v), amountFen: r?.txn?.amountFen, authCode: r?.txn?.authCode, trace: r?.stan !== undefined ? pad6(r.stan) : undefined } };
+  return { name: 'approved', data: { transaction: txnOf(v), amountFen: r?.txn?.amountFen, authCode: r?.txn?.authCode, trace: r?.stan !== undefined ? pad6(r.stan) : undefined, ...(r?.txn?.offline ? { offline: true } : {}) } };
 };
 
 /** On the pad (while it captures) or on the receipt. */
@@ -337,6 +337,8 @@ export const STATE_SCREENS: Readonly<Record<string, Builder>> = {
   'settlement.confirm': settlementConfirm,
   'settlement.settling': () => ({ name: 'settlement', data: { step: 'upload', stepIndex: 1, stepCount: 4 } }),
   'settlement.printingReport': printing('report'),
+  'settlement.offlinePending': (v, ui) => ({ name: 'offlinePending', data: { count: v.data.offlinePending ?? 0, selected: ui.selected } }),
+  'settlement.givingUp': printing('report'),
   'settlement.result': settlementResult,
 
   'password.entry': passwordScreen('change'),
@@ -359,7 +361,7 @@ export const STATE_SCREENS: Readonly<Record<string, Builder>> = {
 };
 
 /** States whose own screen is about their error: the error rule does not cover them. */
-const SHOWS_ITS_ERROR = new Set(['hostUnreachable', 'paperOut', 'reprintPending', 'storageFailure', 'exporting', 'recovery.menu', 'recovery.exporting']);
+const SHOWS_ITS_ERROR = new Set(['settlement.offlinePending', 'hostUnreachable', 'paperOut', 'reprintPending', 'storageFailure', 'exporting', 'recovery.menu', 'recovery.exporting']);
 
 /** The wrong-password error is a notice on the login screen, not a screen of its own. */
 function isLoginNotice(path: string, e: ErrorView): boolean {

@@ -4,7 +4,10 @@
  *
  *   ledger-journal   every approved, unreversed transaction of the open batch in the host's ledger
  *                    is approved (or voided) in the journal with the same RRN and amount, or is
- *                    the one in flight with its reversal pending; and vice versa; totals agree
+ *                    the one in flight with its reversal pending, or an offline sale whose advice
+ *                    the host took while its answer was lost (pending in the journal); and vice
+ *                    versa, except offline sales the host has not taken (pending, rejected, given
+ *                    up); totals agree
  *   charged-once     no operator sale attempt left more than one approved sale at the host; RRNs unique
  *   batch-balanced   each closed batch: closed at the host too, the same verdict; balanced means the
  *                    host's and the terminal's totals agree; unbalanced only when the host was told
@@ -105,6 +108,8 @@ export class InvariantChecker {
   private readonly pinBlocks: Buffer[] = [];
   private hostRequestsSeen = 0;
   private readonly stansUsed = new Set<number>();
+  /** STANs of offline advices already seen at the host (a resend repeats one). */
+  private readonly adviceStans = new Set<number>();
   private readonly saleStep = new Map<string, number>();
   private ledgerSeen = 0;
   private verifiedSeq = 0;
@@ -188,15 +193,20 @@ export class InvariantChecker {
       if (!txn) fail('ledger-journal', `host approved ${e.type} STAN ${e.stan} (${e.amountFen} fen, batch ${s.batch}) that the journal does not have`);
       const st = statusOf(s, txn);
       if (st !== 'approved' && st !== 'voided') fail('ledger-journal', `host approved ${e.type} STAN ${e.stan}, journal says ${st}`);
+      // An advice the host filed whose 0230 was lost: the journal learns its RRN when it is resent (94).
+      if (e.offline && txn.offline?.state === 'pending') continue;
+      if (e.offline && txn.offline?.state !== 'sent') fail('ledger-journal', `host took offline sale STAN ${e.stan} that the journal says is ${txn.offline?.state ?? 'online'}`);
       if (txn.rrn !== e.rrn || txn.amountFen !== e.amountFen) fail('ledger-journal', `STAN ${e.stan}: host RRN ${e.rrn} ${e.amountFen} fen, journal ${txn.rrn} ${txn.amountFen} fen`);
     }
     for (const txn of s.txns.values()) {
       const st = statusOf(s, txn);
       if (st !== 'approved' && st !== 'voided') continue;
       if (txn.stan === pendingStan) continue;
+      if (txn.offline !== undefined && txn.offline.state !== 'sent') continue; // not at the host (yet, or ever)
       if (!host.some((e) => e.stan === txn.stan && e.rrn === txn.rrn)) fail('ledger-journal', `journal has ${txn.kind} STAN ${txn.stan} ${st} that the host does not have approved`);
     }
-    if (pendingStan === undefined && !s.settlement) {
+    // Totals agree once nothing is in flight: no reversal, no advice whose answer may have been lost.
+    if (pendingStan === undefined && !s.settlement && t.engine.pendingAdvices().length === 0) {
       const mine = batchTotals(s), theirs = c.sim.ledger.totals(TEST_TERMINAL.tid, s.batch);
       if (JSON.stringify(mine) !== JSON.stringify(theirs)) fail('ledger-journal', `batch ${s.batch} totals differ: journal ${JSON.stringify(mine)}, host ${JSON.stringify(theirs)}`);
     }
@@ -212,7 +222,8 @@ export class InvariantChecker {
       if (e.status !== 'approved') continue;
       if (rrns.has(e.rrn)) fail('charged-once', `RRN ${e.rrn} issued twice`);
       rrns.add(e.rrn);
-      if (e.type !== 'sale') continue;
+      // An offline sale reaches the host as an advice, at a later step than the attempt that made it.
+      if (e.type !== 'sale' || e.offline) continue;
       const step = this.saleStep.get(`${e.batch}/${e.stan}`) as number;
       const n = (perStep.get(step) ?? 0) + 1;
       if (n > 1) fail('charged-once', `one sale attempt (step ${step}) left ${n} approved sales at the host (latest STAN ${e.stan})`);
@@ -247,10 +258,14 @@ export class InvariantChecker {
     const reqs = c.sim.requests();
     for (const r of reqs.slice(this.hostRequestsSeen)) {
       if (r.tid !== TEST_TERMINAL.tid || r.type === 'reversal' || r.type === undefined) continue;
+      // An offline advice is resent under its own STAN until answered (profile): a repeat of an
+      // advice is by design, an advice under a STAN something else used is not.
+      if (r.type === 'offlineAdvice' && this.adviceStans.has(r.stan)) continue;
       if (this.stansUsed.has(r.stan)) fail('stan-unique', `STAN ${r.stan} used again by a ${r.type}`);
+      if (r.type === 'offlineAdvice') this.adviceStans.add(r.stan);
       this.stansUsed.add(r.stan);
       // STAN wrap (docs/PROTOCOL.md): after 999999 comes 1; a simulation run never gets that far.
-      if (this.stansUsed.size >= STAN_MAX) this.stansUsed.clear();
+      if (this.stansUsed.size >= STAN_MAX) { this.stansUsed.clear(); this.adviceStans.clear(); }
     }
     this.hostRequestsSeen = reqs.length;
     const s = c.terminal?.engine.state;

@@ -163,6 +163,8 @@ export function nextAction(c: OperatorContext): Action {
     }
     case 'void.confirm': return ev('confirm void', undefined, { type: 'OK' });
     case 'settlement.confirm': return ev('confirm settlement totals', undefined, { type: 'OK' });
+    // Offline sales the host has not taken: usually send them again; sometimes the supervisor gives them up.
+    case 'settlement.offlinePending': return c.rng.chance(0.8) ? ev('send offline sales again', undefined, { type: 'RETRY' }) : ev('give offline sales up', undefined, { type: 'GIVE_UP' });
     case 'refund.details': {
       const sales = approvedSales(c);
       if (sales.length === 0) return ev('cancel refund (no sale)', undefined, { type: 'CANCEL' });

@@ -35,6 +35,7 @@
  *   txnAmount        { transaction, amountFen, refused?, amountFenMax, maxFen? }   amount of a pre-auth or completion (maxFen: 115% ceiling)
  *   preAuthOriginal  { transaction, stage: 'trace'|'authCode'|'date'|'amount', digits, amountFen, refused? }   the hold: trace no., or OK alone to key it
  *   preAuthMenu      { selected }                             pre-auth, its void, completion, completion void
+ *   offlinePending   { count, selected }                       settlement refused: offline sales not sent; 1 send again, 2 give up (prints a list)
  *   voidConfirm      { trace, amountFen, pan? }
  *   amountConfirm    { transaction, amountFen }                a large amount (over the configured limit): OK goes on to the card, CANCEL stops
  *   balanceResult    { balanceFen }
@@ -90,7 +91,8 @@ export interface ScreenData {
   operatorDone: { action: 'changed' | 'reset' | 'unlocked'; operator: string };
   pin: { amountFen?: number; pan?: string; pinLength: number };
   processing: { transaction: Transaction; step?: 'connecting' | 'sending' | 'receiving' };
-  approved: { transaction: Transaction; amountFen?: number; authCode?: string; trace?: string };
+  approved: { transaction: Transaction; amountFen?: number; authCode?: string; trace?: string; offline?: boolean };
+  offlinePending: { count: number; selected: number };
   declined: { transaction: Transaction; responseCode: string };
   printing: { copy: 'merchant' | 'customer' | 'report' | 'duplicate' };
   customerCopy: { selected: number };
@@ -158,6 +160,7 @@ export const DEFAULTS: { readonly [K in StateName]: ScreenData[K] } = {
   txnAmount: { transaction: 'preAuth', amountFen: 0, amountFenMax: AMOUNT_FEN_MAX_DEFAULT },
   preAuthOriginal: { transaction: 'completion', stage: 'trace', digits: '', amountFen: 0 },
   preAuthMenu: { selected: 0 },
+  offlinePending: { count: 0, selected: 0 },
   voidConfirm: { trace: '000000', amountFen: 0 },
   amountConfirm: { transaction: 'sale', amountFen: 0 },
   balanceResult: { balanceFen: 0 },
@@ -240,6 +243,7 @@ export const MAIN_MENU_ITEMS = menuOf([
   ['menu.settlement', 'settlement'], ['menu.signOff', 'sign-off'], ['menu.diagnostics', 'diagnostics'], ['menu.settings', 'settings'],
   ['menu.preAuthFamily', 'pre-auth'],
 ]);
+export const OFFLINE_PENDING_ITEMS = menuOf([['menu.sendAgain', 'retry'], ['menu.giveUp', 'give-up']]);
 /** The pre-authorization family (main menu item 10): items a host without pre-authorization refuses with E-HOST-10. */
 export const PRE_AUTH_ITEMS = menuOf([
   ['menu.preAuth', 'pre-auth'], ['menu.preAuthVoid', 'pre-auth-void'], ['menu.completion', 'completion'], ['menu.completionVoid', 'completion-void'],
@@ -385,7 +389,8 @@ function processing(d: ScreenData['processing']): Screen {
 }
 
 function approved(d: ScreenData['approved']): Screen {
-  const lines: Txt[] = [t('title.approved')];
+  // Approved by the terminal, not the host: the operator sees it first (the receipt says it too).
+  const lines: Txt[] = [t('title.approved'), ...(d.offline ? [t('msg.offline')] : [])];
   if (d.amountFen !== undefined) lines.push(amountLine(d.amountFen));
   if (d.authCode) lines.push(t('msg.auth', { code: d.authCode }));
   if (d.trace) lines.push(t('msg.trace', { trace: d.trace }));
@@ -602,6 +607,10 @@ const BUILDERS: Builders = {
   duplicateWarning,
   voidTrace: (d) => digitsEntry('voidTrace', 'title.void', 'label.trace', 6, d),
   voidConfirm, amountConfirm, balanceResult, txnAmount, preAuthOriginal,
+  offlinePending: (d) => ({
+    id: 'offlinePending', title: t('title.offlinePending'), lines: [t('msg.offlineWaiting', { n: d.count })],
+    menu: { items: OFFLINE_PENDING_ITEMS, selected: d.selected }, footer: t('footer.choose'),
+  }),
   preAuthMenu: (d) => ({ id: 'preAuthMenu', title: t('title.preAuth'), menu: { items: PRE_AUTH_ITEMS, selected: d.selected }, footer: t('footer.choose') }),
   reprint: (d) => ({ id: 'reprint', title: t('title.reprint'), menu: { items: REPRINT_ITEMS, selected: d.selected }, footer: t('footer.choose') }),
   reprintTrace: (d) => digitsEntry('reprintTrace', 'title.reprint', 'label.trace', 6, d),

@@ -266,6 +266,11 @@ export const STRINGS = {
   'msg.confirmPreAuthVoid': s('Release hold?', '确认撤销预授权？'),
   'msg.confirmCompletionVoid': s('Void completion?', '确认撤销完成？'),
   'label.authCode': s('Auth code', '授权码'),
+  'msg.offline': s('OFFLINE', '离线交易'),
+  'title.offlinePending': s('Offline sales', '离线交易'),
+  'msg.offlineWaiting': s('{n} not sent yet', '{n}笔未上送'),
+  'menu.sendAgain': s('Send again', '重新上送'),
+  'menu.giveUp': s('Give up+print', '放弃并打印'),
   'msg.keysLeftCount': s('{n} left: {keys}', '剩{n}个：{keys}'),
 
   // ---- diagnostics checks and results

@@ -713,7 +713,10 @@ export class AcquirerSimulator {
    * 94 before anything else, even once the batch closed, so it is never recorded twice.
    */
   private offlineAdvice(r: Incoming): Answer {
-    if (this.ledger.find(r.tid, r.batch, r.stan) !== undefined) return { code: '94' };
+    // A resend (its 0230 was lost): 94, with the RRN the host filed it under, so the terminal's
+    // record of the sale names the same reference as the host's (a void or refund uses it).
+    const filed = this.ledger.find(r.tid, r.batch, r.stan);
+    if (filed !== undefined) return { code: '94', fields: [[37, filed.rrn]] };
     if (this.ledger.batch(r.tid, r.batch).closed) return { code: '12' };
     const chip = this.refuseChipData(r);
     if (chip) return chip;

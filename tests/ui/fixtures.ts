@@ -80,7 +80,10 @@ export const SAMPLES: Samples = {
   ],
   pin: [{ variant: '4digits', data: { amountFen: 1234, pan: PAN, pinLength: 4 } }],
   processing: [{ variant: 'receiving', data: { transaction: 'sale', step: 'receiving' } }],
-  approved: [{ variant: 'sale', data: { transaction: 'sale', amountFen: 1234, authCode: '123456', trace: '000042' } }],
+  approved: [
+    { variant: 'sale', data: { transaction: 'sale', amountFen: 1234, authCode: '123456', trace: '000042' } },
+    { variant: 'offline', data: { transaction: 'sale', amountFen: 15000, authCode: 'OF0042', trace: '000042', offline: true } },
+  ],
   declined: [
     { variant: '51', data: { transaction: 'sale', responseCode: '51' } },
     { variant: 'unknown-Q1', data: { transaction: 'sale', responseCode: 'Q1' } },
@@ -111,6 +114,7 @@ export const SAMPLES: Samples = {
     { variant: 'completionVoidTrace', data: { transaction: 'completionVoid', stage: 'trace', digits: '', amountFen: 0 } },
   ],
   preAuthMenu: [{ variant: 'first', data: { selected: 0 } }, { variant: 'last', data: { selected: 3 } }],
+  offlinePending: [{ variant: 'two', data: { count: 2, selected: 0 } }, { variant: 'giveUp', data: { count: 11, selected: 1 } }],
   amountConfirm: [{ variant: 'large-sale', data: { transaction: 'sale', amountFen: 150_000 } }],
   balanceResult: [{ variant: 'balance', data: { balanceFen: 123456 } }],
   reprint: [{ variant: 'last', data: { selected: 0 } }],
