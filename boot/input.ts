@@ -22,10 +22,18 @@
  *                   -> PREAUTH_KEYED; BACK on an empty field goes back a step
  *   completionVoid.trace   the completion's trace number -> TRACE
  *   main menu 10    the pre-authorization family's menu -> PRE_AUTH, PRE_AUTH_VOID, COMPLETION, COMPLETION_VOID
+ *   main menu 11    QR payments' menu -> QR_SALE, QR_VOID, QR_REFUND
+ *   qr.amount, qrRefund.amount   AmountEntry -> AMOUNT
+ *   qr.mode         1 scan the customer's code (QR_SCAN), 2 show the terminal's (QR_SHOW)
+ *   qr.scan         the scanner reads the code; FUNC keys it instead (16..32 digits) -> QR_CODE;
+ *                   CANCEL in the keyed field goes back to the scanner; after a scan error OK scans again
+ *   qr.waiting      CANCEL gives up waiting (the payment stays pending: resolved by query later)
+ *   qrVoid.trace, qrRefund.trace   the QR payment's trace number -> TRACE
  *   refund.details  original trace number (a sale in this journal: its reference number, date and
  *                   amount become the defaults) or OK alone; reference number (12 digits); date
  *                   MMDD (real, not in the future, <= 180 days); amount -> REFUND_DETAILS
- *   settings        1 language, 2 change my password (PASSWORD), 3 operators (OPERATORS)
+ *   settings        1 language, 2 change my password (PASSWORD), 3 operators (OPERATORS), 4 host
+ *                   parameters, 5 status upload, 6 echo test (HOST_TASK)
  *   password.entry  old, new, new again (masked) -> CHANGE_PASSWORD
  *   operators.choose  1 reset a password: operator no., new, new again -> RESET_PASSWORD;
  *                   2 unlock: operator no. -> UNLOCK
@@ -43,9 +51,11 @@ import type { KeyName } from '../hal/keypad';
 import type { MachineEvent, MachineView, ErrorView } from '../runtime/machine';
 import type { Locale } from '../ui-lcd/screen';
 import { AmountEntry, DigitEntry, MenuWidget, Pager, Widget, WidgetResult, pinEntry, traceNumberEntry } from '../ui-lcd/widgets';
+import { QR_ITEMS, QR_MODE_ITEMS } from '../ui-lcd/screens';
 import { LANGUAGE_ITEMS, MAIN_MENU_ITEMS, OFFLINE_PENDING_ITEMS, OPERATOR_ITEMS, PRE_AUTH_ITEMS, RECOVERY_ITEMS, REPRINT_ITEMS, SETTINGS_ITEMS, STORAGE_FAILURE_ITEMS, YES_NO_ITEMS } from '../ui-lcd/screens';
 import type { Refused } from '../ui-lcd/screens';
 import { PinBufferEntry } from './input-secret';
+import { PAYMENT_CODE_DIGITS_MAX, PAYMENT_CODE_DIGITS_MIN } from '../runtime/host/messages-v2';
 import { EMPTY_UI, LocalScreen, UiState, keyedOffered, pendingError, retryOffered } from './screen-map';
 import { PAN_KEYED_DIGITS_MAX, PAN_KEYED_DIGITS_MIN, expiryProblem, mmyyToYymm, originalDate, panProblem } from '../runtime/txn/entry-checks';
 
@@ -155,6 +165,8 @@ export class InputController {
     // Keyed entry survives the card wait timing out and being retried (the digits are kept).
     const flow = (x: string): string => x.split('.')[0];
     if (this.ui.keyed && flow(previous) === flow(this.path) && /\.(card|cardError)$/.test(this.path)) return;
+    // A payment code being keyed survives the scanner timing out (qr.scan <-> qr.scanError).
+    if (this.ui.qrKeyed && /^qr\.(scan|scanError)$/.test(previous) && /^qr\.(scan|scanError)$/.test(this.path)) return;
     this.entry = undefined;
     this.menu = undefined;
     this.secrets = [];
@@ -174,6 +186,14 @@ export class InputController {
       ui = { ...ui, amount: { amountFen: amount.amountFen } };
     } else if (p.endsWith('.pin')) {
       this.entry = new PinBufferEntry(clock);
+    } else if (p === 'qr.amount' || p === 'qrRefund.amount') {
+      const amount = new AmountEntry(clock);
+      this.entry = amount;
+      ui = { ...ui, amount: { amountFen: amount.amountFen } };
+    } else if (p === 'qr.mode') {
+      this.menu = new MenuWidget(QR_MODE_ITEMS, clock);
+    } else if (p === 'qrVoid.trace' || p === 'qrRefund.trace') {
+      this.entry = traceNumberEntry(clock);
     } else if (p === 'preAuth.amount' || p === 'completion.amount') {
       const amount = new AmountEntry(clock);
       this.entry = amount;
@@ -230,7 +250,7 @@ export class InputController {
     const p = this.path;
     const retry = this.view !== undefined && retryOffered(this.view);
     if (r.kind === 'cancel') { if (retry) this.deps.send({ type: 'OK' }); else this.cancel(); return; }
-    if (p.endsWith('.cardError') || retry) this.deps.send({ type: 'RETRY' });
+    if (p.endsWith('.cardError') || p === 'qr.scanError' || retry) this.deps.send({ type: 'RETRY' });
     else if (p.endsWith('.result')) this.deps.send({ type: 'OK' });
   }
 
@@ -240,6 +260,7 @@ export class InputController {
     if (this.entry) return this.entryKey(key, p);
     if (this.menu) return this.menuKey(key, p);
     if (key === 'FUNC' && /^(sale|refund)\.card$/.test(p) && keyedOffered(v)) return this.startKeyed('pan', '');
+    if (key === 'FUNC' && /^qr\.(scan|scanError)$/.test(p)) return this.startQrKeyed();
     if (p === 'sale.signature' && this.deps.signatureKey?.(key)) return;
     if (p === 'hostUnreachable' && key === '1') { this.deps.send({ type: 'ECHO' }); return; }
     if (key === 'CANCEL') return this.cancel();
@@ -253,7 +274,7 @@ export class InputController {
     else if (p === 'sale.duplicateWarning') this.deps.send({ type: 'CONTINUE' });
     else if (p === 'sale.signature') this.deps.send({ type: 'SKIP' });
     else if (p === 'hostUnreachable') this.deps.send({ type: 'RETRY' });
-    else if (p.endsWith('.cardError')) this.deps.send({ type: 'RETRY' });
+    else if (p.endsWith('.cardError') || p === 'qr.scanError') this.deps.send({ type: 'RETRY' });
     else if (p === 'paperOut') void this.deps.paperReady().then((ready) => { if (ready) this.deps.send({ type: 'PAPER_LOADED' }); });
     else this.deps.send({ type: 'OK' }); // results, confirmations, low battery
   }
@@ -282,6 +303,9 @@ export class InputController {
     const r = entry.press(key) as WidgetResult<unknown>;
     // CANCEL in keyed entry goes back to the card wait (the sale is not lost; a card still works).
     if ((r.kind === 'cancel' || r.kind === 'timeout') && this.ui.keyed) { this.stopKeyed(); return; }
+    // The same for a payment code being keyed: back to the scanner.
+    if ((r.kind === 'cancel' || r.kind === 'timeout' || r.kind === 'back') && this.ui.qrKeyed) { this.entry = undefined; this.set({ qrKeyed: undefined }); return; }
+    if (r.kind === 'submit' && this.ui.qrKeyed) { this.set({ qrKeyed: { digits: String(r.value) } }); this.deps.send({ type: 'QR_CODE', code: String(r.value) }); return; }
     if (r.kind === 'cancel' || r.kind === 'timeout') { this.cancel(); return; }
     if (r.kind === 'back') { this.back(p); return; }
     if (r.kind === 'submit') { this.submit(p, r.value); return; }
@@ -291,6 +315,7 @@ export class InputController {
   /** Puts what the entry widget holds into the UI state (lengths for secrets). */
   private refreshEntry(p: string, refused?: Refused): void {
     const e = this.entry;
+    if (this.ui.qrKeyed && e instanceof DigitEntry) { this.set({ qrKeyed: { digits: e.field('').digits, ...(refused === 'too-short' ? { refused } : {}) } }); return; }
     if (this.ui.keyed && e instanceof DigitEntry) { this.set({ keyed: { ...this.ui.keyed, digits: e.field('').digits, ...(refused === 'too-short' ? { refused } : { refused: undefined }) } }); return; }
     if (this.isSecretStage(p) && e instanceof DigitEntry) { this.set({ secret: { ...this.ui.secret, length: e.length } }); return; }
     if (e instanceof AmountEntry) this.set({ amount: { amountFen: e.amountFen, ...(refused ? { refused } : {}) } });
@@ -330,7 +355,7 @@ export class InputController {
     if (this.ui.keyed) return this.submitKeyed(p, String(value));
     if (this.isSecretStage(p)) return this.submitSecret(p, String(value));
     if (p === 'operators.choose' && this.ui.operatorStage === 'number') return this.submitOperatorNumber(String(value));
-    if (p === 'sale.amount' || p === 'preAuth.amount' || p === 'completion.amount') { this.deps.send({ type: 'AMOUNT', amountFen: Number(value) }); return; }
+    if (p === 'sale.amount' || p === 'preAuth.amount' || p === 'completion.amount' || p === 'qr.amount' || p === 'qrRefund.amount') { this.deps.send({ type: 'AMOUNT', amountFen: Number(value) }); return; }
     if (this.keysHold(p) || p === 'completionVoid.trace') return this.submitHold(p, String(value));
     if (p.endsWith('.pin')) {
       this.handedPin = value as Buffer;
@@ -338,6 +363,7 @@ export class InputController {
       this.deps.send({ type: 'PIN', pin: this.handedPin });
       return;
     }
+    if (p === 'qrVoid.trace' || p === 'qrRefund.trace') { this.restartEntry(); this.deps.send({ type: 'TRACE', stan: Number(value) }); return; }
     if (p === 'void.trace') { this.restartEntry(); this.deps.send({ type: 'TRACE', stan: Number(value) }); return; }
     if (p === 'reprint.choose') { this.deps.send({ type: 'REPRINT_STAN', stan: Number(value) }); return; }
     if (p === 'refund.details') this.submitRefund(String(value));
@@ -572,6 +598,7 @@ export class InputController {
     const value = r.value;
     if (p === 'operators.choose') { this.startOperatorNumber(value === 'unlock' ? 'unlock' : 'reset'); return; }
     if (p.endsWith('.askCustomerCopy')) this.deps.send({ type: value === 'yes' ? 'YES' : 'NO' });
+    else if (p === 'qr.mode') this.deps.send({ type: value === 'show' ? 'QR_SHOW' : 'QR_SCAN' });
     else if (p === 'settlement.offlinePending') this.deps.send({ type: value === 'give-up' ? 'GIVE_UP' : 'RETRY' });
     else if (p === 'reprint.choose' && value === 'last') this.deps.send({ type: 'REPRINT_LAST' });
     else if (p === 'reprint.choose') { this.menu = undefined; this.restartEntry(); this.set({ reprintByTrace: true }); }
@@ -581,14 +608,14 @@ export class InputController {
 
   // ---------------------------------------------------------------- menus the controller shows at idle
 
-  private openLocal(name: 'mainMenu' | 'settings' | 'language' | 'preAuthMenu'): void {
-    const items = name === 'mainMenu' ? MAIN_MENU_ITEMS : name === 'settings' ? SETTINGS_ITEMS : name === 'preAuthMenu' ? PRE_AUTH_ITEMS : LANGUAGE_ITEMS;
+  private openLocal(name: 'mainMenu' | 'settings' | 'language' | 'preAuthMenu' | 'qrMenu'): void {
+    const items = name === 'mainMenu' ? MAIN_MENU_ITEMS : name === 'settings' ? SETTINGS_ITEMS : name === 'preAuthMenu' ? PRE_AUTH_ITEMS : name === 'qrMenu' ? QR_ITEMS : LANGUAGE_ITEMS;
     const selected = name === 'language' ? Math.max(0, LANGUAGE_ITEMS.findIndex((i) => i.value === this.deps.locale())) : 0;
     this.menu = new MenuWidget(items, { clock: this.deps.clock, selected });
     this.set({ local: this.localScreen(name, selected) });
   }
 
-  private localScreen(name: 'mainMenu' | 'settings' | 'language' | 'preAuthMenu', selected: number): LocalScreen {
+  private localScreen(name: 'mainMenu' | 'settings' | 'language' | 'preAuthMenu' | 'qrMenu', selected: number): LocalScreen {
     return name === 'language' ? { name, data: { selected, current: this.deps.locale() } } : { name, data: { selected } };
   }
 
@@ -614,9 +641,21 @@ export class InputController {
       if (type) this.deps.send({ type } as MachineEvent);
       return;
     }
+    if (local.name === 'qrMenu') {
+      const events: Record<string, MachineEvent['type']> = { 'qr-sale': 'QR_SALE', 'qr-void': 'QR_VOID', 'qr-refund': 'QR_REFUND' };
+      this.closeLocal();
+      const type = events[r.value];
+      if (type) this.deps.send({ type } as MachineEvent);
+      return;
+    }
     if (local.name === 'settings' && (r.value === 'password' || r.value === 'operators')) {
       this.closeLocal();
       this.deps.send({ type: r.value === 'password' ? 'PASSWORD' : 'OPERATORS' });
+      return;
+    }
+    if (local.name === 'settings' && (r.value === 'params' || r.value === 'status' || r.value === 'echo')) {
+      this.closeLocal();
+      this.deps.send({ type: 'HOST_TASK', task: r.value });
       return;
     }
     if (local.name === 'settings') { this.openLocal('language'); return; }
@@ -627,6 +666,7 @@ export class InputController {
     const events: Record<string, MachineEvent['type']> = { sale: 'SALE', void: 'VOID', refund: 'REFUND', balance: 'BALANCE', reprint: 'REPRINT', settlement: 'SETTLE', 'sign-off': 'SIGN_OFF' };
     if (value === 'settings') { this.openLocal('settings'); return; }
     if (value === 'pre-auth') { this.openLocal('preAuthMenu'); return; }
+    if (value === 'qr') { this.openLocal('qrMenu'); return; }
     if (value === 'diagnostics') {
       // The app shows diagnostics over idle (boot/diagnostics.ts) and takes the keys until it closes.
       this.closeLocal();
@@ -636,6 +676,12 @@ export class InputController {
     const type = events[value];
     this.closeLocal();
     if (type) this.deps.send({ type } as MachineEvent);
+  }
+
+  /** FUNC on the scan screen: the payment code keyed (16..32 digits), the scanner still listening. */
+  private startQrKeyed(): void {
+    this.entry = new DigitEntry({ clock: this.deps.clock, lengthMin: PAYMENT_CODE_DIGITS_MIN, lengthMax: PAYMENT_CODE_DIGITS_MAX });
+    this.set({ qrKeyed: { digits: '' } });
   }
 
   private set(patch: Partial<UiState>): void {

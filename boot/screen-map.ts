@@ -18,6 +18,7 @@ import { RETRYABLE_KINDS } from '../runtime/machine';
 import type { Txt, StatusLine, Locale } from '../ui-lcd/screen';
 import type { StateName, ScreenData, Transaction, Refused } from '../ui-lcd/screens';
 import { rt } from '../ui-lcd/recovery-strings';
+import { QR_WAIT_MS_MAX } from '../runtime/txn/qr';
 
 /** What the input controller contributes to a screen. Never a secret: lengths only. */
 export interface UiState {
@@ -49,6 +50,8 @@ export interface UiState {
   readonly operatorNumber?: string;
   /** Pre-authorization void or completion: which detail of the hold is being typed (trace no., or keyed: auth code, date, amount). */
   readonly preAuthStage?: 'trace' | 'authCode' | 'date' | 'amount';
+  /** QR 被扫: the payment code being keyed (FUNC on the scan screen). */
+  readonly qrKeyed?: { readonly digits: string; readonly refused?: Refused };
   /** Keyed card entry over the card screen (FUNC): the digits as keyed; the accepted PAN only for masking. */
   readonly keyed?: { readonly stage: 'pan' | 'expiry'; readonly digits: string; readonly pan?: string; readonly refused?: Refused };
 }
@@ -57,6 +60,7 @@ export type LocalScreen =
   | { readonly name: 'mainMenu'; readonly data: { selected: number } }
   | { readonly name: 'settings'; readonly data: { selected: number } }
   | { readonly name: 'preAuthMenu'; readonly data: { selected: number } }
+  | { readonly name: 'qrMenu'; readonly data: { selected: number } }
   | { readonly name: 'language'; readonly data: { selected: number; current: Locale } }
   | { readonly name: 'diagnostics'; readonly data: ScreenData['diagnostics'] };
 
@@ -93,7 +97,7 @@ export interface ScreenChoice {
 
 type Builder = (v: MachineView, ui: UiState, env: Env) => ScreenChoice;
 
-const FLOW_TRANSACTIONS: readonly Transaction[] = ['sale', 'void', 'refund', 'balance', 'preAuth', 'preAuthVoid', 'completion', 'completionVoid'];
+const FLOW_TRANSACTIONS: readonly Transaction[] = ['sale', 'void', 'refund', 'balance', 'preAuth', 'preAuthVoid', 'completion', 'completionVoid', 'qr', 'qrVoid', 'qrRefund'];
 const txnOf = (v: MachineView): Transaction => FLOW_TRANSACTIONS.find((f) => f === v.data.flow) ?? 'sale';
 const pad6 = (n: number | undefined): string => String(n ?? 0).padStart(6, '0');
 
@@ -194,6 +198,17 @@ const holdConfirm: Builder = (v) => ({
     ? { transaction: 'completionVoid', trace: pad6(v.data.voidTarget?.stan), amountFen: v.data.voidTarget?.amountFen ?? 0, pan: v.data.voidTarget?.panMasked }
     : { transaction: 'preAuthVoid', trace: pad6(v.data.preAuthHold?.stan), amountFen: v.data.preAuthHold?.amountFen ?? 0, pan: v.data.preAuthHold?.panMasked },
 });
+
+/** 被扫: the scanner waits, or the code is keyed (FUNC). */
+const qrScanScreen: Builder = (v, ui) => ({
+  name: 'qrScan', data: { amountFen: v.data.amountFen, ...(ui.qrKeyed ? { keyed: true, digits: ui.qrKeyed.digits, refused: ui.qrKeyed.refused } : {}) },
+});
+/** The QR wait: the countdown, and 主扫 the order's code (or that it was printed). */
+const qrWaitScreen: Builder = (v) => {
+  const q = v.data.qr;
+  const secondsLeft = Math.ceil((q?.msLeft ?? QR_WAIT_MS_MAX) / 1000);
+  return { name: 'qrWait', data: { transaction: 'qr', amountFen: v.data.amountFen, secondsLeft, ...(q?.content !== undefined ? { content: q.content, printed: q.printed === true } : {}) } };
+};
 
 const hostUnreachable: Builder = (v) => {
   const code = v.data.error?.code;
@@ -321,6 +336,38 @@ export const STATE_SCREENS: Readonly<Record<string, Builder>> = {
   'completionVoid.printCustomer': afterApproval('customer'),
   'completionVoid.result': result,
 
+  'qr.amount': (v, ui) => ({ name: 'txnAmount', data: { transaction: 'qr', ...ui.amount } }),
+  'qr.mode': (v, ui) => ({ name: 'qrMode', data: { selected: ui.selected, amountFen: v.data.amountFen } }),
+  'qr.scan': qrScanScreen,
+  'qr.scanError': qrScanScreen,
+  'qr.waiting': qrWaitScreen,
+  'qr.printMerchant': afterApproval('merchant'),
+  'qr.askCustomerCopy': customerCopy,
+  'qr.printCustomer': afterApproval('customer'),
+  'qr.result': result,
+
+  'qrVoid.authorize.check': supervisor,
+  'qrVoid.authorize.ask': supervisor,
+  'qrVoid.authorize.checking': supervisor,
+  'qrVoid.trace': (_v, ui) => ({ name: 'voidTrace', data: { ...ui.digits } }),
+  'qrVoid.confirm': (v) => ({ name: 'voidConfirm', data: { transaction: 'qrVoid', trace: pad6(v.data.voidTarget?.stan), amountFen: v.data.voidTarget?.amountFen ?? 0 } }),
+  'qrVoid.online': processing,
+  'qrVoid.printMerchant': afterApproval('merchant'),
+  'qrVoid.askCustomerCopy': customerCopy,
+  'qrVoid.printCustomer': afterApproval('customer'),
+  'qrVoid.result': result,
+
+  'qrRefund.authorize.check': supervisor,
+  'qrRefund.authorize.ask': supervisor,
+  'qrRefund.authorize.checking': supervisor,
+  'qrRefund.trace': (_v, ui) => ({ name: 'preAuthOriginal', data: { transaction: 'qrRefund', stage: 'trace', digits: ui.digits.digits, amountFen: 0, refused: ui.digits.refused } }),
+  'qrRefund.amount': (v, ui) => ({ name: 'txnAmount', data: { transaction: 'qrRefund', ...ui.amount, ...(v.data.voidTarget ? { maxFen: v.data.voidTarget.amountFen } : {}) } }),
+  'qrRefund.online': processing,
+  'qrRefund.printMerchant': afterApproval('merchant'),
+  'qrRefund.askCustomerCopy': customerCopy,
+  'qrRefund.printCustomer': afterApproval('customer'),
+  'qrRefund.result': result,
+
   'balance.card': presentCard,
   'balance.cardError': presentCard,
   'balance.pin': pin,
@@ -337,6 +384,12 @@ export const STATE_SCREENS: Readonly<Record<string, Builder>> = {
   'settlement.confirm': settlementConfirm,
   'settlement.settling': () => ({ name: 'settlement', data: { step: 'upload', stepIndex: 1, stepCount: 4 } }),
   'settlement.printingReport': printing('report'),
+  'hostTask.running': (v) => ({ name: 'hostTask', data: { task: v.data.hostTask?.task ?? 'echo', state: 'running' } }),
+  'hostTask.done': (v) => {
+    const h = v.data.hostTask;
+    const state = h?.errorCode !== undefined ? 'failed' : h?.responseCode === '00' ? 'ok' : 'refused';
+    return { name: 'hostTask', data: { task: h?.task ?? 'echo', state, code: h?.errorCode ?? h?.responseCode, ...(h?.roundTripMs !== undefined ? { roundTripMs: h.roundTripMs } : {}) } };
+  },
   'settlement.offlinePending': (v, ui) => ({ name: 'offlinePending', data: { count: v.data.offlinePending ?? 0, selected: ui.selected } }),
   'settlement.givingUp': printing('report'),
   'settlement.result': settlementResult,

@@ -42,11 +42,13 @@ import { Journal } from '../storage/journal';
 import { unopenableReason, verifyInChild } from '../storage/verify-child';
 import { exportToFile } from '../storage/backup';
 import { createTerminalMachine, viewOf, MachineView, TerminalMachine } from '../runtime/machine';
+import type { TerminalStatus } from '../runtime/host/messages-v2';
 import { openTerminal, Terminal } from '../runtime/terminal';
 import { HostTransport } from '../runtime/host/transport';
 import { CUP_PROFILE } from '../runtime/host/fields';
 import { DeviceKeyProvider, checkDeviceKey, fileDeviceKey } from '../runtime/device-key';
 import { readCard } from '../runtime/txn/card';
+import { QR_SHOW_CHARS_MAX } from '../runtime/host/messages-v2';
 import { LcdUi } from '../ui-lcd/ui';
 import { screenFor } from '../ui-lcd/screens';
 import { LocaleSetting, t as text } from '../ui-lcd/strings';
@@ -63,7 +65,7 @@ import { readProvisionedTmk } from './factory';
 import { TEST_TERMINAL } from '../sim/host/simulator';
 import { Recovery, Report, NetworkSettings, SystemHook, BACKUP_FILE_SUFFIX } from './recovery';
 import { testConnectivity } from './recovery-net';
-import { RecoveryMenu, Overlay } from './recovery-menu';
+import { RecoveryMenu, Overlay, runtimeVersion } from './recovery-menu';
 import { Diagnostics, DiagResult, ErrorRing } from './diagnostics';
 import { RecordType } from '../storage/record';
 import type { Session } from '../runtime/operators';
@@ -72,6 +74,8 @@ import { AdjustableClock } from '../common/time';
 export const BOOT_STEP_COUNT = 5;
 /** Card wait per transaction (the machine's card state). */
 export const CARD_WAIT_MS_MAX = 60_000;
+/** How long the scanner waits for the customer's payment code (as long as for a card). */
+export const SCAN_WAIT_MS_MAX = CARD_WAIT_MS_MAX;
 export const TICK_MS = 500;
 /** How often the battery is read (the driver's own poll is slow; a level change should show soon). */
 export const BATTERY_POLL_MS = 2_000;
@@ -242,6 +246,22 @@ export class TerminalApp {
     this.startMachine();
   }
 
+  /**
+   * The status upload's figures (docs/PROTOCOL.md 362): version, the battery the status line last
+   * read, the journal's free space before it refuses sales, the last error code, uptime.
+   */
+  private terminalStatus(): TerminalStatus {
+    const usage = this.terminal?.store.journal.usage();
+    const last = this.errors.last(1)[0];
+    return {
+      softwareVersion: runtimeVersion(),
+      batteryPercent: this.env.status.batteryPercent ?? 0,
+      freeJournalKiB: usage ? Math.max(0, Math.floor((usage.capacityBytes - usage.reserveBytes - usage.usedBytes) / 1024)) : 0,
+      ...(last ? { lastErrorCode: last.code } : {}),
+      uptimeS: Math.floor(process.uptime()),
+    };
+  }
+
   private startMachine(): void {
     const board = this.o.board;
     const machine = createTerminalMachine({
@@ -249,6 +269,13 @@ export class TerminalApp {
       open: () => this.openJournal(),
       printer: board.printer(),
       readCard: (request) => readCard(board.reader(), ['swipe', 'insert', 'tap'], CARD_WAIT_MS_MAX, request),
+      // QR 被扫: the board's scan engine (absent: the code is keyed); CANCEL aborts the scan.
+      scanCode: (signal) => {
+        const scanner = board.scanner();
+        return scanner ? scanner.scan(SCAN_WAIT_MS_MAX, signal) : Promise.reject(new PosError('SCN_DISCONNECTED', 'no scanner on this board: key the code (FUNC)'));
+      },
+      // 主扫: shown on a pixel display when the code fits it, else printed (runtime/machine.ts).
+      qrShowable: (content) => board.display().capabilities.kind === 'pixels' && content.length <= QR_SHOW_CHARS_MAX,
       clock: this.clock,
       lang: this.locale.get() === 'en' ? 'en' : 'zh',
       merchantName: 'DEMO SHOP',
@@ -257,6 +284,7 @@ export class TerminalApp {
       recoveryRequested: () => this.recoveryRequested,
       recoveryLogin: (operator, password) => this.recoveryLogin(operator, password),
       allowKeyed: this.o.allowKeyed ?? board.config.simulator === true,
+      terminalStatus: () => this.terminalStatus(),
     });
     const actor = createActor(machine);
     this.actor = actor;

@@ -21,6 +21,8 @@
  *   PRE_AUTH  PRE_AUTH_VOID  COMPLETION  COMPLETION_VOID (the pre-authorization family; refused with
  *   E-HOST-10 while the host or its parameters do not offer it)
  *   PREAUTH_KEYED {authCode,dateMmdd,amountFen?} (a pre-authorization not in this journal, keyed)
+ *   GIVE_UP (settlement refused for unsent offline sales: the supervisor gives them up, a list prints)
+ *   HOST_TASK {task: 'params'|'status'|'echo'} (idle, settings menu: parameter download, status upload, echo test)
  *   AMOUNT {amountFen}  OK  CANCEL  YES  NO  RETRY  CONTINUE  SKIP
  *   KEYED {pan,expiry} (where keyed entry is allowed)  PIN {pin: Buffer of ASCII digits}  PIN_BYPASS
  *   SUPERVISOR {operator,password}  TRACE {stan}  REFUND_DETAILS {rrn,dateMmdd,amountFen}
@@ -42,11 +44,13 @@ import { Terminal } from './terminal';
 import { Session } from './operators';
 import { CardInput, CardRequest, EmvTxnType, keyedCard, withPin } from './txn/card';
 import { FlowResult, PreAuthTarget, TxnView } from './txn/engine';
-import { completionFenMax } from './host/messages-v2';
+import { TerminalStatus, completionFenMax } from './host/messages-v2';
 import { SettlementReport, settle } from './txn/settlement';
+import { QrFlowResult, QrPayments, QrResolution } from './txn/qr';
+import { QR_SHOW_CHARS_MAX } from './host/messages-v2';
 import { batchTotals } from './terminal-state';
 import type { SettlementTotals } from './host/messages';
-import { Lang, PrintContext, printReceipt, printSettlementReport } from './receipt';
+import { Lang, PrintContext, offlineAbandonedJob, printReceipt, printSettlementReport } from './receipt';
 import { checkExpiry, checkKeyedPan, checkOriginalDate, checkRefundDetails } from './txn/entry-checks';
 
 export interface MachineDeps {
@@ -81,6 +85,20 @@ export interface MachineDeps {
    * journal), and a fallback that needs one fails there (SIMULATION.md, finding 1).
    */
   readonly recoveryLogin: (operator: string, password: string) => Promise<Session>;
+  /**
+   * What a status upload (0820, 60.3 = 362) reports: software version, battery, free journal space,
+   * last error, uptime (boot/terminal-app.ts). Absent: no status upload (tests, recovery).
+   */
+  readonly terminalStatus?: () => TerminalStatus;
+  /**
+   * Scans the customer's payment code (QR 被扫: hal/scanner.ts over the board's scanner0); the
+   * signal aborts when the operator cancels. Absent: no scanner, the code is keyed (QR_CODE).
+   */
+  readonly scanCode?: (signal: AbortSignal) => Promise<string>;
+  /** The pause between QR queries (runtime/txn/qr.ts; tests move their clock instead of waiting). */
+  readonly qrSleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** The display can show this QR content (a pixel display, A3 within QR_SHOW_CHARS_MAX); else it is printed. */
+  readonly qrShowable?: (content: string) => boolean;
 }
 
 export interface ErrorView {
@@ -135,7 +153,7 @@ export interface MachineContext {
   waiting?: { stan: number; copy: 'merchant' | 'customer'; then: ResumeAt };
   settlement?: SettlementReport;
   exportedTo?: string;
-  flow?: 'sale' | 'void' | 'refund' | 'balance' | 'preAuth' | 'preAuthVoid' | 'completion' | 'completionVoid';
+  flow?: 'sale' | 'void' | 'refund' | 'balance' | 'preAuth' | 'preAuthVoid' | 'completion' | 'completionVoid' | 'qr' | 'qrVoid' | 'qrRefund';
   /**
    * The pre-authorization a void or completion names: a hold of this journal by trace number, or
    * keyed details (authorization code, original date MMDD, and for a void the pre-authorized amount).
@@ -149,7 +167,25 @@ export interface MachineContext {
   recoveryReason?: RecoveryReason;
   /** The last echo test from the sign-on failure screen: is it the network or the host? */
   echo?: EchoView;
+  /** A host task from the settings menu (parameter download, status upload, echo test) and how it ended. */
+  hostTask?: HostTaskView;
+  /** QR payment: 被扫 (scan the customer's code) or 主扫 (show the terminal's). */
+  qrMode?: 'scan' | 'show';
+  /** The customer's payment code, scanned or keyed: memory only, dropped once the request is built. */
+  qrCode?: string;
+  /** The QR wait as the screen shows it: time left, the order's content (主扫), whether it was printed instead. */
+  qrWait?: { msLeft?: number; content?: string; printed?: boolean };
 }
+
+/** A host task asked for from the menu: which, and its outcome (the host's code, or the error that stopped it). */
+export interface HostTaskView {
+  readonly task: HostTask;
+  readonly responseCode?: string;
+  readonly errorCode?: string;
+  /** Echo: the round trip. */
+  readonly roundTripMs?: number;
+}
+export type HostTask = 'params' | 'status' | 'echo';
 
 /** An echo test's outcome as a screen shows it: the host's code and round trip, or the error that stopped it. */
 export type EchoView = { readonly responseCode: string; readonly roundTripMs: number } | { readonly errorCode: string };
@@ -160,7 +196,8 @@ export type RecoveryReason = { readonly resetHeld: true } | { readonly code: str
 export type MachineEvent =
   | { type: 'LOGIN'; operator: string; password: string }
   | { type: 'SUPERVISOR'; operator: string; password: string }
-  | { type: 'PRE_AUTH' | 'PRE_AUTH_VOID' | 'COMPLETION' | 'COMPLETION_VOID' }
+  | { type: 'PRE_AUTH' | 'PRE_AUTH_VOID' | 'COMPLETION' | 'COMPLETION_VOID' | 'GIVE_UP' }
+  | { type: 'HOST_TASK'; task: HostTask }
   | { type: 'PREAUTH_KEYED'; authCode: string; dateMmdd: string; amountFen?: number }
   | { type: 'LOGOUT' | 'SALE' | 'VOID' | 'REFUND' | 'BALANCE' | 'REPRINT' | 'SETTLE' | 'SIGN_OFF' | 'OK' | 'CANCEL' | 'YES' | 'NO' | 'RETRY' | 'CONTINUE' | 'SKIP' | 'PIN_BYPASS' | 'REPRINT_LAST' | 'REPRINT_REPORT' | 'PAPER_LOADED' | 'EXPORT' | 'PASSWORD' | 'OPERATORS' | 'ECHO' }
   | { type: 'CHANGE_PASSWORD'; oldPassword: string; newPassword: string; repeated: string }
@@ -173,7 +210,13 @@ export type MachineEvent =
   | { type: 'REFUND_DETAILS'; rrn: string; dateMmdd: string; amountFen: number }
   | { type: 'REPRINT_STAN'; stan: number }
   | { type: 'SIGNATURE'; image: MonoImage }
-  | { type: 'BATTERY'; level: 'ok' | 'low' | 'critical' };
+  | { type: 'BATTERY'; level: 'ok' | 'low' | 'critical' }
+  | { type: 'QR_SALE' | 'QR_VOID' | 'QR_REFUND' | 'QR_SCAN' | 'QR_SHOW' }
+  /** A payment code keyed on the keypad (16..32 digits) instead of scanned. */
+  | { type: 'QR_CODE'; code: string }
+  /** From the QR wait: time left, and the order to show (主扫). */
+  | { type: 'QR_TICK'; msLeft: number }
+  | { type: 'QR_ORDER'; content: string; printed: boolean };
 
 /** Sales are refused at low battery; printing and settlement still allowed. */
 const STORAGE_KINDS: readonly ErrorKind[] = ['storage-full', 'storage-io', 'storage-readonly', 'journal-closed'];
@@ -202,7 +245,37 @@ function resultView(r: FlowResult): ResultView {
   return { outcome: r.outcome, stan: r.txn.stan, txn: r.txn, responseCode: r.txn.responseCode, text: r.outcome === 'declined' ? { en: r.text.en, zh: r.text.zh } : undefined };
 }
 
+/** A QR flow's outcome as a result: 'pending' (unknown: resolved by query later) is a failure the error names. */
+function qrResultView(r: QrFlowResult): ResultView {
+  if (r.outcome === 'failed' || r.outcome === 'pending') return { outcome: 'failed', stan: r.stan };
+  return resultView(r);
+}
+
+function qrErrorView(r: QrFlowResult): ErrorView | undefined {
+  if (r.outcome === 'failed') return errorView(r.error);
+  if (r.outcome === 'pending') {
+    const why = r.why === 'cancelled' ? 'cancelled by the operator' : r.why === 'timeout' ? 'not paid within the wait' : 'no answer from the host';
+    return errorView(new PosError('HOST_QR_PENDING', `QR payment ${r.stan} ${why}: the terminal asks the host before the next QR payment and settlement`, { stan: r.stan, why: r.why }));
+  }
+  return undefined;
+}
+
+/** A payment code the keypad or the scanner gave: 16..32 digits (never named in the error). */
+function paymentCodeError(code: string): PosError | undefined {
+  return /^\d{16,32}$/.test(code) ? undefined : new PosError('OPR_PAYMENT_CODE', 'a payment code is 16..32 digits', { length: code.length });
+}
+
 export function createTerminalMachine(deps: MachineDeps) {
+  /** The running QR wait's cancel (CANCEL on the waiting screen); one wait at a time. */
+  let qrAbort: AbortController | undefined;
+  /** 主扫 when the display cannot show the code: a slip with the QR for the customer to scan. */
+  const printQrSlip = async (content: string, amountFen: number): Promise<void> => {
+    await deps.printer.print({ label: 'QR order', blocks: [
+      { kind: 'text', text: `${(amountFen / 100).toFixed(2)}`, align: 'center', bold: true, label: 'amount' },
+      { kind: 'qr', data: content, errorCorrection: 'M', align: 'center', label: 'order QR' },
+      { kind: 'feed', lines: 3 }, { kind: 'cut', label: 'cut' },
+    ] });
+  };
   const printCtx = (c: MachineContext): PrintContext => ({
     printer: deps.printer, engine: need(c.terminal, 'terminal').engine, lang: deps.lang ?? 'zh', merchantName: deps.merchantName ?? 'TEST MERCHANT', clock: deps.clock,
   });
@@ -234,6 +307,13 @@ export function createTerminalMachine(deps: MachineDeps) {
         const rev = await engine.flushReversal().catch((e: unknown) => { if (isPosError(e, 'invariant') || STORAGE_KINDS.includes(kindOf(e) as ErrorKind)) throw e; return 'pending' as const; });
         if (rev === 'cleared') notice = 'reversal-sent';
         if (rev === 'pending') notice = 'reversal-pending';
+        // A QR payment whose outcome is unknown: asked now; found paid, it is voided (its receipts wait below).
+        if (engine.state.pendingQrQuery) {
+          const q: QrResolution = await new QrPayments(engine, { sleep: deps.qrSleep }).resolvePending()
+            .catch((e: unknown) => { if (isPosError(e, 'invariant') || STORAGE_KINDS.includes(kindOf(e) as ErrorKind)) throw e; return { resolution: 'pending' as const }; });
+          if (q.resolution === 'voided') notice = 'qr-voided';
+          if (q.resolution === 'pending') notice ??= 'qr-pending';
+        }
         if (engine.state.settlement && rev !== 'pending') {
           await settle(engine, undefined).then(() => { notice = 'settlement-resumed'; }, () => { notice = 'settlement-pending'; });
         }
@@ -252,6 +332,18 @@ export function createTerminalMachine(deps: MachineDeps) {
       recoveryLogin: fromPromise<Session, { operator: string; password: string }>(({ input }) => deps.recoveryLogin(input.operator, input.password)),
       signOn: fromPromise<void, MachineContext>(({ input }) => engineOf(input).signOnWithParameters(need(input.session, 'session'))),
       echo: fromPromise<EchoView, MachineContext>(({ input }) => engineOf(input).echo()),
+      hostTask: fromPromise<HostTaskView, { c: MachineContext; task: HostTask }>(async ({ input }) => {
+        const engine = engineOf(input.c);
+        try {
+          if (input.task === 'echo') { const e = await engine.echo(); return { task: 'echo', responseCode: e.responseCode, roundTripMs: e.roundTripMs }; }
+          if (input.task === 'params') { const p = await engine.downloadParameters(); return { task: 'params', responseCode: p.outcome === 'applied' ? '00' : p.responseCode }; }
+          if (!deps.terminalStatus) throw new PosError('HOST_FEATURE_OFF', 'this terminal reports no status');
+          return { task: 'status', responseCode: (await engine.uploadStatus(deps.terminalStatus())).responseCode };
+        } catch (e) {
+          if (!isPosError(e) || e.kind === 'invariant' || STORAGE_KINDS.includes(e.kind)) throw e;
+          return { task: input.task, errorCode: e.code };
+        }
+      }),
       signOff: fromPromise<void, MachineContext>(({ input }) => engineOf(input).signOff(need(input.session, 'session'))),
       readCard: fromPromise<CardInput, { c: MachineContext; txnType: EmvTxnType }>(({ input }) => {
         const amountFen = input.txnType === 'sale' ? input.c.amountFen : input.txnType === 'refund' ? need(input.c.refund, 'refund details').amountFen : 0;
@@ -273,6 +365,34 @@ export function createTerminalMachine(deps: MachineDeps) {
         if (b.responseCode !== '00') throw new PosError('HOST_DECLINED', `${b.responseCode} ${b.text.en}`, { responseCode: b.responseCode });
         return b.balance?.amountFen;
       }),
+      scanCode: fromPromise<string>(({ signal }) => (deps.scanCode ? deps.scanCode(signal) : Promise.reject(new PosError('SCN_DISCONNECTED', 'no scanner on this board: key the code')))),
+      qrPay: fromPromise<QrFlowResult, MachineContext>(async ({ input, self }) => {
+        const engine = engineOf(input);
+        const ac = new AbortController();
+        qrAbort = ac;
+        const parent = self._parent;
+        const showable = deps.qrShowable ?? ((content: string) => content.length <= QR_SHOW_CHARS_MAX);
+        const wait = {
+          signal: ac.signal,
+          onCountdown: (msLeft: number) => parent?.send({ type: 'QR_TICK', msLeft }),
+          onOrder: (content: string) => {
+            // A code the display cannot show is printed for the customer to scan (never a charge without it shown).
+            const printed = !showable(content);
+            if (printed) void printQrSlip(content, input.amountFen).catch((e: unknown) => engine.logger.warn({ err: String(e) }, 'QR code could not be printed'));
+            parent?.send({ type: 'QR_ORDER', content, printed });
+          },
+        };
+        const qr = new QrPayments(engine, { sleep: deps.qrSleep });
+        const session = need(input.session, 'session');
+        try {
+          if (input.qrMode === 'show') return await qr.order({ amountFen: input.amountFen, session }, wait);
+          return await qr.sale({ amountFen: input.amountFen, paymentCode: need(input.qrCode, 'payment code'), session }, wait);
+        } finally {
+          if (qrAbort === ac) qrAbort = undefined;
+        }
+      }),
+      qrVoid: fromPromise<QrFlowResult, MachineContext>(({ input }) => new QrPayments(engineOf(input), { sleep: deps.qrSleep }).voidSale(need(input.voidStan, 'trace'), need(input.authorizer ?? input.session, 'session'))),
+      qrRefund: fromPromise<QrFlowResult, MachineContext>(({ input }) => new QrPayments(engineOf(input), { sleep: deps.qrSleep }).refund(need(input.voidStan, 'trace'), input.amountFen, need(input.authorizer ?? input.session, 'session'))),
       printCopy: fromPromise<void, { c: MachineContext; stan: number; copy: 'merchant' | 'customer'; reprint: boolean }>(async ({ input }) => {
         try {
           await printReceipt(printCtx(input.c), input.stan, input.copy, input.reprint);
@@ -296,7 +416,23 @@ export function createTerminalMachine(deps: MachineDeps) {
       }),
       printReport: fromPromise<void, { c: MachineContext; reprint: boolean }>(({ input }) => printSettlementReport(printCtx(input.c), input.reprint)),
       saveSignature: fromPromise<void, { c: MachineContext; stan: number; image: MonoImage }>(({ input }) => engineOf(input.c).saveSignature(input.stan, input.image)),
-      settle: fromPromise<SettlementReport, MachineContext>(({ input }) => settle(engineOf(input), need(input.authorizer ?? input.session, 'session'))),
+      settle: fromPromise<SettlementReport, MachineContext>(async ({ input }) => {
+        const report = await settle(engineOf(input), need(input.authorizer ?? input.session, 'session'));
+        // The profile's status upload after settlement: best effort, the batch is closed either way.
+        if (deps.terminalStatus && engineOf(input).featureAvailable('status')) await engineOf(input).uploadStatus(deps.terminalStatus()).catch(() => undefined);
+        return report;
+      }),
+      // The supervisor of this settlement gives the unsent offline sales up; the list prints first (profile).
+      giveUpOffline: fromPromise<void, MachineContext>(async ({ input }) => {
+        const engine = engineOf(input);
+        const list = engine.pendingAdvices();
+        if (list.length === 0) return;
+        const ids = engine.config.ids;
+        await deps.printer.print(offlineAbandonedJob(list.map((t) => ({ stan: t.stan, amountFen: t.amountFen, panMasked: t.panMasked, state: 'abandoned' as const, responseCode: '--' })), {
+          lang: deps.lang ?? 'zh', tid: ids.tid, mid: ids.mid, merchantName: engine.merchantName ?? deps.merchantName ?? '', atMs: engine.now(), tzOffsetMinutes: engine.tzOffsetMinutes,
+        }));
+        await engine.abandonAdvices(need(input.authorizer ?? input.session, 'session'));
+      }),
       exportJournal: fromPromise<string>(() => (deps.exportJournal ? deps.exportJournal() : Promise.reject(new PosError('STO_EXPORT_TARGET', 'no export target on this board')))),
       shutdown: fromPromise<void, MachineContext>(async ({ input }) => {
         await input.terminal?.store.journal.close();
@@ -328,13 +464,18 @@ export function createTerminalMachine(deps: MachineDeps) {
       hasPending: ({ context }) => context.pendingStans.length > 0 || context.reportPending,
       signedOn: ({ context }) => engineOf(context).signedOn,
       preAuthOffered: ({ context }) => engineOf(context).featureAvailable('preAuth'),
+      qrOffered: ({ context }) => engineOf(context).featureAvailable('qr'),
+      qrApproved: ({ event }) => (event as unknown as { output: QrFlowResult }).output.outcome === 'approved',
+      qrPaymentOf: ({ context, event }) => event.type === 'TRACE' && qrOriginalError(context, event.stan) === undefined,
       holdOpen: ({ context, event }) => event.type === 'TRACE' && engineOf(context).state.preAuths.get(event.stan)?.state === 'open',
       completionAmountValid: ({ context, event }) => event.type === 'AMOUNT' && completionError(context, event.amountFen) === undefined,
     },
     actions: {
       setError: assign({ error: ({ event }) => errorView((event as unknown as { error: unknown }).error) }),
       clearError: assign({ error: undefined }),
-      resetFlow: assign({ amountFen: 0, card: undefined, pin: undefined, duplicate: undefined, voidStan: undefined, refund: undefined, result: undefined, balanceFen: undefined, authorizer: undefined, error: undefined, flow: undefined, operatorChange: undefined, preAuthOriginal: undefined }),
+      resetFlow: assign({ amountFen: 0, card: undefined, pin: undefined, duplicate: undefined, voidStan: undefined, refund: undefined, result: undefined, balanceFen: undefined, authorizer: undefined, error: undefined, flow: undefined, operatorChange: undefined, preAuthOriginal: undefined, qrMode: undefined, qrCode: undefined, qrWait: undefined }),
+      refuseQrOff: assign({ error: () => errorView(new PosError('HOST_FEATURE_OFF', 'QR payments are not offered by the host')) }),
+      setQrResult: assign({ result: ({ event }) => qrResultView((event as unknown as { output: QrFlowResult }).output), qrCode: undefined, error: ({ event }) => qrErrorView((event as unknown as { output: QrFlowResult }).output) }),
       refuseFeatureOff: assign({ error: () => errorView(new PosError('HOST_FEATURE_OFF', 'pre-authorization is not offered by the host')) }),
       setResult: assign({ result: ({ event }) => resultView((event as unknown as { output: FlowResult }).output), pin: undefined }),
       setBattery: assign({ battery: ({ event }) => (event.type === 'BATTERY' ? event.level : 'ok') }),
@@ -457,10 +598,32 @@ export function createTerminalMachine(deps: MachineDeps) {
           SALE: [{ guard: 'batteryLow', target: 'lowBattery' }, { target: 'sale' }],
           VOID: 'void', REFUND: 'refund', BALANCE: 'balance', REPRINT: 'reprint', SETTLE: 'settlement', SIGN_OFF: 'signOff', LOGOUT: 'login',
           PASSWORD: 'password', OPERATORS: 'operators',
+          HOST_TASK: { target: 'hostTask', actions: assign({ hostTask: ({ event }) => ({ task: event.task }) }) },
           PRE_AUTH: [{ guard: 'batteryLow', target: 'lowBattery' }, { guard: 'preAuthOffered', target: 'preAuth' }, { actions: 'refuseFeatureOff' }],
           PRE_AUTH_VOID: [{ guard: 'preAuthOffered', target: 'preAuthVoid' }, { actions: 'refuseFeatureOff' }],
           COMPLETION: [{ guard: 'batteryLow', target: 'lowBattery' }, { guard: 'preAuthOffered', target: 'completion' }, { actions: 'refuseFeatureOff' }],
           COMPLETION_VOID: [{ guard: 'preAuthOffered', target: 'completionVoid' }, { actions: 'refuseFeatureOff' }],
+          QR_SALE: [{ guard: 'batteryLow', target: 'lowBattery' }, { guard: 'qrOffered', target: 'qr' }, { actions: 'refuseQrOff' }],
+          QR_VOID: [{ guard: 'qrOffered', target: 'qrVoid' }, { actions: 'refuseQrOff' }],
+          QR_REFUND: [{ guard: 'qrOffered', target: 'qrRefund' }, { actions: 'refuseQrOff' }],
+        },
+      },
+      // Parameter download, status upload or echo test asked for from the settings menu (profile V2:
+      // "from the menu", "on request"): the host's answer or the error, then OK.
+      hostTask: {
+        initial: 'running',
+        on: { CANCEL: 'idle' },
+        states: {
+          running: {
+            on: { CANCEL: {} },
+            invoke: {
+              src: 'hostTask',
+              input: ({ context }) => ({ c: context, task: need(context.hostTask, 'host task').task }),
+              onDone: { target: 'done', actions: assign({ hostTask: ({ event }) => event.output }) },
+              onError: { target: '#terminal.storageFailure', actions: 'setError' },
+            },
+          },
+          done: { on: { OK: '#terminal.idle' } },
         },
       },
       // ---- the pre-authorization family (docs/PROTOCOL.md V2): a hold, its void, its completion
@@ -572,6 +735,127 @@ export function createTerminalMachine(deps: MachineDeps) {
           },
           confirm: { on: { OK: 'online' } },
           online: financialOnline('completionVoid'),
+          printMerchant: printState('merchant', 'askCustomerCopy'),
+          askCustomerCopy: { on: { YES: 'printCustomer', NO: '#terminal.idle' } },
+          printCustomer: printState('customer', '#terminal.idle'),
+          result: { on: { OK: '#terminal.idle' } },
+        },
+      },
+      // ---- QR payments (docs/PROTOCOL.md V2, runtime/txn/qr.ts): 被扫 scans (or keys) the
+      // customer's code, 主扫 shows the terminal's; the wait counts down and CANCEL gives up on it
+      // (the payment stays pending, resolved by query later, never reversed). Void and refund need
+      // a supervisor, as for a card.
+      qr: {
+        initial: 'amount',
+        entry: assign({ flow: 'qr' }),
+        on: { CANCEL: { target: 'idle', actions: assign({ qrCode: undefined }) } },
+        states: {
+          amount: {
+            on: {
+              AMOUNT: [
+                { guard: 'amountValid', target: 'mode', actions: [assign({ amountFen: ({ event }) => event.amountFen }), 'clearError'] },
+                { actions: assign({ error: ({ event }) => errorView(new PosError('OPR_AMOUNT', `amount ${event.amountFen} fen not allowed`, { amountFen: event.amountFen })) }) },
+              ],
+            },
+          },
+          mode: { on: { QR_SCAN: { target: 'scan', actions: assign({ qrMode: 'scan' }) }, QR_SHOW: { target: 'waiting', actions: assign({ qrMode: 'show' }) } } },
+          scan: {
+            invoke: {
+              src: 'scanCode',
+              onDone: [
+                { guard: ({ event }) => paymentCodeError(event.output) === undefined, target: 'waiting', actions: [assign({ qrCode: ({ event }) => event.output }), 'clearError'] },
+                { target: 'scanError', actions: assign({ error: ({ event }) => errorView(paymentCodeError(event.output)) }) },
+              ],
+              onError: { target: 'scanError', actions: 'setError' },
+            },
+            on: {
+              QR_CODE: [
+                { guard: ({ event }) => paymentCodeError(event.code) === undefined, target: 'waiting', actions: [assign({ qrCode: ({ event }) => event.code }), 'clearError'] },
+                { actions: assign({ error: ({ event }) => errorView(paymentCodeError(event.code)) }) },
+              ],
+            },
+          },
+          scanError: {
+            on: {
+              RETRY: { target: 'scan', actions: 'clearError' },
+              QR_CODE: [
+                { guard: ({ event }) => paymentCodeError(event.code) === undefined, target: 'waiting', actions: [assign({ qrCode: ({ event }) => event.code }), 'clearError'] },
+                { actions: assign({ error: ({ event }) => errorView(paymentCodeError(event.code)) }) },
+              ],
+            },
+          },
+          waiting: {
+            entry: assign({ qrWait: {} }),
+            on: {
+              // Stops the wait at its next pause; the payment stays pending (qr.ts), the result says so.
+              CANCEL: { actions: () => { qrAbort?.abort(); } },
+              QR_TICK: { actions: assign({ qrWait: ({ context, event }) => ({ ...context.qrWait, msLeft: event.msLeft }) }) },
+              QR_ORDER: { actions: assign({ qrWait: ({ context, event }) => ({ ...context.qrWait, content: event.content, printed: event.printed }) }) },
+            },
+            invoke: {
+              src: 'qrPay',
+              input: ({ context }) => context,
+              onDone: [
+                { guard: 'qrApproved', target: 'printMerchant', actions: 'setQrResult' },
+                { target: 'result', actions: 'setQrResult' },
+              ],
+              onError: [
+                { guard: 'storageError', target: '#terminal.storageFailure', actions: ['setError', assign({ qrCode: undefined })] },
+                { target: 'result', actions: ['setError', assign({ qrCode: undefined })] },
+              ],
+            },
+          },
+          printMerchant: printState('merchant', 'askCustomerCopy'),
+          askCustomerCopy: { on: { YES: 'printCustomer', NO: '#terminal.idle' } },
+          printCustomer: printState('customer', '#terminal.idle'),
+          result: { on: { OK: '#terminal.idle' } },
+        },
+      },
+      qrVoid: {
+        initial: 'authorize',
+        entry: assign({ flow: 'qrVoid' }),
+        on: { CANCEL: 'idle' },
+        states: {
+          authorize: authorizeStates('qrVoid.trace'),
+          trace: {
+            on: {
+              TRACE: [
+                { guard: 'qrPaymentOf', target: 'confirm', actions: [assign({ voidStan: ({ event }) => event.stan }), 'clearError'] },
+                { actions: assign({ error: ({ context, event }) => errorView(qrOriginalError(context, event.stan)) }) },
+              ],
+            },
+          },
+          confirm: { on: { OK: 'online' } },
+          online: qrOnline('qrVoid'),
+          printMerchant: printState('merchant', 'askCustomerCopy'),
+          askCustomerCopy: { on: { YES: 'printCustomer', NO: '#terminal.idle' } },
+          printCustomer: printState('customer', '#terminal.idle'),
+          result: { on: { OK: '#terminal.idle' } },
+        },
+      },
+      qrRefund: {
+        initial: 'authorize',
+        entry: assign({ flow: 'qrRefund' }),
+        on: { CANCEL: 'idle' },
+        states: {
+          authorize: authorizeStates('qrRefund.trace'),
+          trace: {
+            on: {
+              TRACE: [
+                { guard: 'qrPaymentOf', target: 'amount', actions: [assign({ voidStan: ({ event }) => event.stan }), 'clearError'] },
+                { actions: assign({ error: ({ context, event }) => errorView(qrOriginalError(context, event.stan)) }) },
+              ],
+            },
+          },
+          amount: {
+            on: {
+              AMOUNT: [
+                { guard: ({ context, event }) => qrRefundAmountError(context, event.amountFen) === undefined, target: 'online', actions: [assign({ amountFen: ({ event }) => event.amountFen }), 'clearError'] },
+                { actions: assign({ error: ({ context, event }) => errorView(qrRefundAmountError(context, event.amountFen)) }) },
+              ],
+            },
+          },
+          online: qrOnline('qrRefund'),
           printMerchant: printState('merchant', 'askCustomerCopy'),
           askCustomerCopy: { on: { YES: 'printCustomer', NO: '#terminal.idle' } },
           printCustomer: printState('customer', '#terminal.idle'),
@@ -866,7 +1150,22 @@ export function createTerminalMachine(deps: MachineDeps) {
               onDone: { target: 'printingReport', actions: assign({ settlement: ({ event }) => event.output }) },
               onError: [
                 { guard: 'storageError', target: '#terminal.storageFailure', actions: 'setError' },
+                { guard: ({ event }) => isPosError(event.error) && event.error.code === 'E-OPR-22', target: 'offlinePending', actions: 'setError' },
                 { target: 'result', actions: 'setError' },
+              ],
+            },
+          },
+          // Offline sales whose advice the host has not taken: send them again (RETRY), or the
+          // supervisor gives them up (GIVE_UP: a list prints, they are left out of the totals).
+          offlinePending: { on: { RETRY: { target: 'settling', actions: 'clearError' }, GIVE_UP: 'givingUp' } },
+          givingUp: {
+            invoke: {
+              src: 'giveUpOffline',
+              input: ({ context }) => context,
+              onDone: { target: 'settling', actions: 'clearError' },
+              onError: [
+                { guard: 'storageError', target: '#terminal.storageFailure', actions: 'setError' },
+                { target: 'offlinePending', actions: 'setError' },
               ],
             },
           },
@@ -1035,6 +1334,36 @@ export function createTerminalMachine(deps: MachineDeps) {
     return undefined;
   }
 
+  /** The QR sale a void or refund names by trace number: in this batch, approved, not voided. */
+  function qrOriginalError(c: MachineContext, stan: number): PosError | undefined {
+    try { new QrPayments(engineOf(c)).original(stan); return undefined; } catch (e) { return isPosError(e) ? e : new PosError('OPR_NOT_FOUND', String(e)); }
+  }
+
+  /** A QR refund's amount: within the terminal's limits and at most the payment's. */
+  function qrRefundAmountError(c: MachineContext, amountFen: number): PosError | undefined {
+    try { engineOf(c).checkAmount(amountFen); } catch (e) { return isPosError(e) ? e : new PosError('OPR_AMOUNT', String(e)); }
+    const orig = c.voidStan !== undefined ? engineOf(c).txn(c.voidStan) : undefined;
+    if (orig && amountFen > orig.amountFen) return new PosError('OPR_AMOUNT', `a refund is at most the payment (${(orig.amountFen / 100).toFixed(2)} yuan)`, { amountFen, amountFenMax: orig.amountFen });
+    return undefined;
+  }
+
+  function qrOnline(src: 'qrVoid' | 'qrRefund') {
+    return {
+      invoke: {
+        src,
+        input: ({ context }: { context: MachineContext }) => context,
+        onDone: [
+          { guard: 'qrApproved' as const, target: 'printMerchant', actions: 'setQrResult' as const },
+          { target: 'result', actions: 'setQrResult' as const },
+        ],
+        onError: [
+          { guard: 'storageError' as const, target: '#terminal.storageFailure', actions: 'setError' as const },
+          { target: 'result', actions: 'setError' as const },
+        ],
+      },
+    } as never; // a config fragment (see printState)
+  }
+
   function financialOnline(src: 'voidSale' | 'refund' | 'preAuth' | 'preAuthVoid' | 'completion' | 'completionVoid') {
     return {
       invoke: {
@@ -1107,6 +1436,10 @@ export interface MachineView {
     readonly settlementTotals?: SettlementTotals;
     /** The hold a pre-authorization void or completion names (trace number, amount, masked card, 115% ceiling). */
     readonly preAuthHold?: { readonly stan: number; readonly amountFen: number; readonly panMasked: string; readonly completionFenMax: number };
+    /** The host task from the settings menu and its outcome. */
+    readonly hostTask?: HostTaskView;
+    /** Offline sales whose advice waits (settlement.offlinePending shows how many). */
+    readonly offlinePending?: number;
     /** The sale a void is about to cancel (void.confirm), as a receipt shows it. */
     readonly voidTarget?: TxnView;
     /** The card screen may offer keyed entry (FUNC). */
@@ -1117,6 +1450,8 @@ export interface MachineView {
     readonly recoveryReason?: RecoveryReason;
     /** The last echo test (sign-on failure screen). */
     readonly echo?: EchoView;
+    /** A QR wait: time left, the order's content (主扫; printed when the display cannot show it), 被扫 or 主扫. */
+    readonly qr?: { readonly mode?: 'scan' | 'show'; readonly msLeft?: number; readonly content?: string; readonly printed?: boolean };
   };
 }
 
@@ -1149,10 +1484,12 @@ export function viewOf(snap: TerminalSnapshot): MachineView {
       duplicate: c.duplicate, result: c.result, balanceFen: c.balanceFen, error: c.error, notice: c.notice, pendingReceipts: [...c.pendingStans], waitingCopy: waitingCopy(c),
       reportPending: c.reportPending, settlement: c.settlement, exportedTo: c.exportedTo, signedOn: engine?.signedOn ?? false,
       reversalPending: engine?.state.pendingReversal !== undefined, batch: engine?.state.batch,
-      voidTarget: c.voidStan !== undefined && (c.flow === 'void' || c.flow === 'completionVoid') ? engine?.txn(c.voidStan) : undefined,
+      voidTarget: c.voidStan !== undefined && (c.flow === 'void' || c.flow === 'completionVoid' || c.flow === 'qrVoid' || c.flow === 'qrRefund') ? engine?.txn(c.voidStan) : undefined,
+      qr: c.flow === 'qr' ? { mode: c.qrMode, ...c.qrWait } : undefined,
       preAuthHold: c.preAuthOriginal !== undefined && 'stan' in c.preAuthOriginal ? holdView(engine?.state.preAuths.get(c.preAuthOriginal.stan)) : undefined,
       settlementTotals: engine && snap.matches({ settlement: 'confirm' }) ? engine.state.settlement?.totals ?? batchTotals(engine.state) : undefined,
       keyedAllowed: c.keyedAllowed, operatorChange: c.operatorChange, recoveryReason: c.recoveryReason, echo: c.echo,
+      offlinePending: engine ? engine.pendingAdvices().length : undefined, hostTask: c.hostTask,
     },
   };
 }

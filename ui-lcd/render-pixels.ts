@@ -9,6 +9,7 @@ import { FrameBuffer, PixelCapabilities } from '../hal/display';
 import type { Locale, Screen, StatusLine } from './screen';
 import { Grid, Row, layout, cells } from './layout';
 import { GLYPH_HEIGHT_PX, HALF_WIDTH_PX, cellsOf, glyph } from './font';
+import { renderScanToPay } from './widgets/qr-code';
 
 export interface PixelRender {
   readonly frame: FrameBuffer;
@@ -27,6 +28,10 @@ export function pixelGrid(caps: PixelCapabilities): Grid {
 }
 
 export function renderPixels(screen: Screen, locale: Locale, caps: PixelCapabilities): PixelRender {
+  if (screen.scanToPay) {
+    const r = renderScanToPay(screen.scanToPay, locale, caps);
+    if (r.kind === 'ok') return { frame: r.frame, pageCount: 1, missingGlyphs: [...r.missingGlyphs] };
+  }
   const frame = new FrameBuffer(caps.width, caps.height);
   const grid = pixelGrid(caps);
   const l = layout(screen, locale, grid);

@@ -107,6 +107,12 @@ export interface Screen {
   readonly glance?: boolean;
   /** A test pattern instead of content (factory and diagnostics display test). */
   readonly pattern?: 'checker';
+  /**
+   * 主扫: the order's QR code with amount and countdown (ui-lcd/widgets/qr-code.ts renderScanToPay),
+   * drawn instead of the layout on a pixel display it fits; a text display (or one it does not fit)
+   * shows the title and lines, and the code is printed.
+   */
+  readonly scanToPay?: { readonly content: string; readonly amountFen: number; readonly secondsLeft: number; readonly wallets?: ReadonlyArray<'UP' | 'WX' | 'AL' | 'OT'> };
 }
 
 export type Rendered =

@@ -35,6 +35,7 @@
  *   txnAmount        { transaction, amountFen, refused?, amountFenMax, maxFen? }   amount of a pre-auth or completion (maxFen: 115% ceiling)
  *   preAuthOriginal  { transaction, stage: 'trace'|'authCode'|'date'|'amount', digits, amountFen, refused? }   the hold: trace no., or OK alone to key it
  *   preAuthMenu      { selected }                             pre-auth, its void, completion, completion void
+ *   hostTask         { task: 'params'|'status'|'echo', state: 'running'|'ok'|'refused'|'failed', code?, roundTripMs? }   settings 4-6
  *   offlinePending   { count, selected }                       settlement refused: offline sales not sent; 1 send again, 2 give up (prints a list)
  *   voidConfirm      { trace, amountFen, pan? }
  *   amountConfirm    { transaction, amountFen }                a large amount (over the configured limit): OK goes on to the card, CANCEL stops
@@ -65,7 +66,7 @@ import { AMOUNT_FEN_MAX_DEFAULT } from './widgets/amount-entry';
 import { recoveryReasonText, rt } from './recovery-strings';
 import { formatDateTime } from '../common/time';
 
-export type Transaction = 'sale' | 'void' | 'refund' | 'balance' | 'signOn' | 'settlement' | 'preAuth' | 'preAuthVoid' | 'completion' | 'completionVoid';
+export type Transaction = 'sale' | 'void' | 'refund' | 'balance' | 'signOn' | 'settlement' | 'preAuth' | 'preAuthVoid' | 'completion' | 'completionVoid' | 'qr' | 'qrVoid' | 'qrRefund';
 export type CardMethod = 'swipe' | 'insert' | 'tap';
 export type DiagCheck = 'battery' | 'storage' | 'printer' | 'reader' | 'keypad' | 'display' | 'network' | 'host' | 'log';
 export type Refused = 'max' | 'zero' | 'too-short' | 'pan-length' | 'luhn' | 'expiry' | 'expired' | 'date' | 'date-future' | 'date-old' | 'not-found';
@@ -93,6 +94,7 @@ export interface ScreenData {
   processing: { transaction: Transaction; step?: 'connecting' | 'sending' | 'receiving' };
   approved: { transaction: Transaction; amountFen?: number; authCode?: string; trace?: string; offline?: boolean };
   offlinePending: { count: number; selected: number };
+  hostTask: { task: 'params' | 'status' | 'echo'; state: 'running' | 'ok' | 'refused' | 'failed'; code?: string; roundTripMs?: number };
   declined: { transaction: Transaction; responseCode: string };
   printing: { copy: 'merchant' | 'customer' | 'report' | 'duplicate' };
   customerCopy: { selected: number };
@@ -103,6 +105,12 @@ export interface ScreenData {
   txnAmount: { transaction: Transaction; amountFen: number; refused?: Refused; amountFenMax: number; maxFen?: number };
   preAuthOriginal: { transaction: Transaction; stage: 'trace' | 'authCode' | 'date' | 'amount'; digits: string; amountFen: number; refused?: Refused };
   preAuthMenu: { selected: number };
+  qrMenu: { selected: number };
+  qrMode: { selected: number; amountFen: number };
+  /** 被扫: the scanner waits for the customer's code, or the code is keyed (digits shown as keyed: it is on the customer's phone anyway). */
+  qrScan: { amountFen: number; keyed?: boolean; digits?: string; refused?: Refused };
+  /** The QR wait: amount, seconds left; 主扫 the order's content (drawn as a QR code) or that it was printed. */
+  qrWait: { transaction: Transaction; amountFen: number; secondsLeft: number; content?: string; printed?: boolean };
   amountConfirm: { transaction: Transaction; amountFen: number };
   balanceResult: { balanceFen: number };
   reprint: { selected: number };
@@ -160,7 +168,12 @@ export const DEFAULTS: { readonly [K in StateName]: ScreenData[K] } = {
   txnAmount: { transaction: 'preAuth', amountFen: 0, amountFenMax: AMOUNT_FEN_MAX_DEFAULT },
   preAuthOriginal: { transaction: 'completion', stage: 'trace', digits: '', amountFen: 0 },
   preAuthMenu: { selected: 0 },
+  qrMenu: { selected: 0 },
+  qrMode: { selected: 0, amountFen: 0 },
+  qrScan: { amountFen: 0 },
+  qrWait: { transaction: 'qr', amountFen: 0, secondsLeft: 60 },
   offlinePending: { count: 0, selected: 0 },
+  hostTask: { task: 'echo', state: 'running' },
   voidConfirm: { trace: '000000', amountFen: 0 },
   amountConfirm: { transaction: 'sale', amountFen: 0 },
   balanceResult: { balanceFen: 0 },
@@ -184,10 +197,12 @@ export const DEFAULTS: { readonly [K in StateName]: ScreenData[K] } = {
 const TXN_TITLE: Readonly<Record<Transaction, StringKey>> = {
   sale: 'title.sale', void: 'title.void', refund: 'title.refund', balance: 'title.balance', signOn: 'title.signOn', settlement: 'title.settlement',
   preAuth: 'title.preAuth', preAuthVoid: 'title.preAuthVoid', completion: 'title.completion', completionVoid: 'title.completionVoid',
+  qr: 'title.qr', qrVoid: 'title.qrVoid', qrRefund: 'title.qrRefund',
 };
 const TXN_NAME: Readonly<Record<Transaction, StringKey>> = {
   sale: 'txn.sale', void: 'txn.void', refund: 'txn.refund', balance: 'txn.balance', signOn: 'txn.signOn', settlement: 'txn.settlement',
   preAuth: 'txn.preAuth', preAuthVoid: 'txn.preAuthVoid', completion: 'txn.completion', completionVoid: 'txn.completionVoid',
+  qr: 'txn.qr', qrVoid: 'txn.qrVoid', qrRefund: 'txn.qrRefund',
 };
 
 /** "Amount ¥12.34" / "金额 12.34元" / "Amount RMB 12.34": the amount is formatted per display. */
@@ -241,16 +256,23 @@ export const NETWORK_MODE_ITEMS = menuOf([['menu.dhcp', 'dhcp'], ['menu.staticIp
 export const MAIN_MENU_ITEMS = menuOf([
   ['menu.sale', 'sale'], ['menu.void', 'void'], ['menu.refund', 'refund'], ['menu.balance', 'balance'], ['menu.reprint', 'reprint'],
   ['menu.settlement', 'settlement'], ['menu.signOff', 'sign-off'], ['menu.diagnostics', 'diagnostics'], ['menu.settings', 'settings'],
-  ['menu.preAuthFamily', 'pre-auth'],
+  ['menu.preAuthFamily', 'pre-auth'], ['menu.qrFamily', 'qr'],
 ]);
 export const OFFLINE_PENDING_ITEMS = menuOf([['menu.sendAgain', 'retry'], ['menu.giveUp', 'give-up']]);
 /** The pre-authorization family (main menu item 10): items a host without pre-authorization refuses with E-HOST-10. */
 export const PRE_AUTH_ITEMS = menuOf([
   ['menu.preAuth', 'pre-auth'], ['menu.preAuthVoid', 'pre-auth-void'], ['menu.completion', 'completion'], ['menu.completionVoid', 'completion-void'],
 ]);
+/** QR payments (main menu item 11): a payment, its void, its refund; a host without QR refuses them with E-HOST-10. */
+export const QR_ITEMS = menuOf([['menu.qrSale', 'qr-sale'], ['menu.qrVoid', 'qr-void'], ['menu.qrRefund', 'qr-refund']]);
+/** 被扫 (scan the customer's code) or 主扫 (show the terminal's). */
+export const QR_MODE_ITEMS = menuOf([['menu.qrScan', 'scan'], ['menu.qrShow', 'show']]);
 export const YES_NO_ITEMS = menuOf([['menu.yes', 'yes'], ['menu.no', 'no']]);
 export const REPRINT_ITEMS = menuOf([['menu.lastReceipt', 'last'], ['menu.byTrace', 'trace']]);
-export const SETTINGS_ITEMS = menuOf([['menu.language', 'language'], ['menu.password', 'password'], ['menu.operators', 'operators']]);
+export const SETTINGS_ITEMS = menuOf([
+  ['menu.language', 'language'], ['menu.password', 'password'], ['menu.operators', 'operators'],
+  ['menu.hostParams', 'params'], ['menu.statusUpload', 'status'], ['menu.echoTest', 'echo'],
+]);
 export const OPERATOR_ITEMS = menuOf([['menu.resetPassword', 'reset'], ['menu.unlock', 'unlock']]);
 export const LANGUAGE_ITEMS = menuOf([['menu.chinese', 'zh-CN'], ['menu.english', 'en']]);
 export const STORAGE_FAILURE_ITEMS = menuOf([['menu.exportJournal', 'export'], ['menu.diagnostics', 'diagnostics']]);
@@ -431,6 +453,23 @@ function voidConfirm(d: ScreenData['voidConfirm']): Screen {
   return { id: 'voidConfirm', title: t(TXN_TITLE[d.transaction ?? 'void']), lines, footer: t('footer.okCancel') };
 }
 
+/** 被扫: waiting for the scanner, or the code keyed (FUNC). */
+function qrScan(d: ScreenData['qrScan']): Screen {
+  if (d.keyed) {
+    return withNotice({ id: 'qrScan', title: t('title.qr'), input: { kind: 'digits', label: t('label.paymentCode'), digits: d.digits ?? '', lengthMax: 32 }, footer: t('footer.ok') }, refusedNotice(d.refused));
+  }
+  return { id: 'qrScan', title: t('title.qr'), lines: [amountLine(d.amountFen), t('msg.qrScan')], footer: t('footer.qrKeyed') };
+}
+
+/** The wait for the customer: a 主扫 order's code on a pixel display (scanToPay), else the text with the countdown. */
+function qrWait(d: ScreenData['qrWait']): Screen {
+  const lines: Txt[] = [amountLine(d.amountFen), t(d.printed ? 'msg.qrPrinted' : 'msg.qrWaiting'), t('msg.qrSecondsLeft', { s: d.secondsLeft })];
+  return {
+    id: 'qrWait', title: t(TXN_TITLE[d.transaction]), lines, footer: t('footer.cancel'), glance: true,
+    ...(d.content !== undefined && !d.printed ? { scanToPay: { content: d.content, amountFen: d.amountFen, secondsLeft: d.secondsLeft } } : {}),
+  };
+}
+
 /** A pre-authorization's or completion's amount; a completion of a known hold names its 115% ceiling. */
 function txnAmount(d: ScreenData['txnAmount']): Screen {
   const screen: Screen = {
@@ -607,10 +646,20 @@ const BUILDERS: Builders = {
   duplicateWarning,
   voidTrace: (d) => digitsEntry('voidTrace', 'title.void', 'label.trace', 6, d),
   voidConfirm, amountConfirm, balanceResult, txnAmount, preAuthOriginal,
+  hostTask: (d) => {
+    const title = t(d.task === 'params' ? 'menu.hostParams' : d.task === 'status' ? 'menu.statusUpload' : 'menu.echoTest');
+    if (d.state === 'running') return { id: 'hostTask', title, lines: [t('title.processing')], align: 'center', footer: t('footer.wait') };
+    const code = d.code ?? '--';
+    const line = d.state === 'ok' ? (d.task === 'echo' ? t('msg.echoOk', { ms: d.roundTripMs ?? 0 }) : t('msg.hostTaskOk', { code })) : t(d.state === 'refused' ? 'msg.hostTaskRefused' : 'msg.hostTaskError', { code });
+    return { id: 'hostTask', title, lines: [line], footer: t('footer.ok') };
+  },
   offlinePending: (d) => ({
     id: 'offlinePending', title: t('title.offlinePending'), lines: [t('msg.offlineWaiting', { n: d.count })],
     menu: { items: OFFLINE_PENDING_ITEMS, selected: d.selected }, footer: t('footer.choose'),
   }),
+  qrMenu: (d) => ({ id: 'qrMenu', title: t('title.qr'), menu: { items: QR_ITEMS, selected: d.selected }, footer: t('footer.choose') }),
+  qrMode: (d) => ({ id: 'qrMode', title: t('title.qr'), lines: [amountLine(d.amountFen)], menu: { items: QR_MODE_ITEMS, selected: d.selected }, footer: t('footer.choose') }),
+  qrScan, qrWait,
   preAuthMenu: (d) => ({ id: 'preAuthMenu', title: t('title.preAuth'), menu: { items: PRE_AUTH_ITEMS, selected: d.selected }, footer: t('footer.choose') }),
   reprint: (d) => ({ id: 'reprint', title: t('title.reprint'), menu: { items: REPRINT_ITEMS, selected: d.selected }, footer: t('footer.choose') }),
   reprintTrace: (d) => digitsEntry('reprintTrace', 'title.reprint', 'label.trace', 6, d),

@@ -19,6 +19,8 @@ import { seededRandom } from '../../runtime/random';
 import { RecordType } from '../../storage/record';
 import { EMPTY_UI, Env, STATE_SCREENS } from '../../boot/screen-map';
 import { MachineView } from '../../runtime/machine';
+import { QrPayments } from '../../runtime/txn/qr';
+import { TEST_TERMINAL } from '../../sim/host/simulator';
 
 /** The copy the paper-out screen names (its builder reads neither the board nor the clock: no Env). */
 const paperOutCopy = (v: MachineView): unknown => (STATE_SCREENS.paperOut(v, EMPTY_UI, {} as Env).data as { copy?: string } | undefined)?.copy;
@@ -1283,6 +1285,424 @@ describe('runtime state machine', function () {
     run.send({ type: 'COMPLETION_VOID' }); await run.until('completionVoid.authorize.ask');
     run.send({ type: 'SUPERVISOR', operator: '002', password: '0000' });
     await waitFor(run.actor, (st) => statePath(st.value) === 'completionVoid.authorize.ask' && st.context.error?.code === 'E-OPR-02');
+  });
+
+  // ---------------------------------------------------------------- offline sales (store and forward)
+
+  /** A sale through the machine that ends at idle (no customer copy, no signature): its result view. */
+  const saleToIdle = async (run: Run, amountFen: number): Promise<MachineView['data']['result']> => {
+    run.cards.push(magCard());
+    run.send({ type: 'SALE' }); run.send({ type: 'AMOUNT', amountFen });
+    await run.until('sale.askCustomerCopy');
+    const result = run.view().data.result;
+    run.send({ type: 'NO' }); await run.until('sale.signature'); run.send({ type: 'SKIP' }); await run.until('idle');
+    return result;
+  };
+
+  it('offline: with the host down a sale within the floor limit is approved by the terminal (离线 on screen and slip); above it, it fails; the advice goes before the next online sale and then counts', async () => {
+    const run = track(await loggedIn());
+    const engine = run.r.terminal.engine;
+    assert.equal(engine.params.offlineAllowed, true, 'the sign-on downloaded the host parameters');
+    const port = run.r.sim.port;
+    await run.r.sim.close();
+    const offline = await saleToIdle(run, 15_000);
+    assert.equal(offline?.outcome, 'approved');
+    assert.equal(offline?.txn?.offline, 'pending');
+    assert.match(offline?.txn?.authCode ?? '', /^OF\d{4}$/);
+    assert.equal(STATE_SCREENS['sale.result'](run.view(), EMPTY_UI, {} as Env).name, 'approved');
+    const slip = run.printer.jobs.at(-1);
+    assert.ok(slip?.blocks.some((b) => b.kind === 'text' && b.text.includes('离线')), 'the slip says 离线');
+    assert.deepEqual(batchTotals(engine.state).saleCount, 0, 'not in the totals before the host takes it');
+    // Above the floor limit (200.00 in the simulator's parameters): no offline approval.
+    run.cards.push(magCard());
+    run.send({ type: 'SALE' }); run.send({ type: 'AMOUNT', amountFen: 20_001 });
+    await run.until('sale.result');
+    assert.equal(run.view().data.result?.outcome, 'failed');
+    run.send({ type: 'OK' }); await run.until('idle');
+    await run.r.sim.listen(port);
+    const online = await saleToIdle(run, 700);
+    assert.equal(online?.txn?.offline, undefined);
+    const order = run.r.sim.requests().map((q) => q.type).filter((t) => t === 'offlineAdvice' || t === 'sale');
+    assert.deepEqual(order, ['offlineAdvice', 'sale'], 'the advice went first');
+    const advice = run.r.sim.requests().find((q) => q.type === 'offlineAdvice');
+    assert.equal(advice?.stan, offline?.stan, 'the advice carries the sale\'s own STAN');
+    assert.equal(engine.txn(offline?.stan as number)?.offline, 'sent');
+    assert.deepEqual(batchTotals(engine.state), { saleAmountFen: 15_700, saleCount: 2, refundAmountFen: 0, refundCount: 0 });
+  });
+
+  it('offline: settlement is refused while advices wait (send again, or the supervisor gives them up and a list prints); a rejected advice is on the report', async () => {
+    const run = track(await loggedIn({}, '002', '2222'));
+    const engine = run.r.terminal.engine;
+    const port = run.r.sim.port;
+    await run.r.sim.close();
+    const a = await saleToIdle(run, 1_000);
+    const b = await saleToIdle(run, 2_000);
+    assert.equal(engine.pendingAdvices().length, 2);
+    run.send({ type: 'SETTLE' }); await run.until('settlement.confirm'); run.send({ type: 'OK' });
+    await run.until('settlement.offlinePending');
+    assert.equal(run.view().data.error?.code, 'E-OPR-22');
+    assert.equal(run.view().data.offlinePending, 2);
+    // Send again with the host still down: refused again.
+    run.send({ type: 'RETRY' });
+    await waitFor(run.actor, (st) => statePath(st.value) === 'settlement.offlinePending' && st.context.error !== undefined);
+    // The host back, refusing the first advice: it is rejected, the second taken.
+    await run.r.sim.listen(port);
+    run.r.sim.setFault({ kind: 'response-code', code: '05', type: 'offlineAdvice' });
+    run.send({ type: 'RETRY' });
+    await run.until('settlement.result');
+    assert.equal(engine.state.lastClosed?.totals.saleCount, 1, 'only the taken advice counts');
+    assert.deepEqual(engine.state.lastClosed?.offlineNotTaken.map((o) => [o.stan, o.state, o.responseCode]), [[a?.stan, 'rejected', '05']]);
+    const report = run.printer.jobs.find((j) => j.label.startsWith('settlement'));
+    assert.ok(report?.blocks.some((b) => b.kind === 'text' && b.label === 'offline not taken' && b.text.includes(String(a?.stan).padStart(6, '0'))), 'the report lists the rejected sale');
+    assert.ok(b);
+    run.send({ type: 'OK' }); await run.until('idle');
+
+    // Give up: the list prints, then the batch settles without them.
+    await run.r.sim.close();
+    const c = await saleToIdle(run, 3_000);
+    run.send({ type: 'SETTLE' }); await run.until('settlement.confirm'); run.send({ type: 'OK' });
+    await run.until('settlement.offlinePending');
+    // Paper out while the list prints: back to the choice, nothing given up.
+    run.printer.paperOut = true;
+    run.send({ type: 'GIVE_UP' });
+    await waitFor(run.actor, (st) => statePath(st.value) === 'settlement.offlinePending' && st.context.error?.kind === 'paper-out');
+    assert.equal(engine.pendingAdvices().length, 1);
+    run.printer.paperOut = false;
+    await run.r.sim.listen(port);
+    run.send({ type: 'GIVE_UP' });
+    await run.until('settlement.result');
+    assert.equal(run.printer.jobs.filter((j) => j.label === 'offline sales given up').length, 1);
+    assert.deepEqual(engine.state.lastClosed?.offlineNotTaken.map((o) => [o.stan, o.state]), [[c?.stan, 'abandoned']]);
+    assert.equal(run.r.sim.requests().filter((q) => q.type === 'offlineAdvice' && q.stan === c?.stan).length, 0, 'a given-up sale never reaches the host');
+  });
+
+  it('offline: giving up with the journal failing goes to the storage failure screen', async () => {
+    const run = track(await loggedIn({}, '002', '2222'));
+    await run.r.sim.close();
+    await saleToIdle(run, 1_000);
+    run.send({ type: 'SETTLE' }); await run.until('settlement.confirm'); run.send({ type: 'OK' });
+    await run.until('settlement.offlinePending');
+    sinon.stub(run.r.terminal.store, 'commit').rejects(new PosError('STO_IO', 'EIO'));
+    run.send({ type: 'GIVE_UP' });
+    await waitFor(run.actor, (st) => statePath(st.value) === 'storageFailure' && st.context.error?.code === 'E-STO-03');
+  });
+
+  // ---------------------------------------------------------------- QR payments (扫码)
+
+  /** Codes of the simulator's QR rules: paid at once (UnionPay), paid at the 2nd query, never paid, declined 51. */
+  const QR = { paid: '6212345678901234567', paidAt2: '9921234567890123', never: '9901234567890123', declined: '1012345678900051' };
+
+  /** A logged-in run with a scanner fed from `scans` and QR pauses that move the clock and call `onPause`. */
+  const qrRun = async (operator = '001', password = '1111'): Promise<Run & { scans: Array<string | Error>; onPause: { fn?: () => void } }> => {
+    const scans: Array<string | Error> = [];
+    const onPause: { fn?: () => void } = {};
+    const holder: { run?: Run } = {};
+    const run = track(await loggedIn({
+      // Nothing queued: the scanner waits (for a keyed code, or CANCEL) until the signal aborts.
+      scanCode: async (signal) => {
+        const x = scans.shift();
+        if (x === undefined) return new Promise<string>((_, reject) => signal.addEventListener('abort', () => reject(new PosError('OPR_CANCELLED', 'cancelled'))));
+        if (x instanceof Error) throw x;
+        return x;
+      },
+      qrSleep: async (ms) => { if (holder.run) holder.run.r.clock.ms += ms; onPause.fn?.(); },
+    }, operator, password));
+    holder.run = run;
+    return Object.assign(run, { scans, onPause });
+  };
+
+  const qrStart = async (run: Run, amountFen: number): Promise<void> => {
+    run.send({ type: 'QR_SALE' }); await run.until('qr.amount');
+    run.send({ type: 'AMOUNT', amountFen }); await run.until('qr.mode');
+  };
+
+  it('QR 被扫: amount, scan refused (bad code, no code) then keyed; P1 counted down then paid; both copies; declined; keyed at the scan; never a reversal', async () => {
+    const run = await qrRun();
+    const engine = run.r.terminal.engine;
+    run.send({ type: 'QR_SALE' }); await run.until('qr.amount');
+    run.send({ type: 'AMOUNT', amountFen: 0 });
+    assert.equal(run.view().data.error?.code, 'E-OPR-01');
+    run.send({ type: 'AMOUNT', amountFen: 1_000 }); await run.until('qr.mode');
+    run.scans.push('12345', new PosError('SCN_NO_CODE', 'nothing shown'));
+    run.send({ type: 'QR_SCAN' }); await run.until('qr.scanError');
+    assert.equal(run.view().data.error?.code, 'E-OPR-23', 'a scanned code that is not 16..32 digits');
+    run.send({ type: 'QR_CODE', code: '42' });
+    assert.equal(run.view().data.error?.code, 'E-OPR-23');
+    run.send({ type: 'RETRY' }); await waitFor(run.actor, (st) => statePath(st.value) === 'qr.scanError' && st.context.error?.code === 'E-SCN-01');
+    const ticks: number[] = [];
+    run.onPause.fn = () => { const ms = run.view().data.qr?.msLeft; if (ms !== undefined) ticks.push(ms); };
+    run.send({ type: 'QR_CODE', code: QR.paidAt2 }); await run.until('qr.askCustomerCopy');
+    assert.deepEqual(ticks, [60_000, 57_000], 'the screen counts the wait down');
+    assert.equal(run.view().data.result?.txn?.qr?.codeLast4, '0123');
+    assert.equal(run.view().data.result?.txn?.panMasked, '');
+    run.send({ type: 'YES' }); await run.until('idle');
+    assert.match(run.printer.text(), /扫码消费/);
+    assert.match(run.printer.text(), /付款码尾号: 0123/);
+    assert.ok(!run.printer.text().includes(QR.paidAt2), 'the slip never carries the payment code');
+    // Keyed at the scan screen: a bad one refused, then paid at once.
+    await qrStart(run, 2_000);
+    run.send({ type: 'QR_SCAN' }); await run.until('qr.scan');
+    // The scanner is still scanning (it has no code yet): the keyed code wins.
+    run.send({ type: 'QR_CODE', code: '1' });
+    assert.equal(run.view().data.error?.code, 'E-OPR-23');
+    assert.equal(run.view().state, 'qr.scan');
+    run.send({ type: 'QR_CODE', code: QR.paid }); await run.until('qr.askCustomerCopy');
+    run.send({ type: 'NO' }); await run.until('idle');
+    // Scanned and declined: the result names the code.
+    await qrStart(run, 3_000);
+    run.scans.push(QR.declined);
+    run.send({ type: 'QR_SCAN' }); await run.until('qr.result');
+    assert.equal(run.view().data.result?.responseCode, '51');
+    run.send({ type: 'OK' }); await run.until('idle');
+    assert.deepEqual(batchTotals(engine.state), { saleAmountFen: 3_000, saleCount: 2, refundAmountFen: 0, refundCount: 0 });
+    assert.ok(!run.r.sim.requests().some((q) => q.type === 'reversal'));
+    // CANCEL backs out before anything is sent.
+    const sent = run.r.sim.requests().length;
+    run.send({ type: 'QR_SALE' }); await run.until('qr.amount'); run.send({ type: 'CANCEL' }); await run.until('idle');
+    assert.equal(run.r.sim.requests().length, sent);
+  });
+
+  it('QR 主扫: the order is shown (or printed when the display cannot), the customer pays, the query finds it; CANCEL leaves it pending (E-HOST-11) and the next QR payment resolves it first', async () => {
+    const run = await qrRun();
+    const engine = run.r.terminal.engine;
+    // The customer pays at the first pause, from the order the screen shows.
+    run.onPause.fn = () => {
+      const content = run.view().data.qr?.content;
+      const order = content ? run.r.sim.ledger.qrOrder(content.slice(content.lastIndexOf('/') + 1)) : undefined;
+      if (order?.state === 'waiting') run.r.sim.payOrder(order.orderNo, 'WX');
+    };
+    await qrStart(run, 4_500);
+    run.send({ type: 'QR_SHOW' }); await run.until('qr.waiting');
+    await run.until('qr.askCustomerCopy');
+    assert.equal(run.view().data.result?.txn?.qr?.wallet, 'WX');
+    run.send({ type: 'NO' }); await run.until('idle');
+    // CANCEL during the wait of a code never paid: pending, said so; nothing reversed.
+    run.onPause.fn = () => run.send({ type: 'CANCEL' });
+    await qrStart(run, 600);
+    run.send({ type: 'QR_CODE', code: QR.never });
+    assert.equal(run.view().state, 'qr.mode', 'a code is keyed at the scan screen only');
+    run.send({ type: 'QR_SCAN' }); run.send({ type: 'QR_CODE', code: QR.never });
+    await run.until('qr.result');
+    assert.equal(run.view().data.error?.code, 'E-HOST-11');
+    const pendingStan = engine.state.pendingQrQuery?.stan as number;
+    assert.ok(pendingStan);
+    run.send({ type: 'OK' }); await run.until('idle');
+    // Paid after the operator gave up: the next QR payment asks first, finds it paid and voids it.
+    run.r.sim.payOrder(engine.state.pendingQrQuery?.orderNo as string);
+    run.onPause.fn = undefined;
+    await qrStart(run, 700);
+    run.send({ type: 'QR_SCAN' }); run.send({ type: 'QR_CODE', code: QR.paid });
+    await run.until('qr.askCustomerCopy'); run.send({ type: 'NO' }); await run.until('idle');
+    assert.equal(engine.txn(pendingStan)?.status, 'voided');
+    assert.equal(engine.state.pendingQrQuery, undefined);
+    assert.ok(!run.r.sim.requests().some((q) => q.type === 'reversal'));
+    assertQrReconciled(run);
+  });
+
+  it('QR 主扫 on a display that cannot show the code prints it for the customer', async () => {
+    const scans: string[] = [];
+    const holder: { run?: Run } = {};
+    const run = track(await loggedIn({
+      qrShowable: () => false,
+      qrSleep: async (ms) => {
+        const r = holder.run as Run;
+        r.r.clock.ms += ms;
+        const content = r.view().data.qr?.content;
+        if (content && r.view().data.qr?.printed) { const o = r.r.sim.ledger.qrOrder(content.slice(content.lastIndexOf('/') + 1)); if (o?.state === 'waiting') r.r.sim.payOrder(o.orderNo); }
+      },
+      scanCode: async () => scans.shift() ?? '',
+    }));
+    holder.run = run;
+    await qrStart(run, 800);
+    run.send({ type: 'QR_SHOW' }); await run.until('qr.askCustomerCopy');
+    assert.ok(run.printer.jobs.some((j) => j.label === 'QR order' && j.blocks.some((b) => b.kind === 'qr' && b.data.startsWith('https://qr.sim/'))));
+    run.send({ type: 'NO' }); await run.until('idle');
+  });
+
+  it('QR at boot: a payment left unknown is asked first; found paid it is voided and both slips are offered', async () => {
+    const run = track(await boot({}, async (r) => {
+      await r.terminal.engine.signOn(CASHIER);
+      const qr = new QrPayments(r.terminal.engine, { sleep: async (ms) => { r.clock.ms += ms; } });
+      const res = await qr.sale({ amountFen: 990, paymentCode: QR.never, session: CASHIER });
+      assert.equal(res.outcome, 'pending');
+      r.sim.payOrder(r.terminal.engine.state.pendingQrQuery?.orderNo as string);
+    }));
+    await run.until('offerReprint');
+    assert.equal(run.view().data.notice, 'qr-voided');
+    assert.equal(run.view().data.pendingReceipts.length, 2);
+    run.send({ type: 'YES' }); await run.until('login');
+    assert.match(run.printer.text(), /扫码撤销/);
+    assert.equal(run.r.terminal.engine.state.pendingQrQuery, undefined);
+  });
+
+  it('QR void and refund: supervisor asked (a cashier refused, a wrong password), trace checked, refund amount capped; both copies; totals', async () => {
+    const run = await qrRun();
+    const engine = run.r.terminal.engine;
+    const qr = new QrPayments(engine);
+    const a = await qr.sale({ amountFen: 1_000, paymentCode: QR.paid, session: CASHIER });
+    const b = await qr.sale({ amountFen: 2_000, paymentCode: '2512345678901234', session: CASHIER });
+    assert.ok(a.outcome === 'approved' && b.outcome === 'approved');
+    run.send({ type: 'QR_VOID' }); await run.until('qrVoid.authorize.ask');
+    run.send({ type: 'SUPERVISOR', operator: '001', password: '1111' });
+    await waitFor(run.actor, (st) => statePath(st.value) === 'qrVoid.authorize.ask' && st.context.error?.code === 'E-OPR-04');
+    run.send({ type: 'SUPERVISOR', operator: '002', password: '0000' });
+    await waitFor(run.actor, (st) => statePath(st.value) === 'qrVoid.authorize.ask' && st.context.error?.code === 'E-OPR-02');
+    run.send({ type: 'SUPERVISOR', operator: '002', password: '2222' }); await run.until('qrVoid.trace');
+    run.send({ type: 'TRACE', stan: 999 });
+    assert.equal(run.view().data.error?.code, 'E-OPR-06');
+    run.send({ type: 'TRACE', stan: a.txn.stan }); await run.until('qrVoid.confirm');
+    assert.equal(run.view().data.voidTarget?.amountFen, 1_000);
+    run.send({ type: 'OK' }); await run.until('qrVoid.askCustomerCopy');
+    run.send({ type: 'NO' }); await run.until('idle');
+    assert.equal(engine.txn(a.txn.stan)?.status, 'voided');
+    run.send({ type: 'QR_REFUND' }); await run.until('qrRefund.authorize.ask');
+    run.send({ type: 'SUPERVISOR', operator: '001', password: '1111' });
+    await waitFor(run.actor, (st) => statePath(st.value) === 'qrRefund.authorize.ask' && st.context.error?.code === 'E-OPR-04');
+    run.send({ type: 'SUPERVISOR', operator: '002', password: '0000' });
+    await waitFor(run.actor, (st) => statePath(st.value) === 'qrRefund.authorize.ask' && st.context.error?.code === 'E-OPR-02');
+    run.send({ type: 'SUPERVISOR', operator: '002', password: '2222' }); await run.until('qrRefund.trace');
+    run.send({ type: 'TRACE', stan: a.txn.stan });
+    assert.equal(run.view().data.error?.code, 'E-OPR-10', 'a voided payment is not refunded');
+    run.send({ type: 'TRACE', stan: b.txn.stan }); await run.until('qrRefund.amount');
+    run.send({ type: 'AMOUNT', amountFen: 2_001 });
+    assert.equal(run.view().data.error?.code, 'E-OPR-01');
+    run.send({ type: 'AMOUNT', amountFen: 500 }); await run.until('qrRefund.askCustomerCopy');
+    run.send({ type: 'YES' }); await run.until('idle');
+    assert.match(run.printer.text(), /扫码退货/);
+    assert.match(run.printer.text(), /扫码撤销/);
+    assert.deepEqual(batchTotals(engine.state), { saleAmountFen: 2_000, saleCount: 1, refundAmountFen: 500, refundCount: 1 });
+    assertQrReconciled(run);
+    // CANCEL backs out of both.
+    for (const [flow, at] of [['QR_VOID', 'qrVoid.authorize.ask'], ['QR_REFUND', 'qrRefund.authorize.ask']] as const) {
+      run.send({ type: flow }); await run.until(at); run.send({ type: 'CANCEL' }); await run.until('idle');
+    }
+  });
+
+  it('QR flows: a supervisor logged in is not asked again; failures and declines show the result; paper out; low battery; a host without QR refuses', async () => {
+    const run = await qrRun('002', '2222');
+    const engine = run.r.terminal.engine;
+    const qr = new QrPayments(engine);
+    const sale = async (): Promise<number> => { const s = await qr.sale({ amountFen: 1_500, paymentCode: QR.paid, session: CASHIER }); assert.equal(s.outcome, 'approved'); return s.outcome === 'approved' ? s.txn.stan : 0; };
+    const x = await sale();
+    for (const [flow, method, trace, ready] of [['QR_VOID', 'voidSale', 'qrVoid.trace', 'qrVoid.confirm'], ['QR_REFUND', 'refund', 'qrRefund.trace', 'qrRefund.amount']] as const) {
+      for (const failure of ['pending', 'error'] as const) {
+        const s = failure === 'pending'
+          ? sinon.stub(QrPayments.prototype, method).resolves({ outcome: 'pending', stan: 1, why: 'no-answer' })
+          : sinon.stub(QrPayments.prototype, method).rejects(new PosError('OPR_INPUT', 'refused'));
+        run.send({ type: flow }); await run.until(trace);
+        run.send({ type: 'TRACE', stan: x }); await run.until(ready);
+        run.send(flow === 'QR_REFUND' ? { type: 'AMOUNT', amountFen: 100 } : { type: 'OK' });
+        await run.until(`${flow === 'QR_VOID' ? 'qrVoid' : 'qrRefund'}.result`);
+        assert.equal(run.view().data.error?.code, failure === 'pending' ? 'E-HOST-11' : 'E-OPR-08');
+        run.send({ type: 'OK' }); await run.until('idle');
+        s.restore();
+      }
+    }
+    // The payment's own wait failing: the result shows the error.
+    const st = sinon.stub(QrPayments.prototype, 'sale').rejects(new PosError('OPR_INPUT', 'refused'));
+    await qrStart(run, 100); run.send({ type: 'QR_SCAN' }); run.send({ type: 'QR_CODE', code: QR.paid });
+    await run.until('qr.result'); assert.equal(run.view().data.error?.code, 'E-OPR-08'); run.send({ type: 'OK' }); await run.until('idle');
+    st.restore();
+    // Paper out at the merchant copy, then at the customer copy: printed when paper is back.
+    const paperOut = async (begin: () => Promise<void>, ask: string): Promise<void> => {
+      run.printer.paperOut = true;
+      await begin(); await run.until('paperOut');
+      run.printer.paperOut = false; run.send({ type: 'PAPER_LOADED' }); await run.until('idle');
+      run.printer.paperOut = false;
+      await beginAgain(begin, ask);
+    };
+    const beginAgain = async (begin: () => Promise<void>, ask: string): Promise<void> => {
+      await begin(); await run.until(ask);
+      run.printer.paperOut = true; run.send({ type: 'YES' }); await run.until('paperOut');
+      run.printer.paperOut = false; run.send({ type: 'PAPER_LOADED' }); await run.until('idle');
+      const last = engine.lastReceipt();
+      assert.ok(last?.printed.includes('merchant') && last.printed.includes('customer'), 'both copies printed once paper was back');
+    };
+    await paperOut(async () => { await qrStart(run, 200); run.send({ type: 'QR_SCAN' }); run.send({ type: 'QR_CODE', code: QR.paid }); }, 'qr.askCustomerCopy');
+    const y = await sale(); const z = await sale();
+    const voidOf = (stan: number) => async (): Promise<void> => { run.send({ type: 'QR_VOID' }); await run.until('qrVoid.trace'); run.send({ type: 'TRACE', stan }); await run.until('qrVoid.confirm'); run.send({ type: 'OK' }); };
+    run.printer.paperOut = true; await voidOf(y)(); await run.until('paperOut'); run.printer.paperOut = false; run.send({ type: 'PAPER_LOADED' }); await run.until('idle');
+    await beginAgain(voidOf(z), 'qrVoid.askCustomerCopy');
+    const refundOf = async (): Promise<void> => { run.send({ type: 'QR_REFUND' }); await run.until('qrRefund.trace'); run.send({ type: 'TRACE', stan: x }); await run.until('qrRefund.amount'); run.send({ type: 'AMOUNT', amountFen: 100 }); };
+    await paperOut(refundOf, 'qrRefund.askCustomerCopy');
+    const w = await sale();
+    await voidOf(w)(); await run.until('qrVoid.askCustomerCopy'); run.send({ type: 'YES' }); await run.until('idle');
+    assert.equal(engine.txn(w)?.status, 'voided');
+    await refundOf(); await run.until('qrRefund.askCustomerCopy'); run.send({ type: 'NO' }); await run.until('idle');
+    // Low battery stops a payment (a void or refund still goes); a host without QR: E-HOST-10 at idle.
+    run.send({ type: 'BATTERY', level: 'low' });
+    run.send({ type: 'QR_SALE' }); await run.until('lowBattery'); run.send({ type: 'OK' }); await run.until('idle');
+    run.send({ type: 'BATTERY', level: 'ok' });
+    sinon.stub(engine, 'featureAvailable').returns(false);
+    for (const flow of ['QR_SALE', 'QR_VOID', 'QR_REFUND'] as const) {
+      run.send({ type: flow });
+      assert.equal(run.view().state, 'idle');
+      assert.equal(run.view().data.error?.code, 'E-HOST-10');
+    }
+  });
+
+  it('QR flows with the journal failing: the payment, the void, the refund and the supervisor check stop at the storage failure screen', async () => {
+    for (const [flow, method] of [['QR_SALE', 'sale'], ['QR_VOID', 'voidSale'], ['QR_REFUND', 'refund']] as const) {
+      const run = await qrRun('002', '2222');
+      const x = await new QrPayments(run.r.terminal.engine).sale({ amountFen: 300, paymentCode: QR.paid, session: CASHIER });
+      assert.equal(x.outcome, 'approved');
+      sinon.stub(QrPayments.prototype, method).rejects(new PosError('STO_IO', 'EIO'));
+      if (flow === 'QR_SALE') { await qrStart(run, 100); run.send({ type: 'QR_SCAN' }); run.send({ type: 'QR_CODE', code: QR.paid }); }
+      if (flow === 'QR_VOID') { run.send({ type: flow }); await run.until('qrVoid.trace'); run.send({ type: 'TRACE', stan: x.outcome === 'approved' ? x.txn.stan : 0 }); await run.until('qrVoid.confirm'); run.send({ type: 'OK' }); }
+      if (flow === 'QR_REFUND') { run.send({ type: flow }); await run.until('qrRefund.trace'); run.send({ type: 'TRACE', stan: x.outcome === 'approved' ? x.txn.stan : 0 }); await run.until('qrRefund.amount'); run.send({ type: 'AMOUNT', amountFen: 100 }); }
+      await waitFor(run.actor, (st) => statePath(st.value) === 'storageFailure' && st.context.error?.code === 'E-STO-03', { timeout: 8000 });
+      sinon.restore();
+    }
+    for (const flow of ['QR_VOID', 'QR_REFUND'] as const) {
+      const run = track(await loggedIn());
+      sinon.stub(run.r.terminal.operators, 'login').rejects(new PosError('STO_IO', 'EIO'));
+      run.send({ type: flow });
+      await waitFor(run.actor, (st) => statePath(st.value).endsWith('authorize.ask'));
+      run.send({ type: 'SUPERVISOR', operator: '002', password: '2222' });
+      await waitFor(run.actor, (st) => statePath(st.value) === 'storageFailure' && st.context.error?.code === 'E-STO-03');
+      sinon.restore();
+    }
+  });
+
+  /** The host's ledger and the terminal's journal agree on the QR payments (and everything else). */
+  const assertQrReconciled = (run: Run): void => {
+    assert.deepEqual(batchTotals(run.r.terminal.engine.state), run.r.sim.ledger.totals(TEST_TERMINAL.tid, run.r.terminal.engine.state.batch));
+  };
+
+  it('host tasks from the settings menu: parameter download, status upload (also after a settlement), echo test; a host that refuses, a network that is down, a journal that fails', async () => {
+    const status = { softwareVersion: '9.9.9', batteryPercent: 50, freeJournalKiB: 1000, uptimeS: 5 };
+    const run = track(await loggedIn({ terminalStatus: () => status }, '002', '2222'));
+    const task = async (t: 'params' | 'status' | 'echo'): Promise<MachineView['data']['hostTask']> => {
+      run.send({ type: 'HOST_TASK', task: t }); await run.until('hostTask.done');
+      const out = run.view().data.hostTask;
+      run.send({ type: 'OK' }); await run.until('idle');
+      return out;
+    };
+    run.r.sim.setParameters({ merchantName: '菜单下载' });
+    assert.deepEqual(await task('params'), { task: 'params', responseCode: '00' });
+    assert.equal(run.r.terminal.engine.merchantName, '菜单下载');
+    assert.deepEqual(await task('status'), { task: 'status', responseCode: '00' });
+    assert.deepEqual(run.r.sim.lastStatus(TEST_TERMINAL.tid), status);
+    const echo = await task('echo');
+    assert.equal(echo?.responseCode, '00');
+    run.r.sim.setFault({ kind: 'response-code', code: '30', type: 'statusUpload' });
+    assert.deepEqual(await task('status'), { task: 'status', responseCode: '30' });
+    // After a settlement the status goes up by itself.
+    const before = run.r.sim.requests().filter((q) => q.type === 'statusUpload').length;
+    run.send({ type: 'SETTLE' }); await run.until('settlement.confirm'); run.send({ type: 'OK' }); await run.until('settlement.result');
+    assert.equal(run.r.sim.requests().filter((q) => q.type === 'statusUpload').length, before + 1);
+    run.send({ type: 'OK' }); await run.until('idle');
+    await run.r.sim.close();
+    assert.deepEqual(await task('echo'), { task: 'echo', errorCode: 'E-NET-05' });
+    // CANCEL while it runs is ignored (the answer is on its way); CANCEL on the result leaves.
+    sinon.stub(run.r.terminal.store, 'commit').rejects(new PosError('STO_IO', 'EIO'));
+    run.send({ type: 'HOST_TASK', task: 'params' });
+    run.send({ type: 'CANCEL' });
+    await run.until('storageFailure');
+    const quiet = track(await loggedIn());
+    quiet.send({ type: 'HOST_TASK', task: 'status' }); await quiet.until('hostTask.done');
+    assert.equal(quiet.view().data.hostTask?.errorCode, 'E-HOST-10', 'a terminal without a status source says so');
+    quiet.send({ type: 'CANCEL' }); await quiet.until('idle');
   });
 
   after(function () {

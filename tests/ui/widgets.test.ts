@@ -150,7 +150,7 @@ describe('ui-lcd widgets: menus', () => {
     const s = screenFor('mainMenu', { selected: m.selected });
     const r16 = renderScreen(s, 'en', { kind: 'text', cols: 16, rows: 2 });
     assert.ok(r16.kind === 'text');
-    assert.deepEqual(r16.rows, ['Main menu   6/10', '>6 Settlement   ']);
+    assert.deepEqual(r16.rows, ['Main menu   6/11', '>6 Settlement   ']);
     const r20 = renderScreen(s, 'en', { kind: 'text', cols: 20, rows: 4 });
     assert.ok(r20.kind === 'text');
     assert.deepEqual(r20.rows.slice(1, 3), [' 5 Reprint          ', '>6 Settlement       ']);
