@@ -508,7 +508,8 @@ export function ipFromDigits(d: string): string | undefined {
   return parts.every((p) => p <= 255) ? parts.join('.') : undefined;
 }
 
-function runtimeVersion(): string {
+/** The runtime's version (package.json, from the source tree or from dist/). */
+export function runtimeVersion(): string {
   try { return String((require('../../package.json') as { version?: string }).version ?? '?'); } catch {
     try { return String((require('../package.json') as { version?: string }).version ?? '?'); } catch { return '?'; }
   }
