@@ -323,9 +323,10 @@ function doubleCharges(ordered: readonly Indexed[]): AnomalyFlag[] {
  * The rules that raised a flag, as a bitmask in two hex digits ('00': none; bit = ANOMALY_RULES
  * bit): fixed width and tiny for the status upload; the host decodes it with the same table.
  */
-export function anomalyDigest(flags: readonly AnomalyFlag[]): string {
+export function anomalyDigest(flags: ReadonlyArray<{ readonly rule: string }>): string {
   let mask = 0;
-  for (const f of flags) mask |= 1 << ANOMALY_RULES.find((r) => r.id === f.rule)!.bit;
+  // A rule id this version does not know (a journal written by a newer one) sets no bit.
+  for (const f of flags) { const bit = ANOMALY_RULES.find((r) => r.id === f.rule)?.bit; if (bit !== undefined) mask |= 1 << bit; }
   return mask.toString(16).toUpperCase().padStart(2, '0');
 }
 

@@ -13,7 +13,7 @@
 import { PrintBlock, PrintJob, Printer, MonoImage } from '../hal/printer';
 import { SettlementTotals, SettlementVerdict } from './host/messages';
 import { TxnView, TerminalEngine } from './txn/engine';
-import type { OfflineNotTaken } from './records';
+import type { AnomalyNote, OfflineNotTaken } from './records';
 import { operatorShown } from './operators';
 import { TZ_OFFSET_MINUTES_DEFAULT, formatDateTime, hostInstant } from '../common/time';
 
@@ -27,7 +27,7 @@ const T = {
     rrn: '参考号', auth: '授权码', date: '日期时间', operator: '操作员', reprint: '重打印', sign: '持卡人签名', eReceipt: '扫码查看电子签购单',
     noSignature: '免签', report: '结算单', sales: '消费', refunds: '退货', count: '笔数', total: '金额', verdict: { balanced: '对账平', unbalanced: '对账不平', error: '对账错误' },
     agree: '本人确认以上交易，同意将其记入本卡账户',
-    offline: '离线', offlineNotTaken: '离线交易未被受理', rejected: '拒绝', abandoned: '放弃', abandonedTitle: '放弃上送的离线交易',
+    anomalies: '异常提示', offline: '离线', offlineNotTaken: '离线交易未被受理', rejected: '拒绝', abandoned: '放弃', abandonedTitle: '放弃上送的离线交易',
   },
   en: {
     title: 'POS SALES SLIP', merchantCopy: 'MERCHANT COPY', customerCopy: 'CUSTOMER COPY', merchant: 'MERCHANT', tid: 'TID', mid: 'MID',
@@ -35,7 +35,7 @@ const T = {
     rrn: 'RRN', auth: 'AUTH', date: 'DATE/TIME', operator: 'OPERATOR', reprint: 'DUPLICATE', sign: 'CARDHOLDER SIGNATURE', eReceipt: 'Scan for the e-receipt',
     noSignature: 'NO SIGNATURE REQUIRED', report: 'SETTLEMENT REPORT', sales: 'SALES', refunds: 'REFUNDS', count: 'COUNT', total: 'TOTAL', verdict: { balanced: 'BALANCED', unbalanced: 'UNBALANCED', error: 'ERROR' },
     agree: 'I agree to the transaction above',
-    offline: 'OFFLINE', offlineNotTaken: 'OFFLINE SALES NOT TAKEN', rejected: 'REJECTED', abandoned: 'GIVEN UP', abandonedTitle: 'OFFLINE SALES GIVEN UP',
+    anomalies: 'ANOMALIES', offline: 'OFFLINE', offlineNotTaken: 'OFFLINE SALES NOT TAKEN', rejected: 'REJECTED', abandoned: 'GIVEN UP', abandonedTitle: 'OFFLINE SALES GIVEN UP',
   },
 } as const;
 
@@ -141,6 +141,8 @@ export function receiptJob(t: TxnView, o: ReceiptOptions): PrintJob {
 export interface ReportInput {
   /** Offline sales of the batch the host refused or a supervisor gave up (listed, not in the totals). */
   readonly offlineNotTaken?: readonly OfflineNotTaken[];
+  /** The batch's anomaly flags (docs/ANOMALY.md): hints for the supervisor, printed as lines. */
+  readonly anomalies?: readonly AnomalyNote[];
   readonly batch: number;
   readonly totals: SettlementTotals;
   readonly verdict: SettlementVerdict;
@@ -169,6 +171,9 @@ export function settlementReportJob(r: ReportInput): PrintJob {
       `${s.verdict[r.verdict]}`,
     ].join('\n'),
   });
+  if (r.anomalies && r.anomalies.length > 0) {
+    blocks.push({ kind: 'text', label: 'anomalies', text: [s.anomalies, ...r.anomalies.map((a) => `- ${r.lang === 'zh' ? a.zh : a.en}`)].join('\n') });
+  }
   if (r.offlineNotTaken && r.offlineNotTaken.length > 0) blocks.push({ kind: 'text', label: 'offline not taken', text: offlineLines(s, s.offlineNotTaken, r.offlineNotTaken) });
   blocks.push({ kind: 'feed', lines: 3 }, { kind: 'cut', label: 'cut' });
   return { label: `settlement ${pad6(r.batch)}${r.reprint ? ' (reprint)' : ''}`, blocks };
@@ -226,7 +231,7 @@ export async function printSettlementReport(ctx: PrintContext, reprintAsked = fa
   const ids = ctx.engine.config.ids;
   const reprint = reprintAsked || closed.reportPrinted;
   await ctx.printer.print(settlementReportJob({
-    batch: closed.batch, totals: closed.totals, verdict: closed.verdict, atMs: closed.closedAtMs, tid: ids.tid, mid: ids.mid, offlineNotTaken: closed.offlineNotTaken,
+    batch: closed.batch, totals: closed.totals, verdict: closed.verdict, atMs: closed.closedAtMs, tid: ids.tid, mid: ids.mid, offlineNotTaken: closed.offlineNotTaken, anomalies: closed.anomalies,
     merchantName: ctx.engine.merchantName ?? ctx.merchantName, reprint, lang: ctx.lang, tzOffsetMinutes: ctx.engine.tzOffsetMinutes,
   }));
   await ctx.engine.markReportPrinted(closed.batch, reprint);

@@ -193,10 +193,15 @@ export interface SettlementStepPayload {
 /** An offline sale the host refused or a supervisor gave up: printed on the settlement report. */
 export interface OfflineNotTaken { readonly stan: number; readonly amountFen: number; readonly panMasked: string; readonly state: 'rejected' | 'abandoned'; readonly responseCode: string }
 
+/** An anomaly flag as the batch close keeps it for the day report (runtime/anomaly.ts: rule id and its text). */
+export interface AnomalyNote { readonly rule: string; readonly zh: string; readonly en: string }
+
 export interface BatchClosedPayload {
   readonly batch: number; readonly nextBatch: number; readonly totals: SettlementTotals; readonly verdict: SettlementVerdict;
   /** Offline sales of the batch the host did not take (the report lists them). */
   readonly offlineNotTaken?: readonly OfflineNotTaken[];
+  /** The anomaly flags the batch raised (docs/ANOMALY.md), at most FLAGS_COUNT_MAX. */
+  readonly anomalies?: readonly AnomalyNote[];
 }
 
 export interface OperatorPayload {

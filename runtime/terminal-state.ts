@@ -16,10 +16,11 @@
  *   voided    a sale with an approved, unreversed void in this batch (derived, see `statusOf`)
  */
 import { DecodedRecord, RecordType } from '../storage/record';
+import { appendHistory } from './anomaly';
 import { invariant } from '../common/errors';
 import { BATCH_MAX, EntryMode, ReversalReason, SettlementTotals, SettlementVerdict, STAN_MAX, ZERO_TOTALS } from './host/messages';
 import {
-  CANCELLING_KINDS, HOST_PARAMS_KIND, HostParamsPayload, KeysPayload, OfflineNotTaken, OperatorPayload, ReceiptCopy, ReversalPendingPayload, Role, SettlementStepName,
+  AnomalyNote, CANCELLING_KINDS, HOST_PARAMS_KIND, HostParamsPayload, KeysPayload, OfflineNotTaken, OperatorPayload, ReceiptCopy, ReversalPendingPayload, Role, SettlementStepName,
   TxnBeginPayload, TxnKind, buf, hostParamsOf, num, optField55, optNum, optStr, str, totalsOf,
 } from './records';
 import { QR_TXN_KINDS, QrTxnInfo } from './records';
@@ -72,6 +73,8 @@ export interface ClosedBatch {
   readonly totals: SettlementTotals;
   readonly verdict: SettlementVerdict;
   readonly offlineNotTaken: readonly OfflineNotTaken[];
+  /** The anomaly flags the batch raised when it closed (the day report prints them). */
+  readonly anomalies: readonly AnomalyNote[];
   readonly closedAtMs: number;
   reportPrinted: boolean;
 }
@@ -116,6 +119,12 @@ export interface TerminalState {
   lastSeq: number;
   /** The clock correction the last host time set (sign-on record); 0 before any. */
   clockOffsetMs?: number;
+  /**
+   * Approved, unvoided sale amounts of the batches this journal closed (oldest first, at most
+   * PROFILE_SAMPLES_MAX): the merchant's usual amounts for the anomaly rules (runtime/anomaly.ts).
+   * Derived from the journal: no record of its own.
+   */
+  saleAmountsFen: number[];
   /** The acquirer's parameters in force (the latest `host-params` settings record), if any were downloaded. */
   hostParams?: HostParamsPayload;
   /**
@@ -160,7 +169,7 @@ export interface OriginalSale {
 export const REFUND_ORIGINALS_COUNT_MAX = 100_000;
 
 export function emptyState(): TerminalState {
-  return { stanLast: 0, batch: 1, signedOn: false, txns: new Map(), operators: new Map(), salesByRrn: new Map(), lastSeq: 0, preAuths: new Map() };
+  return { stanLast: 0, batch: 1, signedOn: false, txns: new Map(), operators: new Map(), salesByRrn: new Map(), lastSeq: 0, preAuths: new Map(), saleAmountsFen: [] };
 }
 
 /** Replays records in order into a fresh state. */
@@ -347,6 +356,12 @@ function applyReceipt(s: TerminalState, r: DecodedRecord): void {
   if (t) t.printed.add(copy);
 }
 
+function anomalyNoteOf(v: unknown): AnomalyNote {
+  invariant(v !== null && typeof v === 'object', 'anomaly entry is not a map');
+  const o = v as Record<string, unknown>;
+  return { rule: str(o.rule, 'rule'), zh: str(o.zh, 'zh'), en: str(o.en, 'en') };
+}
+
 function notTakenOf(v: unknown): OfflineNotTaken {
   invariant(v !== null && typeof v === 'object', 'offline list entry is not a map');
   const o = v as Record<string, unknown>;
@@ -403,9 +418,12 @@ function applySettlementStep(s: TerminalState, r: DecodedRecord): void {
 function applyBatchClosed(s: TerminalState, r: DecodedRecord): void {
   const p = r.payload;
   invariant(num(p.batch, 'batch') === s.batch, 'closed a batch that is not open', { seq: r.seq, batch: p.batch, open: s.batch });
+  const sold = [...s.txns.values()].filter((t) => t.kind === 'sale' && statusOf(s, t) === 'approved' && takenByHost(t)).map((t) => t.amountFen);
+  s.saleAmountsFen = appendHistory(s.saleAmountsFen, sold);
   s.lastClosed = {
     batch: s.batch, totals: totalsOf(p.totals), verdict: str(p.verdict, 'verdict') as SettlementVerdict, closedAtMs: r.timeMs, reportPrinted: false,
     offlineNotTaken: Array.isArray(p.offlineNotTaken) ? (p.offlineNotTaken as unknown[]).map(notTakenOf) : [],
+    anomalies: Array.isArray(p.anomalies) ? (p.anomalies as unknown[]).map(anomalyNoteOf) : [],
   };
   s.batch = num(p.nextBatch, 'nextBatch');
   s.settlement = undefined;

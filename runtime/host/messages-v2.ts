@@ -33,6 +33,12 @@ export interface TerminalStatus {
   /** The last error code shown (E-XXX-nn), when there was one. */
   readonly lastErrorCode?: string;
   readonly uptimeS: number;
+  /**
+   * Project extension, DF06 (ascii, 2 hex digits): the anomaly rules the batch raised
+   * (runtime/anomaly.ts anomalyDigest). Sent only when a rule was raised; a host that does not
+   * know the tag skips it as BER-TLV allows.
+   */
+  readonly anomalyDigest?: string;
 }
 
 export const STATUS_VERSION_CHARS_MAX = 20;
@@ -56,6 +62,7 @@ export function statusTlv(s: TerminalStatus): Buffer {
     encodeTlv(0xdf03, u32(Math.floor(s.freeJournalKiB), 'free journal space')),
     ...(s.lastErrorCode !== undefined ? [encodeTlv(0xdf04, ascii(s.lastErrorCode, STATUS_ERROR_CHARS_MAX))] : []),
     encodeTlv(0xdf05, u32(Math.floor(s.uptimeS), 'uptime')),
+    ...(s.anomalyDigest !== undefined && /^[0-9A-F]{2}$/.test(s.anomalyDigest) ? [encodeTlv(0xdf06, Buffer.from(s.anomalyDigest, 'ascii'))] : []),
   ]);
 }
 
@@ -68,9 +75,11 @@ export function parseStatusTlv(b: Buffer): TerminalStatus {
     return v;
   };
   const err = m.get(0xdf04);
+  const anomaly = m.get(0xdf06);
   return {
     softwareVersion: need(0xdf01).toString('latin1'), batteryPercent: need(0xdf02, 1)[0],
-    freeJournalKiB: need(0xdf03, 4).readUInt32BE(0), lastErrorCode: err?.toString('latin1'), uptimeS: need(0xdf05, 4).readUInt32BE(0),
+    freeJournalKiB: need(0xdf03, 4).readUInt32BE(0), ...(err !== undefined ? { lastErrorCode: err.toString('latin1') } : {}), uptimeS: need(0xdf05, 4).readUInt32BE(0),
+    ...(anomaly !== undefined ? { anomalyDigest: anomaly.toString('latin1') } : {}),
   };
 }
 

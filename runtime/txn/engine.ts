@@ -44,6 +44,7 @@ import {
   buildParamDownload, buildPreAuth, buildPreAuthVoid, buildStatusUpload, completionFenMax, parseParamDownloadResponse,
 } from '../host/messages-v2';
 import { FEATURE_UNKNOWN_CODES, RequestType } from '../host/fields';
+import { AnomalyFlag, anomalyDigest, buildProfile, detectAnomalies } from '../anomaly';
 import { Store } from '../store';
 import { Session, requirePermission } from '../operators';
 import { PreAuthHold, Txn, TxnStatus, nextStanAfter, pendingAdvices, pendingCopies, statusOf, unprintedReceipts, signaturesToUpload } from '../terminal-state';
@@ -190,6 +191,8 @@ export class TerminalEngine {
   lastSession: Session | undefined;
   /** Features the host answered "unknown" (12/40) since the last sign-on: hidden until the next. */
   private readonly hostLacks = new Set<HostFeature>();
+  /** The open batch's anomaly flags, computed once per journal position (screens ask often). */
+  private anomalyCache: { seq: number; flags: AnomalyFlag[] } | undefined;
 
   /** The terminal's clock: the injected one corrected by the host's time (sign-on). */
   private readonly clock: AdjustableClock;
@@ -789,9 +792,37 @@ export class TerminalEngine {
     return { responseCode: res.responseCode, roundTripMs: Math.max(0, this.deps.clock() - startedMs) };
   }
 
+  /**
+   * The anomaly flags of the open batch (docs/ANOMALY.md) against the merchant's usual amounts
+   * from the batches this journal closed. Hints for the supervisor: they never stop a sale.
+   */
+  anomalies(): AnomalyFlag[] {
+    const s = this.state;
+    if (this.anomalyCache?.seq === s.lastSeq) return this.anomalyCache.flags;
+    const txns = [...s.txns.values()].map((t) => ({
+      stan: t.stan, kind: t.kind, amountFen: t.amountFen, status: statusOf(s, t), responseCode: t.responseCode,
+      ...(t.panTag.length > 0 ? { panTag: t.panTag } : {}), atMs: t.beganAtMs,
+    }));
+    const flags = detectAnomalies(txns, buildProfile(s.saleAmountsFen));
+    this.anomalyCache = { seq: s.lastSeq, flags };
+    return flags;
+  }
+
+  /**
+   * The anomaly digest a status upload carries: the open batch's flags, or right after a
+   * settlement (an empty batch) those the closed batch raised.
+   */
+  private statusAnomalyDigest(): string {
+    const open = this.anomalies();
+    if (open.length > 0 || this.state.txns.size > 0) return anomalyDigest(open);
+    return anomalyDigest(this.state.lastClosed?.anomalies ?? []);
+  }
+
   /** Status upload (0820, 60.3 = 362): after settlement and on request. */
-  async uploadStatus(status: TerminalStatus): Promise<{ readonly responseCode: string }> {
+  async uploadStatus(input: TerminalStatus): Promise<{ readonly responseCode: string }> {
     if (!this.featureAvailable('status')) throw new PosError('HOST_FEATURE_OFF', 'the host does not take status uploads');
+    const digest = this.statusAnomalyDigest();
+    const status: TerminalStatus = digest === '00' ? input : { ...input, anomalyDigest: digest };
     const stan = await this.reserveStan();
     const req = buildStatusUpload(this.config.profile, { ids: this.config.ids, stan, batch: this.state.batch, status });
     const res = parseAckResponse(this.config.profile, req, await this.send(req, stan));

@@ -133,8 +133,11 @@ async function close(engine: TerminalEngine): Promise<void> {
       offlineNotTaken.push({ stan: t.stan, amountFen: t.amountFen, panMasked: t.panMasked, state: t.offline.state, responseCode: t.offline.responseCode ?? '--' });
     }
   }
+  // The batch's anomaly flags go with its close: the day report prints them after the batch is gone.
+  const anomalies = engine.anomalies().map((f) => ({ rule: f.rule, zh: f.text.zh, en: f.text.en }));
   await engine.store.commit([rec.batchClosed({
     batch: s.batch, nextBatch, totals: st.totals, verdict: st.verdict ?? 'error', ...(offlineNotTaken.length > 0 ? { offlineNotTaken } : {}),
+    ...(anomalies.length > 0 ? { anomalies } : {}),
   })], { reserve: true });
   engine.logger.info({ batch: st.batch, nextBatch, verdict: st.verdict }, 'batch closed');
 }

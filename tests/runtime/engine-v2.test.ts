@@ -12,6 +12,7 @@ import { unpackFrame, textField } from '../../runtime/host/packager';
 import { CUP_PROFILE } from '../../runtime/host/fields';
 import { TEST_TERMINAL } from '../../sim/host/simulator';
 import { CASHIER, SUPERVISOR, Rig, magCard, rig } from './harness';
+import { settle } from '../../runtime/txn/settlement';
 
 /** Every request frame the engine sends, and the response timeouts it asks for. */
 interface Wire { frames: Buffer[]; timeoutsMs: number[] }
@@ -147,6 +148,33 @@ describe('runtime engine: protocol V2 against the acquirer simulator', function 
     }
     assert.deepEqual(outcomes, ['failed', 'approved', 'approved', 'failed']);
     assert.equal(r.terminal.engine.pendingAdvices().length, 2);
+  });
+
+  it('anomalyFlagsReachTheStatusUploadAndTheBatchCloseAndTheHistoryGrows', async () => {
+    const e = r.terminal.engine;
+    // A burst of tiny sales on one card (card testing), one minute apart: a burst and a repeated card.
+    for (let i = 0; i < 5; i++) {
+      r.clock.ms += 60_000;
+      assert.equal((await e.sale({ amountFen: 50 + i, card: magCard(), session: CASHIER })).outcome, 'approved');
+    }
+    assert.deepEqual(e.anomalies().map((f) => f.rule), ['ANM-BURST', 'ANM-REPEAT-CARD']);
+    const status = { softwareVersion: '0.2.0', batteryPercent: 90, freeJournalKiB: 100, uptimeS: 1 };
+    await e.uploadStatus(status);
+    assert.equal(r.sim.lastStatus(TEST_TERMINAL.tid)?.anomalyDigest, '11', 'DF06 carries the raised rules (bits 0 and 4)');
+    await settle(e, SUPERVISOR);
+    assert.deepEqual(e.state.lastClosed?.anomalies.map((a) => a.rule), ['ANM-BURST', 'ANM-REPEAT-CARD']);
+    assert.deepEqual(e.state.saleAmountsFen, [50, 51, 52, 53, 54], 'the closed batch feeds the merchant profile');
+    await e.uploadStatus(status);
+    assert.equal(r.sim.lastStatus(TEST_TERMINAL.tid)?.anomalyDigest, '11', 'right after the settlement the closed batch\'s flags are reported');
+    await r.reboot();
+    assert.deepEqual(r.terminal.engine.state.saleAmountsFen, [50, 51, 52, 53, 54], 'rebuilt from the journal');
+    assert.deepEqual(r.terminal.engine.state.lastClosed?.anomalies.map((a) => a.rule), ['ANM-BURST', 'ANM-REPEAT-CARD']);
+  });
+
+  it('aQuietBatchSendsNoAnomalyTag', async () => {
+    await r.terminal.engine.sale({ amountFen: 8_800, card: magCard(), session: CASHIER });
+    await r.terminal.engine.uploadStatus({ softwareVersion: '0.2.0', batteryPercent: 90, freeJournalKiB: 100, uptimeS: 1 });
+    assert.equal(r.sim.lastStatus(TEST_TERMINAL.tid)?.anomalyDigest, undefined);
   });
 
   it('aSaleWithAnOnlinePinNeverGoesOffline', async () => {
