@@ -18,6 +18,7 @@ import { RETRYABLE_KINDS } from '../runtime/machine';
 import type { Txt, StatusLine, Locale } from '../ui-lcd/screen';
 import type { StateName, ScreenData, Transaction, Refused } from '../ui-lcd/screens';
 import { rt } from '../ui-lcd/recovery-strings';
+import { t } from '../ui-lcd/strings';
 import { QR_WAIT_MS_MAX } from '../runtime/txn/qr';
 
 /** What the input controller contributes to a screen. Never a secret: lengths only. */
@@ -119,8 +120,14 @@ const login: Builder = (v, ui, env) => {
 const idle: Builder = (v, _ui, env) => ({
   name: 'idle',
   data: { merchantName: env.merchantName, nowMs: env.nowMs, ...(env.tzOffsetMinutes !== undefined ? { tzOffsetMinutes: env.tzOffsetMinutes } : {}), status: { ...env.status, host: v.data.signedOn ? 'online' : 'offline' } },
-  ...(env.storageNotice ?? env.bootNotice ? { notice: env.storageNotice ?? env.bootNotice } : {}),
+  ...(env.storageNotice ?? env.bootNotice ?? anomalyNotice(v) ? { notice: env.storageNotice ?? env.bootNotice ?? anomalyNotice(v) } : {}),
 });
+
+/** A supervisor at idle sees that the batch raised anomaly flags (the day report lists them). */
+function anomalyNotice(v: MachineView): Txt | undefined {
+  const a = v.data.anomalies;
+  return a ? t('notice.anomalies', { n: a.count, codes: a.codes }) : undefined;
+}
 
 const presentCard: Builder = (v) => ({
   name: 'presentCard',

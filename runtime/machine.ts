@@ -45,6 +45,7 @@ import { Session } from './operators';
 import { CardInput, CardRequest, EmvTxnType, keyedCard, withPin } from './txn/card';
 import { FlowResult, PreAuthTarget, TxnView } from './txn/engine';
 import { TerminalStatus, completionFenMax } from './host/messages-v2';
+import { AnomalyFlag, anomalyCodes } from './anomaly';
 import { SettlementReport, settle } from './txn/settlement';
 import { QrFlowResult, QrPayments, QrResolution } from './txn/qr';
 import { QR_SHOW_CHARS_MAX } from './host/messages-v2';
@@ -1436,6 +1437,11 @@ export interface MachineView {
     readonly settlementTotals?: SettlementTotals;
     /** The hold a pre-authorization void or completion names (trace number, amount, masked card, 115% ceiling). */
     readonly preAuthHold?: { readonly stan: number; readonly amountFen: number; readonly panMasked: string; readonly completionFenMax: number };
+    /**
+     * The open batch's anomaly flags (docs/ANOMALY.md), for a supervisor or administrator only:
+     * how many, and the short codes (the day report has the details).
+     */
+    readonly anomalies?: { readonly count: number; readonly codes: string };
     /** The host task from the settings menu and its outcome. */
     readonly hostTask?: HostTaskView;
     /** Offline sales whose advice waits (settlement.offlinePending shows how many). */
@@ -1460,6 +1466,10 @@ export function statePath(value: unknown): string {
   if (typeof value === 'string') return value;
   const [k, v] = Object.entries(value as Record<string, unknown>)[0];
   return `${k}.${statePath(v)}`;
+}
+
+function anomalySummary(flags: readonly AnomalyFlag[]): MachineView['data']['anomalies'] {
+  return flags.length === 0 ? undefined : { count: flags.length, codes: anomalyCodes(flags) };
 }
 
 function holdView(h: { stan: number; amountFen: number; panMasked: string } | undefined): MachineView['data']['preAuthHold'] {
@@ -1490,6 +1500,7 @@ export function viewOf(snap: TerminalSnapshot): MachineView {
       settlementTotals: engine && snap.matches({ settlement: 'confirm' }) ? engine.state.settlement?.totals ?? batchTotals(engine.state) : undefined,
       keyedAllowed: c.keyedAllowed, operatorChange: c.operatorChange, recoveryReason: c.recoveryReason, echo: c.echo,
       offlinePending: engine ? engine.pendingAdvices().length : undefined, hostTask: c.hostTask,
+      anomalies: engine && c.session && c.session.role !== 'cashier' ? anomalySummary(engine.anomalies()) : undefined,
     },
   };
 }

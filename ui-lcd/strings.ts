@@ -286,6 +286,7 @@ export const STRINGS = {
   'msg.confirmCompletionVoid': s('Void completion?', '确认撤销完成？'),
   'label.authCode': s('Auth code', '授权码'),
   'msg.offline': s('OFFLINE', '离线交易'),
+  'notice.anomalies': s('! {n} anomaly: {codes}', '！{n}条异常:{codes}'),
   'menu.hostParams': s('Host params', '参数下载'),
   'menu.statusUpload': s('Send status', '状态上送'),
   'menu.echoTest': s('Echo test', '回响测试'),

@@ -1705,6 +1705,23 @@ describe('runtime state machine', function () {
     quiet.send({ type: 'CANCEL' }); await quiet.until('idle');
   });
 
+  it('anomaly flags: a supervisor at idle sees them (a cashier does not), and the day report lists them', async () => {
+    const run = track(await loggedIn({}, '002', '2222'));
+    for (let i = 0; i < 5; i++) { run.r.clock.ms += 30_000; await saleToIdle(run, 60 + i); }
+    const a = run.view().data.anomalies;
+    assert.ok(a && a.count >= 1 && a.codes.includes('BURST'), JSON.stringify(a));
+    const idle = STATE_SCREENS.idle(run.view(), EMPTY_UI, { nowMs: run.r.clock.ms, status: {} } as unknown as Env);
+    assert.match(JSON.stringify(idle.notice), /BURST/);
+    run.send({ type: 'LOGOUT' }); await run.until('login');
+    run.send({ type: 'LOGIN', operator: '001', password: '1111' }); await run.until('idle');
+    assert.equal(run.view().data.anomalies, undefined, 'a cashier is not shown the flags');
+    run.send({ type: 'SETTLE' }); await run.until('settlement.authorize.ask');
+    run.send({ type: 'SUPERVISOR', operator: '002', password: '2222' }); await run.until('settlement.confirm');
+    run.send({ type: 'OK' }); await run.until('settlement.result');
+    const report = run.printer.jobs.find((j) => j.label.startsWith('settlement'));
+    assert.ok(report?.blocks.some((b) => b.kind === 'text' && b.label === 'anomalies'), 'the day report lists the flags');
+  });
+
   after(function () {
     const m = createTerminalMachine({} as MachineDeps);
     const missingStates = allStates(m).filter((s) => !visitedStates.has(s));
