@@ -18,6 +18,8 @@ import { ChildProcess } from 'node:child_process';
 import { spawnModule } from '../common/spawn';
 import { EXIT_USAGE, parseArgs } from './cli';
 import { AcquirerSimulator } from '../sim/host/simulator';
+import { controlLine } from '../sim/host/cli';
+import { HOST_SIM_LINE_PREFIX } from '../sim/control-server';
 import { ControlClient } from '../sim/control-client';
 import { FrontPanel } from '../sim/front-panel';
 import { controlPortFile } from '../sim/control-cli';
@@ -112,7 +114,11 @@ async function main(): Promise<void> {
   const board = typeof flags.get('board') === 'string' ? String(flags.get('board')) : 'sim';
   const headless = flags.has('headless') || !process.stdout.isTTY || !process.stdin.isTTY;
   const log: string[] = [];
-  const onLog = (line: string): void => { log.push(line); if (log.length > 200) log.shift(); if (headless) process.stderr.write(line + '\n'); };
+  const onLog = (line: string): void => {
+    // The terminal's `qr-pay` (its control port): the customer pays at this process's acquirer simulator.
+    if (line.startsWith(HOST_SIM_LINE_PREFIX)) { controlLine(host, line.slice(HOST_SIM_LINE_PREFIX.length), onLog); return; }
+    log.push(line); if (log.length > 200) log.shift(); if (headless) process.stderr.write(line + '\n');
+  };
 
   const host = new AcquirerSimulator({ clock: Date.now });
   const hostPort = await host.listen(0, '127.0.0.1');

@@ -33,7 +33,7 @@ import { parseArgs } from './cli';
 import { readBoardFile, loadBoard, Board } from '../hal/board';
 import { linuxFactories } from '../hal/board-linux';
 import { createSimBoard, SimBoard } from '../sim/board-sim';
-import { ControlServer } from '../sim/control-server';
+import { ControlServer, HOST_SIM_LINE_PREFIX } from '../sim/control-server';
 import { createLogger, logLevel } from '../common/log';
 import pino from 'pino';
 import { ErrorRing } from './diagnostics';
@@ -90,7 +90,11 @@ async function main(): Promise<void> {
   const usbDirs = [...(str('usb-dir') ? [resolve(str('usb-dir')!)] : []), ...(process.env.POS_USB_DIRS ?? '').split(':').filter(Boolean)];
   // receipt-png writes only into receipts/ beside the journal folder (the terminal's own storage).
   const receiptDir = join(dirname(resolve(str('journal-dir') ?? config.storage.journalDir)), 'receipts');
-  const control = sim ? new ControlServer(sim, undefined, logger.child({ component: 'control' }), { receiptDir }) : undefined;
+  const control = sim ? new ControlServer(sim, undefined, logger.child({ component: 'control' }), {
+    receiptDir,
+    // `qr-pay`: the acquirer simulator runs in the parent (npm start, a test driver), which reads our stdout.
+    hostLine: (line) => { process.stdout.write(`${HOST_SIM_LINE_PREFIX}${line}\n`); },
+  }) : undefined;
   const controlPort = control ? await control.listen(Number(str('control-port') ?? 0)) : undefined;
   let app: TerminalApp | undefined;
   let stopping = false;

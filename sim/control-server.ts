@@ -25,6 +25,12 @@
  *   {"cmd":"scan","code":"134512345678901234"}   printable ASCII, quoted (a JSON number loses digits)
  *   {"cmd":"scan","name":"alipay"}                a demo payment code (`scan-codes` lists them)
  *   {"cmd":"scan"}                                the default demo code (WeChat Pay shape)
+ * The customer scans the QR code the terminal shows (主扫) and pays it at the acquirer simulator.
+ * The terminal process has no simulator of its own: the request goes to the process that runs it
+ * (`npm start`, or a test's driver) as a `HOST-SIM pay <content> [WALLET]` line on stdout
+ * (ControlServerOptions.hostLine), which it applies with sim/host/cli.ts `controlLine`:
+ *   {"cmd":"qr-pay"}                 the code on the screen, wallet UnionPay
+ *   {"cmd":"qr-pay","wallet":"WX"}   UP, WX, AL or OT
  * Unknown commands and malformed lines get
  * {"ok":false,"error":...}; the connection stays open. Listens on 127.0.0.1 only.
  */
@@ -42,6 +48,8 @@ import { Logger, silentLogger } from '../common/log';
 import { PosError } from '../common/errors';
 
 export const CONTROL_LINE_BYTES_MAX = 64 * 1024;
+/** A line the terminal process writes on stdout for the acquirer simulator of the process that started it (`qr-pay`). */
+export const HOST_SIM_LINE_PREFIX = 'HOST-SIM ';
 export const CONTROL_CLIENTS_MAX = 8;
 /** How long a scripted key stays down: longer than the keypad's debounce and scan period. */
 export const KEY_HOLD_MS = 60;
@@ -59,6 +67,8 @@ export interface ControlServerOptions {
    * interface writes no file: `receipt-png` answers the PNG as base64 only.
    */
   readonly receiptDir?: string;
+  /** Sends a control line to the acquirer simulator's process (`qr-pay`); absent: `qr-pay` is refused. */
+  readonly hostLine?: (line: string) => void;
 }
 
 /** What the terminal (state machine) exposes to the control interface. */
@@ -235,6 +245,16 @@ export class ControlServer {
         return { scanning: sim.scanner(role).present(scanCodeOf(r)) };
       },
       'scan-codes': () => ({ codes: Object.keys(DEMO_PAYMENT_CODES) }),
+      'qr-pay': (r) => {
+        const wallet = r.wallet === undefined ? undefined : String(r.wallet).toUpperCase();
+        if (wallet !== undefined && !['UP', 'WX', 'AL', 'OT'].includes(wallet)) throw new Error('wallet must be UP, WX, AL or OT');
+        const snap = this.probe?.snapshot() as { data?: { qr?: { content?: unknown } } } | undefined;
+        const content = snap?.data?.qr?.content;
+        if (typeof content !== 'string' || !/^[\x21-\x7e]+$/.test(content)) throw new Error('the terminal shows no QR code to pay (QR payment, 2 show my code)');
+        if (!this.options.hostLine) throw new Error('no acquirer simulator attached to this terminal process');
+        this.options.hostLine(`pay ${content}${wallet ? ` ${wallet}` : ''}`);
+        return { sent: true };
+      },
     };
   }
 

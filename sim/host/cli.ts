@@ -7,7 +7,8 @@
  * --tid/--tmk/--mid take comma-separated lists (one entry per terminal); without them the test
  * identities of docs/PROTOCOL.md are served. Fault specs are described in faults.ts. While it runs,
  * lines on stdin control it: `fault SPEC`, `faults`, `clear`, `ledger [TID]`, `quit`, and for
- * version 2: `pay ORDER [UP|WX|AL|OT]` (the customer pays a waiting QR order), `orders [TID]` (the
+ * version 2: `pay [ORDER|CONTENT] [UP|WX|AL|OT]` (the customer pays a waiting QR order: by number, by
+ * the QR content the terminal shows, or the newest waiting one), `orders [TID]` (the
  * QR orders), `status TID` (the last status upload), `doubles` (double-charged offline advices).
  * --qr-order-pays-at=N pays a terminal-presented QR order at its N-th query (default: only `pay`).
  */
@@ -80,7 +81,9 @@ export function controlLine(sim: AcquirerSimulator, line: string, out: (l: strin
     else if (word === 'pay') {
       const wallet = rest[1]?.toUpperCase();
       if (wallet !== undefined && !(WALLETS as readonly string[]).includes(wallet)) throw new Error(`wallet must be one of ${WALLETS.join(', ')}`);
-      const o = sim.payOrder(rest[0] ?? '', wallet as Wallet | undefined);
+      // The order by number, by the QR content a terminal shows (`qr-pay` on its control port), or the newest waiting one.
+      const named = rest[0] === undefined ? [...sim.ledger.qrOrders({})].reverse().find((x) => x.state === 'waiting')?.orderNo : (sim.ledger.qrOrders({}).find((x) => x.qrContent === rest[0])?.orderNo ?? rest[0]);
+      const o = sim.payOrder(named ?? '', wallet as Wallet | undefined);
       out(`paid ${o.orderNo} (${o.wallet})`);
     } else if (word === 'orders') for (const o of sim.ledger.qrOrders({ tid: rest[0] })) out(JSON.stringify(o));
     else if (word === 'status') out(JSON.stringify(sim.lastStatus(rest[0] ?? '') ?? null));

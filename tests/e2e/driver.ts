@@ -9,6 +9,8 @@ import { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { startTerminal } from '../../boot/start';
 import { ControlClient, Reply } from '../../sim/control-client';
+import { HOST_SIM_LINE_PREFIX } from '../../sim/control-server';
+import { controlLine } from '../../sim/host/cli';
 import { AcquirerSimulator, TEST_TERMINAL } from '../../sim/host/simulator';
 import { Journal } from '../../storage/journal';
 import { DecodedRecord, RecordType } from '../../storage/record';
@@ -43,7 +45,11 @@ export class Driver {
   async powerOn(options: { holdReset?: boolean } = {}): Promise<TerminalRun> {
     const log: string[] = [];
     const args = ['--board', 'sim', '--host-port', String(this.host.port), '--journal-dir', join(this.dir, 'journal'), '--backup-dir', join(this.dir, 'backup'), '--locale', this.locale, ...(options.holdReset ? ['--hold-reset'] : [])];
-    const { child, controlPort } = await startTerminal(args, (line) => { log.push(line); if (log.length > 500) log.shift(); });
+    const { child, controlPort } = await startTerminal(args, (line) => {
+      // The terminal's `qr-pay`: the customer pays at this process's acquirer simulator (as npm start does).
+      if (line.startsWith(HOST_SIM_LINE_PREFIX)) { controlLine(this.host, line.slice(HOST_SIM_LINE_PREFIX.length), (l) => log.push(l)); return; }
+      log.push(line); if (log.length > 500) log.shift();
+    });
     const client = await ControlClient.connect(controlPort);
     this.run = { child, client, controlPort, log };
     return this.run;
