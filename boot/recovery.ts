@@ -493,7 +493,8 @@ export class Recovery {
     await this.journal();
     const s = this.store_?.state;
     const txns = s ? [...s.txns.values()].filter((t) => t.status === 'approved').length : 0;
-    const settled = s !== undefined && txns === 0 && !s.pendingReversal && !s.settlement;
+    // A QR payment still unresolved is money the host may hold: not settled either.
+    const settled = s !== undefined && txns === 0 && !s.pendingReversal && !s.pendingQrQuery && !s.settlement;
     const erasesText = [
       rt(settled ? 'reset.txns' : 'reset.txnsUnsettled', { n: s?.txns.size ?? '?', batch: s?.batch ?? '?' }),
       s?.pendingReversal ? rt('reset.reversal', { stan: s.pendingReversal.stan }) : rt('reset.noReversal'),

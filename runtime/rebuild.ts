@@ -68,6 +68,7 @@ function marks(r: DecodedRecord): { stans: number[]; batches: number[] } {
     case RecordType.signOn:
     case RecordType.txnBegin:
     case RecordType.reversalPending:
+    case RecordType.qrQueryPending:
       return { stans: int(p.stan), batches: int(p.batch) };
     case RecordType.batch: return { stans: [], batches: int(p.batch) };
     case RecordType.batchClosed: return { stans: [], batches: int(p.nextBatch) };

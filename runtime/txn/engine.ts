@@ -390,7 +390,9 @@ export class TerminalEngine {
     if (this.state.settlement) throw new PosError('OPR_SETTLEMENT_OPEN', 'finish the settlement first', { step: this.state.settlement.step });
     const kind = permission === 'refund' ? 'refund' : 'sale';
     let count = 0;
-    for (const t of this.state.txns.values()) if (t.kind === kind) count++;
+    // QR sales and refunds count in the same n3 of field 48 as card ones.
+    const qrKind = kind === 'refund' ? 'qrRefund' : 'qrSale';
+    for (const t of this.state.txns.values()) if (t.kind === kind || t.kind === qrKind) count++;
     if (permission !== 'void' && count >= BATCH_TXNS_MAX) throw new PosError('OPR_BATCH_FULL', `${BATCH_TXNS_MAX} ${kind}s in this batch: settle first`, { count });
     const usage = this.store.journal.usage();
     if (usage.salesRefused) throw new PosError('STO_FULL', 'storage full: settle, then export');

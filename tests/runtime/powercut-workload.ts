@@ -12,6 +12,7 @@ import { fixedDeviceKey } from '../../runtime/device-key';
 import { seededRandom } from '../../runtime/random';
 import { openTerminal } from '../../runtime/terminal';
 import { settle } from '../../runtime/txn/settlement';
+import { QrPayments } from '../../runtime/txn/qr';
 import { cardFromTrack2 } from '../../runtime/txn/card';
 import { TEST_TERMINAL } from '../../sim/host/simulator';
 import { TEST_CARDS } from '../../sim/test-cards';
@@ -52,6 +53,10 @@ async function main(): Promise<void> {
   await approved(engine.voidSale(s2, supervisor), 'void');
   const t1 = engine.txn(s1);
   await approved(engine.refund({ amountFen: 500, card, session: supervisor, origRrn: t1?.rrn as string, origDateMmdd: t1?.hostDate as string }), 'refund');
+  // A QR payment (paid at once): never reversed, resolved by query after a cut.
+  const qr = await new QrPayments(engine).sale({ amountFen: 700, paymentCode: '6212345678901234567', session: cashier });
+  if (qr.outcome !== 'approved') throw new Error(`QR payment not approved: ${JSON.stringify(qr)}`);
+  ack(`qrsale:${qr.txn.stan}`);
   if (scenario === 'unbalanced') for (let i = 0; i < 3; i++) await approved(engine.sale({ amountFen: 100 + i, card, session: cashier }), 'sale');
   const rep = await settle(engine, supervisor);
   ack(`settled:${rep.batch}:${rep.verdict}`);
