@@ -463,9 +463,10 @@ function qrScan(d: ScreenData['qrScan']): Screen {
 
 /** The wait for the customer: a 主扫 order's code on a pixel display (scanToPay), else the text with the countdown. */
 function qrWait(d: ScreenData['qrWait']): Screen {
-  const lines: Txt[] = [amountLine(d.amountFen), t(d.printed ? 'msg.qrPrinted' : 'msg.qrWaiting'), t('msg.qrSecondsLeft', { s: d.secondsLeft })];
+  // The countdown first: the one thing that changes, and what a 2-row display must show.
+  const lines: Txt[] = [t('msg.qrSecondsLeft', { s: d.secondsLeft }), amountLine(d.amountFen), t(d.printed ? 'msg.qrPrinted' : 'msg.qrWaiting')];
   return {
-    id: 'qrWait', title: t(TXN_TITLE[d.transaction]), lines, footer: t('footer.cancel'), glance: true,
+    id: 'qrWait', title: t(TXN_TITLE[d.transaction]), lines, footer: t('footer.cancel'),
     ...(d.content !== undefined && !d.printed ? { scanToPay: { content: d.content, amountFen: d.amountFen, secondsLeft: d.secondsLeft } } : {}),
   };
 }
