@@ -121,6 +121,46 @@ describe('e2e: input controller', () => {
     assert.deepEqual(sent[1], { type: 'VOID' });
   });
 
+  it('QR: main menu 11 opens the QR menu; 1 scan / 2 show; FUNC keys the payment code (CANCEL back to the scanner); OK after a scan error scans again; void and refund take a trace number', () => {
+    const { c, sent, press } = controller('idle');
+    press('MENU'); press('UP'); press('OK');
+    assert.equal(c.state().local?.name, 'qrMenu');
+    press('1');
+    assert.deepEqual(sent, [{ type: 'QR_SALE' }]);
+    c.sync(view('qr.amount'));
+    press('1234OK');
+    assert.deepEqual(sent[1], { type: 'AMOUNT', amountFen: 1234 });
+    c.sync(view('qr.mode'));
+    press('2');
+    assert.deepEqual(sent[2], { type: 'QR_SHOW' });
+    c.sync(view('idle'));
+    c.sync(view('qr.mode'));
+    press('1');
+    assert.deepEqual(sent[3], { type: 'QR_SCAN' });
+    c.sync(view('qr.scan'));
+    press('FUNC621234');
+    assert.equal(chooseScreen(view('qr.scan'), c.state(), ENV).name, 'qrScan');
+    assert.equal(c.state().qrKeyed?.digits, '621234');
+    press('OK');
+    assert.equal(c.state().qrKeyed?.refused, 'too-short', 'fewer than 16 digits are refused at the keypad');
+    press('CANCEL');
+    assert.equal(c.state().qrKeyed, undefined, 'CANCEL in the keyed field goes back to the scanner');
+    assert.equal(sent.length, 4);
+    press('FUNC6212345678901234567OK');
+    assert.deepEqual(sent[4], { type: 'QR_CODE', code: '6212345678901234567' });
+    c.sync(view('qr.waiting'));
+    c.sync(view('idle'));
+    c.sync(view('qr.scanError'));
+    press('OK');
+    assert.deepEqual(sent[5], { type: 'RETRY' });
+    c.sync(view('qrVoid.trace'));
+    press('7OK');
+    assert.deepEqual(sent[6], { type: 'TRACE', stan: 7 });
+    c.sync(view('qr.waiting'));
+    press('CANCEL');
+    assert.deepEqual(sent[7], { type: 'CANCEL' });
+  });
+
   it('password change from settings: old, new, new again, masked; BACK goes back a field; the screen never holds a digit', () => {
     const { c, sent, press } = controller('idle');
     press('MENU9');
