@@ -51,7 +51,7 @@ import { QrFlowResult, QrPayments, QrResolution } from './txn/qr';
 import { QR_SHOW_CHARS_MAX } from './host/messages-v2';
 import { batchTotals } from './terminal-state';
 import type { SettlementTotals } from './host/messages';
-import { Lang, PrintContext, offlineAbandonedJob, printReceipt, printSettlementReport } from './receipt';
+import { Lang, PrintContext, offlineAbandonedJob, printReceipt, printSettlementReport, yuan } from './receipt';
 import { checkExpiry, checkKeyedPan, checkOriginalDate, checkRefundDetails } from './txn/entry-checks';
 
 export interface MachineDeps {
@@ -272,7 +272,7 @@ export function createTerminalMachine(deps: MachineDeps) {
   /** 主扫 when the display cannot show the code: a slip with the QR for the customer to scan. */
   const printQrSlip = async (content: string, amountFen: number): Promise<void> => {
     await deps.printer.print({ label: 'QR order', blocks: [
-      { kind: 'text', text: `${(amountFen / 100).toFixed(2)}`, align: 'center', bold: true, label: 'amount' },
+      { kind: 'text', text: `RMB ${yuan(amountFen)}`, align: 'center', bold: true, label: 'amount' },
       { kind: 'qr', data: content, errorCorrection: 'M', align: 'center', label: 'order QR' },
       { kind: 'feed', lines: 3 }, { kind: 'cut', label: 'cut' },
     ] });
