@@ -108,8 +108,8 @@ export class InvariantChecker {
   private readonly pinBlocks: Buffer[] = [];
   private hostRequestsSeen = 0;
   private readonly stansUsed = new Set<number>();
-  /** STANs of offline advices already seen at the host (a resend repeats one). */
-  private readonly adviceStans = new Set<number>();
+  /** STANs of messages sent again by design (advices, QR voids and refunds), with their type. */
+  private readonly resentStans = new Map<number, string>();
   private readonly saleStep = new Map<string, number>();
   private ledgerSeen = 0;
   private verifiedSeq = 0;
@@ -187,9 +187,11 @@ export class InvariantChecker {
     const s = t.engine.state;
     const host = c.sim.ledger.entries({ tid: TEST_TERMINAL.tid, batch: s.batch }).filter((e) => e.status === 'approved');
     const pendingStan = s.pendingReversal?.stan;
+    // A QR payment whose outcome is unknown is in flight too: a query settles it (never a 0400).
+    const qrPendingStan = s.pendingQrQuery?.stan;
     for (const e of host) {
       const txn = s.txns.get(e.stan);
-      if (e.stan === pendingStan) continue; // in flight: its reversal will settle it
+      if (e.stan === pendingStan || e.stan === qrPendingStan) continue; // in flight: its reversal or query will settle it
       if (!txn) fail('ledger-journal', `host approved ${e.type} STAN ${e.stan} (${e.amountFen} fen, batch ${s.batch}) that the journal does not have`);
       const st = statusOf(s, txn);
       if (st !== 'approved' && st !== 'voided') fail('ledger-journal', `host approved ${e.type} STAN ${e.stan}, journal says ${st}`);
@@ -201,12 +203,12 @@ export class InvariantChecker {
     for (const txn of s.txns.values()) {
       const st = statusOf(s, txn);
       if (st !== 'approved' && st !== 'voided') continue;
-      if (txn.stan === pendingStan) continue;
+      if (txn.stan === pendingStan || txn.stan === qrPendingStan) continue;
       if (txn.offline !== undefined && txn.offline.state !== 'sent') continue; // not at the host (yet, or ever)
       if (!host.some((e) => e.stan === txn.stan && e.rrn === txn.rrn)) fail('ledger-journal', `journal has ${txn.kind} STAN ${txn.stan} ${st} that the host does not have approved`);
     }
     // Totals agree once nothing is in flight: no reversal, no advice whose answer may have been lost.
-    if (pendingStan === undefined && !s.settlement && t.engine.pendingAdvices().length === 0) {
+    if (pendingStan === undefined && qrPendingStan === undefined && !s.settlement && t.engine.pendingAdvices().length === 0) {
       const mine = batchTotals(s), theirs = c.sim.ledger.totals(TEST_TERMINAL.tid, s.batch);
       if (JSON.stringify(mine) !== JSON.stringify(theirs)) fail('ledger-journal', `batch ${s.batch} totals differ: journal ${JSON.stringify(mine)}, host ${JSON.stringify(theirs)}`);
     }
@@ -250,7 +252,11 @@ export class InvariantChecker {
     if (JSON.stringify(hostTotals) !== JSON.stringify(terminalTotals)) {
       fail('batch-balanced', `batch ${closed.batch} settled ${closed.verdict}: the books disagree, host ${JSON.stringify(hostTotals)}, terminal ${JSON.stringify(terminalTotals)}${c.unbalancedBatches.has(closed.batch) ? '' : ' (no fault armed for it)'}`);
     }
-    const expected = ledger.saleCount + ledger.refundCount;
+    // A QR payment has no PAN for a 0320 (the profile's batch-upload row carries 2): it counts in the
+    // totals but is not uploaded (runtime/txn/settlement.ts).
+    const qrCounted = c.sim.ledger.entries({ tid: TEST_TERMINAL.tid, batch: closed.batch })
+      .filter((e) => e.status === 'approved' && ((e.type === 'qrSale' && e.voidedBy === undefined) || e.type === 'qrRefund')).length;
+    const expected = ledger.saleCount + ledger.refundCount - qrCounted;
     if (hb.uploadEndCount !== expected) fail('batch-balanced', `batch ${closed.batch} ${closed.verdict}: upload ended with ${hb.uploadEndCount ?? 'nothing'}, ${expected} transactions`);
   }
 
@@ -258,14 +264,16 @@ export class InvariantChecker {
     const reqs = c.sim.requests();
     for (const r of reqs.slice(this.hostRequestsSeen)) {
       if (r.tid !== TEST_TERMINAL.tid || r.type === 'reversal' || r.type === undefined) continue;
-      // An offline advice is resent under its own STAN until answered (profile): a repeat of an
-      // advice is by design, an advice under a STAN something else used is not.
-      if (r.type === 'offlineAdvice' && this.adviceStans.has(r.stan)) continue;
+      // An offline advice, and a QR void or refund whose answer was lost, are sent again under their
+      // own STAN (the host tells a resend by TID + batch + STAN): a repeat of the same message is by
+      // design, a STAN something else used is not.
+      const resendable = r.type === 'offlineAdvice' || r.type === 'qrVoid' || r.type === 'qrRefund';
+      if (resendable && this.resentStans.get(r.stan) === r.type) continue;
       if (this.stansUsed.has(r.stan)) fail('stan-unique', `STAN ${r.stan} used again by a ${r.type}`);
-      if (r.type === 'offlineAdvice') this.adviceStans.add(r.stan);
+      if (resendable) this.resentStans.set(r.stan, r.type);
       this.stansUsed.add(r.stan);
       // STAN wrap (docs/PROTOCOL.md): after 999999 comes 1; a simulation run never gets that far.
-      if (this.stansUsed.size >= STAN_MAX) { this.stansUsed.clear(); this.adviceStans.clear(); }
+      if (this.stansUsed.size >= STAN_MAX) { this.stansUsed.clear(); this.resentStans.clear(); }
     }
     this.hostRequestsSeen = reqs.length;
     const s = c.terminal?.engine.state;

@@ -20,7 +20,8 @@ const WRONG_PIN = '864200';
 /** Amounts stay below the simulated PIN's value so the PIN never appears innocently. */
 export const AMOUNT_FEN_MAX_SIM = 499_999;
 
-export type OperatorKind = 'login' | 'login-wrong' | 'sale' | 'void' | 'refund' | 'balance' | 'reprint' | 'settle' | 'sign-off' | 'logout' | 'recovery-login' | 'recovery-export' | 'other';
+export type OperatorKind = 'login' | 'login-wrong' | 'sale' | 'void' | 'refund' | 'balance' | 'reprint' | 'settle' | 'sign-off' | 'logout' | 'recovery-login' | 'recovery-export'
+  | 'pre-auth' | 'completion' | 'pre-auth-void' | 'completion-void' | 'qr' | 'qr-void' | 'qr-refund' | 'other';
 
 export type Action =
   | { readonly kind: 'events'; readonly events: MachineEvent[]; readonly label: string; readonly op?: OperatorKind; readonly wrongPin?: boolean; readonly fixPrinter?: boolean }
@@ -46,7 +47,16 @@ export interface OperatorContext {
   lastSale?: { amountFen: number };
 }
 
-const TRADING_WEIGHTS = { sale: 60, void: 8, refund: 6, balance: 6, reprint: 6, settle: 1, logout: 2, signOff: 1 } as const;
+const TRADING_WEIGHTS = {
+  sale: 60, void: 8, refund: 6, balance: 6, reprint: 6, settle: 1, logout: 2, signOff: 1,
+  // Version 2 (issue 10): the pre-authorization family and QR payments.
+  preAuth: 4, completion: 3, preAuthVoid: 1, completionVoid: 1, qr: 6, qrVoid: 1, qrRefund: 1,
+} as const;
+/**
+ * Payment codes the simulated customers show: the acquirer simulator pays these at once (its rule:
+ * not starting 99, not ending in a decline code); one in ten starts 99 and waits for a query.
+ */
+const QR_CODES = ['134512345678901234', '281234567890123456', '622012345678901234', '991234567890123456'] as const;
 export const SETTLE_TRIES_MAX = 6;
 
 function ev(label: string, op: OperatorKind | undefined, ...events: MachineEvent[]): Action {
@@ -101,8 +111,23 @@ function idle(c: OperatorContext): Action {
     case 'reprint': return ev('reprint', 'reprint', { type: 'REPRINT' });
     case 'settle': return ev('settle (mid-day)', 'settle', { type: 'SETTLE' });
     case 'logout': return ev('log out', 'logout', { type: 'LOGOUT' });
+    case 'preAuth': return ev('pre-authorization', 'pre-auth', { type: 'PRE_AUTH' });
+    case 'completion': return ev('completion', 'completion', { type: 'COMPLETION' });
+    case 'preAuthVoid': return ev('pre-authorization void', 'pre-auth-void', { type: 'PRE_AUTH_VOID' });
+    case 'completionVoid': return ev('completion void', 'completion-void', { type: 'COMPLETION_VOID' });
+    case 'qr': return ev('QR payment', 'qr', { type: 'QR_SALE' });
+    case 'qrVoid': return ev('QR void', 'qr-void', { type: 'QR_VOID' });
+    case 'qrRefund': return ev('QR refund', 'qr-refund', { type: 'QR_REFUND' });
     default: return ev('sign off', 'sign-off', { type: 'SIGN_OFF' });
   }
+}
+
+function openHolds(c: OperatorContext) {
+  return c.terminal?.engine.openPreAuths() ?? [];
+}
+
+function ofKind(c: OperatorContext, kind: string) {
+  return (c.terminal?.engine.transactions() ?? []).filter((t) => t.kind === kind && t.status === 'approved');
 }
 
 function pin(c: OperatorContext): Action {
@@ -163,6 +188,52 @@ export function nextAction(c: OperatorContext): Action {
     }
     case 'void.confirm': return ev('confirm void', undefined, { type: 'OK' });
     case 'settlement.confirm': return ev('confirm settlement totals', undefined, { type: 'OK' });
+    case 'preAuth.amount': {
+      const amountFen = c.rng.range(1, 30_000);
+      present(c);
+      return ev(`pre-auth amount ${amountFen} (${c.reader.next})`, undefined, { type: 'AMOUNT', amountFen });
+    }
+    case 'completion.original':
+    case 'preAuthVoid.original': {
+      const holds = openHolds(c);
+      if (holds.length === 0) return ev(`cancel (${st}: no open hold)`, undefined, { type: 'CANCEL' });
+      const stan = c.rng.pick(holds).stan;
+      return ev(`hold ${stan}`, undefined, { type: 'TRACE', stan });
+    }
+    case 'completion.amount': {
+      const hold = c.view.data.preAuthHold;
+      // Now and then above the 115% ceiling: refused on the screen, then a good amount.
+      const max = hold?.completionFenMax ?? 30_000;
+      const amountFen = c.rng.chance(0.1) ? max + 1 : c.rng.range(1, max);
+      return ev(`completion amount ${amountFen}`, undefined, { type: 'AMOUNT', amountFen });
+    }
+    case 'preAuthVoid.confirm':
+    case 'completionVoid.confirm':
+    case 'qrVoid.confirm': return ev(`confirm (${st})`, undefined, { type: 'OK' });
+    case 'completionVoid.trace': {
+      const done = ofKind(c, 'completion');
+      if (done.length === 0) return ev('cancel (no completion)', undefined, { type: 'CANCEL' });
+      const stan = c.rng.pick(done).stan;
+      return ev(`completion ${stan}`, undefined, { type: 'TRACE', stan });
+    }
+    case 'qr.amount': {
+      const amountFen = c.rng.range(1, 30_000);
+      return ev(`QR amount ${amountFen}`, undefined, { type: 'AMOUNT', amountFen });
+    }
+    case 'qr.mode': return ev('scan the customer\'s code', undefined, { type: 'QR_SCAN' });
+    case 'qr.scan':
+    case 'qr.scanError': {
+      const code = c.rng.chance(0.1) ? QR_CODES[3] : c.rng.pick(QR_CODES.slice(0, 3));
+      return ev(`key payment code …${code.slice(-4)}`, undefined, { type: 'QR_CODE', code });
+    }
+    case 'qrVoid.trace':
+    case 'qrRefund.trace': {
+      const paid = ofKind(c, 'qrSale');
+      if (paid.length === 0) return ev(`cancel (${st}: no QR payment)`, undefined, { type: 'CANCEL' });
+      const stan = c.rng.pick(paid).stan;
+      return ev(`QR payment ${stan}`, undefined, { type: 'TRACE', stan });
+    }
+    case 'qrRefund.amount': return ev('QR refund amount', undefined, { type: 'AMOUNT', amountFen: c.rng.range(1, Math.max(1, c.view.data.amountFen || 100)) });
     // Offline sales the host has not taken: usually send them again; sometimes the supervisor gives them up.
     case 'settlement.offlinePending': return c.rng.chance(0.8) ? ev('send offline sales again', undefined, { type: 'RETRY' }) : ev('give offline sales up', undefined, { type: 'GIVE_UP' });
     case 'refund.details': {

@@ -385,6 +385,11 @@ class Simulation {
       printer: this.printer,
       readCard: (request) => readCard(this.reader, ['swipe', 'insert', 'tap'], undefined, request),
       clock: this.clock.now,
+      // The QR wait's pauses run on the virtual clock (a CANCEL aborts them like the real ones).
+      qrSleep: (ms, signal) => new Promise<void>((resolve, reject) => {
+        const handle = this.clock.setTimeout(resolve, ms);
+        signal?.addEventListener('abort', () => { this.clock.clearTimeout(handle); reject(signal.reason ?? new Error('aborted')); }, { once: true });
+      }),
       lang: this.rng.chance(0.5) ? 'zh' : 'en',
       allowKeyed: true,
       exportJournal: async () => '/media/usb0/journal-export',

@@ -368,17 +368,23 @@ export class QrPayments {
     }
   }
 
-  /** A void or refund whose answer was lost, sent again (new STAN, same original). */
+  /**
+   * A void or refund whose answer was lost, sent again under its OWN STAN and batch: the host tells
+   * a resend by TID + batch + STAN (as for an advice), so it answers what it did the first time
+   * instead of moving the money again. A new STAN would be a second refund (the day simulation
+   * found one) or a void refused as "already voided" while the host holds the first as approved.
+   * A host that answers a recognised resend 94 had filed it: recorded as approved with its 37.
+   */
   private async resend(p: QrQueryPendingPayload): Promise<QrFlowResult | undefined> {
     const t = this.engine.state.txns.get(p.stan);
     if (!t) return undefined;
     try {
-      const { stans, record } = this.engine.reserveStans(1);
-      await this.engine.store.commit([record], { reserve: true });
       const original = { batch: p.origBatch ?? 0, stan: p.origStan ?? 0, dateMmdd: p.origDate ?? p.dateMmdd, entryMode: p.entryMode, orderNo: t.qr?.orderNo, rrn: p.origRrn ?? '' };
-      const input = { ids: this.ids, stan: stans[0], batch: this.engine.state.batch, amountFen: p.amountFen, original };
+      const input = { ids: this.ids, stan: p.stan, batch: p.batch, amountFen: p.amountFen, original };
       const req = p.kind === 'qrVoid' ? buildQrVoid(this.profile, input) : buildQrRefund(this.profile, input);
-      const res = parseQrResponse(this.profile, req, await this.engine.sendEncoded(req, stans[0], this.engine.encodeRaw(req)), { mak: this.engine.macKey });
+      const answer = parseQrResponse(this.profile, req, await this.engine.sendEncoded(req, p.stan, this.engine.encodeRaw(req)), { mak: this.engine.macKey });
+      const res = answer.responseCode === DUPLICATE_TRANSMISSION ? { ...answer, approved: true, responseCode: '00' } : answer;
+      if (res !== answer) this.log.info({ stan: p.stan }, 'QR void or refund resent: the host had it (94)');
       return await this.record(p.stan, res);
     } catch (e) {
       rethrowFatal(e);
@@ -400,6 +406,9 @@ export class QrPayments {
     return res.approved ? { outcome: 'approved', txn } : { outcome: 'declined', txn, text: explainResponseCode(res.responseCode) };
   }
 }
+
+/** A host's "duplicate transmission": it filed this TID + batch + STAN already. */
+const DUPLICATE_TRANSMISSION = '94';
 
 /** Resolves a pending QR payment for settlement: refused while it stays unknown. */
 export async function resolveQrBeforeSettlement(engine: TerminalEngine): Promise<void> {

@@ -899,7 +899,20 @@ export class AcquirerSimulator {
     return { ...this.newEntry(r, type, sale), panMasked: sale.panMasked, orderNo: sale.orderNo };
   }
 
+  /**
+   * A QR void or refund sent again under its own STAN (its answer was lost): the host answers what
+   * it answered the first time (code, RRN, order), so the terminal records what the host did and
+   * the money moves once. A request it declined the first time is not filed: it is decided anew.
+   */
+  private qrRepeat(r: Incoming, type: 'qrVoid' | 'qrRefund'): Answer | undefined {
+    const e = this.ledger.find(r.tid, r.batch, r.stan);
+    if (e === undefined || e.type !== type) return undefined;
+    return { code: '00', fields: [[37, e.rrn], [38, e.authCode], ...(e.orderNo !== undefined ? [[59, encodeField59({ A2: e.orderNo })] as const] : [])] };
+  }
+
   private qrVoid(r: Incoming): Answer {
+    const repeat = this.qrRepeat(r, 'qrVoid');
+    if (repeat) return repeat;
     const tags = this.qrTags(r);
     const found = this.refuseFinancial(r) ?? this.qrOriginal(r, tags);
     if ('code' in found) return found;
@@ -912,6 +925,8 @@ export class AcquirerSimulator {
   }
 
   private qrRefund(r: Incoming): Answer {
+    const repeat = this.qrRepeat(r, 'qrRefund');
+    if (repeat) return repeat;
     const tags = this.qrTags(r);
     const found = this.refuseFinancial(r) ?? this.qrOriginal(r, tags);
     if ('code' in found) return found;

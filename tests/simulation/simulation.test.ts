@@ -162,9 +162,10 @@ describe('simulation: replay and positive controls', function () {
   // The seed is one whose draws damage the journal (a bit flip) within 2 days; any change to the
   // operator's flow moves the draws (seed 1 stopped drawing one when settlement gained its
   // confirmation screen; seed 5 stopped when the acquirer simulator began answering the version 2
-  // parameter download), and the 'damages the journal' assertion says when to choose another.
-  it('finding 1: an administrator can log in to recovery mode through the machine (seed 7, 2 days)', async () => {
-    const r = await simulateDays({ seed: 7, days: 2, recoveryViaMachine: true });
+  // parameter download, seed 7 when the operator began drawing pre-authorizations and QR payments,
+  // which brought seed 5 back), and the 'damages the journal' assertion says when to choose another.
+  it('finding 1: an administrator can log in to recovery mode through the machine (seed 5, 2 days)', async () => {
+    const r = await simulateDays({ seed: 5, days: 2, recoveryViaMachine: true });
     assert.equal(r.failure, undefined, r.failure && formatFailure(r.failure));
     assert.ok((r.faults['bit-flip'] ?? 0) > 0, 'the seed damages the journal');
     assert.ok((r.operations['recovery-login'] ?? 0) > 0, 'the administrator logged in through the machine');
