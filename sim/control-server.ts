@@ -29,6 +29,8 @@
  * The terminal process has no simulator of its own: the request goes to the process that runs it
  * (`npm start`, or a test's driver) as a `HOST-SIM pay <content> [WALLET]` line on stdout
  * (ControlServerOptions.hostLine), which it applies with sim/host/cli.ts `controlLine`:
+ *   {"cmd":"host","line":"down"}      the acquirer simulator refuses connections (offline sales); "up",
+ *                                    "clear", "fault SPEC" (sim/host/faults.ts) likewise
  *   {"cmd":"qr-pay"}                 the code on the screen, wallet UnionPay
  *   {"cmd":"qr-pay","wallet":"WX"}   UP, WX, AL or OT
  * Unknown commands and malformed lines get
@@ -245,6 +247,15 @@ export class ControlServer {
         return { scanning: sim.scanner(role).present(scanCodeOf(r)) };
       },
       'scan-codes': () => ({ codes: Object.keys(DEMO_PAYMENT_CODES) }),
+      // Any control line for the acquirer simulator of the process that started this terminal
+      // (`npm start`): `host down` / `host up` (connections refused: offline sales), `host fault ...`.
+      host: (r) => {
+        const line = typeof r.line === 'string' ? r.line : '';
+        if (!/^(down|up|clear|fault [\x21-\x7e ,:=]{1,200})$/.test(line)) throw new Error('host line must be down, up, clear or fault SPEC');
+        if (!this.options.hostLine) throw new Error('no acquirer simulator attached to this terminal process');
+        this.options.hostLine(line);
+        return { sent: true };
+      },
       'qr-pay': (r) => {
         const wallet = r.wallet === undefined ? undefined : String(r.wallet).toUpperCase();
         if (wallet !== undefined && !['UP', 'WX', 'AL', 'OT'].includes(wallet)) throw new Error('wallet must be UP, WX, AL or OT');

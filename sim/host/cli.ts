@@ -69,6 +69,9 @@ export function parseHostSimFlags(ctx: CommandContext): HostSimSettings {
 }
 
 /** Applies one stdin control line; returns false on `quit`. */
+/** The port a simulator taken `down` listened on, to come back `up` on the same one. */
+const downPorts = new WeakMap<AcquirerSimulator, number>();
+
 export function controlLine(sim: AcquirerSimulator, line: string, out: (l: string) => void): boolean {
   const [word, ...rest] = line.trim().split(/\s+/);
   try {
@@ -88,7 +91,16 @@ export function controlLine(sim: AcquirerSimulator, line: string, out: (l: strin
     } else if (word === 'orders') for (const o of sim.ledger.qrOrders({ tid: rest[0] })) out(JSON.stringify(o));
     else if (word === 'status') out(JSON.stringify(sim.lastStatus(rest[0] ?? '') ?? null));
     else if (word === 'doubles') out(JSON.stringify(sim.doubleAdvices()));
-    else out(`unknown control "${word}": fault SPEC | faults | clear | ledger [TID] | pay ORDER [WALLET] | orders [TID] | status TID | doubles | quit`);
+    // The host unreachable (connections refused, as with the network down) and back on its port:
+    // what a terminal's offline sales are for.
+    else if (word === 'down') { const port = sim.port; void sim.close().then(() => out(`host down (port ${port} refuses connections)`)); downPorts.set(sim, port); }
+    else if (word === 'up') {
+      const port = downPorts.get(sim);
+      if (port === undefined) throw new Error('the host is not down');
+      downPorts.delete(sim);
+      void sim.listen(port).then(() => out(`host up on port ${port}`), (e: unknown) => out(`error: ${(e as Error).message}`));
+    }
+    else out(`unknown control "${word}": fault SPEC | faults | clear | ledger [TID] | pay ORDER [WALLET] | orders [TID] | status TID | doubles | down | up | quit`);
     if (word === 'fault' || word === 'clear') out(`faults: ${JSON.stringify(sim.activeFaults())}`);
   } catch (e) {
     out(`error: ${(e as Error).message}`);
