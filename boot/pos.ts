@@ -21,7 +21,7 @@ const VALUE_FLAGS = new Set(['dir', 'out', 'in', 'file', 'passphrase', 'passphra
   // boot/: recovery, update, factory
   'backup-dir', 'log-dir', 'operator', 'password-file', 'interface', 'address', 'gateway', 'dns', 'confirm', 'root', 'key', 'version',
   'public-key', 'reason', 'serial', 'locale', 'components', 'kcvs', 'count', 'report', 'report-dir', 'registry', 'label-dir', 'faults',
-  'boards', 'serials', 'manifest', 'timeout-ms',
+  'boards', 'serials', 'manifest', 'timeout-ms', 'qr-order-pays-at',
   // sim/simulate-cli.ts
   'rates', 'days-per-seed', 'workers', 'first-seed']);
 

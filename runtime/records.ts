@@ -12,6 +12,9 @@ import { RecordTypeName } from '../storage/record';
 import { invariant } from '../common/errors';
 import { EntryMode, ReversalReason, SettlementTotals, SettlementVerdict, STAN_MAX, BATCH_MAX } from './host/messages';
 import { isSanitizedField55 } from './txn/emv';
+import {
+  HostParameters, PARAM_AMOUNT_FEN_MAX, RESPONSE_TIMEOUT_S_MAX, RESPONSE_TIMEOUT_S_MIN, REVERSAL_TRIES_MAX_PARAM, REVERSAL_TRIES_MIN,
+} from './host/messages-v2';
 
 export interface RecordInput {
   readonly type: RecordTypeName;
@@ -221,17 +224,7 @@ export interface OperatorPayload {
  * The acquirer's parameters (0810 of a 360 download), as applied: a `settings` record of kind
  * `host-params` holds the whole set (all-or-nothing: the latest record is the set in force).
  */
-export interface HostParamsPayload {
-  readonly merchantName?: string;
-  readonly responseTimeoutS?: number;
-  readonly reversalTries?: number;
-  readonly amountFenMax?: number;
-  readonly offlineAllowed?: boolean;
-  readonly offlineFloorFen?: number;
-  readonly offlineCountMax?: number;
-  readonly qrAllowed?: boolean;
-  readonly preAuthAllowed?: boolean;
-}
+export type HostParamsPayload = HostParameters;
 export const HOST_PARAMS_KIND = 'host-params';
 
 export interface AdminActionPayload { readonly action: string; readonly operator: string; readonly result: string }
@@ -332,9 +325,9 @@ function checkHostParams(p: HostParamsPayload): void {
   const intIn = (v: number | undefined, min: number, max: number, what: string): void => {
     invariant(v === undefined || (Number.isSafeInteger(v) && v >= min && v <= max), `host parameter ${what} out of range`, { value: v });
   };
-  intIn(p.responseTimeoutS, 10, 120, 'responseTimeoutS');
-  intIn(p.reversalTries, 1, 9, 'reversalTries');
-  intIn(p.amountFenMax, 1, 99_999_999_999, 'amountFenMax');
+  intIn(p.responseTimeoutS, RESPONSE_TIMEOUT_S_MIN, RESPONSE_TIMEOUT_S_MAX, 'responseTimeoutS');
+  intIn(p.reversalTries, REVERSAL_TRIES_MIN, REVERSAL_TRIES_MAX_PARAM, 'reversalTries');
+  intIn(p.amountFenMax, 1, PARAM_AMOUNT_FEN_MAX, 'amountFenMax');
   intIn(p.offlineFloorFen, 0, 999_999_999_999, 'offlineFloorFen');
   intIn(p.offlineCountMax, 0, 255, 'offlineCountMax');
   invariant(p.merchantName === undefined || (typeof p.merchantName === 'string' && p.merchantName.length <= 40), 'merchant name too long');

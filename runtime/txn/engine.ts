@@ -522,8 +522,10 @@ export class TerminalEngine {
 
   // ------------------------------------------------------------ sale, void, refund
 
-  async sale(input: SaleInput): Promise<FlowResult> {
+  /** The checks before a card sale or pre-authorization; a PIN typed for it is wiped when one fails. */
+  private async readyToCharge(input: SaleInput, extraCheck?: () => void): Promise<void> {
     try {
+      extraCheck?.();
       this.checkCanTransact(input.session, 'sale');
       this.checkAmount(input.amountFen);
       await this.readyForFinancial(input.session);
@@ -531,6 +533,10 @@ export class TerminalEngine {
       input.pin?.fill(0);
       throw e;
     }
+  }
+
+  async sale(input: SaleInput): Promise<FlowResult> {
+    await this.readyToCharge(input);
     const c = input.card;
     let field55: Buffer | undefined;
     try {
@@ -840,15 +846,7 @@ export class TerminalEngine {
 
   /** A pre-authorization: a sale's message and durability, 0100 / 030000; not in the totals. */
   async preAuth(input: SaleInput): Promise<FlowResult> {
-    try {
-      this.checkPreAuthAvailable();
-      this.checkCanTransact(input.session, 'sale');
-      this.checkAmount(input.amountFen);
-      await this.readyForFinancial(input.session);
-    } catch (e) {
-      input.pin?.fill(0);
-      throw e;
-    }
+    await this.readyToCharge(input, () => this.checkPreAuthAvailable());
     const c = input.card;
     const { stans, record } = this.stans(1);
     const stan = stans[0];
