@@ -11,8 +11,8 @@
  * So a sale costs three commits (six flush barriers). 1 and 2 are the minimum the profile allows:
  * the reversal must be durable before the request leaves, and the result before anyone sees it.
  *
- * Failures after sending: timeout or malformed reply -> reversal 98 stays and is sent at once
- * (up to `reversalTriesMax`); a reply whose MAC fails -> reversal-pending rewritten with A0, the
+ * Failures after sending: timeout -> reversal 98 stays and is sent at once (up to
+ * `reversalTriesMax`); a reply that cannot be read (malformed) -> rewritten with 06 and sent; a reply whose MAC fails -> reversal-pending rewritten with A0, the
  * reversal sent, and a sign-on before the next transaction; connect refused before anything
  * was sent -> the reversal is cleared as not-sent. A pending reversal is always sent before any
  * other financial message and before settlement; while it cannot be sent, they are refused.
@@ -686,6 +686,12 @@ export class TerminalEngine {
       const pr = this.state.pendingReversal as NonNullable<Store['state']['pendingReversal']>;
       await this.store.commit([rec.reversalPending({ ...pr, reason: 'A0' })], { reserve: true });
       this.needsSignOn = true;
+    }
+    if (e.kind === 'host-malformed') {
+      // An answer came but cannot be read (garbled, cut mid-frame): not "no response" (98) but the
+      // profile's "any other failure after sending" (06).
+      const pr = this.state.pendingReversal as NonNullable<Store['state']['pendingReversal']>;
+      await this.store.commit([rec.reversalPending({ ...pr, reason: '06' })], { reserve: true });
     }
     this.reasonDecided.add(stan);
     const flushed = await this.flushReversal().catch((err: unknown) => { this.log.warn({ err: String(err) }, 'reversal not sent'); return 'pending' as const; });

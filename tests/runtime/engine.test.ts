@@ -71,12 +71,12 @@ describe('runtime engine against the acquirer simulator', function () {
   });
 
   for (const fault of [
-    { name: 'delay past the timeout', spec: { kind: 'delay' as const, delayMs: 900, type: 'sale' as const }, kind: 'timeout' },
-    { name: 'close before the response', spec: { kind: 'close-before-response' as const, type: 'sale' as const }, kind: 'timeout' },
-    { name: 'close mid-response', spec: { kind: 'close-mid-response' as const, type: 'sale' as const }, kind: 'host-malformed' },
-    { name: 'garbage response', spec: { kind: 'garbage' as const, type: 'sale' as const }, kind: 'host-malformed' },
+    { name: 'delay past the timeout', spec: { kind: 'delay' as const, delayMs: 900, type: 'sale' as const }, kind: 'timeout', reason: '98' },
+    { name: 'close before the response', spec: { kind: 'close-before-response' as const, type: 'sale' as const }, kind: 'timeout', reason: '98' },
+    { name: 'close mid-response', spec: { kind: 'close-mid-response' as const, type: 'sale' as const }, kind: 'host-malformed', reason: '06' },
+    { name: 'garbage response', spec: { kind: 'garbage' as const, type: 'sale' as const }, kind: 'host-malformed', reason: '06' },
   ]) {
-    it(`${fault.name}: sale fails, reversal 98 sent and cleared, host shows it reversed`, async () => {
+    it(`${fault.name}: sale fails, reversal ${fault.reason} sent and cleared, host shows it reversed`, async () => {
       r.sim.setFault(fault.spec);
       const res = await sale(900);
       assert.equal(res.outcome, 'failed');
@@ -88,6 +88,7 @@ describe('runtime engine against the acquirer simulator', function () {
       assert.equal(r.sim.ledger.find(TEST_TERMINAL.tid, 1, stan)?.status, 'reversed');
       const reversal = r.sim.requests().find((q) => q.type === 'reversal');
       assert.equal(reversal?.stan, stan);
+      assert.equal(reversal?.requestCode, fault.reason, 'no answer is 98; an answer that cannot be read is 06 (any other failure after sending)');
       assertReconciled(r);
     });
   }
