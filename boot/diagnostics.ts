@@ -17,7 +17,8 @@
  *   display   checkerboard test pattern: OK when it is even, CANCEL when not (E-DSP-01; a display
  *             that does not answer fails by itself)
  *   network   interface, address, gateway, DNS, TCP connect to the host (Recovery.testNetwork)
- *   host      a sign-on test (keys exchanged with the acquirer: E-HOST / E-NET / E-KEY codes)
+ *   host      an echo test (does the host answer?), then a sign-on test (keys exchanged with the
+ *             acquirer: E-HOST / E-NET / E-KEY codes); the echo's answer tells the network from the host
  *   log       the last errors of the log with their codes (ErrorRing, below)
  */
 import { statfs } from 'node:fs/promises';
@@ -116,6 +117,11 @@ export interface DiagnosticsDeps {
   readonly networkTest: () => Promise<Report>;
   /** A sign-on exchange with the host; rejects with its error. Absent: skipped (recovery with no terminal). */
   readonly signOnTest?: () => Promise<LocalText>;
+  /**
+   * An echo test (0820, 60.3 = 301), before the sign-on: a host that answers it but refuses the
+   * sign-on is the host's (or the keys'), one that does not answer is the network's. Absent: skipped.
+   */
+  readonly echoTest?: () => Promise<LocalText>;
   readonly pages: (s: Screen) => number;
   readonly changed: () => void;
   readonly close: () => void;
@@ -397,7 +403,13 @@ export class Diagnostics implements Overlay {
 
   private async host(): Promise<LocalText[]> {
     if (!this.d.signOnTest) throw withLines(new PosError('KEY_MISSING', 'no terminal open (recovery): sign-on not tried'), [t('diag.hostNotTried')]);
-    return [await this.d.signOnTest()];
+    const echo = this.d.echoTest ? [await this.d.echoTest()] : [];
+    try {
+      return [...echo, await this.d.signOnTest()];
+    } catch (e) {
+      // The echo's answer stays on the screen with the sign-on's failure: it is the host that refused.
+      throw echo.length > 0 && isPosError(e) ? withLines(e, [...echo, t('diag.signOnRefused', { code: e.code })]) : e;
+    }
   }
 
   private async log(): Promise<LocalText[]> {

@@ -608,7 +608,7 @@ export class TerminalApp {
     const diag: Diagnostics = new Diagnostics({
       board: this.o.board, journalDir: this.o.journalDir, errors: this.errors, clock: this.clock, logger: this.o.logger.child({ component: 'diagnostics' }),
       networkTest: () => this.networkTest(),
-      ...(this.terminal ? { signOnTest: () => this.signOnTest() } : {}),
+      ...(this.terminal ? { signOnTest: () => this.signOnTest(), echoTest: () => this.echoTest() } : {}),
       pages: (sc) => renderScreen(sc, this.locale.get(), this.caps()).pageCount,
       changed: () => this.render(),
       close: () => { if (this.overlay === diag) this.overlay = under; this.render(); },
@@ -633,6 +633,13 @@ export class TerminalApp {
 
   private defaultNetwork(): NetworkSettings {
     return { interface: this.netInterface(), mode: 'dhcp', host: this.o.host.host, port: this.o.host.port };
+  }
+
+  private async echoTest(): Promise<LocalText> {
+    const t = this.terminal;
+    if (!t) throw new PosError('KEY_MISSING', 'no terminal open');
+    const e = await t.engine.echo();
+    return text('diag.echoAnswered', { code: e.responseCode, ms: e.roundTripMs });
   }
 
   private async signOnTest(): Promise<LocalText> {

@@ -353,6 +353,8 @@ export const STRINGS = {
   'diag.patternUneven': s('operator: pattern not even', '操作员：图案不均'),
   'diag.signedOnAs': s('signed on as {op}', '已签到，操作员{op}'),
   'diag.hostNotTried': s('no terminal open: not tried', '终端未打开：未测试'),
+  'diag.echoAnswered': s('echo: {code} ({ms} ms)', '回响:{code}({ms}毫秒)'),
+  'diag.signOnRefused': s('sign-on: {code}', '签到:{code}'),
   'diag.noErrors': s('no errors logged', '无错误记录'),
 
   // ---- transaction names (for processing/approved screens)
