@@ -155,6 +155,8 @@ export interface SimulationReport {
   readonly boots: number;
   readonly batchesClosed: number;
   readonly hostApprovedSales: number;
+  /** Offline sales whose advice the host took (approved by the terminal while the host was unreachable). */
+  readonly hostOfflineSales: number;
   readonly virtualMs: number;
   /** sha256 of every event line: equal digests = identical runs. */
   readonly digest: string;
@@ -708,11 +710,12 @@ export async function simulateDays(o: SimulateOptions): Promise<SimulationReport
     if (!o.dir) removeDir(s.dir);
   }
   const hostApprovedSales = s.sim.ledger.entries({ tid: TEST_TERMINAL.tid }).filter((e) => e.type === 'sale' && e.status === 'approved').length;
+  const hostOfflineSales = s.sim.ledger.entries({ tid: TEST_TERMINAL.tid }).filter((e) => e.type === 'sale' && e.status === 'approved' && e.offline === true).length;
   let batchesClosed = 0;
   for (let b = 1; s.sim.ledger.batchState(TEST_TERMINAL.tid, b)?.closed; b++) batchesClosed++;
   return {
     seed: o.seed, days: o.days, daysCompleted, steps: s.step, operations: sortKeys(s.operations), faults: sortKeys(s.faults),
-    invariantChecks: s.checker.checks, boots: s.boots, batchesClosed, hostApprovedSales, virtualMs: s.clock.nowMs - T0_MS,
+    invariantChecks: s.checker.checks, boots: s.boots, batchesClosed, hostApprovedSales, hostOfflineSales, virtualMs: s.clock.nowMs - T0_MS,
     digest: s.digest, eventCount: s.eventCount, failure, devices: o.devices ?? 'wire', wire: s.wireStats(),
   };
 }

@@ -55,6 +55,15 @@ describe('simulation: seeded trading days with faults, invariants after every st
     });
   }
 
+  // Positive control for offline sales: the days' network-down faults make the terminal approve some
+  // sales offline under the simulator's parameters, and their advices reach the host later. Not
+  // every seed draws one in 20 days; this one does (a change of the draws may need another seed).
+  it('seed 9: offline sales happen and their advices reach the host (positive control)', async () => {
+    const r = await simulateDays({ seed: 9, days: 20 });
+    assert.equal(r.failure, undefined, r.failure && formatFailure(r.failure));
+    assert.ok(r.hostOfflineSales > 0, 'no offline sale reached the host');
+  });
+
   // From the first 10,000-day soak: a journal failing under the supervisor prompt (EIO) kept the
   // terminal at the prompt; it now goes to the storage failure screen. Found with the stand-in
   // devices: the wire devices take other paths from the same seed, so these replay with the stand-ins.
