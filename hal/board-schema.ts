@@ -435,16 +435,11 @@ export function validateBoard(json: unknown, file: string): BoardConfig {
   for (const role of REQUIRED_ROLES) {
     if (!devices[role]) throw new PosError('BRD_INVALID', `${file}: role ${role} is missing (every board needs ${REQUIRED_ROLES.join(', ')})`, { file, role });
   }
-  if (benchRig) {
-    // A bench rig simulates only GPIO and I2C: an optional scanner left on a simulated port (a
-    // copy of sim.json) has no module on the rig, so the rig has no scanner (its serial ports are
-    // real ttys; give the scanner one to test it there).
-    for (const [role, d] of Object.entries(devices)) if (d.type === 'serial-scan-engine' && d.port.startsWith('sim:')) delete devices[role];
-  }
   checkConflicts(file, devices);
   if (benchRig) {
+    // A bench rig simulates only GPIO and I2C: every serial device is on a real tty there.
     for (const [role, d] of Object.entries(devices)) {
-      if ((d.type === 'escpos-serial' || d.type === 'framed-card-reader') && d.port.startsWith('sim:')) {
+      if ((d.type === 'escpos-serial' || d.type === 'framed-card-reader' || d.type === 'serial-scan-engine') && d.port.startsWith('sim:')) {
         throw new PosError('BRD_INVALID', `${file}: role ${role}: field "port" must be a tty path on a bench rig (got ${d.port})`, { file, role, field: 'port' });
       }
     }

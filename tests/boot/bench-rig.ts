@@ -59,6 +59,8 @@ export async function benchTerminal(dir: string, name: string, reader: ReaderKin
   const devices = JSON.parse(JSON.stringify(sim.devices)) as Record<string, Record<string, unknown>>;
   devices.printer0.port = printerPtys.hostPath;
   devices.reader0.port = readerPtys.hostPath;
+  // The rig wires a printer and a reader to real ttys; it has no scan module (a scanner is optional).
+  delete devices.scanner0;
   const boardFile = join(dir, `${name}.json`);
   writeFileSync(boardFile, JSON.stringify({
     board: 'bench-rig', description: `bench rig ${name}: simulated GPIO/I2C, printer0 and reader0 on socat ptys`,

@@ -74,12 +74,13 @@ describe('board files: scanner0', () => {
     assert.deepEqual(validateBoard(j, 'x.json').devices.scanner0, { ...j.devices.scanner0, readTimeoutMs: 5000 });
   });
 
-  it('aBenchRigCopyOfSimJsonHasNoScannerOnItsSimulatedPort', () => {
+  it('aBenchRigRefusesAScannerOnASimulatedPortAndKeepsOneOnATty', () => {
     const j = boardJson('sim');
     j.benchRig = true;
     j.devices.printer0.port = '/dev/ttyUSB0';
     j.devices.reader0.port = '/dev/ttyUSB1';
-    assert.equal(validateBoard(j, 'x.json').devices.scanner0, undefined);
+    // A bench rig has real ttys only: a scanner left on sim:scanner0 is an error in the rig's file, said as one.
+    assert.throws(() => validateBoard(j, 'x.json'), (e: unknown) => e instanceof Error && /scanner0.*tty path on a bench rig/.test(e.message));
     j.devices.scanner0.port = '/dev/ttyUSB2';
     assert.equal(validateBoard(j, 'x.json').devices.scanner0?.type, 'serial-scan-engine', 'a scanner on a tty stays');
   });
