@@ -390,6 +390,15 @@ export function isPosError(e: unknown, kind?: ErrorKind): e is PosError {
   return e instanceof PosError && (kind === undefined || e.kind === kind);
 }
 
+/**
+ * An error no flow may swallow on its way: a broken invariant, or a storage or journal failure
+ * (the terminal stops selling on those). Best-effort steps (an advice, a parameter download)
+ * rethrow these and log the rest.
+ */
+export function isStopError(e: unknown): boolean {
+  return isPosError(e) && (e.kind === 'invariant' || e.kind.startsWith('storage') || e.kind.startsWith('journal'));
+}
+
 /** Looks an error definition up by its code string (e.g. "E-STO-01"). */
 export function errorByCode(code: string): ErrorDef | undefined {
   return Object.values(ERRORS).find((d) => d.code === code);

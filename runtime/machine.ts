@@ -49,7 +49,7 @@ import { AnomalyFlag, anomalyCodes } from './anomaly';
 import { SettlementReport, settle } from './txn/settlement';
 import { QrFlowResult, QrPayments, QrResolution } from './txn/qr';
 import { QR_SHOW_CHARS_MAX } from './host/messages-v2';
-import { batchTotals } from './terminal-state';
+import { batchTotals, pendingAdvices } from './terminal-state';
 import type { SettlementTotals } from './host/messages';
 import { Lang, PrintContext, offlineAbandonedJob, printReceipt, printSettlementReport, yuan } from './receipt';
 import { checkExpiry, checkKeyedPan, checkOriginalDate, checkRefundDetails } from './txn/entry-checks';
@@ -1499,7 +1499,7 @@ export function viewOf(snap: TerminalSnapshot): MachineView {
       preAuthHold: c.preAuthOriginal !== undefined && 'stan' in c.preAuthOriginal ? holdView(engine?.state.preAuths.get(c.preAuthOriginal.stan)) : undefined,
       settlementTotals: engine && snap.matches({ settlement: 'confirm' }) ? engine.state.settlement?.totals ?? batchTotals(engine.state) : undefined,
       keyedAllowed: c.keyedAllowed, operatorChange: c.operatorChange, recoveryReason: c.recoveryReason, echo: c.echo,
-      offlinePending: engine ? engine.pendingAdvices().length : undefined, hostTask: c.hostTask,
+      offlinePending: engine ? pendingAdvices(engine.state).length : undefined, hostTask: c.hostTask,
       anomalies: engine && c.session && c.session.role !== 'cashier' ? anomalySummary(engine.anomalies()) : undefined,
     },
   };

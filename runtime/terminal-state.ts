@@ -484,7 +484,7 @@ export function checkState(s: TerminalState): void {
  */
 export function statusOf(s: TerminalState, t: Txn): TxnStatus {
   if (t.status !== 'approved') return t.status;
-  if ((t.kind === 'sale' || t.kind === 'completion' || t.kind === 'qrSale') && voidOf(s, t) !== undefined) return 'voided';
+  if (countsAsSale(t.kind) && voidOf(s, t) !== undefined) return 'voided';
   if (t.kind === 'preAuth' && s.preAuths.get(t.stan)?.state === 'voided') return 'voided';
   return t.status;
 }
@@ -500,7 +500,9 @@ function liveVoids(s: TerminalState): Map<number, Txn> {
   if (cached && cached.seq === s.lastSeq) return cached.bySale;
   const bySale = new Map<number, Txn>();
   for (const t of s.txns.values()) {
-    if ((t.kind === 'void' || t.kind === 'completionVoid' || t.kind === 'qrVoid') && t.origStan !== undefined && (t.status === 'approved' || t.status === 'pending')) bySale.set(t.origStan, t);
+    // The voids of what counts as a sale (a pre-authorization's void is the hold's state, `preAuths`).
+    const target = CANCELLING_KINDS[t.kind];
+    if (target !== undefined && countsAsSale(target) && t.origStan !== undefined && (t.status === 'approved' || t.status === 'pending')) bySale.set(t.origStan, t);
   }
   voidsCache.set(s, { seq: s.lastSeq, bySale });
   return bySale;

@@ -12,8 +12,8 @@
  * the reversal must be durable before the request leaves, and the result before anyone sees it.
  *
  * Failures after sending: timeout -> reversal 98 stays and is sent at once (up to
- * `reversalTriesMax`); a reply that cannot be read (malformed) -> rewritten with 06 and sent; a reply whose MAC fails -> reversal-pending rewritten with A0, the
- * reversal sent, and a sign-on before the next transaction; connect refused before anything
+ * `reversalTriesMax`); a reply that cannot be read (malformed) -> rewritten with 06 and sent; a
+ * reply whose MAC fails -> reversal-pending rewritten with A0, the reversal sent, and a sign-on before the next transaction; connect refused before anything
  * was sent -> the reversal is cleared as not-sent. A pending reversal is always sent before any
  * other financial message and before settlement; while it cannot be sent, they are refused.
  *
@@ -26,7 +26,7 @@ import { createHmac } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { Logger, maskPan, silentLogger } from '../../common/log';
 import { AdjustableClock, HOST_CLOCK_SKEW_MS_MAX, TZ_OFFSET_MINUTES_DEFAULT, hostInstant, mmddIn, yymmddIn } from '../../common/time';
-import { PosError, invariant, isPosError } from '../../common/errors';
+import { PosError, invariant, isPosError, isStopError } from '../../common/errors';
 import { HostProfile } from '../host/fields';
 import { WorkingKeys, keyCheckValue, pinBlockFormat0 } from '../host/crypto';
 import {
@@ -37,8 +37,7 @@ import {
 import { ResponseCodeText, explainResponseCode } from '../host/response-codes';
 import { bytesField, textField } from '../host/packager';
 import { DeviceKeyProvider, RandomBytes, seal, unseal } from '../device-key';
-import { QrTxnInfo } from '../records';
-import { HostParamsPayload, RecordInput, ReversalPendingPayload, TxnBeginPayload, TxnKind, rec } from '../records';
+import { HostParamsPayload, QrTxnInfo, RecordInput, ReversalPendingPayload, TxnBeginPayload, TxnKind, rec } from '../records';
 import {
   ADVICE_ACCEPTED_CODES, ParamDownloadResult, PreAuthRef, TerminalStatus, buildCompletion, buildCompletionVoid, buildEcho, buildOfflineAdvice,
   buildParamDownload, buildPreAuth, buildPreAuthVoid, buildStatusUpload, completionFenMax, parseParamDownloadResponse,
@@ -415,7 +414,7 @@ export class TerminalEngine {
     // waiting: the host unreachable for it is unreachable for the sale too, which may go offline.
     if (pendingAdvices(this.state).length > 0) {
       await this.flushAdvices().catch((e: unknown) => {
-        if (isPosError(e) && (e.kind === 'invariant' || e.kind.startsWith('storage') || e.kind.startsWith('journal'))) throw e;
+        if (isStopError(e)) throw e;
         this.log.warn({ err: String(e) }, 'offline advices not sent before the next message');
       });
     }
@@ -458,7 +457,7 @@ export class TerminalEngine {
         res = parseFinancialResponse(this.config.profile, req, await this.send(req, t.stan), { mak: this.keys?.mak });
       } catch (e) {
         if (isPosError(e, 'mac-failure')) this.needsSignOn = true;
-        if (!isPosError(e) || e.kind === 'invariant' || e.kind.startsWith('storage') || e.kind.startsWith('journal')) throw e;
+        if (!isPosError(e) || isStopError(e)) throw e;
         this.log.warn({ stan: t.stan, code: e.code }, 'offline advice not answered: it stays pending');
         break;
       }
@@ -744,7 +743,7 @@ export class TerminalEngine {
         if (res.responseCode === 'A0') this.needsSignOn = true;
         this.log.warn({ stan: pr.stan, code: res.responseCode, tries }, 'reversal not accepted');
       } catch (e) {
-        if (!isPosError(e) || e.kind === 'invariant' || e.kind.startsWith('storage') || e.kind.startsWith('journal')) throw e;
+        if (!isPosError(e) || isStopError(e)) throw e;
         if (e.kind === 'mac-failure') this.needsSignOn = true;
         this.log.warn({ stan: pr.stan, code: e.code, tries }, 'reversal try failed');
       }
@@ -790,7 +789,7 @@ export class TerminalEngine {
     await this.downloadParameters().then(
       (r) => { if (r.outcome !== 'applied') this.log.warn({ code: r.responseCode, outcome: r.outcome }, 'parameter download not applied'); },
       (e: unknown) => {
-        if (isPosError(e) && (e.kind === 'invariant' || e.kind.startsWith('storage') || e.kind.startsWith('journal'))) throw e;
+        if (isStopError(e)) throw e;
         this.log.warn({ err: String(e) }, 'parameter download failed: parameters in force kept');
       },
     );

@@ -24,7 +24,7 @@
  * original): 00 it is done now; any other answer is journaled as the decline it is (a host that
  * did the first one answers 12: docs/PROTOCOL.md Known differences says what that leaves).
  */
-import { PosError, isPosError } from '../../common/errors';
+import { PosError, isPosError, isStopError } from '../../common/errors';
 import { Logger } from '../../common/log';
 import { TZ_OFFSET_MINUTES_DEFAULT, mmddIn } from '../../common/time';
 import { EntryMode, Request } from '../host/messages';
@@ -51,7 +51,6 @@ export const QR_RESOLVE_QUERIES_MAX = 3;
 /** What the journal keeps of a payment code. */
 export const PAYMENT_CODE_KEPT_DIGITS = 4;
 
-const STORAGE_PREFIXES = ['storage', 'journal'];
 const NO_CARD = Buffer.alloc(0);
 
 export type QrFlowResult =
@@ -107,7 +106,7 @@ function atRest(m: QrEntryMode): EntryMode {
 }
 
 function rethrowFatal(e: unknown): void {
-  if (!isPosError(e) || e.kind === 'invariant' || STORAGE_PREFIXES.some((p) => e.kind.startsWith(p))) throw e;
+  if (!isPosError(e) || isStopError(e)) throw e;
 }
 
 export function checkPaymentCode(code: string): void {

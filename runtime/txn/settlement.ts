@@ -15,7 +15,7 @@
  * The report is printed after the close (receipt-printed copy 'settlement'); an unprinted report
  * is offered again at boot.
  */
-import { PosError, invariant, isPosError } from '../../common/errors';
+import { PosError, invariant, isStopError } from '../../common/errors';
 import {
   SettlementTotals, SettlementVerdict, BATCH_MAX, BATCH_UPLOAD_COUNT_MAX, buildBatchUploadEnd, buildBatchUploadRecord, buildSettlement,
   parseAckResponse, parseSettlementResponse,
@@ -56,7 +56,7 @@ export async function settle(engine: TerminalEngine, session: Session | undefine
   if (!resumedFrom && pendingAdvices(s).length > 0) {
     // Offline sales go to the host before the batch is counted (profile): sent, or given up by a supervisor.
     const waiting = await engine.flushAdvices().catch((e: unknown) => {
-      if (isPosError(e) && (e.kind === 'invariant' || e.kind.startsWith('storage') || e.kind.startsWith('journal'))) throw e;
+      if (isStopError(e)) throw e;
       return pendingAdvices(s).length;
     });
     if (waiting > 0) throw new PosError('OPR_OFFLINE_PENDING', `${waiting} offline sales not sent: send them again, or a supervisor gives them up`, { count: waiting });
