@@ -14,8 +14,8 @@ import { PosError } from '../../common/errors';
 import { HostProfile, QrEntryMode } from './fields';
 import { FieldValue, bytesField, malformed, textField } from './packager';
 import {
-  CardData, Common, DecodeOptions, EntryMode, FinancialResult, OriginalRef, Request, ResponseBase,
-  amount, base, card, decodeResponse, digits, field61, invalid, parseFinancialResponse, request,
+  CardData, Common, DecodeOptions, EntryMode, FinancialResult, OriginalRef, Request, ResponseBase, SaleInput,
+  amount, base, card, decodeResponse, digits, field61, invalid, parseFinancialResponse, request, saleFields,
 } from './messages';
 import { encodeTlv, parseTlv } from '../txn/emv';
 
@@ -224,14 +224,8 @@ export function tlvMap(b: Buffer, field: number): Map<number, Buffer> {
 // ================================================================ pre-authorization family
 
 /** A pre-authorization: the fields of a sale, 0100 with 3 = 030000 and 60.1 = 10. */
-export function buildPreAuth(profile: HostProfile, input: Common & CardData & { readonly amountFen: number; readonly conditionCode?: string }): Request {
-  const f = base(profile, profile.messages.preAuth, input);
-  card(profile, f, input);
-  f.set(4, amount(input.amountFen));
-  f.set(25, input.conditionCode ?? '00');
-  f.set(49, profile.currencyCode);
-  f.set(53, profile.securityControl);
-  return request(profile, 'preAuth', f);
+export function buildPreAuth(profile: HostProfile, input: SaleInput): Request {
+  return request(profile, 'preAuth', saleFields(profile, 'preAuth', input));
 }
 
 /** The pre-authorization a void or completion names: 38 its authorization code, 61 batch + STAN + date. */
@@ -322,15 +316,10 @@ export function buildScriptNotice(profile: HostProfile, input: Common & {
 // ================================================================ offline sale advice
 
 /** An offline sale sent later: 0220, 3 = 000000, 60.1 = 30, the fields of a sale plus 38, always its own STAN. */
-export function buildOfflineAdvice(profile: HostProfile, input: Common & CardData & { readonly amountFen: number; readonly authCode: string; readonly conditionCode?: string }): Request {
-  const f = base(profile, profile.messages.offlineAdvice, input);
+export function buildOfflineAdvice(profile: HostProfile, input: SaleInput & { readonly authCode: string }): Request {
   if (input.pinBlock !== undefined) throw invalid('an offline advice carries no PIN block');
-  card(profile, f, input);
-  f.set(4, amount(input.amountFen));
-  f.set(25, input.conditionCode ?? '00');
+  const f = saleFields(profile, 'offlineAdvice', input);
   f.set(38, input.authCode);
-  f.set(49, profile.currencyCode);
-  f.set(53, profile.securityControl);
   return request(profile, 'offlineAdvice', f);
 }
 

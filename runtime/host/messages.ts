@@ -155,14 +155,19 @@ export function card(profile: HostProfile, f: Map<number, FieldValue>, c: CardDa
   }
 }
 
-export function buildSale(profile: HostProfile, input: SaleInput): Request {
-  const f = base(profile, profile.messages.sale, input);
+/** @internal The fields of a sale and of the messages the profile builds "as a sale" (pre-authorization, offline advice). */
+export function saleFields(profile: HostProfile, type: RequestType, input: SaleInput): Map<number, FieldValue> {
+  const f = base(profile, profile.messages[type], input);
   card(profile, f, input);
   f.set(4, amount(input.amountFen));
   f.set(25, input.conditionCode ?? '00');
   f.set(49, profile.currencyCode);
   f.set(53, profile.securityControl);
-  return request(profile, 'sale', f);
+  return f;
+}
+
+export function buildSale(profile: HostProfile, input: SaleInput): Request {
+  return request(profile, 'sale', saleFields(profile, 'sale', input));
 }
 
 /** The transaction a void, refund or reversal refers to (field 61). */
