@@ -46,9 +46,13 @@ describe('device key: written durably, checked against the journal at boot', fun
     // Follow the key's bytes: the temp file's descriptor, its write and fsync, the rename or
     // link onto device.key, then an fsync of a descriptor opened on the directory.
     const at = (re: RegExp, from = 0): number => { const i = lines.findIndex((l, k) => k >= from && re.test(l)); return i; };
-    const openTemp = at(/openat\(.*keys\/\.device\.key\.\d+\.tmp", O_WRONLY\|O_CREAT\|O_TRUNC.*= (\d+)$/);
+    // strace -f may split the open too: `openat(... <unfinished ...>` then `<... openat resumed>) = 21`.
+    const openTemp = at(/openat\(.*keys\/\.device\.key\.\d+\.tmp", O_WRONLY\|O_CREAT\|O_TRUNC.*(= (\d+)|<unfinished \.\.\.>)$/);
     assert.ok(openTemp >= 0, `the key is first written to a temp file:\n${lines.filter((l) => /device\.key|keys/.test(l)).join('\n')}`);
-    const fd = /= (\d+)$/.exec(lines[openTemp])![1];
+    const pid = lines[openTemp].split(' ')[0];
+    const opened = /= (\d+)$/.test(lines[openTemp]) ? lines[openTemp] : lines[at(new RegExp(`^${pid} <\\.\\.\\. openat resumed>.*= \\d+$`), openTemp)];
+    assert.ok(opened !== undefined, 'the split open of the temp file resumes with its descriptor');
+    const fd = /= (\d+)$/.exec(opened)![1];
     const write = at(new RegExp(`write\\(${fd}, .*, 32\\) += 32`), openTemp);
     // strace -f may split a call another thread interrupts: `fsync(21 <unfinished ...>`.
     const fsync = at(new RegExp(`fsync\\(${fd}(\\)| <unfinished)`), openTemp);
