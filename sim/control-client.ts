@@ -19,6 +19,8 @@ export class ControlClient {
   private closed = false;
 
   private constructor(private readonly socket: Socket) {
+    // Requests are small writes in quick succession (a key down, then its up): no Nagle delay.
+    socket.setNoDelay(true);
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => this.receive(chunk));
     socket.on('close', () => this.gone('control connection closed'));
