@@ -10,6 +10,7 @@
  *   (9F06 A000000333, 9F22, DF02 modulus, DF04 exponent, DF03 check value); published in the
  *   CAPK tables of many public POS SDK sources (search "9F0605A0000003339F220108").
  * [emv-tools] Dmitry Eremin-Solenikov's emv-tools test data (tests/sda_test.c, tests/dda_test.c,
+ *   tests/cda_test.c,
  *   https://github.com/lumag/emv-tools; the same files live on in RfidResearchGroup/proxmark3
  *   client/src/emv/test/): real cards' certificates under the retired production CA keys
  *   Visa 01 (1024 bits) and MasterCard 05 (1408 bits), with the static data to be authenticated
@@ -21,7 +22,7 @@
 import { strict as assert } from 'node:assert';
 import { KeyObject, constants, createHash, generateKeyPairSync, privateEncrypt } from 'node:crypto';
 import {
-  OdaRecord, certificateExpired, fddaTerminalData, odaFailureTvr, recoverIccKey, recoverIssuerKey, staticDataToAuthenticate,
+  OdaRecord, certificateExpired, fddaTerminalData, verifyCda, odaFailureTvr, recoverIccKey, recoverIssuerKey, staticDataToAuthenticate,
   verifyDynamicSignature, verifySda,
 } from './emv-oda';
 import { CaPublicKey, RsaPublicKey, caKeyChecksum, caKeyProblem, rsaRecover } from './emv-rsa';
@@ -116,6 +117,19 @@ const DDA_CARD = {
     9C019F37049F35019F45029F4C089F34038D0C910A8A0295059F37049F4C083900`),
   /** DDOL data: the unpredictable number 00000000. */
   terminalData: hex('00000000'),
+};
+
+/** [emv-tools] cda_test.c: the same card (same certificates) answering a GENERATE AC with CDA. */
+const CDA_ANSWER = {
+  sdad: hex(`1C009FC48679157DBFF45F65D33FF78D4FCBF0CF5EA4208D107AE95AA38C546D0E5A18B87403A12BD447A8BBFC1E49CE
+    0B2E251389205703C9BB1A88CC79F1DDC2F9841EADF07CE07B62511DDC93DF59F28F0E91F92332D29CDEF2BCCB100885
+    0500EF3E470A4CB18CD91AA5C1A108F3`),
+  unpredictableNumber: hex('12345779'),
+  cid: hex('40'),
+  /** CDOL1 data the terminal sent (the 8C of the static data above), no PDOL. */
+  cdol1Data: hex('000000000000000000000000064300000000000643140925501234577923000000000000000000001E0300'),
+  /** 9F27 9F36 9F10 of the answer, 9F4B left out. */
+  answerWithoutSdad: hex('9F2701409F360200109F10120010904001220000000000000000000000FF'),
 };
 
 // ------------------------------------------------------------------ building certificates by the book
@@ -261,6 +275,36 @@ describe('EMV offline data authentication (emv-rsa, emv-oda)', function () {
       assert.deepEqual(recoverIccKey(ik, { certificate: DDA_CARD.iccCert, exponent: E3 }, '5285881254345654', DDA_CARD.staticData, '140601'), { ok: false, reason: 'pan' });
       const other = Buffer.from(DDA_CARD.staticData); other[other.length - 2] = 0x7c; // another AIP
       assert.deepEqual(recoverIccKey(ik, { certificate: DDA_CARD.iccCert, exponent: E3 }, DDA_CARD.pan, other, '140601'), { ok: false, reason: 'hash' });
+    });
+  });
+
+  describe('[emv-tools] CDA of the same MasterCard card', () => {
+    function iccKey(): RsaPublicKey {
+      const ik = recoverIssuerKey(MC_05, { certificate: DDA_CARD.issuerCert, remainder: DDA_CARD.issuerRemainder, exponent: E3 }, DDA_CARD.pan, '140601');
+      assert.ok(ik.ok);
+      const icc = recoverIccKey(ik.value, { certificate: DDA_CARD.iccCert, exponent: E3 }, DDA_CARD.pan, DDA_CARD.staticData, '140601');
+      assert.ok(icc.ok);
+      return icc.value;
+    }
+    const input = { ...CDA_ANSWER, pdolData: Buffer.alloc(0) };
+
+    it('verifies the signature and the transaction data hash, and gives the TC (CID 40) inside it', () => {
+      const r = verifyCda(iccKey(), input);
+      assert.ok(r.ok, JSON.stringify(r));
+      assert.equal(r.value.cid.toString('hex'), '40');
+      assert.equal(r.value.ac.length, 8);
+      assert.equal(r.value.iccDynamicNumber.length, 8);
+    });
+
+    it('fails on another CID in the answer, changed CDOL1 data, changed answer data, another unpredictable number', () => {
+      const key = iccKey();
+      assert.deepEqual(verifyCda(key, { ...input, cid: hex('80') }), { ok: false, reason: 'cid' });
+      const cdol = Buffer.from(input.cdol1Data); cdol[5] ^= 0x01; // the amount
+      assert.deepEqual(verifyCda(key, { ...input, cdol1Data: cdol }), { ok: false, reason: 'transaction-data-hash' });
+      const answer = Buffer.from(input.answerWithoutSdad); answer[8] ^= 0x01; // the ATC
+      assert.deepEqual(verifyCda(key, { ...input, answerWithoutSdad: answer }), { ok: false, reason: 'transaction-data-hash' });
+      assert.deepEqual(verifyCda(key, { ...input, unpredictableNumber: hex('12345778') }), { ok: false, reason: 'hash' });
+      assert.deepEqual(odaFailureTvr('cda', 'transaction-data-hash'), [TVR.cdaFailed]);
     });
   });
 

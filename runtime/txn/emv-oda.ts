@@ -12,8 +12,9 @@
  * Dates come from the caller (the injected clock's YYMMDD, as 9A), never from the machine clock.
  * Nothing here logs or keeps card data: functions return what they recovered.
  *
- * Not here yet: CDA (Book 2 §6.6, the signature inside the GENERATE AC answer) and the
- * certification revocation list (Book 2 §5.3 step 10 / §6.3 step 11).
+ * CDA (Book 2 §6.6.2) is verified here too (`verifyCda`); asking the card for it (GENERATE AC
+ * with P1 bit 5) is the kernel's part. Not here yet: the certification revocation list (Book 2
+ * §5.3 step 10 / §6.3 step 11).
  */
 import { createHash } from 'node:crypto';
 import { invariant } from '../../common/errors';
@@ -21,7 +22,7 @@ import { parseTlv } from './emv';
 import { RsaPublicKey, SHA1_BYTES, rsaRecover } from './emv-rsa';
 import { TVR, TvrBit } from './emv-tvr';
 
-export type OdaMethod = 'sda' | 'dda' | 'fdda';
+export type OdaMethod = 'sda' | 'dda' | 'fdda' | 'cda';
 
 export type OdaFailure =
   | 'data-missing' // a data object the step needs is absent (TVR: ICC data missing)
@@ -36,7 +37,9 @@ export type OdaFailure =
   | 'pan' // the PAN in the ICC certificate is not the card's
   | 'expired' // certificate expiry MMYY before today's month
   | 'key-length' // recovered key's lengths do not fit the certificate and remainder
-  | 'static-data'; // a record for ODA is not a 70 template, or 9F4A lists other than 82
+  | 'static-data' // a record for ODA is not a 70 template, or 9F4A lists other than 82
+  | 'cid' // CDA: the CID inside the signature is not the one in the answer
+  | 'transaction-data-hash'; // CDA: the hash of the transaction data inside the signature does not match
 
 export type Checked<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: OdaFailure };
 
@@ -70,7 +73,7 @@ const AIP_TAG = 0x82;
 
 /** The TVR bits a failed ODA step sets (Book 3 §10.3 and Annex C5). */
 export function odaFailureTvr(method: OdaMethod, reason: OdaFailure): TvrBit[] {
-  const failed = method === 'sda' ? TVR.sdaFailed : TVR.ddaFailed;
+  const failed = method === 'sda' ? TVR.sdaFailed : method === 'cda' ? TVR.cdaFailed : TVR.ddaFailed;
   return reason === 'data-missing' ? [TVR.iccDataMissing, failed] : [failed];
 }
 
@@ -316,4 +319,52 @@ export function fddaTerminalData(values: ReadonlyMap<number, Buffer>): Buffer | 
   const amount = values.get(0x9f02), currency = values.get(0x5f2a);
   if (amount === undefined || currency === undefined) return undefined;
   return Buffer.concat([un, amount, currency, card]);
+}
+
+// ---------------------------------------------------------------- CDA
+
+/** Book 2 §6.6.1, table 19: ICC dynamic data for CDA is IDN length, IDN, CID, AC, transaction data hash. */
+const CDA_AC_BYTES = 8;
+
+export interface CdaInput {
+  /** 9F4B from the GENERATE AC answer. */
+  readonly sdad?: Buffer;
+  /** 9F37 the terminal sent. */
+  readonly unpredictableNumber: Buffer;
+  /** 9F27 from the GENERATE AC answer. */
+  readonly cid: Buffer;
+  /** The data the PDOL asked for in GET PROCESSING OPTIONS (empty without a PDOL). */
+  readonly pdolData: Buffer;
+  readonly cdol1Data: Buffer;
+  /** For the second GENERATE AC. */
+  readonly cdol2Data?: Buffer;
+  /** The answer's data objects in the order the card gave them, 9F4B left out (format 2, the 77 template's content). */
+  readonly answerWithoutSdad: Buffer;
+}
+
+export interface CdaResult extends DynamicSignature {
+  readonly cid: Buffer;
+  /** The application cryptogram inside the signature: the one to send online. */
+  readonly ac: Buffer;
+}
+
+/**
+ * Book 2 §6.6.2 (Dynamic Signature Verification for CDA), steps 1–9: recover 9F4B with the ICC
+ * key, check framing, format 05, SHA-1, the hash over the signature and the unpredictable number,
+ * the CID inside against the answer's, then the transaction data hash code: SHA-1 over the PDOL
+ * data, the CDOL1 data (and CDOL2 data), and the answer's data objects other than 9F4B.
+ */
+export function verifyCda(iccKey: RsaPublicKey, input: CdaInput): Checked<CdaResult> {
+  const sig = verifyDynamicSignature(iccKey, input.sdad, input.unpredictableNumber);
+  if (!sig.ok) return sig;
+  const dyn = sig.value.iccDynamicData;
+  const idnEnd = 1 + (dyn[0] ?? 0);
+  if (dyn.length !== idnEnd + 1 + CDA_AC_BYTES + SHA1_BYTES) return fail('key-length');
+  const cid = dyn.subarray(idnEnd, idnEnd + 1);
+  if (!cid.equals(input.cid)) return fail('cid');
+  const ac = dyn.subarray(idnEnd + 1, idnEnd + 1 + CDA_AC_BYTES);
+  const hash = createHash('sha1').update(input.pdolData).update(input.cdol1Data).update(input.cdol2Data ?? Buffer.alloc(0))
+    .update(input.answerWithoutSdad).digest();
+  if (!hash.equals(dyn.subarray(idnEnd + 1 + CDA_AC_BYTES))) return fail('transaction-data-hash');
+  return ok({ ...sig.value, cid, ac });
 }
