@@ -270,7 +270,7 @@ export function buildReversal(profile: HostProfile, input: ReversalInput): Reque
   const f = base(profile, profile.messages.reversal, input);
   f.set(2, input.pan);
   f.set(3, input.processingCode);
-  f.set(4, amount(input.amountFen));
+  f.set(4, reversalAmount(profile, input));
   f.set(22, input.entryMode);
   f.set(25, input.conditionCode);
   f.set(39, input.reason);
@@ -282,6 +282,15 @@ export function buildReversal(profile: HostProfile, input: ReversalInput): Reque
   setIf(f, 55, input.field55);
   setIf(f, 61, input.original61);
   return request(profile, 'reversal', f);
+}
+
+/**
+ * Field 4 of a 0400. A balance inquiry has no amount: its reversal carries 4 = 0 (every 0400 of the
+ * profile's row has a 4, and a host finds nothing to undo); any other original at least 1 fen.
+ */
+function reversalAmount(profile: HostProfile, input: ReversalInput): string {
+  const balance = input.processingCode === profile.messages.balance.processingCode && input.type60 === profile.messages.balance.type60;
+  return balance ? digits(input.amountFen, 12, 'amount', 0) : amount(input.amountFen);
 }
 
 /** The reversal of a request built in this process (what the journal would give back). */
@@ -296,7 +305,8 @@ export function reversalInputOf(original: Request, ids: TerminalIds, reason: Rev
   return {
     ids, reason, authCode,
     stan: Number(get(11)), batch: Number(f60.slice(2, 8)),
-    pan: get(2), processingCode: get(3), amountFen: Number(get(4)),
+    // A balance inquiry has no 4: its reversal says 0 (reversalAmount).
+    pan: get(2), processingCode: get(3), amountFen: original.type === 'balance' ? 0 : Number(get(4)),
     entryMode: get(22) as EntryMode, conditionCode: get(25),
     type60: f60.slice(0, 2), networkCode60: f60.slice(8, 11),
     expiry: textField(m, 14), cardSeq: textField(m, 23), field55: bytesField(m, 55), original61: textField(m, 61),

@@ -62,6 +62,13 @@
  *   Every answer about an order carries the order's one RRN in 37. The fault `qr-wait-forever`
  *   answers every qrSale and qrQuery P1. The payment code is kept only masked to its last 4
  *   digits, in the ledger and in logs alike.
+ * - STANs used again (issue 13 item 9): the host remembers the last `STAN_WINDOW_MAX` STANs of each
+ *   terminal across batches (stan-window.ts) and answers 94 (duplicate transmission), doing nothing
+ *   else, to a request whose STAN it has seen, in this batch or an earlier one, as a real acquirer
+ *   does; listed in `stanReuses()`. Not a reuse: a reversal (it carries its original's STAN), and
+ *   a message the profile sends again under its own STAN and batch (offline advice, QR void and
+ *   refund, script notice: their own rules answer the repeat). A reversal of a balance inquiry the
+ *   host answered is answered 00 (nothing moved, nothing to undo); of one it never saw, 25.
  * - Issuer script result notice (0620, 60.3 = 951): acknowledged 00 and kept (`scriptNotices()`,
  *   once per TID + batch + STAN) when 61 and 37 name a transaction of the ledger (else 25) and 55
  *   holds DF31 in 5-byte results (else 30). The simulator itself sends no issuer authentication
@@ -82,6 +89,7 @@ import { encodeTlv, primitives } from '../../runtime/txn/emv';
 import { createHmac } from 'node:crypto';
 import { Ledger, LedgerEntry, QR_TYPES, QrOrder, TxnKey } from './ledger';
 import { FaultKind, FaultPlan, FaultSpec } from './faults';
+import { STAN_WINDOW_MAX, StanWindow, isDesignedResend } from './stan-window';
 import { hhmmssIn, mmddIn, TZ_OFFSET_MINUTES_DEFAULT } from '../../common/time';
 
 /** The host's zone for fields 12, 13 and 15: China, UTC+8 (the profile). */
@@ -123,6 +131,8 @@ export interface AcquirerSimulatorOptions {
   readonly parameters?: HostParameters;
   /** QR payments (see the top of this file). */
   readonly qr?: QrBehaviour;
+  /** STANs remembered per terminal for the 94 of a STAN used again (default STAN_WINDOW_MAX). */
+  readonly stanWindowMax?: number;
 }
 
 export interface QrBehaviour {
@@ -158,6 +168,17 @@ export const DOUBLE_ADVICES_MAX = 1_000;
 const ORDER_NO_PREFIX = 'SIMQR';
 const ORDER_SEQ_DIGITS = 12;
 const QR_CONTENT_PREFIX = 'https://qr.sim/';
+
+/** STANs used again listed at once (`stanReuses()`; the count goes on beyond it). */
+export const STAN_REUSES_MAX = 1_000;
+
+/** A request refused 94 because its STAN was seen before (`stanReuses()`). */
+export interface StanReuse extends TxnKey {
+  readonly type: RequestType;
+  /** The batch and message that used the STAN first. */
+  readonly firstBatch: number;
+  readonly firstType: RequestType;
+}
 
 /** Script notices kept (`scriptNotices()`): a few per chip day; the list must not grow with a terminal in a loop. */
 export const SCRIPT_NOTICES_MAX = 1_000;
@@ -268,6 +289,11 @@ export class AcquirerSimulator {
   private readonly doubles: DoubleAdvice[] = [];
   private doubleCount = 0;
   private readonly notices: ScriptNoticeRecord[] = [];
+  /** One per configured terminal (created at its first request). */
+  private readonly stanWindows = new Map<string, StanWindow>();
+  private readonly reuses: StanReuse[] = [];
+  private reuseCount = 0;
+  private accepted = 0;
 
   constructor(private readonly options: AcquirerSimulatorOptions) {
     this.profile = options.profile ?? CUP_PROFILE;
@@ -293,6 +319,16 @@ export class AcquirerSimulator {
   /** Offline advices that charged a card the same amount again under another STAN; `count` goes on past DOUBLE_ADVICES_MAX. */
   doubleAdvices(): { readonly count: number; readonly list: readonly DoubleAdvice[] } {
     return { count: this.doubleCount, list: [...this.doubles] };
+  }
+
+  /** TCP connections accepted so far (a terminal on keep-alive opens fewer than it sends requests). */
+  connectionsAccepted(): number {
+    return this.accepted;
+  }
+
+  /** Requests answered 94 because their STAN was used before, in this batch or another; `count` goes on past STAN_REUSES_MAX. */
+  stanReuses(): { readonly count: number; readonly list: readonly StanReuse[] } {
+    return { count: this.reuseCount, list: [...this.reuses] };
   }
 
   /** Issuer script result notices acknowledged, in order (at most SCRIPT_NOTICES_MAX). */
@@ -374,6 +410,7 @@ export class AcquirerSimulator {
 
   private onConnection(socket: net.Socket): void {
     if (this.sockets.size >= CONNECTIONS_MAX) { socket.destroy(); return; }
+    this.accepted++;
     this.sockets.add(socket);
     socket.on('close', () => this.sockets.delete(socket));
     socket.on('error', (e) => this.log.debug({ err: e.message }, 'connection error'));
@@ -475,9 +512,39 @@ export class AcquirerSimulator {
     if (r.def === undefined) return { code: '12' };
     if (r.state === undefined || textField(r.m, 42) !== r.state.terminal.mid) return { code: CODE_UNKNOWN_TERMINAL };
     if (r.def.mac && !this.macOk(r)) return { code: 'A0' };
+    const reused = this.refuseReusedStan(r, r.def.type);
+    if (reused) return reused;
     const forced = faults.find((f) => f.kind === 'response-code')?.code ?? (faults.some((f) => f.kind === 'duplicate') ? '94' : undefined);
     if (forced !== undefined && forced !== '00') return { code: forced };
     return this.process(r.def.type, r, new Set(faults.map((f) => f.kind)));
+  }
+
+  private stanWindow(tid: string): StanWindow {
+    let w = this.stanWindows.get(tid);
+    if (w === undefined) {
+      w = new StanWindow(this.options.stanWindowMax ?? STAN_WINDOW_MAX);
+      this.stanWindows.set(tid, w);
+    }
+    return w;
+  }
+
+  /**
+   * 94 for a STAN this terminal used before within the window, whatever the batch (see the top of
+   * this file); remembers a new one. A reversal names its original's STAN and is not checked.
+   */
+  private refuseReusedStan(r: Incoming, type: RequestType): Answer | undefined {
+    if (type === 'reversal') return undefined;
+    const window = this.stanWindow(r.tid);
+    const first = window.get(r.stan);
+    if (first === undefined) {
+      window.note(r.stan, { batch: r.batch, type });
+      return undefined;
+    }
+    if (isDesignedResend(first, r.batch, type)) return undefined;
+    this.reuseCount++;
+    if (this.reuses.length < STAN_REUSES_MAX) this.reuses.push({ tid: r.tid, batch: r.batch, stan: r.stan, type, firstBatch: first.batch, firstType: first.type });
+    this.log.warn({ tid: r.tid, stan: r.stan, batch: r.batch, type, firstBatch: first.batch, firstType: first.type }, 'STAN used again: answered 94');
+    return { code: '94' };
   }
 
   private macOk(r: Incoming): boolean {
@@ -596,7 +663,7 @@ export class AcquirerSimulator {
   }
 
   /**
-   * Unknown original: 25. Already reversed: 00 again (the terminal only needs it gone). A QR
+   * Unknown original: 25 (a balance inquiry the host answered: 00). Already reversed: 00 again (the terminal only needs it gone). A QR
    * payment (by its entry mode, its order or its ledger entry) and an offline advice: 12, the
    * profile never reverses them. A pre-authorization already completed or voided: 12.
    */
@@ -604,7 +671,7 @@ export class AcquirerSimulator {
     const e = this.ledger.find(r.tid, r.batch, r.stan);
     const qrMode = ['032', '033'].includes(textField(r.m, 22) ?? '');
     if (qrMode || (e !== undefined && QR_TYPES.includes(e.type)) || this.ledger.qrOrderOf(r.tid, r.batch, r.stan) !== undefined) return { code: '12' };
-    if (e === undefined) return { code: '25' };
+    if (e === undefined) return { code: this.answeredBalance(r) ? '00' : '25' };
     if (e.offline === true) return { code: '12' };
     if (e.status === 'reversed') return { code: '00' };
     if (this.ledger.batch(r.tid, r.batch).closed || e.amountFen !== Number(textField(r.m, 4))) return { code: '12' };
@@ -619,6 +686,12 @@ export class AcquirerSimulator {
     if (e.type === 'completion' && original && sameKey(original.completedBy, e)) original.completedBy = undefined;
     if (hold !== undefined && original !== undefined) hold.completedBy = keyOf(original);
     return { code: '00' };
+  }
+
+  /** A reversal naming a balance inquiry this host saw (same batch and STAN): nothing moved, nothing to undo. */
+  private answeredBalance(r: Incoming): boolean {
+    const first = this.stanWindow(r.tid).get(r.stan);
+    return first !== undefined && first.type === 'balance' && first.batch === r.batch;
   }
 
   // ------------------------------------------------------------ version 2: network management

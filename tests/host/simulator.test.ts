@@ -5,6 +5,9 @@ import { PosError, isPosError } from '../../common/errors';
 import { keyCheckValue, pinBlockFormat0 } from '../../runtime/host/crypto';
 import { ZERO_TOTALS } from '../../runtime/host/messages';
 import { AcquirerSimulator, TEST_TERMINAL } from '../../sim/host/simulator';
+import { STAN_WINDOW_MAX } from '../../sim/host/stan-window';
+import { buildBalance } from '../../runtime/host/messages';
+import { CUP_PROFILE } from '../../runtime/host/fields';
 import { parseFaultSpec } from '../../sim/host/faults';
 import { hostSimCommands, parseHostSimFlags, runHostSim } from '../../sim/host/cli';
 import { silentLogger } from '../../common/log';
@@ -200,6 +203,73 @@ describe('acquirer simulator', () => {
       const all = logLines.join('');
       assert.ok(all.includes('622202*********0123'));
       assert.ok(!all.includes(PAN));
+    });
+  });
+
+  describe('STANs used again (issue 13 item 9: the host keeps them across batches)', () => {
+    const pin = (): Buffer => pinBlockFormat0(PAN, Buffer.from(PIN_ASCII), term.keys!.pik);
+
+    it('stanOfASaleUsedAgainInALaterBatchIsAnswered94AndRecordsNothing', async () => {
+      await term.signOn();
+      const first = await term.sale(1_000);
+      const stan = term.stan;
+      assert.equal((await term.settle({ saleAmountFen: 1_000, saleCount: 1, refundAmountFen: 0, refundCount: 0 })).verdict, 'balanced');
+      term.batch = 2;
+      term.stan = stan - 1;
+      const again = await term.sale(2_000);
+      assert.equal(again.res.responseCode, '94');
+      assert.equal(sim.ledger.find(IDS.tid, 2, stan), undefined, 'nothing recorded under the reused STAN');
+      assert.deepEqual(sim.stanReuses(), { count: 1, list: [{ tid: IDS.tid, batch: 2, stan, type: 'sale', firstBatch: 1, firstType: 'sale' }] });
+      assert.equal(first.res.approved, true);
+      // A STAN the host has not seen goes through in the new batch.
+      term.stan = stan + 10;
+      assert.equal((await term.sale(2_000)).res.approved, true);
+      assert.equal(sim.stanReuses().count, 1);
+    });
+
+    it('stanOfADeclinedSaleOrOfASignOnUsedAgainIs94', async () => {
+      await term.signOn();
+      const signOnStan = term.stan;
+      sim.setFault({ kind: 'response-code', code: '05', type: 'sale' });
+      assert.equal((await term.sale(500)).res.responseCode, '05');
+      term.stan -= 1;
+      assert.equal((await term.sale(500)).res.responseCode, '94', 'a declined sale\'s STAN is spent too');
+      term.stan = signOnStan - 1;
+      assert.equal((await term.sale(500)).res.responseCode, '94', 'so is a sign-on\'s');
+      assert.deepEqual(sim.stanReuses().list.map((x) => x.firstType), ['sale', 'signOn']);
+    });
+
+    it('aReversalCarriesItsOriginalsStanAndIsNoReuse', async () => {
+      await term.signOn();
+      const s = await term.sale(700);
+      assert.equal((await term.reverse(s.req, '98')).cleared, true);
+      assert.equal((await term.reverse(s.req, '98')).responseCode, '00', 'a reversal sent again');
+      assert.equal(sim.stanReuses().count, 0);
+    });
+
+    it('aReversalOfABalanceInquiryTheHostAnsweredIs00AndOfOneItNeverSaw25', async () => {
+      await term.signOn();
+      const req = buildBalance(CUP_PROFILE, { ids: IDS, stan: term.nextStan(), batch: term.batch, pan: PAN, entryMode: '021', pinBlock: pin() });
+      assert.equal((await term.financial(req)).responseCode, '00');
+      const rev = await term.reverse(req, '98');
+      assert.deepEqual([rev.responseCode, rev.cleared], ['00', true]);
+      const unseen = buildBalance(CUP_PROFILE, { ids: IDS, stan: term.nextStan(), batch: term.batch, pan: PAN, entryMode: '021', pinBlock: pin() });
+      const rev2 = await term.reverse(unseen, '98');
+      assert.deepEqual([rev2.responseCode, rev2.cleared], ['25', true]);
+      assert.equal(sim.stanReuses().count, 0);
+    });
+
+    it('theWindowIsBoundedSoAStanComesBackAfterTheTerminalWentRoundTheRing', async () => {
+      await sim.close();
+      sim = new AcquirerSimulator({ randomBytes: seededBytes(42), clock: () => Date.UTC(2025, 0, 2, 2, 11, 12), stanWindowMax: 3 });
+      term = new TestTerminal(await sim.listen(0));
+      await term.signOn(); // STAN 1
+      for (let i = 0; i < 3; i++) assert.equal((await term.sale(100 + i)).res.approved, true); // 2, 3, 4: 1 forgotten
+      term.stan = 0;
+      assert.equal((await term.sale(200)).res.approved, true, 'STAN 1 is out of the window: a wrapped ring may use it');
+      term.stan = 2;
+      assert.equal((await term.sale(300)).res.responseCode, '94', 'STAN 3 is still in it');
+      assert.equal(STAN_WINDOW_MAX < 999_999, true, 'the default window is shorter than one lap of the STAN ring');
     });
   });
 

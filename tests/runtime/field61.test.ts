@@ -7,6 +7,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { settle } from '../../runtime/txn/settlement';
+import { rec } from '../../runtime/records';
 import { FlowResult, TxnView } from '../../runtime/txn/engine';
 import { tempDir, removeDir } from '../../storage/testing';
 import { CASHIER, SUPERVISOR, Rig, magCard, rig } from './harness';
@@ -51,6 +52,9 @@ describe('field 61 of a refund or void names the original this terminal holds', 
     // Another terminal with the same TID (a replaced unit) made the sale: this journal lacks it.
     const other = await rig({ sim: r.sim, dir: tempDir('h-money-field61-other-') });
     try {
+      // The host keeps a TID's STANs across batches and answers 94 to one used again: the
+      // replacement unit's trace numbers lie past this one's, as a real replacement's must.
+      await other.terminal.engine.store.commit([rec.stan(500_000)], { reserve: true });
       await other.terminal.engine.signOn(CASHIER);
       const s = approved(await other.terminal.engine.sale({ amountFen: 3_000, card: magCard(), session: CASHIER }));
       await r.terminal.engine.signOn(CASHIER); // the other terminal's sign-on replaced the host's keys

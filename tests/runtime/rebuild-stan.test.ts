@@ -17,6 +17,7 @@ import { exportToFile } from '../../storage/backup';
 import { Journal } from '../../storage/journal';
 import { main as pos } from '../../boot/pos';
 import { RecordType, DecodedRecord } from '../../storage/record';
+import { rec as records } from '../../runtime/records';
 import { tempDir, removeDir } from '../../storage/testing';
 import { ADMIN, CASHIER, DEVICE_KEY, IDENTITY, SUPERVISOR, Rig, magCard, rig } from './harness';
 
@@ -25,11 +26,17 @@ function approved(r: FlowResult): TxnView {
   return r.txn;
 }
 
-/** Financial requests (sale, void, refund) the host received more than once with one STAN. */
+/**
+ * STANs the host received twice: financial requests (sale, void, refund) sent more than once with
+ * one STAN, and every request of any kind the host answered 94 because its STAN was used before, in
+ * this batch or an earlier one (the acquirer keeps a terminal's STANs across batches, as the outside
+ * acquirer did: sim/host/stan-window.ts).
+ */
 function duplicateStans(r: Rig): number[] {
   const seen = new Map<number, number>();
   for (const q of r.sim.requests()) if (q.type === 'sale' || q.type === 'void' || q.type === 'refund') seen.set(q.stan, (seen.get(q.stan) ?? 0) + 1);
-  return [...seen].filter(([, n]) => n > 1).map(([s]) => s);
+  const reused = r.sim.stanReuses().list.map((x) => x.stan);
+  return [...new Set([...[...seen].filter(([, n]) => n > 1).map(([s]) => s), ...reused])];
 }
 
 /** Breaks the payload CRC of every stored copy of record `seq` in data.mdb: salvage's chain stops there. */
@@ -185,6 +192,41 @@ describe('after a salvage, restore or reset the STAN continues past every one th
     const next = await sale(333);
     assert.ok(next.stan >= highest + STAN_GAP_AFTER_REBUILD, `next STAN ${next.stan} >= ${highest} + ${STAN_GAP_AFTER_REBUILD}`);
     assert.deepEqual(duplicateStans(r), []);
+  });
+});
+
+describe('no STAN reaches the host twice across settlements and reboots (the host keeps them across batches)', function () {
+  this.timeout(60_000);
+  let r: Rig;
+  beforeEach(async () => {
+    r = await rig({ dir: tempDir('h-money-stan-batches-') });
+    await r.terminal.engine.signOn(CASHIER);
+  });
+  afterEach(async () => { await r.close(); removeDir(r.dir); });
+  const sale = async (amountFen: number): Promise<TxnView> => approved(await r.terminal.engine.sale({ amountFen, card: magCard(), session: CASHIER }));
+
+  it('three batches, each settled and followed by a reboot and a sign-on: every sale approved, no STAN used again', async () => {
+    for (let batch = 0; batch < 3; batch++) {
+      await sale(1_000 + batch);
+      await sale(2_000 + batch);
+      const s = await settle(r.terminal.engine, SUPERVISOR);
+      assert.equal(s.verdict, 'balanced');
+      await r.reboot();
+      await r.terminal.engine.signOn(CASHIER);
+    }
+    assert.equal(r.sim.ledger.entries().filter((e) => e.type === 'sale').length, 6);
+    assert.deepEqual(duplicateStans(r), []);
+  });
+
+  it('positive control: a terminal whose STAN went back after a settlement is answered 94 and the check names the STAN', async () => {
+    const first = await sale(1_000);
+    await settle(r.terminal.engine, SUPERVISOR);
+    // What a terminal that lost its STAN (a journal rebuilt without the gap) would do.
+    await r.terminal.engine.store.commit([records.stan(first.stan - 1)], { reserve: true });
+    const again = await r.terminal.engine.sale({ amountFen: 2_000, card: magCard(), session: CASHIER });
+    assert.equal(again.outcome, 'declined');
+    assert.equal(again.outcome === 'declined' ? again.txn.responseCode : '', '94');
+    assert.deepEqual(duplicateStans(r), [first.stan]);
   });
 });
 
