@@ -163,7 +163,39 @@ export interface BoardConfig {
    * prints uses it; the process's TZ is never consulted.
    */
   readonly tzOffsetMinutes: number;
+  /**
+   * The acquirer link (docs/PROTOCOL.md section 1; the profile calls both configuration): the TPDU
+   * the terminal sends and whether it keeps its connection open. From the board file's optional
+   * `"host": { "tpdu": "60 0003 0000", "connection": "short" }`; defaults are the profile's.
+   */
+  readonly host: HostLinkConfig;
 }
+
+/** The TPDU a terminal sends: id 0x60, then destination and source addresses (2 bytes each). */
+export interface TpduConfig {
+  readonly id: number;
+  readonly destination: number;
+  readonly source: number;
+}
+
+/**
+ * 'short': one request and one response per connection (the profile's default); 'keep-alive': one
+ * connection kept open between exchanges.
+ */
+export type HostConnectionMode = 'short' | 'keep-alive';
+export const HOST_CONNECTION_MODES: readonly HostConnectionMode[] = ['short', 'keep-alive'];
+
+export interface HostLinkConfig {
+  readonly tpdu: TpduConfig;
+  readonly connection: HostConnectionMode;
+}
+
+/** The profile's defaults: TPDU 60 0003 0000, short connection. */
+export const HOST_LINK_DEFAULT: HostLinkConfig = { tpdu: { id: 0x60, destination: 0x0003, source: 0x0000 }, connection: 'short' };
+/** The TPDU's first byte in this profile (the packager refuses any other). */
+const TPDU_ID = 0x60;
+/** "60 0003 0000": 60, then destination and source as 4 hex digits each (spaces optional). */
+const TPDU_TEXT = /^60 ?([0-9A-Fa-f]{4}) ?([0-9A-Fa-f]{4})$/;
 
 /** Roles every board must have: the terminal cannot sell without them. */
 export const REQUIRED_ROLES = ['printer0', 'reader0', 'display0', 'keypad0', 'battery0', 'reset0'] as const;
@@ -431,6 +463,7 @@ export function validateBoard(json: unknown, file: string): BoardConfig {
     if (parsed === undefined) f.fail('timeZone', 'must be a UTC offset such as "UTC+08:00" (between UTC-12:00 and UTC+14:00; zone names are not accepted)');
     else tzOffsetMinutes = parsed;
   }
+  const host = f.has('host') ? hostLinkOf(f.object('host')) : HOST_LINK_DEFAULT;
   f.done();
   for (const role of REQUIRED_ROLES) {
     if (!devices[role]) throw new PosError('BRD_INVALID', `${file}: role ${role} is missing (every board needs ${REQUIRED_ROLES.join(', ')})`, { file, role });
@@ -444,7 +477,21 @@ export function validateBoard(json: unknown, file: string): BoardConfig {
       }
     }
   }
-  return { board, description, simulator, ...(benchRig ? { benchRig: true as const } : {}), gpio, storage, devices, ...(update ? { update } : {}), ...(network ? { network } : {}), tzOffsetMinutes };
+  return { board, description, simulator, ...(benchRig ? { benchRig: true as const } : {}), gpio, storage, devices, ...(update ? { update } : {}), ...(network ? { network } : {}), tzOffsetMinutes, host };
+}
+
+/** The `host` section: `tpdu` as "60 DDDD SSSS" (hex) and `connection` "short" or "keep-alive", each optional. */
+function hostLinkOf(o: Fields): HostLinkConfig {
+  let tpdu = HOST_LINK_DEFAULT.tpdu;
+  if (o.has('tpdu')) {
+    const text = o.raw('tpdu');
+    const m = typeof text === 'string' ? TPDU_TEXT.exec(text) : null;
+    if (m === null) o.fail('tpdu', 'must be a TPDU "60 DDDD SSSS": 60, then the destination and the source address as 4 hex digits each (the profile\'s default is "60 0003 0000")');
+    tpdu = { id: TPDU_ID, destination: parseInt(m[1], 16), source: parseInt(m[2], 16) };
+  }
+  const connection = o.has('connection') ? o.oneOf('connection', HOST_CONNECTION_MODES) : HOST_LINK_DEFAULT.connection;
+  o.done();
+  return { tpdu, connection };
 }
 
 function networkOf(o: Fields): NonNullable<BoardConfig['network']> {

@@ -17,6 +17,7 @@
 import * as net from 'node:net';
 import { PosError, invariant } from '../../common/errors';
 import { HostProfile } from './fields';
+import type { HostLinkConfig } from '../../hal/board-schema';
 import { LENGTH_PREFIX_BYTES, frameBodyLength, malformed } from './packager';
 
 /** The part of net.Socket the transport uses. */
@@ -59,6 +60,15 @@ export interface TransportConfig {
   readonly keepAlive?: boolean;
   readonly socketFactory?: SocketFactory;
   readonly clock?: TimerClock;
+}
+
+/**
+ * The board file's acquirer link (`host` in hal/board-schema.ts: TPDU and connection mode, which
+ * the profile calls configuration) over a profile: the profile with the board's TPDU, which the
+ * packager sends and whose swap it expects in every answer, and the transport's keep-alive.
+ */
+export function hostLink(base: HostProfile, link: HostLinkConfig): { readonly profile: HostProfile; readonly keepAlive: boolean } {
+  return { profile: { ...base, tpdu: { id: link.tpdu.id, destination: link.tpdu.destination, source: link.tpdu.source } }, keepAlive: link.connection === 'keep-alive' };
 }
 
 interface Handler {

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { readBoardFile, validateBoard, REQUIRED_ROLES, loadBoard, BusFactories } from '../../hal/board';
+import { readBoardFile, validateBoard, REQUIRED_ROLES, loadBoard, BusFactories, HOST_LINK_DEFAULT } from '../../hal/board';
 import { createSimBoard } from '../../sim/board-sim';
 import { isPosError, PosError } from '../../common/errors';
 import { FrameBuffer, isPixelDisplay, isTextDisplay } from '../../hal/display';
@@ -52,6 +52,32 @@ describe('board files', () => {
     const j = simJson();
     j.devices.printer0.baudrate = 9600;
     assert.match(refusal(j), /role printer0: field "baudrate" is not a known field/);
+  });
+
+  it('hostSectionGivesTheTpduAndConnectionModeAndDefaultsToTheProfiles', () => {
+    for (const name of ['sim', 'rpi-dev', 'handheld']) {
+      assert.deepEqual(readBoardFile(name).config.host, { tpdu: { id: 0x60, destination: 0x0003, source: 0x0000 }, connection: 'short' }, name);
+    }
+    const j = simJson();
+    delete j.host;
+    assert.deepEqual(validateBoard(j, 'x.json').host, HOST_LINK_DEFAULT, 'no host section: the profile\'s defaults');
+    j.host = { tpdu: '6001230456', connection: 'keep-alive' };
+    assert.deepEqual(validateBoard(j, 'x.json').host, { tpdu: { id: 0x60, destination: 0x0123, source: 0x0456 }, connection: 'keep-alive' });
+    j.host = { tpdu: '60 ABCD 0001' };
+    assert.deepEqual(validateBoard(j, 'x.json').host, { tpdu: { id: 0x60, destination: 0xabcd, source: 0x0001 }, connection: 'short' });
+  });
+
+  it('badTpduOrConnectionModeIsRefusedNamingTheField', () => {
+    for (const tpdu of ['61 0003 0000', '60 003 0000', '60 0003 0000 00', 600030000, '60 00G3 0000', '']) {
+      const j = simJson();
+      j.host = { tpdu };
+      assert.equal(refusal(j), 'E-BRD-01 board-configs/x.json: field "host.tpdu" must be a TPDU "60 DDDD SSSS": 60, then the destination and the source address as 4 hex digits each (the profile\'s default is "60 0003 0000")', String(tpdu));
+    }
+    const j = simJson();
+    j.host = { connection: 'long' };
+    assert.equal(refusal(j), 'E-BRD-01 board-configs/x.json: field "host.connection" must be one of "short", "keep-alive"');
+    j.host = { tpdu: '60 0003 0000', keepAlive: true };
+    assert.match(refusal(j), /field "host\.keepAlive" is not a known field/);
   });
 
   it('nestedFieldIsNamedWithItsPath', () => {
