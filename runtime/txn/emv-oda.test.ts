@@ -410,6 +410,13 @@ describe('EMV offline data authentication (emv-rsa, emv-oda)', function () {
       return rsaKey(1024).pub;
     }
 
+    it('signed dynamic data whose length byte claims more than the block holds fails (format)', () => {
+      const n = smallIcc.pub.modulus.length;
+      const body = Buffer.concat([hex('0501'), Buffer.from([n - 24]), Buffer.alloc(n - 25, 0x11)]);
+      const sig = signRecoverable(smallIcc, body, [hex('00000000')]);
+      assert.deepEqual(verifyDynamicSignature(smallIcc.pub, sig, hex('00000000')), { ok: false, reason: 'format' });
+    });
+
     it('fDDA (qPBOC): version 01 signs UN ‖ amount ‖ currency ‖ 9F69; version 00 the UN alone; a changed amount fails', () => {
       const values = new Map<number, Buffer>([[0x9f37, hex('1E78EEBC')], [0x9f02, hex('000000000100')], [0x5f2a, hex('0156')], [0x9f69, hex('01A1B2C3D40000')]]);
       const v01 = fddaTerminalData(values)!;

@@ -30,7 +30,7 @@ export type OdaFailure =
   | 'length' // certificate or signature not the modulus' length, or not below it
   | 'header' // recovered data does not start with 6A
   | 'trailer' // recovered data does not end with BC
-  | 'format' // certificate / signed data format byte wrong
+  | 'format' // certificate / signed data format byte wrong, or its dynamic data longer than the room for it
   | 'algorithm' // hash or public-key algorithm indicator not 01 (SHA-1, RSA)
   | 'hash' // the SHA-1 inside does not match the data
   | 'issuer-id' // issuer identifier in the issuer certificate is not the PAN's leading digits
@@ -293,7 +293,7 @@ export function verifyDynamicSignature(iccKey: RsaPublicKey, sdad: Buffer | unde
   const r = framed.value;
   if (r[2] !== HASH_ALGORITHM_SHA1) return fail('algorithm');
   const ldd = r[3];
-  if (4 + ldd > r.length - TRAILER_AND_HASH_BYTES) return fail('key-length');
+  if (4 + ldd > r.length - TRAILER_AND_HASH_BYTES) return fail('format');
   if (!hashMatches(r, [terminalDynamicData])) return fail('hash');
   const iccDynamicData = r.subarray(4, 4 + ldd);
   const idnLength = iccDynamicData[0] ?? 0;
@@ -359,7 +359,7 @@ export function verifyCda(iccKey: RsaPublicKey, input: CdaInput): Checked<CdaRes
   if (!sig.ok) return sig;
   const dyn = sig.value.iccDynamicData;
   const idnEnd = 1 + (dyn[0] ?? 0);
-  if (dyn.length !== idnEnd + 1 + CDA_AC_BYTES + SHA1_BYTES) return fail('key-length');
+  if (dyn.length !== idnEnd + 1 + CDA_AC_BYTES + SHA1_BYTES) return fail('format');
   const cid = dyn.subarray(idnEnd, idnEnd + 1);
   if (!cid.equals(input.cid)) return fail('cid');
   const ac = dyn.subarray(idnEnd + 1, idnEnd + 1 + CDA_AC_BYTES);
