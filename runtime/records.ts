@@ -152,7 +152,8 @@ export interface ReversalPendingPayload {
   readonly stan: number;
   readonly batch: number;
   readonly reason: ReversalReason;
-  readonly kind: TxnKind;
+  /** The original's kind; `balance` for a balance inquiry, which is armed too but is no transaction of the batch. */
+  readonly kind: TxnKind | 'balance';
   readonly amountFen: number;
   readonly panEnc: Buffer;
   readonly panMasked: string;
