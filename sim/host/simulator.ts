@@ -321,6 +321,14 @@ export class AcquirerSimulator {
     return { count: this.doubleCount, list: [...this.doubles] };
   }
 
+  /**
+   * The acquirer's operator registers a terminal afresh (a wiped or replaced unit under the same
+   * TID, e.g. a benchmark that boots a factory-fresh journal again): its STAN window starts empty.
+   */
+  forgetStans(tid: string): void {
+    this.stanWindows.delete(tid);
+  }
+
   /** TCP connections accepted so far (a terminal on keep-alive opens fewer than it sends requests). */
   connectionsAccepted(): number {
     return this.accepted;
