@@ -11,7 +11,8 @@
  * Commands (see CONTROL_COMMANDS): press, release, keys, swipe, swipe-bad, insert, remove, tap,
  * take-away, screen, receipts, receipt-png (base64; with "path", a plain file name written in the
  * receipts folder only: ControlServerOptions.receiptDir), battery, paper, cover, printer-fault, reset-button,
- * state, subscribe, leds, garble-reader, reader-silent, absent, sign, signatures, scan, scan-codes. Faults for diagnostics tests:
+ * state, subscribe, leds, garble-reader, reader-silent, absent, sign, signatures, scan, scan-codes,
+ * memory ({drop: true} tears the paper roll off to measure the devices' share). Faults for diagnostics tests:
  *   {"cmd":"printer-fault","fault":"cutter"|"head-hot"|"unrecoverable"|null}   (null clears it)
  *   {"cmd":"reader-silent","silent":true|false}      the reader stops answering (hung firmware) / wakes
  *   {"cmd":"absent","bus":1,"address":54,"absent":true|false}   an I2C chip unplugged (not ACKed)
@@ -44,6 +45,7 @@ import type { PrinterFault } from './virtual-printer';
 import { TEST_CARDS } from './test-cards';
 import { TEST_SIGNATURES } from './board-sim';
 import { DEMO_PAYMENT_CODES, DEMO_PAYMENT_CODE_DEFAULT } from './virtual-scanner';
+import { memoryCommand } from './memory-probe';
 import { SCAN_LINE_BYTES_MAX } from '../hal/drivers/scan-engine';
 import { KEY_NAMES, KeyName } from '../hal/keypad';
 import { Logger, silentLogger } from '../common/log';
@@ -250,6 +252,8 @@ export class ControlServer {
         return { scanning: sim.scanner(role).present(scanCodeOf(r)) };
       },
       'scan-codes': () => ({ codes: Object.keys(DEMO_PAYMENT_CODES) }),
+      // What the process holds after a full GC; drop: the paper roll torn off and the devices' share measured (sim/memory-probe.ts).
+      memory: (r) => ({ ...memoryCommand(sim, r.drop === true) }),
       // Any control line for the acquirer simulator of the process that started this terminal
       // (`npm start`): `host down` / `host up` (connections refused: offline sales), `host fault ...`.
       host: (r) => {

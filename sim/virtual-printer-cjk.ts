@@ -24,6 +24,14 @@ export function cjkGlyph(codePoint: number): Buffer | undefined {
   return glyphs.get(codePoint);
 }
 
+/**
+ * Forgets the loaded font (about 1 MB of 7,445 small buffers); the next glyph loads it again.
+ * For the control interface's `memory {drop}`, which measures what the simulated devices hold.
+ */
+export function unloadCjkGlyphs(): void {
+  glyphs = undefined;
+}
+
 /** Whether pixel (x, y) of a 16×16 glyph is set. */
 export function cjkPixel(glyph: Buffer, x: number, y: number): boolean {
   return ((glyph[y * 2 + (x >> 3)] >> (7 - (x & 7))) & 1) === 1;

@@ -55,25 +55,50 @@ const GLYPH_Y = 6;
 const GLYPH_SCALE = 2;
 /** Paper rows per allocation (a receipt is a few hundred rows). */
 const ROWS_PER_CHUNK = 1024;
+/**
+ * Receipts whose items (text lines, images) the roll keeps by default: the newest; older ones are
+ * torn off. The terminal's process holds the virtual printer on the simulator board, and a day of
+ * 1,000 sales kept every line of 2,000 slips (issue 14): a person or a test reads the last few.
+ */
+export const PAPER_RECEIPTS_MAX_DEFAULT = 50;
+/** Rows of pixels kept by default: the newest (a ring), about 25 receipts, 1.5 MB on 58 mm paper. */
+export const PAPER_ROWS_MAX_DEFAULT = 32 * 1024;
 
 export class PaperRoll {
   readonly rowBytes: number;
   /**
    * Rows in chunks of ROWS_PER_CHUNK (one Uint8Array each): a typed array per row cost ~200 bytes
    * of object overhead for 48 bytes of dots (about 20 MB of a full roll, seen in bench:start).
+   * A ring: row y lives in slot y % ringRows, so only the newest ringRows rows have pixels.
    */
   private readonly chunks: Uint8Array[] = [];
+  private readonly ringRows: number;
   private rowCount = 0;
   readonly items: PaperItem[] = [];
-  /** Rows printed beyond `rowsMax` are counted but not kept (bounded memory). */
-  rowsDropped = 0;
+  /** Receipts torn off the front (their items dropped) to stay within `receiptsMax`. */
+  receiptsShed = 0;
 
-  constructor(readonly widthDots: number, readonly rowsMax: number) {
+  constructor(readonly widthDots: number, readonly rowsMax: number, readonly receiptsMax = PAPER_RECEIPTS_MAX_DEFAULT) {
     this.rowBytes = Math.ceil(widthDots / 8);
+    this.ringRows = Math.ceil(Math.max(0, rowsMax) / ROWS_PER_CHUNK) * ROWS_PER_CHUNK;
   }
 
   get heightDots(): number {
-    return this.rowCount + this.rowsDropped;
+    return this.rowCount;
+  }
+
+  /** Rows printed whose pixels are no longer kept (the oldest, beyond `rowsMax`). */
+  get rowsDropped(): number {
+    return this.rowCount - this.rowsKept;
+  }
+
+  private get rowsKept(): number {
+    return Math.min(this.rowCount, this.ringRows);
+  }
+
+  /** Bytes of pixels held (for the control interface's `memory`). */
+  get bitmapBytes(): number {
+    return this.chunks.length * ROWS_PER_CHUNK * this.rowBytes;
   }
 
   pixel(x: number, y: number): boolean {
@@ -83,8 +108,16 @@ export class PaperRoll {
 
   /** Where dot (x, y) lives, or undefined outside the kept rows and the width. */
   private byteAt(x: number, y: number): { chunk: number; offset: number } | undefined {
-    if (y < 0 || y >= this.rowCount || x < 0 || x >= this.widthDots) return undefined;
-    return { chunk: Math.floor(y / ROWS_PER_CHUNK), offset: (y % ROWS_PER_CHUNK) * this.rowBytes + (x >> 3) };
+    if (y < this.rowCount - this.rowsKept || y >= this.rowCount || x < 0 || x >= this.widthDots) return undefined;
+    const slot = y % this.ringRows;
+    return { chunk: Math.floor(slot / ROWS_PER_CHUNK), offset: (slot % ROWS_PER_CHUNK) * this.rowBytes + (x >> 3) };
+  }
+
+  /** Tears off every receipt (a test measuring what the roll holds; the front panel's roll starts empty). */
+  clear(): void {
+    this.receiptsShed += this.cutsKept();
+    this.items.length = 0;
+    this.chunks.length = 0;
   }
 
   feed(dots: number): void {
@@ -95,6 +128,18 @@ export class PaperRoll {
 
   cut(partial: boolean): void {
     this.items.push({ kind: 'cut', y: this.heightDots, partial });
+    // Counted, not tracked: a reader may take the items away itself (sim/simulate-devices.ts).
+    for (let over = this.cutsKept() - this.receiptsMax; over > 0; over--) {
+      this.items.splice(0, this.items.findIndex((i) => i.kind === 'cut') + 1);
+      this.receiptsShed += 1;
+    }
+  }
+
+  /** Cut receipts in `items` (each ends with its cut item). */
+  private cutsKept(): number {
+    let n = 0;
+    for (const i of this.items) if (i.kind === 'cut') n++;
+    return n;
   }
 
   /** Prints one line of cells; `lineHeight` already covers the tallest cell. */
@@ -126,10 +171,11 @@ export class PaperRoll {
     }
   }
 
+  /** The receipts the roll still holds (the newest `receiptsMax` cut ones and the one being printed), split at each cut. */
   receipts(): Receipt[] {
     const receipts: Receipt[] = [];
-    let start = 0;
     let items: PaperItem[] = [];
+    let start = this.items[0]?.y ?? this.heightDots;
     for (const item of this.items) {
       if (item.kind === 'cut') {
         receipts.push(makeReceipt(start, item.y, items, true));
@@ -156,14 +202,18 @@ export class PaperRoll {
     return PNG.sync.write(png);
   }
 
-  /** Appends blank rows; returns the index of the first kept row, or undefined if over the cap. */
+  /** Appends blank rows (reusing the ring's oldest); returns the first one's y, or undefined if the roll keeps no pixels. */
   private addRows(count: number): number | undefined {
     const first = this.rowCount;
-    const keep = Math.max(0, Math.min(count, this.rowsMax - first));
-    this.rowCount += keep;
-    while (this.chunks.length * ROWS_PER_CHUNK < this.rowCount) this.chunks.push(new Uint8Array(ROWS_PER_CHUNK * this.rowBytes));
-    this.rowsDropped += count - keep;
-    return keep === count ? first : undefined;
+    this.rowCount += count;
+    if (this.ringRows === 0) return undefined;
+    for (let y = Math.max(first, this.rowCount - this.ringRows); y < this.rowCount; y++) {
+      const slot = y % this.ringRows;
+      const chunk = Math.floor(slot / ROWS_PER_CHUNK);
+      if (chunk >= this.chunks.length) while (this.chunks.length <= chunk) this.chunks.push(new Uint8Array(ROWS_PER_CHUNK * this.rowBytes));
+      else this.chunks[chunk].fill(0, (slot % ROWS_PER_CHUNK) * this.rowBytes, (slot % ROWS_PER_CHUNK + 1) * this.rowBytes);
+    }
+    return count > this.ringRows ? undefined : first;
   }
 
   private set(x: number, y: number): void {

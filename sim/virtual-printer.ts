@@ -22,7 +22,7 @@
  */
 import * as iconv from 'iconv-lite';
 import type { SerialPort } from '../hal/serial';
-import { Align, Cell, PaperRoll, Receipt, cellHeight, cellWidth } from './virtual-printer-paper';
+import { Align, Cell, PAPER_RECEIPTS_MAX_DEFAULT, PAPER_ROWS_MAX_DEFAULT, PaperRoll, Receipt, cellHeight, cellWidth } from './virtual-printer-paper';
 
 export type { Receipt, PaperItem, TextRun } from './virtual-printer-paper';
 
@@ -72,8 +72,10 @@ export interface VirtualPrinterOptions {
   readonly paperLengthMm?: number;
   /** The near-end sensor trips at this much paper left (mm). */
   readonly nearEndMm?: number;
-  /** Rows of the paper bitmap kept in memory. */
+  /** Rows of the paper bitmap kept in memory (the newest; PAPER_ROWS_MAX_DEFAULT). */
   readonly paperRowsMax?: number;
+  /** Receipts kept (the newest; PAPER_RECEIPTS_MAX_DEFAULT): older ones are torn off. */
+  readonly paperReceiptsMax?: number;
 }
 
 interface RasterState { rowBytes: number; rowsLeft: number; col: number; row: Uint8Array; widthDots: number; scaleX: number; scaleY: number; x: number }
@@ -123,7 +125,7 @@ export class EscPosMachine {
     this.inputBufferBytesMax = options.inputBufferBytesMax ?? 4096;
     this.paperRemainingDots = (options.paperLengthMm ?? Infinity) * DOTS_PER_MM;
     this.nearEndDots = (options.nearEndMm ?? 0) * DOTS_PER_MM;
-    this.paper = new PaperRoll(this.paperWidthDots, options.paperRowsMax ?? 100_000);
+    this.paper = new PaperRoll(this.paperWidthDots, options.paperRowsMax ?? PAPER_ROWS_MAX_DEFAULT, options.paperReceiptsMax ?? PAPER_RECEIPTS_MAX_DEFAULT);
   }
 
   get paperOut(): boolean {
@@ -564,12 +566,12 @@ export class VirtualPrinter {
     });
   }
 
-  /** Text lines printed so far (all receipts). */
+  /** Text lines of the receipts the roll still holds (the newest paperReceiptsMax). */
   get lines(): string[] {
     return this.machine.paper.items.flatMap((i) => (i.kind === 'text' ? [i.text] : []));
   }
 
-  /** Receipts split at each cut; the last one may be uncut. */
+  /** Receipts split at each cut, the newest paperReceiptsMax (older ones torn off); the last one may be uncut. */
   receipts(): Receipt[] {
     return this.machine.paper.receipts();
   }
@@ -609,7 +611,10 @@ export class VirtualPrinter {
 
   private notifyReceipts(): void {
     if (!this.receiptListeners.size) return;
+    // receiptsSeen counts from the first receipt ever cut; the roll keeps only the newest.
+    const shed = this.machine.paper.receiptsShed;
     const cut = this.receipts().filter((r) => r.cut);
-    for (; this.receiptsSeen < cut.length; this.receiptsSeen++) for (const l of this.receiptListeners) l(cut[this.receiptsSeen]);
+    this.receiptsSeen = Math.max(this.receiptsSeen, shed);
+    for (; this.receiptsSeen < shed + cut.length; this.receiptsSeen++) for (const l of this.receiptListeners) l(cut[this.receiptsSeen - shed]);
   }
 }
