@@ -22,8 +22,8 @@ import { SERVICE_OPERATOR, createServiceAdmin, serviceAdminFile } from './servic
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import QRCode from 'qrcode';
-import { PNG } from 'pngjs';
+import type * as Qr from 'qrcode';
+import type * as Pngjs from 'pngjs';
 import { Journal } from '../storage/journal';
 import { RecordType } from '../storage/record';
 import { PosError, isPosError } from '../common/errors';
@@ -266,6 +266,10 @@ async function printLabel(i: ProvisionInput): Promise<ProvisionReport['label']> 
 
 /** A QR code of `data` as a PNG (black modules on white, quiet zone included). */
 export function qrPng(data: string): Buffer {
+  // Loaded here, not at import: the terminal imports this file for readProvisionedTmk at every
+  // boot, and the QR encoder and pngjs are for the factory's label only (issue 14: start time).
+  const QRCode = require('qrcode/lib/core/qrcode') as Pick<typeof Qr, 'create'>;
+  const { PNG } = require('pngjs') as typeof Pngjs;
   const qr = QRCode.create(data, { errorCorrectionLevel: 'M' });
   const n = qr.modules.size;
   const side = (n + 2 * LABEL_QUIET_MODULES) * LABEL_MODULE_PX;

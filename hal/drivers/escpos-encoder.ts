@@ -10,8 +10,8 @@
  *   ESC @ init · GS a 0 auto status back off · FS & / FS . Chinese mode on/off · ESC a n align ·
  *   ESC E n bold · GS ! n size · LF · ESC d n feed lines · GS v 0 raster · GS V 66 n feed and cut.
  */
-import * as iconv from 'iconv-lite';
-import QRCode from 'qrcode';
+import type * as Iconv from 'iconv-lite';
+import type * as Qr from 'qrcode';
 import type { Align, MonoImage, PrintBlock } from '../printer';
 
 export const ESC = 0x1b;
@@ -126,14 +126,27 @@ export function wrapText(text: string, columns: number): string[] {
 }
 
 function encodeChars(line: string, gb18030: boolean): Buffer {
-  return gb18030 ? iconv.encode(line, 'gb18030') : Buffer.from(line, 'latin1');
+  return gb18030 ? iconvLite().encode(line, 'gb18030') : Buffer.from(line, 'latin1');
+}
+
+// The GB18030 tables and the QR encoder load on the first receipt, not at boot: a boot on a slow
+// CPU does not pay for them (issue 14). Only the encoder of `qrcode` is loaded, not its index,
+// which also loads PNG and SVG renderers (pngjs) the printer never uses.
+let iconvModule: typeof Iconv | undefined;
+function iconvLite(): typeof Iconv {
+  return (iconvModule ??= require('iconv-lite') as typeof Iconv);
+}
+
+let qrCore: Pick<typeof Qr, 'create'> | undefined;
+function qrCreate(data: string, options: Qr.QRCodeOptions): Qr.QRCode {
+  return (qrCore ??= require('qrcode/lib/core/qrcode') as Pick<typeof Qr, 'create'>).create(data, options);
 }
 
 // ---------------------------------------------------------------- images
 
 /** Renders a QR code from the `qrcode` package's module matrix, quiet zone included. */
 export function qrImage(data: string, level: 'L' | 'M' | 'Q' | 'H', moduleDots: number | undefined, paperWidthDots: number): MonoImage {
-  const qr = QRCode.create(data, { errorCorrectionLevel: level });
+  const qr = qrCreate(data, { errorCorrectionLevel: level });
   const size = qr.modules.size;
   const total = size + 2 * QR_QUIET_MODULES;
   const dots = clamp(moduleDots ?? Math.floor(paperWidthDots / total), 1, QR_MODULE_DOTS_MAX);

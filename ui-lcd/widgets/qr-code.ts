@@ -16,7 +16,7 @@
  * lit: the code reads dark-on-light as scanners expect. `darkModulesLit` flips it for a panel
  * whose set pixels are dark (a reflective LCD).
  */
-import QRCode from 'qrcode';
+import type * as Qr from 'qrcode';
 import { FrameBuffer, PixelCapabilities } from '../../hal/display';
 import { GLYPH_HEIGHT_PX, HALF_WIDTH_PX, cellsOf, glyph } from '../font';
 import type { Locale } from '../screen';
@@ -87,9 +87,9 @@ export function qrCodeImage(content: string, options: QrOptions = {}): QrImage |
   if (content.length === 0) return refused('empty');
   if (!PRINTABLE_ASCII.test(content)) return refused('not-ascii');
   if (content.length > QR_CONTENT_CHARS_MAX) return refused('too-long');
-  let qr: QRCode.QRCode;
+  let qr: Qr.QRCode;
   try {
-    qr = QRCode.create(content, { version: QR_VERSION, errorCorrectionLevel: QR_ERROR_LEVEL });
+    qr = qrCreate(content, { version: QR_VERSION, errorCorrectionLevel: QR_ERROR_LEVEL });
   } catch {
     // The package throws when the content needs a larger version: refused, never a bigger code.
     return refused('does-not-fit');
@@ -250,4 +250,11 @@ function drawText(f: FrameBuffer, text: string, x0: number, y0: number, missing:
       x += w;
     }
   }
+}
+
+// The encoder loads on the first code shown, not at boot (issue 14: start time on a slow CPU), and
+// only the encoder: the package's index also loads PNG and SVG renderers (pngjs) the LCD never uses.
+let qrCore: Pick<typeof Qr, 'create'> | undefined;
+function qrCreate(content: string, options: Qr.QRCodeOptions): Qr.QRCode {
+  return (qrCore ??= require('qrcode/lib/core/qrcode') as Pick<typeof Qr, 'create'>).create(content, options);
 }
