@@ -11,8 +11,10 @@
  * Linux buses (hal/board-linux.ts). Logs are pino JSON lines on stderr.
  *
  * SIGTERM / SIGINT: clean shutdown (machine stopped, journal closed, board closed), exit 0.
- * --hold-reset (simulator): the reset button is held from power-on for the board's resetHoldMs and
- * then released, as a person does to open the recovery menu.
+ * --hold-reset (simulator): the reset button is held from power-on until the boot has seen it held
+ * for the board's resetHoldMs, then released, as a person does to open the recovery menu. The
+ * release follows the boot's look at the button (holdResetUntilSeen), not a fixed time after
+ * start: on a loaded machine the boot may reach the button later than resetHoldMs after start.
  *
  * Real-board wiring (also active on the simulator where it applies):
  * - logs go to stderr and, warn and worse with an error code, into an in-memory ring of the last
@@ -27,11 +29,13 @@
  *   station (boot/service-admin.ts, service-admin.json beside the device key);
  * - --usb-dir D (repeatable via $POS_USB_DIRS, ':'-separated): USB mount points recovery offers.
  */
+// First: the modules below load through the V8 code cache (issue 14: start time on a slow CPU).
+import { codeCache } from './code-cache-install';
 import { asset } from '../common/assets';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from './cli';
 import { readBoardFile, loadBoard, Board } from '../hal/board';
-import { linuxFactories } from '../hal/board-linux';
+import type { Button } from '../hal/button';
 import { createSimBoard, SimBoard } from '../sim/board-sim';
 import { ControlServer, HOST_SIM_LINE_PREFIX } from '../sim/control-server';
 import { createLogger, logLevel } from '../common/log';
@@ -47,8 +51,6 @@ import { serviceAdminCheck, serviceAdminFile } from './service-admin';
 import type { Locale } from '../ui-lcd/screen';
 
 const PROCESS_START_MS = Date.now() - Math.round(process.uptime() * 1000);
-/** The reset button is let go this long after the hold time (a person's margin). */
-export const HOLD_RESET_MARGIN_MS = 400;
 export const SHUTDOWN_MS_MAX = 5_000;
 /** How often an unconfirmed trial boot is checked against its deadline. */
 export const ROLLBACK_POLL_MS = 10_000;
@@ -61,6 +63,21 @@ export function boardPath(nameOrPath: string): string {
   return asset('board-configs', `${nameOrPath}.json`);
 }
 
+/**
+ * --hold-reset: the simulated person lets go of the reset button once the boot has seen it held
+ * long enough, i.e. when the boot's `waitHeld` answers true (boot/terminal-app.ts resetAtBoot),
+ * never before. The release comes a turn of the event loop later, after the boot has started
+ * waiting for it. A real board is untouched: its person holds the button for resetHoldMs.
+ */
+export function holdResetUntilSeen(button: Button, release: () => void): void {
+  const waitHeld = button.waitHeld.bind(button);
+  button.waitHeld = async (holdMs: number): Promise<boolean> => {
+    const held = await waitHeld(holdMs);
+    if (held) setImmediate(release);
+    return held;
+  };
+}
+
 async function main(): Promise<void> {
   const { flags } = parseArgs(process.argv.slice(2), new Set(['board', 'host', 'host-port', 'control-port', 'locale', 'journal-dir', 'backup-dir', 'usb-dir', 'update-root']));
   const str = (name: string): string | undefined => (typeof flags.get(name) === 'string' ? String(flags.get(name)) : undefined);
@@ -68,6 +85,7 @@ async function main(): Promise<void> {
   const errors = new ErrorRing();
   const level = logLevel();
   const logger = createLogger('terminal', pino.multistream([{ level: level === 'silent' ? 'fatal' : level as pino.Level, stream: pino.destination(2) }, { level: 'warn', stream: errors.stream() as unknown as pino.DestinationStream }]));
+  if (codeCache) logger.debug({ codeCache }, 'V8 code cache');
   const { config } = readBoardFile(boardName);
   const holdReset = flags.has('hold-reset');
 
@@ -76,12 +94,11 @@ async function main(): Promise<void> {
   if (config.simulator) {
     sim = await createSimBoard({ board: boardName, beforeBoot: (s) => { if (holdReset) s.resetButton().press(); } });
     board = sim.board;
-    if (holdReset) {
-      const dc = config.devices.reset0;
-      const holdMs = dc?.type === 'gpio-button' ? dc.resetHoldMs : 3_000;
-      setTimeout(() => sim?.resetButton().release(), holdMs + HOLD_RESET_MARGIN_MS);
-    }
+    if (holdReset) { const model = sim.resetButton(); holdResetUntilSeen(board.resetButton(), () => model.release()); }
   } else {
+    // The Linux bus backends (serialport, i2c-bus, onoff) load only for a real board: the
+    // simulator's boot does not pay for them (issue 14: start time on a slow CPU).
+    const { linuxFactories } = require('../hal/board-linux') as typeof import('../hal/board-linux');
     board = await loadBoard(boardName, linuxFactories());
   }
 

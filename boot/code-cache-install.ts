@@ -1,0 +1,12 @@
+/**
+ * Imported first by boot/terminal-main.ts, before any other module, so that every module after it
+ * loads through the V8 code cache (boot/code-cache.ts). Only when the compiled terminal-main.js is
+ * the process's main module: tests and ts-node runs that import terminal-main compile as usual.
+ */
+import { join } from 'node:path';
+import { CodeCacheStats, installCodeCache } from './code-cache';
+
+/** POS_CODE_CACHE_WRITE_AFTER_MS: the benchmark writes the cache sooner than a terminal does. */
+const writeAfterMs = Number(process.env.POS_CODE_CACHE_WRITE_AFTER_MS) || undefined;
+
+export const codeCache: CodeCacheStats | undefined = require.main?.filename === join(__dirname, 'terminal-main.js') ? installCodeCache({ writeAfterMs }) : undefined;

@@ -1,0 +1,61 @@
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { codeCacheFile, readCodeCache, writeCodeCache } from './code-cache';
+import { removeDir, tempDir } from '../storage/testing';
+
+/**
+ * Runs a fresh node process that installs the cache over `dir`, then requires `dir/mod.js` and
+ * prints what it exported beside the cache's figures once the cache had its chance to be written.
+ */
+function bootOnce(dir: string): { value: unknown; hits: number; misses: number; rejected: number; written?: number } {
+  const script = `
+    const { installCodeCache } = require(${JSON.stringify(join(__dirname, 'code-cache'))});
+    const stats = installCodeCache({ dir: ${JSON.stringify(join(dir, 'cache'))}, writeAfterMs: 1 });
+    const value = require(${JSON.stringify(join(dir, 'mod.js'))});
+    setTimeout(() => process.stdout.write(JSON.stringify({ value, ...stats })), 100);
+  `;
+  const r = spawnSync(process.execPath, ['-r', require.resolve('ts-node/register/transpile-only'), '-e', script], { encoding: 'utf8', env: { ...process.env, POS_CODE_CACHE: '1' } });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout) as { value: unknown; hits: number; misses: number; rejected: number; written?: number };
+}
+
+describe('boot/code-cache: V8 code cache for the terminal process', () => {
+  let dir: string;
+  beforeEach(() => { dir = tempDir('code-cache-'); });
+  afterEach(() => removeDir(dir));
+
+  it('the first boot compiles and writes the cache, the next runs from it with the same result, changed code is compiled again', () => {
+    writeFileSync(join(dir, 'helper.js'), 'module.exports = (x) => x * 2;\n');
+    writeFileSync(join(dir, 'mod.js'), "const double = require('./helper');\nmodule.exports = { n: double(21), file: __filename, resolved: require.resolve('./helper') };\n");
+    const first = bootOnce(dir);
+    assert.deepEqual(first.value, { n: 42, file: join(dir, 'mod.js'), resolved: join(dir, 'helper.js') });
+    assert.ok(first.misses >= 2 && first.hits === 0, JSON.stringify(first));
+    assert.ok((first.written ?? 0) >= 2, 'the cache was written');
+
+    const second = bootOnce(dir);
+    assert.deepEqual(second.value, first.value);
+    assert.equal(second.misses, 0, JSON.stringify(second));
+    assert.equal(second.rejected, 0);
+    assert.ok(second.hits >= 2);
+    assert.equal(second.written, undefined, 'nothing new: not written again');
+
+    writeFileSync(join(dir, 'helper.js'), 'module.exports = (x) => x * 3;\n');
+    const third = bootOnce(dir);
+    assert.equal((third.value as { n: number }).n, 63, 'the changed module runs its new code, not the cached one');
+    assert.equal(third.misses, 1);
+  });
+
+  it('a torn or foreign cache file is an empty cache, never an error', () => {
+    const file = codeCacheFile(join(dir, 'cache'));
+    writeCodeCache(file, new Map([['a', Buffer.from('xyz')], ['b', Buffer.alloc(0)]]));
+    assert.deepEqual([...readCodeCache(file)].map(([k, v]) => [k, v.toString()]), [['a', 'xyz'], ['b', '']]);
+    const whole = readFileSync(file);
+    writeFileSync(file, whole.subarray(0, whole.length - 5));
+    assert.equal(readCodeCache(file).size, 0);
+    writeFileSync(file, Buffer.from('not a cache'));
+    assert.equal(readCodeCache(file).size, 0);
+    assert.equal(readCodeCache(join(dir, 'absent.bin')).size, 0);
+  });
+});

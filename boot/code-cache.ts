@@ -1,0 +1,155 @@
+/**
+ * V8 code cache for the terminal process (issue 14: start time on a slow CPU). Node 20 has no
+ * `module.enableCompileCache` (Node 22), so CommonJS modules are compiled here through `vm.Script`
+ * with the cached data of the previous boot, and the cache is written once the boot has run its
+ * code (functions compiled lazily during the boot are in it too).
+ *
+ * - One file per Node version and architecture in the cache directory: `$POS_CODE_CACHE_DIR`, else
+ *   systemd's `$CACHE_DIRECTORY` (CacheDirectory= in the unit), else `.tmp/code-cache` in the
+ *   package. `POS_CODE_CACHE=0` turns it off (the benchmark's baseline).
+ * - An entry is keyed by the file name and a digest of its source, so updated code never runs from
+ *   a stale entry; V8 also refuses data from another V8 version or other flags, and the file is
+ *   rewritten when anything was missing or refused. Only entries of this boot are kept.
+ * - Written through a temporary file, fsynced and renamed: a power cut leaves the old file or the
+ *   new one. A file that does not parse is ignored (the boot compiles from source, as without it).
+ * - Modules with a `#!` line are compiled by Node as usual.
+ */
+import Module from 'node:module';
+import { Script, constants as vmConstants } from 'node:vm';
+import { createHash } from 'node:crypto';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { packageRoot } from '../common/assets';
+
+/** The cache is written this long after it was installed: after the boot, before the first sale is likely. */
+export const CODE_CACHE_WRITE_AFTER_MS = 8_000;
+/** A cache file larger than this is not read (a broken file must not cost the boot). */
+export const CODE_CACHE_BYTES_MAX = 32 * 1024 * 1024;
+const MAGIC = 'POSV8CC1';
+
+export interface CodeCacheStats {
+  readonly dir: string;
+  readonly file: string;
+  hits: number;
+  misses: number;
+  rejected: number;
+  written?: number;
+}
+
+/** Node's module internals this hook uses (not in @types/node's `Module` type). */
+interface ModuleInternals {
+  prototype: { _compile(this: NodeModule, content: string, filename: string): unknown };
+  wrap(script: string): string;
+  _resolveFilename(request: string, parent: NodeModule, isMain: boolean, options?: unknown): string;
+  _extensions: NodeJS.RequireExtensions;
+  _cache: NodeJS.Dict<NodeModule>;
+}
+
+export function codeCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.POS_CODE_CACHE_DIR ?? env.CACHE_DIRECTORY?.split(':')[0] ?? join(packageRoot(), '.tmp', 'code-cache');
+}
+
+export function codeCacheFile(dir: string): string {
+  return join(dir, `v8-${process.version}-${process.arch}.bin`);
+}
+
+/** Entries by key; an unreadable or malformed file is an empty cache. */
+export function readCodeCache(file: string): Map<string, Buffer> {
+  const entries = new Map<string, Buffer>();
+  let b: Buffer;
+  try { b = readFileSync(file); } catch { return entries; }
+  if (b.length > CODE_CACHE_BYTES_MAX || b.toString('latin1', 0, MAGIC.length) !== MAGIC) return entries;
+  let at = MAGIC.length;
+  const fits = (n: number): boolean => at + n <= b.length;
+  while (at < b.length) {
+    if (!fits(4)) return new Map();
+    const keyLength = b.readUInt32LE(at); at += 4;
+    if (!fits(keyLength + 4)) return new Map();
+    const key = b.toString('latin1', at, at + keyLength); at += keyLength;
+    const dataLength = b.readUInt32LE(at); at += 4;
+    if (!fits(dataLength)) return new Map();
+    entries.set(key, b.subarray(at, at + dataLength)); at += dataLength;
+  }
+  return entries;
+}
+
+export function writeCodeCache(file: string, entries: ReadonlyMap<string, Buffer>): void {
+  mkdirSync(dirname(file), { recursive: true });
+  const parts: Buffer[] = [Buffer.from(MAGIC, 'latin1')];
+  for (const [key, data] of entries) {
+    const k = Buffer.from(key, 'latin1');
+    const head = Buffer.alloc(4); head.writeUInt32LE(k.length);
+    const size = Buffer.alloc(4); size.writeUInt32LE(data.length);
+    parts.push(head, k, size, data);
+  }
+  const tmp = `${file}.${process.pid}.tmp`;
+  const fd = openSync(tmp, 'w');
+  try {
+    writeSync(fd, Buffer.concat(parts));
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+}
+
+function keyOf(filename: string, content: string): string {
+  return createHash('sha1').update(filename).update('\0').update(content).digest('base64');
+}
+
+/**
+ * Installs the compile hook for every CommonJS module loaded from now on. Returns its figures
+ * (the benchmark and the log read them), or undefined when turned off.
+ */
+export function installCodeCache(options: { dir?: string; writeAfterMs?: number; onWritten?: (s: CodeCacheStats) => void } = {}): CodeCacheStats | undefined {
+  if (process.env.POS_CODE_CACHE === '0') return undefined;
+  const dir = options.dir ?? codeCacheDir();
+  const file = codeCacheFile(dir);
+  const cached = readCodeCache(file);
+  const stats: CodeCacheStats = { dir, file, hits: 0, misses: 0, rejected: 0 };
+  const compiled = new Map<string, Script>();
+  const M = Module as unknown as ModuleInternals;
+  const original = M.prototype._compile;
+  M.prototype._compile = function compileCached(this: NodeModule, content: string, filename: string): unknown {
+    if (content.startsWith('#!')) return original.call(this, content, filename);
+    const key = keyOf(filename, content);
+    const cachedData = cached.get(key);
+    const script = new Script(M.wrap(content), {
+      filename, cachedData,
+      // import() inside a module resolves as Node's own loader would.
+      importModuleDynamically: vmConstants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+    });
+    if (!cachedData) stats.misses++;
+    else if (script.cachedDataRejected) stats.rejected++;
+    else stats.hits++;
+    compiled.set(key, script);
+    const wrapper = script.runInThisContext({ displayErrors: true }) as (...args: unknown[]) => unknown;
+    return wrapper.call(this.exports, this.exports, requireFor(this, M), this, filename, dirname(filename));
+  };
+  const timer = setTimeout(() => {
+    if (stats.misses === 0 && stats.rejected === 0) return;
+    try {
+      const fresh = new Map<string, Buffer>();
+      for (const [key, script] of compiled) fresh.set(key, script.createCachedData());
+      writeCodeCache(file, fresh);
+      stats.written = fresh.size;
+      options.onWritten?.(stats);
+    } catch {
+      // A read-only or full cache directory: the next boot compiles from source, as without a cache.
+    }
+  }, options.writeAfterMs ?? CODE_CACHE_WRITE_AFTER_MS);
+  timer.unref();
+  return stats;
+}
+
+/** The `require` a module gets from Node (lib/internal/modules/helpers makeRequireFunction). */
+function requireFor(mod: NodeModule, M: ModuleInternals): NodeJS.Require {
+  const req = ((id: string) => mod.require(id)) as NodeJS.Require;
+  const resolve = ((request: string, options?: { paths?: string[] }) => M._resolveFilename(request, mod, false, options)) as NodeJS.RequireResolve;
+  resolve.paths = (request: string) => (Module as unknown as { _resolveLookupPaths(r: string, m: NodeModule): string[] | null })._resolveLookupPaths(request, mod);
+  req.resolve = resolve;
+  req.main = require.main;
+  req.extensions = M._extensions;
+  req.cache = M._cache;
+  return req;
+}
