@@ -38,13 +38,15 @@ export interface TerminalRun {
 
 export class Driver {
   run: TerminalRun | undefined;
+  /** The board the terminal boots (`--board`): a name or a board file's path. */
+  board = 'sim';
 
   constructor(readonly host: AcquirerSimulator, readonly dir: string, private readonly locale: 'en' | 'zh-CN' = 'en') {}
 
   /** Powers the terminal on (a fresh process on the same storage). */
   async powerOn(options: { holdReset?: boolean } = {}): Promise<TerminalRun> {
     const log: string[] = [];
-    const args = ['--board', 'sim', '--host-port', String(this.host.port), '--journal-dir', join(this.dir, 'journal'), '--backup-dir', join(this.dir, 'backup'), '--locale', this.locale, ...(options.holdReset ? ['--hold-reset'] : [])];
+    const args = ['--board', this.board, '--host-port', String(this.host.port), '--journal-dir', join(this.dir, 'journal'), '--backup-dir', join(this.dir, 'backup'), '--locale', this.locale, ...(options.holdReset ? ['--hold-reset'] : [])];
     const { child, controlPort } = await startTerminal(args, (line) => {
       // The terminal's `qr-pay`: the customer pays at this process's acquirer simulator (as npm start does).
       if (line.startsWith(HOST_SIM_LINE_PREFIX)) { controlLine(this.host, line.slice(HOST_SIM_LINE_PREFIX.length), (l) => log.push(l)); return; }
