@@ -366,6 +366,9 @@ export const ERRORS = {
   MGT_BUSY: def('E-MGT-08', 'timeout',
     { cause: 'Too many commands waiting', steps: ['Wait for the acks', 'Then send the command again'] },
     { cause: '待执行的命令过多', steps: ['等待应答', '然后重新发送命令'] }),
+  MGT_FAILED: def('E-MGT-09', 'timeout',
+    { cause: 'Command failed on the terminal', steps: ['Send the command again', 'Upload the logs if it repeats'] },
+    { cause: '命令在终端上执行失败', steps: ['重新发送命令', '如重复出现请上传日志'] }),
   // ---- internal
   SYS_INVARIANT: def('E-SYS-99', 'invariant',
     { cause: 'Internal check failed', steps: ['Selling stopped', 'Recovery mode: call support'] },
