@@ -1,0 +1,414 @@
+/**
+ * The terminal's session to its management broker (MQTT 5, docs/MANAGEMENT.md): a retained
+ * presence with a last-will, a retained status republished on change and on every heartbeat,
+ * commands acknowledged step by step, and a bounded offline queue (outbox.ts).
+ *
+ *   const m = ManagementClient.start({ config, terminal, logger, clock: Date.now });
+ *   ...; m.notifyStatusChanged(); m.publishEvent('settled', {...}); await m.stop();
+ *
+ * The session is persistent (clean start off, a session expiry): commands sent while the terminal
+ * is away wait at the broker and arrive at the next connect; a redelivered command (same id) is
+ * not run twice, its last acknowledgement is sent again. Nothing that arrives can crash the
+ * terminal: every payload goes through protocol.ts parseCommand and every handler's failure
+ * becomes a refusal with its code.
+ */
+import { connect, IClientOptions, MqttClient } from 'mqtt';
+import { PosError } from '../../common/errors';
+import type { Logger } from '../../common/log';
+import type { HostParameters } from '../host/messages-v2';
+import { checkParamsPatch } from './params';
+import { Outbox, OUTBOX_BYTES_MAX, OUTBOX_MESSAGES_MAX, OutMessage } from './outbox';
+import {
+  Ack, Command, CommandName, MGMT_SCHEMA_VERSION, MgmtTopics, SERIAL_RE, StatusDocument, StatusInput, TOPIC_PREFIX_DEFAULT, ack, parseCommand, refusal, statusKey, topicsFor,
+} from './protocol';
+
+/** The status is republished at least this often, changed or not (the console's liveness view). */
+export const HEARTBEAT_INTERVAL_MS_DEFAULT = 60_000;
+/** How often the status is compared with the last one published (a change publishes it at once). */
+export const STATUS_CHECK_INTERVAL_MS_DEFAULT = 5_000;
+/** Wait between reconnect attempts (mqtt.js retries for ever at this period). */
+export const RECONNECT_PERIOD_MS_DEFAULT = 5_000;
+export const CONNECT_TIMEOUT_MS_DEFAULT = 15_000;
+/** MQTT keep-alive: the broker declares the terminal gone (and sends its will) after 1.5 times this. */
+export const KEEPALIVE_S_DEFAULT = 60;
+/** How long the broker keeps the session (subscription, queued commands) of a terminal that is away. */
+export const SESSION_EXPIRY_S_DEFAULT = 24 * 3600;
+/** Commands accepted and not finished yet; one more is refused E-MGT-08. */
+export const COMMANDS_PENDING_MAX = 8;
+/** Final acks remembered by command id, so that a redelivered command is answered, not run again. */
+export const RECENT_COMMAND_IDS_MAX = 256;
+/** A log upload returns at most this many bytes (the newest lines). */
+export const LOG_UPLOAD_BYTES_MAX = 64 * 1024;
+/** A reboot waits for the terminal to be idle this long by default, and never longer than the max. */
+export const REBOOT_IDLE_WAIT_MS_DEFAULT = 10 * 60_000;
+export const REBOOT_IDLE_WAIT_MS_MAX = 60 * 60_000;
+export const IDLE_POLL_MS_DEFAULT = 1_000;
+/** Before rebooting, the done ack and the offline presence are given this long to reach the broker. */
+export const FLUSH_BEFORE_REBOOT_MS_MAX = 5_000;
+export const LOCK_REASON_CHARS_MAX = 64;
+
+/** Each command's time to finish once it runs (a reboot's is its idle wait). */
+export const COMMAND_TIMEOUT_MS_DEFAULT: Readonly<Record<Exclude<CommandName, 'reboot'>, number>> = {
+  status: 5_000, 'set-params': 30_000, diagnostics: 120_000, 'upload-logs': 30_000, lock: 10_000, unlock: 10_000,
+};
+
+/** What the management channel needs from the terminal (boot/terminal-app.ts wires it). */
+export interface MgmtTerminal {
+  status(): StatusInput;
+  /** Applies checked parameters (params.ts applyParamsPatch: journaled), returns the set in force. */
+  setParams(patch: HostParameters): Promise<HostParameters>;
+  /** Runs the automatic diagnostics (boot/diagnostics.ts) and returns their results. */
+  diagnostics(): Promise<unknown>;
+  /** The newest log text, at most `maxBytes` bytes. */
+  logs(maxBytes: number): Promise<string>;
+  /** True when no sale, settlement or operator action is under way (a reboot waits for it). */
+  isIdle(): boolean;
+  reboot(): Promise<void> | void;
+  setSellingLocked(locked: boolean, reason: string): Promise<void>;
+}
+
+export interface MgmtConfig {
+  /** `mqtts://host:port`; `mqtt://` only with allowPlain (a loopback broker in development). */
+  readonly url: string;
+  readonly serial: string;
+  /** The serial or the TID, as the broker's password file (or its auth plugin) knows it. */
+  readonly username: string;
+  readonly password?: string;
+  /** The only CA the broker's certificate may chain to (pinned: the system's CAs are not used). */
+  readonly caPem?: string;
+  /** The terminal's client certificate and key from provisioning, when the broker wants one. */
+  readonly certPem?: string;
+  readonly keyPem?: string;
+  readonly allowPlain?: boolean;
+  readonly topicPrefix?: string;
+  readonly heartbeatMs?: number;
+  readonly statusCheckMs?: number;
+  readonly reconnectMs?: number;
+  readonly connectTimeoutMs?: number;
+  readonly keepaliveS?: number;
+  readonly sessionExpiryS?: number;
+  readonly idlePollMs?: number;
+  readonly outboxMessagesMax?: number;
+  readonly outboxBytesMax?: number;
+  readonly commandTimeoutMs?: Partial<Record<Exclude<CommandName, 'reboot'>, number>>;
+}
+
+export interface MgmtClientOptions {
+  readonly config: MgmtConfig;
+  readonly terminal: MgmtTerminal;
+  readonly logger: Logger;
+  readonly clock: () => number;
+}
+
+/** Refuses a configuration that could not work or would not be safe (E-BRD-01 names the field). */
+export function checkMgmtConfig(c: MgmtConfig): void {
+  const bad = (field: string, why: string): never => { throw new PosError('BRD_INVALID', `management.${field}: ${why}`, { field: `management.${field}` }); };
+  const m = /^(mqtts?):\/\/([^/:]+|\[[^\]]+\])(:\d{1,5})?\/?$/.exec(c.url);
+  if (!m) bad('url', `"${c.url}" is not mqtts://host:port`);
+  else if (m[1] === 'mqtt' && !c.allowPlain) bad('url', 'plain mqtt:// needs allowPlain (development only): use mqtts:// with a pinned CA');
+  else if (m[1] === 'mqtts' && !c.caPem) bad('caPem', 'mqtts:// needs the broker\'s CA (pinned)');
+  if (!SERIAL_RE.test(c.serial)) bad('serial', `"${c.serial}": 4..32 of A-Z 0-9 -`);
+  if (!c.username) bad('username', 'empty');
+  if ((c.certPem === undefined) !== (c.keyPem === undefined)) bad('certPem', 'a client certificate needs its key and the other way round');
+  for (const [k, v] of Object.entries({ heartbeatMs: c.heartbeatMs, statusCheckMs: c.statusCheckMs, reconnectMs: c.reconnectMs, idlePollMs: c.idlePollMs })) {
+    if (v !== undefined && !(Number.isSafeInteger(v) && v >= 10)) bad(k, `${v} is not a whole number of ms >= 10`);
+  }
+}
+
+export class ManagementClient {
+  readonly topics: MgmtTopics;
+  private readonly client: MqttClient;
+  private readonly outbox: Outbox;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly pending: Command[] = [];
+  private readonly running = new Set<string>();
+  private readonly finished = new Map<string, Ack>();
+  private pumping = false;
+  private seq = 0;
+  private lastStatusKey: string | undefined;
+  private connectErrorLogged = false;
+  private linkUp = false;
+  private stopped = false;
+  private readonly log: Logger;
+
+  static start(o: MgmtClientOptions): ManagementClient {
+    checkMgmtConfig(o.config);
+    return new ManagementClient(o);
+  }
+
+  private constructor(private readonly o: MgmtClientOptions) {
+    const c = o.config;
+    this.log = o.logger.child({ mgmt: c.serial });
+    this.topics = topicsFor(c.serial, c.topicPrefix ?? TOPIC_PREFIX_DEFAULT);
+    this.outbox = new Outbox({ messagesMax: c.outboxMessagesMax ?? OUTBOX_MESSAGES_MAX, bytesMax: c.outboxBytesMax ?? OUTBOX_BYTES_MAX });
+    this.client = connect(c.url, this.clientOptions());
+    this.client.on('connect', (connack) => this.onConnect(connack.sessionPresent));
+    this.client.on('message', (topic, payload) => { if (topic === this.topics.cmd) this.receive(payload); });
+    this.client.on('error', (e) => this.onError(e));
+    this.client.on('close', () => {
+      // Once per lost connection: mqtt.js also closes after every failed retry.
+      if (!this.linkUp) return;
+      this.linkUp = false;
+      this.log.warn({ code: 'E-MGT-07' }, 'management broker lost: queuing until it is back');
+    });
+    this.timers.push(setInterval(() => this.publishStatus(true), c.heartbeatMs ?? HEARTBEAT_INTERVAL_MS_DEFAULT));
+    this.timers.push(setInterval(() => this.publishStatus(false), c.statusCheckMs ?? STATUS_CHECK_INTERVAL_MS_DEFAULT));
+    for (const t of this.timers) t.unref();
+  }
+
+  private clientOptions(): IClientOptions {
+    const c = this.o.config;
+    return {
+      protocolVersion: 5,
+      clientId: `pos-${c.serial}`,
+      clean: false,
+      username: c.username,
+      ...(c.password !== undefined ? { password: c.password } : {}),
+      ...(c.caPem !== undefined ? { ca: c.caPem } : {}),
+      ...(c.certPem !== undefined && c.keyPem !== undefined ? { cert: c.certPem, key: c.keyPem } : {}),
+      rejectUnauthorized: true,
+      reconnectPeriod: c.reconnectMs ?? RECONNECT_PERIOD_MS_DEFAULT,
+      connectTimeout: c.connectTimeoutMs ?? CONNECT_TIMEOUT_MS_DEFAULT,
+      keepalive: c.keepaliveS ?? KEEPALIVE_S_DEFAULT,
+      properties: { sessionExpiryInterval: c.sessionExpiryS ?? SESSION_EXPIRY_S_DEFAULT },
+      // Our own bounded outbox holds what is said while offline; mqtt.js would queue without limit.
+      queueQoSZero: false,
+      will: { topic: this.topics.presence, payload: Buffer.from(this.presence(false, 'lost')), qos: 1, retain: true },
+    };
+  }
+
+  get connected(): boolean { return this.client.connected; }
+  /** Outgoing messages dropped from the offline queue since start. */
+  get dropped(): number { return this.outbox.dropped; }
+  get queued(): number { return this.outbox.length; }
+
+  /** Publishes the status now if it changed (call after anything the status shows). */
+  notifyStatusChanged(): void { this.publishStatus(false); }
+
+  /** An event the terminal reports on its own (QoS 1; queued while offline). */
+  publishEvent(kind: string, data: unknown): void {
+    this.send({ topic: this.topics.event, payload: JSON.stringify({ v: MGMT_SCHEMA_VERSION, kind, atMs: this.o.clock(), data }), qos: 1, what: `event ${kind}` });
+  }
+
+  /** A clean goodbye: presence offline (retained), then DISCONNECT (no will). */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    if (this.client.connected) await this.flushed(this.publishAsync(this.topics.presence, this.presence(false, 'stopped'), 1, true));
+    await this.client.endAsync();
+  }
+
+  /** The link dropped without a goodbye (a battery pull): the broker sends the will. */
+  kill(): void {
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    this.client.end(true);
+  }
+
+  // ------------------------------------------------------------ session
+
+  private onConnect(sessionPresent: boolean): void {
+    this.connectErrorLogged = false;
+    this.linkUp = true;
+    this.log.info({ sessionPresent, queued: this.outbox.length, dropped: this.outbox.dropped }, 'management broker connected');
+    this.client.publish(this.topics.presence, this.presence(true), { qos: 1, retain: true });
+    this.client.subscribe(this.topics.cmd, { qos: 1 }, (e) => { if (e) this.log.warn({ err: e.message }, 'management: subscribing to commands failed'); });
+    for (const m of this.outbox.drain()) this.client.publish(m.topic, m.payload, { qos: m.qos });
+    // Always published afresh: it carries the drop count, and it may have changed while away.
+    this.publishStatus(true);
+  }
+
+  /** Logs the first failure after each good connection only: retries every few seconds for ever. */
+  private onError(e: Error): void {
+    if (this.connectErrorLogged) return;
+    this.connectErrorLogged = true;
+    const err = new PosError('MGT_BROKER', `${this.o.config.url}: ${e.message}`);
+    this.log.warn({ code: err.code, err: e.message }, err.message);
+  }
+
+  private presence(online: boolean, reason?: string): string {
+    return JSON.stringify({ v: MGMT_SCHEMA_VERSION, serial: this.o.config.serial, online, ...(reason ? { reason } : {}), atMs: this.o.clock() });
+  }
+
+  private send(m: OutMessage): void {
+    if (this.client.connected) { this.client.publish(m.topic, m.payload, { qos: m.qos }); return; }
+    for (const gone of this.outbox.push(m)) {
+      this.log.warn({ dropped: gone.what, topic: gone.topic, droppedTotal: this.outbox.dropped }, `management offline queue full (${this.outbox.length}): dropped the oldest, ${gone.what}`);
+    }
+  }
+
+  private publishAsync(topic: string, payload: string, qos: 0 | 1, retain: boolean): Promise<unknown> {
+    return this.client.publishAsync(topic, payload, { qos, retain });
+  }
+
+  /** Waits for a publication at most FLUSH_BEFORE_REBOOT_MS_MAX; a failure is logged, not thrown. */
+  private async flushed(p: Promise<unknown>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => { timer = setTimeout(resolve, FLUSH_BEFORE_REBOOT_MS_MAX); });
+    await Promise.race([p.then(() => undefined, (e: unknown) => this.log.warn({ err: String(e) }, 'management: publication not confirmed')), late]);
+    clearTimeout(timer);
+  }
+
+  // ------------------------------------------------------------ status
+
+  private statusInput(): StatusInput | undefined {
+    try { return this.o.terminal.status(); } catch (e) {
+      this.log.warn({ err: String(e) }, 'management: the status could not be read');
+      return undefined;
+    }
+  }
+
+  /** Publishes the retained status when it changed or when `force` (heartbeat, connect). */
+  private publishStatus(force: boolean): void {
+    if (!this.client.connected || this.stopped) return;
+    const input = this.statusInput();
+    if (input === undefined) return;
+    const key = statusKey(input, this.outbox.dropped);
+    if (!force && key === this.lastStatusKey) return;
+    this.lastStatusKey = key;
+    const doc: StatusDocument = { v: MGMT_SCHEMA_VERSION, serial: this.o.config.serial, seq: ++this.seq, atMs: this.o.clock(), droppedMessages: this.outbox.dropped, ...input };
+    this.client.publish(this.topics.status, JSON.stringify(doc), { qos: 1, retain: true });
+  }
+
+  // ------------------------------------------------------------ commands
+
+  private answer(a: Ack): void {
+    this.send({ topic: this.topics.ack, payload: JSON.stringify(a), qos: 1, what: `ack ${a.id ?? '?'} ${a.result}` });
+  }
+
+  private remember(a: Ack & { id: string }): void {
+    this.finished.set(a.id, a);
+    while (this.finished.size > RECENT_COMMAND_IDS_MAX) this.finished.delete(this.finished.keys().next().value as string); // non-empty: size checked
+  }
+
+  /** One command payload from the broker; never throws. */
+  private receive(payload: Buffer): void {
+    try {
+      this.take(payload);
+    } catch (e) {
+      this.log.error({ err: String(e) }, 'management: a command could not be handled');
+    }
+  }
+
+  private take(payload: Buffer): void {
+    const now = this.o.clock();
+    const p = parseCommand(payload);
+    if (!p.ok) {
+      this.log.warn({ id: p.id, cmd: p.cmd, code: p.error.code }, `management command refused: ${p.error.message}`);
+      this.answer(refusal(p, p.error, now));
+      return;
+    }
+    const c = p.command;
+    const done = this.finished.get(c.id);
+    if (done) { this.answer(done); return; } // redelivered: answered again, not run again
+    if (this.running.has(c.id)) return;
+    const refuse = (e: PosError): void => {
+      const a = { ...refusal(c, e, now), id: c.id };
+      this.remember(a);
+      this.answer(a);
+    };
+    if (c.expiresAtMs !== undefined && now > c.expiresAtMs) { refuse(new PosError('MGT_EXPIRED', `expired at ${new Date(c.expiresAtMs).toISOString()}`)); return; }
+    if (this.pending.length >= COMMANDS_PENDING_MAX) { refuse(new PosError('MGT_BUSY', `${this.pending.length} commands wait already (at most ${COMMANDS_PENDING_MAX})`)); return; }
+    this.running.add(c.id);
+    this.answer(ack(c, 'accepted', now));
+    this.pending.push(c);
+    void this.pump();
+  }
+
+  /** Runs the accepted commands one at a time, in order. */
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      for (let c = this.pending.shift(); c; c = this.pending.shift()) {
+        const a = { ...(await this.run(c)), id: c.id };
+        this.running.delete(c.id);
+        this.remember(a);
+        this.log.info({ id: c.id, cmd: c.cmd, result: a.result, code: a.code }, `management command ${c.cmd}: ${a.result}`);
+        if (c.cmd === 'reboot' && a.result === 'done') { await this.rebootAfter(a); return; }
+        this.answer(a);
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private async run(c: Command): Promise<Ack> {
+    try {
+      if (c.cmd === 'reboot') return ack(c, 'done', this.o.clock(), { data: await this.waitIdle(c) });
+      const limitMs = this.o.config.commandTimeoutMs?.[c.cmd] ?? COMMAND_TIMEOUT_MS_DEFAULT[c.cmd];
+      const data = await withTimeout(this.handle(c), limitMs, c.cmd);
+      return ack(c, 'done', this.o.clock(), { data });
+    } catch (e) {
+      return refusal(c, e, this.o.clock());
+    }
+  }
+
+  private async handle(c: Command): Promise<unknown> {
+    const t = this.o.terminal;
+    switch (c.cmd) {
+      case 'status': this.publishStatus(true); return this.statusInput();
+      case 'set-params': {
+        const params = await t.setParams(checkParamsPatch(c.args));
+        return { params };
+      }
+      case 'diagnostics': return { report: await t.diagnostics() };
+      case 'upload-logs': return this.logs(c.args.maxBytes);
+      case 'lock':
+      case 'unlock': {
+        const reason = c.args.reason === undefined ? '' : c.args.reason;
+        if (typeof reason !== 'string' || reason.length > LOCK_REASON_CHARS_MAX) throw new PosError('MGT_MALFORMED', `reason: text of at most ${LOCK_REASON_CHARS_MAX} characters`);
+        await t.setSellingLocked(c.cmd === 'lock', reason);
+        this.publishStatus(false);
+        return { sellingLocked: c.cmd === 'lock' };
+      }
+      case 'reboot': throw new PosError('MGT_FAILED', 'reboot is not run here'); // run() takes it first
+    }
+  }
+
+  private async logs(maxArg: unknown): Promise<{ bytes: number; truncated: boolean; text: string }> {
+    if (maxArg !== undefined && !(typeof maxArg === 'number' && Number.isSafeInteger(maxArg) && maxArg >= 1 && maxArg <= LOG_UPLOAD_BYTES_MAX)) {
+      throw new PosError('MGT_MALFORMED', `maxBytes: a whole number in 1..${LOG_UPLOAD_BYTES_MAX}`);
+    }
+    const maxBytes = typeof maxArg === 'number' ? maxArg : LOG_UPLOAD_BYTES_MAX;
+    const full = Buffer.from(await this.o.terminal.logs(maxBytes), 'utf8');
+    // The handler should keep to maxBytes; the bound holds even when it does not (newest kept).
+    const kept = full.length > maxBytes ? full.subarray(full.length - maxBytes) : full;
+    const text = kept.toString('utf8').replace(/^\uFFFD+/, '');
+    return { bytes: Buffer.byteLength(text), truncated: full.length > maxBytes, text };
+  }
+
+  /** A reboot runs only at a safe moment: it waits for idle, at most its `waitIdleMs`. */
+  private async waitIdle(c: Command): Promise<{ waitedMs: number }> {
+    const w = c.args.waitIdleMs;
+    if (w !== undefined && !(typeof w === 'number' && Number.isSafeInteger(w) && w >= 0 && w <= REBOOT_IDLE_WAIT_MS_MAX)) {
+      throw new PosError('MGT_MALFORMED', `waitIdleMs: a whole number in 0..${REBOOT_IDLE_WAIT_MS_MAX}`);
+    }
+    const waitMs = typeof w === 'number' ? w : REBOOT_IDLE_WAIT_MS_DEFAULT;
+    const started = this.o.clock();
+    const pollMs = this.o.config.idlePollMs ?? IDLE_POLL_MS_DEFAULT;
+    for (;;) {
+      if (this.o.terminal.isIdle()) return { waitedMs: this.o.clock() - started };
+      if (this.stopped || this.o.clock() - started >= waitMs) throw new PosError('MGT_NOT_IDLE', `not idle within ${waitMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
+    }
+  }
+
+  /** The done ack and an offline presence reach the broker (bounded wait), then the terminal reboots. */
+  private async rebootAfter(a: Ack): Promise<void> {
+    if (this.client.connected) {
+      await this.flushed(this.publishAsync(this.topics.ack, JSON.stringify(a), 1, false));
+      await this.flushed(this.publishAsync(this.topics.presence, this.presence(false, 'reboot'), 1, true));
+    } else this.answer(a);
+    this.log.warn({ id: a.id }, 'management: rebooting now (asked by the console, terminal idle)');
+    await this.o.terminal.reboot();
+  }
+}
+
+/** Rejects with E-MGT-05 when `p` takes longer than `ms` (the work itself cannot be cancelled). */
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new PosError('MGT_TIMEOUT', `${what} took more than ${ms} ms`)), ms); });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}

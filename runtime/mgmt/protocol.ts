@@ -1,0 +1,140 @@
+/**
+ * The terminal-management channel's wire contract (docs/MANAGEMENT.md): topic names, the command
+ * a console sends, the acknowledgement the terminal answers, and the status it keeps retained.
+ * Pure functions only; the MQTT session is client.ts. Anything that arrives from the broker is
+ * untrusted: `parseCommand` never throws, it returns a refusal that names what was wrong.
+ */
+import { ErrorId, PosError, isPosError } from '../../common/errors';
+
+/** Version of every JSON document on the channel; a console refuses a major it does not know. */
+export const MGMT_SCHEMA_VERSION = 1;
+export const TOPIC_PREFIX_DEFAULT = 'pos';
+/** A command payload larger than this is refused unread (a broker allows up to 256 MB). */
+export const COMMAND_BYTES_MAX = 16 * 1024;
+export const COMMAND_ID_CHARS_MAX = 64;
+/** A serial as the factory station writes it (boot/factory.ts): it is also the topic level. */
+export const SERIAL_RE = /^[A-Z0-9-]{4,32}$/;
+const COMMAND_ID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
+
+/** Commands the terminal knows; anything else is refused with E-MGT-02. */
+export const COMMANDS = ['status', 'set-params', 'diagnostics', 'upload-logs', 'reboot', 'lock', 'unlock'] as const;
+export type CommandName = (typeof COMMANDS)[number];
+
+export interface MgmtTopics {
+  /** Retained, QoS 1: `{online}`; the broker's last-will sets it to offline on an abrupt loss. */
+  readonly presence: string;
+  /** Retained, QoS 1: the status document, republished on change and on every heartbeat. */
+  readonly status: string;
+  /** Subscribed, QoS 1: commands from the console. */
+  readonly cmd: string;
+  /** QoS 1, not retained: one acknowledgement per step of a command. */
+  readonly ack: string;
+  /** QoS 1, not retained: events the terminal reports on its own (queued while offline). */
+  readonly event: string;
+}
+
+export function topicsFor(serial: string, prefix = TOPIC_PREFIX_DEFAULT): MgmtTopics {
+  if (!SERIAL_RE.test(serial)) throw new PosError('BRD_INVALID', `management serial "${serial}": 4..32 of A-Z 0-9 -`);
+  const base = `${prefix}/${serial}`;
+  return { presence: `${base}/presence`, status: `${base}/status`, cmd: `${base}/cmd`, ack: `${base}/ack`, event: `${base}/event` };
+}
+
+export interface Command {
+  readonly id: string;
+  readonly cmd: CommandName;
+  readonly args: Readonly<Record<string, unknown>>;
+  /** The console's deadline (ms since the epoch, the terminal's clock): later, it is refused E-MGT-06. */
+  readonly expiresAtMs?: number;
+}
+
+export type AckResult = 'accepted' | 'done' | 'refused';
+
+export interface Ack {
+  readonly v: number;
+  /** The command's id, or null when the payload had none that could be read. */
+  readonly id: string | null;
+  readonly cmd: string | null;
+  readonly result: AckResult;
+  /** E-XXX-nn from common/errors.ts on a refusal; null otherwise. */
+  readonly code: string | null;
+  readonly message: string;
+  readonly atMs: number;
+  /** What a `done` returns (the diagnostics report, the logs, the parameters in force). */
+  readonly data?: unknown;
+}
+
+export type ParsedCommand = { readonly ok: true; readonly command: Command } | { readonly ok: false; readonly id: string | null; readonly cmd: string | null; readonly error: PosError };
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Reads a command payload; every way it can be wrong is a refusal, never an exception. */
+export function parseCommand(payload: Buffer): ParsedCommand {
+  const refuse = (id: ErrorId, message: string, got: { id?: unknown; cmd?: unknown } = {}): ParsedCommand => ({
+    ok: false,
+    id: typeof got.id === 'string' && COMMAND_ID_RE.test(got.id) ? got.id : null,
+    cmd: typeof got.cmd === 'string' ? got.cmd.slice(0, 32) : null,
+    error: new PosError(id, message),
+  });
+  if (payload.length > COMMAND_BYTES_MAX) return refuse('MGT_MALFORMED', `command of ${payload.length} bytes (at most ${COMMAND_BYTES_MAX})`);
+  let doc: unknown;
+  try { doc = JSON.parse(payload.toString('utf8')); } catch { return refuse('MGT_MALFORMED', 'payload is not JSON'); }
+  if (!isRecord(doc)) return refuse('MGT_MALFORMED', 'payload is not a JSON object');
+  if (typeof doc.id !== 'string' || !COMMAND_ID_RE.test(doc.id)) return refuse('MGT_MALFORMED', `id must be 1..${COMMAND_ID_CHARS_MAX} of A-Z a-z 0-9 . _ : -`, doc);
+  if (typeof doc.cmd !== 'string') return refuse('MGT_MALFORMED', 'cmd must be a string', doc);
+  if (!(COMMANDS as readonly string[]).includes(doc.cmd)) return refuse('MGT_UNKNOWN', `unknown command "${doc.cmd.slice(0, 32)}" (known: ${COMMANDS.join(', ')})`, doc);
+  if (doc.args !== undefined && !isRecord(doc.args)) return refuse('MGT_MALFORMED', 'args must be a JSON object', doc);
+  if (doc.expiresAtMs !== undefined && !(typeof doc.expiresAtMs === 'number' && Number.isSafeInteger(doc.expiresAtMs))) return refuse('MGT_MALFORMED', 'expiresAtMs must be an integer (ms since the epoch)', doc);
+  return {
+    ok: true,
+    command: { id: doc.id, cmd: doc.cmd as CommandName, args: doc.args ?? {}, ...(doc.expiresAtMs !== undefined ? { expiresAtMs: doc.expiresAtMs } : {}) },
+  };
+}
+
+export function ack(c: { id: string | null; cmd: string | null }, result: AckResult, atMs: number, extra: { code?: string | null; message?: string; data?: unknown } = {}): Ack {
+  return { v: MGMT_SCHEMA_VERSION, id: c.id, cmd: c.cmd, result, code: extra.code ?? null, message: extra.message ?? '', atMs, ...(extra.data !== undefined ? { data: extra.data } : {}) };
+}
+
+/** A refusal from any error: a PosError keeps its code, anything else (a handler's bug or an OS error) is E-MGT-09. */
+export function refusal(c: { id: string | null; cmd: string | null }, e: unknown, atMs: number): Ack {
+  const err = isPosError(e) ? e : new PosError('MGT_FAILED', e instanceof Error ? e.message : String(e));
+  return ack(c, 'refused', atMs, { code: err.code, message: err.message });
+}
+
+/** What the terminal reports about itself (the 0820/362 status upload's figures and more). */
+export interface StatusInput {
+  readonly version: string;
+  readonly batteryPercent: number;
+  readonly charging?: boolean;
+  /** Journal space left before it refuses sales (KiB), as DF03 of the status upload. */
+  readonly storageFreeKiB: number;
+  /** The network the terminal uses now, e.g. `{ link: 'eth0', up: true }` (issue 12 items 1-3 fill it in). */
+  readonly network: Readonly<Record<string, string | number | boolean>>;
+  /** The last error codes shown, newest first (bounded by the caller's ring). */
+  readonly lastErrors: readonly string[];
+  /** DF06 of the status upload: the anomaly rules the batch raised (two hex digits), when any. */
+  readonly anomalyDigest?: string;
+  /** The same rules by name (docs/ANOMALY.md). */
+  readonly anomalies: readonly string[];
+  readonly sellingLocked: boolean;
+  /** The machine's state (`idle`, `sale.amount`, ...). */
+  readonly state: string;
+  readonly uptimeS: number;
+}
+
+export interface StatusDocument extends StatusInput {
+  readonly v: number;
+  readonly serial: string;
+  /** Counts every publication since start: a console sees heartbeats go by. */
+  readonly seq: number;
+  readonly atMs: number;
+  /** Outgoing messages dropped from the offline queue since start (oldest first). */
+  readonly droppedMessages: number;
+}
+
+/** The part of a status whose change is worth a publication (uptime ticks every second). */
+export function statusKey(s: StatusInput, droppedMessages: number): string {
+  const { uptimeS: _uptime, ...rest } = s;
+  return JSON.stringify({ ...rest, droppedMessages });
+}
