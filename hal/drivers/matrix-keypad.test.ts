@@ -83,6 +83,23 @@ describe('matrix keypad (driver against the contact-matrix model)', () => {
     assert.deepEqual(downs, KEYMAP.flat().filter((k) => k !== null));
   });
 
+  it('aKeyPressedWhileAnotherIsHeldIsDecidedOneDebounceAfterItsPress', async () => {
+    const r = await started(await rig());
+    r.model.press('1');
+    await clock.tickAsync(32); // '1' decided at 20; the scan loop runs on its 5 ms grid (25, 30, 35...)
+    assert.deepEqual(r.events, ['down:1']);
+    r.model.press('2'); // another column, between two scans of the grid
+    await clock.tickAsync(19);
+    assert.deepEqual(r.events, ['down:1'], 'not before its debounce');
+    await clock.tickAsync(1);
+    assert.deepEqual(r.events, ['down:1', 'down:2'], 'at its debounce, not at the next grid scan after it');
+    r.model.release('1');
+    r.model.release('2');
+    await clock.tickAsync(50);
+    assert.deepEqual(r.events, ['down:1', 'down:2', 'up:1', 'up:2']);
+    await r.keypad.close();
+  });
+
   it('twoKeysOnTheSameColumnAreBothSeen', async () => {
     const r = await started(await rig());
     r.model.press('1');

@@ -135,7 +135,14 @@ export class MatrixKeypad implements Keypad {
       this.rescan = true;
       return;
     }
-    if (this.timer === undefined) this.tick();
+    if (this.timer !== undefined) {
+      // Failing lines keep their retry pace; otherwise an edge while the loop waits for its next
+      // scan (a key typed while another is still held or settling) is scanned now, not up to
+      // scanIntervalMs later, so its debounce starts at the press (fast typing, issue 14).
+      if (this.failures > 0) return;
+      this.timers.clearTimeout(this.timer);
+    }
+    this.tick();
   }
 
   private tick(): void {
