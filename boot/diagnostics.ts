@@ -16,7 +16,10 @@
  *             CANCEL is a key under test too: the first counts, a second one stops the test (E-OPR-07)
  *   display   checkerboard test pattern: OK when it is even, CANCEL when not (E-DSP-01; a display
  *             that does not answer fails by itself)
- *   network   interface, address, gateway, DNS, TCP connect to the host (Recovery.testNetwork)
+ *   network   interface, address, gateway, DNS, TCP connect to the host (Recovery.testNetwork); on a
+ *             board with a 4G modem (modem0) also its SIM, signal, registration, operator and APN
+ *             (modemLines). A modem fault (E-NET-08..17) fails the check, with its guided steps,
+ *             when the modem is the board's link or the network test failed too; else it is a line.
  *   host      an echo test (does the host answer?), then a sign-on test (keys exchanged with the
  *             acquirer: E-HOST / E-NET / E-KEY codes); the echo's answer tells the network from the host
  *   log       the last errors of the log with their codes (ErrorRing, below)
@@ -28,7 +31,8 @@ import type { Board } from '../hal/board';
 import type { KeyName } from '../hal/keypad';
 import { KEY_NAMES } from '../hal/keypad';
 import { FrameBuffer, isPixelDisplay } from '../hal/display';
-import { PosError, isPosError } from '../common/errors';
+import { ERRORS, PosError, isPosError } from '../common/errors';
+import { ModemStatus, modemFault } from '../hal/modem';
 import type { Logger } from '../common/log';
 import { verifyInChild } from '../storage/verify-child';
 import type { LocalText, MenuItem, Screen, Txt } from '../ui-lcd/screen';
@@ -395,10 +399,41 @@ export class Diagnostics implements Overlay {
   }
 
   private async network(): Promise<LocalText[]> {
+    const modem = await this.modemLines();
     const r = await this.d.networkTest();
     const text = r.text ? [...r.text] : r.lines.map(same);
-    if (!r.ok) throw Object.assign(new Error(r.lines.find((l) => l.startsWith('FAIL')) ?? 'network test failed'), { code: r.code ?? 'E-NET-01', lines: text });
-    return text;
+    // The first cause first: with the modem as the link (or nothing else working), a SIM, signal or
+    // registration fault is why the rest failed, and its steps are what the person can do.
+    if (modem.fault && (modem.isLink || !r.ok)) throw withLines(modem.fault, [...modem.lines, ...stepsOf(modem.fault), ...text]);
+    if (!r.ok) throw Object.assign(new Error(r.lines.find((l) => l.startsWith('FAIL')) ?? 'network test failed'), { code: r.code ?? 'E-NET-01', lines: [...text, ...modem.lines] });
+    return [...text, ...modem.lines, ...(modem.fault ? [same(`4G ${modem.fault.code}`), ...stepsOf(modem.fault)] : [])];
+  }
+
+  /**
+   * The 4G modem's state as the person can read it (SIM, signal, registration and operator, APN
+   * against the board file's), and its fault if any. No modem0 on the board: nothing.
+   */
+  private async modemLines(): Promise<{ lines: LocalText[]; fault?: PosError; isLink: boolean }> {
+    const modem = this.d.board.modem();
+    const dc = this.d.board.config.devices.modem0;
+    if (!modem || dc?.type !== 'quectel-modem') return { lines: [], isLink: false };
+    const isLink = dc.interface !== undefined && this.d.board.config.network?.interface === dc.interface;
+    let s: ModemStatus;
+    try {
+      s = await modem.status();
+    } catch (e) {
+      const fault = isPosError(e) ? e : new PosError('NET_MODEM', String(e));
+      return { lines: [same(fault.message.slice(0, 80))], fault, isLink };
+    }
+    const lines = [t('diag.modemSim', { state: t(`diag.sim.${s.sim}`) })];
+    if (s.pinAttemptsLeft !== undefined) lines.push(t('diag.pinAttempts', { n: s.pinAttemptsLeft }));
+    lines.push(s.signal.rssiDbm === undefined ? t('diag.modemNoSignal') : t('diag.modemSignal', { dbm: s.signal.rssiDbm, bars: s.signal.bars, tech: s.signal.tech ?? '' }));
+    lines.push(t('diag.modemReg', { state: t(`diag.reg.${s.registration}`), operator: s.operator ?? '' }));
+    const apn = s.apn === '' ? t('diag.modemNone') : s.apn;
+    lines.push(s.apn.toLowerCase() === dc.apn.toLowerCase() ? t('diag.modemApn', { apn }) : t('diag.modemApnWant', { apn, want: dc.apn }));
+    const fault = modemFault(s, { apn: dc.apn, roaming: dc.roaming });
+    if (fault) this.d.logger.warn({ code: fault.code, sim: s.sim, csq: s.signal.csq, registration: s.registration }, `diagnostics: modem ${fault.message}`);
+    return { lines, ...(fault ? { fault } : {}), isLink };
   }
 
   private async host(): Promise<LocalText[]> {
@@ -429,6 +464,12 @@ function codeFirst(item: MenuItem, results: readonly DiagResult[]): MenuItem {
   if (r?.state !== 'fail' || !r.code) return item;
   const name = t(`diag.${r.check}`);
   return { ...item, label: { en: `${r.code} ${name.en}`, zh: `${r.code} ${name.zh}` } };
+}
+
+/** The error list's steps for `e`, each in both languages (what the person does next). */
+function stepsOf(e: PosError): LocalText[] {
+  const d = ERRORS[e.id];
+  return d.en.steps.map((en, i) => ({ en: `- ${en}`, zh: `- ${d.zh.steps[i] ?? en}` }));
 }
 
 /** An error that carries the lines to show. */

@@ -9,6 +9,7 @@
 import { PosError } from '../common/errors';
 import { parseTimeZone, TZ_OFFSET_MINUTES_DEFAULT } from '../common/time';
 import { KEY_NAMES, KeyName } from './keypad';
+import { APN_PATTERN } from './modem';
 import { SCAN_PREFIX_BYTES_MAX, SCAN_PROTOCOLS, SCAN_SUFFIXES, ScanProtocol, ScanSuffix } from './drivers/scan-engine';
 
 export type GpioBackend = 'sim' | 'onoff' | 'chardev';
@@ -129,9 +130,36 @@ export interface ScannerConfig {
   readonly readTimeoutMs: number;
 }
 
+/**
+ * A 4G module on a serial AT port (hal/drivers/modem-quectel.ts, commands in
+ * hal/drivers/QUECTEL_AT.md). Optional role (modem0). The module's DATA path is the OS's: the
+ * board file says how the OS brings it up (`dataPath`), the terminal only asks the AT port about
+ * SIM, signal, registration, operator and APN.
+ */
+export interface ModemConfig {
+  readonly type: 'quectel-modem';
+  /** The AT port (EC25 on USB: /dev/ttyUSB2; ModemManager must be told to leave it alone). */
+  readonly port: string;
+  readonly baudRate: number;
+  /** The APN the acquirer's SIMs use (context 1); diagnostics flags a module set otherwise (E-NET-14). */
+  readonly apn: string;
+  /** False: registered roaming counts as refused (E-NET-12). */
+  readonly roaming: boolean;
+  /**
+   * How the OS brings the data link up (README "4G data path"): 'ppp' (pppd call <pppPeer> with a
+   * chat script on the module's modem port), 'networkmanager' (ModemManager + an nmcli gsm
+   * connection), 'quectel-cm' (the vendor's QMI dialler on wwan0). 'none' on the simulator.
+   */
+  readonly dataPath: ModemDataPath;
+  /** The Linux interface the data link appears as (ppp0, wwan0). */
+  readonly interface?: string;
+}
+export const MODEM_DATA_PATHS = ['ppp', 'networkmanager', 'quectel-cm', 'none'] as const;
+export type ModemDataPath = (typeof MODEM_DATA_PATHS)[number];
+
 export type DeviceConfig =
   | PrinterConfig | ReaderConfig | Hd44780Config | Ssd1306Config | KeypadConfig | BatteryConfig | ButtonConfig | LedConfig | Tsc2007Config
-  | ScannerConfig;
+  | ScannerConfig | ModemConfig;
 
 export interface BoardConfig {
   readonly board: string;
@@ -211,6 +239,7 @@ const ROLE_TYPES: ReadonlyArray<[RegExp, readonly DeviceConfig['type'][]]> = [
   [/^led[A-Z][A-Za-z]*\d+$/, ['gpio-led']],
   [/^signature\d+$/, ['tsc2007']],
   [/^scanner\d+$/, ['serial-scan-engine']],
+  [/^modem\d+$/, ['quectel-modem']],
 ];
 
 const GPIO_LINE_MAX = 1023;
@@ -334,6 +363,11 @@ const DEVICE_READERS: Record<DeviceConfig['type'], (f: Fields) => DeviceConfig> 
     noRead: noReadOf(f),
     readTimeoutMs: f.int('readTimeoutMs', SCAN_READ_TIMEOUT_MS[0], SCAN_READ_TIMEOUT_MS[1], SCAN_READ_TIMEOUT_MS_DEFAULT),
   }),
+  'quectel-modem': (f) => ({
+    type: 'quectel-modem', port: f.str('port'), baudRate: f.int('baudRate', ...BAUD), apn: f.str('apn', APN_PATTERN),
+    roaming: f.bool('roaming', true), dataPath: f.oneOf('dataPath', MODEM_DATA_PATHS),
+    ...(f.has('interface') ? { interface: f.str('interface', /^[a-zA-Z0-9_.:-]{1,15}$/) } : {}),
+  }),
   'hd44780-pcf8574': (f) => {
     const pinMap = f.has('pinMap') ? pinMapOf(f.object('pinMap')) : undefined;
     return {
@@ -431,7 +465,7 @@ function deviceOf(file: string, role: string, value: unknown): DeviceConfig {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) f.fail('type', 'must be in a device object');
   const family = ROLE_TYPES.find(([re]) => re.test(role));
   if (!family) {
-    throw new PosError('BRD_INVALID', `${file}: role ${role}: not a known role name (printerN, readerN, displayN, keypadN, batteryN, resetN, led<Name>N, signatureN, scannerN)`, { file, role });
+    throw new PosError('BRD_INVALID', `${file}: role ${role}: not a known role name (printerN, readerN, displayN, keypadN, batteryN, resetN, led<Name>N, signatureN, scannerN, modemN)`, { file, role });
   }
   const type = f.oneOf('type', family[1]);
   const device = DEVICE_READERS[type](f);
@@ -472,7 +506,7 @@ export function validateBoard(json: unknown, file: string): BoardConfig {
   if (benchRig) {
     // A bench rig simulates only GPIO and I2C: every serial device is on a real tty there.
     for (const [role, d] of Object.entries(devices)) {
-      if ((d.type === 'escpos-serial' || d.type === 'framed-card-reader' || d.type === 'serial-scan-engine') && d.port.startsWith('sim:')) {
+      if ((d.type === 'escpos-serial' || d.type === 'framed-card-reader' || d.type === 'serial-scan-engine' || d.type === 'quectel-modem') && d.port.startsWith('sim:')) {
         throw new PosError('BRD_INVALID', `${file}: role ${role}: field "port" must be a tty path on a bench rig (got ${d.port})`, { file, role, field: 'port' });
       }
     }
@@ -544,7 +578,7 @@ function checkConflicts(file: string, devices: Record<string, DeviceConfig>): vo
 
 function resources(d: DeviceConfig): Array<[string, string]> {
   switch (d.type) {
-    case 'escpos-serial': case 'framed-card-reader': case 'serial-scan-engine': return [['port', `port ${d.port}`]];
+    case 'escpos-serial': case 'framed-card-reader': case 'serial-scan-engine': case 'quectel-modem': return [['port', `port ${d.port}`]];
     case 'hd44780-pcf8574': case 'ssd1306': case 'tsc2007': return [['address', `i2c-${d.i2cBus} 0x${d.address.toString(16)}`]];
     case 'matrix-keypad': return [...d.rowLines.map((l): [string, string] => ['rowLines', `GPIO line ${l}`]), ...d.colLines.map((l): [string, string] => ['colLines', `GPIO line ${l}`])];
     case 'battery': return [

@@ -37,6 +37,8 @@ import { EscPosPrinter } from './drivers/escpos-printer';
 import { FramedCardReader } from './drivers/card-reader';
 import { Tsc2007SignaturePad } from './drivers/tsc2007';
 import { SerialTriggerScanner } from './drivers/scan-engine';
+import { Modem, ModemDiagnostics } from './modem';
+import { QuectelModem } from './drivers/modem-quectel';
 import { Sleep } from './drivers/timing';
 
 export * from './board-schema';
@@ -58,9 +60,11 @@ export interface LoadOptions {
   readonly sleep?: Sleep;
   /** Where the scanner driver logs (masked codes, dropped and garbled lines); default silent. */
   readonly scannerLogger?: Logger;
+  /** Where the modem driver logs (URCs, garbled lines, timeouts; never the PIN); default silent. */
+  readonly modemLogger?: Logger;
 }
 
-export type Device = Printer | CardReader | Display | Keypad | Battery | Button | Led | SignaturePad | Scanner;
+export type Device = Printer | CardReader | Display | Keypad | Battery | Button | Led | SignaturePad | Scanner | Modem;
 
 export interface SelfTestResult {
   readonly role: string;
@@ -85,6 +89,8 @@ export interface Board {
   signaturePad(role?: string): SignaturePad | undefined;
   /** The QR scan engine is optional: undefined when the board has none (the terminal sells by card only). */
   scanner(role?: string): Scanner | undefined;
+  /** The 4G modem's AT port is optional: undefined when the board has none (wired or Wi-Fi only). */
+  modem(role?: string): Modem | undefined;
   /**
    * One real transfer per role: display init, keypad start (stuck keys fail it with KBD_STUCK),
    * battery read, reset button read, printer and reader self-tests, LEDs switched off, the
@@ -220,6 +226,17 @@ async function construct(role: string, dc: DeviceConfig, buses: BusCache, option
       const logger = options.scannerLogger ? { logger: options.scannerLogger } : {};
       return { config: dc, device: new SerialTriggerScanner(port, { suffix: dc.suffix, prefix: dc.prefix, noRead: dc.noRead, readTimeoutMs: dc.readTimeoutMs, ...logger }) };
     }
+    case 'quectel-modem': {
+      // Optional like the scanner: a module that is not enumerated (USB unplugged, no power) must
+      // not stop a board that may still have another link; every call then fails NET_MODEM.
+      let port: SerialPort;
+      try {
+        port = await buses.serial(role, dc);
+      } catch (e) {
+        return { config: dc, device: new AbsentModem(new PosError('NET_MODEM', `${role}: cannot open ${dc.port}: ${e instanceof Error ? e.message : String(e)}`, { role, path: dc.port, reason: 'absent' }, { cause: e })) };
+      }
+      return { config: dc, device: new QuectelModem(port, { name: role, ...(options.modemLogger ? { logger: options.modemLogger } : {}) }) };
+    }
   }
 }
 
@@ -229,6 +246,24 @@ class AbsentScanner implements Scanner {
   scan(): Promise<string> { return Promise.reject(this.error); }
   check(): Promise<void> { return Promise.reject(this.error); }
   diagnostics(): ScannerDiagnostics { return { triggers: 0, codes: 0, noReads: 0, linesDropped: 0, linesGarbled: 0, timeouts: 0 }; }
+  close(): Promise<void> { return Promise.resolve(); }
+}
+
+/** The modem of a board whose AT port could not be opened: everything fails with why. */
+class AbsentModem implements Modem {
+  constructor(private readonly error: PosError) {}
+  check(): Promise<void> { return Promise.reject(this.error); }
+  identity(): Promise<never> { return Promise.reject(this.error); }
+  simState(): Promise<never> { return Promise.reject(this.error); }
+  enterPin(): Promise<void> { return Promise.reject(this.error); }
+  signal(): Promise<never> { return Promise.reject(this.error); }
+  registration(): Promise<never> { return Promise.reject(this.error); }
+  operator(): Promise<never> { return Promise.reject(this.error); }
+  apn(): Promise<never> { return Promise.reject(this.error); }
+  setApn(): Promise<void> { return Promise.reject(this.error); }
+  status(): Promise<never> { return Promise.reject(this.error); }
+  onEvent(): () => void { return () => undefined; }
+  diagnostics(): ModemDiagnostics { return { commands: 0, timeouts: 0, urcs: 0, linesGarbled: 0, linesDropped: 0, cancelled: 0 }; }
   close(): Promise<void> { return Promise.resolve(); }
 }
 
@@ -277,6 +312,10 @@ class LoadedBoard implements Board {
     return this.devices.has(role) ? (this.get(role, ['serial-scan-engine']) as Scanner) : undefined;
   }
 
+  modem(role = 'modem0'): Modem | undefined {
+    return this.devices.has(role) ? (this.get(role, ['quectel-modem']) as Modem) : undefined;
+  }
+
   async selfTest(): Promise<SelfTestResult[]> {
     const results: SelfTestResult[] = [];
     for (const [role, built] of this.devices) {
@@ -309,6 +348,7 @@ class LoadedBoard implements Board {
       case 'gpio-led': await (device as Led).set(false); return;
       case 'tsc2007': await (device as SignaturePad).check(); return;
       case 'serial-scan-engine': await (device as Scanner).check(); return;
+      case 'quectel-modem': await (device as Modem).check(); return;
     }
   }
 

@@ -27,6 +27,7 @@ import { SerialPair, openSerialPair } from './serial-pair';
 import { VirtualPrinter, VirtualPrinterOptions } from './virtual-printer';
 import { VirtualCardReader, VirtualCardReaderOptions } from './virtual-card-reader';
 import { VirtualScanner, VirtualScannerOptions } from './virtual-scanner';
+import { QuectelModemModel, QuectelModemModelOptions } from './chips/quectel-modem-model';
 import { PosError } from '../common/errors';
 import { Level } from '../hal/gpio';
 
@@ -39,6 +40,8 @@ export interface SimBoardOptions extends LoadOptions {
   readonly reader?: VirtualCardReaderOptions;
   /** Overrides of the virtual scan engine (its suffix, prefix, no-read and read time-out follow the board file). */
   readonly scanner?: Pick<VirtualScannerOptions, 'decodeMs' | 'timers'>;
+  /** The 4G module model's identity, signal and answer delay (its APN follows the board file). */
+  readonly modem?: QuectelModemModelOptions;
   /** Pace the simulated serial cables (bytes per second); default unpaced. */
   readonly serialBytesPerSecond?: number;
   /** Called after the models exist and before the drivers are built (hold a key at power-on). */
@@ -71,6 +74,7 @@ export class SimBoard {
   readonly cables = new Map<string, SerialPair>();
   readonly pads = new Map<string, Tsc2007Model>();
   readonly scanners = new Map<string, VirtualScanner>();
+  readonly modems = new Map<string, QuectelModemModel>();
 
   constructor(readonly file: string, readonly config: BoardConfig, private readonly options: SimBoardOptions) {}
 
@@ -93,6 +97,8 @@ export class SimBoard {
   reader(role = 'reader0'): VirtualCardReader { return must(this.readers, role, 'card reader'); }
   pad(role = 'signature0'): Tsc2007Model { return must(this.pads, role, 'signature pad'); }
   scanner(role = 'scanner0'): VirtualScanner { return must(this.scanners, role, 'scan engine'); }
+  /** The 4G module: removeSim(), lockPin(), setSignal(csq), setRegistration('denied'), ... */
+  modem(role = 'modem0'): QuectelModemModel { return must(this.modems, role, '4G modem'); }
 
   /**
    * The customer signs: strokes in the pad's pixels (as the board file's width × height), each
@@ -173,7 +179,11 @@ export class SimBoard {
         // The engine is configured as the board file says, so the driver meets what it expects.
         const engine = { suffix: dc.suffix, prefix: dc.prefix, noRead: dc.noRead, readTimeoutMs: dc.readTimeoutMs, ...this.options.scanner };
         this.scanners.set(role, new VirtualScanner((await this.cable(role)).device, engine));
+        return;
       }
+      case 'quectel-modem':
+        // The module's context 1 starts with the board's APN, as a provisioned terminal's does.
+        this.modems.set(role, new QuectelModemModel((await this.cable(role)).device, { apn: dc.apn, ...this.options.modem }));
     }
   }
 
