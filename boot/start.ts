@@ -14,8 +14,8 @@
  */
 import { dirname, join, resolve } from 'node:path';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { ChildProcess } from 'node:child_process';
-import { spawnModule } from '../common/spawn';
+import { ChildProcess, spawn } from 'node:child_process';
+import { nodeArgsFor, spawnModule } from '../common/spawn';
 import { EXIT_USAGE, parseArgs } from './cli';
 import { AcquirerSimulator } from '../sim/host/simulator';
 import { controlLine } from '../sim/host/cli';
@@ -35,9 +35,22 @@ interface Running {
   readonly controlPort: number;
 }
 
+/** How a benchmark runs the terminal process (default: spawnModule's choice of JS or ts-node). */
+export interface TerminalLaunch {
+  /** A command the node process runs under, e.g. a shell that first moves itself into a CPU-limited cgroup. */
+  readonly wrap?: readonly string[];
+  /** Node's arguments for the terminal module, e.g. dist/'s compiled JS whatever the sources' age. */
+  readonly nodeArgs?: readonly string[];
+  readonly env?: NodeJS.ProcessEnv;
+}
+
 /** Starts the terminal process and waits for its `READY control=<port>` line. */
-export function startTerminal(args: readonly string[], onLog: (line: string) => void, onSpawn?: (child: ChildProcess) => void): Promise<Running> {
-  const child = spawnModule(join(__dirname, 'terminal-main'), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+export function startTerminal(args: readonly string[], onLog: (line: string) => void, onSpawn?: (child: ChildProcess) => void, launch?: TerminalLaunch): Promise<Running> {
+  const entry = join(__dirname, 'terminal-main');
+  const options = { stdio: ['ignore', 'pipe', 'pipe'] as const, ...(launch?.env ? { env: launch.env } : {}) };
+  const child = launch?.wrap || launch?.nodeArgs
+    ? spawn(launch.wrap?.[0] ?? process.execPath, [...(launch.wrap ? [...launch.wrap.slice(1), process.execPath] : []), ...(launch.nodeArgs ?? nodeArgsFor(entry)), ...args], { ...options, stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawnModule(entry, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
   onSpawn?.(child);
   return new Promise((resolve, reject) => {
     let buffered = '';
