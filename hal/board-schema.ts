@@ -197,7 +197,30 @@ export interface BoardConfig {
    * `"host": { "tpdu": "60 0003 0000", "connection": "short" }`; defaults are the profile's.
    */
   readonly host: HostLinkConfig;
+  /**
+   * The terminal-management broker (docs/MANAGEMENT.md, runtime/mgmt/), from the board file's
+   * optional `"management": { "url": "mqtts://host:8883", "caFile": "/etc/pos/mgmt-ca.pem",
+   * "passwordFile": "/etc/pos/mgmt.pass" }`. Absent: no management channel (the default).
+   */
+  readonly management?: ManagementBoardConfig;
 }
+
+export interface ManagementBoardConfig {
+  readonly url: string;
+  /** Default: the terminal's serial (its journal identity). */
+  readonly username?: string;
+  /** The broker's CA, pinned (required for mqtts://). */
+  readonly caFile?: string;
+  readonly passwordFile?: string;
+  readonly certFile?: string;
+  readonly keyFile?: string;
+  readonly heartbeatS?: number;
+  /** Plain mqtt:// (a loopback broker in development); refused otherwise. */
+  readonly allowPlain?: boolean;
+}
+
+export const MGMT_HEARTBEAT_S_MIN = 10;
+export const MGMT_HEARTBEAT_S_MAX = 3600;
 
 /** The TPDU a terminal sends: id 0x60, then destination and source addresses (2 bytes each). */
 export interface TpduConfig {
@@ -498,6 +521,7 @@ export function validateBoard(json: unknown, file: string): BoardConfig {
     else tzOffsetMinutes = parsed;
   }
   const host = f.has('host') ? hostLinkOf(f.object('host')) : HOST_LINK_DEFAULT;
+  const management = f.has('management') ? managementOf(f.object('management')) : undefined;
   f.done();
   for (const role of REQUIRED_ROLES) {
     if (!devices[role]) throw new PosError('BRD_INVALID', `${file}: role ${role} is missing (every board needs ${REQUIRED_ROLES.join(', ')})`, { file, role });
@@ -511,7 +535,7 @@ export function validateBoard(json: unknown, file: string): BoardConfig {
       }
     }
   }
-  return { board, description, simulator, ...(benchRig ? { benchRig: true as const } : {}), gpio, storage, devices, ...(update ? { update } : {}), ...(network ? { network } : {}), tzOffsetMinutes, host };
+  return { board, description, simulator, ...(benchRig ? { benchRig: true as const } : {}), gpio, storage, devices, ...(update ? { update } : {}), ...(network ? { network } : {}), tzOffsetMinutes, host, ...(management ? { management } : {}) };
 }
 
 /** The `host` section: `tpdu` as "60 DDDD SSSS" (hex) and `connection` "short" or "keep-alive", each optional. */
@@ -526,6 +550,29 @@ function hostLinkOf(o: Fields): HostLinkConfig {
   const connection = o.has('connection') ? o.oneOf('connection', HOST_CONNECTION_MODES) : HOST_LINK_DEFAULT.connection;
   o.done();
   return { tpdu, connection };
+}
+
+/** The `management` section: a broker URL, its pinned CA and the terminal's credentials, as files. */
+function managementOf(o: Fields): ManagementBoardConfig {
+  const url = o.str('url', /^mqtts?:\/\/([^/:\s]+|\[[0-9a-fA-F:]+\]):\d{1,5}$/);
+  const allowPlain = o.has('allowPlain') ? o.bool('allowPlain') : false;
+  const path = /^\/[^\0]*$/;
+  const m: ManagementBoardConfig = {
+    url,
+    ...(o.has('username') ? { username: o.str('username', /^[A-Za-z0-9._-]{1,64}$/) } : {}),
+    ...(o.has('caFile') ? { caFile: o.str('caFile', path) } : {}),
+    ...(o.has('passwordFile') ? { passwordFile: o.str('passwordFile', path) } : {}),
+    ...(o.has('certFile') ? { certFile: o.str('certFile', path) } : {}),
+    ...(o.has('keyFile') ? { keyFile: o.str('keyFile', path) } : {}),
+    ...(o.has('heartbeatS') ? { heartbeatS: o.int('heartbeatS', MGMT_HEARTBEAT_S_MIN, MGMT_HEARTBEAT_S_MAX) } : {}),
+    ...(allowPlain ? { allowPlain } : {}),
+  };
+  if (url.startsWith('mqtt://') && !allowPlain) o.fail('url', 'must be mqtts:// (plain mqtt:// only with "allowPlain": true, for a broker on this machine in development)');
+  if (url.startsWith('mqtts://') && m.caFile === undefined) o.fail('caFile', 'is required with mqtts://: the broker\'s CA, pinned (the system\'s CAs are not used)');
+  if ((m.certFile === undefined) !== (m.keyFile === undefined)) o.fail(m.certFile === undefined ? 'certFile' : 'keyFile', 'goes with certFile/keyFile: a client certificate needs its key');
+  if (m.passwordFile === undefined && m.certFile === undefined) o.fail('passwordFile', 'or certFile/keyFile is required: the terminal\'s credentials');
+  o.done();
+  return m;
 }
 
 function networkOf(o: Fields): NonNullable<BoardConfig['network']> {
