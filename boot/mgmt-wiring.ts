@@ -1,0 +1,108 @@
+/**
+ * Wiring of the management channel (runtime/mgmt/, docs/MANAGEMENT.md) into a running terminal:
+ * the board file's `management` section becomes a client configuration (its CA, password,
+ * certificate and key read from their files), and the terminal application's parts become the
+ * `MgmtTerminal` the client commands. Off unless the board file names a broker.
+ *
+ *   const mgmt = startManagement(board.config.management, app, logger, clock); // undefined: off
+ *   ...; await mgmt?.stop();
+ */
+import { readFileSync } from 'node:fs';
+import { PosError } from '../common/errors';
+import type { Logger } from '../common/log';
+import type { ManagementBoardConfig } from '../hal/board-schema';
+import { anomalyDigest } from '../runtime/anomaly';
+import type { TerminalStatus } from '../runtime/host/messages-v2';
+import { ManagementClient, MgmtConfig, MgmtTerminal } from '../runtime/mgmt/client';
+import { applyParamsPatch } from '../runtime/mgmt/params';
+import type { StatusInput } from '../runtime/mgmt/protocol';
+import type { Terminal } from '../runtime/terminal';
+import type { ErrorRing } from './diagnostics';
+
+/** Error codes the status lists (newest first, repeats folded). */
+export const STATUS_ERRORS_MAX = 5;
+/** Credential and certificate files larger than this are not what the board file meant. */
+const CREDENTIAL_FILE_BYTES_MAX = 64 * 1024;
+
+/** What the terminal application offers the management channel. */
+export interface ManagedApp {
+  /** The 0820/362 status upload's figures (boot/terminal-app.ts terminalStatus). */
+  statusUpload(): TerminalStatus;
+  readonly errors: ErrorRing;
+  /** The open terminal (journal, engine); undefined in recovery or before the journal is open. */
+  terminal(): Terminal | undefined;
+  /** The machine's dotted state ('idle', 'sale.amount', 'recovery.locked'). */
+  machineState(): string;
+  network(): Readonly<Record<string, string | number | boolean>>;
+  charging(): boolean | undefined;
+  /** The automatic diagnostics, run without the screen (boot/diagnostics.ts). */
+  runDiagnostics(): Promise<unknown>;
+  /** The newest log text, at most maxBytes. */
+  logs(maxBytes: number): Promise<string>;
+  restart(): Promise<void>;
+}
+
+function readCredential(path: string, field: string): string {
+  try {
+    const text = readFileSync(path, 'utf8');
+    if (Buffer.byteLength(text) > CREDENTIAL_FILE_BYTES_MAX) throw new Error(`more than ${CREDENTIAL_FILE_BYTES_MAX} bytes`);
+    return text;
+  } catch (e) {
+    throw new PosError('BRD_INVALID', `management.${field} ${path}: ${e instanceof Error ? e.message : String(e)}`, { field: `management.${field}`, path });
+  }
+}
+
+/** The client configuration from the board file's section; files are read now (a missing one is E-BRD-01 naming it). */
+export function managementConfig(m: ManagementBoardConfig, serial: string): MgmtConfig {
+  return {
+    url: m.url,
+    serial,
+    username: m.username ?? serial,
+    ...(m.passwordFile ? { password: readCredential(m.passwordFile, 'passwordFile').trim() } : {}),
+    ...(m.caFile ? { caPem: readCredential(m.caFile, 'caFile') } : {}),
+    ...(m.certFile && m.keyFile ? { certPem: readCredential(m.certFile, 'certFile'), keyPem: readCredential(m.keyFile, 'keyFile') } : {}),
+    ...(m.heartbeatS ? { heartbeatMs: m.heartbeatS * 1000 } : {}),
+    ...(m.allowPlain ? { allowPlain: true } : {}),
+  };
+}
+
+/** States in which a reboot loses nothing: no sale, settlement, menu or recovery action under way. */
+export function isSafeToReboot(state: string): boolean {
+  return state === 'idle' || state.startsWith('login');
+}
+
+/** The application seen as the management client needs it. */
+export function managedTerminal(app: ManagedApp): MgmtTerminal {
+  return {
+    status: (): StatusInput => {
+      const s = app.statusUpload();
+      const engine = app.terminal()?.engine;
+      const flags = engine?.anomalies() ?? [];
+      const codes = [...new Set(app.errors.last(STATUS_ERRORS_MAX * 4).map((e) => e.code))].slice(0, STATUS_ERRORS_MAX);
+      const digest = anomalyDigest(flags);
+      const charging = app.charging();
+      return {
+        version: s.softwareVersion, batteryPercent: s.batteryPercent, ...(charging !== undefined ? { charging } : {}), storageFreeKiB: s.freeJournalKiB,
+        network: app.network(), lastErrors: codes, ...(digest !== '00' ? { anomalyDigest: digest } : {}), anomalies: flags.map((f) => f.rule),
+        sellingLocked: false, state: app.machineState(), uptimeS: s.uptimeS,
+      };
+    },
+    setParams: async (patch) => {
+      const t = app.terminal();
+      if (!t) throw new PosError('MGT_FAILED', 'the journal is not open (recovery or boot): parameters cannot be changed now');
+      return applyParamsPatch(t.store, patch);
+    },
+    diagnostics: () => app.runDiagnostics(),
+    logs: (maxBytes) => app.logs(maxBytes),
+    isIdle: () => isSafeToReboot(app.machineState()),
+    reboot: () => app.restart(),
+    // Refused until the state machine has a locked state that refuses sales (see docs/MANAGEMENT.md).
+    setSellingLocked: async () => { throw new PosError('MGT_FAILED', 'selling lock is not wired into this terminal\'s state machine yet'); },
+  };
+}
+
+/** Starts the channel when the board file names a broker; undefined otherwise. */
+export function startManagement(section: ManagementBoardConfig | undefined, serial: string, app: ManagedApp, logger: Logger, clock: () => number): ManagementClient | undefined {
+  if (!section) return undefined;
+  return ManagementClient.start({ config: managementConfig(section, serial), terminal: managedTerminal(app), logger: logger.child({ component: 'mgmt' }), clock });
+}
