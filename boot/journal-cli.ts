@@ -14,6 +14,7 @@ import { salvage } from '../storage/salvage';
 import { STAN_GAP_AFTER_REBUILD, appendContinuation, installRebuilt } from '../runtime/rebuild';
 import { ChildVerdict, unopenableReason, verdictIsDamage, verifyInChild } from '../storage/verify-child';
 import { typeName } from '../storage/record';
+import { CHECKPOINT_FILE, removeCheckpoint } from '../storage/checkpoint';
 import { readBoardFile } from '../hal/board';
 import { TZ_OFFSET_MINUTES_DEFAULT, isoInZone } from '../common/time';
 
@@ -80,6 +81,12 @@ const verify: Command = {
     // In a child: LMDB crashes the process on some damaged files (zeroed B-tree pages abort it).
     const [v] = await verifyInChild([dir], flagString(ctx, 'identity'));
     const r = verifyOutcome(v, ctx.flags.has('json'));
+    // Damage found on demand also withdraws the boot checkpoint: the next boot verifies the whole
+    // journal and stops in recovery, as a boot finding it would (storage/boot-open.ts).
+    if (r.exitCode === 4 && existsSync(join(dir, CHECKPOINT_FILE))) {
+      removeCheckpoint(dir);
+      if (!ctx.flags.has('json')) ctx.out('  boot checkpoint withdrawn: the next boot verifies every record');
+    }
     for (const line of r.lines) ctx.out(line);
     return r.exitCode;
   },

@@ -135,6 +135,31 @@ export function metaPageProblem(dir: string): string | undefined {
 }
 
 /**
+ * The higher transaction id of data.mdb's two meta pages (the last commit), when both pages are
+ * readable; undefined otherwise. The boot checkpoint records it (storage/checkpoint.ts): LMDB's
+ * transaction ids only grow, so a file whose id went back is not the file that was verified.
+ */
+export function metaTxnId(dir: string): bigint | undefined {
+  const file = join(dir, 'data.mdb');
+  if (!existsSync(file)) return undefined;
+  const fd = openSync(file, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    if (size < 2 * PAGE_BYTES_DEFAULT) return undefined;
+    const page = Buffer.alloc(PAGE_BYTES_DEFAULT);
+    readSync(fd, page, 0, PAGE_BYTES_DEFAULT, 0);
+    const m0 = readMeta(page, 0, size);
+    if (typeof m0 === 'string' || size < 2 * m0.pageBytes) return undefined;
+    readSync(fd, page, 0, PAGE_BYTES_DEFAULT, m0.pageBytes);
+    const m1 = readMeta(page, 1, size);
+    if (typeof m1 === 'string') return undefined;
+    return m0.txnid > m1.txnid ? m0.txnid : m1.txnid;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
  * The most records either meta page of data.mdb says the main database holds (only pages with
  * LMDB's magic count; 0 when none is readable). Tells a file whose creation was cut off (no
  * meta page ever counted a record) from a journal that held records and lost them.

@@ -4,6 +4,7 @@
  * Boot uses it before opening the journal in-process; tests use it to sweep damaged files.
  */
 import { join } from 'node:path';
+import { setPriority } from 'node:os';
 import { spawnModule } from '../common/spawn';
 
 /** What the verifying child saw of a readable journal (identity and digest for the CLI's report). */
@@ -44,15 +45,28 @@ export function verdictIsDamage(v: ChildVerdict): boolean {
 
 export const VERIFY_CHILD_TIMEOUT_MS_MAX = 60_000;
 
-function runChild(dirs: readonly string[], identity: string | undefined): Promise<{ verdicts: ChildVerdict[]; signal: string | null }> {
+export interface ChildOptions {
+  /** Stops the child (SIGKILL): verifyInChild then returns the verdicts it has, without the rest. */
+  readonly signal?: AbortSignal;
+  /** Scheduling niceness of the child (the background verify yields the CPU to the terminal). */
+  readonly nice?: number;
+}
+
+function runChild(dirs: readonly string[], identity: string | undefined, options: ChildOptions): Promise<{ verdicts: ChildVerdict[]; signal: string | null }> {
   return new Promise((resolve, reject) => {
     const child = spawnModule(join(__dirname, 'verify-child-main'), dirs, { env: { ...process.env, POS_VERIFY_IDENTITY: identity ?? '' } });
+    const stop = (): void => { child.kill('SIGKILL'); };
+    options.signal?.addEventListener('abort', stop, { once: true });
+    if (options.nice !== undefined && child.pid !== undefined) {
+      try { setPriority(child.pid, options.nice); } catch { /* not permitted: the child runs at normal priority */ }
+    }
     let out = '';
     child.stdout?.on('data', (d: Buffer) => { out += d.toString('utf8'); });
     const timer = setTimeout(() => child.kill('SIGKILL'), VERIFY_CHILD_TIMEOUT_MS_MAX);
     child.on('error', reject);
     child.on('close', (_code, signal) => {
       clearTimeout(timer);
+      options.signal?.removeEventListener('abort', stop);
       const verdicts = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as ChildVerdict);
       resolve({ verdicts, signal });
     });
@@ -60,12 +74,14 @@ function runChild(dirs: readonly string[], identity: string | undefined): Promis
 }
 
 /** Verifies each directory; a child that dies on one directory is restarted for the rest. */
-export async function verifyInChild(dirs: readonly string[], identity?: string): Promise<ChildVerdict[]> {
+export async function verifyInChild(dirs: readonly string[], identity?: string, options: ChildOptions = {}): Promise<ChildVerdict[]> {
   const verdicts: ChildVerdict[] = [];
   let rest = [...dirs];
   while (rest.length > 0) {
-    const r = await runChild(rest, identity);
+    if (options.signal?.aborted) return verdicts;
+    const r = await runChild(rest, identity, options);
     verdicts.push(...r.verdicts);
+    if (options.signal?.aborted) return verdicts;
     rest = rest.slice(r.verdicts.length);
     if (rest.length > 0) {
       verdicts.push({ dir: rest[0], status: 'unopenable', signal: r.signal ?? 'exit' });

@@ -57,6 +57,11 @@ export interface VerifyOptions {
   readonly startSeq?: number;
   /** The entries are one segment of the store: the end-of-store checks are left to the caller. */
   readonly partial?: boolean;
+  /**
+   * Anchored mode (boot checkpoint, storage/boot-open.ts): the digest of record `startSeq - 1`,
+   * already trusted. The first record must link to it like any other (no `startPrevDigest` trust).
+   */
+  readonly prevDigest?: Buffer;
 }
 
 export interface SegmentReport extends VerifyReport {
@@ -97,6 +102,11 @@ export function verifyEntries(entries: Iterable<StoredEntry>, lastKey: number, o
   // in place with the stored prevDigest; the Buffer is made only when a report needs it.
   let prevLatin1 = '';
   let prevStale = false;
+  const anchored = options.prevDigest !== undefined;
+  if (options.prevDigest !== undefined) {
+    prev = options.prevDigest;
+    prevLatin1 = prev.toString('latin1');
+  }
   const current = (): Buffer => {
     if (prevStale) { prev = Buffer.from(prevLatin1, 'latin1'); prevStale = false; }
     return prev;
@@ -121,7 +131,7 @@ export function verifyEntries(entries: Iterable<StoredEntry>, lastKey: number, o
       prevStale = false;
     }
     const frameOk = frameValid(stored);
-    if (segment && startPrevDigest === undefined && frameOk) {
+    if (segment && !anchored && startPrevDigest === undefined && frameOk) {
       startPrevDigest = Buffer.from(stored.subarray(32, 64));
       prevLatin1 = startPrevDigest.toString('latin1');
       prevStale = true;
