@@ -31,11 +31,11 @@ export function controlPortFile(journalDir: string): string {
 const MAIN_FIELD: Record<string, string> = {
   press: 'key', down: 'key', up: 'key', keys: 'keys', swipe: 'card', insert: 'card', tap: 'card', sign: 'name',
   paper: 'state', 'printer-fault': 'fault', cover: 'open', 'reader-silent': 'silent', 'reset-button': 'down', battery: 'percent',
-  scan: 'code', 'qr-pay': 'wallet', host: 'line',
+  scan: 'code', 'qr-pay': 'wallet', host: 'line', modem: 'sim',
 };
 
 /** Fields whose values are text even when they look like numbers (`press 1`, `keys 1234OK`). */
-const TEXT_FIELDS = new Set(['key', 'keys', 'card', 'name', 'state', 'path', 'role', 'code', 'wallet', 'line']);
+const TEXT_FIELDS = new Set(['key', 'keys', 'card', 'name', 'state', 'path', 'role', 'code', 'wallet', 'line', 'sim', 'registration']);
 
 function valueOf(field: string, text: string): unknown {
   if (TEXT_FIELDS.has(field)) return text;

@@ -16,6 +16,12 @@
  *   {"cmd":"printer-fault","fault":"cutter"|"head-hot"|"unrecoverable"|null}   (null clears it)
  *   {"cmd":"reader-silent","silent":true|false}      the reader stops answering (hung firmware) / wakes
  *   {"cmd":"absent","bus":1,"address":54,"absent":true|false}   an I2C chip unplugged (not ACKed)
+ * The 4G module (boards with modem0; sim/chips/quectel-modem-model.ts), any of these fields at once:
+ *   {"cmd":"modem","sim":"removed"|"inserted"|"pin"|"puk"}   SIM pulled / back / PIN lock on (PIN 1234) / PUK-locked
+ *   {"cmd":"modem","csq":0..31|99}                          signal (+CSQ rssi; 99 or under 2: no service)
+ *   {"cmd":"modem","registration":"home"|"roaming"|"searching"|"denied"|"not-registered"}
+ *   {"cmd":"modem","silent":true|false}                     the module stops answering (hung firmware) / wakes
+ *   the reply says the model's registration, APN and PIN attempts left.
  * The customer signs on the signature pad (boards with signature0; replies once the pad has been
  * sampled through, i.e. while the terminal shows its signature screen):
  *   {"cmd":"sign","strokes":[[[x,y],[x,y,pressure]...],...]}   pad pixels, pressure 0..1 (default 0.9)
@@ -45,6 +51,7 @@ import type { PrinterFault } from './virtual-printer';
 import { TEST_CARDS } from './test-cards';
 import { TEST_SIGNATURES } from './board-sim';
 import { DEMO_PAYMENT_CODES, DEMO_PAYMENT_CODE_DEFAULT } from './virtual-scanner';
+import type { ModemRegistration } from './chips/quectel-modem-model';
 import { memoryCommand } from './memory-probe';
 import { SCAN_LINE_BYTES_MAX } from '../hal/drivers/scan-engine';
 import { KEY_NAMES, KeyName } from '../hal/keypad';
@@ -252,6 +259,7 @@ export class ControlServer {
         return { scanning: sim.scanner(role).present(scanCodeOf(r)) };
       },
       'scan-codes': () => ({ codes: Object.keys(DEMO_PAYMENT_CODES) }),
+      modem: (r) => modemControl(sim, r),
       // What the process holds after a full GC; drop: the paper roll torn off and the devices' share measured (sim/memory-probe.ts).
       memory: (r) => ({ ...memoryCommand(sim, r.drop === true) }),
       // Any control line for the acquirer simulator of the process that started this terminal
@@ -358,6 +366,33 @@ function cardOf(name: unknown, kind: 'mag' | 'ic' | 'contactless'): never {
   if (!card) throw new Error(`unknown test card "${String(name)}"; cards: ${Object.keys(TEST_CARDS).join(', ')}`);
   // Each reader method checks the card's kind itself; the union is narrowed there.
   return card as never;
+}
+
+const MODEM_SIM_ACTIONS = ['removed', 'inserted', 'pin', 'puk'] as const;
+const MODEM_REGISTRATIONS: readonly ModemRegistration[] = ['home', 'roaming', 'searching', 'denied', 'not-registered'];
+
+/** `modem`: the model's SIM, signal, registration and silence, as the request's fields say. */
+function modemControl(sim: SimBoard, r: Request): Record<string, unknown> {
+  const role = typeof r.role === 'string' ? r.role : 'modem0';
+  if (!sim.modems.has(role)) throw new Error(`this board has no 4G modem ${role} (board file role modemN)`);
+  const m = sim.modem(role);
+  if (r.sim !== undefined) {
+    if (!(MODEM_SIM_ACTIONS as readonly unknown[]).includes(r.sim)) throw new Error(`modem "sim" must be one of ${MODEM_SIM_ACTIONS.join(', ')}`);
+    if (r.sim === 'removed') m.removeSim();
+    else if (r.sim === 'inserted') m.insertSim();
+    else if (r.sim === 'pin') m.lockPin();
+    else m.lockPuk();
+  }
+  if (r.csq !== undefined) {
+    if (typeof r.csq !== 'number' || !(Number.isInteger(r.csq) && ((r.csq >= 0 && r.csq <= 31) || r.csq === 99))) throw new Error('modem "csq" must be 0..31 or 99');
+    m.setSignal(r.csq);
+  }
+  if (r.registration !== undefined) {
+    if (!(MODEM_REGISTRATIONS as readonly unknown[]).includes(r.registration)) throw new Error(`modem "registration" must be one of ${MODEM_REGISTRATIONS.join(', ')}`);
+    m.setRegistration(r.registration as ModemRegistration);
+  }
+  if (r.silent !== undefined) { if (r.silent === true) m.goSilent(); else m.wake(); }
+  return { registration: m.registrationState, apn: m.apn, pinAttemptsLeft: m.pinAttemptsLeft };
 }
 
 /** The code a `scan` request shows: `code` (printable ASCII), a demo `name`, or the default demo code. */

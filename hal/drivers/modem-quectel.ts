@@ -556,10 +556,15 @@ export function splitFields(text: string, prefix: string): string[] | undefined 
   return out;
 }
 
-/** The fields of the answer's one line with `prefix`; garbled if it has none. */
+/**
+ * The fields of the answer's LAST line with `prefix`; garbled if it has none. The last: a URC of
+ * the same form that was already on its way when the command went out (a "+CPIN: READY" before
+ * the answer "+CPIN: SIM PIN") comes before the module's answer, which is sent just before the
+ * final result code.
+ */
 function fieldsOf(a: Answer, prefix: string, command: string): string[] {
-  for (const l of a.lines) {
-    const f = splitFields(l, prefix);
+  for (let i = a.lines.length - 1; i >= 0; i--) {
+    const f = splitFields(a.lines[i], prefix);
     if (f) return f;
   }
   return garbled(command, `no ${prefix} line`);

@@ -11,6 +11,8 @@ import { PosError, isPosError } from '../../common/errors';
 import { BusFactories, buildBoard, readBoardFile, validateBoard } from '../../hal/board';
 import { modemFault } from '../../hal/modem';
 import { SimBoard, createSimBoard, simFactories } from '../../sim/board-sim';
+import { ControlServer } from '../../sim/control-server';
+import { controlRequest } from '../../sim/control-cli';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- tests mutate arbitrary fields
 const boardJson = (name: string): Json => JSON.parse(fs.readFileSync(path.join(__dirname, '../../board-configs', `${name}.json`), 'utf8')) as Json;
@@ -106,6 +108,25 @@ describe('simulator board: modem0', () => {
     const e = await sim.board.modem()!.status().then(() => assert.fail('answered'), (x: unknown) => x as PosError);
     assert.equal(e.id, 'NET_MODEM');
     assert.match(e.message, /modem0: cannot open sim:modem0/);
+  });
+
+  it('controlModemSetsTheModelAndTheDriverSeesIt', async () => {
+    sim = await createSimBoard();
+    const control = new ControlServer(sim);
+    assert.deepEqual(await control.handle({ cmd: 'modem', registration: 'denied', csq: 5 }), { ok: true, registration: 'denied', apn: 'cmnet', pinAttemptsLeft: 3 });
+    const s = await sim.board.modem()!.status();
+    assert.equal(s.registration, 'denied');
+    assert.equal(s.signal.csq, 5);
+    await control.handle({ cmd: 'modem', sim: 'removed' });
+    assert.equal((await sim.board.modem()!.status()).sim, 'absent');
+    await control.handle({ cmd: 'modem', sim: 'inserted' });
+    await control.handle({ cmd: 'modem', sim: 'pin' });
+    assert.equal((await sim.board.modem()!.status()).sim, 'pin-required');
+    const bad = await control.handle({ cmd: 'modem', registration: 'abroad' });
+    assert.equal(bad.ok, false);
+    assert.match(String(bad.error), /registration" must be one of/);
+    assert.deepEqual(controlRequest(['modem', 'removed']), { cmd: 'modem', fields: { sim: 'removed' } });
+    assert.deepEqual(controlRequest(['modem', 'registration=roaming', 'csq=99']), { cmd: 'modem', fields: { registration: 'roaming', csq: 99 } });
   });
 
   it('aBoardWithoutModem0AnswersUndefined', async () => {

@@ -126,6 +126,27 @@ describe('QuectelModem (hal/drivers/modem-quectel.ts) on the 4G module model', (
     assert.equal(modemFault(await r.modem.status())?.code, 'E-NET-10');
   });
 
+  it('aCpinUrcAlreadyOnTheWireWhenAtCpinWentOutIsNotTakenForItsAnswer', async () => {
+    // A scripted module: the SIM was just inserted ("+CPIN: READY" sent), then locked; the URC
+    // lands inside the answer to AT+CPIN?, before the module's own "+CPIN: SIM PIN".
+    const pair = await openSerialPair({ label: 'modem0' });
+    let line = '';
+    pair.device.onData((chunk) => {
+      for (const ch of chunk.toString('latin1')) {
+        if (ch !== '\r') { line += ch; continue; }
+        const answer = line === 'AT+CPIN?' ? '\r\n+CPIN: READY\r\n\r\n+CPIN: SIM PIN\r\n\r\nOK\r\n' : '\r\nOK\r\n';
+        line = '';
+        void pair.device.write(Buffer.from(answer, 'latin1'));
+      }
+    });
+    const modem = new QuectelModem(pair.host);
+    try {
+      assert.equal(await modem.simState(), 'pin-required');
+    } finally {
+      await modem.close();
+    }
+  });
+
   it('pinThatIsNotFourToEightDigitsIsRefusedWithoutSendingIt', async () => {
     r = await rig();
     assert.equal((await rejection(r.modem.enterPin('12a4'))).id, 'OPR_INPUT');
