@@ -337,6 +337,8 @@ export class QuectelModem implements Modem {
   private async send(job: Job): Promise<void> {
     if (this.resyncNeeded) await this.resync();
     if (this.current !== job) return;
+    // Cancelled while waiting for the quiet: never sent (the caller has its OPR_CANCELLED).
+    if (job.callerDone) { this.end(job, cancelled()); return; }
     const refusal = this.refusal();
     if (refusal) { this.end(job, refusal); return; }
     this.lineLength = 0;
