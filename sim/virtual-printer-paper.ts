@@ -7,7 +7,7 @@
  * characters with GB2312 glyphs from GNU Unifont (sim/virtual-printer-cjk.ts), others as boxes. Raster images are drawn exactly as sent.
  */
 import { CJK_GLYPH_DOTS, cjkGlyph, cjkPixel } from './virtual-printer-cjk';
-import { PNG } from 'pngjs';
+import type * as Pngjs from 'pngjs';
 import { glyph5x7 } from './virtual-printer-font';
 
 export type Align = 'left' | 'center' | 'right';
@@ -190,6 +190,8 @@ export class PaperRoll {
   /** PNG of rows [startY, endY): black print on white paper. */
   png(startY = 0, endY = this.heightDots): Buffer {
     const height = Math.max(1, endY - startY);
+    // pngjs loads with the first picture asked for, not with the simulator board (issue 14: start time).
+    const { PNG } = require('pngjs') as typeof Pngjs;
     const png = new PNG({ width: this.widthDots, height });
     png.data.fill(0xff);
     for (let y = 0; y < height; y++) {

@@ -20,7 +20,7 @@
  * Not modelled: page mode, ASB (GS a is accepted and ignored), user-defined characters (skipped),
  * Font B widths, real CJK glyphs (placeholder boxes on the PNG; the decoded text is exact).
  */
-import * as iconv from 'iconv-lite';
+import type * as Iconv from 'iconv-lite';
 import type { SerialPort } from '../hal/serial';
 import { Align, Cell, PAPER_RECEIPTS_MAX_DEFAULT, PAPER_ROWS_MAX_DEFAULT, PaperRoll, Receipt, cellHeight, cellWidth } from './virtual-printer-paper';
 
@@ -33,8 +33,18 @@ const TAB_COLUMNS = 8;
 /** ESC D tab list, GS k barcode data: NUL-terminated lists end here at the latest. */
 const NUL_LIST_BYTES_MAX = 255;
 const CLEAR_SEQUENCE = [DLE, 0x14, 8, 1, 3, 20, 1, 6, 2, 8];
-/** Code page 437 for bytes 0x80..0xFF outside Chinese mode, decoded once. */
-const CP437_HIGH = iconv.decode(Buffer.from(Array.from({ length: 128 }, (_, i) => 0x80 + i)), 'cp437');
+// iconv-lite's tables load on the first character that needs them, not when the simulator board
+// is built: the terminal's boot on the simulator does not pay for its virtual printer (issue 14).
+let iconvModule: typeof Iconv | undefined;
+function iconv(): typeof Iconv {
+  return (iconvModule ??= require('iconv-lite') as typeof Iconv);
+}
+/** Code page 437 for bytes 0x80..0xFF outside Chinese mode, decoded once (on first use). */
+let cp437High: string | undefined;
+function cp437(b: number): string {
+  cp437High ??= iconv().decode(Buffer.from(Array.from({ length: 128 }, (_, i) => 0x80 + i)), 'cp437');
+  return cp437High[b - 0x80];
+}
 /** GB18030 sequences seen so far (iconv per character is slow); bounded. */
 const GB_CACHE_MAX = 4096;
 const gbCache = new Map<string, string>();
@@ -43,7 +53,7 @@ function decodeGb(bytes: Buffer): string {
   const key = bytes.toString('latin1');
   let ch = gbCache.get(key);
   if (ch === undefined) {
-    ch = iconv.decode(bytes, 'gb18030');
+    ch = iconv().decode(bytes, 'gb18030');
     if (gbCache.size < GB_CACHE_MAX) gbCache.set(key, ch);
   }
   return ch;
@@ -276,7 +286,7 @@ export class EscPosMachine {
   private stepChar(): boolean {
     const b = this.at(0);
     if (b < 0x80) return this.consumeIf(1, this.addChar(String.fromCharCode(b)));
-    if (!this.chinese) return this.consumeIf(1, this.addChar(CP437_HIGH[b - 0x80]));
+    if (!this.chinese) return this.consumeIf(1, this.addChar(cp437(b)));
     if (b === 0x80 || b === 0xff) return this.consumeIf(1, this.addChar('?'));
     if (this.avail() < 2) return false;
     const b1 = this.at(1);
