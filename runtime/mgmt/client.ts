@@ -19,7 +19,8 @@ import type { HostParameters } from '../host/messages-v2';
 import { checkParamsPatch } from './params';
 import { Outbox, OUTBOX_BYTES_MAX, OUTBOX_MESSAGES_MAX, OutMessage } from './outbox';
 import {
-  Ack, Command, CommandName, MGMT_SCHEMA_VERSION, MgmtTopics, SERIAL_RE, StatusDocument, StatusInput, TOPIC_PREFIX_DEFAULT, ack, parseCommand, refusal, statusKey, topicsFor,
+  Ack, Command, CommandName, MGMT_SCHEMA_VERSION, MgmtTopics, SERIAL_RE, StatusDocument, StatusInput, TOPIC_PREFIX_DEFAULT, UpdateOffer, ack, checkUpdateOffer, parseCommand, refusal,
+  statusKey, topicsFor,
 } from './protocol';
 
 /** The status is republished at least this often, changed or not (the console's liveness view). */
@@ -49,8 +50,22 @@ export const LOCK_REASON_CHARS_MAX = 64;
 
 /** Each command's time to finish once it runs (a reboot's is its idle wait). */
 export const COMMAND_TIMEOUT_MS_DEFAULT: Readonly<Record<Exclude<CommandName, 'reboot'>, number>> = {
-  status: 5_000, 'set-params': 30_000, diagnostics: 120_000, 'upload-logs': 30_000, lock: 10_000, unlock: 10_000,
+  // An update's is its download and check; its wait for a safe moment is UPDATE_WAIT_SAFE_MS_*.
+  status: 5_000, 'set-params': 30_000, diagnostics: 120_000, 'upload-logs': 30_000, lock: 10_000, unlock: 10_000, update: 30 * 60_000,
 };
+/** An update waits this long by default for a safe moment (idle, battery, batch), never longer than the max. */
+export const UPDATE_WAIT_SAFE_MS_DEFAULT = 6 * 3600_000;
+export const UPDATE_WAIT_SAFE_MS_MAX = 24 * 3600_000;
+
+/** What a terminal with A/B update slots offers the `update` command (boot/mgmt-update.ts). */
+export interface MgmtUpdater {
+  /** Downloads and checks the package (hash, signature, board, newer version); resolves with its staged file. */
+  fetch(offer: UpdateOffer): Promise<string>;
+  /** Why now is not a safe moment besides being busy (battery low, batch open), or undefined when it is. */
+  unsafeBecause(offer: UpdateOffer): string | undefined;
+  /** Installs the staged package into the inactive slot (the reboot follows). */
+  apply(file: string): Promise<unknown>;
+}
 
 /** What the management channel needs from the terminal (boot/terminal-app.ts wires it). */
 export interface MgmtTerminal {
@@ -65,6 +80,8 @@ export interface MgmtTerminal {
   isIdle(): boolean;
   reboot(): Promise<void> | void;
   setSellingLocked(locked: boolean, reason: string): Promise<void>;
+  /** Absent: `update` is refused (E-MGT-09: no update slots on this terminal). */
+  readonly updater?: MgmtUpdater;
 }
 
 export interface MgmtConfig {
@@ -329,7 +346,7 @@ export class ManagementClient {
         this.running.delete(c.id);
         this.remember(a);
         this.log.info({ id: c.id, cmd: c.cmd, result: a.result, code: a.code }, `management command ${c.cmd}: ${a.result}`);
-        if (c.cmd === 'reboot' && a.result === 'done') { await this.rebootAfter(a); return; }
+        if ((c.cmd === 'reboot' || c.cmd === 'update') && a.result === 'done') { await this.rebootAfter(a); return; }
         this.answer(a);
       }
     } finally {
@@ -340,6 +357,7 @@ export class ManagementClient {
   private async run(c: Command): Promise<Ack> {
     try {
       if (c.cmd === 'reboot') return ack(c, 'done', this.o.clock(), { data: await this.waitIdle(c) });
+      if (c.cmd === 'update') return ack(c, 'done', this.o.clock(), { data: await this.update(c) });
       const limitMs = this.o.config.commandTimeoutMs?.[c.cmd] ?? COMMAND_TIMEOUT_MS_DEFAULT[c.cmd];
       const data = await withTimeout(this.handle(c), limitMs, c.cmd);
       return ack(c, 'done', this.o.clock(), { data });
@@ -366,7 +384,8 @@ export class ManagementClient {
         this.publishStatus(false);
         return { sellingLocked: c.cmd === 'lock' };
       }
-      case 'reboot': throw new PosError('MGT_FAILED', 'reboot is not run here'); // run() takes it first
+      case 'reboot':
+      case 'update': throw new PosError('MGT_FAILED', `${c.cmd} is not run here`); // run() takes them first
     }
   }
 
@@ -384,18 +403,38 @@ export class ManagementClient {
 
   /** A reboot runs only at a safe moment: it waits for idle, at most its `waitIdleMs`. */
   private async waitIdle(c: Command): Promise<{ waitedMs: number }> {
-    const w = c.args.waitIdleMs;
-    if (w !== undefined && !(typeof w === 'number' && Number.isSafeInteger(w) && w >= 0 && w <= REBOOT_IDLE_WAIT_MS_MAX)) {
-      throw new PosError('MGT_MALFORMED', `waitIdleMs: a whole number in 0..${REBOOT_IDLE_WAIT_MS_MAX}`);
-    }
-    const waitMs = typeof w === 'number' ? w : REBOOT_IDLE_WAIT_MS_DEFAULT;
+    const waitMs = waitArg(c.args.waitIdleMs, 'waitIdleMs', REBOOT_IDLE_WAIT_MS_DEFAULT, REBOOT_IDLE_WAIT_MS_MAX);
+    return this.waitSafe(waitMs, () => undefined);
+  }
+
+  /** Polls until the terminal is idle and `unsafe()` has no objection, at most `waitMs` (E-MGT-04 naming the last objection). */
+  private async waitSafe(waitMs: number, unsafe: () => string | undefined): Promise<{ waitedMs: number }> {
     const started = this.o.clock();
     const pollMs = this.o.config.idlePollMs ?? IDLE_POLL_MS_DEFAULT;
     for (;;) {
-      if (this.o.terminal.isIdle()) return { waitedMs: this.o.clock() - started };
-      if (this.stopped || this.o.clock() - started >= waitMs) throw new PosError('MGT_NOT_IDLE', `not idle within ${waitMs} ms`);
+      const why = this.o.terminal.isIdle() ? unsafe() : 'not idle';
+      if (why === undefined) return { waitedMs: this.o.clock() - started };
+      if (this.stopped || this.o.clock() - started >= waitMs) throw new PosError('MGT_NOT_IDLE', `no safe moment within ${waitMs} ms: ${why}`, { why });
       await new Promise((resolve) => setTimeout(resolve, pollMs));
     }
+  }
+
+  /**
+   * Fetch and check (bounded by the command's timeout), then wait for a safe moment (idle,
+   * battery, batch; `waitSafeMs`), then install into the inactive slot; the reboot follows the
+   * done ack (rebootAfter). A failure anywhere leaves the running slot as it was.
+   */
+  private async update(c: Command): Promise<{ version: string; waitedMs: number; installed: unknown }> {
+    const updater = this.o.terminal.updater;
+    if (!updater) throw new PosError('MGT_FAILED', 'this terminal has no update slots (board file: update)');
+    const offer = checkUpdateOffer(c.args);
+    const waitMs = waitArg(c.args.waitSafeMs, 'waitSafeMs', UPDATE_WAIT_SAFE_MS_DEFAULT, UPDATE_WAIT_SAFE_MS_MAX);
+    const limitMs = this.o.config.commandTimeoutMs?.update ?? COMMAND_TIMEOUT_MS_DEFAULT.update;
+    const file = await withTimeout(updater.fetch(offer), limitMs, 'update download');
+    this.log.info({ id: c.id, version: offer.version }, 'management: update fetched and checked; waiting for a safe moment');
+    const { waitedMs } = await this.waitSafe(waitMs, () => updater.unsafeBecause(offer));
+    const installed = await updater.apply(file);
+    return { version: offer.version, waitedMs, installed };
   }
 
   /** The done ack and an offline presence reach the broker (bounded wait), then the terminal reboots. */
@@ -407,6 +446,12 @@ export class ManagementClient {
     this.log.warn({ id: a.id }, 'management: rebooting now (asked by the console, terminal idle)');
     await this.o.terminal.reboot();
   }
+}
+
+function waitArg(v: unknown, name: string, fallback: number, max: number): number {
+  if (v === undefined) return fallback;
+  if (!(typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= max)) throw new PosError('MGT_MALFORMED', `${name}: a whole number in 0..${max}`);
+  return v;
 }
 
 /** Rejects with E-MGT-05 when `p` takes longer than `ms` (the work itself cannot be cancelled). */

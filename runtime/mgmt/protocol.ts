@@ -17,7 +17,7 @@ export const SERIAL_RE = /^[A-Z0-9-]{4,32}$/;
 const COMMAND_ID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
 
 /** Commands the terminal knows; anything else is refused with E-MGT-02. */
-export const COMMANDS = ['status', 'set-params', 'diagnostics', 'upload-logs', 'reboot', 'lock', 'unlock'] as const;
+export const COMMANDS = ['status', 'set-params', 'diagnostics', 'upload-logs', 'reboot', 'lock', 'unlock', 'update'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 export interface MgmtTopics {
@@ -137,4 +137,31 @@ export interface StatusDocument extends StatusInput {
 export function statusKey(s: StatusInput, droppedMessages: number): string {
   const { uptimeS: _uptime, ...rest } = s;
   return JSON.stringify({ ...rest, droppedMessages });
+}
+
+/** A software update offered by the console (docs/MANAGEMENT.md, "Software update offer"). */
+export interface UpdateOffer {
+  /** https:// only; fetched with the management CA pinned. */
+  readonly url: string;
+  /** SHA-256 of the package file, 64 hex digits. */
+  readonly sha256: string;
+  readonly version: string;
+  readonly sizeBytes: number;
+  /** Apply with transactions still in the batch (default: only once the batch is settled). */
+  readonly allowOpenBatch: boolean;
+}
+
+/** The updater's own package limit (boot/update.ts PACKAGE_BYTES_MAX). */
+export const UPDATE_BYTES_MAX = 256 * 1024 * 1024;
+
+/** Reads an `update` command's args; throws E-MGT-01 naming the bad field. */
+export function checkUpdateOffer(args: Readonly<Record<string, unknown>>): UpdateOffer {
+  const bad = (field: string, why: string): never => { throw new PosError('MGT_MALFORMED', `${field}: ${why}`, { field }); };
+  const { url, sha256, version, sizeBytes, allowOpenBatch } = args;
+  if (typeof url !== 'string' || !/^https:\/\/[^\s/]+\/\S*$/.test(url) || url.length > 2048) bad('url', 'an https:// address');
+  if (typeof sha256 !== 'string' || !/^[0-9a-fA-F]{64}$/.test(sha256)) bad('sha256', '64 hex digits');
+  if (typeof version !== 'string' || !/^\d{1,4}\.\d{1,4}\.\d{1,4}$/.test(version)) bad('version', 'MAJOR.MINOR.PATCH');
+  if (typeof sizeBytes !== 'number' || !Number.isSafeInteger(sizeBytes) || sizeBytes < 1 || sizeBytes > UPDATE_BYTES_MAX) bad('sizeBytes', `a whole number in 1..${UPDATE_BYTES_MAX}`);
+  if (allowOpenBatch !== undefined && typeof allowOpenBatch !== 'boolean') bad('allowOpenBatch', 'true or false');
+  return { url: url as string, sha256: (sha256 as string).toLowerCase(), version: version as string, sizeBytes: sizeBytes as number, allowOpenBatch: allowOpenBatch === true };
 }

@@ -16,6 +16,14 @@ import { ManagementClient, MgmtConfig, MgmtTerminal } from '../../runtime/mgmt/c
 import { applyParamsPatch } from '../../runtime/mgmt/params';
 import type { Ack, StatusDocument, StatusInput } from '../../runtime/mgmt/protocol';
 import { CONSOLE_PASSWORD, CONSOLE_USER, TestBroker, needMosquitto } from '../support/mosquitto';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, Server } from 'node:https';
+import { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { buildPackage, generateUpdateKeys } from '../../boot/update';
+import { initSlots, readState } from '../../boot/update-slots';
+import { mgmtUpdater } from '../../boot/mgmt-update';
 
 const SERIAL = 'SN-TEST-0001';
 const PASSWORD = 'terminal-secret';
@@ -347,6 +355,88 @@ describe('management over MQTT against a real mosquitto (TLS, passwords, ACL)', 
     // Retries are not logged again and again.
     await new Promise((r) => setTimeout(r, 400));
     assert.equal(pinned.lines.filter((l) => l.includes('E-MGT-07')).length, 1);
+  });
+
+  describe('the software-update offer (boot/mgmt-update.ts, the A/B updater)', () => {
+    const BOARD = 'sim';
+    const keys = generateUpdateKeys();
+    let work: string;
+    let server: Server;
+    const served = new Map<string, Buffer>();
+    let port = 0;
+
+    before(async () => {
+      server = createServer({ key: readFileSync(join(broker.dir, 'server.key')), cert: readFileSync(join(broker.dir, 'server.crt')) }, (req, res) => {
+        const body = served.get(req.url ?? '');
+        if (!body) { res.writeHead(404).end(); return; }
+        res.writeHead(200, { 'content-length': body.length }).end(body);
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+      port = (server.address() as AddressInfo).port;
+    });
+    after(() => { server?.close(); });
+    beforeEach(() => {
+      work = tempDir('pos-mgmt-upd-');
+      mkdirSync(join(work, 'slots'));
+      initSlots(join(work, 'slots'), '1.0.0');
+    });
+    afterEach(() => removeDir(work));
+
+    function offer(version: string, over: Record<string, unknown> = {}): Record<string, unknown> {
+      const src = join(work, `src-${version}`);
+      mkdirSync(join(src, 'dist', 'boot'), { recursive: true });
+      writeFileSync(join(src, 'dist', 'boot', 'terminal-main.js'), `console.log('${version}');\n`);
+      const bytes = buildPackage(src, keys.privateKeyPem, { version, board: BOARD });
+      served.set(`/pos-${version}.posupd`, bytes);
+      return { url: `https://127.0.0.1:${port}/pos-${version}.posupd`, sha256: createHash('sha256').update(bytes).digest('hex'), version, sizeBytes: bytes.length, ...over };
+    }
+
+    function withUpdater(t: FakeTerminal, power: { percent: number; charging: boolean }, caPem = broker.pki.caPem): FakeTerminal & { updater: ReturnType<typeof mgmtUpdater> } {
+      return Object.assign(t, { updater: mgmtUpdater({ root: join(work, 'slots'), publicKeyHex: keys.publicKeyHex, board: BOARD, caPem, stagingDir: join(work, 'staging'), battery: () => power, batchCount: () => 0 }) });
+    }
+
+    it('fetchesChecksWaitsForASafeMomentThenInstallsIntoTheInactiveSlotAndReboots', async () => {
+      const power = { percent: 20, charging: false };
+      const t = withUpdater(new FakeTerminal(), power);
+      const m = start(t);
+      await connected(m);
+      const c = await consoleFor();
+      c.command({ id: 'u1', cmd: 'update', args: offer('1.1.0') });
+      await c.ack('u1', 'accepted');
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(readState(join(work, 'slots')).pending, undefined, 'nothing installed while the battery is low');
+      assert.equal(t.reboots, 0);
+      power.percent = 80;
+      const done = await c.ack('u1', 'done');
+      assert.equal((done.data as { version: string }).version, '1.1.0');
+      const s = readState(join(work, 'slots'));
+      assert.equal(s.pending, 'B');
+      assert.equal(s.versions.B, '1.1.0');
+      assert.equal(s.active, 'A', 'the running slot stays until the trial boot confirms');
+      assert.equal(t.reboots, 1);
+    });
+
+    it('refusesABadHashAnOlderVersionADownloadFromAnUnpinnedCaAndABadOfferWithoutInstalling', async () => {
+      const t = withUpdater(new FakeTerminal(), { percent: 90, charging: false });
+      const m = start(t);
+      await connected(m);
+      const c = await consoleFor();
+      c.command({ id: 'h1', cmd: 'update', args: offer('1.2.0', { sha256: '0'.repeat(64) }) });
+      assert.equal((await c.ack('h1', 'refused')).code, 'E-UPD-03');
+      c.command({ id: 'v1', cmd: 'update', args: offer('0.9.0') });
+      assert.equal((await c.ack('v1', 'refused')).code, 'E-UPD-02');
+      c.command({ id: 'x1', cmd: 'update', args: { ...offer('1.3.0'), url: 'http://127.0.0.1/x' } });
+      assert.equal((await c.ack('x1', 'refused')).code, 'E-MGT-01');
+      const other = withUpdater(new FakeTerminal(), { percent: 90, charging: false }, broker.pki.otherCaPem);
+      m.kill();
+      const m2 = start(other);
+      await connected(m2);
+      c.command({ id: 'p1', cmd: 'update', args: offer('1.4.0') });
+      const pinned = await c.ack('p1', 'refused');
+      assert.equal(pinned.code, 'E-MGT-07');
+      assert.equal(readState(join(work, 'slots')).pending, undefined);
+      assert.equal(t.reboots + other.reboots, 0);
+    });
   });
 
   it('theAclKeepsATerminalOutOfAnotherTerminalsTopics', async () => {
