@@ -59,8 +59,10 @@ export async function benchTerminal(dir: string, name: string, reader: ReaderKin
   const devices = JSON.parse(JSON.stringify(sim.devices)) as Record<string, Record<string, unknown>>;
   devices.printer0.port = printerPtys.hostPath;
   devices.reader0.port = readerPtys.hostPath;
-  // The rig wires a printer and a reader to real ttys; it has no scan module (a scanner is optional).
+  // The rig wires a printer and a reader to real ttys; it has no scan module and no 4G module (both
+  // optional; a bench rig refuses a device left on a simulated port).
   delete devices.scanner0;
+  delete devices.modem0;
   const boardFile = join(dir, `${name}.json`);
   writeFileSync(boardFile, JSON.stringify({
     board: 'bench-rig', description: `bench rig ${name}: simulated GPIO/I2C, printer0 and reader0 on socat ptys`,

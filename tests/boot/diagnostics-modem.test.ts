@@ -5,6 +5,7 @@
  * list's guided steps in zh-CN and en, first cause first; a healthy modem is shown as lines.
  */
 import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Diagnostics, DiagResult, ErrorRing } from '../../boot/diagnostics';
@@ -69,6 +70,25 @@ describe('diagnostics: the 4G modem in the network check', function () {
     const r = await networkCheck(sim!, NETWORK_OK);
     assert.equal(r.state, 'ok');
     assert.ok(r.lines.includes('4G E-NET-08'), r.lines.join(' / '));
+  });
+
+  it('onABoardWhoseLinkIsTheModemAModemFaultFailsTheCheckEvenWhenTheNetworkTestPasses', async () => {
+    await sim!.close();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pos-diag-modem-'));
+    const json = JSON.parse(fs.readFileSync(path.join(__dirname, '../../board-configs/sim.json'), 'utf8')) as { devices: Record<string, Record<string, unknown>>; network?: unknown };
+    json.devices.modem0.interface = 'wwan0';
+    json.network = { backend: 'none', interface: 'wwan0' };
+    const file = path.join(dir, 'sim-4g.json');
+    fs.writeFileSync(file, JSON.stringify(json));
+    try {
+      sim = await createSimBoard({ board: file });
+      sim.modem().setRegistration('denied');
+      const r = await networkCheck(sim, NETWORK_OK);
+      assert.equal(r.state, 'fail');
+      assert.equal(r.code, 'E-NET-12');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('anApnOtherThanTheBoardsIsE_NET_14AndNamesBoth', async () => {
