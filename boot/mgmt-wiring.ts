@@ -13,7 +13,7 @@ import type { Logger } from '../common/log';
 import type { ManagementBoardConfig } from '../hal/board-schema';
 import { anomalyDigest } from '../runtime/anomaly';
 import type { TerminalStatus } from '../runtime/host/messages-v2';
-import { ManagementClient, MgmtConfig, MgmtTerminal } from '../runtime/mgmt/client';
+import { ManagementClient, MgmtConfig, MgmtTerminal, MgmtUpdater } from '../runtime/mgmt/client';
 import { applyParamsPatch } from '../runtime/mgmt/params';
 import type { StatusInput } from '../runtime/mgmt/protocol';
 import type { Terminal } from '../runtime/terminal';
@@ -40,6 +40,8 @@ export interface ManagedApp {
   /** The newest log text, at most maxBytes. */
   logs(maxBytes: number): Promise<string>;
   restart(): Promise<void>;
+  /** A/B update slots (boot/mgmt-update.ts mgmtUpdater), when the board file has an update section. */
+  readonly updater?: MgmtUpdater;
 }
 
 function readCredential(path: string, field: string): string {
@@ -98,6 +100,7 @@ export function managedTerminal(app: ManagedApp): MgmtTerminal {
     reboot: () => app.restart(),
     // Refused until the state machine has a locked state that refuses sales (see docs/MANAGEMENT.md).
     setSellingLocked: async () => { throw new PosError('MGT_FAILED', 'selling lock is not wired into this terminal\'s state machine yet'); },
+    ...(app.updater ? { updater: app.updater } : {}),
   };
 }
 

@@ -70,6 +70,9 @@ describe('management wiring (boot/mgmt-wiring.ts)', () => {
       await t.reboot();
       assert.equal(restarts, 1);
       await assert.rejects(t.setSellingLocked(true, ''), (e: unknown) => isPosError(e) && e.code === 'E-MGT-09');
+      assert.equal(t.updater, undefined, 'no update slots: update is refused by the client');
+      const updater = { fetch: async () => 'f', unsafeBecause: () => undefined, apply: async () => ({}) };
+      assert.equal(managedTerminal({ ...app, updater }).updater, updater);
     } finally {
       await journal.close();
     }
