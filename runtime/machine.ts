@@ -145,6 +145,12 @@ export interface MachineContext {
   error?: ErrorView;
   notice?: string;
   pendingStans: number[];
+  /**
+   * The transactions whose copies were pending at boot: they may have printed before a power cut
+   * (their receipt-printed mark is deferred and may be lost), so they print marked DUPLICATE.
+   * A copy that began waiting in this session never printed: it prints as the original.
+   */
+  bootPendingStans: number[];
   reportPending: boolean;
   /**
    * The copy of the transaction in progress that could not print (paper out): it prints first
@@ -410,7 +416,8 @@ export function createTerminalMachine(deps: MachineDeps) {
         if (w && !engine.txn(w.stan)?.printed.includes(w.copy)) await printReceipt(printCtx(input), w.stan, w.copy, false);
         const waits = engine.pendingCopies();
         for (const stan of input.pendingStans) {
-          for (const p of waits) if (p.stan === stan && !engine.txn(stan)?.printed.includes(p.copy)) await printReceipt(printCtx(input), stan, p.copy, true);
+          const duplicate = input.bootPendingStans.includes(stan);
+          for (const p of waits) if (p.stan === stan && !engine.txn(stan)?.printed.includes(p.copy)) await printReceipt(printCtx(input), stan, p.copy, duplicate);
         }
         const closed = engineOf(input).state.lastClosed;
         if (input.reportPending && closed && !closed.reportPrinted) await printSettlementReport(printCtx(input), true);
@@ -442,6 +449,8 @@ export function createTerminalMachine(deps: MachineDeps) {
     },
     guards: {
       hasSession: ({ context }) => context.session !== undefined,
+      copiesWaiting: ({ context }) => engineOf(context).pendingCopies().length > 0,
+      saleSignatureNext: ({ context }) => context.session !== undefined && (context.waiting?.then === 'sale.askCustomerCopy' || context.waiting?.then === 'sale.signature'),
       retryableFailure: ({ context }) => context.error !== undefined && RETRYABLE_KINDS.includes(context.error.kind),
       batteryLow: ({ context }) => context.battery !== 'ok',
       batteryCritical: ({ context }) => context.battery === 'critical',
@@ -485,7 +494,7 @@ export function createTerminalMachine(deps: MachineDeps) {
   }).createMachine({
     id: 'terminal',
     initial: 'boot',
-    context: { battery: 'ok', amountFen: 0, pendingStans: [], reportPending: false, keyedAllowed: deps.allowKeyed === true },
+    context: { battery: 'ok', amountFen: 0, pendingStans: [], bootPendingStans: [], reportPending: false, keyedAllowed: deps.allowKeyed === true },
     on: { BATTERY: { actions: 'setBattery' } },
     states: {
       boot: {
@@ -530,8 +539,8 @@ export function createTerminalMachine(deps: MachineDeps) {
           src: 'resumePending',
           input: ({ context }) => context,
           onDone: [
-            { guard: ({ event }) => event.output.pendingStans.length > 0 || event.output.reportPending, target: 'offerReprint', actions: assign(({ event }) => ({ ...event.output })) },
-            { target: 'login', actions: assign(({ event }) => ({ ...event.output })) },
+            { guard: ({ event }) => event.output.pendingStans.length > 0 || event.output.reportPending, target: 'offerReprint', actions: assign(({ event }) => ({ ...event.output, bootPendingStans: event.output.pendingStans })) },
+            { target: 'login', actions: assign(({ event }) => ({ ...event.output, bootPendingStans: event.output.pendingStans })) },
           ],
           onError: [
             { guard: 'storageError', target: 'storageFailure', actions: 'setError' },
@@ -607,6 +616,9 @@ export function createTerminalMachine(deps: MachineDeps) {
           QR_SALE: [{ guard: 'batteryLow', target: 'lowBattery' }, { guard: 'qrOffered', target: 'qr' }, { actions: 'refuseQrOff' }],
           QR_VOID: [{ guard: 'qrOffered', target: 'qrVoid' }, { actions: 'refuseQrOff' }],
           QR_REFUND: [{ guard: 'qrOffered', target: 'qrRefund' }, { actions: 'refuseQrOff' }],
+          // The paper sensor back to OK (boot/terminal-app.ts) while copies wait (a paper-out screen
+          // cancelled): they print now, in order, as README promises; a new fault: paperOut again.
+          PAPER_LOADED: { guard: 'copiesWaiting', target: 'reprintPending', actions: assign({ pendingStans: ({ context }) => [...new Set(engineOf(context).pendingCopies().map((p) => p.stan))] }) },
         },
       },
       // Parameter download, status upload or echo test asked for from the settings menu (profile V2:
@@ -1186,8 +1198,17 @@ export function createTerminalMachine(deps: MachineDeps) {
       // Pending receipts can be printed at boot before anyone logged in: without a session the
       // way back is the login screen, never idle (found by the seeded simulation, seed 7).
       paperOut: {
-        // CANCEL leaves a waiting copy in the journal: it is offered again at the next boot.
-        on: { PAPER_LOADED: 'reprintPending', CANCEL: [{ target: 'idle', guard: 'hasSession', actions: assign({ waiting: undefined }) }, { target: 'login', actions: assign({ waiting: undefined }) }] },
+        // CANCEL leaves a waiting copy in the journal: it prints when the paper sensor is back to
+        // OK at idle (or is offered at the next boot). A sale goes on to its signature step: the
+        // cardholder signs now, the copies wait (issue 13 item 11).
+        on: {
+          PAPER_LOADED: 'reprintPending',
+          CANCEL: [
+            { target: '#terminal.sale.signature', guard: 'saleSignatureNext', actions: assign({ waiting: undefined, error: undefined }) },
+            { target: 'idle', guard: 'hasSession', actions: assign({ waiting: undefined }) },
+            { target: 'login', actions: assign({ waiting: undefined }) },
+          ],
+        },
       },
       reprintPending: {
         invoke: {

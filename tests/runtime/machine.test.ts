@@ -305,6 +305,44 @@ describe('runtime state machine', function () {
     assert.deepEqual(run.r.terminal.engine.pendingCopies(), []);
   });
 
+  it('paper-out screens cancelled: the signature step still follows; paper back at idle prints every waiting copy, in order, as originals', async () => {
+    const run = track(await loggedIn());
+    run.cards.push(magCard(), magCard());
+    // Sale 1: the merchant copy prints, the customer copy meets the paper out; CANCEL.
+    run.send({ type: 'SALE' }); run.send({ type: 'AMOUNT', amountFen: 5101 });
+    await run.until('sale.askCustomerCopy');
+    run.printer.paperOut = true;
+    run.send({ type: 'YES' }); await run.until('paperOut');
+    assert.equal(paperOutCopy(run.view()), 'customer');
+    run.send({ type: 'CANCEL' });
+    await run.until('sale.signature');
+    run.send({ type: 'SKIP' }); await run.until('idle');
+    const s1 = run.r.terminal.engine.lastReceipt()?.stan as number;
+    // Sale 2 with the paper still out: its merchant copy waits too; CANCEL, the signature still comes.
+    run.send({ type: 'SALE' }); run.send({ type: 'AMOUNT', amountFen: 5102 });
+    await run.until('paperOut');
+    assert.equal(paperOutCopy(run.view()), 'merchant');
+    run.send({ type: 'CANCEL' }); await run.until('sale.signature');
+    run.send({ type: 'SKIP' }); await run.until('idle');
+    const s2 = run.r.terminal.engine.lastReceipt()?.stan as number;
+    assert.deepEqual(run.r.terminal.engine.pendingCopies(), [{ stan: s1, copy: 'customer' }, { stan: s2, copy: 'merchant' }]);
+    // The sensor says OK but the printer still fails: paperOut names the first waiting copy; CANCEL back to idle.
+    run.send({ type: 'PAPER_LOADED' }); await run.until('paperOut');
+    assert.equal(paperOutCopy(run.view()), 'customer');
+    run.send({ type: 'CANCEL' }); await run.until('idle');
+    // Paper back: every waiting copy prints, in order, as the original it is (none printed before).
+    run.printer.paperOut = false;
+    run.send({ type: 'PAPER_LOADED' }); await run.until('idle');
+    const label = (copy: string, stan: number): string => `${copy} copy ${String(stan).padStart(6, '0')}`;
+    assert.deepEqual(run.printer.jobs.map((j) => j.label), [label('merchant', s1), label('customer', s1), label('merchant', s2)]);
+    assert.doesNotMatch(run.printer.text(), /重打印|DUPLICATE/);
+    assert.deepEqual(run.r.terminal.engine.pendingCopies(), []);
+    // Nothing waits: the sensor's OK at idle changes nothing.
+    run.send({ type: 'PAPER_LOADED' });
+    assert.equal(run.view().state, 'idle');
+    assert.equal(run.printer.jobs.length, 3);
+  });
+
   it('a customer copy waiting for paper survives a power cut: the next boot offers it and prints it', async () => {
     const run = track(await loggedIn());
     run.cards.push(magCard());
@@ -757,7 +795,8 @@ describe('runtime state machine', function () {
     run.send({ type: 'YES' });
     await run.until('paperOut');
     run.printer.paperOut = false;
-    run.send({ type: 'CANCEL' }); await run.until('idle');
+    run.send({ type: 'CANCEL' }); await run.until('sale.signature');
+    run.send({ type: 'SKIP' }); await run.until('idle');
     run.cards.push(magCard());
     run.send({ type: 'SALE' }); run.send({ type: 'AMOUNT', amountFen: 102 });
     await run.until('sale.askCustomerCopy'); run.send({ type: 'NO' }); await run.until('sale.signature');
