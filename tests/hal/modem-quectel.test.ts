@@ -126,6 +126,29 @@ describe('QuectelModem (hal/drivers/modem-quectel.ts) on the 4G module model', (
     assert.equal(modemFault(await r.modem.status())?.code, 'E-NET-10');
   });
 
+  it('anErrorToACommandThatMustSucceedIsE_NET_17AndAMalformedAnswerIsE_NET_16', async () => {
+    const pair = await openSerialPair({ label: 'modem0' });
+    let line = '';
+    const answers: Record<string, string> = { 'AT+CGDCONT=1,"IP","cmnet"': '+CME ERROR: 3', 'AT+CGSN': '12345\r\n\r\nOK', 'AT+CSQ': '+CSQ: abc,99\r\n\r\nOK' };
+    pair.device.onData((chunk) => {
+      for (const ch of chunk.toString('latin1')) {
+        if (ch !== '\r') { line += ch; continue; }
+        void pair.device.write(Buffer.from(`\r\n${answers[line] ?? 'OK'}\r\n`, 'latin1'));
+        line = '';
+      }
+    });
+    const modem = new QuectelModem(pair.host);
+    try {
+      const refused = await rejection(modem.setApn('cmnet'));
+      assert.equal(refused.id, 'NET_MODEM_REFUSED');
+      assert.equal(refused.detail.cme, 3);
+      assert.equal((await rejection(modem.identity())).id, 'NET_MODEM_GARBLED', 'an IMEI of 5 digits');
+      assert.equal((await rejection(modem.signal())).id, 'NET_MODEM_GARBLED', 'a +CSQ that is no number');
+    } finally {
+      await modem.close();
+    }
+  });
+
   it('aCpinUrcAlreadyOnTheWireWhenAtCpinWentOutIsNotTakenForItsAnswer', async () => {
     // A scripted module: the SIM was just inserted ("+CPIN: READY" sent), then locked; the URC
     // lands inside the answer to AT+CPIN?, before the module's own "+CPIN: SIM PIN".
