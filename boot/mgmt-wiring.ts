@@ -104,8 +104,17 @@ export function managedTerminal(app: ManagedApp): MgmtTerminal {
   };
 }
 
-/** Starts the channel when the board file names a broker; undefined otherwise. */
-export function startManagement(section: ManagementBoardConfig | undefined, serial: string, app: ManagedApp, logger: Logger, clock: () => number): ManagementClient | undefined {
+/**
+ * Starts the channel when the board file names a broker; undefined otherwise. `updaterFor` builds
+ * the A/B updater with the management CA (pinned for the update download too), when the terminal
+ * has update slots.
+ */
+export function startManagement(
+  section: ManagementBoardConfig | undefined, serial: string, app: ManagedApp, logger: Logger, clock: () => number,
+  updaterFor?: (caPem: string) => MgmtUpdater | undefined,
+): ManagementClient | undefined {
   if (!section) return undefined;
-  return ManagementClient.start({ config: managementConfig(section, serial), terminal: managedTerminal(app), logger: logger.child({ component: 'mgmt' }), clock });
+  const config = managementConfig(section, serial);
+  const updater = updaterFor && config.caPem !== undefined ? updaterFor(config.caPem) : undefined;
+  return ManagementClient.start({ config, terminal: managedTerminal(updater ? { ...app, updater } : app), logger: logger.child({ component: 'mgmt' }), clock });
 }

@@ -67,6 +67,9 @@ import { Recovery, Report, NetworkSettings, SystemHook, BACKUP_FILE_SUFFIX } fro
 import { testConnectivity } from './recovery-net';
 import { RecoveryMenu, Overlay, runtimeVersion } from './recovery-menu';
 import { Diagnostics, DiagResult, ErrorRing } from './diagnostics';
+import { ManagedApp, startManagement } from './mgmt-wiring';
+import { mgmtUpdater } from './mgmt-update';
+import type { ManagementClient } from '../runtime/mgmt/client';
 import { RecordType } from '../storage/record';
 import type { Session } from '../runtime/operators';
 import { AdjustableClock } from '../common/time';
@@ -677,9 +680,74 @@ export class TerminalApp {
     if (this.capturing) this.pad?.cancel();
     this.actor?.stop();
     this.actor = undefined;
+    await this.stopManagement();
     this.transport?.close();
     await this.terminal?.store.journal.close().catch(() => undefined);
     this.terminal = undefined;
+  }
+
+  // ---------------------------------------------------------------- remote management
+
+  private mgmt: ManagementClient | undefined;
+  private mgmtRefused = false;
+
+  /**
+   * The management channel (docs/MANAGEMENT.md), once the journal is open (its identity is the
+   * serial the broker knows) and only when the board file names a broker. Tried from the tick; a
+   * configuration that cannot work (a credential file missing) is logged once and not retried.
+   */
+  private startManagementOnce(): void {
+    const section = this.o.board.config.management;
+    if (!section || this.mgmt || this.mgmtRefused || !this.terminal || this.stopped) return;
+    const identity = this.terminal.store.journal.identity;
+    const update = this.o.update;
+    try {
+      this.mgmt = startManagement(section, identity, this.managedApp(), this.o.logger, this.clock, update ? (caPem) => mgmtUpdater({
+        root: update.root, publicKeyHex: update.publicKeyHex, board: update.board, caPem, stagingDir: join(dirname(this.o.journalDir), 'update-staging'),
+        battery: () => ({ percent: this.env.status.batteryPercent, charging: this.env.status.charging === true }),
+        batchCount: () => this.terminal?.store.state.txns.size ?? 0,
+      }) : undefined);
+    } catch (e) {
+      this.mgmtRefused = true;
+      this.o.logger.warn({ err: String(e), code: isPosError(e) ? e.code : undefined }, 'management channel not started');
+    }
+  }
+
+  private async stopManagement(): Promise<void> {
+    const m = this.mgmt;
+    this.mgmt = undefined;
+    await m?.stop().catch(() => undefined);
+  }
+
+  /** The application's parts the management channel reads and commands (boot/mgmt-wiring.ts). */
+  private managedApp(): ManagedApp {
+    return {
+      statusUpload: () => this.terminalStatus(),
+      errors: this.errors,
+      terminal: () => this.terminal,
+      machineState: () => { const snap = this.actor?.getSnapshot(); return snap ? viewOf(snap).state : 'boot'; },
+      network: () => ({ interface: this.netInterface() }),
+      charging: () => this.env.status.charging,
+      runDiagnostics: async () => {
+        // The diagnostics menu's automatic checks, without its screen.
+        const d = new Diagnostics({
+          board: this.o.board, journalDir: this.o.journalDir, errors: this.errors, clock: this.clock, logger: this.o.logger.child({ component: 'diagnostics', by: 'mgmt' }),
+          networkTest: () => this.networkTest(),
+          ...(this.terminal ? { signOnTest: () => this.signOnTest(), echoTest: () => this.echoTest() } : {}),
+          pages: () => 1, changed: () => undefined, close: () => undefined,
+        });
+        await d.done;
+        return d.snapshot().map((r) => ({ check: r.check, state: r.state, ...(r.code ? { code: r.code } : {}), lines: r.lines }));
+      },
+      // The process logs to stdout (journald on a board); the error ring holds what matters remotely.
+      logs: async (maxBytes) => {
+        const lines = this.errors.last(Number.MAX_SAFE_INTEGER).reverse().map((e) => JSON.stringify(e));
+        let text = '';
+        for (let i = lines.length - 1; i >= 0 && Buffer.byteLength(lines[i]) + 1 + Buffer.byteLength(text) <= maxBytes; i--) text = `${lines[i]}\n${text}`;
+        return text;
+      },
+      restart: () => this.restart(),
+    };
   }
 
   // ---------------------------------------------------------------- screens
@@ -691,6 +759,7 @@ export class TerminalApp {
 
   private tick(): void {
     this.lastTickMs = Date.now();
+    this.startManagementOnce();
     this.env = { ...this.env, nowMs: this.clock() };
     this.controller.tick();
     this.render();
