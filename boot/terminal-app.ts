@@ -67,8 +67,8 @@ import { Recovery, Report, NetworkSettings, SystemHook, BACKUP_FILE_SUFFIX } fro
 import { testConnectivity } from './recovery-net';
 import { RecoveryMenu, Overlay, runtimeVersion } from './recovery-menu';
 import { Diagnostics, DiagResult, ErrorRing } from './diagnostics';
-import { ManagedApp, startManagement } from './mgmt-wiring';
-import { mgmtUpdater } from './mgmt-update';
+import type * as MgmtWiring from './mgmt-wiring';
+import type * as MgmtUpdate from './mgmt-update';
 import type { ManagementClient } from '../runtime/mgmt/client';
 import { RecordType } from '../storage/record';
 import type { Session } from '../runtime/operators';
@@ -702,6 +702,10 @@ export class TerminalApp {
     const identity = this.terminal.store.journal.identity;
     const update = this.o.update;
     try {
+      // Loaded only for a board that names a broker: mqtt.js and its dependencies are some 80
+      // modules the boot of every other terminal does not need (issue 14, lazy loading).
+      const { startManagement } = require('./mgmt-wiring') as typeof MgmtWiring;
+      const { mgmtUpdater } = require('./mgmt-update') as typeof MgmtUpdate;
       this.mgmt = startManagement(section, identity, this.managedApp(), this.o.logger, this.clock, update ? (caPem) => mgmtUpdater({
         root: update.root, publicKeyHex: update.publicKeyHex, board: update.board, caPem, stagingDir: join(dirname(this.o.journalDir), 'update-staging'),
         battery: () => ({ percent: this.env.status.batteryPercent, charging: this.env.status.charging === true }),
@@ -720,7 +724,7 @@ export class TerminalApp {
   }
 
   /** The application's parts the management channel reads and commands (boot/mgmt-wiring.ts). */
-  private managedApp(): ManagedApp {
+  private managedApp(): MgmtWiring.ManagedApp {
     return {
       statusUpload: () => this.terminalStatus(),
       errors: this.errors,
