@@ -44,7 +44,7 @@ import { exportToFile } from '../storage/backup';
 import { createTerminalMachine, viewOf, MachineView, TerminalMachine } from '../runtime/machine';
 import type { TerminalStatus } from '../runtime/host/messages-v2';
 import { openTerminal, Terminal } from '../runtime/terminal';
-import { HostTransport } from '../runtime/host/transport';
+import { HostTransport, hostLink } from '../runtime/host/transport';
 import { CUP_PROFILE } from '../runtime/host/fields';
 import { DeviceKeyProvider, checkDeviceKey, fileDeviceKey } from '../runtime/device-key';
 import { readCard } from '../runtime/txn/card';
@@ -380,7 +380,9 @@ export class TerminalApp {
   private terminalOver(journal: Journal): Terminal {
     const simulator = this.o.board.config.simulator === true;
     const deviceKey = this.deviceKey();
-    const transport = new HostTransport({ host: this.o.host.host, port: this.o.host.port, profile: CUP_PROFILE });
+    // TPDU and connection mode from the board file (docs/PROTOCOL.md section 1: configuration).
+    const link = hostLink(CUP_PROFILE, this.o.board.config.host);
+    const transport = new HostTransport({ host: this.o.host.host, port: this.o.host.port, profile: link.profile, keepAlive: link.keepAlive });
     this.transport = transport;
     const provisioned = (): Buffer => readProvisionedTmk(journal, deviceKey);
     const { identity, tmk } = simulator
@@ -389,7 +391,7 @@ export class TerminalApp {
     return openTerminal({
       journal, host: transport, deviceKey, random: randomBytes, clock: this.clock, clockControl: this.clockControl,
       logger: this.o.logger.child({ component: 'engine' }), ...(this.o.scryptN ? { scryptN: this.o.scryptN } : {}),
-      config: { ids: { tid: identity.tid, mid: identity.mid }, profile: CUP_PROFILE, tmk, merchantName: 'DEMO SHOP', tzOffsetMinutes: this.o.board.config.tzOffsetMinutes },
+      config: { ids: { tid: identity.tid, mid: identity.mid }, profile: link.profile, tmk, merchantName: 'DEMO SHOP', tzOffsetMinutes: this.o.board.config.tzOffsetMinutes },
     });
   }
 

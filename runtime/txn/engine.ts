@@ -969,16 +969,31 @@ export class TerminalEngine {
 
   // ------------------------------------------------------------ balance
 
+  /**
+   * Balance inquiry (0200, 3 = 310000). Its reversal is armed like a sale's (the profile: a reversal
+   * record is durable before any 0200/0220 leaves): one commit holds the STAN and the pending
+   * reversal (98), any answer clears it, no usable answer sends it (98, A0 or 06 as for a sale).
+   * It is no transaction of the batch: no txn record, nothing in the totals.
+   */
   async balance(card: CardInput, pin: Buffer, session: Session): Promise<{ responseCode: string; text: ResponseCodeText; balance?: Balance }> {
     try {
       requirePermission(session, 'balance');
       await this.readyForFinancial(session);
       invariant(this.keys !== undefined, 'PIN block needs the PIK');
-      const stan = await this.reserveStan();
+      const { stans, record } = this.stans(1);
+      const stan = stans[0];
       const pinBlock = pinBlockFormat0(card.pan, pin, this.keys.pik);
-      // No reversal for an inquiry: nothing moves, nothing to undo (reading of the profile).
       const req = buildBalance(this.config.profile, { ids: this.config.ids, stan, batch: this.state.batch, pan: card.pan, entryMode: card.entryMode, track2: card.track2, pinBlock });
-      const res = parseFinancialResponse(this.config.profile, req, await this.send(req, stan), { mak: this.keys.mak });
+      const bytes = this.encode(req);
+      await this.store.commit([record, rec.reversalPending(this.balanceReversal(req, card.pan))]);
+      let res: FinancialResult;
+      try {
+        res = parseFinancialResponse(this.config.profile, req, await this.send(req, stan, bytes), { mak: this.keys.mak });
+      } catch (e) {
+        await this.balanceUnanswered(stan, e);
+        throw e;
+      }
+      await this.store.commit([rec.reversalCleared({ stan, cause: res.approved ? 'approved' : 'declined', responseCode: res.responseCode, tries: 0 })], { reserve: true });
       return { responseCode: res.responseCode, text: res.text, balance: res.balance };
     } catch (e) {
       if (isPosError(e, 'mac-failure')) this.needsSignOn = true;
@@ -986,6 +1001,34 @@ export class TerminalEngine {
     } finally {
       pin.fill(0);
     }
+  }
+
+  /** What the 0400 of a balance inquiry needs: its 2 3 11 22 25 60 (no amount: 4 goes as 0). */
+  private balanceReversal(req: Request, pan: string): ReversalPendingPayload {
+    const m = req.message;
+    return {
+      stan: Number(textField(m, 11)), batch: this.state.batch, reason: '98', kind: 'balance', amountFen: 0, panEnc: this.sealPan(pan), panMasked: maskPan(pan),
+      processingCode: textField(m, 3) as string, entryMode: textField(m, 22) as EntryMode, conditionCode: textField(m, 25) as string, type60: (textField(m, 60) as string).slice(0, 2),
+    };
+  }
+
+  /**
+   * A balance inquiry without a usable answer: cleared when it never left; otherwise reversed at
+   * once with the sale's reasons (A0 bad MAC, 06 unreadable answer, 98 none), kept when it cannot go.
+   */
+  private async balanceUnanswered(stan: number, e: unknown): Promise<void> {
+    if (!isPosError(e) || e.kind === 'invariant') return;
+    if ((e.kind === 'host-unreachable' || e.kind === 'network-down') && e.detail.requestSent === false) {
+      await this.store.commit([rec.reversalCleared({ stan, cause: 'not-sent', responseCode: 'NS', tries: 0 })], { reserve: true });
+      return;
+    }
+    const pr = this.state.pendingReversal as NonNullable<Store['state']['pendingReversal']>;
+    if (e.kind === 'mac-failure') this.needsSignOn = true;
+    const reason = e.kind === 'mac-failure' ? 'A0' : e.kind === 'host-malformed' ? '06' : undefined;
+    if (reason !== undefined) await this.store.commit([rec.reversalPending({ ...pr, reason })], { reserve: true });
+    this.reasonDecided.add(stan);
+    const flushed = await this.flushReversal().catch((err: unknown) => { this.log.warn({ err: String(err) }, 'balance reversal not sent'); return 'pending' as const; });
+    if (flushed === 'pending') await this.markReasonDecided(stan);
   }
 
   // ------------------------------------------------------------ receipts, signatures, reprint
@@ -1054,7 +1097,7 @@ export class TerminalEngine {
     for (const [i, t] of todo.entries()) {
       const sig = t.signature as NonNullable<Txn['signature']>;
       const req = buildSignatureUpload(this.config.profile, {
-        ids: this.config.ids, stan: stans[i], batch: this.state.batch, settlementDateMmdd: t.settlementDate ?? t.hostDate ?? mmddIn(this.clock.now(), this.tzOffsetMinutes), rrn: t.rrn as string, image: sig.image,
+        ids: this.config.ids, stan: stans[i], batch: this.state.batch, settlementDateMmdd: t.settlementDate ?? t.hostDate ?? hostMmdd(this.clock.now()), rrn: t.rrn as string, image: sig.image,
       });
       const res = parseAckResponse(this.config.profile, req, await this.send(req, stans[i]));
       if (!res.approved) { this.log.warn({ stan: t.stan, code: res.responseCode }, 'signature upload refused'); continue; }
