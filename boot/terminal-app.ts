@@ -296,6 +296,7 @@ export class TerminalApp {
         const view = viewOf(snap);
         this.controller.sync(view);
         this.syncSignature(view.state);
+        this.notePaperOut(view.state);
         if (view.state.startsWith('recovery')) this.enterRecovery(view.state, snap.context.session);
         if ((view.state === 'login' || view.state === 'idle') && !this.healthy) { this.healthy = true; this.o.onHealthy?.(); }
         this.statusLed(view.data.signedOn);
@@ -458,10 +459,36 @@ export class TerminalApp {
     this.timers.push(setInterval(() => void this.watchPaper(), PAPER_POLL_MS));
   }
 
-  /** While the machine waits in paperOut, paper loaded (and the cover closed) resumes printing. */
+  /**
+   * While the machine waits in paperOut, paper loaded (and the cover closed) resumes printing.
+   * At idle with copies waiting (a paper-out screen was cancelled), the sensor back to OK after it
+   * was seen out prints them, in order (machine.ts: idle PAPER_LOADED; issue 13 item 11): once
+   * each time the paper is seen out, so a printer that fails with its sensor OK is not retried
+   * in a loop.
+   */
   private async watchPaper(): Promise<void> {
-    if (this.actor?.getSnapshot().value !== 'paperOut') return;
-    if (await this.paperReady()) this.actor?.send({ type: 'PAPER_LOADED' });
+    const state = this.actor?.getSnapshot().value;
+    if (state !== 'paperOut' && state !== 'idle') return;
+    const ready = await this.paperReady();
+    if (!ready) { this.paperSeenOut = true; return; }
+    if (state === 'paperOut') { this.actor?.send({ type: 'PAPER_LOADED' }); return; }
+    if (!this.paperSeenOut || (this.terminal?.engine.pendingCopies().length ?? 0) === 0) return;
+    this.paperSeenOut = false;
+    this.actor?.send({ type: 'PAPER_LOADED' });
+  }
+  /** The paper sensor reported paper out since copies waiting at idle were last printed. */
+  private paperSeenOut = false;
+  private inPaperOut = false;
+
+  /**
+   * On entering paperOut the sensor is read at once: an operator who cancels the screen within a
+   * poll must not leave the copy waiting until the next boot. Only noted, never a retry here: a
+   * printer that fails with its sensor OK would loop.
+   */
+  private notePaperOut(state: string): void {
+    const entered = state === 'paperOut' && !this.inPaperOut;
+    this.inPaperOut = state === 'paperOut';
+    if (entered) void this.paperReady().then((ready) => { if (!ready) this.paperSeenOut = true; });
   }
 
   private async paperReady(): Promise<boolean> {

@@ -12,7 +12,9 @@
  *     since (a lost commit followed by a host request loses money by construction: that case is
  *     the positive control in tests/simulation, not a random fault);
  * and applied after the journal is closed by removing the lost records' keys, which leaves the
- * file as LMDB's previous snapshot would. The journal then reopens with safeRestore as after a
+ * file as LMDB's previous snapshot would. Deferred records (the receipt-printed mark, which rides
+ * on the next commit: storage/journal.ts) are lost at every cut: the journal is closed without
+ * writing them. The journal then reopens with safeRestore as after a
  * reboot. Strace-based rebuilds are ~1 s per state, too slow for thousands of cuts per run.
  *
  * Disk-model cuts (a share of the cuts, rate `diskModelCut`): the all-or-nothing rule above is
@@ -103,7 +105,8 @@ export class SimDisk {
     };
     const close = journal.close.bind(journal);
     const usage = journal.usage.bind(journal);
-    journal.close = () => this.io.track(close());
+    // After the cut nothing more reaches the disk: deferred records (receipt marks) are lost.
+    journal.close = (o = {}) => this.io.track(close(this.dead ? { ...o, writeDeferred: false } : o));
     journal.usage = (): Usage => (this.fault === 'full' ? { ...usage(), nearlyFull: true, salesRefused: true } : usage());
     journal.appendMany = (records, options = {}) => {
       if (this.dead) return hang();

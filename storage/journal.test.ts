@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { Journal } from './journal';
+import { spawnSync } from 'node:child_process';
+import { DEFERRED_RECORDS_MAX, Journal } from './journal';
 import { HEADER_BYTES, RecordType, encodeRecord, genesisDigest } from './record';
 import { deleteStored, flipByte, growRecord, readStored, removeDir, shrinkRecord, swapRecords, tempDir, writeStored } from './testing';
 import { PosError, isPosError } from '../common/errors';
@@ -246,5 +247,65 @@ describe('journal: capacity and reserve', () => {
     assert.equal(j.state, 'ok');
     await j.close();
     removeDir(dir);
+  });
+});
+
+describe('journal: deferred appends (ride on the next durable commit)', function () {
+  this.timeout(30_000);
+  const dirs: string[] = [];
+  afterEach(() => { for (const d of dirs.splice(0)) removeDir(d); });
+
+  it('deferredRecordIsReadableAtOnceAndWrittenByTheNextCommit', async () => {
+    const dir = tempDir(); dirs.push(dir);
+    const j = await Journal.open({ dir, identity: ID });
+    const [d] = await j.appendMany([{ type: 'test', payload: { mark: 1 } }], { deferred: true });
+    assert.equal(d.seq, 2);
+    assert.equal(j.deferredCount, 1);
+    assert.equal(j.get(2)?.payload.mark, 1, 'readable before it is durable');
+    assert.deepEqual([...j.records()].map((r) => r.seq), [1, 2], 'readers of 1..lastSeq (backup, export) see it');
+    const next = await j.append('test', { after: true });
+    assert.equal(next.seq, 3);
+    assert.equal(j.deferredCount, 0, 'the durable commit took the deferred record along');
+    await j.close();
+    const k = await Journal.open({ dir, identity: ID });
+    assert.equal(k.state, 'ok');
+    assert.deepEqual([...k.records()].map((r) => r.seq), [1, 2, 3]);
+    await k.close();
+  });
+
+  it('deferredRecordsBeyondTheMaximumAreCommittedDurably', async () => {
+    const dir = tempDir(); dirs.push(dir);
+    const j = await Journal.open({ dir, identity: ID });
+    for (let i = 0; i < DEFERRED_RECORDS_MAX; i++) await j.appendMany([{ type: 'test', payload: { i } }], { deferred: true });
+    assert.equal(j.deferredCount, DEFERRED_RECORDS_MAX);
+    await j.appendMany([{ type: 'test', payload: { i: 'one more' } }], { deferred: true });
+    assert.equal(j.deferredCount, 0, 'a full queue is written at once, never grown');
+    await j.close();
+  });
+
+  it('aKilledProcessLosesTheDeferredTailAndNothingElse; closeWritesIt', async () => {
+    const dir = tempDir(); dirs.push(dir);
+    const script = [
+      `const { Journal } = require(${JSON.stringify(require.resolve('./journal'))});`,
+      '(async () => {',
+      `  const j = await Journal.open({ dir: ${JSON.stringify(dir)}, identity: ${JSON.stringify(ID)} });`,
+      "  await j.append('test', { durable: 1 });",
+      "  await j.appendMany([{ type: 'test', payload: { deferred: 1 } }], { deferred: true });",
+      "  if (process.argv[1] === 'close') await j.close();",
+      "  process.kill(process.pid, 'SIGKILL');",
+      '})();',
+    ].join('\n');
+    const run = (how: string): void => { spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', script, how], { stdio: 'ignore' }); };
+    run('kill');
+    const j = await Journal.open({ dir, identity: ID });
+    assert.equal(j.state, 'ok');
+    assert.equal(j.lastSeq, 2, 'the durable record survived, the deferred one (seq 3) did not');
+    await j.close();
+    removeDir(dir);
+    run('close');
+    const k = await Journal.open({ dir, identity: ID });
+    assert.equal(k.lastSeq, 3, 'a clean close wrote the deferred record');
+    assert.equal(k.get(3)?.payload.deferred, 1);
+    await k.close();
   });
 });

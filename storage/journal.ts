@@ -9,6 +9,9 @@
  *   two flush barriers (a fraction of a millisecond on the benchmark disk, milliseconds on eMMC)
  *   and saves lmdb-js's two thread hops, which cost more than a barrier (bench:journal). The
  *   resolved record survives a power cut; tests/powercut proves it against a rebuilt disk.
+ * - Except for `deferred` appends (AppendOptions): those are not durable on their own; they
+ *   ride on the next durable commit (or flush/close), and a power cut may lose them (only them:
+ *   they are always the chain's tail). The runtime defers only the receipt-printed mark.
  * - There is no other commit mode (issue 13 item 8). lmdb-js's write thread with overlappingSync
  *   (the former `syncCommit: false`) writes a meta page before its data is flushed; after a power
  *   cut only a read-write open rolls that back, so a read-only reader (verify, dump) saw records
@@ -88,7 +91,19 @@ export interface JournalOptions {
 export interface AppendOptions {
   /** Settlement and reversal records may use the reserve kept after sales are refused. */
   readonly reserve?: boolean;
+  /**
+   * Not durable on its own: the records take their seq and chain digest now, are readable with
+   * `get()` at once, and are written by the next durable commit (any append without this
+   * option), by `flush()` or by `close()`. A power cut before that loses them, and only them
+   * (they are the tail of the chain). For records whose loss is harmless (a receipt-printed mark:
+   * the copy is offered again marked DUPLICATE). At most DEFERRED_RECORDS_MAX wait: beyond that
+   * the append commits durably as usual.
+   */
+  readonly deferred?: boolean;
 }
+
+/** Records that may wait for the next durable commit (see AppendOptions.deferred). */
+export const DEFERRED_RECORDS_MAX = 8;
 
 export interface Appended {
   readonly seq: number;
@@ -114,6 +129,8 @@ export class Journal {
   /** Records waiting for the synchronous group commit. */
   private queued: Array<{ seq: number; stored: Buffer }> = [];
   private queuedCommit: Promise<void> | undefined;
+  /** Deferred records (AppendOptions.deferred), in seq order, not yet handed to a commit. */
+  private deferred: Array<{ seq: number; stored: Buffer }> = [];
   private usedBytesEstimate = 0;
 
   private constructor(
@@ -205,6 +222,10 @@ export class Journal {
     this.checkSpace(encoded.reduce((n, e) => n + e.stored.length, 0));
     this.nextSeq += encoded.length;
     this.lastDigest_ = prev;
+    if (options.deferred && this.deferred.length + encoded.length <= DEFERRED_RECORDS_MAX) {
+      this.deferred.push(...encoded);
+      return encoded.map((e) => ({ seq: e.seq, digest: e.digest, timeMs }));
+    }
     const written = this.commitSoon(encoded);
     await this.durable(written, encoded.reduce((n, e) => n + e.stored.length, 0));
     return encoded.map((e) => ({ seq: e.seq, digest: e.digest, timeMs }));
@@ -212,9 +233,19 @@ export class Journal {
 
   /** One record by seq, decoded; undefined when absent. Reads work in every state but closed. */
   get(seq: number): DecodedRecord | undefined {
-    const stored = this.db.getBinary(seq);
+    // A deferred record is in memory until a commit takes it (and in `queued` until that commit ran).
+    const stored = this.db.getBinary(seq) ?? this.deferred.find((d) => d.seq === seq)?.stored ?? this.queued.find((d) => d.seq === seq)?.stored;
     if (!stored) return undefined;
     return decodeStored(Buffer.from(stored));
+  }
+
+  /** Deferred records not yet durable (AppendOptions.deferred). */
+  get deferredCount(): number { return this.deferred.length; }
+
+  /** Makes the deferred records durable now (one commit; nothing to do when none waits). */
+  async flush(): Promise<void> {
+    if (this.deferred.length === 0) return;
+    await this.durable(this.commitSoon([]), 0);
   }
 
   /** Decoded records from `fromSeq` up to the last good one (stops before damage). */
@@ -228,6 +259,8 @@ export class Journal {
     for (const { key, value } of this.db.getRange({ start: fromSeq, end: toSeq + 1 })) {
       yield { key, stored: Buffer.from(value) };
     }
+    // Deferred records are the tail of the chain: a backup or export of 1..lastSeq holds them too.
+    for (const d of [...this.deferred]) if (d.seq >= fromSeq && d.seq <= toSeq) yield { key: d.seq, stored: d.stored };
   }
 
   usage(): Usage {
@@ -241,9 +274,15 @@ export class Journal {
     };
   }
 
-  /** Waits for every append in flight (settled either way), then closes LMDB. */
-  async close(): Promise<void> {
+  /**
+   * Waits for every append in flight (settled either way), then closes LMDB. A clean close writes
+   * the deferred records first; `writeDeferred: false` drops them (a simulated power cut).
+   */
+  async close(options: { readonly writeDeferred?: boolean } = {}): Promise<void> {
     if (this.state_ === 'closed') return;
+    if (options.writeDeferred === false) this.deferred = [];
+    // A journal that failed keeps refusing writes: its deferred records are lost like at a cut.
+    if (this.state_ === 'ok') await this.flush().catch((e: unknown) => this.log.error({ err: String(e) }, 'journal: deferred records lost at close'));
     await Promise.allSettled([...this.inFlight]);
     const failed = this.state_ === 'failed';
     this.state_ = 'closed';
@@ -328,7 +367,9 @@ export class Journal {
    * code now running yields (a microtask): every append issued until then shares it.
    */
   private commitSoon(entries: ReadonlyArray<{ seq: number; stored: Buffer }>): Promise<void> {
-    this.queued.push(...entries);
+    // Deferred records come first: their seqs are lower, and nothing later is durable without them.
+    this.queued.push(...this.deferred, ...entries);
+    this.deferred = [];
     if (!this.queuedCommit) {
       this.queuedCommit = new Promise<void>((resolve, reject) => {
         queueMicrotask(() => {

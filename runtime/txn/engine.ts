@@ -5,11 +5,16 @@
  * device key) so a seeded simulation replays a day exactly.
  *
  * Durability order of a financial message (sale 0200, void 0200, refund 0220):
- *   1. one commit: STAN reserved + txn-begin + reversal-pending (reason 98)   -> then send
+ *   1. one commit: [marks deferred so far +] STAN reserved + txn-begin + reversal-pending (98)
+ *                                                                            -> then send
  *   2. one commit: txn-result + reversal-cleared (approved or declined)       -> then return
- *   3. the receipt is printed; one commit: receipt-printed
- * So a sale costs three commits (six flush barriers). 1 and 2 are the minimum the profile allows:
- * the reversal must be durable before the request leaves, and the result before anyone sees it.
+ *   3. the receipt is printed; receipt-printed is DEFERRED (runtime/store.ts): applied to the state
+ *      at once, written by the next durable commit (the next sale's 1., a settlement, a sign-off,
+ *      a clean close).
+ * So a sale costs two commits (four flush barriers), the minimum the profile allows: the reversal
+ * must be durable before the request leaves, and the result before anyone sees it. A power cut
+ * before the next commit loses only the mark: the next boot offers the copy again, printed
+ * marked 重打印/DUPLICATE (machine.ts printPending), and nothing is charged again or lost.
  *
  * Failures after sending: timeout -> reversal 98 stays and is sent at once (up to
  * `reversalTriesMax`); a reply that cannot be read (malformed) -> rewritten with 06 and sent; a
@@ -1033,6 +1038,7 @@ export class TerminalEngine {
 
   // ------------------------------------------------------------ receipts, signatures, reprint
 
+  /** Deferred by the store (not a commit of its own): see the header. Losing it at a cut only offers a DUPLICATE. */
   async markPrinted(stan: number, copy: 'merchant' | 'customer', reprint: boolean): Promise<void> {
     await this.store.commit([rec.receiptPrinted({ stan, copy, reprint })], { reserve: true });
   }
@@ -1047,6 +1053,7 @@ export class TerminalEngine {
     return pendingCopies(this.state);
   }
 
+  /** Deferred like markPrinted: a lost mark prints the report again at boot, marked as a reprint. */
   async markReportPrinted(batch: number, reprint: boolean): Promise<void> {
     await this.store.commit([rec.receiptPrinted({ stan: 0, copy: 'settlement', reprint, batch })], { reserve: true });
   }

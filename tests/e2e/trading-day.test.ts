@@ -189,20 +189,41 @@ describe('e2e: a trading day through the control interface (terminal process, si
     await d.keys('OK');
     await d.until('idle');
 
+    // ---- paper out, and the operator cancels the paper-out screen: the signature step still
+    // comes; the merchant copy waits and prints once the printer's paper sensor is back to OK at
+    // idle (issue 13 item 11), as the original (it never printed)
+    await d.cmd('paper', { state: 'out' });
+    await d.keys('800OK');
+    await d.until('sale.card');
+    await d.cmd('swipe', { card: 'magDebit' });
+    const cancelled = (await d.until('paperOut')).data.result?.stan as number;
+    await d.keys('CANCEL');
+    await d.until('sale.signature');
+    await d.keys('OK');
+    await d.until('idle');
+    const waitingBefore = (await d.receipts()).length;
+    await d.cmd('paper', { state: 'loaded' });
+    receipts = await d.receiptsAtLeast(waitingBefore + 1);
+    assert.equal(receipts.length, waitingBefore + 1, 'the waiting merchant copy printed when paper was back');
+    const late = receipts[receipts.length - 1];
+    assert.ok(late.some((l) => /MERCHANT COPY/.test(l)) && late.some((l) => l.includes(String(cancelled).padStart(6, '0'))), late.join('|'));
+    assert.ok(!late.some((l) => /DUPLICATE/.test(l)), 'printed as the original');
+    await d.until('idle');
+
     // ---- settlement (menu 6), supervisor
     await d.keys('MENU6');
     await supervisor('settlement.authorize.ask');
     // The totals first (3 sales, one voided and not counted), OK sends them.
     const asked = await d.until('settlement.confirm');
-    assert.equal(asked.data.settlementTotals?.saleCount, 3);
+    assert.equal(asked.data.settlementTotals?.saleCount, 4);
     await d.keys('OK');
     const settled = await d.until('settlement.result');
     const result = await d.screen('settlementResult');
     assert.ok(result.includes('Balanced'), `settlement: ${result.join('|')}`);
     await d.keys('DOWN');
     const page2 = await d.until('settlement.result', (s) => s.screen.text.some((l) => l.startsWith('Sales')));
-    assert.ok(page2.screen.text.some((l) => /Sales 3 /.test(l)), `3 sales counted (one voided): ${page2.screen.text.join('|')}`);
-    assert.ok((await d.receiptsAtLeast(printedBefore + 2)).at(-1)?.some((l) => /SETTLE|结算/i.test(l)), 'settlement report printed');
+    assert.ok(page2.screen.text.some((l) => /Sales 4 /.test(l)), `4 sales counted (one voided): ${page2.screen.text.join('|')}`);
+    assert.ok((await d.receiptsAtLeast(waitingBefore + 2)).at(-1)?.some((l) => /SETTLE|结算/i.test(l)), 'settlement report printed');
     await d.keys('OK');
     await d.until('idle');
 

@@ -3,6 +3,8 @@
  * randomness and a settable clock; plus the reconciliation every money test ends with.
  */
 import { strict as assert } from 'node:assert';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Journal } from '../../storage/journal';
 import { tempDir, removeDir } from '../../storage/testing';
 import { AcquirerSimulator, TEST_TERMINAL } from '../../sim/host/simulator';
@@ -57,6 +59,12 @@ export interface Rig {
   readonly sent: Array<{ type: Request['type']; stan: number }>;
   /** Reopens the journal (as after a reboot) and rebuilds the terminal from it. */
   reboot(): Promise<void>;
+  /**
+   * A power cut, then a reboot: the journal reopens with only what was durable (every commit is
+   * flushed before it resolves, so data.mdb as it is now; deferred records, which a clean close
+   * would write, are lost).
+   */
+  powerCut(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -89,6 +97,16 @@ export async function rig(options: RigOptions = {}): Promise<Rig> {
     async reboot() {
       const session = r.terminal.engine.lastSession;
       await r.journal.close();
+      const next = await build();
+      r.journal = next.journal;
+      r.terminal = next.terminal;
+      r.terminal.engine.lastSession = session;
+    },
+    async powerCut() {
+      const session = r.terminal.engine.lastSession;
+      const durable = readFileSync(join(dir, 'data.mdb'));
+      await r.journal.close();
+      writeFileSync(join(dir, 'data.mdb'), durable);
       const next = await build();
       r.journal = next.journal;
       r.terminal = next.terminal;

@@ -3,7 +3,8 @@
  *   node tests/runtime/powercut-workload.js DIR PORT SCENARIO
  * Prints `ACK sent:<n>` right before the n-th request leaves (so a crash state knows how many
  * requests the host may have seen) and `ACK <what>:<stan>` once a result was acknowledged to
- * the operator (durable: the engine returned it).
+ * the operator (durable: the engine returned it); `ACK printed:<stan>` once a receipt left the
+ * printer (its mark is deferred: not durable until the next commit).
  */
 import { Journal } from '../../storage/journal';
 import { HostTransport } from '../../runtime/host/transport';
@@ -47,6 +48,7 @@ async function main(): Promise<void> {
   await engine.signOn(cashier);
   ack('signon');
   const s1 = await approved(engine.sale({ amountFen: 1000, card, session: cashier }), 'sale');
+  // The paper is out of the printer: the mark is deferred (rides on the next sale's first commit).
   await engine.markPrinted(s1, 'merchant', false);
   ack(`printed:${s1}`);
   const s2 = await approved(engine.sale({ amountFen: 2000, card, session: cashier }), 'sale');
