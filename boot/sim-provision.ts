@@ -17,7 +17,7 @@
  */
 import type { Board } from '../hal/board';
 import { PosError } from '../common/errors';
-import { rec } from '../runtime/records';
+import { rec, RecordInput } from '../runtime/records';
 import type { Terminal } from '../runtime/terminal';
 import type { Journal } from '../storage/journal';
 import { RecordType } from '../storage/record';
@@ -61,15 +61,26 @@ export function identityOf(journal: Journal): Identity | undefined {
 }
 
 /**
- * Simulator: writes the test identity on first boot, with the device key's check value in the
+ * Simulator: the records a new journal gets in the same commit as record 1 (Journal.open
+ * `genesis`): the test identity and the device key's check value. Creating the journal and its
+ * identity is then all-or-nothing: a power cut leaves neither or both (issue 13 item 5).
+ */
+export function simulatorGenesis(board: Board, identity: string, deviceKey?: DeviceKeyProvider): Array<{ type: RecordInput['type']; payload: RecordInput['payload'] }> {
+  if (board.config.simulator !== true) throw new PosError('KEY_TEST_ON_REAL', `${board.file}: test identities are for the simulator board only`, { board: board.file });
+  const r = rec.terminalIdentity({ serial: identity, tid: TEST_TERMINAL.tid, mid: TEST_TERMINAL.mid, board: board.config.board, locale: 'zh-CN', testKeys: true });
+  return [{ type: r.type, payload: r.payload }, ...(deviceKey ? [deviceKeyCheckRecord(deviceKey.deviceKey(), identity)] : [])];
+}
+
+/**
+ * Simulator: writes the test identity on first boot (a journal created before identities came
+ * with record 1: see simulatorGenesis), with the device key's check value in the
  * same commit (checked at every later boot); returns it and the test TMK. Refused on a real board.
  */
 export async function simulatorIdentity(board: Board, journal: Journal, deviceKey?: DeviceKeyProvider): Promise<{ identity: Identity; tmk: () => Buffer }> {
   if (board.config.simulator !== true) throw new PosError('KEY_TEST_ON_REAL', `${board.file}: test identities are for the simulator board only`, { board: board.file });
   let identity = identityOf(journal);
   if (!identity) {
-    const r = rec.terminalIdentity({ serial: SIM_IDENTITY, tid: TEST_TERMINAL.tid, mid: TEST_TERMINAL.mid, board: board.config.board, locale: 'zh-CN', testKeys: true });
-    await journal.appendMany([{ type: r.type, payload: r.payload }, ...(deviceKey ? [deviceKeyCheckRecord(deviceKey.deviceKey(), journal.identity)] : [])]);
+    await journal.appendMany(simulatorGenesis(board, journal.identity, deviceKey));
     identity = { tid: TEST_TERMINAL.tid, mid: TEST_TERMINAL.mid, testKeys: true };
   }
   return { identity, tmk: () => Buffer.from(TEST_TERMINAL.tmk) };

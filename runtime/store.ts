@@ -6,10 +6,10 @@
  * builders) and when read back (terminal-state.ts reducer).
  */
 import { Journal, AppendOptions } from '../storage/journal';
-import { RecordType } from '../storage/record';
+import { DecodedRecord, RecordType } from '../storage/record';
 import { invariant } from '../common/errors';
 import { RecordInput } from './records';
-import { TerminalState, applyRecord, deriveState } from './terminal-state';
+import { TerminalState, applyRecord, checkState, deriveState } from './terminal-state';
 
 /** Records in one commit: a sale's begin is three, a settlement's upload progress two. */
 export const COMMIT_RECORDS_MAX = 8;
@@ -19,9 +19,13 @@ const DEFERRABLE: ReadonlySet<RecordInput['type']> = new Set(['receiptPrinted'])
 export class Store {
   private constructor(readonly journal: Journal, readonly state: TerminalState) {}
 
-  /** Replays the whole journal (throws InvariantError on a broken invariant: recovery mode). */
-  static load(journal: Journal): Store {
-    const state = deriveState(journal.records());
+  /**
+   * Replays the whole journal (throws InvariantError on a broken invariant: recovery mode), or,
+   * given the state at some record (the boot checkpoint's snapshot, runtime/state-snapshot.ts),
+   * only the records after it.
+   */
+  static load(journal: Journal, from?: TerminalState): Store {
+    const state = from ? replayOnto(from, journal.records(from.lastSeq + 1)) : deriveState(journal.records());
     invariant(state.lastSeq === journal.lastSeq || journal.lastSeq === 0, 'replay did not reach the last record', { lastSeq: journal.lastSeq, replayed: state.lastSeq });
     return new Store(journal, state);
   }
@@ -52,4 +56,10 @@ export class Store {
       applyRecord(this.state, back);
     }
   }
+}
+
+function replayOnto(state: TerminalState, records: Iterable<DecodedRecord>): TerminalState {
+  for (const r of records) applyRecord(state, r);
+  checkState(state);
+  return state;
 }

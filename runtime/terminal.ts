@@ -11,6 +11,7 @@ import { Logger } from '../common/log';
 import { DeviceKeyProvider, RandomBytes } from './device-key';
 import { Operators, SCRYPT_N_DEFAULT } from './operators';
 import { Store } from './store';
+import type { TerminalState } from './terminal-state';
 import { HostExchange, TerminalConfig, TerminalEngine } from './txn/engine';
 import { Request } from './host/messages';
 import type { AdjustableClock } from '../common/time';
@@ -27,6 +28,8 @@ export interface OpenTerminalOptions {
   readonly logger?: Logger;
   readonly scryptN?: number;
   readonly onSend?: (type: Request['type'], stan: number) => void;
+  /** The state at an earlier record (the boot checkpoint's snapshot): only the records after it are replayed. */
+  readonly from?: TerminalState;
 }
 
 export interface Terminal {
@@ -37,7 +40,7 @@ export interface Terminal {
 
 /** Replays the journal (InvariantError: recovery mode) and builds the engine over it. */
 export function openTerminal(o: OpenTerminalOptions): Terminal {
-  const store = Store.load(o.journal);
+  const store = Store.load(o.journal, o.from);
   const engine = new TerminalEngine({ store, host: o.host, config: o.config, deviceKey: o.deviceKey, random: o.random, clock: o.clock, clockControl: o.clockControl, logger: o.logger, onSend: o.onSend });
   return { store, engine, operators: new Operators(store, o.random, o.scryptN ?? SCRYPT_N_DEFAULT) };
 }

@@ -40,6 +40,7 @@ import {
   genesisDigest, recordDigest,
 } from './record';
 import { Damage, StoredEntry, VerifyReport, verifyEntries } from './verify';
+import { TrustedPrefix, verifyAfter } from './verify-tail';
 import { storageError } from './storage-errors';
 import { JournalDb, installCommitFailureGuard, metaPageProblem, openEnv, recordsClaimedByMeta } from './lmdb-env';
 
@@ -86,6 +87,17 @@ export interface JournalOptions {
   readonly verifyThreadsMax?: number;
   /** UNSAFE: skips flushes. Only for the power-cut tests' positive control. */
   readonly unsafeNoSync?: boolean;
+  /**
+   * Records 1..seq were verified before (the boot checkpoint, storage/boot-open.ts): only the
+   * records after it are verified (storage/verify-tail.ts). When the file does not agree with it,
+   * open throws E-STO-05 with `detail.checkpointMismatch` (the caller verifies everything instead).
+   */
+  readonly trusted?: TrustedPrefix;
+  /**
+   * Records written in the same commit as record 1 when this open creates the journal (the
+   * terminal's identity: creating the journal and its identity is all-or-nothing, issue 13).
+   */
+  readonly genesis?: ReadonlyArray<{ readonly type: RecordTypeName | number; readonly payload: Payload }>;
 }
 
 export interface AppendOptions {
@@ -158,6 +170,10 @@ export class Journal {
     const db = openLmdb(options);
     if (options.preallocateBytes && !options.readOnly) preallocate(join(options.dir, 'data.mdb'), options.preallocateBytes);
     const verified = await verifyOrExplain(db, options);
+    if ('anchorProblem' in verified) {
+      await db.close();
+      throw new PosError('STO_DAMAGED', `${options.dir}: the boot checkpoint does not match the file (${verified.anchorProblem}): verify it all`, { dir: options.dir, checkpointMismatch: verified.anchorProblem });
+    }
     const report = verified;
     if (report.damage?.foreign) {
       await db.close();
@@ -301,7 +317,12 @@ export class Journal {
     if (this.options.readOnly) return;
     if (report.tornTail) await this.cutTornTail(report.tornTail);
     if (this.lastSeq === 0) {
-      await this.append('journalCreated', { identity: this.identity, createdAtMs: Math.floor((this.options.clock ?? Date.now)()), software: SOFTWARE_VERSION });
+      // `genesis` counts the records created with it: a file cut off before its creation committed
+      // may hold exactly those, uncommitted, and is created again (refuseOrSetAside).
+      const genesis = this.options.genesis ?? [];
+      invariant(genesis.length <= GENESIS_RECORDS_MAX, 'too many records created with the journal', { records: genesis.length });
+      const created = { type: 'journalCreated' as const, payload: { identity: this.identity, createdAtMs: Math.floor((this.options.clock ?? Date.now)()), software: SOFTWARE_VERSION, ...(genesis.length > 0 ? { genesis: genesis.length } : {}) } };
+      await this.appendMany([created, ...genesis]);
     }
   }
 
@@ -436,6 +457,8 @@ export class Journal {
 }
 
 const PREALLOCATE_CHUNK_BYTES = 1024 * 1024;
+/** Records a journal may be created with besides record 1 (JournalOptions.genesis). */
+export const GENESIS_RECORDS_MAX = 7;
 /** Page size for estimates when LMDB cannot say (LMDB's default on every board). */
 const PAGE_BYTES_ASSUMED = 4096;
 /**
@@ -481,7 +504,9 @@ async function refuseOrSetAside(options: JournalOptions, problem: string, log: L
   const found = scanRecords(readFileSync(file));
   // A power cut while the journal was being created can leave record 1 on a data page that no
   // meta page ever committed: nothing was acknowledged, so the journal is created again.
-  const onlyUncommittedFirst = recordsClaimedByMeta(options.dir) === 0 && [...found.keys()].every((seq) => seq === 1);
+  const created = found.get(1)?.[0];
+  const withFirst = created ? genesisCountOf(created) : 0;
+  const onlyUncommittedFirst = recordsClaimedByMeta(options.dir) === 0 && [...found.keys()].every((seq) => seq <= 1 + withFirst);
   const records = onlyUncommittedFirst ? 0 : found.size;
   if (records > 0) {
     throw new PosError('STO_DAMAGED', `${options.dir}: ${problem}; LMDB cannot read this file: run "pos journal salvage"`, { dir: options.dir, seq: 1 });
@@ -496,6 +521,18 @@ async function refuseOrSetAside(options: JournalOptions, problem: string, log: L
   const aside = `${file}.unusable-${Date.now()}`;
   renameSync(file, aside);
   log.warn({ dir: options.dir, problem, movedTo: aside }, 'journal: data.mdb without any record and with a damaged meta page set aside');
+}
+
+/** The records record 1 says were created with it (its `genesis` count; 0 for older journals). */
+function genesisCountOf(stored: Buffer): number {
+  try {
+    const n = checkFrame(stored);
+    if ('fault' in n || n.header.type !== RecordType.journalCreated) return 0;
+    const g = decodePayload(stored).genesis;
+    return typeof g === 'number' && Number.isInteger(g) && g >= 0 && g <= GENESIS_RECORDS_MAX ? g : 0;
+  } catch {
+    return 0;
+  }
 }
 
 /**
@@ -534,7 +571,7 @@ function openLmdb(options: JournalOptions): JournalDb {
 }
 
 /** LMDB's own corruption errors (MDB_CORRUPTED, MDB_PAGE_NOTFOUND...) while walking are damage. */
-async function verifyOrExplain(db: JournalDb, options: JournalOptions): Promise<VerifyReport> {
+async function verifyOrExplain(db: JournalDb, options: JournalOptions): Promise<VerifyReport | { anchorProblem: string }> {
   try {
     return await verifyStore(db, options);
   } catch (e) {
@@ -544,7 +581,8 @@ async function verifyOrExplain(db: JournalDb, options: JournalOptions): Promise<
   }
 }
 
-async function verifyStore(db: JournalDb, options: JournalOptions): Promise<VerifyReport> {
+async function verifyStore(db: JournalDb, options: JournalOptions): Promise<VerifyReport | { anchorProblem: string }> {
+  if (options.trusted) return verifyAfter(db, options.trusted, options.identity);
   const lastKey = lastKeyOf(db);
   const stats = db.getStats() as { entryCount?: number };
   const threads = options.verifyThreadsMax ?? threadsFor(lastKey);
