@@ -13,8 +13,12 @@
  *   2. reset button: held through boot for the board's resetHoldMs and then released opens recovery
  *      (administrator login, recovery menu). Still held at stuckMs: KBD_RESET_STUCK is reported and
  *      the terminal boots normally (a stuck button is not a request).
- *   3. journal: verified in a child process first (LMDB can crash on garbage pages), then opened
- *      in-process; a damaged journal goes to recovery. A simulator board's first boot provisions
+ *   3. journal (storage/boot-open.ts): with an intact boot checkpoint, opened in-process and only
+ *      the records after it verified and replayed (the state snapshot it carries); the whole
+ *      journal is verified again in the background, in a child process. Without one (or after a
+ *      boot that died opening it), verified in a child process first (LMDB can crash on garbage
+ *      pages), then opened in-process. A damaged journal goes to recovery, found at boot or in the
+ *      background. The checkpoint is written again once the first operator screen shows. A simulator board's first boot provisions
  *      it (test identity, default operators); a real board refuses test identities (E-KEY-03).
  *   4. pending work (reversal, settlement, unprinted receipts): the machine's pendingWork state.
  *
@@ -26,7 +30,7 @@
  * waits in paperOut becomes PAPER_LOADED.
  */
 import { netApplyFromBoard } from './net-apply';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, dirname, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createActor, Actor } from 'xstate';
@@ -39,7 +43,10 @@ import { SignaturePad, isSignatureAborted } from '../hal/signature-pad';
 import { SIGNATURE_BYTES_MAX, SIGNATURE_PIXELS_MAX } from '../runtime/txn/engine';
 import { ERRORS, PosError, isPosError } from '../common/errors';
 import { Journal } from '../storage/journal';
-import { unopenableReason, verifyInChild } from '../storage/verify-child';
+import { openForBoot, verifyInBackground } from '../storage/boot-open';
+import { Checkpoint, checkpointKey, writeCheckpoint } from '../storage/checkpoint';
+import { decodeState, encodeState } from '../runtime/state-snapshot';
+import type { TerminalState } from '../runtime/terminal-state';
 import { exportToFile } from '../storage/backup';
 import { createTerminalMachine, viewOf, MachineView, TerminalMachine } from '../runtime/machine';
 import type { TerminalStatus } from '../runtime/host/messages-v2';
@@ -60,7 +67,7 @@ import { pixelGrid } from '../ui-lcd/render-pixels';
 import { errorScreen } from '../ui-lcd/error-screens';
 import { InputController } from './input';
 import { Env, chooseScreen, recoveryReasonData } from './screen-map';
-import { SIM_IDENTITY, simulatorIdentity, simulatorOperators, realIdentity, identityOf } from './sim-provision';
+import { SIM_IDENTITY, simulatorGenesis, simulatorIdentity, simulatorOperators, realIdentity, identityOf } from './sim-provision';
 import { readProvisionedTmk } from './factory';
 import { TEST_TERMINAL } from '../sim/host/simulator';
 import { Recovery, Report, NetworkSettings, SystemHook, BACKUP_FILE_SUFFIX } from './recovery';
@@ -75,6 +82,10 @@ import type { Session } from '../runtime/operators';
 import { AdjustableClock } from '../common/time';
 
 export const BOOT_STEP_COUNT = 5;
+/** The background verify waits this long after a checkpointed boot (the first sale comes first). */
+export const BACKGROUND_VERIFY_DELAY_MS = 10_000;
+/** The boot checkpoint is written this long after the first operator screen is drawn. */
+const CHECKPOINT_AFTER_SCREEN_MS = 100;
 /** Card wait per transaction (the machine's card state). */
 export const CARD_WAIT_MS_MAX = 60_000;
 /** How long the scanner waits for the customer's payment code (as long as for a card). */
@@ -129,6 +140,14 @@ export interface TerminalAppOptions {
   readonly allowKeyed?: boolean;
   /** The first time the terminal reaches the login or idle screen after boot (A/B update health check). */
   readonly onHealthy?: () => void;
+  /**
+   * The boot checkpoint (storage/boot-open.ts): boot verifies and replays only the records after
+   * it (default true). False: every boot verifies the whole journal in a child process and
+   * replays it all, as before checkpoints (the benchmark's baseline).
+   */
+  readonly journalCheckpoint?: boolean;
+  /** How long after a checkpointed boot the background verify of the whole journal starts. */
+  readonly backgroundVerifyDelayMs?: number;
 }
 
 export interface ProbeSnapshot {
@@ -169,6 +188,10 @@ export class TerminalApp {
   /** The board's signature pad, if it has one that passed its self-test (dropped after a fault). */
   private pad: SignaturePad | undefined;
   private capturing = false;
+  /** The background verify found damage: boot again into recovery at the next quiet screen. */
+  private damageFound = false;
+  /** A boot checkpoint to write once the first operator screen shows. */
+  private checkpointDue: { key: Buffer; previousSeq?: number } | undefined;
   /** The main loop ticked at (watchdog health). */
   lastTickMs = Date.now();
 
@@ -301,6 +324,8 @@ export class TerminalApp {
         if ((view.state === 'login' || view.state === 'idle') && !this.healthy) { this.healthy = true; this.o.onHealthy?.(); }
         this.statusLed(view.data.signedOn);
         if (view.state === 'pendingWork') this.progress('pending', BOOT_STEP_COUNT - 1);
+        if (this.damageFound) this.rebootIfQuiet();
+        if ((view.state === 'login' || view.state === 'idle') && this.checkpointDue) this.saveCheckpointSoon();
         if ((view.state === 'login' || view.state === 'idle' || view.state.startsWith('recovery')) && this.bootToIdleMs === undefined && this.o.processStartMs !== undefined) {
           this.bootToIdleMs = Date.now() - this.o.processStartMs;
           this.o.logger.info({ bootToScreenMs: this.bootToIdleMs, state: view.state }, 'first operator screen');
@@ -346,31 +371,121 @@ export class TerminalApp {
     this.progress('journal', 2);
     const dir = this.o.journalDir;
     const log = this.o.logger;
-    if (existsSync(join(dir, 'data.mdb'))) {
-      const [verdict] = await verifyInChild([dir]);
-      log.info({ verdict: { ...verdict } }, 'journal verified in a child process');
-      if (verdict.status === 'damaged') throw new PosError('STO_DAMAGED', `journal damaged at record ${verdict.damage.seq}: ${verdict.damage.reason}`, { seq: verdict.damage.seq });
-      if (verdict.status === 'unopenable') throw new PosError('STO_DAMAGED', unopenableReason(verdict.signal), { signal: verdict.signal });
-      // An environment that never held a record (first boot cut off) is created again below.
-      if (verdict.status === 'error' && !verdict.noJournal && !verdict.neverWritten) throw new PosError('STO_DAMAGED', verdict.message.replace(/^E-STO-\d\d /, ''), { code: verdict.code });
-    }
-    this.progress('journal', 3);
     const simulator = this.o.board.config.simulator === true;
     mkdirSync(dir, { recursive: true });
-    const journal = await Journal.open({ dir, identity: simulator ? SIM_IDENTITY : undefined, clock: this.clock, logger: log.child({ component: 'journal' }) });
+    const deviceKey = this.deviceKey();
+    const key = this.o.journalCheckpoint === false ? undefined : checkpointKeyOf(deviceKey);
+    const opened = await openForBoot({
+      dir, identity: simulator ? SIM_IDENTITY : undefined, clock: this.clock, logger: log, checkpointKey: key,
+      // Creating the journal and its identity is all-or-nothing: one commit (issue 13 item 5).
+      genesis: simulator ? simulatorGenesis(this.o.board, SIM_IDENTITY, deviceKey) : undefined,
+    });
+    this.progress('journal', 3);
+    const journal = opened.journal;
     try {
       // Keys and PANs are sealed to the TID: the identity is read before the engine is built.
-      if (simulator) await simulatorIdentity(this.o.board, journal, this.deviceKey());
+      if (simulator) await simulatorIdentity(this.o.board, journal, deviceKey);
       // The device key must open what the journal sealed (E-STO-12 says so when it does not).
-      checkDeviceKey(journal, this.deviceKey());
-      const terminal = this.terminalOver(journal);
+      checkDeviceKey(journal, deviceKey);
+      const terminal = this.replayed(journal, opened.checkpoint);
+      opened.done();
       if (simulator) await simulatorOperators(terminal);
       this.terminal = terminal;
+      // Written once the first operator screen shows (saveCheckpointSoon): off the path to it.
+      if (key) this.checkpointDue = { key, previousSeq: opened.checkpoint?.seq };
+      if (opened.path === 'checkpoint') this.verifyLater(journal.identity);
       return terminal;
     } catch (e) {
+      opened.done();
       await journal.close().catch(() => undefined);
       throw e;
     }
+  }
+
+  /**
+   * The terminal over the journal, its state replayed from the checkpoint's snapshot when there is
+   * a usable one (only the records after it), else from record 1. A snapshot whose replay breaks
+   * an invariant is not trusted: the whole journal is replayed, whose verdict stands.
+   */
+  private replayed(journal: Journal, checkpoint: Checkpoint | undefined): Terminal {
+    const decoded = checkpoint?.state ? decodeState(checkpoint.state) : undefined;
+    const from = decoded && 'state' in decoded && decoded.state.lastSeq === checkpoint?.seq ? decoded.state : undefined;
+    if (decoded && !from) this.o.logger.warn({ problem: 'problem' in decoded ? decoded.problem : 'snapshot at another record' }, 'journal: state snapshot not used; full replay');
+    if (!from) return this.terminalOver(journal);
+    try {
+      return this.terminalOver(journal, from);
+    } catch (e) {
+      if (!isPosError(e, 'invariant')) throw e;
+      this.o.logger.warn({ err: String(e) }, 'journal: replay from the state snapshot failed; full replay');
+      return this.terminalOver(journal);
+    }
+  }
+
+  /** The boot checkpoint, once the first operator screen shows (see saveCheckpoint). */
+  private saveCheckpointSoon(): void {
+    const due = this.checkpointDue;
+    const terminal = this.terminal;
+    this.checkpointDue = undefined;
+    if (!due || !terminal) return;
+    const timer = setTimeout(() => this.saveCheckpoint(terminal, due.key, due.previousSeq), CHECKPOINT_AFTER_SCREEN_MS);
+    this.timers.push(timer);
+  }
+
+  /**
+   * The boot checkpoint at the journal's end (storage/checkpoint.ts): everything up to here was
+   * verified (by this boot's walk, the records before by an earlier one) and the state is the
+   * replay of exactly these records. Written only while that holds (nothing appended since the
+   * replay but through the store, the journal intact); a boot that cannot keeps the old one.
+   */
+  private saveCheckpoint(terminal: Terminal, key: Buffer, previousSeq: number | undefined): void {
+    if (this.terminal !== terminal) return;
+    const journal = terminal.store.journal;
+    const state = terminal.store.state;
+    if (journal.state !== 'ok' || journal.lastSeq < 1 || state.lastSeq !== journal.lastSeq || journal.lastSeq === previousSeq) return;
+    try {
+      const started = performance.now();
+      const cp = { identity: journal.identity, seq: journal.lastSeq, digest: journal.lastDigest, writtenAtMs: this.clock(), state: encodeState(state) };
+      writeCheckpoint(this.o.journalDir, key, cp);
+      this.o.logger.info({ seq: cp.seq, stateBytes: cp.state.length, ms: Math.round(performance.now() - started) }, 'journal: boot checkpoint written');
+    } catch (e) {
+      this.o.logger.warn({ err: String(e) }, 'journal: boot checkpoint not written (the next boot verifies everything)');
+    }
+  }
+
+  /**
+   * The records before the checkpoint were verified by an earlier boot, not this one: verify the
+   * whole journal again off the boot path. Damage found there withdraws the checkpoint and boots
+   * again (at once at the login or idle screen, else as soon as the terminal gets there), which
+   * verifies everything and stops in recovery with the reason, as a boot without checkpoints did.
+   */
+  private verifyLater(identity: string): void {
+    const abort = new AbortController();
+    this.stops.push(() => abort.abort());
+    const timer = setTimeout(() => {
+      void verifyInBackground(this.o.journalDir, identity, abort.signal).then((v) => {
+        if (abort.signal.aborted) return;
+        if (v.damage) {
+          this.o.logger.error({ code: v.damage.code, reason: v.damage.message }, 'journal: background verify found damage; booting again into recovery');
+          this.damageFound = true;
+          abort.abort();
+          this.rebootIfQuiet();
+          return;
+        }
+        this.o.logger.info({ verifiedSeq: v.verifiedSeq }, 'journal: background verify found every record intact');
+      }, (e: unknown) => this.o.logger.warn({ err: String(e) }, 'journal: background verify could not run'));
+    }, this.o.backgroundVerifyDelayMs ?? BACKGROUND_VERIFY_DELAY_MS);
+    this.timers.push(timer);
+    this.stops.push(() => clearTimeout(timer));
+  }
+
+  /** Damage found in the background: boot again (recovery) once the terminal is at login or idle. */
+  private rebootIfQuiet(): void {
+    if (!this.damageFound) return;
+    const snap = this.actor?.getSnapshot();
+    const state = snap ? viewOf(snap).state : undefined;
+    if (state !== 'login' && state !== 'idle') return;
+    this.damageFound = false;
+    setImmediate(() => void this.restart());
   }
 
   /**
@@ -378,7 +493,7 @@ export class TerminalApp {
    * simulator's test key; on a real board the `tmk` option, else the factory's provisioning record
    * unsealed with the device key (boot/factory.ts readProvisionedTmk).
    */
-  private terminalOver(journal: Journal): Terminal {
+  private terminalOver(journal: Journal, from?: TerminalState): Terminal {
     const simulator = this.o.board.config.simulator === true;
     const deviceKey = this.deviceKey();
     // TPDU and connection mode from the board file (docs/PROTOCOL.md section 1: configuration).
@@ -390,7 +505,7 @@ export class TerminalApp {
       ? { identity: need(identityOf(journal)), tmk: () => Buffer.from(TEST_TERMINAL.tmk) }
       : realIdentity(this.o.board, journal, this.o.tmk ?? provisioned);
     return openTerminal({
-      journal, host: transport, deviceKey, random: randomBytes, clock: this.clock, clockControl: this.clockControl,
+      journal, host: transport, deviceKey, random: randomBytes, clock: this.clock, clockControl: this.clockControl, ...(from ? { from } : {}),
       logger: this.o.logger.child({ component: 'engine' }), ...(this.o.scryptN ? { scryptN: this.o.scryptN } : {}),
       config: { ids: { tid: identity.tid, mid: identity.mid }, profile: link.profile, tmk, merchantName: 'DEMO SHOP', tzOffsetMinutes: this.o.board.config.tzOffsetMinutes },
     });
@@ -706,6 +821,7 @@ export class TerminalApp {
 
   private async halt(): Promise<void> {
     for (const t of this.timers.splice(0)) clearInterval(t);
+    this.checkpointDue = undefined;
     if (this.capturing) this.pad?.cancel();
     this.actor?.stop();
     this.actor = undefined;
@@ -917,4 +1033,13 @@ export function exportJournalSealed(journal: Journal, dir: string, deviceKey: De
   const file = join(dir, `journal-${journal.identity}-${new Date(clock()).toISOString().replace(/[:.]/g, '-')}${BACKUP_FILE_SUFFIX}`);
   exportToFile(journal, file, { deviceKey: () => deviceKey.deviceKey(), clock });
   return file;
+}
+
+/** The checkpoint's MAC key, or none when the device key cannot be had (the boot then verifies all and reports the key). */
+function checkpointKeyOf(deviceKey: DeviceKeyProvider): Buffer | undefined {
+  try {
+    return checkpointKey(deviceKey.deviceKey());
+  } catch {
+    return undefined;
+  }
 }

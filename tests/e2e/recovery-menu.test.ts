@@ -214,7 +214,9 @@ describe('e2e: recovery menu on the LCD', function () {
     assert.equal(rec.data.error?.detail.seq, damagedSeq);
     const shown = rec.screen.text.join(' ');
     assert.ok(shown.includes('E-STO-05') && shown.includes(`record ${damagedSeq}`), `damage named on the display: ${shown}`);
-    assert.ok(d.run?.log.some((l) => /verified in a child process/.test(l) && /"status":"damaged"/.test(l)), 'the child verifier found the damage');
+    // Found by a verify before any sale: the walk after the boot checkpoint, the child's full
+    // verify when no checkpoint is trusted, or the background verify, which boots again into
+    // recovery (storage/boot-open.ts). The outcome, asserted above, is the same on every path.
 
     // Not selling: the error acknowledged, the administrator's login (operators are read from
     // the records before the damage).
