@@ -442,6 +442,9 @@ export class TerminalApp {
     const journal = terminal.store.journal;
     const state = terminal.store.state;
     if (journal.state !== 'ok' || journal.lastSeq < 1 || state.lastSeq !== journal.lastSeq || journal.lastSeq === previousSeq) return;
+    // A deferred record (a receipt-printed mark) is not durable yet: a checkpoint past it could
+    // name a record a power cut loses (the next boot would then distrust it and verify everything).
+    if (journal.deferredCount > 0) return;
     try {
       const started = performance.now();
       const cp = { identity: journal.identity, seq: journal.lastSeq, digest: journal.lastDigest, writtenAtMs: this.clock(), state: encodeState(state) };
