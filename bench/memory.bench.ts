@@ -30,6 +30,7 @@
  * RSS figures do not count. BENCH_DIST runs another compiled tree than dist/.
  */
 import { ChildProcess, spawn } from 'node:child_process';
+import { startTerminal } from '../boot/start';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -62,7 +63,8 @@ const SETTLE_WAIT_MS_MAX = 180_000;
  * pause both times, the terminal idle as at the counter (V8 shrinks its heap when idle).
  */
 const IDLE_SETTLE_MS = 10_000;
-const START_WAIT_MS_MAX = 30_000;
+/** stderr lines kept to explain a terminal that did not start. */
+const LOG_LINES_MAX = 50;
 /** Goals (issue 14). */
 const IDLE_RSS_MB_GOAL = 60;
 const DAY_GROWTH_MB_GOAL = 5;
@@ -104,23 +106,15 @@ export class Terminal {
 
   async start(env: NodeJS.ProcessEnv = {}): Promise<void> {
     const args = ['--board', 'sim', '--host-port', String(this.host.port), '--journal-dir', join(this.dir, 'journal'), '--backup-dir', join(this.dir, 'backup'), '--locale', 'zh-CN'];
-    this.child = spawn(process.execPath, [...this.flags, TERMINAL_JS, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'warn', ...env } });
-    const port = await new Promise<number>((resolve, reject) => {
-      let buffered = '';
-      const timer = setTimeout(() => reject(new Error(`${this.name}: not ready within ${START_WAIT_MS_MAX} ms: ${this.log.join('\n')}`)), START_WAIT_MS_MAX);
-      this.child.stdout?.on('data', (d: Buffer) => {
-        buffered += d.toString();
-        let nl: number;
-        while ((nl = buffered.indexOf('\n')) >= 0) {
-          const line = buffered.slice(0, nl);
-          buffered = buffered.slice(nl + 1);
-          const m = /^READY control=(\d+)/.exec(line);
-          if (m) { clearTimeout(timer); resolve(Number(m[1])); } else if (line.startsWith(HOST_SIM_LINE_PREFIX)) controlLine(this.host, line.slice(HOST_SIM_LINE_PREFIX.length), () => undefined);
-        }
-      });
-      this.child.stderr?.on('data', (d: Buffer) => { this.log.push(d.toString()); if (this.log.length > 50) this.log.shift(); });
-      this.child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${this.name}: exited ${code}: ${this.log.join('\n')}`)); });
-    });
+    // boot/start.ts's launcher: the same READY handshake `npm start` and bench:start use.
+    const onLog = (line: string): void => {
+      if (line.startsWith(HOST_SIM_LINE_PREFIX)) { controlLine(this.host, line.slice(HOST_SIM_LINE_PREFIX.length), () => undefined); return; }
+      this.log.push(line); if (this.log.length > LOG_LINES_MAX) this.log.shift();
+    };
+    const launch = { nodeArgs: [...this.flags, TERMINAL_JS], env: { ...process.env, LOG_LEVEL: 'warn', ...env } };
+    const running = await startTerminal(args, onLog, undefined, launch).catch((e: Error) => { throw new Error(`${this.name}: ${e.message}: ${this.log.join('\n')}`); });
+    this.child = running.child;
+    const port = running.controlPort;
     this.client = await ControlClient.connect(port);
   }
 
