@@ -7,35 +7,15 @@ import assert from 'node:assert/strict';
 import { isPosError } from '../../common/errors';
 import { QuectelModem } from '../../hal/drivers/modem-quectel';
 import { ModemEvent, modemFault } from '../../hal/modem';
-import { StreamSerialPort, createLinuxSerialPort } from '../../hal/serial-linux';
 import { QuectelModemModel } from '../../sim/chips/quectel-modem-model';
-import { PtyPair, openPtyPair } from '../../sim/pty-pair';
-import { needTool } from '../support/tools';
+import { ptyPortsEachTest } from '../support/pty-ports';
 
 describe('4G modem end to end over socat pseudo-terminals', function () {
-  let ptys: PtyPair | undefined;
-  let host: StreamSerialPort | undefined;
-  let device: StreamSerialPort | undefined;
-
-  before(function () { needTool(this, 'socat'); });
-
-  beforeEach(async () => {
-    ptys = await openPtyPair();
-    host = createLinuxSerialPort({ path: ptys.hostPath, baudRate: 115200 });
-    device = createLinuxSerialPort({ path: ptys.devicePath, baudRate: 115200 });
-    await host.open();
-    await device.open();
-  });
-
-  afterEach(async () => {
-    await host?.close().catch(() => undefined);
-    await device?.close().catch(() => undefined);
-    await ptys?.close();
-  });
+  const ports = ptyPortsEachTest();
 
   it('statusPinAndAUrcCrossThePtys', async () => {
-    const model = new QuectelModemModel(device!, { apn: 'cmnet' });
-    const modem = new QuectelModem(host!, { name: 'modem0' });
+    const model = new QuectelModemModel(ports.device!, { apn: 'cmnet' });
+    const modem = new QuectelModem(ports.host!, { name: 'modem0' });
     model.lockPin('2468');
     const locked = await modem.status();
     assert.equal(modemFault(locked)?.code, 'E-NET-09');
@@ -56,11 +36,11 @@ describe('4G modem end to end over socat pseudo-terminals', function () {
 
   it('ptyVanishingUnderTheDriverIsModemDisconnected', async () => {
     // Answers slowly, so the pty goes while a command is on the wire.
-    new QuectelModemModel(device!, { answerMs: 200 });
-    const modem = new QuectelModem(host!, { name: 'modem0' });
+    new QuectelModemModel(ports.device!, { answerMs: 200 });
+    const modem = new QuectelModem(ports.host!, { name: 'modem0' });
     const pending = modem.status().then(() => undefined, (e: unknown) => e);
     await new Promise((r) => setTimeout(r, 50));
-    await ptys!.close();
+    await ports.ptys!.close();
     const e = await pending;
     assert.ok(isPosError(e), String(e));
     assert.equal(e.id, 'NET_MODEM');

@@ -8,12 +8,10 @@ import { PNG } from 'pngjs';
 import QRCode from 'qrcode';
 import { EscPosPrinter } from '../../hal/drivers/escpos-printer';
 import { FramedCardReader } from '../../hal/drivers/card-reader';
-import { StreamSerialPort, createLinuxSerialPort } from '../../hal/serial-linux';
-import { PtyPair, openPtyPair } from '../../sim/pty-pair';
 import { TEST_CARDS } from '../../sim/test-cards';
 import { VirtualCardReader } from '../../sim/virtual-card-reader';
 import { VirtualPrinter } from '../../sim/virtual-printer';
-import { needTool } from '../support/tools';
+import { ptyPortsEachTest } from '../support/pty-ports';
 import { QR_DATA, receiptLines, saleReceipt } from './printer-fixtures';
 
 /** Reads the QR symbol back from a PNG region: bounding box of dark pixels, sampled per module. */
@@ -34,29 +32,11 @@ function readQrModules(png: PNG, top: number, bottom: number, size: number): Uin
 }
 
 describe('serial stack end to end over socat pseudo-terminals', function () {
-  let ptys: PtyPair | undefined;
-  let host: StreamSerialPort | undefined;
-  let device: StreamSerialPort | undefined;
-
-  before(function () { needTool(this, 'socat'); });
-
-  beforeEach(async () => {
-    ptys = await openPtyPair();
-    host = createLinuxSerialPort({ path: ptys.hostPath, baudRate: 115200 });
-    device = createLinuxSerialPort({ path: ptys.devicePath, baudRate: 115200 });
-    await host.open();
-    await device.open();
-  });
-
-  afterEach(async () => {
-    await host?.close().catch(() => undefined);
-    await device?.close().catch(() => undefined);
-    await ptys?.close();
-  });
+  const ports = ptyPortsEachTest();
 
   it('receiptWithQrPrintsOverPtysAndQrReadsBackFromThePng', async () => {
-    const sim = new VirtualPrinter(device!, { paperWidthDots: 384, gb18030: true });
-    const printer = new EscPosPrinter(host!, { paperWidthDots: 384, gb18030: true });
+    const sim = new VirtualPrinter(ports.device!, { paperWidthDots: 384, gb18030: true });
+    const printer = new EscPosPrinter(ports.host!, { paperWidthDots: 384, gb18030: true });
     const result = await printer.print(saleReceipt());
     assert.equal(result.blocksPrinted, 7);
     const [receipt] = sim.receipts();
@@ -70,17 +50,17 @@ describe('serial stack end to end over socat pseudo-terminals', function () {
   });
 
   it('portDisappearingUnderTheDriverIsPrinterDisconnected', async () => {
-    const printer = new EscPosPrinter(host!, { paperWidthDots: 384, gb18030: true, statusTimeoutMsMax: 3000 });
+    const printer = new EscPosPrinter(ports.host!, { paperWidthDots: 384, gb18030: true, statusTimeoutMsMax: 3000 });
     const pending = printer.print(saleReceipt()).then(() => undefined, (e: unknown) => e);
-    await ptys!.close();
+    await ports.ptys!.close();
     const error = await pending;
     assert.ok(error && typeof error === 'object' && 'id' in error);
     assert.equal((error as { id: string }).id, 'PRN_DISCONNECTED', String(error));
   });
 
   it('cardReaderSwipeCrossesThePtys', async () => {
-    const sim = new VirtualCardReader(device!);
-    const reader = new FramedCardReader(host!);
+    const sim = new VirtualCardReader(ports.device!);
+    const reader = new FramedCardReader(ports.host!);
     assert.equal((await reader.selfTest()).firmware, 'VCR-1.0');
     const card = reader.waitForCard(['swipe'], 5000);
     await sim.detectionStarted();
