@@ -8,10 +8,11 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PosError, isPosError } from '../../common/errors';
-import { BusFactories, buildBoard, readBoardFile, validateBoard } from '../../hal/board';
+import { readBoardFile, validateBoard } from '../../hal/board';
 import { modemFault } from '../../hal/modem';
-import { SimBoard, createSimBoard, simFactories } from '../../sim/board-sim';
+import { SimBoard, createSimBoard } from '../../sim/board-sim';
 import { ControlServer } from '../../sim/control-server';
+import { simBoardWithUnopenablePort } from '../support/unopenable-port';
 import { controlRequest } from '../../sim/control-cli';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- tests mutate arbitrary fields
@@ -92,17 +93,7 @@ describe('simulator board: modem0', () => {
   });
 
   it('aModemPortThatCannotOpenLeavesTheBoardUpAndTheModemFailingWithWhy', async () => {
-    const { file, config } = readBoardFile('sim');
-    sim = new SimBoard(file, config, {});
-    for (const [role, dc] of Object.entries(config.devices)) await sim.attach(role, dc);
-    const buses = simFactories(sim);
-    const factories: BusFactories = {
-      ...buses,
-      serial: (role, device) => role === 'modem0'
-        ? Promise.reject(new PosError('BRD_DEVICE_ABSENT', `cannot open ${device.port}: ENOENT`, { path: device.port }))
-        : buses.serial(role, device),
-    };
-    sim.board = await buildBoard(file, config, factories);
+    sim = await simBoardWithUnopenablePort('modem0');
     const results = await sim.board.selfTest();
     assert.deepEqual(results.filter((r) => !r.ok).map((r) => `${r.role} ${r.error?.code}`), ['modem0 E-NET-15']);
     const e = await sim.board.modem()!.status().then(() => assert.fail('answered'), (x: unknown) => x as PosError);

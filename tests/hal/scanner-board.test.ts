@@ -7,9 +7,10 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PosError, isPosError } from '../../common/errors';
-import { readBoardFile, validateBoard, REQUIRED_ROLES, buildBoard, BusFactories } from '../../hal/board';
-import { createSimBoard, SimBoard, simFactories } from '../../sim/board-sim';
+import { readBoardFile, validateBoard, REQUIRED_ROLES } from '../../hal/board';
+import { createSimBoard, SimBoard } from '../../sim/board-sim';
 import { ControlServer } from '../../sim/control-server';
+import { simBoardWithUnopenablePort } from '../support/unopenable-port';
 import { controlRequest } from '../../sim/control-cli';
 import { ControlClient, Reply } from '../../sim/control-client';
 import { FrontPanel } from '../../sim/front-panel';
@@ -104,17 +105,7 @@ describe('simulator board: scanner0', () => {
   });
 
   it('aScannerPortThatCannotOpenLeavesTheBoardSellingAndTheScannerAbsentWithWhy', async () => {
-    const { file, config } = readBoardFile('sim');
-    sim = new SimBoard(file, config, {});
-    for (const [role, dc] of Object.entries(config.devices)) await sim.attach(role, dc);
-    const buses = simFactories(sim);
-    const factories: BusFactories = {
-      ...buses,
-      serial: (role, device) => role === 'scanner0'
-        ? Promise.reject(new PosError('BRD_DEVICE_ABSENT', `cannot open ${device.port}: ENOENT`, { path: device.port }))
-        : buses.serial(role, device),
-    };
-    sim.board = await buildBoard(file, config, factories);
+    sim = await simBoardWithUnopenablePort('scanner0');
     const results = await sim.board.selfTest();
     assert.deepEqual(results.filter((r) => !r.ok).map((r) => `${r.role} ${r.error?.code}`), ['scanner0 E-SCN-04'], 'only the scanner fails, not with a fatal board code');
     const e = await sim.board.scanner()!.scan(1000).then(() => assert.fail('scanned'), (x: unknown) => x as PosError);
