@@ -29,7 +29,7 @@ import { RecordType } from '../storage/record';
 import { PosError, isPosError } from '../common/errors';
 import { DeviceKeyProvider, RandomBytes, deviceKeyCheckRecord, seal, unseal } from '../runtime/device-key';
 import { keyCheckValue } from '../runtime/host/crypto';
-import { rec } from '../runtime/records';
+import { rec, RecordInput } from '../runtime/records';
 import { Board, BoardConfig } from '../hal/board';
 import { PrintJob, Printer } from '../hal/printer';
 import { FrameBuffer, isPixelDisplay } from '../hal/display';
@@ -211,23 +211,31 @@ export async function provision(i: ProvisionInput): Promise<ProvisionReport> {
 }
 
 async function writeIdentity(i: ProvisionInput, tmk: Buffer, kcvHex: string, testKeys: boolean, clock: () => number): Promise<void> {
-  const j = await Journal.open({ dir: i.journalDir, identity: i.serial, clock }).catch((e: unknown) => {
+  const tmkEnc = seal(i.deviceKey.deviceKey(), tmk, aadTmk(i.tid), i.random ?? randomBytes);
+  type Genesis = { type: RecordInput['type']; payload: RecordInput['payload'] };
+  const records = (identity: string): Genesis[] => ([
+    rec.terminalIdentity({ serial: i.serial, tid: i.tid, mid: i.mid, board: i.board.board, locale: i.locale, testKeys }),
+    { type: 'settings', payload: { kind: 'tmk', tmkEnc, kcvTmk: kcvHex } },
+    // Checked at every boot: the device key that sealed the TMK is the one the terminal has.
+    deviceKeyCheckRecord(i.deviceKey.deviceKey(), identity),
+    rec.adminAction({ action: 'factory:provision', operator: i.operator ?? 'station', result: `ok kcv ${kcvHex}${testKeys ? ' TEST KEYS' : ''}` }),
+  ] as Genesis[]).map((r) => ({ type: r.type, payload: r.payload }));
+  // A blank terminal: the journal is created with its identity in one commit (Journal.open
+  // `genesis`, used only when the journal holds no record yet), as boot creates the simulator's,
+  // so a cut at provisioning leaves no journal or a provisioned one, never a journal with record 1
+  // alone (issue 13 item 5).
+  const j = await Journal.open({ dir: i.journalDir, identity: i.serial, clock, genesis: records(i.serial) }).catch((e: unknown) => {
     // The storage already holds another terminal's journal: that terminal was provisioned.
     if (isPosError(e) && e.id === 'STO_IDENTITY') throw new PosError('OPR_PROVISIONED', `${i.journalDir}: holds another terminal's journal (${e.message})`, { serial: i.serial });
     throw e;
   });
   try {
+    if (j.openReport.lastGoodSeq === 0) return; // created just now, identity included
+    // A journal that exists already (created by an earlier boot, or restored): provisioned once only.
     for (const r of j.records()) {
       if (r.type === RecordType.terminalIdentity) throw new PosError('OPR_PROVISIONED', `${i.journalDir}: terminal ${j.identity} is provisioned already`, { serial: j.identity });
     }
-    const tmkEnc = seal(i.deviceKey.deviceKey(), tmk, aadTmk(i.tid), i.random ?? randomBytes);
-    await j.appendMany([
-      rec.terminalIdentity({ serial: i.serial, tid: i.tid, mid: i.mid, board: i.board.board, locale: i.locale, testKeys }),
-      { type: 'settings', payload: { kind: 'tmk', tmkEnc, kcvTmk: kcvHex } },
-      // Checked at every boot: the device key that sealed the TMK is the one the terminal has.
-      deviceKeyCheckRecord(i.deviceKey.deviceKey(), j.identity),
-      rec.adminAction({ action: 'factory:provision', operator: i.operator ?? 'station', result: `ok kcv ${kcvHex}${testKeys ? ' TEST KEYS' : ''}` }),
-    ]);
+    await j.appendMany(records(j.identity));
   } finally {
     await j.close();
   }

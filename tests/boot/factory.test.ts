@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { tempDir, removeDir } from '../../storage/testing';
 import { Journal } from '../../storage/journal';
+import { metaTxnId } from '../../storage/lmdb-env';
+import { RecordType } from '../../storage/record';
 import { readBoardFile } from '../../hal/board';
 import { fixedDeviceKey } from '../../runtime/device-key';
 import { PosError } from '../../common/errors';
@@ -74,6 +76,33 @@ describe('boot/factory: provisioning and the station', function () {
       assert.equal(await code(provision(input())), 'E-OPR-12', 'same serial');
       assert.equal(await code(provision(input({ serial: 'HH-000124', journalDir: join(work, 'j2') }))), 'E-OPR-12', 'same TID');
       assert.equal(await code(provision(input({ serial: 'HH-000125', tid: '87654329', registryFile: join(work, 'other-station.json') }))), 'E-OPR-12', 'journal already provisioned');
+    });
+
+    it('aBlankTerminalGetsItsJournalAndIdentityInOneCommitSoACutLeavesNeitherOrBoth', async () => {
+      // Issue 13 item 5 at the factory: two commits (record 1, then the identity) let a cut leave
+      // a journal with record 1 alone; one LMDB transaction cannot.
+      const dir = join(work, 'journal');
+      await provision(input());
+      // Baseline: a journal opened with record 1 alone (LMDB's environment set-up, then one commit).
+      const bare = join(work, 'bare');
+      await (await Journal.open({ dir: bare, identity: 'HH-000123' })).close();
+      assert.equal(metaTxnId(dir), metaTxnId(bare), 'the provisioned journal took no more commits than record 1 alone');
+      const j = await Journal.open({ dir, readOnly: true });
+      const types = [...j.records()].map((r) => r.type);
+      await j.close();
+      assert.deepEqual(types, [RecordType.journalCreated, RecordType.terminalIdentity, RecordType.settings, RecordType.settings, RecordType.adminAction]);
+    });
+
+    it('aJournalCreatedEarlierWithoutIdentityIsProvisionedOnce', async () => {
+      const dir = join(work, 'journal');
+      const empty = await Journal.open({ dir, identity: 'HH-000123' });
+      await empty.close();
+      await provision(input());
+      const j = await Journal.open({ dir, readOnly: true });
+      const identities = [...j.records()].filter((r) => r.type === RecordType.terminalIdentity).length;
+      await j.close();
+      assert.equal(identities, 1);
+      assert.equal(await code(provision(input({ registryFile: join(work, 'other-station.json') }))), 'E-OPR-12', 'provisioned already');
     });
 
     it('refusesTheTestTmkTidAndMidOnARealBoardButAllowsThemOnTheSimulator', async () => {
