@@ -1,0 +1,138 @@
+/**
+ * The keypad's fingers on a gpio-sim chip, inside a guest: follows the keypad's ROW lines (outputs
+ * of the terminal, read from gpio-sim's sysfs `value`) and sets the COLUMN lines' sysfs `pull` so
+ * that each column reads as a real matrix would: a column is active while a pressed key joins it to
+ * a row that is active. Self-contained (node: modules only), so it can be transpiled alone or run
+ * with ts-node; quick-guest.ts's compileForGuest turns it into JS for the guest.
+ *
+ *   node gpio-keypad-agent.js --sysfs /sys/devices/platform/gpio-sim.0/gpiochip0 \
+ *        --rows 0,1,2,3 --cols 4,5,6 [--row-active high|low] [--col-active high|low] [--follow-ms 1]
+ *
+ * --row-active: the wire level of a selected row (high unless the board file says activeLow);
+ * --col-active: the wire level a closed key puts on its column (high: pull-down at rest, pull-up
+ * when closed; low: the reverse).
+ *
+ * Protocol: one command per line on stdin, one answer per line on stdout; the agent prints "ready"
+ * once every column's pull is set. Every answer comes after the pulls reflect the command and the
+ * rows as read at that moment.
+ *   press R C      -> "ok press R C"      (R, C: indexes into --rows and --cols)
+ *   release R C    -> "ok release R C"
+ *   release-all    -> "ok release-all"
+ *   sync           -> "ok sync"           read the rows now and apply; see below
+ *   quit           -> "ok quit", then the agent exits 0 (also on stdin's end)
+ *   anything wrong -> "err <reason>"
+ *
+ * Following is by polling sysfs every --follow-ms (gpio-sim has no notification for an output's
+ * value). A scanner that reads the columns right after selecting a row can be faster than that:
+ * on real hardware the wires settle in microseconds, here the agent needs its next poll. A test
+ * that must not race sends "sync" after each row write and waits for "ok sync" (the settle time);
+ * a scanner that is not synchronised will see ghost keys now and then, as a matrix would whose
+ * settle time the driver did not wait for.
+ */
+import * as fs from 'node:fs';
+import * as readline from 'node:readline';
+
+/** Commands waiting while one is answered; a flood is refused rather than queued without bound. */
+const PENDING_COMMANDS_MAX = 64;
+/** Slowest follow interval accepted (a slower agent would miss every scan). */
+const FOLLOW_MS_MAX = 1000;
+
+interface AgentConfig {
+  readonly sysfs: string;
+  readonly rows: readonly number[];
+  readonly cols: readonly number[];
+  readonly rowActive: '0' | '1';
+  readonly colActive: '0' | '1';
+  readonly followMs: number;
+}
+
+function parseArgs(argv: readonly string[]): AgentConfig {
+  const get = (name: string, fallback?: string): string => {
+    const i = argv.indexOf(`--${name}`);
+    const v = i >= 0 ? argv[i + 1] : fallback;
+    if (v === undefined) throw new Error(`--${name} is required`);
+    return v;
+  };
+  const list = (name: string): number[] => get(name).split(',').map((s) => {
+    const n = Number(s);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`--${name}: "${s}" is not a line offset`);
+    return n;
+  });
+  const level = (name: string): '0' | '1' => {
+    const v = get(name, 'high');
+    if (v !== 'high' && v !== 'low') throw new Error(`--${name} must be high or low`);
+    return v === 'high' ? '1' : '0';
+  };
+  const followMs = Number(get('follow-ms', '1'));
+  if (!(followMs >= 0 && followMs <= FOLLOW_MS_MAX)) throw new Error(`--follow-ms must be 0..${FOLLOW_MS_MAX}`);
+  return { sysfs: get('sysfs'), rows: list('rows'), cols: list('cols'), rowActive: level('row-active'), colActive: level('col-active'), followMs };
+}
+
+class KeypadAgent {
+  private readonly pressed = new Set<string>();
+  /** Pull last written per column, so that sysfs is written only on a change. */
+  private readonly pulls = new Map<number, string>();
+
+  constructor(private readonly c: AgentConfig) {}
+
+  /** Reads the rows and sets every column's pull accordingly. Synchronous: one consistent step. */
+  apply(): void {
+    const active = this.c.rows.map((line) => fs.readFileSync(`${this.c.sysfs}/sim_gpio${line}/value`, 'utf8').trim() === this.c.rowActive);
+    this.c.cols.forEach((line, col) => {
+      const closed = this.c.rows.some((_, row) => active[row] && this.pressed.has(`${row},${col}`));
+      const wire = closed ? this.c.colActive : (this.c.colActive === '1' ? '0' : '1');
+      const pull = wire === '1' ? 'pull-up' : 'pull-down';
+      if (this.pulls.get(line) === pull) return;
+      fs.writeFileSync(`${this.c.sysfs}/sim_gpio${line}/pull`, pull);
+      this.pulls.set(line, pull);
+    });
+  }
+
+  command(text: string): string {
+    const [verb, ...args] = text.trim().split(/\s+/);
+    if (verb === 'press' || verb === 'release') {
+      const [row, col] = args.map(Number);
+      if (!(row >= 0 && row < this.c.rows.length && col >= 0 && col < this.c.cols.length && Number.isInteger(row) && Number.isInteger(col))) {
+        return `err ${verb} needs a row 0..${this.c.rows.length - 1} and a column 0..${this.c.cols.length - 1}`;
+      }
+      if (verb === 'press') this.pressed.add(`${row},${col}`);
+      else this.pressed.delete(`${row},${col}`);
+    } else if (verb === 'release-all') {
+      this.pressed.clear();
+    } else if (verb !== 'sync' && verb !== 'quit') {
+      return `err unknown command "${text.trim().slice(0, 40)}"`;
+    }
+    this.apply();
+    return `ok ${[verb, ...args].join(' ')}`;
+  }
+}
+
+function main(): void {
+  const config = parseArgs(process.argv.slice(2));
+  const agent = new KeypadAgent(config);
+  agent.apply();
+  const timer = setInterval(() => agent.apply(), config.followMs);
+  let pending = 0;
+  const rl = readline.createInterface({ input: process.stdin });
+  const stop = (): void => { clearInterval(timer); rl.close(); };
+  rl.on('line', (line) => {
+    if (++pending > PENDING_COMMANDS_MAX) {
+      process.stdout.write(`err more than ${PENDING_COMMANDS_MAX} commands pending\n`);
+      pending -= 1;
+      return;
+    }
+    let answer: string;
+    try {
+      answer = agent.command(line);
+    } catch (e) {
+      answer = `err ${e instanceof Error ? e.message : String(e)}`;
+    }
+    pending -= 1;
+    process.stdout.write(`${answer}\n`);
+    if (answer === 'ok quit') stop();
+  });
+  rl.on('close', stop);
+  process.stdout.write('ready\n');
+}
+
+main();

@@ -1,0 +1,77 @@
+/**
+ * The native GPIO backend (hal/gpio-native.ts, the N-API addon on the kernel's GPIO v2 uAPI) on a
+ * real kernel: Debian's 6.1 in the quick guest (scripts/guest/quick-guest.ts) with a gpio-sim chip.
+ * The guest side (gpio-chardev-native.guest.ts) drives the lines and reports what gpio-sim's sysfs
+ * saw; this file asserts on that report. One boot and one guest run serve every case (TCG: about
+ * 30-60 s on this 2-core machine, most of it node starting under emulation).
+ * Needs qemu-system-x86_64 and Debian's apt (kernel, headers, busybox); skips loudly without them,
+ * fails under POS_REQUIRE_TOOLS=1.
+ */
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { QuickGuest, compileForGuest, quickGuestToolsMissing } from '../../scripts/guest/quick-guest';
+import { addonCandidates } from '../../hal/gpio-native';
+
+const REPO = path.resolve(__dirname, '../..');
+/** Boot, compile and the guest run together; TCG and a busy machine make this generous. */
+const SUITE_TIMEOUT_MS = 300_000;
+
+describe('native GPIO backend on a real kernel (quick guest, gpio-sim)', function () {
+  this.timeout(SUITE_TIMEOUT_MS);
+  let report: Record<string, Record<string, unknown>> = {};
+
+  before(async function () {
+    const missing = await quickGuestToolsMissing();
+    const addon = addonCandidates().find((p) => fs.existsSync(p));
+    if (!addon) missing.push('build/Release/gpio_v2.node (npm install)');
+    if (missing.length > 0) {
+      const msg = `quick guest needs ${missing.join(', ')}`;
+      if (process.env.POS_REQUIRE_TOOLS === '1') throw new Error(msg);
+      console.warn(`SKIPPED: ${msg}`);
+      this.skip();
+    }
+    const out = fs.mkdtempSync(path.join(REPO, '.cache', 'guest-js-'));
+    try {
+      await compileForGuest(['tests/guest/gpio-chardev-native.guest.ts', 'scripts/guest/gpio-keypad-agent.ts'], out);
+      const guest = await QuickGuest.boot({ gpioLines: 16 });
+      try {
+        const r = await guest.run(`export POS_GPIO_V2_ADDON=${addon} AGENT=${out}/scripts/guest/gpio-keypad-agent.js\n`
+          + `exec node ${out}/tests/guest/gpio-chardev-native.guest.js\n`);
+        assert.equal(r.code, 0, `guest run failed (${r.code}):\n${r.stderr}\n${r.stdout}`);
+        report = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as typeof report;
+      } finally {
+        await guest.shutdown();
+      }
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  });
+
+  it('sets outputs that gpio-sim reads back in sysfs value, active-low inverted, and refuses a busy line', () => {
+    assert.deepEqual(report.outputs.plain, ['0', '1', '0']);
+    assert.deepEqual(report.outputs.activeLow, ['1', '0']);
+    assert.equal(report.outputs.readBack, 1);
+    assert.match(String(report.outputs.busy), /E-BRD-\d+ GPIO gpiochip\d+:0: request: .*busy/i);
+  });
+
+  it('reads inputs that follow the sysfs pull (active-low inverted) and refuses writes on them', () => {
+    // pull-up, pull-down, pull-up on a plain and an active-low input.
+    assert.deepEqual(report.inputs.seen, [1, 0, 0, 1, 1, 0]);
+    assert.match(String(report.inputs.writeOnInput), /write on an input line/);
+  });
+
+  it('delivers edge events from the kernel in order, filtered per watcher, none after unwatch', () => {
+    assert.deepEqual(report.edges.edges, ['rising:1', 'falling:0', 'rising:1']);
+    assert.equal(report.edges.rising, 2);
+    assert.equal(report.edges.timesInOrder, true, 'kernel timestamps map into the performance.now() window of the pulls');
+    assert.equal(report.edges.afterUnwatch, 3);
+  });
+
+  it('scans keys pressed by the keypad agent through the matrix keypad driver', () => {
+    assert.deepEqual(report.keypad.rowsAtRest, ['1', '1', '1', '1'], 'every row selected at rest');
+    assert.deepEqual(report.keypad.events, ['down:6', 'up:6', 'down:0', 'up:0']);
+    assert.deepEqual(report.keypad.answers, ['ok press 1 2', 'ok release 1 2', 'ok press 3 1', 'ok release 3 1', 'err press needs a row 0..3 and a column 0..2']);
+    assert.deepEqual(report.keypad.pressedAfter, []);
+  });
+});
