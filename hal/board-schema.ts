@@ -203,7 +203,32 @@ export interface BoardConfig {
    * "passwordFile": "/etc/pos/mgmt.pass" }`. Absent: no management channel (the default).
    */
   readonly management?: ManagementBoardConfig;
+  /**
+   * Where the device key comes from (runtime/device-key-provider.ts, README "The device key"), from
+   * the board file's optional `"deviceKey": { "provider": "tpm2", "tcti": "device:/dev/tpmrm0" }` or
+   * `{ "provider": "file", "allowPlainFile": true }`. Absent: the plain file, which a real board
+   * refuses at boot (E-KEY-04) unless its board file says `allowPlainFile`.
+   */
+  readonly deviceKey?: DeviceKeyBoardConfig;
 }
+
+/** A plain key file beside the journal; on a real board only with `allowPlainFile: true`. */
+export interface FileDeviceKeyConfig {
+  readonly provider: 'file';
+  readonly allowPlainFile: boolean;
+}
+
+/** The key sealed by a TPM 2.0 under a primary key in its owner hierarchy (runtime/device-key-tpm.ts). */
+export interface Tpm2DeviceKeyConfig {
+  readonly provider: 'tpm2';
+  /** How tpm2-tools reach the TPM: "device:/dev/tpmrm0" on a board, "swtpm:host=127.0.0.1,port=N" in tests. */
+  readonly tcti: string;
+}
+
+export type DeviceKeyBoardConfig = FileDeviceKeyConfig | Tpm2DeviceKeyConfig;
+export const DEVICE_KEY_PROVIDERS = ['file', 'tpm2'] as const;
+/** The TCTIs the project uses: the kernel's resource manager or raw device, or a software TPM on a TCP port. */
+const TCTI_PATTERN = /^(device:\/dev\/tpm(rm)?\d{1,2}|swtpm:host=[A-Za-z0-9.:-]{1,253},port=\d{1,5}|mssim:host=[A-Za-z0-9.:-]{1,253},port=\d{1,5})$/;
 
 export interface ManagementBoardConfig {
   readonly url: string;
@@ -522,6 +547,7 @@ export function validateBoard(json: unknown, file: string): BoardConfig {
   }
   const host = f.has('host') ? hostLinkOf(f.object('host')) : HOST_LINK_DEFAULT;
   const management = f.has('management') ? managementOf(f.object('management')) : undefined;
+  const deviceKey = f.has('deviceKey') ? deviceKeyOf(f.object('deviceKey')) : undefined;
   f.done();
   for (const role of REQUIRED_ROLES) {
     if (!devices[role]) throw new PosError('BRD_INVALID', `${file}: role ${role} is missing (every board needs ${REQUIRED_ROLES.join(', ')})`, { file, role });
@@ -535,7 +561,27 @@ export function validateBoard(json: unknown, file: string): BoardConfig {
       }
     }
   }
-  return { board, description, simulator, ...(benchRig ? { benchRig: true as const } : {}), gpio, storage, devices, ...(update ? { update } : {}), ...(network ? { network } : {}), tzOffsetMinutes, host, ...(management ? { management } : {}) };
+  return { board, description, simulator, ...(benchRig ? { benchRig: true as const } : {}), gpio, storage, devices, ...(update ? { update } : {}), ...(network ? { network } : {}), tzOffsetMinutes, host, ...(management ? { management } : {}), ...(deviceKey ? { deviceKey } : {}) };
+}
+
+/**
+ * The `deviceKey` section. Whether a real board may use the plain file is decided at boot
+ * (runtime/device-key-provider.ts, E-KEY-04), so that the refusal reaches the recovery screen.
+ */
+function deviceKeyOf(o: Fields): DeviceKeyBoardConfig {
+  const provider = o.oneOf('provider', DEVICE_KEY_PROVIDERS);
+  if (provider === 'file') {
+    const c: FileDeviceKeyConfig = { provider, allowPlainFile: o.bool('allowPlainFile', false) };
+    o.done();
+    return c;
+  }
+  if (o.has('allowPlainFile')) o.fail('allowPlainFile', 'is only for provider "file"');
+  const c: Tpm2DeviceKeyConfig = {
+    provider,
+    tcti: o.has('tcti') ? o.str('tcti', TCTI_PATTERN) : o.fail('tcti', 'is required with provider "tpm2": "device:/dev/tpmrm0" on a board (the kernel\'s resource manager), "swtpm:host=127.0.0.1,port=N" for a software TPM'),
+  };
+  o.done();
+  return c;
 }
 
 /** The `host` section: `tpdu` as "60 DDDD SSSS" (hex) and `connection` "short" or "keep-alive", each optional. */
