@@ -4,11 +4,11 @@
  * hardware test failed (station: any terminal not a pass, a skipped test included).
  */
 import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { Command, CommandContext, flagString, need } from './cli';
 import { PosError } from '../common/errors';
-import { fileDeviceKey } from '../runtime/device-key';
+import { deviceKeyProviderFor, keyDirFor } from '../runtime/device-key-provider';
 import { loadBoard, readBoardFile, Board } from '../hal/board';
 import { linuxFactories } from '../hal/board-linux';
 import { createSimBoard } from '../sim/board-sim';
@@ -42,7 +42,8 @@ async function openBoard(ctx: CommandContext): Promise<{ board: Board; prompts: 
 const provisionCmd: Command = {
   name: 'factory provision', usage: 'factory provision --serial S --tid T --mid M --components FILE [--locale zh-CN] [--board B] [--dir D] [--registry F] [--label-dir D]', summary: 'write identity + TMK, print the QR label',
   async run(ctx) {
-    const { config } = readBoardFile(flagString(ctx, 'board') ?? process.env.POS_BOARD ?? 'sim');
+    const boardFile = readBoardFile(flagString(ctx, 'board') ?? process.env.POS_BOARD ?? 'sim');
+    const { config } = boardFile;
     const locale = (flagString(ctx, 'locale') ?? 'zh-CN') as (typeof LOCALES)[number];
     // Every required flag before the board is opened (its operator prompts, its devices).
     const [serial, tid, mid, components] = (['serial', 'tid', 'mid', 'components'] as const).map((f) => need(ctx, f));
@@ -51,8 +52,9 @@ const provisionCmd: Command = {
       const r = await provision({
         serial, tid, mid, components: componentsFrom(components), board: config, locale,
         journalDir: flagString(ctx, 'dir') ?? config.storage.journalDir, registryFile: flagString(ctx, 'registry') ?? 'factory-registry.json',
-        // Beside the journal it seals for (--dir too), where the terminal and recovery look for it.
-        deviceKey: fileDeviceKey(join(dirname(resolve(flagString(ctx, 'dir') ?? config.storage.journalDir)), 'device.key')), printer: b.board.printer(),
+        // The board file's provider (a key sealed by the TPM, or the file), made here, beside the
+        // journal it seals for (--dir too), where the terminal and recovery look for it.
+        deviceKey: deviceKeyProviderFor(boardFile, keyDirFor(flagString(ctx, 'dir') ?? config.storage.journalDir), { create: true }), printer: b.board.printer(),
         labelPngFile: join(flagString(ctx, 'label-dir') ?? '.', `${serial}-label.png`),
       });
       ctx.out(`provisioned ${r.serial} TID ${r.tid}, TMK KCV ${r.kcvTmk}${r.testKeys ? ' (TEST KEYS: simulator only)' : ''}`);

@@ -18,7 +18,7 @@
  */
 import { join } from 'node:path';
 import { PosError, isPosError } from '../common/errors';
-import { fileDeviceKey } from '../runtime/device-key';
+import { deviceKeyProviderFor } from '../runtime/device-key-provider';
 import { Board, BusFactories, buildBoard, loadBoard, readBoardFile } from '../hal/board';
 import { linuxFactories } from '../hal/board-linux';
 import { SimBoard, createSimBoard, simFactories } from '../sim/board-sim';
@@ -121,7 +121,7 @@ async function runJob(job: ChildJob): Promise<void> {
         const r = await provision({
           serial: job.serial, tid: job.identity.tid, mid: job.identity.mid, components: job.identity.components, board: board.config,
           locale: job.identity.locale ?? 'zh-CN', journalDir: join(dir, 'journal'), registryFile: job.registryFile,
-          deviceKey: fileDeviceKey(join(dir, 'device.key')), printer: board.printer(), labelPngFile: join(job.reportDir, `${job.serial}-label.png`),
+          deviceKey: deviceKeyProviderFor(board, dir, { create: true }), printer: board.printer(), labelPngFile: join(job.reportDir, `${job.serial}-label.png`),
           ...(job.scryptN ? { scryptN: job.scryptN } : {}),
         });
         servicePassword = r.servicePassword;

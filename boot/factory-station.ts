@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { PosError, isPosError } from '../common/errors';
-import { fileDeviceKey } from '../runtime/device-key';
+import { deviceKeyProviderFor } from '../runtime/device-key-provider';
 import { createSimBoard, SimBoard, SimBoardOptions } from '../sim/board-sim';
 import { FrameBuffer } from '../hal/display';
 import { KeyName } from '../hal/keypad';
@@ -99,7 +99,7 @@ async function oneTerminal(t: StationTerminal, o: StationOptions): Promise<Stati
         serial: t.serial, tid: t.tid, mid: t.mid, components: t.components, board: sim.config, locale: 'zh-CN',
         journalDir: join(o.workDir, t.serial, 'journal'), registryFile: o.registryFile, // A random key file beside the journal, as on the terminal: a key derived from the serial
         // would let anyone who knows the serial open the sealed TMK.
-        deviceKey: fileDeviceKey(join(o.workDir, t.serial, 'device.key')),
+        deviceKey: deviceKeyProviderFor(sim.board, join(o.workDir, t.serial), { create: true }),
         printer: sim.board.printer(), labelPngFile: join(o.reportDir, `${t.serial}-label.png`),
       });
       servicePassword = r.servicePassword;

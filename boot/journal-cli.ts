@@ -5,8 +5,8 @@
  * file is only ever opened by a child process first, so a file that crashes LMDB never kills pos).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { PosError } from '../common/errors';
+import { join } from 'node:path';
+import { PosError, isPosError } from '../common/errors';
 import { Command, CommandContext, existingDir, existingFile, flagString, intFlag, need } from './cli';
 import { Journal } from '../storage/journal';
 import { exportToFile, importFromFile } from '../storage/backup';
@@ -17,6 +17,7 @@ import { typeName } from '../storage/record';
 import { CHECKPOINT_FILE, removeCheckpoint } from '../storage/checkpoint';
 import { readBoardFile } from '../hal/board';
 import { TZ_OFFSET_MINUTES_DEFAULT, isoInZone } from '../common/time';
+import { deviceKeyProviderFor, keyDirFor } from '../runtime/device-key-provider';
 
 /**
  * The journal directory: --dir, else $POS_JOURNAL_DIR, else the board file's storage.journalDir.
@@ -146,7 +147,7 @@ const importCmd: Command = {
     // A backup the terminal wrote on its own is sealed under its device key, beside the journal folder.
     // Restored beside, its STAN continued past every one the old journal shows, then put in place.
     const staging = `${dir}.restoring-${Date.now()}`;
-    const r = await importFromFile(existingFile(need(ctx, 'in'), '--in'), staging, { passphrase: passphrase(ctx), deviceKey: () => deviceKeyBeside(dir) });
+    const r = await importFromFile(existingFile(need(ctx, 'in'), '--in'), staging, { passphrase: passphrase(ctx), deviceKey: () => deviceKeyBeside(ctx, dir) });
     const { continuation: c, movedAside } = await installRebuilt({
       journalDir: dir, builtDir: staging, identity: r.manifest.identity, action: 'restored', reason: 'pos journal import', aside: `${dir}.replaced-${Date.now()}`,
     });
@@ -177,9 +178,17 @@ const salvageCmd: Command = {
 
 export const journalCommands: readonly Command[] = [verify, dump, exportCmd, importCmd, salvageCmd];
 
-/** The terminal's device key file beside a journal folder; read, never created (a new key opens nothing). */
-function deviceKeyBeside(dir: string): Buffer {
-  const file = join(dirname(resolve(dir)), 'device.key');
-  if (!existsSync(file)) throw new PosError('STO_BACKUP_INVALID', `backup is sealed under a device key: ${file} not found (restore it on the terminal that wrote it)`, { file });
-  return readFileSync(file);
+/**
+ * The terminal's device key beside a journal folder, from the provider its board file names
+ * (--board, $POS_BOARD, else the simulator board: a TPM's sealed key or the file); read, never
+ * created (a new key opens nothing).
+ */
+function deviceKeyBeside(ctx: CommandContext, dir: string): Buffer {
+  const board = readBoardFile(flagString(ctx, 'board') ?? process.env.POS_BOARD ?? 'sim');
+  try {
+    return deviceKeyProviderFor(board, keyDirFor(dir), { create: false }).deviceKey();
+  } catch (e) {
+    if (!isPosError(e) || e.id !== 'KEY_NOT_PROVISIONED') throw e;
+    throw new PosError('STO_BACKUP_INVALID', `backup is sealed under a device key: ${String(e.detail.file)} not found (restore it on the terminal that wrote it)`, { file: e.detail.file });
+  }
 }

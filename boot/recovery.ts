@@ -20,11 +20,12 @@
  */
 import { SERVICE_OPERATOR } from './service-admin';
 import { accessSync, constants, existsSync, readFileSync, readdirSync, renameSync, statSync, copyFileSync, mkdirSync } from 'node:fs';
-import { join, basename, dirname, resolve } from 'node:path';
+import { join, basename } from 'node:path';
 import { scrypt, timingSafeEqual } from 'node:crypto';
 import { Journal } from '../storage/journal';
 import { BackupSecret, backupNeedsPassphrase, exportToFile, importFromFile, parseBackup } from '../storage/backup';
 import { DeviceKeyProvider, fileDeviceKey } from '../runtime/device-key';
+import { DEVICE_KEY_FILE, keyDirFor } from '../runtime/device-key-provider';
 import { salvage } from '../storage/salvage';
 import { installRebuilt } from '../runtime/rebuild';
 import { verifyInChild, ChildVerdict, unopenableReason } from '../storage/verify-child';
@@ -108,7 +109,8 @@ export interface RecoveryOptions {
   readonly fallbackAdmin?: (operator: string, password: string) => Promise<boolean>;
   /**
    * Seals the backups recovery writes on its own (factory reset) and opens them again on import
-   * and repair. Default: the terminal's key file beside the journal folder, as the app uses.
+   * and repair. The terminal application and `pos recovery` pass the board file's provider
+   * (runtime/device-key-provider.ts); default: the simulator's key file beside the journal folder.
    */
   readonly deviceKey?: DeviceKeyProvider;
 }
@@ -135,7 +137,7 @@ export class Recovery {
   constructor(private readonly o: RecoveryOptions) {
     this.clock = o.clock ?? Date.now;
     this.log = o.logger ?? silentLogger;
-    this.deviceKey = o.deviceKey ?? fileDeviceKey(join(dirname(resolve(o.journalDir)), 'device.key'));
+    this.deviceKey = o.deviceKey ?? fileDeviceKey(join(keyDirFor(o.journalDir), DEVICE_KEY_FILE));
   }
 
   /** What opens a backup here: the passphrase typed (if any) and this terminal's device key. */

@@ -53,7 +53,8 @@ import type { TerminalStatus } from '../runtime/host/messages-v2';
 import { openTerminal, Terminal } from '../runtime/terminal';
 import { HostTransport, hostLink } from '../runtime/host/transport';
 import { CUP_PROFILE } from '../runtime/host/fields';
-import { DeviceKeyProvider, checkDeviceKey, fileDeviceKey } from '../runtime/device-key';
+import { DeviceKeyProvider, checkDeviceKey } from '../runtime/device-key';
+import { deviceKeyProviderFor, keyDirFor } from '../runtime/device-key-provider';
 import { readCard } from '../runtime/txn/card';
 import { QR_SHOW_CHARS_MAX } from '../runtime/host/messages-v2';
 import { LcdUi } from '../ui-lcd/ui';
@@ -181,6 +182,7 @@ export class TerminalApp {
   private stopped = false;
   private overlay: Overlay | undefined;
   private recovery: Recovery | undefined;
+  private deviceKeyProvider: DeviceKeyProvider | undefined;
   private recoveryClosing: Promise<void> | undefined;
   private recoverySession: Session | undefined;
   readonly errors: ErrorRing;
@@ -374,6 +376,9 @@ export class TerminalApp {
     const simulator = this.o.board.config.simulator === true;
     mkdirSync(dir, { recursive: true });
     const deviceKey = this.deviceKey();
+    // The key first (a TPM unseals it here, once per boot): a terminal that cannot have it stops in
+    // recovery naming why (E-KEY-04..08), before the journal is opened or created under another key.
+    deviceKey.deviceKey();
     const key = this.o.journalCheckpoint === false ? undefined : checkpointKeyOf(deviceKey);
     const opened = await openForBoot({
       dir, identity: simulator ? SIM_IDENTITY : undefined, clock: this.clock, logger: log, checkpointKey: key,
@@ -514,8 +519,10 @@ export class TerminalApp {
     });
   }
 
+  /** The board file's provider (runtime/device-key-provider.ts), built once: a TPM unseals once per boot. */
   private deviceKey(): DeviceKeyProvider {
-    return this.o.deviceKey ?? fileDeviceKey(join(dirname(resolve(this.o.journalDir)), 'device.key'));
+    this.deviceKeyProvider ??= this.o.deviceKey ?? deviceKeyProviderFor(this.o.board, keyDirFor(this.o.journalDir), { logger: this.o.logger.child({ component: 'device-key' }) });
+    return this.deviceKeyProvider;
   }
 
   private async exportJournal(): Promise<string> {
