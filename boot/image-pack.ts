@@ -40,7 +40,7 @@ export interface ImageInfo {
   /** The node the slot runs, at node/bin/node: its npm package and that package's integrity. */
   readonly node: { readonly version: string; readonly package: string; readonly integrity: string; readonly moduleAbi: number };
   readonly addons: readonly ImageAddon[];
-  /** Whether the simulator (sim/, the sim and bench-rig board files) is in the image in full. */
+  /** Whether the simulator (all of sim/, the bench-rig board file) is in the image in full. */
   readonly withSim: boolean;
   /** What the image expects underneath it. */
   readonly baseOs: string;

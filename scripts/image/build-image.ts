@@ -44,8 +44,11 @@ const TOOLCHAIN: Record<Arch, { cc: string; cxx: string; strip: string }> = {
 };
 /** ELF e_machine of each target: every .node in the image must be one of these. */
 const ELF_MACHINE: Record<Arch, number> = { x64: 0x3e, arm64: 0xb7 };
-/** Board files that only make sense with the simulator in the image. */
-const SIM_BOARD_FILES = ['sim.json', 'bench-rig.json'];
+/**
+ * Board files that only make sense with the whole simulator in the image. sim.json always ships:
+ * the pos command loads sim/simulate-devices.ts at start, which reads it (readBoardFile('sim')).
+ */
+const SIM_BOARD_FILES = ['bench-rig.json'];
 /** Source folders compiled into dist/ (tsconfig.build.json) and what else the slot needs. */
 const ARCHIVE_PATHS = ['boot', 'common', 'hal', 'runtime', 'sim', 'storage', 'ui-lcd', 'board-configs', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json'];
 /** One child command (tsc, npm, node-gyp) may take this long before the build gives up. */

