@@ -14,6 +14,7 @@
 # Kernel command line options read by /init:
 #   qg.gpio=N         make a gpio-sim chip with N lines (label "qg-sim")
 #   qg.i2c=0x36,...   load i2c-stub with these chip addresses (then i2c-dev gives /dev/i2c-0)
+# Jobs see QG_GPIO_CHIP, QG_GPIO_SYSFS, QG_I2C_BUS and QG_BUSYBOX (busybox, for i2cset and stty).
 # Output: $CACHE/quick-guest/<abi>/initramfs-<hash>.cpio.gz (CACHE = $POS_GUEST_CACHE or
 # .cache/guest). Idempotent (keyed by a hash of this script and gpio-sim.ko) and locked (flock).
 set -euo pipefail
@@ -63,7 +64,9 @@ mkdir -p /host/tmp/qg; mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000
 Q=/host/tmp/qg
 mount -t configfs none /host/sys/kernel/config
 env=$Q/guest.env
-: > $env
+# busybox's i2cset/i2cget/stty for jobs (the host root may not have i2c-tools).
+mkdir -p /host/run/qg && cp /bin/busybox /host/run/qg/busybox
+echo "QG_BUSYBOX=/run/qg/busybox" > $env
 if [ -n "$I2C" ]; then
   insmod /modules/i2c-stub.ko chip_addr=$I2C && echo "QG_I2C_BUS=$(ls /sys/class/i2c-dev | sed -n 's/i2c-//p' | head -1)" >> $env
 fi

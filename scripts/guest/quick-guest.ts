@@ -10,7 +10,7 @@
  *
  * Jobs are shell scripts run by the guest's /init, chrooted into the host root, with these
  * variables: QG_GPIO_CHIP (gpiochipN), QG_GPIO_SYSFS (the chip's sysfs folder with sim_gpioN/),
- * QG_I2C_BUS (the i2c-stub adapter's number). The guest has its own /tmp (tmpfs); the repository
+ * QG_I2C_BUS (the i2c-stub adapter's number), QG_BUSYBOX (busybox: i2cset, i2cget, stty). The guest has its own /tmp (tmpfs); the repository
  * is read-only there. Several jobs may run at once (each in the background in the guest).
  */
 import { ChildProcess, execFile, spawn } from 'node:child_process';
@@ -121,7 +121,10 @@ export class QuickGuest {
     if (options.gpioLines) append.push(`qg.gpio=${options.gpioLines}`);
     if (options.i2cAddresses?.length) append.push(`qg.i2c=${options.i2cAddresses.map((a) => `0x${a.toString(16)}`).join(',')}`);
     const args = [
-      '-m', String(options.memoryMb ?? 256), '-accel', 'tcg', '-nographic', '-no-reboot', '-nic', 'none',
+      '-m', String(options.memoryMb ?? 256), '-accel', 'tcg', '-display', 'none', '-monitor', 'none', '-no-reboot',
+      // ttyS0, the console, on QEMU's stdout. Named explicitly: with -nographic a later -serial
+      // would take ttyS0's place and ttyS1 would not exist (EIO on open).
+      '-serial', 'stdio', '-nic', 'none',
       '-kernel', kernel, '-initrd', initrd, '-append', append.join(' '),
       '-fsdev', 'local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap',
       '-device', 'virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot',
@@ -129,7 +132,6 @@ export class QuickGuest {
       '-device', 'virtio-9p-pci,fsdev=share,mount_tag=share',
     ];
     if (options.serialSocket) {
-      // -nographic puts ttyS0 (the console) on stdio; the next -serial is ttyS1.
       args.push('-chardev', `socket,id=ttyS1,path=${options.serialSocket},server=on,wait=off`, '-serial', 'chardev:ttyS1');
     }
     const qemu = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
