@@ -42,6 +42,7 @@ import type { Overlay } from './recovery-menu';
 import type { Report } from './recovery';
 import { same } from '../ui-lcd/recovery-strings';
 import { formatDateTime } from '../common/time';
+import { CLIENT_CERT_WARN_DAYS } from '../runtime/host/tls';
 
 /** Below this much free space on the journal's file system the storage check fails (E-STO-02). */
 export const STORAGE_FREE_BYTES_MIN = 8 * 1024 * 1024;
@@ -126,6 +127,11 @@ export interface DiagnosticsDeps {
    * sign-on is the host's (or the keys'), one that does not answer is the network's. Absent: skipped.
    */
   readonly echoTest?: () => Promise<LocalText>;
+  /**
+   * Days the terminal's TLS client certificate has left by the terminal's clock (runtime/host/tls.ts);
+   * undefined without one. Shown under the host check, with a warning under CLIENT_CERT_WARN_DAYS.
+   */
+  readonly tlsClientCertDaysLeft?: () => number | undefined;
   readonly pages: (s: Screen) => number;
   readonly changed: () => void;
   readonly close: () => void;
@@ -440,11 +446,19 @@ export class Diagnostics implements Overlay {
     if (!this.d.signOnTest) throw withLines(new PosError('KEY_MISSING', 'no terminal open (recovery): sign-on not tried'), [t('diag.hostNotTried')]);
     const echo = this.d.echoTest ? [await this.d.echoTest()] : [];
     try {
-      return [...echo, await this.d.signOnTest()];
+      return [...echo, await this.d.signOnTest(), ...this.tlsCertLines()];
     } catch (e) {
       // The echo's answer stays on the screen with the sign-on's failure: it is the host that refused.
       throw echo.length > 0 && isPosError(e) ? withLines(e, [...echo, t('diag.signOnRefused', { code: e.code })]) : e;
     }
+  }
+
+  /** The client certificate's days left (a certificate that cannot be read says so at sign-on instead). */
+  private tlsCertLines(): LocalText[] {
+    let n: number | undefined;
+    try { n = this.d.tlsClientCertDaysLeft?.(); } catch { return []; }
+    if (n === undefined) return [];
+    return [t('diag.tlsCertDays', { n }), ...(n < CLIENT_CERT_WARN_DAYS ? [t('diag.tlsCertRenew')] : [])];
   }
 
   private async log(): Promise<LocalText[]> {

@@ -12,16 +12,19 @@ import { hostSimCommands } from '../sim/host/cli';
 import { recoveryCommands } from './recovery-cli';
 import { updateCommands } from './update-cli';
 import { factoryCommands } from './factory-cli';
+import { factoryTlsCommands } from './factory-tls';
 import { simulateCommands } from '../sim/simulate-cli';
 import { controlCommands } from '../sim/control-cli';
 
-const COMMAND_GROUPS: ReadonlyArray<readonly Command[]> = [journalCommands, hostSimCommands, controlCommands, recoveryCommands, updateCommands, factoryCommands, simulateCommands];
+const COMMAND_GROUPS: ReadonlyArray<readonly Command[]> = [journalCommands, hostSimCommands, controlCommands, recoveryCommands, updateCommands, factoryCommands, factoryTlsCommands, simulateCommands];
 
 const VALUE_FLAGS = new Set(['dir', 'out', 'in', 'file', 'passphrase', 'passphrase-file', 'identity', 'from', 'to', 'limit', 'board', 'port', 'host', 'seed', 'days', 'tid', 'tmk', 'mid', 'fault', 'mode',
   // boot/: recovery, update, factory
   'backup-dir', 'log-dir', 'operator', 'password-file', 'interface', 'address', 'gateway', 'dns', 'confirm', 'root', 'key', 'version',
   'public-key', 'reason', 'serial', 'locale', 'components', 'kcvs', 'count', 'report', 'report-dir', 'registry', 'label-dir', 'faults',
   'boards', 'serials', 'manifest', 'timeout-ms', 'qr-order-pays-at',
+  // TLS to the acquirer: pos host-sim, pos factory tls
+  'tls-cert', 'tls-key', 'tls-ca', 'client-cert', 'client-key',
   // sim/simulate-cli.ts
   'rates', 'days-per-seed', 'workers', 'first-seed']);
 
@@ -29,7 +32,7 @@ const VALUE_FLAGS = new Set(['dir', 'out', 'in', 'file', 'passphrase', 'passphra
 const NUMBER_MAX: ReadonlyMap<string, number> = new Map([['port', 65_535]]);
 
 /** Flags without a value. A flag in neither list is refused: a typo must not be ignored silently. */
-const BOOLEAN_FLAGS = new Set(['help', 'json', 'force', 'plain', 'unattended', 'no-faults', 'stand-in-devices', 'verbose']);
+const BOOLEAN_FLAGS = new Set(['help', 'json', 'force', 'plain', 'unattended', 'no-faults', 'stand-in-devices', 'verbose', 'require-client-cert']);
 
 /** Every command, in the order `pos --help` lists them. */
 export const COMMANDS: readonly Command[] = COMMAND_GROUPS.flat();

@@ -20,6 +20,7 @@ import type { StateName, ScreenData, Transaction, Refused } from '../ui-lcd/scre
 import { rt } from '../ui-lcd/recovery-strings';
 import { t } from '../ui-lcd/strings';
 import { QR_WAIT_MS_MAX } from '../runtime/txn/qr';
+import { ERRORS } from '../common/errors';
 
 /** What the input controller contributes to a screen. Never a secret: lengths only. */
 export interface UiState {
@@ -423,6 +424,13 @@ export const STATE_SCREENS: Readonly<Record<string, Builder>> = {
 /** States whose own screen is about their error: the error rule does not cover them. */
 const SHOWS_ITS_ERROR = new Set(['settlement.offlinePending', 'hostUnreachable', 'paperOut', 'reprintPending', 'storageFailure', 'exporting', 'recovery.menu', 'recovery.exporting']);
 
+/**
+ * A TLS failure (E-NET-18..27: a certificate expired, untrusted, refused...) is not fixed by
+ * retrying or by the echo test the sign-on failure screen offers: its own error screen (cause and
+ * steps, paged) comes first there, and OK goes on to the sign-on failure screen.
+ */
+const TLS_CODES: ReadonlySet<string> = new Set(Object.entries(ERRORS).filter(([id]) => id.startsWith('NET_TLS_')).map(([, d]) => d.code));
+
 /** The wrong-password error is a notice on the login screen, not a screen of its own. */
 function isLoginNotice(path: string, e: ErrorView): boolean {
   return e.code === 'E-OPR-02' && (path === 'login' || path === 'recovery.locked' || path.endsWith('.authorize.ask'));
@@ -431,7 +439,8 @@ function isLoginNotice(path: string, e: ErrorView): boolean {
 /** The error the operator must see first in this state, if any. */
 export function pendingError(v: MachineView, ui: UiState): ErrorView | undefined {
   const e = v.data.error;
-  if (!e || ui.acknowledged.has(e) || SHOWS_ITS_ERROR.has(v.state) || isLoginNotice(v.state, e)) return undefined;
+  if (!e || ui.acknowledged.has(e) || isLoginNotice(v.state, e)) return undefined;
+  if (SHOWS_ITS_ERROR.has(v.state) && !(v.state === 'hostUnreachable' && TLS_CODES.has(e.code))) return undefined;
   // While work is under way the error belongs to the previous step; the state's screen shows progress.
   if (/(online|authenticating|checking|printing\w*|settling|signOn|pendingWork|changing|resetting|unlocking)$/.test(v.state)) return undefined;
   return e;

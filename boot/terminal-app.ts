@@ -52,6 +52,8 @@ import { createTerminalMachine, viewOf, MachineView, TerminalMachine } from '../
 import type { TerminalStatus } from '../runtime/host/messages-v2';
 import { openTerminal, Terminal } from '../runtime/terminal';
 import { HostTransport, hostLink } from '../runtime/host/transport';
+import { TlsLink } from '../runtime/host/tls';
+import { loadTlsCredentials } from '../runtime/host/tls-credentials';
 import { CUP_PROFILE } from '../runtime/host/fields';
 import { DeviceKeyProvider, checkDeviceKey } from '../runtime/device-key';
 import { deviceKeyProviderFor, keyDirFor } from '../runtime/device-key-provider';
@@ -167,6 +169,8 @@ export class TerminalApp {
   private actor: Actor<TerminalMachine> | undefined;
   private terminal: Terminal | undefined;
   private transport: HostTransport | undefined;
+  /** The host link's TLS (board file host.tls), for diagnostics' certificate days. */
+  private tlsLink: TlsLink | undefined;
   private readonly clock: () => number;
   private readonly clockControl: AdjustableClock;
   private env: Env;
@@ -506,7 +510,7 @@ export class TerminalApp {
     const deviceKey = this.deviceKey();
     // TPDU and connection mode from the board file (docs/PROTOCOL.md section 1: configuration).
     const link = hostLink(CUP_PROFILE, this.o.board.config.host);
-    const transport = new HostTransport({ host: this.o.host.host, port: this.o.host.port, profile: link.profile, keepAlive: link.keepAlive });
+    const transport = new HostTransport({ host: this.o.host.host, port: this.o.host.port, profile: link.profile, keepAlive: link.keepAlive, ...this.hostTls(deviceKey) });
     this.transport = transport;
     const provisioned = (): Buffer => readProvisionedTmk(journal, deviceKey);
     const { identity, tmk } = simulator
@@ -517,6 +521,19 @@ export class TerminalApp {
       logger: this.o.logger.child({ component: 'engine' }), ...(this.o.scryptN ? { scryptN: this.o.scryptN } : {}),
       config: { ids: { tid: identity.tid, mid: identity.mid }, profile: link.profile, tmk, merchantName: 'DEMO SHOP', tzOffsetMinutes: this.o.board.config.tzOffsetMinutes },
     });
+  }
+
+  /**
+   * TLS to the host when the board file's `host.tls` says so (runtime/host/tls.ts): the CA file and
+   * the factory's client certificate (beside the device key) load at the first connect, so a
+   * missing one fails sign-on with its code on the screen; certificate dates by the terminal's clock.
+   */
+  private hostTls(deviceKey: DeviceKeyProvider): { tls?: TlsLink } {
+    const config = this.o.board.config.host.tls;
+    if (config === undefined) return {};
+    const dir = dirname(resolve(this.o.journalDir));
+    this.tlsLink = new TlsLink({ config, credentials: () => loadTlsCredentials(config, dir, deviceKey), now: this.clock });
+    return { tls: this.tlsLink };
   }
 
   /** The board file's provider (runtime/device-key-provider.ts), built once: a TPM unseals once per boot. */
@@ -766,6 +783,7 @@ export class TerminalApp {
       board: this.o.board, journalDir: this.o.journalDir, errors: this.errors, clock: this.clock, logger: this.o.logger.child({ component: 'diagnostics' }),
       networkTest: () => this.networkTest(),
       ...(this.terminal ? { signOnTest: () => this.signOnTest(), echoTest: () => this.echoTest() } : {}),
+      tlsClientCertDaysLeft: () => this.tlsLink?.clientCertDaysLeft(),
       pages: (sc) => renderScreen(sc, this.locale.get(), this.caps()).pageCount,
       changed: () => this.render(),
       close: () => { if (this.overlay === diag) this.overlay = under; this.render(); },
@@ -893,6 +911,7 @@ export class TerminalApp {
           board: this.o.board, journalDir: this.o.journalDir, errors: this.errors, clock: this.clock, logger: this.o.logger.child({ component: 'diagnostics', by: 'mgmt' }),
           networkTest: () => this.networkTest(),
           ...(this.terminal ? { signOnTest: () => this.signOnTest(), echoTest: () => this.echoTest() } : {}),
+          tlsClientCertDaysLeft: () => this.tlsLink?.clientCertDaysLeft(),
           pages: () => 1, changed: () => undefined, close: () => undefined,
         });
         await d.done;

@@ -264,7 +264,26 @@ export const HOST_CONNECTION_MODES: readonly HostConnectionMode[] = ['short', 'k
 export interface HostLinkConfig {
   readonly tpdu: TpduConfig;
   readonly connection: HostConnectionMode;
+  /** TLS to the host (runtime/host/tls.ts); absent: plain TCP, for hosts that need it. */
+  readonly tls?: HostTlsConfig;
 }
+
+/**
+ * `"tls": { "caFile": "/etc/pos/acquirer-ca.pem", "serverName": "pos.acquirer.example",
+ * "clientCert": false, "pin": "<base64 or hex SHA-256 of the server's SPKI>" }`: the acquirer's
+ * CA is the only trust anchor, the name is checked, TLS 1.2 at least; `clientCert: true` presents
+ * the certificate the factory provisioned (`pos factory tls`), `pin` (optional) accepts one server key only.
+ */
+export interface HostTlsConfig {
+  readonly caFile: string;
+  readonly serverName: string;
+  readonly clientCert: boolean;
+  readonly pin?: string;
+}
+/** A DNS name (labels of letters, digits, hyphens) or an IPv4/IPv6 address. */
+const SERVER_NAME = /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$|^[0-9.]{7,15}$|^[0-9a-fA-F:]{2,39}$/;
+/** SHA-256 as 64 hex digits or 44 base64 characters (HPKP's pin-sha256 form). */
+const SPKI_PIN = /^([0-9a-fA-F]{64}|[A-Za-z0-9+/]{43}=)$/;
 
 /** The profile's defaults: TPDU 60 0003 0000, short connection. */
 export const HOST_LINK_DEFAULT: HostLinkConfig = { tpdu: { id: 0x60, destination: 0x0003, source: 0x0000 }, connection: 'short' };
@@ -594,8 +613,21 @@ function hostLinkOf(o: Fields): HostLinkConfig {
     tpdu = { id: TPDU_ID, destination: parseInt(m[1], 16), source: parseInt(m[2], 16) };
   }
   const connection = o.has('connection') ? o.oneOf('connection', HOST_CONNECTION_MODES) : HOST_LINK_DEFAULT.connection;
+  const tls = o.has('tls') ? hostTlsOf(o.object('tls')) : undefined;
   o.done();
-  return { tpdu, connection };
+  return { tpdu, connection, ...(tls ? { tls } : {}) };
+}
+
+/** The `host.tls` section: caFile and serverName required, clientCert default false, pin optional. */
+function hostTlsOf(o: Fields): HostTlsConfig {
+  const t = {
+    caFile: o.str('caFile', /^\/[^\0]*$/),
+    serverName: o.str('serverName', SERVER_NAME),
+    clientCert: o.has('clientCert') ? o.bool('clientCert') : false,
+    ...(o.has('pin') ? { pin: o.str('pin', SPKI_PIN) } : {}),
+  };
+  o.done();
+  return t;
 }
 
 /** The `management` section: a broker URL, its pinned CA and the terminal's credentials, as files. */

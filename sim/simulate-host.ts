@@ -38,7 +38,7 @@ class SimSocket implements SocketLike {
     }
   }
 
-  on(event: 'connect' | 'close', listener: () => void): this;
+  on(event: 'connect' | 'close' | 'end' | 'tcp-connect', listener: () => void): this;
   on(event: 'data', listener: (chunk: Buffer) => void): this;
   on(event: 'error', listener: (error: Error) => void): this;
   on(event: string, listener: Listener): this {

@@ -9,6 +9,9 @@
  *     closed the connection without answering           HOST_TIMEOUT         timeout
  *   - closed mid-response, oversized or surplus bytes   HOST_MALFORMED       host-malformed
  *   - the caller's AbortSignal fired                    OPR_CANCELLED        cancelled
+ *   - over TLS (config.tls, runtime/host/tls.ts): the host's certificate expired, not yet valid,
+ *     untrusted, for another name or not the pinned key, the terminal's certificate refused or
+ *     expired, the handshake timed out or failed     NET_TLS_*            host-unreachable
  * Every error's detail says `requestSent`: once the request may have reached the host, the
  * caller must assume it did (a reversal stays pending).
  *
@@ -19,6 +22,7 @@ import { PosError, invariant } from '../../common/errors';
 import { HostProfile } from './fields';
 import type { HostLinkConfig } from '../../hal/board-schema';
 import { LENGTH_PREFIX_BYTES, frameBodyLength, malformed } from './packager';
+import { TlsLink, tlsErrorOf } from './tls';
 
 /** The part of net.Socket the transport uses. */
 export interface SocketLike {
@@ -28,6 +32,10 @@ export interface SocketLike {
   on(event: 'data', listener: (chunk: Buffer) => void): this;
   on(event: 'error', listener: (error: Error) => void): this;
   on(event: 'close', listener: () => void): this;
+  /** The host closed its side: a kept-alive connection is not used again. */
+  on(event: 'end', listener: () => void): this;
+  /** TLS only: TCP is connected, the handshake begins ('connect' follows once it is verified). */
+  on(event: 'tcp-connect', listener: () => void): this;
 }
 
 export type SocketFactory = (target: { host: string; port: number }) => SocketLike;
@@ -60,6 +68,8 @@ export interface TransportConfig {
   readonly keepAlive?: boolean;
   readonly socketFactory?: SocketFactory;
   readonly clock?: TimerClock;
+  /** TLS to the host (board file `host.tls`); absent: plain TCP. */
+  readonly tls?: TlsLink;
 }
 
 /**
@@ -91,6 +101,12 @@ class Connection {
       else this.kill(); // bytes nobody asked for: the stream can no longer be trusted
     });
     socket.on('error', (e) => { this.lastError = e; });
+    // The host's FIN: 'close' follows, but an exchange starting in between would write into a
+    // connection the host no longer reads (and count a request as sent that never was).
+    socket.on('end', () => {
+      this.dead = true;
+      if (!this.handler) this.socket.destroy();
+    });
     socket.on('close', () => {
       this.dead = true;
       this.handler?.end(this.lastError);
@@ -126,6 +142,12 @@ function connectError(e: Error | undefined, target: string): PosError {
     default:
       return new PosError('NET_CONNECT_TIMEOUT', `could not connect to ${target} (${errno ?? 'closed'})`, detail, { cause: e });
   }
+}
+
+/** TCP connected, then closed before TLS was up: most often a plain port, or a host that dropped us. */
+function handshakeClosed(e: Error | undefined, target: string): PosError {
+  return new PosError('NET_TLS_FAILED', `host ${target} closed the connection during the TLS handshake (${errnoOf(e) ?? 'closed'}): is it a TLS port?`,
+    { target, errno: errnoOf(e), requestSent: false }, { cause: e });
 }
 
 function cancelled(requestSent: boolean): PosError {
@@ -187,14 +209,23 @@ export class HostTransport {
 
   private connect(signal: AbortSignal | undefined): Promise<Connection> {
     return new Promise((resolve, reject) => {
-      const connection = new Connection(this.socketFactory({ host: this.config.host, port: this.config.port }));
+      const target = { host: this.config.host, port: this.config.port };
+      const connection = new Connection(this.config.tls ? this.config.tls.connect(target) : this.socketFactory(target));
       const settle = this.settler(connection, signal, false, reject);
+      let tcpConnected = false;
       connection.handler = {
         data: () => settle.fail(malformed('host spoke before the request', {})),
-        end: (e) => settle.fail(connectError(e, this.target)),
+        end: (e) => settle.fail(tlsErrorOf(e, this.target) ?? (tcpConnected ? handshakeClosed(e, this.target) : connectError(e, this.target))),
       };
       settle.arm(this.connectTimeoutMs, () => new PosError('NET_CONNECT_TIMEOUT',
         `connect to ${this.target} timed out after ${this.connectTimeoutMs} ms`, { target: this.target, requestSent: false }));
+      const handshakeMs = this.config.tls?.handshakeTimeoutMs;
+      connection.socket.on('tcp-connect', () => {
+        tcpConnected = true;
+        if (settle.done() || handshakeMs === undefined) return;
+        settle.arm(handshakeMs, () => new PosError('NET_TLS_TIMEOUT',
+          `TLS handshake with ${this.target} not finished after ${handshakeMs} ms`, { target: this.target, requestSent: false }));
+      });
       connection.socket.on('connect', () => {
         if (settle.done()) return;
         settle.finish();
@@ -231,9 +262,9 @@ export class HostTransport {
           settle.finish();
           resolve(Buffer.concat(chunks));
         },
-        end: (e) => settle.fail(receivedBytes === 0
+        end: (e) => settle.fail(tlsErrorOf(e, this.target) ?? (receivedBytes === 0
           ? new PosError('HOST_TIMEOUT', `host ${this.target} closed the connection without answering`, { target: this.target, errno: errnoOf(e), requestSent: true })
-          : malformed(`connection closed mid-response after ${receivedBytes} of ${expectedBytes < 0 ? '?' : expectedBytes} bytes`, { offset: receivedBytes })),
+          : malformed(`connection closed mid-response after ${receivedBytes} of ${expectedBytes < 0 ? '?' : expectedBytes} bytes`, { offset: receivedBytes }))),
       };
       settle.arm(this.responseTimeoutMs, () => new PosError('HOST_TIMEOUT',
         `no response from ${this.target} in ${this.responseTimeoutMs} ms`, { target: this.target, requestSent: true, receivedBytes }));
@@ -263,7 +294,11 @@ export class HostTransport {
       done: () => settled,
       finish,
       fail,
-      arm: (ms: number, error: () => PosError) => { timer = this.clock.setTimeout(() => fail(error()), ms); },
+      /** (Re)starts the one timer: a TLS connect swaps the TCP timer for the handshake's. */
+      arm: (ms: number, error: () => PosError) => {
+        if (timer !== undefined) this.clock.clearTimeout(timer);
+        timer = this.clock.setTimeout(() => fail(error()), ms);
+      },
     };
   }
 }

@@ -3,6 +3,7 @@
  *
  *   pos host-sim [--port 8583] [--host 127.0.0.1] [--tid=T1,T2 --tmk=K1,K2 [--mid=M1,M2]]
  *                [--mode=one-shot|keep-alive] [--fault=SPEC[;SPEC...]] [--qr-order-pays-at=N]
+ *                [--tls-cert FILE --tls-key FILE [--tls-ca FILE [--require-client-cert]]]
  *
  * --tid/--tmk/--mid take comma-separated lists (one entry per terminal); without them the test
  * identities of docs/PROTOCOL.md are served. Fault specs are described in faults.ts. While it runs,
@@ -11,12 +12,15 @@
  * the QR content the terminal shows, or the newest waiting one), `orders [TID]` (the
  * QR orders), `status TID` (the last status upload), `doubles` (double-charged offline advices).
  * --qr-order-pays-at=N pays a terminal-presented QR order at its N-th query (default: only `pay`).
+ * --tls-cert/--tls-key serve TLS with that certificate (PEM files); --tls-ca asks terminals for a
+ * client certificate of that CA, and --require-client-cert refuses the handshake without one.
  */
 import * as readline from 'node:readline';
+import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { Command, CommandContext, flagString } from '../../boot/cli';
 import { Logger, createLogger } from '../../common/log';
-import { AcquirerSimulator, SimTerminal, TEST_TERMINAL } from './simulator';
+import { AcquirerSimulator, SimTerminal, SimTlsOptions, TEST_TERMINAL } from './simulator';
 import { WALLETS, Wallet } from '../../runtime/host/messages-v2';
 import { FaultSpecError, parseFaultSpec } from './faults';
 
@@ -39,6 +43,24 @@ export interface HostSimSettings {
   readonly faults: string[];
   /** A terminal-presented QR order is paid at this query (undefined: only the `pay` control line pays). */
   readonly qrOrderPaysAt?: number;
+  /** TLS (certificate files read at parse time, so a wrong path fails before listening). */
+  readonly tls?: SimTlsOptions;
+}
+
+/** --tls-cert and --tls-key together; --tls-ca and --require-client-cert only with them. */
+function tlsFlags(ctx: CommandContext, positional: string[]): SimTlsOptions | undefined {
+  const [cert, key, ca] = ['tls-cert', 'tls-key', 'tls-ca'].map((n) => flag(ctx, n, positional));
+  const require = ctx.flags.has('require-client-cert');
+  if (cert === undefined && key === undefined) {
+    if (ca !== undefined || require) throw new FaultSpecError('--tls-ca and --require-client-cert need --tls-cert and --tls-key');
+    return undefined;
+  }
+  if (cert === undefined || key === undefined) throw new FaultSpecError('--tls-cert and --tls-key go together');
+  if (require && ca === undefined) throw new FaultSpecError('--require-client-cert needs --tls-ca (the CA of the terminals\' certificates)');
+  const read = (file: string): Buffer => {
+    try { return readFileSync(file); } catch (e) { throw new FaultSpecError(`cannot read ${file}: ${(e as Error).message}`); }
+  };
+  return { cert: read(cert), key: read(key), ...(ca !== undefined ? { ca: read(ca), requireClientCert: require } : {}) };
 }
 
 export function parseHostSimFlags(ctx: CommandContext): HostSimSettings {
@@ -65,7 +87,8 @@ export function parseHostSimFlags(ctx: CommandContext): HostSimSettings {
   const paysAtText = flag(ctx, 'qr-order-pays-at', positional);
   const qrOrderPaysAt = paysAtText === undefined ? undefined : Number(paysAtText);
   if (qrOrderPaysAt !== undefined && !(Number.isInteger(qrOrderPaysAt) && qrOrderPaysAt >= 1)) throw new FaultSpecError('--qr-order-pays-at must be a positive integer');
-  return { port, host, terminals, connectionMode: mode, faults, ...(qrOrderPaysAt !== undefined ? { qrOrderPaysAt } : {}) };
+  const tls = tlsFlags(ctx, positional);
+  return { port, host, terminals, connectionMode: mode, faults, ...(qrOrderPaysAt !== undefined ? { qrOrderPaysAt } : {}), ...(tls ? { tls } : {}) };
 }
 
 /** Applies one stdin control line; returns false on `quit`. */
@@ -120,10 +143,11 @@ export async function runHostSim(ctx: CommandContext, input: Readable, signal?: 
   const sim = new AcquirerSimulator({
     clock: Date.now, terminals: settings.terminals, connectionMode: settings.connectionMode, logger,
     ...(settings.qrOrderPaysAt !== undefined ? { qr: { orderPaysAtQuery: settings.qrOrderPaysAt } } : {}),
+    ...(settings.tls ? { tls: settings.tls } : {}),
   });
   for (const f of settings.faults) sim.setFault(parseFaultSpec(f));
   const port = await sim.listen(settings.port, settings.host);
-  ctx.out(`host-sim listening on ${settings.host}:${port} (terminals ${settings.terminals.map((t) => t.tid).join(', ')})`);
+  ctx.out(`host-sim listening on ${settings.host}:${port}${settings.tls ? ` over TLS${settings.tls.requireClientCert ? ' (client certificate required)' : ''}` : ''} (terminals ${settings.terminals.map((t) => t.tid).join(', ')})`);
   await new Promise<void>((resolve) => {
     const lines = readline.createInterface({ input });
     const stop = (): void => { lines.close(); resolve(); };
@@ -140,7 +164,7 @@ export const hostSimCommands: Command[] = [
   {
     name: 'host-sim',
     summary: 'run the acquirer host simulator on loopback',
-    usage: 'host-sim [--port N] [--host 127.0.0.1] [--tid=T --tmk=HEX] [--fault=SPEC] [--qr-order-pays-at=N]',
+    usage: 'host-sim [--port N] [--host 127.0.0.1] [--tid=T --tmk=HEX] [--fault=SPEC] [--qr-order-pays-at=N] [--tls-cert F --tls-key F [--tls-ca F] [--require-client-cert]]',
     run: (ctx) => {
       const stop = new AbortController();
       const onSignal = (): void => stop.abort();

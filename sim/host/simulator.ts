@@ -75,6 +75,7 @@
  *   data or scripts in a sale's answer and verifies no ARQC (it has no issuer keys).
  */
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import { randomBytes as cryptoRandomBytes } from 'node:crypto';
 import { Logger, maskPan, silentLogger } from '../../common/log';
 import { CUP_PROFILE, HostProfile, MessageDef, RequestType, classifyRequest } from '../../runtime/host/fields';
@@ -133,6 +134,24 @@ export interface AcquirerSimulatorOptions {
   readonly qr?: QrBehaviour;
   /** STANs remembered per terminal for the 94 of a STAN used again (default STAN_WINDOW_MAX). */
   readonly stanWindowMax?: number;
+  /** Serve TLS instead of plain TCP (`pos host-sim --tls-cert --tls-key [--tls-ca --require-client-cert]`). */
+  readonly tls?: SimTlsOptions;
+}
+
+/**
+ * The acquirer's side of TLS: its certificate and key (PEM), and for client certificates the CA
+ * that issued the terminals' (`ca`). `requireClientCert`: a terminal without a certificate is
+ * refused in the handshake (OpenSSL's alert); one with a certificate of another CA is refused by
+ * node after the handshake, by closing the connection without an alert (an OpenSSL-based host
+ * sends one: tests/host/tls.test.ts uses `openssl s_server` for that). Without it, a certificate
+ * is asked for but optional.
+ * TLS 1.2 at least; session tickets on (node's default), so terminals can resume.
+ */
+export interface SimTlsOptions {
+  readonly cert: string | Buffer;
+  readonly key: string | Buffer;
+  readonly ca?: string | Buffer;
+  readonly requireClientCert?: boolean;
 }
 
 export interface QrBehaviour {
@@ -302,7 +321,17 @@ export class AcquirerSimulator {
     this.randomBytes = options.randomBytes ?? cryptoRandomBytes;
     for (const t of options.terminals ?? [TEST_TERMINAL]) this.addTerminal(t);
     this.parameters = checkedParameters(options.parameters ?? SIM_PARAMETERS_DEFAULT);
-    this.server = net.createServer((s) => this.onConnection(s));
+    this.server = options.tls ? this.tlsServer(options.tls) : net.createServer((s) => this.onConnection(s));
+  }
+
+  private tlsServer(o: SimTlsOptions): tls.Server {
+    const server = tls.createServer({
+      cert: o.cert, key: o.key, minVersion: 'TLSv1.2',
+      ...(o.ca !== undefined ? { ca: o.ca, requestCert: true, rejectUnauthorized: o.requireClientCert === true } : {}),
+    }, (s) => this.onConnection(s));
+    // A handshake the host refused (no or a foreign client certificate, an old protocol): logged, the socket is gone.
+    server.on('tlsClientError', (e) => this.log.info({ err: e.message }, 'TLS handshake refused'));
+    return server;
   }
 
   /** Parameters for the next downloads; refused (throws) when the terminal would refuse them. */
