@@ -15,7 +15,7 @@ import { Recovery, Report } from './recovery';
 import { NetworkSettings } from './recovery-net';
 import { execFile } from 'node:child_process';
 import { netApplyFromBoard, NET_INTERFACE_DEFAULT } from './net-apply';
-import { deviceKeyProviderFor, keyDirFor } from '../runtime/device-key-provider';
+import { deviceKeyProviderFor, deviceKeyWhenAsked, keyDirFor } from '../runtime/device-key-provider';
 
 function board(ctx: CommandContext): ReturnType<typeof readBoardFile> {
   return readBoardFile(flagString(ctx, 'board') ?? process.env.POS_BOARD ?? 'sim');
@@ -36,8 +36,9 @@ function recoveryFor(ctx: CommandContext, applyNetwork = false): Recovery {
     // Network settings are written for the OS the way the board file says (boot/net-apply.ts).
     ...(applyNetwork ? { netApply: netApplyFromBoard(board(ctx).config) } : {}),
     journalDir: journalDirOf(ctx).dir,
-    // The key the board file names (a TPM's, or the file), found where the terminal keeps it; never created here.
-    deviceKey: deviceKeyProviderFor(board(ctx), keyDirFor(journalDirOf(ctx).dir), { create: false }),
+    // The key the board file names (a TPM's, or the file), found where the terminal keeps it; never
+    // created here; the board file read only by the actions that need the key (export, import, repair).
+    deviceKey: deviceKeyWhenAsked(() => deviceKeyProviderFor(board(ctx), keyDirFor(journalDirOf(ctx).dir), { create: false })),
     backupDir: flagString(ctx, 'backup-dir') ?? b().backupDir,
     identity: flagString(ctx, 'identity'),
     logDir: flagString(ctx, 'log-dir') ?? process.env.POS_LOG_DIR,

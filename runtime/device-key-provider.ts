@@ -74,6 +74,15 @@ export function deviceKeyProviderFor(board: { readonly file: string; readonly co
   };
 }
 
+/**
+ * A provider built when the key is first asked for, then kept: for tools whose other commands
+ * need no key and must not fail on a board file they do not otherwise read (`pos recovery verify`).
+ */
+export function deviceKeyWhenAsked(build: () => DeviceKeyProvider): DeviceKeyProvider {
+  let provider: DeviceKeyProvider | undefined;
+  return { deviceKey: () => (provider ??= build()).deviceKey() };
+}
+
 /** A real board whose board file does not allow the plain key file: every request says what to do. */
 function refused(boardFile: string, path: string): NamedDeviceKeyProvider {
   return {
