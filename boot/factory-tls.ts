@@ -7,11 +7,8 @@
  * Nothing of the key is printed: only the certificate's subject, expiry and SHA-256.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
 import { Command, flagString, need } from './cli';
-import { fileDeviceKey } from '../runtime/device-key';
-import { PosError } from '../common/errors';
+import { deviceKeyProviderFor, keyDirFor } from '../runtime/device-key-provider';
 import { readBoardFile } from '../hal/board';
 import { provisionClientCert } from '../runtime/host/tls-credentials';
 
@@ -20,14 +17,16 @@ const tlsCmd: Command = {
   usage: 'factory tls --client-cert FILE --client-key FILE [--board B] [--dir D]',
   summary: 'seal the terminal\'s TLS client certificate for the acquirer host under its device key',
   async run(ctx) {
-    const { config } = readBoardFile(flagString(ctx, 'board') ?? process.env.POS_BOARD ?? 'sim');
+    const boardFile = readBoardFile(flagString(ctx, 'board') ?? process.env.POS_BOARD ?? 'sim');
+    const { config } = boardFile;
     const certFile = need(ctx, 'client-cert');
     const keyFile = need(ctx, 'client-key');
-    // The device key's folder: the one above the journal's (--dir too), where provision left it.
-    const dir = dirname(resolve(flagString(ctx, 'dir') ?? config.storage.journalDir));
-    // Never a new device key here: one made now would not open the journal provision sealed.
-    if (!existsSync(join(dir, 'device.key'))) throw new PosError('KEY_MISSING', `no device key in ${dir}: run pos factory provision first (with the same --dir)`, { dir });
-    const r = provisionClientCert({ dir, certFile, keyFile, deviceKey: fileDeviceKey(join(dir, 'device.key')), random: randomBytes });
+    // The device key's folder (the one above the journal's, --dir too) and the board's provider
+    // (a TPM-sealed key or the file), as provision left them. Never a new key here (create: false):
+    // one made now would not open the journal provision sealed (the provider says KEY_NOT_PROVISIONED).
+    const dir = keyDirFor(flagString(ctx, 'dir') ?? config.storage.journalDir);
+    const deviceKey = deviceKeyProviderFor(boardFile, dir, { create: false });
+    const r = provisionClientCert({ dir, certFile, keyFile, deviceKey, random: randomBytes });
     ctx.out(`client certificate ${r.subject}, valid to ${r.validTo}, sha256 ${r.sha256}: written to ${dir}, key sealed under the device key`);
     if (config.host.tls?.clientCert !== true) ctx.out('note: this board file does not ask for a client certificate (host.tls.clientCert); the terminal will not present it');
     return 0;

@@ -9,13 +9,14 @@ import { EventEmitter } from 'node:events';
 import { X509Certificate, createHash, createPrivateKey } from 'node:crypto';
 import * as net from 'node:net';
 import { spawn } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PosError, isPosError } from '../../common/errors';
 import { HostTransport, SocketLike } from '../../runtime/host/transport';
 import { CLIENT_CERT_WARN_DAYS, TlsCredentials, TlsLink, spkiSha256 } from '../../runtime/host/tls';
 import { CLIENT_KEY_SEALED_FILE, loadClientCert, loadTlsCredentials, provisionClientCert } from '../../runtime/host/tls-credentials';
-import { fixedDeviceKey } from '../../runtime/device-key';
+import { fileDeviceKey, fixedDeviceKey } from '../../runtime/device-key';
+import { main as posMain } from '../../boot/pos';
 import { buildSignOn, encodeRequest, parseFinancialResponse, parseSignOnResponse, buildSale } from '../../runtime/host/messages';
 import type { HostTlsConfig } from '../../hal/board-schema';
 import { validateBoard } from '../../hal/board-schema';
@@ -324,6 +325,28 @@ describe('TLS to the acquirer host', function () {
         }
       });
     }
+
+    it('posFactoryTlsSealsItBesideTheProvisionedDeviceKeyAndRefusesWithoutOne', async () => {
+      const station = tempDir('pos-tls-station-');
+      try {
+        const run = async (args: string[]): Promise<{ code: number; out: string }> => {
+          const lines: string[] = [];
+          const code = await posMain(['factory', 'tls', '--board', 'sim', '--dir', join(station, 'journal'), '--client-cert', pki.client.certFile, '--client-key', pki.client.keyFile, ...args], (l) => lines.push(l), (l) => lines.push(l));
+          return { code, out: lines.join('\n') };
+        };
+        const before = await run([]);
+        assert.equal(before.code, 2, before.out);
+        assert.match(before.out, /E-KEY-\d\d/, 'no device key: provision first, and no key is made here');
+        assert.ok(!existsSync(join(station, 'device.key')) && !existsSync(join(station, CLIENT_KEY_SEALED_FILE)));
+        fileDeviceKey(join(station, 'device.key')).deviceKey(); // what provision leaves
+        const done = await run([]);
+        assert.equal(done.code, 0, done.out);
+        assert.ok(!done.out.includes(pki.client.key.split('\n')[1]), 'nothing of the key printed');
+        assert.ok(loadClientCert(station, fileDeviceKey(join(station, 'device.key'))), 'it opens under that device key');
+      } finally {
+        removeDir(station);
+      }
+    });
 
     it('aKeyThatIsNotTheCertificatesIsRefusedAtProvisioning', () => {
       const keyDir = tempDir('pos-tls-prov-');
