@@ -83,6 +83,8 @@ describe('terminal boot with the device key the board file chooses', function ()
   let root: string;
   let a: Swtpm;
   let b: Swtpm;
+  /** TPMs a test starts for itself: stopped after the suite even when the test failed before stopping one. */
+  const started: Swtpm[] = [];
   before(async function () {
     needSwtpm(this);
     root = tempDir('pos-devkey-boot-');
@@ -90,6 +92,7 @@ describe('terminal boot with the device key the board file chooses', function ()
     b = await Swtpm.start(join(root, 'tpm-b'));
   });
   after(async () => {
+    for (const t of started) await t.stop();
     await a?.stop();
     await b?.stop();
     if (root) removeDir(root);
@@ -120,6 +123,7 @@ describe('terminal boot with the device key the board file chooses', function ()
   it('aStoppedTpmStopsTheBootInRecoveryWithEKey05', async () => {
     const terminal = join(root, 'terminal-c');
     const c = await Swtpm.start(join(root, 'tpm-c'));
+    started.push(c);
     const board = boardFile(root, 'sim', { provider: 'tpm2', tcti: c.tcti });
     await bootUntil(board, terminal, atLogin);
     await c.stop();

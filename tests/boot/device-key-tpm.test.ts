@@ -58,6 +58,8 @@ describe('device key sealed by a TPM 2.0 (swtpm)', function () {
   let root: string;
   let a: Swtpm;
   let b: Swtpm;
+  /** TPMs a test starts for itself: stopped after the suite even when the test failed before stopping one. */
+  const started: Swtpm[] = [];
   before(async function () {
     needSwtpm(this);
     root = tempDir('pos-devkey-tpm-');
@@ -65,6 +67,7 @@ describe('device key sealed by a TPM 2.0 (swtpm)', function () {
     b = await Swtpm.start(join(root, 'tpm-b'));
   });
   after(async () => {
+    for (const t of started) await t.stop();
     await a?.stop();
     await b?.stop();
     if (root) removeDir(root);
@@ -153,6 +156,7 @@ describe('device key sealed by a TPM 2.0 (swtpm)', function () {
   it('aStoppedOrAbsentTpmIsEKey05NamingTheTcti', async () => {
     const dir = join(root, 'terminal-5');
     const c = await Swtpm.start(join(root, 'tpm-c'));
+    started.push(c);
     tpmDeviceKey({ tcti: c.tcti, sealedFile: join(dir, TPM_SEALED_FILE), create: true }).deviceKey();
     await c.stop();
     const scratchDir = join(root, 'scratch-5');
