@@ -144,6 +144,17 @@ function connectError(e: Error | undefined, target: string): PosError {
   }
 }
 
+/**
+ * Under TLS 1.3 a host's refusal of the terminal's certificate (an alert) reaches the terminal
+ * after its own handshake finished, when the request is already written: the host read none of it
+ * (it stops before application data), so it is E-NET-23 with requestSent false. Any other TLS
+ * error once the request is out is treated as a lost answer (requestSent true), never as unsent.
+ */
+function refusedCertificate(e: Error | undefined, target: string, receivedBytes: number): PosError | undefined {
+  const t = tlsErrorOf(e, target);
+  return t !== undefined && t.id === 'NET_TLS_CLIENT_REFUSED' && receivedBytes === 0 ? t : undefined;
+}
+
 /** TCP connected, then closed before TLS was up: most often a plain port, or a host that dropped us. */
 function handshakeClosed(e: Error | undefined, target: string): PosError {
   return new PosError('NET_TLS_FAILED', `host ${target} closed the connection during the TLS handshake (${errnoOf(e) ?? 'closed'}): is it a TLS port?`,
@@ -262,7 +273,7 @@ export class HostTransport {
           settle.finish();
           resolve(Buffer.concat(chunks));
         },
-        end: (e) => settle.fail(tlsErrorOf(e, this.target) ?? (receivedBytes === 0
+        end: (e) => settle.fail(refusedCertificate(e, this.target, receivedBytes) ?? (receivedBytes === 0
           ? new PosError('HOST_TIMEOUT', `host ${this.target} closed the connection without answering`, { target: this.target, errno: errnoOf(e), requestSent: true })
           : malformed(`connection closed mid-response after ${receivedBytes} of ${expectedBytes < 0 ? '?' : expectedBytes} bytes`, { offset: receivedBytes }))),
       };

@@ -243,6 +243,30 @@ describe('TLS to the acquirer host', function () {
     });
   });
 
+  describe('TLS errors after the request was written', () => {
+    const after = async (code: string): Promise<PosError> => {
+      const sockets: EndOnlySocket[] = [];
+      const t = new HostTransport({ host: 'h', port: 1, profile, socketFactory: () => { const s = new EndOnlySocket(); sockets.push(s); return s; } });
+      const pending = t.exchange(REQUEST).then(() => assert.fail('answered'), (e: unknown) => e as PosError);
+      await until(() => sockets[0]?.written.length === 1);
+      sockets[0].emit('error', Object.assign(new Error(code), { code }));
+      sockets[0].emit('close');
+      return pending;
+    };
+
+    it('theHostsAlertRefusingTheTerminalsCertificateIsE-NET-23AndNothingWasSent', async () => {
+      const e = await after('ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED');
+      assert.equal(e.code, 'E-NET-23');
+      assert.equal(e.detail.requestSent, false);
+    });
+
+    it('anyOtherTlsErrorOnceTheRequestIsOutCountsAsALostAnswer', async () => {
+      const e = await after('ERR_SSL_DECRYPTION_FAILED_OR_BAD_RECORD_MAC');
+      assert.equal(e.code, 'E-HOST-01');
+      assert.equal(e.detail.requestSent, true, 'a reversal stays armed');
+    });
+  });
+
   describe('diagnostics', () => {
     it('theHostCheckShowsTheClientCertificatesDaysLeftAndWarnsUnder30', async () => {
       const tls = link({ client: pki.client });
