@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import { DEFERRED_RECORDS_MAX, Journal } from './journal';
-import { HEADER_BYTES, RecordType, encodeRecord, genesisDigest } from './record';
+import { HEADER_BYTES, RecordType, encodeRecord, genesisDigest, luhnValid } from './record';
 import { deleteStored, flipByte, growRecord, readStored, removeDir, shrinkRecord, swapRecords, tempDir, writeStored } from './testing';
 import { PosError, isPosError } from '../common/errors';
 
@@ -227,6 +227,21 @@ describe('journal: what is never written', () => {
     await rejects(j.append('txnBegin', { panMasked: '6222021234567890128' }), 'E-STO-06');
     const r = await j.append('txnBegin', { panMasked: '622202*********0128', mid: '123456789012345' });
     assert.equal(r.seq, 2);
+  });
+
+  it('aField61OrOrderNumberThatHappensToPassLuhnIsStoredButAPanUnderThoseNamesIsNot', async () => {
+    // Batch 000001, STAN 000019, 12-04: 16 digits that pass the Luhn test (1 in 10 such values do).
+    const f61 = '0000010000191204';
+    assert.ok(luhnValid(f61), 'the case needs a Luhn-valid field 61');
+    // A wallet's 28-digit order number whose first 19 digits (the run the check reads) pass too.
+    const order = '4200001234202312043234567891';
+    assert.ok(luhnValid(order.slice(0, 19)));
+    await j.append('txnBegin', { stan: 19, field61: f61, qr: { orderNo: order } });
+    await j.append('reversalPending', { stan: 19, original61: f61 });
+    // The exemption is by shape: a 19-digit PAN under these names is still refused, and so is
+    // a Luhn-valid run anywhere else.
+    await rejects(j.append('txnBegin', { field61: '6222021234567890128' }), 'E-STO-06');
+    await rejects(j.append('txnBegin', { memo: f61 }), 'E-STO-06');
   });
 });
 

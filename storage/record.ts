@@ -244,6 +244,19 @@ const FORBIDDEN_KEYS = new Set([
 ]);
 const TRACK_PATTERN = /\d{12,19}[=D]\d{4}/;
 const DEPTH_MAX = 16;
+/**
+ * Identifiers whose digits are not a card number by construction, each with the only shape it may
+ * have. The PAN check is a Luhn test over every run of 16..19 digits, and a tenth of all digit
+ * strings pass it: field 61 (batch n6 + STAN n6 + MMDD n4, 16 digits) and a wallet's all-digit
+ * order number (59 A2, 12..32 characters) would be refused one time in ten, failing a void,
+ * refund or QR payment with "software fault" by chance (found when the STANs of a test moved).
+ * A value of another shape under these names is checked like any other.
+ */
+const NOT_A_PAN: ReadonlyMap<string, RegExp> = new Map([
+  ['field61', /^\d{12}(\d{4})?$/],
+  ['original61', /^\d{12}(\d{4})?$/],
+  ['orderNo', /^[\x21-\x7e]{12,32}$/],
+]);
 
 function refuseSensitive(value: unknown, where: string, depth = 0): void {
   invariant(depth <= DEPTH_MAX, 'record payload nested too deep', { where });
@@ -256,6 +269,11 @@ function refuseSensitive(value: unknown, where: string, depth = 0): void {
   for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
     if (FORBIDDEN_KEYS.has(key.toLowerCase())) {
       throw new PosError('STO_REFUSED_FIELD', `journal refuses field "${key}" in ${where}: sensitive card data is never stored`, { field: key, where });
+    }
+    const shape = NOT_A_PAN.get(key);
+    if (shape !== undefined && typeof v === 'string' && shape.test(v)) {
+      if (TRACK_PATTERN.test(v)) throw new PosError('STO_REFUSED_FIELD', `journal refuses track data in ${where}.${key}`, { where });
+      continue;
     }
     refuseSensitive(v, `${where}.${key}`, depth + 1);
   }
