@@ -41,6 +41,6 @@ describe('systemd unit: memory limits', () => {
 
   it('execStartPutsTheFlagsOnTheTerminalsNodeCommandLine', () => {
     const exec = /^ExecStart=(.*)$/m.exec(UNIT)?.[1] ?? '';
-    assert.match(exec, /exec \/usr\/bin\/node \$POS_NODE_FLAGS "\$slot\/dist\/boot\/terminal-main\.js"/);
+    assert.match(exec, /exec "\$slot\/node\/bin\/node" \$POS_NODE_FLAGS "\$slot\/dist\/boot\/terminal-main\.js"/);
   });
 });
