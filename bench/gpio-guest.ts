@@ -7,7 +7,7 @@
  */
 import { GpioChip } from '../hal/gpio';
 import { NativeGpioChip } from '../hal/gpio-native';
-import { ChardevGpioChip } from '../hal/gpio-chardev';
+import { ChardevGpioChip, TOOL_TIMEOUT_MS_LIMIT } from '../hal/gpio-chardev';
 import { MatrixKeypad } from '../hal/drivers/matrix-keypad';
 
 const chipName = process.env.QG_GPIO_CHIP ?? 'gpiochip0';
@@ -33,7 +33,7 @@ async function scans(chip: GpioChip, count: number): Promise<{ scans: number; me
 
 async function main(): Promise<void> {
   const native = await scans(await NativeGpioChip.open({ chip: chipName }), Number(process.env.SCANS_NATIVE ?? 200));
-  const tools = await scans(await ChardevGpioChip.open({ chip: chipName }), Number(process.env.SCANS_TOOLS ?? 5));
+  const tools = await scans(await ChardevGpioChip.open({ chip: chipName, toolTimeoutMs: TOOL_TIMEOUT_MS_LIMIT }), Number(process.env.SCANS_TOOLS ?? 5));
   process.stdout.write(`${JSON.stringify({ native, tools })}\n`);
 }
 

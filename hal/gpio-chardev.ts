@@ -34,8 +34,10 @@ import {
 
 export type LibgpiodMajor = 1 | 2;
 
-/** Longest a tool may take to answer or to become ready. */
+/** Longest a tool may take to answer or to become ready, by default. */
 export const TOOL_TIMEOUT_MS_MAX = 2000;
+/** Upper bound of `toolTimeoutMs`: an emulated CPU (QEMU TCG) has been seen taking over 2 s to start gpioget. */
+export const TOOL_TIMEOUT_MS_LIMIT = 30_000;
 /** libgpiod 1.x: a tool still running after this is taken to hold its line. */
 export const V1_SETTLE_MS = 30;
 /** Writes queued on one line before further writes are refused. */
@@ -50,11 +52,14 @@ export interface ChardevOptions {
   readonly toolsDir?: string;
   /** Skip version detection. */
   readonly libgpiodMajor?: LibgpiodMajor;
+  /** Longest a tool may take (default TOOL_TIMEOUT_MS_MAX, at most TOOL_TIMEOUT_MS_LIMIT). */
+  readonly toolTimeoutMs?: number;
 }
 
 interface Tools {
   readonly major: LibgpiodMajor;
   readonly chip: string;
+  readonly timeoutMs: number;
   tool(name: 'gpioget' | 'gpioset' | 'gpiomon'): string;
 }
 
@@ -95,12 +100,12 @@ export function parseMonLine(major: LibgpiodMajor, text: string): { edge: 'risin
 }
 
 /** Runs a tool to completion; resolves stdout, rejects with its stderr. */
-function runTool(file: string, args: string[], what: string, lineId: string): Promise<string> {
+function runTool(file: string, args: string[], what: string, lineId: string, timeoutMs = TOOL_TIMEOUT_MS_MAX): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), TOOL_TIMEOUT_MS_MAX);
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
     child.stderr.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-STDERR_CHARS_MAX); });
     child.on('error', (e) => { clearTimeout(timer); reject(gpioError(lineId, `${what}: cannot run ${file}`, e)); });
@@ -129,7 +134,7 @@ function startHolder(t: Tools, file: string, args: string[], lineId: string, onL
       if (e) reject(e);
       else resolve(child);
     };
-    const timer = setTimeout(() => { child.kill('SIGKILL'); done(gpioError(lineId, `${path.basename(file)} not ready after ${TOOL_TIMEOUT_MS_MAX} ms`)); }, TOOL_TIMEOUT_MS_MAX);
+    const timer = setTimeout(() => { child.kill('SIGKILL'); done(gpioError(lineId, `${path.basename(file)} not ready after ${t.timeoutMs} ms`)); }, t.timeoutMs);
     const v1Timer = t.major === 1 ? setTimeout(() => done(), V1_SETTLE_MS) : undefined;
     child.stderr.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-STDERR_CHARS_MAX); });
     readline.createInterface({ input: child.stdout }).on('line', (text) => {
@@ -180,7 +185,7 @@ class ChardevLine implements GpioLine {
       await this.monitorReady;
       return this.level;
     }
-    const out = await runTool(this.t.tool('gpioget'), getArgs(this.t, this.offset, this.config), 'read', this.id);
+    const out = await runTool(this.t.tool('gpioget'), getArgs(this.t, this.offset, this.config), 'read', this.id, this.t.timeoutMs);
     const v = out.trim();
     if (v !== '0' && v !== '1') throw gpioError(this.id, `gpioget printed "${v.slice(0, 40)}"`);
     return Number(v) as Level;
@@ -247,13 +252,17 @@ export class ChardevGpioChip implements GpioChip {
   /** Detects the tools' version (unless given) and returns the chip. Rejects with BRD_BUS if the tools are missing. */
   static async open(options: ChardevOptions): Promise<ChardevGpioChip> {
     const tool = (name: string): string => (options.toolsDir ? path.join(options.toolsDir, name) : name);
-    const major = options.libgpiodMajor ?? (await ChardevGpioChip.detect(tool('gpioget'), options.chip));
-    return new ChardevGpioChip({ major, chip: options.chip, tool });
+    const timeoutMs = options.toolTimeoutMs ?? TOOL_TIMEOUT_MS_MAX;
+    if (!(Number.isInteger(timeoutMs) && timeoutMs > 0 && timeoutMs <= TOOL_TIMEOUT_MS_LIMIT)) {
+      throw gpioError(options.chip, `toolTimeoutMs ${timeoutMs} outside 1..${TOOL_TIMEOUT_MS_LIMIT}`);
+    }
+    const major = options.libgpiodMajor ?? (await ChardevGpioChip.detect(tool('gpioget'), options.chip, timeoutMs));
+    return new ChardevGpioChip({ major, chip: options.chip, tool, timeoutMs });
   }
 
   /** Parses "gpioget (libgpiod) v1.6.3" / "... v2.1". */
-  static async detect(gpioget: string, chip: string): Promise<LibgpiodMajor> {
-    const out = await runTool(gpioget, ['--version'], 'version', chip);
+  static async detect(gpioget: string, chip: string, timeoutMs = TOOL_TIMEOUT_MS_MAX): Promise<LibgpiodMajor> {
+    const out = await runTool(gpioget, ['--version'], 'version', chip, timeoutMs);
     const m = /libgpiod\)?\s+v?(\d+)\./.exec(out);
     const major = m ? Number(m[1]) : NaN;
     if (major !== 1 && major !== 2) throw gpioError(chip, `unsupported libgpiod tools: ${out.split('\n')[0]}`);

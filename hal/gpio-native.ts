@@ -80,6 +80,7 @@ class NativeLine implements GpioLine {
   private fd: number | undefined;
   private readonly watchers: EdgeWatchers;
   private watchHandle: object | undefined;
+  private watchSinceMs = 0;
 
   constructor(private readonly lib: GpioV2Addon, chipPath: string, chipName: string, offset: number, config: LineConfig, debounceUs: number) {
     this.id = `${chipName}:${offset}`;
@@ -122,7 +123,12 @@ class NativeLine implements GpioLine {
     if (this.direction !== 'in') throw gpioError(this.id, 'watch on an output line');
     const fd = this.openFd('watch');
     const unwatch = this.watchers.add(edges, listener, options);
-    this.watchHandle ??= this.lib.watch(fd, (events) => this.onEvents(events));
+    if (!this.watchHandle) {
+      // Input lines detect edges from their request on; what the kernel queued before the first
+      // watch is history, not news: dropped by time.
+      this.watchSinceMs = performance.now();
+      this.watchHandle = this.lib.watch(fd, (events) => this.onEvents(events));
+    }
     return () => {
       unwatch();
       this.stopWatchIfIdle();
@@ -145,7 +151,9 @@ class NativeLine implements GpioLine {
 
   private onEvents(events: Array<[boolean, number, number]>): void {
     for (const [rising, ns] of events) {
-      this.watchers.raw({ edge: rising ? 'rising' : 'falling', level: rising ? 1 : 0, timeMs: monotonicToPerfMs(ns) });
+      const timeMs = monotonicToPerfMs(ns);
+      if (timeMs < this.watchSinceMs) continue;
+      this.watchers.raw({ edge: rising ? 'rising' : 'falling', level: rising ? 1 : 0, timeMs });
     }
   }
 

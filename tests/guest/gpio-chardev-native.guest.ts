@@ -86,6 +86,40 @@ async function edges(chip: NativeGpioChip): Promise<Record<string, unknown>> {
   };
 }
 
+/** Kernel debounce (gpiolib debounces in software for gpio-sim) and edges queued before a watch. */
+async function kernelDebounce(): Promise<Record<string, unknown>> {
+  pull(5, 'pull-down');
+  pull(6, 'pull-down');
+  const chip = await NativeGpioChip.open({ chip: chipName, kernelDebounceUs: 200_000 });
+  try {
+    const line = await chip.requestLine(5, { direction: 'in' });
+    const events: EdgeEvent[] = [];
+    line.watch('both', (e) => events.push(e));
+    await sleep(100);
+    // A bounce: three changes within a few milliseconds, far shorter than the 200 ms debounce.
+    pull(5, 'pull-up');
+    pull(5, 'pull-down');
+    pull(5, 'pull-up');
+    await waitUntil('debounced rising edge', () => events.length >= 1);
+    await sleep(600);
+    const afterBounce = events.map((e) => e.edge);
+    pull(5, 'pull-down');
+    await waitUntil('debounced falling edge', () => events.length >= 2);
+    // History: edges on a requested input before anyone watched are not delivered.
+    const quiet = await chip.requestLine(6, { direction: 'in' });
+    pull(6, 'pull-up');
+    await sleep(400); // each level outlasts the debounce: two real edges queued, unread
+    pull(6, 'pull-down');
+    await sleep(400);
+    const stale: EdgeEvent[] = [];
+    quiet.watch('both', (e) => stale.push(e));
+    await sleep(500);
+    return { afterBounce, all: events.map((e) => e.edge), stale: stale.length };
+  } finally {
+    await chip.close();
+  }
+}
+
 /** Talks to the keypad agent over its stdin/stdout protocol. */
 function startAgent(): { send(cmd: string): Promise<string>; close(): Promise<void> } {
   const child = spawn(process.execPath, [process.env.AGENT ?? '', '--sysfs', sysfs, '--rows', '8,9,10,11', '--cols', '12,13,14'], { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -143,6 +177,7 @@ async function main(): Promise<void> {
     report.outputs = await outputs(chip);
     report.inputs = await inputs(chip);
     report.edges = await edges(chip);
+    report.kernelDebounce = await kernelDebounce();
     report.keypad = await keypad(chip);
   } finally {
     await chip.close();

@@ -68,6 +68,12 @@ describe('native GPIO backend on a real kernel (quick guest, gpio-sim)', functio
     assert.equal(report.edges.afterUnwatch, 3);
   });
 
+  it('asks the kernel to debounce (one edge for a bounce) and drops edges queued before a watch', () => {
+    assert.deepEqual(report.kernelDebounce.afterBounce, ['rising']);
+    assert.deepEqual(report.kernelDebounce.all, ['rising', 'falling']);
+    assert.equal(report.kernelDebounce.stale, 0);
+  });
+
   it('scans keys pressed by the keypad agent through the matrix keypad driver', () => {
     assert.deepEqual(report.keypad.rowsAtRest, ['1', '1', '1', '1'], 'every row selected at rest');
     assert.deepEqual(report.keypad.events, ['down:6', 'up:6', 'down:0', 'up:0']);
