@@ -1,8 +1,9 @@
 /**
  * Bus factories for real boards: I2C through i2c-bus, GPIO through onoff (sysfs) or the kernel's
  * character device as the board file's `gpio.backend` says, serial through serialport. The
- * character device is driven natively (hal/gpio-native.ts, the gpio_v2 addon: one ioctl per write);
- * the libgpiod tools (hal/gpio-chardev.ts, a process per write) only when the addon is not built.
+ * character device is driven natively with "chardev" (hal/gpio-native.ts, the gpio_v2 addon: one
+ * ioctl per write), or through the libgpiod tools with "chardev-tools" (hal/gpio-chardev.ts, a
+ * process per write; for a build without the addon).
  * Every serial role (printer0, reader0, the optional scanner0) gets its tty opened here at the
  * board file's `port` and `baudRate`; hal/board.ts then builds the real driver over it (for
  * scanner0 the SerialTriggerScanner of hal/drivers/scan-engine.ts, configured from the role's
@@ -12,8 +13,7 @@ import { BusFactories } from './board';
 import { LinuxI2cBus } from './i2c-linux';
 import { OnoffGpioChip } from './gpio-onoff';
 import { ChardevGpioChip } from './gpio-chardev';
-import { NativeGpioChip, addonCandidates } from './gpio-native';
-import * as fs from 'node:fs';
+import { NativeGpioChip } from './gpio-native';
 import { createLinuxSerialPort } from './serial-linux';
 import { gpioError } from './gpio';
 
@@ -22,10 +22,10 @@ export function linuxFactories(): BusFactories {
     i2c: (busNumber) => LinuxI2cBus.open(busNumber),
     gpio: async (config) => {
       if (config.backend === 'onoff') return new OnoffGpioChip(config.chip, config.chipBase ?? 0);
-      if (config.backend === 'chardev') {
-        const native = addonCandidates().some((p) => fs.existsSync(p));
-        return native ? NativeGpioChip.open({ chip: config.chip }) : ChardevGpioChip.open({ chip: config.chip });
-      }
+      // No silent fallback: a keypad through the tools is a process start per row write, so a
+      // board without the addon says so (BRD_BUS naming it) unless its file asks for the tools.
+      if (config.backend === 'chardev') return NativeGpioChip.open({ chip: config.chip });
+      if (config.backend === 'chardev-tools') return ChardevGpioChip.open({ chip: config.chip });
       throw gpioError(config.chip, `backend "${config.backend}" is not available on a real board`);
     },
     serial: async (_role, device) => {

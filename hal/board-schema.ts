@@ -12,7 +12,13 @@ import { KEY_NAMES, KeyName } from './keypad';
 import { APN_PATTERN } from './modem';
 import { SCAN_PREFIX_BYTES_MAX, SCAN_PROTOCOLS, SCAN_SUFFIXES, ScanProtocol, ScanSuffix } from './drivers/scan-engine';
 
-export type GpioBackend = 'sim' | 'onoff' | 'chardev';
+/**
+ * How GPIO is reached: 'chardev' = the kernel's character device through the project's gpio_v2
+ * addon (hal/gpio-native.ts); 'chardev-tools' = the same device through libgpiod's command-line
+ * tools (hal/gpio-chardev.ts, a process per write: the fallback for a build without the addon);
+ * 'onoff' = sysfs (old kernels); 'sim' = the simulator board.
+ */
+export type GpioBackend = 'sim' | 'onoff' | 'chardev' | 'chardev-tools';
 
 export interface GpioLineRef {
   readonly line: number;
@@ -673,7 +679,7 @@ function updateOf(o: Fields): NonNullable<BoardConfig['update']> {
 }
 
 function gpioOf(o: Fields, simulator: boolean): BoardConfig['gpio'] {
-  const backend = o.oneOf('backend', ['sim', 'onoff', 'chardev'] as const);
+  const backend = o.oneOf('backend', ['sim', 'onoff', 'chardev', 'chardev-tools'] as const);
   if ((backend === 'sim') !== simulator) o.fail('backend', simulator ? 'must be "sim" on a simulator board' : 'must not be "sim" on a real board');
   const chip = o.str('chip', /^[A-Za-z0-9_/.-]+$/);
   const chipBase = backend === 'onoff' ? o.int('chipBase', 0, 4096) : undefined;

@@ -5,8 +5,11 @@
  */
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { PosError } from '../common/errors';
 import { KERNEL_DEBOUNCE_US_MAX, NativeGpioChip, addonCandidates, loadGpioV2 } from './gpio-native';
+import { validateBoard } from './board-schema';
+import { linuxFactories } from './board-linux';
 
 describe('native GPIO backend (gpio_v2 addon), without a chip', () => {
   before(function () {
@@ -35,5 +38,29 @@ describe('native GPIO backend (gpio_v2 addon), without a chip', () => {
   it('refuses a kernel debounce outside 0..KERNEL_DEBOUNCE_US_MAX', async () => {
     await assert.rejects(NativeGpioChip.open({ chip: 'gpiochip0', kernelDebounceUs: KERNEL_DEBOUNCE_US_MAX + 1 }), (e: unknown) => e instanceof PosError && e.id === 'BRD_BUS');
     await assert.rejects(NativeGpioChip.open({ chip: 'gpiochip0', kernelDebounceUs: -1 }), (e: unknown) => e instanceof PosError && e.id === 'BRD_BUS');
+  });
+});
+
+describe('board file gpio.backend: native chardev and the tools fallback', () => {
+  const rpi = (): { gpio: { backend: string; chip: string } } =>
+    JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'board-configs', 'rpi-dev.json'), 'utf8')) as { gpio: { backend: string; chip: string } };
+
+  it('accepts "chardev-tools" beside "chardev" and refuses other names, listing them', () => {
+    const j = rpi();
+    j.gpio.backend = 'chardev-tools';
+    assert.equal(validateBoard(j, 'board-configs/x.json').gpio.backend, 'chardev-tools');
+    j.gpio.backend = 'gpiod';
+    assert.throws(() => validateBoard(j, 'board-configs/x.json'), (e: unknown) => e instanceof PosError && /"sim", "onoff", "chardev", "chardev-tools"/.test(e.message));
+  });
+
+  it('opens "chardev" natively (the addon reaches the missing chip) and "chardev-tools" through the tools', async () => {
+    const gpio = linuxFactories().gpio;
+    // Native: the addon is built, so the only failure left is the chip this machine lacks.
+    await assert.rejects(gpio({ backend: 'chardev', chip: 'gpiochip97' }), (e: unknown) => e instanceof PosError && /gpiochip97: no such GPIO chip/.test(e.message));
+    // Tools: a ChardevGpioChip once libgpiod's gpioget answers its version, BRD_BUS naming it otherwise.
+    await gpio({ backend: 'chardev-tools', chip: 'gpiochip97' }).then(
+      (chip) => assert.equal(chip.constructor.name, 'ChardevGpioChip'),
+      (e: unknown) => assert.ok(e instanceof PosError && /gpioget/.test(e.message), String(e)),
+    );
   });
 });

@@ -3,7 +3,8 @@
  * (native/gpio_v2.c, built by node-gyp at `npm install` into build/Release/gpio_v2.node) requests
  * each line once (GPIO_V2_GET_LINE_IOCTL) and then sets and reads it by ioctl on the line's fd.
  * A write costs one system call, not a process start as with the libgpiod tools
- * (`gpio-chardev.ts`, kept as the fallback a board file can choose with `gpio.backend: chardev`).
+ * (`gpio-chardev.ts`, kept as the fallback a board file chooses with `gpio.backend: "chardev-tools"`;
+ * `"chardev"` is this backend).
  *
  * Edge events: input lines are requested with rising and falling edge detection; the kernel
  * queues events on the line fd and libuv wakes the addon when it is readable (no polling). Event
@@ -55,7 +56,7 @@ export function addonCandidates(): string[] {
 export function loadGpioV2(): GpioV2Addon {
   if (addon) return addon;
   const found = addonCandidates().find((p) => fs.existsSync(p));
-  if (!found) throw gpioError('gpio_v2', `native addon not built (npm install runs node-gyp); looked in ${addonCandidates().join(', ')}`);
+  if (!found) throw gpioError('gpio_v2', `native addon not built (npm install runs node-gyp; a board without it can say gpio.backend "chardev-tools"); looked in ${addonCandidates().join(', ')}`);
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- a .node file can only be loaded by require
   addon = require(found) as GpioV2Addon;
   return addon;
