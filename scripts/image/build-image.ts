@@ -9,6 +9,7 @@
  *   node_modules/       production dependencies resolved from package-lock.json for the target
  *                       CPU; native addons prebuilt by their packages or compiled here
  *   node/bin/node       node for the target, from the npm package node-linux-<arch> (pinned)
+ *   build/Release/      the runtime's own addon (native/gpio_v2.c), compiled for the target
  *   board-configs/      the board files; systemd/pos-terminal.service; package.json
  *
  * Reproducible: inputs are the commit, the lockfile, the pinned node package (integrity checked)
@@ -50,7 +51,9 @@ const ELF_MACHINE: Record<Arch, number> = { x64: 0x3e, arm64: 0xb7 };
  */
 const SIM_BOARD_FILES = ['bench-rig.json'];
 /** Source folders compiled into dist/ (tsconfig.build.json) and what else the slot needs. */
-const ARCHIVE_PATHS = ['boot', 'common', 'hal', 'runtime', 'sim', 'storage', 'ui-lcd', 'board-configs', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json'];
+const ARCHIVE_PATHS = ['boot', 'common', 'hal', 'runtime', 'sim', 'storage', 'ui-lcd', 'board-configs', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'native', 'binding.gyp'];
+/** The runtime's own addon (native/gpio_v2.c, hal/gpio-native.ts looks for it at <slot>/build/Release). */
+const OWN_ADDON_DIR = 'build/Release';
 /** One child command (tsc, npm, node-gyp) may take this long before the build gives up. */
 const COMMAND_TIMEOUT_MS = 15 * 60_000;
 const COMMAND_OUTPUT_BYTES_MAX = 64 * 1024 * 1024;
@@ -88,7 +91,9 @@ function run(cmd: string, args: readonly string[], o: ExecFileSyncOptions = {}):
 function exportSources(commit: string, src: string): void {
   rmSync(src, { recursive: true, force: true });
   mkdirSync(src, { recursive: true });
-  const tar = execFileSync('git', ['-C', REPO, 'archive', '--format=tar', commit, '--', ...ARCHIVE_PATHS], { maxBuffer: COMMAND_OUTPUT_BYTES_MAX });
+  // An older commit may lack some paths (native/ came with issue 15): archive what it has.
+  const present = new Set(run('git', ['-C', REPO, 'ls-tree', '--name-only', commit]).split('\n'));
+  const tar = execFileSync('git', ['-C', REPO, 'archive', '--format=tar', commit, '--', ...ARCHIVE_PATHS.filter((p) => present.has(p))], { maxBuffer: COMMAND_OUTPUT_BYTES_MAX });
   execFileSync('tar', ['-x', '-C', src], { input: tar });
 }
 
@@ -266,13 +271,28 @@ function otherLibcOrAbi(name: string, moduleAbi: number): boolean {
   return name.includes('.musl.') || (abi !== null && Number(abi[1]) !== moduleAbi);
 }
 
+function checkMachine(file: string, arch: Arch): void {
+  const machine = readFileSync(file).readUInt16LE(18);
+  if (machine !== ELF_MACHINE[arch]) throw new PosError('OPR_INPUT', `${file}: ELF machine 0x${machine.toString(16)}, not ${arch}: a wrong prebuild was kept`);
+}
+
+/** The runtime's own addon, when the commit has one: compiled like i2c-bus, into <slot>/build/Release. */
+function compileOwnAddon(src: string, stage: string, arch: Arch, nodeDir: string, work: string): string[] {
+  if (!existsSync(join(src, 'binding.gyp'))) return [];
+  const files = compileAddon(src, arch, nodeDir, work);
+  mkdirSync(join(stage, OWN_ADDON_DIR), { recursive: true });
+  for (const f of files) copyFileSync(join(src, f), join(stage, f));
+  return files;
+}
+
 /** Every .node file: its package, whether it was compiled here, and a check of its CPU. */
-function describeAddons(stage: string, arch: Arch, compiledFrom: string): ImageAddon[] {
+function describeAddons(stage: string, arch: Arch, compiledFrom: string, own: readonly string[], runtimeVersion: string): ImageAddon[] {
+  for (const f of own) checkMachine(join(stage, f), arch);
+  const ownAddon: ImageAddon[] = own.length === 0 ? [] : [{ name: 'pos-runtime (native/)', version: runtimeVersion, files: [...own], obtained: 'compiled', from: compiledFrom }];
   const nm = join(stage, 'node_modules');
   const byPackage = new Map<string, { version: string; files: string[] }>();
   for (const p of listTree(nm).filter((f) => f.endsWith('.node'))) {
-    const machine = readFileSync(join(nm, p)).readUInt16LE(18);
-    if (machine !== ELF_MACHINE[arch]) throw new PosError('OPR_INPUT', `node_modules/${p}: ELF machine 0x${machine.toString(16)}, not ${arch}: a wrong prebuild was kept`);
+    checkMachine(join(nm, p), arch);
     const parts = p.split('/');
     const pkgParts = parts[0].startsWith('@') ? parts.slice(0, 2) : parts.slice(0, 1);
     const name = pkgParts.join('/');
@@ -280,10 +300,10 @@ function describeAddons(stage: string, arch: Arch, compiledFrom: string): ImageA
     entry.files.push(`node_modules/${p}`);
     byPackage.set(name, entry);
   }
-  return [...byPackage.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, e]) => {
+  return [...ownAddon, ...[...byPackage.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, e]): ImageAddon => {
     const compiled = (COMPILED_ADDONS as readonly string[]).includes(name);
     return { name, version: e.version, files: e.files, obtained: compiled ? 'compiled' : 'prebuilt', from: compiled ? compiledFrom : `published by ${name}@${e.version}` };
-  });
+  })];
 }
 
 // ---------------------------------------------------------------- base OS
@@ -342,13 +362,16 @@ export function buildImage(o: ImageOptions): ImageResult {
   const nm = join(npmDir, 'node_modules');
   const gypVersion = packageVersion(join(dirname(nodeGypScript()), '..'));
   const compiledFrom = `${compilerVersion(o.arch)}, node-gyp ${gypVersion}, headers of node ${NODE_VERSION} (module ABI ${node.moduleAbi}), stripped`;
-  step('compile addons', () => { for (const a of COMPILED_ADDONS) compileAddon(join(nm, a), o.arch, node.dir, work); });
+  const own = step('compile addons', () => {
+    for (const a of COMPILED_ADDONS) compileAddon(join(nm, a), o.arch, node.dir, work);
+    return compileOwnAddon(src, stage, o.arch, node.dir, work);
+  });
   step('prune node_modules', () => pruneNodeModules(nm, o.arch, node.moduleAbi));
   cpSync(nm, join(stage, 'node_modules'), { recursive: true });
   const info: ImageInfo = {
     format: 1, arch: o.arch, commit, runtime: { name: 'pos-runtime', version },
     node: { version: NODE_VERSION, package: `node-linux-${o.arch}@${NODE_VERSION}`, integrity: NODE_INTEGRITY[o.arch], moduleAbi: node.moduleAbi },
-    addons: describeAddons(stage, o.arch, compiledFrom), withSim: o.withSim, baseOs: baseOs(stage, o.arch),
+    addons: describeAddons(stage, o.arch, compiledFrom, own, version), withSim: o.withSim, baseOs: baseOs(stage, o.arch),
   };
   const packed = step('pack and sign', () => packImage(stage, privateKeyPem, { version, board: o.board, createdAt, image: info }));
   writeFileAtomic(o.out, packed.bytes, dirname(resolve(o.out)));

@@ -61,8 +61,9 @@ describe('npm run image: a full x64 release image', function () {
     const how = Object.fromEntries(manifest.image.addons.map((a) => [a.name, a.obtained]));
     assert.deepEqual(how, {
       '@cbor-extract/cbor-extract-linux-x64': 'prebuilt', '@lmdb/lmdb-linux-x64': 'prebuilt', '@msgpackr-extract/msgpackr-extract-linux-x64': 'prebuilt',
-      '@serialport/bindings-cpp': 'prebuilt', epoll: 'compiled', 'i2c-bus': 'compiled',
+      '@serialport/bindings-cpp': 'prebuilt', epoll: 'compiled', 'i2c-bus': 'compiled', 'pos-runtime (native/)': 'compiled',
     });
+    assert.deepEqual(manifest.image.addons.find((a) => a.name === 'pos-runtime (native/)')!.files, ['build/Release/gpio_v2.node']);
     const unit = execFileSync('git', ['-C', REPO, 'show', `${manifest.image.commit}:boot/pos-terminal.service`]);
     const i = manifest.files.findIndex((f) => f.path === 'systemd/pos-terminal.service');
     assert.ok(i >= 0, 'the systemd unit is in the image');
@@ -96,6 +97,9 @@ describe('npm run image: a full x64 release image', function () {
     assert.equal(execFileSync(node, ['--version'], { encoding: 'utf8', env }).trim(), `v${manifest.image.node.version}`);
     const out = execFileSync(node, ['-e', `for (const m of ${JSON.stringify(ADDON_PACKAGES)}) { require(m); console.log('require ' + m); }`], { cwd: slot, encoding: 'utf8', env });
     for (const m of ADDON_PACKAGES) assert.ok(out.includes(`require ${m}`), out);
+    // The runtime's own GPIO addon, found where hal/gpio-native.ts looks from dist/hal.
+    const gpio = execFileSync(node, ['-e', `console.log(Object.getOwnPropertyNames(require('./dist/hal/gpio-native').loadGpioV2()).join(','))`], { cwd: slot, encoding: 'utf8', env });
+    assert.match(gpio, /request.*set.*get/, `gpio_v2 exports: ${gpio}`);
     const chosen = execFileSync(node, [join(slot, 'dist', 'boot', 'pos.js'), 'update', 'boot', '--root', root], { encoding: 'utf8', env }).trim();
     assert.equal(chosen, slot);
   });
