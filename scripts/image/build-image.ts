@@ -24,6 +24,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { PosError } from '../../common/errors';
 import { ImageAddon, ImageInfo, listTree, packImage } from '../../boot/image-pack';
 import { writeFileAtomic } from '../../boot/update-slots';
+import { PACKAGE_MAGIC, checkVersion } from '../../boot/update';
 
 export type Arch = 'x64' | 'arm64';
 const REPO = resolve(__dirname, '..', '..');
@@ -336,46 +337,62 @@ function git(args: readonly string[]): string {
   return run('git', ['-C', REPO, ...args]).trim();
 }
 
+type Step = <T>(name: string, f: () => T) => T;
+
+/** node/bin/node and its licence, from the pinned package. */
+function stageNode(stage: string, arch: Arch, step: Step): { dir: string; moduleAbi: number } {
+  const node = step(`node ${NODE_VERSION} for ${arch}`, () => fetchNode(arch));
+  mkdirSync(join(stage, 'node', 'bin'), { recursive: true });
+  copyFileSync(join(node.dir, 'bin', 'node'), join(stage, 'node', 'bin', 'node'));
+  chmodSync(join(stage, 'node', 'bin', 'node'), 0o755);
+  copyFileSync(join(node.dir, 'LICENSE'), join(stage, 'node', 'LICENSE'));
+  return node;
+}
+
+/** node_modules/ for the target and every compiled addon; returns the addons' description. */
+function stageModules(src: string, stage: string, work: string, arch: Arch, node: { dir: string; moduleAbi: number }, version: string, step: Step): ImageAddon[] {
+  const npmDir = join(work, 'npm');
+  step('npm install (production, target CPU)', () => installDependencies(src, npmDir, arch));
+  const nm = join(npmDir, 'node_modules');
+  const gypVersion = packageVersion(join(dirname(nodeGypScript()), '..'));
+  const compiledFrom = `${compilerVersion(arch)}, node-gyp ${gypVersion}, headers of node ${NODE_VERSION} (module ABI ${node.moduleAbi}), stripped`;
+  const own = step('compile addons', () => {
+    for (const a of COMPILED_ADDONS) compileAddon(join(nm, a), arch, node.dir, work);
+    return compileOwnAddon(src, stage, arch, node.dir, work);
+  });
+  step('prune node_modules', () => pruneNodeModules(nm, arch, node.moduleAbi));
+  cpSync(nm, join(stage, 'node_modules'), { recursive: true });
+  return describeAddons(stage, arch, compiledFrom, own, version);
+}
+
 export function buildImage(o: ImageOptions): ImageResult {
   const log = o.log ?? ((): void => undefined);
   const stepsMs: Record<string, number> = {};
-  const step = <T>(name: string, f: () => T): T => { const t0 = Date.now(); const r = f(); stepsMs[name] = Date.now() - t0; log(`  ${name}: ${((Date.now() - t0) / 1000).toFixed(1)} s`); return r; };
+  const step: Step = (name, f) => { const t0 = Date.now(); const r = f(); stepsMs[name] = Date.now() - t0; log(`  ${name}: ${((Date.now() - t0) / 1000).toFixed(1)} s`); return r; };
   const commit = git(['rev-parse', '--verify', `${o.commit}^{commit}`]);
   const createdAt = new Date(git(['log', '-1', '--format=%cI', commit]));
   const work = resolve(o.work ?? join(CACHE, o.arch));
-  const src = join(work, 'src'), stage = join(work, 'stage'), npmDir = join(work, 'npm');
+  const src = join(work, 'src'), stage = join(work, 'stage');
   const privateKeyPem = readFileSync(o.keyFile, 'utf8');
   log(`image for ${o.arch} from commit ${commit.slice(0, 12)} (${createdAt.toISOString()}); working-tree changes are not in it`);
   step('export sources (git archive)', () => exportSources(commit, src));
   const version = o.version ?? packageVersion(src);
+  checkVersion(version); // before minutes of building, not after
   rmSync(stage, { recursive: true, force: true });
   mkdirSync(stage, { recursive: true });
   step('compile (tsc)', () => compile(src, stage));
   copyRuntimeFiles(src, stage, version, o.withSim);
   if (!o.withSim) step('drop simulator modules', () => log(`    ${pruneSimulator(stage)} sim modules not loaded by the runtime removed`));
-  const node = step(`node ${NODE_VERSION} for ${o.arch}`, () => fetchNode(o.arch));
-  mkdirSync(join(stage, 'node', 'bin'), { recursive: true });
-  copyFileSync(join(node.dir, 'bin', 'node'), join(stage, 'node', 'bin', 'node'));
-  chmodSync(join(stage, 'node', 'bin', 'node'), 0o755);
-  copyFileSync(join(node.dir, 'LICENSE'), join(stage, 'node', 'LICENSE'));
-  step('npm install (production, target CPU)', () => installDependencies(src, npmDir, o.arch));
-  const nm = join(npmDir, 'node_modules');
-  const gypVersion = packageVersion(join(dirname(nodeGypScript()), '..'));
-  const compiledFrom = `${compilerVersion(o.arch)}, node-gyp ${gypVersion}, headers of node ${NODE_VERSION} (module ABI ${node.moduleAbi}), stripped`;
-  const own = step('compile addons', () => {
-    for (const a of COMPILED_ADDONS) compileAddon(join(nm, a), o.arch, node.dir, work);
-    return compileOwnAddon(src, stage, o.arch, node.dir, work);
-  });
-  step('prune node_modules', () => pruneNodeModules(nm, o.arch, node.moduleAbi));
-  cpSync(nm, join(stage, 'node_modules'), { recursive: true });
+  const node = stageNode(stage, o.arch, step);
+  const addons = stageModules(src, stage, work, o.arch, node, version, step);
   const info: ImageInfo = {
     format: 1, arch: o.arch, commit, runtime: { name: 'pos-runtime', version },
     node: { version: NODE_VERSION, package: `node-linux-${o.arch}@${NODE_VERSION}`, integrity: NODE_INTEGRITY[o.arch], moduleAbi: node.moduleAbi },
-    addons: describeAddons(stage, o.arch, compiledFrom, own, version), withSim: o.withSim, baseOs: baseOs(stage, o.arch),
+    addons, withSim: o.withSim, baseOs: baseOs(stage, o.arch),
   };
   const packed = step('pack and sign', () => packImage(stage, privateKeyPem, { version, board: o.board, createdAt, image: info }));
   writeFileAtomic(o.out, packed.bytes, dirname(resolve(o.out)));
-  const manifestBytes = packed.bytes.readUInt32BE(8);
+  const manifestBytes = packed.bytes.readUInt32BE(PACKAGE_MAGIC.length);
   return { file: o.out, bytes: packed.bytes.length, sha256: createHash('sha256').update(packed.bytes).digest('hex'), files: packed.manifest.files.length, manifestBytes, info, stepsMs };
 }
 
