@@ -53,6 +53,7 @@ import { batchTotals, pendingAdvices } from './terminal-state';
 import type { SettlementTotals } from './host/messages';
 import { Lang, PrintContext, offlineAbandonedJob, printReceipt, printSettlementReport, yuan } from './receipt';
 import { checkExpiry, checkKeyedPan, checkOriginalDate, checkRefundDetails } from './txn/entry-checks';
+import { downloadAllParameters } from './txn/emv-download';
 
 export interface MachineDeps {
   /** Opens the journal and builds the terminal (throws: recovery mode). */
@@ -343,7 +344,7 @@ export function createTerminalMachine(deps: MachineDeps) {
         const engine = engineOf(input.c);
         try {
           if (input.task === 'echo') { const e = await engine.echo(); return { task: 'echo', responseCode: e.responseCode, roundTripMs: e.roundTripMs }; }
-          if (input.task === 'params') { const p = await engine.downloadParameters(); return { task: 'params', responseCode: p.outcome === 'applied' ? '00' : p.responseCode }; }
+          if (input.task === 'params') return { task: 'params', responseCode: (await downloadAllParameters(engine)).responseCode };
           if (!deps.terminalStatus) throw new PosError('HOST_FEATURE_OFF', 'this terminal reports no status');
           return { task: 'status', responseCode: (await engine.uploadStatus(deps.terminalStatus())).responseCode };
         } catch (e) {

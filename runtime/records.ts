@@ -8,6 +8,8 @@
  * used only to recognise the same card for the duplicate-charge guard). The journal refuses the
  * forbidden keys itself as a second line of defence.
  */
+import { AIDS_MAX, AidParams, CA_KEYS_MAX } from './host/emv-params';
+import { CaPublicKey, caKeyProblem } from './txn/emv-rsa';
 import { RecordTypeName } from '../storage/record';
 import { invariant } from '../common/errors';
 import { EntryMode, ReversalReason, SettlementTotals, SettlementVerdict, STAN_MAX, BATCH_MAX } from './host/messages';
@@ -230,6 +232,16 @@ export const HOST_PARAMS_KIND = 'host-params';
 
 export interface AdminActionPayload { readonly action: string; readonly operator: string; readonly result: string }
 
+/**
+ * The EMV parameters in force (issue 11 item 1): the latest `settings` record of kind `ca-keys`
+ * (every CA public key of the last complete 370/371 download, each with its SHA-1 check value,
+ * re-checked when read back) and of kind `aids` (the last complete 380/381 download).
+ */
+export const CA_KEYS_KIND = 'ca-keys';
+export const AIDS_KIND = 'aids';
+export interface CaKeysPayload { readonly keys: readonly CaPublicKey[] }
+export interface AidsPayload { readonly aids: readonly AidParams[] }
+
 // ---------------------------------------------------------------- builders (checked when written)
 
 const ENTRY_MODES = ['011', '012', '021', '022', '051', '052', '071', '072'];
@@ -319,7 +331,57 @@ export const rec = {
     checkHostParams(p);
     return { type: 'settings', payload: { kind: HOST_PARAMS_KIND, ...compact(p) } };
   },
+  caKeys: (p: CaKeysPayload): RecordInput => {
+    p.keys.forEach(checkCaKey);
+    invariant(p.keys.length <= CA_KEYS_MAX, 'too many CA keys', { keys: p.keys.length });
+    return { type: 'settings', payload: { kind: CA_KEYS_KIND, keys: p.keys.map((k) => ({ ...k })) } };
+  },
+  aidParams: (p: AidsPayload): RecordInput => {
+    invariant(p.aids.length <= AIDS_MAX, 'too many AIDs', { aids: p.aids.length });
+    p.aids.forEach(checkAid);
+    return { type: 'settings', payload: { kind: AIDS_KIND, aids: p.aids.map((a) => ({ ...a })) } };
+  },
 };
+
+/** A stored CA key is one whose check value is right (expiry is the reader's business: it moves with the date). */
+function checkCaKey(k: CaPublicKey): void {
+  const problem = caKeyProblem(k, '00000000');
+  invariant(problem === undefined, 'CA key fails its check', { rid: k.rid.toString('hex'), index: k.index, problem });
+}
+
+function checkAid(a: AidParams): void {
+  invariant(a.aid.length >= 5 && a.aid.length <= 16 && (a.asi === 0 || a.asi === 1), 'AID parameters malformed', { aid: a.aid.toString('hex') });
+  invariant(a.tacDefault.length === 5 && a.tacOnline.length === 5 && a.tacDenial.length === 5 && a.appVersion.length === 2, 'AID TAC or version malformed');
+  for (const v of [a.floorLimitFen, a.clFloorLimitFen, a.clTxnLimitFen, a.cvmRequiredLimitFen]) invariant(Number.isSafeInteger(v) && v >= 0, 'AID limit out of range');
+}
+
+/** A `ca-keys` settings record read back (checked as when written). */
+export function caKeysOf(p: Record<string, unknown>): CaPublicKey[] {
+  invariant(Array.isArray(p.keys) && p.keys.length <= CA_KEYS_MAX, 'ca-keys record holds no key list');
+  return (p.keys as Array<Record<string, unknown>>).map((k) => {
+    const key: CaPublicKey = {
+      rid: buf(k.rid, 'rid'), index: num(k.index, 'index'), modulus: buf(k.modulus, 'modulus'), exponent: buf(k.exponent, 'exponent'),
+      checksum: buf(k.checksum, 'checksum'), expiryYyyymmdd: optStr(k.expiryYyyymmdd, 'expiryYyyymmdd'),
+    };
+    checkCaKey(key);
+    return key;
+  });
+}
+
+/** An `aids` settings record read back (checked as when written). */
+export function aidsOf(p: Record<string, unknown>): AidParams[] {
+  invariant(Array.isArray(p.aids) && p.aids.length <= AIDS_MAX, 'aids record holds no AID list');
+  return (p.aids as Array<Record<string, unknown>>).map((a) => {
+    const out: AidParams = {
+      aid: buf(a.aid, 'aid'), asi: num(a.asi, 'asi'), appVersion: buf(a.appVersion, 'appVersion'),
+      tacDefault: buf(a.tacDefault, 'tacDefault'), tacOnline: buf(a.tacOnline, 'tacOnline'), tacDenial: buf(a.tacDenial, 'tacDenial'),
+      floorLimitFen: num(a.floorLimitFen, 'floorLimitFen'), clFloorLimitFen: num(a.clFloorLimitFen, 'clFloorLimitFen'),
+      clTxnLimitFen: num(a.clTxnLimitFen, 'clTxnLimitFen'), cvmRequiredLimitFen: num(a.cvmRequiredLimitFen, 'cvmRequiredLimitFen'),
+    };
+    checkAid(out);
+    return out;
+  });
+}
 
 /** The ranges of docs/PROTOCOL.md (parameter download), checked when written and when read back. */
 function checkHostParams(p: HostParamsPayload): void {

@@ -15,13 +15,15 @@
  *   reversed  a reversal cleared it (0410 with 00/12/25), or it was pending and got reversed
  *   voided    a sale with an approved, unreversed void in this batch (derived, see `statusOf`)
  */
+import type { AidParams } from './host/emv-params';
+import type { CaPublicKey } from './txn/emv-rsa';
 import { DecodedRecord, RecordType } from '../storage/record';
 import { appendHistory } from './anomaly';
 import { invariant } from '../common/errors';
 import { BATCH_MAX, EntryMode, ReversalReason, SettlementTotals, SettlementVerdict, STAN_MAX, ZERO_TOTALS } from './host/messages';
 import {
   AnomalyNote, CANCELLING_KINDS, HOST_PARAMS_KIND, HostParamsPayload, KeysPayload, OfflineNotTaken, OperatorPayload, ReceiptCopy, ReversalPendingPayload, Role, SettlementStepName,
-  TxnBeginPayload, TxnKind, buf, hostParamsOf, num, optField55, optNum, optStr, str, totalsOf,
+  TxnBeginPayload, TxnKind, buf, hostParamsOf, caKeysOf, aidsOf, CA_KEYS_KIND, AIDS_KIND, num, optField55, optNum, optStr, str, totalsOf,
 } from './records';
 import { QR_TXN_KINDS, QrTxnInfo } from './records';
 import { QrQueryPendingPayload, qrInfoOf, qrQueryPendingOf } from './qr-records';
@@ -127,6 +129,9 @@ export interface TerminalState {
   saleAmountsFen: number[];
   /** The acquirer's parameters in force (the latest `host-params` settings record), if any were downloaded. */
   hostParams?: HostParamsPayload;
+  /** The CA public keys and AID parameters of the last complete downloads (undefined: never downloaded). */
+  caKeys?: CaPublicKey[];
+  aids?: AidParams[];
   /**
    * Approved pre-authorizations of every batch this journal holds, by STAN (a hold outlives its
    * batch: a hotel completes it days later), with what became of them. At most PRE_AUTHS_MAX,
@@ -267,6 +272,8 @@ export function applyRecord(s: TerminalState, r: DecodedRecord): void {
     case RecordType.recovery: return applyRebuild(s, r);
     case RecordType.settings:
       if (p.kind === HOST_PARAMS_KIND) s.hostParams = hostParamsOf(p);
+      else if (p.kind === CA_KEYS_KIND) s.caKeys = caKeysOf(p);
+      else if (p.kind === AIDS_KIND) s.aids = aidsOf(p);
       return;
     default:
       return; // journal-created, settings, admin actions, recovery, test: no state here

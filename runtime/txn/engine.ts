@@ -156,7 +156,7 @@ export type PreAuthTarget =
   | { readonly keyed: { readonly authCode: string; readonly dateMmdd: string; readonly amountFen?: number; readonly card: CardInput } };
 
 /** Features a host may not offer (docs/PROTOCOL.md V2: answered 12 or 40, hidden until the next sign-on). */
-export type HostFeature = 'preAuth' | 'qr' | 'params' | 'echo' | 'status';
+export type HostFeature = 'preAuth' | 'qr' | 'params' | 'echo' | 'status' | 'caKeys' | 'aids';
 export interface RefundInput {
   readonly amountFen: number; readonly card: CardInput; readonly session: Session;
   readonly origRrn: string; readonly origDateMmdd: string; readonly origBatch?: number; readonly origStan?: number;

@@ -10,7 +10,8 @@
  * Two kinds exist for them only: `qr-wait-forever` (every QR sale and QR query is answered P1,
  * waiting) and `param-out-of-range` (a parameter download is answered 00 with a 62 carrying DF12 = 5,
  * outside its range, which the terminal must refuse whole). They use up their count only on those
- * messages.
+ * messages. `ca-key-bad-check`: each CA key answered (370 with 62) carries a SHA-1 check value that
+ * does not match its key; the list request uses up a count too, so give it `count=always`.
  */
 import { REQUEST_TYPES, RequestType } from '../../runtime/host/fields';
 
@@ -24,11 +25,12 @@ export type FaultKind =
   | 'duplicate'
   | 'garbage'
   | 'qr-wait-forever'
-  | 'param-out-of-range';
+  | 'param-out-of-range'
+  | 'ca-key-bad-check';
 
 export const FAULT_KINDS: readonly FaultKind[] = [
   'delay', 'close-before-response', 'close-mid-response', 'bad-mac', 'response-code', 'unbalanced-settlement', 'duplicate', 'garbage',
-  'qr-wait-forever', 'param-out-of-range',
+  'qr-wait-forever', 'param-out-of-range', 'ca-key-bad-check',
 ];
 
 export interface FaultSpec {
@@ -97,6 +99,7 @@ function applicable(kind: FaultKind, type: RequestType | undefined, hasMac: bool
   if (kind === 'unbalanced-settlement') return type === 'settlement';
   if (kind === 'qr-wait-forever') return type === 'qrSale' || type === 'qrQuery';
   if (kind === 'param-out-of-range') return type === 'paramDownload';
+  if (kind === 'ca-key-bad-check') return type === 'caKeyDownload';
   return true;
 }
 

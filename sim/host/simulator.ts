@@ -89,6 +89,7 @@ import {
 import { encodeTlv, primitives } from '../../runtime/txn/emv';
 import { createHmac } from 'node:crypto';
 import { Ledger, LedgerEntry, QR_TYPES, QrOrder, TxnKey } from './ledger';
+import { EmvAnswer, EmvParamsHost } from './emv-params-host';
 import { FaultKind, FaultPlan, FaultSpec } from './faults';
 import { STAN_WINDOW_MAX, StanWindow, isDesignedResend } from './stan-window';
 import { hhmmssIn, mmddIn, TZ_OFFSET_MINUTES_DEFAULT } from '../../common/time';
@@ -258,6 +259,10 @@ interface Answer {
   readonly fields?: ReadonlyArray<readonly [number, FieldValue]>;
 }
 
+function emvAnswer(a: EmvAnswer): Answer {
+  return a.f62 === undefined ? { code: a.code } : { code: a.code, fields: [[62, a.f62]] };
+}
+
 interface Handled {
   readonly bytes: Buffer;
   readonly faults: readonly FaultSpec[];
@@ -282,6 +287,8 @@ function pad(n: number, width: number): string {
 export class AcquirerSimulator {
   readonly profile: HostProfile;
   readonly ledger = new Ledger();
+  /** The CA keys and AIDs served in the 370/380 downloads (the test set). */
+  readonly emvParams = new EmvParamsHost();
   private readonly terminals = new Map<string, TerminalState>();
   private readonly faults = new FaultPlan();
   private readonly log: Logger;
@@ -606,6 +613,9 @@ export class AcquirerSimulator {
       case 'echo': return { code: '00' };
       case 'statusUpload': return this.statusUpload(r);
       case 'paramDownload': return this.paramDownload(faults.has('param-out-of-range'));
+      case 'caKeyDownload': return emvAnswer(this.emvParams.caKeyDownload(bytesField(r.m, 62), faults.has('ca-key-bad-check')));
+      case 'aidDownload': return emvAnswer(this.emvParams.aidDownload(bytesField(r.m, 62)));
+      case 'caKeyDownloadEnd': case 'aidDownloadEnd': return { code: '00' };
       case 'preAuth': return this.preAuth(r);
       case 'preAuthVoid': return this.preAuthVoid(r);
       case 'completion': return this.completion(r);

@@ -4,6 +4,9 @@
  * version 1. The host's clock is injected: fixed, or moved by hand where validity matters.
  */
 import { strict as assert } from 'node:assert';
+import type { FieldValue } from '../../runtime/host/packager';
+import { parseAidList, parseCaKey, parseCaKeyList } from '../../runtime/host/emv-params';
+import { caKeyProblem } from '../../runtime/txn/emv-rsa';
 import { PassThrough, Writable } from 'node:stream';
 import pino from 'pino';
 import { PosError } from '../../common/errors';
@@ -13,7 +16,7 @@ import { IsoMessage, bytesField, textField, unpackFrame } from '../../runtime/ho
 import { QrEntryMode } from '../../runtime/host/fields';
 import {
   COMPLETION_PERCENT_MAX, HostParameters, ParamDownloadResult, PreAuthRef, QR_WAITING, QrResult, TerminalStatus, Wallet,
-  buildAidDownload, buildCaKeyDownload, buildCompletion, buildCompletionVoid, buildEcho, buildOfflineAdvice, buildParamDownload, buildPreAuth, buildPreAuthVoid, buildQrOrder,
+  buildAidDownload, buildCaKeyDownload, buildDownloadEnd, buildCompletion, buildCompletionVoid, buildEcho, buildOfflineAdvice, buildParamDownload, buildPreAuth, buildPreAuthVoid, buildQrOrder,
   buildQrQuery, buildQrRefund, buildQrSale, buildQrVoid, buildScriptNotice, buildStatusUpload, completionFenMax, parseParamDownloadResponse, parseQrResponse,
   tlvMap,
 } from '../../runtime/host/messages-v2';
@@ -208,9 +211,22 @@ describe('acquirer simulator, version 2', () => {
       assert.equal((await term.paramDownload()).params?.responseTimeoutS, 60, 'one download only');
     });
 
-    it('caKeyAndAidDownloadsAreStillAnswered12', async () => {
-      assert.equal((await term.ack(buildCaKeyDownload(profile, term.common()))).responseCode, '12');
-      assert.equal((await term.ack(buildAidDownload(profile, term.common()))).responseCode, '12');
+    it('caKeyAndAidDownloadsAnswerTheListOneItemAnUnknownItem25AndAMalformed62With30', async () => {
+      const list = await term.ack(buildCaKeyDownload(profile, term.common()));
+      assert.equal(list.responseCode, '00');
+      const ids = parseCaKeyList(bytesField(list.frame.message, 62));
+      assert.deepEqual(ids.map((k) => k.index), [0x80, 0x81, 0x7f]);
+      const one = await term.ack(buildCaKeyDownload(profile, { ...term.common(), rid: ids[1].rid, index: ids[1].index }));
+      const key = parseCaKey(bytesField(one.frame.message, 62));
+      assert.equal(caKeyProblem(key, '20260101'), undefined, 'served with a right check value');
+      assert.equal((await term.ack(buildCaKeyDownload(profile, { ...term.common(), rid: ids[1].rid, index: 0x01 }))).responseCode, '25');
+      assert.equal((await term.ack(buildAidDownload(profile, { ...term.common(), aid: Buffer.from('A0000000031010', 'hex') }))).responseCode, '25');
+      const aids = await term.ack(buildAidDownload(profile, term.common()));
+      assert.equal(parseAidList(bytesField(aids.frame.message, 62)).length, 3);
+      const bad = buildAidDownload(profile, term.common());
+      (bad.message.fields as Map<number, FieldValue>).set(62, Buffer.from('9F06', 'hex')); // a malformed 62 on purpose
+      assert.equal((await term.ack(bad)).responseCode, '30');
+      assert.equal((await term.ack(buildDownloadEnd(profile, 'caKeyDownloadEnd', term.common()))).responseCode, '00');
     });
   });
 
