@@ -16,7 +16,7 @@ import { silentLogger } from '../../common/log';
 import { removeDir, tempDir } from '../../storage/testing';
 import { TPM_SEALED_FILE } from '../../runtime/device-key-tpm';
 import { DEVICE_KEY_FILE } from '../../runtime/device-key-provider';
-import { Swtpm, needSwtpm } from '../support/swtpm';
+import { Swtpm, tpmsForSuite } from '../support/swtpm';
 
 const STATE_WAIT_MS_MAX = 120_000;
 const BOARD_DIR = join(__dirname, '..', '..', 'board-configs');
@@ -80,23 +80,11 @@ function assertRecovery(s: ProbeSnapshot, code: string): void {
 
 describe('terminal boot with the device key the board file chooses', function () {
   this.timeout(300_000);
+  const tpms = tpmsForSuite('pos-devkey-boot-');
   let root: string;
   let a: Swtpm;
   let b: Swtpm;
-  /** TPMs a test starts for itself: stopped after the suite even when the test failed before stopping one. */
-  const started: Swtpm[] = [];
-  before(async function () {
-    needSwtpm(this);
-    root = tempDir('pos-devkey-boot-');
-    a = await Swtpm.start(join(root, 'tpm-a'));
-    b = await Swtpm.start(join(root, 'tpm-b'));
-  });
-  after(async () => {
-    for (const t of started) await t.stop();
-    await a?.stop();
-    await b?.stop();
-    if (root) removeDir(root);
-  });
+  before(() => { root = tpms.root(); a = tpms.a(); b = tpms.b(); });
 
   it('bootsUnderTpmAThenTheCopiedDataUnderTpmBStopsInRecoveryWithEKey07AndLosesNothing', async () => {
     const terminal = join(root, 'terminal');
@@ -122,8 +110,7 @@ describe('terminal boot with the device key the board file chooses', function ()
 
   it('aStoppedTpmStopsTheBootInRecoveryWithEKey05', async () => {
     const terminal = join(root, 'terminal-c');
-    const c = await Swtpm.start(join(root, 'tpm-c'));
-    started.push(c);
+    const c = await tpms.start('tpm-c');
     const board = boardFile(root, 'sim', { provider: 'tpm2', tcti: c.tcti });
     await bootUntil(board, terminal, atLogin);
     await c.stop();

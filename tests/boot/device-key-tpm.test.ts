@@ -19,7 +19,7 @@ import { TPM_SEALED_FILE, formatSealed, parseSealed, tpmDeviceKey } from '../../
 import { DEVICE_KEY_FILE, deviceKeyProviderFor } from '../../runtime/device-key-provider';
 import { isPosError } from '../../common/errors';
 import { KeyComponent, kcvOf, provision, readProvisionedTmk } from '../../boot/factory';
-import { Swtpm, needSwtpm } from '../support/swtpm';
+import { Swtpm, tpmsForSuite } from '../support/swtpm';
 
 /** The code a call fails with ('no error' when it does not). */
 function codeOf(f: () => unknown): string {
@@ -55,23 +55,11 @@ function digestOfDir(dir: string): string {
 
 describe('device key sealed by a TPM 2.0 (swtpm)', function () {
   this.timeout(120_000);
+  const tpms = tpmsForSuite('pos-devkey-tpm-');
   let root: string;
   let a: Swtpm;
   let b: Swtpm;
-  /** TPMs a test starts for itself: stopped after the suite even when the test failed before stopping one. */
-  const started: Swtpm[] = [];
-  before(async function () {
-    needSwtpm(this);
-    root = tempDir('pos-devkey-tpm-');
-    a = await Swtpm.start(join(root, 'tpm-a'));
-    b = await Swtpm.start(join(root, 'tpm-b'));
-  });
-  after(async () => {
-    for (const t of started) await t.stop();
-    await a?.stop();
-    await b?.stop();
-    if (root) removeDir(root);
-  });
+  before(() => { root = tpms.root(); a = tpms.a(); b = tpms.b(); });
 
   it('provisionedUnderTpmAUnsealsUnderAOnceAfterAPowerCycleAndTheFileNeverHoldsTheKey', async () => {
     const dir = join(root, 'terminal-1');
@@ -155,8 +143,7 @@ describe('device key sealed by a TPM 2.0 (swtpm)', function () {
 
   it('aStoppedOrAbsentTpmIsEKey05NamingTheTcti', async () => {
     const dir = join(root, 'terminal-5');
-    const c = await Swtpm.start(join(root, 'tpm-c'));
-    started.push(c);
+    const c = await tpms.start('tpm-c');
     tpmDeviceKey({ tcti: c.tcti, sealedFile: join(dir, TPM_SEALED_FILE), create: true }).deviceKey();
     await c.stop();
     const scratchDir = join(root, 'scratch-5');

@@ -10,7 +10,10 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
+import { strict as assert } from 'node:assert';
+import { join } from 'node:path';
 import { hasTool } from './tools';
+import { removeDir, tempDir } from '../../storage/testing';
 
 /** The tools the TPM provider runs, and the emulator. */
 export const TPM_TOOLS = ['swtpm', 'tpm2_createprimary', 'tpm2_create', 'tpm2_load', 'tpm2_unseal', 'tpm2_flushcontext', 'tpm2_getrandom'] as const;
@@ -112,4 +115,36 @@ export class Swtpm {
     await this.exited;
     clearTimeout(timer);
   }
+}
+
+/**
+ * Two software TPMs (A and B, two different chips) for a mocha suite, in a temp folder of their
+ * own: started before the suite (skipped loudly, or failed under POS_REQUIRE_TOOLS, without
+ * swtpm), stopped after it. `start(name)` starts another one that is also stopped after the
+ * suite, even when the test that started it failed before stopping it.
+ */
+export function tpmsForSuite(prefix: string): { readonly root: () => string; readonly a: () => Swtpm; readonly b: () => Swtpm; start(name: string): Promise<Swtpm> } {
+  let root = '';
+  let a: Swtpm | undefined;
+  let b: Swtpm | undefined;
+  const extra: Swtpm[] = [];
+  before(async function () {
+    needSwtpm(this);
+    root = tempDir(prefix);
+    a = await Swtpm.start(join(root, 'tpm-a'));
+    b = await Swtpm.start(join(root, 'tpm-b'));
+  });
+  after(async () => {
+    for (const t of extra) await t.stop();
+    await a?.stop();
+    await b?.stop();
+    if (root) removeDir(root);
+  });
+  const need = (t: Swtpm | undefined): Swtpm => t ?? assert.fail('TPM not started (the suite\'s before hook failed)');
+  return {
+    root: () => root,
+    a: () => need(a),
+    b: () => need(b),
+    start: async (name) => { const t = await Swtpm.start(join(root, name)); extra.push(t); return t; },
+  };
 }
