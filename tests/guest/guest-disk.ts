@@ -1,0 +1,156 @@
+/**
+ * The flashed disk the guest tests boot: Debian's kernel and the tiny initramfs, the base OS from
+ * scripts/guest/build-rootfs.sh, the release image of the committed HEAD (`npm run image`, x64,
+ * with the simulator), written by boot/flash/disk-image.ts.
+ *
+ * TEST-ONLY additions to the root file system (never in a shipped image; all under names that
+ * say so):
+ *   pos-test-agent.service   a root shell loop on ttyS3, the tests' command channel (qemu.ts)
+ *   pos-test-env.service     writes /run/pos-test.env from the kernel command line (pos.hostport=N):
+ *                            POS_TERMINAL_ARGS for the unit, so the terminal signs on to the
+ *                            acquirer simulator on the host (10.0.2.2 = the host's loopback)
+ *   pos-test-relay.service   forwards 0.0.0.0:7001 to the control interface on 127.0.0.1:7000
+ *   /etc/pos/qemu-sim.json   see below
+ *
+ * The terminal in the guest runs the SIMULATOR board variant `qemu-sim` (board-configs/sim.json
+ * with its storage on the data partition): the emulated board's keypad, reset button, LEDs and
+ * battery lines are GPIO lines, and the guest's kernel gets a GPIO chip only from the out-of-tree
+ * gpio-sim module another engineer is building (scripts/guest/gpio-sim/). Until it lands, the
+ * kernel-level parts this exercises are systemd (the unit, Type=notify, the watchdog, restarts),
+ * the real ext4 on the flashed disk, the page cache and the power cut; keys, card and battery go
+ * through the simulator board's control interface. board-configs/qemu-x86.json is the emulated
+ * board's real file (UARTs, i2c-stub, gpio-sim) for when that module is in.
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { generateUpdateKeys } from '../../boot/update';
+import { buildImage } from '../../scripts/image/build-image';
+import { writeDiskImage, DiskImageReport, ExtraFile } from '../../boot/flash/disk-image';
+
+export const REPO = join(__dirname, '..', '..');
+export const GUEST_CACHE = process.env.POS_GUEST_CACHE ?? join(REPO, '.cache', 'guest');
+export const GUEST_BOARD = 'qemu-x86';
+export const GUEST_RELEASE_VERSION = '1.0.0';
+/** The control interface's port inside the guest (relayed to 7001). */
+export const GUEST_CONTROL_PORT = 7000;
+export const GUEST_JOURNAL_DIR = '/var/lib/pos/journal';
+/** mmdebstrap from scratch takes ~75 s here; a build that takes this long is stuck. */
+const BUILD_MS_MAX = 15 * 60_000;
+
+export interface GuestArtifacts { readonly kernel: string; readonly initrd: string; readonly rootfs: string }
+
+/** Kernel, initramfs and base OS, built into .cache/guest when missing (the scripts cache them). */
+export function guestArtifacts(): GuestArtifacts {
+  const script = (name: string): string => execFileSync(join(REPO, 'scripts', 'guest', name), { encoding: 'utf8', timeout: BUILD_MS_MAX, stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+  const abi = script('fetch-kernel.sh');
+  const rootfs = script('build-rootfs.sh');
+  const initrd = script('build-initrd.sh');
+  return { kernel: join(GUEST_CACHE, 'kernel', abi, 'root', 'boot', `vmlinuz-${abi}`), initrd, rootfs };
+}
+
+/**
+ * The release image for x64 (`npm run image`, scripts/image/build-image.ts: the committed HEAD, the
+ * simulator included for the guest's board variant), signed by a key made for it, cached in
+ * .cache/guest/image/<key of its inputs> (the same inputs build the same bytes).
+ */
+/** What scripts/image/build-image.ts archives from the commit, and the builder itself. */
+const IMAGE_INPUTS = ['boot', 'common', 'hal', 'runtime', 'sim', 'storage', 'ui-lcd', 'board-configs', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'scripts/image'];
+
+export function releaseImage(): { file: string; publicKeyHex: string; buildMs: number } {
+  const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: REPO, encoding: 'utf8' }).trim();
+  // Keyed by what the image is built from (the committed trees it archives and the builder), not
+  // the commit: another engineer's commit elsewhere does not cost a 2-3 minute rebuild.
+  const inputs = execFileSync('git', ['ls-tree', 'HEAD', ...IMAGE_INPUTS], { cwd: REPO, encoding: 'utf8' });
+  const key = createHash('sha256').update(inputs).digest('hex').slice(0, 16);
+  const dir = join(GUEST_CACHE, 'image', key);
+  const file = join(dir, `pos-${GUEST_RELEASE_VERSION}-${GUEST_BOARD}.posupd`);
+  const pub = join(dir, 'public-key.hex');
+  if (existsSync(file) && existsSync(pub)) return { file, publicKeyHex: readFileSync(pub, 'utf8').trim(), buildMs: 0 };
+  const t0 = Date.now();
+  mkdirSync(dir, { recursive: true });
+  const keys = generateUpdateKeys();
+  writeFileSync(join(dir, 'vendor-key.pem'), keys.privateKeyPem, { mode: 0o600 });
+  buildImage({
+    arch: 'x64', keyFile: join(dir, 'vendor-key.pem'), out: `${file}.partial`, version: GUEST_RELEASE_VERSION, board: GUEST_BOARD,
+    withSim: true, commit, work: join(dir, 'work'),
+  });
+  rmSync(join(dir, 'work'), { recursive: true, force: true });
+  writeFileSync(pub, keys.publicKeyHex);
+  renameSync(`${file}.partial`, file);
+  return { file, publicKeyHex: keys.publicKeyHex, buildMs: Date.now() - t0 };
+}
+
+/** The simulator board variant the guest's terminal runs (see the file comment). */
+function qemuSimBoard(): string {
+  // From the commit the release image is built from: the slot's board schema is that commit's.
+  const sim = JSON.parse(execFileSync('git', ['show', 'HEAD:board-configs/sim.json'], { cwd: REPO, encoding: 'utf8' })) as Record<string, unknown>;
+  return JSON.stringify({
+    ...sim, board: 'qemu-sim',
+    description: 'TEST-ONLY: the simulator board inside the QEMU guest (tests/guest), its storage on the data partition',
+    storage: { journalDir: GUEST_JOURNAL_DIR, backupDir: '/var/lib/pos/backup' },
+  }, null, 1);
+}
+
+const AGENT = `#!/bin/sh
+# TEST-ONLY (tests/guest/qemu.ts): runs one shell command per line read from ttyS3 as root and
+# answers "AGENT-DONE <id> <exit code> <output in base64>". Never part of a shipped image.
+stty -F /dev/ttyS3 raw -echo -ixon -ixoff 115200
+exec </dev/ttyS3 >/dev/ttyS3 2>&1
+echo AGENT-READY
+while IFS= read -r line; do
+  id="\${line%% *}"; cmd="\${line#* }"
+  out="$(sh -c "$cmd" 2>&1 </dev/null)"; rc=$?
+  echo "AGENT-DONE $id $rc $(printf '%s' "$out" | base64 -w0)"
+done
+`;
+
+const RELAY = `// TEST-ONLY (tests/guest): the host reaches guest port 7001 (QEMU hostfwd); the simulator
+// board's control interface listens on the guest's loopback only.
+const net = require('node:net');
+net.createServer((c) => { const u = net.connect(${GUEST_CONTROL_PORT}, '127.0.0.1'); c.pipe(u); u.pipe(c); c.on('error', () => u.destroy()); u.on('error', () => c.destroy()); })
+  .listen(7001, '0.0.0.0');
+`;
+
+function unit(description: string, body: string): string {
+  return `# TEST-ONLY (tests/guest/guest-disk.ts): never part of a shipped image.\n[Unit]\nDescription=${description}\n${body}`;
+}
+
+/** The test-only files (see the file comment). */
+export function testRootFiles(): ExtraFile[] {
+  const wants = (target: string, name: string): ExtraFile => ({ path: `/etc/systemd/system/${target}.wants/${name}`, content: `/etc/systemd/system/${name}`, symlink: true });
+  return [
+    { path: '/usr/local/sbin/pos-test-agent', content: AGENT, mode: 0o755 },
+    { path: '/etc/systemd/system/pos-test-agent.service', content: unit('Test-only command channel on ttyS3', 'DefaultDependencies=no\nAfter=systemd-remount-fs.service\n[Service]\nExecStart=/usr/local/sbin/pos-test-agent\nRestart=always\nRestartSec=1\n') },
+    wants('sysinit.target', 'pos-test-agent.service'),
+    // $$ in a unit is a literal $ for the shell (systemd expands $NAME and ${NAME} itself).
+    { path: '/etc/systemd/system/pos-test-env.service', content: unit('Test-only terminal arguments from the kernel command line', `Before=pos-terminal.service\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/sh -c 'p=; for a in $$(cat /proc/cmdline); do case $$a in pos.hostport=*) p=$\${a#pos.hostport=};; esac; done; echo "POS_TERMINAL_ARGS=--host 10.0.2.2 --host-port $$p --control-port ${GUEST_CONTROL_PORT} --locale en" > /run/pos-test.env'\n`) },
+    wants('multi-user.target', 'pos-test-env.service'),
+    { path: '/usr/local/lib/pos-test/relay.js', content: RELAY },
+    { path: '/etc/systemd/system/pos-test-relay.service', content: unit('Test-only relay to the control interface', 'After=network.target\n[Service]\nExecStart=/opt/pos/selector/node/bin/node /usr/local/lib/pos-test/relay.js\nRestart=always\n') },
+    wants('multi-user.target', 'pos-test-relay.service'),
+    { path: '/etc/pos/qemu-sim.json', content: qemuSimBoard() },
+  ];
+}
+
+/** The unit's drop-in for the guest: the board variant and the test's terminal arguments. */
+export const GUEST_DROP_IN = '# TEST-ONLY (tests/guest)\n[Service]\nEnvironment=POS_BOARD=/etc/pos/qemu-sim.json\nEnvironmentFile=-/run/pos-test.env\n';
+
+export interface GuestDisk { readonly image: string; readonly report: DiskImageReport; readonly artifacts: GuestArtifacts; readonly buildMs: number; readonly imageBuildMs: number }
+
+/** Builds the guest's disk image in `dir` from the release image. */
+export function buildGuestDisk(dir: string, extraRootFiles: readonly ExtraFile[] = []): GuestDisk {
+  const t0 = Date.now();
+  const artifacts = guestArtifacts();
+  const release = releaseImage();
+  mkdirSync(dir, { recursive: true });
+  const image = join(dir, 'disk.img');
+  const report = writeDiskImage({
+    out: image, baseRootfs: artifacts.rootfs, packageFile: release.file, publicKeyHex: release.publicKeyHex, board: GUEST_BOARD,
+    unitFile: join(REPO, 'boot', 'pos-terminal.service'), unitDropIn: GUEST_DROP_IN,
+    extraRootFiles: [...testRootFiles(), ...extraRootFiles], workDir: join(dir, 'work'),
+  });
+  rmSync(join(dir, 'work'), { recursive: true, force: true });
+  return { image, report, artifacts, buildMs: Date.now() - t0, imageBuildMs: release.buildMs };
+}

@@ -1,0 +1,127 @@
+/**
+ * Shared set-up of the guest tests: tools checked (skip loudly, fail under POS_REQUIRE_TOOLS=1),
+ * the disk built once per test file, a guest booted on a copy of it, and a Driver
+ * (tests/e2e/driver.ts) on the guest terminal's control interface.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { needTool } from '../support/tools';
+import { ControlClient } from '../../sim/control-client';
+import { AcquirerSimulator } from '../../sim/host/simulator';
+import { Driver } from '../e2e/driver';
+import { buildGuestDisk, GuestDisk } from './guest-disk';
+import { Guest } from './qemu';
+
+export const GUEST_TOOLS = ['qemu-system-x86_64', 'mmdebstrap', 'sfdisk', 'mke2fs', 'debugfs', 'apt-get', 'dpkg'] as const;
+/** From the agent up to systemd reporting the unit active (node's start and the boot under TCG). */
+export const UNIT_ACTIVE_MS_MAX = 240_000;
+
+export function needGuestTools(ctx: Mocha.Context): void {
+  for (const t of GUEST_TOOLS) needTool(ctx, t);
+  if (process.getuid?.() !== 0) {
+    const message = 'guest tests need root (the flashed disk\'s file owners)';
+    if (process.env.POS_REQUIRE_TOOLS === '1') throw new Error(message);
+    process.stderr.write(`\n*** SKIPPED: ${message} ***\n\n`);
+    ctx.skip();
+  }
+}
+
+export interface GuestBench {
+  dir: string;
+  disk: GuestDisk;
+  host: AcquirerSimulator;
+}
+
+/** In a describe: a folder, the disk and the acquirer simulator for the whole file. */
+export function guestBench(prefix: string): GuestBench {
+  const bench = {} as GuestBench;
+  before(async function () {
+    this.timeout(20 * 60_000);
+    needGuestTools(this);
+    bench.dir = mkdtempSync(join(tmpdir(), prefix));
+    bench.disk = buildGuestDisk(join(bench.dir, 'disk'));
+    process.stderr.write(`      guest disk built in ${(bench.disk.buildMs / 1000).toFixed(1)} s (release image ${bench.disk.imageBuildMs ? `built in ${(bench.disk.imageBuildMs / 1000).toFixed(1)} s` : "cached"})\n`);
+    bench.host = new AcquirerSimulator({ clock: Date.now });
+    await bench.host.listen(0);
+  });
+  after(async () => {
+    await bench.host?.close();
+    if (bench.dir) rmSync(bench.dir, { recursive: true, force: true });
+  });
+  return bench;
+}
+
+/** A fresh copy of the flashed disk (sparse), so every test starts from the factory state. */
+export function freshDisk(bench: GuestBench, name: string): string {
+  const copy = join(bench.dir, `${name}.img`);
+  execFileSync('cp', ['--sparse=always', bench.disk.image, copy]);
+  return copy;
+}
+
+export async function bootGuest(bench: GuestBench, disk: string, runName: string): Promise<Guest> {
+  const runDir = join(bench.dir, runName);
+  execFileSync('mkdir', ['-p', runDir]);
+  return Guest.boot({ disk, kernel: bench.disk.artifacts.kernel, initrd: bench.disk.artifacts.initrd, runDir, append: `pos.hostport=${bench.host.port}` });
+}
+
+/** Waits for `systemctl is-active pos-terminal` to say active; the ms it took from QEMU's start. */
+export async function waitUnitActive(g: Guest, timeoutMs = UNIT_ACTIVE_MS_MAX): Promise<number> {
+  await g.until('systemctl is-active pos-terminal.service', (o) => o.trim() === 'active', timeoutMs, 500);
+  return Date.now() - g.startedMs;
+}
+
+export async function unitProperty(g: Guest, name: string): Promise<string> {
+  return (await g.sh(`systemctl show -p ${name} --value pos-terminal.service`)).trim();
+}
+
+/** A Driver (tests/e2e/driver.ts) on the guest terminal's control interface, through the relay. */
+export async function guestDriver(bench: GuestBench, g: Guest): Promise<Driver> {
+  const d = new Driver(bench.host, bench.dir);
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    try {
+      const client = await ControlClient.connect(g.controlPort);
+      const probe = await client.request('state');
+      if (!probe.ok) throw new Error(String(probe.error));
+      // The terminal is systemd's child in the guest, not ours: Driver's power methods are not used.
+      d.run = { child: undefined as unknown as ChildProcess, client, controlPort: g.controlPort, log: [] };
+      return d;
+    } catch (e) {
+      if (Date.now() > deadline) throw new Error(`the guest terminal's control interface: ${String(e)}`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
+/** Each step of a sale in the guest may take this long (TCG: a password check is a 16 MB scrypt). */
+export const GUEST_STEP_MS_MAX = 120_000;
+
+/** From the login screen to idle: the cashier signs in, the terminal signs on to the host. */
+export async function guestSignIn(d: Driver): Promise<void> {
+  await d.until('login', () => true, GUEST_STEP_MS_MAX);
+  await d.typeLogin('cashier');
+  await d.until('idle', () => true, GUEST_STEP_MS_MAX);
+}
+
+/** One swipe sale from idle (as Driver.sale, with the guest's step time): acknowledged at idle. */
+export async function guestSale(d: Driver, amount: string): Promise<void> {
+  await d.keys(`${amount}OK`);
+  await d.until('sale.card', () => true, GUEST_STEP_MS_MAX);
+  await d.cmd('swipe', { card: 'magDebit' });
+  await d.until('sale.askCustomerCopy', () => true, GUEST_STEP_MS_MAX);
+  await d.keys('2');
+  await d.until('sale.signature', () => true, GUEST_STEP_MS_MAX);
+  await d.keys('OK');
+  await d.until('idle', () => true, GUEST_STEP_MS_MAX);
+}
+
+/** Names a failed guest test's error at once (the run is long; mocha's summary comes at the end). */
+export function reportFailuresAtOnce(): void {
+  afterEach(function () {
+    const t = this.currentTest;
+    if (t?.state === 'failed') process.stderr.write(`      FAILED ${t.title}: ${t.err?.stack ?? String(t.err)}\n`);
+  });
+}

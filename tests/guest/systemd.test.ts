@@ -1,0 +1,61 @@
+/**
+ * The flashed disk booted by QEMU on Debian's kernel: systemd starts pos-terminal.service from the
+ * image's slot A with the slot's own node (Type=notify: active only once the terminal said
+ * READY=1), the terminal signs on to the acquirer simulator on the host and sells; a terminal
+ * frozen with SIGSTOP stops petting the watchdog and systemd kills and restarts it.
+ * Board: the simulator variant (tests/guest/guest-disk.ts says why and what is real here).
+ */
+import { strict as assert } from 'node:assert';
+import { Guest } from './qemu';
+import { bootGuest, freshDisk, guestBench, guestDriver, guestSale, reportFailuresAtOnce, unitProperty, waitUnitActive } from './support';
+
+describe('guest: systemd runs the terminal from the flashed disk', function () {
+  this.timeout(15 * 60_000);
+  const bench = guestBench('pos-guest-systemd-');
+  reportFailuresAtOnce();
+  let g: Guest | undefined;
+  afterEach(async () => { if (g?.running) await g.powerCut(); g = undefined; });
+
+  it('startsTheUnitFromSlotAReachesActiveSignsOnAndSells', async () => {
+    g = await bootGuest(bench, freshDisk(bench, 'start'), 'start');
+    const activeMs = await waitUnitActive(g);
+    assert.equal(await unitProperty(g, 'Type'), 'notify');
+    const pid = await unitProperty(g, 'MainPID');
+    const exe = await g.sh(`readlink /proc/${pid}/exe`);
+    assert.equal(exe.trim(), '/opt/pos/slotA/node/bin/node', 'the terminal runs on its slot\'s node');
+    assert.match(await g.sh(`cat /proc/${pid}/cmdline | tr '\\0' ' '`), /\/opt\/pos\/slotA\/dist\/boot\/terminal-main\.js/);
+    assert.equal((await g.sh(`stat -c %U /proc/${pid}`)).trim(), 'pos');
+    assert.match(await g.sh('findmnt -n -o SOURCE,FSTYPE /var/lib/pos'), /vda3\s+ext4/);
+    const d = await guestDriver(bench, g);
+    await d.until('login', () => true, 120_000);
+    const loginMs = Date.now() - g.startedMs;
+    await d.typeLogin('cashier');
+    await d.until('idle', () => true, 120_000);
+    const idleMs = Date.now() - g.startedMs;
+    const t0 = Date.now();
+    await guestSale(d, '1234');
+    const saleMs = Date.now() - t0;
+    const approved = bench.host.ledger.entries({}).filter((e) => e.type === 'sale' && e.status === 'approved');
+    assert.equal(approved.length, 1, 'the acquirer simulator on the host approved one sale');
+    process.stderr.write(`      guest: agent ${(g.agentReadyMs! / 1000).toFixed(1)} s, unit active ${(activeMs / 1000).toFixed(1)} s, login screen ${(loginMs / 1000).toFixed(1)} s, idle after sign-on ${(idleMs / 1000).toFixed(1)} s, one sale ${(saleMs / 1000).toFixed(1)} s (from QEMU's start)\n`);
+    d.run?.client.close();
+  });
+
+  it('watchdogKillsAndRestartsAStoppedTerminal', async () => {
+    g = await bootGuest(bench, freshDisk(bench, 'watchdog'), 'watchdog');
+    await waitUnitActive(g);
+    assert.equal(await unitProperty(g, 'WatchdogUSec'), '30s');
+    const pid = await unitProperty(g, 'MainPID');
+    const restartsBefore = Number(await unitProperty(g, 'NRestarts'));
+    await g.sh(`kill -STOP ${pid}`);
+    const t0 = Date.now();
+    // WatchdogSec=30: systemd aborts the frozen process (SIGABRT, then SIGKILL), Restart=on-failure.
+    await g.until('systemctl show -p NRestarts --value pos-terminal.service', (o) => Number(o.trim()) > restartsBefore, 180_000, 2000);
+    const restartedMs = Date.now() - t0;
+    await waitUnitActive(g);
+    const newPid = await unitProperty(g, 'MainPID');
+    assert.notEqual(newPid, pid, 'a new terminal process');
+    assert.match(await g.sh('journalctl -u pos-terminal.service --no-pager -o cat'), /[Ww]atchdog timeout/);
+    process.stderr.write(`      guest: watchdog restart ${(restartedMs / 1000).toFixed(1)} s after SIGSTOP (WatchdogSec=30)\n`);
+  });
+});
