@@ -53,7 +53,7 @@ import { batchTotals, pendingAdvices } from './terminal-state';
 import type { SettlementTotals } from './host/messages';
 import { Lang, PrintContext, offlineAbandonedJob, printReceipt, printSettlementReport, yuan } from './receipt';
 import { checkExpiry, checkKeyedPan, checkOriginalDate, checkRefundDetails } from './txn/entry-checks';
-import { downloadAllParameters } from './txn/emv-download';
+import { downloadAllParameters, downloadMissingEmvParameters } from './txn/emv-download';
 
 export interface MachineDeps {
   /** Opens the journal and builds the terminal (throws: recovery mode). */
@@ -338,7 +338,12 @@ export function createTerminalMachine(deps: MachineDeps) {
       unlockOperator: fromPromise<void, { c: MachineContext; operator: string }>(({ input }) =>
         need(input.c.terminal, 'terminal').operators.unlock(input.operator, need(input.c.authorizer ?? input.c.session, 'session'))),
       recoveryLogin: fromPromise<Session, { operator: string; password: string }>(({ input }) => deps.recoveryLogin(input.operator, input.password)),
-      signOn: fromPromise<void, MachineContext>(({ input }) => engineOf(input).signOnWithParameters(need(input.session, 'session'))),
+      signOn: fromPromise<void, MachineContext>(async ({ input }) => {
+        const engine = engineOf(input);
+        await engine.signOnWithParameters(need(input.session, 'session'));
+        // The CA keys and AIDs a terminal does not have yet (first sign-on, or a download cut off).
+        await downloadMissingEmvParameters(engine);
+      }),
       echo: fromPromise<EchoView, MachineContext>(({ input }) => engineOf(input).echo()),
       hostTask: fromPromise<HostTaskView, { c: MachineContext; task: HostTask }>(async ({ input }) => {
         const engine = engineOf(input.c);

@@ -233,7 +233,15 @@ export function nextAction(c: OperatorContext): Action {
       const stan = c.rng.pick(paid).stan;
       return ev(`QR payment ${stan}`, undefined, { type: 'TRACE', stan });
     }
-    case 'qrRefund.amount': return ev('QR refund amount', undefined, { type: 'AMOUNT', amountFen: c.rng.range(1, Math.max(1, c.view.data.amountFen || 100)) });
+    case 'qrRefund.amount': {
+      // The screen does not show the payment's amount; a refused amount names the most allowed
+      // (a payment of 0.02 yuan refused every guess up to 1 yuan: seed 8 looped 41 steps). A
+      // cashier told "at most X" either types X or less, or gives up.
+      const most = c.view.data.error?.detail?.amountFenMax;
+      if (c.view.data.error && (typeof most !== 'number' || c.rng.chance(0.3))) return ev('cancel QR refund (amount refused)', undefined, { type: 'CANCEL' });
+      const max = typeof most === 'number' ? most : Math.max(1, c.view.data.amountFen || 100);
+      return ev('QR refund amount', undefined, { type: 'AMOUNT', amountFen: c.rng.range(1, max) });
+    }
     // Offline sales the host has not taken: usually send them again; sometimes the supervisor gives them up.
     case 'settlement.offlinePending': return c.rng.chance(0.8) ? ev('send offline sales again', undefined, { type: 'RETRY' }) : ev('give offline sales up', undefined, { type: 'GIVE_UP' });
     case 'refund.details': {

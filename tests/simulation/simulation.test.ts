@@ -57,9 +57,10 @@ describe('simulation: seeded trading days with faults, invariants after every st
 
   // Positive control for offline sales: the days' network-down faults make the terminal approve some
   // sales offline under the simulator's parameters, and their advices reach the host later. Not
-  // every seed draws one in 20 days; this one does (a change of the draws may need another seed).
-  it('seed 9: offline sales happen and their advices reach the host (positive control)', async () => {
-    const r = await simulateDays({ seed: 9, days: 20 });
+  // every seed draws one in 20 days; this one does (a change of the draws may need another seed:
+  // seed 9 stopped when the first sign-on began downloading the CA keys and AIDs).
+  it('seed 1: offline sales happen and their advices reach the host (positive control)', async () => {
+    const r = await simulateDays({ seed: 1, days: 20 });
     assert.equal(r.failure, undefined, r.failure && formatFailure(r.failure));
     assert.ok(r.hostOfflineSales > 0, 'no offline sale reached the host');
   });
@@ -174,9 +175,10 @@ describe('simulation: replay and positive controls', function () {
   // operator's flow moves the draws (seed 1 stopped drawing one when settlement gained its
   // confirmation screen; seed 5 stopped when the acquirer simulator began answering the version 2
   // parameter download, seed 7 when the operator began drawing pre-authorizations and QR payments,
-  // which brought seed 5 back), and the 'damages the journal' assertion says when to choose another.
-  it('finding 1: an administrator can log in to recovery mode through the machine (seed 5, 2 days)', async () => {
-    const r = await simulateDays({ seed: 5, days: 2, recoveryViaMachine: true });
+  // which brought seed 5 back, and seed 5 stopped again when the first sign-on began downloading
+  // the CA keys and AIDs: seed 1), and the 'damages the journal' assertion says when to choose another.
+  it('finding 1: an administrator can log in to recovery mode through the machine (seed 1, 2 days)', async () => {
+    const r = await simulateDays({ seed: 1, days: 2, recoveryViaMachine: true });
     assert.equal(r.failure, undefined, r.failure && formatFailure(r.failure));
     assert.ok((r.faults['bit-flip'] ?? 0) > 0, 'the seed damages the journal');
     assert.ok((r.operations['recovery-login'] ?? 0) > 0, 'the administrator logged in through the machine');
