@@ -8,15 +8,20 @@
  *   (the terminal has journaled the pending reversal durably before sending); after the reboot
  *   the reversal goes out before login and the host's ledger and the journal agree.
  *   The two sales acknowledged before (idle after each) are in the journal read off the disk.
- * NOT YET here: the positive control (a journal written with unsafeNoSync in the guest must lose
- * acknowledged records under the same cut) and many cuts; the first attempt, the power-cut
- * workload of tests/powercut run in the guest, never printed its acknowledgements.
+ * - acknowledged records: tests/powercut's journal workload run in the guest on the data
+ *   partition with the slot's journal code, QEMU SIGKILLed right after its 60th acknowledgement;
+ *   after the reboot the journal opens (verified) and holds every acknowledged record.
+ * - positive control: the same with `unsafeNoSync` must lose acknowledged records; if it did not,
+ *   the rig would not be cutting power and the two tests above would prove nothing.
+ * One cut each, not many: each costs two guest boots (~1 minute here).
  */
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import * as ts from 'typescript';
 import { join } from 'node:path';
 import { Guest } from './qemu';
+import { REPO } from './guest-disk';
 import { bootGuest, freshDisk, guestBench, guestDriver, guestSale, guestSignIn, reportFailuresAtOnce, waitUnitActive, GuestBench, GUEST_STEP_MS_MAX } from './support';
 import { partitionLayout, PARTITION_SIZES_DEFAULT } from '../../boot/flash/disk-image';
 import { journalState, assertLedgerAgrees } from '../e2e/driver';
@@ -28,6 +33,14 @@ function journalFromDisk(bench: GuestBench, disk: string, name: string): string 
   const data = partitionLayout(PARTITION_SIZES_DEFAULT).parts[2].startBytes;
   execFileSync('debugfs', ['-R', `rdump /journal ${out}`, `${disk}?offset=${data}`], { stdio: 'ignore' });
   return out;
+}
+
+/** tests/powercut/workload-journal.ts and what it imports from tests/, as JavaScript for the guest's node. */
+function workloadScripts(): Record<string, string> {
+  const emit = (src: string): string => ts.transpileModule(readFileSync(join(REPO, src), 'utf8'), { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true } }).outputText
+    // The journal itself is the slot's compiled one (the code the terminal runs).
+    .replace(/require\("\.\.\/\.\.\/storage\//g, 'require("/opt/pos/slotA/dist/storage/');
+  return { 'workload-journal.js': emit('tests/powercut/workload-journal.ts'), 'journal-values.js': emit('tests/powercut/journal-values.ts') };
 }
 
 describe('guest: power cut (QEMU SIGKILLed) on the flashed disk', function () {
@@ -80,5 +93,44 @@ describe('guest: power cut (QEMU SIGKILLed) on the flashed disk', function () {
     const state = await journalState(journalFromDisk(bench, disk, 'midsale-journal'));
     for (const stan of acknowledged) assert.equal(state.txns.get(stan)?.status, 'approved', `acknowledged sale STAN ${stan} is in the journal after the cut`);
     assertLedgerAgrees(bench.host, state, state.batch);
+  });
+
+  async function workloadCut(noSync: boolean, run: string): Promise<{ acked: number; kept: number }> {
+    const disk = freshDisk(bench, run);
+    const guest = await bootGuest(bench, disk, `${run}-1`);
+    g = guest;
+    // The agent starts before the mounts (sysinit): wait for the data and slot partitions.
+    await guest.until('mountpoint -q /var/lib/pos && mountpoint -q /opt/pos && echo yes', (o) => o.trim() === 'yes', 120_000, 500);
+    // Stop the terminal: the workload is alone on the data partition.
+    await guest.sh('systemctl stop pos-terminal.service');
+    for (const [name, js] of Object.entries(workloadScripts())) {
+      await guest.sh(`mkdir -p /var/lib/pos/wl && echo ${Buffer.from(js).toString('base64')} | base64 -d > /var/lib/pos/wl/${name}`);
+    }
+    await guest.sh(`cd /var/lib/pos/wl && (setsid /opt/pos/slotA/node/bin/node workload-journal.js /var/lib/pos/wl/journal 100000 --interval-ms=20 ${noSync ? '--unsafe-no-sync' : ''} >/dev/ttyS3 2>&1 &)`);
+    const ackLine = /^ACK (\d+):(\d+)$/;
+    await guest.waitLine((l) => { const m = ackLine.exec(l); return m !== null && Number(m[2]) >= 60; }, 180_000, `the workload's 60th acknowledgement (lines: ${guest.lines.slice(-5).join(' | ')})`);
+    await guest.powerCut();
+    const acked = Math.max(...guest.lines.map((l) => Number(ackLine.exec(l)?.[2] ?? 0)));
+    const back = await bootGuest(bench, disk, `${run}-2`);
+    g = back;
+    await back.until('mountpoint -q /var/lib/pos && mountpoint -q /opt/pos && echo yes', (o) => o.trim() === 'yes', 120_000, 500);
+    await back.sh('systemctl stop pos-terminal.service');
+    // Opened as the terminal opens it (verify on open: checksums and hash chain), then the highest n.
+    const check = "const {Journal}=require('/opt/pos/slotA/dist/storage/journal'); const {RecordType}=require('/opt/pos/slotA/dist/storage/record'); Journal.open({dir:'/var/lib/pos/wl/journal',identity:'POWERCUT-0001'}).then(async (j)=>{let n=0; for (const r of j.records()) if (r.type===RecordType.test) n=Math.max(n, r.payload.n); console.log('KEPT '+n); await j.close();}).catch((e)=>{console.log('ERR '+e.message); process.exit(1)})";
+    const out = await back.sh(`cd /var/lib/pos/wl && /opt/pos/slotA/node/bin/node -e "${check.replace(/"/g, '\\"')}"`);
+    const kept = Number(/KEPT (\d+)/.exec(out)?.[1] ?? -1);
+    return { acked, kept };
+  }
+
+  it('everyAcknowledgedJournalRecordSurvivesTheCut', async () => {
+    const { acked, kept } = await workloadCut(false, 'sync');
+    process.stderr.write(`      guest power cut: ${acked} acknowledged, ${kept} in the journal after reboot\n`);
+    assert.ok(kept >= acked, `acknowledged ${acked}, journal holds ${kept}`);
+  });
+
+  it('positiveControlAJournalWithoutSyncLosesAcknowledgedRecords', async () => {
+    const { acked, kept } = await workloadCut(true, 'nosync');
+    process.stderr.write(`      guest power cut, unsafeNoSync: ${acked} acknowledged, ${kept} in the journal after reboot\n`);
+    assert.ok(kept < acked, `the cut must lose unsynced records (acknowledged ${acked}, kept ${kept}); otherwise it is no power cut`);
   });
 });
