@@ -12,6 +12,9 @@ describe('guest: the emulated board file (qemu-x86)', () => {
     const { config } = readBoardFile('qemu-x86');
     assert.equal(config.board, 'qemu-x86');
     assert.equal(config.simulator, false);
+    // A real board refuses the plain key file unless its board file allows it (E-KEY-04): this
+    // test board has no TPM in the guest yet, and says so.
+    assert.deepEqual(config.deviceKey, { provider: 'file', allowPlainFile: true });
     // Read as plain JSON objects: the checks below look at fields of several device types at once.
     const d = config.devices as unknown as Record<string, Record<string, unknown>>;
     assert.equal(d.printer0.port, '/dev/ttyS1');
