@@ -14,6 +14,8 @@
 # Kernel command line options read by /init:
 #   qg.gpio=N         make a gpio-sim chip with N lines (label "qg-sim")
 #   qg.i2c=0x36,...   load i2c-stub with these chip addresses (then i2c-dev gives /dev/i2c-0)
+#   qg.repo=PATH      the repository lives under /tmp or /run, which the guest covers with tmpfs:
+#                     mount the 9p share "repo" there again (quick-guest.ts exports it)
 # Jobs see QG_GPIO_CHIP, QG_GPIO_SYSFS, QG_I2C_BUS and QG_BUSYBOX (busybox, for i2cset and stty).
 # Output: $CACHE/quick-guest/<abi>/initramfs-<hash>.cpio.gz (CACHE = $POS_GUEST_CACHE or
 # .cache/guest). Idempotent (keyed by a hash of this script and gpio-sim.ko) and locked (flock).
@@ -54,13 +56,16 @@ export PATH=/bin
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
 for m in $(cat /modules/order); do insmod /modules/$m.ko || echo "qg: insmod $m failed"; done
 GPIO=; I2C=
-for a in $(cat /proc/cmdline); do case $a in qg.gpio=*) GPIO=${a#qg.gpio=};; qg.i2c=*) I2C=${a#qg.i2c=};; esac; done
+REPO=
+for a in $(cat /proc/cmdline); do case $a in qg.gpio=*) GPIO=${a#qg.gpio=};; qg.i2c=*) I2C=${a#qg.i2c=};; qg.repo=*) REPO=${a#qg.repo=};; esac; done
 # The host's root, read-only; cache=loose because the host does not change it under a test
 # (node and the compiled JS load much faster).
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=512000 hostroot /host || { echo "qg: no 9p host root"; poweroff -f; }
 mount -t proc proc /host/proc; mount -t sysfs sys /host/sys; mount -t devtmpfs dev /host/dev
 mount -t tmpfs tmp /host/tmp; mount -t tmpfs run /host/run
 mkdir -p /host/tmp/qg; mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 share /host/tmp/qg || { echo "qg: no share"; poweroff -f; }
+# A repository under /tmp or /run (a CI clone) is hidden by the tmpfs above: its own share, back in place.
+if [ -n "$REPO" ]; then mkdir -p /host$REPO && mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=512000 repo /host$REPO || { echo "qg: no repo share"; poweroff -f; }; fi
 Q=/host/tmp/qg
 mount -t configfs none /host/sys/kernel/config
 env=$Q/guest.env

@@ -120,6 +120,10 @@ export class QuickGuest {
     const append = ['console=ttyS0', 'quiet', 'panic=-1'];
     if (options.gpioLines) append.push(`qg.gpio=${options.gpioLines}`);
     if (options.i2cAddresses?.length) append.push(`qg.i2c=${options.i2cAddresses.map((a) => `0x${a.toString(16)}`).join(',')}`);
+    // The guest mounts tmpfs on /tmp and /run: a repository there (a CI clone in /tmp) is shared
+    // again on its own and mounted back at its path, so jobs find the compiled JS and node_modules.
+    const hidden = /^\/(tmp|run)\//.test(REPO + '/');
+    if (hidden) append.push(`qg.repo=${REPO}`);
     const args = [
       '-m', String(options.memoryMb ?? 256), '-accel', 'tcg', '-display', 'none', '-monitor', 'none', '-no-reboot',
       // ttyS0, the console, on QEMU's stdout. Named explicitly: with -nographic a later -serial
@@ -130,6 +134,7 @@ export class QuickGuest {
       '-device', 'virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot',
       '-fsdev', `local,id=share,path=${shareDir},security_model=none`,
       '-device', 'virtio-9p-pci,fsdev=share,mount_tag=share',
+      ...(hidden ? ['-fsdev', `local,id=repo,path=${REPO},security_model=none,readonly=on,multidevs=remap`, '-device', 'virtio-9p-pci,fsdev=repo,mount_tag=repo'] : []),
     ];
     if (options.serialSocket) {
       args.push('-chardev', `socket,id=ttyS1,path=${options.serialSocket},server=on,wait=off`, '-serial', 'chardev:ttyS1');

@@ -49,18 +49,23 @@ describe('device key: written durably, checked against the journal at boot', fun
     // strace -f may split the open too: `openat(... <unfinished ...>` then `<... openat resumed>) = 21`.
     const openTemp = at(/openat\(.*keys\/\.device\.key\.\d+\.tmp", O_WRONLY\|O_CREAT\|O_TRUNC.*(= (\d+)|<unfinished \.\.\.>)$/);
     assert.ok(openTemp >= 0, `the key is first written to a temp file:\n${lines.filter((l) => /device\.key|keys/.test(l)).join('\n')}`);
-    const pid = lines[openTemp].split(' ')[0];
-    const opened = /= (\d+)$/.test(lines[openTemp]) ? lines[openTemp] : lines[at(new RegExp(`^${pid} <\\.\\.\\. openat resumed>.*= \\d+$`), openTemp)];
-    assert.ok(opened !== undefined, 'the split open of the temp file resumes with its descriptor');
-    const fd = /= (\d+)$/.exec(opened)![1];
+    /** The descriptor an open returned, when strace split the call (`<... openat resumed>`) too. */
+    const fdOf = (openLine: number, what: string): string => {
+      const pid = lines[openLine].split(' ')[0];
+      const opened = /= (\d+)$/.test(lines[openLine]) ? lines[openLine] : lines[at(new RegExp(`^${pid} <\\.\\.\\. openat resumed>.*= \\d+$`), openLine)];
+      assert.ok(opened !== undefined, `the split open of ${what} resumes with its descriptor`);
+      return /= (\d+)$/.exec(opened)![1];
+    };
+    const fd = fdOf(openTemp, 'the temp file');
     const write = at(new RegExp(`write\\(${fd}, .*, 32\\) += 32`), openTemp);
     // strace -f may split a call another thread interrupts: `fsync(21 <unfinished ...>`.
     const fsync = at(new RegExp(`fsync\\(${fd}(\\)| <unfinished)`), openTemp);
     const place = at(/(rename|renameat2?|link|linkat)\(.*\.device\.key\.\d+\.tmp".*keys\/device\.key"/, openTemp);
-    const openDir = at(/openat\(.*\/keys", O_RDONLY.*= (\d+)$/, place);
+    // The directory's open may be split by strace -f as well (seen in CI under load).
+    const openDir = at(/openat\(.*\/keys", O_RDONLY.*(= (\d+)|<unfinished \.\.\.>)$/, place);
     assert.ok(write > openTemp && fsync > write && place > fsync, `write ${write}, fsync ${fsync}, into place ${place}`);
     assert.ok(openDir > place, 'the directory is opened after the key is in place');
-    const dirFd = /= (\d+)$/.exec(lines[openDir])![1];
+    const dirFd = fdOf(openDir, 'the directory');
     assert.ok(at(new RegExp(`fsync\\(${dirFd}(\\)| <unfinished)`), openDir) > openDir, 'and fsynced');
   });
 
