@@ -70,7 +70,8 @@ export async function freePort(): Promise<number> {
   });
 }
 
-function portOpen(port: number): Promise<boolean> {
+/** True when something accepts a TCP connection on 127.0.0.1:port (a server started by a test is up). */
+export function portOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const c = createConnection({ port, host: '127.0.0.1' });
     c.once('connect', () => { c.destroy(); resolve(true); });

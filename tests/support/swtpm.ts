@@ -9,10 +9,11 @@
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createServer } from 'node:net';
 import { strict as assert } from 'node:assert';
 import { join } from 'node:path';
 import { hasTool } from './tools';
+import { freePort, portOpen } from './mosquitto';
 import { removeDir, tempDir } from '../../storage/testing';
 
 /** The tools the TPM provider runs, and the emulator. */
@@ -45,32 +46,12 @@ function listenable(port: number): Promise<boolean> {
   });
 }
 
-function anyPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-/** A free port P with P+1 free too. */
 async function freePortPair(): Promise<number> {
   for (let i = 0; i < PORT_PAIR_TRIES_MAX; i++) {
-    const p = await anyPort();
+    const p = await freePort();
     if (p < 65535 && (await listenable(p + 1))) return p;
   }
   throw new Error(`no free port pair on 127.0.0.1 after ${PORT_PAIR_TRIES_MAX} tries`);
-}
-
-function connects(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = createConnection({ port, host: '127.0.0.1' });
-    c.once('connect', () => { c.destroy(); resolve(true); });
-    c.once('error', () => resolve(false));
-  });
 }
 
 export class Swtpm {
@@ -97,7 +78,7 @@ export class Swtpm {
     child.stderr?.on('data', (d: Buffer) => stderr.push(d.toString('utf8')));
     const t = new Swtpm(child, port, stateDir, stderr);
     const until = Date.now() + SWTPM_START_MS_MAX;
-    while (!(await connects(port))) {
+    while (!(await portOpen(port))) {
       if (child.exitCode !== null || Date.now() > until) {
         await t.stop();
         throw new Error(`swtpm did not listen on 127.0.0.1:${port} within ${SWTPM_START_MS_MAX} ms: ${stderr.join('')}`);
