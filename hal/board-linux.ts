@@ -1,5 +1,6 @@
 /**
- * Bus factories for real boards: I2C through i2c-bus, GPIO through onoff (sysfs) or the kernel's
+ * Bus factories for real boards: I2C through i2c-bus (SMBus transfers only where the board file's
+ * `i2cBuses` says the adapter can do no more), GPIO through onoff (sysfs) or the kernel's
  * character device as the board file's `gpio.backend` says, serial through serialport. The
  * character device is driven natively with "chardev" (hal/gpio-native.ts, the gpio_v2 addon: one
  * ioctl per write), or through the libgpiod tools with "chardev-tools" (hal/gpio-chardev.ts, a
@@ -19,7 +20,8 @@ import { gpioError } from './gpio';
 
 export function linuxFactories(): BusFactories {
   return {
-    i2c: (busNumber) => LinuxI2cBus.open(busNumber),
+    // SMBus-only adapters (i2c-stub, PC SMBus controllers) get plain writes as SMBus transfers.
+    i2c: (busNumber, options) => LinuxI2cBus.open(busNumber, { smbusOnly: options.smbusOnly }),
     gpio: async (config) => {
       if (config.backend === 'onoff') return new OnoffGpioChip(config.chip, config.chipBase ?? 0);
       // No silent fallback: a keypad through the tools is a process start per row write, so a

@@ -9,6 +9,7 @@
 import { PosError } from '../common/errors';
 import { parseTimeZone, TZ_OFFSET_MINUTES_DEFAULT } from '../common/time';
 import { KEY_NAMES, KeyName } from './keypad';
+import { SMBUS_BLOCK_DATA_BYTES_MAX } from './i2c';
 import { APN_PATTERN } from './modem';
 import { SCAN_PREFIX_BYTES_MAX, SCAN_PROTOCOLS, SCAN_SUFFIXES, ScanProtocol, ScanSuffix } from './drivers/scan-engine';
 
@@ -216,8 +217,19 @@ export interface BoardConfig {
    * refuses at boot (E-KEY-04) unless its board file says `allowPlainFile`.
    */
   readonly deviceKey?: DeviceKeyBoardConfig;
+  /**
+   * What the board file says about its I2C adapters, by bus number, from the optional
+   * `"i2cBuses": { "0": { "smbusOnly": true } }`. `smbusOnly`: the adapter does SMBus transfers only
+   * (PC SMBus controllers, the kernel's i2c-stub), so hal/i2c-linux.ts sends a plain write as an
+   * SMBus I2C-block write (a command byte and at most 32 data bytes); every device there must fit
+   * that (checked below). Absent: plain I2C on every bus.
+   */
+  readonly i2cBuses?: Readonly<Record<number, I2cBusConfig>>;
 }
 
+export interface I2cBusConfig {
+  readonly smbusOnly: boolean;
+}
 /** A plain key file beside the journal; on a real board only with `allowPlainFile: true`. */
 export interface FileDeviceKeyConfig {
   readonly provider: 'file';
@@ -573,11 +585,13 @@ export function validateBoard(json: unknown, file: string): BoardConfig {
   const host = f.has('host') ? hostLinkOf(f.object('host')) : HOST_LINK_DEFAULT;
   const management = f.has('management') ? managementOf(f.object('management')) : undefined;
   const deviceKey = f.has('deviceKey') ? deviceKeyOf(f.object('deviceKey')) : undefined;
+  const i2cBuses = f.has('i2cBuses') ? i2cBusesOf(f.object('i2cBuses')) : undefined;
   f.done();
   for (const role of REQUIRED_ROLES) {
     if (!devices[role]) throw new PosError('BRD_INVALID', `${file}: role ${role} is missing (every board needs ${REQUIRED_ROLES.join(', ')})`, { file, role });
   }
   checkConflicts(file, devices);
+  if (i2cBuses) checkSmbusOnly(file, devices, i2cBuses);
   if (benchRig) {
     // A bench rig simulates only GPIO and I2C: every serial device is on a real tty there.
     for (const [role, d] of Object.entries(devices)) {
@@ -586,7 +600,7 @@ export function validateBoard(json: unknown, file: string): BoardConfig {
       }
     }
   }
-  return { board, description, simulator, ...(benchRig ? { benchRig: true as const } : {}), gpio, storage, devices, ...(update ? { update } : {}), ...(network ? { network } : {}), tzOffsetMinutes, host, ...(management ? { management } : {}), ...(deviceKey ? { deviceKey } : {}) };
+  return { board, description, simulator, ...(benchRig ? { benchRig: true as const } : {}), gpio, storage, devices, ...(update ? { update } : {}), ...(network ? { network } : {}), tzOffsetMinutes, host, ...(i2cBuses ? { i2cBuses } : {}), ...(management ? { management } : {}), ...(deviceKey ? { deviceKey } : {}) };
 }
 
 /**
@@ -692,6 +706,35 @@ function storageOf(o: Fields): BoardConfig['storage'] {
   if (s.journalDir === s.backupDir) o.fail('backupDir', 'must differ from journalDir (a backup beside the journal dies with it)');
   o.done();
   return s;
+}
+
+function i2cBusesOf(o: Fields): Record<number, I2cBusConfig> {
+  const buses: Record<number, I2cBusConfig> = {};
+  for (const key of o.keys()) {
+    if (!/^(0|[1-9]\d{0,2})$/.test(key) || Number(key) > 255) o.fail(key, 'must be a bus number 0..255');
+    const b = o.object(key);
+    buses[Number(key)] = { smbusOnly: b.bool('smbusOnly') };
+    b.done();
+  }
+  return buses;
+}
+
+/**
+ * Devices on an SMBus-only bus must fit its transfers (hal/i2c-linux.ts): the SSD1306 sends its
+ * control byte and writeChunkBytesMax data bytes per write, so at most 32 (and it must say so:
+ * its default is the whole frame); the HD44780 backpack writes writeChunkBytesMax raw bytes, at
+ * most 33; the TSC2007 reads two bytes in one message, which SMBus cannot.
+ */
+function checkSmbusOnly(file: string, devices: Record<string, DeviceConfig>, buses: Readonly<Record<number, I2cBusConfig>>): void {
+  const refused = (role: string, field: string, must: string): PosError => new PosError('BRD_INVALID', `${file}: role ${role}: field "${field}" ${must}`, { file, role, field });
+  for (const [role, d] of Object.entries(devices)) {
+    if (d.type !== 'ssd1306' && d.type !== 'hd44780-pcf8574' && d.type !== 'tsc2007') continue;
+    if (!buses[d.i2cBus]?.smbusOnly) continue;
+    const why = `(i2c-${d.i2cBus} is SMBus-only in "i2cBuses")`;
+    if (d.type === 'tsc2007') throw refused(role, 'i2cBus', `cannot be an SMBus-only bus: the TSC2007 reads 2 bytes in one message ${why}`);
+    const max = d.type === 'ssd1306' ? SMBUS_BLOCK_DATA_BYTES_MAX : SMBUS_BLOCK_DATA_BYTES_MAX + 1;
+    if (d.writeChunkBytesMax === undefined || d.writeChunkBytesMax > max) throw refused(role, 'writeChunkBytesMax', `must be 1..${max} ${why}`);
+  }
 }
 
 /** GPIO lines used twice, two devices at one I2C address, two devices on one serial port. */

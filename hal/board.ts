@@ -8,6 +8,7 @@
  * Loading does no device I/O beyond requesting GPIO lines and opening ports (i2c-bus opens
  * lazily, so an absent part is found by `selfTest()`, which does a real transfer per role).
  */
+import { Wifi, WpaCliWifi } from './wifi';
 import { asset } from '../common/assets';
 import type { Logger } from '../common/log';
 import * as fs from 'node:fs';
@@ -47,9 +48,15 @@ export * from './board-schema';
 export const BOARD_DIR = asset('board-configs');
 export const DEFAULT_BOARD = 'sim';
 
+/** What the board file says about one I2C adapter (`i2cBuses`). */
+export interface I2cBusOptions {
+  readonly smbusOnly: boolean;
+}
+
 /** Makes the buses a board file names. Each is called once per bus/port; the loader caches. */
 export interface BusFactories {
-  i2c(busNumber: number): Promise<I2cBus>;
+  /** `options`: the board file's `i2cBuses` entry for this bus (an SMBus-only adapter). */
+  i2c(busNumber: number, options: I2cBusOptions): Promise<I2cBus>;
   gpio(config: BoardConfig['gpio']): Promise<GpioChip>;
   /** Returns the port OPEN. */
   serial(role: string, device: { readonly port: string; readonly baudRate: number }): Promise<SerialPort>;
@@ -64,7 +71,7 @@ export interface LoadOptions {
   readonly modemLogger?: Logger;
 }
 
-export type Device = Printer | CardReader | Display | Keypad | Battery | Button | Led | SignaturePad | Scanner | Modem;
+export type Device = Printer | CardReader | Display | Keypad | Battery | Button | Led | SignaturePad | Scanner | Modem | Wifi;
 
 export interface SelfTestResult {
   readonly role: string;
@@ -91,6 +98,8 @@ export interface Board {
   scanner(role?: string): Scanner | undefined;
   /** The 4G modem's AT port is optional: undefined when the board has none (wired or Wi-Fi only). */
   modem(role?: string): Modem | undefined;
+  /** Wi-Fi (the OS's wpa_supplicant) is optional: undefined when the board has none. */
+  wifi(role?: string): Wifi | undefined;
   /**
    * One real transfer per role: display init, keypad start (stuck keys fail it with KBD_STUCK),
    * battery read, reset button read, printer and reader self-tests, LEDs switched off, the
@@ -162,7 +171,7 @@ class BusCache {
   i2c(n: number): Promise<I2cBus> {
     let bus = this.i2cBuses.get(n);
     if (!bus) {
-      bus = this.factories.i2c(n);
+      bus = this.factories.i2c(n, { smbusOnly: this.config.i2cBuses?.[n]?.smbusOnly === true });
       this.i2cBuses.set(n, bus);
     }
     return bus;
@@ -237,6 +246,9 @@ async function construct(role: string, dc: DeviceConfig, buses: BusCache, option
       }
       return { config: dc, device: new QuectelModem(port, { name: role, ...(options.modemLogger ? { logger: options.modemLogger } : {}) }) };
     }
+    case 'wpa-supplicant':
+      // Nothing is opened here: every call runs wpa_cli against the OS's control socket.
+      return { config: dc, device: new WpaCliWifi({ interface: dc.interface, ctrlDir: dc.ctrlDir }) };
   }
 }
 
@@ -316,6 +328,10 @@ class LoadedBoard implements Board {
     return this.devices.has(role) ? (this.get(role, ['quectel-modem']) as Modem) : undefined;
   }
 
+  wifi(role = 'wifi0'): Wifi | undefined {
+    return this.devices.has(role) ? (this.get(role, ['wpa-supplicant']) as Wifi) : undefined;
+  }
+
   async selfTest(): Promise<SelfTestResult[]> {
     const results: SelfTestResult[] = [];
     for (const [role, built] of this.devices) {
@@ -349,6 +365,7 @@ class LoadedBoard implements Board {
       case 'tsc2007': await (device as SignaturePad).check(); return;
       case 'serial-scan-engine': await (device as Scanner).check(); return;
       case 'quectel-modem': await (device as Modem).check(); return;
+      case 'wpa-supplicant': await (device as Wifi).check(); return;
     }
   }
 

@@ -47,6 +47,8 @@ export interface I2cBus {
 
 /** Largest single transfer we issue; Linux i2c-dev refuses more than 8192 bytes per message. */
 export const I2C_TRANSFER_BYTES_MAX = 8192;
+/** Data bytes after the command byte of one SMBus I2C-block write (the kernel's I2C_SMBUS_BLOCK_MAX). */
+export const SMBUS_BLOCK_DATA_BYTES_MAX = 32;
 
 /** 7-bit addresses outside the reserved ranges (0x00-0x07, 0x78-0x7F). */
 export function checkAddress(bus: string, address: number): void {

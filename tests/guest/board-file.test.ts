@@ -20,8 +20,10 @@ describe('guest: the emulated board file (qemu-x86)', () => {
     assert.equal(d.printer0.port, '/dev/ttyS1');
     assert.equal(d.reader0.port, '/dev/ttyS2');
     assert.equal(d.display0.i2cBus, 0);
-    // i2c-stub is SMBus only: an SSD1306 write (control byte + data) must fit one I2C-block write.
-    assert.ok(Number(d.display0.writeChunkBytesMax) <= 33);
+    // i2c-stub is SMBus only, and the board says so: an SSD1306 write (control byte as the command,
+    // then its data) must fit one I2C-block write of at most 32 data bytes.
+    assert.deepEqual(config.i2cBuses, { 0: { smbusOnly: true } });
+    assert.ok(Number(d.display0.writeChunkBytesMax) <= 32);
     const battery = d.battery0 as { gauge: { i2cBus: number; address: number }; lowLine: { line: number }; chargingLine: { line: number } };
     assert.equal(battery.gauge.i2cBus, 0);
     assert.equal(battery.gauge.address, 0x36);
