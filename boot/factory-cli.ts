@@ -11,9 +11,10 @@ import { PosError } from '../common/errors';
 import { deviceKeyProviderFor, keyDirFor } from '../runtime/device-key-provider';
 import { loadBoard, readBoardFile, Board } from '../hal/board';
 import { linuxFactories } from '../hal/board-linux';
-import { createSimBoard } from '../sim/board-sim';
 import { KeyComponent, Prompts, factoryTest, provision, writeReport, LOCALES } from './factory';
-import { failedCodes, runStation, simPrompts, simulatedTerminals } from './factory-station';
+// The simulated station (./factory-station) and the simulator board load on use (./optional-sim):
+// a release image without the simulator still runs `pos factory` on real boards.
+import { requireSim } from './optional-sim';
 import { BoardTerminal, StationConsole, outcome, runBoardStation } from './factory-station-boards';
 
 function componentsFrom(file: string): KeyComponent[] {
@@ -27,6 +28,8 @@ function componentsFrom(file: string): KeyComponent[] {
 async function openBoard(ctx: CommandContext): Promise<{ board: Board; prompts: Prompts; close(): Promise<void> }> {
   const name = flagString(ctx, 'board') ?? process.env.POS_BOARD ?? 'sim';
   if (readBoardFile(name).config.simulator) {
+    const { createSimBoard } = requireSim<typeof import('../sim/board-sim')>('../sim/board-sim', `${name}: a simulator board`);
+    const { simPrompts } = requireSim<typeof import('./factory-station')>('./factory-station', `${name}: a simulator board`);
     const sim = await createSimBoard({ board: name });
     return { board: sim.board, prompts: simPrompts(sim), close: () => sim.close() };
   }
@@ -216,6 +219,7 @@ const stationCmd: Command = {
   summary: 'provision and test several terminals at once (simulated in-process, or board files one process each)',
   async run(ctx) {
     if (ctx.flags.has('boards') || ctx.flags.has('manifest')) return boardStation(ctx);
+    const { failedCodes, runStation, simulatedTerminals } = requireSim<typeof import('./factory-station')>('./factory-station', 'the simulated station (--count)');
     const count = Number(flagString(ctx, 'count') ?? 1);
     if (!Number.isInteger(count) || count < 1 || count > 64) throw new PosError('OPR_INPUT', '--count is 1..64');
     const faults = new Map((flagString(ctx, 'faults') ?? '').split(',').filter(Boolean).map((f) => { const [n, k] = f.split(':'); return [Number(n), k as 'printer' | 'stuck-key'] as const; }));

@@ -21,9 +21,9 @@ import { PosError, isPosError } from '../common/errors';
 import { deviceKeyProviderFor } from '../runtime/device-key-provider';
 import { Board, BusFactories, buildBoard, loadBoard, readBoardFile } from '../hal/board';
 import { linuxFactories } from '../hal/board-linux';
-import { SimBoard, createSimBoard, simFactories } from '../sim/board-sim';
+import type { SimBoard } from '../sim/board-sim';
+import { requireSim } from './optional-sim';
 import { KeyComponent, Prompts, TestReport, factoryTest, provision, provisionRecord, unattendedPrompts } from './factory';
-import { simPrompts } from './factory-station';
 
 export interface ChildJob {
   readonly type: 'job';
@@ -58,23 +58,30 @@ interface Opened { readonly board: Board; readonly sim?: SimBoard; close(): Prom
 /** Opens the board file as the file says: real, simulated, or a bench rig. */
 export async function openStationBoard(file: string): Promise<Opened> {
   const { config } = readBoardFile(file);
-  if (config.simulator && !config.benchRig) {
+  if (!config.simulator) {
+    const board = await loadBoard(file, linuxFactories());
+    return { board, close: () => board.close() };
+  }
+  // Loaded on use: a release image without the simulator still runs the station on real boards.
+  const { SimBoard, createSimBoard, simFactories } = requireSim<typeof import('../sim/board-sim')>('../sim/board-sim', `${file}: a simulator board`);
+  if (!config.benchRig) {
     const sim = await createSimBoard({ board: file });
     return { board: sim.board, sim, close: () => sim.close() };
   }
-  if (config.simulator) {
-    // Bench rig: chip models for everything that is not on a serial port, real ttys for the rest.
-    const sim = new SimBoard(readBoardFile(file).file, config, {});
-    for (const [role, dc] of Object.entries(config.devices)) {
-      if (dc.type !== 'escpos-serial' && dc.type !== 'framed-card-reader') await sim.attach(role, dc);
-    }
-    const simBuses = simFactories(sim), linux = linuxFactories();
-    const factories: BusFactories = { i2c: simBuses.i2c, gpio: simBuses.gpio, serial: linux.serial };
-    sim.board = await buildBoard(sim.file, config, factories);
-    return { board: sim.board, sim, close: () => sim.close() };
+  // Bench rig: chip models for everything that is not on a serial port, real ttys for the rest.
+  const sim = new SimBoard(readBoardFile(file).file, config, {});
+  for (const [role, dc] of Object.entries(config.devices)) {
+    if (dc.type !== 'escpos-serial' && dc.type !== 'framed-card-reader') await sim.attach(role, dc);
   }
-  const board = await loadBoard(file, linuxFactories());
-  return { board, close: () => board.close() };
+  const simBuses = simFactories(sim), linux = linuxFactories();
+  const factories: BusFactories = { i2c: simBuses.i2c, gpio: simBuses.gpio, serial: linux.serial };
+  sim.board = await buildBoard(sim.file, config, factories);
+  return { board: sim.board, sim, close: () => sim.close() };
+}
+
+/** The simulator board's scripted operator (./factory-station, loaded on use like the board). */
+function simulatedPrompts(sim: SimBoard): Prompts {
+  return requireSim<typeof import('./factory-station')>('./factory-station', 'a simulator board').simPrompts(sim);
 }
 
 function send(m: ChildMessage): Promise<void> {
@@ -131,7 +138,7 @@ async function runJob(job: ChildJob): Promise<void> {
         prov = { pass: false, codes: [e.code], message: e.message };
       }
     }
-    const prompts = job.unattended && (!sim || job.personPrompts) ? unattendedPrompts : sim && !job.personPrompts ? simPrompts(sim) : consolePrompts();
+    const prompts = job.unattended && (!sim || job.personPrompts) ? unattendedPrompts : sim && !job.personPrompts ? simulatedPrompts(sim) : consolePrompts();
     const report = await factoryTest(board, {
       serial: job.serial, prompts, keyPressTimeoutMs: job.keyPressTimeoutMs,
       onTest: (name) => progress(`testing: ${name}`, name),

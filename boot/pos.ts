@@ -8,15 +8,28 @@
  */
 import { Command, EXIT_OUTPUT_CLOSED, EXIT_USAGE, FlagRules, OutputClosed, UsageError, checkFlags, groupUsage, lineWriter, parseArgs, reportError } from './cli';
 import { journalCommands } from './journal-cli';
-import { hostSimCommands } from '../sim/host/cli';
 import { recoveryCommands } from './recovery-cli';
 import { updateCommands } from './update-cli';
 import { factoryCommands } from './factory-cli';
 import { factoryTlsCommands } from './factory-tls';
-import { simulateCommands } from '../sim/simulate-cli';
-import { controlCommands } from '../sim/control-cli';
+import { optionalSim } from './optional-sim';
 
-const COMMAND_GROUPS: ReadonlyArray<readonly Command[]> = [journalCommands, hostSimCommands, controlCommands, recoveryCommands, updateCommands, factoryCommands, factoryTlsCommands, simulateCommands];
+/**
+ * The simulator's commands (pos host-sim, control, simulate), or none in a build without the
+ * simulator (a release image without --with-sim): `pos` there lists and runs everything else.
+ */
+function simCommands<M>(id: string, pick: (m: M) => readonly Command[]): readonly Command[] {
+  const m = optionalSim<M>(id);
+  return m === undefined ? [] : pick(m);
+}
+
+const COMMAND_GROUPS: ReadonlyArray<readonly Command[]> = [
+  journalCommands,
+  simCommands<typeof import('../sim/host/cli')>('../sim/host/cli', (m) => m.hostSimCommands),
+  simCommands<typeof import('../sim/control-cli')>('../sim/control-cli', (m) => m.controlCommands),
+  recoveryCommands, updateCommands, factoryCommands, factoryTlsCommands,
+  simCommands<typeof import('../sim/simulate-cli')>('../sim/simulate-cli', (m) => m.simulateCommands),
+];
 
 const VALUE_FLAGS = new Set(['dir', 'out', 'in', 'file', 'passphrase', 'passphrase-file', 'identity', 'from', 'to', 'limit', 'board', 'port', 'host', 'seed', 'days', 'tid', 'tmk', 'mid', 'fault', 'mode',
   // boot/: recovery, update, factory

@@ -21,7 +21,7 @@ import { rec, RecordInput } from '../runtime/records';
 import type { Terminal } from '../runtime/terminal';
 import type { Journal } from '../storage/journal';
 import { RecordType } from '../storage/record';
-import { TEST_TERMINAL } from '../sim/host/simulator';
+import { TEST_TERMINAL } from '../common/test-terminal';
 import { DeviceKeyProvider, deviceKeyCheckRecord } from '../runtime/device-key';
 
 /** The journal identity (serial) of the simulator board. */

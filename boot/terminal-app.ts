@@ -72,7 +72,7 @@ import { InputController } from './input';
 import { Env, chooseScreen, recoveryReasonData } from './screen-map';
 import { SIM_IDENTITY, simulatorGenesis, simulatorIdentity, simulatorOperators, realIdentity, identityOf } from './sim-provision';
 import { readProvisionedTmk } from './factory';
-import { TEST_TERMINAL } from '../sim/host/simulator';
+import { TEST_TERMINAL } from '../common/test-terminal';
 import { Recovery, Report, NetworkSettings, SystemHook, BACKUP_FILE_SUFFIX } from './recovery';
 import { testConnectivity } from './recovery-net';
 import { RecoveryMenu, Overlay, runtimeVersion } from './recovery-menu';

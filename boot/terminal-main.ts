@@ -36,8 +36,12 @@ import { dirname, resolve } from 'node:path';
 import { parseArgs } from './cli';
 import { readBoardFile, loadBoard, Board } from '../hal/board';
 import type { Button } from '../hal/button';
-import { createSimBoard, SimBoard } from '../sim/board-sim';
-import { ControlServer, HOST_SIM_LINE_PREFIX } from '../sim/control-server';
+// The simulator board and its control interface load only for a simulator board (below): a release
+// image built without --with-sim has no sim/ (scripts/image/build-image.ts keeps what the entry
+// points require at load), and a real board does not pay for them at start.
+import type { SimBoard } from '../sim/board-sim';
+import type { ControlServer } from '../sim/control-server';
+import { requireSim } from './optional-sim';
 import { createLogger, logLevel } from '../common/log';
 import pino from 'pino';
 import { ErrorRing } from './diagnostics';
@@ -78,6 +82,16 @@ export function holdResetUntilSeen(button: Button, release: () => void): void {
   };
 }
 
+/** The simulator board's control interface (npm start's front panel, the tests' driver). */
+function simControl(sim: SimBoard, receiptDir: string, logger: pino.Logger): ControlServer {
+  const { ControlServer, HOST_SIM_LINE_PREFIX } = requireSim<typeof import('../sim/control-server')>('../sim/control-server', 'the control interface');
+  return new ControlServer(sim, undefined, logger.child({ component: 'control' }), {
+    receiptDir,
+    // `qr-pay`: the acquirer simulator runs in the parent (npm start, a test driver), which reads our stdout.
+    hostLine: (line) => { process.stdout.write(`${HOST_SIM_LINE_PREFIX}${line}\n`); },
+  });
+}
+
 async function main(): Promise<void> {
   const { flags } = parseArgs(process.argv.slice(2), new Set(['board', 'host', 'host-port', 'control-port', 'locale', 'journal-dir', 'backup-dir', 'usb-dir', 'update-root']));
   const str = (name: string): string | undefined => (typeof flags.get(name) === 'string' ? String(flags.get(name)) : undefined);
@@ -92,6 +106,7 @@ async function main(): Promise<void> {
   let sim: SimBoard | undefined;
   let board: Board;
   if (config.simulator) {
+    const { createSimBoard } = requireSim<typeof import('../sim/board-sim')>('../sim/board-sim', `${boardName}: a simulator board`);
     sim = await createSimBoard({ board: boardName, beforeBoot: (s) => { if (holdReset) s.resetButton().press(); } });
     board = sim.board;
     if (holdReset) { const model = sim.resetButton(); holdResetUntilSeen(board.resetButton(), () => model.release()); }
@@ -107,11 +122,7 @@ async function main(): Promise<void> {
   const usbDirs = [...(str('usb-dir') ? [resolve(str('usb-dir')!)] : []), ...(process.env.POS_USB_DIRS ?? '').split(':').filter(Boolean)];
   // receipt-png writes only into receipts/ beside the journal folder (the terminal's own storage).
   const receiptDir = join(dirname(resolve(str('journal-dir') ?? config.storage.journalDir)), 'receipts');
-  const control = sim ? new ControlServer(sim, undefined, logger.child({ component: 'control' }), {
-    receiptDir,
-    // `qr-pay`: the acquirer simulator runs in the parent (npm start, a test driver), which reads our stdout.
-    hostLine: (line) => { process.stdout.write(`${HOST_SIM_LINE_PREFIX}${line}\n`); },
-  }) : undefined;
+  const control = sim ? simControl(sim, receiptDir, logger) : undefined;
   const controlPort = control ? await control.listen(Number(str('control-port') ?? 0)) : undefined;
   let app: TerminalApp | undefined;
   let stopping = false;

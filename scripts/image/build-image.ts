@@ -47,10 +47,10 @@ const TOOLCHAIN: Record<Arch, { cc: string; cxx: string; strip: string }> = {
 /** ELF e_machine of each target: every .node in the image must be one of these. */
 const ELF_MACHINE: Record<Arch, number> = { x64: 0x3e, arm64: 0xb7 };
 /**
- * Board files that only make sense with the whole simulator in the image. sim.json always ships:
- * the pos command loads sim/simulate-devices.ts at start, which reads it (readBoardFile('sim')).
+ * Board files that only make sense with the simulator in the image: without it, the device's
+ * entry points load nothing from sim/ (they require it on use, boot/optional-sim.ts).
  */
-const SIM_BOARD_FILES = ['bench-rig.json'];
+const SIM_BOARD_FILES = ['bench-rig.json', 'sim.json'];
 /** Source folders compiled into dist/ (tsconfig.build.json) and what else the slot needs. */
 const ARCHIVE_PATHS = ['boot', 'common', 'hal', 'runtime', 'sim', 'storage', 'ui-lcd', 'board-configs', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'native', 'binding.gyp'];
 /** The runtime's own addon (native/gpio_v2.c, hal/gpio-native.ts looks for it at <slot>/build/Release). */
@@ -144,9 +144,9 @@ function staticRequires(file: string): string[] {
 const ENTRY_POINTS = ['boot/terminal-main.js', 'boot/pos.js'];
 
 /**
- * Without --with-sim: the simulator's modules that the device's entry points load at start (boot/
- * imports sim/board-sim, sim/control-server, sim/host/simulator and the pos command's sim
- * commands at load time) stay; every other sim/ module, and the sim board files, go.
+ * Without --with-sim: the simulator's modules that the device's entry points load at start stay
+ * (none today: boot/ requires sim/ on use only, boot/optional-sim.ts); every other sim/ module,
+ * and the simulator's board files, go.
  */
 function pruneSimulator(stage: string): number {
   const dist = join(stage, 'dist');

@@ -93,23 +93,16 @@ import { EmvAnswer, EmvParamsHost } from './emv-params-host';
 import { FaultKind, FaultPlan, FaultSpec } from './faults';
 import { STAN_WINDOW_MAX, StanWindow, isDesignedResend } from './stan-window';
 import { hhmmssIn, mmddIn, TZ_OFFSET_MINUTES_DEFAULT } from '../../common/time';
+import { TEST_TERMINAL, TestTerminal } from '../../common/test-terminal';
 
 /** The host's zone for fields 12, 13 and 15: China, UTC+8 (the profile). */
 const HOST_TZ_OFFSET_MINUTES = TZ_OFFSET_MINUTES_DEFAULT;
 
-export interface SimTerminal {
-  readonly tid: string;
-  readonly mid: string;
-  /** 16 bytes, double-length 3DES. */
-  readonly tmk: Buffer;
-}
+/** A terminal the simulator knows: its TID, MID and TMK (the shape of the profile's test identity). */
+export type SimTerminal = TestTerminal;
 
-/** The profile's test identities (simulator board only). */
-export const TEST_TERMINAL: SimTerminal = {
-  tid: '12345678',
-  mid: '123456789012345',
-  tmk: Buffer.from('0123456789ABCDEFFEDCBA9876543210', 'hex'),
-};
+// The test identity lives in common/ (a real board refuses it); re-exported for the simulator's users.
+export { TEST_TERMINAL };
 
 export interface AcquirerSimulatorOptions {
   readonly profile?: HostProfile;

@@ -11,7 +11,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { tempDir, removeDir } from '../../storage/testing';
@@ -77,7 +77,8 @@ describe('npm run image: a full x64 release image', function () {
     assert.deepEqual(paths.filter((p) => p.includes('.musl.') || p.endsWith('.ts') || p.endsWith('.map')), []);
     assert.ok(!paths.includes('board-configs/bench-rig.json'));
     assert.ok(paths.includes('board-configs/handheld.json') && paths.includes('node/bin/node') && paths.includes('dist/boot/terminal-main.js'));
-    assert.ok(!paths.includes('dist/sim/front-panel.js'), 'the front panel is not loaded by a device');
+    assert.deepEqual(paths.filter((p) => p.startsWith('dist/sim/') || p.startsWith('sim/')), [], 'no simulator code without --with-sim');
+    assert.deepEqual(paths.filter((p) => /^board-configs\/(sim|sim-[^/]*)\.json$/.test(p)), [], 'no simulator board file without --with-sim');
     const payload = bytes.subarray(12 + built.manifestBytes + 64);
     for (const local of [work, REPO]) assert.equal(payload.indexOf(Buffer.from(local)), -1, `the payload names ${local}`);
     let at = 0;
@@ -102,6 +103,13 @@ describe('npm run image: a full x64 release image', function () {
     assert.match(gpio, /request.*set.*get/, `gpio_v2 exports: ${gpio}`);
     const chosen = execFileSync(node, [join(slot, 'dist', 'boot', 'pos.js'), 'update', 'boot', '--root', root], { encoding: 'utf8', env }).trim();
     assert.equal(chosen, slot);
+    // Without the simulator, pos lists and runs the rest and says what a simulator command needs.
+    const help = execFileSync(node, [join(slot, 'dist', 'boot', 'pos.js'), '--help'], { encoding: 'utf8', env });
+    assert.match(help, /pos journal verify/);
+    assert.doesNotMatch(help, /pos host-sim|pos simulate|pos control/);
+    const station = spawnSync(node, [join(slot, 'dist', 'boot', 'pos.js'), 'factory', 'station', '--count', '1', '--report-dir', join(work, 'reports')], { encoding: 'utf8', env });
+    assert.notEqual(station.status, 0);
+    assert.match(station.stderr, /E-BRD-01.*needs the simulator, which this build does not carry/s);
   });
 
   it('builds the same bytes again from the same commit in another folder (POS_IMAGE_TWICE=1)', function () {

@@ -1,0 +1,30 @@
+/**
+ * The simulator's modules for the parts of boot/ that need them only on a simulator board or in a
+ * simulator command. Required on use, never at load: a release image built without --with-sim
+ * keeps only the sim/ modules its entry points require at load (scripts/image/build-image.ts), so
+ * a device's `pos` and terminal must start, and say what is missing, without the rest of sim/.
+ */
+import { PosError } from '../common/errors';
+
+/** Whether `e` is Node's "cannot find module" for `id` itself (not for something `id` requires). */
+function isMissing(e: unknown, id: string): boolean {
+  const err = e as NodeJS.ErrnoException;
+  return err?.code === 'MODULE_NOT_FOUND' && typeof err.message === 'string' && err.message.includes(`'${id}'`);
+}
+
+/** The module `id` (relative to boot/), or undefined when this build has no simulator. */
+export function optionalSim<M>(id: string): M | undefined {
+  try {
+    return require(id) as M;
+  } catch (e) {
+    if (isMissing(e, id)) return undefined;
+    throw e;
+  }
+}
+
+/** The module `id` (relative to boot/); a clear error when this build has no simulator. */
+export function requireSim<M>(id: string, what: string): M {
+  const m = optionalSim<M>(id);
+  if (m === undefined) throw new PosError('BRD_INVALID', `${what} needs the simulator, which this build does not carry (a release image built without --with-sim)`, { module: id });
+  return m;
+}
