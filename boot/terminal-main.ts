@@ -11,6 +11,9 @@
  * Linux buses (hal/board-linux.ts). Logs are pino JSON lines on stderr.
  *
  * SIGTERM / SIGINT: clean shutdown (machine stopped, journal closed, board closed), exit 0.
+ * Critical battery (journal closed first) and the recovery menu's power off: the same clean
+ * shutdown, exit EXIT_POWER_OFF (64), which asks the system to power off: the systemd unit treats
+ * it as success, does not restart, and runs `systemctl poweroff` (boot/pos-terminal.service).
  * --hold-reset (simulator): the reset button is held from power-on until the boot has seen it held
  * for the board's resetHoldMs, then released, as a person does to open the recovery menu. The
  * release follows the boot's look at the button (holdResetUntilSeen), not a fixed time after
@@ -56,6 +59,11 @@ import type { Locale } from '../ui-lcd/screen';
 
 const PROCESS_START_MS = Date.now() - Math.round(process.uptime() * 1000);
 export const SHUTDOWN_MS_MAX = 5_000;
+/**
+ * The exit status that asks the system to power the terminal off (critical battery, recovery's
+ * power off). Not 0: a stop by systemd (SIGTERM) exits 0 and must not power the board off.
+ */
+export const EXIT_POWER_OFF = 64;
 /** How often an unconfirmed trial boot is checked against its deadline. */
 export const ROLLBACK_POLL_MS = 10_000;
 
@@ -154,7 +162,7 @@ async function main(): Promise<void> {
     host: { host: str('host') ?? '127.0.0.1', port: Number(str('host-port') ?? 5000) },
     locale: (str('locale') as Locale | undefined) ?? 'zh-CN',
     processStartMs: PROCESS_START_MS,
-    onShutdown: () => void shutdown(0),
+    onShutdown: () => void shutdown(EXIT_POWER_OFF),
     errors, usbDirs,
     ...(hasSlots && config.update ? { update: { root: updateRoot, publicKeyHex: config.update.publicKey, board: config.board } } : {}),
     onHealthy: () => {

@@ -567,6 +567,9 @@ export function createTerminalMachine(deps: MachineDeps) {
       },
       login: {
         entry: assign({ session: undefined }),
+        // A handheld shuts down at critical battery with nobody signed in too (as at idle and on
+        // the low-battery screen): the journal is closed before the power goes.
+        always: { guard: 'batteryCritical', target: 'shutdown' },
         on: { LOGIN: 'authenticating' },
       },
       authenticating: {

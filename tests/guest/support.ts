@@ -35,7 +35,7 @@ export interface GuestBench {
   host: AcquirerSimulator;
 }
 
-/** In a describe: a folder, the disk and the acquirer simulator for the whole file. */
+/** In a describe: a folder and the disk for the whole file, an acquirer simulator for each test. */
 export function guestBench(prefix: string): GuestBench {
   const bench = {} as GuestBench;
   before(async function () {
@@ -44,11 +44,17 @@ export function guestBench(prefix: string): GuestBench {
     bench.dir = mkdtempSync(join(tmpdir(), prefix));
     bench.disk = buildGuestDisk(join(bench.dir, 'disk'));
     process.stderr.write(`      guest disk built in ${(bench.disk.buildMs / 1000).toFixed(1)} s (release image ${bench.disk.imageBuildMs ? `built in ${(bench.disk.imageBuildMs / 1000).toFixed(1)} s` : "cached"})\n`);
+  });
+  // An acquirer simulator per test, as tests/e2e/driver.ts terminalPerTest: every test boots a
+  // factory-fresh disk, the same TID with a new journal from STAN 1, and a host kept from an
+  // earlier test answers that STAN 94 (duplicate transmission: its STAN window and ledger still
+  // hold it), so the second test of a file to sign on was refused (E-HOST-05, "Host down").
+  beforeEach(async () => {
     bench.host = new AcquirerSimulator({ clock: Date.now });
     await bench.host.listen(0);
   });
-  after(async () => {
-    await bench.host?.close();
+  afterEach(async () => { await bench.host?.close(); });
+  after(() => {
     if (bench.dir) rmSync(bench.dir, { recursive: true, force: true });
   });
   return bench;

@@ -2,12 +2,14 @@
  * The flashed disk booted by QEMU on Debian's kernel: systemd starts pos-terminal.service from the
  * image's slot A with the slot's own node (Type=notify: active only once the terminal said
  * READY=1), the terminal signs on to the acquirer simulator on the host and sells; a terminal
- * frozen with SIGSTOP stops petting the watchdog and systemd kills and restarts it.
+ * frozen with SIGSTOP stops petting the watchdog and systemd kills and restarts it; a stop by
+ * systemd leaves the guest on, and at critical battery the terminal closes its journal and exits
+ * 64, and the unit powers the guest off.
  * Board: the simulator variant (tests/guest/guest-disk.ts says why and what is real here).
  */
 import { strict as assert } from 'node:assert';
 import { Guest } from './qemu';
-import { bootGuest, freshDisk, guestBench, guestDriver, guestSale, reportFailuresAtOnce, unitProperty, waitUnitActive } from './support';
+import { bootGuest, freshDisk, guestBench, guestDriver, guestSale, guestSignIn, reportFailuresAtOnce, unitProperty, waitUnitActive } from './support';
 
 describe('guest: systemd runs the terminal from the flashed disk', function () {
   this.timeout(15 * 60_000);
@@ -58,4 +60,37 @@ describe('guest: systemd runs the terminal from the flashed disk', function () {
     assert.match(await g.sh('journalctl -u pos-terminal.service --no-pager -o cat'), /[Ww]atchdog timeout/);
     process.stderr.write(`      guest: watchdog restart ${(restartedMs / 1000).toFixed(1)} s after SIGSTOP (WatchdogSec=30)\n`);
   });
+
+  it('criticalBatteryClosesTheJournalAndPowersTheGuestOff', async () => {
+    g = await bootGuest(bench, freshDisk(bench, 'critical'), 'critical');
+    await waitUnitActive(g);
+    // systemctl stop: SIGTERM, the terminal exits 0, ExecStopPost does nothing: the guest stays on.
+    await g.sh('systemctl stop pos-terminal.service');
+    assert.equal(await unitProperty(g, 'ExecMainStatus'), '0');
+    assert.equal((await g.run('systemctl is-active pos-terminal.service')).out.trim(), 'inactive');
+    await new Promise((r) => setTimeout(r, STOPPED_OBSERVE_MS));
+    assert.ok(g.running, 'QEMU still runs after a stop by systemd');
+    assert.doesNotMatch(await g.sh('systemctl list-jobs --no-legend'), /poweroff/, 'no power-off job queued');
+    await g.sh('systemctl start --no-block pos-terminal.service');
+    await waitUnitActive(g);
+    // Signs on at the host simulator of this test (a host per test: tests/guest/support.ts).
+    const d = await guestDriver(bench, g);
+    await guestSignIn(d);
+    const t0 = Date.now();
+    // The simulator board's gauge below its criticalPercent (5): the terminal at idle shuts down
+    // cleanly (journal closed), exits 64, the unit runs `systemctl poweroff`.
+    await d.cmd('battery', { percent: 2, charging: false });
+    d.run?.client.close();
+    const code = await g.waitExit(POWER_OFF_MS_MAX);
+    const offMs = Date.now() - t0;
+    // Only a guest that powers off ends QEMU (-no-reboot): a terminal restarted by systemd, or an
+    // exit that did not reach `systemctl poweroff`, leaves it running until the timeout.
+    assert.equal(code, 0, 'QEMU exits when the guest powers off');
+    process.stderr.write(`      guest: critical battery to power-off ${(offMs / 1000).toFixed(1)} s\n`);
+  });
 });
+
+/** After `systemctl stop`, how long the guest is watched for a power-off that must not come. */
+const STOPPED_OBSERVE_MS = 5_000;
+/** From the critical reading to QEMU's exit: the battery poll (2 s), the clean stop, systemd's poweroff under TCG. */
+const POWER_OFF_MS_MAX = 180_000;

@@ -541,6 +541,18 @@ describe('runtime state machine', function () {
     assert.equal(run.r.journal.state, 'closed');
   });
 
+  it('critical battery at the login screen (nobody signed in) closes the journal and shuts down', async () => {
+    const shutdown = sinon.fake.resolves(undefined);
+    const run = track(await boot({ shutdown }));
+    await run.until('login');
+    run.send({ type: 'BATTERY', level: 'low' });
+    assert.equal(statePath(run.actor.getSnapshot().value), 'login', 'low battery alone does not shut down');
+    run.send({ type: 'BATTERY', level: 'critical' });
+    await run.until('off');
+    assert.equal(shutdown.callCount, 1);
+    assert.equal(run.r.journal.state, 'closed');
+  });
+
   it('critical battery in idle shuts down at once', async () => {
     const run = track(await loggedIn());
     run.send({ type: 'BATTERY', level: 'critical' });
