@@ -6,10 +6,16 @@
  */
 import { PosError } from '../common/errors';
 
-/** Whether `e` is Node's "cannot find module" for `id` itself (not for something `id` requires). */
+/**
+ * Whether `e` is Node's "cannot find module" for `id` itself or for a sim/ module it requires (boot/
+ * factory-station.ts is the simulated station: its simulator board goes with sim/). Any other
+ * missing module is a broken build and is thrown as it is.
+ */
 function isMissing(e: unknown, id: string): boolean {
   const err = e as NodeJS.ErrnoException;
-  return err?.code === 'MODULE_NOT_FOUND' && typeof err.message === 'string' && err.message.includes(`'${id}'`);
+  if (err?.code !== 'MODULE_NOT_FOUND' || typeof err.message !== 'string') return false;
+  const name = /Cannot find module '([^']+)'/.exec(err.message)?.[1];
+  return name !== undefined && (name === id || /(^|\/)sim\//.test(name));
 }
 
 /** The module `id` (relative to boot/), or undefined when this build has no simulator. */

@@ -168,11 +168,9 @@ function pruneSimulator(stage: string): number {
 }
 
 /** Board files, fonts' data and licences, the unit, and a package.json for the slot. */
-function copyRuntimeFiles(src: string, stage: string, version: string, withSim: boolean): void {
+function copyRuntimeFiles(src: string, stage: string, version: string): void {
   cpSync(join(src, 'board-configs'), join(stage, 'board-configs'), { recursive: true });
   for (const f of ['extra-chars.txt', 'LICENSE']) copyFileSync(join(src, 'ui-lcd', 'font', f), join(stage, 'dist', 'ui-lcd', 'font', f));
-  // The virtual printer reads its CJK font from sim/font (common/assets.ts) when it is in the image.
-  if (withSim || existsSync(join(stage, 'dist', 'sim', 'virtual-printer-cjk.js'))) cpSync(join(src, 'sim', 'font'), join(stage, 'sim', 'font'), { recursive: true });
   mkdirSync(join(stage, 'systemd'), { recursive: true });
   copyFileSync(join(src, 'boot', 'pos-terminal.service'), join(stage, 'systemd', 'pos-terminal.service'));
   const pkg = JSON.parse(readFileSync(join(src, 'package.json'), 'utf8')) as Record<string, unknown>;
@@ -381,8 +379,10 @@ export function buildImage(o: ImageOptions): ImageResult {
   rmSync(stage, { recursive: true, force: true });
   mkdirSync(stage, { recursive: true });
   step('compile (tsc)', () => compile(src, stage));
-  copyRuntimeFiles(src, stage, version, o.withSim);
+  copyRuntimeFiles(src, stage, version);
   if (!o.withSim) step('drop simulator modules', () => log(`    ${pruneSimulator(stage)} sim modules not loaded by the runtime removed`));
+  // The virtual printer reads its CJK font from sim/font (common/assets.ts) when it is in the image.
+  if (existsSync(join(stage, 'dist', 'sim', 'virtual-printer-cjk.js'))) cpSync(join(src, 'sim', 'font'), join(stage, 'sim', 'font'), { recursive: true });
   const node = stageNode(stage, o.arch, step);
   const addons = stageModules(src, stage, work, o.arch, node, version, step);
   const info: ImageInfo = {
