@@ -33,6 +33,7 @@ import { KEY_NAMES } from '../hal/keypad';
 import { FrameBuffer, isPixelDisplay } from '../hal/display';
 import { ERRORS, PosError, isPosError } from '../common/errors';
 import { ModemStatus, modemFault } from '../hal/modem';
+import type { LinkUse } from '../runtime/host/failover';
 import type { Logger } from '../common/log';
 import { verifyInChild } from '../storage/verify-child';
 import type { LocalText, MenuItem, Screen, Txt } from '../ui-lcd/screen';
@@ -132,6 +133,11 @@ export interface DiagnosticsDeps {
    * undefined without one. Shown under the host check, with a warning under CLIENT_CERT_WARN_DAYS.
    */
   readonly tlsClientCertDaysLeft?: () => number | undefined;
+  /**
+   * The link the host was last reached over, when the board orders several (runtime/host/failover.ts):
+   * shown under the host check with the links that failed before it. Absent or undefined: one link.
+   */
+  readonly hostLink?: () => LinkUse | undefined;
   readonly pages: (s: Screen) => number;
   readonly changed: () => void;
   readonly close: () => void;
@@ -446,11 +452,22 @@ export class Diagnostics implements Overlay {
     if (!this.d.signOnTest) throw withLines(new PosError('KEY_MISSING', 'no terminal open (recovery): sign-on not tried'), [t('diag.hostNotTried')]);
     const echo = this.d.echoTest ? [await this.d.echoTest()] : [];
     try {
-      return [...echo, await this.d.signOnTest(), ...this.tlsCertLines()];
+      const signedOn = await this.d.signOnTest();
+      return [...echo, signedOn, ...this.linkLines(), ...this.tlsCertLines()];
     } catch (e) {
       // The echo's answer stays on the screen with the sign-on's failure: it is the host that refused.
       throw echo.length > 0 && isPosError(e) ? withLines(e, [...echo, t('diag.signOnRefused', { code: e.code })]) : e;
     }
+  }
+
+  /** Which link carried the sign-on, and the links that failed before it (with their codes). */
+  private linkLines(): LocalText[] {
+    const use = this.d.hostLink?.();
+    if (use === undefined) return [];
+    return [
+      t('diag.hostLink', { link: use.link, interface: use.interface, address: use.localAddress }),
+      ...use.failed.map((f) => t('diag.hostLinkFailed', { link: f.link, code: f.code ?? '?' })),
+    ];
   }
 
   /** The client certificate's days left (a certificate that cannot be read says so at sign-on instead). */

@@ -52,6 +52,7 @@ import { createTerminalMachine, viewOf, MachineView, TerminalMachine } from '../
 import type { TerminalStatus } from '../runtime/host/messages-v2';
 import { openTerminal, Terminal } from '../runtime/terminal';
 import { HostTransport, hostLink } from '../runtime/host/transport';
+import { FailoverTransport } from '../runtime/host/failover';
 import { TlsLink } from '../runtime/host/tls';
 import { loadTlsCredentials } from '../runtime/host/tls-credentials';
 import { CUP_PROFILE } from '../runtime/host/fields';
@@ -168,7 +169,8 @@ export class TerminalApp {
   private readonly controller: InputController;
   private actor: Actor<TerminalMachine> | undefined;
   private terminal: Terminal | undefined;
-  private transport: HostTransport | undefined;
+  /** One transport, or one per link when the board file orders `links` (runtime/host/failover.ts). */
+  private transport: HostTransport | FailoverTransport | undefined;
   /** The host link's TLS (board file host.tls), for diagnostics' certificate days. */
   private tlsLink: TlsLink | undefined;
   private readonly clock: () => number;
@@ -510,7 +512,10 @@ export class TerminalApp {
     const deviceKey = this.deviceKey();
     // TPDU and connection mode from the board file (docs/PROTOCOL.md section 1: configuration).
     const link = hostLink(CUP_PROFILE, this.o.board.config.host);
-    const transport = new HostTransport({ host: this.o.host.host, port: this.o.host.port, profile: link.profile, keepAlive: link.keepAlive, ...this.hostTls(deviceKey) });
+    const config = { host: this.o.host.host, port: this.o.host.port, profile: link.profile, keepAlive: link.keepAlive, ...this.hostTls(deviceKey) };
+    const links = this.o.board.config.links;
+    const transport = links === undefined ? new HostTransport(config)
+      : new FailoverTransport({ links, transport: config, logger: this.o.logger.child({ component: 'host-link' }) });
     this.transport = transport;
     const provisioned = (): Buffer => readProvisionedTmk(journal, deviceKey);
     const { identity, tmk } = simulator
@@ -784,6 +789,7 @@ export class TerminalApp {
       networkTest: () => this.networkTest(),
       ...(this.terminal ? { signOnTest: () => this.signOnTest(), echoTest: () => this.echoTest() } : {}),
       tlsClientCertDaysLeft: () => this.tlsLink?.clientCertDaysLeft(),
+      hostLink: () => (this.transport instanceof FailoverTransport ? this.transport.lastLink() : undefined),
       pages: (sc) => renderScreen(sc, this.locale.get(), this.caps()).pageCount,
       changed: () => this.render(),
       close: () => { if (this.overlay === diag) this.overlay = under; this.render(); },

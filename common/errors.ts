@@ -158,6 +158,20 @@ export const ERRORS = {
   NET_TLS_CREDENTIALS: def('E-NET-27', 'host-unreachable',
     { cause: 'TLS certificate files missing', steps: ['CA or terminal certificate not installed', 'Return for provisioning'] },
     { cause: '缺少TLS证书文件', steps: ['未安装CA证书或终端证书', '需返厂重新写入'] }),
+  // Wi-Fi through the OS's wpa_supplicant (hal/wifi.ts, README "Wi-Fi"); link failover is
+  // runtime/host/failover.ts (a failed link keeps its own code, e.g. E-NET-01, E-NET-06).
+  NET_WIFI_CTRL: def('E-NET-28', 'device-absent',
+    { cause: 'Wi-Fi service not answering', steps: ['Restart the terminal', 'Call support if repeated'] },
+    { cause: 'Wi-Fi服务无响应', steps: ['重启终端', '多次出现请联系客服'] }),
+  NET_WIFI_REFUSED: def('E-NET-29', 'network-down',
+    { cause: 'Wi-Fi setting refused', steps: ['Check the network name and password', 'Choose the network again'] },
+    { cause: 'Wi-Fi设置被拒绝', steps: ['核对网络名称和密码', '重新选择网络'] }),
+  NET_WIFI_NOT_FOUND: def('E-NET-30', 'network-down',
+    { cause: 'Wi-Fi network not found', steps: ['Move closer to the router', 'Scan again and choose it'] },
+    { cause: '未找到该Wi-Fi网络', steps: ['靠近路由器', '重新搜索并选择'] }),
+  NET_WIFI_AUTH: def('E-NET-31', 'network-down',
+    { cause: 'Wi-Fi password wrong', steps: ['Type the password again', 'Letters: press a key repeatedly'] },
+    { cause: 'Wi-Fi密码错误', steps: ['重新输入密码', '字母：连续按同一键切换'] }),
   // ---- acquirer host
   HOST_TIMEOUT: def('E-HOST-01', 'timeout',
     { cause: 'Host not answering', steps: ['Retrying; a reversal is kept', 'Check the network'] },

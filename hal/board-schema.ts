@@ -162,11 +162,41 @@ export interface ModemConfig {
   readonly interface?: string;
 }
 export const MODEM_DATA_PATHS = ['ppp', 'networkmanager', 'quectel-cm', 'none'] as const;
+
+/**
+ * A Wi-Fi interface the OS's wpa_supplicant runs (hal/wifi.ts). Optional role (wifi0). The
+ * terminal reaches wpa_supplicant through its control interface (`ctrlDir`/<interface>, a UNIX
+ * datagram socket) with wpa_cli; wpa_supplicant itself is started by the OS
+ * (wpa_supplicant@<interface>.service with `ctrl_interface=` and `update_config=1`).
+ */
+export interface WifiConfig {
+  readonly type: 'wpa-supplicant';
+  /** The Linux interface (wlan0). */
+  readonly interface: string;
+  /** wpa_supplicant's ctrl_interface directory (default /run/wpa_supplicant). */
+  readonly ctrlDir: string;
+}
+export const WIFI_CTRL_DIR_DEFAULT = '/run/wpa_supplicant';
+
+/**
+ * One link to the acquirer host, from the board file's `"links": ["wifi0", "modem0"]`: a role with
+ * an interface (a wifiN, a modemN with `interface`) or "ethernet" (the `network` section's
+ * interface, default eth0). runtime/host/failover.ts tries them in this order.
+ */
+export interface HostLinkRoute {
+  /** The role ("wifi0", "modem0") or "ethernet". */
+  readonly name: string;
+  readonly interface: string;
+}
+/** Links a board may order (runtime/host/failover.ts FAILOVER_LINKS_MAX agrees). */
+export const LINKS_MAX = 4;
+const ETHERNET_LINK = 'ethernet';
+const ETHERNET_INTERFACE_DEFAULT = 'eth0';
 export type ModemDataPath = (typeof MODEM_DATA_PATHS)[number];
 
 export type DeviceConfig =
   | PrinterConfig | ReaderConfig | Hd44780Config | Ssd1306Config | KeypadConfig | BatteryConfig | ButtonConfig | LedConfig | Tsc2007Config
-  | ScannerConfig | ModemConfig;
+  | ScannerConfig | ModemConfig | WifiConfig;
 
 export interface BoardConfig {
   readonly board: string;
@@ -217,6 +247,11 @@ export interface BoardConfig {
    * refuses at boot (E-KEY-04) unless its board file says `allowPlainFile`.
    */
   readonly deviceKey?: DeviceKeyBoardConfig;
+  /**
+   * The links to the acquirer host in order of preference (runtime/host/failover.ts), from the
+   * board file's optional `"links": ["wifi0", "modem0"]`. Absent: one link, the OS's default route.
+   */
+  readonly links?: readonly HostLinkRoute[];
   /**
    * What the board file says about its I2C adapters, by bus number, from the optional
    * `"i2cBuses": { "0": { "smbusOnly": true } }`. `smbusOnly`: the adapter does SMBus transfers only
@@ -325,6 +360,7 @@ const ROLE_TYPES: ReadonlyArray<[RegExp, readonly DeviceConfig['type'][]]> = [
   [/^signature\d+$/, ['tsc2007']],
   [/^scanner\d+$/, ['serial-scan-engine']],
   [/^modem\d+$/, ['quectel-modem']],
+  [/^wifi\d+$/, ['wpa-supplicant']],
 ];
 
 const GPIO_LINE_MAX = 1023;
@@ -452,6 +488,10 @@ const DEVICE_READERS: Record<DeviceConfig['type'], (f: Fields) => DeviceConfig> 
     type: 'quectel-modem', port: f.str('port'), baudRate: f.int('baudRate', ...BAUD), apn: f.str('apn', APN_PATTERN),
     roaming: f.bool('roaming', true), dataPath: f.oneOf('dataPath', MODEM_DATA_PATHS),
     ...(f.has('interface') ? { interface: f.str('interface', /^[a-zA-Z0-9_.:-]{1,15}$/) } : {}),
+  }),
+  'wpa-supplicant': (f) => ({
+    type: 'wpa-supplicant', interface: f.str('interface', /^[a-zA-Z0-9_.:-]{1,15}$/),
+    ctrlDir: f.has('ctrlDir') ? f.str('ctrlDir', /^\/[^\0]*$/) : WIFI_CTRL_DIR_DEFAULT,
   }),
   'hd44780-pcf8574': (f) => {
     const pinMap = f.has('pinMap') ? pinMapOf(f.object('pinMap')) : undefined;
@@ -585,6 +625,7 @@ export function validateBoard(json: unknown, file: string): BoardConfig {
   const host = f.has('host') ? hostLinkOf(f.object('host')) : HOST_LINK_DEFAULT;
   const management = f.has('management') ? managementOf(f.object('management')) : undefined;
   const deviceKey = f.has('deviceKey') ? deviceKeyOf(f.object('deviceKey')) : undefined;
+  const links = f.has('links') ? linksOf(f, devices, network) : undefined;
   const i2cBuses = f.has('i2cBuses') ? i2cBusesOf(f.object('i2cBuses')) : undefined;
   f.done();
   for (const role of REQUIRED_ROLES) {
@@ -600,7 +641,30 @@ export function validateBoard(json: unknown, file: string): BoardConfig {
       }
     }
   }
-  return { board, description, simulator, ...(benchRig ? { benchRig: true as const } : {}), gpio, storage, devices, ...(update ? { update } : {}), ...(network ? { network } : {}), tzOffsetMinutes, host, ...(i2cBuses ? { i2cBuses } : {}), ...(management ? { management } : {}), ...(deviceKey ? { deviceKey } : {}) };
+  return { board, description, simulator, ...(benchRig ? { benchRig: true as const } : {}), gpio, storage, devices, ...(update ? { update } : {}), ...(network ? { network } : {}), tzOffsetMinutes, host, ...(i2cBuses ? { i2cBuses } : {}), ...(management ? { management } : {}), ...(deviceKey ? { deviceKey } : {}), ...(links ? { links } : {}) };
+}
+
+/** The `links` list: 1..LINKS_MAX distinct names, each a role with an interface or "ethernet". */
+function linksOf(f: Fields, devices: Readonly<Record<string, DeviceConfig>>, network: BoardConfig['network']): HostLinkRoute[] {
+  const v = f.raw('links');
+  if (!Array.isArray(v) || v.length < 1 || v.length > LINKS_MAX || !v.every((x) => typeof x === 'string')) {
+    f.fail('links', `must be a list of 1..${LINKS_MAX} link names in order of preference, e.g. ["wifi0", "modem0"]`);
+  }
+  const names = v as string[];
+  const routes: HostLinkRoute[] = [];
+  for (const name of names) {
+    if (names.indexOf(name) !== names.lastIndexOf(name)) f.fail('links', `names ${name} twice`);
+    if (name === ETHERNET_LINK) { routes.push({ name, interface: network?.interface ?? ETHERNET_INTERFACE_DEFAULT }); continue; }
+    const d = devices[name];
+    if (d === undefined) f.fail('links', `names ${name}, which is not a role of this board (roles with an interface: wifiN, modemN; or "ethernet")`);
+    const iface = d.type === 'wpa-supplicant' || d.type === 'quectel-modem' ? d.interface : undefined;
+    if (iface !== undefined) { routes.push({ name, interface: iface }); continue; }
+    f.fail('links', `names ${name}, which has no "interface" (a link is a network interface: give ${name} its "interface", e.g. "wwan0")`);
+  }
+  const ifaces = routes.map((r) => r.interface);
+  const twice = ifaces.find((x, i) => ifaces.indexOf(x) !== i);
+  if (twice !== undefined) f.fail('links', `uses interface ${twice} for two links`);
+  return routes;
 }
 
 /**
@@ -761,5 +825,6 @@ function resources(d: DeviceConfig): Array<[string, string]> {
       ...(d.chargingLine ? [['chargingLine.line', `GPIO line ${d.chargingLine.line}`] as [string, string]] : []),
     ];
     case 'gpio-button': case 'gpio-led': return [['line', `GPIO line ${d.line}`]];
+    case 'wpa-supplicant': return [['interface', `interface ${d.interface}`]];
   }
 }

@@ -8,6 +8,7 @@
  * Loading does no device I/O beyond requesting GPIO lines and opening ports (i2c-bus opens
  * lazily, so an absent part is found by `selfTest()`, which does a real transfer per role).
  */
+import { Wifi, WpaCliWifi } from './wifi';
 import { asset } from '../common/assets';
 import type { Logger } from '../common/log';
 import * as fs from 'node:fs';
@@ -70,7 +71,7 @@ export interface LoadOptions {
   readonly modemLogger?: Logger;
 }
 
-export type Device = Printer | CardReader | Display | Keypad | Battery | Button | Led | SignaturePad | Scanner | Modem;
+export type Device = Printer | CardReader | Display | Keypad | Battery | Button | Led | SignaturePad | Scanner | Modem | Wifi;
 
 export interface SelfTestResult {
   readonly role: string;
@@ -97,6 +98,8 @@ export interface Board {
   scanner(role?: string): Scanner | undefined;
   /** The 4G modem's AT port is optional: undefined when the board has none (wired or Wi-Fi only). */
   modem(role?: string): Modem | undefined;
+  /** Wi-Fi (the OS's wpa_supplicant) is optional: undefined when the board has none. */
+  wifi(role?: string): Wifi | undefined;
   /**
    * One real transfer per role: display init, keypad start (stuck keys fail it with KBD_STUCK),
    * battery read, reset button read, printer and reader self-tests, LEDs switched off, the
@@ -243,6 +246,9 @@ async function construct(role: string, dc: DeviceConfig, buses: BusCache, option
       }
       return { config: dc, device: new QuectelModem(port, { name: role, ...(options.modemLogger ? { logger: options.modemLogger } : {}) }) };
     }
+    case 'wpa-supplicant':
+      // Nothing is opened here: every call runs wpa_cli against the OS's control socket.
+      return { config: dc, device: new WpaCliWifi({ interface: dc.interface, ctrlDir: dc.ctrlDir }) };
   }
 }
 
@@ -322,6 +328,10 @@ class LoadedBoard implements Board {
     return this.devices.has(role) ? (this.get(role, ['quectel-modem']) as Modem) : undefined;
   }
 
+  wifi(role = 'wifi0'): Wifi | undefined {
+    return this.devices.has(role) ? (this.get(role, ['wpa-supplicant']) as Wifi) : undefined;
+  }
+
   async selfTest(): Promise<SelfTestResult[]> {
     const results: SelfTestResult[] = [];
     for (const [role, built] of this.devices) {
@@ -355,6 +365,7 @@ class LoadedBoard implements Board {
       case 'tsc2007': await (device as SignaturePad).check(); return;
       case 'serial-scan-engine': await (device as Scanner).check(); return;
       case 'quectel-modem': await (device as Modem).check(); return;
+      case 'wpa-supplicant': await (device as Wifi).check(); return;
     }
   }
 

@@ -356,6 +356,9 @@ export const STRINGS = {
   'diag.echoAnswered': s('echo: {code} ({ms} ms)', '回响:{code}({ms}毫秒)'),
   'diag.signOnRefused': s('sign-on: {code}', '签到:{code}'),
   'diag.noErrors': s('no errors logged', '无错误记录'),
+  // The link the host was reached over (runtime/host/failover.ts), boards with `links` only.
+  'diag.hostLink': s('via {link} {interface} {address}', '经{link} {interface} {address}'),
+  'diag.hostLinkFailed': s('{link} failed: {code}', '{link}不通：{code}'),
   'diag.tlsCertDays': s('terminal cert: {n} days left', '终端证书剩余{n}天'),
   'diag.tlsCertRenew': s('renew the terminal cert soon', '请尽快更新终端证书'),
   // The 4G modem in the network check (boot/diagnostics.ts modemLines).

@@ -29,7 +29,7 @@ import { X509Certificate, createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { PosError } from '../../common/errors';
 import type { HostTlsConfig } from '../../hal/board-schema';
-import type { SocketLike } from './transport';
+import type { ConnectTarget, SocketLike } from './transport';
 
 export const TLS_MIN_VERSION = 'TLSv1.2';
 /** A handshake that takes longer after TCP connected is a timeout of its own (E-NET-25). */
@@ -156,10 +156,10 @@ export class TlsLink {
   }
 
   /** Opens a TLS connection; the socket says 'connect' only after the handshake and verifyPeer. */
-  connect(target: { host: string; port: number }): SocketLike {
+  connect(target: ConnectTarget): SocketLike {
     this.checkClientCert();
     const socket = tls.connect({
-      host: target.host, port: target.port, secureContext: this.load().context,
+      host: target.host, port: target.port, ...(target.localAddress !== undefined ? { localAddress: target.localAddress } : {}), secureContext: this.load().context,
       // SNI carries names only (node refuses an IP there); an IP is still checked by verifyPeer.
       ...(isIpAddress(this.o.config.serverName) ? {} : { servername: this.o.config.serverName }),
       minVersion: TLS_MIN_VERSION, rejectUnauthorized: false, checkServerIdentity: () => undefined,

@@ -38,7 +38,17 @@ export interface SocketLike {
   on(event: 'tcp-connect', listener: () => void): this;
 }
 
-export type SocketFactory = (target: { host: string; port: number }) => SocketLike;
+/**
+ * Where to connect; `localAddress` (a link's address, runtime/host/failover.ts) binds the socket's
+ * source address before connecting, so that the board's per-link routing sends it out of that link.
+ */
+export interface ConnectTarget {
+  readonly host: string;
+  readonly port: number;
+  readonly localAddress?: string;
+}
+
+export type SocketFactory = (target: ConnectTarget) => SocketLike;
 
 export interface TimerClock {
   setTimeout(fn: () => void, ms: number): unknown;
@@ -50,7 +60,7 @@ export const realClock: TimerClock = {
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
 };
 
-export const netSocketFactory: SocketFactory = ({ host, port }) => net.createConnection({ host, port });
+export const netSocketFactory: SocketFactory = ({ host, port, localAddress }) => net.createConnection({ host, port, ...(localAddress !== undefined ? { localAddress } : {}) });
 
 export const CONNECT_TIMEOUT_MS_DEFAULT = 10_000;
 /** CUP terminals commonly wait 60 s for a financial response. */
@@ -70,6 +80,8 @@ export interface TransportConfig {
   readonly clock?: TimerClock;
   /** TLS to the host (board file `host.tls`); absent: plain TCP. */
   readonly tls?: TlsLink;
+  /** The source address to bind (one link of several, runtime/host/failover.ts); absent: the OS chooses. */
+  readonly localAddress?: string;
 }
 
 /**
@@ -220,7 +232,7 @@ export class HostTransport {
 
   private connect(signal: AbortSignal | undefined): Promise<Connection> {
     return new Promise((resolve, reject) => {
-      const target = { host: this.config.host, port: this.config.port };
+      const target: ConnectTarget = { host: this.config.host, port: this.config.port, ...(this.config.localAddress !== undefined ? { localAddress: this.config.localAddress } : {}) };
       const connection = new Connection(this.config.tls ? this.config.tls.connect(target) : this.socketFactory(target));
       const settle = this.settler(connection, signal, false, reject);
       let tcpConnected = false;

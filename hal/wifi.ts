@@ -1,0 +1,306 @@
+/**
+ * Wi-Fi by role (`wifi0`, optional): the OS's wpa_supplicant, reached through its control
+ * interface (issue 12 item 2). The terminal scans, lists what it saved and joins a network; the
+ * association, the 4-way handshake and DHCP are the OS's.
+ *
+ * The control interface is a UNIX datagram socket (`<ctrlDir>/<interface>`), which Node's dgram
+ * cannot open, so every command goes through `wpa_cli` (Debian package `wpasupplicant`), one
+ * process per command with a time limit. The secret is never on a command line (where
+ * /proc/<pid>/cmdline shows it to every user): the passphrase is turned into the WPA PSK here
+ * (PBKDF2-HMAC-SHA1 over the SSID, 4096 rounds, 32 bytes: IEEE 802.11i, what `wpa_passphrase`
+ * prints) and the `set_network <id> psk <hex>` line is written to wpa_cli's standard input
+ * (its interactive mode reads commands from a pipe). `save_config` then keeps the network in the
+ * OS's wpa_supplicant.conf (update_config=1) with the derived PSK only: the passphrase itself is
+ * kept nowhere, neither there nor in the journal (which records the SSID only).
+ *
+ * Errors: wpa_cli missing, the socket absent or not answering: NET_WIFI_CTRL; a command answered
+ * FAIL: NET_WIFI_REFUSED; a network not seen by the scan: NET_WIFI_NOT_FOUND; input that cannot be
+ * an SSID or a WPA passphrase: OPR_INPUT (nothing sent). tests/hal/wifi-wpa.test.ts runs a real
+ * wpa_supplicant (wired driver on a veth in a network namespace) for everything but the scan's
+ * radio.
+ */
+import { spawn } from 'node:child_process';
+import { pbkdf2Sync } from 'node:crypto';
+import { PosError } from '../common/errors';
+
+/** One wpa_cli run is killed after this. */
+export const WPA_CLI_TIMEOUT_MS_MAX = 5_000;
+/** A scan takes 2..4 s on 2.4+5 GHz; results are read once it ended or after this. */
+export const WIFI_SCAN_WAIT_MS_MAX = 8_000;
+const SCAN_POLL_MS = 500;
+/** Networks kept from one scan (strongest first): a menu, not a survey. */
+export const WIFI_SCAN_RESULTS_MAX = 20;
+/** wpa_cli's output read at most (bytes): scan results of WIFI_SCAN_RESULTS_MAX and more fit. */
+const OUTPUT_BYTES_MAX = 64 * 1024;
+/** An SSID is 1..32 bytes (IEEE 802.11). */
+export const SSID_BYTES_MAX = 32;
+/** A WPA passphrase is 8..63 printable ASCII characters (IEEE 802.11i H.4.1). */
+export const PASSPHRASE_PATTERN = /^[\x20-\x7e]{8,63}$/;
+const PBKDF2_ROUNDS = 4096;
+const PSK_BYTES = 32;
+
+export type WifiSecurity = 'open' | 'wpa-psk' | 'wpa-eap' | 'wep';
+
+export interface WifiNetwork {
+  readonly ssid: string;
+  readonly bssid: string;
+  readonly frequencyMhz: number;
+  readonly signalDbm: number;
+  /** 0..4, as the status bar draws it. */
+  readonly bars: number;
+  readonly security: WifiSecurity;
+}
+
+export interface SavedNetwork {
+  readonly id: number;
+  readonly ssid: string;
+  readonly current: boolean;
+  /** wpa_supplicant gave up on it for a while (TEMP-DISABLED: most often a wrong passphrase). */
+  readonly tempDisabled: boolean;
+}
+
+export interface WifiStatus {
+  /** wpa_state: COMPLETED when associated and keyed, DISCONNECTED, SCANNING, ... */
+  readonly state: string;
+  readonly ssid?: string;
+  readonly ipAddress?: string;
+}
+
+export interface Wifi {
+  /** PING answered PONG: wpa_supplicant runs for the interface. */
+  check(): Promise<void>;
+  /** Scans and returns what was heard, strongest first, one entry per SSID. */
+  scan(): Promise<WifiNetwork[]>;
+  saved(): Promise<SavedNetwork[]>;
+  status(): Promise<WifiStatus>;
+  /**
+   * Saves `ssid` with `passphrase` (undefined: an open network) and selects it: an existing entry
+   * for the SSID is replaced, the others are kept (to fall back to). Resolves when saved; whether
+   * the OS then associates is `status()`'s to tell.
+   */
+  join(ssid: string, passphrase: string | undefined): Promise<{ id: number }>;
+  /** Removes a saved network and saves the configuration. */
+  forget(ssid: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Runs wpa_cli (injected in tests only to count or fail calls; the default runs the real one). */
+export type WpaCliRunner = (args: readonly string[], stdin: string | undefined, timeoutMs: number) => Promise<{ code: number | null; output: string; error?: string }>;
+
+export const realWpaCli: WpaCliRunner = (args, stdin, timeoutMs) => new Promise((resolve) => {
+  let output = '';
+  let done = false;
+  const child = spawn('wpa_cli', [...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const finish = (r: { code: number | null; output: string; error?: string }): void => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    resolve(r);
+  };
+  const timer = setTimeout(() => { child.kill('SIGKILL'); finish({ code: null, output, error: `no answer in ${timeoutMs} ms` }); }, timeoutMs);
+  const take = (b: Buffer): void => { if (output.length < OUTPUT_BYTES_MAX) output += b.toString('utf8'); };
+  child.stdout.on('data', take);
+  child.stderr.on('data', take);
+  child.on('error', (e: NodeJS.ErrnoException) => finish({ code: null, output, error: e.code === 'ENOENT' ? 'wpa_cli is not installed (Debian package wpasupplicant)' : e.message }));
+  child.on('close', (code) => finish({ code, output }));
+  child.stdin.on('error', () => undefined); // wpa_cli gone before reading: its exit says why
+  child.stdin.end(stdin ?? '');
+});
+
+/** The WPA PSK of a passphrase for an SSID (what wpa_passphrase prints as psk=). */
+export function wpaPsk(ssid: string, passphrase: string): string {
+  return pbkdf2Sync(Buffer.from(passphrase, 'utf8'), Buffer.from(ssid, 'utf8'), PBKDF2_ROUNDS, PSK_BYTES, 'sha1').toString('hex');
+}
+
+/** An SSID as wpa_supplicant's set_network takes it: hex, so any byte (quotes, spaces, UTF-8) is safe. */
+function ssidHex(ssid: string): string {
+  return Buffer.from(ssid, 'utf8').toString('hex');
+}
+
+function checkSsid(ssid: string): void {
+  const bytes = Buffer.byteLength(ssid, 'utf8');
+  if (bytes < 1 || bytes > SSID_BYTES_MAX) throw new PosError('OPR_INPUT', `an SSID is 1..${SSID_BYTES_MAX} bytes (got ${bytes})`, { field: 'ssid' });
+}
+
+/** dBm to bars: -55 or better 4, -67 3, -75 2, -85 1, weaker 0. */
+export function dbmToBars(dbm: number): number {
+  if (dbm >= -55) return 4;
+  if (dbm >= -67) return 3;
+  if (dbm >= -75) return 2;
+  if (dbm >= -85) return 1;
+  return 0;
+}
+
+/** wpa_supplicant's escaped SSID text (printf_encode: \\xNN, \\", \\\\, \\e, \\n, \\r, \\t) back to the SSID. */
+export function decodeSsid(text: string): string {
+  const bytes: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c !== '\\' || i + 1 >= text.length) { bytes.push(...Buffer.from(c, 'utf8')); continue; }
+    const n = text[++i];
+    if (n === 'x' && /^[0-9a-fA-F]{2}$/.test(text.slice(i + 1, i + 3))) { bytes.push(parseInt(text.slice(i + 1, i + 3), 16)); i += 2; continue; }
+    bytes.push(({ n: 10, r: 13, t: 9, e: 27, '"': 34, '\\': 92 } as Record<string, number>)[n] ?? n.charCodeAt(0));
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+/**
+ * SCAN_RESULTS: a header line, then `bssid \t frequency \t signal level \t flags \t ssid`. Hidden
+ * networks (empty SSID) are dropped; one entry per SSID (its strongest BSS), strongest first.
+ */
+export function parseScanResults(output: string): WifiNetwork[] {
+  const best = new Map<string, WifiNetwork>();
+  for (const line of output.split('\n')) {
+    const f = line.replace(/\r$/, '').split('\t');
+    if (f.length < 5 || !/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(f[0])) continue;
+    const ssid = decodeSsid(f.slice(4).join('\t'));
+    if (ssid === '') continue;
+    const signalDbm = Number(f[2]);
+    const flags = f[3];
+    const security: WifiSecurity = /EAP/.test(flags) ? 'wpa-eap' : /PSK|SAE/.test(flags) ? 'wpa-psk' : /WEP/.test(flags) ? 'wep' : 'open';
+    const n: WifiNetwork = { ssid, bssid: f[0].toLowerCase(), frequencyMhz: Number(f[1]), signalDbm, bars: dbmToBars(signalDbm), security };
+    const known = best.get(ssid);
+    if (!known || known.signalDbm < signalDbm) best.set(ssid, n);
+  }
+  return [...best.values()].sort((a, b) => b.signalDbm - a.signalDbm).slice(0, WIFI_SCAN_RESULTS_MAX);
+}
+
+/** LIST_NETWORKS: `id \t ssid \t bssid \t flags` under a header. */
+export function parseSavedNetworks(output: string): SavedNetwork[] {
+  const out: SavedNetwork[] = [];
+  for (const line of output.split('\n')) {
+    const f = line.replace(/\r$/, '').split('\t');
+    if (f.length < 4 || !/^\d+$/.test(f[0])) continue;
+    out.push({ id: Number(f[0]), ssid: decodeSsid(f[1]), current: f[3].includes('[CURRENT]'), tempDisabled: f[3].includes('[TEMP-DISABLED]') });
+  }
+  return out;
+}
+
+/** STATUS: key=value lines. */
+export function parseStatus(output: string): WifiStatus {
+  const kv = new Map(output.split('\n').map((l) => l.replace(/\r$/, '')).filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as [string, string]));
+  const ssid = kv.get('ssid');
+  const ip = kv.get('ip_address');
+  return { state: kv.get('wpa_state') ?? 'UNKNOWN', ...(ssid !== undefined ? { ssid: decodeSsid(ssid) } : {}), ...(ip !== undefined ? { ipAddress: ip } : {}) };
+}
+
+export interface WpaCliWifiOptions {
+  readonly interface: string;
+  readonly ctrlDir: string;
+  readonly run?: WpaCliRunner;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+export class WpaCliWifi implements Wifi {
+  private readonly run: WpaCliRunner;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private closed = false;
+  /** One wpa_cli at a time: add_network's id must be the one set_network then names. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly o: WpaCliWifiOptions) {
+    this.run = o.run ?? realWpaCli;
+    this.sleep = o.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+  }
+
+  check(): Promise<void> {
+    return this.serial(async () => { await this.expect(['ping'], 'PONG'); });
+  }
+
+  scan(): Promise<WifiNetwork[]> {
+    return this.serial(async () => {
+      // FAIL-BUSY: a scan already runs (the OS's own): its results serve as well.
+      const r = await this.cmd(['scan']);
+      if (!/^(OK|FAIL-BUSY)$/m.test(r)) throw this.refused('scan', r);
+      let waited = 0;
+      while (waited < WIFI_SCAN_WAIT_MS_MAX) {
+        await this.sleep(SCAN_POLL_MS);
+        waited += SCAN_POLL_MS;
+        if (!/^wpa_state=SCANNING$/m.test(await this.cmd(['status']))) break;
+      }
+      return parseScanResults(await this.cmd(['scan_results']));
+    });
+  }
+
+  saved(): Promise<SavedNetwork[]> {
+    return this.serial(async () => parseSavedNetworks(await this.cmd(['list_networks'])));
+  }
+
+  status(): Promise<WifiStatus> {
+    return this.serial(async () => parseStatus(await this.cmd(['status'])));
+  }
+
+  join(ssid: string, passphrase: string | undefined): Promise<{ id: number }> {
+    checkSsid(ssid);
+    if (passphrase !== undefined && !PASSPHRASE_PATTERN.test(passphrase)) {
+      throw new PosError('OPR_INPUT', 'a Wi-Fi passphrase is 8..63 letters, digits or signs', { field: 'passphrase', length: passphrase.length });
+    }
+    return this.serial(async () => {
+      for (const old of parseSavedNetworks(await this.cmd(['list_networks'])).filter((n) => n.ssid === ssid)) {
+        await this.expect(['remove_network', String(old.id)], 'OK');
+      }
+      const added = (await this.cmd(['add_network'])).trim().split('\n').pop() ?? '';
+      if (!/^\d+$/.test(added)) throw this.refused('add_network', added);
+      const id = added;
+      await this.expect(['set_network', id, 'ssid', ssidHex(ssid)], 'OK');
+      if (passphrase === undefined) {
+        await this.expect(['set_network', id, 'key_mgmt', 'NONE'], 'OK');
+      } else {
+        await this.expect(['set_network', id, 'key_mgmt', 'WPA-PSK'], 'OK');
+        // Through stdin (wpa_cli's interactive mode), never argv: see the file header.
+        const r = await this.call([], `set_network ${id} psk ${wpaPsk(ssid, passphrase)}\nquit\n`);
+        if (!/^OK\s*$/m.test(r) || /^FAIL/m.test(r)) throw this.refused('set_network psk', 'FAIL');
+      }
+      await this.expect(['select_network', id], 'OK');
+      await this.expect(['save_config'], 'OK');
+      return { id: Number(id) };
+    });
+  }
+
+  forget(ssid: string): Promise<void> {
+    checkSsid(ssid);
+    return this.serial(async () => {
+      const found = parseSavedNetworks(await this.cmd(['list_networks'])).filter((n) => n.ssid === ssid);
+      if (found.length === 0) throw new PosError('NET_WIFI_NOT_FOUND', `no saved Wi-Fi network "${ssid}"`, { ssid });
+      for (const n of found) await this.expect(['remove_network', String(n.id)], 'OK');
+      await this.expect(['save_config'], 'OK');
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.queue.catch(() => undefined);
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new PosError('NET_WIFI_CTRL', `${this.o.interface}: Wi-Fi closed`, { interface: this.o.interface }));
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async expect(args: readonly string[], answer: string): Promise<void> {
+    const r = await this.cmd(args);
+    if (r.trim().split('\n').pop()?.trim() !== answer) throw this.refused(args[0], r);
+  }
+
+  private cmd(args: readonly string[]): Promise<string> {
+    return this.call(args, undefined);
+  }
+
+  /** One wpa_cli run against this interface's socket; what it printed, or NET_WIFI_CTRL. */
+  private async call(args: readonly string[], stdin: string | undefined): Promise<string> {
+    const r = await this.run(['-p', this.o.ctrlDir, '-i', this.o.interface, ...args], stdin, WPA_CLI_TIMEOUT_MS_MAX);
+    // wpa_cli exits non-zero and says "Failed to connect" when nothing listens on the socket.
+    if (r.error !== undefined || r.code !== 0 || /Failed to connect to non-global ctrl_ifname/.test(r.output)) {
+      throw new PosError('NET_WIFI_CTRL', `${this.o.interface}: wpa_supplicant not reachable at ${this.o.ctrlDir} (${r.error ?? (r.output.trim().split('\n')[0] || `exit ${r.code}`)})`,
+        { interface: this.o.interface, ctrlDir: this.o.ctrlDir, command: args[0] ?? 'interactive' });
+    }
+    return r.output;
+  }
+
+  private refused(command: string, output: string): PosError {
+    // Never the output of a psk command: the caller passes 'FAIL' for it.
+    return new PosError('NET_WIFI_REFUSED', `${this.o.interface}: wpa_supplicant refused ${command} (${output.trim().split('\n').pop() ?? ''})`, { interface: this.o.interface, command });
+  }
+}

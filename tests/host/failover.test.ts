@@ -1,0 +1,152 @@
+/**
+ * runtime/host/failover.ts on loopback (real sockets, several 127.x source addresses) and the
+ * board file's `links`. The real multi-link routing is tests/host/failover-netns.test.ts.
+ */
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { FailoverTransport, LINK_CONNECT_TIMEOUT_MS_MIN } from '../../runtime/host/failover';
+import { packFrame, swapTpdu } from '../../runtime/host/packager';
+import { readBoardFile, validateBoard } from '../../hal/board';
+import { PosError, isPosError } from '../../common/errors';
+import { profile } from './fixtures';
+
+const REQUEST = packFrame(profile, { tpdu: profile.tpdu, header: profile.header, message: { mti: '0800', fields: new Map([[11, '000001']]) } });
+const RESPONSE = packFrame(profile, { tpdu: swapTpdu(profile.tpdu), header: profile.header, message: { mti: '0810', fields: new Map([[11, '000001'], [39, '00']]) } });
+const LINKS = [{ name: 'wifi0', interface: 'wlan0' }, { name: 'modem0', interface: 'wwan0' }];
+
+/** A loopback host: answers each request (or stays silent), recording each connection's source address. */
+async function host(answer: boolean): Promise<{ port: number; remotes: string[]; close: () => Promise<void> }> {
+  const remotes: string[] = [];
+  const sockets = new Set<net.Socket>();
+  const s = net.createServer((socket) => {
+    remotes.push(socket.remoteAddress ?? '?');
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.on('data', () => { if (answer) socket.end(RESPONSE); });
+  });
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  return {
+    port: (s.address() as net.AddressInfo).port, remotes,
+    close: async () => { for (const x of sockets) x.destroy(); await new Promise<void>((r) => s.close(() => r())); },
+  };
+}
+
+function failover(port: number, addresses: Record<string, string | undefined>, over: { responseTimeoutMs?: number; connectTimeoutMs?: number } = {}): FailoverTransport {
+  return new FailoverTransport({
+    links: LINKS, addressOf: (iface) => addresses[iface],
+    transport: { host: '127.0.0.1', port, profile, connectTimeoutMs: over.connectTimeoutMs ?? 2000, responseTimeoutMs: over.responseTimeoutMs ?? 2000 },
+  });
+}
+
+async function rejection(p: Promise<unknown>): Promise<PosError> {
+  try { await p; } catch (e) { assert.ok(isPosError(e), String(e)); return e; }
+  assert.fail('resolved');
+}
+
+describe('link failover (runtime/host/failover.ts) on loopback', () => {
+  it('binds the socket to the first link\'s address: the host sees it as the source', async () => {
+    const h = await host(true);
+    try {
+      const t = failover(h.port, { wlan0: '127.0.0.2', wwan0: '127.0.0.3' });
+      assert.deepEqual(await t.exchange(REQUEST), RESPONSE);
+      assert.deepEqual(h.remotes, ['127.0.0.2']);
+      assert.equal(t.lastLink()?.link, 'wifi0');
+    } finally { await h.close(); }
+  });
+
+  it('a link whose address cannot be bound (gone since it was read) fails before sending: the next carries it', async () => {
+    const h = await host(true);
+    try {
+      // 192.0.2.1 (TEST-NET-1) is on no interface here: bind(2) fails with EADDRNOTAVAIL.
+      const t = failover(h.port, { wlan0: '192.0.2.1', wwan0: '127.0.0.3' });
+      assert.deepEqual(await t.exchange(REQUEST), RESPONSE);
+      assert.deepEqual(h.remotes, ['127.0.0.3']);
+      const use = t.lastLink();
+      assert.equal(use?.link, 'modem0');
+      assert.deepEqual(use?.failed.map((f) => f.link), ['wifi0']);
+    } finally { await h.close(); }
+  });
+
+  it('never tries another link once the request may have reached the host (no answer: HOST_TIMEOUT, one connection)', async () => {
+    const h = await host(false);
+    try {
+      const t = failover(h.port, { wlan0: '127.0.0.2', wwan0: '127.0.0.3' }, { responseTimeoutMs: 300 });
+      const e = await rejection(t.exchange(REQUEST));
+      assert.equal(e.code, 'E-HOST-01');
+      assert.equal(e.detail.requestSent, true);
+      assert.equal(e.detail.link, 'wifi0');
+      assert.deepEqual(h.remotes, ['127.0.0.2'], 'the request went out once, on one link');
+    } finally { await h.close(); }
+  });
+
+  it('a cancel is not a link failure: nothing else is tried', async () => {
+    const h = await host(true);
+    try {
+      const t = failover(h.port, { wlan0: '127.0.0.2', wwan0: '127.0.0.3' });
+      const abort = new AbortController();
+      abort.abort();
+      const e = await rejection(t.exchange(REQUEST, abort.signal));
+      assert.equal(e.code, 'E-OPR-07');
+      assert.deepEqual(h.remotes, []);
+    } finally { await h.close(); }
+  });
+
+  it('no link with an address: E-NET-01 naming both, nothing sent', async () => {
+    const t = failover(1, {});
+    const e = await rejection(t.exchange(REQUEST));
+    assert.equal(e.code, 'E-NET-01');
+    assert.equal(e.detail.requestSent, false);
+    assert.deepEqual((e.detail.links as Array<{ link: string }>).map((l) => l.link), ['wifi0', 'modem0']);
+  });
+
+  it('gives each link at most its share of the response timeout, and no less than the minimum', () => {
+    assert.equal(failover(1, {}, { responseTimeoutMs: 60_000, connectTimeoutMs: 10_000 }).linkConnectTimeoutMs(), 10_000);
+    assert.equal(failover(1, {}, { responseTimeoutMs: 8_000, connectTimeoutMs: 10_000 }).linkConnectTimeoutMs(), 4_000);
+    assert.equal(failover(1, {}, { responseTimeoutMs: 1_000, connectTimeoutMs: 10_000 }).linkConnectTimeoutMs(), LINK_CONNECT_TIMEOUT_MS_MIN);
+    const t = failover(1, {}, { responseTimeoutMs: 60_000, connectTimeoutMs: 10_000 });
+    t.setResponseTimeoutMs(12_000); // the host's DF12
+    assert.equal(t.linkConnectTimeoutMs(), 6_000);
+  });
+});
+
+describe('board file links', () => {
+  const simJson = (): Record<string, any> => JSON.parse(fs.readFileSync(path.join(__dirname, '../../board-configs/sim.json'), 'utf8')); // eslint-disable-line @typescript-eslint/no-explicit-any -- test mutates arbitrary fields
+  const refusal = (j: unknown): string => {
+    try { validateBoard(j, 'x.json'); } catch (e) { assert.ok(isPosError(e, 'board-invalid'), String(e)); return e.message; }
+    assert.fail('accepted');
+  };
+
+  it('the handheld tries Wi-Fi, then 4G, each by its interface', () => {
+    assert.deepEqual(readBoardFile('handheld').config.links, [{ name: 'wifi0', interface: 'wlan0' }, { name: 'modem0', interface: 'wwan0' }]);
+    assert.equal(readBoardFile('sim').config.links, undefined, 'the simulator board: one link, the OS\'s route');
+  });
+
+  it('"ethernet" is the network section\'s interface (default eth0)', () => {
+    const j = simJson();
+    j.links = ['ethernet'];
+    assert.deepEqual(validateBoard(j, 'x.json').links, [{ name: 'ethernet', interface: 'eth0' }]);
+    j.network = { backend: 'none', interface: 'end0' };
+    assert.deepEqual(validateBoard(j, 'x.json').links, [{ name: 'ethernet', interface: 'end0' }]);
+  });
+
+  it('refuses unknown roles, roles without an interface, repeats and empty lists, naming the field', () => {
+    const j = simJson();
+    j.links = ['wifi0'];
+    assert.match(refusal(j), /field "links" names wifi0, which is not a role of this board/);
+    j.links = ['modem0'];
+    assert.match(refusal(j), /field "links" names modem0, which has no "interface"/);
+    j.devices.modem0.interface = 'wwan0';
+    j.links = ['modem0', 'modem0'];
+    assert.match(refusal(j), /field "links" names modem0 twice/);
+    j.links = [];
+    assert.match(refusal(j), /field "links" must be a list of 1\.\.4 link names/);
+    j.devices.wifi0 = { type: 'wpa-supplicant', interface: 'wwan0' };
+    j.links = ['wifi0', 'modem0'];
+    assert.match(refusal(j), /interface wwan0/);
+    j.devices.wifi0 = { type: 'wpa-supplicant', interface: 'wlan0' };
+    assert.deepEqual(validateBoard(j, 'x.json').links, [{ name: 'wifi0', interface: 'wlan0' }, { name: 'modem0', interface: 'wwan0' }]);
+    assert.equal((validateBoard(j, 'x.json').devices.wifi0 as { ctrlDir: string }).ctrlDir, '/run/wpa_supplicant');
+  });
+});
