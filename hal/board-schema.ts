@@ -68,7 +68,11 @@ export interface KeypadConfig {
   readonly debounceMs: number;
   readonly longPressMs: number;
   readonly stuckMs: number;
+  /** Wait after selecting a row before reading the columns (hal/drivers/matrix-keypad.ts); absent: none. */
+  readonly rowSettleMs?: number;
 }
+/** A longer settle makes a scan of 8 rows take most of a second: keys would feel dead. */
+export const ROW_SETTLE_MS_MAX = 100;
 
 export interface BatteryConfig {
   readonly type: 'battery';
@@ -512,6 +516,7 @@ const DEVICE_READERS: Record<DeviceConfig['type'], (f: Fields) => DeviceConfig> 
     return {
       type: 'matrix-keypad', rowLines, colLines, activeLow: f.bool('activeLow'), keymap: keymap(f, rowLines.length, colLines.length),
       debounceMs: f.int('debounceMs', 1, 200, 20), longPressMs: f.int('longPressMs', 200, 10_000, 1000), stuckMs: f.int('stuckMs', 2000, 120_000, 10_000),
+      ...(f.has('rowSettleMs') ? { rowSettleMs: f.int('rowSettleMs', 0, ROW_SETTLE_MS_MAX) } : {}),
     };
   },
   battery: (f) => {

@@ -21,6 +21,14 @@ export interface MatrixKeypadOptions {
   readonly keymap: ReadonlyArray<ReadonlyArray<KeyName | null>>;
   readonly debounceMs?: number;
   readonly scanIntervalMs?: number;
+  /**
+   * Wait this long after selecting a row before reading the columns (default 0: at once). Wires
+   * settle in microseconds on a board; a matrix emulated by software that follows the rows
+   * (scripts/guest/gpio-keypad-agent.ts on gpio-sim) needs milliseconds, or a row's columns are
+   * read while they still show the row before: ghost keys. As Linux's matrix_keypad
+   * `col-scan-delay-us`, in ms because node's timers are.
+   */
+  readonly rowSettleMs?: number;
   readonly longPressMs?: number;
   /** A key held this long is stuck. */
   readonly stuckMs?: number;
@@ -33,7 +41,7 @@ export interface MatrixKeypadOptions {
 
 const processTimers: Timers = { ...realTimers, now: () => performance.now() };
 
-export const DEFAULTS = { debounceMs: 20, scanIntervalMs: 5, longPressMs: 1000, stuckMs: 10_000 } as const;
+export const DEFAULTS = { debounceMs: 20, scanIntervalMs: 5, longPressMs: 1000, stuckMs: 10_000, rowSettleMs: 0 } as const;
 /** Listeners per kind; a leak (subscribe in a loop) shows up as an error, not as slowness. */
 export const LISTENERS_MAX = 32;
 /** After a failed scan, retry this much later (not every scan interval: a dead line would flood). */
@@ -211,6 +219,7 @@ export class MatrixKeypad implements Keypad {
     const down = new Set<string>();
     for (let r = 0; r < this.rows.length; r++) {
       await this.selectOnly(r);
+      if (this.o.rowSettleMs > 0) await new Promise<void>((resolve) => this.timers.setTimeout(resolve, this.o.rowSettleMs));
       for (let c = 0; c < this.cols.length; c++) if ((await this.cols[c].read()) === 1) down.add(`${r},${c}`);
     }
     await this.selectAll();
