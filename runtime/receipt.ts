@@ -39,8 +39,6 @@ const T = {
   },
 } as const;
 
-export const E_RECEIPT_BASE_DEFAULT = 'https://e-receipt.invalid/r';
-
 export interface ReceiptOptions {
   readonly lang: Lang;
   readonly copy: Copy;
@@ -52,6 +50,10 @@ export interface ReceiptOptions {
   /** The terminal's zone, minutes east of UTC (default UTC+8). */
   readonly tzOffsetMinutes?: number;
   readonly signature?: MonoImage;
+  /**
+   * The acquirer's e-receipt service (parameter download DF1A): the slip's QR code points there.
+   * Unset: no QR code (a code that leads nowhere would only mislead the customer).
+   */
   readonly eReceiptBase?: string;
 }
 
@@ -78,7 +80,7 @@ function when(t: TxnView, atMs: number, tzOffsetMinutes: number): string {
 }
 
 /** The e-receipt link: identifies the slip by terminal, batch, trace and RRN; never the card. */
-export function eReceiptUrl(t: TxnView, tid: string, base = E_RECEIPT_BASE_DEFAULT): string {
+export function eReceiptUrl(t: TxnView, tid: string, base: string): string {
   return `${base}?tid=${tid}&b=${pad6(t.batch)}&s=${pad6(t.stan)}&rrn=${t.rrn ?? ''}&amt=${t.amountFen}`;
 }
 
@@ -129,7 +131,7 @@ export function receiptJob(t: TxnView, o: ReceiptOptions): PrintJob {
     }
     blocks.push({ kind: 'text', text: s.agree, label: 'agreement' });
   }
-  if (t.rrn) {
+  if (t.rrn && o.eReceiptBase !== undefined) {
     blocks.push({ kind: 'qr', data: eReceiptUrl(t, o.tid, o.eReceiptBase), errorCorrection: 'M', align: 'center', label: 'e-receipt QR' });
     blocks.push({ kind: 'text', text: s.eReceipt, align: 'center', label: 'e-receipt note' });
   }
@@ -219,6 +221,7 @@ export async function printReceipt(ctx: PrintContext, stan: number, copy: Copy, 
   const job = receiptJob(t, {
     lang: ctx.lang, copy, reprint, merchantName: ctx.engine.merchantName ?? ctx.merchantName, tid: ids.tid, mid: ids.mid, printedAtMs: ctx.engine.now(), tzOffsetMinutes: ctx.engine.tzOffsetMinutes,
     signature: copy === 'merchant' ? ctx.engine.signatureImage(stan) : undefined,
+    ...(ctx.engine.eReceiptBase !== undefined ? { eReceiptBase: ctx.engine.eReceiptBase } : {}),
   });
   await ctx.printer.print(job);
   await ctx.engine.markPrinted(stan, copy, reprint);

@@ -15,7 +15,7 @@ import { invariant } from '../common/errors';
 import { EntryMode, ReversalReason, SettlementTotals, SettlementVerdict, STAN_MAX, BATCH_MAX } from './host/messages';
 import { isSanitizedField55 } from './txn/emv';
 import {
-  HostParameters, PARAM_AMOUNT_FEN_MAX, RESPONSE_TIMEOUT_S_MAX, RESPONSE_TIMEOUT_S_MIN, REVERSAL_TRIES_MAX_PARAM, REVERSAL_TRIES_MIN,
+  HostParameters, isEReceiptBase, PARAM_AMOUNT_FEN_MAX, RESPONSE_TIMEOUT_S_MAX, RESPONSE_TIMEOUT_S_MIN, REVERSAL_TRIES_MAX_PARAM, REVERSAL_TRIES_MIN,
 } from './host/messages-v2';
 
 export interface RecordInput {
@@ -394,6 +394,7 @@ function checkHostParams(p: HostParamsPayload): void {
   intIn(p.offlineFloorFen, 0, 999_999_999_999, 'offlineFloorFen');
   intIn(p.offlineCountMax, 0, 255, 'offlineCountMax');
   invariant(p.merchantName === undefined || (typeof p.merchantName === 'string' && p.merchantName.length <= 40), 'merchant name too long');
+  invariant(p.eReceiptBase === undefined || (typeof p.eReceiptBase === 'string' && isEReceiptBase(p.eReceiptBase)), 'e-receipt address not an https address');
 }
 
 /** A `host-params` settings record read back (checked as when written). */
@@ -407,6 +408,7 @@ export function hostParamsOf(p: Record<string, unknown>): HostParamsPayload {
     reversalTries: optNum(p.reversalTries, 'reversalTries'), amountFenMax: optNum(p.amountFenMax, 'amountFenMax'),
     offlineAllowed: bool(p.offlineAllowed, 'offlineAllowed'), offlineFloorFen: optNum(p.offlineFloorFen, 'offlineFloorFen'),
     offlineCountMax: optNum(p.offlineCountMax, 'offlineCountMax'), qrAllowed: bool(p.qrAllowed, 'qrAllowed'), preAuthAllowed: bool(p.preAuthAllowed, 'preAuthAllowed'),
+    eReceiptBase: optStr(p.eReceiptBase, 'eReceiptBase'),
   };
   checkHostParams(out);
   return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined)) as HostParamsPayload;

@@ -104,6 +104,8 @@ export interface HostParameters {
   readonly offlineCountMax?: number;
   readonly qrAllowed?: boolean;
   readonly preAuthAllowed?: boolean;
+  /** DF1A (this runtime's addition, docs/PROTOCOL.md): where the receipt's QR code points. */
+  readonly eReceiptBase?: string;
 }
 
 export const MERCHANT_NAME_BYTES_MAX = 40;
@@ -113,6 +115,14 @@ export const REVERSAL_TRIES_MIN = 1;
 export const REVERSAL_TRIES_MAX_PARAM = 9;
 export const PARAM_AMOUNT_FEN_MAX = 99_999_999_999;
 const BCD6_DIGITS = 12;
+/** DF1A: an https address the slip's identifiers are appended to as a query (`?tid=..`). */
+export const E_RECEIPT_BASE_BYTES_MAX = 100;
+const E_RECEIPT_BASE_SHAPE = /^https:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?(\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?$/;
+
+/** Whether `s` is an e-receipt address a terminal may print and show (checked when read and when journaled). */
+export function isEReceiptBase(s: string): boolean {
+  return s.length <= E_RECEIPT_BASE_BYTES_MAX && E_RECEIPT_BASE_SHAPE.test(s);
+}
 
 function paramsRefused(reason: string, tag: number): PosError {
   return new PosError('HOST_PARAMS', `parameter download refused: ${reason}`, { tag: tag.toString(16).toUpperCase() });
@@ -160,6 +170,12 @@ export function parseHostParameters(b: Buffer): HostParameters {
       case 0xdf17: out.offlineCountMax = byte1(v, tag, 0, 255); break;
       case 0xdf18: out.qrAllowed = byte1(v, tag, 0, 1) === 1; break;
       case 0xdf19: out.preAuthAllowed = byte1(v, tag, 0, 1) === 1; break;
+      case 0xdf1a: {
+        const base = v.toString('latin1');
+        if (!isEReceiptBase(base)) throw paramsRefused(`e-receipt address is not an https address of at most ${E_RECEIPT_BASE_BYTES_MAX} bytes without a query`, tag);
+        out.eReceiptBase = base;
+        break;
+      }
       default: break; // the profile: unknown tags are ignored
     }
   }
@@ -179,6 +195,7 @@ export function encodeHostParameters(p: HostParameters): Buffer {
   if (p.offlineCountMax !== undefined) parts.push(encodeTlv(0xdf17, Buffer.from([p.offlineCountMax & 0xff])));
   if (p.qrAllowed !== undefined) parts.push(encodeTlv(0xdf18, Buffer.from([p.qrAllowed ? 1 : 0])));
   if (p.preAuthAllowed !== undefined) parts.push(encodeTlv(0xdf19, Buffer.from([p.preAuthAllowed ? 1 : 0])));
+  if (p.eReceiptBase !== undefined) parts.push(encodeTlv(0xdf1a, Buffer.from(p.eReceiptBase, 'latin1')));
   return Buffer.concat(parts);
 }
 

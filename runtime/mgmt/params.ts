@@ -9,7 +9,7 @@
 import * as iconv from 'iconv-lite';
 import { PosError } from '../../common/errors';
 import {
-  HostParameters, MERCHANT_NAME_BYTES_MAX, PARAM_AMOUNT_FEN_MAX, RESPONSE_TIMEOUT_S_MAX, RESPONSE_TIMEOUT_S_MIN, REVERSAL_TRIES_MAX_PARAM, REVERSAL_TRIES_MIN,
+  E_RECEIPT_BASE_BYTES_MAX, HostParameters, isEReceiptBase, MERCHANT_NAME_BYTES_MAX, PARAM_AMOUNT_FEN_MAX, RESPONSE_TIMEOUT_S_MAX, RESPONSE_TIMEOUT_S_MIN, REVERSAL_TRIES_MAX_PARAM, REVERSAL_TRIES_MIN,
 } from '../host/messages-v2';
 import { rec } from '../records';
 import type { Store } from '../store';
@@ -52,6 +52,10 @@ const CHECKS: { readonly [K in keyof HostParameters]-?: (v: unknown) => NonNulla
   offlineCountMax: (v) => intIn('offlineCountMax', v, 0, OFFLINE_COUNT_MAX),
   qrAllowed: (v) => bool('qrAllowed', v),
   preAuthAllowed: (v) => bool('preAuthAllowed', v),
+  eReceiptBase: (v) => {
+    if (typeof v !== 'string' || !isEReceiptBase(v)) throw refused('eReceiptBase', `not an https address of at most ${E_RECEIPT_BASE_BYTES_MAX} bytes without a query`);
+    return v;
+  },
 };
 
 /** Checks a console's `args` (some of the parameters); throws E-MGT-03 naming the first bad key. */

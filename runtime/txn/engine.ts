@@ -220,6 +220,8 @@ export class TerminalEngine {
   get params(): HostParamsPayload { return this.state.hostParams ?? {}; }
   /** The merchant name to print and show: the host's (parameter download), else the configured one. */
   get merchantName(): string | undefined { return this.params.merchantName ?? this.config.merchantName; }
+  /** Where the receipt's QR code points (the host's DF1A); undefined: the host set none, no QR. */
+  get eReceiptBase(): string | undefined { return this.params.eReceiptBase; }
   private get reversalTries(): number { return this.params.reversalTries ?? this.config.reversalTriesMax ?? REVERSAL_TRIES_MAX; }
 
   /**

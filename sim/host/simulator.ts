@@ -153,10 +153,14 @@ export interface QrBehaviour {
   readonly orderPaysAtQuery?: number;
 }
 
+/** Where the simulated acquirer's e-receipt service would be (DF1A; example.com is reserved for examples). */
+export const SIM_E_RECEIPT_BASE = 'https://receipts.example.com/r';
+
 /** The simulator's acquirer parameters unless told otherwise (all within the profile's ranges). */
 export const SIM_PARAMETERS_DEFAULT: HostParameters = {
   merchantName: '模拟商户', responseTimeoutS: 60, reversalTries: 3, amountFenMax: 5_000_000,
   offlineAllowed: true, offlineFloorFen: 20_000, offlineCountMax: 10, qrAllowed: true, preAuthAllowed: true,
+  eReceiptBase: SIM_E_RECEIPT_BASE,
 };
 
 /** A status upload's 62 that is not the status TLV; a QR request whose 59 cannot be read: "format error". */

@@ -25,11 +25,11 @@ describe('host protocol V2 payloads', () => {
     it('everyTagInRangeIsRead', () => {
       const p = parseHostParameters(encodeHostParameters({
         merchantName: '上海测试商户', responseTimeoutS: 45, reversalTries: 2, amountFenMax: 800_000, offlineAllowed: true,
-        offlineFloorFen: 30_000, offlineCountMax: 5, qrAllowed: false, preAuthAllowed: true,
+        offlineFloorFen: 30_000, offlineCountMax: 5, qrAllowed: false, preAuthAllowed: true, eReceiptBase: 'https://r.example.com:8443/e',
       }));
       assert.deepEqual(p, {
         merchantName: '上海测试商户', responseTimeoutS: 45, reversalTries: 2, amountFenMax: 800_000, offlineAllowed: true,
-        offlineFloorFen: 30_000, offlineCountMax: 5, qrAllowed: false, preAuthAllowed: true,
+        offlineFloorFen: 30_000, offlineCountMax: 5, qrAllowed: false, preAuthAllowed: true, eReceiptBase: 'https://r.example.com:8443/e',
       });
     });
 
@@ -53,6 +53,10 @@ describe('host protocol V2 payloads', () => {
       ['offlineSwitchTwo', encodeTlv(0xdf15, Buffer.from([2]))],
       ['qrSwitchTwoBytes', encodeTlv(0xdf18, hex('0001'))],
       ['merchantNameOver40Bytes', encodeTlv(0xdf11, Buffer.alloc(41, 0x41))],
+      ['eReceiptAddressPlainHttp', encodeTlv(0xdf1a, Buffer.from('http://r.example.com/e'))],
+      ['eReceiptAddressWithAQuery', encodeTlv(0xdf1a, Buffer.from('https://r.example.com/e?x=1'))],
+      ['eReceiptAddressWithASpace', encodeTlv(0xdf1a, Buffer.from('https://r.example.com/e f'))],
+      ['eReceiptAddressOver100Bytes', encodeTlv(0xdf1a, Buffer.from(`https://r.example.com/${'a'.repeat(80)}`))],
     ] as const) {
       it(`${name}RefusesTheWholeDownload`, () => {
         const good = encodeTlv(0xdf17, Buffer.from([3]));

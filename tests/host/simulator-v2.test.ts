@@ -189,7 +189,7 @@ describe('acquirer simulator, version 2', () => {
       assert.equal(r.responseCode, '00');
       assert.deepEqual(r.params, {
         merchantName: '模拟商户', responseTimeoutS: 60, reversalTries: 3, amountFenMax: 5_000_000, offlineAllowed: true,
-        offlineFloorFen: 20_000, offlineCountMax: 10, qrAllowed: true, preAuthAllowed: true,
+        offlineFloorFen: 20_000, offlineCountMax: 10, qrAllowed: true, preAuthAllowed: true, eReceiptBase: 'https://receipts.example.com/r',
       });
       const next: HostParameters = { ...SIM_PARAMETERS_DEFAULT, responseTimeoutS: 30, qrAllowed: false };
       sim.setParameters(next);

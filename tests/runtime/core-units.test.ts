@@ -99,10 +99,17 @@ describe('receipts', () => {
     assert.equal(yuan(-100), '-1.00');
   });
   it('zh merchant copy: masked PAN, amount, batch/trace, RRN, auth code, date, QR e-receipt without card data', () => {
-    const t = text(receiptJob(txn, { lang: 'zh', copy: 'merchant', reprint: false, merchantName: '测试商户', tid: '12345678', mid: '123456789012345', printedAtMs: 0 }));
+    const base = 'https://receipts.example.com/r';
+    const t = text(receiptJob(txn, { lang: 'zh', copy: 'merchant', reprint: false, merchantName: '测试商户', tid: '12345678', mid: '123456789012345', printedAtMs: 0, eReceiptBase: base }));
     for (const want of ['商户存根', '622202*********0123', 'RMB 1234.56', '批次号: 000001', '凭证号: 000012', '参考号: 000000000042', '授权码: 000042', '2026/11/21 10:30:15', '持卡人签名']) assert.ok(t.includes(want), `missing ${want}`);
-    assert.ok(t.includes(`QR:${eReceiptUrl(txn, '12345678')}`));
+    assert.ok(t.includes(`QR:${eReceiptUrl(txn, '12345678', base)}`));
+    assert.equal(eReceiptUrl(txn, '12345678', base), 'https://receipts.example.com/r?tid=12345678&b=000001&s=000012&rrn=000000000042&amt=123456');
     assert.ok(!t.includes('重打印'));
+  });
+  it('no e-receipt address from the host (DF1A): no QR code and no scan note on the slip', () => {
+    const job = receiptJob(txn, { lang: 'zh', copy: 'merchant', reprint: false, merchantName: '测试商户', tid: '12345678', mid: '123456789012345', printedAtMs: 0 });
+    assert.equal(job.blocks.filter((b) => b.kind === 'qr').length, 0);
+    assert.ok(!text(job).includes('扫码查看电子签购单'));
   });
   it('en reprint of the customer copy is marked DUPLICATE at both ends and has no signature line', () => {
     const job = receiptJob(txn, { lang: 'en', copy: 'customer', reprint: true, merchantName: 'TEST', tid: '12345678', mid: '123456789012345', printedAtMs: 0 });
