@@ -308,6 +308,16 @@ export const ERRORS = {
   RDR_NO_CARD: def('E-RDR-06', 'timeout',
     { cause: 'No card presented', steps: ['Swipe, insert or tap the card', 'Start the sale again'] },
     { cause: '未检测到卡片', steps: ['请刷卡、插卡或挥卡', '重新发起交易'] }),
+  // EMV kernel outcomes (issue 11; runtime/txn/emv-kernel.ts, card.ts)
+  RDR_NO_APPLICATION: def('E-RDR-07', 'card-unreadable',
+    { cause: 'No supported application on the card', steps: ['Use another card', 'Or swipe the card'] },
+    { cause: '卡片无支持的应用', steps: ['请换一张卡', '或刷卡'] }),
+  RDR_CARD_DECLINED: def('E-RDR-08', 'card-unreadable',
+    { cause: 'Card declined the sale', steps: ['Use another card', 'Or pay by QR code or cash'] },
+    { cause: '卡片拒绝交易', steps: ['请换一张卡', '或扫码、现金支付'] }),
+  RDR_ODA_DECLINED: def('E-RDR-09', 'card-unreadable',
+    { cause: 'Card authentication failed: declined', steps: ['Use another card', 'Card issuer can help'] },
+    { cause: '卡片认证失败，交易拒绝', steps: ['请换一张卡', '可联系发卡行'] }),
   // ---- keypad and display
   KBD_STUCK: def('E-KBD-01', 'key-stuck',
     { cause: 'Key stuck', steps: ['Press and release the key', 'Run the keypad test'] },

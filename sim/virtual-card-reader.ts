@@ -5,7 +5,8 @@
  *
  * Controls for tests and the front panel: swipe / swipeBad, insert / removeCard, tap / takeAway,
  * garbleNextFrame (bad CRC, truncated, noise before it, bad length), goSilent / wake, and
- * removeDuringNextApdu (the customer pulls the card mid-exchange).
+ * removeDuringNextApdu (the customer pulls the card mid-exchange); a card model may pull itself
+ * at a given command (ChipCard.pullsOn, sim/emv-card.ts).
  */
 import type { SerialPort } from '../hal/serial';
 import type { ChipCard, MagCard } from './test-cards';
@@ -257,7 +258,7 @@ export class VirtualCardReader {
       case T.IC_POWER_ON: return this.powerOn();
       case T.IC_APDU: return this.contactApdu(payload);
       case T.IC_POWER_OFF: this.powered = false; return [ST.OK, Buffer.alloc(0)];
-      case T.CL_APDU: return this.field ? [ST.OK, this.field.respond(payload)] : [ST.NO_CARD, Buffer.alloc(0)];
+      case T.CL_APDU: return this.contactlessApdu(payload);
       case T.CL_RELEASE: this.field = undefined; return [ST.OK, Buffer.alloc(0)];
       default: return [ST.BAD_COMMAND, Buffer.alloc(0)];
     }
@@ -281,7 +282,15 @@ export class VirtualCardReader {
     if (this.pullCardOnApdu) { this.pullCardOnApdu = false; this.removeCard(); return [ST.CARD_REMOVED, Buffer.alloc(0)]; }
     if (!this.contact) return [ST.NO_CARD, Buffer.alloc(0)];
     if (!this.powered) return [ST.BAD_STATE, Buffer.alloc(0)];
+    // A card model that the customer pulls at this command (sim/emv-card.ts `pullAt`).
+    if (this.contact.pullsOn?.(apdu)) { this.removeCard(); return [ST.CARD_REMOVED, Buffer.alloc(0)]; }
     return [ST.OK, this.contact.respond(apdu)];
+  }
+
+  private contactlessApdu(apdu: Buffer): [number, Buffer] {
+    if (!this.field) return [ST.NO_CARD, Buffer.alloc(0)];
+    if (this.field.pullsOn?.(apdu)) { this.takeAway(); return [ST.CARD_REMOVED, Buffer.alloc(0)]; }
+    return [ST.OK, this.field.respond(apdu)];
   }
 
   /** Card events end detection: one card per transaction. */

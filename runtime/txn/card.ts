@@ -3,19 +3,22 @@
  * in memory only (DESIGN.md rule 8): this module never logs or stores it; the engine seals the
  * PAN and masks it before anything is written.
  *
- * Swipe: PAN and expiry from track 2. Insert / tap: a minimal EMV read (SELECT PPSE, SELECT AID,
- * GET PROCESSING OPTIONS, READ RECORD 1 of SFI 1) for tags 57, 5A, 5F24, 5F34 and the CDOL1 (8C);
- * then, when the caller says what the transaction is (`CardRequest`: the machine asks the amount
- * before the card for a sale and a refund, a balance inquiry has none), the first GENERATE AC
- * asking for an ARQC, and field 55 built from emv.ts's allow-list. The card is released before
+ * Swipe: PAN and expiry from track 2. Insert / tap: the EMV kernel's steps (emv-kernel.ts:
+ * application selection against the downloaded AIDs, GPO with the PDOL, READ RECORD by the AFL)
+ * for tags 57, 5A, 5F24, 5F34; then, when the caller says what the transaction is (`CardRequest`:
+ * the machine asks the amount before the card for a sale and a refund, a balance inquiry has
+ * none), offline data authentication under the downloaded CA keys, processing restrictions, CVM,
+ * floor limit, terminal action analysis and the first GENERATE AC, and field 55 built from emv.ts's
+ * allow-list. An AAC ends the read with E-RDR-09 (ODA failed, declined offline) or E-RDR-08 (the
+ * card or the action codes declined); nothing goes to the host. The card is released before
  * readCard returns: the whole exchange happens while the card is inserted or in the field.
  */
 import { PosError } from '../../common/errors';
 import { EntryMode } from '../host/messages';
 import { CardEvent, CardReader, CardSlot, CardSource } from '../../hal/card-reader';
-import {
-  CardRequest, DEFAULT_CDOL1, cryptogramType, dolData, field55Of, generateAcCommand, parseGenerateAc, terminalData,
-} from './emv';
+import { CardRequest, cryptogramType, field55Of } from './emv';
+import { BUILT_IN_AIDS, KernelResult, Transmit, getProcessingOptions, readApplicationData, runKernel, selectApplication } from './emv-kernel';
+import type { OdaFailure } from './emv-oda';
 
 export type { CardRequest, EmvTxnType } from './emv';
 
@@ -36,6 +39,8 @@ export interface CardInput {
   readonly field55?: Buffer;
   /** The transaction the ARQC in `field55` was asked for (the engine checks it matches). */
   readonly emv?: { readonly txnType: CardRequest['txnType']; readonly amountFen: number };
+  /** Chip cards read for a transaction: what offline data authentication did, and the TVR sent. */
+  readonly chip?: { readonly oda: 'sda' | 'dda' | 'none'; readonly odaFailure?: OdaFailure; readonly tvr: string };
 }
 
 export const CARD_WAIT_MS_DEFAULT = 60_000;
@@ -90,67 +95,64 @@ export async function readCard(reader: CardReader, sources: readonly CardSource[
   }
 }
 
-async function apdu(reader: CardReader, slot: CardSlot, hex: string): Promise<Buffer> {
-  const r = await reader.transmit(slot, Buffer.from(hex, 'hex'));
-  if (r.length < 2 || r[r.length - 2] !== 0x90 || r[r.length - 1] !== 0x00) throw new PosError('RDR_UNREADABLE', `card answered ${r.subarray(-2).toString('hex')}`);
-  return r.subarray(0, r.length - 2);
-}
-
+/**
+ * The chip read: the kernel's steps (emv-kernel.ts) over the reader's slot. Without a request (a
+ * card check outside a transaction) only selection, GPO and the records; with one, the whole first
+ * pass to the first GENERATE AC. The card is released before this returns, whatever happened.
+ */
 async function readChip(reader: CardReader, slot: CardSlot, modePrefix: '05' | '07', request?: CardRequest): Promise<CardInput> {
+  const tx: Transmit = (command) => reader.transmit(slot, command);
+  const contactless = slot === 'contactless';
   try {
-    const ppse = Buffer.from('2PAY.SYS.DDF01', 'ascii');
-    const fci = await apdu(reader, slot, `00A40400${ppse.length.toString(16).padStart(2, '0')}${ppse.toString('hex')}00`);
-    const aid = findTag(fci, 0x4f);
-    if (!aid) throw new PosError('RDR_UNREADABLE', 'card lists no application');
-    const appFci = await apdu(reader, slot, `00A40400${aid.length.toString(16).padStart(2, '0')}${aid.toString('hex')}00`);
-    const gpo = await apdu(reader, slot, '80A8000002830000');
-    const record = await apdu(reader, slot, '00B2010C00');
-    const t2 = findTag(record, 0x57);
-    const panTag = findTag(record, 0x5a);
-    if (!t2 || !panTag) throw new PosError('RDR_UNREADABLE', 'card record lacks track 2 equivalent or PAN');
-    const track2 = checkedTrack2(t2.toString('hex').toUpperCase().replace(/F+$/, '').replace('D', '='));
-    const pan = panTag.toString('hex').toUpperCase().replace(/F+$/, '');
-    const exp = findTag(record, 0x5f24);
-    const psn = findTag(record, 0x5f34);
-    const card: CardInput = {
-      pan, track2, entryMode: `${modePrefix}1` as EntryMode, pinRequired: true,
-      expiry: exp ? exp.toString('hex').slice(0, 4) : undefined,
-      cardSeq: psn ? String(psn[0]).padStart(3, '0') : undefined,
-    };
-    if (request === undefined) return card;
-    return { ...card, ...await generateAc(reader, slot, request, pan, { appFci, gpo, record }) };
+    if (request === undefined) {
+      const app = await selectApplication(tx, contactless, BUILT_IN_AIDS);
+      const options = await getProcessingOptions(tx, findTag(app.fci, 0x9f38), new Map());
+      return cardOf((await readApplicationData(tx, options.afl)).values, modePrefix, true);
+    }
+    const k = await runKernel(tx, contactless, request);
+    const card = cardOf(k.card, modePrefix, k.cvm !== 'signature' && k.cvm !== 'no-cvm');
+    const kind = cryptogramType(k.ac.get(0x9f27) as Buffer);
+    if (kind === 'AAC') {
+      // The card declined offline: because terminal action analysis asked it to after a failed
+      // ODA (the issuer's or acquirer's denial codes name that failure), or on its own.
+      if (k.asked === 'AAC' && k.oda.failure !== undefined) throw new PosError('RDR_ODA_DECLINED', `offline data authentication (${k.oda.method}) failed: ${k.oda.failure}; declined offline`);
+      throw new PosError('RDR_CARD_DECLINED', k.asked === 'AAC' ? 'terminal action analysis declined (AAC)' : 'card declined the transaction (AAC)');
+    }
+    if (kind !== 'ARQC') throw new PosError('RDR_UNREADABLE', 'card answered TC to an ARQC request');
+    return { ...card, ...field55Part(k, card.pan, request), chip: { oda: k.oda.method, odaFailure: k.oda.failure, tvr: (k.terminal.get(0x95) as Buffer).toString('hex').toUpperCase() } };
   } finally {
     await reader.release(slot).catch(() => undefined);
   }
 }
 
+/** The card input from the records: track 2 equivalent and PAN are required. */
+function cardOf(values: ReadonlyMap<number, Buffer>, modePrefix: '05' | '07', pinRequired: boolean): CardInput {
+  const t2 = values.get(0x57);
+  const panTag = values.get(0x5a);
+  if (!t2 || !panTag) throw new PosError('RDR_UNREADABLE', 'card record lacks track 2 equivalent or PAN');
+  const track2 = checkedTrack2(t2.toString('hex').toUpperCase().replace(/F+$/, '').replace('D', '='));
+  const pan = panTag.toString('hex').toUpperCase().replace(/F+$/, '');
+  const exp = values.get(0x5f24);
+  const psn = values.get(0x5f34);
+  return {
+    pan, track2, entryMode: `${modePrefix}1` as EntryMode, pinRequired,
+    expiry: exp ? exp.toString('hex').slice(0, 4) : undefined,
+    cardSeq: psn ? String(psn[0]).padStart(3, '0') : undefined,
+  };
+}
+
 /**
- * The first GENERATE AC: CDOL1 from the record (8C) or DEFAULT_CDOL1, filled with the terminal's
- * data; an ARQC gives field 55. An AAC (the card declines offline) or a TC (not what was asked)
- * ends the read: nothing goes to the host.
+ * Field 55 from the kernel's result: of the card's data only the AIP (82), the DF name (84) and the
+ * cryptogram's own objects (9F26 9F27 9F36 9F10); the terminal's data as the steps set it (95,
+ * 9F34, 9F09). The allow-list (emv.ts) does the rest.
  */
-async function generateAc(reader: CardReader, slot: CardSlot, request: CardRequest, pan: string, read: { appFci: Buffer; gpo: Buffer; record: Buffer }): Promise<Pick<CardInput, 'field55' | 'emv'>> {
-  const terminal = terminalData(request);
-  const cdol1 = findTag(read.record, 0x8c) ?? DEFAULT_CDOL1;
-  const cdolData = dolData(cdol1, terminal);
-  if (cdolData.length === 0 || cdolData.length > 0xff) throw new PosError('RDR_UNREADABLE', `CDOL1 asks for ${cdolData.length} bytes`);
-  const ac = parseGenerateAc(await apdu(reader, slot, generateAcCommand(cdolData).toString('hex')));
-  const kind = cryptogramType(ac.get(0x9f27) as Buffer);
-  if (kind !== 'ARQC') throw new PosError('RDR_UNREADABLE', kind === 'AAC' ? 'card declined the transaction (AAC)' : 'card answered TC to an ARQC request');
-  // Card data objects field 55 may take: AIP (82, from GPO format 2 or the first 2 bytes of
-  // format 1's tag 80) and the DF name (84) from the application's FCI. Nothing else of the card's.
-  const cardData = new Map<number, Buffer>();
-  const gpoTop = findTag(read.gpo, 0x80);
-  const aip = findTag(read.gpo, 0x82) ?? (gpoTop && gpoTop.length >= 2 ? gpoTop.subarray(0, 2) : undefined);
-  if (aip) cardData.set(0x82, aip);
-  const dfName = findTag(read.appFci, 0x84);
-  if (dfName) cardData.set(0x84, dfName);
-  // From the card's answer only the cryptogram's own objects; the terminal's data is its own.
+function field55Part(k: KernelResult, pan: string, request: CardRequest): Pick<CardInput, 'field55' | 'emv'> {
+  const cardData = new Map<number, Buffer>([[0x82, k.options.aip], [0x84, k.app.aid]]);
   for (const tag of [0x9f26, 0x9f27, 0x9f36, 0x9f10]) {
-    const v = ac.get(tag);
+    const v = k.ac.get(tag);
     if (v) cardData.set(tag, v);
   }
-  const values = new Map<number, Buffer>([...cardData, ...terminal]);
+  const values = new Map<number, Buffer>([...cardData, ...k.terminal]);
   return { field55: field55Of(values, pan), emv: { txnType: request.txnType, amountFen: request.amountFen } };
 }
 

@@ -1,10 +1,12 @@
 /**
- * EMV for an online chip transaction: the first GENERATE AC (an ARQC request) and field 55, the
- * IC card data of the 0200 sale and of its 0400 reversal (docs/PROTOCOL.md: LLLVAR binary ..255).
+ * EMV for an online chip transaction: BER-TLV, DOLs, the terminal's data, the first GENERATE AC
+ * and field 55, the IC card data of the 0200 sale and of its 0400 reversal (docs/PROTOCOL.md:
+ * LLLVAR binary ..255).
  *
- * The chip read (card.ts) asks the card for an ARQC once the amount and the transaction type are
- * known (`CardRequest`), with the data the card's CDOL1 (tag 8C) asks for, or with
- * `DEFAULT_CDOL1` when the card has none. Field 55 is then built from an allow-list
+ * The chip read (card.ts, through the kernel's steps in emv-kernel.ts) asks the card for the
+ * cryptogram terminal action analysis chose (an ARQC, or an AAC to decline) once the amount and
+ * the transaction type are known (`CardRequest`), with the data the card's CDOL1 (tag 8C) asks
+ * for, or with `DEFAULT_CDOL1` when the card has none. Field 55 is then built from an allow-list
  * (`FIELD55_TAGS`) and nothing else: the cryptogram and its inputs, never a tag that carries the
  * PAN, track data or the cardholder's name (5A, 57, 5F20, 56, 9F6B, 9F1F, 9F20, ...). The same
  * allow-list sanitises field 55 again wherever it is stored (records.ts, reversal-pending): the
@@ -15,19 +17,18 @@
  *   9F03 amount, other       n12, 0 (no cashback)
  *   9F1A terminal country    n3 0156 (China)
  *   5F2A currency            n3 0156 (CNY, as field 49)
- *   95   TVR                 80 00 00 00 00: offline data authentication was not performed (the
- *                            terminal does none: every chip transaction goes online)
+ *   95   TVR                 set by the kernel's steps (emv-kernel.ts: ODA, restrictions, CVM, floor
+ *                            limit); 80 00 00 00 00 (ODA not performed) only before they ran
  *   9A   date                YYMMDD, local time of the injected clock
  *   9C   transaction type    00 sale, 20 refund, 31 balance inquiry
  *   9F37 unpredictable number 4 bytes from the injected random source (a seeded run replays)
- *   9F33 terminal capabilities E0 68 00: manual key entry, magnetic stripe, IC with contacts;
- *                            enciphered PIN online, signature, no CVM; no offline data
- *                            authentication, no card capture
- *   9F34 CVM results         42 03 00: enciphered PIN online (apply succeeding rule on failure),
- *                            condition "terminal supports the CVM", result unknown (an online PIN
- *                            is verified by the issuer). The profile asks IC cards for a PIN.
+ *   9F33 terminal capabilities E0 68 C0: manual key entry, magnetic stripe, IC with contacts;
+ *                            enciphered PIN online, signature, no CVM; SDA and DDA, no card
+ *                            capture, no CDA
+ *   9F34 CVM results         what the card's CVM list chose (emv-kernel.ts); 42 03 00 (online PIN,
+ *                            result unknown: the issuer verifies it) before the kernel ran
  *   9F35 terminal type       21: attended, merchant-operated, online only
- *   9F09 application version 00 30 (UnionPay PBOC 3.0)
+ *   9F09 application version the selected AID's (download), 00 30 (UnionPay PBOC 3.0) by default
  *   9F1E IFD serial number   an8, the terminal's TID
  * 9F41 (transaction sequence counter) is not sent: the STAN is not known when the card is read.
  *
@@ -35,6 +36,8 @@
  * answers it); a qPBOC card that returns its cryptogram in GPO is not supported yet.
  */
 import { PosError, invariant } from '../../common/errors';
+import type { AidParams } from '../host/emv-params';
+import type { CaPublicKey } from './emv-rsa';
 
 export type EmvTxnType = 'sale' | 'refund' | 'balance';
 
@@ -52,12 +55,22 @@ export interface CardRequest {
   readonly unpredictable: Buffer;
   /** 9F1E, 8 characters (the TID). */
   readonly ifdSerial?: string;
+  /** The downloaded CA keys and AIDs (terminal-state `caKeys`, `aids`); absent: none (the kernel's built-in AIDs, no CA key). */
+  readonly params?: EmvParams;
+}
+
+/** What the terminal downloaded for the chip kernel (runtime/txn/emv-kernel.ts). */
+export interface EmvParams {
+  /** Every stored key; the kernel keeps those in force on the transaction's date (caKeysInForce). */
+  readonly caKeys: readonly CaPublicKey[];
+  /** Undefined: none downloaded yet (the kernel's BUILT_IN_AIDS apply). */
+  readonly aids?: readonly AidParams[];
 }
 
 export const TERMINAL_COUNTRY_CODE = '0156';
 export const TRANSACTION_CURRENCY_CODE = '0156';
 export const TVR_DEFAULT = '8000000000';
-export const TERMINAL_CAPABILITIES = 'E06800';
+export const TERMINAL_CAPABILITIES = 'E068C0';
 export const CVM_RESULTS = '420300';
 export const TERMINAL_TYPE = '21';
 export const TERMINAL_APP_VERSION = '0030';
@@ -267,10 +280,15 @@ export function terminalData(r: CardRequest): Map<number, Buffer> {
   return m;
 }
 
-/** The first GENERATE AC command asking for an ARQC (P1 = 80, no CDA). */
-export function generateAcCommand(cdolData: Buffer): Buffer {
+/** GENERATE AC P1 (Book 3 §6.5.5, no CDA): what terminal action analysis asks for. */
+export const GENAC_P1_AAC = 0x00;
+export const GENAC_P1_ARQC = 0x80;
+
+/** The first GENERATE AC command, by default asking for an ARQC (P1 = 80, no CDA). */
+export function generateAcCommand(cdolData: Buffer, p1: number = GENAC_P1_ARQC): Buffer {
   invariant(cdolData.length >= 1 && cdolData.length <= 0xff, 'CDOL1 data length');
-  return Buffer.concat([Buffer.from([0x80, 0xae, 0x80, 0x00, cdolData.length]), cdolData, Buffer.from([0x00])]);
+  invariant(p1 === GENAC_P1_AAC || p1 === GENAC_P1_ARQC, 'GENERATE AC asks for an AAC or an ARQC');
+  return Buffer.concat([Buffer.from([0x80, 0xae, p1, 0x00, cdolData.length]), cdolData, Buffer.from([0x00])]);
 }
 
 /**

@@ -505,11 +505,14 @@ export class TerminalEngine {
 
   /**
    * What a chip card is asked to sign (9F02 amount, 9C type, 9A date, 9F37 unpredictable number
-   * from the injected random source, 9F1E the TID). The machine passes it to the card read.
+   * from the injected random source, 9F1E the TID) and the EMV parameters the terminal downloaded.
+   * The machine passes it to the card read.
    */
   cardRequest(txnType: EmvTxnType, amountFen: number): CardRequest {
     const yymmdd = yymmddIn(this.clock.now(), this.tzOffsetMinutes);
-    return { txnType, amountFen, dateYymmdd: yymmdd, unpredictable: this.deps.random(UNPREDICTABLE_NUMBER_BYTES), ifdSerial: this.config.ids.tid };
+    // The downloaded CA keys and AIDs go with it (the kernel keeps the keys in force on 9A's date).
+    const params = { caKeys: this.state.caKeys ?? [], aids: this.state.aids };
+    return { txnType, amountFen, dateYymmdd: yymmdd, unpredictable: this.deps.random(UNPREDICTABLE_NUMBER_BYTES), ifdSerial: this.config.ids.tid, params };
   }
 
   /**

@@ -86,13 +86,17 @@ describe('FramedCardReader (hal/drivers/card-reader.ts) on the virtual reader', 
     const aid = findTag(fci, 0x4f);
     assert.equal(aid?.toString('hex'), 'a000000333010101');
     assert.equal((await apdu(`00A4040008${aid?.toString('hex')}00`)).subarray(-2).toString('hex'), '9000');
-    const gpo = await apdu('80A8000002830000');
-    assert.equal(findTag(gpo, 0x94)?.toString('hex'), '08010100');
+    // The card model's PDOL (9F38) asks for 9F1A (2) and 9F37 (4): GPO carries 83 06 and them.
+    assert.equal(findTag(await apdu(`00A4040008${aid?.toString('hex')}00`), 0x9f38)?.toString('hex'), '9f1a029f3704');
+    assert.equal((await apdu('80A8000002830000')).subarray(-2).toString('hex'), '6700', 'GPO without the PDOL data is refused');
+    const gpo = await apdu('80A80000088306' + '0156A1B2C3D4' + '00');
+    assert.equal(findTag(gpo, 0x94)?.toString('hex'), '0801010110010300', 'AFL: SFI 1 record 1 (for ODA), SFI 2 records 1-3');
     const record = await apdu('00B2010C00');
-    assert.equal(findTag(record, 0x57)?.toString('hex').toUpperCase(), '6222021234567890128D30122010000012345F');
     assert.equal(findTag(record, 0x5a)?.toString('hex').toUpperCase(), '6222021234567890128F');
     assert.equal(findTag(record, 0x5f24)?.toString('hex'), '301231');
     assert.equal(findTag(record, 0x5f34)?.toString('hex'), '01');
+    const record21 = await apdu('00B2011400');
+    assert.equal(findTag(record21, 0x57)?.toString('hex').toUpperCase(), '6222021234567890128D30122010000012345F');
     await r.reader.release('contact');
   });
 
@@ -115,6 +119,20 @@ describe('FramedCardReader (hal/drivers/card-reader.ts) on the virtual reader', 
     await card;
     r.sim.removeDuringNextApdu();
     const error = await rejection(r.reader.transmit('contact', Buffer.from('00B2010C00', 'hex')));
+    assert.equal(error.id, 'RDR_CARD_REMOVED');
+    assert.deepEqual(await removed, { type: 'removed', slot: 'contact' });
+  });
+
+  it('aCardModelPulledAtGenerateAcRejectsWithCardRemovedOverTheWire', async () => {
+    r = await rig();
+    const removed = new Promise((resolve) => r.reader.onEvent((e) => { if (e.type === 'removed') resolve(e); }));
+    const card = r.reader.waitForCard(['insert'], 5000);
+    await r.sim.detectionStarted();
+    r.sim.insert(TEST_CARDS.icPulled);
+    await card;
+    const select = await r.reader.transmit('contact', Buffer.from('00A4040008A00000033301010100', 'hex'));
+    assert.equal(select.subarray(-2).toString('hex'), '9000', 'the card answers until the cryptogram is asked for');
+    const error = await rejection(r.reader.transmit('contact', Buffer.from(`80AE80001D${'00'.repeat(29)}00`, 'hex')));
     assert.equal(error.id, 'RDR_CARD_REMOVED');
     assert.deepEqual(await removed, { type: 'removed', slot: 'contact' });
   });

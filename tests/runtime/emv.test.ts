@@ -9,19 +9,39 @@ import { CardRequest, readCard } from '../../runtime/txn/card';
 import {
   DEFAULT_CDOL1, FIELD55_TAGS, NEVER_IN_FIELD55, dolData, encodeTlv, field55Of, field55Tags, isSanitizedField55, parseTlv, primitives, sanitizeField55,
 } from '../../runtime/txn/emv';
-import { ChipCard, SIM_AIP, SIM_CDOL1, SIM_IAD, TEST_CARDS, simCryptogram, tlv, track2Equivalent } from '../../sim/test-cards';
+import { ChipCard, SIM_AIP, SIM_CDOL1, SIM_IAD, TEST_CARDS, tlv, track2Equivalent } from '../../sim/test-cards';
+import { SIM_AFL, TEST_ISSUER_MASTER_KEY } from '../../sim/emv-card';
+import { testAids, testCaPublicKeys } from '../../sim/host/emv-params-host';
+import { AC_INPUT_TAGS, acInput, deriveIccMasterKeyOptionA, verifyApplicationCryptogram } from '../../runtime/txn/emv-issuer-auth';
 import { rec } from '../../runtime/records';
 import { InvariantError, isPosError } from '../../common/errors';
 import { ChipCardReader } from './fakes';
 
 const REQ = (over: Partial<CardRequest> = {}): CardRequest => ({
-  txnType: 'sale', amountFen: 12345, dateYymmdd: '261121', unpredictable: Buffer.from('A1B2C3D4', 'hex'), ifdSerial: '12345678', ...over,
+  txnType: 'sale', amountFen: 12345, dateYymmdd: '261121', unpredictable: Buffer.from('A1B2C3D4', 'hex'), ifdSerial: '12345678',
+  params: { caKeys: testCaPublicKeys(), aids: testAids() }, ...over,
 });
 const hexTag = (t: number): string => t.toString(16).toUpperCase();
 const bcdPan = (pan: string): Buffer => Buffer.from(pan.length % 2 ? `${pan}F` : pan, 'hex');
 const ALLOWED = new Set(FIELD55_TAGS.map(([t]) => t));
-/** Terminal data of REQ() in the order of the CDOL1 both test cards use (29 bytes). */
-const CDOL_DATA_REQ = '000000012345' + '000000000000' + '0156' + '8000000000' + '0156' + '261121' + '00' + 'A1B2C3D4';
+/**
+ * Terminal data of REQ() in the order of the CDOL1 both test cards use (29 bytes). The TVR is what
+ * the kernel's steps set for the IC test card: DDA passed; online PIN entered (its CVM list); floor
+ * limit (0) exceeded.
+ */
+const CDOL_DATA_REQ = '000000012345' + '000000000000' + '0156' + '0000048000' + '0156' + '261121' + '00' + 'A1B2C3D4';
+
+/**
+ * The host's check of an ARQC (docs/PROTOCOL.md): the card key derived from the test issuer master
+ * key by option A (PAN, PSN), MAC algorithm 3 over 9F02 9F03 9F1A 95 5F2A 9A 9C 9F37 82 9F36 as
+ * field 55 carries them.
+ */
+function arqcVerifies(f55: Buffer, pan: string, psn: string): boolean {
+  const m = primitives(f55);
+  const input = acInput(m, AC_INPUT_TAGS);
+  assert.ok(input, 'field 55 carries every value the ARQC covers');
+  return verifyApplicationCryptogram(deriveIccMasterKeyOptionA(TEST_ISSUER_MASTER_KEY, pan, psn), input, m.get(0x9f26) as Buffer);
+}
 
 function genAc(reader: ChipCardReader): { command: Buffer; data: Buffer } {
   const g = reader.apdus.find((a) => a.command[0] === 0x80 && a.command[1] === 0xae);
@@ -41,12 +61,13 @@ function leakyCard(base: ChipCard, panInIad = false): ChipCard {
     ...base,
     respond: (apdu: Buffer): Buffer => {
       if (apdu[0] === 0x80 && apdu[1] === 0xae) {
-        const { ac, atc } = simCryptogram(base.pan, apdu.subarray(5, 5 + apdu[4]));
+        const real = primitives(base.respond(apdu).subarray(0, -2));
         const iad = panInIad ? Buffer.concat([SIM_IAD.subarray(0, 4), bcdPan(base.pan)]) : SIM_IAD;
-        return Buffer.concat([tlv(0x77, Buffer.concat([sensitive, tlv(0x9f27, '80'), tlv(0x9f36, atc), tlv(0x9f26, ac), tlv(0x9f10, iad)])), Buffer.from('9000', 'hex')]);
+        return Buffer.concat([tlv(0x77, Buffer.concat([sensitive, tlv(0x9f27, '80'), tlv(0x9f36, real.get(0x9f36) as Buffer), tlv(0x9f26, real.get(0x9f26) as Buffer), tlv(0x9f10, iad)])), Buffer.from('9000', 'hex')]);
       }
       if (apdu[0] === 0x80 && apdu[1] === 0xa8) {
-        return Buffer.concat([tlv(0x77, Buffer.concat([sensitive, tlv(0x82, SIM_AIP), tlv(0x94, '08010100')])), Buffer.from('9000', 'hex')]);
+        base.respond(apdu);
+        return Buffer.concat([tlv(0x77, Buffer.concat([sensitive, tlv(0x82, SIM_AIP), tlv(0x94, SIM_AFL)])), Buffer.from('9000', 'hex')]);
       }
       return base.respond(apdu);
     },
@@ -74,9 +95,11 @@ describe('EMV: first GENERATE AC and field 55', () => {
     assert.ok(f55 && f55.length <= 255);
     assert.deepEqual(field55Tags(f55).map(hexTag), ['9F26', '9F27', '9F10', '9F37', '9F36', '95', '9A', '9C', '9F02', '5F2A', '82', '9F1A', '9F03', '9F33', '9F34', '9F35', '9F1E', '84', '9F09']);
     const m = primitives(f55);
-    const expected = simCryptogram(TEST_CARDS.icDebit.pan, data);
-    assert.deepEqual(m.get(0x9f26), expected.ac, 'the card\'s ARQC');
-    assert.deepEqual(m.get(0x9f36), expected.atc);
+    assert.ok(arqcVerifies(f55, TEST_CARDS.icDebit.pan, '01'), 'the card\'s ARQC verifies under the card key from the test issuer master key');
+    assert.equal(m.get(0x95)?.toString('hex'), '0000048000', 'TVR as the kernel set it');
+    assert.equal(m.get(0x9f34)?.toString('hex'), '420300', 'CVM results: online PIN (the card\'s first rule), result unknown');
+    assert.equal(card.chip?.oda, 'dda');
+    assert.equal(card.chip?.odaFailure, undefined);
     assert.equal(m.get(0x9f27)?.toString('hex'), '80', 'CID: ARQC');
     assert.deepEqual(m.get(0x9f10), SIM_IAD);
     assert.equal(m.get(0x9f02)?.toString('hex'), '000000012345');
@@ -103,7 +126,7 @@ describe('EMV: first GENERATE AC and field 55', () => {
     assert.equal(data.length, 29);
     assert.equal(data.subarray(0, 6).toString('hex'), '000000000001');
     const m = primitives(card.field55 as Buffer);
-    assert.deepEqual(m.get(0x9f26), simCryptogram(TEST_CARDS.contactless.pan, data).ac);
+    assert.ok(arqcVerifies(card.field55 as Buffer, TEST_CARDS.contactless.pan, '02'), 'the ARQC verifies');
     assert.deepEqual(m.get(0x9f10), SIM_IAD);
     assert.equal(m.get(0x9f27)?.toString('hex'), '80');
     assert.equal(card.entryMode, '071');
@@ -144,14 +167,14 @@ describe('EMV: first GENERATE AC and field 55', () => {
     assertNoCardholderData(f55, card.pan);
   });
 
-  it('a card that declines offline (AAC) ends the read with E-RDR-02 and is released; nothing to send', async () => {
+  it('a card that declines offline (AAC) ends the read with E-RDR-08 and is released; nothing to send', async () => {
     const base = TEST_CARDS.icDebit;
     const declining: ChipCard = {
       ...base,
       respond: (apdu) => (apdu[1] === 0xae ? base.respond(Buffer.concat([apdu.subarray(0, 2), Buffer.from([0x00]), apdu.subarray(3)])) : base.respond(apdu)),
     };
     const reader = new ChipCardReader(declining);
-    await assert.rejects(readCard(reader, ['insert'], 1000, REQ()), (e: unknown) => isPosError(e) && e.code === 'E-RDR-02' && /AAC/.test(e.message));
+    await assert.rejects(readCard(reader, ['insert'], 1000, REQ()), (e: unknown) => isPosError(e) && e.code === 'E-RDR-08' && /AAC/.test(e.message));
     assert.equal(reader.released, 1);
   });
 

@@ -1,0 +1,401 @@
+/**
+ * The contact/contactless EMV kernel's card-facing steps, in the order EMV 4.3 Book 1 §12 and
+ * Book 3 §10 give them, each its own function with its own tests (tests/runtime/emv-kernel.test.ts):
+ *
+ *   selectApplication       PSE (contact) or PPSE (contactless) directory, else the list of AIDs
+ *                           (partial selection where the AID's ASI allows it), priority, final SELECT
+ *   getProcessingOptions    GPO with the data the card's PDOL (9F38) asks for
+ *   readApplicationData     READ RECORD for every record the AFL names, keeping those marked for ODA
+ *   offlineDataAuthentication  SDA or DDA (INTERNAL AUTHENTICATE) under the CA key in force for the
+ *                           card's RID and 8F; a failure is TVR bits, never an exception
+ *   runKernel               the above, then processing restrictions, CVM, terminal risk management
+ *                           (floor limit), terminal action analysis and the first GENERATE AC
+ *
+ * The pure decisions are emv-oda.ts, emv-restrictions.ts, emv-cvm.ts, emv-risk.ts, emv-taa.ts.
+ * Nothing here logs or stores card data: the caller gets the values (card.ts keeps only what the
+ * transaction needs and field 55's allow-list).
+ *
+ * Not yet: CDA, GET DATA and velocity checking, random transaction selection (the AID download
+ * carries no target percentages; the floor limit of 0 sends every sale online anyway), reselection
+ * after GPO answers 6985, second GENERATE AC, issuer scripts, qPBOC.
+ */
+import { PosError, invariant } from '../../common/errors';
+import { AidParams } from '../host/emv-params';
+import { CardRequest, DEFAULT_CDOL1, EmvParams, GENAC_P1_AAC, GENAC_P1_ARQC, dolData, generateAcCommand, parseGenerateAc, parseTlv, primitives, terminalData } from './emv';
+import { caKeysInForce } from './emv-download';
+import { OdaFailure, OdaRecord, odaFailureTvr, recoverIccKey, recoverIssuerKey, staticDataToAuthenticate, verifyDynamicSignature, verifySda } from './emv-oda';
+import { CaPublicKey } from './emv-rsa';
+import { CvmMethod, processCvmList } from './emv-cvm';
+import { processingRestrictions } from './emv-restrictions';
+import { floorLimitCheck } from './emv-risk';
+import { terminalActionAnalysis } from './emv-taa';
+import { TVR, TvrBit, emptyTvr, withTvrBits } from './emv-tvr';
+
+export type { EmvParams };
+
+/** Sends one command APDU and returns the card's answer with its status word. */
+export type Transmit = (apdu: Buffer) => Promise<Buffer>;
+
+export const PSE = Buffer.from('1PAY.SYS.DDF01', 'ascii');
+export const PPSE = Buffer.from('2PAY.SYS.DDF01', 'ascii');
+/** Applications a card may list or a partial AID may select (Book 1 §12.3: bounded by the terminal). */
+export const CANDIDATES_MAX = 16;
+/** PSE directory records read per directory (SFI 1..10, records from 1). */
+export const DIRECTORY_RECORDS_MAX = 16;
+/** READ RECORDs per transaction, over the whole AFL. */
+export const AFL_RECORDS_MAX = 32;
+const RID_BYTES = 5;
+const AFL_ENTRY_BYTES = 4;
+const SFI_TEMPLATE_MAX = 10;
+/** 87 bit 8: cardholder confirmation required; this terminal offers no confirmation, so such an application is left out (Book 1 §12.4). */
+const PRIORITY_CONFIRM = 0x80;
+const PRIORITY_MASK = 0x0f;
+/** Default DDOL (the terminal's, Book 3 §10.3): the unpredictable number. */
+export const DEFAULT_DDOL = Buffer.from('9F3704', 'hex');
+/** AIP byte 1 (Book 3 Annex C1). */
+const AIP_SDA = 0x40;
+const AIP_DDA = 0x20;
+
+/**
+ * The UnionPay applications a terminal that has not downloaded its AID list yet (issue 11 item 1)
+ * still accepts, with the TACs and limits of the acquirer simulator's test set: every chip sale
+ * goes online (floor limit 0), TAC-Denial on "service not allowed" only. A download replaces them.
+ */
+export const BUILT_IN_AIDS: readonly AidParams[] = ['A000000333010101', 'A000000333010102', 'A000000333010103'].map((aid) => ({
+  aid: Buffer.from(aid, 'hex'), asi: 0, appVersion: Buffer.from('0030', 'hex'), tacDefault: Buffer.from('D84000A800', 'hex'),
+  tacOnline: Buffer.from('D84004F800', 'hex'), tacDenial: Buffer.from('0010000000', 'hex'),
+  floorLimitFen: 0, clFloorLimitFen: 0, clTxnLimitFen: 100_000, cvmRequiredLimitFen: 100_000,
+}));
+
+function sw(r: Buffer): string {
+  return r.length >= 2 ? r.subarray(-2).toString('hex').toUpperCase() : '';
+}
+
+function dataOf(r: Buffer): Buffer {
+  return r.subarray(0, r.length - 2);
+}
+
+function unreadable(reason: string): PosError {
+  return new PosError('RDR_UNREADABLE', reason);
+}
+
+function selectCommand(name: Buffer, next = false): Buffer {
+  return Buffer.concat([Buffer.from([0x00, 0xa4, 0x04, next ? 0x02 : 0x00, name.length]), name, Buffer.from([0x00])]);
+}
+
+function tagIn(data: Buffer, tag: number): Buffer | undefined {
+  try { return primitives(data).get(tag); } catch { return undefined; }
+}
+
+// ---------------------------------------------------------------- application selection
+
+export interface Candidate {
+  /** The card's DF name (4F in a directory, 84 from a SELECT). */
+  readonly aid: Buffer;
+  /** 87, when the card gave one. */
+  readonly priority?: number;
+  readonly params: AidParams;
+}
+
+export interface SelectedApp extends Candidate {
+  /** The FCI of the final SELECT (84, A5 with 50, 87, 9F38 ...). */
+  readonly fci: Buffer;
+}
+
+/** The terminal's AID a card's DF name matches: the same bytes, or (ASI 0) the terminal's AID as its prefix. */
+export function matchingAid(cardAid: Buffer, aids: readonly AidParams[]): AidParams | undefined {
+  return aids.find((a) => a.aid.equals(cardAid)) ?? aids.find((a) => a.asi === 0 && cardAid.length > a.aid.length && cardAid.subarray(0, a.aid.length).equals(a.aid));
+}
+
+/**
+ * Book 1 §12.4: the candidates in priority order (87's low nibble, 1 first; none or 0 after every
+ * prioritised one; equal priorities keep the card's order); an application that needs cardholder
+ * confirmation is left out (this terminal cannot ask the cardholder).
+ */
+export function orderCandidates(candidates: readonly Candidate[]): Candidate[] {
+  const rank = (c: Candidate): number => {
+    const p = (c.priority ?? 0) & PRIORITY_MASK;
+    return p === 0 ? PRIORITY_MASK + 1 : p;
+  };
+  return candidates.filter((c) => ((c.priority ?? 0) & PRIORITY_CONFIRM) === 0)
+    .map((c, i) => ({ c, i })).sort((a, b) => rank(a.c) - rank(b.c) || a.i - b.i).map((x) => x.c);
+}
+
+/** Directory entries (61 templates: 4F, 87) matched against the terminal's AIDs. */
+function entriesOf(data: Buffer, aids: readonly AidParams[], into: Candidate[]): void {
+  for (const t of parseTlv(data)) {
+    if (t.tag === 0xbf0c || t.tag === 0x70 || t.tag === 0xa5 || t.tag === 0x6f) { entriesOf(t.value, aids, into); continue; }
+    if (t.tag !== 0x61 || into.length >= CANDIDATES_MAX) continue;
+    const m = primitives(t.value);
+    const aid = m.get(0x4f);
+    const params = aid && matchingAid(aid, aids);
+    if (aid && params) into.push({ aid, priority: m.get(0x87)?.[0], params });
+  }
+}
+
+/**
+ * Book 1 §12.3.2: SELECT the PSE (contact) or PPSE (contactless); the PPSE's FCI holds the entries,
+ * the PSE names the directory's SFI (88) whose records hold them. Undefined when the card has no
+ * directory (any status but 9000): the list of AIDs follows.
+ */
+export async function directoryCandidates(tx: Transmit, contactless: boolean, aids: readonly AidParams[]): Promise<Candidate[] | undefined> {
+  const r = await tx(selectCommand(contactless ? PPSE : PSE));
+  if (sw(r) !== '9000') return undefined;
+  const out: Candidate[] = [];
+  try {
+    if (contactless) { entriesOf(dataOf(r), aids, out); return out; }
+    const sfi = tagIn(dataOf(r), 0x88)?.[0];
+    if (sfi === undefined || sfi < 1 || sfi > SFI_TEMPLATE_MAX) return undefined;
+    for (let rec = 1; rec <= DIRECTORY_RECORDS_MAX; rec++) {
+      const d = await tx(Buffer.from([0x00, 0xb2, rec, (sfi << 3) | 4, 0x00]));
+      if (sw(d) !== '9000') break; // 6A83: no more records
+      entriesOf(dataOf(d), aids, out);
+    }
+  } catch (e) {
+    if (e instanceof PosError && e.id === 'RDR_UNREADABLE') return undefined; // a directory we cannot parse: use the list of AIDs
+    throw e;
+  }
+  return out;
+}
+
+/**
+ * Book 1 §12.3.3: SELECT each terminal AID; an FCI whose DF name is the AID is a candidate, one
+ * whose DF name only starts with it is a candidate where the ASI allows partial selection, and then
+ * the next occurrence (P2 02) is asked for until the card says 6A82. 6A81 (the card is blocked or
+ * does not support SELECT) ends the search.
+ */
+export async function listOfAidsCandidates(tx: Transmit, aids: readonly AidParams[]): Promise<Candidate[]> {
+  const out: Candidate[] = [];
+  for (const params of aids) {
+    let next = false;
+    while (out.length < CANDIDATES_MAX) {
+      const r = await tx(selectCommand(params.aid, next));
+      const status = sw(r);
+      if (status === '6A81') return out;
+      if (status !== '9000' && status !== '6283') break;
+      const df = tagIn(dataOf(r), 0x84);
+      if (df === undefined || df.length < params.aid.length || !df.subarray(0, params.aid.length).equals(params.aid)) break;
+      const exact = df.equals(params.aid);
+      if (status === '9000' && (exact || params.asi === 0) && !out.some((c) => c.aid.equals(df))) out.push({ aid: df, priority: tagIn(dataOf(r), 0x87)?.[0], params });
+      if (exact || params.asi !== 0) break;
+      next = true;
+    }
+  }
+  return out;
+}
+
+/**
+ * Application selection: the directory, else the list of AIDs; candidates in priority order; the
+ * final SELECT of each in turn until one answers 9000 with its own DF name (6283, a blocked
+ * application, moves on). No candidate: RDR_NO_APPLICATION.
+ */
+export async function selectApplication(tx: Transmit, contactless: boolean, aids: readonly AidParams[]): Promise<SelectedApp> {
+  const fromDirectory = await directoryCandidates(tx, contactless, aids);
+  const candidates = orderCandidates(fromDirectory !== undefined && fromDirectory.length > 0 ? fromDirectory : await listOfAidsCandidates(tx, aids));
+  for (const c of candidates) {
+    const r = await tx(selectCommand(c.aid));
+    if (sw(r) !== '9000') continue;
+    const fci = dataOf(r);
+    const df = tagIn(fci, 0x84);
+    if (df?.equals(c.aid)) return { ...c, fci };
+  }
+  throw new PosError('RDR_NO_APPLICATION', 'no application on the card matches the terminal\'s AID list', { candidates: candidates.length });
+}
+
+// ---------------------------------------------------------------- GPO and records
+
+export interface ProcessingOptions {
+  readonly aip: Buffer;
+  readonly afl: Buffer;
+  /** The data the PDOL asked for (empty without a PDOL); CDA hashes it. */
+  readonly pdolData: Buffer;
+}
+
+/** Book 3 §10.1: GET PROCESSING OPTIONS with 83 ‖ the PDOL's data; answer format 1 (80) or 2 (77). */
+export async function getProcessingOptions(tx: Transmit, pdol: Buffer | undefined, values: ReadonlyMap<number, Buffer>): Promise<ProcessingOptions> {
+  const pdolData = pdol === undefined ? Buffer.alloc(0) : dolData(pdol, values);
+  if (pdolData.length > 0x7f) throw unreadable(`PDOL asks for ${pdolData.length} bytes`);
+  const body = Buffer.concat([Buffer.from([0x83, pdolData.length]), pdolData]);
+  const r = await tx(Buffer.concat([Buffer.from([0x80, 0xa8, 0x00, 0x00, body.length]), body, Buffer.from([0x00])]));
+  if (sw(r) !== '9000') throw unreadable(`GET PROCESSING OPTIONS answered ${sw(r)}`);
+  const top = parseTlv(dataOf(r));
+  let aip: Buffer | undefined, afl: Buffer | undefined;
+  if (top.length === 1 && top[0].tag === 0x80 && top[0].value.length >= 2) {
+    aip = top[0].value.subarray(0, 2);
+    afl = top[0].value.subarray(2);
+  } else if (top.length === 1 && top[0].tag === 0x77) {
+    const m = primitives(top[0].value);
+    aip = m.get(0x82); afl = m.get(0x94);
+  }
+  if (aip?.length !== 2 || afl === undefined || afl.length === 0 || afl.length % AFL_ENTRY_BYTES !== 0) throw unreadable('GET PROCESSING OPTIONS answer lacks the AIP or a valid AFL');
+  return { aip, afl, pdolData };
+}
+
+export interface ApplicationData {
+  /** Every primitive data object of the records, first occurrence. */
+  readonly values: Map<number, Buffer>;
+  /** The records the AFL marks for offline data authentication, in AFL order. */
+  readonly odaRecords: OdaRecord[];
+}
+
+/**
+ * Book 3 §10.2: READ RECORD every record the AFL names (entries of SFI, first, last, how many of
+ * them from the first are for ODA). A record of SFI 1..10 must be a 70 template; an AFL entry out
+ * of range or a record the card does not give is card data the terminal cannot use.
+ */
+export async function readApplicationData(tx: Transmit, afl: Buffer): Promise<ApplicationData> {
+  const values = new Map<number, Buffer>();
+  const odaRecords: OdaRecord[] = [];
+  let count = 0;
+  for (let i = 0; i < afl.length; i += AFL_ENTRY_BYTES) {
+    const sfi = afl[i] >> 3, first = afl[i + 1], last = afl[i + 2], oda = afl[i + 3];
+    if (sfi < 1 || sfi > 30 || first < 1 || last < first || oda > last - first + 1) throw unreadable('the AFL names records out of range');
+    for (let rec = first; rec <= last; rec++) {
+      if (++count > AFL_RECORDS_MAX) throw unreadable(`the AFL names more than ${AFL_RECORDS_MAX} records`);
+      const r = await tx(Buffer.from([0x00, 0xb2, rec, (sfi << 3) | 4, 0x00]));
+      if (sw(r) !== '9000') throw unreadable(`READ RECORD ${sfi}/${rec} answered ${sw(r)}`);
+      const data = dataOf(r);
+      const top = parseTlv(data);
+      if (sfi <= SFI_TEMPLATE_MAX && (top.length !== 1 || top[0].tag !== 0x70)) throw unreadable(`record ${sfi}/${rec} is not a 70 template`);
+      primitives(data, values);
+      if (rec - first < oda) odaRecords.push({ sfi, data });
+    }
+  }
+  return { values, odaRecords };
+}
+
+// ---------------------------------------------------------------- offline data authentication
+
+export interface OdaOutcome {
+  readonly method: 'sda' | 'dda' | 'none';
+  /** Undefined when it succeeded or was not performed. */
+  readonly failure?: OdaFailure;
+  readonly tvr: readonly TvrBit[];
+}
+
+/** Book 3 §10.3: DDA when card (AIP) and terminal both support it, else SDA, else none. */
+export function chooseOda(aip: Buffer): 'sda' | 'dda' | 'none' {
+  if (aip[0] & AIP_DDA) return 'dda';
+  if (aip[0] & AIP_SDA) return 'sda';
+  return 'none';
+}
+
+export interface OdaInput {
+  readonly aid: Buffer;
+  readonly aip: Buffer;
+  readonly pan: string;
+  readonly card: ReadonlyMap<number, Buffer>;
+  readonly odaRecords: readonly OdaRecord[];
+  /** The CA keys in force (caKeysInForce). */
+  readonly caKeys: readonly CaPublicKey[];
+  /** 9A, YYMMDD. */
+  readonly todayYymmdd: string;
+  /** The terminal's data objects (the DDOL takes 9F37 from here). */
+  readonly terminal: ReadonlyMap<number, Buffer>;
+}
+
+/** The CA key for the card's RID (the AID's first 5 bytes) and index (8F), among those in force. */
+export function caKeyFor(caKeys: readonly CaPublicKey[], aid: Buffer, index: Buffer | undefined): CaPublicKey | undefined {
+  if (index?.length !== 1) return undefined;
+  return caKeys.find((k) => k.rid.equals(aid.subarray(0, RID_BYTES)) && k.index === index[0]);
+}
+
+/**
+ * SDA (Book 2 §5) or DDA (Book 2 §6, with INTERNAL AUTHENTICATE over the DDOL's data) as
+ * `chooseOda` says; every failure is the method's TVR bits (odaFailureTvr). A card that does
+ * neither: "offline data authentication was not performed".
+ */
+export async function offlineDataAuthentication(tx: Transmit, input: OdaInput): Promise<OdaOutcome> {
+  const method = chooseOda(input.aip);
+  if (method === 'none') return { method, tvr: [TVR.odaNotPerformed] };
+  const failed = (failure: OdaFailure): OdaOutcome => ({ method, failure, tvr: odaFailureTvr(method, failure) });
+  const c = input.card;
+  const ca = caKeyFor(input.caKeys, input.aid, c.get(0x8f));
+  const issuer = recoverIssuerKey(ca, { certificate: c.get(0x90), remainder: c.get(0x92), exponent: c.get(0x9f32) }, input.pan, input.todayYymmdd);
+  if (!issuer.ok) return failed(issuer.reason);
+  const staticData = staticDataToAuthenticate(input.odaRecords, c.get(0x9f4a), input.aip);
+  if (!staticData.ok) return failed(staticData.reason);
+  if (method === 'sda') {
+    const sda = verifySda(issuer.value, c.get(0x93), staticData.value);
+    return sda.ok ? { method, tvr: [] } : failed(sda.reason);
+  }
+  const icc = recoverIccKey(issuer.value, { certificate: c.get(0x9f46), remainder: c.get(0x9f48), exponent: c.get(0x9f47) }, input.pan, staticData.value, input.todayYymmdd);
+  if (!icc.ok) return failed(icc.reason);
+  const ddolData = dolData(c.get(0x9f49) ?? DEFAULT_DDOL, input.terminal);
+  const r = await tx(Buffer.concat([Buffer.from([0x00, 0x88, 0x00, 0x00, ddolData.length]), ddolData, Buffer.from([0x00])]));
+  if (sw(r) !== '9000') return failed('data-missing');
+  let sdad: Buffer | undefined;
+  try {
+    const top = parseTlv(dataOf(r));
+    sdad = top.length === 1 && top[0].tag === 0x80 ? top[0].value : tagIn(dataOf(r), 0x9f4b);
+  } catch { sdad = undefined; }
+  const dda = verifyDynamicSignature(icc.value, sdad, ddolData);
+  return dda.ok ? { method, tvr: [] } : failed(dda.reason);
+}
+
+// ---------------------------------------------------------------- the whole first pass
+
+/** What the terminal performs (9F33 byte 2): online PIN, signature, no CVM. */
+export const SUPPORTED_CVMS: ReadonlySet<CvmMethod> = new Set<CvmMethod>(['online-pin', 'signature', 'no-cvm']);
+
+export interface KernelResult {
+  readonly app: SelectedApp;
+  readonly options: ProcessingOptions;
+  /** The card's data objects (records; never logged or stored: card.ts keeps what it needs). */
+  readonly card: Map<number, Buffer>;
+  readonly oda: OdaOutcome;
+  readonly cvm?: CvmMethod;
+  /** The terminal data sent with GENERATE AC (95, 9F34, 9F09 as the steps set them). */
+  readonly terminal: Map<number, Buffer>;
+  /** What terminal action analysis asked for. */
+  readonly asked: 'AAC' | 'ARQC';
+  /** The card's answer (9F27, 9F36, 9F26, 9F10). */
+  readonly ac: Map<number, Buffer>;
+}
+
+function emvDate(yymmdd: string): string {
+  return `20${yymmdd}`;
+}
+
+/**
+ * Selection, GPO, records, ODA, processing restrictions, CVM, floor limit, terminal action
+ * analysis (an online-only terminal: AAC or ARQC) and the first GENERATE AC, with the request's
+ * downloaded parameters (none: the built-in AIDs and no CA key, so ODA fails and says so). Returns the card's
+ * answer whatever it is: the caller decides what an AAC means for the sale.
+ */
+export async function runKernel(tx: Transmit, contactless: boolean, request: CardRequest): Promise<KernelResult> {
+  const params: EmvParams = request.params ?? { caKeys: [] };
+  const aids = params.aids ?? BUILT_IN_AIDS;
+  const app = await selectApplication(tx, contactless, aids);
+  const terminal = terminalData(request);
+  terminal.set(0x9f09, app.params.appVersion);
+  const options = await getProcessingOptions(tx, tagIn(app.fci, 0x9f38), terminal);
+  const { values: card, odaRecords } = await readApplicationData(tx, options.afl);
+  const panTag = card.get(0x5a);
+  if (panTag === undefined) throw unreadable('card records lack the PAN');
+  const pan = panTag.toString('hex').toUpperCase().replace(/F+$/, '');
+  const caKeys = caKeysInForce(params.caKeys, emvDate(request.dateYymmdd));
+  const oda = await offlineDataAuthentication(tx, { aid: app.aid, aip: options.aip, pan, card, odaRecords, caKeys, todayYymmdd: request.dateYymmdd, terminal });
+  const bits: TvrBit[] = [...oda.tvr];
+  bits.push(...processingRestrictions({
+    cardAppVersion: card.get(0x9f08), terminalAppVersion: app.params.appVersion, usageControl: card.get(0x9f07), issuerCountry: card.get(0x5f28),
+    terminalCountry: terminal.get(0x9f1a) as Buffer, effectiveDate: card.get(0x5f25), expirationDate: card.get(0x5f24),
+    service: request.txnType === 'sale' ? 'goods' : 'services', atm: false, todayYymmdd: request.dateYymmdd,
+  }));
+  const cvm = processCvmList(card.get(0x8e), {
+    amountMinor: request.amountFen, inApplicationCurrency: true, kind: 'purchase', unattended: false, supported: SUPPORTED_CVMS,
+  });
+  bits.push(...cvm.tvr);
+  bits.push(...floorLimitCheck(request.amountFen, contactless ? app.params.clFloorLimitFen : app.params.floorLimitFen));
+  const tvr = withTvrBits(emptyTvr(), bits);
+  terminal.set(0x95, tvr).set(0x9f34, cvm.cvmResults);
+  const asked = terminalActionAnalysis(tvr, { denial: card.get(0x9f0e), online: card.get(0x9f0f), default: card.get(0x9f0d) },
+    { denial: app.params.tacDenial, online: app.params.tacOnline, default: app.params.tacDefault }, 'online-only');
+  invariant(asked !== 'TC', 'an online-only terminal never asks for a TC');
+  const cdolData = dolData(card.get(0x8c) ?? DEFAULT_CDOL1, terminal);
+  if (cdolData.length === 0 || cdolData.length > 0xff) throw unreadable(`CDOL1 asks for ${cdolData.length} bytes`);
+  const r = await tx(generateAcCommand(cdolData, asked === 'AAC' ? GENAC_P1_AAC : GENAC_P1_ARQC));
+  if (sw(r) !== '9000') throw unreadable(`GENERATE AC answered ${sw(r)}`);
+  const ac = parseGenerateAc(dataOf(r));
+  return { app, options, card, oda, cvm: cvm.method, terminal, asked, ac };
+}

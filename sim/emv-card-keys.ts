@@ -1,0 +1,36 @@
+/**
+ * The simulator's TEST issuer and ICC RSA keys (public exponent 3), generated once for this
+ * project with node:crypto. Their private exponents are public in this file: they certify nothing
+ * outside the simulator and tests. Fixed rather than generated at run time so that a seeded day
+ * replays byte for byte and no test waits for key generation.
+ *
+ * The issuer key (1024 bits) is certified under the test CA keys 80 and 81 (sim/host/test-ca-keys.ts):
+ * under 80 (1024 bits) its certificate has room for 92 bytes of it, the rest goes in the
+ * remainder (92); under 81 (1408 bits) it fits. The ICC key (768 bits) is certified under the
+ * issuer key with a 10-byte remainder (9F48).
+ */
+export interface TestRsaKey {
+  readonly modulusHex: string;
+  readonly privateExponentHex: string;
+}
+
+export const TEST_EMV_KEYS: { readonly ISSUER: TestRsaKey; readonly ICC: TestRsaKey } = {
+  ISSUER: {
+    modulusHex:
+    'B6C9889711F504D39A8DF858E3DA22A5D5804FB47CCE377DF3A8AA73DB09C939BED2933C8B18453BE395E42DCCA57781' +
+    '67F7B501E540FEFB21FA0144428E9F8CDA6DCAA264F1933E2BFA4BC398D420A631259A6CAFA71C6EBB16E9D78BF18A01' +
+    '86733173606E1374E70882DB326498A8394781192864D2D8F0463AFD2F27D2B7',
+    privateExponentHex:
+    '79DBB064B6A3588D11B3FAE5ED3C171939003522FDDECFA94D1B1C4D3CB130D129E1B77DB2102E27ED0E981E886E4FAB' +
+    '9AA5235698D5FF5216A6AB82D709BFB21B6CFF9540D8076CCCEBBE25557C1910DA2FC905F2AF9A48E0909E963A837EDF' +
+    '71BAEE62AB59B4C485A6162F54BBDE2726E05F2C91CAA76C1BA549F70020456B',
+  },
+  ICC: {
+    modulusHex:
+    'A75F3960840D2C4268671D249FAA0484485BF6B68902147F8450A22DCBD2CB29F80DFB292BF86700BD69AFD7CF1DA8B1' +
+    '1056071D40E38DCCEF25DA73BF6FA2BA0E48613AB3718F8204EDEC211C47996DC2FCE269A821C260014F8EC44E15E911',
+    privateExponentHex:
+    '6F94D0EB02B372D6F044BE186A715858303D4F245B56B85502E06C1E87E1DCC6A55EA770C7FAEF55D39BCA8FDF691B1F' +
+    'A180823966365E3E2363C8A1D95F95B159D0A5C4B32BFA8B6B0CC7C262D10F531B9DB4727C89FE9A456960F53B19C34B',
+  },
+};
