@@ -81,11 +81,15 @@ import { Diagnostics, DiagResult, ErrorRing } from './diagnostics';
 import type * as MgmtWiring from './mgmt-wiring';
 import type * as MgmtUpdate from './mgmt-update';
 import type { ManagementClient } from '../runtime/mgmt/client';
+import type * as MgmtProtocol from '../runtime/mgmt/protocol';
+import { eReceiptUrl } from '../runtime/receipt';
 import { RecordType } from '../storage/record';
 import type { Session } from '../runtime/operators';
 import { AdjustableClock } from '../common/time';
 
 export const BOOT_STEP_COUNT = 5;
+/** The merchant's name on the slip until the host's parameter download names it (DF11). */
+const MERCHANT_NAME_DEFAULT = 'DEMO SHOP';
 /** The background verify waits this long after a checkpointed boot (the first sale comes first). */
 export const BACKGROUND_VERIFY_DELAY_MS = 10_000;
 /** The boot checkpoint is written this long after the first operator screen is drawn. */
@@ -312,7 +316,7 @@ export class TerminalApp {
       qrShowable: (content) => board.display().capabilities.kind === 'pixels' && content.length <= QR_SHOW_CHARS_MAX,
       clock: this.clock,
       lang: this.locale.get() === 'en' ? 'en' : 'zh',
-      merchantName: 'DEMO SHOP',
+      merchantName: MERCHANT_NAME_DEFAULT,
       exportJournal: () => this.exportJournal(),
       shutdown: async () => { this.o.logger.warn('critical battery: journal closed, shutting down'); this.o.onShutdown?.(); },
       recoveryRequested: () => this.recoveryRequested,
@@ -328,6 +332,7 @@ export class TerminalApp {
         this.controller.sync(view);
         this.syncSignature(view.state);
         this.notePaperOut(view.state);
+        this.publishReceipt(view);
         if (view.state.startsWith('recovery')) this.enterRecovery(view.state, snap.context.session);
         if ((view.state === 'login' || view.state === 'idle') && !this.healthy) { this.healthy = true; this.o.onHealthy?.(); }
         this.statusLed(view.data.signedOn);
@@ -868,6 +873,8 @@ export class TerminalApp {
   // ---------------------------------------------------------------- remote management
 
   private mgmt: ManagementClient | undefined;
+  /** The last slip sent to the e-receipt service (batch/stan): a result stays in view over several states. */
+  private receiptPublished: string | undefined;
   private mgmtRefused = false;
 
   /**
@@ -900,6 +907,24 @@ export class TerminalApp {
     const m = this.mgmt;
     this.mgmt = undefined;
     await m?.stop().catch(() => undefined);
+  }
+
+  /**
+   * An approved transaction's slip goes to the acquirer's e-receipt service over the management
+   * channel (issue 12 item 6; queued while the broker is away, like events), once per transaction.
+   */
+  private publishReceipt(view: MachineView): void {
+    const r = view.data.result;
+    const m = this.mgmt, terminal = this.terminal;
+    if (r?.outcome !== 'approved' || !r.txn || !m || !terminal) return;
+    const t = r.txn, key = `${t.batch}/${t.stan}`;
+    if (key === this.receiptPublished) return;
+    this.receiptPublished = key;
+    const { tid, mid } = terminal.engine.config.ids;
+    const base = terminal.engine.eReceiptBase;
+    // Loaded with the management channel, not at boot (issue 14: start time).
+    const { receiptDocument } = require('../runtime/mgmt/protocol') as typeof MgmtProtocol;
+    m.publishReceipt(receiptDocument(t, { tid, mid, merchantName: terminal.engine.merchantName ?? MERCHANT_NAME_DEFAULT, ...(base ? { url: eReceiptUrl(t, tid, base) } : {}) }));
   }
 
   /** The application's parts the management channel reads and commands (boot/mgmt-wiring.ts). */

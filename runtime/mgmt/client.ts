@@ -20,7 +20,7 @@ import { checkParamsPatch } from './params';
 import { Outbox, OUTBOX_BYTES_MAX, OUTBOX_MESSAGES_MAX, OutMessage } from './outbox';
 import {
   Ack, Command, CommandName, MGMT_SCHEMA_VERSION, MgmtTopics, SERIAL_RE, StatusDocument, StatusInput, TOPIC_PREFIX_DEFAULT, UpdateOffer, ack, checkUpdateOffer, parseCommand, refusal,
-  statusKey, topicsFor,
+  ReceiptDocument, statusKey, topicsFor,
 } from './protocol';
 
 /** The status is republished at least this often, changed or not (the console's liveness view). */
@@ -205,6 +205,11 @@ export class ManagementClient {
   /** An event the terminal reports on its own (QoS 1; queued while offline). */
   publishEvent(kind: string, data: unknown): void {
     this.send({ topic: this.topics.event, payload: JSON.stringify({ v: MGMT_SCHEMA_VERSION, kind, atMs: this.o.clock(), data }), qos: 1, what: `event ${kind}` });
+  }
+
+  /** An approved transaction's slip for the acquirer's e-receipt service (QoS 1; queued while offline). */
+  publishReceipt(doc: ReceiptDocument): void {
+    this.send({ topic: this.topics.receipt, payload: JSON.stringify(doc), qos: 1, what: `receipt ${doc.batch}/${doc.stan}` });
   }
 
   /** A clean goodbye: presence offline (retained), then DISCONNECT (no will). */

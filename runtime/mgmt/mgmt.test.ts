@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { parseCommand, topicsFor, statusKey, StatusInput } from './protocol';
+import { parseCommand, receiptDocument, topicsFor, statusKey, StatusInput } from './protocol';
+import type { TxnView } from '../txn/engine';
 import { checkParamsPatch } from './params';
 import { Outbox } from './outbox';
 import { checkMgmtConfig } from './client';
@@ -69,5 +70,23 @@ describe('runtime/mgmt: commands, parameters, offline queue, configuration', () 
     assert.equal(code(() => checkMgmtConfig({ ...good, heartbeatMs: 0 })), 'E-BRD-01');
     assert.equal(code(() => topicsFor('SN/#')), 'E-BRD-01');
     assert.equal(topicsFor('SN-0001').cmd, 'pos/SN-0001/cmd');
+  });
+
+  it('receiptDocumentCarriesWhatTheSlipPrintsAndRefusesAnUnmaskedCard', () => {
+    const t: TxnView = {
+      kind: 'sale', stan: 12, batch: 1, amountFen: 123456, panMasked: '622202*********0123', entryMode: '021', status: 'approved', responseCode: '00',
+      rrn: '000000000042', authCode: '000042', hostDate: '1121', hostTime: '103015', operator: '01', atMs: 5, printed: [], hasSignature: false,
+    };
+    const doc = receiptDocument(t, { tid: '12345678', mid: '123456789012345', merchantName: 'M', url: 'https://r.example.com/r?tid=12345678' });
+    assert.deepEqual(doc, {
+      v: 1, tid: '12345678', mid: '123456789012345', merchantName: 'M', kind: 'sale', amountFen: 123456, currency: 'CNY', batch: 1, stan: 12,
+      rrn: '000000000042', authCode: '000042', hostDate: '1121', hostTime: '103015', atMs: 5, panMasked: '622202*********0123', entryMode: '021',
+      url: 'https://r.example.com/r?tid=12345678',
+    });
+    assert.equal(code(() => receiptDocument({ ...t, panMasked: '6222021234567890123' }, { tid: '1', mid: '2', merchantName: 'M' })), 'E-SYS-99');
+    const qr = receiptDocument({ ...t, kind: 'qrSale', panMasked: '', qr: { wallet: 'WX', orderNo: 'O1', payerMasked: '138****0000', codeLast4: '1234' } }, { tid: '1', mid: '2', merchantName: 'M' });
+    assert.deepEqual(qr.qr, { wallet: 'WX', orderNo: 'O1', payerMasked: '138****0000' }, 'the payment code\'s digits stay on the slip only');
+    assert.equal(qr.panMasked, undefined);
+    assert.equal(topicsFor('SN-0001').receipt, 'pos/SN-0001/receipt');
   });
 });

@@ -4,7 +4,8 @@
  * Pure functions only; the MQTT session is client.ts. Anything that arrives from the broker is
  * untrusted: `parseCommand` never throws, it returns a refusal that names what was wrong.
  */
-import { ErrorId, PosError, isPosError } from '../../common/errors';
+import { ErrorId, PosError, invariant, isPosError } from '../../common/errors';
+import type { TxnView } from '../txn/engine';
 
 /** Version of every JSON document on the channel; a console refuses a major it does not know. */
 export const MGMT_SCHEMA_VERSION = 1;
@@ -31,12 +32,17 @@ export interface MgmtTopics {
   readonly ack: string;
   /** QoS 1, not retained: events the terminal reports on its own (queued while offline). */
   readonly event: string;
+  /**
+   * QoS 1, not retained: one document per approved transaction, for the acquirer's e-receipt
+   * service (queued while offline, like events).
+   */
+  readonly receipt: string;
 }
 
 export function topicsFor(serial: string, prefix = TOPIC_PREFIX_DEFAULT): MgmtTopics {
   if (!SERIAL_RE.test(serial)) throw new PosError('BRD_INVALID', `management serial "${serial}": 4..32 of A-Z 0-9 -`);
   const base = `${prefix}/${serial}`;
-  return { presence: `${base}/presence`, status: `${base}/status`, cmd: `${base}/cmd`, ack: `${base}/ack`, event: `${base}/event` };
+  return { presence: `${base}/presence`, status: `${base}/status`, cmd: `${base}/cmd`, ack: `${base}/ack`, event: `${base}/event`, receipt: `${base}/receipt` };
 }
 
 export interface Command {
@@ -164,4 +170,55 @@ export function checkUpdateOffer(args: Readonly<Record<string, unknown>>): Updat
   if (typeof sizeBytes !== 'number' || !Number.isSafeInteger(sizeBytes) || sizeBytes < 1 || sizeBytes > UPDATE_BYTES_MAX) bad('sizeBytes', `a whole number in 1..${UPDATE_BYTES_MAX}`);
   if (allowOpenBatch !== undefined && typeof allowOpenBatch !== 'boolean') bad('allowOpenBatch', 'true or false');
   return { url: url as string, sha256: (sha256 as string).toLowerCase(), version: version as string, sizeBytes: sizeBytes as number, allowOpenBatch: allowOpenBatch === true };
+}
+
+// ---------------------------------------------------------------- e-receipts
+
+/** The slip's data for the acquirer's e-receipt service (docs/MANAGEMENT.md, topic `receipt`). */
+export interface ReceiptDocument {
+  readonly v: number;
+  readonly tid: string;
+  readonly mid: string;
+  readonly merchantName: string;
+  readonly kind: TxnView['kind'];
+  readonly amountFen: number;
+  /** ISO 4217: the profile's field 49 is always 156. */
+  readonly currency: 'CNY';
+  readonly batch: number;
+  readonly stan: number;
+  readonly rrn?: string;
+  readonly authCode?: string;
+  /** The host's MMDD and hhmmss (fields 13 and 12), as the slip prints them. */
+  readonly hostDate?: string;
+  readonly hostTime?: string;
+  /** The terminal's clock when the transaction began (ms since the epoch). */
+  readonly atMs: number;
+  /** The card as the slip shows it (first 6, last 4); absent for a QR payment. */
+  readonly panMasked?: string;
+  readonly entryMode: string;
+  /** A QR payment: wallet, the host's order number, the payer as the host masked it. */
+  readonly qr?: { readonly wallet?: string; readonly orderNo?: string; readonly payerMasked?: string };
+  /** Approved by the terminal offline (离线): the advice may still be refused by the host. */
+  readonly offline?: boolean;
+  /** The address the slip's QR code holds (the host's DF1A), when it set one. */
+  readonly url?: string;
+}
+
+/** A masked card number as the slip prints it: at most 6 digits, stars, at most 4 digits. */
+const PAN_MASKED_RE = /^[0-9]{0,6}\*+[0-9]{0,4}$/;
+
+/**
+ * The e-receipt document of an approved transaction. Throws (an invariant) if the masked card
+ * number is not masked: nothing beyond what the slip prints may leave the terminal.
+ */
+export function receiptDocument(t: TxnView, o: { readonly tid: string; readonly mid: string; readonly merchantName: string; readonly url?: string }): ReceiptDocument {
+  invariant(t.panMasked === '' || PAN_MASKED_RE.test(t.panMasked), 'e-receipt: the card number is not masked', { stan: t.stan });
+  const qr = t.qr ? { ...(t.qr.wallet ? { wallet: t.qr.wallet } : {}), ...(t.qr.orderNo ? { orderNo: t.qr.orderNo } : {}), ...(t.qr.payerMasked ? { payerMasked: t.qr.payerMasked } : {}) } : undefined;
+  return {
+    v: MGMT_SCHEMA_VERSION, tid: o.tid, mid: o.mid, merchantName: o.merchantName, kind: t.kind, amountFen: t.amountFen, currency: 'CNY',
+    batch: t.batch, stan: t.stan, ...(t.rrn ? { rrn: t.rrn } : {}), ...(t.authCode ? { authCode: t.authCode } : {}),
+    ...(t.hostDate ? { hostDate: t.hostDate } : {}), ...(t.hostTime ? { hostTime: t.hostTime } : {}), atMs: t.atMs,
+    ...(t.panMasked !== '' ? { panMasked: t.panMasked } : {}), entryMode: t.entryMode, ...(qr ? { qr } : {}),
+    ...(t.offline ? { offline: true } : {}), ...(o.url ? { url: o.url } : {}),
+  };
 }

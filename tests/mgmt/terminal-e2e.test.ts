@@ -65,7 +65,7 @@ describe('e2e: the terminal on a board file with a management section, against m
     if (dir) removeDir(dir);
   });
 
-  it('statusDiagnosticsParamsLogsLockAndRebootThroughTheRealTerminal', async () => {
+  it('statusDiagnosticsParamsLogsLockAndRebootThroughTheRealTerminal_thenASalesSlipGoesToTheEReceiptTopic', async () => {
     await d.powerOn();
     await d.until('login');
     const status = await waitFor('status', (s) => s.topic.endsWith('/status'));
@@ -88,6 +88,18 @@ describe('e2e: the terminal on a board file with a management section, against m
     await waitFor('presence reboot', (s) => s.topic.endsWith('/presence') && s.json.reason === 'reboot');
     // Back after the restart: online again, the parameter kept (journaled).
     await waitFor('online after the reboot', (s) => s.topic.endsWith('/presence') && s.json.online === true && seen.indexOf(s) > seen.findIndex((x) => x.json.reason === 'reboot'));
-    await d.until('login');
+    // A sale: its slip goes to the e-receipt service with the host's address (DF1A), masked card only.
+    await d.signIn();
+    await d.sale('1234');
+    const slip = await waitFor('the sale\'s e-receipt', (s) => s.topic === `pos/${SIM_IDENTITY}/receipt`);
+    const sale = host.ledger.entries({}).find((e) => e.type === 'sale' && e.status === 'approved');
+    assert.ok(sale, 'the host approved the sale');
+    assert.equal(slip.kind, 'sale');
+    assert.equal(slip.amountFen, 1234);
+    assert.equal(slip.currency, 'CNY');
+    assert.equal(slip.rrn, sale.rrn);
+    assert.equal(slip.panMasked, '622202*********0128');
+    assert.equal(slip.url, `https://receipts.example.com/r?tid=${slip.tid}&b=${String(slip.batch).padStart(6, '0')}&s=${String(slip.stan).padStart(6, '0')}&rrn=${sale.rrn}&amt=1234`);
+    assert.ok(!JSON.stringify(slip).includes('6222021234567890128'), 'no full card number');
   });
 });
