@@ -15,6 +15,8 @@ import { isPosError } from '../../common/errors';
 import { RecordType } from '../../storage/record';
 import { TEST_TERMINAL, CODE_BAD_CHIP_DATA } from '../../sim/host/simulator';
 import { TEST_CARDS } from '../../sim/test-cards';
+import { downloadAids, downloadCaKeys } from '../../runtime/txn/emv-download';
+import { TVR, hasTvrBit } from '../../runtime/txn/emv-tvr';
 import { CASHIER, SUPERVISOR, Rig, assertReconciled, chipCardFor, rig } from './harness';
 
 const ALLOWED = new Set(FIELD55_TAGS.map(([t]) => t));
@@ -178,5 +180,45 @@ describe('chip and contactless sales: field 55 and its reversal', function () {
       assert.equal(bytes.indexOf(bcdPan(pan)), -1, 'PAN (BCD) in the journal');
       assert.equal(bytes.indexOf(Buffer.from(pan)), -1, 'PAN (ASCII) in the journal');
     }
+  });
+
+  describe('with the CA keys and AIDs downloaded from the acquirer simulator (the kernel\'s ODA under them)', () => {
+    beforeEach(async () => {
+      assert.equal((await downloadCaKeys(r.terminal.engine)).outcome, 'applied');
+      assert.equal((await downloadAids(r.terminal.engine)).outcome, 'applied');
+    });
+
+    it('the IC card\'s DDA passes under the downloaded CA key: the 0200\'s TVR says so, the host approves', async () => {
+      const input = await chipCardFor(r, 4_200);
+      assert.equal(input.chip?.oda, 'dda');
+      assert.equal(input.chip?.odaFailure, undefined);
+      const res = await r.terminal.engine.sale({ amountFen: 4_200, card: input, pin: Buffer.from('1234'), session: CASHIER });
+      assert.equal(res.outcome, 'approved');
+      const tvr = primitives(bytesField(frames.filter(isSale)[0], 55) as Buffer).get(0x95) as Buffer;
+      assert.equal(hasTvrBit(tvr, TVR.ddaFailed) || hasTvrBit(tvr, TVR.odaNotPerformed), false, tvr.toString('hex'));
+      assert.equal(tvr.toString('hex').toUpperCase(), input.chip?.tvr);
+    });
+
+    it('an SDA card under CA key 81 passes too; a card with an expired issuer certificate goes online with "DDA failed" in the TVR', async () => {
+      assert.equal((await chipCardFor(r, 100, TEST_CARDS.icSda)).chip?.odaFailure, undefined);
+      const input = await chipCardFor(r, 4_300, TEST_CARDS.icExpiredCert);
+      assert.equal(input.chip?.odaFailure, 'expired');
+      const res = await r.terminal.engine.sale({ amountFen: 4_300, card: input, pin: Buffer.from('1234'), session: CASHIER });
+      assert.equal(res.outcome, 'approved', 'the issuer (the simulator) decides, and approves');
+      const tvr = primitives(bytesField(frames.filter(isSale)[0], 55) as Buffer).get(0x95) as Buffer;
+      assert.ok(hasTvrBit(tvr, TVR.ddaFailed));
+    });
+
+    it('the card whose issuer denies a failed DDA: E-RDR-09 at the card, nothing sent to the host', async () => {
+      await assert.rejects(chipCardFor(r, 4_400, TEST_CARDS.icOdaDeclined), (e: unknown) => isPosError(e) && e.code === 'E-RDR-09');
+      assert.equal(frames.filter(isSale).length, 0);
+    });
+  });
+
+  it('without downloaded CA keys the same IC card fails DDA (CA key missing) and still goes online', async () => {
+    const input = await chipCardFor(r, 4_500);
+    assert.equal(input.chip?.odaFailure, 'ca-key-missing');
+    const res = await r.terminal.engine.sale({ amountFen: 4_500, card: input, pin: Buffer.from('1234'), session: CASHIER });
+    assert.equal(res.outcome, 'approved');
   });
 });
