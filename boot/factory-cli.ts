@@ -1,5 +1,5 @@
 /**
- * `pos factory provision|test|station`. Key components come from a file (one "HEX KCV" per
+ * `pos factory provision|test|station|flash`. Key components come from a file (one "HEX KCV" per
  * line) or the station's manifest, never argv. Exit codes: 0 pass; 2 operating error; 5 a
  * hardware test failed (station: any terminal not a pass, a skipped test included).
  */
@@ -16,6 +16,8 @@ import { KeyComponent, Prompts, factoryTest, provision, writeReport, LOCALES } f
 // a release image without the simulator still runs `pos factory` on real boards.
 import { requireSim } from './optional-sim';
 import { BoardTerminal, StationConsole, outcome, runBoardStation } from './factory-station-boards';
+import { HOLD_POINTS, HoldPoint, flashStation } from './factory-flash';
+import type { PartitionSizes } from './flash/disk-image';
 
 function componentsFrom(file: string): KeyComponent[] {
   return readFileSync(file, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#')).map((l) => {
@@ -243,7 +245,66 @@ const stationCmd: Command = {
   },
 };
 
-export const factoryCommands: readonly Command[] = [provisionCmd, testCmd, stationCmd];
+/** `--sizes ROOT,POS,DATA` in MiB (default boot/flash/disk-image.ts PARTITION_SIZES_DEFAULT). */
+function sizesOf(text: string | undefined): PartitionSizes | undefined {
+  if (text === undefined) return undefined;
+  const n = text.split(',').map(Number);
+  if (n.length !== 3 || n.some((x) => !Number.isInteger(x))) throw new PosError('OPR_INPUT', '--sizes is ROOT,POS,DATA in whole MiB, e.g. 512,768,128');
+  return { rootMiB: n[0], posMiB: n[1], dataMiB: n[2] };
+}
+
+function intFlag(ctx: CommandContext, flag: string): number | undefined {
+  const v = valueOf(ctx, flag);
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v)) throw new PosError('OPR_INPUT', `--${flag} must be a whole number`);
+  return Number(v);
+}
+
+const flashCmd: Command = {
+  name: 'factory flash',
+  usage: 'factory flash --image FILE.posupd --rootfs BASE.tar --board B --targets T1,T2,... --manifest FILE [--public-key HEX] [--concurrency 8] [--boot-kernel K --boot-initrd I [--boot-concurrency 1] [--boot-timeout-ms N]] [--sizes 512,768,128] [--report-dir D] [--work-dir D] [--registry F] [--locale zh-CN]',
+  summary: 'write a release image onto blank targets (disk image files or block devices), provision, check, boot and self-test each; one JSON report per serial',
+  async run(ctx) {
+    // Every required flag first, named when missing (nothing is opened before).
+    const [image, rootfs, boardFile, targetList, manifest] = (['image', 'rootfs', 'board', 'targets', 'manifest'] as const).map((f) => need(ctx, f));
+    const targets = targetList.split(',').map((t) => t.trim()).filter(Boolean);
+    const listed = readManifest(manifest);
+    if (listed.length !== targets.length) throw new PosError('OPR_INPUT', `--targets lists ${targets.length} targets for ${listed.length} terminals in ${manifest}`);
+    const reportDir = flagString(ctx, 'report-dir') ?? 'factory-reports';
+    const kernel = valueOf(ctx, 'boot-kernel');
+    const initrd = valueOf(ctx, 'boot-initrd');
+    if ((kernel === undefined) !== (initrd === undefined)) throw new PosError('OPR_INPUT', 'give both --boot-kernel and --boot-initrd (the emulated board), or neither');
+    const bootTimeoutMs = intFlag(ctx, 'boot-timeout-ms');
+    const concurrency = intFlag(ctx, 'concurrency');
+    const bootConcurrency = intFlag(ctx, 'boot-concurrency');
+    const sizes = sizesOf(valueOf(ctx, 'sizes'));
+    const publicKeyHex = valueOf(ctx, 'public-key');
+    const registryFile = valueOf(ctx, 'registry');
+    // TEST-ONLY (tests/boot/factory-flash.test.ts): stop every target at this point and wait to be killed.
+    const holdAt = process.env.POS_FLASH_TEST_HOLD_AT as HoldPoint | undefined;
+    if (holdAt !== undefined && !HOLD_POINTS.includes(holdAt)) throw new PosError('OPR_INPUT', `POS_FLASH_TEST_HOLD_AT must be one of ${HOLD_POINTS.join(', ')}`);
+    const reports = await flashStation({
+      image, rootfs, boardFile,
+      targets: listed.map((t, i) => ({ serial: t.serial, target: targets[i], identity: t.identity })),
+      reportDir, workDir: valueOf(ctx, 'work-dir') ?? join(reportDir, 'flash-work'),
+      locale: (flagString(ctx, 'locale') ?? 'zh-CN') as (typeof LOCALES)[number],
+      ...(publicKeyHex ? { publicKeyHex } : {}), ...(registryFile ? { registryFile } : {}), ...(sizes ? { sizes } : {}),
+      ...(concurrency !== undefined ? { concurrency } : {}), ...(bootConcurrency !== undefined ? { bootConcurrency } : {}),
+      ...(kernel && initrd ? { boot: { kernel, initrd, ...(bootTimeoutMs ? { timeoutMs: bootTimeoutMs } : {}) } } : {}),
+      onProgress: (serial, step) => ctx.out(`${serial}  ${step}`),
+      ...(holdAt ? { holdAt, onHold: (serial: string, point: HoldPoint) => ctx.out(`HOLD ${serial} ${point}`) } : {}),
+    });
+    showServicePasswords(ctx, reports);
+    for (const r of reports) {
+      ctx.out(`${r.pass ? 'PASS' : 'FAIL'} ${r.serial} ${r.target}${r.errors.length ? ` ${r.errors.map((e) => `${e.code} (${e.step}): ${e.message}`).join('; ')}` : ''}`);
+    }
+    const passed = reports.filter((r) => r.pass).length;
+    ctx.out(`${passed} of ${reports.length} flashed and passed; reports in ${reportDir} (<serial>.flash.json)`);
+    return passed === reports.length ? 0 : 5;
+  },
+};
+
+export const factoryCommands: readonly Command[] = [provisionCmd, testCmd, stationCmd, flashCmd];
 
 /**
  * The station's console is the one place a provisioned terminal's service password appears: the

@@ -442,6 +442,16 @@ export const ERRORS = {
   UPD_BOARD: def('E-UPD-05', 'update-invalid',
     { cause: 'Update is for another board', steps: ['Use the package for this board'] },
     { cause: '升级包板卡不符', steps: ['使用本机的升级包'] }),
+  // ---- factory flash (boot/factory-flash.ts, boot/flash/target.ts: `pos factory flash`)
+  FLS_TARGET: def('E-FLS-01', 'export-target',
+    { cause: 'Flash target unusable', steps: ['Check the cable or the target path', 'Use a larger or another target'] },
+    { cause: '写入目标不可用', steps: ['检查连线或目标文件', '换一个更大的目标'] }),
+  FLS_READBACK: def('E-FLS-02', 'storage-io',
+    { cause: 'Flash read-back differs', steps: ['Not committed: it does not boot', 'Flash again; replace it if repeated'] },
+    { cause: '写入后回读校验不符', steps: ['未提交：无法启动', '重新写入，多次出现请更换'] }),
+  FLS_BOOT: def('E-FLS-03', 'timeout',
+    { cause: 'Flashed terminal did not boot', steps: ['See the boot log in the report', 'Flash again; return it if repeated'] },
+    { cause: '写入后终端未能启动', steps: ['查看结果文件中的启动日志', '重新写入，多次出现请返厂'] }),
   // ---- remote management (E-MGT: the MQTT channel of runtime/mgmt/, docs/MANAGEMENT.md). The
   // steps speak to whoever sent the command (the acquirer's management console) or, for the
   // broker, to the technician at the terminal.

@@ -19,10 +19,11 @@
  * machine that loads no kernel modules. Needs root (ownership in the staged trees), `tar`,
  * `sfdisk`, `mke2fs` and `debugfs` (e2fsprogs, fdisk). A missing tool is E-OPR-08 naming it.
  *
- * What is NOT done here: identity and keys (the station's provisioning writes them into the data
- * folder before this runs, or on the first boot), writing to a block device (write the image with
- * dd), and interrupted-flash recovery (an image is written to `out.partial` and renamed at the end,
- * so a half-written image never carries the final name).
+ * What is NOT done here: identity and keys, writing onto a target disk or block device, and
+ * interrupted-flash recovery: the flashing station (boot/factory-flash.ts, boot/flash/target.ts)
+ * builds one image with this, copies it onto each target with the commit sector last, and writes
+ * each target's own data partition (writeDataPartition). An image here is written to
+ * `out.partial` and renamed at the end, so a half-written image never carries the final name.
  */
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
@@ -218,6 +219,23 @@ function stagePos(dir: string, o: DiskImageOptions): string {
   return report.version;
 }
 
+/**
+ * The flashing station's data partition (boot/factory-flash.ts): an ext4 file system labelled
+ * `posdata` made from `staged` (copied into `scratch`, owned by pos) straight into its byte range
+ * of `image` (a file or a block device), then read back file by file. Returns the files checked.
+ */
+export function writeDataPartition(image: string, part: { readonly startBytes: number; readonly sizeBytes: number }, staged: string, scratch: string): number {
+  rmSync(scratch, { recursive: true, force: true });
+  mkdirSync(scratch, { recursive: true });
+  const tree = join(scratch, 'posdata');
+  stageData(tree, staged);
+  // nodiscard: on a file, mke2fs's discard punches holes, and this range is written in place.
+  tool('mke2fs', ['-q', '-F', '-t', 'ext4', '-L', 'posdata', '-d', tree, '-E', `offset=${part.startBytes},root_owner=${POS_UID}:${POS_GID},nodiscard`, image, `${part.sizeBytes / 1024}k`]);
+  const checked = readBackPartition(image, part.startBytes, tree, join(scratch, 'readback'));
+  rmSync(scratch, { recursive: true, force: true });
+  return checked;
+}
+
 function stageData(dir: string, from: string | undefined): void {
   mkdirSync(dir);
   if (from !== undefined) cpSync(from, dir, { recursive: true, verbatimSymlinks: true });
@@ -322,7 +340,7 @@ function treeBytes(dir: string): number {
 // ---------------------------------------------------------------- tools
 
 /** Runs a tool; a missing one is E-OPR-08 naming it and its Debian package. */
-function tool(name: string, args: readonly string[], input?: string): string {
+export function tool(name: string, args: readonly string[], input?: string): string {
   try {
     return execFileSync(name, [...args], { input, encoding: 'utf8', timeout: TOOL_TIMEOUT_MS_MAX, stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 64 * MIB });
   } catch (e) {

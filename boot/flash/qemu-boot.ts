@@ -1,0 +1,62 @@
+/**
+ * The flashing station's boot step on the emulated board (board-configs/qemu-x86.json): QEMU
+ * boots the flashed target with Debian's kernel and the small initramfs (scripts/guest/), the
+ * factory self-test unit the station installed runs `pos factory test` once and powers the board
+ * off (boot/factory-flash.ts FACTORY_SELFTEST_UNIT), and the station reads the report off the
+ * data partition. A real board boots on the station's jig instead; this is its stand-in.
+ *
+ * Same machine as the guest tests' launcher (tests/guest/qemu.ts): TCG, one CPU, 256 MB, the disk
+ * as virtio; here with no network, no agent and no UARTs: only the console, captured to a file.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+
+export const QEMU_MEMORY_MIB = 256;
+/** Kept from the console for the report when the boot fails. */
+export const CONSOLE_TAIL_CHARS_MAX = 3_000;
+
+export interface QemuBootOptions {
+  readonly disk: string;
+  readonly kernel: string;
+  readonly initrd: string;
+  /** Kernel command line additions. */
+  readonly append: string;
+  /** The console (ttyS0) is written here. */
+  readonly consoleFile: string;
+  /** The guest must have powered off by then; QEMU is killed. */
+  readonly timeoutMs: number;
+}
+
+export interface QemuBootResult {
+  /** QEMU's exit code (0 when the guest powered off), or null when it was killed at the timeout. */
+  readonly exitCode: number | null;
+  readonly timedOut: boolean;
+  readonly ms: number;
+  readonly consoleTail: string;
+}
+
+/** Boots `disk` until the guest powers off (QEMU runs with -no-reboot) or the time is up. */
+export async function bootUntilPowerOff(o: QemuBootOptions): Promise<QemuBootResult> {
+  const t0 = Date.now();
+  const args = [
+    '-machine', 'pc', '-accel', 'tcg', '-cpu', 'max', '-smp', '1', '-m', String(QEMU_MEMORY_MIB),
+    '-display', 'none', '-monitor', 'none', '-no-reboot', '-nic', 'none',
+    '-kernel', o.kernel, '-initrd', o.initrd,
+    '-append', `console=ttyS0 root=LABEL=posroot ro panic=-1 ${o.append}`.trim(),
+    '-drive', `file=${o.disk},format=raw,if=virtio,cache=writeback`,
+    '-serial', `file:${o.consoleFile}`,
+  ];
+  closeSync(openSync(o.consoleFile, 'w'));
+  const qemu = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  qemu.stderr?.on('data', (c: Buffer) => { stderr = (stderr + c.toString('utf8')).slice(-CONSOLE_TAIL_CHARS_MAX); });
+  let timedOut = false;
+  const timer = setTimeout(() => { timedOut = true; qemu.kill('SIGKILL'); }, o.timeoutMs);
+  const exitCode = await new Promise<number | null>((resolve, reject) => {
+    qemu.once('error', (e) => { clearTimeout(timer); reject(e); });
+    qemu.once('exit', (code) => { clearTimeout(timer); resolve(code); });
+  });
+  let consoleText = '';
+  try { consoleText = readFileSync(o.consoleFile, 'utf8'); } catch { /* no console written: QEMU failed to start */ }
+  return { exitCode: timedOut ? null : exitCode, timedOut, ms: Date.now() - t0, consoleTail: (consoleText + (stderr ? `\n[qemu] ${stderr}` : '')).slice(-CONSOLE_TAIL_CHARS_MAX) };
+}

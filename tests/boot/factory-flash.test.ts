@@ -1,0 +1,205 @@
+/**
+ * `pos factory flash` without QEMU (boot/factory-flash.ts, boot/flash/target.ts): a small signed
+ * release package and a stand-in base OS written onto disk image files with 8 MiB partitions.
+ *
+ * - Three targets, two at once: every step passes, the target reads as committed, its partitions
+ *   hash as the image's, slot A holds every file of the signed manifest, the data partition holds
+ *   the provisioned journal (identity of that serial) and the device key; one report per serial.
+ * - The station SIGKILLed at every hold point (before and after each durable step, half the image
+ *   written among them): the target never reads as committed with anything missing (before the
+ *   commit: no protective MBR, so no partition table for Linux or a bootloader), and the station
+ *   flashes it again to a complete, checked target, reusing the serial's provisioning.
+ * - A package signed by another key, or built for another board, is refused before any target
+ *   is touched.
+ * The boot and the self-test in QEMU: tests/guest/factory-flash.test.ts.
+ */
+import { strict as assert } from 'node:assert';
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { needTool } from '../support/tools';
+import { buildPackage, generateUpdateKeys } from '../../boot/update';
+import { kcvOf } from '../../boot/factory';
+import { FlashReport, FlashStationOptions, HOLD_POINTS, flashStation } from '../../boot/factory-flash';
+import { inspectTarget } from '../../boot/flash/target';
+import { partitionLayout } from '../../boot/flash/disk-image';
+import { Journal } from '../../storage/journal';
+import { RecordType } from '../../storage/record';
+import { slotProblem } from '../../boot/update-slots';
+
+const REPO = join(__dirname, '..', '..');
+const SIZES = { rootMiB: 8, posMiB: 8, dataMiB: 8 };
+const BOARD = 'qemu-x86';
+/** One flash of these small targets takes about a second; a child that takes this long is stuck. */
+const CHILD_MS_MAX = 120_000;
+
+interface Fixture { dir: string; image: string; rootfs: string; publicKeyHex: string; privateKeyPem: string }
+
+function component(): string {
+  const key = randomBytes(16);
+  return `${key.toString('hex').toUpperCase()}/${kcvOf(key)}`;
+}
+
+/** A release package with the files the flash needs (the unit, a slot tree) and a base OS with etc/passwd. */
+function fixture(): Fixture {
+  const dir = mkdtempSync(join(tmpdir(), 'pos-flash-'));
+  const tree = join(dir, 'release');
+  for (const d of ['dist/boot', 'systemd', 'node/bin']) mkdirSync(join(tree, d), { recursive: true });
+  writeFileSync(join(tree, 'dist', 'boot', 'pos.js'), '// stand-in for the runtime\n');
+  copyFileSync(join(REPO, 'boot', 'pos-terminal.service'), join(tree, 'systemd', 'pos-terminal.service'));
+  writeFileSync(join(tree, 'node', 'bin', 'node'), '#!/bin/sh\n');
+  chmodSync(join(tree, 'node', 'bin', 'node'), 0o755);
+  writeFileSync(join(tree, 'payload.bin'), randomBytes(3 * 1024 * 1024));
+  const keys = generateUpdateKeys();
+  const image = join(dir, 'pos-1.0.0.posupd');
+  writeFileSync(image, buildPackage(tree, keys.privateKeyPem, { version: '1.0.0', board: BOARD, createdAt: new Date(0) }));
+  const rootfs = join(dir, 'rootfs');
+  mkdirSync(join(rootfs, 'etc', 'systemd', 'system'), { recursive: true });
+  writeFileSync(join(rootfs, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
+  writeFileSync(join(rootfs, 'etc', 'group'), 'root:x:0:\ndialout:x:20:\n');
+  return { dir, image, rootfs, publicKeyHex: keys.publicKeyHex, privateKeyPem: keys.privateKeyPem };
+}
+
+function manifestFile(dir: string, serials: readonly string[]): string {
+  const file = join(dir, `manifest-${serials.join('-')}.csv`);
+  writeFileSync(file, ['serial,tid,mid,components', ...serials.map((s, i) => `${s},FL${String(i + 1).padStart(6, '0')},8981234567${String(i + 1).padStart(5, '0')},${component()};${component()}`)].join('\n') + '\n');
+  return file;
+}
+
+/** The target's data partition: the journal's identity (dumped with debugfs, opened read-only). */
+async function journalSerial(target: string, into: string): Promise<string | undefined> {
+  const data = partitionLayout(SIZES).parts.find((p) => p.label === 'posdata')!;
+  rmSync(into, { recursive: true, force: true });
+  mkdirSync(into, { recursive: true });
+  execFileSync('debugfs', ['-R', `rdump / ${into}`, `${target}?offset=${data.startBytes}`], { stdio: 'ignore' });
+  assert.ok(existsSync(join(into, 'device.key')), 'the device key is on the data partition');
+  assert.ok(existsSync(join(into, 'service-admin.json')), 'the service administrator is on the data partition');
+  const j = await Journal.open({ dir: join(into, 'journal'), readOnly: true });
+  try {
+    for (const r of j.records()) if (r.type === RecordType.terminalIdentity) return String(r.payload.serial);
+    return undefined;
+  } finally {
+    await j.close();
+  }
+}
+
+/** Slot A dumped off a target and checked against the manifest it carries (boot/update-slots.ts). */
+function slotAProblem(target: string, into: string): string | undefined {
+  const pos = partitionLayout(SIZES).parts.find((p) => p.label === 'pos')!;
+  rmSync(into, { recursive: true, force: true });
+  mkdirSync(into, { recursive: true });
+  execFileSync('debugfs', ['-R', `rdump /slotA ${into}`, `${target}?offset=${pos.startBytes}`], { stdio: 'ignore' });
+  return slotProblem(join(into, 'slotA'));
+}
+
+/** Runs `pos factory flash` from dist/ (compiled by npm test) as its own process; SIGKILL at a HOLD line. */
+function station(args: readonly string[], holdAt?: string): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(REPO, 'dist', 'boot', 'pos.js'), 'factory', 'flash', ...args], {
+      env: { ...process.env, ...(holdAt ? { POS_FLASH_TEST_HOLD_AT: holdAt } : {}) }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`station still running after ${CHILD_MS_MAX} ms:\n${out}`)); }, CHILD_MS_MAX);
+    const take = (c: Buffer): void => {
+      out += c.toString('utf8');
+      // The station stops at the hold point and waits: the kill lands exactly there.
+      if (holdAt && /^HOLD /m.test(out)) child.kill('SIGKILL');
+    };
+    child.stdout.on('data', take);
+    child.stderr.on('data', take);
+    child.once('exit', (code, signal) => { clearTimeout(timer); resolve({ code, signal, out }); });
+  });
+}
+
+describe('pos factory flash (no QEMU): targets written, checked, committed last; a killed station flashes again', function () {
+  this.timeout(10 * 60_000);
+  let f: Fixture;
+  before(function () {
+    for (const t of ['sfdisk', 'mke2fs', 'debugfs']) needTool(this, t);
+    f = fixture();
+  });
+  after(() => { if (f?.dir) rmSync(f.dir, { recursive: true, force: true }); });
+
+  const options = (name: string, serials: readonly string[], extra: Partial<FlashStationOptions> = {}): FlashStationOptions => ({
+    image: f.image, boardFile: BOARD, publicKeyHex: f.publicKeyHex, rootfs: f.rootfs, sizes: SIZES,
+    targets: serials.map((serial, i) => ({ serial, target: join(f.dir, name, `${serial}.img`), identity: { tid: `FT${String(i + 1).padStart(6, '0')}`, mid: `89812345670000${i + 1}`, components: [component(), component()].map((c) => ({ keyHex: c.split('/')[0], kcvHex: c.split('/')[1] })) } })),
+    workDir: join(f.dir, name, 'work'), reportDir: join(f.dir, name, 'reports'), scryptN: 1024, ...extra,
+  });
+
+  it('three targets, two at once: each committed, its partitions, slot A and data read back, one report per serial', async () => {
+    mkdirSync(join(f.dir, 'three'), { recursive: true });
+    const steps: string[] = [];
+    const reports = await flashStation(options('three', ['FL-0001', 'FL-0002', 'FL-0003'], { concurrency: 2, onProgress: (s, step) => steps.push(`${s} ${step}`) }));
+    assert.deepEqual(reports.map((r) => r.pass), [true, true, true], JSON.stringify(reports.map((r) => r.errors)));
+    for (const r of reports) {
+      assert.deepEqual(r.steps.map((s) => s.name), ['provision', 'erase', 'write', 'data', 'readback', 'commit', 'boot']);
+      assert.equal(r.steps.find((s) => s.name === 'boot')?.skipped !== undefined, true, 'no kernel given: the boot is skipped, and says so');
+      assert.equal(r.before.state, 'blank');
+      assert.equal(r.after?.state, 'complete');
+      assert.equal(inspectTarget(r.target).state, 'complete');
+      assert.deepEqual(r.hashes.partitions.map((p) => p.label), ['gpt-primary', 'posroot', 'pos', 'gpt-backup', 'protective-mbr']);
+      assert.ok((r.hashes.slotA?.files ?? 0) >= 4 && r.hashes.selector?.files === r.hashes.slotA?.files);
+      assert.equal(slotAProblem(r.target, join(f.dir, 'three', `slot-${r.serial}`)), undefined);
+      assert.equal(await journalSerial(r.target, join(f.dir, 'three', `data-${r.serial}`)), r.serial);
+      const written = JSON.parse(readFileSync(join(f.dir, 'three', 'reports', `${r.serial}.flash.json`), 'utf8')) as FlashReport;
+      assert.equal(written.pass, true);
+      assert.equal(written.servicePassword, undefined, 'the service password is never written');
+      assert.ok(r.servicePassword && r.servicePassword.length > 0, 'the station has it for its console');
+    }
+    // The pool: at most two targets between their provisioning and their commit at any time.
+    let inFlight = 0;
+    let peak = 0;
+    for (const s of steps) {
+      if (s.endsWith(' provision')) peak = Math.max(peak, ++inFlight);
+      if (s.endsWith(' done: pass')) inFlight--;
+    }
+    assert.equal(peak, 2);
+  });
+
+  it('a package signed by another key or built for another board is refused before any target is touched', async () => {
+    mkdirSync(join(f.dir, 'refused'), { recursive: true });
+    const other = generateUpdateKeys();
+    await assert.rejects(flashStation(options('refused', ['FL-0101'], { publicKeyHex: other.publicKeyHex })), /E-UPD-01|signature/);
+    const sim = join(f.dir, 'refused', 'sim.posupd');
+    writeFileSync(sim, buildPackage(join(f.dir, 'release'), f.privateKeyPem, { version: '1.0.0', board: 'sim' }));
+    await assert.rejects(flashStation(options('refused', ['FL-0101'], { image: sim })), (e: Error & { code?: string }) => e.code === 'E-UPD-05');
+    assert.equal(existsSync(join(f.dir, 'refused', 'FL-0101.img')), false);
+  });
+
+  it('the station SIGKILLed at every hold point: never a committed half image; the next run flashes it whole', async () => {
+    const dir = join(f.dir, 'killed');
+    mkdirSync(dir, { recursive: true });
+    const target = join(dir, 'FL-0201.img');
+    const args = [
+      '--image', f.image, '--rootfs', f.rootfs, '--board', BOARD, '--public-key', f.publicKeyHex, '--sizes', '8,8,8',
+      `--targets=${target}`, `--manifest=${manifestFile(dir, ['FL-0201'])}`, '--report-dir', join(dir, 'reports'), '--work-dir', join(dir, 'work'),
+    ];
+    for (const point of HOLD_POINTS) {
+      const killed = await station(args, point);
+      assert.equal(killed.signal, 'SIGKILL', `killed at ${point}:\n${killed.out}`);
+      assert.match(killed.out, new RegExp(`HOLD FL-0201 ${point}`));
+      const state = inspectTarget(target).state;
+      if (point === 'committed') {
+        assert.equal(state, 'complete', 'killed after its commit: a whole image');
+        assert.equal(slotAProblem(target, join(dir, 'slot')), undefined);
+        assert.equal(await journalSerial(target, join(dir, 'data')), 'FL-0201');
+      } else if (point === 'provisioned') {
+        // Nothing written yet: the target is as the previous run left it (none, or whole).
+        assert.ok(state === 'blank' || state === 'complete', `${point}: ${state}`);
+      } else {
+        assert.equal(state, point === 'erased' ? 'blank' : 'incomplete', `killed at ${point}: no partition table, nothing boots`);
+      }
+      const again = await station(args);
+      assert.equal(again.code, 0, `re-flash after a kill at ${point}:\n${again.out}`);
+      const report = JSON.parse(readFileSync(join(dir, 'reports', 'FL-0201.flash.json'), 'utf8')) as FlashReport;
+      assert.equal(report.pass, true);
+      assert.equal(report.before.state, state, 'the report says what the station found');
+      assert.equal((report.steps[0].detail as { reused?: boolean } | undefined)?.reused, true, 'the provisioning of the killed run is reused');
+      assert.equal(inspectTarget(target).state, 'complete');
+      assert.equal(slotAProblem(target, join(dir, 'slot')), undefined);
+      assert.equal(await journalSerial(target, join(dir, 'data')), 'FL-0201');
+    }
+  });
+});
