@@ -87,6 +87,8 @@ export interface EmvCardApp {
   readonly label: string;
   /** Application priority indicator (87); undefined: none given. */
   readonly priority?: number;
+  /** GET PROCESSING OPTIONS answers 6985 (conditions of use not satisfied) for this application. */
+  readonly refusesGpo?: boolean;
 }
 
 export interface EmvCardSpec {
@@ -313,6 +315,7 @@ export class EmvCardModel {
   private gpo(data: Buffer): Buffer {
     const pdolBytes = dolLength(this.pdol);
     if (data.length !== 2 + pdolBytes || data[0] !== 0x83 || data[1] !== pdolBytes) return sw(0x67, 0x00);
+    if (this.selected?.refusesGpo) return sw(0x69, 0x85);
     if (this.spec.atc === 'counter') {
       if (this.atc >= ATC_MAX) return sw(0x69, 0x85); // the counter is exhausted: the card is dead
       this.atc++;

@@ -17,7 +17,7 @@ import { PosError } from '../../common/errors';
 import { EntryMode } from '../host/messages';
 import { CardEvent, CardReader, CardSlot, CardSource } from '../../hal/card-reader';
 import { CardRequest, cryptogramType, field55Of } from './emv';
-import { BUILT_IN_AIDS, KernelResult, Transmit, getProcessingOptions, readApplicationData, runKernel, selectApplication } from './emv-kernel';
+import { BUILT_IN_AIDS, KernelResult, Transmit, readApplicationData, runKernel, selectAndInitiate } from './emv-kernel';
 import type { OdaFailure } from './emv-oda';
 
 export type { CardRequest, EmvTxnType } from './emv';
@@ -105,8 +105,7 @@ async function readChip(reader: CardReader, slot: CardSlot, modePrefix: '05' | '
   const contactless = slot === 'contactless';
   try {
     if (request === undefined) {
-      const app = await selectApplication(tx, contactless, BUILT_IN_AIDS);
-      const options = await getProcessingOptions(tx, findTag(app.fci, 0x9f38), new Map());
+      const { options } = await selectAndInitiate(tx, contactless, BUILT_IN_AIDS, new Map());
       return cardOf((await readApplicationData(tx, options.afl)).values, modePrefix, true);
     }
     const k = await runKernel(tx, contactless, request);

@@ -16,8 +16,8 @@
  * transaction needs and field 55's allow-list).
  *
  * Not yet: CDA, GET DATA and velocity checking, random transaction selection (the AID download
- * carries no target percentages; the floor limit of 0 sends every sale online anyway), reselection
- * after GPO answers 6985, second GENERATE AC, issuer scripts, qPBOC.
+ * carries no target percentages; the floor limit of 0 sends every sale online anyway), second
+ * GENERATE AC, issuer scripts, qPBOC.
  */
 import { PosError, invariant } from '../../common/errors';
 import { AidParams } from '../host/emv-params';
@@ -45,6 +45,7 @@ export const DIRECTORY_RECORDS_MAX = 16;
 /** READ RECORDs per transaction, over the whole AFL. */
 export const AFL_RECORDS_MAX = 32;
 const RID_BYTES = 5;
+const SW_CONDITIONS_NOT_SATISFIED = '6985';
 const AFL_ENTRY_BYTES = 4;
 const SFI_TEMPLATE_MAX = 10;
 /** 87 bit 8: cardholder confirmation required; this terminal offers no confirmation, so such an application is left out (Book 1 §12.4). */
@@ -185,13 +186,15 @@ export async function listOfAidsCandidates(tx: Transmit, aids: readonly AidParam
 }
 
 /**
- * Application selection: the directory, else the list of AIDs; candidates in priority order; the
- * final SELECT of each in turn until one answers 9000 with its own DF name (6283, a blocked
- * application, moves on). No candidate: RDR_NO_APPLICATION.
+ * Application selection: the directory, else the list of AIDs; candidates in priority order (less
+ * the `excluded` DF names: applications whose GPO said 6985); the final SELECT of each in turn
+ * until one answers 9000 with its own DF name (6283, a blocked application, moves on). No
+ * candidate: RDR_NO_APPLICATION.
  */
-export async function selectApplication(tx: Transmit, contactless: boolean, aids: readonly AidParams[]): Promise<SelectedApp> {
+export async function selectApplication(tx: Transmit, contactless: boolean, aids: readonly AidParams[], excluded: readonly Buffer[] = []): Promise<SelectedApp> {
   const fromDirectory = await directoryCandidates(tx, contactless, aids);
-  const candidates = orderCandidates(fromDirectory !== undefined && fromDirectory.length > 0 ? fromDirectory : await listOfAidsCandidates(tx, aids));
+  const found = fromDirectory !== undefined && fromDirectory.length > 0 ? fromDirectory : await listOfAidsCandidates(tx, aids);
+  const candidates = orderCandidates(found).filter((c) => !excluded.some((x) => x.equals(c.aid)));
   for (const c of candidates) {
     const r = await tx(selectCommand(c.aid));
     if (sw(r) !== '9000') continue;
@@ -211,12 +214,17 @@ export interface ProcessingOptions {
   readonly pdolData: Buffer;
 }
 
-/** Book 3 §10.1: GET PROCESSING OPTIONS with 83 ‖ the PDOL's data; answer format 1 (80) or 2 (77). */
-export async function getProcessingOptions(tx: Transmit, pdol: Buffer | undefined, values: ReadonlyMap<number, Buffer>): Promise<ProcessingOptions> {
+/**
+ * Book 3 §10.1: GET PROCESSING OPTIONS with 83 ‖ the PDOL's data; answer format 1 (80) or 2 (77).
+ * Undefined when the card answers 6985 (conditions of use not satisfied): the application is
+ * removed from the candidates and selection runs again.
+ */
+export async function getProcessingOptions(tx: Transmit, pdol: Buffer | undefined, values: ReadonlyMap<number, Buffer>): Promise<ProcessingOptions | undefined> {
   const pdolData = pdol === undefined ? Buffer.alloc(0) : dolData(pdol, values);
   if (pdolData.length > 0x7f) throw unreadable(`PDOL asks for ${pdolData.length} bytes`);
   const body = Buffer.concat([Buffer.from([0x83, pdolData.length]), pdolData]);
   const r = await tx(Buffer.concat([Buffer.from([0x80, 0xa8, 0x00, 0x00, body.length]), body, Buffer.from([0x00])]));
+  if (sw(r) === SW_CONDITIONS_NOT_SATISFIED) return undefined;
   if (sw(r) !== '9000') throw unreadable(`GET PROCESSING OPTIONS answered ${sw(r)}`);
   const top = parseTlv(dataOf(r));
   let aip: Buffer | undefined, afl: Buffer | undefined;
@@ -353,6 +361,22 @@ export interface KernelResult {
   readonly ac: Map<number, Buffer>;
 }
 
+/**
+ * Selection and GPO (Book 3 §10.1): an application whose GPO answers 6985 is left out and
+ * selection runs again, at most once per candidate the terminal may hold.
+ */
+export async function selectAndInitiate(tx: Transmit, contactless: boolean, aids: readonly AidParams[], terminal: Map<number, Buffer>): Promise<{ app: SelectedApp; options: ProcessingOptions }> {
+  const excluded: Buffer[] = [];
+  for (let round = 0; round <= CANDIDATES_MAX; round++) {
+    const app = await selectApplication(tx, contactless, aids, excluded);
+    terminal.set(0x9f09, app.params.appVersion);
+    const options = await getProcessingOptions(tx, tagIn(app.fci, 0x9f38), terminal);
+    if (options !== undefined) return { app, options };
+    excluded.push(app.aid);
+  }
+  throw new PosError('RDR_NO_APPLICATION', 'every application refused GET PROCESSING OPTIONS (6985)');
+}
+
 function emvDate(yymmdd: string): string {
   return `20${yymmdd}`;
 }
@@ -366,10 +390,8 @@ function emvDate(yymmdd: string): string {
 export async function runKernel(tx: Transmit, contactless: boolean, request: CardRequest): Promise<KernelResult> {
   const params: EmvParams = request.params ?? { caKeys: [] };
   const aids = params.aids ?? BUILT_IN_AIDS;
-  const app = await selectApplication(tx, contactless, aids);
   const terminal = terminalData(request);
-  terminal.set(0x9f09, app.params.appVersion);
-  const options = await getProcessingOptions(tx, tagIn(app.fci, 0x9f38), terminal);
+  const { app, options } = await selectAndInitiate(tx, contactless, aids, terminal);
   const { values: card, odaRecords } = await readApplicationData(tx, options.afl);
   const panTag = card.get(0x5a);
   if (panTag === undefined) throw unreadable('card records lack the PAN');

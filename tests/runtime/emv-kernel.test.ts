@@ -12,7 +12,7 @@ import { PosError, isPosError } from '../../common/errors';
 import { AidParams } from '../../runtime/host/emv-params';
 import { CardRequest, readCard } from '../../runtime/txn/card';
 import {
-  BUILT_IN_AIDS, Candidate, Transmit, getProcessingOptions, offlineDataAuthentication, orderCandidates, readApplicationData, runKernel, selectApplication,
+  BUILT_IN_AIDS, Candidate, Transmit, getProcessingOptions, offlineDataAuthentication, orderCandidates, readApplicationData, runKernel, selectAndInitiate, selectApplication,
 } from '../../runtime/txn/emv-kernel';
 import { CaPublicKey } from '../../runtime/txn/emv-rsa';
 import { TVR, hasTvrBit, tvrOf } from '../../runtime/txn/emv-tvr';
@@ -107,11 +107,24 @@ describe('EMV kernel: GPO and READ RECORD', () => {
       const app = await selectApplication(w.tx, false, testAids());
       const values = new Map([[0x9f1a, hex('0156')], [0x9f37, hex('A1B2C3D4')]]);
       const o = await getProcessingOptions(w.tx, hex('9F1A029F3704'), values);
+      assert.ok(o);
       assert.equal(app.fci.includes(hex('9F38069F1A029F3704')), true, 'the FCI carries the PDOL');
       assert.deepEqual(w.hexes(0xa8), ['80A80000088306' + '0156A1B2C3D4' + '00']);
       assert.equal(o.aip.toString('hex'), '7c00');
       assert.deepEqual(o.afl, SIM_AFL);
     }
+  });
+
+  it('GPO answered 6985: that application is left out and selection runs again (the next by priority); when every one refuses, E-RDR-07', async () => {
+    const apps = [{ aid: AID_UNIONPAY_DEBIT, label: 'Debit', priority: 1, refusesGpo: true }, { aid: AID_UNIONPAY_CREDIT, label: 'Credit', priority: 2 }];
+    const w = new Wire(emvCard(spec({ apps })));
+    const { app } = await selectAndInitiate(w.tx, false, testAids(), new Map());
+    assert.deepEqual(app.aid, AID_UNIONPAY_CREDIT);
+    assert.equal(w.hexes(0xa8).length, 2, 'GPO for the debit application, then for the credit one');
+    const k = await runKernel(new Wire(emvCard(spec({ apps }))).tx, false, REQ());
+    assert.deepEqual(k.app.aid, AID_UNIONPAY_CREDIT);
+    const refusing = emvCard(spec({ apps: apps.map((a) => ({ ...a, refusesGpo: true })) }));
+    await assert.rejects(selectAndInitiate(new Wire(refusing).tx, false, testAids(), new Map()), (e: unknown) => isPosError(e) && e.code === 'E-RDR-07');
   });
 
   it('READ RECORD for each record of the AFL; only the ones it marks go to ODA', async () => {
@@ -137,6 +150,7 @@ async function oda(card: ChipCard, caKeys: readonly CaPublicKey[], today = '2611
   const w = new Wire(card);
   const app = await selectApplication(w.tx, false, testAids());
   const o = await getProcessingOptions(w.tx, hex('9F1A029F3704'), new Map([[0x9f37, hex('A1B2C3D4')]]));
+  assert.ok(o);
   const d = await readApplicationData(w.tx, o.afl);
   const out = await offlineDataAuthentication(w.tx, {
     aid: app.aid, aip: o.aip, pan: card.pan, card: d.values, odaRecords: d.odaRecords, caKeys, todayYymmdd: today, terminal: new Map([[0x9f37, hex('A1B2C3D4')]]),
