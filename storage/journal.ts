@@ -42,7 +42,7 @@ import {
 import { Damage, StoredEntry, VerifyReport, verifyEntries } from './verify';
 import { TrustedPrefix, verifyAfter } from './verify-tail';
 import { storageError } from './storage-errors';
-import { JournalDb, installCommitFailureGuard, metaPageProblem, openEnv, recordsClaimedByMeta } from './lmdb-env';
+import { JournalDb, installCommitFailureGuard, metaPageProblem, openEnv, recordsClaimedByMeta, storedViews } from './lmdb-env';
 
 export const MAP_SIZE_BYTES_DEFAULT = 1024 * 1024 * 1024;
 export const CAPACITY_BYTES_DEFAULT = 256 * 1024 * 1024;
@@ -272,9 +272,8 @@ export class Journal {
   /** Stored bytes of records `fromSeq..toSeq` (for export and backup). */
   *raw(fromSeq = 1, toSeq = this.lastSeq): IterableIterator<StoredEntry> {
     if (toSeq < fromSeq) return;
-    for (const { key, value } of this.db.getRange({ start: fromSeq, end: toSeq + 1 })) {
-      yield { key, stored: Buffer.from(value) };
-    }
+    // One copy per record, out of lmdb-js's read buffer (getRange would copy it once more).
+    for (const { key, stored } of storedViews(this.db, fromSeq, toSeq + 1)) yield { key, stored: Buffer.from(stored) };
     // Deferred records are the tail of the chain: a backup or export of 1..lastSeq holds them too.
     for (const d of [...this.deferred]) if (d.seq >= fromSeq && d.seq <= toSeq) yield { key: d.seq, stored: d.stored };
   }
@@ -587,10 +586,7 @@ async function verifyStore(db: JournalDb, options: JournalOptions): Promise<Veri
   const stats = db.getStats() as { entryCount?: number };
   const threads = options.verifyThreadsMax ?? threadsFor(lastKey);
   if (threads > 1) return verifyParallel(db, options.dir, lastKey, stats.entryCount, options.identity, threads);
-  function* entries(): Iterable<StoredEntry> {
-    for (const { key, value } of db.getRange({ start: 0 })) yield { key, stored: value };
-  }
-  return verifyEntries(entries(), lastKey, { identity: options.identity, storedCount: stats.entryCount });
+  return verifyEntries(storedViews(db, 0), lastKey, { identity: options.identity, storedCount: stats.entryCount });
 }
 
 function lastKeyOf(db: JournalDb): number {

@@ -80,3 +80,62 @@ describe('journal: parallel verify-on-open decides exactly as the serial verifie
     same(s, p, 'swap 10/11');
   });
 });
+
+describe('journal: parallel verify with chunks of several records decides exactly as the serial verifier', function () {
+  this.timeout(60_000);
+  const COUNT_CHUNKED = 100; // verifyThreadsMax 2: 32 chunks of 4 records (1-4, 5-8, ...)
+  let root: string;
+  beforeEach(async () => {
+    root = tempDir('par-chunks-');
+    const j = await Journal.open({ dir: join(root, 'j'), identity: ID });
+    for (let i = 2; i <= COUNT_CHUNKED; i++) await j.append('test', { i });
+    await j.close();
+  });
+  afterEach(() => removeDir(root));
+  const dir = (): string => join(root, 'j');
+
+  async function bothWith2(): Promise<[Journal['openReport'], Journal['openReport']]> {
+    const copy = `${dir()}-copy`;
+    cpSync(dir(), copy, { recursive: true });
+    const serial = await Journal.open({ dir: dir(), identity: ID, readOnly: true, verifyThreadsMax: 1 });
+    const parallel = await Journal.open({ dir: copy, identity: ID, readOnly: true, verifyThreadsMax: 2 });
+    const reports: [Journal['openReport'], Journal['openReport']] = [serial.openReport, parallel.openReport];
+    await serial.close();
+    await parallel.close();
+    removeDir(copy);
+    return reports;
+  }
+
+  it('intactJournalGivesTheSameReport', async () => {
+    const [s, p] = await bothWith2();
+    assert.equal(p.goodCount, COUNT_CHUNKED);
+    same(s, p, 'intact');
+  });
+
+  for (const seq of [8, 9, 10, 100]) {
+    it(`recordDeleted${seq}GivesTheSameGapAndReason`, async () => {
+      await deleteStored(dir(), seq);
+      const [s, p] = await bothWith2();
+      assert.ok(s.damage || s.tornTail || s.goodCount === COUNT_CHUNKED - 1, 'the serial verifier sees the deletion');
+      same(s, p, `gap at ${seq}`);
+    });
+  }
+
+  for (const [a, b] of [[8, 9], [6, 7], [99, 100]] as const) {
+    it(`records${a}And${b}SwappedGiveTheSameDamage`, async () => {
+      await swapRecords(dir(), a, b);
+      const [s, p] = await bothWith2();
+      assert.equal(s.damage?.seq ?? s.tornTail?.seq, a);
+      same(s, p, `swap ${a}/${b}`);
+    });
+  }
+
+  for (const seq of [8, 9, 50]) {
+    it(`flippedByteInRecord${seq}GivesTheSameDamage`, async () => {
+      await flipByte(dir(), seq, 70);
+      const [s, p] = await bothWith2();
+      assert.equal(s.damage?.seq, seq);
+      same(s, p, `flip ${seq}`);
+    });
+  }
+});

@@ -9,9 +9,9 @@
  * anchor). Any disagreement is an `anchorProblem`: the caller verifies the whole journal instead
  * (in a child process), which finds and names the damage if there is any.
  */
-import type { JournalDb } from './lmdb-env';
+import { JournalDb, storedViews } from './lmdb-env';
 import { frameValid, recordDigest } from './record';
-import { StoredEntry, VerifyReport, identityOfFirst, verifyEntries } from './verify';
+import { VerifyReport, identityOfFirst, verifyEntries } from './verify';
 
 export interface TrustedPrefix {
   /** Records 1..seq were verified. */
@@ -32,10 +32,7 @@ export function verifyAfter(db: JournalDb, trusted: TrustedPrefix, identity: str
   if (found === undefined || (identity !== undefined && found !== identity)) return { anchorProblem: 'record 1 is not this identity\'s journal-created record' };
   const at = db.getBinary(trusted.seq);
   if (!at || !frameValid(at) || !recordDigest(Buffer.from(at)).equals(trusted.digest)) return { anchorProblem: `record ${trusted.seq} is not the record the checkpoint verified` };
-  function* entries(): Iterable<StoredEntry> {
-    for (const { key, value } of db.getRange({ start: trusted.seq + 1 })) yield { key, stored: value };
-  }
-  const tail = verifyEntries(entries(), lastKey, { identity: found, startSeq: trusted.seq + 1, prevDigest: trusted.digest, partial: true });
+  const tail = verifyEntries(storedViews(db, trusted.seq + 1), lastKey, { identity: found, startSeq: trusted.seq + 1, prevDigest: trusted.digest, partial: true });
   const goodCount = trusted.seq + tail.goodCount;
   const report: VerifyReport = { ...tail, identity: found, goodCount, elapsedMs: Number(process.hrtime.bigint() - started) / 1e6 };
   if (report.damage || report.tornTail) return report;
