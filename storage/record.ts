@@ -80,7 +80,9 @@ export function genesisDigest(identity: string): Buffer {
 
 /** SHA-256 over header bytes 0..67 and the payload: the record's link in the chain. */
 export function recordDigest(stored: Buffer): Buffer {
-  return oneShotHash('sha256', stored, 'buffer') as unknown as Buffer;
+  // A latin1 result turned into a Buffer is about twice as fast as crypto.hash's 'buffer' output
+  // in Node 20 (recordDigestLatin1); appendMany digests every record it writes.
+  return Buffer.from(recordDigestLatin1(stored), 'latin1');
 }
 
 export interface EncodeInput {
@@ -98,22 +100,29 @@ export function encodeRecord(input: EncodeInput): Buffer {
   invariant(input.prevDigest.length === DIGEST_BYTES, 'prevDigest must be 32 bytes');
   invariant(Number.isInteger(input.timeMs) && input.timeMs >= 0, 'timeMs must be a non-negative integer');
   refuseSensitive(input.payload, typeName(input.type));
-  const payload = Buffer.from(cbor.encode(input.payload));
+  // cbor-x returns a view of its own output buffer: copied once, straight into the record.
+  const payload = cbor.encode(input.payload);
   if (payload.length > PAYLOAD_BYTES_MAX) {
     throw new PosError('STO_REFUSED_FIELD', `record payload of ${payload.length} bytes exceeds ${PAYLOAD_BYTES_MAX}`, { type: input.type });
   }
-  const out = Buffer.alloc(HEADER_BYTES + payload.length);
+  // Every byte of the record is written below (header fields, digest, payload), so the buffer
+  // need not be zeroed first. Batched appends spend their time here (issue 14 goal 5): no
+  // BigInts, no intermediate payload copy, CRCs in JavaScript (crc32Range: no native call).
+  const out = Buffer.allocUnsafe(HEADER_BYTES + payload.length);
   out.writeUInt32BE(MAGIC, 0);
-  out.writeUInt8(FORMAT_VERSION, 4);
-  out.writeUInt8(input.type, 5);
-  out.writeUInt16BE(0, 6);
-  out.writeBigUInt64BE(BigInt(input.seq), 8);
+  out[4] = FORMAT_VERSION;
+  out[5] = input.type;
+  out[6] = 0;
+  out[7] = 0;
+  out.writeUInt32BE(0, 8); // seq is a u64 whose high word is 0 (seq <= SEQ_MAX, checked above)
+  out.writeUInt32BE(input.seq, 12);
   out.writeUInt32BE(payload.length, 16);
-  out.writeUInt32BE(crc32(payload), 20);
-  out.writeBigUInt64BE(BigInt(input.timeMs), 24);
-  input.prevDigest.copy(out, 32);
-  out.writeUInt32BE(crc32(out.subarray(0, 64)), 64);
-  payload.copy(out, HEADER_BYTES);
+  out.writeUInt32BE(crc32Range(payload, 0, payload.length), 20);
+  out.writeUInt32BE(Math.floor(input.timeMs / 0x1_0000_0000), 24); // timeMs is a u64; JS integers stay below 2^53
+  out.writeUInt32BE(input.timeMs >>> 0, 28);
+  out.set(input.prevDigest, 32);
+  out.writeUInt32BE(crc32Range(out, 0, 64), 64);
+  out.set(payload, HEADER_BYTES);
   return out;
 }
 
@@ -279,7 +288,11 @@ function refuseSensitive(value: unknown, where: string, depth = 0): void {
   }
 }
 
+/** Neither pattern fits in fewer characters: a PAN run is 16 digits or more, track data 17 or more. */
+const SENSITIVE_CHARS_MIN = 16;
+
 function refuseSensitiveString(s: string, where: string): void {
+  if (s.length < SENSITIVE_CHARS_MIN) return;
   if (TRACK_PATTERN.test(s)) {
     throw new PosError('STO_REFUSED_FIELD', `journal refuses track data in ${where}`, { where });
   }

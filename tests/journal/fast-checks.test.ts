@@ -1,10 +1,13 @@
 /**
  * The open path's fast checks (storage/record.ts: crc32Range, frameValid, recordDigestLatin1,
  * digestAtEquals) must decide exactly as the reference checks (zlib's crc32, checkFrame,
- * recordDigest): they exist for speed only.
+ * recordDigest): they exist for speed only. The encoder, rewritten for speed (issue 14 goal 5), must
+ * write exactly the bytes of the plain reference encoder below (JOURNAL_FORMAT.md's table).
  */
 import { strict as assert } from 'node:assert';
+import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
+import { Encoder } from 'cbor-x';
 import {
   HEADER_BYTES, RecordType, checkFrame, crc32Range, digestAtEquals, encodeRecord, frameValid, genesisDigest,
   recordDigest, recordDigestLatin1,
@@ -65,11 +68,45 @@ describe('journal fast checks agree with the reference checks', () => {
     for (let k = 0; k < 50; k++) {
       const b = bytes(rng, 68 + k * 7);
       const d = recordDigestLatin1(b);
-      assert.ok(Buffer.from(d, 'latin1').equals(recordDigest(b)));
+      const reference = createHash('sha256').update(b).digest();
+      assert.ok(recordDigest(b).equals(reference));
+      assert.ok(Buffer.from(d, 'latin1').equals(reference));
       const holder = Buffer.concat([Buffer.alloc(32), recordDigest(b)]);
       assert.ok(digestAtEquals(holder, 32, d));
       holder[32 + (k % 32)] ^= 1;
       assert.ok(!digestAtEquals(holder, 32, d));
+    }
+  });
+
+  it('encodeRecordWritesExactlyTheReferenceEncodersBytes', () => {
+    // The format written the obvious way (BigInt u64s, zlib's CRC-32, a copied CBOR payload), as
+    // the encoder did before it was made faster.
+    const cbor = new Encoder({ useRecords: false, mapsAsObjects: true, variableMapSize: true });
+    const reference = (type: number, seq: number, timeMs: number, prevDigest: Buffer, payload: Record<string, unknown>): Buffer => {
+      const body = Buffer.from(cbor.encode(payload));
+      const out = Buffer.alloc(HEADER_BYTES + body.length);
+      out.writeUInt32BE(0x504f534a, 0);
+      out.writeUInt8(1, 4);
+      out.writeUInt8(type, 5);
+      out.writeBigUInt64BE(BigInt(seq), 8);
+      out.writeUInt32BE(body.length, 16);
+      out.writeUInt32BE(crc32(body), 20);
+      out.writeBigUInt64BE(BigInt(timeMs), 24);
+      prevDigest.copy(out, 32);
+      out.writeUInt32BE(crc32(out.subarray(0, 64)), 64);
+      body.copy(out, HEADER_BYTES);
+      return out;
+    };
+    const rng = mulberry32(23);
+    let prev = genesisDigest('SIM-0001');
+    for (let k = 0; k < 400; k++) {
+      const seq = k === 0 ? 0xffffffff : 1 + Math.floor(rng() * 0xfffffffe);
+      const timeMs = [0, 1, 0xffffffff, 0x100000000, Number.MAX_SAFE_INTEGER][k] ?? Math.floor(rng() * 2 ** 45);
+      const payload = { stan: String(k).padStart(6, '0'), amountFen: Math.floor(rng() * 1e9), note: 'x'.repeat(k % 300), bytes: bytes(rng, k % 40), nested: { a: [k, -k, k / 3] } };
+      const type = 1 + (k % 255);
+      const got = encodeRecord({ type, seq, timeMs, prevDigest: prev, payload });
+      assert.ok(got.equals(reference(type, seq, timeMs, prev, payload)), `record ${k} (seq ${seq}, timeMs ${timeMs})`);
+      prev = recordDigest(got);
     }
   });
 });
