@@ -4,13 +4,16 @@
  *
  *   node journal-phases.js <phase> <workDir> [args]   -> prints one line `RESULT {json}`
  *
- * Phases: latency, batch, build1m, open1m, barriers (a workload for strace: prints `ACK <mark>`
+ * Phases: latency, batch, build1m, open1m, walk1m, import1m, barriers (a workload for strace: prints `ACK <mark>`
  * between its parts so the trace can be cut into them).
  */
 import { closeSync, existsSync, fdatasyncSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Journal } from '../storage/journal';
-import { Payload, RecordType, encodeRecord, genesisDigest } from '../storage/record';
+import { exportToFile, importFromFile } from '../storage/backup';
+import { openEnv, storedViews } from '../storage/lmdb-env';
+import { StoredEntry, verifyEntries } from '../storage/verify';
+import { Payload, RecordType, encodeRecord, genesisDigest, recordDigest } from '../storage/record';
 
 export const ID = 'BENCH-0001';
 export const RECORDS_1M = 1_000_000;
@@ -95,18 +98,23 @@ async function latency(work: string, perRound: number, rounds: number): Promise<
   return { recordBytes: record.length, payloadBytes, floor: stats(samples.floor), prealloc: stats(samples.prealloc), sqlite: stats(samples.sqlite), journal: stats(samples.journal), maxRssBytes: rss() };
 }
 
-/** Batched throughput: `commits` commits of 100 records (journal.appendMany), and SQLite the same way. */
+/**
+ * Batched throughput: `commits` commits of 100 records (journal.appendMany), and SQLite the same
+ * way (100 INSERTs of a record of the same size per transaction, synchronous=FULL), interleaved in
+ * rounds that alternate which goes first, so load from other processes falls on both alike. The
+ * payload objects are made before the clock starts (SQLite is handed ready bytes; what the journal
+ * does with a payload, CBOR, checks, CRCs, digest, is in its figure). Also the per-record CPU time
+ * of encodeRecord + digest alone, and of the commit, to say where a commit's time goes.
+ */
 async function batch(work: string, commits: number): Promise<unknown> {
   mkdirSync(work, { recursive: true });
   const journal = await Journal.open({ dir: join(work, 'journal'), identity: ID, mapSizeBytes: BIG_MAP_BYTES, capacityBytes: BIG_MAP_BYTES });
   const per = 100;
+  const rounds = 10;
   let i = 0;
   const batchOf = (): Array<{ type: number; payload: Payload }> => Array.from({ length: per }, () => ({ type: RecordType.txnBegin, payload: salePayload(i++) }));
-  await journal.appendMany(batchOf());
-  const t0 = nowMs();
-  for (let c = 0; c < commits; c++) await journal.appendMany(batchOf());
-  const journalMs = nowMs() - t0;
-  await journal.close();
+  const batches = Array.from({ length: commits + 1 }, batchOf);
+  await journal.appendMany(batches[0]);
 
   const sqlite = openSqlite(join(work, 'sqlite.db'));
   const insert = sqlite.prepare('INSERT INTO journal (seq, type, time_ms, record) VALUES (?, ?, ?, ?)');
@@ -114,12 +122,42 @@ async function batch(work: string, commits: number): Promise<unknown> {
   let seq = 0;
   const many = sqlite.transaction(() => { for (let k = 0; k < per; k++) { seq++; insert.run(seq, RecordType.txnBegin, Date.now(), record); } });
   many();
-  const t1 = nowMs();
-  for (let c = 0; c < commits; c++) many();
-  const sqliteMs = nowMs() - t1;
+
+  let journalMs = 0;
+  let sqliteMs = 0;
+  let next = 1;
+  const perRound = Math.ceil(commits / rounds);
+  for (let r = 0; r < rounds; r++) {
+    const n = Math.min(perRound, commits - r * perRound);
+    const runJournal = async (): Promise<void> => {
+      const t0 = nowMs();
+      for (let c = 0; c < n; c++) await journal.appendMany(batches[next++]);
+      journalMs += nowMs() - t0;
+    };
+    const runSqlite = (): void => {
+      const t0 = nowMs();
+      for (let c = 0; c < n; c++) many();
+      sqliteMs += nowMs() - t0;
+    };
+    if (r % 2 === 0) { await runJournal(); runSqlite(); } else { runSqlite(); await runJournal(); }
+  }
+  await journal.close();
   sqlite.close();
   const records = commits * per;
-  return { recordsPerCommit: per, commits, journalRecordsPerSec: records / (journalMs / 1000), sqliteRecordsPerSec: records / (sqliteMs / 1000), journalCommitMs: journalMs / commits, sqliteCommitMs: sqliteMs / commits, maxRssBytes: rss() };
+  return {
+    recordsPerCommit: per, commits, journalRecordsPerSec: records / (journalMs / 1000), sqliteRecordsPerSec: records / (sqliteMs / 1000),
+    journalCommitMs: journalMs / commits, sqliteCommitMs: sqliteMs / commits, encodeUs: encodeCpuUs(2_000), maxRssBytes: rss(),
+  };
+}
+
+/** CPU µs per record of what appendMany does before LMDB (encodeRecord with its checks, digest). */
+function encodeCpuUs(n: number): number {
+  const payloads = Array.from({ length: n }, (_, k) => salePayload(k));
+  let prev = genesisDigest(ID);
+  const t0 = process.cpuUsage();
+  for (let k = 0; k < n; k++) prev = recordDigest(encodeRecord({ type: RecordType.txnBegin, seq: k + 1, timeMs: 1_700_000_000_000, prevDigest: prev, payload: payloads[k] }));
+  const used = process.cpuUsage(t0);
+  return (used.user + used.system) / n;
 }
 
 /** Builds the 1M-record journal once (cached under bench/out, keyed by its marker file). */
@@ -153,12 +191,70 @@ async function open1m(dir: string): Promise<unknown> {
   const m = JSON.parse(readFileSync(join(dir, 'complete.json'), 'utf8')) as { count: number; lastDigest: string };
   const rssBefore = rss();
   const t0 = nowMs();
+  const c0 = process.cpuUsage(); // every thread of the process: this one and the verify workers
   const journal = await Journal.open({ dir, identity: ID, mapSizeBytes: BIG_MAP_BYTES, capacityBytes: BIG_MAP_BYTES, reserveBytes: 0 });
   const openMs = nowMs() - t0;
+  const c = process.cpuUsage(c0);
   const ok = journal.state === 'ok' && journal.lastSeq === m.count && journal.lastDigest.toString('hex') === m.lastDigest;
   const verifyMs = journal.openReport.elapsedMs;
   await journal.close();
-  return { records: m.count, openMs, verifyMs, ok, recordsPerSec: m.count / (openMs / 1000), maxRssBeforeOpenBytes: rssBefore, maxRssBytes: rss() };
+  return { records: m.count, openMs, cpuMs: (c.user + c.system) / 1000, verifyMs, ok, recordsPerSec: m.count / (openMs / 1000), maxRssBeforeOpenBytes: rssBefore, maxRssBytes: rss() };
+}
+
+/**
+ * The walk of verify-on-open on one thread, twice each way, alternating: lmdb-js's getRange, which
+ * copies every value out of its read buffer (session 5's walk), against storedViews (no copy).
+ * Wall and CPU ms for the 1M-record journal.
+ */
+function walk1m(dir: string): unknown {
+  const db = openEnv(dir, { readOnly: true, mapSizeBytes: BIG_MAP_BYTES });
+  const lastKey = RECORDS_1M;
+  function* copies(): Iterable<StoredEntry> {
+    for (const { key, value } of db.getRange({ start: 0 })) yield { key, stored: value };
+  }
+  const once = (views: boolean): { wallMs: number; cpuMs: number; ok: boolean } => {
+    const t0 = nowMs();
+    const c0 = process.cpuUsage();
+    const r = verifyEntries(views ? storedViews(db, 0) : copies(), lastKey, { identity: ID });
+    const c = process.cpuUsage(c0);
+    return { wallMs: nowMs() - t0, cpuMs: (c.user + c.system) / 1000, ok: r.goodCount === RECORDS_1M && !r.damage };
+  };
+  const copy = [once(false)];
+  const view = [once(true), once(true)];
+  copy.push(once(false));
+  void db.close();
+  return { copy, view, maxRssBytes: rss() };
+}
+
+/**
+ * Import of a backup of the 1M-record journal (sealed under a device key, as the terminal's own
+ * backups are): export once (timed too), then importFromFile: trailer digest, decryption, every
+ * record verified, one LMDB transaction, and the restored journal verified on open. Baseline from
+ * the same run: SQLite loading the same 1M records (same size) in one transaction, synchronous=FULL.
+ */
+async function import1m(dir: string, work: string): Promise<unknown> {
+  mkdirSync(work, { recursive: true });
+  const deviceKey = (): Buffer => Buffer.alloc(32, 7);
+  const source = await Journal.open({ dir, identity: ID, readOnly: true, mapSizeBytes: BIG_MAP_BYTES });
+  const file = join(work, 'backup-1m.posbak');
+  const t0 = nowMs();
+  exportToFile(source, file, { deviceKey });
+  const exportMs = nowMs() - t0;
+  await source.close();
+  const t1 = nowMs();
+  const imported = await importFromFile(file, join(work, 'restored'), { deviceKey });
+  const importMs = nowMs() - t1;
+  rmSync(join(work, 'restored'), { recursive: true, force: true });
+  rmSync(file, { force: true });
+
+  const sqlite = openSqlite(join(work, 'sqlite-1m.db'));
+  const insert = sqlite.prepare('INSERT INTO journal (seq, type, time_ms, record) VALUES (?, ?, ?, ?)');
+  const record = encodeRecord({ type: RecordType.txnBegin, seq: 2, timeMs: Date.now(), prevDigest: genesisDigest(ID), payload: salePayload(2) });
+  const t2 = nowMs();
+  sqlite.transaction(() => { for (let k = 1; k <= RECORDS_1M; k++) insert.run(k, RecordType.txnBegin, 0, record); })();
+  const sqliteMs = nowMs() - t2;
+  sqlite.close();
+  return { records: imported.manifest.count, exportMs, importMs, sqliteMs, maxRssBytes: rss() };
 }
 
 /** Workload traced by strace in the barriers phase. */
@@ -200,6 +296,8 @@ async function main(): Promise<void> {
     case 'batch': result = await batch(work, Number(arg ?? 100)); break;
     case 'build1m': result = await build1m(work); break;
     case 'open1m': result = await open1m(work); break;
+    case 'walk1m': result = walk1m(work); break;
+    case 'import1m': result = await import1m(work, arg); break;
     case 'barriers': result = await barriers(work, Number(arg ?? 30)); break;
     default: throw new Error(`unknown phase ${phase}`);
   }
