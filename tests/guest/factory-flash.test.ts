@@ -1,0 +1,97 @@
+/**
+ * `pos factory flash` end to end on the emulated board: the release image of the committed HEAD
+ * (`npm run image -- --arch x64 --with-sim`, tests/guest/guest-disk.ts releaseImage) and the base OS
+ * (scripts/guest/build-rootfs.sh) flashed onto a disk image file with the real partition sizes,
+ * provisioned, read back, committed, booted in QEMU on Debian's kernel, where the station's
+ * self-test unit runs `pos factory test` from the flashed selector and powers the board off; the
+ * station reads the report off the data partition. Then the same disk with its commit sector
+ * wiped (a flash stopped just before its commit) is booted: no partition table, no root file
+ * system, the initramfs powers off; nothing of the half image runs.
+ *
+ * Board: a TEST-ONLY variant of the simulator board named like the image's board (qemu-x86), its
+ * storage on the data partition: the real qemu-x86.json needs the gpio-sim module and i2c-stub
+ * loaded (tests/guest/guest-disk.ts says why the guest suites run the simulator variant).
+ */
+import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { kcvOf } from '../../boot/factory';
+import { flashStation, FlashReport } from '../../boot/factory-flash';
+import { bootUntilPowerOff } from '../../boot/flash/qemu-boot';
+import { inspectTarget } from '../../boot/flash/target';
+import { GUEST_BOARD, REPO, guestArtifacts, releaseImage } from './guest-disk';
+import { needGuestTools, reportFailuresAtOnce } from './support';
+
+/** Flash + boot + self-test under TCG on a loaded 2-core machine. */
+const SELFTEST_BOOT_MS_MAX = 420_000;
+/** The initramfs gives up on a missing root after 5 s; the kernel's boot before it under TCG. */
+const REFUSED_BOOT_MS_MAX = 120_000;
+
+function testBoard(publicKeyHex: string): string {
+  const sim = JSON.parse(execFileSync('git', ['show', 'HEAD:board-configs/sim.json'], { cwd: REPO, encoding: 'utf8' })) as Record<string, unknown>;
+  return JSON.stringify({
+    ...sim, board: GUEST_BOARD,
+    description: 'TEST-ONLY (tests/guest/factory-flash.test.ts): the simulator board under the emulated board\'s name, its storage on the data partition',
+    storage: { journalDir: '/var/lib/pos/journal', backupDir: '/var/lib/pos/backup' },
+    update: { publicKey: publicKeyHex, root: '/opt/pos' },
+  }, null, 1);
+}
+
+function component(): { keyHex: string; kcvHex: string } {
+  const key = randomBytes(16);
+  return { keyHex: key.toString('hex').toUpperCase(), kcvHex: kcvOf(key) };
+}
+
+describe('guest: pos factory flash writes, checks, boots and self-tests a target; a half image does not boot', function () {
+  this.timeout(30 * 60_000);
+  reportFailuresAtOnce();
+  let dir: string;
+  let report: FlashReport;
+  let kernel: string;
+  let initrd: string;
+  before(function () { needGuestTools(this); dir = mkdtempSync(join(tmpdir(), 'pos-guest-flash-')); });
+  after(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
+
+  it('flashesProvisionsCommitsBootsAndPassesTheSelfTest', async () => {
+    const t0 = Date.now();
+    const artifacts = guestArtifacts();
+    const release = releaseImage();
+    ({ kernel, initrd } = artifacts);
+    const prepMs = Date.now() - t0;
+    const board = join(dir, 'board.json');
+    writeFileSync(board, testBoard(release.publicKeyHex));
+    const t1 = Date.now();
+    [report] = await flashStation({
+      image: release.file, boardFile: board, rootfs: artifacts.rootfs,
+      targets: [{ serial: 'QF-0001', target: join(dir, 'QF-0001.img'), identity: { tid: 'QF000001', mid: '898123456700001', components: [component(), component()] } }],
+      workDir: join(dir, 'work'), reportDir: join(dir, 'reports'), boot: { kernel, initrd, timeoutMs: SELFTEST_BOOT_MS_MAX },
+    });
+    const stationMs = Date.now() - t1;
+    assert.equal(report.pass, true, JSON.stringify({ errors: report.errors, boot: report.boot }, null, 1));
+    assert.equal(report.after?.state, 'complete');
+    assert.ok((report.hashes.slotA?.files ?? 0) > 1000, 'every file of the release image checked on the target');
+    assert.equal(report.boot?.exitCode, 0, 'the guest powered itself off after the self-test');
+    assert.equal(report.selfTest?.serial, 'QF-0001');
+    assert.equal(report.selfTest?.pass, true, JSON.stringify(report.selfTest?.tests.filter((t) => !t.pass)));
+    const ms = (name: string): string => `${((report.steps.find((s) => s.name === name)?.ms ?? 0) / 1000).toFixed(1)} s`;
+    process.stderr.write(`      flash: release image ${release.buildMs ? `built in ${(release.buildMs / 1000).toFixed(1)} s` : 'cached'}, kernel/rootfs ${(prepMs / 1000).toFixed(1)} s; station ${(stationMs / 1000).toFixed(1)} s: provision ${ms('provision')}, erase ${ms('erase')}, write ${ms('write')}, data ${ms('data')}, readback ${ms('readback')} (${report.hashes.slotA?.files} slot files), commit ${ms('commit')}, boot + self-test ${ms('boot')}\n`);
+  });
+
+  it('aTargetStoppedBeforeItsCommitHasNoPartitionTableAndDoesNotBoot', async function () {
+    if (!report?.pass) this.skip();
+    const half = join(dir, 'half.img');
+    execFileSync('cp', ['--sparse=always', report.target, half]);
+    // Everything written and read back, the commit sector not yet: a flash killed between the two.
+    const fd = openSync(half, 'r+');
+    try { writeSync(fd, Buffer.alloc(512), 0, 512, 0); } finally { closeSync(fd); }
+    assert.equal(inspectTarget(half).state, 'incomplete');
+    const r = await bootUntilPowerOff({ disk: half, kernel, initrd, append: 'pos.factory_selftest=QF-0001', consoleFile: join(dir, 'half-console.log'), timeoutMs: REFUSED_BOOT_MS_MAX });
+    assert.equal(r.timedOut, false, r.consoleTail);
+    assert.match(r.consoleTail, /pos-initrd: /, 'the initramfs finds no root file system and powers off');
+    assert.doesNotMatch(r.consoleTail, /systemd\[1\]|pos-factory-selftest/, 'nothing of the half image ran');
+    process.stderr.write(`      flash: the uncommitted disk powered off in ${(r.ms / 1000).toFixed(1)} s without a root file system\n`);
+  });
+});
