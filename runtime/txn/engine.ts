@@ -525,6 +525,9 @@ export class TerminalEngine {
     if (c.emv === undefined || c.emv.txnType !== 'sale' || c.emv.amountFen !== amountFen) {
       throw new PosError('RDR_UNREADABLE', 'the card was read for another transaction: present it again', { amountFen });
     }
+    // What the terminal did with a failed offline data authentication: went online with it in the
+    // TVR (an AAC would have ended the read). Method, reason and TVR only: nothing of the card.
+    if (c.chip?.odaFailure !== undefined) this.log.warn({ oda: c.chip.oda, reason: c.chip.odaFailure, tvr: c.chip.tvr }, 'offline data authentication failed: the sale goes online with it in the TVR');
     const field55 = sanitizeField55(c.field55);
     return field55.length > 0 ? field55 : undefined;
   }

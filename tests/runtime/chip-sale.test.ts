@@ -6,6 +6,7 @@
  * inquiry rows of the profile have no 55: none is sent.
  */
 import { strict as assert } from 'node:assert';
+import pino from 'pino';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CUP_PROFILE } from '../../runtime/host/fields';
@@ -213,6 +214,25 @@ describe('chip and contactless sales: field 55 and its reversal', function () {
       await assert.rejects(chipCardFor(r, 4_400, TEST_CARDS.icOdaDeclined), (e: unknown) => isPosError(e) && e.code === 'E-RDR-09');
       assert.equal(frames.filter(isSale).length, 0);
     });
+  });
+
+  it('a sale that goes online after a failed ODA says so in the log: method, reason, TVR, and nothing of the card', async () => {
+    const lines: string[] = [];
+    const logged = await rig({ logger: pino({ level: 'info' }, { write: (line: string) => { lines.push(line); } }) });
+    try {
+      await logged.terminal.engine.signOn(CASHIER);
+      const input = await chipCardFor(logged, 4_600, TEST_CARDS.icExpiredCert);
+      assert.equal((await logged.terminal.engine.sale({ amountFen: 4_600, card: input, pin: Buffer.from('1234'), session: CASHIER })).outcome, 'approved');
+      const warn = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => /offline data authentication failed/.test(String(l.msg)));
+      assert.ok(warn, lines.join('\n'));
+      assert.equal(warn.reason, 'ca-key-missing', 'this rig downloaded no CA keys');
+      assert.equal(warn.oda, 'dda');
+      assert.equal(warn.tvr, input.chip?.tvr);
+      const all = lines.join('\n');
+      assert.ok(!all.includes(TEST_CARDS.icExpiredCert.pan) && !all.includes(TEST_CARDS.icExpiredCert.pan.slice(0, 12)), 'no PAN in the log');
+    } finally {
+      await logged.close();
+    }
   });
 
   it('without downloaded CA keys the same IC card fails DDA (CA key missing) and still goes online', async () => {

@@ -2,6 +2,7 @@
  * A terminal core wired to a fresh journal and the acquirer simulator on loopback, with seeded
  * randomness and a settable clock; plus the reconciliation every money test ends with.
  */
+import type { Logger } from '../../common/log';
 import { strict as assert } from 'node:assert';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -74,6 +75,8 @@ export interface RigOptions {
   readonly sim?: AcquirerSimulator;
   readonly config?: Partial<TerminalConfig>;
   readonly host?: (t: HostTransport) => HostExchange;
+  /** The terminal's logger (default: none). */
+  readonly logger?: Logger;
 }
 
 export async function rig(options: RigOptions = {}): Promise<Rig> {
@@ -88,6 +91,7 @@ export async function rig(options: RigOptions = {}): Promise<Rig> {
     const terminal = openTerminal({
       journal, host: options.host ? options.host(transport) : transport, config: config(options.config), deviceKey: fixedDeviceKey(DEVICE_KEY),
       random: seededRandom(11 + journal.lastSeq), clock: () => clock.ms, scryptN: 1 << 10, onSend: (type, stan) => sent.push({ type, stan }),
+      ...(options.logger ? { logger: options.logger } : {}),
     });
     return { journal, terminal };
   };
