@@ -16,7 +16,7 @@
 import type { MachineView, ErrorView } from '../runtime/machine';
 import { RETRYABLE_KINDS } from '../runtime/machine';
 import type { Txt, StatusLine, Locale } from '../ui-lcd/screen';
-import type { StateName, ScreenData, Transaction, Refused } from '../ui-lcd/screens';
+import type { StateName, ScreenData, Transaction, Refused, ModemView } from '../ui-lcd/screens';
 import { rt } from '../ui-lcd/recovery-strings';
 import { t } from '../ui-lcd/strings';
 import { QR_WAIT_MS_MAX } from '../runtime/txn/qr';
@@ -88,6 +88,8 @@ export interface Env {
   readonly storageNotice?: Txt;
   /** The signature pad is capturing (boards with signature0): strokes so far. Absent: sign on paper. */
   readonly signaturePad?: { readonly strokes: number };
+  /** The 4G modem's state, read when the sign-on failed (boards with modem0): the sign-on failure screen shows it. */
+  readonly modem?: ModemView;
 }
 
 export interface ScreenChoice {
@@ -218,12 +220,12 @@ const qrWaitScreen: Builder = (v) => {
   return { name: 'qrWait', data: { transaction: 'qr', amountFen: v.data.amountFen, secondsLeft, ...(q?.content !== undefined ? { content: q.content, printed: q.printed === true } : {}) } };
 };
 
-const hostUnreachable: Builder = (v) => {
+const hostUnreachable: Builder = (v, _ui, env) => {
   const code = v.data.error?.code;
   const reason = code === 'E-NET-05' ? 'refused' : code === 'E-NET-06' || code === 'E-HOST-01' ? 'timeout' : 'no-answer';
   const echo = v.data.echo;
   const echoData = echo === undefined ? {} : 'errorCode' in echo ? { echo: { ok: false, code: echo.errorCode } } : { echo: { ok: echo.responseCode === '00', code: echo.responseCode, roundTripMs: echo.roundTripMs } };
-  return { name: 'hostUnreachable', data: { attempt: 1, attemptMax: 1, reason, ...echoData }, ...(code ? { notice: code } : {}) };
+  return { name: 'hostUnreachable', data: { attempt: 1, attemptMax: 1, reason, ...echoData, ...(env.modem ? { modem: env.modem } : {}) }, ...(code ? { notice: code } : {}) };
 };
 
 /** The menu's reason is why recovery opened (kept by the machine), never the login's last wrong password. */

@@ -53,6 +53,9 @@ import type { TerminalStatus } from '../runtime/host/messages-v2';
 import { openTerminal, Terminal } from '../runtime/terminal';
 import { HostTransport, hostLink } from '../runtime/host/transport';
 import { FailoverTransport } from '../runtime/host/failover';
+import { SimPinEntry } from './sim-pin';
+import { modemFault } from '../hal/modem';
+import type { ModemView } from '../ui-lcd/screens';
 import { TlsLink } from '../runtime/host/tls';
 import { loadTlsCredentials } from '../runtime/host/tls-credentials';
 import { CUP_PROFILE } from '../runtime/host/fields';
@@ -331,6 +334,7 @@ export class TerminalApp {
         const view = viewOf(snap);
         this.controller.sync(view);
         this.syncSignature(view.state);
+        this.syncModem(view.state);
         this.notePaperOut(view.state);
         this.publishReceipt(view);
         if (view.state.startsWith('recovery')) this.enterRecovery(view.state, snap.context.session);
@@ -352,6 +356,63 @@ export class TerminalApp {
   }
 
   private statusLedOn: boolean | undefined;
+  private modemShownFor: string | undefined;
+
+  /**
+   * The sign-on failure screen shows the 4G modem's state (boards with modem0): read once each time
+   * the sign-on fails (the echo test and the SIM PIN entry keep it), forgotten when it is left.
+   */
+  private syncModem(state: string): void {
+    const onFailure = state === 'hostUnreachable' || state === 'echoTest';
+    if (!onFailure) { this.modemShownFor = undefined; if (this.env.modem) this.env = { ...this.env, modem: undefined }; return; }
+    if (this.modemShownFor !== undefined) return;
+    this.modemShownFor = state;
+    void this.readModem();
+  }
+
+  private async readModem(): Promise<void> {
+    const modem = this.o.board.modem();
+    const dc = this.o.board.config.devices.modem0;
+    if (!modem || dc?.type !== 'quectel-modem') return;
+    let view: ModemView;
+    try {
+      const s = await modem.status();
+      const fault = modemFault(s, { apn: dc.apn, roaming: dc.roaming });
+      view = {
+        sim: s.sim, bars: s.signal.bars, registration: s.registration, apn: s.apn,
+        ...(s.pinAttemptsLeft !== undefined ? { pinAttemptsLeft: s.pinAttemptsLeft } : {}), ...(s.signal.rssiDbm !== undefined ? { rssiDbm: s.signal.rssiDbm } : {}),
+        ...(s.signal.tech !== undefined ? { tech: s.signal.tech } : {}), ...(s.operator !== undefined ? { operator: s.operator } : {}),
+        ...(s.apn.toLowerCase() !== dc.apn.toLowerCase() ? { apnWant: dc.apn } : {}), ...(fault ? { fault: fault.code } : {}),
+      };
+      if (fault) this.o.logger.warn({ code: fault.code, sim: s.sim, csq: s.signal.csq, registration: s.registration }, `sign-on failed; modem: ${fault.message}`);
+    } catch (e) {
+      const code = e instanceof Error && 'code' in e && typeof e.code === 'string' ? e.code : 'E-NET-15';
+      view = { sim: 'failure', bars: 0, registration: 'unknown', apn: '', fault: code, silent: true };
+    }
+    if (this.modemShownFor === undefined) return; // the screen was left meanwhile
+    this.env = { ...this.env, modem: view };
+    this.render();
+  }
+
+  /** Key 2 on the sign-on failure screen when the SIM asks for its PIN. */
+  private openSimPin(): boolean {
+    const modem = this.o.board.modem();
+    if (!modem || this.overlay) return false;
+    const entry: SimPinEntry = new SimPinEntry({
+      modem, ...(this.env.modem?.pinAttemptsLeft !== undefined ? { attemptsLeft: this.env.modem.pinAttemptsLeft } : {}),
+      changed: () => this.render(), pages: (sc) => renderScreen(sc, this.locale.get(), this.caps()).pageCount, logger: this.o.logger.child({ component: 'sim-pin' }),
+      done: (accepted) => {
+        if (this.overlay === entry) this.overlay = undefined;
+        // Accepted: sign on again (the modem registers meanwhile); else show what the SIM says now.
+        if (accepted) this.actor?.send({ type: 'RETRY' });
+        else void this.readModem();
+        this.render();
+      },
+    });
+    this.overlay = entry;
+    this.render();
+    return true;
+  }
 
   /** The status LED: on while signed on to the host. */
   private statusLed(on: boolean): void {
@@ -590,6 +651,7 @@ export class TerminalApp {
 
   private pressKey(key: KeyName): void {
     if (this.overlay) { this.overlay.press(key); this.render(); return; }
+    if (key === '2' && this.env.modem?.fault === 'E-NET-09' && this.actor !== undefined && viewOf(this.actor.getSnapshot()).state === 'hostUnreachable' && this.openSimPin()) return;
     this.controller.press(key);
   }
 

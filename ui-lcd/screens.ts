@@ -49,7 +49,8 @@
  *   lowBattery       { percent, charging, critical }
  *   paperOut         { copy? }
  *   storageFailure   { code, selected }                        export / diagnostics offered
- *   hostUnreachable  { attempt, attemptMax, reason: 'refused'|'timeout'|'no-answer', echo?: { running } | { ok, code, roundTripMs? } }
+ *   hostUnreachable  { attempt, attemptMax, reason: 'refused'|'timeout'|'no-answer', echo?: { running } | { ok, code, roundTripMs? }, modem?: ModemView }
+ *   simPin           { digits, attemptsLeft?, refused?, checking? }   the SIM asks for its PIN (key 2 on the sign-on failure screen)
  *   diagnostics      { results: { check, state: 'ok'|'fail'|'running'|'pending', code? }[], selected }
  *   settings         { selected }
  *   language         { selected, current }
@@ -65,6 +66,7 @@ import { errorScreen } from './error-screens';
 import { AMOUNT_FEN_MAX_DEFAULT } from './widgets/amount-entry';
 import { recoveryReasonText, rt } from './recovery-strings';
 import { formatDateTime } from '../common/time';
+import { errorByCode } from '../common/errors';
 
 export type Transaction = 'sale' | 'void' | 'refund' | 'balance' | 'signOn' | 'settlement' | 'preAuth' | 'preAuthVoid' | 'completion' | 'completionVoid' | 'qr' | 'qrVoid' | 'qrRefund';
 export type CardMethod = 'swipe' | 'insert' | 'tap';
@@ -126,7 +128,11 @@ export interface ScreenData {
     attempt: number; attemptMax: number; reason: 'refused' | 'timeout' | 'no-answer';
     /** The echo test (key 1): running, or the host's answer (code 00 = the host is there) or the error that stopped it. */
     echo?: { running: true } | { ok: boolean; code: string; roundTripMs?: number };
+    /** Boards with a 4G modem: its state when the sign-on failed, and the fault it means (first cause first). */
+    modem?: ModemView;
   };
+  /** SIM PIN entry: how many digits typed (shown as *), attempts the SIM has left, the last refusal's code. */
+  simPin: { digits: number; attemptsLeft?: number; refused?: string; checking?: boolean };
   diagnostics: { results: ReadonlyArray<{ check: DiagCheck; state: 'ok' | 'fail' | 'running' | 'pending'; code?: string }>; selected: number };
   settings: { selected: number };
   language: { selected: number; current: Locale };
@@ -187,6 +193,7 @@ export const DEFAULTS: { readonly [K in StateName]: ScreenData[K] } = {
   paperOut: {},
   storageFailure: { code: 'E-STO-03', selected: 0 },
   hostUnreachable: { attempt: 1, attemptMax: 3, reason: 'no-answer' },
+  simPin: { digits: 0 },
   diagnostics: { results: [], selected: 0 },
   settings: { selected: 0 },
   language: { selected: 0, current: 'zh-CN' },
@@ -572,15 +579,68 @@ function storageFailure(d: ScreenData['storageFailure']): Screen {
   };
 }
 
+/**
+ * The 4G modem as the sign-on failure screen shows it (hal/modem.ts ModemStatus, flattened): SIM,
+ * signal, registration, APN, and the E-NET code its state means (modemFault), if any.
+ */
+export interface ModemView {
+  readonly sim: 'ready' | 'absent' | 'pin-required' | 'puk-locked' | 'busy' | 'failure';
+  readonly pinAttemptsLeft?: number;
+  readonly rssiDbm?: number;
+  readonly bars: number;
+  readonly tech?: string;
+  readonly registration: 'home' | 'roaming' | 'searching' | 'denied' | 'not-registered' | 'unknown';
+  readonly operator?: string;
+  readonly apn: string;
+  /** The board file's APN when the module's differs. */
+  readonly apnWant?: string;
+  /** E-NET-08..15: what is wrong, as the person must fix it. */
+  readonly fault?: string;
+  /** The modem did not answer (its code is `fault`). */
+  readonly silent?: boolean;
+}
+
+/** The modem's lines: its fault and the error list's steps first (the cause), then its state. */
+function modemLines(m: ModemView): Txt[] {
+  const lines: Txt[] = [];
+  if (m.fault !== undefined) {
+    const def = errorByCode(m.fault);
+    lines.push({ en: `${m.fault} ${def?.en.cause ?? ''}`, zh: `${m.fault} ${def?.zh.cause ?? ''}` });
+    for (const [i, en] of (def?.en.steps ?? []).entries()) lines.push({ en: `- ${en}`, zh: `- ${def?.zh.steps[i] ?? en}` });
+    if (m.fault === 'E-NET-09') lines.push(t('msg.simPinKey'));
+  }
+  if (m.silent) return lines;
+  lines.push(t('diag.modemSim', { state: t(`diag.sim.${m.sim}`) }));
+  if (m.pinAttemptsLeft !== undefined && m.sim !== 'ready') lines.push(t('diag.pinAttempts', { n: m.pinAttemptsLeft }));
+  lines.push(m.rssiDbm === undefined ? t('diag.modemNoSignal') : t('diag.modemSignal', { dbm: m.rssiDbm, bars: m.bars, tech: m.tech ?? '' }));
+  lines.push(t('diag.modemReg', { state: t(`diag.reg.${m.registration}`), operator: m.operator ?? '' }));
+  const apn = m.apn === '' ? t('diag.modemNone') : m.apn;
+  lines.push(m.apnWant === undefined ? t('diag.modemApn', { apn }) : t('diag.modemApnWant', { apn, want: m.apnWant }));
+  return lines;
+}
+
+function simPin(d: ScreenData['simPin']): Screen {
+  const lines: Txt[] = [{ en: `PIN ${'*'.repeat(d.digits)}`, zh: `PIN ${'*'.repeat(d.digits)}` }];
+  // The attempts left beside the PIN (first page); a refusal's code after.
+  if (d.attemptsLeft !== undefined) lines.push(t('diag.pinAttempts', { n: d.attemptsLeft }));
+  if (d.checking) lines.push(t('msg.simPinChecking'));
+  else if (d.refused !== undefined) lines.push(t('msg.simPinRefused', { code: d.refused }));
+  return { id: 'simPin', title: t('title.simPin'), lines, footer: t('footer.okCancel') };
+}
+
 function hostUnreachable(d: ScreenData['hostUnreachable']): Screen {
   const reason = d.reason === 'refused' ? [t('msg.refused')] : d.reason === 'timeout' ? [t('msg.timedOut')] : [];
   const e = d.echo;
   // The echo's answer tells the network (no answer: E-NET/E-HOST-01) from the host (it answers, but refuses the sign-on).
   const echo = e === undefined ? [t('msg.echoHint')] : 'running' in e ? [t('msg.echoRunning')]
     : e.ok ? [t('msg.echoOk', { ms: e.roundTripMs ?? 0 })] : [t('msg.echoFailed', { code: e.code })];
+  // A modem fault is why the host did not answer: it comes first, with its steps.
+  const modem = d.modem === undefined ? [] : modemLines(d.modem);
+  const first = d.modem?.fault !== undefined ? modem : [];
+  const after = d.modem?.fault !== undefined ? [] : modem;
   return {
     id: 'hostUnreachable', title: t('title.hostUnreachable'),
-    lines: [t('msg.retrying', { n: d.attempt, max: d.attemptMax }), ...reason, t('msg.reversalKept'), ...echo], footer: t('footer.cancel'),
+    lines: [...first, t('msg.retrying', { n: d.attempt, max: d.attemptMax }), ...reason, t('msg.reversalKept'), ...echo, ...after], footer: t('footer.cancel'),
   };
 }
 
@@ -664,7 +724,7 @@ const BUILDERS: Builders = {
   preAuthMenu: (d) => ({ id: 'preAuthMenu', title: t('title.preAuth'), menu: { items: PRE_AUTH_ITEMS, selected: d.selected }, footer: t('footer.choose') }),
   reprint: (d) => ({ id: 'reprint', title: t('title.reprint'), menu: { items: REPRINT_ITEMS, selected: d.selected }, footer: t('footer.choose') }),
   reprintTrace: (d) => digitsEntry('reprintTrace', 'title.reprint', 'label.trace', 6, d),
-  settlement, settlementConfirm, settlementResult, signOff, lowBattery, paperOut, storageFailure, hostUnreachable, diagnostics, settings, language, factoryTest,
+  settlement, settlementConfirm, settlementResult, signOff, lowBattery, paperOut, storageFailure, hostUnreachable, simPin, diagnostics, settings, language, factoryTest,
   error: (d) => errorScreen(d.code, { page: d.page, ...(d.details ? { details: d.details } : {}), ...(d.retry ? { footer: t('footer.retry') } : {}) }),
 };
 

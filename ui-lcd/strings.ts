@@ -245,6 +245,11 @@ export const STRINGS = {
   'msg.doNotPowerOff': s('Do not power off', '请勿关机'),
   'msg.retrying': s('Retrying ({n}/{max})', '正在重试（{n}/{max}）'),
   'msg.reversalKept': s('Reversal kept', '已保存冲正'),
+  // The sign-on failure screen's 4G lines (ui-lcd/screens.ts modemLines) and the SIM PIN screen.
+  'msg.simPinKey': s('2: enter SIM PIN', '按2输入SIM卡PIN码'),
+  'msg.simPinChecking': s('Checking PIN...', '正在验证PIN码...'),
+  'msg.simPinRefused': s('Wrong PIN: {code}', 'PIN码错误:{code}'),
+  'title.simPin': s('SIM PIN', 'SIM卡PIN码'),
   'msg.echoHint': s('1: echo test', '按1回响测试'),
   'msg.echoRunning': s('Echo test...', '回响测试中...'),
   'msg.echoOk': s('Host answers ({ms} ms)', '主机有应答({ms}毫秒)'),

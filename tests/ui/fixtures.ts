@@ -151,7 +151,21 @@ export const SAMPLES: Samples = {
   ],
   paperOut: [{ variant: 'customer', data: { copy: 'customer' } }],
   storageFailure: [{ variant: 'io', data: { code: 'E-STO-03', selected: 0 } }],
-  hostUnreachable: [{ variant: 'retry2of3', data: { attempt: 2, attemptMax: 3, reason: 'timeout' } }],
+  hostUnreachable: [
+    { variant: 'retry2of3', data: { attempt: 2, attemptMax: 3, reason: 'timeout' } },
+    {
+      variant: 'modem-sim-pin',
+      data: { attempt: 1, attemptMax: 1, reason: 'no-answer', modem: { sim: 'pin-required', pinAttemptsLeft: 3, rssiDbm: -75, bars: 4, tech: 'LTE', registration: 'not-registered', apn: 'cmnet', fault: 'E-NET-09' } },
+    },
+    {
+      variant: 'modem-ok',
+      data: { attempt: 1, attemptMax: 1, reason: 'timeout', modem: { sim: 'ready', rssiDbm: -75, bars: 4, tech: 'LTE', registration: 'home', operator: 'CHINA MOBILE', apn: 'cmnet' } },
+    },
+  ],
+  simPin: [
+    { variant: 'typing', data: { digits: 4, attemptsLeft: 3 } },
+    { variant: 'refused', data: { digits: 0, attemptsLeft: 2, refused: 'E-NET-09' } },
+  ],
   diagnostics: [{
     variant: 'results',
     data: { selected: 2, results: [{ check: 'battery', state: 'ok' }, { check: 'storage', state: 'ok' }, { check: 'printer', state: 'fail', code: 'E-PRN-01' }, { check: 'reader', state: 'running' }] },
