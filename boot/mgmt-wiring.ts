@@ -40,6 +40,8 @@ export interface ManagedApp {
   /** The newest log text, at most maxBytes. */
   logs(maxBytes: number): Promise<string>;
   restart(): Promise<void>;
+  /** The lock changed: redraw the idle screen (its notice) now rather than at the next tick. */
+  sellingLockChanged?(): void;
   /** A/B update slots (boot/mgmt-update.ts mgmtUpdater), when the board file has an update section. */
   readonly updater?: MgmtUpdater;
 }
@@ -86,7 +88,7 @@ export function managedTerminal(app: ManagedApp): MgmtTerminal {
       return {
         version: s.softwareVersion, batteryPercent: s.batteryPercent, ...(charging !== undefined ? { charging } : {}), storageFreeKiB: s.freeJournalKiB,
         network: app.network(), lastErrors: codes, ...(digest !== '00' ? { anomalyDigest: digest } : {}), anomalies: flags.map((f) => f.rule),
-        sellingLocked: false, state: app.machineState(), uptimeS: s.uptimeS,
+        sellingLocked: app.terminal()?.engine.sellingLock !== undefined, state: app.machineState(), uptimeS: s.uptimeS,
       };
     },
     setParams: async (patch) => {
@@ -98,8 +100,13 @@ export function managedTerminal(app: ManagedApp): MgmtTerminal {
     logs: (maxBytes) => app.logs(maxBytes),
     isIdle: () => isSafeToReboot(app.machineState()),
     reboot: () => app.restart(),
-    // Refused until the state machine has a locked state that refuses sales (see docs/MANAGEMENT.md).
-    setSellingLocked: async () => { throw new PosError('MGT_FAILED', 'selling lock is not wired into this terminal\'s state machine yet'); },
+    // Journaled (runtime/records.ts selling-lock); the state machine refuses sales while it holds.
+    setSellingLocked: async (locked, reason, commandId) => {
+      const t = app.terminal();
+      if (!t) throw new PosError('MGT_FAILED', 'the journal is not open (recovery or boot): selling cannot be locked or unlocked now');
+      await t.engine.setSellingLock(locked, reason, commandId);
+      app.sellingLockChanged?.();
+    },
     ...(app.updater ? { updater: app.updater } : {}),
   };
 }

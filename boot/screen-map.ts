@@ -123,8 +123,13 @@ const login: Builder = (v, ui, env) => {
 const idle: Builder = (v, _ui, env) => ({
   name: 'idle',
   data: { merchantName: env.merchantName, nowMs: env.nowMs, ...(env.tzOffsetMinutes !== undefined ? { tzOffsetMinutes: env.tzOffsetMinutes } : {}), status: { ...env.status, host: v.data.signedOn ? 'online' : 'offline' } },
-  ...(env.storageNotice ?? env.bootNotice ?? anomalyNotice(v) ? { notice: env.storageNotice ?? env.bootNotice ?? anomalyNotice(v) } : {}),
+  ...(idleNotice(v, env) ? { notice: idleNotice(v, env) } : {}),
 });
+
+/** Storage first (selling may stop), then what boot found, a selling lock, the batch's anomalies. */
+function idleNotice(v: MachineView, env: Env): Txt | undefined {
+  return env.storageNotice ?? env.bootNotice ?? (v.data.sellingLocked ? t('notice.sellingLocked') : undefined) ?? anomalyNotice(v);
+}
 
 /** A supervisor at idle sees that the batch raised anomaly flags (the day report lists them). */
 function anomalyNotice(v: MachineView): Txt | undefined {

@@ -1018,6 +1018,7 @@ export class TerminalApp {
         return text;
       },
       restart: () => this.restart(),
+      sellingLockChanged: () => this.render(),
     };
   }
 

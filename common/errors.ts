@@ -482,6 +482,9 @@ export const ERRORS = {
   MGT_FAILED: def('E-MGT-09', 'timeout',
     { cause: 'Command failed on the terminal', steps: ['Send the command again', 'Upload the logs if it repeats'] },
     { cause: '命令在终端上执行失败', steps: ['重新发送命令', '如重复出现请上传日志'] }),
+  MGT_SELLING_LOCKED: def('E-MGT-10', 'permission',
+    { cause: 'Selling locked by the acquirer', steps: ['Call the acquirer\'s service line', 'Voids and settlement still work'] },
+    { cause: '终端已被收单机构锁定交易', steps: ['请联系收单机构客服', '撤销和结算仍可使用'] }),
   // ---- internal
   SYS_INVARIANT: def('E-SYS-99', 'invariant',
     { cause: 'Internal check failed', steps: ['Selling stopped', 'Recovery mode: call support'] },

@@ -304,6 +304,8 @@ export function createTerminalMachine(deps: MachineDeps) {
       return isPosError(err) ? err : new PosError('OPR_INPUT', String(err));
     }
   };
+  /** First transition of what a selling lock refuses: stay at idle with E-MGT-10 on the screen. */
+  const LOCKED = { guard: 'sellingLocked', actions: 'refuseSellingLocked' } as const;
 
   return setup({
     types: { context: {} as MachineContext, events: {} as MachineEvent },
@@ -481,6 +483,7 @@ export function createTerminalMachine(deps: MachineDeps) {
       signedOn: ({ context }) => engineOf(context).signedOn,
       preAuthOffered: ({ context }) => engineOf(context).featureAvailable('preAuth'),
       qrOffered: ({ context }) => engineOf(context).featureAvailable('qr'),
+      sellingLocked: ({ context }) => engineOf(context).sellingLock !== undefined,
       qrApproved: ({ event }) => (event as unknown as { output: QrFlowResult }).output.outcome === 'approved',
       qrPaymentOf: ({ context, event }) => event.type === 'TRACE' && qrOriginalError(context, event.stan) === undefined,
       holdOpen: ({ context, event }) => event.type === 'TRACE' && engineOf(context).state.preAuths.get(event.stan)?.state === 'open',
@@ -491,6 +494,7 @@ export function createTerminalMachine(deps: MachineDeps) {
       clearError: assign({ error: undefined }),
       resetFlow: assign({ amountFen: 0, card: undefined, pin: undefined, duplicate: undefined, voidStan: undefined, refund: undefined, result: undefined, balanceFen: undefined, authorizer: undefined, error: undefined, flow: undefined, operatorChange: undefined, preAuthOriginal: undefined, qrMode: undefined, qrCode: undefined, qrWait: undefined }),
       refuseQrOff: assign({ error: () => errorView(new PosError('HOST_FEATURE_OFF', 'QR payments are not offered by the host')) }),
+      refuseSellingLocked: assign({ error: () => errorView(new PosError('MGT_SELLING_LOCKED', 'selling is locked by the management console: sales, pre-authorizations, completions and refunds are refused')) }),
       setQrResult: assign({ result: ({ event }) => qrResultView((event as unknown as { output: QrFlowResult }).output), qrCode: undefined, error: ({ event }) => qrErrorView((event as unknown as { output: QrFlowResult }).output) }),
       refuseFeatureOff: assign({ error: () => errorView(new PosError('HOST_FEATURE_OFF', 'pre-authorization is not offered by the host')) }),
       setResult: assign({ result: ({ event }) => resultView((event as unknown as { output: FlowResult }).output), pin: undefined }),
@@ -614,17 +618,19 @@ export function createTerminalMachine(deps: MachineDeps) {
         entry: 'resetFlow',
         always: { guard: 'batteryCritical', target: 'shutdown' },
         on: {
-          SALE: [{ guard: 'batteryLow', target: 'lowBattery' }, { target: 'sale' }],
-          VOID: 'void', REFUND: 'refund', BALANCE: 'balance', REPRINT: 'reprint', SETTLE: 'settlement', SIGN_OFF: 'signOff', LOGOUT: 'login',
+          // A lock from the management console (issue 12 item 5) refuses what takes or pays out
+          // money; voids, settlement, reprints and the balance inquiry still work.
+          SALE: [LOCKED, { guard: 'batteryLow', target: 'lowBattery' }, { target: 'sale' }],
+          VOID: 'void', REFUND: [LOCKED, { target: 'refund' }], BALANCE: 'balance', REPRINT: 'reprint', SETTLE: 'settlement', SIGN_OFF: 'signOff', LOGOUT: 'login',
           PASSWORD: 'password', OPERATORS: 'operators',
           HOST_TASK: { target: 'hostTask', actions: assign({ hostTask: ({ event }) => ({ task: event.task }) }) },
-          PRE_AUTH: [{ guard: 'batteryLow', target: 'lowBattery' }, { guard: 'preAuthOffered', target: 'preAuth' }, { actions: 'refuseFeatureOff' }],
+          PRE_AUTH: [LOCKED, { guard: 'batteryLow', target: 'lowBattery' }, { guard: 'preAuthOffered', target: 'preAuth' }, { actions: 'refuseFeatureOff' }],
           PRE_AUTH_VOID: [{ guard: 'preAuthOffered', target: 'preAuthVoid' }, { actions: 'refuseFeatureOff' }],
-          COMPLETION: [{ guard: 'batteryLow', target: 'lowBattery' }, { guard: 'preAuthOffered', target: 'completion' }, { actions: 'refuseFeatureOff' }],
+          COMPLETION: [LOCKED, { guard: 'batteryLow', target: 'lowBattery' }, { guard: 'preAuthOffered', target: 'completion' }, { actions: 'refuseFeatureOff' }],
           COMPLETION_VOID: [{ guard: 'preAuthOffered', target: 'completionVoid' }, { actions: 'refuseFeatureOff' }],
-          QR_SALE: [{ guard: 'batteryLow', target: 'lowBattery' }, { guard: 'qrOffered', target: 'qr' }, { actions: 'refuseQrOff' }],
+          QR_SALE: [LOCKED, { guard: 'batteryLow', target: 'lowBattery' }, { guard: 'qrOffered', target: 'qr' }, { actions: 'refuseQrOff' }],
           QR_VOID: [{ guard: 'qrOffered', target: 'qrVoid' }, { actions: 'refuseQrOff' }],
-          QR_REFUND: [{ guard: 'qrOffered', target: 'qrRefund' }, { actions: 'refuseQrOff' }],
+          QR_REFUND: [LOCKED, { guard: 'qrOffered', target: 'qrRefund' }, { actions: 'refuseQrOff' }],
           // The paper sensor back to OK (boot/terminal-app.ts) while copies wait (a paper-out screen
           // cancelled): they print now, in order, as README promises; a new fault: paperOut again.
           PAPER_LOADED: { guard: 'copiesWaiting', target: 'reprintPending', actions: assign({ pendingStans: ({ context }) => [...new Set(engineOf(context).pendingCopies().map((p) => p.stan))] }) },
@@ -1472,6 +1478,8 @@ export interface MachineView {
      * how many, and the short codes (the day report has the details).
      */
     readonly anomalies?: { readonly count: number; readonly codes: string };
+    /** Selling locked by the management console (issue 12 item 5): idle says so, sales are refused. */
+    readonly sellingLocked?: boolean;
     /** The host task from the settings menu and its outcome. */
     readonly hostTask?: HostTaskView;
     /** Offline sales whose advice waits (settlement.offlinePending shows how many). */
@@ -1531,6 +1539,7 @@ export function viewOf(snap: TerminalSnapshot): MachineView {
       keyedAllowed: c.keyedAllowed, operatorChange: c.operatorChange, recoveryReason: c.recoveryReason, echo: c.echo,
       offlinePending: engine ? pendingAdvices(engine.state).length : undefined, hostTask: c.hostTask,
       anomalies: engine && c.session && c.session.role !== 'cashier' ? anomalySummary(engine.anomalies()) : undefined,
+      sellingLocked: engine?.sellingLock !== undefined ? true : undefined,
     },
   };
 }

@@ -242,6 +242,28 @@ export const AIDS_KIND = 'aids';
 export interface CaKeysPayload { readonly keys: readonly CaPublicKey[] }
 export interface AidsPayload { readonly aids: readonly AidParams[] }
 
+/**
+ * Selling locked or unlocked by the terminal-management console (issue 12 item 5, docs/
+ * MANAGEMENT.md `lock`): the latest `settings` record of kind `selling-lock` is in force, across
+ * reboots. `reason` is the console's words, shown to nobody but logged; `commandId` the command's.
+ */
+export const SELLING_LOCK_KIND = 'selling-lock';
+export const SELLING_LOCK_REASON_CHARS_MAX = 100;
+export interface SellingLockPayload { readonly locked: boolean; readonly reason: string; readonly commandId: string }
+
+function checkSellingLock(p: SellingLockPayload): void {
+  invariant(typeof p.locked === 'boolean', 'selling-lock: locked is not a boolean');
+  invariant(typeof p.reason === 'string' && p.reason.length <= SELLING_LOCK_REASON_CHARS_MAX && !/[\x00-\x1f\x7f]/.test(p.reason), 'selling-lock: reason not printable text of at most 100 characters');
+  invariant(typeof p.commandId === 'string' && /^[A-Za-z0-9._:-]{1,64}$/.test(p.commandId), 'selling-lock: command id malformed');
+}
+
+/** A `selling-lock` settings record read back (checked as when written). */
+export function sellingLockOf(p: Record<string, unknown>): SellingLockPayload {
+  const out = { locked: p.locked, reason: p.reason, commandId: p.commandId } as SellingLockPayload;
+  checkSellingLock(out);
+  return out;
+}
+
 // ---------------------------------------------------------------- builders (checked when written)
 
 const ENTRY_MODES = ['011', '012', '021', '022', '051', '052', '071', '072'];
@@ -335,6 +357,10 @@ export const rec = {
     p.keys.forEach(checkCaKey);
     invariant(p.keys.length <= CA_KEYS_MAX, 'too many CA keys', { keys: p.keys.length });
     return { type: 'settings', payload: { kind: CA_KEYS_KIND, keys: p.keys.map((k) => ({ ...k })) } };
+  },
+  sellingLock: (p: SellingLockPayload): RecordInput => {
+    checkSellingLock(p);
+    return { type: 'settings', payload: { kind: SELLING_LOCK_KIND, locked: p.locked, reason: p.reason, commandId: p.commandId } };
   },
   aidParams: (p: AidsPayload): RecordInput => {
     invariant(p.aids.length <= AIDS_MAX, 'too many AIDs', { aids: p.aids.length });

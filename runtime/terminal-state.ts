@@ -23,7 +23,7 @@ import { invariant } from '../common/errors';
 import { BATCH_MAX, EntryMode, ReversalReason, SettlementTotals, SettlementVerdict, STAN_MAX, ZERO_TOTALS } from './host/messages';
 import {
   AnomalyNote, CANCELLING_KINDS, HOST_PARAMS_KIND, HostParamsPayload, KeysPayload, OfflineNotTaken, OperatorPayload, ReceiptCopy, ReversalPendingPayload, Role, SettlementStepName,
-  TxnBeginPayload, TxnKind, buf, hostParamsOf, caKeysOf, aidsOf, CA_KEYS_KIND, AIDS_KIND, num, optField55, optNum, optStr, str, totalsOf,
+  TxnBeginPayload, TxnKind, buf, hostParamsOf, caKeysOf, aidsOf, sellingLockOf, CA_KEYS_KIND, AIDS_KIND, SELLING_LOCK_KIND, SellingLockPayload, num, optField55, optNum, optStr, str, totalsOf,
 } from './records';
 import { QR_TXN_KINDS, QrTxnInfo } from './records';
 import { QrQueryPendingPayload, qrInfoOf, qrQueryPendingOf } from './qr-records';
@@ -132,6 +132,8 @@ export interface TerminalState {
   /** The CA public keys and AID parameters of the last complete downloads (undefined: never downloaded). */
   caKeys?: CaPublicKey[];
   aids?: AidParams[];
+  /** Selling locked by the management console (the latest `selling-lock` settings record); undefined: never locked. */
+  sellingLock?: SellingLockPayload;
   /**
    * Approved pre-authorizations of every batch this journal holds, by STAN (a hold outlives its
    * batch: a hotel completes it days later), with what became of them. At most PRE_AUTHS_MAX,
@@ -274,6 +276,7 @@ export function applyRecord(s: TerminalState, r: DecodedRecord): void {
       if (p.kind === HOST_PARAMS_KIND) s.hostParams = hostParamsOf(p);
       else if (p.kind === CA_KEYS_KIND) s.caKeys = caKeysOf(p);
       else if (p.kind === AIDS_KIND) s.aids = aidsOf(p);
+      else if (p.kind === SELLING_LOCK_KIND) s.sellingLock = sellingLockOf(p);
       return;
     default:
       return; // journal-created, settings, admin actions, recovery, test: no state here

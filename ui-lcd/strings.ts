@@ -292,6 +292,7 @@ export const STRINGS = {
   'label.authCode': s('Auth code', '授权码'),
   'msg.offline': s('OFFLINE', '离线交易'),
   'notice.anomalies': s('! {n} anomaly: {codes}', '！{n}条异常:{codes}'),
+  'notice.sellingLocked': s('Selling locked (E-MGT-10)', '交易已锁定(E-MGT-10)'),
   'menu.hostParams': s('Host params', '参数下载'),
   'menu.statusUpload': s('Send status', '状态上送'),
   'menu.echoTest': s('Echo test', '回响测试'),

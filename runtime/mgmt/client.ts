@@ -79,7 +79,8 @@ export interface MgmtTerminal {
   /** True when no sale, settlement or operator action is under way (a reboot waits for it). */
   isIdle(): boolean;
   reboot(): Promise<void> | void;
-  setSellingLocked(locked: boolean, reason: string): Promise<void>;
+  /** Locks or unlocks selling, durably (journaled: a lock holds across reboots); `commandId` is the console's. */
+  setSellingLocked(locked: boolean, reason: string, commandId: string): Promise<void>;
   /** Absent: `update` is refused (E-MGT-09: no update slots on this terminal). */
   readonly updater?: MgmtUpdater;
 }
@@ -384,8 +385,8 @@ export class ManagementClient {
       case 'lock':
       case 'unlock': {
         const reason = c.args.reason === undefined ? '' : c.args.reason;
-        if (typeof reason !== 'string' || reason.length > LOCK_REASON_CHARS_MAX) throw new PosError('MGT_MALFORMED', `reason: text of at most ${LOCK_REASON_CHARS_MAX} characters`);
-        await t.setSellingLocked(c.cmd === 'lock', reason);
+        if (typeof reason !== 'string' || reason.length > LOCK_REASON_CHARS_MAX || /[\x00-\x1f\x7f]/.test(reason)) throw new PosError('MGT_MALFORMED', `reason: printable text of at most ${LOCK_REASON_CHARS_MAX} characters`);
+        await t.setSellingLocked(c.cmd === 'lock', reason, c.id);
         this.publishStatus(false);
         return { sellingLocked: c.cmd === 'lock' };
       }

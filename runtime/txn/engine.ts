@@ -42,7 +42,7 @@ import {
 import { ResponseCodeText, explainResponseCode } from '../host/response-codes';
 import { bytesField, textField } from '../host/packager';
 import { DeviceKeyProvider, RandomBytes, seal, unseal } from '../device-key';
-import { HostParamsPayload, QrTxnInfo, RecordInput, ReversalPendingPayload, TxnBeginPayload, TxnKind, rec } from '../records';
+import { HostParamsPayload, QrTxnInfo, RecordInput, ReversalPendingPayload, SellingLockPayload, TxnBeginPayload, TxnKind, rec } from '../records';
 import {
   ADVICE_ACCEPTED_CODES, ParamDownloadResult, PreAuthRef, TerminalStatus, buildCompletion, buildCompletionVoid, buildEcho, buildOfflineAdvice,
   buildParamDownload, buildPreAuth, buildPreAuthVoid, buildStatusUpload, completionFenMax, parseParamDownloadResponse,
@@ -220,6 +220,18 @@ export class TerminalEngine {
   get params(): HostParamsPayload { return this.state.hostParams ?? {}; }
   /** The merchant name to print and show: the host's (parameter download), else the configured one. */
   get merchantName(): string | undefined { return this.params.merchantName ?? this.config.merchantName; }
+  /** Selling locked by the management console (issue 12 item 5): the lock in force, if locked. */
+  get sellingLock(): SellingLockPayload | undefined { return this.state.sellingLock?.locked ? this.state.sellingLock : undefined; }
+
+  /**
+   * Locks or unlocks selling (a `selling-lock` settings record, durable on return, in the reserve
+   * like the host's parameters: a lock must hold even on a full journal and across reboots).
+   */
+  async setSellingLock(locked: boolean, reason: string, commandId: string): Promise<void> {
+    await this.store.commit([rec.sellingLock({ locked, reason, commandId })], { reserve: true });
+    this.log.warn({ locked, reason, commandId }, locked ? 'selling locked by the management console' : 'selling unlocked by the management console');
+  }
+
   /** Where the receipt's QR code points (the host's DF1A); undefined: the host set none, no QR. */
   get eReceiptBase(): string | undefined { return this.params.eReceiptBase; }
   private get reversalTries(): number { return this.params.reversalTries ?? this.config.reversalTriesMax ?? REVERSAL_TRIES_MAX; }

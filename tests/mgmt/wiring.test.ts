@@ -7,6 +7,7 @@ import { silentLogger } from '../../common/log';
 import { Journal } from '../../storage/journal';
 import { removeDir, tempDir } from '../../storage/testing';
 import { Store } from '../../runtime/store';
+import { rec } from '../../runtime/records';
 import type { Terminal } from '../../runtime/terminal';
 import { ErrorRing } from '../../boot/diagnostics';
 import { ManagedApp, isSafeToReboot, managedTerminal, managementConfig, startManagement } from '../../boot/mgmt-wiring';
@@ -38,7 +39,7 @@ describe('management wiring (boot/mgmt-wiring.ts)', () => {
     assert.equal(startManagement(undefined, 'SN-0001', {} as ManagedApp, silentLogger, Date.now), undefined);
   });
 
-  it('mapsTheStatusUploadFiguresAndJournalsParameters_andRefusesWhatItCannotDo', async () => {
+  it('mapsTheStatusUploadFiguresJournalsParametersAndTheSellingLock_andRefusesWhatItCannotDo', async () => {
     const journal = await Journal.open({ dir, identity: 'SN-0001', clock: () => 1_700_000_000_000 });
     try {
       const store = Store.load(journal);
@@ -49,7 +50,15 @@ describe('management wiring (boot/mgmt-wiring.ts)', () => {
       const app: ManagedApp = {
         statusUpload: () => ({ softwareVersion: '1.2.3', batteryPercent: 55, freeJournalKiB: 999, uptimeS: 12 }),
         errors,
-        terminal: () => ({ store, engine: { anomalies: () => [] } }) as unknown as Terminal, // only what the wiring reads
+        // Only what the wiring reads; the lock as the engine keeps it (a record, the state replayed).
+        terminal: () => ({
+          store,
+          engine: {
+            anomalies: () => [],
+            get sellingLock() { return store.state.sellingLock?.locked ? store.state.sellingLock : undefined; },
+            setSellingLock: (locked: boolean, reason: string, commandId: string) => store.commit([rec.sellingLock({ locked, reason, commandId })], { reserve: true }),
+          },
+        }) as unknown as Terminal,
         machineState: () => state,
         network: () => ({ link: 'wlan0' }),
         charging: () => true,
@@ -69,7 +78,13 @@ describe('management wiring (boot/mgmt-wiring.ts)', () => {
       assert.equal(Store.load(journal).state.hostParams?.reversalTries, 4);
       await t.reboot();
       assert.equal(restarts, 1);
-      await assert.rejects(t.setSellingLocked(true, ''), (e: unknown) => isPosError(e) && e.code === 'E-MGT-09');
+      await t.setSellingLocked(true, 'chargeback review', 'k-1');
+      assert.equal(t.status().sellingLocked, true);
+      assert.deepEqual(Store.load(journal).state.sellingLock, { locked: true, reason: 'chargeback review', commandId: 'k-1' }, 'journaled: a reboot keeps it');
+      await t.setSellingLocked(false, '', 'k-2');
+      assert.equal(t.status().sellingLocked, false);
+      const closed = { ...app, terminal: () => undefined };
+      await assert.rejects(managedTerminal(closed).setSellingLocked(true, '', 'k-3'), (e: unknown) => isPosError(e) && e.code === 'E-MGT-09', 'no journal open: refused');
       assert.equal(t.updater, undefined, 'no update slots: update is refused by the client');
       const updater = { fetch: async () => 'f', unsafeBecause: () => undefined, apply: async () => ({}) };
       assert.equal(managedTerminal({ ...app, updater }).updater, updater);

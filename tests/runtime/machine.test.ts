@@ -20,6 +20,7 @@ import { RecordType } from '../../storage/record';
 import { EMPTY_UI, Env, STATE_SCREENS } from '../../boot/screen-map';
 import { MachineView } from '../../runtime/machine';
 import { QrPayments } from '../../runtime/txn/qr';
+import { Store } from '../../runtime/store';
 import { TEST_TERMINAL } from '../../sim/host/simulator';
 
 /** The copy the paper-out screen names (its builder reads neither the board nor the clock: no Env). */
@@ -1771,6 +1772,29 @@ describe('runtime state machine', function () {
     run.send({ type: 'OK' }); await run.until('settlement.result');
     const report = run.printer.jobs.find((j) => j.label.startsWith('settlement'));
     assert.ok(report?.blocks.some((b) => b.kind === 'text' && b.label === 'anomalies'), 'the day report lists the flags');
+  });
+
+  it('selling locked by the management console: sales, refunds, pre-authorizations, completions and QR payments stay at idle with E-MGT-10; voids and settlement go on; unlocked, a sale goes', async () => {
+    const run = track(await loggedIn({}, '002', '2222'));
+    const engine = run.r.terminal.engine;
+    await engine.setSellingLock(true, 'chargeback review', 'k-1');
+    assert.equal(run.view().data.sellingLocked, true);
+    const idle = STATE_SCREENS.idle(run.view(), EMPTY_UI, { nowMs: run.r.clock.ms, status: {} } as unknown as Env);
+    assert.match(JSON.stringify(idle.notice), /E-MGT-10/, 'idle says selling is locked');
+    for (const flow of ['SALE', 'REFUND', 'PRE_AUTH', 'COMPLETION', 'QR_SALE', 'QR_REFUND'] as const) {
+      run.send({ type: flow });
+      assert.equal(run.view().state, 'idle', flow);
+      assert.equal(run.view().data.error?.code, 'E-MGT-10', flow);
+    }
+    run.send({ type: 'VOID' }); await run.until('void.trace');
+    run.send({ type: 'CANCEL' }); await run.until('idle');
+    run.send({ type: 'SETTLE' }); await run.until('settlement.confirm');
+    run.send({ type: 'CANCEL' }); await run.until('idle');
+    // Journaled: the state replayed from the journal (a reboot) is still locked.
+    assert.equal(Store.load(run.r.journal).state.sellingLock?.locked, true);
+    await engine.setSellingLock(false, '', 'k-2');
+    assert.equal(run.view().data.sellingLocked, undefined);
+    await saleToIdle(run, 77);
   });
 
   after(function () {
