@@ -33,7 +33,7 @@
  *                   amount become the defaults) or OK alone; reference number (12 digits); date
  *                   MMDD (real, not in the future, <= 180 days); amount -> REFUND_DETAILS
  *   settings        1 language, 2 change my password (PASSWORD), 3 operators (OPERATORS), 4 host
- *                   parameters, 5 status upload, 6 echo test (HOST_TASK)
+ *                   parameters, 5 status upload, 6 echo test (HOST_TASK), 7 Wi-Fi (the app's overlay, boards with wifi0)
  *   password.entry  old, new, new again (masked) -> CHANGE_PASSWORD
  *   operators.choose  1 reset a password: operator no., new, new again -> RESET_PASSWORD;
  *                   2 unlock: operator no. -> UNLOCK
@@ -94,6 +94,8 @@ export interface ControllerDeps {
   screenPages(): number;
   /** Recovery menu actions the machine does not handle itself (restart, diagnostics...). */
   recoveryAction(action: string): void;
+  /** Opens Settings > Wi-Fi (the app's overlay); absent or false: the board has no Wi-Fi. */
+  wifi?(): boolean;
   /** Opens the diagnostics (the app's overlay; `report` is for a controller-drawn list, unused by the app). */
   diagnostics(report: (d: Extract<LocalScreen, { name: 'diagnostics' }>['data']) => void): void;
   /** Something the screen shows changed. */
@@ -651,6 +653,12 @@ export class InputController {
     if (local.name === 'settings' && (r.value === 'password' || r.value === 'operators')) {
       this.closeLocal();
       this.deps.send({ type: r.value === 'password' ? 'PASSWORD' : 'OPERATORS' });
+      return;
+    }
+    if (local.name === 'settings' && r.value === 'wifi') {
+      // The app's overlay (boot/wifi-menu.ts) on boards with wifi0; elsewhere the item does nothing.
+      this.closeLocal();
+      this.deps.wifi?.();
       return;
     }
     if (local.name === 'settings' && (r.value === 'params' || r.value === 'status' || r.value === 'echo')) {

@@ -54,6 +54,7 @@ import { openTerminal, Terminal } from '../runtime/terminal';
 import { HostTransport, hostLink } from '../runtime/host/transport';
 import { FailoverTransport } from '../runtime/host/failover';
 import { SimPinEntry } from './sim-pin';
+import { WifiMenu } from './wifi-menu';
 import { modemFault } from '../hal/modem';
 import type { ModemView } from '../ui-lcd/screens';
 import { TlsLink } from '../runtime/host/tls';
@@ -236,6 +237,7 @@ export class TerminalApp {
       screenPages: () => (this.shown ? renderScreen(this.shown.screen, this.locale.get(), this.caps()).pageCount : 1),
       recoveryAction: (a) => void this.recoveryAction(a),
       diagnostics: () => void this.openDiagnostics(),
+      wifi: () => this.openWifi(),
       changed: () => this.render(),
       signatureKey: (key) => this.signatureKey(key),
     });
@@ -392,6 +394,21 @@ export class TerminalApp {
     if (this.modemShownFor === undefined) return; // the screen was left meanwhile
     this.env = { ...this.env, modem: view };
     this.render();
+  }
+
+  /** Settings > Wi-Fi over idle (boards with wifi0): the networks saved are journaled (SSID only). */
+  openWifi(): boolean {
+    const wifi = this.o.board.wifi();
+    const store = this.terminal?.store;
+    if (!wifi || !store || this.overlay) return false;
+    const menu: WifiMenu = new WifiMenu({
+      wifi, clock: this.clock, changed: () => this.render(), logger: this.o.logger.child({ component: 'wifi' }),
+      record: async (p) => { await store.commit([{ type: 'settings', payload: { kind: 'wifi', ssid: p.ssid, security: p.security } }]); },
+      close: () => { if (this.overlay === menu) this.overlay = undefined; this.render(); },
+    });
+    this.overlay = menu;
+    this.render();
+    return true;
   }
 
   /** Key 2 on the sign-on failure screen when the SIM asks for its PIN. */

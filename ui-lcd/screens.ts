@@ -278,7 +278,7 @@ export const YES_NO_ITEMS = menuOf([['menu.yes', 'yes'], ['menu.no', 'no']]);
 export const REPRINT_ITEMS = menuOf([['menu.lastReceipt', 'last'], ['menu.byTrace', 'trace']]);
 export const SETTINGS_ITEMS = menuOf([
   ['menu.language', 'language'], ['menu.password', 'password'], ['menu.operators', 'operators'],
-  ['menu.hostParams', 'params'], ['menu.statusUpload', 'status'], ['menu.echoTest', 'echo'],
+  ['menu.hostParams', 'params'], ['menu.statusUpload', 'status'], ['menu.echoTest', 'echo'], ['menu.wifi', 'wifi'],
 ]);
 export const OPERATOR_ITEMS = menuOf([['menu.resetPassword', 'reset'], ['menu.unlock', 'unlock']]);
 export const LANGUAGE_ITEMS = menuOf([['menu.chinese', 'zh-CN'], ['menu.english', 'en']]);
