@@ -23,7 +23,9 @@
  *   anything wrong -> "err <reason>"
  *
  * Following is by polling sysfs every --follow-ms (gpio-sim has no notification for an output's
- * value). A scanner that reads the columns right after selecting a row can be faster than that:
+ * value), and only while a key is pressed: with every key open the columns rest whatever the rows
+ * do, so an idle agent has no timer and costs no CPU (in a one-CPU guest under TCG its polling starved the terminal
+ * it serves: systemd's watchdog killed it). A scanner that reads the columns right after selecting a row can be faster than that:
  * on real hardware the wires settle in microseconds, here the agent needs its next poll. A test
  * that must not race sends "sync" after each row write and waits for "ok sync" (the settle time);
  * a scanner that is not synchronised will see ghost keys now and then, as a matrix would whose
@@ -88,6 +90,11 @@ class KeypadAgent {
     });
   }
 
+  /** True while some key is pressed: only then do the columns depend on the rows. */
+  get busy(): boolean {
+    return this.pressed.size > 0;
+  }
+
   command(text: string): string {
     const [verb, ...args] = text.trim().split(/\s+/);
     if (verb === 'press' || verb === 'release') {
@@ -111,10 +118,15 @@ function main(): void {
   const config = parseArgs(process.argv.slice(2));
   const agent = new KeypadAgent(config);
   agent.apply();
-  const timer = setInterval(() => agent.apply(), config.followMs);
+  // The poll runs only while a key is pressed (see the file comment): started and stopped per command.
+  let timer: NodeJS.Timeout | undefined;
+  const follow = (): void => {
+    if (agent.busy && !timer) timer = setInterval(() => agent.apply(), config.followMs);
+    if (!agent.busy && timer) { clearInterval(timer); timer = undefined; }
+  };
   let pending = 0;
   const rl = readline.createInterface({ input: process.stdin });
-  const stop = (): void => { clearInterval(timer); rl.close(); };
+  const stop = (): void => { clearInterval(timer); timer = undefined; rl.close(); };
   rl.on('line', (line) => {
     if (++pending > PENDING_COMMANDS_MAX) {
       process.stdout.write(`err more than ${PENDING_COMMANDS_MAX} commands pending\n`);
@@ -130,6 +142,7 @@ function main(): void {
     pending -= 1;
     process.stdout.write(`${answer}\n`);
     if (answer === 'ok quit') stop();
+    else follow();
   });
   rl.on('close', stop);
   process.stdout.write('ready\n');
