@@ -56,13 +56,18 @@ function readCredential(path: string, field: string): string {
   }
 }
 
-/** The client configuration from the board file's section; files are read now (a missing one is E-BRD-01 naming it). */
-export function managementConfig(m: ManagementBoardConfig, serial: string): MgmtConfig {
+/**
+ * The client configuration from the board file's section; files are read now (a missing one is
+ * E-BRD-01 naming it). `sealedPassword` opens the factory's sealed password (`passwordSealed`).
+ */
+export function managementConfig(m: ManagementBoardConfig, serial: string, sealedPassword?: () => string): MgmtConfig {
+  if (m.passwordSealed && !sealedPassword) throw new PosError('BRD_INVALID', 'management.passwordSealed: this terminal has no device key to open it', { field: 'management.passwordSealed' });
   return {
     url: m.url,
     serial,
     username: m.username ?? serial,
     ...(m.passwordFile ? { password: readCredential(m.passwordFile, 'passwordFile').trim() } : {}),
+    ...(m.passwordSealed && sealedPassword ? { password: sealedPassword() } : {}),
     ...(m.caFile ? { caPem: readCredential(m.caFile, 'caFile') } : {}),
     ...(m.certFile && m.keyFile ? { certPem: readCredential(m.certFile, 'certFile'), keyPem: readCredential(m.keyFile, 'keyFile') } : {}),
     ...(m.heartbeatS ? { heartbeatMs: m.heartbeatS * 1000 } : {}),
@@ -119,9 +124,10 @@ export function managedTerminal(app: ManagedApp): MgmtTerminal {
 export function startManagement(
   section: ManagementBoardConfig | undefined, serial: string, app: ManagedApp, logger: Logger, clock: () => number,
   updaterFor?: (caPem: string) => MgmtUpdater | undefined,
+  sealedPassword?: () => string,
 ): ManagementClient | undefined {
   if (!section) return undefined;
-  const config = managementConfig(section, serial);
+  const config = managementConfig(section, serial, sealedPassword);
   const updater = updaterFor && config.caPem !== undefined ? updaterFor(config.caPem) : undefined;
   return ManagementClient.start({ config, terminal: managedTerminal(updater ? { ...app, updater } : app), logger: logger.child({ component: 'mgmt' }), clock });
 }

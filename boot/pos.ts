@@ -12,6 +12,7 @@ import { recoveryCommands } from './recovery-cli';
 import { updateCommands } from './update-cli';
 import { factoryCommands } from './factory-cli';
 import { factoryTlsCommands } from './factory-tls';
+import { factoryMgmtCommands } from './factory-mgmt';
 import { optionalSim } from './optional-sim';
 
 /**
@@ -27,7 +28,7 @@ const COMMAND_GROUPS: ReadonlyArray<readonly Command[]> = [
   journalCommands,
   simCommands<typeof import('../sim/host/cli')>('../sim/host/cli', (m) => m.hostSimCommands),
   simCommands<typeof import('../sim/control-cli')>('../sim/control-cli', (m) => m.controlCommands),
-  recoveryCommands, updateCommands, factoryCommands, factoryTlsCommands,
+  recoveryCommands, updateCommands, factoryCommands, factoryTlsCommands, factoryMgmtCommands,
   simCommands<typeof import('../sim/simulate-cli')>('../sim/simulate-cli', (m) => m.simulateCommands),
 ];
 

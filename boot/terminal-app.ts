@@ -84,6 +84,7 @@ import { RecoveryMenu, Overlay, runtimeVersion } from './recovery-menu';
 import { Diagnostics, DiagResult, ErrorRing } from './diagnostics';
 import type * as MgmtWiring from './mgmt-wiring';
 import type * as MgmtUpdate from './mgmt-update';
+import type * as MgmtCredentials from '../runtime/mgmt/credentials';
 import type { ManagementClient } from '../runtime/mgmt/client';
 import type * as MgmtProtocol from '../runtime/mgmt/protocol';
 import { eReceiptUrl } from '../runtime/receipt';
@@ -975,7 +976,7 @@ export class TerminalApp {
         root: update.root, publicKeyHex: update.publicKeyHex, board: update.board, caPem, stagingDir: join(dirname(this.o.journalDir), 'update-staging'),
         battery: () => ({ percent: this.env.status.batteryPercent, charging: this.env.status.charging === true }),
         batchCount: () => this.terminal?.store.state.txns.size ?? 0,
-      }) : undefined);
+      }) : undefined, () => (require('../runtime/mgmt/credentials') as typeof MgmtCredentials).readMgmtPassword(keyDirFor(this.o.journalDir), this.deviceKey()));
     } catch (e) {
       this.mgmtRefused = true;
       this.o.logger.warn({ err: String(e), code: isPosError(e) ? e.code : undefined }, 'management channel not started');

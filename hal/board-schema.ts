@@ -294,6 +294,11 @@ export interface ManagementBoardConfig {
   /** The broker's CA, pinned (required for mqtts://). */
   readonly caFile?: string;
   readonly passwordFile?: string;
+  /**
+   * The password sealed under the device key by `pos factory mgmt` (runtime/mgmt/credentials.ts),
+   * instead of `passwordFile` in clear.
+   */
+  readonly passwordSealed?: boolean;
   readonly certFile?: string;
   readonly keyFile?: string;
   readonly heartbeatS?: number;
@@ -729,6 +734,7 @@ function managementOf(o: Fields): ManagementBoardConfig {
     ...(o.has('username') ? { username: o.str('username', /^[A-Za-z0-9._-]{1,64}$/) } : {}),
     ...(o.has('caFile') ? { caFile: o.str('caFile', path) } : {}),
     ...(o.has('passwordFile') ? { passwordFile: o.str('passwordFile', path) } : {}),
+    ...(o.has('passwordSealed') && o.bool('passwordSealed') ? { passwordSealed: true as const } : {}),
     ...(o.has('certFile') ? { certFile: o.str('certFile', path) } : {}),
     ...(o.has('keyFile') ? { keyFile: o.str('keyFile', path) } : {}),
     ...(o.has('heartbeatS') ? { heartbeatS: o.int('heartbeatS', MGMT_HEARTBEAT_S_MIN, MGMT_HEARTBEAT_S_MAX) } : {}),
@@ -737,7 +743,8 @@ function managementOf(o: Fields): ManagementBoardConfig {
   if (url.startsWith('mqtt://') && !allowPlain) o.fail('url', 'must be mqtts:// (plain mqtt:// only with "allowPlain": true, for a broker on this machine in development)');
   if (url.startsWith('mqtts://') && m.caFile === undefined) o.fail('caFile', 'is required with mqtts://: the broker\'s CA, pinned (the system\'s CAs are not used)');
   if ((m.certFile === undefined) !== (m.keyFile === undefined)) o.fail(m.certFile === undefined ? 'certFile' : 'keyFile', 'goes with certFile/keyFile: a client certificate needs its key');
-  if (m.passwordFile === undefined && m.certFile === undefined) o.fail('passwordFile', 'or certFile/keyFile is required: the terminal\'s credentials');
+  if (m.passwordFile !== undefined && m.passwordSealed) o.fail('passwordSealed', 'goes without passwordFile: one password, sealed or in a file');
+  if (m.passwordFile === undefined && !m.passwordSealed && m.certFile === undefined) o.fail('passwordFile', 'or passwordSealed or certFile/keyFile is required: the terminal\'s credentials');
   o.done();
   return m;
 }

@@ -1,0 +1,39 @@
+/**
+ * `pos factory mgmt --password-file FILE [--board B] [--dir D]`: the factory step that gives a
+ * terminal its own password for the terminal-management broker (issue 12 item 5: per-terminal
+ * credentials from the factory), after `pos factory provision` (the device key exists by then).
+ * The password is sealed under the device key beside it (runtime/mgmt/credentials.ts); a board
+ * file with `"management": { "passwordSealed": true, ... }` uses it. The password comes from a
+ * file (the station's, one per serial), never from argv, and is never printed.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { Command, flagString, need } from './cli';
+import { PosError } from '../common/errors';
+import { deviceKeyProviderFor, keyDirFor } from '../runtime/device-key-provider';
+import { readBoardFile } from '../hal/board';
+import { MGMT_PASSWORD_BYTES_MAX, provisionMgmtPassword } from '../runtime/mgmt/credentials';
+
+/** One line: the password, a newline at most after it (as `mosquitto_passwd` and editors leave it). */
+function passwordFrom(file: string): string {
+  if (statSync(file).size > MGMT_PASSWORD_BYTES_MAX + 2) throw new PosError('OPR_INPUT', `--password-file ${file}: longer than a management password (${MGMT_PASSWORD_BYTES_MAX} bytes)`);
+  return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+}
+
+const mgmtCmd: Command = {
+  name: 'factory mgmt',
+  usage: 'factory mgmt --password-file FILE [--board B] [--dir D]',
+  summary: 'seal the terminal\'s password for the management broker under its device key',
+  async run(ctx) {
+    const boardFile = readBoardFile(flagString(ctx, 'board') ?? process.env.POS_BOARD ?? 'sim');
+    // The device key's folder and provider as provision left them; never a new key (create: false).
+    const dir = keyDirFor(flagString(ctx, 'dir') ?? boardFile.config.storage.journalDir);
+    const deviceKey = deviceKeyProviderFor(boardFile, dir, { create: false });
+    const file = provisionMgmtPassword({ dir, password: passwordFrom(need(ctx, 'password-file')), deviceKey, random: randomBytes });
+    ctx.out(`management password sealed under the device key: ${file}`);
+    if (boardFile.config.management?.passwordSealed !== true) ctx.out('note: this board file does not ask for it (management.passwordSealed); the terminal will not use it');
+    return 0;
+  },
+};
+
+export const factoryMgmtCommands: readonly Command[] = [mgmtCmd];
