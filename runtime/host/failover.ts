@@ -22,7 +22,9 @@
  *
  * Time: every link's connect gets at most responseTimeoutMs / links (and never more than the
  * transport's connect timeout), so trying them all takes no longer than one response timeout;
- * the answer on the link that connected then has its own response timeout.
+ * the answer on the link that connected then has its own response timeout. A link that failed is
+ * tried after the others for LINK_DEMOTED_MS (a dead Wi-Fi with an address would otherwise cost its
+ * connect share on every exchange), and first again once it carried an exchange or that time passed.
  *
  * The link that carried each exchange is kept (`lastLink`, for diagnostics and the screen) and
  * logged; a fallback is logged as a warning naming the links that failed and their codes.
@@ -37,6 +39,8 @@ import { CONNECT_TIMEOUT_MS_DEFAULT, HostTransport, RESPONSE_TIMEOUT_MS_DEFAULT,
 export const FAILOVER_LINKS_MAX = 4;
 /** Below this a connect cannot finish on a real mobile link: a link is never given less. */
 export const LINK_CONNECT_TIMEOUT_MS_MIN = 1_000;
+/** A link that failed goes after the others this long (then it is the board's order again). */
+export const LINK_DEMOTED_MS = 60_000;
 
 /** Codes that are the terminal's own fault, the same on every link: no point trying the next. */
 const LOCAL_FAULTS: ReadonlySet<string> = new Set(['NET_TLS_CREDENTIALS', 'NET_TLS_CLIENT_EXPIRED', 'OPR_CANCELLED', 'SYS_INVARIANT']);
@@ -87,6 +91,8 @@ export class FailoverTransport implements HostExchange {
   private readonly addressOf: (iface: string) => string | undefined;
   private readonly now: () => number;
   private last: LinkUse | undefined;
+  /** Links that failed before sending, and until when they are tried last. */
+  private readonly demotedUntil = new Map<string, number>();
 
   constructor(private readonly o: FailoverOptions) {
     invariant(o.links.length >= 1 && o.links.length <= FAILOVER_LINKS_MAX, 'failover needs 1..FAILOVER_LINKS_MAX links', { links: o.links.length });
@@ -118,28 +124,38 @@ export class FailoverTransport implements HostExchange {
   async exchange(request: Buffer, signal?: AbortSignal): Promise<Buffer> {
     const failed: LinkAttempt[] = [];
     let lastError: PosError | undefined;
-    for (const route of this.o.links) {
+    for (const route of this.order()) {
       const started = this.now();
       const address = this.addressOf(route.interface);
       if (address === undefined) {
         lastError = new PosError('NET_LINK_DOWN', `link ${route.name}: ${route.interface} has no IPv4 address`, { link: route.name, interface: route.interface, requestSent: false });
         failed.push({ link: route.name, interface: route.interface, code: lastError.code, ms: 0 });
+        this.demotedUntil.set(route.name, started + LINK_DEMOTED_MS);
         continue;
       }
       try {
         const answer = await this.transportFor(route, address).exchange(request, signal);
+        this.demotedUntil.delete(route.name);
         this.used({ link: route.name, interface: route.interface, localAddress: address, failed, atMs: this.now() });
         return answer;
       } catch (e) {
         if (!isPosError(e) || e.detail.requestSent !== false || LOCAL_FAULTS.has(e.id)) throw this.annotated(e, route, failed);
         lastError = e;
         failed.push({ link: route.name, interface: route.interface, localAddress: address, code: e.code, ms: this.now() - started });
+        this.demotedUntil.set(route.name, this.now() + LINK_DEMOTED_MS);
       }
     }
     const error = need(lastError);
     this.o.logger?.warn({ code: error.code, links: failed }, `host: no link reached the host (${failed.map((f) => `${f.link} ${f.code}`).join(', ')})`);
     throw new PosError(error.id, `${error.message.replace(/^\S+ /, '')} (links tried: ${failed.map((f) => `${f.link} ${f.code}`).join(', ')})`,
       { ...error.detail, links: failed, requestSent: false }, { cause: error });
+  }
+
+  /** The board's order, links that failed lately moved to the end (in the board's order among them). */
+  order(): HostLinkRoute[] {
+    const now = this.now();
+    const demoted = (r: HostLinkRoute): boolean => (this.demotedUntil.get(r.name) ?? 0) > now;
+    return [...this.o.links.filter((r) => !demoted(r)), ...this.o.links.filter(demoted)];
   }
 
   /** Drops every link's kept-alive connection. */

@@ -6,7 +6,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { FailoverTransport, LINK_CONNECT_TIMEOUT_MS_MIN } from '../../runtime/host/failover';
+import { FailoverTransport, LINK_CONNECT_TIMEOUT_MS_MIN, LINK_DEMOTED_MS } from '../../runtime/host/failover';
 import { packFrame, swapTpdu } from '../../runtime/host/packager';
 import { readBoardFile, validateBoard } from '../../hal/board';
 import { PosError, isPosError } from '../../common/errors';
@@ -66,6 +66,28 @@ describe('link failover (runtime/host/failover.ts) on loopback', () => {
       const use = t.lastLink();
       assert.equal(use?.link, 'modem0');
       assert.deepEqual(use?.failed.map((f) => f.link), ['wifi0']);
+    } finally { await h.close(); }
+  });
+
+  it('a link that failed is tried last for a while, then first again', async () => {
+    const h = await host(true);
+    try {
+      let now = 1_000_000;
+      const addresses: Record<string, string> = { wlan0: '192.0.2.1', wwan0: '127.0.0.3' };
+      const t = new FailoverTransport({
+        links: LINKS, addressOf: (iface) => addresses[iface], now: () => now,
+        transport: { host: '127.0.0.1', port: h.port, profile, connectTimeoutMs: 2000, responseTimeoutMs: 2000 },
+      });
+      await t.exchange(REQUEST);
+      assert.deepEqual(t.lastLink()?.failed.map((f) => f.link), ['wifi0']);
+      addresses.wlan0 = '127.0.0.2'; // Wi-Fi is back, but not tried first yet
+      await t.exchange(REQUEST);
+      assert.equal(t.lastLink()?.link, 'modem0');
+      assert.deepEqual(t.lastLink()?.failed, [], 'wifi0 was not tried before modem0');
+      now += LINK_DEMOTED_MS;
+      await t.exchange(REQUEST);
+      assert.equal(t.lastLink()?.link, 'wifi0');
+      assert.deepEqual(h.remotes, ['127.0.0.3', '127.0.0.3', '127.0.0.2']);
     } finally { await h.close(); }
   });
 
