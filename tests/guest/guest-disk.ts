@@ -139,8 +139,16 @@ export const GUEST_DROP_IN = '# TEST-ONLY (tests/guest)\n[Service]\nEnvironment=
 
 export interface GuestDisk { readonly image: string; readonly report: DiskImageReport; readonly artifacts: GuestArtifacts; readonly buildMs: number; readonly imageBuildMs: number }
 
+/** What a test changes in the flashed disk (tests/guest/real-board.ts: the emulated board's own file). */
+export interface GuestDiskOptions {
+  /** Replaces GUEST_DROP_IN (the unit's board and arguments). */
+  readonly unitDropIn?: string;
+  /** A pre-provisioned data partition (boot/flash/disk-image.ts `dataDir`). */
+  readonly dataDir?: string;
+}
+
 /** Builds the guest's disk image in `dir` from the release image. */
-export function buildGuestDisk(dir: string, extraRootFiles: readonly ExtraFile[] = []): GuestDisk {
+export function buildGuestDisk(dir: string, extraRootFiles: readonly ExtraFile[] = [], options: GuestDiskOptions = {}): GuestDisk {
   const t0 = Date.now();
   const artifacts = guestArtifacts();
   const release = releaseImage();
@@ -148,7 +156,8 @@ export function buildGuestDisk(dir: string, extraRootFiles: readonly ExtraFile[]
   const image = join(dir, 'disk.img');
   const report = writeDiskImage({
     out: image, baseRootfs: artifacts.rootfs, packageFile: release.file, publicKeyHex: release.publicKeyHex, board: GUEST_BOARD,
-    unitFile: join(REPO, 'boot', 'pos-terminal.service'), unitDropIn: GUEST_DROP_IN,
+    unitFile: join(REPO, 'boot', 'pos-terminal.service'), unitDropIn: options.unitDropIn ?? GUEST_DROP_IN,
+    ...(options.dataDir ? { dataDir: options.dataDir } : {}),
     extraRootFiles: [...testRootFiles(), ...extraRootFiles], workDir: join(dir, 'work'),
   });
   rmSync(join(dir, 'work'), { recursive: true, force: true });
