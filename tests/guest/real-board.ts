@@ -193,8 +193,8 @@ const KEYMAP: ReadonlyArray<ReadonlyArray<KeyName | null>> = [
 ];
 /**
  * A finger holds a key this long and waits this long before the next: the driver scans 5 rows
- * with a 25 ms settle each and needs two scans 20 ms apart to debounce; TCG and the agent's
- * polling stretch that (a shorter hold was not tried below 600 ms).
+ * with qemu-x86's 100 ms settle each (over half a second a scan) and needs two scans to debounce.
+ * Not reliable yet under TCG on a loaded machine (README, "Booted on a real kernel").
  */
 export const KEY_HOLD_MS = 1500;
 export const KEY_GAP_MS = 1000;
