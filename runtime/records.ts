@@ -128,6 +128,8 @@ export interface TxnResultPayload {
   readonly settlementDate?: string;
   /** QR kinds: what the answer's 59 said (order number, wallet, masked payer). */
   readonly qr?: QrTxnInfo;
+  /** The link the answer came over on a board with several (board file `links`: "wifi0", "modem0"). */
+  readonly link?: string;
 }
 
 /** What became of an offline sale's advice (0220, 60.1 = 30): accepted (00/94), refused, or given up by a supervisor. */

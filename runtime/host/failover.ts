@@ -107,6 +107,11 @@ export class FailoverTransport implements HostExchange {
     return this.last;
   }
 
+  /** The name of the link the last successful exchange went over (the engine journals it with the result). */
+  linkUsed(): string | undefined {
+    return this.last?.link;
+  }
+
   /** Each link's connect limit: all of them together within one response timeout. */
   linkConnectTimeoutMs(): number {
     const share = Math.floor(this.responseTimeoutMs / this.o.links.length);

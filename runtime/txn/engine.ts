@@ -94,6 +94,8 @@ export interface HostExchange {
   exchange(request: Buffer, signal?: AbortSignal): Promise<Buffer>;
   /** The host's response timeout (parameter download DF12); absent: the exchange keeps its own. */
   setResponseTimeoutMs?(ms: number): void;
+  /** The link the last exchange went over (runtime/host/failover.ts; "wifi0", "modem0"); absent: one link. */
+  linkUsed?(): string | undefined;
 }
 
 export interface EngineDeps {
@@ -669,9 +671,11 @@ export class TerminalEngine {
 
   private async recordResult(stan: number, res: FinancialResult): Promise<FlowResult> {
     const outcome = res.approved ? 'approved' : 'declined';
+    // Which link carried the answer, on boards with several (issue 12 item 3).
+    const link = this.deps.host.linkUsed?.();
     try {
       await this.store.commit([
-        rec.txnResult({ stan, outcome, responseCode: res.responseCode, rrn: res.rrn, authCode: res.authCode, hostDate: res.hostDate, hostTime: res.hostTime, settlementDate: res.settlementDate }),
+        rec.txnResult({ stan, outcome, responseCode: res.responseCode, rrn: res.rrn, authCode: res.authCode, hostDate: res.hostDate, hostTime: res.hostTime, settlementDate: res.settlementDate, ...(link !== undefined ? { link } : {}) }),
         rec.reversalCleared({ stan, cause: outcome, responseCode: res.responseCode, tries: 0 }),
       ], { reserve: true });
     } catch (e) {

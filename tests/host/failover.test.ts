@@ -11,6 +11,9 @@ import { packFrame, swapTpdu } from '../../runtime/host/packager';
 import { readBoardFile, validateBoard } from '../../hal/board';
 import { PosError, isPosError } from '../../common/errors';
 import { profile } from './fixtures';
+import { AcquirerSimulator } from '../../sim/host/simulator';
+import { RecordType } from '../../storage/record';
+import { CASHIER, T0_MS, magCard, rig } from '../runtime/harness';
 
 const REQUEST = packFrame(profile, { tpdu: profile.tpdu, header: profile.header, message: { mti: '0800', fields: new Map([[11, '000001']]) } });
 const RESPONSE = packFrame(profile, { tpdu: swapTpdu(profile.tpdu), header: profile.header, message: { mti: '0810', fields: new Map([[11, '000001'], [39, '00']]) } });
@@ -170,5 +173,30 @@ describe('board file links', () => {
     j.devices.wifi0 = { type: 'wpa-supplicant', interface: 'wlan0' };
     assert.deepEqual(validateBoard(j, 'x.json').links, [{ name: 'wifi0', interface: 'wlan0' }, { name: 'modem0', interface: 'wwan0' }]);
     assert.equal((validateBoard(j, 'x.json').devices.wifi0 as { ctrlDir: string }).ctrlDir, '/run/wpa_supplicant');
+  });
+});
+
+describe('the link in the transaction\'s journal record', () => {
+  it('a sale answered over the second link journals txn-result with link modem0', async () => {
+    const clockMs = T0_MS;
+    const sim = new AcquirerSimulator({ clock: () => clockMs });
+    await sim.listen(0);
+    const r = await rig({
+      sim,
+      host: () => new FailoverTransport({
+        links: LINKS, addressOf: (iface) => ({ wlan0: '192.0.2.1', wwan0: '127.0.0.3' } as Record<string, string>)[iface],
+        transport: { host: '127.0.0.1', port: sim.port, profile, connectTimeoutMs: 1000, responseTimeoutMs: 2000 },
+      }),
+    });
+    try {
+      await r.terminal.engine.signOn(CASHIER);
+      const res = await r.terminal.engine.sale({ amountFen: 1234, card: magCard(), session: CASHIER });
+      assert.equal(res.outcome, 'approved');
+      const results = [...r.journal.records()].filter((x) => x.type === RecordType.txnResult).map((x) => x.payload as { stan: number; link?: string });
+      assert.deepEqual(results.map((p) => p.link), ['modem0']);
+    } finally {
+      await r.close();
+      await sim.close();
+    }
   });
 });
