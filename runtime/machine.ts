@@ -51,7 +51,7 @@ import { QrFlowResult, QrPayments, QrResolution } from './txn/qr';
 import { QR_SHOW_CHARS_MAX } from './host/messages-v2';
 import { batchTotals, pendingAdvices } from './terminal-state';
 import type { SettlementTotals } from './host/messages';
-import { Lang, PrintContext, offlineAbandonedJob, printReceipt, printSettlementReport, yuan } from './receipt';
+import { Lang, PrintContext, eReceiptUrl, offlineAbandonedJob, printReceipt, printSettlementReport, yuan } from './receipt';
 import { checkExpiry, checkKeyedPan, checkOriginalDate, checkRefundDetails } from './txn/entry-checks';
 import { downloadAllParameters, downloadMissingEmvParameters } from './txn/emv-download';
 
@@ -1460,6 +1460,11 @@ export interface MachineView {
     readonly pendingReceipts: readonly number[];
     /** The copy the printer waits to print first (the paper-out screen names it). */
     readonly waitingCopy?: 'merchant' | 'customer' | 'report';
+    /**
+     * Paper out with a transaction's slip waiting: its e-receipt link (the host's DF1A address;
+     * issue 12 item 6), which the paper-out screen shows as a QR code for the customer.
+     */
+    readonly eReceiptUrl?: string;
     readonly reportPending: boolean;
     readonly settlement?: SettlementReport;
     readonly exportedTo?: string;
@@ -1514,6 +1519,16 @@ function holdView(h: { stan: number; amountFen: number; panMasked: string } | un
   return h && { stan: h.stan, amountFen: h.amountFen, panMasked: h.panMasked, completionFenMax: completionFenMax(h.amountFen) };
 }
 
+/** The waiting slip's e-receipt link at the paper-out screen, when the host set an address and the host approved it. */
+function waitingEReceipt(snap: TerminalSnapshot): string | undefined {
+  const c = snap.context;
+  const engine = c.terminal?.engine;
+  const base = engine?.eReceiptBase;
+  if (!engine || base === undefined || c.waiting === undefined || !snap.matches('paperOut')) return undefined;
+  const t = engine.txn(c.waiting.stan);
+  return t?.rrn !== undefined && t.status === 'approved' ? eReceiptUrl(t, engine.config.ids.tid, base) : undefined;
+}
+
 function waitingCopy(c: MachineContext): 'merchant' | 'customer' | 'report' | undefined {
   if (c.waiting) return c.waiting.copy;
   const first = c.pendingStans.length > 0 ? c.terminal?.engine.pendingCopies().find((p) => c.pendingStans.includes(p.stan)) : undefined;
@@ -1540,6 +1555,7 @@ export function viewOf(snap: TerminalSnapshot): MachineView {
       offlinePending: engine ? pendingAdvices(engine.state).length : undefined, hostTask: c.hostTask,
       anomalies: engine && c.session && c.session.role !== 'cashier' ? anomalySummary(engine.anomalies()) : undefined,
       sellingLocked: engine?.sellingLock !== undefined ? true : undefined,
+      eReceiptUrl: waitingEReceipt(snap),
     },
   };
 }

@@ -9,7 +9,8 @@ import { FrameBuffer, PixelCapabilities } from '../hal/display';
 import type { Locale, Screen, StatusLine } from './screen';
 import { Grid, Row, layout, cells } from './layout';
 import { GLYPH_HEIGHT_PX, HALF_WIDTH_PX, cellsOf, glyph } from './font';
-import { renderScanToPay } from './widgets/qr-code';
+import { renderEReceipt, renderScanToPay } from './widgets/qr-code';
+import { resolve } from './strings';
 
 export interface PixelRender {
   readonly frame: FrameBuffer;
@@ -30,6 +31,10 @@ export function pixelGrid(caps: PixelCapabilities): Grid {
 export function renderPixels(screen: Screen, locale: Locale, caps: PixelCapabilities): PixelRender {
   if (screen.scanToPay) {
     const r = renderScanToPay(screen.scanToPay, locale, caps);
+    if (r.kind === 'ok') return { frame: r.frame, pageCount: 1, missingGlyphs: [...r.missingGlyphs] };
+  }
+  if (screen.eReceiptQr) {
+    const r = renderEReceipt(screen.eReceiptQr.content, screen.eReceiptQr.lines.map((l) => resolve(l, locale)), caps);
     if (r.kind === 'ok') return { frame: r.frame, pageCount: 1, missingGlyphs: [...r.missingGlyphs] };
   }
   const frame = new FrameBuffer(caps.width, caps.height);

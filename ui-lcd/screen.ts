@@ -113,6 +113,12 @@ export interface Screen {
    * shows the title and lines, and the code is printed.
    */
   readonly scanToPay?: { readonly content: string; readonly amountFen: number; readonly secondsLeft: number; readonly wallets?: ReadonlyArray<'UP' | 'WX' | 'AL' | 'OT'> };
+  /**
+   * Paper out with a slip waiting: its e-receipt link as a QR code with `lines` beside it
+   * (ui-lcd/widgets/qr-code.ts renderEReceipt), instead of the layout on a pixel display it fits;
+   * a text display shows the title and lines.
+   */
+  readonly eReceiptQr?: { readonly content: string; readonly lines: readonly Txt[] };
 }
 
 export type Rendered =

@@ -122,7 +122,8 @@ export interface ScreenData {
   settlementResult: { balanced: boolean; batch: string; saleCount: number; saleFen: number; refundCount: number; refundFen: number };
   signOff: { done: boolean };
   lowBattery: { percent: number; charging: boolean; critical: boolean };
-  paperOut: { copy?: 'merchant' | 'customer' | 'report' | 'duplicate' };
+  /** eReceipt: the waiting slip's e-receipt link, shown as a QR code where the display can. */
+  paperOut: { copy?: 'merchant' | 'customer' | 'report' | 'duplicate'; eReceipt?: string };
   storageFailure: { code: string; selected: number };
   hostUnreachable: {
     attempt: number; attemptMax: number; reason: 'refused' | 'timeout' | 'no-answer';
@@ -568,7 +569,9 @@ function lowBattery(d: ScreenData['lowBattery']): Screen {
 }
 
 function paperOut(d: ScreenData['paperOut']): Screen {
-  return { id: 'paperOut', title: t('title.paperOut'), lines: [t('msg.loadPaper'), ...(d.copy ? [t(COPY_KEY[d.copy])] : [])], footer: t('footer.cancel') };
+  const screen: Screen = { id: 'paperOut', title: t('title.paperOut'), lines: [t('msg.loadPaper'), ...(d.copy ? [t(COPY_KEY[d.copy])] : [])], footer: t('footer.cancel') };
+  // The customer need not wait for paper: the slip's e-receipt as a QR code (issue 12 item 6).
+  return d.eReceipt ? { ...screen, eReceiptQr: { content: d.eReceipt, lines: [t('msg.paperOutShort'), t('msg.eReceiptScan'), t('msg.eReceiptSlip'), t('msg.eReceiptLoad')] } } : screen;
 }
 
 function storageFailure(d: ScreenData['storageFailure']): Screen {

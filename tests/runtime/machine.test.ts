@@ -21,6 +21,7 @@ import { EMPTY_UI, Env, STATE_SCREENS } from '../../boot/screen-map';
 import { MachineView } from '../../runtime/machine';
 import { QrPayments } from '../../runtime/txn/qr';
 import { Store } from '../../runtime/store';
+import { eReceiptUrl } from '../../runtime/receipt';
 import { TEST_TERMINAL } from '../../sim/host/simulator';
 
 /** The copy the paper-out screen names (its builder reads neither the board nor the clock: no Env). */
@@ -271,6 +272,14 @@ describe('runtime state machine', function () {
     assert.equal(run.view().data.error?.code, 'E-PRN-01');
     assert.equal(run.view().data.waitingCopy, 'merchant');
     assert.equal(paperOutCopy(run.view()), 'merchant');
+    // The customer need not wait: the slip's e-receipt link (the simulator's DF1A) for the QR code.
+    const engine = run.r.terminal.engine;
+    const t = engine.txn(engine.lastReceipt()?.stan as number);
+    const base = engine.eReceiptBase;
+    if (base === undefined || t === undefined) assert.fail('the host set an e-receipt address and the sale is in the journal');
+    assert.equal(run.view().data.eReceiptUrl, eReceiptUrl(t, engine.config.ids.tid, base));
+    const screen = STATE_SCREENS.paperOut(run.view(), EMPTY_UI, { nowMs: run.r.clock.ms, status: {} } as unknown as Env);
+    assert.equal((screen.data as { eReceipt?: string }).eReceipt, run.view().data.eReceiptUrl);
     run.send({ type: 'PAPER_LOADED' });
     await run.until('paperOut');
     run.printer.paperOut = false;

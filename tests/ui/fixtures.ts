@@ -149,7 +149,10 @@ export const SAMPLES: Samples = {
     { variant: 'low', data: { percent: 12, charging: false, critical: false } },
     { variant: 'critical', data: { percent: 4, charging: false, critical: true } },
   ],
-  paperOut: [{ variant: 'customer', data: { copy: 'customer' } }],
+  paperOut: [
+    { variant: 'customer', data: { copy: 'customer' } },
+    { variant: 'eReceipt', data: { copy: 'merchant', eReceipt: 'https://receipts.example.com/r?tid=12345678&b=000001&s=000007&rrn=000000000007&amt=1234' } },
+  ],
   storageFailure: [{ variant: 'io', data: { code: 'E-STO-03', selected: 0 } }],
   hostUnreachable: [
     { variant: 'retry2of3', data: { attempt: 2, attemptMax: 3, reason: 'timeout' } },

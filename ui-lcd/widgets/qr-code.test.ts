@@ -14,7 +14,7 @@ import { frameToAscii } from '../render-pixels';
 import { matchSnapshot } from '../../tests/ui/snapshot';
 import {
   QR_CONTENT_CHARS_MAX, QR_MODULES_PER_SIDE, QR_MODULE_PX, QR_QUIET_MODULES, QR_SIDE_PX, SCAN_TEXTS, SCAN_TEXT_X_PX, ScanToPay,
-  REFUSAL_TEXTS, qrCodeImage, renderScanToPay, scanLines,
+  REFUSAL_TEXTS, qrCodeImage, renderEReceipt, renderScanToPay, scanLines,
 } from './qr-code';
 
 const N = QR_MODULES_PER_SIDE;
@@ -312,3 +312,45 @@ function decodeAt(screen: FrameBuffer, top: number): string {
   for (let y = 0; y < QR_SIDE_PX; y++) for (let x = 0; x < QR_SIDE_PX; x++) f.set(x, y, screen.get(x, y + top));
   return decode(f).content;
 }
+
+describe('the e-receipt code at paper out (renderEReceipt)', () => {
+  const URL = 'https://receipts.example.com/r?tid=12345678&b=000001&s=000007&rrn=000000000007&amt=1234';
+  /** Every module as drawn at `modulePx` from (x0, y0), against the package's own matrix. */
+  function assertModules(f: FrameBuffer, content: string, x0: number, y0: number, modulePx: number): void {
+    const want = QRCode.create(content, { errorCorrectionLevel: 'L' }).modules;
+    for (let r = -QR_QUIET_MODULES; r < want.size + QR_QUIET_MODULES; r++) {
+      for (let c = -QR_QUIET_MODULES; c < want.size + QR_QUIET_MODULES; c++) {
+        const inside = r >= 0 && c >= 0 && r < want.size && c < want.size;
+        const dark = inside && want.get(r, c) === 1;
+        for (let dy = 0; dy < modulePx; dy++) for (let dx = 0; dx < modulePx; dx++) {
+          const px = f.get(x0 + (c + QR_QUIET_MODULES) * modulePx + dx, y0 + (r + QR_QUIET_MODULES) * modulePx + dy);
+          assert.equal(px, !dark, `module (${r},${c}) drawn ${px ? 'lit' : 'unlit'}`);
+        }
+      }
+    }
+  }
+
+  it('aLinkOfTheHostsAddressIsDrawnAtOnePixelPerModuleWhenTwoWouldNotFit_moduleForModule', () => {
+    const r = renderEReceipt(URL, ['缺纸', '扫码获取', '电子签购单', '或装纸打印'], PANEL);
+    assert.equal(r.kind, 'ok');
+    if (r.kind !== 'ok') return;
+    assert.ok(r.qr.version > 2 && r.qr.version <= 5, `version ${r.qr.version}`);
+    assert.equal(r.qr.modulePx, 1, '2 pixels a module would not fit 64 rows');
+    const y0 = Math.floor((PANEL.height - r.qr.frame.height) / 2);
+    assertModules(r.frame, URL, 0, y0, 1);
+    assert.deepEqual(r.lines, ['缺纸', '扫码获取', '电子签购单', '或装纸打印']);
+    assert.deepEqual(r.missingGlyphs, []);
+    assert.ok(r.textXPx >= r.qr.frame.width, 'the text does not cover the code');
+  });
+
+  it('aShortLinkGetsTwoPixelsPerModule_tooLongOrATextDisplayIsRefused', () => {
+    const short = 'https://r.example.cn/e?s=7';
+    const r = renderEReceipt(short, ['Paper out'], PANEL);
+    assert.ok(r.kind === 'ok' && r.qr.modulePx === 2 && r.qr.version === 2);
+    if (r.kind === 'ok') assertModules(r.frame, short, 0, Math.floor((PANEL.height - r.qr.frame.height) / 2), 2);
+    assert.equal(renderEReceipt(`https://r.example.com/${'a'.repeat(90)}`, [], PANEL).kind, 'refused');
+    assert.equal(renderEReceipt(URL, [], { kind: 'pixels', width: 96, height: 64 }).kind, 'refused');
+    const lines = renderEReceipt(URL, ['a line far too long for the column'], PANEL);
+    assert.ok(lines.kind === 'ok' && lines.lines[0].length < 'a line far too long for the column'.length, 'cut to the column, never drawn over the edge');
+  });
+});

@@ -96,19 +96,106 @@ export function qrCodeImage(content: string, options: QrOptions = {}): QrImage |
   }
   if (qr.version !== QR_VERSION || qr.modules.size !== QR_MODULES_PER_SIDE) return refused('does-not-fit');
   const modules = Uint8Array.from(qr.modules.data, (v) => (v ? 1 : 0));
+  return { kind: 'ok', frame: drawModules(modules, QR_MODULES_PER_SIDE, QR_MODULE_PX, options), modules, maskPattern: qr.maskPattern ?? 0 };
+}
+
+/** The symbol with its quiet zone, `modulePx` pixels per module, polarity as `options` says. */
+function drawModules(modules: Uint8Array, n: number, modulePx: number, options: QrOptions): FrameBuffer {
   const light = options.darkModulesLit !== true;
-  const frame = new FrameBuffer(QR_SIDE_PX, QR_SIDE_PX);
-  for (let y = 0; y < QR_SIDE_PX; y++) {
-    const row = Math.floor(y / QR_MODULE_PX) - QR_QUIET_MODULES;
-    for (let x = 0; x < QR_SIDE_PX; x++) {
-      const col = Math.floor(x / QR_MODULE_PX) - QR_QUIET_MODULES;
-      const inside = row >= 0 && row < QR_MODULES_PER_SIDE && col >= 0 && col < QR_MODULES_PER_SIDE;
-      const dark = inside && modules[row * QR_MODULES_PER_SIDE + col] === 1;
+  const side = (n + 2 * QR_QUIET_MODULES) * modulePx;
+  const frame = new FrameBuffer(side, side);
+  for (let y = 0; y < side; y++) {
+    const row = Math.floor(y / modulePx) - QR_QUIET_MODULES;
+    for (let x = 0; x < side; x++) {
+      const col = Math.floor(x / modulePx) - QR_QUIET_MODULES;
+      const inside = row >= 0 && row < n && col >= 0 && col < n;
+      const dark = inside && modules[row * n + col] === 1;
       frame.set(x, y, dark ? !light : light);
     }
   }
   frame.takeDirty();
-  return { kind: 'ok', frame, modules, maskPattern: qr.maskPattern ?? 0 };
+  return frame;
+}
+
+// ---------------------------------------------------------------- the e-receipt code
+
+/**
+ * The e-receipt link (runtime/receipt.ts eReceiptUrl: the host's DF1A address and the slip's
+ * identifiers, 60-130 bytes) is longer than the scan-to-pay code's 32: it is drawn at the smallest
+ * version (level L) that holds it, up to version E_RECEIPT_VERSION_MAX, with 2 pixels per module
+ * when that fits the panel's height and 1 otherwise. One pixel per module (41 pixels, about 7 mm on
+ * a 0.96" panel) is read by a phone held a hand's width away, not at arm's length: the customer
+ * leans in, which they do for a receipt. Longer content is refused (the receipt waits for paper).
+ */
+export const E_RECEIPT_VERSION_MAX = 5;
+/** Version 5-L's byte-mode capacity. */
+export const E_RECEIPT_CONTENT_BYTES_MAX = 106;
+
+export interface SizedQrImage {
+  readonly kind: 'ok';
+  readonly frame: FrameBuffer;
+  readonly modules: Uint8Array;
+  readonly modulesPerSide: number;
+  readonly modulePx: number;
+  readonly version: number;
+}
+
+/** The code at the largest module size (2, else 1 pixel) whose side with the quiet zone fits `sidePxMax`. */
+export function qrCodeImageFitting(content: string, sidePxMax: number, options: QrOptions = {}): SizedQrImage | QrRefusal {
+  if (content.length === 0) return refused('empty');
+  if (!PRINTABLE_ASCII.test(content)) return refused('not-ascii');
+  if (content.length > E_RECEIPT_CONTENT_BYTES_MAX) return refused('too-long');
+  let qr: Qr.QRCode;
+  try {
+    qr = qrCreate(content, { errorCorrectionLevel: QR_ERROR_LEVEL });
+  } catch {
+    return refused('does-not-fit');
+  }
+  const n = qr.modules.size;
+  if (qr.version > E_RECEIPT_VERSION_MAX) return refused('does-not-fit');
+  const modulePx = [QR_MODULE_PX, 1].find((px) => (n + 2 * QR_QUIET_MODULES) * px <= sidePxMax);
+  if (modulePx === undefined) return refused('display-too-small');
+  const modules = Uint8Array.from(qr.modules.data, (v) => (v ? 1 : 0));
+  return { kind: 'ok', frame: drawModules(modules, n, modulePx, options), modules, modulesPerSide: n, modulePx, version: qr.version };
+}
+
+export interface EReceiptRender {
+  readonly kind: 'ok';
+  readonly frame: FrameBuffer;
+  readonly lines: readonly string[];
+  readonly missingGlyphs: readonly string[];
+  readonly qr: SizedQrImage;
+  /** Where the text column starts (a whole cell right of the code). */
+  readonly textXPx: number;
+}
+
+/**
+ * The e-receipt screen: the code on the left, vertically centred; beside it the lines (already in
+ * the screen's language), each cut to the column, one per glyph row.
+ */
+export function renderEReceipt(content: string, lines: readonly string[], caps: PixelCapabilities, options: QrOptions = {}): EReceiptRender | QrRefusal {
+  if (caps.width < SCAN_SCREEN_WIDTH_PX_MIN || caps.height < SCAN_SCREEN_HEIGHT_PX_MIN) return refused('display-too-small');
+  const qr = qrCodeImageFitting(content, caps.height, options);
+  if (qr.kind === 'refused') return qr;
+  const frame = new FrameBuffer(caps.width, caps.height);
+  blit(frame, qr.frame, 0, Math.floor((caps.height - qr.frame.height) / 2));
+  const textXPx = Math.ceil((qr.frame.width + 1) / HALF_WIDTH_PX) * HALF_WIDTH_PX;
+  const cells = Math.floor((caps.width - textXPx) / HALF_WIDTH_PX);
+  const shown = lines.slice(0, Math.floor(caps.height / GLYPH_HEIGHT_PX)).map((l) => cut(l, cells));
+  const missing = new Set<string>();
+  shown.forEach((line, i) => drawText(frame, line, textXPx, i * GLYPH_HEIGHT_PX, missing));
+  frame.takeDirty();
+  return { kind: 'ok', frame, lines: shown, missingGlyphs: [...missing], qr, textXPx };
+}
+
+/** The longest start of `s` that fits `cells`, never half a wide glyph. */
+function cut(s: string, cells: number): string {
+  let out = '';
+  for (const ch of s) {
+    if (width(out + ch) > cells) break;
+    out += ch;
+  }
+  return out;
 }
 
 /** Copies `image` into `target` with its top-left corner at (x, y); pixels outside are dropped. */
