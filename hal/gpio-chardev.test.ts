@@ -38,6 +38,9 @@ while true; do sleep 0.05; done`,
   return { dir, calls: () => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n') : []) };
 }
 
+/** How long the fake gpiomon may take to print its edges on a loaded machine. */
+const EDGES_WAIT_MS_MAX = 8_000;
+
 for (const major of [1, 2] as const) {
   describe(`GPIO chardev backend with libgpiod ${major}.x tools`, function () {
     this.timeout(10000);
@@ -83,7 +86,11 @@ for (const major of [1, 2] as const) {
       const line = await chip.requestLine(17, { direction: 'in' });
       const events: EdgeEvent[] = [];
       line.watch('both', (e) => events.push(e));
-      await new Promise((r) => setTimeout(r, 600));
+      // The fake gpiomon prints its two edges 0.1 and 0.15 s after it starts: wait for them rather
+      // than a fixed time (a loaded machine starts the shell late), then a little more for extras.
+      const started = Date.now();
+      while (events.length < 2 && Date.now() - started < EDGES_WAIT_MS_MAX) await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 100));
       assert.deepEqual(events.map((e) => e.edge), ['falling', 'rising']);
       assert.equal(await line.read(), 1, 'level tracked from events while gpiomon holds the line');
       await chip.close();
