@@ -8,11 +8,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
-import { Command, flagString, need } from './cli';
+import { Command, need } from './cli';
 import { PosError } from '../common/errors';
-import { deviceKeyProviderFor, keyDirFor } from '../runtime/device-key-provider';
-import { readBoardFile } from '../hal/board';
 import { MGMT_PASSWORD_BYTES_MAX, provisionMgmtPassword } from '../runtime/mgmt/credentials';
+import { provisionedDeviceKey } from './factory-tls';
 
 /** One line: the password, a newline at most after it (as `mosquitto_passwd` and editors leave it). */
 function passwordFrom(file: string): string {
@@ -25,10 +24,7 @@ const mgmtCmd: Command = {
   usage: 'factory mgmt --password-file FILE [--board B] [--dir D]',
   summary: 'seal the terminal\'s password for the management broker under its device key',
   async run(ctx) {
-    const boardFile = readBoardFile(flagString(ctx, 'board') ?? process.env.POS_BOARD ?? 'sim');
-    // The device key's folder and provider as provision left them; never a new key (create: false).
-    const dir = keyDirFor(flagString(ctx, 'dir') ?? boardFile.config.storage.journalDir);
-    const deviceKey = deviceKeyProviderFor(boardFile, dir, { create: false });
+    const { boardFile, dir, deviceKey } = provisionedDeviceKey(ctx);
     const file = provisionMgmtPassword({ dir, password: passwordFrom(need(ctx, 'password-file')), deviceKey, random: randomBytes });
     ctx.out(`management password sealed under the device key: ${file}`);
     if (boardFile.config.management?.passwordSealed !== true) ctx.out('note: this board file does not ask for it (management.passwordSealed); the terminal will not use it');
