@@ -66,7 +66,8 @@ import { readCard } from '../runtime/txn/card';
 import { QR_SHOW_CHARS_MAX } from '../runtime/host/messages-v2';
 import { LcdUi } from '../ui-lcd/ui';
 import { screenFor } from '../ui-lcd/screens';
-import { LocaleSetting, t as text } from '../ui-lcd/strings';
+import { LocaleSetting, resolve as resolveText, t as text } from '../ui-lcd/strings';
+import { renderEReceipt } from '../ui-lcd/widgets/qr-code';
 import type { LocalText } from '../ui-lcd/screen';
 import type { Locale, Screen, Txt } from '../ui-lcd/screen';
 import { renderScreen } from '../ui-lcd/screen';
@@ -1126,6 +1127,9 @@ export function screenText(screen: Screen, locale: Locale, caps: DisplayCapabili
     const r = renderScreen(screen, locale, caps);
     return r.kind === 'text' ? r.rows : [];
   }
+  // The e-receipt's QR code and its lines replace the layout where they fit: say what is drawn.
+  const receipt = screen.eReceiptQr ? renderEReceipt(screen.eReceiptQr.content, screen.eReceiptQr.lines.map((l) => resolveText(l, locale)), caps) : undefined;
+  if (receipt?.kind === 'ok') return [...receipt.lines];
   return layout(screen, locale, pixelGrid(caps)).rows.map((row) => (row.right ? `${row.text} ${row.right}` : row.text).trimEnd());
 }
 

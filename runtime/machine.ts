@@ -1519,12 +1519,15 @@ function holdView(h: { stan: number; amountFen: number; panMasked: string } | un
   return h && { stan: h.stan, amountFen: h.amountFen, panMasked: h.panMasked, completionFenMax: completionFenMax(h.amountFen) };
 }
 
-/** The waiting slip's e-receipt link at the paper-out screen, when the host set an address and the host approved it. */
+/**
+ * The e-receipt link at the paper-out screen while the customer's copy waits (the merchant's copy,
+ * signed, must still be printed), when the host set an address and approved the transaction.
+ */
 function waitingEReceipt(snap: TerminalSnapshot): string | undefined {
   const c = snap.context;
   const engine = c.terminal?.engine;
   const base = engine?.eReceiptBase;
-  if (!engine || base === undefined || c.waiting === undefined || !snap.matches('paperOut')) return undefined;
+  if (!engine || base === undefined || c.waiting?.copy !== 'customer' || !snap.matches('paperOut')) return undefined;
   const t = engine.txn(c.waiting.stan);
   return t?.rrn !== undefined && t.status === 'approved' ? eReceiptUrl(t, engine.config.ids.tid, base) : undefined;
 }

@@ -570,8 +570,8 @@ function lowBattery(d: ScreenData['lowBattery']): Screen {
 
 function paperOut(d: ScreenData['paperOut']): Screen {
   const screen: Screen = { id: 'paperOut', title: t('title.paperOut'), lines: [t('msg.loadPaper'), ...(d.copy ? [t(COPY_KEY[d.copy])] : [])], footer: t('footer.cancel') };
-  // The customer need not wait for paper: the slip's e-receipt as a QR code (issue 12 item 6).
-  return d.eReceipt ? { ...screen, eReceiptQr: { content: d.eReceipt, lines: [t('msg.paperOutShort'), t('msg.eReceiptScan'), t('msg.eReceiptSlip'), t('msg.eReceiptLoad')] } } : screen;
+  // The customer need not wait for paper: their copy as an e-receipt QR code (issue 12 item 6).
+  return d.eReceipt ? { ...screen, eReceiptQr: { content: d.eReceipt, lines: [t('msg.paperOutShort'), t('msg.eReceiptFor'), t('msg.eReceiptScan'), t('msg.eReceiptSlip')] } } : screen;
 }
 
 function storageFailure(d: ScreenData['storageFailure']): Screen {

@@ -219,10 +219,10 @@ export const STRINGS = {
   'msg.qrSecondsLeft': s('{s}s left', '剩余{s}秒'),
   'msg.qrPrinted': s('QR code printed: customer scans it', '收款码已打印，请客户扫码'),
   'msg.qrScanToPay': s('Scan to pay', '请扫码付款'),
-  // Paper out: the e-receipt beside its QR code (ten cells a row on a 128x64 display).
-  'msg.eReceiptScan': s('Scan for', '扫码获取'),
+  // Paper out: the customer's copy as an e-receipt beside its QR code (ten cells a row on 128x64).
+  'msg.eReceiptFor': s('Customer:', '持卡人联:'),
+  'msg.eReceiptScan': s('scan for', '扫码获取'),
   'msg.eReceiptSlip': s('e-receipt', '电子签购单'),
-  'msg.eReceiptLoad': s('or load', '或装纸打印'),
   'wallet.UP': s('UnionPay', '云闪付'),
   'wallet.WX': s('WeChat', '微信'),
   'wallet.AL': s('Alipay', '支付宝'),

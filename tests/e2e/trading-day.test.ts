@@ -183,8 +183,9 @@ describe('e2e: a trading day through the control interface (terminal process, si
     await d.cmd('paper', { state: 'out' });
     await d.keys('1');
     await d.until('paperOut');
+    // The customer's copy waits: the display offers it as an e-receipt QR code (the host's DF1A).
     const customerText = await d.pages('paperOut');
-    assert.ok(customerText.some((l) => l.includes('Customer copy')), `names the customer copy: ${customerText.join('|')}`);
+    assert.deepEqual(customerText, ['Paper out', 'Customer:', 'scan for', 'e-receipt'], 'names the customer copy and offers the e-receipt');
     await d.cmd('paper', { state: 'loaded' });
     await d.until('sale.signature');
     receipts = await d.receiptsAtLeast(printedBefore + 2);

@@ -272,14 +272,7 @@ describe('runtime state machine', function () {
     assert.equal(run.view().data.error?.code, 'E-PRN-01');
     assert.equal(run.view().data.waitingCopy, 'merchant');
     assert.equal(paperOutCopy(run.view()), 'merchant');
-    // The customer need not wait: the slip's e-receipt link (the simulator's DF1A) for the QR code.
-    const engine = run.r.terminal.engine;
-    const t = engine.txn(engine.lastReceipt()?.stan as number);
-    const base = engine.eReceiptBase;
-    if (base === undefined || t === undefined) assert.fail('the host set an e-receipt address and the sale is in the journal');
-    assert.equal(run.view().data.eReceiptUrl, eReceiptUrl(t, engine.config.ids.tid, base));
-    const screen = STATE_SCREENS.paperOut(run.view(), EMPTY_UI, { nowMs: run.r.clock.ms, status: {} } as unknown as Env);
-    assert.equal((screen.data as { eReceipt?: string }).eReceipt, run.view().data.eReceiptUrl);
+    assert.equal(run.view().data.eReceiptUrl, undefined, 'the merchant copy (signed) is not offered as an e-receipt');
     run.send({ type: 'PAPER_LOADED' });
     await run.until('paperOut');
     run.printer.paperOut = false;
@@ -304,6 +297,14 @@ describe('runtime state machine', function () {
     await run.until('paperOut');
     assert.equal(run.view().data.waitingCopy, 'customer');
     assert.equal(paperOutCopy(run.view()), 'customer', 'the paper-out screen names the copy that waits');
+    // The customer need not wait: their copy's e-receipt link (the simulator's DF1A) for the QR code.
+    const engine = run.r.terminal.engine;
+    const t = engine.txn(engine.lastReceipt()?.stan as number);
+    const base = engine.eReceiptBase;
+    if (base === undefined || t === undefined) assert.fail('the host set an e-receipt address and the sale is in the journal');
+    assert.equal(run.view().data.eReceiptUrl, eReceiptUrl(t, engine.config.ids.tid, base));
+    const screen = STATE_SCREENS.paperOut(run.view(), EMPTY_UI, { nowMs: run.r.clock.ms, status: {} } as unknown as Env);
+    assert.equal((screen.data as { eReceipt?: string }).eReceipt, run.view().data.eReceiptUrl);
     const stan = run.r.terminal.engine.lastReceipt()?.stan as number;
     assert.deepEqual(run.r.terminal.engine.pendingCopies(), [{ stan, copy: 'customer' }], 'the waiting customer copy is in the journal');
     run.printer.paperOut = false;

@@ -151,7 +151,7 @@ export const SAMPLES: Samples = {
   ],
   paperOut: [
     { variant: 'customer', data: { copy: 'customer' } },
-    { variant: 'eReceipt', data: { copy: 'merchant', eReceipt: 'https://receipts.example.com/r?tid=12345678&b=000001&s=000007&rrn=000000000007&amt=1234' } },
+    { variant: 'eReceipt', data: { copy: 'customer', eReceipt: 'https://receipts.example.com/r?tid=12345678&b=000001&s=000007&rrn=000000000007&amt=1234' } },
   ],
   storageFailure: [{ variant: 'io', data: { code: 'E-STO-03', selected: 0 } }],
   hostUnreachable: [
