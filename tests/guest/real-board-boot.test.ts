@@ -64,7 +64,11 @@ describe('guest: the terminal on the real emulated board (qemu-x86.json)', funct
       append: `pos.hostport=${host!.port}`, printerSocket, readerSocket,
     });
     devices = await hostDevices(printerSocket, readerSocket, runDir);
-    const activeMs = await waitUnitActive(g);
+    const activeMs = await waitUnitActive(g).catch(async (e: unknown) => {
+      // Once seen in CI: the unit stayed "inactive" for 240 s (not activating, not failed). Say why.
+      const why = await g!.sh('systemctl status --no-pager pos-test-board.service pos-terminal.service 2>&1 | tail -40; journalctl -b --no-pager -u pos-test-board.service -u pos-terminal.service 2>&1 | tail -60').catch((x: unknown) => `(guest did not answer: ${String(x)})`);
+      throw new Error(`${e instanceof Error ? e.message : String(e)}\n--- guest units ---\n${why}`);
+    });
     const pid = await unitProperty(g, 'MainPID');
     assert.match(await g.sh(`tr '\\0' '\\n' < /proc/${pid}/environ`), /^POS_BOARD=qemu-x86$/m, 'the unit runs the emulated board\'s own file');
     assert.equal((await g.sh(`stat -c %U /proc/${pid}`)).trim(), 'pos');
