@@ -175,7 +175,7 @@ const supervisor: Builder = (v, ui, env) => login(v, ui, { ...env, bootNotice: u
 const result: Builder = (v) => {
   const r = v.data.result;
   if (r?.outcome === 'declined' && r.responseCode) return { name: 'declined', data: { transaction: txnOf(v), responseCode: r.responseCode } };
-  return { name: 'approved', data: { transaction: txnOf(v), amountFen: r?.txn?.amountFen, authCode: r?.txn?.authCode, trace: r?.stan !== undefined ? pad6(r.stan) : undefined, ...(r?.txn?.offline ? { offline: true } : {}) } };
+  return { name: 'approved', data: { transaction: txnOf(v), amountFen: r?.txn?.amountFen, authCode: r?.txn?.authCode, trace: r?.stan !== undefined ? pad6(r.stan) : undefined, ...(r?.txn?.offline ? { offline: true } : {}), ...(r?.txn?.link ? { link: r.txn.link } : {}) } };
 };
 
 /** On the pad (while it captures) or on the receipt. */

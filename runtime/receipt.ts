@@ -15,6 +15,7 @@ import { SettlementTotals, SettlementVerdict } from './host/messages';
 import { TxnView, TerminalEngine } from './txn/engine';
 import type { AnomalyNote, OfflineNotTaken } from './records';
 import { operatorShown } from './operators';
+import { linkName } from './host/link-name';
 import { TZ_OFFSET_MINUTES_DEFAULT, formatDateTime, hostInstant } from '../common/time';
 
 export type Lang = 'zh' | 'en';
@@ -27,7 +28,7 @@ const T = {
     rrn: '参考号', auth: '授权码', date: '日期时间', operator: '操作员', reprint: '重打印', sign: '持卡人签名', eReceipt: '扫码查看电子签购单',
     noSignature: '免签', report: '结算单', sales: '消费', refunds: '退货', count: '笔数', total: '金额', verdict: { balanced: '对账平', unbalanced: '对账不平', error: '对账错误' },
     agree: '本人确认以上交易，同意将其记入本卡账户',
-    anomalies: '异常提示', offline: '离线', offlineNotTaken: '离线交易未被受理', rejected: '拒绝', abandoned: '放弃', abandonedTitle: '放弃上送的离线交易',
+    anomalies: '异常提示', offline: '离线', link: '线路', offlineNotTaken: '离线交易未被受理', rejected: '拒绝', abandoned: '放弃', abandonedTitle: '放弃上送的离线交易',
   },
   en: {
     title: 'POS SALES SLIP', merchantCopy: 'MERCHANT COPY', customerCopy: 'CUSTOMER COPY', merchant: 'MERCHANT', tid: 'TID', mid: 'MID',
@@ -35,7 +36,7 @@ const T = {
     rrn: 'RRN', auth: 'AUTH', date: 'DATE/TIME', operator: 'OPERATOR', reprint: 'DUPLICATE', sign: 'CARDHOLDER SIGNATURE', eReceipt: 'Scan for the e-receipt',
     noSignature: 'NO SIGNATURE REQUIRED', report: 'SETTLEMENT REPORT', sales: 'SALES', refunds: 'REFUNDS', count: 'COUNT', total: 'TOTAL', verdict: { balanced: 'BALANCED', unbalanced: 'UNBALANCED', error: 'ERROR' },
     agree: 'I agree to the transaction above',
-    anomalies: 'ANOMALIES', offline: 'OFFLINE', offlineNotTaken: 'OFFLINE SALES NOT TAKEN', rejected: 'REJECTED', abandoned: 'GIVEN UP', abandonedTitle: 'OFFLINE SALES GIVEN UP',
+    anomalies: 'ANOMALIES', offline: 'OFFLINE', link: 'LINK', offlineNotTaken: 'OFFLINE SALES NOT TAKEN', rejected: 'REJECTED', abandoned: 'GIVEN UP', abandonedTitle: 'OFFLINE SALES GIVEN UP',
   },
 } as const;
 
@@ -116,6 +117,9 @@ export function receiptJob(t: TxnView, o: ReceiptOptions): PrintJob {
       `${s.merchant}: ${o.merchantName}`, `${s.mid}: ${o.mid}`, `${s.tid}: ${o.tid}  ${s.operator}: ${operatorShown(t.operator)}`,
       ...(t.qr ? qrLines(t, o.lang) : [`${s.card}: ${t.panMasked}`]), `${s.kind[t.kind]}${t.offline ? ` (${s.offline})` : ''}`, `${s.batch}: ${pad6(t.batch)}  ${s.stan}: ${pad6(t.stan)}`,
       `${s.rrn}: ${t.rrn ?? ''}`, `${s.auth}: ${t.authCode ?? ''}`, `${s.date}: ${when(t, o.printedAtMs, o.tzOffsetMinutes ?? TZ_OFFSET_MINUTES_DEFAULT)}`,
+      // Which way out carried the answer (boards with several links only: the journal has it then),
+      // for the merchant's records and the technician chasing a slow or failing Wi-Fi.
+      ...(o.copy === 'merchant' && t.link !== undefined ? [`${s.link}: ${linkName(t.link)[o.lang]}`] : []),
     ].join('\n'),
   });
   // Money back to the card prints negative; a pre-authorization (a hold) and its void print as the held amount.

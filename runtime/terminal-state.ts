@@ -55,6 +55,8 @@ export interface Txn extends Pick<TxnBeginPayload, 'kind' | 'stan' | 'batch' | '
   /** QR kinds: entry mode, last 4 digits of the code, order number, wallet, masked payer (never the code). */
   qr?: QrTxnInfo;
   signature?: { image: Buffer; width: number; height: number; uploaded: boolean };
+  /** The link the host's answer came over, on a board with several (txn-result's `link`: "wifi0", "modem0"). */
+  link?: string;
 }
 
 export interface PendingReversal extends Omit<ReversalPendingPayload, 'panEnc'> {
@@ -322,6 +324,8 @@ function applyResult(s: TerminalState, r: DecodedRecord): void {
   t.hostTime = optStr(p.hostTime, 'hostTime');
   t.settlementDate = optStr(p.settlementDate, 'settlementDate');
   if (p.qr !== undefined) t.qr = { ...t.qr, ...qrInfoOf(p.qr) };
+  const link = optStr(p.link, 'link');
+  if (link !== undefined) t.link = link;
   t.resultAtMs = r.timeMs;
   if (t.kind === 'sale' && t.status === 'approved' && t.rrn !== undefined) rememberSale(s, t.rrn, { batch: t.batch, stan: t.stan, hostDate: t.hostDate });
   if (t.status === 'approved') applyPreAuthResult(s, t);

@@ -25,7 +25,7 @@
  *   operatorDone     { action: 'changed'|'reset'|'unlocked', operator }
  *   pin              { amountFen?, pan?, pinLength }           PAN shown masked 6/4 whatever is passed
  *   processing       { transaction, step?: 'connecting'|'sending'|'receiving' }
- *   approved         { transaction, amountFen?, authCode?, trace? }
+ *   approved         { transaction, amountFen?, authCode?, trace?, offline?, link? }
  *   declined         { transaction, responseCode }             the code explained (response-codes.ts)
  *   printing         { copy: 'merchant'|'customer'|'report'|'duplicate' }
  *   customerCopy     { selected }                              "print customer copy?" yes/no
@@ -59,6 +59,7 @@
  */
 import type { KeyName } from '../hal/keypad';
 import { explainResponseCode } from '../runtime/host/response-codes';
+import { linkName } from '../runtime/host/link-name';
 import type { Locale, MenuItem, Screen, StatusLine, Txt } from './screen';
 import { StringKey, t, maskPan } from './strings';
 import { numbered } from './widgets/menu';
@@ -94,7 +95,7 @@ export interface ScreenData {
   operatorDone: { action: 'changed' | 'reset' | 'unlocked'; operator: string };
   pin: { amountFen?: number; pan?: string; pinLength: number };
   processing: { transaction: Transaction; step?: 'connecting' | 'sending' | 'receiving' };
-  approved: { transaction: Transaction; amountFen?: number; authCode?: string; trace?: string; offline?: boolean };
+  approved: { transaction: Transaction; amountFen?: number; authCode?: string; trace?: string; offline?: boolean; link?: string };
   offlinePending: { count: number; selected: number };
   hostTask: { task: 'params' | 'status' | 'echo'; state: 'running' | 'ok' | 'refused' | 'failed'; code?: string; roundTripMs?: number };
   declined: { transaction: Transaction; responseCode: string };
@@ -424,6 +425,8 @@ function approved(d: ScreenData['approved']): Screen {
   if (d.amountFen !== undefined) lines.push(amountLine(d.amountFen));
   if (d.authCode) lines.push(t('msg.auth', { code: d.authCode }));
   if (d.trace) lines.push(t('msg.trace', { trace: d.trace }));
+  // The link that carried the answer (boards with several only): the merchant copy prints it too.
+  if (d.link) lines.push(t('msg.link', { link: linkName(d.link) }));
   return { id: 'approved', title: t(TXN_TITLE[d.transaction]), lines, footer: t('footer.ok') };
 }
 

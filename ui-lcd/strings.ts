@@ -204,6 +204,7 @@ export const STRINGS = {
   'msg.step.receiving': s('Receiving', '正在接收'),
   'msg.auth': s('Auth code {code}', '授权码{code}'),
   'msg.trace': s('Trace {trace}', '凭证号{trace}'),
+  'msg.link': s('Link: {link}', '线路 {link}'),
   'msg.responseCode': s('Code {code}', '应答码{code}'),
   'msg.copy.merchant': s('Merchant copy', '商户存根'),
   'msg.copy.customer': s('Customer copy', '持卡人存根'),

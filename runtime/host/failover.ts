@@ -107,9 +107,13 @@ export class FailoverTransport implements HostExchange {
     return this.last;
   }
 
-  /** The name of the link the last successful exchange went over (the engine journals it with the result). */
+  /**
+   * The name of the link the last successful exchange went over (the engine journals it with the
+   * result, the slip and the result screen show it); undefined on a board with one link, where it
+   * says nothing a merchant could use.
+   */
   linkUsed(): string | undefined {
-    return this.last?.link;
+    return this.o.links.length > 1 ? this.last?.link : undefined;
   }
 
   /** Each link's connect limit: all of them together within one response timeout. */

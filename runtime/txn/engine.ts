@@ -139,6 +139,8 @@ export interface TxnView {
   readonly offline?: 'pending' | 'sent' | 'rejected' | 'abandoned';
   /** QR payments: wallet, order number, masked payer, last 4 digits of the code (no card: panMasked is ''). */
   readonly qr?: QrTxnInfo;
+  /** The link that carried the host's answer, journaled only on a board with several ("wifi0", "modem0"). */
+  readonly link?: string;
 }
 
 export type FlowResult =
@@ -170,6 +172,7 @@ export function viewOf(state: Store['state'], t: Txn): TxnView {
     status: statusOf(state, t), responseCode: t.responseCode, rrn: t.rrn, authCode: t.authCode, hostDate: t.hostDate,
     hostTime: t.hostTime, operator: t.operator, origStan: t.origStan, atMs: t.resultAtMs ?? t.beganAtMs,
     printed: [...t.printed], hasSignature: t.signature !== undefined, ...(t.offline ? { offline: t.offline.state } : {}), ...(t.qr ? { qr: { ...t.qr } } : {}),
+    ...(t.link !== undefined ? { link: t.link } : {}),
   };
 }
 

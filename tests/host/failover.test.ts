@@ -14,6 +14,9 @@ import { profile } from './fixtures';
 import { AcquirerSimulator } from '../../sim/host/simulator';
 import { RecordType } from '../../storage/record';
 import { CASHIER, T0_MS, magCard, rig } from '../runtime/harness';
+import { receiptJob } from '../../runtime/receipt';
+import { linkName } from '../../runtime/host/link-name';
+import { screenFor } from '../../ui-lcd/screens';
 
 const REQUEST = packFrame(profile, { tpdu: profile.tpdu, header: profile.header, message: { mti: '0800', fields: new Map([[11, '000001']]) } });
 const RESPONSE = packFrame(profile, { tpdu: swapTpdu(profile.tpdu), header: profile.header, message: { mti: '0810', fields: new Map([[11, '000001'], [39, '00']]) } });
@@ -194,9 +197,59 @@ describe('the link in the transaction\'s journal record', () => {
       assert.equal(res.outcome, 'approved');
       const results = [...r.journal.records()].filter((x) => x.type === RecordType.txnResult).map((x) => x.payload as { stan: number; link?: string });
       assert.deepEqual(results.map((p) => p.link), ['modem0']);
+      // The result the screen and the slip are made from carries it (replayed from the record).
+      assert.equal(res.outcome === 'approved' ? res.txn.link : undefined, 'modem0');
+      const slip = (lang: 'zh' | 'en', copy: 'merchant' | 'customer'): string => receiptJob(res.outcome === 'approved' ? res.txn : assert.fail('not approved'), { lang, copy, reprint: false, merchantName: 'M', tid: '12345678', mid: '123456789012345', printedAtMs: 0 })
+        .blocks.map((b) => (b.kind === 'text' ? b.text : '')).join('\n');
+      assert.match(slip('zh', 'merchant'), /^线路: 4G$/m);
+      assert.match(slip('en', 'merchant'), /^LINK: 4G$/m);
+      assert.doesNotMatch(slip('zh', 'customer'), /线路/, 'the customer copy has no link line');
     } finally {
       await r.close();
       await sim.close();
     }
+  });
+
+  it('a board with one link journals no link, and its slip has no link line', async () => {
+    const sim = new AcquirerSimulator({ clock: () => T0_MS });
+    await sim.listen(0);
+    const r = await rig({
+      sim,
+      host: () => new FailoverTransport({
+        links: [LINKS[0]], addressOf: () => '127.0.0.2',
+        transport: { host: '127.0.0.1', port: sim.port, profile, connectTimeoutMs: 1000, responseTimeoutMs: 2000 },
+      }),
+    });
+    try {
+      await r.terminal.engine.signOn(CASHIER);
+      const res = await r.terminal.engine.sale({ amountFen: 1234, card: magCard(), session: CASHIER });
+      assert.equal(res.outcome, 'approved');
+      const results = [...r.journal.records()].filter((x) => x.type === RecordType.txnResult).map((x) => x.payload as { link?: string });
+      assert.deepEqual(results.map((p) => p.link), [undefined]);
+      const txn = res.outcome === 'approved' ? res.txn : assert.fail('not approved');
+      assert.equal(txn.link, undefined);
+      const slip = receiptJob(txn, { lang: 'zh', copy: 'merchant', reprint: false, merchantName: 'M', tid: '12345678', mid: '123456789012345', printedAtMs: 0 });
+      assert.ok(!slip.blocks.some((b) => b.kind === 'text' && b.text.includes('线路')));
+    } finally {
+      await r.close();
+      await sim.close();
+    }
+  });
+});
+
+describe('link names on the slip and the screen (runtime/host/link-name.ts)', () => {
+  it('says Wi-Fi, 4G and Ethernet, numbers a second link of a kind, and keeps an unknown name', () => {
+    assert.deepEqual(linkName('wifi0'), { en: 'Wi-Fi', zh: 'Wi-Fi' });
+    assert.deepEqual(linkName('modem0'), { en: '4G', zh: '4G' });
+    assert.deepEqual(linkName('ethernet'), { en: 'Ethernet', zh: '以太网' });
+    assert.deepEqual(linkName('wifi1'), { en: 'Wi-Fi 2', zh: 'Wi-Fi 2' });
+    assert.deepEqual(linkName('satellite0'), { en: 'satellite0', zh: 'satellite0' });
+  });
+  it('the approved screen names the link in both languages, and says nothing without one', () => {
+    const lines = (link?: string): string[] => (screenFor('approved', { transaction: 'sale', amountFen: 100, trace: '000001', ...(link ? { link } : {}) }).lines ?? [])
+      .map((l) => (typeof l === 'object' && 'en' in l ? `${l.en}|${l.zh}` : JSON.stringify(l)));
+    assert.ok(lines('modem0').includes('Link: 4G|线路 4G'), lines('modem0').join(' / '));
+    assert.ok(lines('ethernet').includes('Link: Ethernet|线路 以太网'));
+    assert.ok(!lines().some((l) => l.startsWith('Link')));
   });
 });

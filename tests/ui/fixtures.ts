@@ -83,6 +83,7 @@ export const SAMPLES: Samples = {
   approved: [
     { variant: 'sale', data: { transaction: 'sale', amountFen: 1234, authCode: '123456', trace: '000042' } },
     { variant: 'offline', data: { transaction: 'sale', amountFen: 15000, authCode: 'OF0042', trace: '000042', offline: true } },
+    { variant: 'link-4g', data: { transaction: 'sale', amountFen: 1234, authCode: '123456', trace: '000042', link: 'modem0' } },
   ],
   declined: [
     { variant: '51', data: { transaction: 'sale', responseCode: '51' } },

@@ -1,6 +1,6 @@
 /**
  * Every character the UI can draw on the graphic display: all strings of ui-lcd/strings.ts and
- * of the recovery reports (ui-lcd/recovery-strings.ts), the error list (common/errors.ts), the response-code texts, printable ASCII and a few symbols
+ * of the recovery reports (ui-lcd/recovery-strings.ts), the link names (runtime/host/link-name.ts), the error list (common/errors.ts), the response-code texts, printable ASCII and a few symbols
  * composed at run time (currency, punctuation), and configured text listed in extra-chars.txt. scripts/gen-font.ts extracts exactly these from
  * GNU Unifont; tests/ui/font.test.ts fails when one of them has no glyph in the committed subset,
  * so a string added without `npm run gen:font` fails CI.
@@ -11,6 +11,7 @@ import { STRINGS } from '../strings';
 import { ERRORS } from '../../common/errors';
 import { EXPLAINED_CODES, explainResponseCode } from '../../runtime/host/response-codes';
 import { RECOVERY_STRINGS } from '../recovery-strings';
+import { LINK_NAMES } from '../../runtime/host/link-name';
 
 /** Composed at run time: amounts ("¥12.34", "12.34元"), masks, separators. */
 export const EXTRA_CHARACTERS = '¥元*…·，。：；！？（）、';
@@ -37,6 +38,8 @@ export function uiTexts(): Array<{ readonly where: string; readonly text: string
   for (const [key, v] of Object.entries(RECOVERY_STRINGS)) {
     out.push({ where: `recovery-strings.ts ${key} (en)`, text: v.en }, { where: `recovery-strings.ts ${key} (zh)`, text: v.zh });
   }
+  // The link names the result screen fills in (runtime/host/link-name.ts).
+  for (const [kind, v] of Object.entries(LINK_NAMES)) out.push({ where: `link-name.ts ${kind} (en)`, text: v.en }, { where: `link-name.ts ${kind} (zh)`, text: v.zh });
   for (const code of [...EXPLAINED_CODES, 'XX']) {
     const r = explainResponseCode(code);
     out.push({ where: `response-codes.ts ${code} (en)`, text: r.en }, { where: `response-codes.ts ${code} (zh)`, text: r.zh });
