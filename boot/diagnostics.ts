@@ -16,7 +16,9 @@
  *             CANCEL is a key under test too: the first counts, a second one stops the test (E-OPR-07)
  *   display   checkerboard test pattern: OK when it is even, CANCEL when not (E-DSP-01; a display
  *             that does not answer fails by itself)
- *   network   interface, address, gateway, DNS, TCP connect to the host (Recovery.testNetwork); on a
+ *   network   on a board with `links`: each link in order, up, address, route, connect, and which one
+ *             sales use (boot/link-check.ts); else
+ *             interface, address, gateway, DNS, TCP connect to the host (Recovery.testNetwork); on a
  *             board with a 4G modem (modem0) also its SIM, signal, registration, operator and APN
  *             (modemLines). A modem fault (E-NET-08..17) fails the check, with its guided steps,
  *             when the modem is the board's link or the network test failed too; else it is a line.
@@ -31,9 +33,11 @@ import type { Board } from '../hal/board';
 import type { KeyName } from '../hal/keypad';
 import { KEY_NAMES } from '../hal/keypad';
 import { FrameBuffer, isPixelDisplay } from '../hal/display';
-import { ERRORS, PosError, isPosError } from '../common/errors';
+import { ERRORS, PosError, errorByCode, isPosError } from '../common/errors';
 import { ModemStatus, modemFault } from '../hal/modem';
 import type { LinkUse } from '../runtime/host/failover';
+import { linkName } from '../runtime/host/link-name';
+import type { LinkCheckReport, LinkStepResult } from './link-check';
 import type { Logger } from '../common/log';
 import { verifyInChild } from '../storage/verify-child';
 import type { LocalText, MenuItem, Screen, Txt } from '../ui-lcd/screen';
@@ -138,6 +142,11 @@ export interface DiagnosticsDeps {
    * shown under the host check with the links that failed before it. Absent or undefined: one link.
    */
   readonly hostLink?: () => LinkUse | undefined;
+  /**
+   * The network check link by link, on a board whose file orders `links` (boot/link-check.ts):
+   * replaces networkTest there, since the saved single-interface settings say nothing of the links.
+   */
+  readonly linksTest?: () => Promise<LinkCheckReport>;
   readonly pages: (s: Screen) => number;
   readonly changed: () => void;
   readonly close: () => void;
@@ -411,6 +420,7 @@ export class Diagnostics implements Overlay {
   }
 
   private async network(): Promise<LocalText[]> {
+    if (this.d.linksTest) return this.links(this.d.linksTest);
     const modem = await this.modemLines();
     const r = await this.d.networkTest();
     const text = r.text ? [...r.text] : r.lines.map(same);
@@ -422,6 +432,36 @@ export class Diagnostics implements Overlay {
   }
 
   /**
+   * Every link in the board's order: a line each (OK with its address, or its code), under a
+   * failed one what was found and the steps for its code, then the link sales use. The check fails
+   * only when no link reaches the host; with the modem's own fault as the first cause when it is
+   * one of the links (its SIM, signal or registration is why its data path is down).
+   */
+  private async links(test: () => Promise<LinkCheckReport>): Promise<LocalText[]> {
+    const modem = await this.modemLines();
+    const r = await test();
+    const text: LocalText[] = [];
+    if (r.dns) text.push(t('diag.link.dns', { host: r.dns.host, reason: r.dns.reason }), ...stepsOfCode('E-NET-04'));
+    r.links.forEach((l, i) => {
+      const name = linkName(l.link);
+      const n = String(i + 1);
+      if (l.ok) {
+        text.push(t('diag.linkOk', { n, name, iface: l.interface, address: l.localAddress ?? '' }));
+        if (l.steps.some((st) => st.unchecked)) text.push(t('diag.link.routeUnchecked'));
+        return;
+      }
+      const failed = l.steps[l.steps.length - 1];
+      text.push(t('diag.linkFail', { n, name, iface: l.interface, code: l.code ?? '?' }), linkStepText(failed), ...stepsOfCode(l.code));
+    });
+    text.push(r.uses !== undefined ? t('diag.linkUses', { name: linkName(r.uses) }) : t('diag.linkNone'));
+    if (!r.ok) {
+      if (modem.fault && modem.isLink) throw withLines(modem.fault, [...modem.lines, ...stepsOf(modem.fault), ...text]);
+      throw Object.assign(new Error(`no link reaches the host (${r.links.map((l) => `${l.link} ${l.code ?? '?'}`).join(', ') || `dns ${r.dns?.reason ?? '?'}`})`), { code: r.code ?? 'E-NET-01', lines: [...text, ...modem.lines] });
+    }
+    return [...text, ...modem.lines, ...(modem.fault ? [same(`4G ${modem.fault.code}`), ...stepsOf(modem.fault)] : [])];
+  }
+
+  /**
    * The 4G modem's state as the person can read it (SIM, signal, registration and operator, APN
    * against the board file's), and its fault if any. No modem0 on the board: nothing.
    */
@@ -429,7 +469,7 @@ export class Diagnostics implements Overlay {
     const modem = this.d.board.modem();
     const dc = this.d.board.config.devices.modem0;
     if (!modem || dc?.type !== 'quectel-modem') return { lines: [], isLink: false };
-    const isLink = dc.interface !== undefined && this.d.board.config.network?.interface === dc.interface;
+    const isLink = dc.interface !== undefined && (this.d.board.config.network?.interface === dc.interface || (this.d.board.config.links ?? []).some((l) => l.interface === dc.interface));
     let s: ModemStatus;
     try {
       s = await modem.status();
@@ -501,6 +541,23 @@ function codeFirst(item: MenuItem, results: readonly DiagResult[]): MenuItem {
 function stepsOf(e: PosError): LocalText[] {
   const d = ERRORS[e.id];
   return d.en.steps.map((en, i) => ({ en: `- ${en}`, zh: `- ${d.zh.steps[i] ?? en}` }));
+}
+
+/** The steps of the error list's entry for `code` (none for a code it does not know). */
+function stepsOfCode(code: string | undefined): LocalText[] {
+  const d = code === undefined ? undefined : errorByCode(code);
+  return d ? d.en.steps.map((en, i) => ({ en: `- ${en}`, zh: `- ${d.zh.steps[i] ?? en}` })) : [];
+}
+
+/** What a link's failed step found, in both languages. */
+function linkStepText(st: LinkStepResult): LocalText {
+  const a = st.args;
+  switch (st.step) {
+    case 'up': return a.state === undefined ? t('diag.link.noInterface', a) : t('diag.link.down', a);
+    case 'address': return t('diag.link.noAddress', a);
+    case 'route': return a.dev !== undefined ? t('diag.link.otherDevice', a) : t('diag.link.noRoute', a);
+    case 'connect': return a.reason !== undefined ? t('diag.link.refused', a) : t('diag.link.timeout', a);
+  }
 }
 
 /** An error that carries the lines to show. */

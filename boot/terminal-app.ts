@@ -81,6 +81,7 @@ import { readProvisionedTmk } from './factory';
 import { TEST_TERMINAL } from '../common/test-terminal';
 import { Recovery, Report, NetworkSettings, SystemHook, BACKUP_FILE_SUFFIX } from './recovery';
 import { testConnectivity } from './recovery-net';
+import { checkLinks } from './link-check';
 import { RecoveryMenu, Overlay, runtimeVersion } from './recovery-menu';
 import { Diagnostics, DiagResult, ErrorRing } from './diagnostics';
 import type * as MgmtWiring from './mgmt-wiring';
@@ -876,6 +877,7 @@ export class TerminalApp {
       ...(this.terminal ? { signOnTest: () => this.signOnTest(), echoTest: () => this.echoTest() } : {}),
       tlsClientCertDaysLeft: () => this.tlsLink?.clientCertDaysLeft(),
       hostLink: () => (this.transport instanceof FailoverTransport ? this.transport.lastLink() : undefined),
+      ...this.linksTest(),
       pages: (sc) => renderScreen(sc, this.locale.get(), this.caps()).pageCount,
       changed: () => this.render(),
       close: () => { if (this.overlay === diag) this.overlay = under; this.render(); },
@@ -883,6 +885,12 @@ export class TerminalApp {
     this.overlay = diag;
     this.render();
     return diag;
+  }
+
+  /** On a board that orders its links, diagnostics checks each of them (boot/link-check.ts). */
+  private linksTest(): { linksTest?: () => ReturnType<typeof checkLinks> } {
+    const links = this.o.board.config.links;
+    return links ? { linksTest: () => checkLinks(links, this.o.host) } : {};
   }
 
   /** Recovery.testNetwork in recovery; the same test on the saved settings otherwise. */
@@ -1022,6 +1030,7 @@ export class TerminalApp {
         const d = new Diagnostics({
           board: this.o.board, journalDir: this.o.journalDir, errors: this.errors, clock: this.clock, logger: this.o.logger.child({ component: 'diagnostics', by: 'mgmt' }),
           networkTest: () => this.networkTest(),
+          ...this.linksTest(),
           ...(this.terminal ? { signOnTest: () => this.signOnTest(), echoTest: () => this.echoTest() } : {}),
           tlsClientCertDaysLeft: () => this.tlsLink?.clientCertDaysLeft(),
           pages: () => 1, changed: () => undefined, close: () => undefined,

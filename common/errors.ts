@@ -172,6 +172,11 @@ export const ERRORS = {
   NET_WIFI_AUTH: def('E-NET-31', 'network-down',
     { cause: 'Wi-Fi password wrong', steps: ['Type the password again', 'Letters: press a key repeatedly'] },
     { cause: 'Wi-Fi密码错误', steps: ['重新输入密码', '字母：连续按同一键切换'] }),
+  // A link of the board's `links` whose traffic leaves by another device (boot/link-check.ts):
+  // its source routing is missing, so failover's bind to its address would not use it.
+  NET_LINK_ROUTE: def('E-NET-32', 'network-down',
+    { cause: 'Link not routed by itself', steps: ['Sales use the next link meanwhile', 'Service: set the link\'s source routing'] },
+    { cause: '该线路路由未单独配置', steps: ['交易暂用下一条线路', '维护人员：配置该线路的源路由'] }),
   // ---- acquirer host
   HOST_TIMEOUT: def('E-HOST-01', 'timeout',
     { cause: 'Host not answering', steps: ['Retrying; a reversal is kept', 'Check the network'] },

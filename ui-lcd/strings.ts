@@ -380,6 +380,20 @@ export const STRINGS = {
   // The link the host was reached over (runtime/host/failover.ts), boards with `links` only.
   'diag.hostLink': s('via {link} {interface} {address}', '经{link} {interface} {address}'),
   'diag.hostLinkFailed': s('{link} failed: {code}', '{link}不通：{code}'),
+  // The network check link by link (boot/link-check.ts), on boards with `links`.
+  'diag.linkOk': s('{n} {name} {iface}: OK {address}', '{n} {name} {iface}：正常 {address}'),
+  'diag.linkFail': s('{n} {name} {iface}: {code}', '{n} {name} {iface}：{code}'),
+  'diag.link.noInterface': s('No interface {iface}', '无网卡{iface}'),
+  'diag.link.down': s('{iface} is {state}', '{iface}未连接({state})'),
+  'diag.link.noAddress': s('No IP address on {iface}', '{iface}未获取IP地址'),
+  'diag.link.noRoute': s('No route to {host}', '无到{host}的路由'),
+  'diag.link.otherDevice': s('Leaves by {dev}, not {iface}', '数据经{dev}而非{iface}发出'),
+  'diag.link.routeUnchecked': s('Route not checked (no ip tool)', '未检查路由(无ip工具)'),
+  'diag.link.refused': s('Host {host}:{port} refused', '主机{host}:{port}拒绝连接'),
+  'diag.link.timeout': s('Host {host}:{port} no answer', '主机{host}:{port}无应答'),
+  'diag.link.dns': s('{host} not resolved ({reason})', '{host}解析失败({reason})'),
+  'diag.linkUses': s('Sales use {name}', '交易使用{name}'),
+  'diag.linkNone': s('No link reaches the host', '所有线路均无法连接主机'),
   'diag.tlsCertDays': s('terminal cert: {n} days left', '终端证书剩余{n}天'),
   'diag.tlsCertRenew': s('renew the terminal cert soon', '请尽快更新终端证书'),
   // The 4G modem in the network check (boot/diagnostics.ts modemLines).

@@ -7,6 +7,7 @@
  *             until its stdin closes.
  *   terminal  one sign-on through runtime/host/failover.ts over the links given; prints one line
  *             {"ok":true,"responseCode","link":LinkUse,"ms"} or {"ok":false,"code","detail","ms"}.
+ *   linkcheck diagnostics' check of every link (boot/link-check.ts, real probes); prints its report.
  */
 import { AcquirerSimulator } from '../../sim/host/simulator';
 import { FailoverTransport } from '../../runtime/host/failover';
@@ -14,6 +15,7 @@ import { buildSignOn, encodeRequest, parseSignOnResponse } from '../../runtime/h
 import { isPosError } from '../../common/errors';
 import type { HostLinkRoute } from '../../hal/board-schema';
 import { IDS, TMK, profile } from './fixtures';
+import { checkLinks } from '../../boot/link-check';
 
 interface TerminalArgs {
   readonly host: string;
@@ -51,7 +53,11 @@ async function terminal(a: TerminalArgs): Promise<void> {
 
 const [mode, json] = process.argv.slice(2);
 const args: unknown = JSON.parse(json ?? '{}');
-(mode === 'host' ? host(args as { address: string }) : terminal(args as TerminalArgs)).catch((e: unknown) => {
+async function linkcheck(a: TerminalArgs): Promise<void> {
+  out(await checkLinks(a.links, { host: a.host, port: a.port }));
+}
+
+(mode === 'host' ? host(args as { address: string }) : mode === 'linkcheck' ? linkcheck(args as TerminalArgs) : terminal(args as TerminalArgs)).catch((e: unknown) => {
   process.stderr.write(`${String(e)}\n`);
   process.exit(1);
 });

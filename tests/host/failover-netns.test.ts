@@ -19,6 +19,7 @@ import { strict as assert } from 'node:assert';
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { LinkCheckReport } from '../../boot/link-check';
 
 const NS_T = `posft-t-${process.pid}`;
 const NS_H = `posft-h-${process.pid}`;
@@ -215,5 +216,52 @@ describe('link failover on real namespaces (ip netns, veth, source routing)', fu
     assert.equal(r.ok, true, JSON.stringify(r));
     assert.equal(r.responseCode, '00');
     assert.equal(r.link?.link, 'wifi0');
+  });
+
+  // Diagnostics' network check (boot/link-check.ts) with the real probes: sysfs, `ip route get`, sockets.
+  async function linkCheck(): Promise<LinkCheckReport> {
+    const child = runChild(NS_T, 'linkcheck', { host: HOST_ADDRESS, port, links: LINKS });
+    const o = (await lines(child).next()) as unknown as LinkCheckReport;
+    process.stderr.write(`      link check: ${JSON.stringify(o.links.map((l) => [l.link, l.code ?? 'ok', l.steps.at(-1)?.detail]))} uses ${o.uses}\n`);
+    return o;
+  }
+
+  it('diagnostics\' link check: both links reach the host, each by itself; sales use wifi0', async () => {
+    const r = await linkCheck();
+    assert.equal(r.ok, true);
+    assert.equal(r.uses, 'wifi0');
+    assert.deepEqual(r.links.map((l) => [l.link, l.ok, l.localAddress]), [['wifi0', true, '10.71.1.2'], ['modem0', true, '10.71.2.2']]);
+    assert.ok(r.links.every((l) => l.steps.find((st) => st.step === 'route')?.unchecked !== true), 'the kernel was asked for the route');
+  });
+
+  it('diagnostics\' link check: Wi-Fi\'s source routing missing (a default route by 4G) is E-NET-32, 4G is used', async () => {
+    ip('-n', NS_T, 'rule', 'del', 'from', '10.71.1.2', 'lookup', '101');
+    ip('-n', NS_T, 'route', 'add', 'default', 'via', '10.71.2.1', 'dev', 'ww');
+    try {
+      const r = await linkCheck();
+      assert.equal(r.ok, true);
+      assert.equal(r.uses, 'modem0');
+      assert.equal(r.links[0].code, 'E-NET-32');
+      assert.match(r.links[0].steps.at(-1)?.detail ?? '', /leaves by ww, not wl/);
+    } finally {
+      ip('-n', NS_T, 'route', 'del', 'default', 'via', '10.71.2.1', 'dev', 'ww');
+      ip('-n', NS_T, 'rule', 'add', 'from', '10.71.1.2', 'lookup', '101');
+    }
+  });
+
+  it('diagnostics\' link check: Wi-Fi down is E-NET-01, 4G without an address E-NET-02: the check fails', async () => {
+    ip('-n', NS_T, 'link', 'set', 'wl', 'down');
+    ip('-n', NS_T, 'addr', 'del', '10.71.2.2/24', 'dev', 'ww');
+    try {
+      const r = await linkCheck();
+      assert.equal(r.ok, false);
+      assert.deepEqual(r.links.map((l) => l.code), ['E-NET-01', 'E-NET-02']);
+      assert.equal(r.code, 'E-NET-01');
+    } finally {
+      ip('-n', NS_T, 'link', 'set', 'wl', 'up');
+      ip('-n', NS_T, 'addr', 'add', '10.71.2.2/24', 'dev', 'ww');
+      ip('-n', NS_T, 'route', 'replace', 'default', 'via', '10.71.1.1', 'dev', 'wl', 'table', '101');
+      ip('-n', NS_T, 'route', 'replace', 'default', 'via', '10.71.2.1', 'dev', 'ww', 'table', '102');
+    }
   });
 });
