@@ -19,6 +19,19 @@
  *   GET DATA 9F17 / 9F36           → PIN try counter / ATC
  *   GENERATE AC                    → ARQC for an ARQC or TC request, AAC for an AAC request (or
  *                                    always AAC with fault `decline-offline`); format 2 or 1
+ *   EXTERNAL AUTHENTICATE (91)     → 9000 when 91 is ARPC method 1 of the card's ARQC under the card
+ *                                    key, 6300 when not (cards with `issuerAuth` 'external-authenticate',
+ *                                    the default: AIP byte 1 bit 3 set)
+ *   the second GENERATE AC (CDOL2) → TC when asked for one and issuer authentication did not fail
+ *                                    (91 in the CDOL2 data for `issuerAuth` 'cdol2' cards, AIP bit 3
+ *                                    clear), else AAC; always AAC with fault `decline-second-ac`;
+ *                                    the cryptogram covers the ARQC's input then the ARC (8A)
+ *   issuer script commands         → CLA 84/04 with a 4-byte MAC under the card key over the header,
+ *                                    ATC, ARQC and data (emv-issuer-auth.ts issuerScriptMac): APPLICATION
+ *                                    BLOCK (84 1E: SELECT then answers 6283), APPLICATION UNBLOCK
+ *                                    (84 18), PIN UNBLOCK (84 24 00 00: the PIN try counter back to its
+ *                                    limit), PUT DATA (04 DA, kept for GET DATA); a wrong MAC 6988; every
+ *                                    command 6581 with fault `script-fails`
  *
  * Keys: the issuer and ICC keys are fixed test keys (sim/emv-card-keys.ts); the issuer certificate
  * is signed with the test CA's private exponent. The AC follows the profile's contract
@@ -38,7 +51,8 @@
  */
 import { createHash } from 'node:crypto';
 import { parseDol } from '../runtime/txn/emv';
-import { AC_INPUT_TAGS, acInput, applicationCryptogram, deriveIccMasterKeyOptionA } from '../runtime/txn/emv-issuer-auth';
+import { timingSafeEqual } from 'node:crypto';
+import { AC_INPUT_TAGS, SCRIPT_MAC_BYTES, acInput, applicationCryptogram, arpcMethod1, deriveIccMasterKeyOptionA, issuerScriptMac } from '../runtime/txn/emv-issuer-auth';
 import { TEST_EMV_KEYS, TestRsaKey } from './emv-card-keys';
 import { TEST_CA_KEYS, TEST_CA_RID_HEX, TestCaKey } from './host/test-ca-keys';
 import type { ChipCard } from './test-cards';
@@ -55,9 +69,17 @@ export const PSE_DIRECTORY_SFI = 3;
 export const AIP_SDA = 0x40;
 export const AIP_DDA = 0x20;
 const AIP_COMMON = 0x1c;
+/** AIP byte 1 bit 3 (in AIP_COMMON): issuer authentication by EXTERNAL AUTHENTICATE. */
+const AIP_ISSUER_AUTH = 0x04;
+const SW_MEMORY_FAILURE = [0x65, 0x81] as const;
+const SW_SECURE_MESSAGING = [0x69, 0x88] as const;
 /** AFL: SFI 1 record 1 (one record for ODA), SFI 2 records 1..3 (none for ODA). */
 export const SIM_AFL = Buffer.from('0801010110010300', 'hex');
 export const SIM_CDOL1 = Buffer.from('9F02069F03069F1A0295055F2A029A039C019F3704', 'hex');
+/** CDOL2 (8D): the ARC, then the CDOL1's terminal data (the final cryptogram covers them again). */
+export const SIM_CDOL2 = Buffer.from('8A029F02069F03069F1A0295055F2A029A039C019F3704', 'hex');
+/** CDOL2 of a card that takes the issuer authentication data in the final GENERATE AC (no EXTERNAL AUTHENTICATE). */
+export const SIM_CDOL2_WITH_91 = Buffer.concat([SIM_CDOL2, Buffer.from('910A', 'hex')]);
 /** PDOL of the card models: terminal country code and unpredictable number (6 bytes of data). */
 export const SIM_PDOL = Buffer.from('9F1A029F3704', 'hex');
 /** DDOL (9F49): the unpredictable number, as the default DDOL. */
@@ -79,8 +101,9 @@ const ATC_MAX = 0xffff;
 const PIN_TRIES_DEFAULT = 3;
 
 export type OdaKind = 'sda' | 'dda' | 'none';
-export type CardFault = 'expired-issuer-cert' | 'wrong-signed-static-data' | 'decline-offline';
-export type CardStep = 'select' | 'gpo' | 'read-record' | 'internal-authenticate' | 'generate-ac';
+export type CardFault = 'expired-issuer-cert' | 'wrong-signed-static-data' | 'decline-offline' | 'decline-second-ac' | 'script-fails';
+/** 'generate-ac' is the first GENERATE AC, 'second-generate-ac' the final one, 'script' any issuer script command. */
+export type CardStep = 'select' | 'gpo' | 'read-record' | 'internal-authenticate' | 'generate-ac' | 'external-authenticate' | 'second-generate-ac' | 'script';
 
 export interface EmvCardApp {
   readonly aid: Buffer;
@@ -117,6 +140,8 @@ export interface EmvCardSpec {
   readonly atcStart?: number;
   readonly pinTries?: number;
   readonly issuerMasterKey?: Buffer;
+  /** How the card takes the issuer's ARPC: EXTERNAL AUTHENTICATE (default) or 91 in its CDOL2. */
+  readonly issuerAuth?: 'external-authenticate' | 'cdol2';
 }
 
 // ---------------------------------------------------------------- BER-TLV and RSA helpers
@@ -232,7 +257,9 @@ function dolLength(dol: Buffer | null): number {
 
 // ---------------------------------------------------------------- the card
 
-const INS_STEP: Readonly<Record<number, CardStep>> = { 0xa4: 'select', 0xa8: 'gpo', 0xb2: 'read-record', 0x88: 'internal-authenticate', 0xae: 'generate-ac' };
+const INS_STEP: Readonly<Record<number, CardStep>> = { 0xa4: 'select', 0xa8: 'gpo', 0xb2: 'read-record', 0x88: 'internal-authenticate', 0xae: 'generate-ac', 0x82: 'external-authenticate' };
+/** Issuer script commands: CLA 84 (proprietary with secure messaging) or 04 (PUT DATA with secure messaging). */
+const SCRIPT_CLAS: ReadonlySet<number> = new Set([0x84, 0x04]);
 
 interface Personalised {
   readonly aip: Buffer;
@@ -249,6 +276,12 @@ export class EmvCardModel {
   private readonly cardKey: Buffer;
   private readonly pdol: Buffer | null;
   private readonly cdol1: Buffer;
+  /** The online transaction in progress: the ARQC and ATC the first GENERATE AC gave (scripts and the ARPC are over them). */
+  private online?: { arqc: Buffer; atc: Buffer; issuerAuth?: 'ok' | 'failed'; final?: boolean };
+  /** APPLICATION BLOCK ran: SELECT answers 6283 and GPO 6985 until APPLICATION UNBLOCK. */
+  private blocked = false;
+  /** Values PUT DATA wrote (GET DATA reads them back). */
+  private readonly putData = new Map<number, Buffer>();
 
   constructor(readonly spec: EmvCardSpec) {
     this.apps = spec.apps ?? [{ aid: AID_UNIONPAY_DEBIT, label: 'UnionPay Debit', priority: 1 }];
@@ -262,10 +295,20 @@ export class EmvCardModel {
   /** The card's ATC now (counter cards). */
   get transactionCounter(): number { return this.atc; }
   get pinTryCounter(): number { return this.pinTries; }
+  /** APPLICATION BLOCK ran (and no APPLICATION UNBLOCK since). */
+  get applicationBlocked(): boolean { return this.blocked; }
+  /** What PUT DATA wrote for a tag, if anything. */
+  dataObject(tag: number): Buffer | undefined { return this.putData.get(tag); }
 
   /** True when the terminal sends the command the customer pulls the card during (every time: a card that is always pulled). */
   pullsOn(apdu: Buffer): boolean {
-    return this.spec.pullAt !== undefined && INS_STEP[apdu[1]] === this.spec.pullAt;
+    return this.spec.pullAt !== undefined && this.stepOf(apdu) === this.spec.pullAt;
+  }
+
+  private stepOf(apdu: Buffer): CardStep | undefined {
+    if (SCRIPT_CLAS.has(apdu[0])) return 'script';
+    const step = INS_STEP[apdu[1]];
+    return step === 'generate-ac' && this.online !== undefined ? 'second-generate-ac' : step;
   }
 
   respond(apdu: Buffer): Buffer {
@@ -278,7 +321,9 @@ export class EmvCardModel {
     if (cla === 0x80 && ins === 0xa8) return this.gpo(data);
     if (cla === 0x00 && ins === 0x88) return this.internalAuthenticate(data);
     if (cla === 0x80 && ins === 0xca) return this.getData((p1 << 8) | p2);
-    if (cla === 0x80 && ins === 0xae) return this.generateAc(p1, data, lc);
+    if (cla === 0x80 && ins === 0xae) return this.online === undefined ? this.generateAc(p1, data, lc) : this.secondGenerateAc(p1, data, lc);
+    if (cla === 0x00 && ins === 0x82) return this.externalAuthenticate(data);
+    if (SCRIPT_CLAS.has(cla)) return this.scriptCommand(apdu);
     return sw(0x6d, 0x00);
   }
 
@@ -307,15 +352,18 @@ export class EmvCardModel {
     const app = matching[from];
     if (app === undefined) return sw(0x6a, 0x82);
     this.selected = app;
+    this.online = undefined; // a new transaction
     const prop = Buffer.concat([tlv(0x50, Buffer.from(app.label, 'ascii')), ...(app.priority === undefined ? [] : [tlv(0x87, Buffer.from([app.priority]))]),
       ...(this.pdol === null ? [] : [tlv(0x9f38, this.pdol)])]);
-    return Buffer.concat([tlv(0x6f, Buffer.concat([tlv(0x84, app.aid), tlv(0xa5, prop)])), SW_OK]);
+    // A blocked application is still selected, with 6283 (Book 1 §12.3.3): the terminal moves on.
+    return Buffer.concat([tlv(0x6f, Buffer.concat([tlv(0x84, app.aid), tlv(0xa5, prop)])), this.blocked ? sw(0x62, 0x83) : SW_OK]);
   }
 
   private gpo(data: Buffer): Buffer {
     const pdolBytes = dolLength(this.pdol);
     if (data.length !== 2 + pdolBytes || data[0] !== 0x83 || data[1] !== pdolBytes) return sw(0x67, 0x00);
-    if (this.selected?.refusesGpo) return sw(0x69, 0x85);
+    if (this.selected?.refusesGpo || this.blocked) return sw(0x69, 0x85);
+    this.online = undefined; // GPO starts a transaction
     if (this.spec.atc === 'counter') {
       if (this.atc >= ATC_MAX) return sw(0x69, 0x85); // the counter is exhausted: the card is dead
       this.atc++;
@@ -345,6 +393,8 @@ export class EmvCardModel {
   private getData(tag: number): Buffer {
     if (tag === 0x9f17) return Buffer.concat([tlv(0x9f17, Buffer.from([this.pinTries])), SW_OK]);
     if (tag === 0x9f36) return Buffer.concat([tlv(0x9f36, Buffer.from([this.atc >> 8, this.atc & 0xff])), SW_OK]);
+    const put = this.putData.get(tag);
+    if (put !== undefined) return Buffer.concat([tlv(tag, put), SW_OK]);
     return sw(0x6a, 0x88);
   }
 
@@ -359,10 +409,73 @@ export class EmvCardModel {
     const input = acInput(values, AC_INPUT_TAGS);
     if (input === undefined) return sw(0x69, 0x85); // the CDOL1 does not give what the cryptogram covers
     const ac = applicationCryptogram(this.cardKey, input);
+    if (!aac) this.online = { arqc: ac, atc };
+    return this.acAnswer(cid, atc, ac);
+  }
+
+  private acAnswer(cid: Buffer, atc: Buffer, ac: Buffer): Buffer {
     const body = (this.spec.acFormat ?? 2) === 1
       ? tlv(0x80, Buffer.concat([cid, atc, ac, SIM_IAD]))
       : tlv(0x77, Buffer.concat([tlv(0x9f27, cid), tlv(0x9f36, atc), tlv(0x9f26, ac), tlv(0x9f10, SIM_IAD)]));
     return Buffer.concat([body, SW_OK]);
+  }
+
+  /** 91 = ARPC method 1 of this transaction's ARQC, under the card key (Book 2 §8.2.1). */
+  private judgeArpc(tag91: Buffer): 'ok' | 'failed' {
+    const online = this.online as NonNullable<EmvCardModel['online']>;
+    if (tag91.length !== 10) return 'failed';
+    return timingSafeEqual(arpcMethod1(this.cardKey, online.arqc, tag91.subarray(8)), tag91.subarray(0, 8)) ? 'ok' : 'failed';
+  }
+
+  private externalAuthenticate(data: Buffer): Buffer {
+    if (this.online === undefined || this.online.final || this.issuerAuthMode() !== 'external-authenticate') return sw(0x69, 0x85);
+    this.online.issuerAuth = this.judgeArpc(data);
+    return this.online.issuerAuth === 'ok' ? SW_OK : sw(0x63, 0x00);
+  }
+
+  private issuerAuthMode(): 'external-authenticate' | 'cdol2' {
+    return this.spec.issuerAuth ?? 'external-authenticate';
+  }
+
+  /** The final GENERATE AC over the CDOL2's data: TC only when asked, issuer authentication not failed and no fault. */
+  private secondGenerateAc(p1: number, data: Buffer, lc: number): Buffer {
+    const online = this.online as NonNullable<EmvCardModel['online']>;
+    if (online.final) return sw(0x69, 0x85);
+    const values = dolValues(this.cdol2(), data);
+    if (values === undefined || data.length !== lc) return sw(0x67, 0x00);
+    const tag91 = values.get(0x91);
+    if (this.issuerAuthMode() === 'cdol2' && tag91 !== undefined && tag91.some((b) => b !== 0)) online.issuerAuth = this.judgeArpc(tag91);
+    const tc = (p1 & 0xc0) === 0x40 && online.issuerAuth !== 'failed' && !this.has('decline-second-ac');
+    values.set(0x82, this.personalised().aip).set(0x9f36, online.atc);
+    // The final cryptogram covers the ARC the terminal passed (8A, first in the CDOL2) after the
+    // profile's ARQC input: a TC differs from the ARQC of the same data.
+    const input = acInput(values, [...AC_INPUT_TAGS, 0x8a]);
+    if (input === undefined) return sw(0x69, 0x85);
+    online.final = true;
+    return this.acAnswer(Buffer.from([tc ? 0x40 : 0x00]), online.atc, applicationCryptogram(this.cardKey, input));
+  }
+
+  private cdol2(): Buffer {
+    return this.issuerAuthMode() === 'cdol2' ? SIM_CDOL2_WITH_91 : SIM_CDOL2;
+  }
+
+  /** An issuer script command: its MAC checked under the card key, then done (see the top of this file). */
+  private scriptCommand(apdu: Buffer): Buffer {
+    const online = this.online;
+    if (online === undefined) return sw(0x69, 0x85);
+    if (this.has('script-fails')) return sw(...SW_MEMORY_FAILURE);
+    const lc = apdu.length > 4 ? apdu[4] : 0;
+    const body = apdu.subarray(5, 5 + lc);
+    if (body.length !== lc || lc < SCRIPT_MAC_BYTES) return sw(0x67, 0x00);
+    const data = body.subarray(0, lc - SCRIPT_MAC_BYTES);
+    const mac = issuerScriptMac(this.cardKey, apdu.subarray(0, 5), online.atc, online.arqc, data);
+    if (!timingSafeEqual(mac, body.subarray(lc - SCRIPT_MAC_BYTES))) return sw(...SW_SECURE_MESSAGING);
+    const [cla, ins, p1, p2] = apdu;
+    if (cla === 0x84 && ins === 0x1e) { this.blocked = true; return SW_OK; }
+    if (cla === 0x84 && ins === 0x18) { this.blocked = false; return SW_OK; }
+    if (cla === 0x84 && ins === 0x24 && p2 === 0x00) { this.pinTries = this.spec.pinTries ?? PIN_TRIES_DEFAULT; return SW_OK; }
+    if (cla === 0x04 && ins === 0xda) { this.putData.set((p1 << 8) | p2, Buffer.from(data)); return SW_OK; }
+    return sw(0x6d, 0x00);
   }
 
   /** Records and certificates, built once. */
@@ -370,7 +483,8 @@ export class EmvCardModel {
     if (this.data) return this.data;
     const s = this.spec;
     const oda = s.oda ?? 'dda';
-    const aip = Buffer.from([AIP_COMMON | (oda === 'sda' ? AIP_SDA : oda === 'dda' ? AIP_SDA | AIP_DDA : 0), 0x00]);
+    const common = this.issuerAuthMode() === 'external-authenticate' ? AIP_COMMON : AIP_COMMON & ~AIP_ISSUER_AUTH;
+    const aip = Buffer.from([common | (oda === 'sda' ? AIP_SDA : oda === 'dda' ? AIP_SDA | AIP_DDA : 0), 0x00]);
     const iac = s.iac ?? {};
     const odaRecord = Buffer.concat([
       tlv(0x5a, panBcd(s.pan)), tlv(0x5f24, s.expiry), tlv(0x5f25, '200101'), tlv(0x5f28, '0156'), tlv(0x9f07, SIM_AUC),
@@ -383,7 +497,8 @@ export class EmvCardModel {
     const track2 = `${s.pan}=${s.expiry.slice(0, 4)}2010000012345678`.slice(0, 37);
     const records = new Map<string, Buffer>([
       ['1/1', tlv(0x70, odaRecord)],
-      ['2/1', tlv(0x70, Buffer.concat([tlv(0x57, track2Equivalent(track2)), tlv(0x5f20, Buffer.from('TEST/CARDHOLDER', 'ascii'))]))],
+      // 8D here, outside the records signed for ODA: the static data of the first pass stays as it was.
+      ['2/1', tlv(0x70, Buffer.concat([tlv(0x57, track2Equivalent(track2)), tlv(0x5f20, Buffer.from('TEST/CARDHOLDER', 'ascii')), tlv(0x8d, this.cdol2())]))],
     ]);
     const caIndex = s.caIndex ?? 0x80;
     const ca = TEST_CA_KEYS.find((k) => k.index === caIndex);

@@ -182,3 +182,24 @@ export function verifyIssuerAuthentication(key: Buffer, arqc: Buffer, tag91: Buf
   const expected = arpcMethod1(key, arqc, parsed.arc);
   return timingSafeEqual(expected, parsed.arpc) ? { ok: true, arc: parsed.arc } : { ok: false, reason: 'arpc-mismatch' };
 }
+
+/** Issuer script command MACs are cut to this many bytes (Book 2 §9.2.1 allows 4 to 8). */
+export const SCRIPT_MAC_BYTES = 4;
+
+/**
+ * The MAC of an issuer script command (Book 2 §9.2.1, secure messaging format 1): MAC algorithm 3
+ * over CLA INS P1 P2 Lc (Lc counting the MAC), the ATC, the ARQC and the command's plain data,
+ * under the card key (the profile: "issuer script commands are MAC'd with the card key"; a
+ * UnionPay card would use its MAC session key). The leftmost SCRIPT_MAC_BYTES bytes.
+ */
+export function issuerScriptMac(key: Buffer, header: Buffer, atc: Buffer, arqc: Buffer, data: Buffer): Buffer {
+  invariant(header.length === 5 && atc.length === ATC_BYTES && arqc.length === AC_BYTES, 'script MAC covers CLA INS P1 P2 Lc, the ATC and the ARQC');
+  return macAlgorithm3(key, Buffer.concat([header, atc, arqc, data])).subarray(0, SCRIPT_MAC_BYTES);
+}
+
+/** An issuer script command with its MAC: CLA INS P1 P2 Lc data MAC (what the host puts in an 86). */
+export function issuerScriptCommand(key: Buffer, apdu: { cla: number; ins: number; p1: number; p2: number; data?: Buffer }, atc: Buffer, arqc: Buffer): Buffer {
+  const data = apdu.data ?? Buffer.alloc(0);
+  const header = Buffer.from([apdu.cla, apdu.ins, apdu.p1, apdu.p2, data.length + SCRIPT_MAC_BYTES]);
+  return Buffer.concat([header, data, issuerScriptMac(key, header, atc, arqc, data)]);
+}

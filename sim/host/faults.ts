@@ -12,6 +12,12 @@
  * outside its range, which the terminal must refuse whole). They use up their count only on those
  * messages. `ca-key-bad-check`: each CA key answered (370 with 62) carries a SHA-1 check value that
  * does not match its key; the list request uses up a count too, so give it `count=always`.
+ *
+ * Chip sales (issue 11), used up by sales only: `wrong-arpc` approves with a 91 whose ARPC is not
+ * the card's (the terminal's issuer authentication fails: AAC and a reversal); `issuer-script:T-C`
+ * approves with an issuer script in template T (71 before the final GENERATE AC, 72 after) of
+ * command C: `pin-unblock`, `block` (APPLICATION BLOCK), `put-data` (9F58 = 05), or `bad-mac` (a PIN
+ * unblock whose MAC is wrong: the card refuses it, the script fails), e.g. `issuer-script:72-block`.
  */
 import { REQUEST_TYPES, RequestType } from '../../runtime/host/fields';
 
@@ -26,12 +32,20 @@ export type FaultKind =
   | 'garbage'
   | 'qr-wait-forever'
   | 'param-out-of-range'
-  | 'ca-key-bad-check';
+  | 'ca-key-bad-check'
+  | 'wrong-arpc'
+  | 'issuer-script';
 
 export const FAULT_KINDS: readonly FaultKind[] = [
   'delay', 'close-before-response', 'close-mid-response', 'bad-mac', 'response-code', 'unbalanced-settlement', 'duplicate', 'garbage',
-  'qr-wait-forever', 'param-out-of-range', 'ca-key-bad-check',
+  'qr-wait-forever', 'param-out-of-range', 'ca-key-bad-check', 'wrong-arpc', 'issuer-script',
 ];
+
+/** The script commands `issuer-script` can send (sim/emv-card.ts answers each). */
+export type ScriptCommandKind = 'pin-unblock' | 'block' | 'put-data' | 'bad-mac';
+export const SCRIPT_COMMAND_KINDS: readonly ScriptCommandKind[] = ['pin-unblock', 'block', 'put-data', 'bad-mac'];
+/** `issuer-script`'s argument: the template (71 before, 72 after the final GENERATE AC) and the command. */
+export interface ScriptFault { readonly template: 0x71 | 0x72; readonly command: ScriptCommandKind }
 
 export interface FaultSpec {
   readonly kind: FaultKind;
@@ -45,6 +59,8 @@ export interface FaultSpec {
   readonly mti?: string;
   /** Only requests of this type. */
   readonly type?: RequestType;
+  /** issuer-script: which script. */
+  readonly script?: ScriptFault;
 }
 
 /** Longest delay a fault may ask for: enough to outlast any terminal timeout. */
@@ -60,6 +76,9 @@ export function validateFault(spec: FaultSpec): FaultSpec {
     throw new FaultSpecError(`delay needs delayMs 0..${FAULT_DELAY_MS_MAX}`);
   }
   if (spec.kind === 'response-code' && !/^[0-9A-Z]{2}$/.test(spec.code ?? '')) throw new FaultSpecError('response-code needs a 2-character code');
+  if (spec.kind === 'issuer-script' && !(spec.script !== undefined && (spec.script.template === 0x71 || spec.script.template === 0x72) && SCRIPT_COMMAND_KINDS.includes(spec.script.command))) {
+    throw new FaultSpecError(`issuer-script needs 71-C or 72-C, C one of ${SCRIPT_COMMAND_KINDS.join(', ')}`);
+  }
   const count = spec.count ?? 1;
   if (!(count === Infinity || (Number.isInteger(count) && count >= 1))) throw new FaultSpecError('count must be a positive integer or always');
   if (spec.mti !== undefined && !/^[0-9]{4}$/.test(spec.mti)) throw new FaultSpecError('mti must be 4 digits');
@@ -75,6 +94,11 @@ export function parseFaultSpec(text: string): FaultSpec {
   if (arg !== undefined) {
     if (kind === 'delay') spec.delayMs = Number(arg);
     else if (kind === 'response-code') spec.code = arg.toUpperCase();
+    else if (kind === 'issuer-script') {
+      const template = arg.slice(0, 2), command = arg.slice(3);
+      // An unknown template is left 0 for validateFault to refuse with the message that says the form.
+      spec.script = { template: template === '71' ? 0x71 : template === '72' ? 0x72 : (0 as 0x71), command: command as ScriptCommandKind };
+    }
     else throw new FaultSpecError(`fault ${kind} takes no argument`);
   }
   for (const option of options) {
@@ -100,6 +124,7 @@ function applicable(kind: FaultKind, type: RequestType | undefined, hasMac: bool
   if (kind === 'qr-wait-forever') return type === 'qrSale' || type === 'qrQuery';
   if (kind === 'param-out-of-range') return type === 'paramDownload';
   if (kind === 'ca-key-bad-check') return type === 'caKeyDownload';
+  if (kind === 'wrong-arpc' || kind === 'issuer-script') return type === 'sale';
   return true;
 }
 

@@ -13,8 +13,12 @@
  * Chip sales: a sale with entry mode 05x (contact IC) or 07x (contactless) must carry field 55
  * (BER-TLV) with the cryptogram (9F26, 8 bytes) and the card's counter (9F36, 2 bytes); without
  * them, or with 55 that is not TLV, it is declined 12 (invalid transaction: the profile's code
- * for a request the host will not process) and nothing is recorded. The cryptogram itself is
- * not verified (the host has no issuer keys). Every request's field 55 is kept in `requests()`
+ * for a request the host will not process) and nothing is recorded. The ARQC is verified
+ * (chip-issuer.ts) under the card key the profile derives from the test issuer master key (option
+ * A, the PSN rule): one that does not verify is declined `05` and nothing is recorded (option
+ * `chip.verifyArqc: false` turns the check off for tests that send made-up 55s). An approved chip
+ * sale's 0210 carries 55 with 91 (ARPC method 1 ‖ ARC "00"), and on command (faults.ts) a wrong
+ * ARPC or an issuer script in 71 or 72. Every request's field 55 is kept in `requests()`
  * so a test can compare a reversal's 55 with its sale's, byte for byte.
  *
  * Logs carry masked PANs only (`panMasked`; the logger redacts any `pan` key anyway).
@@ -71,8 +75,7 @@
  *   host answered is answered 00 (nothing moved, nothing to undo); of one it never saw, 25.
  * - Issuer script result notice (0620, 60.3 = 951): acknowledged 00 and kept (`scriptNotices()`,
  *   once per TID + batch + STAN) when 61 and 37 name a transaction of the ledger (else 25) and 55
- *   holds DF31 in 5-byte results (else 30). The simulator itself sends no issuer authentication
- *   data or scripts in a sale's answer and verifies no ARQC (it has no issuer keys).
+ *   holds DF31 in 5-byte results (else 30).
  */
 import * as net from 'node:net';
 import * as tls from 'node:tls';
@@ -90,7 +93,8 @@ import { encodeTlv, primitives } from '../../runtime/txn/emv';
 import { createHmac } from 'node:crypto';
 import { Ledger, LedgerEntry, QR_TYPES, QrOrder, TxnKey } from './ledger';
 import { EmvAnswer, EmvParamsHost } from './emv-params-host';
-import { FaultKind, FaultPlan, FaultSpec } from './faults';
+import { FaultKind, FaultPlan, FaultSpec, ScriptFault } from './faults';
+import { CODE_ARQC_FAILED, SIM_ISSUER_MASTER_KEY, issuerField55, verifyArqc } from './chip-issuer';
 import { STAN_WINDOW_MAX, StanWindow, isDesignedResend } from './stan-window';
 import { hhmmssIn, mmddIn, TZ_OFFSET_MINUTES_DEFAULT } from '../../common/time';
 import { TEST_TERMINAL, TestTerminal } from '../../common/test-terminal';
@@ -130,6 +134,8 @@ export interface AcquirerSimulatorOptions {
   readonly stanWindowMax?: number;
   /** Serve TLS instead of plain TCP (`pos host-sim --tls-cert --tls-key [--tls-ca --require-client-cert]`). */
   readonly tls?: SimTlsOptions;
+  /** Chip sales: verify the ARQC (default true; false for tests that send made-up field 55s). */
+  readonly chip?: { readonly verifyArqc?: boolean };
 }
 
 /**
@@ -312,6 +318,8 @@ export class AcquirerSimulator {
   private readonly doubles: DoubleAdvice[] = [];
   private doubleCount = 0;
   private readonly notices: ScriptNoticeRecord[] = [];
+  /** The next issuer script's 9F18 (counts up over the simulator's life). */
+  private scriptIdSeq = 1;
   /** One per configured terminal (created at its first request). */
   private readonly stanWindows = new Map<string, StanWindow>();
   private readonly reuses: StanReuse[] = [];
@@ -557,7 +565,7 @@ export class AcquirerSimulator {
     if (reused) return reused;
     const forced = faults.find((f) => f.kind === 'response-code')?.code ?? (faults.some((f) => f.kind === 'duplicate') ? '94' : undefined);
     if (forced !== undefined && forced !== '00') return { code: forced };
-    return this.process(r.def.type, r, new Set(faults.map((f) => f.kind)));
+    return this.process(r.def.type, r, new Set(faults.map((f) => f.kind)), faults);
   }
 
   private stanWindow(tid: string): StanWindow {
@@ -594,11 +602,11 @@ export class AcquirerSimulator {
     return keys !== undefined && mac !== undefined && r.macData !== undefined && verifyMac(keys.mak, r.macData, mac);
   }
 
-  private process(type: RequestType, r: Incoming, faults: ReadonlySet<FaultKind>): Answer {
+  private process(type: RequestType, r: Incoming, faults: ReadonlySet<FaultKind>, specs: readonly FaultSpec[] = []): Answer {
     switch (type) {
       case 'signOn': return this.signOn(r);
       case 'signOff': (r.state as TerminalState).keys = undefined; return { code: '00' };
-      case 'sale': return this.sale(r);
+      case 'sale': return this.sale(r, faults.has('wrong-arpc'), specs.flatMap((f) => (f.script ? [f.script] : [])));
       case 'void': return this.voidSale(r);
       case 'refund': return this.refund(r);
       case 'balance': return { code: '00', fields: [[54, `1002156C${pad(this.options.balanceFen ?? 1_000_000, 12)}`]] };
@@ -663,8 +671,20 @@ export class AcquirerSimulator {
     return undefined;
   }
 
-  private sale(r: Incoming): Answer {
-    return this.refuseFinancial(r) ?? this.refuseChipData(r) ?? this.approved(this.newEntry(r, 'sale'));
+  private sale(r: Incoming, wrongArpc = false, scripts: readonly ScriptFault[] = []): Answer {
+    const refused = this.refuseFinancial(r) ?? this.refuseChipData(r);
+    if (refused) return refused;
+    const f55 = bytesField(r.m, 55);
+    if (f55 === undefined || !/^0[57]/.test(textField(r.m, 22) ?? '') || this.options.chip?.verifyArqc === false) return this.approved(this.newEntry(r, 'sale'));
+    const check = verifyArqc(SIM_ISSUER_MASTER_KEY, textField(r.m, 2), textField(r.m, 23), f55);
+    if (!check.ok) {
+      this.log.warn({ tid: r.tid, stan: r.stan, reason: check.reason }, 'ARQC does not verify: declined 05');
+      return { code: CODE_ARQC_FAILED };
+    }
+    const answer = this.approved(this.newEntry(r, 'sale'));
+    const field55 = issuerField55(check, answer.code, { wrongArpc, scripts, firstScriptId: this.scriptIdSeq });
+    this.scriptIdSeq += scripts.length;
+    return { ...answer, fields: [...(answer.fields ?? []), [55, field55]] };
   }
 
   /** A contact or contactless sale needs 55 with 9F26 (8 bytes) and 9F36 (2 bytes). */
