@@ -148,7 +148,9 @@ function requireFor(mod: NodeModule, M: ModuleInternals): NodeJS.Require {
   const resolve = ((request: string, options?: { paths?: string[] }) => M._resolveFilename(request, mod, false, options)) as NodeJS.RequireResolve;
   resolve.paths = (request: string) => (Module as unknown as { _resolveLookupPaths(r: string, m: NodeModule): string[] | null })._resolveLookupPaths(request, mod);
   req.resolve = resolve;
-  req.main = require.main;
+  // As Node's own: the process's main module, which is this module's main only when this module
+  // was loaded by it (dist/bundle/terminal.js makes the bundle the main module after loading this).
+  req.main = process.mainModule;
   req.extensions = M._extensions;
   req.cache = M._cache;
   return req;

@@ -18,10 +18,16 @@ function isMissing(e: unknown, id: string): boolean {
   return name !== undefined && (name === id || /(^|\/)sim\//.test(name));
 }
 
-/** The module `id` (relative to boot/), or undefined when this build has no simulator. */
-export function optionalSim<M>(id: string): M | undefined {
+/**
+ * The module `id` (relative to boot/), or undefined when this build has no simulator. `load`
+ * requires it with a literal path (`() => require('../sim/board-sim')`) so that the bundle
+ * (scripts/image/bundle.ts) carries it: a require by a variable is not bundled, and a compiled
+ * copy of sim/ loaded beside the bundle would bring second copies of hal/ and common/ (whose
+ * classes `instanceof` would not recognise).
+ */
+export function optionalSim<M>(id: string, load: () => unknown = () => require(id)): M | undefined {
   try {
-    return require(id) as M;
+    return load() as M;
   } catch (e) {
     if (isMissing(e, id)) return undefined;
     throw e;
@@ -29,8 +35,8 @@ export function optionalSim<M>(id: string): M | undefined {
 }
 
 /** The module `id` (relative to boot/); a clear error when this build has no simulator. */
-export function requireSim<M>(id: string, what: string): M {
-  const m = optionalSim<M>(id);
+export function requireSim<M>(id: string, what: string, load?: () => unknown): M {
+  const m = optionalSim<M>(id, load);
   if (m === undefined) throw new PosError('BRD_INVALID', `${what} needs the simulator, which this build does not carry (a release image built without --with-sim)`, { module: id });
   return m;
 }

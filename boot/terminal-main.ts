@@ -92,7 +92,7 @@ export function holdResetUntilSeen(button: Button, release: () => void): void {
 
 /** The simulator board's control interface (npm start's front panel, the tests' driver). */
 function simControl(sim: SimBoard, receiptDir: string, logger: pino.Logger): ControlServer {
-  const { ControlServer, HOST_SIM_LINE_PREFIX } = requireSim<typeof import('../sim/control-server')>('../sim/control-server', 'the control interface');
+  const { ControlServer, HOST_SIM_LINE_PREFIX } = requireSim<typeof import('../sim/control-server')>('../sim/control-server', 'the control interface', () => require('../sim/control-server'));
   return new ControlServer(sim, undefined, logger.child({ component: 'control' }), {
     receiptDir,
     // `qr-pay`: the acquirer simulator runs in the parent (npm start, a test driver), which reads our stdout.
@@ -114,7 +114,7 @@ async function main(): Promise<void> {
   let sim: SimBoard | undefined;
   let board: Board;
   if (config.simulator) {
-    const { createSimBoard } = requireSim<typeof import('../sim/board-sim')>('../sim/board-sim', `${boardName}: a simulator board`);
+    const { createSimBoard } = requireSim<typeof import('../sim/board-sim')>('../sim/board-sim', `${boardName}: a simulator board`, () => require('../sim/board-sim'));
     sim = await createSimBoard({ board: boardName, beforeBoot: (s) => { if (holdReset) s.resetButton().press(); } });
     board = sim.board;
     if (holdReset) { const model = sim.resetButton(); holdResetUntilSeen(board.resetButton(), () => model.release()); }

@@ -6,6 +6,8 @@
  * complete slot for the target CPU (README, "Release image"):
  *
  *   dist/               the runtime compiled from the commit (git archive, never the working tree)
+ *   dist/bundle/        the terminal's boot path bundled into one file (esbuild; scripts/image/bundle.ts)
+ *                       with its source map, which the unit starts; dist/boot/ is its fallback
  *   node_modules/       production dependencies resolved from package-lock.json for the target
  *                       CPU; native addons prebuilt by their packages or compiled here
  *   node/bin/node       node for the target, from the npm package node-linux-<arch> (pinned)
@@ -25,6 +27,7 @@ import { PosError } from '../../common/errors';
 import { ImageAddon, ImageInfo, listTree, packImage } from '../../boot/image-pack';
 import { writeFileAtomic } from '../../boot/update-slots';
 import { PACKAGE_MAGIC, checkVersion } from '../../boot/update';
+import { BUNDLE_DIR } from './bundle';
 
 export type Arch = 'x64' | 'arm64';
 const REPO = resolve(__dirname, '..', '..');
@@ -176,6 +179,17 @@ function copyRuntimeFiles(src: string, stage: string, version: string): void {
   const pkg = JSON.parse(readFileSync(join(src, 'package.json'), 'utf8')) as Record<string, unknown>;
   const slotPkg = { name: pkg.name, version, description: pkg.description, license: pkg.license, private: true, engines: pkg.engines, dependencies: pkg.dependencies };
   writeFileSync(join(stage, 'package.json'), JSON.stringify(slotPkg, null, 2) + '\n');
+}
+
+/**
+ * dist/bundle/: the terminal's boot path as one file and its loader (scripts/image/bundle.ts), from
+ * the same sources; the unit starts it, and dist/boot/terminal-main.js stays as the fallback. In a
+ * child process: esbuild's plugins need its asynchronous API, and this build is synchronous.
+ */
+function bundle(src: string, stage: string, withSim: boolean, log: (line: string) => void): void {
+  const out = run(process.execPath, ['-r', require.resolve('ts-node/register/transpile-only'), join(REPO, 'scripts', 'image', 'bundle.ts'),
+    '--root', src, '--out', join(stage, BUNDLE_DIR), '--code-root', join(stage, 'dist'), ...(withSim ? [] : ['--without-sim'])], { cwd: REPO, env: { ...process.env, TS_NODE_PROJECT: join(REPO, 'tsconfig.json') } });
+  log(`    ${out.trim().split(stage).join('<stage>')}`);
 }
 
 // ---------------------------------------------------------------- node_modules/
@@ -381,6 +395,7 @@ export function buildImage(o: ImageOptions): ImageResult {
   step('compile (tsc)', () => compile(src, stage));
   copyRuntimeFiles(src, stage, version);
   if (!o.withSim) step('drop simulator modules', () => log(`    ${pruneSimulator(stage)} sim modules not loaded by the runtime removed`));
+  step('bundle (esbuild)', () => bundle(src, stage, o.withSim, log));
   // The virtual printer reads its CJK font from sim/font (common/assets.ts) when it is in the image.
   if (existsSync(join(stage, 'dist', 'sim', 'virtual-printer-cjk.js'))) cpSync(join(src, 'sim', 'font'), join(stage, 'sim', 'font'), { recursive: true });
   const node = stageNode(stage, o.arch, step);

@@ -2,7 +2,8 @@
  * One full release-image build for x64 (`npm run image`, scripts/image/build-image.ts), checked
  * from the outside: a signed update package a terminal installs, holding only what a device runs
  * (no dev dependencies, no other CPU's or libc's binaries, no front panel or bench-rig board, no
- * path of the build machine), whose node and native addons run once installed into a slot.
+ * path of the build machine), whose node and native addons run once installed into a slot, and
+ * whose bundle (dist/bundle/, the unit's start) loads the whole terminal with them.
  *
  * A full build takes 1.5 to 2 minutes here (tsc, npm, two addons compiled), so npm test
  * builds once; the packer's determinism is tested on small trees (image-pack.test.ts).
@@ -74,9 +75,11 @@ describe('npm run image: a full x64 release image', function () {
     const paths = manifest.files.map((f) => f.path);
     for (const p of NEVER_SHIPPED) assert.ok(!paths.some((x) => x.startsWith(`node_modules/${p}/`)), `node_modules/${p} shipped`);
     assert.deepEqual(paths.filter((p) => /\/prebuilds\//.test(p) && !p.includes('/prebuilds/linux-x64/')), []);
-    assert.deepEqual(paths.filter((p) => p.includes('.musl.') || p.endsWith('.ts') || p.endsWith('.map')), []);
+    // The bundle's source map is the one map shipped (stack traces from the field map to the sources).
+    assert.deepEqual(paths.filter((p) => p.includes('.musl.') || p.endsWith('.ts') || (p.endsWith('.map') && p !== 'dist/bundle/terminal-main.js.map')), []);
     assert.ok(!paths.includes('board-configs/bench-rig.json'));
     assert.ok(paths.includes('board-configs/handheld.json') && paths.includes('node/bin/node') && paths.includes('dist/boot/terminal-main.js'));
+    for (const f of ['terminal.js', 'terminal-main.js', 'terminal-main.js.map', 'code-cache.js']) assert.ok(paths.includes(`dist/bundle/${f}`), `dist/bundle/${f} in the image`);
     assert.deepEqual(paths.filter((p) => p.startsWith('dist/sim/') || p.startsWith('sim/')), [], 'no simulator code without --with-sim');
     assert.deepEqual(paths.filter((p) => /^board-configs\/(sim|sim-[^/]*)\.json$/.test(p)), [], 'no simulator board file without --with-sim');
     const payload = bytes.subarray(12 + built.manifestBytes + 64);
@@ -110,6 +113,24 @@ describe('npm run image: a full x64 release image', function () {
     const station = spawnSync(node, [join(slot, 'dist', 'boot', 'pos.js'), 'factory', 'station', '--count', '1', '--report-dir', join(work, 'reports')], { encoding: 'utf8', env });
     assert.notEqual(station.status, 0);
     assert.match(station.stderr, /E-BRD-01.*needs the simulator, which this build does not carry/s);
+  });
+
+  it('starts the terminal from its bundle with its own node: every module and addon loads, and the board is what is missing here', () => {
+    const root = join(work, 'opt-pos-bundle');
+    initSlots(root, '0.0.0');
+    const slot = slotDir(root, applyUpdate({ root, file: built.file, publicKeyHex: keys.publicKeyHex, board: 'handheld' }).slot);
+    const node = join(slot, 'node', 'bin', 'node');
+    const env = { PATH: '/usr/bin:/bin', POS_CODE_CACHE_DIR: join(work, 'code-cache') };
+    const dirs = ['--journal-dir', join(work, 'bundle-journal'), '--backup-dir', join(work, 'bundle-backup')];
+    // The handheld board's devices are not on this machine: the start gets as far as opening them.
+    const handheld = spawnSync(node, [join(slot, 'dist', 'bundle', 'terminal.js'), '--board', 'handheld', ...dirs], { encoding: 'utf8', env, timeout: 60_000 });
+    assert.equal(handheld.status, 1, handheld.stderr);
+    assert.match(handheld.stderr, /terminal failed to start: E-BRD-\d\d/);
+    assert.doesNotMatch(handheld.stderr, /Cannot find module|MODULE_NOT_FOUND/);
+    // Without the simulator in the image, a simulator board is refused with its reason.
+    const sim = spawnSync(node, [join(slot, 'dist', 'bundle', 'terminal.js'), '--board', join(REPO, 'board-configs', 'sim.json'), ...dirs], { encoding: 'utf8', env, timeout: 60_000 });
+    assert.equal(sim.status, 1, sim.stderr);
+    assert.match(sim.stderr, /E-BRD-01.*needs the simulator, which this build does not carry/s);
   });
 
   it('builds the same bytes again from the same commit in another folder (POS_IMAGE_TWICE=1)', function () {

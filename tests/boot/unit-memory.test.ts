@@ -1,13 +1,15 @@
 /**
  * The systemd unit's memory settings (boot/pos-terminal.service, issue 14): node accepts every
  * flag (an unknown one would stop the service from starting at all), the limits are set and in
- * order, and the ExecStart line puts the flags on the terminal's node command line.
+ * order, and the ExecStart line puts the flags on the terminal's node command line; it starts the
+ * slot's bundle (dist/bundle/terminal.js), or its compiled modules when the slot has no bundle.
  */
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { unitMallocEnv, unitNodeFlags } from '../../bench/memory.bench';
+import { removeDir, tempDir } from '../../storage/testing';
 
 const UNIT = readFileSync(join(__dirname, '..', '..', 'boot', 'pos-terminal.service'), 'utf8');
 
@@ -41,6 +43,34 @@ describe('systemd unit: memory limits', () => {
 
   it('execStartPutsTheFlagsOnTheTerminalsNodeCommandLine', () => {
     const exec = /^ExecStart=(.*)$/m.exec(UNIT)?.[1] ?? '';
-    assert.match(exec, /exec "\$slot\/node\/bin\/node" \$POS_NODE_FLAGS "\$slot\/dist\/boot\/terminal-main\.js"/);
+    assert.match(exec, /exec "\$slot\/node\/bin\/node" \$POS_NODE_FLAGS "\$main"/);
+  });
+
+  it('execStartRunsTheSlotsBundleAndTheCompiledModulesInASlotWithoutOne', () => {
+    // The unit's own shell line, run with the selector and the slot's node replaced by scripts
+    // that print what they were given (the selector answers the slot folder).
+    const script = /^ExecStart=\/bin\/sh -c '(.*)'$/m.exec(UNIT)?.[1];
+    assert.ok(script, 'ExecStart is /bin/sh -c \'...\'');
+    const dir = tempDir('pos-unit-exec-');
+    try {
+      const slot = join(dir, 'slotA');
+      mkdirSync(join(slot, 'node', 'bin'), { recursive: true });
+      mkdirSync(join(slot, 'dist', 'bundle'), { recursive: true });
+      writeFileSync(join(slot, 'node', 'bin', 'node'), '#!/bin/sh\necho "$@"\n', { mode: 0o755 });
+      writeFileSync(join(dir, 'selector'), `#!/bin/sh\necho ${slot}\n`, { mode: 0o755 });
+      const line = script.replace('/opt/pos/selector/node/bin/node /opt/pos/selector/dist/boot/pos.js update boot --root /opt/pos', join(dir, 'selector'));
+      assert.notEqual(line, script, 'the selector command is where this test expects it');
+      const run = (): string => {
+        const r = spawnSync('/bin/sh', ['-c', line], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', POS_NODE_FLAGS: '--max-old-space-size=48', POS_TERMINAL_ARGS: '--locale en' } });
+        assert.equal(r.status, 0, r.stderr);
+        return r.stdout.trim();
+      };
+      writeFileSync(join(slot, 'dist', 'bundle', 'terminal.js'), '');
+      assert.equal(run(), `--max-old-space-size=48 ${slot}/dist/bundle/terminal.js --locale en`);
+      rmSync(join(slot, 'dist', 'bundle'), { recursive: true });
+      assert.equal(run(), `--max-old-space-size=48 ${slot}/dist/boot/terminal-main.js --locale en`);
+    } finally {
+      removeDir(dir);
+    }
   });
 });

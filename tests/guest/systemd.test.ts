@@ -26,7 +26,8 @@ describe('guest: systemd runs the terminal from the flashed disk', function () {
     const pid = await unitProperty(g, 'MainPID');
     const exe = await g.sh(`readlink /proc/${pid}/exe`);
     assert.equal(exe.trim(), '/opt/pos/slotA/node/bin/node', 'the terminal runs on its slot\'s node');
-    assert.match(await g.sh(`cat /proc/${pid}/cmdline | tr '\\0' ' '`), /\/opt\/pos\/slotA\/dist\/boot\/terminal-main\.js/);
+    // The slot's bundle (boot/pos-terminal.service; dist/boot/terminal-main.js only in a slot without one).
+    assert.match(await g.sh(`cat /proc/${pid}/cmdline | tr '\\0' ' '`), /\/opt\/pos\/slotA\/dist\/bundle\/terminal\.js/);
     assert.equal((await g.sh(`stat -c %U /proc/${pid}`)).trim(), 'pos');
     assert.match(await g.sh('findmnt -n -o SOURCE,FSTYPE /var/lib/pos'), /vda3\s+ext4/);
     const d = await guestDriver(bench, g);
