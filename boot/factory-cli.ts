@@ -11,7 +11,7 @@ import { PosError } from '../common/errors';
 import { deviceKeyProviderFor, keyDirFor } from '../runtime/device-key-provider';
 import { loadBoard, readBoardFile, Board } from '../hal/board';
 import { linuxFactories } from '../hal/board-linux';
-import { KeyComponent, Prompts, factoryTest, provision, writeReport, LOCALES } from './factory';
+import { KeyComponent, MerchantAdminInput, Prompts, checkMerchantAdmin, factoryTest, provision, writeReport, LOCALES } from './factory';
 // The simulated station (./factory-station) and the simulator board load on use (./optional-sim):
 // a release image without the simulator still runs `pos factory` on real boards.
 import { requireSim } from './optional-sim';
@@ -44,18 +44,40 @@ async function openBoard(ctx: CommandContext): Promise<{ board: Board; prompts: 
   return { board, prompts, close: async () => { rl.close(); await board.close(); } };
 }
 
+/**
+ * --merchant-admin N --merchant-password-file F: the merchant's first administrator (boot/factory.ts
+ * MerchantAdminInput). The password is the file's first line, never argv (a process list shows
+ * argv); both flags or neither. Checked before anything is opened or written.
+ */
+export function merchantAdminFrom(ctx: CommandContext): MerchantAdminInput | undefined {
+  const number = flagString(ctx, 'merchant-admin');
+  const file = flagString(ctx, 'merchant-password-file');
+  if (number === undefined && file === undefined) return undefined;
+  if (number === undefined || file === undefined) throw new PosError('OPR_INPUT', '--merchant-admin and --merchant-password-file go together (the password is read from the file, never from the command line)');
+  let password: string;
+  try {
+    password = readFileSync(file, 'utf8').split(/\r?\n/)[0].trim();
+  } catch (e) {
+    throw new PosError('OPR_INPUT', `--merchant-password-file ${file}: cannot be read (${(e as Error).message})`);
+  }
+  const m = { number, password };
+  checkMerchantAdmin(m);
+  return m;
+}
+
 const provisionCmd: Command = {
-  name: 'factory provision', usage: 'factory provision --serial S --tid T --mid M --components FILE [--locale zh-CN] [--board B] [--dir D] [--registry F] [--label-dir D]', summary: 'write identity + TMK, print the QR label',
+  name: 'factory provision', usage: 'factory provision --serial S --tid T --mid M --components FILE [--merchant-admin N --merchant-password-file F] [--locale zh-CN] [--board B] [--dir D] [--registry F] [--label-dir D]', summary: 'write identity + TMK (+ the merchant\'s first administrator), print the QR label',
   async run(ctx) {
     const boardFile = readBoardFile(flagString(ctx, 'board') ?? process.env.POS_BOARD ?? 'sim');
     const { config } = boardFile;
     const locale = (flagString(ctx, 'locale') ?? 'zh-CN') as (typeof LOCALES)[number];
     // Every required flag before the board is opened (its operator prompts, its devices).
     const [serial, tid, mid, components] = (['serial', 'tid', 'mid', 'components'] as const).map((f) => need(ctx, f));
+    const merchantAdmin = merchantAdminFrom(ctx);
     const b = await openBoard(ctx);
     try {
       const r = await provision({
-        serial, tid, mid, components: componentsFrom(components), board: config, locale,
+        serial, tid, mid, components: componentsFrom(components), board: config, locale, ...(merchantAdmin ? { merchantAdmin } : {}),
         journalDir: flagString(ctx, 'dir') ?? config.storage.journalDir, registryFile: flagString(ctx, 'registry') ?? 'factory-registry.json',
         // The board file's provider (a key sealed by the TPM, or the file), made here, beside the
         // journal it seals for (--dir too), where the terminal and recovery look for it.
@@ -64,6 +86,7 @@ const provisionCmd: Command = {
       });
       ctx.out(`provisioned ${r.serial} TID ${r.tid}, TMK KCV ${r.kcvTmk}${r.testKeys ? ' (TEST KEYS: simulator only)' : ''}`);
       ctx.out(`service administrator 000, password ${r.servicePassword}: hand it to the service organisation now; it is stored only hashed and never shown again`);
+      if (r.merchantAdmin) ctx.out(`merchant administrator ${r.merchantAdmin.operator} created with the password from ${flagString(ctx, 'merchant-password-file') ?? ''} (the merchant changes it at the terminal: Settings > 2)`);
       ctx.out(`label ${r.label.printed ? 'printed' : `NOT printed ${r.label.code ?? ''}`}${r.label.png ? `; PNG ${r.label.png}` : ''}`);
       return r.label.printed ? 0 : 5;
     } finally {

@@ -26,10 +26,11 @@ import type * as Qr from 'qrcode';
 import type * as Pngjs from 'pngjs';
 import { Journal } from '../storage/journal';
 import { RecordType } from '../storage/record';
-import { PosError, isPosError } from '../common/errors';
+import { PosError, invariant, isPosError } from '../common/errors';
 import { DeviceKeyProvider, RandomBytes, deviceKeyCheckRecord, seal, unseal } from '../runtime/device-key';
 import { keyCheckValue } from '../runtime/host/crypto';
 import { rec, RecordInput } from '../runtime/records';
+import { SALT_BYTES, SCRYPT_N_DEFAULT, checkPassword, hashPassword, operatorNumber } from '../runtime/operators';
 import { Board, BoardConfig } from '../hal/board';
 import { PrintJob, Printer } from '../hal/printer';
 import { FrameBuffer, isPixelDisplay } from '../hal/display';
@@ -82,8 +83,36 @@ export interface ProvisionInput {
   readonly operator?: string;
   /** Where the service administrator goes (default: service-admin.json beside the journal folder). */
   readonly serviceAdminFile?: string;
-  /** scrypt cost of the service password (tests lower it). */
+  /** scrypt cost of the service password and the merchant administrator's (tests lower it). */
   readonly scryptN?: number;
+  /** The merchant's first administrator, made in the journal with the identity (see MerchantAdminInput). */
+  readonly merchantAdmin?: MerchantAdminInput;
+}
+
+/**
+ * The merchant's first administrator (the shop's supervisor, as terminal makers set one up at
+ * installation): a real board creates no operator at its first boot, and the service
+ * administrator (000, service-admin.json) opens only the recovery menu, never selling. With this
+ * the station writes one `operator` record, role administrator (sells, voids, refunds, settles,
+ * resets and unlocks operators), in the journal's first commit beside the identity, its password
+ * hashed exactly as the terminal's login checks it (runtime/operators.ts: scrypt, a random salt).
+ * The password comes from the station's input (a file or its console), never argv, and is not
+ * printed or reported; the merchant changes it at the terminal (Settings > 2).
+ */
+export interface MerchantAdminInput {
+  /** As typed at the login screen: 1..3 digits (stored as 3); never 000, the service administrator's. */
+  readonly number: string;
+  /** 4..12 digits, as every operator password. */
+  readonly password: string;
+}
+
+/** Checks the merchant administrator before anything is written; the 3-digit number. */
+export function checkMerchantAdmin(m: MerchantAdminInput): string {
+  const number = operatorNumber(m.number);
+  if (!number) throw new PosError('OPR_INPUT', `merchant administrator number "${m.number}": 1 to 3 digits`);
+  if (number === SERVICE_OPERATOR) throw new PosError('OPR_INPUT', `merchant administrator number ${number} is the service administrator's: choose another (e.g. 99)`);
+  checkPassword(m.password);
+  return number;
 }
 
 export interface ProvisionReport {
@@ -94,6 +123,8 @@ export interface ProvisionReport {
   readonly label: { readonly printed: boolean; readonly code?: string; readonly png?: string };
   /** The service administrator's password (operator 000), shown once here and stored only hashed. */
   readonly servicePassword: string;
+  /** The merchant's first administrator's number when one was made (never its password). */
+  readonly merchantAdmin?: { readonly operator: string; readonly role: 'administrator' };
 }
 
 /** What a written report says of the service password instead of it. */
@@ -191,6 +222,7 @@ function checkIds(i: ProvisionInput): void {
 /** Provisions one terminal; see the file header. Nothing is written when a check fails. */
 export async function provision(i: ProvisionInput): Promise<ProvisionReport> {
   checkIds(i);
+  const merchantNumber = i.merchantAdmin ? checkMerchantAdmin(i.merchantAdmin) : undefined;
   const { tmk, kcvHex } = combineComponents(i.components);
   const testKeys = tmk.equals(Buffer.from(TEST_IDS.tmkHex, 'hex')) || i.tid === TEST_IDS.tid || i.mid === TEST_IDS.mid;
   if (testKeys && !i.board.simulator) {
@@ -201,16 +233,26 @@ export async function provision(i: ProvisionInput): Promise<ProvisionReport> {
   await withRegistry(i.registryFile, async (reg) => {
     if (reg.serials[i.serial]) throw new PosError('OPR_PROVISIONED', `serial ${i.serial} was provisioned already (TID ${reg.serials[i.serial].tid})`, { serial: i.serial });
     if (reg.tids[i.tid]) throw new PosError('OPR_PROVISIONED', `TID ${i.tid} is already used by ${reg.tids[i.tid]}`, { tid: i.tid });
-    await writeIdentity(i, tmk, kcvHex, testKeys, clock);
+    await writeIdentity(i, tmk, kcvHex, testKeys, clock, merchantNumber ? await merchantAdminRecord(i, merchantNumber) : undefined);
     return { result: undefined, next: { serials: { ...reg.serials, [i.serial]: { tid: i.tid, atMs: clock() } }, tids: { ...reg.tids, [i.tid]: i.serial } } };
   });
   tmk.fill(0);
   const servicePassword = await createServiceAdmin(i.serviceAdminFile ?? serviceAdminFile(i.journalDir), { random: i.random, clock, scryptN: i.scryptN });
   const label = await printLabel(i);
-  return { serial: i.serial, tid: i.tid, kcvTmk: kcvHex, testKeys, label, servicePassword };
+  return { serial: i.serial, tid: i.tid, kcvTmk: kcvHex, testKeys, label, servicePassword, ...(merchantNumber ? { merchantAdmin: { operator: merchantNumber, role: 'administrator' as const } } : {}) };
 }
 
-async function writeIdentity(i: ProvisionInput, tmk: Buffer, kcvHex: string, testKeys: boolean, clock: () => number): Promise<void> {
+/** The merchant administrator's `operator` record, as Operators.create writes one. */
+async function merchantAdminRecord(i: ProvisionInput, number: string): Promise<RecordInput> {
+  const m = i.merchantAdmin;
+  invariant(m !== undefined, 'merchant administrator record without its input');
+  const salt = (i.random ?? randomBytes)(SALT_BYTES);
+  const scryptN = i.scryptN ?? SCRYPT_N_DEFAULT;
+  const passwordHash = await hashPassword(m.password, salt, scryptN);
+  return rec.operator({ number, role: 'administrator', passwordHash, salt, scryptN, failedAttempts: 0, locked: false, event: 'created' });
+}
+
+async function writeIdentity(i: ProvisionInput, tmk: Buffer, kcvHex: string, testKeys: boolean, clock: () => number, merchantAdmin?: RecordInput): Promise<void> {
   const tmkEnc = seal(i.deviceKey.deviceKey(), tmk, aadTmk(i.tid), i.random ?? randomBytes);
   type Genesis = { type: RecordInput['type']; payload: RecordInput['payload'] };
   const records = (identity: string): Genesis[] => ([
@@ -219,6 +261,7 @@ async function writeIdentity(i: ProvisionInput, tmk: Buffer, kcvHex: string, tes
     // Checked at every boot: the device key that sealed the TMK is the one the terminal has.
     deviceKeyCheckRecord(i.deviceKey.deviceKey(), identity),
     rec.adminAction({ action: 'factory:provision', operator: i.operator ?? 'station', result: `ok kcv ${kcvHex}${testKeys ? ' TEST KEYS' : ''}` }),
+    ...(merchantAdmin ? [merchantAdmin] : []),
   ] as Genesis[]).map((r) => ({ type: r.type, payload: r.payload }));
   // A blank terminal: the journal is created with its identity in one commit (Journal.open
   // `genesis`, used only when the journal holds no record yet), as boot creates the simulator's,

@@ -73,7 +73,8 @@ export function hashPassword(password: string, salt: Buffer, n: number): Promise
   });
 }
 
-function checkPassword(password: string): void {
+/** A password's shape (4..12 digits): OPR_INPUT otherwise. Also the factory's check of the merchant's first administrator. */
+export function checkPassword(password: string): void {
   if (!/^\d+$/.test(password) || password.length < PASSWORD_CHARS_MIN || password.length > PASSWORD_CHARS_MAX) {
     throw new PosError('OPR_INPUT', `a password is ${PASSWORD_CHARS_MIN}..${PASSWORD_CHARS_MAX} digits`);
   }

@@ -13,6 +13,7 @@ import { metaTxnId } from '../../storage/lmdb-env';
 import { RecordType } from '../../storage/record';
 import { readBoardFile } from '../../hal/board';
 import { fixedDeviceKey } from '../../runtime/device-key';
+import { hashPassword } from '../../runtime/operators';
 import { PosError } from '../../common/errors';
 import { KeyComponent, ProvisionInput, TEST_IDS, kcvOf, provision, readProvisionedTmk } from '../../boot/factory';
 import { failedCodes, runStation, simulatedTerminals } from '../../boot/factory-station';
@@ -117,6 +118,35 @@ describe('boot/factory: provisioning and the station', function () {
       assert.equal(existsSync(join(work, 'journal')), false, 'nothing written');
       const r = await provision(input({ components: testComponents }));
       assert.equal(r.testKeys, true);
+    });
+
+    it('makesTheMerchantsFirstAdministratorInTheIdentityCommitHashedAsTheLoginChecksIt', async () => {
+      const dir = join(work, 'journal');
+      const r = await provision(input({ merchantAdmin: { number: '88', password: '24681357' }, scryptN: 1 << 10 }));
+      assert.deepEqual(r.merchantAdmin, { operator: '088', role: 'administrator' });
+      assert.doesNotMatch(JSON.stringify(r), /24681357/, 'the report never carries the merchant\'s password');
+      const bare = join(work, 'bare');
+      await (await Journal.open({ dir: bare, identity: 'HH-000123' })).close();
+      assert.equal(metaTxnId(dir), metaTxnId(bare), 'the operator came in the identity\'s commit');
+      const j = await Journal.open({ dir, readOnly: true });
+      const ops = [...j.records()].filter((x) => x.type === RecordType.operator).map((x) => x.payload);
+      await j.close();
+      assert.equal(ops.length, 1);
+      const op = ops[0] as { number: string; role: string; salt: Buffer; scryptN: number; passwordHash: Buffer; locked: boolean; event: string };
+      assert.deepEqual([op.number, op.role, op.locked, op.event, op.scryptN], ['088', 'administrator', false, 'created', 1 << 10]);
+      // What Operators.login computes from the record: the right password matches, another does not.
+      assert.ok((await hashPassword('24681357', Buffer.from(op.salt), op.scryptN)).equals(Buffer.from(op.passwordHash)));
+      assert.ok(!(await hashPassword('24681358', Buffer.from(op.salt), op.scryptN)).equals(Buffer.from(op.passwordHash)));
+      assert.ok(!readFileSync(join(dir, 'data.mdb')).includes(Buffer.from('24681357')), 'never in clear');
+    });
+
+    it('refusesAMerchantAdministratorWithTheServiceNumberOrABadPasswordBeforeWritingAnything', async () => {
+      assert.equal(await code(provision(input({ merchantAdmin: { number: '0', password: '24681357' } }))), 'E-OPR-08', '000 is the service administrator');
+      assert.equal(await code(provision(input({ merchantAdmin: { number: '88', password: '123' } }))), 'E-OPR-08', 'too short');
+      assert.equal(await code(provision(input({ merchantAdmin: { number: '88', password: '12ab5678' } }))), 'E-OPR-08', 'not digits');
+      assert.equal(await code(provision(input({ merchantAdmin: { number: '1234', password: '24681357' } }))), 'E-OPR-08', 'four digits');
+      assert.equal(existsSync(join(work, 'journal')), false, 'nothing written');
+      assert.equal(existsSync(join(work, 'registry.json')), false, 'the serial not registered');
     });
 
     it('checksEachComponentsKcvAndTheComponentCount', async () => {
