@@ -1,9 +1,9 @@
 /**
  * npm run bench:memory: the terminal's memory through a trading day (issue 14, goal 1).
  *
- * The terminal process (compiled JavaScript in dist/, as on a device) runs on the simulator
- * board with the settings of the systemd unit (boot/pos-terminal.service: node's flags from
- * POS_NODE_FLAGS, glibc's MALLOC_* variables), against the acquirer simulator in this process.
+ * The terminal process runs on the simulator board as the systemd unit runs it (boot/
+ * pos-terminal.service: the bundle dist/bundle/terminal.js, node's flags from POS_NODE_FLAGS,
+ * glibc's MALLOC_* variables), against an acquirer simulator in this process.
  * It is driven through the control interface only: a cashier logs in, BENCH_SALES sales (default
  * 1,000; amount typed, card swiped, no customer copy, signature on paper) with a settlement after
  * every SALES_PER_BATCH and at the end (the profile settles at most 999 per batch). Single keys
@@ -14,8 +14,10 @@
  * Baselines measured in the same run, side by side:
  *   - a bare node process with the unit's settings and one with node's defaults (what no code of
  *     ours can go below);
- *   - the same terminal with node's defaults (no flags, no MALLOC_*), driven the same way at the
- *     same time (both days run at once: the same machine load).
+ *   - the terminal as the unit ran it before the bundle and the idle GC: compiled modules
+ *     (dist/boot/terminal-main.js), the unit's settings without --expose-gc;
+ *   - the same terminal with node's defaults (compiled modules, no flags, no MALLOC_*);
+ * all driven the same way at the same time (the days run at once: the same machine load).
  *
  * The simulated devices share the terminal's process (sim/board-sim.ts builds the chip models and
  * the virtual printer beside the real drivers). Their share is measured, not guessed: at the end
@@ -42,6 +44,8 @@ import { removeDir, tempDir } from '../storage/testing';
 
 const ROOT = join(__dirname, '..');
 const TERMINAL_JS = join(process.env.BENCH_DIST ?? join(ROOT, 'dist'), 'boot', 'terminal-main.js');
+/** The bundle's loader (scripts/image/bundle.ts), which the unit starts. */
+const BUNDLE_JS = join(process.env.BENCH_DIST ?? join(ROOT, 'dist'), 'bundle', 'terminal.js');
 const UNIT_FILE = join(ROOT, 'boot', 'pos-terminal.service');
 const SVG_FILE = join(ROOT, 'docs', 'memory-curve.svg');
 const OUT_DIR = process.env.BENCH_OUT ?? join(ROOT, 'bench', 'out', 'memory');
@@ -100,7 +104,7 @@ export class Terminal {
   readonly samples: Sample[] = [];
   private readonly log: string[] = [];
 
-  constructor(readonly name: string, readonly flags: readonly string[], readonly host: AcquirerSimulator, readonly dir: string) {}
+  constructor(readonly name: string, readonly flags: readonly string[], readonly host: AcquirerSimulator, readonly dir: string, readonly main: string = TERMINAL_JS) {}
 
   get pid(): number { return this.child.pid as number; }
 
@@ -111,7 +115,8 @@ export class Terminal {
       if (line.startsWith(HOST_SIM_LINE_PREFIX)) { controlLine(this.host, line.slice(HOST_SIM_LINE_PREFIX.length), () => undefined); return; }
       this.log.push(line); if (this.log.length > LOG_LINES_MAX) this.log.shift();
     };
-    const launch = { nodeArgs: [...this.flags, TERMINAL_JS], env: { ...process.env, LOG_LEVEL: 'warn', ...env } };
+    // Each terminal its own code cache (a shared file would be rewritten by each in turn).
+    const launch = { nodeArgs: [...this.flags, this.main], env: { ...process.env, LOG_LEVEL: 'warn', POS_CODE_CACHE_DIR: join(this.dir, 'code-cache'), ...env } };
     const running = await startTerminal(args, onLog, undefined, launch).catch((e: Error) => { throw new Error(`${this.name}: ${e.message}: ${this.log.join('\n')}`); });
     this.child = running.child;
     const port = running.controlPort;
@@ -321,6 +326,7 @@ export function curveSvg(runs: ReadonlyArray<{ name: string; color: string; samp
 
 async function main(): Promise<void> {
   if (!existsSync(TERMINAL_JS)) throw new Error('compile first: npx tsc -p tsconfig.json');
+  if (!existsSync(BUNDLE_JS)) throw new Error('bundle first: npm run bundle');
   const unit = readFileSync(UNIT_FILE, 'utf8');
   const flags = unitNodeFlags(unit);
   const mallocEnv = unitMallocEnv(unit);
@@ -330,24 +336,29 @@ async function main(): Promise<void> {
   const bareDefault = await bareNodeRss([], {});
   const hosts = [new AcquirerSimulator({ clock: Date.now }), new AcquirerSimulator({ clock: Date.now })];
   for (const h of hosts) await h.listen(0);
-  const dirs = [tempDir('bench-memory-unit-'), tempDir('bench-memory-default-')];
-  const unitRun = new Terminal('unit settings', flags, hosts[0], dirs[0]);
+  hosts.push(new AcquirerSimulator({ clock: Date.now }));
+  await hosts[2].listen(0);
+  const dirs = [tempDir('bench-memory-unit-'), tempDir('bench-memory-default-'), tempDir('bench-memory-compiled-')];
+  // As the unit runs it: the bundle, the unit's flags (--expose-gc: a full GC at idle, boot/idle-gc.ts).
+  const unitRun = new Terminal('unit settings', flags, hosts[0], dirs[0], BUNDLE_JS);
   const plain = new Terminal('node defaults', [], hosts[1], dirs[1]);
+  // The unit before the bundle and the idle GC: compiled modules, the same flags but --expose-gc.
+  const before = new Terminal('unit settings, compiled JS, no idle GC', flags.filter((f) => f !== '--expose-gc'), hosts[2], dirs[2]);
   const t0 = performance.now();
   try {
     const diag = snapshots ? { NODE_OPTIONS: `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${OUT_DIR}` } : {};
-    await Promise.all([unitRun.start({ ...mallocEnv, ...diag }), plain.start()]);
-    // Both days at once: the same work, the same machine load, one run's time.
-    await Promise.all([day(unitRun, snapshots), day(plain, false)]);
+    await Promise.all([unitRun.start({ ...mallocEnv, ...diag }), plain.start(), before.start(mallocEnv)]);
+    // The days at once: the same work, the same machine load, one run's time.
+    await Promise.all([day(unitRun, snapshots), day(plain, false), day(before, false)]);
     const minutes = (performance.now() - t0) / 60_000;
     const dropped = await unitRun.memory(true);
     const afterDrop = rssOf(unitRun.pid);
     const devicesMb = dropped.devicesMb ?? 0;
-    console.log(`terminal memory through a day of ${SALES} sales and ${Math.ceil(SALES / SALES_PER_BATCH)} settlements (compiled JS, simulator board, both runs at once, ${minutes.toFixed(1)} min)`);
+    console.log(`terminal memory through a day of ${SALES} sales and ${Math.ceil(SALES / SALES_PER_BATCH)} settlements (simulator board; unit settings: the bundle, the others compiled JS; all runs at once, ${minutes.toFixed(1)} min)`);
     console.log(`  unit settings: node ${flags.join(' ')}; ${Object.entries(mallocEnv).map(([k, v]) => `${k}=${v}`).join(' ')}`);
     console.log(`  baseline: bare node, unit settings        ${fmt(bareUnit)}`);
     console.log(`  baseline: bare node, node defaults        ${fmt(bareDefault)}`);
-    for (const t of [unitRun, plain]) {
+    for (const t of [unitRun, before, plain]) {
       const idle = t.samples[0];
       const end = t.samples[t.samples.length - 1];
       console.log(`  terminal, ${t.name}:`);
@@ -360,7 +371,7 @@ async function main(): Promise<void> {
     const end = unitRun.samples[unitRun.samples.length - 1];
     console.log(`  the terminal alone, unit settings: idle ${idle.rssMb.toFixed(1)} MB (the roll is empty at idle), after the day ${(end.rssMb - devicesMb).toFixed(1)} MB: ${signed(end.rssMb - devicesMb - idle.rssMb)} MB (goal <= +${DAY_GROWTH_MB_GOAL})`);
     if (SALES >= 1000 || process.env.BENCH_WRITE_SVG === '1') {
-      writeFileSync(SVG_FILE, curveSvg([{ name: 'unit settings', color: '#c33', samples: unitRun.samples }, { name: 'node defaults', color: '#36c', samples: plain.samples }], [
+      writeFileSync(SVG_FILE, curveSvg([{ name: 'unit settings', color: '#c33', samples: unitRun.samples }, { name: 'unit, compiled, no idle GC', color: '#e90', samples: before.samples }, { name: 'node defaults', color: '#36c', samples: plain.samples }], [
         { label: `goal at idle ${IDLE_RSS_MB_GOAL} MB`, mb: IDLE_RSS_MB_GOAL, color: '#555' },
         { label: `idle + ${DAY_GROWTH_MB_GOAL} MB (goal)`, mb: idle.rssMb + DAY_GROWTH_MB_GOAL, color: '#2a7' },
         { label: `bare node ${bareUnit.rssMb.toFixed(0)} MB`, mb: bareUnit.rssMb, color: '#999' },
@@ -370,6 +381,7 @@ async function main(): Promise<void> {
   } finally {
     await unitRun.stop().catch(() => undefined);
     await plain.stop().catch(() => undefined);
+    await before.stop().catch(() => undefined);
     for (const h of hosts) await h.close();
     for (const d of dirs) removeDir(d);
   }

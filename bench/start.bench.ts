@@ -162,6 +162,17 @@ function spawnMs(wrap: readonly string[] = []): number {
   return performance.now() - t0;
 }
 
+/**
+ * The login's password check alone: scrypt as runtime/operators.ts runs it (r 8, p 1, 32 bytes),
+ * at cost `n`, in a child process started with `wrap` (the quota); median of its 5 runs, ms.
+ */
+function scryptMs(wrap: readonly string[], n: number): number {
+  const script = `const { scryptSync } = require('node:crypto'); const ms = []; for (let i = 0; i < 5; i++) { const t = performance.now(); scryptSync('000000', Buffer.alloc(16, 7), 32, { N: ${n}, r: 8, p: 1, maxmem: 64 * 1024 * 1024 }); ms.push(performance.now() - t); } ms.sort((a, b) => a - b); process.stdout.write(String(ms[2]));`;
+  const argv = [...wrap, process.execPath, '-e', script];
+  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8' });
+  return Number(r.stdout);
+}
+
 /** A Driver whose terminal starts as `launch` says (compiled JS, under the quota). */
 class LaunchDriver extends Driver {
   constructor(host: AcquirerSimulator, dir: string, private readonly launchWith: TerminalLaunch) { super(host, dir, 'en'); }
@@ -306,6 +317,7 @@ async function slowCpu(host: AcquirerSimulator): Promise<void> {
     lines.push(`slow CPU (issue 14 goal 6): quota ${quota.pct}% of one CPU, ${typeof cg === 'string' ? `NOT APPLIED: ${cg}` : `cgroup period ${CGROUP_PERIOD_US / 1000} ms`}`);
     lines.push(`  calibration: ${quota.how}`);
     lines.push(`  baseline node -e 0: ${baseX86.toFixed(0)} ms here, ${baseQuota.toFixed(0)} ms under the quota (${(baseQuota / baseX86).toFixed(1)}x)`);
+    for (const n of [1 << 14, 1 << 13]) lines.push(`  password check (scrypt N = 2^${Math.log2(n)}, r 8): ${scryptMs([], n).toFixed(0)} ms here, ${typeof cg === 'string' ? 'n/a' : scryptMs(cg.wrap, n).toFixed(0)} ms under the quota`);
     lines.push(`  ${SLOW_RUNS} normal boots each, medians; goals: start -> idle <= 400 ms here, <= 2000 ms under the quota`);
     for (const c of configs) {
       const d = new LaunchDriver(host, dir, c.launch);

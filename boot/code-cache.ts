@@ -127,8 +127,8 @@ export function installCodeCache(options: { dir?: string; writeAfterMs?: number;
     return wrapper.call(this.exports, this.exports, requireFor(this, M), this, filename, dirname(filename));
   };
   const timer = setTimeout(() => {
-    if (stats.misses === 0 && stats.rejected === 0) return;
     try {
+      if (stats.misses === 0 && stats.rejected === 0) return;
       const fresh = new Map<string, Buffer>();
       for (const [key, script] of compiled) fresh.set(key, script.createCachedData());
       writeCodeCache(file, fresh);
@@ -136,6 +136,12 @@ export function installCodeCache(options: { dir?: string; writeAfterMs?: number;
       options.onWritten?.(stats);
     } catch {
       // A read-only or full cache directory: the next boot compiles from source, as without a cache.
+    } finally {
+      // The file's bytes (MBs, every entry a view of them) and the scripts are not needed after
+      // the boot: kept, they would stay in the terminal's memory all day (issue 14 goal 1).
+      // Modules loaded later compile from source, as without a cache.
+      cached.clear();
+      compiled.clear();
     }
   }, options.writeAfterMs ?? CODE_CACHE_WRITE_AFTER_MS);
   timer.unref();

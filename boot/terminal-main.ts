@@ -54,6 +54,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { isPosError } from '../common/errors';
 import { TerminalApp } from './terminal-app';
+import type { ProbeSnapshot } from './terminal-app';
+import { IdleGc } from './idle-gc';
 import { serviceAdminCheck, serviceAdminFile } from './service-admin';
 import type { Locale } from '../ui-lcd/screen';
 
@@ -133,11 +135,13 @@ async function main(): Promise<void> {
   const control = sim ? simControl(sim, receiptDir, logger) : undefined;
   const controlPort = control ? await control.listen(Number(str('control-port') ?? 0)) : undefined;
   let app: TerminalApp | undefined;
+  let idleGc: IdleGc | undefined;
   let stopping = false;
   const shutdown = async (code: number): Promise<void> => {
     if (stopping) return;
     stopping = true;
     const force = setTimeout(() => process.exit(code), SHUTDOWN_MS_MAX);
+    idleGc?.stop();
     await app?.stop().catch(() => undefined);
     await control?.close().catch(() => undefined);
     await (sim ? sim.close() : board.close()).catch(() => undefined);
@@ -174,6 +178,11 @@ async function main(): Promise<void> {
     },
   });
   control?.attachProbe(app.probe);
+  // A full GC once the terminal settles at idle after the boot or a settlement (node's --expose-gc
+  // in the unit; boot/idle-gc.ts). Screen changes carry the machine's state (snapshots are made anyway).
+  idleGc = new IdleGc({ onCollected: (c) => logger.debug(c, 'idle: full garbage collection') });
+  const gc = idleGc;
+  app.probe.onChange((s) => gc.state((s as ProbeSnapshot).state));
   const watchdog = new SystemdWatchdog({ health: async () => app!.health(), logger: logger.child({ component: 'watchdog' }) });
   watchdog.start();
   if (hasSlots) {

@@ -20,13 +20,14 @@ import { controlLine } from '../../sim/host/cli';
 import { removeDir, tempDir } from '../../storage/testing';
 import { BUNDLE_FILE, BUNDLE_LOADER_FILE, buildBundle, BundleResult } from '../../scripts/image/bundle';
 import { codeCacheFile, readCodeCache } from '../../boot/code-cache';
+import { IDLE_GC_AFTER_BUSY_MS } from '../../boot/idle-gc';
 
 const REPO = resolve(__dirname, '..', '..');
 const DIST = join(REPO, 'dist');
 /** The packages left outside the bundle (native addons) are found here from a bundle in a temporary folder. */
 const NODE_MODULES = join(REPO, 'node_modules');
 
-/** A driver whose terminal is `node <bundle loader>`. */
+/** A driver whose terminal is `node --expose-gc <bundle loader>`, as the unit starts it. */
 class BundleDriver extends Driver {
   constructor(host: AcquirerSimulator, dir: string, private readonly main: string, private readonly env: NodeJS.ProcessEnv) { super(host, dir, 'en'); }
 
@@ -36,7 +37,7 @@ class BundleDriver extends Driver {
     const { child, controlPort } = await startTerminal(args, (line) => {
       if (line.startsWith(HOST_SIM_LINE_PREFIX)) { controlLine(this.host, line.slice(HOST_SIM_LINE_PREFIX.length), (l) => log.push(l)); return; }
       log.push(line); if (log.length > 500) log.shift();
-    }, undefined, { nodeArgs: [this.main], env: this.env });
+    }, undefined, { nodeArgs: ['--expose-gc', this.main], env: this.env });
     this.run = { child, client: await ControlClient.connect(controlPort), controlPort, log };
     return this.run;
   }
@@ -68,17 +69,23 @@ describe('the terminal bundle (esbuild)', function () {
     assert.match(text, /require\("lmdb"\)/);
   });
 
-  it('boots the terminal on the simulator board to the login screen and to idle, and its second boot uses the code cache', async () => {
+  it('boots the terminal on the simulator board to the login screen and to idle, collects garbage once idle, and its second boot uses the code cache', async () => {
     const host = new AcquirerSimulator({ clock: Date.now });
     await host.listen(0);
     const cacheDir = join(work, 'code-cache');
-    const env = { ...process.env, NODE_PATH: NODE_MODULES, POS_CODE_CACHE: '1', POS_CODE_CACHE_DIR: cacheDir, POS_CODE_CACHE_WRITE_AFTER_MS: '500' };
+    const env = { ...process.env, LOG_LEVEL: 'debug', NODE_PATH: NODE_MODULES, POS_CODE_CACHE: '1', POS_CODE_CACHE_DIR: cacheDir, POS_CODE_CACHE_WRITE_AFTER_MS: '500' };
     const d = new BundleDriver(host, join(work, 'run'), withSim.loader, env);
     try {
       const run = await d.powerOn();
       await d.until('login');
       await d.signIn();
       assert.equal((await d.snapshot()).state, 'idle');
+      // Settled at idle after the sign-on: one full collection (boot/idle-gc.ts, --expose-gc).
+      const gcDeadline = Date.now() + IDLE_GC_AFTER_BUSY_MS + 10_000;
+      while (!run.log.some((l) => l.includes('idle: full garbage collection')) && Date.now() < gcDeadline) await new Promise((r) => setTimeout(r, 100));
+      const gcLine = run.log.find((l) => l.includes('idle: full garbage collection'));
+      assert.ok(gcLine, 'no collection at idle after the sign-on');
+      assert.equal((JSON.parse(gcLine) as { after: string }).after, 'signOn');
       await d.sale(1234);
       const cmdline = readFileSync(`/proc/${run.child.pid}/cmdline`, 'utf8').split('\0');
       assert.ok(cmdline.includes(withSim.loader), cmdline.join(' '));

@@ -1,0 +1,83 @@
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import { IdleGc, IDLE_GC_AFTER_BUSY_MS, IDLE_GC_AFTER_IDLE_MS } from './idle-gc';
+
+/** Timers run by hand: `due` lists what is pending and after how long. */
+function manualTimers(): { due: Array<{ f: () => void; ms: number }>; set: (f: () => void, ms: number) => unknown; clear: (t: unknown) => void; fire: () => void } {
+  const due: Array<{ f: () => void; ms: number }> = [];
+  return {
+    due,
+    set: (f, ms) => { const t = { f, ms }; due.push(t); return t; },
+    clear: (t) => { const i = due.indexOf(t as { f: () => void; ms: number }); if (i >= 0) due.splice(i, 1); },
+    fire: () => { for (const t of due.splice(0)) t.f(); },
+  };
+}
+
+function idleGc(): { gc: IdleGc; calls: () => number; timers: ReturnType<typeof manualTimers> } {
+  let calls = 0;
+  const timers = manualTimers();
+  const gc = new IdleGc({ gc: () => { calls++; }, setTimer: timers.set, clearTimer: timers.clear });
+  return { gc, calls: () => calls, timers };
+}
+
+describe('IdleGc: a full collection once at idle', () => {
+  it('collects soon after the boot reaches idle, and once only while it stays there', () => {
+    const { gc, calls, timers } = idleGc();
+    for (const s of ['boot', 'login', 'login.password', 'signOn', 'idle']) gc.state(s);
+    assert.deepEqual(timers.due.map((t) => t.ms), [IDLE_GC_AFTER_BUSY_MS]);
+    timers.fire();
+    assert.equal(calls(), 1);
+    gc.state('idle');
+    assert.equal(timers.due.length, 0, 'no second collection while idle');
+  });
+
+  it('collects soon after a settlement, and only after minutes of idle after a sale', () => {
+    const { gc, calls, timers } = idleGc();
+    gc.state('sale.signature');
+    gc.state('idle');
+    assert.deepEqual(timers.due.map((t) => t.ms), [IDLE_GC_AFTER_IDLE_MS]);
+    timers.fire();
+    gc.state('settlement.result');
+    gc.state('idle');
+    assert.deepEqual(timers.due.map((t) => t.ms), [IDLE_GC_AFTER_BUSY_MS]);
+    timers.fire();
+    assert.equal(calls(), 2);
+  });
+
+  it('leaving idle before the time cancels the collection (a key pressed by the merchant)', () => {
+    const { gc, calls, timers } = idleGc();
+    gc.state('settlement.result');
+    gc.state('idle');
+    gc.state('sale.amount');
+    assert.equal(timers.due.length, 0);
+    timers.fire();
+    assert.equal(calls(), 0);
+  });
+
+  it('does nothing without a collector (node without --expose-gc)', () => {
+    const timers = manualTimers();
+    const gc = new IdleGc({ gc: undefined, setTimer: timers.set, clearTimer: timers.clear });
+    assert.equal(gc.enabled, false);
+    gc.state('signOn');
+    gc.state('idle');
+    assert.equal(timers.due.length, 0);
+  });
+
+  it('finds global.gc under --expose-gc, and a collection there returns heap that was garbage', () => {
+    const script = `
+      const { IdleGc } = require(${JSON.stringify(require.resolve('./idle-gc'))});
+      const v8 = require('node:v8');
+      let keep = []; for (let i = 0; i < 200000; i++) keep.push({ i, s: 'x' + i });
+      keep = undefined;
+      const before = v8.getHeapStatistics().used_heap_size;
+      const g = new IdleGc({ setTimer: (f) => { f(); } });
+      g.state('settlement.result'); g.state('idle');
+      process.stdout.write(JSON.stringify({ enabled: g.enabled, collections: g.collections, freedMb: (before - v8.getHeapStatistics().used_heap_size) / 1048576 }));`;
+    const r = spawnSync(process.execPath, ['--expose-gc', '-r', require.resolve('ts-node/register/transpile-only'), '-e', script], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { enabled: boolean; collections: number; freedMb: number };
+    assert.equal(out.enabled, true);
+    assert.equal(out.collections, 1);
+    assert.ok(out.freedMb > 5, `${out.freedMb.toFixed(1)} MB freed`);
+  });
+});
