@@ -323,6 +323,17 @@ export const ERRORS = {
   RDR_ODA_DECLINED: def('E-RDR-09', 'card-unreadable',
     { cause: 'Card authentication failed: declined', steps: ['Use another card', 'Card issuer can help'] },
     { cause: '卡片认证失败，交易拒绝', steps: ['请换一张卡', '可联系发卡行'] }),
+  // ---- the online half of a chip sale (runtime/txn/emv-online.ts): the host approved, the card did
+  // not confirm, so the sale is reversed (06) and nothing is charged.
+  RDR_ISSUER_AUTH_FAILED: def('E-RDR-10', 'card-unreadable',
+    { cause: 'Card rejected the bank: reversed', steps: ['Nothing charged', 'Use another card or QR'] },
+    { cause: '发卡行认证失败，已冲正', steps: ['未扣款', '请换卡或扫码支付'] }),
+  RDR_DECLINED_AFTER_APPROVAL: def('E-RDR-11', 'card-unreadable',
+    { cause: 'Card declined after approval: reversed', steps: ['Nothing charged', 'Use another card or QR'] },
+    { cause: '批准后卡片拒绝，已冲正', steps: ['未扣款', '请换卡或扫码支付'] }),
+  RDR_REMOVED_BEFORE_END: def('E-RDR-12', 'card-unreadable',
+    { cause: 'Card removed too soon: reversed', steps: ['Nothing charged', 'Insert again, leave it in'] },
+    { cause: '过早拔卡，交易已冲正', steps: ['未扣款', '请重新插卡，结束前勿拔卡'] }),
   // ---- keypad and display
   KBD_STUCK: def('E-KBD-01', 'key-stuck',
     { cause: 'Key stuck', steps: ['Press and release the key', 'Run the keypad test'] },

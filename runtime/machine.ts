@@ -363,7 +363,9 @@ export function createTerminalMachine(deps: MachineDeps) {
       readCard: fromPromise<CardInput, { c: MachineContext; txnType: EmvTxnType }>(({ input }) => {
         const amountFen = input.txnType === 'sale' ? input.c.amountFen : input.txnType === 'refund' ? need(input.c.refund, 'refund details').amountFen : 0;
         // A chip card asked for a pre-authorization signs its amount like a sale's (EMV type 00 in this profile).
-        return deps.readCard(engineOf(input.c).cardRequest(input.txnType, amountFen));
+        // A sale keeps the chip card in the reader for the online half (issuer authentication, final GENERATE AC, scripts).
+        const request = engineOf(input.c).cardRequest(input.txnType, amountFen);
+        return deps.readCard(input.c.flow === 'sale' && input.txnType === 'sale' ? { ...request, holdCard: true } : request);
       }),
       sale: fromPromise<FlowResult, MachineContext>(({ input }) => engineOf(input).sale({ amountFen: input.amountFen, card: need(input.card, 'card'), pin: input.pin, session: need(input.session, 'session') })),
       voidSale: fromPromise<FlowResult, MachineContext>(({ input }) => engineOf(input).voidSale(need(input.voidStan, 'trace'), need(input.authorizer ?? input.session, 'session'))),
@@ -492,14 +494,15 @@ export function createTerminalMachine(deps: MachineDeps) {
     actions: {
       setError: assign({ error: ({ event }) => errorView((event as unknown as { error: unknown }).error) }),
       clearError: assign({ error: undefined }),
-      resetFlow: assign({ amountFen: 0, card: undefined, pin: undefined, duplicate: undefined, voidStan: undefined, refund: undefined, result: undefined, balanceFen: undefined, authorizer: undefined, error: undefined, flow: undefined, operatorChange: undefined, preAuthOriginal: undefined, qrMode: undefined, qrCode: undefined, qrWait: undefined }),
+      resetFlow: assign(({ context }) => { void context.card?.online?.release(); return { amountFen: 0, card: undefined, pin: undefined, duplicate: undefined, voidStan: undefined, refund: undefined, result: undefined, balanceFen: undefined, authorizer: undefined, error: undefined, flow: undefined, operatorChange: undefined, preAuthOriginal: undefined, qrMode: undefined, qrCode: undefined, qrWait: undefined }; }),
       refuseQrOff: assign({ error: () => errorView(new PosError('HOST_FEATURE_OFF', 'QR payments are not offered by the host')) }),
       refuseSellingLocked: assign({ error: () => errorView(new PosError('MGT_SELLING_LOCKED', 'selling is locked by the management console: sales, pre-authorizations, completions and refunds are refused')) }),
       setQrResult: assign({ result: ({ event }) => qrResultView((event as unknown as { output: QrFlowResult }).output), qrCode: undefined, error: ({ event }) => qrErrorView((event as unknown as { output: QrFlowResult }).output) }),
       refuseFeatureOff: assign({ error: () => errorView(new PosError('HOST_FEATURE_OFF', 'pre-authorization is not offered by the host')) }),
       setResult: assign({ result: ({ event }) => resultView((event as unknown as { output: FlowResult }).output), pin: undefined }),
       setBattery: assign({ battery: ({ event }) => (event.type === 'BATTERY' ? event.level : 'ok') }),
-      forgetCard: assign({ card: undefined, pin: undefined }),
+      // A chip card kept in the reader for the online half (CardInput.online) is let go with it.
+      forgetCard: assign(({ context }) => { void context.card?.online?.release(); return { card: undefined, pin: undefined }; }),
     },
   }).createMachine({
     id: 'terminal',

@@ -69,6 +69,7 @@ function marks(r: DecodedRecord): { stans: number[]; batches: number[] } {
     case RecordType.txnBegin:
     case RecordType.reversalPending:
     case RecordType.qrQueryPending:
+    case RecordType.scriptNoticePending:
       return { stans: int(p.stan), batches: int(p.batch) };
     case RecordType.batch: return { stans: [], batches: int(p.batch) };
     case RecordType.batchClosed: return { stans: [], batches: int(p.nextBatch) };

@@ -14,6 +14,7 @@ import { RecordTypeName } from '../storage/record';
 import { invariant } from '../common/errors';
 import { EntryMode, ReversalReason, SettlementTotals, SettlementVerdict, STAN_MAX, BATCH_MAX } from './host/messages';
 import { isSanitizedField55 } from './txn/emv';
+import { ISSUER_SCRIPTS_MAX, SCRIPT_RESULT_BYTES } from './txn/emv-online';
 import {
   HostParameters, isEReceiptBase, PARAM_AMOUNT_FEN_MAX, RESPONSE_TIMEOUT_S_MAX, RESPONSE_TIMEOUT_S_MIN, REVERSAL_TRIES_MAX_PARAM, REVERSAL_TRIES_MIN,
 } from './host/messages-v2';
@@ -183,6 +184,34 @@ export interface ReversalPendingPayload {
   readonly decided?: boolean;
 }
 
+/**
+ * An issuer script result notice (0620, docs/PROTOCOL.md) that must reach the host: written before
+ * the chip sale that ran the scripts finishes, self-contained like a reversal-pending record (sent
+ * after a power cut from it alone). `stan` is the notice's own STAN (reserved in the same commit;
+ * a resend keeps it), `origStan`/`origBatch`/`origDate` name the sale in 61, `rrn` its 37.
+ * `field55` is the allow-listed part of the notice's 55 (the final cryptogram, TVR...), and
+ * `scriptResults` is DF31 (5 bytes a script: result and script identifier, no card data).
+ */
+export interface ScriptNoticePendingPayload {
+  readonly stan: number;
+  readonly batch: number;
+  readonly origStan: number;
+  readonly origBatch: number;
+  readonly origDate: string;
+  readonly rrn: string;
+  readonly amountFen: number;
+  readonly panEnc: Buffer;
+  readonly panMasked: string;
+  readonly processingCode: string;
+  readonly entryMode: EntryMode;
+  readonly cardSeq?: string;
+  readonly field55: Buffer;
+  readonly scriptResults: Buffer;
+}
+
+/** The host answered the notice 00 (`responseCode`), after `tries` sends. */
+export interface ScriptNoticeClearedPayload { readonly stan: number; readonly responseCode: string; readonly tries: number }
+
 export interface ReversalClearedPayload { readonly stan: number; readonly cause: ReversalClearCause; readonly responseCode: string; readonly tries: number }
 
 export type SettlementStepName = 'begun' | 'verdict' | 'upload' | 'uploaded';
@@ -287,6 +316,12 @@ function checkField55(field55: Buffer | undefined): void {
   invariant(Buffer.isBuffer(field55) && field55.length > 0 && isSanitizedField55(field55), 'field 55 holds tags outside the allow-list');
 }
 
+/** DF31 at rest: whole 5-byte results, 1..ISSUER_SCRIPTS_MAX of them. */
+export function checkScriptResults(df31: Buffer): void {
+  invariant(Buffer.isBuffer(df31) && df31.length >= SCRIPT_RESULT_BYTES && df31.length <= SCRIPT_RESULT_BYTES * ISSUER_SCRIPTS_MAX && df31.length % SCRIPT_RESULT_BYTES === 0,
+    'script results are 5 bytes a script', { bytes: df31.length });
+}
+
 /** Drops undefined members: CBOR would store them as `undefined`, which reads back differently. */
 function compact<T extends object>(o: T): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
@@ -333,6 +368,14 @@ export const rec = {
     return { type: 'reversalPending', payload: compact(p) };
   },
   reversalCleared: (p: ReversalClearedPayload): RecordInput => ({ type: 'reversalCleared', payload: compact(p) }),
+  scriptNoticePending: (p: ScriptNoticePendingPayload): RecordInput => {
+    checkStan(p.stan); checkStan(p.origStan); checkBatch(p.batch); checkBatch(p.origBatch); checkMasked(p.panMasked);
+    invariant(/^\d{12}$/.test(p.rrn) && /^\d{4}$/.test(p.origDate), 'a script notice names its sale by RRN and date');
+    checkField55(p.field55);
+    checkScriptResults(p.scriptResults);
+    return { type: 'scriptNoticePending', payload: compact(p) };
+  },
+  scriptNoticeCleared: (p: ScriptNoticeClearedPayload): RecordInput => { checkStan(p.stan); return { type: 'scriptNoticeCleared', payload: compact(p) }; },
   adviceResult: (p: AdviceResultPayload): RecordInput => {
     checkStan(p.stan);
     invariant(['sent', 'rejected', 'abandoned'].includes(p.state), 'advice state unknown', { state: p.state });

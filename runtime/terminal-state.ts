@@ -22,7 +22,7 @@ import { appendHistory } from './anomaly';
 import { invariant } from '../common/errors';
 import { BATCH_MAX, EntryMode, ReversalReason, SettlementTotals, SettlementVerdict, STAN_MAX, ZERO_TOTALS } from './host/messages';
 import {
-  AnomalyNote, CANCELLING_KINDS, HOST_PARAMS_KIND, HostParamsPayload, KeysPayload, OfflineNotTaken, OperatorPayload, ReceiptCopy, ReversalPendingPayload, Role, SettlementStepName,
+  ScriptNoticePendingPayload, checkScriptResults, AnomalyNote, CANCELLING_KINDS, HOST_PARAMS_KIND, HostParamsPayload, KeysPayload, OfflineNotTaken, OperatorPayload, ReceiptCopy, ReversalPendingPayload, Role, SettlementStepName,
   TxnBeginPayload, TxnKind, buf, hostParamsOf, caKeysOf, aidsOf, sellingLockOf, CA_KEYS_KIND, AIDS_KIND, SELLING_LOCK_KIND, SellingLockPayload, num, optField55, optNum, optStr, str, totalsOf,
 } from './records';
 import { QR_TXN_KINDS, QrTxnInfo } from './records';
@@ -105,6 +105,8 @@ export interface TerminalState {
   pendingReversal?: PendingReversal;
   /** A QR payment whose outcome is unknown: resolved by query, never reversed (runtime/txn/qr.ts). */
   pendingQrQuery?: QrQueryPendingPayload;
+  /** Issuer script result notices (0620) not yet acknowledged, by the notice's STAN (they outlive a settlement: each names its own batch). */
+  readonly pendingScriptNotices: Map<number, ScriptNoticePendingPayload>;
   settlement?: SettlementProgress;
   lastClosed?: ClosedBatch;
   readonly operators: Map<string, OperatorRecord>;
@@ -178,7 +180,7 @@ export interface OriginalSale {
 export const REFUND_ORIGINALS_COUNT_MAX = 100_000;
 
 export function emptyState(): TerminalState {
-  return { stanLast: 0, batch: 1, signedOn: false, txns: new Map(), operators: new Map(), salesByRrn: new Map(), lastSeq: 0, preAuths: new Map(), saleAmountsFen: [] };
+  return { stanLast: 0, batch: 1, signedOn: false, txns: new Map(), operators: new Map(), salesByRrn: new Map(), lastSeq: 0, preAuths: new Map(), saleAmountsFen: [], pendingScriptNotices: new Map() };
 }
 
 /** Replays records in order into a fresh state. */
@@ -249,6 +251,14 @@ export function applyRecord(s: TerminalState, r: DecodedRecord): void {
     }
     case RecordType.reversalPending: return applyReversalPending(s, r);
     case RecordType.reversalCleared: return applyReversalCleared(s, r);
+    case RecordType.scriptNoticePending: {
+      const n = scriptNoticeOf(p);
+      s.pendingScriptNotices.set(n.stan, n);
+      return;
+    }
+    case RecordType.scriptNoticeCleared:
+      invariant(s.pendingScriptNotices.delete(num(p.stan, 'stan')), 'script notice cleared that was not pending', { seq: r.seq, stan: p.stan });
+      return;
     case RecordType.qrQueryPending: {
       const q = qrQueryPendingOf(p);
       invariant(s.pendingQrQuery === undefined || s.pendingQrQuery.stan === q.stan, 'a second QR query pending beside another', { seq: r.seq, stan: q.stan });
@@ -384,6 +394,17 @@ function notTakenOf(v: unknown): OfflineNotTaken {
   return { stan: num(o.stan, 'stan'), amountFen: num(o.amountFen, 'amountFen'), panMasked: str(o.panMasked, 'panMasked'), state, responseCode: str(o.responseCode, 'responseCode') };
 }
 
+function scriptNoticeOf(p: Record<string, unknown>): ScriptNoticePendingPayload {
+  const scriptResults = buf(p.scriptResults, 'scriptResults');
+  checkScriptResults(scriptResults);
+  return {
+    stan: num(p.stan, 'stan'), batch: num(p.batch, 'batch'), origStan: num(p.origStan, 'origStan'), origBatch: num(p.origBatch, 'origBatch'),
+    origDate: str(p.origDate, 'origDate'), rrn: str(p.rrn, 'rrn'), amountFen: num(p.amountFen, 'amountFen'), panEnc: buf(p.panEnc, 'panEnc'),
+    panMasked: str(p.panMasked, 'panMasked'), processingCode: str(p.processingCode, 'processingCode'), entryMode: str(p.entryMode, 'entryMode') as EntryMode,
+    cardSeq: optStr(p.cardSeq, 'cardSeq'), field55: optField55(p.field55, 'field55') as Buffer, scriptResults,
+  };
+}
+
 function applyReversalPending(s: TerminalState, r: DecodedRecord): void {
   const p = r.payload;
   const stan = num(p.stan, 'stan');
@@ -498,6 +519,9 @@ export function checkState(s: TerminalState): void {
  */
 export function statusOf(s: TerminalState, t: Txn): TxnStatus {
   if (t.status !== 'approved') return t.status;
+  // A chip sale the host approved and the card has not confirmed yet (emv-online.ts): its reversal
+  // (06) stays pending until the card's TC, so it is not done; a power cut now reverses it.
+  if (awaitingCard(s, t)) return 'pending';
   if (countsAsSale(t.kind) && voidOf(s, t) !== undefined) return 'voided';
   if (t.kind === 'preAuth' && s.preAuths.get(t.stan)?.state === 'voided') return 'voided';
   return t.status;
@@ -563,9 +587,14 @@ export function pendingAdvices(s: TerminalState): Txn[] {
   return [...s.txns.values()].filter((t) => t.offline?.state === 'pending').sort((a, b) => a.beganAtMs - b.beganAtMs || a.stan - b.stan);
 }
 
+/** Approved, and its reversal still pending: a chip sale waiting for the card's final cryptogram (statusOf). */
+function awaitingCard(s: TerminalState, t: Txn): boolean {
+  return s.pendingReversal?.stan === t.stan && s.pendingReversal.kind === t.kind;
+}
+
 /** Approved transactions whose merchant copy never printed (boot offers a reprint). */
 export function unprintedReceipts(s: TerminalState): Txn[] {
-  return [...s.txns.values()].filter((t) => t.status === 'approved' && !t.printed.has('merchant'));
+  return [...s.txns.values()].filter((t) => t.status === 'approved' && !awaitingCard(s, t) && !t.printed.has('merchant'));
 }
 
 /**
@@ -575,7 +604,7 @@ export function unprintedReceipts(s: TerminalState): Txn[] {
 export function pendingCopies(s: TerminalState): Array<{ readonly stan: number; readonly copy: 'merchant' | 'customer' }> {
   const out: Array<{ stan: number; copy: 'merchant' | 'customer' }> = [];
   for (const t of s.txns.values()) {
-    if (t.status !== 'approved') continue;
+    if (t.status !== 'approved' || awaitingCard(s, t)) continue;
     if (!t.printed.has('merchant')) out.push({ stan: t.stan, copy: 'merchant' });
     if (t.customerPending && !t.printed.has('customer')) out.push({ stan: t.stan, copy: 'customer' });
   }

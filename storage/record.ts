@@ -32,6 +32,8 @@ export const RecordType = {
   reversalPending: 20,
   reversalCleared: 21,
   adviceResult: 22,
+  scriptNoticePending: 23,
+  scriptNoticeCleared: 24,
   qrQueryPending: 25,
   qrQueryCleared: 26,
   settlementStep: 30,

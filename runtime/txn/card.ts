@@ -18,6 +18,7 @@ import { EntryMode } from '../host/messages';
 import { CardEvent, CardReader, CardSlot, CardSource } from '../../hal/card-reader';
 import { CardRequest, cryptogramType, field55Of } from './emv';
 import { BUILT_IN_AIDS, KernelResult, Transmit, readApplicationData, runKernel, selectAndInitiate } from './emv-kernel';
+import { ChipOnline, chipOnline } from './emv-online';
 import type { OdaFailure } from './emv-oda';
 
 export type { CardRequest, EmvTxnType } from './emv';
@@ -41,6 +42,11 @@ export interface CardInput {
   readonly emv?: { readonly txnType: CardRequest['txnType']; readonly amountFen: number };
   /** Chip cards read for a transaction: what offline data authentication did, and the TVR sent. */
   readonly chip?: { readonly oda: 'sda' | 'dda' | 'none'; readonly odaFailure?: OdaFailure; readonly tvr: string };
+  /**
+   * A chip card read with `CardRequest.holdCard` that answered ARQC: still powered in the reader
+   * for the online half (emv-online.ts); the sale completes it, anything else releases it.
+   */
+  readonly online?: ChipOnline;
 }
 
 export const CARD_WAIT_MS_DEFAULT = 60_000;
@@ -103,6 +109,7 @@ export async function readCard(reader: CardReader, sources: readonly CardSource[
 async function readChip(reader: CardReader, slot: CardSlot, modePrefix: '05' | '07', request?: CardRequest): Promise<CardInput> {
   const tx: Transmit = (command) => reader.transmit(slot, command);
   const contactless = slot === 'contactless';
+  let held = false;
   try {
     if (request === undefined) {
       const { options } = await selectAndInitiate(tx, contactless, BUILT_IN_AIDS, new Map());
@@ -118,9 +125,12 @@ async function readChip(reader: CardReader, slot: CardSlot, modePrefix: '05' | '
       throw new PosError('RDR_CARD_DECLINED', k.asked === 'AAC' ? 'terminal action analysis declined (AAC)' : 'card declined the transaction (AAC)');
     }
     if (kind !== 'ARQC') throw new PosError('RDR_UNREADABLE', 'card answered TC to an ARQC request');
-    return { ...card, ...field55Part(k, card.pan, request), chip: { oda: k.oda.method, odaFailure: k.oda.failure, tvr: (k.terminal.get(0x95) as Buffer).toString('hex').toUpperCase() } };
+    const read: CardInput = { ...card, ...field55Part(k, card.pan, request), chip: { oda: k.oda.method, odaFailure: k.oda.failure, tvr: (k.terminal.get(0x95) as Buffer).toString('hex').toUpperCase() } };
+    if (request.holdCard !== true) return read;
+    held = true;
+    return { ...read, online: chipOnline(tx, { aip: k.options.aip, card: k.card, terminal: k.terminal, ac: k.ac }, () => reader.release(slot)) };
   } finally {
-    await reader.release(slot).catch(() => undefined);
+    if (!held) await reader.release(slot).catch(() => undefined);
   }
 }
 

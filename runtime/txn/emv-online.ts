@@ -253,6 +253,37 @@ export async function completeOnline(tx: Transmit, first: FirstPass, host: HostA
   };
 }
 
+/**
+ * A chip card kept in the reader after its ARQC (card.ts, CardRequest.holdCard), for the sale to
+ * finish with once the host answered. `complete` runs completeOnline and releases the card;
+ * `release` lets it go without (the sale never reached the host). Both at most once in effect.
+ */
+export interface ChipOnline {
+  complete(host: HostAnswer): Promise<{ readonly first: FirstPass; readonly outcome: OnlineOutcome }>;
+  release(): Promise<void>;
+}
+
+/** ChipOnline over a transmit function and the reader's release. */
+export function chipOnline(tx: Transmit, first: FirstPass, release: () => Promise<void>): ChipOnline {
+  let released = false;
+  const letGo = async (): Promise<void> => {
+    if (released) return;
+    released = true;
+    await release().catch(() => undefined);
+  };
+  return {
+    async complete(host) {
+      if (released) return { first, outcome: { cryptogram: 'none', issuerAuth: 'not-performed', scriptResults: Buffer.alloc(0), scriptFailed: false, tvr: first.terminal.get(0x95) ?? Buffer.alloc(5), tsi: Buffer.alloc(2), ac: first.ac, error: new PosError('RDR_CARD_REMOVED', 'the card was released before the host answered') } };
+      try {
+        return { first, outcome: await completeOnline(tx, first, host) };
+      } finally {
+        await letGo();
+      }
+    },
+    release: letGo,
+  };
+}
+
 /** The tags of the 0620's field 55 (docs/PROTOCOL.md), in the profile's order; DF31 is added by the sender. */
 export const NOTICE_FIELD55_TAGS: readonly number[] = [0x9f33, 0x95, 0x9f37, 0x9f1e, 0x9f10, 0x9f26, 0x9f36, 0x82, 0x9f1a, 0x9a];
 

@@ -57,6 +57,11 @@ export interface CardRequest {
   readonly ifdSerial?: string;
   /** The downloaded CA keys and AIDs (terminal-state `caKeys`, `aids`); absent: none (the kernel's built-in AIDs, no CA key). */
   readonly params?: EmvParams;
+  /**
+   * Keep the card powered after an ARQC for the online half (emv-online.ts: issuer authentication,
+   * the final GENERATE AC, scripts): the read returns `CardInput.online`, which releases it.
+   */
+  readonly holdCard?: boolean;
 }
 
 /** What the terminal downloaded for the chip kernel (runtime/txn/emv-kernel.ts). */

@@ -26,6 +26,18 @@
  * injected clock and randomness) gives the ARQC and its inputs; a chip sale sends them in 55 and
  * the reversal-pending record keeps the same bytes, so the 0400 carries the original's 55 even
  * after a power cut. Refund, void and balance inquiry rows of the profile have no 55: not sent.
+ *
+ * The online half of a chip sale (a card read with `holdCard`, CardInput.online; emv-online.ts):
+ *   2'. approved: one commit, txn-result + reversal-pending rewritten 06 (decided): the card has not
+ *       confirmed yet, so a power cut from here reverses the sale at the next boot
+ *   3'. the card: scripts 71, issuer authentication, the final GENERATE AC, scripts 72
+ *   4'. one commit: [STAN + script-notice-pending when the host sent scripts] + reversal-cleared on a
+ *       TC; without a TC (AAC, a failed ARPC, the card pulled) the notice alone, then the reversal
+ *       (06) is sent and the sale fails with E-RDR-10/11/12.
+ *   A decline journals its result as any other (2.), then the card is told (AAC) and a notice is
+ *   journaled if scripts ran. Script notices (0620) go before the next financial message, after
+ *   any reversal, up to the reversal's tries each; one the host does not take (39 != 00, or no
+ *   answer) stays pending for the next time but does not stop selling.
  */
 import { createHmac } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
@@ -54,7 +66,10 @@ import { Session, requirePermission } from '../operators';
 import { PreAuthHold, Txn, TxnStatus, nextStanAfter, pendingAdvices, pendingCopies, statusOf, unprintedReceipts, signaturesToUpload } from '../terminal-state';
 import { MonoImage } from '../../hal/printer';
 import { CardInput } from './card';
-import { CardRequest, EmvTxnType, UNPREDICTABLE_NUMBER_BYTES, sanitizeField55 } from './emv';
+import { CardRequest, EmvTxnType, UNPREDICTABLE_NUMBER_BYTES, field55Of, sanitizeField55 } from './emv';
+import { ChipOnline, OnlineOutcome, FirstPass, SCRIPT_RESULT_BYTES, noticeField55, noticeValues } from './emv-online';
+import { buildScriptNotice } from '../host/messages-v2';
+import { ScriptNoticePendingPayload } from '../records';
 
 /** Reversal tries per attempt (docs/PROTOCOL.md). */
 export const REVERSAL_TRIES_MAX = 3;
@@ -434,6 +449,14 @@ export class TerminalEngine {
       throw new PosError('HOST_REVERSAL_PENDING', 'the pending reversal could not be sent', { stan: this.state.pendingReversal?.stan });
     }
     if (this.needsSignOn || this.keys === undefined) await this.signOn(this.lastSession ?? session);
+    // Issuer script notices next (profile: before the next financial message); one that cannot go
+    // now waits for the next time: the sale itself is not held back by it.
+    if (this.state.pendingScriptNotices.size > 0) {
+      await this.flushScriptNotices().catch((e: unknown) => {
+        if (isStopError(e) || (isPosError(e) && e.kind === 'invariant')) throw e;
+        this.log.warn({ err: String(e) }, 'script notices not sent before the next message');
+      });
+    }
     // Offline advices go before the next online message (profile). One that cannot go now keeps
     // waiting: the host unreachable for it is unreachable for the sale too, which may go offline.
     if (pendingAdvices(this.state).length > 0) {
@@ -565,6 +588,15 @@ export class TerminalEngine {
   }
 
   async sale(input: SaleInput): Promise<FlowResult> {
+    try {
+      return await this.saleOnce(input);
+    } finally {
+      // A card held for the online half and not completed (refused before sending): let it go.
+      await input.card.online?.release();
+    }
+  }
+
+  private async saleOnce(input: SaleInput): Promise<FlowResult> {
     await this.readyToCharge(input);
     const c = input.card;
     let field55: Buffer | undefined;
@@ -588,7 +620,7 @@ export class TerminalEngine {
     // An online PIN can only be checked by the issuer: a sale with one never goes offline.
     return this.financial(req, record, {
       kind: 'sale', stan, amountFen: input.amountFen, pan: c.pan, expiry: c.expiry, entryMode: c.entryMode, cardSeq: c.cardSeq, operator: input.session.operator,
-      offlineCandidate: pinBlock === undefined,
+      offlineCandidate: pinBlock === undefined, chip: field55 !== undefined ? c.online : undefined,
     });
   }
 
@@ -647,6 +679,8 @@ export class TerminalEngine {
     origStan?: number; origBatch?: number; origRrn?: string; origAuthCode?: string; origDate?: string;
     /** A sale that may be approved offline if the host cannot be reached (offlineAllowed). */
     offlineCandidate?: boolean;
+    /** A chip card still in the reader for the online half (see the top of this file). */
+    chip?: ChipOnline;
   }): Promise<FlowResult> {
     const m = req.message;
     const f60 = textField(m, 60) as string;
@@ -667,9 +701,11 @@ export class TerminalEngine {
     try {
       res = parseFinancialResponse(this.config.profile, req, await this.send(req, t.stan, bytes), { mak: this.keys?.mak });
     } catch (e) {
+      // No usable answer: the card is told the terminal could not go online (AAC, ARC Z3).
+      await t.chip?.complete({ approved: false });
       return this.afterSendFailure(t.stan, e, t.offlineCandidate === true && this.offlineAllowed(t.amountFen));
     }
-    return this.recordResult(t.stan, res);
+    return t.chip === undefined ? this.recordResult(t.stan, res) : this.completeChip(t.stan, res, t.chip, t.cardSeq);
   }
 
   private async recordResult(stan: number, res: FinancialResult): Promise<FlowResult> {
@@ -728,6 +764,103 @@ export class TerminalEngine {
     const flushed = await this.flushReversal().catch((err: unknown) => { this.log.warn({ err: String(err) }, 'reversal not sent'); return 'pending' as const; });
     if (flushed === 'pending') await this.markReasonDecided(stan);
     return { outcome: 'failed', error: e, reversalPending: flushed === 'pending', stan };
+  }
+
+  // ------------------------------------------------------------ chip sale: the online half
+
+  /** Steps 2'-4' (see the top of this file): the host answered a chip sale whose card is still in. */
+  private async completeChip(stan: number, res: FinancialResult, chip: ChipOnline, cardSeq: string | undefined): Promise<FlowResult> {
+    const host = { approved: res.approved, responseCode: res.responseCode, field55: res.field55 };
+    if (!res.approved) {
+      const declined = await this.recordResult(stan, res);
+      await this.journalNotice(stan, res, await chip.complete(host), [], cardSeq);
+      return declined;
+    }
+    const pr = this.state.pendingReversal as NonNullable<Store['state']['pendingReversal']>;
+    const link = this.deps.host.linkUsed?.();
+    try {
+      await this.store.commit([
+        rec.txnResult({ stan, outcome: 'approved', responseCode: res.responseCode, rrn: res.rrn, authCode: res.authCode, hostDate: res.hostDate, hostTime: res.hostTime, settlementDate: res.settlementDate, ...(link !== undefined ? { link } : {}) }),
+        rec.reversalPending({ ...pr, reason: '06', decided: true }),
+      ], { reserve: true });
+    } catch (e) {
+      await chip.complete({ approved: false, responseCode: res.responseCode });
+      this.log.error({ stan, err: String(e) }, 'result could not be journaled: reversing');
+      await this.flushReversal('06').catch(() => undefined);
+      return { outcome: 'failed', error: isPosError(e) ? e : new PosError('STO_IO', String(e)), reversalPending: this.state.pendingReversal !== undefined, stan };
+    }
+    const done = await chip.complete(host);
+    const o = done.outcome;
+    if (o.cryptogram === 'TC') {
+      await this.journalNotice(stan, res, done, [rec.reversalCleared({ stan, cause: 'approved', responseCode: res.responseCode, tries: 0 })], cardSeq);
+      const txn = viewOf(this.state, this.state.txns.get(stan) as Txn);
+      this.log.info({ stan, code: res.responseCode, panMasked: txn.panMasked, issuerAuth: o.issuerAuth }, 'host approved, card confirmed (TC)');
+      return { outcome: 'approved', txn };
+    }
+    await this.journalNotice(stan, res, done, [], cardSeq);
+    const error = chipFailure(o);
+    this.log.warn({ stan, code: error.code, issuerAuth: o.issuerAuth, cryptogram: o.cryptogram, card: o.error?.code }, 'host approved, card did not confirm: reversing (06)');
+    this.reasonDecided.add(stan);
+    const flushed = await this.flushReversal().catch((err: unknown) => { this.log.warn({ err: String(err) }, 'reversal not sent'); return 'pending' as const; });
+    return { outcome: 'failed', error, reversalPending: flushed === 'pending', stan };
+  }
+
+  /**
+   * `withRecords` in one commit, with a script-notice-pending (and its own STAN) first when the
+   * host sent scripts: durable before the sale returns. A storage failure here is the sale's
+   * (thrown): for an approval the card did not confirm, the reversal (06) is on disk already.
+   */
+  private async journalNotice(stan: number, res: FinancialResult, done: { first: FirstPass; outcome: OnlineOutcome }, withRecords: RecordInput[], cardSeq: string | undefined): Promise<void> {
+    const records = [...withRecords];
+    const t = this.state.txns.get(stan);
+    if (done.outcome.scriptResults.length > 0 && t !== undefined && res.rrn !== undefined) {
+      const { stans, record } = this.stans(1);
+      const notice: ScriptNoticePendingPayload = {
+        stan: stans[0], batch: this.state.batch, origStan: stan, origBatch: t.batch, origDate: res.hostDate ?? hostMmdd(t.beganAtMs), rrn: res.rrn,
+        amountFen: t.amountFen, panEnc: t.panEnc, panMasked: t.panMasked, processingCode: t.processingCode, entryMode: t.entryMode,
+        cardSeq, field55: field55Of(noticeValues(done.first, done.outcome)), scriptResults: done.outcome.scriptResults,
+      };
+      records.unshift(record, rec.scriptNoticePending(notice));
+      this.log.info({ stan, noticeStan: stans[0], scripts: done.outcome.scriptResults.length / SCRIPT_RESULT_BYTES, failed: done.outcome.scriptFailed }, 'issuer scripts ran: notice pending');
+    }
+    if (records.length > 0) await this.store.commit(records, { reserve: true });
+  }
+
+  /** Script notices not yet acknowledged (0620 pending). */
+  pendingScriptNotices(): number {
+    return this.state.pendingScriptNotices.size;
+  }
+
+  /**
+   * Sends the pending issuer script notices (0620, docs/PROTOCOL.md), in the order they were
+   * journaled, each up to the reversal's tries under its own STAN; 39 = 00 clears one (journaled).
+   * Returns how many still wait.
+   */
+  async flushScriptNotices(): Promise<number> {
+    for (const n of [...this.state.pendingScriptNotices.values()]) {
+      if (this.keys === undefined) break;
+      const req = buildScriptNotice(this.config.profile, {
+        ids: this.config.ids, stan: n.stan, batch: n.batch, pan: this.panOf(n.panEnc), processingCode: n.processingCode, amountFen: n.amountFen,
+        entryMode: n.entryMode, cardSeq: n.cardSeq, rrn: n.rrn, field55: noticeField55(n.field55, n.scriptResults),
+        original: { batch: n.origBatch, stan: n.origStan, dateMmdd: n.origDate },
+      });
+      for (let tries = 1; tries <= this.reversalTries; tries++) {
+        try {
+          const res = parseAckResponse(this.config.profile, req, await this.send(req, n.stan), { mak: this.keys?.mak });
+          if (res.responseCode === '00') {
+            await this.store.commit([rec.scriptNoticeCleared({ stan: n.stan, responseCode: res.responseCode, tries })], { reserve: true });
+            this.log.info({ stan: n.stan, origStan: n.origStan, tries }, 'script notice acknowledged');
+            break;
+          }
+          this.log.warn({ stan: n.stan, code: res.responseCode, tries }, 'script notice not accepted');
+        } catch (e) {
+          if (!isPosError(e) || isStopError(e) || e.kind === 'invariant') throw e;
+          if (e.kind === 'mac-failure') this.needsSignOn = true;
+          this.log.warn({ stan: n.stan, code: e.code, tries }, 'script notice try failed');
+        }
+      }
+    }
+    return this.state.pendingScriptNotices.size;
   }
 
   // ------------------------------------------------------------ reversal
@@ -1161,6 +1294,13 @@ export class TerminalEngine {
 }
 
 /** An original that never got field 13 is dated in the host's zone, China (UTC+8): the profile. */
+/** Why a chip sale the host approved did not stand: the card pulled, issuer authentication failed, or the card's AAC. */
+function chipFailure(o: OnlineOutcome): PosError {
+  if (o.error?.id === 'RDR_CARD_REMOVED') return new PosError('RDR_REMOVED_BEFORE_END', 'the card was removed before the final GENERATE AC: the sale is reversed');
+  if (o.issuerAuth === 'failed') return new PosError('RDR_ISSUER_AUTH_FAILED', 'issuer authentication failed (ARPC): the card was asked for an AAC, the sale is reversed');
+  return new PosError('RDR_DECLINED_AFTER_APPROVAL', `the card did not confirm the approval (${o.error?.code ?? o.cryptogram}): the sale is reversed`);
+}
+
 function hostMmdd(ms: number): string {
   return mmddIn(ms, TZ_OFFSET_MINUTES_DEFAULT);
 }
