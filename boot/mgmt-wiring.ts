@@ -15,6 +15,7 @@ import { anomalyDigest } from '../runtime/anomaly';
 import type { TerminalStatus } from '../runtime/host/messages-v2';
 import { ManagementClient, MgmtConfig, MgmtTerminal, MgmtUpdater } from '../runtime/mgmt/client';
 import { applyParamsPatch } from '../runtime/mgmt/params';
+import { ReceiptQueue } from '../runtime/mgmt/receipt-queue';
 import type { StatusInput } from '../runtime/mgmt/protocol';
 import type { Terminal } from '../runtime/terminal';
 import type { ErrorRing } from './diagnostics';
@@ -125,9 +126,27 @@ export function startManagement(
   section: ManagementBoardConfig | undefined, serial: string, app: ManagedApp, logger: Logger, clock: () => number,
   updaterFor?: (caPem: string) => MgmtUpdater | undefined,
   sealedPassword?: () => string,
+  receiptQueueDir?: string,
 ): ManagementClient | undefined {
   if (!section) return undefined;
   const config = managementConfig(section, serial, sealedPassword);
   const updater = updaterFor && config.caPem !== undefined ? updaterFor(config.caPem) : undefined;
-  return ManagementClient.start({ config, terminal: managedTerminal(updater ? { ...app, updater } : app), logger: logger.child({ component: 'mgmt' }), clock });
+  const log = logger.child({ component: 'mgmt' });
+  const receiptQueue = receiptQueueDir === undefined ? undefined : openReceiptQueue(receiptQueueDir, log);
+  return ManagementClient.start({ config, terminal: managedTerminal(updater ? { ...app, updater } : app), logger: log, clock, ...(receiptQueue ? { receiptQueue } : {}) });
+}
+
+/**
+ * The durable e-receipt queue (runtime/mgmt/receipt-queue.ts) in the storage folder; a folder that
+ * cannot be made or read leaves the receipts in the in-memory outbox, said in the log.
+ */
+function openReceiptQueue(dir: string, log: Logger): ReceiptQueue | undefined {
+  try {
+    const q = ReceiptQueue.open(dir, { logger: log });
+    if (q.length > 0) log.info({ queued: q.length, dropped: q.dropped }, 'e-receipts waiting from before the restart: sent when the broker is there');
+    return q;
+  } catch (e) {
+    log.warn({ dir, err: String(e) }, 'e-receipt queue cannot be opened: receipts wait in memory only (lost at a restart)');
+    return undefined;
+  }
 }

@@ -97,6 +97,8 @@ import { AdjustableClock } from '../common/time';
 export const BOOT_STEP_COUNT = 5;
 /** The merchant's name on the slip until the host's parameter download names it (DF11). */
 const MERCHANT_NAME_DEFAULT = 'DEMO SHOP';
+/** The durable e-receipt queue's folder in the storage folder (the journal's parent). */
+export const RECEIPT_QUEUE_DIR = 'receipt-queue';
 /** The background verify waits this long after a checkpointed boot (the first sale comes first). */
 export const BACKGROUND_VERIFY_DELAY_MS = 10_000;
 /** The boot checkpoint is written this long after the first operator screen is drawn. */
@@ -985,7 +987,9 @@ export class TerminalApp {
         root: update.root, publicKeyHex: update.publicKeyHex, board: update.board, caPem, stagingDir: join(dirname(this.o.journalDir), 'update-staging'),
         battery: () => ({ percent: this.env.status.batteryPercent, charging: this.env.status.charging === true }),
         batchCount: () => this.terminal?.store.state.txns.size ?? 0,
-      }) : undefined, () => (require('../runtime/mgmt/credentials') as typeof MgmtCredentials).readMgmtPassword(keyDirFor(this.o.journalDir), this.deviceKey()));
+      }) : undefined, () => (require('../runtime/mgmt/credentials') as typeof MgmtCredentials).readMgmtPassword(keyDirFor(this.o.journalDir), this.deviceKey()),
+      // Beside the journal in the storage folder, not in it (runtime/mgmt/receipt-queue.ts says why).
+      join(keyDirFor(this.o.journalDir), RECEIPT_QUEUE_DIR));
     } catch (e) {
       this.mgmtRefused = true;
       this.o.logger.warn({ err: String(e), code: isPosError(e) ? e.code : undefined }, 'management channel not started');

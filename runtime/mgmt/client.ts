@@ -20,8 +20,9 @@ import { checkParamsPatch } from './params';
 import { Outbox, OUTBOX_BYTES_MAX, OUTBOX_MESSAGES_MAX, OutMessage } from './outbox';
 import {
   Ack, Command, CommandName, MGMT_SCHEMA_VERSION, MgmtTopics, SERIAL_RE, StatusDocument, StatusInput, TOPIC_PREFIX_DEFAULT, UpdateOffer, ack, checkUpdateOffer, parseCommand, refusal,
-  ReceiptDocument, statusKey, topicsFor,
+  QueueFigures, ReceiptDocument, statusKey, topicsFor,
 } from './protocol';
+import type { ReceiptQueue } from './receipt-queue';
 
 /** The status is republished at least this often, changed or not (the console's liveness view). */
 export const HEARTBEAT_INTERVAL_MS_DEFAULT = 60_000;
@@ -116,6 +117,11 @@ export interface MgmtClientOptions {
   readonly terminal: MgmtTerminal;
   readonly logger: Logger;
   readonly clock: () => number;
+  /**
+   * The durable e-receipt queue (receipt-queue.ts): receipts go through it, are sent when the
+   * broker is there and removed when it acknowledged them. Absent: they share the in-memory outbox.
+   */
+  readonly receiptQueue?: ReceiptQueue;
 }
 
 /** Refuses a configuration that could not work or would not be safe (E-BRD-01 names the field). */
@@ -148,6 +154,8 @@ export class ManagementClient {
   private linkUp = false;
   private stopped = false;
   private readonly log: Logger;
+  /** Queued receipts handed to mqtt.js and not yet acknowledged (it resends them itself after a reconnect). */
+  private readonly receiptsInFlight = new Set<number>();
 
   static start(o: MgmtClientOptions): ManagementClient {
     checkMgmtConfig(o.config);
@@ -208,9 +216,35 @@ export class ManagementClient {
     this.send({ topic: this.topics.event, payload: JSON.stringify({ v: MGMT_SCHEMA_VERSION, kind, atMs: this.o.clock(), data }), qos: 1, what: `event ${kind}` });
   }
 
-  /** An approved transaction's slip for the acquirer's e-receipt service (QoS 1; queued while offline). */
+  /**
+   * An approved transaction's slip for the acquirer's e-receipt service (QoS 1). With the durable
+   * queue it is on disk before this returns and leaves it when the broker acknowledged it; without,
+   * it waits in the in-memory outbox while offline.
+   */
   publishReceipt(doc: ReceiptDocument): void {
-    this.send({ topic: this.topics.receipt, payload: JSON.stringify(doc), qos: 1, what: `receipt ${doc.batch}/${doc.stan}` });
+    const q = this.o.receiptQueue;
+    if (!q) { this.send({ topic: this.topics.receipt, payload: JSON.stringify(doc), qos: 1, what: `receipt ${doc.id}` }); return; }
+    for (const gone of q.push(doc)) {
+      this.log.warn({ dropped: gone.id, receiptsDropped: q.dropped }, `e-receipt queue full (${q.length}): dropped the oldest, ${gone.id}`);
+    }
+    this.sendReceipts();
+    this.publishStatus(false);
+  }
+
+  /** Queued receipts to the broker, oldest first, each once per connection (mqtt.js resends unacknowledged ones). */
+  private sendReceipts(): void {
+    const q = this.o.receiptQueue;
+    if (!q || !this.client.connected || this.stopped) return;
+    for (const r of q.pending()) {
+      if (this.receiptsInFlight.has(r.seq)) continue;
+      this.receiptsInFlight.add(r.seq);
+      this.client.publish(this.topics.receipt, r.payload, { qos: 1 }, (e) => {
+        this.receiptsInFlight.delete(r.seq);
+        if (e) { this.log.warn({ id: r.id, err: e.message }, 'e-receipt not acknowledged: kept, sent again at the next connect'); return; }
+        q.remove(r.seq);
+        this.publishStatus(false);
+      });
+    }
   }
 
   /** A clean goodbye: presence offline (retained), then DISCONNECT (no will). */
@@ -241,6 +275,7 @@ export class ManagementClient {
     this.client.publish(this.topics.presence, this.presence(true), { qos: 1, retain: true });
     this.client.subscribe(this.topics.cmd, { qos: 1 }, (e) => { if (e) this.log.warn({ err: e.message }, 'management: subscribing to commands failed'); });
     for (const m of this.outbox.drain()) this.client.publish(m.topic, m.payload, { qos: m.qos });
+    this.sendReceipts();
     // Always published afresh: it carries the drop count, and it may have changed while away.
     this.publishStatus(true);
   }
@@ -290,10 +325,12 @@ export class ManagementClient {
     if (!this.client.connected || this.stopped) return;
     const input = this.statusInput();
     if (input === undefined) return;
-    const key = statusKey(input, this.outbox.dropped);
+    const q = this.o.receiptQueue;
+    const figures: QueueFigures = { droppedMessages: this.outbox.dropped, ...(q ? { receiptsQueued: q.length, receiptsDropped: q.dropped } : {}) };
+    const key = statusKey(input, figures);
     if (!force && key === this.lastStatusKey) return;
     this.lastStatusKey = key;
-    const doc: StatusDocument = { v: MGMT_SCHEMA_VERSION, serial: this.o.config.serial, seq: ++this.seq, atMs: this.o.clock(), droppedMessages: this.outbox.dropped, ...input };
+    const doc: StatusDocument = { v: MGMT_SCHEMA_VERSION, serial: this.o.config.serial, seq: ++this.seq, atMs: this.o.clock(), ...figures, ...input };
     this.client.publish(this.topics.status, JSON.stringify(doc), { qos: 1, retain: true });
   }
 

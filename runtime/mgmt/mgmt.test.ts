@@ -53,9 +53,11 @@ describe('runtime/mgmt: commands, parameters, offline queue, configuration', () 
 
   it('statusKeyIgnoresUptimeOnly', () => {
     const s: StatusInput = { version: '1', batteryPercent: 50, storageFreeKiB: 1, network: {}, lastErrors: [], anomalies: [], sellingLocked: false, state: 'idle', uptimeS: 1 };
-    assert.equal(statusKey(s, 0), statusKey({ ...s, uptimeS: 99 }, 0));
-    assert.notEqual(statusKey(s, 0), statusKey({ ...s, batteryPercent: 49 }, 0));
-    assert.notEqual(statusKey(s, 0), statusKey(s, 1));
+    const q = (droppedMessages: number, receiptsQueued?: number): { droppedMessages: number; receiptsQueued?: number } => ({ droppedMessages, ...(receiptsQueued !== undefined ? { receiptsQueued } : {}) });
+    assert.equal(statusKey(s, q(0)), statusKey({ ...s, uptimeS: 99 }, q(0)));
+    assert.notEqual(statusKey(s, q(0)), statusKey({ ...s, batteryPercent: 49 }, q(0)));
+    assert.notEqual(statusKey(s, q(0)), statusKey(s, q(1)));
+    assert.notEqual(statusKey(s, q(0, 0)), statusKey(s, q(0, 1)), 'an e-receipt queued or sent is a change');
   });
 
   it('configurationIsRefusedNamingTheFieldWhenItCouldNotWorkOrWouldNotBeSafe', () => {
@@ -79,7 +81,7 @@ describe('runtime/mgmt: commands, parameters, offline queue, configuration', () 
     };
     const doc = receiptDocument(t, { tid: '12345678', mid: '123456789012345', merchantName: 'M', url: 'https://r.example.com/r?tid=12345678' });
     assert.deepEqual(doc, {
-      v: 1, tid: '12345678', mid: '123456789012345', merchantName: 'M', kind: 'sale', amountFen: 123456, currency: 'CNY', batch: 1, stan: 12,
+      v: 1, id: '12345678-000001-000012', tid: '12345678', mid: '123456789012345', merchantName: 'M', kind: 'sale', amountFen: 123456, currency: 'CNY', batch: 1, stan: 12,
       rrn: '000000000042', authCode: '000042', hostDate: '1121', hostTime: '103015', atMs: 5, panMasked: '622202*********0123', entryMode: '021',
       url: 'https://r.example.com/r?tid=12345678',
     });

@@ -137,12 +137,19 @@ export interface StatusDocument extends StatusInput {
   readonly atMs: number;
   /** Outgoing messages dropped from the offline queue since start (oldest first). */
   readonly droppedMessages: number;
+  /** E-receipts waiting on disk for the broker (receipt-queue.ts); absent without the durable queue. */
+  readonly receiptsQueued?: number;
+  /** E-receipts the durable queue dropped (oldest first) to keep its bound, over the terminal's life. */
+  readonly receiptsDropped?: number;
 }
 
+/** The queue figures a status carries besides the terminal's own. */
+export interface QueueFigures { readonly droppedMessages: number; readonly receiptsQueued?: number; readonly receiptsDropped?: number }
+
 /** The part of a status whose change is worth a publication (uptime ticks every second). */
-export function statusKey(s: StatusInput, droppedMessages: number): string {
+export function statusKey(s: StatusInput, q: QueueFigures): string {
   const { uptimeS: _uptime, ...rest } = s;
-  return JSON.stringify({ ...rest, droppedMessages });
+  return JSON.stringify({ ...rest, ...q });
 }
 
 /** A software update offered by the console (docs/MANAGEMENT.md, "Software update offer"). */
@@ -177,6 +184,12 @@ export function checkUpdateOffer(args: Readonly<Record<string, unknown>>): Updat
 /** The slip's data for the acquirer's e-receipt service (docs/MANAGEMENT.md, topic `receipt`). */
 export interface ReceiptDocument {
   readonly v: number;
+  /**
+   * What the e-receipt service dedupes on (delivery is at least once: a receipt queued on disk is
+   * sent again after a restart that came before the broker's acknowledgement): `TID-BATCH-TRACE`,
+   * e.g. `12345678-000001-000007`, one per transaction of a terminal.
+   */
+  readonly id: string;
   readonly tid: string;
   readonly mid: string;
   readonly merchantName: string;
@@ -206,6 +219,21 @@ export interface ReceiptDocument {
 
 /** A masked card number as the slip prints it: at most 6 digits, stars, at most 4 digits. */
 const PAN_MASKED_RE = /^[0-9]{0,6}\*+[0-9]{0,4}$/;
+const RECEIPT_ID_RE = /^[0-9A-Za-z]{1,16}-\d{6}-\d{6}$/;
+
+/** The e-receipt id of a transaction: TID, batch and trace (ReceiptDocument.id). */
+export function receiptId(tid: string, batch: number, stan: number): string {
+  return `${tid}-${String(batch).padStart(6, '0')}-${String(stan).padStart(6, '0')}`;
+}
+
+/**
+ * Checks a receipt document before it is queued or sent and when it is read back from the queue:
+ * its id, and that its card number (if any) is masked. Throws (an invariant) otherwise.
+ */
+export function checkReceiptDocument(d: ReceiptDocument): void {
+  invariant(typeof d === 'object' && d !== null && typeof d.id === 'string' && RECEIPT_ID_RE.test(d.id), 'e-receipt: the document has no id', {});
+  invariant(d.panMasked === undefined || (typeof d.panMasked === 'string' && PAN_MASKED_RE.test(d.panMasked)), 'e-receipt: the card number is not masked', { id: d.id });
+}
 
 /**
  * The e-receipt document of an approved transaction. Throws (an invariant) if the masked card
@@ -215,7 +243,7 @@ export function receiptDocument(t: TxnView, o: { readonly tid: string; readonly 
   invariant(t.panMasked === '' || PAN_MASKED_RE.test(t.panMasked), 'e-receipt: the card number is not masked', { stan: t.stan });
   const qr = t.qr ? { ...(t.qr.wallet ? { wallet: t.qr.wallet } : {}), ...(t.qr.orderNo ? { orderNo: t.qr.orderNo } : {}), ...(t.qr.payerMasked ? { payerMasked: t.qr.payerMasked } : {}) } : undefined;
   return {
-    v: MGMT_SCHEMA_VERSION, tid: o.tid, mid: o.mid, merchantName: o.merchantName, kind: t.kind, amountFen: t.amountFen, currency: 'CNY',
+    v: MGMT_SCHEMA_VERSION, id: receiptId(o.tid, t.batch, t.stan), tid: o.tid, mid: o.mid, merchantName: o.merchantName, kind: t.kind, amountFen: t.amountFen, currency: 'CNY',
     batch: t.batch, stan: t.stan, ...(t.rrn ? { rrn: t.rrn } : {}), ...(t.authCode ? { authCode: t.authCode } : {}),
     ...(t.hostDate ? { hostDate: t.hostDate } : {}), ...(t.hostTime ? { hostTime: t.hostTime } : {}), atMs: t.atMs,
     ...(t.panMasked !== '' ? { panMasked: t.panMasked } : {}), entryMode: t.entryMode, ...(qr ? { qr } : {}),
