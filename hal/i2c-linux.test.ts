@@ -54,6 +54,27 @@ describe('I2C on an SMBus-only adapter (hal/i2c-linux.ts, board file i2cBuses)',
     assert.equal(await bus.i2cRead(0x36, 1).then((b) => b[0]), 0x42, 'a one-byte read is receive byte');
   });
 
+  it('aTransferThatTimedOutIsNotOvertakenByTheNextWhichWaitsForItToReallyEnd', async () => {
+    // Under load the thread pool runs a write late: it times out for its caller but still happens.
+    const { handle, calls } = smbusFake();
+    let finishFirst: () => void = () => undefined;
+    const slow = handle.writeI2cBlock;
+    let n = 0;
+    handle.writeI2cBlock = (a, c, len, buf) => {
+      if (n++ > 0) return slow(a, c, len, buf);
+      calls.push(['writeI2cBlock-started', a, c]);
+      return new Promise((resolve) => { finishFirst = () => { calls.push(['writeI2cBlock', a, c, Buffer.from(buf.subarray(0, len))]); resolve({ bytesWritten: len, buffer: buf }); }; });
+    };
+    const bus = LinuxI2cBus.over('i2c-0', handle, { smbusOnly: true, timeoutMs: 30 });
+    await assert.rejects(bus.i2cWrite(0x3c, Uint8Array.of(0x40, 1, 2)), /timed out after 30 ms/);
+    const second = bus.i2cWrite(0x3c, Uint8Array.of(0x00, 0x21, 0, 127));
+    await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(calls.map((c) => c[0]), ['writeI2cBlock-started'], 'the next transfer waits while the first is still running');
+    finishFirst();
+    await second;
+    assert.deepEqual(calls.map((c) => [c[0], c[2]]), [['writeI2cBlock-started', 0x40], ['writeI2cBlock', 0x40], ['writeI2cBlock', 0x00]], 'on the wire in the order they were asked for');
+  });
+
   it('refusesWritesSmbusCannotCarryBeforeAnyTransfer', async () => {
     const { handle, calls } = smbusFake();
     const bus = LinuxI2cBus.over('i2c-0', handle, { smbusOnly: true });

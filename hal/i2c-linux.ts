@@ -35,6 +35,15 @@ const NAK_CODES = new Set(['ENXIO', 'EREMOTEIO']);
 
 export class LinuxI2cBus implements I2cBus {
   private closed = false;
+  /**
+   * The last transfer handed to i2c-bus, settled or not. Transfers run one after another: a
+   * transfer reported as timed out has NOT stopped (i2c-bus runs it on libuv's thread pool and
+   * cannot cancel it), so without this the next one could reach the kernel before it: a display's
+   * next window command overtaken by the late data write of the frame before, drawing it in the
+   * wrong place. A caller's timeout counts from its call, so its wait behind a stuck transfer
+   * counts too: a stuck bus fails every transfer after it, as it should.
+   */
+  private tail: Promise<unknown> = Promise.resolve();
 
   private readonly timeoutMs: number;
   private readonly smbusOnly: boolean;
@@ -128,8 +137,10 @@ export class LinuxI2cBus implements I2cBus {
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(busError(this.name, address, `${op} timed out after ${this.timeoutMs} ms`)), this.timeoutMs);
     });
+    const done = this.tail.then(transfer);
+    this.tail = done.catch(() => undefined);
     try {
-      return await Promise.race([transfer(), timeout]);
+      return await Promise.race([done, timeout]);
     } catch (e) {
       throw this.mapError(address, op, e);
     } finally {

@@ -39,6 +39,13 @@ export interface EscPosPrinterOptions {
   readonly blockTimeoutMsMax?: number;
   /** While a confirmation is late, poll real-time status this often (ms). */
   readonly stallPollMs?: number;
+  /**
+   * The boot self-test asks for the status again until this long after its first query (ms): a
+   * printer module powered up with the board may not answer before its own firmware runs, and a
+   * board under load (the guest under TCG) can take longer than statusTimeoutMsMax to carry one
+   * answer. Only the self-test waits; status() during trading keeps its single timeout.
+   */
+  readonly powerUpMsMax?: number;
   /** Bytes sent but not yet confirmed; keep below the printer's receive buffer. */
   readonly unconfirmedBytesMax?: number;
   /** Largest single write to the port (bytes). */
@@ -56,6 +63,7 @@ const DEFAULTS = {
   statusTimeoutMsMax: 500,
   blockTimeoutMsMax: 10_000,
   stallPollMs: 250,
+  powerUpMsMax: 3000,
   unconfirmedBytesMax: 2048,
   writeChunkBytesMax: 256,
   queuedJobsMax: 4,
@@ -114,8 +122,24 @@ export class EscPosPrinter implements Printer {
     return this.queryStatus();
   }
 
-  selfTest(): Promise<PrinterStatus> {
-    return this.queryStatus();
+  /**
+   * A status round trip, asked again while it times out within powerUpMsMax (see the option).
+   * Between tries the driver waits stallPollMs with nobody waiting for an answer, so a late answer
+   * to the query that timed out is dropped (receive keeps no unasked-for byte) instead of being
+   * read as the next query's first bytes.
+   */
+  async selfTest(): Promise<PrinterStatus> {
+    const started = this.timers.now();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.queryStatus();
+      } catch (error) {
+        const waitedMs = this.timers.now() - started;
+        if (!(isPosError(error) && error.id === 'PRN_TIMEOUT') || waitedMs >= this.o.powerUpMsMax) throw error;
+        this.log.info({ attempt, waitedMs: Math.round(waitedMs), powerUpMsMax: this.o.powerUpMsMax }, 'printer not answering yet at self-test; asking again');
+        await new Promise<void>((resolve) => this.timers.setTimeout(resolve, this.o.stallPollMs));
+      }
+    }
   }
 
   print(job: PrintJob): Promise<PrintResult> {

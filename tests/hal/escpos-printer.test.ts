@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import sinon from 'sinon';
+import type { Logger } from 'pino';
 import { PosError, isPosError } from '../../common/errors';
 import { PrinterRig, printerRig, receiptLines, saleReceipt } from './printer-fixtures';
 
@@ -156,6 +157,29 @@ describe('EscPosPrinter (hal/drivers/escpos-printer.ts) on the virtual printer',
     } finally {
       clock.restore();
     }
+  });
+
+  it('selfTestAsksAgainWhileAPrinterPoweringUpWithTheBoardDoesNotAnswerThenGivesUpWithE-PRN-04', async () => {
+    const asked: number[] = [];
+    const logger = { info: (o: { attempt: number }) => { asked.push(o.attempt); }, warn: () => undefined, debug: () => undefined, error: () => undefined } as unknown as Logger; // only info is used
+    rig = await printerRig({ statusTimeoutMsMax: 100, stallPollMs: 20, powerUpMsMax: 60_000, logger });
+    rig.device.powerOff();
+    let answered = false;
+    const late = rig.printer.selfTest().then((s) => { answered = true; return s; });
+    while (asked.length < 2) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(answered, false, 'nothing answered while the printer is off: still asking');
+    rig.device.powerOn(); // its firmware is up: a later query is answered
+    assert.equal((await late).online, true);
+    // status() during trading keeps its one timeout; the self-test gives up after powerUpMsMax.
+    rig.device.powerOff();
+    assert.equal((await rejection(rig.printer.status())).id, 'PRN_TIMEOUT');
+    await rig.printer.close().catch(() => undefined);
+    asked.length = 0;
+    rig = await printerRig({ statusTimeoutMsMax: 100, stallPollMs: 20, powerUpMsMax: 250, logger });
+    rig.device.powerOff();
+    const error = await rejection(rig.printer.selfTest());
+    assert.equal(error.code, 'E-PRN-04');
+    assert.ok(asked.length >= 1, 'asked again before giving up');
   });
 
   it('cancelRejectsRunningAndQueuedJobs', async () => {
