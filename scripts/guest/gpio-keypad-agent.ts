@@ -6,7 +6,8 @@
  * with ts-node; quick-guest.ts's compileForGuest turns it into JS for the guest.
  *
  *   node gpio-keypad-agent.js --sysfs /sys/devices/platform/gpio-sim.0/gpiochip0 \
- *        --rows 0,1,2,3 --cols 4,5,6 [--row-active high|low] [--col-active high|low] [--follow-ms 1]
+ *        --rows 0,1,2,3 --cols 4,5,6 [--row-active high|low] [--col-active high|low]
+ *        [--follow poll|events] [--follow-ms 1]
  *
  * --row-active: the wire level of a selected row (high unless the board file says activeLow);
  * --col-active: the wire level a closed key puts on its column (high: pull-down at rest, pull-up
@@ -22,14 +23,25 @@
  *   quit           -> "ok quit", then the agent exits 0 (also on stdin's end)
  *   anything wrong -> "err <reason>"
  *
- * Following is by polling sysfs every --follow-ms (gpio-sim has no notification for an output's
- * value), and only while a key is pressed: with every key open the columns rest whatever the rows
- * do, so an idle agent has no timer and costs no CPU (in a one-CPU guest under TCG its polling starved the terminal
- * it serves: systemd's watchdog killed it). A scanner that reads the columns right after selecting a row can be faster than that:
- * on real hardware the wires settle in microseconds, here the agent needs its next poll. A test
- * that must not race sends "sync" after each row write and waits for "ok sync" (the settle time);
- * a scanner that is not synchronised will see ghost keys now and then, as a matrix would whose
- * settle time the driver did not wait for.
+ * Following the rows, two ways:
+ *   --follow events  (the guest tests) the project's gpio-sim build (scripts/guest/gpio-sim,
+ *                    value-notify.patch) wakes poll() waiters on a line's sysfs `value` when the
+ *                    terminal drives a new level; the agent holds each row's `value` open and waits
+ *                    on them with epoll (EPOLLPRI, the `epoll` package: NODE_PATH must reach it), so
+ *                    it answers a row write as soon as the guest schedules it and costs nothing
+ *                    between writes. Upstream gpio-sim does not notify: with its module this mode
+ *                    would never follow.
+ *   --follow poll    (default) sysfs is read every --follow-ms, and only while a key is pressed:
+ *                    with every key open the columns rest whatever the rows do, so an idle agent
+ *                    has no timer. Under TCG the poll itself is the problem: at 1-2 ms it took
+ *                    20-60 % of the one-CPU guest (systemd's watchdog once killed the terminal it
+ *                    serves) and, competing with the scanner for that CPU, followed rows 10-100 ms
+ *                    late, which is why qemu-x86.json once needed a 100 ms row settle.
+ * A scanner that reads the columns right after selecting a row can be faster than either: on real
+ * hardware the wires settle in microseconds, here the agent must be scheduled. A test that must
+ * not race sends "sync" after each row write and waits for "ok sync"; a scanner that is not
+ * synchronised needs a row settle time (the board file's rowSettleMs) or sees ghost keys now and
+ * then, as a matrix would whose settle time the driver did not wait for.
  */
 import * as fs from 'node:fs';
 import * as readline from 'node:readline';
@@ -46,6 +58,7 @@ interface AgentConfig {
   readonly rowActive: '0' | '1';
   readonly colActive: '0' | '1';
   readonly followMs: number;
+  readonly follow: 'poll' | 'events';
 }
 
 function parseArgs(argv: readonly string[]): AgentConfig {
@@ -67,19 +80,31 @@ function parseArgs(argv: readonly string[]): AgentConfig {
   };
   const followMs = Number(get('follow-ms', '1'));
   if (!(followMs >= 0 && followMs <= FOLLOW_MS_MAX)) throw new Error(`--follow-ms must be 0..${FOLLOW_MS_MAX}`);
-  return { sysfs: get('sysfs'), rows: list('rows'), cols: list('cols'), rowActive: level('row-active'), colActive: level('col-active'), followMs };
+  const follow = get('follow', 'poll');
+  if (follow !== 'poll' && follow !== 'events') throw new Error('--follow must be poll or events');
+  return { sysfs: get('sysfs'), rows: list('rows'), cols: list('cols'), rowActive: level('row-active'), colActive: level('col-active'), followMs, follow };
 }
 
 class KeypadAgent {
   private readonly pressed = new Set<string>();
   /** Pull last written per column, so that sysfs is written only on a change. */
   private readonly pulls = new Map<number, string>();
+  /** Each row's sysfs `value`, held open: read from offset 0 (which also re-arms its POLLPRI). */
+  readonly rowFds: number[];
+  private readonly byte = Buffer.alloc(2);
 
-  constructor(private readonly c: AgentConfig) {}
+  constructor(private readonly c: AgentConfig) {
+    this.rowFds = c.rows.map((line) => fs.openSync(`${c.sysfs}/sim_gpio${line}/value`, 'r'));
+  }
+
+  private rowLevel(fd: number): string {
+    fs.readSync(fd, this.byte, 0, 1, 0);
+    return String.fromCharCode(this.byte[0]);
+  }
 
   /** Reads the rows and sets every column's pull accordingly. Synchronous: one consistent step. */
   apply(): void {
-    const active = this.c.rows.map((line) => fs.readFileSync(`${this.c.sysfs}/sim_gpio${line}/value`, 'utf8').trim() === this.c.rowActive);
+    const active = this.rowFds.map((fd) => this.rowLevel(fd) === this.c.rowActive);
     this.c.cols.forEach((line, col) => {
       const closed = this.c.rows.some((_, row) => active[row] && this.pressed.has(`${row},${col}`));
       const wire = closed ? this.c.colActive : (this.c.colActive === '1' ? '0' : '1');
@@ -114,19 +139,48 @@ class KeypadAgent {
   }
 }
 
+/** What this agent uses of the `epoll` package (fivdi/epoll, onoff's: in the release image). */
+interface EpollPoller {
+  add(fd: number, events: number): EpollPoller;
+  close(): EpollPoller;
+}
+interface EpollModule {
+  Epoll: { new (cb: (err: Error | null, fd: number, events: number) => void): EpollPoller; readonly EPOLLPRI: number };
+}
+
+/**
+ * --follow events: every row's `value` in one epoll set, EPOLLPRI (sysfs_notify's wake-up); each
+ * wake-up re-reads every row (which re-arms them) and sets the pulls. Also while no key is
+ * pressed: the scanner writes rows only while it scans, i.e. after a key's edge, so an idle
+ * terminal wakes the agent never.
+ */
+function watchRows(agent: KeypadAgent): { close(): void } {
+  // A native module resolved through NODE_PATH at run time: no types ship with it, hence the cast.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { Epoll } = require('epoll') as EpollModule;
+  const poller = new Epoll((err) => {
+    if (err) { process.stdout.write(`err epoll: ${err.message}\n`); return; }
+    agent.apply();
+  });
+  for (const fd of agent.rowFds) poller.add(fd, Epoll.EPOLLPRI);
+  return { close: () => { poller.close(); } };
+}
+
 function main(): void {
   const config = parseArgs(process.argv.slice(2));
   const agent = new KeypadAgent(config);
   agent.apply();
-  // The poll runs only while a key is pressed (see the file comment): started and stopped per command.
+  // Polling runs only while a key is pressed (see the file comment): started and stopped per command.
   let timer: NodeJS.Timeout | undefined;
   const follow = (): void => {
+    if (config.follow !== 'poll') return;
     if (agent.busy && !timer) timer = setInterval(() => agent.apply(), config.followMs);
     if (!agent.busy && timer) { clearInterval(timer); timer = undefined; }
   };
+  const poller = config.follow === 'events' ? watchRows(agent) : undefined;
   let pending = 0;
   const rl = readline.createInterface({ input: process.stdin });
-  const stop = (): void => { clearInterval(timer); timer = undefined; rl.close(); };
+  const stop = (): void => { clearInterval(timer); timer = undefined; poller?.close(); rl.close(); };
   rl.on('line', (line) => {
     if (++pending > PENDING_COMMANDS_MAX) {
       process.stdout.write(`err more than ${PENDING_COMMANDS_MAX} commands pending\n`);

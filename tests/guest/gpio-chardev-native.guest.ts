@@ -121,8 +121,11 @@ async function kernelDebounce(): Promise<Record<string, unknown>> {
 }
 
 /** Talks to the keypad agent over its stdin/stdout protocol. */
-function startAgent(): { send(cmd: string): Promise<string>; close(): Promise<void> } {
-  const child = spawn(process.execPath, [process.env.AGENT ?? '', '--sysfs', sysfs, '--rows', '8,9,10,11', '--cols', '12,13,14'], { stdio: ['pipe', 'pipe', 'inherit'] });
+function startAgent(extra: readonly string[] = [], realtime = false): { send(cmd: string): Promise<string>; close(): Promise<void> } {
+  const argv = [process.execPath, process.env.AGENT ?? '', '--sysfs', sysfs, '--rows', '8,9,10,11', '--cols', '12,13,14', ...extra];
+  // The agent stands in for wires: real-time priority lets it run the moment a row changes, as
+  // pos-test-keypad.service does in the real-board guest (CPUSchedulingPolicy=fifo).
+  const child = realtime ? spawn('chrt', ['-f', '50', ...argv], { stdio: ['pipe', 'pipe', 'inherit'] }) : spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
   const waiting: Array<(line: string) => void> = [];
   readline.createInterface({ input: child.stdout }).on('line', (l) => waiting.shift()?.(l));
   const next = (): Promise<string> => new Promise((r) => waiting.push(r));
@@ -167,7 +170,78 @@ async function keypad(chip: NativeGpioChip): Promise<Record<string, unknown>> {
   const rowsAtRest = [8, 9, 10, 11].map(value);
   await kp.close();
   await agent.close();
+  for (const line of [...rawRows, ...cols]) await line.close(); // the next case requests them again
   return { events: events.map((e) => `${e.type}:${e.key}`), rowsAtRest, answers, pressedAfter: kp.pressed() };
+}
+
+/**
+ * Held this long, as a person presses a key (150-300 ms), and as long between keys. At load 15
+ * on this 2-core machine a press reached its debounced down in 56-197 ms: 250 leaves a margin.
+ */
+const PERSON_HOLD_MS = 250;
+/** Row settle given to the driver when the agent follows on events (qemu-x86.json's). */
+const EVENTS_ROW_SETTLE_MS = 5;
+const FOLLOW_SAMPLES = 20;
+
+/** Milliseconds until `read()` returns `want` (1 ms steps: a busy loop would starve the agent). */
+async function timeUntil(read: () => Promise<number>, want: number): Promise<number> {
+  const start = performance.now();
+  while ((await read()) !== want) {
+    if (performance.now() - start > 5000) throw new Error(`column never read ${want}`);
+    await sleep(1);
+  }
+  return performance.now() - start;
+}
+
+/**
+ * The agent with --follow events (epoll on the patched gpio-sim's value notifications): how late
+ * a column follows a row write, then the driver with a short row settle and NO sync hook scanning
+ * keys held as long as a person holds them.
+ */
+async function keypadEvents(chip: NativeGpioChip): Promise<Record<string, unknown>> {
+  const agent = startAgent(['--follow', 'events'], true);
+  const rows = await Promise.all([8, 9, 10, 11].map((o) => chip.requestLine(o, { direction: 'out', initial: 1 })));
+  const cols = await Promise.all([12, 13, 14].map((o) => chip.requestLine(o, { direction: 'in' })));
+  await agent.send('press 1 2');
+  const followMs: number[] = [];
+  for (let i = 0; i < FOLLOW_SAMPLES; i++) {
+    await rows[1].write(0);
+    followMs.push(await timeUntil(() => cols[2].read(), 0));
+    await rows[1].write(1);
+    followMs.push(await timeUntil(() => cols[2].read(), 1));
+  }
+  await agent.send('release 1 2');
+  followMs.sort((a, b) => a - b);
+  const kp = new MatrixKeypad(rows, cols, {
+    keymap: [['1', '2', '3'], ['4', '5', '6'], ['7', '8', '9'], ['CANCEL', '0', 'OK']],
+    debounceMs: 20, scanIntervalMs: 5, rowSettleMs: EVENTS_ROW_SETTLE_MS,
+  });
+  const events: KeyEvent[] = [];
+  kp.onKey((e) => { if (e.type !== 'long') events.push(e); });
+  await kp.start();
+  const typed = [[0, 0], [1, 1], [2, 2], [3, 1], [3, 2], [0, 1]];
+  // From each press to its debounced 'down' (the driver's scans and debounce, the agent's follow).
+  const downAfterMs: number[] = [];
+  for (const [r, c] of typed) {
+    const seen = events.length;
+    const pressedAt = performance.now();
+    await agent.send(`press ${r} ${c}`);
+    await sleep(PERSON_HOLD_MS);
+    await agent.send(`release ${r} ${c}`);
+    const down = events.slice(seen).find((e) => e.type === 'down');
+    if (down) downAfterMs.push(down.timeMs - pressedAt);
+    await sleep(PERSON_HOLD_MS);
+  }
+  // What came through is the report (the host's assertion names it), not a timeout without it.
+  await waitUntil('the last key up', () => events.length >= typed.length * 2).catch(() => undefined);
+  await kp.close();
+  await agent.close();
+  for (const line of [...rows, ...cols]) await line.close();
+  return {
+    events: events.map((e) => `${e.type}:${e.key}`),
+    followMedianMs: followMs[Math.floor(followMs.length / 2)], followMaxMs: followMs[followMs.length - 1],
+    downAfterMs: downAfterMs.map((ms) => Math.round(ms)), rowSettleMs: EVENTS_ROW_SETTLE_MS,
+  };
 }
 
 async function main(): Promise<void> {
@@ -179,6 +253,7 @@ async function main(): Promise<void> {
     report.edges = await edges(chip);
     report.kernelDebounce = await kernelDebounce();
     report.keypad = await keypad(chip);
+    report.keypadEvents = await keypadEvents(chip);
   } finally {
     await chip.close();
   }

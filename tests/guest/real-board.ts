@@ -1,6 +1,6 @@
 /**
  * The terminal on the REAL emulated board (board-configs/qemu-x86.json) in the QEMU guest: what the
- * flashed disk needs for it, and the host's side of its devices. tests/guest/real-board-day.test.ts
+ * flashed disk needs for it, and the host's side of its devices. tests/guest/real-board-day.full.ts
  * uses it; guest-disk.ts builds the disk.
  *
  * In the guest (files on the root file system):
@@ -16,9 +16,13 @@
  *                              and the kernel's smbus_write tracepoint for address 0x3c switched on
  *     pos-test-display.service the trace of the SSD1306's SMBus writes, copied to /run/pos-test/ssd1306.trace
  *     pos-test-keypad.service  scripts/guest/gpio-keypad-agent.ts (the keypad's fingers on gpio-sim),
- *                              commands from the FIFO /run/pos-test/keypad.in, answers in keypad.out
- *   The data partition is provisioned on the host as the factory station would (boot/factory.ts
- *   provision: identity, TMK from two components, device key file), plus the three operators.
+ *                              commands from the FIFO /run/pos-test/keypad.in, answers in keypad.out;
+ *                              it follows the keypad's rows on the patched gpio-sim's value
+ *                              notifications (--follow events, epoll) at real-time priority
+ *                              (SCHED_FIFO): it stands in for wires, which never wait for a CPU
+ *   The data partition is provisioned on the host as the factory station does (boot/factory.ts
+ *   provision: identity, TMK from two components, device key file, and the merchant's first
+ *   administrator, --merchant-admin).
  *
  * On the host: the virtual printer and card reader (sim/) on the guest's ttyS1/ttyS2 (QEMU's unix
  * sockets, bridged to pseudo-terminals by socat and opened through hal/serial-linux.ts), and the
@@ -33,9 +37,7 @@ import { ExtraFile } from '../../boot/flash/disk-image';
 import { KeyComponent, kcvOf, provision } from '../../boot/factory';
 import { readBoardFile } from '../../hal/board';
 import { deviceKeyProviderFor } from '../../runtime/device-key-provider';
-import { hashPassword } from '../../runtime/operators';
-import { rec } from '../../runtime/records';
-import { Journal } from '../../storage/journal';
+import { partitionLayout, PARTITION_SIZES_DEFAULT } from '../../boot/flash/disk-image';
 import { SimTerminal } from '../../sim/host/simulator';
 import { Ssd1306Model } from '../../sim/chips/ssd1306-model';
 import { GLYPH_HEIGHT_PX, HALF_WIDTH_PX, glyph } from '../../ui-lcd/font';
@@ -62,21 +64,18 @@ export function realTerminal(): SimTerminal {
   return { tid: REAL_IDS.tid, mid: REAL_IDS.mid, tmk: Buffer.from(a.map((x, i) => x ^ b[i])) };
 }
 
-/** The operators a factory would give the terminal (numbers typed as the simulator board's are). */
-export const REAL_OPERATORS = {
-  admin: { number: '000', typed: '00', role: 'administrator', password: '123456' },
-  cashier: { number: '001', typed: '01', role: 'cashier', password: '0000' },
-  supervisor: { number: '099', typed: '99', role: 'supervisor', password: '9999' },
-} as const;
-/** scrypt cost of the test operators' passwords: the terminal's default, so a login costs what it costs. */
-const OPERATOR_SCRYPT_N = 1 << 14;
+/**
+ * The merchant's first administrator, made by the station (provision's merchantAdmin, as
+ * `pos factory provision --merchant-admin 99 --merchant-password-file F`): the board's only
+ * operator besides the service administrator, who cannot sell.
+ */
+export const MERCHANT_ADMIN = { typed: '99', number: '099', password: '24681357' } as const;
 
 /**
  * The data partition (/var/lib/pos) as a factory station leaves it: `pos factory provision`'s
- * records (boot/factory.ts provision, with the qemu-x86 board file, so a test identity is refused)
- * and the device key file beside the journal; then the operators. The station has no operator
- * step yet (a real board gets none at its first boot, unlike the simulator): they are appended
- * here as the `operator` records Operators.create writes.
+ * records (boot/factory.ts provision, with the qemu-x86 board file, so a test identity is refused),
+ * the merchant's first administrator in the same commit, and the device key file beside the
+ * journal. The service password (operator 000) is made and not used here.
  */
 export async function provisionDataDir(dir: string, work: string): Promise<void> {
   rmSync(dir, { recursive: true, force: true });
@@ -86,19 +85,16 @@ export async function provisionDataDir(dir: string, work: string): Promise<void>
   await provision({
     serial: REAL_IDS.serial, tid: REAL_IDS.tid, mid: REAL_IDS.mid, components: realComponents(), board: board.config, locale: 'en',
     journalDir: join(dir, 'journal'), registryFile: join(work, 'station-registry.json'), deviceKey,
+    merchantAdmin: { number: MERCHANT_ADMIN.typed, password: MERCHANT_ADMIN.password },
   });
-  const journal = await Journal.open({ dir: join(dir, 'journal'), identity: REAL_IDS.serial, clock: Date.now });
-  try {
-    const records = [];
-    for (const op of Object.values(REAL_OPERATORS)) {
-      const salt = Buffer.from(`${op.number}-salt-16bytes`.slice(0, 16));
-      const passwordHash = await hashPassword(op.password, salt, OPERATOR_SCRYPT_N);
-      records.push(rec.operator({ number: op.number, role: op.role, passwordHash, salt, scryptN: OPERATOR_SCRYPT_N, failedAttempts: 0, locked: false, event: 'created' }));
-    }
-    await journal.appendMany(records.map((r) => ({ type: r.type, payload: r.payload })));
-  } finally {
-    await journal.close();
-  }
+}
+
+/** The journal folder copied off the data partition of a disk image (the guest powered off first). */
+export function journalOffDisk(diskImage: string, out: string): string {
+  mkdirSync(out, { recursive: true });
+  const data = partitionLayout(PARTITION_SIZES_DEFAULT).parts[2].startBytes;
+  execFileSync('debugfs', ['-R', `rdump /journal ${out}`, `${diskImage}?offset=${data}`], { stdio: 'ignore' });
+  return out;
 }
 
 // ---------------------------------------------------------------- the guest's files
@@ -176,7 +172,9 @@ export async function realBoardRootFiles(work: string): Promise<ExtraFile[]> {
     wants('multi-user.target', 'pos-test-board.service'),
     { path: '/etc/systemd/system/pos-test-display.service', content: unit('Test-only trace of the SSD1306 SMBus writes', `After=pos-test-board.service\nRequires=pos-test-board.service\n[Service]\nExecStart=/bin/sh -c 'exec cat /sys/kernel/tracing/trace_pipe >> ${DISPLAY_TRACE}'\n`) },
     wants('multi-user.target', 'pos-test-display.service'),
-    { path: '/etc/systemd/system/pos-test-keypad.service', content: unit('Test-only keypad agent on gpio-sim', `After=pos-test-board.service\nRequires=pos-test-board.service\n[Service]\nExecStart=/bin/sh -c 'rm -f ${KEYPAD_FIFO}; mkfifo -m 600 ${KEYPAD_FIFO}; exec /opt/pos/selector/node/bin/node /usr/local/lib/pos-test/gpio-keypad-agent.js --sysfs "$$(cat ${RUN}/gpio-sysfs)" --rows 0,1,2,3,4 --cols 5,6,7,8 --row-active low --col-active low --follow-ms 1 0<>${KEYPAD_FIFO} >>${KEYPAD_ANSWERS} 2>&1'\n`) },
+    // The agent stands in for wires: real-time priority (it sleeps in epoll between row writes,
+    // so it takes no time from the terminal) and the slot's node_modules for the epoll addon.
+    { path: '/etc/systemd/system/pos-test-keypad.service', content: unit('Test-only keypad agent on gpio-sim', `After=pos-test-board.service\nRequires=pos-test-board.service\n[Service]\nCPUSchedulingPolicy=fifo\nCPUSchedulingPriority=50\nEnvironment=NODE_PATH=/opt/pos/selector/node_modules\nExecStart=/bin/sh -c 'rm -f ${KEYPAD_FIFO}; mkfifo -m 600 ${KEYPAD_FIFO}; exec /opt/pos/selector/node/bin/node /usr/local/lib/pos-test/gpio-keypad-agent.js --sysfs "$$(cat ${RUN}/gpio-sysfs)" --rows 0,1,2,3,4 --cols 5,6,7,8 --row-active low --col-active low --follow events 0<>${KEYPAD_FIFO} >>${KEYPAD_ANSWERS} 2>&1'\n`) },
     wants('multi-user.target', 'pos-test-keypad.service'),
   ];
 }
@@ -192,12 +190,13 @@ const KEYMAP: ReadonlyArray<ReadonlyArray<KeyName | null>> = [
   [null, '0', null, 'OK'],
 ];
 /**
- * A finger holds a key this long and waits this long before the next: the driver scans 5 rows
- * with qemu-x86's 100 ms settle each (over half a second a scan) and needs two scans to debounce.
- * Not reliable yet under TCG on a loaded machine (README, "Booted on a real kernel").
+ * A finger holds a key this long and waits this long before the next, as a person types (150-300
+ * ms). The driver needs two scans of 5 rows (qemu-x86's 5 ms row settle each) to debounce a key;
+ * in the quick guest at load 15 a press reached its debounced down in 56-197 ms
+ * (tests/guest/gpio-chardev-native.test.ts prints it).
  */
-export const KEY_HOLD_MS = 1500;
-export const KEY_GAP_MS = 1000;
+export const KEY_HOLD_MS = 300;
+export const KEY_GAP_MS = 300;
 
 export function keyPosition(key: KeyName): [number, number] {
   for (let r = 0; r < KEYMAP.length; r++) {

@@ -7,7 +7,7 @@
 #   scripts/guest/fetch-kernel.sh --headers      (called by this script)
 #   scripts/guest/gpio-sim/build.sh              prints the path of gpio-sim.ko on stdout
 #
-# Output: $CACHE/gpio-sim/<abi>/gpio-sim.ko  (CACHE = $POS_GUEST_CACHE or .cache/guest).
+# Output: $CACHE/gpio-sim/<abi>/<patch level>/gpio-sim.ko  (CACHE = $POS_GUEST_CACHE or .cache/guest).
 # Idempotent (a built module is reused) and locked (flock): guest tests of several engineers may
 # call it at the same time.
 #
@@ -15,7 +15,11 @@
 # linux-source-6.1 package (apt-get download, only those files unpacked) plus kernel/irq/irq_sim.c
 # (IRQ_SIM is off too) linked into one module, gpio-sim-y := gpio-sim-main.o irq_sim.o. irq_sim.c
 # calls handle_simple_irq(irq_to_desc(irqnum)), and irq_to_desc is not exported to modules, so it
-# is replaced by generic_handle_irq(irqnum), which is. Built with kbuild against the
+# is replaced by generic_handle_irq(irqnum), which is. One change of behaviour, for the tests
+# (value-notify.patch beside this script): a consumer driving a new output level wakes poll()
+# waiters on that line's sysfs `value` (POLLPRI, as the legacy GPIO sysfs does), so the keypad
+# agent follows the keypad's rows on events instead of polling (upstream gpio-sim has no such
+# notification). Built with kbuild against the
 # linux-headers-<abi> package (make -C <headers> M=<dir> modules).
 #
 # Loading it in a guest (the kernel's own configfs is a module in Debian's kernel):
@@ -36,9 +40,10 @@ repo="$(cd "$(dirname "$0")/../../.." && pwd)"
 cache="${POS_GUEST_CACHE:-$repo/.cache/guest}"
 abi="$("$repo/scripts/guest/fetch-kernel.sh" --headers)"
 headers="$cache/kernel/$abi/root/usr/src/linux-headers-$abi"
-out="$cache/gpio-sim/$abi"
+# The patch level names the folder: a module cached before a change of the patches is not reused.
+out="$cache/gpio-sim/$abi/notify-1"
 ko="$out/gpio-sim.ko"
-mkdir -p "$cache/gpio-sim"
+mkdir -p "$cache/gpio-sim" "$out"
 exec 9>"$cache/gpio-sim/.build.lock"
 flock 9
 if [ -f "$ko" ]; then echo "$ko"; exit 0; fi
@@ -55,6 +60,7 @@ fi
 work="$out/build"
 rm -rf "$work" && mkdir -p "$work"
 cp "$src/drivers/gpio/gpio-sim.c" "$work/gpio-sim-main.c"
+patch --quiet --no-backup-if-mismatch "$work/gpio-sim-main.c" < "$repo/scripts/guest/gpio-sim/value-notify.patch" >&2
 cp "$src/drivers/gpio/gpiolib.h" "$work/gpiolib.h"
 sed 's/handle_simple_irq(irq_to_desc(irqnum))/generic_handle_irq(irqnum)/' "$src/kernel/irq/irq_sim.c" > "$work/irq_sim.c"
 grep -q 'generic_handle_irq(irqnum)' "$work/irq_sim.c" || { echo "gpio-sim: irq_sim.c patch did not apply" >&2; exit 1; }
