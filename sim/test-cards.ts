@@ -69,4 +69,9 @@ export const TEST_CARDS = {
   icOdaDeclined: emvCard({ kind: 'ic', name: 'IC ODA failed, declined', pan: '6222020000000064', expiry: '301231', psn: 1, faults: ['expired-issuer-cert'],
     iac: { denial: IAC_DENY_DDA_FAILED }, atc: 'replayable' }) as ChipCard,
   icPulled: emvCard({ kind: 'ic', name: 'IC pulled out', pan: '6222020000000072', expiry: '301231', psn: 1, pullAt: 'generate-ac', atc: 'replayable' }) as ChipCard,
+  // The online half (issue 11): the host approves, the card does not confirm: the sale is reversed (06).
+  icDeclinesLate: emvCard({ kind: 'ic', name: 'IC declines after approval', pan: '6222020000000080', expiry: '301231', psn: 1, faults: ['decline-second-ac'], atc: 'replayable' }) as ChipCard,
+  icPulledLate: emvCard({ kind: 'ic', name: 'IC pulled before the end', pan: '6222020000000098', expiry: '301231', psn: 1, pullAt: 'second-generate-ac', atc: 'replayable' }) as ChipCard,
+  /** Every issuer script command fails (6581): the sale stands, DF31 says failed (host fault issuer-script:...). */
+  icScriptFails: emvCard({ kind: 'ic', name: 'IC scripts fail', pan: '6222020000000106', expiry: '301231', psn: 1, faults: ['script-fails'], atc: 'replayable' }) as ChipCard,
 } as const;
