@@ -11,7 +11,10 @@
  * floor limit, terminal action analysis and the first GENERATE AC, and field 55 built from emv.ts's
  * allow-list. An AAC ends the read with E-RDR-09 (ODA failed, declined offline) or E-RDR-08 (the
  * card or the action codes declined); nothing goes to the host. The card is released before
- * readCard returns: the whole exchange happens while the card is inserted or in the field.
+ * readCard returns: the whole exchange happens while the card is inserted or in the field; except
+ * for a request with `holdCard` (the sale) whose card answered ARQC: it stays powered and the read
+ * carries `online` (emv-online.ts ChipOnline) for issuer authentication, the final GENERATE AC and
+ * the scripts once the host answered; completing or releasing it lets the card go.
  */
 import { PosError } from '../../common/errors';
 import { EntryMode } from '../host/messages';

@@ -16,8 +16,8 @@
  * transaction needs and field 55's allow-list).
  *
  * Not yet: CDA, GET DATA and velocity checking, random transaction selection (the AID download
- * carries no target percentages; the floor limit of 0 sends every sale online anyway), second
- * GENERATE AC, issuer scripts, qPBOC.
+ * carries no target percentages; the floor limit of 0 sends every sale online anyway), qPBOC.
+ * The online half (issuer authentication, second GENERATE AC, scripts) is emv-online.ts.
  */
 import { PosError, invariant } from '../../common/errors';
 import { AidParams } from '../host/emv-params';
