@@ -62,6 +62,9 @@ export async function settle(engine: TerminalEngine, session: Session | undefine
     if (waiting > 0) throw new PosError('OPR_OFFLINE_PENDING', `${waiting} offline sales not sent: send them again, or a supervisor gives them up`, { count: waiting });
   }
   if (!resumedFrom) {
+    // Issuer script notices (0620) the host has not taken yet go first, best effort: they name their
+    // own batch, so a settlement does not wait for them (docs/PROTOCOL.md, Chip cards).
+    if (s.pendingScriptNotices.size > 0) await engine.flushScriptNotices().catch((e: unknown) => { if (isStopError(e)) throw e; engine.logger.warn({ err: String(e) }, 'script notices not sent before settlement'); });
     await engine.uploadSignatures().catch((e: unknown) => engine.logger.warn({ err: String(e) }, 'signatures not uploaded before settlement'));
     await engine.store.commit([rec.settlementStep({ batch: s.batch, step: 'begun', totals: batchTotals(s) })], { reserve: true });
   }

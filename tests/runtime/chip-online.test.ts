@@ -19,7 +19,8 @@ import { parseFaultSpec } from '../../sim/host/faults';
 import { TEST_TERMINAL } from '../../sim/host/simulator';
 import { ChipCard } from '../../sim/test-cards';
 import { ChipCardReader } from './fakes';
-import { CASHIER, Rig, assertReconciled, rig } from './harness';
+import { CASHIER, Rig, SUPERVISOR, assertReconciled, rig } from './harness';
+import { settle } from '../../runtime/txn/settlement';
 
 /** The fake reader, with the card model's pulls (E-RDR-05 as the reader driver reports them). */
 class PullingReader extends ChipCardReader {
@@ -155,6 +156,18 @@ describe('chip sale, online half: issuer authentication, final GENERATE AC, scri
     assert.deepEqual(r.sim.scriptNotices()[0].results, [{ result: SCRIPT_FAILED, command: 1, scriptId: '00000001' }]);
     const stans = new Set(r.sim.requests().filter((q) => q.type === 'scriptNotice').map((q) => q.stan));
     assert.equal(stans.size, 1, 'every try under the notice\'s one STAN');
+  });
+
+  it('a notice still pending when the batch is settled goes to the host before the 0500', async () => {
+    r.sim.setFault(parseFaultSpec('issuer-script:72-put-data'));
+    const { input } = await held(r, 4_500, card());
+    assert.equal((await r.terminal.engine.sale({ amountFen: 4_500, card: input, session: CASHIER })).outcome, 'approved');
+    assert.equal(r.terminal.engine.state.pendingScriptNotices.size, 1);
+    const report = await settle(r.terminal.engine, SUPERVISOR);
+    assert.equal(report.verdict, 'balanced');
+    const types = r.sim.requests().map((q) => q.type);
+    assert.ok(types.indexOf('scriptNotice') >= 0 && types.indexOf('scriptNotice') < types.indexOf('settlement'), types.join(' '));
+    assert.equal(r.terminal.engine.state.pendingScriptNotices.size, 0);
   });
 
   it('a power cut after the host approved and before the card answered: the sale is not done (no receipt offered), and the reboot reverses it (06)', async () => {
