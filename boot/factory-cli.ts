@@ -16,7 +16,7 @@ import { KeyComponent, MerchantAdminInput, Prompts, checkMerchantAdmin, factoryT
 // a release image without the simulator still runs `pos factory` on real boards.
 import { requireSim } from './optional-sim';
 import { BoardTerminal, StationConsole, outcome, runBoardStation } from './factory-station-boards';
-import { HOLD_POINTS, HoldPoint, flashStation } from './factory-flash';
+import { FLASH_SUMMARY_FILE, HOLD_POINTS, HoldPoint, flashStation } from './factory-flash';
 import type { PartitionSizes } from './flash/disk-image';
 
 function componentsFrom(file: string): KeyComponent[] {
@@ -322,7 +322,7 @@ const flashCmd: Command = {
       ctx.out(`${r.pass ? 'PASS' : 'FAIL'} ${r.serial} ${r.target}${r.errors.length ? ` ${r.errors.map((e) => `${e.code} (${e.step}): ${e.message}`).join('; ')}` : ''}`);
     }
     const passed = reports.filter((r) => r.pass).length;
-    ctx.out(`${passed} of ${reports.length} flashed and passed; reports in ${reportDir} (<serial>.flash.json)`);
+    ctx.out(`${passed} of ${reports.length} flashed and passed; reports in ${reportDir} (<serial>.flash.json, the run's summary ${FLASH_SUMMARY_FILE})`);
     return passed === reports.length ? 0 : 5;
   },
 };

@@ -7,7 +7,9 @@
  * image is built from it and the base OS (boot/flash/disk-image.ts: GPT, posroot, pos with slot
  * A installed by the update code and the selector, every file read back), with the board file
  * at /etc/pos/board.json and the factory self-test unit (below). Then per target, in a pool of
- * at most FLASH_CONCURRENCY_MAX at once:
+ * at most `concurrency` at once (FLASH_CONCURRENCY_MAX, default 8), each target's steps up to its
+ * commit in a worker thread of its own (boot/flash/flash-worker.ts, see runTargetSteps for why
+ * threads and not processes), the boot in the station's main thread:
  *
  *   provision  identity, TMK and device key (boot/factory.ts provision) into a staging folder of
  *              the serial; a serial whose staging already holds its journal (a flash stopped
@@ -30,6 +32,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { PosError, isPosError, errorByCode } from '../common/errors';
 import { readBoardFile } from '../hal/board';
 import { deviceKeyProviderFor, keyDirFor } from '../runtime/device-key-provider';
@@ -65,6 +68,8 @@ export const REPORT_FORMAT = 1;
 /** Where a test may stop the station (POS_FLASH_TEST_HOLD_AT, tests/boot/factory-flash.test.ts). */
 export const HOLD_POINTS = ['provisioned', 'erased', 'write-half', 'written', 'data-written', 'verified', 'committed'] as const;
 export type HoldPoint = (typeof HOLD_POINTS)[number];
+/** A target held at a hold point waits for its kill; this timer only keeps its thread alive meanwhile. */
+const HOLD_KEEPALIVE_MS = 60_000;
 
 export interface FlashTargetSpec {
   readonly serial: string;
@@ -103,7 +108,6 @@ export interface FlashStationOptions {
   readonly holdAt?: HoldPoint;
   readonly onHold?: (serial: string, point: HoldPoint) => void;
   readonly scryptN?: number;
-  readonly clock?: () => number;
 }
 
 export interface FlashStep {
@@ -146,11 +150,12 @@ export interface FlashReport {
   servicePassword?: string;
 }
 
-/** The image every target gets, built once per run. */
-interface Golden {
+/** The image every target gets, built once per run; plain data (it is cloned into each target's worker). */
+export interface Golden {
   readonly file: string;
   readonly layout: Layout;
-  readonly hashes: Map<string, string>;
+  /** SHA-256 of each copied range of the image, by label (copiedRanges). */
+  readonly hashes: Readonly<Record<string, string>>;
   readonly manifest: UpdateManifest;
   readonly manifestSha256: string;
   readonly imageSha256: string;
@@ -159,12 +164,15 @@ interface Golden {
   readonly zone: number;
 }
 
-/** Runs the station over every target; one report each (also written to reportDir). */
+/** Runs the station over every target; one report each (also written to reportDir), and the run's summary (writeFlashSummary). */
 export async function flashStation(o: FlashStationOptions): Promise<FlashReport[]> {
   checkTargets(o);
   mkdirSync(o.workDir, { recursive: true });
   mkdirSync(o.reportDir, { recursive: true });
+  const t0 = Date.now();
+  // The package is verified and the image built once, here; every target's worker reads that file.
   const golden = buildGolden(o);
+  const startedAt = isoInZone(t0, golden.zone);
   const bootSlots = new Semaphore(o.bootConcurrency ?? BOOT_CONCURRENCY_DEFAULT);
   const reports: FlashReport[] = new Array(o.targets.length);
   let next = 0;
@@ -175,8 +183,49 @@ export async function flashStation(o: FlashStationOptions): Promise<FlashReport[
       writeFlashReport(o.reportDir, reports[i]);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(o.concurrency ?? FLASH_CONCURRENCY_MAX, o.targets.length) }, worker));
+  const concurrency = Math.min(o.concurrency ?? FLASH_CONCURRENCY_MAX, o.targets.length);
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  writeFlashSummary(o.reportDir, flashSummary(reports, { image: o.image, imageSha256: golden.imageSha256, board: golden.board, concurrency, startedAt, ms: Date.now() - t0 }));
   return reports;
+}
+
+/** The station's run at a glance: which serials passed, which failed and at which step. */
+export interface FlashSummary {
+  readonly format: number;
+  readonly kind: 'factory-flash-summary';
+  readonly image: { readonly file: string; readonly sha256: string };
+  readonly board: string;
+  readonly concurrency: number;
+  readonly startedAt: string;
+  readonly ms: number;
+  readonly passed: readonly string[];
+  readonly failed: ReadonlyArray<{ readonly serial: string; readonly target: string; readonly step: string; readonly code: string; readonly message: string }>;
+}
+
+export const FLASH_SUMMARY_FILE = 'flash-summary.json';
+
+export function flashSummary(reports: readonly FlashReport[], run: { image: string; imageSha256: string; board: string; concurrency: number; startedAt: string; ms: number }): FlashSummary {
+  return {
+    format: REPORT_FORMAT, kind: 'factory-flash-summary', image: { file: run.image, sha256: run.imageSha256 }, board: run.board,
+    concurrency: run.concurrency, startedAt: run.startedAt, ms: run.ms,
+    passed: reports.filter((r) => r.pass).map((r) => r.serial),
+    failed: reports.filter((r) => !r.pass).map((r) => {
+      // The first error names the step; a target that failed without one (a self-test that ran and
+      // said fail) failed at its last step.
+      const e = r.errors[0];
+      const last = r.steps[r.steps.length - 1];
+      return e
+        ? { serial: r.serial, target: r.target, step: e.step, code: e.code, message: e.message }
+        : { serial: r.serial, target: r.target, step: last?.name ?? 'none', code: '', message: last?.name === 'boot' ? 'the self-test failed (its report is in the serial\'s report)' : 'not complete' };
+    }),
+  };
+}
+
+/** `<dir>/flash-summary.json`, durably: the last run's summary (each serial's own report stays beside it). */
+export function writeFlashSummary(dir: string, summary: FlashSummary): string {
+  const file = join(dir, FLASH_SUMMARY_FILE);
+  writeFileAtomic(file, JSON.stringify(summary, null, 1) + '\n', dir);
+  return file;
 }
 
 function checkTargets(o: FlashStationOptions): void {
@@ -224,7 +273,7 @@ function buildGolden(o: FlashStationOptions): Golden {
   });
   rmSync(join(o.workDir, 'image-work'), { recursive: true, force: true });
   const layout = partitionLayout(o.sizes ?? PARTITION_SIZES_DEFAULT);
-  const hashes = new Map(copiedRanges(layout).map((r) => [r.label, hashRange(file, r.start, r.bytes)]));
+  const hashes = Object.fromEntries(copiedRanges(layout).map((r) => [r.label, hashRange(file, r.start, r.bytes)]));
   return {
     file, layout, hashes, manifest: parsed.manifest, manifestSha256: sha256(parsed.manifestBytes),
     imageSha256: sha256(bytes), board: config.board, journalRel, zone: config.tzOffsetMinutes,
@@ -284,51 +333,179 @@ function copiedRanges(l: Layout): Array<{ label: string; start: number; bytes: n
 
 // ---------------------------------------------------------------- per target
 
-async function flashOne(o: FlashStationOptions, g: Golden, spec: FlashTargetSpec, bootSlots: Semaphore): Promise<FlashReport> {
-  const clock = o.clock ?? Date.now;
-  const t0 = Date.now();
-  const startedAt = isoInZone(clock(), g.zone);
-  const steps: FlashStep[] = [];
-  const errors: FlashError[] = [];
-  const hashes: FlashReport['hashes'] = { partitions: [] };
-  const extra: Partial<Pick<FlashReport, 'provisioning' | 'selfTest' | 'boot' | 'after' | 'targetKind' | 'servicePassword'>> = {};
-  const before: TargetInspection = existsSync(spec.target) ? inspectTarget(spec.target) : { state: 'blank', reason: 'the file does not exist yet' };
-  const stage = join(o.workDir, 'targets', spec.serial);
-  let target: TargetInfo | undefined;
-  const hold = async (point: HoldPoint): Promise<void> => {
-    if (o.holdAt !== point) return;
-    o.onHold?.(spec.serial, point);
-    await new Promise<never>(() => undefined);
-  };
-  const step = async (name: string, fn: () => Promise<Record<string, unknown> | undefined> | Record<string, unknown> | undefined): Promise<boolean> => {
-    o.onProgress?.(spec.serial, name);
+/**
+ * What a target's worker thread gets: plain data only (structured clone). `ack` is one Int32 the
+ * worker waits on after each progress message until the station has run its onProgress (so that
+ * a caller's onProgress still runs before the step it names, as it did in one thread).
+ */
+export interface TargetJob {
+  readonly o: Pick<FlashStationOptions, 'image' | 'boardFile' | 'workDir' | 'reportDir' | 'registryFile' | 'locale' | 'scryptN' | 'holdAt'>;
+  readonly golden: Golden;
+  readonly spec: FlashTargetSpec;
+  readonly ack: SharedArrayBuffer;
+}
+
+/** What the steps up to the commit hand back to the station (plain data, from the worker). */
+export interface TargetOutcome {
+  readonly steps: FlashStep[];
+  readonly errors: FlashError[];
+  readonly hashes: FlashReport['hashes'];
+  readonly extra: TargetExtra;
+  readonly target?: TargetInfo;
+}
+
+type TargetExtra = Partial<Pick<FlashReport, 'provisioning' | 'selfTest' | 'boot' | 'after' | 'targetKind' | 'servicePassword'>>;
+
+/** Messages of a target's worker to the station (boot/flash/flash-worker.ts). */
+export type TargetMessage =
+  | { readonly kind: 'progress'; readonly step: string }
+  | { readonly kind: 'hold'; readonly point: HoldPoint }
+  | { readonly kind: 'done'; readonly outcome: TargetOutcome }
+  | { readonly kind: 'failed'; readonly message: string };
+
+/** The worker waits this long for the station to take a progress message (it answers at once unless stuck). */
+export const PROGRESS_ACK_WAIT_MS_MAX = 60_000;
+
+/** Runs `fn` as the report's step `name`: timed, its error kept as the report's. */
+class StepLog {
+  readonly steps: FlashStep[] = [];
+  readonly errors: FlashError[] = [];
+  constructor(private readonly progress: (step: string) => void) {}
+  async step(name: string, fn: () => Promise<Record<string, unknown> | undefined> | Record<string, unknown> | undefined): Promise<boolean> {
+    this.progress(name);
     const s0 = Date.now();
     try {
       const detail = await fn();
-      steps.push({ name, ok: true, ms: Date.now() - s0, ...(detail ? { detail } : {}) });
+      this.steps.push({ name, ok: true, ms: Date.now() - s0, ...(detail ? { detail } : {}) });
       return true;
     } catch (e) {
       const err = asFlashError(name, e);
-      errors.push(err);
-      steps.push({ name, ok: false, ms: Date.now() - s0, detail: { code: err.code } });
+      this.errors.push(err);
+      this.steps.push({ name, ok: false, ms: Date.now() - s0, detail: { code: err.code } });
       return false;
     }
+  }
+}
+
+async function flashOne(o: FlashStationOptions, g: Golden, spec: FlashTargetSpec, bootSlots: Semaphore): Promise<FlashReport> {
+  const t0 = Date.now();
+  const startedAt = isoInZone(t0, g.zone);
+  const before: TargetInspection = existsSync(spec.target) ? inspectTarget(spec.target) : { state: 'blank', reason: 'the file does not exist yet' };
+  const stage = join(o.workDir, 'targets', spec.serial);
+  // Taken by the pool: from here until 'done' the target counts against the concurrency.
+  o.onProgress?.(spec.serial, 'start');
+  const out = await targetInWorker(o, g, spec);
+  const { hashes, extra, target } = out;
+  const log = new StepLog((step) => o.onProgress?.(spec.serial, step));
+  log.steps.push(...out.steps);
+  log.errors.push(...out.errors);
+  const committed = out.errors.length === 0 && target !== undefined && extra.after?.state === 'complete';
+  if (committed && o.boot) {
+    await log.step('boot', () => bootSlots.run(() => bootAndSelfTest(o.boot!, g, target, spec.serial, stage, extra)));
+  } else if (committed) {
+    log.steps.push({ name: 'boot', ok: false, ms: 0, skipped: 'no --boot-kernel/--boot-initrd: the self-test runs on the board at its first boot (pos factory test)' });
+  }
+  rmSync(join(stage, 'readback'), { recursive: true, force: true });
+  const pass = log.errors.length === 0 && extra.after?.state === 'complete' && (o.boot ? extra.selfTest?.pass === true : true);
+  o.onProgress?.(spec.serial, pass ? 'done: pass' : 'done: FAIL');
+  return {
+    format: REPORT_FORMAT, kind: 'factory-flash', serial: spec.serial, target: spec.target, board: g.board,
+    image: { file: o.image, sha256: g.imageSha256, version: g.manifest.version, ...commitOf(g.manifest) },
+    before, steps: log.steps, hashes, ...extra, pass, errors: log.errors, startedAt, finishedAt: isoInZone(Date.now(), g.zone), ms: Date.now() - t0,
   };
-  const ok = await step('provision', async () => {
+}
+
+/** The worker thread's script: compiled JavaScript beside this file, or the TypeScript under ts-node (tests). */
+function flashWorkerFile(): { file: string; execArgv: string[] } {
+  const js = join(__dirname, 'flash', 'flash-worker.js');
+  if (existsSync(js)) return { file: js, execArgv: [] };
+  return { file: join(__dirname, 'flash', 'flash-worker.ts'), execArgv: ['-r', require.resolve('ts-node/register/transpile-only')] };
+}
+
+/**
+ * The target's steps up to its commit in a worker thread of its own (boot/flash/flash-worker.ts).
+ * Progress and hold points come back as messages; a worker that stops without its outcome (it
+ * crashed) fails the target at the step it was in, with nothing committed by it after that step.
+ */
+function targetInWorker(o: FlashStationOptions, g: Golden, spec: FlashTargetSpec): Promise<TargetOutcome> {
+  const ack = new SharedArrayBuffer(4);
+  const flag = new Int32Array(ack);
+  const job: TargetJob = {
+    o: { image: o.image, boardFile: o.boardFile, workDir: o.workDir, reportDir: o.reportDir, registryFile: o.registryFile, locale: o.locale, scryptN: o.scryptN, holdAt: o.holdAt },
+    golden: g, spec, ack,
+  };
+  const { file, execArgv } = flashWorkerFile();
+  return new Promise((resolve) => {
+    let lastStep = 'start';
+    let settled = false;
+    const fail = (message: string): void => {
+      if (settled) return;
+      settled = true;
+      const code = 'E-SYS-99'; // as asFlashError names a failure that is not one of ours
+      resolve({ steps: [{ name: lastStep, ok: false, ms: 0, detail: { code } }], errors: [{ step: lastStep, code, message: `the target's worker stopped: ${message}` }], hashes: { partitions: [] }, extra: {} });
+    };
+    // Never terminate() it: the worker closes its LMDB environment (provisioning) and ends by
+    // itself; stopping it during that close aborts the whole process (storage/verify-parallel.ts).
+    const w = new Worker(file, { execArgv });
+    w.postMessage(job);
+    w.on('message', (m: TargetMessage) => {
+      if (m.kind === 'progress') {
+        lastStep = m.step;
+        try { o.onProgress?.(spec.serial, m.step); } finally {
+          Atomics.store(flag, 0, 1);
+          Atomics.notify(flag, 0);
+        }
+      } else if (m.kind === 'hold') {
+        o.onHold?.(spec.serial, m.point);
+      } else if (m.kind === 'done') {
+        settled = true;
+        resolve(m.outcome);
+      } else {
+        fail(m.message);
+      }
+    });
+    w.once('error', (e) => fail(e.message));
+    w.once('exit', (code) => fail(`exit ${code} before its outcome`));
+  });
+}
+
+/**
+ * A target's steps up to its commit (provision, erase, write, data, readback, commit), run in the
+ * target's own worker thread (boot/flash/flash-worker.ts). Threads, not child processes, because
+ * (1) the heavy parts are synchronous: fs reads and writes of the image, SHA-256 of every range
+ * and file, and mke2fs/debugfs through execFileSync; each blocks only its own thread, so N
+ * targets use N cores where one process used one; and (2) a station killed by SIGKILL (or a power
+ * cut) stops every target with it, as it did in one thread: a child process would outlive its
+ * killed parent (Node has no PR_SET_PDEATHSIG) and go on writing a target nobody watches.
+ */
+export async function runTargetSteps(job: TargetJob, hooks: { progress: (step: string) => void; hold: (point: HoldPoint) => void }): Promise<TargetOutcome> {
+  const { o, golden: g, spec } = job;
+  const stage = join(o.workDir, 'targets', spec.serial);
+  const hashes: FlashReport['hashes'] = { partitions: [] };
+  const extra: TargetExtra = {};
+  const log = new StepLog(hooks.progress);
+  let target: TargetInfo | undefined;
+  const hold = async (point: HoldPoint): Promise<void> => {
+    if (o.holdAt !== point) return;
+    hooks.hold(point);
+    // Wait for the kill; the timer keeps the worker's event loop (and so the thread) alive.
+    await new Promise<never>(() => setInterval(() => undefined, HOLD_KEEPALIVE_MS));
+  };
+  await log.step('provision', async () => {
     const p = await provisionStage(o, g, spec, join(stage, 'data'));
     extra.provisioning = p.record;
     extra.servicePassword = p.servicePassword;
     await hold('provisioned');
     return { reused: p.reused };
   })
-    && await step('erase', async () => {
+    && await log.step('erase', async () => {
       target = prepareTarget(spec.target, g.layout.totalBytes);
       extra.targetKind = target.kind;
       eraseTarget(target);
       await hold('erased');
       return { kind: target.kind, sizeBytes: target.sizeBytes };
     })
-    && await step('write', async () => {
+    && await log.step('write', async () => {
       // In two parts (the GPT's primary area and posroot, then pos and the backup GPT), so that a
       // test can stop the station between them, with half the image on the target.
       const ranges = copiedRanges(g.layout);
@@ -339,18 +516,18 @@ async function flashOne(o: FlashStationOptions, g: Golden, spec: FlashTargetSpec
       await hold('written');
       return { bytes: ranges.reduce((n, r) => n + r.bytes, 0) };
     })
-    && await step('data', async () => {
+    && await log.step('data', async () => {
       const part = g.layout.parts.find((p) => p.label === 'posdata')!;
       hashes.dataFiles = writeDataPartition(target!.path, part, join(stage, 'data'), join(stage, 'data-work'));
       await hold('data-written');
       return { files: hashes.dataFiles };
     })
-    && await step('readback', async () => {
+    && await log.step('readback', async () => {
       readBack(g, target!, hashes, join(stage, 'readback'));
       await hold('verified');
       return { partitions: hashes.partitions.length, slotFiles: hashes.slotA?.files };
     })
-    && await step('commit', async () => {
+    && await log.step('commit', async () => {
       commitTarget(g.file, target!);
       const mbr = hashRange(target!.path, 0, SECTOR_BYTES);
       if (mbr !== hashRange(g.file, 0, SECTOR_BYTES)) throw new PosError('FLS_READBACK', `${target!.path}: sector 0 reads back differently from the image`);
@@ -360,19 +537,7 @@ async function flashOne(o: FlashStationOptions, g: Golden, spec: FlashTargetSpec
       await hold('committed');
       return undefined;
     });
-  if (ok && o.boot) {
-    await step('boot', () => bootSlots.run(() => bootAndSelfTest(o.boot!, g, target!, spec.serial, stage, extra)));
-  } else if (ok) {
-    steps.push({ name: 'boot', ok: false, ms: 0, skipped: 'no --boot-kernel/--boot-initrd: the self-test runs on the board at its first boot (pos factory test)' });
-  }
-  rmSync(join(stage, 'readback'), { recursive: true, force: true });
-  const pass = errors.length === 0 && extra.after?.state === 'complete' && (o.boot ? extra.selfTest?.pass === true : true);
-  o.onProgress?.(spec.serial, pass ? 'done: pass' : 'done: FAIL');
-  return {
-    format: REPORT_FORMAT, kind: 'factory-flash', serial: spec.serial, target: spec.target, board: g.board,
-    image: { file: o.image, sha256: g.imageSha256, version: g.manifest.version, ...commitOf(g.manifest) },
-    before, steps, hashes, ...extra, pass, errors, startedAt, finishedAt: isoInZone(clock(), g.zone), ms: Date.now() - t0,
-  };
+  return { steps: log.steps, errors: log.errors, hashes, extra, ...(target ? { target } : {}) };
 }
 
 function commitOf(m: UpdateManifest): { commit?: string } {
@@ -386,7 +551,7 @@ function commitOf(m: UpdateManifest): { commit?: string } {
  * this step): the registry has it already; only the service password is made again, since the
  * one made before may never have reached the console.
  */
-async function provisionStage(o: FlashStationOptions, g: Golden, spec: FlashTargetSpec, dir: string): Promise<{ record: Record<string, unknown>; servicePassword: string; reused: boolean }> {
+async function provisionStage(o: TargetJob['o'], g: Golden, spec: FlashTargetSpec, dir: string): Promise<{ record: Record<string, unknown>; servicePassword: string; reused: boolean }> {
   const boardFile = readBoardFile(o.boardFile);
   const journalDir = join(dir, g.journalRel);
   const existing = await provisionedIdentity(journalDir);
@@ -402,7 +567,7 @@ async function provisionStage(o: FlashStationOptions, g: Golden, spec: FlashTarg
     locale: o.locale ?? 'zh-CN', journalDir, registryFile: o.registryFile ?? join(o.reportDir, 'registry.json'),
     deviceKey: deviceKeyProviderFor(boardFile, keyDirFor(journalDir), { create: true }),
     labelPngFile: join(o.reportDir, `${spec.serial}-label.png`),
-    ...(o.scryptN ? { scryptN: o.scryptN } : {}), ...(o.clock ? { clock: o.clock } : {}),
+    ...(o.scryptN ? { scryptN: o.scryptN } : {}),
   });
   return { record: { ...provisionRecord(r), reused: false }, servicePassword: r.servicePassword, reused: false };
 }
@@ -427,7 +592,7 @@ async function provisionedIdentity(journalDir: string): Promise<{ serial: string
 function readBack(g: Golden, t: TargetInfo, hashes: FlashReport['hashes'], scratch: string): void {
   for (const r of copiedRanges(g.layout)) {
     const got = hashRange(t.path, r.start, r.bytes);
-    if (got !== g.hashes.get(r.label)) throw new PosError('FLS_READBACK', `${t.path}: ${r.label} (${r.bytes} bytes at ${r.start}) reads back differently from the image`, { label: r.label });
+    if (got !== g.hashes[r.label]) throw new PosError('FLS_READBACK', `${t.path}: ${r.label} (${r.bytes} bytes at ${r.start}) reads back differently from the image`, { label: r.label });
     hashes.partitions.push({ label: r.label, startBytes: r.start, sizeBytes: r.bytes, sha256: got });
   }
   const pos = g.layout.parts.find((p) => p.label === 'pos')!;

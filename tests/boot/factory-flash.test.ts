@@ -24,7 +24,7 @@ import { randomBytes } from 'node:crypto';
 import { needTool } from '../support/tools';
 import { buildPackage, generateUpdateKeys } from '../../boot/update';
 import { kcvOf } from '../../boot/factory';
-import { FlashReport, FlashStationOptions, HOLD_POINTS, flashStation } from '../../boot/factory-flash';
+import { FLASH_SUMMARY_FILE, FlashReport, FlashStationOptions, FlashSummary, HOLD_POINTS, flashStation } from '../../boot/factory-flash';
 import { inspectTarget } from '../../boot/flash/target';
 import { partitionLayout } from '../../boot/flash/disk-image';
 import { Journal } from '../../storage/journal';
@@ -96,8 +96,11 @@ function slotAProblem(target: string, into: string): string | undefined {
   return slotProblem(join(into, 'slotA'));
 }
 
-/** Runs `pos factory flash` from dist/ (compiled by npm test) as its own process; SIGKILL at a HOLD line. */
-function station(args: readonly string[], holdAt?: string): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }> {
+/**
+ * Runs `pos factory flash` from dist/ (compiled by npm test) as its own process; SIGKILL at a HOLD
+ * line, or once `killWhen` accepts the output so far.
+ */
+function station(args: readonly string[], holdAt?: string, killWhen?: (out: string) => boolean): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(REPO, 'dist', 'boot', 'pos.js'), 'factory', 'flash', ...args], {
       env: { ...process.env, ...(holdAt ? { POS_FLASH_TEST_HOLD_AT: holdAt } : {}) }, stdio: ['ignore', 'pipe', 'pipe'],
@@ -107,7 +110,7 @@ function station(args: readonly string[], holdAt?: string): Promise<{ code: numb
     const take = (c: Buffer): void => {
       out += c.toString('utf8');
       // The station stops at the hold point and waits: the kill lands exactly there.
-      if (holdAt && /^HOLD /m.test(out)) child.kill('SIGKILL');
+      if ((holdAt && /^HOLD /m.test(out)) || killWhen?.(out)) child.kill('SIGKILL');
     };
     child.stdout.on('data', take);
     child.stderr.on('data', take);
@@ -156,11 +159,13 @@ describe('pos factory flash (no QEMU): targets written, checked, committed last;
       assert.equal(written.servicePassword, undefined, 'the service password is never written');
       assert.ok(r.servicePassword && r.servicePassword.length > 0, 'the station has it for its console');
     }
-    // The pool: at most two targets between their provisioning and their commit at any time.
+    const summary = JSON.parse(readFileSync(join(f.dir, 'three', 'reports', FLASH_SUMMARY_FILE), 'utf8')) as FlashSummary;
+    assert.deepEqual([summary.passed, summary.failed, summary.concurrency], [['FL-0001', 'FL-0002', 'FL-0003'], [], 2]);
+    // The pool: at most two targets between their start (their worker thread made) and their end at any time.
     let inFlight = 0;
     let peak = 0;
     for (const s of steps) {
-      if (s.endsWith(' provision')) peak = Math.max(peak, ++inFlight);
+      if (s.endsWith(' start')) peak = Math.max(peak, ++inFlight);
       if (s.endsWith(' done: pass')) inFlight--;
     }
     assert.equal(peak, 2);
@@ -182,6 +187,8 @@ describe('pos factory flash (no QEMU): targets written, checked, committed last;
     assert.deepEqual(bad.errors.map((e) => [e.step, e.code]), [['readback', 'E-FLS-02']]);
     assert.deepEqual(bad.steps.map((s) => s.name), ['provision', 'erase', 'write', 'data', 'readback']);
     assert.equal(inspectTarget(bad.target).state, 'incomplete', 'not committed: no partition table');
+    const summary = JSON.parse(readFileSync(join(f.dir, 'bitflip', 'reports', FLASH_SUMMARY_FILE), 'utf8')) as FlashSummary;
+    assert.deepEqual(summary.failed.map((x) => [x.serial, x.step, x.code]), [['FL-0301', 'readback', 'E-FLS-02']], 'the summary names the failed serial and its step');
     const [good] = await flashStation({ ...o, onProgress: undefined });
     assert.equal(good.pass, true, JSON.stringify(good.errors));
     assert.equal(good.before.state, 'incomplete');
@@ -243,5 +250,44 @@ describe('pos factory flash (no QEMU): targets written, checked, committed last;
       assert.equal(slotAProblem(target, join(dir, 'slot')), undefined);
       assert.equal(await journalSerial(target, join(dir, 'data')), 'FL-0201');
     }
+  });
+
+  it('eight targets at once, the station SIGKILLed mid-way: each target committed and whole, or without a partition table; the next run flashes all eight', async () => {
+    const dir = join(f.dir, 'eight');
+    mkdirSync(dir, { recursive: true });
+    const serials = Array.from({ length: 8 }, (_, i) => `FL-04${String(i + 1).padStart(2, '0')}`);
+    const targets = serials.map((s) => join(dir, `${s}.img`));
+    const args = [
+      '--image', f.image, '--rootfs', f.rootfs, '--board', BOARD, '--public-key', f.publicKeyHex, '--sizes', '8,8,8', '--concurrency', '8',
+      `--targets=${targets.join(',')}`, `--manifest=${manifestFile(dir, serials)}`, '--report-dir', join(dir, 'reports'), '--work-dir', join(dir, 'work'),
+    ];
+    // Killed when the second target starts its commit: by then the eight are spread over their
+    // steps (some writing or reading back, maybe one committed), as a power cut finds a station.
+    const killed = await station(args, undefined, (out) => (out.match(/^FL-04\d\d {2}commit$/gm) ?? []).length >= 2);
+    assert.equal(killed.signal, 'SIGKILL', killed.out);
+    const found = new Map<string, string>();
+    for (const [i, target] of targets.entries()) {
+      const state = inspectTarget(target).state;
+      found.set(serials[i], state);
+      if (state === 'complete') {
+        assert.equal(slotAProblem(target, join(dir, 'slot')), undefined, `${serials[i]} committed: slot A whole`);
+        assert.equal(await journalSerial(target, join(dir, 'data')), serials[i], `${serials[i]} committed: its own provisioning`);
+      } else {
+        assert.ok(state === 'incomplete' || state === 'blank', `${serials[i]}: ${state}: not committed, so no partition table`);
+      }
+    }
+    process.stderr.write(`      killed with 8 running: ${[...found].map(([s, st]) => `${s} ${st}`).join(', ')}\n`);
+    assert.ok([...found.values()].some((st) => st !== 'complete'), 'the kill found targets mid-way');
+    const again = await station(args);
+    assert.equal(again.code, 0, again.out);
+    for (const [i, target] of targets.entries()) {
+      const report = JSON.parse(readFileSync(join(dir, 'reports', `${serials[i]}.flash.json`), 'utf8')) as FlashReport;
+      assert.equal(report.pass, true, serials[i]);
+      assert.equal(report.before.state, found.get(serials[i]), 'the report says what the station found');
+      assert.equal(inspectTarget(target).state, 'complete');
+      assert.equal(await journalSerial(target, join(dir, 'data')), serials[i]);
+    }
+    const summary = JSON.parse(readFileSync(join(dir, 'reports', FLASH_SUMMARY_FILE), 'utf8')) as FlashSummary;
+    assert.deepEqual([summary.passed, summary.failed], [serials, []]);
   });
 });
