@@ -35,7 +35,7 @@ class BenchTerminal implements MgmtTerminal {
   }
   async setParams(): Promise<never> { throw new Error('not in the bench'); }
   async diagnostics(): Promise<unknown> { return []; }
-  async logs(): Promise<string> { return ''; }
+  async logs(): Promise<{ text: string; source: string }> { return { text: '', source: 'memory' }; }
   isIdle(): boolean { return true; }
   reboot(): void {}
   async setSellingLocked(): Promise<void> {}

@@ -38,8 +38,8 @@ export interface ManagedApp {
   charging(): boolean | undefined;
   /** The automatic diagnostics, run without the screen (boot/diagnostics.ts). */
   runDiagnostics(): Promise<unknown>;
-  /** The newest log text, at most maxBytes. */
-  logs(maxBytes: number): Promise<string>;
+  /** The newest structured log lines, at most maxBytes, from sinceMs on (boot/log-source.ts). */
+  logs(maxBytes: number, sinceMs?: number): Promise<{ readonly text: string; readonly source: string; readonly truncated?: boolean }>;
   restart(): Promise<void>;
   /** The lock changed: redraw the idle screen (its notice) now rather than at the next tick. */
   sellingLockChanged?(): void;
@@ -103,7 +103,7 @@ export function managedTerminal(app: ManagedApp): MgmtTerminal {
       return applyParamsPatch(t.store, patch);
     },
     diagnostics: () => app.runDiagnostics(),
-    logs: (maxBytes) => app.logs(maxBytes),
+    logs: (maxBytes, sinceMs) => app.logs(maxBytes, sinceMs),
     isIdle: () => isSafeToReboot(app.machineState()),
     reboot: () => app.restart(),
     // Journaled (runtime/records.ts selling-lock); the state machine refuses sales while it holds.

@@ -82,6 +82,7 @@ import { TEST_TERMINAL } from '../common/test-terminal';
 import { Recovery, Report, NetworkSettings, SystemHook, BACKUP_FILE_SUFFIX } from './recovery';
 import { testConnectivity } from './recovery-net';
 import { checkLinks } from './link-check';
+import { LogRing, LogSourceName, journaldLogs, maskCardNumbers, newestWithin } from './log-source';
 import { RecoveryMenu, Overlay, runtimeVersion } from './recovery-menu';
 import { Diagnostics, DiagResult, ErrorRing } from './diagnostics';
 import type * as MgmtWiring from './mgmt-wiring';
@@ -137,6 +138,13 @@ export interface TerminalAppOptions {
   readonly processStartMs?: number;
   /** The last errors of the log (diagnostics "last errors"); terminal-main feeds it from pino. */
   readonly errors?: ErrorRing;
+  /**
+   * The recent log lines in this process (boot/log-source.ts LogRing; terminal-main feeds it from
+   * pino), which `upload-logs` returns where journald does not have them (`logSource` 'memory').
+   */
+  readonly logRing?: LogRing;
+  /** Where `upload-logs` reads: journald (a board under systemd) or the ring (default). */
+  readonly logSource?: LogSourceName;
   /** USB stick mount points for recovery export/import/update (default: none; the backup dir is always offered). */
   readonly usbDirs?: readonly string[];
   /** A/B update layout and the board's update key (recovery: version, apply update). */
@@ -1042,16 +1050,31 @@ export class TerminalApp {
         await d.done;
         return d.snapshot().map((r) => ({ check: r.check, state: r.state, ...(r.code ? { code: r.code } : {}), lines: r.lines }));
       },
-      // The process logs to stdout (journald on a board); the error ring holds what matters remotely.
-      logs: async (maxBytes) => {
-        const lines = this.errors.last(Number.MAX_SAFE_INTEGER).reverse().map((e) => JSON.stringify(e));
-        let text = '';
-        for (let i = lines.length - 1; i >= 0 && Buffer.byteLength(lines[i]) + 1 + Buffer.byteLength(text) <= maxBytes; i--) text = `${lines[i]}\n${text}`;
-        return text;
-      },
+      logs: (maxBytes, sinceMs) => this.recentLogs(maxBytes, sinceMs),
       restart: () => this.restart(),
       sellingLockChanged: () => this.render(),
     };
+  }
+
+  /**
+   * The newest structured log lines for `upload-logs` (boot/log-source.ts): journald's for the unit
+   * on a board under systemd, else the in-process ring, else (no ring given) the error ring's
+   * entries. Card numbers masked on the way out whatever the source.
+   */
+  private async recentLogs(maxBytes: number, sinceMs?: number): Promise<{ text: string; source: string; truncated: boolean }> {
+    let r: { text: string; truncated: boolean };
+    let source: string;
+    if (this.o.logSource === 'journald') {
+      r = await journaldLogs({ maxBytes, ...(sinceMs !== undefined ? { sinceMs } : {}) });
+      source = 'journald';
+    } else if (this.o.logRing) {
+      r = this.o.logRing.recent(maxBytes, sinceMs);
+      source = 'memory';
+    } else {
+      r = newestWithin(this.errors.last(Number.MAX_SAFE_INTEGER).reverse().filter((e) => sinceMs === undefined || e.timeMs >= sinceMs).map((e) => JSON.stringify(e)), maxBytes);
+      source = 'errors';
+    }
+    return { text: maskCardNumbers(r.text), source, truncated: r.truncated };
   }
 
   // ---------------------------------------------------------------- screens

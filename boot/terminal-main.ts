@@ -48,6 +48,7 @@ import { requireSim } from './optional-sim';
 import { createLogger, logLevel } from '../common/log';
 import pino from 'pino';
 import { ErrorRing } from './diagnostics';
+import { LogRing, logSourceFor } from './log-source';
 import { SystemdWatchdog } from './watchdog';
 import { confirmSlot, rollbackIfOverdue, CONFIRM_WITHIN_MS_DEFAULT } from './update-slots';
 import { existsSync } from 'node:fs';
@@ -108,7 +109,13 @@ async function main(): Promise<void> {
   const boardName = boardPath(str('board') ?? process.env.POS_BOARD ?? 'sim');
   const errors = new ErrorRing();
   const level = logLevel();
-  const logger = createLogger('terminal', pino.multistream([{ level: level === 'silent' ? 'fatal' : level as pino.Level, stream: pino.destination(2) }, { level: 'warn', stream: errors.stream() as unknown as pino.DestinationStream }]));
+  // The recent lines for the management channel's upload-logs where journald does not hold them.
+  const logRing = new LogRing();
+  const logger = createLogger('terminal', pino.multistream([
+    { level: level === 'silent' ? 'fatal' : level as pino.Level, stream: pino.destination(2) },
+    { level: 'warn', stream: errors.stream() as unknown as pino.DestinationStream },
+    { level: level === 'silent' ? 'fatal' : level as pino.Level, stream: logRing.stream() as unknown as pino.DestinationStream },
+  ]));
   if (codeCache) logger.debug({ codeCache }, 'V8 code cache');
   const { config } = readBoardFile(boardName);
   const holdReset = flags.has('hold-reset');
@@ -167,7 +174,7 @@ async function main(): Promise<void> {
     locale: (str('locale') as Locale | undefined) ?? 'zh-CN',
     processStartMs: PROCESS_START_MS,
     onShutdown: () => void shutdown(EXIT_POWER_OFF),
-    errors, usbDirs,
+    errors, usbDirs, logRing, logSource: logSourceFor(config.simulator === true),
     ...(hasSlots && config.update ? { update: { root: updateRoot, publicKeyHex: config.update.publicKey, board: config.board } } : {}),
     onHealthy: () => {
       if (!hasSlots) return;

@@ -12,6 +12,9 @@
  * terminal: every payload goes through protocol.ts parseCommand and every handler's failure
  * becomes a refusal with its code.
  */
+import { createHash } from 'node:crypto';
+import { request as httpsRequest } from 'node:https';
+import { gzipSync } from 'node:zlib';
 import { connect, IClientOptions, MqttClient } from 'mqtt';
 import { PosError } from '../../common/errors';
 import type { Logger } from '../../common/log';
@@ -39,8 +42,14 @@ export const SESSION_EXPIRY_S_DEFAULT = 24 * 3600;
 export const COMMANDS_PENDING_MAX = 8;
 /** Final acks remembered by command id, so that a redelivered command is answered, not run again. */
 export const RECENT_COMMAND_IDS_MAX = 256;
-/** A log upload returns at most this many bytes (the newest lines). */
+/** A log upload in the ack returns at most this many bytes (the newest lines). */
 export const LOG_UPLOAD_BYTES_MAX = 64 * 1024;
+/** A log upload to the console's https address (`url`) sends at most this much (before gzip). */
+export const LOG_UPLOAD_HTTPS_BYTES_MAX = 4 * 1024 * 1024;
+/** The upload's PUT must be answered within this (it is within the command's own time too). */
+export const LOG_UPLOAD_HTTPS_TIMEOUT_MS = 20_000;
+/** The console's upload address: https only, no longer than this. */
+const LOG_UPLOAD_URL_CHARS_MAX = 2048;
 /** A reboot waits for the terminal to be idle this long by default, and never longer than the max. */
 export const REBOOT_IDLE_WAIT_MS_DEFAULT = 10 * 60_000;
 export const REBOOT_IDLE_WAIT_MS_MAX = 60 * 60_000;
@@ -75,8 +84,11 @@ export interface MgmtTerminal {
   setParams(patch: HostParameters): Promise<HostParameters>;
   /** Runs the automatic diagnostics (boot/diagnostics.ts) and returns their results. */
   diagnostics(): Promise<unknown>;
-  /** The newest log text, at most `maxBytes` bytes. */
-  logs(maxBytes: number): Promise<string>;
+  /**
+   * The newest structured log lines (pino JSON, oldest first), at most `maxBytes` bytes, from
+   * `sinceMs` on when given; `source` says where they came from (journald, memory).
+   */
+  logs(maxBytes: number, sinceMs?: number): Promise<{ readonly text: string; readonly source: string; readonly truncated?: boolean }>;
   /** True when no sale, settlement or operator action is under way (a reboot waits for it). */
   isIdle(): boolean;
   reboot(): Promise<void> | void;
@@ -418,7 +430,7 @@ export class ManagementClient {
         return { params };
       }
       case 'diagnostics': return { report: await t.diagnostics() };
-      case 'upload-logs': return this.logs(c.args.maxBytes);
+      case 'upload-logs': return this.logs(c.args);
       case 'lock':
       case 'unlock': {
         const reason = c.args.reason === undefined ? '' : c.args.reason;
@@ -432,16 +444,48 @@ export class ManagementClient {
     }
   }
 
-  private async logs(maxArg: unknown): Promise<{ bytes: number; truncated: boolean; text: string }> {
-    if (maxArg !== undefined && !(typeof maxArg === 'number' && Number.isSafeInteger(maxArg) && maxArg >= 1 && maxArg <= LOG_UPLOAD_BYTES_MAX)) {
-      throw new PosError('MGT_MALFORMED', `maxBytes: a whole number in 1..${LOG_UPLOAD_BYTES_MAX}`);
+  /**
+   * `upload-logs`: the newest structured log lines in the ack (at most LOG_UPLOAD_BYTES_MAX), or,
+   * with `url`, up to LOG_UPLOAD_HTTPS_BYTES_MAX gzipped and PUT to that https address with the
+   * management CA pinned (what a TMS gives for a file: a one-time upload address), the ack saying
+   * how much went and its SHA-256. `sinceMs`: only lines from then on.
+   */
+  private async logs(args: Readonly<Record<string, unknown>>): Promise<Record<string, unknown>> {
+    const { maxBytes: maxArg, sinceMs, url } = args;
+    if (url !== undefined && (typeof url !== 'string' || !/^https:\/\/[^\s/]+\/\S*$/.test(url) || url.length > LOG_UPLOAD_URL_CHARS_MAX)) throw new PosError('MGT_MALFORMED', 'url: an https:// address');
+    const limit = url === undefined ? LOG_UPLOAD_BYTES_MAX : LOG_UPLOAD_HTTPS_BYTES_MAX;
+    if (maxArg !== undefined && !(typeof maxArg === 'number' && Number.isSafeInteger(maxArg) && maxArg >= 1 && maxArg <= limit)) {
+      throw new PosError('MGT_MALFORMED', `maxBytes: a whole number in 1..${limit}`);
     }
-    const maxBytes = typeof maxArg === 'number' ? maxArg : LOG_UPLOAD_BYTES_MAX;
-    const full = Buffer.from(await this.o.terminal.logs(maxBytes), 'utf8');
+    if (sinceMs !== undefined && !(typeof sinceMs === 'number' && Number.isSafeInteger(sinceMs) && sinceMs >= 0)) throw new PosError('MGT_MALFORMED', 'sinceMs: ms since the epoch');
+    const maxBytes = typeof maxArg === 'number' ? maxArg : limit;
+    const got = await this.o.terminal.logs(maxBytes, sinceMs as number | undefined);
+    const full = Buffer.from(got.text, 'utf8');
     // The handler should keep to maxBytes; the bound holds even when it does not (newest kept).
     const kept = full.length > maxBytes ? full.subarray(full.length - maxBytes) : full;
     const text = kept.toString('utf8').replace(/^\uFFFD+/, '');
-    return { bytes: Buffer.byteLength(text), truncated: full.length > maxBytes, text };
+    const truncated = full.length > maxBytes || got.truncated === true;
+    if (url === undefined) return { bytes: Buffer.byteLength(text), truncated, source: got.source, text };
+    const body = gzipSync(Buffer.from(text, 'utf8'));
+    await this.put(url as string, body);
+    return { bytes: Buffer.byteLength(text), truncated, source: got.source, uploaded: { gzipBytes: body.length, sha256: createHash('sha256').update(body).digest('hex') } };
+  }
+
+  /** PUTs `body` (gzip) to the console's address with the management CA pinned; a non-2xx answer is E-MGT-09. */
+  private put(url: string, body: Buffer): Promise<void> {
+    const ca = this.o.config.caPem;
+    return new Promise((resolve, reject) => {
+      const req = httpsRequest(url, {
+        method: 'PUT', ...(ca !== undefined ? { ca } : {}), rejectUnauthorized: true, timeout: LOG_UPLOAD_HTTPS_TIMEOUT_MS,
+        headers: { 'content-type': 'application/x-ndjson', 'content-encoding': 'gzip', 'content-length': String(body.length), 'x-pos-serial': this.o.config.serial },
+      }, (res) => {
+        res.resume();
+        res.on('end', () => ((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300 ? resolve() : reject(new PosError('MGT_FAILED', `log upload: ${url.replace(/\?.*$/, '')} answered ${res.statusCode}`))));
+      });
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${LOG_UPLOAD_HTTPS_TIMEOUT_MS} ms`)));
+      req.on('error', (e) => reject(new PosError('MGT_FAILED', `log upload: ${e.message}`)));
+      req.end(body);
+    });
   }
 
   /** A reboot runs only at a safe moment: it waits for idle, at most its `waitIdleMs`. */

@@ -93,7 +93,7 @@ describe('management password sealed at the factory (pos factory mgmt)', functio
       const config = managementConfig({ url: broker.url, caFile: join(dir, 'ca.pem'), passwordSealed: true }, SERIAL, () => readMgmtPassword(dir, key));
       const terminal: MgmtTerminal = {
         status: () => ({ version: 't', batteryPercent: 50, storageFreeKiB: 1, network: {}, lastErrors: [], anomalies: [], sellingLocked: false, state: 'idle', uptimeS: 1 }),
-        setParams: async (p) => p, diagnostics: async () => [], logs: async () => '', isIdle: () => true, reboot: () => undefined, setSellingLocked: async () => undefined,
+        setParams: async (p) => p, diagnostics: async () => [], logs: async () => ({ text: '', source: 'memory' }), isIdle: () => true, reboot: () => undefined, setSellingLocked: async () => undefined,
       };
       m = ManagementClient.start({ config: { ...config, reconnectMs: 100 }, terminal, logger: pino({ level: 'silent' }), clock: Date.now });
       const started = Date.now();

@@ -17,6 +17,7 @@ import { applyParamsPatch } from '../../runtime/mgmt/params';
 import type { Ack, StatusDocument, StatusInput } from '../../runtime/mgmt/protocol';
 import { CONSOLE_PASSWORD, CONSOLE_USER, TestBroker, needMosquitto } from '../support/mosquitto';
 import { createHash } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, Server } from 'node:https';
 import { AddressInfo } from 'node:net';
@@ -97,7 +98,7 @@ class FakeTerminal implements MgmtTerminal {
     this.diagnosticsRuns++;
     return [{ check: 'battery', state: 'ok', lines: ['80%'] }, { check: 'printer', state: 'fail', code: 'E-PRN-01', lines: ['paper out'] }];
   }
-  async logs(): Promise<string> { return this.logText; }
+  async logs(): Promise<{ text: string; source: string }> { return { text: this.logText, source: 'memory' }; }
   isIdle(): boolean { return this.idle; }
   reboot(): void { this.reboots++; }
   async setSellingLocked(locked: boolean): Promise<void> { this.locked = locked; }
@@ -230,8 +231,56 @@ describe('management over MQTT against a real mosquitto (TLS, passwords, ACL)', 
     const logs = (await c.ack('l1', 'done')).data as { bytes: number; truncated: boolean; text: string };
     assert.ok(logs.bytes <= 1000 && logs.truncated);
     assert.ok(logs.text.endsWith('line 4999"}\n'), 'the newest lines are kept');
+    assert.equal((logs as { source?: string }).source, 'memory');
     c.command({ id: 'l2', cmd: 'upload-logs', args: { maxBytes: 10_000_000 } });
     assert.equal((await c.ack('l2', 'refused')).code, 'E-MGT-01');
+    c.command({ id: 'l3', cmd: 'upload-logs', args: { url: 'http://plain.example/logs' } });
+    assert.equal((await c.ack('l3', 'refused')).code, 'E-MGT-01', 'an upload address is https only');
+  });
+
+  it('uploadLogsToAnHttpsAddress_gzippedPutWithTheCaPinned_aRefusalIsE_MGT_09', async () => {
+    const t = new FakeTerminal();
+    // Over the 64 KiB an ack may carry: what goes to the console's upload address instead.
+    t.logText = Array.from({ length: 5000 }, (_, i) => `{"msg":"line ${i} ${'x'.repeat(40)}"}\n`).join('');
+    const got: Array<{ method?: string; url?: string; encoding?: string; serial?: string; body: Buffer }> = [];
+    const answer = { status: 201 };
+    const server = createServer({ key: readFileSync(join(broker.dir, 'server.key')), cert: readFileSync(join(broker.dir, 'server.crt')) }, (req, res) => {
+      const parts: Buffer[] = [];
+      req.on('data', (d: Buffer) => parts.push(d));
+      req.on('end', () => {
+        got.push({ method: req.method, url: req.url, encoding: req.headers['content-encoding'] as string, serial: req.headers['x-pos-serial'] as string, body: Buffer.concat(parts) });
+        res.writeHead(answer.status).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    try {
+      const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/upload/abc?sig=1`;
+      const m = start(t);
+      await connected(m);
+      const c = await consoleFor();
+      c.command({ id: 'h1', cmd: 'upload-logs', args: { url } });
+      const done = (await c.ack('h1', 'done')).data as { bytes: number; truncated: boolean; source: string; uploaded: { gzipBytes: number; sha256: string }; text?: string };
+      assert.equal(got.length, 1);
+      assert.equal(got[0].method, 'PUT');
+      assert.equal(got[0].url, '/upload/abc?sig=1');
+      assert.equal(got[0].encoding, 'gzip');
+      assert.equal(got[0].serial, SERIAL);
+      const text = gunzipSync(got[0].body).toString('utf8');
+      assert.equal(text, t.logText, 'the whole log went, in order');
+      assert.ok(text.length > 64 * 1024);
+      assert.equal(done.bytes, Buffer.byteLength(t.logText));
+      assert.equal(done.uploaded.gzipBytes, got[0].body.length);
+      assert.equal(done.uploaded.sha256, createHash('sha256').update(got[0].body).digest('hex'));
+      assert.equal(done.text, undefined, 'the ack does not carry the log when it was uploaded');
+      answer.status = 500;
+      c.command({ id: 'h2', cmd: 'upload-logs', args: { url } });
+      const refused = await c.ack('h2', 'refused');
+      assert.equal(refused.code, 'E-MGT-09');
+      assert.match(refused.message, /answered 500/);
+      assert.doesNotMatch(refused.message, /sig=1/, 'the address\'s query (a signature) is not repeated in the ack');
+    } finally {
+      server.close();
+    }
   });
 
   it('rebootWaitsForIdleThenAcksDoneAndGoesOffline_andIsRefusedWhenNeverIdle', async () => {

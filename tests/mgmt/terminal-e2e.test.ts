@@ -81,7 +81,14 @@ describe('e2e: the terminal on a board file with a management section, against m
     command({ id: 'p1', cmd: 'set-params', args: { amountFenMax: 500_000 } });
     assert.equal(((await ack('p1', 'done')).data as { params: { amountFenMax: number } }).params.amountFenMax, 500_000);
     command({ id: 'l1', cmd: 'upload-logs', args: { maxBytes: 4096 } });
-    assert.ok(((await ack('l1', 'done')).data as { bytes: number }).bytes <= 4096);
+    const logs = (await ack('l1', 'done')).data as { bytes: number; source: string; text: string };
+    assert.ok(logs.bytes <= 4096);
+    // The process's own structured lines (not only the error ring): the simulator board's ring.
+    assert.equal(logs.source, 'memory');
+    const lines = logs.text.trim().split('\n').map((l) => JSON.parse(l) as { level: number; msg: string });
+    assert.ok(lines.some((l) => l.level === 30), `info lines too: ${logs.text.slice(0, 300)}`);
+    command({ id: 'l0', cmd: 'upload-logs', args: { maxBytes: 65_536 } });
+    assert.ok(((await ack('l0', 'done')).data as { text: string }).text.includes('management broker connected'));
     command({ id: 'k1', cmd: 'lock', args: { reason: 'chargeback review' } });
     assert.deepEqual((await ack('k1', 'done')).data, { sellingLocked: true });
     await waitFor('status locked', (s) => s.topic.endsWith('/status') && s.json.sellingLocked === true);

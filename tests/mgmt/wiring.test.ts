@@ -63,7 +63,7 @@ describe('management wiring (boot/mgmt-wiring.ts)', () => {
         network: () => ({ link: 'wlan0' }),
         charging: () => true,
         runDiagnostics: async () => [{ check: 'battery', state: 'ok' }],
-        logs: async () => 'x',
+        logs: async () => ({ text: 'x', source: 'memory' }),
         restart: async () => { restarts++; },
       };
       const t = managedTerminal(app);
