@@ -12,7 +12,7 @@
  * allow-list. An AAC ends the read with E-RDR-09 (ODA failed, declined offline) or E-RDR-08 (the
  * card or the action codes declined); nothing goes to the host. The card is released before
  * readCard returns: the whole exchange happens while the card is inserted or in the field; except
- * for a request with `holdCard` (the sale) whose card answered ARQC: it stays powered and the read
+ * for a request with `holdCard` (the sale) whose inserted card answered ARQC: it stays powered and the read
  * carries `online` (emv-online.ts ChipOnline) for issuer authentication, the final GENERATE AC and
  * the scripts once the host answered; completing or releasing it lets the card go.
  */
@@ -129,7 +129,9 @@ async function readChip(reader: CardReader, slot: CardSlot, modePrefix: '05' | '
     }
     if (kind !== 'ARQC') throw new PosError('RDR_UNREADABLE', 'card answered TC to an ARQC request');
     const read: CardInput = { ...card, ...field55Part(k, card.pan, request), chip: { oda: k.oda.method, odaFailure: k.oda.failure, tvr: (k.terminal.get(0x95) as Buffer).toString('hex').toUpperCase() } };
-    if (request.holdCard !== true) return read;
+    // A contactless card has left the field by now (EMV Book C: no second GENERATE AC, no scripts):
+    // only an inserted card is kept for the online half.
+    if (request.holdCard !== true || contactless) return read;
     held = true;
     return { ...read, online: chipOnline(tx, { aip: k.options.aip, card: k.card, terminal: k.terminal, ac: k.ac }, () => reader.release(slot)) };
   } finally {

@@ -58,8 +58,9 @@ export interface CardRequest {
   /** The downloaded CA keys and AIDs (terminal-state `caKeys`, `aids`); absent: none (the kernel's built-in AIDs, no CA key). */
   readonly params?: EmvParams;
   /**
-   * Keep the card powered after an ARQC for the online half (emv-online.ts: issuer authentication,
-   * the final GENERATE AC, scripts): the read returns `CardInput.online`, which releases it.
+   * Keep an inserted card powered after an ARQC for the online half (emv-online.ts: issuer
+   * authentication, the final GENERATE AC, scripts): the read returns `CardInput.online`, which
+   * releases it. A tapped card is never kept (contactless has no second GENERATE AC).
    */
   readonly holdCard?: boolean;
 }

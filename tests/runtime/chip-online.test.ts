@@ -192,6 +192,16 @@ describe('chip sale, online half: issuer authentication, final GENERATE AC, scri
     assertReconciled(r);
   });
 
+  it('a tapped card is not held (contactless: no second GENERATE AC, no scripts): approved on the host\'s word, 91 ignored', async () => {
+    r.sim.setFault(parseFaultSpec('wrong-arpc'));
+    const c = emvCard({ kind: 'contactless', name: 'tap', pan: '6222020000009983', expiry: '301231', psn: 2, atc: 'counter' });
+    const reader = new PullingReader(c);
+    const input = await readCard(reader, ['tap'], 1000, { ...r.terminal.engine.cardRequest('sale', 650), holdCard: true });
+    assert.equal(input.online, undefined);
+    assert.equal(reader.released, 1);
+    assert.equal((await r.terminal.engine.sale({ amountFen: 650, card: input, session: CASHIER })).outcome, 'approved');
+  });
+
   it('a card held and never sent (refused before sending) is released', async () => {
     const { input, reader } = await held(r, 600, card());
     await assert.rejects(r.terminal.engine.sale({ amountFen: 700, card: input, session: CASHIER }), (err: unknown) => isPosError(err) && err.code === 'E-RDR-02');
