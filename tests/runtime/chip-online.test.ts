@@ -8,6 +8,8 @@
  * power cut; a power cut between the host's approval and the card's answer reverses the sale.
  */
 import { strict as assert } from 'node:assert';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { PosError, isPosError } from '../../common/errors';
 import { CardSlot } from '../../hal/card-reader';
 import { CardInput, cardFromTrack2, readCard } from '../../runtime/txn/card';
@@ -131,6 +133,11 @@ describe('chip sale, online half: issuer authentication, final GENERATE AC, scri
     const f55 = r.sim.requests().find((q) => q.type === 'scriptNotice')?.field55 as Buffer;
     assert.deepEqual([...primitives(f55).keys()].sort(), [0x9f33, 0x95, 0x9f37, 0x9f1e, 0x9f10, 0x9f26, 0x9f36, 0x82, 0xdf31, 0x9f1a, 0x9a].sort());
     assert.equal(f55.indexOf(Buffer.from(c.pan.slice(0, 12), 'hex')), -1, 'no PAN in its 55');
+    // The journal holds the notice (sealed PAN, masked PAN, allow-listed 55, DF31): never the PAN itself.
+    const disk = readFileSync(join(r.dir, 'data.mdb'));
+    assert.ok(records(r, RecordType.scriptNoticePending).length === 1 && records(r, RecordType.scriptNoticeCleared).length === 1);
+    assert.equal(disk.indexOf(Buffer.from(c.pan, 'ascii')), -1, 'no PAN in ASCII on disk');
+    assert.equal(disk.indexOf(Buffer.from(c.pan.slice(0, 12), 'hex')), -1, 'no PAN in BCD on disk');
   });
 
   it('a script the card refuses (wrong MAC): DF31 failed at command 1, TVR says so; the sale stands; the notice survives a power cut and is sent after it', async () => {
