@@ -15,6 +15,7 @@
  * The passphrase lives in the TextEntry until it is handed to the driver, then is dropped.
  */
 import type { KeyName } from '../hal/keypad';
+import { waitJoined } from '../hal/wifi';
 import type { Wifi, WifiNetwork } from '../hal/wifi';
 import { isPosError } from '../common/errors';
 import type { MenuItem, Screen, Txt } from '../ui-lcd/screen';
@@ -168,14 +169,7 @@ export class WifiMenu implements Overlay {
 
   /** Waits for the OS to associate: joined with its address, a wrong key (E-NET-31), or only saved. */
   private async associated(ssid: string): Promise<State> {
-    const until = this.d.clock() + WIFI_JOIN_WAIT_MS_MAX;
-    while (this.d.clock() < until && !this.closed) {
-      const st = await this.d.wifi.status();
-      if (st.state === 'COMPLETED' && st.ssid === ssid && st.ipAddress !== undefined) return { kind: 'joined', ssid, address: st.ipAddress };
-      if ((await this.d.wifi.saved()).some((x) => x.ssid === ssid && x.tempDisabled)) return { kind: 'failed', code: 'E-NET-31' };
-      await this.sleep(JOIN_POLL_MS);
-    }
-    return { kind: 'saved', ssid };
+    return waitJoined(this.d.wifi, ssid, { waitMs: WIFI_JOIN_WAIT_MS_MAX, pollMs: JOIN_POLL_MS, clock: this.d.clock, sleep: this.sleep, stopped: () => this.closed });
   }
 }
 

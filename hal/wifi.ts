@@ -84,6 +84,31 @@ export interface Wifi {
   close(): Promise<void>;
 }
 
+/** What became of a join once the OS tried it (waitJoined). */
+export type JoinOutcome =
+  | { readonly kind: 'joined'; readonly ssid: string; readonly address: string }
+  /** wpa_supplicant disabled the network after its handshake failed: the passphrase is wrong. */
+  | { readonly kind: 'failed'; readonly code: 'E-NET-31' }
+  /** Saved, not associated with an address yet within the wait (out of range, DHCP slow). */
+  | { readonly kind: 'saved'; readonly ssid: string };
+
+/**
+ * Waits for the OS to associate with `ssid` after a join: COMPLETED with an address is joined; the
+ * network marked TEMP-DISABLED (wpa_supplicant's answer to a failed 4-way handshake) is a wrong
+ * passphrase, E-NET-31; neither within `waitMs` is only saved. The Wi-Fi menu and the guest test
+ * with a radio (tests/guest/wifi-hwsim.test.ts) use this one judgement.
+ */
+export async function waitJoined(wifi: Wifi, ssid: string, o: { readonly waitMs: number; readonly pollMs: number; readonly clock: () => number; readonly sleep: (ms: number) => Promise<void>; readonly stopped?: () => boolean }): Promise<JoinOutcome> {
+  const until = o.clock() + o.waitMs;
+  while (o.clock() < until && !(o.stopped?.() ?? false)) {
+    const st = await wifi.status();
+    if (st.state === 'COMPLETED' && st.ssid === ssid && st.ipAddress !== undefined) return { kind: 'joined', ssid, address: st.ipAddress };
+    if ((await wifi.saved()).some((x) => x.ssid === ssid && x.tempDisabled)) return { kind: 'failed', code: 'E-NET-31' };
+    await o.sleep(o.pollMs);
+  }
+  return { kind: 'saved', ssid };
+}
+
 /** Runs wpa_cli (injected in tests only to count or fail calls; the default runs the real one). */
 export type WpaCliRunner = (args: readonly string[], stdin: string | undefined, timeoutMs: number) => Promise<{ code: number | null; output: string; error?: string }>;
 

@@ -14,9 +14,10 @@
 # Kernel command line options read by /init:
 #   qg.gpio=N         make a gpio-sim chip with N lines (label "qg-sim")
 #   qg.i2c=0x36,...   load i2c-stub with these chip addresses (then i2c-dev gives /dev/i2c-0)
+#   qg.wifi=N         load mac80211_hwsim with N radios (wlan0..; QG_WIFI lists them, comma-separated)
 #   qg.repo=PATH      the repository lives under /tmp or /run, which the guest covers with tmpfs:
 #                     mount the 9p share "repo" there again (quick-guest.ts exports it)
-# Jobs see QG_GPIO_CHIP, QG_GPIO_SYSFS, QG_I2C_BUS and QG_BUSYBOX (busybox, for i2cset and stty).
+# Jobs see QG_GPIO_CHIP, QG_GPIO_SYSFS, QG_I2C_BUS, QG_WIFI and QG_BUSYBOX (busybox, for i2cset and stty).
 # Output: $CACHE/quick-guest/<abi>/initramfs-<hash>.cpio.gz (CACHE = $POS_GUEST_CACHE or
 # .cache/guest). Idempotent (keyed by a hash of this script and gpio-sim.ko) and locked (flock).
 set -euo pipefail
@@ -47,6 +48,10 @@ order="virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci
 for m in $(find "$mods" -name 'virtio.ko' -o -name 'virtio_ring.ko' -o -name 'virtio_pci*.ko' -o -name 'netfs.ko' \
     -o -name 'fscache.ko' -o -name '9pnet.ko' -o -name '9pnet_virtio.ko' -o -name '9p.ko' -o -name 'configfs.ko' \
     -o -name 'i2c-dev.ko' -o -name 'i2c-stub.ko'); do cp "$m" "$tree/modules/"; done
+# Wi-Fi radios for qg.wifi (mac80211_hwsim and what it needs, crypto for WPA2's CCMP and PMF).
+wifi_order="rfkill cfg80211 libarc4 mac80211 ctr ccm gf128mul ghash-generic gcm cmac"
+for m in $wifi_order mac80211_hwsim; do cp "$(find "$mods" -name "$m.ko" | head -1)" "$tree/modules/"; done
+echo "$wifi_order" > "$tree/modules/wifi-order"
 cp "$ko" "$tree/modules/gpio-sim.ko"
 echo "$order" > "$tree/modules/order"
 cat > "$tree/init" <<'INIT'
@@ -55,9 +60,9 @@ cat > "$tree/init" <<'INIT'
 export PATH=/bin
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
 for m in $(cat /modules/order); do insmod /modules/$m.ko || echo "qg: insmod $m failed"; done
-GPIO=; I2C=
+GPIO=; I2C=; WIFI=
 REPO=
-for a in $(cat /proc/cmdline); do case $a in qg.gpio=*) GPIO=${a#qg.gpio=};; qg.i2c=*) I2C=${a#qg.i2c=};; qg.repo=*) REPO=${a#qg.repo=};; esac; done
+for a in $(cat /proc/cmdline); do case $a in qg.gpio=*) GPIO=${a#qg.gpio=};; qg.i2c=*) I2C=${a#qg.i2c=};; qg.repo=*) REPO=${a#qg.repo=};; qg.wifi=*) WIFI=${a#qg.wifi=};; esac; done
 # The host's root, read-only; cache=loose because the host does not change it under a test
 # (node and the compiled JS load much faster).
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=512000 hostroot /host || { echo "qg: no 9p host root"; poweroff -f; }
@@ -74,6 +79,10 @@ mkdir -p /host/run/qg && cp /bin/busybox /host/run/qg/busybox
 echo "QG_BUSYBOX=/run/qg/busybox" > $env
 if [ -n "$I2C" ]; then
   insmod /modules/i2c-stub.ko chip_addr=$I2C && echo "QG_I2C_BUS=$(ls /sys/class/i2c-dev | sed -n 's/i2c-//p' | head -1)" >> $env
+fi
+if [ -n "$WIFI" ]; then
+  for m in $(cat /modules/wifi-order); do insmod /modules/$m.ko || echo "qg: insmod $m failed"; done
+  insmod /modules/mac80211_hwsim.ko radios=$WIFI && echo "QG_WIFI=$(ls /sys/class/net | grep '^wlan' | tr '\n' ',' | sed 's/,$//')" >> $env
 fi
 if [ -n "$GPIO" ]; then
   insmod /modules/gpio-sim.ko

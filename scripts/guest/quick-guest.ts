@@ -34,6 +34,8 @@ const CONSOLE_CHARS_MAX = 8000;
 export interface QuickGuestOptions {
   /** Make a gpio-sim chip with this many lines (QG_GPIO_CHIP / QG_GPIO_SYSFS in jobs). */
   readonly gpioLines?: number;
+  /** Load mac80211_hwsim with this many radios (wlan0.., QG_WIFI in jobs). */
+  readonly wifiRadios?: number;
   /** Load i2c-stub with these chip addresses (QG_I2C_BUS in jobs). */
   readonly i2cAddresses?: readonly number[];
   /** Wire the guest's ttyS1 to a Unix socket QEMU listens on at this path. */
@@ -119,6 +121,7 @@ export class QuickGuest {
     const shareDir = await fs.mkdtemp(path.join(os.tmpdir(), 'quick-guest-'));
     const append = ['console=ttyS0', 'quiet', 'panic=-1'];
     if (options.gpioLines) append.push(`qg.gpio=${options.gpioLines}`);
+    if (options.wifiRadios) append.push(`qg.wifi=${options.wifiRadios}`);
     if (options.i2cAddresses?.length) append.push(`qg.i2c=${options.i2cAddresses.map((a) => `0x${a.toString(16)}`).join(',')}`);
     // The guest mounts tmpfs on /tmp and /run: a repository there (a CI clone in /tmp) is shared
     // again on its own and mounted back at its path, so jobs find the compiled JS and node_modules.

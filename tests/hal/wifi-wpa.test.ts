@@ -4,7 +4,8 @@
  * while its control interface (a UNIX datagram socket, the same code path as on a board) answers
  * every command the terminal sends. What a radio would add (scan results with networks in them,
  * association, the 4-way handshake) is not here: scan results are parsed from wpa_supplicant's
- * documented SCAN_RESULTS format below, and mac80211_hwsim + hostapd in a guest kernel is not done.
+ * documented SCAN_RESULTS format below; the radio is tests/guest/wifi-hwsim.test.ts
+ * (mac80211_hwsim, hostapd and wpa_supplicant in a guest kernel).
  *
  * Needs root, `ip netns`, wpa_supplicant and wpa_cli; skips loudly without, fails under
  * POS_REQUIRE_TOOLS=1.
