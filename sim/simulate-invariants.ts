@@ -264,10 +264,11 @@ export class InvariantChecker {
     const reqs = c.sim.requests();
     for (const r of reqs.slice(this.hostRequestsSeen)) {
       if (r.tid !== TEST_TERMINAL.tid || r.type === 'reversal' || r.type === undefined) continue;
-      // An offline advice, and a QR void or refund whose answer was lost, are sent again under their
-      // own STAN (the host tells a resend by TID + batch + STAN): a repeat of the same message is by
-      // design, a STAN something else used is not.
-      const resendable = r.type === 'offlineAdvice' || r.type === 'qrVoid' || r.type === 'qrRefund';
+      // An offline advice, a QR void or refund whose answer was lost, and an issuer script notice
+      // (0620, up to the reversal's tries) are sent again under their own STAN (the host tells a
+      // resend by TID + batch + STAN): a repeat of the same message is by design, a STAN something
+      // else used is not.
+      const resendable = r.type === 'offlineAdvice' || r.type === 'qrVoid' || r.type === 'qrRefund' || r.type === 'scriptNotice';
       if (resendable && this.resentStans.get(r.stan) === r.type) continue;
       if (this.stansUsed.has(r.stan)) fail('stan-unique', `STAN ${r.stan} used again by a ${r.type}`);
       if (resendable) this.resentStans.set(r.stan, r.type);

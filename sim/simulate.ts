@@ -70,6 +70,13 @@ export interface FaultRates {
   readonly hostGarbage: number;
   readonly badMac: number;
   readonly decline: number;
+  /**
+   * Per step, each (issue 11, drawn from their own seed stream so the other draws stay as they were):
+   * the next sale's approval carries a wrong ARPC (a chip card then declines it: reversed 06), or an
+   * issuer script in 71 or 72 (PIN unblock, PUT DATA, or one whose MAC is wrong: the card fails it).
+   */
+  readonly wrongArpc: number;
+  readonly issuerScript: number;
   /** Per connection: the network is down (connection refused, nothing sent). */
   readonly networkDown: number;
   /** Per settlement: the host reports the batch unbalanced. */
@@ -96,7 +103,7 @@ export interface FaultRates {
 
 export const DEFAULT_RATES: FaultRates = {
   powerCut: 0.03, lyingFlush: 0.2, bitFlip: 0.05, diskModelCut: 0.25, storageEio: 0.002, storageFull: 0.002,
-  hostDelay: 0.02, hostDrop: 0.015, hostMidClose: 0.01, hostGarbage: 0.01, badMac: 0.01, decline: 0.04, networkDown: 0.01,
+  hostDelay: 0.02, hostDrop: 0.015, hostMidClose: 0.01, hostGarbage: 0.01, badMac: 0.01, decline: 0.04, wrongArpc: 0.01, issuerScript: 0.02, networkDown: 0.01,
   unbalanced: 0.1, wrongPin: 0.05, wrongPassword: 0.05, paperOut: 0.02, coverOpen: 0.01, garbledReader: 0.04,
   keyBounce: 0.02, keyStuck: 0.005, batteryLow: 0.005, batteryCritical: 0.05,
 };
@@ -209,6 +216,8 @@ class Simulation {
   readonly reader: SimCardReader;
   /** The device layer's own seed stream: wire faults' details leave the other faults of a seed in place. */
   private readonly deviceRng: Rng;
+  /** The chip issuer faults' own stream (wrong ARPC, issuer scripts): added without moving the others. */
+  private readonly chipRng: Rng;
   private readonly deviceHooks: DeviceHooks;
   /** 'wire' devices: the real drivers' wrappers, and this boot's cables (undefined while off). */
   readonly wireDevices: { readonly reader: WireCardReader; readonly printer: WirePrinter; readonly keypad: SimKeypad } | undefined;
@@ -249,6 +258,7 @@ class Simulation {
     this.sim = new AcquirerSimulator({ randomBytes: seededRandom(o.seed ^ 0x5eed), clock: () => this.clock.nowMs, logger: this.logger });
     this.disk = new SimDisk(this.dir, this.io, this.rng);
     this.deviceRng = new Rng((o.seed ^ 0x0de71ce5) >>> 0);
+    this.chipRng = new Rng((o.seed ^ 0x0c41b0a7) >>> 0);
     this.deviceHooks = { clock: this.clock, io: this.io, rng: this.deviceRng, logger: this.logger, fault: (kind) => { this.fault(kind, true); } };
     if ((o.devices ?? 'wire') === 'wire') {
       const reader = new WireCardReader(this.deviceHooks), printer = new WirePrinter(this.deviceHooks);
@@ -544,6 +554,12 @@ class Simulation {
     if (this.rng.chance(r.hostMidClose)) arm('host-mid-close', { kind: 'close-mid-response' });
     if (this.rng.chance(r.hostGarbage)) arm('host-garbage', { kind: 'garbage' });
     if (this.rng.chance(r.badMac)) arm('bad-mac', { kind: 'bad-mac' });
+    if (this.chipRng.chance(r.wrongArpc)) arm('wrong-arpc', { kind: 'wrong-arpc', type: 'sale' });
+    if (this.chipRng.chance(r.issuerScript)) {
+      // Not APPLICATION BLOCK: the day's test cards are shared, a blocked one would refuse every later chip sale.
+      const script = { template: this.chipRng.pick([0x71, 0x72] as const), command: this.chipRng.pick(['pin-unblock', 'put-data', 'bad-mac'] as const) };
+      arm('issuer-script', { kind: 'issuer-script', type: 'sale', script });
+    }
     if (this.rng.chance(r.decline)) arm('decline', { kind: 'response-code', code: this.rng.pick(DECLINE_CODES), type: this.rng.pick(['sale', 'refund', 'void'] as const) });
     if (action.wrongPin) arm('wrong-pin', { kind: 'response-code', code: '55', type: this.view.state.startsWith('balance') ? 'balance' : 'sale' });
     if (action.op === 'settle' && this.terminal && this.rng.chance(r.unbalanced)) {

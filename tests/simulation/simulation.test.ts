@@ -93,7 +93,7 @@ describe('simulation: seeded trading days with faults, invariants after every st
     if (reports.length < CI_SEEDS.length) this.skip();
     const seen = new Set(reports.flatMap((r) => Object.keys(r.faults)));
     const expected = ['power-cut', 'disk-model-cut', 'disk-model-commit-on-disk', 'disk-model-commit-absent', 'lying-flush', 'bit-flip', 'storage-eio', 'storage-full', 'host-delay', 'host-drop', 'host-mid-close', 'host-garbage',
-      'bad-mac', 'decline', 'network-down', 'unbalanced-settlement', 'wrong-pin', 'paper-out', 'cover-open', 'garbled-reader', 'key-bounce', 'key-stuck', 'battery-low', 'battery-critical'];
+      'bad-mac', 'decline', 'wrong-arpc', 'issuer-script', 'network-down', 'unbalanced-settlement', 'wrong-pin', 'paper-out', 'cover-open', 'garbled-reader', 'key-bounce', 'key-stuck', 'battery-low', 'battery-critical'];
     assert.deepEqual(expected.filter((k) => !seen.has(k)), []);
   });
 
