@@ -15,7 +15,8 @@
  *
  * Left out of the bundle and loaded from node_modules/ as before: packages with native addons
  * and the JS that finds their .node files by path (lmdb, cbor-extract, msgpackr-extract,
- * serialport, i2c-bus, epoll, onoff), and package.json (the slot's own version, read at run time).
+ * serialport, i2c-bus, epoll, onoff), large packages required only on use (mqtt, iconv-lite,
+ * pngjs: BUNDLE_EXTERNAL_PACKAGES), and package.json (the slot's own version, read at run time).
  * Without `withSim` the simulator's modules are left out too (a release image without --with-sim
  * has no sim/: the terminal says a simulator board needs it, boot/optional-sim.ts).
  *
@@ -28,10 +29,18 @@ import { build, BuildOptions, Plugin } from 'esbuild';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
-/** Packages with native addons, and packages whose JS finds a .node file by path. */
+/**
+ * Left in node_modules/: packages with native addons and packages whose JS finds a .node file by
+ * path; and large packages the terminal requires only on use, whose source would otherwise sit
+ * in every boot's bundle (V8 keeps a script's source in the heap): the management channel's mqtt
+ * (with ws, socks and mqtt-packet about 560 KB, only on boards with a broker), iconv-lite (500 KB
+ * of code pages: loaded from node_modules it reads only the GB18030 tables it is asked for) and
+ * pngjs (the factory's QR labels).
+ */
 export const BUNDLE_EXTERNAL_PACKAGES = [
   'lmdb', 'cbor-extract', 'msgpackr-extract', 'serialport', '@serialport/*', 'i2c-bus', 'epoll', 'onoff', 'better-sqlite3',
   'node-gyp-build', 'node-gyp-build-optional-packages',
+  'mqtt', 'iconv-lite', 'pngjs',
 ] as const;
 export const BUNDLE_DIR = join('dist', 'bundle');
 export const BUNDLE_FILE = 'terminal-main.js';
