@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import { request as httpsRequest } from 'node:https';
 import { gzipSync } from 'node:zlib';
 import { connect, IClientOptions, MqttClient } from 'mqtt';
-import { PosError } from '../../common/errors';
+import { InvariantError, PosError } from '../../common/errors';
 import type { Logger } from '../../common/log';
 import type { HostParameters } from '../host/messages-v2';
 import { checkParamsPatch } from './params';
@@ -25,7 +25,7 @@ import {
   Ack, Command, CommandName, MGMT_SCHEMA_VERSION, MgmtTopics, SERIAL_RE, StatusDocument, StatusInput, TOPIC_PREFIX_DEFAULT, UpdateOffer, ack, checkUpdateOffer, parseCommand, refusal,
   QueueFigures, ReceiptDocument, statusKey, topicsFor,
 } from './protocol';
-import type { ReceiptQueue } from './receipt-queue';
+import type { QueuedReceipt, ReceiptQueue } from './receipt-queue';
 
 /** The status is republished at least this often, changed or not (the console's liveness view). */
 export const HEARTBEAT_INTERVAL_MS_DEFAULT = 60_000;
@@ -235,8 +235,20 @@ export class ManagementClient {
    */
   publishReceipt(doc: ReceiptDocument): void {
     const q = this.o.receiptQueue;
-    if (!q) { this.send({ topic: this.topics.receipt, payload: JSON.stringify(doc), qos: 1, what: `receipt ${doc.id}` }); return; }
-    for (const gone of q.push(doc)) {
+    const inMemory = (): void => this.send({ topic: this.topics.receipt, payload: JSON.stringify(doc), qos: 1, what: `receipt ${doc.id}` });
+    if (!q) { inMemory(); return; }
+    let dropped: QueuedReceipt[];
+    try {
+      dropped = q.push(doc);
+    } catch (e) {
+      // A broken invariant (an unmasked card) must stop here; a disk that refuses the file must not
+      // stop the terminal (this runs as the result is shown): the receipt waits in memory instead.
+      if (e instanceof InvariantError) throw e;
+      this.log.warn({ id: doc.id, err: String(e) }, 'e-receipt could not be queued on disk: it waits in memory only (lost at a restart)');
+      inMemory();
+      return;
+    }
+    for (const gone of dropped) {
       this.log.warn({ dropped: gone.id, receiptsDropped: q.dropped }, `e-receipt queue full (${q.length}): dropped the oldest, ${gone.id}`);
     }
     this.sendReceipts();

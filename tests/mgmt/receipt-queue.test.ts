@@ -13,6 +13,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { connect, MqttClient } from 'mqtt';
 import { ReceiptQueue } from '../../runtime/mgmt/receipt-queue';
+import { ManagementClient } from '../../runtime/mgmt/client';
+import pino from 'pino';
 import { InvariantError } from '../../common/errors';
 import type { StatusDocument } from '../../runtime/mgmt/protocol';
 import { CONSOLE_PASSWORD, CONSOLE_USER, TestBroker, needMosquitto } from '../support/mosquitto';
@@ -70,6 +72,25 @@ describe('e-receipt queue on disk (runtime/mgmt/receipt-queue.ts)', () => {
     assert.deepEqual(again.pending().map((r) => r.id), ['12345678-000001-000001']);
     assert.deepEqual(readdirSync(dir).sort(), ['000000000001.json']);
     assert.equal(warnings.length, 2, warnings.join(' / '));
+  });
+
+  it('a disk that refuses the file does not stop the terminal: the receipt waits in memory; an unmasked card still stops', async () => {
+    const q = ReceiptQueue.open(dir);
+    const m = ManagementClient.start({
+      config: { url: 'mqtt://127.0.0.1:1', allowPlain: true, serial: 'SN-RCPT-0002', username: 'u', reconnectMs: 60_000 },
+      terminal: { status: () => { throw new Error('not asked'); }, setParams: async () => { throw new Error('no'); }, diagnostics: async () => [], logs: async () => ({ text: '', source: 'memory' }), isIdle: () => true, reboot: () => undefined, setSellingLocked: async () => undefined },
+      logger: pino({ level: 'silent' }), clock: Date.now, receiptQueue: q,
+    });
+    try {
+      rmSync(dir, { recursive: true, force: true });
+      writeFileSync(dir, 'not a folder any more');
+      m.publishReceipt(slip(5));
+      assert.equal(m.queued, 1, 'in the in-memory outbox');
+      assert.throws(() => m.publishReceipt({ ...slip(6), panMasked: '6222020000000128' }), InvariantError);
+    } finally {
+      m.kill();
+      rmSync(dir, { force: true });
+    }
   });
 
   it('refuses a document without an id or with an unmasked card before anything is written', () => {
