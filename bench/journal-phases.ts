@@ -4,10 +4,11 @@
  *
  *   node journal-phases.js <phase> <workDir> [args]   -> prints one line `RESULT {json}`
  *
- * Phases: latency, batch, build1m, open1m, walk1m, import1m, barriers (a workload for strace: prints `ACK <mark>`
+ * Phases: latency, batch, build1m, open1m, walk1m, export1m, import1m, barriers (a workload for strace: prints `ACK <mark>`
  * between its parts so the trace can be cut into them).
  */
-import { closeSync, existsSync, fdatasyncSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { sampleAnonPeak } from './anon-peak';
+import { closeSync, existsSync, fdatasyncSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Journal } from '../storage/journal';
 import { exportToFile, importFromFile } from '../storage/backup';
@@ -227,23 +228,38 @@ function walk1m(dir: string): unknown {
 }
 
 /**
- * Import of a backup of the 1M-record journal (sealed under a device key, as the terminal's own
- * backups are): export once (timed too), then importFromFile: trailer digest, decryption, every
- * record verified, one LMDB transaction, and the restored journal verified on open. Baseline from
- * the same run: SQLite loading the same 1M records (same size) in one transaction, synchronous=FULL.
+ * Export of the 1M-record journal as a backup sealed under a device key (as the terminal's own
+ * backups are), streamed to `work/backup-1m.posbak`; its own process, so its peak RSS is its own.
  */
-async function import1m(dir: string, work: string): Promise<unknown> {
+async function export1m(dir: string, work: string): Promise<unknown> {
   mkdirSync(work, { recursive: true });
-  const deviceKey = (): Buffer => Buffer.alloc(32, 7);
   const source = await Journal.open({ dir, identity: ID, readOnly: true, mapSizeBytes: BIG_MAP_BYTES });
-  const file = join(work, 'backup-1m.posbak');
+  const anonBefore = await sampleAnonPeak();
+  const anonBeforeBytes = await anonBefore.stop();
+  const anon = await sampleAnonPeak();
   const t0 = nowMs();
-  exportToFile(source, file, { deviceKey });
+  exportToFile(source, join(work, 'backup-1m.posbak'), { deviceKey: BENCH_DEVICE_KEY });
   const exportMs = nowMs() - t0;
+  const anonPeakBytes = await anon.stop();
   await source.close();
+  return { exportMs, fileBytes: statSync(join(work, 'backup-1m.posbak')).size, anonBeforeBytes, anonPeakBytes, maxRssBytes: rss() };
+}
+
+/**
+ * Import of that backup: trailer digest, decryption, every record verified, written in batches,
+ * and the restored journal verified on open. Baseline from the same run: SQLite loading the same
+ * 1M records (same size) in one transaction, synchronous=FULL.
+ */
+async function import1m(work: string): Promise<unknown> {
+  const file = join(work, 'backup-1m.posbak');
+  const anonBefore = await sampleAnonPeak();
+  const anonBeforeBytes = await anonBefore.stop();
+  const anon = await sampleAnonPeak();
   const t1 = nowMs();
-  const imported = await importFromFile(file, join(work, 'restored'), { deviceKey });
+  const imported = await importFromFile(file, join(work, 'restored'), { deviceKey: BENCH_DEVICE_KEY });
   const importMs = nowMs() - t1;
+  const anonPeakBytes = await anon.stop();
+  const maxRssBytes = rss();
   rmSync(join(work, 'restored'), { recursive: true, force: true });
   rmSync(file, { force: true });
 
@@ -254,8 +270,10 @@ async function import1m(dir: string, work: string): Promise<unknown> {
   sqlite.transaction(() => { for (let k = 1; k <= RECORDS_1M; k++) insert.run(k, RecordType.txnBegin, 0, record); })();
   const sqliteMs = nowMs() - t2;
   sqlite.close();
-  return { records: imported.manifest.count, exportMs, importMs, sqliteMs, maxRssBytes: rss() };
+  return { records: imported.manifest.count, importMs, sqliteMs, anonBeforeBytes, anonPeakBytes, maxRssBytes };
 }
+
+const BENCH_DEVICE_KEY = (): Buffer => Buffer.alloc(32, 7);
 
 /** Workload traced by strace in the barriers phase. */
 async function barriers(work: string, n: number): Promise<unknown> {
@@ -297,7 +315,8 @@ async function main(): Promise<void> {
     case 'build1m': result = await build1m(work); break;
     case 'open1m': result = await open1m(work); break;
     case 'walk1m': result = walk1m(work); break;
-    case 'import1m': result = await import1m(work, arg); break;
+    case 'export1m': result = await export1m(work, String(arg)); break;
+    case 'import1m': result = await import1m(String(arg)); break;
     case 'barriers': result = await barriers(work, Number(arg ?? 30)); break;
     default: throw new Error(`unknown phase ${phase}`);
   }

@@ -19,11 +19,11 @@
  *   code when it failed. Operating errors become reports; broken invariants still throw.
  */
 import { SERVICE_OPERATOR } from './service-admin';
-import { accessSync, constants, existsSync, readFileSync, readdirSync, renameSync, statSync, copyFileSync, mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync, renameSync, statSync, copyFileSync, mkdirSync } from 'node:fs';
 import { join, basename } from 'node:path';
 import { scrypt, timingSafeEqual } from 'node:crypto';
 import { Journal } from '../storage/journal';
-import { BackupSecret, backupNeedsPassphrase, exportToFile, importFromFile, parseBackup } from '../storage/backup';
+import { BackupSecret, Manifest, backupFileNeedsPassphrase, exportToFile, importFromFile, readBackupManifest } from '../storage/backup';
 import { DeviceKeyProvider, fileDeviceKey } from '../runtime/device-key';
 import { DEVICE_KEY_FILE, keyDirFor } from '../runtime/device-key-provider';
 import { salvage } from '../storage/salvage';
@@ -151,7 +151,7 @@ export class Recovery {
    * that follows reports what is wrong with it.
    */
   needsPassphrase(file: string): boolean {
-    try { return backupNeedsPassphrase(readFileSync(file)); } catch { return true; }
+    try { return backupFileNeedsPassphrase(file); } catch { return true; }
   }
 
   // ------------------------------------------------------------ journal ownership
@@ -346,13 +346,15 @@ export class Recovery {
   /** Restores a backup (verified before anything is written; the current journal is moved aside). */
   async importBackup(file: string, passphrase: string | undefined, session: Session): Promise<Report> {
     requirePermission(session, 'recovery');
-    let bytes: Buffer;
-    try { bytes = readFileSync(file); } catch (e) {
+    let manifest: Manifest;
+    try { manifest = readBackupManifest(file); } catch (e) {
+      if (isPosError(e)) throw e;
       throw new PosError('STO_EXPORT_TARGET', `${file}: cannot read the backup (${(e as NodeJS.ErrnoException).code ?? String(e)}): insert the USB stick`, { file });
     }
-    const parsed = parseBackup(bytes, this.secret(passphrase));
+    // The manifest's identity is checked again under the key: it is the AES-GCM tag's additional
+    // data, so the import below refuses a file whose manifest was changed.
     const identity = await this.identity();
-    if (identity && parsed.manifest.identity !== identity) throw new PosError('STO_IDENTITY', `backup belongs to ${parsed.manifest.identity}, this terminal is ${identity}`);
+    if (identity && manifest.identity !== identity) throw new PosError('STO_IDENTITY', `backup belongs to ${manifest.identity}, this terminal is ${identity}`);
     await this.close();
     const r = await this.restoreRebuilt(file, passphrase, 'import of a backup');
     return this.done('import', session, true, [rt('import.restored', { count: r.manifest.count }), rt('import.chain'), rt('import.previous', { path: r.movedAside ?? rt('word.none') })], { records: r.manifest.count, movedAside: r.movedAside });

@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync, writeFileSync, mkdirSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import { Journal } from './journal';
 import { exportBytes, exportToFile, importFromFile, parseBackup, PeriodicBackup } from './backup';
 import { salvage, scanRecords } from './salvage';
@@ -104,6 +105,72 @@ describe('journal backup: export and import', () => {
     assert.equal(files.length, 2);
     assert.equal(parseBackup(readFileSync(join(usb, files.sort()[1])), { deviceKey }).manifest.lastSeq, 23);
     await j.close();
+  });
+});
+
+describe('journal backup: streamed export and import (a year of records in bounded memory)', () => {
+  let root: string;
+  let j: Journal;
+  let file: string;
+  // More records than one import batch (8,192) and more bytes than one read chunk (1 MiB), so
+  // records span chunks and batches are written before the file has been read to its end.
+  const RECORDS = 9_000;
+  before(async () => {
+    root = tempDir();
+    j = await Journal.open({ dir: join(root, 'a'), identity: ID });
+    for (let done = 1; done < RECORDS;) {
+      const n = Math.min(1_000, RECORDS - done);
+      await j.appendMany(Array.from({ length: n }, (_, k) => ({ type: 'test', payload: { i: done + k, text: 'x'.repeat(90 + ((done + k) % 37)) } })));
+      done += n;
+    }
+    file = join(root, 'big.posbak');
+    exportToFile(j, file, { passphrase: 'correct horse' });
+  });
+  after(async () => { await j.close(); removeDir(root); });
+
+  it('aBackupOfManyChunksAndBatchesImportsEveryRecordInOrder', async () => {
+    assert.ok(readFileSync(file).length > 1024 * 1024, 'the body spans more than one read chunk');
+    const r = await importFromFile(file, join(root, 'restored'), 'correct horse');
+    assert.equal(r.manifest.count, RECORDS);
+    const k = await Journal.open({ dir: join(root, 'restored'), identity: ID, readOnly: true });
+    assert.equal(k.state, 'ok');
+    assert.equal(k.lastSeq, RECORDS);
+    assert.ok(k.lastDigest.equals(j.lastDigest));
+    assert.equal(k.get(8_500)?.payload.i, 8_499);
+    await k.close();
+    assert.deepEqual(readdirSync(root).filter((f) => f.includes('.importing-')), [], 'no scratch left');
+  });
+
+  it('theStreamedExportIsTheSameFileAsTheInMemoryOne', () => {
+    const a = parseBackup(exportBytes(j, { clear: true, clock: () => 7 }));
+    exportToFile(j, join(root, 'clear.posbak'), { clear: true, clock: () => 7 });
+    assert.ok(readFileSync(join(root, 'clear.posbak')).equals(exportBytes(j, { clear: true, clock: () => 7 })));
+    assert.equal(a.entries.length, RECORDS);
+  });
+
+  it('damageNearTheEndRemovesTheWrittenBatchesAndLeavesNoTarget', async () => {
+    const bytes = readFileSync(file);
+    const bad = Buffer.from(bytes);
+    bad[bytes.length - 100] ^= 0x01; // in the last chunk: the first batch is already in the scratch journal
+    writeFileSync(join(root, 'bad.posbak'), bad);
+    await assert.rejects(importFromFile(join(root, 'bad.posbak'), join(root, 'sub', 'target'), 'correct horse', () => 5), /E-STO-08.*trailer digest/);
+    assert.equal(existsSync(join(root, 'sub')), false, 'the scratch and the folder made for it are gone');
+  });
+
+  it('aWrongPassphraseIsNamedAsSuchNotAsADamagedRecord', async () => {
+    await assert.rejects(importFromFile(file, join(root, 'target'), 'wrong horse'), /wrong passphrase/);
+    assert.equal(existsSync(join(root, 'target')), false);
+  });
+
+  it('aRecordDamagedInsideASealedBackupIsRefusedByTheTag', async () => {
+    // The trailer is recomputed so that only the authentication tag can tell: a forged file.
+    const bytes = readFileSync(file);
+    const bad = Buffer.from(bytes.subarray(0, bytes.length - 32));
+    bad[Math.floor(bad.length / 2)] ^= 0x80;
+    const forged = Buffer.concat([bad, createHash('sha256').update(bad).digest()]);
+    writeFileSync(join(root, 'forged.posbak'), forged);
+    await assert.rejects(importFromFile(join(root, 'forged.posbak'), join(root, 'target'), 'correct horse'), /authentication failed/);
+    assert.equal(existsSync(join(root, 'target')), false);
   });
 });
 

@@ -9,14 +9,14 @@
  * the default: a writer that gives no secret is refused unless it asks for `clear` (only an export
  * a technician asks for by hand, without a passphrase).
  */
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, scryptSync } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, fsyncSync, openSync, closeSync, mkdirSync } from 'node:fs';
+import { createCipheriv, createDecipheriv, createHash, DecipherGCM, hkdfSync, randomBytes, scryptSync } from 'node:crypto';
+import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { PosError } from '../common/errors';
 import { Journal } from './journal';
 import { HEADER_BYTES, PAYLOAD_BYTES_MAX, checkFrame } from './record';
 import { StoredEntry, verifyEntries } from './verify';
-import { openEnv } from './lmdb-env';
+import { JournalDb, openEnv } from './lmdb-env';
 
 const MAGIC = Buffer.from('POSJBK01', 'ascii');
 const TRAILER_BYTES = 32;
@@ -75,35 +75,99 @@ export interface ExportOptions {
   readonly clock?: () => number;
 }
 
-/** Serialises the journal's records 1..lastSeq into a backup file's bytes. */
+/** Serialises the journal's records 1..lastSeq into a backup file's bytes (in memory: tests, small journals). */
 export function exportBytes(journal: Journal, options: ExportOptions = {}): Buffer {
-  const body = Buffer.concat([...journal.raw()].map((e) => e.stored));
+  const parts: Buffer[] = [];
+  writeBackup(journal, (chunk) => { parts.push(Buffer.from(chunk)); }, options);
+  return Buffer.concat(parts);
+}
+
+/**
+ * Writes a backup file durably (temp file, fsync, rename). Returns its manifest. Streamed: the
+ * records go out in chunks of EXPORT_CHUNK_BYTES, so the memory used does not grow with the
+ * journal (a year of trading is hundreds of MB of records; the unit's MemoryMax is 128 MB).
+ */
+export function exportToFile(journal: Journal, file: string, options: ExportOptions = {}): Manifest {
+  // Refused before a temp file exists: a writer without a secret leaves nothing behind.
+  sealedOrClear(options);
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = join(dirname(file), `.${basename(file)}.tmp`);
+  const fd = openSync(tmp, 'w');
+  let manifest: Manifest;
+  try {
+    manifest = writeBackup(journal, (chunk) => { writeAll(fd, chunk); }, options);
+    fsyncSync(fd);
+  } catch (e) {
+    closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  closeSync(fd);
+  renameSync(tmp, file);
+  fsyncDir(dirname(file));
+  return manifest;
+}
+
+/** Bytes read from the journal before they are sealed and written: bounds the export's memory. */
+const EXPORT_CHUNK_BYTES = 1024 * 1024;
+/** Bytes read from a backup file at a time: bounds the import's memory. */
+const IMPORT_CHUNK_BYTES = 1024 * 1024;
+/** Records per LMDB transaction of an import (about 2 MB at a sale's record size; 2 flushes each). */
+const IMPORT_BATCH_RECORDS = 8192;
+
+function sealedOrClear(options: ExportOptions): void {
+  if (!options.passphrase && !options.deviceKey && !options.clear) {
+    throw new PosError('STO_BACKUP_INVALID', 'a backup is sealed: give the device key or a passphrase (or ask for a clear export by hand)');
+  }
+}
+
+/** The backup file's bytes, in order, to `out`: head, body in chunks (sealed when asked), trailer. */
+function writeBackup(journal: Journal, out: (chunk: Buffer) => void, options: ExportOptions): Manifest {
+  sealedOrClear(options);
   const base = {
     format: 1 as const, identity: journal.identity, firstSeq: 1, lastSeq: journal.lastSeq, count: journal.lastSeq,
     lastDigest: journal.lastDigest.toString('hex'), createdAtMs: Math.floor((options.clock ?? Date.now)()),
   };
-  if (!options.passphrase && !options.deviceKey) {
-    if (!options.clear) throw new PosError('STO_BACKUP_INVALID', 'a backup is sealed: give the device key or a passphrase (or ask for a clear export by hand)');
-    return frame({ ...base, encrypted: false }, body);
+  let manifest: Manifest = { ...base, encrypted: false };
+  let seal: ((plain: Buffer) => Buffer) | undefined;
+  let sealEnd: (() => Buffer) | undefined;
+  if (options.passphrase || options.deviceKey) {
+    const salt = randomBytes(SALT_BYTES);
+    const iv = randomBytes(IV_BYTES);
+    const kdf: BackupKdf = options.passphrase
+      ? { name: 'scrypt', N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p, salt: salt.toString('hex') }
+      : { name: 'device-key', hash: 'sha256', salt: salt.toString('hex') };
+    manifest = { ...base, encrypted: true, kdf, cipher: 'aes-256-gcm', iv: iv.toString('hex') };
   }
-  const salt = randomBytes(SALT_BYTES);
-  const iv = randomBytes(IV_BYTES);
-  const kdf: BackupKdf = options.passphrase
-    ? { name: 'scrypt', N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p, salt: salt.toString('hex') }
-    : { name: 'device-key', hash: 'sha256', salt: salt.toString('hex') };
-  const manifest: Manifest = { ...base, encrypted: true, kdf, cipher: 'aes-256-gcm', iv: iv.toString('hex') };
   const manifestBytes = Buffer.from(JSON.stringify(manifest), 'utf8');
-  const cipher = createCipheriv('aes-256-gcm', keyFor(manifest, { passphrase: options.passphrase, deviceKey: options.deviceKey }), iv);
-  cipher.setAAD(manifestBytes);
-  const sealed = Buffer.concat([cipher.update(body), cipher.final(), cipher.getAuthTag()]);
-  return frameRaw(manifestBytes, sealed);
-}
-
-/** Writes a backup file durably (temp file, fsync, rename). Returns its manifest. */
-export function exportToFile(journal: Journal, file: string, options: ExportOptions = {}): Manifest {
-  const bytes = exportBytes(journal, options);
-  writeDurably(file, bytes);
-  return readManifest(bytes);
+  if (manifest.encrypted) {
+    const cipher = createCipheriv('aes-256-gcm', keyFor(manifest, { passphrase: options.passphrase, deviceKey: options.deviceKey }), Buffer.from(manifest.iv!, 'hex'));
+    cipher.setAAD(manifestBytes);
+    seal = (plain) => cipher.update(plain);
+    sealEnd = () => Buffer.concat([cipher.final(), cipher.getAuthTag()]);
+  }
+  const trailer = createHash('sha256');
+  const emit = (chunk: Buffer): void => { if (chunk.length === 0) return; trailer.update(chunk); out(chunk); };
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(manifestBytes.length);
+  emit(Buffer.concat([MAGIC, len, manifestBytes]));
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  const flush = (): void => {
+    const plain = Buffer.concat(pending, pendingBytes);
+    pending = [];
+    pendingBytes = 0;
+    emit(seal ? seal(plain) : plain);
+  };
+  for (const e of journal.raw()) {
+    pending.push(e.stored);
+    pendingBytes += e.stored.length;
+    if (pendingBytes >= EXPORT_CHUNK_BYTES) flush();
+  }
+  flush();
+  if (sealEnd) emit(sealEnd());
+  out(trailer.digest());
+  return manifest;
 }
 
 export interface ParsedBackup {
@@ -112,25 +176,13 @@ export interface ParsedBackup {
 }
 
 /**
- * Parses and verifies a backup: trailer digest, decryption (wrong passphrase = E-STO-08), each
- * record's frame, the chain from the identity's genesis, and the manifest's count and digest.
+ * Parses and verifies a backup held in memory: trailer digest, decryption (wrong passphrase =
+ * E-STO-08), each record's frame, the chain from the identity's genesis, and the manifest's count
+ * and digest. Files go through `importFromFile`, which streams the same checks.
  */
 export function parseBackup(bytes: Buffer, secret?: string | BackupSecret): ParsedBackup {
-  if (bytes.length > BACKUP_BYTES_MAX) invalid(`file of ${bytes.length} bytes is larger than ${BACKUP_BYTES_MAX}`);
-  if (bytes.length < MAGIC.length + 4 + TRAILER_BYTES || !bytes.subarray(0, 8).equals(MAGIC)) invalid('not a journal backup (bad magic)');
-  const trailer = bytes.subarray(bytes.length - TRAILER_BYTES);
-  if (!createHash('sha256').update(bytes.subarray(0, bytes.length - TRAILER_BYTES)).digest().equals(trailer)) {
-    invalid('file damaged or truncated (trailer digest mismatch)');
-  }
-  const manifest = readManifest(bytes);
-  const manifestBytes = bytes.subarray(12, 12 + bytes.readUInt32BE(8));
-  let body = bytes.subarray(12 + manifestBytes.length, bytes.length - TRAILER_BYTES);
-  if (manifest.encrypted) body = decrypt(manifest, manifestBytes, body, typeof secret === 'string' ? { passphrase: secret } : secret ?? {});
-  const entries = splitRecords(body);
-  const report = verifyEntries(entries, entries.length ? entries[entries.length - 1].key : 0, { identity: manifest.identity });
-  if (report.damage || report.tornTail) invalid(`record ${(report.damage ?? report.tornTail)!.seq}: ${(report.damage ?? report.tornTail)!.reason}`);
-  if (report.goodCount !== manifest.count || report.lastGoodSeq !== manifest.lastSeq) invalid(`manifest says ${manifest.count} records, file holds ${report.goodCount}`);
-  if (report.lastGoodDigest.toString('hex') !== manifest.lastDigest) invalid('last digest differs from the manifest');
+  const entries: StoredEntry[] = [];
+  const manifest = scanBackup(bufferSource(bytes), secretOf(secret), (batch) => { entries.push(...batch); });
   return { manifest, entries };
 }
 
@@ -142,21 +194,73 @@ export interface ImportResult {
 
 /**
  * Restores a verified backup into `dir`. An existing journal there is moved aside to
- * `<dir>.replaced-<time>` (never deleted). Nothing is written unless the backup verifies.
+ * `<dir>.replaced-<time>` (never deleted). Streamed: the records are verified and written in
+ * batches into a scratch directory beside `dir` (`<dir>.importing-<time>`, removed when anything
+ * fails), and only a backup that verified to its last byte takes `dir`'s place.
  */
 export async function importFromFile(file: string, dir: string, secret?: string | BackupSecret, clock: () => number = Date.now): Promise<ImportResult> {
-  const parsed = parseBackup(readFileSync(file), secret);
+  const fd = openBackup(file);
+  const scratch = `${dir}.importing-${Math.floor(clock())}`;
+  rmSync(scratch, { recursive: true, force: true });
+  let manifest: Manifest;
+  try {
+    manifest = await scanIntoScratch(fileSource(fd), secretOf(secret), scratch);
+  } finally {
+    closeSync(fd);
+  }
+  if (!existsSync(scratch)) invalid('the backup holds no records');
   let movedAside: string | undefined;
   if (existsSync(dir) && readdirSync(dir).length > 0) {
     movedAside = `${dir}.replaced-${Math.floor(clock())}`;
     renameSync(dir, movedAside);
+  } else {
+    rmSync(dir, { recursive: true, force: true });
   }
-  await writeEntries(dir, parsed.entries);
-  const check = await Journal.open({ dir, identity: parsed.manifest.identity, readOnly: true });
-  const ok = check.state === 'ok' && check.lastSeq === parsed.manifest.lastSeq;
+  renameSync(scratch, dir);
+  fsyncDir(dirname(dir));
+  const check = await Journal.open({ dir, identity: manifest.identity, readOnly: true });
+  const ok = check.state === 'ok' && check.lastSeq === manifest.lastSeq;
   await check.close();
   if (!ok) invalid('restored journal did not verify');
-  return { manifest: parsed.manifest, movedAside };
+  return { manifest, movedAside };
+}
+
+/** Reads only a backup file's manifest (not authenticated: the import checks it under the key). */
+export function readBackupManifest(file: string): Manifest {
+  const fd = openBackup(file);
+  try {
+    return readHead(fileSource(fd)).manifest;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Verifies a backup (as `scanBackup`) while writing its records, batch by batch, into `scratch`,
+ * created at the first batch (a file refused at its head or key creates nothing). On failure
+ * everything it created is removed, the parent folders it made included.
+ */
+async function scanIntoScratch(source: ByteSource, secret: BackupSecret, scratch: string): Promise<Manifest> {
+  let db: JournalDb | undefined;
+  let created: string | undefined;
+  try {
+    return scanBackup(source, secret, (batch) => {
+      if (!db) {
+        created = mkdirSync(scratch, { recursive: true }) ?? scratch;
+        db = openEnv(scratch);
+      }
+      const env = db;
+      // Committed and flushed (noSync off) before it returns: a batch is on disk when the next is read.
+      env.transactionSync(() => { for (const e of batch) env.put(e.key, e.stored); });
+    });
+  } catch (e) {
+    await db?.close();
+    db = undefined;
+    if (created) rmSync(created, { recursive: true, force: true });
+    throw e;
+  } finally {
+    await db?.close();
+  }
 }
 
 /** Writes stored records into a new LMDB environment, durably, in one transaction. */
@@ -225,50 +329,165 @@ export class PeriodicBackup {
 
 // ---- internals
 
-function frame(manifest: Manifest, body: Buffer): Buffer {
-  return frameRaw(Buffer.from(JSON.stringify(manifest), 'utf8'), body);
+/** Random access to a backup's bytes: a file (read in chunks) or a buffer (views). */
+interface ByteSource {
+  readonly sizeBytes: number;
+  /** `length` bytes at `position`; a new buffer or a view, never reused by the source. */
+  chunk(position: number, length: number): Buffer;
 }
 
-function frameRaw(manifestBytes: Buffer, body: Buffer): Buffer {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(manifestBytes.length);
-  const head = Buffer.concat([MAGIC, len, manifestBytes, body]);
-  return Buffer.concat([head, createHash('sha256').update(head).digest()]);
+function bufferSource(bytes: Buffer): ByteSource {
+  return { sizeBytes: bytes.length, chunk: (position, length) => bytes.subarray(position, position + length) };
 }
 
-function readManifest(bytes: Buffer): Manifest {
-  const length = bytes.readUInt32BE(8);
-  if (length > MANIFEST_BYTES_MAX || 12 + length > bytes.length - TRAILER_BYTES) invalid('manifest length out of range');
+function fileSource(fd: number): ByteSource {
+  return {
+    sizeBytes: fstatSync(fd).size,
+    chunk: (position, length) => {
+      const b = Buffer.allocUnsafe(length);
+      let got = 0;
+      while (got < length) {
+        const n = readSync(fd, b, got, length - got, position + got);
+        if (n === 0) invalid('file shorter than it was a moment ago (changed while read)');
+        got += n;
+      }
+      return b;
+    },
+  };
+}
+
+function openBackup(file: string): number {
+  return openSync(file, 'r');
+}
+
+function secretOf(secret: string | BackupSecret | undefined): BackupSecret {
+  return typeof secret === 'string' ? { passphrase: secret } : secret ?? {};
+}
+
+interface Head {
+  readonly manifest: Manifest;
+  /** Magic, manifest length and manifest: the first bytes the trailer digest covers. */
+  readonly headBytes: Buffer;
+  readonly manifestBytes: Buffer;
+}
+
+function readHead(source: ByteSource): Head {
+  if (source.sizeBytes < MAGIC.length + 4 + TRAILER_BYTES) invalid('not a journal backup (bad magic)');
+  const fixed = source.chunk(0, MAGIC.length + 4);
+  if (!fixed.subarray(0, MAGIC.length).equals(MAGIC)) invalid('not a journal backup (bad magic)');
+  const length = fixed.readUInt32BE(MAGIC.length);
+  if (length > MANIFEST_BYTES_MAX || fixed.length + length > source.sizeBytes - TRAILER_BYTES) invalid('manifest length out of range');
+  const manifestBytes = source.chunk(fixed.length, length);
   let m: Partial<Manifest>;
   try {
-    m = JSON.parse(bytes.subarray(12, 12 + length).toString('utf8')) as Partial<Manifest>;
+    m = JSON.parse(manifestBytes.toString('utf8')) as Partial<Manifest>;
   } catch {
     return invalid('manifest is not JSON');
   }
   if (m.format !== 1 || typeof m.identity !== 'string' || !Number.isInteger(m.count) || !Number.isInteger(m.lastSeq) || typeof m.lastDigest !== 'string') {
     invalid('manifest fields missing or of the wrong type');
   }
-  return m as Manifest;
+  return { manifest: m as Manifest, headBytes: Buffer.concat([fixed, manifestBytes]), manifestBytes };
 }
 
-function decrypt(manifest: Manifest, aad: Buffer, sealed: Buffer, secret: BackupSecret): Buffer {
-  if (!manifest.kdf || manifest.cipher !== 'aes-256-gcm' || !manifest.iv || sealed.length < TAG_BYTES) invalid('encryption parameters missing');
-  const decipher = createDecipheriv('aes-256-gcm', keyFor(manifest, secret), Buffer.from(manifest.iv!, 'hex'));
-  decipher.setAAD(aad);
-  decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
-  try {
-    return Buffer.concat([decipher.update(sealed.subarray(0, sealed.length - TAG_BYTES)), decipher.final()]);
-  } catch {
-    return invalid(manifest.kdf!.name === 'device-key'
-      ? `sealed under the device key of terminal ${manifest.identity}: it does not open under this device key, or the file is damaged (authentication failed)`
-      : 'wrong passphrase or damaged file (authentication failed)');
+/**
+ * The one verifier of backups, streamed: reads the body in IMPORT_CHUNK_BYTES chunks, decrypts
+ * them, cuts them into records and walks the chain (storage/verify.ts), handing the records to
+ * `onBatch` in batches of IMPORT_BATCH_RECORDS; the last batch only once everything verified. The
+ * whole file is always read, so the error named is the one the whole file shows, in this order:
+ * the trailer digest (damaged or truncated), the authentication tag (wrong key or damaged), a
+ * record's frame, the chain, the manifest's count and digest. Returns the manifest.
+ */
+function scanBackup(source: ByteSource, secret: BackupSecret, onBatch: (batch: StoredEntry[]) => void): Manifest {
+  if (source.sizeBytes > BACKUP_BYTES_MAX) invalid(`file of ${source.sizeBytes} bytes is larger than ${BACKUP_BYTES_MAX}`);
+  const { manifest, headBytes, manifestBytes } = readHead(source);
+  const trailerAt = source.sizeBytes - TRAILER_BYTES;
+  let bodyEnd = trailerAt;
+  let decipher: DecipherGCM | undefined;
+  if (manifest.encrypted) {
+    if (!manifest.kdf || manifest.cipher !== 'aes-256-gcm' || !manifest.iv || trailerAt - headBytes.length < TAG_BYTES) invalid('encryption parameters missing');
+    bodyEnd = trailerAt - TAG_BYTES;
+    decipher = createDecipheriv('aes-256-gcm', keyFor(manifest, secret), Buffer.from(manifest.iv!, 'hex'));
+    decipher.setAAD(manifestBytes);
+    decipher.setAuthTag(source.chunk(bodyEnd, TAG_BYTES));
   }
+  const trailer = createHash('sha256').update(headBytes);
+  let position = headBytes.length;
+  const next = (): Buffer | undefined => {
+    if (position >= bodyEnd) return undefined;
+    const raw = source.chunk(position, Math.min(IMPORT_CHUNK_BYTES, bodyEnd - position));
+    position += raw.length;
+    trailer.update(raw);
+    return decipher ? decipher.update(raw) : raw;
+  };
+  const split: SplitState = { batch: [], onBatch };
+  const report = verifyEntries(splitRecords(next, split), manifest.lastSeq, { identity: manifest.identity });
+  while (next() !== undefined) { /* the rest of the file still counts for the trailer and the tag */ }
+  trailer.update(source.chunk(bodyEnd, trailerAt - bodyEnd));
+  if (!trailer.digest().equals(source.chunk(trailerAt, TRAILER_BYTES))) invalid('file damaged or truncated (trailer digest mismatch)');
+  if (decipher) {
+    try {
+      decipher.final();
+    } catch {
+      invalid(manifest.kdf!.name === 'device-key'
+        ? `sealed under the device key of terminal ${manifest.identity}: it does not open under this device key, or the file is damaged (authentication failed)`
+        : 'wrong passphrase or damaged file (authentication failed)');
+    }
+  }
+  if (split.fault) invalid(split.fault);
+  if (report.damage || report.tornTail) invalid(`record ${(report.damage ?? report.tornTail)!.seq}: ${(report.damage ?? report.tornTail)!.reason}`);
+  if (report.goodCount !== manifest.count || report.lastGoodSeq !== manifest.lastSeq) invalid(`manifest says ${manifest.count} records, file holds ${report.goodCount}`);
+  if (report.lastGoodDigest.toString('hex') !== manifest.lastDigest) invalid('last digest differs from the manifest');
+  if (split.batch.length > 0) onBatch(split.batch);
+  return manifest;
 }
 
-/** Whether a backup file needs a passphrase to open (a device-key backup does not). */
+interface SplitState {
+  batch: StoredEntry[];
+  readonly onBatch: (batch: StoredEntry[]) => void;
+  /** Why the body could not be cut into records; the walk ends there. */
+  fault?: string;
+}
+
+/**
+ * Cuts the plaintext body, chunk by chunk, into stored records (a record may span chunks). Each
+ * batch is handed on when full; a fault ends the walk and is kept in `state.fault`.
+ */
+function* splitRecords(next: () => Buffer | undefined, state: SplitState): Generator<StoredEntry> {
+  let carry: Buffer = Buffer.alloc(0);
+  let offset = 0;
+  for (let chunk = next(); chunk !== undefined; chunk = next()) {
+    const buf = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
+    let at = 0;
+    while (buf.length - at >= HEADER_BYTES) {
+      const length = buf.readUInt32BE(at + 16);
+      if (length > PAYLOAD_BYTES_MAX) { state.fault = `record length out of range at byte ${offset}`; return; }
+      if (buf.length - at < HEADER_BYTES + length) break;
+      const stored = buf.subarray(at, at + HEADER_BYTES + length);
+      const f = checkFrame(stored);
+      if ('fault' in f) { state.fault = `record at byte ${offset}: ${f.fault.reason}`; return; }
+      state.batch.push({ key: f.header.seq, stored });
+      if (state.batch.length >= IMPORT_BATCH_RECORDS) { state.onBatch(state.batch); state.batch = []; }
+      yield { key: f.header.seq, stored };
+      at += stored.length;
+      offset += stored.length;
+    }
+    carry = buf.subarray(at);
+  }
+  if (carry.length > 0) state.fault = carry.length < HEADER_BYTES ? `truncated record at byte ${offset}` : `record length out of range at byte ${offset}`;
+}
+
+/** Whether a backup needs a passphrase to open (a device-key backup does not). */
 export function backupNeedsPassphrase(bytes: Buffer): boolean {
-  if (bytes.length < MAGIC.length + 4 + TRAILER_BYTES || !bytes.subarray(0, 8).equals(MAGIC)) invalid('not a journal backup (bad magic)');
-  const m = readManifest(bytes);
+  return needsPassphrase(readHead(bufferSource(bytes)).manifest);
+}
+
+/** The same for a file, reading only its head: the recovery menu lists backups of any size. */
+export function backupFileNeedsPassphrase(file: string): boolean {
+  return needsPassphrase(readBackupManifest(file));
+}
+
+function needsPassphrase(m: Manifest): boolean {
   return m.encrypted && m.kdf?.name !== 'device-key';
 }
 
@@ -293,24 +512,17 @@ function deriveKey(passphrase: string, salt: Buffer, kdf: { N: number; r: number
   return scryptSync(passphrase.normalize('NFKC'), salt, KEY_BYTES, { N: kdf.N, r: kdf.r, p: kdf.p, maxmem: SCRYPT.maxmem * 4 });
 }
 
-function splitRecords(body: Buffer): StoredEntry[] {
-  const entries: StoredEntry[] = [];
-  let offset = 0;
-  while (offset < body.length) {
-    if (body.length - offset < HEADER_BYTES) invalid(`truncated record at byte ${offset}`);
-    const length = body.readUInt32BE(offset + 16);
-    if (length > PAYLOAD_BYTES_MAX || offset + HEADER_BYTES + length > body.length) invalid(`record length out of range at byte ${offset}`);
-    const stored = body.subarray(offset, offset + HEADER_BYTES + length);
-    const f = checkFrame(stored);
-    if ('fault' in f) invalid(`record at byte ${offset}: ${f.fault.reason}`);
-    entries.push({ key: f.header.seq, stored });
-    offset += stored.length;
-  }
-  return entries;
-}
-
 function invalid(reason: string): never {
   throw new PosError('STO_BACKUP_INVALID', `backup invalid: ${reason}`);
+}
+
+function writeAll(fd: number, chunk: Buffer): void {
+  for (let done = 0; done < chunk.length;) done += writeSync(fd, chunk, done, chunk.length - done);
+}
+
+function fsyncDir(dir: string): void {
+  const dfd = openSync(dir, 'r');
+  try { fsyncSync(dfd); } finally { closeSync(dfd); }
 }
 
 export function writeDurably(file: string, bytes: Buffer): void {
@@ -320,6 +532,5 @@ export function writeDurably(file: string, bytes: Buffer): void {
   const fd = openSync(tmp, 'r');
   try { fsyncSync(fd); } finally { closeSync(fd); }
   renameSync(tmp, file);
-  const dfd = openSync(dirname(file), 'r');
-  try { fsyncSync(dfd); } finally { closeSync(dfd); }
+  fsyncDir(dirname(file));
 }
