@@ -1064,8 +1064,15 @@ export class TerminalApp {
   private async recentLogs(maxBytes: number, sinceMs?: number): Promise<{ text: string; source: string; truncated: boolean }> {
     let r: { text: string; truncated: boolean };
     let source: string;
-    if (this.o.logSource === 'journald') {
-      r = await journaldLogs({ maxBytes, ...(sinceMs !== undefined ? { sinceMs } : {}) });
+    const fromJournald = this.o.logSource === 'journald'
+      ? await journaldLogs({ maxBytes, ...(sinceMs !== undefined ? { sinceMs } : {}) }).catch((e: unknown) => {
+        // journalctl missing or failing: the ring still has this process's lines.
+        this.o.logger.warn({ err: String(e) }, 'upload-logs: journald could not be read: the in-process lines instead');
+        return undefined;
+      })
+      : undefined;
+    if (fromJournald) {
+      r = fromJournald;
       source = 'journald';
     } else if (this.o.logRing) {
       r = this.o.logRing.recent(maxBytes, sinceMs);
