@@ -222,13 +222,18 @@ async function restAfterBoot(d: Driver): Promise<{ state: string; notice?: strin
  * cleared with CANCEL first.
  */
 const SIGN_IN_TRIES_MAX = 3;
-const KEY_GAP_MS = 400;
+const KEY_GAP_MS = 700;
+const KEY_HOLD_MS = 1_500;
 const SIGN_IN_LEAVES_LOGIN_MS_MAX = 150_000;
 
 async function signIn(d: Driver): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     for (const key of ['CANCEL', '0', '1', 'OK', '0', '0', '0', '0', 'OK']) {
-      await d.cmd('press', { key });
+      // Held as a person holds a key (down, KEY_HOLD_MS, up): `press` holds it for a fixed
+      // scripted time, which the guest's keypad scan missed at this load.
+      await d.cmd('down', { key });
+      await new Promise((r) => setTimeout(r, KEY_HOLD_MS));
+      await d.cmd('up', { key });
       await new Promise((r) => setTimeout(r, KEY_GAP_MS));
     }
     try {
@@ -353,6 +358,9 @@ async function main(): Promise<number> {
       const unitActiveMs = await waitUnitActive(guest, UNIT_ACTIVE_MS_MAX);
       const d = await guestDriver({ dir: runDir, disk: built, host }, guest);
       const rest = await restAfterBoot(d);
+      // Signed in before the journal is read: in the runs where the read came first (a second node
+      // in the 256 MB guest) the terminal then stayed at the login screen (cause not found yet).
+      if (cut <= args.cuts) await signIn(d);
       checkAfterBoot(c, await readJournalInGuest(guest));
       if (cut > 1) {
         const last = c.cuts[c.cuts.length - 1];
@@ -365,7 +373,6 @@ async function main(): Promise<number> {
         assert.equal(await guest.waitExit(180_000), 0, 'the clean power-off at the end');
         break;
       }
-      await signIn(d);
       const cutAfterIdleMs = Math.round(CUT_AFTER_IDLE_MS_MIN + next() * (CUT_AFTER_IDLE_MS_MAX - CUT_AFTER_IDLE_MS_MIN));
       const hostDelayMs = next() < HOST_DELAY_SHARE ? Math.round(HOST_DELAY_MS_MIN + next() * (HOST_DELAY_MS_MAX - HOST_DELAY_MS_MIN)) : 0;
       if (hostDelayMs) host.setFault({ kind: 'delay', delayMs: hostDelayMs, type: 'sale' });
