@@ -7,7 +7,7 @@
  *
  *   node gpio-keypad-agent.js --sysfs /sys/devices/platform/gpio-sim.0/gpiochip0 \
  *        --rows 0,1,2,3 --cols 4,5,6 [--row-active high|low] [--col-active high|low]
- *        [--follow poll|events] [--follow-ms 1]
+ *        [--follow poll|events] [--follow-ms 1] [--hold-until-scanned N]
  *
  * --row-active: the wire level of a selected row (high unless the board file says activeLow);
  * --col-active: the wire level a closed key puts on its column (high: pull-down at rest, pull-up
@@ -37,6 +37,11 @@
  *                    20-60 % of the one-CPU guest (systemd's watchdog once killed the terminal it
  *                    serves) and, competing with the scanner for that CPU, followed rows 10-100 ms
  *                    late, which is why qemu-x86.json once needed a 100 ms row settle.
+ * --hold-until-scanned N: a release waits until the scanner has selected the key's row alone N
+ * times since the press (0, the default: at once), as a person keeps a key down until the terminal
+ * shows it took it. Under TCG on a loaded host the guest can run many times slower than the wall
+ * clock, and a 300 ms hold was seen to pass with no scan of its row at all; with this a key is
+ * released only after the driver had the chance to debounce it (2 scans), whatever the load.
  * A scanner that reads the columns right after selecting a row can be faster than either: on real
  * hardware the wires settle in microseconds, here the agent must be scheduled. A test that must
  * not race sends "sync" after each row write and waits for "ok sync"; a scanner that is not
@@ -48,6 +53,8 @@ import * as readline from 'node:readline';
 
 /** Commands waiting while one is answered; a flood is refused rather than queued without bound. */
 const PENDING_COMMANDS_MAX = 64;
+/** Most scans a release may wait for (a key held longer is a stuck key to the driver). */
+const HOLD_SCANS_MAX = 20;
 /** Slowest follow interval accepted (a slower agent would miss every scan). */
 const FOLLOW_MS_MAX = 1000;
 
@@ -59,6 +66,7 @@ interface AgentConfig {
   readonly colActive: '0' | '1';
   readonly followMs: number;
   readonly follow: 'poll' | 'events';
+  readonly holdUntilScanned: number;
 }
 
 function parseArgs(argv: readonly string[]): AgentConfig {
@@ -82,11 +90,19 @@ function parseArgs(argv: readonly string[]): AgentConfig {
   if (!(followMs >= 0 && followMs <= FOLLOW_MS_MAX)) throw new Error(`--follow-ms must be 0..${FOLLOW_MS_MAX}`);
   const follow = get('follow', 'poll');
   if (follow !== 'poll' && follow !== 'events') throw new Error('--follow must be poll or events');
-  return { sysfs: get('sysfs'), rows: list('rows'), cols: list('cols'), rowActive: level('row-active'), colActive: level('col-active'), followMs, follow };
+  const holdUntilScanned = Number(get('hold-until-scanned', '0'));
+  if (!(Number.isInteger(holdUntilScanned) && holdUntilScanned >= 0 && holdUntilScanned <= HOLD_SCANS_MAX)) throw new Error(`--hold-until-scanned must be 0..${HOLD_SCANS_MAX}`);
+  return { sysfs: get('sysfs'), rows: list('rows'), cols: list('cols'), rowActive: level('row-active'), colActive: level('col-active'), followMs, follow, holdUntilScanned };
 }
 
 class KeypadAgent {
   private readonly pressed = new Set<string>();
+  /** Per pressed key: how often its row was selected alone since the press. */
+  private readonly scansSeen = new Map<string, number>();
+  /** Keys released by a command but held until scanned (--hold-until-scanned); with their answer. */
+  private readonly releasing = new Map<string, () => void>();
+  /** The row selected alone at the last apply (-1: none or several). */
+  private lastAlone = -1;
   /** Pull last written per column, so that sysfs is written only on a change. */
   private readonly pulls = new Map<number, string>();
   /** Each row's sysfs `value`, held open: read from offset 0 (which also re-arms its POLLPRI). */
@@ -105,6 +121,7 @@ class KeypadAgent {
   /** Reads the rows and sets every column's pull accordingly. Synchronous: one consistent step. */
   apply(): void {
     const active = this.rowFds.map((fd) => this.rowLevel(fd) === this.c.rowActive);
+    this.countScans(active);
     this.c.cols.forEach((line, col) => {
       const closed = this.c.rows.some((_, row) => active[row] && this.pressed.has(`${row},${col}`));
       const wire = closed ? this.c.colActive : (this.c.colActive === '1' ? '0' : '1');
@@ -115,22 +132,56 @@ class KeypadAgent {
     });
   }
 
+  /** Counts a row selected alone (a scan looking at it) for the keys pressed on it; lets held releases go. */
+  private countScans(active: readonly boolean[]): void {
+    const alone = active.filter(Boolean).length === 1 ? active.indexOf(true) : -1;
+    if (alone === this.lastAlone) return;
+    this.lastAlone = alone;
+    if (alone < 0) return;
+    for (const key of this.pressed) {
+      if (Number(key.split(',')[0]) !== alone) continue;
+      const seen = (this.scansSeen.get(key) ?? 0) + 1;
+      this.scansSeen.set(key, seen);
+      const answer = this.releasing.get(key);
+      if (answer && seen >= this.c.holdUntilScanned) {
+        // Let go once this row has been read: after the rows change again (see apply's caller).
+        this.releasing.delete(key);
+        queueMicrotask(() => { this.pressed.delete(key); this.scansSeen.delete(key); answer(); });
+      }
+    }
+  }
+
   /** True while some key is pressed: only then do the columns depend on the rows. */
   get busy(): boolean {
     return this.pressed.size > 0;
   }
 
-  command(text: string): string {
+  /**
+   * One command; the answer, or undefined when it comes later through `later` (a release held
+   * until scanned).
+   */
+  command(text: string, later: (answer: string) => void = () => undefined): string | undefined {
     const [verb, ...args] = text.trim().split(/\s+/);
     if (verb === 'press' || verb === 'release') {
       const [row, col] = args.map(Number);
       if (!(row >= 0 && row < this.c.rows.length && col >= 0 && col < this.c.cols.length && Number.isInteger(row) && Number.isInteger(col))) {
         return `err ${verb} needs a row 0..${this.c.rows.length - 1} and a column 0..${this.c.cols.length - 1}`;
       }
-      if (verb === 'press') this.pressed.add(`${row},${col}`);
-      else this.pressed.delete(`${row},${col}`);
+      const key = `${row},${col}`;
+      if (verb === 'press') {
+        this.pressed.add(key);
+        this.scansSeen.set(key, 0);
+      } else if (this.pressed.has(key) && (this.scansSeen.get(key) ?? 0) < this.c.holdUntilScanned) {
+        this.releasing.set(key, () => { this.apply(); later(`ok release ${row} ${col}`); });
+        return undefined;
+      } else {
+        this.pressed.delete(key);
+        this.scansSeen.delete(key);
+      }
     } else if (verb === 'release-all') {
       this.pressed.clear();
+      this.scansSeen.clear();
+      this.releasing.clear();
     } else if (verb !== 'sync' && verb !== 'quit') {
       return `err unknown command "${text.trim().slice(0, 40)}"`;
     }
@@ -187,14 +238,15 @@ function main(): void {
       pending -= 1;
       return;
     }
-    let answer: string;
+    let answer: string | undefined;
+    const later = (a: string): void => { process.stdout.write(`${a}\n`); follow(); };
     try {
-      answer = agent.command(line);
+      answer = agent.command(line, later);
     } catch (e) {
       answer = `err ${e instanceof Error ? e.message : String(e)}`;
     }
     pending -= 1;
-    process.stdout.write(`${answer}\n`);
+    if (answer !== undefined) process.stdout.write(`${answer}\n`);
     if (answer === 'ok quit') stop();
     else follow();
   });

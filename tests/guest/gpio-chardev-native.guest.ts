@@ -199,7 +199,10 @@ async function timeUntil(read: () => Promise<number>, want: number): Promise<num
  * keys held as long as a person holds them.
  */
 async function keypadEvents(chip: NativeGpioChip): Promise<Record<string, unknown>> {
-  const agent = startAgent(['--follow', 'events'], true);
+  // --hold-until-scanned 3: a release waits for 2 full scans of the key's row (what the debounce
+  // needs), so a loaded CI machine, where the guest can run many times slower than the wall clock,
+  // does not lose a 250 ms press; how long the down took is reported, not asserted.
+  const agent = startAgent(['--follow', 'events', '--hold-until-scanned', '3'], true);
   const rows = await Promise.all([8, 9, 10, 11].map((o) => chip.requestLine(o, { direction: 'out', initial: 1 })));
   const cols = await Promise.all([12, 13, 14].map((o) => chip.requestLine(o, { direction: 'in' })));
   await agent.send('press 1 2');
@@ -210,7 +213,7 @@ async function keypadEvents(chip: NativeGpioChip): Promise<Record<string, unknow
     await rows[1].write(1);
     followMs.push(await timeUntil(() => cols[2].read(), 1));
   }
-  await agent.send('release 1 2');
+  await agent.send('release-all'); // at once: no scan selected row 1 alone here
   followMs.sort((a, b) => a - b);
   const kp = new MatrixKeypad(rows, cols, {
     keymap: [['1', '2', '3'], ['4', '5', '6'], ['7', '8', '9'], ['CANCEL', '0', 'OK']],
@@ -228,9 +231,9 @@ async function keypadEvents(chip: NativeGpioChip): Promise<Record<string, unknow
     await agent.send(`press ${r} ${c}`);
     await sleep(PERSON_HOLD_MS);
     await agent.send(`release ${r} ${c}`);
+    await sleep(PERSON_HOLD_MS);
     const down = events.slice(seen).find((e) => e.type === 'down');
     if (down) downAfterMs.push(down.timeMs - pressedAt);
-    await sleep(PERSON_HOLD_MS);
   }
   // What came through is the report (the host's assertion names it), not a timeout without it.
   await waitUntil('the last key up', () => events.length >= typed.length * 2).catch(() => undefined);

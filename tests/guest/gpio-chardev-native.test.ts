@@ -81,7 +81,7 @@ describe('native GPIO backend on a real kernel (quick guest, gpio-sim)', functio
     assert.deepEqual(report.keypad.pressedAfter, []);
   });
 
-  it('the agent follows rows on the kernel\'s value notifications: keys held 250 ms scanned without a sync hook', () => {
+  it('the agent follows rows on the kernel\'s value notifications: keys held 250 ms (and until their row was scanned twice) scanned without a sync hook', () => {
     const k = report.keypadEvents;
     process.stderr.write(`      agent --follow events: a column follows a row write in ${Number(k.followMedianMs).toFixed(1)} ms (median of 40), ${Number(k.followMaxMs).toFixed(1)} ms at most; with rowSettleMs ${String(k.rowSettleMs)} each press's debounced down came ${JSON.stringify(k.downAfterMs)} ms after it\n`);
     assert.deepEqual(k.events, ['down:1', 'up:1', 'down:5', 'up:5', 'down:9', 'up:9', 'down:0', 'up:0', 'down:OK', 'up:OK', 'down:2', 'up:2']);

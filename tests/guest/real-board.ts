@@ -190,7 +190,7 @@ export async function realBoardRootFiles(work: string): Promise<ExtraFile[]> {
     wants('multi-user.target', 'pos-test-display.service'),
     // The agent stands in for wires: real-time priority (it sleeps in epoll between row writes,
     // so it takes no time from the terminal) and the slot's node_modules for the epoll addon.
-    { path: '/etc/systemd/system/pos-test-keypad.service', content: unit('Test-only keypad agent on gpio-sim', `After=pos-test-board.service\nRequires=pos-test-board.service\n[Service]\nCPUSchedulingPolicy=fifo\nCPUSchedulingPriority=50\nEnvironment=NODE_PATH=/opt/pos/selector/node_modules\nExecStart=/bin/sh -c 'rm -f ${KEYPAD_FIFO}; mkfifo -m 600 ${KEYPAD_FIFO}; exec /opt/pos/selector/node/bin/node /usr/local/lib/pos-test/gpio-keypad-agent.js --sysfs "$$(cat ${RUN}/gpio-sysfs)" --rows 0,1,2,3,4 --cols 5,6,7,8 --row-active low --col-active low --follow events 0<>${KEYPAD_FIFO} >>${KEYPAD_ANSWERS} 2>&1'\n`) },
+    { path: '/etc/systemd/system/pos-test-keypad.service', content: unit('Test-only keypad agent on gpio-sim', `After=pos-test-board.service\nRequires=pos-test-board.service\n[Service]\nCPUSchedulingPolicy=fifo\nCPUSchedulingPriority=50\nEnvironment=NODE_PATH=/opt/pos/selector/node_modules\nExecStart=/bin/sh -c 'rm -f ${KEYPAD_FIFO}; mkfifo -m 600 ${KEYPAD_FIFO}; exec /opt/pos/selector/node/bin/node /usr/local/lib/pos-test/gpio-keypad-agent.js --sysfs "$$(cat ${RUN}/gpio-sysfs)" --rows 0,1,2,3,4 --cols 5,6,7,8 --row-active low --col-active low --follow events --hold-until-scanned ${HOLD_UNTIL_SCANNED} 0<>${KEYPAD_FIFO} >>${KEYPAD_ANSWERS} 2>&1'\n`) },
     wants('multi-user.target', 'pos-test-keypad.service'),
   ];
 }
@@ -213,6 +213,17 @@ const KEYMAP: ReadonlyArray<ReadonlyArray<KeyName | null>> = [
  */
 export const KEY_HOLD_MS = 300;
 export const KEY_GAP_MS = 300;
+/**
+ * And longer when the guest is slow: the agent lets go only once the scanner has selected the
+ * key's row this often since the press (--hold-until-scanned; the release comes as the last of
+ * them begins, so one fewer full scans saw it: 2, what the driver's debounce needs). Seen at load
+ * 10-22: 300 ms passed without a scan of the row and both 9s of "99" were lost, OK after them not.
+ */
+const HOLD_UNTIL_SCANNED = 3;
+/** A release held until scanned is answered within this (a scan that never comes is a failure). */
+const RELEASE_WAIT_S_MAX = 60;
+/** What one key may take in all: hold, the wait for its release, the gap. */
+const PER_KEY_MS_MAX = KEY_HOLD_MS + RELEASE_WAIT_S_MAX * 1000 + KEY_GAP_MS;
 
 export function keyPosition(key: KeyName): [number, number] {
   for (let r = 0; r < KEYMAP.length; r++) {
@@ -232,8 +243,16 @@ export async function pressKeys(g: Guest, keys: string): Promise<void> {
   const names = parseKeys(keys);
   const hold = (KEY_HOLD_MS / 1000).toFixed(2);
   const gap = (KEY_GAP_MS / 1000).toFixed(2);
-  const steps = names.map((k) => { const [r, c] = keyPosition(k); return `echo press ${r} ${c} > ${KEYPAD_FIFO}; sleep ${hold}; echo release ${r} ${c} > ${KEYPAD_FIFO}; sleep ${gap}`; });
-  await g.sh(steps.join('; '), 30_000 + names.length * (KEY_HOLD_MS + KEY_GAP_MS) * 3);
+  // Each release waits for its answer (the agent may hold it until scanned): the next press of the
+  // same key must find it released, or "99" would be one long press.
+  const polls = RELEASE_WAIT_S_MAX * 20;
+  const steps = names.map((k) => {
+    const [r, c] = keyPosition(k);
+    const released = `grep -c 'ok release ${r} ${c}' ${KEYPAD_ANSWERS} || true`;
+    return `n=$(${released}); echo press ${r} ${c} > ${KEYPAD_FIFO}; sleep ${hold}; echo release ${r} ${c} > ${KEYPAD_FIFO}; i=0; while [ $(${released}) -le $n ] && [ $i -lt ${polls} ]; do sleep 0.05; i=$((i+1)); done; [ $i -lt ${polls} ]; sleep ${gap}`;
+  });
+  // set -e: a release never answered fails the command (and the test) there.
+  await g.sh(`set -e; ${steps.join('; ')}`, 30_000 + names.length * PER_KEY_MS_MAX);
 }
 
 // ---------------------------------------------------------------- the screen
