@@ -13,6 +13,7 @@
  */
 import { execFile } from 'node:child_process';
 import type { Writable } from 'node:stream';
+import { luhnValid } from '../storage/record';
 
 /** The in-process ring: newest log text kept (about the last few hundred lines of a busy day). */
 export const LOG_RING_BYTES_MAX = 256 * 1024;
@@ -35,24 +36,13 @@ export function newestWithin(lines: readonly string[], maxBytes: number): { text
   return { text: lines.slice(i).map((l) => `${l}\n`).join(''), truncated: i > 0 };
 }
 
-/** Luhn check over a string of digits. */
-function luhnOk(digits: string): boolean {
-  let sum = 0;
-  for (let i = 0; i < digits.length; i++) {
-    let d = digits.charCodeAt(digits.length - 1 - i) - 48;
-    if (i % 2 === 1) { d *= 2; if (d > 9) d -= 9; }
-    sum += d;
-  }
-  return sum % 10 === 0;
-}
-
 /**
  * Every Luhn-valid run of 14..19 digits masked as the slip masks a card (first 6, last 4). Not 13:
  * every pino line's `time` is 13 digits of ms (until 2286) and one in ten passes Luhn; cards of
  * 13 digits are not issued by UnionPay (16..19). A 15-digit MID that happens to pass is masked too.
  */
 export function maskCardNumbers(text: string): string {
-  return text.replace(/(?<!\d)\d{14,19}(?!\d)/g, (run) => (luhnOk(run) ? `${run.slice(0, 6)}${'*'.repeat(run.length - 10)}${run.slice(-4)}` : run));
+  return text.replace(/(?<!\d)\d{14,19}(?!\d)/g, (run) => (luhnValid(run) ? `${run.slice(0, 6)}${'*'.repeat(run.length - 10)}${run.slice(-4)}` : run));
 }
 
 /** The last LOG_RING_BYTES_MAX bytes of log lines, fed by a pino multistream. */
