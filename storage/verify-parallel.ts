@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { SegmentReport, VerifyReport, verifyEntries } from './verify';
 // Imported (not only as a type) so every compiler that follows imports also emits the worker's file.
-import { ChunkJob, ChunkResult, Segment, VERIFY_WORKER, claimChunk, segmentStops } from './verify-worker';
+import { CHUNK_JOB_KIND, ChunkJob, ChunkResult, Segment, VERIFY_WORKER, claimChunk, segmentStops } from './verify-worker';
 import { JournalDb, storedViews } from './lmdb-env';
 
 export const PARALLEL_RECORDS_MIN = 200_000;
@@ -76,7 +76,7 @@ export async function verifyParallel(db: JournalDb, dir: string, lastKey: number
   // Chunk 0 (record 1 and the identity) is this thread's: the counter starts at 1.
   const next = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
   next[0] = 1;
-  const later = Array.from({ length: threads - 1 }, () => verifyInWorker({ dir, chunks, lastKey, next: next.buffer as SharedArrayBuffer }));
+  const later = Array.from({ length: threads - 1 }, () => verifyInWorker({ kind: CHUNK_JOB_KIND, dir, chunks, lastKey, next: next.buffer as SharedArrayBuffer }));
   later.forEach((p) => p.catch(() => undefined)); // rejections are awaited below
   const first = chunks[0];
   const head = verifyEntries(storedViews(db, 0, first.end + 1), lastKey, { identity, startSeq: 1, partial: true });

@@ -14,6 +14,8 @@ export const VERIFY_WORKER = true;
 export type Segment = { readonly start: number; readonly end: number };
 
 export interface ChunkJob {
+  /** Names the job: this module starts a verify only in a worker given one (any module may import it). */
+  readonly kind: typeof CHUNK_JOB_KIND;
   readonly dir: string;
   readonly chunks: ReadonlyArray<Segment>;
   readonly lastKey: number;
@@ -65,4 +67,8 @@ async function run(job: ChunkJob): Promise<void> {
   parentPort?.postMessage(message);
 }
 
-if (parentPort && workerData) void run(workerData as ChunkJob);
+export const CHUNK_JOB_KIND = 'journal-verify-chunks';
+
+// Only a worker started for this job verifies: a worker thread of another module (the flashing
+// station's, say) that imports this file, directly or in a bundle, has its own workerData.
+if (parentPort && (workerData as { kind?: unknown } | undefined)?.kind === CHUNK_JOB_KIND) void run(workerData as ChunkJob);

@@ -39,6 +39,7 @@ import { Driver } from '../e2e/driver';
 import { buildGuestDisk, guestArtifacts, GuestDisk, GUEST_CACHE, GUEST_DROP_IN } from './guest-disk';
 import { partitionLayout, PARTITION_SIZES_DEFAULT } from '../../boot/flash/disk-image';
 import { Guest } from './qemu';
+import { mulberry32 } from '../../sim/disk-model';
 import { GUEST_TOOLS, guestDriver, waitUnitActive } from './support';
 
 /** A campaign longer than this is a mistake on the command line (each cut is minutes of TCG). */
@@ -88,18 +89,6 @@ function parseArgs(argv: readonly string[]): Args {
   if (!Number.isInteger(args.cuts) || args.cuts < 1 || args.cuts > CUTS_MAX) throw new Error(`--cuts is 1..${CUTS_MAX}`);
   if (!Number.isInteger(args.seed) || args.seed < 1) throw new Error('--seed is a positive whole number');
   return args;
-}
-
-/** mulberry32: small, seeded, good enough to place cuts. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**
@@ -313,7 +302,7 @@ async function main(): Promise<number> {
   process.stdout.write(`soak:guest-cuts seed ${args.seed}, ${args.cuts} cuts (replay: npm run soak:guest-cuts -- --cuts ${args.cuts} --seed ${args.seed})\n`);
   for (const t of GUEST_TOOLS) execFileSync('sh', ['-c', `command -v ${t}`], { stdio: 'ignore' });
   if (process.getuid?.() !== 0) throw new Error('the guest campaign needs root (the flashed disk\'s file owners)');
-  const next = rng(args.seed);
+  const next = mulberry32(args.seed); // small, seeded, good enough to place cuts
   const dir = join(GUEST_CACHE, 'soak-cuts', `seed-${args.seed}-${process.pid}`);
   mkdirSync(dir, { recursive: true });
   const t0 = Date.now();
