@@ -13,7 +13,7 @@
  *   not committed (no partition table) and the next run flashes it whole.
  * - inspectTarget's states; a package signed by another key, or built for another board, is
  *   refused before any target is touched.
- * The boot and the self-test in QEMU: tests/guest/factory-flash.test.ts.
+ * The boot and the self-test in QEMU: tests/guest/factory-flash.full.ts.
  */
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawn } from 'node:child_process';

@@ -34,7 +34,7 @@ function testBoard(publicKeyHex: string): string {
   const sim = JSON.parse(execFileSync('git', ['show', 'HEAD:board-configs/sim.json'], { cwd: REPO, encoding: 'utf8' })) as Record<string, unknown>;
   return JSON.stringify({
     ...sim, board: GUEST_BOARD,
-    description: 'TEST-ONLY (tests/guest/factory-flash.test.ts): the simulator board under the emulated board\'s name, its storage on the data partition',
+    description: 'TEST-ONLY (tests/guest/factory-flash.full.ts): the simulator board under the emulated board\'s name, its storage on the data partition',
     storage: { journalDir: '/var/lib/pos/journal', backupDir: '/var/lib/pos/backup' },
     update: { publicKey: publicKeyHex, root: '/opt/pos' },
   }, null, 1);
