@@ -58,6 +58,15 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** QEMU processes still running; killed when this process exits (mocha's --exit does not wait for them). */
+const LIVE_QEMU = new Set<ChildProcess>();
+process.on('exit', () => { for (const q of LIVE_QEMU) q.kill('SIGKILL'); });
+
+function killAtExit(qemu: ChildProcess): void {
+  LIVE_QEMU.add(qemu);
+  qemu.once('exit', () => LIVE_QEMU.delete(qemu));
+}
+
 export class Guest {
   /** Lines the agent channel carried that were not answers, in order. */
   readonly lines: string[] = [];
@@ -97,13 +106,21 @@ export class Guest {
     ];
     const log = createWriteStream(join(o.runDir, 'qemu.log'));
     const qemu = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    killAtExit(qemu);
     qemu.stdout?.pipe(log, { end: false });
     qemu.stderr?.pipe(log, { end: false });
-    const agent = await connectWhenListening(agentSocket, qemu);
-    const g = new Guest(qemu, agent, controlPort, consoleFile, log);
-    await g.waitLine((l) => l.includes('AGENT-READY'), AGENT_READY_MS_MAX, 'the guest agent');
-    g.agentReadyMs = Date.now() - g.startedMs;
-    return g;
+    try {
+      const agent = await connectWhenListening(agentSocket, qemu);
+      const g = new Guest(qemu, agent, controlPort, consoleFile, log);
+      await g.waitLine((l) => l.includes('AGENT-READY'), AGENT_READY_MS_MAX, 'the guest agent');
+      g.agentReadyMs = Date.now() - g.startedMs;
+      return g;
+    } catch (e) {
+      // The test never gets this guest, so its afterEach cannot cut it: a guest left running takes
+      // a core from every test after it (seen: five TCG guests spinning for an hour after a run).
+      qemu.kill('SIGKILL');
+      throw e;
+    }
   }
 
   /** The console so far (kernel, initramfs, systemd). */
