@@ -36,7 +36,7 @@ const VALUE_FLAGS = new Set(['dir', 'out', 'in', 'file', 'passphrase', 'passphra
   // boot/: recovery, update, factory
   'backup-dir', 'log-dir', 'operator', 'password-file', 'interface', 'address', 'gateway', 'dns', 'confirm', 'root', 'key', 'version',
   'public-key', 'reason', 'serial', 'locale', 'components', 'kcvs', 'count', 'report', 'report-dir', 'registry', 'label-dir', 'faults',
-  'boards', 'serials', 'manifest', 'timeout-ms', 'qr-order-pays-at',
+  'boards', 'serials', 'manifest', 'timeout-ms', 'qr-order-pays-at', 'merchant-admin', 'merchant-password-file',
   'image', 'rootfs', 'targets', 'work-dir', 'concurrency', 'boot-kernel', 'boot-initrd', 'boot-concurrency', 'boot-timeout-ms', 'sizes',
   // TLS to the acquirer: pos host-sim, pos factory tls
   'tls-cert', 'tls-key', 'tls-ca', 'client-cert', 'client-key',
