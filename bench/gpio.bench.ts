@@ -7,11 +7,9 @@
  * BENCH_SCANS_NATIVE (default 200) and BENCH_SCANS_TOOLS (default 5) set the number of scans.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { QuickGuest, compileForGuest } from '../scripts/guest/quick-guest';
+import { QuickGuest, compileForGuest, guestJsDir } from '../scripts/guest/quick-guest';
 import { addonCandidates } from '../hal/gpio-native';
 
-const REPO = path.resolve(__dirname, '..');
 /** The guest run with the tools backend: a process start per write under TCG. */
 const RUN_TIMEOUT_MS = 600_000;
 
@@ -20,7 +18,7 @@ interface Figures { scans: number; medianMs: number; meanMs: number }
 async function main(): Promise<void> {
   const addon = addonCandidates().find((p) => fs.existsSync(p));
   if (!addon) throw new Error('build/Release/gpio_v2.node is missing: run npm install');
-  const out = fs.mkdtempSync(path.join(REPO, '.cache', 'guest-js-'));
+  const out = guestJsDir();
   try {
     await compileForGuest(['bench/gpio-guest.ts'], out);
     const guest = await QuickGuest.boot({ gpioLines: 16 });

@@ -14,7 +14,7 @@
  * is read-only there. Several jobs may run at once (each in the background in the guest).
  */
 import { ChildProcess, execFile, spawn } from 'node:child_process';
-import { promises as fs } from 'node:fs';
+import { mkdirSync, mkdtempSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
@@ -69,6 +69,15 @@ export async function quickGuestToolsMissing(): Promise<string[]> {
     }
   }
   return missing;
+}
+
+/**
+ * A fresh folder for a guest's compiled JS, inside the repository (node_modules must resolve from
+ * it) under .cache/, which a fresh clone does not have until some step makes it.
+ */
+export function guestJsDir(): string {
+  mkdirSync(path.join(REPO, '.cache'), { recursive: true });
+  return mkdtempSync(path.join(REPO, '.cache', 'guest-js-'));
 }
 
 /**

@@ -9,11 +9,9 @@
  */
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { QuickGuest, compileForGuest, quickGuestToolsMissing } from '../../scripts/guest/quick-guest';
+import { QuickGuest, compileForGuest, guestJsDir, quickGuestToolsMissing } from '../../scripts/guest/quick-guest';
 import { addonCandidates } from '../../hal/gpio-native';
 
-const REPO = path.resolve(__dirname, '../..');
 /** Boot, compile and the guest run together; TCG and a busy machine make this generous. */
 const SUITE_TIMEOUT_MS = 300_000;
 
@@ -31,7 +29,7 @@ describe('native GPIO backend on a real kernel (quick guest, gpio-sim)', functio
       console.warn(`SKIPPED: ${msg}`);
       this.skip();
     }
-    const out = fs.mkdtempSync(path.join(REPO, '.cache', 'guest-js-'));
+    const out = guestJsDir();
     try {
       await compileForGuest(['tests/guest/gpio-chardev-native.guest.ts', 'scripts/guest/gpio-keypad-agent.ts'], out);
       const guest = await QuickGuest.boot({ gpioLines: 16 });

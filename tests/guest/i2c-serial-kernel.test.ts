@@ -11,9 +11,8 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { QuickGuest, compileForGuest, quickGuestToolsMissing } from '../../scripts/guest/quick-guest';
+import { QuickGuest, compileForGuest, guestJsDir, quickGuestToolsMissing } from '../../scripts/guest/quick-guest';
 
-const REPO = path.resolve(__dirname, '../..');
 const SUITE_TIMEOUT_MS = 300_000;
 /** QEMU creates the socket while it starts; the host connects once the guest is up. */
 const CONNECT_ATTEMPTS_MAX = 50;
@@ -45,7 +44,7 @@ describe('I2C (i2c-stub) and serial (8250 UART) on a real kernel (quick guest)',
       console.warn(`SKIPPED: ${msg}`);
       this.skip();
     }
-    const out = fs.mkdtempSync(path.join(REPO, '.cache', 'guest-js-'));
+    const out = guestJsDir();
     const socketPath = path.join(out, 'ttyS1.sock');
     try {
       await compileForGuest(['tests/guest/i2c-serial-kernel.guest.ts'], out);

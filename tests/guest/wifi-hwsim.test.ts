@@ -12,10 +12,8 @@
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { QuickGuest, compileForGuest, quickGuestToolsMissing } from '../../scripts/guest/quick-guest';
+import { QuickGuest, compileForGuest, guestJsDir, quickGuestToolsMissing } from '../../scripts/guest/quick-guest';
 
-const REPO = path.resolve(__dirname, '../..');
 /** Boot, compile and the guest run together; TCG and a busy machine make this generous. */
 const SUITE_TIMEOUT_MS = 300_000;
 
@@ -45,7 +43,7 @@ describe('Wi-Fi with a radio: mac80211_hwsim, hostapd and wpa_supplicant in a gu
       console.warn(`SKIPPED: ${msg}`);
       this.skip();
     }
-    const out = fs.mkdtempSync(path.join(REPO, '.cache', 'guest-js-'));
+    const out = guestJsDir();
     const t0 = Date.now();
     try {
       await compileForGuest(['tests/guest/wifi-hwsim.guest.ts'], out);
