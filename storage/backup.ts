@@ -78,7 +78,8 @@ export interface ExportOptions {
 /** Serialises the journal's records 1..lastSeq into a backup file's bytes (in memory: tests, small journals). */
 export function exportBytes(journal: Journal, options: ExportOptions = {}): Buffer {
   const parts: Buffer[] = [];
-  writeBackup(journal, (chunk) => { parts.push(Buffer.from(chunk)); }, options);
+  // Every chunk writeBackup emits is a buffer of its own (concat, cipher output, digest): kept as is.
+  writeBackup(journal, (chunk) => { parts.push(chunk); }, options);
   return Buffer.concat(parts);
 }
 
