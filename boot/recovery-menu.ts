@@ -16,7 +16,7 @@
  *                      when not (the second screen says NOT SETTLED); then Recovery.factoryReset
  *   6 Diagnostics      the diagnostics overlay (boot/diagnostics.ts), as from the idle menu
  *   7 Restart          Recovery.reboot (journaled) -> the terminal boots again, reset not held
- *   8 Pending work     1 Resend (reversal, settlement, signatures)  2 Last receipt  3 Last report
+ *   8 Pending work     1 Resend (reversal, script notices, settlement, signatures)  2 Last receipt  3 Last report
  *   9 System           1 Network settings (DHCP / static address, prefix, gateway, DNS, host, port)
  *                      2 Test network (interface, address, gateway, DNS, TCP connect)
  *                      3 Version (A/B slots: running, pending, last result)

@@ -396,7 +396,7 @@ export class Recovery {
 
   // ------------------------------------------------------------ pending work and reprints
 
-  /** Sends what is pending: the reversal, an unfinished settlement, captured signatures. */
+  /** Sends what is pending: the reversal, issuer script notices (0620), an unfinished settlement, captured signatures. */
   async resendPending(session: Session): Promise<Report> {
     requirePermission(session, 'recovery');
     const t = await this.terminal();
@@ -413,6 +413,11 @@ export class Recovery {
     };
     const flushed = { none: rt('word.none'), cleared: rt('resend.cleared'), pending: rt('resend.pending') } as const;
     await step(rt('resend.reversal'), async () => (e.state.pendingReversal ? flushed[await e.flushReversal()] : rt('word.none')));
+    await step(rt('resend.scriptNotices'), async () => {
+      if (e.pendingScriptNotices() === 0) return rt('word.none');
+      const n = await e.resendScriptNotices(session);
+      return rt('resend.sentLeft', { sent: n.sent, left: n.left });
+    });
     await step(rt('resend.settlement'), async () => {
       if (!e.state.settlement) return rt('word.none');
       const r = await settle(e, undefined);

@@ -91,6 +91,8 @@ export const RECOVERY_STRINGS = {
   // ---- pending work and reprints
   'resend.step': s('{name}: {result}', '{name}：{result}'),
   'resend.reversal': s('reversal', '冲正'),
+  'resend.scriptNotices': s('script notices', '脚本通知'),
+  'resend.sentLeft': s('{sent} sent, {left} pending', '已发送{sent}笔，待发送{left}笔'),
   'resend.settlement': s('settlement', '结算'),
   'resend.signatures': s('signatures', '签名'),
   'resend.cleared': s('cleared', '已完成'),

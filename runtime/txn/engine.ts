@@ -832,6 +832,20 @@ export class TerminalEngine {
   }
 
   /**
+   * The recovery menu's "resend pending work" for script notices: after the reversal (the profile's
+   * order), signed on first when this run has no working keys (the 0620 carries a MAC). With a
+   * reversal still pending nothing is sent: the notices wait behind it. Returns how many were sent
+   * and acknowledged and how many still wait.
+   */
+  async resendScriptNotices(session: Session): Promise<{ readonly sent: number; readonly left: number }> {
+    const before = this.state.pendingScriptNotices.size;
+    if (before === 0 || this.state.pendingReversal !== undefined) return { sent: 0, left: before };
+    if (this.needsSignOn || this.keys === undefined) await this.signOn(this.lastSession ?? session);
+    const left = await this.flushScriptNotices();
+    return { sent: before - left, left };
+  }
+
+  /**
    * Sends the pending issuer script notices (0620, docs/PROTOCOL.md), in the order they were
    * journaled, each up to the reversal's tries under its own STAN; 39 = 00 clears one (journaled).
    * Returns how many still wait.

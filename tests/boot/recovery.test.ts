@@ -21,6 +21,10 @@ import { PosError } from '../../common/errors';
 import { createSimBoard, SimBoard } from '../../sim/board-sim';
 import { Recovery, RecoveryOptions } from '../../boot/recovery';
 import { NetworkSettings } from '../../boot/recovery-net';
+import { parseFaultSpec } from '../../sim/host/faults';
+import { emvCard } from '../../sim/emv-card';
+import { readCard } from '../../runtime/txn/card';
+import { ChipCardReader } from '../runtime/fakes';
 import { ADMIN, CASHIER, DEVICE_KEY, IDENTITY, Rig, SUPERVISOR, config, magCard, rig, withOperators } from '../runtime/harness';
 
 const PASS = 'correct horse battery';
@@ -219,6 +223,31 @@ describe('boot/recovery: the recovery menu actions', function () {
     assert.equal((await rc.journal()).state, 'ok');
     await rc.close();
     assert.ok((await adminActions(r.dir)).includes('recovery:resend ok'));
+  });
+
+  it('resendsAPendingIssuerScriptNoticeSigningOnFirstAndClearsItOnThe0630', async () => {
+    const j = await Journal.open({ dir: r.dir });
+    const t = openTerminal({ journal: j, host: r.transport, config: config(), deviceKey: fixedDeviceKey(DEVICE_KEY), random: seededRandom(6), clock: () => r.clock.ms, scryptN: 1 << 10 });
+    await t.engine.signOn(CASHIER);
+    r.sim.setFault(parseFaultSpec('issuer-script:72-put-data'));
+    const card = emvCard({ kind: 'ic', name: 'script', pan: '6222020000007771', expiry: '301231', psn: 1, atc: 'counter' });
+    const input = await readCard(new ChipCardReader(card), ['insert'], 1000, { ...t.engine.cardRequest('sale', 4_500), holdCard: true });
+    assert.equal((await t.engine.sale({ amountFen: 4_500, card: input, session: CASHIER })).outcome, 'approved');
+    assert.equal(t.engine.pendingScriptNotices(), 1);
+    await j.close(); // power cut with the notice pending
+    const noticesBefore = r.sim.scriptNotices().length;
+    const rc = recovery();
+    const rep = await rc.resendPending(ADMIN);
+    assert.equal(rep.ok, true, rep.lines.join('\n'));
+    assert.match(rep.lines.join('\n'), /script notices: 1 sent, 0 pending/);
+    assert.equal(r.sim.scriptNotices().length, noticesBefore + 1, 'the 0620 reached the host');
+    const types = r.sim.requests().map((q) => q.type);
+    assert.ok(types.lastIndexOf('signOn') < types.lastIndexOf('scriptNotice'), 'signed on before the MAC\'d notice');
+    await rc.close();
+    const after = await Journal.open({ dir: r.dir, readOnly: true });
+    try {
+      assert.equal([...after.records()].filter((x) => x.type === RecordType.scriptNoticeCleared).length, 1, 'cleared in the journal');
+    } finally { await after.close(); }
   });
 
   it('reprintsTheLastReceiptAndTheLastSettlementReportMarkedDuplicate', async () => {
