@@ -19,7 +19,7 @@
  * factory-station-boards.ts (board files, one process per terminal).
  */
 import { SERVICE_OPERATOR, createServiceAdmin, serviceAdminFile } from './service-admin';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type * as Qr from 'qrcode';
@@ -37,6 +37,8 @@ import { FrameBuffer, isPixelDisplay } from '../hal/display';
 import { KeyName } from '../hal/keypad';
 import { writeFileAtomic } from './update-slots';
 import { isoInZone } from '../common/time';
+import { Logger, createLogger } from '../common/log';
+import { acquireRegistryLock } from './registry-lock';
 
 export const TMK_BYTES = 16;
 export const KCV_HEX_CHARS = 6;
@@ -47,7 +49,6 @@ export const LOCALES = ['zh-CN', 'en'] as const;
 export const KEY_PRESS_TIMEOUT_MS_DEFAULT = 10_000;
 /** A station never waits longer than this for one terminal: the others go on. */
 export const TERMINAL_TIMEOUT_MS_DEFAULT = 120_000;
-const REGISTRY_LOCK_WAIT_MS_MAX = 5_000;
 const LABEL_MODULE_PX = 6;
 const LABEL_QUIET_MODULES = 4;
 
@@ -180,29 +181,25 @@ export function readProvisionedTmk(journal: Journal, deviceKey: DeviceKeyProvide
 
 // ---------------------------------------------------------------- the station registry
 
-interface Registry { readonly serials: Record<string, { tid: string; atMs: number }>; readonly tids: Record<string, string> }
+export interface Registry { readonly serials: Record<string, { tid: string; atMs: number }>; readonly tids: Record<string, string> }
 
 let registryChain: Promise<unknown> = Promise.resolve();
 
-/** Runs `fn` holding the registry: one at a time in this process, and a lock file across processes. */
-function withRegistry<T>(file: string, fn: (r: Registry) => Promise<{ result: T; next?: Registry }>): Promise<T> {
+/**
+ * Runs `fn` holding the registry: one at a time in this process, and a lock file across processes
+ * and worker threads (boot/registry-lock.ts: a killed holder's lock is broken, loudly logged).
+ */
+export function withRegistry<T>(file: string, fn: (r: Registry) => Promise<{ result: T; next?: Registry }>, o: { logger?: Logger; lockWaitMs?: number } = {}): Promise<T> {
   const run = async (): Promise<T> => {
     mkdirSync(dirname(file), { recursive: true });
-    const lock = `${file}.lock`;
-    const start = Date.now();
-    for (;;) {
-      try { writeFileSync(lock, String(process.pid), { flag: 'wx' }); break; } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || Date.now() - start > REGISTRY_LOCK_WAIT_MS_MAX) throw new PosError('STO_EXPORT_TARGET', `station registry ${file} is locked (${lock})`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    }
+    const release = await acquireRegistryLock(`${file}.lock`, { logger: o.logger ?? createLogger('factory-registry'), ...(o.lockWaitMs ? { waitMs: o.lockWaitMs } : {}) });
     try {
       const current: Registry = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Registry) : { serials: {}, tids: {} };
       const { result, next } = await fn(current);
       if (next) writeFileAtomic(file, JSON.stringify(next, null, 1) + '\n', dirname(file));
       return result;
     } finally {
-      rmSync(lock, { force: true });
+      release();
     }
   };
   const p = registryChain.then(run, run);

@@ -1,0 +1,151 @@
+/**
+ * The station registry's lock file (boot/factory.ts withRegistry): one holder at a time across
+ * processes and worker threads, and a holder that was killed (SIGKILL, power cut) does not lock
+ * the next run out.
+ *
+ * The lock file names its owner: `{"pid", "bootId", "startTicks", "hostname"}`, where startTicks
+ * is the owner's start time (field 22 of /proc/PID/stat, clock ticks since boot) and bootId the
+ * kernel's boot id. A PID alone is not enough: after a reboot, or once PIDs wrap, the dead
+ * owner's PID may belong to an unrelated live process. The owner counts as gone when the boot id
+ * differs, when no process has its PID, or when the process with its PID started at another
+ * time. Another host's lock (a registry on a shared folder) is never broken: its owner cannot be
+ * seen from here.
+ *
+ * The file is written whole before it appears (a temp file linked into place): a reader never
+ * sees an empty lock. A stale lock is broken by renaming it to a name of the breaker's own (one
+ * breaker wins the rename) and checking that what was renamed is the stale owner's, loudly logged.
+ */
+import { hostname } from 'node:os';
+import { linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { threadId } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import { PosError } from '../common/errors';
+import { silentLogger } from '../common/log';
+
+/** How long a run waits for a live owner before it gives up (a registry update takes milliseconds). */
+export const REGISTRY_LOCK_WAIT_MS_MAX = 5_000;
+const LOCK_POLL_MS = 20;
+/** Field 22 of /proc/PID/stat is the start time; after the command's closing ')' it is the 20th. */
+const STAT_START_FIELD_AFTER_COMM = 19;
+
+export interface LockOwner {
+  readonly pid: number;
+  readonly bootId: string;
+  /** The owner's start time in clock ticks since boot, or '' where /proc cannot say. */
+  readonly startTicks: string;
+  readonly hostname: string;
+}
+
+export interface LockOptions {
+  readonly waitMs?: number;
+  readonly logger?: Logger;
+}
+
+function readOr(file: string, fallback: string): string {
+  try { return readFileSync(file, 'utf8').trim(); } catch { return fallback; }
+}
+
+/** This boot's id ('' where the kernel does not give one). */
+export function bootId(): string {
+  return readOr('/proc/sys/kernel/random/boot_id', '');
+}
+
+/** A process's start time in clock ticks since boot; '' when it has no /proc entry. */
+export function processStartTicks(pid: number): string {
+  const stat = readOr(`/proc/${pid}/stat`, '');
+  const afterComm = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return afterComm[STAT_START_FIELD_AFTER_COMM] ?? '';
+}
+
+export function currentOwner(): LockOwner {
+  return { pid: process.pid, bootId: bootId(), startTicks: processStartTicks(process.pid), hostname: hostname() };
+}
+
+/** The lock's owner as written; a lock of the first format held only the PID. */
+export function parseOwner(text: string): LockOwner | undefined {
+  if (/^\d+$/.test(text.trim())) return { pid: Number(text.trim()), bootId: '', startTicks: '', hostname: hostname() };
+  try {
+    const o = JSON.parse(text) as Partial<LockOwner>;
+    if (typeof o.pid !== 'number' || !Number.isInteger(o.pid) || o.pid <= 0) return undefined;
+    return { pid: o.pid, bootId: String(o.bootId ?? ''), startTicks: String(o.startTicks ?? ''), hostname: String(o.hostname ?? '') };
+  } catch {
+    return undefined;
+  }
+}
+
+function pidExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'; // alive, someone else's
+  }
+}
+
+/** Why the owner is gone, or undefined while it may be alive. */
+export function ownerGone(o: LockOwner, me: LockOwner = currentOwner()): string | undefined {
+  if (o.hostname !== me.hostname) return undefined;
+  if (o.bootId && me.bootId && o.bootId !== me.bootId) return `written in another boot (${o.bootId})`;
+  if (o.pid === me.pid) return undefined; // this process: another thread holds it
+  if (!pidExists(o.pid)) return `process ${o.pid} is gone`;
+  const now = processStartTicks(o.pid);
+  if (o.startTicks && now && now !== o.startTicks) return `PID ${o.pid} now belongs to another process (started at tick ${now}, the owner at ${o.startTicks})`;
+  return undefined;
+}
+
+/** Creates the lock whole, or returns false when it exists. */
+function tryCreate(lock: string, owner: LockOwner): boolean {
+  const temp = `${lock}.${owner.pid}.${threadId}.tmp`;
+  writeFileSync(temp, JSON.stringify(owner) + '\n');
+  try {
+    linkSync(temp, lock);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    return false;
+  } finally {
+    rmSync(temp, { force: true });
+  }
+}
+
+/** Breaks the lock when its owner is gone; true when it was broken (by this caller or another). */
+function breakIfStale(lock: string, log: Logger): boolean {
+  const text = readOr(lock, '');
+  if (text === '') return true; // released meanwhile
+  const owner = parseOwner(text);
+  const why = owner ? ownerGone(owner) : undefined;
+  if (!why) return false;
+  const aside = `${lock}.stale.${process.pid}.${threadId}`;
+  try { renameSync(lock, aside); } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return true; // another breaker took it
+    throw e;
+  }
+  if (readOr(aside, '') !== text) {
+    // Between the read and the rename the stale lock was broken and a live owner took the lock:
+    // put it back unless someone has the lock again (then the live owner's file is lost, and
+    // its registry write still goes through atomically; the next waiter serialises after it).
+    try { linkSync(aside, lock); } catch { /* lock taken again meanwhile */ }
+    rmSync(aside, { force: true });
+    return false;
+  }
+  rmSync(aside, { force: true });
+  log.warn({ lock, owner, reason: why }, `station registry: broke the stale lock ${lock} of process ${owner?.pid}: ${why}`);
+  return true;
+}
+
+/** Takes the lock (waiting for a live owner at most waitMs); returns the release. */
+export async function acquireRegistryLock(lock: string, o: LockOptions = {}): Promise<() => void> {
+  const log = o.logger ?? silentLogger;
+  const waitMs = o.waitMs ?? REGISTRY_LOCK_WAIT_MS_MAX;
+  const me = currentOwner();
+  const start = Date.now();
+  while (!tryCreate(lock, me)) {
+    if (breakIfStale(lock, log)) continue;
+    if (Date.now() - start > waitMs) {
+      const holder = parseOwner(readOr(lock, ''));
+      throw new PosError('STO_EXPORT_TARGET', `station registry is locked by ${holder ? `process ${holder.pid} on ${holder.hostname || 'this host'}` : 'an unreadable lock'}, still running after ${waitMs} ms (${lock}): wait for that station to finish, or stop it`, { lock, ...(holder ? { pid: holder.pid } : {}) });
+    }
+    await new Promise((r) => setTimeout(r, LOCK_POLL_MS));
+  }
+  return () => rmSync(lock, { force: true });
+}
