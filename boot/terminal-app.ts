@@ -938,13 +938,19 @@ export class TerminalApp {
   }
 
   /** Main-loop health for the watchdog: the tick runs and the machine has not failed. */
-  health(): { ok: boolean; status: string } {
+  /**
+   * The watchdog's health (boot/watchdog.ts): `booting` until the machine has left its boot state
+   * (self-test, the journal checked and replayed), so READY=1 waits for it and systemd's start
+   * timeout is extended meanwhile; before the machine exists (the board's self-test) not ok.
+   */
+  health(): { ok: boolean; status: string; booting: boolean } {
     const age = Date.now() - this.lastTickMs;
     const state = this.actor?.getSnapshot();
-    if (!state) return { ok: false, status: 'machine not running' };
-    if (state.status === 'error') return { ok: false, status: 'state machine failed' };
-    if (age > TICK_MS * 10) return { ok: false, status: `main loop late by ${age} ms` };
-    return { ok: true, status: viewOf(state).state };
+    if (!state) return { ok: false, status: 'machine not running', booting: true };
+    const booting = state.value === 'boot';
+    if (state.status === 'error') return { ok: false, status: 'state machine failed', booting };
+    if (age > TICK_MS * 10) return { ok: false, status: `main loop late by ${age} ms`, booting };
+    return { ok: true, status: viewOf(state).state, booting };
   }
 
   /** Reboots in place: machine stopped, journal closed, the boot run again (reset not held). */

@@ -1,6 +1,10 @@
 /**
  * systemd's watchdog (sd_notify): READY=1 once, then WATCHDOG=1 every half WatchdogSec, but ONLY
- * while the injected health check of the main loop passes. A hung or unhealthy runtime stops
+ * while the injected health check of the main loop passes. READY=1 waits for the boot to be over
+ * (the health check's `booting` false: the journal checked and replayed); until then every tick
+ * also sends EXTEND_TIMEOUT_USEC, so a long first-boot journal check on a slow board is not killed
+ * by the unit's TimeoutStartSec, for at most BOOT_EXTEND_MS_MAX (a boot that never ends still
+ * fails, and Restart= and the start limits take over). A hung or unhealthy runtime stops
  * petting and systemd restarts it (Restart=on-failure, within StartLimitBurst). Node has no unix
  * datagram sockets, so messages go through the `systemd-notify` command with --pid (the unit
  * sets NotifyAccess=all, so systemd accepts them from the helper). Without NOTIFY_SOCKET (not
@@ -14,9 +18,20 @@ export const PET_INTERVAL_MS_DEFAULT = 15_000;
 /** A health check slower than this counts as failed (the main loop is stuck). */
 export const HEALTH_TIMEOUT_MS_MAX = 5_000;
 const NOTIFY_TIMEOUT_MS_MAX = 5_000;
+/**
+ * How long a boot may keep extending systemd's start timeout, from the watchdog's start: a 1M-record
+ * journal verifies in minutes on a slow board, a boot stuck for longer than this is a fault.
+ */
+export const BOOT_EXTEND_MS_MAX = 20 * 60_000;
+/**
+ * Each extension covers this many tick intervals from its message (systemd counts it from receipt):
+ * a tick delayed by a slow health check (HEALTH_TIMEOUT_MS_MAX) or a slow systemd-notify still lands in time.
+ */
+export const BOOT_EXTEND_TICKS = 4;
 const STATUS_CHARS_MAX = 200;
 
-export interface Health { readonly ok: boolean; readonly status: string }
+/** `booting`: the main loop runs but the boot is not over (no READY=1 yet; the start timeout is extended). */
+export interface Health { readonly ok: boolean; readonly status: string; readonly booting?: boolean }
 
 export type Notifier = (args: readonly string[]) => Promise<void>;
 
@@ -30,6 +45,8 @@ export interface WatchdogOptions {
   readonly notify?: Notifier;
   readonly pid?: number;
   readonly logger?: Logger;
+  /** Monotonic ms (tests move it), for BOOT_EXTEND_MS_MAX. */
+  readonly clock?: () => number;
 }
 
 export class SystemdWatchdog {
@@ -38,11 +55,15 @@ export class SystemdWatchdog {
   private readonly env: NodeJS.ProcessEnv;
   private readonly notify: Notifier;
   private readonly log: Logger;
+  private readonly clock: () => number;
+  private readonly createdMs: number;
 
   constructor(private readonly o: WatchdogOptions) {
     this.env = o.env ?? process.env;
     this.notify = o.notify ?? systemdNotify;
     this.log = o.logger ?? silentLogger;
+    this.clock = o.clock ?? (() => performance.now());
+    this.createdMs = this.clock();
   }
 
   /** Under systemd at all (NOTIFY_SOCKET set). */
@@ -71,14 +92,21 @@ export class SystemdWatchdog {
     if (!this.enabled) return [];
     const h = await this.checkHealth();
     const status = `STATUS=${h.status.replace(/\s+/g, ' ').slice(0, STATUS_CHARS_MAX)}`;
-    const args = h.ok ? [...(this.ready ? [] : ['READY=1']), 'WATCHDOG=1', status] : [status];
+    const readyNow = h.ok && h.booting !== true && !this.ready;
+    const args = [...(readyNow ? ['READY=1'] : []), ...(h.ok ? ['WATCHDOG=1'] : []), ...this.extension(readyNow), status];
     try {
       await this.notify([`--pid=${this.o.pid ?? process.pid}`, ...args]);
-      if (h.ok) this.ready = true;
+      if (readyNow) this.ready = true;
     } catch (e) {
       this.log.warn({ err: String(e) }, 'watchdog: systemd-notify failed');
     }
     return args;
+  }
+
+  /** EXTEND_TIMEOUT_USEC while the start is not over (no READY=1 yet), within BOOT_EXTEND_MS_MAX. */
+  private extension(readyNow: boolean): string[] {
+    if (this.ready || readyNow || this.clock() - this.createdMs > BOOT_EXTEND_MS_MAX) return [];
+    return [`EXTEND_TIMEOUT_USEC=${this.intervalMs * BOOT_EXTEND_TICKS * 1000}`];
   }
 
   private async checkHealth(): Promise<Health> {

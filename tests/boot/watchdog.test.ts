@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { SystemdWatchdog } from '../../boot/watchdog';
+import { BOOT_EXTEND_MS_MAX, Health, SystemdWatchdog } from '../../boot/watchdog';
 
 describe('boot/watchdog: sd_notify only while the main loop is healthy', () => {
   it('skipsSilentlyWithoutNotifySocket', async () => {
@@ -36,5 +36,60 @@ describe('boot/watchdog: sd_notify only while the main loop is healthy', () => {
     assert.ok(!(await w.tick()).includes('WATCHDOG=1'));
     const failing = new SystemdWatchdog({ env: { NOTIFY_SOCKET: 'x' }, notify: async () => { throw new Error('ENOENT systemd-notify'); }, health: async () => ({ ok: true, status: 'ok' }) });
     await failing.tick(); // logged, not thrown
+  });
+
+  it('whileBootingExtendsTheStartTimeoutEveryTickAndSendsReadyOnlyOnceTheBootIsOver', async () => {
+    const sent: string[][] = [];
+    let h: Health = { ok: false, status: 'machine not running', booting: true };
+    let nowMs = 1_000;
+    const w = new SystemdWatchdog({
+      env: { NOTIFY_SOCKET: '/run/systemd/notify', WATCHDOG_USEC: '30000000' }, pid: 7, clock: () => nowMs,
+      notify: async (a) => { sent.push([...a]); }, health: async () => h,
+    });
+    await w.tick(); // the board's self-test: no machine yet
+    h = { ok: true, status: 'boot', booting: true }; // the journal check: the loop runs, the boot goes on
+    nowMs += 15_000;
+    await w.tick();
+    h = { ok: true, status: 'login', booting: false };
+    nowMs += 15_000;
+    await w.tick();
+    await w.tick();
+    // 4 ticks of 15 s from each message: systemd counts the extension from its receipt.
+    assert.deepEqual(sent, [
+      ['--pid=7', 'EXTEND_TIMEOUT_USEC=60000000', 'STATUS=machine not running'],
+      ['--pid=7', 'WATCHDOG=1', 'EXTEND_TIMEOUT_USEC=60000000', 'STATUS=boot'],
+      ['--pid=7', 'READY=1', 'WATCHDOG=1', 'STATUS=login'],
+      ['--pid=7', 'WATCHDOG=1', 'STATUS=login'],
+    ]);
+  });
+
+  it('stopsExtendingAfterBootExtendMsMaxSoABootThatNeverEndsStillTimesOut', async () => {
+    const sent: string[][] = [];
+    let nowMs = 0;
+    const w = new SystemdWatchdog({
+      env: { NOTIFY_SOCKET: 'x', WATCHDOG_USEC: '10000000' }, pid: 7, clock: () => nowMs,
+      notify: async (a) => { sent.push([...a]); }, health: async () => ({ ok: true, status: 'boot', booting: true }),
+    });
+    nowMs = BOOT_EXTEND_MS_MAX;
+    await w.tick();
+    nowMs = BOOT_EXTEND_MS_MAX + 1;
+    await w.tick();
+    assert.deepEqual(sent, [
+      ['--pid=7', 'WATCHDOG=1', 'EXTEND_TIMEOUT_USEC=20000000', 'STATUS=boot'],
+      ['--pid=7', 'WATCHDOG=1', 'STATUS=boot'],
+    ]);
+  });
+
+  it('aFailedNotifyOfReadyIsSentAgainAtTheNextTick', async () => {
+    const sent: string[][] = [];
+    let fail = true;
+    const w = new SystemdWatchdog({
+      env: { NOTIFY_SOCKET: 'x' }, pid: 7,
+      notify: async (a) => { if (fail) throw new Error('systemd-notify timed out'); sent.push([...a]); }, health: async () => ({ ok: true, status: 'idle', booting: false }),
+    });
+    await w.tick();
+    fail = false;
+    await w.tick();
+    assert.deepEqual(sent, [['--pid=7', 'READY=1', 'WATCHDOG=1', 'STATUS=idle']]);
   });
 });
