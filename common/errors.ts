@@ -323,6 +323,11 @@ export const ERRORS = {
   RDR_ODA_DECLINED: def('E-RDR-09', 'card-unreadable',
     { cause: 'Card authentication failed: declined', steps: ['Use another card', 'Card issuer can help'] },
     { cause: '卡片认证失败，交易拒绝', steps: ['请换一张卡', '可联系发卡行'] }),
+  // qPBOC (runtime/txn/emv-qpboc.ts): the amount is at or over the AID's contactless transaction
+  // limit, or the card's fDDA failed and it asks for its contact interface.
+  RDR_USE_CONTACT: def('E-RDR-13', 'card-unreadable',
+    { cause: 'Tap not allowed for this card or amount', steps: ['Insert the card', 'Or swipe it'] },
+    { cause: '此卡或此金额不支持挥卡', steps: ['请插卡', '或刷卡'] }),
   // ---- the online half of a chip sale (runtime/txn/emv-online.ts): the host approved, the card did
   // not confirm, so the sale is reversed (06) and nothing is charged.
   RDR_ISSUER_AUTH_FAILED: def('E-RDR-10', 'card-unreadable',

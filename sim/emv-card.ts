@@ -11,6 +11,11 @@
  *                                  → FCI { 84 DF name, A5 { 50 label, 87 priority, 9F38 PDOL } }
  *   GET PROCESSING OPTIONS         → format 2 (77 { 82 AIP, 94 AFL }) or format 1 (80 AIP ‖ AFL);
  *                                    the data must be 83 with exactly what the PDOL asks (else 6700)
+ *                                    qPBOC cards (`qpboc`, PDOL 9F66 9F02 9F03 9F1A 95 5F2A 9A 9C 9F37):
+ *                                    77 { 82 94 9F36 9F26 9F27 9F10 9F6C [9F4B] }: TC (with the fDDA
+ *                                    signature 9F4B) within the card's offline limit when the TTQ asks
+ *                                    for no online cryptogram and no online PIN, else ARQC; 9F69
+ *                                    (fDDA version 01, the card's unpredictable number, CTQ) in SFI 2/1
  *   READ RECORD by the AFL         → SFI 1 record 1 (for ODA): 5A 5F24 5F25 5F28 9F07 9F08 5F34 8E
  *                                    (IACs 9F0D/9F0E/9F0F when set) 8C 9F4A;
  *                                    SFI 2 record 1: 57 5F20; record 2: 8F 90 9F32 (92);
@@ -18,7 +23,10 @@
  *   INTERNAL AUTHENTICATE (DDA)    → 80 { Signed Dynamic Application Data over the DDOL data }
  *   GET DATA 9F17 / 9F36           → PIN try counter / ATC
  *   GENERATE AC                    → ARQC for an ARQC or TC request, AAC for an AAC request (or
- *                                    always AAC with fault `decline-offline`); format 2 or 1
+ *                                    always AAC with fault `decline-offline`); format 2 or 1; with
+ *                                    P1 bit 5 a CDA card (`oda: 'cda'`, AIP bit 1) answers a TC or ARQC
+ *                                    as 77 { 9F27 9F36 9F4B 9F10 }, the cryptogram and the transaction
+ *                                    data hash inside 9F4B (Book 2 §6.6.1), at both GENERATE ACs
  *   EXTERNAL AUTHENTICATE (91)     → 9000 when 91 is ARPC method 1 of the card's ARQC under the card
  *                                    key, 6300 when not (cards with `issuerAuth` 'external-authenticate',
  *                                    the default: AIP byte 1 bit 3 set)
@@ -46,7 +54,8 @@
  * a replay gives the same field 55.
  *
  * Misbehaving cards (`faults`): an issuer certificate that expired in 2015, Signed Static
- * Application Data over other data than the records, a card that declines offline; `pullAt`
+ * Application Data over other data than the records, a card that declines offline, an fDDA or CDA
+ * signature over another unpredictable number, an ICC certificate that expired in 2015; `pullAt`
  * names the command during which the customer pulls the card (the reader reports the card removed).
  */
 import { createHash } from 'node:crypto';
@@ -68,6 +77,8 @@ export const PSE_DIRECTORY_SFI = 3;
 /** AIP byte 1 (Book 3 Annex C1): SDA, DDA, cardholder verification, terminal risk management, issuer authentication. */
 export const AIP_SDA = 0x40;
 export const AIP_DDA = 0x20;
+/** AIP byte 1 bit 1: CDA supported. */
+export const AIP_CDA = 0x01;
 const AIP_COMMON = 0x1c;
 /** AIP byte 1 bit 3 (in AIP_COMMON): issuer authentication by EXTERNAL AUTHENTICATE. */
 const AIP_ISSUER_AUTH = 0x04;
@@ -82,6 +93,31 @@ export const SIM_CDOL2 = Buffer.from('8A029F02069F03069F1A0295055F2A029A039C019F
 export const SIM_CDOL2_WITH_91 = Buffer.concat([SIM_CDOL2, Buffer.from('910A', 'hex')]);
 /** PDOL of the card models: terminal country code and unpredictable number (6 bytes of data). */
 export const SIM_PDOL = Buffer.from('9F1A029F3704', 'hex');
+/**
+ * PDOL of a qPBOC card (JR/T 0025.12 §7.5): the Terminal Transaction Qualifiers (9F66), then the
+ * data its cryptogram covers (the profile's ARQC input less 82 and 9F36, which the card adds).
+ */
+export const SIM_QPBOC_PDOL = Buffer.from('9F66049F02069F03069F1A0295055F2A029A039C019F3704', 'hex');
+/** AFL of a qPBOC card: SFI 1 record 1 (for fDDA), SFI 2 records 1..3 (none for ODA). */
+export const SIM_QPBOC_AFL = SIM_AFL;
+/**
+ * Card Transaction Qualifiers (9F6C) of the qPBOC cards, byte 1: online PIN required (b8) when the
+ * reader says a CVM is required, go online when fDDA fails (b6). Byte 2 nothing.
+ */
+export const SIM_CTQ = Buffer.from('A000', 'hex');
+/** CTQ byte 1 bits (Visa CTQ, the same in qPBOC). */
+export const CTQ_ONLINE_PIN = 0x80;
+export const CTQ_SIGNATURE = 0x40;
+export const CTQ_ONLINE_IF_ODA_FAILS = 0x20;
+export const CTQ_CONTACT_IF_ODA_FAILS = 0x10;
+/** TTQ (9F66) bits the card reads: byte 1 online PIN supported (b3); byte 2 online cryptogram required (b8), CVM required (b7). */
+const TTQ1_ONLINE_PIN = 0x04;
+const TTQ2_ONLINE_REQUIRED = 0x80;
+const TTQ2_CVM_REQUIRED = 0x40;
+/** The card's own ceiling for an offline approval (its available offline spending amount, 9F5D), fen. */
+const QPBOC_OFFLINE_LIMIT_FEN_DEFAULT = 50_000;
+/** fDDA version 01 (9F69 byte 1). */
+const FDDA_V01 = 0x01;
 /** DDOL (9F49): the unpredictable number, as the default DDOL. */
 export const SIM_DDOL = Buffer.from('9F3704', 'hex');
 /** IAD (9F10): length 07, key index 01, cryptogram version 01, CVR 03 A0 00 00, algorithm 01. */
@@ -100,8 +136,11 @@ const IDN_BYTES = 8;
 const ATC_MAX = 0xffff;
 const PIN_TRIES_DEFAULT = 3;
 
-export type OdaKind = 'sda' | 'dda' | 'none';
-export type CardFault = 'expired-issuer-cert' | 'wrong-signed-static-data' | 'decline-offline' | 'decline-second-ac' | 'script-fails';
+/** 'cda': DDA and CDA (AIP 61.. with bit 1): the terminal asks for the signature with GENERATE AC. qPBOC cards use 'dda' (fDDA). */
+export type OdaKind = 'sda' | 'dda' | 'cda' | 'none';
+export type CardFault = 'expired-issuer-cert' | 'wrong-signed-static-data' | 'decline-offline' | 'decline-second-ac' | 'script-fails'
+  // fDDA's signature (9F4B in the GPO answer) over other data; the ICC certificate expired (December 2015); CDA's signature over other data
+  | 'wrong-fdda-signature' | 'expired-icc-cert' | 'wrong-cda-signature';
 /** 'generate-ac' is the first GENERATE AC, 'second-generate-ac' the final one, 'script' any issuer script command. */
 export type CardStep = 'select' | 'gpo' | 'read-record' | 'internal-authenticate' | 'generate-ac' | 'external-authenticate' | 'second-generate-ac' | 'script';
 
@@ -142,6 +181,16 @@ export interface EmvCardSpec {
   readonly issuerMasterKey?: Buffer;
   /** How the card takes the issuer's ARPC: EXTERNAL AUTHENTICATE (default) or 91 in its CDOL2. */
   readonly issuerAuth?: 'external-authenticate' | 'cdol2';
+  /**
+   * qPBOC (contactless only): GPO with SIM_QPBOC_PDOL answers with the cryptogram (TC within the
+   * card's offline limit when the reader allows it, ARQC otherwise, AAC with `decline-offline`),
+   * the signed dynamic data for fDDA with a TC, and the CTQ.
+   */
+  readonly qpboc?: boolean;
+  /** qPBOC: the card's Card Transaction Qualifiers (9F6C); default SIM_CTQ. */
+  readonly ctq?: Buffer;
+  /** qPBOC: the most the card approves offline, fen (default 500 yuan). */
+  readonly offlineLimitFen?: number;
 }
 
 // ---------------------------------------------------------------- BER-TLV and RSA helpers
@@ -211,9 +260,9 @@ export function issuerCertificate(ca: SigningKey, issuer: Buffer, issuerId: stri
 }
 
 /** Book 2 table 14: the ICC public key certificate (9F46) and remainder (9F48). */
-export function iccCertificate(issuer: SigningKey, icc: Buffer, pan: string, staticData: Buffer): { cert: Buffer; remainder?: Buffer } {
+export function iccCertificate(issuer: SigningKey, icc: Buffer, pan: string, staticData: Buffer, expiryMmyy = CERT_EXPIRY_MMYY): { cert: Buffer; remainder?: Buffer } {
   const { left, remainder } = split(icc, issuer.modulus.length - 42);
-  const body = Buffer.concat([hex('04'), bcdPadded(pan, 10), hex(CERT_EXPIRY_MMYY), hex('000002'), Buffer.from([0x01, 0x01, icc.length, E3.length]), left]);
+  const body = Buffer.concat([hex('04'), bcdPadded(pan, 10), hex(expiryMmyy), hex('000002'), Buffer.from([0x01, 0x01, icc.length, E3.length]), left]);
   return { cert: signRecoverable(issuer, body, [remainder ?? Buffer.alloc(0), E3, staticData]), remainder };
 }
 
@@ -251,6 +300,14 @@ function dolValues(dol: Buffer, data: Buffer): Map<number, Buffer> | undefined {
   return i === data.length ? out : undefined;
 }
 
+/** The content of a one-byte-length 70 template (records stay under 128 bytes where this is used). */
+function primitiveContent(template: Buffer): Buffer {
+  return template[1] === 0x81 ? template.subarray(3) : template.subarray(2);
+}
+
+/** GENERATE AC P1 bit 5: CDA signature requested (Book 3 §6.5.5.2). */
+const GENAC_CDA = 0x10;
+
 function dolLength(dol: Buffer | null): number {
   return dol === null ? 0 : parseDol(dol).reduce((n, e) => n + e.length, 0);
 }
@@ -276,8 +333,12 @@ export class EmvCardModel {
   private readonly cardKey: Buffer;
   private readonly pdol: Buffer | null;
   private readonly cdol1: Buffer;
-  /** The online transaction in progress: the ARQC and ATC the first GENERATE AC gave (scripts and the ARPC are over them). */
-  private online?: { arqc: Buffer; atc: Buffer; issuerAuth?: 'ok' | 'failed'; final?: boolean };
+  /** The online transaction in progress: the ARQC and ATC the first GENERATE AC gave (scripts and the ARPC are over them), and for CDA its CDOL1 data. */
+  private online?: { arqc: Buffer; atc: Buffer; issuerAuth?: 'ok' | 'failed'; final?: boolean; cdol1Data?: Buffer };
+  /** The data of this transaction's GPO (CDA's transaction data hash starts with it). */
+  private pdolData = Buffer.alloc(0);
+  /** qPBOC: the card's unpredictable number of this transaction (9F69 carries it). */
+  private cardUn = Buffer.alloc(4);
   /** APPLICATION BLOCK ran: SELECT answers 6283 and GPO 6985 until APPLICATION UNBLOCK. */
   private blocked = false;
   /** Values PUT DATA wrote (GET DATA reads them back). */
@@ -287,7 +348,7 @@ export class EmvCardModel {
     this.apps = spec.apps ?? [{ aid: AID_UNIONPAY_DEBIT, label: 'UnionPay Debit', priority: 1 }];
     this.atc = spec.atcStart ?? 0;
     this.pinTries = spec.pinTries ?? PIN_TRIES_DEFAULT;
-    this.pdol = spec.pdol === undefined ? SIM_PDOL : spec.pdol;
+    this.pdol = spec.pdol === undefined ? (spec.qpboc === true ? SIM_QPBOC_PDOL : SIM_PDOL) : spec.pdol;
     this.cdol1 = spec.cdol1 ?? SIM_CDOL1;
     this.cardKey = deriveIccMasterKeyOptionA(spec.issuerMasterKey ?? TEST_ISSUER_MASTER_KEY, spec.pan, String(spec.psn).padStart(2, '0'));
   }
@@ -368,9 +429,56 @@ export class EmvCardModel {
       if (this.atc >= ATC_MAX) return sw(0x69, 0x85); // the counter is exhausted: the card is dead
       this.atc++;
     }
+    this.pdolData = Buffer.from(data.subarray(2));
     const { aip } = this.personalised();
+    if (this.spec.qpboc === true && this.pdol !== null) return this.qpbocGpo(dolValues(this.pdol, this.pdolData) as Map<number, Buffer>, aip);
     const body = (this.spec.acFormat ?? 2) === 1 ? tlv(0x80, Buffer.concat([aip, SIM_AFL])) : tlv(0x77, Buffer.concat([tlv(0x82, aip), tlv(0x94, SIM_AFL)]));
     return Buffer.concat([body, SW_OK]);
+  }
+
+  /**
+   * qPBOC GPO (JR/T 0025.12 §7.5, like Visa's qVSDC): the card decides from the TTQ and the amount.
+   * AAC with `decline-offline`; ARQC when the reader asks for an online cryptogram, when it asks
+   * for a CVM and the card wants online PIN (CTQ b8) which the reader supports, or over the card's
+   * offline limit; else TC with 9F4B, the fDDA signature over 9F37 ‖ 9F02 ‖ 5F2A ‖ 9F69.
+   */
+  private qpbocGpo(values: Map<number, Buffer>, aip: Buffer): Buffer {
+    const ttq = values.get(0x9f66) ?? Buffer.alloc(4);
+    const ctq = this.spec.ctq ?? SIM_CTQ;
+    const amountFen = Number(values.get(0x9f02)?.toString('hex') ?? '0');
+    const pinOnline = (ttq[1] & TTQ2_CVM_REQUIRED) !== 0 && (ctq[0] & CTQ_ONLINE_PIN) !== 0 && (ttq[0] & TTQ1_ONLINE_PIN) !== 0;
+    const online = (ttq[1] & TTQ2_ONLINE_REQUIRED) !== 0 || pinOnline || amountFen > (this.spec.offlineLimitFen ?? QPBOC_OFFLINE_LIMIT_FEN_DEFAULT);
+    const kind = this.has('decline-offline') ? 'AAC' : online ? 'ARQC' : 'TC';
+    const atc = this.atcFor(this.pdolData);
+    values.set(0x82, aip).set(0x9f36, atc);
+    const input = acInput(values, AC_INPUT_TAGS);
+    if (input === undefined) return sw(0x69, 0x85);
+    const ac = applicationCryptogram(this.cardKey, input);
+    if (kind === 'ARQC') this.online = { arqc: ac, atc, final: true }; // contactless: no second GENERATE AC
+    this.cardUn = createHash('sha256').update(this.spec.pan).update(this.pdolData).update(atc).digest().subarray(0, 4);
+    const cid = Buffer.from([kind === 'TC' ? 0x40 : kind === 'ARQC' ? 0x80 : 0x00]);
+    const parts = [tlv(0x82, aip), tlv(0x94, SIM_QPBOC_AFL), tlv(0x9f36, atc), tlv(0x9f26, ac), tlv(0x9f27, cid), tlv(0x9f10, SIM_IAD), tlv(0x9f6c, ctq)];
+    if (kind === 'TC') parts.push(tlv(0x9f4b, this.fddaSignature(values, atc)));
+    return Buffer.concat([tlv(0x77, Buffer.concat(parts)), SW_OK]);
+  }
+
+  /** 9F69 (card authentication related data, fDDA version 01): version ‖ card unpredictable number ‖ CTQ. */
+  private cardAuthData(): Buffer {
+    return Buffer.concat([Buffer.from([FDDA_V01]), this.cardUn, this.spec.ctq ?? SIM_CTQ]);
+  }
+
+  /** fDDA: ICC dynamic data (IDN = the ATC) signed with the terminal's 9F37 ‖ 9F02 ‖ 5F2A and the card's 9F69. */
+  private fddaSignature(values: ReadonlyMap<number, Buffer>, atc: Buffer): Buffer {
+    const un = Buffer.from(values.get(0x9f37) ?? Buffer.alloc(4));
+    if (this.has('wrong-fdda-signature')) un[0] ^= 0xff;
+    const signed = Buffer.concat([un, values.get(0x9f02) ?? Buffer.alloc(6), values.get(0x5f2a) ?? Buffer.alloc(2), this.cardAuthData()]);
+    return signedDynamicData(signingKey(TEST_EMV_KEYS.ICC), Buffer.concat([Buffer.from([atc.length]), atc]), signed);
+  }
+
+  /** The ATC of this transaction: the counter, or (replayable cards) derived from the data signed. */
+  private atcFor(data: Buffer): Buffer {
+    const atcValue = this.spec.atc === 'counter' ? this.atc : 1 + (createHash('sha256').update(data).digest().readUInt16BE(0) % (ATC_MAX - 1));
+    return Buffer.from([atcValue >> 8, atcValue & 0xff]);
   }
 
   private readRecord(sfi: number, record: number): Buffer {
@@ -379,12 +487,17 @@ export class EmvCardModel {
       if (record !== 1 || (dir !== 'pse' && dir !== 'both')) return sw(0x6a, 0x83);
       return Buffer.concat([tlv(0x70, this.directoryEntries()), SW_OK]);
     }
+    if (this.spec.qpboc === true && sfi === 2 && record === 1) {
+      const r = this.personalised().records.get('2/1') as Buffer;
+      return Buffer.concat([tlv(0x70, Buffer.concat([primitiveContent(r), tlv(0x9f69, this.cardAuthData())])), SW_OK]);
+    }
     const r = this.personalised().records.get(`${sfi}/${record}`);
     return r === undefined ? sw(0x6a, 0x83) : Buffer.concat([r, SW_OK]);
   }
 
   private internalAuthenticate(ddolData: Buffer): Buffer {
-    if ((this.spec.oda ?? 'dda') !== 'dda') return sw(0x6d, 0x00);
+    const oda = this.spec.oda ?? 'dda';
+    if (oda !== 'dda' && oda !== 'cda') return sw(0x6d, 0x00);
     const idn = createHash('sha256').update(this.spec.pan).update(ddolData).update(Buffer.from([this.atc >> 8, this.atc & 0xff])).digest().subarray(0, IDN_BYTES);
     const sdad = signedDynamicData(signingKey(TEST_EMV_KEYS.ICC), Buffer.concat([Buffer.from([IDN_BYTES]), idn]), ddolData);
     return Buffer.concat([tlv(0x80, sdad), SW_OK]);
@@ -401,16 +514,38 @@ export class EmvCardModel {
   private generateAc(p1: number, data: Buffer, lc: number): Buffer {
     const values = dolValues(this.cdol1, data);
     if (values === undefined || data.length !== lc) return sw(0x67, 0x00);
-    const atcValue = this.spec.atc === 'counter' ? this.atc : 1 + (createHash('sha256').update(data).digest().readUInt16BE(0) % (ATC_MAX - 1));
-    const atc = Buffer.from([atcValue >> 8, atcValue & 0xff]);
+    const atc = this.atcFor(data);
     const aac = (p1 & 0xc0) === 0x00 || this.has('decline-offline');
     const cid = Buffer.from([aac ? 0x00 : 0x80]);
     values.set(0x82, this.personalised().aip).set(0x9f36, atc);
     const input = acInput(values, AC_INPUT_TAGS);
     if (input === undefined) return sw(0x69, 0x85); // the CDOL1 does not give what the cryptogram covers
     const ac = applicationCryptogram(this.cardKey, input);
-    if (!aac) this.online = { arqc: ac, atc };
-    return this.acAnswer(cid, atc, ac);
+    if (!aac) this.online = { arqc: ac, atc, cdol1Data: Buffer.from(data) };
+    return this.cdaAsked(p1, aac) ? this.cdaAnswer(cid, atc, ac, values.get(0x9f37), [data]) : this.acAnswer(cid, atc, ac);
+  }
+
+  /** Book 3 §6.5.5: P1 bit 5 asks for CDA; a card that supports it signs a TC or an ARQC, never an AAC. */
+  private cdaAsked(p1: number, aac: boolean): boolean {
+    return (p1 & GENAC_CDA) !== 0 && this.spec.oda === 'cda' && !aac;
+  }
+
+  /**
+   * Book 2 §6.6.1: format 2 with 9F4B in place of 9F26; the ICC dynamic data is IDN, CID, the AC
+   * and the transaction data hash (SHA-1 over the PDOL data, the CDOL1 (and CDOL2) data and the
+   * answer's data objects other than 9F4B, in order); signed with the unpredictable number.
+   */
+  private cdaAnswer(cid: Buffer, atc: Buffer, ac: Buffer, un: Buffer | undefined, cdolData: readonly Buffer[]): Buffer {
+    const rest = Buffer.concat([tlv(0x9f27, cid), tlv(0x9f36, atc), tlv(0x9f10, SIM_IAD)]);
+    const hash = createHash('sha1').update(this.pdolData);
+    for (const d of cdolData) hash.update(d);
+    const txnHash = hash.update(rest).digest();
+    const idn = createHash('sha256').update(this.spec.pan).update(atc).digest().subarray(0, IDN_BYTES);
+    const dyn = Buffer.concat([Buffer.from([IDN_BYTES]), idn, cid, ac, txnHash]);
+    const signedUn = Buffer.from(un ?? Buffer.alloc(4));
+    if (this.has('wrong-cda-signature')) signedUn[0] ^= 0xff;
+    const sdad = signedDynamicData(signingKey(TEST_EMV_KEYS.ICC), dyn, signedUn);
+    return Buffer.concat([tlv(0x77, Buffer.concat([tlv(0x9f27, cid), tlv(0x9f36, atc), tlv(0x9f4b, sdad), tlv(0x9f10, SIM_IAD)])), SW_OK]);
   }
 
   private acAnswer(cid: Buffer, atc: Buffer, ac: Buffer): Buffer {
@@ -452,7 +587,10 @@ export class EmvCardModel {
     const input = acInput(values, [...AC_INPUT_TAGS, 0x8a]);
     if (input === undefined) return sw(0x69, 0x85);
     online.final = true;
-    return this.acAnswer(Buffer.from([tc ? 0x40 : 0x00]), online.atc, applicationCryptogram(this.cardKey, input));
+    const cid = Buffer.from([tc ? 0x40 : 0x00]);
+    const ac = applicationCryptogram(this.cardKey, input);
+    if (this.cdaAsked(p1, !tc)) return this.cdaAnswer(cid, online.atc, ac, values.get(0x9f37), [online.cdol1Data ?? Buffer.alloc(0), data]);
+    return this.acAnswer(cid, online.atc, ac);
   }
 
   private cdol2(): Buffer {
@@ -484,7 +622,7 @@ export class EmvCardModel {
     const s = this.spec;
     const oda = s.oda ?? 'dda';
     const common = this.issuerAuthMode() === 'external-authenticate' ? AIP_COMMON : AIP_COMMON & ~AIP_ISSUER_AUTH;
-    const aip = Buffer.from([common | (oda === 'sda' ? AIP_SDA : oda === 'dda' ? AIP_SDA | AIP_DDA : 0), 0x00]);
+    const aip = Buffer.from([common | (oda === 'sda' ? AIP_SDA : oda === 'dda' ? AIP_SDA | AIP_DDA : oda === 'cda' ? AIP_SDA | AIP_DDA | AIP_CDA : 0), 0x00]);
     const iac = s.iac ?? {};
     const odaRecord = Buffer.concat([
       tlv(0x5a, panBcd(s.pan)), tlv(0x5f24, s.expiry), tlv(0x5f25, '200101'), tlv(0x5f28, '0156'), tlv(0x9f07, SIM_AUC),
@@ -500,6 +638,9 @@ export class EmvCardModel {
       // 8D here, outside the records signed for ODA: the static data of the first pass stays as it was.
       ['2/1', tlv(0x70, Buffer.concat([tlv(0x57, track2Equivalent(track2)), tlv(0x5f20, Buffer.from('TEST/CARDHOLDER', 'ascii')), tlv(0x8d, this.cdol2())]))],
     ]);
+    // qPBOC: 9F69 changes with each transaction (the card's unpredictable number), so it is in a
+    // record outside the static data signed for ODA; built when read.
+    if (s.qpboc === true) records.set('2/1', tlv(0x70, Buffer.concat([tlv(0x57, track2Equivalent(track2)), tlv(0x5f20, Buffer.from('TEST/CARDHOLDER', 'ascii'))])));
     const caIndex = s.caIndex ?? 0x80;
     const ca = TEST_CA_KEYS.find((k) => k.index === caIndex);
     if (ca === undefined) throw new Error(`no test CA key ${caIndex.toString(16)} (sim/host/test-ca-keys.ts)`);
@@ -509,8 +650,8 @@ export class EmvCardModel {
     if (oda === 'sda') {
       const signedOver = this.has('wrong-signed-static-data') ? Buffer.concat([staticData, hex('00')]) : staticData;
       records.set('2/3', tlv(0x70, tlv(0x93, signedStaticData(issuer, hex('DAC1'), signedOver))));
-    } else if (oda === 'dda') {
-      const icc = iccCertificate(issuer, hex(TEST_EMV_KEYS.ICC.modulusHex), s.pan, staticData);
+    } else if (oda === 'dda' || oda === 'cda') {
+      const icc = iccCertificate(issuer, hex(TEST_EMV_KEYS.ICC.modulusHex), s.pan, staticData, this.has('expired-icc-cert') ? CERT_EXPIRED_MMYY : CERT_EXPIRY_MMYY);
       records.set('2/3', tlv(0x70, Buffer.concat([tlv(0x9f46, icc.cert), tlv(0x9f47, E3), ...(icc.remainder ? [tlv(0x9f48, icc.remainder)] : []), tlv(0x9f49, SIM_DDOL)])));
     } else {
       records.set('2/3', tlv(0x70, tlv(0x9f08, SIM_APP_VERSION)));

@@ -20,7 +20,8 @@ import { PosError } from '../../common/errors';
 import { EntryMode } from '../host/messages';
 import { CardEvent, CardReader, CardSlot, CardSource } from '../../hal/card-reader';
 import { CardRequest, cryptogramType, field55Of } from './emv';
-import { BUILT_IN_AIDS, KernelResult, Transmit, readApplicationData, runKernel, selectAndInitiate } from './emv-kernel';
+import { BUILT_IN_AIDS, KernelResult, OdaOutcome, Transmit, readApplicationData, runKernel, selectAndInitiate } from './emv-kernel';
+import { qpbocTvr } from './emv-qpboc';
 import { ChipOnline, chipOnline } from './emv-online';
 import type { OdaFailure } from './emv-oda';
 
@@ -44,7 +45,11 @@ export interface CardInput {
   /** The transaction the ARQC in `field55` was asked for (the engine checks it matches). */
   readonly emv?: { readonly txnType: CardRequest['txnType']; readonly amountFen: number };
   /** Chip cards read for a transaction: what offline data authentication did, and the TVR sent. */
-  readonly chip?: { readonly oda: 'sda' | 'dda' | 'none'; readonly odaFailure?: OdaFailure; readonly tvr: string };
+  readonly chip?: {
+    readonly oda: OdaOutcome['method']; readonly odaFailure?: OdaFailure; readonly tvr: string;
+    /** qPBOC: the card approved offline (TC, fDDA passed): the sale is journaled offline and uploaded later (engine). */
+    readonly offlineApproved?: boolean;
+  };
   /**
    * A chip card read with `CardRequest.holdCard` that answered ARQC: still powered in the reader
    * for the online half (emv-online.ts); the sale completes it, anything else releases it.
@@ -120,6 +125,9 @@ async function readChip(reader: CardReader, slot: CardSlot, modePrefix: '05' | '
     }
     const k = await runKernel(tx, contactless, request);
     const card = cardOf(k.card, modePrefix, k.cvm !== 'signature' && k.cvm !== 'no-cvm');
+    if (k.qpboc === true) return qpbocRead(k, card, request);
+    // CDA's signature failed with the first GENERATE AC: declined offline (the card was told AAC).
+    if (k.cdaFailedAtAc === true) throw new PosError('RDR_ODA_DECLINED', `offline data authentication (cda) failed: ${k.oda.failure ?? 'unknown'}; declined offline`);
     const kind = cryptogramType(k.ac.get(0x9f27) as Buffer);
     if (kind === 'AAC') {
       // The card declined offline: because terminal action analysis asked it to after a failed
@@ -137,6 +145,21 @@ async function readChip(reader: CardReader, slot: CardSlot, modePrefix: '05' | '
   } finally {
     if (!held) await reader.release(slot).catch(() => undefined);
   }
+}
+
+/**
+ * A qPBOC read (emv-qpboc.ts): AAC declined (E-RDR-08); a TC the kernel accepted is an offline
+ * approval (`chip.offlineApproved`, field 55 with the TC); anything else goes online with the
+ * card's cryptogram. `chip.tvr` is what the terminal found (fDDA), field 55's 95 what the card signed.
+ */
+function qpbocRead(k: KernelResult, card: CardInput, request: CardRequest): CardInput {
+  const kind = cryptogramType(k.ac.get(0x9f27) as Buffer);
+  if (kind === 'AAC') throw new PosError('RDR_CARD_DECLINED', 'card declined the transaction (qPBOC AAC)');
+  const offlineApproved = k.offlineApproved === true && kind === 'TC';
+  return {
+    ...card, ...field55Part(k, card.pan, request),
+    chip: { oda: k.oda.method, odaFailure: k.oda.failure, tvr: qpbocTvr(k), ...(offlineApproved ? { offlineApproved } : {}) },
+  };
 }
 
 /** The card input from the records: track 2 equivalent and PAN are required. */

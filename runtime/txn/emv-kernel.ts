@@ -21,13 +21,20 @@
  */
 import { PosError, invariant } from '../../common/errors';
 import { AidParams } from '../host/emv-params';
-import { CardRequest, DEFAULT_CDOL1, EmvParams, GENAC_P1_AAC, GENAC_P1_ARQC, dolData, generateAcCommand, parseGenerateAc, parseTlv, primitives, terminalData } from './emv';
+import {
+  CID_AAC, CardRequest, DEFAULT_CDOL1, EmvParams, GENAC_P1_AAC, GENAC_P1_ARQC, answerWithoutSdad, dolData, encodeTlv, generateAcCommand, parseCdaGenerateAc, parseGenerateAc,
+  parseTlv, primitives, terminalData,
+} from './emv';
+import { DEFAULT_CDOL2, secondGenerateAcCommand } from './emv-online';
+import { isQpbocAnswer, prepareContactless, qpbocOutcome } from './emv-qpboc';
 import { caKeysInForce } from './emv-download';
-import { OdaFailure, OdaRecord, odaFailureTvr, recoverIccKey, recoverIssuerKey, staticDataToAuthenticate, verifyDynamicSignature, verifySda } from './emv-oda';
+import {
+  Checked, OdaFailure, OdaRecord, RecoveredIccKey, RecoveredIssuerKey, odaFailureTvr, recoverIccKey, recoverIssuerKey, staticDataToAuthenticate, verifyCda, verifyDynamicSignature, verifySda,
+} from './emv-oda';
 import { CaPublicKey } from './emv-rsa';
 import { CvmMethod, processCvmList } from './emv-cvm';
 import { processingRestrictions } from './emv-restrictions';
-import { floorLimitCheck } from './emv-risk';
+import { readVelocityCounters, terminalRiskManagement } from './emv-risk';
 import { terminalActionAnalysis } from './emv-taa';
 import { TVR, TvrBit, emptyTvr, withTvrBits } from './emv-tvr';
 
@@ -56,6 +63,7 @@ export const DEFAULT_DDOL = Buffer.from('9F3704', 'hex');
 /** AIP byte 1 (Book 3 Annex C1). */
 const AIP_SDA = 0x40;
 const AIP_DDA = 0x20;
+const AIP_CDA = 0x01;
 
 /**
  * The UnionPay applications a terminal that has not downloaded its AID list yet (issue 11 item 1)
@@ -212,6 +220,8 @@ export interface ProcessingOptions {
   readonly afl: Buffer;
   /** The data the PDOL asked for (empty without a PDOL); CDA hashes it. */
   readonly pdolData: Buffer;
+  /** Every primitive of a format 2 answer (a qPBOC card's cryptogram, 9F4B, CTQ are here); empty for format 1. */
+  readonly answer: ReadonlyMap<number, Buffer>;
 }
 
 /**
@@ -228,15 +238,16 @@ export async function getProcessingOptions(tx: Transmit, pdol: Buffer | undefine
   if (sw(r) !== '9000') throw unreadable(`GET PROCESSING OPTIONS answered ${sw(r)}`);
   const top = parseTlv(dataOf(r));
   let aip: Buffer | undefined, afl: Buffer | undefined;
+  let answer = new Map<number, Buffer>();
   if (top.length === 1 && top[0].tag === 0x80 && top[0].value.length >= 2) {
     aip = top[0].value.subarray(0, 2);
     afl = top[0].value.subarray(2);
   } else if (top.length === 1 && top[0].tag === 0x77) {
-    const m = primitives(top[0].value);
-    aip = m.get(0x82); afl = m.get(0x94);
+    answer = primitives(top[0].value);
+    aip = answer.get(0x82); afl = answer.get(0x94);
   }
   if (aip?.length !== 2 || afl === undefined || afl.length === 0 || afl.length % AFL_ENTRY_BYTES !== 0) throw unreadable('GET PROCESSING OPTIONS answer lacks the AIP or a valid AFL');
-  return { aip, afl, pdolData };
+  return { aip, afl, pdolData, answer };
 }
 
 export interface ApplicationData {
@@ -275,14 +286,17 @@ export async function readApplicationData(tx: Transmit, afl: Buffer): Promise<Ap
 // ---------------------------------------------------------------- offline data authentication
 
 export interface OdaOutcome {
-  readonly method: 'sda' | 'dda' | 'none';
+  readonly method: 'sda' | 'dda' | 'cda' | 'fdda' | 'none';
   /** Undefined when it succeeded or was not performed. */
   readonly failure?: OdaFailure;
   readonly tvr: readonly TvrBit[];
+  /** CDA: the ICC key recovered before GENERATE AC, to verify its answer with (never logged). */
+  readonly iccKey?: RecoveredIccKey;
 }
 
-/** Book 3 §10.3: DDA when card (AIP) and terminal both support it, else SDA, else none. */
-export function chooseOda(aip: Buffer): 'sda' | 'dda' | 'none' {
+/** Book 3 §10.3: CDA when card (AIP) and terminal both support it, else DDA, else SDA, else none. */
+export function chooseOda(aip: Buffer): 'sda' | 'dda' | 'cda' | 'none' {
+  if (aip[0] & AIP_CDA) return 'cda';
   if (aip[0] & AIP_DDA) return 'dda';
   if (aip[0] & AIP_SDA) return 'sda';
   return 'none';
@@ -309,27 +323,42 @@ export function caKeyFor(caKeys: readonly CaPublicKey[], aid: Buffer, index: Buf
 }
 
 /**
+ * The keys ODA needs (Book 2 §5.3, §6.4): the issuer key under the CA key for the card's RID and
+ * 8F, the static data to be authenticated, and (`icc`) the ICC key under the issuer key.
+ */
+export function recoverCardKeys(input: OdaInput, icc: boolean): Checked<{ issuer: RecoveredIssuerKey; staticData: Buffer; icc?: RecoveredIccKey }> {
+  const c = input.card;
+  const ca = caKeyFor(input.caKeys, input.aid, c.get(0x8f));
+  const issuer = recoverIssuerKey(ca, { certificate: c.get(0x90), remainder: c.get(0x92), exponent: c.get(0x9f32) }, input.pan, input.todayYymmdd);
+  if (!issuer.ok) return issuer;
+  const staticData = staticDataToAuthenticate(input.odaRecords, c.get(0x9f4a), input.aip);
+  if (!staticData.ok) return staticData;
+  if (!icc) return { ok: true, value: { issuer: issuer.value, staticData: staticData.value } };
+  const iccKey = recoverIccKey(issuer.value, { certificate: c.get(0x9f46), remainder: c.get(0x9f48), exponent: c.get(0x9f47) }, input.pan, staticData.value, input.todayYymmdd);
+  if (!iccKey.ok) return iccKey;
+  return { ok: true, value: { issuer: issuer.value, staticData: staticData.value, icc: iccKey.value } };
+}
+
+/**
  * SDA (Book 2 §5) or DDA (Book 2 §6, with INTERNAL AUTHENTICATE over the DDOL's data) as
  * `chooseOda` says; every failure is the method's TVR bits (odaFailureTvr). A card that does
- * neither: "offline data authentication was not performed".
+ * neither: "offline data authentication was not performed". CDA is not done here: `cdaKey`
+ * recovers its key before GENERATE AC and `checkCda` verifies the answer.
  */
 export async function offlineDataAuthentication(tx: Transmit, input: OdaInput): Promise<OdaOutcome> {
   const method = chooseOda(input.aip);
   if (method === 'none') return { method, tvr: [TVR.odaNotPerformed] };
   const failed = (failure: OdaFailure): OdaOutcome => ({ method, failure, tvr: odaFailureTvr(method, failure) });
-  const c = input.card;
-  const ca = caKeyFor(input.caKeys, input.aid, c.get(0x8f));
-  const issuer = recoverIssuerKey(ca, { certificate: c.get(0x90), remainder: c.get(0x92), exponent: c.get(0x9f32) }, input.pan, input.todayYymmdd);
-  if (!issuer.ok) return failed(issuer.reason);
-  const staticData = staticDataToAuthenticate(input.odaRecords, c.get(0x9f4a), input.aip);
-  if (!staticData.ok) return failed(staticData.reason);
+  const keys = recoverCardKeys(input, method !== 'sda');
+  if (!keys.ok) return failed(keys.reason);
   if (method === 'sda') {
-    const sda = verifySda(issuer.value, c.get(0x93), staticData.value);
+    const sda = verifySda(keys.value.issuer, input.card.get(0x93), keys.value.staticData);
     return sda.ok ? { method, tvr: [] } : failed(sda.reason);
   }
-  const icc = recoverIccKey(issuer.value, { certificate: c.get(0x9f46), remainder: c.get(0x9f48), exponent: c.get(0x9f47) }, input.pan, staticData.value, input.todayYymmdd);
-  if (!icc.ok) return failed(icc.reason);
-  const ddolData = dolData(c.get(0x9f49) ?? DEFAULT_DDOL, input.terminal);
+  const icc = { ok: true as const, value: keys.value.icc as RecoveredIccKey };
+  // CDA: the signature comes with GENERATE AC's answer (checkCda); the key is what is needed now.
+  if (method === 'cda') return { method, tvr: [], iccKey: icc.value };
+  const ddolData = dolData(input.card.get(0x9f49) ?? DEFAULT_DDOL, input.terminal);
   const r = await tx(Buffer.concat([Buffer.from([0x00, 0x88, 0x00, 0x00, ddolData.length]), ddolData, Buffer.from([0x00])]));
   if (sw(r) !== '9000') return failed('data-missing');
   let sdad: Buffer | undefined;
@@ -355,21 +384,30 @@ export interface KernelResult {
   readonly cvm?: CvmMethod;
   /** The terminal data sent with GENERATE AC (95, 9F34, 9F09 as the steps set them). */
   readonly terminal: Map<number, Buffer>;
-  /** What terminal action analysis asked for. */
-  readonly asked: 'AAC' | 'ARQC';
-  /** The card's answer (9F27, 9F36, 9F26, 9F10). */
+  /** What terminal action analysis asked for (qPBOC: TC when the TTQ let the card approve offline). */
+  readonly asked: 'AAC' | 'ARQC' | 'TC';
+  /** The card's answer (9F27, 9F36, 9F26, 9F10; with CDA, 9F26 is the one recovered from the signature). */
   readonly ac: Map<number, Buffer>;
+  /** The card ran qPBOC (its cryptogram came with GPO; emv-qpboc.ts). */
+  readonly qpboc?: boolean;
+  /** qPBOC: a TC whose fDDA passed, within the terminal's offline limits: approved offline. */
+  readonly offlineApproved?: boolean;
+  /** CDA's signature in the first GENERATE AC's answer failed: the terminal declined offline (E-RDR-09). */
+  readonly cdaFailedAtAc?: boolean;
 }
 
 /**
  * Selection and GPO (Book 3 §10.1): an application whose GPO answers 6985 is left out and
  * selection runs again, at most once per candidate the terminal may hold.
  */
-export async function selectAndInitiate(tx: Transmit, contactless: boolean, aids: readonly AidParams[], terminal: Map<number, Buffer>): Promise<{ app: SelectedApp; options: ProcessingOptions }> {
+export async function selectAndInitiate(
+  tx: Transmit, contactless: boolean, aids: readonly AidParams[], terminal: Map<number, Buffer>, prepare?: (app: SelectedApp) => void,
+): Promise<{ app: SelectedApp; options: ProcessingOptions }> {
   const excluded: Buffer[] = [];
   for (let round = 0; round <= CANDIDATES_MAX; round++) {
     const app = await selectApplication(tx, contactless, aids, excluded);
     terminal.set(0x9f09, app.params.appVersion);
+    prepare?.(app);
     const options = await getProcessingOptions(tx, tagIn(app.fci, 0x9f38), terminal);
     if (options !== undefined) return { app, options };
     excluded.push(app.aid);
@@ -391,13 +429,16 @@ export async function runKernel(tx: Transmit, contactless: boolean, request: Car
   const params: EmvParams = request.params ?? { caKeys: [] };
   const aids = params.aids ?? BUILT_IN_AIDS;
   const terminal = terminalData(request);
-  const { app, options } = await selectAndInitiate(tx, contactless, aids, terminal);
+  const prepare = contactless ? (app: SelectedApp): void => prepareContactless(app, request, terminal) : undefined;
+  const { app, options } = await selectAndInitiate(tx, contactless, aids, terminal, prepare);
   const { values: card, odaRecords } = await readApplicationData(tx, options.afl);
   const panTag = card.get(0x5a);
   if (panTag === undefined) throw unreadable('card records lack the PAN');
   const pan = panTag.toString('hex').toUpperCase().replace(/F+$/, '');
   const caKeys = caKeysInForce(params.caKeys, emvDate(request.dateYymmdd));
-  const oda = await offlineDataAuthentication(tx, { aid: app.aid, aip: options.aip, pan, card, odaRecords, caKeys, todayYymmdd: request.dateYymmdd, terminal });
+  const odaInput: OdaInput = { aid: app.aid, aip: options.aip, pan, card, odaRecords, caKeys, todayYymmdd: request.dateYymmdd, terminal };
+  if (contactless && isQpbocAnswer(options)) return qpbocOutcome({ app, options, card, odaInput, terminal });
+  const oda = await offlineDataAuthentication(tx, odaInput);
   const bits: TvrBit[] = [...oda.tvr];
   bits.push(...processingRestrictions({
     cardAppVersion: card.get(0x9f08), terminalAppVersion: app.params.appVersion, usageControl: card.get(0x9f07), issuerCountry: card.get(0x5f28),
@@ -408,7 +449,11 @@ export async function runKernel(tx: Transmit, contactless: boolean, request: Car
     amountMinor: request.amountFen, inApplicationCurrency: true, kind: 'purchase', unattended: false, supported: SUPPORTED_CVMS,
   });
   bits.push(...cvm.tvr);
-  bits.push(...floorLimitCheck(request.amountFen, contactless ? app.params.clFloorLimitFen : app.params.floorLimitFen));
+  // Terminal risk management (Book 3 §10.6): floor limit with the batch's log, random selection, velocity.
+  bits.push(...terminalRiskManagement({
+    amountFen: request.amountFen, floorLimitFen: contactless ? app.params.clFloorLimitFen : app.params.floorLimitFen, random: app.params.random,
+    pan, context: request.risk, velocity: await readVelocityCounters(tx, card),
+  }));
   const tvr = withTvrBits(emptyTvr(), bits);
   terminal.set(0x95, tvr).set(0x9f34, cvm.cvmResults);
   const asked = terminalActionAnalysis(tvr, { denial: card.get(0x9f0e), online: card.get(0x9f0f), default: card.get(0x9f0d) },
@@ -416,8 +461,44 @@ export async function runKernel(tx: Transmit, contactless: boolean, request: Car
   invariant(asked !== 'TC', 'an online-only terminal never asks for a TC');
   const cdolData = dolData(card.get(0x8c) ?? DEFAULT_CDOL1, terminal);
   if (cdolData.length === 0 || cdolData.length > 0xff) throw unreadable(`CDOL1 asks for ${cdolData.length} bytes`);
-  const r = await tx(generateAcCommand(cdolData, asked === 'AAC' ? GENAC_P1_AAC : GENAC_P1_ARQC));
+  // CDA is asked for with an ARQC (or TC), never with an AAC, and only when its key was recovered.
+  const cdaKey = asked !== 'AAC' ? oda.iccKey : undefined;
+  const r = await tx(generateAcCommand(cdolData, asked === 'AAC' ? GENAC_P1_AAC : GENAC_P1_ARQC, cdaKey !== undefined));
   if (sw(r) !== '9000') throw unreadable(`GENERATE AC answered ${sw(r)}`);
-  const ac = parseGenerateAc(dataOf(r));
-  return { app, options, card, oda, cvm: cvm.method, terminal, asked, ac };
+  const result = { app, options, card, oda, cvm: cvm.method, terminal, asked };
+  if (cdaKey === undefined) return { ...result, ac: parseGenerateAc(dataOf(r)) };
+  const ac = parseCdaGenerateAc(dataOf(r));
+  const cda = checkCda(cdaKey, dataOf(r), ac, { unpredictableNumber: terminal.get(0x9f37) as Buffer, pdolData: options.pdolData, cdol1Data: cdolData });
+  if (cda === undefined) return { ...result, ac };
+  // Book 2 §6.6.2 / Book 3 §10.8: a failed CDA signature: the cryptogram is not trusted; the
+  // terminal declines offline and tells the card (second GENERATE AC asking for an AAC).
+  const failedOda: OdaOutcome = { method: 'cda', failure: cda, tvr: odaFailureTvr('cda', cda) };
+  terminal.set(0x95, withTvrBits(tvr, failedOda.tvr));
+  await declineAfterCda(tx, card, terminal);
+  return { ...result, oda: failedOda, ac, cdaFailedAtAc: true };
+}
+
+/**
+ * Book 2 §6.6.2: a TC or ARQC answered with CDA is verified; its cryptogram (from inside the
+ * signature) is put in `ac` as 9F26. An AAC carries no signature (Book 3 §6.5.5.2). Returns the
+ * failure, or undefined when it passed or did not apply.
+ */
+export function checkCda(iccKey: RecoveredIccKey, data: Buffer, ac: Map<number, Buffer>, t: { unpredictableNumber: Buffer; pdolData: Buffer; cdol1Data: Buffer; cdol2Data?: Buffer }): OdaFailure | undefined {
+  const cid = ac.get(0x9f27) as Buffer;
+  if ((cid[0] & 0xc0) === CID_AAC && !ac.has(0x9f4b)) return undefined;
+  const rest = answerWithoutSdad(data);
+  if (rest === undefined || !ac.has(0x9f4b)) return 'data-missing';
+  const checked = verifyCda(iccKey, { sdad: ac.get(0x9f4b), cid, answerWithoutSdad: rest, ...t });
+  if (!checked.ok) return checked.reason;
+  ac.set(0x9f26, checked.value.ac);
+  return undefined;
+}
+
+/** ARC of a decline the terminal made offline (Book 4 Annex A6: Z1). */
+const ARC_OFFLINE_DECLINED = Buffer.from('Z1', 'ascii');
+
+/** The second GENERATE AC asking for an AAC after a failed CDA; the card's answer changes nothing, so errors are ignored. */
+async function declineAfterCda(tx: Transmit, card: ReadonlyMap<number, Buffer>, terminal: ReadonlyMap<number, Buffer>): Promise<void> {
+  const values = new Map(terminal).set(0x8a, ARC_OFFLINE_DECLINED);
+  try { await tx(secondGenerateAcCommand(dolData(card.get(0x8d) ?? DEFAULT_CDOL2, values), 'AAC')); } catch { /* the decline stands whatever the card says */ }
 }

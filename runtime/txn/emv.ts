@@ -22,9 +22,11 @@
  *   9A   date                YYMMDD, local time of the injected clock
  *   9C   transaction type    00 sale, 20 refund, 31 balance inquiry
  *   9F37 unpredictable number 4 bytes from the injected random source (a seeded run replays)
- *   9F33 terminal capabilities E0 68 C0: manual key entry, magnetic stripe, IC with contacts;
- *                            enciphered PIN online, signature, no CVM; SDA and DDA, no card
- *                            capture, no CDA
+ *   9F33 terminal capabilities E0 68 C8: manual key entry, magnetic stripe, IC with contacts;
+ *                            enciphered PIN online, signature, no CVM; SDA, DDA and CDA, no card
+ *                            capture
+ *   9F66 TTQ                 contactless only (emv-qpboc.ts): qPBOC, contact chip, online PIN and
+ *                            signature supported; online cryptogram / CVM required as the limits say
  *   9F34 CVM results         what the card's CVM list chose (emv-kernel.ts); 42 03 00 (online PIN,
  *                            result unknown: the issuer verifies it) before the kernel ran
  *   9F35 terminal type       21: attended, merchant-operated, online only
@@ -32,11 +34,12 @@
  *   9F1E IFD serial number   an8, the terminal's TID
  * 9F41 (transaction sequence counter) is not sent: the STAN is not known when the card is read.
  *
- * Contactless cards are read with the same flow as contact ones (the simulated QuickPass card
- * answers it); a qPBOC card that returns its cryptogram in GPO is not supported yet.
+ * Contactless cards are read with the same flow as contact ones, unless the card answers GPO with
+ * its cryptogram (qPBOC): then emv-qpboc.ts finishes the read.
  */
 import { PosError, invariant } from '../../common/errors';
 import type { AidParams } from '../host/emv-params';
+import type { RiskContext } from './emv-risk';
 import type { CaPublicKey } from './emv-rsa';
 
 export type EmvTxnType = 'sale' | 'refund' | 'balance';
@@ -57,6 +60,14 @@ export interface CardRequest {
   readonly ifdSerial?: string;
   /** The downloaded CA keys and AIDs (terminal-state `caKeys`, `aids`); absent: none (the kernel's built-in AIDs, no CA key). */
   readonly params?: EmvParams;
+  /** Terminal risk management's random number and transaction log (emv-risk.ts); absent: neither. */
+  readonly risk?: RiskContext;
+  /**
+   * The terminal may approve this amount offline now (the host's offline parameters DF15/DF16/DF17:
+   * engine.offlineAllowed). A qPBOC card may then answer TC within the AID's contactless floor
+   * limit; absent or false: the TTQ asks every tapped card for an online cryptogram.
+   */
+  readonly offlineAllowed?: boolean;
   /**
    * Keep an inserted card powered after an ARQC for the online half (emv-online.ts: issuer
    * authentication, the final GENERATE AC, scripts): the read returns `CardInput.online`, which
@@ -76,7 +87,7 @@ export interface EmvParams {
 export const TERMINAL_COUNTRY_CODE = '0156';
 export const TRANSACTION_CURRENCY_CODE = '0156';
 export const TVR_DEFAULT = '8000000000';
-export const TERMINAL_CAPABILITIES = 'E068C0';
+export const TERMINAL_CAPABILITIES = 'E068C8';
 export const CVM_RESULTS = '420300';
 export const TERMINAL_TYPE = '21';
 export const TERMINAL_APP_VERSION = '0030';
@@ -286,15 +297,29 @@ export function terminalData(r: CardRequest): Map<number, Buffer> {
   return m;
 }
 
-/** GENERATE AC P1 (Book 3 §6.5.5, no CDA): what terminal action analysis asks for. */
+/** GENERATE AC P1 (Book 3 §6.5.5): what terminal action analysis asks for. */
 export const GENAC_P1_AAC = 0x00;
 export const GENAC_P1_ARQC = 0x80;
+/** P1 bit 5: the CDA signature requested (Book 3 §6.5.5.2); never with an AAC. */
+export const GENAC_P1_CDA = 0x10;
 
-/** The first GENERATE AC command, by default asking for an ARQC (P1 = 80, no CDA). */
-export function generateAcCommand(cdolData: Buffer, p1: number = GENAC_P1_ARQC): Buffer {
+/** The first GENERATE AC command, by default asking for an ARQC (P1 = 80), with the CDA signature when `cda`. */
+export function generateAcCommand(cdolData: Buffer, p1: number = GENAC_P1_ARQC, cda = false): Buffer {
   invariant(cdolData.length >= 1 && cdolData.length <= 0xff, 'CDOL1 data length');
   invariant(p1 === GENAC_P1_AAC || p1 === GENAC_P1_ARQC, 'GENERATE AC asks for an AAC or an ARQC');
-  return Buffer.concat([Buffer.from([0x80, 0xae, p1, 0x00, cdolData.length]), cdolData, Buffer.from([0x00])]);
+  invariant(!cda || p1 !== GENAC_P1_AAC, 'CDA is never asked with an AAC');
+  return Buffer.concat([Buffer.from([0x80, 0xae, cda ? p1 | GENAC_P1_CDA : p1, 0x00, cdolData.length]), cdolData, Buffer.from([0x00])]);
+}
+
+/**
+ * CDA's transaction data hash covers the answer's data objects other than 9F4B, in the card's
+ * order (Book 2 §6.6.2 step 9): the 77 template's objects re-encoded without 9F4B. Undefined for
+ * a format 1 answer (CDA needs format 2).
+ */
+export function answerWithoutSdad(data: Buffer): Buffer | undefined {
+  const top = parseTlv(data);
+  if (top.length !== 1 || top[0].tag !== 0x77) return undefined;
+  return Buffer.concat(parseTlv(top[0].value).filter((t) => t.tag !== 0x9f4b).map((t) => encodeTlv(t.tag, t.value)));
 }
 
 /**
@@ -303,6 +328,18 @@ export function generateAcCommand(cdolData: Buffer, p1: number = GENAC_P1_ARQC):
  * cryptogram, its counter and CID is unreadable.
  */
 export function parseGenerateAc(data: Buffer): Map<number, Buffer> {
+  return parseGenerateAcAnswer(data, false);
+}
+
+/**
+ * The answer to a GENERATE AC that asked for CDA: a TC or ARQC carries its cryptogram inside 9F4B
+ * (no 9F26 beside it: `verifyCda` recovers it); an AAC is answered as without CDA.
+ */
+export function parseCdaGenerateAc(data: Buffer): Map<number, Buffer> {
+  return parseGenerateAcAnswer(data, true);
+}
+
+function parseGenerateAcAnswer(data: Buffer, cda: boolean): Map<number, Buffer> {
   const top = parseTlv(data);
   if (top.length !== 1) throw unreadable('GENERATE AC answer is not one template');
   let out: Map<number, Buffer>;
@@ -317,7 +354,8 @@ export function parseGenerateAc(data: Buffer): Map<number, Buffer> {
     throw unreadable(`GENERATE AC answer has template ${top[0].tag.toString(16)}`);
   }
   const cid = out.get(0x9f27), atc = out.get(0x9f36), ac = out.get(0x9f26);
-  if (cid?.length !== 1 || atc?.length !== 2 || ac?.length !== 8) throw unreadable('GENERATE AC answer lacks the CID, ATC or cryptogram');
+  const signed = cda && out.has(0x9f4b) && ac === undefined;
+  if (cid?.length !== 1 || atc?.length !== 2 || (!signed && ac?.length !== 8)) throw unreadable('GENERATE AC answer lacks the CID, ATC or cryptogram');
   return out;
 }
 

@@ -39,13 +39,17 @@ export type ArqcCheck =
   | { readonly ok: true; readonly cardKey: Buffer; readonly arqc: Buffer; readonly atc: Buffer }
   | { readonly ok: false; readonly reason: 'no-pan' | 'data-missing' | 'mismatch' | 'not-an-arqc' };
 
-/** The ARQC of a chip sale's field 55, verified under the card key of `pan` (field 2) and the PSN rule. */
-export function verifyArqc(imk: Buffer, pan: string | undefined, field23: string | undefined, field55: Buffer): ArqcCheck {
+/**
+ * The ARQC of a chip sale's field 55, verified under the card key of `pan` (field 2) and the PSN
+ * rule. `tcToo` (a tapped card, entry mode 07x): a qPBOC card's TC sent online because its fDDA
+ * failed (runtime/txn/emv-qpboc.ts) is verified the same way; an inserted card's must be an ARQC.
+ */
+export function verifyArqc(imk: Buffer, pan: string | undefined, field23: string | undefined, field55: Buffer, tcToo = false): ArqcCheck {
   if (pan === undefined || !/^\d{12,19}$/.test(pan)) return { ok: false, reason: 'no-pan' };
   let values: Map<number, Buffer>;
   try { values = primitives(field55); } catch { return { ok: false, reason: 'data-missing' }; }
   const arqc = values.get(0x9f26), atc = values.get(0x9f36), cid = values.get(0x9f27);
-  if (cid !== undefined && (cid[0] & 0xc0) !== 0x80) return { ok: false, reason: 'not-an-arqc' };
+  if (cid !== undefined && (cid[0] & 0xc0) !== 0x80 && !(tcToo && (cid[0] & 0xc0) === 0x40)) return { ok: false, reason: 'not-an-arqc' };
   const input = acInput(values, AC_INPUT_TAGS);
   if (arqc?.length !== 8 || atc?.length !== 2 || input === undefined) return { ok: false, reason: 'data-missing' };
   const cardKey = deriveIccMasterKeyOptionA(imk, pan, psnOf(values, field23));

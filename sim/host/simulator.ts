@@ -676,7 +676,7 @@ export class AcquirerSimulator {
     if (refused) return refused;
     const f55 = bytesField(r.m, 55);
     if (f55 === undefined || !/^0[57]/.test(textField(r.m, 22) ?? '') || this.options.chip?.verifyArqc === false) return this.approved(this.newEntry(r, 'sale'));
-    const check = verifyArqc(SIM_ISSUER_MASTER_KEY, textField(r.m, 2), textField(r.m, 23), f55);
+    const check = verifyArqc(SIM_ISSUER_MASTER_KEY, textField(r.m, 2), textField(r.m, 23), f55, (textField(r.m, 22) ?? '').startsWith('07'));
     if (!check.ok) {
       this.log.warn({ tid: r.tid, stan: r.stan, reason: check.reason }, 'ARQC does not verify: declined 05');
       return { code: CODE_ARQC_FAILED };
