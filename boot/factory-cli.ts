@@ -50,15 +50,18 @@ async function openBoard(ctx: CommandContext): Promise<{ board: Board; prompts: 
  * argv); both flags or neither. Checked before anything is opened or written.
  */
 export function merchantAdminFrom(ctx: CommandContext): MerchantAdminInput | undefined {
-  const number = flagString(ctx, 'merchant-admin');
-  const file = flagString(ctx, 'merchant-password-file');
+  return merchantAdminOf(flagString(ctx, 'merchant-admin'), flagString(ctx, 'merchant-password-file'), { number: '--merchant-admin', file: '--merchant-password-file' });
+}
+
+/** A merchant administrator from its number and password file (flags, or a manifest's columns named by `names`). */
+function merchantAdminOf(number: string | undefined, file: string | undefined, names: { number: string; file: string }): MerchantAdminInput | undefined {
   if (number === undefined && file === undefined) return undefined;
-  if (number === undefined || file === undefined) throw new PosError('OPR_INPUT', '--merchant-admin and --merchant-password-file go together (the password is read from the file, never from the command line)');
+  if (number === undefined || file === undefined) throw new PosError('OPR_INPUT', `${names.number} and ${names.file} go together (the password is read from the file, never from the command line)`);
   let password: string;
   try {
     password = readFileSync(file, 'utf8').split(/\r?\n/)[0].trim();
   } catch (e) {
-    throw new PosError('OPR_INPUT', `--merchant-password-file ${file}: cannot be read (${(e as Error).message})`);
+    throw new PosError('OPR_INPUT', `${names.file} ${file}: cannot be read (${(e as Error).message})`);
   }
   const m = { number, password };
   checkMerchantAdmin(m);
@@ -175,7 +178,7 @@ function componentsOf(text: string, baseDir: string): KeyComponent[] {
  * of {serial, tid, mid, components, board?}). `components` is a file of "HEX KCV" lines (relative
  * to the manifest) or inline `HEX/KCV;HEX/KCV` (JSON: also an array of {keyHex, kcvHex}).
  */
-export function readManifest(file: string): Array<{ serial: string; board?: string; identity: NonNullable<BoardTerminal['identity']> }> {
+export function readManifest(file: string): Array<{ serial: string; board?: string; identity: NonNullable<BoardTerminal['identity']>; merchantAdmin?: MerchantAdminInput }> {
   const text = readFileSync(file, 'utf8');
   const base = dirname(file);
   const rows: Array<Record<string, unknown>> = [];
@@ -193,8 +196,12 @@ export function readManifest(file: string): Array<{ serial: string; board?: stri
     for (const k of ['serial', 'tid', 'mid']) if (typeof r[k] !== 'string' || !r[k]) throw new PosError('OPR_INPUT', `${file}: terminal ${i + 1} has no ${k}`);
     const c = r.components;
     const components = Array.isArray(c) ? (c as KeyComponent[]) : typeof c === 'string' ? componentsOf(c, base) : [];
+    const text = (k: string): string | undefined => (typeof r[k] === 'string' && r[k] !== '' ? String(r[k]) : typeof r[k] === 'number' ? String(r[k]) : undefined);
+    const passwordFile = text('merchantPasswordFile');
+    const merchantAdmin = merchantAdminOf(text('merchantAdmin'), passwordFile && !isAbsolute(passwordFile) ? join(base, passwordFile) : passwordFile,
+      { number: `${file}: terminal ${i + 1}'s merchantAdmin`, file: 'merchantPasswordFile' });
     return {
-      serial: String(r.serial), identity: { tid: String(r.tid), mid: String(r.mid), components },
+      serial: String(r.serial), identity: { tid: String(r.tid), mid: String(r.mid), components }, ...(merchantAdmin ? { merchantAdmin } : {}),
       ...(typeof r.board === 'string' && r.board ? { board: isAbsolute(r.board) || !/[/\\]|\.json$/.test(r.board) ? r.board : join(base, r.board) } : {}),
     };
   });
@@ -285,7 +292,7 @@ function intFlag(ctx: CommandContext, flag: string): number | undefined {
 
 const flashCmd: Command = {
   name: 'factory flash',
-  usage: 'factory flash --image FILE.posupd --rootfs BASE.tar --board B --targets T1,T2,... --manifest FILE [--public-key HEX] [--concurrency 8] [--boot-kernel K --boot-initrd I [--boot-concurrency 1] [--boot-timeout-ms N]] [--sizes 512,768,128] [--report-dir D] [--work-dir D] [--registry F] [--locale zh-CN]',
+  usage: 'factory flash --image FILE.posupd --rootfs BASE.tar --board B --targets T1,T2,... --manifest FILE [--public-key HEX] [--concurrency 8] [--boot-kernel K --boot-initrd I [--boot-concurrency 1] [--boot-timeout-ms N]] [--merchant-admin N --merchant-password-file F] [--sizes 512,768,128] [--report-dir D] [--work-dir D] [--registry F] [--locale zh-CN]',
   summary: 'write a release image onto blank targets (disk image files or block devices), provision, check, boot and self-test each; one JSON report per serial',
   async run(ctx) {
     // Every required flag first, named when missing (nothing is opened before).
@@ -303,12 +310,17 @@ const flashCmd: Command = {
     const sizes = sizesOf(valueOf(ctx, 'sizes'));
     const publicKeyHex = valueOf(ctx, 'public-key');
     const registryFile = valueOf(ctx, 'registry');
+    // One administrator for every target (each hashed with its own salt); a manifest row's own wins.
+    const merchantAdmin = merchantAdminFrom(ctx);
     // TEST-ONLY (tests/boot/factory-flash.test.ts): stop every target at this point and wait to be killed.
     const holdAt = process.env.POS_FLASH_TEST_HOLD_AT as HoldPoint | undefined;
     if (holdAt !== undefined && !HOLD_POINTS.includes(holdAt)) throw new PosError('OPR_INPUT', `POS_FLASH_TEST_HOLD_AT must be one of ${HOLD_POINTS.join(', ')}`);
     const reports = await flashStation({
       image, rootfs, boardFile,
-      targets: listed.map((t, i) => ({ serial: t.serial, target: targets[i], identity: t.identity })),
+      targets: listed.map((t, i) => {
+        const admin = t.merchantAdmin ?? merchantAdmin;
+        return { serial: t.serial, target: targets[i], identity: t.identity, ...(admin ? { merchantAdmin: admin } : {}) };
+      }),
       reportDir, workDir: valueOf(ctx, 'work-dir') ?? join(reportDir, 'flash-work'),
       locale: (flagString(ctx, 'locale') ?? 'zh-CN') as (typeof LOCALES)[number],
       ...(publicKeyHex ? { publicKeyHex } : {}), ...(registryFile ? { registryFile } : {}), ...(sizes ? { sizes } : {}),

@@ -39,7 +39,7 @@ import { deviceKeyProviderFor, keyDirFor } from '../runtime/device-key-provider'
 import { Journal } from '../storage/journal';
 import { RecordType } from '../storage/record';
 import { isoInZone } from '../common/time';
-import { KeyComponent, LOCALES, TestReport, provision, provisionRecord } from './factory';
+import { KeyComponent, LOCALES, MerchantAdminInput, TestReport, checkMerchantAdmin, merchantAdminRecord, provision, provisionRecord } from './factory';
 import { createServiceAdmin, serviceAdminFile } from './service-admin';
 import { parsePackage, publicKeyFromHex, UpdateManifest } from './update';
 import { writeFileAtomic, slotProblem } from './update-slots';
@@ -76,6 +76,12 @@ export interface FlashTargetSpec {
   /** A disk image file (created or reused) or a block device. */
   readonly target: string;
   readonly identity: { readonly tid: string; readonly mid: string; readonly components: readonly KeyComponent[] };
+  /**
+   * The merchant's first administrator in this target's journal (boot/factory.ts
+   * MerchantAdminInput): checked for every target before any is touched; the password is hashed
+   * into the journal and is in no report, log or progress line.
+   */
+  readonly merchantAdmin?: MerchantAdminInput;
 }
 
 export interface FlashBootOptions {
@@ -235,6 +241,7 @@ function checkTargets(o: FlashStationOptions): void {
   if (!Number.isInteger(c) || c < 1 || c > FLASH_CONCURRENCY_MAX) throw new PosError('OPR_INPUT', `--concurrency is 1..${FLASH_CONCURRENCY_MAX}`);
   const b = o.bootConcurrency ?? BOOT_CONCURRENCY_DEFAULT;
   if (!Number.isInteger(b) || b < 1 || b > FLASH_CONCURRENCY_MAX) throw new PosError('OPR_INPUT', `--boot-concurrency is 1..${FLASH_CONCURRENCY_MAX}`);
+  for (const t of o.targets) if (t.merchantAdmin) checkMerchantAdmin(t.merchantAdmin);
   for (const key of ['serial', 'target'] as const) {
     const seen = new Set<string>();
     for (const t of o.targets) {
@@ -557,8 +564,9 @@ async function provisionStage(o: TargetJob['o'], g: Golden, spec: FlashTargetSpe
   const existing = await provisionedIdentity(journalDir);
   if (existing && existing.serial !== spec.serial) throw new PosError('OPR_PROVISIONED', `${dir} holds terminal ${existing.serial}, not ${spec.serial}`);
   if (existing) {
+    const merchantAdmin = await reusedMerchantAdmin(journalDir, existing.administrators, spec.merchantAdmin, o.scryptN);
     const servicePassword = await createServiceAdmin(serviceAdminFile(journalDir), { ...(o.scryptN ? { scryptN: o.scryptN } : {}) });
-    return { record: { serial: spec.serial, tid: existing.tid, kcvTmk: existing.kcvTmk, reused: true }, servicePassword, reused: true };
+    return { record: { serial: spec.serial, tid: existing.tid, kcvTmk: existing.kcvTmk, reused: true, ...(merchantAdmin ? { merchantAdmin } : {}) }, servicePassword, reused: true };
   }
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
@@ -567,22 +575,40 @@ async function provisionStage(o: TargetJob['o'], g: Golden, spec: FlashTargetSpe
     locale: o.locale ?? 'zh-CN', journalDir, registryFile: o.registryFile ?? join(o.reportDir, 'registry.json'),
     deviceKey: deviceKeyProviderFor(boardFile, keyDirFor(journalDir), { create: true }),
     labelPngFile: join(o.reportDir, `${spec.serial}-label.png`),
-    ...(o.scryptN ? { scryptN: o.scryptN } : {}),
+    ...(o.scryptN ? { scryptN: o.scryptN } : {}), ...(spec.merchantAdmin ? { merchantAdmin: spec.merchantAdmin } : {}),
   });
   return { record: { ...provisionRecord(r), reused: false }, servicePassword: r.servicePassword, reused: false };
 }
 
-async function provisionedIdentity(journalDir: string): Promise<{ serial: string; tid: string; kcvTmk: string } | undefined> {
+/**
+ * A reused staging journal (a flash stopped after provisioning) keeps the administrator it was
+ * made with; one asked for now that it lacks (the first run had no --merchant-admin) is added, so
+ * the target gets what this run was asked for.
+ */
+async function reusedMerchantAdmin(journalDir: string, administrators: readonly string[], wanted: MerchantAdminInput | undefined, scryptN: number | undefined): Promise<Record<string, string> | undefined> {
+  const number = wanted ? checkMerchantAdmin(wanted) : undefined;
+  if (wanted && number && !administrators.includes(number)) {
+    const j = await Journal.open({ dir: journalDir });
+    try { await j.appendMany([await merchantAdminRecord(wanted, number, scryptN ? { scryptN } : {})]); } finally { await j.close(); }
+    return { operator: number, role: 'administrator' };
+  }
+  const made = number ?? administrators[0];
+  return made ? { operator: made, role: 'administrator' } : undefined;
+}
+
+async function provisionedIdentity(journalDir: string): Promise<{ serial: string; tid: string; kcvTmk: string; administrators: string[] } | undefined> {
   if (!existsSync(join(journalDir, 'data.mdb'))) return undefined;
   const j = await Journal.open({ dir: journalDir, readOnly: true });
   try {
     let id: { serial: string; tid: string } | undefined;
     let kcvTmk = '';
+    const administrators: string[] = [];
     for (const r of j.records()) {
       if (r.type === RecordType.terminalIdentity) id = { serial: String(r.payload.serial), tid: String(r.payload.tid) };
       if (r.type === RecordType.settings && r.payload.kind === 'tmk') kcvTmk = String(r.payload.kcvTmk);
+      if (r.type === RecordType.operator && r.payload.role === 'administrator' && r.payload.event === 'created') administrators.push(String(r.payload.number));
     }
-    return id ? { ...id, kcvTmk } : undefined;
+    return id ? { ...id, kcvTmk, administrators } : undefined;
   } finally {
     await j.close();
   }

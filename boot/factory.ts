@@ -230,7 +230,7 @@ export async function provision(i: ProvisionInput): Promise<ProvisionReport> {
   await withRegistry(i.registryFile, async (reg) => {
     if (reg.serials[i.serial]) throw new PosError('OPR_PROVISIONED', `serial ${i.serial} was provisioned already (TID ${reg.serials[i.serial].tid})`, { serial: i.serial });
     if (reg.tids[i.tid]) throw new PosError('OPR_PROVISIONED', `TID ${i.tid} is already used by ${reg.tids[i.tid]}`, { tid: i.tid });
-    await writeIdentity(i, tmk, kcvHex, testKeys, clock, merchantNumber ? await merchantAdminRecord(i, merchantNumber) : undefined);
+    await writeIdentity(i, tmk, kcvHex, testKeys, clock, i.merchantAdmin && merchantNumber ? await merchantAdminRecord(i.merchantAdmin, merchantNumber, i) : undefined);
     return { result: undefined, next: { serials: { ...reg.serials, [i.serial]: { tid: i.tid, atMs: clock() } }, tids: { ...reg.tids, [i.tid]: i.serial } } };
   });
   tmk.fill(0);
@@ -239,12 +239,10 @@ export async function provision(i: ProvisionInput): Promise<ProvisionReport> {
   return { serial: i.serial, tid: i.tid, kcvTmk: kcvHex, testKeys, label, servicePassword, ...(merchantNumber ? { merchantAdmin: { operator: merchantNumber, role: 'administrator' as const } } : {}) };
 }
 
-/** The merchant administrator's `operator` record, as Operators.create writes one. */
-async function merchantAdminRecord(i: ProvisionInput, number: string): Promise<RecordInput> {
-  const m = i.merchantAdmin;
-  invariant(m !== undefined, 'merchant administrator record without its input');
-  const salt = (i.random ?? randomBytes)(SALT_BYTES);
-  const scryptN = i.scryptN ?? SCRYPT_N_DEFAULT;
+/** The merchant administrator's `operator` record, as Operators.create writes one (`number` from checkMerchantAdmin). */
+export async function merchantAdminRecord(m: MerchantAdminInput, number: string, o: { random?: RandomBytes; scryptN?: number } = {}): Promise<RecordInput> {
+  const salt = (o.random ?? randomBytes)(SALT_BYTES);
+  const scryptN = o.scryptN ?? SCRYPT_N_DEFAULT;
   const passwordHash = await hashPassword(m.password, salt, scryptN);
   return rec.operator({ number, role: 'administrator', passwordHash, salt, scryptN, failedAttempts: 0, locked: false, event: 'created' });
 }

@@ -17,7 +17,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -30,6 +30,8 @@ import { partitionLayout } from '../../boot/flash/disk-image';
 import { Journal } from '../../storage/journal';
 import { RecordType } from '../../storage/record';
 import { slotProblem } from '../../boot/update-slots';
+import { main } from '../../boot/pos';
+import { hashPassword } from '../../runtime/operators';
 
 const REPO = join(__dirname, '..', '..');
 const SIZES = { rootMiB: 8, posMiB: 8, dataMiB: 8 };
@@ -85,6 +87,25 @@ async function journalSerial(target: string, into: string): Promise<string | und
   } finally {
     await j.close();
   }
+}
+
+/** The `operator` records of the target's journal (data partition dumped with debugfs). */
+async function journalOperators(target: string, into: string): Promise<Array<Record<string, unknown>>> {
+  const data = partitionLayout(SIZES).parts.find((p) => p.label === 'posdata')!;
+  rmSync(into, { recursive: true, force: true });
+  mkdirSync(into, { recursive: true });
+  execFileSync('debugfs', ['-R', `rdump / ${into}`, `${target}?offset=${data.startBytes}`], { stdio: 'ignore' });
+  const j = await Journal.open({ dir: join(into, 'journal'), readOnly: true });
+  try {
+    return [...j.records()].filter((r) => r.type === RecordType.operator).map((r) => r.payload);
+  } finally {
+    await j.close();
+  }
+}
+
+/** Every file under `dir` (reports, labels, the registry, staging) as text, to look for a secret. */
+function everyFileText(dir: string): string {
+  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => readFileSync(join(e.parentPath ?? e.path, e.name)).toString('latin1')).join('\n');
 }
 
 /** Slot A dumped off a target and checked against the manifest it carries (boot/update-slots.ts). */
@@ -169,6 +190,41 @@ describe('pos factory flash (no QEMU): targets written, checked, committed last;
       if (s.endsWith(' done: pass')) inFlight--;
     }
     assert.equal(peak, 2);
+  });
+
+  it('--merchant-admin N --merchant-password-file F (or a manifest row\'s own): each target\'s journal has that administrator; the password is in no output or file', async () => {
+    const dir = join(f.dir, 'merchant');
+    mkdirSync(dir, { recursive: true });
+    const [flagPassword, rowPassword] = ['24681357', '97531864'];
+    writeFileSync(join(dir, 'pw-flag.txt'), `${flagPassword}\n`);
+    writeFileSync(join(dir, 'pw-row.txt'), `${rowPassword}\n`);
+    const manifest = join(dir, 'manifest.csv');
+    writeFileSync(manifest, ['serial,tid,mid,components,merchantAdmin,merchantPasswordFile',
+      `FL-0501,FM000001,898123456700051,${component()};${component()},,`,
+      `FL-0502,FM000002,898123456700052,${component()};${component()},77,pw-row.txt`].join('\n') + '\n');
+    const targets = ['FL-0501', 'FL-0502'].map((s) => join(dir, `${s}.img`));
+    const args = ['factory', 'flash', '--image', f.image, '--rootfs', f.rootfs, '--board', BOARD, '--public-key', f.publicKeyHex, '--sizes', '8,8,8',
+      '--targets', targets.join(','), '--manifest', manifest, '--report-dir', join(dir, 'reports'), '--work-dir', join(dir, 'work')];
+    const lines: string[] = [];
+    // A password that is not 4..12 digits: refused before any target is touched.
+    writeFileSync(join(dir, 'pw-bad.txt'), 'abc\n');
+    assert.notEqual(await main([...args, '--merchant-admin', '88', '--merchant-password-file', join(dir, 'pw-bad.txt')], (l) => lines.push(l), (l) => lines.push(l)), 0);
+    assert.match(lines.join('\n'), /E-OPR-08.*password is 4\.\.12 digits/);
+    assert.deepEqual(targets.map((t) => existsSync(t)), [false, false], 'nothing written');
+    lines.length = 0;
+    const code = await main([...args, '--merchant-admin', '88', '--merchant-password-file', join(dir, 'pw-flag.txt')], (l) => lines.push(l), (l) => lines.push(l));
+    assert.equal(code, 0, lines.join('\n'));
+    for (const [i, [number, password]] of [['088', flagPassword], ['077', rowPassword]].entries()) {
+      const ops = await journalOperators(targets[i], join(dir, `data-${i}`));
+      assert.equal(ops.length, 1, `target ${i + 1}: one operator`);
+      const op = ops[0] as { number: string; role: string; salt: Uint8Array; scryptN: number; passwordHash: Uint8Array; event: string };
+      assert.deepEqual([op.number, op.role, op.event], [number, 'administrator', 'created']);
+      assert.ok(Buffer.from(await hashPassword(password, Buffer.from(op.salt), op.scryptN)).equals(Buffer.from(op.passwordHash)), 'hashed as the login checks it');
+      const report = JSON.parse(readFileSync(join(dir, 'reports', `FL-050${i + 1}.flash.json`), 'utf8')) as FlashReport;
+      assert.deepEqual(report.provisioning?.merchantAdmin, { operator: number, role: 'administrator' });
+    }
+    const everything = `${lines.join('\n')}\n${everyFileText(join(dir, 'reports'))}\n${everyFileText(join(dir, 'work'))}`;
+    for (const secret of [flagPassword, rowPassword]) assert.ok(!everything.includes(secret), 'no password in the console, a report or the station\'s files');
   });
 
   it('a byte changed on the target before its read-back: E-FLS-02, never committed (no partition table), the next run flashes it', async () => {
