@@ -8,7 +8,7 @@
  * used only to recognise the same card for the duplicate-charge guard). The journal refuses the
  * forbidden keys itself as a second line of defence.
  */
-import { AIDS_MAX, AidParams, CA_KEYS_MAX } from './host/emv-params';
+import { AIDS_MAX, AidParams, CA_KEYS_MAX, RandomSelectionParams, randomParamsProblem } from './host/emv-params';
 import { CaPublicKey, caKeyProblem } from './txn/emv-rsa';
 import { RecordTypeName } from '../storage/record';
 import { invariant } from '../common/errors';
@@ -424,6 +424,10 @@ function checkAid(a: AidParams): void {
   invariant(a.aid.length >= 5 && a.aid.length <= 16 && (a.asi === 0 || a.asi === 1), 'AID parameters malformed', { aid: a.aid.toString('hex') });
   invariant(a.tacDefault.length === 5 && a.tacOnline.length === 5 && a.tacDenial.length === 5 && a.appVersion.length === 2, 'AID TAC or version malformed');
   for (const v of [a.floorLimitFen, a.clFloorLimitFen, a.clTxnLimitFen, a.cvmRequiredLimitFen]) invariant(Number.isSafeInteger(v) && v >= 0, 'AID limit out of range');
+  if (a.random !== undefined) {
+    const problem = randomParamsProblem(a.random, a.floorLimitFen);
+    invariant(problem === undefined, 'AID random selection parameters out of range', { problem });
+  }
 }
 
 /** A `ca-keys` settings record read back (checked as when written). */
@@ -448,10 +452,17 @@ export function aidsOf(p: Record<string, unknown>): AidParams[] {
       tacDefault: buf(a.tacDefault, 'tacDefault'), tacOnline: buf(a.tacOnline, 'tacOnline'), tacDenial: buf(a.tacDenial, 'tacDenial'),
       floorLimitFen: num(a.floorLimitFen, 'floorLimitFen'), clFloorLimitFen: num(a.clFloorLimitFen, 'clFloorLimitFen'),
       clTxnLimitFen: num(a.clTxnLimitFen, 'clTxnLimitFen'), cvmRequiredLimitFen: num(a.cvmRequiredLimitFen, 'cvmRequiredLimitFen'),
+      ...(a.random === undefined ? {} : { random: randomOfRecord(a.random) }),
     };
     checkAid(out);
     return out;
   });
+}
+
+function randomOfRecord(v: unknown): RandomSelectionParams {
+  invariant(typeof v === 'object' && v !== null, 'aids record: random selection is not an object');
+  const r = v as Record<string, unknown>;
+  return { thresholdFen: num(r.thresholdFen, 'thresholdFen'), maxTargetPercent: num(r.maxTargetPercent, 'maxTargetPercent'), targetPercent: num(r.targetPercent, 'targetPercent') };
 }
 
 /** The ranges of docs/PROTOCOL.md (parameter download), checked when written and when read back. */

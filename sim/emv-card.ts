@@ -191,6 +191,12 @@ export interface EmvCardSpec {
   readonly ctq?: Buffer;
   /** qPBOC: the most the card approves offline, fen (default 500 yuan). */
   readonly offlineLimitFen?: number;
+  /**
+   * Velocity checking (Book 3 §10.6.3): the lower and upper consecutive offline limits (9F14, 9F23,
+   * in record SFI 2/1, outside the ODA data) and the last online ATC register GET DATA 9F13 answers
+   * (absent: 6A88, as a card that does not keep it). Without it the card has no limits.
+   */
+  readonly velocity?: { readonly lower: number; readonly upper: number; readonly lastOnlineAtc?: number };
 }
 
 // ---------------------------------------------------------------- BER-TLV and RSA helpers
@@ -506,6 +512,8 @@ export class EmvCardModel {
   private getData(tag: number): Buffer {
     if (tag === 0x9f17) return Buffer.concat([tlv(0x9f17, Buffer.from([this.pinTries])), SW_OK]);
     if (tag === 0x9f36) return Buffer.concat([tlv(0x9f36, Buffer.from([this.atc >> 8, this.atc & 0xff])), SW_OK]);
+    const lastOnline = this.spec.velocity?.lastOnlineAtc;
+    if (tag === 0x9f13 && lastOnline !== undefined) return Buffer.concat([tlv(0x9f13, Buffer.from([lastOnline >> 8, lastOnline & 0xff])), SW_OK]);
     const put = this.putData.get(tag);
     if (put !== undefined) return Buffer.concat([tlv(tag, put), SW_OK]);
     return sw(0x6a, 0x88);
@@ -636,7 +644,7 @@ export class EmvCardModel {
     const records = new Map<string, Buffer>([
       ['1/1', tlv(0x70, odaRecord)],
       // 8D here, outside the records signed for ODA: the static data of the first pass stays as it was.
-      ['2/1', tlv(0x70, Buffer.concat([tlv(0x57, track2Equivalent(track2)), tlv(0x5f20, Buffer.from('TEST/CARDHOLDER', 'ascii')), tlv(0x8d, this.cdol2())]))],
+      ['2/1', tlv(0x70, Buffer.concat([tlv(0x57, track2Equivalent(track2)), tlv(0x5f20, Buffer.from('TEST/CARDHOLDER', 'ascii')), tlv(0x8d, this.cdol2()), ...velocityLimits(s)]))],
     ]);
     // qPBOC: 9F69 changes with each transaction (the card's unpredictable number), so it is in a
     // record outside the static data signed for ODA; built when read.
@@ -659,6 +667,10 @@ export class EmvCardModel {
     this.data = { aip, records };
     return this.data;
   }
+}
+
+function velocityLimits(s: EmvCardSpec): Buffer[] {
+  return s.velocity === undefined ? [] : [tlv(0x9f14, Buffer.from([s.velocity.lower])), tlv(0x9f23, Buffer.from([s.velocity.upper]))];
 }
 
 /** The test CA's RID: the first 5 bytes of every AID the card models carry. */

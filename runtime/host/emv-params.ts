@@ -17,6 +17,8 @@ export const AIDS_MAX = 32;
 export const AID_BYTES_MIN = 5;
 export const AID_BYTES_MAX = 16;
 const TAC_BYTES = 5;
+const THRESHOLD_BYTES = 4;
+const PERCENT_MAX = 99;
 const BCD6_DIGITS = 12;
 const HASH_SHA1 = 0x01;
 const KEY_RSA = 0x01;
@@ -37,6 +39,30 @@ export interface AidParams {
   readonly clFloorLimitFen: number;
   readonly clTxnLimitFen: number;
   readonly cvmRequiredLimitFen: number;
+  /**
+   * Random transaction selection (Book 3 §10.6.2). The profile's 380 does not name these tags; a
+   * UnionPay acquirer sends them as DF15 threshold (4 bytes binary, fen), DF16 maximum target
+   * percentage and DF17 target percentage (1 byte BCD each, 00..99), which this terminal reads.
+   * Absent (a host that sends none of the three): no random selection.
+   */
+  readonly random?: RandomSelectionParams;
+}
+
+/** The AID's random selection parameters (DF15, DF16, DF17). */
+export interface RandomSelectionParams {
+  readonly thresholdFen: number;
+  readonly maxTargetPercent: number;
+  readonly targetPercent: number;
+}
+
+/** Book 3 §10.6.2: percentages 0..99, target <= maximum target, the threshold below a non-zero floor limit. */
+export function randomParamsProblem(r: RandomSelectionParams, floorLimitFen: number): string | undefined {
+  const pct = (v: number): boolean => Number.isInteger(v) && v >= 0 && v <= PERCENT_MAX;
+  if (!pct(r.targetPercent) || !pct(r.maxTargetPercent)) return 'percentages are 0..99';
+  if (r.targetPercent > r.maxTargetPercent) return 'target percentage over the maximum target percentage';
+  if (!Number.isSafeInteger(r.thresholdFen) || r.thresholdFen < 0) return 'threshold is not an amount';
+  if (floorLimitFen > 0 && r.thresholdFen >= floorLimitFen) return 'threshold at or over the floor limit';
+  return undefined;
 }
 
 export interface CaKeyId { readonly rid: Buffer; readonly index: number }
@@ -165,13 +191,34 @@ export function parseAid(b: Buffer | undefined): AidParams {
   };
   const floor = need(m, 0x9f1b, 'AID');
   if (floor.length !== 4) throw refused('terminal floor limit is not 4 bytes', 0x9f1b);
+  const floorLimitFen = floor.readUInt32BE(0);
+  const random = randomOf(m, floorLimitFen);
   return {
+    ...(random === undefined ? {} : { random }),
     aid: Buffer.from(aid), asi: asi[0], appVersion: Buffer.from(version),
     tacDefault: tac(0xdf11), tacOnline: tac(0xdf12), tacDenial: tac(0xdf13),
-    floorLimitFen: floor.readUInt32BE(0),
+    floorLimitFen,
     clFloorLimitFen: bcd6(need(m, 0xdf19, 'AID'), 0xdf19), clTxnLimitFen: bcd6(need(m, 0xdf20, 'AID'), 0xdf20),
     cvmRequiredLimitFen: bcd6(need(m, 0xdf21, 'AID'), 0xdf21),
   };
+}
+
+function bcdPercent(v: Buffer, tag: number): number {
+  if (v.length !== 1 || !/^[0-9]{2}$/.test(v.toString('hex'))) throw refused(`tag ${tag.toString(16).toUpperCase()} is not 1 byte of BCD (00..99)`, tag);
+  return Number(v.toString('hex'));
+}
+
+/** DF15/DF16/DF17 (see AidParams.random): all three or none; checked against the floor limit. */
+function randomOf(m: Map<number, Buffer>, floorLimitFen: number): RandomSelectionParams | undefined {
+  const present = [0xdf15, 0xdf16, 0xdf17].filter((tag) => m.has(tag));
+  if (present.length === 0) return undefined;
+  if (present.length !== 3) throw refused('random selection needs DF15, DF16 and DF17 together', present[0]);
+  const threshold = m.get(0xdf15) as Buffer;
+  if (threshold.length !== THRESHOLD_BYTES) throw refused('random selection threshold is not 4 bytes', 0xdf15);
+  const r = { thresholdFen: threshold.readUInt32BE(0), maxTargetPercent: bcdPercent(m.get(0xdf16) as Buffer, 0xdf16), targetPercent: bcdPercent(m.get(0xdf17) as Buffer, 0xdf17) };
+  const problem = randomParamsProblem(r, floorLimitFen);
+  if (problem !== undefined) throw refused(`random selection: ${problem}`, 0xdf15);
+  return r;
 }
 
 export function encodeAidList(aids: readonly Buffer[]): Buffer {
@@ -186,7 +233,15 @@ export function encodeAid(a: AidParams): Buffer {
     encodeTlv(0x9f06, a.aid), encodeTlv(0xdf01, Buffer.from([a.asi])), encodeTlv(0x9f09, a.appVersion),
     encodeTlv(0xdf11, a.tacDefault), encodeTlv(0xdf12, a.tacOnline), encodeTlv(0xdf13, a.tacDenial), encodeTlv(0x9f1b, floor),
     encodeTlv(0xdf19, bcd(a.clFloorLimitFen)), encodeTlv(0xdf20, bcd(a.clTxnLimitFen)), encodeTlv(0xdf21, bcd(a.cvmRequiredLimitFen)),
+    ...(a.random === undefined ? [] : randomTlvs(a.random)),
   ]);
+}
+
+function randomTlvs(r: RandomSelectionParams): Buffer[] {
+  const threshold = Buffer.alloc(THRESHOLD_BYTES);
+  threshold.writeUInt32BE(r.thresholdFen);
+  const pct = (n: number): Buffer => Buffer.from(String(n).padStart(2, '0'), 'hex');
+  return [encodeTlv(0xdf15, threshold), encodeTlv(0xdf16, pct(r.maxTargetPercent)), encodeTlv(0xdf17, pct(r.targetPercent))];
 }
 
 /** The 380 request's 62 for one AID. */

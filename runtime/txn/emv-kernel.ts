@@ -9,14 +9,14 @@
  *   offlineDataAuthentication  SDA or DDA (INTERNAL AUTHENTICATE) under the CA key in force for the
  *                           card's RID and 8F; a failure is TVR bits, never an exception
  *   runKernel               the above, then processing restrictions, CVM, terminal risk management
- *                           (floor limit), terminal action analysis and the first GENERATE AC
+ *                           (floor limit with the log, random selection, velocity: emv-risk.ts), terminal
+ *                           action analysis and the first GENERATE AC
  *
  * The pure decisions are emv-oda.ts, emv-restrictions.ts, emv-cvm.ts, emv-risk.ts, emv-taa.ts.
  * Nothing here logs or stores card data: the caller gets the values (card.ts keeps only what the
  * transaction needs and field 55's allow-list).
  *
- * Not yet: CDA, GET DATA and velocity checking, random transaction selection (the AID download
- * carries no target percentages; the floor limit of 0 sends every sale online anyway), qPBOC.
+ * Not yet: CDA, qPBOC.
  * The online half (issuer authentication, second GENERATE AC, scripts) is emv-online.ts.
  */
 import { PosError, invariant } from '../../common/errors';

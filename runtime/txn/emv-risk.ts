@@ -4,10 +4,15 @@
  * are inputs (the random number from the injected random source, so a seeded run replays); each
  * returns the TVR bits (byte 4, and "new card" of byte 2) it sets.
  *
- * Not here: the exception file (TVR byte 1 bit 5) and the log of approved offline transactions
- * that the floor limit check adds for the same card (pass it as `loggedSameCardMinor`).
+ * `terminalRiskManagement` runs the three for the kernel (emv-kernel.ts runKernel) from the AID's
+ * downloaded parameters, the card's data and the terminal's `RiskContext` (the random number and
+ * the log of this batch's approved sales by card); `readVelocityCounters` is its one card
+ * exchange (GET DATA 9F36 and 9F13, only for a card that gives both offline limits).
+ *
+ * Not here: the exception file (TVR byte 1 bit 5).
  */
 import { invariant } from '../../common/errors';
+import type { RandomSelectionParams as AidRandomParams } from '../host/emv-params';
 import { TVR, TvrBit } from './emv-tvr';
 
 /** Book 3 §10.6.2: the random number is from 1 to 99. */
@@ -72,4 +77,84 @@ export function velocityCheck(v: VelocityInput): TvrBit[] {
   if (sinceOnline > v.upperLimit) bits.push(TVR.upperOfflineLimitExceeded);
   if (v.lastOnlineAtc === 0) bits.push(TVR.newCard);
   return bits;
+}
+
+// ---------------------------------------------------------------- the kernel's step
+
+/** What the terminal brings to risk management besides the AID's parameters (CardRequest.risk). */
+export interface RiskContext {
+  /**
+   * 1..99 from the terminal's injected random source (engine.cardRequest), so a seeded run and a
+   * test replay it. Absent: random selection is not performed (nothing selected).
+   */
+  readonly randomPercent?: number;
+  /**
+   * The transaction log (Book 3 §10.6.1): the amount of the most recent approved transaction of
+   * this batch for the same PAN, 0 when none. The PAN never leaves the terminal's memory: the
+   * engine compares keyed hashes (panTag). Absent: no log.
+   */
+  readonly loggedSameCardFen?: (pan: string) => number;
+}
+
+export interface RiskInput {
+  readonly amountFen: number;
+  /** The AID's floor limit for this interface (contact 9F1B, or contactless DF19). */
+  readonly floorLimitFen: number;
+  /** The AID's DF15/DF16/DF17; absent: no random selection. */
+  readonly random?: AidRandomParams;
+  readonly pan: string;
+  readonly context?: RiskContext;
+  readonly velocity: VelocityInput;
+}
+
+/** Book 3 §10.6: floor limit (with the log), random selection, velocity; the TVR bits they set. */
+export function terminalRiskManagement(r: RiskInput): TvrBit[] {
+  const logged = r.context?.loggedSameCardFen?.(r.pan) ?? 0;
+  invariant(Number.isSafeInteger(logged) && logged >= 0, 'logged amount is fen');
+  const bits = floorLimitCheck(r.amountFen, r.floorLimitFen, logged);
+  const pct = r.context?.randomPercent;
+  if (r.random !== undefined && pct !== undefined && r.floorLimitFen > 0) {
+    bits.push(...randomSelection(r.amountFen, {
+      targetPercent: r.random.targetPercent, maxTargetPercent: r.random.maxTargetPercent, thresholdMinor: r.random.thresholdFen, floorLimitMinor: r.floorLimitFen,
+    }, pct));
+  }
+  bits.push(...velocityCheck(r.velocity));
+  return bits;
+}
+
+/** Draws the random number 1..99 from random bytes (4 bytes: the modulo's bias is under 1e-7). */
+export const RANDOM_PERCENT_BYTES = 4;
+export function randomPercentOf(bytes: Buffer): number {
+  invariant(bytes.length === RANDOM_PERCENT_BYTES, 'random percent takes 4 bytes');
+  return (bytes.readUInt32BE(0) % RANDOM_PERCENT_MAX) + RANDOM_PERCENT_MIN;
+}
+
+type Transmit = (apdu: Buffer) => Promise<Buffer>;
+const COUNTER_BYTES = 2;
+
+function beNumber(b: Buffer | undefined): number | undefined {
+  return b === undefined || b.length === 0 ? undefined : b.readUIntBE(0, b.length);
+}
+
+/** GET DATA (80 CA) for a 2-byte counter; undefined when the card does not give it (any answer but 9000 with the tag). */
+async function getCounter(tx: Transmit, tag: number): Promise<number | undefined> {
+  const r = await tx(Buffer.from([0x80, 0xca, tag >> 8, tag & 0xff, 0x00]));
+  if (r.length < 2 || r.readUInt16BE(r.length - 2) !== 0x9000) return undefined;
+  const data = r.subarray(0, r.length - 2);
+  // The answer is the data object itself: tag (2 bytes), length, value.
+  if (data.length !== 3 + COUNTER_BYTES || data.readUInt16BE(0) !== tag || data[2] !== COUNTER_BYTES) return undefined;
+  return data.readUInt16BE(3);
+}
+
+/**
+ * Book 3 §10.6.3: the card's lower and upper consecutive offline limits (9F14, 9F23) from its
+ * records; only when it has both, the ATC (9F36) and last online ATC register (9F13) by GET DATA.
+ */
+export async function readVelocityCounters(tx: Transmit, card: ReadonlyMap<number, Buffer>): Promise<VelocityInput> {
+  const lowerLimit = beNumber(card.get(0x9f14));
+  const upperLimit = beNumber(card.get(0x9f23));
+  if (lowerLimit === undefined || upperLimit === undefined) return {};
+  const atc = await getCounter(tx, 0x9f36);
+  const lastOnlineAtc = await getCounter(tx, 0x9f13);
+  return { lowerLimit, upperLimit, ...(atc === undefined ? {} : { atc }), ...(lastOnlineAtc === undefined ? {} : { lastOnlineAtc }) };
 }

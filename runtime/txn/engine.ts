@@ -67,6 +67,7 @@ import { PreAuthHold, Txn, TxnStatus, nextStanAfter, pendingAdvices, pendingCopi
 import { MonoImage } from '../../hal/printer';
 import { CardInput } from './card';
 import { CardRequest, EmvTxnType, UNPREDICTABLE_NUMBER_BYTES, field55Of, sanitizeField55 } from './emv';
+import { RANDOM_PERCENT_BYTES, RiskContext, randomPercentOf } from './emv-risk';
 import { ChipOnline, OnlineOutcome, FirstPass, SCRIPT_RESULT_BYTES, noticeField55, noticeValues } from './emv-online';
 import { buildScriptNotice } from '../host/messages-v2';
 import { ScriptNoticePendingPayload } from '../records';
@@ -552,7 +553,21 @@ export class TerminalEngine {
     const yymmdd = yymmddIn(this.clock.now(), this.tzOffsetMinutes);
     // The downloaded CA keys and AIDs go with it (the kernel keeps the keys in force on 9A's date).
     const params = { caKeys: this.state.caKeys ?? [], aids: this.state.aids };
-    return { txnType, amountFen, dateYymmdd: yymmdd, unpredictable: this.deps.random(UNPREDICTABLE_NUMBER_BYTES), ifdSerial: this.config.ids.tid, params };
+    const unpredictable = this.deps.random(UNPREDICTABLE_NUMBER_BYTES);
+    // Terminal risk management: its random number from the same injected source (drawn after 9F37),
+    // and the transaction log, this batch's approved sales compared by keyed PAN hash.
+    const risk: RiskContext = { randomPercent: randomPercentOf(this.deps.random(RANDOM_PERCENT_BYTES)), loggedSameCardFen: (pan) => this.lastApprovedSaleFen(pan) };
+    return { txnType, amountFen, dateYymmdd: yymmdd, unpredictable, ifdSerial: this.config.ids.tid, params, risk };
+  }
+
+  /** The amount of the most recent approved sale of the open batch for this PAN (Book 3 §10.6.1's log), 0 when none. */
+  lastApprovedSaleFen(pan: string): number {
+    const tag = this.panTag(pan);
+    let last: Txn | undefined;
+    for (const t of this.state.txns.values()) {
+      if (t.kind === 'sale' && t.batch === this.state.batch && t.panTag.equals(tag) && statusOf(this.state, t) === 'approved' && (last === undefined || t.beganAtMs >= last.beganAtMs)) last = t;
+    }
+    return last?.amountFen ?? 0;
   }
 
   /**
