@@ -9,14 +9,14 @@
  *   offlineDataAuthentication  SDA or DDA (INTERNAL AUTHENTICATE) under the CA key in force for the
  *                           card's RID and 8F; a failure is TVR bits, never an exception
  *   runKernel               the above, then processing restrictions, CVM, terminal risk management
- *                           (floor limit), terminal action analysis and the first GENERATE AC
+ *                           (floor limit with the log, random selection, velocity: emv-risk.ts), terminal
+ *                           action analysis and the first GENERATE AC
  *
  * The pure decisions are emv-oda.ts, emv-restrictions.ts, emv-cvm.ts, emv-risk.ts, emv-taa.ts.
  * Nothing here logs or stores card data: the caller gets the values (card.ts keeps only what the
  * transaction needs and field 55's allow-list).
  *
- * Not yet: CDA, GET DATA and velocity checking, random transaction selection (the AID download
- * carries no target percentages; the floor limit of 0 sends every sale online anyway), qPBOC.
+ * Not yet: CDA, qPBOC.
  * The online half (issuer authentication, second GENERATE AC, scripts) is emv-online.ts.
  */
 import { PosError, invariant } from '../../common/errors';
@@ -34,7 +34,7 @@ import {
 import { CaPublicKey } from './emv-rsa';
 import { CvmMethod, processCvmList } from './emv-cvm';
 import { processingRestrictions } from './emv-restrictions';
-import { floorLimitCheck } from './emv-risk';
+import { readVelocityCounters, terminalRiskManagement } from './emv-risk';
 import { terminalActionAnalysis } from './emv-taa';
 import { TVR, TvrBit, emptyTvr, withTvrBits } from './emv-tvr';
 
@@ -449,7 +449,11 @@ export async function runKernel(tx: Transmit, contactless: boolean, request: Car
     amountMinor: request.amountFen, inApplicationCurrency: true, kind: 'purchase', unattended: false, supported: SUPPORTED_CVMS,
   });
   bits.push(...cvm.tvr);
-  bits.push(...floorLimitCheck(request.amountFen, contactless ? app.params.clFloorLimitFen : app.params.floorLimitFen));
+  // Terminal risk management (Book 3 §10.6): floor limit with the batch's log, random selection, velocity.
+  bits.push(...terminalRiskManagement({
+    amountFen: request.amountFen, floorLimitFen: contactless ? app.params.clFloorLimitFen : app.params.floorLimitFen, random: app.params.random,
+    pan, context: request.risk, velocity: await readVelocityCounters(tx, card),
+  }));
   const tvr = withTvrBits(emptyTvr(), bits);
   terminal.set(0x95, tvr).set(0x9f34, cvm.cvmResults);
   const asked = terminalActionAnalysis(tvr, { denial: card.get(0x9f0e), online: card.get(0x9f0f), default: card.get(0x9f0d) },

@@ -39,6 +39,7 @@
  */
 import { PosError, invariant } from '../../common/errors';
 import type { AidParams } from '../host/emv-params';
+import type { RiskContext } from './emv-risk';
 import type { CaPublicKey } from './emv-rsa';
 
 export type EmvTxnType = 'sale' | 'refund' | 'balance';
@@ -59,6 +60,8 @@ export interface CardRequest {
   readonly ifdSerial?: string;
   /** The downloaded CA keys and AIDs (terminal-state `caKeys`, `aids`); absent: none (the kernel's built-in AIDs, no CA key). */
   readonly params?: EmvParams;
+  /** Terminal risk management's random number and transaction log (emv-risk.ts); absent: neither. */
+  readonly risk?: RiskContext;
   /**
    * The terminal may approve this amount offline now (the host's offline parameters DF15/DF16/DF17:
    * engine.offlineAllowed). A qPBOC card may then answer TC within the AID's contactless floor
