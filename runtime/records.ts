@@ -116,6 +116,11 @@ export interface TxnBeginPayload {
   readonly field61?: string;
   /** QR kinds only (never the payment code). */
   readonly qr?: QrTxnInfo;
+  /**
+   * A sale a tapped qPBOC card approved offline (TC, fDDA passed): the allow-listed field 55 of its
+   * TC, which the advice (0220) carries; checked against the allow-list when written and read back.
+   */
+  readonly field55?: Buffer;
 }
 
 export interface TxnResultPayload {
@@ -345,6 +350,8 @@ export const rec = {
     invariant(p.kind !== 'void' || (p.origStan !== undefined && p.origRrn !== undefined), 'a void names its sale');
     invariant(p.kind !== 'completionVoid' || (p.origStan !== undefined && p.origRrn !== undefined), 'a completion void names its completion');
     invariant((p.kind !== 'preAuthVoid' && p.kind !== 'completion') || p.origAuthCode !== undefined, 'a pre-authorization void or completion names the authorization code');
+    checkField55(p.field55);
+    invariant(p.field55 === undefined || (p.kind === 'sale' && p.entryMode.startsWith('07')), 'only a tapped card\'s offline sale keeps its field 55 with the sale');
     return { type: 'txnBegin', payload: compact(p) };
   },
   txnResult: (p: TxnResultPayload): RecordInput => {

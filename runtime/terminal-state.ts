@@ -32,7 +32,7 @@ export type TxnStatus = 'pending' | 'approved' | 'declined' | 'failed' | 'revers
 
 /** A transaction as replayed: what its txn-begin record said, then what happened to it. */
 export interface Txn extends Pick<TxnBeginPayload, 'kind' | 'stan' | 'batch' | 'amountFen' | 'panMasked' | 'panEnc' | 'panTag' | 'expiry'
-  | 'entryMode' | 'processingCode' | 'operator' | 'origStan' | 'origBatch' | 'origRrn' | 'origAuthCode' | 'origDate'> {
+  | 'entryMode' | 'processingCode' | 'operator' | 'origStan' | 'origBatch' | 'origRrn' | 'origAuthCode' | 'origDate' | 'field55'> {
   readonly beganAtMs: number;
   /** pending | approved | declined | failed | reversed (voided is derived). */
   status: Exclude<TxnStatus, 'voided'>;
@@ -316,6 +316,7 @@ function applyBegin(s: TerminalState, r: DecodedRecord): void {
     origStan: optNum(p.origStan, 'origStan'), origBatch: optNum(p.origBatch, 'origBatch'), origRrn: optStr(p.origRrn, 'origRrn'),
     origAuthCode: optStr(p.origAuthCode, 'origAuthCode'), origDate: optStr(p.origDate, 'origDate'),
     beganAtMs: r.timeMs, status: 'pending', printed: new Set(), ...(p.qr !== undefined ? { qr: qrInfoOf(p.qr) } : {}),
+    ...(p.field55 !== undefined ? { field55: optField55(p.field55, 'field55') } : {}),
   });
 }
 

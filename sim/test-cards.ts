@@ -10,6 +10,10 @@
  *   icOdaDeclined     the expired certificate, and an IAC-Denial with "DDA failed": the terminal asks
  *                     for an AAC and the sale is declined offline
  *   icPulled          pulled out of the reader while the terminal asks for the cryptogram
+ *   quickPass         qPBOC (cryptogram in the GPO answer): a small tap approved offline with fDDA
+ *   qpbocBadFdda      qPBOC, wrong fDDA signature: online with its TC (its CTQ allows it)
+ *   qpbocExpiredIcc   qPBOC, ICC certificate expired, no online fallback in its CTQ: declined
+ *   icCda / icCdaBad  CDA at GENERATE AC; the second with a wrong signature: declined offline
  * The everyday cards are shared singletons a seeded day replays twice in one process, so their ATC
  * is `replayable` (derived from the CDOL1 data); a test that needs a counting ATC makes its own
  * card with emvCard().
@@ -74,4 +78,18 @@ export const TEST_CARDS = {
   icPulledLate: emvCard({ kind: 'ic', name: 'IC pulled before the end', pan: '6222020000000098', expiry: '301231', psn: 1, pullAt: 'second-generate-ac', atc: 'replayable' }) as ChipCard,
   /** Every issuer script command fails (6581): the sale stands, DF31 says failed (host fault issuer-script:...). */
   icScriptFails: emvCard({ kind: 'ic', name: 'IC scripts fail', pan: '6222020000000106', expiry: '301231', psn: 1, faults: ['script-fails'], atc: 'replayable' }) as ChipCard,
+  // qPBOC and CDA (issue 11): the cryptogram in the GPO answer, fDDA; CDA at GENERATE AC.
+  /** qPBOC: under the AID's contactless floor limit (200 yuan) with offline sales allowed, approved offline (TC, fDDA); else online. */
+  quickPass: emvCard({ kind: 'contactless', name: 'QuickPass qPBOC', pan: '6222020000000114', expiry: '301231', psn: 1, qpboc: true, atc: 'replayable' },
+    { uid: Buffer.from('08445566', 'hex') }) as ChipCard,
+  /** qPBOC whose fDDA signature covers other data; its CTQ says go online when ODA fails: the TC goes online. */
+  qpbocBadFdda: emvCard({ kind: 'contactless', name: 'QuickPass wrong fDDA', pan: '6222020000000122', expiry: '301231', psn: 1, qpboc: true, faults: ['wrong-fdda-signature'], atc: 'replayable' },
+    { uid: Buffer.from('08445567', 'hex') }) as ChipCard,
+  /** qPBOC with an ICC certificate that expired in 2015 and a CTQ that allows no online fallback: fDDA fails, declined (E-RDR-09). */
+  qpbocExpiredIcc: emvCard({ kind: 'contactless', name: 'QuickPass expired ICC cert', pan: '6222020000000130', expiry: '301231', psn: 1, qpboc: true, faults: ['expired-icc-cert'],
+    ctq: Buffer.from('8000', 'hex'), atc: 'replayable' }, { uid: Buffer.from('08445568', 'hex') }) as ChipCard,
+  /** CDA: the signature with the ARQC (and the TC at the final GENERATE AC) verified. */
+  icCda: emvCard({ kind: 'ic', name: 'IC CDA', pan: '6222020000000148', expiry: '301231', psn: 1, oda: 'cda', atc: 'replayable' }) as ChipCard,
+  /** CDA whose signature covers another unpredictable number: declined offline (E-RDR-09) at the first GENERATE AC. */
+  icCdaBad: emvCard({ kind: 'ic', name: 'IC CDA wrong signature', pan: '6222020000000155', expiry: '301231', psn: 1, oda: 'cda', faults: ['wrong-cda-signature'], atc: 'replayable' }) as ChipCard,
 } as const;

@@ -198,6 +198,8 @@ export function viewOf(state: Store['state'], t: Txn): TxnView {
  * card's own offline approval).
  */
 export const OFFLINE_RESPONSE_CODE = 'Y3';
+/** 39 of the journal's result for a sale a chip card approved offline (a qPBOC TC): Y1 (EMV's "offline approved"). */
+export const CHIP_OFFLINE_RESPONSE_CODE = 'Y1';
 /** The terminal-made authorization code: "OF" + the last 4 digits of the sale's STAN (an6, never a host's all-digit code). */
 export function offlineAuthCode(stan: number): string {
   return `OF${String(stan % 10_000).padStart(4, '0')}`;
@@ -498,7 +500,7 @@ export class TerminalEngine {
       }
       const req = buildOfflineAdvice(this.config.profile, {
         ids: this.config.ids, stan: t.stan, batch: t.batch, pan: this.panOf(t.panEnc), amountFen: t.amountFen, expiry: t.expiry,
-        entryMode: t.entryMode, authCode: t.authCode ?? offlineAuthCode(t.stan),
+        entryMode: t.entryMode, authCode: t.authCode ?? offlineAuthCode(t.stan), ...(t.field55 !== undefined ? { field55: t.field55 } : {}),
       });
       let res: FinancialResult;
       try {
@@ -557,7 +559,9 @@ export class TerminalEngine {
     // Terminal risk management: its random number from the same injected source (drawn after 9F37),
     // and the transaction log, this batch's approved sales compared by keyed PAN hash.
     const risk: RiskContext = { randomPercent: randomPercentOf(this.deps.random(RANDOM_PERCENT_BYTES)), loggedSameCardFen: (pan) => this.lastApprovedSaleFen(pan) };
-    return { txnType, amountFen, dateYymmdd: yymmdd, unpredictable, ifdSerial: this.config.ids.tid, params, risk };
+    return { txnType, amountFen, dateYymmdd: yymmdd, unpredictable, ifdSerial: this.config.ids.tid, params,
+      // A qPBOC card may approve offline only when the terminal may (DF15, DF16, DF17): the TTQ says so.
+      offlineAllowed: txnType === 'sale' && this.offlineAllowed(amountFen), risk };
   }
 
   /** The amount of the most recent approved sale of the open batch for this PAN (Book 3 §10.6.1's log), 0 when none. */
@@ -632,11 +636,17 @@ export class TerminalEngine {
       ids: this.config.ids, stan, batch: this.state.batch, pan: c.pan, amountFen: input.amountFen, expiry: c.expiry,
       entryMode: c.entryMode, cardSeq: c.cardSeq, track2: c.track2, track3: c.track3, pinBlock, field55,
     });
+    const t = {
+      kind: 'sale' as const, stan, amountFen: input.amountFen, pan: c.pan, expiry: c.expiry, entryMode: c.entryMode, cardSeq: c.cardSeq, operator: input.session.operator,
+    };
+    // A tapped qPBOC card approved offline (TC, fDDA passed) while offline sales are allowed: an
+    // offline sale, its advice (with the TC's 55) uploaded later. Allowed no longer (the count of
+    // waiting advices reached DF17 since the tap): the TC goes online, as after a failed fDDA.
+    if (c.chip?.offlineApproved === true && field55 !== undefined && pinBlock === undefined && this.offlineAllowed(input.amountFen)) {
+      return this.offlineChipSale(req, record, t, field55, c.chip.tvr);
+    }
     // An online PIN can only be checked by the issuer: a sale with one never goes offline.
-    return this.financial(req, record, {
-      kind: 'sale', stan, amountFen: input.amountFen, pan: c.pan, expiry: c.expiry, entryMode: c.entryMode, cardSeq: c.cardSeq, operator: input.session.operator,
-      offlineCandidate: pinBlock === undefined, chip: field55 !== undefined ? c.online : undefined,
-    });
+    return this.financial(req, record, { ...t, offlineCandidate: pinBlock === undefined, chip: field55 !== undefined ? c.online : undefined });
   }
 
   async voidSale(origStan: number, session: Session): Promise<FlowResult> {
@@ -698,14 +708,7 @@ export class TerminalEngine {
     chip?: ChipOnline;
   }): Promise<FlowResult> {
     const m = req.message;
-    const f60 = textField(m, 60) as string;
-    const panEnc = this.sealPan(t.pan);
-    const panMasked = maskPan(t.pan);
-    const common = { stan: t.stan, batch: this.state.batch, amountFen: t.amountFen, panEnc, panMasked, processingCode: textField(m, 3) as string, entryMode: t.entryMode, conditionCode: textField(m, 25) as string, type60: f60.slice(0, 2), expiry: t.expiry, cardSeq: t.cardSeq };
-    const begin: TxnBeginPayload = {
-      ...common, kind: t.kind, panTag: this.panTag(t.pan), operator: t.operator, origStan: t.origStan, origBatch: t.origBatch,
-      origRrn: t.origRrn, origAuthCode: t.origAuthCode, origDate: t.origDate, field61: textField(m, 61),
-    };
+    const { common, begin } = this.beginPayloads(req, t);
     // The original's 55 exactly as it goes out (the packager's own value), for the 0400.
     // 38 of the original request (a void's: the sale's authorization code) goes out in the 0400 too:
     // the profile's reversal carries "the original's ... 38".
@@ -721,6 +724,40 @@ export class TerminalEngine {
       return this.afterSendFailure(t.stan, e, t.offlineCandidate === true && this.offlineAllowed(t.amountFen));
     }
     return t.chip === undefined ? this.recordResult(t.stan, res) : this.completeChip(t.stan, res, t.chip, t.cardSeq);
+  }
+
+  /** The txn-begin record of a request, and what its reversal record shares with it. */
+  private beginPayloads(req: Request, t: {
+    kind: TxnKind; stan: number; amountFen: number; pan: string; expiry?: string; entryMode: EntryMode; cardSeq?: string; operator: string;
+    origStan?: number; origBatch?: number; origRrn?: string; origAuthCode?: string; origDate?: string;
+  }) {
+    const m = req.message;
+    const f60 = textField(m, 60) as string;
+    const panEnc = this.sealPan(t.pan);
+    const panMasked = maskPan(t.pan);
+    const common = { stan: t.stan, batch: this.state.batch, amountFen: t.amountFen, panEnc, panMasked, processingCode: textField(m, 3) as string, entryMode: t.entryMode, conditionCode: textField(m, 25) as string, type60: f60.slice(0, 2), expiry: t.expiry, cardSeq: t.cardSeq };
+    const begin: TxnBeginPayload = {
+      ...common, kind: t.kind, panTag: this.panTag(t.pan), operator: t.operator, origStan: t.origStan, origBatch: t.origBatch,
+      origRrn: t.origRrn, origAuthCode: t.origAuthCode, origDate: t.origDate, field61: textField(m, 61),
+    };
+    return { common, begin };
+  }
+
+  /**
+   * A qPBOC card's offline approval (docs/PROTOCOL.md, offline sale: "a chip card approves offline
+   * (Y1)"): one commit of its STAN, the sale with the TC's allow-listed 55 (the advice carries it)
+   * and its result, Y1 with the terminal's authorization code. Nothing is sent now and there is
+   * nothing to reverse: flushAdvices uploads it as a 0220 under this STAN before the next online
+   * message and before settlement, as every offline sale.
+   */
+  private async offlineChipSale(req: Request, stanRecord: RecordInput, t: Parameters<TerminalEngine['beginPayloads']>[1], field55: Buffer, tvr: string): Promise<FlowResult> {
+    const { begin } = this.beginPayloads(req, t);
+    await this.store.commit([
+      stanRecord, rec.txnBegin({ ...begin, field55 }),
+      rec.txnResult({ stan: t.stan, outcome: 'offline', responseCode: CHIP_OFFLINE_RESPONSE_CODE, authCode: offlineAuthCode(t.stan) }),
+    ]);
+    this.log.info({ stan: t.stan, tvr }, 'qPBOC card approved offline: advice pending');
+    return { outcome: 'approved', txn: viewOf(this.state, this.state.txns.get(t.stan) as Txn) };
   }
 
   private async recordResult(stan: number, res: FinancialResult): Promise<FlowResult> {

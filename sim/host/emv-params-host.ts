@@ -32,13 +32,15 @@ const hex = (h: string): Buffer => Buffer.from(h, 'hex');
 
 /**
  * UnionPay's application identifiers (debit, credit, quasi-credit) with TACs and limits typical of
- * a domestic acquirer's test set (amounts in fen: contactless floor 0, transaction limit 1,000
- * yuan, CVM required above 1,000 yuan, contact floor limit 0: every chip sale goes online).
+ * a domestic acquirer's test set (amounts in fen: contactless floor limit 200 yuan, so that a qPBOC
+ * card may approve a smaller tap offline when the host's offline parameters allow it; contactless
+ * transaction limit 1,000 yuan (from there: insert or swipe); CVM required from 300 yuan; contact
+ * floor limit 0: every inserted card's sale goes online).
  */
 export function testAids(): AidParams[] {
   const common = {
     asi: 0, appVersion: hex('0030'), tacDefault: hex('D84000A800'), tacOnline: hex('D84004F800'), tacDenial: hex('0010000000'),
-    floorLimitFen: 0, clFloorLimitFen: 0, clTxnLimitFen: 100_000, cvmRequiredLimitFen: 100_000,
+    floorLimitFen: 0, clFloorLimitFen: 20_000, clTxnLimitFen: 100_000, cvmRequiredLimitFen: 30_000,
   };
   return ['A000000333010101', 'A000000333010102', 'A000000333010103'].map((aid) => ({ ...common, aid: hex(aid) }));
 }

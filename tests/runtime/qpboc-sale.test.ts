@@ -1,0 +1,109 @@
+/**
+ * qPBOC and CDA sales through the engine against the acquirer simulator (its CA keys and AIDs
+ * downloaded first, as at the first sign-on): a small tap approved offline by the card (TC, fDDA
+ * passed) is journaled as an offline sale with nothing sent, survives a reboot, and is uploaded as
+ * a 0220 carrying its TC before the next online sale; a tap over the contactless floor limit, and
+ * one whose fDDA failed, go online and the host verifies their cryptograms; the waiting maximum of
+ * offline sales sends the next tap online; a CDA card's sale is approved with the cryptogram from
+ * inside its signature. Nothing of the card's PAN reaches the journal.
+ */
+import { strict as assert } from 'node:assert';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CUP_PROFILE } from '../../runtime/host/fields';
+import { IsoMessage, bytesField, textField, unpackFrame } from '../../runtime/host/packager';
+import { primitives } from '../../runtime/txn/emv';
+import { downloadAids, downloadCaKeys } from '../../runtime/txn/emv-download';
+import { TEST_CARDS } from '../../sim/test-cards';
+import { CASHIER, Rig, assertReconciled, chipCardFor, rig } from './harness';
+
+function capture(r: Rig): IsoMessage[] {
+  const seen: IsoMessage[] = [];
+  const handle = r.sim.handle.bind(r.sim);
+  r.sim.handle = (frame: Buffer) => { seen.push(unpackFrame(CUP_PROFILE, Buffer.from(frame)).message); return handle(frame); };
+  return seen;
+}
+
+describe('qPBOC and CDA sales through the engine', function () {
+  this.timeout(20_000);
+  let r: Rig;
+  let frames: IsoMessage[];
+  beforeEach(async () => {
+    r = await rig();
+    frames = capture(r);
+    await r.terminal.engine.signOn(CASHIER);
+    r.sim.setParameters({ offlineAllowed: true, offlineFloorFen: 20_000, offlineCountMax: 2 });
+    await r.terminal.engine.downloadParameters();
+    assert.equal((await downloadCaKeys(r.terminal.engine)).outcome, 'applied');
+    assert.equal((await downloadAids(r.terminal.engine)).outcome, 'applied');
+    frames.length = 0;
+  });
+  afterEach(async () => { r.sim.clearFaults(); await r.close(); });
+
+  it('a tap under the floor limits: approved offline (Y1, nothing sent), kept over a reboot, uploaded as a 0220 with its TC before the next sale', async () => {
+    const input = await chipCardFor(r, 5_000, TEST_CARDS.quickPass);
+    assert.equal(input.chip?.offlineApproved, true);
+    const res = await r.terminal.engine.sale({ amountFen: 5_000, card: input, session: CASHIER });
+    assert.equal(res.outcome, 'approved');
+    if (res.outcome !== 'approved') return;
+    assert.equal(res.txn.offline, 'pending');
+    assert.equal(res.txn.responseCode, 'Y1');
+    assert.match(res.txn.authCode ?? '', /^OF\d{4}$/);
+    assert.equal(frames.length, 0, 'nothing went to the host');
+    await r.reboot();
+    assert.equal(r.terminal.engine.pendingAdvices().length, 1, 'the offline sale is in the journal');
+    await r.terminal.engine.sale({ amountFen: 30_000, card: await chipCardFor(r, 30_000), pin: Buffer.from('1234'), session: CASHIER });
+    const advice = frames.find((m) => m.mti === '0220' && textField(m, 60)?.startsWith('30'));
+    assert.ok(advice, 'the advice went first');
+    assert.equal(frames.indexOf(advice), 0);
+    assert.equal(textField(advice, 11), String(res.txn.stan).padStart(6, '0'));
+    assert.equal(textField(advice, 22), '071', 'a tap (the machine sets the PIN digit; this test sells the read as it is)');
+    const f55 = primitives(bytesField(advice, 55) as Buffer);
+    assert.equal(f55.get(0x9f27)?.toString('hex'), '40', 'the card\'s TC');
+    assert.deepEqual(bytesField(advice, 55), input.field55);
+    assert.equal(r.terminal.engine.pendingAdvices().length, 0);
+    assert.equal(r.terminal.engine.txn(res.txn.stan)?.offline, 'sent');
+    const journal = readFileSync(join(r.dir, 'data.mdb'));
+    assert.notEqual(journal.indexOf(input.field55 as Buffer), -1, 'the TC\'s 55 is in the journal file (the test looks in the right place)');
+    assert.equal(journal.indexOf(Buffer.from(TEST_CARDS.quickPass.pan)), -1);
+    assert.equal(journal.indexOf(Buffer.from(TEST_CARDS.quickPass.pan.slice(0, 12), 'hex')), -1);
+    assertReconciled(r);
+  });
+
+  it('over the contactless floor limit: the card gives an ARQC, the sale goes online, the host verifies it', async () => {
+    const input = await chipCardFor(r, 25_000, TEST_CARDS.quickPass);
+    const res = await r.terminal.engine.sale({ amountFen: 25_000, card: input, session: CASHIER });
+    assert.equal(res.outcome, 'approved');
+    const sale = frames.filter((m) => m.mti === '0200');
+    assert.equal(sale.length, 1);
+    assert.equal(primitives(bytesField(sale[0], 55) as Buffer).get(0x9f27)?.toString('hex'), '80');
+  });
+
+  it('wrong fDDA signature: the TC goes online (the card allows it) and the host verifies it', async () => {
+    const input = await chipCardFor(r, 5_000, TEST_CARDS.qpbocBadFdda);
+    assert.equal(input.chip?.odaFailure, 'hash');
+    const res = await r.terminal.engine.sale({ amountFen: 5_000, card: input, session: CASHIER });
+    assert.equal(res.outcome, 'approved');
+    if (res.outcome === 'approved') assert.equal(res.txn.offline, undefined);
+    assert.equal(frames.filter((m) => m.mti === '0200').length, 1);
+  });
+
+  it('the waiting maximum of offline sales (DF17 = 2) reached: the TTQ asks the next tap for an online cryptogram', async () => {
+    for (let i = 0; i < 2; i++) {
+      await r.sim.close();
+      const res = await r.terminal.engine.sale({ amountFen: 1_000 + i, card: await chipCardFor(r, 1_000 + i, TEST_CARDS.quickPass), session: CASHIER });
+      assert.equal(res.outcome === 'approved' && res.txn.offline, 'pending');
+      await r.sim.listen(r.sim.port);
+    }
+    const third = await chipCardFor(r, 1_002, TEST_CARDS.quickPass);
+    assert.equal(third.chip?.offlineApproved, undefined);
+    assert.equal(primitives(third.field55 as Buffer).get(0x9f27)?.toString('hex'), '80');
+  });
+
+  it('a CDA card: approved online with the cryptogram from inside its signature', async () => {
+    const input = await chipCardFor(r, 4_400, TEST_CARDS.icCda);
+    assert.equal(input.chip?.oda, 'cda');
+    const res = await r.terminal.engine.sale({ amountFen: 4_400, card: input, pin: Buffer.from('1234'), session: CASHIER });
+    assert.equal(res.outcome, 'approved');
+  });
+});
