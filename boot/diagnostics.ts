@@ -23,7 +23,8 @@
  *             (modemLines). A modem fault (E-NET-08..17) fails the check, with its guided steps,
  *             when the modem is the board's link or the network test failed too; else it is a line.
  *   host      an echo test (does the host answer?), then a sign-on test (keys exchanged with the
- *             acquirer: E-HOST / E-NET / E-KEY codes); the echo's answer tells the network from the host
+ *             acquirer: E-HOST / E-NET / E-KEY codes); the echo's answer tells the network from the host;
+ *             then the chip kernel's CA public keys and AIDs as downloaded (boot/diag-emv.ts)
  *   log       the last errors of the log with their codes (ErrorRing, below)
  */
 import { statfs } from 'node:fs/promises';
@@ -48,6 +49,7 @@ import type { Report } from './recovery';
 import { same } from '../ui-lcd/recovery-strings';
 import { formatDateTime } from '../common/time';
 import { CLIENT_CERT_WARN_DAYS } from '../runtime/host/tls';
+import { EmvParamsView, emvParamLines } from './diag-emv';
 
 /** Below this much free space on the journal's file system the storage check fails (E-STO-02). */
 export const STORAGE_FREE_BYTES_MIN = 8 * 1024 * 1024;
@@ -147,6 +149,11 @@ export interface DiagnosticsDeps {
    * replaces networkTest there, since the saved single-interface settings say nothing of the links.
    */
   readonly linksTest?: () => Promise<LinkCheckReport>;
+  /**
+   * The chip kernel's downloaded CA keys and AIDs (boot/diag-emv.ts), shown under the host check
+   * whether the host answered or not. Absent or undefined: no terminal open (recovery), not shown.
+   */
+  readonly emvParams?: () => EmvParamsView | undefined;
   readonly pages: (s: Screen) => number;
   readonly changed: () => void;
   readonly close: () => void;
@@ -491,12 +498,25 @@ export class Diagnostics implements Overlay {
   private async host(): Promise<LocalText[]> {
     if (!this.d.signOnTest) throw withLines(new PosError('KEY_MISSING', 'no terminal open (recovery): sign-on not tried'), [t('diag.hostNotTried')]);
     const echo = this.d.echoTest ? [await this.d.echoTest()] : [];
+    const emv = this.emvLines();
     try {
       const signedOn = await this.d.signOnTest();
-      return [...echo, signedOn, ...this.linkLines(), ...this.tlsCertLines()];
+      return [...echo, signedOn, ...this.linkLines(), ...this.tlsCertLines(), ...emv];
     } catch (e) {
       // The echo's answer stays on the screen with the sign-on's failure: it is the host that refused.
-      throw echo.length > 0 && isPosError(e) ? withLines(e, [...echo, t('diag.signOnRefused', { code: e.code })]) : e;
+      if (!isPosError(e) || (echo.length === 0 && emv.length === 0)) throw e;
+      throw withLines(e, [...echo, t('diag.signOnRefused', { code: e.code }), ...emv]);
+    }
+  }
+
+  /** The CA keys and AIDs in the journal (nothing when no terminal is open, or reading them fails). */
+  private emvLines(): LocalText[] {
+    try {
+      const v = this.d.emvParams?.();
+      return v === undefined ? [] : emvParamLines(v);
+    } catch (e) {
+      this.d.logger.warn({ err: String(e) }, 'diagnostics: EMV parameters not shown');
+      return [];
     }
   }
 

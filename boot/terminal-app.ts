@@ -94,6 +94,8 @@ import { eReceiptUrl } from '../runtime/receipt';
 import { RecordType } from '../storage/record';
 import type { Session } from '../runtime/operators';
 import { AdjustableClock } from '../common/time';
+import { EmvParamsView } from './diag-emv';
+import { todayYyyymmdd } from '../runtime/txn/emv-download';
 
 export const BOOT_STEP_COUNT = 5;
 /** The merchant's name on the slip until the host's parameter download names it (DF11). */
@@ -885,6 +887,7 @@ export class TerminalApp {
       board: this.o.board, journalDir: this.o.journalDir, errors: this.errors, clock: this.clock, logger: this.o.logger.child({ component: 'diagnostics' }),
       networkTest: () => this.networkTest(),
       ...(this.terminal ? { signOnTest: () => this.signOnTest(), echoTest: () => this.echoTest() } : {}),
+      emvParams: () => this.emvParamsView(),
       tlsClientCertDaysLeft: () => this.tlsLink?.clientCertDaysLeft(),
       hostLink: () => (this.transport instanceof FailoverTransport ? this.transport.lastLink() : undefined),
       ...this.linksTest(),
@@ -895,6 +898,13 @@ export class TerminalApp {
     this.overlay = diag;
     this.render();
     return diag;
+  }
+
+  /** The chip kernel's downloaded CA keys and AIDs for diagnostics, on the terminal's own date. */
+  private emvParamsView(): EmvParamsView | undefined {
+    const s = this.terminal?.engine.state;
+    if (s === undefined) return undefined;
+    return { caKeys: s.caKeys ?? [], ...(s.aids === undefined ? {} : { aids: s.aids }), todayYyyymmdd: todayYyyymmdd(this.clock(), this.o.board.config.tzOffsetMinutes) };
   }
 
   /** On a board that orders its links, diagnostics checks each of them (boot/link-check.ts). */
@@ -1050,6 +1060,7 @@ export class TerminalApp {
           networkTest: () => this.networkTest(),
           ...this.linksTest(),
           ...(this.terminal ? { signOnTest: () => this.signOnTest(), echoTest: () => this.echoTest() } : {}),
+          emvParams: () => this.emvParamsView(),
           tlsClientCertDaysLeft: () => this.tlsLink?.clientCertDaysLeft(),
           pages: () => 1, changed: () => undefined, close: () => undefined,
         });
