@@ -1,0 +1,107 @@
+/**
+ * qPBOC in the terminal process on the simulator board (issue 11): the first sign-on downloads the
+ * acquirer simulator's CA keys and AIDs (contactless floor limit 200 yuan, transaction limit 1,000,
+ * CVM from 300) and its parameters (offline sales allowed up to 200 yuan), then QuickPass cards are
+ * tapped on the virtual reader: a small tap is approved offline by the card (TC, fDDA passed:
+ * nothing sent, 离线/OFFLINE on the slip) and its advice, carrying the TC, reaches the host before
+ * the next online sale; a tap over the floor limit is approved online with the card's ARQC; a card
+ * whose fDDA fails and whose CTQ allows no fallback shows E-RDR-09 and sends nothing; one whose
+ * fDDA fails and whose CTQ says go online is approved online; a tap at the contactless transaction
+ * limit shows E-RDR-13 (insert or swipe), and the same sale then goes through with the card inserted.
+ */
+import { strict as assert } from 'node:assert';
+import { primitives } from '../../runtime/txn/emv';
+import { TEST_TERMINAL } from '../../sim/host/simulator';
+import { assertLedgerAgrees, journalState, terminalPerTest } from './driver';
+
+describe('e2e: qPBOC contactless sales (terminal process, simulator board, acquirer simulator)', function () {
+  this.timeout(180_000);
+  const bench = terminalPerTest('pos-e2e-qpboc-');
+
+  /** Customer copy declined, then the signature step when the machine asks for one, to idle. */
+  async function finish(): Promise<void> {
+    const { d } = bench;
+    await d.keys('2');
+    for (;;) {
+      const s = await d.snapshot();
+      if (s.state === 'idle') return;
+      if (s.state === 'sale.signature') { await d.keys('OK'); await d.until('idle'); return; }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  async function tapShowsError(amountKeys: string, card: string, code: string): Promise<void> {
+    const { d } = bench;
+    await d.keys(`${amountKeys}OK`);
+    await d.until('sale.card');
+    await d.cmd('tap', { card });
+    await d.until('sale.cardError');
+    const text = await d.screen('error');
+    assert.ok(text.some((l) => l.includes(code)), `${card}: ${text.join('|')}`);
+  }
+
+  it('offline under the floor limit and uploaded later; online over it; fDDA failed: declined, or online; over the contactless limit: insert the card', async () => {
+    const { d, host, dir } = bench;
+    const financial = (): string[] => host.requests().filter((q) => q.type === 'sale' || q.type === 'offlineAdvice').map((q) => String(q.type));
+    await d.powerOn();
+    await d.signIn();
+
+    // ---- 50.00 tapped: the card approves offline, nothing goes to the host
+    await d.keys('5000OK');
+    await d.until('sale.card');
+    await d.cmd('tap', { card: 'quickPass' });
+    const offline = await d.until('sale.askCustomerCopy');
+    assert.equal(offline.data.result?.outcome, 'approved');
+    assert.equal(offline.data.result?.txn?.offline, 'pending');
+    assert.match(offline.data.result?.txn?.authCode ?? '', /^OF\d{4}$/);
+    await finish();
+    assert.match((await d.receipts()).at(-1)?.join('\n') ?? '', /离线|OFFLINE/);
+    assert.deepEqual(financial(), [], 'nothing reached the host');
+
+    // ---- 250.00 tapped: over the contactless floor limit, the card gives an ARQC; the advice goes first
+    await d.keys('25000OK');
+    await d.until('sale.card');
+    await d.cmd('tap', { card: 'quickPass' });
+    const online = await d.until('sale.askCustomerCopy');
+    assert.equal(online.data.result?.outcome, 'approved');
+    assert.equal(online.data.result?.txn?.offline, undefined);
+    await finish();
+    assert.deepEqual(financial(), ['offlineAdvice', 'sale']);
+    const [advice, sale] = host.requests().filter((q) => q.type === 'sale' || q.type === 'offlineAdvice');
+    assert.equal(primitives(advice.field55 as Buffer).get(0x9f27)?.toString('hex'), '40', 'the advice carries the card\'s TC');
+    assert.equal(primitives(sale.field55 as Buffer).get(0x9f27)?.toString('hex'), '80', 'the online sale the card\'s ARQC');
+    assert.equal(host.ledger.entries({ tid: TEST_TERMINAL.tid }).filter((e) => e.offline === true).length, 1);
+
+    // ---- fDDA fails, the card allows no fallback: E-RDR-09, nothing sent
+    await tapShowsError('6000', 'qpbocExpiredIcc', 'E-RDR-09');
+    await d.keys('CANCEL');
+    await d.until('idle');
+    assert.equal(financial().length, 2);
+
+    // ---- fDDA fails, the card says go online: its TC is sent and verified
+    await d.keys('7000OK');
+    await d.until('sale.card');
+    await d.cmd('tap', { card: 'qpbocBadFdda' });
+    const fallback = await d.until('sale.askCustomerCopy');
+    assert.equal(fallback.data.result?.outcome, 'approved');
+    await finish();
+    assert.deepEqual(financial().slice(2), ['sale']);
+
+    // ---- 1,000.00 tapped: at the contactless transaction limit, E-RDR-13; OK, then the card inserted
+    await tapShowsError('100000', 'quickPass', 'E-RDR-13');
+    await d.keys('OK');
+    await d.until('sale.card');
+    await d.cmd('insert', { card: 'icDebit' });
+    await d.until('sale.pin');
+    await d.keys('2468OK');
+    const inserted = await d.until('sale.askCustomerCopy');
+    assert.equal(inserted.data.result?.outcome, 'approved');
+    await finish();
+    await d.cmd('remove');
+    assert.equal(financial().length, 4);
+
+    assert.equal(await d.powerOff(), 0);
+    const journal = await journalState(dir);
+    assertLedgerAgrees(host, journal, journal.batch);
+  });
+});
