@@ -7,11 +7,12 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { Command, CommandContext, flagString, need } from './cli';
-import { PosError } from '../common/errors';
+import { PosError, isPosError } from '../common/errors';
+import { completeFirstBootProvisioning } from './first-boot-seal';
 import { deviceKeyProviderFor, keyDirFor } from '../runtime/device-key-provider';
 import { loadBoard, readBoardFile, Board } from '../hal/board';
 import { linuxFactories } from '../hal/board-linux';
-import { KeyComponent, MerchantAdminInput, Prompts, checkMerchantAdmin, factoryTest, provision, writeReport, LOCALES } from './factory';
+import { KeyComponent, MerchantAdminInput, Prompts, TestResult, checkMerchantAdmin, factoryTest, provision, writeReport, LOCALES } from './factory';
 // The simulated station (./factory-station) and the simulator board load on use (./optional-sim):
 // a release image without the simulator still runs `pos factory` on real boards.
 import { requireSim } from './optional-sim';
@@ -98,13 +99,37 @@ const provisionCmd: Command = {
   },
 };
 
+/**
+ * The report's test "device key sealed by the TPM" on a board whose board file names a TPM and
+ * whose data partition holds the station's first-boot request (boot/first-boot-seal.ts); undefined
+ * on any other board, or when the key was sealed before.
+ */
+async function firstBootSealTest(boardFile: ReturnType<typeof readBoardFile>): Promise<TestResult | undefined> {
+  const { config } = boardFile;
+  if (config.deviceKey?.provider !== 'tpm2') return undefined;
+  const t0 = performance.now();
+  const name = 'device key sealed by the TPM';
+  try {
+    const outcome = await completeFirstBootProvisioning({ board: boardFile, journalDir: config.storage.journalDir });
+    if (outcome === 'none') return undefined;
+    return { name, pass: true, values: { outcome }, codes: [], ms: Math.round(performance.now() - t0) };
+  } catch (e) {
+    if (!isPosError(e)) throw e;
+    return { name, pass: false, values: { message: e.message }, codes: [e.code], ms: Math.round(performance.now() - t0) };
+  }
+}
+
 const testCmd: Command = {
   name: 'factory test', usage: 'factory test --serial S [--board B] [--report-dir D]', summary: 'full hardware self-test, JSON report, pass/fail exit code',
   async run(ctx) {
     const serial = need(ctx, 'serial');
+    // A TPM board flashed at the station: its TPM seals the device key now, at the station's
+    // self-test boot, so the TMK in the station's request does not leave the factory.
+    const seal = await firstBootSealTest(readBoardFile(flagString(ctx, 'board') ?? process.env.POS_BOARD ?? 'sim'));
     const b = await openBoard(ctx);
     try {
-      const report = await factoryTest(b.board, { serial, prompts: b.prompts });
+      const tested = await factoryTest(b.board, { serial, prompts: b.prompts });
+      const report = seal ? { ...tested, tests: [seal, ...tested.tests], pass: tested.pass && seal.pass } : tested;
       const file = writeReport(flagString(ctx, 'report-dir') ?? '.', report);
       for (const t of report.tests) ctx.out(`${t.pass ? 'PASS' : 'FAIL'} ${t.name}${t.codes.length ? ` ${t.codes.join(' ')}` : ''}`);
       ctx.out(`${report.pass ? 'PASS' : 'FAIL'}: report ${file}`);

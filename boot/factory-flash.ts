@@ -41,6 +41,7 @@ import { RecordType } from '../storage/record';
 import { isoInZone } from '../common/time';
 import { KeyComponent, LOCALES, MerchantAdminInput, TestReport, checkMerchantAdmin, merchantAdminRecord, provision, provisionRecord } from './factory';
 import { createServiceAdmin, serviceAdminFile } from './service-admin';
+import { FIRST_BOOT_REQUEST_FILE, readFirstBootRequest } from './first-boot-request';
 import { parsePackage, publicKeyFromHex, UpdateManifest } from './update';
 import { writeFileAtomic, slotProblem } from './update-slots';
 import { ExtraFile, Layout, PARTITION_SIZES_DEFAULT, PartitionSizes, SECTOR_BYTES, partitionLayout, tool, writeDataPartition, writeDiskImage } from './flash/disk-image';
@@ -64,6 +65,8 @@ export const SELFTEST_CMDLINE = 'pos.factory_selftest';
 /** The self-test's report folder on the data partition (`<serial>.json`, `<serial>.log`). */
 export const SELFTEST_DIR = 'factory-selftest';
 export const REPORT_FORMAT = 1;
+/** What a TPM board's report says of its device key: none yet, its TPM seals one at first boot. */
+export const TPM_FIRST_BOOT = 'sealed by the board\'s own TPM at its first boot (provision-request.json on the data partition until then)';
 
 /** Where a test may stop the station (POS_FLASH_TEST_HOLD_AT, tests/boot/factory-flash.test.ts). */
 export const HOLD_POINTS = ['provisioned', 'erased', 'write-half', 'written', 'data-written', 'verified', 'committed'] as const;
@@ -256,9 +259,6 @@ function checkTargets(o: FlashStationOptions): void {
 function buildGolden(o: FlashStationOptions): Golden {
   const boardFile = readBoardFile(o.boardFile);
   const { config } = boardFile;
-  if (config.deviceKey?.provider === 'tpm2') {
-    throw new PosError('OPR_INPUT', `${boardFile.file}: the device key is sealed by the board's own TPM, which the station cannot reach: provision such a board on its first boot (pos factory provision), not here`);
-  }
   const journalRel = relative(DATA_MOUNT, config.storage.journalDir);
   if (!isAbsolute(config.storage.journalDir) || journalRel.startsWith('..') || journalRel === '' || isAbsolute(journalRel)) {
     throw new PosError('OPR_INPUT', `${boardFile.file}: storage.journalDir ${config.storage.journalDir} must be inside ${DATA_MOUNT} (the data partition)`);
@@ -561,23 +561,30 @@ function commitOf(m: UpdateManifest): { commit?: string } {
 async function provisionStage(o: TargetJob['o'], g: Golden, spec: FlashTargetSpec, dir: string): Promise<{ record: Record<string, unknown>; servicePassword: string; reused: boolean }> {
   const boardFile = readBoardFile(o.boardFile);
   const journalDir = join(dir, g.journalRel);
-  const existing = await provisionedIdentity(journalDir);
+  const tpm = boardFile.config.deviceKey?.provider === 'tpm2';
+  const requestFile = join(keyDirFor(journalDir), FIRST_BOOT_REQUEST_FILE);
+  const existing = tpm ? requestedIdentity(requestFile) : await provisionedIdentity(journalDir);
   if (existing && existing.serial !== spec.serial) throw new PosError('OPR_PROVISIONED', `${dir} holds terminal ${existing.serial}, not ${spec.serial}`);
   if (existing) {
-    const merchantAdmin = await reusedMerchantAdmin(journalDir, existing.administrators, spec.merchantAdmin, o.scryptN);
+    if (tpm && spec.merchantAdmin && !existing.administrators.includes(checkMerchantAdmin(spec.merchantAdmin))) {
+      throw new PosError('OPR_PROVISIONED', `${requestFile}: the staged request of ${spec.serial} has no merchant administrator ${spec.merchantAdmin.number}; flash it with the options of its first run`, { serial: spec.serial });
+    }
+    const merchantAdmin = tpm ? (existing.administrators[0] ? { operator: existing.administrators[0], role: 'administrator' } : undefined)
+      : await reusedMerchantAdmin(journalDir, existing.administrators, spec.merchantAdmin, o.scryptN);
     const servicePassword = await createServiceAdmin(serviceAdminFile(journalDir), { ...(o.scryptN ? { scryptN: o.scryptN } : {}) });
-    return { record: { serial: spec.serial, tid: existing.tid, kcvTmk: existing.kcvTmk, reused: true, ...(merchantAdmin ? { merchantAdmin } : {}) }, servicePassword, reused: true };
+    return { record: { serial: spec.serial, tid: existing.tid, kcvTmk: existing.kcvTmk, reused: true, ...(merchantAdmin ? { merchantAdmin } : {}), ...(tpm ? { deviceKey: TPM_FIRST_BOOT } : {}) }, servicePassword, reused: true };
   }
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const r = await provision({
     serial: spec.serial, tid: spec.identity.tid, mid: spec.identity.mid, components: spec.identity.components, board: boardFile.config,
     locale: o.locale ?? 'zh-CN', journalDir, registryFile: o.registryFile ?? join(o.reportDir, 'registry.json'),
-    deviceKey: deviceKeyProviderFor(boardFile, keyDirFor(journalDir), { create: true }),
+    // A TPM board: the station cannot reach its TPM; the terminal seals its key at its first boot.
+    deviceKey: tpm ? { sealAtFirstBoot: requestFile } : deviceKeyProviderFor(boardFile, keyDirFor(journalDir), { create: true }),
     labelPngFile: join(o.reportDir, `${spec.serial}-label.png`),
     ...(o.scryptN ? { scryptN: o.scryptN } : {}), ...(spec.merchantAdmin ? { merchantAdmin: spec.merchantAdmin } : {}),
   });
-  return { record: { ...provisionRecord(r), reused: false }, servicePassword: r.servicePassword, reused: false };
+  return { record: { ...provisionRecord(r), reused: false, ...(tpm ? { deviceKey: TPM_FIRST_BOOT } : {}) }, servicePassword: r.servicePassword, reused: false };
 }
 
 /**
@@ -594,6 +601,12 @@ async function reusedMerchantAdmin(journalDir: string, administrators: readonly 
   }
   const made = number ?? administrators[0];
   return made ? { operator: made, role: 'administrator' } : undefined;
+}
+
+/** A TPM board's staged provisioning: the first-boot request (boot/first-boot-request.ts). */
+function requestedIdentity(file: string): { serial: string; tid: string; kcvTmk: string; administrators: string[] } | undefined {
+  const r = readFirstBootRequest(file);
+  return r ? { serial: r.serial, tid: r.tid, kcvTmk: r.kcvTmk, administrators: r.merchantAdmin ? [r.merchantAdmin.number] : [] } : undefined;
 }
 
 async function provisionedIdentity(journalDir: string): Promise<{ serial: string; tid: string; kcvTmk: string; administrators: string[] } | undefined> {

@@ -39,6 +39,7 @@ import { writeFileAtomic } from './update-slots';
 import { isoInZone } from '../common/time';
 import { Logger, createLogger } from '../common/log';
 import { acquireRegistryLock } from './registry-lock';
+import { FirstBootRequest, writeFirstBootRequest } from './first-boot-request';
 
 export const TMK_BYTES = 16;
 export const KCV_HEX_CHARS = 6;
@@ -75,7 +76,13 @@ export interface ProvisionInput {
   readonly journalDir: string;
   /** The station's registry of provisioned serials and TIDs (shared by every terminal it does). */
   readonly registryFile: string;
-  readonly deviceKey: DeviceKeyProvider;
+  /**
+   * The device key the TMK is sealed under; or, for a board whose TPM the station cannot reach
+   * (the flashing station), `{ sealAtFirstBoot: FILE }`: no journal is made here, the request FILE
+   * is written instead and the terminal makes the journal under a key its TPM seals at its first
+   * boot (boot/first-boot-seal.ts).
+   */
+  readonly deviceKey: DeviceKeyProvider | { readonly sealAtFirstBoot: string };
   readonly random?: RandomBytes;
   readonly clock?: () => number;
   /** Prints the label; without it only the PNG is written. */
@@ -230,13 +237,27 @@ export async function provision(i: ProvisionInput): Promise<ProvisionReport> {
   await withRegistry(i.registryFile, async (reg) => {
     if (reg.serials[i.serial]) throw new PosError('OPR_PROVISIONED', `serial ${i.serial} was provisioned already (TID ${reg.serials[i.serial].tid})`, { serial: i.serial });
     if (reg.tids[i.tid]) throw new PosError('OPR_PROVISIONED', `TID ${i.tid} is already used by ${reg.tids[i.tid]}`, { tid: i.tid });
-    await writeIdentity(i, tmk, kcvHex, testKeys, clock, i.merchantAdmin && merchantNumber ? await merchantAdminRecord(i.merchantAdmin, merchantNumber, i) : undefined);
+    const admin = i.merchantAdmin && merchantNumber ? await merchantAdminRecord(i.merchantAdmin, merchantNumber, i) : undefined;
+    if ('sealAtFirstBoot' in i.deviceKey) {
+      writeFirstBootRequest(i.deviceKey.sealAtFirstBoot, firstBootRequestOf(i, tmk, kcvHex, testKeys, admin));
+    } else {
+      await writeIdentity({ ...i, boardName: i.board.board, deviceKey: i.deviceKey }, tmk, kcvHex, testKeys, clock, admin);
+    }
     return { result: undefined, next: { serials: { ...reg.serials, [i.serial]: { tid: i.tid, atMs: clock() } }, tids: { ...reg.tids, [i.tid]: i.serial } } };
   });
   tmk.fill(0);
   const servicePassword = await createServiceAdmin(i.serviceAdminFile ?? serviceAdminFile(i.journalDir), { random: i.random, clock, scryptN: i.scryptN });
   const label = await printLabel(i);
   return { serial: i.serial, tid: i.tid, kcvTmk: kcvHex, testKeys, label, servicePassword, ...(merchantNumber ? { merchantAdmin: { operator: merchantNumber, role: 'administrator' as const } } : {}) };
+}
+
+function firstBootRequestOf(i: ProvisionInput, tmk: Buffer, kcvHex: string, testKeys: boolean, admin: RecordInput | undefined): FirstBootRequest {
+  const op = admin?.payload as { number: string; salt: Buffer; passwordHash: Buffer; scryptN: number } | undefined;
+  return {
+    serial: i.serial, tid: i.tid, mid: i.mid, boardName: i.board.board, locale: i.locale, operator: i.operator ?? 'station', testKeys,
+    tmkHex: tmk.toString('hex').toUpperCase(), kcvTmk: kcvHex,
+    ...(op ? { merchantAdmin: { number: op.number, saltHex: Buffer.from(op.salt).toString('hex'), passwordHashHex: Buffer.from(op.passwordHash).toString('hex'), scryptN: op.scryptN } } : {}),
+  };
 }
 
 /** The merchant administrator's `operator` record, as Operators.create writes one (`number` from checkMerchantAdmin). */
@@ -247,11 +268,25 @@ export async function merchantAdminRecord(m: MerchantAdminInput, number: string,
   return rec.operator({ number, role: 'administrator', passwordHash, salt, scryptN, failedAttempts: 0, locked: false, event: 'created' });
 }
 
-async function writeIdentity(i: ProvisionInput, tmk: Buffer, kcvHex: string, testKeys: boolean, clock: () => number, merchantAdmin?: RecordInput): Promise<void> {
+/** What a journal's first commit is made from: at the station (provision), or at a TPM board's first boot (boot/tpm-provision.ts). */
+export interface IdentityInput {
+  readonly serial: string;
+  readonly tid: string;
+  readonly mid: string;
+  readonly boardName: string;
+  readonly locale: string;
+  readonly journalDir: string;
+  readonly deviceKey: DeviceKeyProvider;
+  readonly random?: RandomBytes;
+  readonly operator?: string;
+}
+
+/** The journal created with identity, sealed TMK, device key check and the provisioning's admin action in one commit. */
+export async function writeIdentity(i: IdentityInput, tmk: Buffer, kcvHex: string, testKeys: boolean, clock: () => number, merchantAdmin?: RecordInput): Promise<void> {
   const tmkEnc = seal(i.deviceKey.deviceKey(), tmk, aadTmk(i.tid), i.random ?? randomBytes);
   type Genesis = { type: RecordInput['type']; payload: RecordInput['payload'] };
   const records = (identity: string): Genesis[] => ([
-    rec.terminalIdentity({ serial: i.serial, tid: i.tid, mid: i.mid, board: i.board.board, locale: i.locale, testKeys }),
+    rec.terminalIdentity({ serial: i.serial, tid: i.tid, mid: i.mid, board: i.boardName, locale: i.locale as (typeof LOCALES)[number], testKeys }),
     { type: 'settings', payload: { kind: 'tmk', tmkEnc, kcvTmk: kcvHex } },
     // Checked at every boot: the device key that sealed the TMK is the one the terminal has.
     deviceKeyCheckRecord(i.deviceKey.deviceKey(), identity),

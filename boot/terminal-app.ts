@@ -78,6 +78,7 @@ import { InputController } from './input';
 import { Env, chooseScreen, recoveryReasonData } from './screen-map';
 import { SIM_IDENTITY, simulatorGenesis, simulatorIdentity, simulatorOperators, realIdentity, identityOf } from './sim-provision';
 import { readProvisionedTmk } from './factory';
+import { completeFirstBootProvisioning } from './first-boot-seal';
 import { TEST_TERMINAL } from '../common/test-terminal';
 import { Recovery, Report, NetworkSettings, SystemHook, BACKUP_FILE_SUFFIX } from './recovery';
 import { testConnectivity } from './recovery-net';
@@ -479,6 +480,10 @@ export class TerminalApp {
     const log = this.o.logger;
     const simulator = this.o.board.config.simulator === true;
     mkdirSync(dir, { recursive: true });
+    // A TPM board's first boot after the flashing station: its TPM seals a fresh device key and
+    // the journal is made from the station's request (boot/first-boot-seal.ts); it throws, and the
+    // terminal stops in recovery with the code, until that is done.
+    if (!simulator) await completeFirstBootProvisioning({ board: this.o.board, journalDir: dir, logger: log.child({ component: 'first-boot' }), clock: this.clock });
     const deviceKey = this.deviceKey();
     // The key first (a TPM unseals it here, once per boot): a terminal that cannot have it stops in
     // recovery naming why (E-KEY-04..08), before the journal is opened or created under another key.

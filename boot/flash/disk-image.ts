@@ -178,7 +178,7 @@ function writeExtra(root: string, f: ExtraFile): void {
   chmodSync(target, f.mode ?? 0o644);
 }
 
-/** The runtime's user: a system account without a shell, in dialout, gpio and i2c. */
+/** The runtime's user: a system account without a shell, in dialout, gpio and i2c (and tss when the base OS has it). */
 function addPosUser(etc: string): void {
   const add = (file: string, line: string, name: string): void => {
     const text = readFileSync(join(etc, file), 'utf8');
@@ -189,9 +189,10 @@ function addPosUser(etc: string): void {
   for (const g of POS_EXTRA_GROUPS) add('group', `${g.name}:x:${g.gid}:pos`, g.name);
   add('passwd', `pos:x:${POS_UID}:${POS_GID}:POS terminal:/var/lib/pos:/usr/sbin/nologin`, 'pos');
   if (existsSync(join(etc, 'shadow'))) add('shadow', 'pos:!:19000::::::', 'pos');
-  // dialout exists in Debian's base group file; add pos to its member list.
+  // dialout exists in Debian's base group file; tss (owner of /dev/tpmrm0) where tpm2-tools is
+  // installed (its tpm-udev): add pos to their member lists.
   const group = readFileSync(join(etc, 'group'), 'utf8').split('\n').map((l) => {
-    if (!l.startsWith('dialout:') || l.split(':')[3]?.split(',').includes('pos')) return l;
+    if (!(l.startsWith('dialout:') || l.startsWith('tss:')) || l.split(':')[3]?.split(',').includes('pos')) return l;
     return l.endsWith(':') ? `${l}pos` : `${l},pos`;
   });
   writeFileSync(join(etc, 'group'), group.join('\n'));

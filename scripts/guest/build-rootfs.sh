@@ -14,13 +14,17 @@
 #   iproute2              `ip` for the network test and the recovery menu's network settings
 #   e2fsprogs             fsck.ext4 that systemd-fsck runs at boot after a power cut
 #   procps                ps / pkill used by the guest tests' checks
+#   tpm2-tools            the TPM device-key provider's tools (runtime/device-key-tpm.ts) for boards
+#                         whose board file says "deviceKey": {"provider": "tpm2"}; pulls tpm-udev
+#                         (group tss, which owns /dev/tpmrm0) and the TCTI libraries. Debian's
+#                         kernel has the TPM TIS/CRB drivers built in (CONFIG_TCG_TIS=y)
 # Node is not here: the release package carries its own node (node/bin/node in the slot).
 # The kernel's modules the terminal needs (i2c-stub, i2c-dev, virtio-net and what they depend on)
 # are copied from fetch-kernel.sh's unpack into /lib/modules/<abi>, not the whole tree (hundreds of MB).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 cache="${POS_GUEST_CACHE:-$repo/.cache/guest}"
-packages="systemd,systemd-sysv,udev,kmod,iproute2,e2fsprogs,procps"
+packages="systemd,systemd-sysv,udev,kmod,iproute2,e2fsprogs,procps,tpm2-tools"
 # virtio_pci virtio_blk ext4: the root disk (the tiny initramfs of build-initrd.sh loads them).
 modules="i2c-stub i2c-dev virtio_net virtio_pci virtio_blk ext4"
 abi="$("$repo/scripts/guest/fetch-kernel.sh")"

@@ -24,7 +24,8 @@ import { randomBytes } from 'node:crypto';
 import { needTool } from '../support/tools';
 import { buildPackage, generateUpdateKeys } from '../../boot/update';
 import { kcvOf } from '../../boot/factory';
-import { FLASH_SUMMARY_FILE, FlashReport, FlashStationOptions, FlashSummary, HOLD_POINTS, flashStation } from '../../boot/factory-flash';
+import { FLASH_SUMMARY_FILE, FlashReport, FlashStationOptions, FlashSummary, HOLD_POINTS, TPM_FIRST_BOOT, flashStation } from '../../boot/factory-flash';
+import { FIRST_BOOT_REQUEST_FILE, readFirstBootRequest } from '../../boot/first-boot-request';
 import { inspectTarget } from '../../boot/flash/target';
 import { partitionLayout } from '../../boot/flash/disk-image';
 import { Journal } from '../../storage/journal';
@@ -225,6 +226,28 @@ describe('pos factory flash (no QEMU): targets written, checked, committed last;
     }
     const everything = `${lines.join('\n')}\n${everyFileText(join(dir, 'reports'))}\n${everyFileText(join(dir, 'work'))}`;
     for (const secret of [flagPassword, rowPassword]) assert.ok(!everything.includes(secret), 'no password in the console, a report or the station\'s files');
+  });
+
+  it('a TPM board: the station writes the first-boot request onto the data partition, no key and no journal (the board\'s TPM seals at first boot)', async () => {
+    const dir = join(f.dir, 'tpm');
+    mkdirSync(dir, { recursive: true });
+    const board = JSON.parse(readFileSync(join(REPO, 'board-configs', `${BOARD}.json`), 'utf8')) as Record<string, unknown>;
+    const boardFile = join(dir, 'qemu-x86-tpm.json');
+    writeFileSync(boardFile, JSON.stringify({ ...board, deviceKey: { provider: 'tpm2', tcti: 'device:/dev/tpmrm0' } }));
+    const [r] = await flashStation(options('tpm', ['FL-0601'], { boardFile }));
+    assert.equal(r.pass, true, JSON.stringify(r.errors));
+    assert.equal(r.provisioning?.deviceKey, TPM_FIRST_BOOT);
+    const data = partitionLayout(SIZES).parts.find((p) => p.label === 'posdata')!;
+    const into = join(dir, 'data');
+    mkdirSync(into, { recursive: true });
+    execFileSync('debugfs', ['-R', `rdump / ${into}`, `${r.target}?offset=${data.startBytes}`], { stdio: 'ignore' });
+    const files = readdirSync(into).filter((n) => n !== 'lost+found').sort();
+    assert.deepEqual(files, [FIRST_BOOT_REQUEST_FILE, 'service-admin.json'], 'the request and the service administrator; no device key, no journal');
+    assert.equal(readFirstBootRequest(join(into, FIRST_BOOT_REQUEST_FILE))?.serial, 'FL-0601');
+    // Flashed again (a stopped run): the staged request is reused, not a second provisioning.
+    const [again] = await flashStation(options('tpm', ['FL-0601'], { boardFile }));
+    assert.equal(again.pass, true, JSON.stringify(again.errors));
+    assert.equal((again.steps[0].detail as { reused?: boolean } | undefined)?.reused, true);
   });
 
   it('a byte changed on the target before its read-back: E-FLS-02, never committed (no partition table), the next run flashes it', async () => {
