@@ -365,7 +365,10 @@ export function createTerminalMachine(deps: MachineDeps) {
         // A chip card asked for a pre-authorization signs its amount like a sale's (EMV type 00 in this profile).
         // A sale keeps the chip card in the reader for the online half (issuer authentication, final GENERATE AC, scripts).
         const request = engineOf(input.c).cardRequest(input.txnType, amountFen);
-        return deps.readCard(input.c.flow === 'sale' && input.txnType === 'sale' ? { ...request, holdCard: true } : request);
+        // So does a pre-authorization (the profile: "as a sale"); a refund's 0220 carries no 55 and a
+        // balance inquiry no online half: their cards are released after the first GENERATE AC.
+        const holds = (input.c.flow === 'sale' || input.c.flow === 'preAuth') && input.txnType === 'sale';
+        return deps.readCard(holds ? { ...request, holdCard: true } : request);
       }),
       sale: fromPromise<FlowResult, MachineContext>(({ input }) => engineOf(input).sale({ amountFen: input.amountFen, card: need(input.card, 'card'), pin: input.pin, session: need(input.session, 'session') })),
       voidSale: fromPromise<FlowResult, MachineContext>(({ input }) => engineOf(input).voidSale(need(input.voidStan, 'trace'), need(input.authorizer ?? input.session, 'session'))),

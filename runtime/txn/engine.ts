@@ -1080,7 +1080,11 @@ export class TerminalEngine {
     if (!this.featureAvailable('preAuth')) throw new PosError('HOST_FEATURE_OFF', 'pre-authorization is not offered by the host');
   }
 
-  /** A pre-authorization: a sale's message and durability, 0100 / 030000; not in the totals. */
+  /**
+   * A pre-authorization: a sale's message and durability, 0100 / 030000; not in the totals. An
+   * inserted chip card gets the sale's online half; completions and voids are not chip transactions
+   * (no card, or a card read without an ARQC's online half: docs/EMV.md).
+   */
   async preAuth(input: SaleInput): Promise<FlowResult> {
     await this.readyToCharge(input, () => this.checkPreAuthAvailable());
     const c = input.card;
@@ -1101,7 +1105,12 @@ export class TerminalEngine {
       ids: this.config.ids, stan, batch: this.state.batch, pan: c.pan, amountFen: input.amountFen, expiry: c.expiry,
       entryMode: c.entryMode, cardSeq: c.cardSeq, track2: c.track2, track3: c.track3, pinBlock, field55: field55 && field55.length > 0 ? field55 : undefined,
     });
-    const res = await this.financial(req, record, { kind: 'preAuth', stan, amountFen: input.amountFen, pan: c.pan, expiry: c.expiry, entryMode: c.entryMode, cardSeq: c.cardSeq, operator: input.session.operator });
+    // A chip card held in the reader gets the online half as a sale does (issuer authentication,
+    // the final GENERATE AC, scripts and their notice): the profile's pre-authorization is "as a sale".
+    const res = await this.financial(req, record, {
+      kind: 'preAuth', stan, amountFen: input.amountFen, pan: c.pan, expiry: c.expiry, entryMode: c.entryMode, cardSeq: c.cardSeq, operator: input.session.operator,
+      chip: field55 !== undefined && field55.length > 0 ? c.online : undefined,
+    });
     if (res.outcome === 'declined' && res.txn.responseCode !== undefined) this.noteUnknown('preAuth', 'preAuth', res.txn.responseCode);
     return res;
   }

@@ -13,7 +13,7 @@
  * messages. `ca-key-bad-check`: each CA key answered (370 with 62) carries a SHA-1 check value that
  * does not match its key; the list request uses up a count too, so give it `count=always`.
  *
- * Chip sales (issue 11), used up by sales only: `wrong-arpc` approves with a 91 whose ARPC is not
+ * Chip sales and pre-authorizations (issue 11), used up by those only: `wrong-arpc` approves with a 91 whose ARPC is not
  * the card's (the terminal's issuer authentication fails: AAC and a reversal); `issuer-script:T-C`
  * approves with an issuer script in template T (71 before the final GENERATE AC, 72 after) of
  * command C: `pin-unblock`, `block` (APPLICATION BLOCK), `put-data` (9F58 = 05), or `bad-mac` (a PIN
@@ -124,7 +124,7 @@ function applicable(kind: FaultKind, type: RequestType | undefined, hasMac: bool
   if (kind === 'qr-wait-forever') return type === 'qrSale' || type === 'qrQuery';
   if (kind === 'param-out-of-range') return type === 'paramDownload';
   if (kind === 'ca-key-bad-check') return type === 'caKeyDownload';
-  if (kind === 'wrong-arpc' || kind === 'issuer-script') return type === 'sale';
+  if (kind === 'wrong-arpc' || kind === 'issuer-script') return type === 'sale' || type === 'preAuth';
   return true;
 }
 

@@ -621,7 +621,7 @@ export class AcquirerSimulator {
       case 'caKeyDownload': return emvAnswer(this.emvParams.caKeyDownload(bytesField(r.m, 62), faults.has('ca-key-bad-check')));
       case 'aidDownload': return emvAnswer(this.emvParams.aidDownload(bytesField(r.m, 62)));
       case 'caKeyDownloadEnd': case 'aidDownloadEnd': return { code: '00' };
-      case 'preAuth': return this.preAuth(r);
+      case 'preAuth': return this.preAuth(r, faults.has('wrong-arpc'), specs.flatMap((f) => (f.script ? [f.script] : [])));
       case 'preAuthVoid': return this.preAuthVoid(r);
       case 'completion': return this.completion(r);
       case 'completionVoid': return this.completionVoid(r);
@@ -672,16 +672,24 @@ export class AcquirerSimulator {
   }
 
   private sale(r: Incoming, wrongArpc = false, scripts: readonly ScriptFault[] = []): Answer {
+    return this.chipApproval(r, 'sale', wrongArpc, scripts);
+  }
+
+  /**
+   * A sale or a pre-authorization (the profile's pre-authorization is "as a sale"): a chip card's
+   * ARQC verified (05 when it does not), the approval with 91 and, on command, scripts.
+   */
+  private chipApproval(r: Incoming, type: 'sale' | 'preAuth', wrongArpc: boolean, scripts: readonly ScriptFault[]): Answer {
     const refused = this.refuseFinancial(r) ?? this.refuseChipData(r);
     if (refused) return refused;
     const f55 = bytesField(r.m, 55);
-    if (f55 === undefined || !/^0[57]/.test(textField(r.m, 22) ?? '') || this.options.chip?.verifyArqc === false) return this.approved(this.newEntry(r, 'sale'));
+    if (f55 === undefined || !/^0[57]/.test(textField(r.m, 22) ?? '') || this.options.chip?.verifyArqc === false) return this.approved(this.newEntry(r, type));
     const check = verifyArqc(SIM_ISSUER_MASTER_KEY, textField(r.m, 2), textField(r.m, 23), f55, (textField(r.m, 22) ?? '').startsWith('07'));
     if (!check.ok) {
       this.log.warn({ tid: r.tid, stan: r.stan, reason: check.reason }, 'ARQC does not verify: declined 05');
       return { code: CODE_ARQC_FAILED };
     }
-    const answer = this.approved(this.newEntry(r, 'sale'));
+    const answer = this.approved(this.newEntry(r, type));
     const field55 = issuerField55(check, answer.code, { wrongArpc, scripts, firstScriptId: this.scriptIdSeq });
     this.scriptIdSeq += scripts.length;
     return { ...answer, fields: [...(answer.fields ?? []), [55, field55]] };
@@ -782,8 +790,8 @@ export class AcquirerSimulator {
 
   // ------------------------------------------------------------ version 2: pre-authorization
 
-  private preAuth(r: Incoming): Answer {
-    return this.refuseFinancial(r) ?? this.refuseChipData(r) ?? this.approved(this.newEntry(r, 'preAuth'));
+  private preAuth(r: Incoming, wrongArpc = false, scripts: readonly ScriptFault[] = []): Answer {
+    return this.chipApproval(r, 'preAuth', wrongArpc, scripts);
   }
 
   /**
