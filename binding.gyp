@@ -4,6 +4,11 @@
       "target_name": "gpio_v2",
       "sources": ["native/gpio_v2.c"],
       "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter"]
+    },
+    {
+      "target_name": "mem_reclaim",
+      "sources": ["native/mem_reclaim.cc"],
+      "cflags_cc": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-cast-function-type"]
     }
   ]
 }

@@ -15,9 +15,13 @@
  *   - never again until the terminal has left idle.
  * A key pressed in the meantime leaves idle (the machine's state changes) and cancels it.
  *
- * `global.gc` exists only under node's `--expose-gc` (boot/pos-terminal.service passes it); without
- * it (a developer's `npm start`) nothing is collected and V8 behaves as before.
+ * The collection is boot/mem-reclaim.ts's: V8's memory-reducing collection and glibc's trim
+ * through the runtime's own addon, which return the freed pages (a plain full GC does not: README,
+ * "Memory"); without the addon `global.gc` (node's `--expose-gc`, which the unit passes); without
+ * either (a developer's `npm start` with no addon) nothing is collected and V8 behaves as before.
  */
+import { idleCollector, ReclaimKind } from './mem-reclaim';
+
 
 /** After the boot's or a settlement's return to idle. */
 export const IDLE_GC_AFTER_BUSY_MS = 2_000;
@@ -28,23 +32,23 @@ export const IDLE_GC_AFTER_IDLE_MS = 5 * 60_000;
 const BUSY_STATE_PREFIXES = ['boot', 'settlement', 'signOn', 'pendingWork', 'recovery', 'login'];
 
 export interface IdleGcOptions {
-  /** The collector; default `global.gc` (undefined without --expose-gc: nothing is collected). */
-  readonly gc?: (() => void) | undefined;
+  /** The collector; default boot/mem-reclaim.ts's idleCollector() (undefined: nothing is collected). */
+  readonly gc?: (() => ReclaimKind | void) | undefined;
   readonly setTimer?: (f: () => void, ms: number) => unknown;
   readonly clearTimer?: (t: unknown) => void;
   /** Told after each collection (the terminal logs it at debug). */
-  readonly onCollected?: (info: { after: string; ms: number }) => void;
+  readonly onCollected?: (info: { after: string; ms: number; kind?: ReclaimKind['kind'] }) => void;
 }
 
 export class IdleGc {
-  private readonly gc: (() => void) | undefined;
+  private readonly gc: (() => ReclaimKind | void) | undefined;
   private timer: unknown;
   private previous = 'boot';
   private collectedThisIdle = false;
   collections = 0;
 
   constructor(private readonly o: IdleGcOptions = {}) {
-    this.gc = 'gc' in o ? o.gc : (globalThis as { gc?: () => void }).gc;
+    this.gc = 'gc' in o ? o.gc : idleCollector();
   }
 
   /** Whether a collector is there at all. */
@@ -70,10 +74,10 @@ export class IdleGc {
       this.timer = undefined;
       if (this.previous !== 'idle' || !this.gc) return;
       const t0 = performance.now();
-      this.gc();
+      const done = this.gc();
       this.collectedThisIdle = true;
       this.collections++;
-      this.o.onCollected?.({ after: from, ms: performance.now() - t0 });
+      this.o.onCollected?.({ after: from, ms: performance.now() - t0, ...(done ? { kind: done.kind } : {}) });
     }, ms);
   }
 
