@@ -35,8 +35,15 @@
  *   settings        1 language, 2 change my password (PASSWORD), 3 operators (OPERATORS), 4 host
  *                   parameters, 5 status upload, 6 echo test (HOST_TASK), 7 Wi-Fi (the app's overlay, boards with wifi0)
  *   password.entry  old, new, new again (masked) -> CHANGE_PASSWORD
- *   operators.choose  1 reset a password: operator no., new, new again -> RESET_PASSWORD;
- *                   2 unlock: operator no. -> UNLOCK
+ *   operators.choose  (an administrator's 操作员管理)
+ *                   1 add: operator no. (01..99; one in use or 00 refused as typed), role (1 cashier,
+ *                     2 supervisor, 3 administrator), new password, new again -> ADD_OPERATOR
+ *                   2 delete: operator no. (one that exists), the operator and role shown, OK -> DELETE_OPERATOR
+ *                   3 list: every operator, number, role, locked; UP/DOWN page, OK/BACK/CANCEL back
+ *                   4 reset a password: operator no., new, new again -> RESET_PASSWORD
+ *                   5 unlock: operator no. -> UNLOCK
+ *                   6 my password (the administrator managing): old, new, new again -> CHANGE_PASSWORD
+ *                   BACK steps back a stage; CANCEL leaves for idle
  *   yes/no          customer copy menu (1 yes, 2 no, OK), offerReprint OK=YES CANCEL=NO
  *   settlement.offlinePending   1 send the offline sales again (RETRY), 2 give them up (GIVE_UP)
  *   sale.signature  with a signature pad capturing (deps.signatureKey): OK confirms the signature
@@ -52,8 +59,8 @@ import type { MachineEvent, MachineView, ErrorView } from '../runtime/machine';
 import type { Locale } from '../ui-lcd/screen';
 import { AmountEntry, DigitEntry, MenuWidget, Pager, Widget, WidgetResult, pinEntry, traceNumberEntry } from '../ui-lcd/widgets';
 import { QR_ITEMS, QR_MODE_ITEMS } from '../ui-lcd/screens';
-import { LANGUAGE_ITEMS, MAIN_MENU_ITEMS, OFFLINE_PENDING_ITEMS, OPERATOR_ITEMS, PRE_AUTH_ITEMS, RECOVERY_ITEMS, REPRINT_ITEMS, SETTINGS_ITEMS, STORAGE_FAILURE_ITEMS, YES_NO_ITEMS } from '../ui-lcd/screens';
-import type { Refused } from '../ui-lcd/screens';
+import { LANGUAGE_ITEMS, MAIN_MENU_ITEMS, OFFLINE_PENDING_ITEMS, OPERATOR_ITEMS, PRE_AUTH_ITEMS, RECOVERY_ITEMS, REPRINT_ITEMS, ROLE_ITEMS, SETTINGS_ITEMS, STORAGE_FAILURE_ITEMS, YES_NO_ITEMS } from '../ui-lcd/screens';
+import type { OperatorRole, Refused } from '../ui-lcd/screens';
 import { PinBufferEntry } from './input-secret';
 import { PAYMENT_CODE_DIGITS_MAX, PAYMENT_CODE_DIGITS_MIN } from '../runtime/host/messages-v2';
 import { EMPTY_UI, LocalScreen, UiState, keyedOffered, pendingError, retryOffered } from './screen-map';
@@ -213,9 +220,9 @@ export class InputController {
       this.entry = pinEntry({ ...clock, lengthMin: 1, lengthMax: PASSWORD_DIGITS_MAX });
     } else if (p === 'operators.choose') {
       this.menu = new MenuWidget(OPERATOR_ITEMS, clock);
-    } else if (p === 'operators.resetting' || p === 'operators.unlocking') {
+    } else if (/^operators\.(resetting|unlocking|adding|deleting|changingMine)$/.test(p)) {
       // The operator's number stays on the screen while the record is written.
-      ui = { ...ui, operatorNumber: this.ui.operatorNumber, operatorAction: this.ui.operatorAction, operatorStage: this.ui.operatorStage, secret: this.ui.secret };
+      ui = { ...ui, operatorNumber: this.ui.operatorNumber, operatorAction: this.ui.operatorAction, operatorStage: this.ui.operatorStage, secret: this.ui.secret, operatorRole: this.ui.operatorRole };
     } else if (p.endsWith('.askCustomerCopy')) {
       this.menu = new MenuWidget(YES_NO_ITEMS, clock);
     } else if (p === 'settlement.offlinePending') {
@@ -264,6 +271,7 @@ export class InputController {
     if (key === 'FUNC' && /^(sale|refund)\.card$/.test(p) && keyedOffered(v)) return this.startKeyed('pan', '');
     if (key === 'FUNC' && /^qr\.(scan|scanError)$/.test(p)) return this.startQrKeyed();
     if (p === 'sale.signature' && this.deps.signatureKey?.(key)) return;
+    if (p === 'operators.choose' && (this.ui.operatorStage === 'list' || this.ui.operatorStage === 'confirm')) return this.operatorViewKey(key);
     if (p === 'hostUnreachable' && key === '1') { this.deps.send({ type: 'ECHO' }); return; }
     if (key === 'CANCEL') return this.cancel();
     if (key === 'UP' || key === 'DOWN') {
@@ -518,46 +526,91 @@ export class InputController {
     if (stage !== 'repeat') { this.secretEntry(stage === 'old' ? 'new' : 'repeat'); return; }
     const secrets = this.secrets;
     this.secrets = [];
-    if (p === 'password.entry') {
+    const action = this.ui.operatorAction;
+    if (p === 'password.entry' || action === 'mine') {
       const [oldPassword, newPassword, repeated] = secrets;
-      this.secretEntry('old');
+      if (p === 'password.entry') this.secretEntry('old');
       this.deps.send({ type: 'CHANGE_PASSWORD', oldPassword, newPassword, repeated });
       return;
     }
     const [newPassword, repeated] = secrets;
-    this.deps.send({ type: 'RESET_PASSWORD', operator: (this.ui.operatorNumber ?? '').padStart(OPERATOR_DIGITS_SENT, '0'), newPassword, repeated });
+    const operator = (this.ui.operatorNumber ?? '').padStart(OPERATOR_DIGITS_SENT, '0');
+    if (action === 'add') { this.deps.send({ type: 'ADD_OPERATOR', operator, role: this.ui.operatorRole ?? 'cashier', password: newPassword, repeated }); return; }
+    this.deps.send({ type: 'RESET_PASSWORD', operator, newPassword, repeated });
   }
 
   private backSecret(p: string): void {
     const stage = this.ui.secret.stage;
+    const action = this.ui.operatorAction;
     this.secrets.pop();
     if (stage === 'repeat') { this.secretEntry('new'); return; }
-    if (stage === 'new' && p === 'password.entry') { this.secretEntry('old'); return; }
-    // Reset: before the new password comes the operator number.
-    this.startOperatorNumber(this.ui.operatorAction ?? 'reset');
+    if (stage === 'new' && (p === 'password.entry' || action === 'mine')) { this.secretEntry('old'); return; }
+    if (action === 'mine') { this.operatorMenu(); return; }
+    // An addition: before the new password comes the role; a reset: the operator number.
+    if (action === 'add') { this.startOperatorRole(); return; }
+    this.startOperatorNumber(action === 'unlock' || action === 'delete' ? action : 'reset');
   }
 
   private operatorMenu(): void {
     this.entry = undefined;
+    this.secrets = [];
     this.menu = new MenuWidget(OPERATOR_ITEMS, { clock: this.deps.clock });
-    this.set({ operatorStage: 'menu', operatorAction: undefined, operatorNumber: undefined, selected: 0 });
+    this.set({ operatorStage: 'menu', operatorAction: undefined, operatorNumber: undefined, operatorRole: undefined, selected: 0, page: 0 });
   }
 
-  private startOperatorNumber(action: 'reset' | 'unlock'): void {
+  /** An operator management menu choice: the number first, or the list, or the administrator's own old password. */
+  private operatorChoice(value: string): void {
+    if (value === 'add' || value === 'delete' || value === 'reset' || value === 'unlock') { this.startOperatorNumber(value); return; }
+    this.menu = undefined;
+    if (value === 'list') { this.set({ operatorStage: 'list', operatorAction: undefined, page: 0 }); return; }
+    this.set({ operatorStage: 'password', operatorAction: 'mine', operatorNumber: undefined });
+    this.secretEntry('old');
+  }
+
+  private startOperatorNumber(action: 'reset' | 'unlock' | 'add' | 'delete'): void {
     this.menu = undefined;
     this.secrets = [];
     this.entry = new DigitEntry({ clock: this.deps.clock, lengthMin: OPERATOR_DIGITS_TYPED, lengthMax: OPERATOR_DIGITS_TYPED });
-    this.set({ operatorStage: 'number', operatorAction: action, operatorNumber: undefined, digits: { digits: '' } });
+    this.set({ operatorStage: 'number', operatorAction: action, operatorNumber: undefined, operatorRole: undefined, digits: { digits: '' } });
   }
 
+  private startOperatorRole(): void {
+    this.entry = undefined;
+    this.secrets = [];
+    this.menu = new MenuWidget(ROLE_ITEMS, { clock: this.deps.clock });
+    this.set({ operatorStage: 'role', operatorRole: undefined, selected: 0 });
+  }
+
+  /**
+   * The number typed: an addition refuses one in use or 00 (E-OPR-24/29, as the machine would after
+   * both passwords), a deletion one that does not exist (E-OPR-05), from the view's operator list.
+   */
   private submitOperatorNumber(typed: string): void {
-    if (this.ui.operatorAction === 'unlock') {
-      this.set({ operatorNumber: typed });
-      this.deps.send({ type: 'UNLOCK', operator: typed.padStart(OPERATOR_DIGITS_SENT, '0') });
+    const action = this.ui.operatorAction;
+    const operator = typed.padStart(OPERATOR_DIGITS_SENT, '0');
+    const exists = this.view?.data.operators?.some((o) => o.number === operator) === true;
+    const refused: Refused | undefined = action === 'add' ? (Number(typed) < 1 ? 'range' : exists ? 'in-use' : undefined) : action === 'delete' && !exists ? 'unknown' : undefined;
+    if (refused) { this.set({ digits: { digits: typed, refused } }); return; }
+    this.set({ operatorNumber: typed });
+    if (action === 'unlock') { this.deps.send({ type: 'UNLOCK', operator }); return; }
+    if (action === 'add') { this.startOperatorRole(); return; }
+    if (action === 'delete') { this.entry = undefined; this.set({ operatorStage: 'confirm' }); return; }
+    this.set({ operatorStage: 'password' });
+    this.secretEntry('new');
+  }
+
+  /** The list (UP/DOWN page; OK, BACK or CANCEL back to the menu) and the deletion's question (OK deletes). */
+  private operatorViewKey(key: KeyName): void {
+    if (key === 'UP' || key === 'DOWN') {
+      const n = Math.max(1, this.deps.screenPages());
+      this.set({ page: (this.ui.page + (key === 'DOWN' ? 1 : n - 1)) % n });
       return;
     }
-    this.set({ operatorNumber: typed, operatorStage: 'password' });
-    this.secretEntry('new');
+    if (key === 'OK' && this.ui.operatorStage === 'confirm') {
+      this.deps.send({ type: 'DELETE_OPERATOR', operator: (this.ui.operatorNumber ?? '').padStart(OPERATOR_DIGITS_SENT, '0') });
+      return;
+    }
+    if (key === 'OK' || key === 'BACK' || key === 'CANCEL') this.operatorMenu();
   }
 
   private submitLogin(p: string, typed: string): void {
@@ -587,6 +640,7 @@ export class InputController {
   private menuKey(key: KeyName, p: string): void {
     const r = this.menu!.press(key);
     if (r.kind === 'changed') { this.set({ selected: this.menu!.selected }); return; }
+    if (r.kind === 'back' && p === 'operators.choose' && this.ui.operatorStage === 'role') { this.startOperatorNumber('add'); return; }
     if (r.kind === 'cancel' || r.kind === 'back' || r.kind === 'timeout') {
       if (p.endsWith('.askCustomerCopy')) this.deps.send({ type: 'NO' });
       else if (p !== 'recovery.menu' && p !== 'storageFailure') this.cancel();
@@ -598,7 +652,13 @@ export class InputController {
     }
     this.set({ selected: this.menu!.selected });
     const value = r.value;
-    if (p === 'operators.choose') { this.startOperatorNumber(value === 'unlock' ? 'unlock' : 'reset'); return; }
+    if (p === 'operators.choose' && this.ui.operatorStage === 'role') {
+      this.menu = undefined;
+      this.set({ operatorRole: value as OperatorRole, operatorStage: 'password' });
+      this.secretEntry('new');
+      return;
+    }
+    if (p === 'operators.choose') { this.operatorChoice(value); return; }
     if (p.endsWith('.askCustomerCopy')) this.deps.send({ type: value === 'yes' ? 'YES' : 'NO' });
     else if (p === 'qr.mode') this.deps.send({ type: value === 'show' ? 'QR_SHOW' : 'QR_SCAN' });
     else if (p === 'settlement.offlinePending') this.deps.send({ type: value === 'give-up' ? 'GIVE_UP' : 'RETRY' });

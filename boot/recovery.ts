@@ -662,7 +662,7 @@ function checkTarget(target: string): void {
   }
 }
 
-/** The records a factory reset keeps: identity, the factory master key, the operators. */
+/** The records a factory reset keeps: identity, the factory master key, the operators (those not deleted). */
 function carriedRecords(j: Journal): Array<{ type: 'terminalIdentity' | 'settings' | 'operator'; payload: Record<string, unknown> }> {
   let identity: Record<string, unknown> | undefined;
   let tmk: Record<string, unknown> | undefined;
@@ -670,6 +670,8 @@ function carriedRecords(j: Journal): Array<{ type: 'terminalIdentity' | 'setting
   for (const r of j.records()) {
     if (r.type === RecordType.terminalIdentity) identity = r.payload;
     else if (r.type === RecordType.settings && r.payload.kind === 'tmk') tmk = r.payload;
+    // An operator deleted (runtime/operators.ts remove) is not carried: its number is free again.
+    else if (r.type === RecordType.operator && r.payload.event === 'deleted') operators.delete(String(r.payload.number));
     else if (r.type === RecordType.operator) operators.set(String(r.payload.number), r.payload);
   }
   const out: Array<{ type: 'terminalIdentity' | 'settings' | 'operator'; payload: Record<string, unknown> }> = [];

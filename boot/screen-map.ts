@@ -16,7 +16,7 @@
 import type { MachineView, ErrorView } from '../runtime/machine';
 import { RETRYABLE_KINDS } from '../runtime/machine';
 import type { Txt, StatusLine, Locale } from '../ui-lcd/screen';
-import type { StateName, ScreenData, Transaction, Refused, ModemView } from '../ui-lcd/screens';
+import type { StateName, ScreenData, Transaction, Refused, ModemView, OperatorRole } from '../ui-lcd/screens';
 import { rt } from '../ui-lcd/recovery-strings';
 import { t } from '../ui-lcd/strings';
 import { QR_WAIT_MS_MAX } from '../runtime/txn/qr';
@@ -45,11 +45,16 @@ export interface UiState {
   readonly reprintByTrace: boolean;
   /** Password change or reset: which password is being typed, and its length (never the digits). */
   readonly secret: { readonly stage: 'old' | 'new' | 'repeat'; readonly length: number };
-  /** Operator management: the menu, the operator's number, or the new password (secret). */
-  readonly operatorStage: 'menu' | 'number' | 'password';
-  readonly operatorAction?: 'reset' | 'unlock';
-  /** The operator number typed (reset, unlock): 2 digits as on the login screen. */
+  /**
+   * Operator management: the menu, the operator's number, the new operator's role, the passwords
+   * (secret), the deletion's confirmation, or the list.
+   */
+  readonly operatorStage: 'menu' | 'number' | 'role' | 'password' | 'confirm' | 'list';
+  readonly operatorAction?: 'reset' | 'unlock' | 'add' | 'delete' | 'mine';
+  /** The operator number typed (reset, unlock, add, delete): 2 digits as on the login screen. */
   readonly operatorNumber?: string;
+  /** The role chosen for the operator being added. */
+  readonly operatorRole?: OperatorRole;
   /** Pre-authorization void or completion: which detail of the hold is being typed (trace no., or keyed: auth code, date, amount). */
   readonly preAuthStage?: 'trace' | 'authCode' | 'date' | 'amount';
   /** QR 被扫: the payment code being keyed (FUNC on the scan screen). */
@@ -117,6 +122,8 @@ const login: Builder = (v, ui, env) => {
     ...(env.bootNotice && attemptsLeft === undefined ? { notice: env.bootNotice } : {}),
     // Recovery refused a right password that is not an administrator's: say so, not just start over.
     ...(v.state.startsWith('recovery.') && v.data.notice === 'administrator-required' && attemptsLeft === undefined && ui.login.operator === '' ? { notice: rt('login.adminOnly') } : {}),
+    // A merchant's administrator at the recovery menu: it is the service technician's.
+    ...(v.state.startsWith('recovery.') && v.data.notice === 'service-required' && attemptsLeft === undefined && ui.login.operator === '' ? { notice: t('notice.serviceOnly') } : {}),
   };
 };
 
@@ -147,12 +154,26 @@ export const keyedOffered = (v: MachineView): boolean => v.data.keyedAllowed ===
 const cardScreen: Builder = (v, ui, env) => (ui.keyed && keyedOffered(v)
   ? { name: 'keyedCard', data: { stage: ui.keyed.stage, digits: ui.keyed.digits, pan: ui.keyed.pan, transaction: txnOf(v), ...(v.data.amountFen > 0 ? { amountFen: v.data.amountFen } : {}), refused: ui.keyed.refused } }
   : presentCard(v, ui, env));
-const passwordScreen = (mode: 'change' | 'reset', working = false): Builder => (_v, ui) => ({
-  name: 'password', data: { mode, stage: ui.secret.stage, length: ui.secret.length, working, ...(mode === 'reset' && ui.operatorNumber ? { operator: ui.operatorNumber } : {}) },
+const passwordScreen = (mode: 'change' | 'reset' | 'add', working = false): Builder => (_v, ui) => ({
+  name: 'password',
+  data: {
+    mode, stage: ui.secret.stage, length: ui.secret.length, working, ...(mode !== 'change' && ui.operatorNumber ? { operator: ui.operatorNumber } : {}),
+    ...(mode === 'add' && ui.operatorRole ? { role: ui.operatorRole } : {}),
+  },
 });
+/** The operators as the list shows them: numbers as typed at login (2 digits). */
+const operatorEntries = (v: MachineView) => (v.data.operators ?? []).map((o) => ({ operator: o.number.slice(-2), role: o.role, locked: o.locked }));
+/** The screen of what is being typed or chosen in operator management (boot/input.ts keeps the stage). */
 const operatorsChoose: Builder = (v, ui) => {
-  if (ui.operatorStage === 'number') return { name: 'operatorNumber', data: { action: ui.operatorAction ?? 'reset', ...ui.digits } };
-  if (ui.operatorStage === 'password') return passwordScreen('reset')(v, ui, undefined as never);
+  const action = ui.operatorAction;
+  if (ui.operatorStage === 'number') return { name: 'operatorNumber', data: { action: action === 'mine' || action === undefined ? 'reset' : action, ...ui.digits } };
+  if (ui.operatorStage === 'role') return { name: 'operatorRole', data: { operator: ui.operatorNumber ?? '', selected: ui.selected } };
+  if (ui.operatorStage === 'password') return passwordScreen(action === 'mine' ? 'change' : action === 'add' ? 'add' : 'reset')(v, ui, undefined as never);
+  if (ui.operatorStage === 'list') return { name: 'operatorList', data: { entries: operatorEntries(v) } };
+  if (ui.operatorStage === 'confirm') {
+    const role = operatorEntries(v).find((e) => e.operator === ui.operatorNumber)?.role ?? 'cashier';
+    return { name: 'operatorConfirm', data: { operator: ui.operatorNumber ?? '', role } };
+  }
   return { name: 'operators', data: { selected: ui.selected } };
 };
 const operatorDone: Builder = (v) => ({ name: 'operatorDone', data: { action: v.data.operatorChange?.action ?? 'changed', operator: (v.data.operatorChange?.operator ?? '').slice(-2) } });
@@ -417,6 +438,9 @@ export const STATE_SCREENS: Readonly<Record<string, Builder>> = {
   'operators.authorize.checking': supervisor,
   'operators.choose': operatorsChoose,
   'operators.resetting': passwordScreen('reset', true),
+  'operators.adding': passwordScreen('add', true),
+  'operators.changingMine': passwordScreen('change', true),
+  'operators.deleting': (v, ui) => ({ name: 'operatorConfirm', data: { operator: ui.operatorNumber ?? '', role: operatorEntries(v).find((e) => e.operator === ui.operatorNumber)?.role ?? 'cashier' } }),
   'operators.unlocking': (_v, ui) => ({ name: 'operatorNumber', data: { action: 'unlock', digits: ui.operatorNumber ?? '' } }),
   'operators.done': operatorDone,
 

@@ -30,6 +30,7 @@
  *   PAPER_LOADED  BATTERY {level: 'ok'|'low'|'critical'}  EXPORT  ECHO (sign-on failure: echo test)
  *   PASSWORD (idle: change my password) -> CHANGE_PASSWORD {oldPassword,newPassword,repeated}
  *   OPERATORS (idle: an administrator's operator management) -> RESET_PASSWORD {operator,newPassword,repeated} | UNLOCK {operator}
+ *     | ADD_OPERATOR {operator,role,password,repeated} | DELETE_OPERATOR {operator} | CHANGE_PASSWORD (the managing administrator's own)
  *
  * Boot: `deps.open()` replays the journal; a damaged journal or a broken invariant sends the
  * machine to `recovery` (administrator login, export), and so does `deps.recoveryRequested()`
@@ -41,7 +42,8 @@ import { ErrorKind, PosError, isPosError } from '../common/errors';
 import { TZ_OFFSET_MINUTES_DEFAULT } from '../common/time';
 import { MonoImage, Printer } from '../hal/printer';
 import { Terminal } from './terminal';
-import { Session } from './operators';
+import { Session, mayOpenRecovery } from './operators';
+import type { Role } from './records';
 import { CardInput, CardRequest, EmvTxnType, keyedCard, withPin } from './txn/card';
 import { FlowResult, PreAuthTarget, TxnView } from './txn/engine';
 import { TerminalStatus, completionFenMax } from './host/messages-v2';
@@ -167,8 +169,8 @@ export interface MachineContext {
    * keyed details (authorization code, original date MMDD, and for a void the pre-authorized amount).
    */
   preAuthOriginal?: { readonly stan: number } | { readonly keyed: { readonly authCode: string; readonly dateMmdd: string; readonly amountFen?: number } };
-  /** What the last password change, reset or unlock did (its done screen). */
-  operatorChange?: { action: 'changed' | 'reset' | 'unlocked'; operator: string };
+  /** What the last password change, reset, unlock, addition or deletion did (its done screen). */
+  operatorChange?: OperatorChange;
   /** Keyed card entry is allowed here (deps.allowKeyed): the card screen offers it. */
   keyedAllowed: boolean;
   /** Why recovery opened, kept apart from `error` so a wrong password in its login cannot replace it. */
@@ -184,6 +186,12 @@ export interface MachineContext {
   /** The QR wait as the screen shows it: time left, the order's content (主扫), whether it was printed instead. */
   qrWait?: { msLeft?: number; content?: string; printed?: boolean };
 }
+
+/** An operator management action just done (its done screen): the operator's number, never a secret. */
+export interface OperatorChange { readonly action: 'changed' | 'reset' | 'unlocked' | 'added' | 'deleted'; readonly operator: string }
+
+/** An operator as the operators' list shows it: number, role, locked; never a hash. */
+export interface OperatorListEntry { readonly number: string; readonly role: Role; readonly locked: boolean }
 
 /** A host task asked for from the menu: which, and its outcome (the host's code, or the error that stopped it). */
 export interface HostTaskView {
@@ -211,6 +219,8 @@ export type MachineEvent =
   | { type: 'CHANGE_PASSWORD'; oldPassword: string; newPassword: string; repeated: string }
   | { type: 'RESET_PASSWORD'; operator: string; newPassword: string; repeated: string }
   | { type: 'UNLOCK'; operator: string }
+  | { type: 'ADD_OPERATOR'; operator: string; role: Role; password: string; repeated: string }
+  | { type: 'DELETE_OPERATOR'; operator: string }
   | { type: 'AMOUNT'; amountFen: number }
   | { type: 'KEYED'; pan: string; expiry: string }
   | { type: 'PIN'; pin: Buffer }
@@ -331,10 +341,16 @@ export function createTerminalMachine(deps: MachineDeps) {
         return { pendingStans: [...new Set(engine.pendingCopies().map((p) => p.stan))], reportPending: closed !== undefined && !closed.reportPrinted, notice };
       }),
       login: fromPromise<Session, { c: MachineContext; operator: string; password: string }>(({ input }) => need(input.c.terminal, 'terminal').operators.login(input.operator, input.password)),
+      // Their own password: the operator logged in (idle), or the administrator managing the operators.
       changePassword: fromPromise<void, { c: MachineContext; oldPassword: string; newPassword: string; repeated: string }>(({ input }) => {
-        const session = need(input.c.session, 'session');
+        const session = need(input.c.authorizer ?? input.c.session, 'session');
         return need(input.c.terminal, 'terminal').operators.changePassword(session.operator, input.oldPassword, input.newPassword, input.repeated);
       }),
+      addOperator: fromPromise<void, { c: MachineContext; e: Extract<MachineEvent, { type: 'ADD_OPERATOR' }> }>(({ input }) =>
+        need(input.c.terminal, 'terminal').operators.add(input.e.operator, input.e.role, input.e.password, input.e.repeated, need(input.c.authorizer ?? input.c.session, 'session'))),
+      // The operator logged in is in use too when another administrator manages.
+      deleteOperator: fromPromise<void, { c: MachineContext; operator: string }>(({ input }) =>
+        need(input.c.terminal, 'terminal').operators.remove(input.operator, need(input.c.authorizer ?? input.c.session, 'session'), input.c.session ? [input.c.session.operator] : [])),
       resetPassword: fromPromise<void, { c: MachineContext; operator: string; newPassword: string; repeated: string }>(({ input }) =>
         need(input.c.terminal, 'terminal').operators.resetPassword(input.operator, input.newPassword, input.repeated, need(input.c.authorizer ?? input.c.session, 'session'))),
       unlockOperator: fromPromise<void, { c: MachineContext; operator: string }>(({ input }) =>
@@ -534,7 +550,9 @@ export function createTerminalMachine(deps: MachineDeps) {
               src: 'recoveryLogin',
               input: ({ event }) => ({ operator: (event as { operator: string }).operator, password: (event as { password: string }).password }),
               onDone: [
-                { guard: ({ event }) => event.output.role === 'administrator', target: 'menu', actions: assign({ session: ({ event }) => event.output }) },
+                // The service technician's menu: the service administrator only (boot/README.md, "Who opens the recovery menu").
+                { guard: ({ event }) => mayOpenRecovery(event.output), target: 'menu', actions: assign({ session: ({ event }) => event.output }) },
+                { guard: ({ event }) => event.output.role === 'administrator', target: 'locked', actions: assign({ notice: 'service-required' }) },
                 { target: 'locked', actions: assign({ notice: 'administrator-required' }) },
               ],
               onError: { target: 'locked', actions: 'setError' },
@@ -922,8 +940,9 @@ export function createTerminalMachine(deps: MachineDeps) {
           done: { on: { OK: '#terminal.idle' } },
         },
       },
-      // An administrator (asked for when someone else is logged in) resets another operator's
-      // password or unlocks a locked-out operator.
+      // An administrator (asked for when someone else is logged in) manages the operators
+      // (操作员管理): adds one, deletes one, lists them (the view's `operators`), resets another's
+      // password, unlocks a locked-out one, changes their own password.
       operators: {
         initial: 'authorize',
         on: { CANCEL: 'idle' },
@@ -933,6 +952,28 @@ export function createTerminalMachine(deps: MachineDeps) {
             on: {
               RESET_PASSWORD: { target: 'resetting', actions: assign({ operatorChange: ({ event }) => ({ action: 'reset' as const, operator: event.operator }) }) },
               UNLOCK: { target: 'unlocking', actions: assign({ operatorChange: ({ event }) => ({ action: 'unlocked' as const, operator: event.operator }) }) },
+              ADD_OPERATOR: { target: 'adding', actions: assign({ operatorChange: ({ event }) => ({ action: 'added' as const, operator: event.operator }) }) },
+              DELETE_OPERATOR: { target: 'deleting', actions: assign({ operatorChange: ({ event }) => ({ action: 'deleted' as const, operator: event.operator }) }) },
+              CHANGE_PASSWORD: 'changingMine',
+            },
+          },
+          adding: operatorTask('addOperator', ({ context, event }) => ({ c: context, e: event as Extract<MachineEvent, { type: 'ADD_OPERATOR' }> })),
+          deleting: operatorTask('deleteOperator', ({ context, event }) => ({ c: context, operator: (event as Extract<MachineEvent, { type: 'DELETE_OPERATOR' }>).operator })),
+          changingMine: {
+            on: { CANCEL: {} },
+            invoke: {
+              src: 'changePassword',
+              input: ({ context, event }) => {
+                const e = event as Extract<MachineEvent, { type: 'CHANGE_PASSWORD' }>;
+                return { c: context, oldPassword: e.oldPassword, newPassword: e.newPassword, repeated: e.repeated };
+              },
+              onDone: { target: 'done', actions: [assign({ operatorChange: ({ context }) => ({ action: 'changed' as const, operator: need(context.authorizer ?? context.session, 'session').operator }) }), 'clearError'] },
+              onError: [
+                { guard: 'storageError', target: '#terminal.storageFailure', actions: 'setError' },
+                // Their wrong old password counted like a login and locked them: nobody manages any more.
+                { guard: 'lockedOut', target: '#terminal.login', actions: 'setError' },
+                { target: 'choose', actions: 'setError' },
+              ],
             },
           },
           resetting: {
@@ -1319,6 +1360,22 @@ export function createTerminalMachine(deps: MachineDeps) {
     } as never; // a config fragment (see printState)
   }
 
+  /** An operator management step that writes (add, delete): done, or its refusal back at the menu. */
+  function operatorTask(src: 'addOperator' | 'deleteOperator', input: (a: { context: MachineContext; event: MachineEvent }) => unknown) {
+    return {
+      on: { CANCEL: {} },
+      invoke: {
+        src,
+        input,
+        onDone: { target: 'done', actions: 'clearError' as const },
+        onError: [
+          { guard: 'storageError' as const, target: '#terminal.storageFailure', actions: 'setError' as const },
+          { target: 'choose', actions: 'setError' as const },
+        ],
+      },
+    } as never; // a config fragment (see printState)
+  }
+
   function parentOf(next: string): string {
     if (next.includes('.')) return next;
     return next === 'trace' ? 'void.trace' : next === 'details' ? 'refund.details' : next === 'choose' ? 'operators.choose' : 'settlement.confirm';
@@ -1499,8 +1556,14 @@ export interface MachineView {
     readonly voidTarget?: TxnView;
     /** The card screen may offer keyed entry (FUNC). */
     readonly keyedAllowed?: boolean;
-    /** The password change, reset or unlock just done (operator number, no secret). */
-    readonly operatorChange?: { readonly action: 'changed' | 'reset' | 'unlocked'; readonly operator: string };
+    /** The password change, reset, unlock, addition or deletion just done (operator number, no secret). */
+    readonly operatorChange?: OperatorChange;
+    /**
+     * Operator management (operators states): every operator (number, role, locked; no secret),
+     * by number, and who manages (the administrator asked for, else the one logged in).
+     */
+    readonly operators?: readonly OperatorListEntry[];
+    readonly manager?: string;
     /** Why recovery opened (recovery states only). */
     readonly recoveryReason?: RecoveryReason;
     /** The last echo test (sign-on failure screen). */
@@ -1545,6 +1608,15 @@ function waitingCopy(c: MachineContext): 'merchant' | 'customer' | 'report' | un
   return c.reportPending ? 'report' : undefined;
 }
 
+/** The operators' list while an administrator manages them (no hash, no salt, no attempts count). */
+function operatorsView(snap: TerminalSnapshot): Pick<MachineView['data'], 'operators' | 'manager'> {
+  const c = snap.context;
+  if (!snap.matches('operators') || !c.terminal) return {};
+  const operators = c.terminal.operators.list().map((o) => ({ number: o.number, role: o.role, locked: o.locked })).sort((a, b) => a.number.localeCompare(b.number));
+  const manager = (c.authorizer ?? c.session)?.operator;
+  return { operators, ...(manager ? { manager } : {}) };
+}
+
 export function viewOf(snap: TerminalSnapshot): MachineView {
   const c = snap.context;
   const engine = c.terminal?.engine;
@@ -1565,6 +1637,7 @@ export function viewOf(snap: TerminalSnapshot): MachineView {
       anomalies: engine && c.session && c.session.role !== 'cashier' ? anomalySummary(engine.anomalies()) : undefined,
       sellingLocked: engine?.sellingLock !== undefined ? true : undefined,
       eReceiptUrl: waitingEReceipt(snap),
+      ...operatorsView(snap),
     },
   };
 }

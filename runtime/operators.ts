@@ -6,11 +6,20 @@
  * Roles are ranked: cashier < supervisor < administrator; a higher role may do everything a lower
  * one may. Void, refund and settlement need a supervisor; recovery and factory reset an
  * administrator (FIELD-FAULTS.md "permissions badly assigned").
+ *
+ * An administrator manages the operators on the terminal (Settings > Operators, 操作员管理): adds
+ * one (number 01..99, a role, a new password typed twice), deletes one (never the one managing or
+ * the one logged in, never the last administrator), resets a password, unlocks. A password chosen
+ * on the terminal (added, changed, reset) is 4..12 digits and not trivially guessed (E-OPR-25);
+ * the factory's and the simulator's first operators are checked for shape only.
+ *
+ * The recovery menu (the reset button at power-on) is the service technician's: the machine admits
+ * only the service administrator, RECOVERY_OPERATOR (boot/README.md, "Who opens the recovery menu").
  */
 import { scrypt, timingSafeEqual } from 'node:crypto';
 import { PosError, invariant } from '../common/errors';
 import { RandomBytes } from './device-key';
-import { OperatorPayload, Role, rec } from './records';
+import { OperatorDeletedPayload, OperatorPayload, Role, rec } from './records';
 import { Store } from './store';
 import { OperatorRecord } from './terminal-state';
 
@@ -18,6 +27,11 @@ export const PASSWORD_ATTEMPTS_MAX = 5;
 export const PASSWORD_CHARS_MIN = 4;
 export const PASSWORD_CHARS_MAX = 12;
 export const OPERATORS_MAX = 99;
+/** Numbers an administrator may add on the terminal: 01..99 as typed (000 is the service administrator's). */
+export const ADDED_NUMBER_MIN = 1;
+export const ADDED_NUMBER_MAX = 99;
+/** The service administrator (boot/service-admin.ts; on the simulator board its first administrator): the only one the recovery menu admits. */
+export const RECOVERY_OPERATOR = '000';
 export const SALT_BYTES = 16;
 export const HASH_BYTES = 32;
 /** scrypt cost: 2^14 takes ~30 ms on a terminal-class CPU; tests may pass a smaller one. */
@@ -80,12 +94,28 @@ export function checkPassword(password: string): void {
   }
 }
 
-/** A new password: the shape first (E-OPR-13), then the second typing (E-OPR-15). */
-function checkNewPassword(password: string, repeated: string): void {
+/**
+ * Trivially guessed: one digit repeated (0000, 888888) or a run up or down by one (1234, 98765),
+ * the first guesses of anyone holding the terminal.
+ */
+export function passwordWeak(password: string): boolean {
+  const d = [...password].map(Number);
+  const steps = new Set(d.slice(1).map((x, i) => x - d[i]));
+  return steps.size === 1 && [0, 1, -1].includes([...steps][0]);
+}
+
+/** A new password chosen on the terminal: the shape first (E-OPR-13), the second typing (E-OPR-15), then not weak (E-OPR-25). */
+export function checkNewPassword(password: string, repeated: string): void {
   if (!/^\d+$/.test(password) || password.length < PASSWORD_CHARS_MIN || password.length > PASSWORD_CHARS_MAX) {
     throw new PosError('OPR_PASSWORD_LENGTH', `a password is ${PASSWORD_CHARS_MIN}..${PASSWORD_CHARS_MAX} digits`);
   }
   if (password !== repeated) throw new PosError('OPR_PASSWORD_MISMATCH', 'the new password was typed differently the second time');
+  if (passwordWeak(password)) throw new PosError('OPR_PASSWORD_WEAK', 'the new password is one digit repeated or a run of digits');
+}
+
+/** The recovery menu is the service technician's: the service administrator only (merchants' administrators are refused). */
+export function mayOpenRecovery(session: Session): boolean {
+  return session.operator === RECOVERY_OPERATOR && allowed(session.role, 'recovery');
 }
 
 export class Operators {
@@ -131,15 +161,15 @@ export class Operators {
   }
 
   /**
-   * An operator changes their own password: the new one must be 4..12 digits, typed the same
-   * twice and differ from the old one (checked first: no hashing for a refused shape); then the
+   * An operator changes their own password: the new one must differ from the old one, be 4..12
+   * digits, typed the same twice and not weak (checked first: no hashing for a refused one); then the
    * old password is checked like a login (a wrong one is counted and journaled, and can lock).
    * The change is an `operator` record with event 'password-changed' (a new salt and hash);
    * nothing of either password is logged.
    */
   async changePassword(number: string, oldPassword: string, newPassword: string, repeated: string): Promise<void> {
-    checkNewPassword(newPassword, repeated);
     if (newPassword === oldPassword) throw new PosError('OPR_PASSWORD_SAME', `operator ${number}: the new password is the old one`, { operator: number });
+    checkNewPassword(newPassword, repeated);
     await this.login(number, oldPassword);
     const op = this.get(number);
     invariant(op !== undefined, 'operator vanished during a password change', { operator: number });
@@ -162,6 +192,41 @@ export class Operators {
     const salt = this.random(SALT_BYTES);
     const passwordHash = await hashPassword(password, salt, this.scryptN);
     await this.write({ number: op.number, role: op.role, passwordHash, salt, scryptN: this.scryptN, failedAttempts: 0, locked: false, event, ...(by ? { by } : {}) });
+  }
+
+  /**
+   * An administrator adds an operator (Settings > Operators > Add): a number 01..99 not in use, a
+   * role, a new password typed twice. Journaled as 'created' with the administrator's number; the
+   * password only as its salted hash, as the login checks it.
+   */
+  async add(number: string, role: Role, password: string, repeated: string, by: Session): Promise<void> {
+    requirePermission(by, 'manageOperators');
+    const n = /^\d{3}$/.test(number) ? Number(number) : NaN;
+    if (!(n >= ADDED_NUMBER_MIN && n <= ADDED_NUMBER_MAX)) throw new PosError('OPR_NUMBER_RANGE', `operator ${number}: an operator added on the terminal is 001..099`, { operator: number });
+    if (this.get(number)) throw new PosError('OPR_NUMBER_TAKEN', `operator ${number} already exists`, { operator: number });
+    if (this.store.state.operators.size >= OPERATORS_MAX) throw new PosError('OPR_OPERATORS_FULL', `${OPERATORS_MAX} operators already`, { count: this.store.state.operators.size });
+    checkNewPassword(password, repeated);
+    const salt = this.random(SALT_BYTES);
+    const passwordHash = await hashPassword(password, salt, this.scryptN);
+    // The hash took a while: another add of the same number may have been written meanwhile.
+    if (this.get(number)) throw new PosError('OPR_NUMBER_TAKEN', `operator ${number} already exists`, { operator: number });
+    await this.write({ number, role, passwordHash, salt, scryptN: this.scryptN, failedAttempts: 0, locked: false, event: 'created', by: by.operator });
+  }
+
+  /**
+   * An administrator deletes an operator (Settings > Operators > Delete). Refused: the one doing it
+   * or anyone in `inUse` (the operator logged in), E-OPR-26; the last administrator, E-OPR-27.
+   */
+  async remove(number: string, by: Session, inUse: readonly string[] = []): Promise<void> {
+    requirePermission(by, 'manageOperators');
+    const op = this.get(number);
+    if (!op) throw new PosError('OPR_UNKNOWN', `operator ${number} does not exist`, { operator: number });
+    if (number === by.operator || inUse.includes(number)) throw new PosError('OPR_DELETE_IN_USE', `operator ${number} is in use (${number === by.operator ? 'the administrator deleting' : 'logged in'})`, { operator: number });
+    const admins = this.list().filter((o) => o.role === 'administrator').length;
+    if (op.role === 'administrator' && admins <= 1) throw new PosError('OPR_LAST_ADMIN', `operator ${number} is the last administrator`, { operator: number });
+    const p: OperatorDeletedPayload = { number, role: op.role, event: 'deleted', by: by.operator };
+    await this.store.commit([rec.operatorDeleted(p)], { reserve: true });
+    invariant(this.get(number) === undefined, 'operator still there after its deletion', { operator: number });
   }
 
   async unlock(number: string, by: Session): Promise<void> {

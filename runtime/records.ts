@@ -255,8 +255,19 @@ export interface OperatorPayload {
   readonly failedAttempts: number;
   readonly locked: boolean;
   readonly event: 'created' | 'password-changed' | 'password-reset' | 'login-failed' | 'login-ok' | 'locked' | 'unlocked';
-  /** Who did it when it is not the operator themself (an administrator's reset, an unlock). */
+  /** Who did it when it is not the operator themself (an administrator's reset, an unlock, an operator added on the terminal). */
   readonly by?: string;
+}
+
+/**
+ * An operator deleted by an administrator (Settings > Operators): an `operator` record with event
+ * 'deleted' and no password; replay removes the number (a later 'created' may reuse it).
+ */
+export interface OperatorDeletedPayload {
+  readonly number: string;
+  readonly role: Role;
+  readonly event: 'deleted';
+  readonly by: string;
 }
 
 /**
@@ -398,6 +409,11 @@ export const rec = {
   operator: (p: OperatorPayload): RecordInput => {
     invariant(/^\d{3}$/.test(p.number), 'operator number is 3 digits', { number: p.number });
     invariant(p.passwordHash.length >= 32 && p.salt.length >= 16, 'password hash and salt too short');
+    return { type: 'operator', payload: compact(p) };
+  },
+  operatorDeleted: (p: OperatorDeletedPayload): RecordInput => {
+    invariant(/^\d{3}$/.test(p.number) && /^\d{3}$/.test(p.by), 'operator numbers are 3 digits', { number: p.number, by: p.by });
+    invariant(p.number !== p.by, 'an operator never deletes themself', { number: p.number });
     return { type: 'operator', payload: compact(p) };
   },
   adminAction: (p: AdminActionPayload): RecordInput => ({ type: 'adminAction', payload: compact(p) }),

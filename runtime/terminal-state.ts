@@ -22,7 +22,7 @@ import { appendHistory } from './anomaly';
 import { invariant } from '../common/errors';
 import { BATCH_MAX, EntryMode, ReversalReason, SettlementTotals, SettlementVerdict, STAN_MAX, ZERO_TOTALS } from './host/messages';
 import {
-  ScriptNoticePendingPayload, checkScriptResults, AnomalyNote, CANCELLING_KINDS, HOST_PARAMS_KIND, HostParamsPayload, KeysPayload, OfflineNotTaken, OperatorPayload, ReceiptCopy, ReversalPendingPayload, Role, SettlementStepName,
+  ScriptNoticePendingPayload, checkScriptResults, AnomalyNote, CANCELLING_KINDS, HOST_PARAMS_KIND, HostParamsPayload, KeysPayload, OfflineNotTaken, OperatorDeletedPayload, OperatorPayload, ReceiptCopy, ReversalPendingPayload, Role, SettlementStepName,
   TxnBeginPayload, TxnKind, buf, hostParamsOf, caKeysOf, aidsOf, sellingLockOf, CA_KEYS_KIND, AIDS_KIND, SELLING_LOCK_KIND, SellingLockPayload, num, optField55, optNum, optStr, str, totalsOf,
 } from './records';
 import { QR_TXN_KINDS, QrTxnInfo } from './records';
@@ -282,7 +282,7 @@ export function applyRecord(s: TerminalState, r: DecodedRecord): void {
     }
     case RecordType.settlementStep: return applySettlementStep(s, r);
     case RecordType.batchClosed: return applyBatchClosed(s, r);
-    case RecordType.operator: return applyOperator(s, p as unknown as OperatorPayload);
+    case RecordType.operator: return applyOperator(s, p as unknown as OperatorPayload | OperatorDeletedPayload);
     case RecordType.recovery: return applyRebuild(s, r);
     case RecordType.settings:
       if (p.kind === HOST_PARAMS_KIND) s.hostParams = hostParamsOf(p);
@@ -491,7 +491,13 @@ function applyRebuild(s: TerminalState, r: DecodedRecord): void {
   s.reconcileBatch = true;
 }
 
-function applyOperator(s: TerminalState, p: OperatorPayload): void {
+function applyOperator(s: TerminalState, p: OperatorPayload | OperatorDeletedPayload): void {
+  if (p.event === 'deleted') {
+    // Only an operator that exists is deleted (runtime/operators.ts checks it before writing).
+    invariant(s.operators.has(str(p.number, 'number')), 'operator deleted that does not exist', { number: p.number });
+    s.operators.delete(p.number);
+    return;
+  }
   s.operators.set(str(p.number, 'number'), {
     number: p.number, role: str(p.role, 'role') as Role, passwordHash: buf(p.passwordHash, 'passwordHash'), salt: buf(p.salt, 'salt'),
     scryptN: num(p.scryptN, 'scryptN'), failedAttempts: num(p.failedAttempts, 'failedAttempts'), locked: p.locked === true,

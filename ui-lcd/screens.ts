@@ -19,10 +19,13 @@
  *   refundDate       { digits, refused?, fromJournal? }        original date MMDD
  *   presentCard      { transaction, amountFen?, methods: ('swipe'|'insert'|'tap')[], keyed? }   keyed: footer "FUNC=key in card"
  *   keyedCard        { stage: 'pan'|'expiry', digits, pan?, amountFen?, refused? }   digits shown as keyed; the PAN masked once accepted
- *   password         { mode: 'change'|'reset', stage: 'old'|'new'|'repeat', length, operator?, working? }
- *   operators        { selected }                              reset a password, unlock an operator
- *   operatorNumber   { action: 'reset'|'unlock', digits, refused? }
- *   operatorDone     { action: 'changed'|'reset'|'unlocked', operator }
+ *   password         { mode: 'change'|'reset'|'add', stage: 'old'|'new'|'repeat', length, operator?, role?, working? }
+ *   operators        { selected }                              add, delete, list, reset a password, unlock, my password
+ *   operatorNumber   { action: 'reset'|'unlock'|'add'|'delete', digits, refused? }   refused: 'in-use', 'range', 'unknown' name their E-OPR code
+ *   operatorRole     { operator, selected }                    the new operator's role: cashier, supervisor, administrator
+ *   operatorConfirm  { operator, role }                        delete this operator? OK / CANCEL
+ *   operatorList     { entries: { operator, role, locked }[] }  every operator by number (UP/DOWN pages)
+ *   operatorDone     { action: 'changed'|'reset'|'unlocked'|'added'|'deleted', operator }
  *   pin              { amountFen?, pan?, pinLength }           PAN shown masked 6/4 whatever is passed
  *   processing       { transaction, step?: 'connecting'|'sending'|'receiving' }
  *   approved         { transaction, amountFen?, authCode?, trace?, offline?, link? }
@@ -72,7 +75,9 @@ import { errorByCode } from '../common/errors';
 export type Transaction = 'sale' | 'void' | 'refund' | 'balance' | 'signOn' | 'settlement' | 'preAuth' | 'preAuthVoid' | 'completion' | 'completionVoid' | 'qr' | 'qrVoid' | 'qrRefund';
 export type CardMethod = 'swipe' | 'insert' | 'tap';
 export type DiagCheck = 'battery' | 'storage' | 'printer' | 'reader' | 'keypad' | 'display' | 'network' | 'host' | 'log';
-export type Refused = 'max' | 'zero' | 'too-short' | 'pan-length' | 'luhn' | 'expiry' | 'expired' | 'date' | 'date-future' | 'date-old' | 'not-found';
+export type Refused = 'max' | 'zero' | 'too-short' | 'pan-length' | 'luhn' | 'expiry' | 'expired' | 'date' | 'date-future' | 'date-old' | 'not-found'
+  | 'in-use' | 'range' | 'unknown';
+export type OperatorRole = 'cashier' | 'supervisor' | 'administrator';
 
 export interface ScreenData {
   boot: { step: 'self-test' | 'journal' | 'pending' | 'network' | 'ready'; stepIndex: number; stepCount: number };
@@ -89,10 +94,13 @@ export interface ScreenData {
   refundDate: { digits: string; refused?: Refused; fromJournal?: boolean };
   presentCard: { transaction: Transaction; amountFen?: number; methods: readonly CardMethod[]; keyed?: boolean };
   keyedCard: { stage: 'pan' | 'expiry'; digits: string; pan?: string; amountFen?: number; transaction: Transaction; refused?: Refused };
-  password: { mode: 'change' | 'reset'; stage: 'old' | 'new' | 'repeat'; length: number; operator?: string; working?: boolean };
+  password: { mode: 'change' | 'reset' | 'add'; stage: 'old' | 'new' | 'repeat'; length: number; operator?: string; role?: OperatorRole; working?: boolean };
   operators: { selected: number };
-  operatorNumber: { action: 'reset' | 'unlock'; digits: string; refused?: Refused };
-  operatorDone: { action: 'changed' | 'reset' | 'unlocked'; operator: string };
+  operatorNumber: { action: 'reset' | 'unlock' | 'add' | 'delete'; digits: string; refused?: Refused };
+  operatorRole: { operator: string; selected: number };
+  operatorConfirm: { operator: string; role: OperatorRole };
+  operatorList: { entries: ReadonlyArray<{ operator: string; role: OperatorRole; locked: boolean }> };
+  operatorDone: { action: 'changed' | 'reset' | 'unlocked' | 'added' | 'deleted'; operator: string };
   pin: { amountFen?: number; pan?: string; pinLength: number };
   processing: { transaction: Transaction; step?: 'connecting' | 'sending' | 'receiving' };
   approved: { transaction: Transaction; amountFen?: number; authCode?: string; trace?: string; offline?: boolean; link?: string };
@@ -163,6 +171,9 @@ export const DEFAULTS: { readonly [K in StateName]: ScreenData[K] } = {
   password: { mode: 'change', stage: 'old', length: 0 },
   operators: { selected: 0 },
   operatorNumber: { action: 'reset', digits: '' },
+  operatorRole: { operator: '', selected: 0 },
+  operatorConfirm: { operator: '', role: 'cashier' },
+  operatorList: { entries: [] },
   operatorDone: { action: 'changed', operator: '' },
   pin: { pinLength: 0 },
   processing: { transaction: 'sale' },
@@ -234,6 +245,7 @@ function refusedNotice(refused: Refused | undefined, amountFenMax?: number): Txt
 const REFUSED_KEY = {
   'pan-length': 'notice.panLength', luhn: 'notice.luhn', expiry: 'notice.expiry', expired: 'notice.expired', date: 'notice.date',
   'date-future': 'notice.dateFuture', 'date-old': 'notice.dateOld', 'not-found': 'notice.notFound',
+  'in-use': 'notice.operatorInUse', range: 'notice.operatorRange', unknown: 'notice.operatorUnknown',
 } as const satisfies Record<Exclude<Refused, 'max' | 'zero' | 'too-short'>, StringKey>;
 
 function yuan(fen: number): string {
@@ -282,7 +294,12 @@ export const SETTINGS_ITEMS = menuOf([
   ['menu.language', 'language'], ['menu.password', 'password'], ['menu.operators', 'operators'],
   ['menu.hostParams', 'params'], ['menu.statusUpload', 'status'], ['menu.echoTest', 'echo'], ['menu.wifi', 'wifi'],
 ]);
-export const OPERATOR_ITEMS = menuOf([['menu.resetPassword', 'reset'], ['menu.unlock', 'unlock']]);
+/** Settings > Operators (操作员管理), an administrator's. */
+export const OPERATOR_ITEMS = menuOf([
+  ['menu.addOperator', 'add'], ['menu.deleteOperator', 'delete'], ['menu.listOperators', 'list'],
+  ['menu.resetPassword', 'reset'], ['menu.unlock', 'unlock'], ['menu.myPassword', 'mine'],
+]);
+export const ROLE_ITEMS = menuOf([['role.cashier', 'cashier'], ['role.supervisor', 'supervisor'], ['role.administrator', 'administrator']]);
 export const LANGUAGE_ITEMS = menuOf([['menu.chinese', 'zh-CN'], ['menu.english', 'en']]);
 export const STORAGE_FAILURE_ITEMS = menuOf([['menu.exportJournal', 'export'], ['menu.diagnostics', 'diagnostics']]);
 
@@ -393,19 +410,40 @@ function shortMask(pan: string): string {
 
 const PASSWORD_LABEL = { old: 'label.oldPassword', new: 'label.newPassword', repeat: 'label.repeatPassword' } as const;
 
-/** Old / new / new again, masked; a reset names the operator. */
+const ROLE_KEY = { cashier: 'role.cashier', supervisor: 'role.supervisor', administrator: 'role.administrator' } as const;
+const PASSWORD_TITLE = { change: 'title.password', reset: 'title.resetPassword', add: 'title.addOperator' } as const;
+
+/** "05 Cashier": the number as typed at login and the role. */
+function operatorRoleLine(operator: string, role: OperatorRole, locked = false): Txt {
+  return t(locked ? 'msg.operatorLocked' : 'msg.operatorRole', { op: operator, role: t(ROLE_KEY[role]) });
+}
+
+/** Old / new / new again, masked; a reset names the operator, an addition the operator and role. */
 function password(d: ScreenData['password']): Screen {
-  const lines: Txt[] = [...(d.mode === 'reset' && d.operator ? [t('msg.operatorOf', { op: d.operator })] : []), ...(d.working ? [t('msg.working')] : [])];
+  const who = d.mode === 'add' && d.operator ? [operatorRoleLine(d.operator, d.role ?? 'cashier')] : d.mode === 'reset' && d.operator ? [t('msg.operatorOf', { op: d.operator })] : [];
+  const lines: Txt[] = [...who, ...(d.working ? [t('msg.working')] : [])];
   return {
-    id: 'password', title: t(d.mode === 'change' ? 'title.password' : 'title.resetPassword'), ...(lines.length ? { lines } : {}),
+    id: 'password', title: t(PASSWORD_TITLE[d.mode]), ...(lines.length ? { lines } : {}),
     input: { kind: 'password', label: t(PASSWORD_LABEL[d.stage]), digits: '*'.repeat(d.length), lengthMax: 12 }, footer: t(d.working ? 'footer.wait' : 'footer.ok'),
   };
 }
 
+const DONE = {
+  changed: ['title.password', 'msg.passwordChanged'], reset: ['title.resetPassword', 'msg.passwordReset'], unlocked: ['title.unlock', 'msg.unlocked'],
+  added: ['title.addOperator', 'msg.operatorAdded'], deleted: ['title.deleteOperator', 'msg.operatorDeleted'],
+} as const satisfies Record<ScreenData['operatorDone']['action'], readonly [StringKey, StringKey]>;
+
 function operatorDone(d: ScreenData['operatorDone']): Screen {
-  const title = d.action === 'changed' ? 'title.password' : d.action === 'reset' ? 'title.resetPassword' : 'title.unlock';
-  const line = d.action === 'changed' ? t('msg.passwordChanged') : t(d.action === 'reset' ? 'msg.passwordReset' : 'msg.unlocked', { op: d.operator });
-  return { id: 'operatorDone', title: t(title), lines: [line], footer: t('footer.ok') };
+  const [title, line] = DONE[d.action];
+  return { id: 'operatorDone', title: t(title), lines: [t(line, { op: d.operator })], footer: t('footer.ok') };
+}
+
+const NUMBER_TITLE = { reset: 'title.resetPassword', unlock: 'title.unlock', add: 'title.addOperator', delete: 'title.deleteOperator' } as const;
+
+/** The operators by number, one a line (UP/DOWN page through them), the count first. */
+function operatorList(d: ScreenData['operatorList']): Screen {
+  const lines: Txt[] = [t('msg.operatorCount', { n: d.entries.length }), ...d.entries.map((e) => operatorRoleLine(e.operator, e.role, e.locked))];
+  return { id: 'operatorList', title: t('title.operatorList'), lines, footer: t('footer.ok') };
 }
 
 function pin(d: ScreenData['pin']): Screen {
@@ -707,7 +745,10 @@ const BUILDERS: Builders = {
   refundDate: (d) => fromJournal(digitsEntry('refundDate', 'title.refund', 'label.date', 4, d), d.fromJournal),
   presentCard, keyedCard, password, operatorDone,
   operators: (d) => ({ id: 'operators', title: t('title.operators'), menu: { items: OPERATOR_ITEMS, selected: d.selected }, footer: t('footer.choose') }),
-  operatorNumber: (d) => digitsEntry('operatorNumber', d.action === 'reset' ? 'title.resetPassword' : 'title.unlock', 'label.operator', 2, d),
+  operatorNumber: (d) => digitsEntry('operatorNumber', NUMBER_TITLE[d.action], 'label.operator', 2, d),
+  operatorRole: (d) => ({ id: 'operatorRole', title: t('title.addOperator'), lines: [t('msg.operatorOf', { op: d.operator })], menu: { items: ROLE_ITEMS, selected: d.selected }, footer: t('footer.choose') }),
+  operatorConfirm: (d) => ({ id: 'operatorConfirm', title: t('title.deleteOperator'), lines: [operatorRoleLine(d.operator, d.role), t('msg.deleteAsk')], footer: t('footer.okCancel') }),
+  operatorList,
   pin, processing, approved, declined, printing, customerCopy,
   signature: (d) => signature(d),
   duplicateWarning,

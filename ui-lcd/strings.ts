@@ -74,6 +74,9 @@ export const STRINGS = {
   'title.resetPassword': s('Reset password', '重置密码'),
   'title.operators': s('Operators', '操作员管理'),
   'title.unlock': s('Unlock operator', '解锁操作员'),
+  'title.addOperator': s('Add operator', '增加操作员'),
+  'title.deleteOperator': s('Delete operator', '删除操作员'),
+  'title.operatorList': s('Operator list', '操作员查询'),
   'title.keyed': s('Key in card', '手输卡号'),
   'title.confirmAmount': s('Check amount', '请核对金额'),
   'title.settleConfirm': s('Settle now?', '现在结算？'),
@@ -132,6 +135,13 @@ export const STRINGS = {
   'menu.operators': s('Operators', '操作员管理'),
   'menu.resetPassword': s('Set password', '重置密码'),
   'menu.unlock': s('Unlock', '解锁操作员'),
+  'menu.addOperator': s('Add', '增加操作员'),
+  'menu.deleteOperator': s('Delete', '删除操作员'),
+  'menu.listOperators': s('List', '操作员查询'),
+  'menu.myPassword': s('My password', '修改本人密码'),
+  'role.cashier': s('Cashier', '操作员'),
+  'role.supervisor': s('Supervisor', '主管'),
+  'role.administrator': s('Administrator', '管理员'),
 
   // ---- footers: the next key to press
   'footer.ok': s('OK: confirm', '确认键继续'),
@@ -183,6 +193,11 @@ export const STRINGS = {
   'notice.dateFuture': s('Date in future', '日期晚于今天'),
   'notice.dateOld': s('Over 180 days', '超过180天'),
   'notice.notFound': s('Not in journal', '本机无此交易'),
+  // Operator numbers refused as they are typed (the machine refuses them too, with the same code).
+  'notice.operatorInUse': s('E-OPR-24 in use', 'E-OPR-24 已存在'),
+  'notice.operatorRange': s('E-OPR-29 01 to 99', 'E-OPR-29 应为01-99'),
+  'notice.operatorUnknown': s('E-OPR-05 no such no.', 'E-OPR-05 无此号码'),
+  'notice.serviceOnly': s('Service admin only', '仅限维护管理员'),
 
   // ---- body messages
   'msg.bootStep': s('{step}', '{step}'),
@@ -288,6 +303,12 @@ export const STRINGS = {
   'msg.passwordReset': s('Operator {op}: password set', '{op}号密码已重置'),
   'msg.unlocked': s('Operator {op} unlocked', '操作员{op}已解锁'),
   'msg.operatorOf': s('Operator {op}', '操作员{op}'),
+  'msg.operatorRole': s('{op} {role}', '{op} {role}'),
+  'msg.operatorLocked': s('{op} {role} locked', '{op} {role} 已锁定'),
+  'msg.operatorCount': s('{n} operators', '共{n}个操作员'),
+  'msg.deleteAsk': s('OK deletes it', '按确认键删除'),
+  'msg.operatorAdded': s('Operator {op} added', '操作员{op}已增加'),
+  'msg.operatorDeleted': s('Operator {op} deleted', '操作员{op}已删除'),
   'msg.fromJournal': s('From journal', '取自本机流水'),
   'msg.traceOrOk': s('OK alone=ref no.', '空按确认输参考号'),
   'msg.traceOrKeyed': s('OK alone=auth no.', '空按确认输授权码'),

@@ -190,7 +190,7 @@ describe('e2e: input controller', () => {
     const { c, sent, press } = controller('operators.choose');
     const screen = () => chooseScreen(view('operators.choose'), c.state(), ENV);
     assert.equal(screen().name, 'operators');
-    press('1');
+    press('4');
     assert.deepEqual(screen(), { name: 'operatorNumber', data: { action: 'reset', digits: '' } });
     press('0OK');
     assert.equal(screen().data.refused, 'too-short');
@@ -203,9 +203,73 @@ describe('e2e: input controller', () => {
     c.sync(view('operators.resetting'));
     assert.equal(chooseScreen(view('operators.resetting'), c.state(), ENV).data.operator, '01');
     c.sync(view('operators.choose'));
-    press('2');
+    press('5');
     press('99OK');
     assert.deepEqual(sent[1], { type: 'UNLOCK', operator: '099' });
+  });
+
+  it('operator management: add (number refused as typed when in use or 00, role, new twice), delete (unknown refused, the operator shown, OK), list (paged), my password (old, new twice); BACK steps back', () => {
+    const operators = [{ number: '000', role: 'administrator', locked: false }, { number: '001', role: 'cashier', locked: false }, { number: '099', role: 'supervisor', locked: true }] as const;
+    const at = (state: string) => view(state, { operators, manager: '000' });
+    const { c, sent, press } = controller('operators.choose');
+    c.sync(at('operators.choose'));
+    const screen = () => chooseScreen(at('operators.choose'), c.state(), ENV);
+    press('1');
+    assert.deepEqual(screen(), { name: 'operatorNumber', data: { action: 'add', digits: '' } });
+    press('01OK');
+    assert.deepEqual(screen().data, { action: 'add', digits: '01', refused: 'in-use' });
+    press('BACK BACK 00OK');
+    assert.equal(screen().data.refused, 'range');
+    press('BACK BACK 05OK');
+    assert.deepEqual(screen(), { name: 'operatorRole', data: { operator: '05', selected: 0 } });
+    press('BACK');
+    assert.equal(screen().name, 'operatorNumber', 'BACK from the role: the number again');
+    press('05OK2');
+    assert.deepEqual(screen().data, { mode: 'add', stage: 'new', length: 0, working: false, operator: '05', role: 'supervisor' });
+    press('2580OK25');
+    assert.ok(!JSON.stringify(c.state()).includes('2580') && !JSON.stringify(screen()).includes('2580'), 'a password on the screen');
+    press('BACK BACK BACK');
+    assert.deepEqual(screen().data, { mode: 'add', stage: 'new', length: 0, working: false, operator: '05', role: 'supervisor' }, 'BACK on an empty repeat: the new password again');
+    press('BACK');
+    assert.equal(screen().name, 'operatorRole', 'BACK from the new password: the role again');
+    press('3');
+    press('2580OK2580OK');
+    assert.deepEqual(sent, [{ type: 'ADD_OPERATOR', operator: '005', role: 'administrator', password: '2580', repeated: '2580' }]);
+    c.sync(at('operators.adding'));
+    assert.deepEqual(chooseScreen(at('operators.adding'), c.state(), ENV).data, { mode: 'add', stage: 'repeat', length: 4, working: true, operator: '05', role: 'administrator' });
+    c.sync(at('operators.done'));
+    c.sync(at('operators.choose'));
+
+    press('2');
+    press('42OK');
+    assert.deepEqual(screen().data, { action: 'delete', digits: '42', refused: 'unknown' });
+    press('BACK BACK 99OK');
+    assert.deepEqual(screen(), { name: 'operatorConfirm', data: { operator: '99', role: 'supervisor' } });
+    press('CANCEL');
+    assert.equal(screen().name, 'operators', 'CANCEL on the question: back to the menu, nothing sent');
+    assert.equal(sent.length, 1);
+    press('2');
+    press('01OK');
+    press('OK');
+    assert.deepEqual(sent[1], { type: 'DELETE_OPERATOR', operator: '001' });
+    c.sync(at('operators.deleting'));
+    assert.equal(chooseScreen(at('operators.deleting'), c.state(), ENV).name, 'operatorConfirm');
+    c.sync(at('operators.choose'));
+
+    press('3');
+    assert.deepEqual(screen(), { name: 'operatorList', data: { entries: [
+      { operator: '00', role: 'administrator', locked: false }, { operator: '01', role: 'cashier', locked: false }, { operator: '99', role: 'supervisor', locked: true },
+    ] } });
+    press('OK');
+    assert.equal(screen().name, 'operators');
+
+    press('6');
+    assert.deepEqual(screen().data, { mode: 'change', stage: 'old', length: 0, working: false });
+    press('BACK');
+    assert.equal(screen().name, 'operators', 'BACK on the old password: the menu');
+    press('6');
+    press('9999OK2046OK2046OK');
+    assert.deepEqual(sent[2], { type: 'CHANGE_PASSWORD', oldPassword: '9999', newPassword: '2046', repeated: '2046' });
   });
 
   it('keyed entry (FUNC on the card screen where allowed): digits shown as keyed, Luhn and expiry refused with the digits kept, then KEYED with YYMM; CANCEL back to the card wait', () => {

@@ -6,7 +6,8 @@ import { deriveState } from '../../runtime/terminal-state';
 import { rec, RecordInput } from '../../runtime/records';
 import { seal, unseal } from '../../runtime/device-key';
 import { seededRandom } from '../../runtime/random';
-import { allowed, PASSWORD_ATTEMPTS_MAX, requirePermission } from '../../runtime/operators';
+import { allowed, OPERATORS_MAX, PASSWORD_ATTEMPTS_MAX, passwordWeak, requirePermission } from '../../runtime/operators';
+import { Store } from '../../runtime/store';
 import { receiptJob, settlementReportJob, yuan, eReceiptUrl } from '../../runtime/receipt';
 import { TxnView } from '../../runtime/txn/engine';
 import { checkKeyedPan, checkRefundDetails, expiryProblem, mmyyToYymm, originalDate, panProblem } from '../../runtime/txn/entry-checks';
@@ -171,14 +172,66 @@ describe('keyed entry and refund detail checks (runtime/txn/entry-checks.ts)', (
       await assert.rejects(ops.resetPassword('001', '5555', '5555', SUPERVISOR), (e: unknown) => isPosError(e) && e.code === 'E-OPR-04');
       for (let i = 0; i < PASSWORD_ATTEMPTS_MAX; i++) await ops.login('001', '0000').catch(() => undefined);
       assert.equal(ops.get('001')?.locked, true);
-      await ops.resetPassword('001', '5555', '5555', ADMIN);
+      await assert.rejects(ops.resetPassword('001', '5555', '5555', ADMIN), (e: unknown) => isPosError(e) && e.code === 'E-OPR-25');
+      assert.equal(ops.get('001')?.locked, true, 'a refused reset changes nothing');
+      await ops.resetPassword('001', '5185', '5185', ADMIN);
       assert.equal(ops.get('001')?.locked, false);
-      assert.equal((await ops.login('001', '5555')).operator, '001');
-      // A refused shape costs no attempt, even with a wrong old password.
+      assert.equal((await ops.login('001', '5185')).operator, '001');
+      // A refused shape or a weak one costs no attempt, even with a wrong old password.
       await assert.rejects(ops.changePassword('001', '0000', '12', '12'), (e: unknown) => isPosError(e) && e.code === 'E-OPR-13');
+      await assert.rejects(ops.changePassword('001', '0000', '9876', '9876'), (e: unknown) => isPosError(e) && e.code === 'E-OPR-25');
       assert.equal(ops.get('001')?.failedAttempts, 0);
-      await ops.changePassword('001', '5555', '6666', '6666');
-      assert.equal((await ops.login('001', '6666')).role, 'cashier');
+      await ops.changePassword('001', '5185', '6626', '6626');
+      assert.equal((await ops.login('001', '6626')).role, 'cashier');
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('weak passwords: one digit repeated or a run up or down by one; anything else of 4..12 digits is not', () => {
+    for (const weak of ['0000', '1111', '888888', '1234', '4321', '0123456789', '987654', '23456']) assert.ok(passwordWeak(weak), weak);
+    for (const ok of ['1357', '2580', '1123', '1212', '0987', '13579', '5185', '20461', '123456780']) assert.ok(!passwordWeak(ok), ok);
+  });
+
+  it('operators added and deleted on the terminal: number 001..099 not in use, a role, the password twice; never the manager, the one logged in or the last administrator; journaled and replayed', async () => {
+    const r = await rig();
+    try {
+      await withOperators(r); // 099 administrator, 001 cashier, 002 supervisor
+      const ops = r.terminal.operators;
+      const code = (p: Promise<unknown>): Promise<string> => p.then(() => 'ok', (e: unknown) => (isPosError(e) ? e.code : String(e)));
+      assert.equal(await code(ops.add('005', 'cashier', '2580', '2580', SUPERVISOR)), 'E-OPR-04');
+      assert.equal(await code(ops.add('000', 'cashier', '2580', '2580', ADMIN)), 'E-OPR-29', '000 is the service administrator\'s');
+      assert.equal(await code(ops.add('100', 'cashier', '2580', '2580', ADMIN)), 'E-OPR-29');
+      assert.equal(await code(ops.add('5', 'cashier', '2580', '2580', ADMIN)), 'E-OPR-29');
+      assert.equal(await code(ops.add('001', 'cashier', '2580', '2580', ADMIN)), 'E-OPR-24');
+      assert.equal(await code(ops.add('005', 'cashier', '258', '258', ADMIN)), 'E-OPR-13');
+      assert.equal(await code(ops.add('005', 'cashier', '2580', '2850', ADMIN)), 'E-OPR-15');
+      assert.equal(await code(ops.add('005', 'cashier', '3333', '3333', ADMIN)), 'E-OPR-25');
+      assert.equal(ops.get('005'), undefined, 'nothing written for a refusal');
+      await ops.add('005', 'supervisor', '2580', '2580', ADMIN);
+      assert.equal((await ops.login('005', '2580')).role, 'supervisor', 'hashed as the login checks it');
+      await ops.add('098', 'administrator', '7391', '7391', ADMIN);
+
+      assert.equal(await code(ops.remove('005', SUPERVISOR)), 'E-OPR-04');
+      assert.equal(await code(ops.remove('055', ADMIN)), 'E-OPR-05');
+      assert.equal(await code(ops.remove('099', ADMIN)), 'E-OPR-26', 'not yourself');
+      assert.equal(await code(ops.remove('001', ADMIN, ['001'])), 'E-OPR-26', 'not the operator logged in');
+      await ops.remove('099', { operator: '098', role: 'administrator' });
+      assert.equal(await code(ops.remove('098', { operator: '097', role: 'administrator' })), 'E-OPR-27', 'not the last administrator');
+      await ops.remove('005', { operator: '098', role: 'administrator' });
+      assert.equal(await code(ops.login('005', '2580')), 'E-OPR-05');
+      // The number is free again; the list is what replay gives.
+      await ops.add('005', 'cashier', '3141', '3141', { operator: '098', role: 'administrator' });
+      const replayed = Store.load(r.journal).state.operators;
+      assert.deepEqual([...replayed.values()].map((o) => `${o.number}:${o.role}`).sort(), ['001:cashier', '002:supervisor', '005:cashier', '098:administrator']);
+      const payloads = JSON.stringify([...r.journal.records()].filter((x) => x.type === RecordType.operator).map((x) => x.payload));
+      for (const secret of ['2580', '7391', '3141']) assert.ok(!payloads.includes(secret), `password ${secret} in the journal`);
+
+      // The list is full at OPERATORS_MAX (reachable where 000 is in the journal, as on the simulator board).
+      await ops.create('000', 'administrator', '9999', ADMIN);
+      for (let n = 1; n <= 98; n++) if (!ops.get(String(n).padStart(3, '0'))) await ops.add(String(n).padStart(3, '0'), 'cashier', '2580', '2580', ADMIN);
+      assert.equal(ops.list().length, OPERATORS_MAX);
+      assert.equal(await code(ops.add('099', 'cashier', '2580', '2580', ADMIN)), 'E-OPR-28');
     } finally {
       await r.close();
     }

@@ -23,6 +23,7 @@ import { QrPayments } from '../../runtime/txn/qr';
 import { Store } from '../../runtime/store';
 import { eReceiptUrl } from '../../runtime/receipt';
 import { TEST_TERMINAL } from '../../sim/host/simulator';
+import type { Session } from '../../runtime/operators';
 
 /** The copy the paper-out screen names (its builder reads neither the board nor the clock: no Env). */
 const paperOutCopy = (v: MachineView): unknown => (STATE_SCREENS.paperOut(v, EMPTY_UI, {} as Env).data as { copy?: string } | undefined)?.copy;
@@ -89,8 +90,9 @@ async function boot(overrides: Partial<MachineDeps> = {}, prepare?: (r: Rig) => 
   const machine = createTerminalMachine({
     open: async () => r.terminal, selfTest: async () => undefined, printer, readCard: cards.read, clock: () => r.clock.ms,
     allowKeyed: true, exportJournal: async () => '/media/usb0/journal.posjbk', shutdown: async () => undefined,
-    // The journal-independent authenticator of boot/recovery.ts, here the rig's operators.
-    recoveryLogin: (op, pw) => r.terminal.operators.login(op, pw), ...overrides,
+    // The journal-independent authenticator of boot/recovery.ts: the service administrator (000,
+    // outside the journal) and the rig's operators.
+    recoveryLogin: (op, pw) => serviceOrOperator(r, op, pw), ...overrides,
   });
   const actor = start(machine).start();
   const run: Run = {
@@ -100,6 +102,15 @@ async function boot(overrides: Partial<MachineDeps> = {}, prepare?: (r: Rig) => 
     view: () => viewOf(actor.getSnapshot()),
   };
   return run;
+}
+
+/** The service administrator's password in these tests (boot/service-admin.ts keeps only its hash). */
+const SERVICE_PASSWORD = '80386042';
+
+function serviceOrOperator(r: Rig, operator: string, password: string): Promise<Session> {
+  if (operator !== '000') return r.terminal.operators.login(operator, password);
+  if (password === SERVICE_PASSWORD) return Promise.resolve({ operator, role: 'administrator' });
+  return Promise.reject(new PosError('OPR_PASSWORD', 'wrong password for the service administrator', { operator }));
 }
 
 async function loggedIn(overrides: Partial<MachineDeps> = {}, operator = '001', password = '1111'): Promise<Run> {
@@ -751,9 +762,12 @@ describe('runtime state machine', function () {
     assert.equal(run.actor.getSnapshot().context.terminal, undefined);
     run.send({ type: 'LOGIN', operator: '001', password: '1111' });
     await waitFor(run.actor, (s) => statePath(s.value) === 'recovery.locked' && s.context.notice === 'administrator-required');
-    run.send({ type: 'LOGIN', operator: '099', password: '0000' });
-    await waitFor(run.actor, (s) => statePath(s.value) === 'recovery.locked' && s.context.error?.code === 'E-OPR-02');
+    // The merchant's administrator is refused too: the menu is the service technician's.
     run.send({ type: 'LOGIN', operator: '099', password: '9999' });
+    await waitFor(run.actor, (s) => statePath(s.value) === 'recovery.locked' && s.context.notice === 'service-required');
+    run.send({ type: 'LOGIN', operator: '000', password: '00000000' });
+    await waitFor(run.actor, (s) => statePath(s.value) === 'recovery.locked' && s.context.error?.code === 'E-OPR-02');
+    run.send({ type: 'LOGIN', operator: '000', password: SERVICE_PASSWORD });
     await run.until('recovery.menu');
     run.send({ type: 'EXPORT' });
     await waitFor(run.actor, (s) => statePath(s.value) === 'recovery.menu' && s.context.exportedTo !== undefined);
@@ -764,14 +778,14 @@ describe('runtime state machine', function () {
     await run.until('recovery.locked');
     assert.equal(run.view().data.notice, 'reset-held');
     assert.equal(run.view().data.error, undefined);
-    run.send({ type: 'LOGIN', operator: '099', password: '9999' });
+    run.send({ type: 'LOGIN', operator: '000', password: SERVICE_PASSWORD });
     await run.until('recovery.menu');
   });
 
   it('recovery export without a target shows E-STO-09', async () => {
     const run = track(await boot({ exportJournal: undefined, open: async () => { throw new PosError('STO_DAMAGED'); } }));
     await run.until('recovery.locked');
-    run.send({ type: 'LOGIN', operator: '099', password: '9999' });
+    run.send({ type: 'LOGIN', operator: '000', password: SERVICE_PASSWORD });
     await run.until('recovery.menu');
     run.send({ type: 'EXPORT' });
     await waitFor(run.actor, (s) => statePath(s.value) === 'recovery.menu' && s.context.error?.code === 'E-STO-09');
@@ -1009,17 +1023,96 @@ describe('runtime state machine', function () {
     assert.equal(ops.get('002')?.locked, false);
     run.send({ type: 'OK' }); await run.until('idle');
     run.send({ type: 'OPERATORS' }); run.send({ type: 'SUPERVISOR', operator: '099', password: '9999' }); await run.until('operators.choose');
-    run.send({ type: 'RESET_PASSWORD', operator: '002', newPassword: '7777', repeated: '7777' }); run.send({ type: 'CANCEL' });
+    run.send({ type: 'RESET_PASSWORD', operator: '002', newPassword: '7777', repeated: '7777' });
+    await waitFor(run.actor, (s) => statePath(s.value) === 'operators.choose' && s.context.error?.code === 'E-OPR-25');
+    run.send({ type: 'RESET_PASSWORD', operator: '002', newPassword: '7351', repeated: '7351' }); run.send({ type: 'CANCEL' });
     assert.equal(run.view().state, 'operators.resetting');
     await run.until('operators.done');
     assert.deepEqual(run.view().data.operatorChange, { action: 'reset', operator: '002' });
     run.send({ type: 'OK' }); await run.until('idle');
     await assert.rejects(ops.login('002', '2222'), (e: unknown) => e instanceof PosError && e.code === 'E-OPR-02');
-    assert.equal((await ops.login('002', '7777')).role, 'supervisor');
+    assert.equal((await ops.login('002', '7351')).role, 'supervisor');
+  });
+
+  it('operator management: add (refusals E-OPR-29/24/13/15/25), list, delete (not the one managing, not the one logged in, not the last administrator), change the manager\'s own password; replayed from the journal', async () => {
+    const run = track(await loggedIn());
+    const ops = run.r.terminal.operators;
+    const back = (code: string) => waitFor(run.actor, (s) => statePath(s.value) === 'operators.choose' && s.context.error?.code === code);
+    run.send({ type: 'OPERATORS' }); run.send({ type: 'SUPERVISOR', operator: '099', password: '9999' }); await run.until('operators.choose');
+    assert.deepEqual(run.view().data.operators, [
+      { number: '001', role: 'cashier', locked: false }, { number: '002', role: 'supervisor', locked: false }, { number: '099', role: 'administrator', locked: false },
+    ]);
+    assert.equal(run.view().data.manager, '099');
+    const add = (operator: string, password: string, repeated = password, role: 'cashier' | 'supervisor' | 'administrator' = 'cashier') =>
+      run.send({ type: 'ADD_OPERATOR', operator, role, password, repeated });
+    add('000', '2580'); await back('E-OPR-29');
+    add('002', '2580'); await back('E-OPR-24');
+    add('005', '258'); await back('E-OPR-13');
+    add('005', '2580', '2581'); await back('E-OPR-15');
+    add('005', '4321'); await back('E-OPR-25');
+    add('005', '2580', '2580', 'administrator'); run.send({ type: 'CANCEL' });
+    assert.equal(run.view().state, 'operators.adding');
+    await run.until('operators.done');
+    assert.deepEqual(run.view().data.operatorChange, { action: 'added', operator: '005' });
+    assert.equal(run.view().data.error, undefined);
+    assert.deepEqual(run.view().data.operators?.map((o) => `${o.number}:${o.role}`), ['001:cashier', '002:supervisor', '005:administrator', '099:administrator']);
+    run.send({ type: 'OK' }); await run.until('idle');
+
+    run.send({ type: 'OPERATORS' }); run.send({ type: 'SUPERVISOR', operator: '099', password: '9999' }); await run.until('operators.choose');
+    const del = (operator: string) => run.send({ type: 'DELETE_OPERATOR', operator });
+    del('055'); await back('E-OPR-05');
+    del('099'); await back('E-OPR-26'); // the administrator managing
+    del('001'); await back('E-OPR-26'); // the cashier logged in
+    del('005'); run.send({ type: 'CANCEL' }); // ignored while the record is written
+    assert.equal(run.view().state, 'operators.deleting');
+    await run.until('operators.done');
+    assert.deepEqual(run.view().data.operatorChange, { action: 'deleted', operator: '005' });
+    run.send({ type: 'OK' }); await run.until('idle');
+    run.send({ type: 'OPERATORS' }); run.send({ type: 'SUPERVISOR', operator: '099', password: '9999' }); await run.until('operators.choose');
+    del('002'); await run.until('operators.done');
+    run.send({ type: 'OK' }); await run.until('idle');
+
+    // The manager's own password: the administrator asked for, not the cashier logged in.
+    run.send({ type: 'OPERATORS' }); run.send({ type: 'SUPERVISOR', operator: '099', password: '9999' }); await run.until('operators.choose');
+    run.send({ type: 'CHANGE_PASSWORD', oldPassword: '9999', newPassword: '6666', repeated: '6666' }); await back('E-OPR-25');
+    run.send({ type: 'CHANGE_PASSWORD', oldPassword: '0000', newPassword: '20461', repeated: '20461' }); await back('E-OPR-02');
+    run.send({ type: 'CHANGE_PASSWORD', oldPassword: '9999', newPassword: '20461', repeated: '20461' }); run.send({ type: 'CANCEL' });
+    assert.equal(run.view().state, 'operators.changingMine');
+    await run.until('operators.done');
+    assert.deepEqual(run.view().data.operatorChange, { action: 'changed', operator: '099' });
+    run.send({ type: 'OK' }); await run.until('idle');
+    assert.equal((await ops.login('099', '20461')).role, 'administrator');
+    assert.equal((await ops.login('001', '1111')).role, 'cashier');
+
+    // The only administrator left cannot be deleted, even by another session of theirs (a cashier logged in, the admin asked for).
+    await assert.rejects(ops.remove('099', { operator: '003', role: 'administrator' }), (e: unknown) => e instanceof PosError && e.code === 'E-OPR-27');
+    const records = [...run.r.journal.records()].filter((r) => r.type === RecordType.operator).map((r) => r.payload);
+    assert.deepEqual(records.filter((p) => p.event === 'deleted').map((p) => `${String(p.number)} by ${String(p.by)}`), ['005 by 099', '002 by 099']);
+    assert.ok(!JSON.stringify(records).includes('2580') && !JSON.stringify(records).includes('20461'), 'a password in the journal');
+    // Replayed from the journal (a reboot): the same operators, 005 and 002 gone.
+    assert.deepEqual([...Store.load(run.r.journal).state.operators.keys()].sort(), ['001', '099']);
+  });
+
+  it('operator management: the manager\'s wrong old password up to the limit locks them (to login); add and delete on a failing journal go to storage failure', async () => {
+    const run = track(await loggedIn({}, '099', '9999'));
+    for (let i = 0; i < 5; i++) {
+      run.send({ type: 'OPERATORS' }); await run.until('operators.choose');
+      run.send({ type: 'CHANGE_PASSWORD', oldPassword: '1357', newPassword: '20461', repeated: '20461' });
+      if (i < 4) { await waitFor(run.actor, (s) => statePath(s.value) === 'operators.choose' && s.context.error?.code === 'E-OPR-02'); run.send({ type: 'CANCEL' }); await run.until('idle'); }
+    }
+    await waitFor(run.actor, (s) => statePath(s.value) === 'login' && s.context.error?.code === 'E-OPR-03');
+    for (const event of [{ type: 'ADD_OPERATOR', operator: '007', role: 'cashier', password: '2580', repeated: '2580' }, { type: 'DELETE_OPERATOR', operator: '001' }, { type: 'CHANGE_PASSWORD', oldPassword: '9999', newPassword: '20461', repeated: '20461' }] as const) {
+      const other = track(await loggedIn({}, '099', '9999'));
+      other.send({ type: 'OPERATORS' }); await other.until('operators.choose');
+      sinon.stub(other.r.terminal.store, 'commit').rejects(new PosError('STO_IO', 'EIO'));
+      other.send(event as MachineEvent);
+      await waitFor(other.actor, (s) => statePath(s.value) === 'storageFailure' && s.context.error?.code === 'E-STO-03');
+      sinon.restore();
+    }
   });
 
   it('operator management: an administrator logged in goes straight to the choice; journal failures go to storage failure', async () => {
-    for (const [event, also] of [['RESET_PASSWORD', { newPassword: '4444', repeated: '4444' }], ['UNLOCK', {}], ['SUPERVISOR', {}]] as const) {
+    for (const [event, also] of [['RESET_PASSWORD', { newPassword: '4824', repeated: '4824' }], ['UNLOCK', {}], ['SUPERVISOR', {}]] as const) {
       const run = track(await (event === 'SUPERVISOR' ? loggedIn() : loggedIn({}, '099', '9999')));
       sinon.stub(run.r.terminal.store, 'commit').rejects(new PosError('STO_IO', 'EIO'));
       if (event === 'SUPERVISOR') {
