@@ -14,9 +14,10 @@
  * Baselines measured in the same run, side by side:
  *   - a bare node process with the unit's settings and one with node's defaults (what no code of
  *     ours can go below);
- *   - the terminal as the unit ran it before the bundle and the idle GC: compiled modules
- *     (dist/boot/terminal-main.js), the unit's settings without --expose-gc;
- *   - the same terminal with node's defaults (compiled modules, no flags, no MALLOC_*);
+ *   - the terminal as the unit ran it before native/mem_reclaim.cc: the same bundle and settings,
+ *     the idle collection a plain gc() (POS_IDLE_GC=gc);
+ *   - the terminal with node's defaults (compiled modules, no flags, no MALLOC_*, no idle
+ *     collection: POS_IDLE_GC=off);
  * all driven the same way at the same time (the days run at once: the same machine load).
  *
  * The simulated devices share the terminal's process (sim/board-sim.ts builds the chip models and
@@ -339,15 +340,17 @@ async function main(): Promise<void> {
   hosts.push(new AcquirerSimulator({ clock: Date.now }));
   await hosts[2].listen(0);
   const dirs = [tempDir('bench-memory-unit-'), tempDir('bench-memory-default-'), tempDir('bench-memory-compiled-')];
-  // As the unit runs it: the bundle, the unit's flags (--expose-gc: a full GC at idle, boot/idle-gc.ts).
+  // As the unit runs it: the bundle, the unit's flags, memory given back at idle (boot/idle-gc.ts,
+  // boot/mem-reclaim.ts: V8's memory-reducing collection and malloc_trim through native/mem_reclaim.cc).
   const unitRun = new Terminal('unit settings', flags, hosts[0], dirs[0], BUNDLE_JS);
+  // Node's defaults: compiled modules, no flags, no collection at idle.
   const plain = new Terminal('node defaults', [], hosts[1], dirs[1]);
-  // The unit before the bundle and the idle GC: compiled modules, the same flags but --expose-gc.
-  const before = new Terminal('unit settings, compiled JS, no idle GC', flags.filter((f) => f !== '--expose-gc'), hosts[2], dirs[2]);
+  // The unit before the addon: the same bundle and flags, the idle collection a plain gc().
+  const before = new Terminal('unit settings, idle gc() only', flags, hosts[2], dirs[2], BUNDLE_JS);
   const t0 = performance.now();
   try {
     const diag = snapshots ? { NODE_OPTIONS: `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${OUT_DIR}` } : {};
-    await Promise.all([unitRun.start({ ...mallocEnv, ...diag }), plain.start(), before.start(mallocEnv)]);
+    await Promise.all([unitRun.start({ ...mallocEnv, ...diag }), plain.start({ POS_IDLE_GC: 'off' }), before.start({ ...mallocEnv, POS_IDLE_GC: 'gc' })]);
     // The days at once: the same work, the same machine load, one run's time.
     await Promise.all([day(unitRun, snapshots), day(plain, false), day(before, false)]);
     const minutes = (performance.now() - t0) / 60_000;
@@ -371,7 +374,7 @@ async function main(): Promise<void> {
     const end = unitRun.samples[unitRun.samples.length - 1];
     console.log(`  the terminal alone, unit settings: idle ${idle.rssMb.toFixed(1)} MB (the roll is empty at idle), after the day ${(end.rssMb - devicesMb).toFixed(1)} MB: ${signed(end.rssMb - devicesMb - idle.rssMb)} MB (goal <= +${DAY_GROWTH_MB_GOAL})`);
     if (SALES >= 1000 || process.env.BENCH_WRITE_SVG === '1') {
-      writeFileSync(SVG_FILE, curveSvg([{ name: 'unit settings', color: '#c33', samples: unitRun.samples }, { name: 'unit, compiled, no idle GC', color: '#e90', samples: before.samples }, { name: 'node defaults', color: '#36c', samples: plain.samples }], [
+      writeFileSync(SVG_FILE, curveSvg([{ name: 'unit settings', color: '#c33', samples: unitRun.samples }, { name: 'unit, idle gc() only', color: '#e90', samples: before.samples }, { name: 'node defaults', color: '#36c', samples: plain.samples }], [
         { label: `goal at idle ${IDLE_RSS_MB_GOAL} MB`, mb: IDLE_RSS_MB_GOAL, color: '#555' },
         { label: `idle + ${DAY_GROWTH_MB_GOAL} MB (goal)`, mb: idle.rssMb + DAY_GROWTH_MB_GOAL, color: '#2a7' },
         { label: `bare node ${bareUnit.rssMb.toFixed(0)} MB`, mb: bareUnit.rssMb, color: '#999' },

@@ -50,4 +50,12 @@ describe('mem-reclaim: memory given back at idle (native/mem_reclaim.cc)', () =>
     assert.equal(idleCollector({ addon: null, gc: null }), undefined);
     assert.equal(loadMemReclaim(['/nonexistent/mem_reclaim.node']), undefined);
   });
+
+  it('POS_IDLE_GC chooses a plain gc() or none (the baselines of bench:memory)', () => {
+    const addon = { reclaim: () => ({ trimmed: true }) };
+    const gc = (): void => undefined;
+    assert.deepEqual(idleCollector({ addon, gc })?.(), { kind: 'low-memory+trim' });
+    assert.deepEqual(idleCollector({ addon, gc, mode: 'gc' })?.(), { kind: 'gc' });
+    assert.equal(idleCollector({ addon, gc, mode: 'off' }), undefined);
+  });
 });

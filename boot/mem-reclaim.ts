@@ -47,10 +47,22 @@ export function loadMemReclaim(candidates: readonly string[] = memReclaimCandida
   }
 }
 
+/**
+ * Which collection the idle GC makes: the best there is (default), a plain gc() as before the
+ * addon, or none. POS_IDLE_GC sets it for the benchmark's baselines (bench/memory.bench.ts).
+ */
+export type IdleGcMode = 'reclaim' | 'gc' | 'off';
+
 /** Where the collectors come from; each default is this process's own, null stands for none. */
 export interface CollectorSources {
   readonly addon?: MemReclaimAddon | null;
   readonly gc?: (() => void) | null;
+  readonly mode?: IdleGcMode;
+}
+
+function modeFromEnv(): IdleGcMode {
+  const v = process.env.POS_IDLE_GC;
+  return v === 'gc' || v === 'off' ? v : 'reclaim';
 }
 
 /**
@@ -58,7 +70,9 @@ export interface CollectorSources {
  * else undefined (a developer's `npm start` without the addon: nothing is collected).
  */
 export function idleCollector(from: CollectorSources = {}): (() => ReclaimKind) | undefined {
-  const addon = from.addon === undefined ? loadMemReclaim() : from.addon;
+  const mode = from.mode ?? modeFromEnv();
+  if (mode === 'off') return undefined;
+  const addon = mode === 'gc' ? null : from.addon === undefined ? loadMemReclaim() : from.addon;
   const gc = from.gc === undefined ? (globalThis as { gc?: () => void }).gc : from.gc;
   if (addon) return () => ({ kind: addon.reclaim().trimmed ? 'low-memory+trim' : 'low-memory' });
   if (gc) return () => { gc(); return { kind: 'gc' }; };

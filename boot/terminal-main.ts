@@ -185,9 +185,9 @@ async function main(): Promise<void> {
     },
   });
   control?.attachProbe(app.probe);
-  // A full GC once the terminal settles at idle after the boot or a settlement (node's --expose-gc
-  // in the unit; boot/idle-gc.ts). Screen changes carry the machine's state (snapshots are made anyway).
-  idleGc = new IdleGc({ onCollected: (c) => logger.debug(c, 'idle: full garbage collection') });
+  // Memory given back once the terminal settles at idle after the boot or a settlement
+  // (boot/idle-gc.ts, boot/mem-reclaim.ts). Screen changes carry the machine's state (snapshots are made anyway).
+  idleGc = new IdleGc({ onCollected: (c) => logger.debug(c, 'idle: memory given back') });
   const gc = idleGc;
   app.probe.onChange((s) => gc.state((s as ProbeSnapshot).state));
   const watchdog = new SystemdWatchdog({ health: async () => app!.health(), logger: logger.child({ component: 'watchdog' }) });
