@@ -140,7 +140,9 @@ const PIN_TRIES_DEFAULT = 3;
 export type OdaKind = 'sda' | 'dda' | 'cda' | 'none';
 export type CardFault = 'expired-issuer-cert' | 'wrong-signed-static-data' | 'decline-offline' | 'decline-second-ac' | 'script-fails'
   // fDDA's signature (9F4B in the GPO answer) over other data; the ICC certificate expired (December 2015); CDA's signature over other data
-  | 'wrong-fdda-signature' | 'expired-icc-cert' | 'wrong-cda-signature';
+  | 'wrong-fdda-signature' | 'expired-icc-cert' | 'wrong-cda-signature'
+  // CDA's signature right at the first GENERATE AC, over other data at the final one
+  | 'wrong-final-cda-signature';
 /** 'generate-ac' is the first GENERATE AC, 'second-generate-ac' the final one, 'script' any issuer script command. */
 export type CardStep = 'select' | 'gpo' | 'read-record' | 'internal-authenticate' | 'generate-ac' | 'external-authenticate' | 'second-generate-ac' | 'script';
 
@@ -530,7 +532,7 @@ export class EmvCardModel {
     if (input === undefined) return sw(0x69, 0x85); // the CDOL1 does not give what the cryptogram covers
     const ac = applicationCryptogram(this.cardKey, input);
     if (!aac) this.online = { arqc: ac, atc, cdol1Data: Buffer.from(data) };
-    return this.cdaAsked(p1, aac) ? this.cdaAnswer(cid, atc, ac, values.get(0x9f37), [data]) : this.acAnswer(cid, atc, ac);
+    return this.cdaAsked(p1, aac) ? this.cdaAnswer(cid, atc, ac, values.get(0x9f37), [data], false) : this.acAnswer(cid, atc, ac);
   }
 
   /** Book 3 §6.5.5: P1 bit 5 asks for CDA; a card that supports it signs a TC or an ARQC, never an AAC. */
@@ -543,7 +545,7 @@ export class EmvCardModel {
    * and the transaction data hash (SHA-1 over the PDOL data, the CDOL1 (and CDOL2) data and the
    * answer's data objects other than 9F4B, in order); signed with the unpredictable number.
    */
-  private cdaAnswer(cid: Buffer, atc: Buffer, ac: Buffer, un: Buffer | undefined, cdolData: readonly Buffer[]): Buffer {
+  private cdaAnswer(cid: Buffer, atc: Buffer, ac: Buffer, un: Buffer | undefined, cdolData: readonly Buffer[], final: boolean): Buffer {
     const rest = Buffer.concat([tlv(0x9f27, cid), tlv(0x9f36, atc), tlv(0x9f10, SIM_IAD)]);
     const hash = createHash('sha1').update(this.pdolData);
     for (const d of cdolData) hash.update(d);
@@ -551,7 +553,7 @@ export class EmvCardModel {
     const idn = createHash('sha256').update(this.spec.pan).update(atc).digest().subarray(0, IDN_BYTES);
     const dyn = Buffer.concat([Buffer.from([IDN_BYTES]), idn, cid, ac, txnHash]);
     const signedUn = Buffer.from(un ?? Buffer.alloc(4));
-    if (this.has('wrong-cda-signature')) signedUn[0] ^= 0xff;
+    if (this.has('wrong-cda-signature') || (final && this.has('wrong-final-cda-signature'))) signedUn[0] ^= 0xff;
     const sdad = signedDynamicData(signingKey(TEST_EMV_KEYS.ICC), dyn, signedUn);
     return Buffer.concat([tlv(0x77, Buffer.concat([tlv(0x9f27, cid), tlv(0x9f36, atc), tlv(0x9f4b, sdad), tlv(0x9f10, SIM_IAD)])), SW_OK]);
   }
@@ -597,7 +599,7 @@ export class EmvCardModel {
     online.final = true;
     const cid = Buffer.from([tc ? 0x40 : 0x00]);
     const ac = applicationCryptogram(this.cardKey, input);
-    if (this.cdaAsked(p1, !tc)) return this.cdaAnswer(cid, online.atc, ac, values.get(0x9f37), [online.cdol1Data ?? Buffer.alloc(0), data]);
+    if (this.cdaAsked(p1, !tc)) return this.cdaAnswer(cid, online.atc, ac, values.get(0x9f37), [online.cdol1Data ?? Buffer.alloc(0), data], true);
     return this.acAnswer(cid, online.atc, ac);
   }
 

@@ -141,7 +141,10 @@ async function readChip(reader: CardReader, slot: CardSlot, modePrefix: '05' | '
     // only an inserted card is kept for the online half.
     if (request.holdCard !== true || contactless) return read;
     held = true;
-    return { ...read, online: chipOnline(tx, { aip: k.options.aip, card: k.card, terminal: k.terminal, ac: k.ac }, () => reader.release(slot)) };
+    // CDA passed at the first GENERATE AC: the final one asks for it again.
+    const cda = k.oda.method === 'cda' && k.oda.failure === undefined && k.oda.iccKey !== undefined && k.cdol1Data !== undefined
+      ? { iccKey: k.oda.iccKey, pdolData: k.options.pdolData, cdol1Data: k.cdol1Data } : undefined;
+    return { ...read, online: chipOnline(tx, { aip: k.options.aip, card: k.card, terminal: k.terminal, ac: k.ac, ...(cda ? { cda } : {}) }, () => reader.release(slot)) };
   } finally {
     if (!held) await reader.release(slot).catch(() => undefined);
   }

@@ -22,14 +22,14 @@
 import { PosError, invariant } from '../../common/errors';
 import { AidParams } from '../host/emv-params';
 import {
-  CID_AAC, CardRequest, DEFAULT_CDOL1, EmvParams, GENAC_P1_AAC, GENAC_P1_ARQC, answerWithoutSdad, dolData, encodeTlv, generateAcCommand, parseCdaGenerateAc, parseGenerateAc,
+  CardRequest, DEFAULT_CDOL1, EmvParams, GENAC_P1_AAC, GENAC_P1_ARQC, dolData, generateAcCommand, parseCdaGenerateAc, parseGenerateAc,
   parseTlv, primitives, terminalData,
 } from './emv';
 import { DEFAULT_CDOL2, secondGenerateAcCommand } from './emv-online';
 import { isQpbocAnswer, prepareContactless, qpbocOutcome } from './emv-qpboc';
 import { caKeysInForce } from './emv-download';
 import {
-  Checked, OdaFailure, OdaRecord, RecoveredIccKey, RecoveredIssuerKey, odaFailureTvr, recoverIccKey, recoverIssuerKey, staticDataToAuthenticate, verifyCda, verifyDynamicSignature, verifySda,
+  Checked, OdaFailure, OdaRecord, RecoveredIccKey, RecoveredIssuerKey, checkCda, odaFailureTvr, recoverIccKey, recoverIssuerKey, staticDataToAuthenticate, verifyDynamicSignature, verifySda,
 } from './emv-oda';
 import { CaPublicKey } from './emv-rsa';
 import { CvmMethod, processCvmList } from './emv-cvm';
@@ -394,6 +394,8 @@ export interface KernelResult {
   readonly offlineApproved?: boolean;
   /** CDA's signature in the first GENERATE AC's answer failed: the terminal declined offline (E-RDR-09). */
   readonly cdaFailedAtAc?: boolean;
+  /** The data the CDOL1 asked for, as sent (CDA at the final GENERATE AC hashes it again); absent for qPBOC. */
+  readonly cdol1Data?: Buffer;
 }
 
 /**
@@ -465,7 +467,7 @@ export async function runKernel(tx: Transmit, contactless: boolean, request: Car
   const cdaKey = asked !== 'AAC' ? oda.iccKey : undefined;
   const r = await tx(generateAcCommand(cdolData, asked === 'AAC' ? GENAC_P1_AAC : GENAC_P1_ARQC, cdaKey !== undefined));
   if (sw(r) !== '9000') throw unreadable(`GENERATE AC answered ${sw(r)}`);
-  const result = { app, options, card, oda, cvm: cvm.method, terminal, asked };
+  const result = { app, options, card, oda, cvm: cvm.method, terminal, asked, cdol1Data: cdolData };
   if (cdaKey === undefined) return { ...result, ac: parseGenerateAc(dataOf(r)) };
   const ac = parseCdaGenerateAc(dataOf(r));
   const cda = checkCda(cdaKey, dataOf(r), ac, { unpredictableNumber: terminal.get(0x9f37) as Buffer, pdolData: options.pdolData, cdol1Data: cdolData });
@@ -476,22 +478,6 @@ export async function runKernel(tx: Transmit, contactless: boolean, request: Car
   terminal.set(0x95, withTvrBits(tvr, failedOda.tvr));
   await declineAfterCda(tx, card, terminal);
   return { ...result, oda: failedOda, ac, cdaFailedAtAc: true };
-}
-
-/**
- * Book 2 §6.6.2: a TC or ARQC answered with CDA is verified; its cryptogram (from inside the
- * signature) is put in `ac` as 9F26. An AAC carries no signature (Book 3 §6.5.5.2). Returns the
- * failure, or undefined when it passed or did not apply.
- */
-export function checkCda(iccKey: RecoveredIccKey, data: Buffer, ac: Map<number, Buffer>, t: { unpredictableNumber: Buffer; pdolData: Buffer; cdol1Data: Buffer; cdol2Data?: Buffer }): OdaFailure | undefined {
-  const cid = ac.get(0x9f27) as Buffer;
-  if ((cid[0] & 0xc0) === CID_AAC && !ac.has(0x9f4b)) return undefined;
-  const rest = answerWithoutSdad(data);
-  if (rest === undefined || !ac.has(0x9f4b)) return 'data-missing';
-  const checked = verifyCda(iccKey, { sdad: ac.get(0x9f4b), cid, answerWithoutSdad: rest, ...t });
-  if (!checked.ok) return checked.reason;
-  ac.set(0x9f26, checked.value.ac);
-  return undefined;
 }
 
 /** ARC of a decline the terminal made offline (Book 4 Annex A6: Z1). */

@@ -18,7 +18,7 @@
  */
 import { createHash } from 'node:crypto';
 import { invariant } from '../../common/errors';
-import { parseTlv } from './emv';
+import { CID_AAC, answerWithoutSdad, parseTlv } from './emv';
 import { RsaPublicKey, SHA1_BYTES, rsaRecover } from './emv-rsa';
 import { TVR, TvrBit } from './emv-tvr';
 
@@ -367,4 +367,20 @@ export function verifyCda(iccKey: RsaPublicKey, input: CdaInput): Checked<CdaRes
     .update(input.answerWithoutSdad).digest();
   if (!hash.equals(dyn.subarray(idnEnd + 1 + CDA_AC_BYTES))) return fail('transaction-data-hash');
   return ok({ ...sig.value, cid, ac });
+}
+
+/**
+ * Book 2 §6.6.2: a TC or ARQC answered with CDA is verified; its cryptogram (from inside the
+ * signature) is put in `ac` as 9F26. An AAC carries no signature (Book 3 §6.5.5.2). Returns the
+ * failure, or undefined when it passed or did not apply.
+ */
+export function checkCda(iccKey: RsaPublicKey, data: Buffer, ac: Map<number, Buffer>, t: { unpredictableNumber: Buffer; pdolData: Buffer; cdol1Data: Buffer; cdol2Data?: Buffer }): OdaFailure | undefined {
+  const cid = ac.get(0x9f27) as Buffer;
+  if ((cid[0] & 0xc0) === CID_AAC && !ac.has(0x9f4b)) return undefined;
+  const rest = answerWithoutSdad(data);
+  if (rest === undefined || !ac.has(0x9f4b)) return 'data-missing';
+  const checked = verifyCda(iccKey, { sdad: ac.get(0x9f4b), cid, answerWithoutSdad: rest, ...t });
+  if (!checked.ok) return checked.reason;
+  ac.set(0x9f26, checked.value.ac);
+  return undefined;
 }

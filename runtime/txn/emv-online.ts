@@ -17,7 +17,9 @@
  * the host's bytes to the card and reads the card's status words.
  */
 import { PosError, isPosError } from '../../common/errors';
-import { cryptogramType, dolData, encodeTlv, parseDol, parseGenerateAc, parseTlv } from './emv';
+import { GENAC_P1_CDA, cryptogramType, dolData, encodeTlv, parseCdaGenerateAc, parseDol, parseGenerateAc, parseTlv } from './emv';
+import { OdaFailure, checkCda, odaFailureTvr } from './emv-oda';
+import type { RsaPublicKey } from './emv-rsa';
 import type { Transmit } from './emv-kernel';
 import { ISSUER_AUTH_DATA_BYTES_MAX, ISSUER_AUTH_DATA_BYTES_MIN } from './emv-issuer-auth';
 import { TVR, TvrBit, withTvrBits } from './emv-tvr';
@@ -152,9 +154,10 @@ export async function issuerAuthentication(tx: Transmit, aip: Buffer, authData: 
 }
 
 /** The final GENERATE AC command (no CDA). */
-export function secondGenerateAcCommand(cdol2Data: Buffer, want: 'TC' | 'AAC'): Buffer {
+export function secondGenerateAcCommand(cdol2Data: Buffer, want: 'TC' | 'AAC', cda = false): Buffer {
   if (cdol2Data.length < 1 || cdol2Data.length > 0xff) throw new PosError('RDR_UNREADABLE', `CDOL2 asks for ${cdol2Data.length} bytes`);
-  return Buffer.concat([Buffer.from([0x80, 0xae, want === 'TC' ? GENAC_P1_TC : GENAC_P1_AAC_FINAL, 0x00, cdol2Data.length]), cdol2Data, Buffer.from([0x00])]);
+  const p1 = want === 'TC' ? GENAC_P1_TC | (cda ? GENAC_P1_CDA : 0) : GENAC_P1_AAC_FINAL;
+  return Buffer.concat([Buffer.from([0x80, 0xae, p1, 0x00, cdol2Data.length]), cdol2Data, Buffer.from([0x00])]);
 }
 
 /** The first pass's state the online half needs (emv-kernel.ts KernelResult). */
@@ -166,6 +169,11 @@ export interface FirstPass {
   readonly terminal: ReadonlyMap<number, Buffer>;
   /** The first GENERATE AC's answer (9F26 9F27 9F36 9F10). */
   readonly ac: ReadonlyMap<number, Buffer>;
+  /**
+   * CDA performed at the first GENERATE AC (its signature verified): the final one asks for it
+   * too, and its signature's transaction data hash covers the PDOL, CDOL1 and CDOL2 data.
+   */
+  readonly cda?: { readonly iccKey: RsaPublicKey; readonly pdolData: Buffer; readonly cdol1Data: Buffer };
 }
 
 /** What the host said; undefined `responseCode`: no usable answer (the terminal could not go online). */
@@ -193,6 +201,8 @@ export interface OnlineOutcome {
   readonly ac: ReadonlyMap<number, Buffer>;
   /** Why the card could not finish (pulled: RDR_CARD_REMOVED; nonsense: RDR_UNREADABLE). */
   readonly error?: PosError;
+  /** CDA's signature with the final GENERATE AC's TC failed (TVR "CDA failed"): the outcome is a decline (AAC). */
+  readonly cdaFailure?: OdaFailure;
 }
 
 /** An answer code as the ARC (8A, an2): 39 in ASCII. */
@@ -217,6 +227,7 @@ export async function completeOnline(tx: Transmit, first: FirstPass, host: HostA
   let ac: ReadonlyMap<number, Buffer> = first.ac;
   let cryptogram: OnlineOutcome['cryptogram'] = 'none';
   let error: PosError | undefined;
+  let cdaFailure: OdaFailure | undefined;
   const runScripts = async (template: 0x71 | 0x72, failedBit: TvrBit): Promise<void> => {
     for (let i = 0; i < issuer.scripts.length; i++) {
       if (issuer.scripts[i].template !== template) continue;
@@ -235,12 +246,19 @@ export async function completeOnline(tx: Transmit, first: FirstPass, host: HostA
     const terminal = new Map(first.terminal);
     terminal.set(0x95, withTvrBits(first.terminal.get(0x95) ?? Buffer.alloc(5), bits)).set(0x8a, arcOf(host.responseCode));
     if (issuer.authData !== undefined) terminal.set(0x91, issuer.authData);
-    const r = await tx(secondGenerateAcCommand(dolData(cdol2, terminal), asked));
+    const cdol2Data = dolData(cdol2, terminal);
+    const cda = asked === 'TC' ? first.cda : undefined;
+    const r = await tx(secondGenerateAcCommand(cdol2Data, asked, cda !== undefined));
     if (r.length < 2 || r[r.length - 2] !== 0x90 || r[r.length - 1] !== 0x00) throw new PosError('RDR_UNREADABLE', 'the final GENERATE AC was refused');
-    ac = parseGenerateAc(r.subarray(0, r.length - 2));
+    const data = r.subarray(0, r.length - 2);
+    const answer = cda === undefined ? parseGenerateAc(data) : parseCdaGenerateAc(data);
+    // Book 2 §6.6.2 at the final GENERATE AC: a TC whose CDA signature fails is not a TC (Book 3 §10.8: AAC).
+    cdaFailure = cda === undefined ? undefined : checkCda(cda.iccKey, data, answer, { unpredictableNumber: first.terminal.get(0x9f37) as Buffer, pdolData: cda.pdolData, cdol1Data: cda.cdol1Data, cdol2Data });
+    if (cdaFailure !== undefined) bits.push(...odaFailureTvr('cda', cdaFailure));
+    ac = answer;
     const kind = cryptogramType(ac.get(0x9f27) as Buffer);
     // An ARQC at the final GENERATE AC is not an answer a card may give (Book 3 §9.3): a decline.
-    cryptogram = kind === 'TC' && asked === 'TC' ? 'TC' : 'AAC';
+    cryptogram = kind === 'TC' && asked === 'TC' && cdaFailure === undefined ? 'TC' : 'AAC';
     await runScripts(0x72, TVR.scriptFailedAfterFinalAc);
   } catch (e) {
     if (!isPosError(e) || e.kind === 'invariant') throw e;
@@ -249,7 +267,7 @@ export async function completeOnline(tx: Transmit, first: FirstPass, host: HostA
   const tvr = withTvrBits(first.terminal.get(0x95) ?? Buffer.alloc(5), bits);
   return {
     ...(asked !== undefined ? { asked } : {}), cryptogram, issuerAuth, scriptResults: Buffer.concat(results),
-    scriptFailed: results.some((x) => x[0] >> 4 === SCRIPT_FAILED), tvr, tsi, ac, ...(error !== undefined ? { error } : {}),
+    scriptFailed: results.some((x) => x[0] >> 4 === SCRIPT_FAILED), tvr, tsi, ac, ...(error !== undefined ? { error } : {}), ...(cdaFailure !== undefined ? { cdaFailure } : {}),
   };
 }
 

@@ -1373,6 +1373,7 @@ export class TerminalEngine {
 function chipFailure(o: OnlineOutcome): PosError {
   if (o.error?.id === 'RDR_CARD_REMOVED') return new PosError('RDR_REMOVED_BEFORE_END', 'the card was removed before the final GENERATE AC: the sale is reversed');
   if (o.issuerAuth === 'failed') return new PosError('RDR_ISSUER_AUTH_FAILED', 'issuer authentication failed (ARPC): the card was asked for an AAC, the sale is reversed');
+  if (o.cdaFailure !== undefined) return new PosError('RDR_DECLINED_AFTER_APPROVAL', `the CDA signature with the card's TC failed (${o.cdaFailure}): the sale is reversed`);
   return new PosError('RDR_DECLINED_AFTER_APPROVAL', `the card did not confirm the approval (${o.error?.code ?? o.cryptogram}): the sale is reversed`);
 }
 

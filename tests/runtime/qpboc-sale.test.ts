@@ -15,6 +15,9 @@ import { IsoMessage, bytesField, textField, unpackFrame } from '../../runtime/ho
 import { primitives } from '../../runtime/txn/emv';
 import { downloadAids, downloadCaKeys } from '../../runtime/txn/emv-download';
 import { TEST_CARDS } from '../../sim/test-cards';
+import { readCard } from '../../runtime/txn/card';
+import { EmvCardSpec, emvCard } from '../../sim/emv-card';
+import { ChipCardReader } from './fakes';
 import { CASHIER, Rig, assertReconciled, chipCardFor, rig } from './harness';
 
 function capture(r: Rig): IsoMessage[] {
@@ -105,5 +108,44 @@ describe('qPBOC and CDA sales through the engine', function () {
     assert.equal(input.chip?.oda, 'cda');
     const res = await r.terminal.engine.sale({ amountFen: 4_400, card: input, pin: Buffer.from('1234'), session: CASHIER });
     assert.equal(res.outcome, 'approved');
+  });
+});
+
+describe('CDA at the final GENERATE AC (the online half of an inserted card)', function () {
+  this.timeout(20_000);
+  let r: Rig;
+  beforeEach(async () => {
+    r = await rig();
+    await r.terminal.engine.signOn(CASHIER);
+    assert.equal((await downloadCaKeys(r.terminal.engine)).outcome, 'applied');
+    assert.equal((await downloadAids(r.terminal.engine)).outcome, 'applied');
+  });
+  afterEach(async () => { r.sim.clearFaults(); await r.close(); });
+
+  async function sell(spec: Partial<EmvCardSpec>): Promise<{ res: Awaited<ReturnType<Rig['terminal']['engine']['sale']>>; reader: ChipCardReader }> {
+    const reader = new ChipCardReader(emvCard({ kind: 'ic', name: 'cda', pan: '6222020000000148', expiry: '301231', psn: 1, oda: 'cda', atc: 'counter', ...spec }));
+    const input = await readCard(reader, ['insert'], 1000, { ...r.terminal.engine.cardRequest('sale', 4_400), holdCard: true });
+    assert.equal(input.chip?.oda, 'cda');
+    const res = await r.terminal.engine.sale({ amountFen: 4_400, card: input, pin: Buffer.from('1234'), session: CASHIER });
+    return { res, reader };
+  }
+
+  it('the final GENERATE AC asks for a TC with CDA (P1 50); the signature verifies: approved, nothing reversed', async () => {
+    const { res, reader } = await sell({});
+    assert.equal(res.outcome, 'approved');
+    assert.deepEqual(reader.apdus.filter((a) => a.command[1] === 0xae).map((a) => a.command[2]), [0x90, 0x50]);
+    assert.equal(r.sim.requests().filter((q) => q.type === 'reversal').length, 0);
+  });
+
+  it('a wrong CDA signature with the final TC: CDA failed, the card\'s TC is not taken: E-RDR-11, the sale reversed (06) at the host', async () => {
+    const { res, reader } = await sell({ faults: ['wrong-final-cda-signature'] });
+    assert.equal(res.outcome, 'failed');
+    if (res.outcome === 'failed') assert.equal(res.error.code, 'E-RDR-11');
+    const reversals = r.sim.requests().filter((q) => q.type === 'reversal');
+    assert.equal(reversals.length, 1);
+    assert.equal(reversals[0].requestCode, '06');
+    assert.equal(r.sim.ledger.entries().find((e) => e.amountFen === 4_400)?.status, 'reversed');
+    assert.equal(reader.released, 1);
+    assertReconciled(r);
   });
 });
