@@ -293,6 +293,9 @@ export class TerminalApp {
     const board = this.o.board;
     const results = await board.selfTest();
     this.noteSelfTest(results);
+    // A critical battery before anything is opened: power off now, not after a journal check and
+    // self-tests a dying battery may cut in the middle (nothing is open, nothing can be half-written).
+    if (await this.batteryCriticalAtBoot()) return;
     // The self-test switched the LEDs off; power is on from here (LEDs are optional per board).
     await board.led('ledPower0')?.set(true).catch(() => undefined);
     this.watchKeys();
@@ -303,6 +306,20 @@ export class TerminalApp {
     if (reset.fault) this.selfTestFaults.push(reset.fault);
     if (reset.fault) this.o.logger.warn({ code: reset.fault.code }, reset.fault.message);
     this.startMachine();
+  }
+
+  /**
+   * Reads the battery once at boot, before the journal is opened: critical, it shows the critical
+   * battery screen, logs E-PWR-02 and asks for the power off (onShutdown: exit 64, the unit's
+   * `systemctl poweroff`). An unreadable battery is not critical (the self-test reported it).
+   */
+  private async batteryCriticalAtBoot(): Promise<boolean> {
+    const s = await this.o.board.battery().read().catch(() => undefined);
+    if (s?.level !== 'critical') return false;
+    this.o.logger.warn({ code: 'E-PWR-02', percent: s.percent }, 'critical battery at boot: powering off before the journal is opened');
+    await this.ui.show(screenFor('lowBattery', { percent: s.percent ?? 0, charging: s.charging, critical: true })).catch(() => undefined);
+    this.o.onShutdown?.();
+    return true;
   }
 
   /**
@@ -700,7 +717,8 @@ export class TerminalApp {
       if (!s) return;
       const status = { ...this.env.status, ...(s.percent !== null ? { batteryPercent: s.percent } : {}), charging: s.charging };
       this.env = { ...this.env, status };
-      if (s.level !== last) {
+      // Only once the machine runs: a level read before it (the boot's first read) is sent again.
+      if (s.level !== last && this.actor) {
         last = s.level;
         this.actor?.send({ type: 'BATTERY', level: s.level === 'critical' ? 'critical' : s.level === 'low' ? 'low' : 'ok' });
       }
