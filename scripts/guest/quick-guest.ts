@@ -40,6 +40,8 @@ export interface QuickGuestOptions {
   readonly i2cAddresses?: readonly number[];
   /** Wire the guest's ttyS1 to a Unix socket QEMU listens on at this path. */
   readonly serialSocket?: string;
+  /** A TPM 2.0 on the guest's TIS interface (/dev/tpm0, /dev/tpmrm0), backed by a host swtpm's control socket (`--ctrl type=unixio,path=...`). */
+  readonly tpmSocket?: string;
   readonly memoryMb?: number;
   readonly bootTimeoutMs?: number;
 }
@@ -150,6 +152,9 @@ export class QuickGuest {
     ];
     if (options.serialSocket) {
       args.push('-chardev', `socket,id=ttyS1,path=${options.serialSocket},server=on,wait=off`, '-serial', 'chardev:ttyS1');
+    }
+    if (options.tpmSocket) {
+      args.push('-chardev', `socket,id=chrtpm,path=${options.tpmSocket}`, '-tpmdev', 'emulator,id=tpm0,chardev=chrtpm', '-device', 'tpm-tis,tpmdev=tpm0');
     }
     const qemu = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const guest = new QuickGuest(qemu, shareDir);

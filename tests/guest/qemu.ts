@@ -11,6 +11,7 @@
  *   ttyS1/2  the printer's and card reader's UARTs: a unix socket each (QEMU listens; a test
  *            connects its virtual device), or nothing
  *   ttyS3    the TEST-ONLY command channel (pos-test-agent in the test image, tests/guest/guest-disk.ts)
+ *   TPM      optional: a TPM 2.0 (tpm-tis) backed by a host swtpm's control socket (tpmSocket)
  *   network  user-mode (slirp): the guest reaches the host's loopback as 10.0.2.2; the host
  *            reaches guest port 7001 (the test image's control relay) on a loopback port
  *
@@ -44,6 +45,11 @@ export interface GuestOptions {
   /** Unix sockets QEMU listens on for the guest's ttyS1 / ttyS2; absent = not connected. */
   readonly printerSocket?: string;
   readonly readerSocket?: string;
+  /**
+   * A software TPM's control socket (`swtpm socket --tpm2 --ctrl type=unixio,path=...`): the
+   * guest gets a TPM 2.0 on its TIS interface (/dev/tpm0, /dev/tpmrm0); absent = no TPM.
+   */
+  readonly tpmSocket?: string;
 }
 
 interface Pending { resolve: (r: AgentResult) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
@@ -103,6 +109,7 @@ export class Guest {
       '-serial', `file:${consoleFile}`,
       ...uart('printer', o.printerSocket), ...uart('reader', o.readerSocket),
       '-chardev', `socket,id=agent,path=${agentSocket},server=on,wait=off`, '-serial', 'chardev:agent',
+      ...(o.tpmSocket ? ['-chardev', `socket,id=chrtpm,path=${o.tpmSocket}`, '-tpmdev', 'emulator,id=tpm0,chardev=chrtpm', '-device', 'tpm-tis,tpmdev=tpm0'] : []),
     ];
     const log = createWriteStream(join(o.runDir, 'qemu.log'));
     const qemu = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
