@@ -9,8 +9,7 @@ import { strict as assert } from 'node:assert';
 import pino from 'pino';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CUP_PROFILE } from '../../runtime/host/fields';
-import { IsoMessage, bytesField, textField, unpackFrame } from '../../runtime/host/packager';
+import { IsoMessage, bytesField, textField } from '../../runtime/host/packager';
 import { FIELD55_TAGS, field55Tags, primitives } from '../../runtime/txn/emv';
 import { isPosError } from '../../common/errors';
 import { RecordType } from '../../storage/record';
@@ -18,18 +17,10 @@ import { TEST_TERMINAL, CODE_BAD_CHIP_DATA } from '../../sim/host/simulator';
 import { TEST_CARDS } from '../../sim/test-cards';
 import { downloadAids, downloadCaKeys } from '../../runtime/txn/emv-download';
 import { TVR, hasTvrBit } from '../../runtime/txn/emv-tvr';
-import { CASHIER, SUPERVISOR, Rig, assertReconciled, chipCardFor, rig } from './harness';
+import { CASHIER, SUPERVISOR, Rig, assertReconciled, captureFrames, chipCardFor, rig } from './harness';
 
 const ALLOWED = new Set(FIELD55_TAGS.map(([t]) => t));
 const bcdPan = (pan: string): Buffer => Buffer.from(pan.length % 2 ? `${pan}F` : pan, 'hex');
-
-/** Records every request frame the host receives, unpacked. */
-function capture(r: Rig): IsoMessage[] {
-  const seen: IsoMessage[] = [];
-  const handle = r.sim.handle.bind(r.sim);
-  r.sim.handle = (frame: Buffer) => { seen.push(unpackFrame(CUP_PROFILE, Buffer.from(frame)).message); return handle(frame); };
-  return seen;
-}
 
 const isSale = (m: IsoMessage): boolean => m.mti === '0200' && textField(m, 3) === '000000';
 
@@ -54,7 +45,7 @@ describe('chip and contactless sales: field 55 and its reversal', function () {
   let frames: IsoMessage[];
   beforeEach(async () => {
     r = await rig();
-    frames = capture(r);
+    frames = captureFrames(r);
     await r.terminal.engine.signOn(CASHIER);
   });
   afterEach(async () => { r.sim.clearFaults(); await r.close(); });
@@ -119,7 +110,7 @@ describe('chip and contactless sales: field 55 and its reversal', function () {
       // The power goes while the sale's answer is on its way: the host approved, the terminal never hears it.
       host: (t) => ({ exchange: async (req, signal) => { if (!cut) return t.exchange(req, signal); await t.exchange(req, signal); return new Promise<Buffer>(() => undefined); } }),
     });
-    frames = capture(r);
+    frames = captureFrames(r);
     cut = false;
     await r.terminal.engine.signOn(CASHIER);
     const input = await chipCardFor(r, 1_500);

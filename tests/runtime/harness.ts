@@ -21,6 +21,7 @@ import { cardFromTrack2, CardInput, EmvTxnType, readCard } from '../../runtime/t
 import { ChipCard, TEST_CARDS } from '../../sim/test-cards';
 import { ChipCardReader } from './fakes';
 import { Request } from '../../runtime/host/messages';
+import { IsoMessage, unpackFrame } from '../../runtime/host/packager';
 
 export const IDENTITY = 'SIM-0001';
 export const DEVICE_KEY = Buffer.alloc(32, 0x5a);
@@ -48,6 +49,14 @@ export function shortCard(): CardInput {
  */
 export function chipCardFor(r: Rig, amountFen: number, card: ChipCard = TEST_CARDS.icDebit, txnType: EmvTxnType = 'sale'): Promise<CardInput> {
   return readCard(new ChipCardReader(card), ['insert', 'tap'], 1000, r.terminal.engine.cardRequest(txnType, amountFen));
+}
+
+/** Records every request frame the rig's acquirer simulator receives, unpacked, from now on. */
+export function captureFrames(r: Rig): IsoMessage[] {
+  const seen: IsoMessage[] = [];
+  const handle = r.sim.handle.bind(r.sim);
+  r.sim.handle = (frame: Buffer) => { seen.push(unpackFrame(CUP_PROFILE, Buffer.from(frame)).message); return handle(frame); };
+  return seen;
 }
 
 export interface Rig {

@@ -10,22 +10,14 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CUP_PROFILE } from '../../runtime/host/fields';
-import { IsoMessage, bytesField, textField, unpackFrame } from '../../runtime/host/packager';
+import { IsoMessage, bytesField, textField } from '../../runtime/host/packager';
 import { primitives } from '../../runtime/txn/emv';
 import { downloadAids, downloadCaKeys } from '../../runtime/txn/emv-download';
 import { TEST_CARDS } from '../../sim/test-cards';
 import { readCard } from '../../runtime/txn/card';
 import { EmvCardSpec, emvCard } from '../../sim/emv-card';
 import { ChipCardReader } from './fakes';
-import { CASHIER, Rig, assertReconciled, chipCardFor, rig } from './harness';
-
-function capture(r: Rig): IsoMessage[] {
-  const seen: IsoMessage[] = [];
-  const handle = r.sim.handle.bind(r.sim);
-  r.sim.handle = (frame: Buffer) => { seen.push(unpackFrame(CUP_PROFILE, Buffer.from(frame)).message); return handle(frame); };
-  return seen;
-}
+import { CASHIER, Rig, assertReconciled, captureFrames, chipCardFor, rig } from './harness';
 
 describe('qPBOC and CDA sales through the engine', function () {
   this.timeout(20_000);
@@ -33,7 +25,7 @@ describe('qPBOC and CDA sales through the engine', function () {
   let frames: IsoMessage[];
   beforeEach(async () => {
     r = await rig();
-    frames = capture(r);
+    frames = captureFrames(r);
     await r.terminal.engine.signOn(CASHIER);
     r.sim.setParameters({ offlineAllowed: true, offlineFloorFen: 20_000, offlineCountMax: 2 });
     await r.terminal.engine.downloadParameters();
