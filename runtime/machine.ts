@@ -921,22 +921,7 @@ export function createTerminalMachine(deps: MachineDeps) {
         on: { CANCEL: 'idle' },
         states: {
           entry: { on: { CHANGE_PASSWORD: 'changing' } },
-          changing: {
-            on: { CANCEL: {} },
-            invoke: {
-              src: 'changePassword',
-              input: ({ context, event }) => {
-                const e = event as Extract<MachineEvent, { type: 'CHANGE_PASSWORD' }>;
-                return { c: context, oldPassword: e.oldPassword, newPassword: e.newPassword, repeated: e.repeated };
-              },
-              onDone: { target: 'done', actions: [assign({ operatorChange: ({ context }) => ({ action: 'changed' as const, operator: need(context.session, 'session').operator }) }), 'clearError'] },
-              onError: [
-                { guard: 'storageError', target: '#terminal.storageFailure', actions: 'setError' },
-                { guard: 'lockedOut', target: '#terminal.login', actions: 'setError' },
-                { target: 'entry', actions: 'setError' },
-              ],
-            },
-          },
+          changing: changingOwnPassword('entry'),
           done: { on: { OK: '#terminal.idle' } },
         },
       },
@@ -959,23 +944,7 @@ export function createTerminalMachine(deps: MachineDeps) {
           },
           adding: operatorTask('addOperator', ({ context, event }) => ({ c: context, e: event as Extract<MachineEvent, { type: 'ADD_OPERATOR' }> })),
           deleting: operatorTask('deleteOperator', ({ context, event }) => ({ c: context, operator: (event as Extract<MachineEvent, { type: 'DELETE_OPERATOR' }>).operator })),
-          changingMine: {
-            on: { CANCEL: {} },
-            invoke: {
-              src: 'changePassword',
-              input: ({ context, event }) => {
-                const e = event as Extract<MachineEvent, { type: 'CHANGE_PASSWORD' }>;
-                return { c: context, oldPassword: e.oldPassword, newPassword: e.newPassword, repeated: e.repeated };
-              },
-              onDone: { target: 'done', actions: [assign({ operatorChange: ({ context }) => ({ action: 'changed' as const, operator: need(context.authorizer ?? context.session, 'session').operator }) }), 'clearError'] },
-              onError: [
-                { guard: 'storageError', target: '#terminal.storageFailure', actions: 'setError' },
-                // Their wrong old password counted like a login and locked them: nobody manages any more.
-                { guard: 'lockedOut', target: '#terminal.login', actions: 'setError' },
-                { target: 'choose', actions: 'setError' },
-              ],
-            },
-          },
+          changingMine: changingOwnPassword('choose'),
           resetting: {
             on: { CANCEL: {} },
             invoke: {
@@ -1356,6 +1325,30 @@ export function createTerminalMachine(deps: MachineDeps) {
             ],
           },
         },
+      },
+    } as never; // a config fragment (see printState)
+  }
+
+  /**
+   * One's own password changed (idle's password screen, or the administrator managing the
+   * operators): done, a refusal back to `back`; a wrong old password counted like a login, and at
+   * the limit it locks them: then nobody is logged in (login).
+   */
+  function changingOwnPassword(back: 'entry' | 'choose') {
+    return {
+      on: { CANCEL: {} },
+      invoke: {
+        src: 'changePassword' as const,
+        input: ({ context, event }: { context: MachineContext; event: MachineEvent }) => {
+          const e = event as Extract<MachineEvent, { type: 'CHANGE_PASSWORD' }>;
+          return { c: context, oldPassword: e.oldPassword, newPassword: e.newPassword, repeated: e.repeated };
+        },
+        onDone: { target: 'done', actions: [assign({ operatorChange: ({ context }: { context: MachineContext }) => ({ action: 'changed' as const, operator: need(context.authorizer ?? context.session, 'session').operator }) }), 'clearError' as const] },
+        onError: [
+          { guard: 'storageError' as const, target: '#terminal.storageFailure', actions: 'setError' as const },
+          { guard: 'lockedOut' as const, target: '#terminal.login', actions: 'setError' as const },
+          { target: back, actions: 'setError' as const },
+        ],
       },
     } as never; // a config fragment (see printState)
   }
