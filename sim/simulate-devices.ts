@@ -84,7 +84,21 @@ export interface DeviceHooks {
   readonly logger?: Logger;
   /** Counts a fault and logs it as an event (the simulation's `fault`). */
   readonly fault: (kind: string) => void;
+  /**
+   * The inserted chip card (issue 11): icDebit, or a misbehaving card model (MISBEHAVING_CHIP_CARDS)
+   * drawn on the simulation's own stream for cards. Absent: always icDebit.
+   */
+  readonly chipCard?: () => ChipCard;
 }
+
+/**
+ * The card models that misbehave, as the seeded day draws them for an insertion: late ones (the
+ * online half: a decline at the final GENERATE AC, pulled before it, scripts that fail) and early
+ * ones (pulled at the first GENERATE AC, ODA failed and gone online, ODA failed and declined
+ * offline). Each is shared for the day (its ATC is replayable, its PIN try counter untouched: the
+ * terminal has no offline PIN). Not APPLICATION BLOCK: a blocked shared card refuses every later sale.
+ */
+export const MISBEHAVING_CHIP_CARDS = ['icDeclinesLate', 'icPulledLate', 'icScriptFails', 'icPulled', 'icExpiredCert', 'icBadSda', 'icOdaDeclined'] as const satisfies ReadonlyArray<keyof typeof TEST_CARDS>;
 
 // ============================================================ the board's wires
 
@@ -280,7 +294,7 @@ export class WireCardReader implements SimCardReader {
     }
     if (card === 'swipe') virtual.swipe(TEST_CARDS.magDebit);
     else if (card === 'tap') virtual.tap(TEST_CARDS.contactless);
-    else virtual.insert(TEST_CARDS.icDebit);
+    else virtual.insert(this.h.chipCard?.() ?? TEST_CARDS.icDebit);
   }
 
   /** Totals over every boot: the driver's counters and the frames corrupted on the wire. */
@@ -631,4 +645,4 @@ export class StandInCardReader implements SimCardReader {
 }
 
 /** The test cards' full PANs: what must never appear in an output. */
-export const SIM_PANS = [TEST_CARDS.magDebit.track2.split('=')[0], TEST_CARDS.icDebit.pan, TEST_CARDS.contactless.pan];
+export const SIM_PANS = [TEST_CARDS.magDebit.track2.split('=')[0], TEST_CARDS.icDebit.pan, TEST_CARDS.contactless.pan, ...MISBEHAVING_CHIP_CARDS.map((n) => (TEST_CARDS[n] as ChipCard).pan)];

@@ -39,7 +39,8 @@ import { rec } from '../runtime/records';
 import { IoGate, Rng, VirtualClock, pump } from './simulate-world';
 import { SimLink } from './simulate-host';
 import { SimDisk } from './simulate-storage';
-import { BootWires, DeviceHooks, DeviceMode, SimCardReader, SimKeypad, SimPrinter, SimPrinterDevice, StandInCardReader, WireCardReader, WirePrinter, SIM_PANS } from './simulate-devices';
+import { BootWires, DeviceHooks, DeviceMode, SimCardReader, SimKeypad, SimPrinter, SimPrinterDevice, StandInCardReader, WireCardReader, WirePrinter, SIM_PANS, MISBEHAVING_CHIP_CARDS } from './simulate-devices';
+import { ChipCard, TEST_CARDS } from './test-cards';
 import { InvariantChecker, InvariantFailure, InvariantName, SIM_PIN } from './simulate-invariants';
 import { Action, OPERATORS, OperatorContext, OperatorKind, SETTLE_TRIES_MAX, nextAction } from './simulate-operator';
 
@@ -77,6 +78,12 @@ export interface FaultRates {
    */
   readonly wrongArpc: number;
   readonly issuerScript: number;
+  /**
+   * Per chip card inserted (issue 11, its own seed stream too): a misbehaving card model instead of
+   * icDebit (sim/simulate-devices.ts MISBEHAVING_CHIP_CARDS: declines at the final GENERATE AC,
+   * pulled before it or at the first, scripts fail, ODA failed). Wire devices only.
+   */
+  readonly misbehavingCard: number;
   /** Per connection: the network is down (connection refused, nothing sent). */
   readonly networkDown: number;
   /** Per settlement: the host reports the batch unbalanced. */
@@ -103,7 +110,7 @@ export interface FaultRates {
 
 export const DEFAULT_RATES: FaultRates = {
   powerCut: 0.03, lyingFlush: 0.2, bitFlip: 0.05, diskModelCut: 0.25, storageEio: 0.002, storageFull: 0.002,
-  hostDelay: 0.02, hostDrop: 0.015, hostMidClose: 0.01, hostGarbage: 0.01, badMac: 0.01, decline: 0.04, wrongArpc: 0.01, issuerScript: 0.02, networkDown: 0.01,
+  hostDelay: 0.02, hostDrop: 0.015, hostMidClose: 0.01, hostGarbage: 0.01, badMac: 0.01, decline: 0.04, wrongArpc: 0.01, issuerScript: 0.02, misbehavingCard: 0.1, networkDown: 0.01,
   unbalanced: 0.1, wrongPin: 0.05, wrongPassword: 0.05, paperOut: 0.02, coverOpen: 0.01, garbledReader: 0.04,
   keyBounce: 0.02, keyStuck: 0.005, batteryLow: 0.005, batteryCritical: 0.05,
 };
@@ -218,6 +225,8 @@ class Simulation {
   private readonly deviceRng: Rng;
   /** The chip issuer faults' own stream (wrong ARPC, issuer scripts): added without moving the others. */
   private readonly chipRng: Rng;
+  /** The misbehaving chip cards' own stream: added without moving the others either. */
+  private readonly cardRng: Rng;
   private readonly deviceHooks: DeviceHooks;
   /** 'wire' devices: the real drivers' wrappers, and this boot's cables (undefined while off). */
   readonly wireDevices: { readonly reader: WireCardReader; readonly printer: WirePrinter; readonly keypad: SimKeypad } | undefined;
@@ -259,7 +268,8 @@ class Simulation {
     this.disk = new SimDisk(this.dir, this.io, this.rng);
     this.deviceRng = new Rng((o.seed ^ 0x0de71ce5) >>> 0);
     this.chipRng = new Rng((o.seed ^ 0x0c41b0a7) >>> 0);
-    this.deviceHooks = { clock: this.clock, io: this.io, rng: this.deviceRng, logger: this.logger, fault: (kind) => { this.fault(kind, true); } };
+    this.cardRng = new Rng((o.seed ^ 0x0ca4d5ee) >>> 0);
+    this.deviceHooks = { clock: this.clock, io: this.io, rng: this.deviceRng, logger: this.logger, fault: (kind) => { this.fault(kind, true); }, chipCard: () => this.chipCard() };
     if ((o.devices ?? 'wire') === 'wire') {
       const reader = new WireCardReader(this.deviceHooks), printer = new WirePrinter(this.deviceHooks);
       this.wireDevices = { reader, printer, keypad: new SimKeypad(this.deviceRng) };
@@ -543,6 +553,14 @@ class Simulation {
     else return;
     this.actor.send({ type: 'BATTERY', level: this.battery });
     this.event(`battery ${this.battery}`);
+  }
+
+  /** The card a customer inserts: icDebit, or at the misbehavingCard rate one that misbehaves (its own stream). */
+  private chipCard(): ChipCard {
+    if (!this.cardRng.chance(this.rates.misbehavingCard)) return TEST_CARDS.icDebit;
+    const name = this.cardRng.pick(MISBEHAVING_CHIP_CARDS);
+    this.fault(`card-${name}`, true);
+    return TEST_CARDS[name] as ChipCard;
   }
 
   private armHostFaults(action: Action & { kind: 'events' }): void {

@@ -6,6 +6,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { simulateDays, formatFailure, SimulationReport } from '../../sim/simulate';
+import { MISBEHAVING_CHIP_CARDS } from '../../sim/simulate-devices';
 
 /** Seeds x days run in CI: 11 x 20 = 220 trading days with faults. */
 export const CI_SEEDS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
@@ -58,9 +59,10 @@ describe('simulation: seeded trading days with faults, invariants after every st
   // Positive control for offline sales: the days' network-down faults make the terminal approve some
   // sales offline under the simulator's parameters, and their advices reach the host later. Not
   // every seed draws one in 20 days; this one does (a change of the draws may need another seed:
-  // seed 9 stopped when the first sign-on began downloading the CA keys and AIDs).
-  it('seed 1: offline sales happen and their advices reach the host (positive control)', async () => {
-    const r = await simulateDays({ seed: 1, days: 20 });
+  // seed 9 stopped when the first sign-on began downloading the CA keys and AIDs; seed 1 when chip
+  // pre-authorizations began taking the wrong-ARPC and script faults a sale took before).
+  it('seed 2: offline sales happen and their advices reach the host (positive control)', async () => {
+    const r = await simulateDays({ seed: 2, days: 20 });
     assert.equal(r.failure, undefined, r.failure && formatFailure(r.failure));
     assert.ok(r.hostOfflineSales > 0, 'no offline sale reached the host');
   });
@@ -93,7 +95,8 @@ describe('simulation: seeded trading days with faults, invariants after every st
     if (reports.length < CI_SEEDS.length) this.skip();
     const seen = new Set(reports.flatMap((r) => Object.keys(r.faults)));
     const expected = ['power-cut', 'disk-model-cut', 'disk-model-commit-on-disk', 'disk-model-commit-absent', 'lying-flush', 'bit-flip', 'storage-eio', 'storage-full', 'host-delay', 'host-drop', 'host-mid-close', 'host-garbage',
-      'bad-mac', 'decline', 'wrong-arpc', 'issuer-script', 'network-down', 'unbalanced-settlement', 'wrong-pin', 'paper-out', 'cover-open', 'garbled-reader', 'key-bounce', 'key-stuck', 'battery-low', 'battery-critical'];
+      'bad-mac', 'decline', 'wrong-arpc', 'issuer-script', 'network-down', 'unbalanced-settlement', 'wrong-pin', 'paper-out', 'cover-open', 'garbled-reader', 'key-bounce', 'key-stuck', 'battery-low', 'battery-critical',
+      ...MISBEHAVING_CHIP_CARDS.map((n) => `card-${n}`)];
     assert.deepEqual(expected.filter((k) => !seen.has(k)), []);
   });
 
@@ -122,6 +125,18 @@ describe('simulation: seeded trading days with faults, invariants after every st
 
 describe('simulation: replay and positive controls', function () {
   this.timeout(120_000);
+
+  // Issue 11: every chip card inserted is one that misbehaves (declines after the host approved,
+  // pulled before the final GENERATE AC or at the first, scripts that fail, ODA failed): the
+  // approvals the cards did not confirm are reversed, nothing is charged twice or lost.
+  it('every inserted chip card misbehaving: 3 days hold every invariant, and the cards were drawn', async () => {
+    const r = await simulateDays({ seed: 11, days: 3, rates: { misbehavingCard: 1, issuerScript: 0.2 } });
+    assert.equal(r.failure, undefined, r.failure && formatFailure(r.failure));
+    assert.equal(r.daysCompleted, 3);
+    const drawn = MISBEHAVING_CHIP_CARDS.filter((n) => (r.faults[`card-${n}`] ?? 0) > 0);
+    assert.ok(drawn.length >= 4, `only ${drawn.join(', ')} drawn`);
+    assert.ok(drawn.includes('icDeclinesLate') || drawn.includes('icPulledLate'), 'a late misbehaving card');
+  });
 
   it('the same seed replays exactly: identical event logs and digests', async () => {
     const a: string[] = [], b: string[] = [];
