@@ -55,11 +55,10 @@ export function simulatedTerminals(count: number, prefix = 'SIM'): StationTermin
 export function simPrompts(sim: SimBoard): Prompts {
   return {
     // Holds the key until the driver reports it down (debounce under load takes a while), then
-    // releases it and waits for the up, each within SIM_KEY_EVENT_MS_MAX.
+    // releases it and waits for the up (SimBoard.typeKey).
     pressKey: async (key: KeyName) => {
       if (sim.keypad().isClosed(key)) return; // a stuck key stays closed: the driver reports it
-      await keyEvent(sim, key, 'down', () => sim.keypad().press(key));
-      await keyEvent(sim, key, 'up', () => sim.keypad().release(key));
+      await sim.typeKey(key, 0);
     },
     confirm: async () => true,
     readBackDisplay: (pattern) => {
@@ -71,17 +70,6 @@ export function simPrompts(sim: SimBoard): Prompts {
       return sim.lcd().text().every((row, i) => row === pattern[i]);
     },
   };
-}
-
-const SIM_KEY_EVENT_MS_MAX = 2_000;
-
-function keyEvent(sim: SimBoard, key: KeyName, type: 'down' | 'up', act: () => void): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => { clearTimeout(timer); off(); resolve(); };
-    const off = sim.board.keypad().onKey((e) => { if (e.key === key && e.type === type) done(); });
-    const timer = setTimeout(done, SIM_KEY_EVENT_MS_MAX);
-    act();
-  });
 }
 
 async function oneTerminal(t: StationTerminal, o: StationOptions): Promise<StationReport> {

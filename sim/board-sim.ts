@@ -30,6 +30,7 @@ import { VirtualScanner, VirtualScannerOptions } from './virtual-scanner';
 import { QuectelModemModel, QuectelModemModelOptions } from './chips/quectel-modem-model';
 import { PosError } from '../common/errors';
 import { Level } from '../hal/gpio';
+import type { KeyName } from '../hal/keypad';
 
 export interface SimBoardOptions extends LoadOptions {
   /** Board name or file; default "sim". */
@@ -56,6 +57,9 @@ export interface BatteryControl {
   /** Drives the charging line (where the board has one). */
   readonly charging?: boolean;
 }
+
+/** How long a scripted key waits for the keypad driver to report its press or release (typeKey). */
+export const KEY_TAKEN_MS_MAX = 5_000;
 
 /** Every model by role, plus the buses. */
 export class SimBoard {
@@ -139,6 +143,35 @@ export class SimBoard {
       clearTimeout(timer);
     }
     return { samples: samples.length };
+  }
+
+  /**
+   * Types one key as a person does, whatever the load: holds it at least `holdMs` and until the
+   * keypad driver reports it down, releases it, and waits at least `holdMs` and for the 'up'. Fixed
+   * holds fail on a starved process: a release can come before any scan saw the key twice (key
+   * lost) and the next press before any scan saw the gap (two taps merged: 30000 became 300). Each
+   * wait ends after KEY_TAKEN_MS_MAX: a terminal that does not scan loses the key, as a real one would.
+   */
+  async typeKey(key: KeyName, holdMs: number, role = 'keypad0'): Promise<void> {
+    const model = this.keypad(role);
+    await this.keyEvent(role, key, 'down', holdMs, () => model.press(key));
+    await this.keyEvent(role, key, 'up', holdMs, () => model.release(key));
+  }
+
+  private async keyEvent(role: string, key: KeyName, type: 'down' | 'up', holdMs: number, act: () => void): Promise<void> {
+    let off = (): void => undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const reported = new Promise<void>((resolve) => {
+      off = this.board.keypad(role).onKey((e) => { if (e.key === key && e.type === type) resolve(); });
+      timer = setTimeout(resolve, KEY_TAKEN_MS_MAX);
+    });
+    act();
+    try {
+      await Promise.all([reported, new Promise((r) => setTimeout(r, holdMs))]);
+    } finally {
+      off();
+      clearTimeout(timer);
+    }
   }
 
   /** Sets what the battery's gauge and lines report. */

@@ -62,7 +62,7 @@ export const CONTROL_LINE_BYTES_MAX = 64 * 1024;
 /** A line the terminal process writes on stdout for the acquirer simulator of the process that started it (`qr-pay`). */
 export const HOST_SIM_LINE_PREFIX = 'HOST-SIM ';
 export const CONTROL_CLIENTS_MAX = 8;
-/** How long a scripted key stays down: longer than the keypad's debounce and scan period. */
+/** How long a scripted key stays down (and up after it) at least: longer than the keypad's debounce and scan period; longer still until the driver reports it (SimBoard.typeKey). */
 export const KEY_HOLD_MS = 60;
 /** How long a swipe or tap waits for the reader to be detecting before it is presented anyway. */
 export const PRESENT_WAIT_MS_MAX = 3_000;
@@ -285,10 +285,7 @@ export class ControlServer {
   }
 
   private async tap(key: KeyName): Promise<void> {
-    this.sim.keypad().press(key);
-    await delay(KEY_HOLD_MS);
-    this.sim.keypad().release(key);
-    await delay(KEY_HOLD_MS);
+    await this.sim.typeKey(key, KEY_HOLD_MS);
   }
 
   private screen(): Reply {
@@ -448,4 +445,3 @@ function writeNoFollow(file: string, bytes: Buffer): void {
 
 function num(v: unknown): number | undefined { return typeof v === 'number' ? v : undefined; }
 function bool(v: unknown): boolean | undefined { return typeof v === 'boolean' ? v : undefined; }
-function delay(ms: number): Promise<void> { return new Promise((r) => setTimeout(r, ms)); }

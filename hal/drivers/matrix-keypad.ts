@@ -8,8 +8,10 @@
  * `scanIntervalMs` until all keys are up and settled. That keeps the CPU idle and suits slow
  * backends (the chardev backend spawns a process per write).
  *
- * Debounce is by time: a key changes state once every scan for `debounceMs` has seen it the
- * same way. Long press and stuck detection are timed from the debounced 'down'.
+ * Debounce is by time, the time of each read: a key changes state once every scan for
+ * `debounceMs` has seen it the same way, and a key seen up between two downs `debounceMs` apart
+ * was released and pressed again, however late the scans ran (see `update`). Long press and stuck
+ * detection are timed from the debounced 'down'.
  */
 import { GpioLine, Level, Unwatch, safeCall } from '../gpio';
 import { KeyEvent, KeyName, Keypad, Unsubscribe, stuckKeyError } from '../keypad';
@@ -47,11 +49,19 @@ export const LISTENERS_MAX = 32;
 /** After a failed scan, retry this much later (not every scan interval: a dead line would flood). */
 export const SCAN_RETRY_MS = 500;
 
+/** A key's level as one scan read it, and when that read came back. */
+interface Sample {
+  readonly down: boolean;
+  readonly atMs: number;
+}
+
 interface KeyState {
   readonly key: KeyName;
   stable: boolean;
   raw: boolean;
   rawSince: number;
+  /** The latest sample that saw the key down. */
+  lastDownAtMs: number;
   downAt: number;
   longSent: boolean;
   stuckSent: boolean;
@@ -86,7 +96,7 @@ export class MatrixKeypad implements Keypad {
       throw new PosError('BRD_INVALID', `keymap is ${options.keymap.length} rows for ${rows.length}x${cols.length} lines`);
     }
     options.keymap.forEach((row, r) => row.forEach((key, c) => {
-      if (key) this.keys.set(`${r},${c}`, { key, stable: false, raw: false, rawSince: 0, downAt: 0, longSent: false, stuckSent: false, stuck: false, stuckAtBoot: false });
+      if (key) this.keys.set(`${r},${c}`, { key, stable: false, raw: false, rawSince: 0, lastDownAtMs: 0, downAt: 0, longSent: false, stuckSent: false, stuck: false, stuckAtBoot: false });
     }));
   }
 
@@ -98,10 +108,10 @@ export class MatrixKeypad implements Keypad {
     const first = await this.scan();
     await new Promise<void>((resolve) => this.timers.setTimeout(resolve, this.o.debounceMs));
     const second = await this.scan();
-    const now = this.timers.now();
     for (const [pos, k] of this.keys) {
-      if (!(first.has(pos) && second.has(pos))) continue;
-      Object.assign(k, { stable: true, raw: true, rawSince: now, downAt: now, longSent: true, stuckSent: true, stuck: true, stuckAtBoot: true });
+      const atMs = need(second.get(pos), pos).atMs;
+      if (!(need(first.get(pos), pos).down && need(second.get(pos), pos).down)) continue;
+      Object.assign(k, { stable: true, raw: true, rawSince: atMs, lastDownAtMs: atMs, downAt: atMs, longSent: true, stuckSent: true, stuck: true, stuckAtBoot: true });
       this.fault(stuckKeyError(k.key, 0, true));
     }
     for (const col of this.cols) this.unwatch.push(col.watch('rising', () => this.wake()));
@@ -173,57 +183,81 @@ export class MatrixKeypad implements Keypad {
   }
 
   private async scanOnce(): Promise<void> {
-    let down: Set<string>;
+    let samples: Map<string, Sample>;
     try {
-      down = await this.scan();
+      samples = await this.scan();
     } catch (e) {
       this.failures += 1;
       if (this.failures === 1) this.fault(e instanceof PosError ? e : new PosError('BRD_BUS', `keypad scan failed: ${String(e)}`));
       return;
     }
     this.failures = 0;
-    const now = this.timers.now();
-    for (const [pos, k] of this.keys) this.update(k, down.has(pos), now);
+    // Row-major, as the scan read them: decisions of one scan come out in the order of their reads.
+    for (const [pos, k] of this.keys) this.update(k, need(samples.get(pos), pos));
   }
 
-  private update(k: KeyState, raw: boolean, now: number): void {
-    if (raw !== k.raw) {
-      k.raw = raw;
-      k.rawSince = now;
+  /**
+   * One key's sample, debounced by the times of the reads themselves (not of the scan's end, which
+   * a starved CPU can push far from the read, issue 15):
+   * - down: down in every sample for at least debounceMs (two downs that far apart suffice);
+   * - up: up in every sample for at least debounceMs, or up between two downs at least debounceMs
+   *   apart (released and pressed again between two late scans: two presses, not one). An up
+   *   between downs closer than that is a glitch of a held key and changes nothing.
+   * A contact bounces for less than debounceMs, so neither rule can take a bounce for a press.
+   */
+  private update(k: KeyState, s: Sample): void {
+    if (s.down !== k.raw) {
+      if (s.down && k.stable && s.atMs - k.lastDownAtMs >= this.o.debounceMs) this.decide(k, false, s.atMs);
+      k.raw = s.down;
+      k.rawSince = s.atMs;
     }
-    if (k.raw !== k.stable && now - k.rawSince >= this.o.debounceMs) {
-      k.stable = k.raw;
-      if (k.stable) {
-        Object.assign(k, { downAt: now, longSent: false, stuckSent: false });
-        this.emit('down', k.key, now);
-      } else {
-        if (!k.stuckAtBoot) this.emit('up', k.key, now);
-        k.stuckAtBoot = false;
-        k.stuck = false;
-      }
+    if (s.down) k.lastDownAtMs = s.atMs;
+    if (k.raw !== k.stable && s.atMs - k.rawSince >= this.o.debounceMs) this.decide(k, k.raw, s.atMs);
+    if (k.stable) this.checkHeld(k, s.atMs);
+  }
+
+  private decide(k: KeyState, down: boolean, atMs: number): void {
+    k.stable = down;
+    if (down) {
+      Object.assign(k, { downAt: atMs, longSent: false, stuckSent: false });
+      this.emit('down', k.key, atMs);
+      return;
     }
-    if (!k.stable) return;
-    if (!k.longSent && now - k.downAt >= this.o.longPressMs) {
+    if (!k.stuckAtBoot) this.emit('up', k.key, atMs);
+    k.stuckAtBoot = false;
+    k.stuck = false;
+  }
+
+  /** Long press and stuck key, timed from the debounced 'down'. */
+  private checkHeld(k: KeyState, atMs: number): void {
+    if (!k.longSent && atMs - k.downAt >= this.o.longPressMs) {
       k.longSent = true;
-      this.emit('long', k.key, now);
+      this.emit('long', k.key, atMs);
     }
-    if (!k.stuckSent && now - k.downAt >= this.o.stuckMs) {
+    if (!k.stuckSent && atMs - k.downAt >= this.o.stuckMs) {
       k.stuckSent = true;
       k.stuck = true;
-      this.fault(stuckKeyError(k.key, now - k.downAt, false));
+      this.fault(stuckKeyError(k.key, atMs - k.downAt, false));
     }
   }
 
-  /** One pass over the matrix; leaves every row selected. Returns "row,col" of closed keys. */
-  private async scan(): Promise<Set<string>> {
-    const down = new Set<string>();
+  /**
+   * One pass over the matrix; leaves every row selected. Returns every position's sample, each
+   * stamped when its column was read: a scan stretched by a starved CPU spans far more than the
+   * reads that matter to one key.
+   */
+  private async scan(): Promise<Map<string, Sample>> {
+    const samples = new Map<string, Sample>();
     for (let r = 0; r < this.rows.length; r++) {
       await this.selectOnly(r);
       if (this.o.rowSettleMs > 0) await new Promise<void>((resolve) => this.timers.setTimeout(resolve, this.o.rowSettleMs));
-      for (let c = 0; c < this.cols.length; c++) if ((await this.cols[c].read()) === 1) down.add(`${r},${c}`);
+      for (let c = 0; c < this.cols.length; c++) {
+        const down = (await this.cols[c].read()) === 1;
+        samples.set(`${r},${c}`, { down, atMs: this.timers.now() });
+      }
     }
     await this.selectAll();
-    return down;
+    return samples;
   }
 
   private async selectOnly(r: number): Promise<void> {
@@ -250,6 +284,12 @@ export class MatrixKeypad implements Keypad {
     if (this.closed) return;
     for (const l of [...this.faultListeners]) safeCall(l, f);
   }
+}
+
+/** A position the scan must have read (every cell of the matrix is read each scan). */
+function need(sample: Sample | undefined, pos: string): Sample {
+  if (!sample) throw new PosError('SYS_INVARIANT', `keypad scan has no sample for ${pos}`);
+  return sample;
 }
 
 function subscribe<T>(set: Set<T>, listener: T): Unsubscribe {
