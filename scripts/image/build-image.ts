@@ -21,8 +21,8 @@
  */
 import { execFileSync, ExecFileSyncOptions } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { PosError } from '../../common/errors';
 import { ImageAddon, ImageInfo, listTree, packImage } from '../../boot/image-pack';
 import { writeFileAtomic } from '../../boot/update-slots';
@@ -101,21 +101,36 @@ function exportSources(commit: string, src: string): void {
   execFileSync('tar', ['-x', '-C', src], { input: tar });
 }
 
-/** The node-linux-<arch> package from the registry (cached), checked against the pinned integrity. */
+/**
+ * The node-linux-<arch> package from the registry (cached), checked against the pinned integrity.
+ * Builds may run at once and share the cache (`npm test`'s image test beside the guest suite's
+ * disks in .ci/run): the package and the extracted folder appear under their names only whole
+ * (written beside them under this process's own name, then renamed), so a build never reads a
+ * folder another is still extracting or removing.
+ */
 function fetchNode(arch: Arch): { dir: string; moduleAbi: number } {
   const pkg = `node-linux-${arch}@${NODE_VERSION}`;
   const dir = join(CACHE, 'node', `${arch}-${NODE_VERSION}`);
   const tgz = join(CACHE, 'node', `node-linux-${arch}-${NODE_VERSION}.tgz`);
+  const mine = `.partial-${process.pid}-${Date.now()}`;
   if (!existsSync(tgz)) {
-    mkdirSync(dirname(tgz), { recursive: true });
-    run('npm', ['pack', pkg, '--pack-destination', dirname(tgz), '--cache', join(CACHE, 'npm-cache')]);
+    const packDir = join(CACHE, 'node', mine);
+    mkdirSync(packDir, { recursive: true });
+    try {
+      run('npm', ['pack', pkg, '--pack-destination', packDir, '--cache', join(CACHE, 'npm-cache')]);
+      renameSync(join(packDir, basename(tgz)), tgz);
+    } finally { rmSync(packDir, { recursive: true, force: true }); }
   }
   const integrity = `sha512-${createHash('sha512').update(readFileSync(tgz)).digest('base64')}`;
   if (integrity !== NODE_INTEGRITY[arch]) throw new PosError('OPR_INPUT', `${tgz}: integrity ${integrity} is not the pinned ${NODE_INTEGRITY[arch]}: delete it and build again`);
-  if (!existsSync(join(dir, 'bin', 'node'))) {
-    rmSync(dir, { recursive: true, force: true });
-    mkdirSync(dir, { recursive: true });
-    run('tar', ['-xzf', tgz, '-C', dir, '--strip-components=1', 'package/bin/node', 'package/LICENSE', 'package/include']);
+  if (!existsSync(dir)) {
+    const partial = `${dir}${mine}`;
+    mkdirSync(partial, { recursive: true });
+    try {
+      run('tar', ['-xzf', tgz, '-C', partial, '--strip-components=1', 'package/bin/node', 'package/LICENSE', 'package/include']);
+      // Another build may have put its whole copy in place meanwhile: theirs stands, ours goes.
+      try { renameSync(partial, dir); } catch (e) { if (!existsSync(dir)) throw e; }
+    } finally { rmSync(partial, { recursive: true, force: true }); }
   }
   const header = readFileSync(join(dir, 'include', 'node', 'node_version.h'), 'utf8');
   const abi = /#define NODE_EMBEDDER_MODULE_VERSION (\d+)/.exec(header) ?? /#define NODE_MODULE_VERSION (\d+)/.exec(header);
