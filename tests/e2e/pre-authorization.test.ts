@@ -6,6 +6,7 @@
 import { strict as assert } from 'node:assert';
 import { TEST_TERMINAL } from '../../sim/host/simulator';
 import { journalState, assertLedgerAgrees, terminalPerTest } from './driver';
+import { openPreAuthFamily } from './pre-auth-menu';
 
 describe('e2e: pre-authorization and its completion through keys', function () {
   this.timeout(120_000);
@@ -15,15 +16,7 @@ describe('e2e: pre-authorization and its completion through keys', function () {
     const { d, host, dir } = bench;
     await d.powerOn();
     await d.signIn();
-    const openFamily = async (item: string, state: string): Promise<void> => {
-      // Main menu item 10 has no digit: UP from the first item goes to 11, UP again to 10.
-      await d.keys('MENU');
-      await d.keys('UP');
-      await d.keys('UP');
-      await d.keys('OK');
-      await d.keys(item);
-      await d.until(state);
-    };
+    const openFamily = (item: string, state: string): Promise<void> => openPreAuthFamily(d, item, state);
     await openFamily('1', 'preAuth.amount');
     await d.keys('30000OK');
     await d.until('preAuth.card');
