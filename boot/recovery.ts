@@ -31,7 +31,7 @@ import { installRebuilt } from '../runtime/rebuild';
 import { verifyInChild, ChildVerdict, unopenableReason } from '../storage/verify-child';
 import { PosError, isPosError, ERRORS, ErrorId } from '../common/errors';
 import { Logger, silentLogger } from '../common/log';
-import { Operators, Session, requirePermission, PASSWORD_ATTEMPTS_MAX } from '../runtime/operators';
+import { Operators, Session, requirePermission, mayOpenRecovery, PASSWORD_ATTEMPTS_MAX, RECOVERY_OPERATOR } from '../runtime/operators';
 import { Store } from '../runtime/store';
 import { Terminal } from '../runtime/terminal';
 import { rec } from '../runtime/records';
@@ -242,10 +242,15 @@ export class Recovery {
     return new PosError('OPR_RECOVERY_LOCKED', `recovery menu locked after ${this.failedLogins} wrong passwords: power off and on`, { attemptsLeft: 0 });
   }
 
-  /** Opens the menu for an authenticated session: administrators only (E-OPR-04, journaled, otherwise). */
-  async admit(session: Session): Promise<Session> {
+  /**
+   * Opens the menu for an authenticated session: administrators only (E-OPR-04, journaled,
+   * otherwise). `serviceOnly` (the LCD menu: boot/README.md, "Who opens the recovery menu"): the
+   * service administrator only; a merchant's administrator is refused the same way.
+   */
+  async admit(session: Session, o: { serviceOnly?: boolean } = {}): Promise<Session> {
     try {
       requirePermission(session, 'recovery');
+      if (o.serviceOnly && !mayOpenRecovery(session)) throw new PosError('OPR_PERMISSION', `the recovery menu is the service administrator's (${RECOVERY_OPERATOR}), not operator ${session.operator}'s`, { permission: 'recovery', needed: 'service administrator' });
     } catch (e) {
       await this.journalAction('login', session.operator, `refused ${isPosError(e) ? e.code : 'E-OPR-04'}`);
       throw e;

@@ -885,8 +885,8 @@ export class TerminalApp {
     await this.recoveryClosing;
     const rec = this.recovery ?? (this.recovery = this.buildRecovery());
     const session = await rec.authenticate(operator, password);
-    // A non-administrator is refused by the machine (notice); admit journals the refusal.
-    await rec.admit(session).catch(() => undefined);
+    // A non-administrator or a merchant's administrator is refused by the machine (notice); admit journals the refusal.
+    await rec.admit(session, { serviceOnly: true }).catch(() => undefined);
     return session;
   }
 

@@ -336,6 +336,33 @@ describe('boot/recovery: the recovery menu actions', function () {
     assert.ok((await adminActions(r.dir)).includes('recovery:factory-reset ok'));
   });
 
+  it('aFactoryResetCarriesTheOperatorsButNotOneDeleted', async () => {
+    const j = await Journal.open({ dir: r.dir });
+    const deleted = rec.operatorDeleted({ number: '001', role: 'cashier', event: 'deleted', by: '099' });
+    await j.append(deleted.type, deleted.payload);
+    await j.close();
+    const rc = recovery();
+    assert.equal((await rc.factoryReset({ confirmations: 2, passphrase: PASS }, ADMIN)).ok, true);
+    await rc.close();
+    const again = recovery();
+    assert.equal(await code(again.login('001', '1111')), 'E-OPR-05', 'the deleted cashier is not back');
+    assert.equal((await again.authenticate('002', '2222')).role, 'supervisor', 'the others are carried');
+    await again.close();
+  });
+
+  it('theLcdMenuAdmitsOnlyTheServiceAdministratorAndJournalsAMerchantAdministratorsRefusal', async () => {
+    const service = { operator: '000', password: '80386042' };
+    const rc = recovery({ fallbackAdmin: async (op, pw) => op === service.operator && pw === service.password });
+    const merchant = await rc.authenticate('099', '9999');
+    assert.equal(await code(rc.admit(merchant, { serviceOnly: true })), 'E-OPR-04');
+    assert.deepEqual(await rc.admit(merchant), ADMIN, 'the command line (pos recovery) still takes any administrator');
+    const technician = await rc.authenticate(service.operator, service.password);
+    assert.deepEqual(await rc.admit(technician, { serviceOnly: true }), { operator: '000', role: 'administrator' });
+    await rc.close();
+    const actions = await adminActions(r.dir);
+    assert.deepEqual(actions.filter((a) => a.startsWith('recovery:login')), ['recovery:login refused E-OPR-04', 'recovery:login ok', 'recovery:login ok']);
+  });
+
   it('rebootsAndPowersOffThroughTheSystemHookAfterJournalingTheAction', async () => {
     const rc = recovery();
     assert.equal(await code(rc.reboot(CASHIER)), 'E-OPR-04');
