@@ -13,11 +13,16 @@ import { exportToFile, importFromFile } from '../storage/backup';
 import { salvage } from '../storage/salvage';
 import { STAN_GAP_AFTER_REBUILD, appendContinuation, installRebuilt } from '../runtime/rebuild';
 import { ChildVerdict, unopenableReason, verdictIsDamage, verifyInChild } from '../storage/verify-child';
-import { typeName } from '../storage/record';
+import { RecordType, typeName } from '../storage/record';
 import { CHECKPOINT_FILE, removeCheckpoint } from '../storage/checkpoint';
 import { readBoardFile } from '../hal/board';
 import { TZ_OFFSET_MINUTES_DEFAULT, isoInZone } from '../common/time';
 import { deviceKeyProviderFor, keyDirFor } from '../runtime/device-key-provider';
+import { AIDS_KIND, CA_KEYS_KIND, aidsOf, caKeysOf } from '../runtime/records';
+import type { AidParams } from '../runtime/host/emv-params';
+import type { CaPublicKey } from '../runtime/txn/emv-rsa';
+import { todayYyyymmdd } from '../runtime/txn/emv-download';
+import { emvParamLines } from './diag-emv';
 
 /**
  * The journal directory: --dir, else $POS_JOURNAL_DIR, else the board file's storage.journalDir.
@@ -176,7 +181,43 @@ const salvageCmd: Command = {
   },
 };
 
-export const journalCommands: readonly Command[] = [verify, dump, exportCmd, importCmd, salvageCmd];
+/**
+ * The chip kernel's parameters as the journal holds them (the last ca-keys and aids settings
+ * records), as diagnostics shows them under the host check (boot/diag-emv.ts): for a technician
+ * at a terminal that will not boot, or a journal copied off one. Key status on today's date in
+ * the board's zone. Read-only; the journal is checked in a child first, as for dump.
+ */
+const emvCmd: Command = {
+  name: 'journal emv', usage: 'journal emv [--dir D | --board B] [--locale zh-CN|en] [--json]', summary: 'the downloaded CA public keys and AIDs, with check status and limits',
+  async run(ctx) {
+    const locale = flagString(ctx, 'locale') ?? 'en';
+    if (locale !== 'en' && locale !== 'zh-CN') throw new PosError('OPR_INPUT', '--locale is zh-CN or en');
+    const [v] = await verifyInChild([journalDir(ctx)]);
+    if (v.status === 'unopenable' || (v.status === 'error' && verdictIsDamage(v))) {
+      for (const line of verifyOutcome(v, false).lines) ctx.err(line);
+      return 4;
+    }
+    const j = await Journal.open({ dir: journalDir(ctx), readOnly: true });
+    let caKeys: CaPublicKey[] = [];
+    let aids: AidParams[] | undefined;
+    try {
+      for (const r of j.records()) {
+        if (r.type !== RecordType.settings) continue;
+        if (r.payload.kind === CA_KEYS_KIND) caKeys = caKeysOf(r.payload);
+        if (r.payload.kind === AIDS_KIND) aids = aidsOf(r.payload);
+      }
+    } finally {
+      await j.close();
+    }
+    const view = { caKeys, ...(aids === undefined ? {} : { aids }), todayYyyymmdd: todayYyyymmdd(Date.now(), terminalZone(ctx)) };
+    const lines = emvParamLines(view);
+    if (ctx.flags.has('json')) ctx.out(JSON.stringify(lines.map((l) => (locale === 'en' ? l.en : l.zh))));
+    else for (const l of lines) ctx.out(locale === 'en' ? l.en : l.zh);
+    return 0;
+  },
+};
+
+export const journalCommands: readonly Command[] = [verify, dump, exportCmd, importCmd, salvageCmd, emvCmd];
 
 /**
  * The terminal's device key beside a journal folder, from the provider its board file names
