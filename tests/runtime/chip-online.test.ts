@@ -165,6 +165,27 @@ describe('chip sale, online half: issuer authentication, final GENERATE AC, scri
     assert.equal(stans.size, 1, 'every try under the notice\'s one STAN');
   });
 
+  it('the recovery menu\'s resend (resendScriptNotices) sends nothing past a pending reversal, then sends the notice once the reversal is gone', async () => {
+    r.sim.setFault(parseFaultSpec('issuer-script:72-put-data'));
+    r.sim.setFault(parseFaultSpec('response-code:96,type=scriptNotice,count=3'));
+    const { input } = await held(r, 4_200, card());
+    assert.equal((await r.terminal.engine.sale({ amountFen: 4_200, card: input, session: CASHIER })).outcome, 'approved');
+    // The next sale: its notice try is refused three times, then the sale's answer and every reversal try are lost.
+    r.sim.setFault(parseFaultSpec('close-before-response,type=sale'));
+    r.sim.setFault(parseFaultSpec('close-before-response,type=reversal,count=always'));
+    const swipe = cardFromTrack2('6222021234567890128=3012201000001');
+    assert.notEqual((await r.terminal.engine.sale({ amountFen: 103, card: swipe, session: CASHIER })).outcome, 'approved');
+    const e = r.terminal.engine;
+    assert.ok(e.state.pendingReversal !== undefined && e.pendingScriptNotices() === 1);
+    const tries = r.sim.requests().filter((q) => q.type === 'scriptNotice').length;
+    assert.deepEqual(await e.resendScriptNotices(CASHIER), { sent: 0, left: 1 });
+    assert.equal(r.sim.requests().filter((q) => q.type === 'scriptNotice').length, tries, 'nothing sent past the reversal');
+    r.sim.clearFaults();
+    assert.equal(await e.flushReversal(), 'cleared');
+    assert.deepEqual(await e.resendScriptNotices(CASHIER), { sent: 1, left: 0 });
+    assert.equal(r.sim.scriptNotices().length, 1);
+  });
+
   it('a notice still pending when the batch is settled goes to the host before the 0500', async () => {
     r.sim.setFault(parseFaultSpec('issuer-script:72-put-data'));
     const { input } = await held(r, 4_500, card());
