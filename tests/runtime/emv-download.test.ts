@@ -6,13 +6,13 @@
 import { strict as assert } from 'node:assert';
 import { isPosError } from '../../common/errors';
 import { RecordType } from '../../storage/record';
-import { AIDS_KIND, CA_KEYS_KIND } from '../../runtime/records';
+import { AIDS_KIND, CA_KEYS_KIND, rec } from '../../runtime/records';
 import { HostExchange } from '../../runtime/txn/engine';
 import { unpackFrame, textField } from '../../runtime/host/packager';
 import { CUP_PROFILE } from '../../runtime/host/fields';
 import { caKeyChecksum } from '../../runtime/txn/emv-rsa';
 import { caKeysInForce, downloadAids, downloadAllParameters, downloadCaKeys, downloadMissingEmvParameters, todayYyyymmdd } from '../../runtime/txn/emv-download';
-import { testCaPublicKeys } from '../../sim/host/emv-params-host';
+import { testAids, testCaPublicKeys } from '../../sim/host/emv-params-host';
 import { CASHIER, Rig, rig } from './harness';
 
 const refused = (code: string) => (e: unknown): boolean => isPosError(e) && e.code === code;
@@ -78,6 +78,17 @@ describe('runtime: CA key and AID download (370/371, 380/381)', function () {
     assert.equal(aids[0].tacDenial.toString('hex').toUpperCase(), '0010000000');
     assert.equal(aids[0].clTxnLimitFen, 100_000);
     assert.equal(settingsOf(AIDS_KIND), 1);
+  });
+
+  it('anAidsRandomSelectionParametersAreJournaledAndReadBackAfterAReboot; out of range they are refused when written', async () => {
+    const random = { thresholdFen: 2_000, targetPercent: 20, maxTargetPercent: 60 };
+    const aids = testAids().map((a, i) => (i === 0 ? { ...a, floorLimitFen: 10_000, random } : a));
+    await r.terminal.engine.store.commit([rec.aidParams({ aids })], { reserve: true });
+    await r.reboot();
+    const back = r.terminal.engine.state.aids ?? assert.fail('no AIDs after the reboot');
+    assert.deepEqual(back[0].random, random);
+    assert.equal(back[1].random, undefined);
+    assert.throws(() => rec.aidParams({ aids: [{ ...aids[0], random: { ...random, thresholdFen: 10_000 } }] }), /random selection parameters out of range/);
   });
 
   it('afterSignOnOnlyMissingSetsAreDownloaded, and the menu\'s parameter download refreshes all three', async () => {
