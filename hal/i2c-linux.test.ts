@@ -6,6 +6,7 @@
  * show that frame. The board schema refuses devices that cannot fit SMBus transfers.
  */
 import { strict as assert } from 'node:assert';
+import * as sinon from 'sinon';
 import { LinuxI2cBus, I2cBusHandle, SMBUS_WRITE_BYTES_MAX } from './i2c-linux';
 import { isPosError } from '../common/errors';
 import { Ssd1306 } from './drivers/ssd1306';
@@ -73,6 +74,35 @@ describe('I2C on an SMBus-only adapter (hal/i2c-linux.ts, board file i2cBuses)',
     finishFirst();
     await second;
     assert.deepEqual(calls.map((c) => [c[0], c[2]]), [['writeI2cBlock-started', 0x40], ['writeI2cBlock', 0x40], ['writeI2cBlock', 0x00]], 'on the wire in the order they were asked for');
+  });
+
+  it('aTransferThatFinishedWhileTheProcessWasStarvedIsNotATimeout', async () => {
+    // Seen at boot in the loaded TCG guest: E-BRD-03 for display writes that had gone through. The
+    // transfer ends on the thread pool while the process is off the CPU past the timeout; node then
+    // runs the due timer before the completion: the timeout counts running time (runningTimeout).
+    const clock = sinon.useFakeTimers();
+    try {
+      const { handle } = smbusFake();
+      let finish: () => void = () => undefined;
+      handle.writeI2cBlock = (_a, _c, len, buf) => new Promise((resolve) => { finish = () => resolve({ bytesWritten: len, buffer: buf }); });
+      const bus = LinuxI2cBus.over('i2c-0', handle, { smbusOnly: true, timeoutMs: 1000 });
+      let outcome = 'pending';
+      const write = bus.i2cWrite(0x3c, Uint8Array.of(0x40, 1, 2)).then(() => { outcome = 'done'; }, (e: Error) => { outcome = e.message; });
+      await clock.tickAsync(10);
+      clock.jump(3000);
+      finish();
+      await clock.tickAsync(0);
+      await write;
+      assert.equal(outcome, 'done');
+      // Positive control: a transfer that never ends still times out, in running time.
+      handle.writeI2cBlock = () => new Promise(() => undefined);
+      const stuck = LinuxI2cBus.over('i2c-1', handle, { smbusOnly: true, timeoutMs: 1000 });
+      const failed = assert.rejects(stuck.i2cWrite(0x3c, Uint8Array.of(0x40, 1, 2)), /timed out after 1000 ms/);
+      await clock.tickAsync(1000);
+      await failed;
+    } finally {
+      clock.restore();
+    }
   });
 
   it('refusesWritesSmbusCannotCarryBeforeAnyTransfer', async () => {

@@ -14,6 +14,7 @@
  */
 import * as i2c from 'i2c-bus';
 import { PosError } from '../common/errors';
+import { starvableTimers, runningTimeout } from './drivers/timing';
 import { I2cBus, I2C_TRANSFER_BYTES_MAX, SMBUS_BLOCK_DATA_BYTES_MAX, busError, checkAddress, nakError } from './i2c';
 
 /** A transfer that has not finished by then is reported as a bus fault (stuck SDA, clock stretching gone wrong). */
@@ -133,9 +134,11 @@ export class LinuxI2cBus implements I2cBus {
   private async run<T>(address: number, op: string, transfer: () => Promise<T>): Promise<T> {
     checkAddress(this.name, address);
     if (this.closed) throw busError(this.name, address, `${op} after close`);
-    let timer: NodeJS.Timeout | undefined;
+    // Counted while the process runs (drivers/timing.ts runningTimeout): a transfer that finished
+    // while the process was starved is read before its timeout can fire.
+    let cancel = (): void => undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(busError(this.name, address, `${op} timed out after ${this.timeoutMs} ms`)), this.timeoutMs);
+      cancel = runningTimeout(starvableTimers, () => reject(busError(this.name, address, `${op} timed out after ${this.timeoutMs} ms`)), this.timeoutMs);
     });
     const done = this.tail.then(transfer);
     this.tail = done.catch(() => undefined);
@@ -144,7 +147,7 @@ export class LinuxI2cBus implements I2cBus {
     } catch (e) {
       throw this.mapError(address, op, e);
     } finally {
-      clearTimeout(timer);
+      cancel();
     }
   }
 

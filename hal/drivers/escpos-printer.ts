@@ -24,7 +24,7 @@ import { silentLogger } from '../../common/log';
 import type { PrintJob, PrintResult, Printer, PrinterStatus } from '../printer';
 import type { SerialPort } from '../serial';
 import { DLE, FONT_A_WIDTH_DOTS, GS, Segment, encodeBlock, jobPrologue } from './escpos-encoder';
-import { Timers, realTimers } from './timing';
+import { Timers, starvableTimers, runningTimeout } from './timing';
 
 export interface EscPosPrinterOptions {
   /** Printable width in dots: 384 for 58 mm paper, 576 for 80 mm (203 dpi). */
@@ -113,7 +113,7 @@ export class EscPosPrinter implements Printer {
     const { columns: _c, logger, timers, ...rest } = options;
     this.o = { ...DEFAULTS, ...stripUndefined(rest), paperWidthDots: options.paperWidthDots, gb18030: options.gb18030 };
     this.log = logger ?? silentLogger;
-    this.timers = timers ?? realTimers;
+    this.timers = timers ?? starvableTimers;
     port.onData((chunk) => this.receive(chunk));
     port.onClose((error) => this.onPortClosed(error));
   }
@@ -293,7 +293,8 @@ export class EscPosPrinter implements Printer {
   private async queryStatus(): Promise<PrinterStatus> {
     if (this.portError) throw this.portError;
     const answers = [0, 1, 2, 3].map(() => this.waitByte(this.realtimeWaiters));
-    const timeout = this.timers.setTimeout(() => this.rejectWaiters(this.realtimeWaiters, new PosError('PRN_TIMEOUT',
+    // Counted while the process runs (runningTimeout): a starved terminal reads the answer first.
+    const cancel = runningTimeout(this.timers, () => this.rejectWaiters(this.realtimeWaiters, new PosError('PRN_TIMEOUT',
       `no status answer within ${this.o.statusTimeoutMsMax} ms`, { statusTimeoutMsMax: this.o.statusTimeoutMsMax })),
     this.o.statusTimeoutMsMax);
     try {
@@ -301,7 +302,7 @@ export class EscPosPrinter implements Printer {
       const [printer, offline, error, paper] = await Promise.all(answers);
       return decodeStatus(printer, offline, error, paper);
     } finally {
-      this.timers.clearTimeout(timeout);
+      cancel();
     }
   }
 

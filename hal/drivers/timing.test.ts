@@ -1,0 +1,63 @@
+/**
+ * runningTimeout: a device's silence counted only while the process runs. A stall of the process
+ * (sinon's `jump`: the clock leaps and every timer due meanwhile fires once, late, as node runs
+ * them after a stall, before the I/O that arrived) must not end the wait before the process has
+ * had a turn on time to read that I/O; without a stall it ends at its time, not later.
+ */
+import { strict as assert } from 'node:assert';
+import * as sinon from 'sinon';
+import { RUNNING_TICK_MS, Timers, realTimers, runningTimeout, starvableTimers } from './timing';
+
+describe('runningTimeout (timeouts on a starved process)', () => {
+  let clock: sinon.SinonFakeTimers;
+  beforeEach(() => { clock = sinon.useFakeTimers(); });
+  afterEach(() => clock.restore());
+
+  it('endsAtItsTimeWhenTheProcessRuns', async () => {
+    let fired = 0;
+    runningTimeout(starvableTimers, () => { fired++; }, 500);
+    await clock.tickAsync(499);
+    assert.equal(fired, 0);
+    await clock.tickAsync(1);
+    assert.equal(fired, 1);
+    await clock.tickAsync(1000);
+    assert.equal(fired, 1, 'once');
+  });
+
+  it('aStallPastTheDeadlineDoesNotEndItBeforeTheIoThatArrivedIsRead', async () => {
+    let fired = false;
+    let answered = false;
+    const cancel = runningTimeout(starvableTimers, () => { fired = true; }, 500);
+    await clock.tickAsync(100);
+    clock.jump(2000); // the process off the CPU for 2 s; the answer came meanwhile
+    assert.equal(fired, false, 'a late tick counts only its own length');
+    answered = true; // read in the next turn: the waiter cancels its timeout
+    cancel();
+    await clock.tickAsync(2000);
+    assert.equal(fired, false);
+    assert.ok(answered);
+  });
+
+  it('stillEndsWhenNothingAnswersAfterAStall', async () => {
+    let firedAt = -1;
+    const start = Date.now();
+    runningTimeout(starvableTimers, () => { firedAt = Date.now() - start; }, 500);
+    await clock.tickAsync(100);
+    clock.jump(2000);
+    await clock.tickAsync(500);
+    assert.ok(firedAt > 2100, `ends after the stall, counting running time (${firedAt} ms)`);
+    assert.ok(firedAt <= 2100 + 500, `and within the running time still owed (${firedAt} ms)`);
+  });
+
+  it('isAPlainTimeoutOnTimersThatCannotBeStarved', async () => {
+    // A simulation's virtual clock: one timer, so a seeded day's timer steps stay as they were.
+    const set: number[] = [];
+    const virtual: Timers = { setTimeout: (fn, ms) => { set.push(ms); return realTimers.setTimeout(fn, ms); }, clearTimeout: realTimers.clearTimeout, now: realTimers.now };
+    let fired = false;
+    runningTimeout(virtual, () => { fired = true; }, 500);
+    await clock.tickAsync(500);
+    assert.ok(fired);
+    assert.deepEqual(set, [500]);
+    assert.ok(RUNNING_TICK_MS < 500, 'a starvable wait would have ticked');
+  });
+});
