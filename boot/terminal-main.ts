@@ -3,7 +3,7 @@
  * service's main program.
  *
  *   node dist/boot/terminal-main.js [--board sim|rpi-dev|FILE] [--host 127.0.0.1] [--host-port N]
- *        [--control-port N] [--hold-reset] [--locale zh-CN|en] [--journal-dir D] [--backup-dir D] [--allow-keyed]
+ *        [--control-port N] [--hold-reset] [--battery-percent N] [--locale zh-CN|en] [--journal-dir D] [--backup-dir D] [--allow-keyed]
  *
  * A board file with `"simulator": true` (board `sim`, the default) is built with simulated buses
  * (sim/board-sim.ts) and gets the control interface on loopback (sim/control-server.ts); once it
@@ -18,6 +18,8 @@
  * for the board's resetHoldMs, then released, as a person does to open the recovery menu. The
  * release follows the boot's look at the button (holdResetUntilSeen), not a fixed time after
  * start: on a loaded machine the boot may reach the button later than resetHoldMs after start.
+ * --battery-percent N (simulator): the fuel gauge reads N% from power-on (0..100), e.g. a battery
+ * already critical while the terminal boots.
  *
  * Real-board wiring (also active on the simulator where it applies):
  * - logs go to stderr and, warn and worse with an error code, into an in-memory ring of the last
@@ -93,6 +95,14 @@ export function holdResetUntilSeen(button: Button, release: () => void): void {
   };
 }
 
+/** --battery-percent: the simulated gauge's reading from power-on; anything but 0..100 is refused. */
+export function batteryAtPowerOn(typed: string | undefined): { battery?: { percent: number } } {
+  if (typed === undefined) return {};
+  const percent = Number(typed);
+  if (!/^\d{1,3}$/.test(typed) || percent > 100) throw new Error(`--battery-percent must be 0..100 (got "${typed}")`);
+  return { battery: { percent } };
+}
+
 /** The simulator board's control interface (npm start's front panel, the tests' driver). */
 function simControl(sim: SimBoard, receiptDir: string, logger: pino.Logger): ControlServer {
   const { ControlServer, HOST_SIM_LINE_PREFIX } = requireSim<typeof import('../sim/control-server')>('../sim/control-server', 'the control interface', () => require('../sim/control-server'));
@@ -104,7 +114,7 @@ function simControl(sim: SimBoard, receiptDir: string, logger: pino.Logger): Con
 }
 
 async function main(): Promise<void> {
-  const { flags } = parseArgs(process.argv.slice(2), new Set(['board', 'host', 'host-port', 'control-port', 'locale', 'journal-dir', 'backup-dir', 'usb-dir', 'update-root']));
+  const { flags } = parseArgs(process.argv.slice(2), new Set(['board', 'host', 'host-port', 'control-port', 'locale', 'journal-dir', 'backup-dir', 'usb-dir', 'update-root', 'battery-percent']));
   const str = (name: string): string | undefined => (typeof flags.get(name) === 'string' ? String(flags.get(name)) : undefined);
   const boardName = boardPath(str('board') ?? process.env.POS_BOARD ?? 'sim');
   const errors = new ErrorRing();
@@ -124,7 +134,7 @@ async function main(): Promise<void> {
   let board: Board;
   if (config.simulator) {
     const { createSimBoard } = requireSim<typeof import('../sim/board-sim')>('../sim/board-sim', `${boardName}: a simulator board`, () => require('../sim/board-sim'));
-    sim = await createSimBoard({ board: boardName, beforeBoot: (s) => { if (holdReset) s.resetButton().press(); } });
+    sim = await createSimBoard({ board: boardName, ...batteryAtPowerOn(str('battery-percent')), beforeBoot: (s) => { if (holdReset) s.resetButton().press(); } });
     board = sim.board;
     if (holdReset) { const model = sim.resetButton(); holdResetUntilSeen(board.resetButton(), () => model.release()); }
   } else {
