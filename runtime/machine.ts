@@ -384,7 +384,9 @@ export function createTerminalMachine(deps: MachineDeps) {
         // So does a pre-authorization (the profile: "as a sale"); a refund's 0220 carries no 55 and a
         // balance inquiry no online half: their cards are released after the first GENERATE AC.
         const holds = (input.c.flow === 'sale' || input.c.flow === 'preAuth') && input.txnType === 'sale';
-        return deps.readCard(holds ? { ...request, holdCard: true } : request);
+        // Only a sale may be approved offline by a qPBOC card: a pre-authorization's hold is the host's.
+        const offline = input.c.flow === 'sale' && request.offlineAllowed === true;
+        return deps.readCard({ ...request, offlineAllowed: offline, ...(holds ? { holdCard: true } : {}) });
       }),
       sale: fromPromise<FlowResult, MachineContext>(({ input }) => engineOf(input).sale({ amountFen: input.amountFen, card: need(input.card, 'card'), pin: input.pin, session: need(input.session, 'session') })),
       voidSale: fromPromise<FlowResult, MachineContext>(({ input }) => engineOf(input).voidSale(need(input.voidStan, 'trace'), need(input.authorizer ?? input.session, 'session'))),

@@ -7,12 +7,14 @@
  * the next online sale; a tap over the floor limit is approved online with the card's ARQC; a card
  * whose fDDA fails and whose CTQ allows no fallback shows E-RDR-09 and sends nothing; one whose
  * fDDA fails and whose CTQ says go online is approved online; a tap at the contactless transaction
- * limit shows E-RDR-13 (insert or swipe), and the same sale then goes through with the card inserted.
+ * limit shows E-RDR-13 (insert or swipe), and the same sale then goes through with the card inserted;
+ * a pre-authorization by tap under the floor limit is never approved offline by the card (ARQC).
  */
 import { strict as assert } from 'node:assert';
 import { primitives } from '../../runtime/txn/emv';
 import { TEST_TERMINAL } from '../../sim/host/simulator';
 import { assertLedgerAgrees, journalState, terminalPerTest } from './driver';
+import { openPreAuthFamily } from './pre-auth-menu';
 
 describe('e2e: qPBOC contactless sales (terminal process, simulator board, acquirer simulator)', function () {
   this.timeout(180_000);
@@ -99,6 +101,18 @@ describe('e2e: qPBOC contactless sales (terminal process, simulator board, acqui
     await finish();
     await d.cmd('remove');
     assert.equal(financial().length, 4);
+
+    // ---- a pre-authorization of 50.00 by tap: never approved offline by the card (the hold is the host's): ARQC, online
+    await openPreAuthFamily(d, '1', 'preAuth.amount');
+    await d.keys('5000OK');
+    await d.until('preAuth.card');
+    await d.cmd('tap', { card: 'quickPass' });
+    const hold = await d.until('preAuth.askCustomerCopy');
+    assert.equal(hold.data.result?.outcome, 'approved');
+    const preAuth = host.requests().find((q) => q.type === 'preAuth');
+    assert.equal(primitives(preAuth?.field55 as Buffer).get(0x9f27)?.toString('hex'), '80', 'the pre-authorization carries an ARQC');
+    await d.keys('2');
+    await d.until('idle');
 
     assert.equal(await d.powerOff(), 0);
     const journal = await journalState(dir);
