@@ -586,7 +586,12 @@ export class TerminalEngine {
     }
     // What the terminal did with a failed offline data authentication: went online with it in the
     // TVR (an AAC would have ended the read). Method, reason and TVR only: nothing of the card.
-    if (c.chip?.odaFailure !== undefined) this.log.warn({ oda: c.chip.oda, reason: c.chip.odaFailure, tvr: c.chip.tvr }, 'offline data authentication failed: the sale goes online with it in the TVR');
+    // A qPBOC card's cryptogram covers the 95 it was given before fDDA: there the failure is in this
+    // log line (and the read's chip TVR) only, not in the 55 sent.
+    if (c.chip?.odaFailure !== undefined) {
+      this.log.warn({ oda: c.chip.oda, reason: c.chip.odaFailure, tvr: c.chip.tvr }, c.chip.oda === 'fdda'
+        ? 'fDDA failed: the tapped card\'s cryptogram goes online as the card allows (not in its 95)' : 'offline data authentication failed: the sale goes online with it in the TVR');
+    }
     const field55 = sanitizeField55(c.field55);
     return field55.length > 0 ? field55 : undefined;
   }

@@ -8,6 +8,7 @@
  * inside its signature. Nothing of the card's PAN reaches the journal.
  */
 import { strict as assert } from 'node:assert';
+import pino from 'pino';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IsoMessage, bytesField, textField } from '../../runtime/host/packager';
@@ -81,6 +82,32 @@ describe('qPBOC and CDA sales through the engine', function () {
     assert.equal(res.outcome, 'approved');
     if (res.outcome === 'approved') assert.equal(res.txn.offline, undefined);
     assert.equal(frames.filter((m) => m.mti === '0200').length, 1);
+  });
+
+  it('the sale after a failed fDDA says so in the log (method, reason, the TVR the terminal found), nothing of the card; the offline approval is logged too', async () => {
+    const lines: string[] = [];
+    const logged = await rig({ logger: pino({ level: 'info' }, { write: (line: string) => { lines.push(line); } }) });
+    try {
+      await logged.terminal.engine.signOn(CASHIER);
+      await logged.terminal.engine.downloadParameters(); // the simulator's defaults: offline sales up to 200 yuan
+      assert.equal((await downloadCaKeys(logged.terminal.engine)).outcome, 'applied');
+      assert.equal((await downloadAids(logged.terminal.engine)).outcome, 'applied');
+      const bad = await chipCardFor(logged, 5_000, TEST_CARDS.qpbocBadFdda);
+      assert.equal((await logged.terminal.engine.sale({ amountFen: 5_000, card: bad, session: CASHIER })).outcome, 'approved');
+      const good = await chipCardFor(logged, 5_100, TEST_CARDS.quickPass);
+      assert.equal((await logged.terminal.engine.sale({ amountFen: 5_100, card: good, session: CASHIER })).outcome, 'approved');
+      const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+      const warn = parsed.find((l) => /fDDA failed/.test(String(l.msg)));
+      assert.ok(warn, lines.join('\n'));
+      assert.equal(warn.oda, 'fdda');
+      assert.equal(warn.reason, 'hash');
+      assert.equal(warn.tvr, '0800000000', 'DDA failed');
+      assert.ok(parsed.some((l) => /approved offline/.test(String(l.msg))), 'the offline approval is logged');
+      const all = lines.join('\n');
+      for (const pan of [TEST_CARDS.qpbocBadFdda.pan, TEST_CARDS.quickPass.pan]) assert.ok(!all.includes(pan) && !all.includes(pan.slice(0, 12)), 'no PAN in the log');
+    } finally {
+      await logged.close();
+    }
   });
 
   it('the waiting maximum of offline sales (DF17 = 2) reached: the TTQ asks the next tap for an online cryptogram', async () => {
