@@ -59,6 +59,9 @@ import { isPosError } from '../common/errors';
 import { TerminalApp } from './terminal-app';
 import type { ProbeSnapshot } from './terminal-app';
 import { IdleGc } from './idle-gc';
+
+/** An idle collection this long is logged at info (see where the collector is made). */
+const IDLE_GC_SLOW_MS = 1000;
 import { serviceAdminCheck, serviceAdminFile } from './service-admin';
 import type { Locale } from '../ui-lcd/screen';
 
@@ -197,7 +200,9 @@ async function main(): Promise<void> {
   control?.attachProbe(app.probe);
   // Memory given back once the terminal settles at idle after the boot or a settlement
   // (boot/idle-gc.ts, boot/mem-reclaim.ts). Screen changes carry the machine's state (snapshots are made anyway).
-  idleGc = new IdleGc({ onCollected: (c) => logger.debug(c, 'idle: memory given back') });
+  // A collection that stopped the main loop for a second or more is said at info: it delays the
+  // watchdog's pet (seen: the unit killed by its watchdog after sign-on in the loaded TCG guest).
+  idleGc = new IdleGc({ onCollected: (c) => logger[c.ms >= IDLE_GC_SLOW_MS ? 'info' : 'debug'](c, 'idle: memory given back') });
   const gc = idleGc;
   app.probe.onChange((s) => gc.state((s as ProbeSnapshot).state));
   const watchdog = new SystemdWatchdog({ health: async () => app!.health(), logger: logger.child({ component: 'watchdog' }) });

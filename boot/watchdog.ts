@@ -94,6 +94,8 @@ export class SystemdWatchdog {
     const status = `STATUS=${h.status.replace(/\s+/g, ' ').slice(0, STATUS_CHARS_MAX)}`;
     const readyNow = h.ok && h.booting !== true && !this.ready;
     const args = [...(readyNow ? ['READY=1'] : []), ...(h.ok ? ['WATCHDOG=1'] : []), ...this.extension(readyNow), status];
+    // Said once per unhealthy check: two in a row and systemd kills the terminal.
+    if (!h.ok && this.ready) this.log.warn({ status: h.status }, 'watchdog: not petting, the terminal is unhealthy');
     try {
       await this.notify([`--pid=${this.o.pid ?? process.pid}`, ...args]);
       if (readyNow) this.ready = true;

@@ -7,7 +7,7 @@
  *
  *   node gpio-keypad-agent.js --sysfs /sys/devices/platform/gpio-sim.0/gpiochip0 \
  *        --rows 0,1,2,3 --cols 4,5,6 [--row-active high|low] [--col-active high|low]
- *        [--follow poll|events] [--follow-ms 1] [--hold-until-scanned N]
+ *        [--follow poll|events] [--follow-ms 1] [--hold-until-scanned N] [--rt-priority P]
  *
  * --row-active: the wire level of a selected row (high unless the board file says activeLow);
  * --col-active: the wire level a closed key puts on its column (high: pull-down at rest, pull-up
@@ -42,6 +42,10 @@
  * shows it took it. Under TCG on a loaded host the guest can run many times slower than the wall
  * clock, and a 300 ms hold was seen to pass with no scan of its row at all; with this a key is
  * released only after the driver had the chance to debounce it (2 scans), whatever the load.
+ * --rt-priority P: once ready, the agent moves itself (every thread: the epoll watcher wakes the
+ * main one) to SCHED_FIFO priority P with chrt, as wires never wait for a CPU. Only once ready:
+ * node's start (seconds of CPU under TCG) at real-time priority held the one-CPU guest's other
+ * tasks, the terminal's start with them, to the 5 % that RT throttling leaves them.
  * A scanner that reads the columns right after selecting a row can be faster than either: on real
  * hardware the wires settle in microseconds, here the agent must be scheduled. A test that must
  * not race sends "sync" after each row write and waits for "ok sync"; a scanner that is not
@@ -50,6 +54,7 @@
  */
 import * as fs from 'node:fs';
 import * as readline from 'node:readline';
+import { execFileSync } from 'node:child_process';
 
 /** Commands waiting while one is answered; a flood is refused rather than queued without bound. */
 const PENDING_COMMANDS_MAX = 64;
@@ -57,6 +62,8 @@ const PENDING_COMMANDS_MAX = 64;
 const HOLD_SCANS_MAX = 20;
 /** Slowest follow interval accepted (a slower agent would miss every scan). */
 const FOLLOW_MS_MAX = 1000;
+/** SCHED_FIFO's priorities (--rt-priority); 0: stay at normal priority. */
+const RT_PRIORITY_MAX = 99;
 
 interface AgentConfig {
   readonly sysfs: string;
@@ -67,6 +74,7 @@ interface AgentConfig {
   readonly followMs: number;
   readonly follow: 'poll' | 'events';
   readonly holdUntilScanned: number;
+  readonly rtPriority: number;
 }
 
 function parseArgs(argv: readonly string[]): AgentConfig {
@@ -92,7 +100,9 @@ function parseArgs(argv: readonly string[]): AgentConfig {
   if (follow !== 'poll' && follow !== 'events') throw new Error('--follow must be poll or events');
   const holdUntilScanned = Number(get('hold-until-scanned', '0'));
   if (!(Number.isInteger(holdUntilScanned) && holdUntilScanned >= 0 && holdUntilScanned <= HOLD_SCANS_MAX)) throw new Error(`--hold-until-scanned must be 0..${HOLD_SCANS_MAX}`);
-  return { sysfs: get('sysfs'), rows: list('rows'), cols: list('cols'), rowActive: level('row-active'), colActive: level('col-active'), followMs, follow, holdUntilScanned };
+  const rtPriority = Number(get('rt-priority', '0'));
+  if (!(Number.isInteger(rtPriority) && rtPriority >= 0 && rtPriority <= RT_PRIORITY_MAX)) throw new Error(`--rt-priority must be 0..${RT_PRIORITY_MAX}`);
+  return { sysfs: get('sysfs'), rows: list('rows'), cols: list('cols'), rowActive: level('row-active'), colActive: level('col-active'), followMs, follow, holdUntilScanned, rtPriority };
 }
 
 class KeypadAgent {
@@ -251,7 +261,18 @@ function main(): void {
     else follow();
   });
   rl.on('close', stop);
+  realTimePriority(config.rtPriority);
   process.stdout.write('ready\n');
+}
+
+/** Every thread of this process to SCHED_FIFO (see --rt-priority); a failure is said, not hidden. */
+function realTimePriority(priority: number): void {
+  if (priority === 0) return;
+  try {
+    execFileSync('chrt', ['--all-tasks', '--fifo', '--pid', String(priority), String(process.pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (e) {
+    process.stdout.write(`err chrt --fifo ${priority}: ${e instanceof Error ? e.message : String(e)}; following at normal priority\n`);
+  }
 }
 
 main();

@@ -70,7 +70,7 @@ describe('guest: the trading day on the real emulated board (qemu-x86.json)', fu
 
   /** The guest's units and the terminal's log, for a failure's message. */
   async function guestStory(): Promise<string> {
-    return g!.sh('systemctl list-jobs --no-pager 2>&1 | tail -10; systemctl status --no-pager pos-test-board.service pos-test-keypad.service pos-terminal.service 2>&1 | tail -40; journalctl -b --no-pager -u pos-test-board.service -u pos-test-keypad.service -u pos-terminal.service 2>&1 | tail -80; tail -5 /run/pos-test/keypad.out')
+    return g!.sh('systemctl list-jobs --no-pager 2>&1 | tail -10; systemctl status --no-pager pos-test-board.service pos-test-keypad.service pos-terminal.service 2>&1 | tail -40; journalctl -b --no-pager -u pos-test-board.service -u pos-test-keypad.service -u pos-terminal.service 2>&1 | tail -80; tail -5 /run/pos-test/keypad.out; dmesg | grep -i -e throttl -e watchdog | tail -5; ps -eo pid,cls,rtprio,time,comm --sort=-time | head -8')
       .catch((x: unknown) => `(guest did not answer: ${String(x)})`);
   }
 
@@ -167,6 +167,8 @@ describe('guest: the trading day on the real emulated board (qemu-x86.json)', fu
     const dayMs = Date.now() - dayStarted;
 
     // ---- the journal off the disk image against the host's ledger
+    const cpuS = (await g.sh('systemctl show -p CPUUsageNSec --value pos-test-keypad.service pos-terminal.service pos-test-agent.service')).trim().split(/\s+/).map((ns) => (Number(ns) / 1e9).toFixed(1));
+    const throttled = (await g.sh('dmesg | grep -c "RT throttling" || true')).trim();
     await g.sh('systemctl stop pos-terminal.service');
     await g.run('systemctl poweroff').catch(() => undefined);
     await g.waitExit(120_000);
@@ -180,6 +182,6 @@ describe('guest: the trading day on the real emulated board (qemu-x86.json)', fu
     const batch = state.lastClosed!.batch;
     const ledger = host!.ledger.entries({ tid: REAL_IDS.tid, batch }).filter((e) => e.status === 'approved');
     assert.deepEqual(ledger.map((e) => e.rrn).sort(), sales.map((t) => t.rrn).sort(), 'the host approved exactly the journal\'s sales');
-    process.stderr.write(`      guest (qemu-x86): agent ${(g.agentReadyMs! / 1000).toFixed(1)} s, unit active ${(activeMs / 1000).toFixed(1)} s, login screen ${(loginMs / 1000).toFixed(1)} s (from QEMU's start); login and sign-on ${(signedOnMs / 1000).toFixed(1)} s, the day (3 sales, settlement) ${(dayMs / 1000).toFixed(1)} s; ${display.writes} SMBus writes to the display\n`);
+    process.stderr.write(`      guest (qemu-x86): agent ${(g.agentReadyMs! / 1000).toFixed(1)} s, unit active ${(activeMs / 1000).toFixed(1)} s, login screen ${(loginMs / 1000).toFixed(1)} s (from QEMU's start); login and sign-on ${(signedOnMs / 1000).toFixed(1)} s, the day (3 sales, settlement) ${(dayMs / 1000).toFixed(1)} s; ${display.writes} SMBus writes to the display; guest CPU s: keypad agent ${cpuS[0]}, terminal ${cpuS[1]}, test agent ${cpuS[2]}; RT throttling messages ${throttled}\n`);
   });
 });

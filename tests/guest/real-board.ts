@@ -19,7 +19,8 @@
  *                              commands from the FIFO /run/pos-test/keypad.in, answers in keypad.out;
  *                              it follows the keypad's rows on the patched gpio-sim's value
  *                              notifications (--follow events, epoll) at real-time priority
- *                              (SCHED_FIFO): it stands in for wires, which never wait for a CPU
+ *                              (SCHED_FIFO, taken once it is ready): it stands in for wires, which
+ *                              never wait for a CPU
  *   The data partition is provisioned on the host as the factory station does (boot/factory.ts
  *   provision: identity, TMK from two components, device key file, and the merchant's first
  *   administrator, --merchant-admin).
@@ -188,9 +189,10 @@ export async function realBoardRootFiles(work: string): Promise<ExtraFile[]> {
     wants('multi-user.target', 'pos-test-board.service'),
     { path: '/etc/systemd/system/pos-test-display.service', content: unit('Test-only trace of the SSD1306 SMBus writes', `After=pos-test-board.service\nRequires=pos-test-board.service\n[Service]\nExecStart=/bin/sh -c 'exec cat /sys/kernel/tracing/trace_pipe >> ${DISPLAY_TRACE}'\n`) },
     wants('multi-user.target', 'pos-test-display.service'),
-    // The agent stands in for wires: real-time priority (it sleeps in epoll between row writes,
-    // so it takes no time from the terminal) and the slot's node_modules for the epoll addon.
-    { path: '/etc/systemd/system/pos-test-keypad.service', content: unit('Test-only keypad agent on gpio-sim', `After=pos-test-board.service\nRequires=pos-test-board.service\n[Service]\nCPUSchedulingPolicy=fifo\nCPUSchedulingPriority=50\nEnvironment=NODE_PATH=/opt/pos/selector/node_modules\nExecStart=/bin/sh -c 'rm -f ${KEYPAD_FIFO}; mkfifo -m 600 ${KEYPAD_FIFO}; exec /opt/pos/selector/node/bin/node /usr/local/lib/pos-test/gpio-keypad-agent.js --sysfs "$$(cat ${RUN}/gpio-sysfs)" --rows 0,1,2,3,4 --cols 5,6,7,8 --row-active low --col-active low --follow events --hold-until-scanned ${HOLD_UNTIL_SCANNED} 0<>${KEYPAD_FIFO} >>${KEYPAD_ANSWERS} 2>&1'\n`) },
+    // The agent stands in for wires: real-time priority once it is ready (--rt-priority: node's
+    // start at SCHED_FIFO, seconds of CPU under TCG, left the rest of the one-CPU guest the 5 % of
+    // RT throttling; it sleeps in epoll between row writes) and the slot's node_modules for epoll.
+    { path: '/etc/systemd/system/pos-test-keypad.service', content: unit('Test-only keypad agent on gpio-sim', `After=pos-test-board.service\nRequires=pos-test-board.service\n[Service]\nEnvironment=NODE_PATH=/opt/pos/selector/node_modules\nExecStart=/bin/sh -c 'rm -f ${KEYPAD_FIFO}; mkfifo -m 600 ${KEYPAD_FIFO}; exec /opt/pos/selector/node/bin/node /usr/local/lib/pos-test/gpio-keypad-agent.js --sysfs "$$(cat ${RUN}/gpio-sysfs)" --rows 0,1,2,3,4 --cols 5,6,7,8 --row-active low --col-active low --follow events --hold-until-scanned ${HOLD_UNTIL_SCANNED} --rt-priority ${AGENT_RT_PRIORITY} 0<>${KEYPAD_FIFO} >>${KEYPAD_ANSWERS} 2>&1'\n`) },
     wants('multi-user.target', 'pos-test-keypad.service'),
   ];
 }
@@ -220,8 +222,12 @@ export const KEY_GAP_MS = 300;
  * 10-22: 300 ms passed without a scan of the row and both 9s of "99" were lost, OK after them not.
  */
 const HOLD_UNTIL_SCANNED = 3;
+/** The keypad agent's SCHED_FIFO priority once it is ready (--rt-priority). */
+const AGENT_RT_PRIORITY = 50;
 /** A release held until scanned is answered within this (a scan that never comes is a failure). */
 const RELEASE_WAIT_S_MAX = 60;
+/** How often pressKeys looks for a release's answer in the guest (s). */
+const RELEASE_POLL_S = 0.25;
 /** What one key may take in all: hold, the wait for its release, the gap. */
 const PER_KEY_MS_MAX = KEY_HOLD_MS + RELEASE_WAIT_S_MAX * 1000 + KEY_GAP_MS;
 
@@ -244,12 +250,14 @@ export async function pressKeys(g: Guest, keys: string): Promise<void> {
   const hold = (KEY_HOLD_MS / 1000).toFixed(2);
   const gap = (KEY_GAP_MS / 1000).toFixed(2);
   // Each release waits for its answer (the agent may hold it until scanned): the next press of the
-  // same key must find it released, or "99" would be one long press.
-  const polls = RELEASE_WAIT_S_MAX * 20;
+  // same key must find it released, or "99" would be one long press. Looked for every
+  // RELEASE_POLL_S: each look starts two processes in the one-CPU guest, and at every 50 ms the
+  // looking took much of the CPU the terminal needed to scan the key it waited for.
+  const polls = RELEASE_WAIT_S_MAX / RELEASE_POLL_S;
   const steps = names.map((k) => {
     const [r, c] = keyPosition(k);
     const released = `grep -c 'ok release ${r} ${c}' ${KEYPAD_ANSWERS} || true`;
-    return `n=$(${released}); echo press ${r} ${c} > ${KEYPAD_FIFO}; sleep ${hold}; echo release ${r} ${c} > ${KEYPAD_FIFO}; i=0; while [ $(${released}) -le $n ] && [ $i -lt ${polls} ]; do sleep 0.05; i=$((i+1)); done; [ $i -lt ${polls} ]; sleep ${gap}`;
+    return `n=$(${released}); echo press ${r} ${c} > ${KEYPAD_FIFO}; sleep ${hold}; echo release ${r} ${c} > ${KEYPAD_FIFO}; i=0; while [ $(${released}) -le $n ] && [ $i -lt ${polls} ]; do sleep ${RELEASE_POLL_S}; i=$((i+1)); done; [ $i -lt ${polls} ]; sleep ${gap}`;
   });
   // set -e: a release never answered fails the command (and the test) there.
   await g.sh(`set -e; ${steps.join('; ')}`, 30_000 + names.length * PER_KEY_MS_MAX);
