@@ -15,7 +15,7 @@ import { silentLogger } from '../../common/log';
 import type { CardEvent, CardReader, CardSlot, CardSource, ReaderDiagnostics, ReaderInfo } from '../card-reader';
 import { Listeners, SerialPort } from '../serial';
 import { FrameParser, LinkItem, PAYLOAD_BYTES_MAX, encodeAck, encodeFrame, encodeNak } from './card-reader-frame';
-import { Timers, realTimers } from './timing';
+import { Timers, runningTimeout, starvableTimers } from './timing';
 
 /** Message types (see the protocol document). Responses are the command type | 0x80. */
 export const MSG = {
@@ -79,7 +79,8 @@ export class FramedCardReader implements CardReader {
   private awaitingResponse?: { type: number } & Pending<Buffer>;
   /** Serialises our frames: one command at a time. */
   private lock: Promise<unknown> = Promise.resolve();
-  private interByteTimer?: unknown;
+  /** Cancels the pending inter-byte timeout (runningTimeout). */
+  private cancelInterByte = (): void => undefined;
   private cardWaiters: Array<Pending<CardEvent>> = [];
   private readonly closeError = (): PosError => this.portError ?? new PosError('RDR_DISCONNECTED', 'card reader closed');
   private portError?: PosError;
@@ -90,7 +91,7 @@ export class FramedCardReader implements CardReader {
     const { logger, timers, ...rest } = options;
     this.o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) };
     this.log = logger ?? silentLogger;
-    this.timers = timers ?? realTimers;
+    this.timers = timers ?? starvableTimers;
     port.onData((chunk) => this.receive(chunk));
     port.onClose((error) => this.onPortClosed(error));
   }
@@ -161,7 +162,7 @@ export class FramedCardReader implements CardReader {
     await this.release('contact').catch(() => undefined);
     this.closed = true;
     this.failPending(this.closeError());
-    this.timers.clearTimeout(this.interByteTimer);
+    this.cancelInterByte();
     await this.port.close();
   }
 
@@ -230,22 +231,26 @@ export class FramedCardReader implements CardReader {
     throw new PosError(id, `reader status ${status} for ${hex(type)}`, { type, status });
   }
 
-  /** Resolves with the promise, or with `onTimeout()` (thrown if it is an error) after `ms`. */
+  /**
+   * Resolves with the promise, or with `onTimeout()` (thrown if it is an error) after `ms` of the
+   * process's running time (runningTimeout: a starved terminal reads the reader's answer first;
+   * seen: E-RDR-03 at the self-test in the loaded TCG guest).
+   */
   private withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => PosError | undefined): Promise<T | undefined> {
-    let timer: unknown;
+    let cancel = (): void => undefined;
     const timeout = new Promise<undefined>((resolve, reject) => {
-      timer = this.timers.setTimeout(() => { const e = onTimeout(); if (e) reject(e); else resolve(undefined); }, ms);
+      cancel = runningTimeout(this.timers, () => { const e = onTimeout(); if (e) reject(e); else resolve(undefined); }, ms);
     });
-    return Promise.race([promise, timeout]).finally(() => this.timers.clearTimeout(timer)) as Promise<T | undefined>;
+    return Promise.race([promise, timeout]).finally(() => cancel()) as Promise<T | undefined>;
   }
 
   // ------------------------------------------------------------ receiving
 
   private receive(chunk: Buffer): void {
     this.handleItems(this.parser.push(chunk));
-    this.timers.clearTimeout(this.interByteTimer);
+    this.cancelInterByte();
     if (this.parser.pending) {
-      this.interByteTimer = this.timers.setTimeout(() => this.handleItems(this.parser.expire()), this.o.interByteTimeoutMsMax);
+      this.cancelInterByte = runningTimeout(this.timers, () => this.handleItems(this.parser.expire()), this.o.interByteTimeoutMsMax);
     }
   }
 
