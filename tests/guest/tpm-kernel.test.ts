@@ -8,7 +8,7 @@
  * on loopback), is refused (E-KEY-07). One guest boot (TCG: about a minute here).
  */
 import { strict as assert } from 'node:assert';
-import { ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readBoardFile } from '../../hal/board';
@@ -17,27 +17,11 @@ import { deviceKeyProviderFor } from '../../runtime/device-key-provider';
 import { TPM_SEALED_FILE } from '../../runtime/device-key-tpm';
 import { FIRST_BOOT_REQUEST_FILE } from '../../boot/first-boot-request';
 import { QuickGuest, compileForGuest, guestJsDir, quickGuestToolsMissing } from '../../scripts/guest/quick-guest';
-import { Swtpm, needSwtpm } from '../support/swtpm';
+import { Swtpm, needSwtpm, swtpmForQemu } from '../support/swtpm';
 
 const SUITE_TIMEOUT_MS = 600_000;
-/** swtpm makes its control socket at once; one that has not by then did not start. */
-const SWTPM_SOCKET_MS_MAX = 10_000;
 /** The whole guest job: node's start under TCG, a few dozen tpm2-tools processes, scrypt. */
 const JOB_MS_MAX = 400_000;
-
-/** A swtpm for QEMU's emulator backend (control socket; it exits when QEMU closes it). */
-async function swtpmForQemu(stateDir: string, socket: string): Promise<ChildProcess> {
-  fs.mkdirSync(stateDir, { recursive: true });
-  const child = spawn('swtpm', ['socket', '--tpm2', '--tpmstate', `dir=${stateDir}`, '--ctrl', `type=unixio,path=${socket}`, '--terminate'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
-  const deadline = Date.now() + SWTPM_SOCKET_MS_MAX;
-  while (!fs.existsSync(socket)) {
-    if (child.exitCode !== null || Date.now() > deadline) { child.kill('SIGKILL'); throw new Error(`swtpm made no socket within ${SWTPM_SOCKET_MS_MAX} ms: ${stderr}`); }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return child;
-}
 
 describe('TPM device key on a real kernel: first boot seals through /dev/tpmrm0 (quick guest)', function () {
   this.timeout(SUITE_TIMEOUT_MS);
