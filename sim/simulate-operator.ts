@@ -12,7 +12,8 @@ import { Presentation, SimCardReader } from './simulate-devices';
 import { SIM_PIN } from './simulate-invariants';
 
 export const OPERATORS = [
-  { number: '099', role: 'administrator' as const, password: '9999' },
+  // 000, as the simulator board's first administrator: the recovery menu admits only the service administrator.
+  { number: '000', role: 'administrator' as const, password: '9999' },
   { number: '001', role: 'cashier' as const, password: '1111' },
   { number: '002', role: 'supervisor' as const, password: '2222' },
 ];
@@ -149,7 +150,7 @@ export function nextAction(c: OperatorContext): Action {
   // By default the technician repairs through the recovery menu (boot/recovery.ts); with
   // recoveryViaMachine the machine's own recovery login and export (SIMULATION.md, finding 1).
   if (st === 'recovery.locked' && !c.recoveryViaMachine) return { kind: 'service', what: 'repair-journal', label: 'technician restores the journal (recovery menu)' };
-  if (st === 'recovery.locked') return ev('administrator login (recovery)', 'recovery-login', { type: 'LOGIN', operator: '099', password: '9999' });
+  if (st === 'recovery.locked') return ev('administrator login (recovery)', 'recovery-login', { type: 'LOGIN', operator: '000', password: '9999' });
   if (st === 'recovery.menu') return c.view.data.exportedTo ? { kind: 'service', what: 'repair-journal', label: 'technician restores the journal' } : ev('export journal', 'recovery-export', { type: 'EXPORT' });
   if (st === 'storageFailure') return { kind: 'service', what: 'fix-storage', label: 'technician fixes the storage' };
   if (st === 'off') return { kind: 'service', what: 'charge', label: 'battery charged' };
