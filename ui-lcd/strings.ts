@@ -197,7 +197,7 @@ export const STRINGS = {
   'notice.operatorInUse': s('E-OPR-24 in use', 'E-OPR-24 已存在'),
   'notice.operatorRange': s('E-OPR-29 01 to 99', 'E-OPR-29 应为01-99'),
   'notice.operatorUnknown': s('E-OPR-05 no such no.', 'E-OPR-05 无此号码'),
-  'notice.serviceOnly': s('Service admin only', '仅限维护管理员'),
+  'notice.serviceOnly': s('Service only', '仅限维护管理员'),
 
   // ---- body messages
   'msg.bootStep': s('{step}', '{step}'),

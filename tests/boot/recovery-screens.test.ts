@@ -217,6 +217,10 @@ describe('boot/recovery-menu: what a technician sees', function () {
     const refused = chooseScreen({ ...view('recovery.locked'), data: { ...view('recovery.locked').data, notice: 'administrator-required' } }, EMPTY_UI, env);
     assert.deepEqual(refused.notice, { en: 'Admins only', zh: '仅限管理员' });
     assert.deepEqual(everywhere({ ...screenFor(refused.name, refused.data), notice: refused.notice! }), []);
+    // A merchant's administrator: the menu is the service administrator's, and the screen says so.
+    const merchant = chooseScreen({ ...view('recovery.locked'), data: { ...view('recovery.locked').data, notice: 'service-required' } }, EMPTY_UI, env);
+    assert.deepEqual(merchant.notice, { en: 'Service only', zh: '仅限维护管理员' });
+    assert.deepEqual(everywhere({ ...screenFor(merchant.name, merchant.data), notice: merchant.notice! }), []);
     const cashier = screenFor(chooseScreen(view('login'), EMPTY_UI, env).name, chooseScreen(view('login'), EMPTY_UI, env).data);
     assert.notEqual(resolve(cashier.title, 'en'), resolve(s.title, 'en'), "the cashier's login looks different");
   });
