@@ -28,6 +28,7 @@ import { ImageAddon, ImageInfo, listTree, packImage } from '../../boot/image-pac
 import { writeFileAtomic } from '../../boot/update-slots';
 import { PACKAGE_MAGIC, checkVersion } from '../../boot/update';
 import { BUNDLE_DIR } from './bundle';
+import { pruneNodeModules } from './prune-modules';
 
 export type Arch = 'x64' | 'arm64';
 const REPO = resolve(__dirname, '..', '..');
@@ -260,43 +261,6 @@ function compileAddon(pkgDir: string, arch: Arch, nodeDir: string, work: string)
 
 function compilerVersion(arch: Arch): string {
   return run(TOOLCHAIN[arch].cxx, ['--version']).split('\n')[0].trim();
-}
-
-const JUNK_DIRS = new Set(['.bin', 'test', 'tests', '__tests__', 'docs', 'example', 'examples', 'benchmark', 'benchmarks', '.github', '.vscode', 'coverage']);
-const JUNK_FILE = /(\.md|\.markdown|\.map|\.ts|\.mts|\.cts|\.cc|\.cpp|\.c|\.h|\.hpp|\.gyp|\.gypi|\.yml|\.yaml|\.npmignore|\.editorconfig|\.travis\.yml|\.eslintrc(\.\w+)?|\.prettierrc(\.\w+)?|\.jshintrc|\.gitattributes|Makefile|tsconfig\.json)$/;
-/** Build-time only: C++ headers for addons, type declarations. */
-const BUILD_ONLY_PACKAGES = ['nan', 'node-addon-api', '@types', 'undici-types'];
-
-/**
- * What a terminal never loads: sources, docs, tests, type declarations, npm's bookkeeping, and
- * prebuilds for other platforms (bindings-cpp ships nine). Licences stay.
- */
-function pruneNodeModules(nm: string, arch: Arch, moduleAbi: number): void {
-  for (const p of BUILD_ONLY_PACKAGES) rmSync(join(nm, p), { recursive: true, force: true });
-  rmSync(join(nm, '.bin'), { recursive: true, force: true });
-  rmSync(join(nm, '.package-lock.json'), { force: true });
-  rmSync(join(nm, 'lmdb', 'dependencies'), { recursive: true, force: true });
-  const walk = (dir: string): void => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const p = join(dir, e.name);
-      if (e.isDirectory()) {
-        if (JUNK_DIRS.has(e.name) || e.name === 'src' && existsSync(join(dir, 'binding.gyp'))) { rmSync(p, { recursive: true, force: true }); continue; }
-        if (e.name === 'prebuilds') { for (const plat of readdirSync(p)) if (plat !== `linux-${arch}`) rmSync(join(p, plat), { recursive: true, force: true }); }
-        walk(p);
-      } else if (JUNK_FILE.test(e.name) || otherLibcOrAbi(e.name, moduleAbi)) rmSync(p);
-    }
-  };
-  walk(nm);
-}
-
-/**
- * lmdb's platform package carries one build per node ABI and for musl; the image's node loads
- * only its own ABI's (or the N-API one) on glibc.
- */
-function otherLibcOrAbi(name: string, moduleAbi: number): boolean {
-  if (!name.endsWith('.node')) return false;
-  const abi = /\.abi(\d+)\./.exec(name);
-  return name.includes('.musl.') || (abi !== null && Number(abi[1]) !== moduleAbi);
 }
 
 function checkMachine(file: string, arch: Arch): void {
