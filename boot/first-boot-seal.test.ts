@@ -22,6 +22,7 @@ import { Swtpm, tpmsForSuite } from '../tests/support/swtpm';
 import { KeyComponent, kcvOf, provision, readProvisionedTmk } from './factory';
 import { FIRST_BOOT_REQUEST_FILE, readFirstBootRequest } from './first-boot-request';
 import { completeFirstBootProvisioning } from './first-boot-seal';
+import { main } from './pos';
 
 /** tpm2-tools on a loaded 2-core machine: one command may take seconds. */
 const TOOL_TIMEOUT_MS = 30_000;
@@ -134,6 +135,25 @@ describe('boot/first-boot-seal: a TPM board flashed at the station seals its own
     } finally {
       await j.close();
     }
+  });
+
+  it('theStationsSelfTestBootSealsTheKeyPosFactoryTestReportsItAndTheRequestIsGone', async () => {
+    const dir = join(tpms.root(), 'board-4');
+    // The simulator board (scripted keys and display) with its key in TPM A and storage here.
+    const sim = JSON.parse(readFileSync(join(__dirname, '..', 'board-configs', 'sim.json'), 'utf8')) as Record<string, unknown>;
+    const boardFile = join(tpms.root(), 'sim-tpm.json');
+    writeFileSync(boardFile, JSON.stringify({ ...sim, storage: { journalDir: join(dir, 'journal'), backupDir: join(dir, 'backup') }, deviceKey: { provider: 'tpm2', tcti: a.tcti } }));
+    await provision({
+      serial: 'TP-000004', tid: 'TP000004', mid: '898123456700004', components: [comp(), comp()], board: readBoardFile(boardFile).config, locale: 'en',
+      journalDir: join(dir, 'journal'), registryFile: join(tpms.root(), 'TP-000004-registry.json'), deviceKey: { sealAtFirstBoot: join(dir, FIRST_BOOT_REQUEST_FILE) }, scryptN: 1024,
+    });
+    const lines: string[] = [];
+    const code = await main(['factory', 'test', '--serial', 'TP-000004', '--board', boardFile, '--report-dir', join(dir, 'reports')], (l) => lines.push(l), (l) => lines.push(l));
+    const report = JSON.parse(readFileSync(join(dir, 'reports', 'TP-000004.json'), 'utf8')) as { pass: boolean; tests: Array<{ name: string; pass: boolean; values: Record<string, unknown> }> };
+    assert.deepEqual(report.tests[0], { ...report.tests[0], name: 'device key sealed by the TPM', pass: true, values: { outcome: 'provisioned' } });
+    assert.equal(code, report.pass ? 0 : 5, lines.join('\n'));
+    assert.equal(existsSync(join(dir, FIRST_BOOT_REQUEST_FILE)), false, 'the request is gone');
+    assert.deepEqual(await journalSummary(join(dir, 'journal')), { serial: 'TP-000004', administrators: [] });
   });
 
   it('aDamagedRequestIsRefusedWithE_KEY_06AndNothingIsMade', async () => {

@@ -228,6 +228,20 @@ describe('pos factory flash (no QEMU): targets written, checked, committed last;
     for (const secret of [flagPassword, rowPassword]) assert.ok(!everything.includes(secret), 'no password in the console, a report or the station\'s files');
   });
 
+  it('a re-flash that reuses a staged provisioning made without an administrator adds the one asked for now', async () => {
+    const first = options('readmin', ['FL-0701']);
+    mkdirSync(join(f.dir, 'readmin'), { recursive: true });
+    const [without] = await flashStation(first);
+    assert.equal(without.pass, true, JSON.stringify(without.errors));
+    assert.deepEqual(await journalOperators(without.target, join(f.dir, 'readmin', 'data-1')), []);
+    const again = { ...first, targets: first.targets.map((t) => ({ ...t, merchantAdmin: { number: '88', password: '24681357' } })) };
+    const [withAdmin] = await flashStation(again);
+    assert.equal(withAdmin.pass, true, JSON.stringify(withAdmin.errors));
+    assert.equal((withAdmin.steps[0].detail as { reused?: boolean } | undefined)?.reused, true, 'the staged provisioning is reused');
+    assert.deepEqual(withAdmin.provisioning?.merchantAdmin, { operator: '088', role: 'administrator' });
+    assert.deepEqual((await journalOperators(withAdmin.target, join(f.dir, 'readmin', 'data-2'))).map((o) => [o.number, o.role]), [['088', 'administrator']]);
+  });
+
   it('a TPM board: the station writes the first-boot request onto the data partition, no key and no journal (the board\'s TPM seals at first boot)', async () => {
     const dir = join(f.dir, 'tpm');
     mkdirSync(dir, { recursive: true });
