@@ -386,7 +386,9 @@ export function createTerminalMachine(deps: MachineDeps) {
         const holds = (input.c.flow === 'sale' || input.c.flow === 'preAuth') && input.txnType === 'sale';
         // Only a sale may be approved offline by a qPBOC card: a pre-authorization's hold is the host's.
         const offline = input.c.flow === 'sale' && request.offlineAllowed === true;
-        return deps.readCard({ ...request, offlineAllowed: offline, ...(holds ? { holdCard: true } : {}) });
+        const asked: CardRequest = { ...request, offlineAllowed: offline, ...(holds ? { holdCard: true } : {}) };
+        // A card the kernel refused (E-RDR-07/08/09/13) leaves a journal record, then the error screen.
+        return deps.readCard(asked).catch(async (e: unknown) => { await engineOf(input.c).noteCardRefused(e, asked); throw e; });
       }),
       sale: fromPromise<FlowResult, MachineContext>(({ input }) => engineOf(input).sale({ amountFen: input.amountFen, card: need(input.card, 'card'), pin: input.pin, session: need(input.session, 'session') })),
       voidSale: fromPromise<FlowResult, MachineContext>(({ input }) => engineOf(input).voidSale(need(input.voidStan, 'trace'), need(input.authorizer ?? input.session, 'session'))),

@@ -280,6 +280,27 @@ export const HOST_PARAMS_KIND = 'host-params';
 export interface AdminActionPayload { readonly action: string; readonly operator: string; readonly result: string }
 
 /**
+ * A chip card the kernel refused at the reader before anything went to the host (issue 11): the
+ * error code (E-RDR-07 no application, -08 declined by the card, -09 ODA failed and declined, -13
+ * tap not allowed: insert or swipe), the transaction it was read for, and what offline data
+ * authentication did and why it failed. Never the PAN nor anything else of the card: the refusal
+ * carries none of it. No state is derived from it (support reads it in the journal).
+ */
+export interface CardRefusedPayload {
+  readonly code: string;
+  readonly txnType: 'sale' | 'refund' | 'balance';
+  readonly amountFen: number;
+  /** ODA method and failure reason, when ODA decided it (emv-oda.ts OdaMethod, OdaFailure). */
+  readonly oda?: string;
+  readonly reason?: string;
+}
+
+/** The refusals a cardRefused record holds (runtime/txn/card.ts, emv-qpboc.ts). */
+export const CARD_REFUSAL_CODES: readonly string[] = ['E-RDR-07', 'E-RDR-08', 'E-RDR-09', 'E-RDR-13'];
+/** ODA words (method, reason) are lower-case letters and hyphens: no digit, so never a card number. */
+const ODA_WORD = /^[a-z][a-z-]{0,23}$/;
+
+/**
  * The EMV parameters in force (issue 11 item 1): the latest `settings` record of kind `ca-keys`
  * (every CA public key of the last complete 370/371 download, each with its SHA-1 check value,
  * re-checked when read back) and of kind `aids` (the last complete 380/381 download).
@@ -417,6 +438,12 @@ export const rec = {
     return { type: 'operator', payload: compact(p) };
   },
   adminAction: (p: AdminActionPayload): RecordInput => ({ type: 'adminAction', payload: compact(p) }),
+  cardRefused: (p: CardRefusedPayload): RecordInput => {
+    invariant(CARD_REFUSAL_CODES.includes(p.code), 'card refusal code unknown', { code: p.code });
+    invariant(['sale', 'refund', 'balance'].includes(p.txnType) && Number.isSafeInteger(p.amountFen) && p.amountFen >= 0, 'card refusal transaction malformed');
+    invariant((p.oda === undefined || ODA_WORD.test(p.oda)) && (p.reason === undefined || ODA_WORD.test(p.reason)), 'card refusal ODA words malformed');
+    return { type: 'cardRefused', payload: compact(p) };
+  },
   hostParams: (p: HostParamsPayload): RecordInput => {
     checkHostParams(p);
     return { type: 'settings', payload: { kind: HOST_PARAMS_KIND, ...compact(p) } };

@@ -29,6 +29,7 @@ export const RecordType = {
   signature: 13,
   signatureUploaded: 14,
   receiptPending: 15,
+  cardRefused: 16,
   reversalPending: 20,
   reversalCleared: 21,
   adviceResult: 22,

@@ -127,12 +127,12 @@ async function readChip(reader: CardReader, slot: CardSlot, modePrefix: '05' | '
     const card = cardOf(k.card, modePrefix, k.cvm !== 'signature' && k.cvm !== 'no-cvm');
     if (k.qpboc === true) return qpbocRead(k, card, request);
     // CDA's signature failed with the first GENERATE AC: declined offline (the card was told AAC).
-    if (k.cdaFailedAtAc === true) throw new PosError('RDR_ODA_DECLINED', `offline data authentication (cda) failed: ${k.oda.failure ?? 'unknown'}; declined offline`);
+    if (k.cdaFailedAtAc === true) throw new PosError('RDR_ODA_DECLINED', `offline data authentication (cda) failed: ${k.oda.failure ?? 'unknown'}; declined offline`, { oda: 'cda', reason: k.oda.failure });
     const kind = cryptogramType(k.ac.get(0x9f27) as Buffer);
     if (kind === 'AAC') {
       // The card declined offline: because terminal action analysis asked it to after a failed
       // ODA (the issuer's or acquirer's denial codes name that failure), or on its own.
-      if (k.asked === 'AAC' && k.oda.failure !== undefined) throw new PosError('RDR_ODA_DECLINED', `offline data authentication (${k.oda.method}) failed: ${k.oda.failure}; declined offline`);
+      if (k.asked === 'AAC' && k.oda.failure !== undefined) throw new PosError('RDR_ODA_DECLINED', `offline data authentication (${k.oda.method}) failed: ${k.oda.failure}; declined offline`, { oda: k.oda.method, reason: k.oda.failure });
       throw new PosError('RDR_CARD_DECLINED', k.asked === 'AAC' ? 'terminal action analysis declined (AAC)' : 'card declined the transaction (AAC)');
     }
     if (kind !== 'ARQC') throw new PosError('RDR_UNREADABLE', 'card answered TC to an ARQC request');

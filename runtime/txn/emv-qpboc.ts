@@ -44,8 +44,8 @@ export const CTQ_CONTACT_IF_ODA_FAILS = 0x10;
 /** 9F34 for the qPBOC CVMs (Book 3 Annex C4): online PIN, signature, no CVM performed; result unknown / successful. */
 const CVM_RESULTS: Readonly<Record<CvmMethod & ('online-pin' | 'signature' | 'no-cvm'), string>> = { 'online-pin': '420300', signature: '1E0300', 'no-cvm': '1F0002' };
 
-function useContact(reason: string): PosError {
-  return new PosError('RDR_USE_CONTACT', reason);
+function useContact(message: string, detail: Record<string, unknown> = {}): PosError {
+  return new PosError('RDR_USE_CONTACT', message, detail);
 }
 
 /**
@@ -124,8 +124,8 @@ export function qpbocOutcome(q: QpbocRead): KernelResult {
   const c = ctq?.[0] ?? 0;
   // The terminal is online capable; the card's CTQ says what a failed fDDA means.
   if ((c & CTQ_ONLINE_IF_ODA_FAILS) !== 0) return { ...base, ...withCvm(q, qpbocCvm(ttq, ctq, true)), oda, asked: 'ARQC' };
-  if ((c & CTQ_CONTACT_IF_ODA_FAILS) !== 0) throw useContact(`fDDA failed (${oda.failure}); the card asks for its contact interface`);
-  throw new PosError('RDR_ODA_DECLINED', `offline data authentication (fdda) failed: ${oda.failure}; declined offline`);
+  if ((c & CTQ_CONTACT_IF_ODA_FAILS) !== 0) throw useContact(`fDDA failed (${oda.failure}); the card asks for its contact interface`, { oda: 'fdda', reason: oda.failure });
+  throw new PosError('RDR_ODA_DECLINED', `offline data authentication (fdda) failed: ${oda.failure}; declined offline`, { oda: 'fdda', reason: oda.failure });
 }
 
 /** The CVM chosen, with its 9F34 set in the terminal data (field 55 carries it). */

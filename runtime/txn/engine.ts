@@ -54,7 +54,7 @@ import {
 import { ResponseCodeText, explainResponseCode } from '../host/response-codes';
 import { bytesField, textField } from '../host/packager';
 import { DeviceKeyProvider, RandomBytes, seal, unseal } from '../device-key';
-import { HostParamsPayload, QrTxnInfo, RecordInput, ReversalPendingPayload, SellingLockPayload, TxnBeginPayload, TxnKind, rec } from '../records';
+import { CARD_REFUSAL_CODES, HostParamsPayload, QrTxnInfo, RecordInput, ReversalPendingPayload, SellingLockPayload, TxnBeginPayload, TxnKind, rec } from '../records';
 import {
   ADVICE_ACCEPTED_CODES, ParamDownloadResult, PreAuthRef, TerminalStatus, buildCompletion, buildCompletionVoid, buildEcho, buildOfflineAdvice,
   buildParamDownload, buildPreAuth, buildPreAuthVoid, buildStatusUpload, completionFenMax, parseParamDownloadResponse,
@@ -572,6 +572,19 @@ export class TerminalEngine {
       if (t.kind === 'sale' && t.batch === this.state.batch && t.panTag.equals(tag) && statusOf(this.state, t) === 'approved' && (last === undefined || t.beganAtMs >= last.beganAtMs)) last = t;
     }
     return last?.amountFen ?? 0;
+  }
+
+  /**
+   * A chip card refused at the reader (E-RDR-07/08/09/13: nothing went to the host) leaves a
+   * card-refused record: the code, the transaction it was read for, ODA's method and reason; never
+   * card data. Best effort: the refusal stands (and is on the screen) whether or not it is journaled.
+   */
+  async noteCardRefused(e: unknown, request: CardRequest): Promise<void> {
+    if (!isPosError(e) || !CARD_REFUSAL_CODES.includes(e.code)) return;
+    const word = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+    const note = { code: e.code, txnType: request.txnType, amountFen: request.amountFen, oda: word(e.detail.oda), reason: word(e.detail.reason) };
+    this.log.info(note, 'card refused at the reader');
+    await this.store.commit([rec.cardRefused(note)]).catch((err: unknown) => this.log.warn({ code: e.code, err: String(err) }, 'card refusal not journaled'));
   }
 
   /**

@@ -8,10 +8,14 @@
  * whose fDDA fails and whose CTQ allows no fallback shows E-RDR-09 and sends nothing; one whose
  * fDDA fails and whose CTQ says go online is approved online; a tap at the contactless transaction
  * limit shows E-RDR-13 (insert or swipe), and the same sale then goes through with the card inserted;
- * a pre-authorization by tap under the floor limit is never approved offline by the card (ARQC).
+ * a pre-authorization by tap under the floor limit is never approved offline by the card (ARQC);
+ * the two refusals at the reader are in the journal (card-refused records, nothing of the card).
  */
 import { strict as assert } from 'node:assert';
+import { join } from 'node:path';
 import { primitives } from '../../runtime/txn/emv';
+import { Journal } from '../../storage/journal';
+import { RecordType } from '../../storage/record';
 import { TEST_TERMINAL } from '../../sim/host/simulator';
 import { assertLedgerAgrees, journalState, terminalPerTest } from './driver';
 import { openPreAuthFamily } from './pre-auth-menu';
@@ -117,5 +121,16 @@ describe('e2e: qPBOC contactless sales (terminal process, simulator board, acqui
     assert.equal(await d.powerOff(), 0);
     const journal = await journalState(dir);
     assertLedgerAgrees(host, journal, journal.batch);
+    // The two refusals at the reader are journaled (code, transaction, ODA's method and reason), with nothing of the card.
+    const raw = await Journal.open({ dir: join(dir, 'journal'), readOnly: true });
+    try {
+      const refused = [...raw.records()].filter((r) => r.type === RecordType.cardRefused).map((r) => r.payload);
+      assert.deepEqual(refused, [
+        { code: 'E-RDR-09', txnType: 'sale', amountFen: 6_000, oda: 'fdda', reason: 'expired' },
+        { code: 'E-RDR-13', txnType: 'sale', amountFen: 100_000 },
+      ]);
+    } finally {
+      await raw.close();
+    }
   });
 });

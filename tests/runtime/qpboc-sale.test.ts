@@ -9,6 +9,9 @@
  */
 import { strict as assert } from 'node:assert';
 import pino from 'pino';
+import { PosError, isPosError } from '../../common/errors';
+import { rec } from '../../runtime/records';
+import { RecordType } from '../../storage/record';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IsoMessage, bytesField, textField } from '../../runtime/host/packager';
@@ -110,7 +113,22 @@ describe('qPBOC and CDA sales through the engine', function () {
     }
   });
 
-  it('the waiting maximum of offline sales (DF17 = 2) reached: the TTQ asks the next tap for an online cryptogram', async () => {
+  it('refusals at the reader are journaled as card-refused (code, transaction, ODA method and reason), other read errors are not', async () => {
+    const count = (): number => [...r.journal.records()].filter((x) => x.type === RecordType.cardRefused).length;
+    const request = r.terminal.engine.cardRequest('sale', 6_000);
+    const refusal = await readCard(new ChipCardReader(TEST_CARDS.qpbocExpiredIcc), ['tap'], 1000, request).catch((e: unknown) => e);
+    assert.ok(isPosError(refusal) && refusal.code === 'E-RDR-09');
+    await r.terminal.engine.noteCardRefused(refusal, request);
+    await r.terminal.engine.noteCardRefused(new PosError('RDR_CARD_REMOVED', 'pulled'), request);
+    await r.terminal.engine.noteCardRefused(new Error('not a PosError'), request);
+    assert.equal(count(), 1);
+    const last = [...r.journal.records()].filter((x) => x.type === RecordType.cardRefused).pop();
+    assert.deepEqual(last?.payload, { code: 'E-RDR-09', txnType: 'sale', amountFen: 6_000, oda: 'fdda', reason: 'expired' });
+    assert.throws(() => rec.cardRefused({ code: 'E-RDR-05', txnType: 'sale', amountFen: 1 }), /card refusal code unknown/);
+    assert.throws(() => rec.cardRefused({ code: 'E-RDR-09', txnType: 'sale', amountFen: 1, reason: TEST_CARDS.qpbocExpiredIcc.pan }), /malformed/, 'digits are never an ODA word');
+  });
+
+    it('the waiting maximum of offline sales (DF17 = 2) reached: the TTQ asks the next tap for an online cryptogram', async () => {
     for (let i = 0; i < 2; i++) {
       await r.sim.close();
       const res = await r.terminal.engine.sale({ amountFen: 1_000 + i, card: await chipCardFor(r, 1_000 + i, TEST_CARDS.quickPass), session: CASHIER });
