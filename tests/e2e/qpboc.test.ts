@@ -4,7 +4,8 @@
  * CVM from 300) and its parameters (offline sales allowed up to 200 yuan), then QuickPass cards are
  * tapped on the virtual reader: a small tap is approved offline by the card (TC, fDDA passed:
  * nothing sent, 离线/OFFLINE on the slip) and its advice, carrying the TC, reaches the host before
- * the next online sale; a tap over the floor limit is approved online with the card's ARQC; a card
+ * the next online sale; a tap over the floor limit is approved online with the card's ARQC, one over
+ * the CVM required limit asks for the PIN (the card wants online PIN); a card
  * whose fDDA fails and whose CTQ allows no fallback shows E-RDR-09 and sends nothing; one whose
  * fDDA fails and whose CTQ says go online is approved online; a tap at the contactless transaction
  * limit shows E-RDR-13 (insert or swipe), and the same sale then goes through with the card inserted;
@@ -78,11 +79,24 @@ describe('e2e: qPBOC contactless sales (terminal process, simulator board, acqui
     assert.equal(primitives(sale.field55 as Buffer).get(0x9f27)?.toString('hex'), '80', 'the online sale the card\'s ARQC');
     assert.equal(host.ledger.entries({ tid: TEST_TERMINAL.tid }).filter((e) => e.offline === true).length, 1);
 
+    // ---- 400.00 tapped: over the CVM required limit (300), the card wants online PIN: the PIN screen, then online
+    await d.keys('40000OK');
+    await d.until('sale.card');
+    await d.cmd('tap', { card: 'quickPass' });
+    await d.until('sale.pin');
+    await d.keys('2468OK');
+    const withPin = await d.until('sale.askCustomerCopy');
+    assert.equal(withPin.data.result?.outcome, 'approved');
+    await finish();
+    assert.deepEqual(financial().slice(2), ['sale']);
+    const pinSale = host.requests().filter((q) => q.type === 'sale').at(-1);
+    assert.equal(primitives(pinSale?.field55 as Buffer).get(0x9f34)?.toString('hex').toUpperCase(), '420300', 'CVM results: online PIN');
+
     // ---- fDDA fails, the card allows no fallback: E-RDR-09, nothing sent
     await tapShowsError('6000', 'qpbocExpiredIcc', 'E-RDR-09');
     await d.keys('CANCEL');
     await d.until('idle');
-    assert.equal(financial().length, 2);
+    assert.equal(financial().length, 3);
 
     // ---- fDDA fails, the card says go online: its TC is sent and verified
     await d.keys('7000OK');
@@ -91,7 +105,7 @@ describe('e2e: qPBOC contactless sales (terminal process, simulator board, acqui
     const fallback = await d.until('sale.askCustomerCopy');
     assert.equal(fallback.data.result?.outcome, 'approved');
     await finish();
-    assert.deepEqual(financial().slice(2), ['sale']);
+    assert.deepEqual(financial().slice(3), ['sale']);
 
     // ---- 1,000.00 tapped: at the contactless transaction limit, E-RDR-13; OK, then the card inserted
     await tapShowsError('100000', 'quickPass', 'E-RDR-13');
@@ -104,7 +118,7 @@ describe('e2e: qPBOC contactless sales (terminal process, simulator board, acqui
     assert.equal(inserted.data.result?.outcome, 'approved');
     await finish();
     await d.cmd('remove');
-    assert.equal(financial().length, 4);
+    assert.equal(financial().length, 5);
 
     // ---- a pre-authorization of 50.00 by tap: never approved offline by the card (the hold is the host's): ARQC, online
     await openPreAuthFamily(d, '1', 'preAuth.amount');
