@@ -35,9 +35,12 @@ export interface Health { readonly ok: boolean; readonly status: string; readonl
 
 export type Notifier = (args: readonly string[]) => Promise<void>;
 
-export const systemdNotify: Notifier = (args) => new Promise((resolve, reject) => {
-  execFile('systemd-notify', [...args], { timeout: NOTIFY_TIMEOUT_MS_MAX }, (e) => (e ? reject(e) : resolve()));
-});
+/** `systemd-notify ARGS` with NOTIFY_SOCKET from `env` (the watchdog's, so an injected socket is the one used). */
+export function systemdNotify(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile('systemd-notify', [...args], { timeout: NOTIFY_TIMEOUT_MS_MAX, env }, (e) => (e ? reject(e) : resolve()));
+  });
+}
 
 export interface WatchdogOptions {
   readonly health: () => Promise<Health>;
@@ -60,7 +63,7 @@ export class SystemdWatchdog {
 
   constructor(private readonly o: WatchdogOptions) {
     this.env = o.env ?? process.env;
-    this.notify = o.notify ?? systemdNotify;
+    this.notify = o.notify ?? ((args) => systemdNotify(args, this.env));
     this.log = o.logger ?? silentLogger;
     this.clock = o.clock ?? (() => performance.now());
     this.createdMs = this.clock();
