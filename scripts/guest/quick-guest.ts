@@ -73,6 +73,16 @@ export async function quickGuestToolsMissing(): Promise<string[]> {
   return missing;
 }
 
+/** In a mocha `before`: skips loudly without the quick guest's tools, fails under POS_REQUIRE_TOOLS=1. */
+export async function needQuickGuest(ctx: Mocha.Context): Promise<void> {
+  const missing = await quickGuestToolsMissing();
+  if (missing.length === 0) return;
+  const msg = `quick guest needs ${missing.join(', ')}`;
+  if (process.env.POS_REQUIRE_TOOLS === '1') throw new Error(msg);
+  console.warn(`SKIPPED: ${msg}`);
+  ctx.skip();
+}
+
 /**
  * A fresh folder for a guest's compiled JS, inside the repository (node_modules must resolve from
  * it) under .cache/, which a fresh clone does not have until some step makes it.

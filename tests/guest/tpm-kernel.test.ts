@@ -16,7 +16,7 @@ import { isPosError } from '../../common/errors';
 import { deviceKeyProviderFor } from '../../runtime/device-key-provider';
 import { TPM_SEALED_FILE } from '../../runtime/device-key-tpm';
 import { FIRST_BOOT_REQUEST_FILE } from '../../boot/first-boot-request';
-import { QuickGuest, compileForGuest, guestJsDir, quickGuestToolsMissing } from '../../scripts/guest/quick-guest';
+import { QuickGuest, compileForGuest, guestJsDir, needQuickGuest } from '../../scripts/guest/quick-guest';
 import { Swtpm, needSwtpm, swtpmForQemu } from '../support/swtpm';
 
 const SUITE_TIMEOUT_MS = 600_000;
@@ -30,13 +30,7 @@ describe('TPM device key on a real kernel: first boot seals through /dev/tpmrm0 
   let other: Swtpm | undefined;
 
   before(async function () {
-    const missing = await quickGuestToolsMissing();
-    if (missing.length > 0) {
-      const msg = `quick guest needs ${missing.join(', ')}`;
-      if (process.env.POS_REQUIRE_TOOLS === '1') throw new Error(msg);
-      console.warn(`SKIPPED: ${msg}`);
-      this.skip();
-    }
+    await needQuickGuest(this);
     needSwtpm(this);
     dir = fs.mkdtempSync('/tmp/pos-qg-tpm-');
     const out = guestJsDir();
