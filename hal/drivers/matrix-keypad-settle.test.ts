@@ -13,14 +13,10 @@ import { KeyName } from '../keypad';
 import { GpioLine } from '../gpio';
 import { validateBoard, ROW_SETTLE_MS_MAX } from '../board-schema';
 import { readBoardFile } from '../board';
+import type { KeypadConfig } from '../board-schema';
 
-const KEYMAP: (KeyName | null)[][] = [
-  ['MENU', 'UP', 'DOWN', 'FUNC'],
-  ['1', '2', '3', 'CANCEL'],
-  ['4', '5', '6', 'CLEAR'],
-  ['7', '8', '9', 'BACK'],
-  [null, '0', null, 'OK'],
-];
+/** The simulator board's keypad (board-configs/sim.json): 5 rows, 4 columns, one cell empty each side of 0. */
+const KEYMAP = (readBoardFile('sim').config.devices.keypad0 as KeypadConfig).keymap;
 const ROWS = [0, 1, 2, 3, 4];
 const COLS = [5, 6, 7, 8];
 const LAG_MS = 3;

@@ -17,15 +17,12 @@ import { MatrixKeypadModel } from '../../sim/chips/keypad-model';
 import { mulberry32 } from '../../sim/disk-model';
 import { MatrixKeypad } from './matrix-keypad';
 import { KeyName } from '../keypad';
+import { readBoardFile } from '../board';
+import type { KeypadConfig } from '../board-schema';
 import { GpioLine, Level } from '../gpio';
 
-const KEYMAP: (KeyName | null)[][] = [
-  ['MENU', 'UP', 'DOWN', 'FUNC'],
-  ['1', '2', '3', 'CANCEL'],
-  ['4', '5', '6', 'CLEAR'],
-  ['7', '8', '9', 'BACK'],
-  [null, '0', null, 'OK'],
-];
+/** The simulator board's keypad (board-configs/sim.json): 5 rows, 4 columns, one cell empty each side of 0. */
+const KEYMAP = (readBoardFile('sim').config.devices.keypad0 as KeypadConfig).keymap;
 const ROWS = [0, 1, 2, 3, 4];
 const COLS = [5, 6, 7, 8];
 const DEBOUNCE_MS = 20;

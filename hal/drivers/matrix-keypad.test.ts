@@ -4,16 +4,13 @@ import { SimGpioChip } from '../../sim/chips/gpio-sim';
 import { MatrixKeypadModel } from '../../sim/chips/keypad-model';
 import { MatrixKeypad } from './matrix-keypad';
 import { KeyEvent, KeyName } from '../keypad';
+import { readBoardFile } from '../board';
+import type { KeypadConfig } from '../board-schema';
 import { GpioLine } from '../gpio';
 import { PosError } from '../../common/errors';
 
-const KEYMAP: (KeyName | null)[][] = [
-  ['MENU', 'UP', 'DOWN', 'FUNC'],
-  ['1', '2', '3', 'CANCEL'],
-  ['4', '5', '6', 'CLEAR'],
-  ['7', '8', '9', 'BACK'],
-  [null, '0', null, 'OK'],
-];
+/** The simulator board's keypad (board-configs/sim.json): 5 rows, 4 columns, one cell empty each side of 0. */
+const KEYMAP = (readBoardFile('sim').config.devices.keypad0 as KeypadConfig).keymap;
 const ROWS = [5, 6, 7, 8, 9];
 const COLS = [10, 11, 12, 13];
 
