@@ -317,7 +317,7 @@ function intFlag(ctx: CommandContext, flag: string): number | undefined {
 
 const flashCmd: Command = {
   name: 'factory flash',
-  usage: 'factory flash --image FILE.posupd --rootfs BASE.tar --board B --targets T1,T2,... --manifest FILE [--public-key HEX] [--concurrency 8] [--boot-kernel K --boot-initrd I [--boot-concurrency 1] [--boot-timeout-ms N]] [--merchant-admin N --merchant-password-file F] [--sizes 512,768,128] [--report-dir D] [--work-dir D] [--registry F] [--locale zh-CN]',
+  usage: 'factory flash --image FILE.posupd --rootfs BASE.tar --board B --targets T1,T2,... --manifest FILE [--public-key HEX] [--concurrency 8] [--boot-kernel K --boot-initrd I [--boot-concurrency 1] [--boot-timeout-ms N] [--boot-tpm-dir D]] [--merchant-admin N --merchant-password-file F] [--sizes 512,768,128] [--report-dir D] [--work-dir D] [--registry F] [--locale zh-CN]',
   summary: 'write a release image onto blank targets (disk image files or block devices), provision, check, boot and self-test each; one JSON report per serial',
   async run(ctx) {
     // Every required flag first, named when missing (nothing is opened before).
@@ -330,6 +330,7 @@ const flashCmd: Command = {
     const initrd = valueOf(ctx, 'boot-initrd');
     if ((kernel === undefined) !== (initrd === undefined)) throw new PosError('OPR_INPUT', 'give both --boot-kernel and --boot-initrd (the emulated board), or neither');
     const bootTimeoutMs = intFlag(ctx, 'boot-timeout-ms');
+    const bootTpmDir = valueOf(ctx, 'boot-tpm-dir');
     const concurrency = intFlag(ctx, 'concurrency');
     const bootConcurrency = intFlag(ctx, 'boot-concurrency');
     const sizes = sizesOf(valueOf(ctx, 'sizes'));
@@ -350,7 +351,7 @@ const flashCmd: Command = {
       locale: (flagString(ctx, 'locale') ?? 'zh-CN') as (typeof LOCALES)[number],
       ...(publicKeyHex ? { publicKeyHex } : {}), ...(registryFile ? { registryFile } : {}), ...(sizes ? { sizes } : {}),
       ...(concurrency !== undefined ? { concurrency } : {}), ...(bootConcurrency !== undefined ? { bootConcurrency } : {}),
-      ...(kernel && initrd ? { boot: { kernel, initrd, ...(bootTimeoutMs ? { timeoutMs: bootTimeoutMs } : {}) } } : {}),
+      ...(kernel && initrd ? { boot: { kernel, initrd, ...(bootTimeoutMs ? { timeoutMs: bootTimeoutMs } : {}), ...(bootTpmDir ? { tpmDir: bootTpmDir } : {}) } } : {}),
       onProgress: (serial, step) => ctx.out(`${serial}  ${step}`),
       ...(holdAt ? { holdAt, onHold: (serial: string, point: HoldPoint) => ctx.out(`HOLD ${serial} ${point}`) } : {}),
     });

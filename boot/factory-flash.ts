@@ -46,7 +46,7 @@ import { parsePackage, publicKeyFromHex, UpdateManifest } from './update';
 import { writeFileAtomic, slotProblem } from './update-slots';
 import { ExtraFile, Layout, PARTITION_SIZES_DEFAULT, PartitionSizes, SECTOR_BYTES, partitionLayout, tool, writeDataPartition, writeDiskImage } from './flash/disk-image';
 import { TargetInfo, TargetInspection, commitTarget, copyRanges, eraseTarget, hashRange, inspectTarget, prepareTarget } from './flash/target';
-import { bootUntilPowerOff } from './flash/qemu-boot';
+import { bootUntilPowerOff, startSwtpm } from './flash/qemu-boot';
 
 /** Targets written at once (the issue's "8 at once"). */
 export const FLASH_CONCURRENCY_MAX = 8;
@@ -91,6 +91,13 @@ export interface FlashBootOptions {
   readonly kernel: string;
   readonly initrd: string;
   readonly timeoutMs?: number;
+  /**
+   * For a board whose device key a TPM seals: the emulated boards' TPMs, one swtpm state folder
+   * per serial under this folder (the serial's chip, the same at every boot). The self-test boot
+   * seals the key in it (boot/first-boot-seal.ts). Absent: the board boots without a TPM and
+   * its self-test reports E-KEY-05.
+   */
+  readonly tpmDir?: string;
 }
 
 export interface FlashStationOptions {
@@ -664,7 +671,14 @@ function checkTree(device: string, offset: number, path: string, m: UpdateManife
 
 async function bootAndSelfTest(b: FlashBootOptions, g: Golden, t: TargetInfo, serial: string, stage: string, extra: { selfTest?: TestReport; boot?: FlashReport['boot'] }): Promise<Record<string, unknown>> {
   const consoleFile = join(stage, 'console.log');
-  const r = await bootUntilPowerOff({ disk: t.path, kernel: b.kernel, initrd: b.initrd, append: `${SELFTEST_CMDLINE}=${serial}`, consoleFile, timeoutMs: b.timeoutMs ?? BOOT_TIMEOUT_MS_DEFAULT });
+  const tpmSocket = join(stage, 'tpm.sock');
+  const tpm = b.tpmDir ? await startSwtpm(join(b.tpmDir, serial), tpmSocket) : undefined;
+  let r: Awaited<ReturnType<typeof bootUntilPowerOff>>;
+  try {
+    r = await bootUntilPowerOff({ disk: t.path, kernel: b.kernel, initrd: b.initrd, append: `${SELFTEST_CMDLINE}=${serial}`, consoleFile, timeoutMs: b.timeoutMs ?? BOOT_TIMEOUT_MS_DEFAULT, ...(tpm ? { tpmSocket } : {}) });
+  } finally {
+    if (tpm && tpm.exitCode === null && tpm.signalCode === null) tpm.kill('SIGTERM');
+  }
   extra.boot = { ms: r.ms, exitCode: r.exitCode, timedOut: r.timedOut };
   const data = g.layout.parts.find((p) => p.label === 'posdata')!;
   let report: TestReport | undefined;

@@ -37,7 +37,7 @@ const VALUE_FLAGS = new Set(['dir', 'out', 'in', 'file', 'passphrase', 'passphra
   'backup-dir', 'log-dir', 'operator', 'password-file', 'interface', 'address', 'gateway', 'dns', 'confirm', 'root', 'key', 'version',
   'public-key', 'reason', 'serial', 'locale', 'components', 'kcvs', 'count', 'report', 'report-dir', 'registry', 'label-dir', 'faults',
   'boards', 'serials', 'manifest', 'timeout-ms', 'qr-order-pays-at', 'merchant-admin', 'merchant-password-file',
-  'image', 'rootfs', 'targets', 'work-dir', 'concurrency', 'boot-kernel', 'boot-initrd', 'boot-concurrency', 'boot-timeout-ms', 'sizes',
+  'image', 'rootfs', 'targets', 'work-dir', 'concurrency', 'boot-kernel', 'boot-initrd', 'boot-concurrency', 'boot-timeout-ms', 'boot-tpm-dir', 'sizes',
   // TLS to the acquirer: pos host-sim, pos factory tls
   'tls-cert', 'tls-key', 'tls-ca', 'client-cert', 'client-key',
   // sim/simulate-cli.ts

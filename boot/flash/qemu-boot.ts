@@ -6,10 +6,12 @@
  * data partition. A real board boots on the station's jig instead; this is its stand-in.
  *
  * Same machine as the guest tests' launcher (tests/guest/qemu.ts): TCG, one CPU, 256 MB, the disk
- * as virtio; here with no network, no agent and no UARTs: only the console, captured to a file.
+ * as virtio; here with no network, no agent and no UARTs: only the console, captured to a file,
+ * and for a board whose device key a TPM seals, a TPM 2.0 (tpm-tis) backed by a swtpm (startSwtpm).
  */
-import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { ChildProcess, spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { PosError } from '../../common/errors';
 
 export const QEMU_MEMORY_MIB = 256;
 /** Kept from the console for the report when the boot fails. */
@@ -25,6 +27,8 @@ export interface QemuBootOptions {
   readonly consoleFile: string;
   /** The guest must have powered off by then; QEMU is killed. */
   readonly timeoutMs: number;
+  /** The emulated board's TPM 2.0 (tpm-tis): a swtpm's control socket (startSwtpm); absent = no TPM. */
+  readonly tpmSocket?: string;
 }
 
 export interface QemuBootResult {
@@ -45,6 +49,7 @@ export async function bootUntilPowerOff(o: QemuBootOptions): Promise<QemuBootRes
     '-append', `console=ttyS0 root=LABEL=posroot ro panic=-1 ${o.append}`.trim(),
     '-drive', `file=${o.disk},format=raw,if=virtio,cache=writeback`,
     '-serial', `file:${o.consoleFile}`,
+    ...(o.tpmSocket ? ['-chardev', `socket,id=chrtpm,path=${o.tpmSocket}`, '-tpmdev', 'emulator,id=tpm0,chardev=chrtpm', '-device', 'tpm-tis,tpmdev=tpm0'] : []),
   ];
   closeSync(openSync(o.consoleFile, 'w'));
   const qemu = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -59,4 +64,31 @@ export async function bootUntilPowerOff(o: QemuBootOptions): Promise<QemuBootRes
   let consoleText = '';
   try { consoleText = readFileSync(o.consoleFile, 'utf8'); } catch { /* no console written: QEMU failed to start */ }
   return { exitCode: timedOut ? null : exitCode, timedOut, ms: Date.now() - t0, consoleTail: (consoleText + (stderr ? `\n[qemu] ${stderr}` : '')).slice(-CONSOLE_TAIL_CHARS_MAX) };
+}
+
+/** swtpm makes its control socket at once; one that has not by then did not start. */
+const SWTPM_SOCKET_MS_MAX = 10_000;
+
+/**
+ * The emulated board's own TPM: Debian's swtpm on `stateDir` (the chip: its owner seed lives
+ * there, so the same folder is the same chip at every boot) with its control channel on the unix
+ * socket `socket`, for QEMU's emulator backend (tpmSocket). It exits when QEMU closes the socket
+ * (--terminate); the caller kills it when QEMU never came.
+ */
+export async function startSwtpm(stateDir: string, socket: string): Promise<ChildProcess> {
+  mkdirSync(stateDir, { recursive: true });
+  rmSync(socket, { force: true });
+  const child = spawn('swtpm', ['socket', '--tpm2', '--tpmstate', `dir=${stateDir}`, '--ctrl', `type=unixio,path=${socket}`, '--terminate'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
+  child.once('error', (e) => { stderr += String(e); });
+  const deadline = Date.now() + SWTPM_SOCKET_MS_MAX;
+  while (!existsSync(socket)) {
+    if (child.exitCode !== null || child.signalCode !== null || stderr.includes('ENOENT') || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new PosError('FLS_BOOT', `the emulated board's TPM (swtpm on ${stateDir}) did not start within ${SWTPM_SOCKET_MS_MAX} ms: ${stderr.trim() || 'no message'} (apt-get install swtpm)`, { stateDir });
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return child;
 }

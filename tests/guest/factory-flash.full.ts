@@ -22,6 +22,8 @@ import { kcvOf } from '../../boot/factory';
 import { flashStation, FlashReport } from '../../boot/factory-flash';
 import { bootUntilPowerOff } from '../../boot/flash/qemu-boot';
 import { inspectTarget } from '../../boot/flash/target';
+import { PARTITION_SIZES_DEFAULT, POS_UID, partitionLayout } from '../../boot/flash/disk-image';
+import { swtpmMissing } from '../support/swtpm';
 import { GUEST_BOARD, REPO, guestArtifacts, releaseImage } from './guest-disk';
 import { needGuestTools, reportFailuresAtOnce } from './support';
 
@@ -30,13 +32,13 @@ const SELFTEST_BOOT_MS_MAX = 420_000;
 /** The initramfs gives up on a missing root after 5 s; the kernel's boot before it under TCG. */
 const REFUSED_BOOT_MS_MAX = 120_000;
 
-function testBoard(publicKeyHex: string): string {
+function testBoard(publicKeyHex: string, extra: Record<string, unknown> = {}): string {
   const sim = JSON.parse(execFileSync('git', ['show', 'HEAD:board-configs/sim.json'], { cwd: REPO, encoding: 'utf8' })) as Record<string, unknown>;
   return JSON.stringify({
     ...sim, board: GUEST_BOARD,
     description: 'TEST-ONLY (tests/guest/factory-flash.full.ts): the simulator board under the emulated board\'s name, its storage on the data partition',
     storage: { journalDir: '/var/lib/pos/journal', backupDir: '/var/lib/pos/backup' },
-    update: { publicKey: publicKeyHex, root: '/opt/pos' },
+    update: { publicKey: publicKeyHex, root: '/opt/pos' }, ...extra,
   }, null, 1);
 }
 
@@ -78,6 +80,35 @@ describe('guest: pos factory flash writes, checks, boots and self-tests a target
     assert.equal(report.selfTest?.pass, true, JSON.stringify(report.selfTest?.tests.filter((t) => !t.pass)));
     const ms = (name: string): string => `${((report.steps.find((s) => s.name === name)?.ms ?? 0) / 1000).toFixed(1)} s`;
     process.stderr.write(`      flash: release image ${release.buildMs ? `built in ${(release.buildMs / 1000).toFixed(1)} s` : 'cached'}, kernel/rootfs ${(prepMs / 1000).toFixed(1)} s; station ${(stationMs / 1000).toFixed(1)} s: provision ${ms('provision')}, erase ${ms('erase')}, write ${ms('write')}, data ${ms('data')}, readback ${ms('readback')} (${report.hashes.slotA?.files} slot files), commit ${ms('commit')}, boot + self-test ${ms('boot')}\n`);
+  });
+
+  it('aTpmBoardsSelfTestBootSealsItsKeyInItsOwnTpmFromTheStationsRequest', async function () {
+    if (swtpmMissing()) {
+      if (process.env.POS_REQUIRE_TOOLS === '1') throw new Error(swtpmMissing());
+      process.stderr.write(`\n*** SKIPPED: ${swtpmMissing()} ***\n\n`);
+      this.skip();
+    }
+    const release = releaseImage();
+    const artifacts = guestArtifacts();
+    ({ kernel, initrd } = artifacts);
+    const board = join(dir, 'board-tpm.json');
+    writeFileSync(board, testBoard(release.publicKeyHex, { deviceKey: { provider: 'tpm2', tcti: 'device:/dev/tpmrm0' } }));
+    const [r] = await flashStation({
+      image: release.file, boardFile: board, rootfs: artifacts.rootfs,
+      targets: [{ serial: 'QF-0002', target: join(dir, 'QF-0002.img'), identity: { tid: 'QF000002', mid: '898123456700002', components: [component(), component()] } }],
+      workDir: join(dir, 'work-tpm'), reportDir: join(dir, 'reports-tpm'), boot: { kernel, initrd, timeoutMs: SELFTEST_BOOT_MS_MAX, tpmDir: join(dir, 'tpms') },
+    });
+    const seal = r.selfTest?.tests[0];
+    assert.equal(seal?.name, 'device key sealed by the TPM', JSON.stringify({ errors: r.errors, boot: r.boot, tests: r.selfTest?.tests }));
+    assert.equal(seal?.pass, true, JSON.stringify(seal));
+    assert.equal(r.pass, true, JSON.stringify({ errors: r.errors, failed: r.selfTest?.tests.filter((t) => !t.pass) }));
+    // On the data partition: the sealed key and the journal, owned by the terminal's user; no request.
+    const data = `${r.target}?offset=${partitionLayout(PARTITION_SIZES_DEFAULT).parts.find((p) => p.label === 'posdata')!.startBytes}`;
+    const ls = execFileSync('debugfs', ['-R', 'ls -l /', data], { encoding: 'utf8' });
+    assert.match(ls, /device-key\.tpm/);
+    assert.doesNotMatch(ls, /provision-request\.json/);
+    assert.match(execFileSync('debugfs', ['-R', 'stat /journal/data.mdb', data], { encoding: 'utf8' }), new RegExp(`User:\\s+${POS_UID}\\b`), 'the journal the self-test made as root belongs to the terminal\'s user');
+    process.stderr.write(`      flash: TPM board self-test boot ${((r.boot?.ms ?? 0) / 1000).toFixed(1)} s, the seal ${seal?.ms} ms\n`);
   });
 
   it('aTargetStoppedBeforeItsCommitHasNoPartitionTableAndDoesNotBoot', async function () {

@@ -8,7 +8,7 @@
  * (.ci/run installs both), as tests/support/tools.ts does for socat.
  */
 import { ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { strict as assert } from 'node:assert';
 import { join } from 'node:path';
@@ -130,28 +130,5 @@ export function tpmsForSuite(prefix: string): { readonly root: () => string; rea
   };
 }
 
-/** swtpm makes its control socket at once; one that has not by then did not start. */
-const SWTPM_SOCKET_MS_MAX = 10_000;
-
-/**
- * A swtpm for QEMU's TPM emulator backend (`-tpmdev emulator`, tests/guest/qemu.ts and
- * scripts/guest/quick-guest.ts tpmSocket): control channel on the unix socket `socket`, state in
- * `stateDir` (the chip). It exits when QEMU closes the socket (--terminate); the caller kills it if
- * QEMU never came.
- */
-export async function swtpmForQemu(stateDir: string, socket: string): Promise<ChildProcess> {
-  mkdirSync(stateDir, { recursive: true });
-  rmSync(socket, { force: true });
-  const child = spawn('swtpm', ['socket', '--tpm2', '--tpmstate', `dir=${stateDir}`, '--ctrl', `type=unixio,path=${socket}`, '--terminate'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
-  const deadline = Date.now() + SWTPM_SOCKET_MS_MAX;
-  while (!existsSync(socket)) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`swtpm made no socket ${socket} within ${SWTPM_SOCKET_MS_MAX} ms: ${stderr}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return child;
-}
+/** A swtpm for QEMU's TPM emulator backend: the flashing station's (boot/flash/qemu-boot.ts startSwtpm). */
+export { startSwtpm as swtpmForQemu } from '../../boot/flash/qemu-boot';
