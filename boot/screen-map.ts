@@ -426,7 +426,7 @@ export const STATE_SCREENS: Readonly<Record<string, Builder>> = {
     const state = h?.errorCode !== undefined ? 'failed' : h?.responseCode === '00' ? 'ok' : 'refused';
     return { name: 'hostTask', data: { task: h?.task ?? 'echo', state, code: h?.errorCode ?? h?.responseCode, ...(h?.roundTripMs !== undefined ? { roundTripMs: h.roundTripMs } : {}) } };
   },
-  'settlement.offlinePending': (v, ui) => ({ name: 'offlinePending', data: { count: v.data.offlinePending ?? 0, selected: ui.selected } }),
+  'settlement.offlinePending': (v, ui) => ({ name: 'offlinePending', data: { count: v.data.offlinePending ?? 0, selected: ui.selected, ...(v.data.offlineUnknown ? { unknown: v.data.offlineUnknown } : {}) } }),
   'settlement.givingUp': printing('report'),
   'settlement.result': settlementResult,
 

@@ -469,7 +469,8 @@ export function createTerminalMachine(deps: MachineDeps) {
         const list = engine.pendingAdvices();
         if (list.length === 0) return;
         const ids = engine.config.ids;
-        await deps.printer.print(offlineAbandonedJob(list.map((t) => ({ stan: t.stan, amountFen: t.amountFen, panMasked: t.panMasked, state: 'abandoned' as const, responseCode: '--' })), {
+        const entries = list.map((t) => ({ stan: t.stan, amountFen: t.amountFen, panMasked: t.panMasked, state: 'abandoned' as const, responseCode: '--', ...(t.offlineSends !== undefined ? { sends: t.offlineSends } : {}) }));
+        await deps.printer.print(offlineAbandonedJob(entries, {
           lang: deps.lang ?? 'zh', tid: ids.tid, mid: ids.mid, merchantName: engine.merchantName ?? deps.merchantName ?? '', atMs: engine.now(), tzOffsetMinutes: engine.tzOffsetMinutes,
         }));
         await engine.abandonAdvices(need(input.authorizer ?? input.session, 'session'));
@@ -1549,6 +1550,8 @@ export interface MachineView {
     readonly hostTask?: HostTaskView;
     /** Offline sales whose advice waits (settlement.offlinePending shows how many). */
     readonly offlinePending?: number;
+    /** Of those, the ones sent with no answer: the host may have booked them (the give-up screen says so). */
+    readonly offlineUnknown?: number;
     /** The sale a void is about to cancel (void.confirm), as a receipt shows it. */
     readonly voidTarget?: TxnView;
     /** The card screen may offer keyed entry (FUNC). */
@@ -1631,6 +1634,7 @@ export function viewOf(snap: TerminalSnapshot): MachineView {
       settlementTotals: engine && snap.matches({ settlement: 'confirm' }) ? engine.state.settlement?.totals ?? batchTotals(engine.state) : undefined,
       keyedAllowed: c.keyedAllowed, operatorChange: c.operatorChange, recoveryReason: c.recoveryReason, echo: c.echo,
       offlinePending: engine ? pendingAdvices(engine.state).length : undefined, hostTask: c.hostTask,
+      offlineUnknown: engine ? pendingAdvices(engine.state).filter((t) => (t.offline?.sends ?? 0) > 0).length : undefined,
       anomalies: engine && c.session && c.session.role !== 'cashier' ? anomalySummary(engine.anomalies()) : undefined,
       sellingLocked: engine?.sellingLock !== undefined ? true : undefined,
       eReceiptUrl: waitingEReceipt(snap),

@@ -29,6 +29,7 @@ const T = {
     noSignature: '免签', report: '结算单', sales: '消费', refunds: '退货', count: '笔数', total: '金额', verdict: { balanced: '对账平', unbalanced: '对账不平', error: '对账错误' },
     agree: '本人确认以上交易，同意将其记入本卡账户',
     anomalies: '异常提示', offline: '离线', link: '线路', offlineNotTaken: '离线交易未被受理', rejected: '拒绝', abandoned: '放弃', abandonedTitle: '放弃上送的离线交易',
+    unknown: (n: number) => `放弃，结果未知（已上送${n}次）`, hostMayHave: '主机可能已入账：请向收单机构核实',
   },
   en: {
     title: 'POS SALES SLIP', merchantCopy: 'MERCHANT COPY', customerCopy: 'CUSTOMER COPY', merchant: 'MERCHANT', tid: 'TID', mid: 'MID',
@@ -37,6 +38,7 @@ const T = {
     noSignature: 'NO SIGNATURE REQUIRED', report: 'SETTLEMENT REPORT', sales: 'SALES', refunds: 'REFUNDS', count: 'COUNT', total: 'TOTAL', verdict: { balanced: 'BALANCED', unbalanced: 'UNBALANCED', error: 'ERROR' },
     agree: 'I agree to the transaction above',
     anomalies: 'ANOMALIES', offline: 'OFFLINE', link: 'LINK', offlineNotTaken: 'OFFLINE SALES NOT TAKEN', rejected: 'REJECTED', abandoned: 'GIVEN UP', abandonedTitle: 'OFFLINE SALES GIVEN UP',
+    unknown: (n: number) => `GIVEN UP, OUTCOME UNKNOWN (SENT ${n} TIMES)`, hostMayHave: 'HOST MAY HAVE IT: CHECK WITH THE ACQUIRER',
   },
 } as const;
 
@@ -188,7 +190,13 @@ export function settlementReportJob(r: ReportInput): PrintJob {
 type Strings = (typeof T)[Lang];
 
 function offlineLines(s: Strings, title: string, list: readonly OfflineNotTaken[]): string {
-  return [title, ...list.map((o) => `${s.stan} ${pad6(o.stan)} ${o.panMasked}\n  RMB ${yuan(o.amountFen)} ${o.state === 'rejected' ? `${s.rejected} ${o.responseCode}` : s.abandoned}`)].join('\n');
+  return [title, ...list.map((o) => `${s.stan} ${pad6(o.stan)} ${o.panMasked}\n  RMB ${yuan(o.amountFen)} ${notTakenWhy(s, o)}`)].join('\n');
+}
+
+/** Refused (with the code), given up, or given up after sends with no answer: the host may have booked that one. */
+function notTakenWhy(s: Strings, o: OfflineNotTaken): string {
+  if (o.state === 'rejected') return `${s.rejected} ${o.responseCode}`;
+  return o.sends === undefined ? s.abandoned : `${s.unknown(o.sends)}\n  ${s.hostMayHave}`;
 }
 
 /** The list a supervisor's give-up prints (docs/PROTOCOL.md: "which prints a list"). */

@@ -138,11 +138,15 @@ export interface TxnResultPayload {
   readonly link?: string;
 }
 
-/** What became of an offline sale's advice (0220, 60.1 = 30): accepted (00/94), refused, or given up by a supervisor. */
+/**
+ * What became of an offline sale's advice (0220, 60.1 = 30): accepted (00/94), refused, or given up
+ * by a supervisor; or `sending`, written before each send (the advice stays pending): an advice sent
+ * at least once and never answered has an unknown outcome, the host may have booked it (docs/PROTOCOL.md).
+ */
 export interface AdviceResultPayload {
   readonly stan: number;
-  readonly state: 'sent' | 'rejected' | 'abandoned';
-  /** The 0230's 39 ('--' when given up). */
+  readonly state: 'sending' | 'sent' | 'rejected' | 'abandoned';
+  /** The 0230's 39 ('--' when given up or sending). */
   readonly responseCode: string;
   readonly rrn?: string;
   readonly hostDate?: string;
@@ -233,7 +237,20 @@ export interface SettlementStepPayload {
 }
 
 /** An offline sale the host refused or a supervisor gave up: printed on the settlement report. */
-export interface OfflineNotTaken { readonly stan: number; readonly amountFen: number; readonly panMasked: string; readonly state: 'rejected' | 'abandoned'; readonly responseCode: string }
+export interface OfflineNotTaken {
+  readonly stan: number; readonly amountFen: number; readonly panMasked: string; readonly state: 'rejected' | 'abandoned'; readonly responseCode: string;
+  /** Given up after this many sends with no answer (absent: never sent): the outcome is unknown, the host may have it. */
+  readonly sends?: number;
+}
+
+/** The most sends an advice's record counts (a day's retries stay far below it; checked when written and read back). */
+export const ADVICE_SENDS_MAX = 9999;
+
+/** Only a given-up advice carries sends, 1..ADVICE_SENDS_MAX: a refused one was answered. */
+export function checkAdviceSends(o: OfflineNotTaken): void {
+  if (o.sends === undefined) return;
+  invariant(o.state === 'abandoned' && Number.isSafeInteger(o.sends) && o.sends >= 1 && o.sends <= ADVICE_SENDS_MAX, 'advice sends malformed', { stan: o.stan, sends: o.sends });
+}
 
 /** An anomaly flag as the batch close keeps it for the day report (runtime/anomaly.ts: rule id and its text). */
 export interface AnomalyNote { readonly rule: string; readonly zh: string; readonly en: string }
@@ -417,7 +434,8 @@ export const rec = {
   scriptNoticeCleared: (p: ScriptNoticeClearedPayload): RecordInput => { checkStan(p.stan); return { type: 'scriptNoticeCleared', payload: compact(p) }; },
   adviceResult: (p: AdviceResultPayload): RecordInput => {
     checkStan(p.stan);
-    invariant(['sent', 'rejected', 'abandoned'].includes(p.state), 'advice state unknown', { state: p.state });
+    invariant(['sending', 'sent', 'rejected', 'abandoned'].includes(p.state), 'advice state unknown', { state: p.state });
+    invariant(p.state !== 'sending' || p.responseCode === '--', 'an advice being sent has no answer yet');
     invariant(p.state !== 'abandoned' || p.by !== undefined, 'a supervisor gives an advice up');
     return { type: 'adviceResult', payload: compact(p) };
   },
@@ -425,6 +443,7 @@ export const rec = {
   batchClosed: (p: BatchClosedPayload): RecordInput => {
     checkBatch(p.batch); checkBatch(p.nextBatch);
     invariant(p.nextBatch !== p.batch, 'the next batch differs from the closed one');
+    for (const o of p.offlineNotTaken ?? []) checkAdviceSends(o);
     return { type: 'batchClosed', payload: compact(p) };
   },
   operator: (p: OperatorPayload): RecordInput => {

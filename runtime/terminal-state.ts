@@ -25,7 +25,7 @@ import {
   ScriptNoticePendingPayload, checkScriptResults, AnomalyNote, CANCELLING_KINDS, HOST_PARAMS_KIND, HostParamsPayload, KeysPayload, OfflineNotTaken, OperatorDeletedPayload, OperatorPayload, ReceiptCopy, ReversalPendingPayload, Role, SettlementStepName,
   TxnBeginPayload, TxnKind, buf, hostParamsOf, caKeysOf, aidsOf, sellingLockOf, CA_KEYS_KIND, AIDS_KIND, SELLING_LOCK_KIND, SellingLockPayload, num, optField55, optNum, optStr, str, totalsOf,
 } from './records';
-import { QR_TXN_KINDS, QrTxnInfo } from './records';
+import { ADVICE_SENDS_MAX, QR_TXN_KINDS, QrTxnInfo, checkAdviceSends } from './records';
 import { QrQueryPendingPayload, qrInfoOf, qrQueryPendingOf } from './qr-records';
 
 export type TxnStatus = 'pending' | 'approved' | 'declined' | 'failed' | 'reversed' | 'voided';
@@ -47,9 +47,10 @@ export interface Txn extends Pick<TxnBeginPayload, 'kind' | 'stan' | 'batch' | '
   readonly printed: Set<ReceiptCopy>;
   /**
    * An offline sale (approved by the terminal, docs/PROTOCOL.md): its advice is pending until the
-   * host takes it (sent), refuses it (rejected) or a supervisor gives it up (abandoned).
+   * host takes it (sent), refuses it (rejected) or a supervisor gives it up (abandoned). `sends`
+   * counts the advice-result `sending` records: given up after one or more, its outcome is unknown.
    */
-  offline?: { state: 'pending' | 'sent' | 'rejected' | 'abandoned'; responseCode?: string };
+  offline?: { state: 'pending' | 'sent' | 'rejected' | 'abandoned'; responseCode?: string; sends?: number };
   /** The customer copy was asked for and could not print (receipt-pending): it waits for paper. */
   customerPending?: boolean;
   /** QR kinds: entry mode, last 4 digits of the code, order number, wallet, masked payer (never the code). */
@@ -272,7 +273,13 @@ export function applyRecord(s: TerminalState, r: DecodedRecord): void {
     case RecordType.adviceResult: {
       const t = txnOf(s, num(p.stan, 'stan'), r.seq);
       invariant(t.offline?.state === 'pending', 'advice result for a sale that is not waiting offline', { seq: r.seq, stan: t.stan });
-      t.offline = { state: str(p.state, 'state') as 'sent' | 'rejected' | 'abandoned', responseCode: str(p.responseCode, 'responseCode') };
+      const sends = t.offline.sends;
+      if (p.state === 'sending') {
+        invariant((sends ?? 0) < ADVICE_SENDS_MAX, 'advice sent too many times', { seq: r.seq, stan: t.stan });
+        t.offline = { state: 'pending', sends: (sends ?? 0) + 1 };
+        return;
+      }
+      t.offline = { state: str(p.state, 'state') as 'sent' | 'rejected' | 'abandoned', responseCode: str(p.responseCode, 'responseCode'), ...(sends !== undefined ? { sends } : {}) };
       // The host's RRN and date from the 0230: a void or refund of the sale names them.
       if (p.rrn !== undefined) t.rrn = str(p.rrn, 'rrn');
       if (p.hostDate !== undefined) t.hostDate = str(p.hostDate, 'hostDate');
@@ -392,7 +399,10 @@ function notTakenOf(v: unknown): OfflineNotTaken {
   const o = v as Record<string, unknown>;
   const state = str(o.state, 'state');
   invariant(state === 'rejected' || state === 'abandoned', 'offline list state unknown', { state });
-  return { stan: num(o.stan, 'stan'), amountFen: num(o.amountFen, 'amountFen'), panMasked: str(o.panMasked, 'panMasked'), state, responseCode: str(o.responseCode, 'responseCode') };
+  const entry: OfflineNotTaken = { stan: num(o.stan, 'stan'), amountFen: num(o.amountFen, 'amountFen'), panMasked: str(o.panMasked, 'panMasked'), state, responseCode: str(o.responseCode, 'responseCode'),
+    ...(o.sends !== undefined ? { sends: num(o.sends, 'sends') } : {}) };
+  checkAdviceSends(entry);
+  return entry;
 }
 
 function scriptNoticeOf(p: Record<string, unknown>): ScriptNoticePendingPayload {
@@ -587,6 +597,14 @@ export function uploadable(s: TerminalState): Txn[] {
 /** An online approval, or an offline sale whose advice the host accepted (profile: offline sales count once sent). */
 export function takenByHost(t: Txn): boolean {
   return t.offline === undefined || t.offline.state === 'sent';
+}
+
+/**
+ * An offline sale given up after its advice went to the host and got no answer: the host may have
+ * booked it while the terminal's totals leave it out (docs/PROTOCOL.md, the settlement then disagrees).
+ */
+export function outcomeUnknown(t: Txn): boolean {
+  return t.offline?.state === 'abandoned' && (t.offline.sends ?? 0) > 0;
 }
 
 /** Offline sales whose advice still waits, oldest first (sent before the next online message and before settlement). */

@@ -39,7 +39,7 @@
  *   preAuthOriginal  { transaction, stage: 'trace'|'authCode'|'date'|'amount', digits, amountFen, refused? }   the hold: trace no., or OK alone to key it
  *   preAuthMenu      { selected }                             pre-auth, its void, completion, completion void
  *   hostTask         { task: 'params'|'status'|'echo', state: 'running'|'ok'|'refused'|'failed', code?, roundTripMs? }   settings 4-6
- *   offlinePending   { count, selected }                       settlement refused: offline sales not sent; 1 send again, 2 give up (prints a list)
+ *   offlinePending   { count, selected, unknown? }             settlement refused: offline sales not sent (unknown: sent with no answer, the host may have them); 1 send again, 2 give up (prints a list)
  *   voidConfirm      { trace, amountFen, pan? }
  *   amountConfirm    { transaction, amountFen }                a large amount (over the configured limit): OK goes on to the card, CANCEL stops
  *   balanceResult    { balanceFen }
@@ -104,7 +104,7 @@ export interface ScreenData {
   pin: { amountFen?: number; pan?: string; pinLength: number };
   processing: { transaction: Transaction; step?: 'connecting' | 'sending' | 'receiving' };
   approved: { transaction: Transaction; amountFen?: number; authCode?: string; trace?: string; offline?: boolean; link?: string };
-  offlinePending: { count: number; selected: number };
+  offlinePending: { count: number; selected: number; unknown?: number };
   hostTask: { task: 'params' | 'status' | 'echo'; state: 'running' | 'ok' | 'refused' | 'failed'; code?: string; roundTripMs?: number };
   declined: { transaction: Transaction; responseCode: string };
   printing: { copy: 'merchant' | 'customer' | 'report' | 'duplicate' };
@@ -762,7 +762,9 @@ const BUILDERS: Builders = {
     return { id: 'hostTask', title, lines: [line], footer: t('footer.ok') };
   },
   offlinePending: (d) => ({
-    id: 'offlinePending', title: t('title.offlinePending'), lines: [t('msg.offlineWaiting', { n: d.count })],
+    id: 'offlinePending', title: t('title.offlinePending'),
+    // The sent-with-no-answer line first: a small display keeps the first lines, and that one is the warning.
+    lines: [...((d.unknown ?? 0) > 0 ? [t('msg.offlineUnknown', { n: d.unknown ?? 0 })] : []), t('msg.offlineWaiting', { n: d.count })],
     menu: { items: OFFLINE_PENDING_ITEMS, selected: d.selected }, footer: t('footer.choose'),
   }),
   qrMenu: (d) => ({ id: 'qrMenu', title: t('title.qr'), menu: { items: QR_ITEMS, selected: d.selected }, footer: t('footer.choose') }),

@@ -337,6 +337,8 @@ export const STRINGS = {
   'msg.hostTaskError': s('Failed: {code}', '失败:{code}'),
   'title.offlinePending': s('Offline sales', '离线交易'),
   'msg.offlineWaiting': s('{n} not sent yet', '{n}笔未上送'),
+  // Sent with no answer (fits 20 columns, and 128x64 in zh-CN): giving them up does not undo them (docs/PROTOCOL.md).
+  'msg.offlineUnknown': s('{n} may be at host', '{n}笔可能已入账'),
   'menu.sendAgain': s('Send again', '重新上送'),
   'menu.giveUp': s('Give up+print', '放弃并打印'),
   'msg.keysLeftCount': s('{n} left: {keys}', '剩{n}个：{keys}'),

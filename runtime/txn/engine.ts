@@ -153,6 +153,8 @@ export interface TxnView {
   readonly hasSignature: boolean;
   /** Approved offline by the terminal (离线): the advice's state. */
   readonly offline?: 'pending' | 'sent' | 'rejected' | 'abandoned';
+  /** Offline sales: how many times the advice went to the host (absent: never). Given up after one, its outcome is unknown. */
+  readonly offlineSends?: number;
   /** QR payments: wallet, order number, masked payer, last 4 digits of the code (no card: panMasked is ''). */
   readonly qr?: QrTxnInfo;
   /** The link that carried the host's answer, journaled only on a board with several ("wifi0", "modem0"). */
@@ -187,7 +189,8 @@ export function viewOf(state: Store['state'], t: Txn): TxnView {
     kind: t.kind, stan: t.stan, batch: t.batch, amountFen: t.amountFen, panMasked: t.panMasked, entryMode: t.entryMode,
     status: statusOf(state, t), responseCode: t.responseCode, rrn: t.rrn, authCode: t.authCode, hostDate: t.hostDate,
     hostTime: t.hostTime, operator: t.operator, origStan: t.origStan, atMs: t.resultAtMs ?? t.beganAtMs,
-    printed: [...t.printed], hasSignature: t.signature !== undefined, ...(t.offline ? { offline: t.offline.state } : {}), ...(t.qr ? { qr: { ...t.qr } } : {}),
+    printed: [...t.printed], hasSignature: t.signature !== undefined, ...(t.offline ? { offline: t.offline.state } : {}),
+    ...(t.offline?.sends !== undefined ? { offlineSends: t.offline.sends } : {}), ...(t.qr ? { qr: { ...t.qr } } : {}),
     ...(t.link !== undefined ? { link: t.link } : {}),
   };
 }
@@ -491,6 +494,8 @@ export class TerminalEngine {
    * Sends the waiting advices (0220, 60.1 = 30), oldest first, each under its own STAN: 00 or 94
    * marks it sent, any other answer rejected (printed on the settlement report). Stops at the first
    * one that gets no answer (it stays pending: resent later, never reversed). Returns how many still wait.
+   * Each send is journaled before it goes (advice-result `sending`): an advice that may have reached
+   * the host is known as such after a power cut too, and giving it up says its outcome is unknown.
    */
   async flushAdvices(): Promise<number> {
     for (const t of pendingAdvices(this.state)) {
@@ -503,6 +508,7 @@ export class TerminalEngine {
         entryMode: t.entryMode, authCode: t.authCode ?? offlineAuthCode(t.stan), ...(t.field55 !== undefined ? { field55: t.field55 } : {}),
       });
       let res: FinancialResult;
+      await this.store.commit([rec.adviceResult({ stan: t.stan, state: 'sending', responseCode: '--' })], { reserve: true });
       try {
         res = parseFinancialResponse(this.config.profile, req, await this.send(req, t.stan), { mak: this.keys?.mak });
       } catch (e) {
@@ -520,14 +526,19 @@ export class TerminalEngine {
     return pendingAdvices(this.state).length;
   }
 
-  /** A supervisor gives up the waiting advices (settlement cannot wait for them): they are listed on the report. */
+  /**
+   * A supervisor gives up the waiting advices (settlement cannot wait for them): they are listed on
+   * the report. One sent and never answered keeps its send count: the host may have booked it, so
+   * the totals may disagree and the batch upload shows the host what the terminal has (docs/PROTOCOL.md).
+   */
   async abandonAdvices(session: Session): Promise<TxnView[]> {
     requirePermission(session, 'settlement');
     if (session.role === 'cashier') throw new PosError('OPR_PERMISSION', 'a supervisor gives offline sales up');
     const todo = pendingAdvices(this.state);
     if (todo.length === 0) return [];
     await this.store.commit(todo.map((t) => rec.adviceResult({ stan: t.stan, state: 'abandoned', responseCode: '--', by: session.operator })), { reserve: true });
-    this.log.warn({ stans: todo.map((t) => t.stan), by: session.operator }, 'offline advices given up');
+    const unknown = todo.filter((t) => (t.offline?.sends ?? 0) > 0).map((t) => ({ stan: t.stan, sends: t.offline?.sends }));
+    this.log.warn({ stans: todo.map((t) => t.stan), by: session.operator, outcomeUnknown: unknown }, 'offline advices given up');
     return todo.map((t) => viewOf(this.state, t));
   }
 

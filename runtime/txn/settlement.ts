@@ -133,7 +133,9 @@ async function close(engine: TerminalEngine): Promise<void> {
   const offlineNotTaken: OfflineNotTaken[] = [];
   for (const t of s.txns.values()) {
     if (t.offline?.state === 'rejected' || t.offline?.state === 'abandoned') {
-      offlineNotTaken.push({ stan: t.stan, amountFen: t.amountFen, panMasked: t.panMasked, state: t.offline.state, responseCode: t.offline.responseCode ?? '--' });
+      // A given-up advice that went out keeps its send count: the report says the host may have it.
+      const sends = t.offline.state === 'abandoned' ? t.offline.sends : undefined;
+      offlineNotTaken.push({ stan: t.stan, amountFen: t.amountFen, panMasked: t.panMasked, state: t.offline.state, responseCode: t.offline.responseCode ?? '--', ...(sends !== undefined ? { sends } : {}) });
     }
   }
   // The batch's anomaly flags go with its close: the day report prints them after the batch is gone.

@@ -146,7 +146,7 @@ export const SAMPLES: Samples = {
     { variant: 'echoOk', data: { task: 'echo', state: 'ok', code: '00', roundTripMs: 42 } },
     { variant: 'echoFailed', data: { task: 'echo', state: 'failed', code: 'E-NET-05' } },
   ],
-  offlinePending: [{ variant: 'two', data: { count: 2, selected: 0 } }, { variant: 'giveUp', data: { count: 11, selected: 1 } }],
+  offlinePending: [{ variant: 'two', data: { count: 2, selected: 0 } }, { variant: 'giveUp', data: { count: 11, selected: 1 } }, { variant: 'sentNoAnswer', data: { count: 2, selected: 1, unknown: 1 } }],
   amountConfirm: [{ variant: 'large-sale', data: { transaction: 'sale', amountFen: 150_000 } }],
   balanceResult: [{ variant: 'balance', data: { balanceFen: 123456 } }],
   reprint: [{ variant: 'last', data: { selected: 0 } }],
