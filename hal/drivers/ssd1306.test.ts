@@ -34,6 +34,21 @@ describe('SSD1306 (driver against the GDDRAM model)', () => {
     assert.deepEqual(oled.unknownCommands, []);
   });
 
+  it('operationsCalledTogetherRunOneAfterAnotherSoThePanelMatchesItsShadow', async () => {
+    // The boot draws its first frame while the self-test re-initialises the panel. The bus takes
+    // a turn per transfer, as i2c-dev's thread pool does: without the driver's queue the two
+    // operations' transfers interleave and one's data lands in the other's window.
+    const { bus, oled, display } = rig({ writeChunkBytesMax: 32 });
+    const write = bus.i2cWrite.bind(bus);
+    bus.i2cWrite = async (address, data) => { await new Promise((r) => setImmediate(r)); return write(address, data); };
+    await display.init();
+    const f = pattern(3);
+    await Promise.all([display.drawFrame(f), display.init()]);
+    assert.ok(oled.gddram.every((b) => b === 0), 'the init after the frame cleared the RAM whole');
+    await display.drawFrame(f);
+    assert.ok(sameFrame(oled.toFrame(), f), 'the next frame is drawn whole: the shadow matched the panel');
+  });
+
   it('fullFrameAppearsPixelForPixelUpright', async () => {
     const { oled, display } = rig();
     await display.init();

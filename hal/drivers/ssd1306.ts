@@ -78,6 +78,8 @@ export class Ssd1306 implements PixelDisplay {
   /** What the panel holds, in its own layout; undefined when unknown. */
   private shadow: Uint8Array | undefined;
   private closed = false;
+  /** The last operation, settled or not (guard runs them one after another). */
+  private tail: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly bus: I2cBus, private readonly options: Ssd1306Options) {
     this.name = options.name ?? `ssd1306@${options.address.toString(16)}`;
@@ -178,14 +180,25 @@ export class Ssd1306 implements PixelDisplay {
     await this.bus.i2cWrite(this.options.address, Uint8Array.from([CONTROL_COMMANDS, ...cmds]));
   }
 
-  private async guard(work: () => Promise<void>): Promise<void> {
-    if (this.closed) throw new PosError('BRD_BUS', `${this.name}: used after close`, { display: this.name });
-    try {
-      await work();
-    } catch (e) {
-      this.shadow = undefined; // panel RAM unknown after a failed transfer
-      throw displayFault(e, this.name);
-    }
+  /**
+   * Runs one operation once those before it have ended. An operation is several transfers (a
+   * window command, then its data in chunks): two at once interleave them and one's data lands in
+   * the other's window, while each updates the shadow as if alone. Seen in the TCG guest: the
+   * boot's first frame drawn while the self-test's init cleared the RAM; the login screen then had
+   * a stray pixel that no later frame mended (the shadow said it was dark).
+   */
+  private guard(work: () => Promise<void>): Promise<void> {
+    if (this.closed) return Promise.reject(new PosError('BRD_BUS', `${this.name}: used after close`, { display: this.name }));
+    const run = this.tail.then(async () => {
+      try {
+        await work();
+      } catch (e) {
+        this.shadow = undefined; // panel RAM unknown after a failed transfer
+        throw displayFault(e, this.name);
+      }
+    });
+    this.tail = run.catch(() => undefined);
+    return run;
   }
 }
 

@@ -16,17 +16,17 @@
  * the disk image is checked against the host's ledger.
  */
 import { strict as assert } from 'node:assert';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { needTool } from '../support/tools';
 import { AcquirerSimulator } from '../../sim/host/simulator';
 import { TEST_CARDS } from '../../sim/test-cards';
 import { journalState } from '../e2e/driver';
-import { buildGuestDisk, GuestDisk } from './guest-disk';
+import { buildGuestDisk, GuestDisk, REPO } from './guest-disk';
 import { Guest } from './qemu';
 import { needGuestTools, reportFailuresAtOnce, unitProperty, waitUnitActive } from './support';
-import { HostDevices, MERCHANT_ADMIN, REAL_BOARD_DROP_IN, REAL_BOARD_START_TIMEOUT_S, REAL_IDS, TracedDisplay, hostDevices, journalOffDisk, pressKeys, provisionDataDir, realBoardRootFiles, realTerminal } from './real-board';
+import { DISPLAY_TRACE, HostDevices, MERCHANT_ADMIN, REAL_BOARD_DROP_IN, REAL_BOARD_START_TIMEOUT_S, REAL_IDS, TracedDisplay, hostDevices, journalOffDisk, pressKeys, provisionDataDir, realBoardRootFiles, realTerminal } from './real-board';
 
 /** From the unit active to the login screen drawn (journal verified in a child on the first boot, TCG). */
 const LOGIN_SCREEN_MS_MAX = 300_000;
@@ -79,7 +79,15 @@ describe('guest: the trading day on the real emulated board (qemu-x86.json)', fu
     try {
       return await display.until(match, timeoutMs, what);
     } catch (e) {
-      throw new Error(`${e instanceof Error ? e.message : String(e)}\n--- guest ---\n${await guestStory()}`);
+      // The replayed panel's pixels and the trace's last writes: a cell read as '?' is drawn
+      // differently from the font (seen once on the login screen), or a write is missing.
+      const trace = await g!.sh(`tail -8 ${DISPLAY_TRACE}`).catch(() => '(no trace)');
+      // The whole trace kept for a replay by hand (the run's folder is removed after the test).
+      const kept = join(REPO, '.cache', 'guest', 'real-board-failure');
+      mkdirSync(kept, { recursive: true });
+      const all = await g!.sh(`gzip -c ${DISPLAY_TRACE} | base64 -w0`, 120_000).catch(() => '');
+      writeFileSync(join(kept, 'ssd1306.trace.gz'), Buffer.from(all.trim(), 'base64'));
+      throw new Error(`${e instanceof Error ? e.message : String(e)}\n--- panel (trace replayed) ---\n${display.model.toAscii()}\n--- last display writes ---\n${trace}\n--- guest ---\n${await guestStory()}`);
     }
   }
 
