@@ -89,6 +89,8 @@ export interface DeviceHooks {
    * drawn on the simulation's own stream for cards. Absent: always icDebit.
    */
   readonly chipCard?: () => ChipCard;
+  /** The tapped card: the QuickPass card, or one of MISBEHAVING_TAP_CARDS, on the same stream. Absent: always `contactless`. */
+  readonly tapCard?: () => ChipCard;
 }
 
 /**
@@ -98,7 +100,10 @@ export interface DeviceHooks {
  * offline). Each is shared for the day (its ATC is replayable, its PIN try counter untouched: the
  * terminal has no offline PIN). Not APPLICATION BLOCK: a blocked shared card refuses every later sale.
  */
-export const MISBEHAVING_CHIP_CARDS = ['icDeclinesLate', 'icPulledLate', 'icScriptFails', 'icPulled', 'icExpiredCert', 'icBadSda', 'icOdaDeclined'] as const satisfies ReadonlyArray<keyof typeof TEST_CARDS>;
+export const MISBEHAVING_CHIP_CARDS = ['icDeclinesLate', 'icPulledLate', 'icScriptFails', 'icPulled', 'icExpiredCert', 'icBadSda', 'icOdaDeclined', 'icCdaBad'] as const satisfies ReadonlyArray<keyof typeof TEST_CARDS>;
+
+/** Tapped qPBOC cards that misbehave: an fDDA signature over other data (the TC goes online), an expired ICC certificate with no online fallback (declined). */
+export const MISBEHAVING_TAP_CARDS = ['qpbocBadFdda', 'qpbocExpiredIcc'] as const satisfies ReadonlyArray<keyof typeof TEST_CARDS>;
 
 // ============================================================ the board's wires
 
@@ -293,7 +298,7 @@ export class WireCardReader implements SimCardReader {
       card = how === 'garbled-swipe' ? 'swipe' : rng.chance(0.5) ? 'insert' : 'tap';
     }
     if (card === 'swipe') virtual.swipe(TEST_CARDS.magDebit);
-    else if (card === 'tap') virtual.tap(TEST_CARDS.contactless);
+    else if (card === 'tap') virtual.tap(this.h.tapCard?.() ?? TEST_CARDS.contactless);
     else virtual.insert(this.h.chipCard?.() ?? TEST_CARDS.icDebit);
   }
 
@@ -645,4 +650,4 @@ export class StandInCardReader implements SimCardReader {
 }
 
 /** The test cards' full PANs: what must never appear in an output. */
-export const SIM_PANS = [TEST_CARDS.magDebit.track2.split('=')[0], TEST_CARDS.icDebit.pan, TEST_CARDS.contactless.pan, ...MISBEHAVING_CHIP_CARDS.map((n) => (TEST_CARDS[n] as ChipCard).pan)];
+export const SIM_PANS = [TEST_CARDS.magDebit.track2.split('=')[0], TEST_CARDS.icDebit.pan, TEST_CARDS.contactless.pan, ...[...MISBEHAVING_CHIP_CARDS, ...MISBEHAVING_TAP_CARDS].map((n) => (TEST_CARDS[n] as ChipCard).pan)];

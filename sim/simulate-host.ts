@@ -89,6 +89,8 @@ class SimSocket implements SocketLike {
       if (kinds.has('garbage')) bytes = this.link.garbageFrame();
       if (kinds.has('close-mid-response')) { this.emit('data', bytes.subarray(0, bytes.length >> 1)); this.close(); return; }
       this.emit('data', bytes);
+      // Virtual time: a delayed answer reaches only a connection the terminal has not closed (above).
+      if (bytes === handled.bytes) this.link.sim.markAnswerDelivered(handled.record);
       this.close(); // the profile's one-shot connections
     }, delayMs);
   }

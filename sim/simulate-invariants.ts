@@ -7,11 +7,15 @@
  *                    the one in flight with its reversal pending, or an offline sale whose advice
  *                    the host took while its answer was lost (pending in the journal); and vice
  *                    versa, except offline sales the host has not taken (pending, rejected, given
- *                    up); totals agree
+ *                    up); totals agree. An offline sale given up after its advice was sent and never
+ *                    answered has an unknown outcome (docs/PROTOCOL.md): the host may hold it while
+ *                    the journal leaves it out, but only if none of the host's 00/94 answers to it
+ *                    reached a terminal that kept running (then it was acknowledged, and dropping it fails)
  *   charged-once     no operator sale attempt left more than one approved sale at the host; RRNs unique
  *   batch-balanced   each closed batch: closed at the host too, the same verdict; balanced means the
  *                    host's and the terminal's totals agree; unbalanced only when the host was told
- *                    to say so, and then the batch was uploaded (0320 ... 0320 end)
+ *                    to say so or the difference is exactly the given-up sales of unknown outcome the
+ *                    host booked, and then the batch was uploaded (0320 ... 0320 end)
  *   stan-unique      no STAN is used twice for a new message (a reversal repeats its original's by
  *                    design); the open batch is never one the host already closed
  *   journal-verifies every record written verifies (frame, checksums, chain) - or the journal was
@@ -26,8 +30,10 @@
 import { TEST_TERMINAL, AcquirerSimulator } from './host/simulator';
 import { Terminal } from '../runtime/terminal';
 import { MachineView } from '../runtime/machine';
-import { batchTotals, statusOf } from '../runtime/terminal-state';
-import { STAN_MAX } from '../runtime/host/messages';
+import { Txn, batchTotals, outcomeUnknown, statusOf } from '../runtime/terminal-state';
+import { ADVICE_ACCEPTED_CODES } from '../runtime/host/messages-v2';
+import { OfflineNotTaken } from '../runtime/records';
+import { STAN_MAX, SettlementTotals } from '../runtime/host/messages';
 import { checkFrame, recordDigest, genesisDigest } from '../storage/record';
 import { TEST_CARDS } from './test-cards';
 import { SIM_PANS } from './simulate-devices';
@@ -116,6 +122,12 @@ export class InvariantChecker {
   private verifiedDigest: Buffer | undefined;
   private journalSeen: unknown;
   private lastClosedChecked = 0;
+  /** Offline sales (by STAN) whose 00/94 answer reached a terminal that kept running: acknowledged. */
+  private readonly advicesAcked = new Set<number>();
+  private adviceAnswersSeen = 0;
+  private lastTerminal: Terminal | undefined;
+  /** Given-up sales of unknown outcome the host had booked, over the closed batches checked. */
+  givenUpBooked = 0;
 
   constructor() {
     this.secrets = [
@@ -135,6 +147,7 @@ export class InvariantChecker {
     for (const r of c.newReceipts) this.noSecrets(typeof r === 'string' ? 'receipts' : 'printer wire', typeof r === 'string' ? Buffer.from(r) : r);
     this.noSecrets('screen', Buffer.from(JSON.stringify(c.view)));
     this.stanUnique(c);
+    this.noteAdviceAnswers(c);
     this.recoveryHonest(c);
     const t = c.terminal;
     if (!t || c.damaged || c.view.state.startsWith('recovery')) return;
@@ -183,6 +196,27 @@ export class InvariantChecker {
     }
   }
 
+  /**
+   * An advice's acceptance the host wrote whole to a terminal that was still the same one at this
+   * check (no power cut in the step: a cut can lose the answer before it is journaled) was received.
+   */
+  private noteAdviceAnswers(c: CheckInput): void {
+    const reqs = c.sim.requests();
+    const kept = c.terminal !== undefined && c.terminal === this.lastTerminal;
+    for (const r of reqs.slice(this.adviceAnswersSeen)) {
+      if (kept && r.type === 'offlineAdvice' && ADVICE_ACCEPTED_CODES.includes(r.code) && c.sim.answerDelivered(r)) this.advicesAcked.add(r.stan);
+    }
+    this.adviceAnswersSeen = reqs.length;
+    this.lastTerminal = c.terminal;
+  }
+
+  /** Given up after sends with no answer the terminal had: the host may hold it. One it had is a dropped sale. */
+  private givenUpUnknown(stan: number, sends: number | undefined, invariant: InvariantName): boolean {
+    if ((sends ?? 0) === 0) return false;
+    if (this.advicesAcked.has(stan)) fail(invariant, `offline sale STAN ${stan} was given up (sent ${sends} times) though the host's acceptance reached the terminal: an acknowledged sale dropped`);
+    return true;
+  }
+
   private ledgerJournal(t: Terminal, c: CheckInput): void {
     const s = t.engine.state;
     const host = c.sim.ledger.entries({ tid: TEST_TERMINAL.tid, batch: s.batch }).filter((e) => e.status === 'approved');
@@ -197,6 +231,8 @@ export class InvariantChecker {
       if (st !== 'approved' && st !== 'voided') fail('ledger-journal', `host approved ${e.type} STAN ${e.stan}, journal says ${st}`);
       // An advice the host filed whose 0230 was lost: the journal learns its RRN when it is resent (94).
       if (e.offline && txn.offline?.state === 'pending') continue;
+      // Given up after it was sent and never answered: the outcome is unknown, the host may have it.
+      if (e.offline && outcomeUnknown(txn) && this.givenUpUnknown(txn.stan, txn.offline?.sends, 'ledger-journal')) continue;
       if (e.offline && txn.offline?.state !== 'sent') fail('ledger-journal', `host took offline sale STAN ${e.stan} that the journal says is ${txn.offline?.state ?? 'online'}`);
       if (txn.rrn !== e.rrn || txn.amountFen !== e.amountFen) fail('ledger-journal', `STAN ${e.stan}: host RRN ${e.rrn} ${e.amountFen} fen, journal ${txn.rrn} ${txn.amountFen} fen`);
     }
@@ -209,7 +245,8 @@ export class InvariantChecker {
     }
     // Totals agree once nothing is in flight: no reversal, no advice whose answer may have been lost.
     if (pendingStan === undefined && qrPendingStan === undefined && !s.settlement && t.engine.pendingAdvices().length === 0) {
-      const mine = batchTotals(s), theirs = c.sim.ledger.totals(TEST_TERMINAL.tid, s.batch);
+      const unknown = host.filter((e) => e.offline && isGivenUpUnknown(s.txns.get(e.stan)));
+      const mine = withSales(batchTotals(s), unknown), theirs = c.sim.ledger.totals(TEST_TERMINAL.tid, s.batch);
       if (JSON.stringify(mine) !== JSON.stringify(theirs)) fail('ledger-journal', `batch ${s.batch} totals differ: journal ${JSON.stringify(mine)}, host ${JSON.stringify(theirs)}`);
     }
   }
@@ -241,6 +278,9 @@ export class InvariantChecker {
     if (!hb?.closed || !hb.settlement) fail('batch-balanced', `batch ${closed.batch} closed at the terminal, not at the host`);
     if (hb.settlement.verdict !== closed.verdict) fail('batch-balanced', `batch ${closed.batch}: terminal ${closed.verdict}, host ${hb.settlement.verdict}`);
     const ledger = c.sim.ledger.totals(TEST_TERMINAL.tid, closed.batch);
+    // Given up after sends with no answer and booked by the host: the terminal's totals leave them out.
+    const unknown = this.bookedGivenUp(c, closed.batch, closed.offlineNotTaken);
+    this.givenUpBooked += unknown.length;
     if (closed.verdict === 'balanced') {
       if (JSON.stringify(hb.settlement.hostTotals) !== JSON.stringify(hb.settlement.terminalTotals)) fail('batch-balanced', `batch ${closed.batch} balanced with different totals`);
       if (JSON.stringify(ledger) !== JSON.stringify(closed.totals)) fail('batch-balanced', `batch ${closed.batch}: ledger ${JSON.stringify(ledger)}, closed ${JSON.stringify(closed.totals)}`);
@@ -249,15 +289,24 @@ export class InvariantChecker {
     // The simulator says unbalanced when told to (a fault armed for a settlement that then sent no
     // 0500 carries over to the next batch: seed 100072) or when the totals differ: that is a bug.
     const { hostTotals, terminalTotals } = hb.settlement;
-    if (JSON.stringify(hostTotals) !== JSON.stringify(terminalTotals)) {
+    if (JSON.stringify(hostTotals) !== JSON.stringify(withSales(terminalTotals, unknown))) {
       fail('batch-balanced', `batch ${closed.batch} settled ${closed.verdict}: the books disagree, host ${JSON.stringify(hostTotals)}, terminal ${JSON.stringify(terminalTotals)}${c.unbalancedBatches.has(closed.batch) ? '' : ' (no fault armed for it)'}`);
     }
     // A QR payment has no PAN for a 0320 (the profile's batch-upload row carries 2): it counts in the
     // totals but is not uploaded (runtime/txn/settlement.ts).
     const qrCounted = c.sim.ledger.entries({ tid: TEST_TERMINAL.tid, batch: closed.batch })
       .filter((e) => e.status === 'approved' && ((e.type === 'qrSale' && e.voidedBy === undefined) || e.type === 'qrRefund')).length;
-    const expected = ledger.saleCount + ledger.refundCount - qrCounted;
+    const expected = ledger.saleCount + ledger.refundCount - qrCounted - unknown.length;
     if (hb.uploadEndCount !== expected) fail('batch-balanced', `batch ${closed.batch} ${closed.verdict}: upload ended with ${hb.uploadEndCount ?? 'nothing'}, ${expected} transactions`);
+  }
+
+  /** The host's approved offline sales of a closed batch that the terminal gave up after sends with no answer. */
+  private bookedGivenUp(c: CheckInput, batch: number, notTaken: readonly OfflineNotTaken[]): Array<{ amountFen: number }> {
+    const entries = c.sim.ledger.entries({ tid: TEST_TERMINAL.tid, batch }).filter((e) => e.status === 'approved' && e.offline);
+    return entries.filter((e) => {
+      const o = notTaken.find((n) => n.stan === e.stan && n.state === 'abandoned');
+      return o !== undefined && this.givenUpUnknown(o.stan, o.sends, 'batch-balanced');
+    });
   }
 
   private stanUnique(c: CheckInput): void {
@@ -284,4 +333,13 @@ export class InvariantChecker {
       if (hb?.closed && !settling) fail('stan-unique', `open batch ${s.batch} was already closed at the host: a batch number repeats`);
     }
   }
+}
+
+function isGivenUpUnknown(t: Txn | undefined): boolean {
+  return t !== undefined && outcomeUnknown(t);
+}
+
+/** Totals with these sales added: what the host counts when it booked offline sales the terminal gave up. */
+function withSales(t: SettlementTotals, sales: ReadonlyArray<{ amountFen: number }>): SettlementTotals {
+  return { ...t, saleCount: t.saleCount + sales.length, saleAmountFen: t.saleAmountFen + sales.reduce((sum, e) => sum + e.amountFen, 0) };
 }

@@ -39,7 +39,7 @@ import { rec } from '../runtime/records';
 import { IoGate, Rng, VirtualClock, pump } from './simulate-world';
 import { SimLink } from './simulate-host';
 import { SimDisk } from './simulate-storage';
-import { BootWires, DeviceHooks, DeviceMode, SimCardReader, SimKeypad, SimPrinter, SimPrinterDevice, StandInCardReader, WireCardReader, WirePrinter, SIM_PANS, MISBEHAVING_CHIP_CARDS } from './simulate-devices';
+import { BootWires, DeviceHooks, DeviceMode, SimCardReader, SimKeypad, SimPrinter, SimPrinterDevice, StandInCardReader, WireCardReader, WirePrinter, SIM_PANS, MISBEHAVING_CHIP_CARDS, MISBEHAVING_TAP_CARDS } from './simulate-devices';
 import { ChipCard, TEST_CARDS } from './test-cards';
 import { InvariantChecker, InvariantFailure, InvariantName, SIM_PIN } from './simulate-invariants';
 import { Action, OPERATORS, OperatorContext, OperatorKind, SETTLE_TRIES_MAX, nextAction } from './simulate-operator';
@@ -79,9 +79,10 @@ export interface FaultRates {
   readonly wrongArpc: number;
   readonly issuerScript: number;
   /**
-   * Per chip card inserted (issue 11, its own seed stream too): a misbehaving card model instead of
-   * icDebit (sim/simulate-devices.ts MISBEHAVING_CHIP_CARDS: declines at the final GENERATE AC,
-   * pulled before it or at the first, scripts fail, ODA failed). Wire devices only.
+   * Per chip card inserted or tapped (issue 11, its own seed stream too): a misbehaving card model
+   * instead of icDebit (sim/simulate-devices.ts MISBEHAVING_CHIP_CARDS: declines at the final
+   * GENERATE AC, pulled before it or at the first, scripts fail, ODA or CDA failed) or the QuickPass
+   * card (MISBEHAVING_TAP_CARDS: fDDA failed). Wire devices only.
    */
   readonly misbehavingCard: number;
   /** Per connection: the network is down (connection refused, nothing sent). */
@@ -120,9 +121,10 @@ export const NO_FAULTS: FaultRates = Object.fromEntries(Object.keys(DEFAULT_RATE
 /**
  * A deliberately broken terminal (or disk), for the positive controls. 'lying-flush-after-request':
  * the disk loses the last acknowledged commit even when a request left after it, the case the
- * lying-flush fault never draws because it loses money by construction.
+ * lying-flush fault never draws because it loses money by construction. 'drop-acknowledged-advice':
+ * an offline sale whose advice the host accepted is journaled as given up instead of sent.
  */
-export type InjectedBug = 'drop-reversal' | 'double-sale' | 'lying-flush-after-request';
+export type InjectedBug = 'drop-reversal' | 'double-sale' | 'lying-flush-after-request' | 'drop-acknowledged-advice';
 
 export interface SimulateOptions {
   readonly seed: number;
@@ -171,6 +173,8 @@ export interface SimulationReport {
   readonly hostApprovedSales: number;
   /** Offline sales whose advice the host took (approved by the terminal while the host was unreachable). */
   readonly hostOfflineSales: number;
+  /** Offline sales given up after sends with no answer that the host had booked (closed batches): unbalanced by design. */
+  readonly givenUpBookedSales: number;
   readonly virtualMs: number;
   /** sha256 of every event line: equal digests = identical runs. */
   readonly digest: string;
@@ -227,6 +231,8 @@ class Simulation {
   private readonly chipRng: Rng;
   /** The misbehaving chip cards' own stream: added without moving the others either. */
   private readonly cardRng: Rng;
+  /** The tapped cards' own stream: drawing them leaves the inserted cards' draws where they were. */
+  private readonly tapRng: Rng;
   private readonly deviceHooks: DeviceHooks;
   /** 'wire' devices: the real drivers' wrappers, and this boot's cables (undefined while off). */
   readonly wireDevices: { readonly reader: WireCardReader; readonly printer: WirePrinter; readonly keypad: SimKeypad } | undefined;
@@ -269,7 +275,10 @@ class Simulation {
     this.deviceRng = new Rng((o.seed ^ 0x0de71ce5) >>> 0);
     this.chipRng = new Rng((o.seed ^ 0x0c41b0a7) >>> 0);
     this.cardRng = new Rng((o.seed ^ 0x0ca4d5ee) >>> 0);
-    this.deviceHooks = { clock: this.clock, io: this.io, rng: this.deviceRng, logger: this.logger, fault: (kind) => { this.fault(kind, true); }, chipCard: () => this.chipCard() };
+    this.tapRng = new Rng((o.seed ^ 0x07a9ca4d) >>> 0);
+    this.deviceHooks = { clock: this.clock, io: this.io, rng: this.deviceRng, logger: this.logger, fault: (kind) => { this.fault(kind, true); },
+      chipCard: () => this.misbehaving(this.cardRng, TEST_CARDS.icDebit, MISBEHAVING_CHIP_CARDS),
+      tapCard: () => this.misbehaving(this.tapRng, TEST_CARDS.contactless, MISBEHAVING_TAP_CARDS) };
     if ((o.devices ?? 'wire') === 'wire') {
       const reader = new WireCardReader(this.deviceHooks), printer = new WirePrinter(this.deviceHooks);
       this.wireDevices = { reader, printer, keypad: new SimKeypad(this.deviceRng) };
@@ -555,10 +564,10 @@ class Simulation {
     this.event(`battery ${this.battery}`);
   }
 
-  /** The card a customer inserts: icDebit, or at the misbehavingCard rate one that misbehaves (its own stream). */
-  private chipCard(): ChipCard {
-    if (!this.cardRng.chance(this.rates.misbehavingCard)) return TEST_CARDS.icDebit;
-    const name = this.cardRng.pick(MISBEHAVING_CHIP_CARDS);
+  /** The card a customer inserts or taps: the usual one, or at the misbehavingCard rate one that misbehaves (inserted and tapped on streams of their own). */
+  private misbehaving(rng: Rng, usual: ChipCard, cards: ReadonlyArray<keyof typeof TEST_CARDS>): ChipCard {
+    if (!rng.chance(this.rates.misbehavingCard)) return usual;
+    const name = rng.pick(cards);
     this.fault(`card-${name}`, true);
     return TEST_CARDS[name] as ChipCard;
   }
@@ -708,6 +717,12 @@ function injectBug(bug: Exclude<InjectedBug, 'lying-flush-after-request'>, t: Te
       await engine.store.commit([rec.reversalCleared({ stan: pr.stan, cause: 'reversed', responseCode: '00', tries: 1 })], { reserve: true });
       return 'cleared';
     };
+  } else if (bug === 'drop-acknowledged-advice') {
+    // The host's acceptance of an advice (00/94) is journaled as a supervisor's give-up: the sale drops out of the totals.
+    const commit = engine.store.commit.bind(engine.store);
+    const supervisor = OPERATORS.find((o) => o.role === 'supervisor')?.number ?? '002';
+    engine.store.commit = (records, options) => commit(records.map((r) => (r.type === 'adviceResult' && r.payload.state === 'sent'
+      ? rec.adviceResult({ stan: r.payload.stan as number, state: 'abandoned', responseCode: '--', by: supervisor }) : r)), options);
   } else {
     // Sends every approved sale a second time.
     const sale = engine.sale.bind(engine);
@@ -749,7 +764,7 @@ export async function simulateDays(o: SimulateOptions): Promise<SimulationReport
   for (let b = 1; s.sim.ledger.batchState(TEST_TERMINAL.tid, b)?.closed; b++) batchesClosed++;
   return {
     seed: o.seed, days: o.days, daysCompleted, steps: s.step, operations: sortKeys(s.operations), faults: sortKeys(s.faults),
-    invariantChecks: s.checker.checks, boots: s.boots, batchesClosed, hostApprovedSales, hostOfflineSales, virtualMs: s.clock.nowMs - T0_MS,
+    invariantChecks: s.checker.checks, boots: s.boots, batchesClosed, hostApprovedSales, hostOfflineSales, givenUpBookedSales: s.checker.givenUpBooked, virtualMs: s.clock.nowMs - T0_MS,
     digest: s.digest, eventCount: s.eventCount, failure, devices: o.devices ?? 'wire', wire: s.wireStats(),
   };
 }

@@ -270,6 +270,8 @@ interface Handled {
   readonly bytes: Buffer;
   readonly faults: readonly FaultSpec[];
   readonly hasMac: boolean;
+  /** The request as `requests()` lists it: marked delivered once its whole, untouched answer is written. */
+  readonly record: HostRequestRecord;
 }
 
 /** One request as the host sees it. */
@@ -305,6 +307,8 @@ export class AcquirerSimulator {
   private orderSeq = 1;
   private garbageSeed = 0x9e3779b9;
   private readonly history: HostRequestRecord[] = [];
+  /** Requests whose answer went out whole and untouched on a live connection (answerDelivered). */
+  private readonly delivered = new WeakSet<HostRequestRecord>();
   private parameters: HostParameters;
   /** Last status upload per TID: at most one per configured terminal. */
   private readonly statuses = new Map<string, TerminalStatus>();
@@ -432,6 +436,20 @@ export class AcquirerSimulator {
     return [...this.history];
   }
 
+  /**
+   * The request's answer was written whole, with its MAC intact, to a connection still open: the
+   * terminal had it (unless it lost power before acting on it). A delayed answer never counts (the
+   * terminal may have stopped waiting). The day simulation's invariants tell a lost 0230 from a received one.
+   */
+  answerDelivered(r: HostRequestRecord): boolean {
+    return this.delivered.has(r);
+  }
+
+  /** The whole, untouched answer to this request reached a connection the terminal still held (serve, or the day simulation's link). */
+  markAnswerDelivered(r: HostRequestRecord): void {
+    this.delivered.add(r);
+  }
+
   async listen(port = 0, host = '127.0.0.1'): Promise<number> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
@@ -500,6 +518,8 @@ export class AcquirerSimulator {
     if (kinds.has('garbage')) bytes = this.garbageFrame();
     if (kinds.has('close-mid-response')) { socket.end(bytes.subarray(0, bytes.length >> 1)); return; }
     socket.write(bytes);
+    // A delayed answer may reach a terminal that stopped waiting: never counted as delivered.
+    if (bytes === handled.bytes && !kinds.has('delay')) this.markAnswerDelivered(handled.record);
     if ((this.options.connectionMode ?? 'one-shot') === 'one-shot') socket.end();
   }
 
@@ -549,12 +569,13 @@ export class AcquirerSimulator {
     const requestCode = textField(m, 39);
     const field55 = bytesField(m, 55);
     const field61 = textField(m, 61);
-    this.history.push({
+    const record: HostRequestRecord = {
       tid, type, stan: incoming.stan, code: answer.code, ...(requestCode !== undefined ? { requestCode } : {}), ...(field55 !== undefined ? { field55: Buffer.from(field55) } : {}),
       ...(field61 !== undefined ? { field61 } : {}),
-    });
+    };
+    this.history.push(record);
     this.log.info({ tid, type, stan: incoming.stan, code: answer.code, panMasked: maskOrUndefined(textField(m, 2)), faults: faults.map((f) => f.kind) }, 'request answered');
-    return { bytes: packFrame(this.profile, { tpdu: swapTpdu(unpacked.tpdu), header: this.profile.header, message }), faults, hasMac };
+    return { bytes: packFrame(this.profile, { tpdu: swapTpdu(unpacked.tpdu), header: this.profile.header, message }), faults, hasMac, record };
   }
 
   private answer(r: Incoming, faults: readonly FaultSpec[]): Answer {
