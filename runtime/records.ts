@@ -141,11 +141,12 @@ export interface TxnResultPayload {
 /**
  * What became of an offline sale's advice (0220, 60.1 = 30): accepted (00/94), refused, or given up
  * by a supervisor; or `sending`, written before each send (the advice stays pending): an advice sent
- * at least once and never answered has an unknown outcome, the host may have booked it (docs/PROTOCOL.md).
+ * at least once and never answered has an unknown outcome, the host may have booked it (docs/PROTOCOL.md);
+ * `unsent` takes the last send back when its connection was refused (nothing reached the host).
  */
 export interface AdviceResultPayload {
   readonly stan: number;
-  readonly state: 'sending' | 'sent' | 'rejected' | 'abandoned';
+  readonly state: 'sending' | 'unsent' | 'sent' | 'rejected' | 'abandoned';
   /** The 0230's 39 ('--' when given up or sending). */
   readonly responseCode: string;
   readonly rrn?: string;
@@ -434,8 +435,8 @@ export const rec = {
   scriptNoticeCleared: (p: ScriptNoticeClearedPayload): RecordInput => { checkStan(p.stan); return { type: 'scriptNoticeCleared', payload: compact(p) }; },
   adviceResult: (p: AdviceResultPayload): RecordInput => {
     checkStan(p.stan);
-    invariant(['sending', 'sent', 'rejected', 'abandoned'].includes(p.state), 'advice state unknown', { state: p.state });
-    invariant(p.state !== 'sending' || p.responseCode === '--', 'an advice being sent has no answer yet');
+    invariant(['sending', 'unsent', 'sent', 'rejected', 'abandoned'].includes(p.state), 'advice state unknown', { state: p.state });
+    invariant((p.state !== 'sending' && p.state !== 'unsent') || p.responseCode === '--', 'an advice being sent (or taken back) has no answer');
     invariant(p.state !== 'abandoned' || p.by !== undefined, 'a supervisor gives an advice up');
     return { type: 'adviceResult', payload: compact(p) };
   },

@@ -279,6 +279,11 @@ export function applyRecord(s: TerminalState, r: DecodedRecord): void {
         t.offline = { state: 'pending', sends: (sends ?? 0) + 1 };
         return;
       }
+      if (p.state === 'unsent') {
+        invariant(sends !== undefined && sends >= 1, 'advice send taken back that was not journaled', { seq: r.seq, stan: t.stan });
+        t.offline = sends > 1 ? { state: 'pending', sends: sends - 1 } : { state: 'pending' };
+        return;
+      }
       t.offline = { state: str(p.state, 'state') as 'sent' | 'rejected' | 'abandoned', responseCode: str(p.responseCode, 'responseCode'), ...(sends !== undefined ? { sends } : {}) };
       // The host's RRN and date from the 0230: a void or refund of the sale names them.
       if (p.rrn !== undefined) t.rrn = str(p.rrn, 'rrn');

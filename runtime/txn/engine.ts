@@ -496,6 +496,7 @@ export class TerminalEngine {
    * one that gets no answer (it stays pending: resent later, never reversed). Returns how many still wait.
    * Each send is journaled before it goes (advice-result `sending`): an advice that may have reached
    * the host is known as such after a power cut too, and giving it up says its outcome is unknown.
+   * A send whose connection was refused is taken back (`unsent`): nothing of it reached the host.
    */
   async flushAdvices(): Promise<number> {
     for (const t of pendingAdvices(this.state)) {
@@ -514,6 +515,8 @@ export class TerminalEngine {
       } catch (e) {
         if (isPosError(e, 'mac-failure')) this.needsSignOn = true;
         if (!isPosError(e) || isStopError(e)) throw e;
+        // A connect refused sent nothing: that send is taken back (the host cannot have it from this one).
+        if (requestNeverLeft(e)) await this.store.commit([rec.adviceResult({ stan: t.stan, state: 'unsent', responseCode: '--' })], { reserve: true });
         this.log.warn({ stan: t.stan, code: e.code }, 'offline advice not answered: it stays pending');
         break;
       }
@@ -812,7 +815,7 @@ export class TerminalEngine {
   private async afterSendFailure(stan: number, e: unknown, offline = false): Promise<FlowResult> {
     if (!isPosError(e) || e.kind === 'invariant') throw e;
     this.log.warn({ stan, code: e.code, kind: e.kind }, 'no usable answer');
-    const notSent = (e.kind === 'host-unreachable' || e.kind === 'network-down') && e.detail.requestSent === false;
+    const notSent = requestNeverLeft(e);
     if (notSent && offline) {
       // Nothing reached the host: the sale is approved here, under this same STAN, and its advice
       // waits (one commit: the result, and the reversal that has nothing to reverse cleared).
@@ -1287,7 +1290,7 @@ export class TerminalEngine {
    */
   private async balanceUnanswered(stan: number, e: unknown): Promise<void> {
     if (!isPosError(e) || e.kind === 'invariant') return;
-    if ((e.kind === 'host-unreachable' || e.kind === 'network-down') && e.detail.requestSent === false) {
+    if (requestNeverLeft(e)) {
       await this.store.commit([rec.reversalCleared({ stan, cause: 'not-sent', responseCode: 'NS', tries: 0 })], { reserve: true });
       return;
     }
@@ -1399,6 +1402,11 @@ export class TerminalEngine {
 
 /** An original that never got field 13 is dated in the host's zone, China (UTC+8): the profile. */
 /** Why a chip sale the host approved did not stand: the card pulled, issuer authentication failed, or the card's AAC. */
+/** The request never left the terminal (connect refused, network down): the host cannot have it. */
+function requestNeverLeft(e: PosError): boolean {
+  return (e.kind === 'host-unreachable' || e.kind === 'network-down') && e.detail.requestSent === false;
+}
+
 function chipFailure(o: OnlineOutcome): PosError {
   if (o.error?.id === 'RDR_CARD_REMOVED') return new PosError('RDR_REMOVED_BEFORE_END', 'the card was removed before the final GENERATE AC: the sale is reversed');
   if (o.issuerAuth === 'failed') return new PosError('RDR_ISSUER_AUTH_FAILED', 'issuer authentication failed (ARPC): the card was asked for an AAC, the sale is reversed');

@@ -85,9 +85,16 @@ describe('runtime engine: offline sales given up after their advice was sent', f
     assert.match(list('zh', [...(closed?.offlineNotTaken ?? [])]), /主机可能已入账/);
   });
 
-  it('anAdviceNeverSentIsGivenUpAsBeforeAndTheBatchBalances', async () => {
+  it('anAdviceNeverSentIsGivenUpAsBeforeAndTheBatchBalances (a refused connect takes its send back)', async () => {
     const e = r.terminal.engine;
     const stan = await offlineSale(700);
+    const port = r.sim.port;
+    await r.sim.close();
+    assert.equal(await e.flushAdvices(), 1);
+    await r.sim.listen(port);
+    assert.equal(e.pendingAdvices()[0].offlineSends, undefined, 'the refused connect sent nothing');
+    const advice = [...r.journal.records()].filter((x) => x.type === RecordType.adviceResult).map((x) => x.payload.state);
+    assert.deepEqual(advice, ['sending', 'unsent']);
     const given = await e.abandonAdvices(SUPERVISOR);
     assert.deepEqual(given.map((t) => [t.stan, t.offlineSends]), [[stan, undefined]]);
     await settle(e, SUPERVISOR);
