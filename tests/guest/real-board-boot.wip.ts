@@ -91,6 +91,15 @@ describe('guest: the trading day on the real emulated board (qemu-x86.json)', fu
     }
   }
 
+  /** Presses keys; a failure carries the guest's story (who took the CPU, RT throttling). */
+  async function keys(k: string): Promise<void> {
+    try {
+      await pressKeys(g!, k);
+    } catch (e) {
+      throw new Error(`${e instanceof Error ? e.message.slice(0, 300) : String(e)}\n--- guest ---\n${await guestStory()}`);
+    }
+  }
+
   it('logsInSignsOnSellsThreeSwipesAndSettlesThroughGpioSimKeysAndTheDisplayTrace', async () => {
     const runDir = join(dir, 'run');
     mkdirSync(runDir);
@@ -134,27 +143,27 @@ describe('guest: the trading day on the real emulated board (qemu-x86.json)', fu
 
     // ---- the merchant's administrator logs in; the terminal signs on to the host through slirp
     const dayStarted = Date.now();
-    await pressKeys(g, `${MERCHANT_ADMIN.typed}OK`);
+    await keys(`${MERCHANT_ADMIN.typed}OK`);
     await screen(display, /Password/, 'the password prompt');
-    await pressKeys(g, `${MERCHANT_ADMIN.password}OK`);
+    await keys(`${MERCHANT_ADMIN.password}OK`);
     await screen(display, IDLE, 'idle after sign-on');
     const signedOnMs = Date.now() - dayStarted;
 
     // ---- three sales by swipe: amount, card on the host's reader, no customer copy, signature
     const printedBefore = devices.printer.receipts().length;
     for (const sale of SALES) {
-      await pressKeys(g, sale.keys);
+      await keys(sale.keys);
       await screen(display, new RegExp(sale.shown.replace(/[.$¥]/g, (c) => `\\${c}`)), `the amount ${sale.shown}`);
-      await pressKeys(g, 'OK');
+      await keys('OK');
       await screen(display, /Swipe\/insert\/tap/, 'the card prompt');
       await devices.reader.detectionStarted();
       devices.reader.swipe(TEST_CARDS.magDebit);
       await screen(display, /Customer copy\?/, 'the customer copy question (approved, merchant copy printed)');
-      await pressKeys(g, '2');
+      await keys('2');
       // No signature pad on this board: the slip is signed on paper; OK there, or idle at once.
       const after = await screen(display, /Sign|^DEMO SHOP/m, 'the signature step or idle');
       if (!IDLE.test(after.join('\n'))) {
-        await pressKeys(g, 'OK');
+        await keys('OK');
         await screen(display, IDLE, 'idle after the sale');
       }
     }
@@ -162,15 +171,15 @@ describe('guest: the trading day on the real emulated board (qemu-x86.json)', fu
     assert.equal(merchantCopies.length, SALES.length, 'one merchant copy per sale on the host\'s virtual printer');
 
     // ---- settlement from the main menu
-    await pressKeys(g, 'MENU');
+    await keys('MENU');
     await screen(display, /Main menu/, 'the main menu');
-    await pressKeys(g, '6');
+    await keys('6');
     const totals = await screen(display, /Settle now\?/, 'the settlement totals');
     const totalFen = SALES.reduce((n, s) => n + s.fen, 0);
     assert.ok(totals.some((l) => l.startsWith(`Sales ${SALES.length} ${(totalFen / 100).toFixed(2)}`)), totals.join('|'));
-    await pressKeys(g, 'OK');
+    await keys('OK');
     await screen(display, /Balanced/, 'the settlement result');
-    await pressKeys(g, 'OK');
+    await keys('OK');
     await screen(display, IDLE, 'idle after the settlement');
     const dayMs = Date.now() - dayStarted;
 
