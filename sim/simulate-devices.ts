@@ -36,7 +36,7 @@ import { Timers } from '../hal/drivers/timing';
 import { PairEnd, Schedule, SerialPair, createSerialPair } from './serial-pair';
 import { VirtualCardReader } from './virtual-card-reader';
 import { VirtualPrinter } from './virtual-printer';
-import { MatrixKeypad } from '../hal/drivers/matrix-keypad';
+import { DEFAULTS as MATRIX_KEYPAD_DEFAULTS, MatrixKeypad } from '../hal/drivers/matrix-keypad';
 import { KeyName } from '../hal/keypad';
 import { readBoardFile } from '../hal/board';
 import { KeypadConfig } from '../hal/board-schema';
@@ -470,6 +470,13 @@ const BOUNCE_GAP_MS_MAX = 30;
 const HOLD_MS_MIN = 60;
 const HOLD_MS_MAX = 250;
 const STUCK_EXTRA_MS_MAX = 5_000;
+/**
+ * The driver times a stuck key from its debounced 'down' (debounceMs after the contact, at the
+ * next scan): a stuck key is held at least this much past the stuck limit, or a draw of a small
+ * extra would release it before the driver could call it stuck (seed 6 drew one once the tapped
+ * cards moved the draws).
+ */
+const STUCK_DETECT_MS = MATRIX_KEYPAD_DEFAULTS.debounceMs + 2 * MATRIX_KEYPAD_DEFAULTS.scanIntervalMs;
 /** Timer firings one press may take (a stuck key held 15 s scans about 3,000 times). */
 const KEYPAD_TIMERS_MAX = 20_000;
 
@@ -542,7 +549,7 @@ export class SimKeypad {
       contact(closedAtEnd);
     };
     if (fault === 'bounce') chatter(true); else contact(true);
-    at += fault === 'stuck' ? KEYPAD_STUCK_MS + this.rng.range(0, STUCK_EXTRA_MS_MAX) : this.rng.range(HOLD_MS_MIN, HOLD_MS_MAX);
+    at += fault === 'stuck' ? KEYPAD_STUCK_MS + STUCK_DETECT_MS + this.rng.range(0, STUCK_EXTRA_MS_MAX) : this.rng.range(HOLD_MS_MIN, HOLD_MS_MAX);
     if (fault === 'bounce') chatter(false); else contact(false);
     const releasedAt = t0 + at;
     // Until the key is released and the driver has settled (it stops scanning when all keys are up).
