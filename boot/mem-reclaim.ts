@@ -14,24 +14,16 @@
  * the collector falls back to `global.gc` (node's --expose-gc, which the unit passes), else none.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { ownAddonCandidates } from '../common/own-addon';
 
 interface MemReclaimAddon { reclaim(): { trimmed: boolean } }
 
 /** What one call of the collector did (logged at debug by the terminal). */
 export interface ReclaimKind { readonly kind: 'low-memory+trim' | 'low-memory' | 'gc' }
 
-/**
- * Where the addon may be: POS_MEM_RECLAIM_ADDON, else build/Release at the repository root seen
- * from boot/ (ts-node) or dist/boot/ (compiled, and the bundle, which maps __dirname there).
- */
+/** Where the addon may be: POS_MEM_RECLAIM_ADDON, else build/Release. */
 export function memReclaimCandidates(): string[] {
-  const env = process.env.POS_MEM_RECLAIM_ADDON;
-  return [
-    ...(env ? [env] : []),
-    path.join(__dirname, '..', 'build', 'Release', 'mem_reclaim.node'),
-    path.join(__dirname, '..', '..', 'build', 'Release', 'mem_reclaim.node'),
-  ];
+  return ownAddonCandidates('mem_reclaim.node', 'POS_MEM_RECLAIM_ADDON');
 }
 
 /** The addon, or undefined when it is not built or does not load (a node of another ABI). */

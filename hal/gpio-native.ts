@@ -15,6 +15,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PosError } from '../common/errors';
+import { ownAddonCandidates } from '../common/own-addon';
 import { Bias, EdgeEvent, EdgeSelect, EdgeWatchers, GpioChip, GpioLine, Level, LineConfig, Unwatch, WatchOptions, gpioError } from './gpio';
 
 /** What native/gpio_v2.c exports. */
@@ -39,17 +40,9 @@ const BIAS_CODES: Record<Bias, number> = { 'as-is': 0, 'pull-up': 1, 'pull-down'
 
 let addon: GpioV2Addon | undefined;
 
-/**
- * Where the addon may be: POS_GPIO_V2_ADDON (an image may put it elsewhere), else build/Release at
- * the repository root seen from hal/ (ts-node) or dist/hal/ (compiled).
- */
+/** Where the addon may be: POS_GPIO_V2_ADDON (an image may put it elsewhere), else build/Release. */
 export function addonCandidates(): string[] {
-  const env = process.env.POS_GPIO_V2_ADDON;
-  return [
-    ...(env ? [env] : []),
-    path.join(__dirname, '..', 'build', 'Release', 'gpio_v2.node'),
-    path.join(__dirname, '..', '..', 'build', 'Release', 'gpio_v2.node'),
-  ];
+  return ownAddonCandidates('gpio_v2.node', 'POS_GPIO_V2_ADDON');
 }
 
 /** Loads the addon once. Throws BRD_BUS naming the places looked at when it is not built. */
