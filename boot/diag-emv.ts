@@ -12,7 +12,7 @@
 import type { AidParams } from '../runtime/host/emv-params';
 import { CaPublicKey, caKeyProblem } from '../runtime/txn/emv-rsa';
 import type { LocalText } from '../ui-lcd/screen';
-import { StringKey, t } from '../ui-lcd/strings';
+import { StringKey, formatYuan, t } from '../ui-lcd/strings';
 
 export interface EmvParamsView {
   /** Every stored CA key (the expired ones too: diagnostics says they are). */
@@ -33,10 +33,6 @@ export function aidLabel(aid: Buffer): LocalText {
   const h = aid.toString('hex').toUpperCase();
   const key = h.startsWith(UNIONPAY_RID) ? UNIONPAY_LABELS[h.slice(UNIONPAY_RID.length, UNIONPAY_RID.length + 6)] : undefined;
   return t(key ?? 'diag.aid.other');
-}
-
-function yuan(fen: number): string {
-  return `${Math.floor(fen / 100)}.${String(fen % 100).padStart(2, '0')}`;
 }
 
 function dashed(yyyymmdd: string | undefined): string {
@@ -64,9 +60,9 @@ function aidLines(v: EmvParamsView): LocalText[] {
   const out: LocalText[] = [t('diag.aids', { n: v.aids.length })];
   for (const a of v.aids) {
     out.push(t('diag.aid', { aid: a.aid.toString('hex').toUpperCase(), label: aidLabel(a.aid) }));
-    out.push(t('diag.aid.limits', { floor: yuan(a.floorLimitFen), clFloor: yuan(a.clFloorLimitFen), clTxn: yuan(a.clTxnLimitFen), cvm: yuan(a.cvmRequiredLimitFen) }));
+    out.push(t('diag.aid.limits', { floor: formatYuan(a.floorLimitFen), clFloor: formatYuan(a.clFloorLimitFen), clTxn: formatYuan(a.clTxnLimitFen), cvm: formatYuan(a.cvmRequiredLimitFen) }));
     if (a.random !== undefined) {
-      out.push(t('diag.aid.random', { target: a.random.targetPercent, max: a.random.maxTargetPercent, threshold: yuan(a.random.thresholdFen) }));
+      out.push(t('diag.aid.random', { target: a.random.targetPercent, max: a.random.maxTargetPercent, threshold: formatYuan(a.random.thresholdFen) }));
     }
   }
   return out;

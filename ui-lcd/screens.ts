@@ -64,7 +64,7 @@ import type { KeyName } from '../hal/keypad';
 import { explainResponseCode } from '../runtime/host/response-codes';
 import { linkName } from '../runtime/host/link-name';
 import type { Locale, MenuItem, Screen, StatusLine, Txt } from './screen';
-import { StringKey, t, maskPan } from './strings';
+import { StringKey, t, maskPan, formatYuan } from './strings';
 import { numbered } from './widgets/menu';
 import { errorScreen } from './error-screens';
 import { AMOUNT_FEN_MAX_DEFAULT } from './widgets/amount-entry';
@@ -235,7 +235,7 @@ function amountText(fen: number): Txt {
 }
 
 function refusedNotice(refused: Refused | undefined, amountFenMax?: number): Txt | undefined {
-  if (refused === 'max' && amountFenMax !== undefined) return t('notice.amountMax', { max: yuan(amountFenMax) });
+  if (refused === 'max' && amountFenMax !== undefined) return t('notice.amountMax', { max: formatYuan(amountFenMax) });
   if (refused === 'zero') return t('notice.amountZero');
   if (refused === 'too-short') return t('notice.tooShort');
   if (refused === 'max' || refused === undefined) return undefined;
@@ -247,10 +247,6 @@ const REFUSED_KEY = {
   'date-future': 'notice.dateFuture', 'date-old': 'notice.dateOld', 'not-found': 'notice.notFound',
   'in-use': 'notice.operatorInUse', range: 'notice.operatorRange', unknown: 'notice.operatorUnknown',
 } as const satisfies Record<Exclude<Refused, 'max' | 'zero' | 'too-short'>, StringKey>;
-
-function yuan(fen: number): string {
-  return `${Math.floor(fen / 100)}.${String(fen % 100).padStart(2, '0')}`;
-}
 
 function withNotice(screen: Screen, notice: Txt | undefined): Screen {
   return notice === undefined ? screen : { ...screen, notice };
@@ -523,7 +519,7 @@ function qrWait(d: ScreenData['qrWait']): Screen {
 /** A pre-authorization's or completion's amount; a completion of a known hold names its 115% ceiling. */
 function txnAmount(d: ScreenData['txnAmount']): Screen {
   const screen: Screen = {
-    id: 'txnAmount', title: t(TXN_TITLE[d.transaction]), ...(d.maxFen !== undefined ? { lines: [t('msg.completionMax', { max: yuan(d.maxFen) })] } : {}),
+    id: 'txnAmount', title: t(TXN_TITLE[d.transaction]), ...(d.maxFen !== undefined ? { lines: [t('msg.completionMax', { max: formatYuan(d.maxFen) })] } : {}),
     input: { kind: 'amount', label: t('label.amount'), digits: d.amountFen > 0 ? String(d.amountFen) : '' }, footer: t('footer.ok'),
   };
   return withNotice(screen, refusedNotice(d.refused, d.maxFen ?? d.amountFenMax));
@@ -577,8 +573,8 @@ function settlementConfirm(d: ScreenData['settlementConfirm']): Screen {
   return {
     id: 'settlementConfirm', title: t('title.settleConfirm'),
     lines: [
-      t('msg.settle.sales', { n: d.saleCount, amount: yuan(d.saleFen) }),
-      t('msg.settle.refunds', { n: d.refundCount, amount: yuan(d.refundFen) }),
+      t('msg.settle.sales', { n: d.saleCount, amount: formatYuan(d.saleFen) }),
+      t('msg.settle.refunds', { n: d.refundCount, amount: formatYuan(d.refundFen) }),
     ],
     footer: t('footer.okCancel'),
   };
@@ -590,8 +586,8 @@ function settlementResult(d: ScreenData['settlementResult']): Screen {
     lines: [
       t(d.balanced ? 'msg.settle.balanced' : 'msg.settle.unbalanced'),
       t('msg.settle.batch', { batch: d.batch }),
-      t('msg.settle.sales', { n: d.saleCount, amount: yuan(d.saleFen) }),
-      t('msg.settle.refunds', { n: d.refundCount, amount: yuan(d.refundFen) }),
+      t('msg.settle.sales', { n: d.saleCount, amount: formatYuan(d.saleFen) }),
+      t('msg.settle.refunds', { n: d.refundCount, amount: formatYuan(d.refundFen) }),
     ],
     footer: t('footer.ok'),
   };

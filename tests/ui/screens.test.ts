@@ -1,6 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { STATE_NAMES, StateName, screenFor, DEFAULTS } from '../../ui-lcd/screens';
 import { renderScreen } from '../../ui-lcd/screen';
+import { formatYuan } from '../../ui-lcd/strings';
 import { SAMPLES } from './fixtures';
 import { checkedRender } from './render-check';
 import { matchSnapshot } from './snapshot';
@@ -32,6 +33,18 @@ describe('ui-lcd screens: snapshots of every state, both languages, 16x2 / 20x4 
     assert.ok(JSON.stringify(s).includes('622848*********0018'));
     assert.ok(!JSON.stringify(s).includes('0402564890'));
     assert.equal(s.input?.digits, '****');
+  });
+
+  it('settlementAmountsAreTheSharedYuanFormat', () => {
+    // One formatter (ui-lcd/strings.ts formatYuan) for every screen amount without a currency sign;
+    // the screens' own copy printed a negative amount as "-2.-50".
+    for (const [saleFen, refundFen] of [[5, 0], [123_456, 99_999_999], [-250, -5]]) {
+      const lines = screenFor('settlementResult', { saleCount: 1, saleFen, refundCount: 1, refundFen }).lines ?? [];
+      const en = lines.map((l) => (typeof l === 'string' ? l : 'en' in l ? l.en : ''));
+      assert.ok(en.some((l) => l.includes(formatYuan(saleFen)) && !l.includes('.-')), `${saleFen}: ${en.join(' | ')}`);
+      assert.ok(en.some((l) => l.includes(formatYuan(refundFen)) && !l.includes('.-')), `${refundFen}: ${en.join(' | ')}`);
+    }
+    assert.deepEqual([formatYuan(5), formatYuan(-250), formatYuan(99_999_999)], ['0.05', '-2.50', '999999.99']);
   });
 
   it('settlementAndBootProgressFillTheBarInProportion', () => {
