@@ -4,6 +4,8 @@
  *
  *   <root>/slotA/  <root>/slotB/   each a complete software tree plus manifest.json / manifest.sig
  *   <root>/state.json              { active, pending?, tries, versions, last? }
+ *   <root>/boot-slot               "A\n" or "B\n": the unit's shell boots that slot without a
+ *                                  selector process (present only when nothing is pending)
  *
  * Invariants (checked by `checkConsistent`, relied on by every step):
  *   I1  the active slot is never written while it is active;
@@ -12,7 +14,12 @@
  *       written only after the rename is durable;
  *   I3  state.json is replaced atomically (temp file, fsync, rename, fsync of the directory),
  *       so after a power cut it is the old state or the new one, never a mix;
- *   I4  `active` changes only in `confirm` (the health check on a trial boot passed).
+ *   I4  `active` changes only in `confirm` (the health check on a trial boot passed);
+ *   I5  boot-slot, when present, names the active slot of a state with nothing pending: it is
+ *       removed durably before any state that differs from it is written, and written (atomically,
+ *       as I3) only after a state with nothing pending is durable. So the unit's shell, which
+ *       boots the slot it names and runs the selector (`pos update boot`) only without it, starts
+ *       a second node process only on the boots that decide something: a trial, a rollback.
  * A power cut at any step therefore leaves the running version untouched: at worst a half
  * staged directory (.staging-*, .old-*), which `cleanLeftovers` removes.
  */
@@ -40,6 +47,8 @@ export const BOOT_TRIES_MAX_DEFAULT = 1;
 /** A trial boot that neither confirms nor fails within this is rolled back (rollbackIfOverdue). */
 export const CONFIRM_WITHIN_MS_DEFAULT = 5 * 60_000;
 export const STATE_FILE = 'state.json';
+/** The normal boot's decision for the unit's shell (I5; boot/pos-terminal.service reads it). */
+export const BOOT_SLOT_FILE = 'boot-slot';
 const STATE_BYTES_MAX = 64 * 1024;
 
 export function slotDir(root: string, slot: SlotName): string {
@@ -86,8 +95,33 @@ export function readState(root: string): SlotState {
   return s;
 }
 
+/**
+ * Writes the state (I3) and keeps boot-slot true to it (I5): a boot-slot that would disagree
+ * with the new state is gone from the disk before the state is written, and the new one is
+ * written only once the state is durable. A power cut between the steps leaves no boot-slot,
+ * and the next boot runs the selector, which writes it again.
+ */
 export function writeState(root: string, s: SlotState): void {
+  const bootSlot = join(root, BOOT_SLOT_FILE);
+  const wanted = s.pending ? undefined : s.active;
+  const onDisk = readBootSlot(root);
+  if (onDisk !== undefined && onDisk !== wanted) {
+    rmSync(bootSlot, { force: true });
+    fsyncDir(root);
+  }
   writeFileAtomic(join(root, STATE_FILE), JSON.stringify(s, null, 1) + '\n', root);
+  if (wanted !== undefined && readBootSlot(root) !== wanted) writeFileAtomic(bootSlot, `${wanted}\n`, root);
+}
+
+/**
+ * The slot boot-slot names, read as the unit's shell reads it (`read -r s < boot-slot`, then
+ * exactly A or B); undefined when absent or anything else (the shell then runs the selector).
+ */
+export function readBootSlot(root: string): SlotName | undefined {
+  let text: string;
+  try { text = readFileSync(join(root, BOOT_SLOT_FILE), 'utf8'); } catch { return undefined; }
+  const first = text.split('\n', 1)[0];
+  return first === 'A' || first === 'B' ? first : undefined;
 }
 
 /** Creates the layout with `version` in slot A (first install), unless it exists. */
@@ -103,7 +137,7 @@ export function initSlots(root: string, version: string): SlotState {
 export function cleanLeftovers(root: string): string[] {
   const removed: string[] = [];
   for (const name of readdirSync(root)) {
-    if (name.startsWith('.staging-') || name.startsWith('.old-') || name === `${STATE_FILE}.tmp`) {
+    if (name.startsWith('.staging-') || name.startsWith('.old-') || name === `${STATE_FILE}.tmp` || name === `${BOOT_SLOT_FILE}.tmp`) {
       rmSync(join(root, name), { recursive: true, force: true });
       removed.push(name);
     }
@@ -157,7 +191,11 @@ export function selectBootSlot(root: string, options: BootOptions = {}): BootCho
   const s = readState(root);
   const now = (options.clock ?? Date.now)();
   const active = (): BootChoice => ({ slot: s.active, dir: slotDir(root, s.active), version: s.versions[s.active], trial: false });
-  if (!s.pending) return active();
+  if (!s.pending) {
+    // A tree from before boot-slot, or one a power cut left without it: the next boot needs no selector (I5).
+    if (readBootSlot(root) !== s.active) writeState(root, s);
+    return active();
+  }
   const pending = s.pending;
   const problem = slotProblem(slotDir(root, pending));
   const triesMax = options.triesMax ?? BOOT_TRIES_MAX_DEFAULT;
@@ -205,6 +243,8 @@ export function rollbackIfOverdue(root: string, confirmWithinMs = CONFIRM_WITHIN
 export function checkConsistent(root: string): string | undefined {
   let s: SlotState;
   try { s = readState(root); } catch (e) { return String(e); }
+  const bootSlot = readBootSlot(root);
+  if (bootSlot !== undefined && (s.pending !== undefined || bootSlot !== s.active)) return `${BOOT_SLOT_FILE} names slot ${bootSlot} while the state has active ${s.active}${s.pending ? `, pending ${s.pending}` : ''}`;
   if (s.pending) {
     if (s.pending === s.active) return 'pending names the active slot';
     const p = slotProblem(slotDir(root, s.pending));

@@ -7,7 +7,9 @@
  * page by page but refuses renames, which an A/B install is made of; tests/boot/fs-crash-model.ts
  * adds the namespace (create/rename/unlink durable at a directory fsync, ordered metadata).
  *
- * At every rebuilt state, the boot selector (selectBootSlot) must pick a bootable slot: slot A
+ * At every rebuilt state, boot-slot (what the unit's shell boots without the selector), when
+ * present, must name what the selector picks, never skip a trial or a rollback; and the boot
+ * selector (selectBootSlot) must pick a bootable slot: slot A
  * byte for byte as before, or slot B complete (every file as its manifest says) with version
  * 2.0.0; state.json must parse and satisfy checkConsistent; and what was acknowledged holds:
  * after "installed" the next boot tries 2.0.0 (or, when the power failed during that trial boot
@@ -22,7 +24,7 @@ import { mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSy
 import { dirname, join, relative, sep } from 'node:path';
 import { tempDir, removeDir } from '../../storage/testing';
 import { buildPackage, generateUpdateKeys } from '../../boot/update';
-import { checkConsistent, initSlots, readState, selectBootSlot, slotDir, slotProblem } from '../../boot/update-slots';
+import { checkConsistent, initSlots, readBootSlot, readState, selectBootSlot, slotDir, slotProblem } from '../../boot/update-slots';
 import { runUnderStrace, readTraceFile, nodeCommandFor } from '../powercut';
 import type { TraceEvent, CrashMode } from '../powercut';
 import { needTool } from '../support/tools';
@@ -116,9 +118,12 @@ describe('boot/update: install and switch survive a power cut at every step (str
     const inconsistent = checkConsistent(stateDir);
     if (inconsistent) problems.push(`state inconsistent: ${inconsistent}`);
     let chosen: string;
+    // What the unit's shell boots without the selector (boot-slot, I5): only what the selector would.
+    const shellSlot = readBootSlot(stateDir);
     try {
       const c = selectBootSlot(stateDir, { clock: () => 10_000 });
       chosen = `${c.slot} ${c.version}${c.trial ? ' trial' : ''}${c.rolledBack ? ' rolled-back' : ''}`;
+      if (shellSlot !== undefined && (shellSlot !== c.slot || c.trial || c.rolledBack)) problems.push(`boot-slot says ${shellSlot}, the selector ${chosen}`);
       if (c.slot === 'B') {
         const problem = slotProblem(slotDir(stateDir, 'B'));
         if (problem) problems.push(`boots a half-written slot B: ${problem}`);

@@ -5,11 +5,11 @@
  */
 import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir, removeDir } from '../../storage/testing';
 import { applyUpdate, buildPackage, generateUpdateKeys, rolledBackError, updateStatus } from '../../boot/update';
-import { checkConsistent, confirmSlot, failTrial, initSlots, readState, rollbackIfOverdue, selectBootSlot, slotDir } from '../../boot/update-slots';
+import { BOOT_SLOT_FILE, checkConsistent, confirmSlot, failTrial, initSlots, readBootSlot, readState, rollbackIfOverdue, selectBootSlot, slotDir } from '../../boot/update-slots';
 import { spawnModule } from '../../common/spawn';
 import { PosError } from '../../common/errors';
 
@@ -83,6 +83,30 @@ describe('boot/update: signed packages into A/B slots', function () {
     assert.equal(confirmSlot(root).confirmed, true);
     assert.deepEqual([readState(root).active, updateStatus(root).runningVersion], ['B', '1.1.0']);
     assert.equal(selectBootSlot(root).slot, 'B');
+  });
+
+  it('bootSlotNamesTheActiveSlotOnlyWhileNothingIsPending', () => {
+    // boot-slot is the unit's shell's decision without the selector process (I5): it must never
+    // name a slot while a trial or a rollback is due, or the shell would skip them.
+    assert.equal(readBootSlot(root), 'A', 'written by init');
+    apply(pkg('1.1.0'));
+    assert.equal(readBootSlot(root), undefined, 'an install removes it: the next boot is the trial');
+    assert.equal(selectBootSlot(root).trial, true);
+    assert.equal(readBootSlot(root), undefined, 'still pending during the trial boot');
+    confirmSlot(root);
+    assert.equal(readBootSlot(root), 'B', 'confirmed: the next boot needs no selector');
+    apply(pkg('1.2.0'));
+    selectBootSlot(root); // the trial of 1.2.0 in slot A crashes
+    assert.equal(readBootSlot(root), undefined);
+    assert.equal(selectBootSlot(root).rolledBack !== undefined, true);
+    assert.equal(readBootSlot(root), 'B', 'rolled back: boot-slot names the slot still active');
+    // A tree from before boot-slot (or a power cut between the state and boot-slot): the selector writes it.
+    rmSync(join(root, BOOT_SLOT_FILE));
+    assert.equal(selectBootSlot(root).slot, 'B');
+    assert.equal(readBootSlot(root), 'B');
+    // One that disagrees with the state is an inconsistency checkConsistent names.
+    writeFileSync(join(root, BOOT_SLOT_FILE), 'A\n');
+    assert.match(checkConsistent(root) ?? '', /boot-slot names slot A while the state has active B/);
   });
 
   it('refusesABadSignatureWithE-UPD-01AndTouchesNothing', () => {
