@@ -7,11 +7,13 @@
 import { strict as assert } from 'node:assert';
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { Writable } from 'node:stream';
 import { removeDir, tempDir } from '../storage/testing';
 import { PosError } from '../common/errors';
+import { reportError } from './cli';
 import { withRegistry } from './factory';
 import { REGISTRY_LOCK_WAIT_MS_MAX, parseOwner, processStartTicks } from './registry-lock';
 
@@ -88,8 +90,14 @@ describe('boot/registry-lock: the station registry after a killed station', func
     let err: unknown;
     try { await withRegistry(registry, addSerial('SN-2'), { logger: log.logger, lockWaitMs: 300 }); } catch (e) { err = e; }
     assert.ok(err instanceof PosError, `refused (${String(err)})`);
-    assert.equal(err.code, 'E-STO-09');
-    assert.match(err.message, new RegExp(`locked by process ${child.pid}`));
+    assert.equal(err.code, 'E-FLS-04', 'the station registry\'s own code, not the USB export target\'s');
+    assert.equal(err.kind, 'timeout');
+    assert.match(err.message, new RegExp(`locked by process ${child.pid} on ${hostname()}`));
+    assert.match(err.message, new RegExp(`主机${hostname()}上的进程${child.pid}占用`), 'named in Chinese too');
+    const printed: string[] = [];
+    reportError(err, (l) => printed.push(l));
+    assert.match(printed.join('\n'), /E-FLS-04 工位登记表正被另一次运行占用: 等待该工位运行结束；或停止提示中所列的进程/);
+    assert.ok(!/USB|U盘/.test(printed.join('\n')), 'nothing about USB sticks');
     assert.equal(log.lines().length, 0, 'nothing broken');
     assert.equal(existsSync(registry), false, 'nothing written');
     assert.equal(parseOwner(readFileSync(`${registry}.lock`, 'utf8'))?.pid, child.pid, 'the holder keeps its lock');

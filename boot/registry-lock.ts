@@ -142,10 +142,22 @@ export async function acquireRegistryLock(lock: string, o: LockOptions = {}): Pr
   while (!tryCreate(lock, me)) {
     if (breakIfStale(lock, log)) continue;
     if (Date.now() - start > waitMs) {
-      const holder = parseOwner(readOr(lock, ''));
-      throw new PosError('STO_EXPORT_TARGET', `station registry is locked by ${holder ? `process ${holder.pid} on ${holder.hostname || 'this host'}` : 'an unreadable lock'}, still running after ${waitMs} ms (${lock}): wait for that station to finish, or stop it`, { lock, ...(holder ? { pid: holder.pid } : {}) });
+      throw lockedError(lock, parseOwner(readOr(lock, '')), waitMs);
     }
     await new Promise((r) => setTimeout(r, LOCK_POLL_MS));
   }
   return () => rmSync(lock, { force: true });
+}
+
+/**
+ * E-FLS-04: a live owner kept the lock past the wait. The message names the owner's PID and host
+ * in English and Chinese (the CLI prints the message, then each language's steps), so the person
+ * at the station knows which run to wait for or which process to stop.
+ */
+function lockedError(lock: string, holder: LockOwner | undefined, waitMs: number): PosError {
+  const en = holder ? `process ${holder.pid} on ${holder.hostname || 'this host'}` : 'an unreadable lock';
+  const zh = holder ? `${holder.hostname ? `主机${holder.hostname}上的` : '本机'}进程${holder.pid}` : '无法读取的锁文件';
+  return new PosError('FLS_REGISTRY_LOCKED',
+    `station registry is locked by ${en}, still running after ${waitMs} ms (${lock}): wait for that station to finish, or stop process ${holder?.pid ?? '(see the lock file)'} / 工位登记表被${zh}占用（已等待${waitMs}毫秒，${lock}）：请等待该工位运行结束，或停止该进程`,
+    { lock, ...(holder ? { pid: holder.pid, hostname: holder.hostname } : {}) });
 }

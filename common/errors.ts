@@ -376,6 +376,11 @@ export const ERRORS = {
   BRD_BUS: def('E-BRD-03', 'bus-fault',
     { cause: 'Bus transfer failed', steps: ['Restart the terminal', 'Call support'] },
     { cause: '总线通讯失败', steps: ['重启终端', '联系客服'] }),
+  // An input event device (hal/drivers/evdev-keypad.ts) went away while read: ENODEV (driver
+  // unbound, cable, power) or its end closed. No key reaches the terminal until it restarts.
+  BRD_INPUT_GONE: def('E-BRD-04', 'device-absent',
+    { cause: 'Keypad device gone', steps: ['Reseat the keypad cable', 'Restart the terminal'] },
+    { cause: '键盘设备已断开', steps: ['重新插好键盘排线', '重启终端'] }),
   // ---- operator
   OPR_AMOUNT: def('E-OPR-01', 'operator-input',
     { cause: 'Amount not valid', steps: ['Enter the amount again'] },
@@ -492,6 +497,11 @@ export const ERRORS = {
   FLS_BOOT: def('E-FLS-03', 'timeout',
     { cause: 'Flashed terminal did not boot', steps: ['See the boot log in the report', 'Flash again; return it if repeated'] },
     { cause: '写入后终端未能启动', steps: ['查看结果文件中的启动日志', '重新写入，多次出现请返厂'] }),
+  // The station registry (boot/registry-lock.ts): another station process holds its lock and is
+  // alive; the message names its PID and host in both languages.
+  FLS_REGISTRY_LOCKED: def('E-FLS-04', 'timeout',
+    { cause: 'Station registry in use by another run', steps: ['Wait for that station run to finish', 'Or stop the process the message names'] },
+    { cause: '工位登记表正被另一次运行占用', steps: ['等待该工位运行结束', '或停止提示中所列的进程'] }),
   // ---- remote management (E-MGT: the MQTT channel of runtime/mgmt/, docs/MANAGEMENT.md). The
   // steps speak to whoever sent the command (the acquirer's management console) or, for the
   // broker, to the technician at the terminal.
