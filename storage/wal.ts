@@ -1,0 +1,362 @@
+/**
+ * The journal's write-ahead log, `journal.wal` (storage/JOURNAL_FORMAT.md, "Write-ahead log").
+ *
+ * A durable commit is one pwrite of a commit (24-byte commit header + the records' own frames)
+ * at the write offset and one fdatasync of a file whose size never changes: one flush barrier,
+ * where an LMDB commit costs two and rewrites a B-tree path. The records reach LMDB at a
+ * checkpoint (storage/journal.ts), after which the header is rewritten and the log starts over.
+ *
+ * This module knows bytes and files only: `scanWal` applies the open's decision table to the
+ * file's bytes (pure), `WalWriter` writes commits and headers. What LMDB holds is asked through
+ * `WalScanInput.lmdbRecord`, so the scan is the same for the journal, a read-only reader and tests.
+ */
+import { closeSync, existsSync, fdatasyncSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { crc32Range, digestAtEquals, frameValid, recordDigest, u32, HEADER_BYTES, SEQ_MAX } from './record';
+import { Damage } from './verify';
+import { invariant } from '../common/errors';
+
+export const WAL_FILE = 'journal.wal';
+/** The log's fixed size: a checkpoint runs before a commit that would not fit. */
+export const WAL_BYTES = 1024 * 1024;
+/** The header has a block of its own: rewriting it never touches a commit, nor a commit it. */
+export const WAL_HEADER_BYTES = 4096;
+export const WAL_COMMIT_HEADER_BYTES = 24;
+/** Records one commit may hold (the commit header's count is a u16). */
+export const WAL_COMMIT_RECORDS_MAX = 4096;
+/** Records the log (and the journal's in-memory tail) may hold before a checkpoint. */
+export const WAL_TAIL_RECORDS_MAX = 4096;
+/** The most bytes of commits the log holds. */
+export const WAL_COMMITS_BYTES_MAX = WAL_BYTES - WAL_HEADER_BYTES;
+export const WAL_VERSION = 1;
+
+const HEADER_MAGIC = Buffer.from('POSJWAL1', 'latin1');
+const COMMIT_MAGIC = 0x504f5357; // "POSW"
+const HEADER_CRC_AT = 56;
+const DIGEST_AT_IN_FRAME = 32;
+
+export interface WalHeader {
+  /** Every record with seq ≤ baseSeq is in data.mdb. */
+  readonly baseSeq: number;
+  /** The chain digest of record baseSeq (the genesis digest when baseSeq is 0). */
+  readonly baseDigest: Buffer;
+}
+
+export interface WalEntry {
+  readonly seq: number;
+  readonly stored: Buffer;
+}
+
+export function walPath(dir: string): string {
+  return join(dir, WAL_FILE);
+}
+
+export function encodeHeader(header: WalHeader): Buffer {
+  invariant(header.baseDigest.length === 32, 'WAL base digest is not 32 bytes', { bytes: header.baseDigest.length });
+  invariant(Number.isInteger(header.baseSeq) && header.baseSeq >= 0 && header.baseSeq <= SEQ_MAX, 'WAL base seq out of range', { baseSeq: header.baseSeq });
+  const b = Buffer.alloc(WAL_HEADER_BYTES);
+  HEADER_MAGIC.copy(b, 0);
+  b.writeUInt32BE(WAL_VERSION, 8);
+  b.writeUInt32BE(WAL_BYTES, 12);
+  b.writeBigUInt64BE(BigInt(header.baseSeq), 16);
+  header.baseDigest.copy(b, 24);
+  b.writeUInt32BE(crc32Range(b, 0, HEADER_CRC_AT), HEADER_CRC_AT);
+  return b;
+}
+
+/** The header, or what is wrong with it. */
+export function decodeHeader(raw: Buffer): WalHeader | string {
+  if (raw.length < WAL_HEADER_BYTES) return `journal.wal is ${raw.length} bytes, shorter than its header`;
+  if (!raw.subarray(0, 8).equals(HEADER_MAGIC)) return 'journal.wal header has no POSJWAL1 magic';
+  if (crc32Range(raw, 0, HEADER_CRC_AT) !== raw.readUInt32BE(HEADER_CRC_AT)) return 'journal.wal header CRC does not match';
+  if (raw.readUInt32BE(8) !== WAL_VERSION) return `journal.wal version ${raw.readUInt32BE(8)} is not ${WAL_VERSION}`;
+  const baseSeq = raw.readBigUInt64BE(16);
+  if (baseSeq > BigInt(SEQ_MAX)) return `journal.wal base seq ${baseSeq} out of range`;
+  return { baseSeq: Number(baseSeq), baseDigest: Buffer.from(raw.subarray(24, 56)) };
+}
+
+/** One commit's bytes: the commit header, then the frames back to back. */
+export function encodeCommit(entries: ReadonlyArray<WalEntry>): Buffer {
+  invariant(entries.length >= 1 && entries.length <= WAL_COMMIT_RECORDS_MAX, 'WAL commit record count out of range', { records: entries.length });
+  let bodyBytes = 0;
+  for (const [i, e] of entries.entries()) {
+    invariant(e.seq === entries[0].seq + i, 'WAL commit seqs not consecutive', { first: entries[0].seq, at: i, seq: e.seq });
+    bodyBytes += e.stored.length;
+  }
+  const out = Buffer.allocUnsafe(WAL_COMMIT_HEADER_BYTES + bodyBytes);
+  let at = WAL_COMMIT_HEADER_BYTES;
+  for (const e of entries) at += e.stored.copy(out, at);
+  out.writeUInt32BE(COMMIT_MAGIC, 0);
+  out.writeUInt16BE(entries.length, 4);
+  out.writeUInt16BE(0, 6);
+  out.writeUInt32BE(entries[0].seq, 8);
+  out.writeUInt32BE(bodyBytes, 12);
+  out.writeUInt32BE(crc32Range(out, WAL_COMMIT_HEADER_BYTES, out.length), 16);
+  out.writeUInt32BE(crc32Range(out, 0, 20), 20);
+  return out;
+}
+
+interface WholeCommit {
+  readonly firstSeq: number;
+  readonly entries: WalEntry[];
+  readonly endOffset: number;
+}
+
+/** The commit header at `at` alone holds (magic, reserved, header CRC, sane count and length). */
+function commitHeaderValid(raw: Buffer, at: number): boolean {
+  if (at + WAL_COMMIT_HEADER_BYTES > raw.length) return false;
+  if (u32(raw, at) !== COMMIT_MAGIC || raw.readUInt16BE(at + 6) !== 0) return false;
+  if (crc32Range(raw, at, at + 20) !== u32(raw, at + 20)) return false;
+  const count = raw.readUInt16BE(at + 4);
+  return count >= 1 && count <= WAL_COMMIT_RECORDS_MAX && u32(raw, at + 8) >= 1;
+}
+
+/** The whole commit at `at`, or undefined (see JOURNAL_FORMAT.md: header, body CRC, frames, seqs). */
+export function readCommit(raw: Buffer, at: number): WholeCommit | undefined {
+  if (!commitHeaderValid(raw, at)) return undefined;
+  const count = raw.readUInt16BE(at + 4);
+  const firstSeq = u32(raw, at + 8);
+  const bodyBytes = u32(raw, at + 12);
+  const bodyAt = at + WAL_COMMIT_HEADER_BYTES;
+  if (bodyAt + bodyBytes > raw.length || count * HEADER_BYTES > bodyBytes) return undefined;
+  if (crc32Range(raw, bodyAt, bodyAt + bodyBytes) !== u32(raw, at + 16)) return undefined;
+  const entries: WalEntry[] = [];
+  let p = bodyAt;
+  for (let i = 0; i < count; i++) {
+    if (p + HEADER_BYTES > bodyAt + bodyBytes) return undefined;
+    const stored = raw.subarray(p, p + HEADER_BYTES + u32(raw, p + 16));
+    if (p + stored.length > bodyAt + bodyBytes || !frameValid(stored)) return undefined;
+    if (u32(stored, 12) !== firstSeq + i) return undefined;
+    entries.push({ seq: firstSeq + i, stored });
+    p += stored.length;
+  }
+  if (p !== bodyAt + bodyBytes) return undefined;
+  return { firstSeq, entries, endOffset: p };
+}
+
+export interface WalScanInput {
+  /** LMDB's last good record and its digest (the genesis digest when LMDB holds none). */
+  readonly lmdbLastSeq: number;
+  readonly lmdbLastDigest: Buffer;
+  /** A record LMDB holds (seq ≤ lmdbLastSeq), to check a checkpointed frame against. */
+  readonly lmdbRecord: (seq: number) => Buffer | undefined;
+}
+
+export interface WalScan {
+  readonly header: WalHeader | undefined;
+  /** Why the header could not be used (a cut-off creation or header write, or damage). */
+  readonly headerProblem?: string;
+  /** Records above LMDB's last, in seq order, each copied out of the file's bytes. */
+  readonly taken: WalEntry[];
+  readonly lastSeq: number;
+  readonly lastDigest: Buffer;
+  /** The unreadable commit the scan stopped at when it is the torn tail (cut: never acknowledged). */
+  readonly tornAt?: { readonly offset: number; readonly reason: string };
+  /** Damage: a bad commit followed by a later whole one, a gap, a broken link, a copy that differs. */
+  readonly damage?: Damage;
+}
+
+type CommitVerdict = 'skip' | 'take' | 'end' | Damage;
+
+/** What the open's decision table says of one whole commit (see JOURNAL_FORMAT.md). */
+function judgeCommit(c: WholeCommit, input: WalScanInput, last: { seq: number; digest: Buffer }): CommitVerdict {
+  const lastInCommit = c.firstSeq + c.entries.length - 1;
+  if (lastInCommit <= input.lmdbLastSeq) {
+    for (const e of c.entries) {
+      const inLmdb = input.lmdbRecord(e.seq);
+      if (!inLmdb || !inLmdb.equals(e.stored)) return { seq: e.seq, reason: `record ${e.seq} in journal.wal differs from the one in data.mdb` };
+    }
+    return 'skip';
+  }
+  if (last.seq > input.lmdbLastSeq && c.firstSeq <= last.seq) return 'end';
+  const digestLatin1 = last.digest.toString('latin1');
+  const above = c.entries.filter((e) => e.seq > input.lmdbLastSeq);
+  if (above[0].seq !== last.seq + 1) return { seq: last.seq + 1, reason: `journal.wal holds record ${above[0].seq} next, after record ${last.seq} (records missing)` };
+  if (!digestAtEquals(above[0].stored, DIGEST_AT_IN_FRAME, digestLatin1)) return { seq: last.seq + 1, reason: `record ${last.seq + 1} in journal.wal does not link to record ${last.seq}` };
+  return 'take';
+}
+
+/** Takes a commit's records above LMDB's last; damage when they do not chain one to the next. */
+function takeCommit(c: WholeCommit, input: WalScanInput, taken: WalEntry[], last: { seq: number; digest: Buffer }): Damage | undefined {
+  for (const e of c.entries) {
+    if (e.seq <= input.lmdbLastSeq) continue;
+    if (!digestAtEquals(e.stored, DIGEST_AT_IN_FRAME, last.digest.toString('latin1'))) return { seq: e.seq, reason: `record ${e.seq} in journal.wal does not link to record ${last.seq}` };
+    const copy = Buffer.from(e.stored);
+    taken.push({ seq: e.seq, stored: copy });
+    last.seq = e.seq;
+    last.digest = recordDigest(copy);
+  }
+  return undefined;
+}
+
+/** A whole commit somewhere after `from` with a seq beyond `lastSeq`: proof the bad one was flushed. */
+function laterCommitAfter(raw: Buffer, from: number, lastSeq: number): WholeCommit | undefined {
+  const magic = Buffer.from([0x50, 0x4f, 0x53, 0x57]);
+  for (let at = raw.indexOf(magic, from + 1); at >= 0; at = raw.indexOf(magic, at + 1)) {
+    const c = readCommit(raw, at);
+    if (c && c.firstSeq > lastSeq) return c;
+  }
+  return undefined;
+}
+
+/**
+ * Applies the open's decision table (JOURNAL_FORMAT.md, "Write-ahead log") to the log's bytes.
+ * Never throws on bad bytes: damage and a torn tail are results.
+ */
+export function scanWal(raw: Buffer, input: WalScanInput): WalScan {
+  const decoded = raw.length > 0 ? decodeHeader(raw) : 'journal.wal is empty';
+  const header = typeof decoded === 'string' ? undefined : decoded;
+  const headerProblem = typeof decoded === 'string' ? decoded : raw.length !== WAL_BYTES ? `journal.wal is ${raw.length} bytes, not ${WAL_BYTES}` : undefined;
+  const taken: WalEntry[] = [];
+  const last = { seq: input.lmdbLastSeq, digest: input.lmdbLastDigest };
+  const result = (extra: Partial<WalScan>): WalScan => ({ header, ...(headerProblem ? { headerProblem } : {}), taken, lastSeq: last.seq, lastDigest: last.digest, ...extra });
+  let at = WAL_HEADER_BYTES;
+  while (at < raw.length) {
+    const c = readCommit(raw, at);
+    if (!c) {
+      const later = laterCommitAfter(raw, at, last.seq);
+      if (later) return result({ damage: { seq: last.seq + 1, reason: `journal.wal: an unreadable commit at byte ${at} is followed by a whole later commit (record ${later.firstSeq}): it had been flushed` } });
+      return result(commitHeaderValid(raw, at) ? { tornAt: { offset: at, reason: 'the last commit is incomplete (torn by a power cut)' } } : {});
+    }
+    const verdict = judgeCommit(c, input, last);
+    if (verdict === 'end') break;
+    if (typeof verdict === 'object') return result({ damage: verdict });
+    if (verdict === 'take') {
+      const broken = takeCommit(c, input, taken, last);
+      if (broken) return result({ damage: broken });
+    }
+    at = c.endOffset;
+  }
+  return result({});
+}
+
+/** Reads the whole log; an absent file reads as empty. */
+export function readWalFile(dir: string): Buffer {
+  const file = walPath(dir);
+  if (!existsSync(file)) return Buffer.alloc(0);
+  const fd = openSync(file, 'r');
+  try {
+    const size = Math.min(fstatSync(fd).size, WAL_BYTES);
+    const raw = Buffer.alloc(size);
+    let got = 0;
+    while (got < size) {
+      const n = readSync(fd, raw, got, size - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    return raw.subarray(0, got);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export interface WalWriterOptions {
+  /** UNSAFE: no flushes (the power-cut tests' positive control only). */
+  readonly noSync?: boolean;
+}
+
+/**
+ * Writes commits at the write offset and rewrites the header at a checkpoint. Every method is
+ * synchronous (pwrite + fdatasync on the calling thread, as the journal's LMDB commits are) and
+ * throws the file system's error as is: the journal maps it (storage-errors.ts) and fails.
+ */
+export class WalWriter {
+  private offset = WAL_HEADER_BYTES;
+  private records = 0;
+
+  private constructor(private readonly fd: number, private readonly options: WalWriterOptions) {}
+
+  /**
+   * Opens the log for writing from the start of its commits, with `header` in force. A missing
+   * log, one of the wrong size or with an unusable header is (re)created: zeros written over its
+   * whole length and fsynced, then the header. Callers have read what the old log held first.
+   */
+  static open(dir: string, header: WalHeader, options: WalWriterOptions = {}): WalWriter {
+    const file = walPath(dir);
+    const existing = existsSync(file) ? readHeaderOf(file) : undefined;
+    const fresh = existing === undefined || typeof existing.header === 'string' || existing.sizeBytes !== WAL_BYTES;
+    const fd = openSync(file, existsSync(file) ? 'r+' : 'wx');
+    const writer = new WalWriter(fd, options);
+    try {
+      if (fresh) writer.zeroFill();
+      const same = !fresh && typeof existing.header !== 'string' && existing.header.baseSeq === header.baseSeq && existing.header.baseDigest.equals(header.baseDigest);
+      if (!same) writer.reset(header);
+      if (fresh) syncDir(dir, options);
+    } catch (e) {
+      closeSync(fd);
+      throw e;
+    }
+    return writer;
+  }
+
+  /** Bytes of commits written since the last reset. */
+  get usedBytes(): number { return this.offset - WAL_HEADER_BYTES; }
+  /** Records written since the last reset. */
+  get recordCount(): number { return this.records; }
+
+  /** Would a commit of these records fit (in bytes and in the record limit)? */
+  fits(records: number, frameBytes: number): boolean {
+    return this.offset + WAL_COMMIT_HEADER_BYTES + frameBytes <= WAL_BYTES && this.records + records <= WAL_TAIL_RECORDS_MAX && records <= WAL_COMMIT_RECORDS_MAX;
+  }
+
+  /** One commit: one pwrite at the write offset, one fdatasync. Durable when it returns. */
+  append(entries: ReadonlyArray<WalEntry>): void {
+    const commit = encodeCommit(entries);
+    invariant(this.offset + commit.length <= WAL_BYTES, 'WAL commit does not fit (check fits() first)', { offset: this.offset, bytes: commit.length });
+    writeAll(this.fd, commit, this.offset);
+    this.sync();
+    this.offset += commit.length;
+    this.records += entries.length;
+  }
+
+  /** After a checkpoint: the new header (one block, one fdatasync); commits start over. */
+  reset(header: WalHeader): void {
+    writeAll(this.fd, encodeHeader(header), 0);
+    this.sync();
+    this.offset = WAL_HEADER_BYTES;
+    this.records = 0;
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+
+  private zeroFill(): void {
+    writeAll(this.fd, Buffer.alloc(WAL_BYTES), 0);
+    // fsync, not fdatasync: the size and the blocks must be on disk, so later fdatasyncs never
+    // have metadata to write.
+    if (!this.options.noSync) fsyncSync(this.fd);
+  }
+
+  private sync(): void {
+    if (!this.options.noSync) fdatasyncSync(this.fd);
+  }
+}
+
+function writeAll(fd: number, bytes: Buffer, position: number): void {
+  let done = 0;
+  while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, position + done);
+}
+
+function readHeaderOf(file: string): { header: WalHeader | string; sizeBytes: number } {
+  const fd = openSync(file, 'r');
+  try {
+    const sizeBytes = fstatSync(fd).size;
+    const block = Buffer.alloc(Math.min(sizeBytes, WAL_HEADER_BYTES));
+    readSync(fd, block, 0, block.length, 0);
+    return { header: decodeHeader(block), sizeBytes };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A new file's directory entry is made durable with the directory's fsync. */
+function syncDir(dir: string, options: WalWriterOptions): void {
+  if (options.noSync) return;
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
