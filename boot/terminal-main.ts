@@ -144,7 +144,7 @@ async function main(): Promise<void> {
     // The Linux bus backends (serialport, i2c-bus, onoff) load only for a real board: the
     // simulator's boot does not pay for them (issue 14: start time on a slow CPU).
     const { linuxFactories } = require('../hal/board-linux') as typeof import('../hal/board-linux');
-    board = await loadBoard(boardName, linuxFactories());
+    board = await loadBoard(boardName, linuxFactories(), { keypadLogger: logger.child({ module: 'keypad' }) });
   }
 
   const updateRoot = str('update-root') ?? process.env.POS_UPDATE_ROOT ?? config.update?.root;

@@ -8,7 +8,8 @@
  * Every serial role (printer0, reader0, the optional scanner0) gets its tty opened here at the
  * board file's `port` and `baudRate`; hal/board.ts then builds the real driver over it (for
  * scanner0 the SerialTriggerScanner of hal/drivers/scan-engine.ts, configured from the role's
- * suffix, prefix, noRead and readTimeoutMs). No driver opens /dev itself (DESIGN.md rule 2).
+ * suffix, prefix, noRead and readTimeoutMs). An "evdev-keypad" gets its input event device opened
+ * here (hal/input-linux.ts), by path or found by name. No driver opens /dev itself (DESIGN.md rule 2).
  */
 import { BusFactories } from './board';
 import { LinuxI2cBus } from './i2c-linux';
@@ -17,6 +18,7 @@ import { ChardevGpioChip } from './gpio-chardev';
 import { NativeGpioChip } from './gpio-native';
 import { createLinuxSerialPort } from './serial-linux';
 import { gpioError } from './gpio';
+import { openInputDevice, resolveInputDevice } from './input-linux';
 
 export function linuxFactories(): BusFactories {
   return {
@@ -35,5 +37,7 @@ export function linuxFactories(): BusFactories {
       await port.open();
       return port;
     },
+    // The evdev keypad's device: its path, or /dev/input/eventN found by the kernel's name for it.
+    input: async (role, ref) => openInputDevice(role, resolveInputDevice(role, ref)),
   };
 }

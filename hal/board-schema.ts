@@ -8,7 +8,8 @@
  */
 import { PosError } from '../common/errors';
 import { parseTimeZone, TZ_OFFSET_MINUTES_DEFAULT } from '../common/time';
-import { KEY_NAMES, KeyName } from './keypad';
+import { KEY_NAMES, KeyName, isKeyName } from './keypad';
+import { DEFAULT_EVDEV_KEYMAP, LINUX_KEY_CODES } from './input-keycodes';
 import { SMBUS_BLOCK_DATA_BYTES_MAX } from './i2c';
 import { APN_PATTERN } from './modem';
 import { SCAN_PREFIX_BYTES_MAX, SCAN_PROTOCOLS, SCAN_SUFFIXES, ScanProtocol, ScanSuffix } from './drivers/scan-engine';
@@ -71,6 +72,24 @@ export interface KeypadConfig {
   /** Wait after selecting a row before reading the columns (hal/drivers/matrix-keypad.ts); absent: none. */
   readonly rowSettleMs?: number;
 }
+/**
+ * A keypad the kernel scans (gpio-keys or matrix-keypad from the device tree, a USB keypad), read
+ * from its input event device (hal/drivers/evdev-keypad.ts). `device` (a path: /dev/input/event0,
+ * /dev/input/by-path/...) or `deviceName` (the name in /sys/class/input/eventN/device/name), one
+ * of them. Debounce is the kernel driver's (device tree: debounce-interval, debounce-delay-ms).
+ */
+export interface EvdevKeypadConfig {
+  readonly type: 'evdev-keypad';
+  readonly device?: string;
+  readonly deviceName?: string;
+  /** Linux key name (KEY_ENTER) -> key; absent: DEFAULT_EVDEV_KEYMAP (hal/input-keycodes.ts). */
+  readonly keymap: Readonly<Record<string, KeyName>>;
+  readonly longPressMs: number;
+  readonly stuckMs: number;
+  /** EVIOCGRAB: only the terminal reads the keys (default true). */
+  readonly grab: boolean;
+}
+
 /** A longer settle makes a scan of 8 rows take most of a second: keys would feel dead. */
 export const ROW_SETTLE_MS_MAX = 100;
 
@@ -199,7 +218,7 @@ const ETHERNET_INTERFACE_DEFAULT = 'eth0';
 export type ModemDataPath = (typeof MODEM_DATA_PATHS)[number];
 
 export type DeviceConfig =
-  | PrinterConfig | ReaderConfig | Hd44780Config | Ssd1306Config | KeypadConfig | BatteryConfig | ButtonConfig | LedConfig | Tsc2007Config
+  | PrinterConfig | ReaderConfig | Hd44780Config | Ssd1306Config | KeypadConfig | EvdevKeypadConfig | BatteryConfig | ButtonConfig | LedConfig | Tsc2007Config
   | ScannerConfig | ModemConfig | WifiConfig;
 
 export interface BoardConfig {
@@ -362,7 +381,7 @@ const ROLE_TYPES: ReadonlyArray<[RegExp, readonly DeviceConfig['type'][]]> = [
   [/^printer\d+$/, ['escpos-serial']],
   [/^reader\d+$/, ['framed-card-reader']],
   [/^display\d+$/, ['hd44780-pcf8574', 'ssd1306']],
-  [/^keypad\d+$/, ['matrix-keypad']],
+  [/^keypad\d+$/, ['matrix-keypad', 'evdev-keypad']],
   [/^battery\d+$/, ['battery']],
   [/^reset\d+$/, ['gpio-button']],
   [/^led[A-Z][A-Za-z]*\d+$/, ['gpio-led']],
@@ -480,6 +499,20 @@ function keymap(f: Fields, rows: number, cols: number): (KeyName | null)[][] {
   return v as (KeyName | null)[][];
 }
 
+/** An evdev keymap: Linux key names (hal/input-keycodes.ts) to keys, every key reachable. */
+function evdevKeymap(f: Fields): Record<string, KeyName> {
+  const v = f.raw('keymap');
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) f.fail('keymap', 'must be an object of Linux key names to keys, e.g. { "KEY_ENTER": "OK" }');
+  const map = v as Record<string, unknown>;
+  for (const [name, key] of Object.entries(map)) {
+    if (LINUX_KEY_CODES[name] === undefined) f.fail('keymap', `has unknown Linux key name ${JSON.stringify(name)} (known: ${Object.keys(LINUX_KEY_CODES).join(' ')})`);
+    if (!isKeyName(key)) f.fail('keymap', `maps ${name} to unknown key ${JSON.stringify(key)} (known: ${KEY_NAMES.join(' ')})`);
+  }
+  const missing = KEY_NAMES.filter((k) => !Object.values(map).includes(k));
+  if (missing.length > 0) f.fail('keymap', `has no code for key${missing.length > 1 ? 's' : ''} ${missing.join(' ')} (every key must be reachable)`);
+  return map as Record<string, KeyName>;
+}
+
 const DEVICE_READERS: Record<DeviceConfig['type'], (f: Fields) => DeviceConfig> = {
   'escpos-serial': (f) => ({
     type: 'escpos-serial', port: f.str('port'), baudRate: f.int('baudRate', ...BAUD),
@@ -522,6 +555,15 @@ const DEVICE_READERS: Record<DeviceConfig['type'], (f: Fields) => DeviceConfig> 
       type: 'matrix-keypad', rowLines, colLines, activeLow: f.bool('activeLow'), keymap: keymap(f, rowLines.length, colLines.length),
       debounceMs: f.int('debounceMs', 1, 200, 20), longPressMs: f.int('longPressMs', 200, 10_000, 1000), stuckMs: f.int('stuckMs', 2000, 120_000, 10_000),
       ...(f.has('rowSettleMs') ? { rowSettleMs: f.int('rowSettleMs', 0, ROW_SETTLE_MS_MAX) } : {}),
+    };
+  },
+  'evdev-keypad': (f) => {
+    if (f.has('device') === f.has('deviceName')) f.fail('device', 'or "deviceName" must be given, one of them (a path such as "/dev/input/event0", or the name the kernel reports in /sys/class/input/eventN/device/name)');
+    return {
+      type: 'evdev-keypad',
+      ...(f.has('device') ? { device: f.str('device', /^\/[^\0]+$/) } : { deviceName: f.str('deviceName', /^[\x20-\x7e]{1,255}$/) }),
+      keymap: f.has('keymap') ? evdevKeymap(f) : DEFAULT_EVDEV_KEYMAP,
+      longPressMs: f.int('longPressMs', 200, 10_000, 1000), stuckMs: f.int('stuckMs', 2000, 120_000, 10_000), grab: f.bool('grab', true),
     };
   },
   battery: (f) => {
@@ -642,6 +684,11 @@ export function validateBoard(json: unknown, file: string): BoardConfig {
     if (!devices[role]) throw new PosError('BRD_INVALID', `${file}: role ${role} is missing (every board needs ${REQUIRED_ROLES.join(', ')})`, { file, role });
   }
   checkConflicts(file, devices);
+  if (simulator) {
+    // The simulator board's factories make GPIO, I2C and serial buses only (sim/board-sim.ts).
+    const evdev = Object.entries(devices).find(([, d]) => d.type === 'evdev-keypad');
+    if (evdev) throw new PosError('BRD_INVALID', `${file}: role ${evdev[0]}: field "type" "evdev-keypad" needs a real board's input device (a simulator board scans a "matrix-keypad")`, { file, role: evdev[0], field: 'type' });
+  }
   if (i2cBuses) checkSmbusOnly(file, devices, i2cBuses);
   if (benchRig) {
     // A bench rig simulates only GPIO and I2C: every serial device is on a real tty there.
@@ -830,6 +877,7 @@ function resources(d: DeviceConfig): Array<[string, string]> {
   switch (d.type) {
     case 'escpos-serial': case 'framed-card-reader': case 'serial-scan-engine': case 'quectel-modem': return [['port', `port ${d.port}`]];
     case 'hd44780-pcf8574': case 'ssd1306': case 'tsc2007': return [['address', `i2c-${d.i2cBus} 0x${d.address.toString(16)}`]];
+    case 'evdev-keypad': return [[d.device !== undefined ? 'device' : 'deviceName', d.device !== undefined ? `input device ${d.device}` : `input device named "${d.deviceName}"`]];
     case 'matrix-keypad': return [...d.rowLines.map((l): [string, string] => ['rowLines', `GPIO line ${l}`]), ...d.colLines.map((l): [string, string] => ['colLines', `GPIO line ${l}`])];
     case 'battery': return [
       ...(d.gauge ? [['gauge.address', `i2c-${d.gauge.i2cBus} 0x${d.gauge.address.toString(16)}`] as [string, string]] : []),

@@ -14,7 +14,7 @@ import type { Logger } from '../common/log';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PosError, isPosError } from '../common/errors';
-import { BoardConfig, DeviceConfig, validateBoard, BatteryConfig, KeypadConfig } from './board-schema';
+import { BoardConfig, DeviceConfig, validateBoard, BatteryConfig, KeypadConfig, EvdevKeypadConfig } from './board-schema';
 import { GpioChip, GpioLine } from './gpio';
 import { I2cBus } from './i2c';
 import { SerialPort } from './serial';
@@ -30,6 +30,9 @@ import { Scanner, ScannerDiagnostics } from './scanner';
 import { Hd44780Pcf8574 } from './drivers/hd44780-pcf8574';
 import { Ssd1306 } from './drivers/ssd1306';
 import { MatrixKeypad } from './drivers/matrix-keypad';
+import { EvdevKeypad } from './drivers/evdev-keypad';
+import { InputDevice, InputDeviceRef } from './input';
+import { keymapCodes } from './input-keycodes';
 import { Max17048 } from './drivers/max17048';
 import { GaugeBattery } from './drivers/battery';
 import { GpioButton } from './drivers/gpio-button';
@@ -60,6 +63,11 @@ export interface BusFactories {
   gpio(config: BoardConfig['gpio']): Promise<GpioChip>;
   /** Returns the port OPEN. */
   serial(role: string, device: { readonly port: string; readonly baudRate: number }): Promise<SerialPort>;
+  /**
+   * Opens an input event device (an "evdev-keypad"): by path, or found by its name. Real boards
+   * only (hal/board-linux.ts); a board whose factories have none refuses such a keypad.
+   */
+  input?(role: string, ref: InputDeviceRef): Promise<InputDevice>;
 }
 
 export interface LoadOptions {
@@ -69,6 +77,8 @@ export interface LoadOptions {
   readonly scannerLogger?: Logger;
   /** Where the modem driver logs (URCs, garbled lines, timeouts; never the PIN); default silent. */
   readonly modemLogger?: Logger;
+  /** Where the evdev keypad driver logs (dropped events, unknown codes, garbled reads); default silent. */
+  readonly keypadLogger?: Logger;
 }
 
 export type Device = Printer | CardReader | Display | Keypad | Battery | Button | Led | SignaturePad | Scanner | Modem | Wifi;
@@ -188,6 +198,11 @@ class BusCache {
     return port;
   }
 
+  input(role: string, ref: InputDeviceRef): Promise<InputDevice> {
+    if (!this.factories.input) throw new PosError('BRD_INVALID', `${role}: this board's buses have no input devices (an "evdev-keypad" needs a real board)`, { role });
+    return this.factories.input(role, ref);
+  }
+
   async close(): Promise<void> {
     const settle = (p: Promise<unknown>) => p.catch(() => undefined);
     await Promise.all(this.ports.map((p) => settle(p.close())));
@@ -210,6 +225,8 @@ async function construct(role: string, dc: DeviceConfig, buses: BusCache, option
       return { config: dc, device: new Ssd1306(await buses.i2c(dc.i2cBus), { ...dc, name: role }) };
     case 'matrix-keypad':
       return { config: dc, device: await keypad(dc, buses) };
+    case 'evdev-keypad':
+      return { config: dc, device: await evdevKeypad(role, dc, buses, options) };
     case 'battery':
       return battery(role, dc, buses);
     case 'gpio-button': {
@@ -287,6 +304,12 @@ async function keypad(dc: KeypadConfig, buses: BusCache): Promise<Keypad> {
   return new MatrixKeypad(rows, cols, dc);
 }
 
+async function evdevKeypad(role: string, dc: EvdevKeypadConfig, buses: BusCache, options: LoadOptions): Promise<Keypad> {
+  const device = await buses.input(role, dc);
+  const logger = options.keypadLogger ? { logger: options.keypadLogger } : {};
+  return new EvdevKeypad(device, { name: role, keymap: keymapCodes(dc.keymap), longPressMs: dc.longPressMs, stuckMs: dc.stuckMs, grab: dc.grab, ...logger });
+}
+
 async function battery(role: string, dc: BatteryConfig, buses: BusCache): Promise<Built> {
   const gauge = dc.gauge ? new Max17048(await buses.i2c(dc.gauge.i2cBus), dc.gauge.address, role) : undefined;
   const input = (activeLow: boolean) => ({ direction: 'in' as const, activeLow, consumer: role });
@@ -308,7 +331,7 @@ class LoadedBoard implements Board {
   printer(role = 'printer0'): Printer { return this.get(role, ['escpos-serial']) as Printer; }
   reader(role = 'reader0'): CardReader { return this.get(role, ['framed-card-reader']) as CardReader; }
   display(role = 'display0'): Display { return this.get(role, ['hd44780-pcf8574', 'ssd1306']) as Display; }
-  keypad(role = 'keypad0'): Keypad { return this.get(role, ['matrix-keypad']) as Keypad; }
+  keypad(role = 'keypad0'): Keypad { return this.get(role, ['matrix-keypad', 'evdev-keypad']) as Keypad; }
   battery(role = 'battery0'): Battery { return this.get(role, ['battery']) as Battery; }
   resetButton(role = 'reset0'): Button { return this.get(role, ['gpio-button']) as Button; }
 
@@ -358,7 +381,7 @@ class LoadedBoard implements Board {
       case 'escpos-serial': await (device as Printer).selfTest(); return;
       case 'framed-card-reader': await (device as CardReader).selfTest(); return;
       case 'hd44780-pcf8574': case 'ssd1306': await (device as Display).init(); return;
-      case 'matrix-keypad': return startKeypad(device as Keypad);
+      case 'matrix-keypad': case 'evdev-keypad': return startKeypad(device as Keypad);
       case 'battery': return checkBattery(device as Battery, built.extra);
       case 'gpio-button': await (device as Button).start(); return;
       case 'gpio-led': await (device as Led).set(false); return;

@@ -257,6 +257,9 @@ static napi_value js_unwatch(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* native/evdev_input.c: input event devices (hal/input-linux.ts), in this addon. */
+void evdev_input_define(napi_env env, napi_value exports);
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor d[] = {
     { "request", NULL, js_request, NULL, NULL, NULL, napi_default, NULL },
@@ -267,6 +270,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "unwatch", NULL, js_unwatch, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
+  evdev_input_define(env, exports);
   return exports;
 }
 

@@ -292,7 +292,8 @@ function need(sample: Sample | undefined, pos: string): Sample {
   return sample;
 }
 
-function subscribe<T>(set: Set<T>, listener: T): Unsubscribe {
+/** Adds a listener, refusing more than LISTENERS_MAX (shared by the keypad drivers). */
+export function subscribe<T>(set: Set<T>, listener: T): Unsubscribe {
   if (set.size >= LISTENERS_MAX) throw new PosError('SYS_INVARIANT', `more than ${LISTENERS_MAX} listeners`);
   set.add(listener);
   return () => set.delete(listener);

@@ -1,0 +1,78 @@
+/**
+ * Board files with a keypad the kernel scans ("type": "evdev-keypad", hal/drivers/evdev-keypad.ts):
+ * the example board file, the default keymap, and every refusal the validator gives at boot.
+ */
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { readBoardFile, validateBoard, EvdevKeypadConfig } from '../../hal/board';
+import { isPosError, PosError } from '../../common/errors';
+import { KEY_NAMES } from '../../hal/keypad';
+import { DEFAULT_EVDEV_KEYMAP, LINUX_KEY_CODES, keymapCodes } from '../../hal/input-keycodes';
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- tests mutate arbitrary fields
+const boardJson = (name: string): Json => JSON.parse(fs.readFileSync(path.join(__dirname, '../../board-configs', `${name}.json`), 'utf8')) as Json;
+
+function refusal(json: unknown): string {
+  try {
+    validateBoard(json, 'board-configs/x.json');
+  } catch (e) {
+    assert.ok(isPosError(e, 'board-invalid'), String(e));
+    return (e as PosError).message;
+  }
+  assert.fail('board was accepted');
+}
+
+function withKeypad(keypad: Json): Json {
+  const j = boardJson('handheld-evdev');
+  j.devices.keypad0 = keypad;
+  return j;
+}
+
+describe('board files: evdev keypad', () => {
+  it('handheld-evdev reads the kernel\'s matrix-keypad device by name, grabbed, every key mapped', () => {
+    const { config } = readBoardFile('handheld-evdev');
+    const k = config.devices.keypad0 as EvdevKeypadConfig;
+    assert.equal(k.type, 'evdev-keypad');
+    assert.equal(k.deviceName, 'matrix-keypad');
+    assert.equal(k.device, undefined);
+    assert.equal(k.grab, true);
+    assert.deepEqual([...new Set(Object.values(k.keymap))].sort(), [...KEY_NAMES].sort());
+    assert.equal(keymapCodes(k.keymap).get(LINUX_KEY_CODES.KEY_ENTER), 'OK');
+    assert.equal(keymapCodes(k.keymap).get(28), 'OK');
+  });
+
+  it('a device path and the defaults: the POS keymap, 1 s long press, 10 s stuck, grab on', () => {
+    const k = validateBoard(withKeypad({ type: 'evdev-keypad', device: '/dev/input/by-path/platform-keypad-event' }), 'x.json').devices.keypad0 as EvdevKeypadConfig;
+    assert.deepEqual(k, { type: 'evdev-keypad', device: '/dev/input/by-path/platform-keypad-event', keymap: DEFAULT_EVDEV_KEYMAP, longPressMs: 1000, stuckMs: 10_000, grab: true });
+    const codes = keymapCodes(k.keymap);
+    for (const key of KEY_NAMES) assert.ok([...codes.values()].includes(key), `default keymap lacks ${key}`);
+    assert.equal(codes.get(LINUX_KEY_CODES.KEY_KP0), '0');
+    assert.equal(codes.get(LINUX_KEY_CODES.KEY_1), '1');
+    assert.equal(codes.get(LINUX_KEY_CODES.KEY_0), '0');
+    assert.equal(codes.get(LINUX_KEY_CODES.KEY_ESC), 'CANCEL');
+  });
+
+  it('refuses a device given twice or not at all', () => {
+    assert.match(refusal(withKeypad({ type: 'evdev-keypad' })), /role keypad0: field "device" or "deviceName" must be given, one of them/);
+    assert.match(refusal(withKeypad({ type: 'evdev-keypad', device: '/dev/input/event0', deviceName: 'gpio-keys' })), /role keypad0: field "device" or "deviceName" must be given, one of them/);
+    assert.match(refusal(withKeypad({ type: 'evdev-keypad', device: 'event0' })), /role keypad0: field "device" must be a string matching/);
+  });
+
+  it('refuses keymaps with an unknown Linux name, an unknown key, or a key nobody can type', () => {
+    const j = boardJson('handheld-evdev');
+    const map = j.devices.keypad0.keymap as Json;
+    assert.match(refusal(withKeypad({ ...j.devices.keypad0, keymap: { ...map, KEY_ENTR: 'OK' } })), /field "keymap" has unknown Linux key name "KEY_ENTR" \(known: KEY_ESC /);
+    assert.match(refusal(withKeypad({ ...j.devices.keypad0, keymap: { ...map, KEY_ENTER: 'ENTER' } })), /field "keymap" maps KEY_ENTER to unknown key "ENTER"/);
+    const { KEY_F2: _f2, KEY_MENU: _menu, ...fewer } = map;
+    assert.match(refusal(withKeypad({ ...j.devices.keypad0, keymap: fewer })), /field "keymap" has no code for keys MENU FUNC \(every key must be reachable\)/);
+    assert.match(refusal(withKeypad({ ...j.devices.keypad0, keymap: [] })), /field "keymap" must be an object of Linux key names/);
+  });
+
+  it('refuses unknown fields and a simulator board with an evdev keypad', () => {
+    assert.match(refusal(withKeypad({ type: 'evdev-keypad', device: '/dev/input/event0', debounceMs: 20 })), /role keypad0: field "debounceMs" is not a known field/);
+    const sim = boardJson('sim');
+    sim.devices.keypad0 = { type: 'evdev-keypad', device: '/dev/input/event0' };
+    assert.match(refusal(sim), /role keypad0: field "type" "evdev-keypad" needs a real board's input device/);
+  });
+});
