@@ -29,6 +29,9 @@ describe('guest: systemd runs the terminal from the flashed disk', function () {
     // The slot's bundle (boot/pos-terminal.service; dist/boot/terminal-main.js only in a slot without one).
     assert.match(await g.sh(`cat /proc/${pid}/cmdline | tr '\\0' ' '`), /\/opt\/pos\/slotA\/dist\/bundle\/terminal\.js/);
     assert.equal((await g.sh(`stat -c %U /proc/${pid}`)).trim(), 'pos');
+    // The flashed state has nothing pending: the unit's shell booted boot-slot's slot without the
+    // selector's node process (boot/update-slots.ts, I5; the shell line itself: unit-memory.test.ts).
+    assert.equal((await g.sh('cat /opt/pos/boot-slot')).trim(), 'A');
     assert.match(await g.sh('findmnt -n -o SOURCE,FSTYPE /var/lib/pos'), /vda3\s+ext4/);
     const d = await guestDriver(bench, g);
     await d.until('login', () => true, 120_000);
