@@ -176,11 +176,13 @@ static void input_on_readable(uv_poll_t *p, int status, int events) {
   napi_open_handle_scope(env, &scope);
   napi_value null_value;
   napi_get_null(env, &null_value);
-  const char *gone = status < 0 ? "EIO" : NULL;
+  /* A poll error (libuv reports POLLERR as UV_EBADF and stops the handle: evdev says POLLERR
+   * once the device is gone) is named by what read() then says: ENODEV for a vanished device. */
+  const char *gone = NULL;
   unsigned char buf[INPUT_READ_BYTES];
   while (!gone && !w->stopped) {
     ssize_t got = read(w->fd, buf, sizeof buf);
-    if (got < 0 && (errno == EAGAIN || errno == EINTR)) break;
+    if (got < 0 && (errno == EAGAIN || errno == EINTR)) { if (status < 0) gone = "EIO"; break; }
     if (got < 0) { gone = input_errno_code(errno); break; }
     if (got == 0) { gone = "EOF"; break; }
     napi_value data;

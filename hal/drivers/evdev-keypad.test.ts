@@ -337,7 +337,8 @@ describe('evdev keypad (hal/drivers/evdev-keypad.ts) on a FIFO standing for /dev
     const t0 = performance.now();
     await r.keypad.close();
     const closeMs = performance.now() - t0;
-    assert.ok(closeMs < 50, `close took ${closeMs} ms`);
+    // Synchronous: the fd is closed inside close(); the bound only allows for a loaded machine.
+    assert.ok(closeMs < 200, `close took ${closeMs} ms`);
     // The read end is closed, not left with a read pending: the FIFO's writer has no reader, so a
     // write fails with EPIPE (node ignores SIGPIPE), and nothing reaches a listener.
     assert.throws(() => r.write(press('KEY_2')), /EPIPE/);

@@ -358,7 +358,7 @@ export class EvdevKeypad implements Keypad {
     this.gone = true;
     const timeMs = this.timers.now();
     for (const [key, h] of [...this.held]) this.release(key, h, timeMs);
-    const why = reason === 'EOF' ? 'its end closed (EOF)' : `${reason}: no such device`;
+    const why = reason === 'EOF' ? 'its end closed (EOF)' : reason === 'ENODEV' ? 'ENODEV: no such device' : `${reason}: read failed`;
     this.fault(new PosError('BRD_INPUT_GONE', `${this.o.name}: ${this.device.path} gone (${why}); no keys until the terminal restarts`, { role: this.o.name, path: this.device.path, reason }));
   }
 

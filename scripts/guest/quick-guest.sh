@@ -4,7 +4,8 @@
 #
 # The guest is Debian 12's amd64 kernel (scripts/guest/fetch-kernel.sh) with a small initramfs:
 # busybox (Debian's busybox-static), the kernel modules the bus tests need (virtio-pci and 9p to
-# mount the host, configfs + gpio-sim from scripts/guest/gpio-sim/build.sh, i2c-dev, i2c-stub) and
+# mount the host, configfs + gpio-sim from scripts/guest/gpio-sim/build.sh, i2c-dev, i2c-stub,
+# evdev and uinput for input devices: /dev/input/eventN, /dev/uinput) and
 # the /init below. There is no node and no project copy inside: /init mounts the HOST's root file
 # system read-only over virtio-9p (QEMU's virtfs works under TCG) and runs each job chrooted into
 # it, so the host's node, the repository and its node_modules appear in the guest at the same
@@ -44,10 +45,10 @@ tree="$out/tree-$hash"
 rm -rf "$tree" && mkdir -p "$tree"/{bin,proc,sys,dev,host,modules,tmp}
 cp "$bb/bin/busybox" "$tree/bin/busybox"
 # Load order matters: there is no modules.dep and no modprobe, only insmod.
-order="virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci netfs fscache 9pnet 9pnet_virtio 9p configfs i2c-dev"
+order="virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci netfs fscache 9pnet 9pnet_virtio 9p configfs i2c-dev evdev uinput"
 for m in $(find "$mods" -name 'virtio.ko' -o -name 'virtio_ring.ko' -o -name 'virtio_pci*.ko' -o -name 'netfs.ko' \
     -o -name 'fscache.ko' -o -name '9pnet.ko' -o -name '9pnet_virtio.ko' -o -name '9p.ko' -o -name 'configfs.ko' \
-    -o -name 'i2c-dev.ko' -o -name 'i2c-stub.ko'); do cp "$m" "$tree/modules/"; done
+    -o -name 'i2c-dev.ko' -o -name 'i2c-stub.ko' -o -name 'evdev.ko' -o -name 'uinput.ko'); do cp "$m" "$tree/modules/"; done
 # Wi-Fi radios for qg.wifi (mac80211_hwsim and what it needs, crypto for WPA2's CCMP and PMF).
 wifi_order="rfkill cfg80211 libarc4 mac80211 ctr ccm gf128mul ghash-generic gcm cmac"
 for m in $wifi_order mac80211_hwsim; do cp "$(find "$mods" -name "$m.ko" | head -1)" "$tree/modules/"; done
