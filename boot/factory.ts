@@ -31,7 +31,7 @@ import { DeviceKeyProvider, RandomBytes, deviceKeyCheckRecord, seal, unseal } fr
 import { keyCheckValue } from '../runtime/host/crypto';
 import { rec, RecordInput } from '../runtime/records';
 import { SALT_BYTES, SCRYPT_N_DEFAULT, checkPassword, hashPassword, operatorNumber } from '../runtime/operators';
-import { Board, BoardConfig } from '../hal/board';
+import { Board, BoardConfig, keypadKeys } from '../hal/board';
 import { PrintJob, Printer } from '../hal/printer';
 import { FrameBuffer, isPixelDisplay } from '../hal/display';
 import { KeyName } from '../hal/keypad';
@@ -515,8 +515,8 @@ async function keypadTest(board: Board, prompts: Prompts, timeoutMs: number): Pr
   const keypad = board.keypad();
   const stuck = keypad.stuck();
   if (stuck.length) throw new PosError('KBD_STUCK', `keys stuck: ${stuck.join(' ')}`, { stuck });
-  const dc = board.config.devices.keypad0;
-  const keys = dc?.type === 'matrix-keypad' ? (dc.keymap.flat().filter((k) => k !== null) as KeyName[]) : [];
+  // Every key the board has, an evdev keypad's too (its keymap names them all).
+  const keys = keypadKeys(board.config.devices.keypad0);
   const seen = new Set<KeyName>();
   const waiters = new Map<KeyName, () => void>();
   const off = keypad.onKey((e) => { if (e.type === 'down') { seen.add(e.key); waiters.get(e.key)?.(); } });

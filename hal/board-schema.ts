@@ -90,6 +90,17 @@ export interface EvdevKeypadConfig {
   readonly grab: boolean;
 }
 
+/**
+ * The keys a board's keypad has, each once: a matrix's fitted cells row by row; an evdev keypad's
+ * keymap in KEY_NAMES order (the validator has made every key reachable); every key when the role
+ * is absent. What the factory's keypad test asks for, in that order.
+ */
+export function keypadKeys(dc: DeviceConfig | undefined): KeyName[] {
+  if (dc?.type === 'matrix-keypad') return [...new Set(dc.keymap.flat().filter((k): k is KeyName => k !== null))];
+  if (dc?.type === 'evdev-keypad') return KEY_NAMES.filter((k) => Object.values(dc.keymap).includes(k));
+  return [...KEY_NAMES];
+}
+
 /** A longer settle makes a scan of 8 rows take most of a second: keys would feel dead. */
 export const ROW_SETTLE_MS_MAX = 100;
 

@@ -5,7 +5,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { readBoardFile, validateBoard, EvdevKeypadConfig } from '../../hal/board';
+import { readBoardFile, validateBoard, EvdevKeypadConfig, keypadKeys } from '../../hal/board';
 import { isPosError, PosError } from '../../common/errors';
 import { KEY_NAMES } from '../../hal/keypad';
 import { DEFAULT_EVDEV_KEYMAP, LINUX_KEY_CODES, keymapCodes } from '../../hal/input-keycodes';
@@ -67,6 +67,12 @@ describe('board files: evdev keypad', () => {
     const { KEY_F2: _f2, KEY_MENU: _menu, ...fewer } = map;
     assert.match(refusal(withKeypad({ ...j.devices.keypad0, keymap: fewer })), /field "keymap" has no code for keys MENU FUNC \(every key must be reachable\)/);
     assert.match(refusal(withKeypad({ ...j.devices.keypad0, keymap: [] })), /field "keymap" must be an object of Linux key names/);
+  });
+
+  it('the factory\'s keypad test asks for every key of an evdev keypad, and a matrix\'s row by row as before', () => {
+    assert.deepEqual(keypadKeys(readBoardFile('handheld-evdev').config.devices.keypad0), [...KEY_NAMES]);
+    assert.deepEqual(keypadKeys(readBoardFile('handheld').config.devices.keypad0),
+      ['MENU', 'UP', 'DOWN', 'FUNC', '1', '2', '3', 'CANCEL', '4', '5', '6', 'CLEAR', '7', '8', '9', 'BACK', '0', 'OK']);
   });
 
   it('refuses unknown fields and a simulator board with an evdev keypad', () => {
