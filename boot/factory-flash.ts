@@ -15,12 +15,17 @@
  *              the serial; a serial whose staging already holds its journal (a flash stopped
  *              after provisioning) is reused, with a new service password
  *   erase      the target's sector 0 and GPT areas zeroed (a file target: emptied), fsync:
- *              from here on it has no partition table and cannot boot (boot/flash/target.ts)
- *   write      the image's GPT areas, posroot and pos copied onto the target, fsync
+ *              from here on it has no partition table and cannot boot (boot/flash/target.ts);
+ *              a block device is refused first if it or a partition of it is in use, and the
+ *              kernel is made to forget its old partitions (boot/flash/block-device.ts)
+ *   write      the GPT areas (the image's, or for a device larger than the image the same
+ *              layout's table for its size: partitionTableFor), posroot and pos copied, fsync
  *   data       the data partition made from the staging folder on the target, read back
  *   readback   posroot and pos hashed on the target against the image; slot A and the selector
  *              dumped from the target and every file checked against the signed manifest
- *   commit     sector 0 (the protective MBR) written last, fsync: the target is bootable
+ *   commit     sector 0 (the protective MBR) written last, fsync: the target is bootable; a
+ *              block device's new partitions told to the kernel (BLKRRPART, else partx) and checked
+ * Every read-back of a block device reads the device: its page cache is dropped first (BLKFLSBUF).
  *   boot       (with a kernel and initramfs: the emulated board) QEMU boots the target with
  *              pos.factory_selftest=<serial>; the self-test unit runs `pos factory test` and
  *              powers off; its report is read off the data partition. At most `bootConcurrency`
@@ -44,8 +49,8 @@ import { createServiceAdmin, serviceAdminFile } from './service-admin';
 import { FIRST_BOOT_REQUEST_FILE, readFirstBootRequest } from './first-boot-request';
 import { parsePackage, publicKeyFromHex, UpdateManifest } from './update';
 import { writeFileAtomic, slotProblem } from './update-slots';
-import { ExtraFile, Layout, PARTITION_SIZES_DEFAULT, PartitionSizes, SECTOR_BYTES, partitionLayout, tool, writeDataPartition, writeDiskImage } from './flash/disk-image';
-import { TargetInfo, TargetInspection, commitTarget, copyRanges, eraseTarget, hashRange, inspectTarget, prepareTarget } from './flash/target';
+import { ExtraFile, Layout, PARTITION_SIZES_DEFAULT, PartitionSizes, SECTOR_BYTES, partitionLayout, tool, writeDataPartition, writeDiskImage, writePartitionTable } from './flash/disk-image';
+import { TargetInfo, TargetInspection, commitTarget, copyRanges, eraseTarget, hashRange, inspectTarget, prepareTarget, readFromDevice, tellKernel } from './flash/target';
 import { bootUntilPowerOff, startSwtpm } from './flash/qemu-boot';
 
 /** Targets written at once (the issue's "8 at once"). */
@@ -333,16 +338,39 @@ function stationRootFiles(boardJson: string): ExtraFile[] {
   ];
 }
 
-/** What the station copies from the image: the GPT areas and the two system partitions (never posdata: each target's own). */
-function copiedRanges(l: Layout): Array<{ label: string; start: number; bytes: number }> {
+/** One range the station copies: from the image, or (`table`) from the target's own partition table. */
+interface CopiedRange { readonly label: string; readonly start: number; readonly bytes: number; readonly from: 'image' | 'table' }
+
+/**
+ * What the station copies onto a target of `sizeBytes`: the GPT areas (from the target's table,
+ * partitionTableFor) and the two system partitions (from the image); never posdata (each
+ * target's own). The backup GPT is the target's last MiB, wherever that is.
+ */
+function copiedRanges(l: Layout, sizeBytes = l.totalBytes): CopiedRange[] {
   const first = l.parts[0].startBytes;
   const end = l.parts[l.parts.length - 1].startBytes + l.parts[l.parts.length - 1].sizeBytes;
+  const tailBytes = l.totalBytes - end;
   return [
     // Sector 0 (the protective MBR) is not copied with the rest: it is the commit, written last.
-    { label: 'gpt-primary', start: SECTOR_BYTES, bytes: first - SECTOR_BYTES },
-    ...l.parts.filter((p) => p.label !== 'posdata').map((p) => ({ label: p.label, start: p.startBytes, bytes: p.sizeBytes })),
-    { label: 'gpt-backup', start: end, bytes: l.totalBytes - end },
+    { label: 'gpt-primary', start: SECTOR_BYTES, bytes: first - SECTOR_BYTES, from: 'table' },
+    ...l.parts.filter((p) => p.label !== 'posdata').map((p) => ({ label: p.label, start: p.startBytes, bytes: p.sizeBytes, from: 'image' as const })),
+    { label: 'gpt-backup', start: sizeBytes - tailBytes, bytes: tailBytes, from: 'table' },
   ];
+}
+
+/**
+ * The file whose GPT areas and sector 0 the target gets: the image's own when the target is the
+ * image's size (a file target); for a larger one (a block device) the same layout's table written
+ * for the target's size into `stage`, so that its backup GPT is in the device's last sectors and
+ * its protective MBR covers the device (with the image's, Linux and sfdisk find the backup GPT
+ * "not at the end of the device" and a protective MBR that does not span it).
+ */
+function partitionTableFor(g: Golden, t: TargetInfo, stage: string): string {
+  if (t.sizeBytes === g.layout.totalBytes) return g.file;
+  mkdirSync(stage, { recursive: true });
+  const file = join(stage, 'partition-table.img');
+  writePartitionTable(file, g.layout, t.sizeBytes);
+  return file;
 }
 
 // ---------------------------------------------------------------- per target
@@ -499,6 +527,8 @@ export async function runTargetSteps(job: TargetJob, hooks: { progress: (step: s
   const extra: TargetExtra = {};
   const log = new StepLog(hooks.progress);
   let target: TargetInfo | undefined;
+  /** The file the target's GPT areas and sector 0 come from (partitionTableFor). */
+  let table = g.file;
   const hold = async (point: HoldPoint): Promise<void> => {
     if (o.holdAt !== point) return;
     hooks.hold(point);
@@ -515,6 +545,7 @@ export async function runTargetSteps(job: TargetJob, hooks: { progress: (step: s
     && await log.step('erase', async () => {
       target = prepareTarget(spec.target, g.layout.totalBytes);
       extra.targetKind = target.kind;
+      table = partitionTableFor(g, target, stage);
       eraseTarget(target);
       await hold('erased');
       return { kind: target.kind, sizeBytes: target.sizeBytes };
@@ -522,34 +553,38 @@ export async function runTargetSteps(job: TargetJob, hooks: { progress: (step: s
     && await log.step('write', async () => {
       // In two parts (the GPT's primary area and posroot, then pos and the backup GPT), so that a
       // test can stop the station between them, with half the image on the target.
-      const ranges = copiedRanges(g.layout);
+      const ranges = copiedRanges(g.layout, target!.sizeBytes);
       const cut = ranges.findIndex((r) => r.label === 'pos');
-      copyRanges(g.file, target!, ranges.slice(0, cut));
+      const copy = (part: readonly CopiedRange[]): void => {
+        for (const r of part) copyRanges(r.from === 'table' ? table : g.file, target!, [r]);
+      };
+      copy(ranges.slice(0, cut));
       await hold('write-half');
-      copyRanges(g.file, target!, ranges.slice(cut));
+      copy(ranges.slice(cut));
       await hold('written');
       return { bytes: ranges.reduce((n, r) => n + r.bytes, 0) };
     })
     && await log.step('data', async () => {
       const part = g.layout.parts.find((p) => p.label === 'posdata')!;
-      hashes.dataFiles = writeDataPartition(target!.path, part, join(stage, 'data'), join(stage, 'data-work'));
+      hashes.dataFiles = writeDataPartition(target!.path, part, join(stage, 'data'), join(stage, 'data-work'), () => readFromDevice(target!));
       await hold('data-written');
       return { files: hashes.dataFiles };
     })
     && await log.step('readback', async () => {
-      readBack(g, target!, hashes, join(stage, 'readback'));
+      readBack(g, table, target!, hashes, join(stage, 'readback'));
       await hold('verified');
       return { partitions: hashes.partitions.length, slotFiles: hashes.slotA?.files };
     })
     && await log.step('commit', async () => {
-      commitTarget(g.file, target!);
+      commitTarget(table, target!);
       const mbr = hashRange(target!.path, 0, SECTOR_BYTES);
-      if (mbr !== hashRange(g.file, 0, SECTOR_BYTES)) throw new PosError('FLS_READBACK', `${target!.path}: sector 0 reads back differently from the image`);
+      if (mbr !== hashRange(table, 0, SECTOR_BYTES)) throw new PosError('FLS_READBACK', `${target!.path}: sector 0 reads back differently from the image`);
       hashes.partitions.push({ label: 'protective-mbr', startBytes: 0, sizeBytes: SECTOR_BYTES, sha256: mbr });
       extra.after = inspectTarget(target!.path);
       if (extra.after.state !== 'complete') throw new PosError('FLS_READBACK', `${target!.path}: after the commit the target reads as ${extra.after.state} (${extra.after.reason})`);
+      const kernel = tellKernel(target!, g.layout.parts);
       await hold('committed');
-      return undefined;
+      return kernel ? { kernelPartitions: kernel } : undefined;
     });
   return { steps: log.steps, errors: log.errors, hashes, extra, ...(target ? { target } : {}) };
 }
@@ -634,11 +669,13 @@ async function provisionedIdentity(journalDir: string): Promise<{ serial: string
   }
 }
 
-/** The read-back: partitions hashed on the target against the image, slot A and the selector against the signed manifest. */
-function readBack(g: Golden, t: TargetInfo, hashes: FlashReport['hashes'], scratch: string): void {
-  for (const r of copiedRanges(g.layout)) {
+/** The read-back: partitions hashed on the target against the image (the GPT areas against the target's table), slot A and the selector against the signed manifest. */
+function readBack(g: Golden, table: string, t: TargetInfo, hashes: FlashReport['hashes'], scratch: string): void {
+  readFromDevice(t);
+  for (const r of copiedRanges(g.layout, t.sizeBytes)) {
     const got = hashRange(t.path, r.start, r.bytes);
-    if (got !== g.hashes[r.label]) throw new PosError('FLS_READBACK', `${t.path}: ${r.label} (${r.bytes} bytes at ${r.start}) reads back differently from the image`, { label: r.label });
+    const want = r.from === 'table' && table !== g.file ? hashRange(table, r.start, r.bytes) : g.hashes[r.label];
+    if (got !== want) throw new PosError('FLS_READBACK', `${t.path}: ${r.label} (${r.bytes} bytes at ${r.start}) reads back differently from the image`, { label: r.label });
     hashes.partitions.push({ label: r.label, startBytes: r.start, sizeBytes: r.bytes, sha256: got });
   }
   const pos = g.layout.parts.find((p) => p.label === 'pos')!;

@@ -119,8 +119,7 @@ export function writeDiskImage(o: DiskImageOptions): DiskImageReport {
   const layout = partitionLayout(sizes);
   const partial = `${o.out}.partial`;
   rmSync(partial, { force: true });
-  createSparse(partial, layout.totalBytes);
-  tool('sfdisk', ['-q', '--no-reread', '--no-tell-kernel', partial], sfdiskScript(layout));
+  writePartitionTable(partial, layout, layout.totalBytes);
   const partitions = layout.parts.map((p) => {
     const staged = stage[p.label];
     const stagedBytes = treeBytes(staged);
@@ -223,15 +222,17 @@ function stagePos(dir: string, o: DiskImageOptions): string {
 /**
  * The flashing station's data partition (boot/factory-flash.ts): an ext4 file system labelled
  * `posdata` made from `staged` (copied into `scratch`, owned by pos) straight into its byte range
- * of `image` (a file or a block device), then read back file by file. Returns the files checked.
+ * of `image` (a file or a block device), then read back file by file (after `beforeReadBack`: a
+ * block device's page cache dropped). Returns the files checked.
  */
-export function writeDataPartition(image: string, part: { readonly startBytes: number; readonly sizeBytes: number }, staged: string, scratch: string): number {
+export function writeDataPartition(image: string, part: { readonly startBytes: number; readonly sizeBytes: number }, staged: string, scratch: string, beforeReadBack?: () => void): number {
   rmSync(scratch, { recursive: true, force: true });
   mkdirSync(scratch, { recursive: true });
   const tree = join(scratch, 'posdata');
   stageData(tree, staged);
   // nodiscard: on a file, mke2fs's discard punches holes, and this range is written in place.
   tool('mke2fs', ['-q', '-F', '-t', 'ext4', '-L', 'posdata', '-d', tree, '-E', `offset=${part.startBytes},root_owner=${POS_UID}:${POS_GID},nodiscard`, image, `${part.sizeBytes / 1024}k`]);
+  beforeReadBack?.();
   const checked = readBackPartition(image, part.startBytes, tree, join(scratch, 'readback'));
   rmSync(scratch, { recursive: true, force: true });
   return checked;
@@ -270,6 +271,16 @@ export function partitionLayout(s: PartitionSizes): Layout {
     return p;
   });
   return { totalBytes: at + ALIGN_BYTES, parts };
+}
+
+/**
+ * A sparse file of `sizeBytes` holding the layout's GPT and protective MBR only: the disk image's
+ * table, or the table of a target larger than the layout (the flashing station's block devices),
+ * whose backup GPT belongs in its own last sectors, and whose protective MBR spans it all.
+ */
+export function writePartitionTable(file: string, l: Layout, sizeBytes: number): void {
+  createSparse(file, sizeBytes);
+  tool('sfdisk', ['-q', '--no-reread', '--no-tell-kernel', file], sfdiskScript(l));
 }
 
 function sfdiskScript(l: Layout): string {

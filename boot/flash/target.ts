@@ -10,24 +10,23 @@
  * boot. So the station
  *   1. erases sector 0 first (and the rest of the first and last MiB: both GPT copies), fsync;
  *   2. writes everything else (GPT entries and headers, the file systems), fsync;
- *   3. reads it all back and checks it;
+ *   3. reads it all back and checks it (a block device's page cache dropped first: the device's
+ *      bytes, not the ones the station wrote into the cache; boot/flash/block-device.ts);
  *   4. writes sector 0 last, one 512-byte write, fsync: the disk becomes bootable in one step.
  * A kill, power cut or pulled cable anywhere before step 4 leaves a disk with no partition table,
  * which the station flashes again from step 1 (inspectTarget says `incomplete`); the initramfs of
  * the guest tests powers off at once when it finds no `posroot` (scripts/guest/build-initrd.sh).
  */
 import { createHash } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { PosError } from '../../common/errors';
 import { SECTOR_BYTES } from './disk-image';
+import { blockDeviceBytes, checkDeviceFree, dropDeviceCache, isDevicePath, syncKernelPartitions } from './block-device';
 
 /** Copy and hash in chunks of this size (one eMMC erase block; bounded memory per target). */
 export const CHUNK_BYTES = 1024 * 1024;
 /** The GPT's own areas erased first: the first and the last MiB (primary and backup headers and entries). */
 const GPT_AREA_BYTES = 1024 * 1024;
-/** `blockdev` answers at once; longer means the device is gone. */
-const BLOCKDEV_TIMEOUT_MS_MAX = 10_000;
 
 export type TargetKind = 'file' | 'block-device';
 
@@ -53,10 +52,13 @@ export interface TargetInspection {
 /** Opens a target for the station: a block device as it is, a file created or grown to `sizeBytes`. */
 export function prepareTarget(path: string, sizeBytes: number): TargetInfo {
   if (existsSync(path) && statSync(path).isBlockDevice()) {
+    checkDeviceFree(path);
     const size = blockDeviceBytes(path);
     if (size < sizeBytes) throw new PosError('FLS_TARGET', `${path}: ${size} bytes, the layout needs ${sizeBytes}`, { target: path, sizeBytes: size, needBytes: sizeBytes });
     return { path, kind: 'block-device', sizeBytes: size };
   }
+  // A device that is not there (unplugged, a typo) must not become a file in /dev.
+  if (isDevicePath(path)) throw new PosError('FLS_TARGET', `${path}: no such block device (not plugged in?); the station creates files only outside /dev`, { target: path });
   if (existsSync(path) && !statSync(path).isFile()) throw new PosError('FLS_TARGET', `${path}: neither a regular file nor a block device`, { target: path });
   const fd = openSync(path, existsSync(path) ? 'r+' : 'w+', 0o644);
   try {
@@ -64,14 +66,6 @@ export function prepareTarget(path: string, sizeBytes: number): TargetInfo {
     return { path, kind: 'file', sizeBytes: Math.max(sizeBytes, fstatSync(fd).size) };
   } finally {
     closeSync(fd);
-  }
-}
-
-function blockDeviceBytes(path: string): number {
-  try {
-    return Number(execFileSync('blockdev', ['--getsize64', path], { encoding: 'utf8', timeout: BLOCKDEV_TIMEOUT_MS_MAX }).trim());
-  } catch (e) {
-    throw new PosError('FLS_TARGET', `${path}: cannot read its size (blockdev --getsize64): ${String(e).slice(0, 200)}`, { target: path });
   }
 }
 
@@ -94,6 +88,13 @@ export function eraseTarget(t: TargetInfo): void {
   } finally {
     closeSync(fd);
   }
+  // The kernel forgets the old partitions: their ranges are about to be rewritten.
+  if (t.kind === 'block-device') syncKernelPartitions(t.path, []);
+}
+
+/** Before a read-back: a block device's page cache dropped, so what is read is what the device holds. */
+export function readFromDevice(t: TargetInfo): void {
+  if (t.kind === 'block-device') dropDeviceCache(t.path);
 }
 
 /**
@@ -138,6 +139,15 @@ export function commitTarget(source: string, t: TargetInfo): void {
   } finally {
     closeSync(dst);
   }
+  readFromDevice(t);
+}
+
+/**
+ * After the commit: the kernel's partitions of a block device made those of the table written
+ * (boot/flash/block-device.ts syncKernelPartitions); a file target has none to tell.
+ */
+export function tellKernel(t: TargetInfo, parts: readonly { startBytes: number; sizeBytes: number }[]): string | undefined {
+  return t.kind === 'block-device' ? syncKernelPartitions(t.path, parts) : undefined;
 }
 
 /** What the station finds on a target before it writes, and after a flash (see TargetInspection). */

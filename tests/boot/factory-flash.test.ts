@@ -13,132 +13,22 @@
  *   not committed (no partition table) and the next run flashes it whole.
  * - inspectTarget's states; a package signed by another key, or built for another board, is
  *   refused before any target is touched.
- * The boot and the self-test in QEMU: tests/guest/factory-flash.full.ts.
+ * The boot and the self-test in QEMU: tests/guest/factory-flash.full.ts; onto block devices (loop
+ * devices): tests/boot/factory-flash-blockdev.test.ts. Shared fixture: tests/boot/flash-fixture.ts.
  */
 import { strict as assert } from 'node:assert';
-import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { needTool } from '../support/tools';
 import { buildPackage, generateUpdateKeys } from '../../boot/update';
-import { kcvOf } from '../../boot/factory';
 import { FLASH_SUMMARY_FILE, FlashReport, FlashStationOptions, FlashSummary, HOLD_POINTS, TPM_FIRST_BOOT, flashStation } from '../../boot/factory-flash';
 import { FIRST_BOOT_REQUEST_FILE, readFirstBootRequest } from '../../boot/first-boot-request';
 import { inspectTarget } from '../../boot/flash/target';
 import { partitionLayout } from '../../boot/flash/disk-image';
-import { Journal } from '../../storage/journal';
-import { RecordType } from '../../storage/record';
-import { slotProblem } from '../../boot/update-slots';
 import { main } from '../../boot/pos';
 import { hashPassword } from '../../runtime/operators';
-
-const REPO = join(__dirname, '..', '..');
-const SIZES = { rootMiB: 8, posMiB: 8, dataMiB: 8 };
-const BOARD = 'qemu-x86';
-/** One flash of these small targets takes about a second; a child that takes this long is stuck. */
-const CHILD_MS_MAX = 120_000;
-
-interface Fixture { dir: string; image: string; rootfs: string; publicKeyHex: string; privateKeyPem: string }
-
-function component(): string {
-  const key = randomBytes(16);
-  return `${key.toString('hex').toUpperCase()}/${kcvOf(key)}`;
-}
-
-/** A release package with the files the flash needs (the unit, a slot tree) and a base OS with etc/passwd. */
-function fixture(): Fixture {
-  const dir = mkdtempSync(join(tmpdir(), 'pos-flash-'));
-  const tree = join(dir, 'release');
-  for (const d of ['dist/boot', 'systemd', 'node/bin']) mkdirSync(join(tree, d), { recursive: true });
-  writeFileSync(join(tree, 'dist', 'boot', 'pos.js'), '// stand-in for the runtime\n');
-  copyFileSync(join(REPO, 'boot', 'pos-terminal.service'), join(tree, 'systemd', 'pos-terminal.service'));
-  writeFileSync(join(tree, 'node', 'bin', 'node'), '#!/bin/sh\n');
-  chmodSync(join(tree, 'node', 'bin', 'node'), 0o755);
-  writeFileSync(join(tree, 'payload.bin'), randomBytes(3 * 1024 * 1024));
-  const keys = generateUpdateKeys();
-  const image = join(dir, 'pos-1.0.0.posupd');
-  writeFileSync(image, buildPackage(tree, keys.privateKeyPem, { version: '1.0.0', board: BOARD, createdAt: new Date(0) }));
-  const rootfs = join(dir, 'rootfs');
-  mkdirSync(join(rootfs, 'etc', 'systemd', 'system'), { recursive: true });
-  writeFileSync(join(rootfs, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
-  writeFileSync(join(rootfs, 'etc', 'group'), 'root:x:0:\ndialout:x:20:\n');
-  return { dir, image, rootfs, publicKeyHex: keys.publicKeyHex, privateKeyPem: keys.privateKeyPem };
-}
-
-function manifestFile(dir: string, serials: readonly string[]): string {
-  const file = join(dir, `manifest-${serials.join('-')}.csv`);
-  writeFileSync(file, ['serial,tid,mid,components', ...serials.map((s, i) => `${s},FL${String(i + 1).padStart(6, '0')},8981234567${String(i + 1).padStart(5, '0')},${component()};${component()}`)].join('\n') + '\n');
-  return file;
-}
-
-/** The target's data partition: the journal's identity (dumped with debugfs, opened read-only). */
-async function journalSerial(target: string, into: string): Promise<string | undefined> {
-  const data = partitionLayout(SIZES).parts.find((p) => p.label === 'posdata')!;
-  rmSync(into, { recursive: true, force: true });
-  mkdirSync(into, { recursive: true });
-  execFileSync('debugfs', ['-R', `rdump / ${into}`, `${target}?offset=${data.startBytes}`], { stdio: 'ignore' });
-  assert.ok(existsSync(join(into, 'device.key')), 'the device key is on the data partition');
-  assert.ok(existsSync(join(into, 'service-admin.json')), 'the service administrator is on the data partition');
-  const j = await Journal.open({ dir: join(into, 'journal'), readOnly: true });
-  try {
-    for (const r of j.records()) if (r.type === RecordType.terminalIdentity) return String(r.payload.serial);
-    return undefined;
-  } finally {
-    await j.close();
-  }
-}
-
-/** The `operator` records of the target's journal (data partition dumped with debugfs). */
-async function journalOperators(target: string, into: string): Promise<Array<Record<string, unknown>>> {
-  const data = partitionLayout(SIZES).parts.find((p) => p.label === 'posdata')!;
-  rmSync(into, { recursive: true, force: true });
-  mkdirSync(into, { recursive: true });
-  execFileSync('debugfs', ['-R', `rdump / ${into}`, `${target}?offset=${data.startBytes}`], { stdio: 'ignore' });
-  const j = await Journal.open({ dir: join(into, 'journal'), readOnly: true });
-  try {
-    return [...j.records()].filter((r) => r.type === RecordType.operator).map((r) => r.payload);
-  } finally {
-    await j.close();
-  }
-}
-
-/** Every file under `dir` (reports, labels, the registry, staging) as text, to look for a secret. */
-function everyFileText(dir: string): string {
-  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => readFileSync(join(e.parentPath ?? e.path, e.name)).toString('latin1')).join('\n');
-}
-
-/** Slot A dumped off a target and checked against the manifest it carries (boot/update-slots.ts). */
-function slotAProblem(target: string, into: string): string | undefined {
-  const pos = partitionLayout(SIZES).parts.find((p) => p.label === 'pos')!;
-  rmSync(into, { recursive: true, force: true });
-  mkdirSync(into, { recursive: true });
-  execFileSync('debugfs', ['-R', `rdump /slotA ${into}`, `${target}?offset=${pos.startBytes}`], { stdio: 'ignore' });
-  return slotProblem(join(into, 'slotA'));
-}
-
-/**
- * Runs `pos factory flash` from dist/ (compiled by npm test) as its own process; SIGKILL at a HOLD
- * line, or once `killWhen` accepts the output so far.
- */
-function station(args: readonly string[], holdAt?: string, killWhen?: (out: string) => boolean): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(REPO, 'dist', 'boot', 'pos.js'), 'factory', 'flash', ...args], {
-      env: { ...process.env, ...(holdAt ? { POS_FLASH_TEST_HOLD_AT: holdAt } : {}) }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`station still running after ${CHILD_MS_MAX} ms:\n${out}`)); }, CHILD_MS_MAX);
-    const take = (c: Buffer): void => {
-      out += c.toString('utf8');
-      // The station stops at the hold point and waits: the kill lands exactly there.
-      if ((holdAt && /^HOLD /m.test(out)) || killWhen?.(out)) child.kill('SIGKILL');
-    };
-    child.stdout.on('data', take);
-    child.stderr.on('data', take);
-    child.once('exit', (code, signal) => { clearTimeout(timer); resolve({ code, signal, out }); });
-  });
-}
+import { BOARD, Fixture, REPO, SIZES, component, everyFileText, fixture, journalOperators, journalSerial, manifestFile, slotAProblem, station } from './flash-fixture';
 
 describe('pos factory flash (no QEMU): targets written, checked, committed last; a killed station flashes again', function () {
   this.timeout(10 * 60_000);
