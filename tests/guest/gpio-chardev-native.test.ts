@@ -9,6 +9,7 @@
  */
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { QuickGuest, compileForGuest, guestJsDir, quickGuestToolsMissing } from '../../scripts/guest/quick-guest';
 import { addonCandidates } from '../../hal/gpio-native';
 
@@ -31,10 +32,12 @@ describe('native GPIO backend on a real kernel (quick guest, gpio-sim)', functio
     }
     const out = guestJsDir();
     try {
-      await compileForGuest(['tests/guest/gpio-chardev-native.guest.ts', 'scripts/guest/gpio-keypad-agent.ts'], out);
+      await compileForGuest(['tests/guest/gpio-chardev-native.guest.ts'], out);
+      // The keypad agent is C (scripts/guest/gpio-keypad-agent.c), static: the guest runs the host's files over 9p.
+      execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-Werror', '-static', '-o', `${out}/gpio-keypad-agent`, 'scripts/guest/gpio-keypad-agent.c'], { stdio: ['ignore', 'inherit', 'inherit'] });
       const guest = await QuickGuest.boot({ gpioLines: 16 });
       try {
-        const r = await guest.run(`export POS_GPIO_V2_ADDON=${addon} AGENT=${out}/scripts/guest/gpio-keypad-agent.js\n`
+        const r = await guest.run(`export POS_GPIO_V2_ADDON=${addon} AGENT=${out}/gpio-keypad-agent\n`
           + `exec node ${out}/tests/guest/gpio-chardev-native.guest.js\n`);
         assert.equal(r.code, 0, `guest run failed (${r.code}):\n${r.stderr}\n${r.stdout}`);
         report = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as typeof report;

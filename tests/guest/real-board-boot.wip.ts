@@ -26,7 +26,7 @@ import { journalState } from '../e2e/driver';
 import { buildGuestDisk, GuestDisk, REPO } from './guest-disk';
 import { Guest } from './qemu';
 import { needGuestTools, reportFailuresAtOnce, unitProperty, waitUnitActive } from './support';
-import { DISPLAY_TRACE, HostDevices, MERCHANT_ADMIN, REAL_BOARD_DROP_IN, REAL_BOARD_START_TIMEOUT_S, REAL_IDS, TracedDisplay, hostDevices, journalOffDisk, pressKeys, provisionDataDir, realBoardRootFiles, realTerminal } from './real-board';
+import { DISPLAY_TRACE, HostDevices, MERCHANT_ADMIN, REAL_BOARD_DROP_IN, REAL_BOARD_START_TIMEOUT_S, REAL_IDS, AGENT_STATS_S, TracedDisplay, hostDevices, journalOffDisk, pressKeys, provisionDataDir, realBoardRootFiles, realTerminal } from './real-board';
 
 /** From the unit active to the login screen drawn (journal verified in a child on the first boot, TCG). */
 const LOGIN_SCREEN_MS_MAX = 300_000;
@@ -68,10 +68,30 @@ describe('guest: the trading day on the real emulated board (qemu-x86.json)', fu
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  /** The guest's units and the terminal's log, for a failure's message. */
+  /**
+   * Where a failed run keeps what it knew (the run's folder is removed after the test): the display
+   * trace, the guest's journal and console, the keypad agent's answers and stats.
+   */
+  const failureDir = process.env.POS_GUEST_FAILURE_DIR ?? join(REPO, '.cache', 'guest', 'real-board-failure');
+
+  /** The keypad agent's threads as the guest's /proc has them: state, CPU ticks, policy, where it waits. */
+  const AGENT_THREADS = 'p=$(systemctl show -p MainPID --value pos-test-keypad.service); for t in /proc/$p/task/*; do printf "%s %s: " "${t##*/}" "$(cat $t/comm)"; sed "s/.*) //" $t/stat | cut -d" " -f1,12,13,38,39 | tr "\\n" " "; printf "wchan=%s syscall=%s\\n" "$(cat $t/wchan)" "$(cut -d" " -f1 $t/syscall)"; done';
+
+  /** The guest's units and the terminal's log, for a failure's message; the whole journal kept in failureDir. */
   async function guestStory(): Promise<string> {
-    return g!.sh('systemctl list-jobs --no-pager 2>&1 | tail -10; systemctl status --no-pager pos-test-board.service pos-test-keypad.service pos-terminal.service 2>&1 | tail -40; journalctl -b --no-pager -u pos-test-board.service -u pos-test-keypad.service -u pos-terminal.service 2>&1 | tail -80; tail -5 /run/pos-test/keypad.out; dmesg | grep -i -e throttl -e watchdog | tail -5; ps -eo pid,cls,rtprio,time,comm --sort=-time | head -8')
+    await keepGuestLogs().catch((x: unknown) => process.stderr.write(`      (guest logs not kept: ${String(x)})\n`));
+    return g!.sh(`systemctl list-jobs --no-pager 2>&1 | tail -10; systemctl status --no-pager pos-test-board.service pos-test-keypad.service pos-terminal.service 2>&1 | tail -40; journalctl -b --no-pager -u pos-test-board.service -u pos-test-keypad.service -u pos-terminal.service 2>&1 | tail -80; grep -v '^stats' /run/pos-test/keypad.out | tail -5; grep '^stats' /run/pos-test/keypad.out | tail -8; ${AGENT_THREADS}; free -m; cat /proc/pressure/memory 2>/dev/null; dmesg | grep -i -e throttl -e watchdog | tail -5; ps -eo pid,cls,rtprio,time,comm --sort=-time | head -8`)
       .catch((x: unknown) => `(guest did not answer: ${String(x)})`);
+  }
+
+  /** The guest's journal (monotonic times), the agent's answers and stats, and the console, into failureDir. */
+  async function keepGuestLogs(): Promise<void> {
+    mkdirSync(failureDir, { recursive: true });
+    const journal = await g!.sh('journalctl -b --no-pager -o short-monotonic | gzip -c | base64 -w0', 120_000);
+    writeFileSync(join(failureDir, 'journal.txt.gz'), Buffer.from(journal.trim(), 'base64'));
+    writeFileSync(join(failureDir, 'keypad.out'), await g!.sh('cat /run/pos-test/keypad.out'));
+    writeFileSync(join(failureDir, 'console.log'), g!.console());
+    process.stderr.write(`      guest journal, console and keypad agent log kept in ${failureDir}\n`);
   }
 
   /** Waits for the screen; on a timeout the error carries the guest's story. */
@@ -82,11 +102,10 @@ describe('guest: the trading day on the real emulated board (qemu-x86.json)', fu
       // The replayed panel's pixels and the trace's last writes: a cell read as '?' is drawn
       // differently from the font (seen once on the login screen), or a write is missing.
       const trace = await g!.sh(`tail -8 ${DISPLAY_TRACE}`).catch(() => '(no trace)');
-      // The whole trace kept for a replay by hand (the run's folder is removed after the test).
-      const kept = join(REPO, '.cache', 'guest', 'real-board-failure');
-      mkdirSync(kept, { recursive: true });
+      // The whole trace kept for a replay by hand.
+      mkdirSync(failureDir, { recursive: true });
       const all = await g!.sh(`gzip -c ${DISPLAY_TRACE} | base64 -w0`, 120_000).catch(() => '');
-      writeFileSync(join(kept, 'ssd1306.trace.gz'), Buffer.from(all.trim(), 'base64'));
+      writeFileSync(join(failureDir, 'ssd1306.trace.gz'), Buffer.from(all.trim(), 'base64'));
       throw new Error(`${e instanceof Error ? e.message : String(e)}\n--- panel (trace replayed) ---\n${display.model.toAscii()}\n--- last display writes ---\n${trace}\n--- guest ---\n${await guestStory()}`);
     }
   }
@@ -186,6 +205,8 @@ describe('guest: the trading day on the real emulated board (qemu-x86.json)', fu
     // ---- the journal off the disk image against the host's ledger
     const cpuS = (await g.sh('systemctl show -p CPUUsageNSec --value pos-test-keypad.service pos-terminal.service pos-test-agent.service')).trim().split(/\s+/).map((ns) => (Number(ns) / 1e9).toFixed(1));
     const throttled = (await g.sh('dmesg | grep -c "RT throttling" || true')).trim();
+    // The agent's own account (--stats-s): its busiest interval says whether it ever spun.
+    const agentIntervalsMs = [...(await g.sh('grep "^stats" /run/pos-test/keypad.out || true')).matchAll(/cpuMs=(\d+)/g)].map((m) => Number(m[1]));
     await g.sh('systemctl stop pos-terminal.service');
     await g.run('systemctl poweroff').catch(() => undefined);
     await g.waitExit(120_000);
@@ -199,6 +220,6 @@ describe('guest: the trading day on the real emulated board (qemu-x86.json)', fu
     const batch = state.lastClosed!.batch;
     const ledger = host!.ledger.entries({ tid: REAL_IDS.tid, batch }).filter((e) => e.status === 'approved');
     assert.deepEqual(ledger.map((e) => e.rrn).sort(), sales.map((t) => t.rrn).sort(), 'the host approved exactly the journal\'s sales');
-    process.stderr.write(`      guest (qemu-x86): agent ${(g.agentReadyMs! / 1000).toFixed(1)} s, unit active ${(activeMs / 1000).toFixed(1)} s, login screen ${(loginMs / 1000).toFixed(1)} s (from QEMU's start); login and sign-on ${(signedOnMs / 1000).toFixed(1)} s, the day (3 sales, settlement) ${(dayMs / 1000).toFixed(1)} s; ${display.writes} SMBus writes to the display; guest CPU s: keypad agent ${cpuS[0]}, terminal ${cpuS[1]}, test agent ${cpuS[2]}; RT throttling messages ${throttled}\n`);
+    process.stderr.write(`      guest (qemu-x86): agent ${(g.agentReadyMs! / 1000).toFixed(1)} s, unit active ${(activeMs / 1000).toFixed(1)} s, login screen ${(loginMs / 1000).toFixed(1)} s (from QEMU's start); login and sign-on ${(signedOnMs / 1000).toFixed(1)} s, the day (3 sales, settlement) ${(dayMs / 1000).toFixed(1)} s; ${display.writes} SMBus writes to the display; guest CPU s: keypad agent ${cpuS[0]}, terminal ${cpuS[1]}, test agent ${cpuS[2]}; RT throttling messages ${throttled}; the keypad agent's busiest ${AGENT_STATS_S} s: ${Math.max(0, ...agentIntervalsMs)} ms of CPU (${agentIntervalsMs.length} intervals)\n`);
   });
 });
