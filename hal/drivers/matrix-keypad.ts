@@ -26,7 +26,7 @@ export interface MatrixKeypadOptions {
   /**
    * Wait this long after selecting a row before reading the columns (default 0: at once). Wires
    * settle in microseconds on a board; a matrix emulated by software that follows the rows
-   * (scripts/guest/gpio-keypad-agent.ts on gpio-sim) needs milliseconds, or a row's columns are
+   * (scripts/guest/gpio-keypad-agent.c on gpio-sim) needs milliseconds, or a row's columns are
    * read while they still show the row before: ghost keys. As Linux's matrix_keypad
    * `col-scan-delay-us`, in ms because node's timers are.
    */
