@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "gpio_v2",
-      "sources": ["native/gpio_v2.c", "native/evdev_input.c"],
+      "sources": ["native/gpio_v2.c", "native/evdev_input.c", "native/poll_watch.c"],
       "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter"]
     },
     {

@@ -2,7 +2,7 @@
  * Input event devices on Linux (hal/input.ts) through the project's addon (native/evdev_input.c,
  * in gpio_v2.node): the device is opened non-blocking and read when libuv's poll says it is
  * readable. Not `fs.createReadStream`: that reads a char device with a blocking read(2) on a libuv
- * threadpool thread, which stays blocked until the next key (a terminal at rest: for hours), one
+ * threadpool thread, which stays blocked while no key comes (a terminal at rest: for hours), one
  * of the 4 threads the journal's and every other fs call share; and closing the stream waits for
  * that read to come back, so close() would not end until someone pressed a key (both seen in the
  * guest test, tests/guest/evdev-keypad.test.ts). Not `net.Socket` on the fd either: libuv takes a

@@ -2,7 +2,7 @@
  * gpio_v2: the kernel's GPIO v2 character-device uAPI (linux/gpio.h) for hal/gpio-native.ts.
  * A line is requested once (GPIO_V2_GET_LINE_IOCTL) and then driven or read by ioctls on its fd:
  * no process per write, unlike the libgpiod tools. Edge events are read from the line fd when
- * libuv reports it readable (uv_poll on the fd; no timer, no thread).
+ * libuv reports it readable (poll_watch.c: uv_poll on the fd; no timer, no thread).
  *
  * JavaScript API (errors are thrown as Error with .code = "E<errno name>" and .errno):
  *   request(chipPath, offset, {output, activeLow, bias (0 as-is, 1 pull-up, 2 pull-down,
@@ -25,36 +25,10 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
+#include "poll_watch.h"
 
 /* Events read per read() call; the kernel queues 16 per line by default. */
 #define EVENTS_PER_READ_MAX 16
-
-static napi_value throw_errno(napi_env env, const char *what, int err) {
-  char code[32];
-  const char *name = err == EBUSY ? "EBUSY" : err == EINVAL ? "EINVAL" : err == ENOENT ? "ENOENT"
-    : err == EBADF ? "EBADF" : err == EACCES ? "EACCES" : err == EPERM ? "EPERM" : err == ENODEV ? "ENODEV" : "EIO";
-  strncpy(code, name, sizeof code - 1);
-  code[sizeof code - 1] = 0;
-  char msg[256];
-  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
-  napi_value m, c, e, n;
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
-  napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &c);
-  napi_create_error(env, c, m, &e);
-  napi_create_int32(env, err, &n);
-  napi_set_named_property(env, e, "errno", n);
-  napi_throw(env, e);
-  return NULL;
-}
-
-static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
-  size_t argc = want;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want) {
-    napi_throw_type_error(env, NULL, "gpio_v2: missing arguments");
-    return 0;
-  }
-  return 1;
-}
 
 static int prop_int(napi_env env, napi_value obj, const char *name, int32_t fallback) {
   bool has = false;
@@ -71,12 +45,12 @@ static int prop_int(napi_env env, napi_value obj, const char *name, int32_t fall
 
 static napi_value js_request(napi_env env, napi_callback_info info) {
   napi_value argv[3];
-  if (!get_args(env, info, 3, argv)) return NULL;
+  if (!addon_args(env, info, 3, argv)) return NULL;
   char chip[256];
   size_t len;
-  if (napi_get_value_string_utf8(env, argv[0], chip, sizeof chip, &len) != napi_ok) return throw_errno(env, "chip path", EINVAL);
+  if (napi_get_value_string_utf8(env, argv[0], chip, sizeof chip, &len) != napi_ok) return addon_throw_errno(env, "chip path", EINVAL);
   uint32_t offset;
-  if (napi_get_value_uint32(env, argv[1], &offset) != napi_ok) return throw_errno(env, "offset", EINVAL);
+  if (napi_get_value_uint32(env, argv[1], &offset) != napi_ok) return addon_throw_errno(env, "offset", EINVAL);
   struct gpio_v2_line_request req;
   memset(&req, 0, sizeof req);
   req.offsets[0] = offset;
@@ -116,11 +90,11 @@ static napi_value js_request(napi_env env, napi_callback_info info) {
   }
   req.config.num_attrs = n;
   int chip_fd = open(chip, O_RDWR | O_CLOEXEC);
-  if (chip_fd < 0) return throw_errno(env, "open chip", errno);
+  if (chip_fd < 0) return addon_throw_errno(env, "open chip", errno);
   int rc = ioctl(chip_fd, GPIO_V2_GET_LINE_IOCTL, &req);
   int err = errno;
   close(chip_fd);
-  if (rc < 0) return throw_errno(env, "GPIO_V2_GET_LINE_IOCTL", err);
+  if (rc < 0) return addon_throw_errno(env, "GPIO_V2_GET_LINE_IOCTL", err);
   /* Non-blocking, so that draining events after a poll never blocks the event loop. */
   fcntl(req.fd, F_SETFL, fcntl(req.fd, F_GETFL) | O_NONBLOCK);
   napi_value out;
@@ -128,27 +102,21 @@ static napi_value js_request(napi_env env, napi_callback_info info) {
   return out;
 }
 
-static int fd_arg(napi_env env, napi_value v) {
-  int32_t fd = -1;
-  napi_get_value_int32(env, v, &fd);
-  return fd;
-}
-
 static napi_value js_set(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (!get_args(env, info, 2, argv)) return NULL;
+  if (!addon_args(env, info, 2, argv)) return NULL;
   int32_t value = 0;
   napi_get_value_int32(env, argv[1], &value);
   struct gpio_v2_line_values v = { .bits = value ? 1 : 0, .mask = 1 };
-  if (ioctl(fd_arg(env, argv[0]), GPIO_V2_LINE_SET_VALUES_IOCTL, &v) < 0) return throw_errno(env, "GPIO_V2_LINE_SET_VALUES_IOCTL", errno);
+  if (ioctl(addon_fd(env, argv[0]), GPIO_V2_LINE_SET_VALUES_IOCTL, &v) < 0) return addon_throw_errno(env, "GPIO_V2_LINE_SET_VALUES_IOCTL", errno);
   return NULL;
 }
 
 static napi_value js_get(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!get_args(env, info, 1, argv)) return NULL;
+  if (!addon_args(env, info, 1, argv)) return NULL;
   struct gpio_v2_line_values v = { .bits = 0, .mask = 1 };
-  if (ioctl(fd_arg(env, argv[0]), GPIO_V2_LINE_GET_VALUES_IOCTL, &v) < 0) return throw_errno(env, "GPIO_V2_LINE_GET_VALUES_IOCTL", errno);
+  if (ioctl(addon_fd(env, argv[0]), GPIO_V2_LINE_GET_VALUES_IOCTL, &v) < 0) return addon_throw_errno(env, "GPIO_V2_LINE_GET_VALUES_IOCTL", errno);
   napi_value out;
   napi_create_int32(env, (int32_t)(v.bits & 1), &out);
   return out;
@@ -156,40 +124,14 @@ static napi_value js_get(napi_env env, napi_callback_info info) {
 
 static napi_value js_close(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!get_args(env, info, 1, argv)) return NULL;
-  if (close(fd_arg(env, argv[0])) < 0) return throw_errno(env, "close", errno);
+  if (!addon_args(env, info, 1, argv)) return NULL;
+  if (close(addon_fd(env, argv[0])) < 0) return addon_throw_errno(env, "close", errno);
   return NULL;
 }
 
-typedef struct {
-  uv_poll_t poll;
-  napi_env env;
-  napi_ref callback;
-  napi_async_context context;
-  int fd;
-  int stopped;
-} watch_t;
-
-static void on_closed(uv_handle_t *h) {
-  free(h->data);
-}
-
-static void stop_watch(watch_t *w) {
-  if (w->stopped) return;
-  w->stopped = 1;
-  uv_poll_stop(&w->poll);
-  napi_delete_reference(w->env, w->callback);
-  napi_async_destroy(w->env, w->context);
-  uv_close((uv_handle_t *)&w->poll, on_closed);
-}
-
-static void on_readable(uv_poll_t *p, int status, int events) {
-  (void)events;
-  watch_t *w = (watch_t *)p->data;
-  if (w->stopped) return;
+/* Reads the line's queued edge events and hands them over as [[rising, timestampNs, seqno], ...]. */
+static void gpio_ready(poll_watch_t *w, int status) {
   napi_env env = w->env;
-  napi_handle_scope scope;
-  napi_open_handle_scope(env, &scope);
   napi_value list;
   napi_create_array(env, &list);
   uint32_t count = 0;
@@ -212,49 +154,13 @@ static void on_readable(uv_poll_t *p, int status, int events) {
       if ((size_t)got < sizeof ev) break;
     }
   }
-  if (count > 0) {
-    napi_value cb, global, result;
-    napi_get_reference_value(env, w->callback, &cb);
-    napi_get_global(env, &global);
-    /* make_callback so that microtasks (promise continuations in listeners) run afterwards. */
-    if (napi_make_callback(env, w->context, global, cb, 1, &list, &result) != napi_ok) {
-      napi_value exc;
-      bool pending = false;
-      napi_is_exception_pending(env, &pending);
-      if (pending) napi_get_and_clear_last_exception(env, &exc);
-    }
-  }
-  napi_close_handle_scope(env, scope);
+  if (count > 0) poll_watch_call(w, 1, &list);
 }
 
 static napi_value js_watch(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (!get_args(env, info, 2, argv)) return NULL;
-  uv_loop_t *loop;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok) return throw_errno(env, "event loop", EINVAL);
-  watch_t *w = calloc(1, sizeof *w);
-  if (!w) return throw_errno(env, "watch", ENOMEM);
-  w->env = env;
-  w->fd = fd_arg(env, argv[0]);
-  w->poll.data = w;
-  if (uv_poll_init(loop, &w->poll, w->fd) != 0) { free(w); return throw_errno(env, "uv_poll_init", EBADF); }
-  napi_create_reference(env, argv[1], 1, &w->callback);
-  napi_value name;
-  napi_create_string_utf8(env, "gpio_v2.watch", NAPI_AUTO_LENGTH, &name);
-  napi_async_init(env, NULL, name, &w->context);
-  uv_poll_start(&w->poll, UV_READABLE, on_readable);
-  napi_value handle;
-  napi_create_external(env, w, NULL, NULL, &handle);
-  return handle;
-}
-
-static napi_value js_unwatch(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  if (!get_args(env, info, 1, argv)) return NULL;
-  void *data = NULL;
-  if (napi_get_value_external(env, argv[0], &data) != napi_ok || !data) return throw_errno(env, "unwatch", EINVAL);
-  stop_watch((watch_t *)data);
-  return NULL;
+  if (!addon_args(env, info, 2, argv)) return NULL;
+  return poll_watch_start(env, addon_fd(env, argv[0]), argv[1], "gpio_v2.watch", gpio_ready);
 }
 
 /* native/evdev_input.c: input event devices (hal/input-linux.ts), in this addon. */
@@ -267,7 +173,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "get", NULL, js_get, NULL, NULL, NULL, napi_default, NULL },
     { "close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL },
     { "watch", NULL, js_watch, NULL, NULL, NULL, napi_default, NULL },
-    { "unwatch", NULL, js_unwatch, NULL, NULL, NULL, napi_default, NULL },
+    { "unwatch", NULL, poll_watch_unwatch, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
   evdev_input_define(env, exports);

@@ -36,10 +36,9 @@
 import * as os from 'node:os';
 import type { Logger } from '../../common/log';
 import { PosError } from '../../common/errors';
-import { safeCall } from '../gpio';
 import { InputDevice } from '../input';
 import { KeyEvent, KeyName, Keypad, Unsubscribe, stuckKeyError } from '../keypad';
-import { LISTENERS_MAX, subscribe } from './matrix-keypad';
+import { KeypadListeners, LISTENERS_MAX } from './matrix-keypad';
 import { Timers, realTimers } from './timing';
 
 export interface EvdevKeypadOptions {
@@ -145,8 +144,7 @@ export class EvdevKeypad implements Keypad {
   private readonly logger: Logger | undefined;
   private readonly timers: Timers;
   private readonly held = new Map<KeyName, HeldKey>();
-  private readonly keyListeners = new Set<(e: KeyEvent) => void>();
-  private readonly faultListeners = new Set<(f: PosError) => void>();
+  private readonly listeners = new KeypadListeners();
   private readonly unknownLogged = new Set<number>();
   private readonly counts: EvdevKeypadCounts = { events: 0, keyEvents: 0, repeats: 0, unknownCodes: 0, garbled: 0, splitReads: 0, dropped: 0, resyncsFromKernel: 0 };
   /** Bytes of a record a read ended inside (fewer than one record). */
@@ -182,11 +180,11 @@ export class EvdevKeypad implements Keypad {
   }
 
   onKey(listener: (event: KeyEvent) => void): Unsubscribe {
-    return subscribe(this.keyListeners, listener);
+    return this.listeners.onKey(listener);
   }
 
   onFault(listener: (fault: PosError) => void): Unsubscribe {
-    return subscribe(this.faultListeners, listener);
+    return this.listeners.onFault(listener);
   }
 
   pressed(): KeyName[] {
@@ -207,8 +205,7 @@ export class EvdevKeypad implements Keypad {
     this.closed = true;
     this.device.close();
     for (const h of this.held.values()) this.clearTimers(h);
-    this.keyListeners.clear();
-    this.faultListeners.clear();
+    this.listeners.close();
   }
 
   private grab(): void {
@@ -375,12 +372,10 @@ export class EvdevKeypad implements Keypad {
   }
 
   private emit(type: KeyEvent['type'], key: KeyName, timeMs: number): void {
-    if (this.closed) return;
-    for (const l of [...this.keyListeners]) safeCall(l, { type, key, timeMs });
+    this.listeners.emit(type, key, timeMs);
   }
 
   private fault(f: PosError): void {
-    if (this.closed) return;
-    for (const l of [...this.faultListeners]) safeCall(l, f);
+    this.listeners.fault(f);
   }
 }

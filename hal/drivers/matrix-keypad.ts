@@ -74,8 +74,7 @@ export class MatrixKeypad implements Keypad {
   private readonly o: Required<Omit<MatrixKeypadOptions, 'timers'>>;
   private readonly timers: Timers;
   private readonly keys = new Map<string, KeyState>();
-  private readonly keyListeners = new Set<(e: KeyEvent) => void>();
-  private readonly faultListeners = new Set<(f: PosError) => void>();
+  private readonly listeners = new KeypadListeners();
   private readonly unwatch: Unwatch[] = [];
   private timer: unknown;
   private scanning: Promise<void> | undefined;
@@ -119,11 +118,11 @@ export class MatrixKeypad implements Keypad {
   }
 
   onKey(listener: (event: KeyEvent) => void): Unsubscribe {
-    return subscribe(this.keyListeners, listener);
+    return this.listeners.onKey(listener);
   }
 
   onFault(listener: (fault: PosError) => void): Unsubscribe {
-    return subscribe(this.faultListeners, listener);
+    return this.listeners.onFault(listener);
   }
 
   pressed(): KeyName[] {
@@ -136,11 +135,10 @@ export class MatrixKeypad implements Keypad {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.listeners.close();
     if (this.timer !== undefined) this.timers.clearTimeout(this.timer);
     for (const u of this.unwatch.splice(0)) u();
     await this.scanning;
-    this.keyListeners.clear();
-    this.faultListeners.clear();
   }
 
   /**
@@ -276,13 +274,11 @@ export class MatrixKeypad implements Keypad {
   }
 
   private emit(type: KeyEvent['type'], key: KeyName, timeMs: number): void {
-    if (this.closed) return;
-    for (const l of [...this.keyListeners]) safeCall(l, { type, key, timeMs });
+    this.listeners.emit(type, key, timeMs);
   }
 
   private fault(f: PosError): void {
-    if (this.closed) return;
-    for (const l of [...this.faultListeners]) safeCall(l, f);
+    this.listeners.fault(f);
   }
 }
 
@@ -292,8 +288,41 @@ function need(sample: Sample | undefined, pos: string): Sample {
   return sample;
 }
 
-/** Adds a listener, refusing more than LISTENERS_MAX (shared by the keypad drivers). */
-export function subscribe<T>(set: Set<T>, listener: T): Unsubscribe {
+/**
+ * A keypad's listeners, shared by the keypad drivers: at most LISTENERS_MAX of each kind, each
+ * called safely (one that throws does not stop the others), nothing delivered after close().
+ */
+export class KeypadListeners {
+  private readonly keys = new Set<(e: KeyEvent) => void>();
+  private readonly faults = new Set<(f: PosError) => void>();
+  private closed = false;
+
+  onKey(listener: (event: KeyEvent) => void): Unsubscribe {
+    return subscribe(this.keys, listener);
+  }
+
+  onFault(listener: (fault: PosError) => void): Unsubscribe {
+    return subscribe(this.faults, listener);
+  }
+
+  emit(type: KeyEvent['type'], key: KeyName, timeMs: number): void {
+    if (this.closed) return;
+    for (const l of [...this.keys]) safeCall(l, { type, key, timeMs });
+  }
+
+  fault(f: PosError): void {
+    if (this.closed) return;
+    for (const l of [...this.faults]) safeCall(l, f);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.keys.clear();
+    this.faults.clear();
+  }
+}
+
+function subscribe<T>(set: Set<T>, listener: T): Unsubscribe {
   if (set.size >= LISTENERS_MAX) throw new PosError('SYS_INVARIANT', `more than ${LISTENERS_MAX} listeners`);
   set.add(listener);
   return () => set.delete(listener);

@@ -14,6 +14,7 @@ import { findInputDevice, openInputDevice } from '../../hal/input-linux';
 import { DEFAULT_EVDEV_KEYMAP, LINUX_KEY_CODES, keymapCodes } from '../../hal/input-keycodes';
 import { PosError } from '../../common/errors';
 import { KeyEvent } from '../../hal/keypad';
+import { sleep, waitUntil as waitFor } from './guest-wait';
 
 const NAME = 'pos-test-keypad';
 /** Longest the guest waits for a key or an answer (TCG is slow; the host's job limit is the backstop). */
@@ -24,14 +25,7 @@ const BLOCK_MS = 100;
 const FLOOD_PRESSES = 200;
 const K = LINUX_KEY_CODES;
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-async function waitUntil(what: string, done: () => boolean): Promise<void> {
-  const deadline = performance.now() + WAIT_MS_MAX;
-  while (!done()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
+const waitUntil = (what: string, done: () => boolean): Promise<void> => waitFor(what, done, WAIT_MS_MAX);
 
 /** Blocks the event loop (no callback runs) for at least `ms`, and until `until()` if given (bounded). */
 function blockLoop(ms: number, until: () => boolean = () => true): { startMs: number; endMs: number } {

@@ -23,6 +23,8 @@ import { addonCandidates } from '../../hal/gpio-native';
 /** Boot, compile and the guest run together; TCG on a busy 2-core machine makes this generous. */
 const SUITE_TIMEOUT_MS = 300_000;
 const REPO = path.resolve(__dirname, '../..');
+/** An fs.stat held at least this long behind createReadStream's read (a free thread: a few ms). */
+const STAT_HELD_MS_MIN = 500;
 
 type Report = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- a JSON report from the guest
 
@@ -98,12 +100,16 @@ describe('evdev keypad on a real kernel (quick guest, uinput device)', function 
     assert.ok(report.closeMs < 1000, `close took ${report.closeMs} ms`);
   });
 
-  it('fs.createReadStream on the device would hold a threadpool thread until a key (why the driver polls instead)', () => {
+  it('fs.createReadStream on the device holds a threadpool thread while it waits for a key (why the driver polls instead)', () => {
     const t = report.threadpool;
-    process.stderr.write(`      createReadStream, UV_THREADPOOL_SIZE=1: an fs.stat took ${Number(t.statMs).toFixed(0)} ms and the stream's close ${Number(t.closeMs).toFixed(0)} ms, both waiting for the key pressed ${t.quietMs} ms later\n`);
+    process.stderr.write(`      createReadStream, UV_THREADPOOL_SIZE=1: an fs.stat took ${Number(t.statMs).toFixed(0)} ms and the stream's close ${Number(t.closeMs).toFixed(0)} ms, the key was pressed ${t.quietMs} ms later (${t.doneBeforeKey} of the 2 came before it)\n`);
     assert.equal(t.error, undefined);
-    assert.equal(t.doneBeforeKey, 0, 'stat and close both waited for the key');
-    assert.ok(t.statMs >= t.quietMs && t.closeMs >= t.quietMs, JSON.stringify(t));
+    // A free pool thread runs an fs.stat in a few ms; here it waited behind the read. In three runs
+    // both came only after the key (1.1-1.5 s); in one (load 11) the read let go after 723 ms with
+    // no key pressed (a read interrupted, perhaps: libuv does not retry an interrupted read, and a
+    // destroyed stream drops the error). So what is asserted is the wait, not its end.
+    assert.ok(typeof t.statMs === 'number' && t.statMs >= STAT_HELD_MS_MIN, JSON.stringify(t));
+    assert.ok(typeof t.closeMs === 'number' && t.closeMs >= t.statMs, JSON.stringify(t));
   });
 
   it('the device destroyed under the reader: E-BRD-04 (ENODEV), the held key released', () => {

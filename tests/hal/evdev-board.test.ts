@@ -3,25 +3,14 @@
  * the example board file, the default keymap, and every refusal the validator gives at boot.
  */
 import { strict as assert } from 'node:assert';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { readBoardFile, validateBoard, EvdevKeypadConfig, keypadKeys } from '../../hal/board';
-import { isPosError, PosError } from '../../common/errors';
 import { KEY_NAMES } from '../../hal/keypad';
 import { DEFAULT_EVDEV_KEYMAP, LINUX_KEY_CODES, keymapCodes } from '../../hal/input-keycodes';
+import { BoardJson, boardJson, boardRefusal } from '../support/board-json';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- tests mutate arbitrary fields
-const boardJson = (name: string): Json => JSON.parse(fs.readFileSync(path.join(__dirname, '../../board-configs', `${name}.json`), 'utf8')) as Json;
+type Json = BoardJson;
 
-function refusal(json: unknown): string {
-  try {
-    validateBoard(json, 'board-configs/x.json');
-  } catch (e) {
-    assert.ok(isPosError(e, 'board-invalid'), String(e));
-    return (e as PosError).message;
-  }
-  assert.fail('board was accepted');
-}
+const refusal = boardRefusal;
 
 function withKeypad(keypad: Json): Json {
   const j = boardJson('handheld-evdev');

@@ -5,28 +5,18 @@
  * that cannot be opened.
  */
 import { strict as assert } from 'node:assert';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { PosError, isPosError } from '../../common/errors';
+import { PosError } from '../../common/errors';
 import { readBoardFile, validateBoard } from '../../hal/board';
 import { modemFault } from '../../hal/modem';
 import { SimBoard, createSimBoard } from '../../sim/board-sim';
 import { ControlServer } from '../../sim/control-server';
 import { simBoardWithUnopenablePort } from '../support/unopenable-port';
 import { controlRequest } from '../../sim/control-cli';
+import { BoardJson, boardJson, boardRefusal } from '../support/board-json';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- tests mutate arbitrary fields
-const boardJson = (name: string): Json => JSON.parse(fs.readFileSync(path.join(__dirname, '../../board-configs', `${name}.json`), 'utf8')) as Json;
+type Json = BoardJson;
 
-function refusal(json: unknown): string {
-  try {
-    validateBoard(json, 'board-configs/x.json');
-  } catch (e) {
-    assert.ok(isPosError(e, 'board-invalid'), String(e));
-    return (e as PosError).message;
-  }
-  assert.fail('board was accepted');
-}
+const refusal = boardRefusal;
 
 describe('board files: modem0', () => {
   it('simAndHandheldDeclareAQuectelModemWithAnApnAndADataPath', () => {

@@ -4,9 +4,7 @@
  * argument mapping and the front panel's key.
  */
 import { strict as assert } from 'node:assert';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { PosError, isPosError } from '../../common/errors';
+import { PosError } from '../../common/errors';
 import { readBoardFile, validateBoard, REQUIRED_ROLES } from '../../hal/board';
 import { createSimBoard, SimBoard } from '../../sim/board-sim';
 import { ControlServer } from '../../sim/control-server';
@@ -15,19 +13,11 @@ import { controlRequest } from '../../sim/control-cli';
 import { ControlClient, Reply } from '../../sim/control-client';
 import { FrontPanel } from '../../sim/front-panel';
 import { DEMO_PAYMENT_CODES } from '../../sim/virtual-scanner';
+import { BoardJson, boardJson, boardRefusal } from '../support/board-json';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- tests mutate arbitrary fields
-const boardJson = (name: string): Json => JSON.parse(fs.readFileSync(path.join(__dirname, '../../board-configs', `${name}.json`), 'utf8')) as Json;
+type Json = BoardJson;
 
-function refusal(json: unknown): string {
-  try {
-    validateBoard(json, 'board-configs/x.json');
-  } catch (e) {
-    assert.ok(isPosError(e, 'board-invalid'), String(e));
-    return (e as PosError).message;
-  }
-  assert.fail('board was accepted');
-}
+const refusal = boardRefusal;
 
 const CODE = '6225123456789012345';
 
