@@ -29,7 +29,6 @@
  */
 import { statfs } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import type { Writable } from 'node:stream';
 import type { Board } from '../hal/board';
 import type { KeyName } from '../hal/keypad';
 import { KEY_NAMES } from '../hal/keypad';
@@ -57,10 +56,6 @@ export const READER_CARD_WAIT_MS_MAX = 20_000;
 /** The keypad test fails when no key comes for this long. */
 export const KEYPAD_IDLE_MS_MAX = 15_000;
 export const DISPLAY_ANSWER_MS_MAX = 30_000;
-/** Error entries the ring keeps. */
-export const ERROR_RING_ENTRIES_MAX = 50;
-/** Of those, shown by the log check. */
-export const ERRORS_SHOWN_MAX = 8;
 
 export type DiagState = 'ok' | 'fail' | 'running' | 'pending';
 /** Checks that need the person at the terminal (a card, every key, a look): run only when chosen. */
@@ -72,52 +67,10 @@ export interface DiagResult { readonly check: DiagCheck; readonly state: DiagSta
 
 // ---------------------------------------------------------------- the error ring
 
-export interface ErrorEntry { readonly timeMs: number; readonly code: string; readonly msg: string }
-
-/**
- * The last ERROR_RING_ENTRIES_MAX log entries at warn level or above that carry an error code,
- * kept in memory (bounded). Fed by a pino stream (`stream()`): pino writes one JSON line per entry.
- */
-export class ErrorRing {
-  private readonly entries: ErrorEntry[] = [];
-
-  constructor(private readonly max = ERROR_RING_ENTRIES_MAX) {}
-
-  add(e: ErrorEntry): void {
-    this.entries.push(e);
-    if (this.entries.length > this.max) this.entries.shift();
-  }
-
-  /** Newest first. */
-  last(n = ERRORS_SHOWN_MAX): ErrorEntry[] {
-    return this.entries.slice(-n).reverse();
-  }
-
-  /** One pino log line in; kept when it is warn (40) or worse and names a code ("E-XXX-NN"). */
-  line(json: string): void {
-    let o: Record<string, unknown>;
-    try { o = JSON.parse(json) as Record<string, unknown>; } catch { return; }
-    if (typeof o.level !== 'number' || o.level < 40) return;
-    const code = findCode(o);
-    if (!code) return;
-    this.add({ timeMs: typeof o.time === 'number' ? o.time : Date.now(), code, msg: String(o.msg ?? '') });
-  }
-
-  /** A writable for pino.multistream. */
-  stream(): Pick<Writable, 'write'> {
-    return { write: (chunk: string | Uint8Array): boolean => { for (const l of String(chunk).split('\n')) if (l) this.line(l); return true; } } as Pick<Writable, 'write'>;
-  }
-}
-
-const CODE_RE = /\bE-[A-Z]{2,4}-\d{2}\b/;
-
-function findCode(o: Record<string, unknown>): string | undefined {
-  if (typeof o.code === 'string' && CODE_RE.test(o.code)) return o.code;
-  const err = o.err as Record<string, unknown> | undefined;
-  if (err && typeof err.code === 'string' && CODE_RE.test(err.code)) return err.code;
-  const m = CODE_RE.exec(`${String(o.msg ?? '')} ${typeof o.err === 'string' ? o.err : ''}`);
-  return m?.[0];
-}
+// In a module of its own, which the terminal loads at start without diagnostics (issue 14 goal 6).
+export { ERROR_RING_ENTRIES_MAX, ERRORS_SHOWN_MAX, ErrorRing } from './error-ring';
+export type { ErrorEntry } from './error-ring';
+import { CODE_RE, ERRORS_SHOWN_MAX, type ErrorRing } from './error-ring';
 
 // ---------------------------------------------------------------- the checks
 

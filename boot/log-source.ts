@@ -11,7 +11,8 @@
  * `maskCardNumbers` as a last line of defence (a Luhn-valid run of 14..19 digits is masked as the
  * slip masks it), so a future careless log line cannot upload a card number.
  */
-import { execFile } from 'node:child_process';
+// node:child_process on first use: the terminal's start does not load it (common/lazy.ts).
+import { childProcess } from '../common/lazy';
 import type { Writable } from 'node:stream';
 import { luhnValid } from '../storage/record';
 
@@ -80,7 +81,7 @@ function timeOf(line: string): number {
 export type JournalctlRunner = (args: readonly string[]) => Promise<string>;
 
 const realJournalctl: JournalctlRunner = (args) => new Promise((resolve, reject) => {
-  execFile('journalctl', [...args], { timeout: JOURNALCTL_TIMEOUT_MS, maxBuffer: JOURNALCTL_OUTPUT_BYTES_MAX, encoding: 'utf8' }, (e, stdout) => (e ? reject(e) : resolve(stdout)));
+  childProcess().execFile('journalctl', [...args], { timeout: JOURNALCTL_TIMEOUT_MS, maxBuffer: JOURNALCTL_OUTPUT_BYTES_MAX, encoding: 'utf8' }, (e, stdout) => (e ? reject(e) : resolve(stdout)));
 });
 
 /**

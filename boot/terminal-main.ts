@@ -12,7 +12,7 @@
  *
  * SIGTERM / SIGINT: clean shutdown (machine stopped, journal closed, board closed), exit 0.
  * Critical battery (journal closed first) and the recovery menu's power off: the same clean
- * shutdown, exit EXIT_POWER_OFF (64), which asks the system to power off: the systemd unit treats
+ * shutdown, exit EXIT_POWER_OFF (80), which asks the system to power off: the systemd unit treats
  * it as success, does not restart, and runs `systemctl poweroff` (boot/pos-terminal.service).
  * --hold-reset (simulator): the reset button is held from power-on until the boot has seen it held
  * for the board's resetHoldMs, then released, as a person does to open the recovery menu. The
@@ -49,7 +49,7 @@ import type { ControlServer } from '../sim/control-server';
 import { requireSim } from './optional-sim';
 import { createLogger, logLevel } from '../common/log';
 import pino from 'pino';
-import { ErrorRing } from './diagnostics';
+import { ErrorRing } from './error-ring';
 import { LogRing, logSourceFor } from './log-source';
 import { SystemdWatchdog } from './watchdog';
 import { confirmSlot, rollbackIfOverdue, CONFIRM_WITHIN_MS_DEFAULT } from './update-slots';
@@ -69,9 +69,12 @@ const PROCESS_START_MS = Date.now() - Math.round(process.uptime() * 1000);
 export const SHUTDOWN_MS_MAX = 5_000;
 /**
  * The exit status that asks the system to power the terminal off (critical battery, recovery's
- * power off). Not 0: a stop by systemd (SIGTERM) exits 0 and must not power the board off.
+ * power off). Not 0: a stop by systemd (SIGTERM) exits 0 and must not power the board off. Not
+ * 64: that is EXIT_USAGE (boot/cli.ts, sysexits' EX_USAGE), which any `pos` command line may
+ * return. 80 is outside sysexits (64-78), Node's own statuses (1-14), the shell's signal
+ * statuses (128+) and systemd's exec failures (200+): nothing but this request exits with it.
  */
-export const EXIT_POWER_OFF = 64;
+export const EXIT_POWER_OFF = 80;
 /** How often an unconfirmed trial boot is checked against its deadline. */
 export const ROLLBACK_POLL_MS = 10_000;
 

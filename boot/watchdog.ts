@@ -10,7 +10,8 @@
  * sets NotifyAccess=all, so systemd accepts them from the helper). Without NOTIFY_SOCKET (not
  * under systemd: tests, the simulator) everything is skipped silently.
  */
-import { execFile } from 'node:child_process';
+// node:child_process on first use: the terminal's start does not load it (common/lazy.ts).
+import { childProcess } from '../common/lazy';
 import { Logger, silentLogger } from '../common/log';
 
 /** Fallback period when WATCHDOG_USEC is unset (the unit's WatchdogSec=30 halved). */
@@ -38,7 +39,7 @@ export type Notifier = (args: readonly string[]) => Promise<void>;
 /** `systemd-notify ARGS` with NOTIFY_SOCKET from `env` (the watchdog's, so an injected socket is the one used). */
 export function systemdNotify(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<void> {
   return new Promise((resolve, reject) => {
-    execFile('systemd-notify', [...args], { timeout: NOTIFY_TIMEOUT_MS_MAX, env }, (e) => (e ? reject(e) : resolve()));
+    childProcess().execFile('systemd-notify', [...args], { timeout: NOTIFY_TIMEOUT_MS_MAX, env }, (e) => (e ? reject(e) : resolve()));
   });
 }
 

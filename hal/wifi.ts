@@ -19,7 +19,8 @@
  * wpa_supplicant (wired driver on a veth in a network namespace) for everything but the scan's
  * radio.
  */
-import { spawn } from 'node:child_process';
+// node:child_process on first use: the terminal's start does not load it (common/lazy.ts).
+import { childProcess } from '../common/lazy';
 import { pbkdf2Sync } from 'node:crypto';
 import { PosError } from '../common/errors';
 
@@ -115,7 +116,7 @@ export type WpaCliRunner = (args: readonly string[], stdin: string | undefined, 
 export const realWpaCli: WpaCliRunner = (args, stdin, timeoutMs) => new Promise((resolve) => {
   let output = '';
   let done = false;
-  const child = spawn('wpa_cli', [...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = childProcess().spawn('wpa_cli', [...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   const finish = (r: { code: number | null; output: string; error?: string }): void => {
     if (done) return;
     done = true;

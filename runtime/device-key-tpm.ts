@@ -26,7 +26,8 @@
  * SHA-256 of everything before (32). The digest tells a damaged file (E-KEY-08) from a file the
  * TPM refuses (E-KEY-07: another TPM, or this one cleared since).
  */
-import { execFileSync } from 'node:child_process';
+// node:child_process on first use: the terminal's start does not load it (common/lazy.ts).
+import { childProcess } from '../common/lazy';
 import { createHash, randomBytes as cryptoRandomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -226,7 +227,7 @@ class TpmTools {
   /** Runs one tool; stdout is returned (binary), stdin is `input` (a pipe) if given. */
   private run(tool: string, args: string[], what: string, input?: Buffer): Buffer {
     try {
-      return execFileSync(tool, args, {
+      return childProcess().execFileSync(tool, args, {
         env: { ...process.env, TPM2TOOLS_TCTI: this.tcti }, timeout: this.timeoutMs, maxBuffer: BLOB_PART_BYTES_MAX * 4,
         stdio: ['pipe', 'pipe', 'pipe'], ...(input ? { input } : {}),
       });

@@ -9,7 +9,8 @@
  * profile's own tag (2 chars) + length (3 digits) + value. A host's field that breaks its
  * format is HOST_MALFORMED; parameters in range are HOST_PARAMS (the whole download refused).
  */
-import * as iconv from 'iconv-lite';
+import type * as Iconv from 'iconv-lite';
+import { lazy } from '../../common/lazy';
 import { PosError } from '../../common/errors';
 import { HostProfile, QrEntryMode } from './fields';
 import { FieldValue, bytesField, malformed, textField } from './packager';
@@ -18,6 +19,9 @@ import {
   amount, base, card, decodeResponse, digits, field61, invalid, parseFinancialResponse, request, saleFields,
 } from './messages';
 import { encodeTlv, parseTlv } from '../txn/emv';
+
+/** iconv-lite (500 KB of code pages, outside the bundle) at the first merchant name, not at start (common/lazy.ts). */
+const iconv = lazy(() => require('iconv-lite') as typeof Iconv);
 
 // ================================================================ network management
 
@@ -152,7 +156,7 @@ export function parseHostParameters(b: Buffer): HostParameters {
     switch (tag) {
       case 0xdf11: {
         if (v.length < 1 || v.length > MERCHANT_NAME_BYTES_MAX) throw paramsRefused(`merchant name is ${v.length} bytes (1..${MERCHANT_NAME_BYTES_MAX})`, tag);
-        const name = iconv.decode(v, 'gb18030');
+        const name = iconv().decode(v, 'gb18030');
         if (name.includes('\ufffd') || /[\x00-\x1f\x7f]/.test(name)) throw paramsRefused('merchant name is not GB18030 text', tag);
         out.merchantName = name.trim();
         break;
@@ -186,7 +190,7 @@ export function parseHostParameters(b: Buffer): HostParameters {
 export function encodeHostParameters(p: HostParameters): Buffer {
   const parts: Buffer[] = [];
   const bcd = (n: number): Buffer => Buffer.from(String(n).padStart(BCD6_DIGITS, '0'), 'hex');
-  if (p.merchantName !== undefined) parts.push(encodeTlv(0xdf11, iconv.encode(p.merchantName, 'gb18030')));
+  if (p.merchantName !== undefined) parts.push(encodeTlv(0xdf11, iconv().encode(p.merchantName, 'gb18030')));
   if (p.responseTimeoutS !== undefined) parts.push(encodeTlv(0xdf12, Buffer.from([p.responseTimeoutS & 0xff])));
   if (p.reversalTries !== undefined) parts.push(encodeTlv(0xdf13, Buffer.from([p.reversalTries & 0xff])));
   if (p.amountFenMax !== undefined) parts.push(encodeTlv(0xdf14, bcd(p.amountFenMax)));

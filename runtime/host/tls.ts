@@ -24,12 +24,17 @@
  * gave on a verified connection (one, in memory only) and offers it on the next connect, so a
  * resumed handshake skips the certificate exchange (npm run bench:tls measures both).
  */
-import * as tls from 'node:tls';
+import type * as Tls from 'node:tls';
 import { X509Certificate, createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { PosError } from '../../common/errors';
 import type { HostTlsConfig } from '../../hal/board-schema';
 import type { ConnectTarget, SocketLike } from './transport';
+import { lazy } from '../../common/lazy';
+
+// node:tls on the first TLS connection, not at start: a plain-TCP host never loads it, and it
+// keeps a V8 startup snapshot from taking the terminal (boot/README.md, "Start time").
+const tls = lazy(() => require('node:tls') as typeof Tls);
 
 export const TLS_MIN_VERSION = 'TLSv1.2';
 /** A handshake that takes longer after TCP connected is a timeout of its own (E-NET-25). */
@@ -92,7 +97,7 @@ export interface TlsLinkOptions {
 
 /** A connected TLS socket as the transport sees it; 'connect' fires only once `verifyPeer` passed. */
 interface Loaded {
-  readonly context: tls.SecureContext;
+  readonly context: Tls.SecureContext;
   readonly ca: X509Certificate;
   readonly clientCert: X509Certificate | undefined;
 }
@@ -118,7 +123,7 @@ export class TlsLink {
       throw new PosError('NET_TLS_CREDENTIALS', 'the board asks for a client certificate and none is provisioned (pos factory tls)', { requestSent: false });
     }
     // The CA here is only for OpenSSL's second opinion; trust is decided by verifyPeer.
-    const context = tls.createSecureContext({
+    const context = tls().createSecureContext({
       ca: c.caPem, minVersion: TLS_MIN_VERSION,
       ...(c.client ? { cert: c.client.certPem, key: c.client.keyPem } : {}),
     });
@@ -158,7 +163,7 @@ export class TlsLink {
   /** Opens a TLS connection; the socket says 'connect' only after the handshake and verifyPeer. */
   connect(target: ConnectTarget): SocketLike {
     this.checkClientCert();
-    const socket = tls.connect({
+    const socket = tls().connect({
       host: target.host, port: target.port, ...(target.localAddress !== undefined ? { localAddress: target.localAddress } : {}), secureContext: this.load().context,
       // SNI carries names only (node refuses an IP there); an IP is still checked by verifyPeer.
       ...(isIpAddress(this.o.config.serverName) ? {} : { servername: this.o.config.serverName }),
@@ -183,7 +188,7 @@ export class TlsLink {
    * session shows no certificate (TLS 1.3 resumes without one); the one verified in full when the
    * ticket was kept is judged again (dates by the terminal's clock, name, pin).
    */
-  verifyPeer(socket: tls.TLSSocket): X509Certificate | PosError {
+  verifyPeer(socket: Tls.TLSSocket): X509Certificate | PosError {
     const resumedFrom = socket.isSessionReused() ? this.session?.leaf : undefined;
     if (resumedFrom) this.resumed++;
     else this.full++;
@@ -258,9 +263,9 @@ function signedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
 }
 
 /** The presented certificates, leaf first, at most CHAIN_DEPTH_MAX + 1 (node links the last to itself). */
-function chainOf(peer: tls.DetailedPeerCertificate): X509Certificate[] {
+function chainOf(peer: Tls.DetailedPeerCertificate): X509Certificate[] {
   const out: X509Certificate[] = [];
-  let c: tls.DetailedPeerCertificate | undefined = peer;
+  let c: Tls.DetailedPeerCertificate | undefined = peer;
   while (c && c.raw && out.length <= CHAIN_DEPTH_MAX) {
     const cert = new X509Certificate(c.raw);
     if (out.some((x) => x.raw.equals(cert.raw))) break;
@@ -300,7 +305,7 @@ class VerifiedTlsSocket implements SocketLike {
   /** A ticket that came before the verdict (TLS 1.2 sends it inside the handshake). */
   private early: Buffer | undefined;
 
-  constructor(private readonly socket: tls.TLSSocket, link: TlsLink) {
+  constructor(private readonly socket: Tls.TLSSocket, link: TlsLink) {
     socket.on('connect', () => this.emit('tcp-connect'));
     socket.once('secureConnect', () => {
       const verdict = link.verifyPeer(socket);
