@@ -29,7 +29,6 @@
  * a pad that fails mid-capture is dropped and the screen falls back to signing the receipt. Battery level changes become BATTERY events; paper reloaded while the machine
  * waits in paperOut becomes PAPER_LOADED.
  */
-import { netApplyFromBoard } from './net-apply';
 import { mkdirSync } from 'node:fs';
 import { join, dirname, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -53,12 +52,11 @@ import type { TerminalStatus } from '../runtime/host/messages-v2';
 import { openTerminal, Terminal } from '../runtime/terminal';
 import { HostTransport, hostLink } from '../runtime/host/transport';
 import { FailoverTransport } from '../runtime/host/failover';
-import { SimPinEntry } from './sim-pin';
-import { WifiMenu } from './wifi-menu';
+import type { SimPinEntry } from './sim-pin';
+import type { WifiMenu } from './wifi-menu';
 import { modemFault } from '../hal/modem';
 import type { ModemView } from '../ui-lcd/screens';
 import { TlsLink } from '../runtime/host/tls';
-import { loadTlsCredentials } from '../runtime/host/tls-credentials';
 import { CUP_PROFILE } from '../runtime/host/fields';
 import { DeviceKeyProvider, checkDeviceKey } from '../runtime/device-key';
 import { deviceKeyProviderFor, keyDirFor } from '../runtime/device-key-provider';
@@ -80,12 +78,13 @@ import { SIM_IDENTITY, simulatorGenesis, simulatorIdentity, simulatorOperators, 
 import { readProvisionedTmk } from './factory';
 import { completeFirstBootProvisioning } from './first-boot-seal';
 import { TEST_TERMINAL } from '../common/test-terminal';
-import { Recovery, Report, NetworkSettings, SystemHook, BACKUP_FILE_SUFFIX } from './recovery';
-import { testConnectivity } from './recovery-net';
-import { checkLinks } from './link-check';
+import type { Recovery, Report, NetworkSettings, SystemHook } from './recovery';
+import type { checkLinks } from './link-check';
 import { LogRing, LogSourceName, journaldLogs, maskCardNumbers, newestWithin } from './log-source';
-import { RecoveryMenu, Overlay, runtimeVersion } from './recovery-menu';
-import { Diagnostics, DiagResult, ErrorRing } from './diagnostics';
+import type { Overlay } from './recovery-menu';
+import type { Diagnostics, DiagResult } from './diagnostics';
+import { ErrorRing } from './error-ring';
+import { lazy } from '../common/lazy';
 import type * as MgmtWiring from './mgmt-wiring';
 import type * as MgmtUpdate from './mgmt-update';
 import type * as MgmtCredentials from '../runtime/mgmt/credentials';
@@ -97,6 +96,23 @@ import type { Session } from '../runtime/operators';
 import { AdjustableClock } from '../common/time';
 import { EmvParamsView } from './diag-emv';
 import { todayYyyymmdd } from '../runtime/txn/emv-download';
+
+// Loaded on first use, not at start (common/lazy.ts; issue 14 goal 6): idle needs none of them.
+const recoveryModule = lazy(() => require('./recovery') as typeof import('./recovery'));
+const recoveryMenuModule = lazy(() => require('./recovery-menu') as typeof import('./recovery-menu'));
+const recoveryNetModule = lazy(() => require('./recovery-net') as typeof import('./recovery-net'));
+const diagnosticsModule = lazy(() => require('./diagnostics') as typeof import('./diagnostics'));
+const linkCheckModule = lazy(() => require('./link-check') as typeof import('./link-check'));
+const netApplyModule = lazy(() => require('./net-apply') as typeof import('./net-apply'));
+const wifiMenuModule = lazy(() => require('./wifi-menu') as typeof import('./wifi-menu'));
+const simPinModule = lazy(() => require('./sim-pin') as typeof import('./sim-pin'));
+const tlsCredentialsModule = lazy(() => require('../runtime/host/tls-credentials') as typeof import('../runtime/host/tls-credentials'));
+
+/** Whether an overlay is diagnostics, without loading diagnostics (none can be before it loaded). */
+function isDiagnostics(overlay: Overlay): overlay is Diagnostics {
+  const D = diagnosticsModule.ifLoaded()?.Diagnostics;
+  return D !== undefined && overlay instanceof D;
+}
 
 export const BOOT_STEP_COUNT = 5;
 /** The merchant's name on the slip until the host's parameter download names it (DF11). */
@@ -310,7 +326,7 @@ export class TerminalApp {
 
   /**
    * Reads the battery once at boot, before the journal is opened: critical, it shows the critical
-   * battery screen, logs E-PWR-02 and asks for the power off (onShutdown: exit 64, the unit's
+   * battery screen, logs E-PWR-02 and asks for the power off (onShutdown: exit 80, EXIT_POWER_OFF, the unit's
    * `systemctl poweroff`). An unreadable battery is not critical (the self-test reported it).
    */
   private async batteryCriticalAtBoot(): Promise<boolean> {
@@ -330,7 +346,7 @@ export class TerminalApp {
     const usage = this.terminal?.store.journal.usage();
     const last = this.errors.last(1)[0];
     return {
-      softwareVersion: runtimeVersion(),
+      softwareVersion: recoveryMenuModule().runtimeVersion(),
       batteryPercent: this.env.status.batteryPercent ?? 0,
       freeJournalKiB: usage ? Math.max(0, Math.floor((usage.capacityBytes - usage.reserveBytes - usage.usedBytes) / 1024)) : 0,
       ...(last ? { lastErrorCode: last.code } : {}),
@@ -434,7 +450,7 @@ export class TerminalApp {
     const wifi = this.o.board.wifi();
     const store = this.terminal?.store;
     if (!wifi || !store || this.overlay) return false;
-    const menu: WifiMenu = new WifiMenu({
+    const menu: WifiMenu = new (wifiMenuModule().WifiMenu)({
       wifi, clock: this.clock, changed: () => this.render(), logger: this.o.logger.child({ component: 'wifi' }),
       record: async (p) => { await store.commit([{ type: 'settings', payload: { kind: 'wifi', ssid: p.ssid, security: p.security } }]); },
       close: () => { if (this.overlay === menu) this.overlay = undefined; this.render(); },
@@ -448,7 +464,7 @@ export class TerminalApp {
   private openSimPin(): boolean {
     const modem = this.o.board.modem();
     if (!modem || this.overlay) return false;
-    const entry: SimPinEntry = new SimPinEntry({
+    const entry: SimPinEntry = new (simPinModule().SimPinEntry)({
       modem, ...(this.env.modem?.pinAttemptsLeft !== undefined ? { attemptsLeft: this.env.modem.pinAttemptsLeft } : {}),
       changed: () => this.render(), pages: (sc) => renderScreen(sc, this.locale.get(), this.caps()).pageCount, logger: this.o.logger.child({ component: 'sim-pin' }),
       done: (accepted) => {
@@ -658,7 +674,7 @@ export class TerminalApp {
     const config = this.o.board.config.host.tls;
     if (config === undefined) return {};
     const dir = dirname(resolve(this.o.journalDir));
-    this.tlsLink = new TlsLink({ config, credentials: () => loadTlsCredentials(config, dir, deviceKey), now: this.clock });
+    this.tlsLink = new TlsLink({ config, credentials: () => tlsCredentialsModule().loadTlsCredentials(config, dir, deviceKey), now: this.clock });
     return { tls: this.tlsLink };
   }
 
@@ -847,7 +863,7 @@ export class TerminalApp {
     }
     if (state === 'recovery.menu' && !this.overlay && session?.role === 'administrator') {
       this.recoverySession = session;
-      this.overlay = new RecoveryMenu({
+      this.overlay = new (recoveryMenuModule().RecoveryMenu)({
         recovery: () => this.recovery!, session: () => this.recoverySession,
         backupDir: this.o.backupDir, usbDirs: this.o.usbDirs ?? [], ...(this.o.update ? { update: this.o.update } : {}),
         netInterface: this.netInterface(), host: this.o.host, tzOffsetMinutes: this.o.board.config.tzOffsetMinutes,
@@ -866,14 +882,14 @@ export class TerminalApp {
       powerOff: async () => { setImmediate(() => { this.o.logger.warn('power off from the recovery menu'); (this.o.powerOff ?? this.o.onShutdown)?.(); }); },
     };
     const simulator = this.o.board.config.simulator === true;
-    return new Recovery({
+    return new (recoveryModule().Recovery)({
       journalDir: this.o.journalDir, backupDir: this.o.backupDir, clock: this.clock, logger: this.o.logger.child({ component: 'recovery' }),
       ...(simulator ? { identity: SIM_IDENTITY } : {}),
       printer: this.o.board.printer(), lang: this.locale.get() === 'en' ? 'en' : 'zh', merchantName: 'DEMO SHOP', system,
       terminalFor: (journal) => this.terminalOver(journal),
       net: { connectTimeoutMs: 3_000 },
       // Network settings saved in the menu are written for the OS as the board file says.
-      netApply: netApplyFromBoard(this.o.board.config),
+      netApply: netApplyModule().netApplyFromBoard(this.o.board.config),
       ...(this.o.fallbackAdmin ? { fallbackAdmin: this.o.fallbackAdmin } : {}),
       // The factory reset's backup is sealed under this key, and repair and import open it.
       deviceKey: this.deviceKey(),
@@ -907,7 +923,7 @@ export class TerminalApp {
   /** The diagnostics overlay: over idle (MENU 8), storage failure, or the recovery menu (6). */
   openDiagnostics(): Diagnostics {
     const under = this.overlay;
-    const diag: Diagnostics = new Diagnostics({
+    const diag: Diagnostics = new (diagnosticsModule().Diagnostics)({
       board: this.o.board, journalDir: this.o.journalDir, errors: this.errors, clock: this.clock, logger: this.o.logger.child({ component: 'diagnostics' }),
       networkTest: () => this.networkTest(),
       ...(this.terminal ? { signOnTest: () => this.signOnTest(), echoTest: () => this.echoTest() } : {}),
@@ -934,7 +950,7 @@ export class TerminalApp {
   /** On a board that orders its links, diagnostics checks each of them (boot/link-check.ts). */
   private linksTest(): { linksTest?: () => ReturnType<typeof checkLinks> } {
     const links = this.o.board.config.links;
-    return links ? { linksTest: () => checkLinks(links, this.o.host) } : {};
+    return links ? { linksTest: () => linkCheckModule().checkLinks(links, this.o.host) } : {};
   }
 
   /** Recovery.testNetwork in recovery; the same test on the saved settings otherwise. */
@@ -945,7 +961,7 @@ export class TerminalApp {
     }
     let saved: NetworkSettings | undefined;
     for (const r of this.terminal?.store.journal.records() ?? []) if (r.type === RecordType.settings && r.payload.kind === 'network') saved = r.payload.network as NetworkSettings;
-    const r = await testConnectivity(saved ?? this.defaultNetwork(), { connectTimeoutMs: 3_000 });
+    const r = await recoveryNetModule().testConnectivity(saved ?? this.defaultNetwork(), { connectTimeoutMs: 3_000 });
     const lines = r.steps.map((st) => `${st.ok ? 'ok  ' : 'FAIL'} ${st.step}${st.code ? ` ${st.code}` : ''}: ${st.detail}`);
     return { action: 'network-test', ok: r.ok, lines, journaled: false, ...(r.firstFailure?.code ? { code: r.firstFailure.code } : {}) };
   }
@@ -1079,7 +1095,7 @@ export class TerminalApp {
       charging: () => this.env.status.charging,
       runDiagnostics: async () => {
         // The diagnostics menu's automatic checks, without its screen.
-        const d = new Diagnostics({
+        const d = new (diagnosticsModule().Diagnostics)({
           board: this.o.board, journalDir: this.o.journalDir, errors: this.errors, clock: this.clock, logger: this.o.logger.child({ component: 'diagnostics', by: 'mgmt' }),
           networkTest: () => this.networkTest(),
           ...this.linksTest(),
@@ -1200,7 +1216,7 @@ export class TerminalApp {
       data: view?.data ?? { battery: 'ok', amountFen: 0, pendingReceipts: [], reportPending: false, signedOn: false, reversalPending: false },
       screen: { name: this.shown?.name ?? 'boot', id: screen?.id ?? 'boot', text: screen ? screenText(screen, this.locale.get(), this.caps()) : [], locale: this.locale.get() },
       timing: { ...(this.bootToIdleMs !== undefined ? { bootToIdleMs: this.bootToIdleMs } : {}), keyToScreenMs: [...this.keyToScreenMs] },
-      ...(this.overlay ? { overlay: this.overlay instanceof Diagnostics ? { name: this.overlay.name, complete: this.overlay.complete, results: this.overlay.snapshot() } : { name: this.overlay.name } } : {}),
+      ...(this.overlay ? { overlay: isDiagnostics(this.overlay) ? { name: this.overlay.name, complete: this.overlay.complete, results: this.overlay.snapshot() } : { name: this.overlay.name } } : {}),
     };
   }
 }
@@ -1259,7 +1275,7 @@ export function storageNotice(terminal: Terminal | undefined): Txt | undefined {
  * this terminal (`pos recovery import`, the recovery menu). Returns the file written.
  */
 export function exportJournalSealed(journal: Journal, dir: string, deviceKey: DeviceKeyProvider, clock: () => number): string {
-  const file = join(dir, `journal-${journal.identity}-${new Date(clock()).toISOString().replace(/[:.]/g, '-')}${BACKUP_FILE_SUFFIX}`);
+  const file = join(dir, `journal-${journal.identity}-${new Date(clock()).toISOString().replace(/[:.]/g, '-')}${recoveryModule().BACKUP_FILE_SUFFIX}`);
   exportToFile(journal, file, { deviceKey: () => deviceKey.deviceKey(), clock });
   return file;
 }
