@@ -12,17 +12,27 @@
  *
  * Slow CPU (issue 14 goal 6), printed first; BENCH_SLOW_CPU=0 skips it:
  *   - start -> idle (the terminal's own time: start -> login screen + last OK -> idle) on this
- *     machine and under a CPU quota calibrated to a 1 GHz Cortex-A7 (below), for the compiled
- *     modules (dist/boot/terminal-main.js) and the bundle (dist/bundle/terminal.js, `npm run
- *     bundle`), each with and without the V8 code cache (boot/code-cache.ts; POS_CODE_CACHE=0),
- *     beside `node -e 0` under the same limit; beside each wall-clock figure the CPU time the
- *     terminal process used (all threads, /proc/PID/stat) to the login screen and to idle (the
- *     typing's share left out), which other jobs on a loaded machine do not inflate, and that CPU
- *     time divided by the quota (what the start would take on the calibrated CPU alone);
+ *     machine and under a CPU quota calibrated to a 1 GHz Cortex-A7 (below), as the systemd unit
+ *     starts it (its POS_NODE_FLAGS and MALLOC_ settings, read from boot/pos-terminal.service;
+ *     the code cache in a folder of its own), beside the baseline in the same run, configurations
+ *     in turn:
+ *       before  the unit's previous normal path: the slot selector (`pos update boot`, the
+ *               compiled dist/boot/pos.js in a node process of its own) and then the bundle as it
+ *               was (BENCH_BASELINE_BUNDLE: a loader built from the earlier sources, e.g.
+ *               dist/bundle-base/terminal.js; without it the current bundle, so that only the
+ *               selector differs: said in the output);
+ *       now     the unit's path today: the shell reads boot-slot (no selector process) and starts
+ *               the bundle (dist/bundle/terminal.js, `npm run bundle`), with and without the V8
+ *               code cache (boot/code-cache.ts; POS_CODE_CACHE=0);
+ *     beside `node -e 0` under the same limit; beside each wall-clock figure the CPU time used
+ *     (all threads, /proc/PID/stat; the selector's through /usr/bin/time) to the login screen
+ *     and to idle (the typing's share left out), which other jobs on a loaded machine do not
+ *     inflate, and that CPU time divided by the quota (what the start would take on the
+ *     calibrated CPU alone);
  *   - key to screen at the amount entry, keys spaced (60 ms held, 200 ms apart) and typed fast
  *     (40 ms held, the next 25 ms after the release), from the key's press on the simulated matrix
  *     to the screen event, minus the board's debounce; on this machine and under the quota
- *     (compiled modules with the code cache; BENCH_KEYS=0 skips it).
+ *     (the unit's path with the code cache; BENCH_KEYS=0 skips it).
  * Calibration: 7-Zip's LZMA benchmark (`7zz b -mmt1`, Debian package 7zip) gives this machine's
  * single-thread rating normalised to 100% CPU use (the R/U column, so a busy machine does not
  * lower it); 7-cpu.com publishes the same benchmark for an Allwinner A20 (Cortex-A7, 1 thread at
@@ -33,7 +43,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { AcquirerSimulator, TEST_TERMINAL } from '../sim/host/simulator';
 import { Driver, TerminalRun } from '../tests/e2e/driver';
 import { removeDir, tempDir } from '../storage/testing';
@@ -42,6 +52,8 @@ import { ControlClient } from '../sim/control-client';
 import { HOST_SIM_LINE_PREFIX, keySequence } from '../sim/control-server';
 import { controlLine } from '../sim/host/cli';
 import { codeCacheFile } from '../boot/code-cache';
+import { initSlots } from '../boot/update-slots';
+import { unitMallocEnv, unitNodeFlags } from './memory.bench';
 import type { ProbeSnapshot } from '../boot/terminal-app';
 
 const RUNS = 3;
@@ -177,11 +189,34 @@ function scryptMs(wrap: readonly string[], n: number): number {
   return Number(r.stdout);
 }
 
-/** A Driver whose terminal starts as `launch` says (compiled JS, under the quota). */
+/** The slot selector as the unit ran it before boot-slot: `pos update boot` in a node process of its own. */
+interface SelectorRun { readonly wrap: readonly string[]; readonly root: string }
+
+/** CPU time of a finished child, all its threads, through GNU time; NaN without /usr/bin/time. */
+const GNU_TIME = '/usr/bin/time';
+
+/**
+ * Runs the selector (as the unit's shell did, before the terminal) and returns its CPU time in
+ * ms: user + system as GNU time reports them (10 ms steps), NaN without it. It must print a slot.
+ */
+function runSelector(s: SelectorRun): number {
+  const timed = existsSync(GNU_TIME) ? [GNU_TIME, '-f', 'SELECTOR_CPU %U %S'] : [];
+  const argv = [...s.wrap, ...timed, process.execPath, POS_CLI, 'update', 'boot', '--root', s.root];
+  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8' });
+  if (r.status !== 0 || !r.stdout.includes('slotA')) throw new Error(`selector failed (${r.status}): ${r.stderr.slice(-500)}`);
+  const cpu = /SELECTOR_CPU ([\d.]+) ([\d.]+)/.exec(r.stderr);
+  return cpu ? (Number(cpu[1]) + Number(cpu[2])) * 1000 : NaN;
+}
+
+/** A Driver whose terminal starts as `launch` says (a build, under the quota), after the selector when given. */
 class LaunchDriver extends Driver {
-  constructor(host: AcquirerSimulator, dir: string, private readonly launchWith: TerminalLaunch) { super(host, dir, 'en'); }
+  /** CPU time of this boot's selector process (0 without one). */
+  selectorCpuMs = 0;
+
+  constructor(host: AcquirerSimulator, dir: string, private readonly launchWith: TerminalLaunch, private readonly selector?: SelectorRun) { super(host, dir, 'en'); }
 
   override async powerOn(): Promise<TerminalRun> {
+    if (this.selector) this.selectorCpuMs = runSelector(this.selector);
     const log: string[] = [];
     const args = ['--board', 'sim', '--host-port', String(this.host.port), '--journal-dir', join(this.dir, 'journal'), '--backup-dir', join(this.dir, 'backup'), '--locale', 'en'];
     const { child, controlPort } = await startTerminal(args, (line) => {
@@ -258,7 +293,8 @@ async function bootToIdle(d: LaunchDriver): Promise<SlowFigures> {
   await idle;
   const okToIdleMs = performance.now() - ok;
   // The typing's own CPU (screens redrawn per key) is the person's time, left out as its wall time is.
-  return { readyMs, loginMs, ownLoginMs: login.timing.bootToIdleMs ?? NaN, okToIdleMs, cpuLoginMs, cpuIdleMs: cpuLoginMs + cpuMs(run.child.pid) - cpuOk };
+  // The selector's CPU, when the boot ran one, is the boot's too (its wall time is in loginMs).
+  return { readyMs, loginMs, ownLoginMs: login.timing.bootToIdleMs ?? NaN, okToIdleMs, cpuLoginMs: cpuLoginMs + d.selectorCpuMs, cpuIdleMs: cpuLoginMs + d.selectorCpuMs + cpuMs(run.child.pid) - cpuOk };
 }
 
 /** Key to screen at the amount entry: press on the matrix -> screen event, minus the debounce. */
@@ -301,6 +337,9 @@ function pct90(xs: number[]): number {
 
 /** The bundle's loader (scripts/image/bundle.ts, `npm run bundle`): the bundle through the code cache. */
 const BUNDLE_LOADER = join(__dirname, '..', 'dist', 'bundle', 'terminal.js');
+/** The selector the unit ran before boot-slot: the compiled CLI. */
+const POS_CLI = join(__dirname, '..', 'dist', 'boot', 'pos.js');
+const UNIT_FILE = join(__dirname, '..', 'boot', 'pos-terminal.service');
 
 async function slowCpu(host: AcquirerSimulator): Promise<void> {
   if (!existsSync(DIST_MAIN)) throw new Error('compile first: npx tsc -p tsconfig.json');
@@ -311,22 +350,27 @@ async function slowCpu(host: AcquirerSimulator): Promise<void> {
   // One cache folder per build: a boot of the other build would rewrite the file with its own entries.
   const cacheDirOf = (build: string): string => join(dir, `code-cache-${build}`);
   const env = (build: string, cache: boolean): NodeJS.ProcessEnv => ({ ...process.env, POS_CODE_CACHE: cache ? '1' : '0', POS_CODE_CACHE_DIR: cacheDirOf(build), POS_CODE_CACHE_WRITE_AFTER_MS: '1000' });
-  const builds = [{ name: 'compiled JS', main: DIST_MAIN }, { name: 'bundle', main: BUNDLE_LOADER }];
-  const configs: Array<{ name: string; launch: TerminalLaunch }> = [];
-  const where = typeof cg === 'string' ? [{ name: 'this machine', wrap: undefined }] : [{ name: 'this machine', wrap: undefined }, { name: `quota ${quota.pct}%`, wrap: cg.wrap }];
+  const baseline = process.env.BENCH_BASELINE_BUNDLE ? resolve(process.env.BENCH_BASELINE_BUNDLE) : BUNDLE_LOADER;
+  if (!existsSync(baseline)) throw new Error(`BENCH_BASELINE_BUNDLE: no ${baseline}`);
+  const unit = readFileSync(UNIT_FILE, 'utf8');
+  const unitFlags = unitNodeFlags(unit);
+  const unitEnv = (build: string, cache: boolean): NodeJS.ProcessEnv => ({ ...env(build, cache), ...unitMallocEnv(unit) });
+  // The slot root the selector reads (nothing pending: its normal boot, as the unit ran it on every start).
+  const slotRoot = join(dir, 'slots');
+  initSlots(slotRoot, '1.0.0');
+  const builds = [{ name: 'before', main: baseline }, { name: 'now', main: BUNDLE_LOADER }];
+  const configs: Array<{ name: string; launch: TerminalLaunch; selector?: SelectorRun }> = [];
+  const where = typeof cg === 'string' ? [{ name: 'here', wrap: undefined }] : [{ name: 'here', wrap: undefined }, { name: `quota ${quota.pct}%`, wrap: cg.wrap }];
   for (const w of where) {
-    for (const b of builds) {
-      for (const cache of [false, true]) configs.push({ name: `${w.name}, ${b.name}, ${cache ? 'code cache' : 'no code cache'}`, launch: { ...(w.wrap ? { wrap: w.wrap } : {}), nodeArgs: [b.main], env: env(b.name, cache) } });
-    }
+    const wrap = w.wrap ? { wrap: w.wrap } : {};
+    configs.push({ name: `${w.name}, before: selector + bundle, code cache`, launch: { ...wrap, nodeArgs: [...unitFlags, baseline], env: unitEnv('before', true) }, selector: { wrap: w.wrap ?? [], root: slotRoot } });
+    for (const cache of [true, false]) configs.push({ name: `${w.name}, now: bundle, ${cache ? 'code cache' : 'no code cache'}`, launch: { ...wrap, nodeArgs: [...unitFlags, BUNDLE_LOADER], env: unitEnv('now', cache) } });
   }
-  // BENCH_NODE_FLAGS: node/V8 flags a unit file passes (e.g. a small heap), measured under the quota too.
-  const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-  if (flags.length && typeof cg !== 'string') for (const b of builds) configs.push({ name: `quota, ${b.name}, code cache, ${flags.join(' ')}`, launch: { wrap: cg.wrap, nodeArgs: [...flags, b.main], env: env(b.name, true) } });
   const lines: string[] = [];
   try {
     // The journal and the operators exist (a normal boot), and each build's code cache is written once.
     for (const b of builds) {
-      const first = new LaunchDriver(host, dir, { nodeArgs: [b.main], env: env(b.name, true) });
+      const first = new LaunchDriver(host, dir, { nodeArgs: [...unitFlags, b.main], env: unitEnv(b.name, true) });
       await first.powerOn();
       await whenState(first.run!.client, 'login');
       const deadline = Date.now() + CACHE_WRITE_WAIT_MS_MAX;
@@ -337,6 +381,8 @@ async function slowCpu(host: AcquirerSimulator): Promise<void> {
     const baseQuota = typeof cg === 'string' ? NaN : median(Array.from({ length: 5 }, () => spawnMs(cg.wrap)));
     lines.push(`slow CPU (issue 14 goal 6): quota ${quota.pct}% of one CPU, ${typeof cg === 'string' ? `NOT APPLIED: ${cg}` : `cgroup period ${CGROUP_PERIOD_US / 1000} ms`}`);
     lines.push(`  calibration: ${quota.how}`);
+    lines.push(`  as the unit starts it: ${unitFlags.join(' ')} ${Object.entries(unitMallocEnv(unit)).map(([k, v]) => `${k}=${v}`).join(' ')}; before = ${baseline === BUNDLE_LOADER ? 'the selector + the current bundle (no BENCH_BASELINE_BUNDLE: only the selector differs)' : `the selector + ${baseline}`}`);
+    lines.push(`  load average at the start: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
     lines.push(`  baseline node -e 0: ${baseX86.toFixed(0)} ms here, ${baseQuota.toFixed(0)} ms under the quota (${(baseQuota / baseX86).toFixed(1)}x)`);
     for (const n of [1 << 14, 1 << 13]) lines.push(`  password check (scrypt N = 2^${Math.log2(n)}, r 8): ${scryptMs([], n).toFixed(0)} ms here, ${typeof cg === 'string' ? 'n/a' : scryptMs(cg.wrap, n).toFixed(0)} ms under the quota`);
     lines.push(`  ${SLOW_RUNS} normal boots each, configurations in turn, medians; goals: start -> idle <= 400 ms here, <= 2000 ms under the quota`);
@@ -345,7 +391,7 @@ async function slowCpu(host: AcquirerSimulator): Promise<void> {
     const runs: SlowFigures[][] = configs.map(() => []);
     for (let i = 0; i < SLOW_RUNS; i++) {
       for (const [k, c] of configs.entries()) {
-        const d = new LaunchDriver(host, dir, c.launch);
+        const d = new LaunchDriver(host, dir, c.launch, c.selector);
         try {
           runs[k].push(await bootToIdle(d));
         } catch (e) {
@@ -356,10 +402,11 @@ async function slowCpu(host: AcquirerSimulator): Promise<void> {
     }
     for (const [k, c] of configs.entries()) {
       const m = (f: keyof SlowFigures): number => median(runs[k].map((r) => r[f]));
-      lines.push(`  ${c.name.padEnd(46)} start -> control up ${m('readyMs').toFixed(0).padStart(5)} ms, -> login ${m('loginMs').toFixed(0).padStart(5)} ms (terminal's own ${m('ownLoginMs').toFixed(0)}), last OK -> idle ${m('okToIdleMs').toFixed(0).padStart(4)} ms; start -> idle ${(m('loginMs') + m('okToIdleMs')).toFixed(0).padStart(5)} ms; CPU to login ${m('cpuLoginMs').toFixed(0).padStart(4)} ms, to idle ${m('cpuIdleMs').toFixed(0).padStart(4)} ms${typeof cg === 'string' ? '' : ` (/ quota: ${(m('cpuIdleMs') / (quota.pct / 100)).toFixed(0)} ms)`}`);
+      lines.push(`  ${c.name.padEnd(48)} start -> control up ${m('readyMs').toFixed(0).padStart(5)} ms, -> login ${m('loginMs').toFixed(0).padStart(5)} ms (terminal's own ${m('ownLoginMs').toFixed(0)}), last OK -> idle ${m('okToIdleMs').toFixed(0).padStart(4)} ms; start -> idle ${(m('loginMs') + m('okToIdleMs')).toFixed(0).padStart(5)} ms; CPU to login ${m('cpuLoginMs').toFixed(0).padStart(4)} ms, to idle ${m('cpuIdleMs').toFixed(0).padStart(4)} ms${typeof cg === 'string' ? '' : ` (/ quota: ${(m('cpuIdleMs') / (quota.pct / 100)).toFixed(0)} ms)`}`);
     }
-    // Key to screen: the compiled build with the code cache (the bundle changes start, not the keys' path).
-    for (const c of configs.filter((x) => process.env.BENCH_KEYS !== '0' && x.name.endsWith('compiled JS, code cache'))) {
+    lines.push(`  load average at the end: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
+    // Key to screen: the unit's path with the code cache.
+    for (const c of configs.filter((x) => process.env.BENCH_KEYS !== '0' && x.name.endsWith('now: bundle, code cache'))) {
       const d = new LaunchDriver(host, dir, c.launch);
       try {
         await d.powerOn();
@@ -368,7 +415,7 @@ async function slowCpu(host: AcquirerSimulator): Promise<void> {
         await whenState(d.run!.client, 'idle');
         for (const [label, holdMs, gapMs] of [['spaced', 60, 200], ['fast', 40, 25]] as const) {
           const lat = [...(await keyToScreen(d, holdMs, gapMs)), ...(await keyToScreen(d, holdMs, gapMs))].filter((x) => Number.isFinite(x));
-          lines.push(`  key to screen after the ${DEBOUNCE_MS} ms debounce, ${c.name.replace(', compiled JS, code cache', '')}, ${label.padEnd(6)}: median ${median(lat).toFixed(1)} ms, 90th ${pct90(lat).toFixed(1)} ms, max ${Math.max(...lat).toFixed(1)} ms (${lat.length} keys; goal <= 20 ms)`);
+          lines.push(`  key to screen after the ${DEBOUNCE_MS} ms debounce, ${c.name.replace(', now: bundle, code cache', '')}, ${label.padEnd(6)}: median ${median(lat).toFixed(1)} ms, 90th ${pct90(lat).toFixed(1)} ms, max ${Math.max(...lat).toFixed(1)} ms (${lat.length} keys; goal <= 20 ms)`);
         }
       } finally { await d.powerOff().catch(() => undefined); }
     }
