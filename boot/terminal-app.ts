@@ -326,8 +326,8 @@ export class TerminalApp {
 
   /**
    * Reads the battery once at boot, before the journal is opened: critical, it shows the critical
-   * battery screen, logs E-PWR-02 and asks for the power off (onShutdown: exit 80, EXIT_POWER_OFF, the unit's
-   * `systemctl poweroff`). An unreadable battery is not critical (the self-test reported it).
+   * battery screen, logs E-PWR-02 and asks for the power off (onShutdown: exit EXIT_POWER_OFF,
+   * 80, the unit's `systemctl poweroff`). An unreadable battery is not critical (the self-test reported it).
    */
   private async batteryCriticalAtBoot(): Promise<boolean> {
     const s = await this.o.board.battery().read().catch(() => undefined);

@@ -1,7 +1,7 @@
 /**
  * Critical battery while the terminal is still booting (issue 15): the battery is read once after
  * the board's self-test and before the journal is opened; critical, the terminal asks for the power
- * off at once (onShutdown: terminal-main exits 64, the unit powers the board off) and opens nothing,
+ * off at once (onShutdown: terminal-main exits EXIT_POWER_OFF, the unit powers the board off) and opens nothing,
  * so no journal can be half-written. A healthy battery boots on to the login screen, and a battery
  * low at boot reaches the machine (the first reading used to be dropped before the machine ran).
  */
@@ -43,7 +43,7 @@ describe('boot: critical battery before the journal is opened', function () {
 
   it('criticalAtPowerOnAsksForThePowerOffAndOpensNoJournal', async () => {
     const r = await bootWithBattery(root, 2);
-    assert.equal(r.shutdowns, 1, 'onShutdown (exit 64 in terminal-main) asked once');
+    assert.equal(r.shutdowns, 1, 'onShutdown (EXIT_POWER_OFF in terminal-main) asked once');
     const journal = join(root, 'journal');
     assert.ok(!existsSync(journal) || readdirSync(journal).length === 0, 'nothing opened or created in the journal folder');
     assert.ok(r.frame.includes('#'), 'the critical battery screen is on the display');

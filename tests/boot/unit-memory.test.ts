@@ -62,8 +62,8 @@ describe('systemd unit: memory limits', () => {
       assert.equal(run(), `--max-old-space-size=48 ${slot}/dist/bundle/terminal.js --locale en`);
       rmSync(join(slot, 'dist', 'bundle'), { recursive: true });
       assert.equal(run(), `--max-old-space-size=48 ${slot}/dist/boot/terminal-main.js --locale en`);
-      // A selector failing with pos's usage status (64, EXIT_USAGE) must not read as the
-      // terminal's power off (EXIT_POWER_OFF, also 64, ExecStopPost): the line exits 1.
+      // A selector failing with any status, here pos's usage status (64, EXIT_USAGE), exits the
+      // line 1: a failure that restarts the unit (unit-power-off.test.ts: only EXIT_POWER_OFF powers off).
       writeFileSync(join(dir, 'selector'), '#!/bin/sh\nexit 64\n', { mode: 0o755 });
       const failed = spawnSync('/bin/sh', ['-c', line], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin' } });
       assert.equal(failed.status, 1);

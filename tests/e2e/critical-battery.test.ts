@@ -1,7 +1,7 @@
 /**
  * Critical battery on the simulator board, the terminal as its own process (boot/terminal-main.ts):
  * at the login screen (nobody signed in) and at idle it closes its journal and exits
- * EXIT_POWER_OFF (64), the status the systemd unit turns into `systemctl poweroff`
+ * EXIT_POWER_OFF (80), the status the systemd unit turns into `systemctl poweroff`
  * (boot/pos-terminal.service); a stop by systemd (SIGTERM) still exits 0, which must not power the
  * board off. tests/guest/systemd.test.ts runs the same through systemd in QEMU. A battery already
  * critical at power-on (--battery-percent) stops the boot before the journal is opened.
@@ -58,7 +58,7 @@ function journalDigest(dir: string): string {
   return h.digest('hex');
 }
 
-describe('e2e: critical battery while booting powers off before the journal is opened (exit 64)', function () {
+describe('e2e: critical battery while booting powers off before the journal is opened (EXIT_POWER_OFF)', function () {
   this.timeout(90_000);
   const bench = terminalPerTest('pos-e2e-critical-boot-');
 
@@ -68,7 +68,7 @@ describe('e2e: critical battery while booting powers off before the journal is o
     for (const bad of ['101', '-1', 'x', '']) assert.throws(() => batteryAtPowerOn(bad), /0\.\.100/);
   });
 
-  it('a first boot at 2%: exit 64, the log says E-PWR-02, no journal made', async () => {
+  it('a first boot at 2%: EXIT_POWER_OFF, the log says E-PWR-02, no journal made', async () => {
     const r = await powerOnWithBattery(bench.dir, bench.host.port, 2);
     assert.equal(r.code, EXIT_POWER_OFF, r.log.slice(-5).join('\n'));
     assert.ok(r.log.some((l) => l.includes('E-PWR-02') && l.includes('critical battery at boot')), 'the reason is logged');
@@ -76,7 +76,7 @@ describe('e2e: critical battery while booting powers off before the journal is o
     assert.ok(!existsSync(journal) || readdirSync(journal).length === 0, 'no journal was begun');
   });
 
-  it('a terminal with a day on it, powered on at 2%: exit 64 and the journal is byte for byte as it was; at the usual charge it boots and sells on', async () => {
+  it('a terminal with a day on it, powered on at 2%: EXIT_POWER_OFF and the journal is byte for byte as it was; at the usual charge it boots and sells on', async () => {
     const { d, dir } = bench;
     await d.powerOn();
     await d.signIn();
@@ -95,11 +95,11 @@ describe('e2e: critical battery while booting powers off before the journal is o
   });
 });
 
-describe('e2e: critical battery powers the terminal off (exit 64)', function () {
+describe('e2e: critical battery powers the terminal off (EXIT_POWER_OFF)', function () {
   this.timeout(90_000);
   const bench = terminalPerTest('pos-e2e-critical-');
 
-  it('at the login screen, nobody signed in: journal closed, exit 64', async () => {
+  it('at the login screen, nobody signed in: journal closed, EXIT_POWER_OFF', async () => {
     const { d, dir } = bench;
     await d.powerOn();
     await d.until('login');
@@ -107,7 +107,7 @@ describe('e2e: critical battery powers the terminal off (exit 64)', function () 
     assert.ok((await journalState(dir)).operators.size > 0, 'the journal opens again read-only and holds the first boot\'s operators');
   });
 
-  it('at idle after sign-on: exit 64; a SIGTERM (systemctl stop) exits 0', async () => {
+  it('at idle after sign-on: EXIT_POWER_OFF; a SIGTERM (systemctl stop) exits 0', async () => {
     const { d } = bench;
     await d.powerOn();
     assert.equal(await d.powerOff(), 0, 'SIGTERM: a clean stop that must not power the board off');

@@ -3,7 +3,7 @@
  * systemd in the guest. The unit is stopped (exit 0: the guest stays on), started again with the
  * simulator gauge at 2% from power-on (--battery-percent, added to the test's terminal arguments in
  * /run/pos-test.env); the terminal reads the battery after its self-test, before the journal is
- * opened, exits 64 before READY=1, and the unit powers the guest off all the same (QEMU exits 0;
+ * opened, exits EXIT_POWER_OFF (80) before READY=1, and the unit powers the guest off all the same (QEMU exits 0;
  * run here: 23.7 s from the start at load 4-10). That it stopped before the journal is not seen
  * from here (its log is gone with the guest); the e2e test shows it. The journal is not read back
  * after the power-off here (it would take reading the disk image): tests/e2e/critical-battery.test.ts
@@ -23,7 +23,7 @@ describe('guest (nightly): critical battery while the terminal boots under syste
   let g: Guest | undefined;
   afterEach(async () => { if (g?.running) await g.powerCut(); g = undefined; });
 
-  it('criticalBatteryAtPowerOnExits64DuringTheStartAndTheUnitPowersTheGuestOff', async () => {
+  it('criticalBatteryAtPowerOnExitsForPowerOffDuringTheStartAndTheUnitPowersTheGuestOff', async () => {
     g = await bootGuest(bench, freshDisk(bench, 'critical-boot'), 'critical-boot');
     await waitUnitActive(g);
     await g.sh('systemctl stop pos-terminal.service');

@@ -1,7 +1,7 @@
 /**
  * The nightly part of the systemd guest tests (`npm run test:guest:full`; CI runs systemd.test.ts):
  * a stop by systemd (exit 0) leaves the guest on, then at critical battery at the login screen,
- * nobody signed in, the terminal closes its journal, exits 64 and the unit powers the guest off.
+ * nobody signed in, the terminal closes its journal, exits EXIT_POWER_OFF (80) and the unit powers the guest off.
  */
 import { strict as assert } from 'node:assert';
 import { Guest } from './qemu';
@@ -30,7 +30,7 @@ describe('guest (nightly): a stop by systemd, then critical battery at the login
     await d.until('login', () => true, GUEST_STEP_MS_MAX);
     const t0 = Date.now();
     // Nobody signed in: the simulator board's gauge below its criticalPercent (5) shuts the
-    // terminal down cleanly all the same (journal closed), exit 64, the unit runs `systemctl poweroff`.
+    // terminal down cleanly all the same (journal closed), exit EXIT_POWER_OFF (80), the unit runs `systemctl poweroff`.
     await d.cmd('battery', { percent: 2, charging: false });
     d.run?.client.close();
     const code = await g.waitExit(POWER_OFF_MS_MAX);

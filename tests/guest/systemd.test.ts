@@ -3,7 +3,7 @@
  * image's slot A with the slot's own node (Type=notify: active only once the terminal said
  * READY=1), the terminal signs on to the acquirer simulator on the host and sells; a terminal
  * frozen with SIGSTOP stops petting the watchdog and systemd kills and restarts it; at critical
- * battery at idle after sign-on the terminal closes its journal and exits 64, and the unit powers
+ * battery at idle after sign-on the terminal closes its journal and exits EXIT_POWER_OFF (80), and the unit powers
  * the guest off. The same at the login screen, after a stop by systemd that must leave the guest
  * on, is in systemd-stop.full.ts (the nightly guest suite: CI time).
  * Board: the simulator variant (tests/guest/guest-disk.ts says why and what is real here).
