@@ -15,44 +15,25 @@
  * guest tests' real ones: BENCH_FLASH_IMAGE, BENCH_FLASH_PUBLIC_KEY, BENCH_FLASH_ROOTFS.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { buildPackage, generateUpdateKeys } from '../boot/update';
-import { kcvOf } from '../boot/factory';
 import type { FlashReport } from '../boot/factory-flash';
 import { tempDir } from '../storage/testing';
+import { BOARD, component, standInRelease } from '../tests/boot/flash-fixture';
 
 const REPO = join(__dirname, '..');
 const PAYLOAD_MIB = Number(process.env.BENCH_PAYLOAD_MIB ?? 48);
 /** One station run may take this long (8 targets one after the other at the real sizes, loaded machine). */
 const RUN_MS_MAX = 30 * 60_000;
-const BOARD = 'qemu-x86';
 
 interface Inputs { image: string; publicKeyHex: string; rootfs: string }
 
-function component(): string {
-  const key = randomBytes(16);
-  return `${key.toString('hex').toUpperCase()}/${kcvOf(key)}`;
-}
-
 function standInInputs(dir: string): Inputs {
-  const tree = join(dir, 'release');
-  for (const d of ['dist/boot', 'systemd', 'node/bin']) mkdirSync(join(tree, d), { recursive: true });
-  writeFileSync(join(tree, 'dist', 'boot', 'pos.js'), '// stand-in for the runtime\n');
-  copyFileSync(join(REPO, 'boot', 'pos-terminal.service'), join(tree, 'systemd', 'pos-terminal.service'));
-  writeFileSync(join(tree, 'node', 'bin', 'node'), '#!/bin/sh\n');
-  chmodSync(join(tree, 'node', 'bin', 'node'), 0o755);
-  for (let i = 0; i < PAYLOAD_MIB / 8; i++) writeFileSync(join(tree, `payload-${i}.bin`), randomBytes(8 * 1024 * 1024));
-  const keys = generateUpdateKeys();
-  const image = join(dir, 'pos-bench.posupd');
-  writeFileSync(image, buildPackage(tree, keys.privateKeyPem, { version: '1.0.0', board: BOARD, createdAt: new Date(0) }));
-  const rootfs = join(dir, 'rootfs');
-  mkdirSync(join(rootfs, 'etc', 'systemd', 'system'), { recursive: true });
-  writeFileSync(join(rootfs, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
-  writeFileSync(join(rootfs, 'etc', 'group'), 'root:x:0:\ndialout:x:20:\n');
-  return { image, publicKeyHex: keys.publicKeyHex, rootfs };
+  return standInRelease(dir, (tree) => {
+    for (let i = 0; i < PAYLOAD_MIB / 8; i++) writeFileSync(join(tree, `payload-${i}.bin`), randomBytes(8 * 1024 * 1024));
+  });
 }
 
 interface RunFigure { imageS: number; targetsS: number; perTargetS: number; writeS: number; readbackS: number }

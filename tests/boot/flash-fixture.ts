@@ -33,13 +33,22 @@ export function component(): string {
 /** A release package with the files the flash needs (the unit, a slot tree) and a base OS with etc/passwd. */
 export function fixture(): Fixture {
   const dir = mkdtempSync(join(tmpdir(), 'pos-flash-'));
+  return { dir, ...standInRelease(dir, (tree) => writeFileSync(join(tree, 'payload.bin'), randomBytes(3 * 1024 * 1024))) };
+}
+
+/**
+ * In `dir`: a release package signed by a new key (a stand-in runtime, the real unit, and what
+ * `payload` writes into the tree) and a base OS with etc/passwd and etc/group (also
+ * bench/flash.bench.ts's inputs).
+ */
+export function standInRelease(dir: string, payload: (tree: string) => void): Omit<Fixture, 'dir'> {
   const tree = join(dir, 'release');
   for (const d of ['dist/boot', 'systemd', 'node/bin']) mkdirSync(join(tree, d), { recursive: true });
   writeFileSync(join(tree, 'dist', 'boot', 'pos.js'), '// stand-in for the runtime\n');
   copyFileSync(join(REPO, 'boot', 'pos-terminal.service'), join(tree, 'systemd', 'pos-terminal.service'));
   writeFileSync(join(tree, 'node', 'bin', 'node'), '#!/bin/sh\n');
   chmodSync(join(tree, 'node', 'bin', 'node'), 0o755);
-  writeFileSync(join(tree, 'payload.bin'), randomBytes(3 * 1024 * 1024));
+  payload(tree);
   const keys = generateUpdateKeys();
   const image = join(dir, 'pos-1.0.0.posupd');
   writeFileSync(image, buildPackage(tree, keys.privateKeyPem, { version: '1.0.0', board: BOARD, createdAt: new Date(0) }));
@@ -47,7 +56,7 @@ export function fixture(): Fixture {
   mkdirSync(join(rootfs, 'etc', 'systemd', 'system'), { recursive: true });
   writeFileSync(join(rootfs, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
   writeFileSync(join(rootfs, 'etc', 'group'), 'root:x:0:\ndialout:x:20:\n');
-  return { dir, image, rootfs, publicKeyHex: keys.publicKeyHex, privateKeyPem: keys.privateKeyPem };
+  return { image, rootfs, publicKeyHex: keys.publicKeyHex, privateKeyPem: keys.privateKeyPem };
 }
 
 export function manifestFile(dir: string, serials: readonly string[]): string {
