@@ -175,6 +175,7 @@ class BusCache {
   private readonly i2cBuses = new Map<number, Promise<I2cBus>>();
   private chip: Promise<GpioChip> | undefined;
   private readonly ports: SerialPort[] = [];
+  private readonly inputs: InputDevice[] = [];
 
   constructor(private readonly factories: BusFactories, private readonly config: BoardConfig) {}
 
@@ -198,14 +199,18 @@ class BusCache {
     return port;
   }
 
-  input(role: string, ref: InputDeviceRef): Promise<InputDevice> {
+  /** Opens an input device; closed with the buses too (idempotent), so a board that fails later in its build leaks no fd. */
+  async input(role: string, ref: InputDeviceRef): Promise<InputDevice> {
     if (!this.factories.input) throw new PosError('BRD_INVALID', `${role}: this board's buses have no input devices (an "evdev-keypad" needs a real board)`, { role });
-    return this.factories.input(role, ref);
+    const device = await this.factories.input(role, ref);
+    this.inputs.push(device);
+    return device;
   }
 
   async close(): Promise<void> {
     const settle = (p: Promise<unknown>) => p.catch(() => undefined);
     await Promise.all(this.ports.map((p) => settle(p.close())));
+    for (const d of this.inputs) d.close();
     if (this.chip) await settle(this.chip.then((c) => c.close()));
     await Promise.all([...this.i2cBuses.values()].map((b) => settle(b.then((bus) => bus.close()))));
   }

@@ -3,7 +3,12 @@
  * the example board file, the default keymap, and every refusal the validator gives at boot.
  */
 import { strict as assert } from 'node:assert';
-import { readBoardFile, validateBoard, EvdevKeypadConfig, keypadKeys } from '../../hal/board';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { readBoardFile, validateBoard, EvdevKeypadConfig, keypadKeys, buildBoard, BusFactories } from '../../hal/board';
+import { openInputDevice } from '../../hal/input-linux';
 import { KEY_NAMES } from '../../hal/keypad';
 import { DEFAULT_EVDEV_KEYMAP, LINUX_KEY_CODES, keymapCodes } from '../../hal/input-keycodes';
 import { BoardJson, boardJson, boardRefusal } from '../support/board-json';
@@ -69,5 +74,26 @@ describe('board files: evdev keypad', () => {
     const sim = boardJson('sim');
     sim.devices.keypad0 = { type: 'evdev-keypad', device: '/dev/input/event0' };
     assert.match(refusal(sim), /role keypad0: field "type" "evdev-keypad" needs a real board's input device/);
+  });
+
+  it('a board whose build fails after its evdev keypad was opened closes the device (no fd left)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'evdev-board-'));
+    try {
+      const fifo = path.join(dir, 'event0'); // a FIFO stands for /dev/input/eventN (none can be made here)
+      execFileSync('mkfifo', [fifo]);
+      const j = boardJson('handheld-evdev');
+      const { keypad0, ...rest } = j.devices as Json;
+      j.devices = { keypad0: { ...keypad0, deviceName: undefined, device: fifo }, ...rest };
+      const config = validateBoard(JSON.parse(JSON.stringify(j)), 'x.json');
+      const refused = (): Promise<never> => Promise.reject(new Error('no such bus here'));
+      let opened = 0;
+      const factories: BusFactories = { i2c: refused, gpio: refused, serial: refused, input: async (role, ref) => { opened += 1; return openInputDevice(role, ref.device ?? ''); } };
+      const openFds = (): number => fs.readdirSync('/proc/self/fd').filter((fd) => { try { return fs.readlinkSync(`/proc/self/fd/${fd}`) === fifo; } catch { return false; } }).length;
+      await assert.rejects(buildBoard('x.json', config, factories), /no such bus here/);
+      assert.equal(opened, 1);
+      assert.equal(openFds(), 0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
