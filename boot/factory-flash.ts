@@ -35,7 +35,7 @@
  * image and the station flashes it again from the start (its report says what it found there).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { PosError, isPosError, errorByCode } from '../common/errors';
@@ -263,6 +263,22 @@ function checkTargets(o: FlashStationOptions): void {
       if (seen.has(t[key])) throw new PosError('OPR_INPUT', `${key} ${t[key]} is listed twice`);
       seen.add(t[key]);
     }
+  }
+  checkDistinctDevices(o.targets.map((t) => t.target));
+}
+
+/**
+ * One block device named twice under two paths (/dev/sdb and /dev/disk/by-id/...) would get two
+ * targets' writes at once: refused before any target is touched, by the device's number.
+ */
+function checkDistinctDevices(paths: readonly string[]): void {
+  const seen = new Map<bigint, string>();
+  for (const path of paths) {
+    const st = existsSync(path) ? statSync(path, { bigint: true }) : undefined;
+    if (!st?.isBlockDevice()) continue;
+    const first = seen.get(st.rdev);
+    if (first !== undefined) throw new PosError('OPR_INPUT', `target ${path} is the same device as ${first}: listed twice`);
+    seen.set(st.rdev, path);
   }
 }
 

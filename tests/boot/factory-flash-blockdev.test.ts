@@ -16,7 +16,8 @@
  *   Without the station's cache drop (BLKFLSBUF) it read the cached bytes back and passed.
  * - A TPM board onto a loop device: the first-boot request on its data partition.
  * - Refused with nothing written: a device with a mounted partition (E-FLS-01 naming the mount),
- *   a partition instead of the whole device, a /dev path that does not exist (never created).
+ *   a partition instead of the whole device, a /dev path that does not exist (never created), one
+ *   device listed twice under two names (E-OPR-08).
  * - The station SIGKILLed in the middle of the write: no partition table on the device and none
  *   left in the kernel (the erase dropped them); the next run flashes it whole.
  * Loop devices are always detached in `after`, even when a test failed.
@@ -24,7 +25,7 @@
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { needTool } from '../support/tools';
 import { FlashReport, FlashStationOptions, flashStation } from '../../boot/factory-flash';
@@ -230,7 +231,7 @@ describe('pos factory flash onto block devices (loop devices over sparse files)'
     assert.equal(readFirstBootRequest(join(into, FIRST_BOOT_REQUEST_FILE))?.serial, 'FB-0201');
   });
 
-  it('refused with nothing written: a device with a mounted partition (the mount named), a partition, a /dev path that is not there', async function () {
+  it('refused with nothing written: a device with a mounted partition (the mount named), a partition, a /dev path that is not there, one device under two names', async function () {
     const dir = join(f!.dir, 'refused');
     mkdirSync(dir, { recursive: true });
     const { dev } = attach('refused');
@@ -250,6 +251,11 @@ describe('pos factory flash onto block devices (loop devices over sparse files)'
     execFileSync('umount', [mounts.pop()!]);
     // The station's first check of a target (its erase step calls it): no run needed for these.
     assert.throws(() => prepareTarget(`/dev/${data.name}`, partitionLayout(SIZES).totalBytes), /E-FLS-01 .*is a partition .*give the whole device, e\.g\. \/dev\/loop\d+/);
+    // The same device under two names (a symlink, as /dev/disk/by-id/ gives): refused before any target is touched.
+    const alias = join(dir, 'alias-of-the-device');
+    symlinkSync(dev, alias);
+    const twice = { ...options(dir, 'FB-0301', dev), targets: [...options(dir, 'FB-0301', dev).targets, { ...options(dir, 'FB-0302', alias).targets[0], serial: 'FB-0302' }] };
+    await assert.rejects(flashStation(twice), /E-OPR-08 target .*alias-of-the-device is the same device as \/dev\/loop\d+: listed twice/);
     const missing = `/dev/${kernelName(dev)}p99`;
     assert.throws(() => prepareTarget(missing, partitionLayout(SIZES).totalBytes), /E-FLS-01 .*no such block device/);
     assert.equal(existsSync(missing), false, 'no file made in /dev');
