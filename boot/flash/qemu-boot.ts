@@ -46,7 +46,9 @@ export async function bootUntilPowerOff(o: QemuBootOptions): Promise<QemuBootRes
     '-machine', 'pc', '-accel', 'tcg', '-cpu', 'max', '-smp', '1', '-m', String(QEMU_MEMORY_MIB),
     '-display', 'none', '-monitor', 'none', '-no-reboot', '-nic', 'none',
     '-kernel', o.kernel, '-initrd', o.initrd,
-    '-append', `console=ttyS0 root=LABEL=posroot ro panic=-1 ${o.append}`.trim(),
+    // no_timer_check: TCG on a loaded station can miss the IO-APIC timer check's ticks (a boot
+    // panic, "IO-APIC + timer doesn't work!"), which says nothing about the emulated board.
+    '-append', `console=ttyS0 root=LABEL=posroot ro panic=-1 no_timer_check ${o.append}`.trim(),
     '-drive', `file=${o.disk},format=raw,if=virtio,cache=writeback`,
     '-serial', `file:${o.consoleFile}`,
     ...(o.tpmSocket ? ['-chardev', `socket,id=chrtpm,path=${o.tpmSocket}`, '-tpmdev', 'emulator,id=tpm0,chardev=chrtpm', '-device', 'tpm-tis,tpmdev=tpm0'] : []),

@@ -103,7 +103,7 @@ export class Guest {
       '-machine', 'pc', '-accel', 'tcg', '-cpu', 'max', '-smp', '1', '-m', String(GUEST_MEMORY_MIB),
       '-display', 'none', '-monitor', 'none', '-no-reboot',
       '-kernel', o.kernel, '-initrd', o.initrd,
-      '-append', `console=ttyS0 root=LABEL=posroot ro panic=-1 ${o.append ?? ''}`.trim(),
+      '-append', `console=ttyS0 root=LABEL=posroot ro panic=-1 no_timer_check ${o.append ?? ''}`.trim(),
       '-drive', `file=${o.disk},format=raw,if=virtio,cache=writeback`,
       '-netdev', `user,id=n0,hostfwd=tcp:127.0.0.1:${controlPort}-:${GUEST_CONTROL_RELAY_PORT}`, '-device', 'virtio-net-pci,netdev=n0',
       '-serial', `file:${consoleFile}`,
