@@ -594,6 +594,9 @@ export class TerminalApp {
     // name a record a power cut loses (the next boot would then distrust it and verify everything).
     if (journal.deferredCount > 0) return;
     try {
+      // The checkpoint names an LMDB record (its inode and transaction): the write-ahead log's
+      // records go there first, or the next boot would not find the record it names.
+      journal.checkpointSync();
       const started = performance.now();
       const cp = { identity: journal.identity, seq: journal.lastSeq, digest: journal.lastDigest, writtenAtMs: this.clock(), state: encodeState(state) };
       writeCheckpoint(this.o.journalDir, key, cp);

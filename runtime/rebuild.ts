@@ -16,6 +16,7 @@
  *   const { movedAside } = await installRebuilt({ journalDir, builtDir: staging, identity, action: 'restored', aside });
  */
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync } from 'node:fs';
+import { readWalFile } from '../storage/wal';
 import { dirname, join } from 'node:path';
 import { Journal } from '../storage/journal';
 import { DecodedRecord, RecordType, decodeRecord } from '../storage/record';
@@ -90,12 +91,15 @@ export function highestPersisted(records: Iterable<DecodedRecord>): { stan: numb
   return { stan, batch };
 }
 
-/** Every intact record in `<dir>/data.mdb`, read raw (LMDB need not open it). None if absent. */
+/**
+ * Every intact record in `<dir>/data.mdb` and its write-ahead log `journal.wal` (records not yet
+ * checkpointed live only there), read raw (LMDB need not open it). None if absent.
+ */
 export function intactRecordsIn(dir: string): DecodedRecord[] {
   const file = join(dir, 'data.mdb');
   if (!existsSync(file)) return [];
   const out: DecodedRecord[] = [];
-  for (const copies of scanRecords(readFileSync(file)).values()) {
+  for (const copies of scanRecords(Buffer.concat([readFileSync(file), readWalFile(dir)])).values()) {
     for (const stored of copies) {
       try { out.push(decodeRecord(stored)); } catch { /* an intact frame whose CBOR does not decode shows nothing */ }
     }

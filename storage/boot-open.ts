@@ -91,8 +91,10 @@ async function openAfterChild(o: BootOpenOptions, base: Pick<JournalOptions, 'di
   const damage = damageOf(verdict);
   if (damage) throw damage;
   const identity = o.identity ?? ('identity' in verdict ? verdict.identity : undefined);
-  const trusted = (verdict.status === 'ok' || verdict.status === 'torn-tail') && verdict.lastGoodSeq > 0 && verdict.lastDigest
-    ? { seq: verdict.lastGoodSeq, digest: Buffer.from(verdict.lastDigest, 'hex') } : undefined;
+  // The anchor is LMDB's last record: the records after it, in the write-ahead log, are read
+  // (and checked) by the open itself.
+  const trusted = (verdict.status === 'ok' || verdict.status === 'torn-tail') && verdict.storedSeq !== undefined && verdict.storedSeq > 0 && verdict.storedDigest
+    ? { seq: verdict.storedSeq, digest: Buffer.from(verdict.storedDigest, 'hex') } : undefined;
   let journal: Journal;
   try {
     journal = await Journal.open({ ...base, identity, genesis: o.genesis, ...(trusted ? { trusted } : {}) });

@@ -2,13 +2,19 @@
  * The journal: append-only, checksummed, hash-chained records in LMDB (storage/JOURNAL_FORMAT.md).
  *
  * Guarantees (the contract callers rely on):
- * - `append()` resolves only when the record is durable: its LMDB transaction committed with
- *   LMDB's full sync (data pages fdatasync'ed, then the meta page written O_DSYNC). Appends issued
- *   in the same synchronous run of code (before the next microtask) share one transaction and one
- *   flush (group commit). The commit runs on the calling thread: it blocks the event loop for the
- *   two flush barriers (a fraction of a millisecond on the benchmark disk, milliseconds on eMMC)
- *   and saves lmdb-js's two thread hops, which cost more than a barrier (bench:journal). The
- *   resolved record survives a power cut; tests/powercut proves it against a rebuilt disk.
+ * - `append()` resolves only when the record is durable: its commit was written to the
+ *   write-ahead log `journal.wal` (one pwrite) and flushed (one fdatasync; storage/wal.ts,
+ *   JOURNAL_FORMAT.md "Write-ahead log"). Appends issued in the same synchronous run of code
+ *   (before the next microtask) share one commit and one flush (group commit). The records reach
+ *   LMDB at a checkpoint (one fully synced LMDB transaction: data pages fdatasync'ed, then the
+ *   meta page written O_DSYNC, then the log's header): when the log is full, at `checkpoint()`,
+ *   `flush()`, a clean `close()`, and at open after a replay. Until then they are served from
+ *   memory (the tail, bounded by the log's size). A journal being created, and a commit larger
+ *   than the whole log, commit straight to LMDB as before. Commits run on the calling thread: they
+ *   block the event loop for the flush (a fraction of a millisecond on the benchmark disk,
+ *   milliseconds on eMMC) and save lmdb-js's two thread hops, which cost more than a barrier
+ *   (bench:journal). The resolved record survives a power cut; tests/powercut proves it against a
+ *   rebuilt disk (journal.wal included).
  * - Except for `deferred` appends (AppendOptions): those are not durable on their own; they
  *   ride on the next durable commit (or flush/close), and a power cut may lose them (only them:
  *   they are always the chain's tail). The runtime defers only the receipt-printed mark.
@@ -29,7 +35,7 @@
  * - Power loss during an append: the append never resolved, so nobody was told it is done; on
  *   reboot the record is either wholly there or wholly absent.
  */
-import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, statfsSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, statfsSync, writeSync } from 'node:fs';
 import { scanRecords } from './salvage';
 import { threadsFor, verifyParallel } from './verify-parallel';
 import { join } from 'node:path';
@@ -43,6 +49,7 @@ import { Damage, StoredEntry, VerifyReport, verifyEntries } from './verify';
 import { TrustedPrefix, verifyAfter } from './verify-tail';
 import { storageError } from './storage-errors';
 import { JournalDb, installCommitFailureGuard, metaPageProblem, openEnv, recordsClaimedByMeta, storedViews } from './lmdb-env';
+import { WAL_BYTES, WalEntry, WalWriter, readWalFile, scanWal, walPath } from './wal';
 
 export const MAP_SIZE_BYTES_DEFAULT = 1024 * 1024 * 1024;
 export const CAPACITY_BYTES_DEFAULT = 256 * 1024 * 1024;
@@ -87,6 +94,11 @@ export interface JournalOptions {
   readonly verifyThreadsMax?: number;
   /** UNSAFE: skips flushes. Only for the power-cut tests' positive control. */
   readonly unsafeNoSync?: boolean;
+  /**
+   * false: every durable commit is a fully synced LMDB transaction, as before the write-ahead log
+   * (two barriers, a B-tree path rewritten). Benchmarks only, as the baseline beside the log.
+   */
+  readonly writeAheadLog?: boolean;
   /**
    * Records 1..seq were verified before (the boot checkpoint, storage/boot-open.ts): only the
    * records after it are verified (storage/verify-tail.ts). When the file does not agree with it,
@@ -144,6 +156,10 @@ export class Journal {
   /** Deferred records (AppendOptions.deferred), in seq order, not yet handed to a commit. */
   private deferred: Array<{ seq: number; stored: Buffer }> = [];
   private usedBytesEstimate = 0;
+  /** The write-ahead log; undefined while the journal is created, and for read-only or damaged journals. */
+  private wal: WalWriter | undefined;
+  /** LMDB's last record (the rest is in `tail`). */
+  private checkpointed: { seq: number; digest: Buffer };
 
   private constructor(
     private readonly db: JournalDb,
@@ -152,12 +168,16 @@ export class Journal {
     readonly openReport: VerifyReport,
     private readonly options: JournalOptions,
     private readonly log: Logger,
+    /** Records in the write-ahead log, not yet in LMDB, in seq order (at most the log's records). */
+    private tail: WalEntry[],
   ) {
     this.state_ = openReport.damage ? 'damaged' : 'ok';
     this.nextSeq = openReport.lastGoodSeq + 1;
     // An empty journal's first record links to the genesis digest of its identity (a journal
     // whose identity is unreadable is damaged at record 1 and takes no append).
     this.lastDigest_ = openReport.lastGoodSeq === 0 && identity !== '' ? genesisDigest(identity) : openReport.lastGoodDigest;
+    const inLmdb = this.nextSeq - 1 - tail.length;
+    this.checkpointed = { seq: inLmdb, digest: tail.length > 0 ? Buffer.from(tail[0].stored.subarray(32, 64)) : this.lastDigest_ };
     this.refreshUsage();
   }
 
@@ -193,8 +213,9 @@ export class Journal {
     const asDamaged = unknownIdentity && !(options.readOnly && report.tornTail)
       ? { ...report, tornTail: undefined, damage: report.damage ?? report.tornTail ?? { seq: 1, reason: 'record 1 (journal-created) cannot be read' } }
       : report;
-    const journal = new Journal(db, options.dir, identity ?? '', asDamaged, options, log);
-    await journal.afterOpen(asDamaged);
+    const logged = identity !== undefined && !asDamaged.damage ? withWal(db, options.dir, asDamaged, identity, log) : { report: asDamaged, tail: [] };
+    const journal = new Journal(db, options.dir, identity ?? '', logged.report, options, log, logged.tail);
+    await journal.afterOpen(logged.report);
     return journal;
   }
 
@@ -250,7 +271,7 @@ export class Journal {
   /** One record by seq, decoded; undefined when absent. Reads work in every state but closed. */
   get(seq: number): DecodedRecord | undefined {
     // A deferred record is in memory until a commit takes it (and in `queued` until that commit ran).
-    const stored = this.db.getBinary(seq) ?? this.deferred.find((d) => d.seq === seq)?.stored ?? this.queued.find((d) => d.seq === seq)?.stored;
+    const stored = this.db.getBinary(seq) ?? this.tailRecord(seq) ?? this.deferred.find((d) => d.seq === seq)?.stored ?? this.queued.find((d) => d.seq === seq)?.stored;
     if (!stored) return undefined;
     return decodeStored(Buffer.from(stored));
   }
@@ -258,10 +279,37 @@ export class Journal {
   /** Deferred records not yet durable (AppendOptions.deferred). */
   get deferredCount(): number { return this.deferred.length; }
 
-  /** Makes the deferred records durable now (one commit; nothing to do when none waits). */
+  /** Makes the deferred records durable now (one commit), then puts the log's records in LMDB (a checkpoint). */
   async flush(): Promise<void> {
-    if (this.deferred.length === 0) return;
-    await this.durable(this.commitSoon([]), 0);
+    if (this.deferred.length > 0) await this.durable(this.commitSoon([]), 0);
+    await this.checkpoint();
+  }
+
+  /** Records in the write-ahead log not yet in LMDB. */
+  get walRecordCount(): number { return this.tail.length; }
+  /** LMDB's last record: what a reader of data.mdb alone sees (the log holds the rest). */
+  get checkpointedSeq(): number { return this.checkpointed.seq; }
+  get checkpointedDigest(): Buffer { return this.checkpointed.digest; }
+
+  /**
+   * Puts the write-ahead log's records into LMDB (one fully synced transaction) and starts the
+   * log over. The terminal calls it when it has time (after a settlement, at idle); the journal
+   * calls it when the log is full, at flush() and at a clean close().
+   */
+  async checkpoint(): Promise<void> {
+    if (this.state_ !== 'ok' || !this.wal || this.tail.length === 0) return;
+    await this.queuedCommit?.catch(() => undefined);
+    this.checkpointSync();
+  }
+
+  /** checkpoint() now, on the calling thread (nothing else of the journal runs meanwhile). */
+  checkpointSync(): void {
+    if (this.state_ !== 'ok' || !this.wal) return;
+    try {
+      this.checkpointNow();
+    } catch (e) {
+      throw this.fail(e);
+    }
   }
 
   /** Decoded records from `fromSeq` up to the last good one (stops before damage). */
@@ -272,10 +320,16 @@ export class Journal {
   /** Stored bytes of records `fromSeq..toSeq` (for export and backup). */
   *raw(fromSeq = 1, toSeq = this.lastSeq): IterableIterator<StoredEntry> {
     if (toSeq < fromSeq) return;
+    // Taken first: a checkpoint while the caller walks LMDB moves them there, and none is lost or doubled.
+    const tail = [...this.tail];
+    let last = fromSeq - 1;
     // One copy per record, out of lmdb-js's read buffer (getRange would copy it once more).
-    for (const { key, stored } of storedViews(this.db, fromSeq, toSeq + 1)) yield { key, stored: Buffer.from(stored) };
-    // Deferred records are the tail of the chain: a backup or export of 1..lastSeq holds them too.
-    for (const d of [...this.deferred]) if (d.seq >= fromSeq && d.seq <= toSeq) yield { key: d.seq, stored: d.stored };
+    for (const { key, stored } of storedViews(this.db, fromSeq, toSeq + 1)) {
+      last = key;
+      yield { key, stored: Buffer.from(stored) };
+    }
+    // The log's records, then the deferred ones: a backup or export of 1..lastSeq holds them too.
+    for (const d of [...tail, ...this.deferred]) if (d.seq > last && d.seq <= toSeq) yield { key: d.seq, stored: d.stored };
   }
 
   usage(): Usage {
@@ -295,10 +349,14 @@ export class Journal {
    */
   async close(options: { readonly writeDeferred?: boolean } = {}): Promise<void> {
     if (this.state_ === 'closed') return;
-    if (options.writeDeferred === false) this.deferred = [];
+    const cut = options.writeDeferred === false;
+    if (cut) this.deferred = [];
     // A journal that failed keeps refusing writes: its deferred records are lost like at a cut.
-    if (this.state_ === 'ok') await this.flush().catch((e: unknown) => this.log.error({ err: String(e) }, 'journal: deferred records lost at close'));
+    // A simulated cut leaves the log as it is (the next open replays it).
+    if (this.state_ === 'ok' && !cut) await this.flush().catch((e: unknown) => this.log.error({ err: String(e) }, 'journal: deferred records lost at close'));
     await Promise.allSettled([...this.inFlight]);
+    this.wal?.close();
+    this.wal = undefined;
     const failed = this.state_ === 'failed';
     this.state_ = 'closed';
     // After a failed commit, closing the environment has been seen to corrupt lmdb-js's heap
@@ -314,6 +372,8 @@ export class Journal {
       return;
     }
     if (this.options.readOnly) return;
+    // The records replayed from the log go to LMDB before anyone reads data.mdb alone.
+    if (this.tail.length > 0) this.checkpointNow();
     if (report.tornTail) await this.cutTornTail(report.tornTail);
     if (this.lastSeq === 0) {
       // `genesis` counts the records created with it: a file cut off before its creation committed
@@ -323,6 +383,70 @@ export class Journal {
       const created = { type: 'journalCreated' as const, payload: { identity: this.identity, createdAtMs: Math.floor((this.options.clock ?? Date.now)()), software: SOFTWARE_VERSION, ...(genesis.length > 0 ? { genesis: genesis.length } : {}) } };
       await this.appendMany([created, ...genesis]);
     }
+    // Only now: a journal's creation commits to LMDB, so a log never exists without record 1 there.
+    if (this.options.writeAheadLog !== false) this.startWal();
+  }
+
+  /**
+   * Opens (or makes) the write-ahead log. LMDB holds every record at this point, so a log that
+   * cannot be made (a disk too full for its WAL_BYTES, a read-only or failing file system) costs
+   * speed and wear, not safety: commits then go to LMDB as before the log, and the error is logged.
+   */
+  private startWal(): void {
+    const file = walPath(this.dir);
+    const existed = existsSync(file);
+    const free = freeBytes(this.dir);
+    if (!existed && free !== undefined && free < WAL_BYTES + WAL_SPACE_MARGIN_BYTES) {
+      this.log.warn({ dir: this.dir, freeBytes: free, walBytes: WAL_BYTES }, 'journal: no room for the write-ahead log; commits go to LMDB');
+      return;
+    }
+    try {
+      this.wal = WalWriter.open(this.dir, { baseSeq: this.lastSeq, baseDigest: this.lastDigest_ }, { noSync: this.options.unsafeNoSync });
+    } catch (e) {
+      if (!existed) rmSync(file, { force: true });
+      this.log.error({ dir: this.dir, err: String(e) }, 'journal: the write-ahead log cannot be written; commits go to LMDB');
+    }
+  }
+
+  /** The log's record `seq`, when it is in the tail. */
+  private tailRecord(seq: number): Buffer | undefined {
+    const first = this.tail[0]?.seq;
+    return first === undefined ? undefined : this.tail[seq - first]?.stored;
+  }
+
+  /** One fully synced LMDB transaction of these records. */
+  private lmdbCommit(entries: ReadonlyArray<WalEntry>): void {
+    this.db.transactionSync(() => { for (const e of entries) this.db.put(e.seq, e.stored); });
+    const last = entries[entries.length - 1];
+    this.checkpointed = { seq: last.seq, digest: recordDigest(last.stored) };
+  }
+
+  /** The tail into LMDB, then the log's header says so and the log starts over. */
+  private checkpointNow(): void {
+    if (this.tail.length === 0) return;
+    this.lmdbCommit(this.tail);
+    this.tail = [];
+    this.wal?.reset({ baseSeq: this.checkpointed.seq, baseDigest: this.checkpointed.digest });
+  }
+
+  /**
+   * A durable commit: one pwrite and one fdatasync of the log (after a checkpoint when the log
+   * has no room). Without a log (a journal being created) or for a commit larger than the log
+   * itself: one fully synced LMDB transaction, as before the log.
+   */
+  private writeCommit(batch: ReadonlyArray<WalEntry>): void {
+    if (batch.length === 0) return;
+    const wal = this.wal;
+    if (!wal) return this.lmdbCommit(batch);
+    const bytes = batch.reduce((n, e) => n + e.stored.length, 0);
+    if (!wal.fits(batch.length, bytes)) this.checkpointNow();
+    if (wal.fits(batch.length, bytes)) {
+      wal.append(batch);
+      this.tail.push(...batch);
+      return;
+    }
+    this.lmdbCommit(batch);
+    wal.reset({ baseSeq: this.checkpointed.seq, baseDigest: this.checkpointed.digest });
   }
 
   private async cutTornTail(torn: Damage): Promise<void> {
@@ -397,7 +521,7 @@ export class Journal {
           this.queued = [];
           this.queuedCommit = undefined;
           try {
-            this.db.transactionSync(() => { for (const e of batch) this.db.put(e.seq, e.stored); });
+            this.writeCommit(batch);
             resolve();
           } catch (e) {
             reject(e);
@@ -456,6 +580,8 @@ export class Journal {
 }
 
 const PREALLOCATE_CHUNK_BYTES = 1024 * 1024;
+/** Free space kept beyond the write-ahead log's size when it is made (LMDB's next commits need room too). */
+const WAL_SPACE_MARGIN_BYTES = 256 * 1024;
 /** Records a journal may be created with besides record 1 (JournalOptions.genesis). */
 export const GENESIS_RECORDS_MAX = 7;
 /** Page size for estimates when LMDB cannot say (LMDB's default on every board). */
@@ -500,7 +626,8 @@ function preallocate(file: string, bytes: number): void {
  */
 async function refuseOrSetAside(options: JournalOptions, problem: string, log: Logger): Promise<void> {
   const file = join(options.dir, 'data.mdb');
-  const found = scanRecords(readFileSync(file));
+  // The log's records count too: a journal whose data.mdb lost its pages may live on in journal.wal.
+  const found = scanRecords(Buffer.concat([readFileSync(file), readWalFile(options.dir)]));
   // A power cut while the journal was being created can leave record 1 on a data page that no
   // meta page ever committed: nothing was acknowledged, so the journal is created again.
   const created = found.get(1)?.[0];
@@ -592,6 +719,29 @@ async function verifyStore(db: JournalDb, options: JournalOptions): Promise<Veri
 function lastKeyOf(db: JournalDb): number {
   for (const key of db.getKeys({ reverse: true, limit: 1 })) return key;
   return 0;
+}
+
+/**
+ * Reads the write-ahead log after LMDB's verify (JOURNAL_FORMAT.md, "Write-ahead log", opening):
+ * the records it takes extend the report and become the tail; damage in it makes the journal
+ * damaged at that seq; a torn last commit is cut (it was never acknowledged) and logged.
+ */
+function withWal(db: JournalDb, dir: string, report: VerifyReport, identity: string, log: Logger): { report: VerifyReport; tail: WalEntry[] } {
+  const raw = readWalFile(dir);
+  if (raw.length === 0) return { report, tail: [] };
+  const lmdbLastDigest = report.lastGoodSeq === 0 ? genesisDigest(identity) : report.lastGoodDigest;
+  const scan = scanWal(raw, {
+    lmdbLastSeq: report.lastGoodSeq, lmdbLastDigest,
+    lmdbRecord: (seq) => { const v = db.getBinary(seq); return v ? Buffer.from(v) : undefined; },
+  });
+  if (scan.headerProblem) log.warn({ dir, problem: scan.headerProblem }, 'journal: write-ahead log header unusable; its commits read by their chain');
+  if (scan.tornAt) log.warn({ dir, offset: scan.tornAt.offset, reason: scan.tornAt.reason, lastSeq: scan.lastSeq }, 'journal: torn last commit of the write-ahead log cut');
+  const extended: VerifyReport = {
+    ...report, goodCount: report.goodCount + scan.taken.length, lastGoodSeq: scan.lastSeq,
+    lastGoodDigest: scan.taken.length > 0 ? scan.lastDigest : report.lastGoodDigest,
+    ...(scan.damage ? { damage: scan.damage } : {}),
+  };
+  return { report: extended, tail: scan.taken };
 }
 
 function decodeStored(stored: Buffer): DecodedRecord {

@@ -4,6 +4,7 @@
  * that chains from the identity's genesis. Every other intact record is written, as stored, to
  * orphans.bin and reported by seq range. Nothing found is dropped unreported.
  */
+import { WAL_HEADER_BYTES, decodeHeader, readWalFile } from './wal';
 import { readFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PosError } from '../common/errors';
@@ -44,6 +45,25 @@ export function scanRecords(raw: Buffer): Map<number, Buffer[]> {
     bySeq.set(frame.header.seq, copies);
   }
   return bySeq;
+}
+
+/**
+ * The write-ahead log's frames are the same framed records, found by the same scan: the records
+ * not yet checkpointed into data.mdb are there. Only those above the log header's baseSeq (all
+ * of them when the header is unreadable): the ones at or below it are an earlier cycle's copies
+ * of what data.mdb held, and what data.mdb lost is never made good from a stale copy (as at open).
+ */
+function addWalRecords(bySeq: Map<number, Buffer[]>, dir: string): void {
+  const raw = readWalFile(dir);
+  if (raw.length <= WAL_HEADER_BYTES) return;
+  const header = decodeHeader(raw);
+  const baseSeq = typeof header === 'string' ? 0 : header.baseSeq;
+  for (const [seq, copies] of scanRecords(raw.subarray(WAL_HEADER_BYTES))) {
+    if (seq <= baseSeq) continue;
+    const known = bySeq.get(seq) ?? [];
+    for (const c of copies) if (!known.some((k) => k.equals(c))) known.push(c);
+    bySeq.set(seq, known);
+  }
 }
 
 function identityFrom(bySeq: Map<number, Buffer[]>): string | undefined {
@@ -88,6 +108,7 @@ export async function salvage(sourceDir: string, outDir: string, identityHint?: 
     throw new PosError('STO_EXPORT_TARGET', `salvage target ${outDir} is not empty`, { outDir });
   }
   const bySeq = scanRecords(readFileSync(join(sourceDir, 'data.mdb')));
+  addWalRecords(bySeq, sourceDir);
   const identity = identityHint ?? identityFrom(bySeq);
   if (!identity) throw new PosError('STO_SALVAGE_NONE', `${sourceDir}: no intact journal-created record and no identity given (--identity)`);
   if (bySeq.size === 0) throw new PosError('STO_SALVAGE_NONE', `${sourceDir}: no intact record found in data.mdb`);

@@ -15,6 +15,8 @@ async function verifyOne(dir: string, identity: string | undefined): Promise<Rec
     return {
       dir, status, records: r.goodCount, lastGoodSeq: r.lastGoodSeq, damage: r.damage, tornTail: r.tornTail,
       identity: r.identity, lastDigest: r.lastGoodDigest.toString('hex'), elapsedMs: r.elapsedMs,
+      // LMDB's part (the write-ahead log holds the rest): the anchor a writable open can trust.
+      storedSeq: j.checkpointedSeq, storedDigest: j.checkpointedDigest.toString('hex'),
     };
   } catch (e) {
     return {

@@ -13,6 +13,9 @@ interface Walked {
   lastGoodSeq: number;
   identity?: string;
   lastDigest?: string;
+  /** The last record in data.mdb (the records after it are in journal.wal) and its digest. */
+  storedSeq?: number;
+  storedDigest?: string;
   elapsedMs?: number;
 }
 

@@ -154,6 +154,20 @@ describe('storage/wal: the write-ahead log (JOURNAL_FORMAT.md, "Write-ahead log"
     assert.deepEqual(none.taken, []);
   });
 
+  it('aStaleCopyNeverMakesGoodARecordLmdbLost', () => {
+    const dir = newDir();
+    const c = chain(10);
+    const w = WalWriter.open(dir, { baseSeq: 1, baseDigest: c.digests[1] });
+    w.append(c.entries.slice(1, 10));
+    w.reset({ baseSeq: 10, baseDigest: c.digests[10] });
+    w.close();
+    // LMDB's record 10 is gone (its own decision table deals with that, as before the log).
+    const scan = scanWal(readWalFile(dir), lmdbHolding(c, 9));
+    assert.equal(scan.damage, undefined);
+    assert.deepEqual(scan.taken, []);
+    assert.equal(scan.lastSeq, 9);
+  });
+
   it('cutBetweenCheckpointAndHeaderSkipsWhatLmdbHolds', () => {
     const dir = newDir();
     const c = chain(12);

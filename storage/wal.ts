@@ -159,8 +159,13 @@ export interface WalScan {
 type CommitVerdict = 'skip' | 'take' | 'end' | Damage;
 
 /** What the open's decision table says of one whole commit (see JOURNAL_FORMAT.md). */
-function judgeCommit(c: WholeCommit, input: WalScanInput, last: { seq: number; digest: Buffer }): CommitVerdict {
+function judgeCommit(c: WholeCommit, input: WalScanInput, last: { seq: number; digest: Buffer }, baseSeq: number): CommitVerdict {
   const lastInCommit = c.firstSeq + c.entries.length - 1;
+  // The header says LMDB holds these: an earlier cycle's commit, so the end of this cycle's. They
+  // are not compared with LMDB: a record LMDB lost or damaged is LMDB's decision table's (as
+  // before the log: a boot on its checkpoint does not read records before it), never made good
+  // from a stale copy here.
+  if (lastInCommit <= baseSeq) return 'end';
   if (lastInCommit <= input.lmdbLastSeq) {
     for (const e of c.entries) {
       const inLmdb = input.lmdbRecord(e.seq);
@@ -177,9 +182,10 @@ function judgeCommit(c: WholeCommit, input: WalScanInput, last: { seq: number; d
 }
 
 /** Takes a commit's records above LMDB's last; damage when they do not chain one to the next. */
-function takeCommit(c: WholeCommit, input: WalScanInput, taken: WalEntry[], last: { seq: number; digest: Buffer }): Damage | undefined {
+function takeCommit(c: WholeCommit, input: WalScanInput, taken: WalEntry[], last: { seq: number; digest: Buffer }, baseSeq: number): Damage | undefined {
   for (const e of c.entries) {
     if (e.seq <= input.lmdbLastSeq) continue;
+    if (e.seq <= baseSeq) return { seq: e.seq, reason: `record ${e.seq} is missing from data.mdb though journal.wal's header says it was put there` };
     if (!digestAtEquals(e.stored, DIGEST_AT_IN_FRAME, last.digest.toString('latin1'))) return { seq: e.seq, reason: `record ${e.seq} in journal.wal does not link to record ${last.seq}` };
     const copy = Buffer.from(e.stored);
     taken.push({ seq: e.seq, stored: copy });
@@ -218,11 +224,11 @@ export function scanWal(raw: Buffer, input: WalScanInput): WalScan {
       if (later) return result({ damage: { seq: last.seq + 1, reason: `journal.wal: an unreadable commit at byte ${at} is followed by a whole later commit (record ${later.firstSeq}): it had been flushed` } });
       return result(commitHeaderValid(raw, at) ? { tornAt: { offset: at, reason: 'the last commit is incomplete (torn by a power cut)' } } : {});
     }
-    const verdict = judgeCommit(c, input, last);
+    const verdict = judgeCommit(c, input, last, header?.baseSeq ?? 0);
     if (verdict === 'end') break;
     if (typeof verdict === 'object') return result({ damage: verdict });
     if (verdict === 'take') {
-      const broken = takeCommit(c, input, taken, last);
+      const broken = takeCommit(c, input, taken, last, header?.baseSeq ?? 0);
       if (broken) return result({ damage: broken });
     }
     at = c.endOffset;

@@ -43,15 +43,15 @@ describe('journal: fault injection with strace', function () {
   // An injected error on a data-page write surfaces with its errno; on the meta-page write LMDB
   // reports MDB_PANIC instead (E-STO-03). Either way: typed, no crash, nothing acknowledged lost.
   it('enospcFromPwriteIsATypedStorageErrorNamingTheCause', async () => {
-    await expectTypedFailure(['-e', 'trace=pwrite64', '-e', 'inject=pwrite64:error=ENOSPC:when=6+'], /^ERR (E-STO-01 .*ENOSPC|E-STO-03 .*MDB_PANIC)/);
+    await expectTypedFailure(['-e', 'trace=pwrite64', '-e', 'inject=pwrite64:error=ENOSPC:when=12+'], /^ERR (E-STO-01 .*ENOSPC|E-STO-03 .*MDB_PANIC)/);
   });
 
   it('erofsFromPwriteIsATypedStorageError', async () => {
-    await expectTypedFailure(['-e', 'trace=pwrite64', '-e', 'inject=pwrite64:error=EROFS:when=6+'], /^ERR (E-STO-04 .*EROFS|E-STO-03 .*MDB_PANIC)/);
+    await expectTypedFailure(['-e', 'trace=pwrite64', '-e', 'inject=pwrite64:error=EROFS:when=12+'], /^ERR (E-STO-04 .*EROFS|E-STO-03 .*MDB_PANIC)/);
   });
 
   it('sigkillAtTheNthWriteLosesNothingAcknowledged', async () => {
-    for (const n of [5, 17, 33, 60]) {
+    for (const n of [5, 17, 33, 45]) {
       const run = await runWriter(dir, { count: 400, strace: ['-f', '-qq', '-e', 'trace=pwrite64,pwritev', '-e', `inject=pwrite64,pwritev:signal=SIGKILL:when=${n}`] });
       assert.notEqual(run.exitCode, 0, `writer should have been killed at write ${n}`);
       const j = await assertAcksSurvived(dir, run.acks, `kill at write ${n}`);

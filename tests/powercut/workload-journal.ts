@@ -10,6 +10,8 @@
  *   --interval-ms=T      wait T ms between starting two appends
  *   --payload-bytes=N    size of each record's padding (default 64)
  *   --identity=ID        terminal identity (default POWERCUT-0001)
+ *   --checkpoint-every=C after every C-th append, put the write-ahead log's records into LMDB
+ *                        (Journal.checkpoint: an LMDB commit, then the log's header rewritten)
  *
  * `Journal.open` creates the journal (record 1, journal-created) and resolves once it is
  * durable: `ACK 1:open` is printed then. Each append of record n (1..COUNT, payload {n, pad})
@@ -20,13 +22,14 @@ import { journalPayload } from './journal-values';
 
 async function main(): Promise<void> {
   const [dir, countText, ...flags] = process.argv.slice(2);
-  if (!dir || !countText) throw new Error('usage: workload-journal.ts DIR COUNT [--unsafe-no-sync] [--window=K] [--interval-ms=T] [--payload-bytes=N] [--identity=ID]');
+  if (!dir || !countText) throw new Error('usage: workload-journal.ts DIR COUNT [--unsafe-no-sync] [--window=K] [--interval-ms=T] [--payload-bytes=N] [--identity=ID] [--checkpoint-every=C]');
   const flag = (name: string): string | undefined => flags.find((f) => f === name || f.startsWith(name + '='))?.split('=')[1];
   const count = Number(countText);
   const window = Math.max(1, Number(flag('--window') ?? 1));
   const intervalMs = Number(flag('--interval-ms') ?? 0);
   const payloadBytes = Number(flag('--payload-bytes') ?? 64);
   const identity = flag('--identity') ?? 'POWERCUT-0001';
+  const checkpointEvery = Number(flag('--checkpoint-every') ?? 0);
   const journal = await Journal.open({ dir, identity, unsafeNoSync: flags.includes('--unsafe-no-sync') });
   process.stdout.write('ACK 1:open\n');
   const inFlight = new Set<Promise<void>>();
@@ -36,6 +39,10 @@ async function main(): Promise<void> {
       .finally(() => inFlight.delete(p));
     inFlight.add(p);
     if (inFlight.size >= window) await Promise.race(inFlight);
+    if (checkpointEvery > 0 && n % checkpointEvery === 0) {
+      await Promise.all(inFlight);
+      await journal.checkpoint();
+    }
     if (intervalMs > 0) await new Promise((r) => setTimeout(r, intervalMs));
   }
   await Promise.all(inFlight);
