@@ -24,7 +24,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { generateUpdateKeys } from '../../boot/update';
 import { buildImage } from '../../scripts/image/build-image';
 import { writeDiskImage, DiskImageReport, ExtraFile } from '../../boot/flash/disk-image';
@@ -69,17 +69,46 @@ export function releaseImage(): { file: string; publicKeyHex: string; buildMs: n
   const pub = join(dir, 'public-key.hex');
   if (existsSync(file) && existsSync(pub)) return { file, publicKeyHex: readFileSync(pub, 'utf8').trim(), buildMs: 0 };
   const t0 = Date.now();
-  mkdirSync(dir, { recursive: true });
+  // Built in a folder of this process's own and renamed into place whole: guest tests of several
+  // engineers (or CI beside one) may build the same key at once, and a shared work folder was
+  // removed by one build under the other (ENOTEMPTY in rmSync, the other's image half written).
+  // The first rename wins; a later builder drops its own copy and uses the winner's image and key.
+  const own = `${dir}.building-${process.pid}`;
+  rmSync(own, { recursive: true, force: true });
+  mkdirSync(own, { recursive: true });
   const keys = generateUpdateKeys();
-  writeFileSync(join(dir, 'vendor-key.pem'), keys.privateKeyPem, { mode: 0o600 });
+  writeFileSync(join(own, 'vendor-key.pem'), keys.privateKeyPem, { mode: 0o600 });
   buildImage({
-    arch: 'x64', keyFile: join(dir, 'vendor-key.pem'), out: `${file}.partial`, version: GUEST_RELEASE_VERSION, board: GUEST_BOARD,
-    withSim: true, commit, work: join(dir, 'work'),
+    arch: 'x64', keyFile: join(own, 'vendor-key.pem'), out: join(own, basename(file)), version: GUEST_RELEASE_VERSION, board: GUEST_BOARD,
+    withSim: true, commit, work: join(own, 'work'),
   });
-  rmSync(join(dir, 'work'), { recursive: true, force: true });
-  writeFileSync(pub, keys.publicKeyHex);
-  renameSync(`${file}.partial`, file);
-  return { file, publicKeyHex: keys.publicKeyHex, buildMs: Date.now() - t0 };
+  rmSync(join(own, 'work'), { recursive: true, force: true });
+  writeFileSync(join(own, 'public-key.hex'), keys.publicKeyHex);
+  settleImageDir(own, dir, file);
+  return { file, publicKeyHex: readFileSync(pub, 'utf8').trim(), buildMs: Date.now() - t0 };
+}
+
+/**
+ * Moves a finished image folder to its key's place, unless another builder's got there first. A
+ * folder there without its image is a build that died (or the shared-folder layout before this
+ * one): it is replaced, once.
+ */
+function settleImageDir(own: string, dir: string, file: string): void {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      renameSync(own, dir);
+      return;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'EEXIST' && code !== 'ENOTEMPTY') throw e;
+      if (existsSync(file)) {
+        rmSync(own, { recursive: true, force: true });
+        return;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  throw new Error(`could not move the release image from ${own} to ${dir}`);
 }
 
 /** The simulator board variant the guest's terminal runs (see the file comment). */
