@@ -98,8 +98,10 @@ describe('flash: disk image', function () {
     assert.match(debugfs(options.out, pos, 'stat /slotA/dist/boot/pos.js'), new RegExp(`User:\\s+${POS_UID}\\s`));
     assert.equal(debugfs(options.out, data, 'cat /device.key'), 'k'.repeat(32));
     assert.match(debugfs(options.out, data, 'stat /journal'), new RegExp(`User:\\s+${POS_UID}\\s`));
-    // root: passwd group shadow tool fstab unit drop-in modules-load; pos: state.json + 4 per tree.
-    assert.deepEqual(report.partitions.map((p) => p.filesChecked), [8, 2 * 4 + 1, 1]);
+    // A factory-fresh terminal boots slot A without the selector's process (boot/update-slots.ts I5).
+    assert.equal(debugfs(options.out, pos, 'cat /boot-slot').trim(), 'A');
+    // root: passwd group shadow tool fstab unit drop-in modules-load; pos: state.json, boot-slot + 4 per tree.
+    assert.deepEqual(report.partitions.map((p) => p.filesChecked), [8, 2 * 4 + 2, 1]);
   });
 
   it('refusesAPackageSignedByAnotherKeyAndLeavesNoImage', () => {
