@@ -68,6 +68,8 @@ async function latency(work: string, perRound: number, rounds: number): Promise<
   const sqlite = openSqlite(join(work, 'sqlite.db'));
   const insert = sqlite.prepare('INSERT INTO journal (seq, type, time_ms, record) VALUES (?, ?, ?, ?)');
   const journal = await Journal.open({ dir: join(work, 'journal'), identity: ID });
+  // The path before the write-ahead log (every commit a synced LMDB transaction), in the same run.
+  const lmdbOnly = await Journal.open({ dir: join(work, 'journal-lmdb'), identity: ID, writeAheadLog: false });
   let seq = 1;
   const floorOnce = (): void => { writeSync(fd, record); fdatasyncSync(fd); };
   const preallocOnce = (): void => {
@@ -78,16 +80,17 @@ async function latency(work: string, perRound: number, rounds: number): Promise<
   };
   const sqliteOnce = (): void => { seq++; insert.run(seq, RecordType.txnBegin, Date.now(), record); }; // autocommit: one transaction
   const journalOnce = async (i: number): Promise<void> => { await journal.append('txnBegin', salePayload(i)); };
-  const samples = { floor: [] as number[], prealloc: [] as number[], sqlite: [] as number[], journal: [] as number[] };
-  for (let i = 0; i < 20; i++) { floorOnce(); preallocOnce(); sqliteOnce(); await journalOnce(i); } // warm up
+  const lmdbOnce = async (i: number): Promise<void> => { await lmdbOnly.append('txnBegin', salePayload(i)); };
+  const samples = { floor: [] as number[], prealloc: [] as number[], sqlite: [] as number[], journal: [] as number[], lmdb: [] as number[] };
+  for (let i = 0; i < 20; i++) { floorOnce(); preallocOnce(); sqliteOnce(); await journalOnce(i); await lmdbOnce(i); } // warm up
   let n = 100;
   for (let r = 0; r < rounds; r++) {
     // Rotate the order each round so drift of the disk does not favour one.
-    const order = (['floor', 'prealloc', 'sqlite', 'journal'] as const).map((_, k, a) => a[(k + r) % a.length]);
+    const order = (['floor', 'prealloc', 'sqlite', 'journal', 'lmdb'] as const).map((_, k, a) => a[(k + r) % a.length]);
     for (const which of order) {
       for (let i = 0; i < perRound; i++) {
         const t0 = nowMs();
-        if (which === 'floor') floorOnce(); else if (which === 'prealloc') preallocOnce(); else if (which === 'sqlite') sqliteOnce(); else await journalOnce(n++);
+        if (which === 'floor') floorOnce(); else if (which === 'prealloc') preallocOnce(); else if (which === 'sqlite') sqliteOnce(); else if (which === 'lmdb') await lmdbOnce(n++); else await journalOnce(n++);
         samples[which].push(nowMs() - t0);
       }
     }
@@ -96,7 +99,8 @@ async function latency(work: string, perRound: number, rounds: number): Promise<
   closeSync(pfd);
   sqlite.close();
   await journal.close();
-  return { recordBytes: record.length, payloadBytes, floor: stats(samples.floor), prealloc: stats(samples.prealloc), sqlite: stats(samples.sqlite), journal: stats(samples.journal), maxRssBytes: rss() };
+  await lmdbOnly.close();
+  return { recordBytes: record.length, payloadBytes, floor: stats(samples.floor), prealloc: stats(samples.prealloc), sqlite: stats(samples.sqlite), journal: stats(samples.journal), lmdb: stats(samples.lmdb), maxRssBytes: rss() };
 }
 
 /**
@@ -110,12 +114,15 @@ async function latency(work: string, perRound: number, rounds: number): Promise<
 async function batch(work: string, commits: number): Promise<unknown> {
   mkdirSync(work, { recursive: true });
   const journal = await Journal.open({ dir: join(work, 'journal'), identity: ID, mapSizeBytes: BIG_MAP_BYTES, capacityBytes: BIG_MAP_BYTES });
+  const lmdbOnly = await Journal.open({ dir: join(work, 'journal-lmdb'), identity: ID, mapSizeBytes: BIG_MAP_BYTES, capacityBytes: BIG_MAP_BYTES, writeAheadLog: false });
   const per = 100;
   const rounds = 10;
   let i = 0;
   const batchOf = (): Array<{ type: number; payload: Payload }> => Array.from({ length: per }, () => ({ type: RecordType.txnBegin, payload: salePayload(i++) }));
   const batches = Array.from({ length: commits + 1 }, batchOf);
+  const lmdbBatches = Array.from({ length: commits + 1 }, batchOf);
   await journal.appendMany(batches[0]);
+  await lmdbOnly.appendMany(lmdbBatches[0]);
 
   const sqlite = openSqlite(join(work, 'sqlite.db'));
   const insert = sqlite.prepare('INSERT INTO journal (seq, type, time_ms, record) VALUES (?, ?, ?, ?)');
@@ -125,28 +132,39 @@ async function batch(work: string, commits: number): Promise<unknown> {
   many();
 
   let journalMs = 0;
+  let lmdbMs = 0;
   let sqliteMs = 0;
   let next = 1;
   const perRound = Math.ceil(commits / rounds);
   for (let r = 0; r < rounds; r++) {
     const n = Math.min(perRound, commits - r * perRound);
+    const from = next;
+    next += n;
+    // The journal's figure includes its checkpoints into LMDB (the log fills every ~40 commits).
     const runJournal = async (): Promise<void> => {
       const t0 = nowMs();
-      for (let c = 0; c < n; c++) await journal.appendMany(batches[next++]);
+      for (let c = 0; c < n; c++) await journal.appendMany(batches[from + c]);
       journalMs += nowMs() - t0;
+    };
+    const runLmdb = async (): Promise<void> => {
+      const t0 = nowMs();
+      for (let c = 0; c < n; c++) await lmdbOnly.appendMany(lmdbBatches[from + c]);
+      lmdbMs += nowMs() - t0;
     };
     const runSqlite = (): void => {
       const t0 = nowMs();
       for (let c = 0; c < n; c++) many();
       sqliteMs += nowMs() - t0;
     };
-    if (r % 2 === 0) { await runJournal(); runSqlite(); } else { runSqlite(); await runJournal(); }
+    if (r % 2 === 0) { await runJournal(); runSqlite(); await runLmdb(); } else { await runLmdb(); runSqlite(); await runJournal(); }
   }
   await journal.close();
+  await lmdbOnly.close();
   sqlite.close();
   const records = commits * per;
   return {
     recordsPerCommit: per, commits, journalRecordsPerSec: records / (journalMs / 1000), sqliteRecordsPerSec: records / (sqliteMs / 1000),
+    lmdbRecordsPerSec: records / (lmdbMs / 1000), lmdbCommitMs: lmdbMs / commits,
     journalCommitMs: journalMs / commits, sqliteCommitMs: sqliteMs / commits, encodeUs: encodeCpuUs(2_000), maxRssBytes: rss(),
   };
 }

@@ -8,9 +8,13 @@
  *   sales <mode> <warmTxns> <sales>   a journal prefilled with `warmTxns` transactions (setup, so
  *        the B-tree has the depth of a trading journal), then `sales` sales through the engine
  *        against the acquirer simulator in this process, each with its merchant copy marked
- *        printed. mode `deferred`: the terminal as it is (the mark rides on the next commit);
- *        mode `three-commits`: the former path, the mark committed durably on its own.
- *   settle <txns>   a batch of `txns` approved sales written directly (setup), then the settlement
+ *        printed. mode `deferred`: the terminal as it is (the mark rides on the next commit, commits
+ *        go to the write-ahead log; the part ends with a checkpoint into LMDB, so its cost is in the
+ *        figure, as if the log were checkpointed every `sales` sales: it is checkpointed far less
+ *        often); mode `lmdb`: the same without the log (every commit a synced LMDB transaction,
+ *        the path before the log); mode `three-commits`: the path before that, the mark
+ *        committed durably on its own, no log.
+ *   settle <txns> [lmdb]   a batch of `txns` approved sales written directly (setup), then the settlement
  *        (0500, batch upload, close, the report's mark) against the in-process simulator.
  *   log <fromDir> <firstSeq> <lastSeq>   the same records and groups appended to a preallocated
  *        plain file, one pwrite + fdatasync per commit: what an append-only log would write.
@@ -84,10 +88,11 @@ function terminalOver(journal: Journal, sim: AcquirerSimulator, seed: number): T
 
 async function sales(work: string, mode: string, warmTxns: number, n: number): Promise<void> {
   const dir = join(work, 'journal');
-  let journal = await Journal.open({ dir, identity: WEAR_ID, clock: () => T0, mapSizeBytes: MAP_BYTES });
+  const options = { dir, identity: WEAR_ID, clock: () => T0, mapSizeBytes: MAP_BYTES, writeAheadLog: mode === 'deferred' };
+  let journal = await Journal.open(options);
   await writeBatch(journal, warmTxns, true);
   await journal.close();
-  journal = await Journal.open({ dir, identity: WEAR_ID, clock: () => T0, mapSizeBytes: MAP_BYTES });
+  journal = await Journal.open(options);
   const sim = new AcquirerSimulator({ randomBytes: seededRandom(7), clock: () => T0 });
   const t = terminalOver(journal, sim, 1);
   await t.engine.signOn(SUP);
@@ -102,21 +107,25 @@ async function sales(work: string, mode: string, warmTxns: number, n: number): P
   // the mark before it, and ends with its own last mark still deferred (the next sale takes it).
   await sale(0);
   const first = journal.lastSeq + 1 - journal.deferredCount;
-  await measured('sales', async () => { for (let i = 1; i <= n; i++) await sale(i); });
+  await measured('sales', async () => {
+    for (let i = 1; i <= n; i++) await sale(i);
+    await journal.checkpoint();
+  });
   writeSync(1, `RANGE ${first} ${journal.lastSeq - journal.deferredCount}\n`);
   await journal.flush();
   await journal.close();
 }
 
-async function settlement(work: string, n: number): Promise<void> {
+async function settlement(work: string, n: number, mode: string): Promise<void> {
   const dir = join(work, 'settle');
-  let journal = await Journal.open({ dir, identity: WEAR_ID, clock: () => T0, mapSizeBytes: MAP_BYTES });
+  const options = { dir, identity: WEAR_ID, clock: () => T0, mapSizeBytes: MAP_BYTES, writeAheadLog: mode !== 'lmdb' };
+  let journal = await Journal.open(options);
   const sim = new AcquirerSimulator({ randomBytes: seededRandom(7), clock: () => T0 });
   let t = terminalOver(journal, sim, 4);
   await t.engine.signOn(SUP);
   await writeBatch(journal, n);
   await journal.close();
-  journal = await Journal.open({ dir, identity: WEAR_ID, clock: () => T0, mapSizeBytes: MAP_BYTES });
+  journal = await Journal.open(options);
   t = terminalOver(journal, sim, 5);
   sim.setFault({ kind: 'unbalanced-settlement' });
   await measured('settle', async () => {
@@ -190,7 +199,7 @@ async function main(): Promise<void> {
   const [phase, work, ...args] = process.argv.slice(2);
   mkdirSync(work, { recursive: true });
   if (phase === 'sales') await sales(work, args[0], Number(args[1]), Number(args[2]));
-  else if (phase === 'settle') await settlement(work, Number(args[0]));
+  else if (phase === 'settle') await settlement(work, Number(args[0]), args[1] ?? 'wal');
   else if (phase === 'log') await log(work, args[0], Number(args[1]), Number(args[2]));
   else if (phase === 'bare') await bare(work, Number(args[0]), args[1], Number(args[2]), Number(args[3]), Number(args[4]));
   else throw new Error(`unknown phase ${phase}`);

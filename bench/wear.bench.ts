@@ -11,13 +11,16 @@
  * (/proc/self/io write_bytes was tried as a second count and left out: on the benchmark VM it
  * charged an append-only log's process 64 KiB per 1-KiB commit, which nobody here can explain.)
  *
- *  1. Sales: the terminal as it is (receipt-printed mark deferred) against the former path
- *     (the mark a commit of its own), the same sales on the same prefilled journal.
+ *  1. Sales: the terminal as it is (commits to the write-ahead log journal.wal, one checkpoint
+ *     into LMDB at the end of the part counted in) against the path before the log (every commit
+ *     a synced LMDB transaction) and the path before that (the mark a commit of its own), the same
+ *     sales on the same prefilled journal.
  *  2. The records of part 1 committed again in the same groups into a bare LMDB environment at
  *     4096, 2048 and 1024-byte pages: what LMDB's copy-on-write costs per commit, and what a
  *     smaller page would give (the journal's format is 4096-byte pages); and the same commits
  *     appended to a preallocated plain file (pwrite + fdatasync each): what a log would write.
- *  3. A settlement of 999 (0500, batch upload of 999, close, the report's mark).
+ *  3. A settlement of 999 (0500, batch upload of 999, close, the report's mark, then a
+ *     checkpoint), with the log and without it.
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -125,18 +128,22 @@ async function main(): Promise<void> {
   }
   console.log('\n1. per sale (sale + its merchant copy marked printed), system-call level, all files');
   const now = await traced('sales-deferred', ['sales', 'deferred', String(WARM_TXNS), String(SALES)], JOURNAL_PAGE_BYTES);
+  const noLog = await traced('sales-lmdb', ['sales', 'lmdb', String(WARM_TXNS), String(SALES)], JOURNAL_PAGE_BYTES);
   const before = await traced('sales-three-commits', ['sales', 'three-commits', String(WARM_TXNS), String(SALES)], JOURNAL_PAGE_BYTES);
   const a = now.parts.get('sales');
+  const l = noLog.parts.get('sales');
   const b = before.parts.get('sales');
-  line('terminal (mark deferred)', a, SALES, 'sale');
+  line('terminal (write-ahead log, 1 checkpoint)', a, SALES, 'sale');
+  line('baseline: LMDB commits (before the log)', l, SALES, 'sale');
   line('baseline: former path (mark committed)', b, SALES, 'sale');
+  if (a && l) console.log(`  log against LMDB commits: ${(a.bytes / l.bytes).toFixed(2)}x bytes, ${(a.barriers / l.barriers).toFixed(2)}x barriers`);
   if (a && b) console.log(`  ratio ${(a.bytes / b.bytes).toFixed(2)}x bytes, ${(a.barriers / b.barriers).toFixed(2)}x barriers; goal ${kib(GOAL_BYTES_PER_SALE)} and 4 barriers per sale: ${a.bytes / SALES <= GOAL_BYTES_PER_SALE ? 'met' : 'NOT met'} / ${a.barriers / SALES <= 4 ? 'met' : 'NOT met'}`);
 
-  if (a) {
-    const commits = a.fdatasync;
-    const pages = [...a.pages.entries()].filter(([k]) => !k.startsWith('meta'));
+  if (l) {
+    const commits = l.fdatasync;
+    const pages = [...l.pages.entries()].filter(([k]) => !k.startsWith('meta'));
     const perCommit = pages.reduce((n, [, c]) => n + c, 0) / commits;
-    console.log(`  why: each durable commit writes ${perCommit.toFixed(2)} pages of ${JOURNAL_PAGE_BYTES} bytes (${pages.map(([k, c]) => `${k} ${(c / commits).toFixed(2)}`).join(', ')}) and a meta write:`);
+    console.log(`  why (without the log): each durable LMDB commit writes ${perCommit.toFixed(2)} pages of ${JOURNAL_PAGE_BYTES} bytes (${pages.map(([k, c]) => `${k} ${(c / commits).toFixed(2)}`).join(', ')}) and a meta write:`);
     console.log(`  copy-on-write rewrites the leaf, every branch above it and a free-list leaf, so 2 commits per sale cannot go below ${kib(2 * 3 * JOURNAL_PAGE_BYTES)} with ${JOURNAL_PAGE_BYTES}-byte pages`);
   }
 
@@ -153,7 +160,9 @@ async function main(): Promise<void> {
 
   console.log(`\n3. settlement of ${SETTLE_TXNS} (0500, batch upload, close, report marked printed)`);
   const s = await traced('settle', ['settle', String(SETTLE_TXNS)], JOURNAL_PAGE_BYTES);
-  line('settlement', s.parts.get('settle'), 1, 'settlement');
+  const sl = await traced('settle-lmdb', ['settle', String(SETTLE_TXNS), 'lmdb'], JOURNAL_PAGE_BYTES);
+  line('settlement (write-ahead log)', s.parts.get('settle'), 1, 'settlement');
+  line('baseline: settlement, LMDB commits', sl.parts.get('settle'), 1, 'settlement');
   const sp = s.parts.get('settle');
   if (sp) console.log(`  = ${kib(sp.bytes / SETTLE_TXNS)} per uploaded transaction (one commit of upload progress before each record)`);
 }
