@@ -48,6 +48,15 @@ function shrinkWal(dir: string, bytes: number): void {
 describe('storage/wal: the write-ahead log (JOURNAL_FORMAT.md, "Write-ahead log")', () => {
   const dirs: string[] = [];
   const newDir = (): string => { const d = tempDir('posj-wal-'); dirs.push(d); return d; };
+  /** A log over records 1..count with base 1 and one commit of the records at indexes [from, to). */
+  const logWith = (count: number, from: number, to: number): { dir: string; c: ReturnType<typeof chain> } => {
+    const dir = newDir();
+    const c = chain(count);
+    const w = WalWriter.open(dir, { baseSeq: 1, baseDigest: c.digests[1] });
+    w.append(c.entries.slice(from, to));
+    w.close();
+    return { dir, c };
+  };
   afterEach(() => { for (const d of dirs.splice(0)) removeDir(d); });
 
   it('createdLogIsFullSizeWithTheBaseInItsHeader', () => {
@@ -169,11 +178,7 @@ describe('storage/wal: the write-ahead log (JOURNAL_FORMAT.md, "Write-ahead log"
   });
 
   it('cutBetweenCheckpointAndHeaderSkipsWhatLmdbHolds', () => {
-    const dir = newDir();
-    const c = chain(12);
-    const w = WalWriter.open(dir, { baseSeq: 1, baseDigest: c.digests[1] });
-    w.append(c.entries.slice(1, 8));
-    w.close();
+    const { dir, c } = logWith(12, 1, 8);
     // LMDB took 2..8 at a checkpoint; the header still says 1: the same records are skipped, not doubled.
     const scan = scanWal(readWalFile(dir), lmdbHolding(c, 8));
     assert.equal(scan.damage, undefined);
@@ -182,23 +187,15 @@ describe('storage/wal: the write-ahead log (JOURNAL_FORMAT.md, "Write-ahead log"
   });
 
   it('aCheckpointedFrameThatDiffersFromLmdbIsDamage', () => {
-    const dir = newDir();
-    const c = chain(6);
+    const { dir, c } = logWith(6, 1, 6);
     const other = chain(6, 'WAL-OTHER');
-    const w = WalWriter.open(dir, { baseSeq: 1, baseDigest: c.digests[1] });
-    w.append(c.entries.slice(1, 6));
-    w.close();
     const lmdb: WalScanInput = { ...lmdbHolding(c, 6), lmdbRecord: (seq) => (seq === 4 ? encodeRecord({ type: RecordType.test, seq: 4, timeMs: 1, prevDigest: other.digests[3], payload: { other: true } }) : c.entries[seq - 1].stored) };
     const scan = scanWal(readWalFile(dir), lmdb);
     assert.equal(scan.damage?.seq, 4);
   });
 
   it('aCommitThatSkipsARecordOrBreaksTheLinkIsDamage', () => {
-    const dir = newDir();
-    const c = chain(8);
-    const w = WalWriter.open(dir, { baseSeq: 1, baseDigest: c.digests[1] });
-    w.append(c.entries.slice(3, 6)); // records 4..6 while LMDB ends at 2: 3 is missing
-    w.close();
+    const { dir, c } = logWith(8, 3, 6); // records 4..6 while LMDB ends at 2: 3 is missing
     const gap = scanWal(readWalFile(dir), lmdbHolding(c, 2));
     assert.equal(gap.damage?.seq, 3);
     const foreign = chain(8, 'WAL-OTHER');
@@ -207,11 +204,7 @@ describe('storage/wal: the write-ahead log (JOURNAL_FORMAT.md, "Write-ahead log"
   });
 
   it('aDamagedHeaderStillGivesUpTheCommitsThatProveThemselves', () => {
-    const dir = newDir();
-    const c = chain(5);
-    const w = WalWriter.open(dir, { baseSeq: 1, baseDigest: c.digests[1] });
-    w.append(c.entries.slice(1, 5));
-    w.close();
+    const { dir, c } = logWith(5, 1, 5);
     flipWalByte(dir, 20);
     const scan = scanWal(readWalFile(dir), lmdbHolding(c, 1));
     assert.match(scan.headerProblem ?? '', /CRC/);
