@@ -1,0 +1,110 @@
+import { strict as assert } from 'node:assert';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { Journal } from './journal';
+import { readStored, removeDir, tempDir } from './testing';
+import { WAL_BYTES, WAL_COMMIT_HEADER_BYTES, walPath } from './wal';
+import { isPosError } from '../common/errors';
+import { silentLogger } from '../common/log';
+import { openForBoot } from './boot-open';
+
+const ID = 'SIM-WAL-1';
+
+/** A journal whose records 2..1+count are in journal.wal only: each appended alone, then a cut. */
+async function cutWithRecordsInTheLog(dir: string, count: number): Promise<void> {
+  const j = await Journal.open({ dir, identity: ID });
+  for (let i = 1; i <= count; i++) await j.append('test', { i, note: `record ${i + 1}` });
+  assert.equal(j.walRecordCount, count);
+  assert.equal(j.checkpointedSeq, 1, 'nothing but record 1 went to LMDB');
+  await j.close({ writeDeferred: false }); // a simulated cut: no checkpoint
+}
+
+/** Byte offsets of the commits in the log (each starts with the "POSW" magic). */
+function commitOffsets(dir: string): number[] {
+  const raw = readFileSync(walPath(dir));
+  const out: number[] = [];
+  for (let at = raw.indexOf('POSW', 4096, 'latin1'); at >= 0; at = raw.indexOf('POSW', at + 1, 'latin1')) out.push(at);
+  return out;
+}
+
+function flipLogByte(dir: string, offset: number): void {
+  const raw = readFileSync(walPath(dir));
+  raw[offset] ^= 0x01;
+  writeFileSync(walPath(dir), raw);
+}
+
+describe('journal: the write-ahead log at open (JOURNAL_FORMAT.md, "Write-ahead log")', () => {
+  const dirs: string[] = [];
+  const fresh = (): string => { const d = tempDir('posj-jwal-'); dirs.push(d); return d; };
+  afterEach(() => { for (const d of dirs.splice(0)) removeDir(d); });
+
+  it('recordsOnlyInTheLogAreReadAfterACutAndPutInLmdbByAWritableOpen', async () => {
+    const dir = fresh();
+    await cutWithRecordsInTheLog(dir, 5);
+    assert.equal(await readStored(dir, 6), undefined, 'data.mdb alone does not hold record 6');
+    const look = await Journal.open({ dir, identity: ID, readOnly: true });
+    assert.equal(look.lastSeq, 6, 'a read-only reader sees the log');
+    assert.equal(look.get(6)?.payload.i, 5);
+    assert.deepEqual([...look.raw()].map((e) => e.key), [1, 2, 3, 4, 5, 6], 'export reads them in order, once');
+    await look.close();
+    const j = await Journal.open({ dir, identity: ID });
+    assert.equal(j.lastSeq, 6);
+    assert.equal(j.walRecordCount, 0, 'the open checkpointed what it replayed');
+    assert.equal(j.checkpointedSeq, 6);
+    await j.close();
+    assert.ok(await readStored(dir, 6), 'data.mdb holds record 6 now');
+    assert.equal(statSync(walPath(dir)).size, WAL_BYTES);
+  });
+
+  it('truncatedWalTailIsIgnored', async () => {
+    const dir = fresh();
+    await cutWithRecordsInTheLog(dir, 4);
+    const [, , , last] = commitOffsets(dir);
+    // The last commit's frame half written, then the file itself cut short inside it.
+    const raw = readFileSync(walPath(dir));
+    raw.fill(0, last + WAL_COMMIT_HEADER_BYTES + 40, last + 400);
+    writeFileSync(walPath(dir), raw.subarray(0, last + 300));
+    const j = await Journal.open({ dir, identity: ID });
+    assert.equal(j.state, 'ok');
+    assert.equal(j.lastSeq, 4, 'records 2..4 kept, the torn record 5 cut (never acknowledged)');
+    const next = await j.append('test', { after: 'cut' });
+    assert.equal(next.seq, 5);
+    await j.close();
+    const again = await Journal.open({ dir, identity: ID, readOnly: true });
+    assert.equal(again.state, 'ok');
+    assert.equal(again.get(5)?.payload.after, 'cut');
+    await again.close();
+  });
+
+  it('flippedByteMidWalIsCorruption', async () => {
+    const dir = fresh();
+    await cutWithRecordsInTheLog(dir, 4);
+    const [, second] = commitOffsets(dir);
+    flipLogByte(dir, second + WAL_COMMIT_HEADER_BYTES + 70); // a payload byte of record 3
+    const j = await Journal.open({ dir, identity: ID });
+    assert.equal(j.state, 'damaged', 'a whole later commit follows the bad one: it had been flushed');
+    assert.equal(j.damage?.seq, 3);
+    assert.equal(j.get(2)?.payload.i, 1, 'the records before it stay readable');
+    await assert.rejects(j.append('test', {}), (e: unknown) => isPosError(e) && e.code === 'E-STO-05');
+    await j.close();
+  });
+
+  it('corruptionInTheLogSendsBootToRecoveryNamingTheRecord', async () => {
+    const dir = fresh();
+    await cutWithRecordsInTheLog(dir, 3);
+    const [first] = commitOffsets(dir);
+    flipLogByte(dir, first + WAL_COMMIT_HEADER_BYTES + 70);
+    await assert.rejects(openForBoot({ dir, identity: ID, logger: silentLogger }), (e: unknown) => isPosError(e) && e.code === 'E-STO-05' && e.detail.seq === 2);
+  });
+
+  it('aCleanCloseLeavesNothingForTheNextOpenToReplay', async () => {
+    const dir = fresh();
+    const j = await Journal.open({ dir, identity: ID });
+    await j.appendMany([{ type: 'test', payload: { a: 1 } }, { type: 'test', payload: { a: 2 } }]);
+    await j.close();
+    assert.ok(await readStored(dir, 3));
+    const k = await Journal.open({ dir, identity: ID });
+    assert.equal(k.walRecordCount, 0);
+    assert.equal(k.lastSeq, 3);
+    await k.close();
+  });
+});
