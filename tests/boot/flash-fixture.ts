@@ -5,7 +5,7 @@
  * hold point or when its output says so), and checks of a flashed target read with debugfs.
  */
 import { strict as assert } from 'node:assert';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -140,5 +140,35 @@ export function station(args: readonly string[], holdAt?: string, killWhen?: (ou
     child.stderr.on('data', take);
     child.once('exit', (code, signal) => { clearTimeout(timer); resolve({ code, signal, out }); });
   });
+}
+
+/**
+ * Loop devices over sparse files for the station's block-device tests: attach() one, detachAll()
+ * in an `after` hook (always, even after a failure). Needs root and losetup.
+ */
+export class LoopDevices {
+  private readonly attached: string[] = [];
+
+  /** A loop device over `file`, made sparse at `sizeMiB` first. */
+  attach(file: string, sizeMiB: number): string {
+    writeFileSync(file, '');
+    execFileSync('truncate', ['-s', `${sizeMiB}M`, file]);
+    const dev = execFileSync('losetup', ['--show', '-f', file], { encoding: 'utf8' }).trim();
+    this.attached.push(dev);
+    return dev;
+  }
+
+  detach(dev: string): void {
+    execFileSync('losetup', ['-d', dev]);
+    this.attached.splice(this.attached.indexOf(dev), 1);
+  }
+
+  /** Detaches every device still attached; says which could not be (it stays attached). */
+  detachAll(): void {
+    for (const dev of this.attached.splice(0)) {
+      const r = spawnSync('losetup', ['-d', dev], { encoding: 'utf8' });
+      if (r.status !== 0) process.stderr.write(`      could not detach ${dev}: ${r.stderr}\n`);
+    }
+  }
 }
 
