@@ -6,14 +6,15 @@
  * self-test unit runs `pos factory test` from the flashed selector and powers the board off; the
  * station reads the report off the data partition. Then the same disk with its commit sector
  * wiped (a flash stopped just before its commit) is booted: no partition table, no root file
- * system, the initramfs powers off; nothing of the half image runs.
+ * system, the initramfs powers off; nothing of the half image runs. A loop device flashed at the
+ * real sizes is booted from the device itself (QEMU's disk is /dev/loopN) for its self-test.
  *
  * Board: a TEST-ONLY variant of the simulator board named like the image's board (qemu-x86), its
  * storage on the data partition: the real qemu-x86.json needs the gpio-sim module and i2c-stub
  * loaded (tests/guest/guest-disk.ts says why the guest suites run the simulator variant).
  */
 import { strict as assert } from 'node:assert';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +27,7 @@ import { PARTITION_SIZES_DEFAULT, POS_UID, partitionLayout } from '../../boot/fl
 import { swtpmMissing } from '../support/swtpm';
 import { GUEST_BOARD, REPO, guestArtifacts, releaseImage } from './guest-disk';
 import { needGuestTools, reportFailuresAtOnce } from './support';
+import { LoopDevices } from '../boot/flash-fixture';
 
 /** Flash + boot + self-test under TCG on a loaded 2-core machine. */
 const SELFTEST_BOOT_MS_MAX = 420_000;
@@ -54,8 +56,12 @@ describe('guest: pos factory flash writes, checks, boots and self-tests a target
   let report: FlashReport;
   let kernel: string;
   let initrd: string;
+  const loops = new LoopDevices();
   before(function () { needGuestTools(this); dir = mkdtempSync(join(tmpdir(), 'pos-guest-flash-')); });
-  after(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
+  after(() => {
+    loops.detachAll();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
 
   it('flashesProvisionsCommitsBootsAndPassesTheSelfTest', async () => {
     const t0 = Date.now();
@@ -80,6 +86,36 @@ describe('guest: pos factory flash writes, checks, boots and self-tests a target
     assert.equal(report.selfTest?.pass, true, JSON.stringify(report.selfTest?.tests.filter((t) => !t.pass)));
     const ms = (name: string): string => `${((report.steps.find((s) => s.name === name)?.ms ?? 0) / 1000).toFixed(1)} s`;
     process.stderr.write(`      flash: release image ${release.buildMs ? `built in ${(release.buildMs / 1000).toFixed(1)} s` : 'cached'}, kernel/rootfs ${(prepMs / 1000).toFixed(1)} s; station ${(stationMs / 1000).toFixed(1)} s: provision ${ms('provision')}, erase ${ms('erase')}, write ${ms('write')}, data ${ms('data')}, readback ${ms('readback')} (${report.hashes.slotA?.files} slot files), commit ${ms('commit')}, boot + self-test ${ms('boot')}\n`);
+  });
+
+  it('aLoopDeviceIsFlashedAtTheRealSizesAndBootedFromTheDeviceForItsSelfTest', async function () {
+    // The station's boot step on a block device: QEMU's disk is /dev/loopN itself, as a station's
+    // jig would hand it an eMMC in a reader (tests/boot/factory-flash-blockdev.test.ts: the rest).
+    const probe = spawnSync('losetup', ['--version']);
+    if (process.getuid?.() !== 0 || probe.status !== 0) {
+      const message = 'the self-test boot from a loop device needs root and losetup';
+      if (process.env.POS_REQUIRE_TOOLS === '1') throw new Error(message);
+      process.stderr.write(`\n*** SKIPPED: ${message} ***\n\n`);
+      this.skip();
+    }
+    const release = releaseImage();
+    const artifacts = guestArtifacts();
+    ({ kernel, initrd } = artifacts);
+    const board = join(dir, 'board-loop.json');
+    writeFileSync(board, testBoard(release.publicKeyHex));
+    const dev = loops.attach(join(dir, 'QF-0003.backing'), partitionLayout(PARTITION_SIZES_DEFAULT).totalBytes / (1024 * 1024) + 64);
+    const t0 = Date.now();
+    const [r] = await flashStation({
+      image: release.file, boardFile: board, rootfs: artifacts.rootfs,
+      targets: [{ serial: 'QF-0003', target: dev, identity: { tid: 'QF000003', mid: '898123456700003', components: [component(), component()] } }],
+      workDir: join(dir, 'work-loop'), reportDir: join(dir, 'reports-loop'), boot: { kernel, initrd, timeoutMs: SELFTEST_BOOT_MS_MAX },
+    });
+    assert.equal(r.targetKind, 'block-device');
+    assert.equal(r.pass, true, JSON.stringify({ errors: r.errors, boot: r.boot, failed: r.selfTest?.tests.filter((t) => !t.pass) }, null, 1));
+    assert.equal(r.boot?.exitCode, 0, 'the guest booted from the device powered itself off after the self-test');
+    assert.equal(r.selfTest?.serial, 'QF-0003');
+    const ms = (name: string): string => `${((r.steps.find((s) => s.name === name)?.ms ?? 0) / 1000).toFixed(1)} s`;
+    process.stderr.write(`      flash onto ${dev} (real sizes): ${((Date.now() - t0) / 1000).toFixed(1)} s: write ${ms('write')}, readback ${ms('readback')}, commit ${ms('commit')} (kernel told by ${String(r.steps.find((s) => s.name === 'commit')?.detail?.kernelPartitions)}), boot + self-test from the device ${ms('boot')}\n`);
   });
 
   it('aTpmBoardsSelfTestBootSealsItsKeyInItsOwnTpmFromTheStationsRequest', async function () {
