@@ -8,6 +8,7 @@
  * journal's times, not the wall clock, so a replayed day gives the same flags) and keeps the
  * history of approved sale amounts the profile is built from.
  */
+import { yuan } from '../common/money';
 
 /** Where the caller's status comes from: runtime/terminal-state.ts `statusOf` (voided included). */
 export type AnomalyTxnStatus = 'pending' | 'approved' | 'declined' | 'failed' | 'reversed' | 'voided';
@@ -198,10 +199,6 @@ function flagOf(rule: AnomalyRuleId, group: readonly Indexed[], text: { zh: stri
 
 function minutes(ms: number): number {
   return Math.round(ms / 60_000);
-}
-
-function yuan(fen: number): string {
-  return `${Math.floor(fen / 100)}.${String(fen % 100).padStart(2, '0')}`;
 }
 
 /**

@@ -53,7 +53,8 @@ import { QrFlowResult, QrPayments, QrResolution } from './txn/qr';
 import { QR_SHOW_CHARS_MAX } from './host/messages-v2';
 import { batchTotals, pendingAdvices } from './terminal-state';
 import type { SettlementTotals } from './host/messages';
-import { Lang, PrintContext, eReceiptUrl, offlineAbandonedJob, printReceipt, printSettlementReport, yuan } from './receipt';
+import { Lang, PrintContext, eReceiptUrl, offlineAbandonedJob, printReceipt, printSettlementReport } from './receipt';
+import { yuan } from '../common/money';
 import { checkExpiry, checkKeyedPan, checkOriginalDate, checkRefundDetails } from './txn/entry-checks';
 import { downloadAllParameters, downloadMissingEmvParameters } from './txn/emv-download';
 

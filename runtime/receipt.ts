@@ -17,6 +17,7 @@ import type { AnomalyNote, OfflineNotTaken } from './records';
 import { operatorShown } from './operators';
 import { linkName } from './host/link-name';
 import { TZ_OFFSET_MINUTES_DEFAULT, formatDateTime, hostInstant } from '../common/time';
+import { yuan } from '../common/money';
 
 export type Lang = 'zh' | 'en';
 export type Copy = 'merchant' | 'customer';
@@ -58,13 +59,6 @@ export interface ReceiptOptions {
    * Unset: no QR code (a code that leads nowhere would only mislead the customer).
    */
   readonly eReceiptBase?: string;
-}
-
-/** Fen as yuan with two decimals: 12345 -> "123.45". Integer arithmetic only. */
-export function yuan(fen: number): string {
-  const sign = fen < 0 ? '-' : '';
-  const a = Math.abs(fen);
-  return `${sign}${Math.floor(a / 100)}.${String(a % 100).padStart(2, '0')}`;
 }
 
 function pad6(n: number): string {

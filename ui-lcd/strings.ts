@@ -14,6 +14,7 @@
  * are given (`LocaleSetting` holds the operator's choice and tells listeners when it changes).
  */
 import type { Amount, Joined, LocalText, Locale, Txt } from './screen';
+import { yuan } from '../common/money';
 
 function s(en: string, zh: string): LocalText {
   return { en, zh };
@@ -531,10 +532,9 @@ export const AMOUNT_FEN_FORMAT_MAX = 999_999_999_99;
 export function formatAmount(fen: number, locale: Locale, ascii = false): string {
   if (!Number.isSafeInteger(fen) || Math.abs(fen) > AMOUNT_FEN_FORMAT_MAX) throw new RangeError(`amount ${fen} fen out of range`);
   const sign = fen < 0 ? '-' : '';
-  const abs = Math.abs(fen);
-  const yuan = `${Math.floor(abs / 100)}.${String(abs % 100).padStart(2, '0')}`;
-  if (ascii) return `${sign}RMB ${yuan}`;
-  return locale === 'zh-CN' ? `${sign}${yuan}元` : `${sign}¥${yuan}`;
+  const digits = yuan(Math.abs(fen));
+  if (ascii) return `${sign}RMB ${digits}`;
+  return locale === 'zh-CN' ? `${sign}${digits}元` : `${sign}¥${digits}`;
 }
 
 /** Yuan digits without a currency sign ("12.34"), for amount fields whose label names the currency. */
