@@ -18,7 +18,7 @@
  *     pos-test-keypad.service  scripts/guest/gpio-keypad-agent.c (the keypad's fingers on gpio-sim),
  *                              commands from the FIFO /run/pos-test/keypad.in, answers and its
  *                              stats lines in keypad.out; it follows the keypad's rows on the
- *                              patched gpio-sim's value notifications (epoll), at normal priority
+ *                              patched gpio-sim's value notifications (epoll), at SCHED_FIFO 1
  *   The data partition is provisioned on the host as the factory station does (boot/factory.ts
  *   provision: identity, TMK from two components, device key file, and the merchant's first
  *   administrator, --merchant-admin).
@@ -189,11 +189,14 @@ export async function realBoardRootFiles(work: string): Promise<ExtraFile[]> {
     wants('multi-user.target', 'pos-test-board.service'),
     { path: '/etc/systemd/system/pos-test-display.service', content: unit('Test-only trace of the SSD1306 SMBus writes', `After=pos-test-board.service\nRequires=pos-test-board.service\n[Service]\nExecStart=/bin/sh -c 'exec cat /sys/kernel/tracing/trace_pipe >> ${DISPLAY_TRACE}'\n`) },
     wants('multi-user.target', 'pos-test-display.service'),
-    // The agent stands in for wires at normal priority: the C agent answers a row write in 0.1 ms
-    // (0.6 ms at most) in the quick guest at load 17, far inside rowSettleMs 5, so it needs no
-    // SCHED_FIFO, whose starvation of the terminal a bug or a page-cache thrash would turn into
-    // systemd's watchdog kill (session 9, the node agent). Its stats lines say what it cost.
-    { path: '/etc/systemd/system/pos-test-keypad.service', content: unit('Test-only keypad agent on gpio-sim', `After=pos-test-board.service\nRequires=pos-test-board.service\n[Service]\nExecStart=/bin/sh -c 'rm -f ${KEYPAD_FIFO}; mkfifo -m 600 ${KEYPAD_FIFO}; exec ${RUN}/gpio-keypad-agent --sysfs "$$(cat ${RUN}/gpio-sysfs)" --rows 0,1,2,3,4 --cols 5,6,7,8 --row-active low --col-active low --follow events --hold-until-scanned ${HOLD_UNTIL_SCANNED} --stats-s ${AGENT_STATS_S} 0<>${KEYPAD_FIFO} >>${KEYPAD_ANSWERS} 2>&1'\n`) },
+    // The agent stands in for wires: SCHED_FIFO at priority 1 (AGENT_RT_PRIORITY), the lowest, so
+    // that it runs as soon as a row write wakes it, before the scanner's 5 ms settle ends. At
+    // normal priority it was once later than that at load 7-9 (session 10, run 6: a held 0 read up
+    // in one scan, two presses, "500" taken as "5000"). Below the kernel's IRQ threads (50): the
+    // node agent at 50 held the GPIO edge IRQ's thread, and the terminal killed by its watchdog
+    // hung in free_irq. The C agent's work per wake-up is a few system calls, and it blocks in
+    // epoll between them; its stats lines say what it cost.
+    { path: '/etc/systemd/system/pos-test-keypad.service', content: unit('Test-only keypad agent on gpio-sim', `After=pos-test-board.service\nRequires=pos-test-board.service\n[Service]\nCPUSchedulingPolicy=fifo\nCPUSchedulingPriority=${AGENT_RT_PRIORITY}\nExecStart=/bin/sh -c 'rm -f ${KEYPAD_FIFO}; mkfifo -m 600 ${KEYPAD_FIFO}; exec ${RUN}/gpio-keypad-agent --sysfs "$$(cat ${RUN}/gpio-sysfs)" --rows 0,1,2,3,4 --cols 5,6,7,8 --row-active low --col-active low --follow events --hold-until-scanned ${HOLD_UNTIL_SCANNED} --stats-s ${AGENT_STATS_S} 0<>${KEYPAD_FIFO} >>${KEYPAD_ANSWERS} 2>&1'\n`) },
     wants('multi-user.target', 'pos-test-keypad.service'),
   ];
 }
@@ -223,6 +226,8 @@ export const KEY_GAP_MS = 300;
  * 10-22: 300 ms passed without a scan of the row and both 9s of "99" were lost, OK after them not.
  */
 const HOLD_UNTIL_SCANNED = 3;
+/** The keypad agent's SCHED_FIFO priority (see its unit): the lowest, below the kernel's IRQ threads. */
+const AGENT_RT_PRIORITY = 1;
 /** The keypad agent's account of its CPU and work, a "stats" line in keypad.out this often (s). */
 export const AGENT_STATS_S = 10;
 /** A release held until scanned is answered within this (a scan that never comes is a failure). */
