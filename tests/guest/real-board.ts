@@ -1,6 +1,6 @@
 /**
  * The terminal on the REAL emulated board (board-configs/qemu-x86.json) in the QEMU guest: what the
- * flashed disk needs for it, and the host's side of its devices. tests/guest/real-board-day.full.ts
+ * flashed disk needs for it, and the host's side of its devices. tests/guest/real-board-boot.test.ts
  * uses it; guest-disk.ts builds the disk.
  *
  * In the guest (files on the root file system):
