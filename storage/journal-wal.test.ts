@@ -107,4 +107,17 @@ describe('journal: the write-ahead log at open (JOURNAL_FORMAT.md, "Write-ahead 
     assert.equal(k.lastSeq, 3);
     await k.close();
   });
+
+  it('usageCountsTheLogsMegabyteAndAPreallocatedShareHoldsIt', async () => {
+    const withLog = fresh();
+    const without = fresh();
+    const shareBytes = 4 * WAL_BYTES;
+    const j = await Journal.open({ dir: withLog, identity: ID, preallocateBytes: shareBytes });
+    const k = await Journal.open({ dir: without, identity: ID, preallocateBytes: shareBytes, writeAheadLog: false });
+    assert.equal(j.usage().usedBytes - k.usage().usedBytes, WAL_BYTES, 'the log counts against the capacity');
+    assert.equal(statSync(`${withLog}/data.mdb`).size + statSync(walPath(withLog)).size, shareBytes, 'data.mdb and the log fill the share');
+    assert.equal(statSync(`${without}/data.mdb`).size, shareBytes);
+    await j.close();
+    await k.close();
+  });
 });

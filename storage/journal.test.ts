@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import { DEFERRED_RECORDS_MAX, Journal } from './journal';
+import { WAL_BYTES } from './wal';
 import { HEADER_BYTES, RecordType, encodeRecord, genesisDigest, luhnValid } from './record';
 import { deleteStored, flipByte, growRecord, readStored, removeDir, shrinkRecord, swapRecords, tempDir, writeStored } from './testing';
 import { PosError, isPosError } from '../common/errors';
@@ -248,7 +249,8 @@ describe('journal: what is never written', () => {
 describe('journal: capacity and reserve', () => {
   it('salesAreRefusedAtTheReserveButSettlementStillWrites', async () => {
     const dir = tempDir();
-    const j = await Journal.open({ dir, identity: ID, capacityBytes: 400 * 1024, reserveBytes: 200 * 1024 });
+    // The capacity is the journal's share of the disk, the write-ahead log's WAL_BYTES included.
+    const j = await Journal.open({ dir, identity: ID, capacityBytes: WAL_BYTES + 400 * 1024, reserveBytes: 200 * 1024 });
     const big = 'x'.repeat(3000);
     let refused: PosError | undefined;
     for (let i = 0; i < 200 && !refused; i++) {

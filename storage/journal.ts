@@ -60,6 +60,13 @@ export const NEARLY_FULL_RATIO = 0.9;
 export const SOFTWARE_VERSION = '0.1.0';
 /** Pages one commit may add beyond the last page in use (copy-on-write of a B-tree path). */
 const COMMIT_PAGES_MARGIN = 16;
+/**
+ * Leaf bytes per record byte in the worst case: LMDB splits a full leaf in the middle, so leaves
+ * filled in key order end half full; an overflow value takes whole pages (at most twice its size).
+ */
+const LEAF_BYTES_PER_RECORD_BYTE_MAX = 2;
+/** A leaf node's header, key and index slot beside the value (LMDB: 8 + 4 + 2, rounded up). */
+const NODE_OVERHEAD_BYTES = 16;
 /** How long to wait for lmdb-js to report the errno behind a failed commit. */
 const COMMIT_CAUSE_WAIT_MS_MAX = 1_000;
 
@@ -88,6 +95,8 @@ export interface JournalOptions {
    * blocks on a full disk: lmdb-js 3.5.6 corrupts its heap after a real ENOSPC (glibc abort seen
    * at exit). The journal's own capacity check then refuses sales long before the end of the
    * preallocated space. Boards set it to their capacity; 0 (default) preallocates nothing.
+   * The size is the journal's whole share: when the write-ahead log exists or the disk has room
+   * for both, data.mdb gets this minus the log's WAL_BYTES (the log writes its own zeros).
    */
   readonly preallocateBytes?: number;
   /** Threads that verify on open (default: by size, see storage/verify-parallel.ts). */
@@ -156,6 +165,8 @@ export class Journal {
   /** Deferred records (AppendOptions.deferred), in seq order, not yet handed to a commit. */
   private deferred: Array<{ seq: number; stored: Buffer }> = [];
   private usedBytesEstimate = 0;
+  /** Bytes of the records in `tail` (what the next checkpoint puts into LMDB). */
+  private tailBytes = 0;
   /** The write-ahead log; undefined while the journal is created, and for read-only or damaged journals. */
   private wal: WalWriter | undefined;
   /** LMDB's last record (the rest is in `tail`). */
@@ -177,6 +188,7 @@ export class Journal {
     // whose identity is unreadable is damaged at record 1 and takes no append).
     this.lastDigest_ = openReport.lastGoodSeq === 0 && identity !== '' ? genesisDigest(identity) : openReport.lastGoodDigest;
     const inLmdb = this.nextSeq - 1 - tail.length;
+    this.tailBytes = bytesOf(tail);
     this.checkpointed = { seq: inLmdb, digest: tail.length > 0 ? Buffer.from(tail[0].stored.subarray(32, 64)) : this.lastDigest_ };
     this.refreshUsage();
   }
@@ -188,7 +200,7 @@ export class Journal {
     const metaProblem = metaPageProblem(options.dir);
     if (metaProblem) await refuseOrSetAside(options, metaProblem, log);
     const db = openLmdb(options);
-    if (options.preallocateBytes && !options.readOnly) preallocate(join(options.dir, 'data.mdb'), options.preallocateBytes);
+    if (options.preallocateBytes && !options.readOnly) preallocate(join(options.dir, 'data.mdb'), dataShareBytes(options, options.preallocateBytes));
     const verified = await verifyOrExplain(db, options);
     if ('anchorProblem' in verified) {
       await db.close();
@@ -256,7 +268,7 @@ export class Journal {
       prev = recordDigest(stored);
       encoded.push({ seq, stored, digest: prev });
     }
-    this.checkSpace(encoded.reduce((n, e) => n + e.stored.length, 0));
+    this.checkSpace(bytesOf(encoded), encoded.length);
     this.nextSeq += encoded.length;
     this.lastDigest_ = prev;
     if (options.deferred && this.deferred.length + encoded.length <= DEFERRED_RECORDS_MAX) {
@@ -336,10 +348,12 @@ export class Journal {
     const capacityBytes = this.options.capacityBytes ?? CAPACITY_BYTES_DEFAULT;
     const reserveBytes = this.options.reserveBytes ?? RESERVE_BYTES_DEFAULT;
     const salesBudget = capacityBytes - reserveBytes;
+    // The log's file takes its whole size on the disk from its creation on.
+    const usedBytes = this.usedBytesEstimate + (this.wal ? WAL_BYTES : 0);
     return {
-      usedBytes: this.usedBytesEstimate, capacityBytes, reserveBytes,
-      nearlyFull: this.usedBytesEstimate >= salesBudget * NEARLY_FULL_RATIO,
-      salesRefused: this.usedBytesEstimate >= salesBudget,
+      usedBytes, capacityBytes, reserveBytes,
+      nearlyFull: usedBytes >= salesBudget * NEARLY_FULL_RATIO,
+      salesRefused: usedBytes >= salesBudget,
     };
   }
 
@@ -426,6 +440,7 @@ export class Journal {
     if (this.tail.length === 0) return;
     this.lmdbCommit(this.tail);
     this.tail = [];
+    this.tailBytes = 0;
     this.wal?.reset({ baseSeq: this.checkpointed.seq, baseDigest: this.checkpointed.digest });
   }
 
@@ -443,6 +458,7 @@ export class Journal {
     if (wal.fits(batch.length, bytes)) {
       wal.append(batch);
       this.tail.push(...batch);
+      this.tailBytes += bytes;
       return;
     }
     this.lmdbCommit(batch);
@@ -475,9 +491,14 @@ export class Journal {
    * free: a real ENOSPC inside LMDB reaches JavaScript as EIO (DESIGN.md) and has crashed lmdb-js
    * (SIGSEGV on a new journal's first write). Refused here, the journal stays usable: the append
    * rejects with E-STO-01 and nothing is written. A preallocated file never needs to grow.
+   * With the write-ahead log the commit itself needs no room, but every record in the log goes to
+   * LMDB at the next checkpoint (the log full, flush, close, the next open): the room counted is
+   * that checkpoint's, of the tail, the records waiting and this commit's, so any checkpoint the
+   * journal may run later has it.
    */
-  private checkSpace(recordBytes: number): void {
-    const needed = this.growthBytesMax(recordBytes);
+  private checkSpace(recordBytes: number, records = 1): void {
+    const waiting = [...this.queued, ...this.deferred];
+    const needed = this.growthBytesMax(recordBytes + this.tailBytes + bytesOf(waiting), records + this.tail.length + waiting.length);
     if (needed === 0) return;
     const free = freeBytes(this.dir);
     if (free !== undefined && free < needed) {
@@ -485,12 +506,13 @@ export class Journal {
     }
   }
 
-  /** Bytes the file may grow by in one commit of `recordBytes`: 0 while it fits the file as it is. */
-  private growthBytesMax(recordBytes: number): number {
+  /** Bytes the file may grow by in one commit of `records` records of `recordBytes`: 0 while it fits the file as it is. */
+  private growthBytesMax(recordBytes: number, records = 0): number {
     try {
       const stats = this.db.getStats() as { pageSize?: number; lastPageNumber?: number };
       const pageBytes = stats.pageSize ?? 4096;
-      const pages = (stats.lastPageNumber ?? 0) + 1 + COMMIT_PAGES_MARGIN + Math.ceil(recordBytes / pageBytes);
+      const leafBytes = LEAF_BYTES_PER_RECORD_BYTE_MAX * (recordBytes + records * NODE_OVERHEAD_BYTES);
+      const pages = (stats.lastPageNumber ?? 0) + 1 + COMMIT_PAGES_MARGIN + Math.ceil(leafBytes / pageBytes);
       return Math.max(0, pages * pageBytes - statSync(join(this.dir, 'data.mdb')).size);
     } catch {
       return 0; // no estimate: LMDB's own error is mapped as before
@@ -600,6 +622,25 @@ export function freeBytes(dir: string): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+function bytesOf(entries: ReadonlyArray<{ readonly stored: Buffer }>): number {
+  let n = 0;
+  for (const e of entries) n += e.stored.length;
+  return n;
+}
+
+/**
+ * data.mdb's part of a preallocated share: the share less the log's WAL_BYTES when the log is
+ * there or will be made (its file exists, or the disk has room for the share and the log).
+ */
+function dataShareBytes(options: JournalOptions, shareBytes: number): number {
+  if (options.writeAheadLog === false) return shareBytes;
+  const data = join(options.dir, 'data.mdb');
+  const growBytes = Math.max(0, shareBytes - (existsSync(data) ? statSync(data).size : 0));
+  const free = freeBytes(options.dir);
+  const logThere = existsSync(walPath(options.dir)) || (free !== undefined && free >= growBytes + WAL_SPACE_MARGIN_BYTES);
+  return logThere ? Math.max(0, shareBytes - WAL_BYTES) : shareBytes;
 }
 
 /** Extends a file with written zeros (not a sparse hole, which would allocate nothing) and fsyncs. */

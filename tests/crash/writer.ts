@@ -41,6 +41,8 @@ async function main(): Promise<void> {
       process.stdout.write(`RETRY ${isPosError(e) ? e.code : 'untyped'}\n`);
     }
   }
+  // Before close: a failed journal (a storage failure inside a commit or checkpoint) says so here.
+  process.stdout.write(`STATE ${journal.state}\n`);
   await journal.close();
   process.stdout.write('DONE\n');
   // A failed LMDB environment can keep worker threads (and so the process) alive.

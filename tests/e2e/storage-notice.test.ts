@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { Journal } from '../../storage/journal';
+import { WAL_BYTES } from '../../storage/wal';
 import { removeDir, tempDir } from '../../storage/testing';
 import { storageNotice } from '../../boot/terminal-app';
 import { chooseScreen, EMPTY_UI, Env } from '../../boot/screen-map';
@@ -12,7 +13,8 @@ import { screenFor } from '../../ui-lcd/screens';
 describe('idle screen: storage nearly full, then full for sales', () => {
   it('idleSaysSettleNowFromNinetyPercentAndStorageFullOnceSalesAreRefused', async () => {
     const dir = tempDir('notice-');
-    const journal = await Journal.open({ dir, identity: 'SIM-NOTICE', capacityBytes: 400 * 1024, reserveBytes: 200 * 1024 });
+    // The capacity is the journal's share of the disk, the write-ahead log's WAL_BYTES included.
+    const journal = await Journal.open({ dir, identity: 'SIM-NOTICE', capacityBytes: WAL_BYTES + 400 * 1024, reserveBytes: 200 * 1024 });
     const terminal = { store: { journal } } as unknown as Terminal;
     try {
       assert.equal(storageNotice(terminal), undefined, 'an empty journal says nothing');
