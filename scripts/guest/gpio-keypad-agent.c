@@ -48,10 +48,10 @@
  * scanner read columns it had not set yet ("99" typed, "93" taken); at SCHED_FIFO, which it took
  * for that reason, it preempted the terminal 16 times a scan, and in some runs it ran for minutes
  * (RT throttling, the terminal starved until systemd's watchdog killed it). This agent is one
- * thread answering a row write with a handful of system calls: 0.1 ms (median), 0.6 ms at most
- * in the quick guest at load 17, at normal priority. The real-board unit still runs it at
- * SCHED_FIFO 1 (below the kernel's IRQ threads): at normal priority it was once later than the
- * 5 ms settle there, behind a busy terminal (tests/guest/real-board.ts says when).
+ * thread answering a row write with a handful of system calls: 0.1 ms (median), 0.5-0.6 ms at
+ * most in the quick guest at load 6-17. The tests still run it at SCHED_FIFO 1 (chrt, or the
+ * unit's CPUSchedulingPolicy), below the kernel's IRQ threads: at normal priority it was now and
+ * then later than the 5 ms settle (21.7 ms once in the quick guest; tests/guest/real-board.ts).
  *
  * Bounded by construction: every epoll_wait blocks (or times out after STATS_TICK_MS when stats
  * are on); each wake-up reads every row once, which re-arms sysfs POLLPRI; WAKE_ERRORS_MAX failing

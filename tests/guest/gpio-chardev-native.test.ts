@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { QuickGuest, compileForGuest, guestJsDir, quickGuestToolsMissing } from '../../scripts/guest/quick-guest';
 import { addonCandidates } from '../../hal/gpio-native';
+import { hasTool } from '../support/tools';
 
 /** Boot, compile and the guest run together; TCG and a busy machine make this generous. */
 const SUITE_TIMEOUT_MS = 300_000;
@@ -24,6 +25,7 @@ describe('native GPIO backend on a real kernel (quick guest, gpio-sim)', functio
     const missing = await quickGuestToolsMissing();
     const addon = addonCandidates().find((p) => fs.existsSync(p));
     if (!addon) missing.push('build/Release/gpio_v2.node (npm install)');
+    if (!hasTool('gcc')) missing.push('gcc (the keypad agent, scripts/guest/gpio-keypad-agent.c)');
     if (missing.length > 0) {
       const msg = `quick guest needs ${missing.join(', ')}`;
       if (process.env.POS_REQUIRE_TOOLS === '1') throw new Error(msg);

@@ -52,6 +52,7 @@ describe('guest: the trading day on the real emulated board (qemu-x86.json)', fu
     this.timeout(20 * 60_000);
     needGuestTools(this);
     needTool(this, 'socat');
+    needTool(this, 'gcc'); // the keypad agent (scripts/guest/gpio-keypad-agent.c) is built for the guest
     dir = mkdtempSync(join(tmpdir(), 'pos-guest-real-'));
     const dataDir = join(dir, 'data');
     await provisionDataDir(dataDir, dir);
