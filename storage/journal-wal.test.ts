@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { Journal } from './journal';
+import { RecordType } from './record';
 import { readStored, removeDir, tempDir } from './testing';
 import { WAL_BYTES, WAL_COMMIT_HEADER_BYTES, walPath } from './wal';
 import { isPosError } from '../common/errors';
@@ -65,13 +66,61 @@ describe('journal: the write-ahead log at open (JOURNAL_FORMAT.md, "Write-ahead 
     writeFileSync(walPath(dir), raw.subarray(0, last + 300));
     const j = await Journal.open({ dir, identity: ID });
     assert.equal(j.state, 'ok');
-    assert.equal(j.lastSeq, 4, 'records 2..4 kept, the torn record 5 cut (never acknowledged)');
+    assert.equal(j.get(4)?.payload.i, 3, 'records 2..4 kept');
+    assert.equal(j.get(5)?.payload.action, 'tail-cut', 'the torn record 5 cut (never acknowledged); its seq goes to the tail-cut record');
     const next = await j.append('test', { after: 'cut' });
-    assert.equal(next.seq, 5);
+    assert.equal(next.seq, 6);
     await j.close();
     const again = await Journal.open({ dir, identity: ID, readOnly: true });
     assert.equal(again.state, 'ok');
-    assert.equal(again.get(5)?.payload.after, 'cut');
+    assert.equal(again.get(6)?.payload.after, 'cut');
+    await again.close();
+  });
+
+  // Issue 14: LMDB's torn tail leaves a journaled trace (cutTornTail); the log's did not, so a
+  // technician's `pos journal` could not see that a cut happened.
+  it('tornLastCommitOfTheLogLeavesATailCutRecord', async () => {
+    const dir = fresh();
+    await cutWithRecordsInTheLog(dir, 4);
+    const [, , , last] = commitOffsets(dir);
+    const raw = readFileSync(walPath(dir));
+    raw.fill(0, last + WAL_COMMIT_HEADER_BYTES + 40, last + WAL_COMMIT_HEADER_BYTES + 60); // record 5's payload torn
+    writeFileSync(walPath(dir), raw);
+    const reader = await Journal.open({ dir, identity: ID, readOnly: true });
+    assert.equal(reader.openReport.tornTail?.seq, 5, 'a reader (pos journal verify) reports the torn record');
+    assert.equal(reader.lastSeq, 4);
+    await reader.close();
+    const j = await Journal.open({ dir, identity: ID });
+    const cut = j.get(5);
+    assert.equal(cut?.type, RecordType.recovery);
+    assert.equal(cut?.payload.action, 'tail-cut');
+    assert.equal(cut?.payload.seq, 5);
+    assert.match(String(cut?.payload.reason), /journal\.wal/);
+    assert.equal(j.lastSeq, 5);
+    await j.close();
+    const again = await Journal.open({ dir, identity: ID });
+    assert.equal(again.lastSeq, 5, 'the cut is journaled once');
+    assert.equal(again.openReport.tornTail, undefined);
+    await again.close();
+  });
+
+  it('aStaleTornCommitBehindNewCommitsIsNotCutAgain', async () => {
+    const dir = fresh();
+    await cutWithRecordsInTheLog(dir, 4);
+    const [, , , last] = commitOffsets(dir);
+    const raw = readFileSync(walPath(dir));
+    raw.fill(0, last + WAL_COMMIT_HEADER_BYTES + 40, last + WAL_COMMIT_HEADER_BYTES + 60);
+    writeFileSync(walPath(dir), raw);
+    const j = await Journal.open({ dir, identity: ID });
+    assert.equal(j.lastSeq, 5, 'record 5 is the tail-cut record');
+    // The same bytes as records 2..4 again: the log's new commits end exactly where the torn one starts.
+    for (let i = 1; i <= 3; i++) await j.append('test', { i, note: `record ${i + 1}` });
+    assert.deepEqual(commitOffsets(dir).slice(0, 4).slice(-1), [last], 'the torn commit follows the new ones');
+    await j.close({ writeDeferred: false });
+    const again = await Journal.open({ dir, identity: ID });
+    assert.equal(again.openReport.tornTail, undefined, 'the stale commit (record 5, before the cut) is the end of the log, not a torn tail');
+    assert.equal(again.lastSeq, 8);
+    assert.equal(again.get(8)?.payload.i, 3);
     await again.close();
   });
 

@@ -467,7 +467,8 @@ export class Journal {
 
   private async cutTornTail(torn: Damage): Promise<void> {
     this.log.warn({ dir: this.dir, seq: torn.seq, reason: torn.reason }, 'journal: torn last record cut');
-    await this.durable(this.db.remove(torn.seq), 0);
+    // A torn commit of the log never reached LMDB: only LMDB's own torn record is removed.
+    if (this.db.getBinary(torn.seq) !== undefined) await this.durable(this.db.remove(torn.seq), 0);
     await this.append('recovery', { action: 'tail-cut', seq: torn.seq, reason: torn.reason }, { reserve: true });
   }
 
@@ -777,10 +778,14 @@ function withWal(db: JournalDb, dir: string, report: VerifyReport, identity: str
   });
   if (scan.headerProblem) log.warn({ dir, problem: scan.headerProblem }, 'journal: write-ahead log header unusable; its commits read by their chain');
   if (scan.tornAt) log.warn({ dir, offset: scan.tornAt.offset, reason: scan.tornAt.reason, lastSeq: scan.lastSeq }, 'journal: torn last commit of the write-ahead log cut');
+  // The log's torn commit is the journal's torn tail, as LMDB's torn last record is: readers
+  // report it, a writable open journals its cut (cutTornTail).
+  const tornTail = report.tornTail ?? (scan.tornAt ? { seq: scan.tornAt.seq, reason: `journal.wal at byte ${scan.tornAt.offset}: ${scan.tornAt.reason}` } : undefined);
   const extended: VerifyReport = {
     ...report, goodCount: report.goodCount + scan.taken.length, lastGoodSeq: scan.lastSeq,
     lastGoodDigest: scan.taken.length > 0 ? scan.lastDigest : report.lastGoodDigest,
     ...(scan.damage ? { damage: scan.damage } : {}),
+    ...(tornTail && !scan.damage ? { tornTail } : {}),
   };
   return { report: extended, tail: scan.taken };
 }

@@ -150,8 +150,8 @@ export interface WalScan {
   readonly taken: WalEntry[];
   readonly lastSeq: number;
   readonly lastDigest: Buffer;
-  /** The unreadable commit the scan stopped at when it is the torn tail (cut: never acknowledged). */
-  readonly tornAt?: { readonly offset: number; readonly reason: string };
+  /** The unreadable commit the scan stopped at when it is the torn tail (cut: never acknowledged); `seq` its first record. */
+  readonly tornAt?: { readonly offset: number; readonly seq: number; readonly reason: string };
   /** Damage: a bad commit followed by a later whole one, a gap, a broken link, a copy that differs. */
   readonly damage?: Damage;
 }
@@ -222,7 +222,10 @@ export function scanWal(raw: Buffer, input: WalScanInput): WalScan {
     if (!c) {
       const later = laterCommitAfter(raw, at, last.seq);
       if (later) return result({ damage: { seq: last.seq + 1, reason: `journal.wal: an unreadable commit at byte ${at} is followed by a whole later commit (record ${later.firstSeq}): it had been flushed` } });
-      return result(commitHeaderValid(raw, at) ? { tornAt: { offset: at, reason: 'the last commit is incomplete (torn by a power cut)' } } : {});
+      // Only a commit of the next records is the one in flight at the cut: a commit header of an
+      // earlier cycle (its records at or below the last taken, cut before) is stale bytes, the end.
+      const torn = commitHeaderValid(raw, at) && u32(raw, at + 8) === last.seq + 1;
+      return result(torn ? { tornAt: { offset: at, seq: last.seq + 1, reason: 'the last commit is incomplete (torn by a power cut)' } } : {});
     }
     const verdict = judgeCommit(c, input, last, header?.baseSeq ?? 0);
     if (verdict === 'end') break;
