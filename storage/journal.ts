@@ -305,7 +305,7 @@ export class Journal {
 
   /**
    * Puts the write-ahead log's records into LMDB (one fully synced transaction) and starts the
-   * log over. The terminal calls it when it has time (after a settlement, at idle); the journal
+   * log over. The terminal calls it when it has time (after a settlement's close, before the boot checkpoint); the journal
    * calls it when the log is full, at flush() and at a clean close().
    */
   async checkpoint(): Promise<void> {

@@ -11,7 +11,8 @@
  *                flight is sent again; a host that answers it 94 (duplicate transmission) has
  *                filed it already, which counts as acknowledged
  *   uploaded  -> close
- *   close     -> batch-closed {totals, verdict, nextBatch}: the batch number advances
+ *   close     -> batch-closed {totals, verdict, nextBatch}: the batch number advances, then
+ *                the journal's write-ahead log is checkpointed into LMDB (the terminal has time)
  * The report is printed after the close (receipt-printed copy 'settlement'); an unprinted report
  * is offered again at boot.
  */
@@ -85,7 +86,21 @@ export async function settle(engine: TerminalEngine, session: Session | undefine
   }
   const closed = s.lastClosed;
   if (!closed) throw new PosError('HOST_SETTLE', 'settlement did not close the batch');
+  await checkpointAfterClose(engine);
   return { batch: closed.batch, totals: closed.totals, verdict: closed.verdict, hostTotals, uploadedCount, resumedFrom };
+}
+
+/**
+ * After a close the terminal has time: the journal's records go from the write-ahead log into
+ * LMDB (storage/JOURNAL_FORMAT.md, "Write-ahead log", checkpoint), so the next day starts with an
+ * empty log and data.mdb alone holds the closed batch. Here and not on a sale's path, whose cost is
+ * the log's one flush. A failure does not undo the close (batch-closed is durable in the log); the
+ * journal moves to failed and refuses later appends with its typed error, so it is only logged here.
+ */
+async function checkpointAfterClose(engine: TerminalEngine): Promise<void> {
+  await engine.store.journal.checkpoint().catch((e: unknown) => {
+    engine.logger.warn({ err: String(e) }, 'journal: checkpoint after the settlement failed (its records stay in the write-ahead log)');
+  });
 }
 
 async function sendSettlement(engine: TerminalEngine, operator: string): Promise<void> {

@@ -208,6 +208,23 @@ describe('runtime engine against the acquirer simulator', function () {
     assert.equal(r.sim.ledger.entries({ batch: 2 }).length, 1);
   });
 
+  // Issue 14: the terminal checkpoints when it has time. A sale leaves its records in the
+  // write-ahead log (its path is the log's one flush); a closed settlement puts them into LMDB.
+  it('closedSettlementPutsTheJournalsRecordsInLmdbAndASaleDoesNot', async () => {
+    await sale(100); await sale(200);
+    assert.ok(r.journal.walRecordCount > 0, 'the sales are in the write-ahead log');
+    const before = r.journal.checkpointedSeq;
+    const rep = await settle(r.terminal.engine, SUPERVISOR);
+    assert.equal(rep.verdict, 'balanced');
+    assert.equal(r.journal.walRecordCount, 0, 'nothing left in the log after the close');
+    assert.equal(r.journal.checkpointedSeq, r.journal.lastSeq, 'LMDB holds the batch-closed record');
+    assert.ok(r.journal.checkpointedSeq > before);
+    assert.equal(r.journal.state, 'ok');
+    await sale(300);
+    assert.ok(r.journal.walRecordCount > 0, 'the next sale goes to the log again');
+    assert.ok(r.journal.checkpointedSeq < r.journal.lastSeq);
+  });
+
   it('settlement unbalanced: every counted transaction uploaded, then the end message, then closed', async () => {
     for (let i = 1; i <= 5; i++) await sale(i * 100);
     r.sim.setFault({ kind: 'unbalanced-settlement' });
