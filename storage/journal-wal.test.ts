@@ -27,6 +27,16 @@ function commitOffsets(dir: string): number[] {
   return out;
 }
 
+/** Records 2..4 in the log, then record 5's commit torn (part of its payload zeroed); returns that commit's offset. */
+async function tornFifthRecord(dir: string): Promise<number> {
+  await cutWithRecordsInTheLog(dir, 4);
+  const [, , , last] = commitOffsets(dir);
+  const raw = readFileSync(walPath(dir));
+  raw.fill(0, last + WAL_COMMIT_HEADER_BYTES + 40, last + WAL_COMMIT_HEADER_BYTES + 60);
+  writeFileSync(walPath(dir), raw);
+  return last;
+}
+
 function flipLogByte(dir: string, offset: number): void {
   const raw = readFileSync(walPath(dir));
   raw[offset] ^= 0x01;
@@ -81,11 +91,7 @@ describe('journal: the write-ahead log at open (JOURNAL_FORMAT.md, "Write-ahead 
   // technician's `pos journal` could not see that a cut happened.
   it('tornLastCommitOfTheLogLeavesATailCutRecord', async () => {
     const dir = fresh();
-    await cutWithRecordsInTheLog(dir, 4);
-    const [, , , last] = commitOffsets(dir);
-    const raw = readFileSync(walPath(dir));
-    raw.fill(0, last + WAL_COMMIT_HEADER_BYTES + 40, last + WAL_COMMIT_HEADER_BYTES + 60); // record 5's payload torn
-    writeFileSync(walPath(dir), raw);
+    await tornFifthRecord(dir);
     const reader = await Journal.open({ dir, identity: ID, readOnly: true });
     assert.equal(reader.openReport.tornTail?.seq, 5, 'a reader (pos journal verify) reports the torn record');
     assert.equal(reader.lastSeq, 4);
@@ -106,11 +112,7 @@ describe('journal: the write-ahead log at open (JOURNAL_FORMAT.md, "Write-ahead 
 
   it('aStaleTornCommitBehindNewCommitsIsNotCutAgain', async () => {
     const dir = fresh();
-    await cutWithRecordsInTheLog(dir, 4);
-    const [, , , last] = commitOffsets(dir);
-    const raw = readFileSync(walPath(dir));
-    raw.fill(0, last + WAL_COMMIT_HEADER_BYTES + 40, last + WAL_COMMIT_HEADER_BYTES + 60);
-    writeFileSync(walPath(dir), raw);
+    const last = await tornFifthRecord(dir);
     const j = await Journal.open({ dir, identity: ID });
     assert.equal(j.lastSeq, 5, 'record 5 is the tail-cut record');
     // The same bytes as records 2..4 again: the log's new commits end exactly where the torn one starts.
