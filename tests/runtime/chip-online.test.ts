@@ -21,7 +21,7 @@ import { parseFaultSpec } from '../../sim/host/faults';
 import { TEST_TERMINAL } from '../../sim/host/simulator';
 import { ChipCard } from '../../sim/test-cards';
 import { ChipCardReader } from './fakes';
-import { CASHIER, Rig, SUPERVISOR, assertReconciled, rig } from './harness';
+import { CASHIER, Rig, SUPERVISOR, assertReconciled, rig, journalDiskBytes } from './harness';
 import { settle } from '../../runtime/txn/settlement';
 
 /** The fake reader, with the card model's pulls (E-RDR-05 as the reader driver reports them). */
@@ -134,7 +134,7 @@ describe('chip sale, online half: issuer authentication, final GENERATE AC, scri
     assert.deepEqual([...primitives(f55).keys()].sort(), [0x9f33, 0x95, 0x9f37, 0x9f1e, 0x9f10, 0x9f26, 0x9f36, 0x82, 0xdf31, 0x9f1a, 0x9a].sort());
     assert.equal(f55.indexOf(Buffer.from(c.pan.slice(0, 12), 'hex')), -1, 'no PAN in its 55');
     // The journal holds the notice (sealed PAN, masked PAN, allow-listed 55, DF31): never the PAN itself.
-    const disk = readFileSync(join(r.dir, 'data.mdb'));
+    const disk = journalDiskBytes(r.dir);
     assert.ok(records(r, RecordType.scriptNoticePending).length === 1 && records(r, RecordType.scriptNoticeCleared).length === 1);
     assert.equal(disk.indexOf(Buffer.from(c.pan, 'ascii')), -1, 'no PAN in ASCII on disk');
     assert.equal(disk.indexOf(Buffer.from(c.pan.slice(0, 12), 'hex')), -1, 'no PAN in BCD on disk');

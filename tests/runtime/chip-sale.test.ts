@@ -17,7 +17,7 @@ import { TEST_TERMINAL, CODE_BAD_CHIP_DATA } from '../../sim/host/simulator';
 import { TEST_CARDS } from '../../sim/test-cards';
 import { downloadAids, downloadCaKeys } from '../../runtime/txn/emv-download';
 import { TVR, hasTvrBit } from '../../runtime/txn/emv-tvr';
-import { CASHIER, SUPERVISOR, Rig, assertReconciled, captureFrames, chipCardFor, rig } from './harness';
+import { CASHIER, SUPERVISOR, Rig, assertReconciled, captureFrames, chipCardFor, rig, journalDiskBytes } from './harness';
 
 const ALLOWED = new Set(FIELD55_TAGS.map(([t]) => t));
 const bcdPan = (pan: string): Buffer => Buffer.from(pan.length % 2 ? `${pan}F` : pan, 'hex');
@@ -164,7 +164,7 @@ describe('chip and contactless sales: field 55 and its reversal', function () {
       const stored = [...r.journal.records()].filter((x) => x.type === RecordType.reversalPending).pop();
       assert.deepEqual(Buffer.from(stored?.payload.field55 as Uint8Array), input.field55);
     }
-    const bytes = readFileSync(join(r.dir, 'data.mdb'));
+    const bytes = journalDiskBytes(r.dir);
     const f55s = r.sim.requests().filter((q) => q.type === 'sale').map((q) => q.field55 as Buffer);
     assert.equal(f55s.length, 2);
     for (const f of f55s) assert.notEqual(bytes.indexOf(f), -1, 'field 55 is in the journal file');

@@ -10,7 +10,7 @@ import { EXPLAINED_CODES } from '../../runtime/host/response-codes';
 import { isPosError, PosError } from '../../common/errors';
 import { settle } from '../../runtime/txn/settlement';
 import { TEST_TERMINAL } from '../../sim/host/simulator';
-import { ADMIN, CASHIER, SUPERVISOR, Rig, assertReconciled, magCard, rig, shortCard } from './harness';
+import { ADMIN, CASHIER, SUPERVISOR, Rig, assertReconciled, magCard, rig, shortCard, journalDiskBytes } from './harness';
 
 const PIN = (): Buffer => Buffer.from('123456', 'ascii');
 
@@ -29,7 +29,7 @@ describe('runtime engine against the acquirer simulator', function () {
   it('sign-on stores the working keys sealed, with check values, and the journal never holds them clear', async () => {
     const keys = r.sim.workingKeys(TEST_TERMINAL.tid);
     assert.ok(keys && r.terminal.engine.signedOn);
-    const bytes = readFileSync(join(r.dir, 'data.mdb'));
+    const bytes = journalDiskBytes(r.dir);
     for (const k of [keys.pik, keys.mak, keys.tdk]) assert.equal(bytes.indexOf(k), -1, 'a clear working key is in the journal file');
     assert.equal(types(RecordType.keys).length, 1);
     assert.equal(types(RecordType.signOn).length, 1);

@@ -4,9 +4,10 @@
  */
 import type { Logger } from '../../common/log';
 import { strict as assert } from 'node:assert';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Journal } from '../../storage/journal';
+import { walPath } from '../../storage/wal';
 import { tempDir, removeDir } from '../../storage/testing';
 import { AcquirerSimulator, TEST_TERMINAL } from '../../sim/host/simulator';
 import { HostTransport } from '../../runtime/host/transport';
@@ -71,8 +72,8 @@ export interface Rig {
   reboot(): Promise<void>;
   /**
    * A power cut, then a reboot: the journal reopens with only what was durable (every commit is
-   * flushed before it resolves, so data.mdb as it is now; deferred records, which a clean close
-   * would write, are lost).
+   * flushed before it resolves, so data.mdb and journal.wal as they are now; deferred records,
+   * which a clean close would write, are lost).
    */
   powerCut(): Promise<void>;
   close(): Promise<void>;
@@ -117,9 +118,11 @@ export async function rig(options: RigOptions = {}): Promise<Rig> {
     },
     async powerCut() {
       const session = r.terminal.engine.lastSession;
-      const durable = readFileSync(join(dir, 'data.mdb'));
+      // Every commit is flushed before it resolves, so the files as they are now are what the
+      // disk holds: LMDB's and the write-ahead log's (a close would checkpoint the log).
+      const durable = durableJournalFiles(dir);
       await r.journal.close();
-      writeFileSync(join(dir, 'data.mdb'), durable);
+      for (const [file, bytes] of durable) writeFileSync(file, bytes);
       const next = await build();
       r.journal = next.journal;
       r.terminal = next.terminal;
@@ -167,4 +170,17 @@ export function assertReconciled(r: Rig, batch = r.terminal.engine.state.batch):
   const rrns = host.map((e) => e.rrn);
   assert.equal(new Set(rrns).size, rrns.length, 'an RRN twice');
   void statusOf;
+}
+
+/** The journal's files as they are now (data.mdb, and journal.wal when the log exists), by path. */
+export function durableJournalFiles(dir: string): Array<[string, Buffer]> {
+  return [join(dir, 'data.mdb'), walPath(dir)].filter((f) => existsSync(f)).map((f) => [f, readFileSync(f)]);
+}
+
+/**
+ * Every byte the journal keeps on disk, LMDB's file then the write-ahead log's: records live in
+ * journal.wal until a checkpoint (storage/JOURNAL_FORMAT.md), so a scan of data.mdb alone misses them.
+ */
+export function journalDiskBytes(dir: string): Buffer {
+  return Buffer.concat(durableJournalFiles(dir).map(([, b]) => b));
 }

@@ -21,7 +21,7 @@ import { TEST_CARDS } from '../../sim/test-cards';
 import { readCard } from '../../runtime/txn/card';
 import { EmvCardSpec, emvCard } from '../../sim/emv-card';
 import { ChipCardReader } from './fakes';
-import { CASHIER, Rig, assertReconciled, captureFrames, chipCardFor, rig } from './harness';
+import { CASHIER, Rig, assertReconciled, captureFrames, chipCardFor, rig, journalDiskBytes } from './harness';
 
 describe('qPBOC and CDA sales through the engine', function () {
   this.timeout(20_000);
@@ -62,7 +62,7 @@ describe('qPBOC and CDA sales through the engine', function () {
     assert.deepEqual(bytesField(advice, 55), input.field55);
     assert.equal(r.terminal.engine.pendingAdvices().length, 0);
     assert.equal(r.terminal.engine.txn(res.txn.stan)?.offline, 'sent');
-    const journal = readFileSync(join(r.dir, 'data.mdb'));
+    const journal = journalDiskBytes(r.dir);
     assert.notEqual(journal.indexOf(input.field55 as Buffer), -1, 'the TC\'s 55 is in the journal file (the test looks in the right place)');
     assert.equal(journal.indexOf(Buffer.from(TEST_CARDS.quickPass.pan)), -1);
     assert.equal(journal.indexOf(Buffer.from(TEST_CARDS.quickPass.pan.slice(0, 12), 'hex')), -1);

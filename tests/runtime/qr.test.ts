@@ -15,7 +15,7 @@ import { batchTotals } from '../../runtime/terminal-state';
 import { TEST_TERMINAL } from '../../sim/host/simulator';
 import { FakePrinter } from './fakes';
 import { printReceipt } from '../../runtime/receipt';
-import { CASHIER, SUPERVISOR, Rig, assertReconciled, magCard, rig } from './harness';
+import { CASHIER, SUPERVISOR, Rig, assertReconciled, magCard, rig, journalDiskBytes } from './harness';
 
 /** Paid at once (62: UnionPay). */
 const PAID_CODE = '6212345678901234567';
@@ -218,7 +218,7 @@ describe('QR payments against the acquirer simulator', function () {
     assert.equal((await qr().resolvePending()).resolution, 'voided');
     const records = [...r.journal.records()];
     assert.ok(records.some((x) => x.type === RecordType.qrQueryPending));
-    const bytes = readFileSync(join(r.dir, 'data.mdb'));
+    const bytes = journalDiskBytes(r.dir);
     for (const code of codes) {
       for (const x of records) assert.ok(!JSON.stringify(x.payload).includes(code), `record ${x.seq} holds a payment code`);
       assert.equal(bytes.indexOf(Buffer.from(code, 'ascii')), -1, 'a payment code is in the journal file');

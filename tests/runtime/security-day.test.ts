@@ -19,7 +19,7 @@ import { seededRandom } from '../../runtime/random';
 import { createTerminalMachine, statePath, viewOf, MachineEvent } from '../../runtime/machine';
 import { readCard } from '../../runtime/txn/card';
 import { pinBlockFormat0 } from '../../runtime/host/crypto';
-import { Rig, rig, withOperators } from './harness';
+import { Rig, rig, withOperators, journalDiskBytes } from './harness';
 
 describe('security: a full trading day leaves no PAN, track data or PIN block in any output', function () {
   this.timeout(60_000);
@@ -115,7 +115,7 @@ describe('security: a full trading day leaves no PAN, track data or PIN block in
     const receipts = sim.printer().receipts().map((x) => x.lines.join('\n')).join('\n');
     assert.match(receipts, /622202\*+0128/, 'receipts carry the masked PAN');
     assert.match(receipts, /重打印/, 'the reprint is marked');
-    const journalBytes = readFileSync(join(r.dir, 'data.mdb'));
+    const journalBytes = journalDiskBytes(r.dir);
     const logs = logChunks.join('');
     assert.ok(logs.length > 1000, 'the day was logged');
     // Field 55 of the chip and tap sales, as the host received them: stored with each sale's
