@@ -173,7 +173,8 @@ function writeDurably(path: string, parts: readonly Buffer[]): void {
   fsyncDir(join(path, '..'));
 }
 
-function fsyncDir(dir: string): void {
+/** fsync of a directory (its entries) or a file opened read-only: both flush through the same call. */
+export function fsyncDir(dir: string): void {
   const fd = openSync(dir, 'r');
   try { fsyncSync(fd); } finally { closeSync(fd); }
 }

@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Journal } from './journal';
 import { RecordType } from './record';
 import { readStored, removeDir, tempDir } from './testing';
@@ -171,4 +172,35 @@ describe('journal: the write-ahead log at open (JOURNAL_FORMAT.md, "Write-ahead 
     await j.close();
     await k.close();
   });
+  it('aLogSupersededBySoftwareThatDidNotKnowItIsSetAsideNotDamage', async () => {
+    // A trial boot of the first release with the log writes records to journal.wal, fails, and is
+    // rolled back (boot/UPDATE_FORMAT.md): the software before the log never reads journal.wal and
+    // appends its own records under the same seqs to data.mdb. Both histories are whole chains;
+    // LMDB's is the one the terminal went on with.
+    const dir = fresh();
+    await cutWithRecordsInTheLog(dir, 3);
+    const wal = walPath(dir);
+    const aside = `${wal}.hidden`;
+    renameSync(wal, aside);
+    const old = await Journal.open({ dir, identity: ID, writeAheadLog: false });
+    for (let i = 1; i <= 5; i++) await old.append('test', { i, note: `before the log ${i}` });
+    await old.close();
+    renameSync(aside, wal);
+    const logBytes = readFileSync(wal);
+
+    const j = await Journal.open({ dir, identity: ID, logger: silentLogger });
+    assert.equal(j.state, 'ok', 'not damaged: the rolled-back history in data.mdb is whole');
+    assert.equal(j.lastSeq, 6);
+    assert.equal(j.get(4)?.payload.note, 'before the log 3', "LMDB's records stand");
+    const kept = readdirSync(dir).filter((f) => f.startsWith('journal.wal.superseded-'));
+    assert.equal(kept.length, 1, 'the superseded log is kept aside for a technician');
+    assert.ok(readFileSync(join(dir, kept[0])).equals(logBytes), 'byte for byte');
+    await j.append('test', { after: true });
+    await j.close({ writeDeferred: false });
+    const again = await Journal.open({ dir, identity: ID });
+    assert.equal(again.state, 'ok');
+    assert.equal(again.lastSeq, 7, 'the next record went through the log and was replayed');
+    await again.close();
+  });
+
 });

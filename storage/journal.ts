@@ -35,7 +35,7 @@
  * - Power loss during an append: the append never resolved, so nobody was told it is done; on
  *   reboot the record is either wholly there or wholly absent.
  */
-import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, statfsSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, statfsSync, writeSync } from 'node:fs';
 import { scanRecords } from './salvage';
 import { threadsFor, verifyParallel } from './verify-parallel';
 import { join } from 'node:path';
@@ -49,7 +49,8 @@ import { Damage, StoredEntry, VerifyReport, verifyEntries } from './verify';
 import { TrustedPrefix, verifyAfter } from './verify-tail';
 import { storageError } from './storage-errors';
 import { JournalDb, installCommitFailureGuard, metaPageProblem, openEnv, recordsClaimedByMeta, storedViews } from './lmdb-env';
-import { WAL_BYTES, WalEntry, WalWriter, readWalFile, scanWal, walPath } from './wal';
+import { Superseded, WAL_BYTES, WalEntry, WalWriter, readWalFile, scanWal, walPath } from './wal';
+import { fsyncDir } from './checkpoint';
 
 export const MAP_SIZE_BYTES_DEFAULT = 1024 * 1024 * 1024;
 export const CAPACITY_BYTES_DEFAULT = 256 * 1024 * 1024;
@@ -225,7 +226,7 @@ export class Journal {
     const asDamaged = unknownIdentity && !(options.readOnly && report.tornTail)
       ? { ...report, tornTail: undefined, damage: report.damage ?? report.tornTail ?? { seq: 1, reason: 'record 1 (journal-created) cannot be read' } }
       : report;
-    const logged = identity !== undefined && !asDamaged.damage ? withWal(db, options.dir, asDamaged, identity, log) : { report: asDamaged, tail: [] };
+    const logged = identity !== undefined && !asDamaged.damage ? withWal(db, options.dir, asDamaged, identity, options.readOnly === true, log) : { report: asDamaged, tail: [] };
     const journal = new Journal(db, options.dir, identity ?? '', logged.report, options, log, logged.tail);
     await journal.afterOpen(logged.report);
     return journal;
@@ -768,7 +769,7 @@ function lastKeyOf(db: JournalDb): number {
  * the records it takes extend the report and become the tail; damage in it makes the journal
  * damaged at that seq; a torn last commit is cut (it was never acknowledged) and logged.
  */
-function withWal(db: JournalDb, dir: string, report: VerifyReport, identity: string, log: Logger): { report: VerifyReport; tail: WalEntry[] } {
+function withWal(db: JournalDb, dir: string, report: VerifyReport, identity: string, readOnly: boolean, log: Logger): { report: VerifyReport; tail: WalEntry[] } {
   const raw = readWalFile(dir);
   if (raw.length === 0) return { report, tail: [] };
   const lmdbLastDigest = report.lastGoodSeq === 0 ? genesisDigest(identity) : report.lastGoodDigest;
@@ -777,6 +778,7 @@ function withWal(db: JournalDb, dir: string, report: VerifyReport, identity: str
     lmdbRecord: (seq) => { const v = db.getBinary(seq); return v ? Buffer.from(v) : undefined; },
   });
   if (scan.headerProblem) log.warn({ dir, problem: scan.headerProblem }, 'journal: write-ahead log header unusable; its commits read by their chain');
+  if (scan.superseded) setAsideSuperseded(dir, scan.superseded, readOnly, log);
   if (scan.tornAt) log.warn({ dir, offset: scan.tornAt.offset, reason: scan.tornAt.reason, lastSeq: scan.lastSeq }, 'journal: torn last commit of the write-ahead log cut');
   // The log's torn commit is the journal's torn tail, as LMDB's torn last record is: readers
   // report it, a writable open journals its cut (cutTornTail).
@@ -788,6 +790,24 @@ function withWal(db: JournalDb, dir: string, report: VerifyReport, identity: str
     ...(tornTail && !scan.damage ? { tornTail } : {}),
   };
   return { report: extended, tail: scan.taken };
+}
+
+/**
+ * A log superseded by another writer's history in data.mdb (storage/wal.ts, Superseded) is copied
+ * aside, whole and flushed, before a writable open starts the log over on LMDB's last record: its
+ * records were never LMDB's, but nothing is destroyed (a technician's salvage can read the copy).
+ * A read-only reader only says so.
+ */
+function setAsideSuperseded(dir: string, superseded: Superseded, readOnly: boolean, log: Logger): void {
+  if (readOnly) {
+    log.warn({ dir, seq: superseded.seq, reason: superseded.reason }, 'journal: write-ahead log superseded by data.mdb; not read');
+    return;
+  }
+  const copy = `${walPath(dir)}.superseded-${Date.now()}`;
+  copyFileSync(walPath(dir), copy);
+  fsyncDir(copy);
+  fsyncDir(dir);
+  log.warn({ dir, seq: superseded.seq, reason: superseded.reason, keptAs: copy }, 'journal: write-ahead log superseded by data.mdb (software before the log wrote it, e.g. after a rollback); kept aside, started over');
 }
 
 function decodeStored(stored: Buffer): DecodedRecord {

@@ -194,6 +194,19 @@ describe('storage/wal: the write-ahead log (JOURNAL_FORMAT.md, "Write-ahead log"
     assert.equal(scan.damage?.seq, 4);
   });
 
+  it('aForkWrittenToLmdbPastTheBaseSupersedesTheLogInsteadOfDamagingIt', () => {
+    // The log holds 2..5 in one commit; software that did not know the log wrote its own 2..3 on
+    // the same record 1 (after an A/B rollback). The commit reaches past LMDB's last, so the fork
+    // is found among the records LMDB holds too.
+    const { dir, c } = logWith(5, 1, 5);
+    const forked = (seq: number): Buffer => encodeRecord({ type: RecordType.test, seq, timeMs: 1, prevDigest: c.digests[seq - 1], payload: { before: 'the log' } });
+    const lmdb: WalScanInput = { ...lmdbHolding(c, 3), lmdbRecord: (seq) => (seq === 1 ? c.entries[0].stored : seq <= 3 ? forked(seq) : undefined) };
+    const scan = scanWal(readWalFile(dir), lmdb);
+    assert.equal(scan.damage, undefined);
+    assert.equal(scan.superseded?.seq, 2);
+    assert.deepEqual(scan.taken, [], 'nothing of the other history is taken');
+  });
+
   it('aCommitThatSkipsARecordOrBreaksTheLinkIsDamage', () => {
     const { dir, c } = logWith(8, 3, 6); // records 4..6 while LMDB ends at 2: 3 is missing
     const gap = scanWal(readWalFile(dir), lmdbHolding(c, 2));

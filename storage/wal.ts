@@ -152,11 +152,40 @@ export interface WalScan {
   readonly lastDigest: Buffer;
   /** The unreadable commit the scan stopped at when it is the torn tail (cut: never acknowledged); `seq` its first record. */
   readonly tornAt?: { readonly offset: number; readonly seq: number; readonly reason: string };
-  /** Damage: a bad commit followed by a later whole one, a gap, a broken link, a copy that differs. */
+  /** Damage: a bad commit followed by a later whole one, a gap, a broken link. */
   readonly damage?: Damage;
+  /** The log is another history than LMDB's from this record on (nothing of it taken). */
+  readonly superseded?: Superseded;
 }
 
-type CommitVerdict = 'skip' | 'take' | 'end' | Damage;
+/** The log's history left LMDB's at `seq`: another writer's records are in data.mdb there. */
+export interface Superseded { readonly seq: number; readonly reason: string }
+
+type CommitVerdict = 'skip' | 'take' | 'end' | Damage | { superseded: Superseded };
+
+/**
+ * The commit's records that LMDB holds too (above the header's base: a cut between a checkpoint's
+ * LMDB transaction and the header rewrite) must be the same bytes. Above the base LMDB grew
+ * without a checkpoint of this log (which writes these very bytes) only by a writer that did not
+ * know the log, i.e. the software before it after an A/B rollback: when both copies extend the
+ * same record (a fork), LMDB's history, verified whole, is the one the terminal went on with, and
+ * the log's is another (superseded: kept aside, not damage). Any other difference is damage.
+ */
+function comparedWithLmdb(c: WholeCommit, input: WalScanInput, baseSeq: number): Damage | { superseded: Superseded } | undefined {
+  for (const e of c.entries) {
+    if (e.seq > input.lmdbLastSeq) return undefined;
+    if (e.seq <= baseSeq) continue; // LMDB's own decision table's (judgeCommit)
+    const inLmdb = input.lmdbRecord(e.seq);
+    if (!inLmdb) return { seq: e.seq, reason: `record ${e.seq} in journal.wal is missing from data.mdb` };
+    if (inLmdb.equals(e.stored)) continue;
+    const parent = (b: Buffer): Buffer => b.subarray(DIGEST_AT_IN_FRAME, DIGEST_AT_IN_FRAME + 32);
+    if (inLmdb.length >= DIGEST_AT_IN_FRAME + 32 && parent(inLmdb).equals(parent(e.stored))) {
+      return { superseded: { seq: e.seq, reason: `record ${e.seq} in journal.wal differs from the one in data.mdb, which software that does not know the log wrote past the log's base (record ${baseSeq})` } };
+    }
+    return { seq: e.seq, reason: `record ${e.seq} in journal.wal differs from the one in data.mdb` };
+  }
+  return undefined;
+}
 
 /** What the open's decision table says of one whole commit (see JOURNAL_FORMAT.md). */
 function judgeCommit(c: WholeCommit, input: WalScanInput, last: { seq: number; digest: Buffer }, baseSeq: number): CommitVerdict {
@@ -166,13 +195,9 @@ function judgeCommit(c: WholeCommit, input: WalScanInput, last: { seq: number; d
   // before the log: a boot on its checkpoint does not read records before it), never made good
   // from a stale copy here.
   if (lastInCommit <= baseSeq) return 'end';
-  if (lastInCommit <= input.lmdbLastSeq) {
-    for (const e of c.entries) {
-      const inLmdb = input.lmdbRecord(e.seq);
-      if (!inLmdb || !inLmdb.equals(e.stored)) return { seq: e.seq, reason: `record ${e.seq} in journal.wal differs from the one in data.mdb` };
-    }
-    return 'skip';
-  }
+  const differs = comparedWithLmdb(c, input, baseSeq);
+  if (differs) return differs;
+  if (lastInCommit <= input.lmdbLastSeq) return 'skip';
   if (last.seq > input.lmdbLastSeq && c.firstSeq <= last.seq) return 'end';
   const digestLatin1 = last.digest.toString('latin1');
   const above = c.entries.filter((e) => e.seq > input.lmdbLastSeq);
@@ -229,6 +254,7 @@ export function scanWal(raw: Buffer, input: WalScanInput): WalScan {
     }
     const verdict = judgeCommit(c, input, last, header?.baseSeq ?? 0);
     if (verdict === 'end') break;
+    if (typeof verdict === 'object' && 'superseded' in verdict) return result({ superseded: verdict.superseded });
     if (typeof verdict === 'object') return result({ damage: verdict });
     if (verdict === 'take') {
       const broken = takeCommit(c, input, taken, last, header?.baseSeq ?? 0);
