@@ -43,7 +43,7 @@ import { Logger, silentLogger } from '../common/log';
 import { PosError, invariant } from '../common/errors';
 import {
   DecodedRecord, Payload, RecordType, RecordTypeName, SEQ_MAX, checkFrame, decodePayload, encodeRecord,
-  genesisDigest, recordDigest,
+  genesisDigest, prevDigestOf, recordDigest,
 } from './record';
 import { Damage, StoredEntry, VerifyReport, verifyEntries } from './verify';
 import { TrustedPrefix, verifyAfter } from './verify-tail';
@@ -190,7 +190,7 @@ export class Journal {
     this.lastDigest_ = openReport.lastGoodSeq === 0 && identity !== '' ? genesisDigest(identity) : openReport.lastGoodDigest;
     const inLmdb = this.nextSeq - 1 - tail.length;
     this.tailBytes = bytesOf(tail);
-    this.checkpointed = { seq: inLmdb, digest: tail.length > 0 ? Buffer.from(tail[0].stored.subarray(32, 64)) : this.lastDigest_ };
+    this.checkpointed = { seq: inLmdb, digest: tail.length > 0 ? Buffer.from(prevDigestOf(tail[0].stored)) : this.lastDigest_ };
     this.refreshUsage();
   }
 
@@ -442,6 +442,11 @@ export class Journal {
     this.lmdbCommit(this.tail);
     this.tail = [];
     this.tailBytes = 0;
+    this.restartWal();
+  }
+
+  /** The log's header says LMDB holds everything up to its last record, and the log starts over. */
+  private restartWal(): void {
     this.wal?.reset({ baseSeq: this.checkpointed.seq, baseDigest: this.checkpointed.digest });
   }
 
@@ -454,7 +459,7 @@ export class Journal {
     if (batch.length === 0) return;
     const wal = this.wal;
     if (!wal) return this.lmdbCommit(batch);
-    const bytes = batch.reduce((n, e) => n + e.stored.length, 0);
+    const bytes = bytesOf(batch);
     if (!wal.fits(batch.length, bytes)) this.checkpointNow();
     if (wal.fits(batch.length, bytes)) {
       wal.append(batch);
@@ -463,7 +468,7 @@ export class Journal {
       return;
     }
     this.lmdbCommit(batch);
-    wal.reset({ baseSeq: this.checkpointed.seq, baseDigest: this.checkpointed.digest });
+    this.restartWal();
   }
 
   private async cutTornTail(torn: Damage): Promise<void> {

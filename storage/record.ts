@@ -12,6 +12,13 @@ export const MAGIC = 0x504f534a; // "POSJ"
 export const FORMAT_VERSION = 1;
 export const HEADER_BYTES = 68;
 export const DIGEST_BYTES = 32;
+/** Where a stored record's prevDigest is (its header, bytes 32..63). */
+export const PREV_DIGEST_AT = 32;
+
+/** The digest of the record before, as a stored record carries it (no copy). */
+export function prevDigestOf(stored: Buffer): Buffer {
+  return stored.subarray(PREV_DIGEST_AT, PREV_DIGEST_AT + DIGEST_BYTES);
+}
 export const PAYLOAD_BYTES_MAX = 65536;
 export const SEQ_MAX = 0xffffffff;
 
@@ -157,7 +164,7 @@ export function checkFrame(stored: Buffer): { header: RecordHeader } | { fault: 
   if (crc32(stored.subarray(HEADER_BYTES)) !== payloadCrc) return { fault: { part: 'body', reason: 'payload checksum mismatch' } };
   const header: RecordHeader = {
     version, type: stored.readUInt8(5), seq: Number(seq), payloadLength, payloadCrc,
-    timeMs: Number(stored.readBigUInt64BE(24)), prevDigest: stored.subarray(32, 64),
+    timeMs: Number(stored.readBigUInt64BE(24)), prevDigest: prevDigestOf(stored),
   };
   return { header };
 }

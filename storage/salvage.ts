@@ -8,7 +8,7 @@ import { WAL_HEADER_BYTES, decodeHeader, readWalFile } from './wal';
 import { readFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PosError } from '../common/errors';
-import { HEADER_BYTES, MAGIC, PAYLOAD_BYTES_MAX, checkFrame, decodePayload, genesisDigest, recordDigest, RecordType } from './record';
+import { HEADER_BYTES, MAGIC, PAYLOAD_BYTES_MAX, checkFrame, decodePayload, genesisDigest, prevDigestOf, recordDigest, RecordType } from './record';
 import { StoredEntry } from './verify';
 import { writeDurably, writeEntries } from './backup';
 
@@ -80,7 +80,7 @@ export function chainPrefix(bySeq: Map<number, Buffer[]>, identity: string): Sto
   const chain: StoredEntry[] = [];
   let prev = genesisDigest(identity);
   for (let seq = 1; ; seq++) {
-    const next = (bySeq.get(seq) ?? []).find((c) => c.subarray(32, 64).equals(prev));
+    const next = (bySeq.get(seq) ?? []).find((c) => prevDigestOf(c).equals(prev));
     if (!next) return chain;
     chain.push({ key: seq, stored: next });
     prev = recordDigest(next);

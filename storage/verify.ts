@@ -16,7 +16,7 @@
  *
  * Pure over an iterable of (key, stored bytes): LMDB, a backup body and salvage all use it.
  */
-import { checkFrame, decodePayload, digestAtEquals, frameValid, genesisDigest, recordDigestLatin1, RecordType, DIGEST_BYTES, u32 } from './record';
+import { checkFrame, decodePayload, digestAtEquals, frameValid, genesisDigest, recordDigestLatin1, RecordType, DIGEST_BYTES, prevDigestOf, u32 } from './record';
 
 export interface StoredEntry {
   readonly key: number;
@@ -132,7 +132,7 @@ export function verifyEntries(entries: Iterable<StoredEntry>, lastKey: number, o
     }
     const frameOk = frameValid(stored);
     if (segment && !anchored && startPrevDigest === undefined && frameOk) {
-      startPrevDigest = Buffer.from(stored.subarray(32, 64));
+      startPrevDigest = Buffer.from(prevDigestOf(stored));
       prevLatin1 = startPrevDigest.toString('latin1');
       prevStale = true;
     }

@@ -12,7 +12,7 @@
  */
 import { closeSync, existsSync, fdatasyncSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { crc32Range, digestAtEquals, frameValid, recordDigest, u32, HEADER_BYTES, SEQ_MAX } from './record';
+import { crc32Range, digestAtEquals, frameValid, recordDigest, u32, HEADER_BYTES, PREV_DIGEST_AT, SEQ_MAX, prevDigestOf } from './record';
 import { Damage } from './verify';
 import { invariant } from '../common/errors';
 
@@ -33,7 +33,6 @@ export const WAL_VERSION = 1;
 const HEADER_MAGIC = Buffer.from('POSJWAL1', 'latin1');
 const COMMIT_MAGIC = 0x504f5357; // "POSW"
 const HEADER_CRC_AT = 56;
-const DIGEST_AT_IN_FRAME = 32;
 
 export interface WalHeader {
   /** Every record with seq ≤ baseSeq is in data.mdb. */
@@ -178,8 +177,7 @@ function comparedWithLmdb(c: WholeCommit, input: WalScanInput, baseSeq: number):
     const inLmdb = input.lmdbRecord(e.seq);
     if (!inLmdb) return { seq: e.seq, reason: `record ${e.seq} in journal.wal is missing from data.mdb` };
     if (inLmdb.equals(e.stored)) continue;
-    const parent = (b: Buffer): Buffer => b.subarray(DIGEST_AT_IN_FRAME, DIGEST_AT_IN_FRAME + 32);
-    if (inLmdb.length >= DIGEST_AT_IN_FRAME + 32 && parent(inLmdb).equals(parent(e.stored))) {
+    if (prevDigestOf(inLmdb).equals(prevDigestOf(e.stored))) {
       return { superseded: { seq: e.seq, reason: `record ${e.seq} in journal.wal differs from the one in data.mdb, which software that does not know the log wrote past the log's base (record ${baseSeq})` } };
     }
     return { seq: e.seq, reason: `record ${e.seq} in journal.wal differs from the one in data.mdb` };
@@ -202,7 +200,7 @@ function judgeCommit(c: WholeCommit, input: WalScanInput, last: { seq: number; d
   const digestLatin1 = last.digest.toString('latin1');
   const above = c.entries.filter((e) => e.seq > input.lmdbLastSeq);
   if (above[0].seq !== last.seq + 1) return { seq: last.seq + 1, reason: `journal.wal holds record ${above[0].seq} next, after record ${last.seq} (records missing)` };
-  if (!digestAtEquals(above[0].stored, DIGEST_AT_IN_FRAME, digestLatin1)) return { seq: last.seq + 1, reason: `record ${last.seq + 1} in journal.wal does not link to record ${last.seq}` };
+  if (!digestAtEquals(above[0].stored, PREV_DIGEST_AT, digestLatin1)) return { seq: last.seq + 1, reason: `record ${last.seq + 1} in journal.wal does not link to record ${last.seq}` };
   return 'take';
 }
 
@@ -211,7 +209,7 @@ function takeCommit(c: WholeCommit, input: WalScanInput, taken: WalEntry[], last
   for (const e of c.entries) {
     if (e.seq <= input.lmdbLastSeq) continue;
     if (e.seq <= baseSeq) return { seq: e.seq, reason: `record ${e.seq} is missing from data.mdb though journal.wal's header says it was put there` };
-    if (!digestAtEquals(e.stored, DIGEST_AT_IN_FRAME, last.digest.toString('latin1'))) return { seq: e.seq, reason: `record ${e.seq} in journal.wal does not link to record ${last.seq}` };
+    if (!digestAtEquals(e.stored, PREV_DIGEST_AT, last.digest.toString('latin1'))) return { seq: e.seq, reason: `record ${e.seq} in journal.wal does not link to record ${last.seq}` };
     const copy = Buffer.from(e.stored);
     taken.push({ seq: e.seq, stored: copy });
     last.seq = e.seq;
