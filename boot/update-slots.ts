@@ -26,6 +26,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { fsyncDir } from '../common/fsync';
 
 export type SlotName = 'A' | 'B';
 
@@ -71,11 +72,6 @@ export function writeFileAtomic(file: string, bytes: Buffer | string, dir: strin
   }
   renameSync(tmp, file);
   fsyncDir(dir);
-}
-
-export function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try { fsyncSync(fd); } finally { closeSync(fd); }
 }
 
 export class SlotStateError extends Error {

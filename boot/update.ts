@@ -18,8 +18,9 @@ import { dirname, join, relative, sep } from 'node:path';
 import { PosError } from '../common/errors';
 import { Session, requirePermission } from '../runtime/operators';
 import {
-  SlotName, SlotState, cleanLeftovers, fsyncDir, otherSlot, readState, slotDir, writeFileAtomic, writeState,
+  SlotName, SlotState, cleanLeftovers, otherSlot, readState, slotDir, writeFileAtomic, writeState,
 } from './update-slots';
+import { fsyncDir } from '../common/fsync';
 
 export const PACKAGE_MAGIC = Buffer.from('POSUPD01', 'ascii');
 export const SIGNATURE_BYTES = 64;

@@ -15,7 +15,7 @@
  *   const r = await importFromFile(file, staging, secret);                 // or salvage(), a fresh journal
  *   const { movedAside } = await installRebuilt({ journalDir, builtDir: staging, identity, action: 'restored', aside });
  */
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { readWalFile } from '../storage/wal';
 import { dirname, join } from 'node:path';
 import { Journal } from '../storage/journal';
@@ -23,6 +23,7 @@ import { DecodedRecord, RecordType, decodeRecord } from '../storage/record';
 import { scanRecords } from '../storage/salvage';
 import { Logger, silentLogger } from '../common/log';
 import { BATCH_MAX, STAN_MAX } from './host/messages';
+import { fsyncDir } from '../common/fsync';
 
 /** The profile's safety gap: STANs skipped after a rebuild (docs/PROTOCOL.md, Clarifications). */
 export const STAN_GAP_AFTER_REBUILD = 1_000;
@@ -151,7 +152,7 @@ export async function installRebuilt(o: InstallOptions): Promise<{ continuation:
     movedAside = o.aside;
   }
   renameSync(o.builtDir, o.journalDir);
-  syncDir(dirname(o.journalDir));
+  fsyncDir(dirname(o.journalDir));
   log.warn({ action: o.action, stanHighest: c.stanHighest, stanLast: c.stanLast, batch: c.batch }, 'journal rebuilt: STAN continues after the safety gap');
   return { continuation: c, movedAside };
 }
@@ -174,10 +175,4 @@ export async function appendContinuation(o: Omit<InstallOptions, 'aside' | 'logg
   } finally {
     await built.close();
   }
-}
-
-/** The renames are durable only once their directory is. */
-function syncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try { fsyncSync(fd); } finally { closeSync(fd); }
 }

@@ -17,6 +17,7 @@ import { Journal } from './journal';
 import { HEADER_BYTES, PAYLOAD_BYTES_MAX, checkFrame } from './record';
 import { StoredEntry, verifyEntries } from './verify';
 import { JournalDb, openEnv } from './lmdb-env';
+import { fsyncDir } from '../common/fsync';
 
 const MAGIC = Buffer.from('POSJBK01', 'ascii');
 const TRAILER_BYTES = 32;
@@ -519,11 +520,6 @@ function invalid(reason: string): never {
 
 function writeAll(fd: number, chunk: Buffer): void {
   for (let done = 0; done < chunk.length;) done += writeSync(fd, chunk, done, chunk.length - done);
-}
-
-function fsyncDir(dir: string): void {
-  const dfd = openSync(dir, 'r');
-  try { fsyncSync(dfd); } finally { closeSync(dfd); }
 }
 
 export function writeDurably(file: string, bytes: Buffer): void {

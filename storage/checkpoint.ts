@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { Encoder } from 'cbor-x';
 import { DIGEST_BYTES } from './record';
 import { metaTxnId } from './lmdb-env';
+import { fsyncDir } from '../common/fsync';
 
 export const CHECKPOINT_FILE = 'checkpoint.bin';
 export const OPENING_MARKER_FILE = 'opening';
@@ -173,11 +174,6 @@ function writeDurably(path: string, parts: readonly Buffer[]): void {
   fsyncDir(join(path, '..'));
 }
 
-/** fsync of a directory (its entries) or a file opened read-only: both flush through the same call. */
-export function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try { fsyncSync(fd); } finally { closeSync(fd); }
-}
 
 /** Bytes of the checkpoint file (for logs and the benchmark); 0 when absent. */
 export function checkpointBytes(dir: string): number {

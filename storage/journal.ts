@@ -50,7 +50,7 @@ import { TrustedPrefix, verifyAfter } from './verify-tail';
 import { storageError } from './storage-errors';
 import { JournalDb, installCommitFailureGuard, metaPageProblem, openEnv, recordsClaimedByMeta, storedViews } from './lmdb-env';
 import { Superseded, WAL_BYTES, WalEntry, WalWriter, readWalFile, scanWal, walPath } from './wal';
-import { fsyncDir } from './checkpoint';
+import { fsyncDir } from '../common/fsync';
 
 export const MAP_SIZE_BYTES_DEFAULT = 1024 * 1024 * 1024;
 export const CAPACITY_BYTES_DEFAULT = 256 * 1024 * 1024;

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { crc32Range, digestAtEquals, frameValid, recordDigest, u32, HEADER_BYTES, PREV_DIGEST_AT, SEQ_MAX, prevDigestOf } from './record';
 import { Damage } from './verify';
 import { invariant } from '../common/errors';
+import { fsyncDir } from '../common/fsync';
 
 export const WAL_FILE = 'journal.wal';
 /** The log's fixed size: a checkpoint runs before a commit that would not fit. */
@@ -385,11 +386,5 @@ function readHeaderOf(file: string): { header: WalHeader | string; sizeBytes: nu
 
 /** A new file's directory entry is made durable with the directory's fsync. */
 function syncDir(dir: string, options: WalWriterOptions): void {
-  if (options.noSync) return;
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+  if (!options.noSync) fsyncDir(dir);
 }
