@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Journal } from './journal';
 import { RecordType } from './record';
@@ -8,17 +8,9 @@ import { WAL_BYTES, WAL_COMMIT_HEADER_BYTES, walPath } from './wal';
 import { isPosError } from '../common/errors';
 import { silentLogger } from '../common/log';
 import { openForBoot } from './boot-open';
+import { cutWithRecordsInTheLog, supersededLog } from './testing-wal';
 
 const ID = 'SIM-WAL-1';
-
-/** A journal whose records 2..1+count are in journal.wal only: each appended alone, then a cut. */
-async function cutWithRecordsInTheLog(dir: string, count: number): Promise<void> {
-  const j = await Journal.open({ dir, identity: ID });
-  for (let i = 1; i <= count; i++) await j.append('test', { i, note: `record ${i + 1}` });
-  assert.equal(j.walRecordCount, count);
-  assert.equal(j.checkpointedSeq, 1, 'nothing but record 1 went to LMDB');
-  await j.close({ writeDeferred: false }); // a simulated cut: no checkpoint
-}
 
 /** Byte offsets of the commits in the log (each starts with the "POSW" magic). */
 function commitOffsets(dir: string): number[] {
@@ -30,7 +22,7 @@ function commitOffsets(dir: string): number[] {
 
 /** Records 2..4 in the log, then record 5's commit torn (part of its payload zeroed); returns that commit's offset. */
 async function tornFifthRecord(dir: string): Promise<number> {
-  await cutWithRecordsInTheLog(dir, 4);
+  await cutWithRecordsInTheLog(dir, ID, 4);
   const [, , , last] = commitOffsets(dir);
   const raw = readFileSync(walPath(dir));
   raw.fill(0, last + WAL_COMMIT_HEADER_BYTES + 40, last + WAL_COMMIT_HEADER_BYTES + 60);
@@ -51,7 +43,7 @@ describe('journal: the write-ahead log at open (JOURNAL_FORMAT.md, "Write-ahead 
 
   it('recordsOnlyInTheLogAreReadAfterACutAndPutInLmdbByAWritableOpen', async () => {
     const dir = fresh();
-    await cutWithRecordsInTheLog(dir, 5);
+    await cutWithRecordsInTheLog(dir, ID, 5);
     assert.equal(await readStored(dir, 6), undefined, 'data.mdb alone does not hold record 6');
     const look = await Journal.open({ dir, identity: ID, readOnly: true });
     assert.equal(look.lastSeq, 6, 'a read-only reader sees the log');
@@ -69,7 +61,7 @@ describe('journal: the write-ahead log at open (JOURNAL_FORMAT.md, "Write-ahead 
 
   it('truncatedWalTailIsIgnored', async () => {
     const dir = fresh();
-    await cutWithRecordsInTheLog(dir, 4);
+    await cutWithRecordsInTheLog(dir, ID, 4);
     const [, , , last] = commitOffsets(dir);
     // The last commit's frame half written, then the file itself cut short inside it.
     const raw = readFileSync(walPath(dir));
@@ -129,7 +121,7 @@ describe('journal: the write-ahead log at open (JOURNAL_FORMAT.md, "Write-ahead 
 
   it('flippedByteMidWalIsCorruption', async () => {
     const dir = fresh();
-    await cutWithRecordsInTheLog(dir, 4);
+    await cutWithRecordsInTheLog(dir, ID, 4);
     const [, second] = commitOffsets(dir);
     flipLogByte(dir, second + WAL_COMMIT_HEADER_BYTES + 70); // a payload byte of record 3
     const j = await Journal.open({ dir, identity: ID });
@@ -142,7 +134,7 @@ describe('journal: the write-ahead log at open (JOURNAL_FORMAT.md, "Write-ahead 
 
   it('corruptionInTheLogSendsBootToRecoveryNamingTheRecord', async () => {
     const dir = fresh();
-    await cutWithRecordsInTheLog(dir, 3);
+    await cutWithRecordsInTheLog(dir, ID, 3);
     const [first] = commitOffsets(dir);
     flipLogByte(dir, first + WAL_COMMIT_HEADER_BYTES + 70);
     await assert.rejects(openForBoot({ dir, identity: ID, logger: silentLogger }), (e: unknown) => isPosError(e) && e.code === 'E-STO-05' && e.detail.seq === 2);
@@ -178,15 +170,7 @@ describe('journal: the write-ahead log at open (JOURNAL_FORMAT.md, "Write-ahead 
     // appends its own records under the same seqs to data.mdb. Both histories are whole chains;
     // LMDB's is the one the terminal went on with.
     const dir = fresh();
-    await cutWithRecordsInTheLog(dir, 3);
-    const wal = walPath(dir);
-    const aside = `${wal}.hidden`;
-    renameSync(wal, aside);
-    const old = await Journal.open({ dir, identity: ID, writeAheadLog: false });
-    for (let i = 1; i <= 5; i++) await old.append('test', { i, note: `before the log ${i}` });
-    await old.close();
-    renameSync(aside, wal);
-    const logBytes = readFileSync(wal);
+    const logBytes = await supersededLog(dir, ID);
 
     const j = await Journal.open({ dir, identity: ID, logger: silentLogger });
     assert.equal(j.state, 'ok', 'not damaged: the rolled-back history in data.mdb is whole');
@@ -201,6 +185,21 @@ describe('journal: the write-ahead log at open (JOURNAL_FORMAT.md, "Write-ahead 
     assert.equal(again.state, 'ok');
     assert.equal(again.lastSeq, 7, 'the next record went through the log and was replayed');
     await again.close();
+  });
+
+  it('aSupersededLogNeverOverwritesAnEarlierCopyOfTheSameTime', async () => {
+    // A terminal without an RTC battery starts its clock at the same time every boot: a second
+    // rollback's copy must not take the first one's name.
+    const dir = fresh();
+    const logBytes = await supersededLog(dir, ID);
+    const clock = (): number => 1_700_000_000_000;
+    const earlier = `${walPath(dir)}.superseded-1700000000000`;
+    writeFileSync(earlier, 'an earlier superseded log');
+    const j = await Journal.open({ dir, identity: ID, logger: silentLogger, clock });
+    assert.equal(j.state, 'ok');
+    assert.equal(readFileSync(earlier, 'utf8'), 'an earlier superseded log', 'the earlier copy is untouched');
+    assert.ok(readFileSync(`${earlier}-1`).equals(logBytes), 'this log is kept under the next name');
+    await j.close();
   });
 
 });

@@ -35,7 +35,7 @@
  * - Power loss during an append: the append never resolved, so nobody was told it is done; on
  *   reboot the record is either wholly there or wholly absent.
  */
-import { closeSync, copyFileSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, statfsSync, writeSync } from 'node:fs';
+import { closeSync, constants, copyFileSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, statfsSync, writeSync } from 'node:fs';
 import { scanRecords } from './salvage';
 import { threadsFor, verifyParallel } from './verify-parallel';
 import { join } from 'node:path';
@@ -182,6 +182,8 @@ export class Journal {
     private readonly log: Logger,
     /** Records in the write-ahead log, not yet in LMDB, in seq order (at most the log's records). */
     private tail: WalEntry[],
+    /** The log is not to be written this session (a superseded log that could not be set aside). */
+    private readonly walBlocked = false,
   ) {
     this.state_ = openReport.damage ? 'damaged' : 'ok';
     this.nextSeq = openReport.lastGoodSeq + 1;
@@ -226,8 +228,10 @@ export class Journal {
     const asDamaged = unknownIdentity && !(options.readOnly && report.tornTail)
       ? { ...report, tornTail: undefined, damage: report.damage ?? report.tornTail ?? { seq: 1, reason: 'record 1 (journal-created) cannot be read' } }
       : report;
-    const logged = identity !== undefined && !asDamaged.damage ? withWal(db, options.dir, asDamaged, identity, options.readOnly === true, log) : { report: asDamaged, tail: [] };
-    const journal = new Journal(db, options.dir, identity ?? '', logged.report, options, log, logged.tail);
+    const logged = identity !== undefined && !asDamaged.damage
+      ? withWal(db, options.dir, asDamaged, identity, options.readOnly === true, options.clock ?? Date.now, log)
+      : { report: asDamaged, tail: [], walBlocked: false };
+    const journal = new Journal(db, options.dir, identity ?? '', logged.report, options, log, logged.tail, logged.walBlocked);
     await journal.afterOpen(logged.report);
     return journal;
   }
@@ -312,7 +316,23 @@ export class Journal {
   async checkpoint(): Promise<void> {
     if (this.state_ !== 'ok' || !this.wal || this.tail.length === 0) return;
     await this.queuedCommit?.catch(() => undefined);
-    this.checkpointSync();
+    if (this.checkpointFits('checkpoint')) this.checkpointSync();
+  }
+
+  /**
+   * Whether the file system has room for the tail's checkpoint. Appends keep that room (checkSpace),
+   * but something else on the disk may take it meanwhile (a log file, an update's download, a
+   * power cut's replay on a disk filled while the terminal was off). Without it, LMDB would meet
+   * ENOSPC inside the checkpoint (reported as EIO, the journal failed, and lmdb-js has crashed on
+   * that path: DESIGN.md); the records are durable in the log, so they stay there, served from
+   * memory, and the next checkpoint with room puts them in LMDB.
+   */
+  private checkpointFits(when: 'open' | 'checkpoint'): boolean {
+    const needed = this.growthBytesMax(this.tailBytes, this.tail.length);
+    const free = needed === 0 ? undefined : freeBytes(this.dir);
+    if (free === undefined || free >= needed) return true;
+    this.log.warn({ code: 'E-STO-01', dir: this.dir, when, freeBytes: free, neededBytes: needed, records: this.tail.length }, 'journal: no room to checkpoint the write-ahead log; its records stay in the log');
+    return false;
   }
 
   /** checkpoint() now, on the calling thread (nothing else of the journal runs meanwhile). */
@@ -387,8 +407,11 @@ export class Journal {
       return;
     }
     if (this.options.readOnly) return;
-    // The records replayed from the log go to LMDB before anyone reads data.mdb alone.
-    if (this.tail.length > 0) this.checkpointNow();
+    // The records replayed from the log go to LMDB before anyone reads data.mdb alone, when the
+    // disk has room for them. Else they stay in the log (durable, served from memory) and this
+    // session does not write the log (starting it over would drop them): the first commit the
+    // disk has room for puts them in LMDB with it (writeCommit).
+    if (this.tail.length > 0 && this.checkpointFits('open')) this.checkpointNow();
     if (report.tornTail) await this.cutTornTail(report.tornTail);
     if (this.lastSeq === 0) {
       // `genesis` counts the records created with it: a file cut off before its creation committed
@@ -399,7 +422,7 @@ export class Journal {
       await this.appendMany([created, ...genesis]);
     }
     // Only now: a journal's creation commits to LMDB, so a log never exists without record 1 there.
-    if (this.options.writeAheadLog !== false) this.startWal();
+    if (this.options.writeAheadLog !== false && !this.walBlocked && this.tail.length === 0) this.startWal();
   }
 
   /**
@@ -458,6 +481,13 @@ export class Journal {
   private writeCommit(batch: ReadonlyArray<WalEntry>): void {
     if (batch.length === 0) return;
     const wal = this.wal;
+    if (!wal && this.tail.length > 0) {
+      // The log's records the open could not checkpoint (afterOpen) go to LMDB before this commit's.
+      this.lmdbCommit([...this.tail, ...batch]);
+      this.tail = [];
+      this.tailBytes = 0;
+      return;
+    }
     if (!wal) return this.lmdbCommit(batch);
     const bytes = bytesOf(batch);
     if (!wal.fits(batch.length, bytes)) this.checkpointNow();
@@ -774,16 +804,16 @@ function lastKeyOf(db: JournalDb): number {
  * the records it takes extend the report and become the tail; damage in it makes the journal
  * damaged at that seq; a torn last commit is cut (it was never acknowledged) and logged.
  */
-function withWal(db: JournalDb, dir: string, report: VerifyReport, identity: string, readOnly: boolean, log: Logger): { report: VerifyReport; tail: WalEntry[] } {
+function withWal(db: JournalDb, dir: string, report: VerifyReport, identity: string, readOnly: boolean, clock: () => number, log: Logger): WalOpen {
   const raw = readWalFile(dir);
-  if (raw.length === 0) return { report, tail: [] };
+  if (raw.length === 0) return { report, tail: [], walBlocked: false };
   const lmdbLastDigest = report.lastGoodSeq === 0 ? genesisDigest(identity) : report.lastGoodDigest;
   const scan = scanWal(raw, {
     lmdbLastSeq: report.lastGoodSeq, lmdbLastDigest,
     lmdbRecord: (seq) => { const v = db.getBinary(seq); return v ? Buffer.from(v) : undefined; },
   });
   if (scan.headerProblem) log.warn({ dir, problem: scan.headerProblem }, 'journal: write-ahead log header unusable; its commits read by their chain');
-  if (scan.superseded) setAsideSuperseded(dir, scan.superseded, readOnly, log);
+  const walBlocked = scan.superseded !== undefined && !setAsideSuperseded(dir, scan.superseded, readOnly, clock, log);
   if (scan.tornAt) log.warn({ dir, offset: scan.tornAt.offset, reason: scan.tornAt.reason, lastSeq: scan.lastSeq }, 'journal: torn last commit of the write-ahead log cut');
   // The log's torn commit is the journal's torn tail, as LMDB's torn last record is: readers
   // report it, a writable open journals its cut (cutTornTail).
@@ -794,25 +824,50 @@ function withWal(db: JournalDb, dir: string, report: VerifyReport, identity: str
     ...(scan.damage ? { damage: scan.damage } : {}),
     ...(tornTail && !scan.damage ? { tornTail } : {}),
   };
-  return { report: extended, tail: scan.taken };
+  return { report: extended, tail: scan.taken, walBlocked };
+}
+
+/** Names tried for a superseded log's copy before the open gives up on setting it aside. */
+const SUPERSEDED_NAMES_MAX = 100;
+
+/** What the write-ahead log adds to an open: its records, and whether the log may be started over. */
+interface WalOpen {
+  report: VerifyReport;
+  tail: WalEntry[];
+  /** A superseded log that could not be copied aside: it stays as it is and commits go to LMDB. */
+  walBlocked: boolean;
 }
 
 /**
  * A log superseded by another writer's history in data.mdb (storage/wal.ts, Superseded) is copied
  * aside, whole and flushed, before a writable open starts the log over on LMDB's last record: its
  * records were never LMDB's, but nothing is destroyed (a technician's salvage can read the copy).
- * A read-only reader only says so.
+ * A read-only reader only says so. Returns false when the copy could not be made (a full disk, a
+ * failing file system): then the log must not be started over, which would destroy it, so this
+ * session commits to LMDB (slower, more wear, as safe) and the next open tries the copy again.
  */
-function setAsideSuperseded(dir: string, superseded: Superseded, readOnly: boolean, log: Logger): void {
+function setAsideSuperseded(dir: string, superseded: Superseded, readOnly: boolean, clock: () => number, log: Logger): boolean {
   if (readOnly) {
     log.warn({ dir, seq: superseded.seq, reason: superseded.reason }, 'journal: write-ahead log superseded by data.mdb; not read');
-    return;
+    return true;
   }
-  const copy = `${walPath(dir)}.superseded-${Date.now()}`;
-  copyFileSync(walPath(dir), copy);
-  fsyncDir(copy);
-  fsyncDir(dir);
+  // The clock names the copy; a terminal whose clock starts at the same time every boot (no RTC
+  // battery) may meet an earlier copy's name, which is never overwritten.
+  const stamp = Math.floor(clock());
+  const names = Array.from({ length: SUPERSEDED_NAMES_MAX }, (_, n) => `${walPath(dir)}.superseded-${stamp}${n === 0 ? '' : `-${n}`}`);
+  const copy = names.find((name) => !existsSync(name)) ?? names[0];
+  try {
+    copyFileSync(walPath(dir), copy, constants.COPYFILE_EXCL);
+    fsyncDir(copy);
+    fsyncDir(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') rmSync(copy, { force: true });
+    const code = (e as NodeJS.ErrnoException).code === 'ENOSPC' ? 'E-STO-01' : 'E-STO-03';
+    log.error({ code, dir, seq: superseded.seq, err: String(e), copy }, 'journal: superseded write-ahead log cannot be copied aside; kept in place, commits go to LMDB until it can');
+    return false;
+  }
   log.warn({ dir, seq: superseded.seq, reason: superseded.reason, keptAs: copy }, 'journal: write-ahead log superseded by data.mdb (software before the log wrote it, e.g. after a rollback); kept aside, started over');
+  return true;
 }
 
 function decodeStored(stored: Buffer): DecodedRecord {

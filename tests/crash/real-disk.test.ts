@@ -1,8 +1,12 @@
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
+import pino from 'pino';
 import { join } from 'node:path';
-import { tempDir } from '../../storage/testing';
+import { removeDir, tempDir } from '../../storage/testing';
+import { cutWithRecordsInTheLog, supersededLog } from '../../storage/testing-wal';
+import { isPosError } from '../../common/errors';
+import { Journal } from '../../storage/journal';
 import { assertAcksSurvived, runWriter } from './harness';
 
 /**
@@ -97,6 +101,90 @@ describe('journal: a real full file system', function () {
       await j.close();
     } finally {
       sh(`umount ${small}`);
+    }
+  });
+
+  // A log superseded after an A/B rollback is copied aside before the log starts over (storage/
+  // journal.ts, setAsideSuperseded). On a disk without room for the copy, starting over would
+  // destroy it: the log stays as it is, the session commits to LMDB, and the next open with room
+  // sets it aside. Before, the copy's ENOSPC was thrown out of Journal.open untyped.
+  it('supersededLogOnAFullDiskStaysInPlaceAndCommitsGoToLmdb', async function () {
+    this.timeout(60_000);
+    const made = tempDir('superseded-');
+    const small = join(mnt, 'superseded');
+    mkdirSync(small);
+    try {
+      const logBytes = await supersededLog(made, 'SIM-WAL-FULL');
+      const usedKiB = Math.ceil(Number(spawnSync('du', ['-sk', made], { encoding: 'utf8' }).stdout.split('\t')[0]));
+      // Room for the journal as it is and a few pages, not for a second megabyte.
+      assert.ok(sh(`mount -t tmpfs -o size=${usedKiB + 256}k tmpfs ${small}`), 'mount');
+      assert.ok(sh(`cp -a ${made}/. ${small}/`), 'copy the journal onto the small disk');
+      const errors: string[] = [];
+      const logger = pino({ level: 'error' }, { write: (line: string) => { errors.push(line); } });
+      const j = await Journal.open({ dir: small, identity: 'SIM-WAL-FULL', logger });
+      assert.equal(j.state, 'ok', 'the journal opens: LMDB holds the history the terminal went on with');
+      assert.match(errors.join(''), /"code":"E-STO-01".*superseded write-ahead log cannot be copied aside/);
+      assert.deepEqual(readdirSync(small).filter((f) => f.startsWith('journal.wal.superseded')), [], 'no partial copy left');
+      await j.append('test', { after: 'full' });
+      assert.equal(j.walRecordCount, 0, 'the commit went to LMDB, not the log');
+      await j.close();
+      assert.ok(readFileSync(join(small, 'journal.wal')).equals(logBytes), 'the superseded log is untouched');
+      assert.ok(sh(`cp -a ${small}/. ${made}/`), 'back on a disk with room');
+      const k = await Journal.open({ dir: made, identity: 'SIM-WAL-FULL', logger });
+      assert.equal(k.lastSeq, 7, 'record 1, the five of the software before the log, and the one written on the full disk');
+      assert.equal(k.get(7)?.payload.after, 'full');
+      const kept = readdirSync(made).filter((f) => f.startsWith('journal.wal.superseded-'));
+      assert.equal(kept.length, 1, 'with room, the log is set aside');
+      assert.ok(readFileSync(join(made, kept[0])).equals(logBytes), 'byte for byte');
+      await k.close();
+    } finally {
+      sh(`umount ${small}`);
+      removeDir(made);
+    }
+  });
+
+  // The open after a cut checkpoints the log's records into LMDB. On a disk filled while the
+  // terminal was off, that checkpoint would meet ENOSPC inside LMDB (the journal failed, and
+  // lmdb-js has crashed on that path): the records stay in the log, durable, until there is room.
+  it('logReplayedOnAFullDiskStaysInTheLogUntilThereIsRoom', async function () {
+    this.timeout(60_000);
+    const made = tempDir('replay-full-');
+    const small = join(mnt, 'replay-full');
+    mkdirSync(small);
+    try {
+      await cutWithRecordsInTheLog(made, 'SIM-WAL-FULL', 4);
+      const usedKiB = Math.ceil(Number(spawnSync('du', ['-sk', made], { encoding: 'utf8' }).stdout.split('\t')[0]));
+      assert.ok(sh(`mount -t tmpfs -o size=${usedKiB + 256}k tmpfs ${small}`), 'mount');
+      assert.ok(sh(`cp -a ${made}/. ${small}/ && (dd if=/dev/zero of=${small}/filler bs=4k 2>/dev/null; true)`), 'the journal on a full disk');
+      const warnings: string[] = [];
+      const logger = pino({ level: 'warn' }, { write: (line: string) => { warnings.push(line); } });
+      const j = await Journal.open({ dir: small, identity: 'SIM-WAL-FULL', logger });
+      assert.equal(j.state, 'ok', 'not failed: LMDB never saw the full disk');
+      assert.match(warnings.join(''), /"code":"E-STO-01".*no room to checkpoint the write-ahead log/);
+      assert.equal(j.walRecordCount, 4, 'the records stay in the log');
+      assert.equal(j.get(5)?.payload.note, 'record 5', 'and are read from it');
+      await assert.rejects(j.append('test', { more: true }), (e: unknown) => isPosError(e) && e.id === 'STO_FULL');
+      await j.close();
+      const logBytes = readFileSync(join(small, 'journal.wal'));
+      const again = await Journal.open({ dir: small, identity: 'SIM-WAL-FULL', logger });
+      assert.equal(again.walRecordCount, 4, 'a second open on the full disk replays the same log');
+      assert.ok(sh(`rm ${small}/filler`), 'room again, the journal open');
+      await again.append('test', { more: true });
+      assert.equal(again.walRecordCount, 0, "the first commit with room puts the log's records in LMDB with it");
+      assert.equal(again.checkpointedSeq, 6);
+      await again.close();
+      assert.ok(readFileSync(join(small, 'journal.wal')).equals(logBytes), 'the log was not written meanwhile');
+      const k = await Journal.open({ dir: small, identity: 'SIM-WAL-FULL', logger });
+      assert.equal(k.state, 'ok', "the log's commits, now in LMDB too, are the same records");
+      assert.equal(k.lastSeq, 6);
+      assert.equal(k.get(5)?.payload.note, 'record 5');
+      assert.equal(k.get(6)?.payload.more, true);
+      await k.append('test', { through: 'the log' });
+      assert.equal(k.walRecordCount, 1, 'the log is in use again');
+      await k.close();
+    } finally {
+      sh(`umount ${small}`);
+      removeDir(made);
     }
   });
 
