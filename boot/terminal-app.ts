@@ -98,6 +98,8 @@ import { EmvParamsView } from './diag-emv';
 import { todayYyyymmdd } from '../runtime/txn/emv-download';
 
 // Loaded on first use, not at start (common/lazy.ts; issue 14 goal 6): idle needs none of them.
+/** The keypad's "device gone" code (common/errors.ts BRD_INPUT_GONE): its notice ends with the next key. */
+const KEYPAD_GONE_CODE = ERRORS.BRD_INPUT_GONE.code;
 const recoveryModule = lazy(() => require('./recovery') as typeof import('./recovery'));
 const recoveryMenuModule = lazy(() => require('./recovery-menu') as typeof import('./recovery-menu'));
 const recoveryNetModule = lazy(() => require('./recovery-net') as typeof import('./recovery-net'));
@@ -707,6 +709,8 @@ export class TerminalApp {
     const keypad = this.o.board.keypad();
     this.stops.push(keypad.onKey((ev: KeyEvent) => {
       if (ev.type !== 'down') return;
+      // A key from the keypad proves it is back (an evdev keypad opened again after E-BRD-04).
+      if (this.env.bootNotice === KEYPAD_GONE_CODE) this.env = { ...this.env, bootNotice: undefined };
       this.keyDownAt = ev.timeMs;
       this.pressKey(ev.key);
     }));

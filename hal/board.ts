@@ -175,7 +175,8 @@ class BusCache {
   private readonly i2cBuses = new Map<number, Promise<I2cBus>>();
   private chip: Promise<GpioChip> | undefined;
   private readonly ports: SerialPort[] = [];
-  private readonly inputs: InputDevice[] = [];
+  /** The last input device opened for each role (a keypad opens its device again after it was gone). */
+  private readonly inputs = new Map<string, InputDevice>();
 
   constructor(private readonly factories: BusFactories, private readonly config: BoardConfig) {}
 
@@ -203,14 +204,14 @@ class BusCache {
   async input(role: string, ref: InputDeviceRef): Promise<InputDevice> {
     if (!this.factories.input) throw new PosError('BRD_INVALID', `${role}: this board's buses have no input devices (an "evdev-keypad" needs a real board)`, { role });
     const device = await this.factories.input(role, ref);
-    this.inputs.push(device);
+    this.inputs.set(role, device);
     return device;
   }
 
   async close(): Promise<void> {
     const settle = (p: Promise<unknown>) => p.catch(() => undefined);
     await Promise.all(this.ports.map((p) => settle(p.close())));
-    for (const d of this.inputs) d.close();
+    for (const d of this.inputs.values()) d.close();
     if (this.chip) await settle(this.chip.then((c) => c.close()));
     await Promise.all([...this.i2cBuses.values()].map((b) => settle(b.then((bus) => bus.close()))));
   }
@@ -312,7 +313,9 @@ async function keypad(dc: KeypadConfig, buses: BusCache): Promise<Keypad> {
 async function evdevKeypad(role: string, dc: EvdevKeypadConfig, buses: BusCache, options: LoadOptions): Promise<Keypad> {
   const device = await buses.input(role, dc);
   const logger = options.keypadLogger ? { logger: options.keypadLogger } : {};
-  return new EvdevKeypad(device, { name: role, keymap: keymapCodes(dc.keymap), longPressMs: dc.longPressMs, stuckMs: dc.stuckMs, grab: dc.grab, ...logger });
+  // Found again by its path or name when it comes back (a reseated cable may give another eventN).
+  const reopen = (): Promise<InputDevice> => buses.input(role, dc);
+  return new EvdevKeypad(device, { name: role, keymap: keymapCodes(dc.keymap), longPressMs: dc.longPressMs, stuckMs: dc.stuckMs, grab: dc.grab, reopen, ...logger });
 }
 
 async function battery(role: string, dc: BatteryConfig, buses: BusCache): Promise<Built> {

@@ -20,7 +20,7 @@ import { findInputDevice, openInputDevice } from '../input-linux';
 import { DEFAULT_EVDEV_KEYMAP, LINUX_KEY_CODES, keymapCodes } from '../input-keycodes';
 import { KeyEvent } from '../keypad';
 import { Timers } from './timing';
-import { EvdevKeypad, EvdevKeypadOptions, InputEventSize, decodeInputEvent, encodeInputEvent, recordSizeForArch } from './evdev-keypad';
+import { EvdevKeypad, EvdevKeypadOptions, InputEventSize, REOPEN_TRIES_MAX, decodeInputEvent, encodeInputEvent, recordSizeForArch } from './evdev-keypad';
 
 const EV_SYN = 0, EV_KEY = 1, EV_MSC = 4, SYN_REPORT = 0, SYN_DROPPED = 3;
 const code = (name: string): number => {
@@ -329,6 +329,78 @@ describe('evdev keypad (hal/drivers/evdev-keypad.ts) on a FIFO standing for /dev
     } finally {
       await r.dispose();
     }
+  });
+
+  it('a device gone and back (reseated, rebound) is opened again and read: keys work, E-BRD-04 said it was waiting', async () => {
+    const timers = new ManualTimers();
+    let fifoPath = '';
+    let writer2: number | undefined;
+    let tries = 0;
+    const reopen = async (): Promise<InputDevice> => {
+      tries += 1;
+      if (tries === 1) throw new PosError('BRD_DEVICE_ABSENT', 'keypad0: no input device named "keypad" (found: none)');
+      const d = openInputDevice('keypad0', fifoPath); // the reader first, then the writer does not block
+      writer2 = fs.openSync(fifoPath, 'w');
+      return d;
+    };
+    const r = await rig({ timers, reopen, reopenIntervalMs: 500 });
+    fifoPath = r.device.path;
+    try {
+      r.write(press('KEY_3'));
+      await until(() => r.events.length === 1, 'down');
+      r.closeWriter();
+      await until(() => r.faults.length === 1, 'the fault');
+      assert.match(r.faults[0].message, /^E-BRD-04 keypad0: \/.*event0 gone \(its end closed \(EOF\)\); waiting for it to come back/);
+      assert.deepEqual(r.events, ['down:3', 'up:3'], 'the held key released when the device went');
+      timers.advance(499);
+      assert.equal(tries, 0, 'not before the interval');
+      timers.advance(1);
+      await until(() => tries === 1, 'the first try (the device not back yet)');
+      timers.advance(500);
+      await until(() => r.keypad.diagnostics().reopened === 1, 'the device opened again');
+      assert.equal(r.keypad.diagnostics().gone, 1);
+      fs.writeSync(writer2!, Buffer.concat([...press('KEY_7'), ...release('KEY_7')].map(([type, c, value]) => encodeInputEvent({ sec: 12, usec: 345, type, code: c, value }, recordSizeForArch(process.arch)))));
+      await until(() => r.events.length === 4, 'keys from the device back');
+      assert.deepEqual(r.events.slice(2), ['down:7', 'up:7']);
+      assert.equal(r.faults.length, 1, 'no fault while it came back');
+      assert.ok(r.logs.some((l) => l.msg === 'keypad: device back, reading it again'));
+    } finally {
+      await r.dispose();
+      if (writer2 !== undefined) fs.closeSync(writer2);
+    }
+  });
+
+  it(`a device that never comes back is tried REOPEN_TRIES_MAX (${REOPEN_TRIES_MAX}) times, then a second E-BRD-04 says so`, async () => {
+    const timers = new ManualTimers();
+    let tries = 0;
+    const reopen = async (): Promise<InputDevice> => { tries += 1; throw new PosError('BRD_DEVICE_ABSENT', 'keypad0: cannot open /dev/input/event0: ENOENT'); };
+    const r = await rig({ timers, reopen, reopenIntervalMs: 100 });
+    try {
+      r.closeWriter();
+      await until(() => r.faults.length === 1, 'the fault');
+      for (let i = 1; i <= REOPEN_TRIES_MAX + 5; i++) {
+        timers.advance(100);
+        await new Promise((res) => setImmediate(res));
+      }
+      assert.equal(tries, REOPEN_TRIES_MAX, 'a named maximum of tries, then none');
+      assert.equal(r.faults.length, 2);
+      assert.match(r.faults[1].message, new RegExp(`^E-BRD-04 keypad0: .*event0 did not come back after ${REOPEN_TRIES_MAX} tries \\(E-BRD-02 keypad0: cannot open /dev/input/event0: ENOENT\\); no keys until the terminal restarts`));
+    } finally {
+      await r.dispose();
+    }
+  });
+
+  it('close() while waiting for a gone device stops the tries', async () => {
+    const timers = new ManualTimers();
+    let tries = 0;
+    const reopen = async (): Promise<InputDevice> => { tries += 1; throw new Error('absent'); };
+    const r = await rig({ timers, reopen, reopenIntervalMs: 100 });
+    r.closeWriter();
+    await until(() => r.faults.length === 1, 'the fault');
+    await r.dispose();
+    timers.advance(1000);
+    await new Promise((res) => setImmediate(res));
+    assert.equal(tries, 0);
   });
 
   it('close() ends the read at once: nothing after it, and the fd is released (the process may exit)', async () => {

@@ -27,7 +27,12 @@
  *   so a press held 5 ms during a 100 ms pause reports down and up 5 ms apart. Without it each
  *   event is timed when read.
  * - Device gone (ENODEV: unplugged, driver unbound, power; EOF on a FIFO): BRD_INPUT_GONE
- *   (E-BRD-04) through `onFault`, every held key released, and nothing more from this device.
+ *   (E-BRD-04) through `onFault`, every held key released, and nothing more from that device.
+ *   With `reopen` (the board gives it: the device found again by its path or name, whose eventN
+ *   may change when it comes back), the driver tries again every `reopenIntervalMs` for
+ *   `REOPEN_TRIES_MAX` tries (a reseated cable, a driver rebound, a USB keypad plugged back): the
+ *   device back is grabbed and read as at start(), keys held then reported stuck. After the last
+ *   try, a second E-BRD-04 says no keys until the terminal restarts.
  *   Bytes that do not make a valid event (a type past EV_MAX, a key value not 0/1/2) are counted
  *   and logged, never thrown.
  * Keys held at start() are read with EVIOCGKEY and reported stuck at boot (KBD_STUCK), as the
@@ -54,11 +59,17 @@ export interface EvdevKeypadOptions {
   readonly recordSizeBytes?: InputEventSize;
   readonly timers?: Timers;
   readonly logger?: Logger;
+  /** Opens the device again after it was gone; without it a gone device stays gone. */
+  readonly reopen?: () => Promise<InputDevice>;
+  /** Between tries to open a gone device again. */
+  readonly reopenIntervalMs?: number;
 }
 
 export type InputEventSize = 16 | 24;
 
-export const DEFAULTS = { longPressMs: 1000, stuckMs: 10_000 } as const;
+export const DEFAULTS = { longPressMs: 1000, stuckMs: 10_000, reopenIntervalMs: 2000 } as const;
+/** Tries to open a gone device again before giving up (an hour at the default interval). */
+export const REOPEN_TRIES_MAX = 1800;
 export { LISTENERS_MAX };
 /** Unknown key codes logged by name, once each; more are only counted. */
 export const UNKNOWN_CODES_LOGGED_MAX = 32;
@@ -122,6 +133,9 @@ export interface EvdevKeypadCounts {
   /** SYN_DROPPED seen; resynced from EVIOCGKEY or by releasing every key. */
   dropped: number;
   resyncsFromKernel: number;
+  /** Times the device was gone, and times it was opened again. */
+  gone: number;
+  reopened: number;
 }
 
 interface HeldKey {
@@ -140,13 +154,17 @@ function monotonicOffsetMs(): number {
 }
 
 export class EvdevKeypad implements Keypad {
-  private readonly o: Required<Omit<EvdevKeypadOptions, 'timers' | 'logger'>>;
+  private readonly o: Required<Omit<EvdevKeypadOptions, 'timers' | 'logger' | 'reopen'>>;
+  private readonly reopen: (() => Promise<InputDevice>) | undefined;
+  /** The pending try to open the device again, and how many were made since it went. */
+  private reopenTimer: unknown;
+  private reopenTries = 0;
   private readonly logger: Logger | undefined;
   private readonly timers: Timers;
   private readonly held = new Map<KeyName, HeldKey>();
   private readonly listeners = new KeypadListeners();
   private readonly unknownLogged = new Set<number>();
-  private readonly counts: EvdevKeypadCounts = { events: 0, keyEvents: 0, repeats: 0, unknownCodes: 0, garbled: 0, splitReads: 0, dropped: 0, resyncsFromKernel: 0 };
+  private readonly counts: EvdevKeypadCounts = { events: 0, keyEvents: 0, repeats: 0, unknownCodes: 0, garbled: 0, splitReads: 0, dropped: 0, resyncsFromKernel: 0, gone: 0, reopened: 0 };
   /** Bytes of a record a read ended inside (fewer than one record). */
   private partial = Buffer.alloc(0);
   /** After SYN_DROPPED, until the next SYN_REPORT. */
@@ -155,8 +173,9 @@ export class EvdevKeypad implements Keypad {
   private closed = false;
   private gone = false;
 
-  constructor(private readonly device: InputDevice, options: EvdevKeypadOptions) {
-    const { timers, logger, ...rest } = options;
+  constructor(private device: InputDevice, options: EvdevKeypadOptions) {
+    const { timers, logger, reopen, ...rest } = options;
+    this.reopen = reopen;
     this.o = { ...DEFAULTS, grab: true, recordSizeBytes: recordSizeForArch(process.arch), ...rest };
     this.timers = timers ?? { ...realTimers, now: () => performance.now() };
     this.logger = logger;
@@ -170,13 +189,19 @@ export class EvdevKeypad implements Keypad {
     if (this.started) return;
     this.started = true;
     if (this.o.grab) this.grab();
+    this.begin();
+  }
+
+  /** Keys held now reported stuck (their release is not reported), then the device is read. */
+  private begin(): void {
     const bits = this.device.keys();
     const now = this.timers.now();
     for (const [key, codes] of this.heldIn(bits)) {
       this.held.set(key, { codes, downAtMs: now, longTimer: undefined, stuckTimer: undefined, stuck: true, atBoot: true });
       this.fault(stuckKeyError(key, 0, true));
     }
-    this.device.watch((bytes) => this.onData(bytes), (reason) => this.onGone(reason));
+    const device = this.device;
+    this.device.watch((bytes) => { if (this.device === device) this.onData(bytes); }, (reason) => { if (this.device === device) this.onGone(reason); });
   }
 
   onKey(listener: (event: KeyEvent) => void): Unsubscribe {
@@ -203,6 +228,8 @@ export class EvdevKeypad implements Keypad {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.reopenTimer !== undefined) this.timers.clearTimeout(this.reopenTimer);
+    this.reopenTimer = undefined;
     this.device.close();
     for (const h of this.held.values()) this.clearTimers(h);
     this.listeners.close();
@@ -353,10 +380,59 @@ export class EvdevKeypad implements Keypad {
   private onGone(reason: string): void {
     if (this.closed || this.gone) return;
     this.gone = true;
+    this.counts.gone += 1;
     const timeMs = this.timers.now();
     for (const [key, h] of [...this.held]) this.release(key, h, timeMs);
+    this.partial = Buffer.alloc(0);
+    this.dropping = false;
+    this.device.close();
     const why = reason === 'EOF' ? 'its end closed (EOF)' : reason === 'ENODEV' ? 'ENODEV: no such device' : `${reason}: read failed`;
-    this.fault(new PosError('BRD_INPUT_GONE', `${this.o.name}: ${this.device.path} gone (${why}); no keys until the terminal restarts`, { role: this.o.name, path: this.device.path, reason }));
+    const then = this.reopen ? 'waiting for it to come back' : 'no keys until the terminal restarts';
+    this.fault(new PosError('BRD_INPUT_GONE', `${this.o.name}: ${this.device.path} gone (${why}); ${then}`, { role: this.o.name, path: this.device.path, reason }));
+    this.reopenTries = 0;
+    if (this.reopen) this.scheduleReopen();
+  }
+
+  private scheduleReopen(): void {
+    this.reopenTimer = this.timers.setTimeout(() => {
+      this.reopenTimer = undefined;
+      void this.tryReopen();
+    }, this.o.reopenIntervalMs);
+  }
+
+  /** One try to open the gone device again; the next is scheduled unless it worked or the tries ran out. */
+  private async tryReopen(): Promise<void> {
+    if (this.closed || !this.gone || !this.reopen) return;
+    this.reopenTries += 1;
+    let device: InputDevice;
+    try {
+      device = await this.reopen();
+    } catch (e) {
+      return this.reopenFailed(e instanceof Error ? e.message : String(e));
+    }
+    if (this.closed) {
+      device.close();
+      return;
+    }
+    if (this.o.grab && device.grab() === 'busy') {
+      device.close();
+      return this.reopenFailed(`${device.path} is grabbed by another process (EVIOCGRAB busy)`);
+    }
+    this.device = device;
+    this.gone = false;
+    this.counts.reopened += 1;
+    this.logger?.info({ role: this.o.name, path: device.path, tries: this.reopenTries }, 'keypad: device back, reading it again');
+    this.begin();
+  }
+
+  private reopenFailed(why: string): void {
+    if (this.closed) return;
+    if (this.reopenTries < REOPEN_TRIES_MAX) {
+      if (this.reopenTries === 1) this.logger?.info({ role: this.o.name, why }, 'keypad: device not back yet; trying again');
+      this.scheduleReopen();
+      return;
+    }
+    this.fault(new PosError('BRD_INPUT_GONE', `${this.o.name}: ${this.device.path} did not come back after ${REOPEN_TRIES_MAX} tries (${why}); no keys until the terminal restarts`, { role: this.o.name, path: this.device.path, reason: 'gave up' }));
   }
 
   private unknownCode(code: number): void {

@@ -23,6 +23,8 @@ const WAIT_MS_MAX = 15_000;
 const BLOCK_MS = 100;
 /** Presses flooded while the loop is blocked: 4 events each, far past evdev's 64-event queue. */
 const FLOOD_PRESSES = 200;
+/** Between the driver's tries to open the destroyed device again (the board's default is 2 s). */
+const REOPEN_INTERVAL_MS = 300;
 const K = LINUX_KEY_CODES;
 
 const waitUntil = (what: string, done: () => boolean): Promise<void> => waitFor(what, done, WAIT_MS_MAX);
@@ -135,17 +137,31 @@ async function main(): Promise<void> {
 
   report.threadpool = await threadpoolHeld(path, helper);
 
-  // The device destroyed under a reader: ENODEV, E-BRD-04.
-  const last = newKeypad(path);
+  // The device destroyed under a reader: ENODEV, E-BRD-04. The reader opens it again by its name,
+  // as the board does (hal/board.ts), once a device of that name is back (a reseated keypad).
+  const last = new EvdevKeypad(openInputDevice('keypad0', path), {
+    name: 'keypad0', keymap: keymapCodes(DEFAULT_EVDEV_KEYMAP), reopenIntervalMs: REOPEN_INTERVAL_MS,
+    reopen: async () => openInputDevice('keypad0', findInputDevice('keypad0', NAME)),
+  });
   const lastSeen = watch(last);
   await last.start();
   await helper.send(`down ${K.KEY_3}`);
   await waitUntil('3 down', () => lastSeen.events.length >= 1);
   await helper.send('quit');
   await waitUntil('the gone fault', () => lastSeen.faults.length >= 1);
-  report.gone = { faults: lastSeen.faults.map((f) => f.message), events: lastSeen.events, pressed: last.pressed() };
-  await last.close();
+  report.gone = { faults: lastSeen.faults.map((f) => f.message), events: [...lastSeen.events], pressed: last.pressed() };
   await helper.exited();
+  // Not back for a few tries, then a new device of the same name (uinput may give it another eventN).
+  await sleep(3 * REOPEN_INTERVAL_MS);
+  const back = new Helper(process.env.UINPUT_KEYS ?? '');
+  await back.ready();
+  await waitUntil('the device opened again', () => last.diagnostics().reopened === 1);
+  await back.send(`tap ${K.KEY_8} 20000 0`);
+  await waitUntil('a key from the device back', () => lastSeen.events.length >= 4);
+  report.back = { events: lastSeen.events.slice(2), faults: lastSeen.faults.length, path: findInputDevice('keypad0', NAME), reopened: last.diagnostics().reopened };
+  await last.close();
+  await back.send('quit');
+  await back.exited();
   process.stdout.write(`${JSON.stringify(report)}\n`);
 }
 

@@ -112,6 +112,14 @@ describe('evdev keypad on a real kernel (quick guest, uinput device)', function 
     assert.ok(typeof t.closeMs === 'number' && t.closeMs >= t.statMs, JSON.stringify(t));
   });
 
+  it('a device of the same name made again is found by its name, opened and read: keys work, no second fault', () => {
+    const b = report.back;
+    assert.deepEqual(b.events, ['down:8', 'up:8']);
+    assert.equal(b.faults, 1, 'only the gone fault');
+    assert.equal(b.reopened, 1);
+    assert.match(b.path, /^\/dev\/input\/event\d+$/);
+  });
+
   it('the device destroyed under the reader: E-BRD-04 (ENODEV), the held key released', () => {
     const g = report.gone;
     assert.equal(g.faults.length, 1);
