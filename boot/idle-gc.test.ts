@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { IdleGc, IDLE_GC_AFTER_BUSY_MS, IDLE_GC_AFTER_IDLE_MS } from './idle-gc';
+import { codeCacheReleasedUptimeMs, IdleGc, IDLE_GC_AFTER_BUSY_MS, IDLE_GC_AFTER_CODE_CACHE_MS, IDLE_GC_AFTER_IDLE_MS } from './idle-gc';
+import { CODE_CACHE_WRITE_AFTER_MS } from './code-cache';
 
 /** Timers run by hand: `due` lists what is pending and after how long. */
 function manualTimers(): { due: Array<{ f: () => void; ms: number }>; set: (f: () => void, ms: number) => unknown; clear: (t: unknown) => void; fire: () => void } {
@@ -13,10 +14,11 @@ function manualTimers(): { due: Array<{ f: () => void; ms: number }>; set: (f: (
   };
 }
 
-function idleGc(): { gc: IdleGc; calls: () => number; timers: ReturnType<typeof manualTimers> } {
+/** A collector counting its calls, in a process up for `uptimeMs` (default: long after the code cache let go). */
+function idleGc(uptimeMs = 60_000): { gc: IdleGc; calls: () => number; timers: ReturnType<typeof manualTimers> } {
   let calls = 0;
   const timers = manualTimers();
-  const gc = new IdleGc({ gc: () => { calls++; }, setTimer: timers.set, clearTimer: timers.clear });
+  const gc = new IdleGc({ gc: () => { calls++; }, setTimer: timers.set, clearTimer: timers.clear, notBeforeUptimeMs: 9_000, uptimeMs: () => uptimeMs });
   return { gc, calls: () => calls, timers };
 }
 
@@ -42,6 +44,20 @@ describe('IdleGc: a full collection once at idle', () => {
     assert.deepEqual(timers.due.map((t) => t.ms), [IDLE_GC_AFTER_BUSY_MS]);
     timers.fire();
     assert.equal(calls(), 2);
+  });
+
+  it('waits for the code cache to let go of its bytes when idle comes early after the start', () => {
+    // Idle reached 3 s after the start: the collection at 9 s (6 s later), not 2 s after idle.
+    const early = idleGc(3_000);
+    for (const s of ['boot', 'login', 'idle']) early.gc.state(s);
+    assert.deepEqual(early.timers.due.map((t) => t.ms), [6_000]);
+    // Reached at 8 s: still the 2 s after a busy state, not 1 s.
+    const late = idleGc(8_000);
+    for (const s of ['boot', 'login', 'idle']) late.gc.state(s);
+    assert.deepEqual(late.timers.due.map((t) => t.ms), [IDLE_GC_AFTER_BUSY_MS]);
+    // The default follows what the bundle's loader gives the cache.
+    assert.equal(codeCacheReleasedUptimeMs({}), CODE_CACHE_WRITE_AFTER_MS + IDLE_GC_AFTER_CODE_CACHE_MS);
+    assert.equal(codeCacheReleasedUptimeMs({ POS_CODE_CACHE_WRITE_AFTER_MS: '500' }), 500 + IDLE_GC_AFTER_CODE_CACHE_MS);
   });
 
   it('leaving idle before the time cancels the collection (a key pressed by the merchant)', () => {
