@@ -67,6 +67,10 @@ describe('the terminal bundle (esbuild)', function () {
     assert.deepEqual(map.sources.filter((s) => s.startsWith('/')), [], 'absolute paths in the map');
     // Native addons load from node_modules/ as before.
     assert.match(text, /require\("lmdb"\)/);
+    // Latin-1 only: V8 keeps such a source one byte per character in the heap all day; one character
+    // above U+00FF (esbuild escapes strings, not regular expressions) doubles it (boot/README.md, "Memory").
+    const wide = /[^\x00-\xff]/.exec(text);
+    assert.equal(wide, null, `the bundle has a character above U+00FF: ...${wide ? text.slice(Math.max(0, wide.index - 60), wide.index + 20) : ''}`);
   });
 
   it('boots the terminal on the simulator board to the login screen and to idle, collects garbage once idle, and its second boot uses the code cache', async () => {

@@ -287,7 +287,8 @@ export function scanLines(p: ScanToPay, locale: Locale): string[] {
 
 function amountRows(fen: number, locale: Locale): string[] {
   const full = formatAmount(fen, locale);
-  const bare = full.replace(/[¥元]/g, '');
+  // 元 written \u5143: the bundle's source stays Latin-1 (boot/README.md, "Memory").
+  const bare = full.replace(/[¥\u5143]/g, '');
   // zh "8800.00元" is 9 cells: "¥8800.00" keeps a currency sign before the bare digits.
   const one = firstFitting([full, `¥${bare}`, bare]);
   if (one !== undefined) return [one];
