@@ -20,6 +20,14 @@ export const PET_INTERVAL_MS_DEFAULT = 15_000;
 export const HEALTH_TIMEOUT_MS_MAX = 5_000;
 const NOTIFY_TIMEOUT_MS_MAX = 5_000;
 /**
+ * Tries of one tick's message. A pet is due every half WatchdogSec, so one lost pet is not yet
+ * fatal but two are: a systemd-notify that was slow to start (a 1-CPU board busy with a password
+ * check's scrypt, seen in the guest at 22:37 on 2026-12-04: killed by the watchdog while healthy)
+ * is tried again at once instead of at the next tick, which would come too late.
+ */
+export const NOTIFY_TRIES_MAX = 3;
+export const NOTIFY_RETRY_DELAY_MS = 1_000;
+/**
  * How long a boot may keep extending systemd's start timeout, from the watchdog's start: a 1M-record
  * journal verifies in minutes on a slow board, a boot stuck for longer than this is a fault.
  */
@@ -51,6 +59,8 @@ export interface WatchdogOptions {
   readonly logger?: Logger;
   /** Monotonic ms (tests move it), for BOOT_EXTEND_MS_MAX. */
   readonly clock?: () => number;
+  /** Between tries of a failed message (NOTIFY_RETRY_DELAY_MS; tests shorten it). */
+  readonly notifyRetryDelayMs?: number;
 }
 
 export class SystemdWatchdog {
@@ -100,13 +110,22 @@ export class SystemdWatchdog {
     const args = [...(readyNow ? ['READY=1'] : []), ...(h.ok ? ['WATCHDOG=1'] : []), ...this.extension(readyNow), status];
     // Said once per unhealthy check: two in a row and systemd kills the terminal.
     if (!h.ok && this.ready) this.log.warn({ status: h.status }, 'watchdog: not petting, the terminal is unhealthy');
-    try {
-      await this.notify([`--pid=${this.o.pid ?? process.pid}`, ...args]);
-      if (readyNow) this.ready = true;
-    } catch (e) {
-      this.log.warn({ err: String(e) }, 'watchdog: systemd-notify failed');
-    }
+    if (await this.send([`--pid=${this.o.pid ?? process.pid}`, ...args]) && readyNow) this.ready = true;
     return args;
+  }
+
+  /** One message, tried up to NOTIFY_TRIES_MAX times; true once systemd-notify succeeded. */
+  private async send(args: string[]): Promise<boolean> {
+    for (let attempt = 1; attempt <= NOTIFY_TRIES_MAX; attempt++) {
+      try {
+        await this.notify(args);
+        return true;
+      } catch (e) {
+        this.log.warn({ err: String(e), attempt, attemptsMax: NOTIFY_TRIES_MAX }, 'watchdog: systemd-notify failed');
+        if (attempt < NOTIFY_TRIES_MAX) await new Promise((r) => setTimeout(r, this.o.notifyRetryDelayMs ?? NOTIFY_RETRY_DELAY_MS));
+      }
+    }
+    return false;
   }
 
   /** EXTEND_TIMEOUT_USEC while the start is not over (no READY=1 yet), within BOOT_EXTEND_MS_MAX. */
