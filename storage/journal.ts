@@ -42,7 +42,7 @@ import { join } from 'node:path';
 import { Logger, silentLogger } from '../common/log';
 import { PosError, invariant } from '../common/errors';
 import {
-  DecodedRecord, Payload, RecordType, RecordTypeName, SEQ_MAX, checkFrame, decodePayload, encodeRecord,
+  DecodedRecord, Payload, RecordType, RecordTypeName, SEQ_MAX, checkFrame, decodePayload, encodeRecord, encodeRecords,
   genesisDigest, prevDigestOf, recordDigest,
 } from './record';
 import { Damage, StoredEntry, VerifyReport, verifyEntries } from './verify';
@@ -265,17 +265,12 @@ export class Journal {
   async appendMany(records: ReadonlyArray<{ type: RecordTypeName | number; payload: Payload }>, options: AppendOptions = {}): Promise<Appended[]> {
     this.checkWritable(options);
     const timeMs = Math.floor((this.options.clock ?? Date.now)());
-    const encoded: Array<{ seq: number; stored: Buffer; digest: Buffer }> = [];
-    let prev = this.lastDigest_;
-    for (const [i, r] of records.entries()) {
-      const seq = this.nextSeq + i;
-      const stored = encodeRecord({ type: typeof r.type === 'number' ? r.type : RecordType[r.type], seq, timeMs, prevDigest: prev, payload: r.payload });
-      prev = recordDigest(stored);
-      encoded.push({ seq, stored, digest: prev });
-    }
+    // One buffer for the batch's records and one for their digests (storage/record.ts encodeRecords).
+    const batch = encodeRecords(records.map((r) => ({ type: typeof r.type === 'number' ? r.type : RecordType[r.type], payload: r.payload })), this.nextSeq, timeMs, this.lastDigest_);
+    const encoded = batch.stored.map((stored, i) => ({ seq: this.nextSeq + i, stored, digest: batch.digests[i] }));
     this.checkSpace(bytesOf(encoded), encoded.length);
     this.nextSeq += encoded.length;
-    this.lastDigest_ = prev;
+    this.lastDigest_ = encoded[encoded.length - 1]?.digest ?? this.lastDigest_;
     if (options.deferred && this.deferred.length + encoded.length <= DEFERRED_RECORDS_MAX) {
       this.deferred.push(...encoded);
       return encoded.map((e) => ({ seq: e.seq, digest: e.digest, timeMs }));
