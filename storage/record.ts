@@ -7,6 +7,8 @@ import { createHash, hash as oneShotHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { Encoder } from 'cbor-x';
 import { PosError, invariant } from '../common/errors';
+import { ensureRoom, resetScratch, scratch, scratchLength, setScratchLength, writeBytes, writePayload } from './record-payload';
+import { refuseSensitive } from './sensitive';
 
 export const MAGIC = 0x504f534a; // "POSJ"
 export const FORMAT_VERSION = 1;
@@ -105,35 +107,96 @@ export interface EncodeInput {
 
 /** Encodes one record as stored. Throws E-STO-06 for a sensitive field, before any I/O. */
 export function encodeRecord(input: EncodeInput): Buffer {
-  invariant(Number.isInteger(input.type) && input.type >= 1 && input.type <= 255, 'record type out of range', { type: input.type });
-  invariant(Number.isInteger(input.seq) && input.seq >= 1 && input.seq <= SEQ_MAX, 'seq out of range', { seq: input.seq });
-  invariant(input.prevDigest.length === DIGEST_BYTES, 'prevDigest must be 32 bytes');
-  invariant(Number.isInteger(input.timeMs) && input.timeMs >= 0, 'timeMs must be a non-negative integer');
-  refuseSensitive(input.payload, typeName(input.type));
-  // cbor-x returns a view of its own output buffer: copied once, straight into the record.
-  const payload = cbor.encode(input.payload);
-  if (payload.length > PAYLOAD_BYTES_MAX) {
-    throw new PosError('STO_REFUSED_FIELD', `record payload of ${payload.length} bytes exceeds ${PAYLOAD_BYTES_MAX}`, { type: input.type });
+  resetScratch();
+  writeRecord(input.type, input.seq, input.timeMs, input.prevDigest, input.payload);
+  return Buffer.from(scratch().subarray(0, scratchLength()));
+}
+
+/** Records encoded by encodeRecords: one buffer, each record and digest a view of it. */
+export interface EncodedBatch {
+  readonly stored: Buffer[];
+  readonly digests: Buffer[];
+}
+
+/**
+ * Encodes records of consecutive seqs from `firstSeq`, all at `timeMs`, each linked to the one
+ * before (the first to `prevDigest`): the bytes of encodeRecord for each, written into one
+ * buffer with one copy (issue 14 goal 5). Throws as encodeRecord does, for the first record that
+ * fails; nothing is returned then.
+ */
+export function encodeRecords(records: ReadonlyArray<{ readonly type: number; readonly payload: Payload }>, firstSeq: number, timeMs: number, prevDigest: Buffer): EncodedBatch {
+  resetScratch();
+  const ends = new Array<number>(records.length);
+  const digestsLatin1 = new Array<string>(records.length);
+  let prev: Buffer | string = prevDigest;
+  for (let i = 0; i < records.length; i++) {
+    const start = scratchLength();
+    writeRecord(records[i].type, firstSeq + i, timeMs, prev, records[i].payload);
+    ends[i] = scratchLength();
+    prev = digestsLatin1[i] = recordDigestLatin1(scratch().subarray(start, ends[i]));
   }
-  // Every byte of the record is written below (header fields, digest, payload), so the buffer
-  // need not be zeroed first. Batched appends spend their time here (issue 14 goal 5): no
-  // BigInts, no intermediate payload copy, CRCs in JavaScript (crc32Range: no native call).
-  const out = Buffer.allocUnsafe(HEADER_BYTES + payload.length);
-  out.writeUInt32BE(MAGIC, 0);
-  out[4] = FORMAT_VERSION;
-  out[5] = input.type;
-  out[6] = 0;
-  out[7] = 0;
-  out.writeUInt32BE(0, 8); // seq is a u64 whose high word is 0 (seq <= SEQ_MAX, checked above)
-  out.writeUInt32BE(input.seq, 12);
-  out.writeUInt32BE(payload.length, 16);
-  out.writeUInt32BE(crc32Range(payload, 0, payload.length), 20);
-  out.writeUInt32BE(Math.floor(input.timeMs / 0x1_0000_0000), 24); // timeMs is a u64; JS integers stay below 2^53
-  out.writeUInt32BE(input.timeMs >>> 0, 28);
-  out.set(input.prevDigest, 32);
-  out.writeUInt32BE(crc32Range(out, 0, 64), 64);
-  out.set(payload, HEADER_BYTES);
-  return out;
+  const out = Buffer.from(scratch().subarray(0, scratchLength()));
+  const digestBytes = Buffer.allocUnsafe(DIGEST_BYTES * records.length);
+  const stored = new Array<Buffer>(records.length);
+  const digests = new Array<Buffer>(records.length);
+  for (let i = 0; i < records.length; i++) {
+    stored[i] = out.subarray(i === 0 ? 0 : ends[i - 1], ends[i]);
+    writeLatin1(digestBytes, i * DIGEST_BYTES, digestsLatin1[i]);
+    digests[i] = digestBytes.subarray(i * DIGEST_BYTES, (i + 1) * DIGEST_BYTES);
+  }
+  return { stored, digests };
+}
+
+/**
+ * Appends one record at the scratch buffer's end (storage/record-payload.ts). `prevDigest` is
+ * the digest as bytes or as a latin1 string (recordDigestLatin1: a batch links without a Buffer).
+ */
+function writeRecord(type: number, seq: number, timeMs: number, prevDigest: Buffer | string, payload: Payload): void {
+  checkEncodeInput(type, seq, timeMs, prevDigest);
+  const start = scratchLength();
+  ensureRoom(HEADER_BYTES);
+  setScratchLength(start + HEADER_BYTES);
+  if (!writePayload(payload)) {
+    // The former path: the error naming a sensitive field, or a value the fast writer leaves to cbor-x.
+    refuseSensitive(payload, typeName(type));
+    writeBytes(cbor.encode(payload));
+  }
+  const end = scratchLength();
+  const payloadBytes = end - start - HEADER_BYTES;
+  if (payloadBytes > PAYLOAD_BYTES_MAX) {
+    setScratchLength(start);
+    throw new PosError('STO_REFUSED_FIELD', `record payload of ${payloadBytes} bytes exceeds ${PAYLOAD_BYTES_MAX}`, { type });
+  }
+  // Every header byte is written here (the scratch buffer is not zeroed). No BigInts, CRCs in
+  // JavaScript (crc32Range: for a few hundred bytes the native call costs more than the CRC).
+  const out = scratch();
+  out.writeUInt32BE(MAGIC, start);
+  out[start + 4] = FORMAT_VERSION;
+  out[start + 5] = type;
+  out[start + 6] = 0;
+  out[start + 7] = 0;
+  out.writeUInt32BE(0, start + 8); // seq is a u64 whose high word is 0 (seq <= SEQ_MAX, checked)
+  out.writeUInt32BE(seq, start + 12);
+  out.writeUInt32BE(payloadBytes, start + 16);
+  out.writeUInt32BE(crc32Range(out, start + HEADER_BYTES, end), start + 20);
+  out.writeUInt32BE(Math.floor(timeMs / 0x1_0000_0000), start + 24); // timeMs is a u64; JS integers stay below 2^53
+  out.writeUInt32BE(timeMs >>> 0, start + 28);
+  if (typeof prevDigest === 'string') writeLatin1(out, start + PREV_DIGEST_AT, prevDigest);
+  else out.set(prevDigest, start + PREV_DIGEST_AT);
+  out.writeUInt32BE(crc32Range(out, start, start + 64), start + 64);
+}
+
+/** A digest held as a latin1 string, into `out` at `at` (measured: Buffer.write beats a charCodeAt loop here). */
+function writeLatin1(out: Buffer, at: number, digestLatin1: string): void {
+  out.write(digestLatin1, at, DIGEST_BYTES, 'latin1');
+}
+
+/** The invariants of a record to write (no detail object is made unless one fails). */
+function checkEncodeInput(type: number, seq: number, timeMs: number, prevDigest: Buffer | string): void {
+  if (!(Number.isInteger(type) && type >= 1 && type <= 255)) invariant(false, 'record type out of range', { type });
+  if (!(Number.isInteger(seq) && seq >= 1 && seq <= SEQ_MAX)) invariant(false, 'seq out of range', { seq });
+  invariant(prevDigest.length === DIGEST_BYTES, 'prevDigest must be 32 bytes');
+  invariant(Number.isInteger(timeMs) && timeMs >= 0, 'timeMs must be a non-negative integer');
 }
 
 /** Why a stored value failed its checks; `header` problems versus `body` problems decide recovery. */
@@ -255,68 +318,6 @@ export function decodeRecord(stored: Buffer): DecodedRecord {
   return { ...r.header, payload: decodePayload(stored), digest: recordDigest(stored) };
 }
 
-// ---- the rule that nothing sensitive is ever written (DESIGN.md rule 8)
+// ---- the rule that nothing sensitive is ever written (DESIGN.md rule 8): storage/sensitive.ts
 
-const FORBIDDEN_KEYS = new Set([
-  'track', 'track1', 'track2', 'track3', 'cvv', 'cvv2', 'cvc', 'cvn', 'pin', 'pinblock',
-  'field35', 'field36', 'field52', 'pan',
-]);
-const TRACK_PATTERN = /\d{12,19}[=D]\d{4}/;
-const DEPTH_MAX = 16;
-/**
- * Identifiers whose digits are not a card number by construction, each with the only shape it may
- * have. The PAN check is a Luhn test over every run of 16..19 digits, and a tenth of all digit
- * strings pass it: field 61 (batch n6 + STAN n6 + MMDD n4, 16 digits) and a wallet's all-digit
- * order number (59 A2, 12..32 characters) would be refused one time in ten, failing a void,
- * refund or QR payment with "software fault" by chance (found when the STANs of a test moved).
- * A value of another shape under these names is checked like any other.
- */
-const NOT_A_PAN: ReadonlyMap<string, RegExp> = new Map([
-  ['field61', /^\d{12}(\d{4})?$/],
-  ['original61', /^\d{12}(\d{4})?$/],
-  ['orderNo', /^[\x21-\x7e]{12,32}$/],
-]);
-
-function refuseSensitive(value: unknown, where: string, depth = 0): void {
-  invariant(depth <= DEPTH_MAX, 'record payload nested too deep', { where });
-  if (typeof value === 'string') return refuseSensitiveString(value, where);
-  if (value === null || typeof value !== 'object' || Buffer.isBuffer(value) || value instanceof Uint8Array) return;
-  if (Array.isArray(value)) {
-    value.forEach((v, i) => refuseSensitive(v, `${where}[${i}]`, depth + 1));
-    return;
-  }
-  for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
-    if (FORBIDDEN_KEYS.has(key.toLowerCase())) {
-      throw new PosError('STO_REFUSED_FIELD', `journal refuses field "${key}" in ${where}: sensitive card data is never stored`, { field: key, where });
-    }
-    const shape = NOT_A_PAN.get(key);
-    if (shape !== undefined && typeof v === 'string' && shape.test(v)) {
-      if (TRACK_PATTERN.test(v)) throw new PosError('STO_REFUSED_FIELD', `journal refuses track data in ${where}.${key}`, { where });
-      continue;
-    }
-    refuseSensitive(v, `${where}.${key}`, depth + 1);
-  }
-}
-
-/** Neither pattern fits in fewer characters: a PAN run is 16 digits or more, track data 17 or more. */
-const SENSITIVE_CHARS_MIN = 16;
-
-function refuseSensitiveString(s: string, where: string): void {
-  if (s.length < SENSITIVE_CHARS_MIN) return;
-  if (TRACK_PATTERN.test(s)) {
-    throw new PosError('STO_REFUSED_FIELD', `journal refuses track data in ${where}`, { where });
-  }
-  for (const run of s.match(/\d{16,19}/g) ?? []) {
-    if (luhnValid(run)) throw new PosError('STO_REFUSED_FIELD', `journal refuses a clear PAN in ${where}: store it encrypted`, { where });
-  }
-}
-
-export function luhnValid(digits: string): boolean {
-  let sum = 0;
-  for (let i = 0; i < digits.length; i++) {
-    let d = digits.charCodeAt(digits.length - 1 - i) - 48;
-    if (i % 2 === 1) { d *= 2; if (d > 9) d -= 9; }
-    sum += d;
-  }
-  return sum % 10 === 0;
-}
+export { luhnValid } from './sensitive';

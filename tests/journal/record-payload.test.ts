@@ -1,0 +1,204 @@
+/**
+ * The record encoder's fast payload writer (storage/record-payload.ts) against the former
+ * encoder: for every payload, encodeRecord's bytes equal a record built the former way (cbor-x
+ * with the journal's options, the header of JOURNAL_FORMAT.md with zlib's CRC-32), and
+ * encodeRecords' bytes and digests equal encodeRecord's one by one; a payload the sensitive-field
+ * rule refuses is refused with the same E-STO-06 message refuseSensitive gives (the writer
+ * checks strings only when they hold a run of 12 digits: the cases below sit around that line).
+ * Payloads are fixed cases and seeded random ones (no clock, no order dependence).
+ */
+import { strict as assert } from 'node:assert';
+import { crc32 } from 'node:zlib';
+import { Encoder } from 'cbor-x';
+import { DIGEST_BYTES, HEADER_BYTES, MAGIC, Payload, encodeRecord, encodeRecords, recordDigest } from '../../storage/record';
+import { refuseSensitive } from '../../storage/sensitive';
+import { isPosError } from '../../common/errors';
+
+const cbor = new Encoder({ useRecords: false, mapsAsObjects: true, variableMapSize: true });
+const PREV = Buffer.alloc(DIGEST_BYTES, 0x5a);
+const TIME_MS = 1_733_000_000_123;
+
+/** A record as JOURNAL_FORMAT.md lays it out, the payload by cbor-x: the former encoder's bytes. */
+function formerRecord(type: number, seq: number, timeMs: number, prev: Buffer, payload: Payload): Buffer {
+  const body = Buffer.from(cbor.encode(payload));
+  const h = Buffer.alloc(HEADER_BYTES);
+  h.writeUInt32BE(MAGIC, 0);
+  h[4] = 1;
+  h[5] = type;
+  h.writeBigUInt64BE(BigInt(seq), 8);
+  h.writeUInt32BE(body.length, 16);
+  h.writeUInt32BE(crc32(body), 20);
+  h.writeBigUInt64BE(BigInt(timeMs), 24);
+  prev.copy(h, 32);
+  h.writeUInt32BE(crc32(h.subarray(0, 64)), 64);
+  return Buffer.concat([h, body]);
+}
+
+/** mulberry32: a seeded generator, so a failure names a payload that comes back. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const CHAR_POOLS = ['0123456789', 'abcXYZ-_ *', '收银员签到结算', '\u00e9\u00df\u07ff\u0800\uffff', '\ud83d\ude00', '\ud800', '\udc00', '=D'];
+
+function randomString(r: () => number): string {
+  const n = r() < 0.6 ? Math.floor(r() * 24) : Math.floor(r() * 300);
+  let s = '';
+  for (let i = 0; i < n; i++) {
+    const pool = CHAR_POOLS[Math.floor(r() * CHAR_POOLS.length)];
+    s += pool[Math.floor(r() * pool.length)];
+  }
+  return s;
+}
+
+const NUMBERS = [0, -0, 1, 23, 24, 255, 256, 65535, 65536, 0xffffffff, 0x100000000, -1, -24, -25, -256, -257, -65536, -65537,
+  -0x80000000, -0x80000001, -0xffffffff, -0x100000000, -0x100000001, 1.5, -2.25, 1e300, Number.MAX_SAFE_INTEGER, 1_733_000_000_123,
+  Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 0.1];
+
+function randomValue(r: () => number, depth: number): unknown {
+  const k = Math.floor(r() * (depth > 4 ? 6 : 9));
+  switch (k) {
+    case 0: return randomString(r);
+    case 1: return NUMBERS[Math.floor(r() * NUMBERS.length)];
+    case 2: return Math.floor(r() * 2 ** 40) - 2 ** 39;
+    case 3: return [true, false, null, undefined][Math.floor(r() * 4)];
+    case 4: return Buffer.from(randomString(r), 'utf8');
+    case 5: return String(Math.floor(r() * 1e15)).padStart(Math.floor(r() * 20), '0');
+    case 6: return Array.from({ length: Math.floor(r() * (r() < 0.9 ? 5 : 30)) }, () => randomValue(r, depth + 1));
+    default: return randomPayload(r, depth + 1);
+  }
+}
+
+function randomPayload(r: () => number, depth = 0): Payload {
+  const out: Payload = {};
+  const keys = Math.floor(r() * (r() < 0.9 ? 8 : 30));
+  for (let i = 0; i < keys; i++) out[r() < 0.1 ? String(Math.floor(r() * 100)) : `${randomString(r).slice(0, 12)}k${i}`] = randomValue(r, depth);
+  return out;
+}
+
+/** The error refuseSensitive throws for a payload (E-STO-06, or the depth invariant), or undefined when it takes it. */
+function refusal(payload: Payload, type: number): string | undefined {
+  try {
+    refuseSensitive(payload, type === 10 ? 'txnBegin' : `unknown-${type}`);
+    return undefined;
+  } catch (e) {
+    assert.ok(isPosError(e), `refuseSensitive threw ${String(e)}`);
+    return `${e.code} ${e.message}`;
+  }
+}
+
+function encodeOrRefusal(payload: Payload, type: number): Buffer | string {
+  try {
+    return encodeRecord({ type, seq: 7, timeMs: TIME_MS, prevDigest: PREV, payload });
+  } catch (e) {
+    assert.ok(isPosError(e), `encodeRecord threw ${String(e)}`);
+    return `${e.code} ${e.message}`;
+  }
+}
+
+/** The encoder agrees with the former one on `payload`: same bytes, or the same refusal. */
+function assertSame(payload: Payload, what: string, type = 10): void {
+  const refused = refusal(payload, type);
+  const got = encodeOrRefusal(payload, type);
+  if (refused !== undefined) {
+    assert.equal(got, refused, `${what}: refused as refuseSensitive refuses it`);
+    return;
+  }
+  assert.ok(Buffer.isBuffer(got), `${what}: refused (${String(got)}) though refuseSensitive takes it`);
+  assert.ok(got.equals(formerRecord(type, 7, TIME_MS, PREV, payload)), `${what}: bytes differ from the former encoder's`);
+}
+
+const LUHN_PAN = '6222021234567890128';
+const CASES: Array<[string, Payload]> = [
+  ['empty', {}],
+  ['sale', { kind: 'sale', stan: '000123', amountFen: 1000, panMasked: '622202******0128', panEnc: Buffer.alloc(16, 9), rrn: '240602120001' }],
+  ['24 keys and more', Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`k${i}`, i]))],
+  ['long array', { a: Array.from({ length: 30_000 }, (_, i) => i % 3) }],
+  ['strings at the head-size edges', { a: 'x'.repeat(23), b: 'x'.repeat(24), c: 'x'.repeat(31), d: 'x'.repeat(32), e: 'x'.repeat(63), f: 'x'.repeat(64), g: 'x'.repeat(255), h: 'x'.repeat(256), i: '\u00e9'.repeat(12), j: '\u00e9'.repeat(130) }],
+  ['lone surrogates below and above 64 characters', { a: 'a\ud800b', b: `${'a'.repeat(70)}\ud800`, c: '\udc00\ud800', d: `\ud83d\ude00${'b'.repeat(80)}` }],
+  ['integer keys', { 2: 'two', 1: 'one', b: 'b' }],
+  ['numbers', Object.fromEntries(NUMBERS.map((n, i) => [`n${i}`, n]))],
+  ['nested to the depth allowed', (() => { let p: Payload = { leaf: 'x' }; for (let i = 0; i < 15; i++) p = { p }; return p; })()],
+  ['nested one too deep', (() => { let p: Payload = { leaf: 'x' }; for (let i = 0; i < 16; i++) p = { p }; return p; })()],
+  ['a Date, a Map, a Uint8Array, a bigint: cbor-x writes them', { d: new Date(0), m: new Map([['a', 1]]), u: new Uint8Array([1, 2]), b: 10n ** 20n }],
+  ['null prototype object', { o: Object.assign(Object.create(null) as object, { a: 1 }) }],
+  ['field61 of 16 digits (not a PAN by construction)', { field61: '0000010001231204' }],
+  ['orderNo all digits', { orderNo: '4111111111111111' }],
+  ['11 digits, then more', { a: '12345678901x12345678901' }],
+];
+const REFUSED: Array<[string, Payload]> = [
+  ['a clear PAN in a short string', { note: LUHN_PAN }],
+  ['a clear PAN in a string of 64 characters or more', { note: `${'x'.repeat(70)} ${LUHN_PAN} ${'y'.repeat(10)}` }],
+  ['a clear PAN in an array', { list: ['a', LUHN_PAN] }],
+  ['a clear PAN deep down', { a: { b: [{ c: `card ${LUHN_PAN}` }] } }],
+  ['track data', { t: `${LUHN_PAN}=30122010000012345678` }],
+  ['track data with D', { t: `${LUHN_PAN}D3012201` }],
+  ['track data under field61', { field61: `${LUHN_PAN}=3012` }],
+  ['track data under orderNo', { orderNo: '622202123456=3012' }],
+  ['a PAN under field61 of the wrong shape', { field61: `x${LUHN_PAN}` }],
+  ['forbidden key', { PinBlock: 'ab' }],
+  ['forbidden key in an array of maps', { list: [{ ok: 1 }, { Track2: 'x' }] }],
+  ['forbidden key beside a Date (the former path)', { when: new Date(0), cvv: '123' }],
+  ['a PAN beside a Map (the former path)', { m: new Map(), s: LUHN_PAN }],
+  ['a PAN as a number is not a string: taken', { n: 6222021234567890 }],
+];
+
+describe('journal: the record encoder writes the former encoder\'s bytes', () => {
+  it('fixedPayloadsEncodeToTheFormerBytes', () => {
+    for (const [what, payload] of CASES) assertSame(payload, what);
+  });
+
+  it('payloadsTheRuleRefusesAreRefusedWithTheSameMessage', () => {
+    let refusedCount = 0;
+    for (const [what, payload] of REFUSED) {
+      assertSame(payload, what);
+      if (refusal(payload, 10) !== undefined) refusedCount++;
+    }
+    assert.equal(refusedCount, REFUSED.length - 1, 'every case but the number is refused (the cases test something)');
+  });
+
+  it('seededRandomPayloadsEncodeToTheFormerBytes', () => {
+    const r = rng(20261205);
+    for (let i = 0; i < 2000; i++) {
+      const payload = randomPayload(r);
+      if (r() < 0.05) payload[r() < 0.5 ? 'pan' : 'x'] = r() < 0.5 ? LUHN_PAN : `${LUHN_PAN}=3012`;
+      assertSame(payload, `random payload ${i}: ${JSON.stringify(payload, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)).slice(0, 300)}`);
+    }
+  });
+
+  it('aBatchIsTheSingleRecordsChained', () => {
+    const r = rng(7);
+    const payloads = Array.from({ length: 80 }, () => randomPayload(r)).filter((p) => refusal(p, 10) === undefined).slice(0, 50);
+    assert.equal(payloads.length, 50);
+    const records = payloads.map((payload, i) => ({ type: 10 + (i % 3), payload }));
+    const batch = encodeRecords(records, 41, TIME_MS, PREV);
+    let prev: Buffer = PREV;
+    for (const [i, rec] of records.entries()) {
+      const single = encodeRecord({ type: rec.type, seq: 41 + i, timeMs: TIME_MS, prevDigest: prev, payload: rec.payload });
+      assert.ok(batch.stored[i].equals(single), `record ${i} of the batch`);
+      assert.ok(batch.digests[i].equals(recordDigest(single)), `digest ${i} of the batch`);
+      prev = recordDigest(single);
+    }
+  });
+
+  it('aRefusedRecordInABatchThrowsAndTheNextBatchIsWhole', () => {
+    const ok = { type: 10, payload: { a: 'b' } };
+    assert.throws(() => encodeRecords([ok, { type: 10, payload: { note: LUHN_PAN } }, ok], 1, TIME_MS, PREV), (e: unknown) => isPosError(e) && e.code === 'E-STO-06');
+    const again = encodeRecords([ok], 1, TIME_MS, PREV);
+    assert.ok(again.stored[0].equals(formerRecord(10, 1, TIME_MS, PREV, ok.payload)));
+  });
+
+  it('aPayloadOverTheLimitIsRefusedAndTheScratchDoesNotKeepIt', () => {
+    assert.throws(() => encodeRecord({ type: 10, seq: 1, timeMs: TIME_MS, prevDigest: PREV, payload: { big: Buffer.alloc(70_000) } }), /exceeds 65536/);
+    assert.throws(() => encodeRecord({ type: 10, seq: 1, timeMs: TIME_MS, prevDigest: PREV, payload: { big: 'x'.repeat(66_000) } }), /exceeds 65536/);
+    const small = encodeRecord({ type: 10, seq: 1, timeMs: TIME_MS, prevDigest: PREV, payload: { a: 1 } });
+    assert.ok(small.equals(formerRecord(10, 1, TIME_MS, PREV, { a: 1 })));
+  });
+});
