@@ -488,7 +488,7 @@ export class Journal {
     if (!wal.fits(batch.length, bytes)) this.checkpointNow();
     if (wal.fits(batch.length, bytes)) {
       wal.append(batch);
-      this.tail.push(...batch);
+      this.tail.push(...tailCopy(batch, bytes));
       this.tailBytes += bytes;
       return;
     }
@@ -660,6 +660,24 @@ function bytesOf(entries: ReadonlyArray<{ readonly stored: Buffer }>): number {
   let n = 0;
   for (const e of entries) n += e.stored.length;
   return n;
+}
+
+/**
+ * The tail's own copy of a commit's records, one buffer of exactly their size (issue 14 goal 1).
+ * A record is encoded into node's 8 KB buffer pool (a Buffer under 4 KB), and one record kept
+ * keeps its whole slab: after 200 sales the terminal's tail of 1,210 records held 306 slabs,
+ * 2.5 MB, growing until the checkpoint. Copied, the tail holds what the log holds (at most
+ * WAL_COMMITS_BYTES_MAX) and one small buffer per commit.
+ */
+function tailCopy(batch: ReadonlyArray<WalEntry>, bytes: number): WalEntry[] {
+  const block = Buffer.allocUnsafeSlow(bytes);
+  let at = 0;
+  return batch.map((e) => {
+    e.stored.copy(block, at);
+    const stored = block.subarray(at, at + e.stored.length);
+    at += e.stored.length;
+    return { seq: e.seq, stored };
+  });
 }
 
 /**
