@@ -8,13 +8,13 @@
  * between its parts so the trace can be cut into them).
  */
 import { sampleAnonPeak } from './anon-peak';
-import { closeSync, existsSync, fdatasyncSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fdatasyncSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Journal } from '../storage/journal';
 import { exportToFile, importFromFile } from '../storage/backup';
 import { openEnv, storedViews } from '../storage/lmdb-env';
 import { StoredEntry, verifyEntries } from '../storage/verify';
-import { Payload, RecordType, encodeRecord, genesisDigest, recordDigest } from '../storage/record';
+import { Payload, RecordType, encodeRecord, encodeRecords, genesisDigest } from '../storage/record';
 
 export const ID = 'BENCH-0001';
 export const RECORDS_1M = 1_000_000;
@@ -105,11 +105,14 @@ async function latency(work: string, perRound: number, rounds: number): Promise<
 
 /**
  * Batched throughput: `commits` commits of 100 records (journal.appendMany), and SQLite the same
- * way (100 INSERTs of a record of the same size per transaction, synchronous=FULL), interleaved in
- * rounds that alternate which goes first, so load from other processes falls on both alike. The
- * payload objects are made before the clock starts (SQLite is handed ready bytes; what the journal
- * does with a payload, CBOR, checks, CRCs, digest, is in its figure). Also the per-record CPU time
- * of encodeRecord + digest alone, and of the commit, to say where a commit's time goes.
+ * way (100 INSERTs of a record of the same size per transaction, synchronous=FULL in WAL mode),
+ * interleaved in rounds that alternate which goes first, so load from other processes falls on
+ * both alike. Each round's payload objects are made before its clock starts (SQLite is handed
+ * ready bytes; what the journal does with a payload, CBOR, checks, CRCs, digest, is in its
+ * figure), and only that round's are alive, so the garbage collector does not walk the whole
+ * run's payloads in the journal's time. Checkpoints are counted on both sides: the journal's
+ * (its log into LMDB, every ~35 commits) and SQLite's (its WAL restarted after a checkpoint, every
+ * ~110 commits: its WAL header's checkpoint sequence number). Wall and CPU time per commit.
  */
 async function batch(work: string, commits: number): Promise<unknown> {
   mkdirSync(work, { recursive: true });
@@ -119,62 +122,82 @@ async function batch(work: string, commits: number): Promise<unknown> {
   const rounds = 10;
   let i = 0;
   const batchOf = (): Array<{ type: number; payload: Payload }> => Array.from({ length: per }, () => ({ type: RecordType.txnBegin, payload: salePayload(i++) }));
-  const batches = Array.from({ length: commits + 1 }, batchOf);
-  const lmdbBatches = Array.from({ length: commits + 1 }, batchOf);
-  await journal.appendMany(batches[0]);
-  await lmdbOnly.appendMany(lmdbBatches[0]);
+  await journal.appendMany(batchOf());
+  await lmdbOnly.appendMany(batchOf());
 
-  const sqlite = openSqlite(join(work, 'sqlite.db'));
+  const sqliteFile = join(work, 'sqlite.db');
+  const sqlite = openSqlite(sqliteFile);
   const insert = sqlite.prepare('INSERT INTO journal (seq, type, time_ms, record) VALUES (?, ?, ?, ?)');
   const record = encodeRecord({ type: RecordType.txnBegin, seq: 2, timeMs: Date.now(), prevDigest: genesisDigest(ID), payload: salePayload(2) });
   let seq = 0;
   const many = sqlite.transaction(() => { for (let k = 0; k < per; k++) { seq++; insert.run(seq, RecordType.txnBegin, Date.now(), record); } });
   many();
 
-  let journalMs = 0;
-  let lmdbMs = 0;
-  let sqliteMs = 0;
-  let next = 1;
+  const t = { journal: { wallMs: 0, cpuMs: 0, checkpoints: 0 }, lmdb: { wallMs: 0, cpuMs: 0 }, sqlite: { wallMs: 0, cpuMs: 0 } };
+  const walRestartsBefore = sqliteWalCheckpointSeq(sqliteFile);
   const perRound = Math.ceil(commits / rounds);
+  const timed = async (into: { wallMs: number; cpuMs: number }, run: () => Promise<void> | void): Promise<void> => {
+    const c0 = process.cpuUsage();
+    const t0 = nowMs();
+    await run();
+    into.wallMs += nowMs() - t0;
+    const c = process.cpuUsage(c0);
+    into.cpuMs += (c.user + c.system) / 1000;
+  };
   for (let r = 0; r < rounds; r++) {
     const n = Math.min(perRound, commits - r * perRound);
-    const from = next;
-    next += n;
-    // The journal's figure includes its checkpoints into LMDB (the log fills every ~40 commits).
-    const runJournal = async (): Promise<void> => {
-      const t0 = nowMs();
-      for (let c = 0; c < n; c++) await journal.appendMany(batches[from + c]);
-      journalMs += nowMs() - t0;
-    };
-    const runLmdb = async (): Promise<void> => {
-      const t0 = nowMs();
-      for (let c = 0; c < n; c++) await lmdbOnly.appendMany(lmdbBatches[from + c]);
-      lmdbMs += nowMs() - t0;
-    };
-    const runSqlite = (): void => {
-      const t0 = nowMs();
-      for (let c = 0; c < n; c++) many();
-      sqliteMs += nowMs() - t0;
-    };
-    if (r % 2 === 0) { await runJournal(); runSqlite(); await runLmdb(); } else { await runLmdb(); runSqlite(); await runJournal(); }
+    const batches = Array.from({ length: n }, batchOf);
+    const lmdbBatches = Array.from({ length: n }, batchOf);
+    // The journal's figure includes its checkpoints into LMDB, SQLite's its own (counted below).
+    const runJournal = (): Promise<void> => timed(t.journal, async () => {
+      for (const b of batches) {
+        const before = journal.checkpointedSeq;
+        await journal.appendMany(b);
+        if (journal.checkpointedSeq !== before) t.journal.checkpoints++;
+      }
+    });
+    const runLmdb = (): Promise<void> => timed(t.lmdb, async () => { for (const b of lmdbBatches) await lmdbOnly.appendMany(b); });
+    const runSqlite = (): Promise<void> => timed(t.sqlite, () => { for (let c = 0; c < n; c++) many(); });
+    if (r % 2 === 0) { await runJournal(); await runSqlite(); await runLmdb(); } else { await runLmdb(); await runSqlite(); await runJournal(); }
   }
+  const sqliteCheckpoints = sqliteWalCheckpointSeq(sqliteFile) - walRestartsBefore;
   await journal.close();
   await lmdbOnly.close();
   sqlite.close();
   const records = commits * per;
+  const perSec = (x: { wallMs: number }): number => records / (x.wallMs / 1000);
   return {
-    recordsPerCommit: per, commits, journalRecordsPerSec: records / (journalMs / 1000), sqliteRecordsPerSec: records / (sqliteMs / 1000),
-    lmdbRecordsPerSec: records / (lmdbMs / 1000), lmdbCommitMs: lmdbMs / commits,
-    journalCommitMs: journalMs / commits, sqliteCommitMs: sqliteMs / commits, encodeUs: encodeCpuUs(2_000), maxRssBytes: rss(),
+    recordsPerCommit: per, commits, recordBytes: record.length,
+    journalRecordsPerSec: perSec(t.journal), sqliteRecordsPerSec: perSec(t.sqlite), lmdbRecordsPerSec: perSec(t.lmdb),
+    journalCommitMs: t.journal.wallMs / commits, sqliteCommitMs: t.sqlite.wallMs / commits, lmdbCommitMs: t.lmdb.wallMs / commits,
+    journalCpuMs: t.journal.cpuMs / commits, sqliteCpuMs: t.sqlite.cpuMs / commits, lmdbCpuMs: t.lmdb.cpuMs / commits,
+    journalCheckpoints: t.journal.checkpoints, sqliteCheckpoints,
+    encodeUs: encodeCpuUs(2_000), maxRssBytes: rss(),
   };
 }
 
-/** CPU µs per record of what appendMany does before LMDB (encodeRecord with its checks, digest). */
+/**
+ * SQLite's WAL header (bytes 12..15, big-endian): the checkpoint sequence number, which SQLite
+ * increments each time it starts the WAL over after a checkpoint.
+ */
+function sqliteWalCheckpointSeq(dbFile: string): number {
+  const fd = openSync(`${dbFile}-wal`, 'r');
+  try {
+    const head = Buffer.alloc(16);
+    readSync(fd, head, 0, 16, 0);
+    return head.readUInt32BE(12);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** CPU µs per record of what appendMany does before the commit (encodeRecords: checks, CBOR, CRCs, digests), in batches of 100. */
 function encodeCpuUs(n: number): number {
-  const payloads = Array.from({ length: n }, (_, k) => salePayload(k));
-  let prev = genesisDigest(ID);
+  const per = 100;
+  const batches = Array.from({ length: n / per }, (_, b) => Array.from({ length: per }, (_, k) => ({ type: RecordType.txnBegin, payload: salePayload(b * per + k) })));
   const t0 = process.cpuUsage();
-  for (let k = 0; k < n; k++) prev = recordDigest(encodeRecord({ type: RecordType.txnBegin, seq: k + 1, timeMs: 1_700_000_000_000, prevDigest: prev, payload: payloads[k] }));
+  let prev = genesisDigest(ID);
+  for (const [b, records] of batches.entries()) prev = encodeRecords(records, b * per + 1, 1_700_000_000_000, prev).digests[per - 1];
   const used = process.cpuUsage(t0);
   return (used.user + used.system) / n;
 }
