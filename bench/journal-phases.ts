@@ -4,7 +4,7 @@
  *
  *   node journal-phases.js <phase> <workDir> [args]   -> prints one line `RESULT {json}`
  *
- * Phases: latency, batch, build1m, open1m, walk1m, export1m, import1m, barriers (a workload for strace: prints `ACK <mark>`
+ * Phases: latency, batch, build1m, open1m, walk1m, verify1m, sqlite1m, export1m, import1m, barriers (a workload for strace: prints `ACK <mark>`
  * between its parts so the trace can be cut into them).
  */
 import { sampleAnonPeak } from './anon-peak';
@@ -244,6 +244,65 @@ async function open1m(dir: string): Promise<unknown> {
 }
 
 /**
+ * The full verify of the 1M-record journal (issue 14 goal 7) as `pos journal verify`, the recovery
+ * menu and export run it: a read-only Journal.open with no boot checkpoint to trust, so every
+ * record's frame, CRCs, seq and the whole chain, on `threads` threads. CPU counts every thread.
+ */
+async function verify1m(dir: string, threads: number): Promise<unknown> {
+  const m = JSON.parse(readFileSync(join(dir, 'complete.json'), 'utf8')) as { count: number; lastDigest: string };
+  const t0 = nowMs();
+  const c0 = process.cpuUsage();
+  const journal = await Journal.open({ dir, identity: ID, readOnly: true, mapSizeBytes: BIG_MAP_BYTES, verifyThreadsMax: threads });
+  const wallMs = nowMs() - t0;
+  const c = process.cpuUsage(c0);
+  const r = journal.openReport;
+  const ok = journal.state === 'ok' && r.goodCount === m.count && !r.damage && !r.tornTail && journal.lastDigest.toString('hex') === m.lastDigest;
+  await journal.close();
+  return { threads, wallMs, cpuMs: (c.user + c.system) / 1000, verifyMs: r.elapsedMs, ok, maxRssBytes: rss() };
+}
+
+/**
+ * Baseline for the full verify: SQLite checking the same 1M records, stored one row each (seq,
+ * type, time, the record's bytes) in a database built once from the journal and cached beside it.
+ * `PRAGMA integrity_check` (every page and index entry; SQLite keeps no checksum of row data) and a
+ * full scan that reads every record into JavaScript, wall and CPU.
+ */
+function sqliteCheck1m(dir: string, out: string): unknown {
+  const m = JSON.parse(readFileSync(join(dir, 'complete.json'), 'utf8')) as { count: number; lastDigest: string };
+  const marker = join(out, 'complete.json');
+  const file = join(out, 'records.db');
+  const cached = existsSync(marker) && readFileSync(marker, 'utf8') === m.lastDigest;
+  if (!cached) {
+    rmSync(out, { recursive: true, force: true });
+    mkdirSync(out, { recursive: true });
+    const sqlite = openSqlite(file);
+    const insert = sqlite.prepare('INSERT INTO journal (seq, type, time_ms, record) VALUES (?, ?, ?, ?)');
+    const db = openEnv(dir, { readOnly: true, mapSizeBytes: BIG_MAP_BYTES });
+    sqlite.transaction(() => { for (const { key, stored } of storedViews(db, 0)) insert.run(key, stored[5], 0, Buffer.from(stored)); })();
+    void db.close();
+    sqlite.close();
+    writeFileSync(marker, m.lastDigest);
+  }
+  type Statement = { pluck(): { get(): unknown }; raw(): { iterate(): Iterable<unknown[]> } };
+  const sqlite = openSqlite(file) as unknown as { prepare(s: string): Statement; close(): void };
+  const timed = (run: () => unknown): { wallMs: number; cpuMs: number; result: unknown } => {
+    const t0 = nowMs();
+    const c0 = process.cpuUsage();
+    const result = run();
+    const c = process.cpuUsage(c0);
+    return { wallMs: nowMs() - t0, cpuMs: (c.user + c.system) / 1000, result };
+  };
+  const integrity = timed(() => sqlite.prepare('PRAGMA integrity_check').pluck().get());
+  const scan = timed(() => {
+    let rows = 0;
+    for (const row of sqlite.prepare('SELECT seq, record FROM journal ORDER BY seq').raw().iterate()) rows += (row[1] as Buffer).length > 0 ? 1 : 0;
+    return rows;
+  });
+  sqlite.close();
+  return { cached, integrity, scan, maxRssBytes: rss() };
+}
+
+/**
  * The walk of verify-on-open on one thread, twice each way, alternating: lmdb-js's getRange, which
  * copies every value out of its read buffer (session 5's walk), against storedViews (no copy).
  * Wall and CPU ms for the 1M-record journal.
@@ -356,6 +415,8 @@ async function main(): Promise<void> {
     case 'build1m': result = await build1m(work); break;
     case 'open1m': result = await open1m(work); break;
     case 'walk1m': result = walk1m(work); break;
+    case 'verify1m': result = await verify1m(work, Number(arg ?? 2)); break;
+    case 'sqlite1m': result = sqliteCheck1m(work, String(arg)); break;
     case 'export1m': result = await export1m(work, String(arg)); break;
     case 'import1m': result = await import1m(String(arg)); break;
     case 'barriers': result = await barriers(work, Number(arg ?? 30)); break;
