@@ -11,7 +11,7 @@
  * former path (refuseSensitive, then cbor-x), which throws the error naming the field or encodes
  * the rarer value. tests/journal/record-payload.test.ts compares the bytes with cbor-x's.
  */
-import { DEPTH_MAX, SENSITIVE_DIGIT_RUN_MIN, forbiddenKey, sensitiveString } from './sensitive';
+import { DEPTH_MAX, PAN_DIGIT_RUN_MIN, TRACK_DIGIT_RUN_MIN, forbiddenKey, sensitiveString } from './sensitive';
 
 /** Payload bytes a record may hold (JOURNAL_FORMAT.md); the writer gives up beyond it. */
 const PAYLOAD_BYTES_MAX = 65536;
@@ -29,8 +29,11 @@ let target = Buffer.allocUnsafe(SCRATCH_BYTES_INITIAL);
 let at = 0;
 /** Where the payload being written starts, for its size limit. */
 let payloadStart = 0;
-/** The longest run of ASCII digits in the last string writeShortString wrote (no object per string). */
-let digitRun = 0;
+/**
+ * Whether the last string writeShortString wrote could match the rule's string tests (a run of
+ * PAN_DIGIT_RUN_MIN digits, or of TRACK_DIGIT_RUN_MIN ended by '=' or 'D'): a module variable, no object per string.
+ */
+let mayBeSensitive = false;
 
 /** The scratch buffer and the bytes written to it since `reset`. */
 export function scratch(): Buffer { return target; }
@@ -162,7 +165,7 @@ function writeString(s: string, key: string | undefined, scan = true): boolean {
   let end: number;
   if (chars < STRING_LOOP_CHARS_MAX) {
     end = writeShortString(s, bodyAt);
-    if (scan && digitRun >= SENSITIVE_DIGIT_RUN_MIN && sensitiveString(s, key)) return false;
+    if (scan && mayBeSensitive && sensitiveString(s, key)) return false;
   } else {
     if (scan && sensitiveString(s, key)) return false;
     end = bodyAt + target.write(s, bodyAt, target.length - bodyAt, 'utf8');
@@ -175,14 +178,19 @@ function writeString(s: string, key: string | undefined, scan = true): boolean {
   return true;
 }
 
-/** cbor-x's loop for short strings; returns the end, sets digitRun (for the rule). */
+/** cbor-x's loop for short strings; returns the end, sets mayBeSensitive (for the rule). */
 function writeShortString(s: string, from: number): number {
   let p = from;
   let run = 0;
-  let longest = 0;
+  let suspect = false;
   for (let i = 0; i < s.length; i++) {
     let c1 = s.charCodeAt(i);
-    if (c1 >= 0x30 && c1 <= 0x39) { if (++run > longest) longest = run; } else run = 0;
+    if (c1 >= 0x30 && c1 <= 0x39) {
+      if (++run >= PAN_DIGIT_RUN_MIN) suspect = true;
+    } else {
+      if (run >= TRACK_DIGIT_RUN_MIN && (c1 === 0x3d || c1 === 0x44)) suspect = true; // '=' or 'D'
+      run = 0;
+    }
     if (c1 < 0x80) {
       target[p++] = c1;
     } else if (c1 < 0x800) {
@@ -201,6 +209,6 @@ function writeShortString(s: string, from: number): number {
       target[p++] = (c1 & 0x3f) | 0x80;
     }
   }
-  digitRun = longest;
+  mayBeSensitive = suspect;
   return p;
 }

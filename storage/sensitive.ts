@@ -17,10 +17,12 @@ const TRACK_PATTERN = /\d{12,19}[=D]\d{4}/;
 /** How deep a payload may nest (the payload itself is depth 0). */
 export const DEPTH_MAX = 16;
 /**
- * The fewest consecutive digits either string test can match: track data is 12 digits or more
- * before its separator, a PAN run 16 or more. A string without such a run passes both tests.
+ * What a string must hold for either string test to match: a run of 16 digits or more (a PAN), or
+ * a run of 12 or more ended by '=' or 'D' (track data's PAN and separator). A string with
+ * neither passes both tests, under any key (NOT_A_PAN's shapes only narrow them).
  */
-export const SENSITIVE_DIGIT_RUN_MIN = 12;
+export const PAN_DIGIT_RUN_MIN = 16;
+export const TRACK_DIGIT_RUN_MIN = 12;
 /**
  * Identifiers whose digits are not a card number by construction, each with the only shape it may
  * have. The PAN check is a Luhn test over every run of 16..19 digits, and a tenth of all digit

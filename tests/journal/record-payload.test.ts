@@ -132,6 +132,9 @@ const CASES: Array<[string, Payload]> = [
   ['field61 of 16 digits (not a PAN by construction)', { field61: '0000010001231204' }],
   ['orderNo all digits', { orderNo: '4111111111111111' }],
   ['11 digits, then more', { a: '12345678901x12345678901' }],
+  ['15 digits passing Luhn, no separator after', { a: '622202123456780', b: '622202123456780x1234' }],
+  ['12 digits then = but only 3 after', { a: '622202123456=301' }],
+  ['11 digits then = and 4', { a: '62220212345=3012' }],
 ];
 const REFUSED: Array<[string, Payload]> = [
   ['a clear PAN in a short string', { note: LUHN_PAN }],
@@ -140,6 +143,10 @@ const REFUSED: Array<[string, Payload]> = [
   ['a clear PAN deep down', { a: { b: [{ c: `card ${LUHN_PAN}` }] } }],
   ['track data', { t: `${LUHN_PAN}=30122010000012345678` }],
   ['track data with D', { t: `${LUHN_PAN}D3012201` }],
+  ['track data of a 12-digit PAN in a short string', { t: '622202123456=3012' }],
+  ['track data of a 14-digit PAN with D, after other digits', { t: '12 62220212345678D30121' }],
+  ['track data in a string of 64 characters or more', { t: `${'n'.repeat(60)}622202123456=3012` }],
+  ['a 16-digit Luhn-valid PAN (the shortest run)', { a: 'x4111111111111111' }],
   ['track data under field61', { field61: `${LUHN_PAN}=3012` }],
   ['track data under orderNo', { orderNo: '622202123456=3012' }],
   ['a PAN under field61 of the wrong shape', { field61: `x${LUHN_PAN}` }],
