@@ -107,10 +107,10 @@ async function latency(work: string, perRound: number, rounds: number): Promise<
  * Batched throughput: `commits` commits of 100 records (journal.appendMany), and SQLite the same
  * way (100 INSERTs of a record of the same size per transaction, synchronous=FULL in WAL mode),
  * interleaved in rounds that alternate which goes first, so load from other processes falls on
- * both alike. Each round's payload objects are made before its clock starts (SQLite is handed
- * ready bytes; what the journal does with a payload, CBOR, checks, CRCs, digest, is in its
- * figure), and only that round's are alive, so the garbage collector does not walk the whole
- * run's payloads in the journal's time. Checkpoints are counted on both sides: the journal's
+ * both alike. Each commit's payload objects are made just before its clock starts, as a caller
+ * makes them (SQLite is handed ready bytes; what the journal does with a payload, CBOR, checks,
+ * CRCs, digest, is in its figure): no run's worth of payloads is alive for the garbage collector
+ * to walk in the journal's time. Checkpoints are counted on both sides: the journal's
  * (its log into LMDB, every ~35 commits) and SQLite's (its WAL restarted after a checkpoint, every
  * ~110 commits: its WAL header's checkpoint sequence number). Wall and CPU time per commit.
  */
@@ -146,17 +146,21 @@ async function batch(work: string, commits: number): Promise<unknown> {
   };
   for (let r = 0; r < rounds; r++) {
     const n = Math.min(perRound, commits - r * perRound);
-    const batches = Array.from({ length: n }, batchOf);
-    const lmdbBatches = Array.from({ length: n }, batchOf);
     // The journal's figure includes its checkpoints into LMDB, SQLite's its own (counted below).
-    const runJournal = (): Promise<void> => timed(t.journal, async () => {
-      for (const b of batches) {
+    const runJournal = async (): Promise<void> => {
+      for (let c = 0; c < n; c++) {
+        const b = batchOf();
         const before = journal.checkpointedSeq;
-        await journal.appendMany(b);
+        await timed(t.journal, () => journal.appendMany(b).then(() => undefined));
         if (journal.checkpointedSeq !== before) t.journal.checkpoints++;
       }
-    });
-    const runLmdb = (): Promise<void> => timed(t.lmdb, async () => { for (const b of lmdbBatches) await lmdbOnly.appendMany(b); });
+    };
+    const runLmdb = async (): Promise<void> => {
+      for (let c = 0; c < n; c++) {
+        const b = batchOf();
+        await timed(t.lmdb, () => lmdbOnly.appendMany(b).then(() => undefined));
+      }
+    };
     const runSqlite = (): Promise<void> => timed(t.sqlite, () => { for (let c = 0; c < n; c++) many(); });
     if (r % 2 === 0) { await runJournal(); await runSqlite(); await runLmdb(); } else { await runLmdb(); await runSqlite(); await runJournal(); }
   }

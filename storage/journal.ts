@@ -268,7 +268,7 @@ export class Journal {
     this.checkWritable(options);
     const timeMs = Math.floor((this.options.clock ?? Date.now)());
     // One buffer for the batch's records and one for their digests (storage/record.ts encodeRecords).
-    const batch = encodeRecords(records.map((r) => ({ type: typeof r.type === 'number' ? r.type : RecordType[r.type], payload: r.payload })), this.nextSeq, timeMs, this.lastDigest_);
+    const batch = encodeRecords(records, this.nextSeq, timeMs, this.lastDigest_);
     const encoded = batch.stored.map((stored, i) => ({ seq: this.nextSeq + i, stored, digest: batch.digests[i] }));
     this.checkSpace(bytesOf(encoded), encoded.length);
     this.nextSeq += encoded.length;

@@ -119,19 +119,20 @@ export interface EncodedBatch {
 }
 
 /**
- * Encodes records of consecutive seqs from `firstSeq`, all at `timeMs`, each linked to the one
- * before (the first to `prevDigest`): the bytes of encodeRecord for each, written into one
- * buffer with one copy (issue 14 goal 5). Throws as encodeRecord does, for the first record that
- * fails; nothing is returned then.
+ * Encodes records (a type by code or name) of consecutive seqs from `firstSeq`, all at `timeMs`,
+ * each linked to the one before (the first to `prevDigest`): the bytes of encodeRecord for each,
+ * written into one buffer with one copy (issue 14 goal 5). Throws as encodeRecord does, for the
+ * first record that fails; nothing is returned then.
  */
-export function encodeRecords(records: ReadonlyArray<{ readonly type: number; readonly payload: Payload }>, firstSeq: number, timeMs: number, prevDigest: Buffer): EncodedBatch {
+export function encodeRecords(records: ReadonlyArray<{ readonly type: number | RecordTypeName; readonly payload: Payload }>, firstSeq: number, timeMs: number, prevDigest: Buffer): EncodedBatch {
   resetScratch();
   const ends = new Array<number>(records.length);
   const digestsLatin1 = new Array<string>(records.length);
   let prev: Buffer | string = prevDigest;
   for (let i = 0; i < records.length; i++) {
     const start = scratchLength();
-    writeRecord(records[i].type, firstSeq + i, timeMs, prev, records[i].payload);
+    const type = records[i].type;
+    writeRecord(typeof type === 'number' ? type : RecordType[type], firstSeq + i, timeMs, prev, records[i].payload);
     ends[i] = scratchLength();
     prev = digestsLatin1[i] = recordDigestLatin1(scratch().subarray(start, ends[i]));
   }
