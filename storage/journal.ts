@@ -49,7 +49,7 @@ import { Damage, StoredEntry, VerifyReport, verifyEntries } from './verify';
 import { TrustedPrefix, verifyAfter } from './verify-tail';
 import { storageError } from './storage-errors';
 import { JournalDb, installCommitFailureGuard, metaPageProblem, openEnv, recordsClaimedByMeta, storedViews } from './lmdb-env';
-import { Superseded, WAL_BYTES, WalEntry, WalWriter, readWalFile, scanWal, walPath } from './wal';
+import { Superseded, WAL_BYTES, WalEntry, WalWriteObserver, WalWriter, readWalFile, scanWal, walPath } from './wal';
 import { fsyncDir } from '../common/fsync';
 
 export const MAP_SIZE_BYTES_DEFAULT = 1024 * 1024 * 1024;
@@ -109,6 +109,8 @@ export interface JournalOptions {
    * (two barriers, a B-tree path rewritten). Benchmarks only, as the baseline beside the log.
    */
   readonly writeAheadLog?: boolean;
+  /** Sees the write-ahead log's writes and flushes (the day simulation's disk model only: storage/wal.ts). */
+  readonly walObserver?: WalWriteObserver;
   /**
    * Records 1..seq were verified before (the boot checkpoint, storage/boot-open.ts): only the
    * records after it are verified (storage/verify-tail.ts). When the file does not agree with it,
@@ -436,7 +438,7 @@ export class Journal {
       return;
     }
     try {
-      this.wal = WalWriter.open(this.dir, { baseSeq: this.lastSeq, baseDigest: this.lastDigest_ }, { noSync: this.options.unsafeNoSync });
+      this.wal = WalWriter.open(this.dir, { baseSeq: this.lastSeq, baseDigest: this.lastDigest_ }, { noSync: this.options.unsafeNoSync, observer: this.options.walObserver });
     } catch (e) {
       if (!existed) rmSync(file, { force: true });
       this.log.error({ dir: this.dir, err: String(e) }, 'journal: the write-ahead log cannot be written; commits go to LMDB');

@@ -290,6 +290,18 @@ export function readWalFile(dir: string): Buffer {
 export interface WalWriterOptions {
   /** UNSAFE: no flushes (the power-cut tests' positive control only). */
   readonly noSync?: boolean;
+  /** Sees the log's writes and flushes (the day simulation's disk model only). */
+  readonly observer?: WalWriteObserver;
+}
+
+/**
+ * Told of every write of the log before it is issued and of every flush once it returned: the
+ * day simulation (sim/simulate-storage.ts) rebuilds journal.wal from them as a disk would hold it
+ * after a power cut, as tests/powercut does from an strace. Observing changes nothing written.
+ */
+export interface WalWriteObserver {
+  write(offset: number, bytes: Buffer): void;
+  flushed(): void;
 }
 
 /**
@@ -340,7 +352,7 @@ export class WalWriter {
   append(entries: ReadonlyArray<WalEntry>): void {
     const commit = encodeCommit(entries);
     invariant(this.offset + commit.length <= WAL_BYTES, 'WAL commit does not fit (check fits() first)', { offset: this.offset, bytes: commit.length });
-    writeAll(this.fd, commit, this.offset);
+    this.write(commit, this.offset);
     this.sync();
     this.offset += commit.length;
     this.records += entries.length;
@@ -348,7 +360,7 @@ export class WalWriter {
 
   /** After a checkpoint: the new header (one block, one fdatasync); commits start over. */
   reset(header: WalHeader): void {
-    writeAll(this.fd, encodeHeader(header), 0);
+    this.write(encodeHeader(header), 0);
     this.sync();
     this.offset = WAL_HEADER_BYTES;
     this.records = 0;
@@ -359,14 +371,23 @@ export class WalWriter {
   }
 
   private zeroFill(): void {
-    writeAll(this.fd, Buffer.alloc(WAL_BYTES), 0);
+    this.write(Buffer.alloc(WAL_BYTES), 0);
     // fsync, not fdatasync: the size and the blocks must be on disk, so later fdatasyncs never
     // have metadata to write.
-    if (!this.options.noSync) fsyncSync(this.fd);
+    if (this.options.noSync) return;
+    fsyncSync(this.fd);
+    this.options.observer?.flushed();
+  }
+
+  private write(bytes: Buffer, position: number): void {
+    this.options.observer?.write(position, bytes);
+    writeAll(this.fd, bytes, position);
   }
 
   private sync(): void {
-    if (!this.options.noSync) fdatasyncSync(this.fd);
+    if (this.options.noSync) return;
+    fdatasyncSync(this.fd);
+    this.options.observer?.flushed();
   }
 }
 
