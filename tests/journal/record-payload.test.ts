@@ -5,7 +5,8 @@
  * encodeRecords' bytes and digests equal encodeRecord's one by one; a payload the sensitive-field
  * rule refuses is refused with the same E-STO-06 message refuseSensitive gives (the writer
  * checks strings only when they hold a run of 12 digits: the cases below sit around that line).
- * Payloads are fixed cases and seeded random ones (no clock, no order dependence).
+ * Payloads are fixed cases and seeded random ones (mulberry32: a failure names a payload that
+ * comes back; no clock, no order dependence).
  */
 import { strict as assert } from 'node:assert';
 import { crc32 } from 'node:zlib';
@@ -13,6 +14,7 @@ import { Encoder } from 'cbor-x';
 import { DIGEST_BYTES, HEADER_BYTES, MAGIC, Payload, encodeRecord, encodeRecords, recordDigest } from '../../storage/record';
 import { refuseSensitive } from '../../storage/sensitive';
 import { isPosError } from '../../common/errors';
+import { mulberry32 as rng } from '../../sim/disk-model';
 
 const cbor = new Encoder({ useRecords: false, mapsAsObjects: true, variableMapSize: true });
 const PREV = Buffer.alloc(DIGEST_BYTES, 0x5a);
@@ -32,18 +34,6 @@ function formerRecord(type: number, seq: number, timeMs: number, prev: Buffer, p
   prev.copy(h, 32);
   h.writeUInt32BE(crc32(h.subarray(0, 64)), 64);
   return Buffer.concat([h, body]);
-}
-
-/** mulberry32: a seeded generator, so a failure names a payload that comes back. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const CHAR_POOLS = ['0123456789', 'abcXYZ-_ *', '收银员签到结算', '\u00e9\u00df\u07ff\u0800\uffff', '\ud83d\ude00', '\ud800', '\udc00', '=D'];
