@@ -1,19 +1,26 @@
 /**
  * The disk-model cut of the day simulation (sim/simulate-storage.ts): a real journal commit,
  * replayed as LMDB writes it and crashed at every point with unsynced pages torn, must reopen as
- * the journal before the commit or after it, never anything else.
+ * the journal before the commit or after it, never anything else. The same for the write-ahead
+ * log, through SimDisk itself (its observer of the log's writes, its trace, its rebuild): a log
+ * commit over two pages reopens with it, without it, or with its torn tail cut and journaled; a
+ * checkpoint cut anywhere between its LMDB transaction and its header write loses nothing.
  */
 import { strict as assert } from 'node:assert';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Journal } from '../storage/journal';
+import { RecordType } from '../storage/record';
 import { removeDir, tempDir } from '../storage/testing';
 import { DiskModel } from './disk-model';
-import { lmdbCommitWrites } from './simulate-storage';
+import { DiskCut, SimDisk, lmdbCommitWrites } from './simulate-storage';
+import { IoGate, Rng } from './simulate-world';
 
 const IDENTITY = 'SIM-DISK-0001';
 const RECORDS_BEFORE = 40;
 const SEEDS = [1, 2, 3];
+/** A commit over two pages has four torn states (each page kept or not): seeds enough to draw each. */
+const LOG_SEEDS = [1, 2, 3, 4, 5, 6, 7, 8];
 
 async function journalWith(dir: string, n: number): Promise<void> {
   const j = await Journal.open({ dir, identity: IDENTITY });
@@ -63,5 +70,84 @@ describe('simulation: disk-model power cuts', function () {
       }
     }
     assert.equal(outcomes.size, 2, 'both outcomes reached');
+  });
+
+  /** A copy of `from` (a closed journal): `before` runs, then `work` under an armed SimDisk, then the power is cut. */
+  async function cutAt(from: string, crashAt: number, seed: number, before: (j: Journal) => Promise<unknown>, work: (j: Journal) => Promise<unknown>): Promise<{ dir: string; cut: DiskCut }> {
+    const dir = tempDir('simdisk-wal-');
+    dirs.push(dir);
+    for (const f of readdirSync(from)) copyFileSync(join(from, f), join(dir, f));
+    const disk = new SimDisk(dir, new IoGate(), new Rng(seed));
+    const j = await Journal.open({ dir, identity: IDENTITY, walObserver: disk.walObserver });
+    await before(j);
+    disk.armDiskModel();
+    await work(j);
+    await j.close({ writeDeferred: false }); // a cut: no clean close's checkpoint
+    const cut = disk.rebuildAsDisk(new Rng(seed), crashAt);
+    assert.ok(cut, 'armed');
+    return { dir, cut };
+  }
+
+  it('everyCrashPointOfALogCommitOverTwoPagesReopensWithItWithoutItOrItsTornTailCut', async () => {
+    const base = tempDir('simdisk-base-');
+    dirs.push(base);
+    await journalWith(base, RECORDS_BEFORE);
+    // The next commit starts near the end of the log's first page of commits and ends in the second.
+    const first = (j: Journal): Promise<unknown> => j.append('test', { i: 'a', note: 'x'.repeat(3500) });
+    const second = (j: Journal): Promise<unknown> => j.append('test', { i: 'b', note: 'y'.repeat(2000) });
+    const outcomes = new Map<string, number>();
+    for (let crashAt = 0, events = Infinity; crashAt <= events; crashAt++) {
+      for (const seed of LOG_SEEDS) {
+        const { dir, cut } = await cutAt(base, crashAt, seed, first, second);
+        events = cut.events;
+        const log = cut.logCommit;
+        assert.ok(log, 'the commit went to journal.wal');
+        assert.equal(log.pages, 2, 'the commit spans two pages');
+        assert.equal(log.first, RECORDS_BEFORE + 3, 'record 1 (created), the records before, a, then b');
+        const reopened = await Journal.open({ dir, identity: IDENTITY });
+        try {
+          assert.equal(reopened.state, 'ok', `crash ${crashAt} seed ${seed}: ${reopened.state}`);
+          const at = reopened.get(log.first);
+          if (log.outcome === 'kept') assert.equal(at?.payload.i, 'b', `crash ${crashAt} seed ${seed}: kept, reopened without it`);
+          else if (log.outcome === 'torn-tail') assert.ok(at?.type === RecordType.recovery && at.payload.action === 'tail-cut' && String(at.payload.reason).includes('journal.wal'), `crash ${crashAt} seed ${seed}: torn tail not journaled as cut`);
+          else assert.equal(reopened.lastSeq, log.first - 1, `crash ${crashAt} seed ${seed}: ${log.outcome}, reopened with record ${reopened.lastSeq}`);
+          assert.equal(reopened.get(log.first - 1)?.payload.i, 'a', 'the acknowledged commit before it is kept');
+          if (crashAt === 0) assert.equal(log.outcome, 'dropped', 'nothing written at crash point 0');
+          if (crashAt === events) assert.equal(log.outcome, 'kept', 'flushed: kept');
+          outcomes.set(log.outcome, (outcomes.get(log.outcome) ?? 0) + 1);
+        } finally {
+          await reopened.close();
+        }
+      }
+    }
+    assert.deepEqual([...outcomes.keys()].sort(), ['dropped', 'kept', 'torn-head', 'torn-tail'], `outcomes ${JSON.stringify([...outcomes])}`);
+  });
+
+  it('everyCrashPointOfACheckpointLosesNothingInEveryOrderOfItsTwoWrites', async () => {
+    const base = tempDir('simdisk-base-');
+    dirs.push(base);
+    await journalWith(base, RECORDS_BEFORE);
+    // Five records in the log, not yet in LMDB: the state a settlement's checkpoint starts from.
+    const logged = async (j: Journal): Promise<void> => {
+      for (let i = 0; i < 5; i++) await j.append('test', { i: `log-${i}`, note: 'z'.repeat(300) });
+    };
+    const states = new Set<string>();
+    for (let crashAt = 0, events = Infinity; crashAt <= events; crashAt++) {
+      for (const seed of SEEDS) {
+        const { dir, cut } = await cutAt(base, crashAt, seed, logged, (j) => j.checkpoint());
+        events = cut.events;
+        assert.ok(cut.checkpoint, 'a checkpoint was traced');
+        states.add(`lmdb ${cut.checkpoint.lmdb}, header ${cut.checkpoint.header}`);
+        const reopened = await Journal.open({ dir, identity: IDENTITY });
+        try {
+          assert.equal(reopened.state, 'ok', `crash ${crashAt} seed ${seed}: ${reopened.state}`);
+          assert.equal(reopened.lastSeq, RECORDS_BEFORE + 6, `crash ${crashAt} seed ${seed}: a checkpoint cut lost records`);
+          assert.equal(reopened.get(RECORDS_BEFORE + 6)?.payload.i, 'log-4');
+        } finally {
+          await reopened.close();
+        }
+      }
+    }
+    assert.deepEqual([...states].sort(), ['lmdb false, header false', 'lmdb true, header false', 'lmdb true, header true'], 'every order state between the two writes reached');
   });
 });

@@ -1,6 +1,7 @@
 /**
  * A seeded simulation of whole trading days (issue 7): the terminal's real state machine, engine,
- * journal (LMDB) and host transport, against the acquirer simulator in this process, driven by
+ * journal (LMDB behind its write-ahead log journal.wal, as the terminal runs it) and host
+ * transport, against the acquirer simulator in this process, driven by
  * a simulated operator on virtual time, with faults drawn from the seed, and the invariants of
  * simulate-invariants.ts checked after every step. The same seed replays the same run exactly:
  * the report's `digest` is a hash of every event line.
@@ -22,6 +23,7 @@ import { createActor, Actor } from 'xstate';
 import { AcquirerSimulator, TEST_TERMINAL } from './host/simulator';
 import { FaultSpec } from './host/faults';
 import { Journal } from '../storage/journal';
+import { WAL_FILE } from '../storage/wal';
 import { tempDir, removeDir } from '../storage/testing';
 import { createLogger, Logger } from '../common/log';
 import { PosError } from '../common/errors';
@@ -56,10 +58,18 @@ export interface FaultRates {
   readonly bitFlip: number;
   /**
    * Per power cut: the storage is rebuilt page by page as a disk would hold it (the power-cut
-   * simulator's disk model) instead of the all-or-nothing commit rule. Drawn from a second stream
-   * of the seed, so the other faults of a seed stay where they were.
+   * simulator's disk model) instead of the all-or-nothing commit rule; the cut then falls at the
+   * next commit or checkpoint from its drawn point on (WRITE_POINTS), or for a share of them
+   * (TWO_PAGE_CUTS_SHARE) as the log writes its next commit over two pages. Drawn from
+   * a second stream of the seed, so the other faults of a seed stay where they were.
    */
   readonly diskModelCut: number;
+  /**
+   * Per checkpoint the terminal asks for (after a settlement's close) with no cut drawn: the power
+   * is cut during it, the disk rebuilt page by page (its LMDB transaction and the log's header
+   * write stopped in any order state). Drawn from the disk-model stream.
+   */
+  readonly checkpointCut: number;
   /** Per journal commit: EIO from then until the next boot. */
   readonly storageEio: number;
   /** Per journal commit: the disk is full from then until the next boot. */
@@ -110,7 +120,7 @@ export interface FaultRates {
 }
 
 export const DEFAULT_RATES: FaultRates = {
-  powerCut: 0.03, lyingFlush: 0.2, bitFlip: 0.05, diskModelCut: 0.25, storageEio: 0.002, storageFull: 0.002,
+  powerCut: 0.03, lyingFlush: 0.2, bitFlip: 0.05, diskModelCut: 0.25, checkpointCut: 0.05, storageEio: 0.002, storageFull: 0.002,
   hostDelay: 0.02, hostDrop: 0.015, hostMidClose: 0.01, hostGarbage: 0.01, badMac: 0.01, decline: 0.04, wrongArpc: 0.01, issuerScript: 0.02, misbehavingCard: 0.1, networkDown: 0.01,
   unbalanced: 0.1, wrongPin: 0.05, wrongPassword: 0.05, paperOut: 0.02, coverOpen: 0.01, garbledReader: 0.04,
   keyBounce: 0.02, keyStuck: 0.005, batteryLow: 0.005, batteryCritical: 0.05,
@@ -192,14 +202,6 @@ const T0_MS = Date.UTC(2026, 0, 5, 0, 0, 0); // 08:00 in Beijing
 const DAY_MS = 86_400_000;
 const IDENTITY = 'SIM-DAYS-0001';
 const DEVICE_KEY = Buffer.alloc(32, 0x5a);
-/**
- * The seeded days commit straight to LMDB, not through the write-ahead log the terminal uses
- * (storage/JOURNAL_FORMAT.md, "Write-ahead log"): sim/simulate-storage.ts models a cut on LMDB's
- * file (lost records removed by key, the disk model rebuilding data.mdb's pages), and a cut on
- * journal.wal is not modelled there yet. The log's own cuts are proven by tests/powercut
- * (every write of a commit, dropped and torn) and the guest's real power cuts.
- */
-const SIM_WRITE_AHEAD_LOG = false;
 
 /** Virtual time one step may take before the terminal counts as stuck (reversal tries included). */
 export const STEP_VIRTUAL_MS_MAX = 30 * 60_000;
@@ -209,6 +211,19 @@ export const STEPS_TO_REST_MAX = 40;
 export const DAY_STEPS_MAX = 3_000;
 /** Points of a step among which a power cut falls (commits, acknowledgements, timers). */
 const CUT_POINTS_SPAN = 14;
+/**
+ * Where a disk-model cut falls: with writes in flight (a commit to the log, a checkpoint), the
+ * states the page model is for; at rest or at a timer it would rebuild nothing. It waits for one
+ * across steps while the terminal runs; a power-off or a boot into recovery (whose journal
+ * access writes outside the instrumented journal) drops it.
+ */
+const WRITE_POINTS: ReadonlySet<string> = new Set(['commit-start', 'checkpoint-start']);
+/**
+ * Disk-model cuts that wait for a log commit over two pages instead: the only commits the page
+ * model can tear (a few in a hundred of the days' commits cross a page boundary), so torn tails
+ * of the log are met in every run and not once in a thousand cuts.
+ */
+const TWO_PAGE_CUTS_SHARE = 0.5;
 const LAST_EVENTS_DEFAULT = 40;
 const SCRYPT_N_SIM = 1 << 10;
 const REST_STATES = new Set(['idle', 'login', 'recovery.locked', 'recovery.menu', 'storageFailure', 'paperOut', 'hostUnreachable', 'off', 'lowBattery', 'offerReprint']);
@@ -260,11 +275,17 @@ class Simulation {
   /** The recovery menu's own journal access, opened by a recovery login, closed at power off. */
   private recovery: Recovery | undefined;
   damaged = false;
+  /** A reopened journal that does not hold what the disk model kept (stops the run after the boot). */
+  private modelMismatch: string | undefined;
   boots = 0;
   day = 0;
   step = 0;
   private points = 0;
   private cutAt = -1;
+  /** The cut drawn rebuilds the disk: it falls at the first commit or checkpoint from `cutAt` on, in this step or a later one. */
+  private cutAtWrite = false;
+  /** ... or, for a share of them, as the log writes its next commit over two pages (SimDisk.waitForTwoPageCommit). */
+  private cutAtTwoPages = false;
   private cutNow = false;
   private stepsSinceRest = 0;
   private battery: 'ok' | 'low' | 'critical' = 'ok';
@@ -384,13 +405,15 @@ class Simulation {
 
   /** What boot does: open the journal (damaged: recovery mode), replay, build the engine. */
   private async openFromDisk(): Promise<Terminal> {
-    const journal = await Journal.open({ dir: this.dir, identity: IDENTITY, clock: this.clock.now, logger: this.logger, writeAheadLog: SIM_WRITE_AHEAD_LOG });
+    const journal = await Journal.open({ dir: this.dir, identity: IDENTITY, clock: this.clock.now, logger: this.logger, walObserver: this.disk.walObserver });
+    this.noteReopened(journal);
     if (journal.state === 'damaged') {
       await journal.close();
       throw new PosError('STO_DAMAGED', `journal damaged at record ${journal.damage?.seq}: ${journal.damage?.reason}`, { seq: journal.damage?.seq });
     }
     this.disk.instrument(journal, {
       point: (where) => this.point(where),
+      checkpointCut: () => this.checkpointCut(),
       storageFault: () => {
         if (this.fault('storage-eio', this.rng.chance(this.rates.storageEio))) return 'eio';
         if (this.fault('storage-full', this.rng.chance(this.rates.storageFull))) return 'full';
@@ -411,7 +434,7 @@ class Simulation {
 
   /** Provisioning at the factory: the journal and the three operators. */
   async provision(): Promise<void> {
-    const journal = await Journal.open({ dir: this.dir, identity: IDENTITY, clock: this.clock.now, logger: this.logger, writeAheadLog: SIM_WRITE_AHEAD_LOG });
+    const journal = await Journal.open({ dir: this.dir, identity: IDENTITY, clock: this.clock.now, logger: this.logger, walObserver: this.disk.walObserver });
     const t = openTerminal({ journal, host: this.transport(), config: this.config(), deviceKey: fixedDeviceKey(DEVICE_KEY), random: seededRandom(this.o.seed >>> 0), clock: this.clock.now, scryptN: SCRYPT_N_SIM });
     const admin = { operator: '099', role: 'administrator' as const };
     for (const op of OPERATORS) await t.operators.create(op.number, op.role, op.password, op.role === 'administrator' ? undefined : admin);
@@ -461,6 +484,10 @@ class Simulation {
     actor.start();
     this.event(`power on (boot ${this.boots})`);
     await this.settle('boot');
+    const mismatch = this.modelMismatch;
+    this.modelMismatch = undefined;
+    if (mismatch) throw new Error(`disk model: ${mismatch}`);
+    if (!this.terminal) this.dropDiskModelCut();
     const err = this.view.data.error;
     this.event(`booted -> ${this.view.state}${err ? ` [${err.code} ${err.message}]` : ''}`);
   }
@@ -468,6 +495,8 @@ class Simulation {
   /** The power is cut now: whatever was in flight is abandoned. */
   async powerCut(): Promise<void> {
     this.cutAt = -1;
+    this.cutAtWrite = false;
+    this.cutAtTwoPages = false;
     const lying = this.disk.cut(this.rng.chance(this.rates.lyingFlush), this.o.bug === 'lying-flush-after-request');
     if (lying) this.fault('lying-flush', true);
     const arrived = this.link.powerCut();
@@ -477,11 +506,7 @@ class Simulation {
     while (this.io.diskInFlight > 0) await new Promise((r) => setImmediate(r));
     this.io.forgetCpu();
     await this.terminal?.store.journal.close();
-    const rebuilt = this.disk.rebuildAsDisk(this.diskRng);
-    if (rebuilt && rebuilt.writes > 0 && this.fault('disk-model-cut', true)) {
-      this.event(`disk rebuilt as after a real power cut: ${rebuilt.pages} page write(s) of the commit in flight, crash after ${rebuilt.crashAt} of ${rebuilt.writes} events (unsynced pages torn), commit ${rebuilt.landed ? 'on disk' : 'absent'}`);
-      this.fault(rebuilt.landed ? 'disk-model-commit-on-disk' : 'disk-model-commit-absent', true);
-    }
+    this.diskModelCut();
     const lost = await this.disk.applyCut();
     this.event(`POWER CUT at point ${this.points}: ${arrived} request(s) on the wire reached the host, ${lost} record(s) lost`);
     if (this.fault('bit-flip', this.rng.chance(this.rates.bitFlip))) {
@@ -493,8 +518,42 @@ class Simulation {
     await this.powerOn();
   }
 
+  /** Under an armed disk-model cut: the journal's files rebuilt as a disk holds them (sim/simulate-storage.ts). */
+  private diskModelCut(): void {
+    const cut = this.disk.rebuildAsDisk(this.diskRng);
+    if (!cut || cut.writes === 0 || !this.fault('disk-model-cut', true)) return;
+    const log = cut.logCommit;
+    const checkpoint = cut.checkpoint;
+    this.event(`disk rebuilt as after a real power cut: crash after ${cut.crashAt} of ${cut.events} writes and flushes in flight (unsynced pages torn), last write ${cut.landed ? 'on disk' : 'absent'}`
+      + (checkpoint ? `; checkpoint: LMDB transaction ${checkpoint.lmdb ? 'on disk' : 'absent'}, log header ${checkpoint.header ? 'new' : 'old'}` : '')
+      + (log ? `; log commit of records ${log.first}..${log.last} (${log.pages} page(s)) ${log.outcome}` : ''));
+    this.fault(cut.landed ? 'disk-model-commit-on-disk' : 'disk-model-commit-absent', true);
+    if (checkpoint) this.fault('disk-model-checkpoint-cut', true);
+    if (checkpoint?.lmdb && !checkpoint.header) this.fault('disk-model-checkpoint-between', true); // in LMDB, the log's header old
+    if (log) this.fault(`disk-model-log-commit-${log.outcome}`, true);
+  }
+
+  /** A disk-model cut still waiting for a write is not made (see WRITE_POINTS). */
+  private dropDiskModelCut(): void {
+    if (!this.cutAtWrite) return;
+    this.cutAt = -1;
+    this.cutAtWrite = false;
+    this.cutAtTwoPages = false;
+    this.disk.disarmDiskModel();
+  }
+
+  /** Right after the journal reopened: it holds what the disk kept of a log commit cut in flight. */
+  private noteReopened(journal: Journal): void {
+    const r = this.disk.reopened(journal);
+    if (!r) return;
+    this.event(r.line);
+    for (const c of r.counts) this.fault(c, true);
+    if (r.mismatch) this.modelMismatch = r.mismatch;
+  }
+
   /** Clean power-off (night, or the technician's reboot): the machine is at rest. */
   async powerOff(): Promise<void> {
+    this.dropDiskModelCut();
     this.actor?.stop();
     this.devicesOff();
     this.clock.clearAll();
@@ -507,9 +566,26 @@ class Simulation {
     this.event('power off');
   }
 
+  /** The log writes the commit over two pages a disk-model cut waited for: the power is cut now. */
+  private twoPageCut(): void {
+    this.cutAt = -1;
+    this.cutNow = true;
+    this.event('cut point log commit over two pages (disk model)');
+  }
+
+  /** A checkpoint cut (rate checkpointCut), unless a cut is drawn already. */
+  private checkpointCut(): boolean {
+    if (this.cutAt >= 0 || !this.fault('checkpoint-cut', this.diskRng.chance(this.rates.checkpointCut))) return false;
+    this.cutNow = true;
+    this.event('cut point checkpoint-start (disk model)');
+    return true;
+  }
+
   private point(where: string): boolean {
     this.points++;
-    if (this.points !== this.cutAt) return false;
+    if (this.cutAt < 0 || this.points < this.cutAt) return false;
+    if (this.cutAtWrite && (this.cutAtTwoPages || !WRITE_POINTS.has(where))) return false;
+    this.cutAt = -1;
     this.cutNow = true;
     this.event(`cut point ${where}`);
     return true;
@@ -534,15 +610,19 @@ class Simulation {
     });
     if (outcome === 'cut') { await this.powerCut(); return; }
     if (outcome !== 'rest') throw new InvariantFailure('never-stuck', `${what}: ${outcome} at ${this.view.state} after ${STEP_VIRTUAL_MS_MAX / 60_000} virtual minutes`);
-    if (this.cutAt > this.points) { this.cutNow = true; this.cutAt = -1; this.event('cut at rest'); await this.powerCut(); }
+    if (this.cutAt >= 0 && !this.cutAtWrite) { this.cutNow = true; this.cutAt = -1; this.event('cut at rest'); await this.powerCut(); }
   }
 
   async runStep(): Promise<void> {
     this.step++;
     const before = this.view.state;
-    if (this.fault('power-cut', this.rng.chance(this.rates.powerCut))) {
+    // A disk-model cut still waiting for its write is not replaced by a new one.
+    if (this.fault('power-cut', this.rng.chance(this.rates.powerCut) && !this.cutAtWrite)) {
       this.cutAt = this.points + 1 + this.rng.int(CUT_POINTS_SPAN);
-      if (this.diskRng.chance(this.rates.diskModelCut)) this.disk.armDiskModel();
+      this.cutAtWrite = this.diskRng.chance(this.rates.diskModelCut);
+      this.cutAtTwoPages = this.cutAtWrite && this.diskRng.chance(TWO_PAGE_CUTS_SHARE);
+      if (this.cutAtWrite) this.disk.armDiskModel();
+      if (this.cutAtTwoPages) this.disk.waitForTwoPageCommit(() => this.twoPageCut());
     }
     this.battery_();
     const ctx = this.operatorContext();
@@ -550,8 +630,14 @@ class Simulation {
     this.opCtx.lastSale = ctx.lastSale;
     if (action.kind === 'service') await this.service(action.what, action.label);
     else await this.press(action);
-    this.cutAt = -1;
-    this.disk.disarmDiskModel();
+    // A disk-model cut waits for the next commit or checkpoint, in a later step if need be, unless
+    // a commit overlapping another disarmed the disk model.
+    if (!this.cutAtWrite || !this.disk.armed) {
+      this.cutAtWrite = false;
+      this.cutAtTwoPages = false;
+      this.cutAt = -1;
+      this.disk.disarmDiskModel();
+    }
     this.check(before);
   }
 
@@ -671,10 +757,12 @@ class Simulation {
     });
   }
 
-  /** Scans the whole journal file (once a day: the per-step check covers new records). */
+  /** Scans the whole journal's files (once a day: the per-step check covers new records); the log keeps a cycle's records after its checkpoint. */
   scanJournalFile(): void {
-    const file = join(this.dir, 'data.mdb');
-    if (existsSync(file)) this.checker.noSecrets('journal file', readFileSync(file));
+    for (const name of ['data.mdb', WAL_FILE]) {
+      const file = join(this.dir, name);
+      if (existsSync(file)) this.checker.noSecrets(`journal file ${name}`, readFileSync(file));
+    }
   }
 
   // ------------------------------------------------------------ a day
