@@ -42,8 +42,13 @@ export function setScratchLength(n: number): void { at = n; }
 
 /** Starts a new output at byte 0 (drops a scratch buffer grown past what is kept). */
 export function resetScratch(): void {
-  if (target.length > SCRATCH_KEPT_BYTES_MAX) target = Buffer.allocUnsafe(SCRATCH_BYTES_INITIAL);
+  releaseScratch();
   at = 0;
+}
+
+/** After an encode: a scratch buffer grown past SCRATCH_KEPT_BYTES_MAX (a batch of megabytes) is not kept until the next. */
+export function releaseScratch(): void {
+  if (target.length > SCRATCH_KEPT_BYTES_MAX) target = Buffer.allocUnsafe(SCRATCH_BYTES_INITIAL);
 }
 
 /** Room for `n` more bytes at `at` (the bytes written so far are kept). */

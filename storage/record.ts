@@ -7,7 +7,7 @@ import { createHash, hash as oneShotHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { Encoder } from 'cbor-x';
 import { PosError, invariant } from '../common/errors';
-import { ensureRoom, resetScratch, scratch, scratchLength, setScratchLength, writeBytes, writePayload } from './record-payload';
+import { ensureRoom, releaseScratch, resetScratch, scratch, scratchLength, setScratchLength, writeBytes, writePayload } from './record-payload';
 import { refuseSensitive } from './sensitive';
 
 export const MAGIC = 0x504f534a; // "POSJ"
@@ -109,7 +109,9 @@ export interface EncodeInput {
 export function encodeRecord(input: EncodeInput): Buffer {
   resetScratch();
   writeRecord(input.type, input.seq, input.timeMs, input.prevDigest, input.payload);
-  return Buffer.from(scratch().subarray(0, scratchLength()));
+  const out = Buffer.from(scratch().subarray(0, scratchLength()));
+  releaseScratch();
+  return out;
 }
 
 /** Records encoded by encodeRecords: one buffer, each record and digest a view of it. */
@@ -137,6 +139,7 @@ export function encodeRecords(records: ReadonlyArray<{ readonly type: number | R
     prev = digestsLatin1[i] = recordDigestLatin1(scratch().subarray(start, ends[i]));
   }
   const out = Buffer.from(scratch().subarray(0, scratchLength()));
+  releaseScratch();
   const digestBytes = Buffer.allocUnsafe(DIGEST_BYTES * records.length);
   const stored = new Array<Buffer>(records.length);
   const digests = new Array<Buffer>(records.length);

@@ -13,6 +13,7 @@ import { crc32 } from 'node:zlib';
 import { Encoder } from 'cbor-x';
 import { DIGEST_BYTES, HEADER_BYTES, MAGIC, Payload, encodeRecord, encodeRecords, recordDigest } from '../../storage/record';
 import { refuseSensitive } from '../../storage/sensitive';
+import { scratch } from '../../storage/record-payload';
 import { isPosError } from '../../common/errors';
 import { mulberry32 as rng } from '../../sim/disk-model';
 
@@ -197,5 +198,9 @@ describe('journal: the record encoder writes the former encoder\'s bytes', () =>
     assert.throws(() => encodeRecord({ type: 10, seq: 1, timeMs: TIME_MS, prevDigest: PREV, payload: { big: 'x'.repeat(66_000) } }), /exceeds 65536/);
     const small = encodeRecord({ type: 10, seq: 1, timeMs: TIME_MS, prevDigest: PREV, payload: { a: 1 } });
     assert.ok(small.equals(formerRecord(10, 1, TIME_MS, PREV, { a: 1 })));
+    // A batch of megabytes grows the scratch buffer; it is not kept after the batch.
+    const big = encodeRecords(Array.from({ length: 100 }, () => ({ type: 10, payload: { b: Buffer.alloc(30_000, 1) } })), 1, TIME_MS, PREV);
+    assert.equal(big.stored.length, 100);
+    assert.ok(scratch().length <= 256 * 1024, `scratch kept at ${scratch().length} bytes`);
   });
 });
