@@ -80,9 +80,10 @@ export function decodeHeader(raw: Buffer): WalHeader | string {
 export function encodeCommit(entries: ReadonlyArray<WalEntry>): Buffer {
   invariant(entries.length >= 1 && entries.length <= WAL_COMMIT_RECORDS_MAX, 'WAL commit record count out of range', { records: entries.length });
   let bodyBytes = 0;
-  for (const [i, e] of entries.entries()) {
-    invariant(e.seq === entries[0].seq + i, 'WAL commit seqs not consecutive', { first: entries[0].seq, at: i, seq: e.seq });
-    bodyBytes += e.stored.length;
+  for (let i = 0; i < entries.length; i++) {
+    // The detail object only when it fails: this runs for every record of every commit.
+    if (entries[i].seq !== entries[0].seq + i) invariant(false, 'WAL commit seqs not consecutive', { first: entries[0].seq, at: i, seq: entries[i].seq });
+    bodyBytes += entries[i].stored.length;
   }
   const out = Buffer.allocUnsafe(WAL_COMMIT_HEADER_BYTES + bodyBytes);
   let at = WAL_COMMIT_HEADER_BYTES;
