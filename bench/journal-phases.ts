@@ -111,7 +111,7 @@ async function latency(work: string, perRound: number, rounds: number): Promise<
  * makes them (SQLite is handed ready bytes; what the journal does with a payload, CBOR, checks,
  * CRCs, digest, is in its figure): no run's worth of payloads is alive for the garbage collector
  * to walk in the journal's time. Checkpoints are counted on both sides: the journal's
- * (its log into LMDB, every ~35 commits) and SQLite's (its WAL restarted after a checkpoint, every
+ * (its log into LMDB, every ~40 commits) and SQLite's (its WAL restarted after a checkpoint, every
  * ~110 commits: its WAL header's checkpoint sequence number). Wall and CPU time per commit.
  */
 async function batch(work: string, commits: number): Promise<unknown> {

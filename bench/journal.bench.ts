@@ -40,8 +40,8 @@ const VERIFY_RUNS = 3;
 const BARRIER_N = 30;
 /**
  * Commits of 100 records in the batched phase: SQLite checkpoints about every 110 of them (its WAL
- * reaches 1,000 pages), the journal every ~35 (its 1 MiB log): 440 give SQLite 4 checkpoints and
- * the journal 12, so neither side's figure leaves out its own checkpoints.
+ * reaches 1,000 pages), the journal every ~40 (its 1 MiB log): 440 give SQLite 4 checkpoints and
+ * the journal 11, so neither side's figure leaves out its own checkpoints.
  */
 const BATCH_COMMITS = 440;
 
