@@ -17,9 +17,10 @@
  * torn pages) and shows exactly two outcomes per commit. So most cuts are modelled as:
  *   - a commit or checkpoint in flight at the cut: it happened wholly or not at all (drawn from
  *     the seed);
- *   - a lying flush: the last ACKNOWLEDGED commit is lost too, when nothing left the terminal
- *     since (a lost commit followed by a host request loses money by construction: that case is
- *     the positive control in tests/simulation, not a random fault). After the journal is closed
+ *   - a lying flush: the last ACKNOWLEDGED durable commit (not a deferred record: it has no
+ *     flush of its own to lie about) is lost too, when nothing left the terminal since (a lost
+ *     commit followed by a host request loses money by construction: that case is the positive
+ *     control in tests/simulation, not a random fault). After the journal is closed
  *     the log's bytes that commit wrote (and any written after it) are put back as they were
  *     before it (`undo`, read before each write), and its records are removed from data.mdb if a
  *     commit without the log put them there. A checkpoint since (a flush that did not lie) makes
@@ -57,7 +58,7 @@
 import { closeSync, existsSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Journal, Usage } from '../storage/journal';
-import { WAL_COMMIT_HEADER_BYTES, WAL_HEADER_BYTES, WalWriteObserver, readCommit, walPath } from '../storage/wal';
+import { WAL_COMMIT_HEADER_BYTES, WAL_FILE, WAL_HEADER_BYTES, WalWriteObserver, readCommit, walPath } from '../storage/wal';
 import { DiskModel, PAGE_SIZE } from './disk-model';
 import type { TraceEvent } from './disk-events';
 import { openEnv } from '../storage/lmdb-env';
@@ -106,6 +107,7 @@ interface UndoWrite { readonly offset: number; readonly before: Buffer; readonly
 /** Log writes kept for a lying flush: those of the commits in flight since the last acknowledgement (a group commit's few). */
 const UNDO_WRITES_MAX = 64;
 const WAL_TRACE_FD = 4;
+const LMDB_NAME = 'data.mdb';
 const LMDB_TRACE_FD = 3;
 
 export class SimDisk {
@@ -116,7 +118,11 @@ export class SimDisk {
   private fault: StorageFault | undefined;
   private dead = false;
   readonly flips: Flip[] = [];
-  /** Armed disk-model cut: data.mdb and journal.wal as the disk durably holds them (exact at every acknowledgement). */
+  /**
+   * Armed disk-model cut: data.mdb and journal.wal as the disk durably holds them (exact at every
+   * acknowledgement), by file name: the disk model seeds its torn pages by path, and the run's
+   * directory is named at random (a replay would tear other pages).
+   */
   private durable: Map<string, Buffer> | undefined;
   /** Armed: the writes and flushes since `durable`, in the order they were issued. */
   private trace: TraceEvent[] = [];
@@ -150,14 +156,14 @@ export class SimDisk {
 
   get storageFault(): StorageFault | undefined { return this.fault; }
 
-  private get dataFile(): string { return join(this.dir, 'data.mdb'); }
+  private get dataFile(): string { return join(this.dir, LMDB_NAME); }
   private get walFile(): string { return walPath(this.dir); }
 
   /** The next cut (this step) rebuilds the files as a disk would hold them. Call at rest. */
   armDiskModel(): void {
     const lmdb = readFileSync(this.dataFile);
-    this.durable = new Map([[this.dataFile, lmdb]]);
-    if (existsSync(this.walFile)) this.durable.set(this.walFile, readFileSync(this.walFile));
+    this.durable = new Map([[LMDB_NAME, lmdb]]);
+    if (existsSync(this.walFile)) this.durable.set(WAL_FILE, readFileSync(this.walFile));
     this.trace = [];
     this.lmdbImage = lmdb;
   }
@@ -292,7 +298,7 @@ export class SimDisk {
     }
     if (!this.durable) return;
     if (offset < WAL_HEADER_BYTES) this.traceLmdb();
-    this.trace.push({ kind: 'write', path: this.walFile, fd: WAL_TRACE_FD, offset, data: Buffer.from(bytes), sync: false, call: 'pwrite64', index: this.trace.length, startedAt: this.trace.length, tid: null, line: 0 });
+    this.trace.push({ kind: 'write', path: WAL_FILE, fd: WAL_TRACE_FD, offset, data: Buffer.from(bytes), sync: false, call: 'pwrite64', index: this.trace.length, startedAt: this.trace.length, tid: null, line: 0 });
     const onCut = this.twoPageCut;
     if (onCut && !this.dead && offset >= WAL_HEADER_BYTES && pagesSpanned(offset, bytes.length) >= 2) {
       this.twoPageCut = undefined;
@@ -303,7 +309,7 @@ export class SimDisk {
 
   private walFlushed(): void {
     if (!this.durable) return;
-    this.trace.push({ kind: 'barrier', call: 'fdatasync', path: this.walFile, fd: WAL_TRACE_FD, index: this.trace.length, startedAt: this.trace.length, tid: null, line: 0 });
+    this.trace.push({ kind: 'barrier', call: 'fdatasync', path: WAL_FILE, fd: WAL_TRACE_FD, index: this.trace.length, startedAt: this.trace.length, tid: null, line: 0 });
   }
 
   /** Armed: an LMDB transaction since the last image (data.mdb differs) joins the trace as LMDB writes it. */
@@ -312,7 +318,7 @@ export class SimDisk {
     if (!before) return;
     const now = readFileSync(this.dataFile);
     if (now.length < before.length) throw new Error(`data.mdb shrank from ${before.length} to ${now.length} bytes: LMDB never shrinks its file`);
-    for (const e of lmdbCommitWrites(this.dataFile, before, now)) this.trace.push({ ...e, index: this.trace.length, startedAt: this.trace.length });
+    for (const e of lmdbCommitWrites(LMDB_NAME, before, now)) this.trace.push({ ...e, index: this.trace.length, startedAt: this.trace.length });
     this.lmdbImage = now;
   }
 
@@ -345,16 +351,16 @@ export class SimDisk {
     if (writes === 0) return { writes: 0, events: 0, crashAt: 0, landed: false };
     const crashAt = crashAtForTest ?? crashPointOf(events, pick);
     const files = new DiskModel(events, { initialFiles: durable }).filesAt(crashAt, { mode: 'torn', seed: pick.int(0x7fffffff) });
-    for (const [file, bytes] of files) writeFileSync(file, bytes);
+    for (const [name, bytes] of files) writeFileSync(join(this.dir, name), bytes);
     const disk = (file: string): Buffer => files.get(file) ?? durable.get(file) ?? Buffer.alloc(0);
     const lastWrite = events.filter((e) => e.kind === 'write').pop();
     const landed = lastWrite?.kind === 'write' && holds(disk(lastWrite.path), lastWrite.offset, lastWrite.data);
-    return { writes, events: events.length, crashAt, landed, ...this.logCommitOf(events, disk(this.walFile)), ...checkpointOf(events, disk) };
+    return { writes, events: events.length, crashAt, landed, ...this.logCommitOf(events, disk(WAL_FILE)), ...checkpointOf(events, disk) };
   }
 
   /** The last commit written to the log in `events`, as the rebuilt log holds it; noted for `reopened`. */
   private logCommitOf(events: readonly TraceEvent[], wal: Buffer): Pick<DiskCut, 'logCommit'> {
-    const commit = [...events].reverse().find((e) => e.kind === 'write' && e.path === this.walFile && e.offset >= WAL_HEADER_BYTES);
+    const commit = [...events].reverse().find((e) => e.kind === 'write' && e.path === WAL_FILE && e.offset >= WAL_HEADER_BYTES);
     if (commit?.kind !== 'write') return {};
     const whole = readCommit(commit.data, 0);
     invariant(whole !== undefined, 'simulation: the log wrote a commit that does not read back', { offset: commit.offset });
@@ -466,8 +472,8 @@ export function crashPointOf(events: readonly TraceEvent[], pick: Rng): number {
 /** A checkpoint in `events` (LMDB writes, a header write): whether each part is on the rebuilt disk. */
 function checkpointOf(events: readonly TraceEvent[], disk: (file: string) => Buffer): Pick<DiskCut, 'checkpoint'> {
   const writes = events.flatMap((e) => (e.kind === 'write' ? [e] : []));
-  const header = writes.filter((e) => e.offset < WAL_HEADER_BYTES && e.path.endsWith('journal.wal')).pop();
-  const meta = writes.filter((e) => e.path.endsWith('data.mdb') && e.sync).pop();
+  const header = writes.filter((e) => e.offset < WAL_HEADER_BYTES && e.path === WAL_FILE).pop();
+  const meta = writes.filter((e) => e.path === LMDB_NAME && e.sync).pop();
   if (!header && !meta) return {};
   const on = (e: typeof meta): boolean => e !== undefined && holds(disk(e.path), e.offset, e.data);
   return { checkpoint: { lmdb: on(meta), header: on(header) } };

@@ -68,9 +68,10 @@ describe('simulation: seeded trading days with faults, invariants after every st
   // every seed draws one in 20 days; this one does (a change of the draws may need another seed:
   // seed 9 stopped when the first sign-on began downloading the CA keys and AIDs; seed 1 when chip
   // pre-authorizations began taking the wrong-ARPC and script faults a sale took before; seed 2
-  // when tapped cards began to misbehave: seed 7 has 2).
-  it('seed 7: offline sales happen and their advices reach the host (positive control)', async () => {
-    const r = await simulateDays({ seed: 7, days: 20 });
+  // when tapped cards began to misbehave; seed 7 when the days began running behind the journal's
+  // write-ahead log with disk-model cuts on it: seed 6 has 1, seeds 1-3, 5, 8-11 have some).
+  it('seed 6: offline sales happen and their advices reach the host (positive control)', async () => {
+    const r = await simulateDays({ seed: 6, days: 20 });
     assert.equal(r.failure, undefined, r.failure && formatFailure(r.failure));
     assert.ok(r.hostOfflineSales > 0, 'no offline sale reached the host');
   });
@@ -212,8 +213,8 @@ describe('simulation: replay and positive controls', function () {
   // An offline sale whose advice the host accepted, and whose answer the terminal had, journaled as
   // given up: an acknowledged sale dropped from the totals. The given-up rule must not hide it.
   it('positive control: a terminal that gives up acknowledged offline sales fails ledger-journal or batch-balanced', async () => {
-    // Seed 7 has offline sales the host accepts (the control above); the first is dropped on day 9.
-    const r = await simulateDays({ seed: 7, days: 20, bug: 'drop-acknowledged-advice' });
+    // Seed 6 has offline sales the host accepts (the control above); the first is dropped on day 1.
+    const r = await simulateDays({ seed: 6, days: 20, bug: 'drop-acknowledged-advice' });
     assert.ok(r.failure, 'a dropped acknowledged offline sale went unnoticed');
     assert.match(formatFailure(r.failure), /invariant=(ledger-journal|batch-balanced)/);
     assert.match(r.failure.message, /acceptance reached the terminal: an acknowledged sale dropped/);
