@@ -246,7 +246,10 @@ export function nextAction(c: OperatorContext): Action {
     // Offline sales the host has not taken: usually send them again; sometimes the supervisor gives them up.
     case 'settlement.offlinePending': return c.rng.chance(0.8) ? ev('send offline sales again', undefined, { type: 'RETRY' }) : ev('give offline sales up', undefined, { type: 'GIVE_UP' });
     case 'refund.details': {
-      const sales = approvedSales(c);
+      // A refund is keyed from the original slip's RRN and host date: an offline sale the host has
+      // not taken yet has neither, so an operator does not pick it (soak seed 200008 day 3 kept
+      // keying one, E-OPR-08 every time, until the never-stuck check stopped the day).
+      const sales = approvedSales(c).filter((s) => s.rrn !== undefined && s.hostDate !== undefined);
       if (sales.length === 0) return ev('cancel refund (no sale)', undefined, { type: 'CANCEL' });
       const sale = c.rng.pick(sales);
       present(c);

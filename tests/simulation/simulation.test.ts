@@ -201,11 +201,13 @@ describe('simulation: replay and positive controls', function () {
 
   // docs/PROTOCOL.md "Offline sales given up after they were sent": with the host's answers lost
   // often, the supervisor gives up advices the host had booked; each such batch settles unbalanced
-  // by exactly those sales and is uploaded, and every invariant holds (seed 6 gives up 1 in 2 days;
+  // by exactly those sales and is uploaded, and every invariant holds (seed 12 gives up 1 in 2 days;
   // a change of the draws may need another seed: seed 8 stopped when a refused connect's send was taken back).
   const LOSSY_HOST = { networkDown: 0.3, hostDelay: 0.4, hostMidClose: 0.2, badMac: 0.2 };
   it('offline sales given up after sends the host had booked: unbalanced by exactly them, every invariant holds', async () => {
-    const r = await simulateDays({ seed: 6, days: 2, rates: LOSSY_HOST });
+    // Seed 12: seed 6 stopped drawing one when the simulated operator stopped keying refunds of
+    // offline sales (they have no RRN); seeds 18, 20, 22 and 27-29 draw one too.
+    const r = await simulateDays({ seed: 12, days: 2, rates: LOSSY_HOST });
     assert.equal(r.failure, undefined, r.failure && formatFailure(r.failure));
     assert.ok(r.givenUpBookedSales >= 1, `only ${r.givenUpBookedSales} given-up sales the host had booked`);
   });
