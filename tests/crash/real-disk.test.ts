@@ -34,6 +34,13 @@ describe('journal: a real full file system', function () {
   });
   afterEach(() => { sh(`umount ${mnt}`); try { rmdirSync(mnt); } catch { /* already gone */ } });
 
+  /** A tmpfs at `small` with room for the journal in `dir` and 256 KiB more, holding a copy of it. */
+  function onSmallDisk(dir: string, small: string): void {
+    const usedKiB = Math.ceil(Number(spawnSync('du', ['-sk', dir], { encoding: 'utf8' }).stdout.split('\t')[0]));
+    assert.ok(sh(`mount -t tmpfs -o size=${usedKiB + 256}k tmpfs ${small}`), 'mount');
+    assert.ok(sh(`cp -a ${dir}/. ${small}/`), 'copy the journal onto the small disk');
+  }
+
   it('preallocatedJournalOnAFullDiskRefusesSalesBeforeLmdbEverSeesEnospc', async () => {
     const dir = join(mnt, 'journal');
     const run = await runWriter(dir, { count: 100_000, env: { WRITER_CAPACITY_BYTES: String(160 * 1024) } });
@@ -115,10 +122,8 @@ describe('journal: a real full file system', function () {
     mkdirSync(small);
     try {
       const logBytes = await supersededLog(made, 'SIM-WAL-FULL');
-      const usedKiB = Math.ceil(Number(spawnSync('du', ['-sk', made], { encoding: 'utf8' }).stdout.split('\t')[0]));
       // Room for the journal as it is and a few pages, not for a second megabyte.
-      assert.ok(sh(`mount -t tmpfs -o size=${usedKiB + 256}k tmpfs ${small}`), 'mount');
-      assert.ok(sh(`cp -a ${made}/. ${small}/`), 'copy the journal onto the small disk');
+      onSmallDisk(made, small);
       const errors: string[] = [];
       const logger = pino({ level: 'error' }, { write: (line: string) => { errors.push(line); } });
       const j = await Journal.open({ dir: small, identity: 'SIM-WAL-FULL', logger });
@@ -153,9 +158,8 @@ describe('journal: a real full file system', function () {
     mkdirSync(small);
     try {
       await cutWithRecordsInTheLog(made, 'SIM-WAL-FULL', 4);
-      const usedKiB = Math.ceil(Number(spawnSync('du', ['-sk', made], { encoding: 'utf8' }).stdout.split('\t')[0]));
-      assert.ok(sh(`mount -t tmpfs -o size=${usedKiB + 256}k tmpfs ${small}`), 'mount');
-      assert.ok(sh(`cp -a ${made}/. ${small}/ && (dd if=/dev/zero of=${small}/filler bs=4k 2>/dev/null; true)`), 'the journal on a full disk');
+      onSmallDisk(made, small);
+      assert.ok(sh(`dd if=/dev/zero of=${small}/filler bs=4k 2>/dev/null; true`), 'the journal on a full disk');
       const warnings: string[] = [];
       const logger = pino({ level: 'warn' }, { write: (line: string) => { warnings.push(line); } });
       const j = await Journal.open({ dir: small, identity: 'SIM-WAL-FULL', logger });
