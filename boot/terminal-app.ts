@@ -599,6 +599,11 @@ export class TerminalApp {
       // The checkpoint names an LMDB record (its inode and transaction): the write-ahead log's
       // records go there first, or the next boot would not find the record it names.
       journal.checkpointSync();
+      if (journal.checkpointedSeq !== journal.lastSeq) {
+        // No room to put them there (storage/journal.ts checkpointFits): the next boot verifies more.
+        this.o.logger.warn({ seq: journal.lastSeq, checkpointedSeq: journal.checkpointedSeq }, 'journal: boot checkpoint not written: the write-ahead log could not be checkpointed (disk full)');
+        return;
+      }
       const started = performance.now();
       const cp = { identity: journal.identity, seq: journal.lastSeq, digest: journal.lastDigest, writtenAtMs: this.clock(), state: encodeState(state) };
       writeCheckpoint(this.o.journalDir, key, cp);

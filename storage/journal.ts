@@ -315,7 +315,7 @@ export class Journal {
   async checkpoint(): Promise<void> {
     if (this.state_ !== 'ok' || !this.wal || this.tail.length === 0) return;
     await this.queuedCommit?.catch(() => undefined);
-    if (this.checkpointFits('checkpoint')) this.checkpointSync();
+    this.checkpointSync();
   }
 
   /**
@@ -334,9 +334,14 @@ export class Journal {
     return false;
   }
 
-  /** checkpoint() now, on the calling thread (nothing else of the journal runs meanwhile). */
+  /**
+   * checkpoint() now, on the calling thread (nothing else of the journal runs meanwhile). Without
+   * room for it (checkpointFits) the records stay in the log: `checkpointedSeq` then stays below
+   * `lastSeq`, which a caller that needs them in LMDB checks (the boot checkpoint).
+   */
   checkpointSync(): void {
-    if (this.state_ !== 'ok' || !this.wal) return;
+    if (this.state_ !== 'ok' || !this.wal || this.tail.length === 0) return;
+    if (!this.checkpointFits('checkpoint')) return;
     try {
       this.checkpointNow();
     } catch (e) {

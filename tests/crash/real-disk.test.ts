@@ -168,6 +168,9 @@ describe('journal: a real full file system', function () {
       assert.equal(j.walRecordCount, 4, 'the records stay in the log');
       assert.equal(j.get(5)?.payload.note, 'record 5', 'and are read from it');
       await assert.rejects(j.append('test', { more: true }), (e: unknown) => isPosError(e) && e.id === 'STO_FULL');
+      j.checkpointSync(); // the boot checkpoint's call: skipped, not a failed journal
+      assert.equal(j.state, 'ok');
+      assert.equal(j.checkpointedSeq, 1, 'LMDB still ends at record 1: the boot checkpoint is not written (boot/terminal-app.ts)');
       await j.close();
       const logBytes = readFileSync(join(small, 'journal.wal'));
       const again = await Journal.open({ dir: small, identity: 'SIM-WAL-FULL', logger });
@@ -186,6 +189,42 @@ describe('journal: a real full file system', function () {
       await k.append('test', { through: 'the log' });
       assert.equal(k.walRecordCount, 1, 'the log is in use again');
       await k.close();
+    } finally {
+      sh(`umount ${small}`);
+      removeDir(made);
+    }
+  });
+
+  // The boot checkpoint asks for a checkpoint of the log (checkpointSync) on a disk something else
+  // filled since the appends kept room for it: skipped (the records stay in the log), never
+  // ENOSPC inside LMDB, which fails the journal.
+  it('checkpointOfTheLogOnADiskFilledSinceIsSkippedNotAFailure', async function () {
+    this.timeout(60_000);
+    const made = tempDir('checkpoint-full-');
+    const small = join(mnt, 'checkpoint-full');
+    mkdirSync(small);
+    try {
+      await cutWithRecordsInTheLog(made, 'SIM-WAL-FULL', 1);
+      const k = await Journal.open({ dir: made, identity: 'SIM-WAL-FULL' });
+      await k.close(); // the log checkpointed, started over
+      onSmallDisk(made, small);
+      const warnings: string[] = [];
+      const logger = pino({ level: 'warn' }, { write: (line: string) => { warnings.push(line); } });
+      const j = await Journal.open({ dir: small, identity: 'SIM-WAL-FULL', logger });
+      for (let i = 0; i < 4; i++) await j.append('test', { i, pad: 'x'.repeat(2000) });
+      assert.equal(j.walRecordCount, 4);
+      assert.ok(sh(`dd if=/dev/zero of=${small}/filler bs=4k 2>/dev/null; true`), 'something else fills the disk');
+      j.checkpointSync();
+      assert.equal(j.state, 'ok', 'not failed');
+      assert.equal(j.walRecordCount, 4, 'the records stay in the log');
+      assert.equal(j.checkpointedSeq, 2);
+      assert.match(warnings.join(''), /"code":"E-STO-01".*no room to checkpoint the write-ahead log/);
+      await j.close();
+      assert.ok(sh(`rm ${small}/filler`), 'room again');
+      const again = await Journal.open({ dir: small, identity: 'SIM-WAL-FULL' });
+      assert.equal(again.lastSeq, 6);
+      assert.equal(again.checkpointedSeq, 6, 'the open with room checkpointed them');
+      await again.close();
     } finally {
       sh(`umount ${small}`);
       removeDir(made);
