@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
 import pino from 'pino';
+import type { Logger } from '../../common/log';
 import { join } from 'node:path';
 import { removeDir, tempDir } from '../../storage/testing';
 import { cutWithRecordsInTheLog, supersededLog } from '../../storage/testing-wal';
@@ -34,11 +35,35 @@ describe('journal: a real full file system', function () {
   });
   afterEach(() => { sh(`umount ${mnt}`); try { rmdirSync(mnt); } catch { /* already gone */ } });
 
-  /** A tmpfs at `small` with room for the journal in `dir` and 256 KiB more, holding a copy of it. */
-  function onSmallDisk(dir: string, small: string): void {
-    const usedKiB = Math.ceil(Number(spawnSync('du', ['-sk', dir], { encoding: 'utf8' }).stdout.split('\t')[0]));
-    assert.ok(sh(`mount -t tmpfs -o size=${usedKiB + 256}k tmpfs ${small}`), 'mount');
-    assert.ok(sh(`cp -a ${dir}/. ${small}/`), 'copy the journal onto the small disk');
+  /**
+   * The journal `make` writes in a temp folder, copied onto a tmpfs (under the suite's) with room
+   * for it and 256 KiB more; `body` gets both folders. Unmounted and removed after.
+   */
+  async function onSmallDisk(name: string, make: (dir: string) => Promise<void>, body: (made: string, small: string) => Promise<void>): Promise<void> {
+    const made = tempDir(`${name}-`);
+    const small = join(mnt, name);
+    mkdirSync(small);
+    try {
+      await make(made);
+      const usedKiB = Math.ceil(Number(spawnSync('du', ['-sk', made], { encoding: 'utf8' }).stdout.split('\t')[0]));
+      assert.ok(sh(`mount -t tmpfs -o size=${usedKiB + 256}k tmpfs ${small}`), 'mount');
+      assert.ok(sh(`cp -a ${made}/. ${small}/`), 'copy the journal onto the small disk');
+      await body(made, small);
+    } finally {
+      sh(`umount ${small}`);
+      removeDir(made);
+    }
+  }
+
+  /** Fills the file system of `dir` (a file `filler` takes every free block). */
+  function fill(dir: string): void {
+    assert.ok(sh(`dd if=/dev/zero of=${dir}/filler bs=4k 2>/dev/null; true`), 'fill the disk');
+  }
+
+  /** A logger whose lines at `level` and above are kept, joined by text(). */
+  function captured(level: 'warn' | 'error'): { logger: Logger; text: () => string } {
+    const lines: string[] = [];
+    return { logger: pino({ level }, { write: (line: string) => { lines.push(line); } }), text: () => lines.join('') };
   }
 
   it('preallocatedJournalOnAFullDiskRefusesSalesBeforeLmdbEverSeesEnospc', async () => {
@@ -117,18 +142,13 @@ describe('journal: a real full file system', function () {
   // sets it aside. Before, the copy's ENOSPC was thrown out of Journal.open untyped.
   it('supersededLogOnAFullDiskStaysInPlaceAndCommitsGoToLmdb', async function () {
     this.timeout(60_000);
-    const made = tempDir('superseded-');
-    const small = join(mnt, 'superseded');
-    mkdirSync(small);
-    try {
-      const logBytes = await supersededLog(made, 'SIM-WAL-FULL');
-      // Room for the journal as it is and a few pages, not for a second megabyte.
-      onSmallDisk(made, small);
-      const errors: string[] = [];
-      const logger = pino({ level: 'error' }, { write: (line: string) => { errors.push(line); } });
+    let logBytes: Buffer = Buffer.alloc(0);
+    // Room for the journal as it is and a few pages, not for a second megabyte.
+    await onSmallDisk('superseded', async (made) => { logBytes = await supersededLog(made, 'SIM-WAL-FULL'); }, async (made, small) => {
+      const { logger, text: errors } = captured('error');
       const j = await Journal.open({ dir: small, identity: 'SIM-WAL-FULL', logger });
       assert.equal(j.state, 'ok', 'the journal opens: LMDB holds the history the terminal went on with');
-      assert.match(errors.join(''), /"code":"E-STO-01".*superseded write-ahead log cannot be copied aside/);
+      assert.match(errors(), /"code":"E-STO-01".*superseded write-ahead log cannot be copied aside/);
       assert.deepEqual(readdirSync(small).filter((f) => f.startsWith('journal.wal.superseded')), [], 'no partial copy left');
       await j.append('test', { after: 'full' });
       assert.equal(j.walRecordCount, 0, 'the commit went to LMDB, not the log');
@@ -142,10 +162,7 @@ describe('journal: a real full file system', function () {
       assert.equal(kept.length, 1, 'with room, the log is set aside');
       assert.ok(readFileSync(join(made, kept[0])).equals(logBytes), 'byte for byte');
       await k.close();
-    } finally {
-      sh(`umount ${small}`);
-      removeDir(made);
-    }
+    });
   });
 
   // The open after a cut checkpoints the log's records into LMDB. On a disk filled while the
@@ -153,18 +170,12 @@ describe('journal: a real full file system', function () {
   // lmdb-js has crashed on that path): the records stay in the log, durable, until there is room.
   it('logReplayedOnAFullDiskStaysInTheLogUntilThereIsRoom', async function () {
     this.timeout(60_000);
-    const made = tempDir('replay-full-');
-    const small = join(mnt, 'replay-full');
-    mkdirSync(small);
-    try {
-      await cutWithRecordsInTheLog(made, 'SIM-WAL-FULL', 4);
-      onSmallDisk(made, small);
-      assert.ok(sh(`dd if=/dev/zero of=${small}/filler bs=4k 2>/dev/null; true`), 'the journal on a full disk');
-      const warnings: string[] = [];
-      const logger = pino({ level: 'warn' }, { write: (line: string) => { warnings.push(line); } });
+    await onSmallDisk('replay-full', (made) => cutWithRecordsInTheLog(made, 'SIM-WAL-FULL', 4), async (_made, small) => {
+      fill(small);
+      const { logger, text: warnings } = captured('warn');
       const j = await Journal.open({ dir: small, identity: 'SIM-WAL-FULL', logger });
       assert.equal(j.state, 'ok', 'not failed: LMDB never saw the full disk');
-      assert.match(warnings.join(''), /"code":"E-STO-01".*no room to checkpoint the write-ahead log/);
+      assert.match(warnings(), /"code":"E-STO-01".*no room to checkpoint the write-ahead log/);
       assert.equal(j.walRecordCount, 4, 'the records stay in the log');
       assert.equal(j.get(5)?.payload.note, 'record 5', 'and are read from it');
       await assert.rejects(j.append('test', { more: true }), (e: unknown) => isPosError(e) && e.id === 'STO_FULL');
@@ -189,10 +200,7 @@ describe('journal: a real full file system', function () {
       await k.append('test', { through: 'the log' });
       assert.equal(k.walRecordCount, 1, 'the log is in use again');
       await k.close();
-    } finally {
-      sh(`umount ${small}`);
-      removeDir(made);
-    }
+    });
   });
 
   // The boot checkpoint asks for a checkpoint of the log (checkpointSync) on a disk something else
@@ -200,35 +208,29 @@ describe('journal: a real full file system', function () {
   // ENOSPC inside LMDB, which fails the journal.
   it('checkpointOfTheLogOnADiskFilledSinceIsSkippedNotAFailure', async function () {
     this.timeout(60_000);
-    const made = tempDir('checkpoint-full-');
-    const small = join(mnt, 'checkpoint-full');
-    mkdirSync(small);
-    try {
-      await cutWithRecordsInTheLog(made, 'SIM-WAL-FULL', 1);
-      const k = await Journal.open({ dir: made, identity: 'SIM-WAL-FULL' });
+    const made = async (dir: string): Promise<void> => {
+      await cutWithRecordsInTheLog(dir, 'SIM-WAL-FULL', 1);
+      const k = await Journal.open({ dir, identity: 'SIM-WAL-FULL' });
       await k.close(); // the log checkpointed, started over
-      onSmallDisk(made, small);
-      const warnings: string[] = [];
-      const logger = pino({ level: 'warn' }, { write: (line: string) => { warnings.push(line); } });
+    };
+    await onSmallDisk('checkpoint-full', made, async (_made, small) => {
+      const { logger, text: warnings } = captured('warn');
       const j = await Journal.open({ dir: small, identity: 'SIM-WAL-FULL', logger });
       for (let i = 0; i < 4; i++) await j.append('test', { i, pad: 'x'.repeat(2000) });
       assert.equal(j.walRecordCount, 4);
-      assert.ok(sh(`dd if=/dev/zero of=${small}/filler bs=4k 2>/dev/null; true`), 'something else fills the disk');
+      fill(small); // something else fills the disk
       j.checkpointSync();
       assert.equal(j.state, 'ok', 'not failed');
       assert.equal(j.walRecordCount, 4, 'the records stay in the log');
       assert.equal(j.checkpointedSeq, 2);
-      assert.match(warnings.join(''), /"code":"E-STO-01".*no room to checkpoint the write-ahead log/);
+      assert.match(warnings(), /"code":"E-STO-01".*no room to checkpoint the write-ahead log/);
       await j.close();
       assert.ok(sh(`rm ${small}/filler`), 'room again');
       const again = await Journal.open({ dir: small, identity: 'SIM-WAL-FULL' });
       assert.equal(again.lastSeq, 6);
       assert.equal(again.checkpointedSeq, 6, 'the open with room checkpointed them');
       await again.close();
-    } finally {
-      sh(`umount ${small}`);
-      removeDir(made);
-    }
+    });
   });
 
   it('unpreallocatedJournalOnAFullDiskStillFailsTypedAndLosesNothing', async () => {

@@ -9,33 +9,15 @@
  * comes back; no clock, no order dependence).
  */
 import { strict as assert } from 'node:assert';
-import { crc32 } from 'node:zlib';
-import { Encoder } from 'cbor-x';
-import { DIGEST_BYTES, HEADER_BYTES, MAGIC, Payload, encodeRecord, encodeRecords, recordDigest } from '../../storage/record';
+import { DIGEST_BYTES, Payload, encodeRecord, encodeRecords, recordDigest } from '../../storage/record';
 import { refuseSensitive } from '../../storage/sensitive';
 import { scratch } from '../../storage/record-payload';
 import { isPosError } from '../../common/errors';
 import { mulberry32 as rng } from '../../sim/disk-model';
+import { referenceRecord } from './reference-record';
 
-const cbor = new Encoder({ useRecords: false, mapsAsObjects: true, variableMapSize: true });
 const PREV = Buffer.alloc(DIGEST_BYTES, 0x5a);
 const TIME_MS = 1_733_000_000_123;
-
-/** A record as JOURNAL_FORMAT.md lays it out, the payload by cbor-x: the former encoder's bytes. */
-function formerRecord(type: number, seq: number, timeMs: number, prev: Buffer, payload: Payload): Buffer {
-  const body = Buffer.from(cbor.encode(payload));
-  const h = Buffer.alloc(HEADER_BYTES);
-  h.writeUInt32BE(MAGIC, 0);
-  h[4] = 1;
-  h[5] = type;
-  h.writeBigUInt64BE(BigInt(seq), 8);
-  h.writeUInt32BE(body.length, 16);
-  h.writeUInt32BE(crc32(body), 20);
-  h.writeBigUInt64BE(BigInt(timeMs), 24);
-  prev.copy(h, 32);
-  h.writeUInt32BE(crc32(h.subarray(0, 64)), 64);
-  return Buffer.concat([h, body]);
-}
 
 const CHAR_POOLS = ['0123456789', 'abcXYZ-_ *', '收银员签到结算', '\u00e9\u00df\u07ff\u0800\uffff', '\ud83d\ude00', '\ud800', '\udc00', '=D'];
 
@@ -103,7 +85,7 @@ function assertSame(payload: Payload, what: string, type = 10): void {
     return;
   }
   assert.ok(Buffer.isBuffer(got), `${what}: refused (${String(got)}) though refuseSensitive takes it`);
-  assert.ok(got.equals(formerRecord(type, 7, TIME_MS, PREV, payload)), `${what}: bytes differ from the former encoder's`);
+  assert.ok(got.equals(referenceRecord(type, 7, TIME_MS, PREV, payload)), `${what}: bytes differ from the former encoder's`);
 }
 
 const LUHN_PAN = '6222021234567890128';
@@ -190,14 +172,14 @@ describe('journal: the record encoder writes the former encoder\'s bytes', () =>
     const ok = { type: 10, payload: { a: 'b' } };
     assert.throws(() => encodeRecords([ok, { type: 10, payload: { note: LUHN_PAN } }, ok], 1, TIME_MS, PREV), (e: unknown) => isPosError(e) && e.code === 'E-STO-06');
     const again = encodeRecords([ok], 1, TIME_MS, PREV);
-    assert.ok(again.stored[0].equals(formerRecord(10, 1, TIME_MS, PREV, ok.payload)));
+    assert.ok(again.stored[0].equals(referenceRecord(10, 1, TIME_MS, PREV, ok.payload)));
   });
 
   it('aPayloadOverTheLimitIsRefusedAndTheScratchDoesNotKeepIt', () => {
     assert.throws(() => encodeRecord({ type: 10, seq: 1, timeMs: TIME_MS, prevDigest: PREV, payload: { big: Buffer.alloc(70_000) } }), /exceeds 65536/);
     assert.throws(() => encodeRecord({ type: 10, seq: 1, timeMs: TIME_MS, prevDigest: PREV, payload: { big: 'x'.repeat(66_000) } }), /exceeds 65536/);
     const small = encodeRecord({ type: 10, seq: 1, timeMs: TIME_MS, prevDigest: PREV, payload: { a: 1 } });
-    assert.ok(small.equals(formerRecord(10, 1, TIME_MS, PREV, { a: 1 })));
+    assert.ok(small.equals(referenceRecord(10, 1, TIME_MS, PREV, { a: 1 })));
     // A batch of megabytes grows the scratch buffer; it is not kept after the batch.
     const big = encodeRecords(Array.from({ length: 100 }, () => ({ type: 10, payload: { b: Buffer.alloc(30_000, 1) } })), 1, TIME_MS, PREV);
     assert.equal(big.stored.length, 100);
