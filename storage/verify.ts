@@ -16,7 +16,7 @@
  *
  * Pure over an iterable of (key, stored bytes): LMDB, a backup body and salvage all use it.
  */
-import { checkFrame, decodePayload, frameValid, genesisDigest, recordDigestLatin1, RecordType, DIGEST_BYTES, PREV_DIGEST_AT, prevDigestOf, u32 } from './record';
+import { checkFrame, decodePayload, digestAtEquals, frameValid, genesisDigest, recordDigestLatin1, RecordType, DIGEST_BYTES, PREV_DIGEST_AT, prevDigestOf, u32 } from './record';
 
 export interface StoredEntry {
   readonly key: number;
@@ -146,9 +146,7 @@ export class ChainWalk {
     }
     const seq = u32(stored, 12); // the high word of the u64 seq is 0 (checked above)
     if (seq !== key) return this.stop({ seq: key, reason: `stored under key ${key} but header says seq ${seq}` }, true);
-    // The stored prevDigest read as a latin1 string and compared with ===: a third of the time of
-    // comparing it byte by byte with charCodeAt on crypto.hash's string (bench:journal, issue 14).
-    if (stored.toString('latin1', PREV_DIGEST_AT, PREV_DIGEST_AT + DIGEST_BYTES) !== this.prevLatin1) {
+    if (!digestAtEquals(stored, PREV_DIGEST_AT, this.prevLatin1)) {
       const reason = key === 1 ? 'record 1 does not start this identity\'s chain' : `chain broken: record ${key} does not follow record ${key - 1}`;
       return this.stop({ seq: key, reason, foreign: key === 1 }, false);
     }
