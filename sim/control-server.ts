@@ -229,7 +229,7 @@ export class ControlServer {
       },
       screen: () => this.screen(),
       // images: the raster images on each receipt (a QR code, a logo, a signature), where and how big.
-      receipts: () => ({ receipts: sim.printer().receipts().map((rc) => ({ lines: rc.lines, cut: rc.cut, images: rc.items.flatMap((it) => (it.kind === 'image' ? [{ x: it.x, width: it.width, height: it.height }] : [])) })) }),
+      receipts: () => ({ shed: sim.printer().machine.paper.receiptsShed, receipts: sim.printer().receipts().map((rc) => ({ lines: rc.lines, cut: rc.cut, images: rc.items.flatMap((it) => (it.kind === 'image' ? [{ x: it.x, width: it.width, height: it.height }] : [])) })) }),
       'receipt-png': (r) => this.receiptPng(r),
       // Sets what is given, then answers what the terminal's own battery driver reads now: the
       // front panel shows that, so the panel and the LCD have one source (the gauge), never a

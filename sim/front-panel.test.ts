@@ -5,7 +5,7 @@
  */
 import { strict as assert } from 'node:assert';
 import type { ControlClient, Reply } from './control-client';
-import { FrontPanel, OFF_SHOWN_MS, REDRAW_MS } from './front-panel';
+import { FrontPanel, OFF_SHOWN_MS, PAPER_EMPTY, PAPER_LINES_KEPT, REDRAW_MS, nextPaper } from './front-panel';
 
 /** A stand-in for the control client: answers every request with the given screen, until closed. */
 function fakeClient(screenLine: string): ControlClient & { wasClosed: boolean } {
@@ -79,5 +79,35 @@ describe('front panel: battery pulled', () => {
     void panel.input('q');
     assert.equal(quits, 1, 'q did not wait behind the battery pull');
     panel.stop();
+  });
+});
+
+describe('front panel: the paper roll', () => {
+  const receipt = (name: string, lines: number, cut: boolean): { lines: string[]; cut: boolean } =>
+    ({ lines: Array.from({ length: lines }, (_, i) => `${name} ${i}`), cut });
+
+  it('aReceiptReadHalfPrintedIsDrawnWholeOnceItIsCut', () => {
+    let paper = nextPaper(PAPER_EMPTY, { shed: 0, receipts: [receipt('merchant', 3, true), receipt('customer', 2, false)] });
+    assert.deepEqual(paper.printing, ['customer 0', 'customer 1']);
+    paper = nextPaper(paper, { shed: 0, receipts: [receipt('merchant', 3, true), receipt('customer', 5, true)] });
+    assert.deepEqual(paper.printing, []);
+    assert.deepEqual(paper.cutLines.filter((l) => l.startsWith('customer')), ['customer 0', 'customer 1', 'customer 2', 'customer 3', 'customer 4']);
+    assert.equal(paper.cutLines.filter((l) => l.startsWith('merchant')).length, 3, 'the merchant copy once, not again');
+  });
+
+  it('newReceiptsStillShowAfterThePrinterShedsOldOnes', () => {
+    // The printer holds its newest 2: the list stays 2 long while receipts go on printing.
+    let paper = nextPaper(PAPER_EMPTY, { shed: 0, receipts: [receipt('a', 1, true), receipt('b', 1, true)] });
+    paper = nextPaper(paper, { shed: 1, receipts: [receipt('b', 1, true), receipt('c', 1, true)] });
+    paper = nextPaper(paper, { shed: 3, receipts: [receipt('d', 1, true), receipt('e', 1, true)] });
+    assert.deepEqual(paper.cutLines.filter((l) => !l.startsWith('-')), ['a 0', 'b 0', 'c 0', 'd 0', 'e 0']);
+    assert.equal(paper.cutSeen, 5);
+  });
+
+  it('keepsOnlyTheNewestLines', () => {
+    let paper = PAPER_EMPTY;
+    for (let n = 1; n <= 100; n++) paper = nextPaper(paper, { shed: n - 1, receipts: [receipt(`r${n}`, 5, true)] });
+    assert.equal(paper.cutLines.length, PAPER_LINES_KEPT);
+    assert.equal(paper.cutLines[paper.cutLines.length - 2], 'r100 4');
   });
 });

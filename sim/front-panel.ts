@@ -30,7 +30,7 @@ export interface PanelHost {
 export class FrontPanel {
   private model: PanelModel;
   private timer: NodeJS.Timeout | undefined;
-  private seenReceipts = 0;
+  private roll: PanelPaper = PAPER_EMPTY;
   /** What the person set with b / g (level, low line, charger), applied again after a battery pull. */
   private batterySet: { percent?: number; low?: boolean; charging?: boolean } = {};
   private holdReset = false;
@@ -138,7 +138,8 @@ export class FrontPanel {
     // The same battery goes back in: the charge the person set survives the pull.
     if (Object.keys(this.batterySet).length > 0) this.showBattery(await this.client.request('battery', this.batterySet));
     this.holdReset = false;
-    this.seenReceipts = 0;
+    // A new process, a new printer counting from zero; what was half printed stays on the roll.
+    this.roll = { cutLines: [...this.roll.cutLines, ...this.roll.printing].slice(-PAPER_LINES_KEPT), cutSeen: 0, printing: [] };
     this.model = { ...this.model, controlPort: this.host.controlPort() };
     this.powerBack();
   }
@@ -209,14 +210,42 @@ export class FrontPanel {
     }
   }
 
-  private newPaper(receipts: Record<string, unknown>): string[] {
-    const list = (receipts.receipts as Array<{ lines: string[] }> | undefined) ?? [];
-    const fresh = list.slice(this.seenReceipts);
-    this.seenReceipts = list.length;
-    const lines = [...this.model.paperLines];
-    for (const r of fresh) lines.push(...r.lines, '- - - - - - - - - - - - - - - -');
-    return lines.slice(-200);
+  private newPaper(answer: Record<string, unknown>): string[] {
+    this.roll = nextPaper(this.roll, answer);
+    return [...this.roll.cutLines, ...this.roll.printing];
   }
+}
+
+/** The paper roll as the panel draws it: cut receipts' lines, then the receipt still printing. */
+export interface PanelPaper {
+  /** Lines of receipts already cut (each followed by a tear line), the newest PAPER_LINES_KEPT. */
+  readonly cutLines: readonly string[];
+  /** Cut receipts taken into `cutLines`, counted from the first receipt this terminal cut. */
+  readonly cutSeen: number;
+  /** The receipt being printed now (no cut yet): drawn again from each answer as it grows. */
+  readonly printing: readonly string[];
+}
+
+export const PAPER_EMPTY: PanelPaper = { cutLines: [], cutSeen: 0, printing: [] };
+/** Lines of the roll the panel keeps (it shows the last few). */
+export const PAPER_LINES_KEPT = 200;
+const TEAR_LINE = '- - - - - - - - - - - - - - - -';
+
+/**
+ * The roll after a `receipts` answer: `receipts` lists the receipts the printer still holds (the
+ * last one uncut while it prints), `shed` how many it tore off the front. A receipt read half
+ * printed is drawn again as it grows, and new receipts still show after the printer sheds old
+ * ones (counting by position in the list lost both: CI read a customer copy stopped at its date).
+ */
+export function nextPaper(prev: PanelPaper, answer: Record<string, unknown>): PanelPaper {
+  const list = (answer.receipts as Array<{ lines: string[]; cut?: boolean }> | undefined) ?? [];
+  const shed = typeof answer.shed === 'number' ? answer.shed : 0;
+  const cut = list.filter((r) => r.cut !== false);
+  const lines = [...prev.cutLines];
+  let cutSeen = Math.max(prev.cutSeen, shed);
+  for (; cutSeen < shed + cut.length; cutSeen++) lines.push(...cut[cutSeen - shed].lines, TEAR_LINE);
+  const open = list.find((r) => r.cut === false);
+  return { cutLines: lines.slice(-PAPER_LINES_KEPT), cutSeen, printing: open ? open.lines : [] };
 }
 
 const ACTIONS: Record<string, (p: FrontPanel) => Promise<void> | void> = {
