@@ -144,6 +144,18 @@ export class OutputClosed extends Error {
 /** Exit code after OutputClosed: what a shell reports for a program stopped by SIGPIPE (`yes | head`), so pipelines behave as with any Unix tool. */
 export const EXIT_OUTPUT_CLOSED = 128 + 13;
 
+/** Streams whose reader left (EPIPE seen). `stream.errored` is no witness: node 20 clears it on stdout. */
+const readerLeft = new WeakSet<NodeJS.WriteStream>();
+
+/**
+ * Whether a stream given to lineWriter met EPIPE. Output the pipe could not take at once is queued
+ * and fails after the command returned (`pos journal dump | head -c 100` then exited 0 in CI):
+ * asked at exit, when every queued write has been written or has failed.
+ */
+export function readerLeftOf(stream: NodeJS.WriteStream): boolean {
+  return readerLeft.has(stream);
+}
+
 /**
  * A line writer on stdout or stderr that survives its reader going away. EPIPE is an 'error'
  * event on the stream (an uncaught one ends the process with a stack trace); it is taken here.
@@ -153,10 +165,11 @@ export const EXIT_OUTPUT_CLOSED = 128 + 13;
 export function lineWriter(stream: NodeJS.WriteStream, onClosed: 'throw' | 'drop'): (line: string) => void {
   stream.on('error', (e: NodeJS.ErrnoException) => {
     // Anything but a closed pipe is a real fault: let it surface as before.
-    if (e.code !== 'EPIPE') process.nextTick(() => { throw e; });
+    if (e.code === 'EPIPE') readerLeft.add(stream);
+    else process.nextTick(() => { throw e; });
   });
   return (line) => {
-    if (stream.errored || stream.destroyed) {
+    if (stream.errored || stream.destroyed || readerLeft.has(stream)) {
       if (onClosed === 'throw') throw new OutputClosed();
       return;
     }

@@ -6,7 +6,7 @@
  *   pos control                                     (sim/control-cli.ts: the simulator board's control interface)
  *   pos recovery ... / pos update ... / pos factory ...   (boot/: recovery menu, A/B updates, factory station)
  */
-import { Command, EXIT_OUTPUT_CLOSED, EXIT_USAGE, FlagRules, OutputClosed, UsageError, checkFlags, groupUsage, lineWriter, parseArgs, reportError } from './cli';
+import { Command, EXIT_OUTPUT_CLOSED, EXIT_USAGE, FlagRules, OutputClosed, UsageError, checkFlags, groupUsage, lineWriter, parseArgs, readerLeftOf, reportError } from './cli';
 import { journalCommands } from './journal-cli';
 import { recoveryCommands } from './recovery-cli';
 import { updateCommands } from './update-cli';
@@ -120,8 +120,10 @@ async function dispatch(argv: readonly string[], out: (line: string) => void, er
 if (require.main === module) {
   const out = lineWriter(process.stdout, 'throw');
   const err = lineWriter(process.stderr, 'drop');
-  // A reader that left while the output was still buffered (stdout a socket, not a pipe) is only
-  // known once the write fails: the exit code says so all the same.
-  const closed = (code: number): number => (process.stdout.errored ? EXIT_OUTPUT_CLOSED : code);
-  main(process.argv.slice(2), out, err).then((code) => { process.exitCode = closed(code); }, (e) => { console.error(e); process.exitCode = 1; });
+  // A reader that left while the output was still queued is only known once the write fails,
+  // which may be after the command returned (boot/cli.ts readerLeftOf): decided at exit.
+  main(process.argv.slice(2), out, err).then((code) => {
+    process.exitCode = code;
+    process.once('exit', () => { if (readerLeftOf(process.stdout)) process.exitCode = EXIT_OUTPUT_CLOSED; });
+  }, (e) => { console.error(e); process.exitCode = 1; });
 }
