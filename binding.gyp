@@ -6,6 +6,11 @@
       "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter"]
     },
     {
+      "target_name": "journal_seal",
+      "sources": ["native/journal_seal.c"],
+      "cflags": ["-Wall", "-Wextra", "-O2"]
+    },
+    {
       "target_name": "mem_reclaim",
       "sources": ["native/mem_reclaim.cc"],
       "cflags_cc": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-cast-function-type"]

@@ -15,7 +15,7 @@ import { exportToFile, importFromFile } from '../storage/backup';
 import { openEnv, storedViews } from '../storage/lmdb-env';
 import { StoredEntry, verifyEntries } from '../storage/verify';
 import { WalWriter } from '../storage/wal';
-import { Payload, RecordType, encodeRecord, encodeRecords, genesisDigest } from '../storage/record';
+import { Payload, RecordType, encodeRecord, encodeRecords, genesisDigest, useNativeSeal } from '../storage/record';
 
 export const ID = 'BENCH-0001';
 export const RECORDS_1M = 1_000_000;
@@ -177,7 +177,7 @@ async function batch(work: string, commits: number): Promise<unknown> {
     journalCommitMs: t.journal.wallMs / commits, sqliteCommitMs: t.sqlite.wallMs / commits, lmdbCommitMs: t.lmdb.wallMs / commits,
     journalCpuMs: t.journal.cpuMs / commits, sqliteCpuMs: t.sqlite.cpuMs / commits, lmdbCpuMs: t.lmdb.cpuMs / commits,
     journalCheckpoints: t.journal.checkpoints, sqliteCheckpoints,
-    encodeUs: encodeCpuUs(2_000), parts: commitParts(join(work, 'parts'), per), maxRssBytes: rss(),
+    encodeUs: encodeCpuUs(2_000), encodeJsUs: encodeJsCpuUs(2_000), nativeSeal: useNativeSeal(true), parts: commitParts(join(work, 'parts'), per), maxRssBytes: rss(),
   };
 }
 
@@ -243,6 +243,17 @@ function commitParts(dir: string, per: number): { logWallMs: number; logCpuMs: n
     logWallMs: logTime.wallMs / commits, logCpuMs: logTime.cpuMs / commits,
     checkpointWallMsPerCommit: perRecord(checkpointTime.wallMs), checkpointCpuMsPerCommit: perRecord(checkpointTime.cpuMs),
   };
+}
+
+/** encodeCpuUs with the JavaScript encoder alone (no native/journal_seal.c): the addon's baseline. */
+function encodeJsCpuUs(n: number): number {
+  useNativeSeal(false);
+  try {
+    encodeCpuUs(n); // warm the JavaScript path, as the native one was by the run
+    return encodeCpuUs(n);
+  } finally {
+    useNativeSeal(true);
+  }
 }
 
 /** CPU µs per record of what appendMany does before the commit (encodeRecords: checks, CBOR, CRCs, digests), in batches of 100. */

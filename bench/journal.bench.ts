@@ -189,7 +189,7 @@ async function main(): Promise<void> {
     rss.push(['batch', b.maxRssBytes]);
     const perCommit = (wallMs: number, cpuMs: number): string => `${ms(wallMs)} per commit, CPU ${ms(cpuMs)}`;
     console.log(`  record ${b.recordBytes} bytes on both sides; SQLite synchronous=FULL in WAL mode`);
-    console.log(`  journal.appendMany: ${b.journalRecordsPerSec.toFixed(0)} records/s (${perCommit(b.journalCommitMs, b.journalCpuMs)}; ${b.journalCheckpoints} checkpoints into LMDB in its time; encodeRecords ${b.encodeUs.toFixed(2)} µs CPU per record of it)`);
+    console.log(`  journal.appendMany: ${b.journalRecordsPerSec.toFixed(0)} records/s (${perCommit(b.journalCommitMs, b.journalCpuMs)}; ${b.journalCheckpoints} checkpoints into LMDB in its time; encodeRecords ${b.encodeUs.toFixed(2)} µs CPU per record of it, ${b.nativeSeal ? 'headers and digests by native/journal_seal.c' : 'journal_seal.node NOT LOADED: JavaScript alone'}; JavaScript alone ${b.encodeJsUs.toFixed(2)} µs)`);
     console.log(`  baseline, LMDB commits (no log): ${b.lmdbRecordsPerSec.toFixed(0)} records/s (${perCommit(b.lmdbCommitMs, b.lmdbCpuMs)})`);
     console.log(`  SQLite, 100 INSERTs per transaction: ${b.sqliteRecordsPerSec.toFixed(0)} records/s (${perCommit(b.sqliteCommitMs, b.sqliteCpuMs)}; ${b.sqliteCheckpoints} checkpoints in its time)`);
     const parts = b.parts as { logWallMs: number; logCpuMs: number; checkpointWallMsPerCommit: number; checkpointCpuMsPerCommit: number };

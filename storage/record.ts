@@ -4,11 +4,14 @@
  * reader checks them again when decoding (TigerBeetle style: checked when written and when read).
  */
 import { createHash, hash as oneShotHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { crc32 } from 'node:zlib';
 import { Encoder } from 'cbor-x';
 import { PosError, invariant } from '../common/errors';
 import { ensureRoom, releaseScratch, resetScratch, scratch, scratchLength, setScratchLength, writeBytes, writePayload } from './record-payload';
 import { refuseSensitive } from './sensitive';
+import { ownAddonCandidates } from '../common/own-addon';
 
 export const MAGIC = 0x504f534a; // "POSJ"
 export const FORMAT_VERSION = 1;
@@ -107,9 +110,84 @@ export interface EncodeInput {
 
 /** Encodes one record as stored. Throws E-STO-06 for a sensitive field, before any I/O. */
 export function encodeRecord(input: EncodeInput): Buffer {
+  const seal = sealAddon();
+  if (seal) return encodeSealed(seal, [input], input.seq, input.timeMs, input.prevDigest).stored[0];
   resetScratch();
   writeRecord(input.type, input.seq, input.timeMs, input.prevDigest, input.payload);
   return scratchCopy();
+}
+
+/** native/journal_seal.c: a batch's header fields, CRCs and chain digests in one call. */
+export interface SealAddon {
+  seal(buf: Buffer, ends: Uint32Array, types: Uint8Array, firstSeq: number, timeMs: number, prevDigest: Buffer, digests: Buffer): void;
+}
+
+/** undefined: not looked for yet; null: not built, not loadable, or turned off (useNativeSeal). */
+let sealLoaded: SealAddon | null | undefined;
+
+/**
+ * The addon, loaded on the first encode (not at import: a verify worker never needs it), or null.
+ * POS_JOURNAL_SEAL=js turns it off (the benchmark's baseline); POS_JOURNAL_SEAL_ADDON names the file.
+ */
+function sealAddon(): SealAddon | null {
+  if (sealLoaded === undefined) sealLoaded = process.env.POS_JOURNAL_SEAL === 'js' ? null : loadSealAddon();
+  return sealLoaded;
+}
+
+/** The addon from its candidates, or null (the JavaScript path writes the same bytes). */
+export function loadSealAddon(candidates: readonly string[] = ownAddonCandidates('journal_seal.node', 'POS_JOURNAL_SEAL_ADDON')): SealAddon | null {
+  for (const file of candidates) {
+    if (!existsSync(file)) continue;
+    try {
+      // RTLD_NOW: crc32 and SHA256 come from node itself; a node that does not export them fails
+      // here, at load, instead of killing the process at the first seal (lazy binding's default).
+      const module = { exports: {} as Partial<SealAddon> };
+      process.dlopen(module, file, osConstants.dlopen.RTLD_NOW);
+      if (typeof module.exports.seal === 'function') return module.exports as SealAddon;
+    } catch {
+      // Another ABI, or a node that does not export crc32/SHA256: the JavaScript path.
+    }
+  }
+  return null;
+}
+
+/**
+ * Which encoder writes records: the addon (true, when it loads) or JavaScript (false). Returns
+ * whether the addon is in use afterwards. For tests and the benchmark, which compare the two.
+ */
+export function useNativeSeal(on: boolean): boolean {
+  sealLoaded = on ? loadSealAddon() : null;
+  return sealLoaded !== null;
+}
+
+/**
+ * encodeRecords with the addon: the payloads written after a 68-byte gap each (checks and the
+ * sensitive-field rule as in writeRecord), then one seal call for every header and digest.
+ */
+function encodeSealed(seal: SealAddon, records: ReadonlyArray<{ readonly type: number | RecordTypeName; readonly payload: Payload }>, firstSeq: number, timeMs: number, prevDigest: Buffer): EncodedBatch {
+  resetScratch();
+  const n = records.length;
+  const ends = new Uint32Array(n);
+  const types = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const t = records[i].type;
+    const type = typeof t === 'number' ? t : RecordType[t];
+    checkEncodeInput(type, firstSeq + i, timeMs, prevDigest);
+    const start = scratchLength();
+    writePayloadAt(start, type, records[i].payload);
+    ends[i] = scratchLength();
+    types[i] = type;
+  }
+  const out = scratchCopy();
+  const digestBytes = Buffer.allocUnsafe(DIGEST_BYTES * n);
+  seal.seal(out, ends, types, firstSeq, timeMs, prevDigest, digestBytes);
+  const stored = new Array<Buffer>(n);
+  const digests = new Array<Buffer>(n);
+  for (let i = 0; i < n; i++) {
+    stored[i] = out.subarray(i === 0 ? 0 : ends[i - 1], ends[i]);
+    digests[i] = digestBytes.subarray(i * DIGEST_BYTES, (i + 1) * DIGEST_BYTES);
+  }
+  return { stored, digests };
 }
 
 /**
@@ -139,6 +217,8 @@ export interface EncodedBatch {
  * first record that fails; nothing is returned then.
  */
 export function encodeRecords(records: ReadonlyArray<{ readonly type: number | RecordTypeName; readonly payload: Payload }>, firstSeq: number, timeMs: number, prevDigest: Buffer): EncodedBatch {
+  const seal = sealAddon();
+  if (seal) return encodeSealed(seal, records, firstSeq, timeMs, prevDigest);
   resetScratch();
   const ends = new Array<number>(records.length);
   const digestsLatin1 = new Array<string>(records.length);
@@ -169,19 +249,9 @@ export function encodeRecords(records: ReadonlyArray<{ readonly type: number | R
 function writeRecord(type: number, seq: number, timeMs: number, prevDigest: Buffer | string, payload: Payload): void {
   checkEncodeInput(type, seq, timeMs, prevDigest);
   const start = scratchLength();
-  ensureRoom(HEADER_BYTES);
-  setScratchLength(start + HEADER_BYTES);
-  if (!writePayload(payload)) {
-    // The former path: the error naming a sensitive field, or a value the fast writer leaves to cbor-x.
-    refuseSensitive(payload, typeName(type));
-    writeBytes(cbor.encode(payload));
-  }
+  writePayloadAt(start, type, payload);
   const end = scratchLength();
   const payloadBytes = end - start - HEADER_BYTES;
-  if (payloadBytes > PAYLOAD_BYTES_MAX) {
-    setScratchLength(start);
-    throw new PosError('STO_REFUSED_FIELD', `record payload of ${payloadBytes} bytes exceeds ${PAYLOAD_BYTES_MAX}`, { type });
-  }
   // Every header byte is written here (the scratch buffer is not zeroed). No BigInts, CRCs in
   // JavaScript (crc32Range: for a few hundred bytes the native call costs more than the CRC).
   const out = scratch();
@@ -199,6 +269,26 @@ function writeRecord(type: number, seq: number, timeMs: number, prevDigest: Buff
   if (typeof prevDigest === 'string') writeLatin1(out, start + PREV_DIGEST_AT, prevDigest);
   else out.set(prevDigest, start + PREV_DIGEST_AT);
   out.writeUInt32BE(crc32Range(out, start, start + 64), start + 64);
+}
+
+/**
+ * A record's payload at `start` + HEADER_BYTES of the scratch buffer (its header left to be
+ * written), the sensitive-field rule applied; throws E-STO-06 for a refused field or a payload
+ * over PAYLOAD_BYTES_MAX (the scratch length back at `start`).
+ */
+function writePayloadAt(start: number, type: number, payload: Payload): void {
+  ensureRoom(HEADER_BYTES);
+  setScratchLength(start + HEADER_BYTES);
+  if (!writePayload(payload)) {
+    // The former path: the error naming a sensitive field, or a value the fast writer leaves to cbor-x.
+    refuseSensitive(payload, typeName(type));
+    writeBytes(cbor.encode(payload));
+  }
+  const payloadBytes = scratchLength() - start - HEADER_BYTES;
+  if (payloadBytes > PAYLOAD_BYTES_MAX) {
+    setScratchLength(start);
+    throw new PosError('STO_REFUSED_FIELD', `record payload of ${payloadBytes} bytes exceeds ${PAYLOAD_BYTES_MAX}`, { type });
+  }
 }
 
 /** A digest held as a latin1 string, into `out` at `at` (measured: Buffer.write beats a charCodeAt loop here). */

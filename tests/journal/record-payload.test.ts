@@ -9,7 +9,7 @@
  * comes back; no clock, no order dependence).
  */
 import { strict as assert } from 'node:assert';
-import { DIGEST_BYTES, Payload, encodeRecord, encodeRecords, recordDigest } from '../../storage/record';
+import { DIGEST_BYTES, Payload, SealAddon, encodeRecord, encodeRecords, loadSealAddon, recordDigest, useNativeSeal } from '../../storage/record';
 import { refuseSensitive } from '../../storage/sensitive';
 import { scratch } from '../../storage/record-payload';
 import { isPosError } from '../../common/errors';
@@ -130,7 +130,19 @@ const REFUSED: Array<[string, Payload]> = [
   ['a PAN as a number is not a string: taken', { n: 6222021234567890 }],
 ];
 
-describe('journal: the record encoder writes the former encoder\'s bytes', () => {
+// Both encoders: the addon (native/journal_seal.c, headers and digests) and JavaScript alone.
+for (const encoder of ['native seal', 'JavaScript'] as const) describe(`journal: the record encoder (${encoder}) writes the former encoder's bytes`, () => {
+  before(function () {
+    const native = useNativeSeal(encoder === 'native seal');
+    // CI builds the addon (npm install runs node-gyp): its absence is a failure there, not a skip.
+    if (encoder === 'native seal' && !native) {
+      if (process.env.CI) assert.fail('build/Release/journal_seal.node is not built or does not load');
+      console.log('      SKIPPED: journal_seal.node not built (npm install runs node-gyp)');
+      this.skip();
+    }
+  });
+  after(() => { useNativeSeal(true); });
+
   it('fixedPayloadsEncodeToTheFormerBytes', () => {
     for (const [what, payload] of CASES) assertSame(payload, what);
   });
@@ -184,5 +196,50 @@ describe('journal: the record encoder writes the former encoder\'s bytes', () =>
     const big = encodeRecords(Array.from({ length: 100 }, () => ({ type: 10, payload: { b: Buffer.alloc(30_000, 1) } })), 1, TIME_MS, PREV);
     assert.equal(big.stored.length, 100);
     assert.ok(scratch().length <= 256 * 1024, `scratch kept at ${scratch().length} bytes`);
+  });
+});
+
+describe('journal: the seal addon\'s contract (native/journal_seal.c)', () => {
+  let addon: SealAddon | null = null;
+  before(function () {
+    addon = loadSealAddon();
+    if (!addon) {
+      if (process.env.CI) assert.fail('build/Release/journal_seal.node is not built or does not load');
+      console.log('      SKIPPED: journal_seal.node not built (npm install runs node-gyp)');
+      this.skip();
+    }
+  });
+
+  it('theLargestSeqAndTimeAreWrittenAsTheFormatSays', () => {
+    useNativeSeal(true);
+    const biggest = { type: 255, seq: 0xffffffff, timeMs: Number.MAX_SAFE_INTEGER, prevDigest: PREV, payload: { a: 1 } };
+    assert.ok(encodeRecord(biggest).equals(referenceRecord(255, 0xffffffff, Number.MAX_SAFE_INTEGER, PREV, { a: 1 })));
+    const zeroTime = { type: 1, seq: 1, timeMs: 0, prevDigest: PREV, payload: {} };
+    assert.ok(encodeRecord(zeroTime).equals(referenceRecord(1, 1, 0, PREV, {})));
+  });
+
+  it('argumentsOutOfContractThrowAndLeaveTheBufferAsItWas', () => {
+    const seal = (addon as SealAddon).seal.bind(addon);
+    const buf = Buffer.alloc(200, 0xee);
+    const digests = Buffer.alloc(64, 0xdd);
+    const cases: Array<[string, () => void, RegExp]> = [
+      ['end inside the header', () => seal(buf, Uint32Array.of(67), Uint8Array.of(1), 1, 0, PREV, digests), /header/],
+      ['end past the buffer', () => seal(buf, Uint32Array.of(100, 201), Uint8Array.of(1, 1), 1, 0, PREV, digests), /past the buffer/],
+      ['type 0', () => seal(buf, Uint32Array.of(100), Uint8Array.of(0), 1, 0, PREV, digests), /type/],
+      ['seq 0', () => seal(buf, Uint32Array.of(100), Uint8Array.of(1), 0, 0, PREV, digests), /seq/],
+      ['seq past 2^32 - 1', () => seal(buf, Uint32Array.of(100, 200), Uint8Array.of(1, 1), 0xffffffff, 0, PREV, digests), /seq/],
+      ['fractional seq', () => seal(buf, Uint32Array.of(100), Uint8Array.of(1), 1.5, 0, PREV, digests), /seq/],
+      ['negative time', () => seal(buf, Uint32Array.of(100), Uint8Array.of(1), 1, -1, PREV, digests), /timeMs/],
+      ['time past 2^53', () => seal(buf, Uint32Array.of(100), Uint8Array.of(1), 1, 2 ** 53, PREV, digests), /timeMs/],
+      ['NaN time', () => seal(buf, Uint32Array.of(100), Uint8Array.of(1), 1, Number.NaN, PREV, digests), /timeMs/],
+      ['short prev digest', () => seal(buf, Uint32Array.of(100), Uint8Array.of(1), 1, 0, Buffer.alloc(31), digests), /prevDigest/],
+      ['short digests', () => seal(buf, Uint32Array.of(100, 200), Uint8Array.of(1, 1), 1, 0, PREV, Buffer.alloc(63)), /digests/],
+      ['types shorter than ends', () => seal(buf, Uint32Array.of(100, 200), Uint8Array.of(1), 1, 0, PREV, digests), /length/],
+      ['ends not a Uint32Array', () => seal(buf, [100] as unknown as Uint32Array, Uint8Array.of(1), 1, 0, PREV, digests), /Uint32Array/],
+    ];
+    for (const [name, call, message] of cases) {
+      assert.throws(call, message, name);
+      assert.ok(buf.equals(Buffer.alloc(200, 0xee)) && digests.equals(Buffer.alloc(64, 0xdd)), `${name}: nothing written`);
+    }
   });
 });
