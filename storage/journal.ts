@@ -70,6 +70,8 @@ const LEAF_BYTES_PER_RECORD_BYTE_MAX = 2;
 const NODE_OVERHEAD_BYTES = 16;
 /** How long to wait for lmdb-js to report the errno behind a failed commit. */
 const COMMIT_CAUSE_WAIT_MS_MAX = 1_000;
+/** lmdb-js put options: MDB_APPEND (lmdbCommit). */
+const LMDB_APPEND = { append: true } as const;
 
 export type JournalState = 'ok' | 'damaged' | 'failed' | 'closed';
 
@@ -460,7 +462,16 @@ export class Journal {
   /** One fully synced LMDB transaction of these records. */
   private lmdbCommit(entries: ReadonlyArray<WalEntry>): void {
     try {
-      this.db.transactionSync(() => { for (const e of entries) this.db.put(e.seq, e.stored); });
+      // MDB_APPEND: seqs only grow, so each record goes at the end of the tree without a search
+      // (issue 14 goal 5). A seq at or below LMDB's last is refused by LMDB, which lmdb-js reports
+      // only as false: the transaction is aborted then, nothing of it written.
+      this.db.transactionSync(() => {
+        for (const e of entries) {
+          // lmdb-js 3 declares putSync void; it returns whether the put was written (write.js).
+          const written = this.db.putSync(e.seq, e.stored, LMDB_APPEND) as unknown as boolean;
+          if (!written) invariant(false, 'LMDB refused a record at or below its last seq', { seq: e.seq });
+        }
+      });
     } finally {
       this.lmdbFiguresCache = undefined;
     }

@@ -110,11 +110,42 @@ function writeMap(map: Record<string, unknown>, depth: number): boolean {
   const keys = Object.keys(map);
   writeHead(0xa0, keys.length);
   for (const key of keys) {
-    if (forbiddenKey(key)) return false;
-    if (!writeString(key, undefined, false)) return false;
+    if (!writeKey(key)) return false;
     if (!writeValue(map[key], depth + 1, key)) return false;
   }
   return true;
+}
+
+/**
+ * Keys' CBOR as written before, and FORBIDDEN for a name the rule refuses. A journal's payloads
+ * use a few dozen field names over and over: a key is looked up instead of checked and encoded
+ * again (issue 14 goal 5). Bounded; once full, keys not in it take the long way.
+ */
+const keyBytes = new Map<string, Uint8Array | typeof FORBIDDEN>();
+const FORBIDDEN = 0;
+/** Distinct keys kept (a payload's field names are a fixed vocabulary; tests' random keys stop here). */
+const KEY_CACHE_ENTRIES_MAX = 1024;
+/** Only keys this short are kept (one CBOR head byte, cbor-x's own loop). */
+const KEY_CACHED_CHARS_MAX = 23;
+
+/** Writes a map key; false when the rule refuses the name (nothing that counts written then). */
+function writeKey(key: string): boolean {
+  const cached = keyBytes.get(key);
+  if (cached === FORBIDDEN) return false;
+  if (cached !== undefined) {
+    const n = cached.length;
+    ensureRoom(n);
+    for (let i = 0; i < n; i++) target[at + i] = cached[i];
+    at += n;
+    return true;
+  }
+  const forbidden = forbiddenKey(key);
+  const start = at;
+  if (!forbidden && !writeString(key, undefined, false)) return false;
+  if (key.length <= KEY_CACHED_CHARS_MAX && keyBytes.size < KEY_CACHE_ENTRIES_MAX) {
+    keyBytes.set(key, forbidden ? FORBIDDEN : new Uint8Array(target.subarray(start, at)));
+  }
+  return !forbidden;
 }
 
 function writeArray(array: unknown[], depth: number): boolean {

@@ -236,4 +236,24 @@ describe('storage/wal: the write-ahead log (JOURNAL_FORMAT.md, "Write-ahead log"
     assert.throws(() => encodeCommit([]), /record count/);
     w.close();
   });
+
+  it('aCommitsBodyIsItsFramesBackToBackWhereverTheyLieInMemory', () => {
+    // Frames of one batch lie one after another (copied as one run); others apart, in another
+    // buffer, or adjacent in memory but out of order: the body is always their concatenation.
+    const frames = Array.from({ length: 6 }, (_, i) => Buffer.from(`frame-${i}-`.repeat(i + 1)));
+    const one = Buffer.concat(frames);
+    const views: Buffer[] = [];
+    for (let i = 0, at = 0; i < frames.length; at += frames[i].length, i++) views.push(one.subarray(at, at + frames[i].length));
+    const cases: Buffer[][] = [
+      views,
+      [views[0], views[2], views[1], views[3]],
+      [views[0], views[1], Buffer.from(frames[2]), views[3], views[4]],
+      [views[3], views[4], views[5], views[0]],
+      [Buffer.from(frames[0])],
+    ];
+    for (const [n, stored] of cases.entries()) {
+      const commit = encodeCommit(stored.map((b, i) => ({ seq: 10 + i, stored: b })));
+      assert.ok(commit.subarray(WAL_COMMIT_HEADER_BYTES).equals(Buffer.concat(stored)), `case ${n}`);
+    }
+  });
 });
