@@ -20,17 +20,21 @@
  *     digests     Buffer of 32 * count: record i's digest is written at 32 * i
  *   Throws a TypeError or RangeError on any argument out of contract, before writing anything.
  *
- * CRC-32 (zlib's crc32) and SHA-256 (OpenSSL's SHA256) are the ones node itself links and exports
- * (node's own zlib and OpenSSL, or the system's where node is built against shared ones): the
- * prototypes are declared here so no header beyond node_api.h is needed.
+ * CRC-32 (zlib's crc32) and SHA-256 (OpenSSL's SHA256_Init/Update/Final) are the ones node itself
+ * links and exports (node's own zlib and OpenSSL, or the system's where node is built against
+ * shared ones); crc32's prototype is declared here, SHA-256's come from node's openssl/sha.h.
  */
 #include <node_api.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+/* SHA256_Init/Update/Final are deprecated in OpenSSL 3 but exported, and the one-shot SHA256()
+ * that replaced them fetches the algorithm from a provider on every call: measured 0.8 µs per
+ * 226-byte record against 0.16 µs of hashing. openssl/sha.h is node's own (its include/node). */
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
 
 extern unsigned long crc32(unsigned long crc, const unsigned char *buf, unsigned int len);
-extern unsigned char *SHA256(const unsigned char *data, size_t count, unsigned char *md);
 
 #define MAGIC 0x504f534aU
 #define FORMAT_VERSION 1
@@ -67,7 +71,10 @@ static void seal_one(unsigned char *rec, size_t bytes, unsigned type, uint64_t s
   put64(rec + 24, time_ms);
   memmove(rec + PREV_DIGEST_AT, prev, DIGEST_BYTES);
   put32(rec + 64, (uint32_t)crc32(0, rec, 64));
-  SHA256(rec, bytes, digest);
+  SHA256_CTX sha;
+  SHA256_Init(&sha);
+  SHA256_Update(&sha, rec, bytes);
+  SHA256_Final(digest, &sha);
 }
 
 #define FAIL(kind, msg) do { napi_throw_##kind(env, NULL, msg); return NULL; } while (0)
