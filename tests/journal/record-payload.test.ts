@@ -9,6 +9,8 @@
  * comes back; no clock, no order dependence).
  */
 import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import { nodeCommandFor } from '../powercut/compile';
 import { DIGEST_BYTES, Payload, SealAddon, encodeRecord, encodeRecords, loadSealAddon, recordDigest, useNativeSeal } from '../../storage/record';
 import { refuseSensitive } from '../../storage/sensitive';
 import { scratch } from '../../storage/record-payload';
@@ -208,6 +210,12 @@ describe('journal: the seal addon\'s contract (native/journal_seal.c)', () => {
       console.log('      SKIPPED: journal_seal.node not built (npm install runs node-gyp)');
       this.skip();
     }
+  });
+
+  it('theCompiledCopiesTheCrashTestsAndBenchmarkRunFindTheAddonToo', function () {
+    this.timeout(120_000);
+    const r = spawnSync(process.execPath, nodeCommandFor('tests/journal/seal-probe.ts'), { encoding: 'utf8' });
+    assert.equal(r.stdout.trim(), 'native seal true', r.stderr);
   });
 
   it('theLargestSeqAndTimeAreWrittenAsTheFormatSays', () => {
