@@ -206,7 +206,7 @@ async function batch(work: string, commits: number): Promise<unknown> {
     sqliteEncodedRecordsPerSec: perSec(t.sqliteEncoded), sqliteEncodedCommitMs: t.sqliteEncoded.wallMs / commits, sqliteEncodedCpuMs: t.sqliteEncoded.cpuMs / commits,
     warmupCommits: BATCH_WARMUP_COMMITS,
     journalCheckpoints: t.journal.checkpoints, sqliteCheckpoints,
-    encodeUs: encodeCpuUs(2_000), encodeJsUs: encodeJsCpuUs(2_000), nativeSeal: useNativeSeal(true), parts: commitParts(join(work, 'parts'), per), maxRssBytes: rss(),
+    encodeUs: encodeCpuUs(20_000), encodeJsUs: encodeJsCpuUs(20_000), nativeSeal: useNativeSeal(true), parts: commitParts(join(work, 'parts'), per), maxRssBytes: rss(),
   };
 }
 
@@ -278,7 +278,6 @@ function commitParts(dir: string, per: number): { logWallMs: number; logCpuMs: n
 function encodeJsCpuUs(n: number): number {
   useNativeSeal(false);
   try {
-    encodeCpuUs(n); // warm the JavaScript path, as the native one was by the run
     return encodeCpuUs(n);
   } finally {
     useNativeSeal(true);
@@ -289,12 +288,22 @@ function encodeJsCpuUs(n: number): number {
 function encodeCpuUs(n: number): number {
   const per = 100;
   const batches = Array.from({ length: n / per }, (_, b) => Array.from({ length: per }, (_, k) => ({ type: RecordType.txnBegin, payload: salePayload(b * per + k) })));
-  const t0 = process.cpuUsage();
-  let prev = genesisDigest(ID);
-  for (const [b, records] of batches.entries()) prev = encodeRecords(records, b * per + 1, 1_700_000_000_000, prev).digests[per - 1];
-  const used = process.cpuUsage(t0);
-  return (used.user + used.system) / n;
+  const run = (): void => {
+    let prev = genesisDigest(ID);
+    for (const [b, records] of batches.entries()) prev = encodeRecords(records, b * per + 1, 1_700_000_000_000, prev).digests[per - 1];
+  };
+  // Best of ENCODE_RUNS after one untimed run: the steady state, as the batched phase's figure is.
+  run();
+  let best = Infinity;
+  for (let r = 0; r < ENCODE_RUNS; r++) {
+    const t0 = process.cpuUsage();
+    run();
+    const used = process.cpuUsage(t0);
+    best = Math.min(best, (used.user + used.system) / n);
+  }
+  return best;
 }
+const ENCODE_RUNS = 5;
 
 /** Builds the 1M-record journal once (cached under bench/out, keyed by its marker file). */
 async function build1m(dir: string): Promise<unknown> {
