@@ -42,7 +42,7 @@ import { join } from 'node:path';
 import { Logger, silentLogger } from '../common/log';
 import { PosError, invariant } from '../common/errors';
 import {
-  DecodedRecord, Payload, RecordType, RecordTypeName, SEQ_MAX, checkFrame, decodePayload, encodeRecord, encodeRecords,
+  DecodedRecord, Payload, RecordType, RecordTypeName, SEQ_MAX, checkFrame, decodePayload, encodeRecords,
   genesisDigest, prevDigestOf, recordDigest,
 } from './record';
 import { Damage, StoredEntry, VerifyReport, verifyEntries } from './verify';
@@ -259,9 +259,11 @@ export class Journal {
       this.checkWritable(options);
       const typeCode = typeof type === 'number' ? type : RecordType[type];
       const timeMs = Math.floor((this.options.clock ?? Date.now)());
-      const stored = encodeRecord({ type: typeCode, seq: this.nextSeq, timeMs, prevDigest: this.lastDigest_, payload });
+      // encodeRecords: the record and its digest from one encode (the addon hashes as it seals).
+      const encoded = encodeRecords([{ type: typeCode, payload }], this.nextSeq, timeMs, this.lastDigest_);
+      const stored = encoded.stored[0];
       this.checkSpace(stored.length);
-      return this.commit(stored, timeMs);
+      return this.commit(stored, encoded.digests[0], timeMs);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -578,9 +580,8 @@ export class Journal {
     }
   }
 
-  private commit(stored: Buffer, timeMs: number): Promise<Appended> {
+  private commit(stored: Buffer, digest: Buffer, timeMs: number): Promise<Appended> {
     const seq = this.nextSeq;
-    const digest = recordDigest(stored);
     this.nextSeq++;
     this.lastDigest_ = digest;
     const written = this.commitSoon([{ seq, stored }]);

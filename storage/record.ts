@@ -170,24 +170,16 @@ function encodeSealed(seal: SealAddon, records: ReadonlyArray<{ readonly type: n
   const ends = new Uint32Array(n);
   const types = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
-    const t = records[i].type;
-    const type = typeof t === 'number' ? t : RecordType[t];
+    const type = typeCodeOf(records[i].type);
     checkEncodeInput(type, firstSeq + i, timeMs, prevDigest);
-    const start = scratchLength();
-    writePayloadAt(start, type, records[i].payload);
+    writePayloadAt(scratchLength(), type, records[i].payload);
     ends[i] = scratchLength();
     types[i] = type;
   }
   const out = scratchCopy();
-  const digestBytes = Buffer.allocUnsafe(DIGEST_BYTES * n);
+  const digestBytes = digestBlock(n);
   seal.seal(out, ends, types, firstSeq, timeMs, prevDigest, digestBytes);
-  const stored = new Array<Buffer>(n);
-  const digests = new Array<Buffer>(n);
-  for (let i = 0; i < n; i++) {
-    stored[i] = out.subarray(i === 0 ? 0 : ends[i - 1], ends[i]);
-    digests[i] = digestBytes.subarray(i * DIGEST_BYTES, (i + 1) * DIGEST_BYTES);
-  }
-  return { stored, digests };
+  return batchViews(out, ends, digestBytes);
 }
 
 /**
@@ -220,23 +212,40 @@ export function encodeRecords(records: ReadonlyArray<{ readonly type: number | R
   const seal = sealAddon();
   if (seal) return encodeSealed(seal, records, firstSeq, timeMs, prevDigest);
   resetScratch();
-  const ends = new Array<number>(records.length);
+  const ends = new Uint32Array(records.length);
   const digestsLatin1 = new Array<string>(records.length);
   let prev: Buffer | string = prevDigest;
   for (let i = 0; i < records.length; i++) {
     const start = scratchLength();
-    const type = records[i].type;
-    writeRecord(typeof type === 'number' ? type : RecordType[type], firstSeq + i, timeMs, prev, records[i].payload);
+    writeRecord(typeCodeOf(records[i].type), firstSeq + i, timeMs, prev, records[i].payload);
     ends[i] = scratchLength();
     prev = digestsLatin1[i] = recordDigestLatin1(scratch().subarray(start, ends[i]));
   }
   const out = scratchCopy();
-  const digestBytes = Buffer.allocUnsafe(DIGEST_BYTES * records.length);
-  const stored = new Array<Buffer>(records.length);
-  const digests = new Array<Buffer>(records.length);
-  for (let i = 0; i < records.length; i++) {
+  const digestBytes = digestBlock(records.length);
+  for (let i = 0; i < records.length; i++) writeLatin1(digestBytes, i * DIGEST_BYTES, digestsLatin1[i]);
+  return batchViews(out, ends, digestBytes);
+}
+
+function typeCodeOf(type: number | RecordTypeName): number {
+  return typeof type === 'number' ? type : RecordType[type];
+}
+
+/**
+ * Room for `records` digests, a buffer of its own (not node's pool, whose whole 8 KB slab a kept
+ * digest would keep alive: the log's tail keeps each appended record's entry, digest included).
+ */
+function digestBlock(records: number): Buffer {
+  return Buffer.allocUnsafeSlow(DIGEST_BYTES * records);
+}
+
+/** A batch's records (record i ends at `ends[i]` of `out`) and digests, as views of the two buffers. */
+function batchViews(out: Buffer, ends: Uint32Array, digestBytes: Buffer): EncodedBatch {
+  const n = ends.length;
+  const stored = new Array<Buffer>(n);
+  const digests = new Array<Buffer>(n);
+  for (let i = 0; i < n; i++) {
     stored[i] = out.subarray(i === 0 ? 0 : ends[i - 1], ends[i]);
-    writeLatin1(digestBytes, i * DIGEST_BYTES, digestsLatin1[i]);
     digests[i] = digestBytes.subarray(i * DIGEST_BYTES, (i + 1) * DIGEST_BYTES);
   }
   return { stored, digests };
