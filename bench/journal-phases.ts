@@ -17,6 +17,8 @@ import { StoredEntry, verifyEntries } from '../storage/verify';
 import { WalWriter } from '../storage/wal';
 import { Payload, RecordType, encodeRecord, encodeRecords, genesisDigest, useNativeSeal } from '../storage/record';
 import { Encoder } from 'cbor-x';
+import { Worker } from 'node:worker_threads';
+import { CHECKPOINT_WORKER, CheckpointWorkerData, CommitMessage } from './checkpoint-worker';
 
 export const ID = 'BENCH-0001';
 export const RECORDS_1M = 1_000_000;
@@ -105,6 +107,68 @@ async function latency(work: string, perRound: number, rounds: number): Promise<
   return { recordBytes: record.length, payloadBytes, floor: stats(samples.floor), prealloc: stats(samples.prealloc), sqlite: stats(samples.sqlite), journal: stats(samples.journal), lmdb: stats(samples.lmdb), maxRssBytes: rss() };
 }
 
+/** Records the bench's background checkpoint waits for before an LMDB transaction (a quarter of the log's). */
+const WORKER_CHECKPOINT_RECORDS_MIN = 1024;
+
+/**
+ * Measurements of goal 5's bound (no side the journal runs): the journal's own encoding
+ * (encodeRecords) and its log's commit (WalWriter: one pwrite, one fdatasync), with the
+ * checkpoint into LMDB either left out (`none`: the log started over when full, its records
+ * dropped; no journal could do that, it bounds what any checkpoint could give) or done by another
+ * thread (`worker`: bench/checkpoint-worker.ts puts every commit's records into LMDB as they come,
+ * and the log starts over only when LMDB holds its last record). The journal's bookkeeping
+ * (tail, free-space check, promises) is left out of both.
+ */
+function logSide(dir: string, checkpoint: 'none' | 'worker'): { commit(records: ReadonlyArray<{ type: number; payload: Payload }>): void; close(): Promise<void>; waitMs(): number } {
+  mkdirSync(join(dir, 'lmdb'), { recursive: true });
+  let prev = genesisDigest(ID);
+  const log = WalWriter.open(dir, { baseSeq: 0, baseDigest: prev });
+  const durableSeq = new SharedArrayBuffer(4);
+  const durable = new Int32Array(durableSeq);
+  void CHECKPOINT_WORKER;
+  const data: CheckpointWorkerData = { kind: 'bench-checkpoint', dir: join(dir, 'lmdb'), mapSizeBytes: BIG_MAP_BYTES, recordsMin: WORKER_CHECKPOINT_RECORDS_MIN, durableSeq };
+  const compiled = join(__dirname, 'checkpoint-worker.js');
+  const worker = checkpoint === 'worker'
+    ? (existsSync(compiled) ? new Worker(compiled, { workerData: data }) : new Worker(join(__dirname, 'checkpoint-worker.ts'), { workerData: data, execArgv: ['-r', require.resolve('ts-node/register/transpile-only')] }))
+    : undefined;
+  let seq = 1;
+  let logLast = 0;
+  let waitedMs = 0;
+  return {
+    commit(records): void {
+      const enc = encodeRecords(records, seq, Date.now(), prev);
+      const entries = enc.stored.map((stored, k) => ({ seq: seq + k, stored }));
+      const bytes = entries.reduce((n, e) => n + e.stored.length, 0);
+      if (!log.fits(entries.length, bytes)) {
+        if (worker) {
+          const t0 = nowMs();
+          worker.postMessage({ drain: true });
+          while (Atomics.load(durable, 0) < logLast) Atomics.wait(durable, 0, Atomics.load(durable, 0), 1000);
+          waitedMs += nowMs() - t0;
+        }
+        log.reset({ baseSeq: logLast, baseDigest: prev });
+      }
+      log.append(entries);
+      logLast = seq + entries.length - 1;
+      if (worker) {
+        const message: CommitMessage = { first: seq, lengths: Uint32Array.from(enc.stored, (b) => b.length), bytes: Buffer.concat(enc.stored, bytes) };
+        worker.postMessage(message);
+      }
+      seq += entries.length;
+      prev = enc.digests[entries.length - 1];
+    },
+    async close(): Promise<void> {
+      log.close();
+      if (!worker) return;
+      worker.postMessage({ drain: true });
+      while (Atomics.load(durable, 0) < logLast) Atomics.wait(durable, 0, Atomics.load(durable, 0), 1000);
+      worker.postMessage({ close: true });
+      await new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    },
+    waitMs: () => waitedMs,
+  };
+}
+
 /** Commits of 100 records each side makes before the batched phase's clocks run. */
 const BATCH_WARMUP_COMMITS = 100;
 /** cbor-x with the journal's options (storage/record.ts), for the encoded SQLite baseline. */
@@ -147,14 +211,19 @@ async function batch(work: string, commits: number): Promise<unknown> {
   // Steady state on every side before any clock runs: a terminal appends for hours, and the
   // journal's first commits otherwise carry V8's compiling of its code (measured: 440 commits after
   // 1 warm-up commit 0.57 ms each, after 100 0.46 ms), which SQLite, compiled C, never pays.
+  const logNone = logSide(join(work, 'log-none'), 'none');
+  const logWorker = logSide(join(work, 'log-worker'), 'worker');
   for (let w = 0; w < BATCH_WARMUP_COMMITS; w++) {
     await journal.appendMany(batchOf());
     await lmdbOnly.appendMany(batchOf());
     many();
     manyEncoded(batchOf());
+    logNone.commit(batchOf());
+    logWorker.commit(batchOf());
   }
+  const workerWaitBeforeMs = logWorker.waitMs();
 
-  const t = { journal: { wallMs: 0, cpuMs: 0, checkpoints: 0 }, lmdb: { wallMs: 0, cpuMs: 0 }, sqlite: { wallMs: 0, cpuMs: 0 }, sqliteEncoded: { wallMs: 0, cpuMs: 0 } };
+  const t = { journal: { wallMs: 0, cpuMs: 0, checkpoints: 0 }, lmdb: { wallMs: 0, cpuMs: 0 }, sqlite: { wallMs: 0, cpuMs: 0 }, sqliteEncoded: { wallMs: 0, cpuMs: 0 }, logNone: { wallMs: 0, cpuMs: 0 }, logWorker: { wallMs: 0, cpuMs: 0 } };
   const walRestartsBefore = sqliteWalCheckpointSeq(sqliteFile);
   const perRound = Math.ceil(commits / rounds);
   const timed = async (into: { wallMs: number; cpuMs: number }, run: () => Promise<void> | void): Promise<void> => {
@@ -189,13 +258,23 @@ async function batch(work: string, commits: number): Promise<unknown> {
         await timed(t.sqliteEncoded, () => { manyEncoded(b); });
       }
     };
-    if (r % 2 === 0) { await runJournal(); await runSqlite(); await runLmdb(); await runSqliteEncoded(); } else { await runSqliteEncoded(); await runLmdb(); await runSqlite(); await runJournal(); }
+    const runLog = (side: typeof logNone, into: { wallMs: number; cpuMs: number }) => async (): Promise<void> => {
+      for (let c = 0; c < n; c++) {
+        const b = batchOf();
+        await timed(into, () => side.commit(b));
+      }
+    };
+    const runs = [runJournal, runSqlite, runLmdb, runSqliteEncoded, runLog(logNone, t.logNone), runLog(logWorker, t.logWorker)];
+    for (const run of r % 2 === 0 ? runs : runs.reverse()) await run();
   }
   const sqliteCheckpoints = sqliteWalCheckpointSeq(sqliteFile) - walRestartsBefore;
   await journal.close();
   await lmdbOnly.close();
   sqlite.close();
   sqliteEncoded.close();
+  const workerWaitMs = logWorker.waitMs() - workerWaitBeforeMs;
+  await logNone.close();
+  await logWorker.close();
   const records = commits * per;
   const perSec = (x: { wallMs: number }): number => records / (x.wallMs / 1000);
   return {
@@ -204,6 +283,9 @@ async function batch(work: string, commits: number): Promise<unknown> {
     journalCommitMs: t.journal.wallMs / commits, sqliteCommitMs: t.sqlite.wallMs / commits, lmdbCommitMs: t.lmdb.wallMs / commits,
     journalCpuMs: t.journal.cpuMs / commits, sqliteCpuMs: t.sqlite.cpuMs / commits, lmdbCpuMs: t.lmdb.cpuMs / commits,
     sqliteEncodedRecordsPerSec: perSec(t.sqliteEncoded), sqliteEncodedCommitMs: t.sqliteEncoded.wallMs / commits, sqliteEncodedCpuMs: t.sqliteEncoded.cpuMs / commits,
+    logNoCheckpointRecordsPerSec: perSec(t.logNone), logNoCheckpointCommitMs: t.logNone.wallMs / commits, logNoCheckpointCpuMs: t.logNone.cpuMs / commits,
+    logWorkerRecordsPerSec: perSec(t.logWorker), logWorkerCommitMs: t.logWorker.wallMs / commits, logWorkerCpuMs: t.logWorker.cpuMs / commits,
+    logWorkerWaitMsPerCommit: workerWaitMs / commits, workerCheckpointRecordsMin: WORKER_CHECKPOINT_RECORDS_MIN,
     warmupCommits: BATCH_WARMUP_COMMITS,
     journalCheckpoints: t.journal.checkpoints, sqliteCheckpoints,
     encodeUs: encodeCpuUs(20_000), encodeJsUs: encodeJsCpuUs(20_000), nativeSeal: useNativeSeal(true), parts: commitParts(join(work, 'parts'), per), maxRssBytes: rss(),
@@ -232,7 +314,7 @@ function sqliteWalCheckpointSeq(dbFile: string): number {
  * transaction of a log's worth of records, WAL_TAIL_RECORDS_MAX, then the log's header) per
  * record, given per commit. The encoding is encodeCpuUs.
  */
-function commitParts(dir: string, per: number): { logWallMs: number; logCpuMs: number; checkpointWallMsPerCommit: number; checkpointCpuMsPerCommit: number } {
+function commitParts(dir: string, per: number): { logWallMs: number; logCpuMs: number; checkpointWallMsPerCommit: number; checkpointCpuMsPerCommit: number; blockCheckpointWallMsPerCommit: number; blockCheckpointCpuMsPerCommit: number } {
   mkdirSync(dir, { recursive: true });
   const log = WalWriter.open(dir, { baseSeq: 0, baseDigest: genesisDigest(ID) });
   const db = openEnv(join(dir, 'lmdb'), { mapSizeBytes: BIG_MAP_BYTES });
@@ -243,6 +325,12 @@ function commitParts(dir: string, per: number): { logWallMs: number; logCpuMs: n
     const enc = encodeRecords(Array.from({ length: per }, (_, k) => ({ type: RecordType.txnBegin, payload: salePayload(b * per + k) })), b * per + 1, 1_700_000_000_000, genesisDigest(ID));
     return enc.stored.map((stored, k) => ({ seq: b * per + k + 1, stored }));
   });
+  // The same checkpoints with one LMDB value per commit (its records back to back under its first
+  // seq): a layout data.mdb does not have (every reader finds a record by its own seq), measured
+  // for what a checkpoint of fewer, larger values would cost (goal 5: what would reach it).
+  const blockDb = openEnv(join(dir, 'lmdb-blocks'), { mapSizeBytes: BIG_MAP_BYTES });
+  const blocks = batches.map((b) => ({ seq: b[0].seq, stored: Buffer.concat(b.map((e) => e.stored)) }));
+  const blockTime = { wallMs: 0, cpuMs: 0 };
   const logTime = { wallMs: 0, cpuMs: 0 };
   const checkpointTime = { wallMs: 0, cpuMs: 0, records: 0 };
   const measure = (into: { wallMs: number; cpuMs: number }, run: () => void): void => {
@@ -254,7 +342,8 @@ function commitParts(dir: string, per: number): { logWallMs: number; logCpuMs: n
     into.cpuMs += (c.user + c.system) / 1000;
   };
   let logged: Array<{ seq: number; stored: Buffer }> = [];
-  for (const b of batches) {
+  let loggedBlocks: Array<{ seq: number; stored: Buffer }> = [];
+  for (const [k, b] of batches.entries()) {
     if (!log.fits(b.length, b.reduce((n, e) => n + e.stored.length, 0))) {
       const records = logged;
       measure(checkpointTime, () => {
@@ -263,17 +352,26 @@ function commitParts(dir: string, per: number): { logWallMs: number; logCpuMs: n
         log.reset({ baseSeq: records[records.length - 1].seq, baseDigest: genesisDigest(ID) });
       });
       checkpointTime.records += records.length;
+      const values = loggedBlocks;
+      measure(blockTime, () => {
+        blockDb.transactionSync(() => { for (const e of values) blockDb.putSync(e.seq, e.stored, { append: true }); });
+        log.reset({ baseSeq: records[records.length - 1].seq, baseDigest: genesisDigest(ID) });
+      });
       logged = [];
+      loggedBlocks = [];
     }
     measure(logTime, () => log.append(b));
     logged.push(...b);
+    loggedBlocks.push(blocks[k]);
   }
   log.close();
   void db.close();
+  void blockDb.close();
   const perRecord = (ms: number): number => (checkpointTime.records > 0 ? (ms / checkpointTime.records) * per : 0);
   return {
     logWallMs: logTime.wallMs / commits, logCpuMs: logTime.cpuMs / commits,
     checkpointWallMsPerCommit: perRecord(checkpointTime.wallMs), checkpointCpuMsPerCommit: perRecord(checkpointTime.cpuMs),
+    blockCheckpointWallMsPerCommit: perRecord(blockTime.wallMs), blockCheckpointCpuMsPerCommit: perRecord(blockTime.cpuMs),
   };
 }
 
