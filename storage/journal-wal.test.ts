@@ -9,6 +9,7 @@ import { isPosError } from '../common/errors';
 import { silentLogger } from '../common/log';
 import { openForBoot } from './boot-open';
 import { cutWithRecordsInTheLog, supersededLog } from './testing-wal';
+import { openEnv } from './lmdb-env';
 
 const ID = 'SIM-WAL-1';
 
@@ -57,6 +58,29 @@ describe('journal: the write-ahead log at open (JOURNAL_FORMAT.md, "Write-ahead 
     await j.close();
     assert.ok(await readStored(dir, 6), 'data.mdb holds record 6 now');
     assert.equal(statSync(walPath(dir)).size, WAL_BYTES);
+  });
+
+  it('aCheckpointLmdbRefusesFailsTheJournalAndWritesNoneOfIt', async () => {
+    // lmdbCommit puts with MDB_APPEND, which LMDB refuses for a seq at or below its last and
+    // lmdb-js reports only as false. The open never leaves LMDB ahead of the tail; another writer
+    // of data.mdb could: the checkpoint must stop, not drop the journal's own record silently.
+    const dir = fresh();
+    const j = await Journal.open({ dir, identity: ID, logger: silentLogger });
+    await j.append('test', { i: 1 });
+    await j.append('test', { i: 2 });
+    const first = j.checkpointedSeq + 1;
+    assert.equal(j.walRecordCount, 2, 'both appends are in the log, not yet in LMDB');
+    const foreign = Buffer.from('not this journal\'s record');
+    const other = openEnv(dir);
+    other.transactionSync(() => { other.putSync(first, foreign); });
+    assert.throws(() => j.checkpointSync(), (e: unknown) => isPosError(e));
+    assert.equal(j.state, 'failed', 'the journal refuses appends after it');
+    await assert.rejects(j.append('test', { i: 3 }), (e: unknown) => isPosError(e));
+    assert.deepEqual(other.getBinary(first), foreign, 'the record LMDB held stays as it was');
+    assert.equal(other.getBinary(first + 1), undefined, 'the aborted checkpoint wrote none of its records');
+    assert.equal(j.get(first + 1)?.payload.i, 2, 'the log still serves the journal\'s records');
+    await j.close();
+    await other.close();
   });
 
   it('truncatedWalTailIsIgnored', async () => {
