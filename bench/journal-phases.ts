@@ -109,6 +109,17 @@ async function latency(work: string, perRound: number, rounds: number): Promise<
 
 /** Records the bench's background checkpoint waits for before an LMDB transaction (a quarter of the log's). */
 const WORKER_CHECKPOINT_RECORDS_MIN = 1024;
+/** Longest the bench waits for the checkpoint thread to hold a seq before it gives up (a dead worker). */
+const WORKER_WAIT_MS_MAX = 30_000;
+
+/** Blocks until `durable` holds at least `seq`; throws after WORKER_WAIT_MS_MAX. */
+function waitDurable(durable: Int32Array, seq: number): void {
+  const deadline = nowMs() + WORKER_WAIT_MS_MAX;
+  while (Atomics.load(durable, 0) < seq) {
+    if (nowMs() > deadline) throw new Error(`the checkpoint thread did not reach seq ${seq} in ${WORKER_WAIT_MS_MAX} ms (it holds ${Atomics.load(durable, 0)})`);
+    Atomics.wait(durable, 0, Atomics.load(durable, 0), 100);
+  }
+}
 
 /**
  * Measurements of goal 5's bound (no side the journal runs): the journal's own encoding
@@ -143,7 +154,7 @@ function logSide(dir: string, checkpoint: 'none' | 'worker'): { commit(records: 
         if (worker) {
           const t0 = nowMs();
           worker.postMessage({ drain: true });
-          while (Atomics.load(durable, 0) < logLast) Atomics.wait(durable, 0, Atomics.load(durable, 0), 1000);
+          waitDurable(durable, logLast);
           waitedMs += nowMs() - t0;
         }
         log.reset({ baseSeq: logLast, baseDigest: prev });
@@ -161,7 +172,7 @@ function logSide(dir: string, checkpoint: 'none' | 'worker'): { commit(records: 
       log.close();
       if (!worker) return;
       worker.postMessage({ drain: true });
-      while (Atomics.load(durable, 0) < logLast) Atomics.wait(durable, 0, Atomics.load(durable, 0), 1000);
+      waitDurable(durable, logLast);
       worker.postMessage({ close: true });
       await new Promise<void>((resolve) => worker.once('exit', () => resolve()));
     },
