@@ -1,0 +1,108 @@
+/**
+ * The keypad's "device gone" notice (E-BRD-04, hal/drivers/evdev-keypad.ts: an evdev keypad
+ * unplugged, its driver unbound) on the terminal's screen, and its end: the driver opens the
+ * device again by itself, and the first key from it proves it is back, so that key clears the
+ * notice (boot/terminal-app.ts watchKeys). Any other keypad notice (a key stuck, E-KBD-01) stays
+ * after a key: the stuck key is still stuck.
+ *
+ * The simulator board's keypad is a matrix over GPIO, which never reports E-BRD-04: its faults
+ * are injected here through the board's keypad (the same onFault the evdev driver calls); the keys
+ * are real presses on the simulated matrix, through the real driver.
+ */
+import { strict as assert } from 'node:assert';
+import { join } from 'node:path';
+import { TerminalApp, ProbeSnapshot } from '../../boot/terminal-app';
+import { createSimBoard, SimBoard } from '../../sim/board-sim';
+import { silentLogger } from '../../common/log';
+import { PosError } from '../../common/errors';
+import { removeDir, tempDir } from '../../storage/testing';
+import type { KeyName, Keypad } from '../../hal/keypad';
+
+const WAIT_MS_MAX = 20_000;
+/** Longer than the board's debounce: a press the matrix driver reports. */
+const KEY_HOLD_MS = 80;
+
+/** The board's keypad, with a way to raise a fault through its onFault listeners. */
+function faultableKeypad(sim: SimBoard): (fault: PosError) => void {
+  const board = sim.board;
+  const real = board.keypad();
+  const listeners = new Set<(f: PosError) => void>();
+  const keypad: Keypad = {
+    start: () => real.start(),
+    onKey: (l) => real.onKey(l),
+    onFault: (l) => {
+      listeners.add(l);
+      const stop = real.onFault(l);
+      return () => { listeners.delete(l); stop(); };
+    },
+    pressed: () => real.pressed(),
+    stuck: () => real.stuck(),
+    close: () => real.close(),
+  };
+  board.keypad = () => keypad;
+  return (fault) => { for (const l of [...listeners]) l(fault); };
+}
+
+describe('terminal: the keypad gone notice ends with the first key from it', function () {
+  this.timeout(60_000);
+  let root: string;
+  let sim: SimBoard;
+  let app: TerminalApp;
+  let raise: (fault: PosError) => void;
+  let latest: ProbeSnapshot | undefined;
+
+  const screenText = (): string => (latest?.screen.text ?? []).join('\n');
+  const until = (what: string, test: (s: ProbeSnapshot) => boolean): Promise<ProbeSnapshot> => {
+    if (latest && test(latest)) return Promise.resolve(latest);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => { stop(); reject(new Error(`${what}: not reached; the screen shows:\n${screenText()}`)); }, WAIT_MS_MAX);
+      const stop = app.probe.onChange((raw) => {
+        const s = raw as ProbeSnapshot;
+        if (test(s)) { clearTimeout(timer); stop(); resolve(s); }
+      });
+    });
+  };
+  const press = async (key: KeyName): Promise<void> => {
+    sim.keypad().press(key);
+    await new Promise((r) => setTimeout(r, KEY_HOLD_MS));
+    sim.keypad().release(key);
+    await new Promise((r) => setTimeout(r, KEY_HOLD_MS));
+  };
+
+  beforeEach(async () => {
+    root = tempDir('poskbdgone-');
+    sim = await createSimBoard({ battery: { percent: 80 } });
+    raise = faultableKeypad(sim);
+    app = TerminalApp.create({
+      board: sim.board, journalDir: join(root, 'journal'), backupDir: join(root, 'backup'), host: { host: '127.0.0.1', port: 9 },
+      logger: silentLogger, scryptN: 1024, locale: 'en',
+    });
+    app.probe.onChange((raw) => { latest = raw as ProbeSnapshot; });
+    await app.boot();
+    await until('the login screen', (s) => s.state === 'login');
+  });
+  afterEach(async () => {
+    await app.stop();
+    await sim.close();
+    removeDir(root);
+    latest = undefined;
+  });
+
+  it('keypadGoneShowsE-BRD-04UntilAKeyFromTheKeypadClearsIt', async () => {
+    assert.doesNotMatch(screenText(), /E-BRD-04/);
+    raise(new PosError('BRD_INPUT_GONE', 'keypad0: /dev/input/event0 gone (ENODEV: no such device); waiting for it to come back', { role: 'keypad0', path: '/dev/input/event0', reason: 'ENODEV' }));
+    await until('the E-BRD-04 notice', (s) => s.screen.text.join('\n').includes('E-BRD-04'));
+    assert.equal(latest?.state, 'login', 'the notice rides on the screen the terminal was at');
+    await press('1');
+    await until('the notice cleared by the key', (s) => !s.screen.text.join('\n').includes('E-BRD-04'));
+    assert.equal(latest?.state, 'login');
+  });
+
+  it('aStuckKeyNoticeStaysAfterAKey', async () => {
+    raise(new PosError('KBD_STUCK', 'keypad0: key 5 stuck', { role: 'keypad0', key: '5' }));
+    await until('the E-KBD-01 notice', (s) => s.screen.text.join('\n').includes('E-KBD-01'));
+    await press('1');
+    await press('BACK');
+    assert.match(screenText(), /E-KBD-01/, 'a stuck key is still stuck after other keys');
+  });
+});
