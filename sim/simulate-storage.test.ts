@@ -74,12 +74,12 @@ describe('simulation: disk-model power cuts', function () {
   });
 
   /** A copy of `from` (a closed journal): `before` runs, then `work` under an armed SimDisk, then the power is cut. */
-  async function cutAt(from: string, crashAt: number, seed: number, before: (j: Journal) => Promise<unknown>, work: (j: Journal) => Promise<unknown>): Promise<{ dir: string; cut: DiskCut }> {
+  async function cutAt(from: string, crashAt: number, seed: number, before: (j: Journal) => Promise<unknown>, work: (j: Journal) => Promise<unknown>, walTailRecordsMax?: number): Promise<{ dir: string; cut: DiskCut }> {
     const dir = tempDir('simdisk-wal-');
     dirs.push(dir);
     for (const f of readdirSync(from)) copyFileSync(join(from, f), join(dir, f));
     const disk = new SimDisk(dir, new IoGate(), new Rng(seed));
-    const j = await Journal.open({ dir, identity: IDENTITY, walObserver: disk.walObserver });
+    const j = await Journal.open({ dir, identity: IDENTITY, walObserver: disk.walObserver, walTailRecordsMax });
     await before(j);
     disk.armDiskModel();
     await work(j);
@@ -150,5 +150,47 @@ describe('simulation: disk-model power cuts', function () {
       }
     }
     assert.deepEqual([...states].sort(), ['lmdb false, header false', 'lmdb true, header false', 'lmdb true, header true'], 'every order state between the two writes reached');
+  });
+
+  it('everyCrashPointOfACommitThatFillsTheLogLosesNothingAcknowledged', async () => {
+    // The log holds LOG_FULL_RECORDS: the next commit checkpoints them first (LMDB transaction,
+    // header), then writes its own records to the log started over, all in one append. A cut
+    // anywhere in that keeps every acknowledged record, and the new commit exactly as the disk kept it.
+    const LOG_FULL_RECORDS = 5;
+    const base = tempDir('simdisk-base-');
+    dirs.push(base);
+    await journalWith(base, RECORDS_BEFORE);
+    const logged = async (j: Journal): Promise<void> => {
+      for (let i = 0; i < LOG_FULL_RECORDS; i++) await j.append('test', { i: `log-${i}`, note: 'z'.repeat(300) });
+    };
+    const last = RECORDS_BEFORE + 1 + LOG_FULL_RECORDS;
+    const next = (j: Journal): Promise<unknown> => j.appendMany([{ type: 'test', payload: { i: 'next-0' } }, { type: 'test', payload: { i: 'next-1' } }]);
+    const states = new Set<string>();
+    for (let crashAt = 0, events = Infinity; crashAt <= events; crashAt++) {
+      for (const seed of SEEDS) {
+        const { dir, cut } = await cutAt(base, crashAt, seed, logged, next, LOG_FULL_RECORDS);
+        events = cut.events;
+        assert.ok(cut.checkpoint, 'the commit checkpointed the full log first');
+        assert.ok(cut.logCommit, 'then wrote its records to the log');
+        assert.equal(cut.logCommit.first, last + 1);
+        states.add(`lmdb ${cut.checkpoint.lmdb}, header ${cut.checkpoint.header}, commit ${cut.logCommit.outcome}`);
+        const reopened = await Journal.open({ dir, identity: IDENTITY });
+        try {
+          assert.equal(reopened.state, 'ok', `crash ${crashAt} seed ${seed}: ${reopened.state}`);
+          assert.equal(reopened.get(last)?.payload.i, `log-${LOG_FULL_RECORDS - 1}`, `crash ${crashAt} seed ${seed}: an acknowledged record of the full log is lost`);
+          const at = reopened.get(last + 1);
+          if (cut.logCommit.outcome === 'kept') assert.equal(reopened.get(last + 2)?.payload.i, 'next-1', `crash ${crashAt} seed ${seed}: kept, reopened without it`);
+          else if (cut.logCommit.outcome === 'torn-tail') assert.ok(at?.type === RecordType.recovery && at.payload.action === 'tail-cut', `crash ${crashAt} seed ${seed}: torn tail not journaled as cut`);
+          else assert.equal(reopened.lastSeq, last, `crash ${crashAt} seed ${seed}: ${cut.logCommit.outcome}, reopened with record ${reopened.lastSeq}`);
+          if (crashAt === events) assert.equal(cut.logCommit.outcome, 'kept', 'every write done: the commit is there');
+        } finally {
+          await reopened.close();
+        }
+      }
+    }
+    const reached = [...states].sort();
+    for (const want of ['lmdb false, header false, commit dropped', 'lmdb true, header false, commit dropped', 'lmdb true, header true, commit dropped', 'lmdb true, header true, commit kept']) {
+      assert.ok(reached.includes(want), `${want}: not reached (${reached.join('; ')})`);
+    }
   });
 });

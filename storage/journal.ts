@@ -113,6 +113,8 @@ export interface JournalOptions {
   readonly writeAheadLog?: boolean;
   /** Sees the write-ahead log's writes and flushes (the day simulation's disk model only: storage/wal.ts). */
   readonly walObserver?: WalWriteObserver;
+  /** Records the log takes before a checkpoint (tests of the log-full checkpoint only; storage/wal.ts). */
+  readonly walTailRecordsMax?: number;
   /**
    * Records 1..seq were verified before (the boot checkpoint, storage/boot-open.ts): only the
    * records after it are verified (storage/verify-tail.ts). When the file does not agree with it,
@@ -448,7 +450,7 @@ export class Journal {
       return;
     }
     try {
-      this.wal = WalWriter.open(this.dir, { baseSeq: this.lastSeq, baseDigest: this.lastDigest_ }, { noSync: this.options.unsafeNoSync, observer: this.options.walObserver });
+      this.wal = WalWriter.open(this.dir, { baseSeq: this.lastSeq, baseDigest: this.lastDigest_ }, { noSync: this.options.unsafeNoSync, observer: this.options.walObserver, tailRecordsMax: this.options.walTailRecordsMax });
     } catch (e) {
       if (!existed) rmSync(file, { force: true });
       this.log.error({ dir: this.dir, err: String(e) }, 'journal: the write-ahead log cannot be written; commits go to LMDB');

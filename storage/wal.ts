@@ -315,6 +315,12 @@ export interface WalWriterOptions {
   readonly noSync?: boolean;
   /** Sees the log's writes and flushes (the day simulation's disk model only). */
   readonly observer?: WalWriteObserver;
+  /**
+   * Records the log takes before the journal checkpoints (default and most WAL_TAIL_RECORDS_MAX).
+   * Lower only in tests that cut the power in the log-full checkpoint (sim/simulate-storage.test.ts):
+   * the format is the same, the log only starts over sooner.
+   */
+  readonly tailRecordsMax?: number;
 }
 
 /**
@@ -368,7 +374,8 @@ export class WalWriter {
 
   /** Would a commit of these records fit (in bytes and in the record limit)? */
   fits(records: number, frameBytes: number): boolean {
-    return this.offset + WAL_COMMIT_HEADER_BYTES + frameBytes <= WAL_BYTES && this.records + records <= WAL_TAIL_RECORDS_MAX && records <= WAL_COMMIT_RECORDS_MAX;
+    const tailMax = Math.min(this.options.tailRecordsMax ?? WAL_TAIL_RECORDS_MAX, WAL_TAIL_RECORDS_MAX);
+    return this.offset + WAL_COMMIT_HEADER_BYTES + frameBytes <= WAL_BYTES && this.records + records <= tailMax && records <= WAL_COMMIT_RECORDS_MAX;
   }
 
   /** One commit: one pwrite at the write offset, one fdatasync. Durable when it returns. */
