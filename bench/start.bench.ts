@@ -31,7 +31,8 @@
  *     calibrated CPU alone);
  *   - key to screen at the amount entry, keys spaced (60 ms held, 200 ms apart) and typed fast
  *     (40 ms held, the next 25 ms after the release), from the key's press on the simulated matrix
- *     to the screen event, minus the board's debounce; on this machine and under the quota
+ *     to the first screen event that shows the amount that key made, minus the board's debounce
+ *     (digits past the maximum amount are not counted); on this machine and under the quota
  *     (the unit's path with the code cache; BENCH_KEYS=0 skips it).
  * Calibration: 7-Zip's LZMA benchmark (`7zz b -mmt1`, Debian package 7zip) gives this machine's
  * single-thread rating normalised to 100% CPU use (the R/U column, so a busy machine does not
@@ -55,6 +56,7 @@ import { codeCacheFile } from '../boot/code-cache';
 import { initSlots } from '../boot/update-slots';
 import { unitMallocEnv, unitNodeFlags } from './memory.bench';
 import type { ProbeSnapshot } from '../boot/terminal-app';
+import { yuan } from '../common/money';
 
 const RUNS = 3;
 const SALES = Number(process.env.BENCH_SALES ?? 50);
@@ -301,12 +303,12 @@ async function bootToIdle(d: LaunchDriver): Promise<SlowFigures> {
 async function keyToScreen(d: LaunchDriver, holdMs: number, gapMs: number): Promise<number[]> {
   const client = d.run!.client;
   const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-  const changes: number[] = [];
+  const changes: Array<{ atMs: number; text: string }> = [];
   let last = '';
   const off = client.onEvent((e) => {
     const s = e.state as ProbeSnapshot | undefined;
     const text = s?.screen.text.join('|') ?? '';
-    if (s && text !== last) { last = text; changes.push(performance.now()); }
+    if (s && text !== last) { last = text; changes.push({ atMs: performance.now(), text }); }
   });
   const amount = whenState(client, 'sale.amount');
   await d.keys('1');
@@ -326,8 +328,29 @@ async function keyToScreen(d: LaunchDriver, holdMs: number, gapMs: number): Prom
   const idle = whenState(client, 'idle');
   await d.keys('CANCEL');
   await idle;
-  // Each press changes the amount shown once: the i-th change answers the i-th press.
-  return pressed.map((t, i) => (changes[i] ?? NaN) - t - DEBOUNCE_MS);
+  return pressed.map((t, i) => answerMs(changes, t, amountsAfter(i)) - DEBOUNCE_MS);
+}
+
+/**
+ * The amounts the entry shows from the i-th digit of KEY_DIGITS on (after the first key, 1 fen),
+ * as yuan text. A press is answered by the first screen after it that shows its amount or a later
+ * one: not by the i-th screen change, which another change (the status line) or two presses drawn
+ * in one frame shift by a whole press (65 ms typed fast: session 13 read 69 ms "latencies" so).
+ */
+function amountsAfter(i: number): string[] {
+  const out: string[] = [];
+  let fen = 1;
+  for (const [k, digit] of [...KEY_DIGITS].entries()) {
+    fen = fen * 10 + Number(digit);
+    if (k >= i) out.push(yuan(fen));
+  }
+  return out;
+}
+
+/** When the first screen after `pressedMs` showed one of `amounts` (¥12.34 or 12.34元); NaN if none did (a digit past the maximum). */
+function answerMs(changes: ReadonlyArray<{ atMs: number; text: string }>, pressedMs: number, amounts: readonly string[]): number {
+  const shown = changes.find((c) => c.atMs >= pressedMs && amounts.some((a) => c.text.includes(`¥${a}`) || c.text.includes(`${a}元`)));
+  return shown ? shown.atMs - pressedMs : NaN;
 }
 
 function pct90(xs: number[]): number {
