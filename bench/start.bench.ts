@@ -31,8 +31,8 @@
  *     calibrated CPU alone);
  *   - key to screen at the amount entry, keys spaced (60 ms held, 200 ms apart) and typed fast
  *     (40 ms held, the next 25 ms after the release), from the key's press on the simulated matrix
- *     to the first screen event that shows the amount that key made, minus the board's debounce
- *     (digits past the maximum amount are not counted); on this machine and under the quota
+ *     to the first screen event that shows the amount that key made (for the first digit past the
+ *     maximum amount: the refusal), minus the board's debounce; on this machine and under the quota
  *     (the unit's path with the code cache; BENCH_KEYS=0 skips it).
  * Calibration: 7-Zip's LZMA benchmark (`7zz b -mmt1`, Debian package 7zip) gives this machine's
  * single-thread rating normalised to 100% CPU use (the R/U column, so a busy machine does not
@@ -328,7 +328,14 @@ async function keyToScreen(d: LaunchDriver, holdMs: number, gapMs: number): Prom
   const idle = whenState(client, 'idle');
   await d.keys('CANCEL');
   await idle;
-  return pressed.map((t, i) => answerMs(changes, t, amountsAfter(i)) - DEBOUNCE_MS);
+  // A digit past the maximum changes no amount: its answer is the refusal on the screen, the
+  // first change after it and before the next press (none for a second refused digit: counted out).
+  return pressed.map((t, i) => {
+    const shown = answerMs(changes, t, amountsAfter(i));
+    if (Number.isFinite(shown)) return shown - DEBOUNCE_MS;
+    const refusal = changes.find((c) => c.atMs >= t && c.atMs < (pressed[i + 1] ?? Infinity));
+    return refusal ? refusal.atMs - t - DEBOUNCE_MS : NaN;
+  });
 }
 
 /**
