@@ -121,6 +121,16 @@ function waitDurable(durable: Int32Array, seq: number): void {
   }
 }
 
+/** bench/checkpoint-worker.ts in a worker thread: the compiled copy beside this one, else through ts-node. */
+function checkpointWorker(lmdbDir: string, durableSeq: SharedArrayBuffer): Worker {
+  mkdirSync(lmdbDir, { recursive: true });
+  void CHECKPOINT_WORKER;
+  const data: CheckpointWorkerData = { kind: 'bench-checkpoint', dir: lmdbDir, mapSizeBytes: BIG_MAP_BYTES, recordsMin: WORKER_CHECKPOINT_RECORDS_MIN, durableSeq };
+  const compiled = join(__dirname, 'checkpoint-worker.js');
+  if (existsSync(compiled)) return new Worker(compiled, { workerData: data });
+  return new Worker(join(__dirname, 'checkpoint-worker.ts'), { workerData: data, execArgv: ['-r', require.resolve('ts-node/register/transpile-only')] });
+}
+
 /**
  * Measurements of goal 5's bound (no side the journal runs): the journal's own encoding
  * (encodeRecords) and its log's commit (WalWriter: one pwrite, one fdatasync), with the
@@ -131,17 +141,12 @@ function waitDurable(durable: Int32Array, seq: number): void {
  * (tail, free-space check, promises) is left out of both.
  */
 function logSide(dir: string, checkpoint: 'none' | 'worker'): { commit(records: ReadonlyArray<{ type: number; payload: Payload }>): void; close(): Promise<void>; waitMs(): number } {
-  mkdirSync(join(dir, 'lmdb'), { recursive: true });
+  mkdirSync(dir, { recursive: true });
   let prev = genesisDigest(ID);
   const log = WalWriter.open(dir, { baseSeq: 0, baseDigest: prev });
   const durableSeq = new SharedArrayBuffer(4);
   const durable = new Int32Array(durableSeq);
-  void CHECKPOINT_WORKER;
-  const data: CheckpointWorkerData = { kind: 'bench-checkpoint', dir: join(dir, 'lmdb'), mapSizeBytes: BIG_MAP_BYTES, recordsMin: WORKER_CHECKPOINT_RECORDS_MIN, durableSeq };
-  const compiled = join(__dirname, 'checkpoint-worker.js');
-  const worker = checkpoint === 'worker'
-    ? (existsSync(compiled) ? new Worker(compiled, { workerData: data }) : new Worker(join(__dirname, 'checkpoint-worker.ts'), { workerData: data, execArgv: ['-r', require.resolve('ts-node/register/transpile-only')] }))
-    : undefined;
+  const worker = checkpoint === 'worker' ? checkpointWorker(join(dir, 'lmdb'), durableSeq) : undefined;
   let seq = 1;
   let logLast = 0;
   let waitedMs = 0;

@@ -342,7 +342,12 @@ export class WalWriter {
   private offset = WAL_HEADER_BYTES;
   private records = 0;
 
-  private constructor(private readonly fd: number, private readonly options: WalWriterOptions) {}
+  /** Records the log takes before it must start over (WalWriterOptions.tailRecordsMax, at most WAL_TAIL_RECORDS_MAX). */
+  private readonly tailRecordsMax: number;
+
+  private constructor(private readonly fd: number, private readonly options: WalWriterOptions) {
+    this.tailRecordsMax = Math.min(options.tailRecordsMax ?? WAL_TAIL_RECORDS_MAX, WAL_TAIL_RECORDS_MAX);
+  }
 
   /**
    * Opens the log for writing from the start of its commits, with `header` in force. A missing
@@ -374,8 +379,7 @@ export class WalWriter {
 
   /** Would a commit of these records fit (in bytes and in the record limit)? */
   fits(records: number, frameBytes: number): boolean {
-    const tailMax = Math.min(this.options.tailRecordsMax ?? WAL_TAIL_RECORDS_MAX, WAL_TAIL_RECORDS_MAX);
-    return this.offset + WAL_COMMIT_HEADER_BYTES + frameBytes <= WAL_BYTES && this.records + records <= tailMax && records <= WAL_COMMIT_RECORDS_MAX;
+    return this.offset + WAL_COMMIT_HEADER_BYTES + frameBytes <= WAL_BYTES && this.records + records <= this.tailRecordsMax && records <= WAL_COMMIT_RECORDS_MAX;
   }
 
   /** One commit: one pwrite at the write offset, one fdatasync. Durable when it returns. */
