@@ -43,6 +43,7 @@ import { SIGNATURE_BYTES_MAX, SIGNATURE_PIXELS_MAX } from '../runtime/txn/engine
 import { ERRORS, PosError, isPosError } from '../common/errors';
 import { Journal } from '../storage/journal';
 import { openForBoot, verifyInBackground } from '../storage/boot-open';
+import { InUse } from './in-use';
 import { Checkpoint, checkpointKey, writeCheckpoint } from '../storage/checkpoint';
 import { decodeState, encodeState } from '../runtime/state-snapshot';
 import type { TerminalState } from '../runtime/terminal-state';
@@ -123,6 +124,8 @@ const MERCHANT_NAME_DEFAULT = 'DEMO SHOP';
 export const RECEIPT_QUEUE_DIR = 'receipt-queue';
 /** The background verify waits this long after a checkpointed boot (the first sale comes first). */
 export const BACKGROUND_VERIFY_DELAY_MS = 10_000;
+/** Runs of the background verify a boot starts at most (each one stopped by a long use of the terminal starts it again). */
+const BACKGROUND_VERIFY_RUNS_MAX = 20;
 /** The boot checkpoint is written this long after the first operator screen is drawn. */
 const CHECKPOINT_AFTER_SCREEN_MS = 100;
 /** Card wait per transaction (the machine's card state). */
@@ -219,6 +222,8 @@ export class TerminalApp {
   private readonly clockControl: AdjustableClock;
   private env: Env;
   private readonly listeners = new Set<(s: ProbeSnapshot) => void>();
+  /** Whether someone uses the terminal: background work (the journal's verify) waits and stops for them. */
+  private readonly inUse = new InUse();
   private readonly stops: Array<() => void> = [];
   private timers: NodeJS.Timeout[] = [];
   private recoveryRequested = false;
@@ -302,6 +307,7 @@ export class TerminalApp {
     this.stopped = true;
     await this.halt();
     for (const s of this.stops.splice(0)) s();
+    this.inUse.stop();
   }
 
   // ---------------------------------------------------------------- boot
@@ -618,12 +624,16 @@ export class TerminalApp {
    * whole journal again off the boot path. Damage found there withdraws the checkpoint and boots
    * again (at once at the login or idle screen, else as soon as the terminal gets there), which
    * verifies everything and stops in recovery with the reason, as a boot without checkpoints did.
+   * It starts once nobody uses the terminal (boot/in-use.ts) and its child is stopped while
+   * someone does: under a slow board's CPU quota it otherwise took the keys' time (README, "Key
+   * to screen"). A run held stopped too long is killed and runs again at the next quiet moment.
    */
   private verifyLater(identity: string): void {
     const abort = new AbortController();
     this.stops.push(() => abort.abort());
-    const timer = setTimeout(() => {
-      void verifyInBackground(this.o.journalDir, identity, abort.signal).then((v) => {
+    let runs = 0;
+    const run = (): void => {
+      void verifyInBackground(this.o.journalDir, identity, { signal: abort.signal, hold: this.inUse }).then((v) => {
         if (abort.signal.aborted) return;
         if (v.damage) {
           this.o.logger.error({ code: v.damage.code, reason: v.damage.message }, 'journal: background verify found damage; booting again into recovery');
@@ -632,11 +642,29 @@ export class TerminalApp {
           this.rebootIfQuiet();
           return;
         }
+        if (v.unfinished) {
+          if (++runs >= BACKGROUND_VERIFY_RUNS_MAX) { this.o.logger.warn({ runs }, 'journal: background verify never finished between uses of the terminal; the next boot runs it again'); return; }
+          this.o.logger.info({ runs }, 'journal: background verify stopped while the terminal was in use; it runs again when the terminal is quiet');
+          this.whenQuiet(run);
+          return;
+        }
         this.o.logger.info({ verifiedSeq: v.verifiedSeq }, 'journal: background verify found every record intact');
       }, (e: unknown) => this.o.logger.warn({ err: String(e) }, 'journal: background verify could not run'));
-    }, this.o.backgroundVerifyDelayMs ?? BACKGROUND_VERIFY_DELAY_MS);
+    };
+    const timer = setTimeout(() => this.whenQuiet(run), this.o.backgroundVerifyDelayMs ?? BACKGROUND_VERIFY_DELAY_MS);
     this.timers.push(timer);
     this.stops.push(() => clearTimeout(timer));
+  }
+
+  /** Runs `f` once nobody uses the terminal (now, if nobody does). */
+  private whenQuiet(f: () => void): void {
+    if (!this.inUse.held) { f(); return; }
+    const off = this.inUse.onChange(() => {
+      if (this.inUse.held) return;
+      off();
+      f();
+    });
+    this.stops.push(off);
   }
 
   /** Damage found in the background: boot again (recovery) once the terminal is at login or idle. */
@@ -733,6 +761,7 @@ export class TerminalApp {
   }
 
   private pressKey(key: KeyName): void {
+    this.inUse.key();
     if (this.overlay) { this.overlay.press(key); this.render(); return; }
     if (key === '2' && this.env.modem?.fault === 'E-NET-09' && this.actor !== undefined && viewOf(this.actor.getSnapshot()).state === 'hostUnreachable' && this.openSimPin()) return;
     this.controller.press(key);
@@ -1206,6 +1235,7 @@ export class TerminalApp {
         if (this.keyToScreenMs.length > KEY_TIMINGS_KEPT_MAX) this.keyToScreenMs.shift();
       }
       const s = this.snapshot();
+      this.inUse.state(s.state);
       for (const l of this.listeners) l(s);
     }, (e: unknown) => this.o.logger.warn({ err: e }, 'display update failed'));
   }

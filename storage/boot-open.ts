@@ -22,7 +22,7 @@ import type { Logger } from '../common/log';
 import { PosError, isPosError } from '../common/errors';
 import { Journal, JournalOptions } from './journal';
 import { Checkpoint, clearOpening, markOpening, openingMarked, readCheckpoint, removeCheckpoint } from './checkpoint';
-import { ChildVerdict, unopenableReason, verifyInChild } from './verify-child';
+import { ChildVerdict, HoldSignal, unopenableReason, verifyInChild } from './verify-child';
 
 export interface BootOpenOptions {
   readonly dir: string;
@@ -125,20 +125,31 @@ function damagedAt(seq: number, reason: string): PosError {
 }
 
 export interface BackgroundVerdict {
-  /** The whole journal verified up to this record (undefined when the run was stopped). */
+  /** The whole journal verified up to this record. */
   readonly verifiedSeq?: number;
+  /** No verdict: the child was killed by this side (aborted, or held stopped longer than VERIFY_CHILD_HELD_MS_MAX). */
+  readonly unfinished?: true;
   /** Damage found: the checkpoint has been removed, so the next boot verifies everything and stops too. */
   readonly damage?: PosError;
 }
 
+export interface BackgroundOptions {
+  /** Stops the run (the child is killed): the verdict is empty. */
+  readonly signal?: AbortSignal;
+  /** While held (someone uses the terminal) the child is stopped: storage/verify-child.ts HoldSignal. */
+  readonly hold?: HoldSignal;
+}
+
 /**
  * The full verify off the boot path: every record, in a child process at low priority (LMDB may
- * crash on a damaged page the boot never read). Damage removes the checkpoint (durably) before it
- * is reported: the terminal then goes through boot again to the same recovery as before checkpoints.
+ * crash on a damaged page the boot never read), stopped while `hold` says so. Damage removes the
+ * checkpoint (durably) before it is reported: the terminal then goes through boot again to the
+ * same recovery as before checkpoints.
  */
-export async function verifyInBackground(dir: string, identity: string | undefined, signal?: AbortSignal): Promise<BackgroundVerdict> {
-  const [verdict] = await verifyInChild([dir], identity, { signal, nice: BACKGROUND_NICE });
-  if (!verdict || signal?.aborted) return {};
+export async function verifyInBackground(dir: string, identity: string | undefined, options: BackgroundOptions = {}): Promise<BackgroundVerdict> {
+  const { signal, hold } = options;
+  const [verdict] = await verifyInChild([dir], identity, { signal, hold, nice: BACKGROUND_NICE });
+  if (!verdict || signal?.aborted) return { unfinished: true };
   // A torn tail is not damage here: the running terminal owns the tail (the child saw a moment of it).
   const damage = verdict.status === 'torn-tail' ? undefined : damageOf(verdict);
   if (damage) {

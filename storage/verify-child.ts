@@ -48,14 +48,42 @@ export function verdictIsDamage(v: ChildVerdict): boolean {
 
 export const VERIFY_CHILD_TIMEOUT_MS_MAX = 60_000;
 
+/**
+ * Says when a background child must not take the CPU: while someone uses the terminal. A CPU
+ * quota (a slow board's cgroup, or the unit's) is shared by the whole process tree, so a niced
+ * child still spends the period's quota the terminal then waits for (measured under a 17 %
+ * quota: keys typed while the background verify ran reached the screen 10-26 ms after the
+ * debounce instead of 2): the child is stopped (SIGSTOP) while held and continued (SIGCONT) after.
+ */
+export interface HoldSignal {
+  readonly held: boolean;
+  /** Calls `listener` whenever `held` changes; returns what removes it. */
+  onChange(listener: () => void): () => void;
+}
+
+/**
+ * Longest a child is kept stopped: a stopped child keeps its LMDB read transaction, whose
+ * snapshot stops LMDB from reusing the pages the terminal's commits free (the file grows). It is
+ * killed then and reported `held` (verifyInChild returns without its verdict); run it again later.
+ */
+export const VERIFY_CHILD_HELD_MS_MAX = 60_000;
+
 export interface ChildOptions {
   /** Stops the child (SIGKILL): verifyInChild then returns the verdicts it has, without the rest. */
   readonly signal?: AbortSignal;
   /** Scheduling niceness of the child (the background verify yields the CPU to the terminal). */
   readonly nice?: number;
+  /** Stops the child while held (VERIFY_CHILD_HELD_MS_MAX at most); its timeout counts running time only. */
+  readonly hold?: HoldSignal;
+  /** Tests: the limits (default VERIFY_CHILD_TIMEOUT_MS_MAX, VERIFY_CHILD_HELD_MS_MAX), each no higher. */
+  readonly runningMsMax?: number;
+  readonly heldMsMax?: number;
 }
 
-function runChild(dirs: readonly string[], identity: string | undefined, options: ChildOptions): Promise<{ verdicts: ChildVerdict[]; signal: string | null }> {
+/** How a child ended: its verdicts, the signal that killed it, and whether the hold's limit did. */
+interface ChildEnd { verdicts: ChildVerdict[]; signal: string | null; heldTooLong: boolean }
+
+function runChild(dirs: readonly string[], identity: string | undefined, options: ChildOptions): Promise<ChildEnd> {
   return new Promise((resolve, reject) => {
     const child = spawnModule(join(__dirname, 'verify-child-main'), dirs, { env: { ...process.env, POS_VERIFY_IDENTITY: identity ?? '' } });
     const stop = (): void => { child.kill('SIGKILL'); };
@@ -65,15 +93,62 @@ function runChild(dirs: readonly string[], identity: string | undefined, options
     }
     let out = '';
     child.stdout?.on('data', (d: Buffer) => { out += d.toString('utf8'); });
-    const timer = setTimeout(() => child.kill('SIGKILL'), VERIFY_CHILD_TIMEOUT_MS_MAX);
+    const runningMsMax = Math.min(options.runningMsMax ?? VERIFY_CHILD_TIMEOUT_MS_MAX, VERIFY_CHILD_TIMEOUT_MS_MAX);
+    const heldMsMax = Math.min(options.heldMsMax ?? VERIFY_CHILD_HELD_MS_MAX, VERIFY_CHILD_HELD_MS_MAX);
+    const clock = new ChildClock(runningMsMax, heldMsMax, () => child.kill('SIGKILL'));
+    const pace = (): void => {
+      if (options.hold?.held) { clock.held(); child.kill('SIGSTOP'); } else { child.kill('SIGCONT'); clock.running(); }
+    };
+    pace();
+    const unhold = options.hold?.onChange(pace);
     child.on('error', reject);
     child.on('close', (_code, signal) => {
-      clearTimeout(timer);
+      clock.stop();
+      unhold?.();
       options.signal?.removeEventListener('abort', stop);
       const verdicts = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as ChildVerdict);
-      resolve({ verdicts, signal });
+      resolve({ verdicts, signal, heldTooLong: clock.heldTooLong });
     });
   });
+}
+
+/**
+ * The child's two limits: `runningMsMax` of running time (a stopped child is not slow),
+ * `heldMsMax` stopped at a stretch. Either kills it through `kill`.
+ */
+class ChildClock {
+  private runningLeftMs: number;
+  private since = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  heldTooLong = false;
+
+  constructor(runningMsMax: number, private readonly heldMsMax: number, private readonly kill: () => void) {
+    this.runningLeftMs = runningMsMax;
+  }
+
+  running(): void {
+    if (this.timer !== undefined && !this.stopped) return;
+    this.clear();
+    this.stopped = false;
+    this.since = performance.now();
+    this.timer = setTimeout(this.kill, this.runningLeftMs);
+  }
+
+  held(): void {
+    if (this.timer !== undefined && this.stopped) return;
+    if (this.timer !== undefined) this.runningLeftMs = Math.max(0, this.runningLeftMs - (performance.now() - this.since));
+    this.clear();
+    this.stopped = true;
+    this.timer = setTimeout(() => { this.heldTooLong = true; this.kill(); }, this.heldMsMax);
+  }
+
+  stop(): void { this.clear(); }
+
+  private clear(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
 }
 
 /** Verifies each directory; a child that dies on one directory is restarted for the rest. */
@@ -84,7 +159,8 @@ export async function verifyInChild(dirs: readonly string[], identity?: string, 
     if (options.signal?.aborted) return verdicts;
     const r = await runChild(rest, identity, options);
     verdicts.push(...r.verdicts);
-    if (options.signal?.aborted) return verdicts;
+    // Killed by this side (aborted, or stopped too long by its hold): no verdict on the rest.
+    if (options.signal?.aborted || r.heldTooLong) return verdicts;
     rest = rest.slice(r.verdicts.length);
     if (rest.length > 0) {
       verdicts.push({ dir: rest[0], status: 'unopenable', signal: r.signal ?? 'exit' });

@@ -15,10 +15,11 @@ import { flipByte, removeDir, tempDir } from '../../storage/testing';
 import { Journal } from '../../storage/journal';
 import { CHECKPOINT_FILE } from '../../storage/checkpoint';
 import { SIM_IDENTITY } from '../../boot/sim-provision';
+import { IN_USE_AFTER_KEY_MS } from '../../boot/in-use';
 
 const STATE_WAIT_MS_MAX = 120_000;
 
-async function bootUntil(root: string, done: (s: ProbeSnapshot) => boolean, backgroundVerifyDelayMs = STATE_WAIT_MS_MAX): Promise<{ app: TerminalApp; close: () => Promise<void>; seen: string[]; last: ProbeSnapshot }> {
+async function bootUntil(root: string, done: (s: ProbeSnapshot) => boolean, backgroundVerifyDelayMs = STATE_WAIT_MS_MAX, watch?: (s: ProbeSnapshot, app: TerminalApp) => void): Promise<{ app: TerminalApp; close: () => Promise<void>; seen: string[]; last: ProbeSnapshot }> {
   const sim = await createSimBoard();
   const app = TerminalApp.create({
     board: sim.board, journalDir: join(root, 'journal'), backupDir: join(root, 'backup'), host: { host: '127.0.0.1', port: 9 },
@@ -30,6 +31,7 @@ async function bootUntil(root: string, done: (s: ProbeSnapshot) => boolean, back
     const stop = app.probe.onChange((raw) => {
       const s = raw as ProbeSnapshot;
       if (seen[seen.length - 1] !== s.state) seen.push(s.state);
+      watch?.(s, app);
       if (done(s)) { clearTimeout(timer); stop(); resolve(s); }
     });
   });
@@ -51,6 +53,8 @@ async function waitFor(done: () => boolean): Promise<void> {
 }
 
 const atLogin = (s: ProbeSnapshot): boolean => s.state === 'login';
+/** How long the test types at the login screen. */
+const TYPING_MS = 6_000;
 
 describe('terminal: boot on the journal checkpoint', function () {
   this.timeout(300_000);
@@ -58,7 +62,8 @@ describe('terminal: boot on the journal checkpoint', function () {
   before(() => { root = tempDir('ckpt-app-'); });
   after(() => removeDir(root));
 
-  it('aDamagedRecordBeforeTheCheckpointIsFoundInTheBackgroundAndTheTerminalBootsAgainIntoRecovery', async () => {
+  /** A checkpointed journal with a damaged record the checkpoint covers; returns the record's seq. */
+  async function damageBeforeTheCheckpoint(root: string): Promise<number> {
     // First boot: the journal is created with its identity, the operators written, the checkpoint written.
     let b = await bootUntil(root, atLogin);
     await b.close();
@@ -73,7 +78,13 @@ describe('terminal: boot on the journal checkpoint', function () {
     await b.close();
     // Rot in a record the checkpoint now covers.
     await flipByte(dir, damagedSeq, 70);
-    b = await bootUntil(root, (s) => s.state.startsWith('recovery') && s.data.error !== undefined, 0);
+    return damagedSeq;
+  }
+
+  it('aDamagedRecordBeforeTheCheckpointIsFoundInTheBackgroundAndTheTerminalBootsAgainIntoRecovery', async () => {
+    const damagedSeq = await damageBeforeTheCheckpoint(root);
+    const dir = join(root, 'journal');
+    let b = await bootUntil(root, (s) => s.state.startsWith('recovery') && s.data.error !== undefined, 0);
     try {
       assert.ok(b.seen.includes('login'), `the boot itself reached the login screen (it did not read record ${damagedSeq}): ${b.seen.join(' ')}`);
       assert.equal(b.last.data.error?.code, 'E-STO-05', JSON.stringify(b.last.data.error));
@@ -89,6 +100,40 @@ describe('terminal: boot on the journal checkpoint', function () {
       assert.equal(b.last.data.error?.detail.seq, damagedSeq);
     } finally {
       await b.close();
+    }
+  });
+
+  it('theBackgroundVerifyWaitsWhileSomeoneTypesAndRunsOnceTheTerminalIsQuiet', async () => {
+    const other = tempDir('ckpt-app-quiet-');
+    try {
+      const damagedSeq = await damageBeforeTheCheckpoint(other);
+      // Due at once (delay 0), but a key every second at the login screen for 6 s keeps the terminal in use.
+      let typing: NodeJS.Timeout | undefined;
+      let typedUntilMs = 0;
+      let recoveredAtMs = 0;
+      const b = await bootUntil(other, (s) => {
+        if (s.state.startsWith('recovery') && s.data.error !== undefined) { recoveredAtMs = performance.now(); return true; }
+        return false;
+      }, 0, (s, app) => {
+        if (s.state !== 'login' || typing !== undefined) return;
+        const until = performance.now() + TYPING_MS;
+        app.press('CLEAR');
+        typing = setInterval(() => {
+          if (performance.now() >= until) { clearInterval(typing); return; }
+          typedUntilMs = performance.now();
+          app.press('CLEAR');
+        }, 1_000);
+      });
+      clearInterval(typing);
+      try {
+        assert.equal(b.last.data.error?.detail.seq, damagedSeq, JSON.stringify(b.last.data.error));
+        assert.ok(typedUntilMs > 0, 'the keys were typed');
+        assert.ok(recoveredAtMs - typedUntilMs >= IN_USE_AFTER_KEY_MS, `the verify ran ${(recoveredAtMs - typedUntilMs).toFixed(0)} ms after the last key: not before the terminal was quiet ${IN_USE_AFTER_KEY_MS} ms`);
+      } finally {
+        await b.close();
+      }
+    } finally {
+      removeDir(other);
     }
   });
 });

@@ -1,0 +1,84 @@
+/**
+ * The verifying child under a hold (storage/verify-child.ts HoldSignal): stopped while someone
+ * uses the terminal, its timeout counting the time it runs, and killed without a verdict (never
+ * one of damage) when kept stopped too long.
+ */
+import { strict as assert } from 'node:assert';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Journal } from './journal';
+import { removeDir, tempDir } from './testing';
+import { HoldSignal, verifyInChild } from './verify-child';
+
+const ID = 'SIM-HOLD';
+
+/** A hold the test moves by hand. */
+class TestHold implements HoldSignal {
+  private readonly listeners = new Set<() => void>();
+  constructor(public held: boolean) {}
+  onChange(listener: () => void): () => void { this.listeners.add(listener); return () => { this.listeners.delete(listener); }; }
+  set(held: boolean): void { this.held = held; for (const l of this.listeners) l(); }
+}
+
+/** This process's verifying children and their scheduler states (R, S, T = stopped, ...). */
+function verifyChildren(): Array<{ pid: number; state: string }> {
+  const kids = readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  const out: Array<{ pid: number; state: string }> = [];
+  for (const pid of kids) {
+    try {
+      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('verify-child-main')) continue;
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      out.push({ pid, state: stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) });
+    } catch { /* gone meanwhile */ }
+  }
+  return out;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe('verify child: held while the terminal is in use', function () {
+  this.timeout(60_000);
+  let root: string;
+  before(async () => {
+    root = tempDir('vchild-');
+    const j = await Journal.open({ dir: join(root, 'j'), identity: ID });
+    for (let i = 0; i < 20; i++) await j.append('test', { i });
+    await j.close();
+  });
+  after(() => removeDir(root));
+
+  it('aHeldChildIsStoppedAndGivesItsVerdictOnceLetGoItsTimeoutCountingOnlyItsRunningTime', async () => {
+    const hold = new TestHold(true);
+    let settled = false;
+    // A 3 s timeout and 4 s held: a timeout on the wall clock would kill it (an "unopenable" verdict).
+    const verdicts = verifyInChild([join(root, 'j')], ID, { hold, runningMsMax: 3_000 }).finally(() => { settled = true; });
+    await sleep(1_000);
+    assert.deepEqual(verifyChildren().map((c) => c.state), ['T'], 'the child is there and stopped');
+    await sleep(3_000);
+    assert.equal(settled, false, 'no verdict while held');
+    hold.set(false);
+    const [v] = await verdicts;
+    assert.equal(v.status, 'ok', JSON.stringify(v));
+    assert.equal(v.status === 'ok' ? v.lastGoodSeq : 0, 21);
+  });
+
+  it('aChildHeldTooLongIsKilledAndGivesNoVerdictRatherThanOneOfDamage', async () => {
+    const hold = new TestHold(true);
+    const verdicts = await verifyInChild([join(root, 'j')], ID, { hold, heldMsMax: 500 });
+    assert.deepEqual(verdicts, [], 'no verdict: the caller runs it again later');
+    assert.deepEqual(verifyChildren(), [], 'the child is gone');
+  });
+
+  it('aRunningChildHeldIsStoppedAndItsTimeoutWaitsWithIt', async () => {
+    const hold = new TestHold(false);
+    // Running first, so its timeout is counting when the hold comes: 2 s of it, then 3 s held.
+    const verdicts = verifyInChild([join(root, 'j')], ID, { hold, runningMsMax: 2_000 });
+    hold.set(true);
+    await sleep(500);
+    assert.deepEqual(verifyChildren().map((c) => c.state), ['T']);
+    await sleep(2_500);
+    hold.set(false);
+    const [v] = await verdicts;
+    assert.equal(v.status, 'ok', JSON.stringify(v));
+  });
+});
