@@ -44,3 +44,16 @@ function newestSourceMtimeMs(): number {
 export function spawnModule(modulePathNoExt: string, args: readonly string[], options: SpawnOptions = {}): ChildProcess {
   return spawn(process.execPath, [...nodeArgsFor(modulePathNoExt), ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
 }
+
+/** util-linux's setpriv (Debian's util-linux is essential: the image's root file system has it). */
+export const SETPRIV_PATH = '/usr/bin/setpriv';
+
+/**
+ * As spawnModule, but the kernel kills the child (SIGKILL) when this process dies, however it
+ * dies and even while the child is stopped (SIGSTOP): setpriv sets PR_SET_PDEATHSIG, which its
+ * exec of node keeps. Undefined without setpriv (the caller must not leave such a child stopped).
+ */
+export function spawnModuleTied(modulePathNoExt: string, args: readonly string[], options: SpawnOptions = {}, setprivPath = SETPRIV_PATH): ChildProcess | undefined {
+  if (!existsSync(setprivPath)) return undefined;
+  return spawn(setprivPath, ['--pdeathsig', 'KILL', process.execPath, ...nodeArgsFor(modulePathNoExt), ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+}

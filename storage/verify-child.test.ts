@@ -4,8 +4,10 @@
  * one of damage) when kept stopped too long.
  */
 import { strict as assert } from 'node:assert';
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { needTool } from '../tests/support/tools';
 import { Journal } from './journal';
 import { removeDir, tempDir } from './testing';
 import { HoldSignal, verifyInChild } from './verify-child';
@@ -39,7 +41,8 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 describe('verify child: held while the terminal is in use', function () {
   this.timeout(60_000);
   let root: string;
-  before(async () => {
+  before(async function () {
+    needTool(this, 'setpriv');
     root = tempDir('vchild-');
     const j = await Journal.open({ dir: join(root, 'j'), identity: ID });
     for (let i = 0; i < 20; i++) await j.append('test', { i });
@@ -80,5 +83,44 @@ describe('verify child: held while the terminal is in use', function () {
     hold.set(false);
     const [v] = await verdicts;
     assert.equal(v.status, 'ok', JSON.stringify(v));
+  });
+
+  it('aStoppedChildDiesWithItsParentNotLeftStoppedForever', async () => {
+    // A parent that starts a held child and prints its pid; then the parent is SIGKILLed (a battery pull).
+    const script = `
+      const { verifyInChild } = require(${JSON.stringify(join(__dirname, 'verify-child'))});
+      const hold = { held: true, onChange: () => () => undefined };
+      void verifyInChild([${JSON.stringify(join(root, 'j'))}], ${JSON.stringify(ID)}, { hold });
+      setTimeout(() => {
+        const pid = require('node:fs').readFileSync('/proc/' + process.pid + '/task/' + process.pid + '/children', 'utf8').trim();
+        process.stdout.write('CHILD ' + pid + '\\n');
+      }, 1500);
+      setInterval(() => undefined, 1000);`;
+    const parent = spawn(process.execPath, ['-r', require.resolve('ts-node/register/transpile-only'), '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const childPid = await new Promise<number>((resolve, reject) => {
+      let out = '';
+      parent.stdout.on('data', (d: Buffer) => { out += d.toString(); const m = /CHILD (\d+)/.exec(out); if (m) resolve(Number(m[1])); });
+      parent.on('exit', () => reject(new Error(`parent exited first: ${out}`)));
+    });
+    const state = (): string | undefined => { try { const st = readFileSync(`/proc/${childPid}/stat`, 'utf8'); return st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3); } catch { return undefined; } };
+    assert.equal(state(), 'T', 'the child is stopped while its parent lives');
+    parent.kill('SIGKILL');
+    const until = Date.now() + 5_000;
+    while (state() !== undefined && state() !== 'Z' && Date.now() < until) await sleep(50);
+    assert.ok(state() === undefined || state() === 'Z', `the stopped child died with its parent (state ${state()})`);
+  });
+
+  it('withoutSetprivTheChildIsNeverStoppedAndStillGivesItsVerdict', async () => {
+    const hold = new TestHold(true);
+    const missing = join(root, 'no-setpriv-here');
+    assert.equal(existsSync(missing), false);
+    const verdicts = verifyInChild([join(root, 'j')], ID, { hold, setprivPath: missing });
+    const states: string[] = [];
+    let settled = false;
+    void verdicts.finally(() => { settled = true; });
+    while (!settled) { states.push(...verifyChildren().map((c) => c.state)); await sleep(20); }
+    const [v] = await verdicts;
+    assert.equal(v.status, 'ok', JSON.stringify(v));
+    assert.ok(!states.includes('T'), `never stopped: ${states.join('')}`);
   });
 });

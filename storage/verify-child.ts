@@ -3,9 +3,10 @@
  * reader (SIGSEGV on garbage pages) is reported as `unopenable` instead of killing the runtime.
  * Boot uses it before opening the journal in-process; tests use it to sweep damaged files.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setPriority } from 'node:os';
-import { spawnModule } from '../common/spawn';
+import { spawnModule, spawnModuleTied } from '../common/spawn';
 
 /** What the verifying child saw of a readable journal (identity and digest for the CLI's report). */
 interface Walked {
@@ -73,8 +74,14 @@ export interface ChildOptions {
   readonly signal?: AbortSignal;
   /** Scheduling niceness of the child (the background verify yields the CPU to the terminal). */
   readonly nice?: number;
-  /** Stops the child while held (VERIFY_CHILD_HELD_MS_MAX at most); its timeout counts running time only. */
+  /**
+   * Stops the child while held (VERIFY_CHILD_HELD_MS_MAX at most); its timeout counts running
+   * time only. Only where setpriv ties the child's life to this process (common/spawn.ts
+   * spawnModuleTied); without it the child is never stopped (the caller's start time still helps).
+   */
   readonly hold?: HoldSignal;
+  /** Tests: where setpriv is (default SETPRIV_PATH). */
+  readonly setprivPath?: string;
   /** Tests: the limits (default VERIFY_CHILD_TIMEOUT_MS_MAX, VERIFY_CHILD_HELD_MS_MAX), each no higher. */
   readonly runningMsMax?: number;
   readonly heldMsMax?: number;
@@ -85,7 +92,12 @@ interface ChildEnd { verdicts: ChildVerdict[]; signal: string | null; heldTooLon
 
 function runChild(dirs: readonly string[], identity: string | undefined, options: ChildOptions): Promise<ChildEnd> {
   return new Promise((resolve, reject) => {
-    const child = spawnModule(join(__dirname, 'verify-child-main'), dirs, { env: { ...process.env, POS_VERIFY_IDENTITY: identity ?? '' } });
+    const module = join(__dirname, 'verify-child-main');
+    const spawnOptions = { env: { ...process.env, POS_VERIFY_IDENTITY: identity ?? '' } };
+    // Only a child the kernel kills with this process may be stopped: a stopped orphan would stay forever.
+    const tied = options.hold ? spawnModuleTied(module, dirs, spawnOptions, options.setprivPath) : undefined;
+    const child = tied ?? spawnModule(module, dirs, spawnOptions);
+    const hold = tied ? options.hold : undefined;
     const stop = (): void => { child.kill('SIGKILL'); };
     options.signal?.addEventListener('abort', stop, { once: true });
     if (options.nice !== undefined && child.pid !== undefined) {
@@ -96,13 +108,20 @@ function runChild(dirs: readonly string[], identity: string | undefined, options
     const runningMsMax = Math.min(options.runningMsMax ?? VERIFY_CHILD_TIMEOUT_MS_MAX, VERIFY_CHILD_TIMEOUT_MS_MAX);
     const heldMsMax = Math.min(options.heldMsMax ?? VERIFY_CHILD_HELD_MS_MAX, VERIFY_CHILD_HELD_MS_MAX);
     const clock = new ChildClock(runningMsMax, heldMsMax, () => child.kill('SIGKILL'));
+    let tieWait: NodeJS.Timeout | undefined;
     const pace = (): void => {
-      if (options.hold?.held) { clock.held(); child.kill('SIGSTOP'); } else { child.kill('SIGCONT'); clock.running(); }
+      clearTimeout(tieWait);
+      if (!hold?.held) { child.kill('SIGCONT'); clock.running(); return; }
+      // setpriv ties the child just before its exec of node: stopped earlier, it would stay untied.
+      if (!execedPastSetpriv(child.pid)) { tieWait = setTimeout(pace, TIE_WAIT_MS); return; }
+      clock.held();
+      child.kill('SIGSTOP');
     };
     pace();
-    const unhold = options.hold?.onChange(pace);
+    const unhold = hold?.onChange(pace);
     child.on('error', reject);
     child.on('close', (_code, signal) => {
+      clearTimeout(tieWait);
       clock.stop();
       unhold?.();
       options.signal?.removeEventListener('abort', stop);
@@ -110,6 +129,14 @@ function runChild(dirs: readonly string[], identity: string | undefined, options
       resolve({ verdicts, signal, heldTooLong: clock.heldTooLong });
     });
   });
+}
+
+/** How often a held child still in setpriv is looked at again (it execs node within milliseconds). */
+const TIE_WAIT_MS = 5;
+
+/** Whether the process has left setpriv for node (spawn returns once setpriv runs; /proc tells the rest). */
+function execedPastSetpriv(pid: number | undefined): boolean {
+  try { return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'setpriv'; } catch { return false; }
 }
 
 /**
