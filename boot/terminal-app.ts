@@ -747,6 +747,10 @@ export class TerminalApp {
       this.keyDownAt = ev.timeMs;
       this.pressKey(ev.key);
     }));
+    // A press's first edge, before its debounce: background work makes way now, not 20 ms later
+    // (under a quota a running child would take those 20 ms of scans' CPU).
+    const activity = keypad.onActivity?.(() => this.inUse.key());
+    if (activity) this.stops.push(activity);
     this.stops.push(keypad.onFault((f) => {
       this.o.logger.warn({ code: f.code, detail: f.detail }, f.message);
       this.env = { ...this.env, bootNotice: f.code };

@@ -42,6 +42,13 @@ export interface Keypad {
   onKey(listener: (event: KeyEvent) => void): Unsubscribe;
   /** Faults: KBD_STUCK naming the key, or BRD_BUS when the lines fail. */
   onFault(listener: (fault: PosError) => void): Unsubscribe;
+  /**
+   * Optional: called at the first sign of a press, before it is debounced (a matrix column's
+   * edge; a bounce calls it too, and a press may call it more than once: never taken as a key),
+   * for work that must make way at once (boot/in-use.ts). A keypad whose 'down' comes without a debounce wait (evdev: the kernel
+   * debounced) needs none. Nothing after close().
+   */
+  onActivity?(listener: () => void): Unsubscribe;
   /** Keys currently down after debounce (stuck ones included). */
   pressed(): KeyName[];
   /** Keys currently reported stuck. */

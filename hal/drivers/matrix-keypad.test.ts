@@ -50,6 +50,27 @@ describe('matrix keypad (driver against the contact-matrix model)', () => {
     await r.keypad.close();
   });
 
+  it('aPressIsHeardAsActivityAtItsEdgeBeforeItsDebouncedDown', async () => {
+    const r = await started(await rig());
+    const activityAtMs: number[] = [];
+    const off = r.keypad.onActivity(() => activityAtMs.push(Date.now()));
+    const pressedAtMs = Date.now();
+    r.model.press('5');
+    await clock.tickAsync(0);
+    assert.deepEqual(activityAtMs, [pressedAtMs], 'heard at the press');
+    assert.deepEqual(r.events, [], 'no key yet: the debounce runs');
+    await clock.tickAsync(30);
+    assert.deepEqual(r.events, ['down:5']);
+    r.model.release('5');
+    await clock.tickAsync(50);
+    assert.equal(activityAtMs.length, 1, 'a release is not activity');
+    off();
+    r.model.press('6');
+    await clock.tickAsync(30);
+    assert.equal(activityAtMs.length, 1, 'nothing after its unsubscribe');
+    await r.keypad.close();
+  });
+
   it('bouncingKeyGivesExactlyOneDownAndOneUp', async () => {
     const r = await started(await rig());
     r.model.press('OK', { bounceMs: 12, bouncePeriodMs: 1 });

@@ -113,7 +113,8 @@ export class MatrixKeypad implements Keypad {
       Object.assign(k, { stable: true, raw: true, rawSince: atMs, lastDownAtMs: atMs, downAt: atMs, longSent: true, stuckSent: true, stuck: true, stuckAtBoot: true });
       this.fault(stuckKeyError(k.key, 0, true));
     }
-    for (const col of this.cols) this.unwatch.push(col.watch('rising', () => this.wake()));
+    // Edges while a scan runs are the scan's own row changes, not a press.
+    for (const col of this.cols) this.unwatch.push(col.watch('rising', () => { if (!this.scanning) this.listeners.activity(); this.wake(); }));
     this.wake();
   }
 
@@ -123,6 +124,11 @@ export class MatrixKeypad implements Keypad {
 
   onFault(listener: (fault: PosError) => void): Unsubscribe {
     return this.listeners.onFault(listener);
+  }
+
+  /** A column's rising edge: a key is going down (or bouncing), 20 ms before its debounced 'down'. */
+  onActivity(listener: () => void): Unsubscribe {
+    return this.listeners.onActivity(listener);
   }
 
   pressed(): KeyName[] {
@@ -295,6 +301,7 @@ function need(sample: Sample | undefined, pos: string): Sample {
 export class KeypadListeners {
   private readonly keys = new Set<(e: KeyEvent) => void>();
   private readonly faults = new Set<(f: PosError) => void>();
+  private readonly activities = new Set<() => void>();
   private closed = false;
 
   onKey(listener: (event: KeyEvent) => void): Unsubscribe {
@@ -303,6 +310,16 @@ export class KeypadListeners {
 
   onFault(listener: (fault: PosError) => void): Unsubscribe {
     return subscribe(this.faults, listener);
+  }
+
+  onActivity(listener: () => void): Unsubscribe {
+    return subscribe(this.activities, listener);
+  }
+
+  /** The first sign of a press, before debounce (Keypad.onActivity). */
+  activity(): void {
+    if (this.closed) return;
+    for (const l of [...this.activities]) safeCall(l, undefined);
   }
 
   emit(type: KeyEvent['type'], key: KeyName, timeMs: number): void {
@@ -319,6 +336,7 @@ export class KeypadListeners {
     this.closed = true;
     this.keys.clear();
     this.faults.clear();
+    this.activities.clear();
   }
 }
 
