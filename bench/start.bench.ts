@@ -33,7 +33,9 @@
  *     (40 ms held, the next 25 ms after the release), from the key's press on the simulated matrix
  *     to the first screen event that shows the amount that key made (for the first digit past the
  *     maximum amount: the refusal), minus the board's debounce; on this machine and under the quota
- *     (the unit's path with the code cache; BENCH_KEYS=0 skips it).
+ *     (the unit's path with the code cache; BENCH_KEYS=0 skips it); the first key of each sale
+ *     (idle -> the amount screen), and the same first key pressed while the journal's background
+ *     verify runs (its child started 100 ms before; a fresh boot each: it runs once per boot).
  * Calibration: 7-Zip's LZMA benchmark (`7zz b -mmt1`, Debian package 7zip) gives this machine's
  * single-thread rating normalised to 100% CPU use (the R/U column, so a busy machine does not
  * lower it); 7-cpu.com publishes the same benchmark for an Allwinner A20 (Cortex-A7, 1 thread at
@@ -114,6 +116,9 @@ const CGROUP_QUOTA_US_MIN = 1_000;
 /** Boots per configuration (medians); BENCH_SLOW_RUNS sets it. */
 const SLOW_RUNS = Number(process.env.BENCH_SLOW_RUNS ?? 5);
 const KEY_DIGITS = '23456789';
+/** Boots for the first key pressed while the background verify runs, and how long after its start. */
+const VERIFY_KEY_BOOTS = 3;
+const VERIFY_KEY_AFTER_MS = 100;
 const DEBOUNCE_MS = 20; // board-configs/sim.json keypad0.debounceMs
 const STATE_WAIT_MS_MAX = 60_000;
 const CACHE_WRITE_WAIT_MS_MAX = 30_000;
@@ -299,10 +304,54 @@ async function bootToIdle(d: LaunchDriver): Promise<SlowFigures> {
   return { readyMs, loginMs, ownLoginMs: login.timing.bootToIdleMs ?? NaN, okToIdleMs, cpuLoginMs: cpuLoginMs + d.selectorCpuMs, cpuIdleMs: cpuLoginMs + d.selectorCpuMs + cpuMs(run.child.pid) - cpuOk };
 }
 
-/** Key to screen at the amount entry: press on the matrix -> screen event, minus the debounce. */
-async function keyToScreen(d: LaunchDriver, holdMs: number, gapMs: number): Promise<number[]> {
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The first key of a sale, at idle: press on the matrix (held `holdMs`) -> the amount screen,
+ * minus the debounce. A screen change of its own (idle -> the sale), more work than a digit.
+ */
+async function firstKeyMs(d: LaunchDriver, holdMs: number): Promise<number> {
   const client = d.run!.client;
-  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+  let pressedMs = 0;
+  const amount = whenState(client, 'sale.amount').then(() => performance.now() - pressedMs - DEBOUNCE_MS);
+  await sleep(50); // the subscription is in place
+  pressedMs = performance.now();
+  void client.request('down', { key: '1' });
+  await sleep(holdMs);
+  void client.request('up', { key: '1' });
+  return amount;
+}
+
+/** This process's children (the terminal's background verify is its only one), from /proc. */
+function childrenOf(pid: number | undefined): number[] {
+  try { return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number); } catch { return []; }
+}
+
+/** Longest wait for the terminal's background verify to start (BACKGROUND_VERIFY_DELAY_MS after the boot, once quiet). */
+const VERIFY_START_WAIT_MS_MAX = 40_000;
+
+/**
+ * The first key of a sale pressed while the journal's background verify runs (its child started
+ * `afterMs` before): the case boot/in-use.ts stops the child for. NaN when the child never
+ * started or was gone by the press. Ends at idle.
+ */
+async function firstKeyWhileVerifying(d: LaunchDriver, afterMs: number): Promise<number> {
+  const pid = d.run!.child.pid;
+  const deadline = performance.now() + VERIFY_START_WAIT_MS_MAX;
+  while (childrenOf(pid).length === 0 && performance.now() < deadline) await sleep(20);
+  if (childrenOf(pid).length === 0) return NaN;
+  await sleep(afterMs);
+  if (childrenOf(pid).length === 0) return NaN;
+  const ms = await firstKeyMs(d, 60);
+  const idle = whenState(d.run!.client, 'idle');
+  await d.keys('CANCEL');
+  await idle;
+  return ms;
+}
+
+/** Key to screen at the amount entry: press on the matrix -> screen event, minus the debounce; and the sale's first key. */
+async function keyToScreen(d: LaunchDriver, holdMs: number, gapMs: number): Promise<{ firstMs: number; keysMs: number[] }> {
+  const client = d.run!.client;
   const changes: Array<{ atMs: number; text: string }> = [];
   let last = '';
   const off = client.onEvent((e) => {
@@ -310,9 +359,7 @@ async function keyToScreen(d: LaunchDriver, holdMs: number, gapMs: number): Prom
     const text = s?.screen.text.join('|') ?? '';
     if (s && text !== last) { last = text; changes.push({ atMs: performance.now(), text }); }
   });
-  const amount = whenState(client, 'sale.amount');
-  await d.keys('1');
-  await amount;
+  const firstMs = await firstKeyMs(d, holdMs);
   await sleep(100);
   changes.length = 0;
   const pressed: number[] = [];
@@ -330,12 +377,13 @@ async function keyToScreen(d: LaunchDriver, holdMs: number, gapMs: number): Prom
   await idle;
   // A digit past the maximum changes no amount: its answer is the refusal on the screen, the
   // first change after it and before the next press (none for a second refused digit: counted out).
-  return pressed.map((t, i) => {
+  const keysMs = pressed.map((t, i) => {
     const shown = answerMs(changes, t, amountsAfter(i));
     if (Number.isFinite(shown)) return shown - DEBOUNCE_MS;
     const refusal = changes.find((c) => c.atMs >= t && c.atMs < (pressed[i + 1] ?? Infinity));
     return refusal ? refusal.atMs - t - DEBOUNCE_MS : NaN;
   });
+  return { firstMs, keysMs };
 }
 
 /**
@@ -363,6 +411,14 @@ function answerMs(changes: ReadonlyArray<{ atMs: number; text: string }>, presse
 function pct90(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(s.length * 0.9))];
+}
+
+/** Powers the terminal on and logs the cashier in (01 / 0000), to idle. */
+async function toIdle(d: LaunchDriver): Promise<void> {
+  await d.powerOn();
+  await whenState(d.run!.client, 'login');
+  await d.keys('01OK0000OK');
+  await whenState(d.run!.client, 'idle');
 }
 
 /** The bundle's loader (scripts/image/bundle.ts, `npm run bundle`): the bundle through the code cache. */
@@ -440,15 +496,27 @@ async function slowCpu(host: AcquirerSimulator): Promise<void> {
     for (const c of configs.filter((x) => process.env.BENCH_KEYS !== '0' && x.name.endsWith('now: bundle, code cache'))) {
       const d = new LaunchDriver(host, dir, c.launch);
       try {
-        await d.powerOn();
-        await whenState(d.run!.client, 'login');
-        await d.keys('01OK0000OK');
-        await whenState(d.run!.client, 'idle');
+        await toIdle(d);
+        const where = c.name.replace(', now: bundle, code cache', '');
+        const firsts: number[] = [];
         for (const [label, holdMs, gapMs] of [['spaced', 60, 200], ['fast', 40, 25]] as const) {
-          const lat = [...(await keyToScreen(d, holdMs, gapMs)), ...(await keyToScreen(d, holdMs, gapMs))].filter((x) => Number.isFinite(x));
-          lines.push(`  key to screen after the ${DEBOUNCE_MS} ms debounce, ${c.name.replace(', now: bundle, code cache', '')}, ${label.padEnd(6)}: median ${median(lat).toFixed(1)} ms, 90th ${pct90(lat).toFixed(1)} ms, max ${Math.max(...lat).toFixed(1)} ms (${lat.length} keys; goal <= 20 ms)`);
+          const rounds = [await keyToScreen(d, holdMs, gapMs), await keyToScreen(d, holdMs, gapMs)];
+          firsts.push(...rounds.map((r) => r.firstMs));
+          const lat = rounds.flatMap((r) => r.keysMs).filter((x) => Number.isFinite(x));
+          lines.push(`  key to screen after the ${DEBOUNCE_MS} ms debounce, ${where}, ${label.padEnd(6)}: median ${median(lat).toFixed(1)} ms, 90th ${pct90(lat).toFixed(1)} ms, max ${Math.max(...lat).toFixed(1)} ms (${lat.length} keys; goal <= 20 ms)`);
         }
+        lines.push(`  first key of a sale (idle -> amount screen), ${where}: ${firsts.map((x) => x.toFixed(1)).join(', ')} ms`);
       } finally { await d.powerOff().catch(() => undefined); }
+      // The same first key while the journal's background verify runs (once per boot, ~10 s after it).
+      const during: number[] = [];
+      for (let i = 0; i < VERIFY_KEY_BOOTS; i++) {
+        const v = new LaunchDriver(host, dir, c.launch);
+        try {
+          await toIdle(v);
+          during.push(await firstKeyWhileVerifying(v, VERIFY_KEY_AFTER_MS));
+        } finally { await v.powerOff().catch(() => undefined); }
+      }
+      lines.push(`  first key of a sale ${VERIFY_KEY_AFTER_MS} ms after the background verify started, ${c.name.replace(', now: bundle, code cache', '')}: ${during.map((x) => (Number.isFinite(x) ? x.toFixed(1) : 'n/a (verify not running)')).join(', ')} ms`);
     }
   } finally {
     console.log(lines.join('\n'));
