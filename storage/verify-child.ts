@@ -65,7 +65,7 @@ export interface HoldSignal {
 /**
  * Longest a child is kept stopped: a stopped child keeps its LMDB read transaction, whose
  * snapshot stops LMDB from reusing the pages the terminal's commits free (the file grows). It is
- * killed then and reported `held` (verifyInChild returns without its verdict); run it again later.
+ * killed then, with no verdict (verifyInChild returns without it, never "unopenable"); run it again later.
  */
 export const VERIFY_CHILD_HELD_MS_MAX = 60_000;
 
