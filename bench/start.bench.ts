@@ -494,10 +494,10 @@ async function slowCpu(host: AcquirerSimulator): Promise<void> {
     lines.push(`  load average at the end: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
     // Key to screen: the unit's path with the code cache.
     for (const c of configs.filter((x) => process.env.BENCH_KEYS !== '0' && x.name.endsWith('now: bundle, code cache'))) {
+      const where = c.name.replace(', now: bundle, code cache', '');
       const d = new LaunchDriver(host, dir, c.launch);
       try {
         await toIdle(d);
-        const where = c.name.replace(', now: bundle, code cache', '');
         const firsts: number[] = [];
         for (const [label, holdMs, gapMs] of [['spaced', 60, 200], ['fast', 40, 25]] as const) {
           const rounds = [await keyToScreen(d, holdMs, gapMs), await keyToScreen(d, holdMs, gapMs)];
@@ -516,7 +516,7 @@ async function slowCpu(host: AcquirerSimulator): Promise<void> {
           during.push(await firstKeyWhileVerifying(v, VERIFY_KEY_AFTER_MS));
         } finally { await v.powerOff().catch(() => undefined); }
       }
-      lines.push(`  first key of a sale ${VERIFY_KEY_AFTER_MS} ms after the background verify started, ${c.name.replace(', now: bundle, code cache', '')}: ${during.map((x) => (Number.isFinite(x) ? x.toFixed(1) : 'n/a (verify not running)')).join(', ')} ms`);
+      lines.push(`  first key of a sale ${VERIFY_KEY_AFTER_MS} ms after the background verify started, ${where}: ${during.map((x) => (Number.isFinite(x) ? x.toFixed(1) : 'n/a (verify not running)')).join(', ')} ms`);
     }
   } finally {
     console.log(lines.join('\n'));
