@@ -29,9 +29,9 @@
  *  - 'keep': every completed write kept (what a process crash / SIGKILL leaves: the page cache)
  *
  * Not modelled: directory durability (a file created or opened during the run is assumed to
- * exist after the crash; rename/unlink of a modelled file is refused), sub-page tearing
- * (a 4096-byte page is written atomically), writes through a shared mmap (refused: strace
- * cannot see them).
+ * exist after the crash; rename/unlink of a modelled file is refused), tearing below the page
+ * size (4096 bytes by default; `pageSize: 512` tears at a disk's sectors), writes through a
+ * shared mmap (refused: strace cannot see them).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
