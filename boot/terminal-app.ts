@@ -94,7 +94,7 @@ import type * as MgmtProtocol from '../runtime/mgmt/protocol';
 import { eReceiptUrl } from '../runtime/receipt';
 import { RecordType } from '../storage/record';
 import type { Session } from '../runtime/operators';
-import { AdjustableClock } from '../common/time';
+import { AdjustableClock, monotonicMs } from '../common/time';
 import { EmvParamsView } from './diag-emv';
 import { todayYyyymmdd } from '../runtime/txn/emv-download';
 
@@ -203,7 +203,12 @@ export interface ProbeSnapshot {
   readonly state: string;
   readonly data: MachineView['data'];
   readonly screen: { readonly name: string; readonly id: string; readonly text: string[]; readonly locale: Locale };
-  readonly timing: { readonly bootToIdleMs?: number; readonly keyToScreenMs: readonly number[] };
+  readonly timing: {
+    readonly bootToIdleMs?: number;
+    readonly keyToScreenMs: readonly number[];
+    /** When the screen shown last reached the display, on the monotonic clock every process shares (monotonicMs). */
+    readonly shownAtMonoMs?: number;
+  };
   /** The overlay over the machine's screen (recovery menu, diagnostics with its results so far). */
   readonly overlay?: { readonly name: string; readonly complete?: boolean; readonly results?: readonly DiagResult[] };
 }
@@ -231,6 +236,7 @@ export class TerminalApp {
   private shown: { name: string; screen: Screen } | undefined;
   private keyDownAt: number | undefined;
   private readonly keyToScreenMs: number[] = [];
+  private shownAtMonoMs: number | undefined;
   private bootToIdleMs: number | undefined;
   private stopped = false;
   private overlay: Overlay | undefined;
@@ -1238,6 +1244,9 @@ export class TerminalApp {
         this.keyToScreenMs.push(performance.now() - keyAt);
         if (this.keyToScreenMs.length > KEY_TIMINGS_KEPT_MAX) this.keyToScreenMs.shift();
       }
+      this.shownAtMonoMs = monotonicMs();
+      // The probe's snapshot lays the screen out as text again: only for someone listening (the simulator's control interface).
+      if (this.listeners.size === 0) { this.inUse.state(this.machineState()); return; }
       const s = this.snapshot();
       this.inUse.state(s.state);
       for (const l of this.listeners) l(s);
@@ -1253,6 +1262,11 @@ export class TerminalApp {
     return typeof seq === 'number' ? [{ en: `at record ${seq}`, zh: `第${seq}条记录` }] : [];
   }
 
+  private machineState(): string {
+    const snap = this.actor?.getSnapshot();
+    return snap ? viewOf(snap).state : 'boot';
+  }
+
   private snapshot(): ProbeSnapshot {
     const snap = this.actor?.getSnapshot();
     const view = snap ? viewOf(snap) : undefined;
@@ -1261,7 +1275,11 @@ export class TerminalApp {
       state: view?.state ?? 'boot',
       data: view?.data ?? { battery: 'ok', amountFen: 0, pendingReceipts: [], reportPending: false, signedOn: false, reversalPending: false },
       screen: { name: this.shown?.name ?? 'boot', id: screen?.id ?? 'boot', text: screen ? screenText(screen, this.locale.get(), this.caps()) : [], locale: this.locale.get() },
-      timing: { ...(this.bootToIdleMs !== undefined ? { bootToIdleMs: this.bootToIdleMs } : {}), keyToScreenMs: [...this.keyToScreenMs] },
+      timing: {
+        ...(this.bootToIdleMs !== undefined ? { bootToIdleMs: this.bootToIdleMs } : {}),
+        keyToScreenMs: [...this.keyToScreenMs],
+        ...(this.shownAtMonoMs !== undefined ? { shownAtMonoMs: this.shownAtMonoMs } : {}),
+      },
       ...(this.overlay ? { overlay: isDiagnostics(this.overlay) ? { name: this.overlay.name, complete: this.overlay.complete, results: this.overlay.snapshot() } : { name: this.overlay.name } } : {}),
     };
   }

@@ -15,6 +15,15 @@
  * injected `() => number` (ms since the epoch); nothing below reads the real clock.
  */
 
+/**
+ * The monotonic clock (CLOCK_MONOTONIC, ms) that every process on the machine shares, unlike
+ * performance.now()'s per-process origin: a time one process stamps, another can compare.
+ * Not a calendar, and not the injected clock above: for measuring, never for what a person reads.
+ */
+export function monotonicMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
 /** The profile's default: China Standard Time, UTC+8. */
 export const TZ_OFFSET_MINUTES_DEFAULT = 480;
 /** Real zones lie within UTC-12:00..UTC+14:00. */

@@ -15,6 +15,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PosError } from '../common/errors';
+import { monotonicMs } from '../common/time';
 import { ownAddonCandidates } from '../common/own-addon';
 import { Bias, EdgeEvent, EdgeSelect, EdgeWatchers, GpioChip, GpioLine, Level, LineConfig, Unwatch, WatchOptions, gpioError } from './gpio';
 
@@ -57,7 +58,7 @@ export function loadGpioV2(): GpioV2Addon {
 
 /** Offset between the kernel's CLOCK_MONOTONIC (ns) and performance.now() (ms): both monotonic. */
 function monotonicToPerfMs(ns: number): number {
-  const offsetMs = Number(process.hrtime.bigint()) / 1e6 - performance.now();
+  const offsetMs = monotonicMs() - performance.now();
   return ns / 1e6 - offsetMs;
 }
 

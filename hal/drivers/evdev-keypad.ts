@@ -41,6 +41,7 @@
 import * as os from 'node:os';
 import type { Logger } from '../../common/log';
 import { PosError } from '../../common/errors';
+import { monotonicMs } from '../../common/time';
 import { InputDevice } from '../input';
 import { KeyEvent, KeyName, Keypad, Unsubscribe, stuckKeyError } from '../keypad';
 import { KeypadListeners, LISTENERS_MAX } from './matrix-keypad';
@@ -150,7 +151,7 @@ interface HeldKey {
 
 /** Monotonic clock (ms) minus performance.now(): both are CLOCK_MONOTONIC-based, so this is fixed. */
 function monotonicOffsetMs(): number {
-  return Number(process.hrtime.bigint()) / 1e6 - performance.now();
+  return monotonicMs() - performance.now();
 }
 
 export class EvdevKeypad implements Keypad {
