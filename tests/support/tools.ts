@@ -9,9 +9,12 @@ export function hasTool(name: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
 }
 
+/** Debian packages whose name is not the tool's. */
+const PACKAGE_OF: Readonly<Record<string, string>> = { setpriv: 'util-linux', chrt: 'util-linux' };
+
 export function needTool(ctx: Mocha.Context, name: string): void {
   if (hasTool(name)) return;
-  const message = `${name} is not installed: these tests cannot run (apt-get install ${name}); .ci/run installs it`;
+  const message = `${name} is not installed: these tests cannot run (apt-get install ${PACKAGE_OF[name] ?? name}); .ci/run installs it`;
   if (process.env.POS_REQUIRE_TOOLS === '1') throw new Error(message);
   process.stderr.write(`\n*** SKIPPED: ${message} ***\n\n`);
   ctx.skip();
