@@ -6,7 +6,7 @@
  * over a second, from JavaScript about a tenth of that, which matters to tests that start
  * hundreds of children.
  */
-import { execFile, spawn, ChildProcess, SpawnOptions } from 'node:child_process';
+import { spawn, ChildProcess, SpawnOptions } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
@@ -53,31 +53,7 @@ export const SETPRIV_PATH = '/usr/bin/setpriv';
  * dies and even while the child is stopped (SIGSTOP): setpriv sets PR_SET_PDEATHSIG, which its
  * exec of node keeps. Undefined without setpriv (the caller must not leave such a child stopped).
  */
-export function spawnModuleTied(modulePathNoExt: string, args: readonly string[], options: SpawnOptions = {}, setprivPath = SETPRIV_PATH, prefix: readonly string[] = []): ChildProcess | undefined {
+export function spawnModuleTied(modulePathNoExt: string, args: readonly string[], options: SpawnOptions = {}, setprivPath = SETPRIV_PATH): ChildProcess | undefined {
   if (!existsSync(setprivPath)) return undefined;
-  return spawn(setprivPath, ['--pdeathsig', 'KILL', ...prefix, process.execPath, ...nodeArgsFor(modulePathNoExt), ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
-}
-
-/** util-linux's chrt. */
-export const CHRT_PATH = '/usr/bin/chrt';
-
-let schedIdle: Promise<readonly string[]> | undefined;
-
-/**
- * The command prefix that runs a program under SCHED_IDLE (`chrt --idle 0`): it gets only CPU
- * no other task wants, and a task that wakes takes the CPU from it at once, where a niced task
- * still gets its weight's share. Empty where chrt is missing or the kernel refuses the policy
- * (tried once: a prefix that failed would start no child at all).
- */
-export function schedIdlePrefix(chrtPath = CHRT_PATH): Promise<readonly string[]> {
-  if (chrtPath !== CHRT_PATH) return probeSchedIdle(chrtPath);
-  schedIdle ??= probeSchedIdle(chrtPath);
-  return schedIdle;
-}
-
-function probeSchedIdle(chrtPath: string): Promise<readonly string[]> {
-  const prefix = [chrtPath, '--idle', '0'];
-  return new Promise((resolve) => {
-    execFile(chrtPath, [...prefix.slice(1), 'true'], (e) => resolve(e ? [] : prefix));
-  });
+  return spawn(setprivPath, ['--pdeathsig', 'KILL', process.execPath, ...nodeArgsFor(modulePathNoExt), ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
 }

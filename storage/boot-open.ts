@@ -148,7 +148,7 @@ export interface BackgroundOptions {
  */
 export async function verifyInBackground(dir: string, identity: string | undefined, options: BackgroundOptions = {}): Promise<BackgroundVerdict> {
   const { signal, hold } = options;
-  const [verdict] = await verifyInChild([dir], identity, { signal, hold, nice: BACKGROUND_NICE, idle: true });
+  const [verdict] = await verifyInChild([dir], identity, { signal, hold, nice: BACKGROUND_NICE });
   if (!verdict || signal?.aborted) return { unfinished: true };
   // A torn tail is not damage here: the running terminal owns the tail (the child saw a moment of it).
   const damage = verdict.status === 'torn-tail' ? undefined : damageOf(verdict);

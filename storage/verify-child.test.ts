@@ -65,21 +65,6 @@ describe('verify child: held while the terminal is in use', function () {
     assert.equal(v.status === 'ok' ? v.lastGoodSeq : 0, 21);
   });
 
-  it('anIdleChildRunsUnderSchedIdleSoAWakingTerminalTakesTheCpuFromIt', async function () {
-    needTool(this, 'chrt');
-    // Held from the start, so it is there to look at; SCHED_IDLE is policy 5 (/proc/PID/stat field 41).
-    const hold = new TestHold(true);
-    const verdicts = verifyInChild([join(root, 'j')], ID, { hold, idle: true });
-    await sleep(1_000);
-    const [child] = verifyChildren();
-    assert.ok(child, 'the child is there');
-    const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
-    assert.equal(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[38], '5', 'its policy is SCHED_IDLE');
-    hold.set(false);
-    const [v] = await verdicts;
-    assert.equal(v.status, 'ok', JSON.stringify(v));
-  });
-
   it('aChildHeldTooLongIsKilledAndGivesNoVerdictRatherThanOneOfDamage', async () => {
     const hold = new TestHold(true);
     const verdicts = await verifyInChild([join(root, 'j')], ID, { hold, heldMsMax: 500 });

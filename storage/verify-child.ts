@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setPriority } from 'node:os';
-import { schedIdlePrefix, spawnModule, spawnModuleTied } from '../common/spawn';
+import { spawnModule, spawnModuleTied } from '../common/spawn';
 
 /** What the verifying child saw of a readable journal (identity and digest for the CLI's report). */
 interface Walked {
@@ -80,11 +80,6 @@ export interface ChildOptions {
    * spawnModuleTied); without it the child is never stopped (the caller's start time still helps).
    */
   readonly hold?: HoldSignal;
-  /**
-   * Runs a held child under SCHED_IDLE (common/spawn.ts schedIdlePrefix): on a core the terminal
-   * shares, a key's work preempts it at once instead of sharing the core by weight with it.
-   */
-  readonly idle?: boolean;
   /** Tests: where setpriv is (default SETPRIV_PATH). */
   readonly setprivPath?: string;
   /** Tests: the limits (default VERIFY_CHILD_TIMEOUT_MS_MAX, VERIFY_CHILD_HELD_MS_MAX), each no higher. */
@@ -95,13 +90,12 @@ export interface ChildOptions {
 /** How a child ended: its verdicts, the signal that killed it, and whether the hold's limit did. */
 interface ChildEnd { verdicts: ChildVerdict[]; signal: string | null; heldTooLong: boolean }
 
-async function runChild(dirs: readonly string[], identity: string | undefined, options: ChildOptions): Promise<ChildEnd> {
-  const prefix = options.hold && options.idle ? await schedIdlePrefix() : [];
+function runChild(dirs: readonly string[], identity: string | undefined, options: ChildOptions): Promise<ChildEnd> {
   return new Promise((resolve, reject) => {
     const module = join(__dirname, 'verify-child-main');
     const spawnOptions = { env: { ...process.env, POS_VERIFY_IDENTITY: identity ?? '' } };
     // Only a child the kernel kills with this process may be stopped: a stopped orphan would stay forever.
-    const tied = options.hold ? spawnModuleTied(module, dirs, spawnOptions, options.setprivPath, prefix) : undefined;
+    const tied = options.hold ? spawnModuleTied(module, dirs, spawnOptions, options.setprivPath) : undefined;
     const child = tied ?? spawnModule(module, dirs, spawnOptions);
     const hold = tied ? options.hold : undefined;
     const stop = (): void => { child.kill('SIGKILL'); };
