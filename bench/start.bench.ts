@@ -205,8 +205,8 @@ const SLOW_CORE_PERIOD_MS = 2;
  * wakeup preemption); under the quota, the child's spending counts against the terminal's next
  * periods too. Tied to this process (setpriv --pdeathsig): a bench that dies takes the loop along.
  */
-function startRtHog(pct: number): { wrap: string[]; stop: () => void } | string {
-  const core = String(cpus().length - 1);
+function startRtHog(pct: number): { stop: () => void } | string {
+  const core = slowCoreCpu();
   const availMs = SLOW_CORE_PERIOD_MS * (pct / 100);
   const busyMs = SLOW_CORE_PERIOD_MS - availMs;
   const loop = `const w = new Int32Array(new SharedArrayBuffer(4)); for (;;) { const end = performance.now() + ${busyMs}; while (performance.now() < end) {} Atomics.wait(w, 0, 0, ${availMs}); }`;
@@ -214,7 +214,7 @@ function startRtHog(pct: number): { wrap: string[]; stop: () => void } | string 
   if (!existsSync(SETPRIV_PATH)) return `no ${SETPRIV_PATH} to tie the loop to the bench`;
   const hog = spawn(SETPRIV_PATH, ['--pdeathsig', 'KILL', 'chrt', '-f', '50', 'taskset', '-c', core, process.execPath, '-e', loop], { stdio: 'ignore' });
   const probe = spawnSync('sh', ['-c', `sleep 0.3; chrt -p ${hog.pid}`], { encoding: 'utf8' });
-  if (hog.exitCode !== null || !/SCHED_FIFO/.test(probe.stdout)) {
+  if (!/SCHED_FIFO/.test(probe.stdout)) {
     hog.kill('SIGKILL');
     return `cannot run a real-time loop (CAP_SYS_NICE needed): ${probe.stdout.trim() || probe.stderr.trim()}`;
   }
@@ -222,9 +222,13 @@ function startRtHog(pct: number): { wrap: string[]; stop: () => void } | string 
   const all = `0-${core}`;
   spawnSync('taskset', ['-a', '-p', '-c', `0-${Number(core) - 1}`, String(process.pid)], { stdio: 'ignore' });
   return {
-    wrap: ['taskset', '-c', core],
     stop: () => { hog.kill('SIGKILL'); spawnSync('taskset', ['-a', '-p', '-c', all, String(process.pid)], { stdio: 'ignore' }); },
   };
+}
+
+/** The slow-core model's core: the last one (the bench keeps to the others while the loop runs). */
+function slowCoreCpu(): string {
+  return String(cpus().length - 1);
 }
 
 /** Whether startRtHog can run here: undefined if so, else why not. */
@@ -562,7 +566,7 @@ async function slowCpu(host: AcquirerSimulator): Promise<void> {
   // The slow-core model beside the quota (startRtHog): the unit's path only. BENCH_SLOW_CORE=0 leaves it out.
   const slowCore = typeof cg === 'string' || process.env.BENCH_SLOW_CORE === '0' ? 'not asked for' : probeRtHog(quota.pct);
   if (slowCore === undefined) {
-    const wrap = ['taskset', '-c', String(cpus().length - 1)];
+    const wrap = ['taskset', '-c', slowCoreCpu()];
     configs.push({ name: `one core at ${quota.pct}%, now: bundle, code cache`, launch: { wrap, nodeArgs: [...unitFlags, BUNDLE_LOADER], env: unitEnv('now', true) }, slowCore: true });
   }
   const lines: string[] = [];
