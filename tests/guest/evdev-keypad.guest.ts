@@ -29,10 +29,16 @@ const K = LINUX_KEY_CODES;
 
 const waitUntil = (what: string, done: () => boolean): Promise<void> => waitFor(what, done, WAIT_MS_MAX);
 
-/** Blocks the event loop (no callback runs) for at least `ms`, and until `until()` if given (bounded). */
-function blockLoop(ms: number, until: () => boolean = () => true): { startMs: number; endMs: number } {
+/**
+ * Blocks the event loop (no callback runs) for at least `ms`, and until `until()` if given
+ * (bounded). `first` runs once the block's start is taken: a command posted there cannot act
+ * before the block begins, even when the guest's one vCPU runs the helper between the post and
+ * the start (a CI run under load saw the press 3.7 ms before a start taken after the post).
+ */
+function blockLoop(ms: number, until: () => boolean = () => true, first: () => void = () => undefined): { startMs: number; endMs: number } {
   const cell = new Int32Array(new SharedArrayBuffer(4));
   const startMs = performance.now();
+  first();
   while (performance.now() - startMs < ms || (!until() && performance.now() - startMs < WAIT_MS_MAX)) Atomics.wait(cell, 0, 0, 1);
   return { startMs, endMs: performance.now() };
 }
@@ -104,8 +110,7 @@ async function main(): Promise<void> {
 
   // A press of 5 ms while the event loop is blocked for 100 ms: the kernel keeps both events and their times.
   const marker = `/tmp/evdev-tap-${process.pid}`;
-  helper.post(`tap ${K.KEY_5} 5000 20000`, `mark ${marker}`);
-  const blocked = blockLoop(BLOCK_MS, () => fs.existsSync(marker));
+  const blocked = blockLoop(BLOCK_MS, () => fs.existsSync(marker), () => helper.post(`tap ${K.KEY_5} 5000 20000`, `mark ${marker}`));
   await waitUntil('the short press', () => seen.events.length >= 2);
   report.shortPress = {
     events: seen.events.splice(0),
