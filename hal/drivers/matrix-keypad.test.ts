@@ -118,6 +118,87 @@ describe('matrix keypad (driver against the contact-matrix model)', () => {
     await r.keypad.close();
   });
 
+  it('aKeyIsDecidedAtItsDebounceWhenScansAreSlowNotScansLater', async () => {
+    // Selecting a row takes 1 ms (a slow core): a scan lasts 8 ms and reads row 2 ('5') 2 ms in.
+    // Counted from each scan's end, the 5 ms grid drifts: reads at 2, 15, 28: decided 26 ms after
+    // its first read. The deciding scan aimed at the debounce's end reads it at 23.
+    const chip = new SimGpioChip();
+    const model = new MatrixKeypadModel(chip, ROWS, COLS, KEYMAP);
+    const raw = await Promise.all(ROWS.map((o) => chip.requestLine(o, { direction: 'out', activeLow: true, initial: 1 })));
+    const rows = raw.map((line): GpioLine => ({
+      id: line.id, direction: line.direction, read: () => line.read(), watch: (...a) => line.watch(...a), close: () => line.close(),
+      write: async (level) => { if (level === 1) await new Promise((resolve) => setTimeout(resolve, 1)); await line.write(level); },
+    }));
+    const cols = await Promise.all(COLS.map((o) => chip.requestLine(o, { direction: 'in', activeLow: true, bias: 'pull-up' })));
+    const keypad = new MatrixKeypad(rows, cols, { keymap: KEYMAP, debounceMs: 20, scanIntervalMs: 5 });
+    const downs: number[] = [];
+    keypad.onKey((e) => { if (e.type === 'down') downs.push(e.timeMs); });
+    const p = keypad.start();
+    await clock.tickAsync(60);
+    await p;
+    const pressedAtMs = performance.now();
+    model.press('5');
+    await clock.tickAsync(40);
+    assert.equal(downs.length, 1);
+    const afterMs = downs[0] - pressedAtMs;
+    assert.ok(afterMs >= 20, `not before its debounce: ${afterMs} ms`);
+    assert.ok(afterMs <= 24, `decided ${afterMs} ms after the press (a scan's length past the debounce at most)`);
+    model.release('5');
+    await clock.tickAsync(60);
+    await keypad.close();
+    model.dispose();
+  });
+
+  it('aPressIsDecidedOneDebounceAfterItsEdgeWhenTheFirstScanIsLate', async () => {
+    // The process is off the CPU for 8 ms just after the press: the first scan's reads come 8 ms
+    // after the column's edge. The debounce counts from the edge, not from that read.
+    const chip = new SimGpioChip();
+    const model = new MatrixKeypadModel(chip, ROWS, COLS, KEYMAP);
+    const raw = await Promise.all(ROWS.map((o) => chip.requestLine(o, { direction: 'out', activeLow: true, initial: 1 })));
+    let stallMs = 0;
+    const rows = raw.map((line): GpioLine => ({
+      id: line.id, direction: line.direction, read: () => line.read(), watch: (...a) => line.watch(...a), close: () => line.close(),
+      write: async (level) => {
+        const ms = stallMs;
+        stallMs = 0;
+        if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
+        await line.write(level);
+      },
+    }));
+    const cols = await Promise.all(COLS.map((o) => chip.requestLine(o, { direction: 'in', activeLow: true, bias: 'pull-up' })));
+    const keypad = new MatrixKeypad(rows, cols, { keymap: KEYMAP, debounceMs: 20, scanIntervalMs: 5 });
+    const downs: number[] = [];
+    keypad.onKey((e) => { if (e.type === 'down') downs.push(e.timeMs); });
+    const p = keypad.start();
+    await clock.tickAsync(60);
+    await p;
+    const pressedAtMs = performance.now();
+    stallMs = 8;
+    model.press('5');
+    await clock.tickAsync(40);
+    assert.equal(downs.length, 1);
+    const afterMs = downs[0] - pressedAtMs;
+    assert.ok(afterMs >= 20, `not before its debounce: ${afterMs} ms`);
+    assert.ok(afterMs <= 21, `decided ${afterMs} ms after the press (its first read was 8 ms late)`);
+    model.release('5');
+    await clock.tickAsync(60);
+    assert.equal(downs.length, 1);
+    await keypad.close();
+    model.dispose();
+  });
+
+  it('aBouncingPressIsDecidedOneDebounceAfterItsLastBounce', async () => {
+    const r = await started(await rig());
+    const downs: number[] = [];
+    r.keypad.onKey((e) => { if (e.type === 'down') downs.push(e.timeMs); });
+    const pressedAtMs = performance.now();
+    r.model.press('5', { bounceMs: 12, bouncePeriodMs: 1 });
+    await clock.tickAsync(60);
+    assert.equal(downs.length, 1);
+    assert.ok(downs[0] - pressedAtMs >= 12 + 20, `decided ${downs[0] - pressedAtMs} ms after the first contact: within 20 ms of a bounce`);
+    await r.keypad.close();
+  });
+
   it('twoKeysOnTheSameColumnAreBothSeen', async () => {
     const r = await started(await rig());
     r.model.press('1');

@@ -10,10 +10,12 @@
  *
  * Debounce is by time, the time of each read: a key changes state once every scan for
  * `debounceMs` has seen it the same way, and a key seen up between two downs `debounceMs` apart
- * was released and pressed again, however late the scans ran (see `update`). Long press and stuck
- * detection are timed from the debounced 'down'.
+ * was released and pressed again, however late the scans ran (see `update`). A press's debounce
+ * starts at its column's rising edge when one was seen at rest (every row selected: the edge says
+ * every key of that column was up just before it), not at the first scan after it, which a busy
+ * CPU runs late. Long press and stuck detection are timed from the debounced 'down'.
  */
-import { GpioLine, Level, Unwatch, safeCall } from '../gpio';
+import { EdgeEvent, GpioLine, Level, Unwatch, safeCall } from '../gpio';
 import { KeyEvent, KeyName, Keypad, Unsubscribe, stuckKeyError } from '../keypad';
 import { PosError } from '../../common/errors';
 import { Timers, realTimers } from './timing';
@@ -62,6 +64,10 @@ interface KeyState {
   rawSince: number;
   /** The latest sample that saw the key down. */
   lastDownAtMs: number;
+  /** The latest sample, down or up (where in a scan this key is read: nextScanMs). */
+  sampleAtMs: number;
+  /** Its column's latest rising edge at rest not yet taken by a sample: the key was up just before. */
+  edgeAtMs: number | undefined;
   downAt: number;
   longSent: boolean;
   stuckSent: boolean;
@@ -73,6 +79,8 @@ interface KeyState {
 export class MatrixKeypad implements Keypad {
   private readonly o: Required<Omit<MatrixKeypadOptions, 'timers'>>;
   private readonly timers: Timers;
+  /** Injected timers (a virtual clock): edge events' stamps are on performance.now(), not on them. */
+  private readonly ownClock: boolean;
   private readonly keys = new Map<string, KeyState>();
   private readonly listeners = new KeypadListeners();
   private readonly unwatch: Unwatch[] = [];
@@ -84,6 +92,8 @@ export class MatrixKeypad implements Keypad {
   private rescan = false;
   /** Consecutive failed scans; the fault is reported on the first of a streak only. */
   private failures = 0;
+  /** When the latest scan of the loop started (nextScanMs). */
+  private scanStartedAtMs = 0;
   /** What each row line was last set to; undefined when unknown (start, failed write). */
   private rowLevels: Array<Level | undefined> = [];
 
@@ -91,11 +101,12 @@ export class MatrixKeypad implements Keypad {
     const { timers, ...rest } = options;
     this.o = { ...DEFAULTS, ...rest };
     this.timers = timers ?? processTimers;
+    this.ownClock = timers !== undefined;
     if (options.keymap.length !== rows.length || options.keymap.some((r) => r.length !== cols.length)) {
       throw new PosError('BRD_INVALID', `keymap is ${options.keymap.length} rows for ${rows.length}x${cols.length} lines`);
     }
     options.keymap.forEach((row, r) => row.forEach((key, c) => {
-      if (key) this.keys.set(`${r},${c}`, { key, stable: false, raw: false, rawSince: 0, lastDownAtMs: 0, downAt: 0, longSent: false, stuckSent: false, stuck: false, stuckAtBoot: false });
+      if (key) this.keys.set(`${r},${c}`, { key, stable: false, raw: false, rawSince: 0, lastDownAtMs: 0, sampleAtMs: 0, edgeAtMs: undefined, downAt: 0, longSent: false, stuckSent: false, stuck: false, stuckAtBoot: false });
     }));
   }
 
@@ -113,8 +124,23 @@ export class MatrixKeypad implements Keypad {
       Object.assign(k, { stable: true, raw: true, rawSince: atMs, lastDownAtMs: atMs, downAt: atMs, longSent: true, stuckSent: true, stuck: true, stuckAtBoot: true });
       this.fault(stuckKeyError(k.key, 0, true));
     }
-    // Edges while a scan runs are the scan's own row changes, not a press.
-    for (const col of this.cols) this.unwatch.push(col.watch('rising', () => { if (!this.scanning) this.listeners.activity(); this.wake(); }));
+    this.cols.forEach((col, c) => this.unwatch.push(col.watch('rising', (e) => this.onRisingEdge(c, e))));
+    this.wake();
+  }
+
+  /**
+   * A column rose. Edges while a scan runs are the scan's own row changes, not a press: they only
+   * ask for another scan. At rest (every row selected) the column was low just before: each of
+   * its keys was up, and a key the next scan reads down went down at this edge.
+   */
+  private onRisingEdge(col: number, e: EdgeEvent): void {
+    if (!this.scanning) {
+      this.listeners.activity();
+      if (this.rowLevels.length === this.rows.length && this.rowLevels.every((l) => l === 1)) {
+        const atMs = this.ownClock ? this.timers.now() : Math.min(e.timeMs, this.timers.now());
+        for (const [pos, k] of this.keys) if (pos.endsWith(`,${col}`)) k.edgeAtMs = atMs;
+      }
+    }
     this.wake();
   }
 
@@ -176,8 +202,28 @@ export class MatrixKeypad implements Keypad {
       const again = this.rescan;
       this.rescan = false;
       if (this.failures > 0) this.timer = this.timers.setTimeout(() => this.tick(), SCAN_RETRY_MS);
-      else if (again || this.busy()) this.timer = this.timers.setTimeout(() => this.tick(), this.o.scanIntervalMs);
+      else if (again || this.busy()) this.timer = this.timers.setTimeout(() => this.tick(), this.nextScanMs());
     });
+  }
+
+  /**
+   * Wait before the next scan: the scan interval, or less when a key's debounce ends sooner. The
+   * interval counts from a scan's end, so on a slow CPU the grid drifts by a scan's length each
+   * time (a key read as debounced 4 scans' lengths after its debounce ended): the scan that decides
+   * a key is aimed so that its read of that key (as far into the scan as the last scan read it)
+   * comes at the debounce's end. Never fewer samples than the grid: only the wait to the deciding
+   * scan shortens. A read that comes early (a faster scan, a timer fired early because node's loop
+   * time lags the clock) finds the debounce not quite passed, and the scan after it decides.
+   */
+  private nextScanMs(): number {
+    const nowMs = this.timers.now();
+    let waitMs: number = this.o.scanIntervalMs;
+    for (const k of this.keys.values()) {
+      if (k.raw === k.stable) continue;
+      const readOffsetMs = Math.max(0, k.sampleAtMs - this.scanStartedAtMs);
+      waitMs = Math.min(waitMs, k.rawSince + this.o.debounceMs - readOffsetMs - nowMs);
+    }
+    return Math.max(0, Math.ceil(waitMs));
   }
 
   /** True while any key is down or not yet settled: keep scanning. */
@@ -188,6 +234,7 @@ export class MatrixKeypad implements Keypad {
 
   private async scanOnce(): Promise<void> {
     let samples: Map<string, Sample>;
+    this.scanStartedAtMs = this.timers.now();
     try {
       samples = await this.scan();
     } catch (e) {
@@ -203,17 +250,26 @@ export class MatrixKeypad implements Keypad {
   /**
    * One key's sample, debounced by the times of the reads themselves (not of the scan's end, which
    * a starved CPU can push far from the read, issue 15):
-   * - down: down in every sample for at least debounceMs (two downs that far apart suffice);
+   * - down: down in every sample for at least debounceMs (two downs that far apart suffice),
+   *   counted from its column's rising edge at rest when one came after the key's previous read
+   *   (the key was up just before that edge: a bounce's edge starts the count over);
    * - up: up in every sample for at least debounceMs, or up between two downs at least debounceMs
    *   apart (released and pressed again between two late scans: two presses, not one). An up
    *   between downs closer than that is a glitch of a held key and changes nothing.
    * A contact bounces for less than debounceMs, so neither rule can take a bounce for a press.
    */
   private update(k: KeyState, s: Sample): void {
+    // Down since its column's edge at rest, when that edge came after the key's previous read.
+    const edgeAtMs = k.edgeAtMs;
+    k.edgeAtMs = undefined;
+    const downSinceMs = s.down && !k.stable && edgeAtMs !== undefined && edgeAtMs > k.sampleAtMs && edgeAtMs <= s.atMs ? edgeAtMs : undefined;
+    k.sampleAtMs = s.atMs;
     if (s.down !== k.raw) {
       if (s.down && k.stable && s.atMs - k.lastDownAtMs >= this.o.debounceMs) this.decide(k, false, s.atMs);
       k.raw = s.down;
-      k.rawSince = s.atMs;
+      k.rawSince = downSinceMs ?? s.atMs;
+    } else if (downSinceMs !== undefined) {
+      k.rawSince = downSinceMs; // up and down again between two reads: its debounce starts over at the edge
     }
     if (s.down) k.lastDownAtMs = s.atMs;
     if (k.raw !== k.stable && s.atMs - k.rawSince >= this.o.debounceMs) this.decide(k, k.raw, s.atMs);
