@@ -10,10 +10,10 @@
  *
  * Debounce is by time, the time of each read: a key changes state once every scan for
  * `debounceMs` has seen it the same way, and a key seen up between two downs `debounceMs` apart
- * was released and pressed again, however late the scans ran (see `update`). A press's debounce
- * starts at its column's rising edge when one was seen at rest (every row selected: the edge says
- * every key of that column was up just before it), not at the first scan after it, which a busy
- * CPU runs late. Long press and stuck detection are timed from the debounced 'down'.
+ * was released and pressed again, however late the scans ran (see `update`). A press on a keypad
+ * at rest has its debounce start at its column's rising edge (every row selected, no scan running
+ * or due: every key of that column was up just before it), not at the first scan after it, which
+ * a busy CPU runs late. Long press and stuck detection are timed from the debounced 'down'.
  */
 import { EdgeEvent, GpioLine, Level, Unwatch, safeCall } from '../gpio';
 import { KeyEvent, KeyName, Keypad, Unsubscribe, stuckKeyError } from '../keypad';
@@ -48,6 +48,11 @@ const processTimers: Timers = { ...realTimers, now: () => performance.now() };
 export const DEFAULTS = { debounceMs: 20, scanIntervalMs: 5, longPressMs: 1000, stuckMs: 10_000, rowSettleMs: 0 } as const;
 /** Listeners per kind; a leak (subscribe in a loop) shows up as an error, not as slowness. */
 export const LISTENERS_MAX = 32;
+/**
+ * A column edge stamped this soon after a scan's last row change may be that change's (the line's
+ * IRQ and its timestamp come microseconds after the write returns), not a press.
+ */
+export const SCAN_EDGE_MARGIN_MS = 1;
 /** After a failed scan, retry this much later (not every scan interval: a dead line would flood). */
 export const SCAN_RETRY_MS = 500;
 
@@ -94,6 +99,8 @@ export class MatrixKeypad implements Keypad {
   private failures = 0;
   /** When the latest scan of the loop started (nextScanMs). */
   private scanStartedAtMs = 0;
+  /** When the latest scan's last row change was made (every row selected again): onRisingEdge. */
+  private scanEndedAtMs = -Infinity;
   /** What each row line was last set to; undefined when unknown (start, failed write). */
   private rowLevels: Array<Level | undefined> = [];
 
@@ -129,19 +136,37 @@ export class MatrixKeypad implements Keypad {
   }
 
   /**
-   * A column rose. Edges while a scan runs are the scan's own row changes, not a press: they only
-   * ask for another scan. At rest (every row selected) the column was low just before: each of
-   * its keys was up, and a key the next scan reads down went down at this edge.
+   * A column rose. Its time says what it was:
+   * - during a scan, or by its stamp up to SCAN_EDGE_MARGIN_MS (+ the row settle time) after
+   *   one: the scan's own row changes (every scan's last row change raises a held key's column),
+   *   or a press made while rows were deselected: scanned again within the scan interval, not
+   *   at once (a backend that delivers a scan's edges after it, as the native one does on the
+   *   loop's next turn, would otherwise start a scan per scan, back to back, while a key is held);
+   * - later: a press. It wakes the loop at once, and is the first sign of it (onActivity). On a
+   *   keypad at rest (no scan running or due, every row selected) the column was low just before:
+   *   each of its keys was up, and a key the next scan reads down went down at this edge.
    */
   private onRisingEdge(col: number, e: EdgeEvent): void {
-    if (!this.scanning) {
-      this.listeners.activity();
-      if (this.rowLevels.length === this.rows.length && this.rowLevels.every((l) => l === 1)) {
-        const atMs = this.ownClock ? this.timers.now() : Math.min(e.timeMs, this.timers.now());
-        for (const [pos, k] of this.keys) if (pos.endsWith(`,${col}`)) k.edgeAtMs = atMs;
-      }
+    const atMs = this.ownClock ? this.timers.now() : Math.min(e.timeMs, this.timers.now());
+    if (this.scanning || atMs <= this.scanEndedAtMs + this.o.rowSettleMs + SCAN_EDGE_MARGIN_MS) {
+      this.scanSoon();
+      return;
     }
+    if (this.atRest()) for (const [pos, k] of this.keys) if (pos.endsWith(`,${col}`)) k.edgeAtMs = atMs;
+    this.listeners.activity();
     this.wake();
+  }
+
+  /** No scan running or due, and every row known to be selected. */
+  private atRest(): boolean {
+    return !this.scanning && this.timer === undefined && this.rowLevels.length === this.rows.length && this.rowLevels.every((l) => l === 1);
+  }
+
+  /** A scan within the scan interval: after the running one, at the one due, or a new one. */
+  private scanSoon(): void {
+    if (this.closed) return;
+    if (this.scanning) this.rescan = true;
+    else if (this.timer === undefined) this.timer = this.timers.setTimeout(() => this.tick(), this.o.scanIntervalMs);
   }
 
   onKey(listener: (event: KeyEvent) => void): Unsubscribe {
@@ -251,8 +276,8 @@ export class MatrixKeypad implements Keypad {
    * One key's sample, debounced by the times of the reads themselves (not of the scan's end, which
    * a starved CPU can push far from the read, issue 15):
    * - down: down in every sample for at least debounceMs (two downs that far apart suffice),
-   *   counted from its column's rising edge at rest when one came after the key's previous read
-   *   (the key was up just before that edge: a bounce's edge starts the count over);
+   *   counted from its column's rising edge on a keypad at rest when one came after the key's
+   *   previous read (the key was up just before that edge: onRisingEdge);
    * - up: up in every sample for at least debounceMs, or up between two downs at least debounceMs
    *   apart (released and pressed again between two late scans: two presses, not one). An up
    *   between downs closer than that is a glitch of a held key and changes nothing.
@@ -262,14 +287,12 @@ export class MatrixKeypad implements Keypad {
     // Down since its column's edge at rest, when that edge came after the key's previous read.
     const edgeAtMs = k.edgeAtMs;
     k.edgeAtMs = undefined;
-    const downSinceMs = s.down && !k.stable && edgeAtMs !== undefined && edgeAtMs > k.sampleAtMs && edgeAtMs <= s.atMs ? edgeAtMs : undefined;
+    const downSinceMs = s.down && !k.raw && edgeAtMs !== undefined && edgeAtMs > k.sampleAtMs && edgeAtMs <= s.atMs ? edgeAtMs : undefined;
     k.sampleAtMs = s.atMs;
     if (s.down !== k.raw) {
       if (s.down && k.stable && s.atMs - k.lastDownAtMs >= this.o.debounceMs) this.decide(k, false, s.atMs);
       k.raw = s.down;
       k.rawSince = downSinceMs ?? s.atMs;
-    } else if (downSinceMs !== undefined) {
-      k.rawSince = downSinceMs; // up and down again between two reads: its debounce starts over at the edge
     }
     if (s.down) k.lastDownAtMs = s.atMs;
     if (k.raw !== k.stable && s.atMs - k.rawSince >= this.o.debounceMs) this.decide(k, k.raw, s.atMs);
@@ -316,7 +339,11 @@ export class MatrixKeypad implements Keypad {
         samples.set(`${r},${c}`, { down, atMs: this.timers.now() });
       }
     }
-    await this.selectAll();
+    try {
+      await this.selectAll();
+    } finally {
+      this.scanEndedAtMs = this.timers.now();
+    }
     return samples;
   }
 
