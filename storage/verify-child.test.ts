@@ -1,7 +1,8 @@
 /**
  * The verifying child under a hold (storage/verify-child.ts HoldSignal): stopped while someone
  * uses the terminal, its timeout counting the time it runs, and killed without a verdict (never
- * one of damage) when kept stopped too long.
+ * one of damage) when kept stopped too long. And its timeout on a busy device: a child that got
+ * little CPU runs on (ChildClock), where the plain timeout read it as damage.
  */
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
@@ -10,7 +11,8 @@ import { join } from 'node:path';
 import { needTool } from '../tests/support/tools';
 import { Journal } from './journal';
 import { removeDir, tempDir } from './testing';
-import { HoldSignal, verifyInChild } from './verify-child';
+import * as sinon from 'sinon';
+import { ChildClock, HoldSignal, VERIFY_CHILD_STARVED_CPU_SHARE, verifyInChild } from './verify-child';
 
 const ID = 'SIM-HOLD';
 
@@ -122,5 +124,105 @@ describe('verify child: held while the terminal is in use', function () {
     const [v] = await verdicts;
     assert.equal(v.status, 'ok', JSON.stringify(v));
     assert.ok(!states.includes('T'), `never stopped: ${states.join('')}`);
+  });
+});
+
+describe('verify child: its timeout on a busy device (ChildClock)', () => {
+  let clock: sinon.SinonFakeTimers;
+  beforeEach(() => { clock = sinon.useFakeTimers(); });
+  afterEach(() => clock.restore());
+
+  const limits = { runningMsMax: 1_000, heldMsMax: 60_000, starvedMsMax: 5_000 };
+
+  it('aChildThatSpentItsTimeOnTheCpuIsKilledAtItsTimeout', () => {
+    let kills = 0;
+    const c = new ChildClock(limits, () => { kills += 1; }, () => performance.now() * 0.9);
+    c.running();
+    clock.tick(999);
+    assert.equal(kills, 0);
+    clock.tick(1);
+    assert.equal(kills, 1, 'stuck on the file: killed (its verdict: unopenable)');
+    assert.equal(c.starved, false);
+  });
+
+  it('aStarvedChildRunsOnUntilItsStarvedLimitAndIsThenKilledAsStarved', () => {
+    let kills = 0;
+    let cpuMs = 0;
+    const c = new ChildClock(limits, () => { kills += 1; }, () => cpuMs);
+    c.running();
+    cpuMs = 1_000 * VERIFY_CHILD_STARVED_CPU_SHARE - 1;
+    clock.tick(1_000);
+    assert.equal(kills, 0, 'less than its share of a CPU: starved, not stuck');
+    clock.tick(3_999);
+    assert.equal(kills, 0);
+    clock.tick(1);
+    assert.equal(kills, 1, 'killed at the starved limit');
+    assert.equal(c.starved, true);
+  });
+
+  it('aChildStarvedFirstAndThenSpinningIsKilledOnceItHasHadItsShare', () => {
+    let kills = 0;
+    let cpuMs = 100;
+    const c = new ChildClock(limits, () => { kills += 1; }, () => cpuMs);
+    c.running();
+    clock.tick(1_000);
+    assert.equal(kills, 0);
+    cpuMs = 1_100; // then it spins: 1 s of CPU in the next second
+    clock.tick(1_000);
+    assert.equal(kills, 1);
+    assert.equal(c.starved, false);
+  });
+
+  it('itsTimeStoppedDoesNotCountAsStarvedTime', () => {
+    let kills = 0;
+    const c = new ChildClock(limits, () => { kills += 1; }, () => 0);
+    c.running();
+    clock.tick(600);
+    c.held();
+    clock.tick(50_000);
+    c.running();
+    clock.tick(4_399);
+    assert.equal(kills, 0, '5 s of running time in all, the stop not counted');
+    clock.tick(1);
+    assert.equal(kills, 1);
+    assert.equal(c.starved, true);
+  });
+
+  it('aChildWhoseCpuTimeCannotBeReadIsKilledAtItsTimeoutAsBefore', () => {
+    let kills = 0;
+    const c = new ChildClock(limits, () => { kills += 1; }, () => undefined);
+    c.running();
+    clock.tick(1_000);
+    assert.equal(kills, 1);
+  });
+});
+
+describe('verify child: starved by the machine, not stuck on the file', function () {
+  this.timeout(60_000);
+  let root: string;
+  before(async () => {
+    root = tempDir('vchild-starved-');
+    const j = await Journal.open({ dir: join(root, 'j'), identity: ID });
+    for (let i = 0; i < 20; i++) await j.append('test', { i });
+    await j.close();
+  });
+  after(() => removeDir(root));
+
+  it('aChildGivenNoCpuPastItsTimeoutStillGivesItsVerdictNotOneOfDamage', async () => {
+    // Stopped from outside (as a busy CPU or a blocked disk would leave it), the child's clock
+    // runs on: its 1 s timeout passes while it has had almost no CPU.
+    const verdicts = verifyInChild([join(root, 'j')], ID, { runningMsMax: 1_000 });
+    let pid: number | undefined;
+    const until = Date.now() + 10_000;
+    while (pid === undefined && Date.now() < until) {
+      pid = verifyChildren()[0]?.pid;
+      if (pid === undefined) await new Promise((r) => setImmediate(r));
+    }
+    assert.ok(pid !== undefined, 'the child started');
+    process.kill(pid, 'SIGSTOP');
+    await sleep(2_500);
+    process.kill(pid, 'SIGCONT');
+    const [v] = await verdicts;
+    assert.equal(v.status, 'ok', `${JSON.stringify(v)} (the plain timeout killed it: "unopenable")`);
   });
 });

@@ -30,13 +30,20 @@ export type ChildVerdict =
    * writable open creates the journal again.
    */
   | { dir: string; status: 'error'; code?: string; message: string; noJournal?: boolean; neverWritten?: boolean }
-  /** The child died (LMDB crashed on the file: SIGABRT, SIGBUS, SIGSEGV): LMDB cannot read it. */
+  /**
+   * The child died (LMDB crashed on the file: SIGABRT, SIGBUS, SIGSEGV): LMDB cannot read it; or
+   * (signal STARVED_SIGNAL) it got almost no CPU or disk for VERIFY_CHILD_STARVED_MS_MAX.
+   */
   | { dir: string; status: 'unopenable'; signal: string };
 
 /** The operator's sentence for a file that kills LMDB (DESIGN.md: LMDB trusts its file). */
 export function unopenableReason(signal: string): string {
+  if (signal === STARVED_SIGNAL) return `the journal's check got almost no CPU or disk for ${VERIFY_CHILD_STARVED_MS_MAX / 60_000} minutes and was stopped: check the storage, then run "pos journal verify"`;
   return `LMDB cannot read this file (the reader died: ${signal}): run "pos journal salvage"`;
 }
+
+/** An 'unopenable' verdict's signal when the child was killed for getting no CPU or disk for VERIFY_CHILD_STARVED_MS_MAX, not by a crash. */
+export const STARVED_SIGNAL = 'starved';
 
 /**
  * True when the verdict is damage (the journal needs recovery): damaged, unopenable, or refused
@@ -48,6 +55,18 @@ export function verdictIsDamage(v: ChildVerdict): boolean {
 }
 
 export const VERIFY_CHILD_TIMEOUT_MS_MAX = 60_000;
+/**
+ * A child that ran its timeout having had less than this share of a CPU was starved (a busy or
+ * slow device, the terminal's own work first), not stuck on a damaged file, which spins: its time
+ * is extended, up to VERIFY_CHILD_STARVED_MS_MAX of running time in all. Killed at the plain
+ * timeout, a starved child read as "unopenable", i.e. damage: the checkpoint withdrawn and a
+ * reboot that verifies everything again, or recovery at boot.
+ */
+export const VERIFY_CHILD_STARVED_CPU_SHARE = 0.5;
+/** Longest a starved child runs (its running time, stops not counted); then killed as too slow. */
+export const VERIFY_CHILD_STARVED_MS_MAX = 5 * 60_000;
+/** Linux's USER_HZ: /proc/PID/stat counts CPU time in these ticks on every architecture it runs on. */
+const PROC_TICKS_PER_S = 100;
 
 /**
  * Says when a background child must not take the CPU: while someone uses the terminal. A CPU
@@ -85,10 +104,12 @@ export interface ChildOptions {
   /** Tests: the limits (default VERIFY_CHILD_TIMEOUT_MS_MAX, VERIFY_CHILD_HELD_MS_MAX), each no higher. */
   readonly runningMsMax?: number;
   readonly heldMsMax?: number;
+  /** Tests: the starved child's limit (default VERIFY_CHILD_STARVED_MS_MAX). */
+  readonly starvedMsMax?: number;
 }
 
-/** How a child ended: its verdicts, the signal that killed it, and whether the hold's limit did. */
-interface ChildEnd { verdicts: ChildVerdict[]; signal: string | null; heldTooLong: boolean }
+/** How a child ended: its verdicts, the signal that killed it, and whether the hold's limit or starvation did. */
+interface ChildEnd { verdicts: ChildVerdict[]; signal: string | null; heldTooLong: boolean; starved: boolean }
 
 function runChild(dirs: readonly string[], identity: string | undefined, options: ChildOptions): Promise<ChildEnd> {
   return new Promise((resolve, reject) => {
@@ -107,7 +128,7 @@ function runChild(dirs: readonly string[], identity: string | undefined, options
     child.stdout?.on('data', (d: Buffer) => { out += d.toString('utf8'); });
     const runningMsMax = Math.min(options.runningMsMax ?? VERIFY_CHILD_TIMEOUT_MS_MAX, VERIFY_CHILD_TIMEOUT_MS_MAX);
     const heldMsMax = Math.min(options.heldMsMax ?? VERIFY_CHILD_HELD_MS_MAX, VERIFY_CHILD_HELD_MS_MAX);
-    const clock = new ChildClock(runningMsMax, heldMsMax, () => child.kill('SIGKILL'));
+    const clock = new ChildClock({ runningMsMax, heldMsMax, starvedMsMax: Math.max(runningMsMax, options.starvedMsMax ?? VERIFY_CHILD_STARVED_MS_MAX) }, () => child.kill('SIGKILL'), () => cpuMsOf(child.pid));
     let tieWait: NodeJS.Timeout | undefined;
     const pace = (): void => {
       clearTimeout(tieWait);
@@ -126,7 +147,7 @@ function runChild(dirs: readonly string[], identity: string | undefined, options
       unhold?.();
       options.signal?.removeEventListener('abort', stop);
       const verdicts = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as ChildVerdict);
-      resolve({ verdicts, signal, heldTooLong: clock.heldTooLong });
+      resolve({ verdicts, signal, heldTooLong: clock.heldTooLong, starved: clock.starved });
     });
   });
 }
@@ -139,19 +160,42 @@ function execedPastSetpriv(pid: number | undefined): boolean {
   try { return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'setpriv'; } catch { return false; }
 }
 
+/** The child's CPU time so far (user + system, /proc/PID/stat), ms; undefined when unreadable. */
+function cpuMsOf(pid: number | undefined): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(f[11]) + Number(f[12]);
+    return Number.isFinite(ticks) ? (ticks * 1000) / PROC_TICKS_PER_S : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface ChildLimits {
+  readonly runningMsMax: number;
+  readonly heldMsMax: number;
+  readonly starvedMsMax: number;
+}
+
 /**
- * The child's two limits: `runningMsMax` of running time (a stopped child is not slow),
- * `heldMsMax` stopped at a stretch. Either kills it through `kill`.
+ * The child's limits: `runningMsMax` of running time (a stopped child is not slow), unless it had
+ * less than VERIFY_CHILD_STARVED_CPU_SHARE of a CPU meanwhile (starved: it runs on, to
+ * `starvedMsMax` of running time); `heldMsMax` stopped at a stretch. Each kills it through `kill`;
+ * `starved` and `heldTooLong` say which did, when not the plain timeout (a child that spent its
+ * time and did not finish: stuck on the file).
  */
-class ChildClock {
+export class ChildClock {
   private runningLeftMs: number;
+  private ranMs = 0;
   private since = 0;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   heldTooLong = false;
+  starved = false;
 
-  constructor(runningMsMax: number, private readonly heldMsMax: number, private readonly kill: () => void) {
-    this.runningLeftMs = runningMsMax;
+  constructor(private readonly limits: ChildLimits, private readonly kill: () => void, private readonly cpuMs: () => number | undefined) {
+    this.runningLeftMs = limits.runningMsMax;
   }
 
   running(): void {
@@ -159,18 +203,36 @@ class ChildClock {
     this.clear();
     this.stopped = false;
     this.since = performance.now();
-    this.timer = setTimeout(this.kill, this.runningLeftMs);
+    this.timer = setTimeout(() => this.timeUp(), this.runningLeftMs);
   }
 
   held(): void {
     if (this.timer !== undefined && this.stopped) return;
-    if (this.timer !== undefined) this.runningLeftMs = Math.max(0, this.runningLeftMs - (performance.now() - this.since));
+    if (this.timer !== undefined) this.spend();
     this.clear();
     this.stopped = true;
-    this.timer = setTimeout(() => { this.heldTooLong = true; this.kill(); }, this.heldMsMax);
+    this.timer = setTimeout(() => { this.heldTooLong = true; this.kill(); }, this.limits.heldMsMax);
   }
 
   stop(): void { this.clear(); }
+
+  /** Its running time is up: killed, unless it was starved and may run on. */
+  private timeUp(): void {
+    this.timer = undefined;
+    this.spend();
+    const cpuMs = this.cpuMs();
+    const starved = cpuMs !== undefined && cpuMs < this.ranMs * VERIFY_CHILD_STARVED_CPU_SHARE;
+    if (!starved) { this.kill(); return; }
+    if (this.ranMs >= this.limits.starvedMsMax) { this.starved = true; this.kill(); return; }
+    this.runningLeftMs = Math.min(this.limits.runningMsMax, this.limits.starvedMsMax - this.ranMs);
+    this.running();
+  }
+
+  private spend(): void {
+    const ms = Math.max(0, performance.now() - this.since);
+    this.ranMs += ms;
+    this.runningLeftMs = Math.max(0, this.runningLeftMs - ms);
+  }
 
   private clear(): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
@@ -186,11 +248,12 @@ export async function verifyInChild(dirs: readonly string[], identity?: string, 
     if (options.signal?.aborted) return verdicts;
     const r = await runChild(rest, identity, options);
     verdicts.push(...r.verdicts);
-    // Killed by this side (aborted, or stopped too long by its hold): no verdict on the rest.
-    if (options.signal?.aborted || r.heldTooLong) return verdicts;
+    // Killed by this side (aborted, stopped too long by its hold, or starved in the background:
+    // the caller runs it again later): no verdict on the rest.
+    if (options.signal?.aborted || r.heldTooLong || (r.starved && options.hold)) return verdicts;
     rest = rest.slice(r.verdicts.length);
     if (rest.length > 0) {
-      verdicts.push({ dir: rest[0], status: 'unopenable', signal: r.signal ?? 'exit' });
+      verdicts.push({ dir: rest[0], status: 'unopenable', signal: r.starved ? STARVED_SIGNAL : r.signal ?? 'exit' });
       rest = rest.slice(1);
     }
   }
