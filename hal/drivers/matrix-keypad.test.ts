@@ -39,6 +39,32 @@ describe('matrix keypad (driver against the contact-matrix model)', () => {
     return r;
   }
 
+  /**
+   * The rig with its lines wrapped (a slow or late backend), started; `downs` holds each down's
+   * time, `events` every key event.
+   */
+  async function wrappedRig(wrapRow: (line: GpioLine, r: number) => GpioLine, wrapCol: (line: GpioLine, c: number) => GpioLine) {
+    const chip = new SimGpioChip();
+    const model = new MatrixKeypadModel(chip, ROWS, COLS, KEYMAP);
+    const rows = (await Promise.all(ROWS.map((o) => chip.requestLine(o, { direction: 'out', activeLow: true, initial: 1 })))).map(wrapRow);
+    const cols = (await Promise.all(COLS.map((o) => chip.requestLine(o, { direction: 'in', activeLow: true, bias: 'pull-up' })))).map(wrapCol);
+    const keypad = new MatrixKeypad(rows, cols, { keymap: KEYMAP, debounceMs: 20, scanIntervalMs: 5 });
+    const events: string[] = [];
+    const downs: number[] = [];
+    keypad.onKey((e) => { events.push(`${e.type}:${e.key}`); if (e.type === 'down') downs.push(e.timeMs); });
+    const p = keypad.start();
+    await clock.tickAsync(60);
+    await p;
+    const close = async (): Promise<void> => { await keypad.close(); model.dispose(); };
+    return { chip, model, keypad, events, downs, close };
+  }
+
+  /** A line whose calls go to `line`, with `over` in place of some. */
+  const through = (line: GpioLine, over: Partial<GpioLine>): GpioLine => ({
+    id: line.id, direction: line.direction, read: () => line.read(), write: (l) => line.write(l), watch: (...a) => line.watch(...a), close: () => line.close(), ...over,
+  });
+  const same = (line: GpioLine): GpioLine => line;
+
   it('pressAndReleaseGiveOneDownAndOneUp', async () => {
     const r = await started(await rig());
     r.model.press('5');
@@ -122,69 +148,45 @@ describe('matrix keypad (driver against the contact-matrix model)', () => {
     // Selecting a row takes 1 ms (a slow core): a scan lasts 8 ms and reads row 2 ('5') 2 ms in.
     // Counted from each scan's end, the 5 ms grid drifts: reads at 2, 15, 28: decided 26 ms after
     // its first read. The deciding scan aimed at the debounce's end reads it at 23.
-    const chip = new SimGpioChip();
-    const model = new MatrixKeypadModel(chip, ROWS, COLS, KEYMAP);
-    const raw = await Promise.all(ROWS.map((o) => chip.requestLine(o, { direction: 'out', activeLow: true, initial: 1 })));
-    const rows = raw.map((line): GpioLine => ({
-      id: line.id, direction: line.direction, read: () => line.read(), watch: (...a) => line.watch(...a), close: () => line.close(),
+    const r = await wrappedRig((line) => through(line, {
       write: async (level) => { if (level === 1) await new Promise((resolve) => setTimeout(resolve, 1)); await line.write(level); },
-    }));
-    const cols = await Promise.all(COLS.map((o) => chip.requestLine(o, { direction: 'in', activeLow: true, bias: 'pull-up' })));
-    const keypad = new MatrixKeypad(rows, cols, { keymap: KEYMAP, debounceMs: 20, scanIntervalMs: 5 });
-    const downs: number[] = [];
-    keypad.onKey((e) => { if (e.type === 'down') downs.push(e.timeMs); });
-    const p = keypad.start();
-    await clock.tickAsync(60);
-    await p;
+    }), same);
     const pressedAtMs = performance.now();
-    model.press('5');
+    r.model.press('5');
     await clock.tickAsync(40);
-    assert.equal(downs.length, 1);
-    const afterMs = downs[0] - pressedAtMs;
+    assert.equal(r.downs.length, 1);
+    const afterMs = r.downs[0] - pressedAtMs;
     assert.ok(afterMs >= 20, `not before its debounce: ${afterMs} ms`);
     assert.ok(afterMs <= 24, `decided ${afterMs} ms after the press (a scan's length past the debounce at most)`);
-    model.release('5');
+    r.model.release('5');
     await clock.tickAsync(60);
-    await keypad.close();
-    model.dispose();
+    await r.close();
   });
 
   it('aPressIsDecidedOneDebounceAfterItsEdgeWhenTheFirstScanIsLate', async () => {
     // The process is off the CPU for 8 ms just after the press: the first scan's reads come 8 ms
     // after the column's edge. The debounce counts from the edge, not from that read.
-    const chip = new SimGpioChip();
-    const model = new MatrixKeypadModel(chip, ROWS, COLS, KEYMAP);
-    const raw = await Promise.all(ROWS.map((o) => chip.requestLine(o, { direction: 'out', activeLow: true, initial: 1 })));
     let stallMs = 0;
-    const rows = raw.map((line): GpioLine => ({
-      id: line.id, direction: line.direction, read: () => line.read(), watch: (...a) => line.watch(...a), close: () => line.close(),
+    const r = await wrappedRig((line) => through(line, {
       write: async (level) => {
         const ms = stallMs;
         stallMs = 0;
         if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
         await line.write(level);
       },
-    }));
-    const cols = await Promise.all(COLS.map((o) => chip.requestLine(o, { direction: 'in', activeLow: true, bias: 'pull-up' })));
-    const keypad = new MatrixKeypad(rows, cols, { keymap: KEYMAP, debounceMs: 20, scanIntervalMs: 5 });
-    const downs: number[] = [];
-    keypad.onKey((e) => { if (e.type === 'down') downs.push(e.timeMs); });
-    const p = keypad.start();
-    await clock.tickAsync(60);
-    await p;
+    }), same);
     const pressedAtMs = performance.now();
     stallMs = 8;
-    model.press('5');
+    r.model.press('5');
     await clock.tickAsync(40);
-    assert.equal(downs.length, 1);
-    const afterMs = downs[0] - pressedAtMs;
+    assert.equal(r.downs.length, 1);
+    const afterMs = r.downs[0] - pressedAtMs;
     assert.ok(afterMs >= 20, `not before its debounce: ${afterMs} ms`);
     assert.ok(afterMs <= 21, `decided ${afterMs} ms after the press (its first read was 8 ms late)`);
-    model.release('5');
+    r.model.release('5');
     await clock.tickAsync(60);
-    assert.equal(downs.length, 1);
-    await keypad.close();
-    model.dispose();
+    assert.equal(r.downs.length, 1);
+    await r.close();
   });
 
   it('edgesABackendDeliversAfterTheScanThatMadeThemStartNoScansOfTheirOwn', async () => {
@@ -192,44 +194,33 @@ describe('matrix keypad (driver against the contact-matrix model)', () => {
     // time (the native one): every scan's last row change raises a held key's column, and that
     // edge arrives after the scan. Taken for a press, it would start a scan at once, whose own
     // edge starts the next: scans back to back for as long as a key is held.
-    const chip = new SimGpioChip();
-    const model = new MatrixKeypadModel(chip, ROWS, COLS, KEYMAP);
-    const rows = await Promise.all(ROWS.map((o) => chip.requestLine(o, { direction: 'out', activeLow: true, initial: 1 })));
-    const raw = await Promise.all(COLS.map((o) => chip.requestLine(o, { direction: 'in', activeLow: true, bias: 'pull-up' })));
     let scans = 0;
-    const cols = raw.map((line, c): GpioLine => ({
-      id: line.id, direction: line.direction, write: (l) => line.write(l), close: () => line.close(),
-      read: () => { if (c === 0 && chip.pin(ROWS[0]).level === 0) scans += 1; return line.read(); }, // row 0 selected (active low): one read a scan
+    let chipRef: SimGpioChip | undefined;
+    const r = await wrappedRig(same, (line, c) => through(line, {
+      read: () => { if (c === 0 && chipRef?.pin(ROWS[0]).level === 0) scans += 1; return line.read(); }, // row 0 selected (active low): one read a scan
       watch: (edges, listener, options) => line.watch(edges, (e) => { setTimeout(() => listener(e), 1); }, options),
     }));
-    const keypad = new MatrixKeypad(rows, cols, { keymap: KEYMAP, debounceMs: 20, scanIntervalMs: 5 });
-    const events: string[] = [];
-    const downs: number[] = [];
+    chipRef = r.chip;
     let activities = 0;
-    keypad.onKey((e) => { events.push(`${e.type}:${e.key}`); if (e.type === 'down') downs.push(e.timeMs); });
-    keypad.onActivity(() => { activities += 1; });
-    const p = keypad.start();
-    await clock.tickAsync(60);
-    await p;
+    r.keypad.onActivity(() => { activities += 1; });
     scans = 0;
     const pressedAtMs = performance.now();
-    model.press('1');
+    r.model.press('1');
     await clock.tickAsync(100);
-    assert.deepEqual(events, ['down:1']);
-    assert.ok(downs[0] - pressedAtMs <= 21, `'1' decided ${downs[0] - pressedAtMs} ms after its press`);
+    assert.deepEqual(r.events, ['down:1']);
+    assert.ok(r.downs[0] - pressedAtMs <= 21, `'1' decided ${r.downs[0] - pressedAtMs} ms after its press`);
     assert.ok(scans <= 100 / 5 + 2, `${scans} scans in 100 ms of one key held (a 5 ms scan interval)`);
     assert.equal(activities, 1, 'one press, one first sign');
     const secondAtMs = performance.now();
-    model.press('4'); // the same column as the held '1': no edge of its own
+    r.model.press('4'); // the same column as the held '1': no edge of its own
     await clock.tickAsync(40);
-    assert.deepEqual(events, ['down:1', 'down:4']);
-    assert.ok(downs[1] - secondAtMs <= 26, `'4' decided ${downs[1] - secondAtMs} ms after its press`);
-    model.release('1');
-    model.release('4');
+    assert.deepEqual(r.events, ['down:1', 'down:4']);
+    assert.ok(r.downs[1] - secondAtMs <= 26, `'4' decided ${r.downs[1] - secondAtMs} ms after its press`);
+    r.model.release('1');
+    r.model.release('4');
     await clock.tickAsync(60);
-    assert.deepEqual(events, ['down:1', 'down:4', 'up:1', 'up:4']);
-    await keypad.close();
-    model.dispose();
+    assert.deepEqual(r.events, ['down:1', 'down:4', 'up:1', 'up:4']);
+    await r.close();
   });
 
   it('twoKeysOnTheSameColumnAreBothSeen', async () => {
