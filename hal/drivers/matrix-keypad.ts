@@ -50,9 +50,10 @@ export const DEFAULTS = { debounceMs: 20, scanIntervalMs: 5, longPressMs: 1000, 
 export const LISTENERS_MAX = 32;
 /**
  * A column edge stamped this soon after a scan's last row change may be that change's (the line's
- * IRQ and its timestamp come microseconds after the write returns), not a press.
+ * IRQ stamps it microseconds after the write, which can be after the write returned), not a
+ * press. Small: a press that falls in it waits for the next scan instead of waking one.
  */
-export const SCAN_EDGE_MARGIN_MS = 1;
+export const SCAN_EDGE_MARGIN_MS = 0.25;
 /** After a failed scan, retry this much later (not every scan interval: a dead line would flood). */
 export const SCAN_RETRY_MS = 500;
 
@@ -137,11 +138,12 @@ export class MatrixKeypad implements Keypad {
 
   /**
    * A column rose. Its time says what it was:
-   * - during a scan, or by its stamp up to SCAN_EDGE_MARGIN_MS (+ the row settle time) after
-   *   one: the scan's own row changes (every scan's last row change raises a held key's column),
-   *   or a press made while rows were deselected: scanned again within the scan interval, not
-   *   at once (a backend that delivers a scan's edges after it, as the native one does on the
-   *   loop's next turn, would otherwise start a scan per scan, back to back, while a key is held);
+   * - during a scan, or by its stamp up to SCAN_EDGE_MARGIN_MS (+ the row settle time, in which
+   *   a matrix emulated by software follows the rows) after one: the scan's own row changes
+   *   (every scan's last row change raises a held key's column), or a press made while rows were
+   *   deselected: scanned again within the scan interval, not at once (a backend that delivers
+   *   a scan's edges after it, as the native one does on the loop's next turn, would otherwise
+   *   start a scan per scan, back to back, while a key is held);
    * - later: a press. It wakes the loop at once, and is the first sign of it (onActivity). On a
    *   keypad at rest (no scan running or due, every row selected) the column was low just before:
    *   each of its keys was up, and a key the next scan reads down went down at this edge.
