@@ -12,7 +12,9 @@ import { needTool } from '../tests/support/tools';
 import { Journal } from './journal';
 import { removeDir, tempDir } from './testing';
 import * as sinon from 'sinon';
-import { ChildClock, HoldSignal, VERIFY_CHILD_STARVED_CPU_SHARE, verifyInChild } from './verify-child';
+import { ChildClock, ChildVerdict, HoldSignal, STARVED_SIGNAL, VERIFY_CHILD_STARVED_CPU_SHARE, verdictIsDamage, verifyInChild } from './verify-child';
+import { damageOf } from './boot-open';
+import { verifyOutcome } from '../boot/journal-cli';
 
 const ID = 'SIM-HOLD';
 
@@ -224,5 +226,26 @@ describe('verify child: starved by the machine, not stuck on the file', function
     process.kill(pid, 'SIGCONT');
     const [v] = await verdicts;
     assert.equal(v.status, 'ok', `${JSON.stringify(v)} (the plain timeout killed it: "unopenable")`);
+  });
+});
+
+describe('verify child: a starved verdict names the storage, not damage', () => {
+  const starved: ChildVerdict = { dir: '/j', status: 'unopenable', signal: STARVED_SIGNAL };
+  const crashed: ChildVerdict = { dir: '/j', status: 'unopenable', signal: 'SIGSEGV' };
+
+  it('isNotDamageAndBootReportsItAsAStorageError', () => {
+    assert.equal(verdictIsDamage(starved), false);
+    assert.equal(verdictIsDamage(crashed), true);
+    assert.equal(damageOf(starved)?.code, 'E-STO-03');
+    assert.match(damageOf(starved)?.message ?? '', /no CPU or disk/);
+    assert.equal(damageOf(crashed)?.code, 'E-STO-05');
+  });
+
+  it('journalVerifySaysCheckTheStorageNotSalvage', () => {
+    const out = verifyOutcome(starved, false);
+    assert.equal(out.exitCode, 2);
+    assert.match(out.lines.join('\n'), /E-STO-03 .*check the storage/);
+    assert.doesNotMatch(out.lines.join('\n'), /salvage/);
+    assert.equal(verifyOutcome(crashed, false).exitCode, 4);
   });
 });

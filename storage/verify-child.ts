@@ -45,12 +45,18 @@ export function unopenableReason(signal: string): string {
 /** An 'unopenable' verdict's signal when the child was killed for getting no CPU or disk for VERIFY_CHILD_STARVED_MS_MAX, not by a crash. */
 export const STARVED_SIGNAL = 'starved';
 
+/** A verdict of a child stopped for getting no CPU or disk: the storage (E-STO-03), not damage. */
+export function isStarved(v: ChildVerdict | undefined): boolean {
+  return v?.status === 'unopenable' && v.signal === STARVED_SIGNAL;
+}
+
 /**
- * True when the verdict is damage (the journal needs recovery): damaged, unopenable, or refused
- * with a journal-damaged error other than "no journal here".
+ * True when the verdict is damage (the journal needs recovery): damaged, unopenable (but not
+ * starved: isStarved), or refused with a journal-damaged error other than "no journal here".
  */
 export function verdictIsDamage(v: ChildVerdict): boolean {
-  if (v.status === 'damaged' || v.status === 'unopenable') return true;
+  if (v.status === 'unopenable') return !isStarved(v);
+  if (v.status === 'damaged') return true;
   return v.status === 'error' && !v.noJournal && (v.code === 'E-STO-05' || v.code === 'E-STO-11');
 }
 

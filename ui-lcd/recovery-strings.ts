@@ -53,6 +53,8 @@ export const RECOVERY_STRINGS = {
   'verify.error': s('{code}: {message}', '{code}：校验出错 {message}'),
   'verify.unopenable': s('{code} LMDB cannot open the file ({signal})', '{code} 流水文件无法打开（{signal}）'),
   'verify.runSalvage': s('run salvage', '请执行抢救数据'),
+  'verify.starved': s('{code} check stalled: no CPU or disk', '{code} 校验停滞：CPU或存储无响应'),
+  'verify.checkStorage': s('check storage, verify again', '请检查存储后重新校验'),
   'verify.lastBackup': s('last backup: {file}', '最近备份：{file}'),
   'verify.noBackup': s('no backup found', '未找到备份'),
   'reason.headerChecksum': s('header checksum mismatch', '记录头校验错误'),
