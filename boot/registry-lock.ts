@@ -21,6 +21,7 @@ import { threadId } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { PosError } from '../common/errors';
 import { silentLogger } from '../common/log';
+import { procStatFields } from '../common/spawn';
 
 /** How long a run waits for a live owner before it gives up (a registry update takes milliseconds). */
 export const REGISTRY_LOCK_WAIT_MS_MAX = 5_000;
@@ -52,9 +53,7 @@ export function bootId(): string {
 
 /** A process's start time in clock ticks since boot; '' when it has no /proc entry. */
 export function processStartTicks(pid: number): string {
-  const stat = readOr(`/proc/${pid}/stat`, '');
-  const afterComm = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return afterComm[STAT_START_FIELD_AFTER_COMM] ?? '';
+  return procStatFields(pid)?.[STAT_START_FIELD_AFTER_COMM] ?? '';
 }
 
 export function currentOwner(): LockOwner {

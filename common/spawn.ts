@@ -7,10 +7,24 @@
  * hundreds of children.
  */
 import { spawn, ChildProcess, SpawnOptions } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const REPO_ROOT = join(__dirname, '..');
+
+/**
+ * A process's /proc/PID/stat fields after its command name (which may hold spaces and
+ * parentheses, so the split starts after the last ')'): index 0 is the state, 11 utime, 12 stime,
+ * 19 the start time. Undefined when the process has no /proc entry.
+ */
+export function procStatFields(pid: number | undefined): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
 const DIST = join(REPO_ROOT, 'dist');
 
 /** Node arguments that run `modulePathNoExt` (absolute, without .ts/.js). */

@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setPriority } from 'node:os';
-import { spawnModule, spawnModuleTied } from '../common/spawn';
+import { procStatFields, spawnModule, spawnModuleTied } from '../common/spawn';
+import { PosError } from '../common/errors';
 
 /** What the verifying child saw of a readable journal (identity and digest for the CLI's report). */
 interface Walked {
@@ -48,6 +49,11 @@ export const STARVED_SIGNAL = 'starved';
 /** A verdict of a child stopped for getting no CPU or disk: the storage (E-STO-03), not damage. */
 export function isStarved(v: ChildVerdict | undefined): boolean {
   return v?.status === 'unopenable' && v.signal === STARVED_SIGNAL;
+}
+
+/** The error for an 'unopenable' verdict: the storage (E-STO-03) when starved, else a file LMDB cannot read (E-STO-05). */
+export function unopenableError(signal: string): PosError {
+  return new PosError(signal === STARVED_SIGNAL ? 'STO_IO' : 'STO_DAMAGED', unopenableReason(signal), { signal });
 }
 
 /**
@@ -168,14 +174,9 @@ function execedPastSetpriv(pid: number | undefined): boolean {
 
 /** The child's CPU time so far (user + system, /proc/PID/stat), ms; undefined when unreadable. */
 function cpuMsOf(pid: number | undefined): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(f[11]) + Number(f[12]);
-    return Number.isFinite(ticks) ? (ticks * 1000) / PROC_TICKS_PER_S : undefined;
-  } catch {
-    return undefined;
-  }
+  const f = procStatFields(pid);
+  const ticks = f ? Number(f[11]) + Number(f[12]) : NaN;
+  return Number.isFinite(ticks) ? (ticks * 1000) / PROC_TICKS_PER_S : undefined;
 }
 
 export interface ChildLimits {
