@@ -12,7 +12,7 @@ import { Journal } from '../storage/journal';
 import { exportToFile, importFromFile } from '../storage/backup';
 import { salvage } from '../storage/salvage';
 import { STAN_GAP_AFTER_REBUILD, appendContinuation, installRebuilt } from '../runtime/rebuild';
-import { ChildVerdict, isStarved, unopenableReason, verdictIsDamage, verifyInChild } from '../storage/verify-child';
+import { ChildVerdict, unopenableError, unopenableReason, verdictIsDamage, verifyInChild } from '../storage/verify-child';
 import { RecordType, typeName } from '../storage/record';
 import { CHECKPOINT_FILE, removeCheckpoint } from '../storage/checkpoint';
 import { readBoardFile } from '../hal/board';
@@ -66,7 +66,7 @@ export function verifyOutcome(v: ChildVerdict, json: boolean): { exitCode: numbe
   const exitCode = v.status === 'ok' ? 0 : v.status === 'torn-tail' ? 3 : verdictIsDamage(v) ? 4 : 2;
   if (v.status === 'unopenable' || v.status === 'error') {
     const reason = v.status === 'unopenable' ? unopenableReason(v.signal) : v.message.replace(/^E-STO-\d\d /, '');
-    const code = v.status === 'unopenable' ? (isStarved(v) ? 'E-STO-03' : 'E-STO-05') : v.code ?? 'E-STO-03';
+    const code = v.status === 'unopenable' ? unopenableError(v.signal).code : v.code ?? 'E-STO-03';
     if (json) return { exitCode, lines: [JSON.stringify({ dir: v.dir, status: exitCode === 4 ? 'damaged' : 'error', code, reason })] };
     return { exitCode, lines: [`journal ${v.dir}: ${exitCode === 4 ? 'damaged' : 'error'}`, `  ${code} ${reason}`, ...(exitCode === 4 ? ['  next: pos journal salvage, or pos journal import from a backup'] : [])] };
   }

@@ -28,7 +28,7 @@ import { DeviceKeyProvider, fileDeviceKey } from '../runtime/device-key';
 import { DEVICE_KEY_FILE, keyDirFor } from '../runtime/device-key-provider';
 import { salvage } from '../storage/salvage';
 import { installRebuilt } from '../runtime/rebuild';
-import { verifyInChild, ChildVerdict, isStarved, unopenableReason } from '../storage/verify-child';
+import { verifyInChild, ChildVerdict, isStarved, unopenableError } from '../storage/verify-child';
 import { PosError, isPosError, ERRORS, ErrorId } from '../common/errors';
 import { Logger, silentLogger } from '../common/log';
 import { Operators, Session, requirePermission, mayOpenRecovery, PASSWORD_ATTEMPTS_MAX, RECOVERY_OPERATOR } from '../runtime/operators';
@@ -161,7 +161,7 @@ export class Recovery {
     if (!this.journal_) {
       // A file that crashes LMDB (zeroed B-tree pages abort it) is never opened in this process.
       const [v] = existsSync(join(this.o.journalDir, 'data.mdb')) ? await verifyInChild([this.o.journalDir], this.o.identity) : [undefined];
-      if (v?.status === 'unopenable') throw new PosError(isStarved(v) ? 'STO_IO' : 'STO_DAMAGED', unopenableReason(v.signal), { signal: v.signal });
+      if (v?.status === 'unopenable') throw unopenableError(v.signal);
       this.journal_ = await Journal.open({ dir: this.o.journalDir, identity: this.o.identity, clock: this.clock, logger: this.log });
       try {
         this.store_ = Store.load(this.journal_);

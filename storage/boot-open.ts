@@ -22,7 +22,7 @@ import type { Logger } from '../common/log';
 import { PosError, isPosError } from '../common/errors';
 import { Journal, JournalOptions } from './journal';
 import { Checkpoint, clearOpening, markOpening, openingMarked, readCheckpoint, removeCheckpoint } from './checkpoint';
-import { ChildVerdict, HoldSignal, isStarved, unopenableReason, verifyInChild } from './verify-child';
+import { ChildVerdict, HoldSignal, unopenableError, verifyInChild } from './verify-child';
 
 export interface BootOpenOptions {
   readonly dir: string;
@@ -114,9 +114,7 @@ async function openAfterChild(o: BootOpenOptions, base: Pick<JournalOptions, 'di
 export function damageOf(verdict: ChildVerdict | undefined): PosError | undefined {
   if (!verdict) return undefined;
   if (verdict.status === 'damaged') return damagedAt(verdict.damage.seq, verdict.damage.reason);
-  // Stopped for getting no CPU or disk for minutes: the storage, not the file (E-STO-03).
-  if (verdict.status === 'unopenable' && isStarved(verdict)) return new PosError('STO_IO', unopenableReason(verdict.signal), { signal: verdict.signal });
-  if (verdict.status === 'unopenable') return new PosError('STO_DAMAGED', unopenableReason(verdict.signal), { signal: verdict.signal });
+  if (verdict.status === 'unopenable') return unopenableError(verdict.signal);
   // An environment that never held a record (first boot cut off) is created again by the open.
   if (verdict.status === 'error' && !verdict.noJournal && !verdict.neverWritten) return new PosError('STO_DAMAGED', verdict.message.replace(/^E-STO-\d\d /, ''), { code: verdict.code });
   return undefined;
