@@ -5,29 +5,15 @@
  */
 import { strict as assert } from 'node:assert';
 import { monotonicMs } from '../../common/time';
-import { AcquirerSimulator } from '../../sim/host/simulator';
-import { removeDir, tempDir } from '../../storage/testing';
-import { Driver } from './driver';
+import { terminalPerTest } from './driver';
 
 describe('e2e: the time a screen reached the display', function () {
   this.timeout(60_000);
-  let host: AcquirerSimulator;
-  let dir: string;
-  let d: Driver;
-  before(async () => {
-    host = new AcquirerSimulator({ clock: Date.now });
-    await host.listen(0);
-    dir = tempDir('e2e-shown-');
-    d = new Driver(host, dir, 'en');
-    await d.powerOn();
-  });
-  after(async () => {
-    await d.powerOff().catch(() => undefined);
-    await host.close();
-    removeDir(dir);
-  });
+  const bench = terminalPerTest('e2e-shown-');
 
   it('aKeysScreenIsStampedOnTheMonotonicClockThisProcessReadsBetweenThePressAndItsEvent', async () => {
+    const d = bench.d;
+    await d.powerOn();
     const login = await d.until('login');
     const pressedAtMs = monotonicMs();
     await d.keys('0');
