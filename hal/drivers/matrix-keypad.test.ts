@@ -223,6 +223,42 @@ describe('matrix keypad (driver against the contact-matrix model)', () => {
     await r.close();
   });
 
+  it('edgesStampedOnArrivalAfterTheScanThatMadeThemStartNoScansOfTheirOwn', async () => {
+    // A backend that stamps an edge when it reaches the process (sysfs through onoff, libgpiod's
+    // tools through a pipe): a scan's own edge arrives stamped after the scan, past the margin, and
+    // only the latest scan's reading of its column tells it from a press.
+    let scans = 0;
+    let chipRef: SimGpioChip | undefined;
+    const r = await wrappedRig(same, (line, c) => through(line, {
+      read: () => { if (c === 0 && chipRef?.pin(ROWS[0]).level === 0) scans += 1; return line.read(); },
+      watch: (edges, listener, options) => line.watch(edges, (e) => { setTimeout(() => listener({ ...e, timeMs: performance.now() }), 1); }, options),
+    }));
+    chipRef = r.chip;
+    let activities = 0;
+    r.keypad.onActivity(() => { activities += 1; });
+    scans = 0;
+    const pressedAtMs = performance.now();
+    r.model.press('1');
+    await clock.tickAsync(100);
+    assert.deepEqual(r.events, ['down:1']);
+    assert.ok(r.downs[0] - pressedAtMs <= 22, `'1' decided ${r.downs[0] - pressedAtMs} ms after its press`);
+    assert.ok(scans <= 100 / 5 + 2, `${scans} scans in 100 ms of one key held (a 5 ms scan interval)`);
+    assert.equal(activities, 1, 'one press, one first sign');
+    // Another column while '1' is held: its debounce starts at its edge or at the scan that read it first, whichever came first.
+    const otherAtMs = performance.now();
+    scans = 0;
+    r.model.press('2');
+    await clock.tickAsync(40);
+    assert.deepEqual(r.events, ['down:1', 'down:2']);
+    assert.ok(r.downs[1] - otherAtMs <= 22, `'2' decided ${r.downs[1] - otherAtMs} ms after its press`);
+    assert.ok(scans <= 40 / 5 + 2, `${scans} scans in 40 ms of two keys held`);
+    r.model.release('1');
+    r.model.release('2');
+    await clock.tickAsync(60);
+    assert.deepEqual(r.events, ['down:1', 'down:2', 'up:1', 'up:2']);
+    await r.close();
+  });
+
   it('twoKeysOnTheSameColumnAreBothSeen', async () => {
     const r = await started(await rig());
     r.model.press('1');

@@ -88,6 +88,8 @@ export class MatrixKeypad implements Keypad {
   /** Injected timers (a virtual clock): edge events' stamps are on performance.now(), not on them. */
   private readonly ownClock: boolean;
   private readonly keys = new Map<string, KeyState>();
+  /** The keys of each column (the keymap's keys only), for a column's edge. */
+  private readonly keysOfCol: KeyState[][];
   private readonly listeners = new KeypadListeners();
   private readonly unwatch: Unwatch[] = [];
   private timer: unknown;
@@ -113,8 +115,12 @@ export class MatrixKeypad implements Keypad {
     if (options.keymap.length !== rows.length || options.keymap.some((r) => r.length !== cols.length)) {
       throw new PosError('BRD_INVALID', `keymap is ${options.keymap.length} rows for ${rows.length}x${cols.length} lines`);
     }
+    this.keysOfCol = cols.map(() => []);
     options.keymap.forEach((row, r) => row.forEach((key, c) => {
-      if (key) this.keys.set(`${r},${c}`, { key, stable: false, raw: false, rawSince: 0, lastDownAtMs: 0, sampleAtMs: 0, edgeAtMs: undefined, downAt: 0, longSent: false, stuckSent: false, stuck: false, stuckAtBoot: false });
+      if (!key) return;
+      const k: KeyState = { key, stable: false, raw: false, rawSince: 0, lastDownAtMs: 0, sampleAtMs: 0, edgeAtMs: undefined, downAt: 0, longSent: false, stuckSent: false, stuck: false, stuckAtBoot: false };
+      this.keys.set(`${r},${c}`, k);
+      this.keysOfCol[c].push(k);
     }));
   }
 
@@ -144,17 +150,22 @@ export class MatrixKeypad implements Keypad {
    *   deselected: scanned again within the scan interval, not at once (a backend that delivers
    *   a scan's edges after it, as the native one does on the loop's next turn, would otherwise
    *   start a scan per scan, back to back, while a key is held);
+   * - on a column where the latest scan read a key down: nothing new either, whenever it is
+   *   stamped. That key holds the column up once every row is selected again, so the edge is the
+   *   scan's own; a backend that stamps edges when they reach this process (sysfs through onoff,
+   *   libgpiod's tools) delivers it past the margin above. A second key pressed on that column
+   *   makes no edge of its own anyway: the scans the held key keeps running find it;
    * - later: a press. It wakes the loop at once, and is the first sign of it (onActivity). On a
    *   keypad at rest (no scan running or due, every row selected) the column was low just before:
    *   each of its keys was up, and a key the next scan reads down went down at this edge.
    */
   private onRisingEdge(col: number, e: EdgeEvent): void {
     const atMs = this.ownClock ? this.timers.now() : Math.min(e.timeMs, this.timers.now());
-    if (this.scanning || atMs <= this.scanEndedAtMs + this.o.rowSettleMs + SCAN_EDGE_MARGIN_MS) {
+    if (this.scanning || atMs <= this.scanEndedAtMs + this.o.rowSettleMs + SCAN_EDGE_MARGIN_MS || this.keysOfCol[col].some((k) => k.raw)) {
       this.scanSoon();
       return;
     }
-    if (this.atRest()) for (const [pos, k] of this.keys) if (pos.endsWith(`,${col}`)) k.edgeAtMs = atMs;
+    if (this.atRest()) for (const k of this.keysOfCol[col]) k.edgeAtMs = atMs;
     this.listeners.activity();
     this.wake();
   }
