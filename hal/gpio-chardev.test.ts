@@ -2,7 +2,8 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ChardevGpioChip, parseMonLine } from './gpio-chardev';
+import { ChardevGpioChip, parseMonLine, TOOL_EDGE_STAMP_AGE_MS_MAX, toolEdgeTimeMs } from './gpio-chardev';
+import { monotonicMs } from '../common/time';
 import { EdgeEvent } from './gpio';
 import { isPosError } from '../common/errors';
 
@@ -10,7 +11,7 @@ import { isPosError } from '../common/errors';
  * Fake libgpiod tools (shell scripts) that log their argv and behave like the real ones of the
  * given major version: this pins the command syntax we depend on for both 1.x and 2.x.
  */
-function fakeTools(major: 1 | 2): { dir: string; calls: () => string[] } {
+function fakeTools(major: 1 | 2, monEdges?: (dir: string) => string): { dir: string; calls: () => string[] } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `gpiod${major}-`));
   const log = path.join(dir, 'calls.log');
   const banner = major === 2 ? 'echo "Setting line \'x\'..."' : '';
@@ -28,7 +29,7 @@ trap 'exit 0' TERM INT
 while true; do sleep 0.05; done`,
     gpiomon: `echo "gpiomon $*" >> ${log}
 ${monBanner}
-sleep 0.1; echo "${fall} 17 100 5"; sleep 0.05; echo "1 17 100 6"
+${monEdges ? monEdges(dir) : `sleep 0.1; echo "${fall} 17 100 5"; sleep 0.05; echo "1 17 100 6"`}
 trap 'exit 0' TERM INT
 while true; do sleep 0.05; done`,
   };
@@ -101,8 +102,53 @@ for (const major of [1, 2] as const) {
 
 describe('gpiomon line parsing', () => {
   it('zeroIsFallingInV1AndNoiseInV2', () => {
-    assert.deepEqual(parseMonLine(1, '0 17 12 5'), { edge: 'falling', offset: 17 });
+    assert.deepEqual(parseMonLine(1, '0 17 12 5'), { edge: 'falling', offset: 17, stampMs: 12_000 + 5 / 1e6 });
     assert.equal(parseMonLine(2, '0 17 12.5'), undefined);
-    assert.deepEqual(parseMonLine(2, '2 17 12.000000005'), { edge: 'falling', offset: 17 });
+    assert.deepEqual(parseMonLine(2, '2 17 12.000000005'), { edge: 'falling', offset: 17, stampMs: 12_000 + 5 / 1e6 });
   });
+
+  it('readsTheKernelsStampInEachVersionsFormat', () => {
+    assert.equal(parseMonLine(1, '1 3 7 250000000')?.stampMs, 7_250);
+    assert.equal(parseMonLine(2, '1 3 7.250000000')?.stampMs, 7_250);
+    assert.deepEqual(parseMonLine(1, '1 3'), { edge: 'rising', offset: 3 }, 'no stamp: none made up');
+  });
+});
+
+describe('a tool edge\'s time', () => {
+  it('isTheKernelsStampWhenItIsRecent', () => {
+    const now = performance.now();
+    assert.ok(Math.abs(toolEdgeTimeMs(monotonicMs() - 30, now) - (now - 30)) < 1);
+  });
+
+  it('isTheArrivalForAnotherClocksStampOrNone', () => {
+    const now = performance.now();
+    assert.equal(toolEdgeTimeMs(Date.now(), now), now, 'CLOCK_REALTIME (uAPI v1 before Linux 5.7)');
+    assert.equal(toolEdgeTimeMs(monotonicMs() - TOOL_EDGE_STAMP_AGE_MS_MAX - 100, now), now);
+    assert.equal(toolEdgeTimeMs(monotonicMs() + 50, now), now, 'not in the future');
+    assert.equal(toolEdgeTimeMs(undefined, now), now);
+  });
+
+  for (const major of [1, 2] as const) {
+    it(`isTheStampGpiomon${major}PrintsNotWhenItsLineArrives`, async () => {
+      const edgesFile = (dir: string): string => path.join(dir, 'edges');
+      // The fake gpiomon prints its edge once the test has written it (with the kernel's stamp, 50 ms ago).
+      const t = fakeTools(major, (dir) => `while [ ! -f ${edgesFile(dir)} ]; do sleep 0.01; done; cat ${edgesFile(dir)}`);
+      const chip = await ChardevGpioChip.open({ chip: 'gpiochip0', toolsDir: t.dir });
+      const line = await chip.requestLine(17, { direction: 'in' });
+      const events: Array<EdgeEvent & { arrivedMs: number }> = [];
+      line.watch('both', (e) => events.push({ ...e, arrivedMs: performance.now() }));
+      while (!t.calls().some((c) => c.startsWith('gpiomon '))) await new Promise((r) => setTimeout(r, 10));
+      const stampMs = monotonicMs() - 50;
+      const pressedMs = performance.now() - 50;
+      const s = Math.floor(stampMs / 1000);
+      const ns = Math.round((stampMs - s * 1000) * 1e6);
+      fs.writeFileSync(edgesFile(t.dir), major === 1 ? `1 17 ${s} ${ns}\n` : `1 17 ${s}.${String(ns).padStart(9, '0')}\n`);
+      const started = Date.now();
+      while (events.length < 1 && Date.now() - started < EDGES_WAIT_MS_MAX) await new Promise((r) => setTimeout(r, 10));
+      await chip.close();
+      assert.equal(events.length, 1);
+      assert.ok(Math.abs(events[0].timeMs - pressedMs) < 1, `edge at ${events[0].timeMs}, stamped ${pressedMs}`);
+      assert.ok(events[0].arrivedMs - events[0].timeMs >= 50, 'timed by its stamp, not its arrival');
+    });
+  }
 });

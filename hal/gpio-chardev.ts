@@ -22,6 +22,9 @@
  *   on activity; not for bit-banging.
  * - A watched input is held by gpiomon, so reads return the level tracked from its events
  *   (read once with gpioget before the monitor starts; an edge in that gap can be missed).
+ * - An edge reaches this process through gpiomon's pipe, late by a turn of two processes' loops;
+ *   it is timed by the kernel's stamp gpiomon prints (toolEdgeTimeMs), as the native backend
+ *   times it, unless that stamp is another clock's.
  * - libgpiod 1.x tools print no banner: readiness is assumed when a tool has not exited after
  *   `V1_SETTLE_MS`.
  */
@@ -29,7 +32,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 import {
-  Bias, EdgeEvent, EdgeSelect, EdgeWatchers, GpioChip, GpioLine, Level, LineConfig, Unwatch, WatchOptions, gpioError,
+  Bias, EdgeEvent, EdgeSelect, EdgeWatchers, GpioChip, GpioLine, Level, LineConfig, Unwatch, WatchOptions, gpioError, monotonicToPerfMs,
 } from './gpio';
 
 export type LibgpiodMajor = 1 | 2;
@@ -88,15 +91,40 @@ export function monArgs(t: Tools, offset: number, config: LineConfig): string[] 
   return [...commonArgs(t, config), ...tail];
 }
 
-/** Parses one gpiomon line in our format; undefined for banners and noise. */
-export function parseMonLine(major: LibgpiodMajor, text: string): { edge: 'rising' | 'falling'; offset: number } | undefined {
-  const m = /^(\d) (\d+) /.exec(text.trim() + ' ');
+/** One gpiomon line: the edge, its line, and the kernel's stamp of it when the line has one (ms). */
+export interface MonLine { readonly edge: 'rising' | 'falling'; readonly offset: number; readonly stampMs?: number }
+
+/**
+ * Parses one gpiomon line in our format; undefined for banners and noise. The stamp: v1's "%s %n"
+ * (seconds, nanoseconds), v2's "%S" (seconds.nanoseconds).
+ */
+export function parseMonLine(major: LibgpiodMajor, text: string): MonLine | undefined {
+  const m = /^(\d) (\d+) (?:(\d+)(?:(?: |\.)(\d+))?)?/.exec(text.trim() + ' ');
   if (!m) return undefined;
   const code = Number(m[1]);
   const rising = code === 1;
   const falling = major === 1 ? code === 0 : code === 2;
   if (!rising && !falling) return undefined;
-  return { edge: rising ? 'rising' : 'falling', offset: Number(m[2]) };
+  const line = { edge: rising ? 'rising' as const : 'falling' as const, offset: Number(m[2]) };
+  if (m[3] === undefined) return line;
+  // v1 prints the nanoseconds as a number, v2 as nine digits after the point.
+  const ns = m[4] === undefined ? 0 : major === 1 ? Number(m[4]) : Number(m[4].slice(0, 9).padEnd(9, '0'));
+  return { ...line, stampMs: Number(m[3]) * 1000 + ns / 1e6 };
+}
+
+/**
+ * Oldest a tool's edge stamp may be when its line arrives, and still be taken. gpiomon stamps with
+ * the kernel's CLOCK_MONOTONIC (v2's default event clock; uAPI v1 since Linux 5.7, CLOCK_REALTIME
+ * before): a stamp further off is another clock's, and the edge is timed when it arrives.
+ */
+export const TOOL_EDGE_STAMP_AGE_MS_MAX = 1_000;
+
+/** An edge's time (EdgeEvent.timeMs): the kernel's stamp when it is plausible, else now. */
+export function toolEdgeTimeMs(stampMs: number | undefined, nowMs = performance.now()): number {
+  if (stampMs === undefined) return nowMs;
+  const timeMs = monotonicToPerfMs(stampMs);
+  // A few microseconds past now: the two clocks were read apart.
+  return timeMs >= nowMs - TOOL_EDGE_STAMP_AGE_MS_MAX && timeMs <= nowMs + 1 ? Math.min(timeMs, nowMs) : nowMs;
 }
 
 /** Runs a tool to completion; resolves stdout, rejects with its stderr. */
@@ -230,7 +258,9 @@ class ChardevLine implements GpioLine {
       const e = parseMonLine(this.t.major, text);
       if (!e || e.offset !== this.offset || this.closed) return;
       this.level = e.edge === 'rising' ? 1 : 0;
-      this.watchers.raw({ edge: e.edge, level: this.level, timeMs: performance.now() });
+      // The kernel's time of the edge, not its arrival through the pipe: a matrix keypad times a
+      // press's debounce from it, and tells a press from its own scan's late edges by it.
+      this.watchers.raw({ edge: e.edge, level: this.level, timeMs: toolEdgeTimeMs(e.stampMs) });
     };
     this.monitor = await startHolder(this.t, this.t.tool('gpiomon'), monArgs(this.t, this.offset, this.config), this.id, onLine);
   }

@@ -15,9 +15,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PosError } from '../common/errors';
-import { monotonicMs } from '../common/time';
 import { ownAddonCandidates } from '../common/own-addon';
-import { Bias, EdgeEvent, EdgeSelect, EdgeWatchers, GpioChip, GpioLine, Level, LineConfig, Unwatch, WatchOptions, gpioError } from './gpio';
+import { Bias, EdgeEvent, EdgeSelect, EdgeWatchers, GpioChip, GpioLine, Level, LineConfig, Unwatch, WatchOptions, gpioError, monotonicToPerfMs } from './gpio';
 
 /** What native/gpio_v2.c exports. */
 interface GpioV2Addon {
@@ -54,12 +53,6 @@ export function loadGpioV2(): GpioV2Addon {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- a .node file can only be loaded by require
   addon = require(found) as GpioV2Addon;
   return addon;
-}
-
-/** Offset between the kernel's CLOCK_MONOTONIC (ns) and performance.now() (ms): both monotonic. */
-function monotonicToPerfMs(ns: number): number {
-  const offsetMs = monotonicMs() - performance.now();
-  return ns / 1e6 - offsetMs;
 }
 
 export interface NativeGpioOptions {
@@ -146,7 +139,7 @@ class NativeLine implements GpioLine {
 
   private onEvents(events: Array<[boolean, number, number]>): void {
     for (const [rising, ns] of events) {
-      const timeMs = monotonicToPerfMs(ns);
+      const timeMs = monotonicToPerfMs(ns / 1e6);
       if (timeMs < this.watchSinceMs) continue;
       this.watchers.raw({ edge: rising ? 'rising' : 'falling', level: rising ? 1 : 0, timeMs });
     }

@@ -9,6 +9,7 @@
  * wire is low. Drivers therefore write "pressed = 1" and the board file says how it is wired.
  */
 import { PosError } from '../common/errors';
+import { monotonicMs } from '../common/time';
 
 export type Level = 0 | 1;
 export type Edge = 'rising' | 'falling';
@@ -31,6 +32,14 @@ export interface EdgeEvent {
   readonly level: Level;
   /** Host monotonic time of the event, milliseconds (performance.now() domain). */
   readonly timeMs: number;
+}
+
+/**
+ * A kernel CLOCK_MONOTONIC time (ms) in EdgeEvent.timeMs's domain (performance.now()): both clocks
+ * are monotonic, only their origins differ.
+ */
+export function monotonicToPerfMs(monotonicStampMs: number): number {
+  return monotonicStampMs - (monotonicMs() - performance.now());
 }
 
 export interface WatchOptions {
