@@ -189,28 +189,41 @@ describe('matrix keypad (driver against the contact-matrix model)', () => {
     await r.close();
   });
 
+  /**
+   * The rig behind a backend that delivers each edge on a later turn of the loop (1 ms late), with
+   * its own stamp or stamped on arrival; counts scans (column 0 read with row 0 selected) and first signs.
+   */
+  async function lateEdgeRig(stampOnArrival: boolean) {
+    const count = { scans: 0, activities: 0 };
+    let chipRef: SimGpioChip | undefined;
+    const r = await wrappedRig(same, (line, c) => through(line, {
+      read: () => { if (c === 0 && chipRef?.pin(ROWS[0]).level === 0) count.scans += 1; return line.read(); }, // row 0 selected (active low): one read a scan
+      watch: (edges, listener, options) => line.watch(edges, (e) => { setTimeout(() => listener(stampOnArrival ? { ...e, timeMs: performance.now() } : e), 1); }, options),
+    }));
+    chipRef = r.chip;
+    r.keypad.onActivity(() => { count.activities += 1; });
+    return { ...r, count };
+  }
+
+  /** '1' pressed and held 100 ms: decided within `decidedMsMax` of its press, one scan per interval, one first sign. */
+  async function holdOne(r: Awaited<ReturnType<typeof lateEdgeRig>>, decidedMsMax: number): Promise<void> {
+    r.count.scans = 0;
+    const pressedAtMs = performance.now();
+    r.model.press('1');
+    await clock.tickAsync(100);
+    assert.deepEqual(r.events, ['down:1']);
+    assert.ok(r.downs[0] - pressedAtMs <= decidedMsMax, `'1' decided ${r.downs[0] - pressedAtMs} ms after its press`);
+    assert.ok(r.count.scans <= 100 / 5 + 2, `${r.count.scans} scans in 100 ms of one key held (a 5 ms scan interval)`);
+    assert.equal(r.count.activities, 1, 'one press, one first sign');
+  }
+
   it('edgesABackendDeliversAfterTheScanThatMadeThemStartNoScansOfTheirOwn', async () => {
     // A backend that reads its edge events on a later turn of the loop, each with the kernel's
     // time (the native one): every scan's last row change raises a held key's column, and that
     // edge arrives after the scan. Taken for a press, it would start a scan at once, whose own
     // edge starts the next: scans back to back for as long as a key is held.
-    let scans = 0;
-    let chipRef: SimGpioChip | undefined;
-    const r = await wrappedRig(same, (line, c) => through(line, {
-      read: () => { if (c === 0 && chipRef?.pin(ROWS[0]).level === 0) scans += 1; return line.read(); }, // row 0 selected (active low): one read a scan
-      watch: (edges, listener, options) => line.watch(edges, (e) => { setTimeout(() => listener(e), 1); }, options),
-    }));
-    chipRef = r.chip;
-    let activities = 0;
-    r.keypad.onActivity(() => { activities += 1; });
-    scans = 0;
-    const pressedAtMs = performance.now();
-    r.model.press('1');
-    await clock.tickAsync(100);
-    assert.deepEqual(r.events, ['down:1']);
-    assert.ok(r.downs[0] - pressedAtMs <= 21, `'1' decided ${r.downs[0] - pressedAtMs} ms after its press`);
-    assert.ok(scans <= 100 / 5 + 2, `${scans} scans in 100 ms of one key held (a 5 ms scan interval)`);
-    assert.equal(activities, 1, 'one press, one first sign');
+    const r = await lateEdgeRig(false);
+    await holdOne(r, 21);
     const secondAtMs = performance.now();
     r.model.press('4'); // the same column as the held '1': no edge of its own
     await clock.tickAsync(40);
@@ -227,31 +240,16 @@ describe('matrix keypad (driver against the contact-matrix model)', () => {
     // A backend that stamps an edge when it reaches the process (sysfs through onoff, libgpiod's
     // tools through a pipe): a scan's own edge arrives stamped after the scan, past the margin, and
     // only the latest scan's reading of its column tells it from a press.
-    let scans = 0;
-    let chipRef: SimGpioChip | undefined;
-    const r = await wrappedRig(same, (line, c) => through(line, {
-      read: () => { if (c === 0 && chipRef?.pin(ROWS[0]).level === 0) scans += 1; return line.read(); },
-      watch: (edges, listener, options) => line.watch(edges, (e) => { setTimeout(() => listener({ ...e, timeMs: performance.now() }), 1); }, options),
-    }));
-    chipRef = r.chip;
-    let activities = 0;
-    r.keypad.onActivity(() => { activities += 1; });
-    scans = 0;
-    const pressedAtMs = performance.now();
-    r.model.press('1');
-    await clock.tickAsync(100);
-    assert.deepEqual(r.events, ['down:1']);
-    assert.ok(r.downs[0] - pressedAtMs <= 22, `'1' decided ${r.downs[0] - pressedAtMs} ms after its press`);
-    assert.ok(scans <= 100 / 5 + 2, `${scans} scans in 100 ms of one key held (a 5 ms scan interval)`);
-    assert.equal(activities, 1, 'one press, one first sign');
+    const r = await lateEdgeRig(true);
+    await holdOne(r, 22);
     // Another column while '1' is held: its debounce starts at its edge or at the scan that read it first, whichever came first.
     const otherAtMs = performance.now();
-    scans = 0;
+    r.count.scans = 0;
     r.model.press('2');
     await clock.tickAsync(40);
     assert.deepEqual(r.events, ['down:1', 'down:2']);
     assert.ok(r.downs[1] - otherAtMs <= 22, `'2' decided ${r.downs[1] - otherAtMs} ms after its press`);
-    assert.ok(scans <= 40 / 5 + 2, `${scans} scans in 40 ms of two keys held`);
+    assert.ok(r.count.scans <= 40 / 5 + 2, `${r.count.scans} scans in 40 ms of two keys held`);
     r.model.release('1');
     r.model.release('2');
     await clock.tickAsync(60);
