@@ -40,6 +40,11 @@ export class Driver {
   run: TerminalRun | undefined;
   /** The board the terminal boots (`--board`): a name or a board file's path. */
   board = 'sim';
+  /**
+   * Between two questions while waiting for a state, a screen or receipts. Each question is work
+   * for the terminal: a guest's terminal on one TCG CPU (tests/guest/support.ts) asks for less.
+   */
+  pollMs = POLL_MS;
 
   constructor(readonly host: AcquirerSimulator, readonly dir: string, private readonly locale: 'en' | 'zh-CN' = 'en') {}
 
@@ -135,7 +140,7 @@ export class Driver {
     while (Date.now() < deadline) {
       last = await this.snapshot().catch(() => undefined);
       if (last && last.state === path && also(last)) return last;
-      await new Promise((r) => setTimeout(r, POLL_MS));
+      await new Promise((r) => setTimeout(r, this.pollMs));
     }
     throw new Error(`waited ${timeoutMs} ms for ${path}; at ${last?.state} showing ${last?.screen.name} ${JSON.stringify(last?.screen.text)} error ${JSON.stringify(last?.data.error?.code)}`);
   }
@@ -147,7 +152,7 @@ export class Driver {
     while (Date.now() < deadline) {
       last = await this.need().client.request('screen');
       if (last.ok && last.name === name) return last.text as string[];
-      await new Promise((r) => setTimeout(r, POLL_MS));
+      await new Promise((r) => setTimeout(r, this.pollMs));
     }
     throw new Error(`waited ${timeoutMs} ms for screen ${name}; showing ${String(last?.name)} ${JSON.stringify(last?.text)}`);
   }
@@ -168,7 +173,7 @@ export class Driver {
         const text = await this.screen(name, timeoutMs);
         if (text[0]?.includes(`${page}/${n}`)) return text;
         if (Date.now() > deadline) throw new Error(`page ${page}/${n} of ${name} not shown: ${JSON.stringify(text)}`);
-        await new Promise((r) => setTimeout(r, POLL_MS));
+        await new Promise((r) => setTimeout(r, this.pollMs));
       }
     };
     for (let page = 2; page <= n; page++) out.push(...(await turnTo(page)));
@@ -193,7 +198,7 @@ export class Driver {
     for (;;) {
       const r = await this.receipts();
       if (r.length >= count || Date.now() > deadline) return r;
-      await new Promise((res) => setTimeout(res, POLL_MS));
+      await new Promise((res) => setTimeout(res, this.pollMs));
     }
   }
 

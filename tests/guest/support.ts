@@ -35,8 +35,16 @@ export interface GuestBench {
   host: AcquirerSimulator;
 }
 
-/** In a describe: a folder and the disk for the whole file, an acquirer simulator for each test. */
-export function guestBench(prefix: string): GuestBench {
+export interface GuestBenchOptions {
+  /**
+   * 'test' (the default): an acquirer simulator for each test, which boots its own fresh disk.
+   * 'file': one for the whole file, whose tests go on with one booted guest (its STANs go on).
+   */
+  readonly hostPer?: 'test' | 'file';
+}
+
+/** In a describe: a folder and the disk for the whole file, an acquirer simulator for each test (or the file). */
+export function guestBench(prefix: string, options: GuestBenchOptions = {}): GuestBench {
   const bench = {} as GuestBench;
   before(async function () {
     this.timeout(20 * 60_000);
@@ -49,11 +57,19 @@ export function guestBench(prefix: string): GuestBench {
   // factory-fresh disk, the same TID with a new journal from STAN 1, and a host kept from an
   // earlier test answers that STAN 94 (duplicate transmission: its STAN window and ledger still
   // hold it), so the second test of a file to sign on was refused (E-HOST-05, "Host down").
-  beforeEach(async () => {
+  const perFile = options.hostPer === 'file';
+  const startHost = async (): Promise<void> => {
     bench.host = new AcquirerSimulator({ clock: Date.now });
     await bench.host.listen(0);
-  });
-  afterEach(async () => { await bench.host?.close(); });
+  };
+  const stopHost = async (): Promise<void> => { await bench.host?.close(); };
+  if (perFile) {
+    before(startHost);
+    after(stopHost);
+  } else {
+    beforeEach(startHost);
+    afterEach(stopHost);
+  }
   after(() => {
     if (bench.dir) rmSync(bench.dir, { recursive: true, force: true });
   });
@@ -67,21 +83,52 @@ export function freshDisk(bench: GuestBench, name: string): string {
   return copy;
 }
 
-export async function bootGuest(bench: GuestBench, disk: string, runName: string): Promise<Guest> {
+/** `append`: more kernel command line, e.g. `systemd.mask=pos-terminal.service` for a boot without the terminal. */
+export async function bootGuest(bench: GuestBench, disk: string, runName: string, append = ''): Promise<Guest> {
   const runDir = join(bench.dir, runName);
   execFileSync('mkdir', ['-p', runDir]);
-  return Guest.boot({ disk, kernel: bench.disk.artifacts.kernel, initrd: bench.disk.artifacts.initrd, runDir, append: `pos.hostport=${bench.host.port}` });
+  return Guest.boot({ disk, kernel: bench.disk.artifacts.kernel, initrd: bench.disk.artifacts.initrd, runDir, append: `pos.hostport=${bench.host.port} ${append}`.trim() });
 }
+
+/**
+ * Seconds between the guest's own checks while it waits for something. Each check is a command
+ * of the guest's one TCG CPU: `systemctl is-active` costs 0.2-0.4 s of it, and asked from the host
+ * every half second (a round trip through the agent each) the checks took 13 s of CPU while the
+ * terminal started (14 s of its own): the start they waited for took the longer for them.
+ */
+export const GUEST_POLL_S = 2;
+
+/**
+ * Runs `check` (a shell condition) in the guest every GUEST_POLL_S until it holds, as one agent
+ * command: the guest waits on its own, no round trip per check. Throws with `report`'s output
+ * (run in the guest) when `timeoutMs` passes first.
+ */
+export async function guestWaitFor(g: Guest, check: string, timeoutMs: number, report: string): Promise<void> {
+  const timeoutS = Math.ceil(timeoutMs / 1000);
+  // /proc/uptime read by the shell's own `read`: no process per check beyond `check` itself.
+  const script = `read up _ </proc/uptime; end=$((\${up%.*} + ${timeoutS})); until ${check}; do read up _ </proc/uptime; [ "\${up%.*}" -ge "$end" ] && { ${report}; exit 1; }; sleep ${GUEST_POLL_S}; done`;
+  const r = await g.run(script, timeoutMs + AGENT_COMMAND_SLACK_MS);
+  if (r.code !== 0) throw new Error(`waited ${timeoutMs} ms in the guest for: ${check}; ${report}: ${r.out.trim()}`);
+}
+/** The agent's answer may come this long after the guest's own deadline (a check in progress, TCG). */
+const AGENT_COMMAND_SLACK_MS = 30_000;
 
 /** Waits for `systemctl is-active pos-terminal` to say active; the ms it took from QEMU's start. */
 export async function waitUnitActive(g: Guest, timeoutMs = UNIT_ACTIVE_MS_MAX): Promise<number> {
-  await g.until('systemctl is-active pos-terminal.service', (o) => o.trim() === 'active', timeoutMs, 500);
+  await guestWaitFor(g, 'systemctl is-active -q pos-terminal.service', timeoutMs, 'systemctl is-active pos-terminal.service');
   return Date.now() - g.startedMs;
 }
 
 export async function unitProperty(g: Guest, name: string): Promise<string> {
   return (await g.sh(`systemctl show -p ${name} --value pos-terminal.service`)).trim();
 }
+
+/**
+ * Between a guest Driver's questions while it waits (tests/e2e/driver.ts asks every 40 ms): each
+ * goes through QEMU's user network and the guest's relay to the terminal, work for the guest's one
+ * TCG CPU that the terminal's own steps are waiting for.
+ */
+export const GUEST_DRIVER_POLL_MS = 250;
 
 /** A Driver (tests/e2e/driver.ts) on the guest terminal's control interface, through the relay. */
 export async function guestDriver(bench: GuestBench, g: Guest): Promise<Driver> {
@@ -94,6 +141,7 @@ export async function guestDriver(bench: GuestBench, g: Guest): Promise<Driver> 
       if (!probe.ok) throw new Error(String(probe.error));
       // The terminal is systemd's child in the guest, not ours: Driver's power methods are not used.
       d.run = { child: undefined as unknown as ChildProcess, client, controlPort: g.controlPort, log: [] };
+      d.pollMs = GUEST_DRIVER_POLL_MS;
       return d;
     } catch (e) {
       if (Date.now() > deadline) throw new Error(`the guest terminal's control interface: ${String(e)}`);
