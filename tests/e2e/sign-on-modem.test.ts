@@ -41,12 +41,15 @@ describe('e2e: the 4G modem on the sign-on failure screen, and the SIM PIN entry
     await d.until('login');
     await d.typeLogin('cashier');
     await d.until('hostUnreachable');
-    // The modem is read when the sign-on fails: its lines arrive a moment later and add pages.
-    const pageCount = async (): Promise<number> => Number(/\b(\d+)\/(\d+)\b/.exec((await d.screen('hostUnreachable'))[0] ?? '')?.[2] ?? 1);
-    const before = await pageCount();
-    const deadline = Date.now() + 10_000;
-    while ((await pageCount()) === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    return content(await d.pages('hostUnreachable'));
+    // The modem is read when the sign-on fails: its lines (the SIM's first) may arrive a moment
+    // later and add pages. (Waiting for the page count to change waited 10 s every time: the lines
+    // were there when the screen was.)
+    const deadline = Date.now() + MODEM_LINES_MS_MAX;
+    for (;;) {
+      const text = content(await d.pages('hostUnreachable'));
+      if (/4G SIM: /.test(text) || Date.now() > deadline) return text;
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 
   /** CANCEL on the failure screen: the login screen, after the sign-on's error is read (OK). */
@@ -123,6 +126,9 @@ describe('e2e: the 4G modem on the sign-on failure screen, and the SIM PIN entry
     // (No retry to idle here: this second terminal's STAN 1 is one the host already saw, answered 94.)
   });
 });
+
+/** From the failure screen to the modem's lines on it (read when the sign-on fails). */
+const MODEM_LINES_MS_MAX = 10_000;
 
 /**
  * A paged screen's body: every page without its title and footer rows (128x64: title, two lines,
