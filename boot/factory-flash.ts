@@ -39,6 +39,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } 
 import { isAbsolute, join, relative } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { PosError, isPosError, errorByCode } from '../common/errors';
+import { workerScriptFor } from '../common/spawn';
 import { readBoardFile } from '../hal/board';
 import { deviceKeyProviderFor, keyDirFor } from '../runtime/device-key-provider';
 import { Journal } from '../storage/journal';
@@ -473,11 +474,9 @@ async function flashOne(o: FlashStationOptions, g: Golden, spec: FlashTargetSpec
   };
 }
 
-/** The worker thread's script: compiled JavaScript beside this file, or the TypeScript under ts-node (tests). */
+/** The worker thread's script: compiled JavaScript beside this file or in a fresh dist/, else the TypeScript under ts-node (tests). */
 function flashWorkerFile(): { file: string; execArgv: string[] } {
-  const js = join(__dirname, 'flash', 'flash-worker.js');
-  if (existsSync(js)) return { file: js, execArgv: [] };
-  return { file: join(__dirname, 'flash', 'flash-worker.ts'), execArgv: ['-r', require.resolve('ts-node/register/transpile-only')] };
+  return workerScriptFor(join(__dirname, 'flash', 'flash-worker'));
 }
 
 /**

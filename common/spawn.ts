@@ -36,6 +36,17 @@ export function nodeArgsFor(modulePathNoExt: string): string[] {
   return ['-r', require.resolve('ts-node/register/transpile-only'), source];
 }
 
+/**
+ * A worker thread's script for `modulePathNoExt`, chosen as nodeArgsFor chooses: the JavaScript
+ * beside it, dist/'s when it is as new as every source, else the TypeScript under ts-node. A worker
+ * under ts-node compiles its whole module graph again (2-3 s of a core per worker here: a test
+ * flashing eight targets paid it eight times).
+ */
+export function workerScriptFor(modulePathNoExt: string): { file: string; execArgv: string[] } {
+  const args = nodeArgsFor(modulePathNoExt);
+  return args.length === 1 ? { file: args[0], execArgv: [] } : { file: args[args.length - 1], execArgv: args.slice(0, -1) };
+}
+
 const SOURCE_DIRS = ['boot', 'common', 'hal', 'runtime', 'sim', 'storage', 'ui-lcd', 'tests', 'bench'];
 let newestSource: number | undefined;
 

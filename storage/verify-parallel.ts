@@ -10,7 +10,7 @@
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { existsSync } from 'node:fs';
+import { workerScriptFor } from '../common/spawn';
 import { SegmentReport, VerifyReport, verifyEntries } from './verify';
 // Imported (not only as a type) so every compiler that follows imports also emits the worker's file.
 import { CHUNK_JOB_KIND, ChunkJob, ChunkResult, Segment, VERIFY_WORKER, claimChunk, segmentStops } from './verify-worker';
@@ -32,9 +32,7 @@ function segmentsOf(lastKey: number, count: number): Segment[] {
 
 function workerFile(): { file: string; execArgv: string[] } {
   void VERIFY_WORKER;
-  const js = join(__dirname, 'verify-worker.js');
-  if (existsSync(js)) return { file: js, execArgv: [] };
-  return { file: join(__dirname, 'verify-worker.ts'), execArgv: ['-r', require.resolve('ts-node/register/transpile-only')] };
+  return workerScriptFor(join(__dirname, 'verify-worker'));
 }
 
 function verifyInWorker(job: ChunkJob): Promise<ChunkResult[]> {
