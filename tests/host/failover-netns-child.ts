@@ -1,6 +1,7 @@
 /**
  * The two processes of tests/host/failover-netns.test.ts, each run in its own network namespace
- * (`ip netns exec NS node -r ts-node/register/transpile-only failover-netns-child.ts MODE JSON`):
+ * (`ip netns exec NS node failover-netns-child.js MODE JSON`, dist/'s JavaScript when it is current,
+ * else the TypeScript under ts-node: common/spawn.ts nodeArgsFor):
  *
  *   host      the acquirer simulator listening on the host address; prints {"listening":port},
  *             then {"remote":address} for every connection it accepts (which link it came over),

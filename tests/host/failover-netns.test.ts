@@ -20,6 +20,7 @@ import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { LinkCheckReport } from '../../boot/link-check';
+import { nodeArgsFor } from '../../common/spawn';
 
 const NS_T = `posft-t-${process.pid}`;
 const NS_H = `posft-h-${process.pid}`;
@@ -27,8 +28,8 @@ const HOST_ADDRESS = '10.71.9.1';
 const LINKS = [{ name: 'wifi0', interface: 'wl' }, { name: 'modem0', interface: 'ww' }];
 const CONNECT_TIMEOUT_MS = 2_000;
 const RESPONSE_TIMEOUT_MS = 8_000;
-const CHILD = join(__dirname, 'failover-netns-child.ts');
-/** A child's one answer line; ts-node's start is most of it. */
+const CHILD = join(__dirname, 'failover-netns-child');
+/** A child's one answer line; its node's start is most of it. */
 const CHILD_WAIT_MS_MAX = 60_000;
 
 function ip(...args: string[]): void {
@@ -75,7 +76,7 @@ function tearDownNamespaces(): void {
 }
 
 function runChild(ns: string, mode: string, args: object): ChildProcess {
-  return spawn('ip', ['netns', 'exec', ns, process.execPath, '-r', 'ts-node/register/transpile-only', CHILD, mode, JSON.stringify(args)], {
+  return spawn('ip', ['netns', 'exec', ns, process.execPath, ...nodeArgsFor(CHILD), mode, JSON.stringify(args)], {
     cwd: join(__dirname, '..', '..'), stdio: ['pipe', 'pipe', 'inherit'],
   });
 }
