@@ -262,7 +262,7 @@ describe('pos factory flash onto block devices (loop devices over sparse files)'
     const first = await posFlash(args);
     assert.equal(first.code, 0, first.out);
     assert.equal(kernelPartitions(kernelName(dev)).length, 3);
-    const killed = await station(args, 'write-half', undefined, 'source');
+    const killed = await station(args, 'write-half');
     assert.equal(killed.signal, 'SIGKILL', killed.out);
     assert.match(killed.out, /HOLD FB-0401 write-half/);
     assert.equal(inspectTarget(dev).state, 'incomplete', 'half written: no protective MBR, nothing boots');

@@ -16,6 +16,7 @@ import { partitionLayout } from '../../boot/flash/disk-image';
 import { Journal } from '../../storage/journal';
 import { RecordType } from '../../storage/record';
 import { slotProblem } from '../../boot/update-slots';
+import { nodeArgsFor } from '../../common/spawn';
 
 export const REPO = join(__dirname, '..', '..');
 export const SIZES = { rootMiB: 8, posMiB: 8, dataMiB: 8 };
@@ -113,20 +114,21 @@ export function slotAProblem(target: string, into: string, offset = partOffset('
   return slotProblem(join(into, 'slotA'));
 }
 
-/** `pos` from dist/ (compiled by npm test), or from the sources under ts-node (no build needed). */
-export type PosEntry = 'dist' | 'source';
-
-function posCommand(entry: PosEntry): string[] {
-  return entry === 'dist' ? [join(REPO, 'dist', 'boot', 'pos.js')] : ['-r', require.resolve('ts-node/register/transpile-only'), join(REPO, 'boot', 'pos.ts')];
+/**
+ * `pos` from dist/ (compiled by npm test), or the sources under ts-node when dist/ is older than a
+ * source (common/spawn.ts nodeArgsFor): a start under ts-node is seconds of a core.
+ */
+function posCommand(): string[] {
+  return nodeArgsFor(join(REPO, 'boot', 'pos'));
 }
 
 /**
  * Runs `pos factory flash` as its own process; SIGKILL at a HOLD line, or once `killWhen`
  * accepts the output so far.
  */
-export function station(args: readonly string[], holdAt?: string, killWhen?: (out: string) => boolean, entry: PosEntry = 'dist'): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }> {
+export function station(args: readonly string[], holdAt?: string, killWhen?: (out: string) => boolean): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...posCommand(entry), 'factory', 'flash', ...args], {
+    const child = spawn(process.execPath, [...posCommand(), 'factory', 'flash', ...args], {
       env: { ...process.env, ...(holdAt ? { POS_FLASH_TEST_HOLD_AT: holdAt } : {}) }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
