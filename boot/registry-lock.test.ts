@@ -16,15 +16,18 @@ import { PosError } from '../common/errors';
 import { reportError } from './cli';
 import { withRegistry } from './factory';
 import { REGISTRY_LOCK_WAIT_MS_MAX, parseOwner, processStartTicks } from './registry-lock';
+import { workerScriptFor } from '../common/spawn';
 
-/** A child's start (ts-node on a loaded machine) is bounded by this, not timed. */
+/** A child's start (on a loaded machine) is bounded by this, not timed. */
 const CHILD_READY_MS_MAX = 60_000;
 const HELD = 'HOLDING';
 
 /** A station process that takes the registry and holds it until killed. */
 function holder(registry: string): Promise<ChildProcess> {
-  const script = `require(${JSON.stringify(join(__dirname, 'factory.ts'))}).withRegistry(${JSON.stringify(registry)}, () => { process.stdout.write('${HELD}\\n'); return new Promise(() => setInterval(() => undefined, 60000)); });`;
-  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', script], { cwd: join(__dirname, '..'), stdio: ['ignore', 'pipe', 'pipe'] });
+  // boot/factory from dist/ when it is current, else the source under ts-node (common/spawn.ts).
+  const factory = workerScriptFor(join(__dirname, 'factory'));
+  const script = `require(${JSON.stringify(factory.file)}).withRegistry(${JSON.stringify(registry)}, () => { process.stdout.write('${HELD}\\n'); return new Promise(() => setInterval(() => undefined, 60000)); });`;
+  const child = spawn(process.execPath, [...factory.execArgv, '-e', script], { cwd: join(__dirname, '..'), stdio: ['ignore', 'pipe', 'pipe'] });
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';

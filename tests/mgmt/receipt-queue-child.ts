@@ -2,7 +2,7 @@
  * The terminal side of tests/mgmt/receipt-queue.test.ts, as a process of its own so that the test
  * can kill it (SIGKILL: no goodbye, nothing flushed) and start another on the same folder:
  *
- *   node -r ts-node/register/transpile-only receipt-queue-child.ts JSON
+ *   node receipt-queue-child.js JSON   (dist/'s when current, else under ts-node: common/spawn.ts nodeArgsFor)
  *
  * JSON: { url, serial, password, caPem, dir, countMax, publish: [stan, ...] }. Opens the durable
  * queue in `dir`, starts the management client, publishes a receipt per stan given, prints

@@ -19,6 +19,7 @@ import { InvariantError } from '../../common/errors';
 import type { StatusDocument } from '../../runtime/mgmt/protocol';
 import { CONSOLE_PASSWORD, CONSOLE_USER, TestBroker, needMosquitto } from '../support/mosquitto';
 import { slip } from './receipt-queue-child';
+import { nodeArgsFor } from '../../common/spawn';
 
 const SERIAL = 'SN-RCPT-0001';
 const PASSWORD = 'terminal-secret';
@@ -26,7 +27,7 @@ const PASSWORD = 'terminal-secret';
 const WAIT_MS_MAX = 30_000;
 /** After the last expected receipt, a duplicate would have come within this (mqtt.js resends at connect). */
 const DUPLICATE_GRACE_MS = 1_500;
-const CHILD = join(__dirname, 'receipt-queue-child.ts');
+const CHILD = join(__dirname, 'receipt-queue-child');
 
 const queued = (dir: string): string[] => readdirSync(dir).filter((n) => /^\d{12}\.json$/.test(n)).sort();
 
@@ -120,7 +121,7 @@ describe('e-receipts queued offline reach the service after a restart (real mosq
 
   /** A terminal process on the queue folder; its JSON lines as they come. */
   function terminal(publish: number[], countMax = 500): { child: ChildProcess; next: (pred: (o: Record<string, unknown>) => boolean) => Promise<Record<string, unknown>> } {
-    const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', CHILD, JSON.stringify({ url: broker.url, serial: SERIAL, password: PASSWORD, caPem: broker.pki.caPem, dir, countMax, publish })], {
+    const child = spawn(process.execPath, [...nodeArgsFor(CHILD), JSON.stringify({ url: broker.url, serial: SERIAL, password: PASSWORD, caPem: broker.pki.caPem, dir, countMax, publish })], {
       cwd: join(__dirname, '..', '..'), stdio: ['ignore', 'pipe', 'inherit'],
     });
     children.push(child);
