@@ -15,6 +15,7 @@ import { main, COMMANDS } from '../../boot/pos';
 import { EXIT_OUTPUT_CLOSED, EXIT_USAGE, numericFlags, requiredFlags } from '../../boot/cli';
 import { Journal } from '../../storage/journal';
 import { removeDir, tempDir } from '../../storage/testing';
+import { nodeArgsFor } from '../../common/spawn';
 
 const REPO = join(__dirname, '..', '..');
 export const CHILD_EXIT_MS_MAX = 60_000;
@@ -175,7 +176,8 @@ describe('pos command line: what a person types wrong is named, nothing is ignor
     // socket); pos's stderr and exit status are kept in files.
     const errFile = join(root, 'stderr');
     const statusFile = join(root, 'status');
-    const command = `"${process.execPath}" -r ts-node/register/transpile-only boot/pos.ts journal dump --dir "${dir}"`;
+    const pos = nodeArgsFor(join(REPO, 'boot', 'pos')).map((a) => `"${a}"`).join(' ');
+    const command = `"${process.execPath}" ${pos} journal dump --dir "${dir}"`;
     const child = spawn('sh', ['-c', `{ ${command} 2>"${errFile}"; echo $? >"${statusFile}"; } | head -c 100 >/dev/null`], { cwd: REPO, stdio: 'ignore' });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error('pos did not exit after its reader left')); }, CHILD_EXIT_MS_MAX);
