@@ -62,8 +62,13 @@ export const CONTROL_LINE_BYTES_MAX = 64 * 1024;
 /** A line the terminal process writes on stdout for the acquirer simulator of the process that started it (`qr-pay`). */
 export const HOST_SIM_LINE_PREFIX = 'HOST-SIM ';
 export const CONTROL_CLIENTS_MAX = 8;
-/** How long a scripted key stays down (and up after it) at least: longer than the keypad's debounce and scan period; longer still until the driver reports it (SimBoard.typeKey). */
-export const KEY_HOLD_MS = 60;
+/**
+ * How long a scripted key stays down (and up after it) at least: longer than the keypad's debounce
+ * (20 ms on the simulator board); longer still until the driver reports it (SimBoard.typeKey), which
+ * is what keeps a starved terminal from losing or merging keys. A fast typist's 30 ms: the tests
+ * type thousands of keys, and at 60 ms typing was half an e2e test's time.
+ */
+export const KEY_HOLD_MS = 30;
 /** How long a swipe or tap waits for the reader to be detecting before it is presented anyway. */
 export const PRESENT_WAIT_MS_MAX = 3_000;
 /**
