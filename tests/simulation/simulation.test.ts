@@ -1,5 +1,5 @@
 /**
- * The day simulation in CI (issue 7): a fixed set of seeds covering more than 200 trading days
+ * The day simulation in CI (issue 7): a fixed set of seeds covering more than 130 trading days
  * with every fault kind on, each checked against the invariants after every step; a replay test
  * (same seed, identical event log); and positive controls (a terminal that drops a reversal or
  * sends a sale twice must FAIL, with its seed printed). `npm run soak` runs 10,000 days.
@@ -8,9 +8,13 @@ import { strict as assert } from 'node:assert';
 import { simulateDays, formatFailure, SimulationReport } from '../../sim/simulate';
 import { MISBEHAVING_CHIP_CARDS, MISBEHAVING_TAP_CARDS } from '../../sim/simulate-devices';
 
-/** Seeds x days run in CI: 11 x 20 = 220 trading days with faults. */
+/**
+ * Seeds x days run in CI: 11 x 12 = 132 trading days with faults (220 until session 18: CI time;
+ * 12 days still inject every fault kind and reach every wire counter below, and `npm run soak`
+ * runs 10,000 days).
+ */
 export const CI_SEEDS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
-export const CI_DAYS_PER_SEED = 20;
+export const CI_DAYS_PER_SEED = 12;
 /** Seeds the soak found, with the days that reach the failure (SIMULATION.md "Findings"). */
 /**
  * Seeds run with a power cut in one step of five, every one a disk-model rebuild (at the next
@@ -23,9 +27,9 @@ export const DISK_MODEL_DAYS = 6;
 const DISK_MODEL_RATES = { powerCut: 0.2, diskModelCut: 1, checkpointCut: 0.5 };
 export const SOAK_REGRESSIONS: ReadonlyArray<readonly [number, number]> = [[100135, 1], [100403, 6]];
 /*
- * Regression seeds (SIMULATION.md "Findings"), all inside CI_SEEDS x CI_DAYS_PER_SEED; found with
- * the stand-in devices (the wire devices, the default since, take other paths from these seeds;
- * the checks that caught them stay on):
+ * Regression seeds (SIMULATION.md "Findings"), found with the stand-in devices at the days below
+ * (the wire devices, the default since, take other paths from these seeds, so CI's days no longer
+ * replay them, and 4 and 7 are past CI's 12 days; the checks that caught them stay on):
  *   1 (day 9)  battery critical closed the journal under the checks (simulation bug)
  *   4 (day 17) a millisecond timestamp held the PIN's digits (false alarm, simulation bug)
  *   7 (day 16) a login cut by the power held the I/O gate forever (simulation bug); the same run
@@ -65,13 +69,15 @@ describe('simulation: seeded trading days with faults, invariants after every st
 
   // Positive control for offline sales: the days' network-down faults make the terminal approve some
   // sales offline under the simulator's parameters, and their advices reach the host later. Not
-  // every seed draws one in 20 days; this one does (a change of the draws may need another seed:
+  // every seed draws one in 12 days; this one does (a change of the draws may need another seed:
   // seed 9 stopped when the first sign-on began downloading the CA keys and AIDs; seed 1 when chip
   // pre-authorizations began taking the wrong-ARPC and script faults a sale took before; seed 2
   // when tapped cards began to misbehave; seed 7 when the days began running behind the journal's
   // write-ahead log with disk-model cuts on it: seed 6 has 1, seeds 1-3, 5, 8-11 have some).
+  // Seed 6's CI run above is the run this reads (the same seed and days replay exactly: the replay
+  // test below); run again only when that test did not run (--grep).
   it('seed 6: offline sales happen and their advices reach the host (positive control)', async () => {
-    const r = await simulateDays({ seed: 6, days: 20 });
+    const r = reports.find((x) => x.seed === 6 && x.days === CI_DAYS_PER_SEED) ?? await simulateDays({ seed: 6, days: CI_DAYS_PER_SEED });
     assert.equal(r.failure, undefined, r.failure && formatFailure(r.failure));
     assert.ok(r.hostOfflineSales > 0, 'no offline sale reached the host');
   });
