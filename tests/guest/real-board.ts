@@ -44,7 +44,7 @@ import { VirtualPrinter } from '../../sim/virtual-printer';
 import { VirtualCardReader } from '../../sim/virtual-card-reader';
 import type { SerialPort } from '../../hal/serial';
 import type { KeyName } from '../../hal/keypad';
-import { GUEST_DROP_IN, REPO } from './guest-disk';
+import { GUEST_CACHE, GUEST_DROP_IN, REPO } from './guest-disk';
 import type { Guest } from './qemu';
 
 /** The terminal's factory identity (not the simulator's test one: a real board refuses that, E-KEY-03). */
@@ -170,7 +170,7 @@ export const REAL_BOARD_DROP_IN = `${GUEST_DROP_IN.replace('Environment=POS_BOAR
 export async function realBoardRootFiles(work: string): Promise<ExtraFile[]> {
   const abi = execFileSync(join(REPO, 'scripts', 'guest', 'fetch-kernel.sh'), { encoding: 'utf8' }).trim();
   const gpioSim = execFileSync(join(REPO, 'scripts', 'guest', 'gpio-sim', 'build.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
-  const configfs = join(REPO, '.cache', 'guest', 'kernel', abi, 'root', 'lib', 'modules', abi, 'kernel', 'fs', 'configfs', 'configfs.ko');
+  const configfs = join(GUEST_CACHE, 'kernel', abi, 'root', 'lib', 'modules', abi, 'kernel', 'fs', 'configfs', 'configfs.ko');
   if (!existsSync(configfs)) throw new Error(`configfs.ko not found at ${configfs}`);
   // The keypad agent in C (scripts/guest/gpio-keypad-agent.c says why), static: the guest's
   // Debian 12 has the same glibc, but a static binary does not depend on it.

@@ -50,8 +50,11 @@ export function guestBench(prefix: string, options: GuestBenchOptions = {}): Gue
     this.timeout(20 * 60_000);
     needGuestTools(this);
     bench.dir = mkdtempSync(join(tmpdir(), prefix));
-    bench.disk = buildGuestDisk(join(bench.dir, 'disk'));
-    process.stderr.write(`      guest disk built in ${(bench.disk.buildMs / 1000).toFixed(1)} s (release image ${bench.disk.imageBuildMs ? `built in ${(bench.disk.imageBuildMs / 1000).toFixed(1)} s` : "cached"})\n`);
+    const built = !sharedDisk;
+    bench.disk = sharedGuestDisk();
+    process.stderr.write(built
+      ? `      guest disk built in ${(bench.disk.buildMs / 1000).toFixed(1)} s (release image ${bench.disk.imageBuildMs ? `built in ${(bench.disk.imageBuildMs / 1000).toFixed(1)} s` : "cached"})\n`
+      : '      guest disk: the one an earlier file of this run built\n');
   });
   // An acquirer simulator per test, as tests/e2e/driver.ts terminalPerTest: every test boots a
   // factory-fresh disk, the same TID with a new journal from STAN 1, and a host kept from an
@@ -74,6 +77,20 @@ export function guestBench(prefix: string, options: GuestBenchOptions = {}): Gue
     if (bench.dir) rmSync(bench.dir, { recursive: true, force: true });
   });
   return bench;
+}
+
+/**
+ * The default guest disk, built once per process: every guestBench file boots copies of the same
+ * disk (freshDisk), and each build is 20-35 s of a core here. Kept in its own folder until the
+ * process exits (a file's folder goes with its `after`).
+ */
+let sharedDisk: GuestDisk | undefined;
+function sharedGuestDisk(): GuestDisk {
+  if (sharedDisk) return sharedDisk;
+  const dir = mkdtempSync(join(tmpdir(), 'pos-guest-disk-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  sharedDisk = buildGuestDisk(join(dir, 'disk'));
+  return sharedDisk;
 }
 
 /** A fresh copy of the flashed disk (sparse), so every test starts from the factory state. */
