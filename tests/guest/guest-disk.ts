@@ -9,7 +9,8 @@
  *   pos-test-env.service     writes /run/pos-test.env from the kernel command line (pos.hostport=N):
  *                            POS_TERMINAL_ARGS for the unit, so the terminal signs on to the
  *                            acquirer simulator on the host (10.0.2.2 = the host's loopback)
- *   pos-test-relay.service   forwards 0.0.0.0:7001 to the control interface on 127.0.0.1:7000
+ *   pos-test-relay.socket    forwards 0.0.0.0:7001 to the control interface on 127.0.0.1:7000
+ *                            (systemd-socket-proxyd, started by the first connection)
  *   /etc/pos/qemu-sim.json   see below
  *
  * The terminal in the guest runs the SIMULATOR board variant `qemu-sim` (board-configs/sim.json
@@ -28,12 +29,13 @@ import { basename, join } from 'node:path';
 import { generateUpdateKeys } from '../../boot/update';
 import { buildImage } from '../../scripts/image/build-image';
 import { writeDiskImage, DiskImageReport, ExtraFile } from '../../boot/flash/disk-image';
+import { GUEST_CONTROL_RELAY_PORT } from './qemu';
 
 export const REPO = join(__dirname, '..', '..');
 export const GUEST_CACHE = process.env.POS_GUEST_CACHE ?? join(REPO, '.cache', 'guest');
 export const GUEST_BOARD = 'qemu-x86';
 export const GUEST_RELEASE_VERSION = '1.0.0';
-/** The control interface's port inside the guest (relayed to 7001). */
+/** The control interface's port inside the guest (relayed to GUEST_CONTROL_RELAY_PORT). */
 export const GUEST_CONTROL_PORT = 7000;
 export const GUEST_JOURNAL_DIR = '/var/lib/pos/journal';
 /** mmdebstrap from scratch takes ~75 s here; a build that takes this long is stuck. */
@@ -147,13 +149,6 @@ while IFS= read -r line; do
 done
 `;
 
-const RELAY = `// TEST-ONLY (tests/guest): the host reaches guest port 7001 (QEMU hostfwd); the simulator
-// board's control interface listens on the guest's loopback only.
-const net = require('node:net');
-net.createServer((c) => { const u = net.connect(${GUEST_CONTROL_PORT}, '127.0.0.1'); c.pipe(u); u.pipe(c); c.on('error', () => u.destroy()); u.on('error', () => c.destroy()); })
-  .listen(7001, '0.0.0.0');
-`;
-
 function unit(description: string, body: string): string {
   return `# TEST-ONLY (tests/guest/guest-disk.ts): never part of a shipped image.\n[Unit]\nDescription=${description}\n${body}`;
 }
@@ -168,9 +163,13 @@ export function testRootFiles(): ExtraFile[] {
     // $$ in a unit is a literal $ for the shell (systemd expands $NAME and ${NAME} itself).
     { path: '/etc/systemd/system/pos-test-env.service', content: unit('Test-only terminal arguments from the kernel command line', `Before=pos-terminal.service\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/sh -c 'p=; for a in $$(cat /proc/cmdline); do case $$a in pos.hostport=*) p=$\${a#pos.hostport=};; esac; done; echo "POS_TERMINAL_ARGS=--host 10.0.2.2 --host-port $$p --control-port ${GUEST_CONTROL_PORT} --locale en" > /run/pos-test.env'\n`) },
     wants('multi-user.target', 'pos-test-env.service'),
-    { path: '/usr/local/lib/pos-test/relay.js', content: RELAY },
-    { path: '/etc/systemd/system/pos-test-relay.service', content: unit('Test-only relay to the control interface', 'After=network.target\n[Service]\nExecStart=/opt/pos/selector/node/bin/node /usr/local/lib/pos-test/relay.js\nRestart=always\n') },
-    wants('multi-user.target', 'pos-test-relay.service'),
+    // The host reaches guest port 7001 (QEMU hostfwd); the simulator board's control interface
+    // listens on the guest's loopback only. systemd's own proxy, started by the first connection:
+    // a node relay cost 3 s of the guest's TCG CPU at every boot, most of them boots no test
+    // connects to (a workload's power cut).
+    { path: '/etc/systemd/system/pos-test-relay.socket', content: unit('Test-only relay to the control interface', `[Socket]\nListenStream=0.0.0.0:${GUEST_CONTROL_RELAY_PORT}\n`) },
+    wants('sockets.target', 'pos-test-relay.socket'),
+    { path: '/etc/systemd/system/pos-test-relay.service', content: unit('Test-only relay to the control interface', `Requires=pos-test-relay.socket\nAfter=pos-test-relay.socket\n[Service]\nExecStart=/usr/lib/systemd/systemd-socket-proxyd 127.0.0.1:${GUEST_CONTROL_PORT}\n`) },
     { path: '/etc/pos/qemu-sim.json', content: qemuSimBoard() },
   ];
 }
