@@ -40,7 +40,7 @@ import { buildGuestDisk, guestArtifacts, GuestDisk, GUEST_CACHE, GUEST_DROP_IN }
 import { partitionLayout, PARTITION_SIZES_DEFAULT } from '../../boot/flash/disk-image';
 import { Guest } from './qemu';
 import { mulberry32 } from '../../sim/disk-model';
-import { GUEST_TOOLS, guestDriver, waitUnitActive } from './support';
+import { GUEST_TOOLS, guestDriver, restAfterBoot, waitUnitActive } from './support';
 
 /** A campaign longer than this is a mistake on the command line (each cut is minutes of TCG). */
 const CUTS_MAX = 500;
@@ -189,20 +189,6 @@ function checkAfterBoot(c: Campaign, j: JournalView): void {
   c.journalRecords = j.records;
 }
 
-/** From the boot to the rest state: login (pending work resumed), or OK to the reprint offer first. */
-async function restAfterBoot(d: Driver): Promise<{ state: string; notice?: string }> {
-  const deadline = Date.now() + REST_AFTER_BOOT_MS_MAX;
-  let notice: string | undefined;
-  for (;;) {
-    const s = await d.snapshot().catch(() => undefined);
-    if (s?.data.notice !== undefined) notice = String(s.data.notice);
-    if (s?.state === 'login') return { state: 'login', ...(notice ? { notice } : {}) };
-    if (s?.state === 'offerReprint') { await d.cmd('press', { key: 'OK' }); await new Promise((r) => setTimeout(r, 500)); continue; }
-    if (s && /^(recovery|storageFailure)/.test(s.state)) throw new Error(`booted into ${s.state} after a cut: ${JSON.stringify(s.data.error ?? s.data)}`);
-    if (Date.now() > deadline) throw new Error(`no login screen ${REST_AFTER_BOOT_MS_MAX} ms after the unit started (last state ${s?.state})`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 /**
  * The cashier signs in, key by key, and again when the keys did not take: seen here at load
@@ -346,7 +332,7 @@ async function main(): Promise<number> {
       guest = await Guest.boot({ disk, kernel: built.artifacts.kernel, initrd: built.artifacts.initrd, runDir, append: `pos.hostport=${host.port}` });
       const unitActiveMs = await waitUnitActive(guest, UNIT_ACTIVE_MS_MAX);
       const d = await guestDriver({ dir: runDir, disk: built, host }, guest);
-      const rest = await restAfterBoot(d);
+      const rest = await restAfterBoot(d, REST_AFTER_BOOT_MS_MAX);
       // Signed in before the journal is read: in the runs where the read came first (a second node
       // in the 256 MB guest) the terminal then stayed at the login screen (cause not found yet).
       if (cut <= args.cuts) await signIn(d);

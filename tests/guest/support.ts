@@ -170,6 +170,25 @@ export async function guestDriver(bench: GuestBench, g: Guest): Promise<Driver> 
 /** Each step of a sale in the guest may take this long (TCG: a password check is a 16 MB scrypt). */
 export const GUEST_STEP_MS_MAX = 120_000;
 
+/**
+ * From a boot to the rest state: the login screen (pending work resumed first), OK to the reprint
+ * offer on the way (a receipt's printed mark rides on a later commit, so a cut or a kill before one
+ * offers the copy again). Fails at once on a boot into recovery or the storage failure screen.
+ */
+export async function restAfterBoot(d: Driver, timeoutMs = GUEST_STEP_MS_MAX): Promise<{ state: string; notice?: string }> {
+  const deadline = Date.now() + timeoutMs;
+  let notice: string | undefined;
+  for (;;) {
+    const s = await d.snapshot().catch(() => undefined);
+    if (s?.data.notice !== undefined) notice = String(s.data.notice);
+    if (s?.state === 'login') return { state: 'login', ...(notice ? { notice } : {}) };
+    if (s?.state === 'offerReprint') { await d.cmd('press', { key: 'OK' }); await new Promise((r) => setTimeout(r, 500)); continue; }
+    if (s && /^(recovery|storageFailure)/.test(s.state)) throw new Error(`booted into ${s.state}: ${JSON.stringify(s.data.error ?? s.data)}`);
+    if (Date.now() > deadline) throw new Error(`no login screen ${timeoutMs} ms after the unit started (last state ${s?.state})`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 /** From the login screen to idle: the cashier signs in, the terminal signs on to the host. */
 export async function guestSignIn(d: Driver): Promise<void> {
   await d.until('login', () => true, GUEST_STEP_MS_MAX);

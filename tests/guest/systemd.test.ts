@@ -13,7 +13,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { Guest } from './qemu';
-import { bootGuest, freshDisk, guestBench, guestDriver, guestSale, guestSignIn, guestWaitFor, reportFailuresAtOnce, unitProperty, waitUnitActive, GUEST_STEP_MS_MAX } from './support';
+import { bootGuest, freshDisk, guestBench, guestDriver, guestSale, guestSignIn, guestWaitFor, reportFailuresAtOnce, restAfterBoot, unitProperty, waitUnitActive } from './support';
 
 describe('guest: systemd runs the terminal from the flashed disk', function () {
   this.timeout(25 * 60_000);
@@ -77,17 +77,10 @@ describe('guest: systemd runs the terminal from the flashed disk', function () {
 
   async function criticalBatteryAtIdleAfterSignOnPowersTheGuestOff(g: Guest): Promise<void> {
     // The restarted terminal: the sale's printed mark rode on no later commit before the freeze (it
-    // need not be durable on its own), so the boot offers its copy again (CANCEL); then the cashier
-    // signs in again and it signs on again (the same host: its STANs go on).
+    // need not be durable on its own), so the boot offers its copy again (restAfterBoot prints it);
+    // then the cashier signs in again and it signs on again (the same host: its STANs go on).
     const d = await guestDriver(bench, g);
-    const deadline = Date.now() + GUEST_STEP_MS_MAX;
-    let state = '';
-    while (state !== 'login') {
-      state = (await d.snapshot().catch(() => undefined))?.state ?? '';
-      if (state === 'offerReprint') await d.keys('CANCEL');
-      if (Date.now() > deadline) assert.fail(`no login screen after the restart (at ${state})`);
-      await new Promise((r) => setTimeout(r, d.pollMs));
-    }
+    await restAfterBoot(d);
     await guestSignIn(d);
     const t0 = Date.now();
     await d.cmd('battery', { percent: 2, charging: false });
