@@ -39,7 +39,7 @@ function standInInputs(dir: string): Inputs {
 interface RunFigure { imageS: number; targetsS: number; perTargetS: number; writeS: number; readbackS: number }
 
 /** One station run of `n` targets at `concurrency`; the figures off its reports. */
-function run(inputs: Inputs, dir: string, name: string, n: number, concurrency: number): RunFigure {
+function run(inputs: Inputs, dir: string, name: string, n: number, concurrency: number, work = join(dir, name, 'work')): RunFigure {
   const at = join(dir, name);
   mkdirSync(at, { recursive: true });
   const serials = Array.from({ length: n }, (_, i) => `BN-${name.toUpperCase()}-${i + 1}`);
@@ -49,7 +49,7 @@ function run(inputs: Inputs, dir: string, name: string, n: number, concurrency: 
   execFileSync(process.execPath, [
     join(REPO, 'dist', 'boot', 'pos.js'), 'factory', 'flash', '--image', inputs.image, '--rootfs', inputs.rootfs, '--board', BOARD,
     '--public-key', inputs.publicKeyHex, '--concurrency', String(concurrency), `--targets=${serials.map((s) => join(at, `${s}.img`)).join(',')}`,
-    `--manifest=${manifest}`, '--report-dir', join(at, 'reports'), '--work-dir', join(at, 'work'),
+    `--manifest=${manifest}`, '--report-dir', join(at, 'reports'), '--work-dir', work,
   ], { stdio: ['ignore', 'ignore', 'inherit'], timeout: RUN_MS_MAX });
   const total = Date.now() - t0;
   const reports = serials.map((s) => JSON.parse(readFileSync(join(at, 'reports', `${s}.flash.json`), 'utf8')) as FlashReport);
@@ -75,8 +75,11 @@ function main(): void {
       ? { image: process.env.BENCH_FLASH_IMAGE, publicKeyHex: process.env.BENCH_FLASH_PUBLIC_KEY ?? '', rootfs: process.env.BENCH_FLASH_ROOTFS ?? '' }
       : standInInputs(dir);
     process.stdout.write(`flash bench: ${cpus().length} cores, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} at start; ${process.env.BENCH_FLASH_IMAGE ? `image ${inputs.image}` : `stand-in image with ${PAYLOAD_MIB} MiB of payload`}, sizes 512/768/128 MiB\n`);
-    const one = run(inputs, dir, 'one', 1, 1);
+    const one = run(inputs, dir, 'one', 1, 1, join(dir, 'kept-work'));
     process.stdout.write(`${line('baseline: 1 target', one)}\n`);
+    // The same inputs and work folder again: the image the first run built is reused (boot/flash/golden-cache.ts).
+    const again = run(inputs, dir, 'again', 1, 1, join(dir, 'kept-work'));
+    process.stdout.write(`${line('1 target, image kept from the run before', again, one)}; image ${(again.imageS / one.imageS).toFixed(2)}× the baseline's\n`);
     const serial = run(inputs, dir, 'serial', 8, 1);
     process.stdout.write(`${line('8 targets, --concurrency 1', serial, one)}\n`);
     const parallel = run(inputs, dir, 'parallel', 8, 8);

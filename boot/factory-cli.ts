@@ -352,6 +352,9 @@ const flashCmd: Command = {
       ...(publicKeyHex ? { publicKeyHex } : {}), ...(registryFile ? { registryFile } : {}), ...(sizes ? { sizes } : {}),
       ...(concurrency !== undefined ? { concurrency } : {}), ...(bootConcurrency !== undefined ? { bootConcurrency } : {}),
       ...(kernel && initrd ? { boot: { kernel, initrd, ...(bootTimeoutMs ? { timeoutMs: bootTimeoutMs } : {}), ...(bootTpmDir ? { tpmDir: bootTpmDir } : {}) } } : {}),
+      onImage: (i) => ctx.out(i.reused
+        ? `disk image: the one an earlier run built from the same package, board file, base OS and sizes, checked whole (${i.file})`
+        : `disk image built in ${(i.ms / 1000).toFixed(1)} s; kept for the next run with the same inputs (${i.file})`),
       onProgress: (serial, step) => ctx.out(`${serial}  ${step}`),
       ...(holdAt ? { holdAt, onHold: (serial: string, point: HoldPoint) => ctx.out(`HOLD ${serial} ${point}`) } : {}),
     });

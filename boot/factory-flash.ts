@@ -48,11 +48,12 @@ import { isoInZone } from '../common/time';
 import { KeyComponent, LOCALES, MerchantAdminInput, TestReport, checkMerchantAdmin, merchantAdminRecord, provision, provisionRecord } from './factory';
 import { createServiceAdmin, serviceAdminFile } from './service-admin';
 import { FIRST_BOOT_REQUEST_FILE, readFirstBootRequest } from './first-boot-request';
-import { parsePackage, publicKeyFromHex, UpdateManifest } from './update';
-import { writeFileAtomic, slotProblem } from './update-slots';
-import { ExtraFile, Layout, PARTITION_SIZES_DEFAULT, PartitionSizes, SECTOR_BYTES, partitionLayout, tool, writeDataPartition, writeDiskImage, writePartitionTable } from './flash/disk-image';
+import { parsePackage, publicKeyFromHex, UpdateManifest, UPDATE_SOURCE_FILE } from './update';
+import { writeFileAtomic, slotProblem, UPDATE_SLOTS_SOURCE_FILE } from './update-slots';
+import { DISK_IMAGE_SOURCE_FILE, ExtraFile, Layout, PARTITION_SIZES_DEFAULT, PartitionSizes, SECTOR_BYTES, partitionLayout, tool, writeDataPartition, writeDiskImage, writePartitionTable } from './flash/disk-image';
 import { TargetInfo, TargetInspection, commitTarget, copyRanges, eraseTarget, hashRange, inspectTarget, prepareTarget, readFromDevice, tellKernel } from './flash/target';
 import { bootUntilPowerOff, startSwtpm } from './flash/qemu-boot';
+import { goldenImagePath, goldenKey, keepGolden, keptGolden } from './flash/golden-cache';
 
 /** Targets written at once (the issue's "8 at once"). */
 export const FLASH_CONCURRENCY_MAX = 8;
@@ -126,6 +127,8 @@ export interface FlashStationOptions {
   readonly boot?: FlashBootOptions;
   readonly bootConcurrency?: number;
   readonly onProgress?: (serial: string, step: string) => void;
+  /** Once, when the disk image is ready: built by this run or an earlier run's reused (boot/flash/golden-cache.ts). */
+  readonly onImage?: (image: { readonly file: string; readonly reused: boolean; readonly ms: number }) => void;
   /** TEST-ONLY: stop (never return) at this point of every target, after onHold. */
   readonly holdAt?: HoldPoint;
   readonly onHold?: (serial: string, point: HoldPoint) => void;
@@ -184,6 +187,8 @@ export interface Golden {
   readonly board: string;
   readonly journalRel: string;
   readonly zone: number;
+  /** The image was an earlier run's, kept in the work folder (boot/flash/golden-cache.ts), not built by this run. */
+  readonly reused: boolean;
 }
 
 /** Runs the station over every target; one report each (also written to reportDir), and the run's summary (writeFlashSummary). */
@@ -194,6 +199,8 @@ export async function flashStation(o: FlashStationOptions): Promise<FlashReport[
   const t0 = Date.now();
   // The package is verified and the image built once, here; every target's worker reads that file.
   const golden = buildGolden(o);
+  const imageMs = Date.now() - t0;
+  o.onImage?.({ file: golden.file, reused: golden.reused, ms: imageMs });
   const startedAt = isoInZone(t0, golden.zone);
   const bootSlots = new Semaphore(o.bootConcurrency ?? BOOT_CONCURRENCY_DEFAULT);
   const reports: FlashReport[] = new Array(o.targets.length);
@@ -207,7 +214,7 @@ export async function flashStation(o: FlashStationOptions): Promise<FlashReport[
   };
   const concurrency = Math.min(o.concurrency ?? FLASH_CONCURRENCY_MAX, o.targets.length);
   await Promise.all(Array.from({ length: concurrency }, worker));
-  writeFlashSummary(o.reportDir, flashSummary(reports, { image: o.image, imageSha256: golden.imageSha256, board: golden.board, concurrency, startedAt, ms: Date.now() - t0 }));
+  writeFlashSummary(o.reportDir, flashSummary(reports, { image: o.image, imageSha256: golden.imageSha256, diskImage: { reused: golden.reused, ms: imageMs }, board: golden.board, concurrency, startedAt, ms: Date.now() - t0 }));
   return reports;
 }
 
@@ -216,6 +223,8 @@ export interface FlashSummary {
   readonly format: number;
   readonly kind: 'factory-flash-summary';
   readonly image: { readonly file: string; readonly sha256: string };
+  /** The disk image every target got: built by this run, or an earlier run's with the same inputs (boot/flash/golden-cache.ts); ms until it was ready. */
+  readonly diskImage: { readonly reused: boolean; readonly ms: number };
   readonly board: string;
   readonly concurrency: number;
   readonly startedAt: string;
@@ -226,9 +235,9 @@ export interface FlashSummary {
 
 export const FLASH_SUMMARY_FILE = 'flash-summary.json';
 
-export function flashSummary(reports: readonly FlashReport[], run: { image: string; imageSha256: string; board: string; concurrency: number; startedAt: string; ms: number }): FlashSummary {
+export function flashSummary(reports: readonly FlashReport[], run: { image: string; imageSha256: string; diskImage: { reused: boolean; ms: number }; board: string; concurrency: number; startedAt: string; ms: number }): FlashSummary {
   return {
-    format: REPORT_FORMAT, kind: 'factory-flash-summary', image: { file: run.image, sha256: run.imageSha256 }, board: run.board,
+    format: REPORT_FORMAT, kind: 'factory-flash-summary', image: { file: run.image, sha256: run.imageSha256 }, diskImage: run.diskImage, board: run.board,
     concurrency: run.concurrency, startedAt: run.startedAt, ms: run.ms,
     passed: reports.filter((r) => r.pass).map((r) => r.serial),
     failed: reports.filter((r) => !r.pass).map((r) => {
@@ -299,20 +308,37 @@ function buildGolden(o: FlashStationOptions): Golden {
   if (parsed.manifest.board !== config.board) throw new PosError('UPD_BOARD', `${o.image} is for board "${parsed.manifest.board}", the board file is "${config.board}"`);
   const unit = parsed.manifest.files.findIndex((f) => f.path === 'systemd/pos-terminal.service');
   if (unit < 0) throw new PosError('UPD_CORRUPT', `${o.image}: no systemd/pos-terminal.service in the image`);
-  const unitFile = join(o.workDir, 'pos-terminal.service');
-  writeFileSync(unitFile, parsed.contents[unit]);
-  const file = join(o.workDir, 'image.img');
-  writeDiskImage({
-    out: file, baseRootfs: o.rootfs, packageFile: o.image, publicKeyHex, board: config.board, unitFile,
-    unitDropIn: TERMINAL_DROP_IN, extraRootFiles: stationRootFiles(readFileSync(boardFile.file, 'utf8')),
-    ...(o.sizes ? { sizes: o.sizes } : {}), workDir: join(o.workDir, 'image-work'),
+  const sizes = o.sizes ?? PARTITION_SIZES_DEFAULT;
+  const layout = partitionLayout(sizes);
+  const boardFileText = readFileSync(boardFile.file, 'utf8');
+  const extraRootFiles = stationRootFiles(boardFileText);
+  const hashRanges = (image: string): Record<string, string> => Object.fromEntries(copiedRanges(layout).map((r) => [r.label, hashRange(image, r.start, r.bytes)]));
+  // The image of an earlier run with the same inputs, when it is still whole (boot/flash/golden-cache.ts).
+  const key = goldenKey({
+    packageBytes: bytes, boardFileText, rootfs: o.rootfs, settings: { sizes, publicKeyHex, board: config.board, dropIn: TERMINAL_DROP_IN, extraRootFiles },
+    codeFiles: [__filename, DISK_IMAGE_SOURCE_FILE, UPDATE_SOURCE_FILE, UPDATE_SLOTS_SOURCE_FILE],
   });
-  rmSync(join(o.workDir, 'image-work'), { recursive: true, force: true });
-  const layout = partitionLayout(o.sizes ?? PARTITION_SIZES_DEFAULT);
-  const hashes = Object.fromEntries(copiedRanges(layout).map((r) => [r.label, hashRange(file, r.start, r.bytes)]));
+  const kept = keptGolden(o.workDir, key, layout.totalBytes, hashRanges);
+  let file: string;
+  let hashes: Record<string, string>;
+  if (kept) {
+    file = kept.file;
+    hashes = { ...kept.hashes };
+  } else {
+    const unitFile = join(o.workDir, 'pos-terminal.service');
+    writeFileSync(unitFile, parsed.contents[unit]);
+    file = goldenImagePath(o.workDir);
+    writeDiskImage({
+      out: file, baseRootfs: o.rootfs, packageFile: o.image, publicKeyHex, board: config.board, unitFile,
+      unitDropIn: TERMINAL_DROP_IN, extraRootFiles, sizes, workDir: join(o.workDir, 'image-work'),
+    });
+    rmSync(join(o.workDir, 'image-work'), { recursive: true, force: true });
+    hashes = hashRanges(file);
+    keepGolden(o.workDir, key, layout.totalBytes, hashes);
+  }
   return {
     file, layout, hashes, manifest: parsed.manifest, manifestSha256: sha256(parsed.manifestBytes),
-    imageSha256: sha256(bytes), board: config.board, journalRel, zone: config.tzOffsetMinutes,
+    imageSha256: sha256(bytes), board: config.board, journalRel, zone: config.tzOffsetMinutes, reused: kept !== undefined,
   };
 }
 

@@ -44,6 +44,8 @@ export interface SlotState {
 }
 
 /** Boots from a pending slot before it is rolled back: its first boot either confirms or fails. */
+/** This module's file: the flashing station keys its kept image on the code that writes slot state (boot/flash/golden-cache.ts). */
+export const UPDATE_SLOTS_SOURCE_FILE = __filename;
 export const BOOT_TRIES_MAX_DEFAULT = 1;
 /** A trial boot that neither confirms nor fails within this is rolled back (rollbackIfOverdue). */
 export const CONFIRM_WITHIN_MS_DEFAULT = 5 * 60_000;

@@ -22,6 +22,8 @@ import {
 } from './update-slots';
 import { fsyncDir } from '../common/fsync';
 
+/** This module's file: the flashing station keys its kept image on the code that installs a slot (boot/flash/golden-cache.ts). */
+export const UPDATE_SOURCE_FILE = __filename;
 export const PACKAGE_MAGIC = Buffer.from('POSUPD01', 'ascii');
 export const SIGNATURE_BYTES = 64;
 export const MANIFEST_BYTES_MAX = 256 * 1024;

@@ -36,6 +36,8 @@ import { InvariantError, PosError } from '../../common/errors';
 import { applyUpdate } from '../update';
 import { SlotState, slotDir, slotProblem, writeState } from '../update-slots';
 
+/** This module's file: the flashing station keys its kept image on the code that builds it (boot/flash/golden-cache.ts). */
+export const DISK_IMAGE_SOURCE_FILE = __filename;
 export const SECTOR_BYTES = 512;
 /** Partitions start on 1 MiB boundaries (eMMC erase blocks; sfdisk's default). */
 export const ALIGN_BYTES = 1024 * 1024;

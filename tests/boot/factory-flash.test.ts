@@ -24,11 +24,11 @@ import { needTool } from '../support/tools';
 import { buildPackage, generateUpdateKeys } from '../../boot/update';
 import { FLASH_SUMMARY_FILE, FlashReport, FlashStationOptions, FlashSummary, HOLD_POINTS, TPM_FIRST_BOOT, flashStation } from '../../boot/factory-flash';
 import { FIRST_BOOT_REQUEST_FILE, readFirstBootRequest } from '../../boot/first-boot-request';
-import { inspectTarget } from '../../boot/flash/target';
+import { hashRange, inspectTarget } from '../../boot/flash/target';
 import { partitionLayout } from '../../boot/flash/disk-image';
 import { main } from '../../boot/pos';
 import { hashPassword } from '../../runtime/operators';
-import { BOARD, Fixture, REPO, SIZES, component, everyFileText, fixture, journalOperators, journalSerial, manifestFile, slotAProblem, station } from './flash-fixture';
+import { BOARD, Fixture, REPO, SIZES, component, everyFileText, fixture, journalOperators, journalSerial, manifestFile, partOffset, slotAProblem, station } from './flash-fixture';
 
 describe('pos factory flash (no QEMU): targets written, checked, committed last; a killed station flashes again', function () {
   this.timeout(10 * 60_000);
@@ -73,6 +73,7 @@ describe('pos factory flash (no QEMU): targets written, checked, committed last;
     }
     const summary = JSON.parse(readFileSync(join(f.dir, 'three', 'reports', FLASH_SUMMARY_FILE), 'utf8')) as FlashSummary;
     assert.deepEqual([summary.passed, summary.failed, summary.concurrency], [['FL-0001', 'FL-0002', 'FL-0003'], [], 2]);
+    assert.equal(summary.diskImage.reused, false, 'a new work folder: the image built');
     // The pool: at most two targets between their start (their worker thread made) and their end at any time.
     let inFlight = 0;
     let peak = 0;
@@ -200,6 +201,44 @@ describe('pos factory flash (no QEMU): targets written, checked, committed last;
     assert.equal(existsSync(join(f.dir, 'refused', 'FL-0101.img')), false);
   });
 
+  it('the disk image is kept for the next run with the same inputs; changed on the station\'s disk or with another board file, it is built again', async () => {
+    const name = 'kept';
+    mkdirSync(join(f.dir, name), { recursive: true });
+    const images: Array<{ reused: boolean }> = [];
+    const flash = async (serial: string, extra: Partial<FlashStationOptions> = {}): Promise<FlashReport> => {
+      const o = options(name, [serial], { onImage: (i) => images.push(i), ...extra });
+      // One registry per work folder: each serial its own TID and MID.
+      const targets = o.targets.map((t) => ({ ...t, identity: { ...t.identity, tid: `FT05${serial.slice(-4)}`, mid: `8981234567005${serial.slice(-2)}` } }));
+      const [r] = await flashStation({ ...o, targets });
+      assert.equal(r.pass, true, `${serial}: ${JSON.stringify(r.errors)}`);
+      assert.equal(inspectTarget(r.target).state, 'complete');
+      assert.equal(slotAProblem(r.target, join(f.dir, name, `slot-${serial}`)), undefined);
+      assert.equal(await journalSerial(r.target, join(f.dir, name, `data-${serial}`)), serial);
+      return r;
+    };
+    const first = await flash('FL-0501');
+    await flash('FL-0502');
+    const summary = JSON.parse(readFileSync(join(f.dir, name, 'reports', FLASH_SUMMARY_FILE), 'utf8')) as FlashSummary;
+    assert.equal(summary.diskImage.reused, true, 'the summary says the image was reused');
+    // A byte of posroot changed in the kept image (a bad sector on the station's disk): built again.
+    const kept = join(f.dir, name, 'work', 'golden', 'image.img');
+    const fd = openSync(kept, 'r+');
+    writeSync(fd, Buffer.from('X'), 0, 1, partOffset('posroot') + 4096 * 3 + 17);
+    closeSync(fd);
+    const posroot = first.hashes.partitions.find((p) => p.label === 'posroot');
+    assert.ok(posroot);
+    const damaged = hashRange(kept, posroot.startBytes, posroot.sizeBytes);
+    assert.notEqual(damaged, posroot.sha256);
+    const third = await flash('FL-0503');
+    assert.notEqual(third.hashes.partitions.find((p) => p.label === 'posroot')?.sha256, damaged, 'the damaged posroot was never written to a target');
+    // Another board file (same board, another text) is another image.
+    const board2 = join(f.dir, name, 'board2.json');
+    writeFileSync(board2, readFileSync(join(REPO, 'board-configs', `${BOARD}.json`), 'utf8').replace(/\n$/, '\n\n'));
+    await flash('FL-0504', { boardFile: board2 });
+    await flash('FL-0505', { boardFile: board2 });
+    assert.deepEqual(images.map((i) => i.reused), [false, true, false, false, true]);
+  });
+
   it('the station SIGKILLed at every hold point: never a committed half image; the next run flashes it whole', async () => {
     const dir = join(f.dir, 'killed');
     mkdirSync(dir, { recursive: true });
@@ -225,6 +264,7 @@ describe('pos factory flash (no QEMU): targets written, checked, committed last;
       }
       const again = await station(args);
       assert.equal(again.code, 0, `re-flash after a kill at ${point}:\n${again.out}`);
+      assert.match(again.out, /disk image: the one an earlier run built/, 'the killed run\'s kept image is reused');
       const report = JSON.parse(readFileSync(join(dir, 'reports', 'FL-0201.flash.json'), 'utf8')) as FlashReport;
       assert.equal(report.pass, true);
       assert.equal(report.before.state, state, 'the report says what the station found');
