@@ -1,0 +1,65 @@
+// The main suite's mocha settings (`npm test`): .mocharc.json's (what `npx mocha FILE` and the
+// guest suite use) plus every test file outside tests/guest/, run in parallel jobs (one process
+// each, a file at a time) with the longest files first. Serially the suite spent most of its
+// time in files that wait (a terminal's boot, typed keys, timers) with one core idle; two jobs
+// with the long files started first end together (a long file started last would run alone).
+// POS_TEST_JOBS=N sets the jobs (1: one worker, the files one after the other).
+'use strict';
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const base = JSON.parse(fs.readFileSync(path.join(__dirname, '.mocharc.json'), 'utf8'));
+const ROOTS = ['boot', 'common', 'hal', 'runtime', 'sim', 'storage', 'ui-lcd', 'tests'];
+const SKIPPED_DIRS = new Set(['tests/guest', 'node_modules']);
+/** At most this many jobs by default: two suites (this and the guest suite) share CI's 2 cores. */
+const JOBS_DEFAULT_MAX = 2;
+/**
+ * Files of more than about 10 s (wall clock, run alone on a 2-core machine, session 19), longest
+ * first; a file not listed runs after these in path order. A renamed or removed file is skipped.
+ */
+const LONGEST_FIRST = [
+  'tests/simulation/simulation.test.ts',
+  'tests/powercut/journal-powercut.test.ts',
+  'tests/boot/image-build.test.ts',
+  'tests/e2e/recovery-menu.test.ts',
+  'tests/boot/factory-flash.test.ts',
+  'tests/e2e/diagnostics.test.ts',
+  'tests/time/calendar-moved.test.ts',
+  'tests/crash/sigkill.test.ts',
+  'tests/powercut/powercut.test.ts',
+  'tests/boot/factory-station-boards.test.ts',
+  'tests/journal/corruption-sweep.test.ts',
+  'tests/e2e/operator-entry.test.ts',
+  'storage/verify-child.test.ts',
+  'tests/boot/recovery.test.ts',
+  'tests/boot/boot-checkpoint.test.ts',
+  'tests/boot/factory-flash-blockdev.test.ts',
+  'tests/e2e/trading-day.test.ts',
+  'tests/hal/fuzz.test.ts',
+];
+
+function testFiles(rel) {
+  const out = [];
+  for (const entry of fs.readdirSync(path.join(__dirname, rel), { withFileTypes: true })) {
+    const child = `${rel}/${entry.name}`;
+    if (entry.isDirectory()) {
+      if (!SKIPPED_DIRS.has(child)) out.push(...testFiles(child));
+    } else if (entry.name.endsWith('.test.ts')) {
+      out.push(child);
+    }
+  }
+  return out;
+}
+
+const all = ROOTS.flatMap(testFiles).sort();
+const first = LONGEST_FIRST.filter((f) => all.includes(f));
+const jobsAsked = Number(process.env.POS_TEST_JOBS);
+const jobs = Number.isInteger(jobsAsked) && jobsAsked >= 1 ? jobsAsked : Math.max(1, Math.min(JOBS_DEFAULT_MAX, os.cpus().length));
+
+module.exports = {
+  ...base,
+  parallel: true,
+  jobs,
+  spec: [...first, ...all.filter((f) => !first.includes(f))],
+};
