@@ -160,25 +160,55 @@ export class Driver {
   /**
    * Every page of a paged screen (a report, an error, a diagnostics detail): the first line's
    * "k/n" tag says how many; DOWN turns the page and wraps back to the first after the last.
-   * Returns the pages' rows in order (the page tag line included on each).
+   * Returns the pages' rows in order (the page tag line included on each). A screen whose pages
+   * change while they are read (lines added, as the modem's on the sign-on failure screen) is
+   * read again from its first page, until the timeout.
    */
   async pages(name: string, timeoutMs = STATE_WAIT_MS_MAX): Promise<string[]> {
-    const first = await this.screen(name, timeoutMs);
+    const deadline = Date.now() + timeoutMs;
+    for (let rewind = false; ; rewind = true) {
+      const read = await this.readPages(name, timeoutMs, rewind);
+      if (read.pages) return read.pages;
+      if (Date.now() > deadline) throw new Error(`the pages of ${name} kept changing while read: ${JSON.stringify(read.last)}`);
+    }
+  }
+
+  /**
+   * One reading of every page from the one shown, which is the first unless `rewind` (a reading
+   * cut short left another: DOWN wraps round to the first). `pages` is undefined when the page
+   * count changed meanwhile.
+   */
+  private async readPages(name: string, timeoutMs: number, rewind: boolean): Promise<{ pages?: string[]; last: string[] }> {
+    const tag = (text: string[]): { page: number; of: number } => {
+      const m = /\b(\d+)\/(\d+)\b/.exec(text[0] ?? '');
+      return m && Number(m[2]) >= 2 && Number(m[1]) >= 1 && Number(m[1]) <= Number(m[2]) ? { page: Number(m[1]), of: Number(m[2]) } : { page: 1, of: 1 };
+    };
+    let first = await this.screen(name, timeoutMs);
+    for (let turns = 0; rewind && tag(first).page !== 1 && turns <= tag(first).of; turns++) {
+      await this.keys('DOWN');
+      first = await this.screen(name, timeoutMs);
+    }
+    // The first page's "1/n" tag says how many (a line without one is a screen of one page).
     const n = Number(/\b1\/(\d+)\b/.exec(first[0] ?? '')?.[1] ?? 1);
     const out = [...first];
-    const turnTo = async (page: number): Promise<string[]> => {
+    const turnTo = async (page: number): Promise<string[] | undefined> => {
       await this.keys('DOWN');
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const text = await this.screen(name, timeoutMs);
+        if (tag(text).of !== n) return undefined;
         if (text[0]?.includes(`${page}/${n}`)) return text;
         if (Date.now() > deadline) throw new Error(`page ${page}/${n} of ${name} not shown: ${JSON.stringify(text)}`);
         await new Promise((r) => setTimeout(r, this.pollMs));
       }
     };
-    for (let page = 2; page <= n; page++) out.push(...(await turnTo(page)));
-    if (n > 1) await turnTo(1);
-    return out;
+    for (let page = 2; page <= n; page++) {
+      const text = await turnTo(page);
+      if (!text) return { last: out };
+      out.push(...text);
+    }
+    if (n > 1 && !(await turnTo(1))) return { last: out };
+    return { pages: out, last: out };
   }
 
   /** Printed receipts with the raster images on them (QR codes, signatures): where and how big, in dots. */
