@@ -314,31 +314,28 @@ function buildGolden(o: FlashStationOptions): Golden {
   const extraRootFiles = stationRootFiles(boardFileText);
   const hashRanges = (image: string): Record<string, string> => Object.fromEntries(copiedRanges(layout).map((r) => [r.label, hashRange(image, r.start, r.bytes)]));
   // The image of an earlier run with the same inputs, when it is still whole (boot/flash/golden-cache.ts).
+  const imageSha256 = sha256(bytes);
   const key = goldenKey({
-    packageBytes: bytes, boardFileText, rootfs: o.rootfs, settings: { sizes, publicKeyHex, board: config.board, dropIn: TERMINAL_DROP_IN, extraRootFiles },
+    packageSha256: imageSha256, boardFileText, rootfs: o.rootfs, settings: { sizes, publicKeyHex, board: config.board, dropIn: TERMINAL_DROP_IN, extraRootFiles },
     codeFiles: [__filename, DISK_IMAGE_SOURCE_FILE, UPDATE_SOURCE_FILE, UPDATE_SLOTS_SOURCE_FILE],
   });
   const kept = keptGolden(o.workDir, key, layout.totalBytes, hashRanges);
-  let file: string;
-  let hashes: Record<string, string>;
-  if (kept) {
-    file = kept.file;
-    hashes = { ...kept.hashes };
-  } else {
+  const { file, hashes } = kept ?? ((): { file: string; hashes: Record<string, string> } => {
     const unitFile = join(o.workDir, 'pos-terminal.service');
     writeFileSync(unitFile, parsed.contents[unit]);
-    file = goldenImagePath(o.workDir);
+    const out = goldenImagePath(o.workDir);
     writeDiskImage({
-      out: file, baseRootfs: o.rootfs, packageFile: o.image, publicKeyHex, board: config.board, unitFile,
+      out, baseRootfs: o.rootfs, packageFile: o.image, publicKeyHex, board: config.board, unitFile,
       unitDropIn: TERMINAL_DROP_IN, extraRootFiles, sizes, workDir: join(o.workDir, 'image-work'),
     });
     rmSync(join(o.workDir, 'image-work'), { recursive: true, force: true });
-    hashes = hashRanges(file);
-    keepGolden(o.workDir, key, layout.totalBytes, hashes);
-  }
+    const built = hashRanges(out);
+    keepGolden(o.workDir, key, layout.totalBytes, built);
+    return { file: out, hashes: built };
+  })();
   return {
     file, layout, hashes, manifest: parsed.manifest, manifestSha256: sha256(parsed.manifestBytes),
-    imageSha256: sha256(bytes), board: config.board, journalRel, zone: config.tzOffsetMinutes, reused: kept !== undefined,
+    imageSha256, board: config.board, journalRel, zone: config.tzOffsetMinutes, reused: kept !== undefined,
   };
 }
 

@@ -24,7 +24,7 @@ describe('flash: the station keeps its disk image for the next run (golden-cache
     symlinkSync('/usr/bin', join(rootfs, 'bin'));
     const code = join(dir, 'station.js');
     writeFileSync(code, 'station v1');
-    inputs = { packageBytes: Buffer.from('package'), boardFileText: '{"board":"x"}', rootfs, settings: { sizes: [8, 8, 8] }, codeFiles: [code] };
+    inputs = { packageSha256: 'a'.repeat(64), boardFileText: '{"board":"x"}', rootfs, settings: { sizes: [8, 8, 8] }, codeFiles: [code] };
   });
   afterEach(() => removeDir(dir));
 
@@ -51,7 +51,7 @@ describe('flash: the station keeps its disk image for the next run (golden-cache
   it('everyInputChangesTheKey', () => {
     const key = goldenKey(inputs);
     const changed: Array<[string, () => void]> = [
-      ['package', () => { inputs = { ...inputs, packageBytes: Buffer.from('package2') }; }],
+      ['package', () => { inputs = { ...inputs, packageSha256: 'b'.repeat(64) }; }],
       ['board file', () => { inputs = { ...inputs, boardFileText: '{"board":"y"}' }; }],
       ['settings', () => { inputs = { ...inputs, settings: { sizes: [8, 8, 16] } }; }],
       ['station code', () => writeFileSync(inputs.codeFiles[0], 'station v2')],

@@ -17,10 +17,11 @@
  * size and every copied range's SHA-256 are still those recorded: a damaged or half-written
  * cache builds again, never flashes.
  */
-import { createHash, Hash } from 'node:crypto';
-import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../update-slots';
+import { hashRange } from './target';
 
 export const GOLDEN_DIR = 'golden';
 export const GOLDEN_IMAGE_FILE = 'image.img';
@@ -29,11 +30,10 @@ export const GOLDEN_RECORD_FILE = 'golden.json';
 export const GOLDEN_FORMAT = 1;
 /** Entries of a base OS folder the key walks; a folder beyond this is not a root file system. */
 export const ROOTFS_ENTRIES_MAX = 500_000;
-const READ_CHUNK_BYTES = 1024 * 1024;
 
 export interface GoldenKeyInputs {
-  /** The package's bytes (already read and verified by the caller). */
-  readonly packageBytes: Buffer;
+  /** The package's SHA-256, hex (the caller reads and verifies the package, and reports this digest). */
+  readonly packageSha256: string;
   readonly boardFileText: string;
   /** The base OS: a tarball or a folder. */
   readonly rootfs: string;
@@ -64,7 +64,7 @@ export function goldenKey(i: GoldenKeyInputs): string {
     h.update(b);
   };
   part('format', String(GOLDEN_FORMAT));
-  part('package', createHash('sha256').update(i.packageBytes).digest('hex'));
+  part('package', i.packageSha256);
   part('board', i.boardFileText);
   part('rootfs', rootfsDigest(i.rootfs));
   part('settings', JSON.stringify(i.settings));
@@ -72,13 +72,11 @@ export function goldenKey(i: GoldenKeyInputs): string {
   return h.digest('hex');
 }
 
-/** A tarball's bytes, or a folder's tree (paths sorted), as a hex SHA-256. */
+/** A tarball's bytes, or a folder's tree (paths sorted, each file by its contents' SHA-256), as a hex SHA-256. */
 export function rootfsDigest(path: string): string {
+  const top = statSync(path);
+  if (!top.isDirectory()) return hashRange(path, 0, top.size);
   const h = createHash('sha256');
-  if (!statSync(path).isDirectory()) {
-    hashFile(h, path);
-    return h.digest('hex');
-  }
   let entries = 0;
   const walk = (dir: string, rel: string): void => {
     for (const name of readdirSync(dir).sort()) {
@@ -89,7 +87,7 @@ export function rootfsDigest(path: string): string {
       const st = lstatSync(full);
       h.update(`${r}\0${st.mode}\0${st.uid}\0${st.gid}\0${st.size}\0`);
       if (st.isSymbolicLink()) h.update(`-> ${readlinkSync(full)}\0`);
-      else if (st.isFile()) hashFile(h, full);
+      else if (st.isFile()) h.update(hashRange(full, 0, st.size));
       else if (st.isDirectory()) walk(full, r);
     }
   };
@@ -97,24 +95,10 @@ export function rootfsDigest(path: string): string {
   return h.digest('hex');
 }
 
-function hashFile(h: Hash, file: string): void {
-  const fd = openSync(file, 'r');
-  const buf = Buffer.allocUnsafe(READ_CHUNK_BYTES);
-  try {
-    for (;;) {
-      const n = readSync(fd, buf, 0, buf.length, null);
-      if (n === 0) break;
-      h.update(buf.subarray(0, n));
-    }
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /**
  * The kept image for `key`, when its record says so and the image still is what was recorded:
  * its size, and every range's hash recomputed by `hashRanges` (the caller's copied ranges).
- * Otherwise undefined, and whatever was kept is removed (the caller builds again).
+ * Otherwise undefined: the caller builds again at goldenImagePath, which removes what was kept.
  */
 export function keptGolden(workDir: string, key: string, totalBytes: number, hashRanges: (file: string) => Record<string, string>): KeptGolden | undefined {
   const dir = join(workDir, GOLDEN_DIR);
@@ -122,9 +106,7 @@ export function keptGolden(workDir: string, key: string, totalBytes: number, has
   const record = readRecord(join(dir, GOLDEN_RECORD_FILE));
   const usable = record !== undefined && record.key === key && record.totalBytes === totalBytes
     && existsSync(file) && statSync(file).size === totalBytes && sameHashes(hashRanges(file), record.hashes);
-  if (usable) return { file, hashes: record.hashes };
-  rmSync(dir, { recursive: true, force: true });
-  return undefined;
+  return usable ? { file, hashes: record.hashes } : undefined;
 }
 
 /** Where a new image for the cache is written (the folder made empty first). */
