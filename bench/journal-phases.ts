@@ -15,7 +15,7 @@ import { exportToFile, importFromFile } from '../storage/backup';
 import { openEnv, storedViews } from '../storage/lmdb-env';
 import { StoredEntry, verifyEntries } from '../storage/verify';
 import { WalWriter } from '../storage/wal';
-import { Payload, RecordType, encodeRecord, encodeRecords, genesisDigest, useNativeSeal } from '../storage/record';
+import { Payload, RecordType, encodeRecord, encodeRecords, genesisDigest, useNativeSeal, useNativeVerify } from '../storage/record';
 import { Encoder } from 'cbor-x';
 import { Worker } from 'node:worker_threads';
 import { CHECKPOINT_WORKER, CheckpointWorkerData, CommitMessage } from './checkpoint-worker';
@@ -524,8 +524,9 @@ function sqliteCheck1m(dir: string, out: string): unknown {
 
 /**
  * The walk of verify-on-open on one thread, twice each way, alternating: lmdb-js's getRange, which
- * copies every value out of its read buffer (session 5's walk), against storedViews (no copy).
- * Wall and CPU ms for the 1M-record journal.
+ * copies every value out of its read buffer (session 5's walk, the JavaScript step), against
+ * storedViews (no copy) with the JavaScript step and with the native step (native/journal_seal.c
+ * `step`, issue 14 goal 7). Wall and CPU ms for the 1M-record journal.
  */
 function walk1m(dir: string): unknown {
   const db = openEnv(dir, { readOnly: true, mapSizeBytes: BIG_MAP_BYTES });
@@ -533,18 +534,22 @@ function walk1m(dir: string): unknown {
   function* copies(): Iterable<StoredEntry> {
     for (const { key, value } of db.getRange({ start: 0 })) yield { key, stored: value };
   }
-  const once = (views: boolean): { wallMs: number; cpuMs: number; ok: boolean } => {
+  const once = (views: boolean, native: boolean): { wallMs: number; cpuMs: number; ok: boolean } => {
+    if (useNativeVerify(native) !== native) throw new Error('the native verify step is not built (npm install runs node-gyp)');
     const t0 = nowMs();
     const c0 = process.cpuUsage();
     const r = verifyEntries(views ? storedViews(db, 0) : copies(), lastKey, { identity: ID });
     const c = process.cpuUsage(c0);
     return { wallMs: nowMs() - t0, cpuMs: (c.user + c.system) / 1000, ok: r.goodCount === RECORDS_1M && !r.damage };
   };
-  const copy = [once(false)];
-  const view = [once(true), once(true)];
-  copy.push(once(false));
+  const copy = [once(false, false)];
+  const viewJs = [once(true, false)];
+  const view = [once(true, true), once(true, true)];
+  viewJs.push(once(true, false));
+  copy.push(once(false, false));
+  useNativeVerify(true);
   void db.close();
-  return { copy, view, maxRssBytes: rss() };
+  return { copy, viewJs, view, maxRssBytes: rss() };
 }
 
 /**

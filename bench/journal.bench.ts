@@ -15,9 +15,10 @@
  *     5's bound: the journal's encoding and log with no checkpoint, and with the checkpoint done by
  *     another thread (bench/checkpoint-worker.ts), measurements only;
  *  4. verify of 1,000,000 records (built once, cached in bench/out/journal-1m): the walk on one
- *     thread with values copied (as before issue 14) and read in place; the full verify (a
- *     read-only Journal.open with no checkpoint, as `pos journal verify` runs it) on the default
- *     threads and on one, alternating; the writable Journal.open; SQLite's integrity_check and a
+ *     thread with values copied (as before issue 14) and read in place, with the JavaScript step
+ *     and the native one (native/journal_seal.c `step`); the full verify (a read-only
+ *     Journal.open with no checkpoint, as `pos journal verify` runs it) on the default threads
+ *     and on one, alternating, and its baseline with the JavaScript step; the writable Journal.open; SQLite's integrity_check and a
  *     full scan of the same records (`-- --verify-only` runs this section alone);
  *     4b. import of a sealed backup of those records, beside SQLite loading them;
  *  5. peak RSS (process.resourceUsage().maxRSS) of each phase's process.
@@ -48,8 +49,11 @@ const BARRIER_N = 30;
  */
 const BATCH_COMMITS = 440;
 
-function runPhase(phase: string, ...args: string[]): Record<string, any> { // eslint-disable-line @typescript-eslint/no-explicit-any
-  const r = spawnSync(process.execPath, [...nodeCommandFor(PHASES), phase, ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+function runPhase(phase: string, ...rest: Array<string | Record<string, string>>): Record<string, any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  // A trailing object is extra environment for the phase's process.
+  const env = typeof rest[rest.length - 1] === 'object' ? rest.pop() as Record<string, string> : {};
+  const args = rest as string[];
+  const r = spawnSync(process.execPath, [...nodeCommandFor(PHASES), phase, ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, env: { ...process.env, ...env } });
   const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
   if (r.status !== 0 || !line) throw new Error(`phase ${phase} failed (${r.status ?? r.signal}): ${r.stderr.slice(-2000)}`);
   return JSON.parse(line.slice('RESULT '.length));
@@ -127,10 +131,11 @@ async function verifyFigures(rss: Array<[string, number]>): Promise<string> {
   const walk = runPhase('walk1m', dir1m);
   rss.push(['walk1m', walk.maxRssBytes]);
   const walkLine = (w: { wallMs: number; cpuMs: number; ok: boolean }): string => `${ms(w.wallMs)} (CPU ${ms(w.cpuMs)}, ok ${w.ok})`;
-  console.log(`  one thread, values copied out of lmdb-js (session 5's walk): ${walk.copy.map(walkLine).join(', ')}`);
-  console.log(`  one thread, values read in place (storedViews):             ${walk.view.map(walkLine).join(', ')}`);
+  console.log(`  one thread, values copied out of lmdb-js (session 5's walk):   ${walk.copy.map(walkLine).join(', ')}`);
+  console.log(`  one thread, values read in place (storedViews), JS step:        ${walk.viewJs.map(walkLine).join(', ')}`);
+  console.log(`  one thread, values read in place, native step (journal_seal.c): ${walk.view.map(walkLine).join(', ')}`);
   const cpu = (xs: Array<{ cpuMs: number }>): number => Math.min(...xs.map((x) => x.cpuMs));
-  console.log(`  best CPU in place / copied: ${ratio(cpu(walk.view), cpu(walk.copy))}`);
+  console.log(`  best CPU in place / copied: ${ratio(cpu(walk.viewJs), cpu(walk.copy))}; native step / JS step (in place): ${ratio(cpu(walk.view), cpu(walk.viewJs))}`);
 
   const threads = threadsFor(RECORDS_1M);
   const full = { [threads]: [] as Array<Record<string, any>>, 1: [] as Array<Record<string, any>> }; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -143,6 +148,9 @@ async function verifyFigures(rss: Array<[string, number]>): Promise<string> {
     console.log(`  full verify, read-only Journal.open (pos journal verify), ${t} thread${t > 1 ? 's' : ''}: ${runs}; median ${ms(median(full[t]).wallMs)}`);
   }
   rss.push(['verify1m', Math.max(...full[threads].map((r) => r.maxRssBytes))]);
+  // Baseline in this run: the same full verify with the JavaScript step (as before the native step).
+  const js = Array.from({ length: VERIFY_RUNS }, () => runPhase('verify1m', dir1m, String(threads), { POS_JOURNAL_VERIFY: 'js' }));
+  console.log(`  baseline, the same on ${threads} thread${threads > 1 ? 's' : ''} with the JavaScript step (POS_JOURNAL_VERIFY=js): ${js.map((r) => `${ms(r.wallMs)} (CPU ${ms(r.cpuMs)}, ok ${r.ok})`).join(', ')}; median ${ms(median(js).wallMs)}`);
   const goal = median(full[threads]);
   console.log(`  goal figure, full verify on ${threads} threads: median ${ms(goal.wallMs)}, ${ratio(goal.wallMs, 1000)} of the 1 s goal (issue 14 goal 7; ${(RECORDS_1M / (goal.wallMs / 1000)).toFixed(0)} records/s, ${availableParallelism()} cores; load average now ${load()})`);
 

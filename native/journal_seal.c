@@ -20,6 +20,17 @@
  *     digests     Buffer of 32 * count: record i's digest is written at 32 * i
  *   Throws a TypeError or RangeError on any argument out of contract, before writing anything.
  *
+ *   step(stored, key, chain) -> 0 | 1 | 2 | 3   (the verify walk, storage/verify.ts ChainWalk)
+ *     stored      Buffer: one record as stored (any bytes: a damaged store's are read only inside
+ *                 its length)
+ *     key         number: the key it is stored under
+ *     chain       Buffer of 32: the digest the record must link to; on 0 it is replaced by the
+ *                 record's own digest, otherwise left as it was
+ *   0 the record is whole (frameValid), its seq is `key` and it links to `chain`; 1 its frame is
+ *   not valid (checkFrame names why); 2 its header's seq is not `key`; 3 it does not link to
+ *   `chain`. The order of the checks is ChainWalk's, so a record with several faults reports the
+ *   one the JavaScript walk would.
+ *
  * CRC-32 (zlib's crc32) and SHA-256 (OpenSSL's SHA256_Init/Update/Final) are the ones node itself
  * links and exports (node's own zlib and OpenSSL, or the system's where node is built against
  * shared ones); crc32's prototype is declared here, SHA-256's come from node's openssl/sha.h.
@@ -130,9 +141,54 @@ static napi_value Seal(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static uint32_t get32(const unsigned char *p) {
+  return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
+}
+
+enum { STEP_OK = 0, STEP_FRAME = 1, STEP_SEQ = 2, STEP_CHAIN = 3 };
+
+/* storage/record.ts frameValid, over `bytes` bytes at `rec` (nothing read past them). */
+static int frame_valid(const unsigned char *rec, size_t bytes) {
+  if (bytes < HEADER_BYTES) return 0;
+  if (get32(rec) != MAGIC) return 0;
+  if ((uint32_t)crc32(0, rec, 64) != get32(rec + 64)) return 0;
+  if (rec[4] != FORMAT_VERSION || rec[6] != 0 || rec[7] != 0) return 0;
+  if (get32(rec + 8) != 0 || get32(rec + 12) == 0) return 0;
+  uint32_t payload = get32(rec + 16);
+  if (payload > PAYLOAD_BYTES_MAX || bytes != (size_t)HEADER_BYTES + payload) return 0;
+  return (uint32_t)crc32(0, rec + HEADER_BYTES, payload) == get32(rec + 20);
+}
+
+static napi_value Step(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 3) FAIL(type_error, "step takes 3 arguments");
+  unsigned char *rec, *chain;
+  size_t bytes, chain_bytes;
+  double key;
+  if (!buffer(env, argv[0], &rec, &bytes)) FAIL(type_error, "stored must be a Buffer");
+  if (napi_get_value_double(env, argv[1], &key) != napi_ok) FAIL(type_error, "key must be a number");
+  if (!buffer(env, argv[2], &chain, &chain_bytes) || chain_bytes != DIGEST_BYTES) FAIL(type_error, "chain must be a Buffer of 32 bytes");
+  int status = STEP_OK;
+  if (!frame_valid(rec, bytes)) status = STEP_FRAME;
+  else if ((double)get32(rec + 12) != key) status = STEP_SEQ;
+  else if (memcmp(rec + PREV_DIGEST_AT, chain, DIGEST_BYTES) != 0) status = STEP_CHAIN;
+  else {
+    SHA256_CTX sha;
+    SHA256_Init(&sha);
+    SHA256_Update(&sha, rec, bytes);
+    SHA256_Final(chain, &sha);
+  }
+  napi_value out;
+  if (napi_create_uint32(env, (uint32_t)status, &out) != napi_ok) return NULL;
+  return out;
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   if (napi_create_function(env, "seal", NAPI_AUTO_LENGTH, Seal, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "seal", fn) != napi_ok) return NULL;
+  if (napi_create_function(env, "step", NAPI_AUTO_LENGTH, Step, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "step", fn) != napi_ok) return NULL;
   return exports;
 }

@@ -122,6 +122,42 @@ export interface SealAddon {
   seal(buf: Buffer, ends: Uint32Array, types: Uint8Array, firstSeq: number, timeMs: number, prevDigest: Buffer, digests: Buffer): void;
 }
 
+/**
+ * What native/journal_seal.c `step` answers: 0 the record is good (CHAIN_STEP_OK); 1 its frame is
+ * not valid, 2 its seq is not its key, 3 it does not link (the JavaScript walk names the fault).
+ */
+export const CHAIN_STEP_OK = 0;
+
+/**
+ * native/journal_seal.c `step`: one stored record's frameValid, its seq against its key and its
+ * link to `chain`, in one call; on `ok` the record's digest replaces `chain`'s bytes.
+ */
+export type ChainStepFn = (stored: Buffer, key: number, chain: Buffer) => number;
+
+/** undefined: not looked for yet; null: not built, an addon without `step`, or turned off. */
+let stepLoaded: ChainStepFn | null | undefined;
+
+/**
+ * The verify walk's native step, loaded on the first walk, or null (the walk's JavaScript path
+ * decides the same). POS_JOURNAL_VERIFY=js turns it off (the benchmark's baseline).
+ */
+export function chainStepAddon(): ChainStepFn | null {
+  if (stepLoaded === undefined) stepLoaded = process.env.POS_JOURNAL_VERIFY === 'js' ? null : stepOf(loadSealAddon());
+  return stepLoaded;
+}
+
+/** An addon built before `step` existed (an older slot's build/) has only `seal`. */
+function stepOf(addon: SealAddon | null): ChainStepFn | null {
+  const step = (addon as { step?: unknown } | null)?.step;
+  return typeof step === 'function' ? (step as ChainStepFn) : null;
+}
+
+/** Which verify walk runs: the native step (true, when it loads) or JavaScript (false). For tests. */
+export function useNativeVerify(on: boolean): boolean {
+  stepLoaded = on ? stepOf(loadSealAddon()) : null;
+  return stepLoaded !== null;
+}
+
 /** undefined: not looked for yet; null: not built, not loadable, or turned off (useNativeSeal). */
 let sealLoaded: SealAddon | null | undefined;
 
