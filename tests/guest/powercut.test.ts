@@ -9,11 +9,13 @@
  *   the reversal goes out before login and the host's ledger and the journal agree.
  *   The two sales acknowledged before (idle after each) are in the journal read off the disk.
  * - acknowledged records: tests/powercut's journal workload run in the guest on the data
- *   partition with the slot's journal code, QEMU SIGKILLed right after its 60th acknowledgement;
- *   after the reboot the journal opens (verified) and holds every acknowledged record. Both boots
- *   are without the terminal (`systemd.mask=` on the kernel command line): the workload is alone.
- * - positive control: the same with `unsafeNoSync` must lose acknowledged records; if it did not,
- *   the rig would not be cutting power and the two tests above would prove nothing.
+ *   partition with the slot's journal code, QEMU SIGKILLed once it has printed its 60th
+ *   acknowledgement; after the reboot the journal opens (verified) and holds every acknowledged
+ *   record. Both boots are without the terminal (`systemd.mask=` on the kernel command line).
+ * - positive control: the same workload with `unsafeNoSync` must lose acknowledged records; if it
+ *   did not, the rig would not be cutting power and the two tests above would prove nothing. It
+ *   runs beside the first, in the same boot and cut, on another file system (/opt/pos: its own
+ *   ext4 journal, which the first workload's commits do not flush).
  * One cut each, not many: each costs two guest boots (a minute or more under TCG).
  */
 import { strict as assert } from 'node:assert';
@@ -104,41 +106,65 @@ describe('guest: power cut (QEMU SIGKILLed) on the flashed disk', function () {
     assertLedgerAgrees(bench.host, state, state.batch);
   });
 
-  async function workloadCut(noSync: boolean, run: string): Promise<{ acked: number; kept: number }> {
-    const disk = freshDisk(bench, run);
-    // Without the terminal (masked for the boot): the workload is alone on the data partition, and
-    // the terminal's start (some 14 s of the guest's one TCG CPU) is not paid for twice per test.
-    const guest = await bootGuest(bench, disk, `${run}-1`, WITHOUT_TERMINAL);
+  /**
+   * Where each workload writes: the journal that syncs on the data partition (where the terminal's
+   * journal lives), the positive control without sync on /opt/pos, a file system of its own (its
+   * own ext4 journal: the synced workload's commits flush nothing of it, and with the terminal
+   * masked nothing else writes there).
+   */
+  const WORKLOADS = { sync: { dir: '/var/lib/pos/wl', flags: '' }, nosync: { dir: '/opt/pos/wl-nosync', flags: '--unsafe-no-sync' } } as const;
+  type WorkloadResults = Record<keyof typeof WORKLOADS, { acked: number; kept: number }>;
+  let cut: Promise<WorkloadResults> | undefined;
+
+  /**
+   * Both workloads in one boot and one cut (each guest boot is a minute of TCG), QEMU SIGKILLed once
+   * each has printed its 60th acknowledgement; then one boot to read both journals back.
+   */
+  async function workloadsCut(): Promise<WorkloadResults> {
+    const disk = freshDisk(bench, 'workloads');
+    // Without the terminal (masked for the boot): the workloads are alone on their partitions, and
+    // the terminal's start (some 14 s of the guest's one TCG CPU) is not paid for.
+    const guest = await bootGuest(bench, disk, 'workloads-1', WITHOUT_TERMINAL);
     g = guest;
     await waitMounts(guest);
-    for (const [name, js] of Object.entries(workloadScripts())) {
-      await guest.sh(`mkdir -p /var/lib/pos/wl && echo ${Buffer.from(js).toString('base64')} | base64 -d > /var/lib/pos/wl/${name}`);
+    for (const [tag, w] of Object.entries(WORKLOADS)) {
+      for (const [name, js] of Object.entries(workloadScripts())) {
+        await guest.sh(`mkdir -p ${w.dir} && echo ${Buffer.from(js).toString('base64')} | base64 -d > ${w.dir}/${name}`);
+      }
+      await guest.sh(`cd ${w.dir} && (setsid /opt/pos/slotA/node/bin/node workload-journal.js ${w.dir}/journal 100000 --interval-ms=20 --tag=${tag} ${w.flags} >/dev/ttyS3 2>&1 &)`);
     }
-    await guest.sh(`cd /var/lib/pos/wl && (setsid /opt/pos/slotA/node/bin/node workload-journal.js /var/lib/pos/wl/journal 100000 --interval-ms=20 ${noSync ? '--unsafe-no-sync' : ''} >/dev/ttyS3 2>&1 &)`);
-    const ackLine = /^ACK (\d+):(\d+)$/;
-    await guest.waitLine((l) => { const m = ackLine.exec(l); return m !== null && Number(m[2]) >= 60; }, 180_000, `the workload's 60th acknowledgement (lines: ${guest.lines.slice(-5).join(' | ')})`);
+    const ackOf = (tag: string, line: string): number => Number(new RegExp(`^ACK ${tag} (\\d+):(\\d+)$`).exec(line)?.[2] ?? 0);
+    for (const tag of Object.keys(WORKLOADS)) {
+      await guest.waitLine((l) => ackOf(tag, l) >= 60, 180_000, `the ${tag} workload's 60th acknowledgement (lines: ${guest.lines.slice(-5).join(' | ')})`);
+    }
     await guest.powerCut();
-    const acked = Math.max(...guest.lines.map((l) => Number(ackLine.exec(l)?.[2] ?? 0)));
-    const back = await bootGuest(bench, disk, `${run}-2`, WITHOUT_TERMINAL);
+    const acked = (tag: string): number => Math.max(...guest.lines.map((l) => ackOf(tag, l)));
+    const back = await bootGuest(bench, disk, 'workloads-2', WITHOUT_TERMINAL);
     g = back;
     await waitMounts(back);
     assert.equal((await back.run('systemctl is-active pos-terminal.service')).out.trim(), 'inactive', 'the terminal is masked for this boot');
-    // Opened as the terminal opens it (verify on open: checksums and hash chain), then the highest n.
-    const check = "const {Journal}=require('/opt/pos/slotA/dist/storage/journal'); const {RecordType}=require('/opt/pos/slotA/dist/storage/record'); Journal.open({dir:'/var/lib/pos/wl/journal',identity:'POWERCUT-0001'}).then(async (j)=>{let n=0; for (const r of j.records()) if (r.type===RecordType.test) n=Math.max(n, r.payload.n); console.log('KEPT '+n); await j.close();}).catch((e)=>{console.log('ERR '+e.message); process.exit(1)})";
-    const out = await back.sh(`cd /var/lib/pos/wl && /opt/pos/slotA/node/bin/node -e "${check.replace(/"/g, '\\"')}"`);
-    const kept = Number(/KEPT (\d+)/.exec(out)?.[1] ?? -1);
-    return { acked, kept };
+    const results = {} as WorkloadResults;
+    for (const [tag, w] of Object.entries(WORKLOADS) as Array<[keyof typeof WORKLOADS, (typeof WORKLOADS)[keyof typeof WORKLOADS]]>) {
+      // Opened as the terminal opens it (verify on open: checksums and hash chain), then the highest n.
+      const check = `const {Journal}=require('/opt/pos/slotA/dist/storage/journal'); const {RecordType}=require('/opt/pos/slotA/dist/storage/record'); Journal.open({dir:'${w.dir}/journal',identity:'POWERCUT-0001'}).then(async (j)=>{let n=0; for (const r of j.records()) if (r.type===RecordType.test) n=Math.max(n, r.payload.n); console.log('KEPT '+n); await j.close();}).catch((e)=>{console.log('ERR '+e.message); process.exit(1)})`;
+      const out = await back.sh(`cd ${w.dir} && /opt/pos/slotA/node/bin/node -e "${check.replace(/"/g, '\\"')}"`);
+      results[tag] = { acked: acked(tag), kept: Number(/KEPT (\d+)/.exec(out)?.[1] ?? -1) };
+    }
+    await back.powerCut();
+    return results;
   }
 
   it('everyAcknowledgedJournalRecordSurvivesTheCut', async () => {
-    const { acked, kept } = await workloadCut(false, 'sync');
+    const { acked, kept } = (await (cut ??= workloadsCut())).sync;
     process.stderr.write(`      guest power cut: ${acked} acknowledged, ${kept} in the journal after reboot\n`);
+    assert.ok(acked >= 60, `the workload acknowledged ${acked} records before the cut`);
     assert.ok(kept >= acked, `acknowledged ${acked}, journal holds ${kept}`);
   });
 
   it('positiveControlAJournalWithoutSyncLosesAcknowledgedRecords', async () => {
-    const { acked, kept } = await workloadCut(true, 'nosync');
+    const { acked, kept } = (await (cut ??= workloadsCut())).nosync;
     process.stderr.write(`      guest power cut, unsafeNoSync: ${acked} acknowledged, ${kept} in the journal after reboot\n`);
+    assert.ok(acked >= 60, `the workload acknowledged ${acked} records before the cut`);
     assert.ok(kept < acked, `the cut must lose unsynced records (acknowledged ${acked}, kept ${kept}); otherwise it is no power cut`);
   });
 });

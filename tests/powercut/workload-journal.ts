@@ -12,6 +12,7 @@
  *   --identity=ID        terminal identity (default POWERCUT-0001)
  *   --checkpoint-every=C after every C-th append, put the write-ahead log's records into LMDB
  *                        (Journal.checkpoint: an LMDB commit, then the log's header rewritten)
+ *   --tag=X              print `ACK X <seq>:<n>` (two workloads sharing one output line channel)
  *
  * `Journal.open` creates the journal (record 1, journal-created) and resolves once it is
  * durable: `ACK 1:open` is printed then. Each append of record n (1..COUNT, payload {n, pad})
@@ -22,7 +23,7 @@ import { journalPayload } from './journal-values';
 
 async function main(): Promise<void> {
   const [dir, countText, ...flags] = process.argv.slice(2);
-  if (!dir || !countText) throw new Error('usage: workload-journal.ts DIR COUNT [--unsafe-no-sync] [--window=K] [--interval-ms=T] [--payload-bytes=N] [--identity=ID] [--checkpoint-every=C]');
+  if (!dir || !countText) throw new Error('usage: workload-journal.ts DIR COUNT [--unsafe-no-sync] [--window=K] [--interval-ms=T] [--payload-bytes=N] [--identity=ID] [--checkpoint-every=C] [--tag=X]');
   const flag = (name: string): string | undefined => flags.find((f) => f === name || f.startsWith(name + '='))?.split('=')[1];
   const count = Number(countText);
   const window = Math.max(1, Number(flag('--window') ?? 1));
@@ -30,12 +31,14 @@ async function main(): Promise<void> {
   const payloadBytes = Number(flag('--payload-bytes') ?? 64);
   const identity = flag('--identity') ?? 'POWERCUT-0001';
   const checkpointEvery = Number(flag('--checkpoint-every') ?? 0);
+  const tag = flag('--tag');
+  const ack = tag === undefined ? 'ACK ' : `ACK ${tag} `;
   const journal = await Journal.open({ dir, identity, unsafeNoSync: flags.includes('--unsafe-no-sync') });
-  process.stdout.write('ACK 1:open\n');
+  process.stdout.write(`${ack}1:open\n`);
   const inFlight = new Set<Promise<void>>();
   for (let n = 1; n <= count; n++) {
     const p: Promise<void> = journal.append('test', journalPayload(n, payloadBytes))
-      .then((a) => { process.stdout.write(`ACK ${a.seq}:${n}\n`); })
+      .then((a) => { process.stdout.write(`${ack}${a.seq}:${n}\n`); })
       .finally(() => inFlight.delete(p));
     inFlight.add(p);
     if (inFlight.size >= window) await Promise.race(inFlight);
