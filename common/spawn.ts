@@ -6,9 +6,12 @@
  * over a second, from JavaScript about a tenth of that, which matters to tests that start
  * hundreds of children.
  */
-import { spawn, ChildProcess, SpawnOptions } from 'node:child_process';
+import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+// node:child_process on the first spawn: the terminal's start loads this module (the background
+// verify's child comes later) and needs no child process to reach idle (issue 14 goal 6).
+import { childProcess } from './lazy';
 
 const REPO_ROOT = join(__dirname, '..');
 
@@ -67,7 +70,7 @@ function newestSourceMtimeMs(): number {
 }
 
 export function spawnModule(modulePathNoExt: string, args: readonly string[], options: SpawnOptions = {}): ChildProcess {
-  return spawn(process.execPath, [...nodeArgsFor(modulePathNoExt), ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  return childProcess().spawn(process.execPath, [...nodeArgsFor(modulePathNoExt), ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
 }
 
 /** util-linux's setpriv (Debian's util-linux is essential: the image's root file system has it). */
@@ -80,5 +83,5 @@ export const SETPRIV_PATH = '/usr/bin/setpriv';
  */
 export function spawnModuleTied(modulePathNoExt: string, args: readonly string[], options: SpawnOptions = {}, setprivPath = SETPRIV_PATH): ChildProcess | undefined {
   if (!existsSync(setprivPath)) return undefined;
-  return spawn(setprivPath, ['--pdeathsig', 'KILL', process.execPath, ...nodeArgsFor(modulePathNoExt), ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  return childProcess().spawn(setprivPath, ['--pdeathsig', 'KILL', process.execPath, ...nodeArgsFor(modulePathNoExt), ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
 }

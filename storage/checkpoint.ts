@@ -19,7 +19,7 @@
 import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import { join } from 'node:path';
-import { Encoder } from 'cbor-x';
+import { Encoder } from './cbor';
 import { DIGEST_BYTES } from './record';
 import { metaTxnId } from './lmdb-env';
 import { fsyncDir } from '../common/fsync';

@@ -5,9 +5,23 @@
  * noSubdir is set explicitly: lmdb-js guesses "file, not directory" from a dot in the path's last
  * part, so `journal.replaced-42` would silently become a file path.
  */
-import { open, RootDatabase } from 'lmdb';
+import type { RootDatabase } from 'lmdb';
 import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
+import { libcForNativeAddons } from '../common/libc';
+
+/**
+ * lmdb-js loads with less (issue 14 goal 6: start on a slow CPU), set up first (a require, not an
+ * import, so that these lines run before it; values already set are kept):
+ * - without msgpackr's optional native extractor (msgpackr-extract), which msgpackr loads with
+ *   lmdb-js unless MSGPACKR_NATIVE_ACCELERATION_DISABLED is "true": the journal stores binary
+ *   values only, so msgpackr decodes nothing here, and the addon was a prebuilt search and a dlopen;
+ * - with LIBC said (common/libc.ts), so that its addon's lookup does not load detect-libc and with
+ *   it node:child_process.
+ */
+process.env.MSGPACKR_NATIVE_ACCELERATION_DISABLED ??= 'true';
+libcForNativeAddons();
+const { open } = require('lmdb') as typeof import('lmdb');
 
 export type JournalDb = RootDatabase<Buffer, number>;
 

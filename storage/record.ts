@@ -7,7 +7,7 @@ import { createHash, hash as oneShotHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { crc32 } from 'node:zlib';
-import { Encoder } from 'cbor-x';
+import { Encoder } from './cbor';
 import { PosError, invariant } from '../common/errors';
 import { ensureRoom, releaseScratch, resetScratch, scratch, scratchLength, setScratchLength, writeBytes, writePayload } from './record-payload';
 import { refuseSensitive } from './sensitive';

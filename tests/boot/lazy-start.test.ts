@@ -3,7 +3,8 @@
  * imports (what runs before main) must not load the parts idle does not need, which load on their
  * first use instead (common/lazy.ts): the recovery menu and its network test, diagnostics, the
  * Wi-Fi and SIM PIN menus, the OS network settings, TLS (node:tls and the client credentials) and
- * iconv-lite. In a process of its own (ts-node, as the tests run the sources), so that nothing this
+ * iconv-lite, node:child_process (and detect-libc, which loads it); and never the optional native
+ * decoders the journal does not use (cbor-extract, msgpackr-extract). In a process of its own (ts-node, as the tests run the sources), so that nothing this
  * test process loaded counts; main does not run (the module is not the main module).
  */
 import { strict as assert } from 'node:assert';
@@ -33,6 +34,13 @@ describe('the terminal start loads only what idle needs', function () {
     assert.ok(rel.includes('boot/terminal-app.ts') && rel.includes('boot/error-ring.ts'), 'the start loaded the terminal itself');
     assert.deepEqual(DEFERRED.filter((m) => rel.includes(m)), [], 'modules idle does not need');
     assert.deepEqual(loaded.builtins.filter((m) => m === 'tls' || m === '_tls_wrap'), [], 'node:tls');
+    // No child process before idle: common/spawn.ts loads it on the first spawn, and lmdb-js's addon
+    // lookup does not load detect-libc (common/libc.ts).
+    assert.deepEqual(loaded.builtins.filter((m) => m === 'child_process'), [], 'node:child_process');
+    assert.equal(rel.some((m) => m.includes('node_modules/detect-libc/')), false, 'detect-libc');
     assert.equal(rel.some((m) => m.includes('node_modules/iconv-lite/')), false, 'iconv-lite');
+    // The optional native decoders of cbor-x and msgpackr (storage/cbor.ts, storage/lmdb-env.ts).
+    assert.ok(rel.some((m) => m.includes('node_modules/cbor-x/')) && rel.some((m) => m.includes('node_modules/lmdb/')), 'the start loaded cbor-x and lmdb');
+    assert.deepEqual(rel.filter((m) => /node_modules\/(cbor-extract|msgpackr-extract)\//.test(m)), [], 'cbor-extract and msgpackr-extract');
   });
 });
