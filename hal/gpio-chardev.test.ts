@@ -11,8 +11,13 @@ import { isPosError } from '../common/errors';
  * Fake libgpiod tools (shell scripts) that log their argv and behave like the real ones of the
  * given major version: this pins the command syntax we depend on for both 1.x and 2.x.
  */
+/** The fake tools' folders, removed after the file's tests. */
+const toolDirs: string[] = [];
+after(() => { for (const d of toolDirs.splice(0)) fs.rmSync(d, { recursive: true, force: true }); });
+
 function fakeTools(major: 1 | 2, monEdges?: (dir: string) => string): { dir: string; calls: () => string[] } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `gpiod${major}-`));
+  toolDirs.push(dir);
   const log = path.join(dir, 'calls.log');
   const banner = major === 2 ? 'echo "Setting line \'x\'..."' : '';
   const monBanner = major === 2 ? 'echo "Monitoring line \'x\'..."' : '';
@@ -28,6 +33,7 @@ ${banner}
 trap 'exit 0' TERM INT
 while true; do sleep 0.05; done`,
     gpiomon: `echo "gpiomon $*" >> ${log}
+echo $$ >> ${path.join(dir, 'gpiomon.pids')}
 ${monBanner}
 ${monEdges ? monEdges(dir) : `sleep 0.1; echo "${fall} 17 100 5"; sleep 0.05; echo "1 17 100 6"`}
 trap 'exit 0' TERM INT
@@ -99,6 +105,34 @@ for (const major of [1, 2] as const) {
     });
   });
 }
+
+/** Whether a process is still there (signal 0 checks without sending). */
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch { return false; }
+}
+
+describe('GPIO chardev backend: closing a watched line', function () {
+  this.timeout(10_000);
+  for (const major of [1, 2] as const) {
+    it(`closeWhileItsGpiomon${major}StartsStopsThatGpiomonToo`, async () => {
+      // The edge comes at once: with v1 it arrives before the monitor's settle time has passed.
+      const t = fakeTools(major, () => 'echo "1 17 100 5"');
+      const chip = await ChardevGpioChip.open({ chip: 'gpiochip0', toolsDir: t.dir });
+      const line = await chip.requestLine(17, { direction: 'in' });
+      let edges = 0;
+      line.watch('both', () => { edges++; });
+      const pids = path.join(t.dir, 'gpiomon.pids');
+      const started = Date.now();
+      while (!fs.existsSync(pids) && Date.now() - started < EDGES_WAIT_MS_MAX) await new Promise((r) => setTimeout(r, 2));
+      await chip.close();
+      const pid = Number(fs.readFileSync(pids, 'utf8').trim());
+      assert.ok(pid > 0, 'the fake gpiomon ran');
+      const gone = Date.now();
+      while (alive(pid) && Date.now() - gone < EDGES_WAIT_MS_MAX) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(alive(pid), false, `gpiomon ${pid} outlived the closed line (${edges} edges seen)`);
+    });
+  }
+});
 
 describe('gpiomon line parsing', () => {
   it('zeroIsFallingInV1AndNoiseInV2', () => {

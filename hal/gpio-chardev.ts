@@ -241,6 +241,9 @@ class ChardevLine implements GpioLine {
     this.closed = true;
     this.watchers.clear();
     await this.writes;
+    // A monitor still starting (v1: its settle time, in which edges already arrive) is stopped once
+    // it has started: stopped before, its gpiomon would outlive the line, holding it busy.
+    await this.monitorReady?.catch(() => undefined);
     await Promise.all([stopHolder(this.holder), stopHolder(this.monitor)]);
   }
 

@@ -4,9 +4,9 @@
  * write through raw LMDB or the raw file, as damage would.
  */
 import { JournalDb, openEnv } from './lmdb-env';
-import { closeSync, openSync, readSync, fstatSync, writeSync, mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, openSync, readSync, fstatSync, writeSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 
 export const PAGE_BYTES = 4096;
 
@@ -16,6 +16,18 @@ export function tempDir(prefix = 'posj-'): string {
 
 export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * removeDir, and the folders recovery and import move a journal folder aside to beside it
+ * (`<dir>.reset-<time>`, `.replaced-<time>`, `.damaged-<time>`): a test whose journal folder is
+ * its temporary folder itself would leave those in the system's temporary folder.
+ */
+export function removeDirAndAsides(dir: string): void {
+  removeDir(dir);
+  const parent = dirname(dir);
+  const prefix = `${basename(dir)}.`;
+  for (const name of readdirSync(parent)) if (name.startsWith(prefix)) removeDir(join(parent, name));
 }
 
 async function withRaw<T>(dir: string, fn: (db: JournalDb) => T | Promise<T>): Promise<T> {

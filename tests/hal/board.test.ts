@@ -118,11 +118,15 @@ describe('board files', () => {
 
   it('unreadableOrBrokenFilesNameTheFile', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'board-'));
-    const broken = path.join(dir, 'broken.json');
-    fs.writeFileSync(broken, '{ "board": ');
-    assert.throws(() => readBoardFile(broken), (e) => isPosError(e, 'board-invalid') && (e as Error).message.includes('broken.json: not valid JSON'));
-    const none: BusFactories = { i2c: async () => assert.fail(), gpio: async () => assert.fail(), serial: async () => assert.fail() };
-    await assert.rejects(loadBoard(path.join(dir, 'absent.json'), none), (e) => isPosError(e, 'board-invalid') && /absent\.json: cannot read board file \(ENOENT\)/.test((e as Error).message));
+    try {
+      const broken = path.join(dir, 'broken.json');
+      fs.writeFileSync(broken, '{ "board": ');
+      assert.throws(() => readBoardFile(broken), (e) => isPosError(e, 'board-invalid') && (e as Error).message.includes('broken.json: not valid JSON'));
+      const none: BusFactories = { i2c: async () => assert.fail(), gpio: async () => assert.fail(), serial: async () => assert.fail() };
+      await assert.rejects(loadBoard(path.join(dir, 'absent.json'), none), (e) => isPosError(e, 'board-invalid') && /absent\.json: cannot read board file \(ENOENT\)/.test((e as Error).message));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

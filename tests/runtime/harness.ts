@@ -8,7 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Journal } from '../../storage/journal';
 import { walPath } from '../../storage/wal';
-import { tempDir, removeDir } from '../../storage/testing';
+import { tempDir, removeDirAndAsides } from '../../storage/testing';
 import { AcquirerSimulator, TEST_TERMINAL } from '../../sim/host/simulator';
 import { HostTransport } from '../../runtime/host/transport';
 import { CUP_PROFILE } from '../../runtime/host/fields';
@@ -132,7 +132,7 @@ export async function rig(options: RigOptions = {}): Promise<Rig> {
       transport.close();
       await r.journal.close();
       if (!options.sim) await sim.close();
-      if (!options.dir) removeDir(dir);
+      if (!options.dir) removeDirAndAsides(dir);
     },
   };
   return r;
