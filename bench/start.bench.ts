@@ -56,7 +56,7 @@
  * child by their policies, as on a board. `node -e 0` there takes about what it takes under the quota.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { cpus } from 'node:os';
 import { AcquirerSimulator, TEST_TERMINAL } from '../sim/host/simulator';
@@ -165,14 +165,31 @@ function chooseQuota(): Quota {
   };
 }
 
+const CGROUP_PREFIX = 'pos-bench-start-';
+
+/**
+ * Removes the cgroups of earlier runs that were killed before removing their own (named by the
+ * bench's pid, no longer running): an empty cgroup is removed, one still holding a process is left.
+ */
+function removeStaleCgroups(parent: string): void {
+  for (const name of readdirSync(parent)) {
+    if (!name.startsWith(CGROUP_PREFIX)) continue;
+    const pid = Number(name.slice(CGROUP_PREFIX.length));
+    let running = true;
+    try { process.kill(pid, 0); } catch { running = false; }
+    if (!running) { try { rmdirSync(join(parent, name)); } catch { /* a process is still in it */ } }
+  }
+}
+
 /** A CPU-limited cgroup (v1 cpu or v2 cpu.max) and the command prefix that runs a process in it. */
 function makeCgroup(pct: number): { wrap: string[]; remove: () => void } | string {
-  const name = `pos-bench-start-${process.pid}`;
+  const name = `${CGROUP_PREFIX}${process.pid}`;
   const quotaUs = Math.max(CGROUP_QUOTA_US_MIN, Math.round((CGROUP_PERIOD_US * pct) / 100));
   const periodUs = Math.round((quotaUs * 100) / pct);
   const wrapIn = (procs: string): string[] => ['sh', '-c', 'echo $$ > "$0" && exec "$@"', procs];
   try {
     if (existsSync('/sys/fs/cgroup/cpu/cpu.cfs_quota_us')) {
+      removeStaleCgroups('/sys/fs/cgroup/cpu');
       const dir = `/sys/fs/cgroup/cpu/${name}`;
       mkdirSync(dir);
       writeFileSync(join(dir, 'cpu.cfs_period_us'), String(periodUs));
@@ -181,6 +198,7 @@ function makeCgroup(pct: number): { wrap: string[]; remove: () => void } | strin
     }
     if (existsSync('/sys/fs/cgroup/cgroup.controllers')) {
       writeFileSync('/sys/fs/cgroup/cgroup.subtree_control', '+cpu');
+      removeStaleCgroups('/sys/fs/cgroup');
       const dir = `/sys/fs/cgroup/${name}`;
       mkdirSync(dir);
       writeFileSync(join(dir, 'cpu.max'), `${quotaUs} ${periodUs}`);
