@@ -5,7 +5,7 @@
  * stitched: each chunk's first record must link to the previous chunk's last digest. The result
  * is exactly the serial verifier's (storage/verify.ts): the first fault in key order wins, with
  * the same decision table. Used only above PARALLEL_RECORDS_MIN, where thread start-up (tens of
- * ms) is small beside the walk (about 2 µs a record on one core).
+ * ms) is small beside the walk (about 0.7-1.4 µs a record on one core with the native step).
  */
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
@@ -16,11 +16,17 @@ import { SegmentReport, VerifyReport, verifyEntries } from './verify';
 import { CHUNK_JOB_KIND, ChunkJob, ChunkResult, Segment, VERIFY_WORKER, claimChunk, segmentStops } from './verify-worker';
 import { JournalDb, storedViews } from './lmdb-env';
 
-export const PARALLEL_RECORDS_MIN = 200_000;
+/**
+ * Below this a second thread costs more than it saves. Measured with the native step (session 20,
+ * 2-core VM, records 1..N of bench:journal's 1M journal, a process each, medians of 3-4): 200,000
+ * records 290 ms on one thread against 358 on two; 300,000 419 / 436; 400,000 536 / 504; 500,000
+ * 659 / 588. (200,000 was chosen when a record took about 2 µs in JavaScript.)
+ */
+export const PARALLEL_RECORDS_MIN = 350_000;
 export const VERIFY_THREADS_MAX = 4;
 /**
  * Chunks per thread: small enough that the thread finishing last waits little for the others
- * (1M records on 2 threads: 32 chunks of about 31,000 records, some 60 ms each), large enough
+ * (1M records on 2 threads: 32 chunks of about 31,000 records, some 20-40 ms each), large enough
  * that claiming one costs nothing beside it.
  */
 const CHUNKS_PER_THREAD = 16;
