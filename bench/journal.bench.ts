@@ -18,8 +18,9 @@
  *     thread with values copied (as before issue 14) and read in place, with the JavaScript step
  *     and the native one (native/journal_seal.c `step`); the full verify (a read-only
  *     Journal.open with no checkpoint, as `pos journal verify` runs it) on the default threads
- *     and on one, alternating, and its baseline with the JavaScript step; the writable Journal.open; SQLite's integrity_check and a
- *     full scan of the same records (`-- --verify-only` runs this section alone);
+ *     and on one, alternating, and its baseline with the JavaScript step; the writable
+ *     Journal.open; SQLite's integrity_check and a full scan of the same records (`-- --verify-only`
+ *     runs this section alone);
  *     4b. import of a sealed backup of those records, beside SQLite loading them;
  *  5. peak RSS (process.resourceUsage().maxRSS) of each phase's process.
  *

@@ -119,10 +119,11 @@ export class ChainWalk {
    * decides and names the fault as it always has.
    */
   private readonly native: ChainStepFn | null = chainStepAddon();
-  /** The chain digest in native mode (the truth there; prev/prevLatin1 are filled on demand). */
+  /**
+   * The chain digest in native mode: the truth there, except while the JavaScript step decides a
+   * record (prevStale: prevLatin1 is, and a report made then takes it).
+   */
   private readonly chain = Buffer.alloc(DIGEST_BYTES);
-  /** In native mode, while the JavaScript step decides a record: its report takes prevLatin1. */
-  private jsOwnsChain = false;
   private expected: number;
   private goodCount = 0;
 
@@ -157,11 +158,10 @@ export class ChainWalk {
     }
     this.prevLatin1 = this.chain.toString('latin1');
     this.prevStale = true;
-    this.jsOwnsChain = true;
     const report = this.stepJs(key, stored);
     if (report !== undefined) return report;
     this.chain.write(this.prevLatin1, 'latin1');
-    this.jsOwnsChain = false;
+    this.prevStale = false;
     return undefined;
   }
 
@@ -228,12 +228,11 @@ export class ChainWalk {
   }
 
   private done(fault: Pick<SegmentReport, 'damage' | 'tornTail'>): SegmentReport {
-    if (this.native !== null && !this.jsOwnsChain) {
-      this.prev = Buffer.from(this.chain);
-      this.prevStale = false;
-    } else if (this.prevStale) {
+    if (this.prevStale) {
       this.prev = Buffer.from(this.prevLatin1, 'latin1');
       this.prevStale = false;
+    } else if (this.native !== null) {
+      this.prev = Buffer.from(this.chain);
     }
     return {
       goodCount: this.goodCount, lastGoodSeq: this.expected - 1, lastGoodDigest: this.prev, ...fault,

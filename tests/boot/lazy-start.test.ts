@@ -4,8 +4,9 @@
  * first use instead (common/lazy.ts): the recovery menu and its network test, diagnostics, the
  * Wi-Fi and SIM PIN menus, the OS network settings, TLS (node:tls and the client credentials) and
  * iconv-lite, node:child_process (and detect-libc, which loads it); and never the optional native
- * decoders the journal does not use (cbor-extract, msgpackr-extract). In a process of its own (ts-node, as the tests run the sources), so that nothing this
- * test process loaded counts; main does not run (the module is not the main module).
+ * decoders the journal does not use (cbor-extract, msgpackr-extract). In a process of its own
+ * (ts-node, as the tests run the sources), so that nothing this test process loaded counts; main
+ * does not run (the module is not the main module).
  */
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';

@@ -16,7 +16,8 @@
  *   did not, the rig would not be cutting power and the two tests above would prove nothing. It
  *   runs beside the first, in the same boot and cut, on another file system (/opt/pos: its own
  *   ext4 journal, which the first workload's commits do not flush).
- * One cut each, not many: each costs two guest boots (a minute or more under TCG).
+ * One cut each, not many: a cut costs two guest boots (a minute or more under TCG); the two
+ * workloads share theirs.
  */
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
@@ -127,8 +128,9 @@ describe('guest: power cut (QEMU SIGKILLed) on the flashed disk', function () {
     const guest = await bootGuest(bench, disk, 'workloads-1', WITHOUT_TERMINAL);
     g = guest;
     await waitMounts(guest);
+    const scripts = Object.entries(workloadScripts());
     for (const [tag, w] of Object.entries(WORKLOADS)) {
-      for (const [name, js] of Object.entries(workloadScripts())) {
+      for (const [name, js] of scripts) {
         await guest.sh(`mkdir -p ${w.dir} && echo ${Buffer.from(js).toString('base64')} | base64 -d > ${w.dir}/${name}`);
       }
       await guest.sh(`cd ${w.dir} && (setsid /opt/pos/slotA/node/bin/node workload-journal.js ${w.dir}/journal 100000 --interval-ms=20 --tag=${tag} ${w.flags} >/dev/ttyS3 2>&1 &)`);
