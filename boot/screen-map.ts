@@ -82,7 +82,10 @@ export interface Env {
   readonly nowMs: number;
   /** The terminal's time zone, minutes east of UTC (the board file's; default UTC+8). */
   readonly tzOffsetMinutes?: number;
+  /** The terminal's own title for idle, until the acquirer downloads the merchant's name. */
   readonly merchantName: Txt;
+  /** A character display (HD44780's ROM): printable ASCII only, so a Chinese name is not shown on it. */
+  readonly asciiOnly?: boolean;
   readonly status: StatusLine;
   readonly bootStep: ScreenData['boot']['step'];
   readonly bootStepIndex: number;
@@ -129,9 +132,20 @@ const login: Builder = (v, ui, env) => {
 
 const idle: Builder = (v, _ui, env) => ({
   name: 'idle',
-  data: { merchantName: env.merchantName, nowMs: env.nowMs, ...(env.tzOffsetMinutes !== undefined ? { tzOffsetMinutes: env.tzOffsetMinutes } : {}), status: { ...env.status, host: v.data.signedOn ? 'online' : 'offline' } },
+  data: { merchantName: idleTitle(v, env), nowMs: env.nowMs, ...(env.tzOffsetMinutes !== undefined ? { tzOffsetMinutes: env.tzOffsetMinutes } : {}), status: { ...env.status, host: v.data.signedOn ? 'online' : 'offline' } },
   ...(idleNotice(v, env) ? { notice: idleNotice(v, env) } : {}),
 });
+
+/**
+ * The acquirer's name for the merchant (as the receipts print it) once downloaded, the same in
+ * either language: it is a name; characters the LCD's subset lacks come from GB2312's glyph file
+ * (ui-lcd/font/glyph-file.ts). A character display shows it only when it is printable ASCII.
+ */
+function idleTitle(v: MachineView, env: Env): Txt {
+  const name = v.data.merchantName;
+  if (name === undefined || name.trim() === '') return env.merchantName;
+  return env.asciiOnly && !/^[\x20-\x7e]+$/.test(name) ? env.merchantName : name;
+}
 
 /** Storage first (selling may stop), then what boot found, a selling lock, the batch's anomalies. */
 function idleNotice(v: MachineView, env: Env): Txt | undefined {

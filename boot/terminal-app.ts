@@ -266,6 +266,7 @@ export class TerminalApp {
     this.ui = new LcdUi(o.board.display(), { locale: this.locale });
     this.env = {
       nowMs: this.clock(), tzOffsetMinutes: o.board.config.tzOffsetMinutes, merchantName: o.merchantName ?? { en: 'DEMO SHOP', zh: '演示商户' }, status: {},
+      asciiOnly: o.board.display().capabilities.kind === 'text',
       bootStep: 'self-test', bootStepIndex: 0, bootStepCount: BOOT_STEP_COUNT,
     };
     this.controller = new InputController({

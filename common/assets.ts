@@ -18,7 +18,7 @@ export function packageRoot(): string {
   }
 }
 
-/** A path inside the package, e.g. asset('sim', 'font', 'gb2312-unifont.txt'). */
+/** A path inside the package, e.g. asset('ui-lcd', 'font', 'gb2312-unifont.txt'). */
 export function asset(...parts: string[]): string {
   return join(packageRoot(), ...parts);
 }

@@ -1533,6 +1533,8 @@ export interface MachineView {
     readonly signedOn: boolean;
     readonly reversalPending: boolean;
     readonly batch?: number;
+    /** The merchant's name as the acquirer downloaded it (host parameters), shown at idle; none before any download. */
+    readonly merchantName?: string;
     /**
      * The totals a settlement is about to send (settlement.confirm): those of a settlement already
      * begun (frozen in the journal), else the open batch's as the host counts them.
@@ -1628,7 +1630,7 @@ export function viewOf(snap: TerminalSnapshot): MachineView {
       operator: c.session?.operator, role: c.session?.role, battery: c.battery, flow: c.flow, amountFen: c.amountFen, panMasked: mask,
       duplicate: c.duplicate, result: c.result, balanceFen: c.balanceFen, error: c.error, notice: c.notice, pendingReceipts: [...c.pendingStans], waitingCopy: waitingCopy(c),
       reportPending: c.reportPending, settlement: c.settlement, exportedTo: c.exportedTo, signedOn: engine?.signedOn ?? false,
-      reversalPending: engine?.state.pendingReversal !== undefined, batch: engine?.state.batch,
+      reversalPending: engine?.state.pendingReversal !== undefined, batch: engine?.state.batch, merchantName: engine?.params.merchantName,
       voidTarget: c.voidStan !== undefined && (c.flow === 'void' || c.flow === 'completionVoid' || c.flow === 'qrVoid' || c.flow === 'qrRefund') ? engine?.txn(c.voidStan) : undefined,
       qr: c.flow === 'qr' ? { mode: c.qrMode, ...c.qrWait } : undefined,
       preAuthHold: c.preAuthOriginal !== undefined && 'stan' in c.preAuthOriginal ? holdView(engine?.state.preAuths.get(c.preAuthOriginal.stan)) : undefined,

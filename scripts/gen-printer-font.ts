@@ -1,16 +1,18 @@
 /**
- * Generates the virtual printer's Chinese font: every character of GB2312 (the character set
- * Chinese thermal printers ship in ROM; GB18030 printers have at least these) as 16×16 glyphs
- * taken from GNU Unifont, into sim/font/gb2312-unifont.txt ("XXXX:<64 hex digits>" per line).
+ * Generates the GB2312 font: every character of GB2312 (the character set Chinese thermal
+ * printers ship in ROM; GB18030 printers have at least these) as 16×16 glyphs taken from GNU
+ * Unifont, into ui-lcd/font/gb2312-unifont.txt ("XXXX:<64 hex digits>" per line, sorted, every
+ * line 70 bytes: ui-lcd/font/glyph-file.ts searches it by position). The LCD draws from it what
+ * its subset lacks (a merchant name from the host); the virtual printer prints with it.
  * Needs the Debian package `unifont` (/usr/share/unifont/unifont.hex) only to regenerate; the
- * output is committed with its licence (sim/font/LICENSE). Run: npm run gen:printer-font
+ * output is committed beside its licence (ui-lcd/font/LICENSE). Run: npm run gen:printer-font
  */
-import { readFileSync, writeFileSync, copyFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as iconv from 'iconv-lite';
 
 const UNIFONT_HEX = '/usr/share/unifont/unifont.hex';
-const OUT = join(__dirname, '..', 'sim', 'font', 'gb2312-unifont.txt');
+const OUT = join(__dirname, '..', 'ui-lcd', 'font', 'gb2312-unifont.txt');
 
 function gb2312CodePoints(): number[] {
   const out = new Set<number>();
@@ -32,7 +34,6 @@ function main(): void {
   }
   const lines = gb2312CodePoints().filter((cp) => glyphs.has(cp)).map((cp) => `${cp.toString(16).toUpperCase().padStart(4, '0')}:${glyphs.get(cp)}`);
   writeFileSync(OUT, lines.join('\n') + '\n');
-  copyFileSync(join(__dirname, '..', 'ui-lcd', 'font', 'LICENSE'), join(__dirname, '..', 'sim', 'font', 'LICENSE'));
   process.stdout.write(`${lines.length} wide glyphs written to ${OUT}\n`);
 }
 

@@ -13,6 +13,7 @@
  *   node/bin/node       node for the target, from the npm package node-linux-<arch> (pinned)
  *   build/Release/      the runtime's own addon (native/gpio_v2.c), compiled for the target
  *   board-configs/      the board files; systemd/pos-terminal.service; package.json
+ *   ui-lcd/font/        GB2312's glyphs (the LCD's fallback, the virtual printer's font), licence
  *
  * Reproducible: inputs are the commit, the lockfile, the pinned node package (integrity checked)
  * and Debian's compilers; createdAt is the commit's date; paths are byte-ordered and modes
@@ -190,6 +191,10 @@ function pruneSimulator(stage: string): number {
 function copyRuntimeFiles(src: string, stage: string, version: string): void {
   cpSync(join(src, 'board-configs'), join(stage, 'board-configs'), { recursive: true });
   for (const f of ['extra-chars.txt', 'LICENSE']) copyFileSync(join(src, 'ui-lcd', 'font', f), join(stage, 'dist', 'ui-lcd', 'font', f));
+  // GB2312's glyphs, where common/assets.ts finds them: the LCD draws what its subset lacks (a
+  // merchant name from the host) from this file, and the virtual printer prints with it.
+  mkdirSync(join(stage, 'ui-lcd', 'font'), { recursive: true });
+  for (const f of ['gb2312-unifont.txt', 'LICENSE']) copyFileSync(join(src, 'ui-lcd', 'font', f), join(stage, 'ui-lcd', 'font', f));
   mkdirSync(join(stage, 'systemd'), { recursive: true });
   copyFileSync(join(src, 'boot', 'pos-terminal.service'), join(stage, 'systemd', 'pos-terminal.service'));
   const pkg = JSON.parse(readFileSync(join(src, 'package.json'), 'utf8')) as Record<string, unknown>;
@@ -375,8 +380,6 @@ export function buildImage(o: ImageOptions): ImageResult {
   copyRuntimeFiles(src, stage, version);
   if (!o.withSim) step('drop simulator modules', () => log(`    ${pruneSimulator(stage)} sim modules not loaded by the runtime removed`));
   step('bundle (esbuild)', () => bundle(src, stage, o.withSim, log));
-  // The virtual printer reads its CJK font from sim/font (common/assets.ts) when it is in the image.
-  if (existsSync(join(stage, 'dist', 'sim', 'virtual-printer-cjk.js'))) cpSync(join(src, 'sim', 'font'), join(stage, 'sim', 'font'), { recursive: true });
   const node = stageNode(stage, o.arch, step);
   const addons = stageModules(src, stage, work, o.arch, node, version, step);
   const info: ImageInfo = {

@@ -7,7 +7,7 @@
  * agree on every transaction, and the settlement balanced.
  */
 import { strict as assert } from 'node:assert';
-import { AcquirerSimulator } from '../../sim/host/simulator';
+import { AcquirerSimulator, SIM_PARAMETERS_DEFAULT } from '../../sim/host/simulator';
 import { TEST_CARDS } from '../../sim/test-cards';
 import { tempDir, removeDir } from '../../storage/testing';
 import { Driver, journalState, assertLedgerAgrees } from './driver';
@@ -62,7 +62,8 @@ describe('e2e: a trading day through the control interface (terminal process, si
     const idle = await d.until('idle');
     assert.equal(idle.data.signedOn, true);
     assert.equal(idle.data.operator, '001');
-    assert.ok((await d.screen('idle')).includes('DEMO SHOP'));
+    // Idle's title: the merchant's name the acquirer downloaded at sign-on, as the receipts print it.
+    assert.ok((await d.screen('idle')).includes(SIM_PARAMETERS_DEFAULT.merchantName!), 'the host\'s merchant name at idle');
 
     // ---- sale 1: digits from idle start the amount entry; swipe (no PIN for a magnetic debit card here)
     await d.keys('1200');

@@ -20,7 +20,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { needTool } from '../support/tools';
-import { AcquirerSimulator } from '../../sim/host/simulator';
+import { AcquirerSimulator, SIM_PARAMETERS_DEFAULT } from '../../sim/host/simulator';
 import { TEST_CARDS } from '../../sim/test-cards';
 import { journalState } from '../e2e/driver';
 import { buildGuestDisk, GuestDisk, REPO } from './guest-disk';
@@ -33,10 +33,16 @@ const LOGIN_SCREEN_MS_MAX = 300_000;
 /** One step of the day on the screen (a login's scrypt and the sign-on under TCG are the slowest). */
 const STEP_MS_MAX = 180_000;
 /**
- * The idle screen: the merchant's name on its first line (boot/screen-map.ts, en). Not its last
- * line: that is "MENU: menu" or a notice ("! 1 anomaly:", seen after the first sale in the guest).
+ * The merchant's name the acquirer downloads at sign-on: printable ASCII, which the panel's
+ * reading below (half-width glyphs) can read back.
  */
-const IDLE = /^DEMO SHOP/m;
+const MERCHANT_NAME = 'GUEST SHOP 7';
+/**
+ * The idle screen: the merchant's name on its first line (boot/screen-map.ts: the host's, once
+ * downloaded). Not its last line: that is "MENU: menu" or a notice ("! 1 anomaly:", seen after
+ * the first sale in the guest).
+ */
+const IDLE = new RegExp(`^${MERCHANT_NAME}`, 'm');
 const SALES = [{ keys: '1234', shown: '¥12.34', fen: 1234 }, { keys: '500', shown: '¥5.00', fen: 500 }, { keys: '2000', shown: '¥20.00', fen: 2000 }] as const;
 
 describe('guest: the trading day on the real emulated board (qemu-x86.json)', function () {
@@ -58,7 +64,7 @@ describe('guest: the trading day on the real emulated board (qemu-x86.json)', fu
     await provisionDataDir(dataDir, dir);
     disk = buildGuestDisk(join(dir, 'disk'), await realBoardRootFiles(dir), { unitDropIn: REAL_BOARD_DROP_IN, dataDir });
     process.stderr.write(`      guest disk (qemu-x86) built in ${(disk.buildMs / 1000).toFixed(1)} s (release image ${disk.imageBuildMs ? `built in ${(disk.imageBuildMs / 1000).toFixed(1)} s` : 'cached'})\n`);
-    host = new AcquirerSimulator({ clock: Date.now, terminals: [realTerminal()] });
+    host = new AcquirerSimulator({ clock: Date.now, terminals: [realTerminal()], parameters: { ...SIM_PARAMETERS_DEFAULT, merchantName: MERCHANT_NAME } });
     await host.listen(0);
   });
 
@@ -181,7 +187,7 @@ describe('guest: the trading day on the real emulated board (qemu-x86.json)', fu
       await screen(display, /Customer copy\?/, 'the customer copy question (approved, merchant copy printed)');
       await keys('2');
       // No signature pad on this board: the slip is signed on paper; OK there, or idle at once.
-      const after = await screen(display, /Sign|^DEMO SHOP/m, 'the signature step or idle');
+      const after = await screen(display, new RegExp(`Sign|^${MERCHANT_NAME}`, 'm'), 'the signature step or idle');
       if (!IDLE.test(after.join('\n'))) {
         await keys('OK');
         await screen(display, IDLE, 'idle after the sale');

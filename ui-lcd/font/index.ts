@@ -1,6 +1,10 @@
 /**
- * Glyph lookup over the generated Unifont subset. Glyphs are decoded once, on first use.
+ * Glyph lookup over the generated Unifont subset, then GB2312's glyphs in a file (glyph-file.ts)
+ * for a character the subset lacks (text from outside the terminal: a merchant name from the
+ * host). Glyphs are decoded once, on first use.
  */
+import { asset } from '../../common/assets';
+import { GlyphFile } from './glyph-file';
 import { GLYPHS } from './unifont-subset';
 
 export const GLYPH_HEIGHT_PX = 16;
@@ -13,16 +17,29 @@ export interface Glyph {
   readonly rows: Uint16Array;
 }
 
+/**
+ * Decoded glyphs and misses, by code point. Past this many entries a lookup is not kept (text from
+ * outside could name any of a million code points): the subset, the file's 7,166 glyphs and the
+ * misses of the text the screens show stay far below it.
+ */
+export const GLYPH_CACHE_ENTRIES_MAX = 16_384;
 const cache = new Map<number, Glyph | null>();
+let gb2312: GlyphFile | undefined;
 
 export function glyph(ch: string): Glyph | undefined {
   const cp = ch.codePointAt(0)!;
   let g = cache.get(cp);
   if (g === undefined) {
-    g = decode(GLYPHS[cp.toString(16).toUpperCase().padStart(4, '0')]);
-    cache.set(cp, g);
+    const key = cp.toString(16).toUpperCase().padStart(4, '0');
+    g = decode(GLYPHS[key] ?? (cp > 0x7f ? fallbackFile().hex(cp) : undefined));
+    if (cache.size < GLYPH_CACHE_ENTRIES_MAX) cache.set(cp, g);
   }
   return g ?? undefined;
+}
+
+function fallbackFile(): GlyphFile {
+  gb2312 ??= new GlyphFile(asset('ui-lcd', 'font', 'gb2312-unifont.txt'));
+  return gb2312;
 }
 
 export function hasGlyph(ch: string): boolean {
