@@ -79,6 +79,7 @@ describe('npm run image: a full x64 release image', function () {
     assert.deepEqual(paths.filter((p) => p.includes('.musl.') || p.endsWith('.ts') || (p.endsWith('.map') && p !== 'dist/bundle/terminal-main.js.map')), []);
     assert.ok(!paths.includes('board-configs/bench-rig.json'));
     assert.ok(paths.includes('board-configs/handheld.json') && paths.includes('node/bin/node') && paths.includes('dist/boot/terminal-main.js'));
+    assert.ok(paths.includes('ui-lcd/font/gb2312-unifont.txt') && paths.includes('ui-lcd/font/LICENSE'), 'GB2312 glyphs and their licence');
     for (const f of ['terminal.js', 'terminal-main.js', 'terminal-main.js.map', 'code-cache.js']) assert.ok(paths.includes(`dist/bundle/${f}`), `dist/bundle/${f} in the image`);
     assert.deepEqual(paths.filter((p) => p.startsWith('dist/sim/') || p.startsWith('sim/')), [], 'no simulator code without --with-sim');
     assert.deepEqual(paths.filter((p) => /^board-configs\/(sim|sim-[^/]*)\.json$/.test(p)), [], 'no simulator board file without --with-sim');
@@ -101,6 +102,9 @@ describe('npm run image: a full x64 release image', function () {
     assert.equal(execFileSync(node, ['--version'], { encoding: 'utf8', env }).trim(), `v${manifest.image.node.version}`);
     const out = execFileSync(node, ['-e', `for (const m of ${JSON.stringify(ADDON_PACKAGES)}) { require(m); console.log('require ' + m); }`], { cwd: slot, encoding: 'utf8', env });
     for (const m of ADDON_PACKAGES) assert.ok(out.includes(`require ${m}`), out);
+    // The LCD's GB2312 glyphs where common/assets.ts finds them in a slot: 拟 is in no string of
+    // the terminal's own (a merchant name from the host brings it), so it comes from the file.
+    assert.equal(execFileSync(node, ['-e', `process.stdout.write(String(require('./dist/ui-lcd/font').glyph('\\u62df')?.width))`], { cwd: slot, encoding: 'utf8', env }), '16');
     // The runtime's own GPIO addon, found where hal/gpio-native.ts looks from dist/hal.
     const gpio = execFileSync(node, ['-e', `console.log(Object.getOwnPropertyNames(require('./dist/hal/gpio-native').loadGpioV2()).join(','))`], { cwd: slot, encoding: 'utf8', env });
     assert.match(gpio, /request.*set.*get/, `gpio_v2 exports: ${gpio}`);
