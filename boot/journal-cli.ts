@@ -11,6 +11,7 @@ import { Command, CommandContext, existingDir, existingFile, flagString, intFlag
 import { Journal } from '../storage/journal';
 import { exportToFile, importFromFile } from '../storage/backup';
 import { salvage } from '../storage/salvage';
+import { refuseWhileHeld } from '../storage/holders';
 import { STAN_GAP_AFTER_REBUILD, appendContinuation, installRebuilt } from '../runtime/rebuild';
 import { ChildVerdict, unopenableError, unopenableReason, verdictIsDamage, verifyInChild } from '../storage/verify-child';
 import { RecordType, typeName } from '../storage/record';
@@ -149,10 +150,13 @@ const importCmd: Command = {
   name: 'journal import', usage: 'journal import --in FILE [--dir D] [--passphrase-file F]', summary: 'verify a backup, then restore it (the old journal is moved aside)',
   async run(ctx) {
     const dir = journalDir(ctx, false);
+    // Not under a running terminal: it would go on writing into the journal moved aside (storage/holders.ts).
+    refuseWhileHeld(dir, 'pos journal import');
     // A backup the terminal wrote on its own is sealed under its device key, beside the journal folder.
     // Restored beside, its STAN continued past every one the old journal shows, then put in place.
     const staging = `${dir}.restoring-${Date.now()}`;
     const r = await importFromFile(existingFile(need(ctx, 'in'), '--in'), staging, { passphrase: passphrase(ctx), deviceKey: () => deviceKeyBeside(ctx, dir) });
+    refuseWhileHeld(dir, 'pos journal import'); // a terminal started while the backup was verified
     const { continuation: c, movedAside } = await installRebuilt({
       journalDir: dir, builtDir: staging, identity: r.manifest.identity, action: 'restored', reason: 'pos journal import', aside: `${dir}.replaced-${Date.now()}`,
     });

@@ -16,6 +16,7 @@ import { NetworkSettings } from './recovery-net';
 import { execFile } from 'node:child_process';
 import { netApplyFromBoard, NET_INTERFACE_DEFAULT } from './net-apply';
 import { deviceKeyProviderFor, deviceKeyWhenAsked, keyDirFor } from '../runtime/device-key-provider';
+import { refuseWhileHeld } from '../storage/holders';
 
 function board(ctx: CommandContext): ReturnType<typeof readBoardFile> {
   return readBoardFile(flagString(ctx, 'board') ?? process.env.POS_BOARD ?? 'sim');
@@ -105,7 +106,13 @@ function action(name: string, usage: string, summary: string, needsAdmin: boolea
       // settings on the command line reads no journal.
       const admin = needsAdmin ? adminCredentials(ctx) : undefined;
       for (const flag of requiredFlags(usage)) if (!(flag in SECRETS)) need(ctx, flag, { env: FLAG_ENV[flag] });
-      if (name !== 'network test' || !ctx.flags.has('host')) { const { dir, from } = journalDirOf(ctx); existingDir(dir, from); }
+      if (name !== 'network test' || !ctx.flags.has('host')) {
+        const { dir, from } = journalDirOf(ctx);
+        existingDir(dir, from);
+        // Every action opens the journal to write (its admin-action record at least): never beside
+        // a terminal that has it open (storage/holders.ts). `pos journal verify` reads only.
+        refuseWhileHeld(dir, `pos recovery ${name}`);
+      }
       const r = recoveryFor(ctx, applyNetwork);
       try {
         const session = admin ? await r.login(admin.operator, admin.password) : undefined;

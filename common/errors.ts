@@ -27,6 +27,7 @@ export type ErrorKind =
   | 'journal-damaged'
   | 'journal-refused'
   | 'journal-closed'
+  | 'journal-in-use'
   | 'backup-invalid'
   | 'export-target'
   | 'paper-out'
@@ -275,6 +276,9 @@ export const ERRORS = {
   STO_DEVICE_KEY: def('E-STO-12', 'keys-invalid',
     { cause: 'Device key does not open this journal', steps: ['Do not provision again', 'Restore device.key from its backup', 'Call support'] },
     { cause: '设备密钥无法解开本流水', steps: ['请勿重新灌装', '从备份恢复device.key', '联系客服'] }),
+  STO_IN_USE: def('E-STO-13', 'journal-in-use',
+    { cause: 'Journal in use', steps: ['Stop the terminal first', 'Then run it again'] },
+    { cause: '流水正被使用', steps: ['先停止终端程序', '然后再试'] }),
   // ---- printer
   PRN_PAPER_OUT: def('E-PRN-01', 'paper-out',
     { cause: 'Paper out', steps: ['Load paper', 'The receipt will print'] },
