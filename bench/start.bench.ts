@@ -13,10 +13,10 @@
  * Slow CPU (issue 14 goal 6), printed first; BENCH_SLOW_CPU=0 skips it:
  *   - start -> idle (the terminal's own time: process start -> the login screen on the panel, plus
  *     the login's last OK pressed -> the idle screen on the panel, the debounce included; the
- *     password check, no sign-on: a normal boot keeps its working keys) on this machine and under a CPU quota calibrated to a 1 GHz Cortex-A7 (below), as the systemd unit
- *     starts it (its POS_NODE_FLAGS and MALLOC_ settings, read from boot/pos-terminal.service;
- *     the code cache in a folder of its own), beside the baseline in the same run, configurations
- *     in turn:
+ *     password check, no sign-on: a normal boot keeps its working keys) on this machine and
+ *     under a CPU quota calibrated to a 1 GHz Cortex-A7 (below), as the systemd unit starts it
+ *     (its POS_NODE_FLAGS and MALLOC_ settings, read from boot/pos-terminal.service; the code
+ *     cache in a folder of its own), beside the baseline in the same run, configurations in turn:
  *       before  the unit's previous normal path: the slot selector (`pos update boot`, the
  *               compiled dist/boot/pos.js in a node process of its own) and then the bundle as it
  *               was (BENCH_BASELINE_BUNDLE: a loader built from the earlier sources, e.g.
