@@ -4,7 +4,7 @@
  * process, and a figure for the terminal must not count them).
  *
  * Measured, not estimated: the heap after a full garbage collection, then the virtual printer's
- * paper roll emptied, its Chinese font unloaded and the simulated I2C buses' transfer logs
+ * paper roll emptied, the Chinese glyphs it read forgotten and the simulated I2C buses' transfer logs
  * emptied (`drop`), and the heap measured again after another one. The difference is what those
  * held; the other models (keypad, displays, gauge, reader, scan engine) hold a fixed few
  * kilobytes that do not grow with sales.
