@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Journal } from './journal';
+import { CHECKPOINT_TXN_BYTES_MAX, Journal } from './journal';
 import { RecordType } from './record';
 import { readStored, removeDir, tempDir } from './testing';
 import { WAL_BYTES, WAL_COMMIT_HEADER_BYTES, walPath } from './wal';
@@ -9,7 +9,7 @@ import { isPosError } from '../common/errors';
 import { silentLogger } from '../common/log';
 import { openForBoot } from './boot-open';
 import { cutWithRecordsInTheLog, supersededLog } from './testing-wal';
-import { openEnv } from './lmdb-env';
+import { metaTxnId, openEnv } from './lmdb-env';
 
 const ID = 'SIM-WAL-1';
 
@@ -81,6 +81,55 @@ describe('journal: the write-ahead log at open (JOURNAL_FORMAT.md, "Write-ahead 
     assert.equal(j.get(first + 1)?.payload.i, 2, 'the log still serves the journal\'s records');
     await j.close();
     await other.close();
+  });
+
+  it('aLargeCheckpointGoesToLmdbInBoundedTransactions', async () => {
+    const dir = fresh();
+    const j = await Journal.open({ dir, identity: ID, logger: silentLogger });
+    const note = 'n'.repeat(300);
+    await Promise.all(Array.from({ length: 1200 }, (_, i) => j.append('test', { i, note })));
+    assert.equal(j.walRecordCount, 1200, 'one group commit, all in the log');
+    const tailBytes = [...j.raw(j.checkpointedSeq + 1)].reduce((n, e) => n + e.stored.length, 0);
+    const txnsMin = Math.ceil(tailBytes / CHECKPOINT_TXN_BYTES_MAX);
+    assert.ok(txnsMin >= 2, `the tail (${tailBytes} bytes) is larger than one transaction's share`);
+    const before = metaTxnId(dir)!;
+    j.checkpointSync();
+    const txns = Number(metaTxnId(dir)! - before);
+    assert.ok(txns >= txnsMin && txns <= txnsMin + 1, `${txns} LMDB transactions for ${tailBytes} bytes (each at most ${CHECKPOINT_TXN_BYTES_MAX})`);
+    assert.equal(j.walRecordCount, 0);
+    assert.equal(j.checkpointedSeq, j.lastSeq);
+    await j.close();
+    const again = await Journal.open({ dir, identity: ID, readOnly: true });
+    assert.equal(again.openReport.damage, undefined);
+    assert.equal(again.lastSeq, 1201);
+    assert.equal(again.get(1201)?.payload.i, 1199);
+    await again.close();
+  });
+
+  it('aCutBetweenACheckpointsTransactionsLosesNothing', async () => {
+    // As a cut after the checkpoint's first transaction leaves it: LMDB holds the first records of
+    // one commit of the log, the header still says none of them.
+    const dir = fresh();
+    const j = await Journal.open({ dir, identity: ID, logger: silentLogger });
+    await Promise.all(Array.from({ length: 40 }, (_, i) => j.append('test', { i })));
+    const first = j.checkpointedSeq + 1;
+    const stored = [...j.raw(first)].map((e) => e.stored);
+    await j.close({ writeDeferred: false });
+    assert.equal(commitOffsets(dir).length, 1, 'the 40 records are one commit of the log');
+    const env = openEnv(dir);
+    env.transactionSync(() => { for (let k = 0; k < 15; k++) env.putSync(first + k, stored[k]); });
+    await env.close();
+    const look = await Journal.open({ dir, identity: ID, readOnly: true, logger: silentLogger });
+    assert.equal(look.openReport.damage, undefined);
+    assert.deepEqual([...look.raw(first)].map((e) => e.stored), stored, 'every record once, in order: 15 from data.mdb, 25 from the log');
+    await look.close();
+    const reopened = await Journal.open({ dir, identity: ID, logger: silentLogger });
+    assert.equal(reopened.state, 'ok');
+    assert.equal(reopened.lastSeq, first + 39);
+    assert.equal(reopened.walRecordCount, 0, 'the open put the other 25 in LMDB');
+    await reopened.append('test', { i: 40 });
+    await reopened.close();
+    assert.deepEqual(await readStored(dir, first + 39), stored[39]);
   });
 
   it('truncatedWalTailIsIgnored', async () => {
