@@ -42,6 +42,25 @@ export interface LockOptions {
   readonly logger?: Logger;
 }
 
+/** What differs between the locks built on this one (the station registry's, the terminal's). */
+export interface LockPolicy {
+  /** What the lock guards, for the log line when a stale lock is broken. */
+  readonly label: string;
+  /** The error when a live owner keeps the lock past the wait. */
+  readonly lockedError: (lock: string, holder: LockOwner | undefined, waitMs: number) => PosError;
+  /**
+   * A lock only this machine's processes take (a folder on local storage): the owner's host name
+   * is not compared. A terminal's host name may change at provisioning; its own lock from before
+   * must still count as stale.
+   */
+  readonly localOnly?: boolean;
+  /**
+   * An owner with this process's PID is an earlier holder in this very process that did not
+   * release (taken over), not another thread's: one terminal per process.
+   */
+  readonly sameProcessTakesOver?: boolean;
+}
+
 function readOr(file: string, fallback: string): string {
   try { return readFileSync(file, 'utf8').trim(); } catch { return fallback; }
 }
@@ -82,10 +101,10 @@ function pidExists(pid: number): boolean {
 }
 
 /** Why the owner is gone, or undefined while it may be alive. */
-export function ownerGone(o: LockOwner, me: LockOwner = currentOwner()): string | undefined {
-  if (o.hostname !== me.hostname) return undefined;
+export function ownerGone(o: LockOwner, me: LockOwner = currentOwner(), policy: Pick<LockPolicy, 'localOnly' | 'sameProcessTakesOver'> = {}): string | undefined {
+  if (!policy.localOnly && o.hostname !== me.hostname) return undefined;
   if (o.bootId && me.bootId && o.bootId !== me.bootId) return `written in another boot (${o.bootId})`;
-  if (o.pid === me.pid) return undefined; // this process: another thread holds it
+  if (o.pid === me.pid) return policy.sameProcessTakesOver && o.startTicks === me.startTicks ? 'an earlier holder in this process' : undefined;
   if (!pidExists(o.pid)) return `process ${o.pid} is gone`;
   const now = processStartTicks(o.pid);
   if (o.startTicks && now && now !== o.startTicks) return `PID ${o.pid} now belongs to another process (started at tick ${now}, the owner at ${o.startTicks})`;
@@ -108,11 +127,11 @@ function tryCreate(lock: string, owner: LockOwner): boolean {
 }
 
 /** Breaks the lock when its owner is gone; true when it was broken (by this caller or another). */
-function breakIfStale(lock: string, log: Logger): boolean {
+function breakIfStale(lock: string, log: Logger, policy: LockPolicy): boolean {
   const text = readOr(lock, '');
   if (text === '') return true; // released meanwhile
   const owner = parseOwner(text);
-  const why = owner ? ownerGone(owner) : undefined;
+  const why = owner ? ownerGone(owner, currentOwner(), policy) : undefined;
   if (!why) return false;
   const aside = `${lock}.stale.${process.pid}.${threadId}`;
   try { renameSync(lock, aside); } catch (e) {
@@ -128,24 +147,36 @@ function breakIfStale(lock: string, log: Logger): boolean {
     return false;
   }
   rmSync(aside, { force: true });
-  log.warn({ lock, owner, reason: why }, `station registry: broke the stale lock ${lock} of process ${owner?.pid}: ${why}`);
+  log.warn({ lock, owner, reason: why }, `${policy.label}: broke the stale lock ${lock} of process ${owner?.pid}: ${why}`);
   return true;
 }
 
-/** Takes the lock (waiting for a live owner at most waitMs); returns the release. */
-export async function acquireRegistryLock(lock: string, o: LockOptions = {}): Promise<() => void> {
+/**
+ * Takes `lock` (waiting for a live owner at most waitMs, then the policy's error); returns the
+ * release, which removes the lock only while it is still this owner's.
+ */
+export async function acquireOwnerLock(lock: string, policy: LockPolicy, o: LockOptions = {}): Promise<() => void> {
   const log = o.logger ?? silentLogger;
   const waitMs = o.waitMs ?? REGISTRY_LOCK_WAIT_MS_MAX;
   const me = currentOwner();
   const start = Date.now();
   while (!tryCreate(lock, me)) {
-    if (breakIfStale(lock, log)) continue;
+    if (breakIfStale(lock, log, policy)) continue;
     if (Date.now() - start > waitMs) {
-      throw lockedError(lock, parseOwner(readOr(lock, '')), waitMs);
+      throw policy.lockedError(lock, parseOwner(readOr(lock, '')), waitMs);
     }
     await new Promise((r) => setTimeout(r, LOCK_POLL_MS));
   }
-  return () => rmSync(lock, { force: true });
+  const mine = JSON.stringify(me);
+  return () => {
+    const now = parseOwner(readOr(lock, ''));
+    if (now && JSON.stringify(now) === mine) rmSync(lock, { force: true });
+  };
+}
+
+/** The station registry's lock (boot/factory.ts withRegistry): E-FLS-04 when a live station keeps it. */
+export function acquireRegistryLock(lock: string, o: LockOptions = {}): Promise<() => void> {
+  return acquireOwnerLock(lock, { label: 'station registry', lockedError }, o);
 }
 
 /**

@@ -43,6 +43,7 @@ import { SIGNATURE_BYTES_MAX, SIGNATURE_PIXELS_MAX } from '../runtime/txn/engine
 import { ERRORS, PosError, isPosError } from '../common/errors';
 import { Journal } from '../storage/journal';
 import { openForBoot, verifyInBackground } from '../storage/boot-open';
+import { acquireTerminalLock } from './terminal-lock';
 import { InUse } from './in-use';
 import { Checkpoint, checkpointKey, writeCheckpoint } from '../storage/checkpoint';
 import { decodeState, encodeState } from '../runtime/state-snapshot';
@@ -315,6 +316,28 @@ export class TerminalApp {
     await this.halt();
     for (const s of this.stops.splice(0)) s();
     this.inUse.stop();
+    this.releaseLock?.();
+    this.releaseLock = undefined;
+  }
+
+  /** The release of the journal folder's terminal lock (boot/terminal-lock.ts), once taken. */
+  private releaseLock: (() => void) | undefined;
+
+  /**
+   * One terminal per journal: taken before this process opens the journal for the machine or for
+   * recovery, kept until stop() (a restart from the menu keeps it). Another live terminal holding
+   * it is E-STO-13: the machine shows it at the recovery screen, and recovery's login asks again
+   * (the other may have stopped meanwhile) before it opens anything.
+   */
+  private async takeTerminalLock(): Promise<void> {
+    if (this.releaseLock) return;
+    mkdirSync(this.o.journalDir, { recursive: true });
+    try {
+      this.releaseLock = await acquireTerminalLock(this.o.journalDir, this.o.logger);
+    } catch (e) {
+      if (isPosError(e)) this.o.logger.error({ code: e.code, ...e.detail }, e.message);
+      throw e;
+    }
   }
 
   // ---------------------------------------------------------------- boot
@@ -527,7 +550,7 @@ export class TerminalApp {
     const dir = this.o.journalDir;
     const log = this.o.logger;
     const simulator = this.o.board.config.simulator === true;
-    mkdirSync(dir, { recursive: true });
+    await this.takeTerminalLock();
     // A TPM board's first boot after the flashing station: its TPM seals a fresh device key and
     // the journal is made from the station's request (boot/first-boot-seal.ts); it throws, and the
     // terminal stops in recovery with the code, until that is done. Without a request: nothing.
@@ -951,6 +974,7 @@ export class TerminalApp {
   /** The machine's recovery login: Recovery.authenticate (works on a damaged journal), admitted when an administrator. */
   private async recoveryLogin(operator: string, password: string): Promise<Session> {
     await this.recoveryClosing;
+    await this.takeTerminalLock();
     const rec = this.recovery ?? (this.recovery = this.buildRecovery());
     const session = await rec.authenticate(operator, password);
     // A non-administrator or a merchant's administrator is refused by the machine (notice); admit journals the refusal.

@@ -1,0 +1,60 @@
+/**
+ * A second terminal on the same journal (boot/terminal-lock.ts): `npm start` in a second window
+ * uses the board file's journal folder, as the first does. The second stops at the recovery
+ * screen with E-STO-13 and never opens the journal (its recovery login asks again and refuses);
+ * the first sells on and its journal stays whole; a terminal powered off cleanly, or killed,
+ * leaves nothing that stops the next boot.
+ */
+import { strict as assert } from 'node:assert';
+import { Driver, assertLedgerAgrees, journalState, terminalPerTest } from './driver';
+import { Journal } from '../../storage/journal';
+import { journalHolders } from '../../storage/holders';
+import { join } from 'node:path';
+
+describe('e2e: a second terminal on the same journal', function () {
+  this.timeout(180_000);
+  const b = terminalPerTest('pos-e2e-second-');
+  let second: Driver | undefined;
+  afterEach(async () => {
+    await second?.powerOff().catch(() => undefined);
+    second = undefined;
+  });
+
+  it('aSecondTerminalStopsAtJournalInUseAndTheFirstSellsOnWithItsJournalWhole', async () => {
+    await b.d.powerOn();
+    await b.d.signIn();
+    await b.d.sale('1234');
+    second = new Driver(b.host, b.dir);
+    const run = await second.powerOn();
+    const at = await second.until('recovery.locked', (s) => s.data.error?.code === 'E-STO-13');
+    assert.ok(at.data.error, 'the reason is on the screen');
+    const firstPid = b.d.run!.child.pid!;
+    assert.ok(run.log.some((l) => l.includes('E-STO-13') || l.includes(`terminal process ${firstPid}`)), 'the log names the terminal that holds the journal');
+    // The administrator's login asks for the journal again: still in use, still refused.
+    await second.typeLogin('admin');
+    await second.until('recovery.locked', (s) => s.data.error?.code === 'E-STO-13');
+    assert.notEqual((await second.snapshot()).state, 'recovery.menu');
+    const holders = journalHolders(join(b.dir, 'journal'), '/proc', process.pid).map((h) => h.pid);
+    assert.deepEqual(holders.filter((p) => p === run.child.pid), [], 'the second terminal never opened the journal');
+    await second.powerOff();
+    second = undefined;
+
+    await b.d.sale('2000');
+    await b.d.powerOff();
+    const state = await journalState(b.dir);
+    const sales = [...state.txns.values()].filter((t) => t.kind === 'sale' && t.status === 'approved');
+    assert.equal(sales.length, 2);
+    assertLedgerAgrees(b.host, state, state.batch);
+    const j = await Journal.open({ dir: join(b.dir, 'journal'), readOnly: true });
+    assert.equal(j.openReport.damage, undefined, 'the journal verifies whole');
+    await j.close();
+
+    // Powered off cleanly: the next terminal boots; killed: the one after boots too.
+    second = new Driver(b.host, b.dir);
+    await second.powerOn();
+    await second.until('login');
+    await second.pullBattery();
+    await second.powerOn();
+    await second.until('login');
+  });
+});
