@@ -165,7 +165,18 @@ export class InputController {
     const w = this.entry ?? this.menu;
     if (!w || w.poll()?.kind !== 'timeout') return;
     if (this.ui.local) { this.closeLocal(); return; }
-    if (this.path !== 'login' && this.path !== 'recovery.locked') this.deps.send({ type: 'CANCEL' });
+    if (this.waitsAtLogin(this.path)) { this.startOperatorField(); return; }
+    this.deps.send({ type: 'CANCEL' });
+  }
+
+  /**
+   * The login screens (the operator's, recovery's) have no screen to go back to: untouched for the
+   * widget's idle timeout they clear what was typed (a half-typed number or password is not left
+   * for the next person) and take keys again. A widget that timed out answers every later key
+   * with 'timeout', so without a fresh one the keypad would be dead until a power cycle.
+   */
+  private waitsAtLogin(p: string): boolean {
+    return p === 'login' || p === 'recovery.locked';
   }
 
   // ---------------------------------------------------------------- entering a state
@@ -310,6 +321,8 @@ export class InputController {
     if (p === 'refund.details' && this.ui.refundStage === 'trace' && key === 'OK' && entry instanceof DigitEntry && entry.length === 0) { this.refundStage('reference'); return; }
     // A pre-authorization void or completion: OK on an empty trace number keys the hold instead.
     if (this.keysHold(p) && this.ui.preAuthStage === 'trace' && key === 'OK' && entry instanceof DigitEntry && entry.length === 0) { this.preAuthStage('authCode'); return; }
+    // A key after the login's timeout, before the tick cleared it: a fresh entry takes the key.
+    if (this.waitsAtLogin(p) && entry.poll()?.kind === 'timeout') { this.startOperatorField(); this.entryKey(key, p); return; }
     const r = entry.press(key) as WidgetResult<unknown>;
     // CANCEL in keyed entry goes back to the card wait (the sale is not lost; a card still works).
     if ((r.kind === 'cancel' || r.kind === 'timeout') && this.ui.keyed) { this.stopKeyed(); return; }

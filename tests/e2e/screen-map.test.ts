@@ -11,6 +11,7 @@ import { isStateName, screenFor } from '../../ui-lcd/screens';
 import { renderScreen } from '../../ui-lcd/screen';
 import { STATE_SCREENS, EMPTY_UI, Env, chooseScreen } from '../../boot/screen-map';
 import { InputController } from '../../boot/input';
+import { IDLE_TIMEOUT_MS_DEFAULT } from '../../ui-lcd/widgets/base';
 import { PinBufferEntry } from '../../boot/input-secret';
 import { resetAtBoot } from '../../boot/terminal-app';
 import type { Button, ButtonEvent } from '../../hal/button';
@@ -89,6 +90,28 @@ describe('e2e: input controller', () => {
     press('OK');
     assert.deepEqual(sent, [{ type: 'LOGIN', operator: '001', password: '1234' }]);
   });
+
+  for (const state of ['login', 'recovery.locked']) {
+    it(`${state}: a minute untouched clears what was typed and the keys work again (by the tick, or by the next key)`, () => {
+      let nowMs = 0;
+      const sent: MachineEvent[] = [];
+      const c = new InputController({
+        send: (e) => sent.push(e), clock: () => nowMs, cancelCardRead: () => undefined, paperReady: async () => true, refundLookup: () => undefined, now: () => Date.UTC(2026, 10, 21, 2),
+        setLocale: () => undefined, locale: () => 'en', errorPages: () => 1, screenPages: () => 1, recoveryAction: () => undefined, diagnostics: () => undefined, changed: () => undefined,
+      });
+      c.sync(view(state));
+      const press = (keys: string): void => { for (const k of keys.match(/[A-Z]{2,}|\d/g) ?? []) c.press(k as KeyName); };
+      press('01OK12');
+      assert.equal(c.state().login.passwordLength, 2);
+      nowMs += IDLE_TIMEOUT_MS_DEFAULT + 1;
+      c.tick();
+      assert.deepEqual(c.state().login, { field: 'operator', operator: '', passwordLength: 0 }, 'the half-typed login is cleared');
+      assert.deepEqual(sent, [], 'the login screen has nowhere to go: nothing sent');
+      nowMs += 10 * IDLE_TIMEOUT_MS_DEFAULT;
+      press('00OK123456OK');
+      assert.deepEqual(sent, [{ type: 'LOGIN', operator: '000', password: '123456' }], 'keys an hour later, before any tick, log in');
+    });
+  }
 
   it('idle: a digit starts a sale and lands in the amount; the PIN goes out as a Buffer that is wiped once the machine is past it', () => {
     const { c, sent, press } = controller('idle');
