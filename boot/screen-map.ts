@@ -460,7 +460,7 @@ export const STATE_SCREENS: Readonly<Record<string, Builder>> = {
 
   signOff: () => ({ name: 'signOff', data: { done: false } }),
   // The copy that actually waits (a customer copy when that is what ran out), not always "merchant".
-  paperOut: (v) => ({ name: 'paperOut', data: { copy: v.data.waitingCopy, ...(v.data.eReceiptUrl ? { eReceipt: v.data.eReceiptUrl } : {}) } }),
+  paperOut: (v) => ({ name: 'paperOut', data: { copy: v.data.waitingCopy, ...(v.data.eReceiptUrl ? { eReceipt: v.data.eReceiptUrl } : {}), ...(v.data.error?.code ? { code: v.data.error.code } : {}) } }),
   reprintPending: printing('duplicate'),
   storageFailure: (v, ui) => ({ name: 'storageFailure', data: { code: v.data.error?.code ?? 'E-STO-03', selected: ui.selected }, ...(v.data.exportedTo ? { notice: EXPORTED_NOTICE } : {}) }),
   exporting: (v, ui) => ({ name: 'storageFailure', data: { code: v.data.error?.code ?? 'E-STO-03', selected: ui.selected } }),

@@ -50,7 +50,7 @@
  *   settlementResult { balanced, batch, saleCount, saleFen, refundCount, refundFen }
  *   signOff          { done }
  *   lowBattery       { percent, charging, critical }
- *   paperOut         { copy? }
+ *   paperOut         { copy?, eReceipt?, code? }   a copy waits for the printer: paper out, or another printer error by its code
  *   storageFailure   { code, selected }                        export / diagnostics offered
  *   hostUnreachable  { attempt, attemptMax, reason: 'refused'|'timeout'|'no-answer', echo?: { running } | { ok, code, roundTripMs? }, modem?: ModemView }
  *   simPin           { digits, attemptsLeft?, refused?, checking? }   the SIM asks for its PIN (key 2 on the sign-on failure screen)
@@ -63,7 +63,7 @@
 import type { KeyName } from '../hal/keypad';
 import { explainResponseCode } from '../runtime/host/response-codes';
 import { linkName } from '../runtime/host/link-name';
-import type { Locale, MenuItem, Screen, StatusLine, Txt } from './screen';
+import type { LocalText, Locale, MenuItem, Screen, StatusLine, Txt } from './screen';
 import { StringKey, t, maskPan, formatYuan } from './strings';
 import { numbered } from './widgets/menu';
 import { errorScreen } from './error-screens';
@@ -132,7 +132,8 @@ export interface ScreenData {
   signOff: { done: boolean };
   lowBattery: { percent: number; charging: boolean; critical: boolean };
   /** eReceipt: the waiting slip's e-receipt link, shown as a QR code where the display can. */
-  paperOut: { copy?: 'merchant' | 'customer' | 'report' | 'duplicate'; eReceipt?: string };
+  /** code: the printer's error (E-PRN-01 paper out when absent); another one is named with its steps, not "load paper". */
+  paperOut: { copy?: 'merchant' | 'customer' | 'report' | 'duplicate'; eReceipt?: string; code?: string };
   storageFailure: { code: string; selected: number };
   hostUnreachable: {
     attempt: number; attemptMax: number; reason: 'refused' | 'timeout' | 'no-answer';
@@ -605,11 +606,23 @@ function lowBattery(d: ScreenData['lowBattery']): Screen {
   };
 }
 
+/**
+ * A copy waits for the printer. Paper out says "load paper"; any other printer error (the cover
+ * open, a jam or fault, no answer) says its own cause, code and steps: loading paper fixes none
+ * of them. OK prints the waiting copies once the printer reports ready.
+ */
 function paperOut(d: ScreenData['paperOut']): Screen {
-  const screen: Screen = { id: 'paperOut', title: t('title.paperOut'), lines: [t('msg.loadPaper'), ...(d.copy ? [t(COPY_KEY[d.copy])] : [])], footer: t('footer.cancel') };
+  const def = d.code !== undefined && d.code !== PAPER_OUT_CODE ? errorByCode(d.code) : undefined;
+  const cause: LocalText = def ? { en: def.en.cause, zh: def.zh.cause } : t('title.paperOut');
+  // The first step only: the later ones (reprint, call support) are what OK and the error list say.
+  const what: Txt[] = def ? [{ en: `${def.code}: ${def.en.steps[0] ?? ''}`, zh: `${def.code}：${def.zh.steps[0] ?? ''}` }, t('msg.printWhenFixed')] : [t('msg.loadPaper')];
+  const screen: Screen = { id: 'paperOut', title: cause, lines: [...what, ...(d.copy ? [t(COPY_KEY[d.copy])] : [])], footer: t('footer.cancel') };
   // The customer need not wait for paper: their copy as an e-receipt QR code (issue 12 item 6).
-  return d.eReceipt ? { ...screen, eReceiptQr: { content: d.eReceipt, lines: [t('msg.paperOutShort'), t('msg.eReceiptFor'), t('msg.eReceiptScan'), t('msg.eReceiptSlip')] } } : screen;
+  return d.eReceipt ? { ...screen, eReceiptQr: { content: d.eReceipt, lines: [def ? cause : t('msg.paperOutShort'), t('msg.eReceiptFor'), t('msg.eReceiptScan'), t('msg.eReceiptSlip')] } } : screen;
 }
+
+/** The paper-out error (common/errors.ts PRN_PAPER_OUT): the paperOut screen's own wording. */
+const PAPER_OUT_CODE = 'E-PRN-01';
 
 function storageFailure(d: ScreenData['storageFailure']): Screen {
   return {

@@ -262,6 +262,7 @@ export const STRINGS = {
   'msg.chargeNow': s('Charge the terminal now', '请立即充电'),
   'msg.shuttingDown': s('Saving, shutting down', '正在保存并关机'),
   'msg.loadPaper': s('Load paper; the receipt will print', '请装纸，装纸后自动打印'),
+  'msg.printWhenFixed': s('Then OK: the receipt prints', '排除后按确认键打印'),
   'msg.storageStop': s('Selling stopped; data kept', '已停止交易，数据已保留'),
   'msg.doNotPowerOff': s('Do not power off', '请勿关机'),
   'msg.retrying': s('Retrying ({n}/{max})', '正在重试（{n}/{max}）'),

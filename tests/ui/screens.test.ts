@@ -53,3 +53,30 @@ describe('ui-lcd screens: snapshots of every state, both languages, 16x2 / 20x4 
     assert.equal(half.rows[2], '[#######       ] 2/4');
   });
 });
+
+describe('ui-lcd screens: a copy waiting for the printer names the printer\'s error', () => {
+  const text = (s: ReturnType<typeof screenFor>, locale: 'en' | 'zh-CN'): string =>
+    JSON.stringify(s, (_k, v: unknown) => (v && typeof v === 'object' && 'en' in v && 'zh' in v ? (v as { en: string; zh: string })[locale === 'en' ? 'en' : 'zh'] : v));
+
+  it('paperOutSaysLoadPaperOnlyForPaperOut', () => {
+    for (const code of [undefined, 'E-PRN-01']) {
+      const s = screenFor('paperOut', { copy: 'customer', ...(code ? { code } : {}) });
+      assert.match(text(s, 'en'), /Paper out/);
+      assert.match(text(s, 'zh-CN'), /请装纸/);
+    }
+  });
+
+  it('aCoverOpenOrAPrinterFaultIsNamedWithItsCodeAndFirstStepNotLoadPaper', () => {
+    const cases = [['E-PRN-02', 'Printer cover open', 'Close the cover', '打印机盖未合上'], ['E-PRN-03', 'Printer fault', 'Clear any paper jam', '打印机故障'], ['E-PRN-04', 'Printer not answering', 'Check the printer cable', '打印机无响应']] as const;
+    for (const [code, cause, step, zhCause] of cases) {
+      const s = screenFor('paperOut', { copy: 'merchant', code, eReceipt: 'https://r.example/1' });
+      const en = text(s, 'en');
+      const zh = text(s, 'zh-CN');
+      assert.ok(en.includes(cause) && en.includes(`${code}: ${step}`), `${code}: ${en}`);
+      assert.ok(zh.includes(zhCause) && zh.includes(code), `${code}: ${zh}`);
+      assert.doesNotMatch(en, /Paper out|Load paper/, `${code} is not paper out`);
+      assert.doesNotMatch(zh, /缺纸|请装纸/, `${code} is not paper out`);
+      checkedRender(s, `paperOut ${code}`);
+    }
+  });
+});
