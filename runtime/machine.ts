@@ -159,9 +159,11 @@ export interface MachineContext {
   /**
    * The copy of the transaction in progress that could not print (paper out): it prints first
    * when paper is back, then the flow goes on where it stopped (`then`: the customer-copy
-   * question after a merchant copy, the signature after a sale's customer copy).
+   * question after a merchant copy, the signature after a sale's customer copy). `reprint`: a
+   * duplicate asked for from the reprint menu, printed as one (it was printed before; nothing of
+   * it waits in the journal, so without this it was dropped when the paper came back).
    */
-  waiting?: { stan: number; copy: 'merchant' | 'customer'; then: ResumeAt };
+  waiting?: { stan: number; copy: 'merchant' | 'customer'; then: ResumeAt; reprint?: true };
   settlement?: SettlementReport;
   exportedTo?: string;
   flow?: 'sale' | 'void' | 'refund' | 'balance' | 'preAuth' | 'preAuthVoid' | 'completion' | 'completionVoid' | 'qr' | 'qrVoid' | 'qrRefund';
@@ -447,7 +449,8 @@ export function createTerminalMachine(deps: MachineDeps) {
         const engine = engineOf(input);
         // The copy the flow stopped at, as the original it is; then what waited from before (boot).
         const w = input.waiting;
-        if (w && !engine.txn(w.stan)?.printed.includes(w.copy)) await printReceipt(printCtx(input), w.stan, w.copy, false);
+        if (w?.reprint) await printReceipt(printCtx(input), w.stan, w.copy, true);
+        else if (w && !engine.txn(w.stan)?.printed.includes(w.copy)) await printReceipt(printCtx(input), w.stan, w.copy, false);
         const waits = engine.pendingCopies();
         for (const stan of input.pendingStans) {
           const duplicate = input.bootPendingStans.includes(stan);
@@ -1172,7 +1175,7 @@ export function createTerminalMachine(deps: MachineDeps) {
               src: 'printCopy',
               input: ({ context }) => ({ c: context, stan: need(context.voidStan, 'stan'), copy: 'merchant' as const, reprint: true }),
               onDone: '#terminal.idle',
-              onError: { target: '#terminal.paperOut', actions: [assign({ pendingStans: ({ context }) => [need(context.voidStan, 'stan')] }), 'setError'] },
+              onError: { target: '#terminal.paperOut', actions: [assign({ waiting: ({ context }) => ({ stan: need(context.voidStan, 'stan'), copy: 'merchant' as const, then: 'idle' as const, reprint: true as const }) }), 'setError'] },
             },
           },
           printingReport: {
@@ -1521,7 +1524,7 @@ export interface MachineView {
     readonly notice?: string;
     readonly pendingReceipts: readonly number[];
     /** The copy the printer waits to print first (the paper-out screen names it). */
-    readonly waitingCopy?: 'merchant' | 'customer' | 'report';
+    readonly waitingCopy?: 'merchant' | 'customer' | 'report' | 'duplicate';
     /**
      * Paper out with a transaction's slip waiting: its e-receipt link (the host's DF1A address;
      * issue 12 item 6), which the paper-out screen shows as a QR code for the customer.
@@ -1604,8 +1607,8 @@ function waitingEReceipt(snap: TerminalSnapshot): string | undefined {
   return t?.rrn !== undefined && t.status === 'approved' ? eReceiptUrl(t, engine.config.ids.tid, base) : undefined;
 }
 
-function waitingCopy(c: MachineContext): 'merchant' | 'customer' | 'report' | undefined {
-  if (c.waiting) return c.waiting.copy;
+function waitingCopy(c: MachineContext): 'merchant' | 'customer' | 'report' | 'duplicate' | undefined {
+  if (c.waiting) return c.waiting.reprint ? 'duplicate' : c.waiting.copy;
   const first = c.pendingStans.length > 0 ? c.terminal?.engine.pendingCopies().find((p) => c.pendingStans.includes(p.stan)) : undefined;
   if (first) return first.copy;
   return c.reportPending ? 'report' : undefined;

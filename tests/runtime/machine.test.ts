@@ -515,9 +515,13 @@ describe('runtime state machine', function () {
     assert.equal(run.r.sent.length, sentBefore, 'a reprint contacted the host');
     assert.match(run.printer.text(), /DUPLICATE|重打印/);
     run.printer.paperOut = true;
+    const duplicates = (): number => (run.printer.text().match(/DUPLICATE|重打印/g) ?? []).length;
+    const printedBefore = duplicates();
     run.send({ type: 'REPRINT' }); run.send({ type: 'REPRINT_STAN', stan }); await run.until('paperOut');
+    assert.equal(run.view().data.waitingCopy, 'duplicate', 'the paper-out screen says a duplicate waits');
     run.printer.paperOut = false;
     run.send({ type: 'PAPER_LOADED' }); await run.until('idle');
+    assert.ok(duplicates() > printedBefore, 'the reprint asked for while paper was out prints once paper is back');
     run.send({ type: 'SETTLE' }); await run.until('settlement.confirm'); run.send({ type: 'OK' }); await run.until('settlement.result'); run.send({ type: 'OK' }); await run.until('idle');
     run.send({ type: 'REPRINT' }); run.send({ type: 'REPRINT_REPORT' }); await run.until('idle');
     run.printer.paperOut = true;
