@@ -155,7 +155,8 @@ export interface MachineContext {
    * A copy that began waiting in this session never printed: it prints as the original.
    */
   bootPendingStans: number[];
-  reportPending: boolean;
+  /** The settlement report waits for the printer; 'reprint': a reprint of it asked for from the menu (printed before). */
+  reportPending: boolean | 'reprint';
   /**
    * The copy of the transaction in progress that could not print (paper out): it prints first
    * when paper is back, then the flow goes on where it stopped (`then`: the customer-copy
@@ -457,7 +458,7 @@ export function createTerminalMachine(deps: MachineDeps) {
           for (const p of waits) if (p.stan === stan && !engine.txn(stan)?.printed.includes(p.copy)) await printReceipt(printCtx(input), stan, p.copy, duplicate);
         }
         const closed = engineOf(input).state.lastClosed;
-        if (input.reportPending && closed && !closed.reportPrinted) await printSettlementReport(printCtx(input), true);
+        if (input.reportPending && closed && (!closed.reportPrinted || input.reportPending === 'reprint')) await printSettlementReport(printCtx(input), true);
       }),
       printReport: fromPromise<void, { c: MachineContext; reprint: boolean }>(({ input }) => printSettlementReport(printCtx(input.c), input.reprint)),
       saveSignature: fromPromise<void, { c: MachineContext; stan: number; image: MonoImage }>(({ input }) => engineOf(input.c).saveSignature(input.stan, input.image)),
@@ -509,7 +510,7 @@ export function createTerminalMachine(deps: MachineDeps) {
       isSupervisor: ({ context }) => context.session?.role === 'supervisor' || context.session?.role === 'administrator',
       isAdministrator: ({ context }) => context.session?.role === 'administrator',
       lockedOut: ({ event }) => kindOf((event as unknown as { error: unknown }).error) === 'locked-out',
-      hasPending: ({ context }) => context.pendingStans.length > 0 || context.reportPending,
+      hasPending: ({ context }) => context.pendingStans.length > 0 || context.reportPending !== false,
       signedOn: ({ context }) => engineOf(context).signedOn,
       preAuthOffered: ({ context }) => engineOf(context).featureAvailable('preAuth'),
       qrOffered: ({ context }) => engineOf(context).featureAvailable('qr'),
@@ -1182,7 +1183,7 @@ export function createTerminalMachine(deps: MachineDeps) {
             invoke: {
               src: 'printReport', input: ({ context }) => ({ c: context, reprint: true }),
               onDone: '#terminal.idle',
-              onError: { target: '#terminal.paperOut', actions: [assign({ reportPending: true }), 'setError'] },
+              onError: { target: '#terminal.paperOut', actions: [assign({ reportPending: 'reprint' as const }), 'setError'] },
             },
           },
         },
@@ -1632,7 +1633,7 @@ export function viewOf(snap: TerminalSnapshot): MachineView {
     data: {
       operator: c.session?.operator, role: c.session?.role, battery: c.battery, flow: c.flow, amountFen: c.amountFen, panMasked: mask,
       duplicate: c.duplicate, result: c.result, balanceFen: c.balanceFen, error: c.error, notice: c.notice, pendingReceipts: [...c.pendingStans], waitingCopy: waitingCopy(c),
-      reportPending: c.reportPending, settlement: c.settlement, exportedTo: c.exportedTo, signedOn: engine?.signedOn ?? false,
+      reportPending: c.reportPending !== false, settlement: c.settlement, exportedTo: c.exportedTo, signedOn: engine?.signedOn ?? false,
       reversalPending: engine?.state.pendingReversal !== undefined, batch: engine?.state.batch, merchantName: engine?.params.merchantName,
       voidTarget: c.voidStan !== undefined && (c.flow === 'void' || c.flow === 'completionVoid' || c.flow === 'qrVoid' || c.flow === 'qrRefund') ? engine?.txn(c.voidStan) : undefined,
       qr: c.flow === 'qr' ? { mode: c.qrMode, ...c.qrWait } : undefined,

@@ -526,6 +526,14 @@ describe('runtime state machine', function () {
     run.send({ type: 'REPRINT' }); run.send({ type: 'REPRINT_REPORT' }); await run.until('idle');
     run.printer.paperOut = true;
     run.send({ type: 'REPRINT' }); run.send({ type: 'REPRINT_REPORT' }); await run.until('paperOut');
+    assert.equal(run.view().data.waitingCopy, 'report');
+    const reports = (): number => (run.printer.text().match(/SETTLEMENT|结算/g) ?? []).length;
+    const reportsBefore = reports();
+    run.printer.paperOut = false;
+    run.send({ type: 'PAPER_LOADED' }); await run.until('idle');
+    assert.ok(reports() > reportsBefore, 'the report\'s reprint asked for while paper was out prints once paper is back');
+    run.printer.paperOut = true;
+    run.send({ type: 'REPRINT' }); run.send({ type: 'REPRINT_REPORT' }); await run.until('paperOut');
     run.send({ type: 'CANCEL' }); await run.until('idle');
   });
 
