@@ -47,6 +47,18 @@ function recoveryFor(ctx: CommandContext, applyNetwork = false): Recovery {
   });
 }
 
+/**
+ * `pos recovery reboot|poweroff` runs `systemctl reboot|poweroff` on the machine it runs on: on the
+ * simulator board (the default in a checkout) that is a developer's own computer, not a terminal.
+ * Refused there before anything is opened or journaled; a terminal's shell names its board file
+ * (--board, or $POS_BOARD as the unit sets it).
+ */
+function notThisComputer(ctx: CommandContext, verb: 'reboot' | 'poweroff'): void {
+  const b = board(ctx);
+  if (b.config.simulator !== true) return;
+  throw new PosError('OPR_INPUT', `pos recovery ${verb}: the board is the simulator board (${b.file}), so systemctl ${verb} would ${verb === 'reboot' ? 'reboot' : 'power off'} this computer, not a terminal: nothing done. On a terminal, name its board file (--board B, or $POS_BOARD as the unit sets it) / 当前为模拟器板，不会${verb === 'reboot' ? '重启' : '关闭'}本机；在终端上请用 --board 或 $POS_BOARD 指定其板文件`, { board: b.file });
+}
+
 function systemctl(verb: 'reboot' | 'poweroff'): Promise<void> {
   return new Promise((resolve, reject) => execFile('systemctl', [verb], (e) => (e ? reject(e) : resolve())));
 }
@@ -106,6 +118,7 @@ function action(name: string, usage: string, summary: string, needsAdmin: boolea
       // settings on the command line reads no journal.
       const admin = needsAdmin ? adminCredentials(ctx) : undefined;
       for (const flag of requiredFlags(usage)) if (!(flag in SECRETS)) need(ctx, flag, { env: FLAG_ENV[flag] });
+      if (name === 'reboot' || name === 'poweroff') notThisComputer(ctx, name);
       if (name !== 'network test' || !ctx.flags.has('host')) {
         const { dir, from } = journalDirOf(ctx);
         existingDir(dir, from);

@@ -112,6 +112,18 @@ describe('pos command line: what a person types wrong is named, nothing is ignor
     assert.match(noPassword.err, /--password-file F .* is missing \(or set \$POS_ADMIN_PASSWORD\)/);
   });
 
+  it('recoveryRebootAndPoweroffOnTheSimulatorBoardTouchNothing', async () => {
+    // On the simulator board (a checkout's default) systemctl would reboot the developer's computer.
+    process.env.POS_ADMIN_PASSWORD = '123456';
+    for (const verb of ['reboot', 'poweroff']) {
+      const r = await pos('recovery', verb, '--operator', '00', '--dir', root);
+      assert.equal(r.code, 2, r.err);
+      assert.match(r.err, new RegExp(`E-OPR-08.*simulator board .*systemctl ${verb} would .*this computer.*nothing done`, 's'));
+      assert.match(r.err, /--board B, or \$POS_BOARD/);
+      assert.deepEqual(readdirSync(root), [], 'nothing opened or journaled');
+    }
+  });
+
   it('updateApplyWithoutAFileSaysTheFileIsMissingNotTheKey', async () => {
     const r = await pos('update', 'apply', '--root', root);
     assert.equal(r.code, EXIT_USAGE);
