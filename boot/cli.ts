@@ -192,6 +192,24 @@ export function existingFile(path: string, from: string): string {
   return path;
 }
 
+/** Why a file could not be opened, in words (the system error's code is kept in the detail). */
+const FILE_ERRORS: Readonly<Record<string, string>> = {
+  ENOENT: 'no such file or folder', EACCES: 'permission denied', EPERM: 'permission denied', EISDIR: 'is a folder, not a file', ENOTDIR: 'a part of the path is not a folder',
+};
+
+/**
+ * A file a command was told to read (--password-file, --manifest, --components...) that is not
+ * there or not readable: E-OPR-08 naming the file, exit 2 with the steps, not a bare ENOENT and
+ * exit 1. Every command's reads get it, not only those that check first (existingFile).
+ */
+function fileError(e: unknown): PosError | undefined {
+  if (!(e instanceof Error) || e instanceof PosError) return undefined;
+  const x = e as NodeJS.ErrnoException;
+  const why = x.code !== undefined ? FILE_ERRORS[x.code] : undefined;
+  if (!why || typeof x.path !== 'string') return undefined;
+  return new PosError('OPR_INPUT', `cannot read ${x.path}: ${why}`, { path: x.path, errno: x.code });
+}
+
 /** Usage lines of the commands under `prefix` ("journal" lists journal verify, dump, ...). */
 export function groupUsage(commands: readonly Command[], prefix: readonly string[]): Command[] {
   return commands.filter((c) => { const w = c.name.split(' '); return prefix.every((x, i) => w[i] === x); });
@@ -204,6 +222,8 @@ export function flagString(ctx: CommandContext, name: string): string | undefine
 
 /** Prints an error the way an operator or technician can act on it, and returns exit code 2. */
 export function reportError(e: unknown, err: (line: string) => void): number {
+  const file = fileError(e);
+  if (file) return reportError(file, err);
   if (e instanceof PosError) {
     const d = e.definition;
     err(`${e.message}`);

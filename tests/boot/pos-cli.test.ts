@@ -112,6 +112,23 @@ describe('pos command line: what a person types wrong is named, nothing is ignor
     assert.match(noPassword.err, /--password-file F .* is missing \(or set \$POS_ADMIN_PASSWORD\)/);
   });
 
+  it('aFileNamedOnTheCommandLineThatIsMissingIsNamedWithACodeNotARawEnoent', async () => {
+    const missing = join(root, 'no-such-file');
+    const runs = [
+      ['factory', 'provision', '--serial', 'S1', '--tid', '12345678', '--mid', '123456789012345', '--components', missing, '--dir', root],
+      ['recovery', 'salvage', '--operator', '00', '--password-file', missing, '--dir', root],
+      ['factory', 'mgmt', '--password-file', missing, '--dir', root],
+    ];
+    for (const argv of runs) {
+      const r = await pos(...argv);
+      assert.equal(r.code, 2, `${argv.join(' ')}: ${r.err}`);
+      assert.match(r.err, new RegExp(`cannot read ${missing}: no such file`), argv.join(' '));
+      assert.match(r.err, /E-OPR-08/);
+      assert.doesNotMatch(r.err, /ENOENT/);
+    }
+    assert.deepEqual(readdirSync(root), [], 'nothing made');
+  });
+
   it('recoveryRebootAndPoweroffOnTheSimulatorBoardTouchNothing', async () => {
     // On the simulator board (a checkout's default) systemctl would reboot the developer's computer.
     process.env.POS_ADMIN_PASSWORD = '123456';
