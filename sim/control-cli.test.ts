@@ -118,6 +118,12 @@ describe('pos control: the control interface from a shell, no nc', () => {
     assert.deepEqual(controlRequest(['swipe', 'magDebit']), { cmd: 'swipe', fields: { card: 'magDebit' } });
   });
 
+  it('aBareValueHoldingAnEqualsSignIsTheMainFieldsValue', () => {
+    // The README's `host {line: "fault SPEC"}`: a fault spec has its own key=value parts.
+    assert.deepEqual(controlRequest(['host', 'fault close-before-response,type=sale']), { cmd: 'host', fields: { line: 'fault close-before-response,type=sale' } });
+    assert.deepEqual(controlRequest(['battery', 'percent=5', 'charging=false']), { cmd: 'battery', fields: { percent: 5, charging: false } });
+  });
+
   it('noCommandAtAllExitsWithTheUsageCode', async () => {
     const r = await pos('control');
     assert.equal(r.code, EXIT_USAGE);

@@ -37,6 +37,9 @@ const MAIN_FIELD: Record<string, string> = {
 /** Fields whose values are text even when they look like numbers (`press 1`, `keys 1234OK`). */
 const TEXT_FIELDS = new Set(['key', 'keys', 'card', 'name', 'state', 'path', 'role', 'code', 'wallet', 'line', 'sim', 'registration']);
 
+/** What a control request's field is called: `percent`, `drop`, `card`. */
+const FIELD_NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
+
 function valueOf(field: string, text: string): unknown {
   if (TEXT_FIELDS.has(field)) return text;
   try { return JSON.parse(text) as unknown; } catch { return text; }
@@ -59,8 +62,10 @@ export function controlRequest(args: readonly string[]): { cmd: string; fields: 
   }
   const fields: Record<string, unknown> = {};
   for (const a of rest) {
+    // field=value only when what comes before '=' is a field name: `host "fault x,type=sale"` is
+    // the main field's value, not a field called "fault x,type".
     const eq = a.indexOf('=');
-    if (eq > 0) { fields[a.slice(0, eq)] = valueOf(a.slice(0, eq), a.slice(eq + 1)); continue; }
+    if (eq > 0 && FIELD_NAME.test(a.slice(0, eq))) { fields[a.slice(0, eq)] = valueOf(a.slice(0, eq), a.slice(eq + 1)); continue; }
     const field = MAIN_FIELD[first];
     if (!field || field in fields) throw new UsageError(`"${a}": give it as field=value (pos control ${first} field=value)`);
     fields[field] = valueOf(field, a);

@@ -119,6 +119,34 @@ describe('simulator control interface (JSON lines on loopback)', () => {
 
   it('keySequenceParsesDigitsAndNamedKeys', () => {
     assert.deepEqual(keySequence('10[OK]CANCEL'), ['1', '0', 'OK', 'CANCEL']);
+    assert.deepEqual(keySequence('01ok 0000 Ok'), ['0', '1', 'OK', '0', '0', '0', '0', 'OK'], 'names in any case, spaces ignored');
+  });
+
+  it('aKeySequenceWithSomethingThatIsNotAKeyIsRefusedWholeNotTypedInPart', async () => {
+    assert.throws(() => keySequence('12X4'), /"X" at position 3 of "12X4" is not a key/);
+    assert.throws(() => keySequence('12.34OK'), /"\." at position 3/);
+    assert.throws(() => keySequence('01OKK'), /unknown key "OKK"/);
+    await sim.board.keypad().start();
+    const c = client(port);
+    const pressed: string[] = [];
+    sim.board.keypad().onKey((e: KeyEvent) => { if (e.type === 'down') pressed.push(e.key); });
+    try {
+      const r = await c.send({ id: 1, cmd: 'keys', keys: '12X4' });
+      assert.equal(r.ok, false);
+      assert.match(String(r.error), /not a key/);
+      assert.deepEqual(pressed, [], 'no key of it was pressed');
+      for (const [cmd, field, word] of [['cover', 'open', 'ajar'], ['reset-button', 'down', 'maybe']] as const) {
+        const bad = await c.send({ id: 2, cmd, [field]: word });
+        assert.equal(bad.ok, false, `${cmd} ${word}`);
+        assert.match(String(bad.error), new RegExp(`${field} must be`));
+      }
+      assert.equal((await c.send({ id: 3, cmd: 'cover', open: 'open' })).ok, true);
+      assert.equal(sim.printer().machine.coverOpen, true, 'cover open opens it');
+      assert.equal((await c.send({ id: 4, cmd: 'cover', open: 'closed' })).ok, true);
+      assert.equal(sim.printer().machine.coverOpen, false, 'cover closed closes it (a word was taken as true before)');
+    } finally {
+      c.close();
+    }
   });
 });
 

@@ -222,14 +222,14 @@ export class ControlServer {
       tap: async (r) => { const card = cardOf(r.card, 'contactless'); await this.readerReady(); sim.reader().tap(card); return {}; },
       'take-away': () => { sim.reader().takeAway(); return {}; },
       'garble-reader': () => { sim.reader().garbleNextFrame('crc'); return {}; },
-      'reader-silent': (r) => { if (r.silent === false) sim.reader().wake(); else sim.reader().goSilent(); return {}; },
+      'reader-silent': (r) => { if (yesNo(r, 'silent', true, { silent: true, awake: false })) sim.reader().goSilent(); else sim.reader().wake(); return {}; },
       'printer-fault': (r) => { sim.printer().setFault(printerFaultOf(r.fault)); return {}; },
       absent: (r) => {
         const bus = num(r.bus);
         const address = typeof r.address === 'string' ? Number(r.address) : num(r.address);
         if (bus === undefined || address === undefined || !Number.isInteger(address) || address < 0 || address > 0x7f) throw new Error('absent needs "bus" and "address" (0..127, or "0x36")');
         if (!sim.i2c.has(bus)) throw new Error(`no simulated I2C bus ${bus}; buses: ${[...sim.i2c.keys()].join(', ')}`);
-        sim.i2cBus(bus).setAbsent(address, r.absent !== false);
+        sim.i2cBus(bus).setAbsent(address, yesNo(r, 'absent', true, { absent: true, present: false }));
         return {};
       },
       screen: () => this.screen(),
@@ -245,8 +245,8 @@ export class ControlServer {
         return { percent: s.percent, charging: s.charging, level: s.level };
       },
       paper: (r) => this.paper(String(r.state ?? '')),
-      cover: (r) => { if (r.open) sim.printer().openCover(); else sim.printer().closeCover(); return {}; },
-      'reset-button': (r) => { if (r.down) sim.resetButton().press(); else sim.resetButton().release(); return {}; },
+      cover: (r) => { if (yesNo(r, 'open', false, { open: true, closed: false, close: false })) sim.printer().openCover(); else sim.printer().closeCover(); return {}; },
+      'reset-button': (r) => { if (yesNo(r, 'down', false, { down: true, up: false, pressed: true, released: false })) sim.resetButton().press(); else sim.resetButton().release(); return {}; },
       leds: () => ({ leds: Object.fromEntries([...sim.leds.entries()].map(([role, led]) => [role, led.isOn])) }),
       state: () => ({ state: this.probe?.snapshot() ?? null }),
       subscribe: () => ({}),
@@ -266,7 +266,7 @@ export class ControlServer {
       'scan-codes': () => ({ codes: Object.keys(DEMO_PAYMENT_CODES) }),
       modem: (r) => modemControl(sim, r),
       // What the process holds after a full GC; drop: the paper roll torn off and the devices' share measured (sim/memory-probe.ts).
-      memory: (r) => ({ ...memoryCommand(sim, r.drop === true) }),
+      memory: (r) => ({ ...memoryCommand(sim, yesNo(r, 'drop', false)) }),
       // Any control line for the acquirer simulator of the process that started this terminal
       // (`npm start`): `host down` / `host up` (connections refused: offline sales), `host fault ...`.
       host: (r) => {
@@ -354,10 +354,21 @@ function keyOf(v: unknown): KeyName {
   return k as KeyName;
 }
 
-/** "12.34OK" style: digits one by one, words (OK, CANCEL...) in brackets or upper case runs. */
+/**
+ * "1234OK" style: digits one by one, key names (OK, CANCEL... in either case) as runs of letters
+ * or in brackets ("[OK][CANCEL]" for two names in a row), spaces between tokens ignored. Anything
+ * else is refused with where it is, before any key is pressed: `keys 12X4` must not type 124.
+ */
 export function keySequence(s: string): KeyName[] {
   const out: KeyName[] = [];
-  for (const token of s.match(/\[[A-Za-z]+\]|[A-Z]{2,}|[0-9]/g) ?? []) out.push(keyOf(token.replace(/[[\]]/g, '')));
+  const token = /\s+|\[([A-Za-z]+)\]|([A-Za-z]{2,})|([0-9])/y;
+  for (let at = 0; at < s.length; at = token.lastIndex) {
+    token.lastIndex = at;
+    const m = token.exec(s);
+    if (!m) throw new Error(`keys: "${s.slice(at, at + 1)}" at position ${at + 1} of "${s}" is not a key; digits, key names (${KEY_NAMES.filter((k) => k.length > 1).join(' ')}), [NAME] for two names in a row`);
+    const name = m[1] ?? m[2] ?? m[3];
+    if (name !== undefined) out.push(keyOf(name));
+  }
   return out;
 }
 
@@ -450,3 +461,18 @@ function writeNoFollow(file: string, bytes: Buffer): void {
 
 function num(v: unknown): number | undefined { return typeof v === 'number' ? v : undefined; }
 function bool(v: unknown): boolean | undefined { return typeof v === 'boolean' ? v : undefined; }
+
+/**
+ * A yes/no field: a boolean, true/false/yes/no/on/off, or the command's own words (`cover
+ * closed`, `reset-button up`); absent: `absent`. Anything else is refused: a word taken as
+ * truthy had `cover closed` open the cover.
+ */
+function yesNo(r: Request, field: string, absent: boolean, words: Readonly<Record<string, boolean>> = {}): boolean {
+  const v = r[field];
+  if (v === undefined) return absent;
+  if (typeof v === 'boolean') return v;
+  const all: Record<string, boolean> = { true: true, false: false, yes: true, no: false, on: true, off: false, ...words };
+  const w = typeof v === 'string' ? all[v.toLowerCase()] : undefined;
+  if (w === undefined) throw new Error(`${field} must be ${Object.keys(all).join(', ')}; got ${JSON.stringify(v)}`);
+  return w;
+}
