@@ -11,6 +11,8 @@
  *   npm start -- --control-port N  fixed control port (default: a free port, kept across battery pulls)
  *   npm start -- --locale en       English screens and receipts (default zh-CN)
  *   npm start -- --journal-dir D   the journal somewhere else than the board file says (--backup-dir too)
+ *   npm start -- --hold-reset      powers on with the reset button held: the recovery menu (headless
+ *                                  too, where no key pulls the battery; the panel's `h` then `x`)
  */
 import { dirname, join, resolve } from 'node:path';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -122,8 +124,16 @@ export class TerminalPower {
   }
 }
 
+/** Every option npm start takes (a mistyped one is refused, not ignored). */
+const START_FLAGS: ReadonlySet<string> = new Set(['headless', 'hold-reset', 'board', 'control-port', 'locale', 'journal-dir', 'backup-dir']);
+
 async function main(): Promise<void> {
   const { flags } = parseArgs(process.argv.slice(2), new Set(['board', 'control-port', 'locale', 'journal-dir', 'backup-dir']));
+  const unknown = [...flags.keys()].filter((f) => !START_FLAGS.has(f));
+  if (unknown.length > 0) {
+    process.stderr.write(`npm start: unknown option ${unknown.map((f) => `--${f}`).join(', ')}; options: ${[...START_FLAGS].map((f) => `--${f}`).join(' ')}\n`);
+    process.exit(EXIT_USAGE);
+  }
   const board = typeof flags.get('board') === 'string' ? String(flags.get('board')) : 'sim';
   const headless = flags.has('headless') || !process.stdout.isTTY || !process.stdin.isTTY;
   const log: string[] = [];
@@ -147,7 +157,7 @@ async function main(): Promise<void> {
     process.exit(EXIT_USAGE);
   }
   const power = new TerminalPower(terminalArgs, onLog, Number(portFlag ?? 0));
-  let running = await power.powerOn();
+  let running = await power.powerOn(flags.has('hold-reset'));
   // `pos control` finds the port here when it is not given one (sim/control-cli.ts).
   const journalDir = resolve(typeof flags.get('journal-dir') === 'string' ? String(flags.get('journal-dir')) : readBoardFile(board).config.storage.journalDir);
   const portFile = controlPortFile(journalDir);

@@ -5,6 +5,8 @@
  * control`) finds it where it was.
  */
 import { strict as assert } from 'node:assert';
+import { ChildProcess } from 'node:child_process';
+import { spawnModule } from '../../common/spawn';
 import { join } from 'node:path';
 import { TerminalPower } from '../../boot/start';
 import { ControlClient } from '../../sim/control-client';
@@ -52,5 +54,54 @@ describe('e2e: the control port across battery pulls', function () {
         client.close();
       }
     }
+  });
+});
+
+describe('e2e: npm start --headless --hold-reset opens the recovery menu; a mistyped option is refused', function () {
+  this.timeout(90_000);
+  let dir: string;
+  let child: ChildProcess | undefined;
+  beforeEach(() => { dir = tempDir('h-start-'); });
+  afterEach(async () => {
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child!.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    child = undefined;
+    removeDir(dir);
+  });
+
+  const start = (...args: string[]): ChildProcess => spawnModule(join(__dirname, '..', '..', 'boot', 'start'), ['--headless', '--journal-dir', join(dir, 'journal'), '--backup-dir', join(dir, 'backup'), '--locale', 'en', ...args]);
+
+  it('holdResetPowersOnWithTheResetButtonHeldIntoTheRecoveryLogin', async () => {
+    child = start('--hold-reset');
+    let out = '';
+    const port = await new Promise<number>((resolve, reject) => {
+      child!.stdout!.on('data', (d: Buffer) => { out += d.toString(); const m = /control interface 127\.0\.0\.1:(\d+)/.exec(out); if (m) resolve(Number(m[1])); });
+      child!.once('exit', (code) => reject(new Error(`npm start exited ${code}: ${out}`)));
+    });
+    const client = await ControlClient.connect(port);
+    try {
+      const deadline = Date.now() + 60_000;
+      let state: { state?: string; data?: { recoveryReason?: { resetHeld?: boolean } } } | undefined;
+      while (Date.now() < deadline) {
+        state = (await client.request('state')).state as typeof state;
+        if (state?.state === 'recovery.locked') break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(state?.state, 'recovery.locked', JSON.stringify(state));
+    } finally {
+      client.close();
+    }
+  });
+
+  it('aMistypedOptionExitsWithTheUsageCodeNamingIt', async () => {
+    child = start('--hold-rest');
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+    const code = await new Promise<number | null>((r) => child!.once('exit', (c) => r(c)));
+    assert.equal(code, 64);
+    assert.match(err, /unknown option --hold-rest; options: .*--hold-reset/);
   });
 });
