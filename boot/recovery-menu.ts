@@ -195,9 +195,10 @@ export class RecoveryMenu implements Overlay {
   private topChoice(value: string): void {
     switch (value) {
       case 'verify': return this.run(() => this.rec().verifyJournal(), 'verify');
-      case 'export': return this.passphrase((p) => this.run(() => this.rec().exportTo(this.exportTarget(), p, this.session()), 'export'));
+      case 'export': return this.newPassphrase((p) => this.run(() => this.rec().exportTo(this.exportTarget(), p, this.session()), 'export'));
       case 'restore': return this.show(this.menu('recoveryRestore', t('title.restore'), RECOVERY_RESTORE_ITEMS, (v) => this.restoreChoice(v)));
-      case 'salvage': return this.run(() => this.rec().salvage(this.session()), 'salvage');
+      // Salvage moves the journal aside and runs on the rebuilt one: asked first (one key from the menu).
+      case 'salvage': return this.show({ kind: 'confirm', id: 'recoveryConfirm:salvage', title: t('title.confirm'), lines: [t('msg.salvageAsk')], page: 0, ok: () => this.run(() => this.rec().salvage(this.session()), 'salvage') });
       case 'factory-reset': return void this.factoryReset();
       case 'diagnostics': return this.d.openDiagnostics();
       case 'restart': return this.run(() => this.rec().reboot(this.session()), 'reboot');
@@ -212,10 +213,10 @@ export class RecoveryMenu implements Overlay {
       // passphrase (OK at once is refused by the entry) is not offered: ask every time.
       // Backups the terminal wrote on its own are sealed under its device key: no passphrase.
       if (!this.rec().backups().some((f) => this.rec().needsPassphrase(f))) return this.run(() => this.rec().repair(this.session()), 'repair');
-      return this.passphrase((p) => this.run(() => this.rec().repair(this.session(), p), 'repair'));
+      return this.passphrase((p) => this.run(() => this.rec().repair(this.session(), p), 'repair'), t('msg.passphraseOfBackup'));
     }
     this.chooseFile(BACKUP_FILE_SUFFIX, (file) => (this.rec().needsPassphrase(file)
-      ? this.passphrase((p) => this.run(() => this.rec().importBackup(file, p, this.session()), 'import'))
+      ? this.passphrase((p) => this.run(() => this.rec().importBackup(file, p, this.session()), 'import'), t('msg.passphraseOfBackup'))
       : this.run(() => this.rec().importBackup(file, undefined, this.session()), 'import')));
   }
 
@@ -237,9 +238,21 @@ export class RecoveryMenu implements Overlay {
 
   // ---------------------------------------------------------------- steps
 
-  private passphrase(done: (p: string) => void): void {
+  /** A backup's passphrase, masked: `hint` says whether it is a new one or the one a backup was made with. */
+  private passphrase(done: (p: string) => void, hint: Txt, title: Txt = t('title.passphrase'), id = 'passphrase'): void {
     const widget = pinEntry({ clock: this.d.clock, idleTimeoutMs: NO_TIMEOUT, lengthMin: PASSPHRASE_DIGITS_MIN, lengthMax: PASSPHRASE_DIGITS_MAX });
-    this.show({ kind: 'entry', id: 'passphrase', title: t('title.passphrase'), label: t('label.passphrase'), masked: true, lengthMax: PASSPHRASE_DIGITS_MAX, widget, hint: t('msg.passphraseHint'), page: 0, done });
+    this.show({ kind: 'entry', id, title, label: t('label.passphrase'), masked: true, lengthMax: PASSPHRASE_DIGITS_MAX, widget, hint, page: 0, done });
+  }
+
+  /**
+   * A new passphrase (export): typed twice, masked, the same both times. Typed once, a slip of a
+   * finger made a backup nobody can open (found following the README); different: both again.
+   */
+  private newPassphrase(done: (p: string) => void, hint: Txt = t('msg.passphraseHint')): void {
+    this.passphrase((first) => this.passphrase((again) => {
+      if (again === first) done(first);
+      else this.newPassphrase(done, t('msg.passphraseMismatch'));
+    }, t('msg.passphraseAgainHint'), t('title.passphraseAgain'), 'passphraseAgain'), hint);
   }
 
   private digits(id: string, title: Txt, label: Txt, lengthMin: number, lengthMax: number, done: (v: string) => void): void {

@@ -290,6 +290,27 @@ describe('boot/recovery-menu: what a technician sees', function () {
     assert.equal(r.menu.screen().input?.digits, '**');
   });
 
+  it('anExportsPassphraseIsTypedTwiceAndTwoThatDifferAreAskedAgain', async () => {
+    const r = menuRig({ backupDir: join(work, 'backup') });
+    await r.keys('2');
+    assert.equal(r.menu.screen().id, 'passphrase');
+    await r.keys('1', '2', '3', '4', '5', '6', 'OK');
+    assert.equal(r.menu.screen().id, 'passphraseAgain');
+    await r.keys('1', '2', '3', '4', '5', '7', 'OK');
+    const retry = r.menu.screen();
+    assert.equal(retry.id, 'passphrase', 'a second entry that differs starts over');
+    assert.match(JSON.stringify(retry.lines), /Did not match/);
+  });
+
+  it('salvageAsksFirstAndCancelLeavesTheJournalAsItWas', async () => {
+    const r = menuRig({ backupDir: join(work, 'backup') });
+    await r.keys('4');
+    assert.equal(r.menu.screen().id, 'recoveryConfirm:salvage');
+    assert.match(JSON.stringify(r.menu.screen().lines), /kept aside/);
+    await r.keys('CANCEL');
+    assert.equal(r.menu.screen().id, 'recovery', 'back at the menu, nothing salvaged');
+  });
+
   it('backupFilesOfTheSameTerminalAreToldApartByTheirTimeInTheTerminalsZone', async () => {
     const dir = join(work, 'backup');
     mkdirSync(dir);

@@ -81,6 +81,8 @@ describe('e2e: battery pulled mid-sale, reset button held at boot', function () 
     await d.keys('2');
     await d.screen('passphrase');
     await d.keys('123456OK');
+    await d.screen('passphraseAgain');
+    await d.keys('123456OK');
     const report = await d.screen('recoveryReport:export', 30_000);
     assert.ok(/exported \d+ records/.test(report.join(' ')), `export: ${report.join('|')}`);
     assert.ok(readdirSync(join(dir, 'backup')).some((f) => f.endsWith('.posbak')), 'the backup file is in the board backup directory');

@@ -84,6 +84,8 @@ describe('e2e: recovery menu on the LCD', function () {
     await d.keys('2');
     await d.screen('passphrase');
     await d.keys(`${PASS}OK`);
+    await d.screen('passphraseAgain');
+    await d.keys(`${PASS}OK`);
     const exp = await report('export');
     assert.ok(/exported \d+ records/.test(exp.join(' ')), `export: ${exp.join('|')}`);
     assert.ok(readdirSync(join(dir, 'backup')).some((f) => f.endsWith('.posbak')));
@@ -125,6 +127,8 @@ describe('e2e: recovery menu on the LCD', function () {
   it('export, then import on a fresh storage directory: chain verified, same records', async () => {
     await intoRecovery();
     await d.keys(`2${PASS}OK`);
+    await d.screen('passphraseAgain');
+    await d.keys(`${PASS}OK`);
     await report('export');
     assert.equal(await d.powerOff(), 0);
     const original = await Journal.open({ dir: join(dir, 'journal'), readOnly: true });
@@ -235,6 +239,8 @@ describe('e2e: recovery menu on the LCD', function () {
     await d.keys('OK');
 
     await d.keys('4');
+    await d.screen('recoveryConfirm:salvage');
+    await d.keys('OK');
     const salvaged = await report('salvage');
     const text = body(salvaged);
     assert.ok(salvaged[0].startsWith('Result'), `salvage: ${salvaged.join('|')}`);
