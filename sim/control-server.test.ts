@@ -120,6 +120,7 @@ describe('simulator control interface (JSON lines on loopback)', () => {
   it('keySequenceParsesDigitsAndNamedKeys', () => {
     assert.deepEqual(keySequence('10[OK]CANCEL'), ['1', '0', 'OK', 'CANCEL']);
     assert.deepEqual(keySequence('01ok 0000 Ok'), ['0', '1', 'OK', '0', '0', '0', '0', 'OK'], 'names in any case, spaces ignored');
+    assert.deepEqual(keySequence('[MENU][1][CANCEL]'), ['MENU', '1', 'CANCEL'], 'a digit in brackets too');
   });
 
   it('aKeySequenceWithSomethingThatIsNotAKeyIsRefusedWholeNotTypedInPart', async () => {

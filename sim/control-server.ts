@@ -356,12 +356,12 @@ function keyOf(v: unknown): KeyName {
 
 /**
  * "1234OK" style: digits one by one, key names (OK, CANCEL... in either case) as runs of letters
- * or in brackets ("[OK][CANCEL]" for two names in a row), spaces between tokens ignored. Anything
+ * or in brackets ("[OK][CANCEL]" for two names in a row; "[1]" too), spaces between tokens ignored. Anything
  * else is refused with where it is, before any key is pressed: `keys 12X4` must not type 124.
  */
 export function keySequence(s: string): KeyName[] {
   const out: KeyName[] = [];
-  const token = /\s+|\[([A-Za-z]+)\]|([A-Za-z]{2,})|([0-9])/y;
+  const token = /\s+|\[([A-Za-z]+|[0-9])\]|([A-Za-z]{2,})|([0-9])/y;
   for (let at = 0; at < s.length; at = token.lastIndex) {
     token.lastIndex = at;
     const m = token.exec(s);
