@@ -157,7 +157,7 @@ function networkFrom(ctx: CommandContext): NetworkSettings {
 const ADMIN = '--operator N --password-file F';
 
 export const recoveryCommands: readonly Command[] = [
-  action('verify', 'verify [--dir D] [--json]', 'verify the journal in a child process (read-only)', false, (r) => r.verifyJournal()),
+  action('verify', 'verify [--dir D] [--json]', 'verify the journal in a child process; a healthy one records the check (beside a running terminal: pos journal verify)', false, (r) => r.verifyJournal()),
   action('repair', `repair ${ADMIN} [--passphrase-file F]`, 'cut a torn tail, or restore the newest good backup', true, (r, s, ctx) => r.repair(must(s), secret(ctx, 'passphrase-file', 'POS_BACKUP_PASSPHRASE'))),
   action('export', `export --to DIR ${ADMIN} --passphrase-file F`, 'encrypted journal backup and logs to a USB stick or path', true, (r, s, ctx) => r.exportTo(need(ctx, 'to'), secret(ctx, 'passphrase-file', 'POS_BACKUP_PASSPHRASE') ?? '', must(s))),
   action('import', `import --in FILE ${ADMIN} [--passphrase-file F]`, 'restore a backup (verified first; the old journal is kept)', true, (r, s, ctx) => r.importBackup(existingFile(need(ctx, 'in'), '--in'), secret(ctx, 'passphrase-file', 'POS_BACKUP_PASSPHRASE'), must(s))),

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Command, CommandContext, UsageError, existingFile, flagString, need } from './cli';
 import { PosError } from '../common/errors';
 import { readBoardFile } from '../hal/board';
-import { applyUpdate, buildPackage, generateUpdateKeys, updateStatus, writeFileAtomic } from './update';
+import { applyUpdate, buildPackage, generateUpdateKeys, isVersion, updateStatus, writeFileAtomic } from './update';
 import { confirmSlot, failTrial, initSlots, selectBootSlot } from './update-slots';
 import { adminSessionFromCli } from './recovery-cli';
 
@@ -41,11 +41,18 @@ const keygen: Command = {
   },
 };
 
+/** --version as typed: MAJOR.MINOR.PATCH, else the command line is wrong (exit 64), not a damaged package. */
+function versionTyped(v: string): string {
+  if (!isVersion(v)) throw new UsageError(`--version ${v}: a version is MAJOR.MINOR.PATCH, e.g. 1.2.3`);
+  return v;
+}
+
 const build: Command = {
   name: 'update build', usage: 'update build --from DIR --key PEM --version X.Y.Z --board B --out FILE', summary: 'vendor: signed package from a directory',
   async run(ctx) {
     // Every required flag is checked before the (slow) build, not the last one after it.
     const [from, key, version, boardName, out] = (['from', 'key', 'version', 'board', 'out'] as const).map((f) => need(ctx, f));
+    versionTyped(version);
     const bytes = buildPackage(from, readFileSync(key, 'utf8'), { version, board: boardName });
     writeFileAtomic(out, bytes, join(out, '..'));
     ctx.out(`wrote ${out} (${bytes.length} bytes)`);
@@ -56,7 +63,7 @@ const build: Command = {
 const init: Command = {
   name: 'update init', usage: 'update init --root R --version X.Y.Z', summary: 'create the A/B layout (first install: running version in slot A)',
   async run(ctx) {
-    const version = need(ctx, 'version');
+    const version = versionTyped(need(ctx, 'version'));
     const s = initSlots(root(ctx), version);
     ctx.out(`slots at ${root(ctx)}: active ${s.active} (${s.versions[s.active]})`);
     return 0;

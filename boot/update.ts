@@ -122,6 +122,11 @@ function corrupt(reason: string): never {
   throw new PosError('UPD_CORRUPT', `update package damaged: ${reason}`);
 }
 
+/** Whether `v` is a version as packages carry it (MAJOR.MINOR.PATCH). */
+export function isVersion(v: string): boolean {
+  return VERSION_PATTERN.test(v);
+}
+
 export function checkVersion(v: string): void {
   if (!VERSION_PATTERN.test(v)) throw new PosError('UPD_CORRUPT', `version "${v}" is not MAJOR.MINOR.PATCH`);
 }

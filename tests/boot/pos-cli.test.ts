@@ -9,7 +9,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { main, COMMANDS } from '../../boot/pos';
 import { EXIT_OUTPUT_CLOSED, EXIT_USAGE, numericFlags, requiredFlags } from '../../boot/cli';
@@ -127,6 +127,19 @@ describe('pos command line: what a person types wrong is named, nothing is ignor
       assert.doesNotMatch(r.err, /ENOENT/);
     }
     assert.deepEqual(readdirSync(root), [], 'nothing made');
+  });
+
+  it('aMistypedVersionOrANonEmptySalvageFolderIsTheCommandLinesFault', async () => {
+    for (const argv of [['update', 'init', '--root', join(root, 'slots'), '--version', '1.x'], ['update', 'build', '--from', root, '--key', join(root, 'k.pem'), '--version', '1.2', '--board', 'sim', '--out', join(root, 'u.posupd')]]) {
+      const r = await pos(...argv);
+      assert.equal(r.code, EXIT_USAGE, `${argv.join(' ')}: ${r.err}`);
+      assert.match(r.err, /--version 1\.(x|2): a version is MAJOR\.MINOR\.PATCH/);
+    }
+    writeFileSync(join(root, 'something'), 'x');
+    const salvage = await pos('journal', 'salvage', '--dir', root, '--out', root);
+    assert.equal(salvage.code, EXIT_USAGE, salvage.err);
+    assert.match(salvage.err, /--out .* is not an empty folder/);
+    assert.doesNotMatch(salvage.err, /USB/);
   });
 
   it('recoveryRebootAndPoweroffOnTheSimulatorBoardTouchNothing', async () => {
