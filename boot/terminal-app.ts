@@ -136,6 +136,8 @@ export const SCAN_WAIT_MS_MAX = CARD_WAIT_MS_MAX;
 export const TICK_MS = 500;
 /** How often the battery is read (the driver's own poll is slow; a level change should show soon). */
 export const BATTERY_POLL_MS = 2_000;
+/** Reads of the gauge in a row that fail before the status line drops its last figure (one may be a glitch). */
+export const BATTERY_READ_FAILURES_MAX = 2;
 export const PAPER_POLL_MS = 1_000;
 /** How long the signature screen waits for the cardholder before falling back to paper. */
 export const SIGNATURE_CAPTURE_MS = 120_000;
@@ -803,8 +805,22 @@ export class TerminalApp {
 
   private watchBattery(): void {
     let last: string | undefined;
+    let failures = 0;
     const read = async (): Promise<void> => {
       const s = await this.o.board.battery().read().catch(() => undefined);
+      // A gauge that stopped answering (unplugged, its bus down; the read rejects, or resolves on
+      // the low-battery line alone with no figure): the status line stops showing the figure it
+      // last read rather than a battery that looks fine (diagnostics says E-BRD-02).
+      if (s?.percent === null || !s) {
+        if (++failures === BATTERY_READ_FAILURES_MAX && this.env.status.batteryPercent !== undefined) {
+          const { batteryPercent: _percent, ...status } = this.env.status;
+          this.env = { ...this.env, status };
+          this.o.logger.warn({ code: 'E-BRD-02', failures }, 'battery gauge not answering: its last figure is no longer shown');
+          this.render();
+        }
+      } else {
+        failures = 0;
+      }
       if (!s) return;
       const status = { ...this.env.status, ...(s.percent !== null ? { batteryPercent: s.percent } : {}), charging: s.charging };
       this.env = { ...this.env, status };

@@ -259,7 +259,11 @@ describe('e2e: diagnostics menu (idle MENU 8, recovery 6), each check with its c
     const before = (await d.receipts()).length;
     await d.cmd('paper', { state: 'out' });
     await d.cmd('reader-silent', { silent: true });
+    const withGauge = await d.snapshot();
+    assert.match(withGauge.screen.text.join(' '), /\d+%/, `idle shows the battery: ${withGauge.screen.text.join('|')}`);
     await d.cmd('absent', { ...i2cOf('battery0'), absent: true });
+    // Two failed reads of the gauge (2 s apart): idle no longer shows the figure it last read.
+    await d.until('idle', (s) => !/\d+%/.test(s.screen.text.join(' ')), 15_000);
     await d.keys('MENU8');
     await d.screen('diagnostics');
     let rs = await answerPrompts();
