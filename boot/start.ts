@@ -15,7 +15,7 @@
  *                                  too, where no key pulls the battery; the panel's `h` then `x`)
  */
 import { dirname, join, resolve } from 'node:path';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { ChildProcess, spawn } from 'node:child_process';
 import { nodeArgsFor, spawnModule } from '../common/spawn';
 import { EXIT_USAGE, parseArgs } from './cli';
@@ -26,6 +26,8 @@ import { ControlClient } from '../sim/control-client';
 import { FrontPanel } from '../sim/front-panel';
 import { controlPortFile } from '../sim/control-cli';
 import { readBoardFile } from '../hal/board';
+import { TERMINAL_LOCK_FILE } from './terminal-lock';
+import { currentOwner, ownerGone, parseOwner } from './registry-lock';
 
 export const TERMINAL_START_TIMEOUT_MS_MAX = 60_000;
 /** Tries to start again on the same control port when it is not free yet (a killed process's socket). */
@@ -124,6 +126,14 @@ export class TerminalPower {
   }
 }
 
+/** The PID of a live terminal holding `journalDir`'s terminal lock (boot/terminal-lock.ts), if one does. */
+function liveTerminalHolding(journalDir: string): number | undefined {
+  let text: string;
+  try { text = readFileSync(join(journalDir, TERMINAL_LOCK_FILE), 'utf8'); } catch { return undefined; }
+  const owner = parseOwner(text);
+  return owner && ownerGone(owner, currentOwner(), { localOnly: true }) === undefined && owner.pid !== process.pid ? owner.pid : undefined;
+}
+
 /** Every option npm start takes (a mistyped one is refused, not ignored). */
 const START_FLAGS: ReadonlySet<string> = new Set(['headless', 'hold-reset', 'board', 'control-port', 'locale', 'journal-dir', 'backup-dir']);
 
@@ -156,10 +166,18 @@ async function main(): Promise<void> {
     await host.close();
     process.exit(EXIT_USAGE);
   }
+  // A second npm start on the same journal: its terminal would stop at E-STO-13, and this process
+  // would take the first one's control.port file (and remove it on quit). Said and stopped here.
+  const journalDir = resolve(typeof flags.get('journal-dir') === 'string' ? String(flags.get('journal-dir')) : readBoardFile(board).config.storage.journalDir);
+  const holder = liveTerminalHolding(journalDir);
+  if (holder !== undefined) {
+    process.stderr.write(`npm start: E-STO-13 the journal ${journalDir} is in use by terminal process ${holder} (another npm start?): quit that one, or start this one with --journal-dir D\n`);
+    await host.close();
+    process.exit(2);
+  }
   const power = new TerminalPower(terminalArgs, onLog, Number(portFlag ?? 0));
   let running = await power.powerOn(flags.has('hold-reset'));
   // `pos control` finds the port here when it is not given one (sim/control-cli.ts).
-  const journalDir = resolve(typeof flags.get('journal-dir') === 'string' ? String(flags.get('journal-dir')) : readBoardFile(board).config.storage.journalDir);
   const portFile = controlPortFile(journalDir);
   mkdirSync(dirname(portFile), { recursive: true });
   writeFileSync(portFile, `${running.controlPort}\n`);

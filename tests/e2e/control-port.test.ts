@@ -8,6 +8,7 @@ import { strict as assert } from 'node:assert';
 import { ChildProcess } from 'node:child_process';
 import { spawnModule } from '../../common/spawn';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { TerminalPower } from '../../boot/start';
 import { ControlClient } from '../../sim/control-client';
 import { AcquirerSimulator } from '../../sim/host/simulator';
@@ -94,6 +95,29 @@ describe('e2e: npm start --headless --hold-reset opens the recovery menu; a mist
     } finally {
       client.close();
     }
+  });
+
+  it('aSecondNpmStartOnTheSameJournalStopsAtOnceAndLeavesTheFirstsControlPortFile', async () => {
+    child = start();
+    let out = '';
+    const port = await new Promise<number>((resolve, reject) => {
+      child!.stdout!.on('data', (d: Buffer) => { out += d.toString(); const m = /control interface 127\.0\.0\.1:(\d+)/.exec(out); if (m) resolve(Number(m[1])); });
+      child!.once('exit', (code) => reject(new Error(`npm start exited ${code}: ${out}`)));
+    });
+    // The terminal takes its lock while it opens the journal: wait for its login screen.
+    const client = await ControlClient.connect(port);
+    try {
+      for (let i = 0; i < 600 && ((await client.request('state')).state as { state?: string } | null)?.state !== 'login'; i++) await new Promise((r) => setTimeout(r, 100));
+    } finally {
+      client.close();
+    }
+    const second = start();
+    let err = '';
+    second.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+    const code = await new Promise<number | null>((r) => second.once('exit', (c) => r(c)));
+    assert.equal(code, 2, err);
+    assert.match(err, /E-STO-13 the journal .* is in use by terminal process \d+/);
+    assert.equal(readFileSync(join(dir, 'control.port'), 'utf8').trim(), String(port), 'the first one\'s control port file is untouched');
   });
 
   it('aMistypedOptionExitsWithTheUsageCodeNamingIt', async () => {
