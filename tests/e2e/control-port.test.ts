@@ -73,15 +73,18 @@ describe('e2e: npm start --headless --hold-reset opens the recovery menu; a mist
     removeDir(dir);
   });
 
+  /** The control port npm start prints once its terminal is up. */
+  const controlPortOf = (c: ChildProcess): Promise<number> => new Promise<number>((resolve, reject) => {
+    let out = '';
+    c.stdout!.on('data', (d: Buffer) => { out += d.toString(); const m = /control interface 127\.0\.0\.1:(\d+)/.exec(out); if (m) resolve(Number(m[1])); });
+    c.once('exit', (code) => reject(new Error(`npm start exited ${code}: ${out}`)));
+  });
+
   const start = (...args: string[]): ChildProcess => spawnModule(join(__dirname, '..', '..', 'boot', 'start'), ['--headless', '--journal-dir', join(dir, 'journal'), '--backup-dir', join(dir, 'backup'), '--locale', 'en', ...args]);
 
   it('holdResetPowersOnWithTheResetButtonHeldIntoTheRecoveryLogin', async () => {
     child = start('--hold-reset');
-    let out = '';
-    const port = await new Promise<number>((resolve, reject) => {
-      child!.stdout!.on('data', (d: Buffer) => { out += d.toString(); const m = /control interface 127\.0\.0\.1:(\d+)/.exec(out); if (m) resolve(Number(m[1])); });
-      child!.once('exit', (code) => reject(new Error(`npm start exited ${code}: ${out}`)));
-    });
+    const port = await controlPortOf(child);
     const client = await ControlClient.connect(port);
     try {
       const deadline = Date.now() + 60_000;
@@ -99,11 +102,7 @@ describe('e2e: npm start --headless --hold-reset opens the recovery menu; a mist
 
   it('aSecondNpmStartOnTheSameJournalStopsAtOnceAndLeavesTheFirstsControlPortFile', async () => {
     child = start();
-    let out = '';
-    const port = await new Promise<number>((resolve, reject) => {
-      child!.stdout!.on('data', (d: Buffer) => { out += d.toString(); const m = /control interface 127\.0\.0\.1:(\d+)/.exec(out); if (m) resolve(Number(m[1])); });
-      child!.once('exit', (code) => reject(new Error(`npm start exited ${code}: ${out}`)));
-    });
+    const port = await controlPortOf(child);
     // The terminal takes its lock while it opens the journal: wait for its login screen.
     const client = await ControlClient.connect(port);
     try {
