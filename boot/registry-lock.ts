@@ -16,7 +16,7 @@
  * breaker wins the rename) and checking that what was renamed is the stale owner's, loudly logged.
  */
 import { hostname } from 'node:os';
-import { linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { threadId } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { PosError } from '../common/errors';
@@ -26,6 +26,8 @@ import { procStatFields } from '../common/spawn';
 /** How long a run waits for a live owner before it gives up (a registry update takes milliseconds). */
 export const REGISTRY_LOCK_WAIT_MS_MAX = 5_000;
 const LOCK_POLL_MS = 20;
+/** Stale locks one acquisition breaks without waiting between tries. */
+const LOCK_BREAKS_MAX = 8;
 /** Field 22 of /proc/PID/stat is the start time; after the command's closing ')' it is the 20th. */
 const STAT_START_FIELD_AFTER_COMM = 19;
 
@@ -128,10 +130,15 @@ function tryCreate(lock: string, owner: LockOwner): boolean {
 
 /** Breaks the lock when its owner is gone; true when it was broken (by this caller or another). */
 function breakIfStale(lock: string, log: Logger, policy: LockPolicy): boolean {
+  if (!existsSync(lock)) return true; // released meanwhile
   const text = readOr(lock, '');
-  if (text === '') return true; // released meanwhile
   const owner = parseOwner(text);
-  const why = owner ? ownerGone(owner, currentOwner(), policy) : undefined;
+  // The file is written whole before it is linked into place, so an empty or unreadable one is a
+  // power cut's work (the link reached the disk, the bytes did not): nobody owns it. It made a
+  // terminal spin at boot after a cut in the guest, reading '' as "released" and never creating.
+  const empty = text.trim() === '';
+  const torn = empty || policy.localOnly ? `the lock file is ${empty ? 'empty' : 'unreadable'} (torn by a power cut)` : undefined;
+  const why = owner ? ownerGone(owner, currentOwner(), policy) : torn;
   if (!why) return false;
   const aside = `${lock}.stale.${process.pid}.${threadId}`;
   try { renameSync(lock, aside); } catch (e) {
@@ -160,8 +167,10 @@ export async function acquireOwnerLock(lock: string, policy: LockPolicy, o: Lock
   const waitMs = o.waitMs ?? REGISTRY_LOCK_WAIT_MS_MAX;
   const me = currentOwner();
   const start = Date.now();
+  let breaks = 0;
   while (!tryCreate(lock, me)) {
-    if (breakIfStale(lock, log, policy)) continue;
+    // Bounded: a lock that keeps coming back after it was broken is waited for, not spun on.
+    if (breakIfStale(lock, log, policy) && ++breaks <= LOCK_BREAKS_MAX) continue;
     if (Date.now() - start > waitMs) {
       throw policy.lockedError(lock, parseOwner(readOr(lock, '')), waitMs);
     }

@@ -75,6 +75,17 @@ describe('boot/terminal-lock: one terminal per journal', () => {
     (await acquireTerminalLock(dir, silentLogger, WAIT_MS))();
   });
 
+  it('aLockFileTornByAPowerCutEmptyOrGarbledIsTakenNotSpunOn', async () => {
+    // After a real power cut the link reached the disk and the bytes did not (the guest's power-cut
+    // test: the terminal spun at boot, reading '' as "released", and never became active).
+    for (const torn of ['', '\0\0\0\0', '{"pid":12']) {
+      writeFileSync(lockFile(), torn);
+      const release = await acquireTerminalLock(dir, silentLogger, WAIT_MS);
+      assert.equal(parseOwner(readFileSync(lockFile(), 'utf8'))?.pid, process.pid, `${JSON.stringify(torn)}: taken`);
+      release();
+    }
+  });
+
   it('thisProcesssOwnEarlierLockIsTakenOverAndAStaleReleaseDoesNotRemoveANewOwnersLock', async () => {
     const first = await acquireTerminalLock(dir, silentLogger, WAIT_MS);
     // A terminal of this process that never stopped (a test's simulated cut) does not lock out the next.
