@@ -106,7 +106,12 @@ function pidExists(pid: number): boolean {
 export function ownerGone(o: LockOwner, me: LockOwner = currentOwner(), policy: Pick<LockPolicy, 'localOnly' | 'sameProcessTakesOver'> = {}): string | undefined {
   if (!policy.localOnly && o.hostname !== me.hostname) return undefined;
   if (o.bootId && me.bootId && o.bootId !== me.bootId) return `written in another boot (${o.bootId})`;
-  if (o.pid === me.pid) return policy.sameProcessTakesOver && o.startTicks === me.startTicks ? 'an earlier holder in this process' : undefined;
+  if (o.pid === me.pid) {
+    // This PID, started at another time: an earlier process that had it (deterministic PIDs at a
+    // small board's boot, where the boot id alone could not tell).
+    if (o.startTicks && me.startTicks && o.startTicks !== me.startTicks) return `PID ${o.pid} is now this process (the owner started at tick ${o.startTicks})`;
+    return policy.sameProcessTakesOver ? 'an earlier holder in this process' : undefined;
+  }
   if (!pidExists(o.pid)) return `process ${o.pid} is gone`;
   const now = processStartTicks(o.pid);
   if (o.startTicks && now && now !== o.startTicks) return `PID ${o.pid} now belongs to another process (started at tick ${now}, the owner at ${o.startTicks})`;
