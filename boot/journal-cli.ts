@@ -4,13 +4,13 @@
  * normal open); 4 verify or dump found damage, or LMDB cannot read the file (recovery needed; the
  * file is only ever opened by a child process first, so a file that crashes LMDB never kills pos).
  */
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PosError, isPosError } from '../common/errors';
 import { Command, CommandContext, UsageError, existingDir, existingFile, flagString, intFlag, need } from './cli';
 import { Journal } from '../storage/journal';
 import { exportToFile, importFromFile } from '../storage/backup';
-import { salvage } from '../storage/salvage';
+import { salvage, salvageTargetProblem } from '../storage/salvage';
 import { refuseWhileHeld } from '../storage/holders';
 import { STAN_GAP_AFTER_REBUILD, appendContinuation, installRebuilt } from '../runtime/rebuild';
 import { ChildVerdict, unopenableError, unopenableReason, verdictIsDamage, verifyInChild } from '../storage/verify-child';
@@ -172,7 +172,8 @@ const salvageCmd: Command = {
   async run(ctx) {
     const out = need(ctx, 'out');
     // A mistyped --out (the journal's own folder, a backup folder) is the command line's fault: exit 64.
-    if (existsSync(out) && (!statSync(out).isDirectory() || readdirSync(out).length > 0)) throw new UsageError(`--out ${out} is not an empty folder: salvage writes the rebuilt journal into a new or empty folder`);
+    const problem = salvageTargetProblem(out);
+    if (problem) throw new UsageError(`--out ${out} is not an empty folder (it ${problem}): salvage writes the rebuilt journal into a new or empty folder`);
     const r = await salvage(journalDir(ctx), out, flagString(ctx, 'identity'));
     if (r.recoveredCount === 0) ctx.err(`E-STO-10 record 1 of ${r.identity} is lost: no journal could be rebuilt; restore from a backup`);
     else {

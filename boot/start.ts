@@ -15,7 +15,7 @@
  *                                  too, where no key pulls the battery; the panel's `h` then `x`)
  */
 import { dirname, join, resolve } from 'node:path';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { ChildProcess, spawn } from 'node:child_process';
 import { nodeArgsFor, spawnModule } from '../common/spawn';
 import { EXIT_USAGE, parseArgs } from './cli';
@@ -26,8 +26,7 @@ import { ControlClient } from '../sim/control-client';
 import { FrontPanel } from '../sim/front-panel';
 import { controlPortFile } from '../sim/control-cli';
 import { readBoardFile } from '../hal/board';
-import { TERMINAL_LOCK_FILE } from './terminal-lock';
-import { currentOwner, ownerGone, parseOwner } from './registry-lock';
+import { terminalLockHolder } from './terminal-lock';
 
 export const TERMINAL_START_TIMEOUT_MS_MAX = 60_000;
 /** Tries to start again on the same control port when it is not free yet (a killed process's socket). */
@@ -126,19 +125,12 @@ export class TerminalPower {
   }
 }
 
-/** The PID of a live terminal holding `journalDir`'s terminal lock (boot/terminal-lock.ts), if one does. */
-function liveTerminalHolding(journalDir: string): number | undefined {
-  let text: string;
-  try { text = readFileSync(join(journalDir, TERMINAL_LOCK_FILE), 'utf8'); } catch { return undefined; }
-  const owner = parseOwner(text);
-  return owner && ownerGone(owner, currentOwner(), { localOnly: true }) === undefined && owner.pid !== process.pid ? owner.pid : undefined;
-}
-
-/** Every option npm start takes (a mistyped one is refused, not ignored). */
-const START_FLAGS: ReadonlySet<string> = new Set(['headless', 'hold-reset', 'board', 'control-port', 'locale', 'journal-dir', 'backup-dir']);
+/** npm start's options that take a value, and every option it takes (a mistyped one is refused, not ignored). */
+const START_VALUE_FLAGS: ReadonlySet<string> = new Set(['board', 'control-port', 'locale', 'journal-dir', 'backup-dir']);
+const START_FLAGS: ReadonlySet<string> = new Set(['headless', 'hold-reset', ...START_VALUE_FLAGS]);
 
 async function main(): Promise<void> {
-  const { flags } = parseArgs(process.argv.slice(2), new Set(['board', 'control-port', 'locale', 'journal-dir', 'backup-dir']));
+  const { flags } = parseArgs(process.argv.slice(2), START_VALUE_FLAGS);
   const unknown = [...flags.keys()].filter((f) => !START_FLAGS.has(f));
   if (unknown.length > 0) {
     process.stderr.write(`npm start: unknown option ${unknown.map((f) => `--${f}`).join(', ')}; options: ${[...START_FLAGS].map((f) => `--${f}`).join(' ')}\n`);
@@ -169,7 +161,7 @@ async function main(): Promise<void> {
   // A second npm start on the same journal: its terminal would stop at E-STO-13, and this process
   // would take the first one's control.port file (and remove it on quit). Said and stopped here.
   const journalDir = resolve(typeof flags.get('journal-dir') === 'string' ? String(flags.get('journal-dir')) : readBoardFile(board).config.storage.journalDir);
-  const holder = liveTerminalHolding(journalDir);
+  const holder = terminalLockHolder(journalDir);
   if (holder !== undefined) {
     process.stderr.write(`npm start: E-STO-13 the journal ${journalDir} is in use by terminal process ${holder} (another npm start?): quit that one, or start this one with --journal-dir D\n`);
     await host.close();

@@ -18,7 +18,8 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { PosError } from '../common/errors';
-import { acquireOwnerLock, LockOwner } from './registry-lock';
+import { readFileSync } from 'node:fs';
+import { acquireOwnerLock, currentOwner, LockOwner, LockPolicy, ownerGone, parseOwner } from './registry-lock';
 
 export const TERMINAL_LOCK_FILE = 'terminal.lock';
 /**
@@ -34,7 +35,17 @@ function inUse(lock: string, holder: LockOwner | undefined, waitMs: number): Pos
     { lock, ...(holder ? { pid: holder.pid } : {}) });
 }
 
+const TERMINAL_LOCK_POLICY: LockPolicy = { label: 'terminal', lockedError: inUse, localOnly: true, sameProcessTakesOver: true };
+
 /** Takes the journal folder's terminal lock; returns its release (idempotent, only while still ours). */
 export function acquireTerminalLock(journalDir: string, logger: Logger, waitMs = TERMINAL_LOCK_WAIT_MS_MAX): Promise<() => void> {
-  return acquireOwnerLock(join(journalDir, TERMINAL_LOCK_FILE), { label: 'terminal', lockedError: inUse, localOnly: true, sameProcessTakesOver: true }, { waitMs, logger });
+  return acquireOwnerLock(join(journalDir, TERMINAL_LOCK_FILE), TERMINAL_LOCK_POLICY, { waitMs, logger });
+}
+
+/** The PID of another live terminal holding `journalDir`'s lock, judged as acquireTerminalLock judges it; else undefined. */
+export function terminalLockHolder(journalDir: string): number | undefined {
+  let text: string;
+  try { text = readFileSync(join(journalDir, TERMINAL_LOCK_FILE), 'utf8'); } catch { return undefined; }
+  const owner = parseOwner(text);
+  return owner && ownerGone(owner, currentOwner(), TERMINAL_LOCK_POLICY) === undefined ? owner.pid : undefined;
 }

@@ -128,7 +128,7 @@ export function isVersion(v: string): boolean {
 }
 
 export function checkVersion(v: string): void {
-  if (!VERSION_PATTERN.test(v)) throw new PosError('UPD_CORRUPT', `version "${v}" is not MAJOR.MINOR.PATCH`);
+  if (!isVersion(v)) throw new PosError('UPD_CORRUPT', `version "${v}" is not MAJOR.MINOR.PATCH`);
 }
 
 /** -1, 0, 1 as a < b, a = b, a > b (MAJOR.MINOR.PATCH, numeric). */

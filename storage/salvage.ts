@@ -5,7 +5,7 @@
  * orphans.bin and reported by seq range. Nothing found is dropped unreported.
  */
 import { WAL_HEADER_BYTES, decodeHeader, readWalFile } from './wal';
-import { readFileSync, existsSync, readdirSync } from 'node:fs';
+import { readFileSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PosError } from '../common/errors';
 import { HEADER_BYTES, MAGIC, PAYLOAD_BYTES_MAX, checkFrame, decodePayload, genesisDigest, prevDigestOf, recordDigest, RecordType } from './record';
@@ -98,15 +98,21 @@ function ranges(seqs: number[]): string[] {
   return out;
 }
 
+/** Why `outDir` cannot take a salvaged journal (it must be a new or empty folder), or undefined. */
+export function salvageTargetProblem(outDir: string): string | undefined {
+  if (!existsSync(outDir)) return undefined;
+  if (!statSync(outDir).isDirectory()) return 'is not a folder';
+  return readdirSync(outDir).length > 0 ? 'is not empty' : undefined;
+}
+
 /**
  * Salvages `sourceDir/data.mdb` into `outDir` (which must be empty or absent). Throws E-STO-10
  * when the file holds no intact record at all; when none chains from the genesis (record 1
  * lost), no journal is written, `recoveredCount` is 0 and every intact record is an orphan.
  */
 export async function salvage(sourceDir: string, outDir: string, identityHint?: string): Promise<SalvageReport> {
-  if (existsSync(outDir) && readdirSync(outDir).length > 0) {
-    throw new PosError('STO_EXPORT_TARGET', `salvage target ${outDir} is not empty`, { outDir });
-  }
+  const problem = salvageTargetProblem(outDir);
+  if (problem) throw new PosError('STO_EXPORT_TARGET', `salvage target ${outDir} ${problem}`, { outDir });
   const bySeq = scanRecords(readFileSync(join(sourceDir, 'data.mdb')));
   addWalRecords(bySeq, sourceDir);
   const identity = identityHint ?? identityFrom(bySeq);
