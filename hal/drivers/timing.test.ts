@@ -6,7 +6,7 @@
  */
 import { strict as assert } from 'node:assert';
 import * as sinon from 'sinon';
-import { RUNNING_TICK_MS, Timers, realTimers, runningTimeout, starvableTimers } from './timing';
+import { RUNNING_TICK_MS, SLEEP_REARMS_MAX, Timers, realSleep, realTimers, runningTimeout, sleepAtLeast, starvableTimers } from './timing';
 
 describe('runningTimeout (timeouts on a starved process)', () => {
   let clock: sinon.SinonFakeTimers;
@@ -59,5 +59,45 @@ describe('runningTimeout (timeouts on a starved process)', () => {
     assert.ok(fired);
     assert.deepEqual(set, [500]);
     assert.ok(RUNNING_TICK_MS < 500, 'a starvable wait would have ticked');
+  });
+});
+
+describe('sleepAtLeast (a datasheet\'s minimum wait)', () => {
+  /** A clock whose timeouts end when asked but whose time moves only as the test says. */
+  function scriptedClock(advanceMsPerTimeout: (ms: number) => number): { clock: Pick<Timers, 'setTimeout' | 'now'>; armedMs: number[] } {
+    let nowMs = 1000.9; // a fraction: node's timeouts start from whole milliseconds
+    const armedMs: number[] = [];
+    const clock = {
+      now: () => nowMs,
+      setTimeout: (fn: () => void, ms: number) => { armedMs.push(ms); nowMs += advanceMsPerTimeout(ms); queueMicrotask(fn); return 0; },
+    };
+    return { clock, armedMs };
+  }
+
+  it('aTimeoutThatEndsEarlyIsArmedAgainForWhatIsLeft', async () => {
+    let timeouts = 0;
+    const { clock, armedMs } = scriptedClock((ms) => (timeouts++ === 0 ? ms - 0.9 : ms)); // the first ends 0.9 ms early, as node's may
+    await sleepAtLeast(clock)(2);
+    assert.deepEqual(armedMs, [2, 1], 'then 0.9 ms were left: one more whole millisecond');
+  });
+
+  it('aTimeoutOnTimeIsArmedOnce', async () => {
+    const { clock, armedMs } = scriptedClock((ms) => ms);
+    await sleepAtLeast(clock)(5);
+    assert.deepEqual(armedMs, [5]);
+  });
+
+  it('aClockThatNeverMovesEndsTheWaitAfterItsBoundedRearms', async () => {
+    const { clock, armedMs } = scriptedClock(() => 0);
+    await sleepAtLeast(clock)(3);
+    assert.equal(armedMs.length, SLEEP_REARMS_MAX + 1);
+  });
+
+  it('realSleepWaitsAtLeastItsTimeByPerformanceNow', async () => {
+    for (let i = 0; i < 20; i++) {
+      const startMs = performance.now();
+      await realSleep(2);
+      assert.ok(performance.now() - startMs >= 2, `sleep ${i} ended after ${(performance.now() - startMs).toFixed(2)} ms`);
+    }
   });
 });

@@ -4,7 +4,29 @@
  */
 export type Sleep = (ms: number) => Promise<void>;
 
-export const realSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Most extra timeouts one sleep arms when a timeout ended before its time had passed. */
+export const SLEEP_REARMS_MAX = 8;
+
+/**
+ * A Sleep that waits at least `ms` by `clock.now()`, as a datasheet's minimum wait needs. A plain
+ * setTimeout is not that: node starts it from the event loop's time in whole milliseconds, so a
+ * 2 ms timeout may end 1.1 ms later (CI saw an HD44780 get its entry-mode command 0.23 ms into a
+ * clear's 1.52 ms). A timeout that ends early is armed again for what is left, a bounded number of
+ * times (a clock that never advances must not hold the driver forever).
+ */
+export function sleepAtLeast(clock: Pick<Timers, 'setTimeout' | 'now'>): Sleep {
+  return async (ms) => {
+    const until = clock.now() + ms;
+    let waitMs = ms;
+    for (let arms = 0; arms <= SLEEP_REARMS_MAX && waitMs > 0; arms++) {
+      await new Promise<void>((resolve) => { clock.setTimeout(resolve, waitMs); });
+      waitMs = Math.ceil(until - clock.now());
+    }
+  };
+}
+
+/** The process's sleep, on performance.now() (sinon's fake timers fake it too), looked up at each call. */
+export const realSleep: Sleep = sleepAtLeast({ setTimeout: (fn, ms) => setTimeout(fn, ms), now: () => performance.now() });
 
 /**
  * The timers a driver's timeouts run on. Injected (optional, default `realTimers`) so that the
