@@ -208,16 +208,29 @@ export class RecoveryMenu implements Overlay {
   }
 
   private restoreChoice(value: string): void {
-    if (value === 'repair') {
-      // A backup is encrypted: repair needs its passphrase only when it restores one; an empty
-      // passphrase (OK at once is refused by the entry) is not offered: ask every time.
-      // Backups the terminal wrote on its own are sealed under its device key: no passphrase.
-      if (!this.rec().backups().some((f) => this.rec().needsPassphrase(f))) return this.run(() => this.rec().repair(this.session()), 'repair');
-      return this.passphrase((p) => this.run(() => this.rec().repair(this.session(), p), 'repair'), t('msg.passphraseOfBackup'));
-    }
+    if (value === 'repair') return void this.repair();
     this.chooseFile(BACKUP_FILE_SUFFIX, (file) => (this.rec().needsPassphrase(file)
       ? this.passphrase((p) => this.run(() => this.rec().importBackup(file, p, this.session()), 'import'), t('msg.passphraseOfBackup'))
       : this.run(() => this.rec().importBackup(file, undefined, this.session()), 'import')));
+  }
+
+  /**
+   * Repair needs a backup's passphrase only when it restores one (the journal is damaged) and a
+   * backup is encrypted under one: backups the terminal wrote on its own are sealed under its
+   * device key. So the journal is checked first (busy screen), and a healthy one, or a torn tail,
+   * is repaired without asking (it asked whenever an encrypted backup existed: found following
+   * the README). Repair reuses the check.
+   */
+  private async repair(): Promise<void> {
+    if (this.busy) return;
+    if (!this.rec().backups().some((f) => this.rec().needsPassphrase(f))) return this.run(() => this.rec().repair(this.session()), 'repair');
+    this.busy = true;
+    this.show({ kind: 'busy', title: t('title.processing') });
+    const restores = await this.guard('repair', () => this.rec().repairRestores());
+    this.busy = false;
+    if (restores === undefined) return;
+    if (!restores) return this.run(() => this.rec().repair(this.session()), 'repair');
+    this.passphrase((p) => this.run(() => this.rec().repair(this.session(), p), 'repair'), t('msg.passphraseOfBackup'));
   }
 
   private pendingChoice(value: string): void {
@@ -405,8 +418,8 @@ export class RecoveryMenu implements Overlay {
     })();
   }
 
-  private async guard<T>(action: string, fn: () => Promise<T>): Promise<T | undefined> {
-    try { return await fn(); } catch (e) { this.showReport(errorReport(e, 'factory-reset')); this.d.logger.warn({ action, err: String(e) }, 'recovery: failed'); return undefined; }
+  private async guard<T>(action: Report['action'], fn: () => Promise<T>): Promise<T | undefined> {
+    try { return await fn(); } catch (e) { this.showReport(errorReport(e, action)); this.d.logger.warn({ action, err: String(e) }, 'recovery: failed'); return undefined; }
   }
 
   private showReport(report: Report): void {

@@ -162,6 +162,7 @@ export class Recovery {
       // A file that crashes LMDB (zeroed B-tree pages abort it) is never opened in this process.
       const [v] = existsSync(join(this.o.journalDir, 'data.mdb')) ? await verifyInChild([this.o.journalDir], this.o.identity) : [undefined];
       if (v?.status === 'unopenable') throw unopenableError(v.signal);
+      this.closedCheck = undefined;
       this.journal_ = await Journal.open({ dir: this.o.journalDir, identity: this.o.identity, clock: this.clock, logger: this.log });
       try {
         this.store_ = Store.load(this.journal_);
@@ -180,6 +181,39 @@ export class Recovery {
     this.store_ = undefined;
     this.terminal_ = undefined;
     await j?.close();
+  }
+
+  /**
+   * The verdict of a check of the closed journal (repairRestores), with the file's size and time
+   * then: repair reuses it while the file is unchanged, instead of verifying the whole journal in
+   * a child again (seconds on a slow board).
+   */
+  private closedCheck: { verdict: ChildVerdict; stamp: string } | undefined;
+
+  private journalFileStamp(): string {
+    try { const st = statSync(join(this.o.journalDir, 'data.mdb')); return `${st.size}:${st.mtimeMs}:${st.ino}`; } catch { return 'absent'; }
+  }
+
+  /** The closed journal's verdict: the check repairRestores made if the file has not changed since, else a new one. */
+  private async closedVerdict(): Promise<ChildVerdict> {
+    const check = this.closedCheck;
+    this.closedCheck = undefined;
+    if (check && check.stamp === this.journalFileStamp()) return check.verdict;
+    const [v] = await verifyInChild([this.o.journalDir], this.o.identity);
+    return v;
+  }
+
+  /**
+   * Whether repair will restore a backup: the journal is damaged or cannot be opened. The menu
+   * asks a backup's passphrase only then (a healthy journal, or a torn tail, needs none). Closes
+   * the journal; repair reuses this check.
+   */
+  async repairRestores(): Promise<boolean> {
+    await this.close();
+    const stamp = this.journalFileStamp();
+    const [verdict] = await verifyInChild([this.o.journalDir], this.o.identity);
+    this.closedCheck = { verdict, stamp };
+    return !repairableInPlace(verdict);
   }
 
   private async identity(): Promise<string | undefined> {
@@ -303,8 +337,8 @@ export class Recovery {
   async repair(session: Session, passphrase?: string): Promise<Report> {
     requirePermission(session, 'recovery');
     await this.close();
-    const [v] = await verifyInChild([this.o.journalDir], this.o.identity);
-    if (v.status === 'ok' || v.status === 'torn-tail') {
+    const v = await this.closedVerdict();
+    if (repairableInPlace(v)) {
       const j = await this.journal();
       const lines = [v.status === 'ok' ? rt('repair.nothing') : rt('repair.tornCut', { seq: 'lastGoodSeq' in v ? v.lastGoodSeq + 1 : '?' }), rt('repair.verified', { records: j.lastSeq })];
       return this.done('repair', session, true, lines, { verdict: v.status, records: j.lastSeq });
@@ -645,6 +679,11 @@ export function texts(text: readonly LocalText[]): { lines: string[]; text: Loca
 export function networkLines(s: NetworkSettings, now = false): LocalText[] {
   const address = s.mode === 'dhcp' ? rt(now ? 'net.nowDhcp' : 'net.dhcp') : rt(now ? 'net.nowStatic' : 'net.static', { address: s.address ?? '?', prefix: s.prefixLength ?? '?' });
   return [address, rt('net.host', { host: s.host, port: s.port })];
+}
+
+/** A journal repair fixes where it is: healthy, or a torn tail a normal open cuts. */
+function repairableInPlace(v: ChildVerdict): boolean {
+  return v.status === 'ok' || v.status === 'torn-tail';
 }
 
 function verdictLines(v: ChildVerdict): LocalText[] {

@@ -135,8 +135,14 @@ const SAMPLE_ARGS: Readonly<Record<string, string | number>> = {
 };
 
 /** A stand-in for Recovery with what the menu's screens ask of it before any action runs. */
-function stubRecovery(plan: ResetPlan): Recovery {
+function stubRecovery(plan: ResetPlan, repair: RepairStub = { restores: false, calls: [] }): Recovery {
   const stub = {
+    backups: () => ['/var/lib/pos/backup/journal-SIM-0000000012.posbak'],
+    repairRestores: async () => repair.restores,
+    repair: async (_s: unknown, passphrase?: string): Promise<Report> => {
+      repair.calls.push(passphrase);
+      return { action: 'repair', ok: true, lines: ['nothing to repair'], journaled: true };
+    },
     networkSettings: async () => ({ interface: 'eth0', mode: 'static', address: '192.168.100.200', prefixLength: 24, gateway: '192.168.100.1', dns: ['192.168.100.1'], host: '192.168.100.1', port: 5000 }),
     factoryResetPlan: async () => plan,
     needsPassphrase: () => true,
@@ -145,18 +151,21 @@ function stubRecovery(plan: ResetPlan): Recovery {
   return stub as unknown as Recovery;
 }
 
+/** What the stand-in's repair answers and the passphrases it was called with. */
+interface RepairStub { restores: boolean; calls: Array<string | undefined> }
+
 interface MenuRig {
   menu: RecoveryMenu;
   keys(...k: KeyName[]): Promise<void>;
 }
 
-function menuRig(o: { backupDir: string; usbDirs?: string[]; caps?: DisplayCapabilities; locale?: Locale; plan?: ResetPlan; reason?: { resetHeld?: boolean; reasonCode?: string } }): MenuRig {
+function menuRig(o: { backupDir: string; usbDirs?: string[]; caps?: DisplayCapabilities; locale?: Locale; plan?: ResetPlan; reason?: { resetHeld?: boolean; reasonCode?: string }; repair?: RepairStub }): MenuRig {
   const plan: ResetPlan = o.plan ?? {
     settled: false, confirmationsNeeded: 2, erases: [], keeps: [],
     erasesText: [rt('reset.txnsUnsettled', { n: 12, batch: '000012' }), rt('reset.reversal', { stan: '000123' }), rt('reset.keys'), rt('reset.settings')],
     keepsText: [rt('reset.keepIdentity'), rt('reset.keepOperators'), rt('reset.keepJournal'), rt('reset.keepBackup')],
   };
-  const rec = stubRecovery(plan);
+  const rec = stubRecovery(plan, o.repair);
   const menu = new RecoveryMenu({
     recovery: () => rec, session: () => ADMIN, backupDir: o.backupDir, usbDirs: o.usbDirs ?? [], netInterface: 'eth0', host: { host: '192.168.100.1', port: 5000 },
     reason: () => o.reason ?? {}, clock: () => 0, tzOffsetMinutes: 480, pages: (s) => renderScreen(s, o.locale ?? 'en', o.caps ?? PIXELS).pageCount,
@@ -309,6 +318,23 @@ describe('boot/recovery-menu: what a technician sees', function () {
     assert.match(JSON.stringify(r.menu.screen().lines), /kept aside/);
     await r.keys('CANCEL');
     assert.equal(r.menu.screen().id, 'recovery', 'back at the menu, nothing salvaged');
+  });
+
+  it('repairAsksABackupsPassphraseOnlyWhenItWillRestoreOne', async () => {
+    const healthy: RepairStub = { restores: false, calls: [] };
+    const r = menuRig({ backupDir: join(work, 'backup'), repair: healthy });
+    await r.keys('3', '1');
+    await new Promise((res) => setImmediate(res));
+    assert.notEqual(r.menu.screen().id, 'passphrase', 'a journal repaired in place asks nothing');
+    assert.deepEqual(healthy.calls, [undefined]);
+    const damaged: RepairStub = { restores: true, calls: [] };
+    const d = menuRig({ backupDir: join(work, 'backup'), repair: damaged });
+    await d.keys('3', '1');
+    assert.equal(d.menu.screen().id, 'passphrase');
+    assert.match(JSON.stringify(d.menu.screen().lines), /backup's passphrase/);
+    await d.keys('1', '2', '3', '4', '5', '6', 'OK');
+    await new Promise((res) => setImmediate(res));
+    assert.deepEqual(damaged.calls, ['123456']);
   });
 
   it('backupFilesOfTheSameTerminalAreToldApartByTheirTimeInTheTerminalsZone', async () => {

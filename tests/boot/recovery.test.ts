@@ -137,6 +137,7 @@ describe('boot/recovery: the recovery menu actions', function () {
     const v = await rc.verifyJournal();
     assert.equal(v.ok, true);
     assert.match(v.lines.join('\n'), /torn last record/);
+    assert.equal(await rc.repairRestores(), false, 'a torn tail is cut in place: no backup, no passphrase asked');
     // No login first: opening the journal normally (as login does) already cuts a torn tail.
     const rep = await rc.repair(ADMIN);
     assert.equal(rep.ok, true);
@@ -158,11 +159,26 @@ describe('boot/recovery: the recovery menu actions', function () {
     const v = await rc.verifyJournal();
     assert.equal(v.ok, false);
     assert.equal(v.code, 'E-STO-05');
+    assert.equal(await rc.repairRestores(), true, 'damage: repair restores a backup (the menu asks its passphrase)');
     const rep = await rc.repair(ADMIN, PASS);
     assert.equal(rep.ok, true, rep.lines.join('\n'));
     assert.ok(existsSync(String(rep.detail?.movedAside)), 'damaged journal kept');
     await rc.close();
     assert.equal((await verifyInChild([r.dir]))[0].status, 'ok');
+  });
+
+  it('aHealthyJournalNeedsNoRestoreButACheckTheFileChangedSinceIsNotReused', async () => {
+    const rc = recovery();
+    const session = await rc.login('099', '9999');
+    mkdirSync(join(work, 'backup'));
+    assert.equal((await rc.exportTo(join(work, 'backup'), PASS, session)).ok, true);
+    assert.equal(await rc.repairRestores(), false, 'healthy: nothing to restore');
+    // The journal damaged after the check (the menu waited at its passphrase): repair looks again.
+    await flipByte(r.dir, 5, 70);
+    const rep = await rc.repair(ADMIN, PASS);
+    assert.equal(rep.ok, true, rep.lines.join('\n'));
+    assert.ok(existsSync(String(rep.detail?.movedAside)), 'restored from the backup, the damaged journal kept');
+    await rc.close();
   });
 
   it('exportsToAUsbPathAndImportsOnAFreshStorageDirectoryWithTheChainVerified', async () => {
