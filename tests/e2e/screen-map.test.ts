@@ -5,7 +5,7 @@
  * languages. Plus the input controller's secrets: a PIN is a Buffer, wiped after use.
  */
 import { strict as assert } from 'node:assert';
-import { AnyStateNode } from 'xstate';
+import { AnyStateNode, getNextSnapshot } from 'xstate';
 import { createTerminalMachine, MachineView, MachineEvent } from '../../runtime/machine';
 import { isStateName, screenFor } from '../../ui-lcd/screens';
 import { renderScreen } from '../../ui-lcd/screen';
@@ -17,8 +17,12 @@ import { resetAtBoot } from '../../boot/terminal-app';
 import type { Button, ButtonEvent } from '../../hal/button';
 import type { KeyName } from '../../hal/keypad';
 
+function terminalMachine() {
+  return createTerminalMachine({ open: async () => { throw new Error('unused'); }, selfTest: async () => undefined, printer: {} as never, readCard: async () => { throw new Error('unused'); }, clock: () => 0, recoveryLogin: async () => { throw new Error('unused'); } });
+}
+
 function leafStates(): string[] {
-  const m = createTerminalMachine({ open: async () => { throw new Error('unused'); }, selfTest: async () => undefined, printer: {} as never, readCard: async () => { throw new Error('unused'); }, clock: () => 0, recoveryLogin: async () => { throw new Error('unused'); } });
+  const m = terminalMachine();
   const out: string[] = [];
   const walk = (n: AnyStateNode): void => {
     const children = Object.values(n.states);
@@ -89,6 +93,37 @@ describe('e2e: input controller', () => {
     assert.ok(!JSON.stringify(c.state()).includes('1234'));
     press('OK');
     assert.deepEqual(sent, [{ type: 'LOGIN', operator: '001', password: '1234' }]);
+  });
+
+  it('every screen whose entry or menu times out is left by what the timeout sends (else the timed-out widget would leave the keypad dead)', () => {
+    // A widget that timed out answers every later key with 'timeout', and the controller then
+    // sends CANCEL again: a state that ignored it would keep its screen up with no key working
+    // (the logins were such, until they got a fresh field of their own).
+    const m = terminalMachine();
+    // 'sale.amount' -> { sale: 'amount' }: xstate's state value.
+    const valueOf = (path: string): string | Record<string, unknown> => {
+      const [leaf, ...outer] = path.split('.').reverse();
+      return outer.reduce<string | Record<string, unknown>>((inner, k) => ({ [k]: inner }), leaf);
+    };
+    const probed: string[] = [];
+    for (const s of leafStates()) {
+      let nowMs = 0;
+      const sent: MachineEvent[] = [];
+      const c = new InputController({
+        send: (e) => sent.push(e), clock: () => nowMs, cancelCardRead: () => undefined, paperReady: async () => true, refundLookup: () => undefined, now: () => Date.UTC(2026, 10, 21, 2),
+        setLocale: () => undefined, locale: () => 'en', errorPages: () => 1, screenPages: () => 1, recoveryAction: () => undefined, diagnostics: () => undefined, changed: () => undefined,
+      });
+      c.sync(view(s));
+      nowMs += IDLE_TIMEOUT_MS_DEFAULT + 1;
+      c.tick();
+      if (sent.length === 0) continue; // no widget that times out here, or a login (its own fresh field)
+      probed.push(s);
+      // The machine's own definition decides; the context is its initial one (no guard on CANCEL reads it).
+      const at = m.resolveState({ value: valueOf(s) as never, context: m.config.context as never });
+      const next = getNextSnapshot(m, at, sent[0]);
+      assert.notDeepEqual(next.value, at.value, `${s}: ${sent[0].type} after the timeout leaves the screen up`);
+    }
+    assert.ok(probed.length >= 30, `states with a timing-out widget: ${probed.length}`);
   });
 
   for (const state of ['login', 'recovery.locked']) {
