@@ -75,10 +75,11 @@ describe('e2e: every machine state maps to a ui-lcd screen', () => {
 });
 
 describe('e2e: input controller', () => {
-  function controller(state: string) {
+  /** The controller at `state`; `clock` the widgets' (a test moves it past their timeout). */
+  function controller(state: string, clock: () => number = () => 0) {
     const sent: MachineEvent[] = [];
     const c = new InputController({
-      send: (e) => sent.push(e), clock: () => 0, cancelCardRead: () => undefined, paperReady: async () => true, refundLookup: (stan) => (stan === 42 ? { rrn: '123456789012', dateMmdd: '1120', amountFen: 1234 } : undefined), now: () => Date.UTC(2026, 10, 21, 2),
+      send: (e) => sent.push(e), clock, cancelCardRead: () => undefined, paperReady: async () => true, refundLookup: (stan) => (stan === 42 ? { rrn: '123456789012', dateMmdd: '1120', amountFen: 1234 } : undefined), now: () => Date.UTC(2026, 10, 21, 2),
       setLocale: () => undefined, locale: () => 'en', errorPages: () => 1, screenPages: () => 1, recoveryAction: () => undefined, diagnostics: () => undefined, changed: () => undefined,
     });
     c.sync(view(state));
@@ -108,12 +109,7 @@ describe('e2e: input controller', () => {
     const probed: string[] = [];
     for (const s of leafStates()) {
       let nowMs = 0;
-      const sent: MachineEvent[] = [];
-      const c = new InputController({
-        send: (e) => sent.push(e), clock: () => nowMs, cancelCardRead: () => undefined, paperReady: async () => true, refundLookup: () => undefined, now: () => Date.UTC(2026, 10, 21, 2),
-        setLocale: () => undefined, locale: () => 'en', errorPages: () => 1, screenPages: () => 1, recoveryAction: () => undefined, diagnostics: () => undefined, changed: () => undefined,
-      });
-      c.sync(view(s));
+      const { c, sent } = controller(s, () => nowMs);
       nowMs += IDLE_TIMEOUT_MS_DEFAULT + 1;
       c.tick();
       if (sent.length === 0) continue; // no widget that times out here, or a login (its own fresh field)
@@ -129,13 +125,7 @@ describe('e2e: input controller', () => {
   for (const state of ['login', 'recovery.locked']) {
     it(`${state}: a minute untouched clears what was typed and the keys work again (by the tick, or by the next key)`, () => {
       let nowMs = 0;
-      const sent: MachineEvent[] = [];
-      const c = new InputController({
-        send: (e) => sent.push(e), clock: () => nowMs, cancelCardRead: () => undefined, paperReady: async () => true, refundLookup: () => undefined, now: () => Date.UTC(2026, 10, 21, 2),
-        setLocale: () => undefined, locale: () => 'en', errorPages: () => 1, screenPages: () => 1, recoveryAction: () => undefined, diagnostics: () => undefined, changed: () => undefined,
-      });
-      c.sync(view(state));
-      const press = (keys: string): void => { for (const k of keys.match(/[A-Z]{2,}|\d/g) ?? []) c.press(k as KeyName); };
+      const { c, sent, press } = controller(state, () => nowMs);
       press('01OK12');
       assert.equal(c.state().login.passwordLength, 2);
       nowMs += IDLE_TIMEOUT_MS_DEFAULT + 1;
