@@ -158,9 +158,9 @@ describe('powercut: the journal under simulated power cuts', function () {
   it('cutInsideACheckpointOfSeveralLmdbTransactionsLosesNothing', async function () {
     this.timeout(300_000);
     // 60 records of 6,000 bytes between checkpoints: a tail of ~360 KB, more than
-    // CHECKPOINT_TXN_BYTES_MAX (256 KiB), goes into LMDB in two fully synced transactions before
+    // CHECKPOINT_TXN_BYTES_MAX (64 KiB), goes into LMDB in several fully synced transactions before
     // the log's header says so. Cut after the first (LMDB ahead of the header mid-commit) and
-    // anywhere in the second.
+    // anywhere in the ones after it.
     const big = { ...REQUEST, payloadBytes: 6000 };
     const run = await record({ workload: { ...workload(120), args: ['{dir}', '120', '--payload-bytes=6000', '--identity=POWERCUT-0001', '--window=8', '--checkpoint-every=60'] } });
     const metaWrites = run.events.filter((e) => e.kind === 'write' && e.sync && e.path.endsWith('/data.mdb')).map((e) => e.index);
