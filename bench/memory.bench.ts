@@ -30,7 +30,9 @@
  * or BENCH_WRITE_SVG=1; prints the figures. BENCH_SALES=300 for a quick look.
  * BENCH_HEAP_SNAPSHOTS=1 writes a heap snapshot of the unit-settings terminal at every sample into
  * BENCH_OUT (default bench/out/memory): writing one inflates that process's RSS, so such a run's
- * RSS figures do not count. BENCH_DIST runs another compiled tree than dist/.
+ * RSS figures do not count. BENCH_SMAPS=1 keeps that terminal's /proc/PID/smaps after the idle
+ * and the end-of-day samples there (idle.smaps, settled.smaps). BENCH_DIST runs another compiled
+ * tree than dist/.
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { startTerminal } from '../boot/start';
@@ -261,14 +263,22 @@ async function bareNodeRss(flags: readonly string[], env: Record<string, string>
 }
 
 /** One terminal's day: login, idle sample, sales with a sample every SAMPLE_EVERY, settlements. */
-async function day(t: Terminal, snapshots: boolean): Promise<void> {
+async function day(t: Terminal, snapshots: boolean, smaps = false): Promise<void> {
   const snap = async (label: string): Promise<void> => {
     if (!snapshots) return;
     console.log(`  ${t.name}: heap snapshot ${await heapSnapshot(t.pid, label)}`);
   };
+  // The process's mappings after the sample (BENCH_SMAPS=1): what grew, mapping by mapping.
+  const keepSmaps = (label: string): void => {
+    if (!smaps) return;
+    const file = join(OUT_DIR, `${label}.smaps`);
+    writeFileSync(file, readFileSync(`/proc/${t.pid}/smaps`));
+    console.log(`  ${t.name}: ${file}`);
+  };
   await t.login();
   await delay(IDLE_SETTLE_MS);
   await t.sample(0, 'idle');
+  keepSmaps('idle');
   await snap('0');
   for (let i = 0; i < SALES; i++) {
     if (i > 0 && i % SALES_PER_BATCH === 0) await t.settle();
@@ -282,6 +292,7 @@ async function day(t: Terminal, snapshots: boolean): Promise<void> {
   await t.settle();
   await delay(IDLE_SETTLE_MS);
   await t.sample(SALES, 'settled');
+  keepSmaps('settled');
 }
 
 /** A change in MB with its sign. */
@@ -332,7 +343,8 @@ async function main(): Promise<void> {
   const flags = unitNodeFlags(unit);
   const mallocEnv = unitMallocEnv(unit);
   const snapshots = process.env.BENCH_HEAP_SNAPSHOTS === '1';
-  if (snapshots) mkdirSync(OUT_DIR, { recursive: true });
+  const smaps = process.env.BENCH_SMAPS === '1';
+  if (snapshots || smaps) mkdirSync(OUT_DIR, { recursive: true });
   const bareUnit = await bareNodeRss(flags, mallocEnv);
   const bareDefault = await bareNodeRss([], {});
   const hosts = [new AcquirerSimulator({ clock: Date.now }), new AcquirerSimulator({ clock: Date.now })];
@@ -352,7 +364,7 @@ async function main(): Promise<void> {
     const diag = snapshots ? { NODE_OPTIONS: `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${OUT_DIR}` } : {};
     await Promise.all([unitRun.start({ ...mallocEnv, ...diag }), plain.start({ POS_IDLE_GC: 'off' }), before.start({ ...mallocEnv, POS_IDLE_GC: 'gc' })]);
     // The days at once: the same work, the same machine load, one run's time.
-    await Promise.all([day(unitRun, snapshots), day(plain, false), day(before, false)]);
+    await Promise.all([day(unitRun, snapshots, smaps), day(plain, false), day(before, false)]);
     const minutes = (performance.now() - t0) / 60_000;
     const dropped = await unitRun.memory(true);
     const afterDrop = rssOf(unitRun.pid);

@@ -53,7 +53,7 @@ export interface IdleGcOptions {
   /** This process's uptime; default process.uptime() in ms. */
   readonly uptimeMs?: () => number;
   /** Told after each collection (the terminal logs it at debug). */
-  readonly onCollected?: (info: { after: string; ms: number; kind?: ReclaimKind['kind'] }) => void;
+  readonly onCollected?: (info: { after: string; ms: number; kind?: ReclaimKind['kind']; fileMappings?: number }) => void;
 }
 
 export class IdleGc {
@@ -95,7 +95,7 @@ export class IdleGc {
       const done = this.gc();
       this.collectedThisIdle = true;
       this.collections++;
-      this.o.onCollected?.({ after: from, ms: performance.now() - t0, ...(done ? { kind: done.kind } : {}) });
+      this.o.onCollected?.({ after: from, ms: performance.now() - t0, ...(done ? { kind: done.kind } : {}), ...(done?.fileMappings ? { fileMappings: done.fileMappings } : {}) });
     }, ms);
   }
 

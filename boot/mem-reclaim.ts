@@ -16,10 +16,17 @@
 import * as fs from 'node:fs';
 import { ownAddonCandidates } from '../common/own-addon';
 
-interface MemReclaimAddon { reclaim(): { trimmed: boolean } }
+interface MemReclaimAddon {
+  /** `files`: absolute paths whose shared read-only mappings' pages are let go (native/mem_reclaim.cc says why that is safe). */
+  reclaim(files?: readonly string[]): { trimmed: boolean; fileMappings?: number };
+}
 
 /** What one call of the collector did (logged at debug by the terminal). */
-export interface ReclaimKind { readonly kind: 'low-memory+trim' | 'low-memory' | 'gc' }
+export interface ReclaimKind {
+  readonly kind: 'low-memory+trim' | 'low-memory' | 'gc';
+  /** Mappings of the files whose pages were let go (the addon only). */
+  readonly fileMappings?: number;
+}
 
 /** Where the addon may be: POS_MEM_RECLAIM_ADDON, else build/Release. */
 export function memReclaimCandidates(): string[] {
@@ -50,6 +57,21 @@ export interface CollectorSources {
   readonly addon?: MemReclaimAddon | null;
   readonly gc?: (() => void) | null;
   readonly mode?: IdleGcMode;
+  /**
+   * Files mapped read-only whose pages are let go after the collection: the journal's LMDB file
+   * (boot/terminal-main.ts), whose transactions leave pages of it resident. Asked at each call (a
+   * restore replaces the file); a path the kernel does not show as given (a symbolic link) is resolved.
+   */
+  readonly mappedFiles?: () => readonly string[];
+}
+
+/** The paths as /proc/self/maps names them (links resolved); a missing file is left out. */
+function mapsNames(files: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const f of files) {
+    try { out.push(fs.realpathSync(f)); } catch { /* not there (yet): nothing of it is mapped */ }
+  }
+  return out;
 }
 
 function modeFromEnv(): IdleGcMode {
@@ -66,7 +88,12 @@ export function idleCollector(from: CollectorSources = {}): (() => ReclaimKind) 
   if (mode === 'off') return undefined;
   const addon = mode === 'gc' ? null : from.addon === undefined ? loadMemReclaim() : from.addon;
   const gc = from.gc === undefined ? (globalThis as { gc?: () => void }).gc : from.gc;
-  if (addon) return () => ({ kind: addon.reclaim().trimmed ? 'low-memory+trim' : 'low-memory' });
+  if (addon) {
+    return () => {
+      const r = addon.reclaim(mapsNames(from.mappedFiles?.() ?? []));
+      return { kind: r.trimmed ? 'low-memory+trim' : 'low-memory', ...(r.fileMappings ? { fileMappings: r.fileMappings } : {}) };
+    };
+  }
   if (gc) return () => { gc(); return { kind: 'gc' }; };
   return undefined;
 }

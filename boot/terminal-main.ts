@@ -59,6 +59,7 @@ import { isPosError } from '../common/errors';
 import { TerminalApp } from './terminal-app';
 import type { ProbeSnapshot } from './terminal-app';
 import { IdleGc } from './idle-gc';
+import { idleCollector } from './mem-reclaim';
 
 /** An idle collection this long is logged at info (see where the collector is made). */
 const IDLE_GC_SLOW_MS = 1000;
@@ -205,7 +206,12 @@ async function main(): Promise<void> {
   // (boot/idle-gc.ts, boot/mem-reclaim.ts). Screen changes carry the machine's state (snapshots are made anyway).
   // A collection that stopped the main loop for a second or more is said at info: it delays the
   // watchdog's pet (seen: the unit killed by its watchdog after sign-on in the loaded TCG guest).
-  idleGc = new IdleGc({ onCollected: (c) => logger[c.ms >= IDLE_GC_SLOW_MS ? 'info' : 'debug'](c, 'idle: memory given back') });
+  // The journal's LMDB file: its write transactions leave pages of the file mapped (native/mem_reclaim.cc).
+  const journalData = [join(journalDir, 'data.mdb')];
+  idleGc = new IdleGc({
+    gc: idleCollector({ mappedFiles: () => journalData }),
+    onCollected: (c) => logger[c.ms >= IDLE_GC_SLOW_MS ? 'info' : 'debug'](c, 'idle: memory given back'),
+  });
   const gc = idleGc;
   app.probe.onChange((s) => gc.state((s as ProbeSnapshot).state));
   const watchdog = new SystemdWatchdog({ health: async () => app!.health(), logger: logger.child({ component: 'watchdog' }) });
