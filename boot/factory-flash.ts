@@ -34,6 +34,7 @@
  * A stop anywhere before commit leaves a target with no partition table: it never boots a half
  * image and the station flashes it again from the start (its report says what it found there).
  */
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
@@ -41,7 +42,7 @@ import { Worker } from 'node:worker_threads';
 import { PosError, isPosError, errorByCode } from '../common/errors';
 import { workerScriptFor } from '../common/spawn';
 import { readBoardFile } from '../hal/board';
-import { deviceKeyProviderFor, keyDirFor } from '../runtime/device-key-provider';
+import { DEVICE_KEY_FILE, deviceKeyProviderFor, keyDirFor } from '../runtime/device-key-provider';
 import { Journal } from '../storage/journal';
 import { RecordType } from '../storage/record';
 import { isoInZone } from '../common/time';
@@ -574,6 +575,7 @@ export async function runTargetSteps(job: TargetJob, hooks: { progress: (step: s
     await new Promise<never>(() => setInterval(() => undefined, HOLD_KEEPALIVE_MS));
   };
   await log.step('provision', async () => {
+    refuseSecondDisk(o, g, spec, stage);
     const p = await provisionStage(o, g, spec, join(stage, 'data'));
     extra.provisioning = p.record;
     extra.servicePassword = p.servicePassword;
@@ -621,11 +623,57 @@ export async function runTargetSteps(job: TargetJob, hooks: { progress: (step: s
       extra.after = inspectTarget(target!.path);
       if (extra.after.state !== 'complete') throw new PosError('FLS_READBACK', `${target!.path}: after the commit the target reads as ${extra.after.state} (${extra.after.reason})`);
       const kernel = tellKernel(target!, g.layout.parts);
+      writeFileAtomic(join(stage, COMMITTED_FILE), `${JSON.stringify({ serial: spec.serial, target: spec.target, committedAt: isoInZone(Date.now(), g.zone) })}\n`, stage);
       await hold('committed');
       return kernel ? { kernelPartitions: kernel } : undefined;
     });
   return { steps: log.steps, errors: log.errors, hashes, extra, ...(target ? { target } : {}) };
 }
+
+/** In a serial's staging folder once its flash committed on a target: which one, when. */
+const COMMITTED_FILE = 'committed.json';
+
+/**
+ * A serial's identity, TMK and device key go onto one disk. Once its flash committed, the same
+ * serial is flashed again only onto that disk (the manifest run again after another target
+ * failed): the target reads as a completed flash and its data partition holds this serial's
+ * device key (on a TPM board, where the key is sealed on the board at its first boot, the same
+ * target path). Any other target is refused (E-OPR-12) before anything is written: a second disk
+ * with the same serial and key was made without a word (found following the README).
+ */
+function refuseSecondDisk(o: TargetJob['o'], g: Golden, spec: FlashTargetSpec, stage: string): void {
+  const file = join(stage, COMMITTED_FILE);
+  if (!existsSync(file)) return;
+  let first: { target?: string; committedAt?: string; reflashing?: boolean } = {};
+  try { first = JSON.parse(readFileSync(file, 'utf8')) as typeof first; } catch { /* torn: refused below as another disk */ }
+  const refuse = (why: string): never => {
+    throw new PosError('OPR_PROVISIONED', `${spec.serial} was flashed onto ${first.target ?? 'another target'} at ${first.committedAt ?? '?'}; ${spec.target} ${why}: a terminal's identity and keys go onto one disk. Flash another serial onto it, or give this one its own new serial`, { serial: spec.serial, target: spec.target, flashedOnto: first.target });
+  };
+  const samePath = first.target === spec.target;
+  if (inspectTarget(spec.target).state !== 'complete') {
+    // A re-flash of that disk stopped before its commit left it without a partition table.
+    if (samePath && first.reflashing === true) return;
+    refuse('is not that disk (it holds no completed flash)');
+  }
+  const tpm = readBoardFile(o.boardFile).config.deviceKey?.provider === 'tpm2';
+  if (tpm && !samePath) refuse('is another target');
+  if (!tpm) {
+    const dataDir = join(stage, 'data');
+    const staged = join(keyDirFor(join(dataDir, g.journalRel)), DEVICE_KEY_FILE);
+    const part = g.layout.parts.find((p) => p.label === 'posdata')!;
+    let onTarget: Buffer | undefined;
+    try {
+      onTarget = execFileSync('debugfs', ['-R', `cat /${relative(dataDir, staged)}`, `${spec.target}?offset=${part.startBytes}`], { stdio: ['ignore', 'pipe', 'ignore'], timeout: DEBUGFS_TIMEOUT_MS });
+    } catch { /* unreadable: not provably that disk */ }
+    if (!existsSync(staged) || !onTarget || !onTarget.equals(readFileSync(staged))) refuse('does not hold its device key');
+  }
+  // That disk again: marked before anything is written, so that a stop before the commit (no
+  // partition table left on it) does not shut it out of the next run.
+  writeFileAtomic(file, `${JSON.stringify({ ...first, reflashing: true })}\n`, stage);
+}
+
+/** One debugfs read of a file on the target's data partition. */
+const DEBUGFS_TIMEOUT_MS = 30_000;
 
 function commitOf(m: UpdateManifest): { commit?: string } {
   const c = (m as UpdateManifest & { image?: { commit?: unknown } }).image?.commit;

@@ -133,6 +133,29 @@ describe('pos factory flash (no QEMU): targets written, checked, committed last;
     assert.deepEqual((await journalOperators(withAdmin.target, join(f.dir, 'readmin', 'data-2'))).map((o) => [o.number, o.role]), [['088', 'administrator']]);
   });
 
+  it('a serial whose flash committed goes onto that disk again, never onto another (E-OPR-12, nothing written), even one swapped in at its path', async () => {
+    const dir = join(f.dir, 'once');
+    mkdirSync(dir, { recursive: true });
+    const base = options('once', ['FL-0801', 'FL-0802']);
+    const onto = (serial: string, target: string): FlashStationOptions => ({ ...base, targets: base.targets.filter((t) => t.serial === serial).map((t) => ({ ...t, target: join(dir, target) })) });
+    const [first] = await flashStation(onto('FL-0801', 'a.img'));
+    assert.equal(first.pass, true, JSON.stringify(first.errors));
+    const [again] = await flashStation(onto('FL-0801', 'a.img'));
+    assert.equal(again.pass, true, `the same disk again (a manifest run again): ${JSON.stringify(again.errors)}`);
+    const [second] = await flashStation(onto('FL-0801', 'b.img'));
+    assert.equal(second.pass, false);
+    assert.deepEqual(second.errors.map((e) => e.code), ['E-OPR-12']);
+    assert.match(second.errors[0].message, /FL-0801 was flashed onto .*a\.img/);
+    assert.equal(existsSync(join(dir, 'b.img')), false, 'nothing written to the second disk');
+    // Another terminal's finished disk put where the first one was: not that disk either.
+    const [other] = await flashStation(onto('FL-0802', 'c.img'));
+    assert.equal(other.pass, true, JSON.stringify(other.errors));
+    execFileSync('cp', [join(dir, 'c.img'), join(dir, 'a.img')]);
+    const [swapped] = await flashStation(onto('FL-0801', 'a.img'));
+    assert.deepEqual(swapped.errors.map((e) => e.code), ['E-OPR-12']);
+    assert.equal(await journalSerial(join(dir, 'a.img'), join(dir, 'data-swapped')), 'FL-0802', 'the swapped-in disk keeps its own terminal');
+  });
+
   it('a TPM board: the station writes the first-boot request onto the data partition, no key and no journal (the board\'s TPM seals at first boot)', async () => {
     const dir = join(f.dir, 'tpm');
     mkdirSync(dir, { recursive: true });
