@@ -22,7 +22,7 @@ import { PosError, ErrorId } from '../common/errors';
 import { readBoardFile } from '../hal/board';
 import { spawnModule } from '../common/spawn';
 import { TERMINAL_TIMEOUT_MS_DEFAULT, TestReport, writeReport } from './factory';
-import { StationReport } from './factory-station';
+import type { StationReport } from './factory-station';
 import type { ChildJob, ChildMessage, ParentMessage } from './factory-station-child';
 
 /** At most this many terminals in one station run. */

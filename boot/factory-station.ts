@@ -12,6 +12,7 @@ import { createSimBoard, SimBoard, SimBoardOptions } from '../sim/board-sim';
 import { FrameBuffer } from '../hal/display';
 import { KeyName } from '../hal/keypad';
 import { KeyComponent, Prompts, TERMINAL_TIMEOUT_MS_DEFAULT, TestReport, factoryTest, kcvOf, provision, provisionRecord, writeReport } from './factory';
+import { outcome } from './factory-station-boards';
 
 export interface StationTerminal {
   readonly serial: string;
@@ -107,8 +108,12 @@ async function oneTerminal(t: StationTerminal, o: StationOptions): Promise<Stati
   }
 }
 
+/**
+ * A failed terminal's codes: its tests' and its provisioning's (a serial provisioned already,
+ * E-OPR-12, failed with no code on the console), as the board station reports them.
+ */
 export function failedCodes(r: TestReport): string[] {
-  return [...new Set(r.tests.filter((t) => !t.pass).flatMap((t) => t.codes))];
+  return outcome(r).codes;
 }
 
 /** A terminal that did not finish in time still gets a report (and its code). */

@@ -548,7 +548,11 @@ async function keypadTest(board: Board, prompts: Prompts, timeoutMs: number): Pr
  */
 export function writeReport(dir: string, report: TestReport): string {
   mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${report.serial}.json`);
+  // A serial refused as provisioned already (E-OPR-12, a station run again) is reported beside
+  // the terminal's own report, never over it: that one says how the terminal passed.
+  const refused = (report as { provision?: { codes?: unknown } }).provision?.codes;
+  const again = Array.isArray(refused) && refused.includes('E-OPR-12');
+  const file = join(dir, `${report.serial}${again ? '.refused' : ''}.json`);
   writeFileAtomic(file, JSON.stringify(report, (key, value: unknown) => (key === 'servicePassword' ? undefined : value), 1) + '\n', dir);
   return file;
 }

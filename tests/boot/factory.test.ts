@@ -57,6 +57,17 @@ describe('boot/factory: provisioning and the station', function () {
     console.log(`      station: 8 terminals in ${(ms / 1000).toFixed(1)} s`);
   });
 
+  it('aSerialRunAgainIsRefusedWithItsCodeAndItsFirstReportIsKept', async () => {
+    const o = { terminals: simulatedTerminals(1), workDir: join(work, 'terminals'), reportDir: join(work, 'reports'), registryFile: join(work, 'registry.json'), keyPressTimeoutMs: 2000 };
+    const [first] = await runStation(o);
+    assert.equal(first.pass, true, failedCodes(first).join(','));
+    const [again] = await runStation({ ...o, workDir: join(work, 'terminals-2') });
+    assert.equal(again.pass, false);
+    assert.deepEqual(failedCodes(again), ['E-OPR-12'], 'the console names why');
+    assert.equal((JSON.parse(readFileSync(first.reportFile, 'utf8')) as { pass: boolean }).pass, true, 'the first report is not overwritten');
+    assert.equal(again.reportFile, join(work, 'reports', `${first.serial}.refused.json`));
+  });
+
   describe('provision', () => {
     const input = (o: Partial<ProvisionInput> = {}): ProvisionInput => ({
       serial: 'HH-000123', tid: '87654321', mid: '876543210987654', locale: 'zh-CN',
