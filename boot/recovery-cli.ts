@@ -86,6 +86,14 @@ export function adminCredentials(ctx: CommandContext): { operator: string; passw
 /** Logs an administrator in through the journal's operators (attempts counted and limited). */
 export async function adminSessionFromCli(ctx: CommandContext, recovery?: Recovery): Promise<Session> {
   const { operator, password } = adminCredentials(ctx);
+  if (!recovery) {
+    // As the recovery commands: a mistyped or absent journal folder is named, not created by
+    // opening it (`pos update apply --force` on a fresh checkout made an empty LMDB journal and
+    // then said the operator did not exist); the login writes, so never beside a running terminal.
+    const { dir, from } = journalDirOf(ctx);
+    existingDir(dir, from);
+    refuseWhileHeld(dir, 'an administrator login');
+  }
   const r = recovery ?? recoveryFor(ctx);
   try {
     return await r.login(operator, password);

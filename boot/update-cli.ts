@@ -71,13 +71,13 @@ const init: Command = {
 };
 
 const apply: Command = {
-  name: 'update apply', usage: 'update apply FILE [--root R] [--board B] [--force --operator N --password-file F]', summary: 'verify a package and install it into the inactive slot',
+  name: 'update apply', usage: 'update apply FILE [--root R] [--board B] [--public-key HEX] [--force --operator N --password-file F]', summary: 'verify a package and install it into the inactive slot',
   async run(ctx) {
     // What the person must give comes first: without a package there is nothing to check a key against.
     const file = existingFile(need(ctx, 'file', { positional: ctx.args[0], what: 'the update package FILE' }), 'FILE');
     const b = board(ctx);
     const publicKeyHex = flagString(ctx, 'public-key') ?? b.config.update?.publicKey;
-    if (!publicKeyHex) throw new PosError('UPD_SIGNATURE', `${b.file}: no update.publicKey: this board cannot verify updates`);
+    if (!publicKeyHex) throw new PosError('UPD_SIGNATURE', `${b.file}: no update.publicKey: this board cannot verify updates. The package is not at fault: give the vendor's public key with --public-key HEX (pos update keygen prints it), or put it in the board file's update.publicKey`);
     const force = ctx.flags.has('force') ? await adminSessionFromCli(ctx) : undefined;
     const r = applyUpdate({ root: root(ctx), file, publicKeyHex, board: b.config.board, force });
     ctx.out(`installed ${r.version} into slot ${r.slot} (${r.files} files${r.forced ? ', forced by an administrator' : ''}); running ${r.previousVersion ?? '?'} until the next boot`);

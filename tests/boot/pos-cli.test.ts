@@ -165,6 +165,22 @@ describe('pos command line: what a person types wrong is named, nothing is ignor
     assert.doesNotMatch(typo.err, /publicKey|E-UPD/);
   });
 
+  it('updateApplyForcedOnAFolderWithNoJournalNamesItAndCreatesNothing', async () => {
+    // The administrator's login for --force read a journal folder that was not there: it made an
+    // empty LMDB journal and then said "operator 000 does not exist".
+    writeFileSync(join(root, 'older.posupd'), 'x');
+    process.env.POS_ADMIN_PASSWORD = '123456';
+    try {
+      const r = await pos('update', 'apply', join(root, 'older.posupd'), '--root', join(root, 'slots'), '--public-key', 'aa', '--force', '--operator', '00', '--dir', join(root, 'journal'));
+      assert.equal(r.code, 2, r.err);
+      assert.match(r.err, /E-OPR-08.*no such directory: .*journal/);
+      assert.doesNotMatch(r.err, /does not exist/);
+      assert.equal(existsSync(join(root, 'journal')), false, 'no journal made');
+    } finally {
+      delete process.env.POS_ADMIN_PASSWORD;
+    }
+  });
+
   it('everyGroupNamedWithoutItsCommandPrintsThatGroupsUsage', async () => {
     const names = new Set(COMMANDS.map((c) => c.name));
     const groups = new Set<string>();
