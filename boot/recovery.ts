@@ -156,11 +156,14 @@ export class Recovery {
 
   // ------------------------------------------------------------ journal ownership
 
-  /** The open journal (opened on first use; a damaged one opens read-only, appends refused). */
-  async journal(): Promise<Journal> {
+  /**
+   * The open journal (opened on first use; a damaged one opens read-only, appends refused).
+   * `checked`: a child's verdict on the closed file taken just before (repair's), not taken again.
+   */
+  async journal(checked?: ChildVerdict): Promise<Journal> {
     if (!this.journal_) {
       // A file that crashes LMDB (zeroed B-tree pages abort it) is never opened in this process.
-      const [v] = existsSync(join(this.o.journalDir, 'data.mdb')) ? await verifyInChild([this.o.journalDir], this.o.identity) : [undefined];
+      const [v] = checked ? [checked] : existsSync(join(this.o.journalDir, 'data.mdb')) ? await verifyInChild([this.o.journalDir], this.o.identity) : [undefined];
       if (v?.status === 'unopenable') throw unopenableError(v.signal);
       this.closedCheck = undefined;
       this.journal_ = await Journal.open({ dir: this.o.journalDir, identity: this.o.identity, clock: this.clock, logger: this.log });
@@ -339,7 +342,7 @@ export class Recovery {
     await this.close();
     const v = await this.closedVerdict();
     if (repairableInPlace(v)) {
-      const j = await this.journal();
+      const j = await this.journal(v);
       const lines = [v.status === 'ok' ? rt('repair.nothing') : rt('repair.tornCut', { seq: 'lastGoodSeq' in v ? v.lastGoodSeq + 1 : '?' }), rt('repair.verified', { records: j.lastSeq })];
       return this.done('repair', session, true, lines, { verdict: v.status, records: j.lastSeq });
     }

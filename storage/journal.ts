@@ -74,9 +74,9 @@ const COMMIT_PAGES_MARGIN = 16;
  * where it stops paying. Its cost: a full log (1 MiB) checkpoints in ~16 transactions instead of
  * 4, 24 more flush barriers and ~12 KiB more written per extra transaction (its meta page and
  * B-tree path), once per ~1,500 sales; bench:journal's batched phase, 5 runs each alternating:
- * 0.66-0.82x SQLite against 0.74-0.83x at 256 KiB (within the noise). A cut between them leaves LMDB ahead of the log's header,
- * which the log's reader takes as it takes a cut before the header rewrite (JOURNAL_FORMAT.md,
- * "Checkpoint").
+ * 0.66-0.82x SQLite against 0.74-0.83x at 256 KiB (within the noise). A cut between them leaves
+ * LMDB ahead of the log's header, which the log's reader takes as it takes a cut before the
+ * header rewrite (JOURNAL_FORMAT.md, "Checkpoint").
  */
 export const CHECKPOINT_TXN_BYTES_MAX = 64 * 1024;
 /**
