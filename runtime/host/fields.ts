@@ -246,7 +246,8 @@ export const CUP_MESSAGES: Readonly<Record<RequestType, MessageDef>> = {
   }),
   reversal: msg({
     type: 'reversal', mti: '0400',
-    requestRequired: [2, 3, 4, 11, 22, 25, 39, 41, 42, 49, 60], requestOptional: [14, 23, 38, 55, 61],
+    // 4 is optional only for a balance inquiry's reversal (its original has none).
+    requestRequired: [2, 3, 11, 22, 25, 39, 41, 42, 49, 60], requestOptional: [4, 14, 23, 38, 55, 61],
     responseRequired: ACK_RESPONSE, responseRequiredWhenApproved: [], mac: true, financial: false,
   }),
   settlement: msg({

@@ -270,7 +270,7 @@ export function buildReversal(profile: HostProfile, input: ReversalInput): Reque
   const f = base(profile, profile.messages.reversal, input);
   f.set(2, input.pan);
   f.set(3, input.processingCode);
-  f.set(4, reversalAmount(profile, input));
+  if (!isBalance(profile, input)) f.set(4, amount(input.amountFen));
   f.set(22, input.entryMode);
   f.set(25, input.conditionCode);
   f.set(39, input.reason);
@@ -285,12 +285,11 @@ export function buildReversal(profile: HostProfile, input: ReversalInput): Reque
 }
 
 /**
- * Field 4 of a 0400. A balance inquiry has no amount: its reversal carries 4 = 0 (every 0400 of the
- * profile's row has a 4, and a host finds nothing to undo); any other original at least 1 fen.
+ * A balance inquiry has no amount, so its 0400 has no 4 either: the profile's reversal carries the
+ * original's fields (any other original at least 1 fen).
  */
-function reversalAmount(profile: HostProfile, input: ReversalInput): string {
-  const balance = input.processingCode === profile.messages.balance.processingCode && input.type60 === profile.messages.balance.type60;
-  return balance ? digits(input.amountFen, 12, 'amount', 0) : amount(input.amountFen);
+function isBalance(profile: HostProfile, input: ReversalInput): boolean {
+  return input.processingCode === profile.messages.balance.processingCode && input.type60 === profile.messages.balance.type60;
 }
 
 /** The reversal of a request built in this process (what the journal would give back). */
@@ -305,7 +304,7 @@ export function reversalInputOf(original: Request, ids: TerminalIds, reason: Rev
   return {
     ids, reason, authCode,
     stan: Number(get(11)), batch: Number(f60.slice(2, 8)),
-    // A balance inquiry has no 4: its reversal says 0 (reversalAmount).
+    // A balance inquiry has no 4, nor has its reversal (isBalance).
     pan: get(2), processingCode: get(3), amountFen: original.type === 'balance' ? 0 : Number(get(4)),
     entryMode: get(22) as EntryMode, conditionCode: get(25),
     type60: f60.slice(0, 2), networkCode60: f60.slice(8, 11),

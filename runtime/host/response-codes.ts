@@ -26,6 +26,8 @@ const KNOWN: Readonly<Record<string, { en: string; zh: string }>> = {
 };
 
 export const APPROVED = '00';
+/** The host could not verify the request's MAC: the terminal signs on again (the profile's table). */
+export const MAC_ERROR_RESPONSE_CODE = 'A0';
 
 export function explainResponseCode(code: string): ResponseCodeText {
   const known = KNOWN[code];

@@ -51,7 +51,7 @@ import {
   buildBalance, buildRefund, buildReversal, buildSale, buildSignOff, buildSignOn, buildSignatureUpload, buildVoid,
   encodeRequest, parseAckResponse, parseFinancialResponse, parseReversalResponse, parseSignOnResponse,
 } from '../host/messages';
-import { ResponseCodeText, explainResponseCode } from '../host/response-codes';
+import { MAC_ERROR_RESPONSE_CODE, ResponseCodeText, explainResponseCode } from '../host/response-codes';
 import { bytesField, textField } from '../host/packager';
 import { DeviceKeyProvider, RandomBytes, seal, unseal } from '../device-key';
 import { CARD_REFUSAL_CODES, HostParamsPayload, QrTxnInfo, RecordInput, ReversalPendingPayload, SellingLockPayload, TxnBeginPayload, TxnKind, rec } from '../records';
@@ -744,7 +744,10 @@ export class TerminalEngine {
     // The original's 55 exactly as it goes out (the packager's own value), for the 0400.
     // 38 of the original request (a void's: the sale's authorization code) goes out in the 0400 too:
     // the profile's reversal carries "the original's ... 38".
-    const reversal: ReversalPendingPayload = { ...common, reason: '98', kind: t.kind, authCode: textField(m, 38), original61: textField(m, 61), field55: bytesField(m, 55) };
+    // And only the fields the original had: a void or refund (no 14) is not reversed with the card's expiry.
+    const reversal: ReversalPendingPayload = {
+      ...common, reason: '98', kind: t.kind, expiry: textField(m, 14), authCode: textField(m, 38), original61: textField(m, 61), field55: bytesField(m, 55),
+    };
     const bytes = this.encode(req);
     await this.store.commit([stanRecord, rec.txnBegin(begin), rec.reversalPending(reversal)]);
     let res: FinancialResult;
@@ -807,6 +810,8 @@ export class TerminalEngine {
       if (res.approved) await this.flushReversal('06').catch(() => undefined);
       return { outcome: 'failed', error: isPosError(e) ? e : new PosError('STO_IO', String(e)), reversalPending: this.state.pendingReversal !== undefined, stan };
     }
+    // A0 from the host: it could not verify this terminal's MAC, so the keys are out of step (profile: "sign on again").
+    if (res.responseCode === MAC_ERROR_RESPONSE_CODE) this.needsSignOn = true;
     const txn = viewOf(this.state, this.state.txns.get(stan) as Txn);
     this.log.info({ stan, kind: txn.kind, code: res.responseCode, panMasked: txn.panMasked }, 'host answered');
     return res.approved ? { outcome: 'approved', txn } : { outcome: 'declined', txn, text: explainResponseCode(res.responseCode) };
@@ -865,7 +870,8 @@ export class TerminalEngine {
     try {
       await this.store.commit([
         rec.txnResult({ stan, outcome: 'approved', responseCode: res.responseCode, rrn: res.rrn, authCode: res.authCode, hostDate: res.hostDate, hostTime: res.hostTime, settlementDate: res.settlementDate, ...(link !== undefined ? { link } : {}) }),
-        rec.reversalPending({ ...pr, reason: '06', decided: true }),
+        // Should the card refuse (AAC) and the sale be reversed, the 0400 carries the 38 the host gave it.
+        rec.reversalPending({ ...pr, reason: '06', decided: true, authCode: res.authCode ?? pr.authCode }),
       ], { reserve: true });
     } catch (e) {
       await chip.complete({ approved: false, responseCode: res.responseCode });
@@ -1003,7 +1009,7 @@ export class TerminalEngine {
           this.log.info({ stan: pr.stan, reason, tries, code: res.responseCode }, 'reversal cleared');
           return 'cleared';
         }
-        if (res.responseCode === 'A0') this.needsSignOn = true;
+        if (res.responseCode === MAC_ERROR_RESPONSE_CODE) this.needsSignOn = true;
         this.log.warn({ stan: pr.stan, code: res.responseCode, tries }, 'reversal not accepted');
       } catch (e) {
         if (!isPosError(e) || isStopError(e)) throw e;

@@ -2,8 +2,8 @@
  * The balance inquiry's reversal (docs/PROTOCOL.md section 9; Known difference 8, fixed): the
  * profile arms a reversal durably before any 0200/0220 leaves, the balance inquiry included. Read
  * at the wire (every frame the engine hands the transport) and in the journal: armed (98) in the
- * commit before the 0200 leaves, cleared by any answer, sent as a 0400 (3 = 310000, 4 = 0, the
- * inquiry's STAN and batch) when no usable answer came, kept across a reboot when it cannot go.
+ * commit before the 0200 leaves, cleared by any answer, sent as a 0400 (3 = 310000, no 4: the
+ * original had none; the inquiry's STAN and batch) when no usable answer came, kept across a reboot when it cannot go.
  */
 import { strict as assert } from 'node:assert';
 import { RecordType } from '../../storage/record';
@@ -72,7 +72,7 @@ describe('balance inquiry: a reversal armed before it leaves, as for a sale', fu
     assert.equal(reversals().length, 0);
   });
 
-  it('no answer: the 0400 goes at once with 98, 3 = 310000, 4 = 0, the inquiry\'s STAN, batch and card; the host clears it', async () => {
+  it('no answer: the 0400 goes at once with 98, 3 = 310000, no 4 (the original had none), the inquiry\'s STAN, batch and card; the host clears it', async () => {
     r.sim.setFault({ kind: 'close-before-response', type: 'balance' });
     await assert.rejects(balance(), (e: unknown) => isPosError(e) && e.kind === 'timeout');
     const [rev] = reversals();
@@ -81,7 +81,7 @@ describe('balance inquiry: a reversal armed before it leaves, as for a sale', fu
     const batch = r.terminal.engine.state.batch;
     assert.deepEqual(
       [2, 3, 4, 11, 22, 25, 39, 60].map((n) => textField(rev, n)),
-      [TEST_CARDS.magDebit.track2.split('=')[0], '310000', '000000000000', six(stan), '021', '00', '98', `01${six(batch)}000`],
+      [TEST_CARDS.magDebit.track2.split('=')[0], '310000', undefined, six(stan), '021', '00', '98', `01${six(batch)}000`],
     );
     assert.ok(rev.fields.has(64), 'MACed like every reversal');
     assert.equal(r.sim.requests().find((q) => q.type === 'reversal')?.code, '00', 'the host answered the inquiry: nothing to undo');
