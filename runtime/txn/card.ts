@@ -175,7 +175,8 @@ function cardOf(values: ReadonlyMap<number, Buffer>, modePrefix: '05' | '07', pi
   const exp = values.get(0x5f24);
   const psn = values.get(0x5f34);
   return {
-    pan, track2, entryMode: `${modePrefix}1` as EntryMode, pinRequired,
+    // The last digit says whether a PIN goes with it (the profile's 22): only once one is entered (withPin).
+    pan, track2, entryMode: `${modePrefix}${pinRequired ? '1' : '2'}` as EntryMode, pinRequired,
     expiry: exp ? exp.toString('hex').slice(0, 4) : undefined,
     cardSeq: psn ? String(psn[0]).padStart(3, '0') : undefined,
   };

@@ -56,7 +56,7 @@ describe('qPBOC and CDA sales through the engine', function () {
     assert.ok(advice, 'the advice went first');
     assert.equal(frames.indexOf(advice), 0);
     assert.equal(textField(advice, 11), String(res.txn.stan).padStart(6, '0'));
-    assert.equal(textField(advice, 22), '071', 'a tap (the machine sets the PIN digit; this test sells the read as it is)');
+    assert.equal(textField(advice, 22), '072', 'a tap with no PIN: 22 ends in 2');
     const f55 = primitives(bytesField(advice, 55) as Buffer);
     assert.equal(f55.get(0x9f27)?.toString('hex'), '40', 'the card\'s TC');
     assert.deepEqual(bytesField(advice, 55), input.field55);

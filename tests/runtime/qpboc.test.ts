@@ -49,7 +49,7 @@ describe('qPBOC: the cryptogram in the GPO answer', () => {
     assert.equal(c.chip?.oda, 'fdda');
     assert.equal(c.chip?.odaFailure, undefined);
     assert.equal(c.pinRequired, false);
-    assert.equal(c.entryMode, '071');
+    assert.equal(c.entryMode, '072', 'a tap, no PIN asked for: 22 ends in 2 (the profile: 1 = PIN entered, 2 = no PIN)');
     const f55 = primitives(c.field55 as Buffer);
     assert.equal(f55.get(0x9f27)?.toString('hex'), '40');
     assert.equal(f55.get(0x9f34)?.toString('hex').toUpperCase(), '1F0002');
