@@ -128,7 +128,9 @@ async function upload(engine: TerminalEngine): Promise<void> {
         amountFen: t.amountFen, entryMode: t.entryMode, rrn: t.rrn as string, authCode: t.authCode ?? '',
       });
       const res = parseAckResponse(engine.config.profile, req, await engine.sendRaw(req, stans[i]));
-      if (!res.approved && res.responseCode !== DUPLICATE_TRANSMISSION) throw new PosError('HOST_SETTLE', `batch upload of ${t.stan} answered ${res.responseCode}`, { stan: t.stan });
+      // The profile: upload, "then the batch is closed all the same". A record the host refuses is
+      // its reconciliation's to settle; stopping here would leave the terminal unable to sell.
+      if (!res.approved && res.responseCode !== DUPLICATE_TRANSMISSION) engine.logger.warn({ stan: t.stan, code: res.responseCode }, 'batch upload record refused by the host: the batch closes all the same');
     }
     done += chunk.length;
   }
@@ -137,7 +139,7 @@ async function upload(engine: TerminalEngine): Promise<void> {
   invariant(done <= BATCH_UPLOAD_COUNT_MAX, 'batch upload count over the profile maximum', { done });
   const req = buildBatchUploadEnd(engine.config.profile, { ids: engine.config.ids, stan: stans[0], batch: s.batch, count: done });
   const res = parseAckResponse(engine.config.profile, req, await engine.sendRaw(req, stans[0]));
-  if (!res.approved) throw new PosError('HOST_SETTLE', `batch upload end answered ${res.responseCode}`);
+  if (!res.approved) engine.logger.warn({ code: res.responseCode, count: done }, 'batch upload end refused by the host: the batch closes all the same');
   await engine.store.commit([rec.settlementStep({ batch: s.batch, step: 'uploaded', uploadedCount: done })], { reserve: true });
 }
 

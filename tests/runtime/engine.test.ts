@@ -236,6 +236,20 @@ describe('runtime engine against the acquirer simulator', function () {
     assert.equal(r.terminal.engine.state.batch, 2);
   });
 
+  it('settlement unbalanced, the host refusing upload records and the end message: the batch is closed all the same and selling goes on', async () => {
+    for (let i = 1; i <= 3; i++) await sale(i * 100);
+    r.sim.setFault({ kind: 'unbalanced-settlement' });
+    r.sim.setFault({ kind: 'response-code', code: '25', type: 'batchUploadRecord', count: 2 });
+    r.sim.setFault({ kind: 'response-code', code: '96', type: 'batchUploadEnd' });
+    const rep = await settle(r.terminal.engine, SUPERVISOR);
+    assert.equal(rep.verdict, 'unbalanced');
+    assert.equal(r.sim.requests().filter((q) => q.type === 'batchUploadRecord').length, 3, 'every record offered, the refused ones included');
+    assert.equal(r.sim.requests().filter((q) => q.type === 'batchUploadEnd').length, 1);
+    assert.equal(r.terminal.engine.state.batch, 2, 'closed all the same (the profile)');
+    assert.equal(r.terminal.engine.state.settlement, undefined);
+    assert.equal((await sale(400)).outcome, 'approved', 'the next sale is not held back by the settlement');
+  });
+
   it('batch upload cut by a lost response re-sends only the record in flight after a reboot; a 94 for it counts as filed', async () => {
     for (let i = 1; i <= 5; i++) await sale(i * 100);
     r.sim.setFault({ kind: 'unbalanced-settlement' });
