@@ -175,9 +175,11 @@ export function parseHostParameters(b: Buffer): HostParameters {
       case 0xdf18: out.qrAllowed = byte1(v, tag, 0, 1) === 1; break;
       case 0xdf19: out.preAuthAllowed = byte1(v, tag, 0, 1) === 1; break;
       case 0xdf1a: {
+        // Not the profile's tag but this runtime's: a host that means something else by DF1A (its
+        // next free tag after DF19) must see it ignored as the profile says of unknown tags, not
+        // its whole download refused. Only an address the slip's QR code can hold is taken.
         const base = v.toString('latin1');
-        if (!isEReceiptBase(base)) throw paramsRefused(`e-receipt address is not an https address of at most ${E_RECEIPT_BASE_BYTES_MAX} bytes without a query`, tag);
-        out.eReceiptBase = base;
+        if (isEReceiptBase(base)) out.eReceiptBase = base;
         break;
       }
       default: break; // the profile: unknown tags are ignored

@@ -53,16 +53,30 @@ describe('host protocol V2 payloads', () => {
       ['offlineSwitchTwo', encodeTlv(0xdf15, Buffer.from([2]))],
       ['qrSwitchTwoBytes', encodeTlv(0xdf18, hex('0001'))],
       ['merchantNameOver40Bytes', encodeTlv(0xdf11, Buffer.alloc(41, 0x41))],
-      ['eReceiptAddressPlainHttp', encodeTlv(0xdf1a, Buffer.from('http://r.example.com/e'))],
-      ['eReceiptAddressWithAQuery', encodeTlv(0xdf1a, Buffer.from('https://r.example.com/e?x=1'))],
-      ['eReceiptAddressWithASpace', encodeTlv(0xdf1a, Buffer.from('https://r.example.com/e f'))],
-      ['eReceiptAddressOver100Bytes', encodeTlv(0xdf1a, Buffer.from(`https://r.example.com/${'a'.repeat(80)}`))],
     ] as const) {
       it(`${name}RefusesTheWholeDownload`, () => {
         const good = encodeTlv(0xdf17, Buffer.from([3]));
         assert.throws(() => parseHostParameters(Buffer.concat([good, tlv])), refused('E-HOST-09'));
       });
     }
+
+    // DF1A is this runtime's e-receipt address, not the profile's: another host's DF1A is an unknown tag.
+    for (const [name, value] of [
+      ['eReceiptAddressPlainHttp', Buffer.from('http://r.example.com/e')],
+      ['eReceiptAddressWithAQuery', Buffer.from('https://r.example.com/e?x=1')],
+      ['eReceiptAddressWithASpace', Buffer.from('https://r.example.com/e f')],
+      ['eReceiptAddressOver100Bytes', Buffer.from(`https://r.example.com/${'a'.repeat(80)}`)],
+      ['anotherHostsOneByteDf1a', Buffer.from([1])],
+    ] as const) {
+      it(`${name}IsIgnoredAndTheRestApplied`, () => {
+        const p = parseHostParameters(Buffer.concat([encodeTlv(0xdf17, Buffer.from([3])), encodeTlv(0xdf1a, value)]));
+        assert.deepEqual(p, { offlineCountMax: 3 });
+      });
+    }
+
+    it('anEReceiptAddressIsTaken', () => {
+      assert.deepEqual(parseHostParameters(encodeTlv(0xdf1a, Buffer.from('https://r.example.com/e'))), { eReceiptBase: 'https://r.example.com/e' });
+    });
 
     it('notTlvRefusesTheDownload', () => {
       assert.throws(() => parseHostParameters(hex('DF1105414243')), refused('E-HOST-09'));
