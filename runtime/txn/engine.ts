@@ -177,8 +177,10 @@ export type PreAuthTarget =
   /** amountFen: the pre-authorized amount; a void needs it, a completion of a keyed hold has no 115% check here (the host's 13). */
   | { readonly keyed: { readonly authCode: string; readonly dateMmdd: string; readonly amountFen?: number; readonly card: CardInput } };
 
+/** 39 = 40: the host does not support the function (one of the profile's two "unknown message" answers). */
+const FUNCTION_NOT_SUPPORTED_RESPONSE_CODE = '40';
 /** Features a host may not offer (docs/PROTOCOL.md V2: answered 12 or 40, hidden until the next sign-on). */
-export type HostFeature = 'preAuth' | 'qr' | 'params' | 'echo' | 'status' | 'caKeys' | 'aids';
+export type HostFeature = 'preAuth' | 'qr' | 'params' | 'echo' | 'status' | 'caKeys' | 'aids' | 'scriptNotice';
 export interface RefundInput {
   readonly amountFen: number; readonly card: CardInput; readonly session: Session;
   readonly origRrn: string; readonly origDateMmdd: string; readonly origBatch?: number; readonly origStan?: number;
@@ -941,6 +943,9 @@ export class TerminalEngine {
    * Returns how many still wait.
    */
   async flushScriptNotices(): Promise<number> {
+    // A host that answered a 0620 "unknown" (12 or 40) is not asked again until the next sign-on
+    // (the profile's Version 2 rule); the notices stay pending on disk meanwhile.
+    if (!this.featureAvailable('scriptNotice')) return this.state.pendingScriptNotices.size;
     for (const n of [...this.state.pendingScriptNotices.values()]) {
       if (this.keys === undefined) break;
       const req = buildScriptNotice(this.config.profile, {
@@ -956,6 +961,7 @@ export class TerminalEngine {
             this.log.info({ stan: n.stan, origStan: n.origStan, tries }, 'script notice acknowledged');
             break;
           }
+          if (this.noteUnknown('scriptNotice', req.type, res.responseCode)) return this.state.pendingScriptNotices.size;
           this.log.warn({ stan: n.stan, code: res.responseCode, tries }, 'script notice not accepted');
         } catch (e) {
           if (!isPosError(e) || isStopError(e) || e.kind === 'invariant') throw e;
@@ -1191,10 +1197,10 @@ export class TerminalEngine {
       ? { pan: o.pan, entryMode: o.entryMode, expiry: o.expiry, cardSeq: o.card.cardSeq, track2: o.card.track2, track3: o.card.track3 }
       : { pan: o.pan, entryMode: o.entryMode };
     const req = buildPreAuthVoid(this.config.profile, { ids: this.config.ids, stan, batch: this.state.batch, amountFen, card, original: o.ref });
-    return this.financial(req, record, {
+    return this.preAuthFamilyAnswered(await this.financial(req, record, {
       kind: 'preAuthVoid', stan, amountFen, pan: o.pan, expiry: o.expiry, entryMode: o.entryMode, operator: session.operator,
       origStan: o.origStan, origBatch: o.ref.batch || undefined, origAuthCode: o.ref.authCode, origDate: o.ref.dateMmdd,
-    });
+    }), req.type);
   }
 
   /**
@@ -1215,10 +1221,10 @@ export class TerminalEngine {
     const { stans, record } = this.stans(1);
     const stan = stans[0];
     const req = buildCompletion(this.config.profile, { ids: this.config.ids, stan, batch: this.state.batch, amountFen, pan: o.pan, entryMode: o.entryMode, expiry: o.expiry, original: o.ref });
-    return this.financial(req, record, {
+    return this.preAuthFamilyAnswered(await this.financial(req, record, {
       kind: 'completion', stan, amountFen, pan: o.pan, expiry: o.expiry, entryMode: o.entryMode, operator: session.operator,
       origStan: o.origStan, origBatch: o.ref.batch || undefined, origAuthCode: o.ref.authCode, origDate: o.ref.dateMmdd,
-    });
+    }), req.type);
   }
 
   /** Completion void (supervisor): 37/38/61 of the completion; the hold it captured is open again. */
@@ -1234,10 +1240,20 @@ export class TerminalEngine {
     const pan = this.panOf(comp.panEnc);
     const original = { batch: comp.batch, stan: comp.stan, dateMmdd: comp.hostDate ?? hostMmdd(comp.beganAtMs), rrn: comp.rrn as string, authCode: comp.authCode ?? '' };
     const req = buildCompletionVoid(this.config.profile, { ids: this.config.ids, stan, batch: this.state.batch, amountFen: comp.amountFen, pan, entryMode: '012', original });
-    return this.financial(req, record, {
+    return this.preAuthFamilyAnswered(await this.financial(req, record, {
       kind: 'completionVoid', stan, amountFen: comp.amountFen, pan, expiry: comp.expiry, entryMode: '012', operator: session.operator,
       origStan: comp.stan, origBatch: comp.batch, origRrn: comp.rrn, origAuthCode: comp.authCode, origDate: comp.hostDate,
-    });
+    }), req.type);
+  }
+
+  /**
+   * A completion or void of the pre-authorization family answered 40 (function not supported):
+   * the family is hidden until the next sign-on, as a pre-authorization answered 12 or 40 hides it.
+   * Their 12 is the profile's "already completed or voided", not "unknown".
+   */
+  private preAuthFamilyAnswered(res: FlowResult, type: RequestType): FlowResult {
+    if (res.outcome === 'declined' && res.txn.responseCode === FUNCTION_NOT_SUPPORTED_RESPONSE_CODE) this.noteUnknown('preAuth', type, res.txn.responseCode);
+    return res;
   }
 
   /** Holds of this journal still open (newest first), for the completion and void screens. */

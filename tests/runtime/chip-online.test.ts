@@ -165,6 +165,22 @@ describe('chip sale, online half: issuer authentication, final GENERATE AC, scri
     assert.equal(stans.size, 1, 'every try under the notice\'s one STAN');
   });
 
+  it('a host that does not know the 0620 (answers 12): asked once, not again before every sale; the notice waits and goes after the next sign-on', async () => {
+    r.sim.setFault(parseFaultSpec('issuer-script:72-put-data'));
+    r.sim.setFault(parseFaultSpec('response-code:12,type=scriptNotice'));
+    const { input } = await held(r, 4_100, card());
+    assert.equal((await r.terminal.engine.sale({ amountFen: 4_100, card: input, session: CASHIER })).outcome, 'approved');
+    const swipe = cardFromTrack2('6222021234567890128=3012201000001');
+    for (const amountFen of [103, 104, 105]) assert.equal((await r.terminal.engine.sale({ amountFen, card: swipe, session: CASHIER })).outcome, 'approved');
+    const notices = (): number => r.sim.requests().filter((q) => q.type === 'scriptNotice').length;
+    assert.equal(notices(), 1, 'the "unknown" answer hides the notice until the next sign-on (profile, Version 2)');
+    assert.equal(r.terminal.engine.state.pendingScriptNotices.size, 1, 'still pending on disk');
+    await r.terminal.engine.signOn(CASHIER);
+    assert.equal((await r.terminal.engine.sale({ amountFen: 106, card: swipe, session: CASHIER })).outcome, 'approved');
+    assert.equal(notices(), 2, 'tried again after the sign-on');
+    assert.equal(r.terminal.engine.state.pendingScriptNotices.size, 0);
+  });
+
   it('the recovery menu\'s resend (resendScriptNotices) sends nothing past a pending reversal, then sends the notice once the reversal is gone', async () => {
     r.sim.setFault(parseFaultSpec('issuer-script:72-put-data'));
     r.sim.setFault(parseFaultSpec('response-code:96,type=scriptNotice,count=3'));

@@ -87,6 +87,20 @@ describe('runtime engine: protocol V2 against the acquirer simulator', function 
     assert.deepEqual(r.sim.lastStatus(TEST_TERMINAL.tid), status);
   });
 
+  it('aCompletionAnswered40HidesThePreAuthorizationFamilyUntilTheNextSignOn; a completion answered 12 (already completed) does not', async () => {
+    const hold = await r.terminal.engine.preAuth({ amountFen: 20_000, card: magCard(), session: CASHIER });
+    assert.equal(hold.outcome, 'approved');
+    const stan = hold.outcome === 'approved' ? hold.txn.stan : 0;
+    r.sim.setFault({ kind: 'response-code', code: '12', type: 'completion' });
+    assert.equal((await r.terminal.engine.completion({ stan }, 20_000, CASHIER)).outcome, 'declined');
+    assert.equal(r.terminal.engine.featureAvailable('preAuth'), true, '12 to a completion is "already completed or voided", not "unknown"');
+    r.sim.setFault({ kind: 'response-code', code: '40', type: 'completion' });
+    assert.equal((await r.terminal.engine.completion({ stan }, 20_000, CASHIER)).outcome, 'declined');
+    assert.equal(r.terminal.engine.featureAvailable('preAuth'), false, '40: the host does not support it');
+    await r.terminal.engine.signOn(CASHIER);
+    assert.equal(r.terminal.engine.featureAvailable('preAuth'), true, 'offered again after the next sign-on');
+  });
+
   it('aPreAuthorizationWithoutAnswerIsReversedAsItsOriginal: 0400 with 030000 and 60.1 = 10, the hold released at the host', async () => {
     r.sim.setFault({ kind: 'close-before-response', type: 'preAuth' });
     r.sim.setFault({ kind: 'close-before-response', type: 'reversal', count: 3 });
