@@ -32,7 +32,7 @@ export type TxnStatus = 'pending' | 'approved' | 'declined' | 'failed' | 'revers
 
 /** A transaction as replayed: what its txn-begin record said, then what happened to it. */
 export interface Txn extends Pick<TxnBeginPayload, 'kind' | 'stan' | 'batch' | 'amountFen' | 'panMasked' | 'panEnc' | 'panTag' | 'expiry'
-  | 'entryMode' | 'processingCode' | 'operator' | 'origStan' | 'origBatch' | 'origRrn' | 'origAuthCode' | 'origDate' | 'field55'> {
+  | 'entryMode' | 'cardSeq' | 'processingCode' | 'operator' | 'origStan' | 'origBatch' | 'origRrn' | 'origAuthCode' | 'origDate' | 'field55'> {
   readonly beganAtMs: number;
   /** pending | approved | declined | failed | reversed (voided is derived). */
   status: Exclude<TxnStatus, 'voided'>;
@@ -324,6 +324,8 @@ function applyBegin(s: TerminalState, r: DecodedRecord): void {
     kind: str(p.kind, 'kind') as TxnKind, stan, batch: s.batch, amountFen: num(p.amountFen, 'amountFen'),
     panMasked: str(p.panMasked, 'panMasked'), panEnc: buf(p.panEnc, 'panEnc'), panTag: buf(p.panTag, 'panTag'),
     expiry: optStr(p.expiry, 'expiry'), entryMode: str(p.entryMode, 'entryMode') as EntryMode,
+    // The card sequence number (23): an offline sale's advice carries it "as a sale" did.
+    ...(p.cardSeq !== undefined ? { cardSeq: optStr(p.cardSeq, 'cardSeq') } : {}),
     processingCode: str(p.processingCode, 'processingCode'), operator: str(p.operator, 'operator'),
     origStan: optNum(p.origStan, 'origStan'), origBatch: optNum(p.origBatch, 'origBatch'), origRrn: optStr(p.origRrn, 'origRrn'),
     origAuthCode: optStr(p.origAuthCode, 'origAuthCode'), origDate: optStr(p.origDate, 'origDate'),

@@ -508,7 +508,7 @@ export class TerminalEngine {
       }
       const req = buildOfflineAdvice(this.config.profile, {
         ids: this.config.ids, stan: t.stan, batch: t.batch, pan: this.panOf(t.panEnc), amountFen: t.amountFen, expiry: t.expiry,
-        entryMode: t.entryMode, authCode: t.authCode ?? offlineAuthCode(t.stan), ...(t.field55 !== undefined ? { field55: t.field55 } : {}),
+        entryMode: t.entryMode, cardSeq: t.cardSeq, authCode: t.authCode ?? offlineAuthCode(t.stan), ...(t.field55 !== undefined ? { field55: t.field55 } : {}),
       });
       let res: FinancialResult;
       await this.store.commit([rec.adviceResult({ stan: t.stan, state: 'sending', responseCode: '--' })], { reserve: true });

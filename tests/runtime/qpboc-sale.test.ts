@@ -57,6 +57,8 @@ describe('qPBOC and CDA sales through the engine', function () {
     assert.equal(frames.indexOf(advice), 0);
     assert.equal(textField(advice, 11), String(res.txn.stan).padStart(6, '0'));
     assert.equal(textField(advice, 22), '072', 'a tap with no PIN: 22 ends in 2');
+    assert.ok(input.cardSeq, 'the card has a sequence number (5F34)');
+    assert.equal(textField(advice, 23), input.cardSeq, 'fields as a sale: 23 too, kept over the reboot');
     const f55 = primitives(bytesField(advice, 55) as Buffer);
     assert.equal(f55.get(0x9f27)?.toString('hex'), '40', 'the card\'s TC');
     assert.deepEqual(bytesField(advice, 55), input.field55);
