@@ -5,13 +5,15 @@
  *        keyed. The code lives only in memory until the request is built; the journal keeps its
  *        last 4 digits.
  *   主扫 (terminal-presented): qrOrder, 59 A7 = validity; the answer's A3 is shown as a QR code
- *        (or printed), then the terminal queries until the customer paid.
+ *        (or printed), then the terminal queries until the customer paid. The profile answers a
+ *        fresh order P1 with A2 A3 (made, not scanned yet); 00 with A2 A3 and no A4/A5 is read the
+ *        same way, 00 with A4/A5 is paid (`orderMade`).
  *
  * Durability (DESIGN.md rules 4 and 5), like a card sale's but never reversed with 0400:
  *   1. one commit: STAN reserved + txn-begin (kind qrSale/qrVoid/qrRefund, no card) +
  *      qr-query-pending                                                      -> then send
  *   2. 00 paid (or any final answer): one commit txn-result + qr-query-cleared -> then return
- *      P1 (waiting), an order created, or no usable answer: the pending record stays and the
+ *      P1 (waiting, an order made), or no usable answer: the pending record stays and the
  *      terminal queries (qrQuery, 61 = the original's batch + STAN + date, 59 A2) every
  *      QR_QUERY_INTERVAL_MS for up to QR_WAIT_MS_MAX, with a countdown and CANCEL.
  * An outcome still unknown after that (no answer, P1 to the limit, CANCEL) is resolved by
@@ -64,8 +66,8 @@ export type QrFlowResult =
 export interface QrWait {
   /** CANCEL: the operator gives up waiting (the payment stays pending, never reversed). */
   readonly signal?: AbortSignal;
-  /** 主扫: the QR content to show the customer (A3) and its order number, once the host made the order. */
-  readonly onOrder?: (content: string, orderNo: string) => void;
+  /** 主扫: the QR content to show the customer (A3) and its order number (A2, when given), once the host made the order. */
+  readonly onOrder?: (content: string, orderNo?: string) => void;
   /** Time left of the wait, before each pause between queries (the screen's countdown). */
   readonly onCountdown?: (remainingMs: number) => void;
 }
@@ -283,21 +285,33 @@ export class QrPayments {
   }
 
   private async onAnswer(req: Request, stan: number, res: QrResult, wait: QrWait): Promise<QrFlowResult> {
-    const p = this.engine.state.pendingQrQuery as QrQueryPendingPayload;
-    if (req.type === 'qrOrder' && res.approved) {
-      // 00 to an order: made, not paid. Its number goes to the journal before the code is shown.
-      const orderNo = res.qr.A2 as string;
-      await this.engine.store.commit([qrRec.queryPending({ ...p, orderNo })], { reserve: true });
-      this.log.info({ stan, orderNo }, 'QR order made: waiting for the customer');
-      wait.onOrder?.(res.qr.A3 as string, orderNo);
-      return this.waitForPayment(stan, wait);
-    }
+    if (req.type === 'qrOrder' && orderMade(res)) return this.showOrder(stan, res, wait);
     if (res.waiting) {
-      if (res.qr.A2 !== undefined && res.qr.A2 !== p.orderNo) await this.engine.store.commit([qrRec.queryPending({ ...p, orderNo: res.qr.A2 })], { reserve: true });
+      await this.noteOrderNo(res.qr.A2);
       return this.waitForPayment(stan, wait);
     }
     if (req.type === 'qrSale' || req.type === 'qrOrder') this.engine.hostAnswered('qr', req.type, res.responseCode);
     return this.record(stan, res);
+  }
+
+  /**
+   * An order made and not paid yet: its number goes to the journal before its code is shown (a
+   * query after a power cut names it), then the terminal queries as for any P1. The parser made
+   * sure the answer carries A3.
+   */
+  private async showOrder(stan: number, res: QrResult, wait: QrWait): Promise<QrFlowResult> {
+    const orderNo = res.qr.A2;
+    await this.noteOrderNo(orderNo);
+    this.log.info({ stan, orderNo, code: res.responseCode }, 'QR order made: waiting for the customer');
+    wait.onOrder?.(res.qr.A3 as string, orderNo);
+    return this.waitForPayment(stan, wait);
+  }
+
+  /** The pending record rewritten with the order number an answer named, when it is new. */
+  private async noteOrderNo(orderNo: string | undefined): Promise<void> {
+    const p = this.engine.state.pendingQrQuery;
+    if (p === undefined || orderNo === undefined || orderNo === p.orderNo) return;
+    await this.engine.store.commit([qrRec.queryPending({ ...p, orderNo })], { reserve: true });
   }
 
   private async afterSendFailure(stan: number, e: unknown, wait: QrWait): Promise<QrFlowResult> {
@@ -353,7 +367,7 @@ export class QrPayments {
       });
       const res = parseQrResponse(this.profile, req, await this.engine.sendEncoded(req, stans[0], this.engine.encodeRaw(req)), { mak: this.engine.macKey });
       if (res.waiting) {
-        if (res.qr.A2 !== undefined && res.qr.A2 !== p.orderNo) await this.engine.store.commit([qrRec.queryPending({ ...p, orderNo: res.qr.A2 })], { reserve: true });
+        await this.noteOrderNo(res.qr.A2);
         return undefined;
       }
       return await this.record(p.stan, res);
@@ -404,6 +418,18 @@ export class QrPayments {
     this.log.info({ stan, kind: txn.kind, code: res.responseCode, wallet: qr.wallet, orderNo: qr.orderNo }, 'QR answer');
     return res.approved ? { outcome: 'approved', txn } : { outcome: 'declined', txn, text: explainResponseCode(res.responseCode) };
   }
+}
+
+/**
+ * Whether an answer to a QR order made it without paying it, so its A3 is shown and queried for.
+ * host-8583.md lines 284-291: "QR order → `A2 A3`", "`P1` is 'waiting for the customer' (... the
+ * code has not been scanned yet)": the profile's answer is P1 with A2 A3. A host reading 00 as
+ * "made" (as this project once did) answers 00 with A2 A3 and no paid tags; 00 with A4 or A5 (a
+ * wallet, a payer) is the text's "00 is paid" and is recorded as paid at once.
+ */
+function orderMade(res: QrResult): boolean {
+  if (res.waiting) return true;
+  return res.approved && res.qr.A4 === undefined && res.qr.A5 === undefined;
 }
 
 /** A host's "duplicate transmission": it filed this TID + batch + STAN already. */

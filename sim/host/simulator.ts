@@ -52,9 +52,13 @@
  *     - any other code: paid at once, 00 with A2 (new order number), A4 (the wallet,
  *       `walletOfCode`: first two digits 10-15 WX, 25-30 AL, 62 UP, else OT) and A5 (a masked
  *       payer).
- *   A terminal-presented order (qrOrder, 22 = 033, A7 validity in s) is answered 00 with A2 and
- *   A3 (at most 32 characters) and waits until `payOrder(orderNo, wallet?)` (or the `pay`
- *   control line) pays it, or until the query `qr.orderPaysAtQuery` when that option is set. A
+ *   A terminal-presented order (qrOrder, 22 = 033, A7 validity in s) is answered P1 with A2 and
+ *   A3 (at most 32 characters): made, the code not scanned yet (host-8583.md "QR code payments":
+ *   "QR order → `A2 A3`", "`P1` ... the code has not been scanned yet"; `qr.orderAnswer` '00'
+ *   answers it 00 instead, as a host reading 00 as "made" does). It waits until
+ *   `payOrder(orderNo, wallet?)` (or the `pay` control line) pays it, or until the query
+ *   `qr.orderPaysAtQuery` when that option is set (0: paid before the answer, which is then 00 with
+ *   A2 A3 A4 A5: "00 is paid"). A
  *   query (300000) finds the order by 59 A2, else by 61 batch + STAN (the date is not checked:
  *   after a lost answer the terminal has only its own): 00 with A2 A4 A5 when paid, P1 while
  *   waiting, the decline when declined, `QR_ORDER_EXPIRED_CODE` (Q2) once an order's validity has
@@ -155,9 +159,20 @@ export interface SimTlsOptions {
 }
 
 export interface QrBehaviour {
-  /** A terminal-presented order (22 = 033) is paid at this query; default: only `payOrder` pays it. */
+  /**
+   * A terminal-presented order (22 = 033) is paid at this query; default: only `payOrder` pays it.
+   * 0: paid before its answer, which is then the paid 00 (A2 A3 A4 A5).
+   */
   readonly orderPaysAtQuery?: number;
+  /**
+   * The answer to a fresh order not paid yet: 'P1' (default) the profile's, P1 with A2 A3; '00' with
+   * A2 A3, a host that reads 00 to an order as "made, not paid"; 'P1-no-A3' P1 with A2 only, a host
+   * that breaks the profile (no code to show), for the terminal's handling of it.
+   */
+  readonly orderAnswer?: QrOrderAnswer;
 }
+
+export type QrOrderAnswer = 'P1' | '00' | 'P1-no-A3';
 
 /** Where the simulated acquirer's e-receipt service would be (DF1A; example.com is reserved for examples). */
 export const SIM_E_RECEIPT_BASE = 'https://receipts.example.com/r';
@@ -191,6 +206,8 @@ export const DOUBLE_ADVICES_MAX = 1_000;
 const ORDER_NO_PREFIX = 'SIMQR';
 const ORDER_SEQ_DIGITS = 12;
 const QR_CONTENT_PREFIX = 'https://qr.sim/';
+/** The wallet that pays an order when nobody names one: UnionPay's 云闪付. */
+const ORDER_WALLET_DEFAULT: Wallet = 'UP';
 
 /** STANs used again listed at once (`stanReuses()`; the count goes on beyond it). */
 export const STAN_REUSES_MAX = 1_000;
@@ -398,7 +415,7 @@ export class AcquirerSimulator {
     if (order === undefined) throw new Error(`no QR order ${orderNo}`);
     this.expireIfDue(order);
     if (order.state !== 'waiting') throw new Error(`QR order ${orderNo} is ${order.state}, not waiting`);
-    this.payQr(order, wallet ?? order.wallet ?? 'UP');
+    this.payQr(order, wallet ?? order.wallet ?? ORDER_WALLET_DEFAULT);
     return { ...order };
   }
 
@@ -938,9 +955,9 @@ export class AcquirerSimulator {
     return { code, fields: [[37, order.rrn], ...(authCode !== undefined ? [[38, authCode] as const] : []), [59, encodeField59({ A2: order.orderNo, ...tags })]] };
   }
 
-  private paidAnswer(order: QrOrder): Answer {
+  private paidAnswer(order: QrOrder, extra: QrTags = {}): Answer {
     const e = this.ledger.find(order.tid, order.batch, order.stan) as LedgerEntry;
-    return this.qrAnswer('00', order, { A4: order.wallet, A5: order.payerMasked }, e.authCode);
+    return this.qrAnswer('00', order, { ...extra, A4: order.wallet, A5: order.payerMasked }, e.authCode);
   }
 
   private orderAnswer(order: QrOrder): Answer {
@@ -1015,7 +1032,18 @@ export class AcquirerSimulator {
     const qrContent = QR_CONTENT_PREFIX + order.orderNo;
     if (qrContent.length > QR_SHOW_CHARS_MAX) throw new Error(`QR content ${qrContent.length} characters, more than ${QR_SHOW_CHARS_MAX}`);
     Object.assign(order, { qrContent });
-    return this.qrAnswer('00', order, { A3: qrContent });
+    if (paysAt === 0) this.payQr(order, ORDER_WALLET_DEFAULT);
+    return this.orderMadeAnswer(order, qrContent);
+  }
+
+  /** A fresh order's answer: P1 with A2 A3 (the profile), unless `qr.orderAnswer` says otherwise or it is paid already. */
+  private orderMadeAnswer(order: QrOrder, qrContent: string): Answer {
+    if (order.state === 'paid') return this.paidAnswer(order, { A3: qrContent });
+    switch (this.options.qr?.orderAnswer ?? 'P1') {
+      case 'P1': return this.qrAnswer(QR_WAITING, order, { A3: qrContent });
+      case '00': return this.qrAnswer('00', order, { A3: qrContent });
+      case 'P1-no-A3': return this.qrAnswer(QR_WAITING, order, {});
+    }
   }
 
   /**
@@ -1046,7 +1074,7 @@ export class AcquirerSimulator {
     this.expireIfDue(order);
     if (order.state === 'waiting') {
       order.queries++;
-      if (order.paysAtQuery !== undefined && order.queries >= order.paysAtQuery) this.payQr(order, order.wallet ?? 'UP');
+      if (order.paysAtQuery !== undefined && order.queries >= order.paysAtQuery) this.payQr(order, order.wallet ?? ORDER_WALLET_DEFAULT);
     }
     return this.orderAnswer(order);
   }

@@ -17,7 +17,7 @@ import { QrEntryMode } from '../../runtime/host/fields';
 import {
   COMPLETION_PERCENT_MAX, HostParameters, ParamDownloadResult, PreAuthRef, QR_WAITING, QrResult, TerminalStatus, Wallet,
   buildAidDownload, buildCaKeyDownload, buildDownloadEnd, buildCompletion, buildCompletionVoid, buildEcho, buildOfflineAdvice, buildParamDownload, buildPreAuth, buildPreAuthVoid, buildQrOrder,
-  buildQrQuery, buildQrRefund, buildQrSale, buildQrVoid, buildScriptNotice, buildStatusUpload, completionFenMax, parseParamDownloadResponse, parseQrResponse,
+  buildQrQuery, buildQrRefund, buildQrSale, buildQrVoid, buildScriptNotice, buildStatusUpload, completionFenMax, parseField59, parseParamDownloadResponse, parseQrResponse,
   tlvMap,
 } from '../../runtime/host/messages-v2';
 import {
@@ -479,9 +479,11 @@ describe('acquirer simulator, version 2', () => {
       assert.equal(q.qr.A2, s.res.qr.A2);
     });
 
-    it('qrOrderAnswersAnOrderNumberAndShortQrContentAndWaitsUntilPaid', async () => {
+    it('qrOrderAnswersP1WithAnOrderNumberAndShortQrContentAndWaitsUntilPaid', async () => {
+      // host-8583.md "QR code payments": QR order → A2 A3; P1 "the code has not been scanned yet".
       const o = await term.qrOrder(2_200, 90);
-      assert.equal(o.res.responseCode, '00');
+      assert.equal(o.res.responseCode, QR_WAITING);
+      assert.equal(o.res.authCode, undefined, 'a P1 answer carries no 38');
       const { A2, A3 } = o.res.qr;
       assert.ok(A2 !== undefined && A3 !== undefined);
       assert.ok(A3.length <= 32, A3);
@@ -493,6 +495,39 @@ describe('acquirer simulator, version 2', () => {
       assert.equal(q.responseCode, '00');
       assert.equal(q.qr.A4, 'WX');
       assert.deepEqual(sim.ledger.totals(IDS.tid, 1), totals(2_200, 1));
+    });
+
+    it('qrOrderAnswered00WithOrderNumberAndQrContentWhenToldToReadItAsMade', async () => {
+      await start({ qr: { orderAnswer: '00' } });
+      const o = await term.qrOrder(400);
+      assert.equal(o.res.responseCode, '00');
+      assert.ok(o.res.qr.A2 !== undefined && o.res.qr.A3 !== undefined);
+      assert.equal(o.res.qr.A4, undefined, 'made, not paid: no wallet');
+      assert.equal(sim.ledger.size, 0);
+      assert.equal((await term.qrQuery(o)).responseCode, QR_WAITING);
+    });
+
+    it('qrOrderPaidBeforeItsAnswerIsAnswered00WithWalletAndPayer', async () => {
+      await start({ qr: { orderPaysAtQuery: 0 } });
+      const o = await term.qrOrder(500);
+      assert.equal(o.res.responseCode, '00');
+      assert.ok(o.res.qr.A2 !== undefined && o.res.qr.A3 !== undefined);
+      assert.equal(o.res.qr.A4, 'UP');
+      assert.ok(o.res.qr.A5);
+      assert.ok(o.res.authCode);
+      assert.deepEqual(sim.ledger.totals(IDS.tid, 1), totals(500, 1));
+    });
+
+    it('qrOrderAnsweredP1WithoutQrContentWhenToldToBreakTheProfile', async () => {
+      await start({ qr: { orderAnswer: 'P1-no-A3' } });
+      const req = buildQrOrder(profile, { ...term.common(), amountFen: 600, validityS: 60 });
+      const raw = await term.send(req);
+      // The terminal's parser refuses it (no code to show); read loosely, it is P1 with A2 only.
+      assert.throws(() => parseQrResponse(profile, req, raw, { mak: term.keys?.mak }), (e: unknown) => e instanceof PosError && e.code === 'E-HOST-02');
+      const m = parseAckResponseLoose(req, raw);
+      assert.equal(textField(m, 39), QR_WAITING);
+      assert.deepEqual(Object.keys(parseField59(textField(m, 59) ?? '')), ['A2']);
+      assert.equal(sim.ledger.qrOrders().pop()?.state, 'waiting');
     });
 
     it('qrOrderIsPaidAtTheQueryTheOptionSays', async () => {

@@ -12,7 +12,9 @@ import { RecordType } from '../../storage/record';
 import { settle } from '../../runtime/txn/settlement';
 import { QR_QUERY_INTERVAL_MS, QR_WAIT_MS_MAX, QrPayments } from '../../runtime/txn/qr';
 import { batchTotals } from '../../runtime/terminal-state';
-import { TEST_TERMINAL } from '../../sim/host/simulator';
+import { AcquirerSimulator, QR_ORDER_EXPIRED_CODE, QrBehaviour, TEST_TERMINAL } from '../../sim/host/simulator';
+import { QR_WAITING } from '../../runtime/host/messages-v2';
+import { seededRandom } from '../../runtime/random';
 import { FakePrinter } from './fakes';
 import { printReceipt } from '../../runtime/receipt';
 import { CASHIER, SUPERVISOR, Rig, assertReconciled, magCard, rig, journalDiskBytes } from './harness';
@@ -28,6 +30,8 @@ const DECLINED = '1012345678900051';
 describe('QR payments against the acquirer simulator', function () {
   this.timeout(20_000);
   let r: Rig;
+  /** A simulator a test made with its own QR behaviour (the rig does not close one it was given). */
+  let ownSim: AcquirerSimulator | undefined;
   let onSleep: (() => void) | undefined;
   let slept: number[];
   const qr = (): QrPayments => new QrPayments(r.terminal.engine, {
@@ -35,6 +39,16 @@ describe('QR payments against the acquirer simulator', function () {
     sleep: async (ms) => { slept.push(ms); r.clock.ms += ms; onSleep?.(); },
   });
   const sentTypes = (): string[] => r.sent.map((s) => s.type);
+  /** 39 of the simulator's answer to the QR order. */
+  const orderAnswerCode = (): string | undefined => r.sim.requests().find((x) => x.type === 'qrOrder')?.code;
+  /** The rig again, signed on, against a simulator that answers QR orders as `qr` says. */
+  const rigWith = async (qrBehaviour: QrBehaviour): Promise<void> => {
+    await r.close();
+    ownSim = new AcquirerSimulator({ randomBytes: seededRandom(7), clock: () => r.clock.ms, qr: qrBehaviour });
+    await ownSim.listen(0);
+    r = await rig({ sim: ownSim });
+    await r.terminal.engine.signOn(CASHIER);
+  };
 
   beforeEach(async () => {
     r = await rig();
@@ -42,7 +56,12 @@ describe('QR payments against the acquirer simulator', function () {
     slept = [];
     await r.terminal.engine.signOn(CASHIER);
   });
-  afterEach(async () => { r.sim.clearFaults(); await r.close(); });
+  afterEach(async () => {
+    r.sim.clearFaults();
+    await r.close();
+    await ownSim?.close();
+    ownSim = undefined;
+  });
 
   it('被扫 paid at once: approved with order number, wallet and masked payer; one commit clears the query; no reversal', async () => {
     const res = await qr().sale({ amountFen: 1234, paymentCode: PAID_CODE, session: CASHIER });
@@ -143,14 +162,99 @@ describe('QR payments against the acquirer simulator', function () {
   });
 
   it('主扫: the order shows its QR content, the customer pays, the query finds it paid', async () => {
-    let shown: { content: string; orderNo: string } | undefined;
-    onSleep = () => { if (shown && r.sim.ledger.qrOrder(shown.orderNo)?.state === 'waiting') r.sim.payOrder(shown.orderNo, 'WX'); };
+    let shown: { content: string; orderNo?: string } | undefined;
+    onSleep = () => { if (shown?.orderNo && r.sim.ledger.qrOrder(shown.orderNo)?.state === 'waiting') r.sim.payOrder(shown.orderNo, 'WX'); };
     const res = await qr().order({ amountFen: 2500, session: CASHIER }, { onOrder: (content, orderNo) => { shown = { content, orderNo }; } });
     assert.ok(shown);
     assert.match(shown.content, /^https:\/\/qr\.sim\//);
     assert.ok(shown.content.length <= 32);
     assert.equal(res.outcome, 'approved');
     if (res.outcome === 'approved') { assert.equal(res.txn.qr?.wallet, 'WX'); assert.equal(res.txn.qr?.entryMode, '033'); }
+    assertReconciled(r);
+  });
+
+  it('主扫 answered P1 with A2 A3 (the profile: made, not scanned yet): its number journaled before the code shows, paid at a later query, approved with a slip', async () => {
+    let shown: { content: string; orderNo?: string; journaled?: string } | undefined;
+    let pauses = 0;
+    // The customer scans the code at the second pause: the first query still finds it waiting.
+    onSleep = () => { if (++pauses === 2 && shown?.orderNo) r.sim.payOrder(shown.orderNo, 'AL'); };
+    const res = await qr().order({ amountFen: 3300, session: CASHIER }, {
+      onOrder: (content, orderNo) => { shown = { content, orderNo, journaled: r.terminal.engine.state.pendingQrQuery?.orderNo }; },
+    });
+    assert.equal(orderAnswerCode(), QR_WAITING, 'the simulator answers a fresh order P1, as the profile says');
+    assert.ok(shown, 'the code is shown on a P1 answer');
+    assert.match(shown.content, /^https:\/\/qr\.sim\/SIMQR/);
+    assert.match(shown.orderNo ?? '', /^SIMQR/);
+    assert.equal(shown.journaled, shown.orderNo, 'the order number is in the journal before the code is shown');
+    assert.equal(res.outcome, 'approved');
+    if (res.outcome !== 'approved') return;
+    assert.deepEqual(sentTypes().slice(-3), ['qrOrder', 'qrQuery', 'qrQuery']);
+    assert.equal(res.txn.qr?.orderNo, shown.orderNo);
+    assert.equal(res.txn.qr?.wallet, 'AL');
+    assert.equal(r.terminal.engine.state.pendingQrQuery, undefined);
+    const printer = new FakePrinter();
+    await printReceipt({ printer, engine: r.terminal.engine, lang: 'en', merchantName: 'TEST', clock: () => r.clock.ms }, res.txn.stan, 'customer', false);
+    assert.match(printer.text(), /QR SALE/);
+    assert.match(printer.text(), /WALLET: /);
+    assertReconciled(r);
+  });
+
+  it('主扫 answered 00 with A2 A3 and no wallet (a host reading 00 as "made"): shown and queried as for P1', async () => {
+    await rigWith({ orderAnswer: '00' });
+    let shown: { content: string; orderNo?: string } | undefined;
+    onSleep = () => { if (shown?.orderNo && r.sim.ledger.qrOrder(shown.orderNo)?.state === 'waiting') r.sim.payOrder(shown.orderNo, 'WX'); };
+    const res = await qr().order({ amountFen: 1800, session: CASHIER }, { onOrder: (content, orderNo) => { shown = { content, orderNo }; } });
+    assert.equal(orderAnswerCode(), '00');
+    assert.ok(shown);
+    assert.equal(res.outcome, 'approved');
+    if (res.outcome === 'approved') assert.equal(res.txn.qr?.wallet, 'WX');
+    assert.deepEqual(sentTypes().slice(-2), ['qrOrder', 'qrQuery']);
+    assertReconciled(r);
+  });
+
+  it('主扫 answered 00 with A2 A3 A4 A5 (paid before the answer: "00 is paid"): approved at once, no code shown, no query', async () => {
+    await rigWith({ orderPaysAtQuery: 0 });
+    let shown = false;
+    const res = await qr().order({ amountFen: 2100, session: CASHIER }, { onOrder: () => { shown = true; } });
+    assert.equal(orderAnswerCode(), '00');
+    assert.equal(shown, false, 'a paid order has nothing left to show');
+    assert.equal(res.outcome, 'approved');
+    if (res.outcome === 'approved') { assert.equal(res.txn.qr?.wallet, 'UP'); assert.ok(res.txn.qr?.payerMasked); assert.equal(res.txn.qr?.entryMode, '033'); }
+    assert.deepEqual(sentTypes().slice(-1), ['qrOrder']);
+    assert.deepEqual(slept, []);
+    assert.equal(r.terminal.engine.state.pendingQrQuery, undefined);
+    assertReconciled(r);
+  });
+
+  it('主扫 answered P1 without A3 (no code to show): no crash and nothing shown; queried as an unusable answer until the order expires at the host (Q2)', async () => {
+    await rigWith({ orderAnswer: 'P1-no-A3' });
+    let shown = false;
+    const res = await qr().order({ amountFen: 900, session: CASHIER }, { onOrder: () => { shown = true; } });
+    assert.equal(orderAnswerCode(), QR_WAITING);
+    assert.equal(shown, false);
+    // The answer is malformed (E-HOST-02): the number it named is not taken, the order is asked
+    // about by 61; nobody can pay it, and the last query of the wait finds it expired (A7 = the wait).
+    assert.equal(slept.reduce((a, b) => a + b, 0), QR_WAIT_MS_MAX);
+    assert.equal(sentTypes().filter((t) => t === 'qrQuery').length, QR_WAIT_MS_MAX / QR_QUERY_INTERVAL_MS);
+    assert.equal(res.outcome, 'declined');
+    if (res.outcome === 'declined') assert.equal(res.txn.responseCode, QR_ORDER_EXPIRED_CODE);
+    assert.equal(r.terminal.engine.state.pendingQrQuery, undefined);
+    assertReconciled(r);
+  });
+
+  it('主扫 answered P1 without A3, the wait cancelled: pending with nothing charged; the next QR payment resolves it once the order expired', async () => {
+    await rigWith({ orderAnswer: 'P1-no-A3' });
+    const ac = new AbortController();
+    onSleep = () => ac.abort();
+    const res = await qr().order({ amountFen: 900, session: CASHIER }, { signal: ac.signal, onOrder: () => assert.fail('no code to show') });
+    assert.equal(res.outcome, 'pending');
+    if (res.outcome === 'pending') assert.equal(res.why, 'cancelled');
+    onSleep = undefined;
+    r.clock.ms += QR_WAIT_MS_MAX;
+    assert.equal((await qr().sale({ amountFen: 100, paymentCode: PAID_CODE, session: CASHIER })).outcome, 'approved');
+    const stan = res.outcome === 'pending' ? res.stan : 0;
+    assert.equal(r.terminal.engine.txn(stan)?.responseCode, QR_ORDER_EXPIRED_CODE);
+    assert.equal(r.terminal.engine.state.pendingQrQuery, undefined);
     assertReconciled(r);
   });
 
