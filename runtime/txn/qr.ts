@@ -34,7 +34,7 @@ import {
   PAYMENT_CODE_DIGITS_MAX, PAYMENT_CODE_DIGITS_MIN, QrResult, buildQrOrder, buildQrQuery, buildQrRefund, buildQrSale, buildQrVoid, parseQrResponse,
 } from '../host/messages-v2';
 import { QrEntryMode } from '../host/fields';
-import { ResponseCodeText, explainResponseCode } from '../host/response-codes';
+import { MAC_ERROR_RESPONSE_CODE, ResponseCodeText, explainResponseCode } from '../host/response-codes';
 import { textField } from '../host/packager';
 import { QrTxnInfo, QrTxnKind, RecordInput, TxnBeginPayload, rec } from '../records';
 import { QrQueryPendingPayload, qrRec } from '../qr-records';
@@ -414,6 +414,8 @@ export class QrPayments {
       rec.txnResult({ stan, outcome, responseCode: res.responseCode, rrn: res.rrn, authCode: res.authCode, hostDate: res.hostDate, hostTime: res.hostTime, settlementDate: res.settlementDate, qr }),
       qrRec.queryCleared({ stan, cause: outcome, responseCode: res.responseCode }),
     ], { reserve: true });
+    // A0: the host could not verify this terminal's MAC; as for a card sale, sign on before the next message.
+    if (res.responseCode === MAC_ERROR_RESPONSE_CODE) this.engine.needsSignOn = true;
     const txn = viewOf(this.engine.state, this.engine.state.txns.get(stan) as Txn);
     this.log.info({ stan, kind: txn.kind, code: res.responseCode, wallet: qr.wallet, orderNo: qr.orderNo }, 'QR answer');
     return res.approved ? { outcome: 'approved', txn } : { outcome: 'declined', txn, text: explainResponseCode(res.responseCode) };

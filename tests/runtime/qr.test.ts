@@ -63,6 +63,16 @@ describe('QR payments against the acquirer simulator', function () {
     ownSim = undefined;
   });
 
+  it('被扫 answered A0 (the host could not verify the MAC): declined, and the terminal signs on before its next message', async () => {
+    r.sim.setFault({ kind: 'response-code', code: 'A0', type: 'qrSale' });
+    const res = await qr().sale({ amountFen: 1235, paymentCode: PAID_CODE, session: CASHIER });
+    assert.equal(res.outcome, 'declined');
+    assert.equal(r.terminal.engine.signedOn, false);
+    const before = r.sent.length;
+    assert.equal((await qr().sale({ amountFen: 1236, paymentCode: PAID_CODE, session: CASHIER })).outcome, 'approved');
+    assert.deepEqual(sentTypes().slice(before), ['signOn', 'qrSale']);
+  });
+
   it('被扫 paid at once: approved with order number, wallet and masked payer; one commit clears the query; no reversal', async () => {
     const res = await qr().sale({ amountFen: 1234, paymentCode: PAID_CODE, session: CASHIER });
     assert.equal(res.outcome, 'approved');
