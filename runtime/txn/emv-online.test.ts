@@ -14,7 +14,7 @@ import {
   FirstPass, HostAnswer, ISSUER_SCRIPTS_MAX, SCRIPT_DONE, SCRIPT_FAILED, SCRIPT_NOT_PERFORMED, TSI_ISSUER_AUTH_PERFORMED, TSI_SCRIPT_PERFORMED,
   completeOnline, noticeField55, noticeValues, parseIssuerResponse, readScriptResults,
 } from './emv-online';
-import { encodeTlv } from './emv';
+import { encodeTlv, parseTlv, primitives } from './emv';
 import { TVR, hasTvrBit } from './emv-tvr';
 import { EmvCardModel, EmvCardSpec } from '../../sim/emv-card';
 import { SIM_ISSUER_MASTER_KEY, issuerField55, verifyArqc } from '../../sim/host/chip-issuer';
@@ -170,7 +170,7 @@ describe('EMV online half (emv-online): issuer authentication, final GENERATE AC
     assert.deepEqual(readScriptResults(o.scriptResults).map((r) => r.result), [SCRIPT_DONE, SCRIPT_NOT_PERFORMED]);
   });
 
-  it('the 0620\'s 55: the profile\'s tags from the final cryptogram and TVR, then DF31', async () => {
+  it('the 0620\'s 55: the profile\'s tags from the final cryptogram and TVR, DF31 in the profile\'s place (after 82, before 9F1A 9A)', async () => {
     const s = await setUp();
     const o = await completeOnline(s.tx, s.first, s.host({ scripts: [script('71-bad-mac')] }));
     const values = noticeValues(s.first, o);
@@ -178,7 +178,9 @@ describe('EMV online half (emv-online): issuer authentication, final GENERATE AC
     assert.deepEqual(values.get(0x9f26), o.ac.get(0x9f26));
     assert.deepEqual(values.get(0x95), o.tvr);
     const f55 = noticeField55(field55Of(values), o.scriptResults);
-    assert.ok(f55.subarray(-8).equals(encodeTlv(0xdf31, o.scriptResults)));
+    // host-8583.md: 55 (`9F33 95 9F37 9F1E 9F10 9F26 9F36 82 DF31 9F1A 9A`).
+    assert.deepEqual(parseTlv(f55).map((t) => t.tag), [0x9f33, 0x95, 0x9f37, 0x9f1e, 0x9f10, 0x9f26, 0x9f36, 0x82, 0xdf31, 0x9f1a, 0x9a]);
+    assert.deepEqual(primitives(f55).get(0xdf31), o.scriptResults);
   });
 
   describe('reading the host\'s 55', () => {

@@ -17,7 +17,7 @@
  * the host's bytes to the card and reads the card's status words.
  */
 import { PosError, isPosError } from '../../common/errors';
-import { GENAC_P1_CDA, cryptogramType, dolData, encodeTlv, parseCdaGenerateAc, parseDol, parseGenerateAc, parseTlv } from './emv';
+import { GENAC_P1_CDA, cryptogramType, dolData, encodeTlv, parseCdaGenerateAc, parseDol, parseGenerateAc, parseTlv, primitives } from './emv';
 import { OdaFailure, checkCda, odaFailureTvr } from './emv-oda';
 import type { RsaPublicKey } from './emv-rsa';
 import type { Transmit } from './emv-kernel';
@@ -311,9 +311,14 @@ export function noticeValues(first: FirstPass, outcome: OnlineOutcome): Map<numb
   return new Map(NOTICE_FIELD55_TAGS.filter((t) => all.has(t)).map((t) => [t, all.get(t) as Buffer]));
 }
 
-/** The 0620's field 55: the allow-listed part (already sanitised, from the journal) and DF31. */
+/** The 0620's field 55 in the profile's order (host-8583.md, issuer script result notice): DF31 after 82. */
+const NOTICE_FIELD55_ORDER: readonly number[] = [0x9f33, 0x95, 0x9f37, 0x9f1e, 0x9f10, 0x9f26, 0x9f36, 0x82, 0xdf31, 0x9f1a, 0x9a];
+
+/** The 0620's field 55: the allow-listed part (already sanitised, from the journal) and DF31, in the profile's order. */
 export function noticeField55(sanitized: Buffer, scriptResults: Buffer): Buffer {
-  return Buffer.concat([sanitized, encodeTlv(0xdf31, scriptResults)]);
+  const values = primitives(sanitized);
+  values.set(0xdf31, scriptResults);
+  return Buffer.concat(NOTICE_FIELD55_ORDER.filter((t) => values.has(t)).map((t) => encodeTlv(t, values.get(t) as Buffer)));
 }
 
 /** DF31 read back (tests, the simulator): result, failing command and identifier per script. */
