@@ -287,7 +287,7 @@ export class QrPayments {
   private async onAnswer(req: Request, stan: number, res: QrResult, wait: QrWait): Promise<QrFlowResult> {
     if (req.type === 'qrOrder' && orderMade(res)) return this.showOrder(stan, res, wait);
     if (res.waiting) {
-      await this.noteOrderNo(res.qr.A2);
+      await this.notePending(res);
       return this.waitForPayment(stan, wait);
     }
     if (req.type === 'qrSale' || req.type === 'qrOrder') this.engine.hostAnswered('qr', req.type, res.responseCode);
@@ -301,13 +301,27 @@ export class QrPayments {
    */
   private async showOrder(stan: number, res: QrResult, wait: QrWait): Promise<QrFlowResult> {
     const orderNo = res.qr.A2;
-    await this.noteOrderNo(orderNo);
+    await this.notePending(res);
     this.log.info({ stan, orderNo, code: res.responseCode }, 'QR order made: waiting for the customer');
     wait.onOrder?.(res.qr.A3 as string, orderNo);
     return this.waitForPayment(stan, wait);
   }
 
-  /** The pending record rewritten with the order number an answer named, when it is new. */
+  /**
+   * The pending record rewritten with what a waiting answer to the payment itself named, when new:
+   * its order number, and its host date (13), which the queries' 61 then carry (the profile: the
+   * original's host date once it was answered; the terminal's own only when it never was).
+   */
+  private async notePending(res: QrResult): Promise<void> {
+    const p = this.engine.state.pendingQrQuery;
+    if (p === undefined) return;
+    const orderNo = res.qr.A2 ?? p.orderNo;
+    const dateMmdd = res.hostDate ?? p.dateMmdd;
+    if (orderNo === p.orderNo && dateMmdd === p.dateMmdd) return;
+    await this.engine.store.commit([qrRec.queryPending({ ...p, orderNo, dateMmdd })], { reserve: true });
+  }
+
+  /** The pending record rewritten with the order number a query's answer named, when it is new. */
   private async noteOrderNo(orderNo: string | undefined): Promise<void> {
     const p = this.engine.state.pendingQrQuery;
     if (p === undefined || orderNo === undefined || orderNo === p.orderNo) return;

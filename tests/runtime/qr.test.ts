@@ -100,6 +100,23 @@ describe('QR payments against the acquirer simulator', function () {
     assertReconciled(r);
   });
 
+  it('P1 answered just past midnight at the host: the queries\' 61 carry the host\'s date from that answer (13), not the terminal\'s send date', async () => {
+    await r.close();
+    // The host's clock runs 30 s ahead (inside the sign-on's 60 s tolerance); the sale leaves at
+    // 23:59:50 in China (UTC+8) and the host answers P1 on the next day.
+    ownSim = new AcquirerSimulator({ randomBytes: seededRandom(7), clock: () => r.clock.ms + 30_000 });
+    await ownSim.listen(0);
+    r = await rig({ sim: ownSim });
+    r.clock.ms = Date.UTC(2026, 10, 21, 15, 59, 50);
+    await r.terminal.engine.signOn(CASHIER);
+    const res = await qr().sale({ amountFen: 501, paymentCode: PAID_AT_2, session: CASHIER });
+    assert.equal(res.outcome, 'approved');
+    const stan = res.outcome === 'approved' ? res.txn.stan : 0;
+    const queries = r.sim.requests().filter((x) => x.type === 'qrQuery');
+    assert.equal(queries.length, 2);
+    for (const q of queries) assert.equal(q.field61, `000001${String(stan).padStart(6, '0')}1122`, 'the host\'s 1122 from the P1, not the terminal\'s 1121');
+  });
+
   it('declined at once: declined and nothing charged', async () => {
     const res = await qr().sale({ amountFen: 700, paymentCode: DECLINED, session: CASHIER });
     assert.equal(res.outcome, 'declined');
