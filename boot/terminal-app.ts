@@ -805,6 +805,9 @@ export class TerminalApp {
 
   private watchBattery(): void {
     let last: string | undefined;
+    // The machine the level was last sent to: a restart in place (recovery's Restart, an update, a
+    // management reboot) starts a new one, which is told the level again, critical included.
+    let toldActor: unknown;
     let failures = 0;
     const read = async (): Promise<void> => {
       const s = await this.o.board.battery().read().catch(() => undefined);
@@ -825,15 +828,20 @@ export class TerminalApp {
       const status = { ...this.env.status, ...(s.percent !== null ? { batteryPercent: s.percent } : {}), charging: s.charging };
       this.env = { ...this.env, status };
       // Only once the machine runs: a level read before it (the boot's first read) is sent again.
-      if (s.level !== last && this.actor) {
+      if ((s.level !== last || this.actor !== toldActor) && this.actor) {
         last = s.level;
-        this.actor?.send({ type: 'BATTERY', level: s.level === 'critical' ? 'critical' : s.level === 'low' ? 'low' : 'ok' });
+        toldActor = this.actor;
+        this.actor.send({ type: 'BATTERY', level: s.level === 'critical' ? 'critical' : s.level === 'low' ? 'low' : 'ok' });
       }
       this.render();
     };
     void read();
-    this.timers.push(setInterval(() => void read(), BATTERY_POLL_MS));
-    this.timers.push(setInterval(() => void this.watchPaper(), PAPER_POLL_MS));
+    // The process's watchers, not the machine's: they outlive a restart in place (halt() clears
+    // this.timers) and stop with the terminal (a restart used to leave the battery and the paper
+    // sensor unread until the process was killed).
+    const battery = setInterval(() => void read(), BATTERY_POLL_MS);
+    const paper = setInterval(() => void this.watchPaper(), PAPER_POLL_MS);
+    this.stops.push(() => { clearInterval(battery); clearInterval(paper); });
   }
 
   /**

@@ -107,6 +107,16 @@ describe('e2e: critical battery powers the terminal off (EXIT_POWER_OFF)', funct
     assert.ok((await journalState(dir)).operators.size > 0, 'the journal opens again read-only and holds the first boot\'s operators');
   });
 
+  it('after the recovery menu\'s Restart (a restart inside the process): the battery is still watched, a critical one at the login screen powers off', async () => {
+    const { d } = bench;
+    await d.powerOn({ holdReset: true });
+    await d.adminSignIn();
+    await d.screen('recovery');
+    await d.keys('7');
+    await d.until('login');
+    assert.equal(await criticalBattery(d), EXIT_POWER_OFF);
+  });
+
   it('at idle after sign-on: EXIT_POWER_OFF; a SIGTERM (systemctl stop) exits 0', async () => {
     const { d } = bench;
     await d.powerOn();
