@@ -12,7 +12,7 @@ import { completeFirstBootProvisioning } from './first-boot-seal';
 import { deviceKeyProviderFor, keyDirFor } from '../runtime/device-key-provider';
 import { loadBoard, readBoardFile, Board } from '../hal/board';
 import { linuxFactories } from '../hal/board-linux';
-import { KeyComponent, MerchantAdminInput, Prompts, TestResult, checkMerchantAdmin, factoryTest, provision, writeReport, LOCALES } from './factory';
+import { KeyComponent, MerchantAdminInput, Prompts, TestReport, TestResult, checkMerchantAdmin, factoryTest, provision, writeReport, LOCALES } from './factory';
 // The simulated station (./factory-station) and the simulator board load on use (./optional-sim):
 // a release image without the simulator still runs `pos factory` on real boards.
 import { requireSim } from './optional-sim';
@@ -125,8 +125,24 @@ const testCmd: Command = {
     const serial = need(ctx, 'serial');
     // A TPM board flashed at the station: its TPM seals the device key now, at the station's
     // self-test boot, so the TMK in the station's request does not leave the factory.
-    const seal = await firstBootSealTest(readBoardFile(flagString(ctx, 'board') ?? process.env.POS_BOARD ?? 'sim'));
-    const b = await openBoard(ctx);
+    const boardFile = readBoardFile(flagString(ctx, 'board') ?? process.env.POS_BOARD ?? 'sim');
+    const seal = await firstBootSealTest(boardFile);
+    const opened = await openBoard(ctx).catch((e: unknown) => {
+      if (!isPosError(e)) throw e;
+      return e;
+    });
+    if (isPosError(opened)) {
+      // A device the board file names that cannot be opened is a failed self-test, reported as one
+      // (the station and the flash self-test boot read the report), not a command error.
+      const now = new Date().toISOString();
+      const failed: TestResult = { name: 'board opens its devices', pass: false, values: { message: opened.message }, codes: [opened.code], ms: 0 };
+      const report: TestReport = { serial, board: boardFile.config.board, startedAt: now, finishedAt: now, pass: false, tests: [...(seal ? [seal] : []), failed] };
+      const file = writeReport(flagString(ctx, 'report-dir') ?? '.', report);
+      ctx.out(`FAIL ${failed.name} ${opened.code}: ${opened.message}`);
+      ctx.out(`FAIL: report ${file}`);
+      return 5;
+    }
+    const b = opened;
     try {
       const tested = await factoryTest(b.board, { serial, prompts: b.prompts });
       const report = seal ? { ...tested, tests: [seal, ...tested.tests], pass: tested.pass && seal.pass } : tested;

@@ -72,6 +72,8 @@ export const BOARD_FILE_ON_TARGET = '/etc/pos/board.json';
 export const SELFTEST_CMDLINE = 'pos.factory_selftest';
 /** The self-test's report folder on the data partition (`<serial>.json`, `<serial>.log`). */
 export const SELFTEST_DIR = 'factory-selftest';
+/** How much of the self-test's log a failed boot's report keeps (its last lines say why). */
+const SELFTEST_LOG_TAIL_CHARS = 2_000;
 export const REPORT_FORMAT = 1;
 /** What a TPM board's report says of its device key: none yet, its TPM seals one at first boot. */
 export const TPM_FIRST_BOOT = 'sealed by the board\'s own TPM at its first boot (provision-request.json on the data partition until then)';
@@ -166,7 +168,7 @@ export interface FlashReport {
   };
   provisioning?: Record<string, unknown>;
   selfTest?: TestReport;
-  boot?: { ms: number; exitCode: number | null; timedOut: boolean; consoleTail?: string };
+  boot?: { ms: number; exitCode: number | null; timedOut: boolean; consoleTail?: string; /** The end of the self-test's own log when it wrote no report. */ selfTestLogTail?: string };
   readonly pass: boolean;
   readonly errors: FlashError[];
   readonly startedAt: string;
@@ -810,10 +812,23 @@ async function bootAndSelfTest(b: FlashBootOptions, g: Golden, t: TargetInfo, se
   } catch { /* no report: the boot or the test failed; the console says why */ }
   if (!report || r.timedOut) {
     extra.boot.consoleTail = r.consoleTail;
-    throw new PosError('FLS_BOOT', r.timedOut ? `no power-off within ${b.timeoutMs ?? BOOT_TIMEOUT_MS_DEFAULT} ms` : `the guest powered off without a self-test report (exit ${r.exitCode})`, { exitCode: r.exitCode });
+    // What the self-test printed, off the data partition: why it wrote no report (a board file
+    // whose devices this boot does not have), which the console's tail (the shutdown) never shows.
+    const log = selfTestLogTail(t.path, data.startBytes, serial);
+    if (log !== undefined) extra.boot.selfTestLogTail = log;
+    const why = log === undefined ? '' : `; its log ends: ${log.trim().split('\n').slice(-1)[0]}`;
+    throw new PosError('FLS_BOOT', r.timedOut ? `no power-off within ${b.timeoutMs ?? BOOT_TIMEOUT_MS_DEFAULT} ms${why}` : `the guest powered off without a self-test report (exit ${r.exitCode})${why}`, { exitCode: r.exitCode });
   }
   extra.selfTest = report;
   return { pass: report.pass, ms: r.ms };
+}
+
+/** The last SELFTEST_LOG_TAIL_CHARS of the self-test's own log on the data partition, if it wrote one. */
+function selfTestLogTail(device: string, offset: number, serial: string): string | undefined {
+  try {
+    const text = tool('debugfs', ['-R', `cat /${SELFTEST_DIR}/${serial}.log`, `${device}?offset=${offset}`]);
+    return text.length === 0 ? undefined : text.slice(-SELFTEST_LOG_TAIL_CHARS);
+  } catch { return undefined; }
 }
 
 function asFlashError(step: string, e: unknown): FlashError {

@@ -224,6 +224,24 @@ describe('pos command line: what a person types wrong is named, nothing is ignor
     }
   });
 
+  it('factoryTestOnABoardWhoseDeviceCannotBeOpenedWritesAFailedReportAndExits5', async () => {
+    // The emulated board's file with its printer on a port that does not exist here: the self-test
+    // fails (exit 5, a report saying which device and why), as a flash self-test boot must read it.
+    const board = JSON.parse(readFileSync(join(REPO, 'board-configs', 'qemu-x86.json'), 'utf8')) as { devices: Record<string, { port?: string }> };
+    board.devices.printer0.port = join(root, 'no-such-tty');
+    const boardFile = join(root, 'board.json');
+    writeFileSync(boardFile, JSON.stringify(board));
+    const reports = join(root, 'reports');
+    const r = await pos('factory', 'test', '--serial', 'T0001', '--board', boardFile, '--report-dir', reports);
+    assert.equal(r.code, 5, r.out + r.err);
+    const report = JSON.parse(readFileSync(join(reports, readdirSync(reports).find((f) => f.endsWith('.json')) as string), 'utf8')) as { pass: boolean; serial: string; tests: Array<{ pass: boolean; codes: string[] }> };
+    assert.equal(report.pass, false);
+    assert.equal(report.serial, 'T0001');
+    const failed = report.tests.find((t) => !t.pass);
+    assert.match(failed?.codes[0] ?? '', /^E-[A-Z]+-\d+$/);
+    assert.match(r.out, /FAIL board opens its devices E-/);
+  });
+
   it('stdoutClosedByItsReaderEndsDumpQuietlyWithoutAStackTrace', async () => {
     const dir = join(root, 'j');
     const j = await Journal.open({ dir, identity: 'SIM-EPIPE' });
