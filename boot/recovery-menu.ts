@@ -376,8 +376,9 @@ export class RecoveryMenu implements Overlay {
   /** Signature, board and version checked by applyUpdate; journaled as recovery:update. */
   private async applyReport(file: string): Promise<Report> {
     const u = this.d.update;
-    if (!u) throw new PosError('OPR_INPUT', 'this board has no update key (board file "update")');
     try {
+      // Shown on the report screen with its code, as any refused package is (it was E-OPR-08, "invalid input").
+      if (!u) throw new PosError('UPD_NOT_SET_UP', 'this board has no update key (board file "update")');
       const r = applyUpdate({ root: u.root, file, publicKeyHex: u.publicKeyHex, board: u.board, clock: this.d.clock });
       this.d.logger.info({ file, version: r.version, slot: r.slot }, 'recovery: update installed');
       return await this.rec().note('update', this.session(), true, [rt('update.installed', { version: r.version, slot: r.slot }), rt('update.was', { version: r.previousVersion ?? '?' }), rt('update.restart'), rt('update.checked')], { ...r, file });

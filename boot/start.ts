@@ -126,7 +126,9 @@ export class TerminalPower {
 }
 
 /** npm start's options that take a value, and every option it takes (a mistyped one is refused, not ignored). */
-const START_VALUE_FLAGS: ReadonlySet<string> = new Set(['board', 'control-port', 'locale', 'journal-dir', 'backup-dir']);
+/** Passed on to the terminal as they are (boot/terminal-main.ts); the recovery menu's update uses the last two. */
+const PASSED_FLAGS: readonly string[] = ['locale', 'journal-dir', 'backup-dir', 'update-root', 'usb-dir'];
+const START_VALUE_FLAGS: ReadonlySet<string> = new Set(['board', 'control-port', ...PASSED_FLAGS]);
 const START_FLAGS: ReadonlySet<string> = new Set(['headless', 'hold-reset', ...START_VALUE_FLAGS]);
 
 async function main(): Promise<void> {
@@ -149,7 +151,7 @@ async function main(): Promise<void> {
   const hostPort = await host.listen(0, '127.0.0.1');
   const terminalArgs = (holdReset: boolean, controlPort: number): string[] => [
     '--board', board, '--host-port', String(hostPort), '--control-port', String(controlPort), ...(holdReset ? ['--hold-reset'] : []),
-    ...['locale', 'journal-dir', 'backup-dir'].flatMap((f) => (typeof flags.get(f) === 'string' ? [`--${f}`, String(flags.get(f))] : [])),
+    ...PASSED_FLAGS.flatMap((f) => (typeof flags.get(f) === 'string' ? [`--${f}`, String(flags.get(f))] : [])),
   ];
   const portFlag = flags.get('control-port');
   if (portFlag !== undefined && (portFlag === true || !/^[0-9]+$/.test(portFlag) || Number(portFlag) > 65_535)) {

@@ -491,6 +491,9 @@ export const ERRORS = {
   UPD_BOARD: def('E-UPD-05', 'update-invalid',
     { cause: 'Update is for another board', steps: ['Use the package for this board'] },
     { cause: '升级包板卡不符', steps: ['使用本机的升级包'] }),
+  UPD_NOT_SET_UP: def('E-UPD-06', 'update-invalid',
+    { cause: 'Updates not set up here', steps: ['Board file: "update" key and root', 'Then run pos update init'] },
+    { cause: '本机未设置升级', steps: ['板卡文件需有update密钥和目录', '再运行 pos update init'] }),
   // ---- factory flash (boot/factory-flash.ts, boot/flash/target.ts: `pos factory flash`)
   FLS_TARGET: def('E-FLS-01', 'export-target',
     { cause: 'Flash target unusable', steps: ['Check the cable or the target path', 'Use a larger or another target'] },

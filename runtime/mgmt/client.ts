@@ -525,7 +525,7 @@ export class ManagementClient {
    */
   private async update(c: Command): Promise<{ version: string; waitedMs: number; installed: unknown }> {
     const updater = this.o.terminal.updater;
-    if (!updater) throw new PosError('MGT_FAILED', 'this terminal has no update slots (board file: update)');
+    if (!updater) throw new PosError('UPD_NOT_SET_UP', 'this terminal has no update slots: its board file has no "update" section (key and root), or the root was never set up with pos update init');
     const offer = checkUpdateOffer(c.args);
     const waitMs = waitArg(c.args.waitSafeMs, 'waitSafeMs', UPDATE_WAIT_SAFE_MS_DEFAULT, UPDATE_WAIT_SAFE_MS_MAX);
     const limitMs = this.o.config.commandTimeoutMs?.update ?? COMMAND_TIMEOUT_MS_DEFAULT.update;

@@ -146,6 +146,9 @@ function stubRecovery(plan: ResetPlan, repair: RepairStub = { restores: false, c
     networkSettings: async () => ({ interface: 'eth0', mode: 'static', address: '192.168.100.200', prefixLength: 24, gateway: '192.168.100.1', dns: ['192.168.100.1'], host: '192.168.100.1', port: 5000 }),
     factoryResetPlan: async () => plan,
     needsPassphrase: () => true,
+    // As Recovery.note reports an action done outside it (the software update), without a journal.
+    note: async (action: string, _s: unknown, ok: boolean, lines: ReadonlyArray<string | { en: string; zh: string }>, detail?: Record<string, unknown>, code?: string): Promise<Report> =>
+      ({ action, ok, lines: [], text: lines.map((l) => (typeof l === 'string' ? { en: l, zh: l } : l)), journaled: false, ...(detail ? { detail } : {}), ...(code ? { code } : {}) } as unknown as Report),
   };
   // The menu only calls the methods above on these screens; the rest of Recovery is not needed.
   return stub as unknown as Recovery;
@@ -356,6 +359,23 @@ describe('boot/recovery-menu: what a technician sees', function () {
     const same = fileLabels([{ file: '/m/journal-SIM-0000000024.posbak', mtimeMs: at[0] }, { file: '/m/journal-SIM-0000000026.posbak', mtimeMs: at[0] }], 480);
     assert.deepEqual(same, ['07:59 24', '07:59 26']);
     assert.deepEqual(fileLabels([{ file: '/m/a.posbak', mtimeMs: at[0] }], -300), ['02-28 18:59'], "the terminal's zone, not the process's");
+  });
+
+  it('applyingAnUpdateOnABoardWithNoUpdateSectionSaysUpdatesAreNotSetUpNotInvalidInput', async () => {
+    const dir = join(work, 'backup');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'pos-0.2.0-sim.posupd'), 'x');
+    const r = menuRig({ backupDir: dir });
+    await r.keys('9');
+    const item = r.menu.screen().menu?.items.findIndex((i) => /update/i.test(resolve(i.label, 'en')) && !/version/i.test(resolve(i.label, 'en')));
+    assert.ok(item !== undefined && item >= 0, 'the system menu offers the update');
+    await r.keys(String(item + 1) as KeyName);
+    assert.equal(r.menu.screen().id, 'recoveryFiles');
+    await r.keys('1');
+    while (!r.menu.report()) await new Promise((res) => setImmediate(res));
+    const en = (r.menu.screen().lines ?? []).map((l) => resolve(l, 'en')).join(' | ');
+    assert.match(en, /E-UPD-06/, en);
+    assert.doesNotMatch(en, /E-OPR-08/);
   });
 
   it('aReportShowsItsCodeOnceAndNoAbsolutePath', async () => {
