@@ -55,6 +55,8 @@
  * leaves it out): the terminal pinned to one core of which a real-time busy loop takes the rest of
  * every 2 ms; every burst is slowed, and the kernel shares the core between the terminal and its
  * child by their policies, as on a board. `node -e 0` there takes about what it takes under the quota.
+ * BENCH_OTHER_FLAGS="..." adds the same bundle started with those node flags instead of the unit's,
+ * in turn with the others, its start and key figures printed beside theirs ("other flags").
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
@@ -130,6 +132,8 @@ const CGROUP_PERIOD_US = 10_000;
 const CGROUP_QUOTA_US_MIN = 1_000;
 /** Boots per configuration (medians); BENCH_SLOW_RUNS sets it. */
 const SLOW_RUNS = Number(process.env.BENCH_SLOW_RUNS ?? 5);
+/** How the configurations with BENCH_OTHER_FLAGS are named in the output. */
+const OTHER_FLAGS_LABEL = 'other flags';
 const KEY_DIGITS = '23456789';
 /** Boots for the first key pressed while the background verify runs, and how long after its start. */
 const VERIFY_KEY_BOOTS = 3;
@@ -603,25 +607,34 @@ async function slowCpu(host: AcquirerSimulator): Promise<void> {
   // The slot root the selector reads (nothing pending: its normal boot, as the unit ran it on every start).
   const slotRoot = join(dir, 'slots');
   initSlots(slotRoot, '1.0.0');
-  const builds = [{ name: 'before', main: baseline }, { name: 'now', main: BUNDLE_LOADER }];
+  // BENCH_OTHER_FLAGS: the same bundle with other node flags beside the unit's, in the same run
+  // (a flag's cost measured where its saving is claimed); its own code cache, as V8 refuses a cache
+  // made under other flags.
+  const otherFlags = process.env.BENCH_OTHER_FLAGS?.split(/\s+/).filter(Boolean);
+  const builds = [
+    { name: 'before', main: baseline, flags: unitFlags }, { name: 'now', main: BUNDLE_LOADER, flags: unitFlags },
+    ...(otherFlags ? [{ name: 'other', main: BUNDLE_LOADER, flags: otherFlags }] : []),
+  ];
   const configs: Array<{ name: string; launch: TerminalLaunch; selector?: SelectorRun; slowCore?: boolean }> = [];
   const where = typeof cg === 'string' ? [{ name: 'here', wrap: undefined }] : [{ name: 'here', wrap: undefined }, { name: `quota ${quota.pct}%`, wrap: cg.wrap }];
   for (const w of where) {
     const wrap = w.wrap ? { wrap: w.wrap } : {};
     configs.push({ name: `${w.name}, before: selector + bundle, code cache`, launch: { ...wrap, nodeArgs: [...unitFlags, baseline], env: unitEnv('before', true) }, selector: { wrap: w.wrap ?? [], root: slotRoot } });
     for (const cache of [true, false]) configs.push({ name: `${w.name}, now: bundle, ${cache ? 'code cache' : 'no code cache'}`, launch: { ...wrap, nodeArgs: [...unitFlags, BUNDLE_LOADER], env: unitEnv('now', cache) } });
+    if (otherFlags) configs.push({ name: `${w.name}, ${OTHER_FLAGS_LABEL}: bundle, code cache`, launch: { ...wrap, nodeArgs: [...otherFlags, BUNDLE_LOADER], env: unitEnv('other', true) } });
   }
   // The slow-core model beside the quota (startRtHog): the unit's path only. BENCH_SLOW_CORE=0 leaves it out.
   const slowCore = typeof cg === 'string' || process.env.BENCH_SLOW_CORE === '0' ? 'not asked for' : probeRtHog(quota.pct);
   if (slowCore === undefined) {
     const wrap = ['taskset', '-c', slowCoreCpu()];
     configs.push({ name: `one core at ${quota.pct}%, now: bundle, code cache`, launch: { wrap, nodeArgs: [...unitFlags, BUNDLE_LOADER], env: unitEnv('now', true) }, slowCore: true });
+    if (otherFlags) configs.push({ name: `one core at ${quota.pct}%, ${OTHER_FLAGS_LABEL}: bundle, code cache`, launch: { wrap, nodeArgs: [...otherFlags, BUNDLE_LOADER], env: unitEnv('other', true) }, slowCore: true });
   }
   const lines: string[] = [];
   try {
     // The journal and the operators exist (a normal boot), and each build's code cache is written once.
     for (const b of builds) {
-      const first = new LaunchDriver(host, dir, { nodeArgs: [...unitFlags, b.main], env: unitEnv(b.name, true) });
+      const first = new LaunchDriver(host, dir, { nodeArgs: [...b.flags, b.main], env: unitEnv(b.name, true) });
       await first.powerOn();
       await whenState(first.run!.client, 'login');
       const deadline = Date.now() + CACHE_WRITE_WAIT_MS_MAX;
@@ -633,6 +646,7 @@ async function slowCpu(host: AcquirerSimulator): Promise<void> {
     lines.push(`slow CPU (issue 14 goal 6): quota ${quota.pct}% of one CPU, ${typeof cg === 'string' ? `NOT APPLIED: ${cg}` : `cgroup period ${CGROUP_PERIOD_US / 1000} ms`}`);
     lines.push(`  calibration: ${quota.how}`);
     lines.push(`  as the unit starts it: ${unitFlags.join(' ')} ${Object.entries(unitMallocEnv(unit)).map(([k, v]) => `${k}=${v}`).join(' ')}; before = ${baseline === BUNDLE_LOADER ? 'the selector + the current bundle (no BENCH_BASELINE_BUNDLE: only the selector differs)' : `the selector + ${baseline}`}`);
+    if (otherFlags) lines.push(`  ${OTHER_FLAGS_LABEL} (BENCH_OTHER_FLAGS): ${otherFlags.join(' ')}`);
     lines.push(`  load average at the start: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
     lines.push(`  baseline node -e 0: ${baseX86.toFixed(0)} ms here, ${baseQuota.toFixed(0)} ms under the quota (${(baseQuota / baseX86).toFixed(1)}x)`);
     // The terminal's allocator settings give each check's N x r x 128 bytes back at its end (a fresh
@@ -668,8 +682,8 @@ async function slowCpu(host: AcquirerSimulator): Promise<void> {
     }
     lines.push(`  load average at the end: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
     // Key to screen: the unit's path with the code cache.
-    for (const c of configs.filter((x) => process.env.BENCH_KEYS !== '0' && x.name.endsWith('now: bundle, code cache'))) {
-      const where = c.name.replace(', now: bundle, code cache', '');
+    for (const c of configs.filter((x) => process.env.BENCH_KEYS !== '0' && /, (now|other flags): bundle, code cache$/.test(x.name))) {
+      const where = c.name.replace(': bundle, code cache', '').replace(', now', '');
       const hog = c.slowCore ? mustStartRtHog(quota.pct) : undefined;
       try {
         lines.push(...await keyFigures(host, dir, c.launch, where));
