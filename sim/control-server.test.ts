@@ -97,6 +97,14 @@ describe('simulator control interface (JSON lines on loopback)', () => {
     const status = await sim.board.printer().status();
     assert.equal(status.paperOut, true);
     assert.equal((await c.send({ cmd: 'paper', state: 'sideways' })).ok, false);
+    // What the gauge cannot read is refused, not clamped or ignored; the battery stays as it was.
+    for (const bad of [{ percent: -5 }, { percent: 101 }, { percent: 'abc' }, { percent: 12.5 }, { charging: 'maybe' }, { low: 'sometimes' }]) {
+      const r = await c.send({ cmd: 'battery', ...bad });
+      assert.equal(r.ok, false, JSON.stringify(bad));
+      assert.match(String(r.error), /must be/);
+    }
+    assert.equal((await sim.board.battery().read()).percent, 4);
+    assert.equal((await c.send({ cmd: 'battery', percent: '60', charging: 'yes' })).percent, 60, 'digits and yes/no words are taken');
     c.close();
   });
 

@@ -240,7 +240,7 @@ export class ControlServer {
       // front panel shows that, so the panel and the LCD have one source (the gauge), never a
       // number the panel assumed or kept from before a battery pull.
       battery: async (r) => {
-        sim.setBattery({ percent: num(r.percent), charging: bool(r.charging), low: bool(r.low) });
+        sim.setBattery({ percent: percentOf(r), charging: optYesNo(r, 'charging'), low: optYesNo(r, 'low') });
         const s = await sim.board.battery().read();
         return { percent: s.percent, charging: s.charging, level: s.level };
       },
@@ -460,7 +460,20 @@ function writeNoFollow(file: string, bytes: Buffer): void {
 }
 
 function num(v: unknown): number | undefined { return typeof v === 'number' ? v : undefined; }
-function bool(v: unknown): boolean | undefined { return typeof v === 'boolean' ? v : undefined; }
+
+/** An optional yes/no field: absent stays undefined (the line keeps its level); anything else is refused as yesNo does. */
+function optYesNo(r: Request, field: string): boolean | undefined {
+  return r[field] === undefined ? undefined : yesNo(r, field, false);
+}
+
+/** `battery`'s percent: a whole number 0..100 (a number or its digits); anything else is refused, not ignored or clamped. */
+function percentOf(r: Request): number | undefined {
+  const v = r.percent;
+  if (v === undefined) return undefined;
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : NaN;
+  if (!Number.isInteger(n) || n < 0 || n > 100) throw new Error(`percent must be a whole number from 0 to 100; got ${JSON.stringify(v)}`);
+  return n;
+}
 
 /**
  * A yes/no field: a boolean, true/false/yes/no/on/off, or the command's own words (`cover
