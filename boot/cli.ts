@@ -195,6 +195,7 @@ export function existingFile(path: string, from: string): string {
 /** Why a file could not be opened, in words (the system error's code is kept in the detail). */
 const FILE_ERRORS: Readonly<Record<string, string>> = {
   ENOENT: 'no such file or folder', EACCES: 'permission denied', EPERM: 'permission denied', EISDIR: 'is a folder, not a file', ENOTDIR: 'a part of the path is not a folder',
+  EEXIST: 'already exists (give a new name, or a folder where one is asked for)',
 };
 
 /**
@@ -205,9 +206,13 @@ const FILE_ERRORS: Readonly<Record<string, string>> = {
 function fileError(e: unknown): PosError | undefined {
   if (!(e instanceof Error) || e instanceof PosError) return undefined;
   const x = e as NodeJS.ErrnoException;
+  // OpenSSL could not read a key or certificate a command was given (not PEM, or another kind).
+  if (x.code?.startsWith('ERR_OSSL') === true) return new PosError('OPR_INPUT', `a key or certificate file could not be read: not PEM, or not the kind of key asked for (${x.message})`, { errno: x.code });
   const why = x.code !== undefined ? FILE_ERRORS[x.code] : undefined;
-  if (!why || typeof x.path !== 'string') return undefined;
-  return new PosError('OPR_INPUT', `cannot read ${x.path}: ${why}`, { path: x.path, errno: x.code });
+  if (!why) return undefined;
+  // A read through a descriptor names no path (EISDIR from reading a folder): said without one.
+  if (typeof x.path !== 'string') return new PosError('OPR_INPUT', `a file given to this command ${why} (${x.syscall ?? 'read'})`, { errno: x.code });
+  return new PosError('OPR_INPUT', `cannot use ${x.path}: ${why}`, { path: x.path, errno: x.code });
 }
 
 /** Usage lines of the commands under `prefix` ("journal" lists journal verify, dump, ...). */

@@ -9,7 +9,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { main, COMMANDS } from '../../boot/pos';
 import { EXIT_OUTPUT_CLOSED, EXIT_USAGE, numericFlags, requiredFlags } from '../../boot/cli';
@@ -122,11 +122,33 @@ describe('pos command line: what a person types wrong is named, nothing is ignor
     for (const argv of runs) {
       const r = await pos(...argv);
       assert.equal(r.code, 2, `${argv.join(' ')}: ${r.err}`);
-      assert.match(r.err, new RegExp(`cannot read ${missing}: no such file`), argv.join(' '));
+      assert.match(r.err, new RegExp(`cannot use ${missing}: no such file`), argv.join(' '));
       assert.match(r.err, /E-OPR-08/);
       assert.doesNotMatch(r.err, /ENOENT/);
     }
     assert.deepEqual(readdirSync(root), [], 'nothing made');
+  });
+
+  it('aFolderGivenForAFileAFileForANewFolderAndABadKeyFileAreNamedWithACodeNotARawError', async () => {
+    const folder = join(root, 'a-folder');
+    mkdirSync(folder);
+    writeFileSync(join(folder, 'terminal.js'), '0');
+    const file = join(root, 'a-file');
+    writeFileSync(file, 'x');
+    const notPem = join(root, 'not-a-key.pem');
+    writeFileSync(notPem, 'not a key');
+    const runs: Array<[string[], RegExp]> = [
+      [['factory', 'provision', '--serial', 'S1', '--tid', '12345678', '--mid', '123456789012345', '--components', folder, '--dir', join(root, 'j')], /is a folder, not a file/],
+      [['update', 'keygen', '--out', file], /already exists/],
+      [['update', 'build', '--from', folder, '--key', notPem, '--version', '1.0.0', '--board', 'sim', '--out', join(root, 'out.posupd')], /key or certificate file could not be read/],
+    ];
+    for (const [argv, why] of runs) {
+      const r = await pos(...argv);
+      assert.equal(r.code, 2, `${argv.join(' ')}: ${r.err}`);
+      assert.match(r.err, why, argv.join(' '));
+      assert.match(r.err, /E-OPR-08/);
+      assert.doesNotMatch(r.err, /^error: /m, 'not the raw error line');
+    }
   });
 
   it('aMistypedVersionOrANonEmptySalvageFolderIsTheCommandLinesFault', async () => {
