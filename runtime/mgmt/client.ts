@@ -184,9 +184,11 @@ export class ManagementClient {
     this.client.on('message', (topic, payload) => { if (topic === this.topics.cmd) this.receive(payload); });
     this.client.on('error', (e) => this.onError(e));
     this.client.on('close', () => {
-      // Once per lost connection: mqtt.js also closes after every failed retry.
-      if (!this.linkUp) return;
+      // Once per lost connection: mqtt.js also closes after every failed retry. A close this
+      // client asked for (stop: a restart, an update's reboot) is no lost broker and no error.
+      const lost = this.linkUp && !this.stopped;
       this.linkUp = false;
+      if (!lost) return;
       this.log.warn({ code: 'E-MGT-07' }, 'management broker lost: queuing until it is back');
     });
     this.timers.push(setInterval(() => this.publishStatus(true), c.heartbeatMs ?? HEARTBEAT_INTERVAL_MS_DEFAULT));

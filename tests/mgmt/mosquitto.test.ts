@@ -392,12 +392,15 @@ describe('management over MQTT against a real mosquitto (TLS, passwords, ACL)', 
     m.kill();
     const will = await c.waitFor('will', (s) => s.topic.endsWith('/presence') && s.json.online === false);
     assert.equal(will.reason, 'lost');
-    const m2 = start(new FakeTerminal());
+    const log = captureLogger();
+    const m2 = start(new FakeTerminal(), {}, log.logger);
     await connected(m2);
     await c.waitFor('online again', () => c.seen.filter((s) => s.topic.endsWith('/presence') && s.json.online === true).length >= 2);
     await m2.stop();
     const bye = await c.waitFor('stopped', (s) => s.topic.endsWith('/presence') && s.json.reason === 'stopped');
     assert.equal(bye.online, false);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(log.lines.filter((l) => l.includes('E-MGT-07')).length, 0, 'a stop it asked for (a restart, an update) is no lost broker');
   });
 
   it('refusesABrokerWhoseCertificateIsNotFromThePinnedCaAndAWrongPasswordAndLogsE_MGT_07', async () => {
