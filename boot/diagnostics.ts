@@ -435,7 +435,7 @@ export class Diagnostics implements Overlay {
       s = await modem.status();
     } catch (e) {
       const fault = isPosError(e) ? e : new PosError('NET_MODEM', String(e));
-      return { lines: [same(fault.message.slice(0, 80))], fault, isLink };
+      return { lines: [same(clipAtWord(fault.message, LOG_LINE_CHARS_MAX))], fault, isLink };
     }
     const lines = [t('diag.modemSim', { state: t(`diag.sim.${s.sim}`) })];
     if (s.pinAttemptsLeft !== undefined) lines.push(t('diag.pinAttempts', { n: s.pinAttemptsLeft }));
@@ -495,8 +495,22 @@ export class Diagnostics implements Overlay {
     const last = this.d.errors.last();
     if (!last.length) return [t('diag.noErrors')];
     // Log entries are shown as logged (English), with their codes.
-    return last.map((e) => same(`${formatDateTime(e.timeMs, this.d.board.config.tzOffsetMinutes, { seconds: true }).slice(11)} ${e.code} ${e.msg}`.slice(0, 80)));
+    return last.map((e) => same(clipAtWord(`${formatDateTime(e.timeMs, this.d.board.config.tzOffsetMinutes, { seconds: true }).slice(11)} ${e.code} ${e.msg}`, LOG_LINE_CHARS_MAX)));
   }
+}
+
+/**
+ * A log entry's line on the last-errors page: long enough for a TLS or file error's whole cause
+ * (a page scrolls), bounded for a small display. Cut at a word with an ellipsis, never inside a
+ * word ("certificate in c"); "..." is in every display's font.
+ */
+const LOG_LINE_CHARS_MAX = 160;
+
+export function clipAtWord(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const cut = text.slice(0, max - 3);
+  const space = cut.lastIndexOf(' ');
+  return `${space > max / 2 ? cut.slice(0, space) : cut}...`;
 }
 
 /**
