@@ -27,6 +27,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fsyncDir } from '../common/fsync';
+import { PosError } from '../common/errors';
 
 export type SlotName = 'A' | 'B';
 
@@ -82,7 +83,8 @@ export class SlotStateError extends Error {
 
 export function readState(root: string): SlotState {
   const file = join(root, STATE_FILE);
-  if (!existsSync(file)) throw new SlotStateError(`${file}: no slot state (run "pos update init")`);
+  // Never set up (not damaged): the technician's next step is `pos update init` (E-UPD-06).
+  if (!existsSync(file)) throw new PosError('UPD_NOT_SET_UP', `${file}: no slot state (run "pos update init")`);
   const text = readFileSync(file, 'utf8');
   if (text.length > STATE_BYTES_MAX) throw new SlotStateError(`${file}: too large`);
   const s = JSON.parse(text) as SlotState;

@@ -149,6 +149,11 @@ describe('pos command line: what a person types wrong is named, nothing is ignor
       assert.match(r.err, /E-OPR-08/);
       assert.doesNotMatch(r.err, /^error: /m, 'not the raw error line');
     }
+    // Slots never set up: said with the update code and the next step, not a raw error.
+    const status = await pos('update', 'status', '--root', folder);
+    assert.equal(status.code, 2, status.err);
+    assert.match(status.err, /E-UPD-06/);
+    assert.match(status.err, /pos update init/);
   });
 
   it('aMistypedVersionOrANonEmptySalvageFolderIsTheCommandLinesFault', async () => {
