@@ -49,8 +49,16 @@ function journalDir(ctx: CommandContext, mustExist = true): string {
   const board = flag || env ? undefined : readBoardFile(flagString(ctx, 'board') ?? process.env.POS_BOARD ?? 'sim');
   const dir = flag || env || board!.config.storage.journalDir; // board is read exactly when neither is set
   if (!mustExist) return dir;
-  return existingDir(dir, flag ? '--dir' : env ? '$POS_JOURNAL_DIR' : `storage.journalDir of ${board!.file}; --dir names another`);
+  const from = flag ? '--dir' : env ? '$POS_JOURNAL_DIR' : `storage.journalDir of ${board!.file}; --dir names another`;
+  existingDir(dir, from);
+  // A folder with no journal in it (a mistyped or empty --dir) is the person's input, not a
+  // storage failure (LMDB opening nothing said E-STO-03 "do not power off").
+  if (!existsSync(join(dir, JOURNAL_DATA_FILE))) throw new PosError('OPR_INPUT', `no journal in ${dir}: it holds no ${JOURNAL_DATA_FILE} (${from})`);
+  return dir;
 }
+
+/** The journal's LMDB data file (storage/JOURNAL_FORMAT.md): a folder without it holds no journal. */
+const JOURNAL_DATA_FILE = 'data.mdb';
 
 /** The passphrase comes from a file or the environment, never from argv by default (ps shows argv). */
 function passphrase(ctx: CommandContext): string | undefined {

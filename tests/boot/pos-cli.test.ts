@@ -149,6 +149,14 @@ describe('pos command line: what a person types wrong is named, nothing is ignor
       assert.match(r.err, /E-OPR-08/);
       assert.doesNotMatch(r.err, /^error: /m, 'not the raw error line');
     }
+    // A folder with no journal in it: the person's input (E-OPR-08), not a storage failure.
+    for (const cmd of ['verify', 'dump']) {
+      const empty = await pos('journal', cmd, '--dir', folder);
+      assert.equal(empty.code, 2, empty.err);
+      assert.match(empty.err, /no journal in .*data\.mdb/);
+      assert.match(empty.err, /E-OPR-08/);
+      assert.doesNotMatch(empty.err, /E-STO-/);
+    }
     // Slots never set up: said with the update code and the next step, not a raw error.
     const status = await pos('update', 'status', '--root', folder);
     assert.equal(status.code, 2, status.err);
