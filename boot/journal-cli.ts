@@ -110,6 +110,10 @@ const verify: Command = {
 const dump: Command = {
   name: 'journal dump', usage: 'journal dump [--dir D] [--from N] [--to N] [--json]', summary: 'print records (nothing sensitive is stored)',
   async run(ctx) {
+    const fromAsked = intFlag(ctx, 'from');
+    const toAsked = intFlag(ctx, 'to');
+    // An empty range is a typo (the two swapped), not a journal with nothing in it.
+    if (fromAsked !== undefined && toAsked !== undefined && toAsked < fromAsked) throw new UsageError(`--to ${toAsked} is before --from ${fromAsked}`);
     // Checked in a child first: a file that crashes LMDB is reported, never opened here.
     const [v] = await verifyInChild([journalDir(ctx)]);
     if (v.status === 'unopenable' || (v.status === 'error' && verdictIsDamage(v))) {
