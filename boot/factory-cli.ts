@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
-import { Command, CommandContext, flagString, need } from './cli';
+import { Command, CommandContext, UsageError, flagString, need } from './cli';
 import { PosError, isPosError } from '../common/errors';
 import { completeFirstBootProvisioning } from './first-boot-seal';
 import { deviceKeyProviderFor, keyDirFor } from '../runtime/device-key-provider';
@@ -117,6 +117,27 @@ async function firstBootSealTest(boardFile: ReturnType<typeof readBoardFile>): P
     if (!isPosError(e)) throw e;
     return { name, pass: false, values: { message: e.message }, codes: [e.code], ms: Math.round(performance.now() - t0) };
   }
+}
+
+/** The simulated station's faults a test run asks for. */
+const STATION_FAULT_KINDS = ['printer', 'stuck-key'] as const;
+type StationFault = typeof STATION_FAULT_KINDS[number];
+
+/**
+ * `--faults 3:printer,5:stuck-key`: terminal number (1..count) and fault. A number outside the run
+ * or a kind that does not exist is refused: ignoring it would report a clean PASS for a fault the
+ * operator meant to inject.
+ */
+export function stationFaults(text: string | undefined, count: number): Map<number, StationFault> {
+  const out = new Map<number, StationFault>();
+  for (const f of (text ?? '').split(',').filter(Boolean)) {
+    const m = /^(\d+):(.+)$/.exec(f);
+    const n = m ? Number(m[1]) : NaN;
+    if (!m || n < 1 || n > count) throw new UsageError(`--faults ${f}: give N:KIND with N from 1 to --count (${count})`);
+    if (!(STATION_FAULT_KINDS as readonly string[]).includes(m[2])) throw new UsageError(`--faults ${f}: the kinds are ${STATION_FAULT_KINDS.join(', ')}`);
+    out.set(n, m[2] as StationFault);
+  }
+  return out;
 }
 
 const testCmd: Command = {
@@ -295,7 +316,7 @@ const stationCmd: Command = {
     const { failedCodes, runStation, simulatedTerminals } = requireSim<typeof import('./factory-station')>('./factory-station', 'the simulated station (--count)');
     const count = Number(flagString(ctx, 'count') ?? 1);
     if (!Number.isInteger(count) || count < 1 || count > 64) throw new PosError('OPR_INPUT', '--count is 1..64');
-    const faults = new Map((flagString(ctx, 'faults') ?? '').split(',').filter(Boolean).map((f) => { const [n, k] = f.split(':'); return [Number(n), k as 'printer' | 'stuck-key'] as const; }));
+    const faults = stationFaults(flagString(ctx, 'faults'), count);
     const terminals = simulatedTerminals(count, flagString(ctx, 'serial') ?? 'SIM').map((t, i) => (faults.has(i + 1) ? { ...t, faults: [faults.get(i + 1)!] } : t));
     const dir = flagString(ctx, 'report-dir') ?? 'factory-reports';
     const status = new Map(terminals.map((t) => [t.serial, 'waiting']));

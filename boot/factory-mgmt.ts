@@ -15,6 +15,7 @@ import { provisionedDeviceKey } from './factory-tls';
 
 /** One line: the password, a newline at most after it (as `mosquitto_passwd` and editors leave it). */
 function passwordFrom(file: string): string {
+  if (statSync(file).isDirectory()) throw new PosError('OPR_INPUT', `--password-file ${file}: is a folder, not a file`);
   if (statSync(file).size > MGMT_PASSWORD_BYTES_MAX + 2) throw new PosError('OPR_INPUT', `--password-file ${file}: longer than a management password (${MGMT_PASSWORD_BYTES_MAX} bytes)`);
   return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
 }

@@ -152,6 +152,16 @@ describe('pos command line: what a person types wrong is named, nothing is ignor
       assert.match(r.err, /E-OPR-08/);
       assert.doesNotMatch(r.err, /^error: /m, 'not the raw error line');
     }
+    const mgmt = await pos('factory', 'mgmt', '--password-file', folder, '--dir', join(root, 'j'));
+    assert.equal(mgmt.code, 2, mgmt.err);
+    assert.match(mgmt.err, /is a folder, not a file/);
+    // A station fault that does not exist, or for a terminal not in the run, is refused before anything runs.
+    for (const faults of ['9:printer', '1:nonsense', 'printer']) {
+      const st = await pos('factory', 'station', '--count', '1', '--faults', faults, '--report-dir', join(root, 'st'));
+      assert.equal(st.code, EXIT_USAGE, `${faults}: ${st.err}`);
+      assert.match(st.err, /--faults/);
+      assert.equal(existsSync(join(root, 'st')), false);
+    }
     // A folder with no journal in it: the person's input (E-OPR-08), not a storage failure.
     for (const cmd of ['verify', 'dump']) {
       const empty = await pos('journal', cmd, '--dir', folder);
