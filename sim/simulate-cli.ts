@@ -67,7 +67,7 @@ async function runSoak(ctx: CommandContext): Promise<number> {
   const days = intFlag(ctx, 'days', SOAK_DAYS_DEFAULT), perSeed = intFlag(ctx, 'days-per-seed', SOAK_DAYS_PER_SEED_DEFAULT);
   const workers = intFlag(ctx, 'workers', cpus().length), firstSeed = intFlag(ctx, 'first-seed', SOAK_FIRST_SEED_DEFAULT), rates = ratesOf(ctx);
   if (days === undefined || perSeed === undefined || workers === undefined || firstSeed === undefined || rates === undefined) return 64;
-  if (perSeed < 1 || workers < 1) { ctx.err('pos simulate soak: --days-per-seed and --workers must be at least 1'); return 64; }
+  if (days < 1 || perSeed < 1 || workers < 1) { ctx.err('pos simulate soak: --days, --days-per-seed and --workers must be at least 1'); return 64; }
   const t = await soak({ days, daysPerSeed: perSeed, workers, firstSeed, rates, progress: ctx.flags.has('verbose') ? ctx.out : undefined });
   for (const line of formatTotals(t)) ctx.out(line);
   return t.failures.length === 0 ? 0 : 1;

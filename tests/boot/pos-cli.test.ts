@@ -65,6 +65,9 @@ describe('pos command line: what a person types wrong is named, nothing is ignor
     assert.equal(r.code, EXIT_USAGE);
     assert.equal(r.out, '', 'no record printed');
     assert.match(r.err, /--from must be a whole number \(got "abc"\)/);
+    const noDays = await pos('simulate', 'soak', '--days', '0');
+    assert.equal(noDays.code, EXIT_USAGE, 'a soak of no days is refused, not a pass');
+    assert.match(noDays.err, /--days.*at least 1/);
     const swapped = await pos('journal', 'dump', '--from', '3', '--to', '1', '--dir', root);
     assert.equal(swapped.code, EXIT_USAGE, 'an empty range is refused, not an empty dump');
     assert.match(swapped.err, /--to 1 is before --from 3/);
