@@ -278,7 +278,8 @@ export class RecoveryMenu implements Overlay {
     const files = this.files(suffix);
     // Where it looked, by name ("backup folder", "USB stick usb0"): a full path wraps unreadably.
     if (!files.length) return this.showReport({ action: suffix === UPDATE_FILE_SUFFIX ? 'update' : 'import', ok: false, code: 'E-STO-09', ...texts([rt('file.none', { suffix }), ...this.places().map((p) => p.name)]), journaled: false });
-    const labels = fileLabels(files.map((f) => ({ file: f, mtimeMs: this.mtime(f) })), this.d.tzOffsetMinutes ?? TZ_OFFSET_MINUTES_DEFAULT);
+    const byTime = fileLabels(files.map((f) => ({ file: f, mtimeMs: this.mtime(f) })), this.d.tzOffsetMinutes ?? TZ_OFFSET_MINUTES_DEFAULT);
+    const labels = suffix === UPDATE_FILE_SUFFIX ? updateLabels(files, byTime) : byTime;
     const items = numbered(files.map((f, i) => ({ label: labels[i], value: f })));
     this.show(this.menu('recoveryFiles', t('title.chooseFile'), items, picked));
   }
@@ -487,6 +488,16 @@ export function fileLabels(files: ReadonlyArray<{ file: string; mtimeMs: number 
     const others = files.filter((_g, j) => j !== i && seconds[j] === seconds[i]).map((g) => basename(g.file));
     return `${at(f.mtimeMs, 'time')} ${distinguishing(basename(f.file), others)}`.slice(0, FILE_LABEL_CHARS_MAX);
   });
+}
+
+/**
+ * Update packages are told apart by the version in their names (`pos-1.2.0-handheld.posupd`: what
+ * the technician chooses by), when every name has one and no two share it; otherwise by time.
+ */
+export function updateLabels(files: readonly string[], byTime: readonly string[]): string[] {
+  const versions = files.map((f) => /\d+\.\d+\.\d+/.exec(basename(f))?.[0]);
+  if (versions.some((v) => v === undefined) || new Set(versions).size !== versions.length) return [...byTime];
+  return versions.map((v) => (v as string).slice(0, FILE_LABEL_CHARS_MAX));
 }
 
 /** The part of `name` (suffix dropped) from which no other name shares its end, widened to a whole word, leading zeros dropped. */

@@ -11,7 +11,7 @@ import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KeyName } from '../../hal/keypad';
 import type { DisplayCapabilities } from '../../hal/display';
-import { RecoveryMenu, fileLabels, reportLines } from '../../boot/recovery-menu';
+import { RecoveryMenu, fileLabels, reportLines, updateLabels } from '../../boot/recovery-menu';
 import type { Recovery, Report, ResetPlan } from '../../boot/recovery';
 import { chooseScreen, EMPTY_UI, Env } from '../../boot/screen-map';
 import type { MachineView } from '../../runtime/machine';
@@ -359,6 +359,13 @@ describe('boot/recovery-menu: what a technician sees', function () {
     const same = fileLabels([{ file: '/m/journal-SIM-0000000024.posbak', mtimeMs: at[0] }, { file: '/m/journal-SIM-0000000026.posbak', mtimeMs: at[0] }], 480);
     assert.deepEqual(same, ['07:59 24', '07:59 26']);
     assert.deepEqual(fileLabels([{ file: '/m/a.posbak', mtimeMs: at[0] }], -300), ['02-28 18:59'], "the terminal's zone, not the process's");
+  });
+
+  it('updatePackagesAreListedByTheirVersionsAndByTimeWhenTheNamesDoNotTellThemApart', () => {
+    const byTime = ['21:42', '21:43'];
+    assert.deepEqual(updateLabels(['/m/good-0.3.0.posupd', '/m/otherkey-0.2.0.posupd'], byTime), ['0.3.0', '0.2.0']);
+    assert.deepEqual(updateLabels(['/m/a-0.3.0.posupd', '/m/b-0.3.0.posupd'], byTime), byTime, 'the same version twice: by time');
+    assert.deepEqual(updateLabels(['/m/a-0.3.0.posupd', '/m/latest.posupd'], byTime), byTime, 'a name without a version: by time');
   });
 
   it('applyingAnUpdateOnABoardWithNoUpdateSectionSaysUpdatesAreNotSetUpNotInvalidInput', async () => {
