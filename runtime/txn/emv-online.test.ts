@@ -178,7 +178,7 @@ describe('EMV online half (emv-online): issuer authentication, final GENERATE AC
     assert.deepEqual(values.get(0x9f26), o.ac.get(0x9f26));
     assert.deepEqual(values.get(0x95), o.tvr);
     const f55 = noticeField55(field55Of(values), o.scriptResults);
-    // host-8583.md: 55 (`9F33 95 9F37 9F1E 9F10 9F26 9F36 82 DF31 9F1A 9A`).
+    // The profile's 0620 row: 55 (`9F33 95 9F37 9F1E 9F10 9F26 9F36 82 DF31 9F1A 9A`).
     assert.deepEqual(parseTlv(f55).map((t) => t.tag), [0x9f33, 0x95, 0x9f37, 0x9f1e, 0x9f10, 0x9f26, 0x9f36, 0x82, 0xdf31, 0x9f1a, 0x9a]);
     assert.deepEqual(primitives(f55).get(0xdf31), o.scriptResults);
   });

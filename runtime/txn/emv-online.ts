@@ -311,7 +311,7 @@ export function noticeValues(first: FirstPass, outcome: OnlineOutcome): Map<numb
   return new Map(NOTICE_FIELD55_TAGS.filter((t) => all.has(t)).map((t) => [t, all.get(t) as Buffer]));
 }
 
-/** The 0620's field 55 in the profile's order (host-8583.md, issuer script result notice): DF31 after 82. */
+/** The 0620's field 55 in the profile's order (docs/PROTOCOL.md, issuer script result notice): DF31 after 82. */
 const NOTICE_FIELD55_ORDER: readonly number[] = [0x9f33, 0x95, 0x9f37, 0x9f1e, 0x9f10, 0x9f26, 0x9f36, 0x82, 0xdf31, 0x9f1a, 0x9a];
 
 /** The 0620's field 55: the allow-listed part (already sanitised, from the journal) and DF31, in the profile's order. */

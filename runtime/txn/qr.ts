@@ -438,7 +438,7 @@ export class QrPayments {
 
 /**
  * Whether an answer to a QR order made it without paying it, so its A3 is shown and queried for.
- * host-8583.md lines 284-291: "QR order → `A2 A3`", "`P1` is 'waiting for the customer' (... the
+ * The profile's QR section (docs/PROTOCOL.md §14): "QR order → `A2 A3`", "`P1` is 'waiting for the customer' (... the
  * code has not been scanned yet)": the profile's answer is P1 with A2 A3. A host reading 00 as
  * "made" (as this project once did) answers 00 with A2 A3 and no paid tags; 00 with A4 or A5 (a
  * wallet, a payer) is the text's "00 is paid" and is recorded as paid at once.

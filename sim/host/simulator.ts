@@ -53,7 +53,7 @@
  *       `walletOfCode`: first two digits 10-15 WX, 25-30 AL, 62 UP, else OT) and A5 (a masked
  *       payer).
  *   A terminal-presented order (qrOrder, 22 = 033, A7 validity in s) is answered P1 with A2 and
- *   A3 (at most 32 characters): made, the code not scanned yet (host-8583.md "QR code payments":
+ *   A3 (at most 32 characters): made, the code not scanned yet (the profile's "QR code payments", docs/PROTOCOL.md §14:
  *   "QR order → `A2 A3`", "`P1` ... the code has not been scanned yet"; `qr.orderAnswer` '00'
  *   answers it 00 instead, as a host reading 00 as "made" does). It waits until
  *   `payOrder(orderNo, wallet?)` (or the `pay` control line) pays it, or until the query

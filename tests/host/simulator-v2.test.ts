@@ -480,7 +480,7 @@ describe('acquirer simulator, version 2', () => {
     });
 
     it('qrOrderAnswersP1WithAnOrderNumberAndShortQrContentAndWaitsUntilPaid', async () => {
-      // host-8583.md "QR code payments": QR order → A2 A3; P1 "the code has not been scanned yet".
+      // The profile's "QR code payments": QR order → A2 A3; P1 "the code has not been scanned yet".
       const o = await term.qrOrder(2_200, 90);
       assert.equal(o.res.responseCode, QR_WAITING);
       assert.equal(o.res.authCode, undefined, 'a P1 answer carries no 38');

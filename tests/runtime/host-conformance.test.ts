@@ -1,5 +1,5 @@
 /**
- * Rules of the written profile (../shared/protocol/host-8583.md) an independent acquirer checks and
+ * Rules of the written acquirer profile (docs/PROTOCOL.md) an independent acquirer checks and
  * our own simulator's habits had hidden, read at the wire (every frame the engine hands the
  * transport, and every answer it gets back):
  * - 39 = A0 in a 0210 ("A0 MAC error (sign on again)"): the next transaction is preceded by a 0800;
