@@ -25,7 +25,13 @@ async function criticalBattery(d: Driver): Promise<number | null> {
   await d.cmd('battery', { percent: 2, charging: false });
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`the terminal still runs ${POWER_OFF_MS_MAX} ms after a critical battery; at ${d.run?.log.slice(-3).join(' | ')}`)), POWER_OFF_MS_MAX); });
-  try { return await Promise.race([exited, timeout]); } finally { clearTimeout(timer); d.run!.client.close(); d.run = undefined; }
+  try { return await Promise.race([exited, timeout]); } finally {
+    clearTimeout(timer);
+    d.run!.client.close();
+    d.run = undefined;
+    // A terminal that did not power off (the test failed) is not left running after it.
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
 }
 
 /**
