@@ -12,7 +12,7 @@ import { completeFirstBootProvisioning } from './first-boot-seal';
 import { deviceKeyProviderFor, keyDirFor } from '../runtime/device-key-provider';
 import { loadBoard, readBoardFile, Board } from '../hal/board';
 import { linuxFactories } from '../hal/board-linux';
-import { KeyComponent, MerchantAdminInput, Prompts, TestReport, TestResult, checkMerchantAdmin, factoryTest, provision, writeReport, LOCALES } from './factory';
+import { KeyComponent, MerchantAdminInput, Prompts, STATION_FAULT_KINDS, StationFault, TestReport, TestResult, checkMerchantAdmin, factoryTest, provision, writeReport, LOCALES } from './factory';
 // The simulated station (./factory-station) and the simulator board load on use (./optional-sim):
 // a release image without the simulator still runs `pos factory` on real boards.
 import { requireSim } from './optional-sim';
@@ -118,10 +118,6 @@ async function firstBootSealTest(boardFile: ReturnType<typeof readBoardFile>): P
     return { name, pass: false, values: { message: e.message }, codes: [e.code], ms: Math.round(performance.now() - t0) };
   }
 }
-
-/** The simulated station's faults a test run asks for. */
-const STATION_FAULT_KINDS = ['printer', 'stuck-key'] as const;
-type StationFault = typeof STATION_FAULT_KINDS[number];
 
 /**
  * `--faults 3:printer,5:stuck-key`: terminal number (1..count) and fault. A number outside the run

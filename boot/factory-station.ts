@@ -11,7 +11,7 @@ import { deviceKeyProviderFor } from '../runtime/device-key-provider';
 import { createSimBoard, SimBoard, SimBoardOptions } from '../sim/board-sim';
 import { FrameBuffer } from '../hal/display';
 import { KeyName } from '../hal/keypad';
-import { KeyComponent, Prompts, TERMINAL_TIMEOUT_MS_DEFAULT, TestReport, factoryTest, kcvOf, provision, provisionRecord, writeReport } from './factory';
+import { KeyComponent, Prompts, StationFault, TERMINAL_TIMEOUT_MS_DEFAULT, TestReport, factoryTest, kcvOf, provision, provisionRecord, writeReport } from './factory';
 import { outcome } from './factory-station-boards';
 
 export interface StationTerminal {
@@ -20,7 +20,7 @@ export interface StationTerminal {
   readonly mid: string;
   readonly components: readonly KeyComponent[];
   /** Faults injected on this simulated terminal (tests, demos). */
-  readonly faults?: readonly ('printer' | 'stuck-key')[];
+  readonly faults?: readonly StationFault[];
 }
 
 export interface StationOptions {

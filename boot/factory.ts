@@ -541,6 +541,10 @@ async function keypadTest(board: Board, prompts: Prompts, timeoutMs: number): Pr
   return { keys: keys.length, detected: seen.size };
 }
 
+/** The faults the simulated station can give a terminal (`pos factory station --faults N:KIND`). */
+export const STATION_FAULT_KINDS = ['printer', 'stuck-key'] as const;
+export type StationFault = typeof STATION_FAULT_KINDS[number];
+
 /**
  * Writes a report as `<dir>/<serial>.json`, durably. A `servicePassword` anywhere in it is left
  * out: the station keeps it in memory for its console, and a caller that passes the whole

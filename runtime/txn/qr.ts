@@ -287,7 +287,7 @@ export class QrPayments {
   private async onAnswer(req: Request, stan: number, res: QrResult, wait: QrWait): Promise<QrFlowResult> {
     if (req.type === 'qrOrder' && orderMade(res)) return this.showOrder(stan, res, wait);
     if (res.waiting) {
-      await this.notePending(res);
+      await this.notePending(res.qr.A2, res.hostDate);
       return this.waitForPayment(stan, wait);
     }
     if (req.type === 'qrSale' || req.type === 'qrOrder') this.engine.hostAnswered('qr', req.type, res.responseCode);
@@ -301,31 +301,25 @@ export class QrPayments {
    */
   private async showOrder(stan: number, res: QrResult, wait: QrWait): Promise<QrFlowResult> {
     const orderNo = res.qr.A2;
-    await this.notePending(res);
+    await this.notePending(orderNo, res.hostDate);
     this.log.info({ stan, orderNo, code: res.responseCode }, 'QR order made: waiting for the customer');
     wait.onOrder?.(res.qr.A3 as string, orderNo);
     return this.waitForPayment(stan, wait);
   }
 
   /**
-   * The pending record rewritten with what a waiting answer to the payment itself named, when new:
-   * its order number, and its host date (13), which the queries' 61 then carry (the profile: the
-   * original's host date once it was answered; the terminal's own only when it never was).
+   * The pending record rewritten with what an answer named, when new: the order number (A2), and
+   * for an answer to the payment itself its host date (13), which the queries' 61 then carry (the
+   * profile: the original's host date once it was answered; the terminal's own only when it never
+   * was). A query's answer gives no hostDate here: its 13 is the query's, not the original's.
    */
-  private async notePending(res: QrResult): Promise<void> {
+  private async notePending(answeredOrderNo: string | undefined, originalHostDate?: string): Promise<void> {
     const p = this.engine.state.pendingQrQuery;
     if (p === undefined) return;
-    const orderNo = res.qr.A2 ?? p.orderNo;
-    const dateMmdd = res.hostDate ?? p.dateMmdd;
+    const orderNo = answeredOrderNo ?? p.orderNo;
+    const dateMmdd = originalHostDate ?? p.dateMmdd;
     if (orderNo === p.orderNo && dateMmdd === p.dateMmdd) return;
     await this.engine.store.commit([qrRec.queryPending({ ...p, orderNo, dateMmdd })], { reserve: true });
-  }
-
-  /** The pending record rewritten with the order number a query's answer named, when it is new. */
-  private async noteOrderNo(orderNo: string | undefined): Promise<void> {
-    const p = this.engine.state.pendingQrQuery;
-    if (p === undefined || orderNo === undefined || orderNo === p.orderNo) return;
-    await this.engine.store.commit([qrRec.queryPending({ ...p, orderNo })], { reserve: true });
   }
 
   private async afterSendFailure(stan: number, e: unknown, wait: QrWait): Promise<QrFlowResult> {
@@ -381,7 +375,7 @@ export class QrPayments {
       });
       const res = parseQrResponse(this.profile, req, await this.engine.sendEncoded(req, stans[0], this.engine.encodeRaw(req)), { mak: this.engine.macKey });
       if (res.waiting) {
-        await this.noteOrderNo(res.qr.A2);
+        await this.notePending(res.qr.A2);
         return undefined;
       }
       return await this.record(p.stan, res);
