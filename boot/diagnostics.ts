@@ -63,7 +63,14 @@ export const INTERACTIVE_CHECKS: ReadonlySet<DiagCheck> = new Set<DiagCheck>(['r
 /** Checks that run by themselves when diagnostics opens. */
 export const AUTOMATIC_CHECKS: readonly DiagCheck[] = DIAG_CHECKS.filter((c) => !INTERACTIVE_CHECKS.has(c));
 /** `lines` in English (logs, the probe, the CLI); `text` in both languages (the screen). */
-export interface DiagResult { readonly check: DiagCheck; readonly state: DiagState; readonly code?: string; readonly lines: readonly string[]; readonly text?: readonly LocalText[] }
+/**
+ * `summary` stands for "OK" where the check is a list, not a pass (the last errors: how many),
+ * so a row never reads "Last errors OK" above a page of errors.
+ */
+export interface DiagResult {
+  readonly check: DiagCheck; readonly state: DiagState; readonly code?: string; readonly summary?: LocalText;
+  readonly lines: readonly string[]; readonly text?: readonly LocalText[];
+}
 
 // ---------------------------------------------------------------- the error ring
 
@@ -153,12 +160,14 @@ export class Diagnostics implements Overlay {
     if (this.detail) {
       const r = this.results.get(this.detail.check) ?? { check: this.detail.check, state: 'pending' as const, lines: [] };
       const state: Txt = r.state === 'ok' || r.state === 'fail' ? t(`diag.${r.state}`, {}) : r.state.toUpperCase();
-      const lines: Txt[] = [r.code ? { parts: [state, ` ${r.code}`] } : state, ...(r.text ?? r.lines)];
-      const action = this.detail.check === 'printer' ? t('footer.testPage') : INTERACTIVE_CHECKS.has(this.detail.check) ? t('footer.testAgain') : t('footer.paged');
+      // A list's page is its lines ("no errors logged" or the errors), with no "OK" above them.
+      const head: Txt[] = r.summary && r.state === 'ok' ? [] : [r.code ? { parts: [state, ` ${r.code}`] } : state];
+      const lines: Txt[] = [...head, ...(r.text ?? r.lines)];
+      const action = this.detail.check === 'printer' ? t('footer.testPage') : INTERACTIVE_CHECKS.has(this.detail.check) ? t('footer.testAgain') : t('footer.back');
       return { id: `diagnostics:${r.check}`, title: t(`diag.${r.check}`), lines, page: this.detail.page, footer: action };
     }
     const results = this.snapshot();
-    const list = screenFor('diagnostics', { results: results.map((r) => ({ check: r.check, state: r.state, ...(r.code ? { code: r.code } : {}) })), selected: this.selected });
+    const list = screenFor('diagnostics', { results: results.map((r) => ({ check: r.check, state: r.state, ...(r.code ? { code: r.code } : {}), ...(r.summary ? { summary: r.summary } : {}) })), selected: this.selected });
     return list.menu ? { ...list, menu: { ...list.menu, items: list.menu.items.map((item) => codeFirst(item, results)) } } : list;
   }
 
@@ -225,7 +234,8 @@ export class Diagnostics implements Overlay {
     if (this.closed) return;
     this.set({ check, state: 'running', text: [] });
     try {
-      this.set({ check, state: 'ok', text: await work() });
+      const text = await work();
+      this.set({ check, state: 'ok', text, ...(check === 'log' ? { summary: this.errorCount() } : {}) });
     } catch (e) {
       const code = isPosError(e) ? e.code : (e as { code?: string }).code && CODE_RE.test(String((e as { code?: string }).code)) ? String((e as { code?: string }).code) : 'E-SYS-99';
       const text = (e as { lines?: LocalText[] }).lines ?? [same(e instanceof Error ? e.message : String(e))];
@@ -489,6 +499,12 @@ export class Diagnostics implements Overlay {
     try { n = this.d.tlsClientCertDaysLeft?.(); } catch { return []; }
     if (n === undefined) return [];
     return [t('diag.tlsCertDays', { n }), ...(n < CLIENT_CERT_WARN_DAYS ? [t('diag.tlsCertRenew')] : [])];
+  }
+
+  /** The last-errors row's figure: how many the page lists. */
+  private errorCount(): LocalText {
+    const n = this.d.errors.last().length;
+    return n === 0 ? t('diag.noErrorsShort') : t('diag.errorCount', { n });
   }
 
   private async log(): Promise<LocalText[]> {

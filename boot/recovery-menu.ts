@@ -123,7 +123,7 @@ export class RecoveryMenu implements Overlay {
         const r = v.report;
         // The report's lines in both languages (resolved for the current locale at render time).
         const lines: Txt[] = reportLines(r, this.places());
-        return { id: `recoveryReport:${r.action}`, title: t(r.ok ? 'title.result' : 'title.failed'), lines, page: v.page, footer: t('footer.paged') };
+        return { id: `recoveryReport:${r.action}`, title: t(r.ok ? 'title.result' : 'title.failed'), lines, page: v.page, footer: t('footer.back') };
       }
     }
   }

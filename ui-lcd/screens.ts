@@ -144,7 +144,7 @@ export interface ScreenData {
   };
   /** SIM PIN entry: how many digits typed (shown as *), attempts the SIM has left, the last refusal's code. */
   simPin: { digits: number; attemptsLeft?: number; refused?: string; checking?: boolean };
-  diagnostics: { results: ReadonlyArray<{ check: DiagCheck; state: 'ok' | 'fail' | 'running' | 'pending'; code?: string }>; selected: number };
+  diagnostics: { results: ReadonlyArray<{ check: DiagCheck; state: 'ok' | 'fail' | 'running' | 'pending'; code?: string; summary?: LocalText }>; selected: number };
   settings: { selected: number };
   language: { selected: number; current: Locale };
   factoryTest: { test: 'display' | 'keypad' | 'printer' | 'reader'; keysLeft?: readonly KeyName[] };
@@ -708,7 +708,7 @@ function diagnostics(d: ScreenData['diagnostics']): Screen {
   const items = numbered(DIAG_CHECKS.map((check) => {
     const r = byCheck.get(check) ?? { check, state: 'pending' as const };
     const name = t(DIAG_KEY[check]);
-    const result = r.state === 'fail' && r.code ? { en: r.code, zh: r.code } : t(`diag.${r.state}`);
+    const result = r.state === 'fail' && r.code ? { en: r.code, zh: r.code } : r.state === 'ok' && r.summary ? r.summary : t(`diag.${r.state}`);
     return { label: { en: `${name.en} ${result.en}`, zh: `${name.zh} ${result.zh}` }, value: check };
   }));
   return { id: 'diagnostics', title: t('title.diagnostics'), menu: { items, selected: d.selected }, footer: t('footer.choose') };

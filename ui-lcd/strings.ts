@@ -364,6 +364,9 @@ export const STRINGS = {
   'diag.fail': s('FAIL', '故障'),
   'diag.running': s('...', '检测中'),
   'diag.pending': s('-', '待测'),
+  // The last-errors row: a count, not a pass ("Last errors 3").
+  'diag.noErrorsShort': s('none', '无'),
+  'diag.errorCount': s('{n}', '{n}条'),
   // Detail lines of each check (boot/diagnostics.ts); the English ones are also what is logged.
   'diag.batteryLevel': s('{pct}% {mv} mV', '{pct}% {mv} mV'),
   'diag.charging': s('charging', '充电中'),

@@ -385,6 +385,22 @@ describe('boot/recovery-menu: what a technician sees', function () {
     assert.doesNotMatch(en, /E-OPR-08/);
   });
 
+  it('aReportOnOnePageSaysOkGoesBackAndOneOnSeveralPagesSaysUpDownUntilItsLast', async () => {
+    const r = menuRig({ backupDir: '/var/lib/pos/backup' });
+    r.menu.run(() => ({ action: 'version', ok: true, lines: [], text: [rt('version.runtime', { version: '1.2.3' })], journaled: false }), 'version');
+    while (!r.menu.report()) await new Promise((res) => setImmediate(res));
+    const one = renderScreen(r.menu.screen(), 'en', PIXELS);
+    assert.equal(one.pageCount, 1);
+    assert.equal(layout(r.menu.screen(), 'en', gridOf(PIXELS)).rows.at(-1)?.text.trim(), 'OK: back');
+    const many = Array.from({ length: 12 }, (_x, i) => ({ en: `line ${i + 1}`, zh: `第${i + 1}行` }));
+    r.menu.run(() => ({ action: 'verify', ok: true, lines: [], text: many, journaled: false }), 'verify');
+    while (r.menu.report()?.action !== 'verify') await new Promise((res) => setImmediate(res));
+    const n = renderScreen(r.menu.screen(), 'en', PIXELS).pageCount;
+    assert.ok(n > 1, `${n} pages`);
+    const footers = Array.from({ length: n }, (_x, page) => layout({ ...r.menu.screen(), page }, 'en', gridOf(PIXELS)).rows.at(-1)?.text.trim());
+    assert.deepEqual(footers, [...Array.from({ length: n - 1 }, () => 'UP/DOWN: more'), 'OK: back']);
+  });
+
   it('aReportShowsItsCodeOnceAndNoAbsolutePath', async () => {
     const r = menuRig({ backupDir: '/var/lib/pos/backup', usbDirs: ['/media/usb0'] });
     const report: Report = {
