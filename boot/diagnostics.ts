@@ -36,6 +36,7 @@ import { FrameBuffer, isPixelDisplay } from '../hal/display';
 import { ERRORS, PosError, errorByCode, isPosError } from '../common/errors';
 import { ModemStatus, modemFault } from '../hal/modem';
 import type { LinkUse } from '../runtime/host/failover';
+import type { MgmtLinkState } from '../runtime/mgmt/client';
 import { linkName } from '../runtime/host/link-name';
 import type { LinkCheckReport, LinkStepResult } from './link-check';
 import type { Logger } from '../common/log';
@@ -114,6 +115,11 @@ export interface DiagnosticsDeps {
    * whether the host answered or not. Absent or undefined: no terminal open (recovery), not shown.
    */
   readonly emvParams?: () => EmvParamsView | undefined;
+  /**
+   * The remote-management link (runtime/mgmt/client.ts), shown under the network check as lines:
+   * it never fails the check, since sales do not need it. Absent or undefined: no broker named.
+   */
+  readonly management?: () => MgmtLinkState | undefined;
   readonly pages: (s: Screen) => number;
   readonly changed: () => void;
   readonly close: () => void;
@@ -248,7 +254,7 @@ export class Diagnostics implements Overlay {
 
   private readonly checks: Record<DiagCheck, () => Promise<LocalText[]>> = {
     battery: () => this.battery(), storage: () => this.storage(), printer: () => this.printer(), reader: () => this.reader(),
-    keypad: () => this.keypad(), display: () => this.display(), network: () => this.network(), host: () => this.host(), log: () => this.log(),
+    keypad: () => this.keypad(), display: () => this.display(), network: () => this.withMgmtLines(() => this.network()), host: () => this.host(), log: () => this.log(),
   };
 
   /** The printer's test page, asked for in its detail: the status is checked again first. */
@@ -387,6 +393,35 @@ export class Diagnostics implements Overlay {
     });
     if (!ok) throw withLines(new PosError('DSP_FAULT', 'test pattern not shown evenly (operator)'), [t('diag.patternUneven')]);
     return [t('diag.pattern', { kind: t(disp.capabilities.kind === 'pixels' ? 'diag.kind.pixels' : 'diag.kind.characters') })];
+  }
+
+  /** The network check's lines (or its failure's), then the management link's. */
+  private async withMgmtLines(check: () => Promise<LocalText[]>): Promise<LocalText[]> {
+    let lines: LocalText[];
+    try {
+      lines = await check();
+    } catch (e) {
+      const mgmt = this.mgmtLines();
+      if (mgmt.length && e instanceof Error) Object.assign(e, { lines: [...((e as { lines?: LocalText[] }).lines ?? [same(e.message)]), ...mgmt] });
+      throw e;
+    }
+    return [...lines, ...this.mgmtLines()];
+  }
+
+  private mgmtLines(): LocalText[] {
+    let m: MgmtLinkState | undefined;
+    try { m = this.d.management?.(); } catch { return []; }
+    if (!m) return [];
+    const host = brokerHost(m.url);
+    if (m.connected) return [t('diag.mgmtConnected', { host }), ...(m.queued ? [t('diag.mgmtQueued', { n: m.queued })] : [])];
+    const e = m.lastError;
+    return [
+      t('diag.mgmtDown', { host, code: e?.code ?? '' }),
+      // The cause without the broker's address, which the line above names (the last errors page has its time).
+      ...(e ? [same(clipAtWord(e.message.startsWith(`${m.url}: `) ? e.message.slice(m.url.length + 2) : e.message, LOG_LINE_CHARS_MAX))] : []),
+      ...(m.queued ? [t('diag.mgmtQueued', { n: m.queued })] : []),
+      ...(m.dropped ? [t('diag.mgmtDropped', { n: m.dropped })] : []),
+    ];
   }
 
   private async network(): Promise<LocalText[]> {
@@ -564,6 +599,11 @@ function linkStepText(st: LinkStepResult): LocalText {
 }
 
 /** An error that carries the lines to show. */
+/** The broker's host and port from its URL (`mqtts://mgmt.example:8883` -> `mgmt.example:8883`). */
+function brokerHost(url: string): string {
+  try { return new URL(url).host || url; } catch { return url; }
+}
+
 function withLines(e: PosError, lines: readonly LocalText[]): PosError {
   return Object.assign(e, { lines: [...lines] });
 }

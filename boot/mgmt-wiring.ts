@@ -69,7 +69,7 @@ export function managementConfig(m: ManagementBoardConfig, serial: string, seale
     username: m.username ?? serial,
     ...(m.passwordFile ? { password: readCredential(m.passwordFile, 'passwordFile').trim() } : {}),
     ...(m.passwordSealed && sealedPassword ? { password: sealedPassword() } : {}),
-    ...(m.caFile ? { caPem: readCredential(m.caFile, 'caFile') } : {}),
+    ...(m.caFile ? { caPem: readCredential(m.caFile, 'caFile'), caFile: m.caFile } : {}),
     ...(m.certFile && m.keyFile ? { certPem: readCredential(m.certFile, 'certFile'), keyPem: readCredential(m.keyFile, 'keyFile') } : {}),
     ...(m.heartbeatS ? { heartbeatMs: m.heartbeatS * 1000 } : {}),
     ...(m.allowPlain ? { allowPlain: true } : {}),

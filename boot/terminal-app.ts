@@ -90,7 +90,7 @@ import { lazy } from '../common/lazy';
 import type * as MgmtWiring from './mgmt-wiring';
 import type * as MgmtUpdate from './mgmt-update';
 import type * as MgmtCredentials from '../runtime/mgmt/credentials';
-import type { ManagementClient } from '../runtime/mgmt/client';
+import type { ManagementClient, MgmtLinkState } from '../runtime/mgmt/client';
 import type * as MgmtProtocol from '../runtime/mgmt/protocol';
 import { eReceiptUrl } from '../runtime/receipt';
 import { RecordType } from '../storage/record';
@@ -1030,6 +1030,7 @@ export class TerminalApp {
       emvParams: () => this.emvParamsView(),
       tlsClientCertDaysLeft: () => this.tlsLink?.clientCertDaysLeft(),
       hostLink: () => (this.transport instanceof FailoverTransport ? this.transport.lastLink() : undefined),
+      management: () => this.mgmtLink(),
       ...this.linksTest(),
       pages: (sc) => renderScreen(sc, this.locale.get(), this.caps()).pageCount,
       changed: () => this.render(),
@@ -1130,7 +1131,8 @@ export class TerminalApp {
   private mgmt: ManagementClient | undefined;
   /** The last slip sent to the e-receipt service (batch/stan): a result stays in view over several states. */
   private receiptPublished: string | undefined;
-  private mgmtRefused = false;
+  /** Why the management channel was not started (its configuration cannot work): not retried. */
+  private mgmtRefused: { readonly code: string; readonly message: string; readonly atMs: number } | undefined;
 
   /**
    * The management channel (docs/MANAGEMENT.md), once the journal is open (its identity is the
@@ -1155,9 +1157,17 @@ export class TerminalApp {
       // Beside the journal in the storage folder, not in it (runtime/mgmt/receipt-queue.ts says why).
       join(keyDirFor(this.o.journalDir), RECEIPT_QUEUE_DIR));
     } catch (e) {
-      this.mgmtRefused = true;
+      this.mgmtRefused = { code: isPosError(e) ? e.code : 'E-MGT-09', message: e instanceof Error ? e.message : String(e), atMs: this.clock() };
       this.o.logger.warn({ err: String(e), code: isPosError(e) ? e.code : undefined }, 'management channel not started');
     }
+  }
+
+  /** The management link for diagnostics; undefined on a board that names no broker. */
+  private mgmtLink(): MgmtLinkState | undefined {
+    const section = this.o.board.config.management;
+    if (!section) return undefined;
+    if (this.mgmt) return this.mgmt.link();
+    return { url: section.url, connected: false, queued: 0, dropped: 0, ...(this.mgmtRefused ? { lastError: this.mgmtRefused } : {}) };
   }
 
   private async stopManagement(): Promise<void> {
@@ -1202,6 +1212,8 @@ export class TerminalApp {
           ...(this.terminal ? { signOnTest: () => this.signOnTest(), echoTest: () => this.echoTest() } : {}),
           emvParams: () => this.emvParamsView(),
           tlsClientCertDaysLeft: () => this.tlsLink?.clientCertDaysLeft(),
+          hostLink: () => (this.transport instanceof FailoverTransport ? this.transport.lastLink() : undefined),
+          management: () => this.mgmtLink(),
           pages: () => 1, changed: () => undefined, close: () => undefined,
         });
         await d.done;

@@ -412,6 +412,11 @@ export const STRINGS = {
   'diag.noErrors': s('no errors logged', '无错误记录'),
   // The link the host was reached over (runtime/host/failover.ts), boards with `links` only.
   'diag.hostLink': s('via {link} {interface} {address}', '经{link} {interface} {address}'),
+  // The remote-management link under the network check (lines: it never fails the check).
+  'diag.mgmtConnected': s('Management: connected {host}', '远程管理：已连接 {host}'),
+  'diag.mgmtDown': s('Management: not connected {code} {host}', '远程管理：未连接 {code} {host}'),
+  'diag.mgmtQueued': s('{n} messages waiting to be sent', '{n}条消息待发送'),
+  'diag.mgmtDropped': s('{n} messages dropped (queue full)', '{n}条消息已丢弃（队列满）'),
   'diag.hostLinkFailed': s('{link} failed: {code}', '{link}不通：{code}'),
   // The network check link by link (boot/link-check.ts), on boards with `links`.
   'diag.linkOk': s('{n} {name} {iface}: OK {address}', '{n} {name} {iface}：正常 {address}'),

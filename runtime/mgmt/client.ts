@@ -107,6 +107,8 @@ export interface MgmtConfig {
   readonly password?: string;
   /** The only CA the broker's certificate may chain to (pinned: the system's CAs are not used). */
   readonly caPem?: string;
+  /** Where caPem was read from, named when the broker's certificate does not chain to it. */
+  readonly caFile?: string;
   /** The terminal's client certificate and key from provisioning, when the broker wants one. */
   readonly certPem?: string;
   readonly keyPem?: string;
@@ -151,6 +153,41 @@ export function checkMgmtConfig(c: MgmtConfig): void {
   }
 }
 
+/** The management link as diagnostics shows it (boot/diagnostics.ts). */
+export interface MgmtLinkState {
+  readonly url: string;
+  readonly connected: boolean;
+  /** Messages held for the broker (bounded by the outbox) and dropped from it since the start. */
+  readonly queued: number;
+  readonly dropped: number;
+  /** The last failure to reach the broker since the last good connection. */
+  readonly lastError?: { readonly code: string; readonly message: string; readonly atMs: number };
+}
+
+/** TLS verdicts on the broker's certificate that mean it does not chain to the pinned CA. */
+const UNTRUSTED_BROKER_CERT: ReadonlySet<string> = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_SIGNATURE_FAILURE',
+]);
+const BROKER_CERT_DATE: ReadonlySet<string> = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);
+/** MQTT 5 CONNACK reasons for a user name or password the broker does not take (mqtt.js puts them in `code`). */
+const BROKER_REFUSED_CREDENTIALS: ReadonlySet<number> = new Set([0x86, 0x87]);
+
+/**
+ * Why the broker was not reached, in words a technician can act on: which file the certificate
+ * was checked against, that a certificate's dates are read by the terminal's clock, that the
+ * credentials are the factory's (`pos factory mgmt`).
+ */
+export function explainBrokerError(e: Error, caFile?: string): string {
+  const code = (e as { code?: unknown }).code;
+  if (typeof code === 'string' && UNTRUSTED_BROKER_CERT.has(code)) {
+    return `${e.message}: the broker's certificate is not signed by the pinned CA${caFile ? ` (management.caFile ${caFile})` : ' (the board file names no management.caFile)'}`;
+  }
+  if (typeof code === 'string' && BROKER_CERT_DATE.has(code)) return `${e.message}: the certificate's dates are checked by this terminal's clock; check its date and time`;
+  if (typeof code === 'number' && BROKER_REFUSED_CREDENTIALS.has(code)) return `${e.message}: the broker refused this terminal's user name or password (management.username, passwordFile or the sealed password of pos factory mgmt)`;
+  return e.message;
+}
+
 export class ManagementClient {
   readonly topics: MgmtTopics;
   private readonly client: MqttClient;
@@ -163,6 +200,7 @@ export class ManagementClient {
   private seq = 0;
   private lastStatusKey: string | undefined;
   private connectErrorLogged = false;
+  private lastError: MgmtLinkState['lastError'];
   private linkUp = false;
   private stopped = false;
   private readonly log: Logger;
@@ -189,6 +227,7 @@ export class ManagementClient {
       const lost = this.linkUp && !this.stopped;
       this.linkUp = false;
       if (!lost) return;
+      this.lastError = { code: 'E-MGT-07', message: `${this.o.config.url}: connection lost`, atMs: this.o.clock() };
       this.log.warn({ code: 'E-MGT-07' }, 'management broker lost: queuing until it is back');
     });
     this.timers.push(setInterval(() => this.publishStatus(true), c.heartbeatMs ?? HEARTBEAT_INTERVAL_MS_DEFAULT));
@@ -218,6 +257,13 @@ export class ManagementClient {
   }
 
   get connected(): boolean { return this.client.connected; }
+
+  link(): MgmtLinkState {
+    return {
+      url: this.o.config.url, connected: this.client.connected, queued: this.outbox.length, dropped: this.outbox.dropped,
+      ...(this.lastError && !this.client.connected ? { lastError: this.lastError } : {}),
+    };
+  }
   /** Outgoing messages dropped from the offline queue since start. */
   get dropped(): number { return this.outbox.dropped; }
   get queued(): number { return this.outbox.length; }
@@ -293,6 +339,7 @@ export class ManagementClient {
 
   private onConnect(sessionPresent: boolean): void {
     this.connectErrorLogged = false;
+    this.lastError = undefined;
     this.linkUp = true;
     // Commands and acks are small and answered at once: Nagle's wait behind the peer's delayed ACK
     // (40 ms, measured by bench:fleet) would only add latency. A new socket on every connect.
@@ -308,9 +355,10 @@ export class ManagementClient {
 
   /** Logs the first failure after each good connection only: retries every few seconds for ever. */
   private onError(e: Error): void {
+    const err = new PosError('MGT_BROKER', `${this.o.config.url}: ${explainBrokerError(e, this.o.config.caFile)}`);
+    this.lastError = { code: err.code, message: err.message, atMs: this.o.clock() };
     if (this.connectErrorLogged) return;
     this.connectErrorLogged = true;
-    const err = new PosError('MGT_BROKER', `${this.o.config.url}: ${e.message}`);
     this.log.warn({ code: err.code, err: e.message }, err.message);
   }
 

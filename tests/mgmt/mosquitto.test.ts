@@ -405,9 +405,9 @@ describe('management over MQTT against a real mosquitto (TLS, passwords, ACL)', 
 
   it('refusesABrokerWhoseCertificateIsNotFromThePinnedCaAndAWrongPasswordAndLogsE_MGT_07', async () => {
     const pinned = captureLogger();
-    start(new FakeTerminal(), { caPem: broker.pki.otherCaPem }, pinned.logger);
+    const other = start(new FakeTerminal(), { caPem: broker.pki.otherCaPem, caFile: '/etc/pos/mgmt-ca.pem' }, pinned.logger);
     const wrong = captureLogger();
-    start(new FakeTerminal(), { password: 'wrong' }, wrong.logger);
+    const refused = start(new FakeTerminal(), { password: 'wrong' }, wrong.logger);
     const started = Date.now();
     while (!(pinned.lines.some((l) => l.includes('E-MGT-07')) && wrong.lines.some((l) => l.includes('E-MGT-07')))) {
       assert.ok(Date.now() - started < WAIT_MS_MAX, `no E-MGT-07 logged:\n${pinned.lines.join('')}\n${wrong.lines.join('')}`);
@@ -415,6 +415,13 @@ describe('management over MQTT against a real mosquitto (TLS, passwords, ACL)', 
     }
     assert.ok(clients.every((m) => !m.connected));
     assert.match(pinned.lines.join(''), /certificate/i);
+    // What diagnostics shows: the file the certificate was checked against, the credentials' origin.
+    assert.match(pinned.lines.join(''), /not signed by the pinned CA \(management\.caFile \/etc\/pos\/mgmt-ca\.pem\)/);
+    const link = other.link();
+    assert.equal(link.connected, false);
+    assert.equal(link.lastError?.code, 'E-MGT-07');
+    assert.match(link.lastError?.message ?? '', /mgmt-ca\.pem/);
+    assert.match(refused.link().lastError?.message ?? '', /refused this terminal's user name or password/);
     // Retries are not logged again and again.
     await new Promise((r) => setTimeout(r, 400));
     assert.equal(pinned.lines.filter((l) => l.includes('E-MGT-07')).length, 1);

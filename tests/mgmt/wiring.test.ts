@@ -21,7 +21,7 @@ describe('management wiring (boot/mgmt-wiring.ts)', () => {
     writeFileSync(join(dir, 'ca.pem'), 'CA PEM');
     writeFileSync(join(dir, 'pass'), 's3cret\n');
     const c = managementConfig({ url: 'mqtts://m.example:8883', caFile: join(dir, 'ca.pem'), passwordFile: join(dir, 'pass'), heartbeatS: 30 }, 'SN-0001');
-    assert.deepEqual(c, { url: 'mqtts://m.example:8883', serial: 'SN-0001', username: 'SN-0001', password: 's3cret', caPem: 'CA PEM', heartbeatMs: 30_000 });
+    assert.deepEqual(c, { url: 'mqtts://m.example:8883', serial: 'SN-0001', username: 'SN-0001', password: 's3cret', caPem: 'CA PEM', caFile: join(dir, 'ca.pem'), heartbeatMs: 30_000 });
   });
 
   it('aMissingCredentialFileIsE_BRD_01NamingTheFieldAndPath', () => {
