@@ -122,22 +122,57 @@ export const HOST_CLOCK_SKEW_MS_MAX = 60_000;
  * on 1 January is last year's. Undefined when 12/13 are not a real date and time.
  */
 export function hostInstant(hhmmss: string, mmdd: string, nearMs: number, hostOffsetMinutes: number = TZ_OFFSET_MINUTES_DEFAULT): number | undefined {
-  if (!/^\d{6}$/.test(hhmmss) || !/^\d{4}$/.test(mmdd)) return undefined;
+  const near = civil(nearMs, hostOffsetMinutes).year;
+  let best: number | undefined;
+  for (const t of hostInstantsIn(hhmmss, mmdd, [near - 1, near, near + 1], hostOffsetMinutes)) {
+    if (best === undefined || Math.abs(t - nearMs) < Math.abs(best - nearMs)) best = t;
+  }
+  return best;
+}
+
+/**
+ * The earliest time this software can run at (its first release, 2026-01-01 in China). A clock
+ * before it was never set: an RTC whose battery died reads 1970 or 2000, and systemd's floor is
+ * its own build date. Such a clock's year says nothing of the host's 12/13.
+ */
+export const CLOCK_FLOOR_MS = Date.UTC(2025, 11, 31, 16);
+
+/**
+ * How far behind the journal's last record the terminal's clock may be and still be taken as set:
+ * a host correcting a fast clock back by hours is normal, a clock a day behind what it already
+ * wrote was reset.
+ */
+export const CLOCK_BEHIND_JOURNAL_MS_MAX = 24 * 3600_000;
+
+/** Years a MMDD is looked for in after a floor: 0229 comes back within 8 (2096 -> 2104). */
+const LEAP_DAY_YEARS_MAX = 8;
+
+/**
+ * The first instant 12/13 name at or after `floorMs`: the host's time when the terminal's own
+ * clock cannot say which year it is (below CLOCK_FLOOR_MS, or behind the journal's last record).
+ */
+export function hostInstantFrom(hhmmss: string, mmdd: string, floorMs: number, hostOffsetMinutes: number = TZ_OFFSET_MINUTES_DEFAULT): number | undefined {
+  const first = civil(floorMs, hostOffsetMinutes).year;
+  const years = Array.from({ length: LEAP_DAY_YEARS_MAX + 1 }, (_x, i) => first + i);
+  return hostInstantsIn(hhmmss, mmdd, years, hostOffsetMinutes).find((t) => t >= floorMs);
+}
+
+/** The instants 12/13 name in each of `years` where the date exists (no 0229 in a common year), in order. */
+function hostInstantsIn(hhmmss: string, mmdd: string, years: readonly number[], hostOffsetMinutes: number): number[] {
+  if (!/^\d{6}$/.test(hhmmss) || !/^\d{4}$/.test(mmdd)) return [];
   const month = Number(mmdd.slice(0, 2));
   const day = Number(mmdd.slice(2, 4));
   const hour = Number(hhmmss.slice(0, 2));
   const minute = Number(hhmmss.slice(2, 4));
   const second = Number(hhmmss.slice(4, 6));
-  if (hour > 23 || minute > 59 || second > 59) return undefined;
-  const near = civil(nearMs, hostOffsetMinutes).year;
-  let best: number | undefined;
-  for (const year of [near - 1, near, near + 1]) {
+  if (hour > 23 || minute > 59 || second > 59) return [];
+  const out: number[] = [];
+  for (const year of years) {
     const t = instantOf({ year, month, day, hour, minute, second }, hostOffsetMinutes);
     const c = civil(t, hostOffsetMinutes);
-    if (c.month !== month || c.day !== day) continue; // 0229 in a common year, 0431, ...
-    if (best === undefined || Math.abs(t - nearMs) < Math.abs(best - nearMs)) best = t;
+    if (c.month === month && c.day === day) out.push(t); // not 0229 in a common year, 0431, ...
   }
-  return best;
+  return out;
 }
 
 /**

@@ -42,7 +42,7 @@
 import { createHmac } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { Logger, maskPan, silentLogger } from '../../common/log';
-import { AdjustableClock, HOST_CLOCK_SKEW_MS_MAX, TZ_OFFSET_MINUTES_DEFAULT, hostInstant, mmddIn, yymmddIn } from '../../common/time';
+import { AdjustableClock, CLOCK_BEHIND_JOURNAL_MS_MAX, CLOCK_FLOOR_MS, HOST_CLOCK_SKEW_MS_MAX, TZ_OFFSET_MINUTES_DEFAULT, hostInstant, hostInstantFrom, mmddIn, yymmddIn } from '../../common/time';
 import { PosError, invariant, isPosError, isStopError } from '../../common/errors';
 import { HostProfile } from '../host/fields';
 import { WorkingKeys, keyCheckValue, pinBlockFormat0 } from '../host/crypto';
@@ -235,8 +235,9 @@ export class TerminalEngine {
     this.log = (deps.logger ?? silentLogger).child({ component: 'engine' });
     this.clock = deps.clockControl ?? new AdjustableClock(deps.clock);
     // The correction the last sign-on journaled survives a reboot: the device clock it corrected
-    // is still the one this process reads (the next sign-on corrects it again if it moved).
-    if (this.state.clockOffsetMs !== undefined) this.clock.setOffsetMs(this.state.clockOffsetMs);
+    // is still the one this process reads (the next sign-on corrects it again if it moved), unless
+    // that clock was set right since (staleClockOffset).
+    if (this.state.clockOffsetMs !== undefined && !this.staleClockOffset(this.state.clockOffsetMs)) this.clock.setOffsetMs(this.state.clockOffsetMs);
     if (this.state.signedOn && this.state.keys) this.keys = this.openKeys();
   }
 
@@ -375,15 +376,21 @@ export class TerminalEngine {
     const kcv = { kcvPik: keyCheckValue(keys.pik), kcvMak: keyCheckValue(keys.mak), kcvTdk: keyCheckValue(keys.tdk) };
     const clockOffsetMs = this.hostClockOffset(hostTime.time, hostTime.date);
     const hostBatch = this.hostBatchToTake(hostTime.batch);
-    await this.store.commit([
-      rec.keys({ pikEnc: seal(dk, keys.pik, this.aad('pik'), this.deps.random), makEnc: seal(dk, keys.mak, this.aad('mak'), this.deps.random), tdkEnc: seal(dk, keys.tdk, this.aad('tdk'), this.deps.random), ...kcv }),
-      ...(hostBatch !== undefined ? [rec.batch(hostBatch)] : []),
-      rec.signOn({ stan, batch: hostBatch ?? this.state.batch, operator: session.operator, kcvPik: kcv.kcvPik, kcvMak: kcv.kcvMak, clockOffsetMs, hostBatch }),
-    ], { reserve: true });
-    if (clockOffsetMs !== undefined) {
-      this.log.info({ fromOffsetMs: this.clock.offsetMs, toOffsetMs: clockOffsetMs }, 'clock set from the host time');
-      this.clock.setOffsetMs(clockOffsetMs);
+    // The sign-on's own record is stamped with the corrected time: the journal's last record is
+    // what a later boot checks a device clock against (staleClockOffset).
+    const offsetBeforeMs = this.clock.offsetMs;
+    if (clockOffsetMs !== undefined) this.clock.setOffsetMs(clockOffsetMs);
+    try {
+      await this.store.commit([
+        rec.keys({ pikEnc: seal(dk, keys.pik, this.aad('pik'), this.deps.random), makEnc: seal(dk, keys.mak, this.aad('mak'), this.deps.random), tdkEnc: seal(dk, keys.tdk, this.aad('tdk'), this.deps.random), ...kcv }),
+        ...(hostBatch !== undefined ? [rec.batch(hostBatch)] : []),
+        rec.signOn({ stan, batch: hostBatch ?? this.state.batch, operator: session.operator, kcvPik: kcv.kcvPik, kcvMak: kcv.kcvMak, clockOffsetMs, hostBatch }),
+      ], { reserve: true });
+    } catch (e) {
+      this.clock.setOffsetMs(offsetBeforeMs);
+      throw e;
     }
+    if (clockOffsetMs !== undefined) this.log.info({ fromOffsetMs: offsetBeforeMs, toOffsetMs: clockOffsetMs }, 'clock set from the host time');
     if (hostBatch !== undefined) this.log.info({ batch: hostBatch }, 'batch number taken from the host');
     this.keys = keys;
     this.needsSignOn = false;
@@ -401,13 +408,39 @@ export class TerminalEngine {
   private hostClockOffset(hhmmss: string | undefined, mmdd: string | undefined): number | undefined {
     if (hhmmss === undefined || mmdd === undefined) return undefined;
     const now = this.clock.now();
-    const hostMs = hostInstant(hhmmss, mmdd, now);
+    // A clock that was never set (a dead RTC: 1970) or is behind the journal cannot say the year:
+    // the host's date is then the first one after what the terminal knows it has lived through.
+    const floorMs = Math.max(CLOCK_FLOOR_MS, this.lastRecordTimeMs() - CLOCK_BEHIND_JOURNAL_MS_MAX);
+    const hostMs = now >= floorMs ? hostInstant(hhmmss, mmdd, now) : hostInstantFrom(hhmmss, mmdd, floorMs);
     if (hostMs === undefined) {
       this.log.warn({ hhmmss, mmdd }, 'sign-on response time is not a real date: clock left as it is');
       return undefined;
     }
     if (Math.abs(hostMs - now) <= HOST_CLOCK_SKEW_MS_MAX) return undefined;
     return this.clock.offsetMs + (hostMs - now);
+  }
+
+  /**
+   * A journaled offset is stale when the device clock alone is now right and the offset would put
+   * the terminal behind its own last record: the OS clock was corrected since the sign-on (NTP, a
+   * technician), and adding the old correction would set the terminal hours back (a sale's date
+   * read as "in the future" by its refund). A device clock that is not set keeps the offset.
+   */
+  private staleClockOffset(offsetMs: number): boolean {
+    if (offsetMs === 0) return false;
+    const deviceMs = this.clock.now() - this.clock.offsetMs;
+    const lastMs = this.lastRecordTimeMs();
+    const stale = deviceMs >= CLOCK_FLOOR_MS && deviceMs >= lastMs - HOST_CLOCK_SKEW_MS_MAX && deviceMs + offsetMs < lastMs - HOST_CLOCK_SKEW_MS_MAX;
+    if (stale) this.log.warn({ offsetMs, deviceMs, lastRecordMs: lastMs }, 'the device clock was set right since the last sign-on: its correction is dropped until the next');
+    return stale;
+  }
+
+  /** The time of the journal's last record, 0 for an empty journal. */
+  private lastRecordTimeMs(): number {
+    const j = this.store.journal;
+    if (j.lastSeq === 0) return 0;
+    for (const r of j.records(j.lastSeq, j.lastSeq)) return r.timeMs;
+    return 0;
   }
 
   /** The 0810's 60.2 when it is higher than our batch (never lower: a batch number never goes back). */
