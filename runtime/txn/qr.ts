@@ -28,7 +28,7 @@
  */
 import { PosError, isPosError, isStopError } from '../../common/errors';
 import { Logger } from '../../common/log';
-import { TZ_OFFSET_MINUTES_DEFAULT, mmddIn } from '../../common/time';
+import { TZ_OFFSET_MINUTES_DEFAULT, mmddIn, monotonicMs } from '../../common/time';
 import { EntryMode, Request } from '../host/messages';
 import {
   PAYMENT_CODE_DIGITS_MAX, PAYMENT_CODE_DIGITS_MIN, QrResult, buildQrOrder, buildQrQuery, buildQrRefund, buildQrSale, buildQrVoid, parseQrResponse,
@@ -73,7 +73,10 @@ export interface QrWait {
 }
 
 export interface QrDeps {
-  /** The pause between queries; resolves early when `signal` aborts. Tests pass one that moves their clock. */
+  /**
+   * The pause between queries; resolves early when `signal` aborts. Tests and the simulation pass
+   * one that moves their clock: its time is virtual, so the wait then counts its pauses alone.
+   */
   readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
@@ -131,10 +134,18 @@ interface BeginInfo {
 export class QrPayments {
   private readonly log: Logger;
   private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /**
+   * What the wait is timed on: the monotonic clock, never the terminal's, which NTP or a sign-on
+   * inside a query (after A0) may step by hours; with an injected sleep, the pauses it was given.
+   */
+  private readonly elapsedMs: () => number;
+  private pausedMs = 0;
 
   constructor(private readonly engine: TerminalEngine, deps: QrDeps = {}) {
     this.log = engine.logger.child({ component: 'qr' });
-    this.sleep = deps.sleep ?? realSleep;
+    const sleep = deps.sleep ?? realSleep;
+    this.sleep = async (ms, signal) => { await sleep(ms, signal); this.pausedMs += ms; };
+    this.elapsedMs = deps.sleep ? () => this.pausedMs : monotonicMs;
   }
 
   private get profile() { return this.engine.config.profile; }
@@ -341,10 +352,10 @@ export class QrPayments {
 
   /** Queries every QR_QUERY_INTERVAL_MS until an answer that ends it, the time limit or CANCEL. */
   private async waitForPayment(stan: number, wait: QrWait, lastError?: PosError): Promise<QrFlowResult> {
-    const deadline = this.engine.now() + QR_WAIT_MS_MAX;
+    const deadlineMs = this.elapsedMs() + QR_WAIT_MS_MAX;
     let error = lastError;
     for (;;) {
-      const left = deadline - this.engine.now();
+      const left = Math.round(deadlineMs - this.elapsedMs());
       if (left <= 0) break;
       wait.onCountdown?.(left);
       await this.sleep(Math.min(QR_QUERY_INTERVAL_MS, left), wait.signal);

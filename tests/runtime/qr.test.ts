@@ -158,6 +158,17 @@ describe('QR payments against the acquirer simulator', function () {
     assertReconciled(r);
   });
 
+  for (const stepMs of [-3_600_000, 3_600_000]) {
+    it(`the clock stepped ${stepMs / 60_000} min during the wait (NTP, a sign-on): still about ${QR_WAIT_MS_MAX / QR_QUERY_INTERVAL_MS} queries over the limit`, async () => {
+      onSleep = () => { if (slept.length === 1) r.clock.ms += stepMs; };
+      const res = await qr().sale({ amountFen: 500, paymentCode: NEVER_PAID, session: CASHIER });
+      assert.equal(res.outcome, 'pending');
+      const queries = r.sim.requests().filter((x) => x.type === 'qrQuery').length;
+      const pausesMs = slept.reduce((a, b) => a + b, 0);
+      assert.ok(pausesMs <= QR_WAIT_MS_MAX && queries >= QR_WAIT_MS_MAX / QR_QUERY_INTERVAL_MS - 1 && queries <= QR_WAIT_MS_MAX / QR_QUERY_INTERVAL_MS, `${queries} queries, ${pausesMs} ms of pauses`);
+    });
+  }
+
   it('no answer: pending, never a 0400; resolved by query after a power cut, found paid, voided', async () => {
     r.sim.setFault({ kind: 'close-before-response', type: 'qrSale' });
     r.sim.setFault({ kind: 'close-before-response', type: 'qrQuery', count: Infinity });
