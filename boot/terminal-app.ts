@@ -256,8 +256,8 @@ export class TerminalApp {
   private damageFound = false;
   /** A boot checkpoint to write once the first operator screen shows. */
   private checkpointDue: { key: Buffer; previousSeq?: number } | undefined;
-  /** The main loop ticked at (watchdog health). */
-  lastTickMs = Date.now();
+  /** The main loop ticked at (watchdog health), on the monotonic clock: a step of the wall clock (NTP) must not hide a stalled loop. */
+  lastTickMs = monotonicMs();
 
   private constructor(private readonly o: TerminalAppOptions) {
     // One clock for the whole terminal: the injected one, corrected by the host's time at sign-on
@@ -1095,7 +1095,7 @@ export class TerminalApp {
    * timeout is extended meanwhile; before the machine exists (the board's self-test) not ok.
    */
   health(): { ok: boolean; status: string; booting: boolean } {
-    const age = Date.now() - this.lastTickMs;
+    const age = Math.round(monotonicMs() - this.lastTickMs);
     const state = this.actor?.getSnapshot();
     if (!state) return { ok: false, status: 'machine not running', booting: true };
     const booting = state.value === 'boot';
@@ -1260,8 +1260,13 @@ export class TerminalApp {
     this.render();
   }
 
+  /** The main loop is alive now (health). */
+  noteTick(): void {
+    this.lastTickMs = monotonicMs();
+  }
+
   private tick(): void {
-    this.lastTickMs = Date.now();
+    this.noteTick();
     this.startManagementOnce();
     this.env = { ...this.env, nowMs: this.clock() };
     this.controller.tick();
