@@ -40,6 +40,11 @@ export interface SlotState {
   readonly tries: number;
   /** When the first trial boot from `pending` began (the confirmation deadline runs from here). */
   readonly trialStartedMs?: number;
+  /**
+   * The current trial boot on the kernel's boot-time clock: within that boot the deadline is
+   * timed on it, since the wall clock may be stepped by hours meanwhile (NTP after a dead RTC).
+   */
+  readonly trialBoot?: { readonly bootId: string; readonly uptimeMs: number };
   readonly versions: Partial<Record<SlotName, string>>;
   readonly last?: { readonly result: 'installed' | 'confirmed' | 'rolled-back'; readonly version: string; readonly atMs: number; readonly reason?: string };
 }
@@ -179,6 +184,29 @@ export interface BootChoice {
 export interface BootOptions {
   readonly triesMax?: number;
   readonly clock?: () => number;
+  readonly machine?: BootClock;
+}
+
+/** The kernel's clock since boot and the boot's id: a time that no step of the wall clock moves. */
+export interface BootClock {
+  readonly bootId: () => string | undefined;
+  /** Since boot, suspend included (/proc/uptime is CLOCK_BOOTTIME). */
+  readonly uptimeMs: () => number | undefined;
+}
+
+export const LINUX_BOOT_CLOCK: BootClock = {
+  bootId: () => { try { return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || undefined; } catch { return undefined; } },
+  uptimeMs: () => {
+    try {
+      const s = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+      return Number.isFinite(s) ? Math.round(s * 1000) : undefined;
+    } catch { return undefined; }
+  },
+};
+
+function trialBootNow(machine: BootClock): SlotState['trialBoot'] {
+  const bootId = machine.bootId(), uptimeMs = machine.uptimeMs();
+  return bootId !== undefined && uptimeMs !== undefined ? { bootId, uptimeMs } : undefined;
 }
 
 /**
@@ -204,7 +232,8 @@ export function selectBootSlot(root: string, options: BootOptions = {}): BootCho
     rollback(root, s, reason, now);
     return { ...active(), rolledBack: { version: s.versions[pending], reason } };
   }
-  writeState(root, { ...s, tries: s.tries + 1, trialStartedMs: s.trialStartedMs ?? now });
+  const trialBoot = trialBootNow(options.machine ?? LINUX_BOOT_CLOCK);
+  writeState(root, { ...s, tries: s.tries + 1, trialStartedMs: s.trialStartedMs ?? now, ...(trialBoot ? { trialBoot } : {}) });
   return { slot: pending, dir: slotDir(root, pending), version: s.versions[pending], trial: true };
 }
 
@@ -232,10 +261,14 @@ export function failTrial(root: string, reason: string, clock: () => number = Da
 }
 
 /** Rolls back a trial boot that has not confirmed within `confirmWithinMs` (the runtime polls it). */
-export function rollbackIfOverdue(root: string, confirmWithinMs = CONFIRM_WITHIN_MS_DEFAULT, clock: () => number = Date.now): boolean {
+export function rollbackIfOverdue(root: string, confirmWithinMs = CONFIRM_WITHIN_MS_DEFAULT, clock: () => number = Date.now, machine: BootClock = LINUX_BOOT_CLOCK): boolean {
   const s = readState(root);
   if (!s.pending || s.tries < 1 || s.trialStartedMs === undefined) return false;
-  if (clock() - s.trialStartedMs < confirmWithinMs) return false;
+  // Within the boot the selector stamped, the boot-time clock; else (no /proc, a selector that
+  // did not run this boot) the wall clock from the first trial boot.
+  const now = trialBootNow(machine);
+  const elapsedMs = s.trialBoot && now && now.bootId === s.trialBoot.bootId ? now.uptimeMs - s.trialBoot.uptimeMs : clock() - s.trialStartedMs;
+  if (elapsedMs < confirmWithinMs) return false;
   return failTrial(root, `not confirmed within ${confirmWithinMs} ms of the first boot`, clock);
 }
 

@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync
 import { join } from 'node:path';
 import { tempDir, removeDir } from '../../storage/testing';
 import { applyUpdate, buildPackage, generateUpdateKeys, rolledBackError, updateStatus } from '../../boot/update';
-import { BOOT_SLOT_FILE, checkConsistent, confirmSlot, failTrial, initSlots, readBootSlot, readState, rollbackIfOverdue, selectBootSlot, slotDir } from '../../boot/update-slots';
+import { BOOT_SLOT_FILE, BootClock, checkConsistent, confirmSlot, failTrial, initSlots, readBootSlot, readState, rollbackIfOverdue, selectBootSlot, slotDir } from '../../boot/update-slots';
 import { spawnModule } from '../../common/spawn';
 import { PosError } from '../../common/errors';
 
@@ -172,9 +172,23 @@ describe('boot/update: signed packages into A/B slots', function () {
 
     const now = 1_000_000;
     apply(pkg('1.1.1'));
-    selectBootSlot(root, { clock: () => now });
-    assert.equal(rollbackIfOverdue(root, 60_000, () => now + 59_000), false);
-    assert.equal(rollbackIfOverdue(root, 60_000, () => now + 60_000), true);
+    // No boot-time clock (no /proc): the wall clock from the first trial boot.
+    const noBootClock: BootClock = { bootId: () => undefined, uptimeMs: () => undefined };
+    selectBootSlot(root, { clock: () => now, machine: noBootClock });
+    assert.equal(rollbackIfOverdue(root, 60_000, () => now + 59_000, noBootClock), false);
+    assert.equal(rollbackIfOverdue(root, 60_000, () => now + 60_000, noBootClock), true);
+    assertRunningUntouched();
+
+    // Within the boot the selector stamped, the boot-time clock: NTP stepping the wall clock from
+    // a dead RTC's 1970 to today is no overdue trial, and a trial that hangs is one all the same.
+    apply(pkg('1.1.3'));
+    const machine = { uptimeMs: 12_000 };
+    const thisBoot: BootClock = { bootId: () => 'boot-1', uptimeMs: () => machine.uptimeMs };
+    selectBootSlot(root, { clock: () => 0, machine: thisBoot });
+    machine.uptimeMs += 3_000;
+    assert.equal(rollbackIfOverdue(root, 60_000, () => Date.UTC(2026, 10, 21), thisBoot), false, 'the wall clock stepped 56 years');
+    machine.uptimeMs += 57_000;
+    assert.equal(rollbackIfOverdue(root, 60_000, () => 1_000, thisBoot), true, 'a minute of this boot, whatever the wall clock says');
     assertRunningUntouched();
 
     apply(pkg('1.1.2'));
