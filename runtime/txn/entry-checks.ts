@@ -69,13 +69,19 @@ export function checkExpiry(yymm: string, nowMs: number, tzOffsetMinutes = TZ_OF
   if (p) throw new PosError('OPR_EXPIRY', p === 'expired' ? 'card expired' : 'expiry is MMYY with a month 01..12', { problem: p });
 }
 
-/** The day MMDD names (the latest one not after today), or what is wrong with it. */
+/**
+ * The day MMDD names (the latest one not after today), or what is wrong with it. "Today" is the
+ * later of the terminal's date and the host's (China, UTC+8): the original's date is the host's
+ * (its 13, which 61 carries), so on a board west of China a sale made this evening is already
+ * dated tomorrow there, and is no date "in the future".
+ */
 export function originalDate(mmdd: string, nowMs: number, tzOffsetMinutes = TZ_OFFSET_MINUTES_DEFAULT): { date?: Date; problem?: DateProblem } {
   if (!/^\d{4}$/.test(mmdd)) return { problem: 'format' };
   const month = Number(mmdd.slice(0, 2));
   const day = Number(mmdd.slice(2, 4));
   if (month < 1 || month > 12 || day < 1 || day > 31) return { problem: 'format' };
-  const now = civil(nowMs, tzOffsetMinutes);
+  // The zone further east has the later date at any instant.
+  const now = civil(nowMs, Math.max(tzOffsetMinutes, TZ_OFFSET_MINUTES_DEFAULT));
   const today = Date.UTC(now.year, now.month - 1, now.day);
   const real = (year: number): Date | undefined => {
     const d = new Date(Date.UTC(year, month - 1, day));

@@ -165,6 +165,15 @@ describe('keyed entry and refund detail checks (runtime/txn/entry-checks.ts)', (
     assert.throws(() => checkRefundDetails('123456789012', '1122', NOW), (e: unknown) => isPosError(e) && e.code === 'E-OPR-19');
   });
 
+  it('refund date on a board west of China: a sale of this evening, dated tomorrow by the host (UTC+8), is not in the future; the day after is', () => {
+    const eveningInNewYork = Date.UTC(2026, 10, 22, 1, 30); // 21 Nov 20:30 at UTC-5, 22 Nov 09:30 in China
+    assert.equal(originalDate('1122', eveningInNewYork, -300).problem, undefined);
+    assert.equal(originalDate('1121', eveningInNewYork, -300).problem, undefined);
+    assert.equal(originalDate('1123', eveningInNewYork, -300).problem, 'future');
+    // East of China the terminal's own date is the later one.
+    assert.equal(originalDate('1122', Date.UTC(2026, 10, 21, 13), 14 * 60).problem, undefined, 'Kiritimati, 22 Nov 03:00');
+  });
+
   it('operators: only an administrator resets a password; a reset unlocks; the change checks the shape before the old password', async () => {
     const r = await rig();
     try {
