@@ -28,6 +28,7 @@ import type * as Tls from 'node:tls';
 import { X509Certificate, createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { PosError } from '../../common/errors';
+import { CLOCK_FLOOR_MS } from '../../common/time';
 import type { HostTlsConfig } from '../../hal/board-schema';
 import type { ConnectTarget, SocketLike } from './transport';
 import { lazy } from '../../common/lazy';
@@ -153,8 +154,8 @@ export class TlsLink {
   /** E-NET-24 before dialling: a host would refuse an expired client certificate anyway, less clearly. */
   checkClientCert(): void {
     if (!this.clientCert) return;
-    const now = this.o.now();
-    if (now > Date.parse(this.clientCert.validTo) || now < Date.parse(this.clientCert.validFrom)) {
+    const { now, clockSet } = certTime(this.o.now());
+    if (now > Date.parse(this.clientCert.validTo) || (clockSet && now < Date.parse(this.clientCert.validFrom))) {
       throw new PosError('NET_TLS_CLIENT_EXPIRED', `the terminal's certificate is valid ${this.clientCert.validFrom} .. ${this.clientCert.validTo}, not at the terminal's time ${new Date(now).toISOString()}`,
         { validTo: this.clientCert.validTo, requestSent: false });
     }
@@ -237,14 +238,24 @@ export class TlsLink {
   }
 
   private datesOk(certs: X509Certificate[]): PosError | undefined {
-    const now = this.o.now();
+    const { now, clockSet } = certTime(this.o.now());
     for (const c of certs) {
       const who = c === certs[0] ? 'the host\'s certificate' : `its issuer ${c.subject.replace(/\n/g, ', ')}`;
-      if (now < Date.parse(c.validFrom)) return new PosError('NET_TLS_NOT_YET_VALID', `${who} is valid from ${c.validFrom}; the terminal's time is ${new Date(now).toISOString()}`, { validFrom: c.validFrom, requestSent: false });
+      if (clockSet && now < Date.parse(c.validFrom)) return new PosError('NET_TLS_NOT_YET_VALID', `${who} is valid from ${c.validFrom}; the terminal's time is ${new Date(now).toISOString()}`, { validFrom: c.validFrom, requestSent: false });
       if (now > Date.parse(c.validTo)) return new PosError('NET_TLS_EXPIRED', `${who} expired ${c.validTo}; the terminal's time is ${new Date(now).toISOString()}`, { validTo: c.validTo, requestSent: false });
     }
     return undefined;
   }
+}
+
+/**
+ * The time certificates' dates are judged at: the terminal's. A clock never set (before
+ * CLOCK_FLOOR_MS: a dead RTC reads 1970) cannot judge them, and only the sign-on over this very
+ * link would set it: then a certificate is judged expired at the floor (it surely is, whatever the
+ * real time) and never "not yet valid" (the real time is some unknown span past the floor).
+ */
+function certTime(terminalMs: number): { now: number; clockSet: boolean } {
+  return terminalMs >= CLOCK_FLOOR_MS ? { now: terminalMs, clockSet: true } : { now: CLOCK_FLOOR_MS, clockSet: false };
 }
 
 function isIpAddress(name: string): boolean {

@@ -233,6 +233,14 @@ describe('TLS to the acquirer host', function () {
       assert.ok((await signOn(transport(sim.port, link({ now: () => madeAt - 5 * DAYS_MS })))).keys);
     });
 
+    it('aTerminalClockNeverSet1970SignsOnWithCertificatesValidTodaySinceOnlyThatSignOnSetsTheClock', async () => {
+      // A dead RTC: every certificate is "not yet valid" by 1970, and the host's time comes only
+      // with the sign-on over this link. The dates are judged at the floor: expiry only.
+      const sim = await simOver(pki.server);
+      assert.doesNotThrow(() => link({ client: pki.client, now: () => 0 }).checkClientCert());
+      assert.ok((await signOn(transport(sim.port, link({ now: () => 0 })))).keys);
+    });
+
     it('theClientCertificateDaysLeftFollowTheTerminalClockAndWarnUnder30Days', () => {
       const tls = link({ client: pki.client });
       const left = tls.clientCertDaysLeft();
