@@ -619,14 +619,20 @@ export class Recovery {
 
   // ------------------------------------------------------------ internals
 
-  /** Backup files of this terminal, newest first. */
+  /**
+   * Backup files of this terminal, newest first: by the last record's number in the name (a
+   * backup's own content), then by the file's time. The time alone misorders backups written
+   * while the clock was wrong (a dead RTC's 1970), and repair restores the first that verifies.
+   */
   backups(): string[] {
     if (!existsSync(this.o.backupDir)) return [];
     const id = this.o.identity ?? this.journal_?.identity;
-    return readdirSync(this.o.backupDir)
+    const files = readdirSync(this.o.backupDir)
       .filter((f) => f.endsWith(BACKUP_FILE_SUFFIX) && (!id || f.startsWith(`journal-${id}-`)))
-      .map((f) => join(this.o.backupDir, f))
-      .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs || b.localeCompare(a));
+      .map((f) => ({ file: join(this.o.backupDir, f), seq: backupSeqOf(f, id), mtimeMs: statSync(join(this.o.backupDir, f)).mtimeMs }));
+    return files
+      .sort((a, b) => (a.seq !== undefined && b.seq !== undefined && a.seq !== b.seq ? b.seq - a.seq : b.mtimeMs - a.mtimeMs || b.file.localeCompare(a.file)))
+      .map((x) => x.file);
   }
 
   private copyLogs(to: string): number {
@@ -728,4 +734,11 @@ function carriedRecords(j: Journal): Array<{ type: 'terminalIdentity' | 'setting
   if (tmk) out.push({ type: 'settings', payload: tmk });
   for (const p of operators.values()) out.push({ type: 'operator', payload: { ...p, failedAttempts: 0, locked: false, event: 'created' } });
   return out;
+}
+
+/** The last record's number a backup's name carries (`journal-<id>-<10 digits>...`), if it has one. */
+function backupSeqOf(name: string, identity: string | undefined): number | undefined {
+  const rest = identity ? name.slice(`journal-${identity}-`.length) : name.replace(/^journal-.*?-(?=\d{10})/, '');
+  const m = /^(\d{10})(?=[-.])/.exec(rest);
+  return m ? Number(m[1]) : undefined;
 }

@@ -1405,7 +1405,8 @@ export function storageNotice(terminal: Terminal | undefined): Txt | undefined {
  * this terminal (`pos recovery import`, the recovery menu). Returns the file written.
  */
 export function exportJournalSealed(journal: Journal, dir: string, deviceKey: DeviceKeyProvider, clock: () => number): string {
-  const file = join(dir, `journal-${journal.identity}-${new Date(clock()).toISOString().replace(/[:.]/g, '-')}${recoveryModule().BACKUP_FILE_SUFFIX}`);
+  // The last record's number first, as every backup's name has it (Recovery.backups orders by it), then the time.
+  const file = join(dir, `journal-${journal.identity}-${String(journal.lastSeq).padStart(10, '0')}-${new Date(clock()).toISOString().replace(/[:.]/g, '-')}${recoveryModule().BACKUP_FILE_SUFFIX}`);
   exportToFile(journal, file, { deviceKey: () => deviceKey.deviceKey(), clock });
   return file;
 }

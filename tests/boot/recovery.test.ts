@@ -5,9 +5,9 @@
  * directory with the chain verified.
  */
 import { strict as assert } from 'node:assert';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, Server, AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Journal } from '../../storage/journal';
 import { tempDir, removeDir, flipByte, shrinkRecord } from '../../storage/testing';
 import { verifyInChild } from '../../storage/verify-child';
@@ -165,6 +165,18 @@ describe('boot/recovery: the recovery menu actions', function () {
     assert.ok(existsSync(String(rep.detail?.movedAside)), 'damaged journal kept');
     await rc.close();
     assert.equal((await verifyInChild([r.dir]))[0].status, 'ok');
+  });
+
+  it('backupsAreNewestFirstByTheirLastRecordNotByTheFilesTimeWhichAClockNeverSetMakes1970', () => {
+    const rc = recovery();
+    const dir = join(work, 'backup');
+    mkdirSync(dir);
+    const names = [`journal-${IDENTITY}-0000000012.posbak`, `journal-${IDENTITY}-0000000040-2026-11-21T02-00-00-000Z.posbak`, `journal-${IDENTITY}-0000000031-reset.posbak`];
+    for (const n of names) writeFileSync(join(dir, n), 'x');
+    // The newest backup was written while the clock read 1970 (a dead RTC, before NTP).
+    utimesSync(join(dir, names[1]), 0, 0);
+    utimesSync(join(dir, names[0]), new Date('2026-11-20T00:00:00Z'), new Date('2026-11-20T00:00:00Z'));
+    assert.deepEqual(rc.backups().map((f) => basename(f)), [names[1], names[2], names[0]]);
   });
 
   it('aHealthyJournalNeedsNoRestoreButACheckTheFileChangedSinceIsNotReused', async () => {
