@@ -58,4 +58,25 @@ describe('boot/code-cache: V8 code cache for the terminal process', () => {
     assert.equal(readCodeCache(file).size, 0);
     assert.equal(readCodeCache(join(dir, 'absent.bin')).size, 0);
   });
+
+  it('anEntryWithFlippedBitsIsLeftOutBeforeV8SeesItAndTheBootRunsTheRightCodeThenRewritesTheFile', () => {
+    writeFileSync(join(dir, 'helper.js'), `module.exports = (x) => x * 2 + ${JSON.stringify('k'.repeat(400))}.length;\n`);
+    writeFileSync(join(dir, 'mod.js'), "const f = require('./helper');\nmodule.exports = { n: f(21) };\n");
+    const first = bootOnce(dir);
+    assert.deepEqual(first.value, { n: 442 });
+    const file = codeCacheFile(join(dir, 'cache'));
+    const whole = readFileSync(file);
+    // Flash wear: bits flipped inside the entries' data (past the header and the first key).
+    for (const at of [200, 260, whole.length - 40]) whole[at] ^= 0x5a;
+    writeFileSync(file, whole);
+    const counts = { damaged: 0 };
+    const left = readCodeCache(file, counts);
+    assert.ok(counts.damaged >= 1 && left.size + counts.damaged >= 2, `damaged ${counts.damaged}, kept ${left.size}`);
+    const second = bootOnce(dir) as ReturnType<typeof bootOnce> & { damaged: number };
+    assert.deepEqual(second.value, { n: 442 }, 'the damaged module compiled from source');
+    assert.ok(second.damaged >= 1 && (second.written ?? 0) >= 2, JSON.stringify(second));
+    const third = bootOnce(dir) as ReturnType<typeof bootOnce> & { damaged: number };
+    assert.equal(third.damaged, 0, 'the rewritten file is whole');
+    assert.equal(third.misses, 0);
+  });
 });
