@@ -24,7 +24,7 @@
  * staged directory (.staging-*, .old-*), which `cleanLeftovers` removes.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fsyncDir } from '../common/fsync';
 import { PosError } from '../common/errors';
@@ -82,22 +82,45 @@ export function writeFileAtomic(file: string, bytes: Buffer | string, dir: strin
   fsyncDir(dir);
 }
 
-export class SlotStateError extends Error {
-  constructor(message: string) { super(message); this.name = 'SlotStateError'; }
+/** state.json damaged (E-UPD-07): not JSON, the wrong shape, too large. */
+export class SlotStateError extends PosError {
+  constructor(message: string) { super('UPD_STATE_DAMAGED', message); }
 }
 
 export function readState(root: string): SlotState {
   const file = join(root, STATE_FILE);
   // Never set up (not damaged): the technician's next step is `pos update init` (E-UPD-06).
   if (!existsSync(file)) throw new PosError('UPD_NOT_SET_UP', `${file}: no slot state (run "pos update init")`);
-  const text = readFileSync(file, 'utf8');
-  if (text.length > STATE_BYTES_MAX) throw new SlotStateError(`${file}: too large`);
-  const s = JSON.parse(text) as SlotState;
-  const slots = ['A', 'B'];
-  if (s.format !== 1 || !slots.includes(s.active) || (s.pending !== undefined && s.pending === s.active) || !Number.isInteger(s.tries)) {
-    throw new SlotStateError(`${file}: not a valid slot state`);
+  let text: string;
+  try {
+    // The size before the bytes: a file grown huge must not cost the boot its memory.
+    if (statSync(file).size > STATE_BYTES_MAX) throw new SlotStateError(`${file}: too large`);
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    if (e instanceof SlotStateError) throw e;
+    throw new SlotStateError(`${file}: unreadable (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
+  let s: SlotState;
+  try {
+    s = JSON.parse(text) as SlotState;
+  } catch {
+    throw new SlotStateError(`${file}: not valid JSON (${text.length} bytes)`);
+  }
+  if (!isSlotState(s)) throw new SlotStateError(`${file}: not a valid slot state`);
   return s;
+}
+
+/** Every field the selector and the status read, of the type they read it as. */
+function isSlotState(s: unknown): s is SlotState {
+  const slots: readonly unknown[] = ['A', 'B'];
+  if (typeof s !== 'object' || s === null) return false;
+  const o = s as Record<string, unknown>;
+  const versions = o.versions as Record<string, unknown> | undefined;
+  return o.format === 1 && slots.includes(o.active) && (o.pending === undefined || (slots.includes(o.pending) && o.pending !== o.active))
+    && Number.isSafeInteger(o.tries) && (o.tries as number) >= 0
+    && (o.trialStartedMs === undefined || typeof o.trialStartedMs === 'number')
+    && typeof versions === 'object' && versions !== null && Object.values(versions).every((v) => v === undefined || typeof v === 'string')
+    && (o.last === undefined || (typeof o.last === 'object' && o.last !== null && typeof (o.last as Record<string, unknown>).version === 'string' && typeof (o.last as Record<string, unknown>).atMs === 'number'));
 }
 
 /**
@@ -162,6 +185,9 @@ export function slotProblem(dir: string): string | undefined {
   } catch {
     return `${dir}: manifest.json unreadable`;
   }
+  const entry = (f: unknown): f is SlotFileEntry => typeof f === 'object' && f !== null && typeof (f as SlotFileEntry).path === 'string'
+    && !(f as SlotFileEntry).path.split(/[\\/]/).includes('..') && Number.isSafeInteger((f as SlotFileEntry).size) && typeof (f as SlotFileEntry).sha256 === 'string';
+  if (!Array.isArray(files) || !files.every(entry)) return `${dir}: manifest.json is not a list of files`;
   for (const f of files) {
     const p = join(dir, f.path);
     if (!existsSync(p)) return `${f.path} missing`;
@@ -216,8 +242,14 @@ function trialBootNow(machine: BootClock): SlotState['trialBoot'] {
  */
 export function selectBootSlot(root: string, options: BootOptions = {}): BootChoice {
   cleanLeftovers(root);
-  const s = readState(root);
   const now = (options.clock ?? Date.now)();
+  let s: SlotState;
+  try {
+    s = readState(root);
+  } catch (e) {
+    if (!(e instanceof SlotStateError)) throw e;
+    return bootWithoutState(root, e, now);
+  }
   const active = (): BootChoice => ({ slot: s.active, dir: slotDir(root, s.active), version: s.versions[s.active], trial: false });
   if (!s.pending) {
     // A tree from before boot-slot, or one a power cut left without it: the next boot needs no selector (I5).
@@ -235,6 +267,59 @@ export function selectBootSlot(root: string, options: BootOptions = {}): BootCho
   const trialBoot = trialBootNow(options.machine ?? LINUX_BOOT_CLOCK);
   writeState(root, { ...s, tries: s.tries + 1, trialStartedMs: s.trialStartedMs ?? now, ...(trialBoot ? { trialBoot } : {}) });
   return { slot: pending, dir: slotDir(root, pending), version: s.versions[pending], trial: true };
+}
+
+/**
+ * state.json is damaged: the terminal must still boot (the unit restarts a failed selector for
+ * ever, with nothing on the screen). A slot whose files match its manifest boots; of two, the
+ * older version (the one an update replaced: proven, and what a failed trial would roll back to).
+ * The state is written again naming that slot active, with the damage as the last result.
+ */
+function bootWithoutState(root: string, damage: SlotStateError, now: number): BootChoice {
+  // A slot that matches its manifest, or the first install's tree (pos update init: no manifest).
+  const usable = (['A', 'B'] as const).filter((slot) => {
+    const dir = slotDir(root, slot);
+    return slotProblem(dir) === undefined || (!existsSync(join(dir, 'manifest.json')) && existsSync(dir) && readdirSync(dir).length > 0);
+  });
+  const versions: Partial<Record<SlotName, string>> = {};
+  for (const slot of ['A', 'B'] as const) { const v = slotVersion(slotDir(root, slot)); if (v) versions[slot] = v; }
+  // The oldest first; a tree with no manifest (the first install) is older than any update.
+  const older = usable.slice().sort((a, b) => compareVersions(versions[a] ?? '0.0.0', versions[b] ?? '0.0.0'))[0];
+  const slot: SlotName = older ?? 'A';
+  const whole = usable;
+  const reason = `E-UPD-07 ${damage.message}: booting slot ${slot}${whole.length ? '' : ' (no slot matches its manifest)'}`;
+  try {
+    writeState(root, { format: 1, active: slot, tries: 0, versions, last: { result: 'rolled-back', version: versions[otherSlot(slot)] ?? '?', atMs: now, reason } });
+  } catch {
+    // A read-only or failing disk: this boot goes on; the next one decides again.
+  }
+  return { slot, dir: slotDir(root, slot), version: versions[slot], trial: false, rolledBack: { version: versions[otherSlot(slot)], reason } };
+}
+
+/** The version a slot's manifest names, else its tree's package.json (the first install has no manifest). */
+function slotVersion(dir: string): string | undefined {
+  for (const name of ['manifest.json', 'package.json']) {
+    try {
+      const v = (JSON.parse(readFileSync(join(dir, name), 'utf8')) as { version?: unknown }).version;
+      if (typeof v === 'string' && SLOT_VERSION_PATTERN.test(v)) return v;
+    } catch {
+      // Not there or not JSON: the next source, or no version known.
+    }
+  }
+  return undefined;
+}
+
+const SLOT_VERSION_PATTERN = /^(\d{1,6})\.(\d{1,6})\.(\d{1,6})$/;
+
+/** -1, 0, 1 as a < b, a = b, a > b (MAJOR.MINOR.PATCH, numeric). */
+export function compareVersions(a: string, b: string): number {
+  const pa = SLOT_VERSION_PATTERN.exec(a), pb = SLOT_VERSION_PATTERN.exec(b);
+  if (!pa || !pb) throw new PosError('UPD_CORRUPT', `cannot compare versions "${a}" and "${b}"`);
+  for (let i = 1; i <= 3; i++) {
+    const d = Number(pa[i]) - Number(pb[i]);
+    if (d !== 0) return Math.sign(d);
+  }
+  return 0;
 }
 
 function rollback(root: string, s: SlotState, reason: string, now: number): void {

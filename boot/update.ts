@@ -19,6 +19,7 @@ import { PosError } from '../common/errors';
 import { Session, requirePermission } from '../runtime/operators';
 import {
   SlotName, SlotState, cleanLeftovers, otherSlot, readState, slotDir, writeFileAtomic, writeState,
+  compareVersions,
 } from './update-slots';
 import { fsyncDir } from '../common/fsync';
 
@@ -131,16 +132,8 @@ export function checkVersion(v: string): void {
   if (!isVersion(v)) throw new PosError('UPD_CORRUPT', `version "${v}" is not MAJOR.MINOR.PATCH`);
 }
 
-/** -1, 0, 1 as a < b, a = b, a > b (MAJOR.MINOR.PATCH, numeric). */
-export function compareVersions(a: string, b: string): number {
-  const pa = VERSION_PATTERN.exec(a), pb = VERSION_PATTERN.exec(b);
-  if (!pa || !pb) throw new PosError('UPD_CORRUPT', `cannot compare versions "${a}" and "${b}"`);
-  for (let i = 1; i <= 3; i++) {
-    const d = Number(pa[i]) - Number(pb[i]);
-    if (d !== 0) return Math.sign(d);
-  }
-  return 0;
-}
+/** -1, 0, 1 as a < b, a = b, a > b (MAJOR.MINOR.PATCH): boot/update-slots.ts, which the selector needs without this module. */
+export { compareVersions };
 
 /** A path inside the slot: relative, no "..", no empty or hidden-control parts. */
 function safePath(p: string): boolean {

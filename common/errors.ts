@@ -494,6 +494,9 @@ export const ERRORS = {
   UPD_NOT_SET_UP: def('E-UPD-06', 'update-invalid',
     { cause: 'Updates not set up here', steps: ['Board file: "update" key and root', 'Then run pos update init'] },
     { cause: '本机未设置升级', steps: ['板卡文件需有update密钥和目录', '再运行 pos update init'] }),
+  UPD_STATE_DAMAGED: def('E-UPD-07', 'update-invalid',
+    { cause: 'Update state file damaged', steps: ['The version that checks out runs', 'Call support'] },
+    { cause: '升级状态文件损坏', steps: ['已运行校验通过的版本', '联系客服'] }),
   // ---- factory flash (boot/factory-flash.ts, boot/flash/target.ts: `pos factory flash`)
   FLS_TARGET: def('E-FLS-01', 'export-target',
     { cause: 'Flash target unusable', steps: ['Check the cable or the target path', 'Use a larger or another target'] },

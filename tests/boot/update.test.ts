@@ -85,6 +85,46 @@ describe('boot/update: signed packages into A/B slots', function () {
     assert.equal(selectBootSlot(root).slot, 'B');
   });
 
+  it('aDamagedStateFileStillBootsTheOlderSlotThatChecksOutWritesTheStateAgainAndSaysE_UPD_07', () => {
+    const damages: Array<[string, string | Buffer]> = [
+      ['empty', ''], ['truncated', '{"format":1,"active":"A","pen'], ['garbage', Buffer.from([0x00, 0xff, 0x13, 0x37])],
+      ['no versions', '{"format":1,"active":"A","tries":0}'], ['tries a string', '{"format":1,"active":"A","tries":"1","versions":{}}'],
+    ];
+    for (const [name, bytes] of damages) {
+      apply(pkg('1.1.0')); // pending in slot B, boot-slot removed: the selector decides
+      writeFileSync(join(root, 'state.json'), bytes);
+      const c = selectBootSlot(root);
+      assert.equal(c.slot, 'A', `${name}: the first install, not the untried update`);
+      assert.equal(c.trial, false);
+      assert.match(c.rolledBack?.reason ?? '', /E-UPD-07 .*state\.json/, name);
+      const s = readState(root);
+      assert.deepEqual([s.active, s.pending, s.last?.result], ['A', undefined, 'rolled-back'], name);
+      assert.equal(readBootSlot(root), 'A', `${name}: the next boot needs no selector`);
+      assert.equal(treeHash(slotDir(root, 'A')), activeHash, 'active slot changed');
+      assert.equal(checkConsistent(root), undefined);
+    }
+    // Too large: refused before it is read, with its code.
+    // The first install's version comes back from its tree when it says it (package.json).
+    apply(pkg('1.1.0'));
+    writeFileSync(join(slotDir(root, 'A'), 'package.json'), '{"version":"1.0.0"}');
+    writeFileSync(join(root, 'state.json'), 'x');
+    assert.equal(selectBootSlot(root).version, '1.0.0');
+    assert.deepEqual(readState(root).versions, { A: '1.0.0', B: '1.1.0' });
+    writeFileSync(join(root, 'state.json'), Buffer.alloc(300 * 1024, 0x20));
+    assert.throws(() => readState(root), (e: unknown) => e instanceof PosError && e.code === 'E-UPD-07' && /too large/.test(e.message));
+  });
+
+  it('aPendingSlotsManifestOfTheWrongShapeIsADamagedSlotRolledBackNeverAnError', () => {
+    for (const manifest of ['{}', '{"files":[null]}', '{"files":[{"path":5,"size":1,"sha256":"x"}]}', '{"files":[{"path":"../../etc/passwd","size":1,"sha256":"x"}]}']) {
+      apply(pkg('1.1.0'));
+      writeFileSync(join(slotDir(root, 'B'), 'manifest.json'), manifest);
+      const c = selectBootSlot(root);
+      assert.equal(c.slot, 'A', manifest);
+      assert.match(c.rolledBack?.reason ?? '', /damaged/, manifest);
+      assertRunningUntouched();
+    }
+  });
+
   it('bootSlotNamesTheActiveSlotOnlyWhileNothingIsPending', () => {
     // boot-slot is the unit's shell's decision without the selector process (I5): it must never
     // name a slot while a trial or a rollback is due, or the shell would skip them.
