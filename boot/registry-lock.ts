@@ -16,7 +16,7 @@
  * breaker wins the rename) and checking that what was renamed is the stale owner's, loudly logged.
  */
 import { hostname } from 'node:os';
-import { existsSync, linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, lstatSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { threadId } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { PosError } from '../common/errors';
@@ -135,14 +135,19 @@ function tryCreate(lock: string, owner: LockOwner): boolean {
 
 /** Breaks the lock when its owner is gone; true when it was broken (by this caller or another). */
 function breakIfStale(lock: string, log: Logger, policy: LockPolicy): boolean {
-  if (!existsSync(lock)) return true; // released meanwhile
-  const text = readOr(lock, '');
+  // lstat, not exists: a symlink loop or a dangling link "does not exist" but still stands in the
+  // way of the link that takes the lock (it was blamed on another terminal at every boot).
+  const st = lstatSync(lock, { throwIfNoEntry: false });
+  if (!st) return true; // released meanwhile
+  // Only this code makes the lock, always a regular file: anything else (a folder, a link) is no owner's.
+  const text = st.isFile() ? readOr(lock, '') : '';
   const owner = parseOwner(text);
   // The file is written whole before it is linked into place, so an empty or unreadable one is a
   // power cut's work (the link reached the disk, the bytes did not): nobody owns it. It made a
   // terminal spin at boot after a cut in the guest, reading '' as "released" and never creating.
   const empty = text.trim() === '';
-  const torn = empty || policy.localOnly ? `the lock file is ${empty ? 'empty' : 'unreadable'} (torn by a power cut)` : undefined;
+  const torn = !st.isFile() ? `the lock is not a file (${st.isDirectory() ? 'a folder' : st.isSymbolicLink() ? 'a link' : 'a special file'})`
+    : empty || policy.localOnly ? `the lock file is ${empty ? 'empty' : 'unreadable'} (torn by a power cut)` : undefined;
   const why = owner ? ownerGone(owner, currentOwner(), policy) : torn;
   if (!why) return false;
   const aside = `${lock}.stale.${process.pid}.${threadId}`;
@@ -150,7 +155,7 @@ function breakIfStale(lock: string, log: Logger, policy: LockPolicy): boolean {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return true; // another breaker took it
     throw e;
   }
-  if (readOr(aside, '') !== text) {
+  if (st.isFile() && readOr(aside, '') !== text) {
     // Between the read and the rename the stale lock was broken and a live owner took the lock:
     // put it back unless someone has the lock again (then the live owner's file is lost, and
     // its registry write still goes through atomically; the next waiter serialises after it).
@@ -158,7 +163,7 @@ function breakIfStale(lock: string, log: Logger, policy: LockPolicy): boolean {
     rmSync(aside, { force: true });
     return false;
   }
-  rmSync(aside, { force: true });
+  rmSync(aside, { force: true, recursive: true });
   log.warn({ lock, owner, reason: why }, `${policy.label}: broke the stale lock ${lock} of process ${owner?.pid}: ${why}`);
   return true;
 }

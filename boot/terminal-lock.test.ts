@@ -5,7 +5,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeDir, tempDir } from '../storage/testing';
 import { isPosError } from '../common/errors';
@@ -87,6 +87,23 @@ describe('boot/terminal-lock: one terminal per journal', () => {
       const release = await acquireTerminalLock(dir, silentLogger, WAIT_MS);
       assert.equal(parseOwner(readFileSync(lockFile(), 'utf8'))?.pid, process.pid, `${JSON.stringify(torn)}: taken`);
       release();
+    }
+  });
+
+  it('aLockThatIsNotAFileASymlinkLoopAFolderADanglingLinkIsNobodysAndIsTakenNotBlamedOnAnotherTerminal', async () => {
+    const makers: Array<[string, () => void]> = [
+      ['symlink loop', () => symlinkSync(TERMINAL_LOCK_FILE, lockFile())],
+      ['folder', () => { mkdirSync(lockFile()); writeFileSync(join(lockFile(), 'x'), 'y'); }],
+      ['dangling link', () => symlinkSync(join(dir, 'nowhere'), lockFile())],
+    ];
+    for (const [name, make] of makers) {
+      make();
+      const release = await acquireTerminalLock(dir, silentLogger, WAIT_MS);
+      const st = lstatSync(lockFile());
+      assert.ok(st.isFile(), `${name}: the lock is now this terminal's file`);
+      assert.equal(parseOwner(readFileSync(lockFile(), 'utf8'))?.pid, process.pid, name);
+      release();
+      assert.deepEqual(readdirSync(dir).filter((f) => f.includes('.stale.')), [], `${name}: nothing left aside`);
     }
   });
 
