@@ -398,7 +398,12 @@ export class TerminalApp {
     const board = this.o.board;
     const machine = createTerminalMachine({
       selfTest: async () => this.fatalSelfTest(),
-      open: () => this.openJournal(),
+      // Why the boot stops in recovery goes to the log too (and so to diagnostics' last errors),
+      // not only to the screen: a device key or journal folder that cannot be read said nothing there.
+      open: () => this.openJournal().catch((e: unknown) => {
+        this.o.logger.error({ code: isPosError(e) ? e.code : 'E-SYS-99', err: e instanceof Error ? e.message : String(e) }, `boot: the journal could not be opened: ${e instanceof Error ? e.message : String(e)}`);
+        throw e;
+      }),
       printer: board.printer(),
       readCard: (request) => readCard(board.reader(), ['swipe', 'insert', 'tap'], CARD_WAIT_MS_MAX, request),
       // QR 被扫: the board's scan engine (absent: the code is keyed); CANCEL aborts the scan.

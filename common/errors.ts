@@ -239,6 +239,9 @@ export const ERRORS = {
   KEY_SEALED_DAMAGED: def('E-KEY-08', 'keys-invalid',
     { cause: 'Sealed device key file damaged', steps: ['Restore device-key.tpm from its backup', 'Do not provision again: call support'] },
     { cause: '密封的设备密钥文件损坏', steps: ['从备份恢复device-key.tpm', '请勿重新灌装，联系客服'] }),
+  KEY_FILE_DAMAGED: def('E-KEY-09', 'keys-invalid',
+    { cause: 'Device key file damaged', steps: ['Restore the data partition', 'Do not provision again: call support'] },
+    { cause: '设备密钥文件损坏', steps: ['恢复数据分区', '请勿重新灌装，联系客服'] }),
   // ---- storage and journal
   STO_FULL: def('E-STO-01', 'storage-full',
     { cause: 'Storage full', steps: ['Settle now', 'Then export the journal'] },

@@ -11,7 +11,7 @@
  * a blob copied from another terminal does not open.
  */
 import { createCipheriv, createDecipheriv, createHmac, randomBytes as cryptoRandomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { invariant, isPosError, PosError } from '../common/errors';
 import type { Journal } from '../storage/journal';
@@ -83,9 +83,21 @@ export function fileDeviceKey(path: string, random: RandomBytes = cryptoRandomBy
   return {
     deviceKey(): Buffer {
       if (key) return key;
-      if (!existsSync(path)) writeKeyFileDurably(path, random(DEVICE_KEY_BYTES), { mode: 0o600, replace: false });
-      const loaded = readFileSync(path);
-      if (loaded.length !== DEVICE_KEY_BYTES) throw new PosError('KEY_MISSING', `device key file ${path} is ${loaded.length} bytes, expected ${DEVICE_KEY_BYTES}`, { path });
+      if (lstatSync(path, { throwIfNoEntry: false }) === undefined) writeKeyFileDurably(path, random(DEVICE_KEY_BYTES), { mode: 0o600, replace: false });
+      // Damaged, not missing: a new key would leave every sealed key and PAN unreadable, so the
+      // file is never replaced here (E-KEY-09 says restore it); its size before its bytes.
+      let loaded: Buffer;
+      try {
+        const st = statSync(path);
+        if (!st.isFile()) throw new PosError('KEY_FILE_DAMAGED', `device key file ${path} is not a file (${st.isDirectory() ? 'a folder' : 'a special file'})`, { path });
+        const size = st.size;
+        if (size !== DEVICE_KEY_BYTES) throw new PosError('KEY_FILE_DAMAGED', `device key file ${path} is ${size} bytes, expected ${DEVICE_KEY_BYTES}`, { path });
+        loaded = readFileSync(path);
+      } catch (e) {
+        if (e instanceof PosError) throw e;
+        throw new PosError('KEY_FILE_DAMAGED', `device key file ${path} cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`, { path });
+      }
+      if (loaded.length !== DEVICE_KEY_BYTES) throw new PosError('KEY_FILE_DAMAGED', `device key file ${path} is ${loaded.length} bytes, expected ${DEVICE_KEY_BYTES}`, { path });
       key = loaded;
       return key;
     },
