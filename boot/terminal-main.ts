@@ -229,7 +229,8 @@ async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((e: unknown) => {
-    const message = isPosError(e) ? `${e.code} ${e.message}` : e instanceof Error ? e.stack ?? e.message : String(e);
+    // A PosError's message already leads with its code ("E-BRD-01 board file ..."): said once.
+    const message = isPosError(e) ? (e.message.startsWith(e.code) ? e.message : `${e.code} ${e.message}`) : e instanceof Error ? e.stack ?? e.message : String(e);
     process.stderr.write(`terminal failed to start: ${message}\n`);
     process.exit(1);
   });

@@ -130,7 +130,8 @@ export class ReceiptQueue {
       return { seq, id: doc.id, payload };
     } catch (e) {
       this.log?.warn({ file, err: e instanceof Error ? e.message : String(e) }, 'e-receipt queue: a queued receipt could not be read back: removed, not sent');
-      rmSync(file, { force: true });
+      // Whatever stands there (a folder too): one bad entry must not keep the channel from starting.
+      try { rmSync(file, { force: true, recursive: true }); } catch { /* left; the next start tries again */ }
       return undefined;
     }
   }

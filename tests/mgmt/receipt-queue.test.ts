@@ -7,7 +7,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -68,11 +68,14 @@ describe('e-receipt queue on disk (runtime/mgmt/receipt-queue.ts)', () => {
     writeFileSync(join(dir, '000000000002.json.tmp'), '{"v":1,"id":"12345678-0');
     writeFileSync(join(dir, '000000000003.json'), JSON.stringify({ ...slip(3), panMasked: '6222020000000128' }));
     writeFileSync(join(dir, '000000000004.json'), '{ not json');
+    // A folder where a receipt's file goes: removed too, and the queue still opens.
+    mkdirSync(join(dir, '000000000005.json'));
+    writeFileSync(join(dir, '000000000005.json', 'x'), 'y');
     const warnings: string[] = [];
     const again = ReceiptQueue.open(dir, { logger: { warn: (_o, msg) => { warnings.push(msg); } } });
     assert.deepEqual(again.pending().map((r) => r.id), ['12345678-000001-000001']);
     assert.deepEqual(readdirSync(dir).sort(), ['000000000001.json']);
-    assert.equal(warnings.length, 2, warnings.join(' / '));
+    assert.equal(warnings.length, 3, warnings.join(' / '));
   });
 
   it('a disk that refuses the file does not stop the terminal: the receipt waits in memory; an unmasked card still stops', async () => {
