@@ -15,6 +15,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { HASH_BYTES, SCRYPT_N_DEFAULT, hashPassword } from '../runtime/operators';
 import { PosError } from '../common/errors';
+import type { Logger } from '../common/log';
 
 export const SERVICE_OPERATOR = '000';
 export const SERVICE_PASSWORD_DIGITS = 8;
@@ -89,15 +90,17 @@ function readStored(file: string): StoredServiceAdmin | undefined {
 /**
  * The recovery menu's fallbackAdmin check (boot/recovery.ts): true for operator 000 with the
  * right password. The file is read at each call (a technician may restore it); a missing file
- * means no service administrator, a damaged one is refused the same way (and logged by the caller).
+ * means no service administrator, a damaged one is refused the same way, and logged.
  */
-export function serviceAdminCheck(file: string): (operator: string, password: string) => Promise<boolean> {
+export function serviceAdminCheck(file: string, log?: Pick<Logger, 'warn'>): (operator: string, password: string) => Promise<boolean> {
   return async (operator, password) => {
     if (operator !== SERVICE_OPERATOR) return false;
     let stored: StoredServiceAdmin | undefined;
     try {
       stored = readStored(file);
-    } catch {
+    } catch (e) {
+      // Refused as a wrong password would be, but the technician's log says why.
+      log?.warn({ file, err: e instanceof Error ? e.message : String(e) }, `service administrator file ${file} is damaged: operator ${SERVICE_OPERATOR} cannot log in until it is restored`);
       return false;
     }
     if (!stored) return false;

@@ -183,7 +183,7 @@ async function main(): Promise<void> {
     board, logger,
     journalDir,
     // The factory's service administrator (operator 000), for a journal that cannot be read.
-    fallbackAdmin: serviceAdminCheck(serviceAdminFile(journalDir)),
+    fallbackAdmin: serviceAdminCheck(serviceAdminFile(journalDir), logger),
     // Keyed card entry is the acquirer's decision: on for the simulator, --allow-keyed elsewhere.
     ...(flags.has('allow-keyed') ? { allowKeyed: true } : {}),
     backupDir: resolve(str('backup-dir') ?? config.storage.backupDir),

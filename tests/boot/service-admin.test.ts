@@ -70,7 +70,10 @@ describe('boot/service-admin: the recovery login of last resort', function () {
     const file = join(work, 'service-admin.json');
     assert.equal(await serviceAdminCheck(file)(SERVICE_OPERATOR, '12345678'), false);
     writeFileSync(file, '{"format":"something else"}');
-    assert.equal(await serviceAdminCheck(file)(SERVICE_OPERATOR, '12345678'), false);
+    const warned: string[] = [];
+    assert.equal(await serviceAdminCheck(file, { warn: (_o: unknown, msg?: string) => { warned.push(String(msg)); } })(SERVICE_OPERATOR, '12345678'), false);
+    assert.equal(warned.length, 1, 'a damaged file is said in the log, naming it');
+    assert.match(warned[0], /service-admin\.json is damaged/);
   });
 
   it('passwordsAreUniformDigits', () => {
