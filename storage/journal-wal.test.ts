@@ -1,10 +1,10 @@
 import { strict as assert } from 'node:assert';
-import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CHECKPOINT_TXN_BYTES_MAX, Journal } from './journal';
 import { RecordType } from './record';
 import { readStored, removeDir, tempDir } from './testing';
-import { WAL_BYTES, WAL_COMMIT_HEADER_BYTES, walPath } from './wal';
+import { WAL_BYTES, WAL_COMMIT_HEADER_BYTES, walMarkPath, walPath } from './wal';
 import { isPosError } from '../common/errors';
 import { silentLogger } from '../common/log';
 import { openForBoot } from './boot-open';
@@ -202,6 +202,87 @@ describe('journal: the write-ahead log at open (JOURNAL_FORMAT.md, "Write-ahead 
     assert.equal(j.damage?.seq, 3);
     assert.equal(j.get(2)?.payload.i, 1, 'the records before it stay readable');
     await assert.rejects(j.append('test', {}), (e: unknown) => isPosError(e) && e.code === 'E-STO-05');
+    await j.close();
+  });
+
+  it('aGarbledLogWithNoReadableCommitIsDamageNotAnEmptyLog', async () => {
+    // The whole file written over (not a cut: a cut leaves zeros or a header): the records it held
+    // are unknown, and "nothing to replay" would lose them unseen and give their STANs again.
+    const dir = fresh();
+    await cutWithRecordsInTheLog(dir, ID, 3);
+    let x = 0x2545f491;
+    const garbage = Buffer.alloc(WAL_BYTES, 0).map(() => { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; return x & 0xff; });
+    writeFileSync(walPath(dir), garbage);
+    const j = await Journal.open({ dir, identity: ID });
+    assert.equal(j.state, 'damaged');
+    assert.equal(j.damage?.seq, 2, 'after data.mdb\'s last record');
+    assert.match(j.damage?.reason ?? '', /header is damaged/);
+    await j.close();
+    await assert.rejects(openForBoot({ dir, identity: ID, logger: silentLogger }), (e: unknown) => isPosError(e) && e.code === 'E-STO-05');
+  });
+
+  it('aGarbledHeaderAloneStillTakesTheCommitsByTheirChain', async () => {
+    const dir = fresh();
+    await cutWithRecordsInTheLog(dir, ID, 3);
+    const raw = readFileSync(walPath(dir));
+    raw.fill(0x5a, 0, 64);
+    writeFileSync(walPath(dir), raw);
+    const j = await Journal.open({ dir, identity: ID });
+    assert.equal(j.state === 'damaged', false);
+    assert.equal(j.lastSeq, 4, 'records 2..4 read by their chain from data.mdb\'s last');
+    await j.close();
+  });
+
+  it('aZeroedLogAsACutAtItsCreationLeavesIsNoDamage', async () => {
+    const dir = fresh();
+    const j0 = await Journal.open({ dir, identity: ID });
+    await j0.append('test', { i: 1 });
+    await j0.close();
+    writeFileSync(walPath(dir), Buffer.alloc(WAL_BYTES));
+    const j = await Journal.open({ dir, identity: ID });
+    assert.equal(j.state === 'damaged', false);
+    await j.close();
+  });
+
+  it('aLinkOrAFolderInPlaceOfTheLogIsDamageNotNoLog', async () => {
+    for (const make of [(f: string) => symlinkSync(f, f), (f: string) => symlinkSync(join(f, '..', 'elsewhere'), f), (f: string) => mkdirSync(f)]) {
+      const dir = fresh();
+      await cutWithRecordsInTheLog(dir, ID, 3);
+      rmSync(walPath(dir));
+      make(walPath(dir));
+      const j = await Journal.open({ dir, identity: ID });
+      assert.equal(j.state, 'damaged', String(make));
+      assert.match(j.damage?.reason ?? '', /journal\.wal is a (link|folder)/);
+      await j.close();
+    }
+  });
+
+  it('aLogDeletedOrCutToNothingAfterItWasUsedIsDamageNotNoLog', async () => {
+    for (const lose of [(f: string) => rmSync(f), (f: string) => writeFileSync(f, ''), (f: string) => writeFileSync(f, Buffer.alloc(100, 1))]) {
+      const dir = fresh();
+      await cutWithRecordsInTheLog(dir, ID, 3);
+      assert.ok(existsSync(walMarkPath(dir)), 'the journal marked its log in use once it was made');
+      lose(walPath(dir));
+      const j = await Journal.open({ dir, identity: ID });
+      assert.equal(j.state, 'damaged', String(lose));
+      assert.equal(j.damage?.seq, 2, 'after data.mdb\'s last record');
+      assert.match(j.damage?.reason ?? '', /journal\.wal is (missing|\d+ bytes long), but this journal had its newest records there/);
+      await j.close();
+      const look = await Journal.open({ dir, identity: ID, readOnly: true });
+      assert.equal(look.state, 'damaged', 'pos journal verify says so too');
+      await look.close();
+    }
+  });
+
+  it('aJournalThatNeverHadItsLogOpensWithoutOneAndMarksTheOneItMakes', async () => {
+    const dir = fresh();
+    const old = await Journal.open({ dir, identity: ID, writeAheadLog: false });
+    await old.append('test', { i: 1 });
+    await old.close();
+    assert.equal(existsSync(walPath(dir)) || existsSync(walMarkPath(dir)), false);
+    const j = await Journal.open({ dir, identity: ID });
+    assert.equal(j.state === 'damaged', false);
+    assert.ok(existsSync(walPath(dir)) && existsSync(walMarkPath(dir)));
     await j.close();
   });
 

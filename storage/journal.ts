@@ -36,7 +36,7 @@
  * - Power loss during an append: the append never resolved, so nobody was told it is done; on
  *   reboot the record is either wholly there or wholly absent.
  */
-import { closeSync, constants, copyFileSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, statfsSync, writeSync } from 'node:fs';
+import { closeSync, constants, copyFileSync, existsSync, fstatSync, lstatSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, statfsSync, writeSync } from 'node:fs';
 import { scanRecords } from './salvage';
 import { threadsFor, verifyParallel } from './verify-parallel';
 import { join } from 'node:path';
@@ -50,7 +50,7 @@ import { Damage, StoredEntry, VerifyReport, verifyEntries } from './verify';
 import { TrustedPrefix, verifyAfter } from './verify-tail';
 import { storageError } from './storage-errors';
 import { JournalDb, installCommitFailureGuard, metaPageProblem, openEnv, recordsClaimedByMeta, storedViews } from './lmdb-env';
-import { Superseded, WAL_BYTES, WalEntry, WalWriteObserver, WalWriter, readWalFile, scanWal, walPath } from './wal';
+import { Superseded, WAL_BYTES, WAL_HEADER_BYTES, WalEntry, WalWriteObserver, WalWriter, markWalInUse, readWalFile, scanWal, walMarkPath, walPath } from './wal';
 import { fsyncDir } from '../common/fsync';
 
 export const MAP_SIZE_BYTES_DEFAULT = 1024 * 1024 * 1024;
@@ -255,7 +255,7 @@ export class Journal {
       ? { ...report, tornTail: undefined, damage: report.damage ?? report.tornTail ?? { seq: 1, reason: 'record 1 (journal-created) cannot be read' } }
       : report;
     const logged = identity !== undefined && !asDamaged.damage
-      ? withWal(db, options.dir, asDamaged, identity, options.readOnly === true, options.clock ?? Date.now, log)
+      ? withWal(db, options.dir, asDamaged, identity, options.readOnly === true, options.clock ?? Date.now, log, options.writeAheadLog !== false)
       : { report: asDamaged, tail: [], walBlocked: false };
     const journal = new Journal(db, options.dir, identity ?? '', logged.report, options, log, logged.tail, logged.walBlocked);
     await journal.afterOpen(logged.report);
@@ -472,6 +472,14 @@ export class Journal {
     } catch (e) {
       if (!existed) rmSync(file, { force: true });
       this.log.error({ dir: this.dir, err: String(e) }, 'journal: the write-ahead log cannot be written; commits go to LMDB');
+      return;
+    }
+    try {
+      // Only once the log is durable: a cut before leaves no mark, and a log cut at its creation is no loss.
+      markWalInUse(this.dir, { noSync: this.options.unsafeNoSync });
+    } catch (e) {
+      // The log works without it; only a log deleted later would go unseen.
+      this.log.warn({ dir: this.dir, err: String(e) }, 'journal: the write-ahead log\'s mark could not be written');
     }
   }
 
@@ -886,8 +894,21 @@ function lastKeyOf(db: JournalDb): number {
  * the records it takes extend the report and become the tail; damage in it makes the journal
  * damaged at that seq; a torn last commit is cut (it was never acknowledged) and logged.
  */
-function withWal(db: JournalDb, dir: string, report: VerifyReport, identity: string, readOnly: boolean, clock: () => number, log: Logger): WalOpen {
+function withWal(db: JournalDb, dir: string, report: VerifyReport, identity: string, readOnly: boolean, clock: () => number, log: Logger, useLog = true): WalOpen {
+  // Only this code makes the log, always a regular file: a link (a loop, one leading elsewhere) or
+  // a folder in its place is damage, not "no log" (the commits it held would be lost unseen).
+  const st = lstatSync(walPath(dir), { throwIfNoEntry: false });
+  if (st && !st.isFile()) {
+    const what = st.isDirectory() ? 'a folder' : st.isSymbolicLink() ? 'a link' : 'a special file';
+    return { report: { ...report, damage: { seq: report.lastGoodSeq + 1, reason: `journal.wal is ${what}, not the write-ahead log: records after ${report.lastGoodSeq} may be lost` } }, tail: [], walBlocked: true };
+  }
   const raw = readWalFile(dir);
+  // The journal had its log (the mark) and it is gone or cut below its header: its commits are
+  // lost, which "nothing to replay" would hide (and the STANs they used would be given again).
+  if (useLog && raw.length < WAL_HEADER_BYTES && existsSync(walMarkPath(dir))) {
+    const what = st === undefined ? 'missing' : `${raw.length} bytes long`;
+    return { report: { ...report, damage: { seq: report.lastGoodSeq + 1, reason: `journal.wal is ${what}, but this journal had its newest records there: records after ${report.lastGoodSeq} may be lost` } }, tail: [], walBlocked: true };
+  }
   if (raw.length === 0) return { report, tail: [], walBlocked: false };
   const lmdbLastDigest = report.lastGoodSeq === 0 ? genesisDigest(identity) : report.lastGoodDigest;
   const scan = scanWal(raw, {

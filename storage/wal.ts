@@ -52,6 +52,35 @@ export function walPath(dir: string): string {
   return join(dir, WAL_FILE);
 }
 
+/**
+ * Beside the log once it is made (and durable): the journal has commits in `journal.wal`. A log
+ * then missing or cut below its header was lost, not never made (JOURNAL_FORMAT.md, opening):
+ * data.mdb cannot say so itself, since no commit to the log writes to it.
+ */
+export const WAL_MARK_FILE = 'journal.wal.in-use';
+
+export function walMarkPath(dir: string): string {
+  return join(dir, WAL_MARK_FILE);
+}
+
+/**
+ * Makes the mark once (created, its line written and fsynced, the folder fsynced); nothing when it
+ * is there. Its name is what counts, not its bytes: a cut that leaves it empty leaves a mark, and
+ * it is made only after the log is durable, so no rename is needed to make it whole.
+ */
+export function markWalInUse(dir: string, options: { noSync?: boolean } = {}): void {
+  const mark = walMarkPath(dir);
+  if (existsSync(mark)) return;
+  const fd = openSync(mark, 'wx', 0o644);
+  try {
+    writeAll(fd, Buffer.from('journal.wal holds this journal\'s newest records (storage/JOURNAL_FORMAT.md)\n', 'utf8'), 0);
+    if (!options.noSync) fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  if (!options.noSync) fsyncDir(dir);
+}
+
 export function encodeHeader(header: WalHeader): Buffer {
   invariant(header.baseDigest.length === 32, 'WAL base digest is not 32 bytes', { bytes: header.baseDigest.length });
   invariant(Number.isInteger(header.baseSeq) && header.baseSeq >= 0 && header.baseSeq <= SEQ_MAX, 'WAL base seq out of range', { baseSeq: header.baseSeq });
@@ -265,7 +294,18 @@ export function scanWal(raw: Buffer, input: WalScanInput): WalScan {
   const headerProblem = typeof decoded === 'string' ? decoded : raw.length !== WAL_BYTES ? `journal.wal is ${raw.length} bytes, not ${WAL_BYTES}` : undefined;
   const taken: WalEntry[] = [];
   const last = { seq: input.lmdbLastSeq, digest: input.lmdbLastDigest };
-  const result = (extra: Partial<WalScan>): WalScan => ({ header, ...(headerProblem ? { headerProblem } : {}), taken, lastSeq: last.seq, lastDigest: last.digest, ...extra });
+  // A header block that is neither a header nor zeros was written over: no cut makes one (the
+  // file is zeros before its first header, and a header is one block alone). With no commit
+  // readable after LMDB's last record, what the log held is unknown: damage, not an empty log.
+  const garbled = header === undefined && raw.subarray(0, Math.min(raw.length, WAL_HEADER_BYTES)).some((b) => b !== 0);
+  const result = (extra: Partial<WalScan>): WalScan => {
+    const unknown = garbled && taken.length === 0 && !extra.damage && !extra.superseded && !extra.tornAt;
+    return {
+      header, ...(headerProblem ? { headerProblem } : {}), taken, lastSeq: last.seq, lastDigest: last.digest,
+      ...(unknown ? { damage: { seq: last.seq + 1, reason: 'journal.wal: its header is damaged (neither a header nor zeros) and no commit after data.mdb\'s last record can be read: records after it may be lost' } } : {}),
+      ...extra,
+    };
+  };
   let at = WAL_HEADER_BYTES;
   while (at < raw.length) {
     const c = readCommit(raw, at);
