@@ -22,7 +22,7 @@ import { SERVICE_OPERATOR } from './service-admin';
 import { accessSync, constants, existsSync, readdirSync, renameSync, statSync, copyFileSync, mkdirSync } from 'node:fs';
 import { join, basename } from 'node:path';
 import { scrypt, timingSafeEqual } from 'node:crypto';
-import { Journal } from '../storage/journal';
+import { Journal, setLostLogAside } from '../storage/journal';
 import { BackupSecret, Manifest, backupFileNeedsPassphrase, exportToFile, importFromFile, readBackupManifest } from '../storage/backup';
 import { DeviceKeyProvider, fileDeviceKey } from '../runtime/device-key';
 import { DEVICE_KEY_FILE, keyDirFor } from '../runtime/device-key-provider';
@@ -216,7 +216,8 @@ export class Recovery {
     const stamp = this.journalFileStamp();
     const [verdict] = await verifyInChild([this.o.journalDir], this.o.identity);
     this.closedCheck = { verdict, stamp };
-    return !repairableInPlace(verdict);
+    // A lost log is repaired by keeping data.mdb as it is: no backup, no passphrase.
+    return !repairableInPlace(verdict) && !(verdict.status === 'damaged' && verdict.damage.logLost === true);
   }
 
   private async identity(): Promise<string | undefined> {
@@ -345,6 +346,14 @@ export class Recovery {
       const j = await this.journal(v);
       const lines = [v.status === 'ok' ? rt('repair.nothing') : rt('repair.tornCut', { seq: 'lastGoodSeq' in v ? v.lastGoodSeq + 1 : '?' }), rt('repair.verified', { records: j.lastSeq })];
       return this.done('repair', session, true, lines, { verdict: v.status, records: j.lastSeq });
+    }
+    // The log lost (deleted, written over): data.mdb is whole up to the damage, and a backup is
+    // older than it. The journal goes on from data.mdb's last record; the loss is reported.
+    if (v.status === 'damaged' && v.damage.logLost) {
+      const aside = setLostLogAside(this.o.journalDir, this.clock);
+      const j = await this.journal();
+      const lines = [rt('repair.logLost', { from: v.damage.seq }), rt('repair.verified', { records: j.lastSeq }), ...(aside ? [rt('repair.logKeptAt', { path: aside })] : [])];
+      return this.done('repair', session, true, lines, { logLost: true, from: v.damage.seq, records: j.lastSeq, ...(aside ? { movedAside: aside } : {}) });
     }
     const damagedAt = 'lastGoodSeq' in v ? v.lastGoodSeq : 0;
     for (const file of this.backups()) {

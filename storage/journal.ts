@@ -900,14 +900,14 @@ function withWal(db: JournalDb, dir: string, report: VerifyReport, identity: str
   const st = lstatSync(walPath(dir), { throwIfNoEntry: false });
   if (st && !st.isFile()) {
     const what = st.isDirectory() ? 'a folder' : st.isSymbolicLink() ? 'a link' : 'a special file';
-    return { report: { ...report, damage: { seq: report.lastGoodSeq + 1, reason: `journal.wal is ${what}, not the write-ahead log: records after ${report.lastGoodSeq} may be lost` } }, tail: [], walBlocked: true };
+    return { report: { ...report, damage: { seq: report.lastGoodSeq + 1, reason: `journal.wal is ${what}, not the write-ahead log: records after ${report.lastGoodSeq} may be lost`, logLost: true } }, tail: [], walBlocked: true };
   }
   const raw = readWalFile(dir);
   // The journal had its log (the mark) and it is gone or cut below its header: its commits are
   // lost, which "nothing to replay" would hide (and the STANs they used would be given again).
   if (useLog && raw.length < WAL_HEADER_BYTES && existsSync(walMarkPath(dir))) {
     const what = st === undefined ? 'missing' : `${raw.length} bytes long`;
-    return { report: { ...report, damage: { seq: report.lastGoodSeq + 1, reason: `journal.wal is ${what}, but this journal had its newest records there: records after ${report.lastGoodSeq} may be lost` } }, tail: [], walBlocked: true };
+    return { report: { ...report, damage: { seq: report.lastGoodSeq + 1, reason: `journal.wal is ${what}, but this journal had its newest records there: records after ${report.lastGoodSeq} may be lost`, logLost: true } }, tail: [], walBlocked: true };
   }
   if (raw.length === 0) return { report, tail: [], walBlocked: false };
   const lmdbLastDigest = report.lastGoodSeq === 0 ? genesisDigest(identity) : report.lastGoodDigest;
@@ -928,6 +928,23 @@ function withWal(db: JournalDb, dir: string, report: VerifyReport, identity: str
     ...(tornTail && !scan.damage ? { tornTail } : {}),
   };
   return { report: extended, tail: scan.taken, walBlocked };
+}
+
+/**
+ * Repair of a lost log (Damage.logLost): what stands in the log's place is renamed aside whole
+ * (`journal.wal.lost-<ms>`, for a technician) and the mark removed, so the next writable open
+ * starts a new log on data.mdb's last record. Returns the aside's path, if anything stood there.
+ */
+export function setLostLogAside(dir: string, clock: () => number = Date.now): string | undefined {
+  const log = walPath(dir);
+  let aside: string | undefined;
+  if (lstatSync(log, { throwIfNoEntry: false })) {
+    aside = `${log}.lost-${Math.floor(clock())}`;
+    renameSync(log, aside);
+  }
+  rmSync(walMarkPath(dir), { force: true });
+  fsyncDir(dir);
+  return aside;
 }
 
 /** Names tried for a superseded log's copy before the open gives up on setting it aside. */

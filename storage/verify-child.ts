@@ -24,7 +24,7 @@ interface Walked {
 export type ChildVerdict =
   | ({ dir: string; status: 'ok' } & Walked)
   | ({ dir: string; status: 'torn-tail'; tornTail?: { seq: number; reason: string } } & Walked)
-  | ({ dir: string; status: 'damaged'; damage: { seq: number; reason: string } } & Walked)
+  | ({ dir: string; status: 'damaged'; damage: { seq: number; reason: string; logLost?: boolean } } & Walked)
   /**
    * Refused at open with a typed error. `noJournal`: the directory holds no journal at all;
    * `neverWritten`: data.mdb exists but never held a record (its creation was cut off), so a

@@ -28,6 +28,11 @@ export interface Damage {
   readonly reason: string;
   /** true when the damage is a foreign journal (record 1 names another identity). */
   readonly foreign?: boolean;
+  /**
+   * true when the write-ahead log is gone or written over (storage/wal.ts): data.mdb's records up
+   * to seq - 1 are whole, what the log held after them is lost. Repair keeps data.mdb as it is.
+   */
+  readonly logLost?: boolean;
 }
 
 export interface VerifyReport {

@@ -302,7 +302,7 @@ export function scanWal(raw: Buffer, input: WalScanInput): WalScan {
     const unknown = garbled && taken.length === 0 && !extra.damage && !extra.superseded && !extra.tornAt;
     return {
       header, ...(headerProblem ? { headerProblem } : {}), taken, lastSeq: last.seq, lastDigest: last.digest,
-      ...(unknown ? { damage: { seq: last.seq + 1, reason: 'journal.wal: its header is damaged (neither a header nor zeros) and no commit after data.mdb\'s last record can be read: records after it may be lost' } } : {}),
+      ...(unknown ? { damage: { seq: last.seq + 1, reason: 'journal.wal: its header is damaged (neither a header nor zeros) and no commit after data.mdb\'s last record can be read: records after it may be lost', logLost: true } } : {}),
       ...extra,
     };
   };

@@ -73,6 +73,9 @@ export const RECOVERY_STRINGS = {
   'repair.keptAt': s('damaged journal kept at {path}', '损坏流水保留于{path}'),
   'repair.notInBackup': s('records {from}..{to}+ not in the backup', '备份中没有记录{from}..{to}+'),
   'repair.trySalvage': s('try salvage on the kept copy', '可对保留的副本抢救数据'),
+  // A lost write-ahead log: data.mdb kept as it is (boot/recovery.ts repair).
+  'repair.logLost': s('log lost: records {from}+ gone', '日志丢失：记录{from}起无法恢复'),
+  'repair.logKeptAt': s('lost log kept at {path}', '原日志保留于{path}'),
   'repair.journalStatus': s('journal {status}', '流水{status}'),
   'repair.noBackup': s('no backup verifies: run salvage', '没有可用备份：请抢救数据'),
   'export.done': s('exported {records} records (encrypted)', '已导出{records}条记录（加密）'),

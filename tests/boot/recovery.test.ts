@@ -5,7 +5,7 @@
  * directory with the chain verified.
  */
 import { strict as assert } from 'node:assert';
-import { existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, Server, AddressInfo } from 'node:net';
 import { basename, join } from 'node:path';
 import { Journal } from '../../storage/journal';
@@ -177,6 +177,34 @@ describe('boot/recovery: the recovery menu actions', function () {
     utimesSync(join(dir, names[1]), 0, 0);
     utimesSync(join(dir, names[0]), new Date('2026-11-20T00:00:00Z'), new Date('2026-11-20T00:00:00Z'));
     assert.deepEqual(rc.backups().map((f) => basename(f)), [names[1], names[2], names[0]]);
+  });
+
+  it('aLostWriteAheadLogIsRepairedByKeepingDataMdbNotByAnOlderBackupAndTheJournalGoesOn', async () => {
+    // The rig's sales are in the log (no checkpoint since): the log deleted loses them, and
+    // repair must not make it worse by restoring a backup older than data.mdb.
+    const rc = recovery();
+    const session = await rc.login('099', '9999');
+    mkdirSync(join(work, 'backup'));
+    await rc.exportTo(join(work, 'backup'), PASS, session);
+    await rc.close();
+    const j0 = await Journal.open({ dir: r.dir, identity: IDENTITY, readOnly: true });
+    const lmdbLast = j0.checkpointedSeq;
+    await j0.close();
+    rmSync(join(r.dir, 'journal.wal'));
+    writeFileSync(join(r.dir, 'journal.wal'), Buffer.alloc(4096 * 256, 0x77)); // written over
+    const v = await rc.verifyJournal();
+    assert.equal(v.ok, false);
+    assert.equal(await rc.repairRestores(), false, 'no backup, no passphrase asked');
+    const rep = await rc.repair(ADMIN);
+    assert.equal(rep.ok, true, rep.lines.join('\n'));
+    const en = (rep.text ?? []).map((l) => l.en).join(' | ');
+    assert.match(en, new RegExp(`log lost: records ${lmdbLast + 1}\\+ gone`));
+    assert.match(en, /kept at .*journal\.wal\.lost-/);
+    assert.equal(rep.detail?.restoredFrom, undefined, 'no backup restored');
+    await rc.close();
+    const after = (await verifyInChild([r.dir]))[0];
+    assert.equal(after.status, 'ok');
+    assert.ok('records' in after && after.records > lmdbLast, 'data.mdb kept, and the repair journaled itself after it');
   });
 
   it('aHealthyJournalNeedsNoRestoreButACheckTheFileChangedSinceIsNotReused', async () => {
