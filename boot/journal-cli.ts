@@ -219,8 +219,12 @@ const emvCmd: Command = {
     const j = await Journal.open({ dir: journalDir(ctx), readOnly: true });
     let caKeys: CaPublicKey[] = [];
     let aids: AidParams[] | undefined;
+    // "Today" as the terminal reckons it: the machine's clock with the last sign-on's correction
+    // from the host's time (a dead RTC's 1970 would call every key valid, a fast one expired).
+    let clockOffsetMs = 0;
     try {
       for (const r of j.records()) {
+        if (r.type === RecordType.signOn && typeof r.payload.clockOffsetMs === 'number' && Number.isFinite(r.payload.clockOffsetMs)) clockOffsetMs = r.payload.clockOffsetMs;
         if (r.type !== RecordType.settings) continue;
         if (r.payload.kind === CA_KEYS_KIND) caKeys = caKeysOf(r.payload);
         if (r.payload.kind === AIDS_KIND) aids = aidsOf(r.payload);
@@ -228,7 +232,7 @@ const emvCmd: Command = {
     } finally {
       await j.close();
     }
-    const view = { caKeys, ...(aids === undefined ? {} : { aids }), todayYyyymmdd: todayYyyymmdd(Date.now(), terminalZone(ctx)) };
+    const view = { caKeys, ...(aids === undefined ? {} : { aids }), todayYyyymmdd: todayYyyymmdd(Date.now() + clockOffsetMs, terminalZone(ctx)) };
     const lines = emvParamLines(view);
     if (ctx.flags.has('json')) ctx.out(JSON.stringify(lines.map((l) => (locale === 'en' ? l.en : l.zh))));
     else for (const l of lines) ctx.out(locale === 'en' ? l.en : l.zh);

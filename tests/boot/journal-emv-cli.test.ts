@@ -44,6 +44,21 @@ describe('pos journal emv: the downloaded CA keys and AIDs', function () {
     assert.ok(zh.out.includes(`CA公钥：${keys.length}个`) && zh.out.includes('A000000333010101 银联借记'), zh.out.join('\n'));
   });
 
+  it('aKeysExpiryIsJudgedOnTheTerminalsCorrectedDateNotTheMachinesClock', async () => {
+    // The machine's clock runs 3 days fast (the last sign-on took 3 days off): a key expiring
+    // tomorrow is still valid to the terminal, though the machine's date is past it.
+    const dayMs = 24 * 3600_000;
+    const ymd = (ms: number): string => new Date(ms + 8 * 3600_000).toISOString().slice(0, 10).replace(/-/g, '');
+    const [key] = testCaPublicKeys();
+    const tomorrow = { ...key, expiryYyyymmdd: ymd(Date.now() - 3 * dayMs + dayMs) };
+    const signOn = rec.signOn({ stan: 1, batch: 1, operator: '001', kcvPik: Buffer.alloc(3), kcvMak: Buffer.alloc(3), clockOffsetMs: -3 * dayMs });
+    const dir = await journalWith([rec.caKeys({ keys: [tomorrow] }), signOn as ReturnType<typeof rec.caKeys>]);
+    const r = await pos('journal', 'emv', '--dir', dir);
+    assert.equal(r.code, 0, r.err.join('\n'));
+    assert.ok(r.out.some((l) => / SHA-1 ok$/.test(l) || / ok$/.test(l)), r.out.join('\n'));
+    assert.ok(!r.out.some((l) => /expired/.test(l)), r.out.join('\n'));
+  });
+
   it('a journal without a download: no keys, the built-in AIDs; a bad locale is refused', async () => {
     const dir = await journalWith([]);
     const r = await pos('journal', 'emv', '--dir', dir, '--json');
