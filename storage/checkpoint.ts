@@ -16,7 +16,7 @@
  * the previous boot died while LMDB read the file (LMDB crashes natively on some damaged files):
  * that boot takes the child process path.
  */
-import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, lstatSync, openSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import { join } from 'node:path';
 import { Encoder } from './cbor';
@@ -170,6 +170,9 @@ function writeDurably(path: string, parts: readonly Buffer[]): void {
   } finally {
     closeSync(fd);
   }
+  // Only this code writes these files: a folder in the way (damage) would refuse every rename,
+  // and the boot would verify the whole journal every time, never healing. It goes.
+  if (lstatSync(path, { throwIfNoEntry: false })?.isDirectory()) rmSync(path, { recursive: true, force: true });
   renameSync(temp, path);
   fsyncDir(join(path, '..'));
 }

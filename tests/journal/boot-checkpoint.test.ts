@@ -7,7 +7,7 @@
  * And the state snapshot it carries replays to exactly the state a full replay gives.
  */
 import { strict as assert } from 'node:assert';
-import { renameSync, writeFileSync, readFileSync, existsSync, copyFileSync, unlinkSync } from 'node:fs';
+import { renameSync, writeFileSync, readFileSync, existsSync, copyFileSync, unlinkSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Journal } from '../../storage/journal';
 import { openForBoot, verifyInBackground } from '../../storage/boot-open';
@@ -141,6 +141,19 @@ describe('journal: the boot checkpoint', function () {
     assert.ok(r.checkpoint.digest.equals(j.get(10)?.digest ?? Buffer.alloc(0)));
     assert.equal(r.checkpoint.seq, 10);
     await j.close();
+  });
+
+  it('aFolderInPlaceOfTheCheckpointIsReplacedByTheNextOneNotKeptForEver', async () => {
+    const dir = fresh();
+    await journalWithCheckpoint(dir, 10, 0);
+    rmSync(join(dir, CHECKPOINT_FILE));
+    mkdirSync(join(dir, CHECKPOINT_FILE));
+    writeFileSync(join(dir, CHECKPOINT_FILE, 'x'), 'y');
+    assert.ok('problem' in readCheckpoint(dir, KEY, ID), 'no checkpoint read from a folder');
+    const j = await Journal.open({ dir, identity: ID, readOnly: true });
+    writeCheckpoint(dir, KEY, { identity: ID, seq: j.lastSeq, digest: j.lastDigest, writtenAtMs: 0 });
+    await j.close();
+    assert.ok('checkpoint' in readCheckpoint(dir, KEY, ID), 'the next checkpoint is written where the folder was');
   });
 
   it('theStateSnapshotPlusTheRecordsAfterItReplaysToExactlyTheFullReplay', async () => {
