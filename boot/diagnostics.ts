@@ -120,6 +120,12 @@ export interface DiagnosticsDeps {
    * it never fails the check, since sales do not need it. Absent or undefined: no broker named.
    */
   readonly management?: () => MgmtLinkState | undefined;
+  /**
+   * The host's correction of the clock (the terminal's clock less the machine's): added to a
+   * logged error's time, which is the machine's (pino's), so the last errors read on the clock
+   * the screen shows. Absent: 0.
+   */
+  readonly logTimeOffsetMs?: () => number;
   readonly pages: (s: Screen) => number;
   readonly changed: () => void;
   readonly close: () => void;
@@ -546,7 +552,8 @@ export class Diagnostics implements Overlay {
     const last = this.d.errors.last();
     if (!last.length) return [t('diag.noErrors')];
     // Log entries are shown as logged (English), with their codes.
-    return last.map((e) => same(clipAtWord(`${formatDateTime(e.timeMs, this.d.board.config.tzOffsetMinutes, { seconds: true }).slice(11)} ${e.code} ${e.msg}`, LOG_LINE_CHARS_MAX)));
+    const offsetMs = this.d.logTimeOffsetMs?.() ?? 0;
+    return last.map((e) => same(clipAtWord(`${formatDateTime(e.timeMs + offsetMs, this.d.board.config.tzOffsetMinutes, { seconds: true }).slice(11)} ${e.code} ${e.msg}`, LOG_LINE_CHARS_MAX)));
   }
 }
 

@@ -1035,7 +1035,7 @@ export class TerminalApp {
       emvParams: () => this.emvParamsView(),
       tlsClientCertDaysLeft: () => this.tlsLink?.clientCertDaysLeft(),
       hostLink: () => (this.transport instanceof FailoverTransport ? this.transport.lastLink() : undefined),
-      management: () => this.mgmtLink(),
+      management: () => this.mgmtLink(), logTimeOffsetMs: () => this.clockControl.offsetMs,
       ...this.linksTest(),
       pages: (sc) => renderScreen(sc, this.locale.get(), this.caps()).pageCount,
       changed: () => this.render(),
@@ -1218,7 +1218,7 @@ export class TerminalApp {
           emvParams: () => this.emvParamsView(),
           tlsClientCertDaysLeft: () => this.tlsLink?.clientCertDaysLeft(),
           hostLink: () => (this.transport instanceof FailoverTransport ? this.transport.lastLink() : undefined),
-          management: () => this.mgmtLink(),
+          management: () => this.mgmtLink(), logTimeOffsetMs: () => this.clockControl.offsetMs,
           pages: () => 1, changed: () => undefined, close: () => undefined,
         });
         await d.done;

@@ -11,9 +11,9 @@ import { silentLogger } from '../../common/log';
 import type { LocalText } from '../../ui-lcd/screen';
 import { SimBoard, createSimBoard } from '../../sim/board-sim';
 
-async function logRow(sim: SimBoard, errors: ErrorRing): Promise<{ row: LocalText; first: unknown }> {
+async function logRow(sim: SimBoard, errors: ErrorRing, logTimeOffsetMs = 0): Promise<{ row: LocalText; first: unknown }> {
   const diag = new Diagnostics({
-    board: sim.board, journalDir: path.join(os.tmpdir(), 'pos-diag-log-no-journal'), errors,
+    board: sim.board, journalDir: path.join(os.tmpdir(), 'pos-diag-log-no-journal'), errors, logTimeOffsetMs: () => logTimeOffsetMs,
     networkTest: async () => ({ action: 'network-test', ok: true, journaled: false, lines: ['OK lo up'] }),
     pages: () => 1, changed: () => undefined, close: () => undefined, logger: silentLogger, clock: () => 0,
   });
@@ -46,6 +46,13 @@ describe('diagnostics: the last errors row', function () {
     assert.match(row.en, /Last errors 2$/);
     assert.match(row.zh, /最近错误 2条$/);
     assert.match((first as { en: string }).en, /^\S+ E-PRN-01 printer out of paper$/, 'the page is the list, newest first, no "OK" above it');
+  });
+
+  it('anErrorsTimeIsShownOnTheTerminalsCorrectedClockNotTheMachines', async () => {
+    const ring = new ErrorRing();
+    ring.add({ timeMs: Date.UTC(2026, 10, 21, 2, 0, 0), code: 'E-NET-02', msg: 'no network address' }); // 10:00:00 in China by the machine
+    const { first } = await logRow(sim!, ring, -8 * 3600_000); // the host set the terminal 8 h back
+    assert.match((first as { en: string }).en, /^02:00:00 E-NET-02 /);
   });
 
   it('noErrorsLoggedReadsNone', async () => {
