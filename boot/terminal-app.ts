@@ -84,7 +84,7 @@ import type { Recovery, Report, NetworkSettings, SystemHook } from './recovery';
 import type { checkLinks } from './link-check';
 import { LogRing, LogSourceName, journaldLogs, maskCardNumbers, newestWithin } from './log-source';
 import type { Overlay } from './recovery-menu';
-import type { Diagnostics, DiagResult } from './diagnostics';
+import type { Diagnostics, DiagnosticsDeps, DiagResult } from './diagnostics';
 import { ErrorRing } from './error-ring';
 import { lazy } from '../common/lazy';
 import type * as MgmtWiring from './mgmt-wiring';
@@ -1025,18 +1025,25 @@ export class TerminalApp {
     await rec?.close().catch(() => undefined);
   }
 
-  /** The diagnostics overlay: over idle (MENU 8), storage failure, or the recovery menu (6). */
-  openDiagnostics(): Diagnostics {
-    const under = this.overlay;
-    const diag: Diagnostics = new (diagnosticsModule().Diagnostics)({
-      board: this.o.board, journalDir: this.o.journalDir, errors: this.errors, clock: this.clock, logger: this.o.logger.child({ component: 'diagnostics' }),
+  /** What diagnostics checks and reads, the same for the menu and for a management request. */
+  private diagnosticsChecks(logger: Logger): Omit<DiagnosticsDeps, 'pages' | 'changed' | 'close'> {
+    return {
+      board: this.o.board, journalDir: this.o.journalDir, errors: this.errors, clock: this.clock, logger,
       networkTest: () => this.networkTest(),
+      ...this.linksTest(),
       ...(this.terminal ? { signOnTest: () => this.signOnTest(), echoTest: () => this.echoTest() } : {}),
       emvParams: () => this.emvParamsView(),
       tlsClientCertDaysLeft: () => this.tlsLink?.clientCertDaysLeft(),
       hostLink: () => (this.transport instanceof FailoverTransport ? this.transport.lastLink() : undefined),
       management: () => this.mgmtLink(), logTimeOffsetMs: () => this.clockControl.offsetMs,
-      ...this.linksTest(),
+    };
+  }
+
+  /** The diagnostics overlay: over idle (MENU 8), storage failure, or the recovery menu (6). */
+  openDiagnostics(): Diagnostics {
+    const under = this.overlay;
+    const diag: Diagnostics = new (diagnosticsModule().Diagnostics)({
+      ...this.diagnosticsChecks(this.o.logger.child({ component: 'diagnostics' })),
       pages: (sc) => renderScreen(sc, this.locale.get(), this.caps()).pageCount,
       changed: () => this.render(),
       close: () => { if (this.overlay === diag) this.overlay = under; this.render(); },
@@ -1211,14 +1218,7 @@ export class TerminalApp {
       runDiagnostics: async () => {
         // The diagnostics menu's automatic checks, without its screen.
         const d = new (diagnosticsModule().Diagnostics)({
-          board: this.o.board, journalDir: this.o.journalDir, errors: this.errors, clock: this.clock, logger: this.o.logger.child({ component: 'diagnostics', by: 'mgmt' }),
-          networkTest: () => this.networkTest(),
-          ...this.linksTest(),
-          ...(this.terminal ? { signOnTest: () => this.signOnTest(), echoTest: () => this.echoTest() } : {}),
-          emvParams: () => this.emvParamsView(),
-          tlsClientCertDaysLeft: () => this.tlsLink?.clientCertDaysLeft(),
-          hostLink: () => (this.transport instanceof FailoverTransport ? this.transport.lastLink() : undefined),
-          management: () => this.mgmtLink(), logTimeOffsetMs: () => this.clockControl.offsetMs,
+          ...this.diagnosticsChecks(this.o.logger.child({ component: 'diagnostics', by: 'mgmt' })),
           pages: () => 1, changed: () => undefined, close: () => undefined,
         });
         await d.done;
