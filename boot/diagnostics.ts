@@ -423,8 +423,8 @@ export class Diagnostics implements Overlay {
     const e = m.lastError;
     return [
       t('diag.mgmtDown', { host, code: e?.code ?? '' }),
-      // The cause without the broker's address, which the line above names (the last errors page has its time).
-      ...(e ? [same(clipAtWord(e.message.startsWith(`${m.url}: `) ? e.message.slice(m.url.length + 2) : e.message, LOG_LINE_CHARS_MAX))] : []),
+      // The cause (the line above names the code and the broker; the last errors page has its time).
+      ...(e ? [same(clipAtWord(e.message, LOG_LINE_CHARS_MAX))] : []),
       ...(m.queued ? [t('diag.mgmtQueued', { n: m.queued })] : []),
       ...(m.dropped ? [t('diag.mgmtDropped', { n: m.dropped })] : []),
     ];
@@ -605,12 +605,12 @@ function linkStepText(st: LinkStepResult): LocalText {
   }
 }
 
-/** An error that carries the lines to show. */
 /** The broker's host and port from its URL (`mqtts://mgmt.example:8883` -> `mgmt.example:8883`). */
 function brokerHost(url: string): string {
   try { return new URL(url).host || url; } catch { return url; }
 }
 
+/** An error that carries the lines to show. */
 function withLines(e: PosError, lines: readonly LocalText[]): PosError {
   return Object.assign(e, { lines: [...lines] });
 }

@@ -1169,7 +1169,10 @@ export class TerminalApp {
       // Beside the journal in the storage folder, not in it (runtime/mgmt/receipt-queue.ts says why).
       join(keyDirFor(this.o.journalDir), RECEIPT_QUEUE_DIR));
     } catch (e) {
-      this.mgmtRefused = { code: isPosError(e) ? e.code : 'E-MGT-09', message: e instanceof Error ? e.message : String(e), atMs: this.clock() };
+      const code = isPosError(e) ? e.code : 'E-MGT-09';
+      const message = e instanceof Error ? e.message : String(e);
+      // The cause alone: the diagnostics line names the code (a PosError's message leads with it).
+      this.mgmtRefused = { code, message: message.startsWith(`${code} `) ? message.slice(code.length + 1) : message, atMs: this.clock() };
       this.o.logger.warn({ err: String(e), code: isPosError(e) ? e.code : undefined }, 'management channel not started');
     }
   }

@@ -160,7 +160,7 @@ export interface MgmtLinkState {
   /** Messages held for the broker (bounded by the outbox) and dropped from it since the start. */
   readonly queued: number;
   readonly dropped: number;
-  /** The last failure to reach the broker since the last good connection. */
+  /** The last failure to reach the broker since the last good connection: its code and its cause alone (no code, no address). */
   readonly lastError?: { readonly code: string; readonly message: string; readonly atMs: number };
 }
 
@@ -227,7 +227,7 @@ export class ManagementClient {
       const lost = this.linkUp && !this.stopped;
       this.linkUp = false;
       if (!lost) return;
-      this.lastError = { code: 'E-MGT-07', message: `${this.o.config.url}: connection lost`, atMs: this.o.clock() };
+      this.lastError = { code: 'E-MGT-07', message: 'connection lost', atMs: this.o.clock() };
       this.log.warn({ code: 'E-MGT-07' }, 'management broker lost: queuing until it is back');
     });
     this.timers.push(setInterval(() => this.publishStatus(true), c.heartbeatMs ?? HEARTBEAT_INTERVAL_MS_DEFAULT));
@@ -355,8 +355,9 @@ export class ManagementClient {
 
   /** Logs the first failure after each good connection only: retries every few seconds for ever. */
   private onError(e: Error): void {
-    const err = new PosError('MGT_BROKER', `${this.o.config.url}: ${explainBrokerError(e, this.o.config.caFile)}`);
-    this.lastError = { code: err.code, message: err.message, atMs: this.o.clock() };
+    const cause = explainBrokerError(e, this.o.config.caFile);
+    const err = new PosError('MGT_BROKER', `${this.o.config.url}: ${cause}`);
+    this.lastError = { code: err.code, message: cause, atMs: this.o.clock() };
     if (this.connectErrorLogged) return;
     this.connectErrorLogged = true;
     this.log.warn({ code: err.code, err: e.message }, err.message);

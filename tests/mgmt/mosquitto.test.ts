@@ -421,6 +421,7 @@ describe('management over MQTT against a real mosquitto (TLS, passwords, ACL)', 
     assert.equal(link.connected, false);
     assert.equal(link.lastError?.code, 'E-MGT-07');
     assert.match(link.lastError?.message ?? '', /mgmt-ca\.pem/);
+    assert.doesNotMatch(link.lastError?.message ?? '', /E-MGT-07|mqtts?:\/\//, 'the cause alone: diagnostics names the code and the broker on the line above');
     assert.match(refused.link().lastError?.message ?? '', /refused this terminal's user name or password/);
     // Retries are not logged again and again.
     await new Promise((r) => setTimeout(r, 400));
