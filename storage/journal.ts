@@ -897,17 +897,16 @@ function lastKeyOf(db: JournalDb): number {
 function withWal(db: JournalDb, dir: string, report: VerifyReport, identity: string, readOnly: boolean, clock: () => number, log: Logger, useLog = true): WalOpen {
   // Only this code makes the log, always a regular file: a link (a loop, one leading elsewhere) or
   // a folder in its place is damage, not "no log" (the commits it held would be lost unseen).
+  const lost = (what: string): WalOpen => ({
+    report: { ...report, damage: { seq: report.lastGoodSeq + 1, reason: `journal.wal is ${what}: records after ${report.lastGoodSeq} may be lost`, logLost: true } }, tail: [], walBlocked: true,
+  });
   const st = lstatSync(walPath(dir), { throwIfNoEntry: false });
-  if (st && !st.isFile()) {
-    const what = st.isDirectory() ? 'a folder' : st.isSymbolicLink() ? 'a link' : 'a special file';
-    return { report: { ...report, damage: { seq: report.lastGoodSeq + 1, reason: `journal.wal is ${what}, not the write-ahead log: records after ${report.lastGoodSeq} may be lost`, logLost: true } }, tail: [], walBlocked: true };
-  }
+  if (st && !st.isFile()) return lost(`${st.isDirectory() ? 'a folder' : st.isSymbolicLink() ? 'a link' : 'a special file'}, not the write-ahead log`);
   const raw = readWalFile(dir);
   // The journal had its log (the mark) and it is gone or cut below its header: its commits are
   // lost, which "nothing to replay" would hide (and the STANs they used would be given again).
   if (useLog && raw.length < WAL_HEADER_BYTES && existsSync(walMarkPath(dir))) {
-    const what = st === undefined ? 'missing' : `${raw.length} bytes long`;
-    return { report: { ...report, damage: { seq: report.lastGoodSeq + 1, reason: `journal.wal is ${what}, but this journal had its newest records there: records after ${report.lastGoodSeq} may be lost`, logLost: true } }, tail: [], walBlocked: true };
+    return lost(`${st === undefined ? 'missing' : `${raw.length} bytes long`}, but this journal had its newest records there`);
   }
   if (raw.length === 0) return { report, tail: [], walBlocked: false };
   const lmdbLastDigest = report.lastGoodSeq === 0 ? genesisDigest(identity) : report.lastGoodDigest;
