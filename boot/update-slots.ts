@@ -286,8 +286,8 @@ function bootWithoutState(root: string, damage: SlotStateError, now: number): Bo
   // The oldest first; a tree with no manifest (the first install) is older than any update.
   const older = usable.slice().sort((a, b) => compareVersions(versions[a] ?? '0.0.0', versions[b] ?? '0.0.0'))[0];
   const slot: SlotName = older ?? 'A';
-  const whole = usable;
-  const reason = `E-UPD-07 ${damage.message}: booting slot ${slot}${whole.length ? '' : ' (no slot matches its manifest)'}`;
+  // The damage's message leads with its code (E-UPD-07).
+  const reason = `${damage.message}: booting slot ${slot}${usable.length ? '' : ' (no slot matches its manifest)'}`;
   try {
     writeState(root, { format: 1, active: slot, tries: 0, versions, last: { result: 'rolled-back', version: versions[otherSlot(slot)] ?? '?', atMs: now, reason } });
   } catch {

@@ -97,6 +97,7 @@ describe('boot/update: signed packages into A/B slots', function () {
       assert.equal(c.slot, 'A', `${name}: the first install, not the untried update`);
       assert.equal(c.trial, false);
       assert.match(c.rolledBack?.reason ?? '', /E-UPD-07 .*state\.json/, name);
+      assert.doesNotMatch(c.rolledBack?.reason ?? '', /E-UPD-07 E-UPD-07/, `${name}: the code once`);
       const s = readState(root);
       assert.deepEqual([s.active, s.pending, s.last?.result], ['A', undefined, 'rolled-back'], name);
       assert.equal(readBootSlot(root), 'A', `${name}: the next boot needs no selector`);
