@@ -178,7 +178,7 @@ export class EvdevKeypad implements Keypad {
     const { timers, logger, reopen, ...rest } = options;
     this.reopen = reopen;
     this.o = { ...DEFAULTS, grab: true, recordSizeBytes: recordSizeForArch(process.arch), ...rest };
-    this.timers = timers ?? { ...realTimers, now: () => performance.now() };
+    this.timers = timers ?? realTimers;
     this.logger = logger;
     for (const code of options.keymap.keys()) {
       if (!Number.isInteger(code) || code < 0 || code > KEY_MAX) throw new PosError('BRD_INVALID', `${options.name}: key code ${code} outside 0..${KEY_MAX}`);

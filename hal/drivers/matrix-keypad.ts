@@ -43,8 +43,6 @@ export interface MatrixKeypadOptions {
   readonly timers?: Timers;
 }
 
-const processTimers: Timers = { ...realTimers, now: () => performance.now() };
-
 export const DEFAULTS = { debounceMs: 20, scanIntervalMs: 5, longPressMs: 1000, stuckMs: 10_000, rowSettleMs: 0 } as const;
 /** Listeners per kind; a leak (subscribe in a loop) shows up as an error, not as slowness. */
 export const LISTENERS_MAX = 32;
@@ -110,7 +108,7 @@ export class MatrixKeypad implements Keypad {
   constructor(private readonly rows: readonly GpioLine[], private readonly cols: readonly GpioLine[], options: MatrixKeypadOptions) {
     const { timers, ...rest } = options;
     this.o = { ...DEFAULTS, ...rest };
-    this.timers = timers ?? processTimers;
+    this.timers = timers ?? realTimers;
     this.ownClock = timers !== undefined;
     if (options.keymap.length !== rows.length || options.keymap.some((r) => r.length !== cols.length)) {
       throw new PosError('BRD_INVALID', `keymap is ${options.keymap.length} rows for ${rows.length}x${cols.length} lines`);

@@ -101,3 +101,19 @@ describe('sleepAtLeast (a datasheet\'s minimum wait)', () => {
     }
   });
 });
+
+describe('realTimers (the drivers\' timeouts)', () => {
+  it('theirClockIsMonotonicSoAWallClockStepNeitherEndsNorStretchesATimeout', async () => {
+    const clock = sinon.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] });
+    try {
+      const startMs = realTimers.now();
+      clock.setSystemTime(Date.now() + 3_600_000); // NTP sets a dead RTC forward an hour
+      assert.equal(realTimers.now() - startMs, 0, 'the step forward is not time a device kept silent');
+      clock.setSystemTime(Date.now() - 7_200_000); // and back two
+      await clock.tickAsync(500);
+      assert.equal(realTimers.now() - startMs, 500, 'the step back takes nothing off the wait');
+    } finally {
+      clock.restore();
+    }
+  });
+});

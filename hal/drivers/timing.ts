@@ -38,11 +38,15 @@ export interface Timers {
   now(): number;
 }
 
-/** The process's timers, looked up at each call, so fake timers installed later still apply. */
+/**
+ * The process's timers, looked up at each call, so fake timers installed later still apply. `now`
+ * is monotonic (performance.now()): a timeout measured on the wall clock ends at once when NTP
+ * steps the clock forward (a dead RTC set to today mid-receipt) and never when it steps back.
+ */
 export const realTimers: Timers = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-  now: () => Date.now(),
+  now: () => performance.now(),
 };
 
 /**

@@ -60,6 +60,7 @@ export interface LinkUse {
   readonly localAddress: string;
   /** Links tried before it that failed, in order. */
   readonly failed: readonly LinkAttempt[];
+  /** When it succeeded, on the transport's clock (`now`: monotonic by default, not a wall time). */
   readonly atMs: number;
 }
 
@@ -76,6 +77,10 @@ export interface FailoverOptions {
   /** An interface's IPv4 address, or undefined when it has none (down, not associated, no DHCP yet). */
   readonly addressOf?: (iface: string) => string | undefined;
   readonly logger?: Logger;
+  /**
+   * The clock a link's demotion is timed on (ms). Monotonic by default: NTP stepping the wall clock
+   * back must not keep a failed link demoted for an hour, nor a step forward end it at once.
+   */
   readonly now?: () => number;
 }
 
@@ -99,7 +104,7 @@ export class FailoverTransport implements HostExchange {
     this.responseTimeoutMs = o.transport.responseTimeoutMs ?? RESPONSE_TIMEOUT_MS_DEFAULT;
     this.connectTimeoutMs = o.transport.connectTimeoutMs ?? CONNECT_TIMEOUT_MS_DEFAULT;
     this.addressOf = o.addressOf ?? interfaceIpv4;
-    this.now = o.now ?? Date.now;
+    this.now = o.now ?? (() => performance.now());
   }
 
   /** The link the last successful exchange went over (undefined before the first). */

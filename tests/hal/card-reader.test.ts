@@ -166,7 +166,7 @@ describe('FramedCardReader (hal/drivers/card-reader.ts) on the virtual reader', 
   }
 
   it('silentReaderTimesOutWithTimeoutKindAfterBoundedRetries', async () => {
-    const clock = sinon.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const clock = sinon.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] });
     try {
       r = await rig({ ackTimeoutMsMax: 200, retryCountMax: 3 });
       r.sim.goSilent();
@@ -183,7 +183,7 @@ describe('FramedCardReader (hal/drivers/card-reader.ts) on the virtual reader', 
   });
 
   it('noCardPresentedIsRdrNoCardAfterTheCallersLimit', async () => {
-    const clock = sinon.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const clock = sinon.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] });
     try {
       r = await rig();
       const pending = rejection(r.reader.waitForCard(['swipe', 'insert', 'tap'], 30_000));

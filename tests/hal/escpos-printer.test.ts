@@ -145,7 +145,7 @@ describe('EscPosPrinter (hal/drivers/escpos-printer.ts) on the virtual printer',
   });
 
   it('silentPrinterTimesOutWithItsErrorKind', async () => {
-    const clock = sinon.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const clock = sinon.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] });
     try {
       rig = await printerRig({ statusTimeoutMsMax: 500 });
       rig.device.powerOff();

@@ -6,6 +6,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import * as sinon from 'sinon';
 import { FailoverTransport, LINK_CONNECT_TIMEOUT_MS_MIN, LINK_DEMOTED_MS } from '../../runtime/host/failover';
 import { packFrame, swapTpdu } from '../../runtime/host/packager';
 import { readBoardFile, validateBoard } from '../../hal/board';
@@ -95,6 +96,22 @@ describe('link failover (runtime/host/failover.ts) on loopback', () => {
       assert.equal(t.lastLink()?.link, 'wifi0');
       assert.deepEqual(h.remotes, ['127.0.0.3', '127.0.0.3', '127.0.0.2']);
     } finally { await h.close(); }
+  });
+
+  it('a failed link\'s demotion is timed on the monotonic clock: NTP stepping the wall clock does not end it', async () => {
+    const h = await host(true);
+    const clock = sinon.useFakeTimers({ toFake: ['Date', 'performance'] });
+    try {
+      const addresses: Record<string, string> = { wlan0: '192.0.2.1', wwan0: '127.0.0.3' };
+      const t = failover(h.port, addresses);
+      await t.exchange(REQUEST);
+      assert.deepEqual(t.lastLink()?.failed.map((f) => f.link), ['wifi0']);
+      addresses.wlan0 = '127.0.0.2';
+      clock.setSystemTime(Date.now() + 2 * LINK_DEMOTED_MS); // the RTC was behind: NTP steps it forward
+      assert.deepEqual(t.order().map((r) => r.name), ['modem0', 'wifi0'], 'still demoted: no time has passed');
+      clock.tick(LINK_DEMOTED_MS);
+      assert.deepEqual(t.order().map((r) => r.name), ['wifi0', 'modem0'], 'first again once its time has passed');
+    } finally { clock.restore(); await h.close(); }
   });
 
   it('never tries another link once the request may have reached the host (no answer: HOST_TIMEOUT, one connection)', async () => {
