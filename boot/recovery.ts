@@ -23,7 +23,7 @@ import { accessSync, constants, existsSync, readdirSync, renameSync, statSync, c
 import { join, basename } from 'node:path';
 import { scrypt, timingSafeEqual } from 'node:crypto';
 import { Journal, setLostLogAside } from '../storage/journal';
-import { BackupSecret, Manifest, backupFileNeedsPassphrase, exportToFile, importFromFile, readBackupManifest } from '../storage/backup';
+import { BACKUP_FILE_SUFFIX, BackupSecret, Manifest, backupFileName, backupFileNeedsPassphrase, backupFilePrefix, backupSeqOf, exportToFile, importFromFile, readBackupManifest } from '../storage/backup';
 import { DeviceKeyProvider, fileDeviceKey } from '../runtime/device-key';
 import { DEVICE_KEY_FILE, keyDirFor } from '../runtime/device-key-provider';
 import { salvage } from '../storage/salvage';
@@ -50,7 +50,7 @@ export { NetworkSettings, ConnectivityReport, NetProbes } from './recovery-net';
 export const RECOVERY_LOGIN_ATTEMPTS_MAX = 3;
 /** Confirmations a factory reset needs when the batch is not settled. */
 export const RESET_CONFIRMATIONS_UNSETTLED = 2;
-export const BACKUP_FILE_SUFFIX = '.posbak';
+export { BACKUP_FILE_SUFFIX };
 const SCRYPT_MEMORY_BYTES_MAX = 64 * 1024 * 1024;
 
 export type RecoveryAction =
@@ -380,7 +380,7 @@ export class Recovery {
     if (!passphrase) throw new PosError('OPR_INPUT', 'a passphrase is needed: exports are encrypted');
     checkTarget(target);
     const j = await this.journal();
-    const file = join(target, `journal-${j.identity}-${String(j.lastSeq).padStart(10, '0')}${BACKUP_FILE_SUFFIX}`);
+    const file = join(target, backupFileName(j.identity, j.lastSeq));
     let logs = 0;
     try {
       exportToFile(j, file, { passphrase, clock: this.clock });
@@ -580,7 +580,7 @@ export class Recovery {
     const identity = j.identity;
     const carried = carriedRecords(j);
     mkdirSync(this.o.backupDir, { recursive: true });
-    const backup = join(this.o.backupDir, `journal-${identity}-${String(j.lastSeq).padStart(10, '0')}-reset${BACKUP_FILE_SUFFIX}`);
+    const backup = join(this.o.backupDir, backupFileName(identity, j.lastSeq, 'reset'));
     // Sealed: under the passphrase when one was given (the shell), else the device key (the LCD
     // asks for none): this file holds every transaction of the terminal and may leave it.
     exportToFile(j, backup, { ...this.secret(confirm.passphrase), clock: this.clock });
@@ -637,7 +637,7 @@ export class Recovery {
     if (!existsSync(this.o.backupDir)) return [];
     const id = this.o.identity ?? this.journal_?.identity;
     const files = readdirSync(this.o.backupDir)
-      .filter((f) => f.endsWith(BACKUP_FILE_SUFFIX) && (!id || f.startsWith(`journal-${id}-`)))
+      .filter((f) => f.endsWith(BACKUP_FILE_SUFFIX) && (!id || f.startsWith(backupFilePrefix(id))))
       .map((f) => ({ file: join(this.o.backupDir, f), seq: backupSeqOf(f, id), mtimeMs: statSync(join(this.o.backupDir, f)).mtimeMs }));
     return files
       .sort((a, b) => (a.seq !== undefined && b.seq !== undefined && a.seq !== b.seq ? b.seq - a.seq : b.mtimeMs - a.mtimeMs || b.file.localeCompare(a.file)))
@@ -745,9 +745,3 @@ function carriedRecords(j: Journal): Array<{ type: 'terminalIdentity' | 'setting
   return out;
 }
 
-/** The last record's number a backup's name carries (`journal-<id>-<10 digits>...`), if it has one. */
-function backupSeqOf(name: string, identity: string | undefined): number | undefined {
-  const rest = identity ? name.slice(`journal-${identity}-`.length) : name.replace(/^journal-.*?-(?=\d{10})/, '');
-  const m = /^(\d{10})(?=[-.])/.exec(rest);
-  return m ? Number(m[1]) : undefined;
-}

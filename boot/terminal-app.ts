@@ -48,7 +48,7 @@ import { InUse } from './in-use';
 import { Checkpoint, checkpointKey, writeCheckpoint } from '../storage/checkpoint';
 import { decodeState, encodeState } from '../runtime/state-snapshot';
 import type { TerminalState } from '../runtime/terminal-state';
-import { exportToFile } from '../storage/backup';
+import { backupFileName, exportToFile } from '../storage/backup';
 import { createTerminalMachine, viewOf, MachineView, TerminalMachine } from '../runtime/machine';
 import type { TerminalStatus } from '../runtime/host/messages-v2';
 import { openTerminal, Terminal } from '../runtime/terminal';
@@ -1413,8 +1413,8 @@ export function storageNotice(terminal: Terminal | undefined): Txt | undefined {
  * this terminal (`pos recovery import`, the recovery menu). Returns the file written.
  */
 export function exportJournalSealed(journal: Journal, dir: string, deviceKey: DeviceKeyProvider, clock: () => number): string {
-  // The last record's number first, as every backup's name has it (Recovery.backups orders by it), then the time.
-  const file = join(dir, `journal-${journal.identity}-${String(journal.lastSeq).padStart(10, '0')}-${new Date(clock()).toISOString().replace(/[:.]/g, '-')}${recoveryModule().BACKUP_FILE_SUFFIX}`);
+  // The time after the last record's number (Recovery.backups orders by the number).
+  const file = join(dir, backupFileName(journal.identity, journal.lastSeq, new Date(clock()).toISOString().replace(/[:.]/g, '-')));
   exportToFile(journal, file, { deviceKey: () => deviceKey.deviceKey(), clock });
   return file;
 }

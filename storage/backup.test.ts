@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync, mkdirSync, existsSync, readdirSync } from 
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { Journal } from './journal';
-import { exportBytes, exportToFile, importFromFile, parseBackup, PeriodicBackup } from './backup';
+import { BACKUP_FILE_SUFFIX, backupFileName, backupFilePrefix, backupSeqOf, exportBytes, exportToFile, importFromFile, parseBackup, PeriodicBackup } from './backup';
 import { salvage, scanRecords } from './salvage';
 import { removeDir, tempDir, zeroPage, pageCount } from './testing';
 import { isPosError } from '../common/errors';
@@ -299,5 +299,23 @@ describe('pos journal (command line)', function () {
     const r = await run('journal', 'frobnicate');
     assert.equal(r.code, 64);
     assert.match(r.err, /unknown command/);
+  });
+});
+
+describe('backup file names', () => {
+  it('carryTheLastRecordNumberBackUnderAnyTag', () => {
+    assert.equal(backupFileName('T1-M1', 42), 'journal-T1-M1-0000000042.posbak');
+    for (const tag of [undefined, 'reset', '2026-12-06T10-00-00-000Z']) {
+      const name = backupFileName('T1-M1', 1_234_567, tag);
+      assert.ok(name.startsWith(backupFilePrefix('T1-M1')) && name.endsWith(BACKUP_FILE_SUFFIX), name);
+      assert.equal(backupSeqOf(name, 'T1-M1'), 1_234_567, name);
+      assert.equal(backupSeqOf(name, undefined), 1_234_567, `${name} without the identity`);
+    }
+  });
+
+  it('aNameWithoutTheNumberHasNone', () => {
+    assert.equal(backupSeqOf('journal-T1-M1-copy.posbak', 'T1-M1'), undefined);
+    assert.equal(backupSeqOf('journal-T1-M1-12345.posbak', 'T1-M1'), undefined, 'fewer than 10 digits');
+    assert.equal(backupSeqOf('journal-T1-M1-00000000421.posbak', 'T1-M1'), undefined, 'more than 10 digits');
   });
 });

@@ -25,6 +25,32 @@ const TAG_BYTES = 16;
 const MANIFEST_BYTES_MAX = 64 * 1024;
 /** A year of a busy terminal is ~300k records of ~200 bytes; 1 GiB is far above that. */
 export const BACKUP_BYTES_MAX = 1024 * 1024 * 1024;
+
+/** How a backup file's name ends (the recovery menu lists files by it). */
+export const BACKUP_FILE_SUFFIX = '.posbak';
+/** Digits of the last record's number in a backup's name, zero-padded so that names sort by it. */
+const BACKUP_SEQ_DIGITS = 10;
+
+/**
+ * A backup's file name: `journal-<identity>-<last record's number, 10 digits>[-<tag>].posbak`.
+ * The number comes first so that repair can order backups by their content, not by file times
+ * written while the clock was wrong (backupSeqOf reads it back).
+ */
+export function backupFileName(identity: string, lastSeq: number, tag?: string): string {
+  return `${backupFilePrefix(identity)}${String(lastSeq).padStart(BACKUP_SEQ_DIGITS, '0')}${tag === undefined ? '' : `-${tag}`}${BACKUP_FILE_SUFFIX}`;
+}
+
+/** What every backup file name of a terminal's journal begins with. */
+export function backupFilePrefix(identity: string): string {
+  return `journal-${identity}-`;
+}
+
+/** The last record's number a backup's name carries (see backupFileName), if it has one. */
+export function backupSeqOf(name: string, identity: string | undefined): number | undefined {
+  const rest = identity ? name.slice(backupFilePrefix(identity).length) : name.replace(new RegExp(`^journal-.*?-(?=\\d{${BACKUP_SEQ_DIGITS}})`), '');
+  const m = new RegExp(`^(\\d{${BACKUP_SEQ_DIGITS}})(?=[-.])`).exec(rest);
+  return m ? Number(m[1]) : undefined;
+}
 // scrypt parameters: ~100 ms on a terminal-class CPU, 32 MiB of memory.
 const SCRYPT = { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 } as const;
 const SALT_BYTES = 16;
@@ -315,7 +341,7 @@ export class PeriodicBackup {
     if (!existsSync(dir) || !statSync(dir).isDirectory()) {
       throw new PosError('STO_EXPORT_TARGET', `backup target ${dir} is missing: insert the USB stick or mount the partition`, { dir });
     }
-    const file = join(dir, `journal-${this.journal.identity}-${String(this.journal.lastSeq).padStart(10, '0')}.posbak`);
+    const file = join(dir, backupFileName(this.journal.identity, this.journal.lastSeq));
     exportToFile(this.journal, file, { passphrase: this.options.passphrase, deviceKey: this.options.deviceKey });
     this.lastBackedUpSeq = this.journal.lastSeq;
     this.prune();
@@ -323,8 +349,8 @@ export class PeriodicBackup {
   }
 
   private prune(): void {
-    const prefix = `journal-${this.journal.identity}-`;
-    const files = readdirSync(this.options.backupDir).filter((f) => f.startsWith(prefix) && f.endsWith('.posbak')).sort();
+    const prefix = backupFilePrefix(this.journal.identity);
+    const files = readdirSync(this.options.backupDir).filter((f) => f.startsWith(prefix) && f.endsWith(BACKUP_FILE_SUFFIX)).sort();
     for (const f of files.slice(0, Math.max(0, files.length - this.options.keepCountMax))) rmSync(join(this.options.backupDir, f));
   }
 }
