@@ -1,7 +1,7 @@
 /**
  * A module loaded on its first use instead of at start (issue 14 goal 6: start to idle on a slow
  * CPU). Idle does not need the recovery menu, diagnostics, TLS or the child-process helpers, and
- * every module run at start costs the boot its top-level code and its compile (README, "Figures").
+ * every module run at start costs the boot its top-level code and its compile (docs/BENCHMARKS.md, "Start, keys and the password check").
  *
  *   const recoveryMenu = lazy(() => require('./recovery-menu') as typeof import('./recovery-menu'));
  *   ... new (recoveryMenu().RecoveryMenu)(...)

@@ -1,7 +1,7 @@
 /**
  * `npm run bundle`: the terminal's normal boot path as one JavaScript file (issue 14 goal 6: start
  * on a slow CPU). Loading 220-280 CommonJS modules costs about 1.4 s under a quota calibrated to
- * a 1 GHz Cortex-A7 (README, "Figures"): each is a file found, read, wrapped and compiled. The
+ * a 1 GHz Cortex-A7 (docs/BENCHMARKS.md, "Start, keys and the password check"): each is a file found, read, wrapped and compiled. The
  * bundle (esbuild) is one file read and compiled once; what it requires only on use (the Linux
  * buses, management, QR code, the simulator's devices) is wrapped by esbuild in a function that
  * runs on the first require, as before.
