@@ -352,7 +352,8 @@ function applyResult(s: TerminalState, r: DecodedRecord): void {
   const link = optStr(p.link, 'link');
   if (link !== undefined) t.link = link;
   t.resultAtMs = r.timeMs;
-  if (t.kind === 'sale' && t.status === 'approved' && t.rrn !== undefined) rememberSale(s, t.rrn, { batch: t.batch, stan: t.stan, hostDate: t.hostDate });
+  // A completion counts as a sale (profile, Version 2): a refund of it names its batch and STAN too.
+  if ((t.kind === 'sale' || t.kind === 'completion') && t.status === 'approved' && t.rrn !== undefined) rememberSale(s, t.rrn, { batch: t.batch, stan: t.stan, hostDate: t.hostDate });
   if (t.status === 'approved') applyPreAuthResult(s, t);
 }
 

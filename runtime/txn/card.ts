@@ -90,7 +90,16 @@ export function keyedCard(pan: string, expiryYymm: string): CardInput {
 
 /** Applies the PIN decision to the entry mode's last digit (1 = PIN entered, 2 = no PIN). */
 export function withPin(card: CardInput, pinEntered: boolean): CardInput {
-  return { ...card, entryMode: `${card.entryMode.slice(0, 2)}${pinEntered ? '1' : '2'}` as EntryMode };
+  return { ...card, entryMode: entryModeWithPin(card.entryMode, pinEntered) };
+}
+
+/**
+ * An entry mode with its last digit for a PIN entered or not (profile, field 22). A message that
+ * never carries a PIN block (a refund, a completion, a pre-authorization void) sends `false`: the
+ * card's own verification rule, read with the card, is not a PIN entered.
+ */
+export function entryModeWithPin(mode: EntryMode, pinEntered: boolean): EntryMode {
+  return `${mode.slice(0, 2)}${pinEntered ? '1' : '2'}` as EntryMode;
 }
 
 /**
@@ -175,7 +184,8 @@ function cardOf(values: ReadonlyMap<number, Buffer>, modePrefix: '05' | '07', pi
   const exp = values.get(0x5f24);
   const psn = values.get(0x5f34);
   return {
-    // The last digit says whether a PIN goes with it (the profile's 22): only once one is entered (withPin).
+    // The last digit says whether a PIN goes with it (the profile's 22): the card's rule until the
+    // PIN screen decides (withPin); messages without a PIN block send 2 (entryModeWithPin).
     pan, track2, entryMode: `${modePrefix}${pinRequired ? '1' : '2'}` as EntryMode, pinRequired,
     expiry: exp ? exp.toString('hex').slice(0, 4) : undefined,
     cardSeq: psn ? String(psn[0]).padStart(3, '0') : undefined,

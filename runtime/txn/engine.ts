@@ -65,7 +65,7 @@ import { Store } from '../store';
 import { Session, requirePermission } from '../operators';
 import { PreAuthHold, Txn, TxnStatus, nextStanAfter, pendingAdvices, pendingCopies, statusOf, unprintedReceipts, signaturesToUpload } from '../terminal-state';
 import { MonoImage } from '../../hal/printer';
-import { CardInput } from './card';
+import { CardInput, entryModeWithPin } from './card';
 import { CardRequest, EmvTxnType, UNPREDICTABLE_NUMBER_BYTES, field55Of, sanitizeField55 } from './emv';
 import { RANDOM_PERCENT_BYTES, RiskContext, randomPercentOf } from './emv-risk';
 import { ChipOnline, OnlineOutcome, FirstPass, SCRIPT_RESULT_BYTES, noticeField55, noticeValues } from './emv-online';
@@ -174,7 +174,11 @@ export interface SaleInput { readonly amountFen: number; readonly card: CardInpu
  */
 export type PreAuthTarget =
   | { readonly stan: number }
-  /** amountFen: the pre-authorized amount; a void needs it, a completion of a keyed hold has no 115% check here (the host's 13). */
+  /**
+   * amountFen: the pre-authorized amount; a void needs it. A keyed hold this journal holds (same card,
+   * code and date) is that hold: its amount, the 115% check, its real 61. Another terminal's has no
+   * 115% check here (the host's 13).
+   */
   | { readonly keyed: { readonly authCode: string; readonly dateMmdd: string; readonly amountFen?: number; readonly card: CardInput } };
 
 /** 39 = 40: the host does not support the function (one of the profile's two "unknown message" answers). */
@@ -746,9 +750,11 @@ export class TerminalEngine {
     const stan = stans[0];
     const c = input.card;
     const original = this.refundOriginal(input);
-    const req = buildRefund(this.config.profile, { ids: this.config.ids, stan, batch: this.state.batch, pan: c.pan, entryMode: c.entryMode, amountFen: input.amountFen, original });
+    // A refund carries no PIN block (profile: 2 3 4 11 22 25 37 ...): 22 says no PIN.
+    const entryMode = entryModeWithPin(c.entryMode, false);
+    const req = buildRefund(this.config.profile, { ids: this.config.ids, stan, batch: this.state.batch, pan: c.pan, entryMode, amountFen: input.amountFen, original });
     return this.financial(req, record, {
-      kind: 'refund', stan, amountFen: input.amountFen, pan: c.pan, expiry: c.expiry, entryMode: c.entryMode, operator: input.session.operator,
+      kind: 'refund', stan, amountFen: input.amountFen, pan: c.pan, expiry: c.expiry, entryMode, operator: input.session.operator,
       origBatch: original.batch || undefined, origStan: original.stan || undefined, origRrn: input.origRrn, origDate: original.dateMmdd,
     });
   }
@@ -1212,8 +1218,25 @@ export class TerminalEngine {
     const k = target.keyed;
     if (!/^[0-9A-Za-z ]{6}$/.test(k.authCode) || !/^\d{4}$/.test(k.dateMmdd)) throw new PosError('OPR_INPUT', 'authorization code is 6 characters and the date MMDD');
     if (k.amountFen !== undefined) this.checkAmount(k.amountFen);
+    const authCode = k.authCode.toUpperCase();
+    // A void or completion carries no PIN block: 22 says no PIN, whatever the card's rule.
+    const entryMode = entryModeWithPin(k.card.entryMode, false);
+    const held = this.heldPreAuth(k.card.pan, authCode, k.dateMmdd);
+    if (held) {
+      // Keyed, but this terminal holds it: 61 names its real batch, STAN and date (profile,
+      // Clarifications), the 115% bound applies, and the journal's hold follows the answer.
+      if (held.state !== 'open') throw new PosError('OPR_NOT_VOIDABLE', `pre-authorization ${held.stan} is ${held.state}`, { stan: held.stan });
+      const ref = { batch: held.batch, stan: held.stan, dateMmdd: held.hostDate ?? hostMmdd(held.beganAtMs), authCode };
+      return { ref, pan: k.card.pan, expiry: k.card.expiry ?? held.expiry, entryMode, amountFen: held.amountFen, origStan: held.stan, card: k.card };
+    }
     // Batch and STAN 000000: a hold this terminal does not hold (profile, Clarifications).
-    return { ref: { batch: 0, stan: 0, dateMmdd: k.dateMmdd, authCode: k.authCode.toUpperCase() }, pan: k.card.pan, expiry: k.card.expiry, entryMode: k.card.entryMode, amountFen: k.amountFen, card: k.card };
+    return { ref: { batch: 0, stan: 0, dateMmdd: k.dateMmdd, authCode }, pan: k.card.pan, expiry: k.card.expiry, entryMode, amountFen: k.amountFen, card: k.card };
+  }
+
+  /** The hold of this journal a keyed authorization code, date and card name, if any (the newest). */
+  private heldPreAuth(pan: string, authCode: string, dateMmdd: string): PreAuthHold | undefined {
+    const holds = [...this.state.preAuths.values()].reverse();
+    return holds.find((h) => h.authCode.toUpperCase() === authCode && (h.hostDate ?? hostMmdd(h.beganAtMs)) === dateMmdd && this.panOf(h.panEnc) === pan);
   }
 
   /** Pre-authorization void (supervisor, as a void): releases the hold. */
@@ -1330,7 +1353,7 @@ export class TerminalEngine {
     }
   }
 
-  /** What the 0400 of a balance inquiry needs: its 2 3 11 22 25 60 (no amount: 4 goes as 0). */
+  /** What the 0400 of a balance inquiry needs: its 2 3 11 22 25 60 (no amount: the 0400 has no 4; amountFen 0 is not sent). */
   private balanceReversal(req: Request, pan: string): ReversalPendingPayload {
     const m = req.message;
     return {
@@ -1455,13 +1478,12 @@ export class TerminalEngine {
   /** @internal */ hostAnswered(f: HostFeature, type: RequestType, responseCode: string): boolean { return this.noteUnknown(f, type, responseCode); }
 }
 
-/** An original that never got field 13 is dated in the host's zone, China (UTC+8): the profile. */
-/** Why a chip sale the host approved did not stand: the card pulled, issuer authentication failed, or the card's AAC. */
 /** The request never left the terminal (connect refused, network down): the host cannot have it. */
-function requestNeverLeft(e: PosError): boolean {
+export function requestNeverLeft(e: PosError): boolean {
   return (e.kind === 'host-unreachable' || e.kind === 'network-down') && e.detail.requestSent === false;
 }
 
+/** Why a chip sale the host approved did not stand: the card pulled, issuer authentication failed, or the card's AAC. */
 function chipFailure(o: OnlineOutcome): PosError {
   if (o.error?.id === 'RDR_CARD_REMOVED') return new PosError('RDR_REMOVED_BEFORE_END', 'the card was removed before the final GENERATE AC: the sale is reversed');
   if (o.issuerAuth === 'failed') return new PosError('RDR_ISSUER_AUTH_FAILED', 'issuer authentication failed (ARPC): the card was asked for an AAC, the sale is reversed');
@@ -1469,6 +1491,7 @@ function chipFailure(o: OnlineOutcome): PosError {
   return new PosError('RDR_DECLINED_AFTER_APPROVAL', `the card did not confirm the approval (${o.error?.code ?? o.cryptogram}): the sale is reversed`);
 }
 
+/** An original that never got field 13 is dated in the host's zone, China (UTC+8): the profile. */
 function hostMmdd(ms: number): string {
   return mmddIn(ms, TZ_OFFSET_MINUTES_DEFAULT);
 }

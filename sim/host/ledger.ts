@@ -148,7 +148,8 @@ export class Ledger {
   }
 
   findSaleByRrn(tid: string, rrn: string): LedgerEntry | undefined {
-    for (const e of this.entriesByKey.values()) if (e.tid === tid && e.rrn === rrn && e.type === 'sale') return e;
+    // A completion counts as a sale (profile, Version 2): it is refunded as one.
+    for (const e of this.entriesByKey.values()) if (e.tid === tid && e.rrn === rrn && (e.type === 'sale' || e.type === 'completion')) return e;
     return undefined;
   }
 

@@ -25,6 +25,7 @@ function wired(wire: Wire): (t: HostExchange) => HostExchange {
 }
 
 const refused = (code: string) => (e: unknown): boolean => isPosError(e) && e.code === code;
+const need = <T>(v: T | undefined, what: string): T => { assert.ok(v !== undefined, `no ${what} on the wire`); return v; };
 
 describe('runtime engine: protocol V2 against the acquirer simulator', function () {
   this.timeout(20_000);
@@ -99,6 +100,41 @@ describe('runtime engine: protocol V2 against the acquirer simulator', function 
     assert.equal(r.terminal.engine.featureAvailable('preAuth'), false, '40: the host does not support it');
     await r.terminal.engine.signOn(CASHIER);
     assert.equal(r.terminal.engine.featureAvailable('preAuth'), true, 'offered again after the next sign-on');
+  });
+
+  it('aRefundOrCompletionCarriesNoPinAndItsEntryModeSaysSo: 22 ends in 2 whatever the card\'s rule (profile: 1 = PIN entered)', async () => {
+    const pinCard = { ...magCard(), entryMode: '021' as const, pinRequired: true };
+    const s = await r.terminal.engine.sale({ amountFen: 3_000, card: magCard(), session: CASHIER });
+    assert.equal(s.outcome, 'approved');
+    if (s.outcome !== 'approved') return;
+    await r.terminal.engine.refund({ amountFen: 1_000, card: pinCard, session: SUPERVISOR, origRrn: s.txn.rrn as string, origDateMmdd: s.txn.hostDate as string });
+    const refund = lastOnWire('0220', '25');
+    assert.equal(textField(need(refund, 'refund'), 22), '022');
+    assert.equal(refund?.fields.has(52), false);
+    const hold = await r.terminal.engine.preAuth({ amountFen: 20_000, card: magCard(), session: CASHIER });
+    assert.equal(hold.outcome, 'approved');
+    if (hold.outcome !== 'approved') return;
+    await r.terminal.engine.completion({ keyed: { authCode: hold.txn.authCode as string, dateMmdd: hold.txn.hostDate as string, card: pinCard } }, 20_000, CASHIER);
+    assert.equal(textField(need(lastOnWire('0200', '20'), 'completion'), 22), '022');
+  });
+
+  it('aKeyedCompletionOfAHoldThisTerminalHoldsNamesItInField61, keeps the 115% bound and completes the hold', async () => {
+    const hold = await r.terminal.engine.preAuth({ amountFen: 20_000, card: magCard(), session: CASHIER });
+    assert.equal(hold.outcome, 'approved');
+    if (hold.outcome !== 'approved') return;
+    const keyed = { authCode: (hold.txn.authCode as string).toLowerCase(), dateMmdd: hold.txn.hostDate as string, card: magCard() };
+    await assert.rejects(r.terminal.engine.completion({ keyed }, 23_001, CASHIER), refused('E-OPR-01'), 'over 115% of the held 200.00');
+    const done = await r.terminal.engine.completion({ keyed }, 23_000, CASHIER);
+    assert.equal(done.outcome, 'approved');
+    const six = (n: number): string => String(n).padStart(6, '0');
+    assert.equal(textField(need(lastOnWire('0200', '20'), 'completion'), 61), six(hold.txn.batch) + six(hold.txn.stan) + hold.txn.hostDate);
+    assert.throws(() => r.terminal.engine.openPreAuth(hold.txn.stan), refused('E-OPR-10'), 'the hold is completed in the journal');
+    await assert.rejects(r.terminal.engine.completion({ keyed }, 100, CASHIER), refused('E-OPR-10'), 'and cannot be completed twice');
+    // A refund of the completion names it too (a completion counts as a sale), and the host takes it.
+    if (done.outcome !== 'approved') return;
+    const refund = await r.terminal.engine.refund({ amountFen: 23_000, card: magCard(), session: SUPERVISOR, origRrn: done.txn.rrn as string, origDateMmdd: done.txn.hostDate as string });
+    assert.equal(refund.outcome, 'approved');
+    assert.equal(textField(need(lastOnWire('0220', '25'), 'refund'), 61), six(done.txn.batch) + six(done.txn.stan) + done.txn.hostDate);
   });
 
   it('aPreAuthorizationWithoutAnswerIsReversedAsItsOriginal: 0400 with 030000 and 60.1 = 10, the hold released at the host', async () => {

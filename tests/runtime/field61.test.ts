@@ -66,6 +66,22 @@ describe('field 61 of a refund or void names the original this terminal holds', 
     }
   });
 
+  it('a keyed completion of a hold this terminal does not hold sends 000000 batch and STAN with the keyed date', async () => {
+    const other = await rig({ sim: r.sim, dir: tempDir('h-money-field61-hold-') });
+    try {
+      await other.terminal.engine.store.commit([rec.stan(500_000)], { reserve: true });
+      await other.terminal.engine.signOn(CASHIER);
+      const hold = approved(await other.terminal.engine.preAuth({ amountFen: 10_000, card: magCard(), session: CASHIER }));
+      await r.terminal.engine.signOn(CASHIER);
+      const keyed = { authCode: hold.authCode as string, dateMmdd: hold.hostDate as string, card: magCard() };
+      approved(await r.terminal.engine.completion({ keyed }, 10_000, CASHIER));
+      assert.equal(r.sim.requests().filter((q) => q.type === 'completion').at(-1)?.field61, '000000000000' + hold.hostDate);
+    } finally {
+      await other.close();
+      removeDir(other.dir);
+    }
+  });
+
   it('a void sends 16 digits: the sale\'s batch, STAN and host date', async () => {
     const s = await sale(2_500);
     approved(await r.terminal.engine.voidSale(s.stan, SUPERVISOR));

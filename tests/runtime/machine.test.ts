@@ -1269,7 +1269,7 @@ describe('runtime state machine', function () {
     assert.deepEqual(types.slice(-4), ['preAuth', 'completion', 'completionVoid', 'preAuthVoid']);
   });
 
-  it('pre-authorization family keyed: a hold named by authorization code and date (batch and trace 000000), the card read or keyed; bad details refused; card errors retried; PIN bypass', async () => {
+  it('pre-authorization family keyed: a hold named by authorization code and date (this terminal\'s: its batch and trace), the card read or keyed; bad details refused; card errors retried; PIN bypass', async () => {
     const run = track(await loggedIn({}, '002', '2222'));
     const engine = run.r.terminal.engine;
     // Keyed card, after a read error and an expired keyed expiry.
@@ -1308,7 +1308,12 @@ describe('runtime state machine', function () {
     await run.until('completion.askCustomerCopy'); run.send({ type: 'NO' }); await run.until('idle');
     const completion = run.r.sim.requests().filter((q) => q.type === 'completion').at(-1);
     assert.equal(completion?.code, '00');
-    assert.equal(completion?.field61, `000000000000${keyedHold.hostDate}`, 'a keyed original goes out as batch and trace 000000 with its date');
+    // Keyed, but this terminal holds it: its real batch and trace (the profile's Clarifications);
+    // 000000 is for a hold of another terminal (tests/runtime/engine-v2.test.ts).
+    const six = (n: number): string => String(n).padStart(6, '0');
+    assert.equal(completion?.field61, `${six(keyedHold.batch)}${six(keyedHold.stan)}${keyedHold.hostDate}`, 'a keyed hold this terminal holds goes out with its batch and trace');
+    assert.equal(engine.txn(keyedHold.stan)?.status, 'approved');
+    assert.throws(() => engine.openPreAuth(keyedHold.stan), /completed/, 'the journal\'s hold is completed');
 
     // Void of a keyed hold: the amount is needed; the card (error, bad keyed, good keyed).
     run.send({ type: 'PRE_AUTH_VOID' }); await run.until('preAuthVoid.original');
