@@ -331,8 +331,9 @@ export function createTerminalMachine(deps: MachineDeps) {
         const rev = await engine.flushReversal().catch((e: unknown) => { if (isPosError(e, 'invariant') || STORAGE_KINDS.includes(kindOf(e) as ErrorKind)) throw e; return 'pending' as const; });
         if (rev === 'cleared') notice = 'reversal-sent';
         if (rev === 'pending') notice = 'reversal-pending';
-        // A QR payment whose outcome is unknown: asked now; found paid, it is voided (its receipts wait below).
-        if (engine.state.pendingQrQuery) {
+        // A QR payment whose outcome is unknown: asked now; found paid, it is voided (its receipts wait
+        // below). Not while a reversal is still owed: it goes before any other financial message.
+        if (engine.state.pendingQrQuery && rev !== 'pending') {
           const q: QrResolution = await new QrPayments(engine, { sleep: deps.qrSleep }).resolvePending()
             .catch((e: unknown) => { if (isPosError(e, 'invariant') || STORAGE_KINDS.includes(kindOf(e) as ErrorKind)) throw e; return { resolution: 'pending' as const }; });
           if (q.resolution === 'voided') notice = 'qr-voided';

@@ -40,7 +40,7 @@ import { QrTxnInfo, QrTxnKind, RecordInput, TxnBeginPayload, rec } from '../reco
 import { QrQueryPendingPayload, qrRec } from '../qr-records';
 import { Session } from '../operators';
 import { Txn, statusOf } from '../terminal-state';
-import { TerminalEngine, TxnView, viewOf } from './engine';
+import { TerminalEngine, TxnView, requestNeverLeft, viewOf } from './engine';
 
 /** The profile's query interval while a customer pays (P1). */
 export const QR_QUERY_INTERVAL_MS = 3000;
@@ -50,6 +50,14 @@ export const QR_WAIT_MS_MAX = 60_000;
 export const QR_ORDER_VALIDITY_S = QR_WAIT_MS_MAX / 1000;
 /** Queries per attempt to resolve an unknown payment outside the wait (boot, before a QR message, before settlement). */
 export const QR_RESOLVE_QUERIES_MAX = 3;
+/**
+ * Answers to a QR query that refuse the query itself, not the payment: format error, the switch or
+ * issuer unavailable, a system malfunction, the switch's timeout, this terminal's MAC not verified.
+ * They say nothing of whether the customer paid, so the payment stays pending and is asked about
+ * again. The profile's "any other code is a decline" is read as said of the payment's own answer:
+ * a paid payment recorded declined on a query's 96 would be paid again by a customer told it failed.
+ */
+export const QR_QUERY_NOT_ANSWERED_CODES: readonly string[] = ['30', '91', '96', '98', MAC_ERROR_RESPONSE_CODE];
 /** What the journal keeps of a payment code. */
 export const PAYMENT_CODE_KEPT_DIGITS = 4;
 
@@ -224,6 +232,13 @@ export class QrPayments {
       if (!s) return { resolution: 'pending' };
       try { await this.engine.ready(s); } catch (e) { rethrowFatal(e); this.log.warn({ err: String(e) }, 'cannot sign on to resolve a QR payment'); return { resolution: 'pending' }; }
     }
+    // A pending reversal goes before any other financial message (profile, Reversal): a query
+    // found paid is followed by a void at once.
+    if (this.engine.state.pendingReversal) {
+      let rev: 'none' | 'cleared' | 'pending' = 'pending';
+      try { rev = await this.engine.flushReversal(); } catch (e) { rethrowFatal(e); this.log.warn({ err: String(e) }, 'reversal before a QR query failed'); }
+      if (rev === 'pending') return { resolution: 'pending' };
+    }
     if (p.kind !== 'qrSale') {
       const res = await this.resend(p);
       return { resolution: res === undefined ? 'pending' : 'resolved' };
@@ -337,7 +352,7 @@ export class QrPayments {
     rethrowFatal(e);
     const err = e as PosError;
     this.log.warn({ stan, code: err.code, kind: err.kind }, 'no usable answer to a QR request');
-    if (err.kind === 'host-unreachable' && err.detail.requestSent === false) {
+    if (requestNeverLeft(err)) {
       await this.engine.store.commit([
         rec.txnResult({ stan, outcome: 'not-sent', responseCode: 'NS' }),
         qrRec.queryCleared({ stan, cause: 'not-sent', responseCode: 'NS' }),
@@ -387,6 +402,12 @@ export class QrPayments {
       const res = parseQrResponse(this.profile, req, await this.engine.sendEncoded(req, stans[0], this.engine.encodeRaw(req)), { mak: this.engine.macKey });
       if (res.waiting) {
         await this.notePending(res.qr.A2);
+        return undefined;
+      }
+      if (QR_QUERY_NOT_ANSWERED_CODES.includes(res.responseCode)) {
+        // A0: sign on before the next message, as for a card sale.
+        if (res.responseCode === MAC_ERROR_RESPONSE_CODE) this.engine.needsSignOn = true;
+        this.log.warn({ stan: p.stan, code: res.responseCode }, 'QR query refused by the host: the payment stays pending');
         return undefined;
       }
       return await this.record(p.stan, res);

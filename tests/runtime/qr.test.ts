@@ -7,7 +7,7 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isPosError } from '../../common/errors';
+import { PosError, isPosError } from '../../common/errors';
 import { RecordType } from '../../storage/record';
 import { settle } from '../../runtime/txn/settlement';
 import { QR_QUERY_INTERVAL_MS, QR_WAIT_MS_MAX, QrPayments } from '../../runtime/txn/qr';
@@ -186,6 +186,60 @@ describe('QR payments against the acquirer simulator', function () {
     assert.equal(resolved.resolution, 'voided');
     assert.ok(!r.sim.requests().some((q) => q.type === 'reversal'));
     assertReconciled(r);
+  });
+
+  it('a QR sale that never left because the network is down is not sent: nothing pending, the next QR payment goes on', async () => {
+    await r.close();
+    let down = true;
+    r = await rig({ host: (t) => ({
+      exchange: (request, signal) => (down
+        ? Promise.reject(new PosError('NET_LINK_DOWN', 'link wifi0: wlan0 has no IPv4 address', { requestSent: false }))
+        : t.exchange(request, signal)),
+      setResponseTimeoutMs: (ms) => t.setResponseTimeoutMs?.(ms),
+    }) });
+    down = false;
+    await r.terminal.engine.signOn(CASHIER);
+    down = true;
+    await qr().sale({ amountFen: 990, paymentCode: PAID_CODE, session: CASHIER }).catch(() => undefined);
+    assert.equal(r.terminal.engine.state.pendingQrQuery, undefined, 'nothing reached the host: nothing to ask about');
+    down = false;
+    assert.equal((await qr().sale({ amountFen: 10, paymentCode: PAID_CODE, session: CASHIER })).outcome, 'approved');
+  });
+
+  for (const code of ['96', 'A0']) {
+    it(`a query the host refuses (${code}) says nothing of the payment: it stays pending, and is found paid later`, async () => {
+      r.sim.setFault({ kind: 'close-before-response', type: 'qrSale' });
+      r.sim.setFault({ kind: 'close-before-response', type: 'qrQuery', count: Infinity });
+      assert.equal((await qr().sale({ amountFen: 990, paymentCode: PAID_CODE, session: CASHIER })).outcome, 'pending');
+      r.sim.clearFaults();
+      r.sim.setFault({ kind: 'response-code', code, type: 'qrQuery', count: Infinity });
+      assert.equal((await qr().resolvePending()).resolution, 'pending');
+      const stan = r.terminal.engine.state.pendingQrQuery?.stan;
+      assert.ok(stan !== undefined, 'still pending');
+      assert.equal(r.terminal.engine.txn(stan)?.status, 'pending', 'not recorded declined');
+      r.sim.clearFaults();
+      assert.equal((await qr().resolvePending()).resolution, 'voided', 'paid at the host: voided, never left charged');
+    });
+  }
+
+  it('a reversal owed goes before the pending QR query: while the host refuses it, nothing else is sent', async () => {
+    r.sim.setFault({ kind: 'close-before-response', type: 'qrSale' });
+    r.sim.setFault({ kind: 'close-before-response', type: 'qrQuery', count: Infinity });
+    assert.equal((await qr().sale({ amountFen: 990, paymentCode: PAID_CODE, session: CASHIER })).outcome, 'pending');
+    r.sim.clearFaults();
+    // A card sale without an answer owes its reversal, which the host then refuses (96).
+    r.sim.setFault({ kind: 'close-before-response', type: 'sale' });
+    r.sim.setFault({ kind: 'response-code', code: '96', type: 'reversal', count: Infinity });
+    await r.terminal.engine.sale({ amountFen: 500, card: magCard(), session: CASHIER }).catch(() => undefined);
+    assert.ok(r.terminal.engine.state.pendingReversal, 'a reversal is owed');
+    await r.reboot();
+    const sentBefore = r.sent.length;
+    assert.equal((await qr().resolvePending()).resolution, 'pending');
+    assert.deepEqual([...new Set(r.sent.slice(sentBefore).map((x) => x.type))], ['reversal'], 'no QR query while the reversal is owed');
+    r.sim.clearFaults();
+    const from = r.sent.length;
+    assert.equal((await qr().resolvePending()).resolution, 'voided');
+    assert.deepEqual(r.sent.slice(from).map((x) => x.type).slice(0, 2), ['reversal', 'qrQuery'], 'the reversal first, then the query');
   });
 
   it('CANCEL during the wait: pending (not reversed); the next QR payment asks about it first', async () => {
