@@ -21,6 +21,7 @@ import { rt } from '../ui-lcd/recovery-strings';
 import { t } from '../ui-lcd/strings';
 import { QR_WAIT_MS_MAX } from '../runtime/txn/qr';
 import { ERRORS } from '../common/errors';
+import { explainResponseCode } from '../runtime/host/response-codes';
 
 /** What the input controller contributes to a screen. Never a secret: lengths only. */
 export interface UiState {
@@ -260,12 +261,35 @@ const qrWaitScreen: Builder = (v) => {
   return { name: 'qrWait', data: { transaction: 'qr', amountFen: v.data.amountFen, secondsLeft, ...(q?.content !== undefined ? { content: q.content, printed: q.printed === true } : {}) } };
 };
 
+/** Errors that mean the host was not reached: the failure screen says "Host down", else "Sign-on failed". */
+const NOT_REACHED_KINDS: ReadonlySet<string> = new Set(['network-down', 'host-unreachable', 'timeout']);
+
+/**
+ * The sign-on failure screen: why, in the error's own words and first step (a key problem is not
+ * a network one: a merchant must not restart the router for it), the host's answer code explained,
+ * and a reversal only when one is owed.
+ */
 const hostUnreachable: Builder = (v, _ui, env) => {
-  const code = v.data.error?.code;
+  const e = v.data.error;
+  const code = e?.code;
   const reason = code === 'E-NET-05' ? 'refused' : code === 'E-NET-06' || code === 'E-HOST-01' ? 'timeout' : 'no-answer';
+  const network = e === undefined || NOT_REACHED_KINDS.has(e.kind);
+  const responseCode = typeof e?.detail.responseCode === 'string' ? e.detail.responseCode : undefined;
+  const said = responseCode === undefined ? undefined : explainResponseCode(responseCode);
   const echo = v.data.echo;
   const echoData = echo === undefined ? {} : 'errorCode' in echo ? { echo: { ok: false, code: echo.errorCode } } : { echo: { ok: echo.responseCode === '00', code: echo.responseCode, roundTripMs: echo.roundTripMs } };
-  return { name: 'hostUnreachable', data: { attempt: 1, attemptMax: 1, reason, ...echoData, ...(env.modem ? { modem: env.modem } : {}) }, ...(code ? { notice: code } : {}) };
+  return {
+    name: 'hostUnreachable',
+    data: {
+      reason, network,
+      ...(e ? { cause: { en: e.en.cause, zh: e.zh.cause } } : {}),
+      ...(e && e.en.steps.length > 0 ? { step: { en: e.en.steps[0], zh: e.zh.steps[0] } } : {}),
+      ...(said ? { hostCode: { en: `${said.code} ${said.en}`, zh: `${said.code} ${said.zh}` } } : {}),
+      reversalKept: v.data.reversalPending,
+      ...echoData, ...(env.modem ? { modem: env.modem } : {}),
+    },
+    ...(code ? { notice: code } : {}),
+  };
 };
 
 /** The menu's reason is why recovery opened (kept by the machine), never the login's last wrong password. */
@@ -296,7 +320,7 @@ export const STATE_SCREENS: Readonly<Record<string, Builder>> = {
   authenticating: login,
   signOn: () => ({ name: 'signOn', data: { attempt: 1, attemptMax: 1 } }),
   hostUnreachable,
-  echoTest: (v) => ({ name: 'hostUnreachable', data: { attempt: 1, attemptMax: 1, reason: 'no-answer', echo: { running: true } } }),
+  echoTest: (v, ui, env) => { const s = hostUnreachable(v, ui, env); return { ...s, data: { ...(s.data as ScreenData['hostUnreachable']), echo: { running: true } } }; },
   idle,
   lowBattery: lowBattery(false),
   shutdown: lowBattery(true),

@@ -52,7 +52,7 @@
  *   lowBattery       { percent, charging, critical }
  *   paperOut         { copy?, eReceipt?, code? }   a copy waits for the printer: paper out, or another printer error by its code
  *   storageFailure   { code, selected }                        export / diagnostics offered
- *   hostUnreachable  { attempt, attemptMax, reason: 'refused'|'timeout'|'no-answer', echo?: { running } | { ok, code, roundTripMs? }, modem?: ModemView }
+ *   hostUnreachable  { reason: 'refused'|'timeout'|'no-answer', network?, cause?, step?, hostCode?, reversalKept?, echo?: { running } | { ok, code, roundTripMs? }, modem?: ModemView }
  *   simPin           { digits, attemptsLeft?, refused?, checking? }   the SIM asks for its PIN (key 2 on the sign-on failure screen)
  *   diagnostics      { results: { check, state: 'ok'|'fail'|'running'|'pending', code? }[], selected }
  *   settings         { selected }
@@ -135,8 +135,14 @@ export interface ScreenData {
   /** code: the printer's error (E-PRN-01 paper out when absent); another one is named with its steps, not "load paper". */
   paperOut: { copy?: 'merchant' | 'customer' | 'report' | 'duplicate'; eReceipt?: string; code?: string };
   storageFailure: { code: string; selected: number };
+  /**
+   * The sign-on failed (OK retries it, 1 runs the echo test). network: the host was not reached
+   * (title "Host down"), else it answered and refused or could not be read ("Sign-on failed").
+   * cause and step: the error's own, from the error list; hostCode: the host's 39 explained;
+   * reversalKept: a reversal is still owed (sent after the sign-on).
+   */
   hostUnreachable: {
-    attempt: number; attemptMax: number; reason: 'refused' | 'timeout' | 'no-answer';
+    reason: 'refused' | 'timeout' | 'no-answer'; network?: boolean; cause?: LocalText; step?: LocalText; hostCode?: LocalText; reversalKept?: boolean;
     /** The echo test (key 1): running, or the host's answer (code 00 = the host is there) or the error that stopped it. */
     echo?: { running: true } | { ok: boolean; code: string; roundTripMs?: number };
     /** Boards with a 4G modem: its state when the sign-on failed, and the fault it means (first cause first). */
@@ -206,7 +212,7 @@ export const DEFAULTS: { readonly [K in StateName]: ScreenData[K] } = {
   lowBattery: { percent: 10, charging: false, critical: false },
   paperOut: {},
   storageFailure: { code: 'E-STO-03', selected: 0 },
-  hostUnreachable: { attempt: 1, attemptMax: 3, reason: 'no-answer' },
+  hostUnreachable: { reason: 'no-answer', network: true },
   simPin: { digits: 0 },
   diagnostics: { results: [], selected: 0 },
   settings: { selected: 0 },
@@ -682,7 +688,7 @@ function simPin(d: ScreenData['simPin']): Screen {
 }
 
 function hostUnreachable(d: ScreenData['hostUnreachable']): Screen {
-  const reason = d.reason === 'refused' ? [t('msg.refused')] : d.reason === 'timeout' ? [t('msg.timedOut')] : [];
+  const reason = d.reason === 'refused' ? [t('msg.refused')] : d.reason === 'timeout' ? [t('msg.timedOut')] : d.cause ? [d.cause] : [];
   const e = d.echo;
   // The echo's answer tells the network (no answer: E-NET/E-HOST-01) from the host (it answers, but refuses the sign-on).
   const echo = e === undefined ? [t('msg.echoHint')] : 'running' in e ? [t('msg.echoRunning')]
@@ -692,8 +698,12 @@ function hostUnreachable(d: ScreenData['hostUnreachable']): Screen {
   const first = d.modem?.fault !== undefined ? modem : [];
   const after = d.modem?.fault !== undefined ? [] : modem;
   return {
-    id: 'hostUnreachable', title: t('title.hostUnreachable'),
-    lines: [...first, t('msg.retrying', { n: d.attempt, max: d.attemptMax }), ...reason, t('msg.reversalKept'), ...echo, ...after], footer: t('footer.cancel'),
+    id: 'hostUnreachable', title: t(d.network === false ? 'title.signOnFailed' : 'title.hostUnreachable'),
+    lines: [
+      ...first, ...reason, ...(d.hostCode ? [d.hostCode] : []), ...(d.step ? [d.step] : []),
+      ...(d.reversalKept === true ? [t('msg.reversalKept')] : []), ...echo, ...after,
+    ],
+    footer: t('footer.retry'),
   };
 }
 

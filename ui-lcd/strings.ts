@@ -53,6 +53,7 @@ export const STRINGS = {
   'title.paperOut': s('Paper out', '打印机缺纸'),
   'title.storage': s('Storage fault', '存储故障'),
   'title.hostUnreachable': s('Host down', '主机无应答'),
+  'title.signOnFailed': s('Sign-on failed', '签到失败'),
   'title.diagnostics': s('Diagnostics', '自检诊断'),
   'title.settings': s('Settings', '设置'),
   'title.language': s('Language', '语言'),
@@ -266,7 +267,6 @@ export const STRINGS = {
   'msg.printWhenFixed': s('Then OK: the receipt prints', '排除后按确认键打印'),
   'msg.storageStop': s('Selling stopped; data kept', '已停止交易，数据已保留'),
   'msg.doNotPowerOff': s('Do not power off', '请勿关机'),
-  'msg.retrying': s('Retrying ({n}/{max})', '正在重试（{n}/{max}）'),
   'msg.reversalKept': s('Reversal kept', '已保存冲正'),
   // The sign-on failure screen's 4G lines (ui-lcd/screens.ts modemLines) and the SIM PIN screen.
   'msg.simPinKey': s('2: enter SIM PIN', '按2输入SIM卡PIN码'),

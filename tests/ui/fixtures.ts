@@ -168,14 +168,22 @@ export const SAMPLES: Samples = {
   ],
   storageFailure: [{ variant: 'io', data: { code: 'E-STO-03', selected: 0 } }],
   hostUnreachable: [
-    { variant: 'retry2of3', data: { attempt: 2, attemptMax: 3, reason: 'timeout' } },
+    { variant: 'timeout', data: { reason: 'timeout', network: true, cause: { en: 'Host did not answer', zh: '主机无应答' }, step: { en: 'Check the network', zh: '检查网络' }, reversalKept: true } },
+    {
+      variant: 'keys',
+      data: { reason: 'no-answer', network: false, cause: { en: 'Key check values do not match', zh: '密钥校验值不符' }, step: { en: 'Keys invalid', zh: '密钥无效' } },
+    },
+    {
+      variant: 'refused03',
+      data: { reason: 'no-answer', network: false, cause: { en: 'Sign-on refused', zh: '签到被拒绝' }, hostCode: { en: '03 Invalid merchant', zh: '03 无效商户' }, step: { en: 'Check terminal/merchant id', zh: '检查终端号和商户号' } },
+    },
     {
       variant: 'modem-sim-pin',
-      data: { attempt: 1, attemptMax: 1, reason: 'no-answer', modem: { sim: 'pin-required', pinAttemptsLeft: 3, rssiDbm: -75, bars: 4, tech: 'LTE', registration: 'not-registered', apn: 'cmnet', fault: 'E-NET-09' } },
+      data: { reason: 'no-answer', network: true, modem: { sim: 'pin-required', pinAttemptsLeft: 3, rssiDbm: -75, bars: 4, tech: 'LTE', registration: 'not-registered', apn: 'cmnet', fault: 'E-NET-09' } },
     },
     {
       variant: 'modem-ok',
-      data: { attempt: 1, attemptMax: 1, reason: 'timeout', modem: { sim: 'ready', rssiDbm: -75, bars: 4, tech: 'LTE', registration: 'home', operator: 'CHINA MOBILE', apn: 'cmnet' } },
+      data: { reason: 'timeout', network: true, modem: { sim: 'ready', rssiDbm: -75, bars: 4, tech: 'LTE', registration: 'home', operator: 'CHINA MOBILE', apn: 'cmnet' } },
     },
   ],
   simPin: [

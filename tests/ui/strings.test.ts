@@ -32,7 +32,7 @@ describe('ui-lcd strings', () => {
   });
 
   it('placeholdersAreFilledInBothLanguages', () => {
-    assert.deepEqual(t('msg.retrying', { n: 2, max: 3 }), { en: 'Retrying (2/3)', zh: '正在重试（2/3）' });
+    assert.deepEqual(t('msg.echoOk', { ms: 42 }), { en: 'Host answers (42 ms)', zh: '主机有应答(42毫秒)' });
     assert.equal(tr('notice.attemptsLeft', 'zh-CN', { n: 1 }), '错误，剩1次');
     assert.equal(t('msg.inFlight', { txn: t('txn.sale') }).zh, '断电时的消费');
   });
