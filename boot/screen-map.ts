@@ -16,9 +16,10 @@
 import type { MachineView, ErrorView } from '../runtime/machine';
 import { RETRYABLE_KINDS } from '../runtime/machine';
 import type { Txt, StatusLine, Locale } from '../ui-lcd/screen';
-import type { StateName, ScreenData, Transaction, Refused, ModemView, OperatorRole } from '../ui-lcd/screens';
+import type { StateName, ScreenData, Transaction, Refused, ModemView, OperatorRole, RestoredOutcome } from '../ui-lcd/screens';
 import { rt } from '../ui-lcd/recovery-strings';
 import { t } from '../ui-lcd/strings';
+import type { StringKey } from '../ui-lcd/strings';
 import { QR_WAIT_MS_MAX } from '../runtime/txn/qr';
 import { ERRORS } from '../common/errors';
 import { explainResponseCode } from '../runtime/host/response-codes';
@@ -117,12 +118,30 @@ const pad6 = (n: number | undefined): string => String(n ?? 0).padStart(6, '0');
 const boot: Builder = (_v, _ui, env) => ({ name: 'boot', data: { step: env.bootStep, stepIndex: env.bootStepIndex, stepCount: env.bootStepCount } });
 const pending: Builder = (_v, _ui, env) => ({ name: 'boot', data: { step: 'pending', stepIndex: Math.max(env.bootStepIndex, env.bootStepCount - 1), stepCount: env.bootStepCount } });
 
+/** What the boot's notice (runtime/machine.ts resumePending) says became of the work a power cut stopped. */
+const RESTORED_OUTCOME: Readonly<Record<string, RestoredOutcome>> = {
+  'reversal-sent': 'reversed', 'reversal-pending': 'reversalPending', 'qr-voided': 'qrVoided', 'qr-pending': 'unknown',
+  'settlement-resumed': 'completed', 'settlement-pending': 'notFinished',
+};
+/** The same in a notice row (16 cells) on the login screen: shown until someone logs in. */
+const CUT_NOTICE: Readonly<Record<string, StringKey>> = {
+  'reversal-sent': 'notice.cutReversed', 'reversal-pending': 'notice.cutReversalOwed', 'qr-voided': 'notice.cutQrVoided', 'qr-pending': 'notice.cutQrUnknown',
+  'settlement-resumed': 'notice.cutSettled', 'settlement-pending': 'notice.cutSettleOpen',
+};
+
+/** The transaction the boot's notice is about, as the screens name it (a sale when nothing says). */
+function noticeTransaction(v: MachineView): Transaction {
+  const k = v.data.noticeTxn;
+  return k === undefined ? 'sale' : k === 'qrSale' ? 'qr' : k;
+}
+
 const login: Builder = (v, ui, env) => {
   const e = v.data.error;
   const attemptsLeft = e?.code === 'E-OPR-02' && typeof e.detail.attemptsLeft === 'number' ? e.detail.attemptsLeft : undefined;
   return {
     name: 'login',
     data: { ...ui.login, ...(attemptsLeft !== undefined && ui.login.field === 'operator' && ui.login.operator === '' ? { attemptsLeft } : {}), ...(v.state.startsWith('recovery.') ? { mode: 'recovery' } : {}) },
+    ...(!v.state.startsWith('recovery.') && !env.bootNotice && attemptsLeft === undefined && CUT_NOTICE[v.data.notice ?? ''] !== undefined ? { notice: t(CUT_NOTICE[v.data.notice ?? '']) } : {}),
     ...(env.bootNotice && attemptsLeft === undefined ? { notice: env.bootNotice } : {}),
     // Recovery refused a right password that is not an administrator's: say so, not just start over.
     ...(v.state.startsWith('recovery.') && v.data.notice === 'administrator-required' && attemptsLeft === undefined && ui.login.operator === '' ? { notice: rt('login.adminOnly') } : {}),
@@ -314,7 +333,7 @@ export const STATE_SCREENS: Readonly<Record<string, Builder>> = {
   'recovery.menu': recoveryMenu,
   'recovery.exporting': recoveryMenu,
   pendingWork: pending,
-  offerReprint: (v) => ({ name: 'restored', data: { transaction: 'sale', outcome: v.data.notice === 'reversal-sent' ? 'reversed' : 'completed' } }),
+  offerReprint: (v) => ({ name: 'restored', data: { transaction: noticeTransaction(v), outcome: RESTORED_OUTCOME[v.data.notice ?? ''] ?? 'completed' } }),
   printingPending: printing('duplicate'),
   login,
   authenticating: login,

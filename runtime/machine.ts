@@ -43,7 +43,10 @@ import { TZ_OFFSET_MINUTES_DEFAULT } from '../common/time';
 import { MonoImage, Printer } from '../hal/printer';
 import { Terminal } from './terminal';
 import { Session, mayOpenRecovery } from './operators';
-import type { Role } from './records';
+import type { Role, TxnKind } from './records';
+
+/** What a boot's notice is about: the transaction in flight at a power cut (a balance inquiry too), or a settlement. */
+export type NoticeTxn = TxnKind | 'balance' | 'settlement';
 import { CardInput, CardRequest, EmvTxnType, keyedCard, withPin } from './txn/card';
 import { FlowResult, PreAuthTarget, TxnView } from './txn/engine';
 import { TerminalStatus, completionFenMax } from './host/messages-v2';
@@ -148,6 +151,8 @@ export interface MachineContext {
   balanceFen?: number;
   error?: ErrorView;
   notice?: string;
+  /** What the boot's notice is about: the kind of the transaction in flight at the power cut, or 'settlement'. */
+  noticeTxn?: NoticeTxn;
   pendingStans: number[];
   /**
    * The transactions whose copies were pending at boot: they may have printed before a power cut
@@ -325,9 +330,12 @@ export function createTerminalMachine(deps: MachineDeps) {
     types: { context: {} as MachineContext, events: {} as MachineEvent },
     actors: {
       boot: fromPromise<Terminal>(async () => { await deps.selfTest(); return deps.open(); }),
-      resumePending: fromPromise<{ pendingStans: number[]; reportPending: boolean; notice?: string }, MachineContext>(async ({ input }) => {
+      resumePending: fromPromise<{ pendingStans: number[]; reportPending: boolean; notice?: string; noticeTxn?: NoticeTxn }, MachineContext>(async ({ input }) => {
         const engine = engineOf(input);
         let notice: string | undefined;
+        // What the notice is about, for the screen after a power cut: the reversal's transaction,
+        // else the QR payment's, a settlement's, or the first slip waiting.
+        let noticeTxn: NoticeTxn | undefined = engine.state.pendingReversal?.kind;
         const rev = await engine.flushReversal().catch((e: unknown) => { if (isPosError(e, 'invariant') || STORAGE_KINDS.includes(kindOf(e) as ErrorKind)) throw e; return 'pending' as const; });
         if (rev === 'cleared') notice = 'reversal-sent';
         if (rev === 'pending') notice = 'reversal-pending';
@@ -338,12 +346,16 @@ export function createTerminalMachine(deps: MachineDeps) {
             .catch((e: unknown) => { if (isPosError(e, 'invariant') || STORAGE_KINDS.includes(kindOf(e) as ErrorKind)) throw e; return { resolution: 'pending' as const }; });
           if (q.resolution === 'voided') notice = 'qr-voided';
           if (q.resolution === 'pending') notice ??= 'qr-pending';
+          if (notice === 'qr-voided' || notice === 'qr-pending') noticeTxn = 'qrSale';
         }
         if (engine.state.settlement && rev !== 'pending') {
           await settle(engine, undefined).then(() => { notice = 'settlement-resumed'; }, () => { notice = 'settlement-pending'; });
+          noticeTxn = 'settlement';
         }
         const closed = engine.state.lastClosed;
-        return { pendingStans: [...new Set(engine.pendingCopies().map((p) => p.stan))], reportPending: closed !== undefined && !closed.reportPrinted, notice };
+        const pendingStans = [...new Set(engine.pendingCopies().map((p) => p.stan))];
+        if (notice === undefined) noticeTxn = pendingStans.length > 0 ? engine.state.txns.get(pendingStans[0])?.kind : closed !== undefined && !closed.reportPrinted ? 'settlement' : undefined;
+        return { pendingStans, reportPending: closed !== undefined && !closed.reportPrinted, notice, noticeTxn };
       }),
       login: fromPromise<Session, { c: MachineContext; operator: string; password: string }>(({ input }) => need(input.c.terminal, 'terminal').operators.login(input.operator, input.password)),
       // Their own password: the operator logged in (idle), or the administrator managing the operators.
@@ -616,8 +628,9 @@ export function createTerminalMachine(deps: MachineDeps) {
           src: 'login',
           input: ({ context, event }) => ({ c: context, operator: (event as { operator: string }).operator, password: (event as { password: string }).password }),
           onDone: [
-            { guard: ({ context }) => context.terminal?.engine.signedOn === true, target: 'idle', actions: [assign({ session: ({ event }) => event.output }), 'clearError'] },
-            { target: 'signOn', actions: [assign({ session: ({ event }) => event.output }), 'clearError'] },
+            // The boot's notice (what a power cut left) was shown at the login: read once someone logs in.
+            { guard: ({ context }) => context.terminal?.engine.signedOn === true, target: 'idle', actions: [assign({ session: ({ event }) => event.output, notice: undefined, noticeTxn: undefined }), 'clearError'] },
+            { target: 'signOn', actions: [assign({ session: ({ event }) => event.output, notice: undefined, noticeTxn: undefined }), 'clearError'] },
           ],
           onError: { target: 'login', actions: 'setError' },
         },
@@ -1524,6 +1537,8 @@ export interface MachineView {
     readonly balanceFen?: number;
     readonly error?: ErrorView;
     readonly notice?: string;
+    /** What the boot's notice is about (the transaction in flight at a power cut, or 'settlement'). */
+    readonly noticeTxn?: NoticeTxn;
     readonly pendingReceipts: readonly number[];
     /** The copy the printer waits to print first (the paper-out screen names it). */
     readonly waitingCopy?: 'merchant' | 'customer' | 'report' | 'duplicate';
@@ -1633,7 +1648,7 @@ export function viewOf(snap: TerminalSnapshot): MachineView {
     state: statePath(snap.value),
     data: {
       operator: c.session?.operator, role: c.session?.role, battery: c.battery, flow: c.flow, amountFen: c.amountFen, panMasked: mask,
-      duplicate: c.duplicate, result: c.result, balanceFen: c.balanceFen, error: c.error, notice: c.notice, pendingReceipts: [...c.pendingStans], waitingCopy: waitingCopy(c),
+      duplicate: c.duplicate, result: c.result, balanceFen: c.balanceFen, error: c.error, notice: c.notice, ...(c.noticeTxn !== undefined ? { noticeTxn: c.noticeTxn } : {}), pendingReceipts: [...c.pendingStans], waitingCopy: waitingCopy(c),
       reportPending: c.reportPending !== false, settlement: c.settlement, exportedTo: c.exportedTo, signedOn: engine?.signedOn ?? false,
       reversalPending: engine?.state.pendingReversal !== undefined, batch: engine?.state.batch, merchantName: engine?.params.merchantName,
       voidTarget: c.voidStan !== undefined && (c.flow === 'void' || c.flow === 'completionVoid' || c.flow === 'qrVoid' || c.flow === 'qrRefund') ? engine?.txn(c.voidStan) : undefined,

@@ -7,7 +7,7 @@
  *
  *   boot             { step: 'self-test'|'journal'|'pending'|'network'|'ready', stepIndex, stepCount }
  *   recovery         { selected, reasonCode?, resetHeld? }               menu: verify, export, restore, salvage, factory reset, diagnostics, restart, pending work, system
- *   restored         { transaction, outcome: 'reversed'|'completed'|'resumed' }   after a power loss
+ *   restored         { transaction, outcome: RestoredOutcome }   after a power loss
  *   login            { field: 'operator'|'password', operator, passwordLength, attemptsLeft?, mode? ('recovery': the administrator's) }
  *   signOn           { attempt, attemptMax }
  *   idle             { merchantName, nowMs, tzOffsetMinutes (default +480), status }
@@ -74,6 +74,8 @@ import { errorByCode } from '../common/errors';
 
 export type Transaction = 'sale' | 'void' | 'refund' | 'balance' | 'signOn' | 'settlement' | 'preAuth' | 'preAuthVoid' | 'completion' | 'completionVoid' | 'qr' | 'qrVoid' | 'qrRefund';
 export type CardMethod = 'swipe' | 'insert' | 'tap';
+/** What became of the transaction in flight at a power cut (the restored screen's second line). */
+export type RestoredOutcome = 'reversed' | 'completed' | 'resumed' | 'reversalPending' | 'qrVoided' | 'unknown' | 'notFinished';
 export type DiagCheck = 'battery' | 'storage' | 'printer' | 'reader' | 'keypad' | 'display' | 'network' | 'host' | 'log';
 export type Refused = 'max' | 'zero' | 'too-short' | 'pan-length' | 'luhn' | 'expiry' | 'expired' | 'date' | 'date-future' | 'date-old' | 'not-found'
   | 'in-use' | 'range' | 'unknown';
@@ -82,7 +84,7 @@ export type OperatorRole = 'cashier' | 'supervisor' | 'administrator';
 export interface ScreenData {
   boot: { step: 'self-test' | 'journal' | 'pending' | 'network' | 'ready'; stepIndex: number; stepCount: number };
   recovery: { selected: number; reasonCode?: string; resetHeld?: boolean };
-  restored: { transaction: Transaction; outcome: 'reversed' | 'completed' | 'resumed' };
+  restored: { transaction: Transaction; outcome: RestoredOutcome };
   login: { field: 'operator' | 'password'; operator: string; passwordLength: number; attemptsLeft?: number; refused?: Refused; mode?: 'recovery' };
   signOn: { attempt: number; attemptMax: number };
   idle: { merchantName: Txt; nowMs: number; tzOffsetMinutes: number; status: StatusLine };

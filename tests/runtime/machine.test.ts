@@ -721,6 +721,7 @@ describe('runtime state machine', function () {
     }));
     await run.until('offerReprint');
     assert.equal(run.view().data.notice, 'reversal-sent');
+    assert.equal(run.view().data.noticeTxn, 'sale', 'the restored screen names what was reversed');
     assert.equal(run.r.sent[run.r.sent.length - 1].type, 'reversal');
     run.send({ type: 'YES' });
     await run.until('login');
@@ -750,6 +751,7 @@ describe('runtime state machine', function () {
     }));
     await run.until('offerReprint');
     assert.equal(run.view().data.notice, 'settlement-resumed');
+    assert.equal(run.view().data.noticeTxn, 'settlement', 'a settlement, not "the sale at power loss"');
     assert.equal(run.view().data.batch, 2);
   });
 
@@ -1701,6 +1703,7 @@ describe('runtime state machine', function () {
     }));
     await run.until('offerReprint');
     assert.equal(run.view().data.notice, 'qr-voided');
+    assert.equal(run.view().data.noticeTxn, 'qrSale');
     assert.equal(run.view().data.pendingReceipts.length, 2);
     run.send({ type: 'YES' }); await run.until('login');
     assert.match(run.printer.text(), /扫码撤销/);

@@ -23,7 +23,11 @@ export const SAMPLES: Samples = {
     { variant: 'reason', data: { selected: 1, reasonCode: 'E-STO-05' } },
     { variant: 'reset-held', data: { selected: 0, resetHeld: true } },
   ],
-  restored: [{ variant: 'reversed', data: { transaction: 'sale', outcome: 'reversed' } }],
+  restored: [
+    { variant: 'reversed', data: { transaction: 'sale', outcome: 'reversed' } },
+    { variant: 'settlementNotFinished', data: { transaction: 'settlement', outcome: 'notFinished' } },
+    { variant: 'qrVoided', data: { transaction: 'qr', outcome: 'qrVoided' } },
+  ],
   login: [
     { variant: 'operator', data: { field: 'operator', operator: '0' } },
     { variant: 'password-wrong', data: { field: 'password', operator: '01', passwordLength: 3, attemptsLeft: 2 } },
