@@ -150,7 +150,8 @@ async function main(): Promise<void> {
   const host = new AcquirerSimulator({ clock: Date.now });
   const hostPort = await host.listen(0, '127.0.0.1');
   const terminalArgs = (holdReset: boolean, controlPort: number): string[] => [
-    '--board', board, '--host-port', String(hostPort), '--control-port', String(controlPort), ...(holdReset ? ['--hold-reset'] : []),
+    // The acquirer simulator above is new at every npm start: the terminal signs on at the first login.
+    '--board', board, '--host-port', String(hostPort), '--control-port', String(controlPort), '--sign-on-at-login', ...(holdReset ? ['--hold-reset'] : []),
     ...PASSED_FLAGS.flatMap((f) => (typeof flags.get(f) === 'string' ? [`--${f}`, String(flags.get(f))] : [])),
   ];
   const portFlag = flags.get('control-port');

@@ -190,6 +190,12 @@ export interface TerminalAppOptions {
    * Default: allowed on the simulator board (so the front panel shows it), not on a real board.
    */
   readonly allowKeyed?: boolean;
+  /**
+   * Sign on at the first login whatever the journal says (`npm start`: the acquirer simulator it
+   * starts is new and holds none of the terminal's working keys; without it the first sale after a
+   * restart is answered A0 and reversed).
+   */
+  readonly signOnAtLogin?: boolean;
   /** The first time the terminal reaches the login or idle screen after boot (A/B update health check). */
   readonly onHealthy?: () => void;
   /**
@@ -583,6 +589,7 @@ export class TerminalApp {
       const terminal = this.replayed(journal, opened.checkpoint);
       opened.done();
       if (simulator) await simulatorOperators(terminal);
+      if (this.o.signOnAtLogin === true) terminal.engine.needsSignOn = true;
       this.terminal = terminal;
       // Written once the first operator screen shows (saveCheckpointSoon): off the path to it.
       if (key) this.checkpointDue = { key, previousSeq: opened.checkpoint?.seq };

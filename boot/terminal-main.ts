@@ -4,6 +4,7 @@
  *
  *   node dist/boot/terminal-main.js [--board sim|rpi-dev|FILE] [--host 127.0.0.1] [--host-port N]
  *        [--control-port N] [--hold-reset] [--battery-percent N] [--locale zh-CN|en] [--journal-dir D] [--backup-dir D] [--allow-keyed]
+ *        [--sign-on-at-login]
  *
  * A board file with `"simulator": true` (board `sim`, the default) is built with simulated buses
  * (sim/board-sim.ts) and gets the control interface on loopback (sim/control-server.ts); once it
@@ -186,6 +187,8 @@ async function main(): Promise<void> {
     fallbackAdmin: serviceAdminCheck(serviceAdminFile(journalDir), logger),
     // Keyed card entry is the acquirer's decision: on for the simulator, --allow-keyed elsewhere.
     ...(flags.has('allow-keyed') ? { allowKeyed: true } : {}),
+    // npm start's acquirer simulator is new: it holds none of the journal's working keys.
+    ...(flags.has('sign-on-at-login') ? { signOnAtLogin: true } : {}),
     backupDir: resolve(str('backup-dir') ?? config.storage.backupDir),
     host: { host: str('host') ?? '127.0.0.1', port: Number(str('host-port') ?? 5000) },
     locale: (str('locale') as Locale | undefined) ?? 'zh-CN',

@@ -490,6 +490,10 @@ export class TerminalEngine {
 
   /** Pending reversal first, then a sign-on if a MAC failed: before any financial message. */
   private async readyForFinancial(session: Session): Promise<void> {
+    // After a reboot nobody has signed on in this run yet: a reversal the host refused with A0
+    // (it lost or changed its keys) signs on as the operator at the counter, or it would stay
+    // pending for good and every sale stop at E-HOST-08.
+    this.lastSession ??= session;
     if (await this.flushReversal() === 'pending') {
       throw new PosError('HOST_REVERSAL_PENDING', 'the pending reversal could not be sent', { stan: this.state.pendingReversal?.stan });
     }

@@ -49,9 +49,12 @@ export class Driver {
   constructor(readonly host: AcquirerSimulator, readonly dir: string, private readonly locale: 'en' | 'zh-CN' = 'en') {}
 
   /** Powers the terminal on (a fresh process on the same storage). */
-  async powerOn(options: { holdReset?: boolean } = {}): Promise<TerminalRun> {
+  async powerOn(options: { holdReset?: boolean; signOnAtLogin?: boolean } = {}): Promise<TerminalRun> {
     const log: string[] = [];
-    const args = ['--board', this.board, '--host-port', String(this.host.port), '--journal-dir', join(this.dir, 'journal'), '--backup-dir', join(this.dir, 'backup'), '--locale', this.locale, ...(options.holdReset ? ['--hold-reset'] : [])];
+    const args = [
+      '--board', this.board, '--host-port', String(this.host.port), '--journal-dir', join(this.dir, 'journal'), '--backup-dir', join(this.dir, 'backup'), '--locale', this.locale,
+      ...(options.holdReset ? ['--hold-reset'] : []), ...(options.signOnAtLogin ? ['--sign-on-at-login'] : []),
+    ];
     const { child, controlPort } = await startTerminal(args, (line) => {
       // The terminal's `qr-pay`: the customer pays at this process's acquirer simulator (as npm start does).
       if (line.startsWith(HOST_SIM_LINE_PREFIX)) { controlLine(this.host, line.slice(HOST_SIM_LINE_PREFIX.length), (l) => log.push(l)); return; }
