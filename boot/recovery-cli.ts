@@ -17,6 +17,7 @@ import { execFile } from 'node:child_process';
 import { netApplyFromBoard, NET_INTERFACE_DEFAULT } from './net-apply';
 import { deviceKeyProviderFor, deviceKeyWhenAsked, keyDirFor } from '../runtime/device-key-provider';
 import { refuseWhileHeld } from '../storage/holders';
+import { serviceAdminCheck, serviceAdminFile } from './service-admin';
 
 function board(ctx: CommandContext): ReturnType<typeof readBoardFile> {
   return readBoardFile(flagString(ctx, 'board') ?? process.env.POS_BOARD ?? 'sim');
@@ -37,6 +38,9 @@ function recoveryFor(ctx: CommandContext, applyNetwork = false): Recovery {
     // Network settings are written for the OS the way the board file says (boot/net-apply.ts).
     ...(applyNetwork ? { netApply: netApplyFromBoard(board(ctx).config) } : {}),
     journalDir: journalDirOf(ctx).dir,
+    // The factory's service administrator (operator 000), as at the recovery menu: a technician's
+    // shell is where a journal that cannot be read is dealt with, and its operators with it.
+    fallbackAdmin: serviceAdminCheck(serviceAdminFile(journalDirOf(ctx).dir)),
     // The key the board file names (a TPM's, or the file), found where the terminal keeps it; never
     // created here; the board file read only by the actions that need the key (export, import, repair).
     deviceKey: deviceKeyWhenAsked(() => deviceKeyProviderFor(board(ctx), keyDirFor(journalDirOf(ctx).dir), { create: false })),

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { main, COMMANDS } from '../../boot/pos';
 import { EXIT_OUTPUT_CLOSED, EXIT_USAGE, numericFlags, requiredFlags } from '../../boot/cli';
 import { Journal } from '../../storage/journal';
+import { createServiceAdmin, serviceAdminFile } from '../../boot/service-admin';
 import { removeDir, tempDir } from '../../storage/testing';
 import { nodeArgsFor } from '../../common/spawn';
 
@@ -291,6 +292,27 @@ describe('pos command line: what a person types wrong is named, nothing is ignor
     const failed = report.tests.find((t) => !t.pass);
     assert.match(failed?.codes[0] ?? '', /^E-[A-Z]+-\d+$/);
     assert.match(r.out, /FAIL board opens its devices E-/);
+  });
+
+  it('recoveryFromTheShellTakesTheFactorysServiceAdministratorAsTheMenuDoes', async () => {
+    // The shell is where a technician meets a journal whose operators cannot be read: 000's
+    // password (service-admin.json beside the journal folder) opens it, as at the recovery menu.
+    const dir = join(root, 'journal');
+    const j = await Journal.open({ dir, identity: 'SIM-SERVICE' });
+    await j.close();
+    const password = await createServiceAdmin(serviceAdminFile(dir), { scryptN: 1 << 10 });
+    process.env.POS_ADMIN_PASSWORD = password;
+    try {
+      const ok = await pos('recovery', 'repair', '--operator', '000', '--dir', dir);
+      assert.doesNotMatch(ok.err, /E-OPR-/, 'logged in');
+      assert.ok(ok.code === 0 || ok.code === 4, `${ok.code} ${ok.err}`);
+      process.env.POS_ADMIN_PASSWORD = `${password}9`;
+      const wrong = await pos('recovery', 'repair', '--operator', '000', '--dir', dir);
+      assert.equal(wrong.code, 2);
+      assert.match(wrong.err, /E-OPR-02.*service administrator/, 'a wrong password, not "operator 000 does not exist"');
+    } finally {
+      delete process.env.POS_ADMIN_PASSWORD;
+    }
   });
 
   it('stdoutClosedByItsReaderEndsDumpQuietlyWithoutAStackTrace', async () => {
