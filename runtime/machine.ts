@@ -44,9 +44,6 @@ import { MonoImage, Printer } from '../hal/printer';
 import { Terminal } from './terminal';
 import { Session, mayOpenRecovery } from './operators';
 import type { Role, TxnKind } from './records';
-
-/** What a boot's notice is about: the transaction in flight at a power cut (a balance inquiry too), or a settlement. */
-export type NoticeTxn = TxnKind | 'balance' | 'settlement';
 import { CardInput, CardRequest, EmvTxnType, keyedCard, withPin } from './txn/card';
 import { FlowResult, PreAuthTarget, TxnView } from './txn/engine';
 import { TerminalStatus, completionFenMax } from './host/messages-v2';
@@ -60,6 +57,9 @@ import { Lang, PrintContext, eReceiptUrl, offlineAbandonedJob, printReceipt, pri
 import { yuan } from '../common/money';
 import { checkExpiry, checkKeyedPan, checkOriginalDate, checkRefundDetails } from './txn/entry-checks';
 import { downloadAllParameters, downloadMissingEmvParameters } from './txn/emv-download';
+
+/** What a boot's notice is about: the transaction in flight at a power cut (a balance inquiry too), or a settlement. */
+export type NoticeTxn = TxnKind | 'balance' | 'settlement';
 
 export interface MachineDeps {
   /** Opens the journal and builds the terminal (throws: recovery mode). */
