@@ -493,11 +493,11 @@ export class TerminalEngine {
     // After a reboot nobody has signed on in this run yet: a reversal the host refused with A0
     // (it lost or changed its keys) signs on as the operator at the counter, or it would stay
     // pending for good and every sale stop at E-HOST-08.
-    this.lastSession ??= session;
+    const signer = (this.lastSession ??= session);
     if (await this.flushReversal() === 'pending') {
       throw new PosError('HOST_REVERSAL_PENDING', 'the pending reversal could not be sent', { stan: this.state.pendingReversal?.stan });
     }
-    if (this.needsSignOn || this.keys === undefined) await this.signOn(this.lastSession ?? session);
+    if (this.needsSignOn || this.keys === undefined) await this.signOn(signer);
     // Issuer script notices next (profile: before the next financial message); one that cannot go
     // now waits for the next time: the sale itself is not held back by it.
     if (this.state.pendingScriptNotices.size > 0) {
