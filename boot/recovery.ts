@@ -28,6 +28,7 @@ import { DeviceKeyProvider, fileDeviceKey } from '../runtime/device-key';
 import { DEVICE_KEY_FILE, keyDirFor } from '../runtime/device-key-provider';
 import { salvage } from '../storage/salvage';
 import { installRebuilt } from '../runtime/rebuild';
+import { finishInterruptedSwap } from '../storage/dir-swap';
 import { verifyInChild, ChildVerdict, isStarved, unopenableError } from '../storage/verify-child';
 import { PosError, isPosError, ERRORS, ErrorId } from '../common/errors';
 import { Logger, silentLogger } from '../common/log';
@@ -162,6 +163,7 @@ export class Recovery {
    */
   async journal(checked?: ChildVerdict): Promise<Journal> {
     if (!this.journal_) {
+      finishInterruptedSwap(this.o.journalDir, this.log);
       // A file that crashes LMDB (zeroed B-tree pages abort it) is never opened in this process.
       const [v] = checked ? [checked] : existsSync(join(this.o.journalDir, 'data.mdb')) ? await verifyInChild([this.o.journalDir], this.o.identity) : [undefined];
       if (v?.status === 'unopenable') throw unopenableError(v.signal);

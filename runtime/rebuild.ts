@@ -10,20 +10,21 @@
  *
  * `installRebuilt` appends that record to the rebuilt journal BEFORE it is renamed into place:
  * a power cut at any point leaves either the old journal in place or the new one with its
- * continuation, never a rebuilt journal without it.
+ * continuation (the swap is finished by the next open: storage/dir-swap.ts), never a rebuilt
+ * journal without it and never no journal.
  *
  *   const r = await importFromFile(file, staging, secret);                 // or salvage(), a fresh journal
  *   const { movedAside } = await installRebuilt({ journalDir, builtDir: staging, identity, action: 'restored', aside });
  */
-import { existsSync, readFileSync, renameSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readWalFile } from '../storage/wal';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { Journal } from '../storage/journal';
 import { DecodedRecord, RecordType, decodeRecord } from '../storage/record';
 import { scanRecords } from '../storage/salvage';
 import { Logger, silentLogger } from '../common/log';
 import { BATCH_MAX, STAN_MAX } from './host/messages';
-import { fsyncDir } from '../common/fsync';
+import { SwapStep, swapInDir } from '../storage/dir-swap';
 
 /** The profile's safety gap: STANs skipped after a rebuild (docs/PROTOCOL.md, Clarifications). */
 export const STAN_GAP_AFTER_REBUILD = 1_000;
@@ -137,6 +138,8 @@ export interface InstallOptions {
   readonly alsoScanned?: ReadonlyArray<{ name: string; records: Iterable<DecodedRecord> }>;
   readonly clock?: () => number;
   readonly logger?: Logger;
+  /** Tests: called after each step of putting the journal in place (throw to stand for a power cut). */
+  readonly afterStep?: (step: SwapStep) => void;
 }
 
 /**
@@ -146,13 +149,9 @@ export interface InstallOptions {
 export async function installRebuilt(o: InstallOptions): Promise<{ continuation: Continuation; movedAside?: string }> {
   const log = o.logger ?? silentLogger;
   const c = await appendContinuation(o);
-  let movedAside: string | undefined;
-  if (existsSync(o.journalDir)) {
-    renameSync(o.journalDir, o.aside);
-    movedAside = o.aside;
-  }
-  renameSync(o.builtDir, o.journalDir);
-  fsyncDir(dirname(o.journalDir));
+  // Recoverable at every step: a power cut between the renames would otherwise leave no journal
+  // at all, and the next boot would create an empty one (storage/dir-swap.ts).
+  const { movedAside } = swapInDir({ live: o.journalDir, built: o.builtDir, aside: o.aside, afterStep: o.afterStep });
   log.warn({ action: o.action, stanHighest: c.stanHighest, stanLast: c.stanLast, batch: c.batch }, 'journal rebuilt: STAN continues after the safety gap');
   return { continuation: c, movedAside };
 }
@@ -162,7 +161,7 @@ export async function installRebuilt(o: InstallOptions): Promise<{ continuation:
  * `journalDir` (the journal it replaces, raw) and the rebuilt journal itself. `installRebuilt`
  * then puts it in place; `pos journal salvage --out` leaves that to the technician.
  */
-export async function appendContinuation(o: Omit<InstallOptions, 'aside' | 'logger'>): Promise<Continuation> {
+export async function appendContinuation(o: Omit<InstallOptions, 'aside' | 'logger' | 'afterStep'>): Promise<Continuation> {
   const built = await Journal.open({ dir: o.builtDir, identity: o.identity, clock: o.clock });
   try {
     const c = continuation(o.action, o.reason, built.lastSeq + 1, [

@@ -17,7 +17,7 @@ import { Journal } from './journal';
 import { HEADER_BYTES, PAYLOAD_BYTES_MAX, checkFrame } from './record';
 import { StoredEntry, verifyEntries } from './verify';
 import { JournalDb, openEnv } from './lmdb-env';
-import { fsyncDir } from '../common/fsync';
+import { fsyncDir, writeFileDurably } from '../common/fsync';
 
 const MAGIC = Buffer.from('POSJBK01', 'ascii');
 const TRAILER_BYTES = 32;
@@ -548,12 +548,5 @@ function writeAll(fd: number, chunk: Buffer): void {
   for (let done = 0; done < chunk.length;) done += writeSync(fd, chunk, done, chunk.length - done);
 }
 
-export function writeDurably(file: string, bytes: Buffer): void {
-  mkdirSync(dirname(file), { recursive: true });
-  const tmp = join(dirname(file), `.${basename(file)}.tmp`);
-  writeFileSync(tmp, bytes);
-  const fd = openSync(tmp, 'r');
-  try { fsyncSync(fd); } finally { closeSync(fd); }
-  renameSync(tmp, file);
-  fsyncDir(dirname(file));
-}
+/** A file written so a power cut leaves the old content or the new (common/fsync.ts). */
+export const writeDurably: (file: string, bytes: Buffer) => void = writeFileDurably;

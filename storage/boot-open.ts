@@ -22,6 +22,7 @@ import type { Logger } from '../common/log';
 import { PosError, isPosError } from '../common/errors';
 import { Journal, JournalOptions } from './journal';
 import { Checkpoint, clearOpening, markOpening, openingMarked, readCheckpoint, removeCheckpoint } from './checkpoint';
+import { finishInterruptedSwap } from './dir-swap';
 import { ChildVerdict, HoldSignal, unopenableError, verifyInChild } from './verify-child';
 
 export interface BootOpenOptions {
@@ -54,6 +55,8 @@ export interface BootOpened {
 export async function openForBoot(o: BootOpenOptions): Promise<BootOpened> {
   const { dir, logger: log } = o;
   const base = { dir, clock: o.clock, logger: log.child({ component: 'journal' }) };
+  // Before looking for data.mdb: a swap cut off between its renames leaves none (storage/dir-swap.ts).
+  finishInterruptedSwap(dir, log);
   if (!existsSync(join(dir, 'data.mdb'))) {
     const journal = await Journal.open({ ...base, identity: o.identity, genesis: o.genesis });
     return { journal, path: 'new', verifiedRecords: 0, done: () => undefined };

@@ -52,6 +52,7 @@ import { storageError } from './storage-errors';
 import { JournalDb, installCommitFailureGuard, metaPageProblem, openEnv, recordsClaimedByMeta, storedViews } from './lmdb-env';
 import { Superseded, WAL_BYTES, WAL_HEADER_BYTES, WalEntry, WalWriteObserver, WalWriter, markWalInUse, readWalFile, scanWal, walMarkPath, walPath } from './wal';
 import { fsyncDir } from '../common/fsync';
+import { finishInterruptedSwap } from './dir-swap';
 
 export const MAP_SIZE_BYTES_DEFAULT = 1024 * 1024 * 1024;
 export const CAPACITY_BYTES_DEFAULT = 256 * 1024 * 1024;
@@ -847,6 +848,7 @@ async function commitCause(e: unknown): Promise<unknown> {
 }
 
 function openLmdb(options: JournalOptions): JournalDb {
+  if (!options.readOnly) finishInterruptedSwap(options.dir, options.logger);
   if (!options.readOnly) mkdirSync(options.dir, { recursive: true });
   if (!options.readOnly && !existsSync(join(options.dir, 'data.mdb'))) {
     const free = freeBytes(options.dir);
