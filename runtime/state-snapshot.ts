@@ -6,9 +6,18 @@
  *
  * The bytes are V8's structured serialization (node:v8), which keeps Maps, Sets, Buffers and
  * undefined fields as they are; the refund index (salesByRrn, the one large map) goes in columns,
- * which V8 reads back several times faster than 100,000 small objects. A snapshot is only ever
- * read back by the same software on the same V8 (both are in the header): anything else, or a
- * snapshot that does not decode, is ignored and the journal is replayed in full.
+ * which V8 reads back several times faster than 100,000 small objects.
+ *
+ * Which snapshot may be used: one of this `STATE_FORMAT`, whatever software or V8 wrote it. The
+ * state is what the reducer (REDUCER_SOURCES) derives from the records: software that derives it
+ * differently must not trust a state an older reducer derived (the refund index of session 26
+ * started to hold completions: an older snapshot's index has none), and software that derives it
+ * the same should not replay a year of records at its first boot because its version string moved.
+ * So the format is bumped whenever the reducer or the state's shape changes, and
+ * tests/structure/state-format.test.ts fails until it is (it keeps the reducer's SHA-256:
+ * `REDUCER_SOURCES_SHA256`). V8 reads the serialization of older V8 versions (node:v8: "the format
+ * is backward-compatible"); a snapshot that does not decode (a newer V8's, after a rollback) is
+ * ignored and the journal replayed in full, as is a snapshot of any other format.
  *
  * tests/journal/boot-checkpoint.test.ts checks that snapshot + replay of the rest equals a full
  * replay, field by field.
@@ -17,7 +26,21 @@ import { deserialize, serialize } from 'node:v8';
 import { SOFTWARE_VERSION } from '../storage/journal';
 import type { OriginalSale, TerminalState } from './terminal-state';
 
-const SNAPSHOT_FORMAT = 1;
+/**
+ * The state's format: bump it with any change to what the reducer derives from the records or to
+ * the state's shape (1: every snapshot written before the format was tied to the reducer).
+ */
+export const STATE_FORMAT = 2;
+
+/** The reducer's source files: what derives the state from the records (hashed by the test above). */
+export const REDUCER_SOURCES = ['runtime/terminal-state.ts', 'runtime/records.ts', 'runtime/qr-records.ts', 'runtime/anomaly.ts', 'runtime/state-snapshot.ts'] as const;
+
+/**
+ * SHA-256 of REDUCER_SOURCES (each file's text, this constant's line left out) as of STATE_FORMAT.
+ * When the test says it changed: if the state derived from the same records can differ, bump
+ * STATE_FORMAT; either way put the new value here.
+ */
+export const REDUCER_SOURCES_SHA256 = 'c4cc21b24e59c6915f8d1d944b6c8f27405ba3491b3463ff448c825cec592dc8';
 
 interface SalesColumns {
   readonly rrns: string[];
@@ -28,6 +51,7 @@ interface SalesColumns {
 
 interface Envelope {
   readonly format: number;
+  /** For people: the writer's version (not a reason to refuse it). */
   readonly software: string;
   readonly v8: string;
   readonly state: Omit<TerminalState, 'salesByRrn'>;
@@ -45,7 +69,7 @@ export function encodeState(s: TerminalState): Buffer {
     sales.hostDates[i] = v.hostDate;
     i++;
   }
-  const envelope: Envelope = { format: SNAPSHOT_FORMAT, software: SOFTWARE_VERSION, v8: process.versions.v8, state: rest, sales };
+  const envelope: Envelope = { format: STATE_FORMAT, software: SOFTWARE_VERSION, v8: process.versions.v8, state: rest, sales };
   return serialize(envelope);
 }
 
@@ -57,8 +81,8 @@ export function decodeState(bytes: Buffer): { state: TerminalState } | { problem
   } catch (err) {
     return { problem: `state snapshot unreadable: ${String(err)}` };
   }
-  if (e === null || typeof e !== 'object' || e.format !== SNAPSHOT_FORMAT) return { problem: 'state snapshot format unknown' };
-  if (e.software !== SOFTWARE_VERSION || e.v8 !== process.versions.v8) return { problem: `state snapshot written by software ${e.software} on V8 ${e.v8}` };
+  if (e === null || typeof e !== 'object') return { problem: 'state snapshot format unknown' };
+  if (e.format !== STATE_FORMAT) return { problem: `state snapshot of format ${String(e.format)} (software ${String(e.software)}, V8 ${String(e.v8)}); this reducer's is ${STATE_FORMAT}` };
   const salesByRrn = new Map<string, OriginalSale>();
   const { rrns, batches, stans, hostDates } = e.sales;
   for (let i = 0; i < rrns.length; i++) {

@@ -24,7 +24,9 @@ import { cardFromTrack2 } from '../../runtime/txn/card';
 import { TEST_CARDS } from '../../sim/test-cards';
 import { settle } from '../../runtime/txn/settlement';
 import { Store } from '../../runtime/store';
-import { decodeState, encodeState } from '../../runtime/state-snapshot';
+import { STATE_FORMAT, decodeState, encodeState } from '../../runtime/state-snapshot';
+import { deserialize, serialize } from 'node:v8';
+import { emptyState } from '../../runtime/terminal-state';
 
 const ID = 'CKPT-0001';
 const KEY = checkpointKey(Buffer.alloc(32, 0x11));
@@ -154,6 +156,23 @@ describe('journal: the boot checkpoint', function () {
     writeCheckpoint(dir, KEY, { identity: ID, seq: j.lastSeq, digest: j.lastDigest, writtenAtMs: 0 });
     await j.close();
     assert.ok('checkpoint' in readCheckpoint(dir, KEY, ID), 'the next checkpoint is written where the folder was');
+  });
+
+  it('aSnapshotIsUsedByOtherSoftwareOfItsStateFormatAndRefusedByAnotherFormat', () => {
+    const state = emptyState();
+    state.stanLast = 4321;
+    const envelope = deserialize(encodeState(state)) as Record<string, unknown>;
+    const rewritten = (o: Record<string, unknown>): Buffer => serialize({ ...envelope, ...o });
+    // An update that left the reducer as it was: no full replay of a year of records at its first boot.
+    const updated = decodeState(rewritten({ software: '9.9.9', v8: '99.0.0' }));
+    assert.ok('state' in updated, 'problem' in updated ? updated.problem : '');
+    assert.equal(updated.state.stanLast, 4321);
+    // A reducer that derives the state differently: the older state is never trusted.
+    for (const format of [STATE_FORMAT - 1, STATE_FORMAT + 1, undefined]) {
+      const d = decodeState(rewritten({ format }));
+      assert.ok('problem' in d && /format/.test(d.problem), `format ${String(format)} refused`);
+    }
+    assert.ok('problem' in decodeState(Buffer.from('not a snapshot')));
   });
 
   it('theStateSnapshotPlusTheRecordsAfterItReplaysToExactlyTheFullReplay', async () => {
