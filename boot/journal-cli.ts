@@ -11,6 +11,7 @@ import { Command, CommandContext, UsageError, existingDir, existingFile, flagStr
 import { Journal } from '../storage/journal';
 import { exportToFile, importFromFile } from '../storage/backup';
 import { salvage, salvageTargetProblem } from '../storage/salvage';
+import { owedLines } from './salvage-lines';
 import { refuseWhileHeld } from '../storage/holders';
 import { STAN_GAP_AFTER_REBUILD, appendContinuation, installRebuilt } from '../runtime/rebuild';
 import { ChildVerdict, unopenableError, unopenableReason, verdictIsDamage, verifyInChild } from '../storage/verify-child';
@@ -196,6 +197,7 @@ const salvageCmd: Command = {
     if (r.firstMissingSeq) ctx.out(`  record ${r.firstMissingSeq} could not be recovered; later records cannot be chained`);
     if (r.orphanCount) ctx.out(`  ${r.orphanCount} intact records not chained (seq ${r.orphanRanges.join(', ')}) kept in ${r.orphansFile}`);
     if (r.conflictingSeqs.length) ctx.out(`  differing copies found for seq ${r.conflictingSeqs.join(', ')}`);
+    for (const line of owedLines(r.owed)) ctx.out(`  ${line.en}`);
     return r.recoveredCount === 0 ? 2 : 0;
   },
 };

@@ -27,6 +27,7 @@ import { BACKUP_FILE_SUFFIX, BackupSecret, Manifest, backupFileName, backupFileN
 import { DeviceKeyProvider, fileDeviceKey } from '../runtime/device-key';
 import { DEVICE_KEY_FILE, keyDirFor } from '../runtime/device-key-provider';
 import { salvage } from '../storage/salvage';
+import { owedLines } from './salvage-lines';
 import { installRebuilt } from '../runtime/rebuild';
 import { finishInterruptedSwap } from '../storage/dir-swap';
 import { verifyInChild, ChildVerdict, isStarved, unopenableError } from '../storage/verify-child';
@@ -425,6 +426,7 @@ export class Recovery {
     const r = await salvage(this.o.journalDir, out, identity);
     const lines = [rt('salvage.recovered', { n: r.recoveredCount, last: r.recoveredLastSeq })];
     if (r.orphanCount) lines.push(rt('salvage.orphans', { n: r.orphanCount, ranges: r.orphanRanges.join(',') }));
+    lines.push(...owedLines(r.owed));
     if (r.recoveredCount === 0) return this.done('salvage', session, false, [...lines, rt('salvage.nothing')], { ...r }, 'E-STO-10');
     // The STAN continues past every one the damaged file shows (runtime/rebuild.ts).
     const aside = `${this.o.journalDir}.damaged-${this.clock()}`;

@@ -26,6 +26,27 @@ export interface SalvageReport {
   readonly firstMissingSeq?: number;
   readonly outDir: string;
   readonly orphansFile?: string;
+  /**
+   * Money work that was owed in the records set aside (not chained, so not in the rebuilt
+   * journal, which will not do it), and work the rebuilt journal will do that records set aside
+   * say was done: a person must check these with the acquirer (`owedSetAside`).
+   */
+  readonly owed: OwedWork[];
+}
+
+/**
+ * A reversal, advice, script notice or QR query found in the salvaged file. `state`: `set-aside`:
+ * owed in a record that was not chained (the rebuilt journal does not know of it: a card may have
+ * been charged and never reversed, an offline sale never reach the host); `done-set-aside`: owed in
+ * the rebuilt journal, but a record set aside says it was done (the rebuilt journal will send it
+ * again: a reversal of a sale that may have been approved).
+ */
+export interface OwedWork {
+  readonly kind: 'reversal' | 'advice' | 'script-notice' | 'qr-query';
+  readonly stan: number;
+  readonly amountFen?: number;
+  readonly panMasked?: string;
+  readonly state: 'set-aside' | 'done-set-aside';
 }
 
 /** Finds every intact framed record in raw bytes, by seq (distinct copies only). */
@@ -129,12 +150,77 @@ export async function salvage(sourceDir: string, outDir: string, identityHint?: 
     writeDurably(orphansFile, Buffer.concat(orphans.map((o) => o.c)));
   }
   const maxSeq = Math.max(0, ...bySeq.keys());
+  const owed = owedSetAside(chain.map((e) => e.stored), orphans.map((o) => o.c));
   return {
     identity, candidates: [...bySeq.values()].reduce((n, c) => n + c.length, 0),
     recoveredCount: chain.length, recoveredLastSeq: chain.length,
     orphanRanges: ranges([...new Set(orphans.map((o) => o.seq))]), orphanCount: orphans.length,
     conflictingSeqs: [...bySeq.entries()].filter(([, c]) => c.length > 1).map(([s]) => s),
     firstMissingSeq: maxSeq > chain.length ? chain.length + 1 : undefined,
-    outDir, orphansFile,
+    outDir, orphansFile, owed,
   };
+}
+
+/** Record types that make money work owed, and those that end it, by kind. */
+const OWING: ReadonlyArray<{ kind: OwedWork['kind']; owes: number; ends: number }> = [
+  { kind: 'reversal', owes: RecordType.reversalPending, ends: RecordType.reversalCleared },
+  { kind: 'script-notice', owes: RecordType.scriptNoticePending, ends: RecordType.scriptNoticeCleared },
+  { kind: 'qr-query', owes: RecordType.qrQueryPending, ends: RecordType.qrQueryCleared },
+];
+
+/** What an intact record says about owed work: [kind, stan, owes or ends]. */
+function owingOf(type: number, p: Record<string, unknown>): { kind: OwedWork['kind']; stan: number; owes: boolean } | undefined {
+  if (typeof p.stan !== 'number') return undefined;
+  for (const o of OWING) {
+    if (type === o.owes) return { kind: o.kind, stan: p.stan, owes: true };
+    if (type === o.ends) return { kind: o.kind, stan: p.stan, owes: false };
+  }
+  // An offline approval owes its advice until the host took it, refused it, or it was given up.
+  if (type === RecordType.txnResult && p.outcome === 'offline') return { kind: 'advice', stan: p.stan, owes: true };
+  if (type === RecordType.adviceResult && (p.state === 'sent' || p.state === 'rejected' || p.state === 'abandoned')) return { kind: 'advice', stan: p.stan, owes: false };
+  return undefined;
+}
+
+/**
+ * Owed work the salvage cannot carry: owed in records set aside and ended nowhere, or owed in the
+ * chain and ended only in records set aside. Records are intact frames (checksums valid) whose
+ * payloads are read for this report only; nothing here is acted on.
+ */
+export function owedSetAside(chain: readonly Buffer[], setAside: readonly Buffer[]): OwedWork[] {
+  const read = (stored: Buffer, chained: boolean) => {
+    try {
+      const p = decodePayload(stored) as Record<string, unknown>;
+      return { type: stored[5], p, chained };
+    } catch {
+      return undefined; // an intact frame whose CBOR does not decode says nothing
+    }
+  };
+  const all = [...chain.map((b) => read(b, true)), ...setAside.map((b) => read(b, false))].filter((r) => r !== undefined);
+  const key = (kind: string, stan: number): string => `${kind}/${stan}`;
+  const ended = new Map<string, { chained: boolean }>();
+  const amounts = new Map<number, { amountFen?: number; panMasked?: string }>();
+  for (const r of all) {
+    const o = owingOf(r.type, r.p);
+    if (o && !o.owes && !ended.get(key(o.kind, o.stan))?.chained) ended.set(key(o.kind, o.stan), { chained: r.chained });
+    if (r.type === RecordType.txnBegin && typeof r.p.stan === 'number') {
+      amounts.set(r.p.stan, { amountFen: typeof r.p.amountFen === 'number' ? r.p.amountFen : undefined, panMasked: typeof r.p.panMasked === 'string' ? r.p.panMasked : undefined });
+    }
+  }
+  const out = new Map<string, OwedWork>();
+  for (const r of all) {
+    const o = owingOf(r.type, r.p);
+    if (!o?.owes) continue;
+    const end = ended.get(key(o.kind, o.stan));
+    // Done in a record set aside: only a reversal does harm when the rebuilt journal does it again
+    // (a sale that may have been approved is reversed); an advice, notice or query sent again is
+    // answered as a duplicate or as the status it already has.
+    const state = !r.chained && end === undefined ? 'set-aside'
+      : o.kind === 'reversal' && r.chained && end !== undefined && !end.chained ? 'done-set-aside' : undefined;
+    if (!state || out.has(key(o.kind, o.stan))) continue;
+    const known = amounts.get(o.stan);
+    const amountFen = typeof r.p.amountFen === 'number' ? r.p.amountFen : known?.amountFen;
+    const panMasked = typeof r.p.panMasked === 'string' && r.p.panMasked !== '' ? r.p.panMasked : known?.panMasked;
+    out.set(key(o.kind, o.stan), { kind: o.kind, stan: o.stan, ...(amountFen !== undefined ? { amountFen } : {}), ...(panMasked ? { panMasked } : {}), state });
+  }
+  return [...out.values()].sort((a, b) => a.stan - b.stan);
 }

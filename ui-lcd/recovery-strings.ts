@@ -92,6 +92,13 @@ export const RECOVERY_STRINGS = {
   'salvage.keptAt': s('damaged journal kept at {name}', '损坏流水保留于{name}'),
   'salvage.notRecovered': s('not recovered: record {seq} on', '未能恢复：第{seq}条起'),
   'salvage.nothingLost': s('nothing lost', '没有丢失记录'),
+  'salvage.owedSetAside': s('{what} STAN {stan} {amount}: owed, not sent', '{what} 流水号{stan} {amount} 未发送'),
+  'salvage.doneSetAside': s('{what} STAN {stan} {amount}: done, will resend', '{what} 流水号{stan} {amount} 已完成将重发'),
+  'salvage.owedStep': s('set aside: check with acquirer', '记录已隔离：请向收单机构核实'),
+  'owed.reversal': s('reversal', '冲正'),
+  'owed.advice': s('offline sale advice', '离线交易通知'),
+  'owed.scriptNotice': s('script notice', '脚本通知'),
+  'owed.qrQuery': s('QR payment', '扫码支付'),
 
   // ---- pending work and reprints
   'resend.step': s('{name}: {result}', '{name}：{result}'),

@@ -6,7 +6,7 @@
  * settlement reconciles the batch with the host (uploads it whatever the verdict).
  */
 import { strict as assert } from 'node:assert';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Recovery } from '../../boot/recovery';
 import { fixedDeviceKey } from '../../runtime/device-key';
@@ -115,6 +115,34 @@ describe('after a salvage, restore or reset the STAN continues past every one th
     const s = await settle(r.terminal.engine, SUPERVISOR);
     assert.equal(s.verdict, 'balanced');
     assert.equal(s.uploadedCount, 2, 'uploaded although balanced');
+  });
+
+  it('salvage that sets aside an owed reversal says so by STAN and amount, in both languages and on the shell', async () => {
+    await sale(1_000);
+    // The host never answers: the sale fails and its reversal stays owed (every try refused too).
+    r.sim.setFault({ kind: 'close-before-response', count: Infinity });
+    const failed = await r.terminal.engine.sale({ amountFen: 2_345, card: magCard(), session: CASHIER });
+    assert.equal(failed.outcome, 'failed');
+    const owedStan = r.terminal.engine.state.pendingReversal?.stan;
+    assert.ok(owedStan !== undefined, 'a reversal is owed');
+    // Damage that sale's txn-begin: its reversal-pending (same commit, after it) is intact but unchained.
+    const begin = [...r.journal.records()].find((x) => x.type === RecordType.txnBegin && x.payload.stan === owedStan) as DecodedRecord;
+    const stored = [...r.journal.raw(begin.seq, begin.seq)][0].stored;
+    await r.journal.close();
+    damageRecord(r, begin.seq, stored);
+    const copy = join(side, 'copy');
+    cpSync(r.dir, copy, { recursive: true });
+    const rep = await recovery().salvage(ADMIN);
+    assert.equal(rep.ok, true, rep.lines.join('\n'));
+    const stan6 = String(owedStan).padStart(6, '0');
+    assert.ok(rep.lines.some((l) => l.includes(`reversal STAN ${stan6} ¥23.45: owed, not sent`)), rep.lines.join('\n'));
+    assert.ok(rep.lines.some((l) => l.includes('set aside: check with acquirer')), rep.lines.join('\n'));
+    assert.ok(rep.text?.some((t) => t.zh.includes(`冲正 流水号${stan6} ¥23.45`)), 'the Chinese screen names it too');
+    // The technician's shell tool says the same.
+    const lines: string[] = [];
+    assert.equal(await pos(['journal', 'salvage', '--out', join(side, 'out'), '--dir', copy, '--identity', IDENTITY], (l) => lines.push(l), (l) => lines.push(l)), 0, lines.join('\n'));
+    assert.ok(lines.some((l) => l.includes(`reversal STAN ${stan6} ¥23.45: owed, not sent`)), lines.join('\n'));
+    r.sim.clearFaults();
   });
 
   it('pos journal salvage (the technician\'s tool) writes the continuation into the salvaged journal too', async () => {
