@@ -5,13 +5,14 @@
  * file is only ever opened by a child process first, so a file that crashes LMDB never kills pos).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { PosError, isPosError } from '../common/errors';
 import { Command, CommandContext, UsageError, existingDir, existingFile, flagString, intFlag, need } from './cli';
 import { Journal } from '../storage/journal';
 import { exportToFile, importFromFile } from '../storage/backup';
 import { salvage, salvageTargetProblem } from '../storage/salvage';
 import { owedLines } from './salvage-lines';
+import { archiveDirFor, verifyArchives } from '../runtime/archive';
 import { refuseWhileHeld } from '../storage/holders';
 import { STAN_GAP_AFTER_REBUILD, appendContinuation, installRebuilt } from '../runtime/rebuild';
 import { ChildVerdict, unopenableError, unopenableReason, verdictIsDamage, verifyInChild } from '../storage/verify-child';
@@ -242,7 +243,29 @@ const emvCmd: Command = {
   },
 };
 
-export const journalCommands: readonly Command[] = [verify, dump, exportCmd, importCmd, salvageCmd, emvCmd];
+/**
+ * The archives of settled batches (runtime/archive.ts): each file, its records and when it was
+ * written; with --verify the links are followed from the live journal back through every archive
+ * and each one is checked whole. Read-only for the journal.
+ */
+const archivesCmd: Command = {
+  name: 'journal archives', usage: 'journal archives [--dir D] [--verify] [--board B]', summary: 'list the archives of settled batches; --verify checks each one and the links between them',
+  async run(ctx) {
+    const dir = journalDir(ctx);
+    const verifyAll = ctx.flags.get('verify') === true;
+    const checks = await verifyArchives(dir, () => deviceKeyBeside(ctx, dir), verifyAll);
+    if (checks.length === 0) ctx.out(`journal ${dir}: no archive (${archiveDirFor(dir)} holds none)`);
+    for (const c of checks) {
+      const when = c.createdAtMs > 0 ? new Date(c.createdAtMs).toISOString() : '-';
+      ctx.out(`${basename(c.file)}  ${c.count} records  written ${when}  ${c.linked ? 'linked' : 'not linked'}${c.verdict ? `  ${c.verdict}` : ''}`);
+    }
+    const bad = checks.filter((c) => c.verdict !== undefined && c.verdict !== 'verified');
+    if (verifyAll && bad.length === 0 && checks.some((c) => c.verdict === 'verified')) ctx.out('every linked archive verified');
+    return bad.length > 0 ? 4 : 0;
+  },
+};
+
+export const journalCommands: readonly Command[] = [verify, dump, exportCmd, importCmd, salvageCmd, archivesCmd, emvCmd];
 
 /**
  * The terminal's device key beside a journal folder, from the provider its board file names

@@ -47,7 +47,7 @@ const VALUE_FLAGS = new Set(['dir', 'out', 'in', 'file', 'passphrase', 'passphra
 const NUMBER_MAX: ReadonlyMap<string, number> = new Map([['port', 65_535]]);
 
 /** Flags without a value. A flag in neither list is refused: a typo must not be ignored silently. */
-const BOOLEAN_FLAGS = new Set(['help', 'json', 'force', 'plain', 'unattended', 'no-faults', 'stand-in-devices', 'verbose', 'require-client-cert']);
+const BOOLEAN_FLAGS = new Set(['help', 'json', 'force', 'plain', 'unattended', 'no-faults', 'stand-in-devices', 'verbose', 'require-client-cert', 'verify']);
 
 /** Every command, in the order `pos --help` lists them. */
 export const COMMANDS: readonly Command[] = COMMAND_GROUPS.flat();

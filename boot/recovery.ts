@@ -383,7 +383,7 @@ export class Recovery {
     if (!passphrase) throw new PosError('OPR_INPUT', 'a passphrase is needed: exports are encrypted');
     checkTarget(target);
     const j = await this.journal();
-    const file = join(target, backupFileName(j.identity, j.lastSeq));
+    const file = join(target, backupFileName(j.identity, j.baseSeq + j.lastSeq));
     let logs = 0;
     try {
       exportToFile(j, file, { passphrase, clock: this.clock });
@@ -584,7 +584,7 @@ export class Recovery {
     const identity = j.identity;
     const carried = carriedRecords(j);
     mkdirSync(this.o.backupDir, { recursive: true });
-    const backup = join(this.o.backupDir, backupFileName(identity, j.lastSeq, 'reset'));
+    const backup = join(this.o.backupDir, backupFileName(identity, j.baseSeq + j.lastSeq, 'reset'));
     // Sealed: under the passphrase when one was given (the shell), else the device key (the LCD
     // asks for none): this file holds every transaction of the terminal and may leave it.
     exportToFile(j, backup, { ...this.secret(confirm.passphrase), clock: this.clock });

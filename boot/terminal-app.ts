@@ -61,6 +61,7 @@ import type { ModemView } from '../ui-lcd/screens';
 import { TlsLink } from '../runtime/host/tls';
 import { CUP_PROFILE } from '../runtime/host/fields';
 import { DeviceKeyProvider, checkDeviceKey } from '../runtime/device-key';
+import { ARCHIVE_RECORDS_MIN, archiveBlocker, archiveDirFor, archiveJournal } from '../runtime/archive';
 import { deviceKeyProviderFor, keyDirFor } from '../runtime/device-key-provider';
 import { readCard } from '../runtime/txn/card';
 import { QR_SHOW_CHARS_MAX } from '../runtime/host/messages-v2';
@@ -204,6 +205,8 @@ export interface TerminalAppOptions {
    * replays it all, as before checkpoints (the benchmark's baseline).
    */
   readonly journalCheckpoint?: boolean;
+  /** Records in the journal before a boot archives its settled batches (runtime/archive.ts; tests set it low). */
+  readonly archiveRecordsMin?: number;
   /** How long after a checkpointed boot the background verify of the whole journal starts. */
   readonly backgroundVerifyDelayMs?: number;
 }
@@ -574,32 +577,62 @@ export class TerminalApp {
     // recovery naming why (E-KEY-04..08), before the journal is opened or created under another key.
     deviceKey.deviceKey();
     const key = this.o.journalCheckpoint === false ? undefined : checkpointKeyOf(deviceKey);
-    const opened = await openForBoot({
-      dir, identity: simulator ? SIM_IDENTITY : undefined, clock: this.clock, logger: log, checkpointKey: key,
-      // Creating the journal and its identity is all-or-nothing: one commit (issue 13 item 5).
-      genesis: simulator ? simulatorGenesis(this.o.board, SIM_IDENTITY, deviceKey) : undefined,
-    });
-    this.progress('journal', 3);
-    const journal = opened.journal;
-    try {
-      // Keys and PANs are sealed to the TID: the identity is read before the engine is built.
-      if (simulator) await simulatorIdentity(this.o.board, journal, deviceKey);
-      // The device key must open what the journal sealed (E-STO-12 says so when it does not).
-      checkDeviceKey(journal, deviceKey);
-      const terminal = this.replayed(journal, opened.checkpoint);
-      opened.done();
-      if (simulator) await simulatorOperators(terminal);
-      if (this.o.signOnAtLogin === true) terminal.engine.needsSignOn = true;
-      this.terminal = terminal;
-      // Written once the first operator screen shows (saveCheckpointSoon): off the path to it.
-      if (key) this.checkpointDue = { key, previousSeq: opened.checkpoint?.seq };
-      if (opened.path === 'checkpoint') this.verifyLater(journal.identity);
-      return terminal;
-    } catch (e) {
-      opened.done();
-      await journal.close().catch(() => undefined);
-      throw e;
+    // At most one archive per boot: the journal it leaves is far below the threshold.
+    for (let pass = 1; ; pass++) {
+      const opened = await openForBoot({
+        dir, identity: simulator ? SIM_IDENTITY : undefined, clock: this.clock, logger: log, checkpointKey: key,
+        // Creating the journal and its identity is all-or-nothing: one commit (issue 13 item 5).
+        genesis: simulator ? simulatorGenesis(this.o.board, SIM_IDENTITY, deviceKey) : undefined,
+      });
+      this.progress('journal', 3);
+      const journal = opened.journal;
+      try {
+        // Keys and PANs are sealed to the TID: the identity is read before the engine is built.
+        if (simulator) await simulatorIdentity(this.o.board, journal, deviceKey);
+        // The device key must open what the journal sealed (E-STO-12 says so when it does not).
+        checkDeviceKey(journal, deviceKey);
+        const terminal = this.replayed(journal, opened.checkpoint);
+        opened.done();
+        if (pass === 1 && await this.archivedSettledBatches(terminal, deviceKey)) continue;
+        if (simulator) await simulatorOperators(terminal);
+        if (this.o.signOnAtLogin === true) terminal.engine.needsSignOn = true;
+        this.terminal = terminal;
+        // Written once the first operator screen shows (saveCheckpointSoon): off the path to it.
+        if (key) this.checkpointDue = { key, previousSeq: opened.checkpoint?.seq };
+        if (opened.path === 'checkpoint') this.verifyLater(journal.identity);
+        return terminal;
+      } catch (e) {
+        opened.done();
+        await journal.close().catch(() => undefined);
+        throw e;
+      }
     }
+  }
+
+  /**
+   * The archive of settled batches (runtime/archive.ts), at the boot that finds the journal past
+   * its threshold with everything settled and nothing owed (the boot after a settlement, before
+   * the day's first sale). True when the journal was closed for it (archived or not: the caller
+   * opens it again); false when it is not due and the journal is still open.
+   */
+  private async archivedSettledBatches(terminal: Terminal, deviceKey: DeviceKeyProvider): Promise<boolean> {
+    const journal = terminal.store.journal;
+    const why = archiveBlocker(terminal.store.state, journal, this.o.archiveRecordsMin ?? ARCHIVE_RECORDS_MIN);
+    if (why !== undefined) return false;
+    const log = this.o.logger;
+    try {
+      const r = await archiveJournal({
+        journal, state: terminal.store.state, journalDir: this.o.journalDir, archiveDir: archiveDirFor(this.o.journalDir),
+        deviceKey: () => deviceKey.deviceKey(), clock: this.clock, logger: log.child({ component: 'archive' }),
+      });
+      log.info({ archive: r.file, records: r.count, carried: r.carried }, 'journal archived at boot');
+    } catch (e) {
+      // Nothing lost: the old journal is still the live one (storage/dir-swap.ts finishes a swap
+      // that had begun). The next boot tries again.
+      log.warn({ err: String(e) }, 'journal: archive of settled batches failed; the journal is kept as it is');
+      await journal.close().catch(() => undefined);
+    }
+    return true;
   }
 
   /**
@@ -1421,7 +1454,7 @@ export function storageNotice(terminal: Terminal | undefined): Txt | undefined {
  */
 export function exportJournalSealed(journal: Journal, dir: string, deviceKey: DeviceKeyProvider, clock: () => number): string {
   // The time after the last record's number (Recovery.backups orders by the number).
-  const file = join(dir, backupFileName(journal.identity, journal.lastSeq, new Date(clock()).toISOString().replace(/[:.]/g, '-')));
+  const file = join(dir, backupFileName(journal.identity, journal.baseSeq + journal.lastSeq, new Date(clock()).toISOString().replace(/[:.]/g, '-')));
   exportToFile(journal, file, { deviceKey: () => deviceKey.deviceKey(), clock });
   return file;
 }

@@ -296,6 +296,7 @@ export function applyRecord(s: TerminalState, r: DecodedRecord): void {
     case RecordType.batchClosed: return applyBatchClosed(s, r);
     case RecordType.operator: return applyOperator(s, p as unknown as OperatorPayload | OperatorDeletedPayload);
     case RecordType.recovery: return applyRebuild(s, r);
+    case RecordType.carriedState: return applyCarried(s, r);
     case RecordType.settings:
       if (p.kind === HOST_PARAMS_KIND) s.hostParams = hostParamsOf(p);
       else if (p.kind === CA_KEYS_KIND) s.caKeys = caKeysOf(p);
@@ -507,6 +508,44 @@ function applyRebuild(s: TerminalState, r: DecodedRecord): void {
     s.settlement = undefined;
   }
   s.reconcileBatch = true;
+}
+
+/**
+ * What an archived journal's state had that no record of its own carries (runtime/archive.ts): the
+ * refund index and the holds, oldest first, and the amount profile. Only at the head of a journal
+ * that continues an archived one: nothing in the open batch yet.
+ */
+function applyCarried(s: TerminalState, r: DecodedRecord): void {
+  const p = r.payload;
+  invariant(s.txns.size === 0 && s.settlement === undefined, 'carried state after the batch began', { seq: r.seq });
+  if (p.saleAmountsFen !== undefined) {
+    invariant(Array.isArray(p.saleAmountsFen), 'carried amounts are not a list', { seq: r.seq });
+    s.saleAmountsFen = (p.saleAmountsFen as unknown[]).map((v) => num(v, 'saleAmountsFen'));
+  }
+  for (const e of listOf(p.salesByRrn, r.seq)) {
+    invariant(Array.isArray(e) && (e.length === 3 || e.length === 4), 'carried sale malformed', { seq: r.seq });
+    const [rrn, batch, stan, hostDate] = e as unknown[];
+    rememberSale(s, str(rrn, 'rrn'), { batch: num(batch, 'batch'), stan: num(stan, 'stan'), hostDate: optStr(hostDate, 'hostDate') });
+  }
+  for (const e of listOf(p.preAuths, r.seq)) {
+    invariant(e !== null && typeof e === 'object', 'carried hold malformed', { seq: r.seq });
+    const h = e as Record<string, unknown>;
+    const state = str(h.state, 'state');
+    invariant(state === 'open' || state === 'completed' || state === 'voided', 'carried hold state unknown', { seq: r.seq, state });
+    const stan = num(h.stan, 'stan');
+    s.preAuths.set(stan, {
+      batch: num(h.batch, 'batch'), stan, amountFen: num(h.amountFen, 'amountFen'), authCode: str(h.authCode, 'authCode'), hostDate: optStr(h.hostDate, 'hostDate'),
+      panEnc: buf(h.panEnc, 'panEnc'), panMasked: str(h.panMasked, 'panMasked'), expiry: optStr(h.expiry, 'expiry'), beganAtMs: num(h.beganAtMs, 'beganAtMs'), state,
+      ...(h.completedBy !== undefined ? { completedBy: num(h.completedBy, 'completedBy') } : {}),
+    });
+    if (s.preAuths.size > PRE_AUTHS_MAX) s.preAuths.delete(s.preAuths.keys().next().value as number);
+  }
+}
+
+function listOf(v: unknown, seq: number): unknown[] {
+  if (v === undefined) return [];
+  invariant(Array.isArray(v), 'carried list malformed', { seq });
+  return v;
 }
 
 function applyOperator(s: TerminalState, p: OperatorPayload | OperatorDeletedPayload): void {

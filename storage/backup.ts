@@ -33,6 +33,8 @@ const BACKUP_SEQ_DIGITS = 10;
 
 /**
  * A backup's file name: `journal-<identity>-<last record's number, 10 digits>[-<tag>].posbak`.
+ * The number counts across archives (Journal.baseSeq + lastSeq): a journal that continues an
+ * archived one starts again at 1, and its backups must still sort after the older journal's.
  * The number comes first so that repair can order backups by their content, not by file times
  * written while the clock was wrong (backupSeqOf reads it back).
  */
@@ -341,7 +343,7 @@ export class PeriodicBackup {
     if (!existsSync(dir) || !statSync(dir).isDirectory()) {
       throw new PosError('STO_EXPORT_TARGET', `backup target ${dir} is missing: insert the USB stick or mount the partition`, { dir });
     }
-    const file = join(dir, backupFileName(this.journal.identity, this.journal.lastSeq));
+    const file = join(dir, backupFileName(this.journal.identity, this.journal.baseSeq + this.journal.lastSeq));
     exportToFile(this.journal, file, { passphrase: this.options.passphrase, deviceKey: this.options.deviceKey });
     this.lastBackedUpSeq = this.journal.lastSeq;
     this.prune();

@@ -268,6 +268,20 @@ export class Journal {
   get damage(): Damage | undefined { return this.openReport.damage; }
   get failure(): PosError | undefined { return this.failure_; }
   get lastSeq(): number { return this.nextSeq - 1; }
+  /**
+   * Records of the journals archived before this one (JOURNAL_FORMAT.md, "Archive of settled
+   * batches"): record 2's `baseSeq` when this journal continues an archived one, else 0. A
+   * record's number across every archive is `baseSeq + seq`: backup names count by it.
+   */
+  get baseSeq(): number {
+    if (this.baseSeq_ === undefined) {
+      const r = this.lastSeq >= 2 ? this.get(2) : undefined;
+      const base = r?.type === RecordType.recovery && r.payload.action === 'archived' ? r.payload.baseSeq : undefined;
+      this.baseSeq_ = typeof base === 'number' && Number.isSafeInteger(base) && base > 0 ? base : 0;
+    }
+    return this.baseSeq_;
+  }
+  private baseSeq_: number | undefined;
   get lastDigest(): Buffer { return this.lastDigest_; }
 
   /**

@@ -55,6 +55,7 @@ export const RecordType = {
   settings: 41,
   adminAction: 50,
   recovery: 60,
+  carriedState: 61,
   test: 255,
 } as const;
 export type RecordTypeName = keyof typeof RecordType;
@@ -458,6 +459,11 @@ export function digestAtEquals(stored: Buffer, at: number, digestLatin1: string)
 }
 
 /** Decodes a stored value whose frame is already known good. */
+/** Bytes of a payload's CBOR as the writer encodes it (a writer checks PAYLOAD_BYTES_MAX with it before a commit). */
+export function payloadBytes(payload: Payload): number {
+  return cbor.encode(payload).length;
+}
+
 export function decodePayload(stored: Buffer): Payload {
   const value: unknown = cbor.decode(stored.subarray(HEADER_BYTES));
   invariant(value !== null && typeof value === 'object' && !Array.isArray(value), 'record payload is not a map');
