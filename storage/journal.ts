@@ -58,8 +58,21 @@ export const MAP_SIZE_BYTES_DEFAULT = 1024 * 1024 * 1024;
 export const CAPACITY_BYTES_DEFAULT = 256 * 1024 * 1024;
 /** Kept free for settlement and reversals after new sales are refused (FIELD-FAULTS.md). */
 export const RESERVE_BYTES_DEFAULT = 4 * 1024 * 1024;
-/** "Storage nearly full: settle now" is shown from this share of the sales budget. */
+/**
+ * "Storage nearly full: settle now" is shown from this share of the sales budget (capacity less
+ * reserve), or, when the disk's free space is the limit (Journal.usage), once the room left for
+ * sales is less than the rest of the configured budget (1 - this share of it).
+ */
 export const NEARLY_FULL_RATIO = 0.9;
+/**
+ * How long usage() takes a reading of the file system's free space (statfs) as current. It is
+ * asked at every append (checkWritable) and every screen the terminal draws (boot/terminal-app.ts
+ * storageNotice), about 3 us a call on the CI machine. The checks that keep LMDB from meeting ENOSPC
+ * (checkSpace, checkpointFits) always read it afresh, and their readings refresh this one; a
+ * write of LMDB (which may take blocks) drops it, and so does the storage-failure screen's retry
+ * (recheck). Ages are on the journal's clock; a clock that moved back takes a new reading.
+ */
+export const DISK_FREE_AGE_MS_MAX = 1_000;
 export const SOFTWARE_VERSION = '0.1.0';
 /** Pages one commit may add beyond the last page in use (copy-on-write of a B-tree path). */
 const COMMIT_PAGES_MARGIN = 16;
@@ -172,7 +185,15 @@ export interface Appended {
 
 export interface Usage {
   readonly usedBytes: number;
+  /**
+   * The capacity in force: the configured one (JournalOptions.capacityBytes), or less when the
+   * file system holds less: what the journal's files take on it now plus its free space (statfs).
+   */
   readonly capacityBytes: number;
+  /** JournalOptions.capacityBytes (the default when not given): the most appends may ever use. */
+  readonly configuredCapacityBytes: number;
+  /** The disk's free space is the limit, not the configured capacity (something else filled it). */
+  readonly diskLimited: boolean;
   readonly reserveBytes: number;
   readonly nearlyFull: boolean;
   /** New sales are refused; reserve appends still allowed. */
@@ -195,6 +216,8 @@ export class Journal {
   private tailBytes = 0;
   /** lmdbFigures() as of LMDB's last write; undefined once LMDB was written since. */
   private lmdbFiguresCache: LmdbFigures | undefined;
+  /** The file system's free space as last read (statfs) and when, on the journal's clock (DISK_FREE_AGE_MS_MAX). */
+  private diskFree: { readonly bytes: number | undefined; readonly atMs: number } | undefined;
   /** The write-ahead log; undefined while the journal is created, and for read-only or damaged journals. */
   private wal: WalWriter | undefined;
   /** LMDB's last record (the rest is in `tail`). */
@@ -368,7 +391,7 @@ export class Journal {
    */
   private checkpointFits(when: 'open' | 'checkpoint'): boolean {
     const needed = this.growthBytesMax(this.tailBytes, this.tail.length);
-    const free = needed === 0 ? undefined : freeBytes(this.dir);
+    const free = needed === 0 ? undefined : this.readDiskFree();
     if (free === undefined || free >= needed) return true;
     this.log.warn({ code: 'E-STO-01', dir: this.dir, when, freeBytes: free, neededBytes: needed, records: this.tail.length }, 'journal: no room to checkpoint the write-ahead log; its records stay in the log');
     return false;
@@ -409,17 +432,74 @@ export class Journal {
     for (const d of [...tail, ...this.deferred]) if (d.seq > last && d.seq <= toSeq) yield { key: d.seq, stored: d.stored };
   }
 
-  usage(): Usage {
-    const capacityBytes = this.options.capacityBytes ?? CAPACITY_BYTES_DEFAULT;
+  /**
+   * What the journal uses against its capacity, and whether sales are refused (the reserve is kept
+   * for settlement and reversals) or nearly so. The capacity is the configured one or, when the
+   * file system has less room, what the journal's files take on it (data.mdb's blocks, the log's
+   * WAL_BYTES) plus its free space: a disk filled by something else (logs, a download) refuses
+   * sales with the reserve still free on it, before a commit could meet ENOSPC. The free space is
+   * read at most every DISK_FREE_AGE_MS_MAX (`fresh`: now).
+   */
+  usage(options: { readonly fresh?: boolean } = {}): Usage {
+    const configuredCapacityBytes = this.options.capacityBytes ?? CAPACITY_BYTES_DEFAULT;
     const reserveBytes = this.options.reserveBytes ?? RESERVE_BYTES_DEFAULT;
-    const salesBudget = capacityBytes - reserveBytes;
     // The log's file takes its whole size on the disk from its creation on.
-    const usedBytes = this.usedBytesEstimate + (this.wal ? WAL_BYTES : 0);
+    const walBytes = this.wal ? WAL_BYTES : 0;
+    const usedBytes = this.usedBytesEstimate + walBytes;
+    const diskBytes = this.diskCapacityBytes(walBytes, options.fresh === true);
+    const capacityBytes = diskBytes === undefined ? configuredCapacityBytes : Math.min(configuredCapacityBytes, diskBytes);
+    const diskLimited = capacityBytes < configuredCapacityBytes;
+    const configuredBudget = configuredCapacityBytes - reserveBytes;
+    const salesBudget = capacityBytes - reserveBytes;
+    // On the disk's limit the warning comes as early, in bytes left for sales, as on the configured one.
+    // (salesBudget is then below configuredBudget, so this is before 90% of it too.)
+    const nearlyFullFromBytes = diskLimited ? salesBudget - configuredBudget * (1 - NEARLY_FULL_RATIO) : configuredBudget * NEARLY_FULL_RATIO;
     return {
-      usedBytes, capacityBytes, reserveBytes,
-      nearlyFull: usedBytes >= salesBudget * NEARLY_FULL_RATIO,
+      usedBytes, capacityBytes, configuredCapacityBytes, diskLimited, reserveBytes,
+      nearlyFull: usedBytes >= nearlyFullFromBytes,
       salesRefused: usedBytes >= salesBudget,
     };
+  }
+
+  /**
+   * The storage-failure screen's retry (runtime/machine.ts): throws the typed error an append in
+   * the reserve (a settlement's record of a page) would meet now, the free space read afresh;
+   * else returns the usage (sales may still be refused: the idle screen says so, and settles).
+   */
+  recheck(): Usage {
+    this.checkWritable({ reserve: true });
+    this.checkSpace(PAGE_BYTES_ASSUMED);
+    return this.usage({ fresh: true });
+  }
+
+  /**
+   * What the journal's files may take on their file system: their blocks now and its free space;
+   * undefined when either cannot be read.
+   */
+  private diskCapacityBytes(walBytes: number, fresh: boolean): number | undefined {
+    let allocatedBytes: number;
+    try {
+      allocatedBytes = this.lmdbFigures().allocatedBytes;
+    } catch {
+      return undefined;
+    }
+    const free = this.diskFreeBytes(fresh);
+    return free === undefined ? undefined : allocatedBytes + walBytes + free;
+  }
+
+  /** The file system's free space, as read at most DISK_FREE_AGE_MS_MAX ago unless `fresh`. */
+  private diskFreeBytes(fresh: boolean): number | undefined {
+    const nowMs = (this.options.clock ?? Date.now)();
+    const ageMs = this.diskFree === undefined ? undefined : nowMs - this.diskFree.atMs;
+    if (!fresh && ageMs !== undefined && ageMs >= 0 && ageMs < DISK_FREE_AGE_MS_MAX) return this.diskFree?.bytes;
+    return this.readDiskFree();
+  }
+
+  /** statfs now; the reading stands for usage() too. */
+  private readDiskFree(): number | undefined {
+    const bytes = freeBytes(this.dir);
+    this.diskFree = { bytes, atMs: (this.options.clock ?? Date.now)() };
+    return bytes;
   }
 
   /**
@@ -463,7 +543,9 @@ export class Journal {
       const genesis = this.options.genesis ?? [];
       invariant(genesis.length <= GENESIS_RECORDS_MAX, 'too many records created with the journal', { records: genesis.length });
       const created = { type: 'journalCreated' as const, payload: { identity: this.identity, createdAtMs: Math.floor((this.options.clock ?? Date.now)()), software: SOFTWARE_VERSION, ...(genesis.length > 0 ? { genesis: genesis.length } : {}) } };
-      await this.appendMany([created, ...genesis]);
+      // Not a sale: on a disk with less free than the reserve the journal is still made (sales are
+      // then refused); the disk's real end (checkSpace, CREATE_BYTES_MIN) is what stops it.
+      await this.appendMany([created, ...genesis], { reserve: true });
     }
     // Only now: a journal's creation commits to LMDB, so a log never exists without record 1 there.
     if (this.options.writeAheadLog !== false && !this.walBlocked && this.tail.length === 0) this.startWal();
@@ -593,9 +675,11 @@ export class Journal {
     if (this.options.readOnly) throw new PosError('STO_READONLY', `${this.dir}: journal opened read-only`);
     if (this.nextSeq > SEQ_MAX) throw new PosError('STO_FULL', `${this.dir}: sequence numbers exhausted`);
     const usage = this.usage();
-    if (usage.usedBytes >= usage.capacityBytes) throw new PosError('STO_FULL', `${this.dir}: journal at capacity (${usage.usedBytes} bytes)`);
+    // The configured capacity is a hard stop; the disk's end is checkSpace's (read afresh, exact).
+    if (usage.usedBytes >= usage.configuredCapacityBytes) throw new PosError('STO_FULL', `${this.dir}: journal at capacity (${usage.usedBytes} bytes)`);
     if (usage.salesRefused && !options.reserve) {
-      throw new PosError('STO_FULL', `${this.dir}: storage full for new sales (${usage.usedBytes} of ${usage.capacityBytes} bytes; reserve kept for settlement)`);
+      const limit = usage.diskLimited ? ', the limit set by the free space on the disk' : '';
+      throw new PosError('STO_FULL', `${this.dir}: storage full for new sales (${usage.usedBytes} of ${usage.capacityBytes} bytes${limit}; reserve kept for settlement)`, { usedBytes: usage.usedBytes, capacityBytes: usage.capacityBytes, diskLimited: usage.diskLimited });
     }
   }
 
@@ -613,7 +697,7 @@ export class Journal {
     const waitingBytes = bytesOf(this.queued) + bytesOf(this.deferred);
     const needed = this.growthBytesMax(recordBytes + this.tailBytes + waitingBytes, records + this.tail.length + this.queued.length + this.deferred.length);
     if (needed === 0) return;
-    const free = freeBytes(this.dir);
+    const free = this.readDiskFree();
     if (free !== undefined && free < needed) {
       throw new PosError('STO_FULL', `${this.dir}: disk full (ENOSPC): ${free} bytes free, a commit may need ${needed}`, { dir: this.dir, freeBytes: free, neededBytes: needed });
     }
@@ -722,7 +806,11 @@ export class Journal {
   private lmdbFigures(): LmdbFigures {
     if (!this.lmdbFiguresCache) {
       const stats = this.db.getStats() as { pageSize?: number; lastPageNumber?: number };
-      this.lmdbFiguresCache = { pageBytes: stats.pageSize ?? 4096, lastPageNumber: stats.lastPageNumber ?? 0, fileBytes: statSync(join(this.dir, 'data.mdb')).size };
+      const file = statSync(join(this.dir, 'data.mdb'));
+      // st_blocks counts 512-byte units on Linux, whatever the file system's block size.
+      this.lmdbFiguresCache = { pageBytes: stats.pageSize ?? 4096, lastPageNumber: stats.lastPageNumber ?? 0, fileBytes: file.size, allocatedBytes: file.blocks * STAT_BLOCK_BYTES };
+      // LMDB was written since the free space was read (it may have taken blocks): read it again.
+      this.diskFree = undefined;
     }
     return this.lmdbFiguresCache;
   }
@@ -731,9 +819,14 @@ export class Journal {
 interface LmdbFigures {
   readonly pageBytes: number;
   readonly lastPageNumber: number;
-  /** data.mdb's size on the disk. */
+  /** data.mdb's size. */
   readonly fileBytes: number;
+  /** data.mdb's blocks on the disk, in bytes (preallocated ones count; holes do not). */
+  readonly allocatedBytes: number;
 }
+
+/** The unit of stat's `blocks` (Linux: always 512 bytes). */
+const STAT_BLOCK_BYTES = 512;
 
 const PREALLOCATE_CHUNK_BYTES = 1024 * 1024;
 /** Free space kept beyond the write-ahead log's size when it is made (LMDB's next commits need room too). */
