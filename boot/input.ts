@@ -46,6 +46,7 @@
  *                   BACK steps back a stage; CANCEL leaves for idle
  *   yes/no          customer copy menu (1 yes, 2 no, OK), offerReprint OK=YES CANCEL=NO
  *   settlement.offlinePending   1 send the offline sales again (RETRY), 2 give them up (GIVE_UP)
+ *   storageFailure  1 export the journal (EXPORT), 2 diagnostics, 3 retry: the storage checked again (RETRY)
  *   sale.signature  with a signature pad capturing (deps.signatureKey): OK confirms the signature
  *                   (with nothing signed: sign on paper), CLEAR wipes it to sign again, CANCEL =
  *                   sign on paper; without a pad OK = signed on paper (SKIP)
@@ -678,6 +679,7 @@ export class InputController {
     else if (p === 'reprint.choose' && value === 'last') this.deps.send({ type: 'REPRINT_LAST' });
     else if (p === 'reprint.choose') { this.menu = undefined; this.restartEntry(); this.set({ reprintByTrace: true }); }
     else if (value === 'export') this.deps.send({ type: 'EXPORT' });
+    else if (p === 'storageFailure' && value === 'retry') this.deps.send({ type: 'RETRY' });
     else this.deps.recoveryAction(value);
   }
 

@@ -507,10 +507,11 @@ export const STATE_SCREENS: Readonly<Record<string, Builder>> = {
   reprintPending: printing('duplicate'),
   storageFailure: (v, ui) => ({ name: 'storageFailure', data: { code: v.data.error?.code ?? 'E-STO-03', selected: ui.selected }, ...(v.data.exportedTo ? { notice: EXPORTED_NOTICE } : {}) }),
   exporting: (v, ui) => ({ name: 'storageFailure', data: { code: v.data.error?.code ?? 'E-STO-03', selected: ui.selected } }),
+  storageCheck: (v, ui) => ({ name: 'storageFailure', data: { code: v.data.error?.code ?? 'E-STO-03', selected: ui.selected } }),
 };
 
 /** States whose own screen is about their error: the error rule does not cover them. */
-const SHOWS_ITS_ERROR = new Set(['settlement.offlinePending', 'hostUnreachable', 'paperOut', 'reprintPending', 'storageFailure', 'exporting', 'recovery.menu', 'recovery.exporting']);
+const SHOWS_ITS_ERROR = new Set(['settlement.offlinePending', 'hostUnreachable', 'paperOut', 'reprintPending', 'storageFailure', 'exporting', 'storageCheck', 'recovery.menu', 'recovery.exporting']);
 
 /**
  * A TLS failure (E-NET-18..27: a certificate expired, untrusted, refused...) is not fixed by

@@ -493,6 +493,7 @@ export function createTerminalMachine(deps: MachineDeps) {
         }));
         await engine.abandonAdvices(need(input.authorizer ?? input.session, 'session'));
       }),
+      checkStorage: fromPromise<void, MachineContext>(async ({ input }) => { need(input.terminal, 'terminal').store.journal.recheck(); }),
       exportJournal: fromPromise<string>(() => (deps.exportJournal ? deps.exportJournal() : Promise.reject(new PosError('STO_EXPORT_TARGET', 'no export target on this board')))),
       shutdown: fromPromise<void, MachineContext>(async ({ input }) => {
         await input.terminal?.store.journal.close();
@@ -525,6 +526,7 @@ export function createTerminalMachine(deps: MachineDeps) {
       lockedOut: ({ event }) => kindOf((event as unknown as { error: unknown }).error) === 'locked-out',
       hasPending: ({ context }) => context.pendingStans.length > 0 || context.reportPending !== false,
       signedOn: ({ context }) => engineOf(context).signedOn,
+      signedOnSession: ({ context }) => context.session !== undefined && engineOf(context).signedOn,
       preAuthOffered: ({ context }) => engineOf(context).featureAvailable('preAuth'),
       qrOffered: ({ context }) => engineOf(context).featureAvailable('qr'),
       sellingLocked: ({ context }) => engineOf(context).sellingLock !== undefined,
@@ -1285,8 +1287,25 @@ export function createTerminalMachine(deps: MachineDeps) {
           onError: { target: 'paperOut', actions: 'setError' },
         },
       },
+      // RETRY (the technician freed space, or the disk came back): the journal is checked again
+      // as a settlement's record would meet it (Journal.recheck); writable, the terminal goes on
+      // where it would have (idle, sign-on, or the boot's pending work), sales perhaps still
+      // refused there (the idle notice says so, and settlement runs in the reserve). A journal
+      // that failed inside a commit stays failed until the terminal restarts: the error again.
       storageFailure: {
-        on: { EXPORT: 'exporting' },
+        on: { EXPORT: 'exporting', RETRY: 'storageCheck' },
+      },
+      storageCheck: {
+        invoke: {
+          src: 'checkStorage',
+          input: ({ context }) => context,
+          onDone: [
+            { guard: 'signedOnSession', target: 'idle', actions: [assign({ exportedTo: undefined }), 'clearError'] },
+            { guard: 'hasSession', target: 'signOn', actions: [assign({ exportedTo: undefined }), 'clearError'] },
+            { target: 'pendingWork', actions: [assign({ exportedTo: undefined }), 'clearError'] },
+          ],
+          onError: { target: 'storageFailure', actions: 'setError' },
+        },
       },
       exporting: {
         invoke: {

@@ -51,7 +51,7 @@
  *   signOff          { done }
  *   lowBattery       { percent, charging, critical }
  *   paperOut         { copy?, eReceipt?, code? }   a copy waits for the printer: paper out, or another printer error by its code
- *   storageFailure   { code, selected }                        export / diagnostics offered
+ *   storageFailure   { code, selected }                        export / diagnostics / retry offered
  *   hostUnreachable  { reason: 'refused'|'timeout'|'no-answer', network?, cause?, step?, hostCode?, reversalKept?, echo?: { running } | { ok, code, roundTripMs? }, modem?: ModemView }
  *   simPin           { digits, attemptsLeft?, refused?, checking? }   the SIM asks for its PIN (key 2 on the sign-on failure screen)
  *   diagnostics      { results: { check, state: 'ok'|'fail'|'running'|'pending', code? }[], selected }
@@ -306,7 +306,8 @@ export const OPERATOR_ITEMS = menuOf([
 ]);
 export const ROLE_ITEMS = menuOf([['role.cashier', 'cashier'], ['role.supervisor', 'supervisor'], ['role.administrator', 'administrator']]);
 export const LANGUAGE_ITEMS = menuOf([['menu.chinese', 'zh-CN'], ['menu.english', 'en']]);
-export const STORAGE_FAILURE_ITEMS = menuOf([['menu.exportJournal', 'export'], ['menu.diagnostics', 'diagnostics']]);
+/** Retry: the journal checked again (runtime/machine.ts storageCheck), after space was freed. */
+export const STORAGE_FAILURE_ITEMS = menuOf([['menu.exportJournal', 'export'], ['menu.diagnostics', 'diagnostics'], ['menu.retry', 'retry']]);
 
 const BOOT_STEP: Readonly<Record<ScreenData['boot']['step'], StringKey>> = {
   'self-test': 'boot.selfTest', journal: 'boot.journal', pending: 'boot.pending', network: 'boot.network', ready: 'boot.ready',

@@ -169,6 +169,20 @@ describe('e2e: input controller', () => {
     assert.deepEqual(sent[1], { type: 'VOID' });
   });
 
+  it('storage failure: 1 exports, 3 checks the storage again (RETRY); CANCEL does not leave it', () => {
+    const { c, sent, press } = controller('storageFailure');
+    press('CANCEL');
+    assert.deepEqual(sent, [], 'nowhere to back out to');
+    press('1');
+    assert.deepEqual(sent, [{ type: 'EXPORT' }]);
+    c.sync(view('exporting'));
+    c.sync(view('storageFailure'));
+    press('3');
+    assert.deepEqual(sent[1], { type: 'RETRY' });
+    c.sync(view('storageCheck'));
+    assert.equal(chooseScreen(view('storageCheck'), EMPTY_UI, ENV).name, 'storageFailure', 'the screen stays up while the journal is checked');
+  });
+
   it('QR: main menu 11 opens the QR menu; 1 scan / 2 show; FUNC keys the payment code (CANCEL back to the scanner); OK after a scan error scans again; void and refund take a trace number', () => {
     const { c, sent, press } = controller('idle');
     press('MENU'); press('UP'); press('OK');

@@ -675,6 +675,58 @@ describe('runtime state machine', function () {
     await waitFor(run.actor, (s) => statePath(s.value) === 'storageFailure' && s.context.error?.code === 'E-STO-09');
   });
 
+  // The audit: the storage-failure screen offered export and diagnostics only, so a terminal sent
+  // there (a sale refused for space, or a full disk) stayed there until it was restarted, even
+  // after the technician freed space. RETRY checks the journal again (Journal.recheck).
+  it('storage failure: RETRY checks the journal again; still refused it stays, writable it goes back to idle, where settlement runs in the reserve', async () => {
+    const run = track(await loggedIn({}, '002', '2222')); // a supervisor: settles without asking
+    const journal = run.r.terminal.store.journal;
+    const real = journal.usage.bind(journal);
+    // A disk filled by something else: sales refused (Journal.usage), the reserve still free.
+    const usage = sinon.stub(journal, 'usage').callsFake((o) => ({ ...real(o), nearlyFull: true, salesRefused: true, diskLimited: true }));
+    run.cards.push(magCard());
+    run.send({ type: 'SALE' }); run.send({ type: 'AMOUNT', amountFen: 100 });
+    await run.until('storageFailure');
+    assert.equal(run.view().data.error?.code, 'E-STO-01');
+    // Nothing freed yet, and the disk's end reached: the check fails, the screen stays, with its error.
+    const recheck = sinon.stub(journal, 'recheck').throws(new PosError('STO_FULL', 'disk full (ENOSPC)'));
+    run.send({ type: 'RETRY' });
+    await waitFor(run.actor, (s) => statePath(s.value) === 'storageFailure' && recheck.callCount === 1);
+    assert.equal(run.view().data.error?.code, 'E-STO-01');
+    recheck.restore();
+    // Room for the reserve: back to idle (sales still refused there: the settlement is what runs).
+    run.send({ type: 'RETRY' });
+    await run.until('idle');
+    assert.equal(run.view().data.error, undefined);
+    run.send({ type: 'SETTLE' }); await run.until('settlement.confirm'); run.send({ type: 'OK' }); await run.until('settlement.result');
+    run.send({ type: 'OK' }); await run.until('idle');
+    assert.equal(run.r.terminal.engine.state.lastClosed?.batch, 1, 'the batch closed with sales refused');
+    usage.restore();
+    run.cards.push(magCard());
+    run.send({ type: 'SALE' }); run.send({ type: 'AMOUNT', amountFen: 100 });
+    await run.until('sale.askCustomerCopy');
+  });
+
+  it('storage failure: RETRY after a failed sign-on signs on; after failed pending work at boot, does that work again', async () => {
+    const run = track(await boot());
+    await run.until('login');
+    sinon.stub(run.r.terminal.store, 'commit').rejects(new PosError('STO_IO', 'EIO'));
+    run.send({ type: 'LOGIN', operator: '001', password: '1111' });
+    await run.until('storageFailure');
+    sinon.restore();
+    run.send({ type: 'RETRY' });
+    await run.until('idle');
+    assert.equal(run.r.terminal.engine.signedOn, true, 'signed on by the retry');
+    const booted = track(await boot({}, async (r) => { sinon.stub(r.terminal.engine, 'flushReversal').rejects(new PosError('STO_FULL', 'disk full (ENOSPC)')); }));
+    await booted.until('storageFailure');
+    assert.equal(booted.view().data.operator, undefined, 'nobody logged in yet');
+    sinon.restore();
+    const again = sinon.spy(booted.r.terminal.engine, 'flushReversal');
+    booted.send({ type: 'RETRY' });
+    await booted.until('login');
+    assert.equal(again.callCount, 1, 'the pending work ran again');
+  });
+
   it('storage failure after the host approved: the sale is reversed (06) and the screen says storage failure', async () => {
     const run = track(await loggedIn());
     run.cards.push(magCard());
