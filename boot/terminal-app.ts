@@ -1438,7 +1438,8 @@ function need<T>(v: T | undefined): T {
 
 /**
  * FIELD-FAULTS: refuse new sales before storage is full and say so early. The journal keeps a
- * reserve for settlement; from 90% of the sales budget idle says "nearly full: settle now".
+ * reserve for settlement; from 90% of the sales budget idle says "nearly full: settle now". The
+ * budget is the disk's free space when that is less (something else filled it: Journal.usage).
  */
 export function storageNotice(terminal: Terminal | undefined): Txt | undefined {
   const usage = terminal?.store.journal.usage();

@@ -1,5 +1,8 @@
 import { strict as assert } from 'node:assert';
-import { Journal } from '../../storage/journal';
+import { spawnSync } from 'node:child_process';
+import { closeSync, fsyncSync, mkdirSync, openSync, rmSync, rmdirSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { DISK_FREE_AGE_MS_MAX, Journal, RESERVE_BYTES_DEFAULT, freeBytes } from '../../storage/journal';
 import { WAL_BYTES } from '../../storage/wal';
 import { removeDir, tempDir } from '../../storage/testing';
 import { storageNotice } from '../../boot/terminal-app';
@@ -37,6 +40,52 @@ describe('idle screen: storage nearly full, then full for sales', () => {
     } finally {
       await journal.close();
       removeDir(dir);
+    }
+  });
+
+  // The audit: the partition filled by something else (logs) while the journal's own capacity is
+  // far away. The idle screen warns and then says storage full (the same codes), from the disk's
+  // free space; the file removed, the notice goes. Needs root to mount a small tmpfs.
+  it('aDiskFilledBySomethingElseGivesTheSameNoticesAndRemovingTheFileClearsThem', async function () {
+    const mnt = tempDir('notice-mnt-');
+    const sh = (cmd: string): boolean => spawnSync('sh', ['-c', cmd], { stdio: 'ignore' }).status === 0;
+    if (!sh(`mount -t tmpfs -o size=48m tmpfs ${mnt}`)) {
+      rmdirSync(mnt);
+      const message = 'cannot mount a tmpfs (needs root): the filled-disk notice test skipped';
+      if (process.env.POS_REQUIRE_TOOLS === '1') throw new Error(message);
+      process.stderr.write(`\n*** SKIPPED: ${message} ***\n\n`);
+      this.skip();
+    }
+    let nowMs = 0;
+    const dir = join(mnt, 'journal');
+    mkdirSync(dir);
+    const journal = await Journal.open({ dir, identity: 'SIM-NOTICE', clock: () => nowMs });
+    const terminal = { store: { journal } } as unknown as Terminal;
+    /** Something else takes the disk but `leftBytes`; the free space is read again. */
+    const leave = (leftBytes: number): void => {
+      rmSync(join(mnt, 'filler'), { force: true });
+      const bytes = Math.max(0, Math.floor(((freeBytes(mnt) ?? 0) - leftBytes) / 4096) * 4096);
+      const fd = openSync(join(mnt, 'filler'), 'w');
+      const chunk = Buffer.alloc(64 * 1024);
+      for (let at = 0; at < bytes; at += chunk.length) writeSync(fd, chunk, 0, Math.min(chunk.length, bytes - at));
+      fsyncSync(fd);
+      closeSync(fd);
+      nowMs += DISK_FREE_AGE_MS_MAX;
+    };
+    try {
+      assert.equal(storageNotice(terminal), undefined, 'the default capacity (256 MiB) is far; and the end of a 48 MiB disk too: nothing said');
+      leave(RESERVE_BYTES_DEFAULT + 1024 * 1024);
+      assert.match(JSON.stringify(storageNotice(terminal)), /E-STO-02 Storage nearly full: Settle now/);
+      leave(RESERVE_BYTES_DEFAULT / 2);
+      assert.match(JSON.stringify(storageNotice(terminal)), /E-STO-01 Storage full/);
+      await assert.rejects(journal.append('test', { sale: true }), /E-STO-01 .*storage full for new sales/);
+      rmSync(join(mnt, 'filler'));
+      nowMs += DISK_FREE_AGE_MS_MAX;
+      assert.equal(storageNotice(terminal), undefined, 'the file removed: no notice');
+    } finally {
+      await journal.close();
+      sh(`umount ${mnt}`);
+      rmdirSync(mnt);
     }
   });
 });
