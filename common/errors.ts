@@ -179,15 +179,17 @@ export const ERRORS = {
     { cause: 'Link not routed by itself', steps: ['Sales use the next link meanwhile', 'Service: set the link\'s source routing'] },
     { cause: '该线路路由未单独配置', steps: ['交易暂用下一条线路', '维护人员：配置该线路的源路由'] }),
   // ---- acquirer host
+  // What became of the reversal (still owed, or cleared: not charged) is not in these fixed steps:
+  // the error screen says it from the state (boot/screen-map.ts errorDetails), which alone knows.
   HOST_TIMEOUT: def('E-HOST-01', 'timeout',
-    { cause: 'Host not answering', steps: ['Retrying; a reversal is kept', 'Check the network'] },
-    { cause: '主机无应答', steps: ['正在重试，已保存冲正', '检查网络'] }),
+    { cause: 'Host not answering', steps: ['Check the network', 'Then retry'] },
+    { cause: '主机无应答', steps: ['检查网络', '然后重试'] }),
   HOST_MALFORMED: def('E-HOST-02', 'host-malformed',
-    { cause: 'Bad reply from host', steps: ['Treated as no reply; reversal kept', 'Retry; call support if repeated'] },
-    { cause: '主机应答报文错误', steps: ['按无应答处理，已保存冲正', '重试，多次出现请联系客服'] }),
+    { cause: 'Bad reply from host', steps: ['Treated as no reply', 'Retry; call support if repeated'] },
+    { cause: '主机应答报文错误', steps: ['按无应答处理', '重试，多次出现请联系客服'] }),
   HOST_MAC: def('E-HOST-03', 'mac-failure',
-    { cause: 'Reply MAC check failed', steps: ['Sale reversed', 'Terminal signs on again'] },
-    { cause: '应答MAC校验错', steps: ['交易已冲正', '终端将重新签到'] }),
+    { cause: 'Reply MAC check failed', steps: ['The terminal reverses the sale', 'Terminal signs on again'] },
+    { cause: '应答MAC校验错', steps: ['终端冲正该交易', '终端将重新签到'] }),
   HOST_DECLINED: def('E-HOST-04', 'host-declined',
     { cause: 'Declined by the host', steps: ['Read the response code', 'Ask the customer for another card'] },
     { cause: '交易被拒绝', steps: ['查看应答码', '请客户换卡'] }),
