@@ -16,6 +16,7 @@
  *                   {pan, expiry: YYMM}; a refused one says why and keeps the digits; BACK on an
  *                   empty field goes back a step, CANCEL back to the card wait (a card still works)
  *   void.trace      trace number -> TRACE; reprint "by trace no." -> REPRINT_STAN
+ *   reprint.copy    1 merchant copy, 2 customer copy -> REPRINT_COPY
  *   preAuth.amount, completion.amount   AmountEntry -> AMOUNT
  *   preAuthVoid.original, completion.original   the hold's trace number -> TRACE, or OK alone to key
  *                   it: authorization code (6 digits), original date MMDD, for a void the amount
@@ -44,7 +45,7 @@
  *                   5 unlock: operator no. -> UNLOCK
  *                   6 my password (the administrator managing): old, new, new again -> CHANGE_PASSWORD
  *                   BACK steps back a stage; CANCEL leaves for idle
- *   yes/no          customer copy menu (1 yes, 2 no, OK), offerReprint OK=YES CANCEL=NO
+ *   yes/no          customer copy menu (1 yes, 2 no, OK), offerReprint and offerCustomerCopy OK=YES CANCEL=NO
  *   settlement.offlinePending   1 send the offline sales again (RETRY), 2 give them up (GIVE_UP)
  *   storageFailure  1 export the journal (EXPORT), 2 diagnostics, 3 retry: the storage checked again (RETRY)
  *   sale.signature  with a signature pad capturing (deps.signatureKey): OK confirms the signature
@@ -60,7 +61,7 @@ import type { MachineEvent, MachineView, ErrorView } from '../runtime/machine';
 import type { Locale } from '../ui-lcd/screen';
 import { AmountEntry, DigitEntry, MenuWidget, Pager, Widget, WidgetResult, pinEntry, traceNumberEntry } from '../ui-lcd/widgets';
 import { QR_ITEMS, QR_MODE_ITEMS } from '../ui-lcd/screens';
-import { LANGUAGE_ITEMS, MAIN_MENU_ITEMS, OFFLINE_PENDING_ITEMS, OPERATOR_ITEMS, PRE_AUTH_ITEMS, RECOVERY_ITEMS, REPRINT_ITEMS, ROLE_ITEMS, SETTINGS_ITEMS, STORAGE_FAILURE_ITEMS, YES_NO_ITEMS } from '../ui-lcd/screens';
+import { LANGUAGE_ITEMS, MAIN_MENU_ITEMS, OFFLINE_PENDING_ITEMS, OPERATOR_ITEMS, PRE_AUTH_ITEMS, RECOVERY_ITEMS, REPRINT_COPY_ITEMS, REPRINT_ITEMS, ROLE_ITEMS, SETTINGS_ITEMS, STORAGE_FAILURE_ITEMS, YES_NO_ITEMS } from '../ui-lcd/screens';
 import type { OperatorRole, Refused } from '../ui-lcd/screens';
 import { PinBufferEntry } from './input-secret';
 import { PAYMENT_CODE_DIGITS_MAX, PAYMENT_CODE_DIGITS_MIN } from '../runtime/host/messages-v2';
@@ -241,6 +242,8 @@ export class InputController {
       this.menu = new MenuWidget(OFFLINE_PENDING_ITEMS, clock);
     } else if (p === 'reprint.choose') {
       this.menu = new MenuWidget(REPRINT_ITEMS, clock);
+    } else if (p === 'reprint.copy') {
+      this.menu = new MenuWidget(REPRINT_COPY_ITEMS, clock);
     } else if (p === 'recovery.menu') {
       this.menu = new MenuWidget(RECOVERY_ITEMS, { clock: this.deps.clock, idleTimeoutMs: Number.MAX_SAFE_INTEGER });
     } else if (p === 'storageFailure') {
@@ -292,7 +295,7 @@ export class InputController {
       return;
     }
     if (key !== 'OK') return;
-    if (p === 'offerReprint') this.deps.send({ type: 'YES' });
+    if (p === 'offerReprint' || p === 'offerCustomerCopy') this.deps.send({ type: 'YES' });
     else if (p === 'sale.duplicateWarning') this.deps.send({ type: 'CONTINUE' });
     else if (p === 'sale.signature') this.deps.send({ type: 'SKIP' });
     else if (p === 'hostUnreachable') this.deps.send({ type: 'RETRY' });
@@ -304,7 +307,7 @@ export class InputController {
   private cancel(): void {
     const p = this.path;
     if (/\.card$/.test(p)) this.deps.cancelCardRead();
-    if (p === 'offerReprint') this.deps.send({ type: 'NO' });
+    if (p === 'offerReprint' || p === 'offerCustomerCopy') this.deps.send({ type: 'NO' });
     else this.deps.send({ type: 'CANCEL' });
   }
 
@@ -676,6 +679,7 @@ export class InputController {
     if (p.endsWith('.askCustomerCopy')) this.deps.send({ type: value === 'yes' ? 'YES' : 'NO' });
     else if (p === 'qr.mode') this.deps.send({ type: value === 'show' ? 'QR_SHOW' : 'QR_SCAN' });
     else if (p === 'settlement.offlinePending') this.deps.send({ type: value === 'give-up' ? 'GIVE_UP' : 'RETRY' });
+    else if (p === 'reprint.copy') this.deps.send({ type: 'REPRINT_COPY', copy: value === 'customer' ? 'customer' : 'merchant' });
     else if (p === 'reprint.choose' && value === 'last') this.deps.send({ type: 'REPRINT_LAST' });
     else if (p === 'reprint.choose') { this.menu = undefined; this.restartEntry(); this.set({ reprintByTrace: true }); }
     else if (value === 'export') this.deps.send({ type: 'EXPORT' });

@@ -487,8 +487,10 @@ export class Recovery {
     const t = await this.terminal();
     const last = t.engine.lastReceipt();
     if (!last) throw new PosError('OPR_NOT_FOUND', 'no approved transaction in the open batch');
-    await printReceipt(this.printContext(t), last.stan, 'merchant', true);
-    return this.done('reprint-receipt', session, true, [rt('reprint.receipt', { stan: String(last.stan).padStart(6, '0') }), rt('reprint.duplicate')], { stan: last.stan });
+    // A copy pending here may have printed before the power cut that lost its deferred mark: a duplicate, as at boot.
+    const mayHavePrinted = t.engine.pendingCopies().some((p) => p.stan === last.stan && p.copy === 'merchant');
+    const marked = await printReceipt(this.printContext(t), last.stan, 'merchant', { mayHavePrinted, durable: true });
+    return this.done('reprint-receipt', session, true, [rt('reprint.receipt', { stan: String(last.stan).padStart(6, '0') }), ...(marked ? [rt('reprint.duplicate')] : [])], { stan: last.stan });
   }
 
   async reprintLastReport(session: Session): Promise<Report> {

@@ -335,6 +335,11 @@ export const STATE_SCREENS: Readonly<Record<string, Builder>> = {
   pendingWork: pending,
   offerReprint: (v) => ({ name: 'restored', data: { transaction: noticeTransaction(v), outcome: RESTORED_OUTCOME[v.data.notice ?? ''] ?? 'completed' } }),
   printingPending: printing('duplicate'),
+  offerCustomerCopy: (v) => {
+    const offer = v.data.customerOffer ?? [];
+    return { name: 'customerCopyOffer', data: { trace: pad6(offer[0]), ...(offer.length > 1 ? { more: offer.length - 1 } : {}) } };
+  },
+  printingCustomerOffer: printing('customer'),
   login,
   authenticating: login,
   signOn: () => ({ name: 'signOn', data: { attempt: 1, attemptMax: 1 } }),
@@ -468,7 +473,12 @@ export const STATE_SCREENS: Readonly<Record<string, Builder>> = {
   'balance.result': (v) => ({ name: 'balanceResult', data: { balanceFen: v.data.balanceFen ?? 0 } }),
 
   'reprint.choose': (_v, ui) => (ui.reprintByTrace ? { name: 'reprintTrace', data: { ...ui.digits } } : { name: 'reprint', data: { selected: ui.selected } }),
-  'reprint.printing': printing('duplicate'),
+  'reprint.copy': (v, ui) => {
+    const r = v.data.reprint;
+    return { name: 'reprintCopy', data: { selected: ui.selected, ...(r ? { trace: pad6(r.stan), batch: pad6(r.batch), settled: r.settled, customerPrinted: r.customerPrinted } : {}) } };
+  },
+  // A duplicate only when the slip will say so (printed before); a first print is the copy itself.
+  'reprint.printing': (v) => ({ name: 'printing', data: { copy: v.data.reprint?.marked === false ? v.data.reprint.copy ?? 'merchant' : 'duplicate' } }),
   'reprint.printingReport': printing('report'),
 
   'settlement.authorize.check': supervisor,
@@ -540,11 +550,27 @@ export function retryOffered(v: MachineView): boolean {
   return v.state === 'sale.result' && v.data.error !== undefined && RETRYABLE_KINDS.includes(v.data.error.kind);
 }
 
+/**
+ * What the error screen adds from the state now, not from the error's fixed text: a failed
+ * transaction's reversal (still owed: kept and sent before the next transaction; cleared by the
+ * host: the customer was not charged), and the settled batch a trace number belongs to.
+ */
+export function errorDetails(v: MachineView, e: ErrorView): Txt[] {
+  const out: Txt[] = [];
+  if (v.data.resultReversal === 'owed') out.push(t('msg.reversalOwed'));
+  if (v.data.resultReversal === 'cleared') out.push(t('msg.reversedNotCharged'));
+  if (typeof e.detail.settledBatch === 'number') out.push(t('msg.settledBatch', { batch: pad6(e.detail.settledBatch) }));
+  return out;
+}
+
 /** The screen for a machine view plus what the controller holds. */
 export function chooseScreen(v: MachineView, ui: UiState, env: Env): ScreenChoice {
   if (ui.local && v.state === 'idle') return { name: ui.local.name, data: ui.local.data };
   const e = pendingError(v, ui);
-  if (e) return { name: 'error', data: { code: e.code, page: ui.page, ...(retryOffered(v) ? { retry: true } : {}) } };
+  if (e) {
+    const details = errorDetails(v, e);
+    return { name: 'error', data: { code: e.code, page: ui.page, ...(details.length > 0 ? { details } : {}), ...(retryOffered(v) ? { retry: true } : {}) } };
+  }
   const builder = STATE_SCREENS[v.state];
   // A state this table does not know shows the internal-error screen naming it (screenFor does that).
   if (!builder) return { name: 'error', data: { code: 'E-SYS-99', page: 0, details: [`state ${v.state}`] } };

@@ -76,7 +76,7 @@ import { layout } from '../ui-lcd/layout';
 import { pixelGrid } from '../ui-lcd/render-pixels';
 import { errorScreen } from '../ui-lcd/error-screens';
 import { InputController } from './input';
-import { Env, chooseScreen, recoveryReasonData } from './screen-map';
+import { Env, chooseScreen, errorDetails as stateErrorDetails, recoveryReasonData } from './screen-map';
 import { SIM_IDENTITY, simulatorGenesis, simulatorIdentity, simulatorOperators, realIdentity, identityOf } from './sim-provision';
 import { readProvisionedTmk } from './factory';
 import { completeFirstBootProvisioning } from './first-boot-seal';
@@ -1339,8 +1339,9 @@ export class TerminalApp {
       const c = chooseScreen(view, this.controller.state(), this.env);
       choice = c;
       screen = screenFor(c.name, c.data);
-      // The error screen names the damaged record (E-STO-05 at boot: which seq the verifier found).
-      if (c.name === 'error' && screen.lines === undefined) {
+      // The error screen names the damaged record (E-STO-05 at boot: which seq the verifier found),
+      // after what the state says (a reversal owed or cleared, a settled batch: screen-map errorDetails).
+      if (c.name === 'error') {
         const details = this.errorDetails(String(c.data.code));
         if (details.length) screen = { ...screen, lines: details };
       }
@@ -1367,13 +1368,14 @@ export class TerminalApp {
     }, (e: unknown) => this.o.logger.warn({ err: e }, 'display update failed'));
   }
 
-  /** Detail lines for the error on display: the record the journal is damaged at. */
+  /** Detail lines for the error on display: what the state says of it (screen-map), the record the journal is damaged at. */
   private errorDetails(code: string): Txt[] {
     const snap = this.actor?.getSnapshot();
-    const e = snap ? viewOf(snap).data.error : undefined;
-    if (!e || e.code !== code) return [];
+    const v = snap ? viewOf(snap) : undefined;
+    const e = v?.data.error;
+    if (!v || !e || e.code !== code) return [];
     const seq = e.detail.seq;
-    return typeof seq === 'number' ? [{ en: `at record ${seq}`, zh: `第${seq}条记录` }] : [];
+    return [...stateErrorDetails(v, e), ...(typeof seq === 'number' ? [{ en: `at record ${seq}`, zh: `第${seq}条记录` }] : [])];
   }
 
   private machineState(): string {

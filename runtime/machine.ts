@@ -26,7 +26,7 @@
  *   AMOUNT {amountFen}  OK  CANCEL  YES  NO  RETRY  CONTINUE  SKIP
  *   KEYED {pan,expiry} (where keyed entry is allowed)  PIN {pin: Buffer of ASCII digits}  PIN_BYPASS
  *   SUPERVISOR {operator,password}  TRACE {stan}  REFUND_DETAILS {rrn,dateMmdd,amountFen}
- *   REPRINT_LAST  REPRINT_STAN {stan}  REPRINT_REPORT  SIGNATURE {image: MonoImage}
+ *   REPRINT_LAST  REPRINT_STAN {stan} (then REPRINT_COPY {copy: 'merchant'|'customer'})  REPRINT_REPORT  SIGNATURE {image: MonoImage}
  *   PAPER_LOADED  BATTERY {level: 'ok'|'low'|'critical'}  EXPORT  ECHO (sign-on failure: echo test)
  *   PASSWORD (idle: change my password) -> CHANGE_PASSWORD {oldPassword,newPassword,repeated}
  *   OPERATORS (idle: an administrator's operator management) -> RESET_PASSWORD {operator,newPassword,repeated} | UNLOCK {operator}
@@ -36,6 +36,10 @@
  * machine to `recovery` (administrator login, export), and so does `deps.recoveryRequested()`
  * (the reset button held through boot; notice 'reset-held'). Pending work comes before login: the
  * pending reversal is sent, an unfinished settlement resumed, unprinted receipts offered.
+ *
+ * A customer copy never asked for (its merchant copy could not print, and the paper-out screen was
+ * left: the flow's question was skipped) is offered once the merchant copy prints late, when paper
+ * is back: offerCustomerCopy (YES prints it, NO leaves it to the reprint menu).
  */
 import { assign, fromPromise, setup, SnapshotFrom } from 'xstate';
 import { ErrorKind, PosError, isPosError } from '../common/errors';
@@ -170,6 +174,16 @@ export interface MachineContext {
    * it waits in the journal, so without this it was dropped when the paper came back).
    */
   waiting?: { stan: number; copy: 'merchant' | 'customer'; then: ResumeAt; reprint?: true };
+  /**
+   * The reprint menu's transaction (reprint.copy, reprint.printing): of the open batch, or of a
+   * settled batch rebuilt from the journal (`settled`), and the copy chosen.
+   */
+  reprintOf?: { txn: TxnView; settled: boolean; copy?: 'merchant' | 'customer' };
+  /**
+   * Transactions whose customer copy was never asked for (their merchant copy printed late: the
+   * flow's question was skipped when the paper-out screen was left): offerCustomerCopy offers it.
+   */
+  customerOffer: number[];
   settlement?: SettlementReport;
   exportedTo?: string;
   flow?: 'sale' | 'void' | 'refund' | 'balance' | 'preAuth' | 'preAuthVoid' | 'completion' | 'completionVoid' | 'qr' | 'qrVoid' | 'qrRefund';
@@ -236,6 +250,7 @@ export type MachineEvent =
   | { type: 'TRACE'; stan: number }
   | { type: 'REFUND_DETAILS'; rrn: string; dateMmdd: string; amountFen: number }
   | { type: 'REPRINT_STAN'; stan: number }
+  | { type: 'REPRINT_COPY'; copy: 'merchant' | 'customer' }
   | { type: 'SIGNATURE'; image: MonoImage }
   | { type: 'BATTERY'; level: 'ok' | 'low' | 'critical' }
   | { type: 'QR_SALE' | 'QR_VOID' | 'QR_REFUND' | 'QR_SCAN' | 'QR_SHOW' }
@@ -251,6 +266,22 @@ const STORAGE_KINDS: readonly ErrorKind[] = ['storage-full', 'storage-io', 'stor
 export const RETRYABLE_KINDS: readonly ErrorKind[] = ['host-unreachable', 'network-down', 'timeout'];
 const HOST_DOWN_KINDS: readonly ErrorKind[] = ['host-unreachable', 'timeout', 'host-malformed', 'network-down'];
 const PRINTER_KINDS: readonly ErrorKind[] = ['paper-out', 'cover-open', 'printer-fault', 'device-absent'];
+
+/**
+ * The printer could not print the job (any E-PRN error, a timeout too, or a printer kind): a
+ * customer copy asked for then waits in the journal (receipt-pending) rather than being lost.
+ */
+function printerFailed(e: unknown): boolean {
+  return PRINTER_KINDS.includes(kindOf(e) as ErrorKind) || (isPosError(e) && e.code.startsWith('E-PRN-'));
+}
+
+/**
+ * The copy may have printed although no receipt-printed record says so: its transaction's copies
+ * were pending at boot (a power cut loses a deferred mark; storage/JOURNAL_FORMAT.md, Durability).
+ */
+function mayHavePrinted(c: MachineContext, stan: number): boolean {
+  return c.bootPendingStans.includes(stan);
+}
 
 export function errorView(e: unknown): ErrorView {
   const p = isPosError(e) ? e : new PosError('SYS_INVARIANT', e instanceof Error ? e.message : String(e));
@@ -287,6 +318,15 @@ function qrErrorView(r: QrFlowResult): ErrorView | undefined {
   return undefined;
 }
 
+/**
+ * A trace number the reprint menu cannot find: in a settled batch this journal remembers but could
+ * not rebuild (the error screen names the batch), or not at all.
+ */
+function notFoundForReprint(settledBatch: number | undefined, stan: number): PosError {
+  if (settledBatch !== undefined) return new PosError('OPR_NOT_FOUND', `trace ${stan} belongs to settled batch ${settledBatch}: its records could not be read back`, { stan, settledBatch });
+  return new PosError('OPR_NOT_FOUND', `no transaction with trace ${stan}`, { stan });
+}
+
 /** A payment code the keypad or the scanner gave: 16..32 digits (never named in the error). */
 function paymentCodeError(code: string): PosError | undefined {
   return /^\d{16,32}$/.test(code) ? undefined : new PosError('OPR_PAYMENT_CODE', 'a payment code is 16..32 digits', { length: code.length });
@@ -307,6 +347,10 @@ export function createTerminalMachine(deps: MachineDeps) {
     printer: deps.printer, engine: need(c.terminal, 'terminal').engine, lang: deps.lang ?? 'zh', merchantName: deps.merchantName ?? 'TEST MERCHANT', clock: deps.clock,
   });
   const engineOf = (c: MachineContext) => need(c.terminal, 'terminal').engine;
+  /** A customer copy of the open batch the printer failed: it waits in the journal (receipt-pending) for paper, or the next boot. */
+  const keepCustomerCopy = async (c: MachineContext, stan: number, copy: 'merchant' | 'customer', e: unknown): Promise<void> => {
+    if (copy === 'customer' && printerFailed(e) && engineOf(c).txn(stan) !== undefined) await engineOf(c).markPending(stan, 'customer', isPosError(e) ? e.code : 'printer');
+  };
   /**
    * The terminal's time and zone: the engine's clock (corrected by the host's time at sign-on) once
    * a terminal is open, so a refund's original date is checked against the host's calendar.
@@ -450,28 +494,55 @@ export function createTerminalMachine(deps: MachineDeps) {
       }),
       qrVoid: fromPromise<QrFlowResult, MachineContext>(({ input }) => new QrPayments(engineOf(input), { sleep: deps.qrSleep }).voidSale(need(input.voidStan, 'trace'), need(input.authorizer ?? input.session, 'session'))),
       qrRefund: fromPromise<QrFlowResult, MachineContext>(({ input }) => new QrPayments(engineOf(input), { sleep: deps.qrSleep }).refund(need(input.voidStan, 'trace'), input.amountFen, need(input.authorizer ?? input.session, 'session'))),
-      printCopy: fromPromise<void, { c: MachineContext; stan: number; copy: 'merchant' | 'customer'; reprint: boolean }>(async ({ input }) => {
+      printCopy: fromPromise<void, { c: MachineContext; stan: number; copy: 'merchant' | 'customer'; outsideFlow?: boolean }>(async ({ input }) => {
         try {
-          await printReceipt(printCtx(input.c), input.stan, input.copy, input.reprint);
+          // Marked as a reprint only when printed before (or maybe, before a power cut); a copy
+          // printed outside its flow (the reprint menu) is journaled durably.
+          await printReceipt(printCtx(input.c), input.stan, input.copy, { mayHavePrinted: mayHavePrinted(input.c, input.stan), durable: input.outsideFlow === true });
         } catch (e) {
           // A customer copy asked for waits in the journal (a merchant copy is pending until printed).
-          if (input.copy === 'customer' && PRINTER_KINDS.includes(kindOf(e) as ErrorKind)) await engineOf(input.c).markPending(input.stan, 'customer', isPosError(e) ? e.code : 'printer');
+          await keepCustomerCopy(input.c, input.stan, input.copy, e);
           throw e;
         }
       }),
-      printPending: fromPromise<void, MachineContext>(async ({ input }) => {
+      // The customer copies offered (offerCustomerCopy): each printed as the original it is.
+      printCustomerOffer: fromPromise<void, MachineContext>(async ({ input }) => {
         const engine = engineOf(input);
-        // The copy the flow stopped at, as the original it is; then what waited from before (boot).
+        for (const stan of input.customerOffer) {
+          if (engine.txn(stan)?.printed.includes('customer') !== false) continue;
+          try {
+            await printReceipt(printCtx(input), stan, 'customer', { mayHavePrinted: mayHavePrinted(input, stan), durable: true });
+          } catch (e) {
+            for (const rest of input.customerOffer.slice(input.customerOffer.indexOf(stan))) await keepCustomerCopy(input, rest, 'customer', e);
+            throw e;
+          }
+        }
+      }),
+      // Resolves with the transactions whose customer copy to offer: their merchant copy printed here,
+      // late, in this session, so the flow's question was never asked (offerCustomerCopy), unless the
+      // flow goes on to ask it.
+      printPending: fromPromise<number[], MachineContext>(async ({ input }) => {
+        const engine = engineOf(input);
+        const lateMerchant: number[] = [];
+        // The copy the flow stopped at, as the original it is (a reprint asked for from the menu: as
+        // printed before or not); then what waited from before (boot: maybe printed before the cut).
         const w = input.waiting;
-        if (w?.reprint) await printReceipt(printCtx(input), w.stan, w.copy, true);
-        else if (w && !engine.txn(w.stan)?.printed.includes(w.copy)) await printReceipt(printCtx(input), w.stan, w.copy, false);
+        if (w?.reprint) await printReceipt(printCtx(input), w.stan, w.copy, { mayHavePrinted: mayHavePrinted(input, w.stan), durable: true });
+        else if (w && !engine.txn(w.stan)?.printed.includes(w.copy)) {
+          await printReceipt(printCtx(input), w.stan, w.copy, { mayHavePrinted: mayHavePrinted(input, w.stan) });
+          if (w.copy === 'merchant' && w.then === 'idle') lateMerchant.push(w.stan);
+        }
         const waits = engine.pendingCopies();
         for (const stan of input.pendingStans) {
-          const duplicate = input.bootPendingStans.includes(stan);
-          for (const p of waits) if (p.stan === stan && !engine.txn(stan)?.printed.includes(p.copy)) await printReceipt(printCtx(input), stan, p.copy, duplicate);
+          for (const p of waits) {
+            if (p.stan !== stan || engine.txn(stan)?.printed.includes(p.copy)) continue;
+            await printReceipt(printCtx(input), stan, p.copy, { mayHavePrinted: mayHavePrinted(input, stan) });
+            if (p.copy === 'merchant' && !(w && w.stan === stan && w.then !== 'idle')) lateMerchant.push(stan);
+          }
         }
         const closed = engineOf(input).state.lastClosed;
         if (input.reportPending && closed && (!closed.reportPrinted || input.reportPending === 'reprint')) await printSettlementReport(printCtx(input), true);
+        return [...new Set(lateMerchant)].filter((stan) => !mayHavePrinted(input, stan) && engine.txn(stan)?.printed.includes('customer') === false);
       }),
       printReport: fromPromise<void, { c: MachineContext; reprint: boolean }>(({ input }) => printSettlementReport(printCtx(input.c), input.reprint)),
       saveSignature: fromPromise<void, { c: MachineContext; stan: number; image: MonoImage }>(({ input }) => engineOf(input.c).saveSignature(input.stan, input.image)),
@@ -538,7 +609,7 @@ export function createTerminalMachine(deps: MachineDeps) {
     actions: {
       setError: assign({ error: ({ event }) => errorView((event as unknown as { error: unknown }).error) }),
       clearError: assign({ error: undefined }),
-      resetFlow: assign(({ context }) => { void context.card?.online?.release(); return { amountFen: 0, card: undefined, pin: undefined, duplicate: undefined, voidStan: undefined, refund: undefined, result: undefined, balanceFen: undefined, authorizer: undefined, error: undefined, flow: undefined, operatorChange: undefined, preAuthOriginal: undefined, qrMode: undefined, qrCode: undefined, qrWait: undefined }; }),
+      resetFlow: assign(({ context }) => { void context.card?.online?.release(); return { amountFen: 0, card: undefined, pin: undefined, duplicate: undefined, voidStan: undefined, refund: undefined, result: undefined, balanceFen: undefined, authorizer: undefined, error: undefined, flow: undefined, operatorChange: undefined, preAuthOriginal: undefined, qrMode: undefined, qrCode: undefined, qrWait: undefined, reprintOf: undefined }; }),
       refuseQrOff: assign({ error: () => errorView(new PosError('HOST_FEATURE_OFF', 'QR payments are not offered by the host')) }),
       refuseSellingLocked: assign({ error: () => errorView(new PosError('MGT_SELLING_LOCKED', 'selling is locked by the management console: sales, pre-authorizations, completions and refunds are refused')) }),
       setQrResult: assign({ result: ({ event }) => qrResultView((event as unknown as { output: QrFlowResult }).output), qrCode: undefined, error: ({ event }) => qrErrorView((event as unknown as { output: QrFlowResult }).output) }),
@@ -551,7 +622,7 @@ export function createTerminalMachine(deps: MachineDeps) {
   }).createMachine({
     id: 'terminal',
     initial: 'boot',
-    context: { battery: 'ok', amountFen: 0, pendingStans: [], bootPendingStans: [], reportPending: false, keyedAllowed: deps.allowKeyed === true },
+    context: { battery: 'ok', amountFen: 0, pendingStans: [], bootPendingStans: [], customerOffer: [], reportPending: false, keyedAllowed: deps.allowKeyed === true },
     on: { BATTERY: { actions: 'setBattery' } },
     states: {
       boot: {
@@ -616,6 +687,22 @@ export function createTerminalMachine(deps: MachineDeps) {
           input: ({ context }) => context,
           onDone: { target: 'login', actions: assign({ pendingStans: [], reportPending: false }) },
           onError: { target: 'paperOut', actions: 'setError' },
+        },
+      },
+      // "Customer copy not printed: print it?" (FIELD-FAULTS, receipt lost): a merchant copy of this
+      // session printed late (paper back at idle) and its flow never asked. YES prints it (a printer
+      // fault: it waits in the journal, as any customer copy asked for); NO leaves it to the reprint
+      // menu. Copies pending at boot are not offered: what became of them before the cut is unknown
+      // (they print as duplicates; the reprint menu has the customer copy).
+      offerCustomerCopy: {
+        on: { YES: 'printingCustomerOffer', NO: { target: 'idle', actions: assign({ customerOffer: [] }) } },
+      },
+      printingCustomerOffer: {
+        invoke: {
+          src: 'printCustomerOffer',
+          input: ({ context }) => context,
+          onDone: { target: 'idle', actions: assign({ customerOffer: [] }) },
+          onError: { target: 'paperOut', actions: [assign({ pendingStans: ({ context }) => [...context.customerOffer], customerOffer: [] }), 'setError'] },
         },
       },
       login: {
@@ -1173,13 +1260,19 @@ export function createTerminalMachine(deps: MachineDeps) {
         states: {
           choose: {
             on: {
+              // The transaction first (the last receipt, or by trace number), then which copy (reprint.copy).
               REPRINT_LAST: [
-                { guard: ({ context }) => engineOf(context).lastReceipt() !== undefined, target: 'printing', actions: assign({ voidStan: ({ context }) => engineOf(context).lastReceipt()?.stan }) },
+                { guard: ({ context }) => engineOf(context).lastReceipt() !== undefined, target: 'copy', actions: assign({ reprintOf: ({ context }) => ({ txn: need(engineOf(context).lastReceipt(), 'last receipt'), settled: false }), error: undefined }) },
                 { actions: assign({ error: () => errorView(new PosError('OPR_NOT_FOUND', 'no receipt in this batch')) }) },
               ],
               REPRINT_STAN: [
-                { guard: ({ context, event }) => engineOf(context).txn(event.stan) !== undefined, target: 'printing', actions: assign({ voidStan: ({ event }) => event.stan }) },
-                { actions: assign({ error: ({ event }) => errorView(new PosError('OPR_NOT_FOUND', `no transaction with trace ${event.stan}`, { stan: event.stan })) }) },
+                { guard: ({ context, event }) => engineOf(context).txn(event.stan) !== undefined, target: 'copy', actions: assign({ reprintOf: ({ context, event }) => ({ txn: need(engineOf(context).txn(event.stan), 'transaction'), settled: false }), error: undefined }) },
+                // A settled batch's transaction: its slip is rebuilt from the journal, printed as a reprint.
+                {
+                  guard: ({ context, event }) => engineOf(context).settledTxn(event.stan) !== undefined, target: 'copy',
+                  actions: assign({ reprintOf: ({ context, event }) => ({ txn: need(engineOf(context).settledTxn(event.stan), 'settled transaction').txn, settled: true }), error: undefined }),
+                },
+                { actions: assign({ error: ({ context, event }) => errorView(notFoundForReprint(engineOf(context).settledBatchOf(event.stan), event.stan)) }) },
               ],
               REPRINT_REPORT: [
                 { guard: ({ context }) => engineOf(context).state.lastClosed !== undefined, target: 'printingReport' },
@@ -1187,12 +1280,14 @@ export function createTerminalMachine(deps: MachineDeps) {
               ],
             },
           },
+          // Merchant or customer copy (a customer's jammed or torn slip, or one never printed).
+          copy: { on: { REPRINT_COPY: { target: 'printing', actions: assign({ reprintOf: ({ context, event }) => ({ ...need(context.reprintOf, 'reprint'), copy: event.copy }) }) } } },
           printing: {
             invoke: {
               src: 'printCopy',
-              input: ({ context }) => ({ c: context, stan: need(context.voidStan, 'stan'), copy: 'merchant' as const, reprint: true }),
+              input: ({ context }) => ({ c: context, stan: need(context.reprintOf, 'reprint').txn.stan, copy: need(context.reprintOf?.copy, 'copy'), outsideFlow: true }),
               onDone: '#terminal.idle',
-              onError: { target: '#terminal.paperOut', actions: [assign({ waiting: ({ context }) => ({ stan: need(context.voidStan, 'stan'), copy: 'merchant' as const, then: 'idle' as const, reprint: true as const }) }), 'setError'] },
+              onError: { target: '#terminal.paperOut', actions: [assign({ waiting: ({ context }) => ({ stan: need(context.reprintOf, 'reprint').txn.stan, copy: need(context.reprintOf?.copy, 'copy'), then: 'idle' as const, reprint: true as const }) }), 'setError'] },
             },
           },
           printingReport: {
@@ -1281,6 +1376,7 @@ export function createTerminalMachine(deps: MachineDeps) {
             { target: '#terminal.preAuthVoid.askCustomerCopy', guard: ({ context }) => context.waiting?.then === 'preAuthVoid.askCustomerCopy', actions: assign({ waiting: undefined, pendingStans: [], reportPending: false, error: undefined }) },
             { target: '#terminal.completion.askCustomerCopy', guard: ({ context }) => context.waiting?.then === 'completion.askCustomerCopy', actions: assign({ waiting: undefined, pendingStans: [], reportPending: false, error: undefined }) },
             { target: '#terminal.completionVoid.askCustomerCopy', guard: ({ context }) => context.waiting?.then === 'completionVoid.askCustomerCopy', actions: assign({ waiting: undefined, pendingStans: [], reportPending: false, error: undefined }) },
+            { target: 'offerCustomerCopy', guard: ({ context, event }) => event.output.length > 0 && context.session !== undefined, actions: assign({ waiting: undefined, pendingStans: [], reportPending: false, error: undefined, customerOffer: ({ event }) => event.output }) },
             { target: 'idle', guard: 'hasSession', actions: assign({ waiting: undefined, pendingStans: [], reportPending: false }) },
             { target: 'login', actions: assign({ waiting: undefined, pendingStans: [], reportPending: false }) },
           ],
@@ -1331,7 +1427,7 @@ export function createTerminalMachine(deps: MachineDeps) {
     return {
       invoke: {
         src: 'printCopy' as const,
-        input: ({ context }: { context: MachineContext }) => ({ c: context, stan: need(context.result?.stan, 'stan'), copy, reprint: false }),
+        input: ({ context }: { context: MachineContext }) => ({ c: context, stan: need(context.result?.stan, 'stan'), copy }),
         onDone: next,
         onError: {
           target: '#terminal.paperOut',
@@ -1596,6 +1692,20 @@ export interface MachineView {
     readonly offlineUnknown?: number;
     /** The sale a void is about to cancel (void.confirm), as a receipt shows it. */
     readonly voidTarget?: TxnView;
+    /**
+     * A failed transaction's reversal (the result's STAN): still owed (kept, sent before the next
+     * transaction), or cleared by the host (the customer was not charged). Read from the journal's
+     * state, so the screen says what is true now, not what was true when the error was raised.
+     */
+    readonly resultReversal?: 'owed' | 'cleared';
+    /**
+     * The reprint menu's transaction (reprint.copy, reprint.printing): its trace and batch, whether
+     * the batch is settled, whether its customer copy ever printed, the copy chosen and whether that
+     * copy will be marked 重打印/DUPLICATE (printed before, or maybe before a power cut).
+     */
+    readonly reprint?: { readonly stan: number; readonly batch: number; readonly settled: boolean; readonly customerPrinted: boolean; readonly copy?: 'merchant' | 'customer'; readonly marked?: boolean };
+    /** The transactions whose customer copy offerCustomerCopy offers (trace numbers). */
+    readonly customerOffer?: readonly number[];
     /** The card screen may offer keyed entry (FUNC). */
     readonly keyedAllowed?: boolean;
     /** The password change, reset, unlock, addition or deletion just done (operator number, no secret). */
@@ -1643,11 +1753,37 @@ function waitingEReceipt(snap: TerminalSnapshot): string | undefined {
   return t?.rrn !== undefined && t.status === 'approved' ? eReceiptUrl(t, engine.config.ids.tid, base) : undefined;
 }
 
+/** The copy will carry the reprint mark: printed before, maybe printed before a power cut, or of a settled batch (printReceipt). */
+function marksReprint(c: MachineContext, stan: number, copy: 'merchant' | 'customer'): boolean {
+  const t = c.terminal?.engine.txn(stan);
+  return t === undefined || t.printed.includes(copy) || mayHavePrinted(c, stan);
+}
+
 function waitingCopy(c: MachineContext): 'merchant' | 'customer' | 'report' | 'duplicate' | undefined {
-  if (c.waiting) return c.waiting.reprint ? 'duplicate' : c.waiting.copy;
+  // A copy asked for from the reprint menu is a duplicate only when it will be marked as one.
+  if (c.waiting) return c.waiting.reprint && marksReprint(c, c.waiting.stan, c.waiting.copy) ? 'duplicate' : c.waiting.copy;
   const first = c.pendingStans.length > 0 ? c.terminal?.engine.pendingCopies().find((p) => c.pendingStans.includes(p.stan)) : undefined;
   if (first) return first.copy;
   return c.reportPending ? 'report' : undefined;
+}
+
+function reprintView(c: MachineContext): MachineView['data']['reprint'] {
+  const r = c.reprintOf;
+  if (!r) return undefined;
+  const t = r.txn;
+  return {
+    stan: t.stan, batch: t.batch, settled: r.settled, customerPrinted: t.printed.includes('customer'),
+    ...(r.copy !== undefined ? { copy: r.copy, marked: r.settled || marksReprint(c, t.stan, r.copy) } : {}),
+  };
+}
+
+/** What became of a failed transaction's reversal, from the state now (see MachineView resultReversal). */
+function resultReversal(c: MachineContext): 'owed' | 'cleared' | undefined {
+  const engine = c.terminal?.engine;
+  const stan = c.result?.outcome === 'failed' ? c.result.stan : undefined;
+  if (!engine || stan === undefined) return undefined;
+  if (engine.state.pendingReversal?.stan === stan) return 'owed';
+  return engine.txn(stan)?.status === 'reversed' ? 'cleared' : undefined;
 }
 
 /** The operators' list while an administrator manages them (no hash, no salt, no attempts count). */
@@ -1670,6 +1806,7 @@ export function viewOf(snap: TerminalSnapshot): MachineView {
       duplicate: c.duplicate, result: c.result, balanceFen: c.balanceFen, error: c.error, notice: c.notice, ...(c.noticeTxn !== undefined ? { noticeTxn: c.noticeTxn } : {}), pendingReceipts: [...c.pendingStans], waitingCopy: waitingCopy(c),
       reportPending: c.reportPending !== false, settlement: c.settlement, exportedTo: c.exportedTo, signedOn: engine?.signedOn ?? false,
       reversalPending: engine?.state.pendingReversal !== undefined, batch: engine?.state.batch, merchantName: engine?.params.merchantName,
+      resultReversal: resultReversal(c), reprint: reprintView(c), customerOffer: c.customerOffer.length > 0 ? [...c.customerOffer] : undefined,
       voidTarget: c.voidStan !== undefined && (c.flow === 'void' || c.flow === 'completionVoid' || c.flow === 'qrVoid' || c.flow === 'qrRefund') ? engine?.txn(c.voidStan) : undefined,
       qr: c.flow === 'qr' ? { mode: c.qrMode, ...c.qrWait } : undefined,
       preAuthHold: c.preAuthOriginal !== undefined && 'stan' in c.preAuthOriginal ? holdView(engine?.state.preAuths.get(c.preAuthOriginal.stan)) : undefined,

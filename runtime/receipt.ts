@@ -215,22 +215,41 @@ export interface PrintContext {
   readonly clock: () => number;
 }
 
+/** How a copy is printed outside the plain first print of its flow. */
+export interface CopyOptions {
+  /**
+   * The copy may have printed before although no receipt-printed record says so: its transaction's
+   * copies were pending at boot, and a power cut loses a deferred mark (storage/JOURNAL_FORMAT.md,
+   * Durability). Printed marked 重打印/DUPLICATE, as documented.
+   */
+  readonly mayHavePrinted?: boolean;
+  /** Journal the mark in a commit of its own (engine.markPrinted): a copy printed outside its flow. */
+  readonly durable?: boolean;
+}
+
 /**
- * Prints one copy of a transaction's receipt and journals it. Reprint marking: asked for, or the
- * copy was already printed once. Rejects with the printer's error (the receipt stays pending).
+ * Prints one copy of a transaction's receipt and journals it; resolves with whether the slip was
+ * marked as a reprint. The mark (重打印/DUPLICATE) says the copy printed before: its receipt-printed
+ * record, or `mayHavePrinted`. A copy printed for the first time never carries it, whichever menu
+ * asked for it. A transaction of a settled batch (no longer in memory; rebuilt from the journal,
+ * Engine.settledTxn) is always printed as a reprint: its copies were handed out at the time.
+ * Rejects with the printer's error (the receipt stays pending).
  */
-export async function printReceipt(ctx: PrintContext, stan: number, copy: Copy, reprintAsked = false): Promise<void> {
-  const t = ctx.engine.txn(stan);
+export async function printReceipt(ctx: PrintContext, stan: number, copy: Copy, o: CopyOptions = {}): Promise<boolean> {
+  const open = ctx.engine.txn(stan);
+  const settled = open ? undefined : ctx.engine.settledTxn(stan);
+  const t = open ?? settled?.txn;
   if (!t) throw new Error(`no transaction ${stan}`);
-  const reprint = reprintAsked || t.printed.includes(copy);
+  const reprint = o.mayHavePrinted === true || settled !== undefined || t.printed.includes(copy);
   const ids = ctx.engine.config.ids;
   const job = receiptJob(t, {
     lang: ctx.lang, copy, reprint, merchantName: ctx.engine.merchantName ?? ctx.merchantName, tid: ids.tid, mid: ids.mid, printedAtMs: ctx.engine.now(), tzOffsetMinutes: ctx.engine.tzOffsetMinutes,
-    signature: copy === 'merchant' ? ctx.engine.signatureImage(stan) : undefined,
+    signature: copy === 'merchant' ? (open ? ctx.engine.signatureImage(stan) : settled?.signature) : undefined,
     ...(ctx.engine.eReceiptBase !== undefined ? { eReceiptBase: ctx.engine.eReceiptBase } : {}),
   });
   await ctx.printer.print(job);
-  await ctx.engine.markPrinted(stan, copy, reprint);
+  await ctx.engine.markPrinted(stan, copy, reprint, o.durable === true);
+  return reprint;
 }
 
 /** Prints the report of the last closed batch and journals it. */

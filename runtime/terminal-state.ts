@@ -34,6 +34,8 @@ export type TxnStatus = 'pending' | 'approved' | 'declined' | 'failed' | 'revers
 export interface Txn extends Pick<TxnBeginPayload, 'kind' | 'stan' | 'batch' | 'amountFen' | 'panMasked' | 'panEnc' | 'panTag' | 'expiry'
   | 'entryMode' | 'cardSeq' | 'processingCode' | 'operator' | 'origStan' | 'origBatch' | 'origRrn' | 'origAuthCode' | 'origDate' | 'field55'> {
   readonly beganAtMs: number;
+  /** The journal sequence number of its txn-begin record (a settled batch's reprint reads the journal from there). */
+  readonly beginSeq: number;
   /** pending | approved | declined | failed | reversed (voided is derived). */
   status: Exclude<TxnStatus, 'voided'>;
   responseCode?: string;
@@ -145,7 +147,24 @@ export interface TerminalState {
    * oldest dropped.
    */
   readonly preAuths: Map<number, PreAuthHold>;
+  /**
+   * Transactions of the batches this journal closed, by STAN (the latest batch's wins when a STAN
+   * came round again): where their records are, so that a reprint by trace number of a settled
+   * batch's slip is built from the journal (Engine.settledTxn). At most SETTLED_TXNS_MAX, oldest
+   * dropped. Derived from the journal: no record of its own.
+   */
+  readonly settledTxns: Map<number, SettledTxn>;
 }
+
+/** Where a settled batch's transaction is in the journal: its txn-begin record and its batch's batch-closed record. */
+export interface SettledTxn {
+  readonly batch: number;
+  readonly beginSeq: number;
+  readonly closedSeq: number;
+}
+
+/** Settled transactions remembered for reprints: ~60 bytes each (about 20 days of a busy counter's trade). */
+export const SETTLED_TXNS_MAX = 20_000;
 
 /** A pre-authorization as a completion or its void needs it (docs/PROTOCOL.md, pre-authorization family). */
 export interface PreAuthHold {
@@ -181,7 +200,7 @@ export interface OriginalSale {
 export const REFUND_ORIGINALS_COUNT_MAX = 100_000;
 
 export function emptyState(): TerminalState {
-  return { stanLast: 0, batch: 1, signedOn: false, txns: new Map(), operators: new Map(), salesByRrn: new Map(), lastSeq: 0, preAuths: new Map(), saleAmountsFen: [], pendingScriptNotices: new Map() };
+  return { stanLast: 0, batch: 1, signedOn: false, txns: new Map(), operators: new Map(), salesByRrn: new Map(), lastSeq: 0, preAuths: new Map(), saleAmountsFen: [], pendingScriptNotices: new Map(), settledTxns: new Map() };
 }
 
 /** Replays records in order into a fresh state. */
@@ -330,7 +349,7 @@ function applyBegin(s: TerminalState, r: DecodedRecord): void {
     processingCode: str(p.processingCode, 'processingCode'), operator: str(p.operator, 'operator'),
     origStan: optNum(p.origStan, 'origStan'), origBatch: optNum(p.origBatch, 'origBatch'), origRrn: optStr(p.origRrn, 'origRrn'),
     origAuthCode: optStr(p.origAuthCode, 'origAuthCode'), origDate: optStr(p.origDate, 'origDate'),
-    beganAtMs: r.timeMs, status: 'pending', printed: new Set(), ...(p.qr !== undefined ? { qr: qrInfoOf(p.qr) } : {}),
+    beganAtMs: r.timeMs, beginSeq: r.seq, status: 'pending', printed: new Set(), ...(p.qr !== undefined ? { qr: qrInfoOf(p.qr) } : {}),
     ...(p.field55 !== undefined ? { field55: optField55(p.field55, 'field55') } : {}),
   });
 }
@@ -480,6 +499,11 @@ function applyBatchClosed(s: TerminalState, r: DecodedRecord): void {
     offlineNotTaken: Array.isArray(p.offlineNotTaken) ? (p.offlineNotTaken as unknown[]).map(notTakenOf) : [],
     anomalies: Array.isArray(p.anomalies) ? (p.anomalies as unknown[]).map(anomalyNoteOf) : [],
   };
+  for (const t of s.txns.values()) {
+    s.settledTxns.delete(t.stan);
+    s.settledTxns.set(t.stan, { batch: t.batch, beginSeq: t.beginSeq, closedSeq: r.seq });
+    if (s.settledTxns.size > SETTLED_TXNS_MAX) s.settledTxns.delete(s.settledTxns.keys().next().value as number);
+  }
   s.batch = num(p.nextBatch, 'nextBatch');
   s.settlement = undefined;
   s.txns.clear();

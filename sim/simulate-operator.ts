@@ -158,6 +158,8 @@ export function nextAction(c: OperatorContext): Action {
   if (st === 'hostUnreachable') return c.rng.chance(0.8) ? ev('retry sign-on', undefined, { type: 'RETRY' }) : ev('cancel sign-on', undefined, { type: 'CANCEL' });
   if (st === 'lowBattery') return c.rng.chance(0.3) ? ev('settle (low battery)', 'settle', { type: 'SETTLE' }) : ev('ok (low battery)', undefined, { type: 'OK' });
   if (st === 'offerReprint') return c.rng.chance(0.7) ? ev('reprint pending', undefined, { type: 'YES' }) : ev('skip pending', undefined, { type: 'NO' });
+  if (st === 'offerCustomerCopy') return c.rng.chance(0.5) ? ev('print the customer copy offered', undefined, { type: 'YES' }) : ev('skip the customer copy offered', undefined, { type: 'NO' });
+  if (st === 'reprint.copy') return c.rng.chance(0.7) ? ev('reprint merchant copy', undefined, { type: 'REPRINT_COPY', copy: 'merchant' }) : ev('reprint customer copy', undefined, { type: 'REPRINT_COPY', copy: 'customer' });
   if (leaf === 'ask') return supervisor(c);
   if (leaf === 'result') return ev('ok', undefined, { type: 'OK' });
   if (leaf === 'cardError') {

@@ -45,6 +45,8 @@
  *   balanceResult    { balanceFen }
  *   reprint          { selected }                              last receipt / by trace number
  *   reprintTrace     { digits, refused? }
+ *   reprintCopy      { selected, trace?, batch?, settled?, customerPrinted? }   which copy to reprint: merchant / customer (a settled batch's named)
+ *   customerCopyOffer { trace, more? }                        a customer copy never asked for (its merchant copy printed late): OK prints it, CANCEL not
  *   settlement       { step: 'totals'|'upload'|'closing'|'printing', stepIndex, stepCount }
  *   settlementConfirm { saleCount, saleFen, refundCount, refundFen }    the totals the 0500 will carry: OK sends, CANCEL backs out
  *   settlementResult { balanced, batch, saleCount, saleFen, refundCount, refundFen }
@@ -128,6 +130,8 @@ export interface ScreenData {
   balanceResult: { balanceFen: number };
   reprint: { selected: number };
   reprintTrace: { digits: string; refused?: Refused };
+  reprintCopy: { selected: number; trace?: string; batch?: string; settled?: boolean; customerPrinted?: boolean };
+  customerCopyOffer: { trace: string; more?: number };
   settlement: { step: 'totals' | 'upload' | 'closing' | 'printing'; stepIndex: number; stepCount: number };
   settlementConfirm: { saleCount: number; saleFen: number; refundCount: number; refundFen: number };
   settlementResult: { balanced: boolean; batch: string; saleCount: number; saleFen: number; refundCount: number; refundFen: number };
@@ -207,6 +211,8 @@ export const DEFAULTS: { readonly [K in StateName]: ScreenData[K] } = {
   balanceResult: { balanceFen: 0 },
   reprint: { selected: 0 },
   reprintTrace: { digits: '' },
+  reprintCopy: { selected: 0 },
+  customerCopyOffer: { trace: '000000' },
   settlement: { step: 'totals', stepIndex: 0, stepCount: 4 },
   settlementConfirm: { saleCount: 0, saleFen: 0, refundCount: 0, refundFen: 0 },
   settlementResult: { balanced: true, batch: '000001', saleCount: 0, saleFen: 0, refundCount: 0, refundFen: 0 },
@@ -295,6 +301,8 @@ export const QR_ITEMS = menuOf([['menu.qrSale', 'qr-sale'], ['menu.qrVoid', 'qr-
 export const QR_MODE_ITEMS = menuOf([['menu.qrScan', 'scan'], ['menu.qrShow', 'show']]);
 export const YES_NO_ITEMS = menuOf([['menu.yes', 'yes'], ['menu.no', 'no']]);
 export const REPRINT_ITEMS = menuOf([['menu.lastReceipt', 'last'], ['menu.byTrace', 'trace']]);
+/** The reprint menu's second step: which copy (a customer's slip jammed, torn or never printed). */
+export const REPRINT_COPY_ITEMS = menuOf([['menu.merchantCopy', 'merchant'], ['menu.customerCopy', 'customer']]);
 export const SETTINGS_ITEMS = menuOf([
   ['menu.language', 'language'], ['menu.password', 'password'], ['menu.operators', 'operators'],
   ['menu.hostParams', 'params'], ['menu.statusUpload', 'status'], ['menu.echoTest', 'echo'], ['menu.wifi', 'wifi'],
@@ -321,6 +329,23 @@ function recovery(d: ScreenData['recovery']): Screen {
   const why = recoveryReasonText(d);
   const lines = why ? [why] : undefined;
   return { id: 'recovery', title: t('title.recovery'), ...(lines ? { lines } : {}), menu: { items: RECOVERY_ITEMS, selected: d.selected }, footer: t('footer.choose') };
+}
+
+/** Which copy: the transaction named (its settled batch said), and a customer copy never printed said so. */
+function reprintCopy(d: ScreenData['reprintCopy']): Screen {
+  // What the operator does not know yet first (a small display keeps the first line beside the menu).
+  const lines: Txt[] = d.settled === true ? [t('msg.settledBatch', { batch: d.batch ?? '' })] : d.customerPrinted === false ? [t('msg.customerNotPrinted')] : [];
+  if (d.trace !== undefined) lines.push(t('msg.reprintTrace', { stan: d.trace }));
+  return { id: 'reprintCopy', title: t('title.reprintCopy'), ...(lines.length > 0 ? { lines } : {}), menu: { items: REPRINT_COPY_ITEMS, selected: d.selected }, footer: t('footer.choose') };
+}
+
+/** "Customer copy not printed: print it now?" (FIELD-FAULTS, receipt lost): OK prints, CANCEL leaves it to the reprint menu. */
+function customerCopyOffer(d: ScreenData['customerCopyOffer']): Screen {
+  return {
+    id: 'customerCopyOffer', title: t('title.copyNotPrinted'),
+    lines: [t('msg.reprintTrace', { stan: d.trace }), ...((d.more ?? 0) > 0 ? [t('msg.offerMore', { n: d.more ?? 0 })] : []), t('msg.printItNow')],
+    footer: t('footer.okCancel'),
+  };
 }
 
 function restored(d: ScreenData['restored']): Screen {
@@ -795,6 +820,7 @@ const BUILDERS: Builders = {
   preAuthMenu: (d) => ({ id: 'preAuthMenu', title: t('title.preAuth'), menu: { items: PRE_AUTH_ITEMS, selected: d.selected }, footer: t('footer.choose') }),
   reprint: (d) => ({ id: 'reprint', title: t('title.reprint'), menu: { items: REPRINT_ITEMS, selected: d.selected }, footer: t('footer.choose') }),
   reprintTrace: (d) => digitsEntry('reprintTrace', 'title.reprint', 'label.trace', 6, d),
+  reprintCopy, customerCopyOffer,
   settlement, settlementConfirm, settlementResult, signOff, lowBattery, paperOut, storageFailure, hostUnreachable, simPin, diagnostics, settings, language, factoryTest,
   error: (d) => errorScreen(d.code, { page: d.page, ...(d.details ? { details: d.details } : {}), ...(d.retry ? { footer: t('footer.retry') } : {}) }),
 };

@@ -47,6 +47,8 @@ export const STRINGS = {
   'title.declined': s('Declined', '交易失败'),
   'title.printing': s('Printing', '正在打印'),
   'title.customerCopy': s('Customer copy?', '打印客户联?'),
+  'title.reprintCopy': s('Which copy?', '重打哪一联'),
+  'title.copyNotPrinted': s('No customer copy', '客户联未打印'),
   'title.signature': s('Signature', '持卡人签名'),
   'title.lowBattery': s('Battery low', '电量不足'),
   'title.batteryCritical': s('Battery empty', '电量严重不足'),
@@ -114,6 +116,8 @@ export const STRINGS = {
   'menu.restart': s('Restart', '重启终端'),
   'menu.lastReceipt': s('Last receipt', '最后一笔'),
   'menu.byTrace': s('By trace no.', '按凭证号'),
+  'menu.merchantCopy': s('Merchant copy', '商户联'),
+  'menu.customerCopy': s('Customer copy', '客户联'),
   'menu.yes': s('Yes', '是'),
   'menu.no': s('No', '否'),
   'menu.chinese': s('Chinese', '中文'),
@@ -268,6 +272,15 @@ export const STRINGS = {
   'msg.storageStop': s('Selling stopped; data kept', '已停止交易，数据已保留'),
   'msg.doNotPowerOff': s('Do not power off', '请勿关机'),
   'msg.reversalKept': s('Reversal kept', '已保存冲正'),
+  // A failed transaction's reversal as the state says it is now (boot/screen-map.ts: the error screen's detail).
+  'msg.reversalOwed': s('Reversal kept: sent before the next transaction', '已保存冲正，下笔交易前上送'),
+  'msg.reversedNotCharged': s('Reversed by the host: customer not charged', '主机已冲正，客户未扣款'),
+  // The reprint menu's copy choice and the customer-copy offer.
+  'msg.reprintTrace': s('Trace {stan}', '凭证号{stan}'),
+  'msg.settledBatch': s('Settled batch {batch}', '已结算批次{batch}'),
+  'msg.customerNotPrinted': s('No customer copy yet', '客户联尚未打印'),
+  'msg.offerMore': s('and {n} more', '另有{n}笔'),
+  'msg.printItNow': s('Print it now?', '现在打印吗?'),
   // The sign-on failure screen's 4G lines (ui-lcd/screens.ts modemLines) and the SIM PIN screen.
   'msg.simPinKey': s('2: enter SIM PIN', '按2输入SIM卡PIN码'),
   'msg.simPinChecking': s('Checking PIN...', '正在验证PIN码...'),

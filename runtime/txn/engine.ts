@@ -63,7 +63,8 @@ import { FEATURE_UNKNOWN_CODES, RequestType } from '../host/fields';
 import { AnomalyFlag, anomalyDigest, buildProfile, detectAnomalies } from '../anomaly';
 import { Store } from '../store';
 import { Session, requirePermission } from '../operators';
-import { PreAuthHold, Txn, TxnStatus, nextStanAfter, pendingAdvices, pendingCopies, statusOf, unprintedReceipts, signaturesToUpload } from '../terminal-state';
+import { PreAuthHold, Txn, TxnStatus, applyRecord, emptyState, nextStanAfter, pendingAdvices, pendingCopies, statusOf, unprintedReceipts, signaturesToUpload } from '../terminal-state';
+import { RecordType } from '../../storage/record';
 import { MonoImage } from '../../hal/printer';
 import { CardInput, entryModeWithPin } from './card';
 import { CardRequest, EmvTxnType, UNPREDICTABLE_NUMBER_BYTES, field55Of, sanitizeField55 } from './emv';
@@ -180,6 +181,12 @@ export type PreAuthTarget =
    * 115% check here (the host's 13).
    */
   | { readonly keyed: { readonly authCode: string; readonly dateMmdd: string; readonly amountFen?: number; readonly card: CardInput } };
+
+/** The records a settled transaction's slip is rebuilt from (Engine.settledTxn): its own, by STAN. */
+const SETTLED_TXN_RECORDS: ReadonlySet<number> = new Set([
+  RecordType.txnBegin, RecordType.txnResult, RecordType.receiptPrinted, RecordType.receiptPending, RecordType.signature,
+  RecordType.signatureUploaded, RecordType.reversalPending, RecordType.reversalCleared, RecordType.adviceResult,
+]);
 
 /** 39 = 40: the host does not support the function (one of the profile's two "unknown message" answers). */
 const FUNCTION_NOT_SUPPORTED_RESPONSE_CODE = '40';
@@ -1387,9 +1394,15 @@ export class TerminalEngine {
 
   // ------------------------------------------------------------ receipts, signatures, reprint
 
-  /** Deferred by the store (not a commit of its own): see the header. Losing it at a cut only offers a DUPLICATE. */
-  async markPrinted(stan: number, copy: 'merchant' | 'customer', reprint: boolean): Promise<void> {
-    await this.store.commit([rec.receiptPrinted({ stan, copy, reprint })], { reserve: true });
+  /**
+   * Deferred by the store (not a commit of its own): see the header. Losing it at a cut only offers
+   * a DUPLICATE: the copies of a transaction whose marks a cut lost are pending at the next boot.
+   * `durable`: a copy printed outside its transaction's flow (the reprint menu, the customer-copy
+   * offer) is marked in a commit of its own: a lost mark there would leave no pending copy behind,
+   * and the next reprint of a copy already printed would carry no DUPLICATE.
+   */
+  async markPrinted(stan: number, copy: 'merchant' | 'customer', reprint: boolean, durable = false): Promise<void> {
+    await this.store.commit([rec.receiptPrinted({ stan, copy, reprint })], { reserve: true, ...(durable ? { deferred: false } : {}) });
   }
 
   /** A customer copy the printer could not print: it waits for paper, across a power cut too. */
@@ -1410,6 +1423,38 @@ export class TerminalEngine {
   txn(stan: number): TxnView | undefined {
     const t = this.state.txns.get(stan);
     return t && viewOf(this.state, t);
+  }
+
+  /**
+   * A transaction of a settled batch, rebuilt from its own records in the journal (from its
+   * txn-begin to its batch's batch-closed), with its signature: what a reprint by trace number
+   * needs once the batch is closed. Undefined when the open batch holds the STAN (it comes first),
+   * when no settled batch this journal remembers does (SETTLED_TXNS_MAX), or when its records
+   * cannot be read back.
+   */
+  settledTxn(stan: number): { readonly txn: TxnView; readonly signature?: MonoImage } | undefined {
+    if (this.state.txns.has(stan)) return undefined;
+    const at = this.state.settledTxns.get(stan);
+    if (!at) return undefined;
+    const s = emptyState();
+    s.batch = at.batch;
+    try {
+      for (const r of this.store.journal.records(at.beginSeq, at.closedSeq)) {
+        if (SETTLED_TXN_RECORDS.has(r.type) && r.payload.stan === stan) applyRecord(s, r);
+      }
+    } catch (e) {
+      this.log.warn({ stan, batch: at.batch, err: String(e) }, 'settled transaction not rebuilt from the journal');
+      return undefined;
+    }
+    const t = s.txns.get(stan);
+    if (!t) return undefined;
+    const sig = t.signature;
+    return { txn: viewOf(s, t), ...(sig ? { signature: unpackBits(inflateRawSync(sig.image), sig.width, sig.height) } : {}) };
+  }
+
+  /** The settled batch a STAN not in the open batch belongs to, as far as this journal remembers. */
+  settledBatchOf(stan: number): number | undefined {
+    return this.state.txns.has(stan) ? undefined : this.state.settledTxns.get(stan)?.batch;
   }
 
   /** The last approved transaction of the batch (reprint of "the last receipt"). */

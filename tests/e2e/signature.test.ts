@@ -78,6 +78,8 @@ describe('e2e: electronic signature on the pad (terminal process, simulator boar
     await d.keys('MENU5');
     await d.screen('reprint');
     await d.keys('1');
+    await d.screen('reprintCopy');
+    await d.keys('1');
     await d.until('idle');
     await d.receiptsAtLeast(before + 1);
     const reprint = (await d.receiptsWithImages()).at(-1);

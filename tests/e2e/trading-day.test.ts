@@ -157,6 +157,8 @@ describe('e2e: a trading day through the control interface (terminal process, si
     await d.keys('2');
     await d.screen('reprintTrace');
     await d.keys(`${sale2?.stan}OK`);
+    await d.screen('reprintCopy');
+    await d.keys('1');
     await d.until('idle');
     receipts = await d.receiptsAtLeast(before + 1);
     assert.equal(receipts.length, before + 1, `receipts ${before} -> ${receipts.length}: ${JSON.stringify(receipts.at(-1))}`);
@@ -209,12 +211,19 @@ describe('e2e: a trading day through the control interface (terminal process, si
     await d.until('idle');
     const waitingBefore = (await d.receipts()).length;
     await d.cmd('paper', { state: 'loaded' });
+    // The merchant copy printed late, and the sale never asked for its customer copy: offered now.
+    const offer = await d.screen('customerCopyOffer');
+    assert.ok(offer.some((l) => l.includes(String(cancelled).padStart(6, '0'))), offer.join('|'));
     receipts = await d.receiptsAtLeast(waitingBefore + 1);
     assert.equal(receipts.length, waitingBefore + 1, 'the waiting merchant copy printed when paper was back');
     const late = receipts[receipts.length - 1];
     assert.ok(late.some((l) => /MERCHANT COPY/.test(l)) && late.some((l) => l.includes(String(cancelled).padStart(6, '0'))), late.join('|'));
     assert.ok(!late.some((l) => /DUPLICATE/.test(l)), 'printed as the original');
+    await d.keys('OK');
     await d.until('idle');
+    receipts = await d.receiptsAtLeast(waitingBefore + 2);
+    const offered = receipts[receipts.length - 1];
+    assert.ok(offered.some((l) => /CUSTOMER COPY/.test(l)) && !offered.some((l) => /DUPLICATE/.test(l)), `the customer copy offered, as the original: ${offered.join('|')}`);
 
     // ---- settlement (menu 6), supervisor
     await d.keys('MENU6');

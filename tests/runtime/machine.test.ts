@@ -17,7 +17,7 @@ import { batchTotals } from '../../runtime/terminal-state';
 import { CardQueue, FakePrinter } from './fakes';
 import { seededRandom } from '../../runtime/random';
 import { RecordType } from '../../storage/record';
-import { EMPTY_UI, Env, STATE_SCREENS } from '../../boot/screen-map';
+import { EMPTY_UI, Env, STATE_SCREENS, chooseScreen, errorDetails } from '../../boot/screen-map';
 import { MachineView } from '../../runtime/machine';
 import { QrPayments } from '../../runtime/txn/qr';
 import { Store } from '../../runtime/store';
@@ -354,7 +354,10 @@ describe('runtime state machine', function () {
     run.send({ type: 'CANCEL' }); await run.until('idle');
     // Paper back: every waiting copy prints, in order, as the original it is (none printed before).
     run.printer.paperOut = false;
-    run.send({ type: 'PAPER_LOADED' }); await run.until('idle');
+    run.send({ type: 'PAPER_LOADED' }); await run.until('offerCustomerCopy');
+    // Sale 2's customer copy was never asked for (its merchant copy waited): offered; NO here.
+    assert.deepEqual(run.view().data.customerOffer, [s2]);
+    run.send({ type: 'NO' }); await run.until('idle');
     const label = (copy: string, stan: number): string => `${copy} copy ${String(stan).padStart(6, '0')}`;
     assert.deepEqual(run.printer.jobs.map((j) => j.label), [label('merchant', s1), label('customer', s1), label('merchant', s2)]);
     assert.doesNotMatch(run.printer.text(), /重打印|DUPLICATE/);
@@ -508,16 +511,19 @@ describe('runtime state machine', function () {
     await run.until('sale.askCustomerCopy'); run.send({ type: 'NO' }); await run.until('sale.signature'); run.send({ type: 'SKIP' }); await run.until('idle');
     const stan = run.r.terminal.engine.lastReceipt()?.stan as number;
     const sentBefore = run.r.sent.length;
-    run.send({ type: 'REPRINT' }); run.send({ type: 'REPRINT_LAST' }); await run.until('idle');
+    run.send({ type: 'REPRINT' }); run.send({ type: 'REPRINT_LAST' }); await run.until('reprint.copy');
+    run.send({ type: 'REPRINT_COPY', copy: 'merchant' }); await run.until('idle');
     run.send({ type: 'REPRINT' }); run.send({ type: 'REPRINT_STAN', stan: 424242 });
     assert.equal(run.view().data.error?.code, 'E-OPR-06');
-    run.send({ type: 'REPRINT_STAN', stan }); await run.until('idle');
+    assert.equal(run.view().data.error?.detail.settledBatch, undefined, 'a trace no batch this journal closed holds');
+    run.send({ type: 'REPRINT_STAN', stan }); await run.until('reprint.copy');
+    run.send({ type: 'REPRINT_COPY', copy: 'merchant' }); await run.until('idle');
     assert.equal(run.r.sent.length, sentBefore, 'a reprint contacted the host');
     assert.match(run.printer.text(), /DUPLICATE|重打印/);
     run.printer.paperOut = true;
     const duplicates = (): number => (run.printer.text().match(/DUPLICATE|重打印/g) ?? []).length;
     const printedBefore = duplicates();
-    run.send({ type: 'REPRINT' }); run.send({ type: 'REPRINT_STAN', stan }); await run.until('paperOut');
+    run.send({ type: 'REPRINT' }); run.send({ type: 'REPRINT_STAN', stan }); run.send({ type: 'REPRINT_COPY', copy: 'merchant' }); await run.until('paperOut');
     assert.equal(run.view().data.waitingCopy, 'duplicate', 'the paper-out screen says a duplicate waits');
     run.printer.paperOut = false;
     run.send({ type: 'PAPER_LOADED' }); await run.until('idle');
@@ -535,6 +541,182 @@ describe('runtime state machine', function () {
     run.printer.paperOut = true;
     run.send({ type: 'REPRINT' }); run.send({ type: 'REPRINT_REPORT' }); await run.until('paperOut');
     run.send({ type: 'CANCEL' }); await run.until('idle');
+  });
+
+  it('reprint a customer copy: never printed it prints unmarked (journaled durably), then marked as a reprint; the copy screen says it was never printed', async () => {
+    const run = track(await loggedIn());
+    const result = await saleToIdle(run, 321);
+    const stan = result?.stan as number;
+    const journal = run.r.journal;
+    run.send({ type: 'REPRINT' }); run.send({ type: 'REPRINT_LAST' }); await run.until('reprint.copy');
+    assert.deepEqual(run.view().data.reprint, { stan, batch: 1, settled: false, customerPrinted: false });
+    const copyScreen = STATE_SCREENS['reprint.copy'](run.view(), EMPTY_UI, {} as Env);
+    assert.equal(copyScreen.name, 'reprintCopy');
+    assert.equal((copyScreen.data as { customerPrinted?: boolean }).customerPrinted, false);
+    const before = run.printer.jobs.length;
+    run.send({ type: 'REPRINT_COPY', copy: 'customer' }); await run.until('idle');
+    const first = run.printer.jobs[before];
+    assert.equal(first.label, `customer copy ${String(stan).padStart(6, '0')}`, 'a first print is not labelled a reprint');
+    assert.ok(!first.blocks.some((b) => b.kind === 'text' && /DUPLICATE|重打印/.test(b.text)), 'never printed: no reprint mark');
+    assert.equal(journal.deferredCount, 0, 'a copy printed from the reprint menu is journaled in a commit of its own');
+    const mark = [...journal.records()].filter((r) => r.type === RecordType.receiptPrinted && r.payload.stan === stan && r.payload.copy === 'customer');
+    assert.deepEqual(mark.map((r) => r.payload.reprint), [false]);
+    run.send({ type: 'REPRINT' }); run.send({ type: 'REPRINT_STAN', stan }); await run.until('reprint.copy');
+    assert.equal(run.view().data.reprint?.customerPrinted, true);
+    run.send({ type: 'REPRINT_COPY', copy: 'customer' });
+    assert.equal(run.view().data.reprint?.marked, true);
+    assert.equal(STATE_SCREENS['reprint.printing'](run.view(), EMPTY_UI, {} as Env).data.copy, 'duplicate');
+    await run.until('idle');
+    assert.match(run.printer.text().split('\n').slice(-40).join('\n'), /重打印|DUPLICATE/);
+    assert.ok(run.printer.jobs.at(-1)?.blocks.some((b) => b.kind === 'text' && /重打印/.test(b.text)), 'printed before: the reprint mark');
+  });
+
+  it('a merchant copy that never printed (paper out, the screen left) prints unmarked from the reprint menu; its customer copy too', async () => {
+    const run = track(await loggedIn());
+    run.cards.push(magCard());
+    run.printer.paperOut = true;
+    run.send({ type: 'SALE' }); run.send({ type: 'AMOUNT', amountFen: 432 });
+    await run.until('paperOut');
+    const stan = run.view().data.result?.stan as number;
+    run.send({ type: 'CANCEL' }); await run.until('sale.signature'); run.send({ type: 'SKIP' }); await run.until('idle');
+    run.printer.paperOut = false;
+    // The paper sensor did not say so (a cover closed, a fault cleared): the operator reprints.
+    run.send({ type: 'REPRINT' }); run.send({ type: 'REPRINT_LAST' }); await run.until('reprint.copy');
+    run.send({ type: 'REPRINT_COPY', copy: 'merchant' });
+    assert.equal(run.view().data.reprint?.marked, false);
+    assert.equal(STATE_SCREENS['reprint.printing'](run.view(), EMPTY_UI, {} as Env).data.copy, 'merchant', 'not called a duplicate');
+    await run.until('idle');
+    assert.equal(run.printer.jobs.length, 1);
+    assert.doesNotMatch(run.printer.text(), /重打印|DUPLICATE/, 'printed for the first time: not marked');
+    assert.ok(run.r.terminal.engine.txn(stan)?.printed.includes('merchant'));
+    // Paper out again while a first print is asked for from the menu: the screen names the copy, not a duplicate.
+    run.printer.paperOut = true;
+    run.send({ type: 'REPRINT' }); run.send({ type: 'REPRINT_STAN', stan }); run.send({ type: 'REPRINT_COPY', copy: 'customer' }); await run.until('paperOut');
+    assert.equal(run.view().data.waitingCopy, 'customer');
+    run.printer.paperOut = false;
+    run.send({ type: 'PAPER_LOADED' }); await run.until('idle');
+    assert.equal(run.printer.jobs.length, 2);
+    assert.doesNotMatch(run.printer.text(), /重打印|DUPLICATE/);
+  });
+
+  it('customer copy not printed: a merchant copy printed late (paper back at idle) offers the customer copy the flow never asked for; YES prints it unmarked, NO leaves it; a printer fault keeps it waiting', async () => {
+    const run = track(await loggedIn());
+    const paperOutSale = async (amountFen: number): Promise<number> => {
+      run.cards.push(magCard());
+      run.printer.paperOut = true;
+      run.send({ type: 'SALE' }); run.send({ type: 'AMOUNT', amountFen });
+      await run.until('paperOut');
+      const stan = run.view().data.result?.stan as number;
+      run.send({ type: 'CANCEL' }); await run.until('sale.signature'); run.send({ type: 'SKIP' }); await run.until('idle');
+      return stan;
+    };
+    const first = await paperOutSale(501);
+    run.printer.paperOut = false;
+    run.send({ type: 'PAPER_LOADED' }); await run.until('offerCustomerCopy');
+    assert.deepEqual(run.view().data.customerOffer, [first]);
+    const offer = STATE_SCREENS.offerCustomerCopy(run.view(), EMPTY_UI, {} as Env);
+    assert.deepEqual(offer, { name: 'customerCopyOffer', data: { trace: String(first).padStart(6, '0') } });
+    run.send({ type: 'YES' }); await run.until('idle');
+    assert.deepEqual(run.printer.jobs.map((j) => j.label), [`merchant copy ${String(first).padStart(6, '0')}`, `customer copy ${String(first).padStart(6, '0')}`]);
+    assert.ok(run.r.terminal.engine.txn(first)?.printed.includes('customer'));
+
+    const second = await paperOutSale(502);
+    run.printer.paperOut = false;
+    run.send({ type: 'PAPER_LOADED' }); await run.until('offerCustomerCopy');
+    run.send({ type: 'NO' }); await run.until('idle');
+    assert.equal(run.r.terminal.engine.txn(second)?.printed.includes('customer'), false, 'NO: left to the reprint menu');
+
+    // YES, and the printer fails: the copy waits in the journal (receipt-pending) and prints when paper is back.
+    const third = await paperOutSale(503);
+    run.printer.paperOut = false;
+    run.send({ type: 'PAPER_LOADED' }); await run.until('offerCustomerCopy');
+    run.printer.paperOut = true;
+    run.send({ type: 'YES' }); await run.until('paperOut');
+    assert.equal(run.view().data.waitingCopy, 'customer');
+    assert.ok(run.r.terminal.engine.pendingCopies().some((p) => p.stan === third && p.copy === 'customer'), 'journaled as pending');
+    run.printer.paperOut = false;
+    run.send({ type: 'PAPER_LOADED' }); await run.until('idle');
+    assert.ok(run.r.terminal.engine.txn(third)?.printed.includes('customer'));
+    assert.doesNotMatch(run.printer.text(), /重打印|DUPLICATE/, 'every copy here printed for the first time');
+  });
+
+  it('a customer copy the printer failed with a timeout (E-PRN-04, not a paper kind) is kept waiting in the journal, not lost', async () => {
+    const run = track(await loggedIn());
+    run.cards.push(magCard());
+    run.send({ type: 'SALE' }); run.send({ type: 'AMOUNT', amountFen: 611 });
+    await run.until('sale.askCustomerCopy');
+    const stan = run.view().data.result?.stan as number;
+    sinon.stub(run.printer, 'print').rejects(new PosError('PRN_TIMEOUT', 'printer did not confirm'));
+    run.send({ type: 'YES' }); await run.until('paperOut');
+    run.send({ type: 'CANCEL' }); await run.until('sale.signature');
+    assert.deepEqual(run.r.terminal.engine.pendingCopies(), [{ stan, copy: 'customer' }]);
+  });
+
+  it('host timeout: the error screen says the reversal is kept while it is owed, and that the customer was not charged once the host cleared it', async () => {
+    const details = (run: Run): string[] => {
+      const e = run.view().data.error;
+      assert.ok(e);
+      return errorDetails(run.view(), e).map((d) => JSON.stringify(d));
+    };
+    const owed = track(await loggedIn());
+    owed.r.sim.setFault({ kind: 'close-before-response', count: Infinity });
+    owed.cards.push(magCard());
+    owed.send({ type: 'SALE' }); owed.send({ type: 'AMOUNT', amountFen: 2600 });
+    await owed.until('sale.result');
+    assert.equal(owed.view().data.resultReversal, 'owed');
+    assert.match(details(owed).join(), /Reversal kept: sent before the next transaction/);
+    assert.match(details(owed).join(), /已保存冲正，下笔交易前上送/);
+    assert.doesNotMatch(details(owed).join(), /not charged/);
+    const shown = chooseScreen(owed.view(), EMPTY_UI, {} as Env);
+    assert.equal(shown.name, 'error');
+    assert.equal((shown.data as { details?: unknown[] }).details?.length, 1);
+
+    const cleared = track(await loggedIn());
+    cleared.r.sim.setFault({ kind: 'close-before-response', type: 'sale' });
+    cleared.cards.push(magCard());
+    cleared.send({ type: 'SALE' }); cleared.send({ type: 'AMOUNT', amountFen: 2700 });
+    await cleared.until('sale.result');
+    assert.equal(cleared.view().data.error?.code, 'E-HOST-01');
+    assert.equal(cleared.r.terminal.engine.state.pendingReversal, undefined, 'the reversal went and the host answered it');
+    assert.equal(cleared.view().data.resultReversal, 'cleared');
+    assert.match(details(cleared).join(), /Reversed by the host: customer not charged/);
+    assert.match(details(cleared).join(), /主机已冲正，客户未扣款/);
+    assert.doesNotMatch(details(cleared).join(), /Reversal kept/);
+  });
+
+  it('reprint by trace of a settled batch: rebuilt from the journal, named as settled, marked as a reprint, never sent to the host', async () => {
+    const run = track(await loggedIn({}, '002', '2222'));
+    const sale = await saleToIdle(run, 888);
+    const stan = sale?.stan as number;
+    run.send({ type: 'SETTLE' }); await run.until('settlement.confirm'); run.send({ type: 'OK' }); await run.until('settlement.result'); run.send({ type: 'OK' }); await run.until('idle');
+    assert.equal(run.r.terminal.engine.txn(stan), undefined, 'no longer in the open batch');
+    assert.deepEqual(Store.load(run.r.journal).state.settledTxns.get(stan)?.batch, 1, 'derived from the journal: a reboot knows it too');
+    const sent = run.r.sent.length;
+    const before = run.printer.jobs.length;
+    run.send({ type: 'REPRINT' }); run.send({ type: 'REPRINT_STAN', stan }); await run.until('reprint.copy');
+    assert.deepEqual(run.view().data.reprint, { stan, batch: 1, settled: true, customerPrinted: false });
+    const screen = STATE_SCREENS['reprint.copy'](run.view(), EMPTY_UI, {} as Env);
+    assert.equal((screen.data as { settled?: boolean }).settled, true);
+    run.send({ type: 'REPRINT_COPY', copy: 'customer' }); await run.until('idle');
+    run.send({ type: 'REPRINT' }); run.send({ type: 'REPRINT_STAN', stan }); run.send({ type: 'REPRINT_COPY', copy: 'merchant' }); await run.until('idle');
+    const jobs = run.printer.jobs.slice(before);
+    assert.equal(jobs.length, 2);
+    for (const j of jobs) {
+      assert.ok(j.blocks.some((b) => b.kind === 'text' && /重打印/.test(b.text)), `${j.label}: marked as a reprint`);
+      assert.ok(j.blocks.some((b) => b.kind === 'text' && b.text.includes('RMB 8.88')), `${j.label}: the settled sale's amount`);
+      assert.ok(j.blocks.some((b) => b.kind === 'text' && b.text.includes(String(stan).padStart(6, '0'))));
+    }
+    assert.equal(run.r.sent.length, sent, 'a reprint never contacts the host');
+    assert.equal(run.r.terminal.engine.pendingCopies().length, 0);
+    // Remembered but not rebuilt (its records not readable): the error names the settled batch.
+    sinon.stub(run.r.terminal.engine, 'settledTxn').returns(undefined);
+    run.send({ type: 'REPRINT' }); run.send({ type: 'REPRINT_STAN', stan });
+    assert.equal(run.view().data.error?.code, 'E-OPR-06');
+    assert.equal(run.view().data.error?.detail.settledBatch, 1);
+    const e = run.view().data.error;
+    assert.ok(e);
+    assert.match(JSON.stringify(errorDetails(run.view(), e)), /Settled batch 000001/);
+    assert.match(JSON.stringify(errorDetails(run.view(), e)), /已结算批次000001/);
   });
 
   it('settlement: cashier asks a supervisor; settles, prints the report, batch advances; host error shows a result; paper out', async () => {
@@ -1834,7 +2016,11 @@ describe('runtime state machine', function () {
     const paperOut = async (begin: () => Promise<void>, ask: string): Promise<void> => {
       run.printer.paperOut = true;
       await begin(); await run.until('paperOut');
-      run.printer.paperOut = false; run.send({ type: 'PAPER_LOADED' }); await run.until('idle');
+      // A QR flow's merchant copy that waited goes on at idle: its customer copy is offered when paper is back.
+      run.printer.paperOut = false; run.send({ type: 'PAPER_LOADED' }); await run.until('offerCustomerCopy');
+      run.send({ type: 'YES' }); await run.until('idle');
+      const offered = engine.lastReceipt();
+      assert.ok(offered?.printed.includes('merchant') && offered.printed.includes('customer'), 'the customer copy offered printed');
       run.printer.paperOut = false;
       await beginAgain(begin, ask);
     };
@@ -1848,7 +2034,8 @@ describe('runtime state machine', function () {
     await paperOut(async () => { await qrStart(run, 200); run.send({ type: 'QR_SCAN' }); run.send({ type: 'QR_CODE', code: QR.paid }); }, 'qr.askCustomerCopy');
     const y = await sale(); const z = await sale();
     const voidOf = (stan: number) => async (): Promise<void> => { run.send({ type: 'QR_VOID' }); await run.until('qrVoid.trace'); run.send({ type: 'TRACE', stan }); await run.until('qrVoid.confirm'); run.send({ type: 'OK' }); };
-    run.printer.paperOut = true; await voidOf(y)(); await run.until('paperOut'); run.printer.paperOut = false; run.send({ type: 'PAPER_LOADED' }); await run.until('idle');
+    run.printer.paperOut = true; await voidOf(y)(); await run.until('paperOut'); run.printer.paperOut = false; run.send({ type: 'PAPER_LOADED' }); await run.until('offerCustomerCopy');
+    run.send({ type: 'NO' }); await run.until('idle');
     await beginAgain(voidOf(z), 'qrVoid.askCustomerCopy');
     const refundOf = async (): Promise<void> => { run.send({ type: 'QR_REFUND' }); await run.until('qrRefund.trace'); run.send({ type: 'TRACE', stan: x }); await run.until('qrRefund.amount'); run.send({ type: 'AMOUNT', amountFen: 100 }); };
     await paperOut(refundOf, 'qrRefund.askCustomerCopy');

@@ -150,7 +150,7 @@ describe('QR payments against the acquirer simulator', function () {
     assert.deepEqual(copies.map((c) => c.stan), [res.stan, voidStan]);
     const printer = new FakePrinter();
     const ctx = { printer, engine: r.terminal.engine, lang: 'en' as const, merchantName: 'TEST', clock: () => r.clock.ms };
-    for (const c of copies) await printReceipt(ctx, c.stan, c.copy, false);
+    for (const c of copies) await printReceipt(ctx, c.stan, c.copy);
     const text = printer.text();
     assert.match(text, /QR VOID/);
     assert.match(text, /WALLET: /);
@@ -285,7 +285,7 @@ describe('QR payments against the acquirer simulator', function () {
     assert.equal(res.txn.qr?.wallet, 'AL');
     assert.equal(r.terminal.engine.state.pendingQrQuery, undefined);
     const printer = new FakePrinter();
-    await printReceipt({ printer, engine: r.terminal.engine, lang: 'en', merchantName: 'TEST', clock: () => r.clock.ms }, res.txn.stan, 'customer', false);
+    await printReceipt({ printer, engine: r.terminal.engine, lang: 'en', merchantName: 'TEST', clock: () => r.clock.ms }, res.txn.stan, 'customer');
     assert.match(printer.text(), /QR SALE/);
     assert.match(printer.text(), /WALLET: /);
     assertReconciled(r);

@@ -107,7 +107,7 @@ describe('security: a full trading day leaves no PAN, track data or PIN block in
     send({ type: 'REFUND_DETAILS', rrn: second.rrn as string, dateMmdd: second.hostDate as string, amountFen: 400 });
     await present('tap');
     await until('refund.askCustomerCopy'); send({ type: 'NO' }); await until('idle');
-    send({ type: 'REPRINT' }); send({ type: 'REPRINT_STAN', stan: second.stan }); await until('idle');
+    send({ type: 'REPRINT' }); send({ type: 'REPRINT_STAN', stan: second.stan }); await until('reprint.copy'); send({ type: 'REPRINT_COPY', copy: 'customer' }); await until('idle');
     send({ type: 'SETTLE' }); await until('settlement.confirm'); send({ type: 'OK' }); await until('settlement.result'); send({ type: 'OK' }); await until('idle');
     send({ type: 'SIGN_OFF' }); await until('login');
     actor.stop();

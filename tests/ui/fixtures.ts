@@ -155,6 +155,12 @@ export const SAMPLES: Samples = {
   balanceResult: [{ variant: 'balance', data: { balanceFen: 123456 } }],
   reprint: [{ variant: 'last', data: { selected: 0 } }],
   reprintTrace: [{ variant: 'too-short', data: { digits: '', refused: 'too-short' } }],
+  reprintCopy: [
+    { variant: 'open-batch', data: { selected: 0, trace: '000123', batch: '000001', customerPrinted: true } },
+    { variant: 'customer-never-printed', data: { selected: 1, trace: '000123', batch: '000001', customerPrinted: false } },
+    { variant: 'settled-batch', data: { selected: 0, trace: '000042', batch: '000001', settled: true, customerPrinted: false } },
+  ],
+  customerCopyOffer: [{ variant: 'one', data: { trace: '000123' } }, { variant: 'more', data: { trace: '000123', more: 2 } }],
   settlement: [{ variant: 'upload', data: { step: 'upload', stepIndex: 1, stepCount: 4 } }],
   settlementConfirm: [
     { variant: 'sales-and-refund', data: { saleCount: 15, saleFen: 123400, refundCount: 1, refundFen: 1250 } },
