@@ -73,11 +73,13 @@ describe('simulation: seeded trading days with faults, invariants after every st
   // seed 9 stopped when the first sign-on began downloading the CA keys and AIDs; seed 1 when chip
   // pre-authorizations began taking the wrong-ARPC and script faults a sale took before; seed 2
   // when tapped cards began to misbehave; seed 7 when the days began running behind the journal's
-  // write-ahead log with disk-model cuts on it: seed 6 has 1, seeds 1-3, 5, 8-11 have some).
-  // Seed 6's CI run above is the run this reads (the same seed and days replay exactly: the replay
+  // write-ahead log with disk-model cuts on it: seed 6 has 1, seeds 1-3, 5, 8-11 have some; seed 6
+  // when the reprint menu began asking which copy and the customer-copy offer was drawn: seed 1
+  // has 3, seed 2 has 1, seeds 3 and 5 none).
+  // Seed 1's CI run above is the run this reads (the same seed and days replay exactly: the replay
   // test below); run again only when that test did not run (--grep).
-  it('seed 6: offline sales happen and their advices reach the host (positive control)', async () => {
-    const r = reports.find((x) => x.seed === 6 && x.days === CI_DAYS_PER_SEED) ?? await simulateDays({ seed: 6, days: CI_DAYS_PER_SEED });
+  it('seed 1: offline sales happen and their advices reach the host (positive control)', async () => {
+    const r = reports.find((x) => x.seed === 1 && x.days === CI_DAYS_PER_SEED) ?? await simulateDays({ seed: 1, days: CI_DAYS_PER_SEED });
     assert.equal(r.failure, undefined, r.failure && formatFailure(r.failure));
     assert.ok(r.hostOfflineSales > 0, 'no offline sale reached the host');
   });
