@@ -19,8 +19,10 @@
  * Then the phases, each through the same functions boot uses: the child's full verify, the
  * in-process tail verify after the checkpoint, the full replay, the snapshot decode + tail replay,
  * the snapshot's encode (done just after the first operator screen, not on the path to it) and size.
+ * Last, for a journal past ARCHIVE_RECORDS_MIN: its last day settled, the boot that archives it
+ * (runtime/archive.ts), the live journal left, and the boots after it.
  */
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TerminalApp } from '../boot/terminal-app';
 import { createSimBoard } from '../sim/board-sim';
@@ -42,6 +44,7 @@ import { TEST_CARDS } from '../sim/test-cards';
 import { Store } from '../runtime/store';
 import { decodeState, encodeState } from '../runtime/state-snapshot';
 import { SIM_IDENTITY } from '../boot/sim-provision';
+import { ARCHIVE_FILE_SUFFIX, ARCHIVE_RECORDS_MIN, archiveDirFor } from '../runtime/archive';
 
 const SALES_YEAR = Number(process.env.BENCH_SALES ?? 100_000);
 const SALES_SMALL = 10;
@@ -133,11 +136,12 @@ async function appendSales(journal: Journal, tpl: Template, sales: number, state
 interface BootRun { ms: number; state: string }
 
 /** TerminalApp.boot() on the simulator board until the first operator screen. */
-async function bootOnce(root: string, journalCheckpoint: boolean): Promise<BootRun> {
+async function bootOnce(root: string, journalCheckpoint: boolean, archiveRecordsMin = Infinity): Promise<BootRun> {
   const sim = await createSimBoard();
+  // No archive unless asked: the boots measured against each other boot the same journal.
   const app = TerminalApp.create({
     board: sim.board, journalDir: join(root, 'journal'), backupDir: join(root, 'backup'), host: { host: '127.0.0.1', port: 9 },
-    logger: silentLogger, scryptN: 1024, journalCheckpoint, backgroundVerifyDelayMs: BOOT_WAIT_MS_MAX,
+    logger: silentLogger, scryptN: 1024, journalCheckpoint, backgroundVerifyDelayMs: BOOT_WAIT_MS_MAX, archiveRecordsMin,
   });
   const t0 = process.hrtime.bigint();
   const shown = new Promise<string>((resolve, reject) => {
@@ -152,7 +156,8 @@ async function bootOnce(root: string, journalCheckpoint: boolean): Promise<BootR
   const state = await shown;
   const elapsed = ms(t0);
   // The checkpoint is written just after the first operator screen: wait for it (not timed).
-  if (journalCheckpoint) await waitFor(() => checkpointMtimeMs(root) !== before, CHECKPOINT_WAIT_MS_MAX);
+  // (A boot that archives puts a new journal folder in place: its checkpoint is a new file.)
+  if (journalCheckpoint) await waitFor(() => { const m = checkpointMtimeMs(root); return m !== 0 && m !== before; }, CHECKPOINT_WAIT_MS_MAX);
   await app.stop();
   await sim.close();
   return { ms: elapsed, state };
@@ -174,7 +179,17 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
+/** The archive of settled batches (runtime/archive.ts) at the boot after the last day's settlement. */
+interface ArchiveFigures {
+  /** The boot that archives: archive file, new journal, swap, then the new journal opened to login. */
+  bootArchiving: number;
+  /** The next boot and a daily one after (both on the new journal's checkpoint). */
+  bootAfterFirst: number; bootAfterDaily: number;
+  archiveMb: number; liveRecords: number; liveMb: number;
+}
+
 interface Figures {
+  archive?: ArchiveFigures;
   sales: number; records: number; mb: number; tail: number;
   bootCheckpoint: number; bootBaseline: number; firstBoot: number;
   childVerify: number; tailVerify: number; fullReplay: number; snapshotReplay: number; snapshotEncode: number; snapshotBytes: number;
@@ -232,10 +247,32 @@ async function scenario(sales: number, tpl: Template, root: string): Promise<Fig
   const snapshotEncode = ms(t0);
   opened.done();
   await opened.journal.close();
+  const archive = records >= ARCHIVE_RECORDS_MIN ? await archivePhase(root, tpl, state) : undefined;
   return {
-    sales, records, mb: statSync(join(journalDir, 'data.mdb')).size / 1e6, tail,
+    archive, sales, records, mb: statSync(join(journalDir, 'data.mdb')).size / 1e6, tail,
     bootCheckpoint: median(checkpointRuns), bootBaseline: median(baselineRuns), firstBoot: first.ms,
     childVerify, tailVerify, fullReplay, snapshotReplay, snapshotEncode, snapshotBytes: Math.max(bytes.length, checkpointBytes(journalDir)),
+  };
+}
+
+/** The last day settled (its report printed), then the boots the archive changes. */
+async function archivePhase(root: string, tpl: Template, state: { stan: number; batch: number; rrn: number; day: number }): Promise<ArchiveFigures> {
+  const journalDir = join(root, 'journal');
+  const j = await Journal.open({ dir: journalDir });
+  const next = (): number => { state.stan = state.stan >= 999_999 ? 1 : state.stan + 1; return state.stan; };
+  await j.appendMany(tpl.settlement.map((r) => cloneRec(r, { stans: new Map(), next, batch: state.batch, rrn: '', amountFen: 0 })));
+  await j.close();
+  const archiving = await bootOnce(root, true, ARCHIVE_RECORDS_MIN);
+  const files = readdirSync(archiveDirFor(journalDir)).filter((f) => f.endsWith(ARCHIVE_FILE_SUFFIX));
+  if (archiving.state !== 'login' || files.length !== 1) throw new Error(`the archiving boot ended in ${archiving.state} with ${files.length} archive files`);
+  const live = await Journal.open({ dir: journalDir, readOnly: true });
+  const liveRecords = live.lastSeq;
+  await live.close();
+  const first = await bootOnce(root, true, ARCHIVE_RECORDS_MIN);
+  const daily = await bootOnce(root, true, ARCHIVE_RECORDS_MIN);
+  return {
+    bootArchiving: archiving.ms, bootAfterFirst: first.ms, bootAfterDaily: daily.ms,
+    archiveMb: statSync(join(archiveDirFor(journalDir), files[0])).size / 1e6, liveRecords, liveMb: statSync(join(journalDir, 'data.mdb')).size / 1e6,
   };
 }
 
@@ -271,6 +308,14 @@ async function main(): Promise<void> {
   row('  snapshot decode + replay of the tail (ms)', (x) => x.snapshotReplay.toFixed(0));
   row('  snapshot encode (after the login screen) (ms)', (x) => x.snapshotEncode.toFixed(0));
   row('  checkpoint file with the snapshot (KiB)', (x) => (x.snapshotBytes / 1024).toFixed(0));
+  const a = (f: (x: ArchiveFigures) => string) => (x: Figures): string => (x.archive ? f(x.archive) : '-');
+  console.log(`  archive of settled batches (at ${ARCHIVE_RECORDS_MIN} records, the boot after the last day's settlement)`);
+  row('  BOOT THAT ARCHIVES, to login (ms)', a((x) => x.bootArchiving.toFixed(0)));
+  row('  archive file (MB)', a((x) => x.archiveMb.toFixed(1)));
+  row('  live journal after it: records', a((x) => String(x.liveRecords)));
+  row('  live journal after it: data.mdb (MB)', a((x) => x.liveMb.toFixed(1)));
+  row('  the next boot (ms)', a((x) => x.bootAfterFirst.toFixed(0)));
+  row('  the daily boot after it, checkpoint (ms)', a((x) => x.bootAfterDaily.toFixed(0)));
   const ratio = year.figures.bootCheckpoint / small.figures.bootCheckpoint;
   console.log(`  boot after ${SALES_YEAR} sales / after ${SALES_SMALL}: ${ratio.toFixed(2)} with the checkpoint, ${(year.figures.bootBaseline / small.figures.bootBaseline).toFixed(2)} baseline`);
   removeDir(small.root);

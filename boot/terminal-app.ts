@@ -593,7 +593,7 @@ export class TerminalApp {
         checkDeviceKey(journal, deviceKey);
         const terminal = this.replayed(journal, opened.checkpoint);
         opened.done();
-        if (pass === 1 && await this.archivedSettledBatches(terminal, deviceKey)) continue;
+        if (pass === 1 && await this.archivedSettledBatches(terminal, deviceKey, key)) continue;
         if (simulator) await simulatorOperators(terminal);
         if (this.o.signOnAtLogin === true) terminal.engine.needsSignOn = true;
         this.terminal = terminal;
@@ -615,7 +615,7 @@ export class TerminalApp {
    * the day's first sale). True when the journal was closed for it (archived or not: the caller
    * opens it again); false when it is not due and the journal is still open.
    */
-  private async archivedSettledBatches(terminal: Terminal, deviceKey: DeviceKeyProvider): Promise<boolean> {
+  private async archivedSettledBatches(terminal: Terminal, deviceKey: DeviceKeyProvider, checkpointKey: Buffer | undefined): Promise<boolean> {
     const journal = terminal.store.journal;
     const why = archiveBlocker(terminal.store.state, journal, this.o.archiveRecordsMin ?? ARCHIVE_RECORDS_MIN);
     if (why !== undefined) return false;
@@ -623,7 +623,7 @@ export class TerminalApp {
     try {
       const r = await archiveJournal({
         journal, state: terminal.store.state, journalDir: this.o.journalDir, archiveDir: archiveDirFor(this.o.journalDir),
-        deviceKey: () => deviceKey.deviceKey(), clock: this.clock, logger: log.child({ component: 'archive' }),
+        deviceKey: () => deviceKey.deviceKey(), checkpointKey, clock: this.clock, logger: log.child({ component: 'archive' }),
       });
       log.info({ archive: r.file, records: r.count, carried: r.carried }, 'journal archived at boot');
     } catch (e) {

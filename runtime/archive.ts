@@ -28,6 +28,9 @@ import { SwapStep, swapInDir } from '../storage/dir-swap';
 import { Journal } from '../storage/journal';
 import { PAYLOAD_BYTES_MAX, RecordType, RecordTypeName, payloadBytes } from '../storage/record';
 import type { OriginalSale, PreAuthHold, TerminalState } from './terminal-state';
+import { Checkpoint, writeCheckpoint } from '../storage/checkpoint';
+import { encodeState } from './state-snapshot';
+import { Store } from './store';
 
 /** Records in the live journal before it is archived: about a quarter of a busy shop's trading. */
 export const ARCHIVE_RECORDS_MIN = 50_000;
@@ -157,6 +160,8 @@ export interface ArchiveOptions {
   readonly archiveDir: string;
   /** Seals the archive (the backup format's device-key mode): it opens only on this terminal. */
   readonly deviceKey: () => Buffer;
+  /** The boot checkpoint's key (storage/checkpoint.ts checkpointKey): the new journal gets its checkpoint. */
+  readonly checkpointKey?: Buffer;
   readonly clock?: () => number;
   readonly logger?: Logger;
   readonly afterStep?: (step: ArchiveStep) => void;
@@ -196,6 +201,7 @@ export async function archiveJournal(o: ArchiveOptions): Promise<ArchiveResult> 
   o.afterStep?.('archive-written');
   const built = `${o.journalDir}.archiving-${t}`;
   let now: number | undefined;
+  let checkpoint: Omit<Checkpoint, 'ino' | 'txnId'> | undefined;
   const fresh = await Journal.open({ dir: built, identity, clock: () => now ?? clock() });
   try {
     await fresh.appendMany([{ type: 'recovery', payload: { action: 'archived', reason: 'settled batches archived', archive: basename(file), archiveSha256: sha256, seq: count, digest, count, baseSeq: base + count } }]);
@@ -204,9 +210,19 @@ export async function archiveJournal(o: ArchiveOptions): Promise<ArchiveResult> 
       await fresh.appendMany([{ type: r.type, payload: r.payload }], { reserve: true });
       now = undefined;
     }
+    // The boot checkpoint of the new journal (storage/checkpoint.ts), written before it is put in
+    // place (the rename keeps data.mdb's inode): the boot that archives opens it on the checkpoint
+    // path instead of verifying it again in a child. It names an LMDB record: the log goes there first.
+    if (o.checkpointKey) {
+      fresh.checkpointSync();
+      if (fresh.checkpointedSeq === fresh.lastSeq) {
+        checkpoint = { identity, seq: fresh.lastSeq, digest: fresh.lastDigest, writtenAtMs: clock(), state: encodeState(Store.load(fresh).state) };
+      }
+    }
   } finally {
     await fresh.close();
   }
+  if (checkpoint && o.checkpointKey) writeCheckpoint(built, o.checkpointKey, checkpoint);
   o.afterStep?.('built');
   const aside = `${o.journalDir}.archived-${t}`;
   swapInDir({ live: o.journalDir, built, aside, afterStep: o.afterStep });

@@ -6,7 +6,9 @@
  * is left as it is.
  */
 import { strict as assert } from 'node:assert';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { openForBoot } from '../../storage/boot-open';
+import { checkpointKey } from '../../storage/checkpoint';
 import { join } from 'node:path';
 import { TerminalApp, ProbeSnapshot } from '../../boot/terminal-app';
 import { createSimBoard } from '../../sim/board-sim';
@@ -89,6 +91,14 @@ describe('terminal: the boot archives settled batches', function () {
     const files = readdirSync(archiveDirFor(dir)).filter((f) => f.endsWith(ARCHIVE_FILE_SUFFIX));
     assert.equal(files.length, 1);
     assert.ok(files[0].includes(String(archivedCount).padStart(10, '0')), files[0]);
+    // The new journal came with its boot checkpoint: no full verify in a child for it.
+    const opened = await openForBoot({ dir, identity: SIM_IDENTITY, logger: silentLogger, checkpointKey: checkpointKey(readFileSync(join(root, 'device.key'))) });
+    try {
+      assert.equal(opened.path, 'checkpoint', opened.reason);
+    } finally {
+      opened.done();
+      await opened.journal.close();
+    }
     // The next boot: nothing to archive (the new journal is below the threshold).
     await bootToLogin(root);
     assert.equal((await head(dir)).lastSeq >= after.lastSeq, true);

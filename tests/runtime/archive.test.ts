@@ -174,6 +174,13 @@ describe('runtime/archive: settled batches archived, the state carried into a ne
     assert.equal(await run(), 0, lines.join('\n'));
     assert.equal(lines.filter((l) => l.includes('  linked  ') && l.endsWith('  verified')).length, 2, lines.join('\n'));
     assert.ok(lines.includes('every linked archive verified'), lines.join('\n'));
+    // A technician reads an archive as the README says: imported into a folder beside the journal's.
+    const scratch = join(base, 'scratch');
+    lines.length = 0;
+    assert.equal(await pos(['journal', 'import', '--in', first.file, '--dir', scratch], (l) => lines.push(l), (l) => lines.push(l)), 0, lines.join('\n'));
+    lines.length = 0;
+    assert.equal(await pos(['journal', 'dump', '--dir', scratch], (l) => lines.push(l), (l) => lines.push(l)), 0, lines.join('\n'));
+    assert.ok(lines.some((l) => l.includes('txn-begin') || l.includes('txnBegin')), 'the archived sales are there');
     // One byte of the older archive changed: its SHA-256 no longer matches its link.
     const bytes = readFileSync(first.file);
     bytes[bytes.length - 40] ^= 0x01;
