@@ -12,7 +12,7 @@ describe('boot/terminal-app: the watchdog\'s health and the wall clock', () => {
     const wallMs = Date.UTC(2026, 10, 21, 2, 0, 0);
     const fake = sinon.useFakeTimers({ now: wallMs, toFake: ['Date', 'hrtime'] });
     try {
-      const snapshot = { value: 'idle', status: 'active', context: { pendingStans: new Set<number>() }, matches: () => false };
+      const snapshot = { value: 'idle', status: 'active', context: { pendingStans: new Set<number>(), customerOffer: [] }, matches: () => false };
       // health() reads the tick's time and the machine's snapshot only: the rest of the app is not needed.
       const app = Object.create(TerminalApp.prototype) as TerminalApp;
       (app as unknown as { actor: unknown }).actor = { getSnapshot: () => snapshot };
