@@ -247,9 +247,10 @@ async function scenario(sales: number, tpl: Template, root: string): Promise<Fig
   const snapshotEncode = ms(t0);
   opened.done();
   await opened.journal.close();
+  const mb = statSync(join(journalDir, 'data.mdb')).size / 1e6;
   const archive = records >= ARCHIVE_RECORDS_MIN ? await archivePhase(root, tpl, state) : undefined;
   return {
-    archive, sales, records, mb: statSync(join(journalDir, 'data.mdb')).size / 1e6, tail,
+    archive, sales, records, mb, tail,
     bootCheckpoint: median(checkpointRuns), bootBaseline: median(baselineRuns), firstBoot: first.ms,
     childVerify, tailVerify, fullReplay, snapshotReplay, snapshotEncode, snapshotBytes: Math.max(bytes.length, checkpointBytes(journalDir)),
   };

@@ -28,6 +28,7 @@ import { DeviceKeyProvider, fileDeviceKey } from '../runtime/device-key';
 import { DEVICE_KEY_FILE, keyDirFor } from '../runtime/device-key-provider';
 import { salvage } from '../storage/salvage';
 import { owedLines } from './salvage-lines';
+import { exportArchives } from '../runtime/archive';
 import { installRebuilt } from '../runtime/rebuild';
 import { finishInterruptedSwap } from '../storage/dir-swap';
 import { verifyInChild, ChildVerdict, isStarved, unopenableError } from '../storage/verify-child';
@@ -375,7 +376,8 @@ export class Recovery {
   }
 
   /**
-   * Exports the journal (encrypted backup) and the logs to a USB stick or path. A missing, full,
+   * Exports the journal (encrypted backup), the logs and the archives of settled batches (each
+   * sealed again under the passphrase) to a USB stick or path. A missing, full,
    * read-only or busy target is E-STO-09. Works on a damaged journal: the good records are exported.
    */
   async exportTo(target: string, passphrase: string, session: Session): Promise<Report> {
@@ -385,16 +387,19 @@ export class Recovery {
     const j = await this.journal();
     const file = join(target, backupFileName(j.identity, j.baseSeq + j.lastSeq));
     let logs = 0;
+    let archives: string[] = [];
     try {
       exportToFile(j, file, { passphrase, clock: this.clock });
       logs = this.copyLogs(join(target, `logs-${j.identity}-${this.clock()}`));
+      // The archives of settled batches go too, sealed as this export is (runtime/archive.ts).
+      archives = await exportArchives(this.o.journalDir, target, passphrase, () => this.deviceKey.deviceKey(), this.clock);
     } catch (e) {
       if (isPosError(e)) throw e;
       throw new PosError('STO_EXPORT_TARGET', `${target}: writing failed (${(e as NodeJS.ErrnoException).code ?? String(e)}): free the USB port or use another stick`, { target }, { cause: e });
     }
-    const lines = [rt('export.done', { records: j.lastSeq }), same(basename(file)), rt('export.logs', { n: logs })];
+    const lines = [rt('export.done', { records: j.lastSeq }), same(basename(file)), rt('export.logs', { n: logs }), ...(archives.length ? [rt('export.archives', { n: archives.length })] : [])];
     if (j.state === 'damaged') lines.push(rt('export.damaged', { seq: j.damage?.seq ?? '?' }));
-    return this.done('export', session, true, lines, { file, records: j.lastSeq, logs });
+    return this.done('export', session, true, lines, { file, records: j.lastSeq, logs, archives });
   }
 
   /** Restores a backup (verified before anything is written; the current journal is moved aside). */

@@ -365,3 +365,37 @@ function sha256Of(file: string): string {
   }
   return h.digest('hex');
 }
+
+/**
+ * Every archive of a journal written again under a passphrase into `target` (the recovery menu's
+ * export to a USB stick): an archive is sealed under the device key and opens only on this
+ * terminal; what leaves it is sealed as the export is. Each is imported whole first (a damaged one
+ * is named, not copied), into a scratch folder beside the archives that is removed after.
+ * Returns the files written.
+ */
+export async function exportArchives(journalDir: string, target: string, passphrase: string, deviceKey: () => Buffer, clock: () => number = Date.now): Promise<string[]> {
+  const out: string[] = [];
+  for (const { file } of listArchives(journalDir)) {
+    const scratch = join(archiveDirFor(journalDir), `.exporting-${process.pid}`);
+    rmSync(scratch, { recursive: true, force: true });
+    try {
+      await importFromFile(file, scratch, { deviceKey }, clock);
+      const j = await Journal.open({ dir: scratch, readOnly: true });
+      try {
+        // `.posarc`, not `.posbak`: the recovery menu's import lists backups only (an archive
+        // restored in place of the journal would set the terminal back by a quarter).
+        const to = join(target, `${ARCHIVE_EXPORT_PREFIX}${basename(file)}`);
+        exportToFile(j, to, { passphrase, clock });
+        out.push(to);
+      } finally {
+        await j.close();
+      }
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  }
+  return out;
+}
+
+/** An archive as exported (under the export's passphrase): `pos journal import --in` reads it like a backup. */
+export const ARCHIVE_EXPORT_PREFIX = 'exported-';

@@ -80,6 +80,7 @@ export const RECOVERY_STRINGS = {
   'repair.noBackup': s('no backup verifies: run salvage', '没有可用备份：请抢救数据'),
   'export.done': s('exported {records} records (encrypted)', '已导出{records}条记录（加密）'),
   'export.logs': s('{n} log files', '日志文件{n}个'),
+  'export.archives': s('{n} archives of settled batches', '已结算批次归档{n}个'),
   'export.notice': s('Exported', '备份已导出'),
   'export.damaged': s('only records before {seq} (damaged)', '只导出第{seq}条之前的记录（已损坏）'),
   'import.restored': s('restored {count} records', '已恢复{count}条记录'),

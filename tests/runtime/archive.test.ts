@@ -10,10 +10,12 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { basename, join } from 'node:path';
 import { main as pos } from '../../boot/pos';
 import { silentLogger } from '../../common/log';
-import { ArchiveStep, archiveBlocker, archiveJournal, removeLeftovers } from '../../runtime/archive';
+import { ARCHIVE_FILE_SUFFIX, ArchiveStep, archiveBlocker, archiveJournal, removeLeftovers } from '../../runtime/archive';
 import { Store } from '../../runtime/store';
 import type { TerminalState } from '../../runtime/terminal-state';
-import { PeriodicBackup, backupSeqOf, importFromFile } from '../../storage/backup';
+import { PeriodicBackup, backupSeqOf, importFromFile, readBackupManifest } from '../../storage/backup';
+import { Recovery } from '../../boot/recovery';
+import { fixedDeviceKey } from '../../runtime/device-key';
 import { openForBoot } from '../../storage/boot-open';
 import { Journal } from '../../storage/journal';
 import { RecordType } from '../../storage/record';
@@ -22,7 +24,7 @@ import { unpackFrame, textField } from '../../runtime/host/packager';
 import { CUP_PROFILE } from '../../runtime/host/fields';
 import { settle } from '../../runtime/txn/settlement';
 import { HostExchange } from '../../runtime/txn/engine';
-import { CASHIER, DEVICE_KEY, IDENTITY, SUPERVISOR, Rig, magCard, rig, withOperators } from './harness';
+import { ADMIN, CASHIER, DEVICE_KEY, IDENTITY, SUPERVISOR, Rig, magCard, rig, withOperators } from './harness';
 
 /** The state as plain data, in its maps' order (the refund index evicts the oldest first). */
 function plain(s: TerminalState): unknown {
@@ -187,6 +189,27 @@ describe('runtime/archive: settled batches archived, the state carried into a ne
     writeFileSync(first.file, bytes);
     assert.equal(await run(), 4, lines.join('\n'));
     assert.ok(lines.some((l) => l.startsWith(basename(first.file)) && l.includes('SHA-256')), lines.join('\n'));
+  });
+
+  it('theRecoveryExportCarriesEachArchiveSealedUnderItsPassphrase', async () => {
+    await trade();
+    const archived = await archiveJournal({ journal: r.journal, state: r.terminal.store.state, journalDir: r.dir, archiveDir: `${r.dir}.archive`, deviceKey });
+    const usb = join(side, 'usb');
+    mkdirSync(usb);
+    const rec = new Recovery({ journalDir: r.dir, backupDir: join(side, 'backups'), identity: IDENTITY, clock: () => r.clock.ms, deviceKey: fixedDeviceKey(DEVICE_KEY) });
+    try {
+      const rep = await rec.exportTo(usb, 'correct horse', ADMIN);
+      assert.equal(rep.ok, true, rep.lines.join('\n'));
+      assert.ok(rep.lines.includes('1 archives of settled batches'), rep.lines.join('\n'));
+      const exported = readdirSync(usb).filter((f) => f.endsWith(ARCHIVE_FILE_SUFFIX));
+      assert.equal(exported.length, 1);
+      // Off the terminal: the passphrase opens it, not the device key (it may be read elsewhere).
+      const back = await importFromFile(join(usb, exported[0]), join(side, 'read'), { passphrase: 'correct horse' });
+      assert.equal(back.manifest.count, archived.count);
+      assert.equal(readBackupManifest(join(usb, exported[0])).kdf?.name, 'scrypt');
+    } finally {
+      await rec.close();
+    }
   });
 
   it('isNotArchivedWhileAnythingIsOwedOrTheBatchHasTransactions', async () => {
