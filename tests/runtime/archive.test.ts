@@ -19,7 +19,8 @@ import { fixedDeviceKey } from '../../runtime/device-key';
 import { openForBoot } from '../../storage/boot-open';
 import { Journal } from '../../storage/journal';
 import { RecordType } from '../../storage/record';
-import { removeDir, tempDir } from '../../storage/testing';
+import { flipByte, removeDir, tempDir } from '../../storage/testing';
+import { isPosError } from '../../common/errors';
 import { unpackFrame, textField } from '../../runtime/host/packager';
 import { CUP_PROFILE } from '../../runtime/host/fields';
 import { settle } from '../../runtime/txn/settlement';
@@ -210,6 +211,17 @@ describe('runtime/archive: settled batches archived, the state carried into a ne
     } finally {
       await rec.close();
     }
+  });
+
+  it('damageInAJournalThatContinuesAnArchiveIsFoundAtBootAsBefore', async () => {
+    await trade();
+    await archiveJournal({ journal: r.journal, state: r.terminal.store.state, journalDir: r.dir, archiveDir: `${r.dir}.archive`, deviceKey });
+    // A carried record rots (its payload): boot stops in recovery naming it, as for any journal.
+    await flipByte(r.dir, 5, 80);
+    await assert.rejects(openForBoot({ dir: r.dir, identity: IDENTITY, logger: silentLogger }), (e: unknown) => {
+      assert.ok(isPosError(e) && e.code === 'E-STO-05' && e.detail.seq === 5, String(e));
+      return true;
+    });
   });
 
   it('isNotArchivedWhileAnythingIsOwedOrTheBatchHasTransactions', async () => {
