@@ -224,7 +224,10 @@ const processing: Builder = (v) => ({ name: 'processing', data: { transaction: t
 const printing = (copy: ScreenData['printing']['copy']): Builder => () => ({ name: 'printing', data: { copy } });
 const customerCopy: Builder = (_v, ui) => ({ name: 'customerCopy', data: { selected: ui.selected } });
 const pin: Builder = (v, ui) => ({ name: 'pin', data: { pinLength: ui.pinLength, ...(v.data.amountFen > 0 ? { amountFen: v.data.amountFen } : {}), ...(v.data.panMasked ? { pan: v.data.panMasked } : {}) } });
-const supervisor: Builder = (v, ui, env) => login(v, ui, { ...env, bootNotice: undefined });
+const supervisor: Builder = (v, ui, env) => {
+  const c = login(v, ui, { ...env, bootNotice: undefined });
+  return { ...c, data: { ...c.data, mode: 'supervisor' } };
+};
 
 /** Result of a sale, void or refund: approved, declined, or the error (shown by the error rule). */
 const result: Builder = (v) => {

@@ -87,7 +87,7 @@ export interface ScreenData {
   boot: { step: 'self-test' | 'journal' | 'pending' | 'network' | 'ready'; stepIndex: number; stepCount: number };
   recovery: { selected: number; reasonCode?: string; resetHeld?: boolean };
   restored: { transaction: Transaction; outcome: RestoredOutcome };
-  login: { field: 'operator' | 'password'; operator: string; passwordLength: number; attemptsLeft?: number; refused?: Refused; mode?: 'recovery' };
+  login: { field: 'operator' | 'password'; operator: string; passwordLength: number; attemptsLeft?: number; refused?: Refused; mode?: 'recovery' | 'supervisor' };
   signOn: { attempt: number; attemptMax: number };
   idle: { merchantName: Txt; nowMs: number; tzOffsetMinutes: number; status: StatusLine };
   mainMenu: { selected: number; status?: StatusLine };
@@ -363,7 +363,9 @@ function login(d: ScreenData['login']): Screen {
     ? { kind: 'digits' as const, label: recovery ? rt('login.operator') : t('label.operator'), digits: d.operator, lengthMax: 2 }
     : { kind: 'password' as const, label: t('label.password'), digits: '*'.repeat(d.passwordLength), lengthMax: 8 };
   const notice = d.attemptsLeft !== undefined ? t('notice.attemptsLeft', { n: d.attemptsLeft }) : refusedNotice(d.refused);
-  return withNotice({ id: 'login', title: recovery ? rt('login.title') : t('title.login'), input, footer: t('footer.ok') }, notice);
+  // A supervisor approving a void or refund at the cashier's side: not a login (the cashier stays logged in).
+  const title = recovery ? rt('login.title') : d.mode === 'supervisor' ? t('title.supervisorApproval') : t('title.login');
+  return withNotice({ id: 'login', title, input, footer: t('footer.ok') }, notice);
 }
 
 function signOn(d: ScreenData['signOn']): Screen {
