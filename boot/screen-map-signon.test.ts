@@ -42,6 +42,15 @@ describe('boot/screen-map: the sign-on failure screen', () => {
     assert.ok(s.lines.includes('Check terminal/merchant id'), s.lines.join(' | '));
   });
 
+  it('aLowBatteryIsASignOnFailureThatSaysCharge', () => {
+    const s = failed(new PosError('PWR_LOW', 'sign-on refused: battery low', { battery: 'low' }));
+    assert.equal(s.title, 'Sign-on failed');
+    assert.ok(s.lines.includes('Battery low'), s.lines.join(' | '));
+    assert.ok(s.lines.includes('Charge the terminal'), s.lines.join(' | '));
+    assert.ok(s.linesZh.includes('电量不足'), s.linesZh.join(' | '));
+    assert.ok(!s.lines.some((l) => /Retrying|Reversal kept|Connection/.test(l)), s.lines.join(' | '));
+  });
+
   it('aHostNotReachedIsHostDownAndSaysAReversalIsKeptOnlyWhenOneIs', () => {
     const refused = failed(new PosError('NET_REFUSED', 'connect ECONNREFUSED 10.0.0.1:5000', { requestSent: false }));
     assert.equal(refused.title, 'Host down');

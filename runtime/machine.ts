@@ -418,6 +418,9 @@ export function createTerminalMachine(deps: MachineDeps) {
         need(input.c.terminal, 'terminal').operators.unlock(input.operator, need(input.c.authorizer ?? input.c.session, 'session'))),
       recoveryLogin: fromPromise<Session, { operator: string; password: string }>(({ input }) => deps.recoveryLogin(input.operator, input.password)),
       signOn: fromPromise<void, MachineContext>(async ({ input }) => {
+        // FIELD-FAULTS "Sign-on fails": a low battery is a known cause (the modem browns out mid-
+        // exchange); refused before anything is sent, on the sign-on failure screen: charge, retry.
+        if (input.battery !== 'ok') throw new PosError('PWR_LOW', 'sign-on refused: battery low', { battery: input.battery });
         const engine = engineOf(input);
         await engine.signOnWithParameters(need(input.session, 'session'));
         // The CA keys and AIDs a terminal does not have yet (first sign-on, or a download cut off).

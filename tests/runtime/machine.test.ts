@@ -769,6 +769,24 @@ describe('runtime state machine', function () {
     assert.equal(run.r.journal.state, 'closed');
   });
 
+  it('low battery refuses the sign-on before anything is sent (FIELD-FAULTS: a known cause): the failure screen says charge, RETRY signs on once charged', async () => {
+    const run = track(await boot());
+    await run.until('login');
+    run.send({ type: 'BATTERY', level: 'low' });
+    const sentBefore = run.r.sent.length;
+    run.send({ type: 'LOGIN', operator: '001', password: '1111' });
+    await run.until('hostUnreachable');
+    assert.equal(run.view().data.error?.code, 'E-PWR-01');
+    assert.equal(run.r.sent.length, sentBefore, 'no sign-on request left');
+    run.send({ type: 'RETRY' });
+    await run.until('hostUnreachable');
+    assert.equal(run.view().data.error?.code, 'E-PWR-01', 'still low: refused again');
+    run.send({ type: 'BATTERY', level: 'ok' });
+    run.send({ type: 'RETRY' });
+    await run.until('idle');
+    assert.equal(run.view().data.signedOn, true);
+  });
+
   it('critical battery in idle shuts down at once', async () => {
     const run = track(await loggedIn());
     run.send({ type: 'BATTERY', level: 'critical' });
