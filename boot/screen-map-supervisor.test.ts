@@ -1,6 +1,6 @@
 /**
  * A supervisor approving a void or refund at the cashier's terminal is asked on a screen titled
- * "Supervisor approval", not "Operator login": the cashier stays logged in, and a prompt that
+ * "Supervisor auth" (主管授权), not "Operator login": the cashier stays logged in, and a prompt that
  * looked like a login made supervisors think they were logging the cashier out (FIELD-FAULTS
  * walk, session 26).
  */
@@ -23,7 +23,7 @@ function titleAt(state: string): { en: string; zh: string } {
 describe('boot/screen-map: the supervisor\'s approval prompt', () => {
   for (const state of ['void.authorize.ask', 'refund.authorize.ask', 'preAuthVoid.authorize.ask', 'completionVoid.authorize.ask', 'qrVoid.authorize.ask']) {
     it(`${state}_isTitledSupervisorApprovalNotLogin`, () => {
-      assert.deepEqual(titleAt(state), { en: 'Supervisor approval', zh: '主管授权' });
+      assert.deepEqual(titleAt(state), { en: 'Supervisor auth', zh: '主管授权' });
     });
   }
 

@@ -25,7 +25,7 @@ export const STRINGS = {
   'title.boot': s('Starting', '正在启动'),
   'title.recovery': s('Recovery', '恢复模式'),
   'title.login': s('Operator login', '操作员登录'),
-  'title.supervisorApproval': s('Supervisor approval', '主管授权'),
+  'title.supervisorApproval': s('Supervisor auth', '主管授权'),
   'title.signOn': s('Sign-on', '签到'),
   'title.menu': s('Main menu', '主菜单'),
   'title.sale': s('Sale', '消费'),
