@@ -253,27 +253,40 @@ export function removeLeftovers(journalDir: string): string[] {
 /** SHA-256 of the whole file as it is on the disk, after its trailer and manifest are checked. */
 function readBack(file: string, manifestDigest: string, journalDigest: string): string {
   if (manifestDigest !== journalDigest) throw new PosError('STO_BACKUP_INVALID', `archive ${basename(file)} ends at another record than the journal`);
+  const d = fileDigests(file);
+  if (!d.trailerHolds) throw new PosError('STO_BACKUP_INVALID', `archive ${basename(file)} does not read back as written (trailer digest)`);
+  return d.sha256;
+}
+
+/** Bytes of the backup format's trailer: the SHA-256 of every byte before it. */
+const TRAILER_BYTES = 32;
+
+/**
+ * In one read of the file: its SHA-256, and whether its last TRAILER_BYTES are the SHA-256 of the
+ * bytes before them (the backup format's trailer).
+ */
+function fileDigests(file: string): { readonly sha256: string; readonly trailerHolds: boolean } {
   const size = statSync(file).size;
+  const bodyBytes = Math.max(0, size - TRAILER_BYTES);
   const body = createHash('sha256');
   const whole = createHash('sha256');
+  const trailer = Buffer.alloc(size - bodyBytes);
   const fd = openSync(file, 'r');
-  const trailer = Buffer.alloc(32);
   try {
     const chunk = Buffer.alloc(1024 * 1024);
-    for (let at = 0; at < size - 32;) {
-      const n = readSync(fd, chunk, 0, Math.min(chunk.length, size - 32 - at), at);
+    for (let at = 0; at < bodyBytes;) {
+      const n = readSync(fd, chunk, 0, Math.min(chunk.length, bodyBytes - at), at);
       if (n <= 0) break;
       body.update(chunk.subarray(0, n));
       whole.update(chunk.subarray(0, n));
       at += n;
     }
-    readSync(fd, trailer, 0, 32, size - 32);
+    readSync(fd, trailer, 0, trailer.length, bodyBytes);
   } finally {
     closeSync(fd);
   }
-  if (!body.digest().equals(trailer)) throw new PosError('STO_BACKUP_INVALID', `archive ${basename(file)} does not read back as written (trailer digest)`);
   whole.update(trailer);
-  return whole.digest('hex');
+  return { sha256: whole.digest('hex'), trailerHolds: trailer.length === TRAILER_BYTES && body.digest().equals(trailer) };
 }
 
 /** One archive as `pos journal archives` shows it, and what its check found. */
@@ -322,7 +335,7 @@ export async function verifyArchives(journalDir: string, deviceKey: () => Buffer
     const scratch = join(archiveDirFor(journalDir), `.verifying-${process.pid}`);
     rmSync(scratch, { recursive: true, force: true });
     try {
-      const sha = sha256Of(c.file);
+      const sha = fileDigests(c.file).sha256;
       if (sha !== cur.archiveSha256) throw new PosError('STO_BACKUP_INVALID', `SHA-256 ${sha.slice(0, 16)}... is not the ${cur.archiveSha256.slice(0, 16)}... the journal after it names`);
       const r = await importFromFile(c.file, scratch, { deviceKey });
       if (r.manifest.lastDigest !== cur.digest || r.manifest.count !== cur.count) throw new PosError('STO_BACKUP_INVALID', `ends at record ${r.manifest.count}, not the ${cur.count} the journal after it names`);
@@ -354,17 +367,6 @@ async function linkOf(dir: string, readOnly: boolean): Promise<ArchiveLink | und
   }
 }
 
-function sha256Of(file: string): string {
-  const h = createHash('sha256');
-  const fd = openSync(file, 'r');
-  try {
-    const chunk = Buffer.alloc(1024 * 1024);
-    for (let n = readSync(fd, chunk); n > 0; n = readSync(fd, chunk)) h.update(chunk.subarray(0, n));
-  } finally {
-    closeSync(fd);
-  }
-  return h.digest('hex');
-}
 
 /**
  * Every archive of a journal written again under a passphrase into `target` (the recovery menu's
