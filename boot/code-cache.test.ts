@@ -9,16 +9,16 @@ import { removeDir, tempDir } from '../storage/testing';
  * Runs a fresh node process that installs the cache over `dir`, then requires `dir/mod.js` and
  * prints what it exported beside the cache's figures once the cache had its chance to be written.
  */
-function bootOnce(dir: string): { value: unknown; hits: number; misses: number; rejected: number; written?: number } {
+function bootOnce(dir: string, main?: string): { value: unknown; hits: number; misses: number; rejected: number; written?: number; mainAsBytes?: boolean } {
   const script = `
     const { installCodeCache } = require(${JSON.stringify(join(__dirname, 'code-cache'))});
-    const stats = installCodeCache({ dir: ${JSON.stringify(join(dir, 'cache'))}, writeAfterMs: 1 });
+    const stats = installCodeCache({ dir: ${JSON.stringify(join(dir, 'cache'))}, writeAfterMs: 1, main: ${JSON.stringify(main)} });
     const value = require(${JSON.stringify(join(dir, 'mod.js'))});
     setTimeout(() => process.stdout.write(JSON.stringify({ value, ...stats })), 100);
   `;
   const r = spawnSync(process.execPath, ['-r', require.resolve('ts-node/register/transpile-only'), '-e', script], { encoding: 'utf8', env: { ...process.env, POS_CODE_CACHE: '1' } });
   assert.equal(r.status, 0, r.stderr);
-  return JSON.parse(r.stdout) as { value: unknown; hits: number; misses: number; rejected: number; written?: number };
+  return JSON.parse(r.stdout) as ReturnType<typeof bootOnce>;
 }
 
 describe('boot/code-cache: V8 code cache for the terminal process', () => {
@@ -78,5 +78,28 @@ describe('boot/code-cache: V8 code cache for the terminal process', () => {
     const third = bootOnce(dir) as ReturnType<typeof bootOnce> & { damaged: number };
     assert.equal(third.damaged, 0, 'the rewritten file is whole');
     assert.equal(third.misses, 0);
+  });
+
+  it('theMainBundleLoadsFromOneReadOfItsBytesAndHitsTheCacheNextBootWhileANonAsciiMainLoadsAsNodeLoadsIt', () => {
+    const main = join(dir, 'mod.js');
+    writeFileSync(join(dir, 'helper.js'), 'module.exports = (x) => x * 2;\n');
+    writeFileSync(main, "const double = require('./helper');\nmodule.exports = { n: double(21), file: __filename, dir: __dirname, s: '\\u00a5', main: require.main === module };\n");
+    const first = bootOnce(dir, main);
+    assert.deepEqual(first.value, { n: 42, file: main, dir, s: '\u00a5', main: false });
+    assert.equal(first.misses, 2, JSON.stringify(first));
+    assert.equal(first.mainAsBytes, true);
+    const second = bootOnce(dir, main);
+    assert.deepEqual(second.value, first.value);
+    assert.equal(second.hits, 2, 'both the main file (read as bytes) and the helper from the cache');
+    assert.equal(second.misses, 0, JSON.stringify(second));
+    // Same length, one byte changed: the key is the bytes' digest, so the new code runs.
+    writeFileSync(main, readFileSync(main, 'latin1').replace('double(21)', 'double(22)'));
+    assert.equal((bootOnce(dir, main).value as { n: number }).n, 44);
+    // A main file with non-ASCII bytes (UTF-8) goes through Node's own reading and decodes right.
+    writeFileSync(main, "module.exports = { s: '\u5143\u00a5', n: 1 };\n");
+    const utf8 = bootOnce(dir, main);
+    assert.deepEqual(utf8.value, { s: '\u5143\u00a5', n: 1 });
+    assert.equal(utf8.mainAsBytes, undefined, 'not ASCII: read by Node');
+    assert.deepEqual(bootOnce(dir, main).value, { s: '\u5143\u00a5', n: 1 });
   });
 });

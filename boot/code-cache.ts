@@ -22,7 +22,8 @@ import Module from 'node:module';
 import { Script, constants as vmConstants } from 'node:vm';
 import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { isAscii } from 'node:buffer';
+import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { packageRoot } from '../common/assets';
 
@@ -41,6 +42,8 @@ export interface CodeCacheStats {
   rejected: number;
   /** Entries whose data did not match their CRC-32 (left out: their modules compiled from source). */
   damaged: number;
+  /** The main bundle was read as bytes in one read (readWrapped), not by Node's loader. */
+  mainAsBytes?: boolean;
   written?: number;
 }
 
@@ -116,15 +119,45 @@ export function writeCodeCache(file: string, entries: ReadonlyMap<string, Buffer
   renameSync(tmp, file);
 }
 
-function keyOf(filename: string, content: string): string {
+function keyOf(filename: string, content: string | Buffer): string {
   return createHash('sha1').update(filename).update('\0').update(content).digest('base64');
+}
+
+/**
+ * The main bundle's wrapped source in one read (its size known first): Node's own loader reads a
+ * file into a buffer grown by doubling, decodes it, the key's digest encodes it again and the
+ * wrapper's concatenation is flattened by V8 - for the 1.5 MB bundle about 1,900 first touches of
+ * fresh pages, 12 us each on the reference VM (docs/BENCHMARKS.md, "Start"). Here: one buffer
+ * holding the wrapper around the file's bytes, digested as bytes and decoded once. Only an ASCII
+ * file (the bundle is built so: scripts/image/bundle.ts), where Latin-1 and UTF-8 decode alike;
+ * anything else returns undefined and loads as Node loads it.
+ */
+function readWrapped(filename: string, M: ModuleInternals): { wrapped: string; key: string } | undefined {
+  const [head, tail] = M.wrap('\0').split('\0');
+  const fd = openSync(filename, 'r');
+  let b: Buffer;
+  try {
+    const size = fstatSync(fd).size;
+    b = Buffer.allocUnsafeSlow(head.length + size + tail.length);
+    b.write(head, 0, 'latin1');
+    for (let at = 0; at < size;) {
+      const n = readSync(fd, b, head.length + at, size - at, at);
+      if (n === 0) return undefined; // shrunk while read: Node's loader reports what it finds
+      at += n;
+    }
+    b.write(tail, head.length + size, 'latin1');
+  } finally {
+    closeSync(fd);
+  }
+  if (!isAscii(b) || b.toString('latin1', head.length, head.length + 2) === '#!') return undefined;
+  return { wrapped: b.toString('latin1'), key: keyOf(filename, b) };
 }
 
 /**
  * Installs the compile hook for every CommonJS module loaded from now on. Returns its figures
  * (the benchmark and the log read them), or undefined when turned off.
  */
-export function installCodeCache(options: { dir?: string; writeAfterMs?: number; onWritten?: (s: CodeCacheStats) => void } = {}): CodeCacheStats | undefined {
+export function installCodeCache(options: { dir?: string; writeAfterMs?: number; onWritten?: (s: CodeCacheStats) => void; main?: string } = {}): CodeCacheStats | undefined {
   if (process.env.POS_CODE_CACHE === '0') return undefined;
   const dir = options.dir ?? codeCacheDir();
   const file = codeCacheFile(dir);
@@ -133,11 +166,9 @@ export function installCodeCache(options: { dir?: string; writeAfterMs?: number;
   const compiled = new Map<string, Script>();
   const M = Module as unknown as ModuleInternals;
   const original = M.prototype._compile;
-  M.prototype._compile = function compileCached(this: NodeModule, content: string, filename: string): unknown {
-    if (content.startsWith('#!')) return original.call(this, content, filename);
-    const key = keyOf(filename, content);
+  const run = (mod: NodeModule, wrapped: string, key: string, filename: string): unknown => {
     const cachedData = cached.get(key);
-    const script = new Script(M.wrap(content), {
+    const script = new Script(wrapped, {
       filename, cachedData,
       // import() inside a module resolves as Node's own loader would.
       importModuleDynamically: vmConstants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
@@ -147,8 +178,22 @@ export function installCodeCache(options: { dir?: string; writeAfterMs?: number;
     else stats.hits++;
     compiled.set(key, script);
     const wrapper = script.runInThisContext({ displayErrors: true }) as (...args: unknown[]) => unknown;
-    return wrapper.call(this.exports, this.exports, requireFor(this, M), this, filename, dirname(filename));
+    return wrapper.call(mod.exports, mod.exports, requireFor(mod, M), mod, filename, dirname(filename));
   };
+  M.prototype._compile = function compileCached(this: NodeModule, content: string, filename: string): unknown {
+    if (content.startsWith('#!')) return original.call(this, content, filename);
+    return run(this, M.wrap(content), keyOf(filename, content), filename);
+  };
+  const main = options.main;
+  if (main !== undefined) {
+    const loadJs = M._extensions['.js'];
+    M._extensions['.js'] = function loadMain(mod: NodeModule, filename: string): void {
+      const source = filename === main ? readWrapped(filename, M) : undefined;
+      if (source === undefined) return loadJs.call(this, mod, filename);
+      stats.mainAsBytes = true;
+      run(mod, source.wrapped, source.key, filename);
+    };
+  }
   const timer = setTimeout(() => {
     try {
       if (stats.misses === 0 && stats.rejected === 0 && stats.damaged === 0) return;

@@ -27,7 +27,7 @@
  */
 import { build, BuildOptions, Plugin } from 'esbuild';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 
 /**
  * Left in node_modules/: packages with native addons and packages whose JS finds a .node file by
@@ -86,15 +86,30 @@ function dirnamePlugin(root: string, outDir: string, codeRoot: string): Plugin {
 }
 
 /** package.json (the slot's version) and, without the simulator, sim/ stay outside the bundle. */
-function externalsPlugin(withSim: boolean): Plugin {
+function externalsPlugin(root: string, withSim: boolean): Plugin {
   return {
     name: 'pos-externals',
     setup(b) {
       // The project's own package.json only (a dependency's, e.g. thread-stream's, is bundled).
       b.onResolve({ filter: /(^|\/)package\.json$/ }, (args) => (args.importer.includes('node_modules') ? undefined : { path: args.path, external: true }));
       if (!withSim) b.onResolve({ filter: /^\.{1,2}\/(\.\.\/)*sim\// }, (args) => ({ path: args.path, external: true }));
+      // A package's node:assert (sonic-boom loads it at start for one check): common/assert-lazy.ts
+      // loads it only when a check fails or another member is used. The project's own code and the
+      // shim itself get Node's.
+      b.onResolve({ filter: /^(node:)?assert$/ }, (args) => (args.importer.includes(`${sep}node_modules${sep}`) ? { path: join(root, 'common', 'assert-lazy.ts') } : undefined));
     },
   };
+}
+
+/**
+ * The bundle must be ASCII: the loader reads it as bytes in one read only then (boot/code-cache.ts
+ * readWrapped; a non-ASCII bundle loads as Node loads it, ~1,200 more fresh pages at every boot).
+ * esbuild escapes non-ASCII in strings but not in regular expressions: write those \u escapes.
+ */
+function assertAscii(file: string): void {
+  const b = readFileSync(file);
+  const at = b.findIndex((byte) => byte > 0x7f);
+  if (at >= 0) throw new Error(`${file}: byte ${at} is not ASCII, near ${JSON.stringify(b.toString('utf8', Math.max(0, at - 60), at + 20))}; write it as a \\u escape in the source (a regular expression's literal character)`);
 }
 
 /** The loader the unit starts: installs the V8 code cache, then runs the bundle as the main module. */
@@ -103,8 +118,9 @@ const LOADER_SOURCE = `'use strict';
 // through the V8 code cache (boot/code-cache.ts), installed here first: a main module cannot use
 // it otherwise. POS_CODE_CACHE=0 turns the cache off.
 const path = require('node:path');
-require('./code-cache.js').installCodeCache({ writeAfterMs: Number(process.env.POS_CODE_CACHE_WRITE_AFTER_MS) || undefined });
-process.argv[1] = path.join(__dirname, ${JSON.stringify(BUNDLE_FILE)});
+const main = path.join(__dirname, ${JSON.stringify(BUNDLE_FILE)});
+require('./code-cache.js').installCodeCache({ writeAfterMs: Number(process.env.POS_CODE_CACHE_WRITE_AFTER_MS) || undefined, main });
+process.argv[1] = main;
 require('node:module').runMain();
 `;
 
@@ -129,7 +145,7 @@ export async function buildBundle(o: BundleOptions): Promise<BundleResult> {
     legalComments: 'none',
     logLevel: 'silent',
     metafile: true,
-    plugins: [dirnamePlugin(root, outDir, codeRoot), externalsPlugin(o.withSim)],
+    plugins: [dirnamePlugin(root, outDir, codeRoot), externalsPlugin(root, o.withSim)],
   };
   const main = await build({
     ...common,
@@ -143,6 +159,7 @@ export async function buildBundle(o: BundleOptions): Promise<BundleResult> {
   const loader = join(outDir, BUNDLE_LOADER_FILE);
   writeFileSync(loader, LOADER_SOURCE);
   const file = join(outDir, BUNDLE_FILE);
+  assertAscii(file);
   return {
     file, loader,
     bytes: readFileSync(file).length,

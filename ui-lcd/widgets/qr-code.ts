@@ -287,8 +287,9 @@ export function scanLines(p: ScanToPay, locale: Locale): string[] {
 
 function amountRows(fen: number, locale: Locale): string[] {
   const full = formatAmount(fen, locale);
-  // 元 written \u5143: the bundle's source stays Latin-1 (boot/README.md, "Memory").
-  const bare = full.replace(/[¥\u5143]/g, '');
+  // ¥ and 元 written \u00a5 and \u5143: esbuild escapes strings but not regular expressions, and the
+  // bundle's source must stay ASCII (boot/README.md, "Start time": node reads ASCII at memcpy speed).
+  const bare = full.replace(/[\u00a5\u5143]/g, '');
   // zh "8800.00元" is 9 cells: "¥8800.00" keeps a currency sign before the bare digits.
   const one = firstFitting([full, `¥${bare}`, bare]);
   if (one !== undefined) return [one];
