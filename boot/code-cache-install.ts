@@ -4,9 +4,10 @@
  * the process's main module: tests and ts-node runs that import terminal-main compile as usual.
  */
 import { join } from 'node:path';
-import { CodeCacheStats, installCodeCache } from './code-cache';
+import { CodeCacheStats, installCodeCache, installedCodeCache } from './code-cache';
 
 /** POS_CODE_CACHE_WRITE_AFTER_MS: the benchmark writes the cache sooner than a terminal does. */
 const writeAfterMs = Number(process.env.POS_CODE_CACHE_WRITE_AFTER_MS) || undefined;
 
-export const codeCache: CodeCacheStats | undefined = require.main?.filename === join(__dirname, 'terminal-main.js') ? installCodeCache({ writeAfterMs }) : undefined;
+// In the bundle the loader (dist/bundle/terminal.js) installed it before this module ran: its figures.
+export const codeCache: CodeCacheStats | undefined = require.main?.filename === join(__dirname, 'terminal-main.js') ? installCodeCache({ writeAfterMs }) : installedCodeCache();

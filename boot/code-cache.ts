@@ -56,6 +56,14 @@ interface ModuleInternals {
   _cache: NodeJS.Dict<NodeModule>;
 }
 
+/** Where installCodeCache leaves its figures for the bundle it loads (dist/bundle/terminal.js has its own copy of this module). */
+export const CODE_CACHE_STATS_KEY = Symbol.for('pos.codeCacheStats');
+
+/** The figures of the cache this process installed, whichever copy of this module installed it. */
+export function installedCodeCache(): CodeCacheStats | undefined {
+  return (globalThis as Record<symbol, CodeCacheStats | undefined>)[CODE_CACHE_STATS_KEY];
+}
+
 export function codeCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return env.POS_CODE_CACHE_DIR ?? env.CACHE_DIRECTORY?.split(':')[0] ?? join(packageRoot(), '.tmp', 'code-cache');
 }
@@ -162,6 +170,7 @@ export function installCodeCache(options: { dir?: string; writeAfterMs?: number;
   const dir = options.dir ?? codeCacheDir();
   const file = codeCacheFile(dir);
   const stats: CodeCacheStats = { dir, file, hits: 0, misses: 0, rejected: 0, damaged: 0 };
+  (globalThis as Record<symbol, CodeCacheStats | undefined>)[CODE_CACHE_STATS_KEY] = stats;
   const cached = readCodeCache(file, stats);
   const compiled = new Map<string, Script>();
   const M = Module as unknown as ModuleInternals;

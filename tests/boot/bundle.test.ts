@@ -71,6 +71,9 @@ describe('the terminal bundle (esbuild)', function () {
     // above U+00FF (esbuild escapes strings, not regular expressions) doubles it (boot/README.md, "Memory").
     const wide = /[^\x00-\xff]/.exec(text);
     assert.equal(wide, null, `the bundle has a character above U+00FF: ...${wide ? text.slice(Math.max(0, wide.index - 60), wide.index + 20) : ''}`);
+    // Packages' node:assert goes through common/assert-lazy.ts: one require of it left, the shim's own.
+    assert.equal(text.match(/require\("(node:)?assert"\)/g)?.length, 1);
+    assert.ok(map.sources.some((s) => s.endsWith('common/assert-lazy.ts')));
   });
 
   it('boots the terminal on the simulator board to the login screen and to idle, collects garbage once idle, and its second boot uses the code cache', async () => {
@@ -109,6 +112,11 @@ describe('the terminal bundle (esbuild)', function () {
       assert.equal(statSync(codeCacheFile(cacheDir)).mtimeMs, written, 'the second boot rewrote the cache (its entry missing or refused)');
       const log = again.log.join('\n');
       assert.doesNotMatch(log, /"level":[56]0/, 'no error at the second boot');
+      // The bundle was read as bytes in one read (boot/code-cache.ts readWrapped) and ran from the cache.
+      const cacheLine = again.log.flatMap((l) => l.split('\n')).find((l) => l.includes('"V8 code cache"'));
+      const stats = cacheLine ? (JSON.parse(cacheLine) as { codeCache: { mainAsBytes?: boolean; hits: number } }).codeCache : undefined;
+      assert.equal(stats?.mainAsBytes, true, cacheLine ?? 'no code cache line at debug');
+      assert.ok((stats?.hits ?? 0) >= 1, cacheLine);
     } finally {
       await d.powerOff().catch(() => undefined);
       await host.close();
