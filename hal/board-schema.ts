@@ -12,6 +12,7 @@ import { KEY_NAMES, KeyName, isKeyName } from './keypad';
 import { DEFAULT_EVDEV_KEYMAP, LINUX_KEY_CODES } from './input-keycodes';
 import { SMBUS_BLOCK_DATA_BYTES_MAX } from './i2c';
 import { APN_PATTERN } from './modem';
+import { PRINT_BATTERY_MIN_PCT } from './battery';
 import { SCAN_PREFIX_BYTES_MAX, SCAN_PROTOCOLS, SCAN_SUFFIXES, ScanProtocol, ScanSuffix } from './drivers/scan-engine';
 
 /**
@@ -111,6 +112,8 @@ export interface BatteryConfig {
   readonly chargingLine?: GpioLineRef;
   readonly lowPercent: number;
   readonly criticalPercent: number;
+  /** No print job starts below this charge (E-PWR-03); default PRINT_BATTERY_MIN_PCT (hal/battery.ts). */
+  readonly printMinPercent: number;
   readonly pollMs: number;
 }
 
@@ -585,9 +588,12 @@ const DEVICE_READERS: Record<DeviceConfig['type'], (f: Fields) => DeviceConfig> 
     const lowPercent = f.num('lowPercent', 1, 99);
     const criticalPercent = f.num('criticalPercent', 0, 98);
     if (criticalPercent >= lowPercent) f.fail('criticalPercent', `must be below lowPercent (${lowPercent})`);
+    // Above criticalPercent: at critical the terminal shuts down, and a threshold there would never act.
+    const printMinPercent = f.has('printMinPercent') ? f.num('printMinPercent', 1, 99) : PRINT_BATTERY_MIN_PCT;
+    if (printMinPercent <= criticalPercent) f.fail('printMinPercent', `must be above criticalPercent (${criticalPercent})${f.has('printMinPercent') ? '' : `: the default ${PRINT_BATTERY_MIN_PCT} is not, so set it`}`);
     return {
       type: 'battery', ...(gauge ? { gauge } : {}), ...(lowLine ? { lowLine } : {}), ...(chargingLine ? { chargingLine } : {}),
-      lowPercent, criticalPercent, pollMs: f.int('pollMs', 1000, 600_000, 30_000),
+      lowPercent, criticalPercent, printMinPercent, pollMs: f.int('pollMs', 1000, 600_000, 30_000),
     };
   },
   'gpio-button': (f) => ({

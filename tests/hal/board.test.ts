@@ -7,6 +7,7 @@ import { createSimBoard } from '../../sim/board-sim';
 import { isPosError, PosError } from '../../common/errors';
 import { FrameBuffer, isPixelDisplay, isTextDisplay } from '../../hal/display';
 import { KeyEvent } from '../../hal/keypad';
+import { PRINT_BATTERY_MIN_PCT } from '../../hal/battery';
 
 const simJson = (): Record<string, any> => JSON.parse(fs.readFileSync(path.join(__dirname, '../../board-configs/sim.json'), 'utf8')); // eslint-disable-line @typescript-eslint/no-explicit-any -- test mutates arbitrary fields
 
@@ -114,6 +115,27 @@ describe('board files', () => {
     const j = simJson();
     j.devices.battery0.criticalPercent = 20;
     assert.match(refusal(j), /role battery0: field "criticalPercent" must be below lowPercent \(15\)/);
+  });
+
+  it('printMinPercentDefaultsToPRINT_BATTERY_MIN_PCTAndMustLieAboveCriticalPercent', () => {
+    const printMin = (j: ReturnType<typeof simJson>): unknown => {
+      const b = validateBoard(j, 'x.json').devices.battery0;
+      return b?.type === 'battery' ? b.printMinPercent : undefined;
+    };
+    assert.equal(printMin(simJson()), PRINT_BATTERY_MIN_PCT, 'the simulator board sets none: the default');
+    const set = simJson();
+    set.devices.battery0.printMinPercent = 30;
+    assert.equal(printMin(set), 30, 'above lowPercent is allowed: a board whose head needs more');
+    const atCritical = simJson();
+    atCritical.devices.battery0.printMinPercent = 5;
+    assert.match(refusal(atCritical), /role battery0: field "printMinPercent" must be above criticalPercent \(5\)/);
+    const outOfRange = simJson();
+    outOfRange.devices.battery0.printMinPercent = 100;
+    assert.match(refusal(outOfRange), /field "printMinPercent" must be a number 1\.\.99/);
+    const highCritical = simJson();
+    highCritical.devices.battery0.lowPercent = 30;
+    highCritical.devices.battery0.criticalPercent = PRINT_BATTERY_MIN_PCT;
+    assert.match(refusal(highCritical), /field "printMinPercent" must be above criticalPercent \(10\): the default 10 is not, so set it/);
   });
 
   it('unreadableOrBrokenFilesNameTheFile', async () => {
