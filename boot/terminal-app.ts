@@ -94,6 +94,8 @@ import type * as MgmtCredentials from '../runtime/mgmt/credentials';
 import type { ManagementClient, MgmtLinkState } from '../runtime/mgmt/client';
 import type * as MgmtProtocol from '../runtime/mgmt/protocol';
 import { eReceiptUrl } from '../runtime/receipt';
+import { PrintPower, powerCheckedPrinter, printPowerOk } from '../runtime/print-power';
+import type { Printer } from '../hal/printer';
 import { RecordType } from '../storage/record';
 import type { Session } from '../runtime/operators';
 import { AdjustableClock, monotonicMs } from '../common/time';
@@ -413,7 +415,7 @@ export class TerminalApp {
         this.o.logger.error({ code: isPosError(e) ? e.code : 'E-SYS-99', err: e instanceof Error ? e.message : String(e) }, `boot: the journal could not be opened: ${e instanceof Error ? e.message : String(e)}`);
         throw e;
       }),
-      printer: board.printer(),
+      printer: this.printer(),
       readCard: (request) => readCard(board.reader(), ['swipe', 'insert', 'tap'], CARD_WAIT_MS_MAX, request),
       // QR 被扫: the board's scan engine (absent: the code is keyed); CANCEL aborts the scan.
       scanCode: (signal) => {
@@ -921,9 +923,29 @@ export class TerminalApp {
     if (entered) void this.paperReady().then((ready) => { if (!ready) this.paperSeenOut = true; });
   }
 
+  /**
+   * The printer can print: paper in, cover closed, no fault, and the battery above the board's
+   * print threshold (runtime/print-power.ts). A copy waiting for a charge prints as one waiting
+   * for paper does: on the paper-out screen as soon as this says ready, at idle once it was seen
+   * not ready since (paperSeenOut).
+   */
   private async paperReady(): Promise<boolean> {
     const s = await this.o.board.printer().status().catch(() => undefined);
-    return s !== undefined && s.online && !s.paperOut && !s.coverOpen && !s.fault;
+    if (s === undefined || !s.online || s.paperOut || s.coverOpen || s.fault) return false;
+    const power = this.printPower();
+    return power === undefined || printPowerOk(power);
+  }
+
+  /** The board's battery and its print threshold (battery0.printMinPercent), on a board that has one. */
+  private printPower(): PrintPower | undefined {
+    const dc = this.o.board.config.devices.battery0;
+    return dc?.type === 'battery' ? { battery: this.o.board.battery(), minPercent: dc.printMinPercent } : undefined;
+  }
+
+  /** The printer the machine and recovery print on: no job starts below the print threshold (E-PWR-03). */
+  private printer(): Printer {
+    const power = this.printPower();
+    return power ? powerCheckedPrinter(this.o.board.printer(), power) : this.o.board.printer();
   }
 
   /**
@@ -1029,7 +1051,7 @@ export class TerminalApp {
     return new (recoveryModule().Recovery)({
       journalDir: this.o.journalDir, backupDir: this.o.backupDir, clock: this.clock, logger: this.o.logger.child({ component: 'recovery' }),
       ...(simulator ? { identity: SIM_IDENTITY } : {}),
-      printer: this.o.board.printer(), lang: this.locale.get() === 'en' ? 'en' : 'zh', merchantName: 'DEMO SHOP', system,
+      printer: this.printer(), lang: this.locale.get() === 'en' ? 'en' : 'zh', merchantName: 'DEMO SHOP', system,
       terminalFor: (journal) => this.terminalOver(journal),
       net: { connectTimeoutMs: 3_000 },
       // Network settings saved in the menu are written for the OS as the board file says.

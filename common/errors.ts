@@ -72,8 +72,8 @@ export const ERRORS = {
     { cause: 'Battery critical', steps: ['Terminal is saving and shutting down', 'Charge before use'] },
     { cause: '电量严重不足', steps: ['正在保存并关机', '充电后再使用'] }),
   PWR_PRINT_LOW: def('E-PWR-03', 'battery-low',
-    { cause: 'Battery too low to print', steps: ['Charge the terminal', 'Then reprint'] },
-    { cause: '电量过低无法打印', steps: ['请充电', '然后重打印'] }),
+    { cause: 'Battery too low to print', steps: ['Charge the terminal', 'The slip prints when charged'] },
+    { cause: '电量过低无法打印', steps: ['请充电', '充电后自动打印'] }),
   // ---- network
   NET_LINK_DOWN: def('E-NET-01', 'network-down',
     { cause: 'No network link', steps: ['Reseat the cable or move closer to Wi-Fi', 'Restart the router'] },

@@ -42,7 +42,7 @@
  * is back: offerCustomerCopy (YES prints it, NO leaves it to the reprint menu).
  */
 import { assign, fromPromise, setup, SnapshotFrom } from 'xstate';
-import { ErrorKind, PosError, isPosError } from '../common/errors';
+import { ERRORS, ErrorKind, PosError, isPosError } from '../common/errors';
 import { TZ_OFFSET_MINUTES_DEFAULT } from '../common/time';
 import { MonoImage, Printer } from '../hal/printer';
 import { Terminal } from './terminal';
@@ -260,7 +260,10 @@ export type MachineEvent =
   | { type: 'QR_TICK'; msLeft: number }
   | { type: 'QR_ORDER'; content: string; printed: boolean };
 
-/** Sales are refused at low battery; printing and settlement still allowed. */
+/**
+ * Sales are refused at low battery; settlement still allowed, and printing down to the board's
+ * print threshold (the printer the app gives refuses a job below it: E-PWR-03, runtime/print-power.ts).
+ */
 const STORAGE_KINDS: readonly ErrorKind[] = ['storage-full', 'storage-io', 'storage-readonly', 'journal-closed'];
 /** A sale that failed for these can be tried again at once (the host or the network, not the card or the terminal). */
 export const RETRYABLE_KINDS: readonly ErrorKind[] = ['host-unreachable', 'network-down', 'timeout'];
@@ -272,7 +275,7 @@ const PRINTER_KINDS: readonly ErrorKind[] = ['paper-out', 'cover-open', 'printer
  * customer copy asked for then waits in the journal (receipt-pending) rather than being lost.
  */
 function printerFailed(e: unknown): boolean {
-  return PRINTER_KINDS.includes(kindOf(e) as ErrorKind) || (isPosError(e) && e.code.startsWith('E-PRN-'));
+  return PRINTER_KINDS.includes(kindOf(e) as ErrorKind) || (isPosError(e) && (e.code.startsWith('E-PRN-') || e.code === ERRORS.PWR_PRINT_LOW.code));
 }
 
 /**
@@ -347,9 +350,15 @@ export function createTerminalMachine(deps: MachineDeps) {
     printer: deps.printer, engine: need(c.terminal, 'terminal').engine, lang: deps.lang ?? 'zh', merchantName: deps.merchantName ?? 'TEST MERCHANT', clock: deps.clock,
   });
   const engineOf = (c: MachineContext) => need(c.terminal, 'terminal').engine;
-  /** A customer copy of the open batch the printer failed: it waits in the journal (receipt-pending) for paper, or the next boot. */
+  /** A copy of the open batch the printer failed: logged (E-PRN-05); a customer copy waits in the journal (receipt-pending) for paper, or the next boot. */
   const keepCustomerCopy = async (c: MachineContext, stan: number, copy: 'merchant' | 'customer', e: unknown): Promise<void> => {
-    if (copy === 'customer' && printerFailed(e) && engineOf(c).txn(stan) !== undefined) await engineOf(c).markPending(stan, 'customer', isPosError(e) ? e.code : 'printer');
+    if (!printerFailed(e) || engineOf(c).txn(stan) === undefined) return;
+    // E-PRN-05 "Receipt not printed": the copy that failed and now waits, named in the log (and so
+    // in diagnostics' last errors) beside its cause's code, which the screen shows (FIELD-FAULTS:
+    // "a job that fails says which copy failed").
+    const cause = isPosError(e) ? e.code : 'printer';
+    engineOf(c).logger.warn({ code: ERRORS.PRN_NOT_PRINTED.code, stan, copy, cause }, `${copy} copy of trace ${String(stan).padStart(6, '0')} not printed (${cause}): it waits for the printer`);
+    if (copy === 'customer') await engineOf(c).markPending(stan, 'customer', cause);
   };
   /**
    * The terminal's time and zone: the engine's clock (corrected by the host's time at sign-on) once
