@@ -9,6 +9,8 @@
  *   been released.
  * - A key held longer than the board's `stuckMs` is reported the same way (`atBoot: false`),
  *   once per hold; its 'up' still comes when it is released.
+ * - A key reported stuck (at boot or later) that is released calls `onStuckReleased` with the
+ *   key, once, after its 'up' (if any): the stuck report is over. Nothing else ends it.
  * - Events per press: 'down', then 'long' once if held `longPressMs`, then 'up'. A bouncing
  *   contact gives one 'down' and one 'up'.
  * - A GPIO failure while scanning is reported through `onFault` (BRD_BUS, kind bus-fault); scanning
@@ -49,6 +51,8 @@ export interface Keypad {
    * debounced) needs none. Nothing after close().
    */
   onActivity?(listener: () => void): Unsubscribe;
+  /** A key reported stuck was released (after its 'up', where one is due): its report is over. */
+  onStuckReleased(listener: (key: KeyName) => void): Unsubscribe;
   /** Keys currently down after debounce (stuck ones included). */
   pressed(): KeyName[];
   /** Keys currently reported stuck. */

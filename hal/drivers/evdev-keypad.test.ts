@@ -275,10 +275,13 @@ describe('evdev keypad (hal/drivers/evdev-keypad.ts) on a FIFO standing for /dev
       assert.equal(r.faults[0].code, 'E-KBD-01');
       assert.deepEqual(r.faults[0].detail, { key: 'OK', atBoot: true, heldMs: 0 });
       assert.deepEqual(r.keypad.stuck(), ['OK']);
+      const released: string[] = [];
+      r.keypad.onStuckReleased((key) => released.push(key));
       r.write([...release('KEY_ENTER'), ...press('KEY_ENTER')]);
       await until(() => r.events.length === 1, 'the next press');
       assert.deepEqual(r.events, ['down:OK']);
       assert.deepEqual(r.keypad.stuck(), []);
+      assert.deepEqual(released, ['OK'], 'its release ends the stuck report');
     } finally {
       await r.dispose();
     }
@@ -299,10 +302,13 @@ describe('evdev keypad (hal/drivers/evdev-keypad.ts) on a FIFO standing for /dev
       assert.equal(r.faults[0].code, 'E-KBD-01');
       assert.equal(r.faults[0].detail.atBoot, false);
       assert.deepEqual(r.keypad.stuck(), ['0']);
+      const released: string[] = [];
+      r.keypad.onStuckReleased((key) => released.push(`${key} after ${r.events.length} events`));
       r.write(release('KEY_0'));
       await until(() => r.events.length === 3, 'up');
       assert.deepEqual(r.events, ['down:0', 'long:0', 'up:0']);
       assert.deepEqual(r.keypad.stuck(), []);
+      assert.deepEqual(released, ['0 after 3 events'], 'the report ends once, after the up');
       // A short press arms and disarms its timers: nothing fires later.
       r.write([...press('KEY_1'), ...release('KEY_1')]);
       await until(() => r.events.length === 5, 'short press');

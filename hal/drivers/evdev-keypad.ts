@@ -213,6 +213,10 @@ export class EvdevKeypad implements Keypad {
     return this.listeners.onFault(listener);
   }
 
+  onStuckReleased(listener: (key: KeyName) => void): Unsubscribe {
+    return this.listeners.onStuckReleased(listener);
+  }
+
   pressed(): KeyName[] {
     return [...this.held.keys()];
   }
@@ -309,6 +313,7 @@ export class EvdevKeypad implements Keypad {
     this.clearTimers(h);
     this.held.delete(key);
     if (!h.atBoot) this.emit('up', key, timeMs);
+    if (h.stuck) this.listeners.stuckReleased(key);
   }
 
   /** 'long' and the stuck fault, timed from the down (which may lie before this read). */

@@ -308,6 +308,41 @@ describe('matrix keypad (driver against the contact-matrix model)', () => {
     assert.ok(r.events.includes('down:9') && r.events.includes('up:9'));
   });
 
+  it('aStuckKeyTypesOnlyAtItsPressAndItsReleaseEndsTheReportOnceAfterItsUp', async () => {
+    const r = await started(await rig());
+    const order: string[] = [];
+    r.keypad.onKey((e) => order.push(`${e.type}:${e.key}`));
+    r.keypad.onStuckReleased((key) => order.push(`released:${key}`));
+    r.model.press('5');
+    await clock.tickAsync(12_000);
+    assert.deepEqual(order, ['down:5', 'long:5'], 'held 12 s: one down, no repeat');
+    assert.deepEqual(r.keypad.stuck(), ['5']);
+    r.model.release('5');
+    await clock.tickAsync(50);
+    assert.deepEqual(order, ['down:5', 'long:5', 'up:5', 'released:5']);
+    assert.deepEqual(r.keypad.stuck(), []);
+    // A press that never got stuck ends no report.
+    r.model.press('6');
+    await clock.tickAsync(30);
+    r.model.release('6');
+    await clock.tickAsync(50);
+    assert.deepEqual(order.slice(4), ['down:6', 'up:6']);
+  });
+
+  it('aKeyHeldAtBootEndsItsReportWhenReleasedWithoutAnyKeyEvent', async () => {
+    const r = await rig();
+    const released: string[] = [];
+    r.keypad.onStuckReleased((key) => released.push(key));
+    r.model.press('OK');
+    await started(r);
+    await clock.tickAsync(3000);
+    assert.deepEqual(released, []);
+    r.model.release('OK');
+    await clock.tickAsync(50);
+    assert.deepEqual(released, ['OK']);
+    assert.deepEqual(r.events, []);
+  });
+
   it('idleKeypadStopsScanning', async () => {
     const r = await started(await rig());
     r.model.press('2');

@@ -188,6 +188,10 @@ export class MatrixKeypad implements Keypad {
     return this.listeners.onFault(listener);
   }
 
+  onStuckReleased(listener: (key: KeyName) => void): Unsubscribe {
+    return this.listeners.onStuckReleased(listener);
+  }
+
   /** A column's rising edge: a key is going down (or bouncing), 20 ms before its debounced 'down'. */
   onActivity(listener: () => void): Unsubscribe {
     return this.listeners.onActivity(listener);
@@ -318,8 +322,10 @@ export class MatrixKeypad implements Keypad {
       return;
     }
     if (!k.stuckAtBoot) this.emit('up', k.key, atMs);
+    const wasStuck = k.stuck;
     k.stuckAtBoot = false;
     k.stuck = false;
+    if (wasStuck) this.listeners.stuckReleased(k.key);
   }
 
   /** Long press and stuck key, timed from the debounced 'down'. */
@@ -396,6 +402,7 @@ export class KeypadListeners {
   private readonly keys = new Set<(e: KeyEvent) => void>();
   private readonly faults = new Set<(f: PosError) => void>();
   private readonly activities = new Set<() => void>();
+  private readonly stuckEnds = new Set<(key: KeyName) => void>();
   private closed = false;
 
   onKey(listener: (event: KeyEvent) => void): Unsubscribe {
@@ -408,6 +415,16 @@ export class KeypadListeners {
 
   onActivity(listener: () => void): Unsubscribe {
     return subscribe(this.activities, listener);
+  }
+
+  onStuckReleased(listener: (key: KeyName) => void): Unsubscribe {
+    return subscribe(this.stuckEnds, listener);
+  }
+
+  /** A key reported stuck was released (Keypad.onStuckReleased). */
+  stuckReleased(key: KeyName): void {
+    if (this.closed) return;
+    for (const l of [...this.stuckEnds]) safeCall(l, key);
   }
 
   /** The first sign of a press, before debounce (Keypad.onActivity). */
@@ -431,6 +448,7 @@ export class KeypadListeners {
     this.keys.clear();
     this.faults.clear();
     this.activities.clear();
+    this.stuckEnds.clear();
   }
 }
 

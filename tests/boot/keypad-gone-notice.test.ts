@@ -35,6 +35,7 @@ function faultableKeypad(sim: SimBoard): (fault: PosError) => void {
       const stop = real.onFault(l);
       return () => { listeners.delete(l); stop(); };
     },
+    onStuckReleased: (l) => real.onStuckReleased(l),
     pressed: () => real.pressed(),
     stuck: () => real.stuck(),
     close: () => real.close(),
