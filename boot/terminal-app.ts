@@ -817,6 +817,17 @@ export class TerminalApp {
 
   // ---------------------------------------------------------------- devices
 
+  /**
+   * Keys act at their debounced 'down', as on every keypad: the press is all anyone knows then,
+   * and a key acted on at its release, or once it had proved not stuck, would make every key late
+   * (a stuck threshold of seconds would be a delay of seconds). So the press of a key that later
+   * proves stuck (held past the board's stuckMs) has typed once, like any press, and its effect is
+   * on the screen for the operator to see beside the notice; undoing it by guesswork (a BACK sent
+   * for it) could undo something else. What a stuck key must never do is type again: the drivers
+   * send no repeat (the kernel's autorepeat is ignored) and nothing here acts on 'long' or 'up',
+   * so neither the seconds it is held nor its release type anything. A key held at power-on types
+   * nothing at all: the drivers send no 'down' for it (hal/keypad.ts).
+   */
   private watchKeys(): void {
     const keypad = this.o.board.keypad();
     this.stops.push(keypad.onKey((ev: KeyEvent) => {
@@ -832,9 +843,42 @@ export class TerminalApp {
     if (activity) this.stops.push(activity);
     this.stops.push(keypad.onFault((f) => {
       this.o.logger.warn({ code: f.code, detail: f.detail }, f.message);
+      if (f.code === ERRORS.KBD_STUCK.code) { this.showStuckKeys(); return; }
       this.env = { ...this.env, bootNotice: f.code };
       this.render();
     }));
+    this.stops.push(keypad.onStuckReleased((key) => {
+      this.o.logger.info({ code: ERRORS.KBD_STUCK.code, key }, `key ${key} released: no longer stuck`);
+      this.showStuckKeys();
+    }));
+    // Keys held at power-on were reported to the self-test (its notice is the bare code): named now.
+    this.showStuckKeys();
+  }
+
+  /** The notice naming the stuck keys, while it is the one shown; what it covered, to show again after. */
+  private stuckNotice: { shown: Txt; covered: Txt | undefined } | undefined;
+
+  /**
+   * The notice row names the keys the keypad reports stuck ("Key 5 stuck" / "按键5卡住"), in place
+   * of whatever notice was there (a stuck key comes first: the keypad is how anything is done); the
+   * report ends when they are released, and the notice it covered comes back (not the self-test's
+   * bare E-KBD-01 for the same keys).
+   */
+  private showStuckKeys(): void {
+    const keys = this.o.board.keypad().stuck();
+    const current = this.env.bootNotice;
+    const ours = this.stuckNotice !== undefined && current === this.stuckNotice.shown;
+    if (keys.length === 0) {
+      if (!ours) return;
+      const covered = this.stuckNotice?.covered;
+      this.stuckNotice = undefined;
+      this.env = { ...this.env, bootNotice: covered === ERRORS.KBD_STUCK.code ? undefined : covered };
+    } else {
+      const shown = text(keys.length === 1 ? 'notice.keyStuck' : 'notice.keysStuck', { keys: keys.join(' ') });
+      this.stuckNotice = { shown, covered: ours ? this.stuckNotice?.covered : current };
+      this.env = { ...this.env, bootNotice: shown };
+    }
+    this.render();
   }
 
   /** A key pressed through software (tests that bypass the keypad scan). */
