@@ -12,7 +12,9 @@
  *             damage E-STO-05, under STORAGE_FREE_BYTES_MIN free E-STO-02
  *   printer   status (paper, cover, fault); on request (OK in its detail) a test page with a QR code (E-PRN-xx)
  *   reader    self-test, then "present a test card" and read it (CANCEL or no card: E-RDR-06)
- *   keypad    press every key; the screen shows which are left (none for KEYPAD_IDLE_MS_MAX: E-KBD-03).
+ *   keypad    press every key; the screen shows which are left (none for KEYPAD_IDLE_MS_MAX: E-KBD-03);
+ *             keys stuck (at boot, or held past stuckMs) are not waited for: E-KBD-01 naming them.
+ *             A failed test lists the keys that worked.
  *             CANCEL is a key under test too: the first counts, a second one stops the test (E-OPR-07)
  *   display   checkerboard test pattern: OK when it is even, CANCEL when not (E-DSP-01; a display
  *             that does not answer fails by itself)
@@ -346,37 +348,70 @@ export class Diagnostics implements Overlay {
     }
   }
 
+  /**
+   * Every key pressed once shows which keys work. Keys the keypad reports stuck (held at boot, or
+   * held past its stuckMs during the test) are not waited for: they are listed as stuck, and the
+   * test fails E-KBD-01 naming them, with the keys that worked; keys not pressed within
+   * KEYPAD_IDLE_MS_MAX fail it E-KBD-03 the same way.
+   */
   private async keypad(): Promise<LocalText[]> {
     const kp = this.d.board.keypad();
-    const stuck = kp.stuck();
-    if (stuck.length) throw withLines(new PosError('KBD_STUCK', `keys stuck: ${stuck.join(' ')}`), [t('diag.stuck', { keys: stuck.join(' ') })]);
     const dc = this.d.board.config.devices.keypad0;
     const keys = dc?.type === 'matrix-keypad' ? (dc.keymap.flat().filter((k) => k !== null) as KeyName[]) : [...KEY_NAMES];
     const all = [...new Set(keys)];
+    const stuck = new Set<KeyName>(kp.stuck());
+    const seen = new Set<KeyName>();
     // The prompt's list shrinks as keys come; `all` keeps the count for the result.
-    const p: Prompt = { kind: 'keypad', left: [...all] };
+    const p: Prompt = { kind: 'keypad', left: all.filter((k) => !stuck.has(k)) };
+    const lines = (): LocalText[] => {
+      const works = all.filter((k) => seen.has(k) && !stuck.has(k));
+      return [
+        ...(stuck.size > 0 ? [t('diag.stuck', { keys: [...stuck].join(' ') })] : []),
+        ...(p.left.length > 0 ? [t('diag.notSeen', { keys: p.left.join(' ') })] : []),
+        t('diag.keysWork', { n: works.length, of: all.length, keys: works.join(' ') || '-' }),
+      ];
+    };
     this.prompt = p;
     this.d.changed();
-    await new Promise<void>((resolve, reject) => {
-      let timer: NodeJS.Timeout;
-      const arm = (): void => { clearTimeout(timer); timer = setTimeout(() => { this.answer = undefined; reject(withLines(new PosError('KBD_DEAD', `no key for ${KEYPAD_IDLE_MS_MAX} ms; not seen: ${p.left.join(' ')}`), [t('diag.notSeen', { keys: p.left.join(' ') })])); }, KEYPAD_IDLE_MS_MAX); };
-      arm();
-      this.answer = (key) => {
-        // CANCEL is tested like any key; once seen, a second CANCEL is the way out of the test.
-        if (key === 'CANCEL' && !p.left.includes('CANCEL') && !this.closed) {
-          clearTimeout(timer);
-          this.answer = undefined;
-          reject(withLines(new PosError('OPR_CANCELLED', `keypad test stopped; not seen: ${p.left.join(' ')}`), [t('diag.notSeen', { keys: p.left.join(' ') })]));
-          return;
-        }
-        const i = p.left.indexOf(key);
-        if (i >= 0) p.left.splice(i, 1);
-        this.d.changed();
-        if (this.closed) { clearTimeout(timer); reject(new PosError('OPR_CANCELLED')); return; }
-        if (p.left.length === 0) { clearTimeout(timer); this.answer = undefined; resolve(); return; }
+    let stopFaults: (() => void) | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let timer: NodeJS.Timeout;
+        const done = (): void => { clearTimeout(timer); this.answer = undefined; resolve(); };
+        const arm = (): void => { clearTimeout(timer); timer = setTimeout(() => { this.answer = undefined; reject(withLines(new PosError('KBD_DEAD', `no key for ${KEYPAD_IDLE_MS_MAX} ms; not seen: ${p.left.join(' ')}`), lines())); }, KEYPAD_IDLE_MS_MAX); };
+        if (p.left.length === 0) { done(); return; }
         arm();
-      };
-    });
+        // A key held past the keypad's stuckMs during the test: stuck, not waited for.
+        stopFaults = kp.onFault((f) => {
+          const key = f.detail.key;
+          if (f.code !== ERRORS.KBD_STUCK.code || typeof key !== 'string' || !all.includes(key as KeyName)) return;
+          stuck.add(key as KeyName);
+          const i = p.left.indexOf(key as KeyName);
+          if (i >= 0) p.left.splice(i, 1);
+          this.d.changed();
+          if (p.left.length === 0) done();
+        });
+        this.answer = (key) => {
+          // CANCEL is tested like any key; once seen, a second CANCEL is the way out of the test.
+          if (key === 'CANCEL' && seen.has('CANCEL') && !this.closed) {
+            clearTimeout(timer);
+            this.answer = undefined;
+            reject(withLines(new PosError('OPR_CANCELLED', `keypad test stopped; not seen: ${p.left.join(' ')}`), lines()));
+            return;
+          }
+          seen.add(key);
+          const i = p.left.indexOf(key);
+          if (i >= 0) p.left.splice(i, 1);
+          this.d.changed();
+          if (this.closed) { clearTimeout(timer); reject(new PosError('OPR_CANCELLED')); return; }
+          if (p.left.length === 0) { done(); return; }
+          arm();
+        };
+      });
+    } finally {
+      stopFaults?.();
+    }
+    if (stuck.size > 0) throw withLines(new PosError('KBD_STUCK', `keys stuck: ${[...stuck].join(' ')}`, { stuck: [...stuck] }), lines());
     return [t('diag.keysSeen', { n: all.length })];
   }
 

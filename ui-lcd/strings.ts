@@ -428,6 +428,7 @@ export const STRINGS = {
   'diag.stuck': s('stuck: {keys}', '卡住：{keys}'),
   'diag.notSeen': s('not seen: {keys}', '未按到：{keys}'),
   'diag.keysSeen': s('all {n} keys seen', '{n}个键全部按到'),
+  'diag.keysWork': s('{n}/{of} work: {keys}', '{n}/{of}个正常：{keys}'),
   'diag.pattern': s('{kind} display: pattern confirmed', '{kind}显示屏：图案正常'),
   'diag.kind.pixels': s('pixels', '点阵'),
   'diag.kind.characters': s('characters', '字符'),
