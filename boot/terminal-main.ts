@@ -54,7 +54,7 @@ import { ErrorRing } from './error-ring';
 import { LogRing, logSourceFor } from './log-source';
 import { SystemdWatchdog } from './watchdog';
 import { confirmSlot, rollbackIfOverdue, CONFIRM_WITHIN_MS_DEFAULT } from './update-slots';
-import { existsSync } from 'node:fs';
+import { existsSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { isPosError } from '../common/errors';
 import { TerminalApp } from './terminal-app';
@@ -178,7 +178,9 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown(0));
 
   // The control interface answers from power-on (screen, keys) so the panel sees the boot.
-  if (controlPort !== undefined) process.stdout.write(`READY control=${controlPort}\n`);
+  // Written to fd 1 directly: process.stdout's stream (net, tty or pipe set-up) cost the start ~13 ms
+  // of CPU here (docs/BENCHMARKS.md, "Start"); one short line to a pipe is written whole.
+  if (controlPort !== undefined) writeSync(1, `READY control=${controlPort}\n`);
   const journalDir = resolve(str('journal-dir') ?? config.storage.journalDir);
   app = TerminalApp.create({
     board, logger,

@@ -28,8 +28,12 @@ export function createLogger(name: string, destination?: DestinationStream): Log
   return destination ? pino(options, destination) : pino(options, pino.destination(2));
 }
 
-/** A logger that writes nothing: the default for library code constructed without one. */
-export const silentLogger: Logger = pino({ level: 'silent' });
+/**
+ * A logger that writes nothing: the default for library code constructed without one. Its own
+ * destination that drops everything: pino's default would open process.stdout at the start
+ * (its stream set-up ~13 ms of CPU here, docs/BENCHMARKS.md "Start") only to never write to it.
+ */
+export const silentLogger: Logger = pino({ level: 'silent' }, { write: (): void => undefined });
 
 /** Masks a PAN for anything a person can see: first 6 and last 4 digits kept. */
 export function maskPan(pan: string): string {
