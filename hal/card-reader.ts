@@ -79,8 +79,10 @@ export interface CardReader {
   /**
    * Starts detection and resolves with the next card event ('swiped', 'read-failed', 'inserted'
    * or 'tapped'). Rejects with RDR_NO_CARD (kind 'timeout') after `timeoutMs`, the caller's
-   * limit for a customer to present a card; with OPR_CANCELLED on cancel(); or with the errors
-   * of startDetection (RDR_TIMEOUT, RDR_FAULT, RDR_DISCONNECTED).
+   * limit for a customer to present a card, and only when the reader still answers then; with
+   * OPR_CANCELLED on cancel(); or with the errors of startDetection (RDR_TIMEOUT, RDR_FAULT,
+   * RDR_DISCONNECTED). A reader that stops answering during the wait (the driver polls it) ends
+   * the wait with RDR_TIMEOUT, RDR_FAULT or RDR_DISCONNECTED: never "no card presented".
    */
   waitForCard(sources: readonly CardSource[], timeoutMs: number): Promise<CardEvent>;
 

@@ -44,6 +44,12 @@ export interface FramedCardReaderOptions {
   readonly interByteTimeoutMsMax?: number;
   /** Card events kept for `waitForCard` callers that have not asked yet. */
   readonly eventQueueMax?: number;
+  /**
+   * While a card is awaited the reader is asked INFO this often (ms): a reader that stops answering
+   * mid-wait is told as E-RDR-03 (E-RDR-04 when its port is gone) within this plus the link's
+   * retries, not as "no card presented" when the caller's limit ends.
+   */
+  readonly livenessPollMs?: number;
   readonly logger?: Logger;
   /** Timers for every timeout (default: the process's; the day simulation passes its virtual clock). */
   readonly timers?: Timers;
@@ -56,6 +62,9 @@ const DEFAULTS = {
   apduTimeoutMsMax: 5000,
   interByteTimeoutMsMax: 100,
   eventQueueMax: 8,
+  // A customer waits at most this plus ACK 200 ms × 4 and the answer's 1 s to hear that the reader
+  // is dead; an INFO exchange is 16 bytes on the line, nothing beside a 60 s card wait.
+  livenessPollMs: 2000,
 };
 
 type Pending<T> = { resolve: (value: T) => void; reject: (error: PosError) => void };
@@ -120,13 +129,34 @@ export class FramedCardReader implements CardReader {
   async waitForCard(sources: readonly CardSource[], timeoutMs: number): Promise<CardEvent> {
     const card = new Promise<CardEvent>((resolve, reject) => this.cardWaiters.push({ resolve, reject }));
     const waiter = this.cardWaiters[this.cardWaiters.length - 1];
+    const waiting = (): boolean => this.cardWaiters.includes(waiter);
     card.catch(() => undefined);
-    // The caller's limit covers starting detection too.
+    // The caller's limit covers starting detection too. "No card" is said only by a reader that
+    // answers the stop: one that does not is E-RDR-03 or 04, never the customer's fault.
     const timer = this.timers.setTimeout(() => {
       this.dropCardWaiter(waiter);
-      waiter.reject(new PosError('RDR_NO_CARD', `no card within ${timeoutMs} ms`, { timeoutMs }));
-      this.stopDetection().catch((e: unknown) => this.log.warn({ err: e }, 'stop detection failed'));
+      const noCard = new PosError('RDR_NO_CARD', `no card within ${timeoutMs} ms`, { timeoutMs });
+      this.stopDetection().then(() => waiter.reject(noCard), (e: unknown) => {
+        this.log.warn({ err: e }, 'stop detection failed');
+        waiter.reject(readerSilence(e) ?? noCard);
+      });
     }, timeoutMs);
+    // Liveness: INFO every livenessPollMs while nothing came. A reader that does not answer ends
+    // the wait with the link's error; any answer, even a refusal, shows it is alive.
+    let poll: unknown;
+    const schedulePoll = (): void => {
+      poll = this.timers.setTimeout(() => {
+        if (!waiting()) return;
+        this.command(MSG.INFO, Buffer.alloc(0), this.o.responseTimeoutMsMax).then(() => { if (waiting()) schedulePoll(); }, (e: unknown) => {
+          if (!waiting()) return;
+          const silence = readerSilence(e);
+          if (!silence) { schedulePoll(); return; }
+          this.log.warn({ code: silence.code }, 'card reader stopped answering during the card wait');
+          this.dropCardWaiter(waiter);
+          waiter.reject(silence);
+        });
+      }, this.o.livenessPollMs);
+    };
     try {
       await this.startDetection(sources);
     } catch (error) {
@@ -134,7 +164,8 @@ export class FramedCardReader implements CardReader {
       this.dropCardWaiter(waiter);
       throw error;
     }
-    return card.finally(() => this.timers.clearTimeout(timer));
+    if (waiting()) schedulePoll();
+    return card.finally(() => { this.timers.clearTimeout(timer); this.timers.clearTimeout(poll); });
   }
 
   async transmit(slot: CardSlot, apdu: Uint8Array): Promise<Buffer> {
@@ -353,6 +384,16 @@ export class FramedCardReader implements CardReader {
     this.portError = new PosError('RDR_DISCONNECTED', `card reader port lost: ${this.port.path}`, { path: this.port.path }, { cause: error });
     this.failPending(this.portError);
   }
+}
+
+/**
+ * The reader did not answer (E-RDR-03), answered only garbage (E-RDR-01) or is gone (E-RDR-04):
+ * the error, else undefined (an answer with a status, even a refusal, came from a live reader;
+ * a cancel is the operator's).
+ */
+function readerSilence(e: unknown): PosError | undefined {
+  if (!(e instanceof PosError) || e.detail.status !== undefined) return undefined;
+  return e.id === 'RDR_TIMEOUT' || e.id === 'RDR_DISCONNECTED' || e.id === 'RDR_FAULT' ? e : undefined;
 }
 
 function decodeTap(payload: Buffer): CardEvent {

@@ -195,6 +195,60 @@ describe('FramedCardReader (hal/drivers/card-reader.ts) on the virtual reader', 
     }
   });
 
+  it('readerFallingSilentDuringTheCardWaitIsRdrTimeoutNotNoCard', async () => {
+    r = await rig({ livenessPollMs: 100, ackTimeoutMsMax: 50 });
+    const started = Date.now();
+    const card = rejection(r.reader.waitForCard(['swipe', 'insert', 'tap'], 20_000));
+    await r.sim.detectionStarted();
+    r.sim.goSilent();
+    const error = await card;
+    assert.equal(error.id, 'RDR_TIMEOUT', error.message);
+    assert.equal(error.code, 'E-RDR-03');
+    assert.ok(Date.now() - started < 5_000, `told after ${Date.now() - started} ms, not at the 20 s limit`);
+  });
+
+  it('readerSilentAtTheCallersLimitIsRdrTimeoutEvenBeforeAnyPoll', async () => {
+    r = await rig({ livenessPollMs: 60_000, ackTimeoutMsMax: 50 });
+    const card = rejection(r.reader.waitForCard(['swipe'], 300));
+    await r.sim.detectionStarted();
+    r.sim.goSilent();
+    assert.equal((await card).id, 'RDR_TIMEOUT');
+  });
+
+  it('readerPortLostDuringTheCardWaitIsRdrDisconnected', async () => {
+    r = await rig();
+    const card = rejection(r.reader.waitForCard(['swipe'], 20_000));
+    await r.sim.detectionStarted();
+    r.pair.disconnect('reader cable pulled');
+    const error = await card;
+    assert.equal(error.id, 'RDR_DISCONNECTED');
+    assert.equal(error.code, 'E-RDR-04');
+  });
+
+  it('aLiveReaderIsPolledDuringTheWaitAndNoCardStaysRdrNoCard', async () => {
+    r = await rig({ livenessPollMs: 50 });
+    const card = rejection(r.reader.waitForCard(['swipe', 'insert', 'tap'], 600));
+    await r.sim.detectionStarted();
+    assert.equal((await card).id, 'RDR_NO_CARD');
+    const infos = r.sim.stats.commands.filter((c) => c === 0x01).length;
+    assert.ok(infos >= 3, `polled ${infos} times in 600 ms`);
+    // Polling stops with the wait: nothing more is sent once it ended.
+    const sent = r.sim.stats.commands.length;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(r.sim.stats.commands.length, sent);
+  });
+
+  it('aSwipeBetweenPollsIsDelivered', async () => {
+    r = await rig({ livenessPollMs: 20 });
+    const card = r.reader.waitForCard(['swipe'], 5_000);
+    await r.sim.detectionStarted();
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    r.sim.swipe(TEST_CARDS.magShort);
+    const ev = await card;
+    assert.equal(ev.type, 'swiped');
+    assert.ok(r.sim.stats.commands.filter((c) => c === 0x01).length >= 2, 'the reader was polled before the swipe');
+  });
+
   it('portLostRejectsPendingCommandWithDisconnected', async () => {
     r = await rig();
     r.sim.goSilent();
