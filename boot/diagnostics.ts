@@ -11,7 +11,10 @@
  *   storage   journal verified in a child process + free space of its file system (fs.statfs);
  *             damage E-STO-05, under STORAGE_FREE_BYTES_MIN free E-STO-02
  *   printer   status (paper, cover, fault); on request (OK in its detail) a test page with a QR code (E-PRN-xx)
- *   reader    self-test, then "present a test card" and read it (CANCEL or no card: E-RDR-06)
+ *   reader    unreadable swipes in a row and the last swipe's outcome (runtime/txn/swipe-failures.ts),
+ *             self-test, then "present a test card" and read it (CANCEL or no card: E-RDR-06); a swipe
+ *             that reads clears the count, one that does not counts; a count still past
+ *             READER_SWIPE_FAILURES_MAX fails the check with E-RDR-01 (the head: clean it, swipe again)
  *   keypad    press every key; the screen shows which are left (none for KEYPAD_IDLE_MS_MAX: E-KBD-03);
  *             keys stuck (at boot, or held past stuckMs) are not waited for: E-KBD-01 naming them.
  *             A failed test lists the keys that worked.
@@ -52,6 +55,7 @@ import { same } from '../ui-lcd/recovery-strings';
 import { formatDateTime } from '../common/time';
 import { CLIENT_CERT_WARN_DAYS } from '../runtime/host/tls';
 import { EmvParamsView, emvParamLines } from './diag-emv';
+import { READER_SWIPE_FAILURES_MAX, SwipeFailures } from '../runtime/txn/swipe-failures';
 
 /** Below this much free space on the journal's file system the storage check fails (E-STO-02). */
 export const STORAGE_FREE_BYTES_MIN = 8 * 1024 * 1024;
@@ -88,6 +92,8 @@ export interface DiagnosticsDeps {
   readonly board: Board;
   readonly journalDir: string;
   readonly errors: ErrorRing;
+  /** Unreadable swipes in a row across transactions (the terminal's; absent in recovery without a terminal: not shown). */
+  readonly swipes?: SwipeFailures;
   /** Recovery.testNetwork with the saved (or default) settings. */
   readonly networkTest: () => Promise<Report>;
   /** A sign-on exchange with the host; rejects with its error. Absent: skipped (recovery with no terminal). */
@@ -330,7 +336,13 @@ export class Diagnostics implements Overlay {
 
   private async reader(): Promise<LocalText[]> {
     const r = this.d.board.reader();
-    const info = await r.selfTest();
+    let info;
+    try {
+      info = await r.selfTest();
+    } catch (e) {
+      // A reader that does not answer: its code, and what the swipes said before.
+      throw isPosError(e) ? withLines(e, [same(e.message), ...this.swipeLines()]) : e;
+    }
     const lines = [t('diag.readerSelfTest', { info: JSON.stringify(info).slice(0, 60) })];
     this.prompt = { kind: 'reader' };
     this.answer = (key) => { if (key === 'CANCEL') r.cancel(); };
@@ -339,13 +351,32 @@ export class Diagnostics implements Overlay {
       const ev = await r.waitForCard(['swipe', 'insert', 'tap'], READER_CARD_WAIT_MS_MAX);
       const how = ev.type === 'swiped' || ev.type === 'inserted' || ev.type === 'tapped' || ev.type === 'read-failed' ? t(`diag.card.${ev.type}`) : same(ev.type);
       lines.push(t('diag.testCard', { how }));
-      if (ev.type === 'read-failed') throw withLines(new PosError('RDR_UNREADABLE', 'test card could not be read'), lines);
+      // The test card's swipe counts as any other: one that reads clears the count (a cleaned head).
+      if (ev.type === 'swiped') this.d.swipes?.noteRead();
+      if (ev.type === 'read-failed') {
+        const unread = new PosError('RDR_UNREADABLE', 'test card could not be read', { source: ev.source });
+        // Past the count's maximum an unreadable test swipe is the reader's fault (E-RDR-01).
+        throw withLines(ev.source === 'swipe' && this.d.swipes ? this.d.swipes.noteUnreadable(unread, 1) : unread, [...lines, ...this.swipeLines()]);
+      }
       if (ev.type === 'inserted') await r.stopDetection().catch(() => undefined);
-      return lines;
+      // The head stays suspect until a swipe reads, whatever else the test card did.
+      if (this.d.swipes?.stats().readerSuspect === true) throw withLines(new PosError('RDR_FAULT', `${this.d.swipes.stats().inARow} unreadable swipes in a row: swipe a card that reads to clear`), [...lines, ...this.swipeLines()]);
+      return [...lines, ...this.swipeLines()];
     } catch (e) {
-      if (isPosError(e, 'cancelled')) throw withLines(new PosError('RDR_NO_CARD', 'no test card presented (cancelled)'), lines);
+      if (isPosError(e, 'cancelled')) throw withLines(new PosError('RDR_NO_CARD', 'no test card presented (cancelled)'), [...lines, ...this.swipeLines()]);
+      if (isPosError(e) && !(e as { lines?: unknown }).lines) throw withLines(e, [...lines, same(e.message), ...this.swipeLines()]);
       throw e;
     }
+  }
+
+  /** Unreadable swipes in a row and the last swipe (none without a terminal). */
+  private swipeLines(): LocalText[] {
+    const s = this.d.swipes?.stats();
+    if (!s) return [];
+    const last = s.last
+      ? t('diag.lastSwipe', { outcome: t(`diag.swipe.${s.last.outcome}`), time: formatDateTime(s.last.atMs, this.d.board.config.tzOffsetMinutes) })
+      : t('diag.lastSwipe.none');
+    return [t('diag.swipesInARow', { n: s.inARow, max: READER_SWIPE_FAILURES_MAX }), last];
   }
 
   /**

@@ -180,7 +180,8 @@ function anomalyNotice(v: MachineView): Txt | undefined {
 
 const presentCard: Builder = (v) => ({
   name: 'presentCard',
-  data: { transaction: txnOf(v), ...(v.data.amountFen > 0 ? { amountFen: v.data.amountFen } : {}), methods: ['swipe', 'insert', 'tap'], keyed: keyedOffered(v) },
+  // A transaction that gave up on the stripe (too many unreadable swipes) asks for the chip or a tap only.
+  data: { transaction: txnOf(v), ...(v.data.amountFen > 0 ? { amountFen: v.data.amountFen } : {}), methods: v.data.cardSources ?? ['swipe', 'insert', 'tap'], keyed: keyedOffered(v) },
 });
 /** Keyed entry is offered for a sale or refund where the configuration allows it (never a balance: it needs a PIN). */
 export const keyedOffered = (v: MachineView): boolean => v.data.keyedAllowed === true && (v.data.flow === 'sale' || v.data.flow === 'refund' || v.data.flow === 'preAuth' || v.data.flow === 'preAuthVoid' || v.data.flow === 'completion');

@@ -64,6 +64,7 @@ import { DeviceKeyProvider, checkDeviceKey } from '../runtime/device-key';
 import { ARCHIVE_RECORDS_MIN, archiveBlocker, archiveDirFor, archiveJournal } from '../runtime/archive';
 import { deviceKeyProviderFor, keyDirFor } from '../runtime/device-key-provider';
 import { readCard } from '../runtime/txn/card';
+import { SwipeFailures } from '../runtime/txn/swipe-failures';
 import { QR_SHOW_CHARS_MAX } from '../runtime/host/messages-v2';
 import { LcdUi } from '../ui-lcd/ui';
 import { screenFor } from '../ui-lcd/screens';
@@ -259,6 +260,8 @@ export class TerminalApp {
   private recoveryClosing: Promise<void> | undefined;
   private recoverySession: Session | undefined;
   readonly errors: ErrorRing;
+  /** Unreadable swipes in a row across transactions (runtime/txn/swipe-failures.ts): the machine counts, diagnostics shows. */
+  private readonly swipes: SwipeFailures;
   private healthy = false;
   /** The board's signature pad, if it has one that passed its self-test (dropped after a fault). */
   private pad: SignaturePad | undefined;
@@ -276,6 +279,7 @@ export class TerminalApp {
     this.clockControl = new AdjustableClock(o.clock ?? Date.now);
     this.clock = this.clockControl.now;
     this.errors = o.errors ?? new ErrorRing();
+    this.swipes = new SwipeFailures(this.clock, o.logger.child({ component: 'reader' }));
     this.locale = new LocaleSetting(o.locale ?? 'zh-CN');
     this.ui = new LcdUi(o.board.display(), { locale: this.locale });
     this.env = {
@@ -416,7 +420,8 @@ export class TerminalApp {
         throw e;
       }),
       printer: this.printer(),
-      readCard: (request) => readCard(board.reader(), ['swipe', 'insert', 'tap'], CARD_WAIT_MS_MAX, request),
+      readCard: (request, sources) => readCard(board.reader(), sources, CARD_WAIT_MS_MAX, request),
+      swipes: this.swipes,
       // QR 被扫: the board's scan engine (absent: the code is keyed); CANCEL aborts the scan.
       scanCode: (signal) => {
         const scanner = board.scanner();
@@ -1134,7 +1139,7 @@ export class TerminalApp {
   /** What diagnostics checks and reads, the same for the menu and for a management request. */
   private diagnosticsChecks(logger: Logger): Omit<DiagnosticsDeps, 'pages' | 'changed' | 'close'> {
     return {
-      board: this.o.board, journalDir: this.o.journalDir, errors: this.errors, clock: this.clock, logger,
+      board: this.o.board, journalDir: this.o.journalDir, errors: this.errors, clock: this.clock, logger, swipes: this.swipes,
       networkTest: () => this.networkTest(),
       ...this.linksTest(),
       ...(this.terminal ? { signOnTest: () => this.signOnTest(), echoTest: () => this.echoTest() } : {}),

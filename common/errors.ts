@@ -348,6 +348,11 @@ export const ERRORS = {
   RDR_REMOVED_BEFORE_END: def('E-RDR-12', 'card-unreadable',
     { cause: 'Card removed too soon: reversed', steps: ['Nothing charged', 'Insert again, leave it in'] },
     { cause: '过早拔卡，交易已冲正', steps: ['未扣款', '请重新插卡，结束前勿拔卡'] }),
+  // Unreadable swipes (runtime/txn/swipe-failures.ts): SWIPE_FAILURES_MAX in one transaction, and
+  // the terminal stops asking for a swipe (the stripe is likely damaged) and asks for the chip.
+  RDR_SWIPE_FAILED: def('E-RDR-14', 'card-unreadable',
+    { cause: 'Card stripe not readable', steps: ['Insert or tap the card instead', 'The stripe may be damaged'] },
+    { cause: '磁条无法读取', steps: ['请插卡或挥卡', '磁条可能已损坏'] }),
   // ---- keypad and display
   KBD_STUCK: def('E-KBD-01', 'key-stuck',
     { cause: 'Key stuck', steps: ['Press and release the key', 'Run the keypad test'] },

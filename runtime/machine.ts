@@ -49,6 +49,8 @@ import { Terminal } from './terminal';
 import { Session, mayOpenRecovery } from './operators';
 import type { Role, TxnKind } from './records';
 import { CardInput, CardRequest, EmvTxnType, keyedCard, withPin } from './txn/card';
+import type { CardSource } from '../hal/card-reader';
+import { SwipeFailures, isUnreadableSwipe } from './txn/swipe-failures';
 import { FlowResult, PreAuthTarget, TxnView } from './txn/engine';
 import { TerminalStatus, completionFenMax } from './host/messages-v2';
 import { AnomalyFlag, anomalyCodes } from './anomaly';
@@ -76,8 +78,15 @@ export interface MachineDeps {
    * a chip card is asked for its ARQC over the request's amount and type, for field 55). The
    * request comes from the engine (`cardRequest`): amount for a sale and a refund (asked before
    * the card), 0 for a balance inquiry; its unpredictable number from the injected randomness.
+   * `sources`: what the reader detects; a transaction that gave up on the stripe leaves out the
+   * swipe (runtime/txn/swipe-failures.ts).
    */
-  readonly readCard: (request: CardRequest) => Promise<CardInput>;
+  readonly readCard: (request: CardRequest, sources: readonly CardSource[]) => Promise<CardInput>;
+  /**
+   * Unreadable swipes in a row across transactions (runtime/txn/swipe-failures.ts), shared with
+   * diagnostics. Absent: the machine keeps its own.
+   */
+  readonly swipes?: SwipeFailures;
   readonly clock: () => number;
   readonly lang?: Lang;
   readonly merchantName?: string;
@@ -196,6 +205,10 @@ export interface MachineContext {
   operatorChange?: OperatorChange;
   /** Keyed card entry is allowed here (deps.allowKeyed): the card screen offers it. */
   keyedAllowed: boolean;
+  /** Unreadable swipes in this transaction (runtime/txn/swipe-failures.ts); reset with the flow. */
+  swipeFailures: number;
+  /** This transaction stopped asking for a swipe (too many unreadable, or the reader's head suspect): chip or tap only. */
+  swipeOff: boolean;
   /** Why recovery opened, kept apart from `error` so a wrong password in its login cannot replace it. */
   recoveryReason?: RecoveryReason;
   /** The last echo test from the sign-on failure screen: is it the network or the host? */
@@ -296,6 +309,15 @@ function kindOf(e: unknown): ErrorKind | undefined {
   return isPosError(e) ? e.kind : undefined;
 }
 
+const ALL_SOURCES: readonly CardSource[] = ['swipe', 'insert', 'tap'];
+/** A transaction that gave up on the stripe (swipe-failures.ts) asks for the chip or a tap only. */
+const CHIP_SOURCES: readonly CardSource[] = ['insert', 'tap'];
+
+/** What the card wait detects: every way in, or no swipe once this transaction gave it up. */
+export function cardSources(c: Pick<MachineContext, 'swipeOff'>): readonly CardSource[] {
+  return c.swipeOff ? CHIP_SOURCES : ALL_SOURCES;
+}
+
 function need<T>(v: T | undefined, what: string): T {
   if (v === undefined) throw new PosError('SYS_INVARIANT', `machine context lacks ${what}`);
   return v;
@@ -350,6 +372,7 @@ export function createTerminalMachine(deps: MachineDeps) {
     printer: deps.printer, engine: need(c.terminal, 'terminal').engine, lang: deps.lang ?? 'zh', merchantName: deps.merchantName ?? 'TEST MERCHANT', clock: deps.clock,
   });
   const engineOf = (c: MachineContext) => need(c.terminal, 'terminal').engine;
+  const swipes = deps.swipes ?? new SwipeFailures(deps.clock);
   /** A copy of the open batch the printer failed: logged (E-PRN-05); a customer copy waits in the journal (receipt-pending) for paper, or the next boot. */
   const keepCustomerCopy = async (c: MachineContext, stan: number, copy: 'merchant' | 'customer', e: unknown): Promise<void> => {
     if (!printerFailed(e) || engineOf(c).txn(stan) === undefined) return;
@@ -460,8 +483,17 @@ export function createTerminalMachine(deps: MachineDeps) {
         // Only a sale may be approved offline by a qPBOC card: a pre-authorization's hold is the host's.
         const offline = input.c.flow === 'sale' && request.offlineAllowed === true;
         const asked: CardRequest = { ...request, offlineAllowed: offline, ...(holds ? { holdCard: true } : {}) };
-        // A card the kernel refused (E-RDR-07/08/09/13) leaves a journal record, then the error screen.
-        return deps.readCard(asked).catch(async (e: unknown) => { await engineOf(input.c).noteCardRefused(e, asked); throw e; });
+        return deps.readCard(asked, cardSources(input.c)).then((card) => {
+          // Any swipe that reads clears the count across transactions (keyed entry is not one).
+          if (card.entryMode.startsWith('02')) swipes.noteRead();
+          return card;
+        }, async (e: unknown) => {
+          // An unreadable swipe: swipe again, insert or tap instead, or reader fault (swipe-failures.ts).
+          if (isUnreadableSwipe(e)) throw swipes.noteUnreadable(e, input.c.swipeFailures + 1);
+          // A card the kernel refused (E-RDR-07/08/09/13) leaves a journal record, then the error screen.
+          await engineOf(input.c).noteCardRefused(e, asked);
+          throw e;
+        });
       }),
       sale: fromPromise<FlowResult, MachineContext>(({ input }) => engineOf(input).sale({ amountFen: input.amountFen, card: need(input.card, 'card'), pin: input.pin, session: need(input.session, 'session') })),
       voidSale: fromPromise<FlowResult, MachineContext>(({ input }) => engineOf(input).voidSale(need(input.voidStan, 'trace'), need(input.authorizer ?? input.session, 'session'))),
@@ -620,8 +652,14 @@ export function createTerminalMachine(deps: MachineDeps) {
     },
     actions: {
       setError: assign({ error: ({ event }) => errorView((event as unknown as { error: unknown }).error) }),
+      // A card wait's error: an unreadable swipe carries this transaction's count and whether the swipe is given up.
+      countSwipe: assign(({ context, event }) => {
+        const e = (event as unknown as { error: unknown }).error;
+        if (!isPosError(e) || typeof e.detail.swipeFailures !== 'number') return {};
+        return { swipeFailures: e.detail.swipeFailures, swipeOff: context.swipeOff || e.detail.swipeOff === true };
+      }),
       clearError: assign({ error: undefined }),
-      resetFlow: assign(({ context }) => { void context.card?.online?.release(); return { amountFen: 0, card: undefined, pin: undefined, duplicate: undefined, voidStan: undefined, refund: undefined, result: undefined, balanceFen: undefined, authorizer: undefined, error: undefined, flow: undefined, operatorChange: undefined, preAuthOriginal: undefined, qrMode: undefined, qrCode: undefined, qrWait: undefined, reprintOf: undefined }; }),
+      resetFlow: assign(({ context }) => { void context.card?.online?.release(); return { amountFen: 0, card: undefined, pin: undefined, duplicate: undefined, voidStan: undefined, refund: undefined, result: undefined, balanceFen: undefined, authorizer: undefined, error: undefined, flow: undefined, operatorChange: undefined, preAuthOriginal: undefined, qrMode: undefined, qrCode: undefined, qrWait: undefined, reprintOf: undefined, swipeFailures: 0, swipeOff: false }; }),
       refuseQrOff: assign({ error: () => errorView(new PosError('HOST_FEATURE_OFF', 'QR payments are not offered by the host')) }),
       refuseSellingLocked: assign({ error: () => errorView(new PosError('MGT_SELLING_LOCKED', 'selling is locked by the management console: sales, pre-authorizations, completions and refunds are refused')) }),
       setQrResult: assign({ result: ({ event }) => qrResultView((event as unknown as { output: QrFlowResult }).output), qrCode: undefined, error: ({ event }) => qrErrorView((event as unknown as { output: QrFlowResult }).output) }),
@@ -634,7 +672,7 @@ export function createTerminalMachine(deps: MachineDeps) {
   }).createMachine({
     id: 'terminal',
     initial: 'boot',
-    context: { battery: 'ok', amountFen: 0, pendingStans: [], bootPendingStans: [], customerOffer: [], reportPending: false, keyedAllowed: deps.allowKeyed === true },
+    context: { battery: 'ok', amountFen: 0, pendingStans: [], bootPendingStans: [], customerOffer: [], reportPending: false, keyedAllowed: deps.allowKeyed === true, swipeFailures: 0, swipeOff: false },
     on: { BATTERY: { actions: 'setBattery' } },
     states: {
       boot: {
@@ -1128,7 +1166,7 @@ export function createTerminalMachine(deps: MachineDeps) {
               src: 'readCard',
               input: ({ context }) => ({ c: context, txnType: 'sale' as const }),
               onDone: { target: 'checkDuplicate', actions: assign({ card: ({ event }) => event.output }) },
-              onError: { target: 'cardError', actions: 'setError' },
+              onError: { target: 'cardError', actions: ['setError', 'countSwipe'] },
             },
             on: {
               KEYED: [
@@ -1229,7 +1267,7 @@ export function createTerminalMachine(deps: MachineDeps) {
             },
           },
           card: {
-            invoke: { src: 'readCard', input: ({ context }) => ({ c: context, txnType: 'refund' as const }), onDone: { target: 'online', actions: assign({ card: ({ event }) => event.output }) }, onError: { target: 'cardError', actions: 'setError' } },
+            invoke: { src: 'readCard', input: ({ context }) => ({ c: context, txnType: 'refund' as const }), onDone: { target: 'online', actions: assign({ card: ({ event }) => event.output }) }, onError: { target: 'cardError', actions: ['setError', 'countSwipe'] } },
             on: {
               KEYED: [
                 { guard: 'keyedValid', target: 'online', actions: [assign({ card: ({ event }) => keyedCard(event.pan, event.expiry) }), 'clearError'] },
@@ -1251,7 +1289,7 @@ export function createTerminalMachine(deps: MachineDeps) {
         on: { CANCEL: { target: 'idle', actions: 'forgetCard' } },
         states: {
           card: {
-            invoke: { src: 'readCard', input: ({ context }) => ({ c: context, txnType: 'balance' as const }), onDone: { target: 'pin', actions: assign({ card: ({ event }) => event.output }) }, onError: { target: 'cardError', actions: 'setError' } },
+            invoke: { src: 'readCard', input: ({ context }) => ({ c: context, txnType: 'balance' as const }), onDone: { target: 'pin', actions: assign({ card: ({ event }) => event.output }) }, onError: { target: 'cardError', actions: ['setError', 'countSwipe'] } },
           },
           cardError: { on: { RETRY: { target: 'card', actions: 'clearError' } } },
           pin: { on: { PIN: { target: 'online', actions: assign({ pin: ({ event }) => event.pin, card: ({ context }) => withPin(need(context.card, 'card'), true) }) } } },
@@ -1532,7 +1570,7 @@ export function createTerminalMachine(deps: MachineDeps) {
         src: 'readCard' as const,
         input: ({ context }: { context: MachineContext }) => ({ c: context, txnType }),
         onDone: { target: next, actions: assign({ card: ({ event }: { event: { output: CardInput } }) => event.output }) },
-        onError: { target: 'cardError', actions: 'setError' as const },
+        onError: { target: 'cardError', actions: ['setError' as const, 'countSwipe' as const] },
       },
       on: {
         KEYED: [
@@ -1720,6 +1758,8 @@ export interface MachineView {
     readonly customerOffer?: readonly number[];
     /** The card screen may offer keyed entry (FUNC). */
     readonly keyedAllowed?: boolean;
+    /** The card wait detects only these (the transaction gave up on the stripe): the card screen asks for them. Absent: every way. */
+    readonly cardSources?: readonly CardSource[];
     /** The password change, reset, unlock, addition or deletion just done (operator number, no secret). */
     readonly operatorChange?: OperatorChange;
     /**
@@ -1823,7 +1863,7 @@ export function viewOf(snap: TerminalSnapshot): MachineView {
       qr: c.flow === 'qr' ? { mode: c.qrMode, ...c.qrWait } : undefined,
       preAuthHold: c.preAuthOriginal !== undefined && 'stan' in c.preAuthOriginal ? holdView(engine?.state.preAuths.get(c.preAuthOriginal.stan)) : undefined,
       settlementTotals: engine && snap.matches({ settlement: 'confirm' }) ? engine.state.settlement?.totals ?? batchTotals(engine.state) : undefined,
-      keyedAllowed: c.keyedAllowed, operatorChange: c.operatorChange, recoveryReason: c.recoveryReason, echo: c.echo,
+      keyedAllowed: c.keyedAllowed, ...(c.swipeOff ? { cardSources: cardSources(c) } : {}), operatorChange: c.operatorChange, recoveryReason: c.recoveryReason, echo: c.echo,
       offlinePending: engine ? pendingAdvices(engine.state).length : undefined, hostTask: c.hostTask,
       offlineUnknown: engine ? pendingAdvices(engine.state).filter((t) => (t.offline?.sends ?? 0) > 0).length : undefined,
       anomalies: engine && c.session && c.session.role !== 'cashier' ? anomalySummary(engine.anomalies()) : undefined,

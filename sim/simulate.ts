@@ -446,7 +446,7 @@ class Simulation {
       open: () => this.io.track(this.openFromDisk()),
       selfTest: async () => undefined,
       printer: this.printer,
-      readCard: (request) => readCard(this.reader, ['swipe', 'insert', 'tap'], undefined, request),
+      readCard: (request, sources) => readCard(this.reader, sources, undefined, request),
       clock: this.clock.now,
       // The QR wait's pauses run on the virtual clock (a CANCEL aborts them like the real ones).
       qrSleep: (ms, signal) => new Promise<void>((resolve, reject) => {

@@ -415,7 +415,9 @@ function digitsEntry(id: string, title: StringKey, label: StringKey, lengthMax: 
 const METHOD_KEY: Readonly<Record<CardMethod, StringKey>> = { swipe: 'msg.swipe', insert: 'msg.insert', tap: 'msg.tap' };
 
 function presentCard(d: ScreenData['presentCard']): Screen {
-  const methods = d.methods.length === 0 || d.methods.length === 3 ? [t('msg.presentCard')] : d.methods.map((m) => t(METHOD_KEY[m]));
+  // The chip or a tap, once the stripe was given up (runtime/txn/swipe-failures.ts): one row, as the error said.
+  const chipOnly = d.methods.length === 2 && d.methods.includes('insert') && d.methods.includes('tap');
+  const methods = d.methods.length === 0 || d.methods.length === 3 ? [t('msg.presentCard')] : chipOnly ? [t('msg.insertOrTap')] : d.methods.map((m) => t(METHOD_KEY[m]));
   const lines: Txt[] = [...(d.amountFen !== undefined ? [amountLine(d.amountFen)] : []), ...methods];
   // Keyed entry where allowed: the footer names its key (the body already pages on small displays).
   return { id: 'presentCard', title: t(TXN_TITLE[d.transaction]), lines, footer: t(d.keyed ? 'footer.keyed' : 'footer.cancel') };

@@ -110,12 +110,22 @@ export function entryModeWithPin(mode: EntryMode, pinEntered: boolean): EntryMod
 export async function readCard(reader: CardReader, sources: readonly CardSource[], timeoutMs = CARD_WAIT_MS_DEFAULT, request?: CardRequest): Promise<CardInput> {
   const ev: CardEvent = await reader.waitForCard(sources, timeoutMs);
   switch (ev.type) {
-    case 'swiped': return cardFromTrack2(ev.track2, ev.track3);
-    case 'read-failed': throw ev.error;
+    case 'swiped':
+      try { return cardFromTrack2(ev.track2, ev.track3); } catch (e) { throw fromSource(e, 'swipe'); }
+    case 'read-failed': throw fromSource(ev.error, ev.source);
     case 'inserted': return readChip(reader, 'contact', '05', request);
     case 'tapped': return readChip(reader, 'contactless', '07', request);
     default: throw new PosError('RDR_UNREADABLE', `unexpected card event ${ev.type}`);
   }
+}
+
+/**
+ * An unreadable card says how it was presented (`detail.source`): the machine counts unreadable
+ * swipes (swipe-failures.ts) and must not count a chip or a tap among them.
+ */
+function fromSource(e: unknown, source: CardSource): unknown {
+  if (!(e instanceof PosError) || e.id !== 'RDR_UNREADABLE' || e.detail.source === source) return e;
+  return new PosError(e.id, e.message.replace(/^E-\S+ /, ''), { ...e.detail, source }, { cause: e });
 }
 
 /**

@@ -67,10 +67,13 @@ export class CardQueue {
   private readonly queue: Array<CardInput | ChipCard | Error> = [];
   /** The requests the machine passed, in order. */
   readonly requests: CardRequest[] = [];
+  /** What the reader was asked to detect at each read, in order. */
+  readonly sources: Array<readonly CardSource[]> = [];
   push(...items: Array<CardInput | ChipCard | Error>): void { this.queue.push(...items); }
   /** With nothing queued the customer has not presented a card yet: the read stays pending. */
-  read = async (request?: CardRequest): Promise<CardInput> => {
+  read = async (request?: CardRequest, sources?: readonly CardSource[]): Promise<CardInput> => {
     if (request) this.requests.push(request);
+    if (sources) this.sources.push(sources);
     const next = this.queue.shift();
     if (next === undefined) return new Promise<CardInput>(() => undefined);
     if (next instanceof Error) throw next;

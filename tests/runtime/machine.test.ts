@@ -24,6 +24,7 @@ import { Store } from '../../runtime/store';
 import { eReceiptUrl } from '../../runtime/receipt';
 import { TEST_TERMINAL } from '../../sim/host/simulator';
 import type { Session } from '../../runtime/operators';
+import { READER_SWIPE_FAILURES_MAX, SWIPE_FAILURES_MAX, SwipeFailures } from '../../runtime/txn/swipe-failures';
 
 /** The copy the paper-out screen names (its builder reads neither the board nor the clock: no Env). */
 const paperOutCopy = (v: MachineView): unknown => (STATE_SCREENS.paperOut(v, EMPTY_UI, {} as Env).data as { copy?: string } | undefined)?.copy;
@@ -51,6 +52,8 @@ function allTransitions(m: TerminalMachine): string[] {
 
 /** The IC test card, read through runtime/txn/card.ts with the machine's request (GENERATE AC, field 55). */
 const IC = TEST_CARDS.icDebit;
+/** A swipe the reader could not read (its read-failed event, as runtime/txn/card.ts throws it). */
+const badSwipe = (): PosError => new PosError('RDR_UNREADABLE', 'swipe not readable', { source: 'swipe' });
 
 interface Run {
   r: Rig;
@@ -458,6 +461,61 @@ describe('runtime state machine', function () {
     assert.equal(run.r.terminal.engine.transactions().filter((t) => t.kind === 'refund' && t.status === 'approved').length, 1);
     // The refund's amount is keyed before the card: the card request carries it (9C 20).
     assert.deepEqual(run.cards.requests.map((q) => [q.txnType, q.amountFen]), [['sale', 3000], ['refund', 1000]]);
+  });
+
+  it('threeUnreadableSwipesInOneSaleAskForTheChipOrATapAndASwipeThatReadsResetsTheCount', async () => {
+    const swipes = new SwipeFailures(() => 0);
+    const run = track(await loggedIn({ swipes }));
+    const code = (): string | undefined => run.view().data.error?.code;
+    run.cards.push(badSwipe(), badSwipe(), badSwipe(), IC);
+    run.send({ type: 'SALE' }); run.send({ type: 'AMOUNT', amountFen: 100 });
+    await run.until('sale.cardError');
+    assert.equal(code(), 'E-RDR-02');
+    assert.equal(run.view().data.cardSources, undefined, 'the first unreadable swipe: swipe again');
+    run.send({ type: 'RETRY' }); await run.until('sale.cardError');
+    assert.equal(code(), 'E-RDR-02');
+    run.send({ type: 'RETRY' }); await run.until('sale.cardError');
+    assert.equal(code(), 'E-RDR-14', 'the third: insert or tap the card instead');
+    assert.deepEqual(run.view().data.cardSources, ['insert', 'tap']);
+    // Acknowledged, the card screen asks for the chip or a tap only, and the reader no longer detects swipes.
+    assert.deepEqual((STATE_SCREENS['sale.cardError'](run.view(), EMPTY_UI, {} as Env).data as { methods: unknown }).methods, ['insert', 'tap']);
+    run.send({ type: 'RETRY' }); await run.until('sale.pin');
+    assert.deepEqual(run.cards.sources, [['swipe', 'insert', 'tap'], ['swipe', 'insert', 'tap'], ['swipe', 'insert', 'tap'], ['insert', 'tap']]);
+    run.send({ type: 'PIN', pin: PIN() }); await run.until('sale.askCustomerCopy');
+    run.send({ type: 'NO' }); await run.until('sale.signature'); run.send({ type: 'SKIP' }); await run.until('idle');
+    assert.equal(swipes.stats().inARow, 3, 'a chip read is no swipe: the count in a row stays');
+
+    // The next sale asks for a swipe again; its unreadable swipe is its first (E-RDR-02), then one reads.
+    run.cards.push(badSwipe(), magCard());
+    run.send({ type: 'SALE' }); run.send({ type: 'AMOUNT', amountFen: 200 });
+    await run.until('sale.cardError');
+    assert.equal(code(), 'E-RDR-02');
+    assert.equal(swipes.stats().inARow, 4);
+    run.send({ type: 'RETRY' }); await run.until('sale.askCustomerCopy');
+    assert.deepEqual(run.cards.sources.slice(-2), [['swipe', 'insert', 'tap'], ['swipe', 'insert', 'tap']]);
+    assert.deepEqual(swipes.stats().inARow, 0, 'a swipe that read resets the count');
+    assert.equal(swipes.stats().last?.outcome, 'read');
+    run.send({ type: 'NO' }); await run.until('sale.signature'); run.send({ type: 'SKIP' }); await run.until('idle');
+  });
+
+  it('unreadableSwipesInARowPastTheMaximumAcrossTransactionsSayReaderFault', async () => {
+    const swipes = new SwipeFailures(() => 0);
+    // Earlier transactions' unreadable swipes, none read since.
+    for (let i = 0; i < READER_SWIPE_FAILURES_MAX; i++) swipes.noteUnreadable(badSwipe(), (i % SWIPE_FAILURES_MAX) + 1);
+    const run = track(await loggedIn({ swipes }));
+    run.cards.push(badSwipe(), new PosError('RDR_UNREADABLE', 'mute chip', { source: 'insert' }));
+    run.send({ type: 'SALE' }); run.send({ type: 'AMOUNT', amountFen: 100 });
+    await run.until('sale.cardError');
+    assert.equal(run.view().data.error?.code, 'E-RDR-01', 'the first unreadable swipe of this sale is the reader\'s fault');
+    assert.deepEqual(run.view().data.cardSources, ['insert', 'tap']);
+    assert.equal(swipes.stats().readerSuspect, true);
+    // A chip that fails is not counted as a swipe.
+    run.send({ type: 'RETRY' }); await run.until('sale.cardError');
+    assert.equal(run.view().data.error?.code, 'E-RDR-02');
+    assert.equal(swipes.stats().inARow, READER_SWIPE_FAILURES_MAX + 1);
+    assert.deepEqual(run.view().data.cardSources, ['insert', 'tap'], 'the transaction still asks for the chip');
+    run.send({ type: 'CANCEL' }); await run.until('idle');
+    assert.equal(run.view().data.cardSources, undefined, 'a new transaction offers every way in again');
   });
 
   it('refund: card error, retry keyed, declined result; cashier sent to supervisor check; void via refund CANCEL', async () => {

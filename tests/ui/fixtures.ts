@@ -92,6 +92,8 @@ export const SAMPLES: Samples = {
   presentCard: [
     { variant: 'all', data: { transaction: 'sale', amountFen: 1234 } },
     { variant: 'insert', data: { transaction: 'sale', amountFen: 1234, methods: ['insert'] } },
+    // The stripe given up after unreadable swipes (runtime/txn/swipe-failures.ts): chip or tap.
+    { variant: 'insert-or-tap', data: { transaction: 'sale', amountFen: 1234, methods: ['insert', 'tap'] } },
     { variant: 'keyed-allowed', data: { transaction: 'refund', amountFen: 500, keyed: true } },
   ],
   pin: [{ variant: '4digits', data: { amountFen: 1234, pan: PAN, pinLength: 4 } }],
