@@ -78,8 +78,10 @@ describe('simulation: seeded trading days with faults, invariants after every st
   // has 3, seed 2 has 1, seeds 3 and 5 none).
   // Seed 1's CI run above is the run this reads (the same seed and days replay exactly: the replay
   // test below); run again only when that test did not run (--grep).
-  it('seed 1: offline sales happen and their advices reach the host (positive control)', async () => {
-    const r = reports.find((x) => x.seed === 1 && x.days === CI_DAYS_PER_SEED) ?? await simulateDays({ seed: 1, days: CI_DAYS_PER_SEED });
+  // Seed 2: seed 1's days stopped drawing an offline sale once the reader driver polled the reader
+  // during card waits (its INFO frames moved the wire's timing and the garbling's draws); 2, 3 and 4 draw one.
+  it('seed 2: offline sales happen and their advices reach the host (positive control)', async () => {
+    const r = reports.find((x) => x.seed === 2 && x.days === CI_DAYS_PER_SEED) ?? await simulateDays({ seed: 2, days: CI_DAYS_PER_SEED });
     assert.equal(r.failure, undefined, r.failure && formatFailure(r.failure));
     assert.ok(r.hostOfflineSales > 0, 'no offline sale reached the host');
   });
