@@ -126,8 +126,11 @@ export class TerminalPower {
 }
 
 /** npm start's options that take a value, and every option it takes (a mistyped one is refused, not ignored). */
-/** Passed on to the terminal as they are (boot/terminal-main.ts); the recovery menu's update uses the last two. */
-const PASSED_FLAGS: readonly string[] = ['locale', 'journal-dir', 'backup-dir', 'update-root', 'usb-dir'];
+/**
+ * Passed on to the terminal as they are (boot/terminal-main.ts, which refuses a flag it does not
+ * know: tests/boot/terminal-flags.test.ts); the recovery menu's update uses the last two.
+ */
+export const PASSED_FLAGS: readonly string[] = ['locale', 'journal-dir', 'backup-dir', 'update-root', 'usb-dir'];
 const START_VALUE_FLAGS: ReadonlySet<string> = new Set(['board', 'control-port', ...PASSED_FLAGS]);
 const START_FLAGS: ReadonlySet<string> = new Set(['headless', 'hold-reset', ...START_VALUE_FLAGS]);
 

@@ -4,7 +4,12 @@
  *
  *   node dist/boot/terminal-main.js [--board sim|rpi-dev|FILE] [--host 127.0.0.1] [--host-port N]
  *        [--control-port N] [--hold-reset] [--battery-percent N] [--locale zh-CN|en] [--journal-dir D] [--backup-dir D] [--allow-keyed]
- *        [--sign-on-at-login]
+ *        [--sign-on-at-login] [--usb-dir D] [--update-root R]
+ *
+ * A flag not in TERMINAL_FLAG_RULES, a value flag without its value or a malformed value
+ * (`--battery-percent abc`, `--host-port 99999`, `--locale fr`) is refused before anything is
+ * opened: the message names the flag and lists the known ones, exit EXIT_USAGE (64). A typo such
+ * as `--jornal-dir x` used to run on the board file's journal.
  *
  * A board file with `"simulator": true` (board `sim`, the default) is built with simulated buses
  * (sim/board-sim.ts) and gets the control interface on loopback (sim/control-server.ts); once it
@@ -39,7 +44,7 @@
 import { codeCache } from './code-cache-install';
 import { asset } from '../common/assets';
 import { dirname, resolve } from 'node:path';
-import { parseArgs } from './cli';
+import { EXIT_USAGE, FlagRules, UsageError, checkFlags, parseArgs } from './cli';
 import { readBoardFile, loadBoard, Board } from '../hal/board';
 import type { Button } from '../hal/button';
 // The simulator board and its control interface load only for a simulator board (below): a release
@@ -111,6 +116,40 @@ export function batteryAtPowerOn(typed: string | undefined): { battery?: { perce
   return { battery: { percent } };
 }
 
+/**
+ * Every flag the terminal takes, the one list (boot/start.ts, the tests' drivers, bench/, the
+ * unit's POS_TERMINAL_ARGS pass these). Ports are whole numbers up to 65535, the battery a percent.
+ */
+export const TERMINAL_FLAG_RULES: FlagRules = {
+  value: new Set(['board', 'host', 'host-port', 'control-port', 'locale', 'journal-dir', 'backup-dir', 'usb-dir', 'update-root', 'battery-percent']),
+  boolean: new Set(['hold-reset', 'allow-keyed', 'sign-on-at-login']),
+  max: new Map([['host-port', 65_535], ['control-port', 65_535], ['battery-percent', 100]]),
+};
+/**
+ * The usage line, printed under a refused command line: it lists every flag TERMINAL_FLAG_RULES
+ * knows (tests/boot/terminal-flags.test.ts), and its `--x N` flags are the whole-number ones
+ * checkFlags checks (boot/cli.ts numericFlags).
+ */
+export const TERMINAL_USAGE = 'terminal-main [--board sim|FILE] [--host H] [--host-port N] [--control-port N] [--locale zh-CN|en] [--journal-dir D] [--backup-dir D] [--usb-dir D] [--update-root R] [--battery-percent N] [--hold-reset] [--allow-keyed] [--sign-on-at-login]';
+const TERMINAL_LOCALES: readonly string[] = ['zh-CN', 'en'];
+
+/**
+ * The terminal's command line, checked whole: its flags, or a UsageError naming the flag and
+ * saying why it must be typed again (main adds TERMINAL_USAGE: every known flag). Nothing is
+ * opened before this.
+ */
+export function terminalFlags(argv: readonly string[]): Map<string, string | true> {
+  const { args, flags } = parseArgs(argv, TERMINAL_FLAG_RULES.value);
+  // Flags first: `--jornal-dir x` is an unknown option, not a stray "x".
+  checkFlags(flags, TERMINAL_FLAG_RULES, { usage: TERMINAL_USAGE });
+  if (args.length > 0) throw new UsageError(`unexpected argument "${args[0]}" (every option is --name or --name VALUE)`);
+  const locale = flags.get('locale');
+  if (typeof locale === 'string' && !TERMINAL_LOCALES.includes(locale)) throw new UsageError(`--locale must be ${TERMINAL_LOCALES.join(' or ')} (got "${locale}")`);
+  // A host on port 0 cannot be reached (the control port's 0 means any free one).
+  if (flags.get('host-port') === '0') throw new UsageError('--host-port must be a port number from 1 to 65535 (got "0")');
+  return flags;
+}
+
 /** The simulator board's control interface (npm start's front panel, the tests' driver). */
 function simControl(sim: SimBoard, receiptDir: string, logger: pino.Logger): ControlServer {
   const { ControlServer, HOST_SIM_LINE_PREFIX } = requireSim<typeof import('../sim/control-server')>('../sim/control-server', 'the control interface', () => require('../sim/control-server'));
@@ -122,7 +161,15 @@ function simControl(sim: SimBoard, receiptDir: string, logger: pino.Logger): Con
 }
 
 async function main(): Promise<void> {
-  const { flags } = parseArgs(process.argv.slice(2), new Set(['board', 'host', 'host-port', 'control-port', 'locale', 'journal-dir', 'backup-dir', 'usb-dir', 'update-root', 'battery-percent']));
+  let flags: Map<string, string | true>;
+  try {
+    flags = terminalFlags(process.argv.slice(2));
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    // Before the journal, the board and the log: a mistyped command line changes nothing.
+    process.stderr.write(`terminal: ${e.message}\nusage: ${TERMINAL_USAGE}\n`);
+    process.exit(EXIT_USAGE);
+  }
   const str = (name: string): string | undefined => (typeof flags.get(name) === 'string' ? String(flags.get(name)) : undefined);
   const boardName = boardPath(str('board') ?? process.env.POS_BOARD ?? 'sim');
   const errors = new ErrorRing();

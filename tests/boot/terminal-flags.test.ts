@@ -1,0 +1,87 @@
+/**
+ * The terminal process's command line (boot/terminal-main.ts): a mistyped flag, a value flag
+ * without its value or a malformed value is refused with EXIT_USAGE and a message naming the flag
+ * and listing the known ones, before the journal, the backup folder or any device is touched.
+ * The compiled process is spawned (dist/boot/terminal-main.js: `npx tsc -p tsconfig.json` first).
+ */
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EXIT_USAGE, UsageError } from '../../boot/cli';
+import { TERMINAL_FLAG_RULES, TERMINAL_USAGE, terminalFlags } from '../../boot/terminal-main';
+import { PASSED_FLAGS } from '../../boot/start';
+
+const MAIN = join(__dirname, '..', '..', 'dist', 'boot', 'terminal-main.js');
+/** A refused command line exits at once; a terminal that started would still be booting. */
+const REFUSAL_MS_MAX = 20_000;
+const ALL_FLAGS = [...TERMINAL_FLAG_RULES.value, ...TERMINAL_FLAG_RULES.boolean];
+
+describe('terminal-main: a mistyped command line is refused before anything is opened', function () {
+  this.timeout(60_000);
+  let dir: string;
+  before(function () {
+    if (!existsSync(MAIN)) throw new Error(`${MAIN} missing: run npx tsc -p tsconfig.json first`);
+  });
+  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'pos-terminal-flags-')); });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** The terminal on this test's own journal and backup folders, plus `extra`. */
+  function run(...extra: string[]): { status: number | null; stderr: string; stdout: string } {
+    const args = ['--board', 'sim', '--journal-dir', join(dir, 'journal'), '--backup-dir', join(dir, 'backup'), '--control-port', '0', ...extra];
+    const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: REFUSAL_MS_MAX, env: { ...process.env, POS_CODE_CACHE: '0' } });
+    return { status: r.status, stderr: r.stderr, stdout: r.stdout };
+  }
+
+  function assertRefused(r: ReturnType<typeof run>, says: RegExp): void {
+    assert.equal(r.status, EXIT_USAGE, `exit ${r.status}: ${r.stderr.slice(-400)}`);
+    assert.match(r.stderr, says);
+    for (const f of ALL_FLAGS) assert.ok(r.stderr.includes(`--${f}`), `the message lists --${f}: ${r.stderr}`);
+    assert.equal(r.stdout.includes('READY'), false, 'the control interface never listened');
+    assert.equal(existsSync(join(dir, 'journal')), false, 'no journal folder made');
+    assert.equal(existsSync(join(dir, 'backup')), false, 'no backup folder made');
+  }
+
+  it('anUnknownFlagIsRefusedByNameNotRunOnTheDefaultJournal', () => {
+    assertRefused(run('--jornal-dir', join(dir, 'typo')), /unknown option --jornal-dir/);
+    assert.equal(existsSync(join(dir, 'typo')), false);
+  });
+
+  it('aValueFlagWithoutItsValueIsRefused', () => {
+    assertRefused(run('--locale'), /--locale needs a value/);
+    // The next flag is not taken as the value (`--usb-dir --hold-reset`).
+    assertRefused(run('--usb-dir', '--hold-reset'), /--usb-dir needs a value/);
+  });
+
+  it('malformedValuesAreRefusedNamingTheFlagAndWhatItTakes', () => {
+    assertRefused(run('--battery-percent', 'abc'), /--battery-percent must be a whole number from 0 to 100 \(got "abc"\)/);
+    assertRefused(run('--battery-percent', '101'), /--battery-percent .*got "101"/);
+    assertRefused(run('--host-port', '99999'), /--host-port must be a whole number from 0 to 65535 \(got "99999"\)/);
+    assertRefused(run('--host-port', '0'), /--host-port must be a port number from 1 to 65535/);
+    assertRefused(run('--control-port=x'), /--control-port must be a whole number/);
+    assertRefused(run('--locale', 'fr'), /--locale must be zh-CN or en \(got "fr"\)/);
+    assertRefused(run('--hold-reset=yes'), /--hold-reset takes no value/);
+    assertRefused(run('sim'), /unexpected argument "sim"/);
+  });
+});
+
+describe('terminal-main: the flags every starter passes are known', () => {
+  it('theUsageLineListsEveryKnownFlagAndOnlyThose', () => {
+    const named = new Set([...TERMINAL_USAGE.matchAll(/--([a-z][a-z-]*)/g)].map((m) => m[1]));
+    assert.deepEqual([...named].sort(), [...ALL_FLAGS].sort());
+  });
+
+  it('everyFlagTogetherIsAcceptedAsNpmStartAndTheTestDriversWriteThem', () => {
+    const flags = terminalFlags(['--board', 'sim', '--host', '127.0.0.1', '--host-port', '5000', '--control-port', '0', '--locale', 'en', '--journal-dir', 'j', '--backup-dir', 'b',
+      '--usb-dir', 'u', '--update-root', 'r', '--battery-percent', '100', '--hold-reset', '--allow-keyed', '--sign-on-at-login']);
+    assert.deepEqual([...flags.keys()].sort(), [...ALL_FLAGS].sort());
+    assert.equal(flags.get('host-port'), '5000');
+    assert.equal(flags.get('hold-reset'), true);
+    assert.throws(() => terminalFlags(['--locale=zh-CN', '--host-port=65536']), (e: unknown) => e instanceof UsageError && /--host-port/.test(e.message));
+  });
+
+  it('npmStartPassesOnlyFlagsTheTerminalKnows', () => {
+    assert.deepEqual(PASSED_FLAGS.filter((f) => !TERMINAL_FLAG_RULES.value.has(f)), []);
+  });
+});
