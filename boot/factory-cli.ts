@@ -265,6 +265,17 @@ export function readManifest(file: string): Array<{ serial: string; board?: stri
   });
 }
 
+/** `--timeout-ms=N`: how long one terminal of the station may take (both forms). */
+function stationTimeoutMs(ctx: CommandContext): number | undefined {
+  const timeout = valueOf(ctx, 'timeout-ms');
+  const timeoutMs = timeout === undefined ? undefined : Number(timeout);
+  if (timeoutMs !== undefined && (!Number.isInteger(timeoutMs) || timeoutMs < STATION_TIMEOUT_MS_MIN)) throw new PosError('OPR_INPUT', `--timeout-ms must be an integer of at least ${STATION_TIMEOUT_MS_MIN}`);
+  return timeoutMs;
+}
+
+/** A terminal's provisioning and self-test take seconds: a shorter limit only fails good terminals. */
+const STATION_TIMEOUT_MS_MIN = 1000;
+
 async function boardStation(ctx: CommandContext): Promise<number> {
   const boards = (valueOf(ctx, 'boards') ?? '').split(',').map((b) => b.trim()).filter(Boolean);
   const manifest = valueOf(ctx, 'manifest');
@@ -278,9 +289,7 @@ async function boardStation(ctx: CommandContext): Promise<number> {
     return { serial: t.serial, boardFile, ...(t.identity ? { identity: t.identity } : {}) };
   });
   if (boards.length > listed.length) throw new PosError('OPR_INPUT', `--boards lists ${boards.length} board files for ${listed.length} terminals`);
-  const timeout = valueOf(ctx, 'timeout-ms');
-  const timeoutMs = timeout === undefined ? undefined : Number(timeout);
-  if (timeoutMs !== undefined && (!Number.isInteger(timeoutMs) || timeoutMs < 1000)) throw new PosError('OPR_INPUT', '--timeout-ms must be an integer of at least 1000');
+  const timeoutMs = stationTimeoutMs(ctx);
   const dir = flagString(ctx, 'report-dir') ?? 'factory-reports';
   const view = progressView(ctx, terminals.map((t) => t.serial));
   const operator = stationConsole(view);
@@ -305,10 +314,15 @@ async function boardStation(ctx: CommandContext): Promise<number> {
 
 const stationCmd: Command = {
   name: 'factory station',
-  usage: 'factory station --count N [--faults 3:printer] | --boards=F1,F2 (--serials=S1,S2 | --manifest=FILE) [--unattended] [--timeout-ms=N] [--report-dir D] [--registry F]',
+  usage: 'factory station (--count N [--faults 3:printer] [--serial PREFIX] | --boards=F1,F2 (--serials=S1,S2 | --manifest=FILE) [--unattended]) [--timeout-ms=N] [--report-dir D] [--registry F] [--plain]',
   summary: 'provision and test several terminals at once (simulated in-process, or board files one process each)',
   async run(ctx) {
-    if (ctx.flags.has('boards') || ctx.flags.has('manifest')) return boardStation(ctx);
+    // One form or the other: a flag of the other form would be ignored (`--count 3 --boards=...`
+    // ran the board files and dropped the count; `--serials=S1,S2` alone ran one simulated terminal).
+    const boardForm = ['boards', 'manifest', 'serials'].filter((f) => ctx.flags.has(f));
+    const simForm = ['count', 'faults', 'serial'].filter((f) => ctx.flags.has(f));
+    if (boardForm.length && simForm.length) throw new UsageError(`--${simForm[0]} is for the simulated station, --${boardForm[0]} for board files: give one form`);
+    if (boardForm.length) return boardStation(ctx);
     const { failedCodes, runStation, simulatedTerminals } = requireSim<typeof import('./factory-station')>('./factory-station', 'the simulated station (--count)');
     const count = Number(flagString(ctx, 'count') ?? 1);
     if (!Number.isInteger(count) || count < 1 || count > 64) throw new PosError('OPR_INPUT', '--count is 1..64');
@@ -325,7 +339,10 @@ const stationCmd: Command = {
       for (const [k, v] of status) process.stdout.write(`\x1b[2K${k}  ${v}\n`);
       drawn = true;
     };
-    const reports = await runStation({ terminals, workDir: join(dir, 'terminals'), reportDir: dir, registryFile: join(dir, 'registry.json'), onProgress: draw });
+    // --registry and --timeout-ms as the board files' form takes them (they were ignored here:
+    // the registry went to the report folder whatever was asked).
+    const timeoutMs = stationTimeoutMs(ctx);
+    const reports = await runStation({ terminals, workDir: join(dir, 'terminals'), reportDir: dir, registryFile: flagString(ctx, 'registry') ?? join(dir, 'registry.json'), onProgress: draw, ...(timeoutMs ? { timeoutMs } : {}) });
     showServicePasswords(ctx, reports);
     const failed = reports.filter((r) => !r.pass);
     ctx.out(`${reports.length - failed.length} passed, ${failed.length} failed${failed.length ? `: ${failed.map((r) => `${r.serial} ${failedCodes(r).join('/')}`).join(', ')}` : ''}; reports in ${dir}`);
