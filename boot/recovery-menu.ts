@@ -8,7 +8,8 @@
  * when the journal cannot be opened) -> `recovery.menu`. From `recovery.menu` on, keys come here:
  *
  *   1 Check journal    Recovery.verifyJournal (child process verify, last backup named)
- *   2 Export data      passphrase (6..12 digits, typed on the keypad, masked) -> Recovery.exportTo(backup dir)
+ *   2 Export data      a mounted USB stick first (boot/usb-stick.ts; none: E-STO-09 "insert a USB stick"),
+ *                      then a passphrase (6..12 digits, typed on the keypad, masked) -> Recovery.exportTo(the stick)
  *   3 Load backup      1 Repair (cut a torn tail, or restore the newest backup that verifies)
  *                      2 Import backup (choose a .posbak file from the backup dir / USB dirs, passphrase)
  *   4 Salvage data     Recovery.salvage (intact records into a new journal; the damaged one kept)
@@ -27,7 +28,7 @@
  * it is shown masked and never logged; the operator must note it down to import the backup.
  * Every action is journaled by Recovery when the journal is writable.
  */
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { KeyName } from '../hal/keypad';
 import type { Session } from '../runtime/operators';
@@ -42,6 +43,7 @@ import { Recovery, Report, BACKUP_FILE_SUFFIX, NetworkSettings, texts } from './
 import { rt, same, local } from '../ui-lcd/recovery-strings';
 import { civil, pad2, TZ_OFFSET_MINUTES_DEFAULT } from '../common/time';
 import { applyUpdate, updateStatus } from './update';
+import { mountedStick } from './usb-stick';
 
 export const PASSPHRASE_DIGITS_MIN = 6;
 export const PASSPHRASE_DIGITS_MAX = 12;
@@ -66,6 +68,11 @@ export interface RecoveryMenuDeps {
   readonly backupDir: string;
   /** Mount points of USB sticks (export/import/update files are looked for there too). */
   readonly usbDirs: readonly string[];
+  /**
+   * The usbDirs count as a stick once they exist, mounted or not: the simulator board, whose
+   * --usb-dir is a plain folder standing for the stick. A real board exports only onto a mount.
+   */
+  readonly usbTakenAsMounted?: boolean;
   readonly update?: { readonly root: string; readonly publicKeyHex: string; readonly board: string };
   /** Interface name for network settings (board default). */
   readonly netInterface: string;
@@ -195,7 +202,12 @@ export class RecoveryMenu implements Overlay {
   private topChoice(value: string): void {
     switch (value) {
       case 'verify': return this.run(() => this.rec().verifyJournal(), 'verify');
-      case 'export': return this.newPassphrase((p) => this.run(() => this.rec().exportTo(this.exportTarget(), p, this.session()), 'export'));
+      case 'export': {
+        // No stick: said before the passphrase is typed twice for nothing (and checked again after:
+        // the stick may be pulled meanwhile).
+        try { this.exportTarget(); } catch (e) { return this.showReport(errorReport(e, 'export')); }
+        return this.newPassphrase((p) => this.run(() => this.rec().exportTo(this.exportTarget(), p, this.session()), 'export'));
+      }
       case 'restore': return this.show(this.menu('recoveryRestore', t('title.restore'), RECOVERY_RESTORE_ITEMS, (v) => this.restoreChoice(v)));
       // Salvage moves the journal aside and runs on the rebuilt one: asked first (one key from the menu).
       case 'salvage': return this.show({ kind: 'confirm', id: 'recoveryConfirm:salvage', title: t('title.confirm'), lines: [t('msg.salvageAsk')], page: 0, ok: () => this.run(() => this.rec().salvage(this.session()), 'salvage') });
@@ -306,13 +318,12 @@ export class RecoveryMenu implements Overlay {
     return out.sort((a, b) => b.m - a.m || b.f.localeCompare(a.f)).slice(0, FILES_LISTED_MAX).map((x) => x.f);
   }
 
+  /**
+   * A mounted USB stick, never the board's backup folder: an export rescues the journal when the
+   * terminal's own disk fails, and an empty mount point is a folder on that disk (boot/usb-stick.ts).
+   */
   private exportTarget(): string {
-    // A USB stick when one is mounted (its directory exists), else the board's backup folder.
-    const usb = this.d.usbDirs.find((d) => existsSync(d));
-    if (usb) return usb;
-    // The board's own backup folder is created on first use (a USB stick never is).
-    try { mkdirSync(this.d.backupDir, { recursive: true }); } catch { /* E-STO-09 from exportTo names it */ }
-    return this.d.backupDir;
+    return mountedStick(this.d.usbDirs, this.d.usbTakenAsMounted === true);
   }
 
   private async factoryReset(): Promise<void> {
@@ -539,8 +550,19 @@ export function errorText(e: unknown): LocalText[] {
 }
 
 function errorReport(e: unknown, action: Report['action']): Report {
-  const code = isPosError(e) ? e.code : 'E-SYS-99';
-  return { action, ok: false, code, ...texts(errorText(e)), journaled: false };
+  const err = storageErrorOf(e) ?? e;
+  const code = isPosError(err) ? err.code : 'E-SYS-99';
+  return { action, ok: false, code, ...texts(errorText(err)), journaled: false };
+}
+
+/** A system call's storage failure that reached the menu untyped, as the storage code a technician acts on (not E-SYS-99). */
+const STORAGE_ERRNOS: Readonly<Record<string, 'STO_IO' | 'STO_READONLY' | 'STO_FULL'>> = { EIO: 'STO_IO', EROFS: 'STO_READONLY', ENOSPC: 'STO_FULL', EDQUOT: 'STO_FULL' };
+
+function storageErrorOf(e: unknown): PosError | undefined {
+  if (isPosError(e) || !(e instanceof Error)) return undefined;
+  const errno = (e as NodeJS.ErrnoException).code;
+  const id = errno !== undefined ? STORAGE_ERRNOS[errno] : undefined;
+  return id ? new PosError(id, e.message, { errno }, { cause: e }) : undefined;
 }
 
 /** "192168001010" -> "192.168.1.10" (3 digits per part, as POS terminals take addresses). */

@@ -46,6 +46,7 @@ import { NetworkSettings, ConnectivityReport, NetProbes, checkNetworkSettings, t
 import type { LocalText } from '../ui-lcd/screen';
 import { rt, same, local, damageReason } from '../ui-lcd/recovery-strings';
 import { NetApplyConfig, CommandRunner, applyNetworkSettings } from './net-apply';
+import { exportWriteError } from './usb-stick';
 
 export { NetworkSettings, ConnectivityReport, NetProbes } from './recovery-net';
 
@@ -377,14 +378,19 @@ export class Recovery {
 
   /**
    * Exports the journal (encrypted backup), the logs and the archives of settled batches (each
-   * sealed again under the passphrase) to a USB stick or path. A missing, full,
-   * read-only or busy target is E-STO-09. Works on a damaged journal: the good records are exported.
+   * sealed again under the passphrase) to a USB stick or path. A missing, read-only or busy
+   * target is E-STO-09; a write that fails there (I/O error, full, pulled out) E-STO-14, and the
+   * terminal's own storage failing meanwhile E-STO-03 (boot/usb-stick.ts exportWriteError): never
+   * the unknown error E-SYS-99. Works on a damaged journal: the good records are exported.
    */
   async exportTo(target: string, passphrase: string, session: Session): Promise<Report> {
     requirePermission(session, 'recovery');
     if (!passphrase) throw new PosError('OPR_INPUT', 'a passphrase is needed: exports are encrypted');
     checkTarget(target);
-    const j = await this.journal();
+    const j = await this.journal().catch((e: unknown) => {
+      if (isPosError(e)) throw e;
+      throw new PosError('STO_IO', `the journal could not be read for the export (${(e as NodeJS.ErrnoException).code ?? String(e)})`, { journalDir: this.o.journalDir }, { cause: e });
+    });
     const file = join(target, backupFileName(j.identity, j.baseSeq + j.lastSeq));
     let logs = 0;
     let archives: string[] = [];
@@ -394,8 +400,7 @@ export class Recovery {
       // The archives of settled batches go too, sealed as this export is (runtime/archive.ts).
       archives = await exportArchives(this.o.journalDir, target, passphrase, () => this.deviceKey.deviceKey(), this.clock);
     } catch (e) {
-      if (isPosError(e)) throw e;
-      throw new PosError('STO_EXPORT_TARGET', `${target}: writing failed (${(e as NodeJS.ErrnoException).code ?? String(e)}): free the USB port or use another stick`, { target }, { cause: e });
+      throw exportWriteError(e, target);
     }
     const lines = [rt('export.done', { records: j.lastSeq }), same(basename(file)), rt('export.logs', { n: logs }), ...(archives.length ? [rt('export.archives', { n: archives.length })] : [])];
     if (j.state === 'damaged') lines.push(rt('export.damaged', { seq: j.damage?.seq ?? '?' }));

@@ -108,6 +108,7 @@ import { todayYyyymmdd } from '../runtime/txn/emv-download';
 const KEYPAD_GONE_CODE = ERRORS.BRD_INPUT_GONE.code;
 const recoveryModule = lazy(() => require('./recovery') as typeof import('./recovery'));
 const recoveryMenuModule = lazy(() => require('./recovery-menu') as typeof import('./recovery-menu'));
+const usbStickModule = lazy(() => require('./usb-stick') as typeof import('./usb-stick'));
 const recoveryNetModule = lazy(() => require('./recovery-net') as typeof import('./recovery-net'));
 const diagnosticsModule = lazy(() => require('./diagnostics') as typeof import('./diagnostics'));
 const linkCheckModule = lazy(() => require('./link-check') as typeof import('./link-check'));
@@ -806,16 +807,22 @@ export class TerminalApp {
     return this.deviceKeyProvider;
   }
 
+  /**
+   * The storage failure screen's export (and the machine's recovery state's): onto a mounted USB
+   * stick only, never the backup folder on the failing disk (boot/usb-stick.ts); no stick is
+   * E-STO-09 "insert a USB stick" on that screen, a write failing there E-STO-14.
+   */
   private async exportJournal(): Promise<string> {
     const journal = this.terminal?.store.journal;
     if (!journal) throw new PosError('STO_EXPORT_TARGET', 'no journal open to export');
-    const dir = resolve(this.o.backupDir);
+    const usb = usbStickModule();
+    const dir = resolve(usb.mountedStick(this.o.usbDirs ?? [], this.o.board.config.simulator === true));
+    let file: string;
     try {
-      mkdirSync(dir, { recursive: true });
+      file = exportJournalSealed(journal, dir, this.deviceKey(), this.clock);
     } catch (e) {
-      throw new PosError('STO_EXPORT_TARGET', `${dir}: ${String(e)}`, { dir });
+      throw usb.exportWriteError(e, dir);
     }
-    const file = exportJournalSealed(journal, dir, this.deviceKey(), this.clock);
     this.o.logger.info({ file }, 'journal exported');
     return file;
   }
@@ -1080,7 +1087,7 @@ export class TerminalApp {
       this.recoverySession = session;
       this.overlay = new (recoveryMenuModule().RecoveryMenu)({
         recovery: () => this.recovery!, session: () => this.recoverySession,
-        backupDir: this.o.backupDir, usbDirs: this.o.usbDirs ?? [], ...(this.o.update ? { update: this.o.update } : {}),
+        backupDir: this.o.backupDir, usbDirs: this.o.usbDirs ?? [], usbTakenAsMounted: this.o.board.config.simulator === true, ...(this.o.update ? { update: this.o.update } : {}),
         netInterface: this.netInterface(), host: this.o.host, tzOffsetMinutes: this.o.board.config.tzOffsetMinutes,
         // Why recovery opened (the machine keeps it): a wrong password at its login is not the reason.
         reason: () => { const snap = this.actor?.getSnapshot(); return snap ? recoveryReasonData(viewOf(snap)) : {}; },

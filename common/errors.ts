@@ -284,6 +284,11 @@ export const ERRORS = {
   STO_IN_USE: def('E-STO-13', 'journal-in-use',
     { cause: 'Journal in use', steps: ['Stop the terminal first', 'Then run it again'] },
     { cause: '流水正被使用', steps: ['先停止终端程序', '然后再试'] }),
+  // A write onto the USB stick failed (I/O error, full, pulled out): the stick's fault, not the
+  // terminal's storage (E-STO-03), and nothing on the terminal was changed by the attempt.
+  STO_EXPORT_WRITE: def('E-STO-14', 'export-target',
+    { cause: 'Writing to the USB stick failed', steps: ['Use another USB stick', 'Export again', 'Terminal data unchanged'] },
+    { cause: '写入U盘失败', steps: ['换一个U盘', '重新导出', '终端数据未改动'] }),
   // ---- printer
   PRN_PAPER_OUT: def('E-PRN-01', 'paper-out',
     { cause: 'Paper out', steps: ['Load paper', 'The receipt will print'] },

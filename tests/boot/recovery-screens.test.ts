@@ -7,7 +7,7 @@
  * names who can act; file choices are told apart; an entry's hint is reachable with UP/DOWN.
  */
 import { strict as assert } from 'node:assert';
-import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KeyName } from '../../hal/keypad';
 import type { DisplayCapabilities } from '../../hal/display';
@@ -162,7 +162,7 @@ interface MenuRig {
   keys(...k: KeyName[]): Promise<void>;
 }
 
-function menuRig(o: { backupDir: string; usbDirs?: string[]; caps?: DisplayCapabilities; locale?: Locale; plan?: ResetPlan; reason?: { resetHeld?: boolean; reasonCode?: string }; repair?: RepairStub }): MenuRig {
+function menuRig(o: { backupDir: string; usbDirs?: string[]; usbTakenAsMounted?: boolean; caps?: DisplayCapabilities; locale?: Locale; plan?: ResetPlan; reason?: { resetHeld?: boolean; reasonCode?: string }; repair?: RepairStub }): MenuRig {
   const plan: ResetPlan = o.plan ?? {
     settled: false, confirmationsNeeded: 2, erases: [], keeps: [],
     erasesText: [rt('reset.txnsUnsettled', { n: 12, batch: '000012' }), rt('reset.reversal', { stan: '000123' }), rt('reset.keys'), rt('reset.settings')],
@@ -170,7 +170,7 @@ function menuRig(o: { backupDir: string; usbDirs?: string[]; caps?: DisplayCapab
   };
   const rec = stubRecovery(plan, o.repair);
   const menu = new RecoveryMenu({
-    recovery: () => rec, session: () => ADMIN, backupDir: o.backupDir, usbDirs: o.usbDirs ?? [], netInterface: 'eth0', host: { host: '192.168.100.1', port: 5000 },
+    recovery: () => rec, session: () => ADMIN, backupDir: o.backupDir, usbDirs: o.usbDirs ?? [], ...(o.usbTakenAsMounted ? { usbTakenAsMounted: true } : {}), netInterface: 'eth0', host: { host: '192.168.100.1', port: 5000 },
     reason: () => o.reason ?? {}, clock: () => 0, tzOffsetMinutes: 480, pages: (s) => renderScreen(s, o.locale ?? 'en', o.caps ?? PIXELS).pageCount,
     changed: () => undefined, openDiagnostics: () => undefined, logger: silentLogger,
   });
@@ -204,8 +204,10 @@ describe('boot/recovery-menu: what a technician sees', function () {
     const screens: Screen[] = [];
     for (const reason of [{ resetHeld: true }, { reasonCode: 'E-STO-05' }, { reasonCode: 'E-SYS-99' }]) screens.push(menuRig({ backupDir: join(work, 'backup'), reason }).menu.screen());
     const walks: KeyName[][] = [['2'], ['3'], ['3', '2'], ['5'], ['5', 'OK'], ['8'], ['9'], ['9', '1'], ['9', '1', '2'], ['9', '1', '2', '1', '9', '2', '1', '6', '8', '1', '0', '0', '2', '0', '0', 'OK'], ['9', '5']];
+    // A stick in the port (the simulator's folder): export goes on to its passphrase screens.
+    mkdirSync(join(work, 'usb'));
     for (const walk of walks) {
-      const r = menuRig({ backupDir: join(work, 'backup') });
+      const r = menuRig({ backupDir: join(work, 'backup'), usbDirs: [join(work, 'usb')], usbTakenAsMounted: true });
       await r.keys(...walk);
       screens.push(r.menu.screen());
     }
@@ -289,7 +291,8 @@ describe('boot/recovery-menu: what a technician sees', function () {
   });
 
   it('thePassphraseHintIsReachedWithUpDownOnADisplayWithNoRowForIt', async () => {
-    const r = menuRig({ backupDir: join(work, 'backup'), caps: LCD_16X2 });
+    mkdirSync(join(work, 'usb'));
+    const r = menuRig({ backupDir: join(work, 'backup'), usbDirs: [join(work, 'usb')], usbTakenAsMounted: true, caps: LCD_16X2 });
     await r.keys('2');
     const shownNow = (): string => layout(r.menu.screen(), 'en', gridOf(LCD_16X2)).rows.map((x) => x.text).join(' ');
     assert.equal(r.menu.screen().id, 'passphrase');
@@ -303,7 +306,8 @@ describe('boot/recovery-menu: what a technician sees', function () {
   });
 
   it('anExportsPassphraseIsTypedTwiceAndTwoThatDifferAreAskedAgain', async () => {
-    const r = menuRig({ backupDir: join(work, 'backup') });
+    mkdirSync(join(work, 'usb'));
+    const r = menuRig({ backupDir: join(work, 'backup'), usbDirs: [join(work, 'usb')], usbTakenAsMounted: true });
     await r.keys('2');
     assert.equal(r.menu.screen().id, 'passphrase');
     await r.keys('1', '2', '3', '4', '5', '6', 'OK');
@@ -399,6 +403,30 @@ describe('boot/recovery-menu: what a technician sees', function () {
     assert.ok(n > 1, `${n} pages`);
     const footers = Array.from({ length: n }, (_x, page) => layout({ ...r.menu.screen(), page }, 'en', gridOf(PIXELS)).rows.at(-1)?.text.trim());
     assert.deepEqual(footers, [...Array.from({ length: n - 1 }, () => 'UP/DOWN: more'), 'OK: back']);
+  });
+
+  it('exportWithNothingMountedOnTheUsbMountPointAsksForAStickBeforeAnyPassphrase', async () => {
+    // A real board's mount point with no stick in it: a folder on the terminal's own disk.
+    const usb0 = join(work, 'usb0');
+    mkdirSync(usb0);
+    const r = menuRig({ backupDir: join(work, 'backup'), usbDirs: [usb0] });
+    await r.keys('2');
+    const report = r.menu.report();
+    assert.equal(report?.code, 'E-STO-09', JSON.stringify(report));
+    assert.match(report?.lines.join(' ') ?? '', /insert a USB stick/i);
+    assert.equal(r.menu.screen().id, 'recoveryReport:export', 'no passphrase asked');
+    assert.equal(existsSync(join(work, 'backup')), false, 'the backup folder is not the fallback');
+    assert.deepEqual(readdirSync(usb0), []);
+  });
+
+  it('anUntypedIoErrorOfAnActionIsShownAsTheStorageErrorNotTheUnknownOne', async () => {
+    const r = menuRig({ backupDir: join(work, 'backup') });
+    r.menu.run(() => { throw Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO', errno: -5, syscall: 'write' }); }, 'export');
+    while (!r.menu.report()) await new Promise((res) => setImmediate(res));
+    assert.equal(r.menu.report()?.code, 'E-STO-03');
+    r.menu.run(() => { throw new Error('something else'); }, 'verify');
+    while (r.menu.report()?.action !== 'verify') await new Promise((res) => setImmediate(res));
+    assert.equal(r.menu.report()?.code, 'E-SYS-99', 'control: an error of no system call stays unknown');
   });
 
   it('aReportShowsItsCodeOnceAndNoAbsolutePath', async () => {

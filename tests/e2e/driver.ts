@@ -40,6 +40,8 @@ export class Driver {
   run: TerminalRun | undefined;
   /** The board the terminal boots (`--board`): a name or a board file's path. */
   board = 'sim';
+  /** The USB stick's mount point (`--usb-dir`): on the simulator board a plain folder, a stick while it exists. */
+  usbDir: string | undefined;
   /**
    * Between two questions while waiting for a state, a screen or receipts. Each question is work
    * for the terminal: a guest's terminal on one TCG CPU (tests/guest/support.ts) asks for less.
@@ -54,6 +56,7 @@ export class Driver {
     const args = [
       '--board', this.board, '--host-port', String(this.host.port), '--journal-dir', join(this.dir, 'journal'), '--backup-dir', join(this.dir, 'backup'), '--locale', this.locale,
       ...(options.holdReset ? ['--hold-reset'] : []), ...(options.signOnAtLogin ? ['--sign-on-at-login'] : []),
+      ...(this.usbDir !== undefined ? ['--usb-dir', this.usbDir] : []),
     ];
     const { child, controlPort } = await startTerminal(args, (line) => {
       // The terminal's `qr-pay`: the customer pays at this process's acquirer simulator (as npm start does).

@@ -5,7 +5,7 @@
  * reset asks twice when not settled; a damaged journal at boot names the damage, salvage, normal boot.
  */
 import { strict as assert } from 'node:assert';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AcquirerSimulator } from '../../sim/host/simulator';
 import { tempDir, removeDir, flipByte, flipFileByte, readStored, PAGE_BYTES } from '../../storage/testing';
@@ -58,6 +58,8 @@ describe('e2e: recovery menu on the LCD', function () {
     await d.until('idle');
     assert.equal(await d.powerOff(), 0);
 
+    // The stick's mount point; on the simulator board a folder counts as the stick once it exists.
+    d.usbDir = join(dir, 'usb');
     await d.powerOn({ holdReset: true });
     await d.until('recovery.locked', () => true, BOOT_WAIT_MS);
     // Not the cashier's login: the technician sees where they are and who may log in.
@@ -81,6 +83,13 @@ describe('e2e: recovery menu on the LCD', function () {
     await d.keys('OK');
     await d.screen('recovery');
 
+    // No stick in the port: said at once, no passphrase asked, nothing written on the terminal's disk.
+    await d.keys('2');
+    const noStick = body(await report('export'));
+    assert.ok(noStick.includes('E-STO-09') && /insert a USB stick/i.test(noStick), `no stick: ${noStick}`);
+    assert.equal(existsSync(join(dir, 'backup')) && readdirSync(join(dir, 'backup')).some((f) => f.endsWith('.posbak')), false, 'no export in the backup folder');
+    await d.keys('OK');
+    mkdirSync(join(dir, 'usb'));
     await d.keys('2');
     await d.screen('passphrase');
     await d.keys(`${PASS}OK`);
@@ -88,7 +97,7 @@ describe('e2e: recovery menu on the LCD', function () {
     await d.keys(`${PASS}OK`);
     const exp = await report('export');
     assert.ok(/exported \d+ records/.test(exp.join(' ')), `export: ${exp.join('|')}`);
-    assert.ok(readdirSync(join(dir, 'backup')).some((f) => f.endsWith('.posbak')));
+    assert.ok(readdirSync(join(dir, 'usb')).some((f) => f.endsWith('.posbak')), 'the export is on the stick');
     await d.keys('OK');
 
     await d.keys('8');
@@ -125,6 +134,9 @@ describe('e2e: recovery menu on the LCD', function () {
   });
 
   it('export, then import on a fresh storage directory: chain verified, same records', async () => {
+    const usb = join(dir, 'usb');
+    mkdirSync(usb);
+    d.usbDir = usb;
     await intoRecovery();
     await d.keys(`2${PASS}OK`);
     await d.screen('passphraseAgain');
@@ -141,13 +153,8 @@ describe('e2e: recovery menu on the LCD', function () {
       const d2 = new Driver(host, fresh, 'en');
       const orig = d;
       d = d2;
-      Object.assign(d2, {});
-      // Same backup dir: copy the backups in.
-      for (const f of readdirSync(join(dir, 'backup'))) {
-        const { copyFileSync, mkdirSync } = await import('node:fs');
-        mkdirSync(join(fresh, 'backup'), { recursive: true });
-        copyFileSync(join(dir, 'backup', f), join(fresh, 'backup', f));
-      }
+      // The same stick, in the replacement terminal's port.
+      d2.usbDir = usb;
       await intoRecovery();
       await d.keys('32');
       await d.screen('recoveryFiles');
