@@ -21,7 +21,8 @@
  *               compiled dist/boot/pos.js in a node process of its own) and then the bundle as it
  *               was (BENCH_BASELINE_BUNDLE: a loader built from the earlier sources, e.g.
  *               dist/bundle-base/terminal.js; without it the current bundle, so that only the
- *               selector differs: said in the output);
+ *               selector differs: said in the output); BENCH_BEFORE_SELECTOR=0 leaves the
+ *               selector out (a change inside the bundle against the bundle before it);
  *       now     the unit's path today: the shell reads boot-slot (no selector process) and starts
  *               the bundle (dist/bundle/terminal.js, `npm run bundle`), with and without the V8
  *               code cache (boot/code-cache.ts; POS_CODE_CACHE=0);
@@ -636,7 +637,9 @@ async function slowCpu(host: AcquirerSimulator): Promise<void> {
   const where = typeof cg === 'string' ? [{ name: 'here', wrap: undefined }] : [{ name: 'here', wrap: undefined }, { name: `quota ${quota.pct}%`, wrap: cg.wrap }];
   for (const w of where) {
     const wrap = w.wrap ? { wrap: w.wrap } : {};
-    configs.push({ name: `${w.name}, before: selector + bundle, code cache`, launch: { ...wrap, nodeArgs: [...unitFlags, baseline], env: unitEnv('before', true) }, selector: { wrap: w.wrap ?? [], root: slotRoot } });
+    // BENCH_BEFORE_SELECTOR=0: the bundle as it was alone (a change inside the bundle measured against the bundle before it).
+    if (process.env.BENCH_BEFORE_SELECTOR === '0') configs.push({ name: `${w.name}, before: bundle as it was, code cache`, launch: { ...wrap, nodeArgs: [...unitFlags, baseline], env: unitEnv('before', true) } });
+    else configs.push({ name: `${w.name}, before: selector + bundle, code cache`, launch: { ...wrap, nodeArgs: [...unitFlags, baseline], env: unitEnv('before', true) }, selector: { wrap: w.wrap ?? [], root: slotRoot } });
     for (const cache of [true, false]) configs.push({ name: `${w.name}, now: bundle, ${cache ? 'code cache' : 'no code cache'}`, launch: { ...wrap, nodeArgs: [...unitFlags, BUNDLE_LOADER], env: unitEnv('now', cache) } });
     if (otherFlags) configs.push({ name: `${w.name}, ${OTHER_FLAGS_LABEL}: bundle, code cache`, launch: { ...wrap, nodeArgs: [...otherFlags, BUNDLE_LOADER], env: unitEnv('other', true) } });
   }
