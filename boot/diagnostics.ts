@@ -32,6 +32,7 @@
  *             then the chip kernel's CA public keys and AIDs as downloaded (boot/diag-emv.ts)
  *   log       the last errors of the log with their codes (ErrorRing, below)
  */
+import { boardPrinter } from '../runtime/print-power';
 import { statfs } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import type { Board } from '../hal/board';
@@ -322,8 +323,9 @@ export class Diagnostics implements Overlay {
     return lines;
   }
 
+  /** On the printer the terminal prints on: below the print threshold the page is refused (E-PWR-03), as a slip is. */
   private async printTestPage(): Promise<void> {
-    await this.d.board.printer().print({
+    await boardPrinter(this.d.board).print({
       label: 'diagnostics test page',
       blocks: [
         { kind: 'text', text: 'PRINTER TEST 打印测试', align: 'center', bold: true },

@@ -95,7 +95,7 @@ import type * as MgmtCredentials from '../runtime/mgmt/credentials';
 import type { ManagementClient, MgmtLinkState } from '../runtime/mgmt/client';
 import type * as MgmtProtocol from '../runtime/mgmt/protocol';
 import { eReceiptUrl } from '../runtime/receipt';
-import { PrintPower, powerCheckedPrinter, printPowerOk } from '../runtime/print-power';
+import { boardPrintPower, boardPrinter, printPowerOk } from '../runtime/print-power';
 import type { Printer } from '../hal/printer';
 import { RecordType } from '../storage/record';
 import type { Session } from '../runtime/operators';
@@ -988,20 +988,12 @@ export class TerminalApp {
   private async paperReady(): Promise<boolean> {
     const s = await this.o.board.printer().status().catch(() => undefined);
     if (s === undefined || !s.online || s.paperOut || s.coverOpen || s.fault) return false;
-    const power = this.printPower();
+    const power = boardPrintPower(this.o.board);
     return power === undefined || printPowerOk(power);
   }
 
-  /** The board's battery and its print threshold (battery0.printMinPercent), on a board that has one. */
-  private printPower(): PrintPower | undefined {
-    const dc = this.o.board.config.devices.battery0;
-    return dc?.type === 'battery' ? { battery: this.o.board.battery(), minPercent: dc.printMinPercent } : undefined;
-  }
-
-  /** The printer the machine and recovery print on: no job starts below the print threshold (E-PWR-03). */
   private printer(): Printer {
-    const power = this.printPower();
-    return power ? powerCheckedPrinter(this.o.board.printer(), power) : this.o.board.printer();
+    return boardPrinter(this.o.board);
   }
 
   /**

@@ -14,6 +14,7 @@
 import { PosError } from '../common/errors';
 import { Battery, BatteryState, batteryAllowsPrinting } from '../hal/battery';
 import { PrintJob, PrintResult, Printer, PrinterStatus } from '../hal/printer';
+import type { Board } from '../hal/board';
 
 export interface PrintPower {
   readonly battery: Pick<Battery, 'read'>;
@@ -56,4 +57,19 @@ export function powerCheckedPrinter(printer: Printer, p: PrintPower): Printer {
     cancel: (): void => printer.cancel(),
     close: (): Promise<void> => printer.close(),
   };
+}
+
+/** The board's battery and its print threshold (battery0.printMinPercent), on a board that has a battery. */
+export function boardPrintPower(board: Pick<Board, 'config' | 'battery'>): PrintPower | undefined {
+  const dc = board.config.devices.battery0;
+  return dc?.type === 'battery' ? { battery: board.battery(), minPercent: dc.printMinPercent } : undefined;
+}
+
+/**
+ * The printer everything on the terminal prints on (the machine, recovery, diagnostics' test page):
+ * no job starts below the print threshold (E-PWR-03).
+ */
+export function boardPrinter(board: Pick<Board, 'config' | 'battery' | 'printer'>): Printer {
+  const power = boardPrintPower(board);
+  return power ? powerCheckedPrinter(board.printer(), power) : board.printer();
 }

@@ -194,6 +194,22 @@ describe('e2e: diagnostics menu (idle MENU 8, recovery 6), each check with its c
     assert.equal((await d.snapshot()).overlay, undefined, 'diagnostics closed');
   });
 
+  it('theTestPageBelowThePrintThresholdIsRefusedWithEPwr03AndNothingPrints', async () => {
+    await loginToIdle();
+    const before = (await d.receipts()).length;
+    // 8 %: above critical (the terminal stays on), below battery0.printMinPercent (10 %).
+    await d.cmd('battery', { percent: 8 });
+    await d.keys('MENU8');
+    await d.screen('diagnostics');
+    await results((_rs, complete) => complete);
+    await printTestPage();
+    const rs = await results((_rs, complete) => complete);
+    assertResult(rs, 'printer', 'fail', 'E-PWR-03');
+    assert.equal((await d.receipts()).length, before, 'a test page printed below the print threshold');
+    await d.keys('CANCEL');
+    await d.until('idle', (s) => s.overlay === undefined);
+  });
+
   it('the keypad test counts CANCEL as a key and a second CANCEL leaves it; diagnostics then closes with CANCEL', async () => {
     await loginToIdle();
     await d.keys('MENU8');
