@@ -134,6 +134,17 @@ export class Driver {
     await this.until('idle');
   }
 
+  /** At the customer-copy question after an approval: no copy, then the signature step when the sale asks for one, to idle. */
+  async declineCopyToIdle(): Promise<void> {
+    await this.keys('2');
+    for (;;) {
+      const s = await this.snapshot();
+      if (s.state === 'idle') return;
+      if (s.state === 'sale.signature') { await this.keys('OK'); await this.until('idle'); return; }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   async snapshot(): Promise<ProbeSnapshot> {
     const r = await this.cmd('state');
     return r.state as ProbeSnapshot;

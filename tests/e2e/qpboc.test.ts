@@ -26,16 +26,7 @@ describe('e2e: qPBOC contactless sales (terminal process, simulator board, acqui
   const bench = terminalPerTest('pos-e2e-qpboc-');
 
   /** Customer copy declined, then the signature step when the machine asks for one, to idle. */
-  async function finish(): Promise<void> {
-    const { d } = bench;
-    await d.keys('2');
-    for (;;) {
-      const s = await d.snapshot();
-      if (s.state === 'idle') return;
-      if (s.state === 'sale.signature') { await d.keys('OK'); await d.until('idle'); return; }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  const finish = (): Promise<void> => bench.d.declineCopyToIdle();
 
   async function tapShowsError(amountKeys: string, card: string, code: string): Promise<void> {
     const { d } = bench;
