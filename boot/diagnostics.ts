@@ -9,7 +9,9 @@
  *
  *   battery   gauge reading (percent, voltage, charging); a gauge fault's code (E-PWR / E-BRD)
  *   storage   journal verified in a child process + free space of its file system (fs.statfs);
- *             damage E-STO-05, under STORAGE_FREE_BYTES_MIN free E-STO-02
+ *             damage E-STO-05, under STORAGE_FREE_BYTES_MIN free E-STO-02; the archives of settled
+ *             batches against their budget (runtime/archive.ts): over it with the oldest not
+ *             exported E-STO-15 (export them in the recovery menu)
  *   printer   status (paper, cover, fault); on request (OK in its detail) a test page with a QR code (E-PRN-xx)
  *   reader    unreadable swipes in a row and the last swipe's outcome (runtime/txn/swipe-failures.ts),
  *             self-test, then "present a test card" and read it (CANCEL or no card: E-RDR-06); a swipe
@@ -47,6 +49,7 @@ import { linkName } from '../runtime/host/link-name';
 import type { LinkCheckReport, LinkStepResult } from './link-check';
 import type { Logger } from '../common/log';
 import { verifyInChild } from '../storage/verify-child';
+import { ARCHIVE_BYTES_MAX, archiveBudget } from '../runtime/archive';
 import type { LocalText, MenuItem, Screen, Txt } from '../ui-lcd/screen';
 import { screenFor, DIAG_CHECKS, DiagCheck } from '../ui-lcd/screens';
 import { t } from '../ui-lcd/strings';
@@ -92,6 +95,8 @@ import { CODE_RE, ERRORS_SHOWN_MAX, type ErrorRing } from './error-ring';
 export interface DiagnosticsDeps {
   readonly board: Board;
   readonly journalDir: string;
+  /** The archives' budget (runtime/archive.ts ARCHIVE_BYTES_MAX unless the terminal says another). */
+  readonly archiveBytesMax?: number;
   readonly errors: ErrorRing;
   /** Unreadable swipes in a row across transactions (the terminal's; absent in recovery without a terminal: not shown). */
   readonly swipes?: SwipeFailures;
@@ -309,6 +314,9 @@ export class Diagnostics implements Overlay {
     const total = Number(fs.blocks) * Number(fs.bsize);
     lines.push(t('diag.free', { free: mb(free), total: mb(total) }));
     if (free < STORAGE_FREE_BYTES_MIN) throw withLines(new PosError('STO_NEARLY_FULL', `${mb(free)} MB free`), lines);
+    const archives = archiveBudget(dir, this.d.archiveBytesMax ?? ARCHIVE_BYTES_MAX);
+    if (archives.kept > 0) lines.push(t('diag.archives', { n: archives.kept, used: mb(archives.totalBytes), max: mb(archives.bytesMax) }));
+    if (archives.needsExport.length > 0) throw withLines(new PosError('STO_ARCHIVE_EXPORT', `archives over their budget (${archives.totalBytes} of ${archives.bytesMax} bytes); not exported: ${archives.needsExport.join(', ')}`), lines);
     return lines;
   }
 

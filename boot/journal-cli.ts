@@ -12,7 +12,7 @@ import { Journal } from '../storage/journal';
 import { exportToFile, importFromFile } from '../storage/backup';
 import { salvage, salvageTargetProblem } from '../storage/salvage';
 import { owedLines } from './salvage-lines';
-import { archiveDirFor, verifyArchives } from '../runtime/archive';
+import { ARCHIVE_BYTES_MAX, archiveDirFor, verdictHolds, verifyArchives } from '../runtime/archive';
 import { refuseWhileHeld } from '../storage/holders';
 import { STAN_GAP_AFTER_REBUILD, appendContinuation, installRebuilt } from '../runtime/rebuild';
 import { ChildVerdict, unopenableError, unopenableReason, verdictIsDamage, verifyInChild } from '../storage/verify-child';
@@ -249,18 +249,23 @@ const emvCmd: Command = {
  * and each one is checked whole. Read-only for the journal.
  */
 const archivesCmd: Command = {
-  name: 'journal archives', usage: 'journal archives [--dir D] [--verify] [--board B]', summary: 'list the archives of settled batches; --verify checks each one and the links between them',
+  name: 'journal archives', usage: 'journal archives [--dir D] [--verify] [--board B]', summary: 'list the archives of settled batches (size; exported, or removed after export); --verify checks each one and the links between them',
   async run(ctx) {
     const dir = journalDir(ctx);
     const verifyAll = ctx.flags.get('verify') === true;
     const checks = await verifyArchives(dir, () => deviceKeyBeside(ctx, dir), verifyAll);
     if (checks.length === 0) ctx.out(`journal ${dir}: no archive (${archiveDirFor(dir)} holds none)`);
+    const STATUS = { kept: 'not exported', exported: 'exported', removed: 'removed after export' } as const;
     for (const c of checks) {
       const when = c.createdAtMs > 0 ? new Date(c.createdAtMs).toISOString() : '-';
-      ctx.out(`${basename(c.file)}  ${c.count} records  written ${when}  ${c.linked ? 'linked' : 'not linked'}${c.verdict ? `  ${c.verdict}` : ''}`);
+      // A removed one's verdict is its status when its account holds: said once.
+      const verdict = c.verdict && !(c.status === 'removed' && verdictHolds(c.verdict)) ? `  ${c.verdict}` : '';
+      ctx.out(`${basename(c.file)}  ${c.count} records  ${c.bytes} bytes  written ${when}  ${c.linked ? 'linked' : 'not linked'}  ${STATUS[c.status]}${verdict}`);
     }
-    const bad = checks.filter((c) => c.verdict !== undefined && c.verdict !== 'verified');
-    if (verifyAll && bad.length === 0 && checks.some((c) => c.verdict === 'verified')) ctx.out('every linked archive verified');
+    const kept = checks.filter((c) => c.status !== 'removed' && c.verdict !== 'missing');
+    if (checks.length > 0) ctx.out(`${kept.reduce((n, c) => n + c.bytes, 0)} bytes in ${kept.length} archives kept (budget ${ARCHIVE_BYTES_MAX} bytes; exported ones are removed, oldest first, above it)`);
+    const bad = checks.filter((c) => !verdictHolds(c.verdict));
+    if (verifyAll && bad.length === 0 && checks.some((c) => c.verdict !== undefined)) ctx.out('every linked archive verified');
     return bad.length > 0 ? 4 : 0;
   },
 };

@@ -96,6 +96,8 @@ export interface Env {
   readonly bootNotice?: Txt;
   /** Storage nearly full (E-STO-02: settle now) or full for sales (E-STO-01): shown on idle. */
   readonly storageNotice?: Txt;
+  /** The archives over their budget with the oldest not exported (E-STO-15: export them): idle and login. */
+  readonly archiveNotice?: Txt;
   /** The signature pad is capturing (boards with signature0): strokes so far. Absent: sign on paper. */
   readonly signaturePad?: { readonly strokes: number };
   /** The 4G modem's state, read when the sign-on failed (boards with modem0): the sign-on failure screen shows it. */
@@ -142,6 +144,8 @@ const login: Builder = (v, ui, env) => {
     name: 'login',
     data: { ...ui.login, ...(attemptsLeft !== undefined && ui.login.field === 'operator' && ui.login.operator === '' ? { attemptsLeft } : {}), ...(v.state.startsWith('recovery.') ? { mode: 'recovery' } : {}) },
     ...(!v.state.startsWith('recovery.') && !env.bootNotice && attemptsLeft === undefined && CUT_NOTICE[v.data.notice ?? ''] !== undefined ? { notice: t(CUT_NOTICE[v.data.notice ?? '']) } : {}),
+    // Old records to export: the least urgent, shown when nothing else is.
+    ...(!v.state.startsWith('recovery.') && env.archiveNotice && !env.bootNotice && attemptsLeft === undefined && CUT_NOTICE[v.data.notice ?? ''] === undefined ? { notice: env.archiveNotice } : {}),
     ...(env.bootNotice && attemptsLeft === undefined ? { notice: env.bootNotice } : {}),
     // Recovery refused a right password that is not an administrator's: say so, not just start over.
     ...(v.state.startsWith('recovery.') && v.data.notice === 'administrator-required' && attemptsLeft === undefined && ui.login.operator === '' ? { notice: rt('login.adminOnly') } : {}),
@@ -167,9 +171,9 @@ function idleTitle(v: MachineView, env: Env): Txt {
   return env.asciiOnly && !/^[\x20-\x7e]+$/.test(name) ? env.merchantName : name;
 }
 
-/** Storage first (selling may stop), then what boot found, a selling lock, the batch's anomalies. */
+/** Storage first (selling may stop), then what boot found, a selling lock, the batch's anomalies, old records to export. */
 function idleNotice(v: MachineView, env: Env): Txt | undefined {
-  return env.storageNotice ?? env.bootNotice ?? (v.data.sellingLocked ? t('notice.sellingLocked') : undefined) ?? anomalyNotice(v);
+  return env.storageNotice ?? env.bootNotice ?? (v.data.sellingLocked ? t('notice.sellingLocked') : undefined) ?? anomalyNotice(v) ?? env.archiveNotice;
 }
 
 /** A supervisor at idle sees that the batch raised anomaly flags (the day report lists them). */
@@ -226,7 +230,7 @@ const printing = (copy: ScreenData['printing']['copy']): Builder => () => ({ nam
 const customerCopy: Builder = (_v, ui) => ({ name: 'customerCopy', data: { selected: ui.selected } });
 const pin: Builder = (v, ui) => ({ name: 'pin', data: { pinLength: ui.pinLength, ...(v.data.amountFen > 0 ? { amountFen: v.data.amountFen } : {}), ...(v.data.panMasked ? { pan: v.data.panMasked } : {}) } });
 const supervisor: Builder = (v, ui, env) => {
-  const c = login(v, ui, { ...env, bootNotice: undefined });
+  const c = login(v, ui, { ...env, bootNotice: undefined, archiveNotice: undefined });
   return { ...c, data: { ...c.data, mode: 'supervisor' } };
 };
 

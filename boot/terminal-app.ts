@@ -61,7 +61,7 @@ import type { ModemView } from '../ui-lcd/screens';
 import { TlsLink } from '../runtime/host/tls';
 import { CUP_PROFILE } from '../runtime/host/fields';
 import { DeviceKeyProvider, checkDeviceKey } from '../runtime/device-key';
-import { ARCHIVE_RECORDS_MIN, archiveBlocker, archiveDirFor, archiveJournal } from '../runtime/archive';
+import { ARCHIVE_BYTES_MAX, ARCHIVE_RECORDS_MIN, archiveBlocker, archiveDirFor, archiveJournal, enforceArchiveBudget } from '../runtime/archive';
 import { deviceKeyProviderFor, keyDirFor } from '../runtime/device-key-provider';
 import { readCard } from '../runtime/txn/card';
 import { SwipeFailures } from '../runtime/txn/swipe-failures';
@@ -211,6 +211,8 @@ export interface TerminalAppOptions {
   readonly journalCheckpoint?: boolean;
   /** Records in the journal before a boot archives its settled batches (runtime/archive.ts; tests set it low). */
   readonly archiveRecordsMin?: number;
+  /** Bytes the archives may take before exported ones are removed (runtime/archive.ts ARCHIVE_BYTES_MAX; tests set it low). */
+  readonly archiveBytesMax?: number;
   /** How long after a checkpointed boot the background verify of the whole journal starts. */
   readonly backgroundVerifyDelayMs?: number;
 }
@@ -605,6 +607,8 @@ export class TerminalApp {
         if (simulator) await simulatorOperators(terminal);
         if (this.o.signOnAtLogin === true) terminal.engine.needsSignOn = true;
         this.terminal = terminal;
+        // After this boot's archive, if it made one: the archives kept within their budget.
+        this.keepArchivesInBudget();
         // Written once the first operator screen shows (saveCheckpointSoon): off the path to it.
         if (key) this.checkpointDue = { key, previousSeq: opened.checkpoint?.seq };
         if (opened.path === 'checkpoint') this.verifyLater(journal.identity);
@@ -641,6 +645,24 @@ export class TerminalApp {
       await journal.close().catch(() => undefined);
     }
     return true;
+  }
+
+  /**
+   * The archives of settled batches kept within their budget at every boot (runtime/archive.ts
+   * enforceArchiveBudget: the oldest exported ones removed, the newest never). Over the budget with
+   * the oldest not exported, nothing is removed and idle and login say so (E-STO-15) until an
+   * export. A failure here (the disk, a damaged mark) is logged: it never stops the boot.
+   */
+  private keepArchivesInBudget(): void {
+    const log = this.o.logger;
+    let needsExport = false;
+    try {
+      const b = enforceArchiveBudget(this.o.journalDir, { bytesMax: this.o.archiveBytesMax ?? ARCHIVE_BYTES_MAX, clock: this.clock, logger: log.child({ component: 'archive' }) });
+      needsExport = b.needsExport.length > 0;
+    } catch (e) {
+      log.warn({ err: String(e) }, 'archive: the archives could not be kept within their budget; the next boot tries again');
+    }
+    this.env = { ...this.env, archiveNotice: needsExport ? archiveNotice() : undefined };
   }
 
   /**
@@ -1139,6 +1161,7 @@ export class TerminalApp {
   private diagnosticsChecks(logger: Logger): Omit<DiagnosticsDeps, 'pages' | 'changed' | 'close'> {
     return {
       board: this.o.board, journalDir: this.o.journalDir, errors: this.errors, clock: this.clock, logger, swipes: this.swipes,
+      archiveBytesMax: this.o.archiveBytesMax ?? ARCHIVE_BYTES_MAX,
       networkTest: () => this.networkTest(),
       ...this.linksTest(),
       ...(this.terminal ? { signOnTest: () => this.signOnTest(), echoTest: () => this.echoTest() } : {}),
@@ -1517,6 +1540,12 @@ export function storageNotice(terminal: Terminal | undefined): Txt | undefined {
   const usage = terminal?.store.journal.usage();
   if (!usage || (!usage.nearlyFull && !usage.salesRefused)) return undefined;
   const d = usage.salesRefused ? ERRORS.STO_FULL : ERRORS.STO_NEARLY_FULL;
+  return { en: `${d.code} ${d.en.cause}: ${d.en.steps[0]}`, zh: `${d.code} ${d.zh.cause}：${d.zh.steps[0]}` };
+}
+
+/** E-STO-15 as idle and login show it: old records to export, and where. */
+export function archiveNotice(): Txt {
+  const d = ERRORS.STO_ARCHIVE_EXPORT;
   return { en: `${d.code} ${d.en.cause}: ${d.en.steps[0]}`, zh: `${d.code} ${d.zh.cause}：${d.zh.steps[0]}` };
 }
 

@@ -289,6 +289,11 @@ export const ERRORS = {
   STO_EXPORT_WRITE: def('E-STO-14', 'export-target',
     { cause: 'Writing to the USB stick failed', steps: ['Use another USB stick', 'Export again', 'Terminal data unchanged'] },
     { cause: '写入U盘失败', steps: ['换一个U盘', '重新导出', '终端数据未改动'] }),
+  // The archives of settled batches are over their budget (runtime/archive.ts ARCHIVE_BYTES_MAX)
+  // and the oldest were never exported: only an exported archive is removed. Sales go on meanwhile.
+  STO_ARCHIVE_EXPORT: def('E-STO-15', 'storage-full',
+    { cause: 'Old records need exporting', steps: ['Export them in the recovery menu with a USB stick', 'Then restart the terminal'] },
+    { cause: '旧流水需要导出', steps: ['在恢复菜单中用U盘导出', '然后重启终端'] }),
   // ---- printer
   PRN_PAPER_OUT: def('E-PRN-01', 'paper-out',
     { cause: 'Paper out', steps: ['Load paper', 'The receipt will print'] },

@@ -19,13 +19,14 @@
  *   if (!why) await archiveJournal({ journal, state, journalDir, archiveDir, deviceKey, clock });  // journal closed after
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, openSync, readdirSync, readSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readdirSync, readSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { PosError, invariant, isPosError } from '../common/errors';
+import { fsyncDir, writeFileDurably } from '../common/fsync';
 import type { Logger } from '../common/log';
 import { Manifest, exportToFile, importFromFile, readBackupManifest } from '../storage/backup';
 import { SwapStep, swapInDir } from '../storage/dir-swap';
-import { Journal } from '../storage/journal';
+import { Journal, freeBytes } from '../storage/journal';
 import { PAYLOAD_BYTES_MAX, RecordType, RecordTypeName, payloadBytes } from '../storage/record';
 import type { OriginalSale, PreAuthHold, TerminalState } from './terminal-state';
 import { Checkpoint, writeCheckpoint } from '../storage/checkpoint';
@@ -34,6 +35,27 @@ import { Store } from './store';
 
 /** Records in the live journal before it is archived: about a quarter of a busy shop's trading. */
 export const ARCHIVE_RECORDS_MIN = 50_000;
+/**
+ * Bytes the archive files may take together before the oldest exported ones are removed
+ * (enforceArchiveBudget). The data partition is 128 MiB and holds besides the archives: the live
+ * journal, which reaches about 30 MB at ARCHIVE_RECORDS_MIN records (~600 bytes a record) and more
+ * when no boot finds it settled; the next archive, written whole (~30 MB) while the old journal is
+ * still there; the journal's reserve for settlement (4 MiB), its write-ahead log, checkpoint, the
+ * device key, logs and the file system's own overhead (~10 MiB). 128 - 30 - 30 - 14 leaves ~54 MiB;
+ * 40 MiB keeps a margin for a journal that grew past its threshold before it could be archived, and
+ * holds the newest archive (always kept) with room for one more until it is exported.
+ */
+export const ARCHIVE_BYTES_MAX = 40 * 1024 * 1024;
+/**
+ * Free bytes an archive must leave on the disk beyond the archive file itself (about the journal's
+ * size): the new journal built beside the live one and the journal's settlement reserve. Below it
+ * the archive is not begun (the sales would meet a full disk, E-STO-01, before it helped).
+ */
+export const ARCHIVE_FREE_MARGIN_BYTES = 8 * 1024 * 1024;
+/** Beside an archive once the recovery export wrote it to a USB stick and flushed it (`<name>.exported`). */
+export const ARCHIVE_EXPORTED_SUFFIX = '.exported';
+/** The account of an archive removed after its export (`<name>.removed`), kept for ever (a few hundred bytes). */
+export const ARCHIVE_REMOVED_SUFFIX = '.removed';
 /** Refund-index entries per carried-state record (each at most ~40 bytes of CBOR). */
 const CARRIED_SALES_PER_RECORD = 1_000;
 /** Pre-authorization holds per carried-state record (each at most ~200 bytes of CBOR). */
@@ -193,8 +215,15 @@ export async function archiveJournal(o: ArchiveOptions): Promise<ArchiveResult> 
     carried = carriedRecords(j, o.state);
     // Named by the last record's number across archives, as backups are: names sort by it.
     file = join(o.archiveDir, `${identity}-${String(base + count).padStart(10, '0')}-${digest.slice(0, 16)}${ARCHIVE_FILE_SUFFIX}`);
+    roomFor(j, o.archiveDir);
     const manifest = exportToFile(j, file, { deviceKey: o.deviceKey, clock });
-    sha256 = readBack(file, manifest.lastDigest, digest);
+    try {
+      sha256 = readBack(file, manifest.lastDigest, digest);
+    } catch (e) {
+      // Not an archive anyone may rely on: it goes, the journal stays as it was.
+      rmSync(file, { force: true });
+      throw e;
+    }
   } finally {
     await j.close();
   }
@@ -202,27 +231,36 @@ export async function archiveJournal(o: ArchiveOptions): Promise<ArchiveResult> 
   const built = `${o.journalDir}.archiving-${t}`;
   let now: number | undefined;
   let checkpoint: Omit<Checkpoint, 'ino' | 'txnId'> | undefined;
-  const fresh = await Journal.open({ dir: built, identity, clock: () => now ?? clock() });
   try {
-    await fresh.appendMany([{ type: 'recovery', payload: { action: 'archived', reason: 'settled batches archived', archive: basename(file), archiveSha256: sha256, seq: count, digest, count, baseSeq: base + count } }]);
-    for (const r of carried) {
-      now = r.timeMs;
-      await fresh.appendMany([{ type: r.type, payload: r.payload }], { reserve: true });
-      now = undefined;
-    }
-    // The boot checkpoint of the new journal (storage/checkpoint.ts), written before it is put in
-    // place (the rename keeps data.mdb's inode): the boot that archives opens it on the checkpoint
-    // path instead of verifying it again in a child. It names an LMDB record: the log goes there first.
-    if (o.checkpointKey) {
-      fresh.checkpointSync();
-      if (fresh.checkpointedSeq === fresh.lastSeq) {
-        checkpoint = { identity, seq: fresh.lastSeq, digest: fresh.lastDigest, writtenAtMs: clock(), state: encodeState(Store.load(fresh).state) };
+    const fresh = await Journal.open({ dir: built, identity, clock: () => now ?? clock() });
+    try {
+      await fresh.appendMany([{ type: 'recovery', payload: { action: 'archived', reason: 'settled batches archived', archive: basename(file), archiveSha256: sha256, seq: count, digest, count, baseSeq: base + count } }]);
+      for (const r of carried) {
+        now = r.timeMs;
+        await fresh.appendMany([{ type: r.type, payload: r.payload }], { reserve: true });
+        now = undefined;
       }
+      // The boot checkpoint of the new journal (storage/checkpoint.ts), written before it is put in
+      // place (the rename keeps data.mdb's inode): the boot that archives opens it on the checkpoint
+      // path instead of verifying it again in a child. It names an LMDB record: the log goes there first.
+      if (o.checkpointKey) {
+        fresh.checkpointSync();
+        if (fresh.checkpointedSeq === fresh.lastSeq) {
+          checkpoint = { identity, seq: fresh.lastSeq, digest: fresh.lastDigest, writtenAtMs: clock(), state: encodeState(Store.load(fresh).state) };
+        }
+      }
+    } finally {
+      await fresh.close();
     }
-  } finally {
-    await fresh.close();
+    if (checkpoint && o.checkpointKey) writeCheckpoint(built, o.checkpointKey, checkpoint);
+  } catch (e) {
+    // A failure before the swap (ENOSPC while the new journal is built, most likely) leaves the old
+    // journal live as it was; the staging folder and the archive file no journal links go, so they
+    // neither fill the disk nor count against the archives' budget.
+    rmSync(built, { recursive: true, force: true });
+    rmSync(file, { force: true });
+    throw e;
   }
-  if (checkpoint && o.checkpointKey) writeCheckpoint(built, o.checkpointKey, checkpoint);
   o.afterStep?.('built');
   const aside = `${o.journalDir}.archived-${t}`;
   swapInDir({ live: o.journalDir, built, aside, afterStep: o.afterStep });
@@ -230,6 +268,17 @@ export async function archiveJournal(o: ArchiveOptions): Promise<ArchiveResult> 
   o.afterStep?.('old-removed');
   o.logger?.info({ file: basename(file), count, carried: carried.length }, 'journal: settled batches archived; a new journal carries the state');
   return { file, sha256, count, carried: carried.length + 1 };
+}
+
+/**
+ * Refuses (E-STO-01) an archive the disk has no room for: the archive file (about the journal's
+ * bytes) and ARCHIVE_FREE_MARGIN_BYTES. Nothing is written then; the next boot tries again.
+ */
+function roomFor(j: Journal, archiveDir: string): void {
+  const free = freeBytes(existsSync(archiveDir) ? archiveDir : dirname(archiveDir));
+  if (free === undefined) return;
+  const needed = j.usage().usedBytes + ARCHIVE_FREE_MARGIN_BYTES;
+  if (free < needed) throw new PosError('STO_FULL', `no room to archive the journal: ${free} bytes free, ${needed} needed`, { freeBytes: free, neededBytes: needed });
 }
 
 /**
@@ -294,17 +343,32 @@ export interface ArchiveCheck {
   readonly file: string;
   readonly count: number;
   readonly createdAtMs: number;
+  /** The file's bytes (what it counts against ARCHIVE_BYTES_MAX); a removed one's as it was. */
+  readonly bytes: number;
+  /** `exported`: its export mark is there; `removed`: removed after its export (its account is kept). */
+  readonly status: 'kept' | 'exported' | 'removed';
   /** Named by the journal after it (the live one, or the next archive), with this SHA-256. */
   readonly linked: boolean;
-  /** `verified`: SHA-256, every record and the chain checked, and its end is the link's; else why not. */
+  /**
+   * `verified`: SHA-256, every record and the chain checked, and its end is the link's;
+   * REMOVED_AFTER_EXPORT: the file is gone and its account names what the link names; else why not.
+   */
   readonly verdict?: string;
+}
+
+/** The verdict of a linked archive that was removed after its export, by its account. */
+export const REMOVED_AFTER_EXPORT = 'removed after export';
+
+/** Verdicts that are not faults (`pos journal archives --verify` exits 4 on any other). */
+export function verdictHolds(verdict: string | undefined): boolean {
+  return verdict === undefined || verdict === 'verified' || verdict === REMOVED_AFTER_EXPORT;
 }
 
 /** Archive files of a journal, oldest first (by when each was written). */
 export function listArchives(journalDir: string): Array<{ file: string; manifest: Manifest }> {
   const dir = archiveDirFor(journalDir);
   if (!existsSync(dir)) return [];
-  return readdirSync(dir).filter((f) => f.endsWith(ARCHIVE_FILE_SUFFIX)).map((f) => ({ file: join(dir, f), manifest: readBackupManifest(join(dir, f)) }))
+  return readdirSync(dir).filter((f) => f.endsWith(ARCHIVE_FILE_SUFFIX) && !f.startsWith('.')).map((f) => ({ file: join(dir, f), manifest: readBackupManifest(join(dir, f)) }))
     .sort((a, b) => a.manifest.createdAtMs - b.manifest.createdAtMs);
 }
 
@@ -313,12 +377,20 @@ export function listArchives(journalDir: string): Array<{ file: string; manifest
  * record 2, `recovery` `archived`) names a file and its SHA-256; the file must have that digest,
  * import whole (trailer, authentication tag, every record's frame, the chain from the genesis,
  * the manifest), and end at the record and digest the link names. Each import goes to a scratch
- * folder beside the archives (the same disk, not RAM) that is removed after. Archives no link
- * names are listed unverified.
+ * folder beside the archives (the same disk, not RAM) that is removed after. A file removed after
+ * its export is vouched for by its account instead (same name, SHA-256, count and last digest as
+ * the link; then the account's own link leads on); a file gone without one is `missing`.
+ * Archives no link names are listed unverified.
  */
 export async function verifyArchives(journalDir: string, deviceKey: () => Buffer, verify: boolean): Promise<ArchiveCheck[]> {
   const files = listArchives(journalDir);
-  const checks = new Map<string, ArchiveCheck>(files.map(({ file, manifest }) => [basename(file), { file, count: manifest.count, createdAtMs: manifest.createdAtMs, linked: false }]));
+  const accounts = readRemovalAccounts(journalDir);
+  const checks = new Map<string, ArchiveCheck>(files.map(({ file, manifest }) => [basename(file), {
+    file, count: manifest.count, createdAtMs: manifest.createdAtMs, bytes: statSync(file).size, status: readExportMark(file) ? 'exported' : 'kept', linked: false,
+  }]));
+  for (const a of accounts.values()) {
+    if (!checks.has(a.archive)) checks.set(a.archive, { file: join(archiveDirFor(journalDir), a.archive), count: a.count, createdAtMs: a.createdAtMs, bytes: a.bytes, status: 'removed', linked: false });
+  }
   let link = await linkOf(journalDir, true);
   const seen = new Set<string>();
   while (link && !seen.has(link.archive)) {
@@ -327,8 +399,15 @@ export async function verifyArchives(journalDir: string, deviceKey: () => Buffer
     link = undefined;
     const c = checks.get(cur.archive);
     if (!c) {
-      checks.set(cur.archive, { file: join(archiveDirFor(journalDir), cur.archive), count: cur.count, createdAtMs: 0, linked: true, verdict: 'missing' });
+      checks.set(cur.archive, { file: join(archiveDirFor(journalDir), cur.archive), count: cur.count, createdAtMs: 0, bytes: 0, status: 'kept', linked: true, verdict: 'missing' });
       break;
+    }
+    if (c.status === 'removed') {
+      const a = accounts.get(cur.archive);
+      const holds = a !== undefined && a.sha256 === cur.archiveSha256 && a.count === cur.count && a.lastDigest === cur.digest;
+      checks.set(cur.archive, { ...c, linked: true, verdict: holds ? REMOVED_AFTER_EXPORT : `removed, but its account is not what the journal after it names (SHA-256 ${a?.sha256.slice(0, 16) ?? '?'}... against ${cur.archiveSha256.slice(0, 16)}...)` });
+      if (holds && verify) link = a.previous;
+      continue;
     }
     checks.set(cur.archive, { ...c, linked: true });
     if (!verify) break;
@@ -381,17 +460,28 @@ export async function exportArchives(journalDir: string, target: string, passphr
     const scratch = join(archiveDirFor(journalDir), `.exporting-${process.pid}`);
     rmSync(scratch, { recursive: true, force: true });
     try {
-      await importFromFile(file, scratch, { deviceKey }, clock);
+      // The SHA-256 of the file as it is before it is read: the mark names what was exported.
+      const sha256 = fileDigests(file).sha256;
+      const r = await importFromFile(file, scratch, { deviceKey }, clock);
+      const previous = await linkOf(scratch, true);
       const j = await Journal.open({ dir: scratch, readOnly: true });
+      let to: string;
       try {
         // `.posarc`, not `.posbak`: the recovery menu's import lists backups only (an archive
         // restored in place of the journal would set the terminal back by a quarter).
-        const to = join(target, `${ARCHIVE_EXPORT_PREFIX}${basename(file)}`);
+        to = join(target, `${ARCHIVE_EXPORT_PREFIX}${basename(file)}`);
+        // Durable on the stick when it returns: the file's fsync, the rename, the folder's fsync.
         exportToFile(j, to, { passphrase, clock });
         out.push(to);
       } finally {
         await j.close();
       }
+      // Only now: the proof that lets the archive be removed when the archives are over their budget.
+      const mark: ExportMark = {
+        format: 1, archive: basename(file), sha256, count: r.manifest.count, lastDigest: r.manifest.lastDigest, exportedAtMs: clock(), exportedAs: basename(to),
+        ...(previous ? { previous } : {}),
+      };
+      writeFileDurably(`${file}${ARCHIVE_EXPORTED_SUFFIX}`, `${JSON.stringify(mark)}\n`);
     } finally {
       rmSync(scratch, { recursive: true, force: true });
     }
@@ -401,3 +491,195 @@ export async function exportArchives(journalDir: string, target: string, passphr
 
 /** An archive as exported (under the export's passphrase): `pos journal import --in` reads it like a backup. */
 export const ARCHIVE_EXPORT_PREFIX = 'exported-';
+
+// ---------------------------------------------------------------- retention (the archives' budget)
+
+/**
+ * The proof that an archive left the terminal: written beside it (`<name>.exported`, durably) only
+ * after the recovery export wrote it to the USB stick and flushed it there (exportToFile: the file's
+ * fsync, the rename, the stick folder's fsync). It names the SHA-256 of the file that was exported:
+ * a file changed since is not taken as exported.
+ */
+export interface ExportMark {
+  readonly format: 1;
+  readonly archive: string;
+  readonly sha256: string;
+  readonly count: number;
+  readonly lastDigest: string;
+  readonly exportedAtMs: number;
+  /** The file written on the stick. */
+  readonly exportedAs: string;
+  /** The archive's own link (its record 2) to the one before it, when it continues one. */
+  readonly previous?: ArchiveLink;
+}
+
+/**
+ * What is kept of an archive removed after its export (`<name>.removed`, durably, before the file
+ * goes): enough for `pos journal archives --verify` to follow the chain through it.
+ */
+export interface RemovalAccount extends Omit<ExportMark, 'format'> {
+  readonly format: 1;
+  /** Its records' numbers across archives (the file name's count is the last). */
+  readonly firstRecord: number;
+  readonly lastRecord: number;
+  readonly bytes: number;
+  /** When the archive was written (its manifest's createdAtMs): the listing's order. */
+  readonly createdAtMs: number;
+  readonly removedAtMs: number;
+}
+
+function readJson(file: string): Record<string, unknown> | undefined {
+  try {
+    const v: unknown = JSON.parse(readFileSync(file, 'utf8'));
+    return v !== null && typeof v === 'object' ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function asLink(v: unknown): ArchiveLink | undefined {
+  if (v === null || typeof v !== 'object') return undefined;
+  const p = v as Record<string, unknown>;
+  if (typeof p.archive !== 'string' || typeof p.archiveSha256 !== 'string' || typeof p.digest !== 'string' || typeof p.count !== 'number') return undefined;
+  return { archive: p.archive, archiveSha256: p.archiveSha256, digest: p.digest, count: p.count };
+}
+
+/** The export proof of an archive file, when there is a well-formed one for it. */
+export function readExportMark(file: string): ExportMark | undefined {
+  const v = readJson(`${file}${ARCHIVE_EXPORTED_SUFFIX}`);
+  if (!v || v.format !== 1 || v.archive !== basename(file) || typeof v.sha256 !== 'string' || typeof v.count !== 'number' || typeof v.lastDigest !== 'string' || typeof v.exportedAtMs !== 'number' || typeof v.exportedAs !== 'string') return undefined;
+  const previous = asLink(v.previous);
+  return { format: 1, archive: v.archive, sha256: v.sha256, count: v.count, lastDigest: v.lastDigest, exportedAtMs: v.exportedAtMs, exportedAs: v.exportedAs, ...(previous ? { previous } : {}) };
+}
+
+/** The removal accounts in an archive folder, by archive name. */
+export function readRemovalAccounts(journalDir: string): Map<string, RemovalAccount> {
+  const dir = archiveDirFor(journalDir);
+  const out = new Map<string, RemovalAccount>();
+  if (!existsSync(dir)) return out;
+  for (const f of readdirSync(dir)) {
+    if (!f.endsWith(ARCHIVE_REMOVED_SUFFIX) || f.startsWith('.')) continue;
+    const v = readJson(join(dir, f));
+    const archive = f.slice(0, -ARCHIVE_REMOVED_SUFFIX.length);
+    if (!v || v.format !== 1 || v.archive !== archive || typeof v.sha256 !== 'string' || typeof v.count !== 'number' || typeof v.lastDigest !== 'string'
+      || typeof v.firstRecord !== 'number' || typeof v.lastRecord !== 'number' || typeof v.bytes !== 'number' || typeof v.createdAtMs !== 'number' || typeof v.removedAtMs !== 'number') continue;
+    const previous = asLink(v.previous);
+    out.set(archive, {
+      format: 1, archive, sha256: v.sha256, count: v.count, lastDigest: v.lastDigest, exportedAtMs: Number(v.exportedAtMs), exportedAs: String(v.exportedAs),
+      firstRecord: v.firstRecord, lastRecord: v.lastRecord, bytes: v.bytes, createdAtMs: v.createdAtMs, removedAtMs: v.removedAtMs, ...(previous ? { previous } : {}),
+    });
+  }
+  return out;
+}
+
+/** The last record's number across archives, from an archive's name (`<identity>-<10 digits>-<16 hex>.posarc`). */
+function lastRecordOf(name: string, count: number): number {
+  const m = /-(\d{10})-[0-9a-f]{16}\.posarc$/.exec(name);
+  return m ? Number(m[1]) : count;
+}
+
+/** Steps of a removal, in order (tests stop after one, as a power cut would). */
+export type RemovalStep = 'account-written' | 'archive-removed' | 'mark-removed';
+
+export interface ArchiveBudget {
+  /** Bytes of the archive files kept (after any removal). */
+  readonly totalBytes: number;
+  readonly bytesMax: number;
+  readonly kept: number;
+  /** Archives removed now (their accounts written before). */
+  readonly removed: readonly RemovalAccount[];
+  /**
+   * Over the budget, the archives (oldest first) that hold it there and are not exported: nothing
+   * is removed until they are (E-STO-15). Empty when under budget, or when only the newest is left.
+   */
+  readonly needsExport: readonly string[];
+}
+
+export interface BudgetOptions {
+  readonly bytesMax?: number;
+  readonly clock?: () => number;
+  readonly logger?: Logger;
+  readonly afterStep?: (step: RemovalStep, archive: string) => void;
+}
+
+/**
+ * The archives against their budget, read only (diagnostics, the CLI): the marks are taken as they
+ * are (the removal checks each file's SHA-256 against its mark first).
+ */
+export function archiveBudget(journalDir: string, bytesMax = ARCHIVE_BYTES_MAX): ArchiveBudget {
+  const files = listArchives(journalDir).map((a) => ({ ...a, bytes: statSync(a.file).size }));
+  let total = files.reduce((n, f) => n + f.bytes, 0);
+  const needsExport: string[] = [];
+  for (const f of files.slice(0, -1)) {
+    if (total <= bytesMax) break;
+    if (!readExportMark(f.file)) needsExport.push(basename(f.file));
+    else total -= f.bytes;
+  }
+  return { totalBytes: files.reduce((n, f) => n + f.bytes, 0), bytesMax, kept: files.length, removed: [], needsExport: total > bytesMax ? needsExport : [] };
+}
+
+/**
+ * Keeps the archives within `bytesMax` (storage/JOURNAL_FORMAT.md, "Archive retention"): first
+ * finishes a removal a power cut stopped (an account written, the file still there), then, while
+ * the files take more than the budget, removes the oldest if it is exported (its mark, and the
+ * file's SHA-256 equal to the mark's) and not the newest. The first one that is not exported stops
+ * it: the archives kept always continue the chain from the live journal without a gap. Each
+ * removal: the account written durably, the file unlinked and the folder fsynced, the mark removed.
+ */
+export function enforceArchiveBudget(journalDir: string, o: BudgetOptions = {}): ArchiveBudget {
+  const bytesMax = o.bytesMax ?? ARCHIVE_BYTES_MAX;
+  const clock = o.clock ?? Date.now;
+  const dir = archiveDirFor(journalDir);
+  const removed: RemovalAccount[] = [];
+  const accounts = readRemovalAccounts(journalDir);
+  for (const [name, account] of accounts) {
+    if (existsSync(join(dir, name))) {
+      removeArchiveFile(dir, account, o);
+      removed.push(account);
+    } else if (existsSync(join(dir, `${name}${ARCHIVE_EXPORTED_SUFFIX}`))) {
+      rmSync(join(dir, `${name}${ARCHIVE_EXPORTED_SUFFIX}`), { force: true });
+      fsyncDir(dir);
+    }
+  }
+  const files = listArchives(journalDir).map((a) => ({ ...a, bytes: statSync(a.file).size }));
+  let total = files.reduce((n, f) => n + f.bytes, 0);
+  const needsExport: string[] = [];
+  let removedNow = 0;
+  let stopped = false;
+  for (const f of files.slice(0, -1)) {
+    if (total <= bytesMax) break;
+    const name = basename(f.file);
+    const mark = stopped ? undefined : readExportMark(f.file);
+    const proof = mark && mark.count === f.manifest.count && mark.lastDigest === f.manifest.lastDigest && fileDigests(f.file).sha256 === mark.sha256;
+    if (!mark || !proof) {
+      if (mark && !stopped) o.logger?.warn({ archive: name }, 'archive: changed since its export; kept until exported again');
+      stopped = true;
+      needsExport.push(name);
+      continue;
+    }
+    const lastRecord = lastRecordOf(name, f.manifest.count);
+    const account: RemovalAccount = {
+      format: 1, archive: name, sha256: mark.sha256, count: mark.count, lastDigest: mark.lastDigest, exportedAtMs: mark.exportedAtMs, exportedAs: mark.exportedAs,
+      ...(mark.previous ? { previous: mark.previous } : {}), firstRecord: lastRecord - f.manifest.count + 1, lastRecord, bytes: f.bytes, createdAtMs: f.manifest.createdAtMs, removedAtMs: clock(),
+    };
+    writeFileDurably(join(dir, `${name}${ARCHIVE_REMOVED_SUFFIX}`), `${JSON.stringify(account)}\n`);
+    o.afterStep?.('account-written', name);
+    removeArchiveFile(dir, account, o);
+    removed.push(account);
+    removedNow += 1;
+    total -= f.bytes;
+  }
+  if (removed.length > 0) o.logger?.info({ removed: removed.map((a) => a.archive), totalBytes: total, bytesMax }, 'archive: exported archives removed to keep within the budget');
+  if (total > bytesMax && needsExport.length > 0) o.logger?.warn({ code: 'E-STO-15', needsExport, totalBytes: total, bytesMax }, 'archive: over the budget; the oldest archives are not exported (recovery menu, USB export)');
+  return { totalBytes: total, bytesMax, kept: files.length - removedNow, removed, needsExport: total > bytesMax ? needsExport : [] };
+}
+
+/** The file, then its mark, each removal made durable (the folder's fsync) before the next step. */
+function removeArchiveFile(dir: string, account: RemovalAccount, o: BudgetOptions): void {
+  rmSync(join(dir, account.archive), { force: true });
+  fsyncDir(dir);
+  o.afterStep?.('archive-removed', account.archive);
+  rmSync(join(dir, `${account.archive}${ARCHIVE_EXPORTED_SUFFIX}`), { force: true });
+  fsyncDir(dir);
+  o.afterStep?.('mark-removed', account.archive);
+}

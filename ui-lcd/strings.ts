@@ -411,6 +411,7 @@ export const STRINGS = {
   'diag.damagedAt': s('damaged at record {n}', '第{n}条记录损坏'),
   'diag.journalState': s('journal {status}', '流水{status}'),
   'diag.free': s('free {free} of {total} MB', '可用{free}/{total} MB'),
+  'diag.archives': s('{n} archives {used}/{max} MB', '归档{n}个 {used}/{max} MB'),
   'diag.printerStatus': s('online {online} paper {paper} cover {cover}', '联机{online} 纸{paper} 盖{cover}'),
   'diag.yes': s('true', '是'),
   'diag.no': s('false', '否'),

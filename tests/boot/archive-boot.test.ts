@@ -23,11 +23,12 @@ const STATE_WAIT_MS_MAX = 60_000;
 /** The test's threshold: above what the new journal starts with, below the journal it archives. */
 const RECORDS_MIN = 60;
 
-async function bootToLogin(root: string): Promise<void> {
+async function bootToLogin(root: string, archiveBytesMax?: number): Promise<ProbeSnapshot> {
   const sim = await createSimBoard();
   const app = TerminalApp.create({
     board: sim.board, journalDir: join(root, 'journal'), backupDir: join(root, 'backup'), host: { host: '127.0.0.1', port: 9 },
     logger: silentLogger, scryptN: 1024, backgroundVerifyDelayMs: STATE_WAIT_MS_MAX, archiveRecordsMin: RECORDS_MIN,
+    ...(archiveBytesMax !== undefined ? { archiveBytesMax } : {}),
   });
   try {
     const seen: string[] = [];
@@ -40,7 +41,7 @@ async function bootToLogin(root: string): Promise<void> {
       });
     });
     await app.boot();
-    await reached;
+    return await reached;
   } finally {
     await app.stop();
     await sim.close();
@@ -48,12 +49,12 @@ async function bootToLogin(root: string): Promise<void> {
 }
 
 /** Appends filler and a closed batch (nothing owed, nothing in the new batch). */
-async function settledDay(dir: string, fillers: number): Promise<number> {
+async function settledDay(dir: string, fillers: number, batch = 1): Promise<number> {
   const j = await Journal.open({ dir, identity: SIM_IDENTITY });
   try {
     for (let i = 0; i < fillers; i++) await j.append('test', { i, note: 'a day of records' });
-    await j.append('batchClosed', { batch: 1, nextBatch: 2, totals: { saleAmountFen: 0, saleCount: 0, refundAmountFen: 0, refundCount: 0 }, verdict: 'balanced', offlineNotTaken: [] });
-    await j.append('receiptPrinted', { stan: 0, copy: 'settlement', reprint: false, batch: 1 });
+    await j.append('batchClosed', { batch, nextBatch: batch + 1, totals: { saleAmountFen: 0, saleCount: 0, refundAmountFen: 0, refundCount: 0 }, verdict: 'balanced', offlineNotTaken: [] });
+    await j.append('receiptPrinted', { stan: 0, copy: 'settlement', reprint: false, batch });
     return j.lastSeq;
   } finally {
     await j.close();
@@ -103,6 +104,21 @@ describe('terminal: the boot archives settled batches', function () {
     await bootToLogin(root);
     assert.equal((await head(dir)).lastSeq >= after.lastSeq, true);
     assert.equal(readdirSync(archiveDirFor(dir)).filter((f) => f.endsWith(ARCHIVE_FILE_SUFFIX)).length, 1);
+  });
+
+  it('archivesOverTheirBudgetNeverExported_areKept_andLoginSaysE-STO-15', async () => {
+    const dir = join(root, 'journal');
+    await bootToLogin(root);
+    await settledDay(dir, RECORDS_MIN);
+    await bootToLogin(root, 1);
+    await settledDay(dir, RECORDS_MIN, 2);
+    const login = await bootToLogin(root, 1);
+    const files = readdirSync(archiveDirFor(dir)).filter((f) => f.endsWith(ARCHIVE_FILE_SUFFIX));
+    assert.equal(files.length, 2, 'nothing removed: neither archive was exported');
+    assert.ok(login.screen.text.join('\n').includes('E-STO-15'), login.screen.text.join('\n'));
+    // Under a budget that holds them, no notice.
+    const calm = await bootToLogin(root);
+    assert.ok(!calm.screen.text.join('\n').includes('E-STO-15'), calm.screen.text.join('\n'));
   });
 
   it('aJournalWithNothingSettledIsNotArchived', async () => {
