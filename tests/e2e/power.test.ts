@@ -5,7 +5,7 @@
  * the recovery menu behind the administrator's password.
  */
 import { strict as assert } from 'node:assert';
-import { readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { AcquirerSimulator } from '../../sim/host/simulator';
 import { Driver, journalState, assertLedgerAgrees, terminalPerTest } from './driver';
@@ -63,7 +63,10 @@ describe('e2e: battery pulled mid-sale, reset button held at boot', function () 
     assert.notEqual(mine.status, 'approved');
   });
 
-  it('reset button held through boot: recovery, administrator only (00 / 123456), export to the board backup directory', async () => {
+  it('reset button held through boot: recovery, administrator only (00 / 123456), export to the USB stick', async () => {
+    // The simulator's stick: a folder that exists (boot/usb-stick.ts); a real board needs a mounted one.
+    d.usbDir = join(dir, 'usb');
+    mkdirSync(d.usbDir, { recursive: true });
     await d.powerOn();
     await d.until('login');
     assert.equal(await d.powerOff(), 0);
@@ -85,7 +88,7 @@ describe('e2e: battery pulled mid-sale, reset button held at boot', function () 
     await d.keys('123456OK');
     const report = await d.screen('recoveryReport:export', 30_000);
     assert.ok(/exported \d+ records/.test(report.join(' ')), `export: ${report.join('|')}`);
-    assert.ok(readdirSync(join(dir, 'backup')).some((f) => f.endsWith('.posbak')), 'the backup file is in the board backup directory');
+    assert.ok(readdirSync(d.usbDir).some((f) => f.endsWith('.posbak')), 'the backup file is on the stick');
     await d.keys('OK');
     await d.screen('recovery');
     // Restart from the menu (7): a normal boot, reset no longer held.
