@@ -10,12 +10,11 @@
  * (`takenAsMounted`, set for a board file with "simulator": true); a real board needs a mount.
  * Loaded on first use (boot/terminal-app.ts, boot/recovery-menu.ts), not at the terminal's start.
  */
-import { readFileSync, realpathSync, statSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { PosError } from '../common/errors';
+import { MOUNTINFO_FILE, readMounts } from './mountinfo';
 
-/** The kernel's list of this process's mounts (proc(5)): field 5 is the mount point. */
-export const MOUNTINFO_FILE = '/proc/self/mountinfo';
 
 /**
  * Whether `dir` is a directory with a file system mounted on it: its device differs from its
@@ -33,15 +32,7 @@ export function isMountPoint(dir: string, mountinfoFile: string = MOUNTINFO_FILE
   try {
     if (statSync(real).dev !== statSync(dirname(real)).dev) return true;
   } catch { /* the parent cannot be read: the mount table decides */ }
-  let table: string;
-  try { table = readFileSync(mountinfoFile, 'utf8'); } catch { return false; }
-  const listed = mountinfoEscaped(real);
-  return table.split('\n').some((line) => line.split(' ')[4] === listed);
-}
-
-/** A path as mountinfo writes it: space, tab, newline and backslash as three octal digits. */
-function mountinfoEscaped(path: string): string {
-  return path.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
+  try { return readMounts(mountinfoFile).some((m) => m.mountPoint === real); } catch { return false; }
 }
 
 function isDirectory(dir: string): boolean {

@@ -28,6 +28,7 @@ import { closeSync, constants, existsSync, openSync, readdirSync, readFileSync, 
 import { basename, dirname, join } from 'node:path';
 import { PosError } from '../../common/errors';
 import { SECTOR_BYTES } from './disk-image';
+import { readMounts } from '../mountinfo';
 
 /** blockdev and partx answer at once; longer means the device is gone. */
 const TOOL_TIMEOUT_MS_MAX = 10_000;
@@ -134,10 +135,9 @@ function usesOf(name: string): string[] {
   const parts = kernelPartitions(name);
   const devs = new Map<string, string>([[readFileSync(`/sys/class/block/${name}/dev`, 'utf8').trim(), name], ...parts.map((p): [string, string] => [p.dev, p.name])]);
   const uses: string[] = [];
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const f = line.split(' ');
-    const who = devs.get(f[2] ?? '');
-    if (who) uses.push(`/dev/${who} is mounted at ${unescapeMount(f[4] ?? '?')}`);
+  for (const m of readMounts()) {
+    const who = devs.get(m.dev);
+    if (who) uses.push(`/dev/${who} is mounted at ${m.mountPoint}`);
   }
   for (const line of readFileSync('/proc/swaps', 'utf8').split('\n').slice(1)) {
     const file = line.split(/\s+/)[0];
@@ -159,11 +159,6 @@ function devNumbers(rdev: bigint): string {
   const major = ((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn);
   const minor = (rdev & 0xffn) | ((rdev >> 12n) & ~0xffn);
   return `${major}:${minor}`;
-}
-
-/** mountinfo escapes space, tab, newline and backslash as octal. */
-function unescapeMount(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
 
 /** "mmcblk0" for "mmcblk0p2", "sda" for "sda1", "loop3" for "loop3p1": the disk a partition belongs to. */
