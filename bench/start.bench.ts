@@ -72,7 +72,7 @@ import { HOST_SIM_LINE_PREFIX, keySequence } from '../sim/control-server';
 import { controlLine } from '../sim/host/cli';
 import { codeCacheFile } from '../boot/code-cache';
 import { initSlots } from '../boot/update-slots';
-import { SETPRIV_PATH } from '../common/spawn';
+import { SETPRIV_PATH, procStatFields } from '../common/spawn';
 import { unitMallocEnv, unitNodeFlags } from './memory.bench';
 import type { ProbeSnapshot } from '../boot/terminal-app';
 import { yuan } from '../common/money';
@@ -353,9 +353,15 @@ interface SlowFigures { readyMs: number; loginMs: number; ownLoginMs: number; ok
  * which the quota scales with the rest though the 7-Zip calibration does not weigh it.
  */
 function kernelPart(pid: number | undefined): { sysMs: number; faults: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const fields = statFields(pid);
   return { sysMs: (Number(fields[12]) * 1000) / USER_HZ, faults: Number(fields[7]) };
+}
+
+/** /proc/PID/stat's fields after the command name (common/spawn.ts); a process that is gone is an error. */
+function statFields(pid: number | undefined): string[] {
+  const fields = procStatFields(pid);
+  if (!fields) throw new Error(`no /proc/${pid}/stat: the terminal process is gone`);
+  return fields;
 }
 
 /** Clock ticks per second of /proc/PID/stat's times (USER_HZ: 100 on Linux). */
@@ -366,8 +372,7 @@ const USER_HZ = 100;
  * work a start costs, which a busy machine does not inflate as it does the wall clock (10 ms steps).
  */
 function cpuMs(pid: number | undefined): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const fields = statFields(pid);
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / USER_HZ;
 }
 
