@@ -40,7 +40,7 @@ import type { KeyEvent, KeyName } from '../hal/keypad';
 import type { DisplayCapabilities } from '../hal/display';
 import { SignaturePad, isSignatureAborted } from '../hal/signature-pad';
 import { SIGNATURE_BYTES_MAX, SIGNATURE_PIXELS_MAX } from '../runtime/txn/engine';
-import { ERRORS, PosError, isPosError } from '../common/errors';
+import { ERRORS, ErrorDef, PosError, isPosError } from '../common/errors';
 import { Journal } from '../storage/journal';
 import { openForBoot, verifyInBackground } from '../storage/boot-open';
 import { acquireTerminalLock } from './terminal-lock';
@@ -1539,13 +1539,16 @@ function need<T>(v: T | undefined): T {
 export function storageNotice(terminal: Terminal | undefined): Txt | undefined {
   const usage = terminal?.store.journal.usage();
   if (!usage || (!usage.nearlyFull && !usage.salesRefused)) return undefined;
-  const d = usage.salesRefused ? ERRORS.STO_FULL : ERRORS.STO_NEARLY_FULL;
-  return { en: `${d.code} ${d.en.cause}: ${d.en.steps[0]}`, zh: `${d.code} ${d.zh.cause}：${d.zh.steps[0]}` };
+  return noticeOf(usage.salesRefused ? ERRORS.STO_FULL : ERRORS.STO_NEARLY_FULL);
 }
 
 /** E-STO-15 as idle and login show it: old records to export, and where. */
 export function archiveNotice(): Txt {
-  const d = ERRORS.STO_ARCHIVE_EXPORT;
+  return noticeOf(ERRORS.STO_ARCHIVE_EXPORT);
+}
+
+/** An error as an idle or login notice: its code, cause and first step. */
+function noticeOf(d: ErrorDef): Txt {
   return { en: `${d.code} ${d.en.cause}: ${d.en.steps[0]}`, zh: `${d.code} ${d.zh.cause}：${d.zh.steps[0]}` };
 }
 
