@@ -11,6 +11,11 @@
       "cflags": ["-Wall", "-Wextra", "-O2"]
     },
     {
+      "target_name": "password_kdf",
+      "sources": ["native/password_kdf.c"],
+      "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter"]
+    },
+    {
       "target_name": "mem_reclaim",
       "sources": ["native/mem_reclaim.cc"],
       "cflags_cc": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-cast-function-type"]

@@ -703,7 +703,8 @@ async function slowCpu(host: AcquirerSimulator): Promise<void> {
     }
     for (const [k, c] of configs.entries()) {
       const m = (f: keyof SlowFigures): number => median(runs[k].map((r) => r[f]));
-      lines.push(`  ${c.name.padEnd(48)} start -> control up ${m('readyMs').toFixed(0).padStart(5)} ms, -> login ${m('loginMs').toFixed(0).padStart(5)} ms (terminal's own ${m('ownLoginMs').toFixed(0)}), OK -> idle ${m('okToIdleMs').toFixed(0).padStart(4)} ms; start -> idle ${(m('loginMs') + m('okToIdleMs')).toFixed(0).padStart(5)} ms; CPU to login ${m('cpuLoginMs').toFixed(0).padStart(4)} ms, to idle ${m('cpuIdleMs').toFixed(0).padStart(4)} ms${typeof cg === 'string' ? '' : ` (/ quota: ${(m('cpuIdleMs') / (quota.pct / 100)).toFixed(0)} ms)`}; of it system ${m('sysIdleMs').toFixed(0)} ms, ${m('faultsIdle').toFixed(0)} page faults`);
+      const each = runs[k].map((r) => (r.loginMs + r.okToIdleMs).toFixed(0)).join(' ');
+      lines.push(`  ${c.name.padEnd(48)} start -> control up ${m('readyMs').toFixed(0).padStart(5)} ms, -> login ${m('loginMs').toFixed(0).padStart(5)} ms (terminal's own ${m('ownLoginMs').toFixed(0)}), OK -> idle ${m('okToIdleMs').toFixed(0).padStart(4)} ms; start -> idle ${(m('loginMs') + m('okToIdleMs')).toFixed(0).padStart(5)} ms; CPU to login ${m('cpuLoginMs').toFixed(0).padStart(4)} ms, to idle ${m('cpuIdleMs').toFixed(0).padStart(4)} ms${typeof cg === 'string' ? '' : ` (/ quota: ${(m('cpuIdleMs') / (quota.pct / 100)).toFixed(0)} ms)`}; of it system ${m('sysIdleMs').toFixed(0)} ms, ${m('faultsIdle').toFixed(0)} page faults; each boot's start -> idle ${each} ms`);
     }
     lines.push(`  load average at the end: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
     // Key to screen: the unit's path with the code cache.

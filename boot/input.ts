@@ -111,6 +111,8 @@ export interface ControllerDeps {
   changed(): void;
   /** The signature pad takes OK, CLEAR and CANCEL on the signature screen while it captures: true when it took the key. */
   signatureKey?(key: KeyName): boolean;
+  /** A key on a screen whose typing ends in a password check (runtime/password-kdf.ts expectPasswordCheck). */
+  passwordExpected?(): void;
   idleTimeoutMs?: number;
 }
 
@@ -156,6 +158,7 @@ export class InputController {
   press(key: KeyName): void {
     const v = this.view;
     if (!v) return;
+    if (this.leadsToPasswordCheck(this.path)) this.deps.passwordExpected?.();
     const error = pendingError(v, this.ui);
     if (error && !(this.ui.local && v.state === 'idle')) { this.errorKey(key, error); return; }
     if (this.ui.local && v.state === 'idle') { this.localKey(key); return; }
@@ -179,6 +182,11 @@ export class InputController {
    */
   private waitsAtLogin(p: string): boolean {
     return p === 'login' || p === 'recovery.locked';
+  }
+
+  /** The login, a supervisor's authorization, a password being changed or set: typing there ends in a password check or hash. */
+  private leadsToPasswordCheck(p: string): boolean {
+    return this.waitsAtLogin(p) || p.endsWith('.authorize.ask') || this.isSecretStage(p);
   }
 
   // ---------------------------------------------------------------- entering a state

@@ -98,7 +98,8 @@ import { eReceiptUrl } from '../runtime/receipt';
 import { boardPrintPower, boardPrinter, printPowerOk } from '../runtime/print-power';
 import type { Printer } from '../hal/printer';
 import { RecordType } from '../storage/record';
-import type { Session } from '../runtime/operators';
+import { SCRYPT_N_DEFAULT, type Session } from '../runtime/operators';
+import { expectPasswordCheck } from '../runtime/password-kdf';
 import { AdjustableClock, monotonicMs } from '../common/time';
 import { EmvParamsView } from './diag-emv';
 import { todayYyyymmdd } from '../runtime/txn/emv-download';
@@ -307,6 +308,7 @@ export class TerminalApp {
       wifi: () => this.openWifi(),
       changed: () => this.render(),
       signatureKey: (key) => this.signatureKey(key),
+      passwordExpected: () => expectPasswordCheck(o.scryptN ?? SCRYPT_N_DEFAULT),
     });
     this.locale.onChange(() => this.render());
   }

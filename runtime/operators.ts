@@ -16,7 +16,8 @@
  * The recovery menu (the reset button at power-on) is the service technician's: the machine admits
  * only the service administrator, RECOVERY_OPERATOR (boot/README.md, "Who opens the recovery menu").
  */
-import { scrypt, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
+import { scryptKey } from './password-kdf';
 import { PosError, invariant } from '../common/errors';
 import { RandomBytes } from './device-key';
 import { OperatorDeletedPayload, OperatorPayload, Role, rec } from './records';
@@ -34,9 +35,8 @@ export const ADDED_NUMBER_MAX = 99;
 export const RECOVERY_OPERATOR = '000';
 export const SALT_BYTES = 16;
 export const HASH_BYTES = 32;
-/** scrypt cost: 2^14 takes ~30 ms on a terminal-class CPU; tests may pass a smaller one. */
+/** scrypt cost: 2^14, a 16 MB table (runtime/password-kdf.ts); tests may pass a smaller one. */
 export const SCRYPT_N_DEFAULT = 1 << 14;
-const SCRYPT_MEMORY_BYTES_MAX = 64 * 1024 * 1024;
 
 export type Permission =
   | 'sale' | 'balance' | 'reprint' | 'signOn' | 'signOff'
@@ -81,10 +81,9 @@ export function requirePermission(session: Session | undefined, permission: Perm
   throw new PosError('OPR_PERMISSION', `${permission} needs a ${needed} (operator ${session?.operator ?? 'none'} is ${session?.role ?? 'not logged in'})`, { permission, needed });
 }
 
+/** scrypt(password, salt, N, r 8, p 1): runtime/password-kdf.ts (on a table touched ahead when the screen asked for it). */
 export function hashPassword(password: string, salt: Buffer, n: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    scrypt(password, salt, HASH_BYTES, { N: n, r: 8, p: 1, maxmem: SCRYPT_MEMORY_BYTES_MAX }, (e, key) => (e ? reject(e) : resolve(key)));
-  });
+  return scryptKey(password, salt, HASH_BYTES, n);
 }
 
 /** A password's shape (4..12 digits): OPR_INPUT otherwise. Also the factory's check of the merchant's first administrator. */

@@ -78,14 +78,29 @@ describe('e2e: input controller', () => {
   /** The controller at `state`; `clock` the widgets' (a test moves it past their timeout). */
   function controller(state: string, clock: () => number = () => 0) {
     const sent: MachineEvent[] = [];
+    const expected: string[] = [];
     const c = new InputController({
       send: (e) => sent.push(e), clock, cancelCardRead: () => undefined, paperReady: async () => true, refundLookup: (stan) => (stan === 42 ? { rrn: '123456789012', dateMmdd: '1120', amountFen: 1234 } : undefined), now: () => Date.UTC(2026, 10, 21, 2),
       setLocale: () => undefined, locale: () => 'en', errorPages: () => 1, screenPages: () => 1, recoveryAction: () => undefined, diagnostics: () => undefined, changed: () => undefined,
+      passwordExpected: () => expected.push(state),
     });
     c.sync(view(state));
     const press = (keys: string): void => { for (const k of keys.match(/[A-Z]{2,}|\d/g) ?? []) c.press(k as KeyName); };
-    return { c, sent, press };
+    return { c, sent, press, expected };
   }
+
+  it('keys on the screens that end in a password check prepare its table (runtime/password-kdf.ts); others do not', () => {
+    for (const s of ['login', 'recovery.locked', 'void.authorize.ask', 'password.entry']) {
+      const { press, expected } = controller(s);
+      press('01');
+      assert.equal(expected.length, 2, `${s}: each key`);
+    }
+    for (const s of ['idle', 'sale.amount', 'void.trace']) {
+      const { press, expected } = controller(s);
+      press('12');
+      assert.deepEqual(expected, [], `${s}: no password there`);
+    }
+  });
 
   it('login: 2 typed digits become the 3-digit operator number, the password is masked', () => {
     const { c, sent, press } = controller('login');
