@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { codeCacheFile, readCodeCache, writeCodeCache } from './code-cache';
 import { removeDir, tempDir } from '../storage/testing';
@@ -9,10 +9,10 @@ import { removeDir, tempDir } from '../storage/testing';
  * Runs a fresh node process that installs the cache over `dir`, then requires `dir/mod.js` and
  * prints what it exported beside the cache's figures once the cache had its chance to be written.
  */
-function bootOnce(dir: string, main?: string): { value: unknown; hits: number; misses: number; rejected: number; written?: number; mainAsBytes?: boolean } {
+function bootOnce(dir: string, main?: string, modulesRoot?: string): { value: unknown; hits: number; misses: number; rejected: number; written?: number; mainAsBytes?: boolean; resolveHits: number; resolveMisses: number } {
   const script = `
     const { installCodeCache } = require(${JSON.stringify(join(__dirname, 'code-cache'))});
-    const stats = installCodeCache({ dir: ${JSON.stringify(join(dir, 'cache'))}, writeAfterMs: 1, main: ${JSON.stringify(main)} });
+    const stats = installCodeCache({ dir: ${JSON.stringify(join(dir, 'cache'))}, writeAfterMs: 1, main: ${JSON.stringify(main)}, modulesRoot: ${JSON.stringify(modulesRoot)} });
     const value = require(${JSON.stringify(join(dir, 'mod.js'))});
     setTimeout(() => process.stdout.write(JSON.stringify({ value, ...stats })), 100);
   `;
@@ -101,5 +101,43 @@ describe('boot/code-cache: V8 code cache for the terminal process', () => {
     assert.deepEqual(utf8.value, { s: '\u5143\u00a5', n: 1 });
     assert.equal(utf8.mainAsBytes, undefined, 'not ASCII: read by Node');
     assert.deepEqual(bootOnce(dir, main).value, { s: '\u5143\u00a5', n: 1 });
+  });
+
+  it('theLastBootsResolutionsOfPackagesAreReusedWhileNodeModulesIsUnchangedAndResolvedAgainWhenItChangesOrTheFileIsGone', () => {
+    // A package with an exports map (the costly kind) and a relative require inside it, under a root of its own.
+    const pkg = join(dir, 'node_modules', 'pkg');
+    mkdirSync(join(pkg, 'lib'), { recursive: true });
+    writeFileSync(join(dir, 'node_modules', '.package-lock.json'), '{"v":1}');
+    writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'pkg', exports: './lib/a.js' }));
+    writeFileSync(join(pkg, 'lib', 'a.js'), "module.exports = 'a' + require('./c');\n");
+    writeFileSync(join(pkg, 'lib', 'b.js'), "module.exports = 'b' + require('./c');\n");
+    writeFileSync(join(pkg, 'lib', 'c.js'), 'module.exports = 1;\n');
+    writeFileSync(join(dir, 'helper.js'), 'module.exports = 2;\n');
+    writeFileSync(join(dir, 'mod.js'), "module.exports = { pkg: require('pkg'), helper: require('./helper') };\n");
+    const first = bootOnce(dir, undefined, dir);
+    assert.deepEqual(first.value, { pkg: 'a1', helper: 2 });
+    assert.equal(first.resolveMisses, 2, `pkg and ./c in it; ./helper is not in node_modules: ${JSON.stringify(first)}`);
+    assert.equal(first.resolveHits, 0);
+    const second = bootOnce(dir, undefined, dir);
+    assert.deepEqual(second.value, first.value);
+    assert.equal(second.resolveHits, 2, JSON.stringify(second));
+    assert.equal(second.resolveMisses, 0);
+    assert.equal(second.written, undefined, 'nothing new: not written again');
+    // npm changed node_modules (its hidden lock file with it): the exports now name b.js, a.js is
+    // still there, and the memo must not answer with it.
+    writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'pkg', exports: './lib/b.js' }));
+    writeFileSync(join(dir, 'node_modules', '.package-lock.json'), '{"v":2}');
+    const third = bootOnce(dir, undefined, dir);
+    assert.deepEqual(third.value, { pkg: 'b1', helper: 2 });
+    assert.equal(third.resolveHits, 0, 'another node_modules: nothing reused');
+    assert.ok((third.written ?? 0) > 0);
+    assert.equal(bootOnce(dir, undefined, dir).resolveHits, 2);
+    // A file the memo names is gone (the fingerprint unchanged): resolved afresh, not an error.
+    renameSync(join(pkg, 'lib', 'c.js'), join(pkg, 'lib', 'c.cjs'));
+    mkdirSync(join(pkg, 'lib', 'c'));
+    writeFileSync(join(pkg, 'lib', 'c', 'index.js'), 'module.exports = 3;\n');
+    const moved = bootOnce(dir, undefined, dir);
+    assert.deepEqual(moved.value, { pkg: 'b3', helper: 2 });
+    assert.equal(moved.resolveMisses, 1, JSON.stringify(moved));
   });
 });

@@ -17,14 +17,18 @@
  *   boot natively in the deserializer, before the screen was drawn. An entry that does not match
  *   is left out (that module compiles from source) and the file is rewritten.
  * - Modules with a `#!` line are compiled by Node as usual.
+ * - The file also keeps the boot's resolutions of packages' modules (request and requiring folder
+ *   -> file in node_modules), used by the next boot while node_modules is as it was (installResolveMemo): resolving the ~37
+ *   requires of the start took 8 ms of a boot here, most of it Node loading its package "exports"
+ *   resolver for the first package that has an exports map.
  */
 import Module from 'node:module';
 import { Script, constants as vmConstants } from 'node:vm';
 import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { isAscii } from 'node:buffer';
-import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, writeSync } from 'node:fs';
+import { dirname, isAbsolute, join, sep } from 'node:path';
 import { packageRoot } from '../common/assets';
 
 /** The cache is written this long after it was installed: after the boot, before the first sale is likely. */
@@ -44,6 +48,9 @@ export interface CodeCacheStats {
   damaged: number;
   /** The main bundle was read as bytes in one read (readWrapped), not by Node's loader. */
   mainAsBytes?: boolean;
+  /** Module resolutions answered from the previous boot's (installResolveMemo), and resolved afresh. */
+  resolveHits: number;
+  resolveMisses: number;
   written?: number;
 }
 
@@ -51,7 +58,8 @@ export interface CodeCacheStats {
 interface ModuleInternals {
   prototype: { _compile(this: NodeModule, content: string, filename: string): unknown };
   wrap(script: string): string;
-  _resolveFilename(request: string, parent: NodeModule, isMain: boolean, options?: unknown): string;
+  _resolveFilename(request: string, parent: NodeModule | undefined, isMain: boolean, options?: unknown): string;
+  isBuiltin(request: string): boolean;
   _extensions: NodeJS.RequireExtensions;
   _cache: NodeJS.Dict<NodeModule>;
 }
@@ -165,15 +173,16 @@ function readWrapped(filename: string, M: ModuleInternals): { wrapped: string; k
  * Installs the compile hook for every CommonJS module loaded from now on. Returns its figures
  * (the benchmark and the log read them), or undefined when turned off.
  */
-export function installCodeCache(options: { dir?: string; writeAfterMs?: number; onWritten?: (s: CodeCacheStats) => void; main?: string } = {}): CodeCacheStats | undefined {
+export function installCodeCache(options: { dir?: string; writeAfterMs?: number; onWritten?: (s: CodeCacheStats) => void; main?: string; modulesRoot?: string } = {}): CodeCacheStats | undefined {
   if (process.env.POS_CODE_CACHE === '0') return undefined;
   const dir = options.dir ?? codeCacheDir();
   const file = codeCacheFile(dir);
-  const stats: CodeCacheStats = { dir, file, hits: 0, misses: 0, rejected: 0, damaged: 0 };
+  const stats: CodeCacheStats = { dir, file, hits: 0, misses: 0, rejected: 0, damaged: 0, resolveHits: 0, resolveMisses: 0 };
   (globalThis as Record<symbol, CodeCacheStats | undefined>)[CODE_CACHE_STATS_KEY] = stats;
   const cached = readCodeCache(file, stats);
   const compiled = new Map<string, Script>();
   const M = Module as unknown as ModuleInternals;
+  const resolutions = installResolveMemo(M, cached.get(RESOLVE_KEY), stats, options.modulesRoot ?? packageRootOrUndefined());
   const original = M.prototype._compile;
   const run = (mod: NodeModule, wrapped: string, key: string, filename: string): unknown => {
     const cachedData = cached.get(key);
@@ -205,9 +214,11 @@ export function installCodeCache(options: { dir?: string; writeAfterMs?: number;
   }
   const timer = setTimeout(() => {
     try {
-      if (stats.misses === 0 && stats.rejected === 0 && stats.damaged === 0) return;
+      if (stats.misses === 0 && stats.rejected === 0 && stats.damaged === 0 && stats.resolveMisses === 0) return;
       const fresh = new Map<string, Buffer>();
       for (const [key, script] of compiled) fresh.set(key, script.createCachedData());
+      const memo = resolutions.end();
+      if (memo) fresh.set(RESOLVE_KEY, memo);
       writeCodeCache(file, fresh);
       stats.written = fresh.size;
       options.onWritten?.(stats);
@@ -219,10 +230,99 @@ export function installCodeCache(options: { dir?: string; writeAfterMs?: number;
       // Modules loaded later compile from source, as without a cache.
       cached.clear();
       compiled.clear();
+      resolutions.end();
     }
   }, options.writeAfterMs ?? CODE_CACHE_WRITE_AFTER_MS);
   timer.unref();
   return stats;
+}
+
+function packageRootOrUndefined(): string | undefined {
+  try { return packageRoot(); } catch { return undefined; }
+}
+
+/** The code cache file's entry holding the boot's module resolutions (JSON: ResolveMemo). */
+const RESOLVE_KEY = '\0resolve/1';
+const NODE_MODULES_PART = `${sep}node_modules${sep}`;
+
+interface ResolveMemo {
+  /** modulesFingerprint() of the boot that resolved them. */
+  readonly fingerprint: string;
+  /** `<requiring module's folder>\0<request>` -> the file Node resolved it to. */
+  readonly entries: Record<string, string>;
+}
+
+/**
+ * What changes when node_modules does: npm rewrites node_modules/.package-lock.json (and the
+ * folder's own times) whenever it adds, removes or replaces a package; an image slot's
+ * node_modules never changes in place (an update is a new slot, and the image prunes the hidden
+ * lock file: its package-lock.json and the folder stand for it). Undefined: no node_modules here.
+ */
+function modulesFingerprint(root: string | undefined): string | undefined {
+  if (root === undefined) return undefined;
+  try {
+    const folder = statSync(join(root, 'node_modules'));
+    const lock = statSync(join(root, 'node_modules', '.package-lock.json'), { throwIfNoEntry: false }) ?? statSync(join(root, 'package-lock.json'), { throwIfNoEntry: false });
+    const of = (st: { ino: number; size: number; mtimeMs: number } | undefined): string => (st ? `${st.ino}:${st.size}:${st.mtimeMs}` : '-');
+    return `${of(folder)}/${of(lock)}`;
+  } catch {
+    return undefined;
+  }
+}
+
+function parseMemo(bytes: Buffer | undefined, fingerprint: string | undefined): Map<string, string> {
+  if (!bytes || fingerprint === undefined) return new Map();
+  try {
+    const memo = JSON.parse(bytes.toString('utf8')) as Partial<ResolveMemo>;
+    if (memo.fingerprint !== fingerprint || typeof memo.entries !== 'object' || memo.entries === null) return new Map();
+    return new Map(Object.entries(memo.entries).filter((e): e is [string, string] => typeof e[1] === 'string' && isAbsolute(e[1])));
+  } catch {
+    return new Map();
+  }
+}
+
+/**
+ * Module._resolveFilename answered from the previous boot's resolutions of files in node_modules
+ * while node_modules is as it was (modulesFingerprint), each answer a file that still exists;
+ * anything else (a builtin, an
+ * absolute path, require.resolve with options, the main module) goes to Node as before. The key
+ * is what Node's own answer depends on for such a call: the requiring module's folder (its lookup
+ * paths, its package scope) and the request. `end()` restores Node's resolver and returns this
+ * boot's resolutions to keep (undefined without node_modules); later requires resolve as Node does.
+ */
+function installResolveMemo(M: ModuleInternals, bytes: Buffer | undefined, stats: CodeCacheStats, modulesRoot: string | undefined): { end(): Buffer | undefined } {
+  const fingerprint = modulesFingerprint(modulesRoot);
+  const memo = parseMemo(bytes, fingerprint);
+  const seen = new Map<string, string>();
+  const original = M._resolveFilename;
+  M._resolveFilename = function resolveMemo(request: string, parent: NodeModule | undefined, isMain: boolean, options?: unknown): string {
+    if (isMain || options !== undefined || !parent?.filename || isAbsolute(request) || M.isBuiltin(request)) return original.call(this, request, parent, isMain, options);
+    const key = `${dirname(parent.filename)}\0${request}`;
+    const hit = memo.get(key);
+    if (hit !== undefined && statSync(hit, { throwIfNoEntry: false })?.isFile()) {
+      stats.resolveHits++;
+      seen.set(key, hit);
+      return hit;
+    }
+    const filename = original.call(this, request, parent, isMain, options);
+    // Only what lies in node_modules, which the fingerprint covers: a rebuild of the runtime's own
+    // folders (tsc leaves stale files behind) could make Node prefer another file than the memo's.
+    if (filename.includes(NODE_MODULES_PART) && seen.get(key) !== filename) { stats.resolveMisses++; seen.set(key, filename); }
+    return filename;
+  };
+  let ended = false;
+  return {
+    end(): Buffer | undefined {
+      if (ended) return undefined;
+      ended = true;
+      if (M._resolveFilename.name === 'resolveMemo') M._resolveFilename = original;
+      memo.clear();
+      if (fingerprint === undefined) return undefined;
+      const out: ResolveMemo = { fingerprint, entries: Object.fromEntries(seen) };
+      seen.clear();
+      return Buffer.from(JSON.stringify(out), 'utf8');
+    },
+  };
 }
 
 /** The `require` a module gets from Node (lib/internal/modules/helpers makeRequireFunction). */
