@@ -646,17 +646,23 @@ function lowBattery(d: ScreenData['lowBattery']): Screen {
 
 /**
  * A copy waits for the printer. Paper out says "load paper"; any other printer error (the cover
- * open, a jam or fault, no answer) says its own cause, code and steps: loading paper fixes none
- * of them. OK prints the waiting copies once the printer reports ready.
+ * open, a jam or fault, no answer, the battery too low to print) says its own code, cause and
+ * first step: loading paper fixes none of them. OK prints the waiting copies once the printer
+ * reports ready.
+ *
+ * Such an error is laid out as its error screen is (error-screens.ts): the code is the title and
+ * the cause the first body line, where it wraps and pages. A cause as the title was cut to the
+ * title row beside the page tag (12 cells on a 16x2 LCD or the 128x64 panel): "Battery too",
+ * "Printer" for "Printer cover open", 电量过低无法 for 电量过低无法打印.
  */
 function paperOut(d: ScreenData['paperOut']): Screen {
   const def = d.code !== undefined && d.code !== PAPER_OUT_CODE ? errorByCode(d.code) : undefined;
-  const cause: LocalText = def ? { en: def.en.cause, zh: def.zh.cause } : t('title.paperOut');
+  const cause: LocalText | undefined = def ? { en: def.en.cause, zh: def.zh.cause } : undefined;
   // The first step only: the later ones (reprint, call support) are what OK and the error list say.
-  const what: Txt[] = def ? [{ en: `${def.code}: ${def.en.steps[0] ?? ''}`, zh: `${def.code}：${def.zh.steps[0] ?? ''}` }, t('msg.printWhenFixed')] : [t('msg.loadPaper')];
-  const screen: Screen = { id: 'paperOut', title: cause, lines: [...what, ...(d.copy ? [t(COPY_KEY[d.copy])] : [])], footer: t('footer.cancel') };
+  const what: Txt[] = def && cause ? [cause, { en: def.en.steps[0] ?? '', zh: def.zh.steps[0] ?? '' }, t('msg.printWhenFixed')] : [t('msg.loadPaper')];
+  const screen: Screen = { id: 'paperOut', title: def ? def.code : t('title.paperOut'), lines: [...what, ...(d.copy ? [t(COPY_KEY[d.copy])] : [])], footer: t('footer.cancel') };
   // The customer need not wait for paper: their copy as an e-receipt QR code (issue 12 item 6).
-  return d.eReceipt ? { ...screen, eReceiptQr: { content: d.eReceipt, lines: [def ? cause : t('msg.paperOutShort'), t('msg.eReceiptFor'), t('msg.eReceiptScan'), t('msg.eReceiptSlip')] } } : screen;
+  return d.eReceipt ? { ...screen, eReceiptQr: { content: d.eReceipt, lines: [cause ?? t('msg.paperOutShort'), t('msg.eReceiptFor'), t('msg.eReceiptScan'), t('msg.eReceiptSlip')] } } : screen;
 }
 
 /** The paper-out error (common/errors.ts PRN_PAPER_OUT): the paperOut screen's own wording. */

@@ -177,6 +177,8 @@ export const SAMPLES: Samples = {
   paperOut: [
     { variant: 'customer', data: { copy: 'customer' } },
     { variant: 'eReceipt', data: { copy: 'customer', eReceipt: 'https://receipts.example.com/r?tid=12345678&b=000001&s=000007&rrn=000000000007&amt=1234' } },
+    // Another error than paper out: its code as the title, its cause read whole in the body.
+    { variant: 'batteryTooLowToPrint', data: { copy: 'merchant', code: 'E-PWR-03' } },
   ],
   storageFailure: [{ variant: 'io', data: { code: 'E-STO-03', selected: 0 } }],
   hostUnreachable: [

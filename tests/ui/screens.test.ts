@@ -2,7 +2,12 @@ import * as assert from 'node:assert/strict';
 import { STATE_NAMES, StateName, screenFor, DEFAULTS } from '../../ui-lcd/screens';
 import { renderScreen } from '../../ui-lcd/screen';
 import { formatYuan } from '../../ui-lcd/strings';
-import { SAMPLES } from './fixtures';
+import { DISPLAYS, SAMPLES } from './fixtures';
+import { LOCALES } from '../../ui-lcd/screen';
+import { layout } from '../../ui-lcd/layout';
+import { pixelGrid } from '../../ui-lcd/render-pixels';
+import { textGrid } from '../../ui-lcd/render-text';
+import { errorByCode } from '../../common/errors';
 import { checkedRender } from './render-check';
 import { matchSnapshot } from './snapshot';
 
@@ -72,11 +77,39 @@ describe('ui-lcd screens: a copy waiting for the printer names the printer\'s er
       const s = screenFor('paperOut', { copy: 'merchant', code, eReceipt: 'https://r.example/1' });
       const en = text(s, 'en');
       const zh = text(s, 'zh-CN');
-      assert.ok(en.includes(cause) && en.includes(`${code}: ${step}`), `${code}: ${en}`);
+      assert.equal(s.title, code, 'the code is the title, as on its error screen');
+      assert.ok(en.includes(cause) && en.includes(step), `${code}: ${en}`);
       assert.ok(zh.includes(zhCause) && zh.includes(code), `${code}: ${zh}`);
       assert.doesNotMatch(en, /Paper out|Load paper/, `${code} is not paper out`);
       assert.doesNotMatch(zh, /缺纸|请装纸/, `${code} is not paper out`);
       checkedRender(s, `paperOut ${code}`);
+    }
+  });
+
+  it('theCauseReadsWholeOnEveryDisplayInBothLanguagesPagedNotCut', () => {
+    // As the title it was cut to the row beside the page tag: 'Battery too' (E-PWR-03), 'Printer'
+    // (E-PRN-02, 03, 06), 'Printer not', 'Receipt not'; 电量过低无法 on the panel.
+    for (const code of ['E-PWR-03', 'E-PRN-02', 'E-PRN-03', 'E-PRN-04', 'E-PRN-05', 'E-PRN-06']) {
+      const def = errorByCode(code);
+      assert.ok(def, code);
+      const s = screenFor('paperOut', { copy: 'merchant', code });
+      for (const d of DISPLAYS) {
+        for (const locale of LOCALES) {
+          const grid = d.caps.kind === 'text' ? textGrid(d.caps) : pixelGrid(d.caps);
+          const pageCount = layout(s, locale, grid).pageCount;
+          const rows: string[] = [];
+          for (let page = 0; page < pageCount; page++) {
+            const l = layout({ ...s, page }, locale, grid);
+            assert.equal(l.rows[0].text, code, `${code} ${d.name} ${locale} page ${page}: the code is the title`);
+            rows.push(...l.rows.slice(1).filter((r) => r.kind === 'body').map((r) => r.text));
+          }
+          // A character LCD shows English (no Chinese in the HD44780 ROM).
+          const want = d.caps.kind === 'text' || locale === 'en' ? def.en : def.zh;
+          const body = rows.join(' ').replace(/\s+/g, '');
+          assert.ok(body.includes(want.cause.replace(/\s+/g, '')), `${code} ${d.name} ${locale}: cause not whole in ${JSON.stringify(rows)}`);
+          assert.ok(body.includes(want.steps[0].replace(/\s+/g, '')), `${code} ${d.name} ${locale}: first step not whole in ${JSON.stringify(rows)}`);
+        }
+      }
     }
   });
 });
