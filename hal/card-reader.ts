@@ -27,6 +27,7 @@
  *   - `cancel()` rejects the pending command and `waitForCard` calls with OPR_CANCELLED and stops
  *     detection. `close()` cancels, powers the card off (best effort) and closes the port.
  */
+import { isPosError } from '../common/errors';
 import type { PosError } from '../common/errors';
 
 export type CardSource = 'swipe' | 'insert' | 'tap';
@@ -94,6 +95,26 @@ export interface CardReader {
 
   diagnostics(): ReaderDiagnostics;
 
+  /**
+   * Called with each whole frame the reader sends (an answer to a command, even a refusal, or a
+   * card event): the reader is alive and its line carries frames. Nothing is sent for it; it
+   * comes from what the terminal asks anyway (a card wait's detection and its INFO liveness poll,
+   * a diagnostics self-test), so a terminal that tells a recovered reader by it polls no more at
+   * idle. Returns the unsubscribe function. Optional: for a reader without it, the next read's
+   * outcome is all there is.
+   */
+  onAnswer?(listener: () => void): () => void;
+
   cancel(): void;
   close(): Promise<void>;
+}
+
+/**
+ * The reader itself failed (E-RDR-03 silent, E-RDR-01 garbled frames or ours rejected, E-RDR-04
+ * its port gone): the error, else undefined. An answer with a status, even a refusal, came from a
+ * live reader; a card that could not be read, no card presented and a cancel are not the reader's.
+ */
+export function readerLinkFault(e: unknown): PosError | undefined {
+  if (!isPosError(e) || e.detail.status !== undefined) return undefined;
+  return e.id === 'RDR_TIMEOUT' || e.id === 'RDR_DISCONNECTED' || e.id === 'RDR_FAULT' ? e : undefined;
 }

@@ -12,6 +12,7 @@
 import type { Logger } from 'pino';
 import { ErrorId, PosError } from '../../common/errors';
 import { silentLogger } from '../../common/log';
+import { readerLinkFault } from '../card-reader';
 import type { CardEvent, CardReader, CardSlot, CardSource, ReaderDiagnostics, ReaderInfo } from '../card-reader';
 import { Listeners, SerialPort } from '../serial';
 import { FrameParser, LinkItem, PAYLOAD_BYTES_MAX, encodeAck, encodeFrame, encodeNak } from './card-reader-frame';
@@ -79,6 +80,7 @@ export class FramedCardReader implements CardReader {
   private readonly log: Logger;
   private readonly parser = new FrameParser();
   private readonly events = new Listeners<[CardEvent]>();
+  private readonly answers = new Listeners<[]>();
   private readonly counters: Counters = { framesRejected: 0, naksSent: 0, naksReceived: 0, retransmits: 0, timeouts: 0, unreadableSwipes: 0, unreadableChips: 0 };
   private txSeq = 0;
   private lastRxSeq = -1;
@@ -138,7 +140,7 @@ export class FramedCardReader implements CardReader {
       const noCard = new PosError('RDR_NO_CARD', `no card within ${timeoutMs} ms`, { timeoutMs });
       this.stopDetection().then(() => waiter.reject(noCard), (e: unknown) => {
         this.log.warn({ err: e }, 'stop detection failed');
-        waiter.reject(readerSilence(e) ?? noCard);
+        waiter.reject(readerLinkFault(e) ?? noCard);
       });
     }, timeoutMs);
     // Liveness: INFO every livenessPollMs while nothing came. A reader that does not answer ends
@@ -149,7 +151,7 @@ export class FramedCardReader implements CardReader {
         if (!waiting()) return;
         this.command(MSG.INFO, Buffer.alloc(0), this.o.responseTimeoutMsMax).then(() => { if (waiting()) schedulePoll(); }, (e: unknown) => {
           if (!waiting()) return;
-          const silence = readerSilence(e);
+          const silence = readerLinkFault(e);
           if (!silence) { schedulePoll(); return; }
           this.log.warn({ code: silence.code }, 'card reader stopped answering during the card wait');
           this.dropCardWaiter(waiter);
@@ -179,6 +181,10 @@ export class FramedCardReader implements CardReader {
 
   diagnostics(): ReaderDiagnostics {
     return { ...this.counters, bytesDiscarded: this.parser.bytesDiscarded };
+  }
+
+  onAnswer(listener: () => void): () => void {
+    return this.answers.add(listener);
   }
 
   cancel(): void {
@@ -311,6 +317,8 @@ export class FramedCardReader implements CardReader {
 
   private onFrame(type: number, seq: number, payload: Buffer): void {
     this.sendLink(encodeAck(seq));
+    // A whole frame passed its checks: the reader is alive (a repeat too: it resent what it had).
+    this.answers.emit();
     if (seq === this.lastRxSeq) return;
     this.lastRxSeq = seq;
     if (type & MSG.RESPONSE) {
@@ -384,16 +392,6 @@ export class FramedCardReader implements CardReader {
     this.portError = new PosError('RDR_DISCONNECTED', `card reader port lost: ${this.port.path}`, { path: this.port.path }, { cause: error });
     this.failPending(this.portError);
   }
-}
-
-/**
- * The reader did not answer (E-RDR-03), answered only garbage (E-RDR-01) or is gone (E-RDR-04):
- * the error, else undefined (an answer with a status, even a refusal, came from a live reader;
- * a cancel is the operator's).
- */
-function readerSilence(e: unknown): PosError | undefined {
-  if (!(e instanceof PosError) || e.detail.status !== undefined) return undefined;
-  return e.id === 'RDR_TIMEOUT' || e.id === 'RDR_DISCONNECTED' || e.id === 'RDR_FAULT' ? e : undefined;
 }
 
 function decodeTap(payload: Buffer): CardEvent {

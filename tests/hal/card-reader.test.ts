@@ -238,6 +238,31 @@ describe('FramedCardReader (hal/drivers/card-reader.ts) on the virtual reader', 
     assert.equal(r.sim.stats.commands.length, sent);
   });
 
+  it('onAnswerTellsEachWholeFrameTheReaderSendsAndNothingFromASilentOne', async () => {
+    r = await rig({ livenessPollMs: 50, ackTimeoutMsMax: 50 });
+    let answers = 0;
+    const off = r.reader.onAnswer(() => { answers++; });
+    await r.reader.selfTest();
+    assert.equal(answers, 1, 'the INFO response');
+    // The card wait's detection and its liveness poll answer too: how a recovered reader is told.
+    const card = rejection(r.reader.waitForCard(['swipe'], 400));
+    await r.sim.detectionStarted();
+    assert.equal((await card).id, 'RDR_NO_CARD');
+    assert.ok(answers >= 4, `${answers}: DETECT_START, INFO polls, DETECT_STOP`);
+    // Our ACK of the last answer reaches the reader first (silent, it would wait for it for ever).
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    r.sim.goSilent();
+    const before = answers;
+    await rejection(r.reader.selfTest());
+    assert.equal(answers, before, 'a silent reader sends nothing');
+    r.sim.wake();
+    await r.reader.selfTest();
+    assert.equal(answers, before + 1);
+    off();
+    await r.reader.selfTest();
+    assert.equal(answers, before + 1, 'unsubscribed');
+  });
+
   it('aSwipeBetweenPollsIsDelivered', async () => {
     r = await rig({ livenessPollMs: 20 });
     const card = r.reader.waitForCard(['swipe'], 5_000);
