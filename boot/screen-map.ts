@@ -98,6 +98,12 @@ export interface Env {
   readonly storageNotice?: Txt;
   /** The archives over their budget with the oldest not exported (E-STO-15: export them): idle and login. */
   readonly archiveNotice?: Txt;
+  /**
+   * The card reader's fault after a card wait ended in it (E-RDR-03/04/01, or E-RDR-01 past the
+   * unreadable swipes in a row; runtime/txn/reader-health.ts): idle and login, until the reader
+   * answers again (or a swipe reads).
+   */
+  readonly readerNotice?: Txt;
   /** The signature pad is capturing (boards with signature0): strokes so far. Absent: sign on paper. */
   readonly signaturePad?: { readonly strokes: number };
   /** The 4G modem's state, read when the sign-on failed (boards with modem0): the sign-on failure screen shows it. */
@@ -143,9 +149,7 @@ const login: Builder = (v, ui, env) => {
   return {
     name: 'login',
     data: { ...ui.login, ...(attemptsLeft !== undefined && ui.login.field === 'operator' && ui.login.operator === '' ? { attemptsLeft } : {}), ...(v.state.startsWith('recovery.') ? { mode: 'recovery' } : {}) },
-    ...(!v.state.startsWith('recovery.') && !env.bootNotice && attemptsLeft === undefined && CUT_NOTICE[v.data.notice ?? ''] !== undefined ? { notice: t(CUT_NOTICE[v.data.notice ?? '']) } : {}),
-    // Old records to export: the least urgent, shown when nothing else is.
-    ...(!v.state.startsWith('recovery.') && env.archiveNotice && !env.bootNotice && attemptsLeft === undefined && CUT_NOTICE[v.data.notice ?? ''] === undefined ? { notice: env.archiveNotice } : {}),
+    ...(!v.state.startsWith('recovery.') && attemptsLeft === undefined && loginNotice(v, env) ? { notice: loginNotice(v, env) } : {}),
     ...(env.bootNotice && attemptsLeft === undefined ? { notice: env.bootNotice } : {}),
     // Recovery refused a right password that is not an administrator's: say so, not just start over.
     ...(v.state.startsWith('recovery.') && v.data.notice === 'administrator-required' && attemptsLeft === undefined && ui.login.operator === '' ? { notice: rt('login.adminOnly') } : {}),
@@ -153,6 +157,17 @@ const login: Builder = (v, ui, env) => {
     ...(v.state.startsWith('recovery.') && v.data.notice === 'service-required' && attemptsLeft === undefined && ui.login.operator === '' ? { notice: t('notice.serviceOnly') } : {}),
   };
 };
+
+/**
+ * The login screen's notice outside recovery: what boot found first (a stuck key, a part that
+ * failed its self-test: the keypad is how anything is done), then what a power cut left (shown
+ * until someone logs in), the card reader's fault (the first sale would meet it), old records to
+ * export (the least urgent).
+ */
+function loginNotice(v: MachineView, env: Env): Txt | undefined {
+  const cut = CUT_NOTICE[v.data.notice ?? ''];
+  return env.bootNotice ?? (cut !== undefined ? t(cut) : undefined) ?? env.readerNotice ?? env.archiveNotice;
+}
 
 const idle: Builder = (v, _ui, env) => ({
   name: 'idle',
@@ -171,9 +186,13 @@ function idleTitle(v: MachineView, env: Env): Txt {
   return env.asciiOnly && !/^[\x20-\x7e]+$/.test(name) ? env.merchantName : name;
 }
 
-/** Storage first (selling may stop), then what boot found, a selling lock, the batch's anomalies, old records to export. */
+/**
+ * Storage first (selling may stop), then what boot found, a selling lock, the card reader's fault
+ * (after the lock: no sale is taken while it holds, reader or not; before the anomalies and the
+ * archives: the next card sale meets it), the batch's anomalies, old records to export.
+ */
 function idleNotice(v: MachineView, env: Env): Txt | undefined {
-  return env.storageNotice ?? env.bootNotice ?? (v.data.sellingLocked ? t('notice.sellingLocked') : undefined) ?? anomalyNotice(v) ?? env.archiveNotice;
+  return env.storageNotice ?? env.bootNotice ?? (v.data.sellingLocked ? t('notice.sellingLocked') : undefined) ?? env.readerNotice ?? anomalyNotice(v) ?? env.archiveNotice;
 }
 
 /** A supervisor at idle sees that the batch raised anomaly flags (the day report lists them). */
@@ -230,7 +249,7 @@ const printing = (copy: ScreenData['printing']['copy']): Builder => () => ({ nam
 const customerCopy: Builder = (_v, ui) => ({ name: 'customerCopy', data: { selected: ui.selected } });
 const pin: Builder = (v, ui) => ({ name: 'pin', data: { pinLength: ui.pinLength, ...(v.data.amountFen > 0 ? { amountFen: v.data.amountFen } : {}), ...(v.data.panMasked ? { pan: v.data.panMasked } : {}) } });
 const supervisor: Builder = (v, ui, env) => {
-  const c = login(v, ui, { ...env, bootNotice: undefined, archiveNotice: undefined });
+  const c = login(v, ui, { ...env, bootNotice: undefined, archiveNotice: undefined, readerNotice: undefined });
   return { ...c, data: { ...c.data, mode: 'supervisor' } };
 };
 

@@ -36,11 +36,12 @@ import { createActor, Actor } from 'xstate';
 import type { Logger } from '../common/log';
 import type { Board, SelfTestResult } from '../hal/board';
 import type { Button } from '../hal/button';
+import type { CardReader } from '../hal/card-reader';
 import type { KeyEvent, KeyName } from '../hal/keypad';
 import type { DisplayCapabilities } from '../hal/display';
 import { SignaturePad, isSignatureAborted } from '../hal/signature-pad';
 import { SIGNATURE_BYTES_MAX, SIGNATURE_PIXELS_MAX } from '../runtime/txn/engine';
-import { ERRORS, ErrorDef, PosError, isPosError } from '../common/errors';
+import { ERRORS, ErrorDef, PosError, errorByCode, isPosError } from '../common/errors';
 import { Journal } from '../storage/journal';
 import { openForBoot, verifyInBackground } from '../storage/boot-open';
 import { acquireTerminalLock } from './terminal-lock';
@@ -65,6 +66,7 @@ import { ARCHIVE_BYTES_MAX, ARCHIVE_RECORDS_MIN, archiveBlocker, archiveDirFor, 
 import { deviceKeyProviderFor, keyDirFor } from '../runtime/device-key-provider';
 import { readCard } from '../runtime/txn/card';
 import { SwipeFailures } from '../runtime/txn/swipe-failures';
+import { ReaderHealth } from '../runtime/txn/reader-health';
 import { QR_SHOW_CHARS_MAX } from '../runtime/host/messages-v2';
 import { LcdUi } from '../ui-lcd/ui';
 import { screenFor } from '../ui-lcd/screens';
@@ -266,6 +268,8 @@ export class TerminalApp {
   readonly errors: ErrorRing;
   /** Unreadable swipes in a row across transactions (runtime/txn/swipe-failures.ts): the machine counts, diagnostics shows. */
   private readonly swipes: SwipeFailures;
+  /** The card reader's fault between card waits (runtime/txn/reader-health.ts): idle and login say it, diagnostics shows it. */
+  private readonly readerHealth: ReaderHealth;
   private healthy = false;
   /** The board's signature pad, if it has one that passed its self-test (dropped after a fault). */
   private pad: SignaturePad | undefined;
@@ -284,6 +288,7 @@ export class TerminalApp {
     this.clock = this.clockControl.now;
     this.errors = o.errors ?? new ErrorRing();
     this.swipes = new SwipeFailures(this.clock, o.logger.child({ component: 'reader' }));
+    this.readerHealth = new ReaderHealth(this.clock, this.swipes, o.logger.child({ component: 'reader' }));
     this.locale = new LocaleSetting(o.locale ?? 'zh-CN');
     this.ui = new LcdUi(o.board.display(), { locale: this.locale });
     this.env = {
@@ -376,6 +381,7 @@ export class TerminalApp {
     await board.led('ledPower0')?.set(true).catch(() => undefined);
     this.watchKeys();
     this.watchBattery();
+    this.watchReader();
     this.progress('self-test', 1);
     const reset = await resetAtBoot(board.resetButton(), resetTimes(board));
     this.recoveryRequested = reset.recovery;
@@ -425,7 +431,15 @@ export class TerminalApp {
         throw e;
       }),
       printer: this.printer(),
-      readCard: (request, sources) => readCard(board.reader(), sources, CARD_WAIT_MS_MAX, request),
+      // How the card wait ended tells the reader's health: a read shows it works; its own fault
+      // (silent, gone, garbled) stands at idle and login until it answers again.
+      readCard: (request, sources) => readCard(board.reader(), sources, CARD_WAIT_MS_MAX, request).then((card) => {
+        this.readerHealth.noteAnswered();
+        return card;
+      }, (e: unknown) => {
+        this.readerHealth.noteFailure(e);
+        throw e;
+      }),
       swipes: this.swipes,
       // QR 被扫: the board's scan engine (absent: the code is keyed); CANCEL aborts the scan.
       scanCode: (signal) => {
@@ -930,6 +944,22 @@ export class TerminalApp {
     this.controller.press(key);
   }
 
+  /**
+   * The reader's frames clear its fault (runtime/txn/reader-health.ts) the moment it answers again:
+   * those of the next card wait (its detection, its INFO liveness poll) or of a diagnostics check.
+   * Nothing here asks it anything: at idle the reader is left alone, as before (battery).
+   */
+  private watchReader(): void {
+    let reader: CardReader;
+    try { reader = this.o.board.reader(); } catch { return; /* no reader role: nothing to watch */ }
+    const off = reader.onAnswer?.(() => {
+      const standing = this.readerHealth.fault()?.part === 'link';
+      this.readerHealth.noteAnswered();
+      if (standing) this.render();
+    });
+    if (off) this.stops.push(off);
+  }
+
   private watchBattery(): void {
     let last: string | undefined;
     // The machine the level was last sent to: a restart in place (recovery's Restart, an update, a
@@ -1422,7 +1452,7 @@ export class TerminalApp {
 
   private render(): void {
     if (this.stopped) return;
-    this.env = { ...this.env, storageNotice: storageNotice(this.terminal) };
+    this.env = { ...this.env, storageNotice: storageNotice(this.terminal), readerNotice: readerNotice(this.readerHealth) };
     const snap = this.actor?.getSnapshot();
     const view: MachineView = snap ? viewOf(snap) : { state: 'boot', data: { battery: 'ok', amountFen: 0, pendingReceipts: [], reportPending: false, signedOn: false, reversalPending: false } };
     let choice: { name: string; notice?: Txt };
@@ -1542,6 +1572,16 @@ export function storageNotice(terminal: Terminal | undefined): Txt | undefined {
   const usage = terminal?.store.journal.usage();
   if (!usage || (!usage.nearlyFull && !usage.salesRefused)) return undefined;
   return noticeOf(usage.salesRefused ? ERRORS.STO_FULL : ERRORS.STO_NEARLY_FULL);
+}
+
+/**
+ * The card reader's fault as idle and login show it (runtime/txn/reader-health.ts): its code,
+ * cause and first step, until the reader answers again (or, for its head, a swipe reads).
+ */
+export function readerNotice(health: ReaderHealth): Txt | undefined {
+  const f = health.fault();
+  const d = f ? errorByCode(f.code) : undefined;
+  return d ? noticeOf(d) : undefined;
 }
 
 /** E-STO-15 as idle and login show it: old records to export, and where. */

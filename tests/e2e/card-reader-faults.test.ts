@@ -8,7 +8,10 @@
  * the chip or a tap only; the chip sale goes through. Diagnostics' reader check shows the swipes in
  * a row and the last one's outcome. The next sale asks for a swipe again; one that reads resets
  * the count. A reader that falls silent during the card wait is E-RDR-03, not E-RDR-06 (no card
- * presented: the customer's), and long before the 60 s card wait would end.
+ * presented: the customer's), and long before the 60 s card wait would end. Back at idle the
+ * fault is the idle screen's notice (the merchant learns it before the next sale waits for a
+ * card); nothing polls the reader at idle, so it stays until something asks the reader anyway:
+ * the next sale's card wait, whose detection the awake reader answers, ends it.
  */
 import { strict as assert } from 'node:assert';
 import type { DiagResult } from '../../boot/diagnostics';
@@ -122,5 +125,34 @@ describe('e2e: card reader faults (terminal process, simulator board)', function
     await d.until('sale.card');
     await d.cmd('swipe', { card: 'magDebit' });
     await finish();
+  });
+
+  it('aReaderFaultIsTheIdleNoticeUntilTheReaderAnswersAgain', async () => {
+    const { d } = bench;
+    const idleText = async (): Promise<string> => (await d.screen('idle')).join(' ');
+    await d.powerOn();
+    await d.signIn();
+    assert.doesNotMatch(await idleText(), /E-RDR/, 'a reader that works: no notice');
+
+    await d.keys('400OK');
+    await d.until('sale.card');
+    await d.cmd('reader-silent', { silent: true });
+    await d.until('sale.cardError', (s) => s.data.error?.code === 'E-RDR-03', 15_000);
+    await d.keys('CANCEL');
+    await d.until('idle', (s) => s.screen.name === 'idle');
+    assert.match(await idleText(), /E-RDR-03/, 'the fault is the idle notice');
+
+    // Awake again, but nobody asks it at idle (its liveness poll runs only during a card wait):
+    // past that poll's period the notice still stands.
+    await d.cmd('reader-silent', { silent: false });
+    await new Promise((r) => setTimeout(r, 2_500));
+    assert.match(await idleText(), /E-RDR-03/, 'not polled at idle');
+
+    // The next sale's card wait: the reader answers its detection and the fault is over.
+    await d.keys('500OK');
+    await d.until('sale.card');
+    await d.keys('CANCEL');
+    await d.until('idle', (s) => s.screen.name === 'idle');
+    assert.doesNotMatch(await idleText(), /E-RDR/, 'the notice is gone once the reader answered');
   });
 });
