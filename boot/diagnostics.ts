@@ -14,9 +14,13 @@
  *             exported E-STO-15 (export them in the recovery menu)
  *   printer   status (paper, cover, fault); on request (OK in its detail) a test page with a QR code (E-PRN-xx)
  *   reader    unreadable swipes in a row and the last swipe's outcome (runtime/txn/swipe-failures.ts),
- *             self-test, then "present a test card" and read it (CANCEL or no card: E-RDR-06); a swipe
- *             that reads clears the count, one that does not counts; a count still past
- *             READER_SWIPE_FAILURES_MAX fails the check with E-RDR-01 (the head: clean it, swipe again)
+ *             the last fault of the reader itself (runtime/txn/reader-health.ts), self-test, then
+ *             "present a test card" and read it (CANCEL or no card: E-RDR-06); a swipe that reads
+ *             clears the count, one that does not counts; a count still past
+ *             READER_SWIPE_FAILURES_MAX fails the check with E-RDR-01 (the head: clean it, swipe
+ *             again). A self-test that fails is the reader's fault (idle shows it); one that
+ *             answers, and a check that passes, end it. `unattended` (a management request, nobody
+ *             at the terminal): no test card, the reader's state instead (readerStatus)
  *   keypad    press every key; the screen shows which are left (none for KEYPAD_IDLE_MS_MAX: E-KBD-03);
  *             keys stuck (at boot, or held past stuckMs) are not waited for: E-KBD-01 naming them.
  *             A failed test lists the keys that worked.
@@ -38,6 +42,7 @@ import { boardPrinter } from '../runtime/print-power';
 import { statfs } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import type { Board } from '../hal/board';
+import type { ReaderInfo } from '../hal/card-reader';
 import type { KeyName } from '../hal/keypad';
 import { KEY_NAMES } from '../hal/keypad';
 import { FrameBuffer, isPixelDisplay } from '../hal/display';
@@ -60,6 +65,7 @@ import { formatDateTime } from '../common/time';
 import { CLIENT_CERT_WARN_DAYS } from '../runtime/host/tls';
 import { EmvParamsView, emvParamLines } from './diag-emv';
 import { READER_SWIPE_FAILURES_MAX, SwipeFailures } from '../runtime/txn/swipe-failures';
+import { ReaderHealth, readerFaultError } from '../runtime/txn/reader-health';
 
 /** Below this much free space on the journal's file system the storage check fails (E-STO-02). */
 export const STORAGE_FREE_BYTES_MIN = 8 * 1024 * 1024;
@@ -100,6 +106,14 @@ export interface DiagnosticsDeps {
   readonly errors: ErrorRing;
   /** Unreadable swipes in a row across transactions (the terminal's; absent in recovery without a terminal: not shown). */
   readonly swipes?: SwipeFailures;
+  /** The card reader's fault between card waits (the terminal's): the reader check shows it, fails and ends it. */
+  readonly readerHealth?: ReaderHealth;
+  /**
+   * Nobody is at the terminal (a management request): after the automatic checks the reader is
+   * reported without a test card (readerStatus). The keypad and display tests need a person and
+   * stay pending.
+   */
+  readonly unattended?: boolean;
   /** Recovery.testNetwork with the saved (or default) settings. */
   readonly networkTest: () => Promise<Report>;
   /** A sign-on exchange with the host; rejects with its error. Absent: skipped (recovery with no terminal). */
@@ -252,6 +266,7 @@ export class Diagnostics implements Overlay {
       if (this.closed) return;
       await this.runOne(check);
     }
+    if (this.d.unattended === true) await this.runOne('reader', () => this.readerStatus());
     this.finished = true;
     this.d.changed();
   }
@@ -346,19 +361,25 @@ export class Diagnostics implements Overlay {
 
   private async reader(): Promise<LocalText[]> {
     const r = this.d.board.reader();
-    let info;
+    let info: ReaderInfo;
     try {
       info = await r.selfTest();
     } catch (e) {
-      // A reader that does not answer: its code, and what the swipes said before.
-      throw isPosError(e) ? withLines(e, [same(e.message), ...this.swipeLines()]) : e;
+      // A reader that does not answer: its code, and what the swipes said before. Idle says so too.
+      this.d.readerHealth?.noteFailure(e);
+      throw isPosError(e) ? withLines(e, [same(e.message), ...this.faultLines(), ...this.swipeLines()]) : e;
     }
-    const lines = [t('diag.readerSelfTest', { info: JSON.stringify(info).slice(0, 60) })];
+    this.d.readerHealth?.noteAnswered();
+    const lines = [t('diag.readerSelfTest', { info: JSON.stringify(info).slice(0, 60) }), ...this.faultLines()];
     this.prompt = { kind: 'reader' };
     this.answer = (key) => { if (key === 'CANCEL') r.cancel(); };
     this.d.changed();
     try {
-      const ev = await r.waitForCard(['swipe', 'insert', 'tap'], READER_CARD_WAIT_MS_MAX);
+      const ev = await r.waitForCard(['swipe', 'insert', 'tap'], READER_CARD_WAIT_MS_MAX).catch((e: unknown) => {
+        // The reader falling silent (or its port gone) during the test card's wait is its fault.
+        this.d.readerHealth?.noteFailure(e);
+        throw e;
+      });
       const how = ev.type === 'swiped' || ev.type === 'inserted' || ev.type === 'tapped' || ev.type === 'read-failed' ? t(`diag.card.${ev.type}`) : same(ev.type);
       lines.push(t('diag.testCard', { how }));
       // The test card's swipe counts as any other: one that reads clears the count (a cleaned head).
@@ -371,12 +392,52 @@ export class Diagnostics implements Overlay {
       if (ev.type === 'inserted') await r.stopDetection().catch(() => undefined);
       // The head stays suspect until a swipe reads, whatever else the test card did.
       if (this.d.swipes?.stats().readerSuspect === true) throw withLines(new PosError('RDR_FAULT', `${this.d.swipes.stats().inARow} unreadable swipes in a row: swipe a card that reads to clear`), [...lines, ...this.swipeLines()]);
+      // Passed: the reader answered and read the test card; a fault idle still showed is over.
+      this.d.readerHealth?.noteAnswered();
       return [...lines, ...this.swipeLines()];
     } catch (e) {
       if (isPosError(e, 'cancelled')) throw withLines(new PosError('RDR_NO_CARD', 'no test card presented (cancelled)'), [...lines, ...this.swipeLines()]);
       if (isPosError(e) && !(e as { lines?: unknown }).lines) throw withLines(e, [...lines, same(e.message), ...this.swipeLines()]);
       throw e;
     }
+  }
+
+  /**
+   * The reader without a test card, for a management request (`unattended`). The reader check
+   * waits for a person to present one (READER_CARD_WAIT_MS_MAX, then E-RDR-06): from a console
+   * it could only fail, or be left pending with nothing said of the reader. Instead: one INFO
+   * exchange (the self-test, asked for by the operator; nothing polls the reader at idle) says
+   * whether it answers now, then the last fault of its line and when it last answered, the
+   * unreadable swipes in a row and the last swipe. Fails with the self-test's code, or E-RDR-01
+   * while the swipes in a row are past READER_SWIPE_FAILURES_MAX.
+   */
+  private async readerStatus(): Promise<LocalText[]> {
+    const noCard = t('diag.readerNoTestCard');
+    let info: ReaderInfo;
+    try {
+      info = await this.d.board.reader().selfTest();
+    } catch (e) {
+      this.d.readerHealth?.noteFailure(e);
+      const answered = this.d.readerHealth?.status().lastAnswerAtMs;
+      const last = answered === undefined ? t('diag.readerLastAnswer.none') : t('diag.readerLastAnswer', { time: formatDateTime(answered, this.d.board.config.tzOffsetMinutes) });
+      throw isPosError(e) ? withLines(e, [same(e.message), ...(this.d.readerHealth ? [last] : []), ...this.faultLines(), ...this.swipeLines(), noCard]) : e;
+    }
+    this.d.readerHealth?.noteAnswered();
+    const lines = [t('diag.readerSelfTest', { info: JSON.stringify(info).slice(0, 60) }), ...this.faultLines(), ...this.swipeLines(), noCard];
+    // It answered: only its head can be at fault now.
+    const fault = this.d.readerHealth?.fault();
+    if (fault) throw withLines(readerFaultError(fault), lines);
+    if (this.d.swipes?.stats().readerSuspect === true) throw withLines(new PosError('RDR_FAULT', `${this.d.swipes.stats().inARow} unreadable swipes in a row`), lines);
+    return lines;
+  }
+
+  /** The last fault of the reader itself, and whether it is over (none without a terminal, or none seen). */
+  private faultLines(): LocalText[] {
+    const s = this.d.readerHealth?.status();
+    const f = s?.lastLinkFault;
+    if (!s || !f) return [];
+    const over = s.fault?.part !== 'link';
+    return [t('diag.readerLastFault', { code: f.code, time: formatDateTime(f.atMs, this.d.board.config.tzOffsetMinutes) }), ...(over ? [t('diag.readerFaultOver')] : [])];
   }
 
   /** Unreadable swipes in a row and the last swipe (none without a terminal). */

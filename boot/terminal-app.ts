@@ -1192,7 +1192,7 @@ export class TerminalApp {
   /** What diagnostics checks and reads, the same for the menu and for a management request. */
   private diagnosticsChecks(logger: Logger): Omit<DiagnosticsDeps, 'pages' | 'changed' | 'close'> {
     return {
-      board: this.o.board, journalDir: this.o.journalDir, errors: this.errors, clock: this.clock, logger, swipes: this.swipes,
+      board: this.o.board, journalDir: this.o.journalDir, errors: this.errors, clock: this.clock, logger, swipes: this.swipes, readerHealth: this.readerHealth,
       archiveBytesMax: this.o.archiveBytesMax ?? ARCHIVE_BYTES_MAX,
       networkTest: () => this.networkTest(),
       ...this.linksTest(),
@@ -1384,10 +1384,12 @@ export class TerminalApp {
       network: () => ({ interface: this.netInterface() }),
       charging: () => this.env.status.charging,
       runDiagnostics: async () => {
-        // The diagnostics menu's automatic checks, without its screen.
+        // The diagnostics menu's automatic checks, without its screen; nobody is at the terminal,
+        // so the reader check, which waits for a test card, reports the reader's state instead
+        // (boot/diagnostics.ts `unattended`). The keypad and display tests need a person: pending.
         const d = new (diagnosticsModule().Diagnostics)({
           ...this.diagnosticsChecks(this.o.logger.child({ component: 'diagnostics', by: 'mgmt' })),
-          pages: () => 1, changed: () => undefined, close: () => undefined,
+          pages: () => 1, changed: () => undefined, close: () => undefined, unattended: true,
         });
         await d.done;
         return d.snapshot().map((r) => ({ check: r.check, state: r.state, ...(r.code ? { code: r.code } : {}), lines: r.lines }));

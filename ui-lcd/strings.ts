@@ -433,6 +433,12 @@ export const STRINGS = {
   'diag.lastSwipe.none': s('last swipe: none since start', '上次刷卡：开机后无'),
   'diag.swipe.read': s('read', '成功'),
   'diag.swipe.unreadable': s('unreadable', '失败'),
+  // The reader's own faults (runtime/txn/reader-health.ts), and its state without a test card (remote diagnostics).
+  'diag.readerLastFault': s('last reader fault: {code} {time}', '上次读卡器故障：{code} {time}'),
+  'diag.readerFaultOver': s('answered since: fault over', '之后已应答：故障已消除'),
+  'diag.readerLastAnswer': s('last answered: {time}', '上次应答：{time}'),
+  'diag.readerLastAnswer.none': s('no answer since start', '开机后无应答'),
+  'diag.readerNoTestCard': s('no test card: nobody at the terminal', '未用测试卡：终端前无人'),
   'diag.stuck': s('stuck: {keys}', '卡住：{keys}'),
   'diag.notSeen': s('not seen: {keys}', '未按到：{keys}'),
   'diag.keysSeen': s('all {n} keys seen', '{n}个键全部按到'),

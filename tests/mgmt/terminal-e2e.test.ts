@@ -1,9 +1,10 @@
 /**
  * The terminal process on a copy of the simulator board whose board file names a management broker
  * (a real mosquitto with TLS): it publishes its retained status under its serial once the journal
- * is open, answers diagnostics with the diagnostics menu's automatic checks, journals set-params,
- * uploads its logs, locks selling (journaled: it holds over the reboot) and unlocks it, reboots from the
- * login screen, and publishes a sale's slip for the e-receipt service.
+ * is open, answers diagnostics with the diagnostics menu's automatic checks and the card reader's
+ * state (no test card: nobody is at the terminal), journals set-params, uploads its logs, locks
+ * selling (journaled: it holds over the reboot) and unlocks it, reboots from the login screen, and
+ * publishes a sale's slip for the e-receipt service.
  */
 import { strict as assert } from 'node:assert';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -76,8 +77,13 @@ describe('e2e: the terminal on a board file with a management section, against m
     assert.match(String(status.state), /^login/);
     command({ id: 'd1', cmd: 'diagnostics' });
     const diag = await ack('d1', 'done');
-    const checks = ((diag.data as { report: { check: string }[] }).report).map((r) => r.check);
+    const report = (diag.data as { report: { check: string; state: string; code?: string; lines: string[] }[] }).report;
+    const checks = report.map((r) => r.check);
     assert.ok(checks.includes('battery') && checks.includes('storage'), checks.join(','));
+    // The reader without a test card (nobody at the terminal): whether it answers, its swipes.
+    const reader = report.find((r) => r.check === 'reader');
+    assert.equal(reader?.state, 'ok', JSON.stringify(reader));
+    assert.match(reader?.lines.join(' / ') ?? '', /^self-test ok .* \/ bad swipes in a row: 0 \(fault over 10\) \/ last swipe: none since start \/ no test card: nobody at the terminal$/);
     command({ id: 'p1', cmd: 'set-params', args: { amountFenMax: 500_000 } });
     assert.equal(((await ack('p1', 'done')).data as { params: { amountFenMax: number } }).params.amountFenMax, 500_000);
     command({ id: 'l1', cmd: 'upload-logs', args: { maxBytes: 4096 } });
