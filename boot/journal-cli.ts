@@ -110,7 +110,7 @@ const verify: Command = {
 };
 
 const dump: Command = {
-  name: 'journal dump', usage: 'journal dump [--dir D] [--from N] [--to N] [--json]', summary: 'print records (nothing sensitive is stored)',
+  name: 'journal dump', usage: 'journal dump [--dir D] [--board B] [--from N] [--to N] [--json]', summary: 'print records (nothing sensitive is stored)',
   async run(ctx) {
     const fromAsked = intFlag(ctx, 'from');
     const toAsked = intFlag(ctx, 'to');
@@ -144,7 +144,7 @@ const dump: Command = {
 };
 
 const exportCmd: Command = {
-  name: 'journal export', usage: 'journal export --out FILE [--dir D] [--passphrase-file F]', summary: 'write a verified backup file (AES-256-GCM with a passphrase)',
+  name: 'journal export', usage: 'journal export --out FILE [--dir D | --board B] [--passphrase-file F | --passphrase P]', summary: 'write a verified backup file (AES-256-GCM with a passphrase)',
   async run(ctx) {
     const out = need(ctx, 'out');
     const j = await Journal.open({ dir: journalDir(ctx), readOnly: true });
@@ -161,7 +161,7 @@ const exportCmd: Command = {
 };
 
 const importCmd: Command = {
-  name: 'journal import', usage: 'journal import --in FILE [--dir D] [--passphrase-file F]', summary: 'verify a backup, then restore it (the old journal is moved aside)',
+  name: 'journal import', usage: 'journal import --in FILE [--dir D] [--board B] [--passphrase-file F | --passphrase P]', summary: 'verify a backup, then restore it (the old journal is moved aside)',
   async run(ctx) {
     const dir = journalDir(ctx, false);
     // Not under a running terminal: it would go on writing into the journal moved aside (storage/holders.ts).
@@ -182,7 +182,7 @@ const importCmd: Command = {
 };
 
 const salvageCmd: Command = {
-  name: 'journal salvage', usage: 'journal salvage --out DIR [--dir D] [--identity ID]', summary: 'rebuild a journal from the intact records of a damaged file',
+  name: 'journal salvage', usage: 'journal salvage --out DIR [--dir D | --board B] [--identity ID]', summary: 'rebuild a journal from the intact records of a damaged file',
   async run(ctx) {
     const out = need(ctx, 'out');
     // A mistyped --out (the journal's own folder, a backup folder) is the command line's fault: exit 64.

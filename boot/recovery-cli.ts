@@ -167,21 +167,29 @@ function networkFrom(ctx: CommandContext): NetworkSettings {
 }
 
 const ADMIN = '--operator N --password-file F';
+/**
+ * Where every action finds the journal (journalDirOf) and the board file (its device key, network
+ * backend, whether systemctl would act on this computer). The other shared options are named only
+ * by the actions that use them: --identity where the journal's identity is checked, --backup-dir
+ * where backups are listed or written, --log-dir by export, which copies the logs.
+ */
+const WHERE = '[--dir D] [--board B]';
 
 export const recoveryCommands: readonly Command[] = [
-  action('verify', 'verify [--dir D] [--json]', 'verify the journal in a child process; a healthy one records the check (beside a running terminal: pos journal verify)', false, (r) => r.verifyJournal()),
-  action('repair', `repair ${ADMIN} [--passphrase-file F]`, 'cut a torn tail, or restore the newest good backup', true, (r, s, ctx) => r.repair(must(s), secret(ctx, 'passphrase-file', 'POS_BACKUP_PASSPHRASE'))),
-  action('export', `export --to DIR ${ADMIN} --passphrase-file F`, 'encrypted journal backup and logs to a USB stick or path', true, (r, s, ctx) => r.exportTo(need(ctx, 'to'), secret(ctx, 'passphrase-file', 'POS_BACKUP_PASSPHRASE') ?? '', must(s))),
-  action('import', `import --in FILE ${ADMIN} [--passphrase-file F]`, 'restore a backup (verified first; the old journal is kept)', true, (r, s, ctx) => r.importBackup(existingFile(need(ctx, 'in'), '--in'), secret(ctx, 'passphrase-file', 'POS_BACKUP_PASSPHRASE'), must(s))),
-  action('salvage', `salvage ${ADMIN}`, 'rebuild the journal from intact records; the damaged one is kept', true, (r, s) => r.salvage(must(s))),
-  action('network set', `network set [--interface I] [--address A/P] [--gateway G] [--dns D1,D2] --host H --port N ${ADMIN}`, 'store network settings (no --address: DHCP) and write them for the OS (board file "network")', true, (r, s, ctx) => r.saveNetworkSettings(networkFrom(ctx), must(s)), true),
-  action('network test', 'network test [--interface I --host H --port N ...]', 'interface, address, gateway, DNS, TCP connect', false, (r, _s, ctx) => r.testNetwork(ctx.flags.has('host') ? networkFrom(ctx) : undefined)),
-  action('factory-reset', `factory-reset --confirm N ${ADMIN} [--passphrase-file F]`, 'erase transactions, keys, settings (keeps identity; backup first)', true, async (r, s, ctx) => {
+  action('verify', `verify ${WHERE} [--identity ID] [--backup-dir D] [--json]`, 'verify the journal in a child process; a healthy one records the check (beside a running terminal: pos journal verify)', false, (r) => r.verifyJournal()),
+  action('repair', `repair ${ADMIN} [--passphrase-file F] ${WHERE} [--identity ID] [--backup-dir D]`, 'cut a torn tail, or restore the newest good backup', true, (r, s, ctx) => r.repair(must(s), secret(ctx, 'passphrase-file', 'POS_BACKUP_PASSPHRASE'))),
+  action('export', `export --to DIR ${ADMIN} --passphrase-file F ${WHERE} [--log-dir D]`, 'encrypted journal backup and logs to a USB stick or path', true, (r, s, ctx) => r.exportTo(need(ctx, 'to'), secret(ctx, 'passphrase-file', 'POS_BACKUP_PASSPHRASE') ?? '', must(s))),
+  action('import', `import --in FILE ${ADMIN} [--passphrase-file F] ${WHERE} [--identity ID]`, 'restore a backup (verified first; the old journal is kept)', true, (r, s, ctx) => r.importBackup(existingFile(need(ctx, 'in'), '--in'), secret(ctx, 'passphrase-file', 'POS_BACKUP_PASSPHRASE'), must(s))),
+  action('salvage', `salvage ${ADMIN} ${WHERE} [--identity ID]`, 'rebuild the journal from intact records; the damaged one is kept', true, (r, s) => r.salvage(must(s))),
+  action('network set', `network set [--interface I] [--address A/P] [--gateway G] [--dns D1,D2] --host H --port N ${ADMIN} ${WHERE}`, 'store network settings (no --address: DHCP) and write them for the OS (board file "network")', true, (r, s, ctx) => r.saveNetworkSettings(networkFrom(ctx), must(s)), true),
+  // Without --host the test reads the settings the journal holds; with it, those given here (networkFrom).
+  action('network test', `network test ${WHERE} [[--interface I] [--address A/P] [--gateway G] [--dns D1,D2] --host H --port N]`, 'interface, address, gateway, DNS, TCP connect', false, (r, _s, ctx) => r.testNetwork(ctx.flags.has('host') ? networkFrom(ctx) : undefined)),
+  action('factory-reset', `factory-reset --confirm N ${ADMIN} [--passphrase-file F] ${WHERE} [--backup-dir D]`, 'erase transactions, keys, settings (keeps identity; backup first)', true, async (r, s, ctx) => {
     const plan = await r.factoryResetPlan();
     for (const l of plan.erases) ctx.out(`will erase: ${l}`);
     for (const l of plan.keeps) ctx.out(`keeps: ${l}`);
     return r.factoryReset({ confirmations: intFlag(ctx, 'confirm') ?? 0, passphrase: secret(ctx, 'passphrase-file', 'POS_BACKUP_PASSPHRASE') }, must(s));
   }),
-  action('reboot', `reboot ${ADMIN}`, 'journal the action, close the journal, reboot', true, (r, s) => r.reboot(must(s))),
-  action('poweroff', `poweroff ${ADMIN}`, 'journal the action, close the journal, power off', true, (r, s) => r.powerOff(must(s))),
+  action('reboot', `reboot ${ADMIN} ${WHERE}`, 'journal the action, close the journal, reboot', true, (r, s) => r.reboot(must(s))),
+  action('poweroff', `poweroff ${ADMIN} ${WHERE}`, 'journal the action, close the journal, power off', true, (r, s) => r.powerOff(must(s))),
 ];

@@ -61,7 +61,7 @@ const build: Command = {
 };
 
 const init: Command = {
-  name: 'update init', usage: 'update init --root R --version X.Y.Z', summary: 'create the A/B layout (first install: running version in slot A)',
+  name: 'update init', usage: 'update init [--root R | --board B] --version X.Y.Z', summary: 'create the A/B layout (first install: running version in slot A)',
   async run(ctx) {
     const version = versionTyped(need(ctx, 'version'));
     const s = initSlots(root(ctx), version);
@@ -71,7 +71,7 @@ const init: Command = {
 };
 
 const apply: Command = {
-  name: 'update apply', usage: 'update apply FILE [--root R] [--board B] [--public-key HEX] [--force --operator N --password-file F]', summary: 'verify a package and install it into the inactive slot',
+  name: 'update apply', usage: 'update apply (FILE | --file FILE) [--root R] [--board B] [--public-key HEX] [--force --operator N --password-file F [--dir D]]', summary: 'verify a package and install it into the inactive slot',
   async run(ctx) {
     // What the person must give comes first: without a package there is nothing to check a key against.
     const file = existingFile(need(ctx, 'file', { positional: ctx.args[0], what: 'the update package FILE' }), 'FILE');
@@ -87,7 +87,7 @@ const apply: Command = {
 };
 
 const status: Command = {
-  name: 'update status', usage: 'update status [--root R] [--json]', summary: 'running version, pending update, last result',
+  name: 'update status', usage: 'update status [--root R | --board B] [--json]', summary: 'running version, pending update, last result',
   async run(ctx) {
     const s = updateStatus(root(ctx));
     if (ctx.flags.has('json')) { ctx.out(JSON.stringify(s)); return 0; }
@@ -100,7 +100,7 @@ const status: Command = {
 };
 
 const bootCmd: Command = {
-  name: 'update boot', usage: 'update boot [--root R]', summary: 'at boot: choose the slot (trial or rollback) and print its directory',
+  name: 'update boot', usage: 'update boot [--root R | --board B]', summary: 'at boot: choose the slot (trial or rollback) and print its directory',
   async run(ctx) {
     const c = selectBootSlot(root(ctx));
     if (c.rolledBack) ctx.err(`E-UPD-04 update to ${c.rolledBack.version} rolled back: ${c.rolledBack.reason}`);
@@ -110,7 +110,7 @@ const bootCmd: Command = {
 };
 
 const confirm: Command = {
-  name: 'update confirm', usage: 'update confirm [--root R]', summary: 'after the health check on a trial boot: make the new slot active',
+  name: 'update confirm', usage: 'update confirm [--root R | --board B]', summary: 'after the health check on a trial boot: make the new slot active',
   async run(ctx) {
     const r = confirmSlot(root(ctx));
     ctx.out(r.confirmed ? `confirmed ${r.version}: now the active version` : `nothing confirmed: ${r.reason}`);
@@ -119,7 +119,7 @@ const confirm: Command = {
 };
 
 const rollbackCmd: Command = {
-  name: 'update rollback', usage: 'update rollback [--root R]', summary: 'a trial boot failed its health check: roll back now',
+  name: 'update rollback', usage: 'update rollback [--root R | --board B] [--reason TEXT]', summary: 'a trial boot failed its health check: roll back now',
   async run(ctx) {
     const done = failTrial(root(ctx), flagString(ctx, 'reason') ?? 'health check failed');
     ctx.out(done ? 'rolled back: the previous version boots next' : 'no update pending');

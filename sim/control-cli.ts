@@ -10,8 +10,9 @@
  *   pos control subscribe                   (then one event line per screen change, until Ctrl-C)
  *
  * The port: --port N, else $POS_CONTROL_PORT, else the file `npm start` writes beside the
- * journal directory of the board (`.tmp/sim/control.port` for board sim). Exit codes: 0 the
- * terminal answered ok; 1 it answered with an error (printed on stderr); 2 nothing to talk to.
+ * journal directory of the board (--board B, else $POS_BOARD, else sim: `.tmp/sim/control.port`).
+ * Exit codes: 0 the terminal answered ok; 1 it answered with an error (printed on stderr); 2
+ * nothing to talk to.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -101,7 +102,7 @@ async function connect(port: number, host: string): Promise<ControlClient> {
 
 const control: Command = {
   name: 'control',
-  usage: 'control [--port N] [--host 127.0.0.1] CMD [FIELD=VALUE ...] | \'{"cmd":...}\'',
+  usage: 'control [--port N | --board B] [--host 127.0.0.1] CMD [FIELD=VALUE ...] | \'{"cmd":...}\'',
   summary: 'one request to the simulator board\'s control interface; prints the reply line',
   async run(ctx) {
     const { cmd, fields } = controlRequest(ctx.args);

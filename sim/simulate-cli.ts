@@ -2,7 +2,7 @@
  * `pos simulate`: the seeded day simulation from the command line.
  *
  *   pos simulate --seed 7 --days 20 [--rates powerCut=0.1,hostDelay=0] [--no-faults] [--stand-in-devices] [--verbose]
- *   pos simulate soak [--days 10000] [--days-per-seed 20] [--workers 2] [--first-seed 100000]
+ *   pos simulate soak [--days 10000] [--days-per-seed 20] [--workers 2] [--first-seed 100000] [--rates ...] [--no-faults] [--verbose]
  *
  * Exit 0: every invariant held; 1: a failure (printed with its seed, step, invariant and last
  * events; the same command replays it); 64: bad arguments.
@@ -82,7 +82,7 @@ export const simulateCommands: readonly Command[] = [
   },
   {
     name: 'simulate soak',
-    usage: 'simulate soak [--days N] [--days-per-seed N] [--workers N] [--first-seed N]',
+    usage: 'simulate soak [--days N] [--days-per-seed N] [--workers N] [--first-seed N] [--rates k=p,...] [--no-faults] [--verbose]',
     summary: 'many simulated days across worker processes, with the totals (days, operations, faults, checks)',
     run: runSoak,
   },

@@ -164,7 +164,7 @@ export const hostSimCommands: Command[] = [
   {
     name: 'host-sim',
     summary: 'run the acquirer host simulator on loopback',
-    usage: 'host-sim [--port N] [--host 127.0.0.1] [--tid=T --tmk=HEX [--mid=M]] [--fault=SPEC] [--qr-order-pays-at=N] [--tls-cert F --tls-key F [--tls-ca F] [--require-client-cert]]',
+    usage: 'host-sim [--port N] [--host 127.0.0.1] [--tid=T --tmk=HEX [--mid=M]] [--mode=one-shot|keep-alive] [--fault=SPEC] [--qr-order-pays-at=N] [--tls-cert F --tls-key F [--tls-ca F] [--require-client-cert]]',
     run: (ctx) => {
       const stop = new AbortController();
       const onSignal = (): void => stop.abort();
