@@ -75,14 +75,29 @@ export function numericFlags(usage: string): Set<string> {
 }
 
 /**
+ * Every flag a usage line names, in the order it names them: each `--name` token, whatever
+ * surrounds it (`[--json]`, `--tid=T`, alternatives `--dir D | --board B`, groups `(...)`). The
+ * usage line is the one declaration of what a command takes, as for numericFlags.
+ */
+export function usageFlags(usage: string): string[] {
+  return [...new Set([...usage.matchAll(/--([a-z][a-z0-9-]*)/g)].map((m) => m[1]))];
+}
+
+/**
  * Refuses, before anything runs, what would otherwise be silently ignored or misread: an unknown
- * flag (a typo such as `--form 3` would dump everything), a value flag without its value, a
- * number flag whose value is not a whole number (`--from abc` was read as "from the start").
+ * flag (a typo such as `--form 3` would dump everything), a flag of another command (`pos journal
+ * verify --count 3` ran as if it were not there: the rules know every command's flags, the usage
+ * line only this one's), a value flag without its value, a number flag whose value is not a whole
+ * number (`--from abc` was read as "from the start"). `--help` goes with every command.
  */
 export function checkFlags(flags: ReadonlyMap<string, string | true>, rules: FlagRules, command: Pick<Command, 'usage'>): void {
   const numeric = numericFlags(command.usage);
+  const own = usageFlags(command.usage);
   for (const [name, value] of flags) {
     if (!rules.value.has(name) && !rules.boolean.has(name)) throw new UsageError(`unknown option --${name}`);
+    if (name !== 'help' && !own.includes(name)) {
+      throw new UsageError(`--${name} is not an option of this command (${own.length > 0 ? `it takes ${own.map((f) => `--${f}`).join(', ')}` : 'it takes none'})`);
+    }
     if (rules.boolean.has(name)) {
       if (value !== true) throw new UsageError(`--${name} takes no value (got "${value}")`);
       continue;

@@ -32,10 +32,16 @@ const COMMAND_GROUPS: ReadonlyArray<readonly Command[]> = [
   simCommands<typeof import('../sim/simulate-cli')>('../sim/simulate-cli', (m) => m.simulateCommands),
 ];
 
-const VALUE_FLAGS = new Set(['dir', 'out', 'in', 'file', 'passphrase', 'passphrase-file', 'identity', 'from', 'to', 'limit', 'board', 'port', 'host', 'seed', 'days', 'tid', 'tmk', 'mid', 'fault', 'mode',
+/**
+ * Flags that take a value, for parsing argv before the command is known (`--dir D` must not leave
+ * D among the command's words). Together with BOOLEAN_FLAGS: every flag some command's usage line
+ * names, and only those (tests/boot/pos-cli.test.ts); each command takes only the flags its own
+ * usage line names (boot/cli.ts checkFlags).
+ */
+const VALUE_FLAGS = new Set(['dir', 'out', 'in', 'file', 'passphrase', 'passphrase-file', 'identity', 'from', 'to', 'board', 'port', 'host', 'seed', 'days', 'tid', 'tmk', 'mid', 'fault', 'mode',
   // boot/: recovery, update, factory
   'backup-dir', 'log-dir', 'operator', 'password-file', 'interface', 'address', 'gateway', 'dns', 'confirm', 'root', 'key', 'version',
-  'public-key', 'reason', 'serial', 'locale', 'components', 'kcvs', 'count', 'report', 'report-dir', 'registry', 'label-dir', 'faults',
+  'public-key', 'reason', 'serial', 'locale', 'components', 'count', 'report-dir', 'registry', 'label-dir', 'faults',
   'boards', 'serials', 'manifest', 'timeout-ms', 'qr-order-pays-at', 'merchant-admin', 'merchant-password-file',
   'image', 'rootfs', 'targets', 'work-dir', 'concurrency', 'boot-kernel', 'boot-initrd', 'boot-concurrency', 'boot-timeout-ms', 'boot-tpm-dir', 'sizes',
   // TLS to the acquirer: pos host-sim, pos factory tls

@@ -11,8 +11,8 @@ import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { main, COMMANDS } from '../../boot/pos';
-import { EXIT_OUTPUT_CLOSED, EXIT_USAGE, numericFlags, requiredFlags } from '../../boot/cli';
+import { main, COMMANDS, FLAG_RULES } from '../../boot/pos';
+import { Command, EXIT_OUTPUT_CLOSED, EXIT_USAGE, UsageError, checkFlags, numericFlags, requiredFlags, usageFlags } from '../../boot/cli';
 import { Journal } from '../../storage/journal';
 import { createServiceAdmin, serviceAdminFile } from '../../boot/service-admin';
 import { removeDir, tempDir } from '../../storage/testing';
@@ -49,8 +49,10 @@ describe('pos command line: what a person types wrong is named, nothing is ignor
   it('everyWholeNumberFlagOfEveryCommandRefusesANonNumberWithTheUsageExitCode', async () => {
     let checked = 0;
     for (const c of COMMANDS) {
+      // --dir where the command takes one: nothing may be made there (a flag it does not take is refused first).
+      const dir = usageFlags(c.usage).includes('dir') ? ['--dir', join(root, 'missing')] : [];
       for (const flag of numericFlags(c.usage)) {
-        const r = await pos(...c.name.split(' '), `--${flag}`, 'abc', '--dir', join(root, 'missing'));
+        const r = await pos(...c.name.split(' '), `--${flag}`, 'abc', ...dir);
         assert.equal(r.code, EXIT_USAGE, `pos ${c.name} --${flag} abc: ${r.err}`);
         assert.match(r.err, new RegExp(`--${flag} must be a whole number.*"abc"`), `pos ${c.name}`);
         assert.match(r.err, new RegExp(`usage: pos ${c.name}`), 'the usage line follows');
@@ -88,11 +90,15 @@ describe('pos command line: what a person types wrong is named, nothing is ignor
     try {
       let checked = 0;
       for (const c of COMMANDS) {
-        // Alternatives (`a | b`) cannot be read as one list of required flags; factory station checks its own.
-        if (c.usage.includes('|')) continue;
+        // Alternatives (`a | b`) outside the optional groups cannot be read as one list of required
+        // flags (factory station, update apply check their own); inside a `[...]` they are optional.
+        let bare = c.usage;
+        for (let before = ''; before !== bare;) { before = bare; bare = bare.replace(/\[[^[\]]*\]/g, ''); }
+        if (bare.includes('|')) continue;
         const required = requiredFlags(c.usage);
         if (required.length === 0) continue;
-        const r = await pos(...c.name.split(' '), '--dir', dir);
+        // --dir where the command takes one (a flag it does not take is refused before the missing ones).
+        const r = await pos(...c.name.split(' '), ...(usageFlags(c.usage).includes('dir') ? ['--dir', dir] : []));
         assert.equal(r.code, EXIT_USAGE, `pos ${c.name} with nothing: ${r.err}`);
         assert.match(r.err, /--[a-z-]+ .*is missing/, `pos ${c.name}: ${r.err}`);
         const named = /--([a-z-]+)/.exec(r.err)?.[1];
@@ -334,5 +340,80 @@ describe('pos command line: what a person types wrong is named, nothing is ignor
     });
     assert.equal(readFileSync(errFile, 'utf8'), '', 'nothing on stderr: no EPIPE, no stack trace');
     assert.equal(Number(readFileSync(statusFile, 'utf8')), EXIT_OUTPUT_CLOSED, 'the exit status of a program whose reader left (as `yes | head`)');
+  });
+});
+
+/**
+ * Each command takes the flags its own usage line names and no other (`pos journal verify --dir D
+ * --count 3` ran as if --count were not there: every command's flags were checked against one
+ * list for all). Walked over the command list, so a command added later is covered too.
+ */
+describe('pos command line: a flag of another command is refused, not ignored', function () {
+  this.timeout(CHILD_EXIT_MS_MAX);
+  const known = [...FLAG_RULES.value, ...FLAG_RULES.boolean];
+  let dir: string | undefined;
+  /** A folder for the cases that need one, made on first use. */
+  const root = (): string => (dir ??= tempDir('h-cli-foreign-'));
+  after(() => { if (dir) removeDir(dir); });
+
+  /** A value the check takes for `flag`: none for a boolean, a whole number where the usage writes N. */
+  function valueFor(c: Command, flag: string): string | true {
+    if (FLAG_RULES.boolean.has(flag)) return true;
+    return numericFlags(c.usage).has(flag) ? '1' : 'x';
+  }
+
+  it('theFlagRulesAreExactlyTheFlagsTheUsageLinesName', () => {
+    // A flag in the rules that no command names would be "not an option of this command" everywhere,
+    // where it should be unknown; one a usage names but the rules lack would be refused by its own command.
+    const named = new Set(COMMANDS.flatMap((c) => usageFlags(c.usage)));
+    assert.deepEqual(known.filter((f) => f !== 'help' && !named.has(f)), [], 'in the rules, named by no usage line');
+    assert.deepEqual([...named].filter((f) => !known.includes(f)), [], 'named by a usage line, not in the rules');
+  });
+
+  it('everyCommandAcceptsEveryFlagItsUsageNamesAndRefusesEachFlagOfAnotherCommandWithExit64', async () => {
+    let refused = 0;
+    for (const c of COMMANDS) {
+      const own = usageFlags(c.usage);
+      // Accepted by the check itself (the command is not run): each flag alone, then all at once, and --help.
+      for (const flag of own) assert.doesNotThrow(() => checkFlags(new Map([[flag, valueFor(c, flag)]]), FLAG_RULES, c), `pos ${c.name} --${flag}`);
+      checkFlags(new Map([...own.map((f): [string, string | true] => [f, valueFor(c, f)]), ['help', true]]), FLAG_RULES, c);
+      const foreign = known.filter((f) => f !== 'help' && !own.includes(f));
+      assert.ok(foreign.length > 0, `pos ${c.name} takes every flag there is`);
+      const takes = `(it takes ${own.map((f) => `--${f}`).join(', ')})`;
+      for (const flag of foreign) {
+        assert.throws(() => checkFlags(new Map([[flag, valueFor(c, flag)]]), FLAG_RULES, c),
+          (e: unknown) => e instanceof UsageError && e.message === `--${flag} is not an option of this command ${takes}`, `pos ${c.name} --${flag}`);
+        // Through pos itself: exit 64, the message, the usage line, and nothing printed by the command.
+        const r = await pos(...c.name.split(' '), FLAG_RULES.boolean.has(flag) ? `--${flag}` : `--${flag}=x`);
+        assert.equal(r.code, EXIT_USAGE, `pos ${c.name} --${flag}: ${r.err}`);
+        assert.equal(r.err, `pos ${c.name}: --${flag} is not an option of this command ${takes}\nusage: pos ${c.usage}`);
+        assert.equal(r.out, '', `pos ${c.name} --${flag} ran`);
+        refused++;
+      }
+    }
+    assert.ok(refused > COMMANDS.length * 10, `only ${refused} refusals checked`);
+  });
+
+  it('journalVerifyWithCountAndRecoveryExportWithRegistryAreRefusedNamingWhatTheyTake', async () => {
+    const verify = await pos('journal', 'verify', '--dir', root(), '--count', '3');
+    assert.equal(verify.code, EXIT_USAGE);
+    assert.equal(verify.err, 'pos journal verify: --count is not an option of this command (it takes --dir, --board, --identity, --json)\nusage: pos journal verify [--dir D | --board B] [--identity ID] [--json]');
+    assert.equal(verify.out, '');
+    const passphrase = join(root(), 'passphrase');
+    writeFileSync(passphrase, '123456\n');
+    const usb = join(root(), 'usb');
+    const exp = await pos('recovery', 'export', '--to', usb, '--operator', '00', '--password-file', passphrase, '--passphrase-file', passphrase, '--dir', root(), '--registry', join(root(), 'r.json'));
+    assert.equal(exp.code, EXIT_USAGE);
+    assert.match(exp.err, /^pos recovery export: --registry is not an option of this command \(it takes --to, --operator, --password-file, --passphrase-file, --dir, --board, --log-dir\)\nusage: pos recovery export /);
+    assert.deepEqual(readdirSync(root()).sort(), ['passphrase'], 'nothing exported, no registry written');
+  });
+
+  it('aFlagNoCommandKnowsIsStillAnUnknownOption', async () => {
+    // --limit was in the one list and read by no command: `pos journal dump --limit 5` dumped everything.
+    for (const argv of [['journal', 'dump', '--limit', '5'], ['factory', 'test', '--serial', 'S', '--kcvs', 'x'], ['update', 'status', '--frobnicate']]) {
+      const r = await pos(...argv);
+      assert.equal(r.code, EXIT_USAGE, argv.join(' '));
+      assert.match(r.err, /: unknown option --(limit|kcvs|frobnicate)\n/, argv.join(' '));
+    }
   });
 });
