@@ -8,7 +8,8 @@
  *   pos-test-agent.service   a root shell loop on ttyS3, the tests' command channel (qemu.ts)
  *   pos-test-env.service     writes /run/pos-test.env from the kernel command line (pos.hostport=N):
  *                            POS_TERMINAL_ARGS for the unit, so the terminal signs on to the
- *                            acquirer simulator on the host (10.0.2.2 = the host's loopback)
+ *                            acquirer simulator on the host (10.0.2.2 = the host's loopback);
+ *                            /run/pos-test-real-board.env the same without --control-port
  *   pos-test-relay.socket    forwards 0.0.0.0:7001 to the control interface on 127.0.0.1:7000
  *                            (systemd-socket-proxyd, started by the first connection)
  *   /etc/pos/qemu-sim.json   see below
@@ -161,7 +162,9 @@ export function testRootFiles(): ExtraFile[] {
     { path: '/etc/systemd/system/pos-test-agent.service', content: unit('Test-only command channel on ttyS3', 'DefaultDependencies=no\nAfter=systemd-remount-fs.service\n[Service]\nExecStart=/usr/local/sbin/pos-test-agent\nRestart=always\nRestartSec=1\n') },
     wants('sysinit.target', 'pos-test-agent.service'),
     // $$ in a unit is a literal $ for the shell (systemd expands $NAME and ${NAME} itself).
-    { path: '/etc/systemd/system/pos-test-env.service', content: unit('Test-only terminal arguments from the kernel command line', `Before=pos-terminal.service\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/sh -c 'p=; for a in $$(cat /proc/cmdline); do case $$a in pos.hostport=*) p=$\${a#pos.hostport=};; esac; done; echo "POS_TERMINAL_ARGS=--host 10.0.2.2 --host-port $$p --control-port ${GUEST_CONTROL_PORT} --locale en" > /run/pos-test.env'\n`) },
+    // Two files: the simulator board variants take the control port; a real board file refuses it
+    // (boot/terminal-main.ts SIMULATOR_ONLY_FLAGS), so its drop-in reads the other (tests/guest/real-board.ts).
+    { path: '/etc/systemd/system/pos-test-env.service', content: unit('Test-only terminal arguments from the kernel command line', `Before=pos-terminal.service\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/sh -c 'p=; for a in $$(cat /proc/cmdline); do case $$a in pos.hostport=*) p=$\${a#pos.hostport=};; esac; done; args="--host 10.0.2.2 --host-port $$p --locale en"; echo "POS_TERMINAL_ARGS=$$args --control-port ${GUEST_CONTROL_PORT}" > /run/pos-test.env; echo "POS_TERMINAL_ARGS=$$args" > ${REAL_BOARD_ENV_FILE}'\n`) },
     wants('multi-user.target', 'pos-test-env.service'),
     // The host reaches guest port 7001 (QEMU hostfwd); the simulator board's control interface
     // listens on the guest's loopback only. systemd's own proxy, started by the first connection:
@@ -173,6 +176,9 @@ export function testRootFiles(): ExtraFile[] {
     { path: '/etc/pos/qemu-sim.json', content: qemuSimBoard() },
   ];
 }
+
+/** The test's terminal arguments without the simulator board's (pos-test-env.service writes both files). */
+export const REAL_BOARD_ENV_FILE = '/run/pos-test-real-board.env';
 
 /** The unit's drop-in for the guest: the board variant and the test's terminal arguments. */
 export const GUEST_DROP_IN = '# TEST-ONLY (tests/guest)\n[Service]\nEnvironment=POS_BOARD=/etc/pos/qemu-sim.json\nEnvironmentFile=-/run/pos-test.env\n';

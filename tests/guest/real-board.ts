@@ -44,7 +44,7 @@ import { VirtualPrinter } from '../../sim/virtual-printer';
 import { VirtualCardReader } from '../../sim/virtual-card-reader';
 import type { SerialPort } from '../../hal/serial';
 import type { KeyName } from '../../hal/keypad';
-import { GUEST_CACHE, GUEST_DROP_IN, REPO } from './guest-disk';
+import { GUEST_CACHE, GUEST_DROP_IN, REAL_BOARD_ENV_FILE, REPO } from './guest-disk';
 import type { Guest } from './qemu';
 
 /** The terminal's factory identity (not the simulator's test one: a real board refuses that, E-KEY-03). */
@@ -164,7 +164,7 @@ function unit(description: string, body: string): string {
  * product unit keeps TimeoutStartSec=120.
  */
 export const REAL_BOARD_START_TIMEOUT_S = 600;
-export const REAL_BOARD_DROP_IN = `${GUEST_DROP_IN.replace('Environment=POS_BOARD=/etc/pos/qemu-sim.json', 'Environment=POS_BOARD=qemu-x86')}TimeoutStartSec=${REAL_BOARD_START_TIMEOUT_S}\n[Unit]\nAfter=pos-test-board.service pos-test-display.service pos-test-keypad.service\nRequires=pos-test-board.service\n`;
+export const REAL_BOARD_DROP_IN = `${GUEST_DROP_IN.replace('Environment=POS_BOARD=/etc/pos/qemu-sim.json', 'Environment=POS_BOARD=qemu-x86').replace('/run/pos-test.env', REAL_BOARD_ENV_FILE)}TimeoutStartSec=${REAL_BOARD_START_TIMEOUT_S}\n[Unit]\nAfter=pos-test-board.service pos-test-display.service pos-test-keypad.service\nRequires=pos-test-board.service\n`;
 
 /** Root file system additions for the real board (see the file comment). */
 export async function realBoardRootFiles(work: string): Promise<ExtraFile[]> {
