@@ -26,6 +26,9 @@
  * start: on a loaded machine the boot may reach the button later than resetHoldMs after start.
  * --battery-percent N (simulator): the fuel gauge reads N% from power-on (0..100), e.g. a battery
  * already critical while the terminal boots.
+ * --control-port, --hold-reset and --battery-percent on a board file without `"simulator": true`
+ * are refused (SIMULATOR_ONLY_FLAGS) once the board file is read, before any device or the
+ * journal is opened: exit EXIT_USAGE, as for any other command line typed wrong.
  *
  * Real-board wiring (also active on the simulator where it applies):
  * - logs go to stderr and, warn and worse with an error code, into an in-memory ring of the last
@@ -46,6 +49,7 @@ import { asset } from '../common/assets';
 import { dirname, resolve } from 'node:path';
 import { EXIT_USAGE, FlagRules, UsageError, checkFlags, parseArgs } from './cli';
 import { readBoardFile, loadBoard, Board } from '../hal/board';
+import type { BoardConfig } from '../hal/board-schema';
 import type { Button } from '../hal/button';
 // The simulator board and its control interface load only for a simulator board (below): a release
 // image built without --with-sim has no sim/ (scripts/image/build-image.ts keeps what the entry
@@ -150,6 +154,33 @@ export function terminalFlags(argv: readonly string[]): Map<string, string | tru
   return flags;
 }
 
+/**
+ * Flags only the simulator board reads (main): its control interface, its reset button held from
+ * power-on and its fuel gauge's first reading, all simulated. A real board has none of them, and
+ * there they were ignored without a word (a technician's `--battery-percent 5` changed nothing and
+ * said nothing). Not --usb-dir: on a real board it is the USB stick's mount point
+ * (boot/usb-stick.ts); only on the simulator does a plain folder stand for the stick.
+ */
+export const SIMULATOR_ONLY_FLAGS: readonly string[] = ['control-port', 'hold-reset', 'battery-percent'];
+
+/**
+ * The second half of the command line's check, once the board file is read (terminalFlags cannot
+ * know the board): the simulator's flags on a board file without `"simulator": true` are a
+ * UsageError naming them. Called before any device or the journal is opened.
+ */
+export function checkFlagsForBoard(flags: ReadonlyMap<string, string | true>, board: { readonly file: string; readonly config: Pick<BoardConfig, 'simulator'> }): void {
+  if (board.config.simulator === true) return;
+  const stray = SIMULATOR_ONLY_FLAGS.filter((f) => flags.has(f)).map((f) => `--${f}`);
+  if (stray.length === 0) return;
+  throw new UsageError(`${stray.join(', ')} ${stray.length === 1 ? 'is' : 'are'} for the simulator board only ("simulator": true in its board file); ${board.file} is a real board`);
+}
+
+/** A refused command line: the message and the usage on stderr, exit EXIT_USAGE; nothing was opened. */
+function exitUsage(e: UsageError): never {
+  process.stderr.write(`terminal: ${e.message}\nusage: ${TERMINAL_USAGE}\n`);
+  process.exit(EXIT_USAGE);
+}
+
 /** The simulator board's control interface (npm start's front panel, the tests' driver). */
 function simControl(sim: SimBoard, receiptDir: string, logger: pino.Logger): ControlServer {
   const { ControlServer, HOST_SIM_LINE_PREFIX } = requireSim<typeof import('../sim/control-server')>('../sim/control-server', 'the control interface', () => require('../sim/control-server'));
@@ -167,8 +198,7 @@ async function main(): Promise<void> {
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     // Before the journal, the board and the log: a mistyped command line changes nothing.
-    process.stderr.write(`terminal: ${e.message}\nusage: ${TERMINAL_USAGE}\n`);
-    process.exit(EXIT_USAGE);
+    exitUsage(e);
   }
   const str = (name: string): string | undefined => (typeof flags.get(name) === 'string' ? String(flags.get(name)) : undefined);
   const boardName = boardPath(str('board') ?? process.env.POS_BOARD ?? 'sim');
@@ -182,7 +212,15 @@ async function main(): Promise<void> {
     { level: level === 'silent' ? 'fatal' : level as pino.Level, stream: logRing.stream() as unknown as pino.DestinationStream },
   ]));
   if (codeCache) logger.debug({ codeCache }, 'V8 code cache');
-  const { config } = readBoardFile(boardName);
+  const boardFile = readBoardFile(boardName);
+  const { config } = boardFile;
+  // The board is known only now; nothing of it, nor the journal, is open yet.
+  try {
+    checkFlagsForBoard(flags, boardFile);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    exitUsage(e);
+  }
   const holdReset = flags.has('hold-reset');
 
   let sim: SimBoard | undefined;

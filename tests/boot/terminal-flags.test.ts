@@ -5,12 +5,13 @@
  * The compiled process is spawned (dist/boot/terminal-main.js: `npx tsc -p tsconfig.json` first).
  */
 import { strict as assert } from 'node:assert';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT_USAGE, UsageError } from '../../boot/cli';
-import { TERMINAL_FLAG_RULES, TERMINAL_USAGE, terminalFlags } from '../../boot/terminal-main';
+import { SIMULATOR_ONLY_FLAGS, TERMINAL_FLAG_RULES, TERMINAL_USAGE, checkFlagsForBoard, terminalFlags } from '../../boot/terminal-main';
+import { readBoardFile } from '../../hal/board';
 import { PASSED_FLAGS } from '../../boot/start';
 
 const MAIN = join(__dirname, '..', '..', 'dist', 'boot', 'terminal-main.js');
@@ -83,5 +84,68 @@ describe('terminal-main: the flags every starter passes are known', () => {
 
   it('npmStartPassesOnlyFlagsTheTerminalKnows', () => {
     assert.deepEqual(PASSED_FLAGS.filter((f) => !TERMINAL_FLAG_RULES.value.has(f)), []);
+  });
+});
+
+/**
+ * The simulator board's own flags (its control interface, reset button and fuel gauge, all
+ * simulated) on a board file without `"simulator": true`: refused once the board file is read,
+ * before its devices or the journal are opened, instead of being ignored. handheld is the board
+ * the unit runs (boot/pos-terminal.service POS_BOARD).
+ */
+describe('terminal-main: the simulator board\'s flags on a real board', function () {
+  this.timeout(60_000);
+  let dir: string;
+  before(function () {
+    if (!existsSync(MAIN)) throw new Error(`${MAIN} missing: run npx tsc -p tsconfig.json first`);
+  });
+  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'pos-terminal-board-flags-')); });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const args = (board: string, ...extra: string[]): string[] => ['--board', board, '--journal-dir', join(dir, 'journal'), '--backup-dir', join(dir, 'backup'), '--locale', 'en', ...extra];
+
+  it('eachSimulatorFlagIsRefusedOnARealBoardFileAndEveryOtherFlagIsNot', () => {
+    const real = readBoardFile('handheld');
+    const sim = readBoardFile('sim');
+    assert.equal(real.config.simulator, false);
+    const value = (f: string): string | true => (TERMINAL_FLAG_RULES.boolean.has(f) ? true : '1');
+    for (const f of SIMULATOR_ONLY_FLAGS) {
+      assert.throws(() => checkFlagsForBoard(new Map([[f, value(f)]]), real),
+        (e: unknown) => e instanceof UsageError && e.message === `--${f} is for the simulator board only ("simulator": true in its board file); ${real.file} is a real board`, f);
+      assert.doesNotThrow(() => checkFlagsForBoard(new Map([[f, value(f)]]), sim), f);
+    }
+    // --usb-dir is the USB stick's mount point on a real board (boot/usb-stick.ts): it stays.
+    const others = ALL_FLAGS.filter((f) => !SIMULATOR_ONLY_FLAGS.includes(f));
+    assert.ok(others.includes('usb-dir'));
+    assert.doesNotThrow(() => checkFlagsForBoard(new Map(others.map((f): [string, string | true] => [f, value(f)])), real));
+    assert.throws(() => checkFlagsForBoard(new Map<string, string | true>([['hold-reset', true], ['battery-percent', '5'], ['usb-dir', 'u']]), real),
+      /^UsageError: --hold-reset, --battery-percent are for the simulator board only/);
+  });
+
+  it('aRealBoardFileWithControlPortExits64BeforeAnythingIsOpened', () => {
+    const r = spawnSync(process.execPath, [MAIN, ...args('handheld', '--control-port', '5000')], { encoding: 'utf8', timeout: REFUSAL_MS_MAX, env: { ...process.env, POS_CODE_CACHE: '0' } });
+    assert.equal(r.status, EXIT_USAGE, `exit ${r.status}: ${r.stderr.slice(-400)}`);
+    assert.match(r.stderr, /^terminal: --control-port is for the simulator board only \("simulator": true in its board file\); \S*handheld\.json is a real board\nusage: terminal-main /);
+    assert.equal(r.stdout.includes('READY'), false, 'no control interface');
+    assert.equal(existsSync(join(dir, 'journal')), false, 'no journal folder made');
+    assert.equal(existsSync(join(dir, 'backup')), false, 'no backup folder made');
+  });
+
+  it('theSameFlagsOnTheSimulatorBoardStartTheTerminal', async () => {
+    const child = spawn(process.execPath, [MAIN, ...args('sim', '--control-port', '0', '--hold-reset', '--battery-percent', '50')], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, POS_CODE_CACHE: '0' } });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    try {
+      const ready = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => { out += d.toString(); const m = /READY control=(\d+)/.exec(out); if (m) resolve(m[1]); });
+        child.on('exit', (code) => reject(new Error(`terminal exited ${code} before READY: ${stderr.slice(-400)}`)));
+      });
+      assert.ok(Number(ready) > 0, 'the control interface listens');
+    } finally {
+      const exited = new Promise<number | null>((resolve) => { if (child.exitCode !== null) resolve(child.exitCode); else child.once('exit', (code) => resolve(code)); });
+      child.kill('SIGTERM');
+      assert.notEqual(await exited, EXIT_USAGE, stderr.slice(-400));
+    }
   });
 });
