@@ -2,6 +2,8 @@
  * Where one of the runtime's own native addons (binding.gyp: native/*, built by `npm install`'s
  * node-gyp into build/Release, compiled for its target by `npm run image`) may be.
  */
+import { existsSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import * as path from 'node:path';
 
 /**
@@ -23,4 +25,24 @@ export function ownAddonCandidates(fileName: string, envVar: string): string[] {
     above.push(path.join(dir, 'build', 'Release', fileName));
   }
   return [...(env ? [env] : []), ...above];
+}
+
+/**
+ * The first candidate that exists, loads and `fits` (its exports have the functions the caller
+ * needs: an older slot's build may lack some), or null. RTLD_NOW: an addon that uses node's own
+ * OpenSSL or zlib symbols fails here, at load, on a node that does not export them, instead of
+ * killing the process at its first call (lazy binding's default). Another ABI fails here too.
+ */
+export function loadOwnAddon<T>(candidates: readonly string[], fits: (exports: Partial<T>) => boolean): T | null {
+  for (const file of candidates) {
+    if (!existsSync(file)) continue;
+    try {
+      const module = { exports: {} as Partial<T> };
+      process.dlopen(module, file, osConstants.dlopen.RTLD_NOW);
+      if (fits(module.exports)) return module.exports as T;
+    } catch {
+      // Not loadable here: the caller's JavaScript path.
+    }
+  }
+  return null;
 }

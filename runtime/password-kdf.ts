@@ -16,9 +16,7 @@
  * expectPasswordCheck does nothing.
  */
 import { scrypt } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { constants as osConstants } from 'node:os';
-import { ownAddonCandidates } from '../common/own-addon';
+import { loadOwnAddon, ownAddonCandidates } from '../common/own-addon';
 
 interface PasswordKdfAddon {
   scrypt(password: Buffer, salt: Buffer, n: number, r: number, p: number, keyBytes: number, done: (e: Error | null, key?: Buffer) => void): void;
@@ -53,18 +51,7 @@ let holdTimer: NodeJS.Timeout | undefined;
 
 /** The addon from its candidates (POS_PASSWORD_KDF_ADDON, else build/Release), or null. */
 export function loadPasswordKdf(candidates: readonly string[] = ownAddonCandidates('password_kdf.node', 'POS_PASSWORD_KDF_ADDON')): PasswordKdfAddon | null {
-  for (const file of candidates) {
-    if (!existsSync(file)) continue;
-    try {
-      // RTLD_NOW: PBKDF2 and SHA-256 come from node's OpenSSL; a node without them fails here, at load.
-      const module = { exports: {} as Partial<PasswordKdfAddon> };
-      process.dlopen(module, file, osConstants.dlopen.RTLD_NOW);
-      if (typeof module.exports.scrypt === 'function' && typeof module.exports.touch === 'function') return module.exports as PasswordKdfAddon;
-    } catch {
-      // Another ABI: node's crypto.scrypt.
-    }
-  }
-  return null;
+  return loadOwnAddon<PasswordKdfAddon>(candidates, (e) => typeof e.scrypt === 'function' && typeof e.touch === 'function');
 }
 
 function addon(): PasswordKdfAddon | null {

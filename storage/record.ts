@@ -4,14 +4,12 @@
  * reader checks them again when decoding (TigerBeetle style: checked when written and when read).
  */
 import { createHash, hash as oneShotHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { constants as osConstants } from 'node:os';
 import { crc32 } from 'node:zlib';
 import { Encoder } from './cbor';
 import { PosError, invariant } from '../common/errors';
 import { ensureRoom, releaseScratch, resetScratch, scratch, scratchLength, setScratchLength, writeBytes, writePayload } from './record-payload';
 import { refuseSensitive } from './sensitive';
-import { ownAddonCandidates } from '../common/own-addon';
+import { loadOwnAddon, ownAddonCandidates } from '../common/own-addon';
 
 export const MAGIC = 0x504f534a; // "POSJ"
 export const FORMAT_VERSION = 1;
@@ -173,19 +171,8 @@ function sealAddon(): SealAddon | null {
 
 /** The addon from its candidates, or null (the JavaScript path writes the same bytes). */
 export function loadSealAddon(candidates: readonly string[] = ownAddonCandidates('journal_seal.node', 'POS_JOURNAL_SEAL_ADDON')): SealAddon | null {
-  for (const file of candidates) {
-    if (!existsSync(file)) continue;
-    try {
-      // RTLD_NOW: crc32 and SHA256 come from node itself; a node that does not export them fails
-      // here, at load, instead of killing the process at the first seal (lazy binding's default).
-      const module = { exports: {} as Partial<SealAddon> };
-      process.dlopen(module, file, osConstants.dlopen.RTLD_NOW);
-      if (typeof module.exports.seal === 'function') return module.exports as SealAddon;
-    } catch {
-      // Another ABI, or a node that does not export crc32/SHA256: the JavaScript path.
-    }
-  }
-  return null;
+  // crc32 and SHA256 come from node itself (loadOwnAddon's RTLD_NOW); otherwise the JavaScript path.
+  return loadOwnAddon<SealAddon>(candidates, (e) => typeof e.seal === 'function');
 }
 
 /**
