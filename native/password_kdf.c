@@ -46,11 +46,23 @@
 
 /* One per node environment (napi_set_instance_data): a worker thread loading the addon has its own. */
 typedef struct {
-  unsigned char *bytes;
+  unsigned char *bytes; /* the table: `size` bytes inside the mapping, aligned to HUGE_PAGE_BYTES when that is larger */
   size_t size;
   size_t touched;
+  unsigned char *map;   /* the mapping as mmap returned it (munmap's) */
+  size_t map_size;
   int busy; /* a check runs on it (it is unmapped when that check ends) */
 } Scratch;
+
+/*
+ * Transparent huge pages on x86-64 and arm64 (4 KiB base pages). A table this size or more is
+ * mapped aligned to it and asked for huge pages (madvise MADV_HUGEPAGE: "madvise" is the usual
+ * THP mode): the 16 MiB table is then 8 faults of 2 MiB, not 4,096 of 4 KiB. Measured on the 2-core
+ * VM: touching 16 MiB took 81-160 ms in 4 KiB faults, 1 ms in huge pages (51 ms the first time,
+ * the kernel compacting memory to make them). A kernel without THP (or set to "never") ignores the
+ * advice or refuses it: the table is then the 4 KiB pages it was before, touched the same way.
+ */
+#define HUGE_PAGE_BYTES ((size_t)2 << 20)
 
 static size_t page_bytes(void) {
   long p = sysconf(_SC_PAGESIZE);
@@ -58,10 +70,33 @@ static size_t page_bytes(void) {
 }
 
 static void scratch_unmap(Scratch *s) {
-  if (s->bytes) munmap(s->bytes, s->size);
+  if (s->map) munmap(s->map, s->map_size);
+  s->map = NULL;
+  s->map_size = 0;
   s->bytes = NULL;
   s->size = 0;
   s->touched = 0;
+}
+
+/* Maps `size` untouched bytes for the table (huge-page aligned and advised when that large); 0 on failure. */
+static int scratch_map(Scratch *s, size_t size) {
+  const int huge = size >= HUGE_PAGE_BYTES;
+  const size_t map_size = huge ? size + HUGE_PAGE_BYTES : size;
+  void *m = mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) return 0;
+  unsigned char *at = m;
+  if (huge) {
+    at = (unsigned char *)(((uintptr_t)m + HUGE_PAGE_BYTES - 1) & ~(uintptr_t)(HUGE_PAGE_BYTES - 1));
+#ifdef MADV_HUGEPAGE
+    (void)madvise(at, size, MADV_HUGEPAGE); /* advice: refused or ignored, the table is 4 KiB pages */
+#endif
+  }
+  s->map = m;
+  s->map_size = map_size;
+  s->bytes = at;
+  s->size = size;
+  s->touched = 0;
+  return 1;
 }
 
 static Scratch *scratch_of(napi_env env) {
@@ -294,10 +329,7 @@ static napi_value Reserve(napi_env env, napi_callback_info info) {
   int ok = 0;
   if (s && !s->busy) {
     if (s->bytes && s->size != (size_t)bytes) scratch_unmap(s);
-    if (!s->bytes) {
-      void *m = mmap(NULL, (size_t)bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      if (m != MAP_FAILED) { s->bytes = m; s->size = (size_t)bytes; s->touched = 0; }
-    }
+    if (!s->bytes) (void)scratch_map(s, (size_t)bytes);
     ok = s->bytes != NULL;
   }
   napi_get_boolean(env, ok, &out);

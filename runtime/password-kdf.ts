@@ -35,7 +35,9 @@ export function scryptTableBytes(n: number): number {
 }
 /**
  * Pages touched per turn of the event loop: 64 pages are ~0.8 ms here (12 µs a fault on the VM),
- * ~4.5 ms under the slow-CPU quota, so a key pressed meanwhile waits at most that.
+ * ~4.5 ms under the slow-CPU quota, so a key pressed meanwhile waits at most that. Where the kernel
+ * gives the table huge pages (native/password_kdf.c asks for them) one turn in eight faults in a
+ * 2 MiB page and the rest cost nothing: the whole table ~2 ms of CPU instead of ~50 ms.
  */
 const SCRATCH_TOUCH_PAGES_PER_STEP = 64;
 /** A prepared table nobody checked a password on for this long is given back. */
