@@ -660,11 +660,12 @@ async function slowCpu(host: AcquirerSimulator): Promise<void> {
   }
   const lines: string[] = [];
   try {
-    // The journal and the operators exist (a normal boot), and each build's code cache is written once.
+    // The journal and the operators exist (a normal boot), and each build's code cache is written
+    // once, by a boot that logs in: the cache is written at the first idle (boot/code-cache.ts), a
+    // baseline before session 30 writes it POS_CODE_CACHE_WRITE_AFTER_MS after the start.
     for (const b of builds) {
       const first = new LaunchDriver(host, dir, { nodeArgs: [...b.flags, b.main], env: unitEnv(b.name, true) });
-      await first.powerOn();
-      await whenState(first.run!.client, 'login');
+      await toIdle(first);
       const deadline = Date.now() + CACHE_WRITE_WAIT_MS_MAX;
       while (!existsSync(codeCacheFile(cacheDirOf(b.name))) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
       await first.powerOff();

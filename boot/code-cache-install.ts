@@ -4,10 +4,9 @@
  * the process's main module: tests and ts-node runs that import terminal-main compile as usual.
  */
 import { join } from 'node:path';
-import { CodeCacheStats, installCodeCache, installedCodeCache } from './code-cache';
-
-/** POS_CODE_CACHE_WRITE_AFTER_MS: the benchmark writes the cache sooner than a terminal does. */
-const writeAfterMs = Number(process.env.POS_CODE_CACHE_WRITE_AFTER_MS) || undefined;
+import { CodeCacheControl, CodeCacheStats, installCodeCache, installedCodeCache, installedCodeCacheControl } from './code-cache';
 
 // In the bundle the loader (dist/bundle/terminal.js) installed it before this module ran: its figures.
-export const codeCache: CodeCacheStats | undefined = require.main?.filename === join(__dirname, 'terminal-main.js') ? installCodeCache({ writeAfterMs }) : installedCodeCache();
+export const codeCache: CodeCacheStats | undefined = require.main?.filename === join(__dirname, 'terminal-main.js') ? installCodeCache() : installedCodeCache();
+/** What the terminal tells the cache (its machine state: written at the first idle); undefined when off. */
+export const codeCacheControl: CodeCacheControl | undefined = installedCodeCacheControl();

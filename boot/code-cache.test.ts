@@ -1,19 +1,23 @@
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { codeCacheFile, readCodeCache, writeCodeCache } from './code-cache';
 import { removeDir, tempDir } from '../storage/testing';
 
 /**
  * Runs a fresh node process that installs the cache over `dir`, then requires `dir/mod.js` and
- * prints what it exported beside the cache's figures once the cache had its chance to be written.
+ * prints what it exported beside the cache's figures once the cache had its chance to be written:
+ * at the hold's end (the terminal never at idle), or, with `idle`, once the process told it the
+ * terminal reached idle (after running `beforeIdle`, the code a login would run).
  */
-function bootOnce(dir: string, main?: string, modulesRoot?: string): { value: unknown; hits: number; misses: number; rejected: number; written?: number; mainAsBytes?: boolean; resolveHits: number; resolveMisses: number } {
+function bootOnce(dir: string, main?: string, modulesRoot?: string, o: { idle?: boolean; beforeIdle?: string } = {}): { value: unknown; hits: number; misses: number; rejected: number; written?: number; writtenAtIdle?: boolean; mainAsBytes?: boolean; resolveHits: number; resolveMisses: number } {
   const script = `
-    const { installCodeCache } = require(${JSON.stringify(join(__dirname, 'code-cache'))});
-    const stats = installCodeCache({ dir: ${JSON.stringify(join(dir, 'cache'))}, writeAfterMs: 1, main: ${JSON.stringify(main)}, modulesRoot: ${JSON.stringify(modulesRoot)} });
+    const { installCodeCache, installedCodeCacheControl } = require(${JSON.stringify(join(__dirname, 'code-cache'))});
+    const stats = installCodeCache({ dir: ${JSON.stringify(join(dir, 'cache'))}, holdMsMax: ${o.idle ? 60_000 : 1}, writeAfterIdleMs: 1, main: ${JSON.stringify(main)}, modulesRoot: ${JSON.stringify(modulesRoot)} });
     const value = require(${JSON.stringify(join(dir, 'mod.js'))});
+    ${o.beforeIdle ?? ''}
+    if (${o.idle === true}) { const c = installedCodeCacheControl(); c.state('login'); c.state('idle'); }
     setTimeout(() => process.stdout.write(JSON.stringify({ value, ...stats })), 100);
   `;
   const r = spawnSync(process.execPath, ['-r', require.resolve('ts-node/register/transpile-only'), '-e', script], { encoding: 'utf8', env: { ...process.env, POS_CODE_CACHE: '1' } });
@@ -139,5 +143,46 @@ describe('boot/code-cache: V8 code cache for the terminal process', () => {
     const moved = bootOnce(dir, undefined, dir);
     assert.deepEqual(moved.value, { pkg: 'b3', helper: 2 });
     assert.equal(moved.resolveMisses, 1, JSON.stringify(moved));
+  });
+  it('isWrittenAtTheFirstIdleWithTheFunctionsTheLoginRanAndRewrittenAtIdleWhenTheLastFileWasWrittenBeforeAnyIdle', () => {
+    // A function the boot does not run (the login's code): compiled lazily at its first call.
+    const body = Array.from({ length: 60 }, (_, i) => `  s += (x * ${i + 1}) % 7;`).join('\n');
+    writeFileSync(join(dir, 'mod.js'), `module.exports = { login(x) { let s = 0;\n${body}\n  return s; } };\n`);
+    const entryBytes = (): number => [...readCodeCache(codeCacheFile(join(dir, 'cache')))].filter(([k]) => !k.startsWith('\0')).reduce((n, [, v]) => n + v.length, 0);
+    // Never at idle (recovery mode, the login screen left alone): written at the hold's end, without the login's code.
+    const notIdle = bootOnce(dir);
+    assert.ok((notIdle.written ?? 0) >= 1 && notIdle.writtenAtIdle === undefined, JSON.stringify(notIdle));
+    const withoutLogin = entryBytes();
+    // The next boot misses nothing, but the file was written before any idle: rewritten at idle,
+    // now holding the function the login ran.
+    const atIdle = bootOnce(dir, undefined, undefined, { idle: true, beforeIdle: 'value.login(3);' });
+    assert.equal(atIdle.misses, 0, JSON.stringify(atIdle));
+    assert.equal(atIdle.writtenAtIdle, true, JSON.stringify(atIdle));
+    const withLogin = entryBytes();
+    assert.ok(withLogin > withoutLogin, `the login's function in the cache: ${withLogin} bytes against ${withoutLogin}`);
+    // A boot of a file written at idle, nothing missing: not written again, at idle or at the hold's end.
+    const written = statSync(codeCacheFile(join(dir, 'cache'))).mtimeMs;
+    const again = bootOnce(dir, undefined, undefined, { idle: true, beforeIdle: 'value.login(3);' });
+    assert.equal(again.written, undefined, JSON.stringify(again));
+    assert.equal(bootOnce(dir).written, undefined);
+    assert.equal(statSync(codeCacheFile(join(dir, 'cache'))).mtimeMs, written);
+  });
+
+  it('letsGoOfItsBytesAtTheFirstIdleOrAtTheHoldsEndAndLeavingIdleBeforeTheWriteWaitsForTheNextIdle', () => {
+    writeFileSync(join(dir, 'mod.js'), 'module.exports = 1;\n');
+    const script = `
+      const { installCodeCache, installedCodeCacheControl } = require(${JSON.stringify(join(__dirname, 'code-cache'))});
+      const stats = installCodeCache({ dir: ${JSON.stringify(join(dir, 'cache'))}, holdMsMax: 60000, writeAfterIdleMs: 30 });
+      require(${JSON.stringify(join(dir, 'mod.js'))});
+      const c = installedCodeCacheControl();
+      const seen = [c.held];
+      c.state('idle'); c.state('sale.amount');
+      setTimeout(() => { seen.push(c.held, stats.written === undefined); c.state('idle'); c.state('idle');
+        setTimeout(() => { seen.push(c.held, stats.writtenAtIdle); process.stdout.write(JSON.stringify(seen)); }, 80);
+      }, 80);
+    `;
+    const r = spawnSync(process.execPath, ['-r', require.resolve('ts-node/register/transpile-only'), '-e', script], { encoding: 'utf8', env: { ...process.env, POS_CODE_CACHE: '1' } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), [true, true, true, false, true], 'held until idle lasted writeAfterIdleMs; a stay cut short wrote nothing');
   });
 });

@@ -1,15 +1,20 @@
 /**
  * V8 code cache for the terminal process (issue 14: start time on a slow CPU). Node 20 has no
  * `module.enableCompileCache` (Node 22), so CommonJS modules are compiled here through `vm.Script`
- * with the cached data of the previous boot, and the cache is written once the boot has run its
- * code (functions compiled lazily during the boot are in it too).
+ * with the cached data of the previous boot, and the cache is written once the terminal has first
+ * settled at idle: the functions compiled lazily until then (the boot, the login, the sign-on,
+ * the idle screen) are in it too. Written earlier (8 s after the start, before session 30), it
+ * held only the boot's: every boot compiled the login's code at the operator's first keys (up to
+ * 45-50 ms a key under the bench's CPU quota; docs/BENCHMARKS.md, "Start").
  *
  * - One file per Node version and architecture in the cache directory: `$POS_CODE_CACHE_DIR`, else
  *   systemd's `$CACHE_DIRECTORY` (CacheDirectory= in the unit), else `.tmp/code-cache` in the
  *   package. `POS_CODE_CACHE=0` turns it off (the benchmark's baseline).
  * - An entry is keyed by the file name and a digest of its source, so updated code never runs from
  *   a stale entry; V8 also refuses data from another V8 version or other flags, and the file is
- *   rewritten when anything was missing or refused. Only entries of this boot are kept.
+ *   rewritten when anything was missing or refused, or when it was not written at idle (a boot that
+ *   never got there: recovery mode, a terminal left at its login screen, which write it
+ *   CODE_CACHE_HOLD_MS_MAX after the start). Only entries of this boot are kept.
  * - Written through a temporary file, fsynced and renamed: a power cut leaves the old file or the
  *   new one. A file that does not parse is ignored (the boot compiles from source, as without it).
  * - Every entry carries a CRC-32 of its data, checked before V8 sees it: Node 20's V8 does not
@@ -31,8 +36,17 @@ import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, rea
 import { dirname, isAbsolute, join, sep } from 'node:path';
 import { packageRoot } from '../common/assets';
 
-/** The cache is written this long after it was installed: after the boot, before the first sale is likely. */
-export const CODE_CACHE_WRITE_AFTER_MS = 8_000;
+/**
+ * The cache is written this long after the terminal first reaches idle (and is still there): the
+ * idle screen has been drawn and its timers run, and boot/idle-gc.ts's collection (2 s after
+ * idle) finds the cache's bytes let go.
+ */
+export const CODE_CACHE_WRITE_AFTER_IDLE_MS = 1_000;
+/**
+ * A boot that does not reach idle in this long (recovery mode, the login screen left alone) writes
+ * what it has and lets go of the file's bytes: they are not held in memory all day.
+ */
+export const CODE_CACHE_HOLD_MS_MAX = 5 * 60_000;
 /** A cache file larger than this is not read (a broken file must not cost the boot). */
 export const CODE_CACHE_BYTES_MAX = 32 * 1024 * 1024;
 /** Version 2: an entry is key length, key, data length, CRC-32 of the data, data (little-endian). */
@@ -52,6 +66,8 @@ export interface CodeCacheStats {
   resolveHits: number;
   resolveMisses: number;
   written?: number;
+  /** The cache was written once the terminal had settled at idle (not CODE_CACHE_HOLD_MS_MAX after the start). */
+  writtenAtIdle?: boolean;
 }
 
 /** Node's module internals this hook uses (not in @types/node's `Module` type). */
@@ -66,6 +82,24 @@ interface ModuleInternals {
 
 /** Where installCodeCache leaves its figures for the bundle it loads (dist/bundle/terminal.js has its own copy of this module). */
 export const CODE_CACHE_STATS_KEY = Symbol.for('pos.codeCacheStats');
+
+/**
+ * What the terminal tells the cache and asks of it, left on globalThis as the figures are (the
+ * bundle's copy of this module reaches the loader's).
+ */
+export interface CodeCacheControl {
+  /** The terminal's machine state as it changes: the first stay at idle writes the cache (CODE_CACHE_WRITE_AFTER_IDLE_MS). */
+  state(state: string): void;
+  /** Whether the file's bytes and the boot's scripts are still held (boot/idle-gc.ts collects only after). */
+  readonly held: boolean;
+}
+
+export const CODE_CACHE_CONTROL_KEY = Symbol.for('pos.codeCacheControl');
+
+/** The control of the cache this process installed (undefined: none, or turned off). */
+export function installedCodeCacheControl(): CodeCacheControl | undefined {
+  return (globalThis as Record<symbol, CodeCacheControl | undefined>)[CODE_CACHE_CONTROL_KEY];
+}
 
 /** The figures of the cache this process installed, whichever copy of this module installed it. */
 export function installedCodeCache(): CodeCacheStats | undefined {
@@ -173,7 +207,7 @@ function readWrapped(filename: string, M: ModuleInternals): { wrapped: string; k
  * Installs the compile hook for every CommonJS module loaded from now on. Returns its figures
  * (the benchmark and the log read them), or undefined when turned off.
  */
-export function installCodeCache(options: { dir?: string; writeAfterMs?: number; onWritten?: (s: CodeCacheStats) => void; main?: string; modulesRoot?: string } = {}): CodeCacheStats | undefined {
+export function installCodeCache(options: { dir?: string; holdMsMax?: number; writeAfterIdleMs?: number; onWritten?: (s: CodeCacheStats) => void; main?: string; modulesRoot?: string } = {}): CodeCacheStats | undefined {
   if (process.env.POS_CODE_CACHE === '0') return undefined;
   const dir = options.dir ?? codeCacheDir();
   const file = codeCacheFile(dir);
@@ -212,15 +246,38 @@ export function installCodeCache(options: { dir?: string; writeAfterMs?: number;
       run(mod, source.wrapped, source.key, filename);
     };
   }
-  const timer = setTimeout(() => {
+  const writer = scheduleWrite(file, stats, compiled, cached, resolutions, options);
+  (globalThis as Record<symbol, CodeCacheControl | undefined>)[CODE_CACHE_CONTROL_KEY] = writer;
+  return stats;
+}
+
+/**
+ * When the cache is written and let go: CODE_CACHE_WRITE_AFTER_IDLE_MS into the terminal's first
+ * stay at idle, or CODE_CACHE_HOLD_MS_MAX after the start if it never gets there. Written only when
+ * the file lacks something: an entry missed, refused or damaged, a resolution made afresh, or (at
+ * idle) a file written before any idle, which lacks the login's functions.
+ */
+function scheduleWrite(file: string, stats: CodeCacheStats, compiled: Map<string, Script>, cached: Map<string, Buffer>, resolutions: { end(): Buffer | undefined },
+  options: { holdMsMax?: number; writeAfterIdleMs?: number; onWritten?: (s: CodeCacheStats) => void }): CodeCacheControl {
+  const fileAtIdle = cached.get(MILESTONE_KEY)?.toString('latin1') === MILESTONE_IDLE;
+  let held = true;
+  let idleTimer: NodeJS.Timeout | undefined;
+  const finish = (atIdle: boolean): void => {
+    if (!held) return;
+    held = false;
+    clearTimeout(idleTimer);
+    clearTimeout(holdTimer);
     try {
-      if (stats.misses === 0 && stats.rejected === 0 && stats.damaged === 0 && stats.resolveMisses === 0) return;
+      const lacking = stats.misses > 0 || stats.rejected > 0 || stats.damaged > 0 || stats.resolveMisses > 0 || (atIdle && !fileAtIdle);
+      if (!lacking) return;
       const fresh = new Map<string, Buffer>();
       for (const [key, script] of compiled) fresh.set(key, script.createCachedData());
       const memo = resolutions.end();
       if (memo) fresh.set(RESOLVE_KEY, memo);
+      if (atIdle) fresh.set(MILESTONE_KEY, Buffer.from(MILESTONE_IDLE, 'latin1'));
       writeCodeCache(file, fresh);
       stats.written = fresh.size;
+      if (atIdle) stats.writtenAtIdle = true;
       options.onWritten?.(stats);
     } catch {
       // A read-only or full cache directory: the next boot compiles from source, as without a cache.
@@ -232,15 +289,28 @@ export function installCodeCache(options: { dir?: string; writeAfterMs?: number;
       compiled.clear();
       resolutions.end();
     }
-  }, options.writeAfterMs ?? CODE_CACHE_WRITE_AFTER_MS);
-  timer.unref();
-  return stats;
+  };
+  const holdTimer = setTimeout(() => finish(false), options.holdMsMax ?? CODE_CACHE_HOLD_MS_MAX);
+  holdTimer.unref();
+  return {
+    get held() { return held; },
+    state(state: string): void {
+      if (!held) return;
+      if (state !== 'idle') { clearTimeout(idleTimer); idleTimer = undefined; return; }
+      if (idleTimer !== undefined) return;
+      idleTimer = setTimeout(() => finish(true), options.writeAfterIdleMs ?? CODE_CACHE_WRITE_AFTER_IDLE_MS);
+      idleTimer.unref();
+    },
+  };
 }
 
 function packageRootOrUndefined(): string | undefined {
   try { return packageRoot(); } catch { return undefined; }
 }
 
+/** The code cache file's entry saying it was written at idle (MILESTONE_IDLE), so it holds the login's functions. */
+const MILESTONE_KEY = '\0milestone';
+const MILESTONE_IDLE = 'idle';
 /** The code cache file's entry holding the boot's module resolutions (JSON: ResolveMemo). */
 const RESOLVE_KEY = '\0resolve/1';
 const NODE_MODULES_PART = `${sep}node_modules${sep}`;

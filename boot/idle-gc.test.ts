@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { codeCacheReleasedUptimeMs, IdleGc, IDLE_GC_AFTER_BUSY_MS, IDLE_GC_AFTER_CODE_CACHE_MS, IDLE_GC_AFTER_IDLE_MS } from './idle-gc';
-import { CODE_CACHE_WRITE_AFTER_MS } from './code-cache';
+import { IdleGc, IDLE_GC_AFTER_BUSY_MS, IDLE_GC_AFTER_CODE_CACHE_MS, IDLE_GC_AFTER_IDLE_MS } from './idle-gc';
+import { CODE_CACHE_WRITE_AFTER_IDLE_MS } from './code-cache';
 
 /** Timers run by hand: `due` lists what is pending and after how long. */
 function manualTimers(): { due: Array<{ f: () => void; ms: number }>; set: (f: () => void, ms: number) => unknown; clear: (t: unknown) => void; fire: () => void } {
@@ -14,11 +14,11 @@ function manualTimers(): { due: Array<{ f: () => void; ms: number }>; set: (f: (
   };
 }
 
-/** A collector counting its calls, in a process up for `uptimeMs` (default: long after the code cache let go). */
-function idleGc(uptimeMs = 60_000): { gc: IdleGc; calls: () => number; timers: ReturnType<typeof manualTimers> } {
+/** A collector counting its calls; the code cache held while `held.value` (default: long let go). */
+function idleGc(held = { value: false }): { gc: IdleGc; calls: () => number; timers: ReturnType<typeof manualTimers> } {
   let calls = 0;
   const timers = manualTimers();
-  const gc = new IdleGc({ gc: () => { calls++; }, setTimer: timers.set, clearTimer: timers.clear, notBeforeUptimeMs: 9_000, uptimeMs: () => uptimeMs });
+  const gc = new IdleGc({ gc: () => { calls++; }, setTimer: timers.set, clearTimer: timers.clear, codeCacheHeld: () => held.value });
   return { gc, calls: () => calls, timers };
 }
 
@@ -46,18 +46,28 @@ describe('IdleGc: a full collection once at idle', () => {
     assert.equal(calls(), 2);
   });
 
-  it('waits for the code cache to let go of its bytes when idle comes early after the start', () => {
-    // Idle reached 3 s after the start: the collection at 9 s (6 s later), not 2 s after idle.
-    const early = idleGc(3_000);
-    for (const s of ['boot', 'login', 'idle']) early.gc.state(s);
-    assert.deepEqual(early.timers.due.map((t) => t.ms), [6_000]);
-    // Reached at 8 s: still the 2 s after a busy state, not 1 s.
-    const late = idleGc(8_000);
-    for (const s of ['boot', 'login', 'idle']) late.gc.state(s);
-    assert.deepEqual(late.timers.due.map((t) => t.ms), [IDLE_GC_AFTER_BUSY_MS]);
-    // The default follows what the bundle's loader gives the cache.
-    assert.equal(codeCacheReleasedUptimeMs({}), CODE_CACHE_WRITE_AFTER_MS + IDLE_GC_AFTER_CODE_CACHE_MS);
-    assert.equal(codeCacheReleasedUptimeMs({ POS_CODE_CACHE_WRITE_AFTER_MS: '500' }), 500 + IDLE_GC_AFTER_CODE_CACHE_MS);
+  it('waits for the code cache to let go of its bytes when it still holds them at the collection time', () => {
+    // The cache writes CODE_CACHE_WRITE_AFTER_IDLE_MS into the first idle, before the collection.
+    assert.ok(CODE_CACHE_WRITE_AFTER_IDLE_MS < IDLE_GC_AFTER_BUSY_MS);
+    const held = { value: true };
+    const { gc, calls, timers } = idleGc(held);
+    for (const s of ['boot', 'login', 'idle']) gc.state(s);
+    assert.deepEqual(timers.due.map((t) => t.ms), [IDLE_GC_AFTER_BUSY_MS]);
+    timers.fire();
+    assert.equal(calls(), 0, 'collected while the cache held its bytes');
+    assert.deepEqual(timers.due.map((t) => t.ms), [IDLE_GC_AFTER_CODE_CACHE_MS]);
+    timers.fire();
+    assert.equal(calls(), 0);
+    held.value = false;
+    timers.fire();
+    assert.equal(calls(), 1, 'collected once the cache let go');
+    assert.equal(timers.due.length, 0);
+    // Leaving idle while waiting cancels it as any other collection.
+    const again = idleGc({ value: true });
+    for (const s of ['boot', 'idle']) again.gc.state(s);
+    again.timers.fire();
+    again.gc.state('sale.amount');
+    assert.equal(again.timers.due.length, 0);
   });
 
   it('leaving idle before the time cancels the collection (a key pressed by the merchant)', () => {

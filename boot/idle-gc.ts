@@ -13,11 +13,13 @@
  *   - IDLE_GC_AFTER_IDLE_MS after reaching idle from anything else (a sale: small garbage, and a
  *     merchant between customers should not meet a pause);
  *   - never again until the terminal has left idle;
- *   - never before the V8 code cache has let go of its file's bytes and scripts (boot/code-cache.ts,
- *     CODE_CACHE_WRITE_AFTER_MS after the start): a collection before that gives back nothing of
- *     them, and the once-per-idle rule kept them all day. Measured (simulator board, unit settings,
- *     a first boot that writes the cache, idle 10 s after the login): 67.8 MB RSS at idle with
- *     the collection 2 s after the login, 62.3 MB with the cache written before it.
+ *   - never before the V8 code cache has let go of its file's bytes and scripts (boot/code-cache.ts:
+ *     CODE_CACHE_WRITE_AFTER_IDLE_MS into the first stay at idle, before IDLE_GC_AFTER_BUSY_MS): a
+ *     collection before that gives back nothing of them, and the once-per-idle rule kept them all
+ *     day; a collection due while they are held waits IDLE_GC_AFTER_CODE_CACHE_MS more. Measured
+ *     (simulator board, unit settings, a first boot that writes the cache, idle 10 s after the
+ *     login): 67.8 MB RSS at idle with the collection 2 s after the login, 62.3 MB with the cache
+ *     written before it.
  * A key pressed in the meantime leaves idle (the machine's state changes) and cancels it.
  *
  * The collection is boot/mem-reclaim.ts's: V8's memory-reducing collection and glibc's trim
@@ -25,20 +27,15 @@
  * "Memory"); without the addon `global.gc` (node's `--expose-gc`, which the unit passes); without
  * either (a developer's `npm start` with no addon) nothing is collected and V8 behaves as before.
  */
-import { CODE_CACHE_WRITE_AFTER_MS } from './code-cache';
+import { installedCodeCacheControl } from './code-cache';
 import { idleCollector, ReclaimKind } from './mem-reclaim';
 
 /** After the boot's or a settlement's return to idle. */
 export const IDLE_GC_AFTER_BUSY_MS = 2_000;
 /** After any other return to idle. */
 export const IDLE_GC_AFTER_IDLE_MS = 5 * 60_000;
-/** How long after its timer's due time the code cache has surely let go (its timer is set while the bundle loads). */
+/** A collection due while the code cache still holds its bytes asks again this much later. */
 export const IDLE_GC_AFTER_CODE_CACHE_MS = 1_000;
-
-/** Process uptime before which no collection runs: the code cache's release (POS_CODE_CACHE_WRITE_AFTER_MS as the loader reads it) and the margin. */
-export function codeCacheReleasedUptimeMs(env: NodeJS.ProcessEnv = process.env): number {
-  return (Number(env.POS_CODE_CACHE_WRITE_AFTER_MS) || CODE_CACHE_WRITE_AFTER_MS) + IDLE_GC_AFTER_CODE_CACHE_MS;
-}
 
 /** States whose return to idle leaves much garbage behind (machine state names' prefixes). */
 const BUSY_STATE_PREFIXES = ['boot', 'settlement', 'signOn', 'pendingWork', 'recovery', 'login'];
@@ -48,10 +45,8 @@ export interface IdleGcOptions {
   readonly gc?: (() => ReclaimKind | void) | undefined;
   readonly setTimer?: (f: () => void, ms: number) => unknown;
   readonly clearTimer?: (t: unknown) => void;
-  /** No collection runs before this process uptime; default codeCacheReleasedUptimeMs(). */
-  readonly notBeforeUptimeMs?: number;
-  /** This process's uptime; default process.uptime() in ms. */
-  readonly uptimeMs?: () => number;
+  /** Whether the V8 code cache still holds its file's bytes; default: the installed cache's (boot/code-cache.ts). */
+  readonly codeCacheHeld?: () => boolean;
   /** Told after each collection (the terminal logs it at debug). */
   readonly onCollected?: (info: { after: string; ms: number; kind?: ReclaimKind['kind']; fileMappings?: number }) => void;
 }
@@ -78,9 +73,7 @@ export class IdleGc {
     if (state !== 'idle') { this.cancel(); this.collectedThisIdle = false; return; }
     if (!this.gc || this.collectedThisIdle) return;
     const busy = BUSY_STATE_PREFIXES.some((p) => from === p || from.startsWith(`${p}.`));
-    const uptimeMs = this.o.uptimeMs?.() ?? process.uptime() * 1000;
-    const untilReleasedMs = Math.ceil((this.o.notBeforeUptimeMs ?? codeCacheReleasedUptimeMs()) - uptimeMs);
-    this.schedule(Math.max(busy ? IDLE_GC_AFTER_BUSY_MS : IDLE_GC_AFTER_IDLE_MS, untilReleasedMs), from);
+    this.schedule(busy ? IDLE_GC_AFTER_BUSY_MS : IDLE_GC_AFTER_IDLE_MS, from);
   }
 
   stop(): void { this.cancel(); }
@@ -91,12 +84,17 @@ export class IdleGc {
     this.timer = set(() => {
       this.timer = undefined;
       if (this.previous !== 'idle' || !this.gc) return;
+      if (this.codeCacheHeld()) { this.schedule(IDLE_GC_AFTER_CODE_CACHE_MS, from); return; }
       const t0 = performance.now();
       const done = this.gc();
       this.collectedThisIdle = true;
       this.collections++;
       this.o.onCollected?.({ after: from, ms: performance.now() - t0, ...(done ? { kind: done.kind } : {}), ...(done?.fileMappings ? { fileMappings: done.fileMappings } : {}) });
     }, ms);
+  }
+
+  private codeCacheHeld(): boolean {
+    return this.o.codeCacheHeld ? this.o.codeCacheHeld() : installedCodeCacheControl()?.held === true;
   }
 
   private cancel(): void {

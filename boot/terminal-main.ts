@@ -44,7 +44,7 @@
  * - --usb-dir D (repeatable via $POS_USB_DIRS, ':'-separated): USB mount points recovery offers.
  */
 // First: the modules below load through the V8 code cache (issue 14: start time on a slow CPU).
-import { codeCache } from './code-cache-install';
+import { codeCache, codeCacheControl } from './code-cache-install';
 import { asset } from '../common/assets';
 import { dirname, resolve } from 'node:path';
 import { EXIT_USAGE, FlagRules, UsageError, checkFlags, parseArgs } from './cli';
@@ -303,7 +303,12 @@ async function main(): Promise<void> {
     onCollected: (c) => logger[c.ms >= IDLE_GC_SLOW_MS ? 'info' : 'debug'](c, 'idle: memory given back'),
   });
   const gc = idleGc;
-  app.probe.onChange((s) => gc.state((s as ProbeSnapshot).state));
+  // The V8 code cache is written at the first idle (boot/code-cache.ts): the login's code is in it.
+  app.probe.onChange((s) => {
+    const state = (s as ProbeSnapshot).state;
+    codeCacheControl?.state(state);
+    gc.state(state);
+  });
   const watchdog = new SystemdWatchdog({ health: async () => app!.health(), logger: logger.child({ component: 'watchdog' }) });
   watchdog.start();
   if (hasSlots) {

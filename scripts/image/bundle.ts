@@ -119,7 +119,7 @@ const LOADER_SOURCE = `'use strict';
 // it otherwise. POS_CODE_CACHE=0 turns the cache off.
 const path = require('node:path');
 const main = path.join(__dirname, ${JSON.stringify(BUNDLE_FILE)});
-require('./code-cache.js').installCodeCache({ writeAfterMs: Number(process.env.POS_CODE_CACHE_WRITE_AFTER_MS) || undefined, main });
+require('./code-cache.js').installCodeCache({ main });
 process.argv[1] = main;
 require('node:module').runMain();
 `;
