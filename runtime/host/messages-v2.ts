@@ -11,6 +11,7 @@
  */
 import type * as Iconv from 'iconv-lite';
 import { lazy } from '../../common/lazy';
+import { decodeGb18030 } from '../../common/gb18030';
 import { PosError } from '../../common/errors';
 import { HostProfile, QrEntryMode } from './fields';
 import { FieldValue, bytesField, malformed, textField } from './packager';
@@ -20,7 +21,7 @@ import {
 } from './messages';
 import { encodeTlv, parseTlv } from '../txn/emv';
 
-/** iconv-lite (500 KB of code pages, outside the bundle) at the first merchant name, not at start (common/lazy.ts). */
+/** iconv-lite (500 KB of code pages, outside the bundle) at the first merchant name encoded (the acquirer simulator's), not at start (common/lazy.ts). */
 const iconv = lazy(() => require('iconv-lite') as typeof Iconv);
 
 // ================================================================ network management
@@ -156,7 +157,7 @@ export function parseHostParameters(b: Buffer): HostParameters {
     switch (tag) {
       case 0xdf11: {
         if (v.length < 1 || v.length > MERCHANT_NAME_BYTES_MAX) throw paramsRefused(`merchant name is ${v.length} bytes (1..${MERCHANT_NAME_BYTES_MAX})`, tag);
-        const name = iconv().decode(v, 'gb18030');
+        const name = decodeGb18030(v);
         if (name.includes('\ufffd') || /[\x00-\x1f\x7f]/.test(name)) throw paramsRefused('merchant name is not GB18030 text', tag);
         out.merchantName = name.trim();
         break;

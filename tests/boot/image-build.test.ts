@@ -105,6 +105,8 @@ describe('npm run image: a full x64 release image', function () {
     // The LCD's GB2312 glyphs where common/assets.ts finds them in a slot: 拟 is in no string of
     // the terminal's own (a merchant name from the host brings it), so it comes from the file.
     assert.equal(execFileSync(node, ['-e', `process.stdout.write(String(require('./dist/ui-lcd/font').glyph('\\u62df')?.width))`], { cwd: slot, encoding: 'utf8', env }), '16');
+    // The slot's node decodes a host's GB18030 merchant name through ICU (common/gb18030.ts), not only through iconv-lite.
+    assert.equal(execFileSync(node, ['-e', `process.stdout.write(new TextDecoder('gb18030').decode(Buffer.from('d6d0b9fa', 'hex')))`], { encoding: 'utf8', env }), '\u4e2d\u56fd');
     // The runtime's own GPIO addon, found where hal/gpio-native.ts looks from dist/hal.
     const gpio = execFileSync(node, ['-e', `console.log(Object.getOwnPropertyNames(require('./dist/hal/gpio-native').loadGpioV2()).join(','))`], { cwd: slot, encoding: 'utf8', env });
     assert.match(gpio, /request.*set.*get/, `gpio_v2 exports: ${gpio}`);
