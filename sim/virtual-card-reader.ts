@@ -142,8 +142,20 @@ export class VirtualCardReader {
     this.timers.clearTimeout(this.inFlight?.timer);
   }
 
+  /**
+   * The reader answers again. A frame of ours still waiting for its ACK is sent again at once, as
+   * a real reader keeps retrying a frame the host has not acknowledged (its ACK timer was stopped
+   * with the silence; left alone, that frame and everything queued behind it never went out).
+   * Its tries start afresh: the host refused nothing while we were away. With none in flight, what
+   * was queued meanwhile (a card removed) goes out.
+   */
   wake(): void {
+    if (!this.silent) return;
     this.silent = false;
+    const f = this.inFlight;
+    if (!f) { this.pump(); return; }
+    f.tries = 0;
+    this.transmit(true);
   }
 
   /** The contact card is pulled while the next APDU is being exchanged. */

@@ -3,7 +3,7 @@
  */
 import assert from 'node:assert/strict';
 import sinon from 'sinon';
-import { crc16, encodeFrame } from '../../hal/drivers/card-reader-frame';
+import { crc16, encodeAck, encodeFrame } from '../../hal/drivers/card-reader-frame';
 import { FramedCardReader, FramedCardReaderOptions } from '../../hal/drivers/card-reader';
 import { PosError, isPosError } from '../../common/errors';
 import { SerialPair, openSerialPair } from '../../sim/serial-pair';
@@ -249,7 +249,7 @@ describe('FramedCardReader (hal/drivers/card-reader.ts) on the virtual reader', 
     await r.sim.detectionStarted();
     assert.equal((await card).id, 'RDR_NO_CARD');
     assert.ok(answers >= 4, `${answers}: DETECT_START, INFO polls, DETECT_STOP`);
-    // Our ACK of the last answer reaches the reader first (silent, it would wait for it for ever).
+    // Our ACK of the last answer reaches the reader first (silent, it would send it again at wake).
     await new Promise((resolve) => setTimeout(resolve, 20));
     r.sim.goSilent();
     const before = answers;
@@ -290,5 +290,73 @@ describe('FramedCardReader (hal/drivers/card-reader.ts) on the virtual reader', 
     await r.sim.detectionStarted();
     r.reader.cancel();
     assert.equal((await card).id, 'OPR_CANCELLED');
+  });
+});
+
+/**
+ * The virtual reader's own link layer (sim/virtual-card-reader.ts), seen from a bare host end of
+ * the wire: what it sends, byte for byte, around a silence.
+ */
+describe('VirtualCardReader: a silence and the frames waiting for their ACK', () => {
+  /** Long enough that no resend happens by its timer during a test: only wake() may send again. */
+  const ACK_TIMEOUT_MS = 60_000;
+  const WAIT_MS_MAX = 2_000;
+  let pair: SerialPair;
+  let sim: VirtualCardReader;
+  let received: Buffer;
+  beforeEach(async () => {
+    pair = await openSerialPair({ label: 'reader0' });
+    sim = new VirtualCardReader(pair.device, { ackTimeoutMs: ACK_TIMEOUT_MS });
+    received = Buffer.alloc(0);
+    pair.host.onData((chunk) => { received = Buffer.concat([received, chunk]); });
+  });
+  afterEach(() => pair.disconnect('test over'));
+
+  /** Waits until `bytes` have arrived at the host since the last take, and takes them. */
+  async function take(bytes: number): Promise<Buffer> {
+    const deadline = Date.now() + WAIT_MS_MAX;
+    while (received.length < bytes) {
+      if (Date.now() > deadline) assert.fail(`${received.length} of ${bytes} bytes in ${WAIT_MS_MAX} ms: ${received.toString('hex')}`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const got = received.subarray(0, bytes);
+    received = received.subarray(bytes);
+    return got;
+  }
+
+  /** The INFO command's answer, not acknowledged: the ACK of our command, then the answer frame. */
+  async function infoAnswer(seq: number): Promise<Buffer> {
+    await pair.host.write(encodeFrame(0x01, seq));
+    assert.deepEqual(await take(2), encodeAck(seq));
+    const head = await take(3);
+    const rest = await take(((head[1] << 8) | head[2]) + 3);
+    return Buffer.concat([head, rest]);
+  }
+
+  it('anAnswerAwaitingItsAckWhenTheReaderFellSilentIsSentAgainAtWakeAndTheLinkGoesOn', async () => {
+    const answer = await infoAnswer(0);
+    assert.equal(answer[3], 0x81, 'the INFO answer');
+    sim.goSilent();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(received.length, 0, 'silent: nothing sent');
+    sim.wake();
+    assert.deepEqual(await take(answer.length), answer, 'the same frame again, its ACK still owed');
+    assert.equal(sim.stats.retransmits, 1);
+    await pair.host.write(encodeAck(answer[4]));
+    // Acknowledged: the next command's answer goes out as before (nothing stuck behind it).
+    const next = await infoAnswer(1);
+    assert.equal(next[3], 0x81);
+    assert.equal(next[4], (answer[4] + 1) & 0xff);
+  });
+
+  it('aFrameQueuedWhileSilentGoesOutAtWake', async () => {
+    sim.insert(TEST_CARDS.icDebit);
+    sim.goSilent();
+    sim.removeCard();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(received.length, 0, 'silent: nothing sent');
+    sim.wake();
+    const head = await take(5);
+    assert.equal(head[3], 0x42, 'the card-removed event');
   });
 });
