@@ -74,7 +74,7 @@ import { LocaleSetting, resolve as resolveText, t as text } from '../ui-lcd/stri
 import { renderEReceipt } from '../ui-lcd/widgets/qr-code';
 import type { LocalText } from '../ui-lcd/screen';
 import type { Locale, Screen, Txt } from '../ui-lcd/screen';
-import { renderScreen } from '../ui-lcd/screen';
+import { NOTICE_TURN_MS, noticeTurnCount, renderScreen } from '../ui-lcd/screen';
 import { layout } from '../ui-lcd/layout';
 import { pixelGrid } from '../ui-lcd/render-pixels';
 import { errorScreen } from '../ui-lcd/error-screens';
@@ -1476,6 +1476,7 @@ export class TerminalApp {
       if (c.name !== 'error' && this.controller.state().page > 0) screen = { ...screen, page: this.controller.state().page };
     }
     if (choice.notice !== undefined && screen.notice === undefined) screen = { ...screen, notice: choice.notice };
+    screen = this.withNoticeTurn(screen);
     const same = this.shown && this.shown.name === choice.name && JSON.stringify(this.shown.screen) === JSON.stringify(screen);
     if (same) return;
     this.shown = { name: choice.name, screen };
@@ -1493,6 +1494,17 @@ export class TerminalApp {
       this.inUse.state(s.state);
       for (const l of this.listeners) l(s);
     }, (e: unknown) => this.o.logger.warn({ err: e }, 'display update failed'));
+  }
+
+  /**
+   * A notice its row cannot hold whole shows its parts in turn, each for NOTICE_TURN_MS on the
+   * terminal's clock (the tick redraws when the turn moves on). A notice that fits is left without
+   * a turn, so that the screen stays the same and is not sent to the display again.
+   */
+  private withNoticeTurn(screen: Screen): Screen {
+    if (screen.notice === undefined) return screen;
+    const turns = noticeTurnCount(screen, this.locale.get(), this.caps());
+    return turns > 1 ? { ...screen, noticeTurn: Math.floor(this.clock() / NOTICE_TURN_MS) % turns } : screen;
   }
 
   /** Detail lines for the error on display: what the state says of it (screen-map), the record the journal is damaged at. */
@@ -1583,7 +1595,7 @@ export function storageNotice(terminal: Terminal | undefined): Txt | undefined {
 export function readerNotice(health: ReaderHealth): Txt | undefined {
   const f = health.fault();
   const d = f ? errorByCode(f.code) : undefined;
-  return d ? noticeOf(d) : undefined;
+  return d ? noticeInTurns(d) : undefined;
 }
 
 /** E-STO-15 as idle and login show it: old records to export, and where. */
@@ -1592,8 +1604,18 @@ export function archiveNotice(): Txt {
 }
 
 /** An error as an idle or login notice: its code, cause and first step. */
-function noticeOf(d: ErrorDef): Txt {
+function noticeOf(d: ErrorDef): LocalText {
   return { en: `${d.code} ${d.en.cause}: ${d.en.steps[0]}`, zh: `${d.code} ${d.zh.cause}：${d.zh.steps[0]}` };
+}
+
+/**
+ * The same, shown in turns where its row cannot hold it whole (the code, the cause, the step:
+ * ui-lcd/layout.ts noticeParts), as no display's one row can: cut at a word, a 16-cell row read
+ * "E-RDR-03 Card" and lost the rest. The card reader's notice only, so far: the storage and
+ * archive notices are still cut the same way.
+ */
+function noticeInTurns(d: ErrorDef): Txt {
+  return { whole: noticeOf(d), turns: [d.code, { en: d.en.cause, zh: d.zh.cause }, { en: d.en.steps[0] ?? '', zh: d.zh.steps[0] ?? '' }] };
 }
 
 /**

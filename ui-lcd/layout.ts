@@ -15,9 +15,14 @@
  * - the last row, on displays with 4 rows or more: the footer (the next key to press), replaced by
  *   the notice when there is one, and by "UP/DOWN: more" on every page but the last.
  * On 2-row displays there is no footer row: the page tag in the title says there is more.
+ *
+ * A notice is one row. One longer than its row is cut at a word, unless it comes in turns (an
+ * error's code, cause and first step: `InTurns`): then the row shows one part at a time
+ * (`screen.noticeTurn`), each part a turn wrapped to the row, so the code and the whole cause are
+ * read on a 16-cell row too ("E-RDR-03 Card" was all of E-RDR-03's notice on a 16x2 LCD).
  */
-import type { Locale, Progress, Screen, StatusLine } from './screen';
-import { resolve, t, formatAmount, formatYuan } from './strings';
+import type { Locale, Progress, Screen, StatusLine, Txt } from './screen';
+import { isInTurns, resolve, t, formatAmount, formatYuan } from './strings';
 
 export interface Grid {
   readonly cols: number;
@@ -48,6 +53,8 @@ export interface Layout {
   readonly rows: Row[];
   readonly page: number;
   readonly pageCount: number;
+  /** Parts the notice's row shows in turn (1: the notice whole or cut, or no notice). */
+  readonly noticeTurns: number;
 }
 
 const EMPTY: Row = { kind: 'empty', text: '', align: 'left' };
@@ -59,7 +66,7 @@ export function layout(screen: Screen, locale: Locale, grid: Grid): Layout {
     // The renderers draw the pattern over every row; the rows' text (title, then what to press) is
     // what the screen says in words, for the probe and the front panel's text line.
     const words = [fit(resolve(screen.title, locale, grid.ascii), grid.cols, grid), ...(screen.lines ?? []).flatMap((l) => wrap(resolve(l, locale, grid.ascii), grid.cols, grid))];
-    return { rows: Array.from({ length: grid.rows }, (_, i): Row => ({ kind: 'pattern', text: words[i] ?? '', align: 'left' })), page: 0, pageCount: 1 };
+    return { rows: Array.from({ length: grid.rows }, (_, i): Row => ({ kind: 'pattern', text: words[i] ?? '', align: 'left' })), page: 0, pageCount: 1, noticeTurns: 1 };
   }
   const wantsFooter = grid.rows >= FOOTER_ROWS_MIN && (screen.footer !== undefined || screen.notice !== undefined);
   const first = arrange(screen, locale, grid, wantsFooter);
@@ -98,11 +105,41 @@ function arrange(screen: Screen, locale: Locale, grid: Grid, footerRow: boolean)
   const top = screen.align === 'center' && pinned.length === 0 ? Math.floor(pad / 2) : 0;
   const content = [...blank(top), ...shown, ...blank(pad - top), ...pinned];
 
-  const rows: Row[] = [overTitle !== undefined ? { kind: 'input', text: overTitle, align: 'left' } : titleRow(screen, grid, text, page, pageCount)];
+  const notice = (width: number): NoticeRow => noticeRow(screen, locale, grid, width);
+  const overTitleRow: Placed | undefined = overTitle !== undefined ? { row: { kind: 'input', text: overTitle, align: 'left' } } : undefined;
+  const title = overTitleRow ?? titleRow(screen, grid, text, notice, page, pageCount);
+  const rows: Row[] = [title.row];
   rows.push(...content.slice(0, contentRows));
-  if (footerRow) rows.push(footer(screen, grid, text, page, pageCount));
+  const last = footerRow ? footer(screen, grid, text, notice, page, pageCount) : undefined;
+  if (last) rows.push(last.row);
   while (rows.length < grid.rows) rows.push(EMPTY);
-  return { rows, page, pageCount, clipped: !pageable && shown.length < body.length };
+  const noticeTurns = title.noticeTurns ?? last?.noticeTurns ?? 1;
+  return { rows, page, pageCount, noticeTurns, clipped: !pageable && shown.length < body.length };
+}
+
+/** The notice as its row shows it now, and in how many turns. */
+interface NoticeRow {
+  readonly text: string;
+  readonly turns: number;
+}
+
+/** The screen's notice on a row `width` cells wide: whole, cut at a word, or its turn `noticeTurn`. */
+function noticeRow(screen: Screen, locale: Locale, grid: Grid, width: number): NoticeRow {
+  const parts = noticeParts(screen.notice ?? '', locale, grid, width);
+  const turn = Math.max(0, Math.trunc(screen.noticeTurn ?? 0)) % parts.length;
+  return { text: parts[turn], turns: parts.length };
+}
+
+/**
+ * What a notice row `width` cells wide shows of `notice`, one entry per turn: the notice whole when
+ * it fits; else, for an `InTurns` notice, each of its turns wrapped to the row (a cause wider than
+ * the row takes two turns, cut between words, never inside one); else the notice cut at a word.
+ */
+export function noticeParts(notice: Txt, locale: Locale, grid: Grid, width: number): string[] {
+  const whole = resolve(notice, locale, grid.ascii);
+  if (!isInTurns(notice) || cells(whole, grid) <= width) return [fitWords(whole, width, grid)];
+  const parts = notice.turns.flatMap((part) => wrap(resolve(part, locale, grid.ascii), width, grid));
+  return parts.length > 0 ? parts : [''];
 }
 
 /**
@@ -128,29 +165,41 @@ function blank(n: number): Row[] {
   return Array.from({ length: Math.max(0, n) }, () => EMPTY);
 }
 
-function titleRow(screen: Screen, grid: Grid, text: (x: Parameters<typeof resolve>[0]) => string, page: number, pageCount: number): Row {
+/** A row and, when it is the notice's, the turns the notice takes there. */
+interface Placed {
+  readonly row: Row;
+  readonly noticeTurns?: number;
+}
+
+function titleRow(screen: Screen, grid: Grid, text: (x: Parameters<typeof resolve>[0]) => string, notice: (width: number) => NoticeRow, page: number, pageCount: number): Placed {
   const useNotice = screen.notice !== undefined && grid.rows < FOOTER_ROWS_MIN;
-  const title = text(useNotice ? screen.notice! : screen.title);
   const menuScrolls = screen.menu && screen.menu.items.length > 0;
   let right: string | undefined;
   if (pageCount > 1) right = `${page + 1}/${pageCount}`;
   else if (menuScrolls && screen.menu!.items.length > grid.rows - 1) right = `${screen.menu!.selected + 1}/${screen.menu!.items.length}`;
-  if (right !== undefined) {
-    return { kind: 'title', text: fitWords(title, grid.cols - right.length - 1, grid), align: 'left', right };
+  const width = right !== undefined ? grid.cols - right.length - 1 : grid.cols;
+  if (useNotice) {
+    const n = notice(width);
+    return { row: { kind: 'title', text: n.text, align: 'left', ...(right !== undefined ? { right } : {}) }, noticeTurns: n.turns };
   }
-  if (screen.status && !useNotice) {
+  const title = text(screen.title);
+  if (right !== undefined) return { row: { kind: 'title', text: fitWords(title, width, grid), align: 'left', right } };
+  if (screen.status) {
     const cells = Math.min(grid.statusCells(screen.status), grid.cols);
-    return { kind: 'title', text: fitWords(title, Math.max(0, grid.cols - cells - 1), grid), align: 'left', status: screen.status };
+    return { row: { kind: 'title', text: fitWords(title, Math.max(0, grid.cols - cells - 1), grid), align: 'left', status: screen.status } };
   }
-  return { kind: 'title', text: fitWords(title, grid.cols, grid), align: 'left' };
+  return { row: { kind: 'title', text: fitWords(title, grid.cols, grid), align: 'left' } };
 }
 
-function footer(screen: Screen, grid: Grid, text: (x: Parameters<typeof resolve>[0]) => string, page: number, pageCount: number): Row {
+function footer(screen: Screen, grid: Grid, text: (x: Parameters<typeof resolve>[0]) => string, notice: (width: number) => NoticeRow, page: number, pageCount: number): Placed {
+  if (screen.notice !== undefined) {
+    const n = notice(grid.cols);
+    return { row: { kind: 'footer', text: n.text, align: 'left' }, noticeTurns: n.turns };
+  }
   let s = '';
-  if (screen.notice !== undefined) s = text(screen.notice);
-  else if (pageCount > 1 && page < pageCount - 1) s = text(t('footer.paged'));
+  if (pageCount > 1 && page < pageCount - 1) s = text(t('footer.paged'));
   else if (screen.footer !== undefined) s = text(screen.footer);
-  return { kind: 'footer', text: fitWords(s, grid.cols, grid), align: 'left' };
+  return { row: { kind: 'footer', text: fitWords(s, grid.cols, grid), align: 'left' } };
 }
 
 /** Body, error cause and steps, progress: wrapped to the width, one Row per display row. */

@@ -14,8 +14,9 @@
  * Character displays (HD44780, ROM A00) have no Chinese: they always render English (README).
  */
 import type { DisplayCapabilities, FrameBuffer } from '../hal/display';
-import { renderText } from './render-text';
-import { renderPixels } from './render-pixels';
+import { renderText, textGrid } from './render-text';
+import { renderPixels, pixelGrid } from './render-pixels';
+import { layout } from './layout';
 
 export type Locale = 'zh-CN' | 'en';
 export const LOCALES: readonly Locale[] = ['zh-CN', 'en'];
@@ -35,7 +36,18 @@ export interface Joined {
   readonly parts: readonly Txt[];
 }
 
-export type Txt = string | LocalText | Amount | Joined;
+/**
+ * Text longer than the one row it gets (an error's code, cause and first step as an idle or login
+ * notice): where `whole` fits that row it is shown; else the row shows one of `turns` at a time,
+ * each wrapped to the row when wider (ui-lcd/layout.ts noticeParts), so that nothing is cut.
+ * Resolved anywhere else (logs, tests, a row that holds it), it is `whole`.
+ */
+export interface InTurns {
+  readonly whole: Txt;
+  readonly turns: readonly Txt[];
+}
+
+export type Txt = string | LocalText | Amount | Joined | InTurns;
 
 export interface StatusLine {
   /** 0..100; absent when the board has no gauge. */
@@ -98,6 +110,11 @@ export interface Screen {
   readonly footer?: Txt;
   /** A transient message (a refused key, a wrong password): takes the footer row, or the title row on 2-row displays. */
   readonly notice?: Txt;
+  /**
+   * Which part of a notice too long for its row that row shows (an `InTurns` notice; counted
+   * modulo its parts on the display: noticeTurnCount). The app moves it on every NOTICE_TURN_MS.
+   */
+  readonly noticeTurn?: number;
   /** Page of the body/error text to show (clamped by the renderer). */
   readonly page?: number;
   /**
@@ -138,4 +155,16 @@ export function renderScreen(screen: Screen, locale: Locale, caps: DisplayCapabi
 /** Pages the screen's body has on this display (UP/DOWN wraps within 0..pageCount-1). */
 export function pageCount(screen: Screen, locale: Locale, caps: DisplayCapabilities): number {
   return renderScreen(screen, locale, caps).pageCount;
+}
+
+/**
+ * How long each part of a notice shown in turns stays on its row: long enough to read a row's
+ * words at a glance, short enough that the code comes round again within a few seconds' wait.
+ */
+export const NOTICE_TURN_MS = 3_000;
+
+/** Parts the screen's notice is shown in, one at a time, on this display (1: whole, or none). */
+export function noticeTurnCount(screen: Screen, locale: Locale, caps: DisplayCapabilities): number {
+  if (screen.notice === undefined) return 1;
+  return layout(screen, locale, caps.kind === 'text' ? textGrid(caps) : pixelGrid(caps)).noticeTurns;
 }

@@ -13,7 +13,7 @@
  * The locale is not global state here: screens resolve text at render time for the locale they
  * are given (`LocaleSetting` holds the operator's choice and tells listeners when it changes).
  */
-import type { Amount, Joined, LocalText, Locale, Txt } from './screen';
+import type { Amount, InTurns, Joined, LocalText, Locale, Txt } from './screen';
 import { yuan } from '../common/money';
 
 function s(en: string, zh: string): LocalText {
@@ -570,6 +570,10 @@ export function isAmount(x: Txt): x is Amount {
   return typeof x === 'object' && 'amountFen' in x;
 }
 
+export function isInTurns(x: Txt): x is InTurns {
+  return typeof x === 'object' && 'turns' in x;
+}
+
 /**
  * Resolves model text for a locale. `ascii` (character LCDs) forces English and an ASCII amount
  * ("RMB 12.34"), because the HD44780 ROM has neither Chinese nor a usable yuan sign.
@@ -578,6 +582,7 @@ export function resolve(x: Txt, locale: Locale, ascii = false): string {
   if (typeof x === 'string') return x;
   if (isAmount(x)) return formatAmount(x.amountFen, locale, ascii);
   if (isJoined(x)) return x.parts.map((p) => resolve(p, locale, ascii)).join('');
+  if (isInTurns(x)) return resolve(x.whole, locale, ascii);
   return ascii ? x.en : pick(x, locale);
 }
 

@@ -65,6 +65,7 @@ function tr2(x: Txt): string {
   if (typeof x === 'string') return x;
   if ('en' in x) return x.en;
   if ('parts' in x) return x.parts.map(tr2).join('');
+  if ('whole' in x) return tr2(x.whole);
   return String(x.amountFen);
 }
 

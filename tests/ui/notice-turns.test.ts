@@ -1,0 +1,100 @@
+/**
+ * The card reader's notice at idle and login (boot/terminal-app.ts readerNotice: its code, cause
+ * and first step) on every display in both languages: its one row cannot hold it anywhere (a
+ * 16x2 LCD read "E-RDR-03 Card" and lost the rest), so the row shows it in turns (ui-lcd/layout.ts
+ * noticeParts), and over its turns the code, the whole cause and the whole first step are read,
+ * none of them cut. A notice that fits its row is shown as before, in one turn.
+ */
+import * as assert from 'node:assert/strict';
+import { ERRORS, ErrorDef, PosError } from '../../common/errors';
+import { readerNotice } from '../../boot/terminal-app';
+import { ReaderHealth } from '../../runtime/txn/reader-health';
+import { READER_SWIPE_FAILURES_MAX, SwipeFailures } from '../../runtime/txn/swipe-failures';
+import { layout, Grid } from '../../ui-lcd/layout';
+import { pixelGrid } from '../../ui-lcd/render-pixels';
+import { textGrid } from '../../ui-lcd/render-text';
+import { LOCALES, Locale, Screen, Txt, noticeTurnCount } from '../../ui-lcd/screen';
+import { screenFor } from '../../ui-lcd/screens';
+import { t } from '../../ui-lcd/strings';
+import { DISPLAYS, NOW_MS } from './fixtures';
+import { checkedRender } from './render-check';
+
+/** The reader's notice after a card wait ended in `error` (or, with none, past the unreadable swipes in a row). */
+function noticeAfter(error?: PosError): Txt {
+  const swipes = new SwipeFailures(() => NOW_MS);
+  const health = new ReaderHealth(() => NOW_MS, swipes);
+  if (error) health.noteFailure(error);
+  else for (let i = 0; i <= READER_SWIPE_FAILURES_MAX; i++) swipes.noteUnreadable(new PosError('RDR_UNREADABLE', 'swipe not readable', { source: 'swipe' }), 1);
+  const n = readerNotice(health);
+  assert.ok(n !== undefined, 'a notice');
+  return n;
+}
+
+const FAULTS: ReadonlyArray<{ readonly name: string; readonly def: ErrorDef; readonly notice: () => Txt }> = [
+  { name: 'silent', def: ERRORS.RDR_TIMEOUT, notice: () => noticeAfter(new PosError('RDR_TIMEOUT', 'no response to 0x02')) },
+  { name: 'gone', def: ERRORS.RDR_DISCONNECTED, notice: () => noticeAfter(new PosError('RDR_DISCONNECTED', 'card reader port lost')) },
+  { name: 'garbled', def: ERRORS.RDR_FAULT, notice: () => noticeAfter(new PosError('RDR_FAULT', 'bad frames')) },
+  { name: 'head', def: ERRORS.RDR_FAULT, notice: () => noticeAfter() },
+];
+
+/** The screens that show it: idle (a status screen) and the operator's login (an entry screen). */
+function screensWith(notice: Txt): ReadonlyArray<{ readonly name: string; readonly screen: Screen }> {
+  return [
+    { name: 'idle', screen: { ...screenFor('idle', { merchantName: { en: 'ZHANG SAN STORE', zh: '张三便利店' }, nowMs: NOW_MS, status: { batteryPercent: 85, network: 'up', host: 'online', paper: 'ok' } }), notice } },
+    { name: 'login', screen: { ...screenFor('login', { field: 'operator', operator: '0' }), notice } },
+  ];
+}
+
+function gridOf(d: (typeof DISPLAYS)[number]): Grid {
+  return d.caps.kind === 'text' ? textGrid(d.caps) : pixelGrid(d.caps);
+}
+
+/** The notice's row (the title on 2 rows, else the last), turn by turn. */
+function noticeRows(screen: Screen, locale: Locale, grid: Grid): string[] {
+  const turns = layout(screen, locale, grid).noticeTurns;
+  const row = grid.rows < 4 ? 0 : grid.rows - 1;
+  return Array.from({ length: turns }, (_, turn) => layout({ ...screen, noticeTurn: turn }, locale, grid).rows[row].text);
+}
+
+const squeeze = (s: string): string => s.replace(/\s+/g, '');
+
+describe('ui-lcd: the card reader\'s notice at idle and login, read whole in turns on every display', () => {
+  for (const f of FAULTS) {
+    it(`readerNotice ${f.name} (${f.def.code}): theCodeTheWholeCauseAndTheFirstStepOverTheNoticeRowsTurns`, () => {
+      for (const { name, screen } of screensWith(f.notice())) {
+        for (const d of DISPLAYS) {
+          for (const locale of LOCALES) {
+            const where = `${f.def.code} ${name} ${d.name} ${locale}`;
+            const grid = gridOf(d);
+            const rows = noticeRows(screen, locale, grid);
+            assert.ok(rows.length > 1, `${where}: one turn: ${JSON.stringify(layout(screen, locale, grid).rows.map((r) => r.text))}`);
+            assert.equal(rows[0], f.def.code, `${where}: the code first, on its own`);
+            // A character LCD shows English (no Chinese in the HD44780 ROM).
+            const want = d.caps.kind === 'text' || locale === 'en' ? f.def.en : f.def.zh;
+            const read = squeeze(rows.join(' '));
+            assert.equal(read, squeeze(`${f.def.code} ${want.cause} ${want.steps[0]}`), `${where}: ${JSON.stringify(rows)}`);
+            // Each turn is whole words of one phrase: no row ends inside a word the next one goes on with.
+            for (const r of rows) assert.ok(`${f.def.code} ${want.cause} ${want.steps[0]}`.includes(r), `${where}: ${JSON.stringify(r)} is not a piece of the notice`);
+            for (let turn = 0; turn < rows.length; turn++) checkedRender({ ...screen, noticeTurn: turn }, `${where} turn ${turn}`, [d]);
+            assert.equal(noticeTurnCount(screen, locale, d.caps), rows.length, `${where}: the turns the app counts`);
+          }
+        }
+      }
+    });
+  }
+
+  it('theTurnGoesRoundAndANoticeThatFitsItsRowIsShownAsBeforeInOneTurn', () => {
+    const grid = textGrid({ kind: 'text', cols: 16, rows: 2 });
+    const login = screensWith(FAULTS[0].notice())[1].screen;
+    const rows = noticeRows(login, 'en', grid);
+    assert.equal(layout({ ...login, noticeTurn: rows.length + 1 }, 'en', grid).rows[0].text, rows[1], 'modulo the turns');
+    // "Reversal owed" (a power cut's outcome at login) fits: one turn, whatever the turn says.
+    const short = { ...login, notice: t('notice.cutReversalOwed'), noticeTurn: 3 };
+    assert.equal(layout(short, 'en', grid).noticeTurns, 1);
+    assert.equal(layout(short, 'en', grid).rows[0].text, 'Reversal owed');
+    // A plain notice too long for the row is cut at a word as before (it has no turns to show).
+    const plain = { ...login, notice: 'E-RDR-03 Card reader not answering' };
+    assert.equal(layout(plain, 'en', grid).noticeTurns, 1);
+    assert.equal(layout(plain, 'en', grid).rows[0].text, 'E-RDR-03 Card');
+  });
+});
