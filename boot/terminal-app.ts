@@ -8,8 +8,10 @@
  *
  * Boot, with its progress on the display (ui-lcd 'boot' screen):
  *   1. self-test: the board file was validated when the board was loaded; every role gets one real
- *      transfer (board.selfTest). A failed part is logged and shown on the idle/login footer; only a
- *      display or keypad that cannot work stops the terminal (recovery).
+ *      transfer (board.selfTest). A failed part is logged and shown on the idle/login footer (the
+ *      card reader's own fault as its health's notice, which ends when it answers again:
+ *      runtime/txn/reader-health.ts); only a display or keypad that cannot work stops the terminal
+ *      (recovery).
  *   2. reset button: held through boot for the board's resetHoldMs and then released opens recovery
  *      (administrator login, recovery menu). Still held at stuckMs: KBD_RESET_STUCK is reported and
  *      the terminal boots normally (a stuck button is not a request).
@@ -580,8 +582,12 @@ export class TerminalApp {
       if (r.ok || !r.error) continue;
       // A signature pad that fails is not a reason to stop selling: the cardholder signs on paper.
       if (r.role === padRole) { this.o.logger.warn({ role: r.role, code: r.error.code }, `self-test: ${r.error.message}; signatures on paper`); continue; }
-      this.selfTestFaults.push(r.error);
       this.o.logger.warn({ role: r.role, code: r.error.code }, `self-test: ${r.error.message}`);
+      // The card reader's own fault (silent, gone, garbled) is its health's, as a card wait's is:
+      // the same notice, over once the reader answers or a card reads. As a self-test fault it was
+      // a bare code that nothing cleared until the next restart.
+      if (this.o.board.config.devices[r.role]?.type === 'framed-card-reader' && this.readerHealth.noteFailure(r.error)) continue;
+      this.selfTestFaults.push(r.error);
     }
     const first = this.selfTestFaults[0];
     if (first) this.env = { ...this.env, bootNotice: first.code };

@@ -5,8 +5,8 @@
  *
  * Two faults, each cleared by what shows it is over:
  *   - the reader itself (readerLinkFault: E-RDR-03 silent, E-RDR-04 its port gone, E-RDR-01 its
- *     frames garbled), found by a card wait that ended with it or by diagnostics' self-test of the
- *     reader; over as soon as the reader answers again (a whole frame: `CardReader.onAnswer`), or
+ *     frames garbled), found by a card wait that ended with it, by the boot's self-test or by
+ *     diagnostics' self-test of the reader; over as soon as the reader answers again (a whole frame: `CardReader.onAnswer`), or
  *     a read or a check of the reader succeeds;
  *   - its head (runtime/txn/swipe-failures.ts: past READER_SWIPE_FAILURES_MAX unreadable swipes in
  *     a row, E-RDR-01), over when a swipe reads. The count is SwipeFailures', read here, so the two

@@ -4,10 +4,14 @@
  * board's 128x64 panel holds 16 cells a row: the notice (code, cause, first step) is read there in
  * turns, one every NOTICE_TURN_MS of the terminal's clock (tests/ui/notice-turns.test.ts has
  * every display); the clock here runs ahead on demand to move the turns on.
+ *
+ * A reader that fails the boot's self-test has that notice too, and it ends as any reader fault
+ * does, when the reader answers again (runtime/txn/reader-health.ts): it was the self-test's bare
+ * "E-RDR-03", which stood until the next restart whatever the reader did.
  */
 import { strict as assert } from 'node:assert';
 import { join } from 'node:path';
-import { TerminalApp, ProbeSnapshot } from '../../boot/terminal-app';
+import { TICK_MS, TerminalApp, ProbeSnapshot } from '../../boot/terminal-app';
 import { silentLogger } from '../../common/log';
 import type { KeyName } from '../../hal/keypad';
 import { createSimBoard, SimBoard } from '../../sim/board-sim';
@@ -102,5 +106,30 @@ describe('terminal: the card reader\'s notice, read whole in turns', function ()
     const seen = await turnsRead('idle', SILENT_TURNS);
     for (const w of SILENT_TURNS) assert.ok(seen.includes(w), `${JSON.stringify(w)} never shown: ${JSON.stringify(seen)}`);
     for (const r of seen) assert.ok(SILENT_TURNS.includes(r), `${JSON.stringify(r)} is not a turn of the notice: ${JSON.stringify(seen)}`);
+  });
+
+  it('aReaderSilentAtTheBootSelfTestHasTheSameNoticeAsAnyReaderFaultAndItsAnswerLaterEndsIt', async () => {
+    await boot({ readerSilent: true });
+    // At login: the reader's notice (code, cause, step), not the self-test's bare code.
+    const seen = await turnsRead('login', SILENT_TURNS);
+    for (const w of SILENT_TURNS) assert.ok(seen.includes(w), `${JSON.stringify(w)} never shown: ${JSON.stringify(seen)}`);
+    for (const r of seen) assert.ok(SILENT_TURNS.includes(r), `${JSON.stringify(r)} is not a turn of the notice: ${JSON.stringify(seen)}`);
+
+    // Awake, but nothing asks the reader at idle: the notice stands.
+    sim.reader().wake();
+    await signIn();
+    assert.ok(SILENT_TURNS.includes(noticeRow()), `still the reader's notice at idle: ${JSON.stringify(latest?.screen.text)}`);
+
+    // The next sale's card wait: the reader answers its detection and the fault is over.
+    type(['3', 'OK']);
+    await until('the card wait', (s) => s.state === 'sale.card');
+    type(['CANCEL']);
+    await until('idle without the notice', (s) => s.state === 'idle' && s.screen.name === 'idle' && !SILENT_TURNS.includes(noticeRow(s)));
+    // Gone, not between two turns: the next turns show none of it either.
+    for (let turn = 0; turn < 2; turn++) {
+      aheadMs += NOTICE_TURN_MS;
+      await new Promise((r) => setTimeout(r, 2 * TICK_MS));
+      assert.ok(!SILENT_TURNS.includes(noticeRow()), `the notice is over: ${JSON.stringify(latest?.screen.text)}`);
+    }
   });
 });
