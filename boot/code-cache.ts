@@ -66,6 +66,8 @@ export interface CodeCacheStats {
   resolveHits: number;
   resolveMisses: number;
   written?: number;
+  /** How long making and writing the file stopped JavaScript (once after an update: logged). */
+  writeMs?: number;
   /** The cache was written once the terminal had settled at idle (not CODE_CACHE_HOLD_MS_MAX after the start). */
   writtenAtIdle?: boolean;
 }
@@ -92,6 +94,8 @@ export interface CodeCacheControl {
   state(state: string): void;
   /** Whether the file's bytes and the boot's scripts are still held (boot/idle-gc.ts collects only after). */
   readonly held: boolean;
+  /** Told when the file was written (the terminal logs it: once after an update). */
+  onWritten?: (stats: CodeCacheStats) => void;
 }
 
 export const CODE_CACHE_CONTROL_KEY = Symbol.for('pos.codeCacheControl');
@@ -270,6 +274,7 @@ function scheduleWrite(file: string, stats: CodeCacheStats, compiled: Map<string
     try {
       const lacking = stats.misses > 0 || stats.rejected > 0 || stats.damaged > 0 || stats.resolveMisses > 0 || (atIdle && !fileAtIdle);
       if (!lacking) return;
+      const t0 = performance.now();
       const fresh = new Map<string, Buffer>();
       for (const [key, script] of compiled) fresh.set(key, script.createCachedData());
       const memo = resolutions.end();
@@ -277,8 +282,10 @@ function scheduleWrite(file: string, stats: CodeCacheStats, compiled: Map<string
       if (atIdle) fresh.set(MILESTONE_KEY, Buffer.from(MILESTONE_IDLE, 'latin1'));
       writeCodeCache(file, fresh);
       stats.written = fresh.size;
+      stats.writeMs = Math.round(performance.now() - t0);
       if (atIdle) stats.writtenAtIdle = true;
       options.onWritten?.(stats);
+      control.onWritten?.(stats);
     } catch {
       // A read-only or full cache directory: the next boot compiles from source, as without a cache.
     } finally {
@@ -292,7 +299,7 @@ function scheduleWrite(file: string, stats: CodeCacheStats, compiled: Map<string
   };
   const holdTimer = setTimeout(() => finish(false), options.holdMsMax ?? CODE_CACHE_HOLD_MS_MAX);
   holdTimer.unref();
-  return {
+  const control: CodeCacheControl = {
     get held() { return held; },
     state(state: string): void {
       if (!held) return;
@@ -302,6 +309,7 @@ function scheduleWrite(file: string, stats: CodeCacheStats, compiled: Map<string
       idleTimer.unref();
     },
   };
+  return control;
 }
 
 function packageRootOrUndefined(): string | undefined {

@@ -304,6 +304,7 @@ async function main(): Promise<void> {
   });
   const gc = idleGc;
   // The V8 code cache is written at the first idle (boot/code-cache.ts): the login's code is in it.
+  if (codeCacheControl) codeCacheControl.onWritten = (c) => logger.info({ entries: c.written, ms: c.writeMs, atIdle: c.writtenAtIdle === true }, 'V8 code cache written');
   app.probe.onChange((s) => {
     const state = (s as ProbeSnapshot).state;
     codeCacheControl?.state(state);

@@ -102,6 +102,9 @@ describe('the terminal bundle (esbuild)', function () {
       // The cache file holds the bundle's entry, written once the terminal settled at idle after
       // the login (boot/code-cache.ts): before the collection above, which waits for it.
       assert.ok(existsSync(codeCacheFile(cacheDir)), 'no code cache written at the first idle');
+      const writtenLine = run.log.flatMap((l) => l.split('\n')).find((l) => l.includes('"V8 code cache written"'));
+      assert.ok(writtenLine, 'the write is logged');
+      assert.equal((JSON.parse(writtenLine) as { atIdle?: boolean }).atIdle, true, writtenLine);
       assert.ok(readCodeCache(codeCacheFile(cacheDir)).size >= 1, 'a code cache was written');
       await d.powerOff();
       const written = statSync(codeCacheFile(cacheDir)).mtimeMs;
