@@ -21,7 +21,7 @@
 import { SERVICE_OPERATOR } from './service-admin';
 import { accessSync, constants, existsSync, readdirSync, renameSync, statSync, copyFileSync, mkdirSync } from 'node:fs';
 import { join, basename } from 'node:path';
-import { scrypt, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { Journal, setLostLogAside } from '../storage/journal';
 import { BACKUP_FILE_SUFFIX, BackupSecret, Manifest, backupFileName, backupFileNeedsPassphrase, backupFilePrefix, backupSeqOf, exportToFile, importFromFile, readBackupManifest } from '../storage/backup';
 import { DeviceKeyProvider, fileDeviceKey } from '../runtime/device-key';
@@ -47,6 +47,7 @@ import type { LocalText } from '../ui-lcd/screen';
 import { rt, same, local, damageReason } from '../ui-lcd/recovery-strings';
 import { NetApplyConfig, CommandRunner, applyNetworkSettings } from './net-apply';
 import { exportWriteError } from './usb-stick';
+import { scryptKey } from '../runtime/password-kdf';
 
 export { NetworkSettings, ConnectivityReport, NetProbes } from './recovery-net';
 
@@ -55,7 +56,6 @@ export const RECOVERY_LOGIN_ATTEMPTS_MAX = 3;
 /** Confirmations a factory reset needs when the batch is not settled. */
 export const RESET_CONFIRMATIONS_UNSETTLED = 2;
 export { BACKUP_FILE_SUFFIX };
-const SCRYPT_MEMORY_BYTES_MAX = 64 * 1024 * 1024;
 
 export type RecoveryAction =
   | 'login' | 'verify' | 'repair' | 'export' | 'import' | 'salvage' | 'resend' | 'reprint-receipt' | 'reprint-report'
@@ -318,7 +318,8 @@ export class Recovery {
       return new Operators(store, () => Buffer.alloc(0)).login(operator, password);
     }
     if (op.locked || op.failedAttempts >= PASSWORD_ATTEMPTS_MAX) throw new PosError('OPR_LOCKED', `operator ${operator} is locked`, { operator });
-    const hash = await new Promise<Buffer>((resolve, reject) => scrypt(password, op.salt, op.passwordHash.length, { N: op.scryptN, r: 8, p: 1, maxmem: SCRYPT_MEMORY_BYTES_MAX }, (e, k) => (e ? reject(e) : resolve(k))));
+    // The runtime's own check (its parameters checked before node sees them, the addon's table).
+    const hash = await scryptKey(password, op.salt, op.passwordHash.length, op.scryptN);
     if (!timingSafeEqual(hash, op.passwordHash)) throw new PosError('OPR_PASSWORD', `wrong password for operator ${operator}`, { operator });
     return { operator, role: op.role };
   }

@@ -3,7 +3,7 @@
  * node's bytes, the table touched ahead and given back, bad arguments refused.
  */
 import * as assert from 'node:assert/strict';
-import { createHash, scryptSync } from 'node:crypto';
+import { createHash, createPrivateKey, generateKeyPairSync, scryptSync } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { after, afterEach, before, describe, it } from 'mocha';
 import {
@@ -177,7 +177,20 @@ describe('password-kdf: the check\'s scrypt (native/password_kdf.c)', function (
   it('tableOverTheLimitIsRefusedWithoutTheAddonToo', async () => {
     await assert.rejects(scryptKey('0000', Buffer.alloc(16), 32, 1 << 20), RangeError);
     usePasswordKdfAddon(false);
-    await assert.rejects(scryptKey('0000', Buffer.alloc(16), 32, 1 << 20));
+    await assert.rejects(scryptKey('0000', Buffer.alloc(16), 32, 1 << 20), RangeError);
+    await assert.rejects(scryptKey('0000', Buffer.alloc(16), 32, 1000), RangeError);
     usePasswordKdfAddon(true);
+  });
+
+  it('aRefusedCheckLeavesTheProcesssOtherCryptoWorking', async () => {
+    // Node 20's own refusal of scrypt parameters left OpenSSL's error queued, and the next
+    // createPrivateKey in the process failed with "memory limit exceeded" (seen: an update's
+    // signature check after this file's tests in one mocha process).
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const pem = privateKey.export({ type: 'pkcs8', format: 'pem' });
+    usePasswordKdfAddon(false);
+    await assert.rejects(scryptKey('0000', Buffer.alloc(16), 32, 1 << 20), RangeError);
+    usePasswordKdfAddon(true);
+    assert.equal(createPrivateKey(pem).asymmetricKeyType, 'ec');
   });
 });

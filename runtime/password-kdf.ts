@@ -17,6 +17,7 @@
  */
 import { scrypt } from 'node:crypto';
 import { loadOwnAddon, ownAddonCandidates } from '../common/own-addon';
+import { scryptParamsProblem } from '../common/scrypt-params';
 
 interface PasswordKdfAddon {
   scrypt(password: Buffer, salt: Buffer, n: number, r: number, p: number, keyBytes: number, done: (e: Error | null, key?: Buffer) => void): void;
@@ -75,13 +76,16 @@ export function passwordScratchState(): { bytes: number; touchedBytes: number; b
 
 /** scrypt(password, salt, N, r = 8, p = 1) of `keyBytes` bytes: the addon's, on the scratch when prepared, else node's. */
 export function scryptKey(password: string, salt: Buffer, keyBytes: number, n: number): Promise<Buffer> {
+  // Refused here, never handed to node (common/scrypt-params.ts: node's own refusal breaks the
+  // process's next crypto call). An operator record with a damaged N must not do that to the terminal.
+  const problem = scryptParamsProblem(n, SCRYPT_R, SCRYPT_P, SCRYPT_MEMORY_BYTES_MAX);
+  if (problem !== undefined) return Promise.reject(new RangeError(`scrypt: ${problem}`));
   const a = addon();
   if (!a) {
     return new Promise((resolve, reject) => {
       scrypt(password, salt, keyBytes, { N: n, r: SCRYPT_R, p: SCRYPT_P, maxmem: SCRYPT_MEMORY_BYTES_MAX }, (e, key) => (e ? reject(e) : resolve(key)));
     });
   }
-  if (scryptTableBytes(n) > SCRYPT_MEMORY_BYTES_MAX) return Promise.reject(new RangeError(`scrypt N ${n} needs over ${SCRYPT_MEMORY_BYTES_MAX} bytes`));
   // The check takes the scratch (touching stops: the addon answers 0 while it is busy) and
   // unmaps it at its end; the hold timer has nothing left to give back.
   touchTurn++;

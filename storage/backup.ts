@@ -10,6 +10,7 @@
  * a technician asks for by hand, without a passphrase).
  */
 import { createCipheriv, createDecipheriv, createHash, DecipherGCM, hkdfSync, randomBytes, scryptSync } from 'node:crypto';
+import { scryptParamsProblem } from '../common/scrypt-params';
 import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { PosError } from '../common/errors';
@@ -539,6 +540,9 @@ function keyFor(manifest: Manifest, secret: BackupSecret): Buffer {
 
 function deriveKey(passphrase: string, salt: Buffer, kdf: { N: number; r: number; p: number }): Buffer {
   if (kdf.N > 1 << 20 || kdf.r > 16 || kdf.p > 4) invalid('key derivation parameters out of range');
+  // Checked before node sees them (common/scrypt-params.ts): a damaged header must not break the process's next crypto call.
+  const problem = scryptParamsProblem(kdf.N, kdf.r, kdf.p, SCRYPT.maxmem * 4);
+  if (problem !== undefined) invalid(`key derivation parameters: ${problem}`);
   return scryptSync(passphrase.normalize('NFKC'), salt, KEY_BYTES, { N: kdf.N, r: kdf.r, p: kdf.p, maxmem: SCRYPT.maxmem * 4 });
 }
 
