@@ -44,6 +44,7 @@
  * 226-byte record against 0.16 µs of hashing. openssl/sha.h is node's own (its include/node). */
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/sha.h>
+#include "napi_args.h"
 
 extern unsigned long crc32(unsigned long crc, const unsigned char *buf, unsigned int len);
 
@@ -88,20 +89,12 @@ static void seal_one(unsigned char *rec, size_t bytes, unsigned type, uint64_t s
   SHA256_Final(digest, &sha);
 }
 
-#define FAIL(kind, msg) do { napi_throw_##kind(env, NULL, msg); return NULL; } while (0)
-
 static int typed_array(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *length) {
   bool is = false;
   napi_typedarray_type type;
   if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return 0;
   if (napi_get_typedarray_info(env, v, &type, length, data, NULL, NULL) != napi_ok) return 0;
   return type == want;
-}
-
-static int buffer(napi_env env, napi_value v, unsigned char **data, size_t *length) {
-  bool is = false;
-  if (napi_is_buffer(env, v, &is) != napi_ok || !is) return 0;
-  return napi_get_buffer_info(env, v, (void **)data, length) == napi_ok;
 }
 
 static napi_value Seal(napi_env env, napi_callback_info info) {

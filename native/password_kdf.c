@@ -37,6 +37,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include "napi_args.h"
 
 #define N_LOG2_MAX 30
 #define RP_MAX (1U << 30)
@@ -253,19 +254,6 @@ static void check_complete(napi_env env, napi_status status, void *data) {
 
 /* ------------------------------------------------------------------ JavaScript functions */
 
-#define FAIL(kind, msg) do { napi_throw_##kind(env, NULL, msg); return NULL; } while (0)
-
-static int buffer(napi_env env, napi_value v, unsigned char **data, size_t *length) {
-  bool is = false;
-  if (napi_is_buffer(env, v, &is) != napi_ok || !is) return 0;
-  return napi_get_buffer_info(env, v, (void **)data, length) == napi_ok;
-}
-
-static int whole(napi_env env, napi_value v, double lo, double hi, double *out) {
-  if (napi_get_value_double(env, v, out) != napi_ok) return 0;
-  return *out >= lo && *out <= hi && *out == (double)(uint64_t)*out;
-}
-
 static unsigned char *copy_of(const unsigned char *src, size_t bytes) {
   unsigned char *dst = malloc(bytes ? bytes : 1);
   if (dst && bytes) memcpy(dst, src, bytes);
@@ -320,11 +308,9 @@ static napi_value Scrypt(napi_env env, napi_callback_info info) {
 }
 
 static napi_value Reserve(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], out;
+  napi_value out;
   double bytes;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1) FAIL(type_error, "reserve takes 1 argument");
-  if (!whole(env, argv[0], 1, (double)TABLE_BYTES_MAX, &bytes)) FAIL(range_error, "bytes must be 1 to 1 GiB");
+  if (!one_whole_arg(env, info, "reserve takes 1 argument", 1, (double)TABLE_BYTES_MAX, "bytes must be 1 to 1 GiB", &bytes)) return NULL;
   Scratch *s = scratch_of(env);
   int ok = 0;
   if (s && !s->busy) {
@@ -337,11 +323,9 @@ static napi_value Reserve(napi_env env, napi_callback_info info) {
 }
 
 static napi_value Touch(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], out;
+  napi_value out;
   double pages;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1) FAIL(type_error, "touch takes 1 argument");
-  if (!whole(env, argv[0], 1, 1 << 20, &pages)) FAIL(range_error, "pagesMax must be 1 to 2^20");
+  if (!one_whole_arg(env, info, "touch takes 1 argument", 1, 1 << 20, "pagesMax must be 1 to 2^20", &pages)) return NULL;
   const size_t page = page_bytes();
   double left = 0;
   Scratch *s = scratch_of(env);

@@ -174,6 +174,24 @@ describe('password-kdf: the check\'s scrypt (native/password_kdf.c)', function (
     assert.equal(passwordScratchState().busy, false);
   });
 
+  it('reserveAndTouchRefuseAnythingButOneWholeNumberInRangeWithTheirOwnMessages', () => {
+    // Their one argument is parsed by native/napi_args.h one_whole_arg: each keeps its messages.
+    const call = (name: 'reserve' | 'touch', ...args: unknown[]): unknown => (addon![name] as unknown as (...a: unknown[]) => unknown)(...args);
+    const type = (message: string) => (e: unknown): boolean => e instanceof TypeError && e.message === message;
+    const range = (message: string) => (e: unknown): boolean => e instanceof RangeError && e.message === message;
+    for (const args of [[], [1, 2]]) {
+      assert.throws(() => call('reserve', ...args), type('reserve takes 1 argument'), `reserve(${args.join(', ')})`);
+      assert.throws(() => call('touch', ...args), type('touch takes 1 argument'), `touch(${args.join(', ')})`);
+    }
+    for (const bad of [0, -1, 1.5, 2 ** 30 + 1, '4096', Number.NaN]) assert.throws(() => call('reserve', bad), range('bytes must be 1 to 1 GiB'), `reserve(${String(bad)})`);
+    for (const bad of [0, 1.5, 2 ** 20 + 1, '1', null]) assert.throws(() => call('touch', bad), range('pagesMax must be 1 to 2^20'), `touch(${String(bad)})`);
+    // The edges of each range are taken.
+    assert.equal(call('reserve', 1), true);
+    assert.equal(call('touch', 2 ** 20), 0, 'one byte is one page, touched');
+    releasePasswordScratch();
+    assert.equal(passwordScratchState().bytes, 0);
+  });
+
   it('tableOverTheLimitIsRefusedWithoutTheAddonToo', async () => {
     await assert.rejects(scryptKey('0000', Buffer.alloc(16), 32, 1 << 20), RangeError);
     usePasswordKdfAddon(false);
