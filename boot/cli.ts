@@ -123,11 +123,10 @@ export function intFlag(ctx: CommandContext, name: string, max = Number.MAX_SAFE
 
 /**
  * A required input, named in the error the way the usage line names it: `--out FILE`. `env` is
- * an environment variable that may stand in for the flag (secrets stay out of argv),
- * `positional` an argument that may (`pos update apply FILE`).
+ * an environment variable that may stand in for the flag (secrets stay out of argv).
  */
-export function need(ctx: CommandContext, flag: string, options: { env?: string; positional?: string; what?: string } = {}): string {
-  const v = flagString(ctx, flag) ?? options.positional ?? (options.env ? process.env[options.env] : undefined);
+export function need(ctx: CommandContext, flag: string, options: { env?: string; what?: string } = {}): string {
+  const v = flagString(ctx, flag) ?? (options.env ? process.env[options.env] : undefined);
   if (v !== undefined && v !== '') return v;
   throw new UsageError(`${options.what ?? `--${flag}`} is missing${options.env ? ` (or set $${options.env})` : ''}`);
 }

@@ -70,11 +70,28 @@ const init: Command = {
   },
 };
 
+/**
+ * The package `update apply` installs: `FILE` as the docs have always written it, or `--file FILE`
+ * as every other command names the file it reads (`journal import --in FILE`, `factory flash
+ * --image FILE`). Exactly one package, given one way: with both, or with a second FILE, one of
+ * them was silently dropped (the flag won), and a technician who meant the other one would have
+ * installed the wrong version.
+ */
+function packageFile(ctx: CommandContext): string {
+  const flag = flagString(ctx, 'file');
+  const [positional, ...extra] = ctx.args;
+  if (flag !== undefined && positional !== undefined) throw new UsageError(`the update package is given twice (${positional} and --file ${flag}): give FILE or --file FILE, not both`);
+  if (extra.length > 0) throw new UsageError(`one update package at a time (${[positional, ...extra].join(', ')} given)`);
+  if (flag !== undefined) return existingFile(flag, '--file');
+  if (positional === undefined) throw new UsageError('the update package FILE is missing (give FILE or --file FILE)');
+  return existingFile(positional, 'FILE');
+}
+
 const apply: Command = {
   name: 'update apply', usage: 'update apply (FILE | --file FILE) [--root R] [--board B] [--public-key HEX] [--force --operator N --password-file F [--dir D]]', summary: 'verify a package and install it into the inactive slot',
   async run(ctx) {
     // What the person must give comes first: without a package there is nothing to check a key against.
-    const file = existingFile(need(ctx, 'file', { positional: ctx.args[0], what: 'the update package FILE' }), 'FILE');
+    const file = packageFile(ctx);
     const b = board(ctx);
     const publicKeyHex = flagString(ctx, 'public-key') ?? b.config.update?.publicKey;
     if (!publicKeyHex) throw new PosError('UPD_SIGNATURE', `${b.file}: no update.publicKey: this board cannot verify updates. The package is not at fault: give the vendor's public key with --public-key HEX (pos update keygen prints it), or put it in the board file's update.publicKey`);

@@ -17,6 +17,8 @@ import { Journal } from '../../storage/journal';
 import { createServiceAdmin, serviceAdminFile } from '../../boot/service-admin';
 import { removeDir, tempDir } from '../../storage/testing';
 import { nodeArgsFor } from '../../common/spawn';
+import { buildPackage, generateUpdateKeys, updateStatus } from '../../boot/update';
+import { initSlots } from '../../boot/update-slots';
 
 const REPO = join(__dirname, '..', '..');
 export const CHILD_EXIT_MS_MAX = 60_000;
@@ -221,6 +223,51 @@ describe('pos command line: what a person types wrong is named, nothing is ignor
     assert.equal(typo.code, 2);
     assert.match(typo.err, /no such file: .*no-such\.pkg/);
     assert.doesNotMatch(typo.err, /publicKey|E-UPD/);
+  });
+
+  /** A signed package of `version` for the simulator board, and slots at `slots` running 1.0.0. */
+  function packageAndSlots(version: string, slots: string): { file: string; publicKeyHex: string } {
+    const keys = generateUpdateKeys();
+    const src = join(root, `src-${version}`);
+    mkdirSync(join(src, 'dist', 'boot'), { recursive: true });
+    writeFileSync(join(src, 'dist', 'boot', 'terminal-main.js'), `console.log('runtime ${version}');\n`);
+    const file = join(root, `pos-${version}.posupd`);
+    writeFileSync(file, buildPackage(src, keys.privateKeyPem, { version, board: 'sim' }));
+    initSlots(slots, '1.0.0');
+    return { file, publicKeyHex: keys.publicKeyHex };
+  }
+
+  it('updateApplyInstallsThePackageGivenAsFileOrAsDashDashFile', async () => {
+    for (const form of ['FILE', '--file FILE', '--file=FILE']) {
+      const slots = join(root, `slots-${form.replace(/[^a-z]/gi, '')}`);
+      const { file, publicKeyHex } = packageAndSlots('1.1.0', slots);
+      const given = form === 'FILE' ? [file] : form === '--file FILE' ? ['--file', file] : [`--file=${file}`];
+      const r = await pos('update', 'apply', ...given, '--root', slots, '--public-key', publicKeyHex);
+      assert.equal(r.code, 0, `${form}: ${r.err}`);
+      assert.match(r.out, /^installed 1\.1\.0 into slot B/, form);
+      assert.equal(updateStatus(slots).pending?.version, '1.1.0', form);
+    }
+  });
+
+  it('updateApplyGivenTwoPackagesIsRefusedNotOneSilentlyDropped', async () => {
+    // FILE and --file both: the flag won and FILE was dropped without a word (the wrong version
+    // installed for a technician who meant FILE). Two FILEs: the second was dropped.
+    const slots = join(root, 'slots');
+    const { file, publicKeyHex } = packageAndSlots('1.1.0', slots);
+    const other = join(root, 'other.posupd');
+    writeFileSync(other, readFileSync(file));
+    const both = await pos('update', 'apply', other, '--file', file, '--root', slots, '--public-key', publicKeyHex);
+    assert.equal(both.code, EXIT_USAGE, both.err);
+    assert.equal(both.err, `pos update apply: the update package is given twice (${other} and --file ${file}): give FILE or --file FILE, not both\nusage: pos ${COMMANDS.find((c) => c.name === 'update apply')!.usage}`);
+    const two = await pos('update', 'apply', file, other, '--root', slots, '--public-key', publicKeyHex);
+    assert.equal(two.code, EXIT_USAGE, two.err);
+    assert.ok(two.err.startsWith(`pos update apply: one update package at a time (${file}, ${other} given)\nusage: pos update apply `), two.err);
+    assert.equal(both.out + two.out, '', 'nothing installed');
+    assert.equal(updateStatus(slots).pending, undefined, 'no update pending');
+    // A --file that is not there is named as the flag that gave it.
+    const missing = await pos('update', 'apply', '--file', join(root, 'no-such.posupd'), '--root', slots);
+    assert.equal(missing.code, 2, missing.err);
+    assert.match(missing.err, /no such file: .*no-such\.posupd \(--file\)/);
   });
 
   it('updateApplyForcedOnAFolderWithNoJournalNamesItAndCreatesNothing', async () => {
