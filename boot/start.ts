@@ -7,7 +7,7 @@
  *
  *   npm start                      interactive front panel (needs a TTY)
  *   npm start -- --headless        no panel: prints the control port, runs until SIGINT/SIGTERM
- *   npm start -- --board FILE      another simulator board file ("simulator": true)
+ *   npm start -- --board FILE      another simulator board file ("simulator": true; a real board's is refused, exit 64)
  *   npm start -- --control-port N  fixed control port (default: a free port, kept across battery pulls)
  *   npm start -- --locale en       English screens and receipts (default zh-CN)
  *   npm start -- --journal-dir D   the journal somewhere else than the board file says (--backup-dir too)
@@ -18,7 +18,7 @@ import { dirname, join, resolve } from 'node:path';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { ChildProcess, spawn } from 'node:child_process';
 import { nodeArgsFor, spawnModule } from '../common/spawn';
-import { EXIT_USAGE, parseArgs } from './cli';
+import { EXIT_USAGE, UsageError, parseArgs } from './cli';
 import { AcquirerSimulator } from '../sim/host/simulator';
 import { controlLine } from '../sim/host/cli';
 import { HOST_SIM_LINE_PREFIX } from '../sim/control-server';
@@ -26,6 +26,7 @@ import { ControlClient } from '../sim/control-client';
 import { FrontPanel } from '../sim/front-panel';
 import { controlPortFile } from '../sim/control-cli';
 import { readBoardFile } from '../hal/board';
+import type { BoardConfig } from '../hal/board-schema';
 import { terminalLockHolder } from './terminal-lock';
 
 export const TERMINAL_START_TIMEOUT_MS_MAX = 60_000;
@@ -134,6 +135,20 @@ export const PASSED_FLAGS: readonly string[] = ['locale', 'journal-dir', 'backup
 const START_VALUE_FLAGS: ReadonlySet<string> = new Set(['board', 'control-port', ...PASSED_FLAGS]);
 const START_FLAGS: ReadonlySet<string> = new Set(['headless', 'hold-reset', ...START_VALUE_FLAGS]);
 
+/**
+ * npm start runs a simulator board (a board file with `"simulator": true`): its front panel drives
+ * the simulated keys, card reader and battery through the control interface, and the terminal
+ * talks to the acquirer simulator started here. A real board file gets none of that: its terminal
+ * refused npm start's --control-port (exit 64) only after the acquirer simulator had started, and
+ * npm start then said no more than that the terminal exited. Refused here first, saying how a
+ * real board runs (README, "Running on a real board"). `typed` is the --board value as given.
+ */
+export function checkStartBoard(typed: string, board: { readonly file: string; readonly config: Pick<BoardConfig, 'simulator'> }): void {
+  if (board.config.simulator === true) return;
+  throw new UsageError(`${board.file} is a real board: npm start runs only a simulator board ("simulator": true in its board file), with the front panel and the acquirer simulator. `
+    + `Run a real board's terminal itself: node dist/boot/terminal-main.js --board ${typed} --host <acquirer> --host-port N (after npm run build; README, "Running on a real board"), or under the systemd unit (boot/README.md)`);
+}
+
 async function main(): Promise<void> {
   const { flags } = parseArgs(process.argv.slice(2), START_VALUE_FLAGS);
   const unknown = [...flags.keys()].filter((f) => !START_FLAGS.has(f));
@@ -142,6 +157,15 @@ async function main(): Promise<void> {
     process.exit(EXIT_USAGE);
   }
   const board = typeof flags.get('board') === 'string' ? String(flags.get('board')) : 'sim';
+  // Before the acquirer simulator listens or the terminal starts: nothing runs for a real board.
+  const boardFile = readBoardFile(board);
+  try {
+    checkStartBoard(board, boardFile);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`npm start: ${e.message}\n`);
+    process.exit(EXIT_USAGE);
+  }
   const headless = flags.has('headless') || !process.stdout.isTTY || !process.stdin.isTTY;
   const log: string[] = [];
   const onLog = (line: string): void => {
@@ -166,7 +190,7 @@ async function main(): Promise<void> {
   }
   // A second npm start on the same journal: its terminal would stop at E-STO-13, and this process
   // would take the first one's control.port file (and remove it on quit). Said and stopped here.
-  const journalDir = resolve(typeof flags.get('journal-dir') === 'string' ? String(flags.get('journal-dir')) : readBoardFile(board).config.storage.journalDir);
+  const journalDir = resolve(typeof flags.get('journal-dir') === 'string' ? String(flags.get('journal-dir')) : boardFile.config.storage.journalDir);
   const holder = terminalLockHolder(journalDir);
   if (holder !== undefined) {
     process.stderr.write(`npm start: E-STO-13 the journal ${journalDir} is in use by terminal process ${holder} (another npm start?): quit that one, or start this one with --journal-dir D\n`);

@@ -6,13 +6,13 @@
  */
 import { strict as assert } from 'node:assert';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT_USAGE, UsageError } from '../../boot/cli';
 import { SIMULATOR_ONLY_FLAGS, TERMINAL_FLAG_RULES, TERMINAL_USAGE, checkFlagsForBoard, terminalFlags } from '../../boot/terminal-main';
 import { readBoardFile } from '../../hal/board';
-import { PASSED_FLAGS } from '../../boot/start';
+import { PASSED_FLAGS, checkStartBoard } from '../../boot/start';
 
 const MAIN = join(__dirname, '..', '..', 'dist', 'boot', 'terminal-main.js');
 /** A refused command line exits at once; a terminal that started would still be booting. */
@@ -84,6 +84,22 @@ describe('terminal-main: the flags every starter passes are known', () => {
 
   it('npmStartPassesOnlyFlagsTheTerminalKnows', () => {
     assert.deepEqual(PASSED_FLAGS.filter((f) => !TERMINAL_FLAG_RULES.value.has(f)), []);
+  });
+
+  it('npmStartTakesEverySimulatorBoardFileAndRefusesEveryRealOneSayingHowToRunIt', () => {
+    // Its terminal would refuse npm start's --control-port on a real board (below), after the
+    // acquirer simulator had started: npm start checks the board file itself, first.
+    const names = readdirSync(join(__dirname, '..', '..', 'board-configs')).filter((f) => f.endsWith('.json')).map((f) => f.replace(/\.json$/, ''));
+    const real = names.filter((n) => readBoardFile(n).config.simulator !== true);
+    assert.ok(real.includes('handheld') && names.includes('sim'), names.join(', '));
+    for (const name of names.filter((n) => !real.includes(n))) assert.doesNotThrow(() => checkStartBoard(name, readBoardFile(name)), name);
+    for (const name of real) {
+      const board = readBoardFile(name);
+      assert.throws(() => checkStartBoard(name, board), (e: unknown) => e instanceof UsageError
+        && e.message.startsWith(`${board.file} is a real board: npm start runs only a simulator board ("simulator": true in its board file)`)
+        && e.message.includes(`node dist/boot/terminal-main.js --board ${name} --host <acquirer> --host-port N`)
+        && e.message.includes('"Running on a real board"'), name);
+    }
   });
 });
 

@@ -8,7 +8,7 @@ import { strict as assert } from 'node:assert';
 import { ChildProcess } from 'node:child_process';
 import { spawnModule } from '../../common/spawn';
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { TerminalPower } from '../../boot/start';
 import { ControlClient } from '../../sim/control-client';
 import { AcquirerSimulator } from '../../sim/host/simulator';
@@ -126,5 +126,22 @@ describe('e2e: npm start --headless --hold-reset opens the recovery menu; a mist
     const code = await new Promise<number | null>((r) => child!.once('exit', (c) => r(c)));
     assert.equal(code, 64);
     assert.match(err, /unknown option --hold-rest; options: .*--hold-reset/);
+  });
+
+  it('aRealBoardFileIsRefusedAtOnceSayingHowToRunARealBoard', async () => {
+    // It started the acquirer simulator and a terminal, which refused --control-port on a real
+    // board (exit 64): npm start said only "terminal exited before it was ready" and exited 1.
+    child = start('--board', 'handheld');
+    let err = '';
+    let out = '';
+    child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+    child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+    const code = await new Promise<number | null>((r) => child!.once('exit', (c) => r(c)));
+    assert.equal(code, 64, err);
+    assert.match(err, /^npm start: \S*handheld\.json is a real board: npm start runs only a simulator board .*node dist\/boot\/terminal-main\.js --board handheld --host <acquirer> --host-port N.*"Running on a real board"/);
+    assert.doesNotMatch(err, /terminal exited|terminal:/, 'no terminal was started');
+    assert.equal(out, '', 'nothing ran');
+    assert.equal(existsSync(join(dir, 'journal')), false, 'no journal folder made');
+    assert.equal(existsSync(join(dir, 'control.port')), false, 'no control port file');
   });
 });
