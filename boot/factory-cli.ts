@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
-import { Command, CommandContext, UsageError, flagString, need } from './cli';
+import { Command, CommandContext, UsageError, flagString, intFlag, need } from './cli';
 import { PosError, isPosError } from '../common/errors';
 import { completeFirstBootProvisioning } from './first-boot-seal';
 import { deviceKeyProviderFor, keyDirFor } from '../runtime/device-key-provider';
@@ -217,13 +217,6 @@ function stationConsole(view: ReturnType<typeof progressView>): StationConsole &
   };
 }
 
-/** A flag that needs a value (`--boards F` and `--boards=F` both work: boot/pos.ts VALUE_FLAGS). */
-function valueOf(ctx: CommandContext, flag: string): string | undefined {
-  const v = ctx.flags.get(flag);
-  if (v === true) throw new PosError('OPR_INPUT', `--${flag} needs a value: write --${flag} VALUE`);
-  return v;
-}
-
 function componentsOf(text: string, baseDir: string): KeyComponent[] {
   if (/^[0-9a-fA-F]{32}\/[0-9a-fA-F]{6}(;[0-9a-fA-F]{32}\/[0-9a-fA-F]{6})*$/.test(text)) {
     return text.split(';').map((c) => { const [keyHex, kcvHex] = c.split('/'); return { keyHex, kcvHex }; });
@@ -267,9 +260,8 @@ export function readManifest(file: string): Array<{ serial: string; board?: stri
 
 /** `--timeout-ms=N`: how long one terminal of the station may take (both forms). */
 function stationTimeoutMs(ctx: CommandContext): number | undefined {
-  const timeout = valueOf(ctx, 'timeout-ms');
-  const timeoutMs = timeout === undefined ? undefined : Number(timeout);
-  if (timeoutMs !== undefined && (!Number.isInteger(timeoutMs) || timeoutMs < STATION_TIMEOUT_MS_MIN)) throw new PosError('OPR_INPUT', `--timeout-ms must be an integer of at least ${STATION_TIMEOUT_MS_MIN}`);
+  const timeoutMs = intFlag(ctx, 'timeout-ms');
+  if (timeoutMs !== undefined && timeoutMs < STATION_TIMEOUT_MS_MIN) throw new PosError('OPR_INPUT', `--timeout-ms must be an integer of at least ${STATION_TIMEOUT_MS_MIN}`);
   return timeoutMs;
 }
 
@@ -277,9 +269,9 @@ function stationTimeoutMs(ctx: CommandContext): number | undefined {
 const STATION_TIMEOUT_MS_MIN = 1000;
 
 async function boardStation(ctx: CommandContext): Promise<number> {
-  const boards = (valueOf(ctx, 'boards') ?? '').split(',').map((b) => b.trim()).filter(Boolean);
-  const manifest = valueOf(ctx, 'manifest');
-  const serials = (valueOf(ctx, 'serials') ?? '').split(',').map((b) => b.trim()).filter(Boolean);
+  const boards = (flagString(ctx, 'boards') ?? '').split(',').map((b) => b.trim()).filter(Boolean);
+  const manifest = flagString(ctx, 'manifest');
+  const serials = (flagString(ctx, 'serials') ?? '').split(',').map((b) => b.trim()).filter(Boolean);
   if (manifest && serials.length) throw new PosError('OPR_INPUT', 'give --serials or --manifest, not both');
   const listed = manifest ? readManifest(manifest) : serials.map((serial) => ({ serial, board: undefined as string | undefined, identity: undefined }));
   if (listed.length === 0) throw new PosError('OPR_INPUT', 'no terminals: give --serials=S1,S2,... (test only) or --manifest=FILE (provision and test)');
@@ -324,8 +316,8 @@ const stationCmd: Command = {
     if (boardForm.length && simForm.length) throw new UsageError(`--${simForm[0]} is for the simulated station, --${boardForm[0]} for board files: give one form`);
     if (boardForm.length) return boardStation(ctx);
     const { failedCodes, runStation, simulatedTerminals } = requireSim<typeof import('./factory-station')>('./factory-station', 'the simulated station (--count)');
-    const count = Number(flagString(ctx, 'count') ?? 1);
-    if (!Number.isInteger(count) || count < 1 || count > 64) throw new PosError('OPR_INPUT', '--count is 1..64');
+    const count = intFlag(ctx, 'count') ?? 1;
+    if (count < 1 || count > 64) throw new PosError('OPR_INPUT', '--count is 1..64');
     const faults = stationFaults(flagString(ctx, 'faults'), count);
     const terminals = simulatedTerminals(count, flagString(ctx, 'serial') ?? 'SIM').map((t, i) => (faults.has(i + 1) ? { ...t, faults: [faults.get(i + 1)!] } : t));
     const dir = flagString(ctx, 'report-dir') ?? 'factory-reports';
@@ -358,13 +350,6 @@ function sizesOf(text: string | undefined): PartitionSizes | undefined {
   return { rootMiB: n[0], posMiB: n[1], dataMiB: n[2] };
 }
 
-function intFlag(ctx: CommandContext, flag: string): number | undefined {
-  const v = valueOf(ctx, flag);
-  if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v)) throw new PosError('OPR_INPUT', `--${flag} must be a whole number`);
-  return Number(v);
-}
-
 const flashCmd: Command = {
   name: 'factory flash',
   usage: 'factory flash --image FILE.posupd --rootfs BASE.tar --board B --targets T1,T2,... --manifest FILE [--public-key HEX] [--concurrency 8] [--boot-kernel K --boot-initrd I [--boot-concurrency 1] [--boot-timeout-ms N] [--boot-tpm-dir D]] [--merchant-admin N --merchant-password-file F] [--sizes 512,768,128] [--report-dir D] [--work-dir D] [--registry F] [--locale zh-CN]',
@@ -376,16 +361,16 @@ const flashCmd: Command = {
     const listed = readManifest(manifest);
     if (listed.length !== targets.length) throw new PosError('OPR_INPUT', `--targets lists ${targets.length} targets for ${listed.length} terminals in ${manifest}`);
     const reportDir = flagString(ctx, 'report-dir') ?? 'factory-reports';
-    const kernel = valueOf(ctx, 'boot-kernel');
-    const initrd = valueOf(ctx, 'boot-initrd');
+    const kernel = flagString(ctx, 'boot-kernel');
+    const initrd = flagString(ctx, 'boot-initrd');
     if ((kernel === undefined) !== (initrd === undefined)) throw new PosError('OPR_INPUT', 'give both --boot-kernel and --boot-initrd (the emulated board), or neither');
     const bootTimeoutMs = intFlag(ctx, 'boot-timeout-ms');
-    const bootTpmDir = valueOf(ctx, 'boot-tpm-dir');
+    const bootTpmDir = flagString(ctx, 'boot-tpm-dir');
     const concurrency = intFlag(ctx, 'concurrency');
     const bootConcurrency = intFlag(ctx, 'boot-concurrency');
-    const sizes = sizesOf(valueOf(ctx, 'sizes'));
-    const publicKeyHex = valueOf(ctx, 'public-key');
-    const registryFile = valueOf(ctx, 'registry');
+    const sizes = sizesOf(flagString(ctx, 'sizes'));
+    const publicKeyHex = flagString(ctx, 'public-key');
+    const registryFile = flagString(ctx, 'registry');
     // One administrator for every target (each hashed with its own salt); a manifest row's own wins.
     const merchantAdmin = merchantAdminFrom(ctx);
     // TEST-ONLY (tests/boot/factory-flash.test.ts): stop every target at this point and wait to be killed.
@@ -397,7 +382,7 @@ const flashCmd: Command = {
         const admin = t.merchantAdmin ?? merchantAdmin;
         return { serial: t.serial, target: targets[i], identity: t.identity, ...(admin ? { merchantAdmin: admin } : {}) };
       }),
-      reportDir, workDir: valueOf(ctx, 'work-dir') ?? join(reportDir, 'flash-work'),
+      reportDir, workDir: flagString(ctx, 'work-dir') ?? join(reportDir, 'flash-work'),
       locale: (flagString(ctx, 'locale') ?? 'zh-CN') as (typeof LOCALES)[number],
       ...(publicKeyHex ? { publicKeyHex } : {}), ...(registryFile ? { registryFile } : {}), ...(sizes ? { sizes } : {}),
       ...(concurrency !== undefined ? { concurrency } : {}), ...(bootConcurrency !== undefined ? { bootConcurrency } : {}),
