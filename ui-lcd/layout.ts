@@ -322,7 +322,8 @@ const NO_LINE_START = new Set([...'，。、；：！？）」』》%']);
 
 /**
  * Greedy wrap to `width` cells: ASCII words break at spaces, CJK breaks between any two
- * characters; a word never breaks inside. A masked card number wider than a line loses stars
+ * characters (a Latin word stays with the character written onto it: "U盘"); a word never breaks
+ * inside. A masked card number wider than a line loses stars
  * (first 6 and last 4 kept: 622202******0128); any other word wider than a line breaks after a
  * '/', '-', '.', ':' or '_' in it (a path, "terminal/merchant"), and is cut only when it has none.
  * Never returns a line wider than `width`.
@@ -385,15 +386,22 @@ function fitWord(word: string, width: number, grid: Pick<Grid, 'cellsOf'>): stri
   return parts;
 }
 
-/** Spaces, runs of narrow non-space characters (words), and single wide characters. */
+/**
+ * Spaces, runs of narrow non-space characters (words), and single wide characters. A word written
+ * onto the wide character after it goes with it ("U盘", "SIM卡", "12位"): a row ending in "U" and
+ * the next starting "盘导出" split the one thing the reader needed (where to export).
+ */
 function tokens(s: string, grid: Pick<Grid, 'cellsOf'>): string[] {
   const out: string[] = [];
   let word = '';
   for (const ch of s) {
-    if (ch === ' ' || grid.cellsOf(ch) === 2) {
+    if (ch === ' ') {
       if (word) out.push(word);
       word = '';
       out.push(ch);
+    } else if (grid.cellsOf(ch) === 2) {
+      out.push(word + ch);
+      word = '';
     } else word += ch;
   }
   if (word) out.push(word);

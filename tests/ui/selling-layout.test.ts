@@ -72,6 +72,20 @@ describe('ui-lcd selling screens: wrapping, paging and long card numbers', () =>
     assert.deepEqual(lines, ['请持卡人在小票上', '签名', '622202******0128']);
   });
 
+  it('aLatinWordWrittenOntoTheChineseCharacterAfterItStaysWithIt', () => {
+    const grid = GRIDS[2][1];
+    // E-STO-15's step, where to export: "U" alone at a row's end and "盘导出" on the next read as nothing.
+    assert.deepEqual(wrap('在恢复菜单中用U盘导出', 16, grid), ['在恢复菜单中用', 'U盘导出']);
+    // Everywhere: no row ends in a Latin word the next row's first Chinese character belongs to (SIM卡, PIN码, 4G模块).
+    for (const text of allTexts(grid)) {
+      const lines = wrap(text, grid.cols, grid);
+      for (let i = 0; i + 1 < lines.length; i++) {
+        const split = /[A-Za-z0-9]$/.test(lines[i]) && grid.cellsOf([...lines[i + 1]][0] ?? ' ') === 2 && text.replace(/\s+/g, '').includes(`${lines[i].slice(-1)}${[...lines[i + 1]][0]}`);
+        assert.ok(!split, `"${text}": ${JSON.stringify(lines)}`);
+      }
+    }
+  });
+
   it('entryScreensShowNoPageTagSinceTheirKeysBelongToTheField', () => {
     for (const state of STATE_NAMES) {
       const samples = SAMPLES[state] as ReadonlyArray<{ variant: string; data: Record<string, unknown> }>;
