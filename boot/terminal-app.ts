@@ -1591,7 +1591,7 @@ function need<T>(v: T | undefined): T {
 export function storageNotice(terminal: Terminal | undefined): Txt | undefined {
   const usage = terminal?.store.journal.usage();
   if (!usage || (!usage.nearlyFull && !usage.salesRefused)) return undefined;
-  return noticeOf(usage.salesRefused ? ERRORS.STO_FULL : ERRORS.STO_NEARLY_FULL);
+  return noticeInTurns(usage.salesRefused ? ERRORS.STO_FULL : ERRORS.STO_NEARLY_FULL);
 }
 
 /**
@@ -1604,9 +1604,12 @@ export function readerNotice(health: ReaderHealth): Txt | undefined {
   return d ? noticeInTurns(d) : undefined;
 }
 
-/** E-STO-15 as idle and login show it: old records to export, and where. */
+/**
+ * E-STO-15 as idle and login show it: old records to export, and where (its first step: the
+ * recovery menu, a USB stick), in turns like the others.
+ */
 export function archiveNotice(): Txt {
-  return noticeOf(ERRORS.STO_ARCHIVE_EXPORT);
+  return noticeInTurns(ERRORS.STO_ARCHIVE_EXPORT);
 }
 
 /** An error as an idle or login notice: its code, cause and first step. */
@@ -1617,8 +1620,8 @@ function noticeOf(d: ErrorDef): LocalText {
 /**
  * The same, shown in turns where its row cannot hold it whole (the code, the cause, the step:
  * ui-lcd/layout.ts noticeParts), as no display's one row can: cut at a word, a 16-cell row read
- * "E-RDR-03 Card" and lost the rest. The card reader's notice only, so far: the storage and
- * archive notices are still cut the same way.
+ * "E-RDR-03 Card" or "E-STO-02 Storage" and lost the rest. The reader's, storage's and the
+ * archives' notices are given this way (the self-test's boot notice is its bare code, which fits).
  */
 function noticeInTurns(d: ErrorDef): Txt {
   return { whole: noticeOf(d), turns: [d.code, { en: d.en.cause, zh: d.zh.cause }, { en: d.en.steps[0] ?? '', zh: d.zh.steps[0] ?? '' }] };

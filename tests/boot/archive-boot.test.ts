@@ -3,14 +3,15 @@
  * simulator board, in-process): the boot that finds the journal past its threshold, settled and
  * owing nothing, archives it and reaches the login screen on the new journal; the operators log in
  * as before; the next boot does not archive again; a journal with a transaction in its open batch
- * is left as it is.
+ * is left as it is. Archives over their budget never exported are kept, and login says so: E-STO-15
+ * read in turns on the panel's notice row (the code, the cause, the first step: where to export).
  */
 import { strict as assert } from 'node:assert';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { openForBoot } from '../../storage/boot-open';
 import { checkpointKey } from '../../storage/checkpoint';
 import { join } from 'node:path';
-import { TerminalApp, ProbeSnapshot } from '../../boot/terminal-app';
+import { TICK_MS, TerminalApp, ProbeSnapshot } from '../../boot/terminal-app';
 import { createSimBoard } from '../../sim/board-sim';
 import { silentLogger } from '../../common/log';
 import { removeDir, tempDir } from '../../storage/testing';
@@ -18,18 +19,46 @@ import { Journal } from '../../storage/journal';
 import { RecordType } from '../../storage/record';
 import { SIM_IDENTITY } from '../../boot/sim-provision';
 import { ARCHIVE_FILE_SUFFIX, archiveDirFor } from '../../runtime/archive';
+import { NOTICE_TURN_MS } from '../../ui-lcd/screen';
 
 const STATE_WAIT_MS_MAX = 60_000;
 /** The test's threshold: above what the new journal starts with, below the journal it archives. */
 const RECORDS_MIN = 60;
 
-async function bootToLogin(root: string, archiveBytesMax?: number): Promise<ProbeSnapshot> {
+/**
+ * E-STO-15's notice on the simulator board's 128x64 panel in Chinese (the terminal's default), turn
+ * by turn (ui-lcd/layout.ts noticeParts): the code, the cause, the first step (the recovery menu,
+ * a USB stick) in two.
+ */
+const ARCHIVE_TURNS = ['E-STO-15', '旧流水需要导出', '在恢复菜单中用', 'U盘导出'];
+
+/** The login screen, and its notice row (the panel's last) over turns of the terminal's clock. */
+interface AtLogin {
+  readonly login: ProbeSnapshot;
+  readonly noticeRows: string[];
+}
+
+/** Notice turns to read at login: at most `turns`, fewer once every one of `until` was seen. */
+interface ReadTurns {
+  readonly turns: number;
+  readonly until?: readonly string[];
+}
+
+/**
+ * Boots to the login screen; with `read`, then moves the terminal's clock on a turn at a time
+ * (NOTICE_TURN_MS) and reads the notice row at each.
+ */
+async function bootToLogin(root: string, archiveBytesMax?: number, read: ReadTurns = { turns: 0 }): Promise<AtLogin> {
   const sim = await createSimBoard();
+  let aheadMs = 0;
   const app = TerminalApp.create({
     board: sim.board, journalDir: join(root, 'journal'), backupDir: join(root, 'backup'), host: { host: '127.0.0.1', port: 9 },
     logger: silentLogger, scryptN: 1024, backgroundVerifyDelayMs: STATE_WAIT_MS_MAX, archiveRecordsMin: RECORDS_MIN,
-    ...(archiveBytesMax !== undefined ? { archiveBytesMax } : {}),
+    ...(archiveBytesMax !== undefined ? { archiveBytesMax } : {}), clock: () => Date.now() + aheadMs,
   });
+  let latest: ProbeSnapshot | undefined;
+  app.probe.onChange((raw) => { latest = raw as ProbeSnapshot; });
+  const noticeRow = (): string => latest?.screen.text.at(-1) ?? '';
   try {
     const seen: string[] = [];
     const reached = new Promise<ProbeSnapshot>((resolve, reject) => {
@@ -41,7 +70,19 @@ async function bootToLogin(root: string, archiveBytesMax?: number): Promise<Prob
       });
     });
     await app.boot();
-    return await reached;
+    const login = await reached;
+    const noticeRows = [noticeRow()];
+    const seenAll = (): boolean => read.until !== undefined && read.until.every((w) => noticeRows.includes(w));
+    for (let i = 0; i < read.turns && !seenAll(); i++) {
+      // The clock to the middle of the next turn: the real second the redraw waits for stays in it.
+      const now = Date.now() + aheadMs;
+      aheadMs += (Math.floor(now / NOTICE_TURN_MS) + 1.5) * NOTICE_TURN_MS - now;
+      // The tick (TICK_MS) redraws when the turn moves on; a row that stays the same is read after two.
+      await new Promise((r) => setTimeout(r, 2 * TICK_MS));
+      assert.equal(latest?.state, 'login');
+      noticeRows.push(noticeRow());
+    }
+    return { login, noticeRows };
   } finally {
     await app.stop();
     await sim.close();
@@ -112,13 +153,19 @@ describe('terminal: the boot archives settled batches', function () {
     await settledDay(dir, RECORDS_MIN);
     await bootToLogin(root, 1);
     await settledDay(dir, RECORDS_MIN, 2);
-    const login = await bootToLogin(root, 1);
+    const { noticeRows } = await bootToLogin(root, 1, { turns: 2 * ARCHIVE_TURNS.length, until: ARCHIVE_TURNS });
     const files = readdirSync(archiveDirFor(dir)).filter((f) => f.endsWith(ARCHIVE_FILE_SUFFIX));
     assert.equal(files.length, 2, 'nothing removed: neither archive was exported');
-    assert.ok(login.screen.text.join('\n').includes('E-STO-15'), login.screen.text.join('\n'));
-    // Under a budget that holds them, no notice.
-    const calm = await bootToLogin(root);
-    assert.ok(!calm.screen.text.join('\n').includes('E-STO-15'), calm.screen.text.join('\n'));
+    // The code, the cause and where to export, each read whole in its turn; nothing else on the row.
+    for (const w of ARCHIVE_TURNS) assert.ok(noticeRows.includes(w), `${JSON.stringify(w)} never shown: ${JSON.stringify(noticeRows)}`);
+    for (const r of noticeRows) assert.ok(ARCHIVE_TURNS.includes(r), `${JSON.stringify(r)} is not a turn of E-STO-15's notice: ${JSON.stringify(noticeRows)}`);
+    // In their order, a turn a step: after the step's last part the code comes round again.
+    const at = noticeRows.map((r) => ARCHIVE_TURNS.indexOf(r));
+    for (let i = 1; i < at.length; i++) assert.equal(at[i], (at[i - 1] + 1) % ARCHIVE_TURNS.length, JSON.stringify(noticeRows));
+    // Under a budget that holds them, no notice: none of its turns comes round.
+    const calm = await bootToLogin(root, undefined, { turns: ARCHIVE_TURNS.length });
+    assert.ok(!calm.noticeRows.some((r) => ARCHIVE_TURNS.includes(r) || r.includes('E-STO-15')), JSON.stringify(calm.noticeRows));
+    assert.ok(!calm.login.screen.text.join('\n').includes('E-STO-15'), calm.login.screen.text.join('\n'));
   });
 
   it('aJournalWithNothingSettledIsNotArchived', async () => {

@@ -9,7 +9,7 @@ import { storageNotice } from '../../boot/terminal-app';
 import { chooseScreen, EMPTY_UI, Env } from '../../boot/screen-map';
 import type { Terminal } from '../../runtime/terminal';
 import type { MachineView } from '../../runtime/machine';
-import { renderScreen } from '../../ui-lcd/screen';
+import { noticeTurnCount, renderScreen } from '../../ui-lcd/screen';
 import { screenFor } from '../../ui-lcd/screens';
 
 /** FIELD-FAULTS: "storage nearly full: settle now" before sales are refused, on the idle screen. */
@@ -30,10 +30,16 @@ describe('idle screen: storage nearly full, then full for sales', () => {
       const choice = chooseScreen(view, EMPTY_UI, env);
       assert.equal(choice.name, 'idle');
       const screen = { ...screenFor(choice.name, choice.data), notice: choice.notice };
+      const panel = { kind: 'pixels', width: 128, height: 64 } as const;
       for (const locale of ['en', 'zh-CN'] as const) {
-        const r = renderScreen(screen, locale, { kind: 'pixels', width: 128, height: 64 });
-        assert.equal(r.kind, 'pixels');
-        if (r.kind === 'pixels') assert.deepEqual(r.missingGlyphs, [], `${locale}: every glyph of the notice is in the font`);
+        // Read in turns on the panel's row (the code, the cause, the step: tests/ui/notice-turns.test.ts): every turn's glyphs.
+        const turns = noticeTurnCount(screen, locale, panel);
+        assert.ok(turns > 1, `${locale}: in turns`);
+        for (let turn = 0; turn < turns; turn++) {
+          const r = renderScreen({ ...screen, noticeTurn: turn }, locale, panel);
+          assert.equal(r.kind, 'pixels');
+          if (r.kind === 'pixels') assert.deepEqual(r.missingGlyphs, [], `${locale} turn ${turn}: every glyph of the notice is in the font`);
+        }
       }
       while (!journal.usage().salesRefused) await journal.append('test', { big }, { reserve: true });
       assert.match(JSON.stringify(storageNotice(terminal)), /E-STO-01 Storage full/);

@@ -1,15 +1,20 @@
 /**
- * The card reader's notice at idle and login (boot/terminal-app.ts readerNotice: its code, cause
- * and first step) on every display in both languages: its one row cannot hold it anywhere (a
- * 16x2 LCD read "E-RDR-03 Card" and lost the rest), so the row shows it in turns (ui-lcd/layout.ts
- * noticeParts), and over its turns the code, the whole cause and the whole first step are read,
- * none of them cut. A notice that fits its row is shown as before, in one turn.
+ * The error notices of idle and login (boot/terminal-app.ts: the card reader's readerNotice, the
+ * journal's storageNotice, E-STO-01 and E-STO-02, and archiveNotice, E-STO-15: old records to
+ * export, and where) on every display in both languages: each is its code, cause and first step,
+ * which one row cannot hold anywhere (a 16x2 LCD read "E-RDR-03 Card", "E-STO-02 Storage",
+ * "E-STO-15 Old" and lost the rest), so the row shows it in turns (ui-lcd/layout.ts noticeParts),
+ * and over its turns the code, the whole cause and the whole first step are read, none of them
+ * cut. A notice that fits its row is shown as before, in one turn.
  */
 import * as assert from 'node:assert/strict';
 import { ERRORS, ErrorDef, PosError } from '../../common/errors';
-import { readerNotice } from '../../boot/terminal-app';
+import { archiveNotice, readerNotice, storageNotice } from '../../boot/terminal-app';
+import type { Terminal } from '../../runtime/terminal';
+import type { Usage } from '../../storage/journal';
 import { ReaderHealth } from '../../runtime/txn/reader-health';
 import { READER_SWIPE_FAILURES_MAX, SwipeFailures } from '../../runtime/txn/swipe-failures';
+import { cellsOf } from '../../ui-lcd/font';
 import { layout, Grid } from '../../ui-lcd/layout';
 import { pixelGrid } from '../../ui-lcd/render-pixels';
 import { textGrid } from '../../ui-lcd/render-text';
@@ -30,11 +35,22 @@ function noticeAfter(error?: PosError): Txt {
   return n;
 }
 
+/** The storage notice of a terminal whose journal's usage says `state` (the rest of Usage is not read). */
+function storageNoticeWhen(state: Pick<Usage, 'nearlyFull' | 'salesRefused'>): Txt {
+  const terminal = { store: { journal: { usage: () => state } } } as unknown as Terminal;
+  const n = storageNotice(terminal);
+  assert.ok(n !== undefined, 'a notice');
+  return n;
+}
+
 const FAULTS: ReadonlyArray<{ readonly name: string; readonly def: ErrorDef; readonly notice: () => Txt }> = [
-  { name: 'silent', def: ERRORS.RDR_TIMEOUT, notice: () => noticeAfter(new PosError('RDR_TIMEOUT', 'no response to 0x02')) },
-  { name: 'gone', def: ERRORS.RDR_DISCONNECTED, notice: () => noticeAfter(new PosError('RDR_DISCONNECTED', 'card reader port lost')) },
-  { name: 'garbled', def: ERRORS.RDR_FAULT, notice: () => noticeAfter(new PosError('RDR_FAULT', 'bad frames')) },
-  { name: 'head', def: ERRORS.RDR_FAULT, notice: () => noticeAfter() },
+  { name: 'readerNotice silent', def: ERRORS.RDR_TIMEOUT, notice: () => noticeAfter(new PosError('RDR_TIMEOUT', 'no response to 0x02')) },
+  { name: 'readerNotice gone', def: ERRORS.RDR_DISCONNECTED, notice: () => noticeAfter(new PosError('RDR_DISCONNECTED', 'card reader port lost')) },
+  { name: 'readerNotice garbled', def: ERRORS.RDR_FAULT, notice: () => noticeAfter(new PosError('RDR_FAULT', 'bad frames')) },
+  { name: 'readerNotice head', def: ERRORS.RDR_FAULT, notice: () => noticeAfter() },
+  { name: 'storageNotice nearly full', def: ERRORS.STO_NEARLY_FULL, notice: () => storageNoticeWhen({ nearlyFull: true, salesRefused: false }) },
+  { name: 'storageNotice full for sales', def: ERRORS.STO_FULL, notice: () => storageNoticeWhen({ nearlyFull: true, salesRefused: true }) },
+  { name: 'archiveNotice', def: ERRORS.STO_ARCHIVE_EXPORT, notice: () => archiveNotice() },
 ];
 
 /** The screens that show it: idle (a status screen) and the operator's login (an entry screen). */
@@ -58,9 +74,26 @@ function noticeRows(screen: Screen, locale: Locale, grid: Grid): string[] {
 
 const squeeze = (s: string): string => s.replace(/\s+/g, '');
 
-describe('ui-lcd: the card reader\'s notice at idle and login, read whole in turns on every display', () => {
+/**
+ * `turn` is a piece of one of `phrases` that starts and ends where a row may break: at a space,
+ * the phrase's ends, or after a Chinese character; never inside a word, nor between a Latin word
+ * and the Chinese character written onto it ("U" / "盘导出": where to export, lost).
+ */
+function wholePiece(turn: string, phrases: readonly string[]): boolean {
+  const breaksAfter = (ch: string | undefined): boolean => ch === undefined || /\s/.test(ch) || cellsOf(ch) === 2;
+  return phrases.some((p) => {
+    for (let i = p.indexOf(turn); i >= 0; i = p.indexOf(turn, i + 1)) {
+      const before = i === 0 || breaksAfter(p[i - 1]);
+      const end = i + turn.length;
+      if (before && (end === p.length || /\s/.test(p[end]) || breaksAfter([...turn].at(-1)))) return true;
+    }
+    return false;
+  });
+}
+
+describe('ui-lcd: the error notices of idle and login (card reader, storage, archive), read whole in turns on every display', () => {
   for (const f of FAULTS) {
-    it(`readerNotice ${f.name} (${f.def.code}): theCodeTheWholeCauseAndTheFirstStepOverTheNoticeRowsTurns`, () => {
+    it(`${f.name} (${f.def.code}): theCodeTheWholeCauseAndTheFirstStepOverTheNoticeRowsTurns`, () => {
       for (const { name, screen } of screensWith(f.notice())) {
         for (const d of DISPLAYS) {
           for (const locale of LOCALES) {
@@ -74,7 +107,7 @@ describe('ui-lcd: the card reader\'s notice at idle and login, read whole in tur
             const read = squeeze(rows.join(' '));
             assert.equal(read, squeeze(`${f.def.code} ${want.cause} ${want.steps[0]}`), `${where}: ${JSON.stringify(rows)}`);
             // Each turn is whole words of one phrase: no row ends inside a word the next one goes on with.
-            for (const r of rows) assert.ok(`${f.def.code} ${want.cause} ${want.steps[0]}`.includes(r), `${where}: ${JSON.stringify(r)} is not a piece of the notice`);
+            for (const r of rows) assert.ok(wholePiece(r, [f.def.code, want.cause, want.steps[0]]), `${where}: ${JSON.stringify(r)} is not a whole piece of the notice: ${JSON.stringify(rows)}`);
             for (let turn = 0; turn < rows.length; turn++) checkedRender({ ...screen, noticeTurn: turn }, `${where} turn ${turn}`, [d]);
             assert.equal(noticeTurnCount(screen, locale, d.caps), rows.length, `${where}: the turns the app counts`);
           }
