@@ -52,7 +52,7 @@ describe('boot/screen-map: the one notice idle and login show, the card reader\'
     assert.equal(noticeOf(view('idle'), env({ readerNotice: READER })), en(READER));
     assert.equal(noticeOf(view('idle'), env({ readerNotice: READER, storageNotice: STORAGE })), en(STORAGE), 'storage stays first');
     assert.equal(noticeOf(view('idle'), env({ readerNotice: READER, bootNotice: BOOT })), BOOT);
-    assert.equal(noticeOf(view('idle', { sellingLocked: true }), env({ readerNotice: READER })), 'Selling locked (E-MGT-10)');
+    assert.equal(noticeOf(view('idle', { sellingLocked: true }), env({ readerNotice: READER })), 'E-MGT-10 Selling locked by the acquirer: Call the acquirer\'s service line');
   });
 
   it('idleShowsTheReaderBeforeTheBatchsAnomaliesAndOldRecordsToExport', () => {

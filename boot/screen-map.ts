@@ -22,6 +22,7 @@ import { t } from '../ui-lcd/strings';
 import type { StringKey } from '../ui-lcd/strings';
 import { QR_WAIT_MS_MAX } from '../runtime/txn/qr';
 import { ERRORS } from '../common/errors';
+import type { ErrorDef } from '../common/errors';
 import { explainResponseCode } from '../runtime/host/response-codes';
 
 /** What the input controller contributes to a screen. Never a secret: lengths only. */
@@ -192,7 +193,19 @@ function idleTitle(v: MachineView, env: Env): Txt {
  * archives: the next card sale meets it), the batch's anomalies, old records to export.
  */
 function idleNotice(v: MachineView, env: Env): Txt | undefined {
-  return env.storageNotice ?? env.bootNotice ?? (v.data.sellingLocked ? t('notice.sellingLocked') : undefined) ?? env.readerNotice ?? anomalyNotice(v) ?? env.archiveNotice;
+  return env.storageNotice ?? env.bootNotice ?? (v.data.sellingLocked ? errorNotice(ERRORS.MGT_SELLING_LOCKED) : undefined) ?? env.readerNotice ?? anomalyNotice(v) ?? env.archiveNotice;
+}
+
+/**
+ * An error as an idle or login notice: its code, cause and first step, shown in turns where its
+ * row cannot hold it whole (ui-lcd/layout.ts noticeParts), as no display's one row can: cut at a
+ * word, a 16-cell row read "E-RDR-03 Card", "E-STO-02 Storage" or "Selling locked" and lost the
+ * rest. The card reader's, storage's, the archives' (boot/terminal-app.ts) and the selling lock's
+ * notices are given this way; the self-test's boot notice is its bare code, which fits.
+ */
+export function errorNotice(d: ErrorDef): Txt {
+  const whole = { en: `${d.code} ${d.en.cause}: ${d.en.steps[0]}`, zh: `${d.code} ${d.zh.cause}：${d.zh.steps[0]}` };
+  return { whole, turns: [d.code, { en: d.en.cause, zh: d.zh.cause }, { en: d.en.steps[0] ?? '', zh: d.zh.steps[0] ?? '' }] };
 }
 
 /** A supervisor at idle sees that the batch raised anomaly flags (the day report lists them). */

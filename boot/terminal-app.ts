@@ -43,7 +43,7 @@ import type { KeyEvent, KeyName } from '../hal/keypad';
 import type { DisplayCapabilities } from '../hal/display';
 import { SignaturePad, isSignatureAborted } from '../hal/signature-pad';
 import { SIGNATURE_BYTES_MAX, SIGNATURE_PIXELS_MAX } from '../runtime/txn/engine';
-import { ERRORS, ErrorDef, PosError, errorByCode, isPosError } from '../common/errors';
+import { ERRORS, PosError, errorByCode, isPosError } from '../common/errors';
 import { Journal } from '../storage/journal';
 import { openForBoot, verifyInBackground } from '../storage/boot-open';
 import { acquireTerminalLock } from './terminal-lock';
@@ -81,7 +81,7 @@ import { layout } from '../ui-lcd/layout';
 import { pixelGrid } from '../ui-lcd/render-pixels';
 import { errorScreen } from '../ui-lcd/error-screens';
 import { InputController } from './input';
-import { Env, chooseScreen, errorDetails as stateErrorDetails, recoveryReasonData } from './screen-map';
+import { Env, chooseScreen, errorDetails as stateErrorDetails, errorNotice, recoveryReasonData } from './screen-map';
 import { SIM_IDENTITY, simulatorGenesis, simulatorIdentity, simulatorOperators, realIdentity, identityOf } from './sim-provision';
 import { readProvisionedTmk } from './factory';
 import { completeFirstBootProvisioning } from './first-boot-seal';
@@ -1591,7 +1591,7 @@ function need<T>(v: T | undefined): T {
 export function storageNotice(terminal: Terminal | undefined): Txt | undefined {
   const usage = terminal?.store.journal.usage();
   if (!usage || (!usage.nearlyFull && !usage.salesRefused)) return undefined;
-  return noticeInTurns(usage.salesRefused ? ERRORS.STO_FULL : ERRORS.STO_NEARLY_FULL);
+  return errorNotice(usage.salesRefused ? ERRORS.STO_FULL : ERRORS.STO_NEARLY_FULL);
 }
 
 /**
@@ -1601,7 +1601,7 @@ export function storageNotice(terminal: Terminal | undefined): Txt | undefined {
 export function readerNotice(health: ReaderHealth): Txt | undefined {
   const f = health.fault();
   const d = f ? errorByCode(f.code) : undefined;
-  return d ? noticeInTurns(d) : undefined;
+  return d ? errorNotice(d) : undefined;
 }
 
 /**
@@ -1609,22 +1609,7 @@ export function readerNotice(health: ReaderHealth): Txt | undefined {
  * recovery menu, a USB stick), in turns like the others.
  */
 export function archiveNotice(): Txt {
-  return noticeInTurns(ERRORS.STO_ARCHIVE_EXPORT);
-}
-
-/** An error as an idle or login notice: its code, cause and first step. */
-function noticeOf(d: ErrorDef): LocalText {
-  return { en: `${d.code} ${d.en.cause}: ${d.en.steps[0]}`, zh: `${d.code} ${d.zh.cause}：${d.zh.steps[0]}` };
-}
-
-/**
- * The same, shown in turns where its row cannot hold it whole (the code, the cause, the step:
- * ui-lcd/layout.ts noticeParts), as no display's one row can: cut at a word, a 16-cell row read
- * "E-RDR-03 Card" or "E-STO-02 Storage" and lost the rest. The reader's, storage's and the
- * archives' notices are given this way (the self-test's boot notice is its bare code, which fits).
- */
-function noticeInTurns(d: ErrorDef): Txt {
-  return { whole: noticeOf(d), turns: [d.code, { en: d.en.cause, zh: d.zh.cause }, { en: d.en.steps[0] ?? '', zh: d.zh.steps[0] ?? '' }] };
+  return errorNotice(ERRORS.STO_ARCHIVE_EXPORT);
 }
 
 /**

@@ -344,7 +344,6 @@ export const STRINGS = {
   'label.authCode': s('Auth code', '授权码'),
   'msg.offline': s('OFFLINE', '离线交易'),
   'notice.anomalies': s('! {n} anomaly: {codes}', '！{n}条异常:{codes}'),
-  'notice.sellingLocked': s('Selling locked (E-MGT-10)', '交易已锁定(E-MGT-10)'),
   // The keypad reports keys stuck (E-KBD-01, boot/terminal-app.ts showStuckKeys): which ones.
   'notice.keyStuck': s('Key {keys} stuck', '按键{keys}卡住'),
   'notice.keysStuck': s('Keys {keys} stuck', '按键{keys}卡住'),

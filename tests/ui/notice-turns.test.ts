@@ -1,15 +1,18 @@
 /**
  * The error notices of idle and login (boot/terminal-app.ts: the card reader's readerNotice, the
  * journal's storageNotice, E-STO-01 and E-STO-02, and archiveNotice, E-STO-15: old records to
- * export, and where) on every display in both languages: each is its code, cause and first step,
- * which one row cannot hold anywhere (a 16x2 LCD read "E-RDR-03 Card", "E-STO-02 Storage",
- * "E-STO-15 Old" and lost the rest), so the row shows it in turns (ui-lcd/layout.ts noticeParts),
- * and over its turns the code, the whole cause and the whole first step are read, none of them
- * cut. A notice that fits its row is shown as before, in one turn.
+ * export, and where; boot/screen-map.ts: idle's selling lock, E-MGT-10) on every display in both
+ * languages: each is its code, cause and first step, which one row cannot hold anywhere (a 16x2
+ * LCD read "E-RDR-03 Card", "E-STO-02 Storage", "E-STO-15 Old", "Selling locked" and lost the
+ * rest), so the row shows it in turns (ui-lcd/layout.ts noticeParts), and over its turns the
+ * code, the whole cause and the whole first step are read, none of them cut. A notice that fits
+ * its row is shown as before, in one turn.
  */
 import * as assert from 'node:assert/strict';
 import { ERRORS, ErrorDef, PosError } from '../../common/errors';
 import { archiveNotice, readerNotice, storageNotice } from '../../boot/terminal-app';
+import { chooseScreen, EMPTY_UI, Env } from '../../boot/screen-map';
+import type { MachineView } from '../../runtime/machine';
 import type { Terminal } from '../../runtime/terminal';
 import type { Usage } from '../../storage/journal';
 import { ReaderHealth } from '../../runtime/txn/reader-health';
@@ -43,6 +46,15 @@ function storageNoticeWhen(state: Pick<Usage, 'nearlyFull' | 'salesRefused'>): T
   return n;
 }
 
+/** Idle's notice while the management console has selling locked (boot/screen-map.ts idleNotice). */
+function sellingLockNotice(): Txt {
+  const view = { state: 'idle', data: { battery: 'ok', amountFen: 0, pendingReceipts: [], reportPending: false, signedOn: true, reversalPending: false, sellingLocked: true } } as unknown as MachineView;
+  const env: Env = { nowMs: NOW_MS, merchantName: 'SHOP', status: {}, bootStep: 'ready', bootStepIndex: 0, bootStepCount: 1 };
+  const n = chooseScreen(view, EMPTY_UI, env).notice;
+  assert.ok(n !== undefined, 'a notice');
+  return n;
+}
+
 const FAULTS: ReadonlyArray<{ readonly name: string; readonly def: ErrorDef; readonly notice: () => Txt }> = [
   { name: 'readerNotice silent', def: ERRORS.RDR_TIMEOUT, notice: () => noticeAfter(new PosError('RDR_TIMEOUT', 'no response to 0x02')) },
   { name: 'readerNotice gone', def: ERRORS.RDR_DISCONNECTED, notice: () => noticeAfter(new PosError('RDR_DISCONNECTED', 'card reader port lost')) },
@@ -51,6 +63,7 @@ const FAULTS: ReadonlyArray<{ readonly name: string; readonly def: ErrorDef; rea
   { name: 'storageNotice nearly full', def: ERRORS.STO_NEARLY_FULL, notice: () => storageNoticeWhen({ nearlyFull: true, salesRefused: false }) },
   { name: 'storageNotice full for sales', def: ERRORS.STO_FULL, notice: () => storageNoticeWhen({ nearlyFull: true, salesRefused: true }) },
   { name: 'archiveNotice', def: ERRORS.STO_ARCHIVE_EXPORT, notice: () => archiveNotice() },
+  { name: 'idle\'s selling lock', def: ERRORS.MGT_SELLING_LOCKED, notice: sellingLockNotice },
 ];
 
 /** The screens that show it: idle (a status screen) and the operator's login (an entry screen). */
@@ -91,7 +104,7 @@ function wholePiece(turn: string, phrases: readonly string[]): boolean {
   });
 }
 
-describe('ui-lcd: the error notices of idle and login (card reader, storage, archive), read whole in turns on every display', () => {
+describe('ui-lcd: the error notices of idle and login (card reader, storage, archive, selling lock), read whole in turns on every display', () => {
   for (const f of FAULTS) {
     it(`${f.name} (${f.def.code}): theCodeTheWholeCauseAndTheFirstStepOverTheNoticeRowsTurns`, () => {
       for (const { name, screen } of screensWith(f.notice())) {
