@@ -244,6 +244,19 @@ describe('journal: what is never written', () => {
     await rejects(j.append('txnBegin', { field61: '6222021234567890128' }), 'E-STO-06');
     await rejects(j.append('txnBegin', { memo: f61 }), 'E-STO-06');
   });
+
+  it('anArchiveRecordWhoseSha256HexHoldsALuhnValidRunIsStored', async () => {
+    // runtime/archive.ts's record: a file's SHA-256 and the journal's last digest in hex, and the
+    // file named after that digest. One archive in a few hundred was refused (E-STO-06) by chance.
+    const run = '4111111111111111';
+    assert.ok(luhnValid(run));
+    const sha = `9f${run}${'e'.repeat(46)}`;
+    const digest = `${run}${'a0'.repeat(24)}`;
+    await j.append('recovery', { action: 'archived', archive: `T0001-0000000042-${run}.posarc`, archiveSha256: sha, digest, count: 42 });
+    // By shape again: a PAN under these names, or such hex under another name, is refused.
+    await rejects(j.append('recovery', { action: 'archived', digest: '6222021234567890128' }), 'E-STO-06');
+    await rejects(j.append('recovery', { action: 'archived', note: sha }), 'E-STO-06');
+  });
 });
 
 describe('journal: capacity and reserve', () => {

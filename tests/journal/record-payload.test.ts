@@ -106,6 +106,9 @@ const CASES: Array<[string, Payload]> = [
   ['null prototype object', { o: Object.assign(Object.create(null) as object, { a: 1 }) }],
   ['field61 of 16 digits (not a PAN by construction)', { field61: '0000010001231204' }],
   ['orderNo all digits', { orderNo: '4111111111111111' }],
+  // The archive's record: hex SHA-256s and the file named after the last digest, which hold a
+  // Luhn-valid digit run now and then (archiving was refused at random).
+  ['SHA-256 hex with a Luhn-valid run (archive record)', { archiveSha256: `ab${'4111111111111111'}${'c'.repeat(46)}`, digest: `${'4111111111111111'}${'0f'.repeat(24)}`, archive: `T0001-0000000042-4111111111111111.posarc` }],
   ['11 digits, then more', { a: '12345678901x12345678901' }],
   ['15 digits passing Luhn, no separator after', { a: '622202123456780', b: '622202123456780x1234' }],
   ['12 digits then = but only 3 after', { a: '622202123456=301' }],
@@ -125,6 +128,10 @@ const REFUSED: Array<[string, Payload]> = [
   ['track data under field61', { field61: `${LUHN_PAN}=3012` }],
   ['track data under orderNo', { orderNo: '622202123456=3012' }],
   ['a PAN under field61 of the wrong shape', { field61: `x${LUHN_PAN}` }],
+  ['a PAN under digest of the wrong shape', { digest: LUHN_PAN }],
+  ['a PAN under archiveSha256 in upper-case hex (not how it is written)', { archiveSha256: `AB${'4111111111111111'}${'C'.repeat(46)}` }],
+  ['a SHA-256 hex with a Luhn-valid run under another key', { note: `ab${'4111111111111111'}${'c'.repeat(46)}` }],
+  ['a PAN in an archive name of another shape', { archive: `card ${LUHN_PAN}.posarc` }],
   ['forbidden key', { PinBlock: 'ab' }],
   ['forbidden key in an array of maps', { list: [{ ok: 1 }, { Track2: 'x' }] }],
   ['forbidden key beside a Date (the former path)', { when: new Date(0), cvv: '123' }],
