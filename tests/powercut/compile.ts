@@ -10,18 +10,30 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as ts from 'typescript';
+// typescript is loaded on the first transpile, not with this module: checker processes import
+// checker-host.ts, which imports this file, and loading the compiler cost each of them ~1.5 s of
+// CPU (every checker start, and every restart after a state crashed one).
+import type * as TS from 'typescript';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const CACHE_ROOT = path.join(REPO_ROOT, 'node_modules', '.cache', 'powercut-js');
 
-const compilerOptions: ts.CompilerOptions = {
-  module: ts.ModuleKind.CommonJS,
-  target: ts.ScriptTarget.ES2022,
-  esModuleInterop: true,
-  resolveJsonModule: true,
-  inlineSourceMap: true,
-};
+let tsModule: typeof TS | undefined;
+function typescript(): typeof TS {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (tsModule ??= require('typescript') as typeof TS);
+}
+
+function compilerOptions(): TS.CompilerOptions {
+  const ts = typescript();
+  return {
+    module: ts.ModuleKind.CommonJS,
+    target: ts.ScriptTarget.ES2022,
+    esModuleInterop: true,
+    resolveJsonModule: true,
+    inlineSourceMap: true,
+  };
+}
 
 function resolveLocal(fromFile: string, spec: string): string | undefined {
   const base = path.resolve(path.dirname(fromFile), spec);
@@ -58,10 +70,10 @@ export function compiledScript(script: string): string {
     }
     const out = path.join(CACHE_ROOT, rel.replace(/\.ts$/, '.js'));
     if (!fs.existsSync(out) || fs.statSync(out).mtimeMs < fs.statSync(file).mtimeMs) {
-      const js = ts.transpileModule(source, { compilerOptions, fileName: file }).outputText;
+      const js = typescript().transpileModule(source, { compilerOptions: compilerOptions(), fileName: file }).outputText;
       writeAtomic(out, js);
     }
-    for (const imp of ts.preProcessFile(source, true, true).importedFiles) {
+    for (const imp of typescript().preProcessFile(source, true, true).importedFiles) {
       if (!imp.fileName.startsWith('.')) continue;
       const target = resolveLocal(file, imp.fileName);
       if (target) queue.push(target);
