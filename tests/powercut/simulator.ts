@@ -91,10 +91,27 @@ export class PowerCutRun {
     return out;
   }
 
+  /**
+   * Where crash states are written: a folder under /dev/shm (tmpfs) when there is one, as the day
+   * simulation keeps its journal (sim/simulate.ts), else the run's work folder. A state is the disk
+   * model's rebuild, so the file system under it decides nothing the checks read; on a disk, the
+   * checker's three opens per state (each syncing LMDB and the log) waited on the disk's flushes,
+   * most of the powercut tests' time on a busy machine. POWERCUT_STATES_DIR=DIR sets the parent.
+   */
+  private statesRoot: string | undefined;
+
+  private statesDir(): string {
+    if (this.statesRoot === undefined) {
+      const parent = process.env.POWERCUT_STATES_DIR ?? (fs.existsSync('/dev/shm') ? '/dev/shm' : undefined);
+      this.statesRoot = parent ? fs.mkdtempSync(path.join(parent, 'powercut-states-')) : path.join(this.workDir, 'states');
+    }
+    return this.statesRoot;
+  }
+
   /** Writes the crash state into a new directory and returns its path. */
   stateAt(crashIndex: number, options: CrashStateOptions = {}): string {
     const mode = crashModeOf(options);
-    const dir = path.join(this.workDir, 'states', `${String(this.states++).padStart(4, '0')}-at${crashIndex}-${mode}${mode === 'torn' ? `-s${options.seed ?? 1}` : ''}`);
+    const dir = path.join(this.statesDir(), `${String(this.states++).padStart(4, '0')}-at${crashIndex}-${mode}${mode === 'torn' ? `-s${options.seed ?? 1}` : ''}`);
     writeFilesUnder(this.model.filesAt(crashIndex, options), this.dataDir, dir, this.omit);
     return dir;
   }
@@ -174,6 +191,7 @@ export class PowerCutRun {
 
   /** Removes the work directory (trace, data, states). */
   dispose(): void {
+    if (this.statesRoot !== undefined) fs.rmSync(this.statesRoot, { recursive: true, force: true });
     fs.rmSync(this.workDir, { recursive: true, force: true });
   }
 }
