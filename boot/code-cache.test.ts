@@ -4,6 +4,10 @@ import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { codeCacheFile, readCodeCache, writeCodeCache } from './code-cache';
 import { removeDir, tempDir } from '../storage/testing';
+import { workerScriptFor } from '../common/spawn';
+
+/** boot/code-cache as a child loads it: dist/'s JavaScript when current, else the source under ts-node (common/spawn.ts). */
+const CODE_CACHE_MODULE = workerScriptFor(join(__dirname, 'code-cache'));
 
 /**
  * Runs a fresh node process that installs the cache over `dir`, then requires `dir/mod.js` and
@@ -13,14 +17,14 @@ import { removeDir, tempDir } from '../storage/testing';
  */
 function bootOnce(dir: string, main?: string, modulesRoot?: string, o: { idle?: boolean; beforeIdle?: string } = {}): { value: unknown; hits: number; misses: number; rejected: number; written?: number; writtenAtIdle?: boolean; mainAsBytes?: boolean; resolveHits: number; resolveMisses: number } {
   const script = `
-    const { installCodeCache, installedCodeCacheControl } = require(${JSON.stringify(join(__dirname, 'code-cache'))});
+    const { installCodeCache, installedCodeCacheControl } = require(${JSON.stringify(CODE_CACHE_MODULE.file)});
     const stats = installCodeCache({ dir: ${JSON.stringify(join(dir, 'cache'))}, holdMsMax: ${o.idle ? 60_000 : 1}, writeAfterIdleMs: 1, main: ${JSON.stringify(main)}, modulesRoot: ${JSON.stringify(modulesRoot)} });
     const value = require(${JSON.stringify(join(dir, 'mod.js'))});
     ${o.beforeIdle ?? ''}
     if (${o.idle === true}) { const c = installedCodeCacheControl(); c.state('login'); c.state('idle'); }
     setTimeout(() => process.stdout.write(JSON.stringify({ value, ...stats })), 100);
   `;
-  const r = spawnSync(process.execPath, ['-r', require.resolve('ts-node/register/transpile-only'), '-e', script], { encoding: 'utf8', env: { ...process.env, POS_CODE_CACHE: '1' } });
+  const r = spawnSync(process.execPath, [...CODE_CACHE_MODULE.execArgv, '-e', script], { encoding: 'utf8', env: { ...process.env, POS_CODE_CACHE: '1' } });
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout) as ReturnType<typeof bootOnce>;
 }
@@ -171,7 +175,7 @@ describe('boot/code-cache: V8 code cache for the terminal process', () => {
   it('letsGoOfItsBytesAtTheFirstIdleOrAtTheHoldsEndAndLeavingIdleBeforeTheWriteWaitsForTheNextIdle', () => {
     writeFileSync(join(dir, 'mod.js'), 'module.exports = 1;\n');
     const script = `
-      const { installCodeCache, installedCodeCacheControl } = require(${JSON.stringify(join(__dirname, 'code-cache'))});
+      const { installCodeCache, installedCodeCacheControl } = require(${JSON.stringify(CODE_CACHE_MODULE.file)});
       const stats = installCodeCache({ dir: ${JSON.stringify(join(dir, 'cache'))}, holdMsMax: 60000, writeAfterIdleMs: 30 });
       require(${JSON.stringify(join(dir, 'mod.js'))});
       const c = installedCodeCacheControl();
@@ -181,7 +185,7 @@ describe('boot/code-cache: V8 code cache for the terminal process', () => {
         setTimeout(() => { seen.push(c.held, stats.writtenAtIdle); process.stdout.write(JSON.stringify(seen)); }, 80);
       }, 80);
     `;
-    const r = spawnSync(process.execPath, ['-r', require.resolve('ts-node/register/transpile-only'), '-e', script], { encoding: 'utf8', env: { ...process.env, POS_CODE_CACHE: '1' } });
+    const r = spawnSync(process.execPath, [...CODE_CACHE_MODULE.execArgv, '-e', script], { encoding: 'utf8', env: { ...process.env, POS_CODE_CACHE: '1' } });
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(JSON.parse(r.stdout), [true, true, true, false, true], 'held until idle lasted writeAfterIdleMs; a stay cut short wrote nothing');
   });

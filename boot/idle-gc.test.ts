@@ -1,7 +1,12 @@
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { IdleGc, IDLE_GC_AFTER_BUSY_MS, IDLE_GC_AFTER_CODE_CACHE_MS, IDLE_GC_AFTER_IDLE_MS } from './idle-gc';
 import { CODE_CACHE_WRITE_AFTER_IDLE_MS } from './code-cache';
+import { workerScriptFor } from '../common/spawn';
+
+/** boot/idle-gc as a child loads it: dist/'s JavaScript when current, else the source under ts-node (common/spawn.ts). */
+const IDLE_GC_MODULE = workerScriptFor(join(__dirname, 'idle-gc'));
 
 /** Timers run by hand: `due` lists what is pending and after how long. */
 function manualTimers(): { due: Array<{ f: () => void; ms: number }>; set: (f: () => void, ms: number) => unknown; clear: (t: unknown) => void; fire: () => void } {
@@ -91,7 +96,7 @@ describe('IdleGc: a full collection once at idle', () => {
 
   it('finds global.gc under --expose-gc, and a collection there returns heap that was garbage', () => {
     const script = `
-      const { IdleGc } = require(${JSON.stringify(require.resolve('./idle-gc'))});
+      const { IdleGc } = require(${JSON.stringify(IDLE_GC_MODULE.file)});
       const v8 = require('node:v8');
       let keep = []; for (let i = 0; i < 200000; i++) keep.push({ i, s: 'x' + i });
       keep = undefined;
@@ -99,7 +104,7 @@ describe('IdleGc: a full collection once at idle', () => {
       const g = new IdleGc({ setTimer: (f) => { f(); } });
       g.state('settlement.result'); g.state('idle');
       process.stdout.write(JSON.stringify({ enabled: g.enabled, collections: g.collections, freedMb: (before - v8.getHeapStatistics().used_heap_size) / 1048576 }));`;
-    const r = spawnSync(process.execPath, ['--expose-gc', '-r', require.resolve('ts-node/register/transpile-only'), '-e', script], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['--expose-gc', ...IDLE_GC_MODULE.execArgv, '-e', script], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     const out = JSON.parse(r.stdout) as { enabled: boolean; collections: number; freedMb: number };
     assert.equal(out.enabled, true);

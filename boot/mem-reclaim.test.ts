@@ -1,7 +1,12 @@
 import { strict as assert } from 'node:assert';
+import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { idleCollector, loadMemReclaim, memReclaimCandidates } from './mem-reclaim';
 import { removeDir, tempDir } from '../storage/testing';
+import { workerScriptFor } from '../common/spawn';
+
+/** boot/mem-reclaim as a child loads it: dist/'s JavaScript when current, else the source under ts-node (common/spawn.ts). */
+const MEM_RECLAIM_MODULE = workerScriptFor(join(__dirname, 'mem-reclaim'));
 
 /**
  * A child process (its own heap and arenas, the unit's allocator settings) allocates 16 KiB
@@ -12,7 +17,7 @@ import { removeDir, tempDir } from '../storage/testing';
  */
 function fragmentedHeapChild(): { afterGcMb: number; afterReclaimMb: number; kind: string } {
   const script = `
-    const { idleCollector } = require(${JSON.stringify(require.resolve('./mem-reclaim'))});
+    const { idleCollector } = require(${JSON.stringify(MEM_RECLAIM_MODULE.file)});
     const fs = require('node:fs');
     const anonMb = () => Number(/RssAnon:\\s+(\\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1]) / 1024;
     let all = []; const kept = [];
@@ -24,7 +29,7 @@ function fragmentedHeapChild(): { afterGcMb: number; afterReclaimMb: number; kin
     const afterReclaimMb = anonMb();
     process.stdout.write(JSON.stringify({ afterGcMb, afterReclaimMb, kind, kept: kept.length }));`;
   const env = { ...process.env, MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' };
-  const r = spawnSync(process.execPath, ['--expose-gc', '-r', require.resolve('ts-node/register/transpile-only'), '-e', script], { encoding: 'utf8', env });
+  const r = spawnSync(process.execPath, ['--expose-gc', ...MEM_RECLAIM_MODULE.execArgv, '-e', script], { encoding: 'utf8', env });
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout) as { afterGcMb: number; afterReclaimMb: number; kind: string };
 }
@@ -37,7 +42,7 @@ function fragmentedHeapChild(): { afterGcMb: number; afterReclaimMb: number; kin
  */
 function mappedLmdbChild(dir: string): { before: number; after: number; fileMappings: number; lockMappings: number; same: boolean } {
   const script = `
-    const { idleCollector } = require(${JSON.stringify(require.resolve('./mem-reclaim'))});
+    const { idleCollector } = require(${JSON.stringify(MEM_RECLAIM_MODULE.file)});
     const { open } = require('lmdb');
     const fs = require('node:fs');
     const path = require('node:path');
@@ -56,7 +61,7 @@ function mappedLmdbChild(dir: string): { before: number; after: number; fileMapp
     const same = readAll();
     process.stdout.write(JSON.stringify({ before, after, fileMappings: r.fileMappings ?? 0, lockMappings: lock.fileMappings ?? 0, same }));
     db.close();`;
-  const r = spawnSync(process.execPath, ['-r', require.resolve('ts-node/register/transpile-only'), '-e', script], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [...MEM_RECLAIM_MODULE.execArgv, '-e', script], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout) as { before: number; after: number; fileMappings: number; lockMappings: number; same: boolean };
 }

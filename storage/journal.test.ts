@@ -1,10 +1,15 @@
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { DEFERRED_RECORDS_MAX, Journal } from './journal';
 import { WAL_BYTES } from './wal';
 import { HEADER_BYTES, RecordType, encodeRecord, genesisDigest, luhnValid } from './record';
 import { deleteStored, flipByte, growRecord, readStored, removeDir, shrinkRecord, swapRecords, tempDir, writeStored } from './testing';
 import { PosError, isPosError } from '../common/errors';
+import { workerScriptFor } from '../common/spawn';
+
+/** storage/journal as a child loads it: dist/'s JavaScript when current, else the source under ts-node (common/spawn.ts). */
+const JOURNAL_MODULE = workerScriptFor(join(__dirname, 'journal'));
 
 const ID = 'SIM-0001';
 
@@ -316,7 +321,7 @@ describe('journal: deferred appends (ride on the next durable commit)', function
   it('aKilledProcessLosesTheDeferredTailAndNothingElse; closeWritesIt', async () => {
     const dir = tempDir(); dirs.push(dir);
     const script = [
-      `const { Journal } = require(${JSON.stringify(require.resolve('./journal'))});`,
+      `const { Journal } = require(${JSON.stringify(JOURNAL_MODULE.file)});`,
       '(async () => {',
       `  const j = await Journal.open({ dir: ${JSON.stringify(dir)}, identity: ${JSON.stringify(ID)} });`,
       "  await j.append('test', { durable: 1 });",
@@ -325,7 +330,7 @@ describe('journal: deferred appends (ride on the next durable commit)', function
       "  process.kill(process.pid, 'SIGKILL');",
       '})();',
     ].join('\n');
-    const run = (how: string): void => { spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', script, how], { stdio: 'ignore' }); };
+    const run = (how: string): void => { spawnSync(process.execPath, [...JOURNAL_MODULE.execArgv, '-e', script, how], { stdio: 'ignore' }); };
     run('kill');
     const j = await Journal.open({ dir, identity: ID });
     assert.equal(j.state, 'ok');

@@ -15,6 +15,10 @@ import * as sinon from 'sinon';
 import { ChildClock, ChildVerdict, HoldSignal, STARVED_SIGNAL, VERIFY_CHILD_STARVED_CPU_SHARE, verdictIsDamage, verifyInChild } from './verify-child';
 import { damageOf } from './boot-open';
 import { verifyOutcome } from '../boot/journal-cli';
+import { workerScriptFor } from '../common/spawn';
+
+/** storage/verify-child as a child loads it: dist/'s JavaScript when current, else the source under ts-node (common/spawn.ts). */
+const VERIFY_CHILD_MODULE = workerScriptFor(join(__dirname, 'verify-child'));
 
 const ID = 'SIM-HOLD';
 
@@ -92,7 +96,7 @@ describe('verify child: held while the terminal is in use', function () {
   it('aStoppedChildDiesWithItsParentNotLeftStoppedForever', async () => {
     // A parent that starts a held child and prints its pid; then the parent is SIGKILLed (a battery pull).
     const script = `
-      const { verifyInChild } = require(${JSON.stringify(join(__dirname, 'verify-child'))});
+      const { verifyInChild } = require(${JSON.stringify(VERIFY_CHILD_MODULE.file)});
       const hold = { held: true, onChange: () => () => undefined };
       void verifyInChild([${JSON.stringify(join(root, 'j'))}], ${JSON.stringify(ID)}, { hold });
       setTimeout(() => {
@@ -100,7 +104,7 @@ describe('verify child: held while the terminal is in use', function () {
         process.stdout.write('CHILD ' + pid + '\\n');
       }, 1500);
       setInterval(() => undefined, 1000);`;
-    const parent = spawn(process.execPath, ['-r', require.resolve('ts-node/register/transpile-only'), '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const parent = spawn(process.execPath, [...VERIFY_CHILD_MODULE.execArgv, '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
     const childPid = await new Promise<number>((resolve, reject) => {
       let out = '';
       parent.stdout.on('data', (d: Buffer) => { out += d.toString(); const m = /CHILD (\d+)/.exec(out); if (m) resolve(Number(m[1])); });
