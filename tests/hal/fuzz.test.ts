@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { FuzzTarget, fuzzInput } from './fuzz-inputs';
+import { workerScriptFor } from '../../common/spawn';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20250101);
 const COUNTS: Record<FuzzTarget, number> = process.env.FUZZ_COUNT
@@ -18,7 +19,7 @@ const COUNTS: Record<FuzzTarget, number> = process.env.FUZZ_COUNT
 const START = Number(process.env.FUZZ_START ?? 0);
 /** No progress for this long means a hang (ms). */
 const STALL_MS_MAX = 3000;
-/** Loading the worker (ts-node compiles the decoder) may take this long on a busy machine (ms). */
+/** Loading the worker (under ts-node when dist/ is stale: it compiles the decoder) may take this long on a busy machine (ms). */
 const STARTUP_MS_MAX = 60_000;
 /** Slowest single input allowed (ms): generous for a loaded 2-core CI machine. */
 const INPUT_MS_MAX = 250;
@@ -27,8 +28,9 @@ interface Outcome { done?: boolean; failed?: number; error?: string; input?: str
 
 function runWorker(target: FuzzTarget): Promise<Outcome> {
   const progress = new SharedArrayBuffer(4);
-  const script = `require('ts-node').register({ transpileOnly: true }); require(${JSON.stringify(path.join(__dirname, 'fuzz-worker.ts'))});`;
-  const worker = new Worker(script, { eval: true, workerData: { target, seed: SEED, start: START, count: COUNTS[target], progress } });
+  // dist/'s JavaScript when current (npm test's tsc makes it so), else the source under ts-node (common/spawn.ts).
+  const { file, execArgv } = workerScriptFor(path.join(__dirname, 'fuzz-worker'));
+  const worker = new Worker(file, { execArgv, workerData: { target, seed: SEED, start: START, count: COUNTS[target], progress } });
   const seen = new Int32Array(progress);
   Atomics.store(seen, 0, -1); // -1 until the worker has loaded and runs its first input
   return new Promise((resolve, reject) => {
