@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import * as iconv from 'iconv-lite';
-import { decodeGb18030 } from './gb18030';
+import { decodeGb18030, encodeGb18030 } from './gb18030';
 
 /** Code points of a string, for messages. */
 const cps = (s: string): string => [...s].map((c) => c.codePointAt(0)!.toString(16)).join(',');
@@ -56,5 +56,38 @@ describe('common/gb18030: host text decoded through ICU, as iconv-lite decodes i
     const r = spawnSync(process.execPath, ['-r', require.resolve('ts-node/register/transpile-only'), '-e', script], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(JSON.parse(r.stdout), { name: '上海测试商户', before: false, after: true });
+  });
+  it('everyBmpCharacterEncodesAsIconvLiteEncodesIt', () => {
+    let differ = 0;
+    const examples: string[] = [];
+    for (let cp = 0; cp <= 0xffff; cp++) {
+      if (cp >= 0xd800 && cp <= 0xdfff) continue;
+      const ch = String.fromCodePoint(cp);
+      const got = encodeGb18030(ch);
+      const want = iconv.encode(ch, 'gb18030');
+      if (!got.equals(want)) { differ++; if (examples.length < 5) examples.push(`${cp.toString(16)}: ${got.toString('hex')} against ${want.toString('hex')}`); }
+    }
+    assert.equal(differ, 0, examples.join('; '));
+  });
+
+  it('receiptTextEncodesAsIconvLiteWithRareCharactersAndPairsHandedToIt', () => {
+    for (const text of ['商户名称: 上海测试商户', 'RMB 12.34 金额', '', 'U盘 SIM卡 €', `\u{20000}字`, '\ud83d\ude00 ok', 'lone \ud800 surrogate', '\ufe10\u9fb4\ue78d', '\u0080x']) {
+      assert.ok(encodeGb18030(text).equals(iconv.encode(text, 'gb18030')), JSON.stringify(text));
+    }
+  });
+
+  it('aReceiptOfChineseTextDoesNotLoadIconvLite', () => {
+    const script = `
+      const { encodeGb18030 } = require(${JSON.stringify(require.resolve('./gb18030'))});
+      const loaded = () => Object.keys(require.cache).some((k) => k.includes('/iconv-lite/'));
+      const bytes = encodeGb18030('商户名称: 上海测试商户 RMB 12.34').toString('hex');
+      const before = loaded();
+      encodeGb18030('\u{20000}');
+      process.stdout.write(JSON.stringify({ bytes, before, after: loaded() }));`;
+    const r = spawnSync(process.execPath, ['-r', require.resolve('ts-node/register/transpile-only'), '-e', script], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { bytes: string; before: boolean; after: boolean };
+    assert.equal(out.bytes, iconv.encode('商户名称: 上海测试商户 RMB 12.34', 'gb18030').toString('hex'));
+    assert.deepEqual([out.before, out.after], [false, true]);
   });
 });

@@ -10,8 +10,8 @@
  *   ESC @ init · GS a 0 auto status back off · FS & / FS . Chinese mode on/off · ESC a n align ·
  *   ESC E n bold · GS ! n size · LF · ESC d n feed lines · GS v 0 raster · GS V 66 n feed and cut.
  */
-import type * as Iconv from 'iconv-lite';
 import type * as Qr from 'qrcode';
+import { encodeGb18030 } from '../../common/gb18030';
 import type { Align, MonoImage, PrintBlock } from '../printer';
 
 export const ESC = 0x1b;
@@ -126,16 +126,13 @@ export function wrapText(text: string, columns: number): string[] {
 }
 
 function encodeChars(line: string, gb18030: boolean): Buffer {
-  return gb18030 ? iconvLite().encode(line, 'gb18030') : Buffer.from(line, 'latin1');
+  return gb18030 ? encodeGb18030(line) : Buffer.from(line, 'latin1');
 }
 
-// The GB18030 tables and the QR encoder load on the first receipt, not at boot: a boot on a slow
-// CPU does not pay for them (issue 14). Only the encoder of `qrcode` is loaded, not its index,
-// which also loads PNG and SVG renderers (pngjs) the printer never uses.
-let iconvModule: typeof Iconv | undefined;
-function iconvLite(): typeof Iconv {
-  return (iconvModule ??= require('iconv-lite') as typeof Iconv);
-}
+// The GB18030 table (common/gb18030.ts: filled from ICU's decoder, iconv-lite only for rare
+// characters) and the QR encoder load on the first receipt, not at boot: a boot on a slow CPU does
+// not pay for them (issue 14). Only the encoder of `qrcode` is loaded, not its index, which also
+// loads PNG and SVG renderers (pngjs) the printer never uses.
 
 let qrCore: Pick<typeof Qr, 'create'> | undefined;
 function qrCreate(data: string, options: Qr.QRCodeOptions): Qr.QRCode {
