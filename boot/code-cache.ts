@@ -211,7 +211,7 @@ function readWrapped(filename: string, M: ModuleInternals): { wrapped: string; k
  * Installs the compile hook for every CommonJS module loaded from now on. Returns its figures
  * (the benchmark and the log read them), or undefined when turned off.
  */
-export function installCodeCache(options: { dir?: string; holdMsMax?: number; writeAfterIdleMs?: number; onWritten?: (s: CodeCacheStats) => void; main?: string; modulesRoot?: string } = {}): CodeCacheStats | undefined {
+export function installCodeCache(options: { dir?: string; holdMsMax?: number; writeAfterIdleMs?: number; main?: string; modulesRoot?: string } = {}): CodeCacheStats | undefined {
   if (process.env.POS_CODE_CACHE === '0') return undefined;
   const dir = options.dir ?? codeCacheDir();
   const file = codeCacheFile(dir);
@@ -262,7 +262,7 @@ export function installCodeCache(options: { dir?: string; holdMsMax?: number; wr
  * idle) a file written before any idle, which lacks the login's functions.
  */
 function scheduleWrite(file: string, stats: CodeCacheStats, compiled: Map<string, Script>, cached: Map<string, Buffer>, resolutions: { end(): Buffer | undefined },
-  options: { holdMsMax?: number; writeAfterIdleMs?: number; onWritten?: (s: CodeCacheStats) => void }): CodeCacheControl {
+  options: { holdMsMax?: number; writeAfterIdleMs?: number }): CodeCacheControl {
   const fileAtIdle = cached.get(MILESTONE_KEY)?.toString('latin1') === MILESTONE_IDLE;
   let held = true;
   let idleTimer: NodeJS.Timeout | undefined;
@@ -284,7 +284,6 @@ function scheduleWrite(file: string, stats: CodeCacheStats, compiled: Map<string
       stats.written = fresh.size;
       stats.writeMs = Math.round(performance.now() - t0);
       if (atIdle) stats.writtenAtIdle = true;
-      options.onWritten?.(stats);
       control.onWritten?.(stats);
     } catch {
       // A read-only or full cache directory: the next boot compiles from source, as without a cache.

@@ -9,9 +9,7 @@
  * profile's own tag (2 chars) + length (3 digits) + value. A host's field that breaks its
  * format is HOST_MALFORMED; parameters in range are HOST_PARAMS (the whole download refused).
  */
-import type * as Iconv from 'iconv-lite';
-import { lazy } from '../../common/lazy';
-import { decodeGb18030 } from '../../common/gb18030';
+import { decodeGb18030, encodeGb18030 } from '../../common/gb18030';
 import { PosError } from '../../common/errors';
 import { HostProfile, QrEntryMode } from './fields';
 import { FieldValue, bytesField, malformed, textField } from './packager';
@@ -21,8 +19,6 @@ import {
 } from './messages';
 import { encodeTlv, parseTlv } from '../txn/emv';
 
-/** iconv-lite (500 KB of code pages, outside the bundle) at the first merchant name encoded (the acquirer simulator's), not at start (common/lazy.ts). */
-const iconv = lazy(() => require('iconv-lite') as typeof Iconv);
 
 // ================================================================ network management
 
@@ -193,7 +189,7 @@ export function parseHostParameters(b: Buffer): HostParameters {
 export function encodeHostParameters(p: HostParameters): Buffer {
   const parts: Buffer[] = [];
   const bcd = (n: number): Buffer => Buffer.from(String(n).padStart(BCD6_DIGITS, '0'), 'hex');
-  if (p.merchantName !== undefined) parts.push(encodeTlv(0xdf11, iconv().encode(p.merchantName, 'gb18030')));
+  if (p.merchantName !== undefined) parts.push(encodeTlv(0xdf11, encodeGb18030(p.merchantName)));
   if (p.responseTimeoutS !== undefined) parts.push(encodeTlv(0xdf12, Buffer.from([p.responseTimeoutS & 0xff])));
   if (p.reversalTries !== undefined) parts.push(encodeTlv(0xdf13, Buffer.from([p.reversalTries & 0xff])));
   if (p.amountFenMax !== undefined) parts.push(encodeTlv(0xdf14, bcd(p.amountFenMax)));
