@@ -16,6 +16,11 @@
       "cflags": ["-Wall", "-Wextra", "-Wno-unused-parameter"]
     },
     {
+      "target_name": "mapped_file",
+      "sources": ["native/mapped_file.c"],
+      "cflags": ["-Wall", "-Wextra", "-O2"]
+    },
+    {
       "target_name": "mem_reclaim",
       "sources": ["native/mem_reclaim.cc"],
       "cflags_cc": ["-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-cast-function-type"]

@@ -15,7 +15,7 @@ const CODE_CACHE_MODULE = workerScriptFor(join(__dirname, 'code-cache'));
  * at the hold's end (the terminal never at idle), or, with `idle`, once the process told it the
  * terminal reached idle (after running `beforeIdle`, the code a login would run).
  */
-function bootOnce(dir: string, main?: string, modulesRoot?: string, o: { idle?: boolean; beforeIdle?: string } = {}): { value: unknown; hits: number; misses: number; rejected: number; written?: number; writtenAtIdle?: boolean; mainAsBytes?: boolean; resolveHits: number; resolveMisses: number } {
+function bootOnce(dir: string, main?: string, modulesRoot?: string, o: { idle?: boolean; beforeIdle?: string; env?: NodeJS.ProcessEnv } = {}): { value: unknown; hits: number; misses: number; rejected: number; written?: number; writtenAtIdle?: boolean; mainAsBytes?: boolean; mainMapped?: boolean; fileMapped?: boolean; resolveHits: number; resolveMisses: number } {
   const script = `
     const { installCodeCache, installedCodeCacheControl } = require(${JSON.stringify(CODE_CACHE_MODULE.file)});
     const stats = installCodeCache({ dir: ${JSON.stringify(join(dir, 'cache'))}, holdMsMax: ${o.idle ? 60_000 : 1}, writeAfterIdleMs: 1, main: ${JSON.stringify(main)}, modulesRoot: ${JSON.stringify(modulesRoot)} });
@@ -24,7 +24,7 @@ function bootOnce(dir: string, main?: string, modulesRoot?: string, o: { idle?: 
     if (${o.idle === true}) { const c = installedCodeCacheControl(); c.state('login'); c.state('idle'); }
     setTimeout(() => process.stdout.write(JSON.stringify({ value, ...stats })), 100);
   `;
-  const r = spawnSync(process.execPath, [...CODE_CACHE_MODULE.execArgv, '-e', script], { encoding: 'utf8', env: { ...process.env, POS_CODE_CACHE: '1' } });
+  const r = spawnSync(process.execPath, [...CODE_CACHE_MODULE.execArgv, '-e', script], { encoding: 'utf8', env: { ...process.env, POS_CODE_CACHE: '1', ...o.env } });
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout) as ReturnType<typeof bootOnce>;
 }
@@ -88,18 +88,27 @@ describe('boot/code-cache: V8 code cache for the terminal process', () => {
     assert.equal(third.misses, 0);
   });
 
-  it('theMainBundleLoadsFromOneReadOfItsBytesAndHitsTheCacheNextBootWhileANonAsciiMainLoadsAsNodeLoadsIt', () => {
+  it('theMainBundleLoadsMappedAndHitsTheCacheNextBootWhetherMappedOrReadWhileANonAsciiMainLoadsAsNodeLoadsIt', () => {
     const main = join(dir, 'mod.js');
     writeFileSync(join(dir, 'helper.js'), 'module.exports = (x) => x * 2;\n');
     writeFileSync(main, "const double = require('./helper');\nmodule.exports = { n: double(21), file: __filename, dir: __dirname, s: '\\u00a5', main: require.main === module };\n");
     const first = bootOnce(dir, main);
     assert.deepEqual(first.value, { n: 42, file: main, dir, s: '\u00a5', main: false });
     assert.equal(first.misses, 2, JSON.stringify(first));
-    assert.equal(first.mainAsBytes, true);
+    assert.equal(first.mainMapped, true, 'native/mapped_file.c is built by npm install: the main source is mapped');
+    assert.equal(first.fileMapped, undefined, 'no cache file yet');
     const second = bootOnce(dir, main);
     assert.deepEqual(second.value, first.value);
-    assert.equal(second.hits, 2, 'both the main file (read as bytes) and the helper from the cache');
+    assert.equal(second.hits, 2, 'both the main file (mapped) and the helper from the cache');
     assert.equal(second.misses, 0, JSON.stringify(second));
+    assert.equal(second.fileMapped, true, 'the cache file mapped');
+    // Read instead of mapped (no addon): the same key, so the same entry.
+    const read = bootOnce(dir, main, undefined, { env: { POS_MAPPED_FILE: '0' } });
+    assert.deepEqual(read.value, first.value);
+    assert.equal(read.mainAsBytes, true);
+    assert.equal(read.mainMapped, undefined);
+    assert.equal(read.fileMapped, undefined);
+    assert.deepEqual([read.hits, read.misses], [2, 0], JSON.stringify(read));
     // Same length, one byte changed: the key is the bytes' digest, so the new code runs.
     writeFileSync(main, readFileSync(main, 'latin1').replace('double(21)', 'double(22)'));
     assert.equal((bootOnce(dir, main).value as { n: number }).n, 44);
@@ -108,6 +117,7 @@ describe('boot/code-cache: V8 code cache for the terminal process', () => {
     const utf8 = bootOnce(dir, main);
     assert.deepEqual(utf8.value, { s: '\u5143\u00a5', n: 1 });
     assert.equal(utf8.mainAsBytes, undefined, 'not ASCII: read by Node');
+    assert.equal(utf8.mainMapped, undefined, 'not ASCII: not mapped');
     assert.deepEqual(bootOnce(dir, main).value, { s: '\u5143\u00a5', n: 1 });
   });
 

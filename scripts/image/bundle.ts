@@ -26,7 +26,7 @@
  * fallback: the unit starts dist/boot/terminal-main.js when there is no bundle.
  */
 import { build, BuildOptions, Plugin } from 'esbuild';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 
 /**
@@ -124,6 +124,17 @@ process.argv[1] = main;
 require('node:module').runMain();
 `;
 
+/**
+ * A new file under the name, never the old one rewritten: a terminal running the old bundle reads
+ * it through a mapping (boot/code-cache.ts, native/mapped_file.c), where a file truncated in place
+ * would make its next read of a page a SIGBUS.
+ */
+function writeReplacing(file: string, bytes: Uint8Array): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, bytes);
+  renameSync(tmp, file);
+}
+
 export async function buildBundle(o: BundleOptions): Promise<BundleResult> {
   const root = resolve(o.root);
   const outDir = resolve(o.outDir ?? join(root, BUNDLE_DIR));
@@ -153,11 +164,13 @@ export async function buildBundle(o: BundleOptions): Promise<BundleResult> {
     outfile: join(outDir, BUNDLE_FILE),
     sourcemap: 'linked',
     sourcesContent: false,
+    write: false,
   });
-  // The code cache for the loader: boot/code-cache.ts alone (it needs common/assets.ts).
-  await build({ ...common, entryPoints: [join(root, 'boot', 'code-cache.ts')], outfile: join(outDir, 'code-cache.js'), sourcemap: false });
+  // The code cache for the loader: boot/code-cache.ts alone (it needs common/assets.ts and common/own-addon.ts).
+  const cacheModule = await build({ ...common, entryPoints: [join(root, 'boot', 'code-cache.ts')], outfile: join(outDir, 'code-cache.js'), sourcemap: false, write: false });
+  for (const out of [...main.outputFiles, ...cacheModule.outputFiles]) writeReplacing(out.path, out.contents);
   const loader = join(outDir, BUNDLE_LOADER_FILE);
-  writeFileSync(loader, LOADER_SOURCE);
+  writeReplacing(loader, Buffer.from(LOADER_SOURCE));
   const file = join(outDir, BUNDLE_FILE);
   assertAscii(file);
   return {

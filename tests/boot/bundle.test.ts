@@ -117,10 +117,12 @@ describe('the terminal bundle (esbuild)', function () {
       assert.equal(statSync(codeCacheFile(cacheDir)).mtimeMs, written, 'the second boot rewrote the cache (its entry missing or refused)');
       const log = again.log.join('\n');
       assert.doesNotMatch(log, /"level":[56]0/, 'no error at the second boot');
-      // The bundle was read as bytes in one read (boot/code-cache.ts readWrapped) and ran from the cache.
+      // The bundle and the cache file were mapped (boot/code-cache.ts, native/mapped_file.c) and the bundle ran from the cache.
       const cacheLine = again.log.flatMap((l) => l.split('\n')).find((l) => l.includes('"V8 code cache"'));
-      const stats = cacheLine ? (JSON.parse(cacheLine) as { codeCache: { mainAsBytes?: boolean; hits: number } }).codeCache : undefined;
+      const stats = cacheLine ? (JSON.parse(cacheLine) as { codeCache: { mainAsBytes?: boolean; mainMapped?: boolean; fileMapped?: boolean; hits: number } }).codeCache : undefined;
       assert.equal(stats?.mainAsBytes, true, cacheLine ?? 'no code cache line at debug');
+      assert.equal(stats?.mainMapped, true, cacheLine);
+      assert.equal(stats?.fileMapped, true, cacheLine);
       assert.ok((stats?.hits ?? 0) >= 1, cacheLine);
     } finally {
       await d.powerOff().catch(() => undefined);

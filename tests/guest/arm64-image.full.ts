@@ -170,7 +170,7 @@ describe('issue 15 item 5: the arm64 release image on an arm64 Debian root file 
     assert.ok(manifest.image.addons.some((a) => a.name === 'i2c-bus' && a.obtained === 'compiled'));
     assert.ok(manifest.image.addons.some((a) => a.name === 'epoll' && a.obtained === 'compiled'));
     assert.ok(manifest.image.addons.some((a) => a.name === '@lmdb/lmdb-linux-arm64' && a.obtained === 'prebuilt'));
-    assert.ok(manifest.image.addons.some((a) => a.name === 'pos-runtime (native/)' && a.files.includes('build/Release/gpio_v2.node') && a.files.includes('build/Release/mem_reclaim.node') && a.files.includes('build/Release/journal_seal.node') && a.files.includes('build/Release/password_kdf.node')));
+    assert.ok(manifest.image.addons.some((a) => a.name === 'pos-runtime (native/)' && a.files.includes('build/Release/gpio_v2.node') && a.files.includes('build/Release/mem_reclaim.node') && a.files.includes('build/Release/journal_seal.node') && a.files.includes('build/Release/password_kdf.node') && a.files.includes('build/Release/mapped_file.node')));
     // Each .node file by itself, then each package through its own loader (which picks the file).
     const script = [
       `for (const f of ${JSON.stringify(files)}) { require(${JSON.stringify(slot)} + '/' + f); console.log('dlopen ' + f); }`,

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 const NATIVE = join(__dirname, '..', '..', 'native');
 const HEADER = 'napi_args.h';
 /** The addons that take their argument helpers from the header. */
-const USERS: readonly string[] = ['journal_seal.c', 'password_kdf.c'];
+const USERS: readonly string[] = ['journal_seal.c', 'password_kdf.c', 'mapped_file.c'];
 
 /** Where each helper of the header would be defined again: its macro or its function definition. */
 const DEFINITIONS: ReadonlyArray<[string, RegExp]> = [
@@ -35,7 +35,7 @@ describe('native addons: one set of argument helpers (native/napi_args.h)', () =
     }
   });
 
-  it('theJournalSealAndPasswordAddonsIncludeIt', () => {
+  it('theAddonsThatCheckTheirArgumentsIncludeIt', () => {
     for (const file of USERS) assert.match(readFileSync(join(NATIVE, file), 'utf8'), /^#include "napi_args\.h"$/m, file);
   });
 
