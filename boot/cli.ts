@@ -84,6 +84,36 @@ export function usageFlags(usage: string): string[] {
 }
 
 /**
+ * How many words besides its options a usage line lets a command take: its tokens after the
+ * command's name that are neither a flag nor a value flag's value (`FILE` in `update apply (FILE |
+ * --file FILE)`); Infinity when one repeats (`[FIELD=VALUE ...]`).
+ */
+export function usagePositionalsMax(command: Pick<Command, 'name' | 'usage'>, valueFlags: ReadonlySet<string>): number {
+  const tokens = command.usage.slice(command.name.length).split(/\s+/).map((t) => t.replace(/^[[(|]+|[\])|]+$/g, '')).filter((t) => t !== '');
+  let count = 0;
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i];
+    if (t.startsWith('--')) {
+      if (!t.includes('=') && valueFlags.has(t.slice(2))) i++;
+      continue;
+    }
+    if (t.includes('...')) return Infinity;
+    count++;
+  }
+  return count;
+}
+
+/**
+ * A command whose usage line names no word besides its options is given none: `pos journal verify
+ * extra` ran as `pos journal verify`, and `pos journal dump 5` dumped everything. Commands that do
+ * take words (update apply's FILE, control's command) check their own, with their own messages.
+ */
+export function checkPositionals(args: readonly string[], rules: FlagRules, command: Pick<Command, 'name' | 'usage'>): void {
+  if (args.length === 0 || usagePositionalsMax(command, rules.value) > 0) return;
+  throw new UsageError(`unexpected ${args.length === 1 ? 'word' : 'words'} ${args.map((a) => `"${a}"`).join(' ')}: this command takes only options (a value goes after its option, e.g. --dir D)`);
+}
+
+/**
  * Refuses, before anything runs, what would otherwise be silently ignored or misread: an unknown
  * flag (a typo such as `--form 3` would dump everything), a flag of another command (`pos journal
  * verify --count 3` ran as if it were not there: the rules know every command's flags, the usage

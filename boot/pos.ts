@@ -6,7 +6,7 @@
  *   pos control                                     (sim/control-cli.ts: the simulator board's control interface)
  *   pos recovery ... / pos update ... / pos factory ...   (boot/: recovery menu, A/B updates, factory station)
  */
-import { Command, EXIT_OUTPUT_CLOSED, EXIT_USAGE, FlagRules, OutputClosed, UsageError, checkFlags, groupUsage, lineWriter, parseArgs, readerLeftOf, reportError } from './cli';
+import { Command, EXIT_OUTPUT_CLOSED, EXIT_USAGE, FlagRules, OutputClosed, UsageError, checkFlags, checkPositionals, groupUsage, lineWriter, parseArgs, readerLeftOf, reportError } from './cli';
 import { journalCommands } from './journal-cli';
 import { recoveryCommands } from './recovery-cli';
 import { updateCommands } from './update-cli';
@@ -111,6 +111,7 @@ async function dispatch(argv: readonly string[], out: (line: string) => void, er
   const rest = args.slice(match.name.split(' ').length);
   try {
     checkFlags(flags, FLAG_RULES, match);
+    checkPositionals(rest, FLAG_RULES, match);
     return await match.run({ args: rest, flags, out, err });
   } catch (e) {
     if (e instanceof OutputClosed) throw e;

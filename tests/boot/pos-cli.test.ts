@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { main, COMMANDS, FLAG_RULES } from '../../boot/pos';
-import { Command, EXIT_OUTPUT_CLOSED, EXIT_USAGE, UsageError, checkFlags, numericFlags, requiredFlags, usageFlags } from '../../boot/cli';
+import { Command, EXIT_OUTPUT_CLOSED, EXIT_USAGE, UsageError, checkFlags, numericFlags, requiredFlags, usageFlags, usagePositionalsMax } from '../../boot/cli';
 import { Journal } from '../../storage/journal';
 import { createServiceAdmin, serviceAdminFile } from '../../boot/service-admin';
 import { removeDir, tempDir } from '../../storage/testing';
@@ -85,6 +85,24 @@ describe('pos command line: what a person types wrong is named, nothing is ignor
     const bare = await pos('journal', 'verify', '--dir');
     assert.equal(bare.code, EXIT_USAGE);
     assert.match(bare.err, /--dir needs a value/);
+  });
+
+  it('everyCommandWhoseUsageNamesNoWordRefusesAStrayWordWithExit64BeforeRunning', async () => {
+    const taking = COMMANDS.filter((c) => usagePositionalsMax(c, FLAG_RULES.value) > 0).map((c) => c.name);
+    assert.deepEqual(taking, ['control', 'update apply'], 'the commands whose usage names a word: they check their own');
+    for (const c of COMMANDS.filter((x) => !taking.includes(x.name))) {
+      // One stray word, and two.
+      for (const argv of [[...c.name.split(' '), 'extra'], [...c.name.split(' '), 'a', 'b']]) {
+        const r = await pos(...argv);
+        assert.equal(r.code, EXIT_USAGE, `${argv.join(' ')}: ${r.err}`);
+        assert.match(r.err, new RegExp(`^pos ${c.name}: unexpected words? "${argv[argv.length - 1] === 'b' ? 'a" "b' : 'extra'}": this command takes only options`), r.err);
+        assert.match(r.err, new RegExp(`\nusage: pos ${c.name} `), r.err);
+      }
+    }
+    // journal dump's range is --from N --to N, not a word: refused, not a dump of everything.
+    const dump = await pos('journal', 'dump', '--dir', root, '5');
+    assert.equal(dump.code, EXIT_USAGE, dump.err);
+    assert.equal(dump.out, '', 'nothing dumped');
   });
 
   it('everyRequiredFlagOfEveryCommandIsNamedWhenMissingBeforeAnythingIsOpened', async () => {
