@@ -149,13 +149,30 @@ export function checkStartBoard(typed: string, board: { readonly file: string; r
     + `Run a real board's terminal itself: node dist/boot/terminal-main.js --board ${typed} --host <acquirer> --host-port N (after npm run build; README, "Running on a real board"), or under the systemd unit (boot/README.md)`);
 }
 
-async function main(): Promise<void> {
-  const { flags } = parseArgs(process.argv.slice(2), START_VALUE_FLAGS);
+/**
+ * What is wrong with npm start's command line, or undefined: an option it does not know, one that
+ * needs a value given none (`npm start -- --board` ran the simulator board as if no board had been
+ * named), a value given to one that takes none, or a stray word (`npm start -- pos1`).
+ */
+export function startArgsProblem(argv: readonly string[]): string | undefined {
+  const { args, flags } = parseArgs(argv, START_VALUE_FLAGS);
   const unknown = [...flags.keys()].filter((f) => !START_FLAGS.has(f));
-  if (unknown.length > 0) {
-    process.stderr.write(`npm start: unknown option ${unknown.map((f) => `--${f}`).join(', ')}; options: ${[...START_FLAGS].map((f) => `--${f}`).join(' ')}\n`);
+  if (unknown.length > 0) return `unknown option ${unknown.map((f) => `--${f}`).join(', ')}; options: ${[...START_FLAGS].map((f) => `--${f}`).join(' ')}`;
+  for (const [name, value] of flags) {
+    if (START_VALUE_FLAGS.has(name) && (value === true || value === '')) return `--${name} needs a value`;
+    if (!START_VALUE_FLAGS.has(name) && value !== true) return `--${name} takes no value (got "${value}")`;
+  }
+  if (args.length > 0) return `unexpected ${args.length === 1 ? 'word' : 'words'} ${args.map((a) => `"${a}"`).join(' ')}: npm start takes only options (npm start -- --board B)`;
+  return undefined;
+}
+
+async function main(): Promise<void> {
+  const problem = startArgsProblem(process.argv.slice(2));
+  if (problem !== undefined) {
+    process.stderr.write(`npm start: ${problem}\n`);
     process.exit(EXIT_USAGE);
   }
+  const { flags } = parseArgs(process.argv.slice(2), START_VALUE_FLAGS);
   const board = typeof flags.get('board') === 'string' ? String(flags.get('board')) : 'sim';
   // Before the acquirer simulator listens or the terminal starts: nothing runs for a real board.
   const boardFile = readBoardFile(board);

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { EXIT_USAGE, UsageError } from '../../boot/cli';
 import { SIMULATOR_ONLY_FLAGS, TERMINAL_FLAG_RULES, TERMINAL_USAGE, checkFlagsForBoard, terminalFlags } from '../../boot/terminal-main';
 import { readBoardFile } from '../../hal/board';
-import { PASSED_FLAGS, checkStartBoard } from '../../boot/start';
+import { PASSED_FLAGS, checkStartBoard, startArgsProblem } from '../../boot/start';
 
 const MAIN = join(__dirname, '..', '..', 'dist', 'boot', 'terminal-main.js');
 /** A refused command line exits at once; a terminal that started would still be booting. */
@@ -100,6 +100,21 @@ describe('terminal-main: the flags every starter passes are known', () => {
         && e.message.includes(`node dist/boot/terminal-main.js --board ${name} --host <acquirer> --host-port N`)
         && e.message.includes('"Running on a real board"'), name);
     }
+  });
+
+  it('npmStartRefusesAValueOptionWithoutItsValueAStrayWordAndAValueOnASwitch', () => {
+    assert.equal(startArgsProblem([]), undefined);
+    assert.equal(startArgsProblem(['--board', 'sim', '--headless', '--locale', 'en', '--control-port=0']), undefined);
+    // `npm start -- --board` ran the simulator board as if no board had been named.
+    for (const flag of ['board', 'locale', 'control-port', 'journal-dir', 'backup-dir', 'update-root', 'usb-dir']) {
+      assert.equal(startArgsProblem([`--${flag}`]), `--${flag} needs a value`);
+      assert.equal(startArgsProblem([`--${flag}`, '--headless']), `--${flag} needs a value`, 'the next option is not its value');
+      assert.equal(startArgsProblem([`--${flag}=`]), `--${flag} needs a value`);
+    }
+    assert.equal(startArgsProblem(['--headless=yes']), '--headless takes no value (got "yes")');
+    assert.equal(startArgsProblem(['sim']), 'unexpected word "sim": npm start takes only options (npm start -- --board B)');
+    assert.equal(startArgsProblem(['--board', 'sim', 'en', 'x']), 'unexpected words "en" "x": npm start takes only options (npm start -- --board B)');
+    assert.match(startArgsProblem(['--bord', 'sim']) ?? '', /^unknown option --bord; options: /);
   });
 });
 
