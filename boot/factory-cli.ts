@@ -342,25 +342,26 @@ const stationCmd: Command = {
   },
 };
 
-/** `--sizes ROOT,POS,DATA` in MiB (default boot/flash/disk-image.ts PARTITION_SIZES_DEFAULT). */
+/**
+ * `--sizes ROOT,POS,DATA` in MiB (default boot/flash/disk-image.ts PARTITION_SIZES_DEFAULT). What
+ * is typed wrong is the command line's fault (exit 64 with the usage), as for a number flag.
+ */
 function sizesOf(text: string | undefined): PartitionSizes | undefined {
   if (text === undefined) return undefined;
-  const n = text.split(',').map(Number);
-  if (n.length !== 3 || n.some((x) => !Number.isInteger(x))) throw new PosError('OPR_INPUT', '--sizes is ROOT,POS,DATA in whole MiB, e.g. 512,768,128');
+  const parts = text.split(',');
+  const n = parts.map((p) => (/^[0-9]+$/.test(p.trim()) ? Number(p.trim()) : NaN));
+  if (n.length !== 3 || n.some((x) => !Number.isSafeInteger(x) || x < 1)) throw new UsageError(`--sizes is ROOT,POS,DATA in whole MiB of at least 1, e.g. 512,768,128 (got "${text}")`);
   return { rootMiB: n[0], posMiB: n[1], dataMiB: n[2] };
 }
 
 const flashCmd: Command = {
   name: 'factory flash',
-  usage: 'factory flash --image FILE.posupd --rootfs BASE.tar --board B --targets T1,T2,... --manifest FILE [--public-key HEX] [--concurrency 8] [--boot-kernel K --boot-initrd I [--boot-concurrency 1] [--boot-timeout-ms N] [--boot-tpm-dir D]] [--merchant-admin N --merchant-password-file F] [--sizes 512,768,128] [--report-dir D] [--work-dir D] [--registry F] [--locale zh-CN]',
-  summary: 'write a release image onto blank targets (disk image files or block devices), provision, check, boot and self-test each; one JSON report per serial',
+  usage: 'factory flash --image FILE.posupd --rootfs BASE.tar --board B --targets T1,T2,... --manifest FILE [--public-key HEX] [--concurrency N] [--boot-kernel K --boot-initrd I [--boot-concurrency N] [--boot-timeout-ms N] [--boot-tpm-dir D]] [--merchant-admin N --merchant-password-file F] [--sizes 512,768,128] [--report-dir D] [--work-dir D] [--registry F] [--locale zh-CN]',
+  summary: 'write a release image onto blank targets (disk image files or block devices), provision, check, boot and self-test each; one JSON report per serial (--concurrency 8 and --boot-concurrency 1 unless given)',
   async run(ctx) {
     // Every required flag first, named when missing (nothing is opened before).
     const [image, rootfs, boardFile, targetList, manifest] = (['image', 'rootfs', 'board', 'targets', 'manifest'] as const).map((f) => need(ctx, f));
-    const targets = targetList.split(',').map((t) => t.trim()).filter(Boolean);
-    const listed = readManifest(manifest);
-    if (listed.length !== targets.length) throw new PosError('OPR_INPUT', `--targets lists ${targets.length} targets for ${listed.length} terminals in ${manifest}`);
-    const reportDir = flagString(ctx, 'report-dir') ?? 'factory-reports';
+    // What is typed wrong on the command line before any file is read (the manifest below).
     const kernel = flagString(ctx, 'boot-kernel');
     const initrd = flagString(ctx, 'boot-initrd');
     if ((kernel === undefined) !== (initrd === undefined)) throw new PosError('OPR_INPUT', 'give both --boot-kernel and --boot-initrd (the emulated board), or neither');
@@ -369,6 +370,10 @@ const flashCmd: Command = {
     const concurrency = intFlag(ctx, 'concurrency');
     const bootConcurrency = intFlag(ctx, 'boot-concurrency');
     const sizes = sizesOf(flagString(ctx, 'sizes'));
+    const targets = targetList.split(',').map((t) => t.trim()).filter(Boolean);
+    const listed = readManifest(manifest);
+    if (listed.length !== targets.length) throw new PosError('OPR_INPUT', `--targets lists ${targets.length} targets for ${listed.length} terminals in ${manifest}`);
+    const reportDir = flagString(ctx, 'report-dir') ?? 'factory-reports';
     const publicKeyHex = flagString(ctx, 'public-key');
     const registryFile = flagString(ctx, 'registry');
     // One administrator for every target (each hashed with its own salt); a manifest row's own wins.

@@ -48,6 +48,27 @@ describe('pos factory: flags read as the pos command line reads them', function 
     assert.deepEqual(readdirSync(work), ['manifest.csv'], 'no target, report or work folder made');
   });
 
+  it('flashsUsageNamesItsNumberFlagsAsNSoTheCommonCheckRefusesThemBeforeTheManifestIsRead', async () => {
+    const usage = COMMANDS.find((c) => c.name === 'factory flash')!.usage;
+    for (const flag of ['concurrency', 'boot-concurrency', 'boot-timeout-ms']) assert.match(usage, new RegExp(`--${flag} N\\b`), flag);
+    // A manifest that is not there: the number flag is still what is reported (checked first).
+    const args = flashArgs();
+    args[args.indexOf('--manifest') + 1] = join(work, 'absent.csv');
+    const r = await pos(...args, '--concurrency', 'eight');
+    assert.equal(r.code, EXIT_USAGE, r.err);
+    assert.match(r.err, /^pos factory flash: --concurrency must be a whole number \(got "eight"\)/);
+  });
+
+  it('flashsSizesTypedWrongExit64WithTheUsageLineNotAnOperatingError', async () => {
+    const usage = COMMANDS.find((c) => c.name === 'factory flash')!.usage;
+    for (const value of ['512,768', '512,768,abc', '512,768,0', '512,,128', '1.5,768,128', '512,768,128,1']) {
+      const r = await pos(...flashArgs(), '--sizes', value);
+      assert.equal(r.code, EXIT_USAGE, `--sizes ${value}: ${r.err}`);
+      assert.equal(r.err, `pos factory flash: --sizes is ROOT,POS,DATA in whole MiB of at least 1, e.g. 512,768,128 (got "${value}")\nusage: pos ${usage}`);
+    }
+    assert.deepEqual(readdirSync(work), ['manifest.csv'], 'nothing ran');
+  });
+
   it('theStationsCountAndTimeoutAreStillRangeCheckedAsBefore', async () => {
     const count = await pos('factory', 'station', '--count', '65', '--report-dir', join(work, 'reports'), '--plain');
     assert.equal(count.code, 2, count.err);
