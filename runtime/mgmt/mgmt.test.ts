@@ -33,7 +33,9 @@ describe('runtime/mgmt: commands, parameters, offline queue, configuration', () 
 
   it('checkParamsPatchUsesTheDownloadRangesAndNamesTheBadKey', () => {
     assert.deepEqual(checkParamsPatch({ responseTimeoutS: 10, offlineAllowed: false, merchantName: ' 小店 ' }), { responseTimeoutS: 10, offlineAllowed: false, merchantName: '小店' });
-    for (const bad of [{}, { responseTimeoutS: 9 }, { responseTimeoutS: 121 }, { reversalTries: 1.5 }, { amountFenMax: 0 }, { qrAllowed: 'yes' }, { merchantName: '店'.repeat(21) }, { merchantName: 'a\nb' }, { colour: 'red' }]) {
+    // A 4-byte GB18030 character (U+20000) is text GB18030 holds; a lone surrogate is not.
+    assert.deepEqual(checkParamsPatch({ merchantName: '\u{20000}店' }), { merchantName: '\u{20000}店' });
+    for (const bad of [{}, { responseTimeoutS: 9 }, { responseTimeoutS: 121 }, { reversalTries: 1.5 }, { amountFenMax: 0 }, { qrAllowed: 'yes' }, { merchantName: '店'.repeat(21) }, { merchantName: 'a\nb' }, { merchantName: 'a\ud800' }, { colour: 'red' }]) {
       assert.equal(code(() => checkParamsPatch(bad)), 'E-MGT-03', JSON.stringify(bad));
     }
     assert.match(String((() => { try { checkParamsPatch({ colour: 1 }); } catch (e) { return e; } })()), /colour/);

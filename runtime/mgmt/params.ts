@@ -6,8 +6,8 @@
  * download's ranges so that a console's mistake is an E-MGT-03 refusal, never the invariant
  * failure (recovery mode) the record builder raises for a value that should not have got that far.
  */
-import * as iconv from 'iconv-lite';
 import { PosError } from '../../common/errors';
+import { decodeGb18030, encodeGb18030 } from '../../common/gb18030';
 import {
   E_RECEIPT_BASE_BYTES_MAX, HostParameters, isEReceiptBase, MERCHANT_NAME_BYTES_MAX, PARAM_AMOUNT_FEN_MAX, RESPONSE_TIMEOUT_S_MAX, RESPONSE_TIMEOUT_S_MIN, REVERSAL_TRIES_MAX_PARAM, REVERSAL_TRIES_MIN,
 } from '../host/messages-v2';
@@ -36,8 +36,10 @@ function bool(key: string, v: unknown): boolean {
 
 function merchantName(v: unknown): string {
   if (typeof v !== 'string' || /[\x00-\x1f\x7f]/.test(v) || v.trim() === '') throw refused('merchantName', 'not printable text');
-  const bytes = iconv.encode(v.trim(), 'gb18030');
-  if (bytes.length > MERCHANT_NAME_BYTES_MAX || iconv.decode(bytes, 'gb18030') !== v.trim()) throw refused('merchantName', `at most ${MERCHANT_NAME_BYTES_MAX} bytes of GB18030 text`);
+  // As the host's download encodes it (runtime/host/messages-v2.ts): text GB18030 cannot hold (a
+  // lone surrogate) does not decode back to itself.
+  const bytes = encodeGb18030(v.trim());
+  if (bytes.length > MERCHANT_NAME_BYTES_MAX || decodeGb18030(bytes) !== v.trim()) throw refused('merchantName', `at most ${MERCHANT_NAME_BYTES_MAX} bytes of GB18030 text`);
   return v.trim();
 }
 
