@@ -544,12 +544,19 @@ function asLink(v: unknown): ArchiveLink | undefined {
   return { archive: p.archive, archiveSha256: p.archiveSha256, digest: p.digest, count: p.count };
 }
 
+/**
+ * The fields an export mark and a removal account share (a removal account keeps its archive's
+ * export proof), when `v` is a well-formed version-1 document about `archive`.
+ */
+function exportFieldsOf(v: Record<string, unknown> | undefined, archive: string): ExportMark | undefined {
+  if (!v || v.format !== 1 || v.archive !== archive || typeof v.sha256 !== 'string' || typeof v.count !== 'number' || typeof v.lastDigest !== 'string' || typeof v.exportedAtMs !== 'number' || typeof v.exportedAs !== 'string') return undefined;
+  const previous = asLink(v.previous);
+  return { format: 1, archive, sha256: v.sha256, count: v.count, lastDigest: v.lastDigest, exportedAtMs: v.exportedAtMs, exportedAs: v.exportedAs, ...(previous ? { previous } : {}) };
+}
+
 /** The export proof of an archive file, when there is a well-formed one for it. */
 export function readExportMark(file: string): ExportMark | undefined {
-  const v = readJson(`${file}${ARCHIVE_EXPORTED_SUFFIX}`);
-  if (!v || v.format !== 1 || v.archive !== basename(file) || typeof v.sha256 !== 'string' || typeof v.count !== 'number' || typeof v.lastDigest !== 'string' || typeof v.exportedAtMs !== 'number' || typeof v.exportedAs !== 'string') return undefined;
-  const previous = asLink(v.previous);
-  return { format: 1, archive: v.archive, sha256: v.sha256, count: v.count, lastDigest: v.lastDigest, exportedAtMs: v.exportedAtMs, exportedAs: v.exportedAs, ...(previous ? { previous } : {}) };
+  return exportFieldsOf(readJson(`${file}${ARCHIVE_EXPORTED_SUFFIX}`), basename(file));
 }
 
 /** The removal accounts in an archive folder, by archive name. */
@@ -561,13 +568,9 @@ export function readRemovalAccounts(journalDir: string): Map<string, RemovalAcco
     if (!f.endsWith(ARCHIVE_REMOVED_SUFFIX) || f.startsWith('.')) continue;
     const v = readJson(join(dir, f));
     const archive = f.slice(0, -ARCHIVE_REMOVED_SUFFIX.length);
-    if (!v || v.format !== 1 || v.archive !== archive || typeof v.sha256 !== 'string' || typeof v.count !== 'number' || typeof v.lastDigest !== 'string'
-      || typeof v.firstRecord !== 'number' || typeof v.lastRecord !== 'number' || typeof v.bytes !== 'number' || typeof v.createdAtMs !== 'number' || typeof v.removedAtMs !== 'number') continue;
-    const previous = asLink(v.previous);
-    out.set(archive, {
-      format: 1, archive, sha256: v.sha256, count: v.count, lastDigest: v.lastDigest, exportedAtMs: Number(v.exportedAtMs), exportedAs: String(v.exportedAs),
-      firstRecord: v.firstRecord, lastRecord: v.lastRecord, bytes: v.bytes, createdAtMs: v.createdAtMs, removedAtMs: v.removedAtMs, ...(previous ? { previous } : {}),
-    });
+    const exported = exportFieldsOf(v, archive);
+    if (!exported || !v || typeof v.firstRecord !== 'number' || typeof v.lastRecord !== 'number' || typeof v.bytes !== 'number' || typeof v.createdAtMs !== 'number' || typeof v.removedAtMs !== 'number') continue;
+    out.set(archive, { ...exported, firstRecord: v.firstRecord, lastRecord: v.lastRecord, bytes: v.bytes, createdAtMs: v.createdAtMs, removedAtMs: v.removedAtMs });
   }
   return out;
 }
