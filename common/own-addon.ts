@@ -9,7 +9,7 @@ import * as path from 'node:path';
 /**
  * Folders above this file's searched for build/Release: a top-level source folder (ts-node) is 1
  * below the repository root, dist/<folder>/ (compiled, and the bundle, which maps __dirname to
- * dist/common) 2, the tests' compiled copies (node_modules/.cache/powercut-js/<folder>/) 4.
+ * dist/common) 2, the tests' compiled copies (.tmp/powercut-js/<folder>/) 3.
  */
 const ADDON_SEARCH_LEVELS_MAX = 4;
 

@@ -3,8 +3,11 @@
  * every crash) start in ~0.1 s as JavaScript and in over a second under ts-node. This
  * transpiles a script and the project files it imports (relative imports, followed
  * transitively) with `ts.transpileModule` — the same transpile-only emit ts-node uses — into
- * node_modules/.cache/powercut-js/, mirroring the repository layout so package imports still
- * resolve from the repository's node_modules. Outputs are refreshed when a source is newer.
+ * .tmp/powercut-js/ in the repository, mirroring its layout so package imports still resolve from
+ * the repository's node_modules. Outputs are refreshed when a source is newer. Not under
+ * node_modules/: a second clone that links node_modules to the first one's (a helper's working
+ * copy) would share the folder, run the first clone's copies of files it had not changed (older
+ * sources than the copies), and find its assets and addons above the first clone's path.
  * Set POWERCUT_TS_NODE=1 to run children under ts-node instead (also the fallback when the
  * cache cannot be written).
  */
@@ -16,7 +19,7 @@ import * as path from 'node:path';
 import type * as TS from 'typescript';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
-export const CACHE_ROOT = path.join(REPO_ROOT, 'node_modules', '.cache', 'powercut-js');
+export const CACHE_ROOT = path.join(REPO_ROOT, '.tmp', 'powercut-js');
 
 let tsModule: typeof TS | undefined;
 function typescript(): typeof TS {
