@@ -15,7 +15,7 @@
  */
 import type { MachineView, ErrorView } from '../runtime/machine';
 import { RETRYABLE_KINDS } from '../runtime/machine';
-import type { Txt, StatusLine, Locale } from '../ui-lcd/screen';
+import type { LocalText, Txt, StatusLine, Locale } from '../ui-lcd/screen';
 import type { StateName, ScreenData, Transaction, Refused, ModemView, OperatorRole, RestoredOutcome } from '../ui-lcd/screens';
 import { rt } from '../ui-lcd/recovery-strings';
 import { t } from '../ui-lcd/strings';
@@ -200,12 +200,15 @@ function idleNotice(v: MachineView, env: Env): Txt | undefined {
  * An error as an idle or login notice: its code, cause and first step, shown in turns where its
  * row cannot hold it whole (ui-lcd/layout.ts noticeParts), as no display's one row can: cut at a
  * word, a 16-cell row read "E-RDR-03 Card", "E-STO-02 Storage" or "Selling locked" and lost the
- * rest. The card reader's, storage's, the archives' (boot/terminal-app.ts) and the selling lock's
- * notices are given this way; the self-test's boot notice is its bare code, which fits.
+ * rest. The card reader's, storage's, the archives', the stuck keys' (boot/terminal-app.ts) and
+ * the selling lock's notices are given this way; the self-test's boot notice is its bare code.
+ * `cause` replaces the error's own where the notice knows more than the list does: which keys
+ * are stuck.
  */
-export function errorNotice(d: ErrorDef): Txt {
-  const whole = { en: `${d.code} ${d.en.cause}: ${d.en.steps[0]}`, zh: `${d.code} ${d.zh.cause}：${d.zh.steps[0]}` };
-  return { whole, turns: [d.code, { en: d.en.cause, zh: d.zh.cause }, { en: d.en.steps[0] ?? '', zh: d.zh.steps[0] ?? '' }] };
+export function errorNotice(d: ErrorDef, cause: LocalText = { en: d.en.cause, zh: d.zh.cause }): Txt {
+  const step = { en: d.en.steps[0] ?? '', zh: d.zh.steps[0] ?? '' };
+  const whole = { en: `${d.code} ${cause.en}: ${step.en}`, zh: `${d.code} ${cause.zh}：${step.zh}` };
+  return { whole, turns: [d.code, cause, step] };
 }
 
 /** A supervisor at idle sees that the batch raised anomaly flags (the day report lists them). */

@@ -590,7 +590,18 @@ export class TerminalApp {
       this.selfTestFaults.push(r.error);
     }
     const first = this.selfTestFaults[0];
-    if (first) this.env = { ...this.env, bootNotice: first.code };
+    if (first) this.setBootFault({ code: first.code, notice: first.code });
+  }
+
+  /**
+   * What boot found, as idle and login show it (env.bootNotice), and the code it is for: a key
+   * from the keypad ends E-BRD-04's, the stuck keys' release E-KBD-01's.
+   */
+  private bootFault: BootFault | undefined;
+
+  private setBootFault(f: BootFault | undefined): void {
+    this.bootFault = f;
+    this.env = { ...this.env, bootNotice: f?.notice };
   }
 
   private async openJournal(): Promise<Terminal> {
@@ -889,7 +900,7 @@ export class TerminalApp {
     this.stops.push(keypad.onKey((ev: KeyEvent) => {
       if (ev.type !== 'down') return;
       // A key from the keypad proves it is back (an evdev keypad opened again after E-BRD-04).
-      if (this.env.bootNotice === KEYPAD_GONE_CODE) this.env = { ...this.env, bootNotice: undefined };
+      if (this.bootFault?.code === KEYPAD_GONE_CODE) this.setBootFault(undefined);
       this.keyDownAt = ev.timeMs;
       this.pressKey(ev.key);
     }));
@@ -900,7 +911,7 @@ export class TerminalApp {
     this.stops.push(keypad.onFault((f) => {
       this.o.logger.warn({ code: f.code, detail: f.detail }, f.message);
       if (f.code === ERRORS.KBD_STUCK.code) { this.showStuckKeys(); return; }
-      this.env = { ...this.env, bootNotice: f.code };
+      this.setBootFault({ code: f.code, notice: f.code });
       this.render();
     }));
     this.stops.push(keypad.onStuckReleased((key) => {
@@ -912,27 +923,27 @@ export class TerminalApp {
   }
 
   /** The notice naming the stuck keys, while it is the one shown; what it covered, to show again after. */
-  private stuckNotice: { shown: Txt; covered: Txt | undefined } | undefined;
+  private stuckNotice: { shown: BootFault; covered: BootFault | undefined } | undefined;
 
   /**
-   * The notice row names the keys the keypad reports stuck ("Key 5 stuck" / "按键5卡住"), in place
-   * of whatever notice was there (a stuck key comes first: the keypad is how anything is done); the
-   * report ends when they are released, and the notice it covered comes back (not the self-test's
-   * bare E-KBD-01 for the same keys).
+   * The notice row names the keys the keypad reports stuck (E-KBD-01, "Key 5 stuck" / "按键5卡住",
+   * its first step, in turns: stuckKeysNotice), in place of whatever notice was there (a stuck key
+   * comes first: the keypad is how anything is done); the report ends when they are released, and
+   * the notice it covered comes back (not the self-test's E-KBD-01 for the same keys).
    */
   private showStuckKeys(): void {
     const keys = this.o.board.keypad().stuck();
-    const current = this.env.bootNotice;
+    const current = this.bootFault;
     const ours = this.stuckNotice !== undefined && current === this.stuckNotice.shown;
     if (keys.length === 0) {
       if (!ours) return;
       const covered = this.stuckNotice?.covered;
       this.stuckNotice = undefined;
-      this.env = { ...this.env, bootNotice: covered === ERRORS.KBD_STUCK.code ? undefined : covered };
+      this.setBootFault(covered?.code === ERRORS.KBD_STUCK.code ? undefined : covered);
     } else {
-      const shown = text(keys.length === 1 ? 'notice.keyStuck' : 'notice.keysStuck', { keys: keys.join(' ') });
+      const shown: BootFault = { code: ERRORS.KBD_STUCK.code, notice: stuckKeysNotice(keys) };
       this.stuckNotice = { shown, covered: ours ? this.stuckNotice?.covered : current };
-      this.env = { ...this.env, bootNotice: shown };
+      this.setBootFault(shown);
     }
     this.render();
   }
@@ -1610,6 +1621,21 @@ export function readerNotice(health: ReaderHealth): Txt | undefined {
  */
 export function archiveNotice(): Txt {
   return errorNotice(ERRORS.STO_ARCHIVE_EXPORT);
+}
+
+/** What boot found (a self-test fault, the keypad's, the keys stuck) as its notice, and its code. */
+interface BootFault {
+  readonly code: string;
+  readonly notice: Txt;
+}
+
+/**
+ * The keys the keypad reports stuck as idle and login show them: E-KBD-01, the keys named as its
+ * cause ("Keys 1 OK stuck" / "按键1 OK卡住"), its first step, in turns (several keys' names were
+ * cut at the row: "Keys CANCEL" for CANCEL, CLEAR and FUNC on 16 cells).
+ */
+export function stuckKeysNotice(keys: readonly string[]): Txt {
+  return errorNotice(ERRORS.KBD_STUCK, text(keys.length === 1 ? 'notice.keyStuck' : 'notice.keysStuck', { keys: keys.join(' ') }));
 }
 
 /**

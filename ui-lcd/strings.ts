@@ -344,7 +344,8 @@ export const STRINGS = {
   'label.authCode': s('Auth code', '授权码'),
   'msg.offline': s('OFFLINE', '离线交易'),
   'notice.anomalies': s('! {n} anomaly: {codes}', '！{n}条异常:{codes}'),
-  // The keypad reports keys stuck (E-KBD-01, boot/terminal-app.ts showStuckKeys): which ones.
+  // The keypad reports keys stuck (E-KBD-01, boot/terminal-app.ts showStuckKeys): which ones, as
+  // the cause of E-KBD-01's notice (its code and first step in turns around it).
   'notice.keyStuck': s('Key {keys} stuck', '按键{keys}卡住'),
   'notice.keysStuck': s('Keys {keys} stuck', '按键{keys}卡住'),
   'notice.cutReversed': s('Cut txn reversed', '断电交易已冲正'),

@@ -1,29 +1,34 @@
 /**
- * The error notices of idle and login (boot/terminal-app.ts: the card reader's readerNotice, the
- * journal's storageNotice, E-STO-01 and E-STO-02, and archiveNotice, E-STO-15: old records to
- * export, and where; boot/screen-map.ts: idle's selling lock, E-MGT-10) on every display in both
- * languages: each is its code, cause and first step, which one row cannot hold anywhere (a 16x2
- * LCD read "E-RDR-03 Card", "E-STO-02 Storage", "E-STO-15 Old", "Selling locked" and lost the
- * rest), so the row shows it in turns (ui-lcd/layout.ts noticeParts), and over its turns the
- * code, the whole cause and the whole first step are read, none of them cut. A notice that fits
- * its row is shown as before, in one turn.
+ * The notices of idle and login on every display in both languages, each read whole:
+ * - the error notices (boot/terminal-app.ts: the card reader's readerNotice, the journal's
+ *   storageNotice, E-STO-01 and E-STO-02, and archiveNotice, E-STO-15: old records to export, and
+ *   where; boot/screen-map.ts: idle's selling lock, E-MGT-10): each is its code, cause and first
+ *   step, which one row cannot hold anywhere (a 16x2 LCD read "E-RDR-03 Card", "E-STO-02
+ *   Storage", "E-STO-15 Old", "Selling locked" and lost the rest), so the row shows it in turns
+ *   (ui-lcd/layout.ts noticeParts), and over its turns the code, the whole cause and the whole
+ *   first step are read, none of them cut. A notice that fits its row is shown as before, in one turn;
+ * - the stuck keys (boot/terminal-app.ts stuckKeysNotice: "Keys CANCEL" on 16 cells for three
+ *   keys stuck, and no code or step), every set of keys: every turn fits its row, and the turns
+ *   together hold the code, the cause (the keys) and the first step; English turns hold as many
+ *   whole words as fit the row.
  */
 import * as assert from 'node:assert/strict';
 import { ERRORS, ErrorDef, PosError } from '../../common/errors';
-import { archiveNotice, readerNotice, storageNotice } from '../../boot/terminal-app';
+import { archiveNotice, readerNotice, storageNotice, stuckKeysNotice } from '../../boot/terminal-app';
+import { KEY_NAMES } from '../../hal/keypad';
 import { chooseScreen, EMPTY_UI, Env } from '../../boot/screen-map';
 import type { MachineView } from '../../runtime/machine';
 import type { Terminal } from '../../runtime/terminal';
 import type { Usage } from '../../storage/journal';
 import { ReaderHealth } from '../../runtime/txn/reader-health';
 import { READER_SWIPE_FAILURES_MAX, SwipeFailures } from '../../runtime/txn/swipe-failures';
-import { cellsOf } from '../../ui-lcd/font';
-import { layout, Grid } from '../../ui-lcd/layout';
+import { cellsOf, hasGlyph } from '../../ui-lcd/font';
+import { cells, layout, Grid } from '../../ui-lcd/layout';
 import { pixelGrid } from '../../ui-lcd/render-pixels';
 import { textGrid } from '../../ui-lcd/render-text';
-import { LOCALES, Locale, Screen, Txt, noticeTurnCount } from '../../ui-lcd/screen';
+import { LOCALES, Locale, LocalText, Screen, Txt, noticeTurnCount } from '../../ui-lcd/screen';
 import { screenFor } from '../../ui-lcd/screens';
-import { t } from '../../ui-lcd/strings';
+import { resolve, t } from '../../ui-lcd/strings';
 import { DISPLAYS, NOW_MS } from './fixtures';
 import { checkedRender } from './render-check';
 
@@ -143,4 +148,120 @@ describe('ui-lcd: the error notices of idle and login (card reader, storage, arc
     assert.equal(layout(plain, 'en', grid).noticeTurns, 1);
     assert.equal(layout(plain, 'en', grid).rows[0].text, 'E-RDR-03 Card');
   });
+});
+
+// ---------------------------------------------------------------- every variant, read whole
+
+/** A notice and what its turns must hold: its phrases in order, per language (code, cause, step). */
+interface Variant {
+  readonly name: string;
+  readonly notice: Txt;
+  /** The notice's code, the first turn on its own. */
+  readonly code?: string;
+  readonly phrases: (lang: 'en' | 'zh') => readonly string[];
+}
+
+type Kind = 'text' | 'pixels';
+
+const idleScreen = (): Screen => screenFor('idle', { merchantName: { en: 'ZHANG SAN STORE', zh: '张三便利店' }, nowMs: NOW_MS, status: { batteryPercent: 85, network: 'up', host: 'online', paper: 'ok' } });
+const loginScreen = (): Screen => screenFor('login', { field: 'operator', operator: '0' });
+
+/** An error notice's phrases: its code, `cause` (the error's own unless given), its first step. */
+function errorPhrases(d: ErrorDef, cause?: LocalText): Variant['phrases'] {
+  return (lang) => [d.code, cause ? cause[lang] : d[lang].cause, d[lang].steps[0]];
+}
+
+/** One key, every two keys, every key at once (18: each named in turns). */
+const STUCK_KEY_SETS: ReadonlyArray<readonly string[]> = [
+  ...KEY_NAMES.map((k) => [k]),
+  ...KEY_NAMES.flatMap((a, i) => KEY_NAMES.slice(i + 1).map((b) => [a, b])),
+  [...KEY_NAMES],
+];
+const STUCK_VARIANTS: readonly Variant[] = STUCK_KEY_SETS.map((keys) => ({
+  name: `stuck ${keys.join(' ')}`,
+  notice: stuckKeysNotice(keys),
+  code: ERRORS.KBD_STUCK.code,
+  phrases: errorPhrases(ERRORS.KBD_STUCK, t(keys.length === 1 ? 'notice.keyStuck' : 'notice.keysStuck', { keys: keys.join(' ') })),
+}));
+
+/** The notice row's text and width (a page tag beside it on a 2-row display takes its cells), turn by turn. */
+function noticeTurnRows(screen: Screen, locale: Locale, grid: Grid): Array<{ readonly text: string; readonly width: number }> {
+  const turns = layout(screen, locale, grid).noticeTurns;
+  const at = grid.rows < 4 ? 0 : grid.rows - 1;
+  return Array.from({ length: turns }, (_, turn) => {
+    const row = layout({ ...screen, noticeTurn: turn }, locale, grid).rows[at];
+    return { text: row.text, width: grid.cols - (row.right !== undefined ? cells(row.right, grid) + 1 : 0) };
+  });
+}
+
+/**
+ * The turns, phrase by phrase: each phrase's turns read in order make it (spaces aside). Fails
+ * when a turn holds the end of one phrase and the start of the next, or a phrase is not read.
+ */
+function turnsByPhrase(turns: readonly string[], phrases: readonly string[], where: string): string[][] {
+  const out: string[][] = [];
+  let i = 0;
+  for (const p of phrases) {
+    const group: string[] = [];
+    while (i < turns.length && squeeze(group.join('')) !== squeeze(p)) group.push(turns[i++]);
+    assert.equal(squeeze(group.join('')), squeeze(p), `${where}: ${JSON.stringify(p)} not read whole over ${JSON.stringify(turns)}`);
+    out.push(group);
+  }
+  assert.equal(i, turns.length, `${where}: turns beyond the notice: ${JSON.stringify(turns)}`);
+  return out;
+}
+
+/**
+ * Every variant on every display of `kind`, in both languages, on `screens`: every turn fits its
+ * row, is a whole piece of one phrase, and the turns read in order hold every phrase whole (code
+ * first on its own); English turns hold as many whole words as fit; the pixel panel has a glyph
+ * for every character.
+ */
+function assertReadWhole(variants: readonly Variant[], kind: Kind, screens: ReadonlyArray<() => Screen>): void {
+  const glyphless = new Set<string>();
+  for (const v of variants) {
+    for (const base of screens) {
+      const screen: Screen = { ...base(), notice: v.notice };
+      for (const d of DISPLAYS.filter((x) => x.caps.kind === kind)) {
+        const grid = gridOf(d);
+        for (const locale of LOCALES) {
+          const where = `${v.name} ${screen.id} ${d.name} ${locale}`;
+          const lang = d.caps.kind === 'text' || locale === 'en' ? 'en' : 'zh';
+          const phrases = v.phrases(lang);
+          const rows = noticeTurnRows(screen, locale, grid);
+          const turns = rows.map((r) => r.text);
+          for (const r of rows) assert.ok(r.text !== '' && cells(r.text, grid) <= r.width, `${where}: ${JSON.stringify(r.text)} does not fit its ${r.width} cells`);
+          assert.equal(noticeTurnCount(screen, locale, d.caps), rows.length, `${where}: the turns the app counts`);
+          if (kind === 'pixels') for (const ch of turns.join('')) if (!hasGlyph(ch)) glyphless.add(ch);
+          if (rows.length === 1) {
+            // It fits its row: read whole at once, as before turns.
+            assert.equal(turns[0], resolve(v.notice, locale, grid.ascii), `${where}: one turn`);
+            continue;
+          }
+          if (v.code !== undefined) assert.equal(turns[0], v.code, `${where}: the code first, on its own: ${JSON.stringify(turns)}`);
+          for (const x of turns) assert.ok(wholePiece(x, phrases), `${where}: ${JSON.stringify(x)} is not a whole piece of the notice: ${JSON.stringify(turns)}`);
+          const groups = turnsByPhrase(turns, phrases, where);
+          if (lang === 'en') {
+            // Greedy: the next turn of the same phrase starts with a word that did not fit after this one.
+            for (const g of groups) {
+              for (let i = 0; i + 1 < g.length; i++) {
+                const next = g[i + 1].split(' ')[0];
+                assert.ok(cells(`${g[i]} ${next}`, grid) > rows[0].width, `${where}: ${JSON.stringify(next)} fits after ${JSON.stringify(g[i])}: ${JSON.stringify(turns)}`);
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  assert.deepEqual([...glyphless], [], 'characters the font subset lacks (npm run gen:font)');
+}
+
+describe('ui-lcd: every variant of the stuck keys notice, read whole in turns', () => {
+  for (const kind of ['text', 'pixels'] as const) {
+    const on = kind === 'text' ? 'OnTheCharacterGrid' : 'OnThePixelPanel';
+    it(`everyStuckKeysNoticeIsItsCodeTheKeysAndTheFirstStepReadWholeInTurns${on}`, () => {
+      assertReadWhole(STUCK_VARIANTS, kind, [idleScreen, loginScreen]);
+    });
+  }
 });
