@@ -200,10 +200,10 @@ function idleNotice(v: MachineView, env: Env): Txt | undefined {
  * An error as an idle or login notice: its code, cause and first step, shown in turns where its
  * row cannot hold it whole (ui-lcd/layout.ts noticeParts), as no display's one row can: cut at a
  * word, a 16-cell row read "E-RDR-03 Card", "E-STO-02 Storage" or "Selling locked" and lost the
- * rest. The card reader's, storage's, the archives', the stuck keys' (boot/terminal-app.ts) and
- * the selling lock's notices are given this way; the self-test's boot notice is its bare code.
- * `cause` replaces the error's own where the notice knows more than the list does: which keys
- * are stuck.
+ * rest. The card reader's, storage's, the archives', the self-test's and the keypad's
+ * (boot/terminal-app.ts) and the selling lock's notices are given this way. `cause` replaces the
+ * error's own where the notice knows more than the list does: which keys are stuck, which part
+ * failed its self-test.
  */
 export function errorNotice(d: ErrorDef, cause: LocalText = { en: d.en.cause, zh: d.zh.cause }): Txt {
   const step = { en: d.en.steps[0] ?? '', zh: d.zh.steps[0] ?? '' };

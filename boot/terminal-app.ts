@@ -8,10 +8,10 @@
  *
  * Boot, with its progress on the display (ui-lcd 'boot' screen):
  *   1. self-test: the board file was validated when the board was loaded; every role gets one real
- *      transfer (board.selfTest). A failed part is logged and shown on the idle/login footer (the
- *      card reader's own fault as its health's notice, which ends when it answers again:
- *      runtime/txn/reader-health.ts); only a display or keypad that cannot work stops the terminal
- *      (recovery).
+ *      transfer (board.selfTest). A failed part is logged and shown on the idle/login footer, its
+ *      code, cause and first step in turns (faultNotice; the card reader's own fault as its
+ *      health's notice, which ends when it answers again: runtime/txn/reader-health.ts); only a
+ *      display or keypad that cannot work stops the terminal (recovery).
  *   2. reset button: held through boot for the board's resetHoldMs and then released opens recovery
  *      (administrator login, recovery menu). Still held at stuckMs: KBD_RESET_STUCK is reported and
  *      the terminal boots normally (a stuck button is not a request).
@@ -37,6 +37,7 @@ import { randomBytes } from 'node:crypto';
 import { createActor, Actor } from 'xstate';
 import type { Logger } from '../common/log';
 import type { Board, SelfTestResult } from '../hal/board';
+import type { DeviceConfig } from '../hal/board-schema';
 import type { Button } from '../hal/button';
 import type { CardReader } from '../hal/card-reader';
 import type { KeyEvent, KeyName } from '../hal/keypad';
@@ -73,6 +74,7 @@ import { QR_SHOW_CHARS_MAX } from '../runtime/host/messages-v2';
 import { LcdUi } from '../ui-lcd/ui';
 import { screenFor } from '../ui-lcd/screens';
 import { LocaleSetting, resolve as resolveText, t as text } from '../ui-lcd/strings';
+import type { StringKey } from '../ui-lcd/strings';
 import { renderEReceipt } from '../ui-lcd/widgets/qr-code';
 import type { LocalText } from '../ui-lcd/screen';
 import type { Locale, Screen, Txt } from '../ui-lcd/screen';
@@ -588,9 +590,9 @@ export class TerminalApp {
       // a bare code that nothing cleared until the next restart.
       if (this.o.board.config.devices[r.role]?.type === 'framed-card-reader' && this.readerHealth.noteFailure(r.error)) continue;
       this.selfTestFaults.push(r.error);
+      // The first fault is the notice: its code, cause (with the part, where the cause names none) and first step.
+      if (this.bootFault === undefined) this.setBootFault({ code: r.error.code, notice: faultNotice(r.error, partOf(this.o.board, r.role)) });
     }
-    const first = this.selfTestFaults[0];
-    if (first) this.setBootFault({ code: first.code, notice: first.code });
   }
 
   /**
@@ -911,7 +913,7 @@ export class TerminalApp {
     this.stops.push(keypad.onFault((f) => {
       this.o.logger.warn({ code: f.code, detail: f.detail }, f.message);
       if (f.code === ERRORS.KBD_STUCK.code) { this.showStuckKeys(); return; }
-      this.setBootFault({ code: f.code, notice: f.code });
+      this.setBootFault({ code: f.code, notice: faultNotice(f, partOf(this.o.board, 'keypad0')) });
       this.render();
     }));
     this.stops.push(keypad.onStuckReleased((key) => {
@@ -1627,6 +1629,39 @@ export function archiveNotice(): Txt {
 interface BootFault {
   readonly code: string;
   readonly notice: Txt;
+}
+
+/**
+ * Codes whose cause names no part ("Device not answering", "Bus transfer failed", first step
+ * "Check the part named"): their notice names it before the cause. Every other self-test code's
+ * cause names its part already ("Printer not answering", "Reset button stuck").
+ */
+const PART_UNNAMED: ReadonlySet<string> = new Set([ERRORS.BRD_DEVICE_ABSENT.code, ERRORS.BRD_BUS.code]);
+
+/** The part a device is, in diagnostics' words (ui-lcd/strings.ts diag.*); the role's own name for the rest. */
+const PART_OF_TYPE: Readonly<Partial<Record<DeviceConfig['type'], StringKey>>> = {
+  'escpos-serial': 'diag.printer', 'framed-card-reader': 'diag.reader', 'hd44780-pcf8574': 'diag.display', ssd1306: 'diag.display',
+  'matrix-keypad': 'diag.keypad', 'evdev-keypad': 'diag.keypad', battery: 'diag.battery', 'quectel-modem': 'diag.network', 'wpa-supplicant': 'diag.network',
+};
+
+/** The part `role` is on this board ("Battery" / "电池"), undefined without a role. */
+export function partOf(board: Pick<Board, 'config'>, role: string | undefined): LocalText | undefined {
+  if (role === undefined) return undefined;
+  const type = board.config.devices[role]?.type;
+  const key = type !== undefined ? PART_OF_TYPE[type] : undefined;
+  return key !== undefined ? text(key) : { en: role, zh: role };
+}
+
+/**
+ * A fault boot found (the self-test's: printer, battery and its gauge, display, keypad, scanner,
+ * modem; the keypad's own later) as idle and login show it: its code, cause and first step in
+ * turns, as the reader's (it was the bare code: "E-PRN-04", and nothing said what to do). A
+ * cause that names no part gets `part` before it ("Battery: Device not answering").
+ */
+export function faultNotice(fault: PosError, part?: LocalText): Txt {
+  const d = fault.definition;
+  if (part === undefined || !PART_UNNAMED.has(d.code)) return errorNotice(d);
+  return errorNotice(d, text('notice.partFault', { part, cause: { en: d.en.cause, zh: d.zh.cause } }));
 }
 
 /**

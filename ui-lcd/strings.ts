@@ -348,6 +348,9 @@ export const STRINGS = {
   // the cause of E-KBD-01's notice (its code and first step in turns around it).
   'notice.keyStuck': s('Key {keys} stuck', '按键{keys}卡住'),
   'notice.keysStuck': s('Keys {keys} stuck', '按键{keys}卡住'),
+  // A self-test fault whose cause names no part (E-BRD-02 "Device not answering", E-BRD-03): the
+  // part that failed, before it, as FIELD-FAULTS asks and the first step ("Check the part named") needs.
+  'notice.partFault': s('{part}: {cause}', '{part}：{cause}'),
   'notice.cutReversed': s('Cut txn reversed', '断电交易已冲正'),
   'notice.cutReversalOwed': s('Reversal owed', '冲正待发送'),
   'notice.cutQrVoided': s('QR paid: voided', '扫码已付已撤销'),

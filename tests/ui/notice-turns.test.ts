@@ -7,14 +7,18 @@
  *   Storage", "E-STO-15 Old", "Selling locked" and lost the rest), so the row shows it in turns
  *   (ui-lcd/layout.ts noticeParts), and over its turns the code, the whole cause and the whole
  *   first step are read, none of them cut. A notice that fits its row is shown as before, in one turn;
- * - the stuck keys (boot/terminal-app.ts stuckKeysNotice: "Keys CANCEL" on 16 cells for three
- *   keys stuck, and no code or step), every set of keys: every turn fits its row, and the turns
- *   together hold the code, the cause (the keys) and the first step; English turns hold as many
+ * - the self-test's and the keypad's faults (boot/terminal-app.ts faultNotice: the bare code
+ *   "E-PRN-04" was all they said) and the stuck keys (stuckKeysNotice: "Keys CANCEL" on 16 cells
+ *   for three keys stuck), every variant of each: every turn fits its row, and the turns together
+ *   hold the code, the cause (the keys, the part) and the first step; English turns hold as many
  *   whole words as fit the row.
  */
 import * as assert from 'node:assert/strict';
-import { ERRORS, ErrorDef, PosError } from '../../common/errors';
-import { archiveNotice, readerNotice, storageNotice, stuckKeysNotice } from '../../boot/terminal-app';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { ERRORS, ErrorDef, ErrorId, PosError } from '../../common/errors';
+import { archiveNotice, faultNotice, partOf, readerNotice, storageNotice, stuckKeysNotice } from '../../boot/terminal-app';
+import { readBoardFile } from '../../hal/board';
 import { KEY_NAMES } from '../../hal/keypad';
 import { chooseScreen, EMPTY_UI, Env } from '../../boot/screen-map';
 import type { MachineView } from '../../runtime/machine';
@@ -184,6 +188,29 @@ const STUCK_VARIANTS: readonly Variant[] = STUCK_KEY_SETS.map((keys) => ({
   phrases: errorPhrases(ERRORS.KBD_STUCK, t(keys.length === 1 ? 'notice.keyStuck' : 'notice.keysStuck', { keys: keys.join(' ') })),
 }));
 
+/** The groups of the parts a self-test checks (printer, power, keypad, display, board and buses, scanner, network and modem). */
+const SELF_TEST_GROUPS = ['E-PRN-', 'E-PWR-', 'E-KBD-', 'E-DSP-', 'E-BRD-', 'E-SCN-', 'E-NET-'];
+/** Every role of every board file, with the part the notice names for it. */
+const BOARD_PARTS: ReadonlyArray<{ readonly where: string; readonly part: LocalText | undefined }> = readdirSync(join(__dirname, '..', '..', 'board-configs'))
+  .filter((f) => f.endsWith('.json'))
+  .flatMap((f) => {
+    const config = readBoardFile(f.replace(/\.json$/, '')).config;
+    return Object.keys(config.devices).map((role) => ({ where: `${f} ${role}`, part: partOf({ config }, role) }));
+  });
+const SELF_TEST_VARIANTS: readonly Variant[] = (Object.keys(ERRORS) as ErrorId[])
+  .filter((id) => SELF_TEST_GROUPS.some((g) => ERRORS[id].code.startsWith(g)))
+  .flatMap((id) => {
+    const d = ERRORS[id];
+    const generic = d.code === ERRORS.BRD_DEVICE_ABSENT.code || d.code === ERRORS.BRD_BUS.code;
+    // A cause that names no part is read with the part before it, for every part a board has.
+    if (!generic) return [{ name: `self-test ${d.code}`, notice: faultNotice(new PosError(id)), code: d.code, phrases: errorPhrases(d) }];
+    return BOARD_PARTS.map(({ where, part }): Variant => {
+      assert.ok(part !== undefined, where);
+      const cause = t('notice.partFault', { part, cause: { en: d.en.cause, zh: d.zh.cause } });
+      return { name: `self-test ${d.code} ${where}`, notice: faultNotice(new PosError(id), part), code: d.code, phrases: errorPhrases(d, cause) };
+    });
+  });
+
 /** The notice row's text and width (a page tag beside it on a 2-row display takes its cells), turn by turn. */
 function noticeTurnRows(screen: Screen, locale: Locale, grid: Grid): Array<{ readonly text: string; readonly width: number }> {
   const turns = layout(screen, locale, grid).noticeTurns;
@@ -257,11 +284,14 @@ function assertReadWhole(variants: readonly Variant[], kind: Kind, screens: Read
   assert.deepEqual([...glyphless], [], 'characters the font subset lacks (npm run gen:font)');
 }
 
-describe('ui-lcd: every variant of the stuck keys notice, read whole in turns', () => {
+describe('ui-lcd: every variant of the self-test and stuck keys notices, read whole in turns', () => {
   for (const kind of ['text', 'pixels'] as const) {
     const on = kind === 'text' ? 'OnTheCharacterGrid' : 'OnThePixelPanel';
     it(`everyStuckKeysNoticeIsItsCodeTheKeysAndTheFirstStepReadWholeInTurns${on}`, () => {
       assertReadWhole(STUCK_VARIANTS, kind, [idleScreen, loginScreen]);
+    });
+    it(`everySelfTestNoticeIsItsCodeCauseAndFirstStepReadWholeInTurns${on}`, () => {
+      assertReadWhole(SELF_TEST_VARIANTS, kind, [idleScreen, loginScreen]);
     });
   }
 });
