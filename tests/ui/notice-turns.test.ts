@@ -8,10 +8,11 @@
  *   (ui-lcd/layout.ts noticeParts), and over its turns the code, the whole cause and the whole
  *   first step are read, none of them cut. A notice that fits its row is shown as before, in one turn;
  * - the self-test's and the keypad's faults (boot/terminal-app.ts faultNotice: the bare code
- *   "E-PRN-04" was all they said) and the stuck keys (stuckKeysNotice: "Keys CANCEL" on 16 cells
- *   for three keys stuck), every variant of each: every turn fits its row, and the turns together
- *   hold the code, the cause (the keys, the part) and the first step; English turns hold as many
- *   whole words as fit the row.
+ *   "E-PRN-04" was all they said), the stuck keys (stuckKeysNotice: "Keys CANCEL" on 16 cells for
+ *   three keys stuck) and the batch's anomalies (boot/screen-map.ts: "! 2 anomaly:" and no code),
+ *   every variant of each: every turn fits its row, and the turns together hold the code, the
+ *   cause (the keys, the part) and the first step, or the count and every anomaly code;
+ * - English turns hold as many whole words as fit the row.
  */
 import * as assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
@@ -20,6 +21,7 @@ import { ERRORS, ErrorDef, ErrorId, PosError } from '../../common/errors';
 import { archiveNotice, faultNotice, partOf, readerNotice, storageNotice, stuckKeysNotice } from '../../boot/terminal-app';
 import { readBoardFile } from '../../hal/board';
 import { KEY_NAMES } from '../../hal/keypad';
+import { ANOMALY_RULES, FLAGS_COUNT_MAX } from '../../runtime/anomaly';
 import { chooseScreen, EMPTY_UI, Env } from '../../boot/screen-map';
 import type { MachineView } from '../../runtime/machine';
 import type { Terminal } from '../../runtime/terminal';
@@ -156,13 +158,15 @@ describe('ui-lcd: the error notices of idle and login (card reader, storage, arc
 
 // ---------------------------------------------------------------- every variant, read whole
 
-/** A notice and what its turns must hold: its phrases in order, per language (code, cause, step). */
+/** A notice and what its turns must hold: its phrases in order, per language (code, cause, step; or the anomalies' one). */
 interface Variant {
   readonly name: string;
   readonly notice: Txt;
-  /** The notice's code, the first turn on its own. */
+  /** The notice's code, the first turn on its own; absent for the anomalies (a hint, not an error). */
   readonly code?: string;
   readonly phrases: (lang: 'en' | 'zh') => readonly string[];
+  /** Words each read whole in one turn (the anomalies' codes), beside the phrases. */
+  readonly words?: readonly string[];
 }
 
 type Kind = 'text' | 'pixels';
@@ -174,6 +178,24 @@ const loginScreen = (): Screen => screenFor('login', { field: 'operator', operat
 function errorPhrases(d: ErrorDef, cause?: LocalText): Variant['phrases'] {
   return (lang) => [d.code, cause ? cause[lang] : d[lang].cause, d[lang].steps[0]];
 }
+
+/** Idle's notice for a batch with these anomaly flags (boot/screen-map.ts, the path the terminal takes). */
+function anomaliesNotice(count: number, codes: string): Txt {
+  const view = { state: 'idle', data: { battery: 'ok', amountFen: 0, pendingReceipts: [], reportPending: false, signedOn: true, reversalPending: false, anomalies: { count, codes } } } as unknown as MachineView;
+  const env: Env = { nowMs: NOW_MS, merchantName: 'SHOP', status: {}, bootStep: 'ready', bootStepIndex: 0, bootStepCount: 1 };
+  const n = chooseScreen(view, EMPTY_UI, env).notice;
+  assert.ok(n !== undefined, 'a notice');
+  return n;
+}
+
+/** Every set of rules a batch can raise (in rule order, as anomalyCodes lists them), with as many flags as rules and with the most. */
+const ANOMALY_VARIANTS: readonly Variant[] = Array.from({ length: (1 << ANOMALY_RULES.length) - 1 }, (_, i) => ANOMALY_RULES.filter((_r, bit) => ((i + 1) & (1 << bit)) !== 0).map((r) => r.code))
+  .flatMap((codes) => [codes.length, FLAGS_COUNT_MAX].map((n): Variant => ({
+    name: `${n} anomalies ${codes.join('+')}`,
+    notice: anomaliesNotice(n, codes.join('+')),
+    phrases: (lang) => [t('notice.anomalies', { n, codes: codes.join(' ') })[lang]],
+    words: [...codes, String(n)],
+  })));
 
 /** One key, every two keys, every key at once (18: each named in turns). */
 const STUCK_KEY_SETS: ReadonlyArray<readonly string[]> = [
@@ -211,6 +233,15 @@ const SELF_TEST_VARIANTS: readonly Variant[] = (Object.keys(ERRORS) as ErrorId[]
     });
   });
 
+/** `turn` holds `word` whole: between spaces, full-width characters or the turn's ends. */
+function holdsWord(turn: string, word: string): boolean {
+  const edge = (ch: string | undefined): boolean => ch === undefined || ch === ' ' || cellsOf(ch) === 2;
+  for (let i = turn.indexOf(word); i >= 0; i = turn.indexOf(word, i + 1)) {
+    if (edge(turn[i - 1]) && edge(turn[i + word.length])) return true;
+  }
+  return false;
+}
+
 /** The notice row's text and width (a page tag beside it on a 2-row display takes its cells), turn by turn. */
 function noticeTurnRows(screen: Screen, locale: Locale, grid: Grid): Array<{ readonly text: string; readonly width: number }> {
   const turns = layout(screen, locale, grid).noticeTurns;
@@ -239,10 +270,10 @@ function turnsByPhrase(turns: readonly string[], phrases: readonly string[], whe
 }
 
 /**
- * Every variant on every display of `kind`, in both languages, on `screens`: every turn fits its
- * row, is a whole piece of one phrase, and the turns read in order hold every phrase whole (code
- * first on its own); English turns hold as many whole words as fit; the pixel panel has a glyph
- * for every character.
+ * Every variant on every display of `kind`, in both languages, on `screens` (the anomalies: idle
+ * only): every turn fits its row, is a whole piece of one phrase, and the turns read in order hold
+ * every phrase whole (code first on its own); English turns hold as many whole words as fit; the
+ * pixel panel has a glyph for every character.
  */
 function assertReadWhole(variants: readonly Variant[], kind: Kind, screens: ReadonlyArray<() => Screen>): void {
   const glyphless = new Set<string>();
@@ -259,6 +290,7 @@ function assertReadWhole(variants: readonly Variant[], kind: Kind, screens: Read
           const turns = rows.map((r) => r.text);
           for (const r of rows) assert.ok(r.text !== '' && cells(r.text, grid) <= r.width, `${where}: ${JSON.stringify(r.text)} does not fit its ${r.width} cells`);
           assert.equal(noticeTurnCount(screen, locale, d.caps), rows.length, `${where}: the turns the app counts`);
+          for (const w of v.words ?? []) assert.ok(turns.some((x) => holdsWord(x, w)), `${where}: ${JSON.stringify(w)} not read whole in ${JSON.stringify(turns)}`);
           if (kind === 'pixels') for (const ch of turns.join('')) if (!hasGlyph(ch)) glyphless.add(ch);
           if (rows.length === 1) {
             // It fits its row: read whole at once, as before turns.
@@ -284,9 +316,12 @@ function assertReadWhole(variants: readonly Variant[], kind: Kind, screens: Read
   assert.deepEqual([...glyphless], [], 'characters the font subset lacks (npm run gen:font)');
 }
 
-describe('ui-lcd: every variant of the self-test and stuck keys notices, read whole in turns', () => {
+describe('ui-lcd: every variant of the self-test, stuck keys and anomalies notices, read whole in turns', () => {
   for (const kind of ['text', 'pixels'] as const) {
     const on = kind === 'text' ? 'OnTheCharacterGrid' : 'OnThePixelPanel';
+    it(`everyAnomaliesNoticeIsReadWholeInTurns${on}`, () => {
+      assertReadWhole(ANOMALY_VARIANTS, kind, [idleScreen]);
+    });
     it(`everyStuckKeysNoticeIsItsCodeTheKeysAndTheFirstStepReadWholeInTurns${on}`, () => {
       assertReadWhole(STUCK_VARIANTS, kind, [idleScreen, loginScreen]);
     });
