@@ -13,8 +13,8 @@
  *      health's notice, which ends when it answers again: runtime/txn/reader-health.ts); only a
  *      display or keypad that cannot work stops the terminal (recovery).
  *   2. reset button: held through boot for the board's resetHoldMs and then released opens recovery
- *      (administrator login, recovery menu). Still held at stuckMs: KBD_RESET_STUCK is reported and
- *      the terminal boots normally (a stuck button is not a request).
+ *      (administrator login, recovery menu). Still held at stuckMs: KBD_RESET_STUCK is reported (the
+ *      notice until it is released) and the terminal boots normally (a stuck button is not a request).
  *   3. journal (storage/boot-open.ts): with an intact boot checkpoint, opened in-process and only
  *      the records after it verified and replayed (the state snapshot it carries); the whole
  *      journal is verified again in the background, in a child process. Without one (or after a
@@ -389,9 +389,32 @@ export class TerminalApp {
     this.progress('self-test', 1);
     const reset = await resetAtBoot(board.resetButton(), resetTimes(board));
     this.recoveryRequested = reset.recovery;
-    if (reset.fault) this.selfTestFaults.push(reset.fault);
-    if (reset.fault) this.o.logger.warn({ code: reset.fault.code }, reset.fault.message);
+    if (reset.fault) {
+      this.selfTestFaults.push(reset.fault);
+      this.o.logger.warn({ code: reset.fault.code }, reset.fault.message);
+      this.showResetStuck(reset.fault);
+    }
     this.startMachine();
+  }
+
+  /**
+   * A reset button still held at stuckMs (E-KBD-02) is the notice when boot found nothing before
+   * it (it was pushed after the self-test's notice was chosen: logged, never shown), and its
+   * release ends it, as a stuck key's does.
+   */
+  private showResetStuck(fault: PosError): void {
+    if (this.bootFault !== undefined) return;
+    const shown: BootFault = { code: fault.code, notice: faultNotice(fault) };
+    this.setBootFault(shown);
+    const stop = this.o.board.resetButton().onEvent((ev) => {
+      if (ev.type !== 'release') return;
+      stop();
+      if (this.bootFault !== shown) return;
+      this.o.logger.info({ code: fault.code }, 'reset button released: no longer stuck');
+      this.setBootFault(undefined);
+      this.render();
+    });
+    this.stops.push(stop);
   }
 
   /**

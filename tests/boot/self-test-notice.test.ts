@@ -10,9 +10,11 @@
  * tests/boot/reader-notice.test.ts.
  */
 import { strict as assert } from 'node:assert';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TerminalApp, ProbeSnapshot } from '../../boot/terminal-app';
+import { TICK_MS, TerminalApp, ProbeSnapshot } from '../../boot/terminal-app';
 import { silentLogger } from '../../common/log';
+import { boardFilePath } from '../../hal/board';
 import type { KeyName } from '../../hal/keypad';
 import { createSimBoard, SimBoard } from '../../sim/board-sim';
 import { AcquirerSimulator } from '../../sim/host/simulator';
@@ -27,6 +29,19 @@ const GAUGE_TURNS = ['E-BRD-02', 'Battery: Device', 'not answering', 'Check the 
 /** The MAX17048's address on the simulator board's I2C bus 1 (board-configs/sim.json battery0). */
 const GAUGE_BUS = 1;
 const GAUGE_ADDRESS = 0x36;
+/** The reset button held through boot past its stuckMs (E-KBD-02), on 16 cells. */
+const RESET_TURNS = ['E-KBD-02', 'Reset button', 'stuck', 'Press and', 'release the', 'reset button'];
+/** The reset button's stuckMs here (the schema's least). */
+const RESET_STUCK_MS = 5_000;
+
+/** The simulator's board file with reset0.stuckMs at the schema's least. */
+function boardWithShortResetStuck(dir: string): string {
+  const j = JSON.parse(readFileSync(boardFilePath('sim'), 'utf8')) as { devices: { reset0: { stuckMs: number } } };
+  j.devices.reset0.stuckMs = RESET_STUCK_MS;
+  const file = join(dir, 'sim-reset-stuck.json');
+  writeFileSync(file, JSON.stringify(j));
+  return file;
+}
 
 describe('terminal: the boot self-test\'s faults read whole in turns', function () {
   this.timeout(90_000);
@@ -52,8 +67,8 @@ describe('terminal: the boot self-test\'s faults read whole in turns', function 
   };
   const type = (keys: readonly KeyName[]): void => { for (const k of keys) app.press(k); };
 
-  async function boot(beforeBoot: (s: SimBoard) => void, state: (s: ProbeSnapshot) => boolean): Promise<void> {
-    sim = await createSimBoard({ battery: { percent: 80 }, beforeBoot });
+  async function boot(beforeBoot: (s: SimBoard) => void, state: (s: ProbeSnapshot) => boolean, board?: string): Promise<void> {
+    sim = await createSimBoard({ battery: { percent: 80 }, beforeBoot, ...(board !== undefined ? { board } : {}) });
     app = TerminalApp.create({
       board: sim.board, journalDir: join(root, 'journal'), backupDir: join(root, 'backup'), host: { host: '127.0.0.1', port: host.port },
       logger: silentLogger, scryptN: 1024, locale: 'en', clock: () => Date.now() + aheadMs,
@@ -118,5 +133,18 @@ describe('terminal: the boot self-test\'s faults read whole in turns', function 
     type(['OK']);
     const login = await until('the recovery login', (s) => s.state.startsWith('recovery.') && s.screen.name === 'login');
     await assertNoticeIs(login.state, GAUGE_TURNS);
+  });
+
+  it('aResetButtonStuckThroughBootIsItsCodeCauseAndFirstStepInTurnsUntilItIsReleased', async () => {
+    // Held from power-on past stuckMs: not a recovery request, a stuck button (it was logged and never shown).
+    await boot((s) => s.resetButton().press(), (s) => s.state === 'login', boardWithShortResetStuck(root));
+    await assertNoticeIs('login', RESET_TURNS);
+    sim.resetButton().release();
+    await until('the notice ended by the release', (s) => s.state === 'login' && !RESET_TURNS.includes(noticeRow(s)));
+    for (let turn = 0; turn < RESET_TURNS.length; turn++) {
+      aheadMs += NOTICE_TURN_MS;
+      await new Promise((r) => setTimeout(r, 2 * TICK_MS));
+      assert.ok(!RESET_TURNS.includes(noticeRow()), `the notice is over: ${JSON.stringify(latest?.screen.text)}`);
+    }
   });
 });
