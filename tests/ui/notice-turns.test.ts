@@ -12,7 +12,9 @@
  *   three keys stuck) and the batch's anomalies (boot/screen-map.ts: "! 2 anomaly:" and no code),
  *   every variant of each: every turn fits its row, and the turns together hold the code, the
  *   cause (the keys, the part) and the first step, or the count and every anomaly code;
- * - English turns hold as many whole words as fit the row.
+ * - English turns hold as many whole words as fit the row (a word is split only when it alone is
+ *   wider than the row); Chinese breaks between characters, a Latin word kept with the character
+ *   written onto it ("U盘", "FUNC卡住").
  */
 import * as assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
@@ -329,4 +331,24 @@ describe('ui-lcd: every variant of the self-test, stuck keys and anomalies notic
       assertReadWhole(SELF_TEST_VARIANTS, kind, [idleScreen, loginScreen]);
     });
   }
+
+  it('theErrorNoticesOfIdleAndLoginFillEachEnglishTurnWithAsManyWholeWordsAsFit', () => {
+    // The reader's, storage's, the archives' and the selling lock's notices, greedy as the rest.
+    const variants = FAULTS.map((f): Variant => ({ name: f.name, notice: f.notice(), code: f.def.code, phrases: errorPhrases(f.def) }));
+    for (const kind of ['text', 'pixels'] as const) assertReadWhole(variants, kind, [idleScreen, loginScreen]);
+    // E-STO-15's step on 16 cells: each turn as full as whole words make it ("the recovery menu"
+    // is 17 cells, "menu with a USB stick" 21).
+    const grid = textGrid({ kind: 'text', cols: 16, rows: 2 });
+    assert.deepEqual(noticeRows({ ...loginScreen(), notice: archiveNotice() }, 'en', grid).slice(3), ['Export them in', 'the recovery', 'menu with a USB', 'stick']);
+  });
+
+  it('chineseTurnsBreakBetweenCharactersAndKeepALatinWordWithTheCharacterWrittenOntoIt', () => {
+    const grid = pixelGrid({ kind: 'pixels', width: 128, height: 64 });
+    const keys = noticeRows({ ...idleScreen(), notice: stuckKeysNotice(['CANCEL', 'CLEAR', 'FUNC']) }, 'zh-CN', grid);
+    assert.deepEqual(keys, ['E-KBD-01', '按键CANCEL CLEAR', 'FUNC卡住', '按下并松开该键']);
+    assert.deepEqual(noticeRows({ ...idleScreen(), notice: archiveNotice() }, 'zh-CN', grid), ['E-STO-15', '旧流水需要导出', '在恢复菜单中用', 'U盘导出']);
+    // Six anomaly codes: the count and the full-width colon, then the codes, a row each pair.
+    assert.deepEqual(noticeRows({ ...idleScreen(), notice: anomaliesNotice(FLAGS_COUNT_MAX, ANOMALY_RULES.map((r) => r.code).join('+')) }, 'zh-CN', grid),
+      ['！64条异常：', 'BURST AMOUNT', 'DECLRUN DECLCARD', 'REPEAT DOUBLE']);
+  });
 });
