@@ -9,6 +9,9 @@
  * This module knows bytes and files only: `scanWal` applies the open's decision table to the
  * file's bytes (pure), `WalWriter` writes commits and headers. What LMDB holds is asked through
  * `WalScanInput.lmdbRecord`, so the scan is the same for the journal, a read-only reader and tests.
+ * An unreadable last commit is the torn tail (in flight at a cut, never acknowledged: cut) unless
+ * it is whole but for one bit, which its own CRCs locate (`commitWithOneBitFlipped`): then it had
+ * been acknowledged, and it is damage.
  */
 import { closeSync, existsSync, fdatasyncSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -151,7 +154,8 @@ function copyFrames(entries: ReadonlyArray<WalEntry>, out: Buffer, at: number): 
   }
 }
 
-interface WholeCommit {
+/** A commit read whole (readCommit): its records, and the offset just past it. */
+export interface WholeCommit {
   readonly firstSeq: number;
   readonly entries: WalEntry[];
   readonly endOffset: number;
@@ -189,6 +193,158 @@ export function readCommit(raw: Buffer, at: number): WholeCommit | undefined {
   return { firstSeq, entries, endOffset: p };
 }
 
+// ---- one flipped bit: damage to a commit written whole, told from a torn one (JOURNAL_FORMAT.md,
+// "Write-ahead log", "One bit changed"). No format change: the commit's own CRCs locate the bit.
+
+/**
+ * A disk writes a sector whole or not at all: a power cut tears a write at sector bounds, never
+ * inside one (the power-cut tests tear at 4096-byte pages and at 512-byte sectors). The one-bit
+ * rule's guard is taken at this, the smallest unit a cut may leave as it was.
+ */
+export const WAL_TEAR_BYTES = 512;
+
+/**
+ * The most bytes `flippedBitIn` searches for one flipped bit: the whole log, so every body a
+ * commit can have (at most WAL_COMMITS_BYTES_MAX - WAL_COMMIT_HEADER_BYTES) and every header.
+ * Over its 8 Mi bit positions every CRC-32 syndrome is its own, none of them 0 nor a single bit
+ * (checked once, by computing and sorting them all), so the bit found is the only one that explains
+ * the CRC, and a flip in a stored CRC field (a syndrome of one bit) is never taken for one in the
+ * bytes it covers. Syndromes repeat within 2^32 - 1 bits at most (the order of x modulo a degree-32
+ * polynomial): the bound asserted below, far above.
+ */
+export const WAL_FLIP_SEARCH_BYTES_MAX = WAL_BYTES;
+invariant(WAL_FLIP_SEARCH_BYTES_MAX >= WAL_COMMITS_BYTES_MAX, 'the one-bit search must cover the largest commit body');
+invariant(WAL_FLIP_SEARCH_BYTES_MAX * 8 < 2 ** 32 - 1, 'CRC-32 syndromes repeat within 2^32 - 1 bits');
+
+/** CRC-32's polynomial (IEEE 802.3, zlib's) as its bit-reversed register holds it. */
+const CRC32_POLY_REFLECTED = 0xedb88320 | 0;
+/** Where a frame's own header CRC is (record.ts: CRC-32 of its bytes 0..63); it covers the record's seq. */
+const FRAME_HEADER_CRC_AT = HEADER_BYTES - 4;
+
+/** A byte of the log and the bit (a one-bit mask) that changed in it. */
+export interface FlippedBit { readonly at: number; readonly mask: number }
+
+/**
+ * The one bit of `buf[start, end)` whose flip makes its CRC-32 `expected`, or undefined when no
+ * single bit does (the CRC already holds, or more than one bit changed).
+ *
+ * CRC-32 is affine in its data for a fixed length: flipping bit b (mask 1 << b) of byte j changes
+ * the CRC by the same value whatever the bytes, x^t mod P with t = 8 * (end - j) - b in zlib's
+ * bit-reversed register (one register step with no data is a multiplication by x). So the syndrome
+ * CRC ^ expected is looked for by walking t up from the end, one step a bit: O(n), where computing
+ * the CRC again for every bit would be O(n^2) (8 Mi CRCs of up to 1 MiB for a full log).
+ */
+export function flippedBitIn(buf: Uint8Array, start: number, end: number, expected: number): FlippedBit | undefined {
+  invariant(start >= 0 && start <= end && end <= buf.length, 'one-bit search outside its buffer', { start, end, bytes: buf.length });
+  invariant(end - start <= WAL_FLIP_SEARCH_BYTES_MAX, 'one-bit search longer than WAL_FLIP_SEARCH_BYTES_MAX', { bytes: end - start });
+  // Both int32 (^ makes them so), as the register below is.
+  const syndrome = crc32Range(buf, start, end) ^ expected;
+  if (syndrome === 0) return undefined;
+  const bits = (end - start) * 8;
+  let r = 1;
+  for (let t = 1; t <= bits; t++) {
+    r = r & 1 ? (r >>> 1) ^ CRC32_POLY_REFLECTED : r >>> 1;
+    if (r === syndrome) {
+      const back = Math.ceil(t / 8);
+      return { at: end - back, mask: 1 << (8 * back - t) };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * A stored CRC field (big-endian, at `at`) whose value is one bit off: the syndrome is that bit.
+ * Undefined when the syndrome is not a single bit.
+ */
+function flippedBitInCrcField(at: number, syndrome: number): FlippedBit | undefined {
+  const s = syndrome >>> 0;
+  if (s === 0 || (s & (s - 1)) !== 0) return undefined;
+  const k = 31 - Math.clz32(s);
+  return { at: at + 3 - (k >>> 3), mask: 1 << (k & 7) };
+}
+
+/** The commit at `at` as it was written, with the one bit that changed in it since. */
+export interface OneBitFlipped extends FlippedBit {
+  /** Read from a copy with the bit flipped back: never taken (damage is reported, not repaired). */
+  readonly commit: WholeCommit;
+}
+
+/**
+ * The commit at `at` (unreadable as it is) as it was written, when flipping back exactly one bit
+ * of it makes it whole (readCommit: its header CRC, its body CRC, every frame's CRCs, count and
+ * seqs); or undefined. The bit is looked for in the header's 20 checked bytes or its stored CRC
+ * when the header's CRC fails (then the body must hold as it is), else in the body (then the
+ * header holds as it is and the body must lie inside the file): one bit in all, never one of each.
+ *
+ * Only a commit with a record above `reachingPast` is searched: one whose records are all at or
+ * below the last record held lost nothing to a flip (and the log's end, often such a stale commit,
+ * costs no search). And only when the sector holding the bit holds a CRC that covers a record's
+ * seq (sectorHoldsSeqCrc): else the difference may be a sector the cut left as it was.
+ */
+export function commitWithOneBitFlipped(raw: Buffer, at: number, reachingPast: number): OneBitFlipped | undefined {
+  if (at < 0 || at + WAL_COMMIT_HEADER_BYTES > raw.length) return undefined;
+  const headerSyndrome = crc32Range(raw, at, at + 20) ^ u32(raw, at + 20);
+  const candidates: FlippedBit[] = [];
+  if (headerSyndrome === 0) {
+    // The header holds as it is (a flip would break its CRC): the bit is in the body.
+    if (!commitHeaderValid(raw, at)) return undefined;
+    if (u32(raw, at + 8) + raw.readUInt16BE(at + 4) - 1 <= reachingPast) return undefined;
+    const bodyAt = at + WAL_COMMIT_HEADER_BYTES;
+    const bodyBytes = u32(raw, at + 12);
+    if (bodyBytes > WAL_FLIP_SEARCH_BYTES_MAX || bodyAt + bodyBytes > raw.length) return undefined;
+    const bit = flippedBitIn(raw, bodyAt, bodyAt + bodyBytes, u32(raw, at + 16));
+    if (bit) candidates.push(bit);
+  } else {
+    const inChecked = flippedBitIn(raw, at, at + 20, u32(raw, at + 20));
+    const inCrc = flippedBitInCrcField(at + 20, headerSyndrome);
+    if (inChecked) candidates.push(inChecked);
+    if (inCrc) candidates.push(inCrc);
+  }
+  for (const bit of candidates) {
+    const header = Buffer.from(raw.subarray(at, at + WAL_COMMIT_HEADER_BYTES));
+    if (bit.at < at + WAL_COMMIT_HEADER_BYTES) header[bit.at - at] ^= bit.mask;
+    const bodyBytes = u32(header, 12);
+    if (bodyBytes > WAL_FLIP_SEARCH_BYTES_MAX || at + WAL_COMMIT_HEADER_BYTES + bodyBytes > raw.length) continue;
+    const copy = Buffer.from(raw.subarray(at, at + WAL_COMMIT_HEADER_BYTES + bodyBytes));
+    copy[bit.at - at] ^= bit.mask;
+    const whole = readCommit(copy, 0);
+    if (!whole) continue;
+    invariant(whole.endOffset === copy.length, 'a commit read whole ends where its header says');
+    if (whole.firstSeq + whole.entries.length - 1 <= reachingPast) return undefined;
+    const commit: WholeCommit = { ...whole, endOffset: at + whole.endOffset };
+    if (!sectorHoldsSeqCrc(at, commit, bit.at)) return undefined;
+    return { ...bit, commit };
+  }
+  return undefined;
+}
+
+/**
+ * Does the sector (WAL_TEAR_BYTES) holding byte `bitAt` of the commit at `at` hold, whole, a CRC
+ * that covers a record's seq: the commit header's bodyCrc or headerCrc, or a frame's header CRC?
+ *
+ * Why: a cut may leave any sector of the commit in flight as it was before (zeros, or an earlier
+ * cycle's bytes). Those old bytes may be one bit away from the new ones where the sector's share of
+ * the commit holds nothing that differs between two records: a sliver of a commit header whose
+ * firstSeq is one bit from the stale one's (6 then 14), the end of a payload whose counter is (`r1`
+ * then `r5`), at the same offset in a log that repeats its layout every cycle. A CRC covering a seq
+ * differs between any two records written there (seqs only grow, and each is written into the log
+ * once), so a sector holding one whole is old bytes one bit from new ones with a chance of 33 in
+ * 2^32; otherwise the one-bit rule could call a power cut damage, and the commit stays a torn one.
+ */
+function sectorHoldsSeqCrc(at: number, commit: WholeCommit, bitAt: number): boolean {
+  const from = bitAt - (bitAt % WAL_TEAR_BYTES);
+  const to = from + WAL_TEAR_BYTES;
+  const inside = (field: number): boolean => field >= from && field + 4 <= to;
+  if (inside(at + 16) || inside(at + 20)) return true;
+  let p = at + WAL_COMMIT_HEADER_BYTES;
+  for (const e of commit.entries) {
+    if (p >= to) break;
+    if (inside(p + FRAME_HEADER_CRC_AT)) return true;
+    p += e.stored.length;
+  }
+  return false;
+}
+
 export interface WalScanInput {
   /** LMDB's last good record and its digest (the genesis digest when LMDB holds none). */
   readonly lmdbLastSeq: number;
@@ -205,9 +361,12 @@ export interface WalScan {
   readonly taken: WalEntry[];
   readonly lastSeq: number;
   readonly lastDigest: Buffer;
-  /** The unreadable commit the scan stopped at when it is the torn tail (cut: never acknowledged); `seq` its first record. */
+  /**
+   * The unreadable commit the scan stopped at when it is the torn tail (cut: never acknowledged);
+   * `seq` its first record. Never a commit whole but for one bit: that one is `damage`.
+   */
   readonly tornAt?: { readonly offset: number; readonly seq: number; readonly reason: string };
-  /** Damage: a bad commit followed by a later whole one, a gap, a broken link. */
+  /** Damage: a bad commit followed by a later whole one, a last commit whole but for one bit, a gap, a broken link. */
   readonly damage?: Damage;
   /** The log is another history than LMDB's from this record on (nothing of it taken). */
   readonly superseded?: Superseded;
@@ -284,6 +443,15 @@ function laterCommitAfter(raw: Buffer, from: number, lastSeq: number): WholeComm
   return undefined;
 }
 
+/** Why a commit with one bit changed is damage: journal.wal, the bit's byte and mask, the records. */
+function oneBitReason(at: number, flipped: OneBitFlipped, also: string | undefined): string {
+  const first = flipped.commit.firstSeq;
+  const lastInCommit = first + flipped.commit.entries.length - 1;
+  const records = first === lastInCommit ? `record ${first}` : `records ${first}..${lastInCommit}`;
+  return `journal.wal: a bit of an acknowledged commit changed (byte ${flipped.at}, mask 0x${flipped.mask.toString(16).padStart(2, '0')}, in the commit at byte ${at}: ${records}); `
+    + `with that bit flipped back the commit is whole, so it had been written whole and flushed: damaged at rest, not torn by a power cut${also ? `; ${also}` : ''}`;
+}
+
 /**
  * Applies the open's decision table (JOURNAL_FORMAT.md, "Write-ahead log") to the log's bytes.
  * Never throws on bad bytes: damage and a torn tail are results.
@@ -312,6 +480,16 @@ export function scanWal(raw: Buffer, input: WalScanInput): WalScan {
     if (!c) {
       const later = laterCommitAfter(raw, at, last.seq);
       if (later) return result({ damage: { seq: last.seq + 1, reason: `journal.wal: an unreadable commit at byte ${at} is followed by a whole later commit (record ${later.firstSeq}): it had been flushed` } });
+      // A commit whole but for one bit was written whole, flushed and acknowledged, then damaged
+      // at rest (flash wear, a bad cell): a cut tears whole sectors, many bits. When the table
+      // would have taken its records (or found them damaged), they are damage, never cut.
+      const flipped = commitWithOneBitFlipped(raw, at, last.seq);
+      if (flipped) {
+        const verdict = judgeCommit(flipped.commit, input, last, header?.baseSeq ?? 0);
+        if (verdict === 'take' || (typeof verdict === 'object' && !('superseded' in verdict))) {
+          return result({ damage: { seq: last.seq + 1, reason: oneBitReason(at, flipped, typeof verdict === 'object' ? verdict.reason : undefined) } });
+        }
+      }
       // Only a commit of the next records is the one in flight at the cut: a commit header of an
       // earlier cycle (its records at or below the last taken, cut before) is stale bytes, the end.
       const torn = commitHeaderValid(raw, at) && u32(raw, at + 8) === last.seq + 1;
