@@ -9,6 +9,8 @@ import { removeDir, tempDir, zeroPage, pageCount } from './testing';
 import { isPosError } from '../common/errors';
 import { main as pos } from '../boot/pos';
 import { verifyInChild } from './verify-child';
+import { cutWithRecordsInTheLog, flipLogBit, lastCommitOf } from './testing-wal';
+import { WAL_COMMIT_HEADER_BYTES, walPath } from './wal';
 
 const ID = 'SIM-0001';
 
@@ -293,6 +295,38 @@ describe('pos journal (command line)', function () {
     const v = await run('journal', 'verify', '--dir', join(root, 'j'));
     assert.equal(v.code, 4);
     assert.match(v.out, /damaged at record 4/);
+  });
+
+  it('verifySaysDamagedForABitFlippedInTheLogsLastCommitAndTornForATornOne', async () => {
+    const dir = join(root, 'j');
+    await cutWithRecordsInTheLog(dir, ID, 4); // records 2..5 in journal.wal, a commit each
+    const last = lastCommitOf(dir);
+    const pristine = readFileSync(walPath(dir));
+    const at = last.offset + WAL_COMMIT_HEADER_BYTES + 70;
+    flipLogBit(dir, at, 0x04);
+    const v = await run('journal', 'verify', '--dir', dir);
+    assert.equal(v.code, 4, v.out);
+    assert.match(v.out, new RegExp(`E-STO-05 damaged at record 5: journal\\.wal: a bit of an acknowledged commit changed \\(byte ${at}, mask 0x04`));
+    assert.match(v.out, /4 records verified \(1\.\.4\)/);
+    // Salvage keeps the records before it (record 5's frame is the damaged one), as for other damage.
+    const s = await run('journal', 'salvage', '--dir', dir, '--out', join(root, 's'));
+    assert.equal(s.code, 0, s.err);
+    assert.match(s.out, /salvaged 4 records \(1\.\.4\)/);
+    // A bit of the commit header: its frames are intact, so salvage keeps record 5 too.
+    writeFileSync(walPath(dir), pristine);
+    flipLogBit(dir, last.offset + 11, 0x01);
+    const h = await run('journal', 'verify', '--dir', dir);
+    assert.equal(h.code, 4, h.out);
+    assert.match(h.out, /E-STO-05 damaged at record 5: journal\.wal: a bit of an acknowledged commit changed/);
+    const hs = await run('journal', 'salvage', '--dir', dir, '--out', join(root, 'hs'));
+    assert.match(hs.out, /salvaged 5 records \(1\.\.5\)/);
+    // A torn commit (part of it never written: zeros) is the torn tail, as before.
+    const torn = Buffer.from(pristine);
+    torn.fill(0, at, last.end);
+    writeFileSync(walPath(dir), torn);
+    const t = await run('journal', 'verify', '--dir', dir);
+    assert.equal(t.code, 3, t.out);
+    assert.match(t.out, /torn last record 5 \(journal\.wal at byte \d+: the last commit is incomplete/);
   });
 
   it('unknownCommandIsAClearError', async () => {

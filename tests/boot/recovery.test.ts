@@ -10,6 +10,8 @@ import { createServer, Server, AddressInfo } from 'node:net';
 import { basename, join } from 'node:path';
 import { Journal } from '../../storage/journal';
 import { tempDir, removeDir, flipByte, shrinkRecord } from '../../storage/testing';
+import { flipLogBit, lastCommitOf } from '../../storage/testing-wal';
+import { WAL_COMMIT_HEADER_BYTES } from '../../storage/wal';
 import { verifyInChild } from '../../storage/verify-child';
 import { RecordType } from '../../storage/record';
 import { openTerminal } from '../../runtime/terminal';
@@ -205,6 +207,59 @@ describe('boot/recovery: the recovery menu actions', function () {
     const after = (await verifyInChild([r.dir]))[0];
     assert.equal(after.status, 'ok');
     assert.ok('records' in after && after.records > lmdbLast, 'data.mdb kept, and the repair journaled itself after it');
+  });
+
+  /**
+   * Two records acknowledged into the write-ahead log after a backup (no checkpoint since: a power
+   * cut), then one bit of the log's last commit flips at rest. Returns the last record's seq.
+   */
+  async function bitFlippedInTheLogsLastCommit(rc: Recovery): Promise<number> {
+    const session = await rc.login('099', '9999');
+    mkdirSync(join(work, 'backup'));
+    assert.equal((await rc.exportTo(join(work, 'backup'), PASS, session)).ok, true);
+    await rc.close();
+    const j = await Journal.open({ dir: r.dir, identity: IDENTITY });
+    await j.append('test', { after: 'the backup', n: 1 });
+    await j.append('test', { after: 'the backup', n: 2 });
+    const lastSeq = j.lastSeq;
+    await j.close({ writeDeferred: false });
+    const last = lastCommitOf(r.dir);
+    assert.equal(last.firstSeq, lastSeq, 'the last record is the log\'s last commit');
+    flipLogBit(r.dir, last.offset + WAL_COMMIT_HEADER_BYTES + 70, 0x01);
+    return lastSeq;
+  }
+
+  it('aBitFlippedInTheLogsLastCommitIsDamageNamedByVerifyAndSalvageKeepsTheRecordsBeforeIt', async () => {
+    const rc = recovery();
+    const lastSeq = await bitFlippedInTheLogsLastCommit(rc);
+    const v = await rc.verifyJournal();
+    assert.equal(v.ok, false, 'damage, not a torn tail a normal open would cut');
+    assert.equal(v.code, 'E-STO-05');
+    const shown = v.lines.join('\n');
+    assert.match(shown, new RegExp(`E-STO-05 damaged at record ${lastSeq}`));
+    assert.match(shown, /journal\.wal: a bit of an acknowledged commit changed/);
+    assert.equal(await rc.repairRestores(), true, 'repair would restore a backup: nothing is cut in place');
+    const rep = await rc.salvage(ADMIN);
+    assert.equal(rep.ok, true, rep.lines.join('\n'));
+    assert.equal(rep.detail?.recoveredCount, lastSeq - 1, 'every record before the damaged one, the log\'s first included');
+    assert.ok(existsSync(String(rep.detail?.movedAside)), 'the damaged journal kept');
+    const j = await rc.journal();
+    assert.equal(j.state, 'ok');
+    assert.equal(j.get(lastSeq - 1)?.payload.n, 1);
+    await rc.close();
+  });
+
+  it('aBitFlippedInTheLogsLastCommitIsRepairedByTheBackupNamingTheRecordsItDoesNotHold', async () => {
+    const rc = recovery();
+    const lastSeq = await bitFlippedInTheLogsLastCommit(rc);
+    const rep = await rc.repair(ADMIN, PASS);
+    assert.equal(rep.ok, true, rep.lines.join('\n'));
+    assert.ok(existsSync(String(rep.detail?.movedAside)), 'the damaged journal kept');
+    const backupLast = Number(rep.detail?.records);
+    assert.ok(rep.lines.includes(`records ${backupLast + 1}..${lastSeq - 1}+ not in the backup`), `the records after the backup are named: ${rep.lines.join(' | ')}`);
+    assert.ok(rep.lines.includes('try salvage on the kept copy'), 'salvage offered for them');
+    await rc.close();
+    assert.equal((await verifyInChild([r.dir]))[0].status, 'ok');
   });
 
   it('aHealthyJournalNeedsNoRestoreButACheckTheFileChangedSinceIsNotReused', async () => {
