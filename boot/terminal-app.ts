@@ -594,11 +594,17 @@ export class TerminalApp {
     void this.o.board.led('ledStatus0')?.set(on).catch(() => undefined);
   }
 
-  /** Only a display or keypad that cannot work stops the terminal: the rest is reported. */
+  /**
+   * Only a part the terminal cannot work without stops it (recovery, the fault on its screen):
+   * FATAL_PART_TYPES. The rest is reported on idle and login. It was any part's E-BRD-02/03 or
+   * E-DSP-01: a status LED's GPIO line that failed its transfer sent the terminal to recovery.
+   */
   private fatalSelfTest(): void {
-    const fatal = this.selfTestFaults.find((f) => f.code === 'E-BRD-03' || f.code === 'E-BRD-02' || f.code === 'E-DSP-01');
-    if (fatal) throw fatal;
+    if (this.fatalSelfTestFault) throw this.fatalSelfTestFault;
   }
+
+  /** The first self-test fault of a part in FATAL_PART_TYPES that cannot work (FATAL_SELF_TEST_CODES). */
+  private fatalSelfTestFault: PosError | undefined;
 
   private noteSelfTest(results: readonly SelfTestResult[]): void {
     const padRole = 'signature0';
@@ -613,6 +619,8 @@ export class TerminalApp {
       // a bare code that nothing cleared until the next restart.
       if (this.o.board.config.devices[r.role]?.type === 'framed-card-reader' && this.readerHealth.noteFailure(r.error)) continue;
       this.selfTestFaults.push(r.error);
+      const type = this.o.board.config.devices[r.role]?.type;
+      if (type !== undefined && FATAL_PART_TYPES.has(type) && FATAL_SELF_TEST_CODES.has(r.error.code)) this.fatalSelfTestFault ??= r.error;
       // The first fault is the notice: its code, cause (with the part, where the cause names none) and first step.
       if (this.bootFault === undefined) this.setBootFault({ code: r.error.code, notice: faultNotice(r.error, partOf(this.o.board, r.role)) });
     }
@@ -1648,6 +1656,16 @@ export function archiveNotice(): Txt {
   return errorNotice(ERRORS.STO_ARCHIVE_EXPORT);
 }
 
+/**
+ * The parts the terminal cannot work without: the display and the keypad (nothing can be shown or
+ * typed), and the battery's fuel gauge (the battery thresholds that refuse a sign-on and a print on
+ * a low battery, and the clean shutdown before a brown-out, read it: FIELD-FAULTS.md). Any other
+ * part that fails its self-test is reported on idle and login and the terminal sells without it.
+ */
+const FATAL_PART_TYPES: ReadonlySet<DeviceConfig['type']> = new Set(['ssd1306', 'hd44780-pcf8574', 'matrix-keypad', 'evdev-keypad', 'battery']);
+/** Self-test codes that say a part cannot work at all (absent, its bus failing, a display that does not answer). */
+const FATAL_SELF_TEST_CODES: ReadonlySet<string> = new Set([ERRORS.BRD_DEVICE_ABSENT.code, ERRORS.BRD_BUS.code, ERRORS.DSP_FAULT.code]);
+
 /** What boot found (a self-test fault, the keypad's, the keys stuck) as its notice, and its code. */
 interface BootFault {
   readonly code: string;
@@ -1665,6 +1683,7 @@ const PART_UNNAMED: ReadonlySet<string> = new Set([ERRORS.BRD_DEVICE_ABSENT.code
 const PART_OF_TYPE: Readonly<Partial<Record<DeviceConfig['type'], StringKey>>> = {
   'escpos-serial': 'diag.printer', 'framed-card-reader': 'diag.reader', 'hd44780-pcf8574': 'diag.display', ssd1306: 'diag.display',
   'matrix-keypad': 'diag.keypad', 'evdev-keypad': 'diag.keypad', battery: 'diag.battery', 'quectel-modem': 'diag.network', 'wpa-supplicant': 'diag.network',
+  'gpio-led': 'part.led', 'serial-scan-engine': 'part.scanner', 'gpio-button': 'part.button',
 };
 
 /** The part `role` is on this board ("Battery" / "电池"), undefined without a role. */

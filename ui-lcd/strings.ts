@@ -384,6 +384,9 @@ export const STRINGS = {
   'msg.keysLeftCount': s('{n} left: {keys}', '剩{n}个：{keys}'),
 
   // ---- diagnostics checks and results
+  'part.led': s('Status light', '指示灯'),
+  'part.scanner': s('Scanner', '扫码器'),
+  'part.button': s('Reset button', '复位键'),
   'diag.battery': s('Battery', '电池'),
   'diag.storage': s('Storage', '存储'),
   'diag.printer': s('Printer', '打印机'),

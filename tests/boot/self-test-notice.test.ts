@@ -26,6 +26,9 @@ const WAIT_MS_MAX = 20_000;
 const PRINTER_TURNS = ['E-PRN-04', 'Printer not', 'answering', 'Check the', 'printer cable'];
 /** The fuel gauge off the bus (no ACK at its address): the battery named before the cause. */
 const GAUGE_TURNS = ['E-BRD-02', 'Battery: Device', 'not answering', 'Check the part', 'named'];
+/** board-configs/sim.json ledStatus0's GPIO line. */
+const STATUS_LED_LINE = 25;
+const LED_TURNS = ['E-BRD-03', 'Status light:', 'Bus transfer', 'failed', 'Restart the', 'terminal'];
 /** The MAX17048's address on the simulator board's I2C bus 1 (board-configs/sim.json battery0). */
 const GAUGE_BUS = 1;
 const GAUGE_ADDRESS = 0x36;
@@ -133,6 +136,16 @@ describe('terminal: the boot self-test\'s faults read whole in turns', function 
     type(['OK']);
     const login = await until('the recovery login', (s) => s.state.startsWith('recovery.') && s.screen.name === 'login');
     await assertNoticeIs(login.state, GAUGE_TURNS);
+  });
+
+  it('aStatusLightWhoseLineFailsIsReportedAtLoginAndIdleAndTheTerminalSellsWithoutIt', async () => {
+    // A part the terminal can work without: before, any part's E-BRD-03 stopped it in recovery.
+    await boot((s) => s.gpio.pin(STATUS_LED_LINE).fail(true), (s) => s.state === 'login');
+    await assertNoticeIs('login', LED_TURNS);
+    type(['0', '1', 'OK']);
+    type(['0', '0', '0', '0', 'OK']);
+    await until('idle', (s) => s.state === 'idle');
+    await assertNoticeIs('idle', LED_TURNS);
   });
 
   it('aResetButtonStuckThroughBootIsItsCodeCauseAndFirstStepInTurnsUntilItIsReleased', async () => {
