@@ -13,15 +13,14 @@
  */
 import { strict as assert } from 'node:assert';
 import { join } from 'node:path';
-import { TICK_MS, TerminalApp, ProbeSnapshot } from '../../boot/terminal-app';
+import { TerminalApp } from '../../boot/terminal-app';
 import { createSimBoard, SimBoard } from '../../sim/board-sim';
 import { silentLogger } from '../../common/log';
+import { NoticeWatch } from './notice-watch';
 import { PosError } from '../../common/errors';
 import { removeDir, tempDir } from '../../storage/testing';
 import type { KeyName, Keypad } from '../../hal/keypad';
-import { NOTICE_TURN_MS } from '../../ui-lcd/screen';
 
-const WAIT_MS_MAX = 20_000;
 /** Longer than the board's debounce: a press the matrix driver reports. */
 const KEY_HOLD_MS = 80;
 /** E-BRD-04's notice row on the board's 128x64 panel (16 cells a row, English), turn by turn. */
@@ -51,27 +50,12 @@ function faultableKeypad(sim: SimBoard): (fault: PosError) => void {
 
 describe('terminal: the keypad gone notice ends with the first key from it', function () {
   this.timeout(60_000);
+  const w = new NoticeWatch();
   let root: string;
   let sim: SimBoard;
   let app: TerminalApp;
   let raise: (fault: PosError) => void;
-  let latest: ProbeSnapshot | undefined;
-  /** How far the terminal's clock runs ahead of the real one (the notice's turns move on with it). */
-  let aheadMs = 0;
 
-  const screenText = (): string => (latest?.screen.text ?? []).join('\n');
-  /** The notice's row on the panel (its last). */
-  const noticeRow = (s: ProbeSnapshot | undefined = latest): string => s?.screen.text[s.screen.text.length - 1] ?? '';
-  const until = (what: string, test: (s: ProbeSnapshot) => boolean, timeoutMs = WAIT_MS_MAX): Promise<ProbeSnapshot> => {
-    if (latest && test(latest)) return Promise.resolve(latest);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => { stop(); reject(new Error(`${what}: not reached; the screen shows:\n${screenText()}`)); }, timeoutMs);
-      const stop = app.probe.onChange((raw) => {
-        const s = raw as ProbeSnapshot;
-        if (test(s)) { clearTimeout(timer); stop(); resolve(s); }
-      });
-    });
-  };
   const press = async (key: KeyName): Promise<void> => {
     sim.keypad().press(key);
     await new Promise((r) => setTimeout(r, KEY_HOLD_MS));
@@ -79,58 +63,39 @@ describe('terminal: the keypad gone notice ends with the first key from it', fun
     await new Promise((r) => setTimeout(r, KEY_HOLD_MS));
   };
 
-  /**
-   * The notice row's turns seen while the clock runs ahead a turn at a time, until every one of
-   * `want` was seen (a real-time turn on the way may skip one; it comes round again).
-   */
-  async function turnsRead(state: string, want: readonly string[]): Promise<string[]> {
-    const seen = [noticeRow()];
-    for (let i = 0; i < 3 * want.length && !want.every((w) => seen.includes(w)); i++) {
-      const before = noticeRow();
-      aheadMs += NOTICE_TURN_MS;
-      const s = await until(`the notice's next turn after ${JSON.stringify(before)} (seen ${JSON.stringify(seen)})`, (x) => x.state === state && noticeRow(x) !== before, 4 * NOTICE_TURN_MS);
-      seen.push(noticeRow(s));
-    }
-    return seen;
-  }
 
   beforeEach(async () => {
     root = tempDir('poskbdgone-');
-    aheadMs = 0;
+    w.reset();
     sim = await createSimBoard({ battery: { percent: 80 } });
     raise = faultableKeypad(sim);
     app = TerminalApp.create({
       board: sim.board, journalDir: join(root, 'journal'), backupDir: join(root, 'backup'), host: { host: '127.0.0.1', port: 9 },
-      logger: silentLogger, scryptN: 1024, locale: 'en', clock: () => Date.now() + aheadMs,
+      logger: silentLogger, scryptN: 1024, locale: 'en', clock: w.clock,
     });
-    app.probe.onChange((raw) => { latest = raw as ProbeSnapshot; });
+    w.watch(app);
     await app.boot();
-    await until('the login screen', (s) => s.state === 'login');
+    await w.until('the login screen', (s) => s.state === 'login');
   });
   afterEach(async () => {
     await app.stop();
     await sim.close();
     removeDir(root);
-    latest = undefined;
   });
 
   it('keypadGoneShowsE-BRD-04ItsCauseAndFirstStepInTurnsUntilAKeyFromTheKeypadClearsIt', async () => {
-    assert.ok(!GONE_TURNS.includes(noticeRow()));
+    assert.ok(!GONE_TURNS.includes(w.noticeRow()));
     raise(new PosError('BRD_INPUT_GONE', 'keypad0: /dev/input/event0 gone (ENODEV: no such device); waiting for it to come back', { role: 'keypad0', path: '/dev/input/event0', reason: 'ENODEV' }));
-    await until('the E-BRD-04 notice', (s) => GONE_TURNS.includes(noticeRow(s)));
-    assert.equal(latest?.state, 'login', 'the notice rides on the screen the terminal was at');
+    await w.until('the E-BRD-04 notice', (s) => GONE_TURNS.includes(w.noticeRow(s)));
+    assert.equal(w.latest?.state, 'login', 'the notice rides on the screen the terminal was at');
     // The code, the cause and the first step, in turns (it was the bare code).
-    const seen = await turnsRead('login', GONE_TURNS);
+    const seen = await w.turnsRead('login', GONE_TURNS);
     for (const w of GONE_TURNS) assert.ok(seen.includes(w), `${JSON.stringify(w)} never shown: ${JSON.stringify(seen)}`);
     for (const r of seen) assert.ok(GONE_TURNS.includes(r), `${JSON.stringify(r)} is not a turn of the notice: ${JSON.stringify(seen)}`);
     await press('1');
-    await until('the notice cleared by the key', (s) => !GONE_TURNS.includes(noticeRow(s)));
-    assert.equal(latest?.state, 'login');
+    await w.until('the notice cleared by the key', (s) => !GONE_TURNS.includes(w.noticeRow(s)));
+    assert.equal(w.latest?.state, 'login');
     // Gone, not between two turns.
-    for (let turn = 0; turn < GONE_TURNS.length; turn++) {
-      aheadMs += NOTICE_TURN_MS;
-      await new Promise((r) => setTimeout(r, 2 * TICK_MS));
-      assert.ok(!GONE_TURNS.includes(noticeRow()), `the notice is over: ${JSON.stringify(latest?.screen.text)}`);
-    }
+    await w.assertNoNotice(GONE_TURNS);
   });
 });

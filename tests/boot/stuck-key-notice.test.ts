@@ -14,17 +14,16 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TICK_MS, TerminalApp, ProbeSnapshot } from '../../boot/terminal-app';
+import { TerminalApp } from '../../boot/terminal-app';
 import { boardFilePath } from '../../hal/board';
 import { createSimBoard, SimBoard } from '../../sim/board-sim';
 import { AcquirerSimulator } from '../../sim/host/simulator';
 import { silentLogger } from '../../common/log';
+import { NoticeWatch } from './notice-watch';
 import { removeDir, tempDir } from '../../storage/testing';
 import { tr } from '../../ui-lcd/strings';
-import { NOTICE_TURN_MS } from '../../ui-lcd/screen';
 import type { KeyName } from '../../hal/keypad';
 
-const WAIT_MS_MAX = 20_000;
 /** The board's stuckMs here (the schema's least). */
 const STUCK_MS = 2_000;
 /** Held this long past stuckMs: the driver's report is in (it is checked at every scan of a held key). */
@@ -47,27 +46,12 @@ function boardWithShortStuck(dir: string): string {
 
 describe('terminal: a stuck key is named on the screen and types no more', function () {
   this.timeout(90_000);
+  const w = new NoticeWatch();
   let root: string;
   let host: AcquirerSimulator;
   let sim: SimBoard;
   let app: TerminalApp;
-  let latest: ProbeSnapshot | undefined;
-  /** How far the terminal's clock runs ahead of the real one (the notice's turns move on with it). */
-  let aheadMs = 0;
 
-  const screenText = (): string => (latest?.screen.text ?? []).join('\n');
-  /** The notice's row on the panel (its last). */
-  const noticeRow = (s: ProbeSnapshot | undefined = latest): string => s?.screen.text[s.screen.text.length - 1] ?? '';
-  const until = (what: string, test: (s: ProbeSnapshot) => boolean, timeoutMs = WAIT_MS_MAX): Promise<ProbeSnapshot> => {
-    if (latest && test(latest)) return Promise.resolve(latest);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => { stop(); reject(new Error(`${what}: not reached; at ${latest?.state}, the screen shows:\n${screenText()}`)); }, timeoutMs);
-      const stop = app.probe.onChange((raw) => {
-        const s = raw as ProbeSnapshot;
-        if (test(s)) { clearTimeout(timer); stop(); resolve(s); }
-      });
-    });
-  };
   const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
   const press = async (key: KeyName): Promise<void> => {
     sim.keypad().press(key);
@@ -77,65 +61,36 @@ describe('terminal: a stuck key is named on the screen and types no more', funct
   };
   const type = async (keys: KeyName[]): Promise<void> => { for (const k of keys) await press(k); };
 
-  /**
-   * The notice row's turns seen while the clock runs ahead a turn at a time, until every one of
-   * `want` was seen (a real-time turn on the way may skip one; it comes round again).
-   */
-  async function turnsRead(state: string, want: readonly string[]): Promise<string[]> {
-    const seen = [noticeRow()];
-    for (let i = 0; i < 3 * want.length && !want.every((w) => seen.includes(w)); i++) {
-      const before = noticeRow();
-      aheadMs += NOTICE_TURN_MS;
-      const s = await until(`the notice's next turn after ${JSON.stringify(before)} (seen ${JSON.stringify(seen)})`, (x) => x.state === state && noticeRow(x) !== before, 4 * NOTICE_TURN_MS);
-      seen.push(noticeRow(s));
-    }
-    return seen;
-  }
 
-  /** Every turn of `want` seen, and nothing else on the notice row meanwhile. */
-  async function assertNoticeIs(state: string, want: readonly string[]): Promise<void> {
-    const seen = await turnsRead(state, want);
-    for (const w of want) assert.ok(seen.includes(w), `${JSON.stringify(w)} never shown: ${JSON.stringify(seen)}`);
-    for (const r of seen) assert.ok(want.includes(r), `${JSON.stringify(r)} is not a turn of the notice: ${JSON.stringify(seen)}`);
-  }
 
-  /** The notice is over: not on the row now, nor over the next turns. */
-  async function assertNoNotice(turns: readonly string[]): Promise<void> {
-    for (let turn = 0; turn < turns.length; turn++) {
-      assert.ok(!turns.includes(noticeRow()), `the notice is over: ${JSON.stringify(latest?.screen.text)}`);
-      aheadMs += NOTICE_TURN_MS;
-      await sleep(2 * TICK_MS);
-    }
-  }
 
   async function boot(o: { holdAtPowerOn?: KeyName } = {}): Promise<void> {
     sim = await createSimBoard({ board: boardWithShortStuck(root), battery: { percent: 80 }, ...(o.holdAtPowerOn ? { beforeBoot: (s: SimBoard) => s.keypad().press(o.holdAtPowerOn as KeyName) } : {}) });
     app = TerminalApp.create({
       board: sim.board, journalDir: join(root, 'journal'), backupDir: join(root, 'backup'), host: { host: '127.0.0.1', port: host.port },
-      logger: silentLogger, scryptN: 1024, locale: 'en', clock: () => Date.now() + aheadMs,
+      logger: silentLogger, scryptN: 1024, locale: 'en', clock: w.clock,
     });
-    app.probe.onChange((raw) => { latest = raw as ProbeSnapshot; });
+    w.watch(app);
     await app.boot();
-    await until('the login screen', (s) => s.state === 'login');
+    await w.until('the login screen', (s) => s.state === 'login');
   }
 
   async function signIn(): Promise<void> {
     await type(['0', '1', 'OK', '0', '0', '0', '0', 'OK']);
-    await until('idle', (s) => s.state === 'idle');
+    await w.until('idle', (s) => s.state === 'idle');
   }
 
   beforeEach(async () => {
     root = tempDir('posstuckkey-');
     host = new AcquirerSimulator({ clock: Date.now });
     await host.listen(0);
-    aheadMs = 0;
+    w.reset();
   });
   afterEach(async () => {
     await app?.stop();
     await sim?.close();
     await host.close();
     removeDir(root);
-    latest = undefined;
   });
 
   it('theNoticeNamesTheKeyInBothLanguages', () => {
@@ -150,43 +105,43 @@ describe('terminal: a stuck key is named on the screen and types no more', funct
     // CLEAR does nothing at idle: the screen stays idle, its notice row is the one to read.
     sim.keypad().press('CLEAR');
     await sleep(STUCK_MS / 2);
-    assert.doesNotMatch(screenText(), /stuck/, 'not stuck before stuckMs');
+    assert.doesNotMatch(w.screenText(), /stuck/, 'not stuck before stuckMs');
     const turns = stuckTurns('CLEAR');
-    await until('the stuck notice', (s) => s.state === 'idle' && turns.includes(noticeRow(s)));
+    await w.until('the stuck notice', (s) => s.state === 'idle' && turns.includes(w.noticeRow(s)));
     // Its code, the key named and the first step, in turns.
-    await assertNoticeIs('idle', turns);
+    await w.assertNoticeIs('idle', turns);
     await press('DOWN');
-    await assertNoticeIs('idle', turns);
+    await w.assertNoticeIs('idle', turns);
     sim.keypad().release('CLEAR');
-    await until('the notice cleared by the release', (s) => s.state === 'idle' && !turns.includes(noticeRow(s)));
-    await assertNoNotice(turns);
+    await w.until('the notice cleared by the release', (s) => s.state === 'idle' && !turns.includes(w.noticeRow(s)));
+    await w.assertNoNotice(turns);
   });
 
   it('aDigitHeldPastStuckMsTypesOnceAtItsPressAndNeitherItsHoldNorItsReleaseTypesAgain', async () => {
     await boot();
     await signIn();
     sim.keypad().press('5');
-    await until('the sale started by the press', (s) => s.state === 'sale.amount' && s.screen.text.join('\n').includes('0.05'));
+    await w.until('the sale started by the press', (s) => s.state === 'sale.amount' && s.screen.text.join('\n').includes('0.05'));
     await sleep(PAST_STUCK_MS + 500);
-    assert.equal(latest?.state, 'sale.amount');
-    assert.match(screenText(), /0\.05/);
-    assert.doesNotMatch(screenText(), /0\.55|5\.55/, 'no repeat while held');
+    assert.equal(w.latest?.state, 'sale.amount');
+    assert.match(w.screenText(), /0\.05/);
+    assert.doesNotMatch(w.screenText(), /0\.55|5\.55/, 'no repeat while held');
     sim.keypad().release('5');
     await sleep(300);
-    assert.match(screenText(), /0\.05/);
-    assert.doesNotMatch(screenText(), /0\.55/, 'nothing typed at the release');
+    assert.match(w.screenText(), /0\.05/);
+    assert.doesNotMatch(w.screenText(), /0\.55/, 'nothing typed at the release');
     await press('CANCEL');
-    await until('idle without a stuck notice', (s) => s.state === 'idle' && !stuckTurns('5').includes(noticeRow(s)));
-    await assertNoNotice(stuckTurns('5'));
+    await w.until('idle without a stuck notice', (s) => s.state === 'idle' && !stuckTurns('5').includes(w.noticeRow(s)));
+    await w.assertNoNotice(stuckTurns('5'));
   });
 
   it('aKeyHeldAtPowerOnIsNamedTypesNothingAndItsReleaseEndsTheNotice', async () => {
     await boot({ holdAtPowerOn: '5' });
     // The key named (not the self-test's "Key stuck"), with the code and the first step.
-    await assertNoticeIs('login', stuckTurns('5'));
+    await w.assertNoticeIs('login', stuckTurns('5'));
     sim.keypad().release('5');
-    await until('the notice cleared', (x) => x.state === 'login' && !stuckTurns('5').includes(noticeRow(x)));
-    await assertNoNotice(stuckTurns('5'));
+    await w.until('the notice cleared', (x) => x.state === 'login' && !stuckTurns('5').includes(w.noticeRow(x)));
+    await w.assertNoNotice(stuckTurns('5'));
     // Nothing was typed: the operator number is still empty, so a login from scratch works.
     await signIn();
   });
