@@ -163,6 +163,11 @@ export interface TerminalAppOptions {
   readonly host: { readonly host: string; readonly port: number };
   readonly logger: Logger;
   readonly clock?: () => number;
+  /**
+   * Tests only: the main loop's period (default TICK_MS). The notice tests run the terminal's clock
+   * ahead a turn at a time and wait for the tick to redraw each turn.
+   */
+  readonly tickMs?: number;
   readonly locale?: Locale;
   readonly merchantName?: Txt;
   /** Default: a key file beside the journal directory (simulator-grade; a device uses its secure element). */
@@ -510,7 +515,7 @@ export class TerminalApp {
       error: (e: unknown) => this.o.logger.error({ err: e }, 'state machine failed'),
     });
     actor.start();
-    this.timers.push(setInterval(() => this.tick(), TICK_MS));
+    this.timers.push(setInterval(() => this.tick(), this.o.tickMs ?? TICK_MS));
   }
 
   private statusLedOn: boolean | undefined;
@@ -1327,7 +1332,7 @@ export class TerminalApp {
     if (!state) return { ok: false, status: 'machine not running', booting: true };
     const booting = state.value === 'boot';
     if (state.status === 'error') return { ok: false, status: 'state machine failed', booting };
-    if (age > TICK_MS * 10) return { ok: false, status: `main loop late by ${age} ms`, booting };
+    if (age > (this.o.tickMs ?? TICK_MS) * 10) return { ok: false, status: `main loop late by ${age} ms`, booting };
     return { ok: true, status: viewOf(state).state, booting };
   }
 

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { TerminalApp } from '../../boot/terminal-app';
 import { createSimBoard, SimBoard } from '../../sim/board-sim';
 import { silentLogger } from '../../common/log';
-import { NoticeWatch } from './notice-watch';
+import { NOTICE_TEST_TICK_MS, NoticeWatch } from './notice-watch';
 import { PosError } from '../../common/errors';
 import { removeDir, tempDir } from '../../storage/testing';
 import type { KeyName, Keypad } from '../../hal/keypad';
@@ -71,7 +71,7 @@ describe('terminal: the keypad gone notice ends with the first key from it', fun
     raise = faultableKeypad(sim);
     app = TerminalApp.create({
       board: sim.board, journalDir: join(root, 'journal'), backupDir: join(root, 'backup'), host: { host: '127.0.0.1', port: 9 },
-      logger: silentLogger, scryptN: 1024, locale: 'en', clock: w.clock,
+      logger: silentLogger, scryptN: 1024, locale: 'en', clock: w.clock, tickMs: NOTICE_TEST_TICK_MS,
     });
     w.watch(app);
     await app.boot();

@@ -2,14 +2,18 @@
  * What the in-process terminal tests of the idle and login notices share (tests/boot/*-notice.test.ts):
  * the terminal's last probe snapshot, a wait for a state, and the notice row read turn by turn while
  * the terminal's clock is run ahead (a notice too long for its row shows its parts in turns of
- * NOTICE_TURN_MS of that clock: boot/terminal-app.ts withNoticeTurn; the tick redraws, TICK_MS).
+ * NOTICE_TURN_MS of that clock: boot/terminal-app.ts withNoticeTurn; the tick redraws: the tests
+ * give the terminal NOTICE_TEST_TICK_MS for it).
  */
 import { strict as assert } from 'node:assert';
-import { TICK_MS, TerminalApp, ProbeSnapshot } from '../../boot/terminal-app';
+import { TerminalApp, ProbeSnapshot } from '../../boot/terminal-app';
 import { NOTICE_TURN_MS } from '../../ui-lcd/screen';
 
 /** Longest wait for a state the test expects. */
 export const WAIT_MS_MAX = 20_000;
+
+/** The terminal's tick in these tests (TerminalApp's tickMs): each turn read waits for one redraw. */
+export const NOTICE_TEST_TICK_MS = 50;
 
 export class NoticeWatch {
   /** The terminal's last probe snapshot. */
@@ -85,7 +89,7 @@ export class NoticeWatch {
     over();
     for (let turn = 0; turn < turnsAhead; turn++) {
       this.aheadMs += NOTICE_TURN_MS;
-      await new Promise((r) => setTimeout(r, 2 * TICK_MS));
+      await new Promise((r) => setTimeout(r, 2 * NOTICE_TEST_TICK_MS));
       over();
     }
   }

@@ -13,7 +13,7 @@ import { strict as assert } from 'node:assert';
 import { join } from 'node:path';
 import { TerminalApp } from '../../boot/terminal-app';
 import { silentLogger } from '../../common/log';
-import { NoticeWatch } from './notice-watch';
+import { NOTICE_TEST_TICK_MS, NoticeWatch } from './notice-watch';
 import type { KeyName } from '../../hal/keypad';
 import { createSimBoard, SimBoard } from '../../sim/board-sim';
 import { AcquirerSimulator } from '../../sim/host/simulator';
@@ -36,7 +36,7 @@ describe('terminal: the card reader\'s notice, read whole in turns', function ()
     sim = await createSimBoard({ battery: { percent: 80 }, ...(o.readerSilent ? { beforeBoot: (s: SimBoard) => s.reader().goSilent() } : {}) });
     app = TerminalApp.create({
       board: sim.board, journalDir: join(root, 'journal'), backupDir: join(root, 'backup'), host: { host: '127.0.0.1', port: host.port },
-      logger: silentLogger, scryptN: 1024, locale: 'en', clock: w.clock,
+      logger: silentLogger, scryptN: 1024, locale: 'en', clock: w.clock, tickMs: NOTICE_TEST_TICK_MS,
     });
     w.watch(app);
     await app.boot();

@@ -14,7 +14,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TerminalApp, ProbeSnapshot } from '../../boot/terminal-app';
 import { silentLogger } from '../../common/log';
-import { NoticeWatch } from './notice-watch';
+import { NOTICE_TEST_TICK_MS, NoticeWatch } from './notice-watch';
 import { boardFilePath } from '../../hal/board';
 import type { KeyName } from '../../hal/keypad';
 import { createSimBoard, SimBoard } from '../../sim/board-sim';
@@ -59,7 +59,7 @@ describe('terminal: the boot self-test\'s faults read whole in turns', function 
     sim = await createSimBoard({ battery: { percent: 80 }, beforeBoot, ...(board !== undefined ? { board } : {}) });
     app = TerminalApp.create({
       board: sim.board, journalDir: join(root, 'journal'), backupDir: join(root, 'backup'), host: { host: '127.0.0.1', port: host.port },
-      logger: silentLogger, scryptN: 1024, locale: 'en', clock: w.clock,
+      logger: silentLogger, scryptN: 1024, locale: 'en', clock: w.clock, tickMs: NOTICE_TEST_TICK_MS,
     });
     w.watch(app);
     await app.boot();

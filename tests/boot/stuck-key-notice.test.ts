@@ -19,7 +19,7 @@ import { boardFilePath } from '../../hal/board';
 import { createSimBoard, SimBoard } from '../../sim/board-sim';
 import { AcquirerSimulator } from '../../sim/host/simulator';
 import { silentLogger } from '../../common/log';
-import { NoticeWatch } from './notice-watch';
+import { NOTICE_TEST_TICK_MS, NoticeWatch } from './notice-watch';
 import { removeDir, tempDir } from '../../storage/testing';
 import { tr } from '../../ui-lcd/strings';
 import type { KeyName } from '../../hal/keypad';
@@ -68,7 +68,7 @@ describe('terminal: a stuck key is named on the screen and types no more', funct
     sim = await createSimBoard({ board: boardWithShortStuck(root), battery: { percent: 80 }, ...(o.holdAtPowerOn ? { beforeBoot: (s: SimBoard) => s.keypad().press(o.holdAtPowerOn as KeyName) } : {}) });
     app = TerminalApp.create({
       board: sim.board, journalDir: join(root, 'journal'), backupDir: join(root, 'backup'), host: { host: '127.0.0.1', port: host.port },
-      logger: silentLogger, scryptN: 1024, locale: 'en', clock: w.clock,
+      logger: silentLogger, scryptN: 1024, locale: 'en', clock: w.clock, tickMs: NOTICE_TEST_TICK_MS,
     });
     w.watch(app);
     await app.boot();
