@@ -1332,7 +1332,7 @@ export class TerminalApp {
     if (!state) return { ok: false, status: 'machine not running', booting: true };
     const booting = state.value === 'boot';
     if (state.status === 'error') return { ok: false, status: 'state machine failed', booting };
-    if (age > (this.o.tickMs ?? TICK_MS) * 10) return { ok: false, status: `main loop late by ${age} ms`, booting };
+    if (age > TICK_MS * 10) return { ok: false, status: `main loop late by ${age} ms`, booting };
     return { ok: true, status: viewOf(state).state, booting };
   }
 
