@@ -6,8 +6,8 @@
  *   write-ahead log `journal.wal` (one pwrite) and flushed (one fdatasync; storage/wal.ts,
  *   JOURNAL_FORMAT.md "Write-ahead log"). Appends issued in the same synchronous run of code
  *   (before the next microtask) share one commit and one flush (group commit). The records reach
- *   LMDB at a checkpoint (fully synced LMDB transactions of at most CHECKPOINT_TXN_BYTES_MAX:
- *   each one's data pages fdatasync'ed, then its meta page written O_DSYNC; then the log's
+ *   LMDB at a checkpoint (LMDB transactions of at most CHECKPOINT_TXN_BYTES_MAX: each one's
+ *   data pages fdatasync'ed, then its meta page written, O_DSYNC for the last; then the log's
  *   header): when the log is full, at `checkpoint()`,
  *   `flush()`, a clean `close()`, and at open after a replay. Until then they are served from
  *   memory (the tail, bounded by the log's size). A journal being created, and a commit larger
@@ -77,8 +77,8 @@ export const SOFTWARE_VERSION = '0.1.0';
 /** Pages one commit may add beyond the last page in use (copy-on-write of a B-tree path). */
 const COMMIT_PAGES_MARGIN = 16;
 /**
- * Bytes of records one LMDB transaction of a checkpoint takes; a larger tail goes in several, each
- * fully synced (2 flush barriers). Why: LMDB keeps a write transaction's dirty pages on its own
+ * Bytes of records one LMDB transaction of a checkpoint takes; a larger tail goes in several (one
+ * flush barrier each, two for the last: lmdbCommit). Why: LMDB keeps a write transaction's dirty pages on its own
  * free list after the commit, for the next one, and gives them back to malloc only when the
  * environment closes, so the largest transaction sets what the process keeps all day. Measured
  * alone (226-byte records, the unit's allocator, malloc_trim after each): 4,096 records in one
@@ -86,7 +86,7 @@ const COMMIT_PAGES_MARGIN = 16;
  * rounds of 1,500 records and a checkpoint (a half day's settlement), anonymous growth, 3 runs
  * each: 256 KiB +0.93-0.98 MB, 128 KiB +0.75-0.81, 64 KiB +0.68-0.74, 32 KiB +0.71-0.74: 64 KiB is
  * where it stops paying. Its cost: a full log (1 MiB) checkpoints in ~16 transactions instead of
- * 4, 24 more flush barriers and ~12 KiB more written per extra transaction (its meta page and
+ * 4, 12 more flush barriers (24 before the meta pages but the last were written unsynced) and ~12 KiB more written per extra transaction (its meta page and
  * B-tree path), once per ~1,500 sales; bench:journal's batched phase, 5 runs each alternating:
  * 0.66-0.82x SQLite against 0.74-0.83x at 256 KiB (within the noise). A cut between them leaves
  * LMDB ahead of the log's header, which the log's reader takes as it takes a cut before the
@@ -104,6 +104,13 @@ const NODE_OVERHEAD_BYTES = 16;
 const COMMIT_CAUSE_WAIT_MS_MAX = 1_000;
 /** lmdb-js put options: MDB_APPEND (lmdbCommit). */
 const LMDB_APPEND = { append: true } as const;
+/** lmdb-js's transactionSync flags: abortable, committed before it returns (its default, 3). */
+const TXN_FULLY_SYNCED = 3;
+/**
+ * The same with LMDB's MDB_NOMETASYNC for this transaction (mdb.c honours it per transaction): one
+ * flush barrier instead of two. Only for a checkpoint's transactions before its last (lmdbCommit).
+ */
+const TXN_META_UNSYNCED = TXN_FULLY_SYNCED | 0x40000;
 
 export type JournalState = 'ok' | 'damaged' | 'failed' | 'closed';
 
@@ -586,8 +593,14 @@ export class Journal {
     return first === undefined ? undefined : this.tail[seq - first]?.stored;
   }
 
-  /** One fully synced LMDB transaction of these records. */
-  private lmdbCommit(entries: ReadonlyArray<WalEntry>): void {
+  /**
+   * One LMDB transaction of these records, its data pages flushed before its meta page is written.
+   * `metaSync` false (a checkpoint's transactions but its last): the meta page is written without
+   * O_DSYNC and reaches the disk with the next transaction's flush (MDB_NOMETASYNC); a cut before
+   * that leaves LMDB at the previous transaction, still whole, and the log, not yet started over,
+   * holds every record LMDB may lack.
+   */
+  private lmdbCommit(entries: ReadonlyArray<WalEntry>, metaSync = true): void {
     try {
       // MDB_APPEND: seqs only grow, so each record goes at the end of the tree without a search
       // (issue 14 goal 5). A seq at or below LMDB's last is refused by LMDB, which lmdb-js reports
@@ -598,7 +611,7 @@ export class Journal {
           const written = this.db.putSync(e.seq, e.stored, LMDB_APPEND) as unknown as boolean;
           if (!written) invariant(false, 'LMDB refused a record at or below its last seq', { seq: e.seq });
         }
-      });
+      }, metaSync ? TXN_FULLY_SYNCED : TXN_META_UNSYNCED);
     } finally {
       this.lmdbFiguresCache = undefined;
     }
@@ -615,7 +628,7 @@ export class Journal {
     if (this.tail.length === 0) return;
     while (this.tail.length > 0) {
       const chunk = leadingChunk(this.tail, CHECKPOINT_TXN_BYTES_MAX);
-      this.lmdbCommit(chunk);
+      this.lmdbCommit(chunk, chunk.length === this.tail.length);
       this.tail = this.tail.slice(chunk.length);
       this.tailBytes -= bytesOf(chunk);
     }

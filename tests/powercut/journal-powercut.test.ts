@@ -12,11 +12,18 @@ import { strict as assert } from 'node:assert';
 import { needTool } from '../support/tools';
 import {
   recordRun, checkCrashStates, mixedCrashPoints,
-  type PowerCutRun, type CheckSummary, type StateResult, type CrashPoint,
+  type PowerCutRun, type CheckSummary, type StateResult, type CrashPoint, type TraceEvent, type WriteEvent,
 } from './index';
 
 const CHECKER = { script: 'tests/powercut/check-journal.ts' };
 const REQUEST = { identity: 'POWERCUT-0001', payloadBytes: 64 };
+
+/** LMDB's two meta pages are its file's first two pages (4 KiB each here); a commit ends with a write to one. */
+const LMDB_META_BYTES_END = 2 * 4096;
+
+function isMetaWrite(e: TraceEvent): e is WriteEvent {
+  return e.kind === 'write' && e.path.endsWith('/data.mdb') && e.offset < LMDB_META_BYTES_END;
+}
 
 function workload(count: number, ...flags: string[]) {
   return { script: 'tests/powercut/workload-journal.ts', args: ['{dir}', String(count), '--payload-bytes=64', '--identity=POWERCUT-0001', ...flags] };
@@ -144,8 +151,8 @@ describe('powercut: the journal under simulated power cuts', function () {
   it('cutBetweenCheckpointAndHeaderLosesNothing', async function () {
     this.timeout(300_000);
     const run = await record({ workload: workload(16, '--checkpoint-every=4') });
-    // The checkpoints' LMDB commits (the O_DSYNC meta page) and the header write after each.
-    const metaWrites = run.events.filter((e) => e.kind === 'write' && e.sync && e.path.endsWith('/data.mdb')).map((e) => e.index);
+    // The checkpoints' LMDB commits (the meta page) and the header write after each.
+    const metaWrites = run.events.filter(isMetaWrite).map((e) => e.index);
     const headerWrites = run.events.filter((e) => e.kind === 'write' && e.path.endsWith('/journal.wal') && e.offset === 0).map((e) => e.index);
     const between = metaWrites.filter((m) => headerWrites.some((h) => h > m)).map((m) => ({ from: m + 1, to: headerWrites.find((h) => h > m) ?? m }));
     assert.ok(between.length >= 4, `checkpoints seen: ${between.length}`);
@@ -159,17 +166,22 @@ describe('powercut: the journal under simulated power cuts', function () {
   it('cutInsideACheckpointOfSeveralLmdbTransactionsLosesNothing', async function () {
     this.timeout(300_000);
     // 60 records of 6,000 bytes between checkpoints: a tail of ~360 KB, more than
-    // CHECKPOINT_TXN_BYTES_MAX (64 KiB), goes into LMDB in several fully synced transactions before
-    // the log's header says so. Cut after the first (LMDB ahead of the header mid-commit) and
-    // anywhere in the ones after it.
+    // CHECKPOINT_TXN_BYTES_MAX (64 KiB), goes into LMDB in several transactions before the log's
+    // header says so, each one's data flushed before its meta page is written; the meta pages of
+    // all but the last written without O_DSYNC (flushed by the next transaction's fdatasync). Cut
+    // after the first (LMDB ahead of the header mid-commit) and anywhere in the ones after it.
     const big = { ...REQUEST, payloadBytes: 6000 };
     const run = await record({ workload: { ...workload(120), args: ['{dir}', '120', '--payload-bytes=6000', '--identity=POWERCUT-0001', '--window=8', '--checkpoint-every=60'] } });
-    const metaWrites = run.events.filter((e) => e.kind === 'write' && e.sync && e.path.endsWith('/data.mdb')).map((e) => e.index);
+    const metaEvents = run.events.filter(isMetaWrite);
+    const metaWrites = metaEvents.map((e) => e.index);
     const headerWrites = run.events.filter((e) => e.kind === 'write' && e.path.endsWith('/journal.wal') && e.offset === 0).map((e) => e.index);
     // The first header write is the log's creation, after the journal's own (not a checkpoint).
     const checkpoints = headerWrites.map((h, i) => ({ header: h, metas: metaWrites.filter((m) => m < h && m > (headerWrites[i - 1] ?? -1)) })).slice(1);
     const split = checkpoints.filter((c) => c.metas.length >= 2);
     assert.ok(split.length >= 2, `checkpoints in several LMDB transactions: ${split.length} (meta writes per checkpoint: ${checkpoints.map((c) => c.metas.length).join(', ')})`);
+    // One flush barrier per transaction but the last: only a checkpoint's last meta page is O_DSYNC.
+    const syncOf = (index: number): boolean => metaEvents.find((e) => e.index === index)?.sync === true;
+    for (const c of split) assert.deepEqual(c.metas.map(syncOf), c.metas.map((_, i) => i === c.metas.length - 1), `O_DSYNC meta writes of a checkpoint: ${c.metas.map(syncOf).join(', ')}`);
     const points = split.flatMap(({ metas, header }) => Array.from({ length: header - metas[0] + 1 }, (_, i) => metas[0] + i))
       .flatMap((index) => [{ index, mode: 'drop' as const }, { index, mode: 'torn' as const, seed: 1700 + index }]);
     const summary = await checkCrashStates(run, points, { checker: CHECKER, request: big });
