@@ -70,35 +70,39 @@ describe('journal: open = verify, decision table', () => {
     await k.close();
   });
 
-  it('tornTailWithBadHeaderIsCutAndLogged', async () => {
+  // LMDB never holds a torn record (copy-on-write, data flushed before the meta page, opened at
+  // the last flushed snapshot): a bad last record there changed after it was acknowledged. It is
+  // damage like any other, never cut (only the write-ahead log's last commit can be torn:
+  // journal-wal.test.ts).
+  async function expectLastRecordDamaged(dir: string, seq: number, reason?: RegExp): Promise<void> {
+    const before = await readStored(dir, seq);
+    const j = await Journal.open({ dir, identity: ID });
+    assert.equal(j.state, 'damaged');
+    assert.equal(j.openReport.tornTail, undefined);
+    assert.equal(j.damage?.seq, seq);
+    if (reason) assert.match(j.damage?.reason ?? '', reason);
+    assert.equal(j.lastSeq, seq - 1, 'the records before it stay readable');
+    await rejects(j.append('test', {}), 'E-STO-05');
+    await j.close();
+    assert.deepEqual(await readStored(dir, seq), before, 'the bad record is left as it was, not cut');
+  }
+
+  it('aBadHeaderInLmdbsLastRecordIsDamageNotATornTail', async () => {
     const { dir } = track(await journalWith(10));
     await flipByte(dir, 10, 12);
-    const j = await Journal.open({ dir, identity: ID });
-    assert.equal(j.state, 'ok');
-    assert.equal(j.openReport.tornTail?.seq, 10);
-    assert.equal(j.lastSeq, 10, 'the cut is recorded as a recovery record in its place');
-    assert.equal(j.get(10)?.type, RecordType.recovery);
-    assert.equal(j.get(10)?.payload.action, 'tail-cut');
-    await j.close();
+    await expectLastRecordDamaged(dir, 10);
   });
 
-  it('tornTailWithShrunkBodyIsCut', async () => {
+  it('aShrunkLastRecordInLmdbIsDamageNotATornTail', async () => {
     const { dir } = track(await journalWith(10));
     await shrinkRecord(dir, 10, 3);
-    const j = await Journal.open({ dir, identity: ID });
-    assert.equal(j.state, 'ok');
-    assert.equal(j.openReport.tornTail?.seq, 10);
-    assert.match(j.openReport.tornTail?.reason ?? '', /header says/);
-    await j.close();
+    await expectLastRecordDamaged(dir, 10, /header says/);
   });
 
-  it('tornTailWithBadPayloadChecksumIsCut', async () => {
+  it('aBadPayloadChecksumInLmdbsLastRecordIsDamageNotATornTail', async () => {
     const { dir } = track(await journalWith(10));
     await flipByte(dir, 10, HEADER_BYTES + 2);
-    const j = await Journal.open({ dir, identity: ID });
-    assert.equal(j.openReport.tornTail?.reason, 'payload checksum mismatch');
-    assert.equal(j.state, 'ok');
-    await j.close();
+    await expectLastRecordDamaged(dir, 10, /^payload checksum mismatch$/);
   });
 
   it('badHeaderInTheMiddleIsDamageNamingItsSeq', async () => {
@@ -178,14 +182,11 @@ describe('journal: open = verify, decision table', () => {
     await j.close();
   });
 
-  it('recordStoredUnderTheWrongKeyAtTheTailIsCut', async () => {
+  it('aRecordStoredUnderTheWrongKeyAtTheTailIsDamage', async () => {
     const { dir } = track(await journalWith(6));
     const r5 = (await readStored(dir, 5))!;
     await writeStored(dir, 6, r5);
-    const j = await Journal.open({ dir, identity: ID });
-    assert.equal(j.openReport.tornTail?.seq, 6);
-    assert.equal(j.state, 'ok');
-    await j.close();
+    await expectLastRecordDamaged(dir, 6, /header says seq 5/);
   });
 
   it('journalOfAnotherTerminalIsRefusedByName', async () => {
@@ -200,14 +201,15 @@ describe('journal: open = verify, decision table', () => {
     assert.match(e.message, /provision/);
   });
 
-  it('readOnlyOpenReportsTornTailWithoutCuttingIt', async () => {
+  it('aReadOnlyOpenReportsABadLastRecordAsDamageAndLeavesIt', async () => {
     const { dir } = track(await journalWith(5));
     await flipByte(dir, 5, 30);
     const j = await Journal.open({ dir, identity: ID, readOnly: true });
-    assert.equal(j.openReport.tornTail?.seq, 5);
-    await rejects(j.append('test', {}), 'E-STO-04');
+    assert.equal(j.openReport.tornTail, undefined);
+    assert.equal(j.damage?.seq, 5);
+    await rejects(j.append('test', {}), 'E-STO-05'); // damaged is said before read-only
     await j.close();
-    assert.ok(await readStored(dir, 5), 'the torn record is still there');
+    assert.ok(await readStored(dir, 5), 'the bad record is still there');
   });
 });
 

@@ -279,11 +279,9 @@ export class Journal {
     }
     // Record 1 unreadable and no identity given: the journal exists but its chain cannot even
     // start. That is damage at record 1 (salvage --identity can still rebuild it), never "no
-    // journal here". A torn record 1 can only be cut and written again by an opener that knows
-    // the identity, so without one it is damage too (read-only openers still report it as torn).
-    const unknownIdentity = identity === undefined;
-    const asDamaged = unknownIdentity && !(options.readOnly && report.tornTail)
-      ? { ...report, tornTail: undefined, damage: report.damage ?? report.tornTail ?? { seq: 1, reason: 'record 1 (journal-created) cannot be read' } }
+    // journal here" (the verifier says so already: LMDB's records are never a torn tail).
+    const asDamaged = identity === undefined
+      ? { ...report, damage: report.damage ?? { seq: 1, reason: 'record 1 (journal-created) cannot be read' } }
       : report;
     const logged = identity !== undefined && !asDamaged.damage
       ? withWal(db, options.dir, asDamaged, identity, options.readOnly === true, options.clock ?? Date.now, log, options.writeAheadLog !== false)
@@ -671,11 +669,9 @@ export class Journal {
 
   private async cutTornTail(torn: Damage): Promise<void> {
     this.log.warn({ dir: this.dir, seq: torn.seq, reason: torn.reason }, 'journal: torn last record cut');
-    // A torn commit of the log never reached LMDB: only LMDB's own torn record is removed.
-    if (this.db.getBinary(torn.seq) !== undefined) {
-      this.lmdbFiguresCache = undefined;
-      await this.durable(this.db.remove(torn.seq).finally(() => { this.lmdbFiguresCache = undefined; }), 0);
-    }
+    // Only the log's last commit is ever torn (storage/verify.ts stop), and it never reached LMDB:
+    // nothing to remove, the recovery record takes its seq.
+    invariant(this.db.getBinary(torn.seq) === undefined, 'a torn tail is in LMDB', { seq: torn.seq });
     await this.append('recovery', { action: 'tail-cut', seq: torn.seq, reason: torn.reason }, { reserve: true });
   }
 

@@ -4,10 +4,8 @@
  *
  *   header | body | chain | last? | decision
  *   ok     | ok   | ok    | any   | keep
- *   bad    |  -   |  -    | yes   | cut the torn tail
- *   bad    |  -   |  -    | no    | stop: damaged at this seq
- *   ok     | bad  |  -    | yes   | cut the torn tail
- *   ok     | bad  |  -    | no    | stop: damaged at this seq
+ *   bad    |  -   |  -    | any   | stop: damaged at this seq (LMDB is never torn by a cut: stop)
+ *   ok     | bad  |  -    | any   | stop: damaged at this seq
  *   ok     | ok   | bad   | any   | stop: damaged (a tear never leaves valid CRCs with a wrong link)
  *   unknown version       | any   | stop: damaged (newer software)
  *   gap in keys           |       | stop: damaged at the first missing seq
@@ -42,7 +40,10 @@ export interface VerifyReport {
   readonly goodCount: number;
   readonly lastGoodSeq: number;
   readonly lastGoodDigest: Buffer;
-  /** The torn last record to cut, when the only fault is there. */
+  /**
+   * The torn last commit of the write-ahead log to cut (storage/journal.ts withWal): never set by
+   * the verifier itself, whose stores are never torn by a cut (ChainWalk.stop).
+   */
   readonly tornTail?: Damage;
   /** The first damaged record; records from here on are not trusted. */
   readonly damage?: Damage;
@@ -146,7 +147,7 @@ export class ChainWalk {
 
   /** Checks the record stored under `key`; a report when the walk stops here, else undefined. */
   step(key: number, stored: Buffer): SegmentReport | undefined {
-    if (key !== this.expected) return this.stop({ seq: this.expected, reason: `record ${this.expected} missing (next stored is ${key})` }, false);
+    if (key !== this.expected) return this.stop({ seq: this.expected, reason: `record ${this.expected} missing (next stored is ${key})` });
     if (key === 1) {
       const fault = this.startChain(stored);
       if (fault) return fault;
@@ -181,13 +182,13 @@ export class ChainWalk {
     // frameValid makes exactly checkFrame's checks without allocating; checkFrame names the fault.
     if (!frameOk) {
       const frame = checkFrame(stored);
-      if ('fault' in frame) return this.stop({ seq: key, reason: frame.fault.reason }, frame.fault.part !== 'version');
+      if ('fault' in frame) return this.stop({ seq: key, reason: frame.fault.reason });
     }
     const seq = u32(stored, 12); // the high word of the u64 seq is 0 (checked above)
-    if (seq !== key) return this.stop({ seq: key, reason: `stored under key ${key} but header says seq ${seq}` }, true);
+    if (seq !== key) return this.stop({ seq: key, reason: `stored under key ${key} but header says seq ${seq}` });
     if (!digestAtEquals(stored, PREV_DIGEST_AT, this.prevLatin1)) {
       const reason = key === 1 ? 'record 1 does not start this identity\'s chain' : `chain broken: record ${key} does not follow record ${key - 1}`;
-      return this.stop({ seq: key, reason, foreign: key === 1 }, false);
+      return this.stop({ seq: key, reason, foreign: key === 1 });
     }
     this.prevLatin1 = recordDigestLatin1(stored);
     this.prevStale = true;
@@ -216,9 +217,9 @@ export class ChainWalk {
   private startChain(stored: Buffer): SegmentReport | undefined {
     const found = identityOfFirst({ key: 1, stored });
     this.identity = this.identity ?? found;
-    if (this.identity === undefined) return this.stop({ seq: 1, reason: 'record 1 is not a readable journal-created record' }, true);
+    if (this.identity === undefined) return this.stop({ seq: 1, reason: 'record 1 is not a readable journal-created record' });
     if (found !== undefined && found !== this.identity) {
-      return this.stop({ seq: 1, reason: `journal belongs to "${found}", not "${this.identity}"`, foreign: true }, false);
+      return this.stop({ seq: 1, reason: `journal belongs to "${found}", not "${this.identity}"`, foreign: true });
     }
     this.prev = genesisDigest(this.identity);
     this.prevLatin1 = this.prev.toString('latin1');
@@ -227,9 +228,16 @@ export class ChainWalk {
     return undefined;
   }
 
-  /** Stops at `fault`: a torn tail when it may be one (`tearable`) and is at the last key, else damage. */
-  private stop(fault: Damage, tearable: boolean): SegmentReport {
-    return this.done(tearable && fault.seq === this.lastKey ? { tornTail: fault } : { damage: fault });
+  /**
+   * Stops at `fault`: damage, wherever it is. The stores walked here are never torn by a cut:
+   * LMDB writes a transaction's records into pages no durable meta page refers to, flushes them,
+   * then writes the meta page (copy-on-write; the journal opens the last flushed snapshot,
+   * safeRestore), and a backup body is renamed into place only once flushed. So a bad record,
+   * the last one too, changed after it was acknowledged: cutting it would drop an acknowledged
+   * record unseen. Only the write-ahead log has a torn tail (storage/wal.ts).
+   */
+  private stop(fault: Damage): SegmentReport {
+    return this.done({ damage: fault });
   }
 
   private done(fault: Pick<SegmentReport, 'damage' | 'tornTail'>): SegmentReport {

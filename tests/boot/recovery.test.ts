@@ -5,13 +5,13 @@
  * directory with the chain verified.
  */
 import { strict as assert } from 'node:assert';
-import { existsSync, mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, Server, AddressInfo } from 'node:net';
 import { basename, join } from 'node:path';
 import { Journal } from '../../storage/journal';
-import { tempDir, removeDir, flipByte, shrinkRecord } from '../../storage/testing';
+import { tempDir, removeDir, flipByte } from '../../storage/testing';
 import { flipLogBit, lastCommitOf } from '../../storage/testing-wal';
-import { WAL_COMMIT_HEADER_BYTES } from '../../storage/wal';
+import { WAL_COMMIT_HEADER_BYTES, walPath } from '../../storage/wal';
 import { verifyInChild } from '../../storage/verify-child';
 import { RecordType } from '../../storage/record';
 import { openTerminal } from '../../runtime/terminal';
@@ -132,10 +132,14 @@ describe('boot/recovery: the recovery menu actions', function () {
   it('verifiesAndRepairsATornTailByANormalOpen', async () => {
     const rc = recovery();
     await rc.close();
+    // A commit torn by a cut: only the write-ahead log's last commit can be (LMDB's records never are).
     const j = await Journal.open({ dir: r.dir });
-    const last = j.lastSeq;
-    await j.close();
-    await shrinkRecord(r.dir, last, 5);
+    await j.append('test', { note: 'in flight at the cut' });
+    await j.close({ writeDeferred: false }); // a cut: the record is in journal.wal only
+    const last = lastCommitOf(r.dir);
+    const raw = readFileSync(walPath(r.dir));
+    raw.fill(0, last.offset + WAL_COMMIT_HEADER_BYTES + 40, last.offset + WAL_COMMIT_HEADER_BYTES + 60);
+    writeFileSync(walPath(r.dir), raw);
     const v = await rc.verifyJournal();
     assert.equal(v.ok, true);
     assert.match(v.lines.join('\n'), /torn last record/);

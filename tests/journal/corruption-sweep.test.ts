@@ -4,17 +4,15 @@
  *
  * (a) Record level, through the raw LMDB helpers of storage/testing.ts: one byte of each of the
  *     last RECORDS_SWEPT records is XORed with each of MASKS, at every byte offset. Per the
- *     decision table (storage/verify.ts): a fault in the last record is a torn tail, which a
- *     writable open cuts and replaces by a `recovery` record; a fault in any earlier record
- *     leaves the journal `damaged` at exactly that seq. Either way every record before it is
- *     readable, unchanged, and the chain verifies up to it (its digest is the one the writer
- *     acknowledged).
+ *     decision table (storage/verify.ts): a fault in any record, the last one too (LMDB is never
+ *     torn by a cut: only the write-ahead log has a torn tail), leaves the journal `damaged` at
+ *     exactly that seq, nothing cut. Every record before it is readable, unchanged, and the
+ *     chain verifies up to it (its digest is the one the writer acknowledged).
  * (b) File level: a byte XORed at random offsets of the raw data.mdb, and each page zeroed in
  *     turn. LMDB can crash on such files, so every state is verified in a child process
  *     (verifyInChild, all states in one batch; a crashed child is restarted for the rest).
  *     Every outcome is either intact (proved in-process: every record readable, the chain ends
- *     at the expected last seq and digest) or detected (torn tail at the last record, damaged,
- *     a typed error, or unopenable): never `ok` with fewer or different records. Salvage then
+ *     at the expected last seq and digest) or detected (damaged, a typed error, or unopenable): never `ok` with fewer or different records. Salvage then
  *     accounts for every record whose frame is still intact in a raw scan of the file.
  */
 import { strict as assert } from 'node:assert';
@@ -87,7 +85,7 @@ describe('journal corruption sweep', function () {
     const originals = new Map<number, Buffer>();
     for (let seq = COUNT - RECORDS_SWEPT + 1; seq <= COUNT; seq++) originals.set(seq, (await readStored(dir, seq))!);
 
-    const counts = { cases: 0, tornTailCut: 0, damaged: 0, header: 0, body: 0 };
+    const counts = { cases: 0, damaged: 0, header: 0, body: 0 };
     for (const [seq, original] of originals) {
       for (let offset = 0; offset < original.length; offset++) {
         for (const mask of MASKS) {
@@ -101,41 +99,25 @@ describe('journal corruption sweep', function () {
 
           const j = await Journal.open({ dir, identity: ID });
           try {
-            if (seq === COUNT) {
-              // Decision table: a bad header or body in the last record is a torn tail: cut and logged.
-              assert.equal(j.state, 'ok', what);
-              assert.equal(j.openReport.tornTail?.seq, COUNT, `${what}: torn tail named`);
-              assert.equal(j.openReport.damage, undefined, what);
-              assert.equal(j.openReport.lastGoodSeq, COUNT - 1, what);
-              assert.ok(j.openReport.lastGoodDigest.equals(b.digests[COUNT - 1]), `${what}: chain verified to ${COUNT - 1}`);
-              const cut = j.get(COUNT);
-              assert.equal(cut?.type, RecordType.recovery, `${what}: the cut is recorded`);
-              assert.equal(cut?.payload.action, 'tail-cut', what);
-              assert.equal(cut?.payload.seq, COUNT, what);
-              counts.tornTailCut++;
-            } else {
-              // Anywhere before the last record: damaged at exactly that seq, never dropped.
-              assert.equal(j.state, 'damaged', what);
-              assert.equal(j.damage?.seq, seq, `${what}: damage names the flipped record`);
-              assert.equal(j.openReport.tornTail, undefined, what);
-              assert.equal(j.lastSeq, seq - 1, what);
-              assert.ok(j.openReport.lastGoodDigest.equals(b.digests[seq - 1]), `${what}: chain verified to ${seq - 1}`);
-              await assert.rejects(j.append('test', {}), /E-STO-05/, `${what}: appends refused`);
-              counts.damaged++;
-            }
+            // Anywhere, the last record too: damaged at exactly that seq, never dropped.
+            assert.equal(j.state, 'damaged', what);
+            assert.equal(j.damage?.seq, seq, `${what}: damage names the flipped record`);
+            assert.equal(j.openReport.tornTail, undefined, what);
+            assert.equal(j.lastSeq, seq - 1, what);
+            assert.ok(j.openReport.lastGoodDigest.equals(b.digests[seq - 1]), `${what}: chain verified to ${seq - 1}`);
+            await assert.rejects(j.append('test', {}), /E-STO-05/, `${what}: appends refused`);
+            counts.damaged++;
             assertPrefixIntact(j, b, seq - 1, what);
           } finally {
             await j.close();
           }
-          if (seq !== COUNT) {
-            // Damage is never dropped: the flipped record and the ones after it are still stored.
-            for (let s = seq; s <= COUNT; s++) assert.ok(await readStored(dir, s), `${what}: record ${s} still stored`);
-          }
+          // Damage is never dropped: the flipped record and the ones after it are still stored.
+          for (let s = seq; s <= COUNT; s++) assert.ok(await readStored(dir, s), `${what}: record ${s} still stored`);
         }
       }
     }
-    assert.equal(counts.tornTailCut + counts.damaged, counts.cases, '100% detected');
-    process.stderr.write(`      record sweep: ${counts.cases} cases (last ${RECORDS_SWEPT} records x every byte x ${MASKS.length} masks; ${counts.header} header, ${counts.body} body), detected ${counts.cases}: torn-tail cut ${counts.tornTailCut}, damaged ${counts.damaged}\n`);
+    assert.equal(counts.damaged, counts.cases, '100% detected');
+    process.stderr.write(`      record sweep: ${counts.cases} cases (last ${RECORDS_SWEPT} records x every byte x ${MASKS.length} masks; ${counts.header} header, ${counts.body} body), damaged ${counts.damaged}\n`);
   });
 
   it('randomFileByteFlipsAndEveryZeroedPageAreIntactOrDetectedAndSalvaged', async () => {
@@ -217,9 +199,8 @@ describe('journal corruption sweep', function () {
 function assertDetected(v: ChildVerdict, count: number, what: string): void {
   switch (v.status) {
     case 'torn-tail':
-      // Only the last record may be a torn tail; everything before it verified.
-      assert.equal(v.lastGoodSeq, count - 1, `${what}: a torn tail is the last record`);
-      return;
+      // Only the write-ahead log has a torn tail, and these states changed data.mdb alone.
+      assert.fail(`${what}: a change in data.mdb is damage, never a torn tail (last good ${v.lastGoodSeq} of ${count})`);
     case 'damaged':
       assert.ok(v.damage.seq >= 1 && v.damage.seq <= count + 1, `${what}: damage names a seq`);
       assert.equal(v.lastGoodSeq, v.damage.seq - 1, what);
