@@ -100,6 +100,15 @@ export interface Printer {
   /** Self-test at boot: a status round trip; rejects with the same errors as `print` would. */
   selfTest(): Promise<PrinterStatus>;
 
+  /**
+   * Called when the printer answers something the driver asked (a status query, a job's
+   * confirmation, the clearing of its buffer): it is alive and its line carries answers. Nothing
+   * is sent for it: it comes from what the terminal asks anyway (the paper poll at idle, a print,
+   * diagnostics), so a terminal that tells a printer back from a self-test fault by it polls no
+   * more. Returns the unsubscribe function. Optional: without it, nothing tells the printer back.
+   */
+  onAnswer?(listener: () => void): () => void;
+
   /** Rejects the running and queued jobs with OPR_CANCELLED and clears the printer's buffer. */
   cancel(): void;
 

@@ -54,4 +54,15 @@ describe('print power: no print job starts below the battery threshold (E-PWR-03
     await checkPrintPower({ battery: { read: () => Promise.reject(new Error('gauge gone')) }, minPercent: MIN_PERCENT });
     assert.equal(await printPowerOk({ battery: battery(null), minPercent: MIN_PERCENT }), true);
   });
+
+  it('thePrintersAnswersReachTheTerminalThroughTheCheckAndAPrinterWithoutThemHasNone', () => {
+    // The terminal ends a printer's self-test fault when it answers (boot/terminal-app.ts watchPrinters).
+    const listeners: Array<() => void> = [];
+    const printer: Printer = { ...countingPrinter(), onAnswer: (l) => { listeners.push(l); return () => undefined; } };
+    let heard = 0;
+    powerCheckedPrinter(printer, { battery: battery(80), minPercent: MIN_PERCENT }).onAnswer?.(() => { heard++; });
+    for (const l of listeners) l();
+    assert.equal(heard, 1);
+    assert.equal(powerCheckedPrinter(countingPrinter(), { battery: battery(80), minPercent: MIN_PERCENT }).onAnswer, undefined);
+  });
 });

@@ -22,7 +22,7 @@ import type { Logger } from 'pino';
 import { PosError, isPosError } from '../../common/errors';
 import { silentLogger } from '../../common/log';
 import type { PrintJob, PrintResult, Printer, PrinterStatus } from '../printer';
-import type { SerialPort } from '../serial';
+import { Listeners, SerialPort } from '../serial';
 import { DLE, FONT_A_WIDTH_DOTS, GS, Segment, encodeBlock, jobPrologue } from './escpos-encoder';
 import { Timers, starvableTimers, runningTimeout } from './timing';
 
@@ -98,6 +98,8 @@ export class EscPosPrinter implements Printer {
   private readonly realtimeWaiters: Waiter[] = [];
   private readonly syncWaiters: Waiter[] = [];
   private clearWaiter?: { matched: number; resolve: () => void };
+  /** onAnswer's listeners: a whole answer to something asked (a status, a block's confirmation, the buffers cleared). */
+  private readonly answers = new Listeners<[]>();
   private tail: Promise<unknown> = Promise.resolve();
   private queuedJobs = 0;
   /** Set when the running job must stop: cancel, close or the port lost. */
@@ -120,6 +122,10 @@ export class EscPosPrinter implements Printer {
 
   status(): Promise<PrinterStatus> {
     return this.queryStatus();
+  }
+
+  onAnswer(listener: () => void): () => void {
+    return this.answers.add(listener);
   }
 
   /**
@@ -300,6 +306,7 @@ export class EscPosPrinter implements Printer {
     try {
       await this.port.write(STATUS_QUERY);
       const [printer, offline, error, paper] = await Promise.all(answers);
+      this.answers.emit();
       return decodeStatus(printer, offline, error, paper);
     } finally {
       cancel();
@@ -322,7 +329,10 @@ export class EscPosPrinter implements Printer {
       if (this.clearWaiter && this.matchClearAnswer(byte)) continue;
       // Bit 4 set: a DLE EOT answer. Clear: a GS r answer. Unasked-for bytes are dropped.
       const queue = byte & 0x10 ? this.realtimeWaiters : this.syncWaiters;
-      queue.shift()?.resolve(byte);
+      const waiter = queue.shift();
+      waiter?.resolve(byte);
+      // A GS r answer is one byte, whole: a block confirmed. A status is whole with its fourth (queryStatus).
+      if (waiter && queue === this.syncWaiters) this.answers.emit();
     }
   }
 
@@ -330,7 +340,7 @@ export class EscPosPrinter implements Printer {
     const w = this.clearWaiter as { matched: number; resolve: () => void };
     if (byte !== CLEAR_ANSWER[w.matched]) { w.matched = byte === CLEAR_ANSWER[0] ? 1 : 0; return w.matched === 1; }
     w.matched++;
-    if (w.matched === CLEAR_ANSWER.length) w.resolve();
+    if (w.matched === CLEAR_ANSWER.length) { w.resolve(); this.answers.emit(); }
     return true;
   }
 

@@ -182,6 +182,24 @@ describe('EscPosPrinter (hal/drivers/escpos-printer.ts) on the virtual printer',
     assert.ok(asked.length >= 1, 'asked again before giving up');
   });
 
+  it('onAnswerIsToldOfEachStatusAndPrintAnsweredAndOfNothingWhileThePrinterIsSilent', async () => {
+    rig = await printerRig({ statusTimeoutMsMax: 100 });
+    let answers = 0;
+    const off = rig.printer.onAnswer(() => { answers++; });
+    rig.device.powerOff();
+    assert.equal((await rejection(rig.printer.status())).id, 'PRN_TIMEOUT');
+    assert.equal(answers, 0, 'a silent printer answers nothing');
+    rig.device.powerOn();
+    await rig.printer.status();
+    assert.equal(answers, 1, 'one status answered: once');
+    await rig.printer.print({ label: 'one line', blocks: [{ kind: 'text', text: 'OK' }] });
+    assert.ok(answers > 1, 'a job\'s confirmations are answers');
+    off();
+    const before = answers;
+    await rig.printer.status();
+    assert.equal(answers, before, 'unsubscribed');
+  });
+
   it('cancelRejectsRunningAndQueuedJobs', async () => {
     rig = await printerRig();
     const first = rejection(rig.printer.print(saleReceipt('one')));
