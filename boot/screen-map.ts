@@ -93,7 +93,11 @@ export interface Env {
   readonly bootStep: ScreenData['boot']['step'];
   readonly bootStepIndex: number;
   readonly bootStepCount: number;
-  /** Self-test findings and boot faults (a stuck reset button): shown on idle and login. */
+  /**
+   * What boot found and still stands (self-test faults, a stuck reset button, stuck keys; the card
+   * reader's fault with them when they stand), every one read in turn (boot/boot-faults.ts
+   * faultsNotice): shown on idle and login.
+   */
   readonly bootNotice?: Txt;
   /** Storage nearly full (E-STO-02: settle now) or full for sales (E-STO-01): shown on idle. */
   readonly storageNotice?: Txt;
@@ -160,8 +164,8 @@ const login: Builder = (v, ui, env) => {
 };
 
 /**
- * The login screen's notice outside recovery: what boot found first (a stuck key, a part that
- * failed its self-test: the keypad is how anything is done), then what a power cut left (shown
+ * The login screen's notice outside recovery: what boot found first (stuck keys, the parts that
+ * failed their self-test: the keypad is how anything is done), then what a power cut left (shown
  * until someone logs in), the card reader's fault (the first sale would meet it), old records to
  * export (the least urgent).
  */

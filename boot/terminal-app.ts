@@ -8,10 +8,11 @@
  *
  * Boot, with its progress on the display (ui-lcd 'boot' screen):
  *   1. self-test: the board file was validated when the board was loaded; every role gets one real
- *      transfer (board.selfTest). A failed part is logged and shown on the idle/login footer, its
- *      code, cause and first step in turns (faultNotice; the card reader's own fault as its
- *      health's notice, which ends when it answers again: runtime/txn/reader-health.ts); only a
- *      display or keypad that cannot work stops the terminal (recovery).
+ *      transfer (board.selfTest). Every failed part is logged and shown on the idle/login footer,
+ *      one after another, each its code, cause and first step in turns (faultNotice,
+ *      boot/boot-faults.ts), until it answers again (partAnswered; the card reader's own fault as
+ *      its health's notice, which ends when it answers again: runtime/txn/reader-health.ts); only
+ *      a display, keypad or battery gauge that cannot work stops the terminal (recovery).
  *   2. reset button: held through boot for the board's resetHoldMs and then released opens recovery
  *      (administrator login, recovery menu). Still held at stuckMs: KBD_RESET_STUCK is reported (the
  *      notice until it is released) and the terminal boots normally (a stuck button is not a request).
@@ -109,10 +110,17 @@ import { expectPasswordCheck } from '../runtime/password-kdf';
 import { AdjustableClock, monotonicMs } from '../common/time';
 import { EmvParamsView } from './diag-emv';
 import { todayYyyymmdd } from '../runtime/txn/emv-download';
+import { BootFaults, STUCK_KEYS_SOURCE, faultsNotice } from './boot-faults';
 
 // Loaded on first use, not at start (common/lazy.ts; issue 14 goal 6): idle needs none of them.
 /** The keypad's "device gone" code (common/errors.ts BRD_INPUT_GONE): its notice ends with the next key. */
 const KEYPAD_GONE_CODE = ERRORS.BRD_INPUT_GONE.code;
+/** The keypad's role (board.keypad()'s default): its faults' entry in the boot faults. */
+const KEYPAD_ROLE = 'keypad0';
+/** The reset button held through boot (E-KBD-02): its entry, apart from the button role's own self-test fault. */
+const RESET_HELD_SOURCE = 'reset button held';
+/** board.scanner()'s role. */
+const SCANNER_ROLE = 'scanner0';
 const recoveryModule = lazy(() => require('./recovery') as typeof import('./recovery'));
 const recoveryMenuModule = lazy(() => require('./recovery-menu') as typeof import('./recovery-menu'));
 const usbStickModule = lazy(() => require('./usb-stick') as typeof import('./usb-stick'));
@@ -387,10 +395,11 @@ export class TerminalApp {
     // self-tests a dying battery may cut in the middle (nothing is open, nothing can be half-written).
     if (await this.batteryCriticalAtBoot()) return;
     // The self-test switched the LEDs off; power is on from here (LEDs are optional per board).
-    await board.led('ledPower0')?.set(true).catch(() => undefined);
+    await this.setLed('ledPower0', true);
     this.watchKeys();
     this.watchBattery();
     this.watchReader();
+    this.watchPrinters();
     this.progress('self-test', 1);
     const reset = await resetAtBoot(board.resetButton(), resetTimes(board));
     this.recoveryRequested = reset.recovery;
@@ -403,20 +412,17 @@ export class TerminalApp {
   }
 
   /**
-   * A reset button still held at stuckMs (E-KBD-02) is the notice when boot found nothing before
-   * it (it was pushed after the self-test's notice was chosen: logged, never shown), and its
+   * A reset button still held at stuckMs (E-KBD-02) is one of boot's faults on the notice row
+   * beside the self-test's (it was shown only when boot had found nothing before it), and its
    * release ends it, as a stuck key's does.
    */
   private showResetStuck(fault: PosError): void {
-    if (this.bootFault !== undefined) return;
-    const shown: BootFault = { code: fault.code, notice: faultNotice(fault) };
-    this.setBootFault(shown);
+    this.bootFaults.set({ source: RESET_HELD_SOURCE, code: fault.code, notice: faultNotice(fault) });
     const stop = this.o.board.resetButton().onEvent((ev) => {
       if (ev.type !== 'release') return;
       stop();
-      if (this.bootFault !== shown) return;
+      if (!this.bootFaults.clear(RESET_HELD_SOURCE)) return;
       this.o.logger.info({ code: fault.code }, 'reset button released: no longer stuck');
-      this.setBootFault(undefined);
       this.render();
     });
     this.stops.push(stop);
@@ -476,7 +482,9 @@ export class TerminalApp {
       // QR 被扫: the board's scan engine (absent: the code is keyed); CANCEL aborts the scan.
       scanCode: (signal) => {
         const scanner = board.scanner();
-        return scanner ? scanner.scan(SCAN_WAIT_MS_MAX, signal) : Promise.reject(new PosError('SCN_DISCONNECTED', 'no scanner on this board: key the code (FUNC)'));
+        if (!scanner) return Promise.reject(new PosError('SCN_DISCONNECTED', 'no scanner on this board: key the code (FUNC)'));
+        // A code read proves the engine works: its self-test fault ends.
+        return scanner.scan(SCAN_WAIT_MS_MAX, signal).then((code) => { this.partAnswered(SCANNER_ROLE); return code; });
       },
       // 主扫: shown on a pixel display when the code fits it, else printed (runtime/machine.ts).
       qrShowable: (content) => board.display().capabilities.kind === 'pixels' && content.length <= QR_SHOW_CHARS_MAX,
@@ -592,11 +600,21 @@ export class TerminalApp {
     return true;
   }
 
+  /**
+   * Writes an LED's line (a failure is its self-test's to report, not the caller's); written, it
+   * ends the LED's self-test fault, which was the same write failing (partAnswered).
+   */
+  private async setLed(role: string, on: boolean): Promise<void> {
+    const led = this.o.board.led(role);
+    if (!led) return;
+    await led.set(on).then(() => this.partAnswered(role), () => undefined);
+  }
+
   /** The status LED: on while signed on to the host. */
   private statusLed(on: boolean): void {
     if (on === this.statusLedOn) return;
     this.statusLedOn = on;
-    void this.o.board.led('ledStatus0')?.set(on).catch(() => undefined);
+    void this.setLed('ledStatus0', on);
   }
 
   /**
@@ -626,20 +644,37 @@ export class TerminalApp {
       this.selfTestFaults.push(r.error);
       const type = this.o.board.config.devices[r.role]?.type;
       if (type !== undefined && FATAL_PART_TYPES.has(type) && FATAL_SELF_TEST_CODES.has(r.error.code)) this.fatalSelfTestFault ??= r.error;
-      // The first fault is the notice: its code, cause (with the part, where the cause names none) and first step.
-      if (this.bootFault === undefined) this.setBootFault({ code: r.error.code, notice: faultNotice(r.error, partOf(this.o.board, r.role)) });
+      // Every fault is on the notice row, one after another: its code, cause (with the part, where
+      // the cause names none) and first step. Keys held at power-on are the stuck keys' entry,
+      // which names them once the keys are watched (showStuckKeys) and ends at their release.
+      const stuck = type !== undefined && KEYPAD_TYPES.has(type) && r.error.code === ERRORS.KBD_STUCK.code;
+      this.bootFaults.set({ source: stuck ? STUCK_KEYS_SOURCE : r.role, code: r.error.code, notice: faultNotice(r.error, partOf(this.o.board, r.role)) });
     }
   }
 
   /**
-   * What boot found, as idle and login show it (env.bootNotice), and the code it is for: a key
-   * from the keypad ends E-BRD-04's, the stuck keys' release E-KBD-01's.
+   * What boot found and still stands, every part's fault (boot/boot-faults.ts), as idle and login
+   * show it (env.bootNotice, made at each render): each entry ends when its part shows it works
+   * again (partAnswered; a key from the keypad ends E-BRD-04's, the stuck keys' release
+   * E-KBD-01's, the reset button's E-KBD-02's), and the others stay.
    */
-  private bootFault: BootFault | undefined;
+  private readonly bootFaults = new BootFaults();
 
-  private setBootFault(f: BootFault | undefined): void {
-    this.bootFault = f;
-    this.env = { ...this.env, bootNotice: f?.notice };
+  /**
+   * A part that failed its self-test answered again (the printer's status or a print, an LED's
+   * line written, a scan read): its entry ends. The same evidence the self-test asked for; the
+   * card reader's is its health's (watchReader).
+   */
+  private partAnswered(role: string): void {
+    const f = this.bootFaults.get(role);
+    if (f === undefined || !this.bootFaults.clear(role)) return;
+    this.o.logger.info({ role, code: f.code }, `${role} answers again: its self-test fault is over`);
+    this.render();
+  }
+
+  /** The board's roles of these device types (a board file may have two printers). */
+  private rolesOf(types: ReadonlySet<DeviceConfig['type']>): string[] {
+    return Object.entries(this.o.board.config.devices).filter(([, dc]) => dc !== undefined && types.has(dc.type)).map(([role]) => role);
   }
 
   private async openJournal(): Promise<Terminal> {
@@ -938,9 +973,10 @@ export class TerminalApp {
     this.stops.push(keypad.onKey((ev: KeyEvent) => {
       if (ev.type !== 'down') return;
       // A key from the keypad proves it is back (an evdev keypad opened again after E-BRD-04).
-      if (this.bootFault?.code === KEYPAD_GONE_CODE) this.setBootFault(undefined);
+      const back = this.bootFaults.clear(KEYPAD_ROLE, KEYPAD_GONE_CODE);
       this.keyDownAt = ev.timeMs;
       this.pressKey(ev.key);
+      if (back) this.render();
     }));
     // A press's first edge, before its debounce: background work makes way now, not 20 ms later
     // (under a quota a running child would take those 20 ms of scans' CPU).
@@ -949,7 +985,7 @@ export class TerminalApp {
     this.stops.push(keypad.onFault((f) => {
       this.o.logger.warn({ code: f.code, detail: f.detail }, f.message);
       if (f.code === ERRORS.KBD_STUCK.code) { this.showStuckKeys(); return; }
-      this.setBootFault({ code: f.code, notice: faultNotice(f, partOf(this.o.board, 'keypad0')) });
+      this.bootFaults.set({ source: KEYPAD_ROLE, code: f.code, notice: faultNotice(f, partOf(this.o.board, KEYPAD_ROLE)) });
       this.render();
     }));
     this.stops.push(keypad.onStuckReleased((key) => {
@@ -960,28 +996,19 @@ export class TerminalApp {
     this.showStuckKeys();
   }
 
-  /** The notice naming the stuck keys, while it is the one shown; what it covered, to show again after. */
-  private stuckNotice: { shown: BootFault; covered: BootFault | undefined } | undefined;
-
   /**
    * The notice row names the keys the keypad reports stuck (E-KBD-01, "Key 5 stuck" / "按键5卡住",
-   * its first step, in turns: stuckKeysNotice), in place of whatever notice was there (a stuck key
-   * comes first: the keypad is how anything is done); the report ends when they are released, and
-   * the notice it covered comes back (not the self-test's E-KBD-01 for the same keys).
+   * its first step, in turns: stuckKeysNotice), first of boot's faults (the keypad is how anything
+   * is done; boot/boot-faults.ts), in place of the self-test's bare E-KBD-01 for keys held at
+   * power-on; their release ends it, and the other faults are read on as before (a stuck key used
+   * to hide them, and the self-test's behind it never came back).
    */
   private showStuckKeys(): void {
     const keys = this.o.board.keypad().stuck();
-    const current = this.bootFault;
-    const ours = this.stuckNotice !== undefined && current === this.stuckNotice.shown;
     if (keys.length === 0) {
-      if (!ours) return;
-      const covered = this.stuckNotice?.covered;
-      this.stuckNotice = undefined;
-      this.setBootFault(covered?.code === ERRORS.KBD_STUCK.code ? undefined : covered);
+      if (!this.bootFaults.clear(STUCK_KEYS_SOURCE)) return;
     } else {
-      const shown: BootFault = { code: ERRORS.KBD_STUCK.code, notice: stuckKeysNotice(keys) };
-      this.stuckNotice = { shown, covered: ours ? this.stuckNotice?.covered : current };
-      this.setBootFault(shown);
+      this.bootFaults.set({ source: STUCK_KEYS_SOURCE, code: ERRORS.KBD_STUCK.code, notice: stuckKeysNotice(keys) });
     }
     this.render();
   }
@@ -1013,6 +1040,18 @@ export class TerminalApp {
       if (standing) this.render();
     });
     if (off) this.stops.push(off);
+  }
+
+  /**
+   * Each printer's answers (Printer.onAnswer: its status, polled for the paper at idle and on the
+   * paper-out screen; a job's confirmations; diagnostics' check) end its self-test fault
+   * (partAnswered): it was the notice until the next restart. Nothing is asked for it.
+   */
+  private watchPrinters(): void {
+    for (const role of this.rolesOf(PRINTER_TYPES)) {
+      const off = this.o.board.printer(role).onAnswer?.(() => this.partAnswered(role));
+      if (off) this.stops.push(off);
+    }
   }
 
   private watchBattery(): void {
@@ -1509,7 +1548,16 @@ export class TerminalApp {
 
   private render(): void {
     if (this.stopped) return;
-    this.env = { ...this.env, storageNotice: storageNotice(this.terminal), readerNotice: readerNotice(this.readerHealth) };
+    // Every part's fault standing is read in turn (boot/boot-faults.ts): the card reader's with
+    // boot's when boot's stand (it was left behind them, unseen, until they ended), in its own
+    // place among the notices when it stands alone.
+    const reader = readerNotice(this.readerHealth);
+    const parts = this.bootFaults.all().map((f) => f.notice);
+    const folded = parts.length > 0 && reader !== undefined;
+    this.env = {
+      ...this.env, storageNotice: storageNotice(this.terminal),
+      bootNotice: faultsNotice(folded ? [...parts, reader] : parts), readerNotice: folded ? undefined : reader,
+    };
     const snap = this.actor?.getSnapshot();
     const view: MachineView = snap ? viewOf(snap) : { state: 'boot', data: { battery: 'ok', amountFen: 0, pendingReceipts: [], reportPending: false, signedOn: false, reversalPending: false } };
     let choice: { name: string; notice?: Txt };
@@ -1670,12 +1718,9 @@ export function archiveNotice(): Txt {
 const FATAL_PART_TYPES: ReadonlySet<DeviceConfig['type']> = new Set(['ssd1306', 'hd44780-pcf8574', 'matrix-keypad', 'evdev-keypad', 'battery']);
 /** Self-test codes that say a part cannot work at all (absent, its bus failing, a display that does not answer). */
 const FATAL_SELF_TEST_CODES: ReadonlySet<string> = new Set([ERRORS.BRD_DEVICE_ABSENT.code, ERRORS.BRD_BUS.code, ERRORS.DSP_FAULT.code]);
-
-/** What boot found (a self-test fault, the keypad's, the keys stuck) as its notice, and its code. */
-interface BootFault {
-  readonly code: string;
-  readonly notice: Txt;
-}
+const KEYPAD_TYPES: ReadonlySet<DeviceConfig['type']> = new Set(['matrix-keypad', 'evdev-keypad']);
+/** The printers, whose answers the terminal hears while it works (watchPrinters). */
+const PRINTER_TYPES: ReadonlySet<DeviceConfig['type']> = new Set(['escpos-serial']);
 
 /**
  * Codes whose cause names no part ("Device not answering", "Bus transfer failed", first step

@@ -1,12 +1,15 @@
 /**
  * The boot self-test's faults on the terminal in this process (boot/terminal-app.ts noteSelfTest,
- * faultNotice), over the simulator board's real drivers: the first part that failed is the login
+ * faultNotice), over the simulator board's real drivers: each part that failed is on the login
  * and idle screens' notice, its code, cause and first step read in turns on the 128x64 panel's
  * notice row (16 cells), one every NOTICE_TURN_MS of the terminal's clock, which runs ahead here
  * on demand. It was the bare code ("E-PRN-04"), which said neither what failed nor what to do.
  * A cause that names no part ("Device not answering") is read with the part before it, which
- * its first step ("Check the part named") needs. Every code and every display:
- * tests/ui/notice-turns.test.ts. The card reader's own self-test fault is the reader's notice:
+ * its first step ("Check the part named") needs. Several faulty parts are read one after another,
+ * each code with its place and the count ("1/2 E-PRN-04"; only the first was shown); a part that
+ * answers again ends its own notice (the printer's status, polled for the paper at idle), and the
+ * others stay. Every code and every display: tests/ui/notice-turns.test.ts; the list:
+ * boot/boot-faults.test.ts. The card reader's own self-test fault is the reader's notice:
  * tests/boot/reader-notice.test.ts.
  */
 import { strict as assert } from 'node:assert';
@@ -28,6 +31,8 @@ const GAUGE_TURNS = ['E-BRD-02', 'Battery: Device', 'not answering', 'Check the 
 /** board-configs/sim.json ledStatus0's GPIO line. */
 const STATUS_LED_LINE = 25;
 const LED_TURNS = ['E-BRD-03', 'Status light:', 'Bus transfer', 'failed', 'Restart the', 'terminal'];
+/** The printer's and the status light's together: the first's turns, then the second's, each code with its place. */
+const PRINTER_THEN_LED_TURNS = ['1/2 E-PRN-04', ...PRINTER_TURNS.slice(1), '2/2 E-BRD-03', ...LED_TURNS.slice(1)];
 /** The MAX17048's address on the simulator board's I2C bus 1 (board-configs/sim.json battery0). */
 const GAUGE_BUS = 1;
 const GAUGE_ADDRESS = 0x36;
@@ -81,16 +86,31 @@ describe('terminal: the boot self-test\'s faults read whole in turns', function 
     removeDir(root);
   });
 
-  it('aPrinterSilentAtTheSelfTestIsItsCodeCauseAndFirstStepInTurnsAtLoginAndIdle', async () => {
+  it('aPrinterSilentAtTheSelfTestIsItsCodeCauseAndFirstStepInTurnsAtLoginAndItsAnswerAtIdleEndsIt', async () => {
     await boot((s) => s.printer().powerOff(), (s) => s.state === 'login');
     await w.assertNoticeIs('login', PRINTER_TURNS);
-    // Powered on, it is not asked again until it prints: the notice stands at idle (a restart, or
-    // diagnostics' printer check, tells the operator it is back).
-    sim.printer().powerOn();
     type(['0', '1', 'OK']);
     type(['0', '0', '0', '0', 'OK']);
     await w.until('idle', (s) => s.state === 'idle');
+    // Still silent: the notice stands at idle.
     await w.assertNoticeIs('idle', PRINTER_TURNS);
+    // Powered on, it answers the paper poll at idle (PAPER_POLL_MS): its notice ends (it stood until a restart).
+    sim.printer().powerOn();
+    await w.until('the printer\'s notice ended by its answer', (s) => s.state === 'idle' && !PRINTER_TURNS.includes(w.noticeRow(s)));
+    await w.assertNoNotice(PRINTER_TURNS);
+  });
+
+  it('twoPartsFailingAreReadOneAfterTheOtherAndThePrinterAnsweringEndsOnlyItsOwn', async () => {
+    await boot((s) => { s.printer().powerOff(); s.gpio.pin(STATUS_LED_LINE).fail(true); }, (s) => s.state === 'login');
+    // Both, each with its place and the count (only the printer's was shown).
+    await w.assertNoticeIs('login', PRINTER_THEN_LED_TURNS);
+    type(['0', '1', 'OK']);
+    type(['0', '0', '0', '0', 'OK']);
+    await w.until('idle', (s) => s.state === 'idle');
+    sim.printer().powerOn();
+    // The printer answers: the light's notice alone, its code without a count, and nothing of the printer's.
+    await w.until('the light\'s notice alone', (x) => x.state === 'idle' && w.noticeRow(x) === LED_TURNS[0]);
+    await w.assertNoticeIs('idle', LED_TURNS);
   });
 
   it('aFuelGaugeOffTheBusNamesTheBatteryBeforeItsCauseOnTheRecoveryLogin', async () => {
@@ -110,6 +130,17 @@ describe('terminal: the boot self-test\'s faults read whole in turns', function 
     type(['0', '0', '0', '0', 'OK']);
     await w.until('idle', (s) => s.state === 'idle');
     await w.assertNoticeIs('idle', LED_TURNS);
+  });
+
+  it('aStatusLightWhoseLineWorksAgainEndsItsNoticeWhenItIsNextWrittenAtSignOn', async () => {
+    await boot((s) => s.gpio.pin(STATUS_LED_LINE).fail(true), (s) => s.state === 'login');
+    await w.assertNoticeIs('login', LED_TURNS);
+    // The line works again; the light is written next when the terminal signs on (on while signed on).
+    sim.gpio.pin(STATUS_LED_LINE).fail(false);
+    type(['0', '1', 'OK']);
+    type(['0', '0', '0', '0', 'OK']);
+    await w.until('idle without the light\'s notice', (s) => s.state === 'idle' && !LED_TURNS.includes(w.noticeRow(s)));
+    await w.assertNoNotice(LED_TURNS);
   });
 
   it('aResetButtonStuckThroughBootIsItsCodeCauseAndFirstStepInTurnsUntilItIsReleased', async () => {

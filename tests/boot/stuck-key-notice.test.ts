@@ -24,6 +24,9 @@ import { removeDir, tempDir } from '../../storage/testing';
 import { tr } from '../../ui-lcd/strings';
 import type { KeyName } from '../../hal/keypad';
 
+/** E-PRN-04's notice row (a printer silent at the self-test), turn by turn. */
+const PRINTER_TURNS = ['E-PRN-04', 'Printer not', 'answering', 'Check the', 'printer cable'];
+
 /** The board's stuckMs here (the schema's least). */
 const STUCK_MS = 2_000;
 /** Held this long past stuckMs: the driver's report is in (it is checked at every scan of a held key). */
@@ -64,8 +67,12 @@ describe('terminal: a stuck key is named on the screen and types no more', funct
 
 
 
-  async function boot(o: { holdAtPowerOn?: KeyName } = {}): Promise<void> {
-    sim = await createSimBoard({ board: boardWithShortStuck(root), battery: { percent: 80 }, ...(o.holdAtPowerOn ? { beforeBoot: (s: SimBoard) => s.keypad().press(o.holdAtPowerOn as KeyName) } : {}) });
+  async function boot(o: { holdAtPowerOn?: KeyName; printerOff?: boolean } = {}): Promise<void> {
+    const beforeBoot = (s: SimBoard): void => {
+      if (o.holdAtPowerOn) s.keypad().press(o.holdAtPowerOn);
+      if (o.printerOff) s.printer().powerOff();
+    };
+    sim = await createSimBoard({ board: boardWithShortStuck(root), battery: { percent: 80 }, beforeBoot });
     app = TerminalApp.create({
       board: sim.board, journalDir: join(root, 'journal'), backupDir: join(root, 'backup'), host: { host: '127.0.0.1', port: host.port },
       logger: silentLogger, scryptN: 1024, locale: 'en', clock: w.clock, tickMs: NOTICE_TEST_TICK_MS,
@@ -144,5 +151,16 @@ describe('terminal: a stuck key is named on the screen and types no more', funct
     await w.assertNoNotice(stuckTurns('5'));
     // Nothing was typed: the operator number is still empty, so a login from scratch works.
     await signIn();
+  });
+
+  it('aKeyHeldAtPowerOnIsReadFirstBesideAnotherFaultAndAfterItsReleaseTheOtherStays', async () => {
+    await boot({ holdAtPowerOn: '5', printerOff: true });
+    // Both, the stuck key first (it hid the printer's, which never came back after the release).
+    const [code, ...rest] = stuckTurns('5');
+    const [printerCode, ...printerRest] = PRINTER_TURNS;
+    await w.assertNoticeIs('login', [`1/2 ${code}`, ...rest, `2/2 ${printerCode}`, ...printerRest]);
+    sim.keypad().release('5');
+    await w.until('the printer\'s notice alone', (x) => x.state === 'login' && w.noticeRow(x) === PRINTER_TURNS[0]);
+    await w.assertNoticeIs('login', PRINTER_TURNS);
   });
 });
