@@ -1601,14 +1601,23 @@ export class TerminalApp {
 
   /**
    * A notice its row cannot hold whole shows its parts in turn, each for NOTICE_TURN_MS on the
-   * terminal's clock (the tick redraws when the turn moves on). A notice that fits is left without
-   * a turn, so that the screen stays the same and is not sent to the display again.
+   * terminal's clock (the tick redraws when the turn moves on), counted from when the notice
+   * appeared, so that it is read from its first turn (counted from the clock's zero, a new notice
+   * began at whichever turn the clock was in). A notice that fits is left without a turn, so that
+   * the screen stays the same and is not sent to the display again.
    */
   private withNoticeTurn(screen: Screen): Screen {
-    if (screen.notice === undefined) return screen;
+    if (screen.notice === undefined) { this.noticeShown = undefined; return screen; }
+    const now = this.clock();
+    const key = JSON.stringify(screen.notice);
+    // Another notice, or the clock set back (the host's time at sign-on): its first turn, from now.
+    if (this.noticeShown?.key !== key || now < this.noticeShown.sinceMs) this.noticeShown = { key, sinceMs: now };
     const turns = noticeTurnCount(screen, this.locale.get(), this.caps());
-    return turns > 1 ? { ...screen, noticeTurn: Math.floor(this.clock() / NOTICE_TURN_MS) % turns } : screen;
+    return turns > 1 ? { ...screen, noticeTurn: Math.floor((now - this.noticeShown.sinceMs) / NOTICE_TURN_MS) % turns } : screen;
   }
+
+  /** The notice on the row (as JSON) and since when, on the terminal's clock: its turns count from then. */
+  private noticeShown: { key: string; sinceMs: number } | undefined;
 
   /** Detail lines for the error on display: what the state says of it (screen-map), the record the journal is damaged at. */
   private errorDetails(code: string): Txt[] {

@@ -112,7 +112,8 @@ export interface Screen {
   readonly notice?: Txt;
   /**
    * Which part of a notice too long for its row that row shows (an `InTurns` notice; counted
-   * modulo its parts on the display: noticeTurnCount). The app moves it on every NOTICE_TURN_MS.
+   * modulo its parts on the display: noticeTurnCount). The app moves it on every NOTICE_TURN_MS,
+   * counted from when the notice appeared (boot/terminal-app.ts withNoticeTurn): it starts at 0.
    */
   readonly noticeTurn?: number;
   /** Page of the body/error text to show (clamped by the renderer). */

@@ -5,7 +5,8 @@
  * notice (boot/terminal-app.ts watchKeys). The notice is its code, cause and first step in turns
  * (faultNotice; it was the bare code), one every NOTICE_TURN_MS of the terminal's clock, which
  * runs ahead here on demand. A stuck key's notice (E-KBD-01) stays after other keys and ends with
- * its own release: tests/boot/stuck-key-notice.test.ts.
+ * its own release: tests/boot/stuck-key-notice.test.ts. A notice is read from its first turn when it
+ * appears, whatever the terminal's clock says (its turns were counted from the clock's zero).
  *
  * The simulator board's keypad is a matrix over GPIO, which never reports E-BRD-04: its faults
  * are injected here through the board's keypad (the same onFault the evdev driver calls); the keys
@@ -17,6 +18,7 @@ import { TerminalApp } from '../../boot/terminal-app';
 import { createSimBoard, SimBoard } from '../../sim/board-sim';
 import { silentLogger } from '../../common/log';
 import { NOTICE_TEST_TICK_MS, NoticeWatch } from './notice-watch';
+import { NOTICE_TURN_MS } from '../../ui-lcd/screen';
 import { PosError } from '../../common/errors';
 import { removeDir, tempDir } from '../../storage/testing';
 import type { KeyName, Keypad } from '../../hal/keypad';
@@ -25,6 +27,9 @@ import type { KeyName, Keypad } from '../../hal/keypad';
 const KEY_HOLD_MS = 80;
 /** E-BRD-04's notice row on the board's 128x64 panel (16 cells a row, English), turn by turn. */
 const GONE_TURNS = ['E-BRD-04', 'Keypad device', 'gone', 'Reseat the', 'keypad cable'];
+
+/** The keypad gone, as the evdev driver reports it. */
+const gone = (): PosError => new PosError('BRD_INPUT_GONE', 'keypad0: /dev/input/event0 gone (ENODEV: no such device); waiting for it to come back', { role: 'keypad0', path: '/dev/input/event0', reason: 'ENODEV' });
 
 /** The board's keypad, with a way to raise a fault through its onFault listeners. */
 function faultableKeypad(sim: SimBoard): (fault: PosError) => void {
@@ -97,5 +102,20 @@ describe('terminal: the keypad gone notice ends with the first key from it', fun
     assert.equal(w.latest?.state, 'login');
     // Gone, not between two turns.
     await w.assertNoNotice(GONE_TURNS);
+  });
+
+  it('aNoticeIsReadFromItsFirstTurnWhenItAppearsWhateverTurnTheClockIsIn', async () => {
+    // The clock run on to the middle of each later turn of a notice counted from the clock's zero
+    // (where the notice used to start): it starts at its code all the same.
+    const cycleMs = GONE_TURNS.length * NOTICE_TURN_MS;
+    for (let turn = 1; turn < GONE_TURNS.length; turn++) {
+      const phaseMs = (turn + 0.5) * NOTICE_TURN_MS;
+      w.aheadMs += (((phaseMs - (w.clock() % cycleMs)) % cycleMs) + cycleMs) % cycleMs;
+      raise(gone());
+      const s = await w.until('the E-BRD-04 notice', (x) => GONE_TURNS.includes(w.noticeRow(x)));
+      assert.equal(w.noticeRow(s), GONE_TURNS[0], `the clock in turn ${turn + 1}: read from the first`);
+      await press('1');
+      await w.until('the notice cleared by the key', (x) => !GONE_TURNS.includes(w.noticeRow(x)));
+    }
   });
 });
