@@ -23,12 +23,6 @@ async function tornFifthRecord(dir: string): Promise<number> {
   return last;
 }
 
-function flipLogByte(dir: string, offset: number): void {
-  const raw = readFileSync(walPath(dir));
-  raw[offset] ^= 0x01;
-  writeFileSync(walPath(dir), raw);
-}
-
 describe('journal: the write-ahead log at open (JOURNAL_FORMAT.md, "Write-ahead log")', () => {
   const dirs: string[] = [];
   const fresh = (): string => { const d = tempDir('posj-jwal-'); dirs.push(d); return d; };
@@ -188,7 +182,7 @@ describe('journal: the write-ahead log at open (JOURNAL_FORMAT.md, "Write-ahead 
     const dir = fresh();
     await cutWithRecordsInTheLog(dir, ID, 4);
     const [, second] = commitOffsets(dir);
-    flipLogByte(dir, second + WAL_COMMIT_HEADER_BYTES + 70); // a payload byte of record 3
+    flipLogBit(dir, second + WAL_COMMIT_HEADER_BYTES + 70); // a payload byte of record 3
     const j = await Journal.open({ dir, identity: ID });
     assert.equal(j.state, 'damaged', 'a whole later commit follows the bad one: it had been flushed');
     assert.equal(j.damage?.seq, 3);
@@ -404,7 +398,7 @@ describe('journal: the write-ahead log at open (JOURNAL_FORMAT.md, "Write-ahead 
     const dir = fresh();
     await cutWithRecordsInTheLog(dir, ID, 3);
     const [first] = commitOffsets(dir);
-    flipLogByte(dir, first + WAL_COMMIT_HEADER_BYTES + 70);
+    flipLogBit(dir, first + WAL_COMMIT_HEADER_BYTES + 70);
     await assert.rejects(openForBoot({ dir, identity: ID, logger: silentLogger }), (e: unknown) => isPosError(e) && e.code === 'E-STO-05' && e.detail.seq === 2);
   });
 

@@ -3,7 +3,7 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { encodeRecord, genesisDigest, recordDigest, u32, HEADER_BYTES, RecordType } from './record';
 import { PAGE_BYTES, removeDir, tempDir } from './testing';
-import { tearCommitPage } from './testing-wal';
+import { flipLogBit, tearCommitPage } from './testing-wal';
 import {
   WAL_BYTES, WAL_COMMIT_HEADER_BYTES, WAL_HEADER_BYTES, WAL_TEAR_BYTES, WalEntry, WalScanInput, WalWriter, decodeHeader, encodeCommit,
   flippedBitIn, readWalFile, scanWal, walPath,
@@ -40,13 +40,6 @@ function flip(raw: Buffer, at: number, mask: number): void {
 /** LMDB as the scan sees it: records 1..lastSeq of `entries`. */
 function lmdbHolding(c: { entries: WalEntry[]; digests: Buffer[] }, lastSeq: number): WalScanInput {
   return { lmdbLastSeq: lastSeq, lmdbLastDigest: c.digests[lastSeq], lmdbRecord: (seq) => (seq <= lastSeq ? c.entries[seq - 1]?.stored : undefined) };
-}
-
-/** Flips one bit of the log file at `offset` (damage after the write was durable). */
-function flipWalByte(dir: string, offset: number): void {
-  const raw = readFileSync(walPath(dir));
-  raw[offset] ^= 0x01;
-  writeFileSync(walPath(dir), raw);
 }
 
 /** Zeros `bytes` of the log from `offset` (a write that never reached the disk). */
@@ -148,7 +141,7 @@ describe('storage/wal: the write-ahead log (JOURNAL_FORMAT.md, "Write-ahead log"
     w.append(c.entries.slice(3, 6));
     w.append(c.entries.slice(6, 9));
     w.close();
-    flipWalByte(dir, middle + WAL_COMMIT_HEADER_BYTES + 70);
+    flipLogBit(dir, middle + WAL_COMMIT_HEADER_BYTES + 70);
     const scan = scanWal(readWalFile(dir), lmdbHolding(c, 1));
     assert.equal(scan.damage?.seq, 4, JSON.stringify(scan));
     assert.match(scan.damage?.reason ?? '', /followed by a whole later commit/);
@@ -234,7 +227,7 @@ describe('storage/wal: the write-ahead log (JOURNAL_FORMAT.md, "Write-ahead log"
 
   it('aDamagedHeaderStillGivesUpTheCommitsThatProveThemselves', () => {
     const { dir, c } = logWith(5, 1, 5);
-    flipWalByte(dir, 20);
+    flipLogBit(dir, 20);
     const scan = scanWal(readWalFile(dir), lmdbHolding(c, 1));
     assert.match(scan.headerProblem ?? '', /CRC/);
     assert.deepEqual(scan.taken.map((e) => e.seq), [2, 3, 4, 5]);
