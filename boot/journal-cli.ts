@@ -188,14 +188,22 @@ const salvageCmd: Command = {
     // A mistyped --out (the journal's own folder, a backup folder) is the command line's fault: exit 64.
     const problem = salvageTargetProblem(out);
     if (problem) throw new UsageError(`--out ${out} is not an empty folder (it ${problem}): salvage writes the rebuilt journal into a new or empty folder`);
-    const r = await salvage(journalDir(ctx), out, flagString(ctx, 'identity'));
+    // The verify says which record is damaged (a damaged last record has no intact record after
+    // it for the scan to notice); in a child, as for verify: LMDB may crash on the file.
+    const [checked] = await verifyInChild([journalDir(ctx)], flagString(ctx, 'identity'));
+    const damage = checked.status === 'damaged' ? checked.damage : undefined;
+    const r = await salvage(journalDir(ctx), out, flagString(ctx, 'identity'), { damagedSeq: damage?.seq });
     if (r.recoveredCount === 0) ctx.err(`E-STO-10 record 1 of ${r.identity} is lost: no journal could be rebuilt; restore from a backup`);
     else {
       const c = await appendContinuation({ journalDir: journalDir(ctx), builtDir: out, identity: r.identity, action: 'salvaged', reason: 'pos journal salvage' });
       ctx.out(`salvaged ${r.recoveredCount} records (1..${r.recoveredLastSeq}) of ${r.identity} into ${r.outDir}`);
       ctx.out(`  STAN continues from ${c.stanHighest} + ${STAN_GAP_AFTER_REBUILD}; batch ${c.batch}`);
     }
-    if (r.firstMissingSeq) ctx.out(`  record ${r.firstMissingSeq} could not be recovered; later records cannot be chained`);
+    if (r.firstMissingSeq) {
+      const why = damage?.seq === r.firstMissingSeq ? ` (damaged: ${damage.reason})` : '';
+      const after = r.orphanCount ? '; later records cannot be chained' : '';
+      ctx.out(`  record ${r.firstMissingSeq} could not be recovered${why}${after}: check its transaction with the acquirer`);
+    }
     if (r.orphanCount) ctx.out(`  ${r.orphanCount} intact records not chained (seq ${r.orphanRanges.join(', ')}) kept in ${r.orphansFile}`);
     if (r.conflictingSeqs.length) ctx.out(`  differing copies found for seq ${r.conflictingSeqs.join(', ')}`);
     for (const line of owedLines(r.owed)) ctx.out(`  ${line.en}`);

@@ -432,9 +432,12 @@ export class Recovery {
   async salvage(session: Session): Promise<Report> {
     requirePermission(session, 'recovery');
     const identity = await this.identity();
+    // The damaged record as the open's verify found it: a damaged last record has nothing intact
+    // after it, and the salvage names it lost only when told (SalvageOptions).
+    const damagedSeq = await this.journal().then((j) => j.damage?.seq, () => undefined);
     await this.close();
     const out = `${this.o.journalDir}.salvaged-${this.clock()}`;
-    const r = await salvage(this.o.journalDir, out, identity);
+    const r = await salvage(this.o.journalDir, out, identity, { damagedSeq });
     const lines = [rt('salvage.recovered', { n: r.recoveredCount, last: r.recoveredLastSeq })];
     if (r.orphanCount) lines.push(rt('salvage.orphans', { n: r.orphanCount, ranges: r.orphanRanges.join(',') }));
     lines.push(...owedLines(r.owed));

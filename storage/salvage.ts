@@ -22,7 +22,11 @@ export interface SalvageReport {
   readonly orphanCount: number;
   /** Seqs with more than one differing intact copy. */
   readonly conflictingSeqs: number[];
-  /** The first seq that could not be recovered (missing or unlinked), if any records follow it. */
+  /**
+   * The first seq that could not be recovered (missing or unlinked), when intact records follow
+   * it, or when the source's verify found a record there or later damaged (SalvageOptions
+   * damagedSeq: a damaged last record has nothing intact after it, and is lost all the same).
+   */
   readonly firstMissingSeq?: number;
   readonly outDir: string;
   readonly orphansFile?: string;
@@ -131,7 +135,16 @@ export function salvageTargetProblem(outDir: string): string | undefined {
  * when the file holds no intact record at all; when none chains from the genesis (record 1
  * lost), no journal is written, `recoveredCount` is 0 and every intact record is an orphan.
  */
-export async function salvage(sourceDir: string, outDir: string, identityHint?: string): Promise<SalvageReport> {
+export interface SalvageOptions {
+  /**
+   * The first record the source's verify found damaged (storage/verify-child.ts), when it ran:
+   * the scan finds intact records only, so without it a damaged last record, which nothing intact
+   * follows, would go unmentioned ("nothing lost").
+   */
+  readonly damagedSeq?: number;
+}
+
+export async function salvage(sourceDir: string, outDir: string, identityHint?: string, options: SalvageOptions = {}): Promise<SalvageReport> {
   const problem = salvageTargetProblem(outDir);
   if (problem) throw new PosError('STO_EXPORT_TARGET', `salvage target ${outDir} ${problem}`, { outDir });
   const bySeq = scanRecords(readFileSync(join(sourceDir, 'data.mdb')));
@@ -156,7 +169,7 @@ export async function salvage(sourceDir: string, outDir: string, identityHint?: 
     recoveredCount: chain.length, recoveredLastSeq: chain.length,
     orphanRanges: ranges([...new Set(orphans.map((o) => o.seq))]), orphanCount: orphans.length,
     conflictingSeqs: [...bySeq.entries()].filter(([, c]) => c.length > 1).map(([s]) => s),
-    firstMissingSeq: maxSeq > chain.length ? chain.length + 1 : undefined,
+    firstMissingSeq: Math.max(maxSeq, options.damagedSeq ?? 0) > chain.length ? chain.length + 1 : undefined,
     outDir, orphansFile, owed,
   };
 }

@@ -22,6 +22,7 @@ import { batchTotals } from '../../runtime/terminal-state';
 import { PosError } from '../../common/errors';
 import { createSimBoard, SimBoard } from '../../sim/board-sim';
 import { Recovery, RecoveryOptions } from '../../boot/recovery';
+import { withSalvageLoss } from '../../boot/recovery-menu';
 import { NetworkSettings } from '../../boot/recovery-net';
 import { parseFaultSpec } from '../../sim/host/faults';
 import { emvCard } from '../../sim/emv-card';
@@ -246,6 +247,11 @@ describe('boot/recovery: the recovery menu actions', function () {
     const rep = await rc.salvage(ADMIN);
     assert.equal(rep.ok, true, rep.lines.join('\n'));
     assert.equal(rep.detail?.recoveredCount, lastSeq - 1, 'every record before the damaged one, the log\'s first included');
+    // Nothing intact follows the damaged record, and it is named lost all the same (not "nothing lost").
+    assert.equal(rep.detail?.firstMissingSeq, lastSeq);
+    const salvaged = (withSalvageLoss(rep).text ?? []).map((t) => t.en).join('\n');
+    assert.match(salvaged, new RegExp(`not recovered: record ${lastSeq} on`));
+    assert.doesNotMatch(salvaged, /nothing lost/);
     assert.ok(existsSync(String(rep.detail?.movedAside)), 'the damaged journal kept');
     const j = await rc.journal();
     assert.equal(j.state, 'ok');
