@@ -219,14 +219,15 @@ export function errorNotice(d: ErrorDef, cause: LocalText = { en: d.en.cause, zh
  * A supervisor at idle sees that the batch raised anomaly flags (the day report lists them): how
  * many, and the rules' codes. The codes are one word joined by '+' (runtime/anomaly.ts
  * anomalyCodes, for logs and the report), up to six of them, wider than any row: cut there, the
- * row read "! 2 anomaly:" and no code at all. Spaced, they are words the row breaks between, and
+ * row read "! 2 anomalies:" and no code at all. Spaced, they are words the row breaks between, and
  * the notice is read in turns where it does not fit (no error code: a flag is a hint, not a fault,
  * so no cause and step either).
  */
 function anomalyNotice(v: MachineView): Txt | undefined {
   const a = v.data.anomalies;
   if (!a) return undefined;
-  const text = t('notice.anomalies', { n: a.count, codes: a.codes.split('+').join(' ') });
+  const codes = a.codes.split('+').join(' ');
+  const text = a.count === 1 ? t('notice.anomaly', { codes }) : t('notice.anomalies', { n: a.count, codes });
   return { whole: text, turns: [text] };
 }
 

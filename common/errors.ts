@@ -365,8 +365,8 @@ export const ERRORS = {
     { cause: '磁条无法读取', steps: ['请插卡或挥卡', '磁条可能已损坏'] }),
   // ---- keypad and display
   KBD_STUCK: def('E-KBD-01', 'key-stuck',
-    { cause: 'Key stuck', steps: ['Press and release the key', 'Run the keypad test'] },
-    { cause: '按键卡住', steps: ['按下并松开该键', '运行键盘测试'] }),
+    { cause: 'Key stuck', steps: ['Press and release each stuck key', 'Run the keypad test'] },
+    { cause: '按键卡住', steps: ['按下松开卡住的键', '运行键盘测试'] }),
   KBD_RESET_STUCK: def('E-KBD-02', 'key-stuck',
     { cause: 'Reset button stuck', steps: ['Press and release the reset button', 'Call support if it stays in'] },
     { cause: '复位键卡住', steps: ['按下并松开复位键', '仍卡住请联系客服'] }),

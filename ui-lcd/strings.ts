@@ -345,7 +345,8 @@ export const STRINGS = {
   'msg.offline': s('OFFLINE', '离线交易'),
   // The batch's anomaly flags at idle (boot/screen-map.ts anomalyNotice): {codes} spaced, words a row
   // breaks between. The full-width colon may end a row, and no code starts one glued to it.
-  'notice.anomalies': s('! {n} anomaly: {codes}', '！{n}条异常：{codes}'),
+  'notice.anomaly': s('! 1 anomaly: {codes}', '！1条异常：{codes}'),
+  'notice.anomalies': s('! {n} anomalies: {codes}', '！{n}条异常：{codes}'),
   // The keypad reports keys stuck (E-KBD-01, boot/terminal-app.ts showStuckKeys): which ones, as
   // the cause of E-KBD-01's notice (its code and first step in turns around it).
   'notice.keyStuck': s('Key {keys} stuck', '按键{keys}卡住'),

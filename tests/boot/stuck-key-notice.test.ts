@@ -36,7 +36,7 @@ const KEY_HOLD_MS = 80;
 
 /** E-KBD-01's notice row on the board's 128x64 panel (16 cells a row, English), turn by turn, for one key. */
 function stuckTurns(key: KeyName): string[] {
-  return ['E-KBD-01', `Key ${key} stuck`, 'Press and', 'release the key'];
+  return ['E-KBD-01', `Key ${key} stuck`, 'Press and', 'release each', 'stuck key'];
 }
 
 function boardWithShortStuck(dir: string): string {

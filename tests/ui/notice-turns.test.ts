@@ -9,7 +9,7 @@
  *   first step are read, none of them cut. A notice that fits its row is shown as before, in one turn;
  * - the self-test's and the keypad's faults (boot/terminal-app.ts faultNotice: the bare code
  *   "E-PRN-04" was all they said), the stuck keys (stuckKeysNotice: "Keys CANCEL" on 16 cells for
- *   three keys stuck) and the batch's anomalies (boot/screen-map.ts: "! 2 anomaly:" and no code),
+ *   three keys stuck) and the batch's anomalies (boot/screen-map.ts: "! 2 anomalies:" and no code),
  *   every variant of each: every turn fits its row, and the turns together hold the code, the
  *   cause (the keys, the part) and the first step, or the count and every anomaly code;
  * - English turns hold as many whole words as fit the row (a word is split only when it alone is
@@ -195,7 +195,7 @@ const ANOMALY_VARIANTS: readonly Variant[] = Array.from({ length: (1 << ANOMALY_
   .flatMap((codes) => [codes.length, FLAGS_COUNT_MAX].map((n): Variant => ({
     name: `${n} anomalies ${codes.join('+')}`,
     notice: anomaliesNotice(n, codes.join('+')),
-    phrases: (lang) => [t('notice.anomalies', { n, codes: codes.join(' ') })[lang]],
+    phrases: (lang) => [(n === 1 ? t('notice.anomaly', { codes: codes.join(' ') }) : t('notice.anomalies', { n, codes: codes.join(' ') }))[lang]],
     words: [...codes, String(n)],
   })));
 
@@ -345,7 +345,7 @@ describe('ui-lcd: every variant of the self-test, stuck keys and anomalies notic
   it('chineseTurnsBreakBetweenCharactersAndKeepALatinWordWithTheCharacterWrittenOntoIt', () => {
     const grid = pixelGrid({ kind: 'pixels', width: 128, height: 64 });
     const keys = noticeRows({ ...idleScreen(), notice: stuckKeysNotice(['CANCEL', 'CLEAR', 'FUNC']) }, 'zh-CN', grid);
-    assert.deepEqual(keys, ['E-KBD-01', '按键CANCEL CLEAR', 'FUNC卡住', '按下并松开该键']);
+    assert.deepEqual(keys, ['E-KBD-01', '按键CANCEL CLEAR', 'FUNC卡住', '按下松开卡住的键']);
     assert.deepEqual(noticeRows({ ...idleScreen(), notice: archiveNotice() }, 'zh-CN', grid), ['E-STO-15', '旧流水需要导出', '在恢复菜单中用', 'U盘导出']);
     // Six anomaly codes: the count and the full-width colon, then the codes, a row each pair.
     assert.deepEqual(noticeRows({ ...idleScreen(), notice: anomaliesNotice(FLAGS_COUNT_MAX, ANOMALY_RULES.map((r) => r.code).join('+')) }, 'zh-CN', grid),
