@@ -10,7 +10,7 @@
 import { sampleAnonPeak } from './anon-peak';
 import { closeSync, existsSync, fdatasyncSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { Journal } from '../storage/journal';
+import { Journal, checkpointTransactions } from '../storage/journal';
 import { exportToFile, importFromFile } from '../storage/backup';
 import { openEnv, storedViews } from '../storage/lmdb-env';
 import { StoredEntry, verifyEntries } from '../storage/verify';
@@ -363,8 +363,9 @@ function commitParts(dir: string, per: number): { logWallMs: number; logCpuMs: n
     if (!log.fits(b.length, b.reduce((n, e) => n + e.stored.length, 0))) {
       const records = logged;
       measure(checkpointTime, () => {
-        // As storage/journal.ts lmdbCommit puts them: MDB_APPEND.
-        db.transactionSync(() => { for (const e of records) db.putSync(e.seq, e.stored, { append: true }); });
+        // As storage/journal.ts checkpointNow commits them: its transactions (checkpointTransactions),
+        // each record put with MDB_APPEND.
+        for (const txn of checkpointTransactions(records)) db.transactionSync(() => { for (const e of txn.entries) db.putSync(e.seq, e.stored, { append: true }); }, txn.flags);
         log.reset({ baseSeq: records[records.length - 1].seq, baseDigest: genesisDigest(ID) });
       });
       checkpointTime.records += records.length;

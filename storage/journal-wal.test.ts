@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CHECKPOINT_TXN_BYTES_MAX, Journal } from './journal';
+import { CHECKPOINT_TXN_BYTES_MAX, Journal, checkpointTransactions } from './journal';
 import { RecordType } from './record';
 import { readStored, removeDir, tempDir } from './testing';
 import { WAL_BYTES, WAL_COMMIT_HEADER_BYTES, walMarkPath, walPath } from './wal';
@@ -464,4 +464,30 @@ describe('journal: the write-ahead log at open (JOURNAL_FORMAT.md, "Write-ahead 
     await j.close();
   });
 
+});
+
+describe('journal: a checkpoint\'s LMDB transactions (checkpointTransactions)', () => {
+  const entry = (seq: number, bytes: number): { seq: number; stored: Buffer } => ({ seq, stored: Buffer.alloc(bytes) });
+
+  it('splitsTheTailInOrderIntoTransactionsOfAtMostTheLimitOnlyTheLastFullySynced', () => {
+    const tail = Array.from({ length: 1000 }, (_, i) => entry(i + 1, 200 + (i % 7) * 50));
+    const txns = checkpointTransactions(tail);
+    assert.ok(txns.length > 1, 'a tail larger than one transaction takes several');
+    assert.deepEqual(txns.flatMap((t) => t.entries.map((e) => e.seq)), tail.map((e) => e.seq), 'every record once, in order');
+    for (const t of txns) assert.ok(t.entries.reduce((n, e) => n + e.stored.length, 0) <= CHECKPOINT_TXN_BYTES_MAX);
+    // Taken greedily: the next record would not have fitted in the one before.
+    for (let i = 0; i + 1 < txns.length; i++) assert.ok(txns[i].entries.reduce((n, e) => n + e.stored.length, 0) + txns[i + 1].entries[0].stored.length > CHECKPOINT_TXN_BYTES_MAX);
+    const flags = txns.map((t) => t.flags);
+    assert.equal(new Set(flags.slice(0, -1)).size, 1, 'the same flags for all but the last');
+    assert.notEqual(flags[0], flags[flags.length - 1], 'the last is fully synced, the others are not');
+    assert.equal(flags[flags.length - 1], 3, 'lmdb-js\'s default: abortable, committed before it returns, fully synced');
+    assert.equal(flags[0] & 0x40000, 0x40000, 'MDB_NOMETASYNC before the last');
+  });
+
+  it('aRecordLargerThanTheLimitIsATransactionOfItsOwnAndOneTransactionIsFullySynced', () => {
+    const txns = checkpointTransactions([entry(1, 100), entry(2, CHECKPOINT_TXN_BYTES_MAX + 1), entry(3, 100)]);
+    assert.deepEqual(txns.map((t) => t.entries.map((e) => e.seq)), [[1], [2], [3]]);
+    assert.deepEqual(checkpointTransactions([entry(1, 10)]).map((t) => t.flags), [3]);
+    assert.deepEqual(checkpointTransactions([]), []);
+  });
 });

@@ -592,13 +592,10 @@ export class Journal {
   }
 
   /**
-   * One LMDB transaction of these records, its data pages flushed before its meta page is written.
-   * `metaSync` false (a checkpoint's transactions but its last): the meta page is written without
-   * O_DSYNC and reaches the disk with the next transaction's flush (MDB_NOMETASYNC); a cut before
-   * that leaves LMDB at the previous transaction, still whole, and the log, not yet started over,
-   * holds every record LMDB may lack.
+   * One LMDB transaction of these records, its data pages flushed before its meta page is written
+   * (`flags`: fully synced, or a checkpoint's TXN_META_UNSYNCED: checkpointTransactions).
    */
-  private lmdbCommit(entries: ReadonlyArray<WalEntry>, metaSync = true): void {
+  private lmdbCommit(entries: ReadonlyArray<WalEntry>, flags = TXN_FULLY_SYNCED): void {
     try {
       // MDB_APPEND: seqs only grow, so each record goes at the end of the tree without a search
       // (issue 14 goal 5). A seq at or below LMDB's last is refused by LMDB, which lmdb-js reports
@@ -609,7 +606,7 @@ export class Journal {
           const written = this.db.putSync(e.seq, e.stored, LMDB_APPEND) as unknown as boolean;
           if (!written) invariant(false, 'LMDB refused a record at or below its last seq', { seq: e.seq });
         }
-      }, metaSync ? TXN_FULLY_SYNCED : TXN_META_UNSYNCED);
+      }, flags);
     } finally {
       this.lmdbFiguresCache = undefined;
     }
@@ -624,11 +621,10 @@ export class Journal {
    */
   private checkpointNow(): void {
     if (this.tail.length === 0) return;
-    while (this.tail.length > 0) {
-      const chunk = leadingChunk(this.tail, CHECKPOINT_TXN_BYTES_MAX);
-      this.lmdbCommit(chunk, chunk.length === this.tail.length);
-      this.tail = this.tail.slice(chunk.length);
-      this.tailBytes -= bytesOf(chunk);
+    for (const txn of checkpointTransactions(this.tail)) {
+      this.lmdbCommit(txn.entries, txn.flags);
+      this.tail = this.tail.slice(txn.entries.length);
+      this.tailBytes -= bytesOf(txn.entries);
     }
     invariant(this.tailBytes === 0, 'the checkpoint left bytes counted in an empty tail', { tailBytes: this.tailBytes });
     this.restartWal();
@@ -861,11 +857,24 @@ export function freeBytes(dir: string): number | undefined {
 }
 
 /** The longest prefix of `entries` within `bytesMax` bytes, never empty (a larger record goes alone). */
-function leadingChunk<T extends { readonly stored: Buffer }>(entries: ReadonlyArray<T>, bytesMax: number): ReadonlyArray<T> {
-  let bytes = entries[0].stored.length;
-  let n = 1;
-  while (n < entries.length && bytes + entries[n].stored.length <= bytesMax) bytes += entries[n++].stored.length;
-  return entries.slice(0, n);
+/**
+ * A checkpoint's LMDB transactions for the log's tail, as checkpointNow commits them: at most
+ * CHECKPOINT_TXN_BYTES_MAX of records each (one record at least), each with its transactionSync
+ * flags: the last fully synced, the others TXN_META_UNSYNCED (their meta page written without
+ * O_DSYNC, flushed by the next transaction's fdatasync; a cut before that leaves LMDB whole at the
+ * transaction before, and the log, not yet started over, holds every record LMDB may lack).
+ * Exported for bench/journal-phases.ts, which times the same transactions apart.
+ */
+export function checkpointTransactions<T extends { readonly stored: Buffer }>(tail: ReadonlyArray<T>): Array<{ entries: ReadonlyArray<T>; flags: number }> {
+  const out: Array<{ entries: ReadonlyArray<T>; flags: number }> = [];
+  for (let at = 0; at < tail.length;) {
+    let bytes = tail[at].stored.length;
+    let end = at + 1;
+    while (end < tail.length && bytes + tail[end].stored.length <= CHECKPOINT_TXN_BYTES_MAX) bytes += tail[end++].stored.length;
+    out.push({ entries: tail.slice(at, end), flags: end === tail.length ? TXN_FULLY_SYNCED : TXN_META_UNSYNCED });
+    at = end;
+  }
+  return out;
 }
 
 function bytesOf(entries: ReadonlyArray<{ readonly stored: Buffer }>): number {
