@@ -159,6 +159,8 @@ export const BATTERY_POLL_MS = 2_000;
 /** Reads of the gauge in a row that fail before the status line drops its last figure (one may be a glitch). */
 export const BATTERY_READ_FAILURES_MAX = 2;
 export const PAPER_POLL_MS = 1_000;
+/** The signature pad's role (board files name it so: hal/board-schema.ts). */
+const SIGNATURE_PAD_ROLE = 'signature0';
 /** How long the signature screen waits for the cardholder before falling back to paper. */
 export const SIGNATURE_CAPTURE_MS = 120_000;
 /** Key-to-screen figures kept for the probe (the last ones). */
@@ -630,12 +632,13 @@ export class TerminalApp {
   private fatalSelfTestFault: PosError | undefined;
 
   private noteSelfTest(results: readonly SelfTestResult[]): void {
-    const padRole = 'signature0';
+    const padRole = SIGNATURE_PAD_ROLE;
     this.pad = results.some((r) => r.role === padRole && r.ok) ? this.o.board.signaturePad(padRole) : undefined;
     for (const r of results) {
       if (r.ok || !r.error) continue;
-      // A signature pad that fails is not a reason to stop selling: the cardholder signs on paper.
-      if (r.role === padRole) { this.o.logger.warn({ role: r.role, code: r.error.code }, `self-test: ${r.error.message}; signatures on paper`); continue; }
+      // A signature pad that fails is not a reason to stop selling: the cardholder signs on paper,
+      // and idle and login say so (it was only logged: the merchant never knew why the pad was off).
+      if (r.role === padRole) { this.padFailed(r.error, 'self-test'); continue; }
       this.o.logger.warn({ role: r.role, code: r.error.code }, `self-test: ${r.error.message}`);
       // The card reader's own fault (silent, gone, garbled) is its health's, as a card wait's is:
       // the same notice, over once the reader answers or a card reads. As a self-test fault it was
@@ -650,6 +653,18 @@ export class TerminalApp {
       const stuck = type !== undefined && KEYPAD_TYPES.has(type) && r.error.code === ERRORS.KBD_STUCK.code;
       this.bootFaults.set({ source: stuck ? STUCK_KEYS_SOURCE : r.role, code: r.error.code, notice: faultNotice(r.error, partOf(this.o.board, r.role)) });
     }
+  }
+
+  /**
+   * The signature pad failed (its self-test, or a capture: it stopped answering, garbled
+   * conversions): logged with the bus's own code, and E-BRD-05 on the idle and login notice until
+   * a restart, the only thing that tries the pad again. Without it the pad was silently off: the
+   * cardholder signed on paper and nobody at the counter knew why.
+   */
+  private padFailed(e: unknown, when: 'self-test' | 'capture'): void {
+    const code = isPosError(e) ? e.code : undefined;
+    this.o.logger.warn({ role: SIGNATURE_PAD_ROLE, code: ERRORS.BRD_SIGNATURE_PAD.code, cause: code, err: e }, `signature pad failed (${when}): ${e instanceof Error ? e.message : String(e)}; signatures on paper until a restart`);
+    this.bootFaults.set({ source: SIGNATURE_PAD_ROLE, code: ERRORS.BRD_SIGNATURE_PAD.code, notice: errorNotice(ERRORS.BRD_SIGNATURE_PAD) });
   }
 
   /**
@@ -1185,8 +1200,8 @@ export class TerminalApp {
       }
       // A fault (the pad stopped answering, garbled conversions, too detailed to fit): the
       // cardholder signs the receipt instead; the pad is not used again until the next boot.
-      this.o.logger.warn({ err: e, code: isPosError(e) ? e.code : undefined }, 'signature pad failed: signing on paper');
-      if (!isPosError(e, 'operator-input')) this.pad = undefined;
+      if (isPosError(e, 'operator-input')) this.o.logger.warn({ err: e, code: e.code }, 'signature too detailed to keep: signing again');
+      else { this.pad = undefined; this.padFailed(e, 'capture'); }
       this.env = { ...this.env, signaturePad: undefined };
       if (stillSigning() && this.pad) this.startCapture(this.pad);
       this.render();

@@ -405,6 +405,12 @@ export const ERRORS = {
   BRD_INPUT_GONE: def('E-BRD-04', 'device-absent',
     { cause: 'Keypad device gone', steps: ['Reseat the keypad cable', 'Restart the terminal'] },
     { cause: '键盘设备已断开', steps: ['重新插好键盘排线', '重启终端'] }),
+  // The signature pad (signature0, hal/drivers/tsc2007.ts) failed its self-test or a capture:
+  // sales go on, the cardholder signs the paper slip, and the pad is not used until a restart.
+  // One code for the merchant whatever the bus said (E-BRD-02/03 are in the log beside it).
+  BRD_SIGNATURE_PAD: def('E-BRD-05', 'device-absent',
+    { cause: 'Signature pad not working', steps: ['Cardholders sign the paper slip', 'Restart; call support if it stays'] },
+    { cause: '签名板不能使用', steps: ['持卡人在小票上签名', '重启后仍不行请联系客服'] }),
   // ---- operator
   OPR_AMOUNT: def('E-OPR-01', 'operator-input',
     { cause: 'Amount not valid', steps: ['Enter the amount again'] },
