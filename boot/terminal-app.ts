@@ -111,6 +111,7 @@ import { AdjustableClock, monotonicMs } from '../common/time';
 import { EmvParamsView } from './diag-emv';
 import { todayYyyymmdd } from '../runtime/txn/emv-download';
 import { BootFaults, STUCK_KEYS_SOURCE, faultsNotice } from './boot-faults';
+import { SlotStateError, readState } from './update-slots';
 
 // Loaded on first use, not at start (common/lazy.ts; issue 14 goal 6): idle needs none of them.
 /** The keypad's "device gone" code (common/errors.ts BRD_INPUT_GONE): its notice ends with the next key. */
@@ -159,6 +160,8 @@ export const BATTERY_POLL_MS = 2_000;
 /** Reads of the gauge in a row that fail before the status line drops its last figure (one may be a glitch). */
 export const BATTERY_READ_FAILURES_MAX = 2;
 export const PAPER_POLL_MS = 1_000;
+/** The boot faults' entry of the last update's result (noteUpdateResult): no part's role. */
+const UPDATE_SOURCE = 'update';
 /** The signature pad's role (board files name it so: hal/board-schema.ts). */
 const SIGNATURE_PAD_ROLE = 'signature0';
 /** How long the signature screen waits for the cardholder before falling back to paper. */
@@ -393,6 +396,7 @@ export class TerminalApp {
     const board = this.o.board;
     const results = await board.selfTest();
     this.noteSelfTest(results);
+    this.noteUpdateResult();
     // A critical battery before anything is opened: power off now, not after a journal check and
     // self-tests a dying battery may cut in the middle (nothing is open, nothing can be half-written).
     if (await this.batteryCriticalAtBoot()) return;
@@ -653,6 +657,35 @@ export class TerminalApp {
       const stuck = type !== undefined && KEYPAD_TYPES.has(type) && r.error.code === ERRORS.KBD_STUCK.code;
       this.bootFaults.set({ source: stuck ? STUCK_KEYS_SOURCE : r.role, code: r.error.code, notice: faultNotice(r.error, partOf(this.o.board, r.role)) });
     }
+  }
+
+  /**
+   * The last software update's result as the slots' state says it (boot/update-slots.ts): an update
+   * rolled back (its first boot failed or never confirmed: E-UPD-04) or a state file found damaged
+   * (E-UPD-07, which the selector writes as a roll-back whose reason leads with its code, or which
+   * this read finds) is on the idle and login notice, code, cause and first step ("The previous
+   * version runs"; then "Call support"). It was only logged and printed by `pos update status`:
+   * the terminal went on with the old version and the merchant never knew an update had failed.
+   * It stands until another update's result replaces it (the next one installed or confirmed).
+   */
+  private noteUpdateResult(): void {
+    const root = this.o.update?.root;
+    if (root === undefined) return;
+    let fault: PosError | undefined;
+    try {
+      const last = readState(root).last;
+      if (last?.result === 'rolled-back') {
+        const id = last.reason?.startsWith(ERRORS.UPD_STATE_DAMAGED.code) === true ? 'UPD_STATE_DAMAGED' : 'UPD_ROLLED_BACK';
+        fault = new PosError(id, `update to ${last.version} rolled back: ${last.reason ?? 'first boot failed'}`, { version: last.version });
+      }
+    } catch (e) {
+      // Never set up (E-UPD-06) is no fault of this boot's; a damaged state is (the selector ran before it).
+      if (e instanceof SlotStateError) fault = e;
+      else if (!isPosError(e) || e.code !== ERRORS.UPD_NOT_SET_UP.code) this.o.logger.warn({ err: e }, 'update: slot state not read');
+    }
+    if (fault === undefined) return;
+    this.o.logger.error({ code: fault.code, ...fault.detail }, fault.message);
+    this.bootFaults.set({ source: UPDATE_SOURCE, code: fault.code, notice: errorNotice(fault.definition) });
   }
 
   /**

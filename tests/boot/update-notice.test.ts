@@ -1,0 +1,111 @@
+/**
+ * A software update that failed, as the merchant sees it at the terminal (boot/terminal-app.ts
+ * noteUpdateResult): the slots' state (boot/update-slots.ts) says the last update was rolled back
+ * (its first boot failed or never confirmed: E-UPD-04) or its state file was found damaged
+ * (E-UPD-07); the login and idle notice read the code, cause and first step in turns. It was only
+ * logged and printed by `pos update status`: the old version ran on and nobody at the counter knew
+ * (FIELD-FAULTS.md, sign-on fails: "version and contact support when the running version is
+ * flagged bad"). A confirmed update, and a board without update slots, show nothing.
+ */
+import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { TerminalApp } from '../../boot/terminal-app';
+import { initSlots, readState, writeState, STATE_FILE } from '../../boot/update-slots';
+import { silentLogger } from '../../common/log';
+import { NOTICE_TEST_TICK_MS, NoticeWatch } from './notice-watch';
+import type { KeyName } from '../../hal/keypad';
+import { createSimBoard, SimBoard } from '../../sim/board-sim';
+import { AcquirerSimulator } from '../../sim/host/simulator';
+import { removeDir, tempDir } from '../../storage/testing';
+
+/** E-UPD-04's notice row on the 128x64 panel's 16 cells, turn by turn. */
+const ROLLED_BACK_TURNS = ['E-UPD-04', 'Update rolled', 'back: first boot', 'failed', 'The previous', 'version runs'];
+/** E-UPD-07's. */
+const DAMAGED_TURNS = ['E-UPD-07', 'Update state', 'file damaged', 'The version that', 'checks out runs'];
+/** Any key: the terminal does not check it here (the slots are only read). */
+const PUBLIC_KEY_HEX = '00'.repeat(32);
+/** A fixed time for the state's records: nothing reads it as today. */
+const AT_MS = Date.UTC(2026, 0, 2, 3, 4, 5);
+
+describe('terminal: a failed software update is on the idle and login notice (E-UPD-04, E-UPD-07)', function () {
+  this.timeout(90_000);
+  const w = new NoticeWatch();
+  let root: string;
+  let updateRoot: string;
+  let host: AcquirerSimulator;
+  let sim: SimBoard;
+  let app: TerminalApp;
+
+  const type = (keys: readonly KeyName[]): void => { for (const k of keys) app.press(k); };
+
+  async function boot(withSlots = true): Promise<void> {
+    sim = await createSimBoard({ battery: { percent: 80 } });
+    app = TerminalApp.create({
+      board: sim.board, journalDir: join(root, 'journal'), backupDir: join(root, 'backup'), host: { host: '127.0.0.1', port: host.port },
+      logger: silentLogger, scryptN: 1024, locale: 'en', clock: w.clock, tickMs: NOTICE_TEST_TICK_MS,
+      ...(withSlots ? { update: { root: updateRoot, publicKeyHex: PUBLIC_KEY_HEX, board: sim.config.board } } : {}),
+    });
+    w.watch(app);
+    await app.boot();
+    await w.until('the login screen', (s) => s.state === 'login');
+  }
+
+  async function logIn(): Promise<void> {
+    type(['0', '1', 'OK']);
+    type(['0', '0', '0', '0', 'OK']);
+    await w.until('idle', (s) => s.state === 'idle');
+  }
+
+  /** Slots with 1.0.0 active and `last` as given (what the selector or the updater wrote). */
+  function slotsWithLast(last: NonNullable<ReturnType<typeof readState>['last']>): void {
+    const s = initSlots(updateRoot, '1.0.0');
+    writeState(updateRoot, { ...s, versions: { A: '1.0.0', B: last.version }, last });
+  }
+
+  beforeEach(async () => {
+    root = tempDir('posupdatenotice-');
+    updateRoot = join(root, 'slots');
+    host = new AcquirerSimulator({ clock: Date.now });
+    await host.listen(0);
+    w.reset();
+  });
+  afterEach(async () => {
+    await app?.stop();
+    await sim?.close();
+    await host.close();
+    removeDir(root);
+  });
+
+  it('anUpdateRolledBackIsE-UPD-04InTurnsAtLoginAndIdle', async () => {
+    slotsWithLast({ result: 'rolled-back', version: '1.1.0', atMs: AT_MS, reason: 'trial boot not confirmed within 300000 ms' });
+    await boot();
+    await w.assertNoticeIs('login', ROLLED_BACK_TURNS);
+    await logIn();
+    await w.assertNoticeIs('idle', ROLLED_BACK_TURNS);
+  });
+
+  it('aStateFileTheSelectorFoundDamagedIsE-UPD-07', async () => {
+    // bootWithoutState writes the damage as a roll-back whose reason leads with its code.
+    slotsWithLast({ result: 'rolled-back', version: '1.1.0', atMs: AT_MS, reason: 'E-UPD-07 state.json: not valid JSON (3 bytes): booting slot A' });
+    await boot();
+    await w.assertNoticeIs('login', DAMAGED_TURNS);
+  });
+
+  it('aStateFileDamagedSinceTheSelectorRanIsE-UPD-07AndTheTerminalStillBoots', async () => {
+    initSlots(updateRoot, '1.0.0');
+    writeFileSync(join(updateRoot, STATE_FILE), '{no');
+    await boot();
+    await w.assertNoticeIs('login', DAMAGED_TURNS);
+    await logIn();
+  });
+
+  it('aConfirmedUpdateAndABoardWithoutSlotsShowNothing', async () => {
+    slotsWithLast({ result: 'confirmed', version: '1.1.0', atMs: AT_MS });
+    await boot();
+    await w.assertNoNotice([...ROLLED_BACK_TURNS, ...DAMAGED_TURNS]);
+    await app.stop();
+    await sim.close();
+    await boot(false);
+    await w.assertNoNotice([...ROLLED_BACK_TURNS, ...DAMAGED_TURNS]);
+  });
+});
