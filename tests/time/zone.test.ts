@@ -11,7 +11,7 @@ import { receiptJob, settlementReportJob } from '../../runtime/receipt';
 import { TxnView } from '../../runtime/txn/engine';
 import { validateBoard } from '../../hal/board-schema';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { asset } from '../../common/assets';
 import { AcquirerSimulator } from '../../sim/host/simulator';
 import { seededRandom } from '../../runtime/random';
 import { rig, withOperators, magCard, Rig, SUPERVISOR, T0_MS } from '../runtime/harness';
@@ -77,7 +77,7 @@ describe('time zone: one calendar for screen, receipt and reports', () => {
   });
 
   it('boardFileTimeZoneIsValidated: offsets taken, names refused with the field named', () => {
-    const sim = JSON.parse(readFileSync(join(__dirname, '..', '..', 'board-configs', 'sim.json'), 'utf8')) as Record<string, unknown>;
+    const sim = JSON.parse(readFileSync(asset('board-configs', 'sim.json'), 'utf8')) as Record<string, unknown>;
     assert.equal(validateBoard(sim, 'sim.json').tzOffsetMinutes, TZ_OFFSET_MINUTES_DEFAULT);
     assert.equal(validateBoard({ ...sim, timeZone: 'UTC+07:00' }, 'sim.json').tzOffsetMinutes, 420);
     assert.throws(() => validateBoard({ ...sim, timeZone: 'Asia/Shanghai' }, 'sim.json'), /field "timeZone" must be a UTC offset/);
