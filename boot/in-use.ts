@@ -20,6 +20,11 @@ const RESTING_STATES: ReadonlySet<string> = new Set(['idle', 'login']);
 
 export interface InUseOptions {
   readonly setTimer?: (f: () => void, ms: number) => unknown;
+  /**
+   * Tests only: how long a key keeps the terminal in use (default IN_USE_AFTER_KEY_MS). A test of
+   * the background verify waiting for a quiet terminal types for longer than it, in real time.
+   */
+  readonly afterKeyMs?: number;
   readonly clearTimer?: (t: unknown) => void;
 }
 
@@ -46,7 +51,7 @@ export class InUse {
   /** A key went down: held now (the listeners hear it before the key is handled), and for IN_USE_AFTER_KEY_MS. */
   key(): void {
     this.keyTimer = this.clear(this.keyTimer);
-    this.keyTimer = this.set(() => { this.keyTimer = undefined; this.changed(); }, IN_USE_AFTER_KEY_MS);
+    this.keyTimer = this.set(() => { this.keyTimer = undefined; this.changed(); }, this.o.afterKeyMs ?? IN_USE_AFTER_KEY_MS);
     this.changed();
   }
 

@@ -240,6 +240,11 @@ export interface TerminalAppOptions {
   readonly archiveBytesMax?: number;
   /** How long after a checkpointed boot the background verify of the whole journal starts. */
   readonly backgroundVerifyDelayMs?: number;
+  /**
+   * Tests only: how long a key keeps the terminal in use for the background verify (boot/in-use.ts,
+   * default IN_USE_AFTER_KEY_MS): a test typing past it waits that long in real time.
+   */
+  readonly inUseAfterKeyMs?: number;
 }
 
 export interface ProbeSnapshot {
@@ -271,7 +276,7 @@ export class TerminalApp {
   private env: Env;
   private readonly listeners = new Set<(s: ProbeSnapshot) => void>();
   /** Whether someone uses the terminal: background work (the journal's verify) waits and stops for them. */
-  private readonly inUse = new InUse();
+  private readonly inUse: InUse;
   private readonly stops: Array<() => void> = [];
   private timers: NodeJS.Timeout[] = [];
   private recoveryRequested = false;
@@ -308,6 +313,7 @@ export class TerminalApp {
     // (the engine journals the correction and applies it again at boot).
     this.clockControl = new AdjustableClock(o.clock ?? Date.now);
     this.clock = this.clockControl.now;
+    this.inUse = new InUse(o.inUseAfterKeyMs !== undefined ? { afterKeyMs: o.inUseAfterKeyMs } : {});
     this.errors = o.errors ?? new ErrorRing();
     this.swipes = new SwipeFailures(this.clock, o.logger.child({ component: 'reader' }));
     this.readerHealth = new ReaderHealth(this.clock, this.swipes, o.logger.child({ component: 'reader' }));

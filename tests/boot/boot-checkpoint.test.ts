@@ -15,15 +15,14 @@ import { flipByte, removeDir, tempDir } from '../../storage/testing';
 import { Journal } from '../../storage/journal';
 import { CHECKPOINT_FILE } from '../../storage/checkpoint';
 import { SIM_IDENTITY } from '../../boot/sim-provision';
-import { IN_USE_AFTER_KEY_MS } from '../../boot/in-use';
 
 const STATE_WAIT_MS_MAX = 120_000;
 
-async function bootUntil(root: string, done: (s: ProbeSnapshot) => boolean, backgroundVerifyDelayMs = STATE_WAIT_MS_MAX, watch?: (s: ProbeSnapshot, app: TerminalApp) => void): Promise<{ app: TerminalApp; close: () => Promise<void>; seen: string[]; last: ProbeSnapshot }> {
+async function bootUntil(root: string, done: (s: ProbeSnapshot) => boolean, backgroundVerifyDelayMs = STATE_WAIT_MS_MAX, watch?: (s: ProbeSnapshot, app: TerminalApp) => void, inUseAfterKeyMs?: number): Promise<{ app: TerminalApp; close: () => Promise<void>; seen: string[]; last: ProbeSnapshot }> {
   const sim = await createSimBoard();
   const app = TerminalApp.create({
     board: sim.board, journalDir: join(root, 'journal'), backupDir: join(root, 'backup'), host: { host: '127.0.0.1', port: 9 },
-    logger: silentLogger, scryptN: 1024, backgroundVerifyDelayMs,
+    logger: silentLogger, scryptN: 1024, backgroundVerifyDelayMs, ...(inUseAfterKeyMs !== undefined ? { inUseAfterKeyMs } : {}),
   });
   const seen: string[] = [];
   const reached = new Promise<ProbeSnapshot>((resolve, reject) => {
@@ -53,8 +52,15 @@ async function waitFor(done: () => boolean): Promise<void> {
 }
 
 const atLogin = (s: ProbeSnapshot): boolean => s.state === 'login';
-/** How long the test types at the login screen. */
-const TYPING_MS = 6_000;
+/**
+ * How long a key keeps the terminal in use in the quiet test (TerminalApp's inUseAfterKeyMs, tests
+ * only; IN_USE_AFTER_KEY_MS, 5 s, on a terminal): the test types past it and then waits it out in
+ * real time, 11 s with the terminal's own.
+ */
+const TEST_IN_USE_AFTER_KEY_MS = 1_500;
+/** A key every KEY_EVERY_MS at the login screen for TYPING_MS: keys five to the window, typing past one window (as 1 s and 6 s did for 5 s). */
+const KEY_EVERY_MS = TEST_IN_USE_AFTER_KEY_MS / 5;
+const TYPING_MS = TEST_IN_USE_AFTER_KEY_MS * 1.2;
 
 describe('terminal: boot on the journal checkpoint', function () {
   this.timeout(300_000);
@@ -107,7 +113,7 @@ describe('terminal: boot on the journal checkpoint', function () {
     const other = tempDir('ckpt-app-quiet-');
     try {
       const damagedSeq = await damageBeforeTheCheckpoint(other);
-      // Due at once (delay 0), but a key every second at the login screen for 6 s keeps the terminal in use.
+      // Due at once (delay 0), but a key every KEY_EVERY_MS at the login screen for TYPING_MS keeps the terminal in use.
       let typing: NodeJS.Timeout | undefined;
       let typedUntilMs = 0;
       let recoveredAtMs = 0;
@@ -122,13 +128,13 @@ describe('terminal: boot on the journal checkpoint', function () {
           if (performance.now() >= until) { clearInterval(typing); return; }
           typedUntilMs = performance.now();
           app.press('CLEAR');
-        }, 1_000);
-      });
+        }, KEY_EVERY_MS);
+      }, TEST_IN_USE_AFTER_KEY_MS);
       clearInterval(typing);
       try {
         assert.equal(b.last.data.error?.detail.seq, damagedSeq, JSON.stringify(b.last.data.error));
         assert.ok(typedUntilMs > 0, 'the keys were typed');
-        assert.ok(recoveredAtMs - typedUntilMs >= IN_USE_AFTER_KEY_MS, `the verify ran ${(recoveredAtMs - typedUntilMs).toFixed(0)} ms after the last key: not before the terminal was quiet ${IN_USE_AFTER_KEY_MS} ms`);
+        assert.ok(recoveredAtMs - typedUntilMs >= TEST_IN_USE_AFTER_KEY_MS, `the verify ran ${(recoveredAtMs - typedUntilMs).toFixed(0)} ms after the last key: not before the terminal was quiet ${TEST_IN_USE_AFTER_KEY_MS} ms`);
       } finally {
         await b.close();
       }
