@@ -11,7 +11,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { openForBoot } from '../../storage/boot-open';
 import { checkpointKey } from '../../storage/checkpoint';
 import { join } from 'node:path';
-import { TICK_MS, TerminalApp, ProbeSnapshot } from '../../boot/terminal-app';
+import { TerminalApp, ProbeSnapshot } from '../../boot/terminal-app';
 import { createSimBoard } from '../../sim/board-sim';
 import { silentLogger } from '../../common/log';
 import { removeDir, tempDir } from '../../storage/testing';
@@ -20,6 +20,7 @@ import { RecordType } from '../../storage/record';
 import { SIM_IDENTITY } from '../../boot/sim-provision';
 import { ARCHIVE_FILE_SUFFIX, archiveDirFor } from '../../runtime/archive';
 import { NOTICE_TURN_MS } from '../../ui-lcd/screen';
+import { NOTICE_TEST_TICK_MS } from './notice-watch';
 
 const STATE_WAIT_MS_MAX = 60_000;
 /** The test's threshold: above what the new journal starts with, below the journal it archives. */
@@ -55,6 +56,8 @@ async function bootToLogin(root: string, archiveBytesMax?: number, read: ReadTur
     board: sim.board, journalDir: join(root, 'journal'), backupDir: join(root, 'backup'), host: { host: '127.0.0.1', port: 9 },
     logger: silentLogger, scryptN: 1024, backgroundVerifyDelayMs: STATE_WAIT_MS_MAX, archiveRecordsMin: RECORDS_MIN,
     ...(archiveBytesMax !== undefined ? { archiveBytesMax } : {}), clock: () => Date.now() + aheadMs,
+    // Each notice turn read waits for a redraw: a tick of 50 ms, not TICK_MS's 500 (tests/boot/notice-watch.ts).
+    tickMs: NOTICE_TEST_TICK_MS,
   });
   let latest: ProbeSnapshot | undefined;
   app.probe.onChange((raw) => { latest = raw as ProbeSnapshot; });
@@ -77,8 +80,8 @@ async function bootToLogin(root: string, archiveBytesMax?: number, read: ReadTur
       // The clock to the middle of the next turn: the real second the redraw waits for stays in it.
       const now = Date.now() + aheadMs;
       aheadMs += (Math.floor(now / NOTICE_TURN_MS) + 1.5) * NOTICE_TURN_MS - now;
-      // The tick (TICK_MS) redraws when the turn moves on; a row that stays the same is read after two.
-      await new Promise((r) => setTimeout(r, 2 * TICK_MS));
+      // The tick (NOTICE_TEST_TICK_MS here) redraws when the turn moves on; a row that stays the same is read after two.
+      await new Promise((r) => setTimeout(r, 2 * NOTICE_TEST_TICK_MS));
       assert.equal(latest?.state, 'login');
       noticeRows.push(noticeRow());
     }
