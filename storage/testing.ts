@@ -4,7 +4,7 @@
  * write through raw LMDB or the raw file, as damage would.
  */
 import { JournalDb, openEnv } from './lmdb-env';
-import { closeSync, openSync, readSync, fstatSync, writeSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, fstatSync, writeSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 
@@ -12,6 +12,17 @@ export const PAGE_BYTES = 4096;
 
 export function tempDir(prefix = 'posj-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/**
+ * A new folder on tmpfs (/dev/shm) when the machine has one, else tempDir: for a test whose
+ * journal's syncs decide nothing it checks (a flipped byte's detection, a process killed with the
+ * page cache intact), as the day simulation keeps its journal (sim/simulate.ts) and the power-cut
+ * tests their crash states. On a disk each open and commit waits for the disk's flushes: three
+ * times the test's own time here while another process wrote to the disk.
+ */
+export function ramTempDir(prefix = 'posj-'): string {
+  return existsSync('/dev/shm') ? mkdtempSync(join('/dev/shm', prefix)) : tempDir(prefix);
 }
 
 export function removeDir(dir: string): void {
