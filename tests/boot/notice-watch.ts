@@ -6,8 +6,14 @@
  * give the terminal NOTICE_TEST_TICK_MS for it).
  */
 import { strict as assert } from 'node:assert';
-import { TerminalApp, ProbeSnapshot } from '../../boot/terminal-app';
+import { join } from 'node:path';
+import { TerminalApp, ProbeSnapshot, TerminalAppOptions } from '../../boot/terminal-app';
 import { NOTICE_TURN_MS } from '../../ui-lcd/screen';
+import type { KeyName } from '../../hal/keypad';
+import { silentLogger } from '../../common/log';
+import { AcquirerSimulator } from '../../sim/host/simulator';
+import { createSimBoard, SimBoard, SimBoardOptions } from '../../sim/board-sim';
+import { removeDir, tempDir } from '../../storage/testing';
 
 /** Longest wait for a state the test expects. */
 export const WAIT_MS_MAX = 20_000;
@@ -92,5 +98,84 @@ export class NoticeWatch {
       await new Promise((r) => setTimeout(r, 2 * NOTICE_TEST_TICK_MS));
       over();
     }
+  }
+}
+
+/**
+ * One in-process terminal on the simulator board for a notice test, fresh for each test: a
+ * temporary folder, the acquirer simulator, the board (battery at 80 %), the app with the watch's
+ * clock and NOTICE_TEST_TICK_MS, English. `hooks()` in the describe makes and removes them.
+ */
+export class NoticeRig {
+  readonly w = new NoticeWatch();
+  private parts: { root: string; host: AcquirerSimulator; sim?: SimBoard; app?: TerminalApp } | undefined;
+
+  constructor(private readonly tempPrefix: string) {}
+
+  get root(): string { return this.need().root; }
+  get host(): AcquirerSimulator { return this.need().host; }
+  get sim(): SimBoard { return this.need().sim ?? assert.fail('no board: boot() first'); }
+  get app(): TerminalApp { return this.need().app ?? assert.fail('no terminal: boot() first'); }
+
+  /** beforeEach and afterEach of the calling describe. */
+  hooks(): void {
+    beforeEach(async () => {
+      const host = new AcquirerSimulator({ clock: Date.now });
+      await host.listen(0);
+      this.parts = { root: tempDir(this.tempPrefix), host };
+      this.w.reset();
+    });
+    afterEach(async () => {
+      const p = this.parts;
+      this.parts = undefined;
+      if (!p) return;
+      await p.app?.stop();
+      await p.sim?.close();
+      await p.host.close();
+      removeDir(p.root);
+    });
+  }
+
+  /**
+   * Boots the terminal (`board` added to createSimBoard's options, `app` to TerminalApp.create's)
+   * and waits for `until` (default: the login screen).
+   */
+  async boot(o: { board?: SimBoardOptions; app?: (sim: SimBoard) => Partial<TerminalAppOptions>; until?: (s: ProbeSnapshot) => boolean } = {}): Promise<void> {
+    const p = this.need();
+    assert.equal(p.app, undefined, 'a terminal runs: stop() it first');
+    const sim = await createSimBoard({ battery: { percent: 80 }, ...o.board });
+    p.sim = sim;
+    p.app = TerminalApp.create({
+      board: sim.board, journalDir: join(p.root, 'journal'), backupDir: join(p.root, 'backup'), host: { host: '127.0.0.1', port: p.host.port },
+      logger: silentLogger, scryptN: 1024, locale: 'en', clock: this.w.clock, tickMs: NOTICE_TEST_TICK_MS, ...o.app?.(sim),
+    });
+    this.w.watch(p.app);
+    await p.app.boot();
+    await this.w.until('the login screen', o.until ?? ((s) => s.state === 'login'));
+  }
+
+  /** Stops the terminal and its board (a test that boots again: the journal and the host stay). */
+  async stop(): Promise<void> {
+    const p = this.need();
+    await p.app?.stop();
+    await p.sim?.close();
+    p.app = undefined;
+    p.sim = undefined;
+  }
+
+  /** Presses the keys one after another (each press as the keypad would report it). */
+  type(keys: readonly KeyName[]): void {
+    for (const k of keys) this.app.press(k);
+  }
+
+  /** The cashier 01 (password 0000) logs in; waits for idle. */
+  async logIn(): Promise<void> {
+    this.type(['0', '1', 'OK']);
+    this.type(['0', '0', '0', '0', 'OK']);
+    await this.w.until('idle', (s) => s.state === 'idle');
+  }
+
+  private need(): NonNullable<NoticeRig['parts']> {
+    return this.parts ?? assert.fail('outside a test: NoticeRig.hooks() makes the parts before each');
   }
 }

@@ -10,66 +10,31 @@
  * "E-RDR-03", which stood until the next restart whatever the reader did.
  */
 import { strict as assert } from 'node:assert';
-import { join } from 'node:path';
-import { TerminalApp } from '../../boot/terminal-app';
-import { silentLogger } from '../../common/log';
-import { NOTICE_TEST_TICK_MS, NoticeWatch } from './notice-watch';
+import { NoticeRig } from './notice-watch';
 import type { KeyName } from '../../hal/keypad';
-import { createSimBoard, SimBoard } from '../../sim/board-sim';
-import { AcquirerSimulator } from '../../sim/host/simulator';
-import { removeDir, tempDir } from '../../storage/testing';
+import type { SimBoard } from '../../sim/board-sim';
 
 /** E-RDR-03's notice row on 16 cells, turn by turn. */
 const SILENT_TURNS = ['E-RDR-03', 'Card reader not', 'answering', 'Restart the', 'terminal'];
 
 describe('terminal: the card reader\'s notice, read whole in turns', function () {
   this.timeout(90_000);
-  const w = new NoticeWatch();
-  let root: string;
-  let host: AcquirerSimulator;
-  let sim: SimBoard;
-  let app: TerminalApp;
-
-  const type = (keys: readonly KeyName[]): void => { for (const k of keys) app.press(k); };
-
-  async function boot(o: { readerSilent?: boolean } = {}): Promise<void> {
-    sim = await createSimBoard({ battery: { percent: 80 }, ...(o.readerSilent ? { beforeBoot: (s: SimBoard) => s.reader().goSilent() } : {}) });
-    app = TerminalApp.create({
-      board: sim.board, journalDir: join(root, 'journal'), backupDir: join(root, 'backup'), host: { host: '127.0.0.1', port: host.port },
-      logger: silentLogger, scryptN: 1024, locale: 'en', clock: w.clock, tickMs: NOTICE_TEST_TICK_MS,
-    });
-    w.watch(app);
-    await app.boot();
-    await w.until('the login screen', (s) => s.state === 'login');
-  }
-
-  async function signIn(): Promise<void> {
+  const rig = new NoticeRig('posreadernotice-');
+  rig.hooks();
+  const w = rig.w;
+  const type = (keys: readonly KeyName[]): void => rig.type(keys);
+  const boot = (o: { readerSilent?: boolean } = {}): Promise<void> => rig.boot({ board: o.readerSilent ? { beforeBoot: (s: SimBoard) => s.reader().goSilent() } : {} });
+  const signIn = async (): Promise<void> => {
     await w.until('the operator field', (s) => s.state === 'login');
-    type(['0', '1', 'OK']);
-    type(['0', '0', '0', '0', 'OK']);
-    await w.until('idle', (s) => s.state === 'idle');
-  }
-
-
-  beforeEach(async () => {
-    root = tempDir('posreadernotice-');
-    host = new AcquirerSimulator({ clock: Date.now });
-    await host.listen(0);
-    w.reset();
-  });
-  afterEach(async () => {
-    await app?.stop();
-    await sim?.close();
-    await host.close();
-    removeDir(root);
-  });
+    await rig.logIn();
+  };
 
   it('aReaderFallingSilentInASaleIsReadAtIdleCodeCauseAndStepInTurnsAsTheClockMovesOn', async () => {
     await boot();
     await signIn();
     type(['3', 'OK']);
     await w.until('the card wait', (s) => s.state === 'sale.card');
-    sim.reader().goSilent();
+    rig.sim.reader().goSilent();
     await w.until('E-RDR-03', (s) => s.state === 'sale.cardError' && s.data.error?.code === 'E-RDR-03');
     type(['CANCEL']);
     await w.until('idle', (s) => s.state === 'idle' && s.screen.name === 'idle');
@@ -86,7 +51,7 @@ describe('terminal: the card reader\'s notice, read whole in turns', function ()
     for (const r of seen) assert.ok(SILENT_TURNS.includes(r), `${JSON.stringify(r)} is not a turn of the notice: ${JSON.stringify(seen)}`);
 
     // Awake, but nothing asks the reader at idle: the notice stands.
-    sim.reader().wake();
+    rig.sim.reader().wake();
     await signIn();
     assert.ok(SILENT_TURNS.includes(w.noticeRow()), `still the reader's notice at idle: ${JSON.stringify(w.latest?.screen.text)}`);
 

@@ -15,25 +15,22 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TerminalApp, ProbeSnapshot } from '../../boot/terminal-app';
-import { silentLogger } from '../../common/log';
-import { NOTICE_TEST_TICK_MS, NoticeWatch } from './notice-watch';
+import type { ProbeSnapshot } from '../../boot/terminal-app';
+import { NoticeRig } from './notice-watch';
 import { boardFilePath } from '../../hal/board';
 import type { KeyName } from '../../hal/keypad';
-import { createSimBoard, SimBoard } from '../../sim/board-sim';
-import { AcquirerSimulator } from '../../sim/host/simulator';
-import { removeDir, tempDir } from '../../storage/testing';
+import type { SimBoard } from '../../sim/board-sim';
 
 /** E-PRN-04's notice row on 16 cells, turn by turn: a printer that did not answer its self-test. */
 const PRINTER_TURNS = ['E-PRN-04', 'Printer not', 'answering', 'Check the', 'printer cable'];
 /** The fuel gauge off the bus (no ACK at its address): the battery named before the cause. */
 const GAUGE_TURNS = ['E-BRD-02', 'Battery: Device', 'not answering', 'Check the part', 'named'];
-/** board-configs/sim.json ledStatus0's GPIO line. */
+/** board-configs/rig.sim.json ledStatus0's GPIO line. */
 const STATUS_LED_LINE = 25;
 const LED_TURNS = ['E-BRD-03', 'Status light:', 'Bus transfer', 'failed', 'Restart the', 'terminal'];
 /** The printer's and the status light's together: the first's turns, then the second's, each code with its place. */
 const PRINTER_THEN_LED_TURNS = ['1/2 E-PRN-04', ...PRINTER_TURNS.slice(1), '2/2 E-BRD-03', ...LED_TURNS.slice(1)];
-/** The MAX17048's address on the simulator board's I2C bus 1 (board-configs/sim.json battery0). */
+/** The MAX17048's address on the simulator board's I2C bus 1 (board-configs/rig.sim.json battery0). */
 const GAUGE_BUS = 1;
 const GAUGE_ADDRESS = 0x36;
 /** The reset button held through boot past its stuckMs (E-KBD-02), on 16 cells. */
@@ -52,39 +49,12 @@ function boardWithShortResetStuck(dir: string): string {
 
 describe('terminal: the boot self-test\'s faults read whole in turns', function () {
   this.timeout(90_000);
-  const w = new NoticeWatch();
-  let root: string;
-  let host: AcquirerSimulator;
-  let sim: SimBoard;
-  let app: TerminalApp;
-
-  const type = (keys: readonly KeyName[]): void => { for (const k of keys) app.press(k); };
-
-  async function boot(beforeBoot: (s: SimBoard) => void, state: (s: ProbeSnapshot) => boolean, board?: string): Promise<void> {
-    sim = await createSimBoard({ battery: { percent: 80 }, beforeBoot, ...(board !== undefined ? { board } : {}) });
-    app = TerminalApp.create({
-      board: sim.board, journalDir: join(root, 'journal'), backupDir: join(root, 'backup'), host: { host: '127.0.0.1', port: host.port },
-      logger: silentLogger, scryptN: 1024, locale: 'en', clock: w.clock, tickMs: NOTICE_TEST_TICK_MS,
-    });
-    w.watch(app);
-    await app.boot();
-    await w.until('the login screen', state);
-  }
-
-
-
-  beforeEach(async () => {
-    root = tempDir('posselftestnotice-');
-    host = new AcquirerSimulator({ clock: Date.now });
-    await host.listen(0);
-    w.reset();
-  });
-  afterEach(async () => {
-    await app?.stop();
-    await sim?.close();
-    await host.close();
-    removeDir(root);
-  });
+  const rig = new NoticeRig('posselftestnotice-');
+  rig.hooks();
+  const w = rig.w;
+  const type = (keys: readonly KeyName[]): void => rig.type(keys);
+  const boot = (beforeBoot: (s: SimBoard) => void, until: (s: ProbeSnapshot) => boolean, board?: string): Promise<void> =>
+    rig.boot({ board: { beforeBoot, ...(board !== undefined ? { board } : {}) }, until });
 
   it('aPrinterSilentAtTheSelfTestIsItsCodeCauseAndFirstStepInTurnsAtLoginAndItsAnswerAtIdleEndsIt', async () => {
     await boot((s) => s.printer().powerOff(), (s) => s.state === 'login');
@@ -95,7 +65,7 @@ describe('terminal: the boot self-test\'s faults read whole in turns', function 
     // Still silent: the notice stands at idle.
     await w.assertNoticeIs('idle', PRINTER_TURNS);
     // Powered on, it answers the paper poll at idle (PAPER_POLL_MS): its notice ends (it stood until a restart).
-    sim.printer().powerOn();
+    rig.sim.printer().powerOn();
     await w.until('the printer\'s notice ended by its answer', (s) => s.state === 'idle' && !PRINTER_TURNS.includes(w.noticeRow(s)));
     await w.assertNoNotice(PRINTER_TURNS);
   });
@@ -107,7 +77,7 @@ describe('terminal: the boot self-test\'s faults read whole in turns', function 
     type(['0', '1', 'OK']);
     type(['0', '0', '0', '0', 'OK']);
     await w.until('idle', (s) => s.state === 'idle');
-    sim.printer().powerOn();
+    rig.sim.printer().powerOn();
     // The printer answers: the light's notice alone, its code without a count, and nothing of the printer's.
     await w.until('the light\'s notice alone', (x) => x.state === 'idle' && w.noticeRow(x) === LED_TURNS[0]);
     await w.assertNoticeIs('idle', LED_TURNS);
@@ -136,7 +106,7 @@ describe('terminal: the boot self-test\'s faults read whole in turns', function 
     await boot((s) => s.gpio.pin(STATUS_LED_LINE).fail(true), (s) => s.state === 'login');
     await w.assertNoticeIs('login', LED_TURNS);
     // The line works again; the light is written next when the terminal signs on (on while signed on).
-    sim.gpio.pin(STATUS_LED_LINE).fail(false);
+    rig.sim.gpio.pin(STATUS_LED_LINE).fail(false);
     type(['0', '1', 'OK']);
     type(['0', '0', '0', '0', 'OK']);
     await w.until('idle without the light\'s notice', (s) => s.state === 'idle' && !LED_TURNS.includes(w.noticeRow(s)));
@@ -145,9 +115,9 @@ describe('terminal: the boot self-test\'s faults read whole in turns', function 
 
   it('aResetButtonStuckThroughBootIsItsCodeCauseAndFirstStepInTurnsUntilItIsReleased', async () => {
     // Held from power-on past stuckMs: not a recovery request, a stuck button (it was logged and never shown).
-    await boot((s) => s.resetButton().press(), (s) => s.state === 'login', boardWithShortResetStuck(root));
+    await boot((s) => s.resetButton().press(), (s) => s.state === 'login', boardWithShortResetStuck(rig.root));
     await w.assertNoticeIs('login', RESET_TURNS);
-    sim.resetButton().release();
+    rig.sim.resetButton().release();
     await w.until('the notice ended by the release', (s) => s.state === 'login' && !RESET_TURNS.includes(w.noticeRow(s)));
     await w.assertNoNotice(RESET_TURNS);
   });

@@ -7,62 +7,25 @@
  * or broken"). Both ways it fails: at the boot's self-test, and during a capture (the pad stops
  * answering while the cardholder signs), where the sale goes on to the paper signature.
  */
-import { strict as assert } from 'node:assert';
-import { join } from 'node:path';
-import { TerminalApp, ProbeSnapshot } from '../../boot/terminal-app';
-import { silentLogger } from '../../common/log';
-import { NOTICE_TEST_TICK_MS, NoticeWatch } from './notice-watch';
+import { NoticeRig } from './notice-watch';
 import type { KeyName } from '../../hal/keypad';
-import { createSimBoard, SimBoard } from '../../sim/board-sim';
+import type { SimBoard } from '../../sim/board-sim';
 import { TEST_CARDS } from '../../sim/test-cards';
-import { AcquirerSimulator } from '../../sim/host/simulator';
-import { removeDir, tempDir } from '../../storage/testing';
 
 /** E-BRD-05's notice row on the 128x64 panel's 16 cells, turn by turn. */
 const PAD_TURNS = ['E-BRD-05', 'Signature pad', 'not working', 'Cardholders sign', 'the paper slip'];
-/** The pad's I2C bus and address (board-configs/sim.json signature0). */
+/** The pad's I2C bus and address (board-configs/rig.sim.json signature0). */
 const PAD_BUS = 1;
 const PAD_ADDRESS = 0x48;
 
 describe('terminal: a signature pad that fails is on the idle and login notice (E-BRD-05)', function () {
   this.timeout(90_000);
-  const w = new NoticeWatch();
-  let root: string;
-  let host: AcquirerSimulator;
-  let sim: SimBoard;
-  let app: TerminalApp;
-
-  const type = (keys: readonly KeyName[]): void => { for (const k of keys) app.press(k); };
-
-  async function boot(beforeBoot: (s: SimBoard) => void): Promise<void> {
-    sim = await createSimBoard({ battery: { percent: 80 }, beforeBoot });
-    app = TerminalApp.create({
-      board: sim.board, journalDir: join(root, 'journal'), backupDir: join(root, 'backup'), host: { host: '127.0.0.1', port: host.port },
-      logger: silentLogger, scryptN: 1024, locale: 'en', clock: w.clock, tickMs: NOTICE_TEST_TICK_MS,
-    });
-    w.watch(app);
-    await app.boot();
-    await w.until('the login screen', (s: ProbeSnapshot) => s.state === 'login');
-  }
-
-  async function logIn(): Promise<void> {
-    type(['0', '1', 'OK']);
-    type(['0', '0', '0', '0', 'OK']);
-    await w.until('idle', (s) => s.state === 'idle');
-  }
-
-  beforeEach(async () => {
-    root = tempDir('pospadnotice-');
-    host = new AcquirerSimulator({ clock: Date.now });
-    await host.listen(0);
-    w.reset();
-  });
-  afterEach(async () => {
-    await app?.stop();
-    await sim?.close();
-    await host.close();
-    removeDir(root);
-  });
+  const rig = new NoticeRig('pospadnotice-');
+  rig.hooks();
+  const w = rig.w;
+  const type = (keys: readonly KeyName[]): void => rig.type(keys);
+  const boot = (beforeBoot: (s: SimBoard) => void): Promise<void> => rig.boot({ board: { beforeBoot } });
+  const logIn = (): Promise<void> => rig.logIn();
 
   it('aPadOffTheBusAtTheSelfTestIsE-BRD-05InTurnsAtLoginAndIdle', async () => {
     await boot((s) => s.i2cBus(PAD_BUS).setAbsent(PAD_ADDRESS, true));
@@ -77,13 +40,13 @@ describe('terminal: a signature pad that fails is on the idle and login notice (
     await logIn();
     type(['1', '2', '3', '4', 'OK']);
     await w.until('the card screen', (s) => s.state === 'sale.card');
-    await sim.reader().detectionStarted();
-    sim.reader().swipe(TEST_CARDS.magDebit);
+    await rig.sim.reader().detectionStarted();
+    rig.sim.reader().swipe(TEST_CARDS.magDebit);
     // The customer copy asked for (1 prints it), then the pad's signature screen.
     await w.until('the customer copy question', (s) => s.state === 'sale.askCustomerCopy');
     type(['1']);
     await w.until('the pad\'s signature screen', (s) => s.state === 'sale.signature' && s.screen.text.some((r) => r.includes('Sign on the pad')));
-    sim.i2cBus(PAD_BUS).setAbsent(PAD_ADDRESS, true);
+    rig.sim.i2cBus(PAD_BUS).setAbsent(PAD_ADDRESS, true);
     // The sale stays: its signature goes on paper (the pad's screen gone), and the notice says why.
     await w.until('the paper signature', (s) => s.state === 'sale.signature' && !s.screen.text.some((r) => r.includes('Sign on the pad')));
     type(['OK']);

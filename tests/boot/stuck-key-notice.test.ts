@@ -14,13 +14,9 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TerminalApp } from '../../boot/terminal-app';
 import { boardFilePath } from '../../hal/board';
-import { createSimBoard, SimBoard } from '../../sim/board-sim';
-import { AcquirerSimulator } from '../../sim/host/simulator';
-import { silentLogger } from '../../common/log';
-import { NOTICE_TEST_TICK_MS, NoticeWatch } from './notice-watch';
-import { removeDir, tempDir } from '../../storage/testing';
+import type { SimBoard } from '../../sim/board-sim';
+import { NoticeRig } from './notice-watch';
 import { tr } from '../../ui-lcd/strings';
 import type { KeyName } from '../../hal/keypad';
 
@@ -49,56 +45,31 @@ function boardWithShortStuck(dir: string): string {
 
 describe('terminal: a stuck key is named on the screen and types no more', function () {
   this.timeout(90_000);
-  const w = new NoticeWatch();
-  let root: string;
-  let host: AcquirerSimulator;
-  let sim: SimBoard;
-  let app: TerminalApp;
+  const rig = new NoticeRig('posstuckkey-');
+  rig.hooks();
+  const w = rig.w;
 
   const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
   const press = async (key: KeyName): Promise<void> => {
-    sim.keypad().press(key);
+    rig.sim.keypad().press(key);
     await sleep(KEY_HOLD_MS);
-    sim.keypad().release(key);
+    rig.sim.keypad().release(key);
     await sleep(KEY_HOLD_MS);
   };
   const type = async (keys: KeyName[]): Promise<void> => { for (const k of keys) await press(k); };
-
-
-
 
   async function boot(o: { holdAtPowerOn?: KeyName; printerOff?: boolean } = {}): Promise<void> {
     const beforeBoot = (s: SimBoard): void => {
       if (o.holdAtPowerOn) s.keypad().press(o.holdAtPowerOn);
       if (o.printerOff) s.printer().powerOff();
     };
-    sim = await createSimBoard({ board: boardWithShortStuck(root), battery: { percent: 80 }, beforeBoot });
-    app = TerminalApp.create({
-      board: sim.board, journalDir: join(root, 'journal'), backupDir: join(root, 'backup'), host: { host: '127.0.0.1', port: host.port },
-      logger: silentLogger, scryptN: 1024, locale: 'en', clock: w.clock, tickMs: NOTICE_TEST_TICK_MS,
-    });
-    w.watch(app);
-    await app.boot();
-    await w.until('the login screen', (s) => s.state === 'login');
+    await rig.boot({ board: { board: boardWithShortStuck(rig.root), beforeBoot } });
   }
 
   async function signIn(): Promise<void> {
     await type(['0', '1', 'OK', '0', '0', '0', '0', 'OK']);
     await w.until('idle', (s) => s.state === 'idle');
   }
-
-  beforeEach(async () => {
-    root = tempDir('posstuckkey-');
-    host = new AcquirerSimulator({ clock: Date.now });
-    await host.listen(0);
-    w.reset();
-  });
-  afterEach(async () => {
-    await app?.stop();
-    await sim?.close();
-    await host.close();
-    removeDir(root);
-  });
 
   it('theNoticeNamesTheKeyInBothLanguages', () => {
     assert.equal(tr('notice.keyStuck', 'en', { keys: '5' }), 'Key 5 stuck');
@@ -110,7 +81,7 @@ describe('terminal: a stuck key is named on the screen and types no more', funct
     await boot();
     await signIn();
     // CLEAR does nothing at idle: the screen stays idle, its notice row is the one to read.
-    sim.keypad().press('CLEAR');
+    rig.sim.keypad().press('CLEAR');
     await sleep(STUCK_MS / 2);
     assert.doesNotMatch(w.screenText(), /stuck/, 'not stuck before stuckMs');
     const turns = stuckTurns('CLEAR');
@@ -119,7 +90,7 @@ describe('terminal: a stuck key is named on the screen and types no more', funct
     await w.assertNoticeIs('idle', turns);
     await press('DOWN');
     await w.assertNoticeIs('idle', turns);
-    sim.keypad().release('CLEAR');
+    rig.sim.keypad().release('CLEAR');
     await w.until('the notice cleared by the release', (s) => s.state === 'idle' && !turns.includes(w.noticeRow(s)));
     await w.assertNoNotice(turns);
   });
@@ -127,13 +98,13 @@ describe('terminal: a stuck key is named on the screen and types no more', funct
   it('aDigitHeldPastStuckMsTypesOnceAtItsPressAndNeitherItsHoldNorItsReleaseTypesAgain', async () => {
     await boot();
     await signIn();
-    sim.keypad().press('5');
+    rig.sim.keypad().press('5');
     await w.until('the sale started by the press', (s) => s.state === 'sale.amount' && s.screen.text.join('\n').includes('0.05'));
     await sleep(PAST_STUCK_MS + 500);
     assert.equal(w.latest?.state, 'sale.amount');
     assert.match(w.screenText(), /0\.05/);
     assert.doesNotMatch(w.screenText(), /0\.55|5\.55/, 'no repeat while held');
-    sim.keypad().release('5');
+    rig.sim.keypad().release('5');
     await sleep(300);
     assert.match(w.screenText(), /0\.05/);
     assert.doesNotMatch(w.screenText(), /0\.55/, 'nothing typed at the release');
@@ -146,7 +117,7 @@ describe('terminal: a stuck key is named on the screen and types no more', funct
     await boot({ holdAtPowerOn: '5' });
     // The key named (not the self-test's "Key stuck"), with the code and the first step.
     await w.assertNoticeIs('login', stuckTurns('5'));
-    sim.keypad().release('5');
+    rig.sim.keypad().release('5');
     await w.until('the notice cleared', (x) => x.state === 'login' && !stuckTurns('5').includes(w.noticeRow(x)));
     await w.assertNoNotice(stuckTurns('5'));
     // Nothing was typed: the operator number is still empty, so a login from scratch works.
@@ -159,7 +130,7 @@ describe('terminal: a stuck key is named on the screen and types no more', funct
     const [code, ...rest] = stuckTurns('5');
     const [printerCode, ...printerRest] = PRINTER_TURNS;
     await w.assertNoticeIs('login', [`1/2 ${code}`, ...rest, `2/2 ${printerCode}`, ...printerRest]);
-    sim.keypad().release('5');
+    rig.sim.keypad().release('5');
     await w.until('the printer\'s notice alone', (x) => x.state === 'login' && w.noticeRow(x) === PRINTER_TURNS[0]);
     await w.assertNoticeIs('login', PRINTER_TURNS);
   });

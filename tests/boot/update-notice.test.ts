@@ -9,14 +9,8 @@
  */
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { TerminalApp } from '../../boot/terminal-app';
 import { initSlots, readState, writeState, STATE_FILE } from '../../boot/update-slots';
-import { silentLogger } from '../../common/log';
-import { NOTICE_TEST_TICK_MS, NoticeWatch } from './notice-watch';
-import type { KeyName } from '../../hal/keypad';
-import { createSimBoard, SimBoard } from '../../sim/board-sim';
-import { AcquirerSimulator } from '../../sim/host/simulator';
-import { removeDir, tempDir } from '../../storage/testing';
+import { NoticeRig } from './notice-watch';
 
 /** E-UPD-04's notice row on the 128x64 panel's 16 cells, turn by turn. */
 const ROLLED_BACK_TURNS = ['E-UPD-04', 'Update rolled', 'back: first boot', 'failed', 'The previous', 'version runs'];
@@ -29,52 +23,22 @@ const AT_MS = Date.UTC(2026, 0, 2, 3, 4, 5);
 
 describe('terminal: a failed software update is on the idle and login notice (E-UPD-04, E-UPD-07)', function () {
   this.timeout(90_000);
-  const w = new NoticeWatch();
-  let root: string;
+  const rig = new NoticeRig('posupdatenotice-');
+  rig.hooks();
+  const w = rig.w;
   let updateRoot: string;
-  let host: AcquirerSimulator;
-  let sim: SimBoard;
-  let app: TerminalApp;
+  beforeEach(() => { updateRoot = join(rig.root, 'slots'); });
 
-  const type = (keys: readonly KeyName[]): void => { for (const k of keys) app.press(k); };
-
-  async function boot(withSlots = true): Promise<void> {
-    sim = await createSimBoard({ battery: { percent: 80 } });
-    app = TerminalApp.create({
-      board: sim.board, journalDir: join(root, 'journal'), backupDir: join(root, 'backup'), host: { host: '127.0.0.1', port: host.port },
-      logger: silentLogger, scryptN: 1024, locale: 'en', clock: w.clock, tickMs: NOTICE_TEST_TICK_MS,
-      ...(withSlots ? { update: { root: updateRoot, publicKeyHex: PUBLIC_KEY_HEX, board: sim.config.board } } : {}),
-    });
-    w.watch(app);
-    await app.boot();
-    await w.until('the login screen', (s) => s.state === 'login');
-  }
-
-  async function logIn(): Promise<void> {
-    type(['0', '1', 'OK']);
-    type(['0', '0', '0', '0', 'OK']);
-    await w.until('idle', (s) => s.state === 'idle');
-  }
+  const boot = (withSlots = true): Promise<void> => rig.boot({
+    app: (sim) => (withSlots ? { update: { root: updateRoot, publicKeyHex: PUBLIC_KEY_HEX, board: sim.config.board } } : {}),
+  });
+  const logIn = (): Promise<void> => rig.logIn();
 
   /** Slots with 1.0.0 active and `last` as given (what the selector or the updater wrote). */
   function slotsWithLast(last: NonNullable<ReturnType<typeof readState>['last']>): void {
     const s = initSlots(updateRoot, '1.0.0');
     writeState(updateRoot, { ...s, versions: { A: '1.0.0', B: last.version }, last });
   }
-
-  beforeEach(async () => {
-    root = tempDir('posupdatenotice-');
-    updateRoot = join(root, 'slots');
-    host = new AcquirerSimulator({ clock: Date.now });
-    await host.listen(0);
-    w.reset();
-  });
-  afterEach(async () => {
-    await app?.stop();
-    await sim?.close();
-    await host.close();
-    removeDir(root);
-  });
 
   it('anUpdateRolledBackIsE-UPD-04InTurnsAtLoginAndIdle', async () => {
     slotsWithLast({ result: 'rolled-back', version: '1.1.0', atMs: AT_MS, reason: 'trial boot not confirmed within 300000 ms' });
@@ -103,8 +67,7 @@ describe('terminal: a failed software update is on the idle and login notice (E-
     slotsWithLast({ result: 'confirmed', version: '1.1.0', atMs: AT_MS });
     await boot();
     await w.assertNoNotice([...ROLLED_BACK_TURNS, ...DAMAGED_TURNS]);
-    await app.stop();
-    await sim.close();
+    await rig.stop();
     await boot(false);
     await w.assertNoNotice([...ROLLED_BACK_TURNS, ...DAMAGED_TURNS]);
   });
