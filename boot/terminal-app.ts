@@ -160,6 +160,8 @@ export const BATTERY_POLL_MS = 2_000;
 /** Reads of the gauge in a row that fail before the status line drops its last figure (one may be a glitch). */
 export const BATTERY_READ_FAILURES_MAX = 2;
 export const PAPER_POLL_MS = 1_000;
+/** An update rolled back is on the notice this long after the roll-back (noteUpdateResult). */
+export const UPDATE_NOTICE_MS_MAX = 3 * 24 * 3_600_000;
 /** The boot faults' entry of the last update's result (noteUpdateResult): no part's role. */
 const UPDATE_SOURCE = 'update';
 /** The signature pad's role (board files name it so: hal/board-schema.ts). */
@@ -672,7 +674,7 @@ export class TerminalApp {
    * this read finds) is on the idle and login notice, code, cause and first step ("The previous
    * version runs"; then "Call support"). It was only logged and printed by `pos update status`:
    * the terminal went on with the old version and the merchant never knew an update had failed.
-   * It stands until another update's result replaces it (the next one installed or confirmed).
+   * A roll-back is shown for UPDATE_NOTICE_MS_MAX after it; a damaged state file while it is.
    */
   private noteUpdateResult(): void {
     const root = this.o.update?.root;
@@ -680,7 +682,9 @@ export class TerminalApp {
     let fault: PosError | undefined;
     try {
       const last = readState(root).last;
-      if (last?.result === 'rolled-back') {
+      // Shown for the days after it (by the terminal's clock), not for ever: a notice that never
+      // goes away is a notice nobody reads; `pos update status` and the recovery menu still tell.
+      if (last?.result === 'rolled-back' && this.clock() - last.atMs <= UPDATE_NOTICE_MS_MAX) {
         const id = last.reason?.startsWith(ERRORS.UPD_STATE_DAMAGED.code) === true ? 'UPD_STATE_DAMAGED' : 'UPD_ROLLED_BACK';
         fault = new PosError(id, `update to ${last.version} rolled back: ${last.reason ?? 'first boot failed'}`, { version: last.version });
       }

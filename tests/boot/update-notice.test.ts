@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { initSlots, readState, writeState, STATE_FILE } from '../../boot/update-slots';
 import { NoticeRig } from './notice-watch';
+import { UPDATE_NOTICE_MS_MAX } from '../../boot/terminal-app';
 
 /** E-UPD-04's notice row on the 128x64 panel's 16 cells, turn by turn. */
 const ROLLED_BACK_TURNS = ['E-UPD-04', 'Update rolled', 'back: first boot', 'failed', 'The previous', 'version runs'];
@@ -19,7 +20,9 @@ const DAMAGED_TURNS = ['E-UPD-07', 'Update state', 'file damaged', 'The version 
 /** Any key: the terminal does not check it here (the slots are only read). */
 const PUBLIC_KEY_HEX = '00'.repeat(32);
 /** A fixed time for the state's records: nothing reads it as today. */
-const AT_MS = Date.UTC(2026, 0, 2, 3, 4, 5);
+/** When the state says the roll-back was: an hour before the test's clock (shown for UPDATE_NOTICE_MS_MAX after it). */
+const atMsBefore = (ms: number): number => Date.now() - ms;
+const HOUR_MS = 3_600_000;
 
 describe('terminal: a failed software update is on the idle and login notice (E-UPD-04, E-UPD-07)', function () {
   this.timeout(90_000);
@@ -41,7 +44,7 @@ describe('terminal: a failed software update is on the idle and login notice (E-
   }
 
   it('anUpdateRolledBackIsE-UPD-04InTurnsAtLoginAndIdle', async () => {
-    slotsWithLast({ result: 'rolled-back', version: '1.1.0', atMs: AT_MS, reason: 'trial boot not confirmed within 300000 ms' });
+    slotsWithLast({ result: 'rolled-back', version: '1.1.0', atMs: atMsBefore(HOUR_MS), reason: 'trial boot not confirmed within 300000 ms' });
     await boot();
     await w.assertNoticeIs('login', ROLLED_BACK_TURNS);
     await logIn();
@@ -50,7 +53,7 @@ describe('terminal: a failed software update is on the idle and login notice (E-
 
   it('aStateFileTheSelectorFoundDamagedIsE-UPD-07', async () => {
     // bootWithoutState writes the damage as a roll-back whose reason leads with its code.
-    slotsWithLast({ result: 'rolled-back', version: '1.1.0', atMs: AT_MS, reason: 'E-UPD-07 state.json: not valid JSON (3 bytes): booting slot A' });
+    slotsWithLast({ result: 'rolled-back', version: '1.1.0', atMs: atMsBefore(HOUR_MS), reason: 'E-UPD-07 state.json: not valid JSON (3 bytes): booting slot A' });
     await boot();
     await w.assertNoticeIs('login', DAMAGED_TURNS);
   });
@@ -63,8 +66,14 @@ describe('terminal: a failed software update is on the idle and login notice (E-
     await logIn();
   });
 
+  it('aRollBackOlderThanItsDaysIsNoLongerOnTheNotice', async () => {
+    slotsWithLast({ result: 'rolled-back', version: '1.1.0', atMs: atMsBefore(UPDATE_NOTICE_MS_MAX + HOUR_MS), reason: 'trial boot not confirmed within 300000 ms' });
+    await boot();
+    await w.assertNoNotice(ROLLED_BACK_TURNS);
+  });
+
   it('aConfirmedUpdateAndABoardWithoutSlotsShowNothing', async () => {
-    slotsWithLast({ result: 'confirmed', version: '1.1.0', atMs: AT_MS });
+    slotsWithLast({ result: 'confirmed', version: '1.1.0', atMs: atMsBefore(HOUR_MS) });
     await boot();
     await w.assertNoNotice([...ROLLED_BACK_TURNS, ...DAMAGED_TURNS]);
     await rig.stop();
