@@ -60,8 +60,14 @@ async function bootToLogin(root: string, archiveBytesMax?: number, read: ReadTur
     tickMs: NOTICE_TEST_TICK_MS,
   });
   let latest: ProbeSnapshot | undefined;
-  app.probe.onChange((raw) => { latest = raw as ProbeSnapshot; });
   const noticeRow = (): string => latest?.screen.text.at(-1) ?? '';
+  // When the notice looked for first showed, on the terminal's clock: its turns count from then
+  // (boot/terminal-app.ts withNoticeTurn), not from the clock's zero.
+  let noticeAtMs: number | undefined;
+  app.probe.onChange((raw) => {
+    latest = raw as ProbeSnapshot;
+    if (noticeAtMs === undefined && read.until?.includes(noticeRow()) === true) noticeAtMs = Date.now() + aheadMs;
+  });
   try {
     const seen: string[] = [];
     const reached = new Promise<ProbeSnapshot>((resolve, reject) => {
@@ -77,9 +83,10 @@ async function bootToLogin(root: string, archiveBytesMax?: number, read: ReadTur
     const noticeRows = [noticeRow()];
     const seenAll = (): boolean => read.until !== undefined && read.until.every((w) => noticeRows.includes(w));
     for (let i = 0; i < read.turns && !seenAll(); i++) {
-      // The clock to the middle of the next turn: the real second the redraw waits for stays in it.
+      // The clock to the middle of the notice's next turn, counted from when it showed: the real
+      // time each read takes stays inside the turn, however many reads came before.
       const now = Date.now() + aheadMs;
-      aheadMs += (Math.floor(now / NOTICE_TURN_MS) + 1.5) * NOTICE_TURN_MS - now;
+      aheadMs += noticeAtMs === undefined ? NOTICE_TURN_MS : noticeAtMs + (i + 1.5) * NOTICE_TURN_MS - now;
       // The tick (NOTICE_TEST_TICK_MS here) redraws when the turn moves on; a row that stays the same is read after two.
       await new Promise((r) => setTimeout(r, 2 * NOTICE_TEST_TICK_MS));
       assert.equal(latest?.state, 'login');
