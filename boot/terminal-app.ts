@@ -282,7 +282,6 @@ export class TerminalApp {
   private readonly stops: Array<() => void> = [];
   private timers: NodeJS.Timeout[] = [];
   private recoveryRequested = false;
-  private selfTestFaults: PosError[] = [];
   private shown: { name: string; screen: Screen } | undefined;
   private keyDownAt: number | undefined;
   private readonly keyToScreenMs: number[] = [];
@@ -418,7 +417,6 @@ export class TerminalApp {
     const reset = await resetAtBoot(board.resetButton(), resetTimes(board));
     this.recoveryRequested = reset.recovery;
     if (reset.fault) {
-      this.selfTestFaults.push(reset.fault);
       this.o.logger.warn({ code: reset.fault.code }, reset.fault.message);
       this.showResetStuck(reset.fault);
     }
@@ -644,19 +642,17 @@ export class TerminalApp {
   private fatalSelfTestFault: PosError | undefined;
 
   private noteSelfTest(results: readonly SelfTestResult[]): void {
-    const padRole = SIGNATURE_PAD_ROLE;
-    this.pad = results.some((r) => r.role === padRole && r.ok) ? this.o.board.signaturePad(padRole) : undefined;
+    this.pad = results.some((r) => r.role === SIGNATURE_PAD_ROLE && r.ok) ? this.o.board.signaturePad(SIGNATURE_PAD_ROLE) : undefined;
     for (const r of results) {
       if (r.ok || !r.error) continue;
       // A signature pad that fails is not a reason to stop selling: the cardholder signs on paper,
       // and idle and login say so (it was only logged: the merchant never knew why the pad was off).
-      if (r.role === padRole) { this.padFailed(r.error, 'self-test'); continue; }
+      if (r.role === SIGNATURE_PAD_ROLE) { this.padFailed(r.error, 'self-test'); continue; }
       this.o.logger.warn({ role: r.role, code: r.error.code }, `self-test: ${r.error.message}`);
       // The card reader's own fault (silent, gone, garbled) is its health's, as a card wait's is:
       // the same notice, over once the reader answers or a card reads. As a self-test fault it was
       // a bare code that nothing cleared until the next restart.
       if (this.o.board.config.devices[r.role]?.type === 'framed-card-reader' && this.readerHealth.noteFailure(r.error)) continue;
-      this.selfTestFaults.push(r.error);
       const type = this.o.board.config.devices[r.role]?.type;
       if (type !== undefined && FATAL_PART_TYPES.has(type) && FATAL_SELF_TEST_CODES.has(r.error.code)) this.fatalSelfTestFault ??= r.error;
       // Every fault is on the notice row, one after another: its code, cause (with the part, where

@@ -54,7 +54,7 @@ export function powerCheckedPrinter(printer: Printer, p: PrintPower): Printer {
       return printer.print(job);
     },
     selfTest: (): Promise<PrinterStatus> => printer.selfTest(),
-    ...(printer.onAnswer ? { onAnswer: (listener: () => void): (() => void) => (printer.onAnswer as NonNullable<Printer['onAnswer']>).call(printer, listener) } : {}),
+    ...(printer.onAnswer ? { onAnswer: printer.onAnswer.bind(printer) } : {}),
     cancel: (): void => printer.cancel(),
     close: (): Promise<void> => printer.close(),
   };

@@ -78,16 +78,17 @@ export const SOFTWARE_VERSION = '0.1.0';
 const COMMIT_PAGES_MARGIN = 16;
 /**
  * Bytes of records one LMDB transaction of a checkpoint takes; a larger tail goes in several (one
- * flush barrier each, two for the last: lmdbCommit). Why: LMDB keeps a write transaction's dirty pages on its own
- * free list after the commit, for the next one, and gives them back to malloc only when the
+ * flush barrier each, two for the last: checkpointTransactions). Why: LMDB keeps a write
+ * transaction's dirty pages on its own free list after the commit, for the next one, and gives them back to malloc only when the
  * environment closes, so the largest transaction sets what the process keeps all day. Measured
  * alone (226-byte records, the unit's allocator, malloc_trim after each): 4,096 records in one
  * transaction left +1.1-1.2 MB resident, 512-1,024 records +0.1-0.3 MB (issue 14 goal 1). Three
  * rounds of 1,500 records and a checkpoint (a half day's settlement), anonymous growth, 3 runs
  * each: 256 KiB +0.93-0.98 MB, 128 KiB +0.75-0.81, 64 KiB +0.68-0.74, 32 KiB +0.71-0.74: 64 KiB is
  * where it stops paying. Its cost: a full log (1 MiB) checkpoints in ~16 transactions instead of
- * 4, 12 more flush barriers (24 before the meta pages but the last were written unsynced) and ~12 KiB more written per extra transaction (its meta page and
- * B-tree path), once per ~1,500 sales; bench:journal's batched phase, 5 runs each alternating:
+ * 4, 12 more flush barriers (24 before the meta pages but the last were written unsynced) and
+ * ~12 KiB more written per extra transaction (its meta page and B-tree path), once per ~1,500
+ * sales; bench:journal's batched phase, 5 runs each alternating:
  * 0.66-0.82x SQLite against 0.74-0.83x at 256 KiB (within the noise). A cut between them leaves
  * LMDB ahead of the log's header, which the log's reader takes as it takes a cut before the
  * header rewrite (JOURNAL_FORMAT.md, "Checkpoint").
@@ -856,7 +857,6 @@ export function freeBytes(dir: string): number | undefined {
   }
 }
 
-/** The longest prefix of `entries` within `bytesMax` bytes, never empty (a larger record goes alone). */
 /**
  * A checkpoint's LMDB transactions for the log's tail, as checkpointNow commits them: at most
  * CHECKPOINT_TXN_BYTES_MAX of records each (one record at least), each with its transactionSync

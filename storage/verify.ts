@@ -240,7 +240,7 @@ export class ChainWalk {
     return this.done({ damage: fault });
   }
 
-  private done(fault: Pick<SegmentReport, 'damage' | 'tornTail'>): SegmentReport {
+  private done(fault: Pick<SegmentReport, 'damage'>): SegmentReport {
     if (this.prevStale) {
       this.prev = Buffer.from(this.prevLatin1, 'latin1');
       this.prevStale = false;
