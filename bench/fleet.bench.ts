@@ -31,7 +31,7 @@ const COMMAND_WAIT_MS_MAX = 60_000;
 
 class BenchTerminal implements MgmtTerminal {
   status(): StatusInput {
-    return { version: 'bench', batteryPercent: 80, storageFreeKiB: 50_000, network: { link: 'wwan0' }, lastErrors: [], anomalies: [], sellingLocked: false, state: 'idle', uptimeS: 0 };
+    return { version: 'bench', batteryPercent: 80, storageFreeKiB: 50_000, network: { link: 'wwan0' }, lastErrors: [], anomalies: [], sellingLocked: false, versionFlagged: false, flaggedVersions: [], state: 'idle', uptimeS: 0 };
   }
   async setParams(): Promise<never> { throw new Error('not in the bench'); }
   async diagnostics(): Promise<unknown> { return []; }
@@ -39,6 +39,8 @@ class BenchTerminal implements MgmtTerminal {
   isIdle(): boolean { return true; }
   reboot(): void {}
   async setSellingLocked(): Promise<void> {}
+  async setVersionFlag(): Promise<void> {}
+  flaggedVersions(): string[] { return []; }
 }
 
 const serialOf = (i: number): string => `SN-BENCH-${String(i).padStart(5, '0')}`;

@@ -43,6 +43,8 @@ export interface ManagedApp {
   restart(): Promise<void>;
   /** The lock changed: redraw the idle screen (its notice) now rather than at the next tick. */
   sellingLockChanged?(): void;
+  /** The version flags changed: the running version's notice set or ended, and the screen redrawn. */
+  versionFlagsChanged?(): void;
   /** A/B update slots (boot/mgmt-update.ts mgmtUpdater), when the board file has an update section. */
   readonly updater?: MgmtUpdater;
 }
@@ -81,6 +83,16 @@ export function isSafeToReboot(state: string): boolean {
   return state === 'idle' || state.startsWith('login');
 }
 
+/** The versions the open journal holds flagged ([] in recovery or before the journal is open). */
+function flaggedVersions(app: ManagedApp): string[] {
+  return (app.terminal()?.engine.versionFlags ?? []).map((f) => f.version);
+}
+
+function versionFlagStatus(app: ManagedApp, running: string): { versionFlagged: boolean; flaggedVersions: string[] } {
+  const flagged = flaggedVersions(app);
+  return { versionFlagged: flagged.includes(running), flaggedVersions: flagged };
+}
+
 /** The application seen as the management client needs it. */
 export function managedTerminal(app: ManagedApp): MgmtTerminal {
   return {
@@ -94,7 +106,7 @@ export function managedTerminal(app: ManagedApp): MgmtTerminal {
       return {
         version: s.softwareVersion, batteryPercent: s.batteryPercent, ...(charging !== undefined ? { charging } : {}), storageFreeKiB: s.freeJournalKiB,
         network: app.network(), lastErrors: codes, ...(digest !== '00' ? { anomalyDigest: digest } : {}), anomalies: flags.map((f) => f.rule),
-        sellingLocked: app.terminal()?.engine.sellingLock !== undefined, state: app.machineState(), uptimeS: s.uptimeS,
+        sellingLocked: app.terminal()?.engine.sellingLock !== undefined, ...versionFlagStatus(app, s.softwareVersion), state: app.machineState(), uptimeS: s.uptimeS,
       };
     },
     setParams: async (patch) => {
@@ -113,6 +125,13 @@ export function managedTerminal(app: ManagedApp): MgmtTerminal {
       await t.engine.setSellingLock(locked, reason, commandId);
       app.sellingLockChanged?.();
     },
+    setVersionFlag: async (version, bad, reason, commandId) => {
+      const t = app.terminal();
+      if (!t) throw new PosError('MGT_FAILED', 'the journal is not open (recovery or boot): versions cannot be flagged now');
+      await t.engine.setVersionFlag(version, bad, reason, commandId);
+      app.versionFlagsChanged?.();
+    },
+    flaggedVersions: () => flaggedVersions(app),
     ...(app.updater ? { updater: app.updater } : {}),
   };
 }

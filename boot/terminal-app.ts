@@ -164,6 +164,8 @@ export const PAPER_POLL_MS = 1_000;
 export const UPDATE_NOTICE_MS_MAX = 3 * 24 * 3_600_000;
 /** The boot faults' entry of the last update's result (noteUpdateResult): no part's role. */
 const UPDATE_SOURCE = 'update';
+/** The boot faults' entry of a running version the management console flagged bad (noteVersionFlag). */
+const VERSION_FLAG_SOURCE = 'version-flag';
 /** The signature pad's role (board files name it so: hal/board-schema.ts). */
 const SIGNATURE_PAD_ROLE = 'signature0';
 /** How long the signature screen waits for the cardholder before falling back to paper. */
@@ -695,6 +697,22 @@ export class TerminalApp {
   }
 
   /**
+   * The running version flagged bad by the management console (`flag-version`, journaled: it holds
+   * across reboots and archives) is on the idle and login notice, E-UPD-08 with the version, "Call
+   * support" (FIELD-FAULTS.md: the version and "contact support" when the running version is
+   * flagged bad), until the flag is taken back or an update replaces the version. Called when the
+   * journal opens and when the console changes the flags.
+   */
+  private noteVersionFlag(): void {
+    const version = recoveryMenuModule().runtimeVersion();
+    const flag = this.terminal?.engine.versionFlags.find((f) => f.version === version);
+    if (flag === undefined) { this.bootFaults.clear(VERSION_FLAG_SOURCE); return; }
+    const d = ERRORS.UPD_VERSION_FLAGGED;
+    this.o.logger.error({ code: d.code, version, reason: flag.reason, commandId: flag.commandId }, `the running version ${version} is flagged bad by the management console: call support`);
+    this.bootFaults.set({ source: VERSION_FLAG_SOURCE, code: d.code, notice: errorNotice(d, { en: `Version ${version} flagged bad`, zh: `版本${version}已被标记有故障` }) });
+  }
+
+  /**
    * The signature pad failed (its self-test, or a capture: it stopped answering, garbled
    * conversions): logged with the bus's own code, and E-BRD-05 on the idle and login notice until
    * a restart, the only thing that tries the pad again. Without it the pad was silently off: the
@@ -767,6 +785,7 @@ export class TerminalApp {
         if (simulator) await simulatorOperators(terminal);
         if (this.o.signOnAtLogin === true) terminal.engine.needsSignOn = true;
         this.terminal = terminal;
+        this.noteVersionFlag();
         // After this boot's archive, if it made one: the archives kept within their budget.
         this.keepArchivesInBudget();
         // Written once the first operator screen shows (saveCheckpointSoon): off the path to it.
@@ -1545,6 +1564,7 @@ export class TerminalApp {
       logs: (maxBytes, sinceMs) => this.recentLogs(maxBytes, sinceMs),
       restart: () => this.restart(),
       sellingLockChanged: () => this.render(),
+      versionFlagsChanged: () => { this.noteVersionFlag(); this.render(); },
     };
   }
 

@@ -523,6 +523,9 @@ export const ERRORS = {
   UPD_STATE_DAMAGED: def('E-UPD-07', 'update-invalid',
     { cause: 'Update state file damaged', steps: ['The version that checks out runs', 'Call support'] },
     { cause: '升级状态文件损坏', steps: ['已运行校验通过的版本', '联系客服'] }),
+  UPD_VERSION_FLAGGED: def('E-UPD-08', 'update-invalid',
+    { cause: 'This version is flagged bad', steps: ['Call support', 'An update replaces it'] },
+    { cause: '本版本已被标记有故障', steps: ['联系客服', '升级后即可恢复'] }),
   // ---- factory flash (boot/factory-flash.ts, boot/flash/target.ts: `pos factory flash`)
   FLS_TARGET: def('E-FLS-01', 'export-target',
     { cause: 'Flash target unusable', steps: ['Check the cable or the target path', 'Use a larger or another target'] },

@@ -350,6 +350,38 @@ export function sellingLockOf(p: Record<string, unknown>): SellingLockPayload {
   return out;
 }
 
+/**
+ * Software versions the management console flagged bad (docs/MANAGEMENT.md `flag-version`): the
+ * latest `settings` record of kind `version-flags` holds the whole list, so that an archive's
+ * carried settings (the latest record of each kind) keep every flag. The terminal running a
+ * flagged version says so on its idle and login notice (E-UPD-08) and refuses an update to one.
+ */
+export const VERSION_FLAGS_KIND = 'version-flags';
+/** Flags kept: a console flags the few versions in the field it knows to be bad, not a history. */
+export const VERSION_FLAGS_MAX = 16;
+export const VERSION_RE = /^\d{1,4}\.\d{1,4}\.\d{1,4}$/;
+export interface VersionFlag { readonly version: string; readonly reason: string; readonly commandId: string }
+export interface VersionFlagsPayload { readonly flags: readonly VersionFlag[] }
+
+function checkVersionFlags(p: VersionFlagsPayload): void {
+  invariant(Array.isArray(p.flags) && p.flags.length <= VERSION_FLAGS_MAX, 'version-flags: not a list of at most 16');
+  const seen = new Set<string>();
+  for (const f of p.flags) {
+    invariant(typeof f.version === 'string' && VERSION_RE.test(f.version), 'version-flags: version is not MAJOR.MINOR.PATCH');
+    invariant(!seen.has(f.version), 'version-flags: a version flagged twice', { version: f.version });
+    seen.add(f.version);
+    checkSellingLock({ locked: true, reason: f.reason, commandId: f.commandId });
+  }
+}
+
+/** A `version-flags` settings record read back (checked as when written). */
+export function versionFlagsOf(p: Record<string, unknown>): VersionFlagsPayload {
+  const flags = Array.isArray(p.flags) ? p.flags.map((f: Record<string, unknown>) => ({ version: f.version, reason: f.reason, commandId: f.commandId }) as VersionFlag) : p.flags;
+  const out = { flags } as VersionFlagsPayload;
+  checkVersionFlags(out);
+  return out;
+}
+
 // ---------------------------------------------------------------- builders (checked when written)
 
 const ENTRY_MODES = ['011', '012', '021', '022', '051', '052', '071', '072'];
@@ -476,6 +508,10 @@ export const rec = {
   sellingLock: (p: SellingLockPayload): RecordInput => {
     checkSellingLock(p);
     return { type: 'settings', payload: { kind: SELLING_LOCK_KIND, locked: p.locked, reason: p.reason, commandId: p.commandId } };
+  },
+  versionFlags: (p: VersionFlagsPayload): RecordInput => {
+    checkVersionFlags(p);
+    return { type: 'settings', payload: { kind: VERSION_FLAGS_KIND, flags: p.flags.map((f) => ({ version: f.version, reason: f.reason, commandId: f.commandId })) } };
   },
   aidParams: (p: AidsPayload): RecordInput => {
     invariant(p.aids.length <= AIDS_MAX, 'too many AIDs', { aids: p.aids.length });

@@ -30,9 +30,10 @@ import type { OriginalSale, TerminalState } from './terminal-state';
  * The state's format: bump it with any change to what the reducer derives from the records or to
  * the state's shape. 1: every snapshot written before the format was tied to the reducer; 2: the
  * first tied to it; 3: a transaction keeps its txn-begin seq, the state the settled transactions
- * (reprints of a settled batch).
+ * (reprints of a settled batch); 4: the version flags (`version-flags` records: a format-3 reducer,
+ * a rolled-back version's, passes over them, and its snapshot would drop the flags for good).
  */
-export const STATE_FORMAT = 3;
+export const STATE_FORMAT = 4;
 
 /** The reducer's source files: what derives the state from the records (hashed by the test above). */
 export const REDUCER_SOURCES = ['runtime/terminal-state.ts', 'runtime/records.ts', 'runtime/qr-records.ts', 'runtime/anomaly.ts', 'runtime/state-snapshot.ts'] as const;
@@ -42,7 +43,7 @@ export const REDUCER_SOURCES = ['runtime/terminal-state.ts', 'runtime/records.ts
  * When the test says it changed: if the state derived from the same records can differ, bump
  * STATE_FORMAT; either way put the new value here.
  */
-export const REDUCER_SOURCES_SHA256 = '83701b2063cfc1f37e04e2288fffe452f85674a1a3893ade5f6bd4af009ed1f4';
+export const REDUCER_SOURCES_SHA256 = '90783f4ee949803ddc687dc5ff4d5d90cabeb9ac0b7287337572f1b09860cc59';
 
 interface SalesColumns {
   readonly rrns: string[];

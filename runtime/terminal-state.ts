@@ -23,7 +23,7 @@ import { invariant } from '../common/errors';
 import { BATCH_MAX, EntryMode, ReversalReason, SettlementTotals, SettlementVerdict, STAN_MAX, ZERO_TOTALS } from './host/messages';
 import {
   ScriptNoticePendingPayload, checkScriptResults, AnomalyNote, CANCELLING_KINDS, HOST_PARAMS_KIND, HostParamsPayload, KeysPayload, OfflineNotTaken, OperatorDeletedPayload, OperatorPayload, ReceiptCopy, ReversalPendingPayload, Role, SettlementStepName,
-  TxnBeginPayload, TxnKind, buf, hostParamsOf, caKeysOf, aidsOf, sellingLockOf, CA_KEYS_KIND, AIDS_KIND, SELLING_LOCK_KIND, SellingLockPayload, num, optField55, optNum, optStr, str, totalsOf,
+  TxnBeginPayload, TxnKind, buf, hostParamsOf, caKeysOf, aidsOf, sellingLockOf, versionFlagsOf, CA_KEYS_KIND, AIDS_KIND, SELLING_LOCK_KIND, VERSION_FLAGS_KIND, SellingLockPayload, VersionFlag, num, optField55, optNum, optStr, str, totalsOf,
 } from './records';
 import { ADVICE_SENDS_MAX, QR_TXN_KINDS, QrTxnInfo, checkAdviceSends } from './records';
 import { QrQueryPendingPayload, qrInfoOf, qrQueryPendingOf } from './qr-records';
@@ -141,6 +141,8 @@ export interface TerminalState {
   aids?: AidParams[];
   /** Selling locked by the management console (the latest `selling-lock` settings record); undefined: never locked. */
   sellingLock?: SellingLockPayload;
+  /** Versions the management console flagged bad (the latest `version-flags` settings record); undefined: none ever. */
+  versionFlags?: readonly VersionFlag[];
   /**
    * Approved pre-authorizations of every batch this journal holds, by STAN (a hold outlives its
    * batch: a hotel completes it days later), with what became of them. At most PRE_AUTHS_MAX,
@@ -321,6 +323,7 @@ export function applyRecord(s: TerminalState, r: DecodedRecord): void {
       else if (p.kind === CA_KEYS_KIND) s.caKeys = caKeysOf(p);
       else if (p.kind === AIDS_KIND) s.aids = aidsOf(p);
       else if (p.kind === SELLING_LOCK_KIND) s.sellingLock = sellingLockOf(p);
+      else if (p.kind === VERSION_FLAGS_KIND) s.versionFlags = versionFlagsOf(p).flags;
       return;
     default:
       return; // journal-created, settings, admin actions, recovery, test: no state here

@@ -20,6 +20,7 @@ import { InvariantError, PosError } from '../../common/errors';
 import type { Logger } from '../../common/log';
 import type { HostParameters } from '../host/messages-v2';
 import { checkParamsPatch } from './params';
+import { VERSION_RE } from '../records';
 import { Outbox, OUTBOX_BYTES_MAX, OUTBOX_MESSAGES_MAX, OutMessage } from './outbox';
 import {
   Ack, Command, CommandName, MGMT_SCHEMA_VERSION, MgmtTopics, SERIAL_RE, StatusDocument, StatusInput, TOPIC_PREFIX_DEFAULT, UpdateOffer, ack, checkUpdateOffer, parseCommand, refusal,
@@ -62,6 +63,7 @@ export const LOCK_REASON_CHARS_MAX = 64;
 export const COMMAND_TIMEOUT_MS_DEFAULT: Readonly<Record<Exclude<CommandName, 'reboot'>, number>> = {
   // An update's is its download and check; its wait for a safe moment is UPDATE_WAIT_SAFE_MS_*.
   status: 5_000, 'set-params': 30_000, diagnostics: 120_000, 'upload-logs': 30_000, lock: 10_000, unlock: 10_000, update: 30 * 60_000,
+  'flag-version': 10_000, 'unflag-version': 10_000,
 };
 /** An update waits this long by default for a safe moment (idle, battery, batch), never longer than the max. */
 export const UPDATE_WAIT_SAFE_MS_DEFAULT = 6 * 3600_000;
@@ -94,6 +96,10 @@ export interface MgmtTerminal {
   reboot(): Promise<void> | void;
   /** Locks or unlocks selling, durably (journaled: a lock holds across reboots); `commandId` is the console's. */
   setSellingLocked(locked: boolean, reason: string, commandId: string): Promise<void>;
+  /** Flags a version bad or takes the flag back, durably (journaled, as a lock is). */
+  setVersionFlag(version: string, bad: boolean, reason: string, commandId: string): Promise<void>;
+  /** The versions flagged bad now (an update to one is refused). */
+  flaggedVersions(): readonly string[];
   /** Absent: `update` is refused (E-MGT-09: no update slots on this terminal). */
   readonly updater?: MgmtUpdater;
 }
@@ -496,11 +502,17 @@ export class ManagementClient {
       case 'upload-logs': return this.logs(c.args);
       case 'lock':
       case 'unlock': {
-        const reason = c.args.reason === undefined ? '' : c.args.reason;
-        if (typeof reason !== 'string' || reason.length > LOCK_REASON_CHARS_MAX || /[\x00-\x1f\x7f]/.test(reason)) throw new PosError('MGT_MALFORMED', `reason: printable text of at most ${LOCK_REASON_CHARS_MAX} characters`);
-        await t.setSellingLocked(c.cmd === 'lock', reason, c.id);
+        await t.setSellingLocked(c.cmd === 'lock', reasonArg(c.args), c.id);
         this.publishStatus(false);
         return { sellingLocked: c.cmd === 'lock' };
+      }
+      case 'flag-version':
+      case 'unflag-version': {
+        const version = c.args.version;
+        if (typeof version !== 'string' || !VERSION_RE.test(version)) throw new PosError('MGT_MALFORMED', 'version: MAJOR.MINOR.PATCH, as the update command names it');
+        await t.setVersionFlag(version, c.cmd === 'flag-version', reasonArg(c.args), c.id);
+        this.publishStatus(false);
+        return { flaggedVersions: t.flaggedVersions() };
       }
       case 'reboot':
       case 'update': throw new PosError('MGT_FAILED', `${c.cmd} is not run here`); // run() takes them first
@@ -578,6 +590,9 @@ export class ManagementClient {
     const updater = this.o.terminal.updater;
     if (!updater) throw new PosError('UPD_NOT_SET_UP', 'this terminal has no update slots: its board file has no "update" section (key and root), or the root was never set up with pos update init');
     const offer = checkUpdateOffer(c.args);
+    // A version support flagged bad is not installed, whoever offers it: the flag is the console's
+    // word that it breaks terminals, and an offer of it is most likely a stale job.
+    if (this.o.terminal.flaggedVersions().includes(offer.version)) throw new PosError('UPD_VERSION_FLAGGED', `version ${offer.version} is flagged bad on this terminal: unflag it first (unflag-version) if it was flagged by mistake`, { version: offer.version });
     const waitMs = waitArg(c.args.waitSafeMs, 'waitSafeMs', UPDATE_WAIT_SAFE_MS_DEFAULT, UPDATE_WAIT_SAFE_MS_MAX);
     const limitMs = this.o.config.commandTimeoutMs?.update ?? COMMAND_TIMEOUT_MS_DEFAULT.update;
     const file = await withTimeout(updater.fetch(offer), limitMs, 'update download');
@@ -596,6 +611,13 @@ export class ManagementClient {
     this.log.warn({ id: a.id }, 'management: rebooting now (asked by the console, terminal idle)');
     await this.o.terminal.reboot();
   }
+}
+
+/** A lock's or a flag's `reason`: optional, printable, at most LOCK_REASON_CHARS_MAX characters. */
+function reasonArg(args: Readonly<Record<string, unknown>>): string {
+  const reason = args.reason === undefined ? '' : args.reason;
+  if (typeof reason !== 'string' || reason.length > LOCK_REASON_CHARS_MAX || /[\x00-\x1f\x7f]/.test(reason)) throw new PosError('MGT_MALFORMED', `reason: printable text of at most ${LOCK_REASON_CHARS_MAX} characters`);
+  return reason;
 }
 
 function waitArg(v: unknown, name: string, fallback: number, max: number): number {

@@ -54,7 +54,7 @@ describe('runtime/mgmt: commands, parameters, offline queue, configuration', () 
   });
 
   it('statusKeyIgnoresUptimeOnly', () => {
-    const s: StatusInput = { version: '1', batteryPercent: 50, storageFreeKiB: 1, network: {}, lastErrors: [], anomalies: [], sellingLocked: false, state: 'idle', uptimeS: 1 };
+    const s: StatusInput = { version: '1', batteryPercent: 50, storageFreeKiB: 1, network: {}, lastErrors: [], anomalies: [], sellingLocked: false, versionFlagged: false, flaggedVersions: [], state: 'idle', uptimeS: 1 };
     const q = (droppedMessages: number, receiptsQueued?: number): { droppedMessages: number; receiptsQueued?: number } => ({ droppedMessages, ...(receiptsQueued !== undefined ? { receiptsQueued } : {}) });
     assert.equal(statusKey(s, q(0)), statusKey({ ...s, uptimeS: 99 }, q(0)));
     assert.notEqual(statusKey(s, q(0)), statusKey({ ...s, batteryPercent: 49 }, q(0)));

@@ -6,6 +6,7 @@
  */
 import { ErrorId, PosError, invariant, isPosError } from '../../common/errors';
 import type { TxnView } from '../txn/engine';
+import { VERSION_RE } from '../records';
 
 /** Version of every JSON document on the channel; a console refuses a major it does not know. */
 export const MGMT_SCHEMA_VERSION = 1;
@@ -18,7 +19,7 @@ export const SERIAL_RE = /^[A-Z0-9-]{4,32}$/;
 const COMMAND_ID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
 
 /** Commands the terminal knows; anything else is refused with E-MGT-02. */
-export const COMMANDS = ['status', 'set-params', 'diagnostics', 'upload-logs', 'reboot', 'lock', 'unlock', 'update'] as const;
+export const COMMANDS = ['status', 'set-params', 'diagnostics', 'upload-logs', 'reboot', 'lock', 'unlock', 'update', 'flag-version', 'unflag-version'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 export interface MgmtTopics {
@@ -124,6 +125,10 @@ export interface StatusInput {
   /** The same rules by name (docs/ANOMALY.md). */
   readonly anomalies: readonly string[];
   readonly sellingLocked: boolean;
+  /** The running version is one the console flagged bad (`flag-version`): E-UPD-08 on its idle and login notice. */
+  readonly versionFlagged: boolean;
+  /** Every version the terminal holds flagged (its journal's list), oldest flag first. */
+  readonly flaggedVersions: readonly string[];
   /** The machine's state (`idle`, `sale.amount`, ...). */
   readonly state: string;
   readonly uptimeS: number;
@@ -173,7 +178,7 @@ export function checkUpdateOffer(args: Readonly<Record<string, unknown>>): Updat
   const { url, sha256, version, sizeBytes, allowOpenBatch } = args;
   if (typeof url !== 'string' || !/^https:\/\/[^\s/]+\/\S*$/.test(url) || url.length > 2048) bad('url', 'an https:// address');
   if (typeof sha256 !== 'string' || !/^[0-9a-fA-F]{64}$/.test(sha256)) bad('sha256', '64 hex digits');
-  if (typeof version !== 'string' || !/^\d{1,4}\.\d{1,4}\.\d{1,4}$/.test(version)) bad('version', 'MAJOR.MINOR.PATCH');
+  if (typeof version !== 'string' || !VERSION_RE.test(version)) bad('version', 'MAJOR.MINOR.PATCH');
   if (typeof sizeBytes !== 'number' || !Number.isSafeInteger(sizeBytes) || sizeBytes < 1 || sizeBytes > UPDATE_BYTES_MAX) bad('sizeBytes', `a whole number in 1..${UPDATE_BYTES_MAX}`);
   if (allowOpenBatch !== undefined && typeof allowOpenBatch !== 'boolean') bad('allowOpenBatch', 'true or false');
   return { url: url as string, sha256: (sha256 as string).toLowerCase(), version: version as string, sizeBytes: sizeBytes as number, allowOpenBatch: allowOpenBatch === true };

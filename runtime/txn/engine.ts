@@ -54,7 +54,7 @@ import {
 import { MAC_ERROR_RESPONSE_CODE, ResponseCodeText, explainResponseCode } from '../host/response-codes';
 import { bytesField, textField } from '../host/packager';
 import { DeviceKeyProvider, RandomBytes, seal, unseal } from '../device-key';
-import { CARD_REFUSAL_CODES, HostParamsPayload, QrTxnInfo, RecordInput, ReversalPendingPayload, SellingLockPayload, TxnBeginPayload, TxnKind, rec } from '../records';
+import { CARD_REFUSAL_CODES, HostParamsPayload, QrTxnInfo, RecordInput, ReversalPendingPayload, SellingLockPayload, TxnBeginPayload, VERSION_FLAGS_MAX, VersionFlag, TxnKind, rec } from '../records';
 import {
   ADVICE_ACCEPTED_CODES, ParamDownloadResult, PreAuthRef, TerminalStatus, buildCompletion, buildCompletionVoid, buildEcho, buildOfflineAdvice,
   buildParamDownload, buildPreAuth, buildPreAuthVoid, buildStatusUpload, completionFenMax, parseParamDownloadResponse,
@@ -270,6 +270,23 @@ export class TerminalEngine {
   async setSellingLock(locked: boolean, reason: string, commandId: string): Promise<void> {
     await this.store.commit([rec.sellingLock({ locked, reason, commandId })], { reserve: true });
     this.log.warn({ locked, reason, commandId }, locked ? 'selling locked by the management console' : 'selling unlocked by the management console');
+  }
+
+  /** Versions the management console flagged bad ([] when none). */
+  get versionFlags(): readonly VersionFlag[] { return this.state.versionFlags ?? []; }
+
+  /**
+   * Flags a software version bad, or takes the flag back (a `version-flags` settings record of
+   * the whole list, durable on return, in the reserve as a lock is: the console's word must hold
+   * on a full journal and across reboots). Flagging a version already flagged replaces its reason;
+   * more than VERSION_FLAGS_MAX is refused (E-MGT-03: the console takes one back first).
+   */
+  async setVersionFlag(version: string, bad: boolean, reason: string, commandId: string): Promise<void> {
+    const others = this.versionFlags.filter((f) => f.version !== version);
+    const flags = bad ? [...others, { version, reason, commandId }] : others;
+    if (flags.length > VERSION_FLAGS_MAX) throw new PosError('MGT_PARAMS', `${VERSION_FLAGS_MAX} versions are flagged already: unflag one first`, { version });
+    await this.store.commit([rec.versionFlags({ flags })], { reserve: true });
+    this.log.warn({ version, bad, reason, commandId }, bad ? `version ${version} flagged bad by the management console` : `version ${version} no longer flagged bad`);
   }
 
   /** Where the receipt's QR code points (the host's DF1A); undefined: the host set none, no QR. */

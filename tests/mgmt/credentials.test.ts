@@ -92,8 +92,8 @@ describe('management password sealed at the factory (pos factory mgmt)', functio
       writeFileSync(join(dir, 'ca.pem'), broker.pki.caPem);
       const config = managementConfig({ url: broker.url, caFile: join(dir, 'ca.pem'), passwordSealed: true }, SERIAL, () => readMgmtPassword(dir, key));
       const terminal: MgmtTerminal = {
-        status: () => ({ version: 't', batteryPercent: 50, storageFreeKiB: 1, network: {}, lastErrors: [], anomalies: [], sellingLocked: false, state: 'idle', uptimeS: 1 }),
-        setParams: async (p) => p, diagnostics: async () => [], logs: async () => ({ text: '', source: 'memory' }), isIdle: () => true, reboot: () => undefined, setSellingLocked: async () => undefined,
+        status: () => ({ version: 't', batteryPercent: 50, storageFreeKiB: 1, network: {}, lastErrors: [], anomalies: [], sellingLocked: false, versionFlagged: false, flaggedVersions: [], state: 'idle', uptimeS: 1 }),
+        setParams: async (p) => p, diagnostics: async () => [], logs: async () => ({ text: '', source: 'memory' }), isIdle: () => true, reboot: () => undefined, setSellingLocked: async () => undefined, setVersionFlag: async () => undefined, flaggedVersions: () => [],
       };
       m = ManagementClient.start({ config: { ...config, reconnectMs: 100 }, terminal, logger: pino({ level: 'silent' }), clock: Date.now });
       const started = Date.now();

@@ -79,6 +79,7 @@ class Console {
 class FakeTerminal implements MgmtTerminal {
   battery = 80;
   locked = false;
+  flagged: string[] = [];
   idle = true;
   reboots = 0;
   logText = 'line\n';
@@ -87,7 +88,7 @@ class FakeTerminal implements MgmtTerminal {
   status(): StatusInput {
     return {
       version: '9.9.9-test', batteryPercent: this.battery, storageFreeKiB: 51_200, network: { link: 'eth0', up: true },
-      lastErrors: ['E-PRN-01'], anomalies: [], sellingLocked: this.locked, state: this.idle ? 'idle' : 'sale.card', uptimeS: Math.floor(process.uptime()),
+      lastErrors: ['E-PRN-01'], anomalies: [], sellingLocked: this.locked, versionFlagged: this.flagged.includes('9.9.9'), flaggedVersions: [...this.flagged], state: this.idle ? 'idle' : 'sale.card', uptimeS: Math.floor(process.uptime()),
     };
   }
   async setParams(patch: Parameters<MgmtTerminal['setParams']>[0]): ReturnType<MgmtTerminal['setParams']> {
@@ -102,6 +103,8 @@ class FakeTerminal implements MgmtTerminal {
   isIdle(): boolean { return this.idle; }
   reboot(): void { this.reboots++; }
   async setSellingLocked(locked: boolean): Promise<void> { this.locked = locked; }
+  async setVersionFlag(version: string, bad: boolean): Promise<void> { this.flagged = [...this.flagged.filter((v) => v !== version), ...(bad ? [version] : [])]; }
+  flaggedVersions(): string[] { return [...this.flagged]; }
 }
 
 /**
@@ -485,6 +488,26 @@ describe('management over MQTT against a real mosquitto (TLS, passwords, ACL)', 
       assert.equal(s.versions.B, '1.1.0');
       assert.equal(s.active, 'A', 'the running slot stays until the trial boot confirms');
       await rebootsReach(t, 1);
+    });
+
+    it('aVersionFlaggedBadIsNotInstalled_theFlagsGoThroughTheBrokerAndShowInTheStatus', async () => {
+      const t = withUpdater(new FakeTerminal(), { percent: 90, charging: false });
+      const m = start(t);
+      await connected(m);
+      const c = await consoleFor();
+      c.command({ id: 'f0', cmd: 'flag-version', args: { version: '1.5' } });
+      assert.equal((await c.ack('f0', 'refused')).code, 'E-MGT-01');
+      c.command({ id: 'f1', cmd: 'flag-version', args: { version: '1.5.0', reason: 'blank slips' } });
+      assert.deepEqual((await c.ack('f1', 'done')).data, { flaggedVersions: ['1.5.0'] });
+      await c.waitFor('status with the flag', (s) => s.topic.endsWith('/status') && JSON.stringify(s.json.flaggedVersions) === '["1.5.0"]');
+      c.command({ id: 'u5', cmd: 'update', args: offer('1.5.0') });
+      const refused = await c.ack('u5', 'refused');
+      assert.equal(refused.code, 'E-UPD-08');
+      assert.match(refused.message, /1\.5\.0 is flagged bad/);
+      assert.equal(readState(join(work, 'slots')).pending, undefined, 'nothing installed');
+      c.command({ id: 'f2', cmd: 'unflag-version', args: { version: '1.5.0' } });
+      assert.deepEqual((await c.ack('f2', 'done')).data, { flaggedVersions: [] });
+      assert.equal(t.reboots, 0);
     });
 
     it('refusesABadHashAnOlderVersionADownloadFromAnUnpinnedCaAndABadOfferWithoutInstalling', async () => {

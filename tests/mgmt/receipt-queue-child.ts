@@ -31,13 +31,15 @@ export function slip(stan: number): ReceiptDocument {
 }
 
 const terminal: MgmtTerminal = {
-  status: () => ({ version: '9.9.9-test', batteryPercent: 80, storageFreeKiB: 1, network: {}, lastErrors: [], anomalies: [], sellingLocked: false, state: 'idle', uptimeS: 0 }),
+  status: () => ({ version: '9.9.9-test', batteryPercent: 80, storageFreeKiB: 1, network: {}, lastErrors: [], anomalies: [], sellingLocked: false, versionFlagged: false, flaggedVersions: [], state: 'idle', uptimeS: 0 }),
   setParams: async () => { throw new Error('not here'); },
   diagnostics: async () => [],
   logs: async () => ({ text: '', source: 'memory' }),
   isIdle: () => true,
   reboot: () => undefined,
   setSellingLocked: async () => undefined,
+  setVersionFlag: async () => undefined,
+  flaggedVersions: () => [],
 };
 
 function main(a: Args): void {

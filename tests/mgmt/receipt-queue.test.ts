@@ -82,7 +82,7 @@ describe('e-receipt queue on disk (runtime/mgmt/receipt-queue.ts)', () => {
     const q = ReceiptQueue.open(dir);
     const m = ManagementClient.start({
       config: { url: 'mqtt://127.0.0.1:1', allowPlain: true, serial: 'SN-RCPT-0002', username: 'u', reconnectMs: 60_000 },
-      terminal: { status: () => { throw new Error('not asked'); }, setParams: async () => { throw new Error('no'); }, diagnostics: async () => [], logs: async () => ({ text: '', source: 'memory' }), isIdle: () => true, reboot: () => undefined, setSellingLocked: async () => undefined },
+      terminal: { status: () => { throw new Error('not asked'); }, setParams: async () => { throw new Error('no'); }, diagnostics: async () => [], logs: async () => ({ text: '', source: 'memory' }), isIdle: () => true, reboot: () => undefined, setSellingLocked: async () => undefined, setVersionFlag: async () => undefined, flaggedVersions: () => [] },
       logger: pino({ level: 'silent' }), clock: Date.now, receiptQueue: q,
     });
     try {

@@ -69,7 +69,7 @@ describe('management wiring (boot/mgmt-wiring.ts)', () => {
       const t = managedTerminal(app);
       assert.deepEqual(t.status(), {
         version: '1.2.3', batteryPercent: 55, charging: true, storageFreeKiB: 999, network: { link: 'wlan0' },
-        lastErrors: ['E-PRN-01', 'E-NET-01'], anomalies: [], sellingLocked: false, state: 'sale.amount', uptimeS: 12,
+        lastErrors: ['E-PRN-01', 'E-NET-01'], anomalies: [], sellingLocked: false, versionFlagged: false, flaggedVersions: [], state: 'sale.amount', uptimeS: 12,
       });
       assert.equal(t.isIdle(), false);
       state = 'idle';
@@ -85,6 +85,8 @@ describe('management wiring (boot/mgmt-wiring.ts)', () => {
       assert.equal(t.status().sellingLocked, false);
       const closed = { ...app, terminal: () => undefined };
       await assert.rejects(managedTerminal(closed).setSellingLocked(true, '', 'k-3'), (e: unknown) => isPosError(e) && e.code === 'E-MGT-09', 'no journal open: refused');
+      await assert.rejects(managedTerminal(closed).setVersionFlag('1.2.3', true, '', 'f-z'), (e: unknown) => isPosError(e) && e.code === 'E-MGT-09', 'no journal open: refused');
+      assert.deepEqual(managedTerminal(closed).flaggedVersions(), []);
       assert.equal(t.updater, undefined, 'no update slots: update is refused by the client');
       const updater = { fetch: async () => 'f', unsafeBecause: () => undefined, apply: async () => ({}) };
       assert.equal(managedTerminal({ ...app, updater }).updater, updater);
