@@ -527,6 +527,7 @@ export class TerminalApp {
         this.statusLed(view.data.signedOn);
         if (view.state === 'pendingWork') this.progress('pending', BOOT_STEP_COUNT - 1);
         if (this.damageFound) this.rebootIfQuiet();
+        this.archiveWhenQuiet(view.state);
         if ((view.state === 'login' || view.state === 'idle') && this.checkpointDue) this.saveCheckpointSoon();
         if ((view.state === 'login' || view.state === 'idle' || view.state.startsWith('recovery')) && this.bootToIdleMs === undefined && this.o.processStartMs !== undefined) {
           this.bootToIdleMs = Date.now() - this.o.processStartMs;
@@ -821,6 +822,8 @@ export class TerminalApp {
       // Nothing lost: the old journal is still the live one (storage/dir-swap.ts finishes a swap
       // that had begun). The next boot tries again.
       log.warn({ err: String(e) }, 'journal: archive of settled batches failed; the journal is kept as it is');
+      // Not tried again at idle for the same batch (archiveWhenQuiet): the next settlement or boot does.
+      this.idleArchiveBatch = terminal.store.state.lastClosed?.batch;
       await journal.close().catch(() => undefined);
     }
     return true;
@@ -951,6 +954,37 @@ export class TerminalApp {
       f();
     });
     this.stops.push(off);
+  }
+
+  /** The last closed batch the archive at idle was tried after (archiveWhenQuiet): once per batch. */
+  private idleArchiveBatch: number | undefined;
+
+  /**
+   * The archive of settled batches without a power cycle: at login or idle, when the journal is
+   * due (archiveBlocker: past its threshold, everything settled, nothing owed), once nobody uses
+   * the terminal (whenQuiet: a few seconds after the last key) it boots again in process, and that
+   * boot archives (archivedSettledBatches) and comes back to the login screen. Before, only a boot
+   * archived: a terminal left on for weeks (a charging cradle) grew its journal until storage was
+   * full, and E-STO-02's "Settle now" did not help until someone switched it off and on. Tried
+   * once per closed batch: an archive that fails (the disk) is not retried in a loop; the next
+   * settlement or boot tries again.
+   */
+  private archiveWhenQuiet(state: string): void {
+    if (state !== 'idle' && state !== 'login') return;
+    const t = this.terminal;
+    const batch = t?.store.state.lastClosed?.batch;
+    if (t === undefined || batch === undefined || batch === this.idleArchiveBatch) return;
+    const recordsMin = this.o.archiveRecordsMin ?? ARCHIVE_RECORDS_MIN;
+    if (archiveBlocker(t.store.state, t.store.journal, recordsMin, { deferredOk: true }) !== undefined) return;
+    this.idleArchiveBatch = batch;
+    this.whenQuiet(() => {
+      const now = this.machineState();
+      // Still due and still resting: a sale begun meanwhile puts it off to its batch's settlement.
+      if (this.terminal !== t || (now !== 'idle' && now !== 'login')) return;
+      if (archiveBlocker(t.store.state, t.store.journal, recordsMin, { deferredOk: true }) !== undefined) return;
+      this.o.logger.info({ batch, records: t.store.journal.lastSeq }, 'journal due for its archive after the settlement: booting again to archive it');
+      setImmediate(() => void this.restart());
+    });
   }
 
   /** Damage found in the background: boot again (recovery) once the terminal is at login or idle. */

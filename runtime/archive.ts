@@ -67,11 +67,15 @@ export const ARCHIVE_FILE_SUFFIX = '.posarc';
 
 type Rec = { type: RecordTypeName; payload: Record<string, unknown> };
 
-/** Why the journal cannot be archived now, or undefined when it can. */
-export function archiveBlocker(s: TerminalState, j: Journal, recordsMin = ARCHIVE_RECORDS_MIN): string | undefined {
+/**
+ * Why the journal cannot be archived now, or undefined when it can. `deferredOk`: records not yet
+ * durable do not stand in the way (a caller that closes the journal before archiving: the close
+ * writes them; the terminal's archive at idle, which restarts into the boot's archive).
+ */
+export function archiveBlocker(s: TerminalState, j: Journal, recordsMin = ARCHIVE_RECORDS_MIN, o: { readonly deferredOk?: boolean } = {}): string | undefined {
   if (j.state !== 'ok') return 'the journal is not writable';
   if (j.lastSeq < recordsMin) return `${j.lastSeq} records, fewer than ${recordsMin}`;
-  if (j.deferredCount > 0) return 'a record is not durable yet';
+  if (j.deferredCount > 0 && o.deferredOk !== true) return 'a record is not durable yet';
   if (s.lastClosed === undefined) return 'no batch settled';
   if (s.txns.size > 0) return 'the open batch has transactions';
   if (s.settlement !== undefined) return 'a settlement is under way';
