@@ -16,8 +16,8 @@ import { createSimBoard } from '../../sim/board-sim';
 import { silentLogger } from '../../common/log';
 import { removeDir, tempDir } from '../../storage/testing';
 import { Journal } from '../../storage/journal';
-import { RecordType } from '../../storage/record';
 import { SIM_IDENTITY } from '../../boot/sim-provision';
+import { journalHead } from '../support/journal-head';
 import { ARCHIVE_FILE_SUFFIX, archiveDirFor } from '../../runtime/archive';
 import { NOTICE_TURN_MS } from '../../ui-lcd/screen';
 import { NOTICE_TEST_TICK_MS } from './notice-watch';
@@ -112,17 +112,6 @@ async function settledDay(dir: string, fillers: number, batch = 1): Promise<numb
   }
 }
 
-async function head(dir: string): Promise<{ lastSeq: number; archived?: unknown; operators: number }> {
-  const j = await Journal.open({ dir, identity: SIM_IDENTITY, readOnly: true });
-  try {
-    const second = j.get(2);
-    const operators = [...j.records()].filter((r) => r.type === RecordType.operator).length;
-    return { lastSeq: j.lastSeq, ...(second?.type === RecordType.recovery ? { archived: second.payload.action } : {}), operators };
-  } finally {
-    await j.close();
-  }
-}
-
 describe('terminal: the boot archives settled batches', function () {
   this.timeout(300_000);
   let root = '';
@@ -132,11 +121,11 @@ describe('terminal: the boot archives settled batches', function () {
   it('aSettledJournalPastItsThresholdIsArchivedAtBootAndTheNextBootLeavesItAlone', async () => {
     const dir = join(root, 'journal');
     await bootToLogin(root);
-    const ops = (await head(dir)).operators;
+    const ops = (await journalHead(dir)).operators;
     assert.ok(ops > 0, 'the simulator board wrote its operators');
     const archivedCount = await settledDay(dir, RECORDS_MIN);
     await bootToLogin(root);
-    const after = await head(dir);
+    const after = await journalHead(dir);
     assert.equal(after.archived, 'archived');
     assert.ok(after.lastSeq < RECORDS_MIN, `the new journal holds ${after.lastSeq} records`);
     assert.equal(after.operators, ops, 'every operator carried');
@@ -153,7 +142,7 @@ describe('terminal: the boot archives settled batches', function () {
     }
     // The next boot: nothing to archive (the new journal is below the threshold).
     await bootToLogin(root);
-    assert.equal((await head(dir)).lastSeq >= after.lastSeq, true);
+    assert.equal((await journalHead(dir)).lastSeq >= after.lastSeq, true);
     assert.equal(readdirSync(archiveDirFor(dir)).filter((f) => f.endsWith(ARCHIVE_FILE_SUFFIX)).length, 1);
   });
 
@@ -185,7 +174,7 @@ describe('terminal: the boot archives settled batches', function () {
     for (let i = 0; i < RECORDS_MIN; i++) await j.append('test', { i });
     await j.close();
     await bootToLogin(root);
-    assert.equal((await head(dir)).archived, undefined);
+    assert.equal((await journalHead(dir)).archived, undefined);
     assert.equal(existsSync(archiveDirFor(dir)), false);
   });
 });

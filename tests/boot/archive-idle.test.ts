@@ -11,8 +11,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { NoticeRig } from './notice-watch';
 import { Journal } from '../../storage/journal';
-import { RecordType } from '../../storage/record';
 import { SIM_IDENTITY } from '../../boot/sim-provision';
+import { journalHead } from '../support/journal-head';
 import { ARCHIVE_FILE_SUFFIX, archiveDirFor } from '../../runtime/archive';
 import { TEST_CARDS } from '../../sim/test-cards';
 import type { KeyName } from '../../hal/keypad';
@@ -27,17 +27,6 @@ async function fill(dir: string, records: number): Promise<void> {
   const j = await Journal.open({ dir, identity: SIM_IDENTITY });
   try {
     for (let i = 0; i < records; i++) await j.append('test', { i, note: 'weeks of records' });
-  } finally {
-    await j.close();
-  }
-}
-
-async function head(dir: string): Promise<{ lastSeq: number; archived?: unknown; operators: number }> {
-  const j = await Journal.open({ dir, identity: SIM_IDENTITY, readOnly: true });
-  try {
-    const second = j.get(2);
-    const operators = [...j.records()].filter((r) => r.type === RecordType.operator).length;
-    return { lastSeq: j.lastSeq, ...(second?.type === RecordType.recovery ? { archived: second.payload.action } : {}), operators };
   } finally {
     await j.close();
   }
@@ -80,7 +69,7 @@ describe('terminal: a terminal left on archives its settled journal at idle', fu
   async function dayPastTheThreshold(): Promise<number> {
     await boot();
     await rig.stop();
-    const operators = (await head(journalDir())).operators;
+    const operators = (await journalHead(journalDir())).operators;
     await fill(journalDir(), RECORDS_MIN);
     // Nothing settled yet: this boot leaves the journal as it is.
     await boot();
@@ -100,7 +89,7 @@ describe('terminal: a terminal left on archives its settled journal at idle', fu
     await w.until('the login screen again', (s) => s.state === 'login');
     assert.equal(archives().length, 1, 'the archive written');
     await rig.stop();
-    const after = await head(journalDir());
+    const after = await journalHead(journalDir());
     assert.equal(after.archived, 'archived');
     assert.ok(after.lastSeq < RECORDS_MIN, `the new journal holds ${after.lastSeq} records`);
     assert.equal(after.operators, operators, 'every operator carried');
