@@ -40,6 +40,7 @@
  */
 import { boardPrinter } from '../runtime/print-power';
 import { statfs } from 'node:fs/promises';
+import { freemem, loadavg, totalmem } from 'node:os';
 import { existsSync } from 'node:fs';
 import type { Board } from '../hal/board';
 import type { ReaderInfo } from '../hal/card-reader';
@@ -332,7 +333,7 @@ export class Diagnostics implements Overlay {
     const archives = archiveBudget(dir, this.d.archiveBytesMax ?? ARCHIVE_BYTES_MAX);
     if (archives.kept > 0) lines.push(t('diag.archives', { n: archives.kept, used: mb(archives.totalBytes), max: mb(archives.bytesMax) }));
     if (archives.needsExport.length > 0) throw withLines(new PosError('STO_ARCHIVE_EXPORT', `archives over their budget (${archives.totalBytes} of ${archives.bytesMax} bytes); not exported: ${archives.needsExport.join(', ')}`), lines);
-    return lines;
+    return [...lines, ...memoryLines(memoryNow())];
   }
 
   private async printer(): Promise<LocalText[]> {
@@ -750,6 +751,50 @@ function brokerHost(url: string): string {
 /** An error that carries the lines to show. */
 function withLines(e: PosError, lines: readonly LocalText[]): PosError {
   return Object.assign(e, { lines: [...lines] });
+}
+
+/** The terminal's memory and the CPU's load, as the storage check shows them (memoryLines). */
+export interface MemoryFigures {
+  /** The terminal process's resident memory. */
+  readonly rssBytes: number;
+  /** The system's memory a new allocation can have (Linux MemAvailable: free and reclaimable). */
+  readonly availableBytes: number;
+  readonly totalBytes: number;
+  /** The unit's MemoryMax (the cgroup's limit), when one is set below the machine's memory. */
+  readonly limitBytes?: number;
+  /** The 1-minute load average (runnable processes; 1.0 is one core busy). */
+  readonly load1: number;
+}
+
+/** Below this much available memory the storage check says so (the kernel's OOM killer is near). */
+export const MEMORY_AVAILABLE_BYTES_MIN = 16 * 1024 * 1024;
+
+function memoryNow(): MemoryFigures {
+  const limit = process.constrainedMemory();
+  const total = totalmem();
+  return {
+    rssBytes: process.memoryUsage.rss(), availableBytes: freemem(), totalBytes: total, load1: loadavg()[0],
+    // 0 or a huge number (no limit set) is no limit: only a MemoryMax below the machine's memory counts.
+    ...(limit > 0 && limit < total ? { limitBytes: limit } : {}),
+  };
+}
+
+/**
+ * FIELD-FAULTS.md, general response: "check battery, memory and storage" and "read ... performance
+ * (CPU, memory, network)". Under the storage check: the terminal's memory (of its unit's limit),
+ * what the system has available, and the CPU's load; a warning line when little is available (the
+ * fix a technician can apply on the spot is a restart). Informative: the check does not fail on
+ * them (a terminal that sells with little memory is not broken, and the storage codes are not
+ * about memory).
+ */
+export function memoryLines(m: MemoryFigures): LocalText[] {
+  const lines = [
+    m.limitBytes !== undefined ? t('diag.memoryLimit', { rss: mb(m.rssBytes), limit: mb(m.limitBytes) }) : t('diag.memory', { rss: mb(m.rssBytes) }),
+    t('diag.memoryFree', { free: mb(m.availableBytes), total: mb(m.totalBytes) }),
+    t('diag.cpuLoad', { load: m.load1.toFixed(2) }),
+  ];
+  if (m.availableBytes < MEMORY_AVAILABLE_BYTES_MIN) lines.push(t('diag.memoryLow'));
+  return lines;
 }
 
 function mb(bytes: number): string {

@@ -177,7 +177,7 @@ describe('e2e: diagnostics menu (idle MENU 8, recovery 6), each check with its c
     assert.ok(qr[0].height >= 100 && qr[0].width >= qr[0].height && qr[0].width <= 384, `a QR code's square, centred: ${JSON.stringify(qr[0])}`);
 
     const expect: Record<Check, RegExp> = {
-      battery: /\d+% \d+ mV/, storage: /journal ok: \d+ records.*free [\d.]+ of [\d.]+ MB/, printer: /test page with QR printed/,
+      battery: /\d+% \d+ mV/, storage: /journal ok: \d+ records.*free [\d.]+ of [\d.]+ MB.*RAM:\s+terminal\s+[\d.]+.*CPU\s+load\s+[\d.]+/, printer: /test page with QR printed/,
       reader: /test card: swiped/, keypad: /all 18 keys seen/, display: /pixels display: pattern confirmed/,
       network: /lo up.*connect/i, host: /echo: 00 \(\d+ ms\).*signed on as 001/, log: /no errors logged|E-[A-Z]+-\d\d/,
     };
@@ -242,7 +242,7 @@ describe('e2e: diagnostics menu (idle MENU 8, recovery 6), each check with its c
     const rs = await allChecksPassFromIdle();
     assert.match(stateOf(rs, 'storage').lines.join(' '), /journal ok/, 'the results (logs, probe) stay English');
     const zh: Record<'battery' | 'storage' | 'printer' | 'reader' | 'keypad' | 'display' | 'host', RegExp> = {
-      battery: /\d+%\d+mV(充电中|未充电)电量正常/, storage: /^正常流水正常：\d+条记录可用[\d.]+\/[\d.]+MB$/, printer: /纸正常/,
+      battery: /\d+%\d+mV(充电中|未充电)电量正常/, storage: /^正常流水正常：\d+条记录可用[\d.]+\/[\d.]+MB内存：终端[\d.]+(\/[\d.]+)?MB内存可用[\d.]+\/[\d.]+MBCPU负载[\d.]+(内存不足：请重启终端)?$/, printer: /纸正常/,
       reader: /自检正常.*测试卡：刷卡/, keypad: /18个键全部按到/, display: /点阵显示屏：图案正常/, host: /回响:00.*已签到，操作员001/,
     };
     for (const [c, re] of Object.entries(zh) as Array<[Check, RegExp]>) {
