@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync, mkdirSync, existsSync, readdirSync } from 
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { Journal } from './journal';
-import { BACKUP_FILE_SUFFIX, backupFileName, backupFilePrefix, backupSeqOf, exportBytes, exportToFile, importFromFile, parseBackup, PeriodicBackup } from './backup';
+import { BACKUP_FILE_SUFFIX, backupFileName, backupFilePrefix, backupSeqOf, exportBytes, exportToFile, exportToFileSliced, importFromFile, parseBackup, PeriodicBackup, pruneBackups } from './backup';
 import { salvage, scanRecords } from './salvage';
 import { removeDir, tempDir, zeroPage, pageCount } from './testing';
 import { isPosError } from '../common/errors';
@@ -107,6 +107,58 @@ describe('journal backup: export and import', () => {
     assert.equal(files.length, 2);
     assert.equal(parseBackup(readFileSync(join(usb, files.sort()[1])), { deviceKey }).manifest.lastSeq, 23);
     await j.close();
+  });
+});
+
+describe('journal backup: written in slices (the scheduled backup: storage/scheduled-backup.ts)', () => {
+  let root: string;
+  beforeEach(() => { root = tempDir(); });
+  afterEach(() => removeDir(root));
+  const deviceKey = (): Buffer => Buffer.alloc(32, 9);
+
+  it('aSlicedExportGivesTheEventLoopBackBetweenSlicesAndImportsAsTheWholeJournal', async () => {
+    const j = await filled(join(root, 'a'), 3_000);
+    let gives = 0;
+    // A slice of 0 ms: the writer gives the loop back at every pause point it reaches.
+    const r = await exportToFileSliced(j, join(root, 'b.posbak'), { deviceKey }, { sliceMs: 0, between: async () => { gives++; await new Promise((res) => setImmediate(res)); } });
+    // Records appended while a backup is written are not in it: its range was fixed when it began.
+    assert.ok(gives >= 3_000 / 64 - 1, `gave the loop back ${gives} times`);
+    assert.equal(r.manifest.lastSeq, 3_000);
+    assert.equal(r.bytes, readFileSync(join(root, 'b.posbak')).length);
+    assert.ok(!readdirSync(root).some((f) => f.endsWith('.tmp')), 'no temp file left');
+    const k = await importFromFile(join(root, 'b.posbak'), join(root, 'restored'), { deviceKey });
+    assert.equal(k.manifest.count, 3_000);
+    assert.equal(k.manifest.lastDigest, j.lastDigest.toString('hex'));
+    await j.close();
+  });
+
+  it('recordsAppendedWhileItWaitsAreNotInItAndAnAbortLeavesNoFile', async () => {
+    const j = await filled(join(root, 'a'), 1_000);
+    let appended = false;
+    const r = await exportToFileSliced(j, join(root, 'b.posbak'), { deviceKey }, {
+      sliceMs: 0,
+      between: async () => { if (!appended) { appended = true; await j.append('test', { late: true }); } },
+    });
+    assert.equal(r.manifest.lastSeq, 1_000);
+    assert.equal(j.lastSeq, 1_001);
+    assert.equal(parseBackup(readFileSync(join(root, 'b.posbak')), { deviceKey }).entries.length, 1_000);
+    const abort = new AbortController();
+    let waits = 0;
+    await assert.rejects(exportToFileSliced(j, join(root, 'c.posbak'), { deviceKey }, { sliceMs: 0, signal: abort.signal, between: async () => { if (++waits === 3) abort.abort(); } }), /E-STO-09.*stopped before it was complete/);
+    assert.deepEqual(readdirSync(root).filter((f) => f.includes('c.posbak')), [], 'neither the file nor its temp file');
+    await assert.rejects(exportToFileSliced(j, join(root, 'd.posbak'), {}), /E-STO-08/, 'unsealed refused');
+    await j.close();
+  });
+
+  it('pruneKeepsTheNewestByRecordNumberAndTouchesOnlyTheFilesItIsGiven', () => {
+    const dir = join(root, 'backups');
+    mkdirSync(dir);
+    const names = [backupFileName(ID, 9, 'auto-b000001'), backupFileName(ID, 100, 'auto-b000002'), backupFileName(ID, 20, 'auto-b000003'), backupFileName(ID, 5, 'reset'), backupFileName('OTHER', 1, 'auto-b000001')];
+    for (const n of names) writeFileSync(join(dir, n), 'x');
+    const gone = pruneBackups(dir, ID, (f) => f.includes('-auto-'), 1);
+    // By the number in the name (100 is the newest), not by the name's sort: 0000000009 < 0000000020 < 0000000100 anyway, and the tags differ.
+    assert.deepEqual(gone.sort(), [names[0], names[2]].sort());
+    assert.deepEqual(readdirSync(dir).sort(), [names[1], names[3], names[4]].sort());
   });
 });
 

@@ -13,6 +13,7 @@ import { createCipheriv, createDecipheriv, createHash, DecipherGCM, hkdfSync, ra
 import { scryptParamsProblem } from '../common/scrypt-params';
 import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import * as fsp from 'node:fs/promises';
 import { PosError } from '../common/errors';
 import { Journal } from './journal';
 import { HEADER_BYTES, PAYLOAD_BYTES_MAX, checkFrame } from './record';
@@ -154,6 +155,25 @@ function sealedOrClear(options: ExportOptions): void {
 
 /** The backup file's bytes, in order, to `out`: head, body in chunks (sealed when asked), trailer. */
 function writeBackup(journal: Journal, out: (chunk: Buffer) => void, options: ExportOptions): Manifest {
+  const parts = backupParts(journal, options);
+  for (let p = parts.next(); ; p = parts.next()) {
+    if (p.done) return p.value;
+    if (p.value !== PAUSE) out(p.value);
+  }
+}
+
+/** Where backupParts may be paused: between records, never inside a chunk being sealed. */
+const PAUSE = Symbol('pause');
+/** Records between two of backupParts' pause points (a few hundred microseconds of work). */
+const RECORDS_PER_PAUSE = 64;
+
+/**
+ * The backup file's bytes, in order (head, body in chunks sealed when asked, trailer), with a
+ * PAUSE between every RECORDS_PER_PAUSE records: the one writer of backups, run at once
+ * (writeBackup) or in slices (exportToFileSliced). The records are 1..lastSeq as they were when
+ * it began (Journal.raw's range is fixed at the call): records appended meanwhile are not in it.
+ */
+function* backupParts(journal: Journal, options: ExportOptions): Generator<Buffer | typeof PAUSE, Manifest> {
   sealedOrClear(options);
   const base = {
     format: 1 as const, identity: journal.identity, firstSeq: 1, lastSeq: journal.lastSeq, count: journal.lastSeq,
@@ -178,27 +198,128 @@ function writeBackup(journal: Journal, out: (chunk: Buffer) => void, options: Ex
     sealEnd = () => Buffer.concat([cipher.final(), cipher.getAuthTag()]);
   }
   const trailer = createHash('sha256');
-  const emit = (chunk: Buffer): void => { if (chunk.length === 0) return; trailer.update(chunk); out(chunk); };
+  const hashed = (chunk: Buffer): Buffer => { trailer.update(chunk); return chunk; };
   const len = Buffer.alloc(4);
   len.writeUInt32BE(manifestBytes.length);
-  emit(Buffer.concat([MAGIC, len, manifestBytes]));
+  yield hashed(Buffer.concat([MAGIC, len, manifestBytes]));
   let pending: Buffer[] = [];
   let pendingBytes = 0;
-  const flush = (): void => {
+  const take = (): Buffer => {
     const plain = Buffer.concat(pending, pendingBytes);
     pending = [];
     pendingBytes = 0;
-    emit(seal ? seal(plain) : plain);
+    return hashed(seal ? seal(plain) : plain);
   };
-  for (const e of journal.raw()) {
+  let sincePause = 0;
+  for (const e of journal.raw(1, base.lastSeq)) {
     pending.push(e.stored);
     pendingBytes += e.stored.length;
-    if (pendingBytes >= EXPORT_CHUNK_BYTES) flush();
+    if (pendingBytes >= EXPORT_CHUNK_BYTES) {
+      const chunk = take();
+      if (chunk.length > 0) yield chunk;
+    }
+    if (++sincePause >= RECORDS_PER_PAUSE) { sincePause = 0; yield PAUSE; }
   }
-  flush();
-  if (sealEnd) emit(sealEnd());
-  out(trailer.digest());
+  const last = take();
+  if (last.length > 0) yield last;
+  if (sealEnd) yield hashed(sealEnd());
+  yield trailer.digest();
   return manifest;
+}
+
+/** How a backup written in slices gives the event loop back (exportToFileSliced). */
+export interface SliceOptions {
+  /** Work between two gives of the event loop, at most (one pause point more: a few hundred us). */
+  readonly sliceMs?: number;
+  /**
+   * Awaited when a slice is used up, before the next one: setImmediate by default; the scheduled
+   * backup waits here while someone uses the terminal (nothing is read or written meanwhile).
+   */
+  readonly between?: () => Promise<void>;
+  /** Aborts the backup at its next pause or write: the temp file is removed, nothing else is left. */
+  readonly signal?: AbortSignal;
+}
+
+/** A slice of exportToFileSliced by default: well under a key's time to the screen. */
+export const BACKUP_SLICE_MS_DEFAULT = 10;
+
+export interface SlicedExport {
+  readonly manifest: Manifest;
+  readonly file: string;
+  /** Bytes of the file written. */
+  readonly bytes: number;
+  /** The longest the event loop was held by this export at a time (ms): a slice, a chunk sealed. */
+  readonly longestSliceMs: number;
+  /** Slices the export ran in. */
+  readonly slices: number;
+}
+
+/**
+ * exportToFile without holding the event loop: the records are read and sealed in slices of
+ * `sliceMs`, between which `between` is awaited, and every write, the file's fsync and the
+ * folder's run on libuv's threads (fs/promises), so a slow card's flush blocks nobody. The same
+ * bytes as exportToFile: temp file, fsync, rename, fsync of the folder. The records are those of
+ * the journal when it began; the journal must stay open until it ends (abort it before closing).
+ */
+export async function exportToFileSliced(journal: Journal, file: string, options: ExportOptions = {}, slices: SliceOptions = {}): Promise<SlicedExport> {
+  sealedOrClear(options);
+  const sliceMs = slices.sliceMs ?? BACKUP_SLICE_MS_DEFAULT;
+  const between = slices.between ?? ((): Promise<void> => new Promise((r) => setImmediate(r)));
+  const aborted = (): void => { if (slices.signal?.aborted) throw new PosError('STO_EXPORT_TARGET', `backup to ${file} stopped before it was complete`, { file, aborted: true }); };
+  aborted();
+  const tmp = join(dirname(file), `.${basename(file)}.tmp`);
+  const fh = await fsp.open(tmp, 'w');
+  let bytes = 0;
+  let longestSliceMs = 0;
+  let count = 1;
+  let manifest!: Manifest;
+  try {
+    const parts = backupParts(journal, options);
+    let sliceAt = performance.now();
+    const endSlice = (): void => { longestSliceMs = Math.max(longestSliceMs, performance.now() - sliceAt); };
+    for (let p = parts.next(); ; p = parts.next()) {
+      if (p.done) { manifest = p.value; break; }
+      if (p.value === PAUSE) {
+        if (performance.now() - sliceAt < sliceMs) continue;
+        endSlice();
+        await between();
+        aborted();
+        count++;
+        sliceAt = performance.now();
+        continue;
+      }
+      endSlice();
+      for (let done = 0; done < p.value.length;) done += (await fh.write(p.value, done, p.value.length - done)).bytesWritten;
+      bytes += p.value.length;
+      aborted();
+      sliceAt = performance.now();
+    }
+    await fh.sync();
+  } catch (e) {
+    await fh.close().catch(() => undefined);
+    await fsp.rm(tmp, { force: true });
+    throw e;
+  }
+  await fh.close();
+  await fsp.rename(tmp, file);
+  const dir = await fsp.open(dirname(file), 'r');
+  try { await dir.sync(); } finally { await dir.close(); }
+  return { manifest, file, bytes, longestSliceMs, slices: count };
+}
+
+/**
+ * Removes the oldest of a terminal's backups in `dir` that `ours` picks, so that `keepCountMax`
+ * are left; others (a factory reset's, a hand export) are never touched. Ordered by the last
+ * record's number their names carry (backupSeqOf), then by name. Returns the names removed.
+ */
+export function pruneBackups(dir: string, identity: string, ours: (name: string) => boolean, keepCountMax: number): string[] {
+  const prefix = backupFilePrefix(identity);
+  const files = readdirSync(dir).filter((f) => f.startsWith(prefix) && f.endsWith(BACKUP_FILE_SUFFIX) && ours(f))
+    .sort((a, b) => (backupSeqOf(a, identity) ?? 0) - (backupSeqOf(b, identity) ?? 0) || a.localeCompare(b));
+  const gone = files.slice(0, Math.max(0, files.length - keepCountMax));
+  for (const f of gone) rmSync(join(dir, f), { force: true });
+  if (gone.length > 0) fsyncDir(dir);
+  return gone;
 }
 
 export interface ParsedBackup {
@@ -351,10 +472,10 @@ export class PeriodicBackup {
     return file;
   }
 
+  /** Only its own (untagged) files: a factory reset's backup (`-reset`) in the same folder stays. */
   private prune(): void {
-    const prefix = backupFilePrefix(this.journal.identity);
-    const files = readdirSync(this.options.backupDir).filter((f) => f.startsWith(prefix) && f.endsWith(BACKUP_FILE_SUFFIX)).sort();
-    for (const f of files.slice(0, Math.max(0, files.length - this.options.keepCountMax))) rmSync(join(this.options.backupDir, f));
+    const identity = this.journal.identity;
+    pruneBackups(this.options.backupDir, identity, (f) => f === backupFileName(identity, backupSeqOf(f, identity) ?? -1), this.options.keepCountMax);
   }
 }
 
