@@ -294,6 +294,12 @@ export const ERRORS = {
   STO_ARCHIVE_EXPORT: def('E-STO-15', 'storage-full',
     { cause: 'Old records need exporting', steps: ['Export them in the recovery menu with a USB stick', 'Then restart the terminal'] },
     { cause: '旧流水需要导出', steps: ['在恢复菜单中用U盘导出', '然后重启终端'] }),
+  // The terminal's own scheduled backup (storage/scheduled-backup.ts) could not be written to the
+  // board's backup folder (the SD card missing, full, read-only, failing). Never an operating
+  // stop: sales go on, it is logged, and diagnostics' storage check shows it; no idle notice.
+  STO_BACKUP_TARGET: def('E-STO-16', 'export-target',
+    { cause: 'Backup not written to the backup card', steps: ['Check or replace the SD card', 'Sales go on; it tries again'] },
+    { cause: '备份未能写入备份卡', steps: ['检查或更换SD卡', '交易不受影响，稍后自动重试'] }),
   // ---- printer
   PRN_PAPER_OUT: def('E-PRN-01', 'paper-out',
     { cause: 'Paper out', steps: ['Load paper', 'The receipt will print'] },
