@@ -235,6 +235,26 @@ export type DeviceConfig =
   | PrinterConfig | ReaderConfig | Hd44780Config | Ssd1306Config | KeypadConfig | EvdevKeypadConfig | BatteryConfig | ButtonConfig | LedConfig | Tsc2007Config
   | ScannerConfig | ModemConfig | WifiConfig;
 
+/**
+ * The terminal's own backups (storage/scheduled-backup.ts; README, "Backups"), the board file's
+ * `storage.backup`: after each settlement that closed a batch, and at rest after `idleRecords`
+ * records, the live journal sealed into `storage.backupDir`, the newest `keepCountMax` kept.
+ */
+export interface BackupConfig {
+  /** Default true: every board backs itself up; a board whose backup folder is not worth the writes says false. */
+  readonly enabled: boolean;
+  /** Scheduled backups kept in the folder (1..BACKUP_KEEP_COUNT_MAX, default 7: a week of daily settlements). */
+  readonly keepCountMax: number;
+  /** Records since the last backup that make one due at rest without a settlement (0: only after settlements; default 2,000, ~500 sales). */
+  readonly idleRecords: number;
+}
+
+/** The most scheduled backups a board file may keep. */
+export const BACKUP_KEEP_COUNT_MAX = 100;
+/** The largest idleRecords a board file may give. */
+export const BACKUP_IDLE_RECORDS_MAX = 1_000_000;
+export const BACKUP_DEFAULTS: BackupConfig = { enabled: true, keepCountMax: 7, idleRecords: 2_000 };
+
 export interface BoardConfig {
   readonly board: string;
   readonly description: string;
@@ -249,7 +269,7 @@ export interface BoardConfig {
    */
   readonly benchRig?: true;
   readonly gpio: { readonly backend: GpioBackend; readonly chip: string; readonly chipBase?: number };
-  readonly storage: { readonly journalDir: string; readonly backupDir: string };
+  readonly storage: { readonly journalDir: string; readonly backupDir: string; readonly backup: BackupConfig };
   readonly devices: Readonly<Record<string, DeviceConfig>>;
   /** Software updates (boot/update.ts): the vendor's Ed25519 public key (64 hex digits) and the A/B slot root. Optional. */
   readonly update?: { readonly publicKey: string; readonly root?: string };
@@ -842,10 +862,22 @@ function gpioOf(o: Fields, simulator: boolean): BoardConfig['gpio'] {
 }
 
 function storageOf(o: Fields): BoardConfig['storage'] {
-  const s = { journalDir: o.str('journalDir'), backupDir: o.str('backupDir') };
+  const s = { journalDir: o.str('journalDir'), backupDir: o.str('backupDir'), backup: backupOf(o.has('backup') ? o.object('backup') : undefined) };
   if (s.journalDir === s.backupDir) o.fail('backupDir', 'must differ from journalDir (a backup beside the journal dies with it)');
   o.done();
   return s;
+}
+
+/** The section absent, or a field of it absent: the defaults (BACKUP_DEFAULTS). */
+function backupOf(o: Fields | undefined): BackupConfig {
+  if (!o) return BACKUP_DEFAULTS;
+  const b = {
+    enabled: o.bool('enabled', BACKUP_DEFAULTS.enabled),
+    keepCountMax: o.int('keepCountMax', 1, BACKUP_KEEP_COUNT_MAX, BACKUP_DEFAULTS.keepCountMax),
+    idleRecords: o.int('idleRecords', 0, BACKUP_IDLE_RECORDS_MAX, BACKUP_DEFAULTS.idleRecords),
+  };
+  o.done();
+  return b;
 }
 
 function i2cBusesOf(o: Fields): Record<number, I2cBusConfig> {

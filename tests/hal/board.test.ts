@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { readBoardFile, validateBoard, REQUIRED_ROLES, loadBoard, BusFactories, HOST_LINK_DEFAULT } from '../../hal/board';
 import { createSimBoard } from '../../sim/board-sim';
 import { isPosError, PosError } from '../../common/errors';
+import { BACKUP_DEFAULTS } from '../../hal/board-schema';
 import { FrameBuffer, isPixelDisplay, isTextDisplay } from '../../hal/display';
 import { KeyEvent } from '../../hal/keypad';
 import { PRINT_BATTERY_MIN_PCT } from '../../hal/battery';
@@ -53,6 +54,23 @@ describe('board files', () => {
     const j = simJson();
     j.devices.printer0.baudrate = 9600;
     assert.match(refusal(j), /role printer0: field "baudrate" is not a known field/);
+  });
+
+  it('storageBackupSectionIsValidatedAndDefaultsToOn', () => {
+    // Every shipped board backs itself up (storage/scheduled-backup.ts); the qemu guest keeps fewer (its backup folder is on the journal's disk).
+    for (const name of ['sim', 'rpi-dev', 'handheld', 'handheld-evdev', 'bench-rig', 'qemu-x86']) assert.equal(readBoardFile(name).config.storage.backup.enabled, true, name);
+    assert.deepEqual(readBoardFile('handheld').config.storage.backup, { enabled: true, keepCountMax: 7, idleRecords: 2000 });
+    const j = simJson() as unknown as { storage: Record<string, unknown> };
+    delete j.storage.backup;
+    assert.deepEqual(validateBoard(j, 'x.json').storage.backup, BACKUP_DEFAULTS, 'absent: the defaults');
+    j.storage.backup = { enabled: false };
+    assert.deepEqual(validateBoard(j, 'x.json').storage.backup, { ...BACKUP_DEFAULTS, enabled: false }, 'a field absent: its default');
+    j.storage.backup = { keepCountMax: 0 };
+    assert.equal(refusal(j), 'E-BRD-01 board-configs/x.json: field "storage.backup.keepCountMax" must be an integer 1..100');
+    j.storage.backup = { enabled: 'yes' };
+    assert.match(refusal(j), /field "storage\.backup\.enabled" must be true or false/);
+    j.storage.backup = { keep: 3 };
+    assert.match(refusal(j), /field "storage\.backup\.keep" is not a known field/);
   });
 
   it('hostSectionGivesTheTpduAndConnectionModeAndDefaultsToTheProfiles', () => {
