@@ -11,7 +11,9 @@
  *   storage   journal verified in a child process + free space of its file system (fs.statfs);
  *             damage E-STO-05, under STORAGE_FREE_BYTES_MIN free E-STO-02; the archives of settled
  *             batches against their budget (runtime/archive.ts): over it with the oldest not
- *             exported E-STO-15 (export them in the recovery menu)
+ *             exported E-STO-15 (export them in the recovery menu); the scheduled backups
+ *             (storage/scheduled-backup.ts): the newest one's batch and how many are kept, off, or
+ *             none yet; the last one not written (no SD card, full, read-only) E-STO-16
  *   printer   status (paper, cover, fault); on request (OK in its detail) a test page with a QR code (E-PRN-xx)
  *   reader    unreadable swipes in a row and the last swipe's outcome (runtime/txn/swipe-failures.ts),
  *             the last fault of the reader itself (runtime/txn/reader-health.ts), self-test, then
@@ -56,6 +58,7 @@ import type { LinkCheckReport, LinkStepResult } from './link-check';
 import type { Logger } from '../common/log';
 import { verifyInChild } from '../storage/verify-child';
 import { ARCHIVE_BYTES_MAX, archiveBudget } from '../runtime/archive';
+import { type ScheduledBackupStatus, scheduledBatchOf } from '../storage/scheduled-backup';
 import type { LocalText, MenuItem, Screen, Txt } from '../ui-lcd/screen';
 import { screenFor, DIAG_CHECKS, DiagCheck } from '../ui-lcd/screens';
 import { t } from '../ui-lcd/strings';
@@ -104,6 +107,8 @@ export interface DiagnosticsDeps {
   readonly journalDir: string;
   /** The archives' budget (runtime/archive.ts ARCHIVE_BYTES_MAX unless the terminal says another). */
   readonly archiveBytesMax?: number;
+  /** The scheduled backups (storage/scheduled-backup.ts): the storage check shows the newest, and fails with the last failure's code. */
+  readonly backupStatus?: () => ScheduledBackupStatus;
   readonly errors: ErrorRing;
   /** Unreadable swipes in a row across transactions (the terminal's; absent in recovery without a terminal: not shown). */
   readonly swipes?: SwipeFailures;
@@ -333,6 +338,13 @@ export class Diagnostics implements Overlay {
     const archives = archiveBudget(dir, this.d.archiveBytesMax ?? ARCHIVE_BYTES_MAX);
     if (archives.kept > 0) lines.push(t('diag.archives', { n: archives.kept, used: mb(archives.totalBytes), max: mb(archives.bytesMax) }));
     if (archives.needsExport.length > 0) throw withLines(new PosError('STO_ARCHIVE_EXPORT', `archives over their budget (${archives.totalBytes} of ${archives.bytesMax} bytes); not exported: ${archives.needsExport.join(', ')}`), lines);
+    const b = this.d.backupStatus?.();
+    if (b) {
+      const batch = b.newest !== undefined ? scheduledBatchOf(b.newest) : undefined;
+      lines.push(!b.enabled ? t('diag.backupOff') : batch !== undefined ? t('diag.backup', { batch: String(batch).padStart(6, '0'), n: b.kept }) : t('diag.backupNone'));
+      // The last try failed (no SD card, full, read-only): the check fails with its code, the reason beside it.
+      if (b.failure) throw withLines(new PosError('STO_BACKUP_TARGET', b.failure.message.replace(/^E-STO-16 /, '')), [...lines, same(b.failure.message.replace(/^E-STO-16 /, ''))]);
+    }
     return [...lines, ...memoryLines(memoryNow())];
   }
 

@@ -66,7 +66,9 @@ import type { ModemView } from '../ui-lcd/screens';
 import { TlsLink } from '../runtime/host/tls';
 import { CUP_PROFILE } from '../runtime/host/fields';
 import { DeviceKeyProvider, checkDeviceKey } from '../runtime/device-key';
-import { ARCHIVE_BYTES_MAX, ARCHIVE_RECORDS_MIN, archiveBlocker, archiveDirFor, archiveJournal, enforceArchiveBudget } from '../runtime/archive';
+import { ARCHIVE_BYTES_MAX, ARCHIVE_RECORDS_MIN, archiveBlocker, archiveDirFor, archiveJournal, enforceArchiveBudget, listArchives } from '../runtime/archive';
+import { ScheduledBackup, ScheduledBackupStatus } from '../storage/scheduled-backup';
+import { BACKUP_DEFAULTS } from '../hal/board-schema';
 import { deviceKeyProviderFor, keyDirFor } from '../runtime/device-key-provider';
 import { readCard } from '../runtime/txn/card';
 import { SwipeFailures } from '../runtime/txn/swipe-failures';
@@ -310,6 +312,8 @@ export class TerminalApp {
   private checkpointDue: { key: Buffer; previousSeq?: number } | undefined;
   /** The main loop ticked at (watchdog health), on the monotonic clock: a step of the wall clock (NTP) must not hide a stalled loop. */
   lastTickMs = monotonicMs();
+  /** The terminal's own backups into the board's backupDir (storage/scheduled-backup.ts): poked from the tick. */
+  private readonly scheduledBackup: ScheduledBackup;
 
   private constructor(private readonly o: TerminalAppOptions) {
     // One clock for the whole terminal: the injected one, corrected by the host's time at sign-on
@@ -318,6 +322,20 @@ export class TerminalApp {
     this.clock = this.clockControl.now;
     this.inUse = new InUse(o.inUseAfterKeyMs !== undefined ? { afterKeyMs: o.inUseAfterKeyMs } : {});
     this.errors = o.errors ?? new ErrorRing();
+    // After each settlement that closed a batch (and at rest after the board's idleRecords), at
+    // idle or login with nobody at the keys, in slices, paused while someone is: README, "Backups".
+    const backup = o.board.config.storage?.backup ?? BACKUP_DEFAULTS;
+    this.scheduledBackup = new ScheduledBackup({
+      enabled: backup.enabled, backupDir: o.backupDir, keepCountMax: backup.keepCountMax, idleRecords: backup.idleRecords,
+      deviceKey: () => this.deviceKey().deviceKey(),
+      journal: () => this.terminal?.store.journal,
+      settledBatch: () => this.terminal?.store.state.lastClosed?.batch,
+      inUse: this.inUse,
+      mayStart: () => { const state = this.machineState(); return state === 'idle' || state === 'login'; },
+      archives: () => listArchives(o.journalDir).map((a) => a.file),
+      createDir: o.board.config.simulator === true,
+      clock: () => this.clock(), logger: o.logger.child({ component: 'backup' }),
+    });
     this.swipes = new SwipeFailures(this.clock, o.logger.child({ component: 'reader' }));
     this.readerHealth = new ReaderHealth(this.clock, this.swipes, o.logger.child({ component: 'reader' }));
     this.locale = new LocaleSetting(o.locale ?? 'zh-CN');
@@ -371,6 +389,7 @@ export class TerminalApp {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    await this.scheduledBackup.stop();
     await this.halt();
     for (const s of this.stops.splice(0)) s();
     this.inUse.stop();
@@ -1327,7 +1346,8 @@ export class TerminalApp {
       const terminal = this.terminal;
       this.terminal = undefined;
       this.transport?.close();
-      this.recoveryClosing = terminal ? terminal.store.journal.close().catch(() => undefined) : Promise.resolve();
+      // A scheduled backup reading the journal lets go of it first (its temp file removed).
+      this.recoveryClosing = this.scheduledBackup.abort().then(() => terminal?.store.journal.close()).catch(() => undefined);
       this.recovery = this.buildRecovery();
     }
     if (state === 'recovery.menu' && !this.overlay && session?.role === 'administrator') {
@@ -1394,7 +1414,7 @@ export class TerminalApp {
   private diagnosticsChecks(logger: Logger): Omit<DiagnosticsDeps, 'pages' | 'changed' | 'close'> {
     return {
       board: this.o.board, journalDir: this.o.journalDir, errors: this.errors, clock: this.clock, logger, swipes: this.swipes, readerHealth: this.readerHealth,
-      archiveBytesMax: this.o.archiveBytesMax ?? ARCHIVE_BYTES_MAX,
+      archiveBytesMax: this.o.archiveBytesMax ?? ARCHIVE_BYTES_MAX, backupStatus: () => this.scheduledBackup.status(),
       networkTest: () => this.networkTest(),
       ...this.linksTest(),
       ...(this.terminal ? { signOnTest: () => this.signOnTest(), echoTest: () => this.echoTest() } : {}),
@@ -1500,8 +1520,19 @@ export class TerminalApp {
     this.actor = undefined;
     await this.stopManagement();
     this.transport?.close();
+    await this.scheduledBackup.abort();
     await this.terminal?.store.journal.close().catch(() => undefined);
     this.terminal = undefined;
+  }
+
+  /** The scheduled backups' state (diagnostics, tests): the last written, the last failure. */
+  backupStatus(): ScheduledBackupStatus {
+    return this.scheduledBackup.status();
+  }
+
+  /** Tests: the scheduled backup running now, if any, to its end. */
+  async backupSettled(): Promise<void> {
+    await this.scheduledBackup.settled();
   }
 
   // ---------------------------------------------------------------- remote management
@@ -1645,6 +1676,7 @@ export class TerminalApp {
   private tick(): void {
     this.noteTick();
     this.startManagementOnce();
+    this.scheduledBackup.poke();
     this.env = { ...this.env, nowMs: this.clock() };
     this.controller.tick();
     this.render();

@@ -22,6 +22,7 @@ import { batchTotals } from '../../runtime/terminal-state';
 import { PosError } from '../../common/errors';
 import { createSimBoard, SimBoard } from '../../sim/board-sim';
 import { Recovery, RecoveryOptions } from '../../boot/recovery';
+import { ScheduledBackup } from '../../storage/scheduled-backup';
 import { withSalvageLoss } from '../../boot/recovery-menu';
 import { NetworkSettings } from '../../boot/recovery-net';
 import { parseFaultSpec } from '../../sim/host/faults';
@@ -171,6 +172,35 @@ describe('boot/recovery: the recovery menu actions', function () {
     assert.equal(rep.ok, true, rep.lines.join('\n'));
     assert.ok(existsSync(String(rep.detail?.movedAside)), 'damaged journal kept');
     await rc.close();
+    assert.equal((await verifyInChild([r.dir]))[0].status, 'ok');
+  });
+
+  it('repairRestoresTheTerminalsOwnScheduledBackupWithoutAPassphrase', async () => {
+    // The backup the terminal wrote by itself after a settlement (storage/scheduled-backup.ts), in the board's backup folder.
+    const j = await Journal.open({ dir: r.dir, identity: IDENTITY });
+    const inUse = { held: false, onChange: () => () => undefined };
+    const b = new ScheduledBackup({
+      enabled: true, backupDir: join(work, 'backup'), keepCountMax: 3, idleRecords: 0, deviceKey: () => DEVICE_KEY,
+      journal: () => j, settledBatch: () => 1, inUse, mayStart: () => true, createDir: true,
+    });
+    b.poke();
+    await b.settled();
+    const written = b.status().last?.file;
+    assert.ok(written, JSON.stringify(b.status()));
+    const records = j.lastSeq;
+    await b.stop();
+    await j.close();
+    await flipByte(r.dir, 5, 70);
+    const rc = recovery({ deviceKey: fixedDeviceKey(DEVICE_KEY) });
+    try {
+      assert.deepEqual(rc.backups(), [written], 'the recovery listing finds it');
+      assert.equal(await rc.repairRestores(), true);
+      assert.equal(rc.needsPassphrase(written), false, 'sealed under the device key: no passphrase to type');
+      const rep = await rc.repair(ADMIN);
+      assert.equal(rep.ok, true, rep.lines.join('\n'));
+      assert.equal(rep.detail?.restoredFrom, written);
+      assert.equal(rep.detail?.records, records);
+    } finally { await rc.close(); }
     assert.equal((await verifyInChild([r.dir]))[0].status, 'ok');
   });
 
