@@ -15,7 +15,8 @@
  *        the path before the log); mode `three-commits`: the path before that, the mark
  *        committed durably on its own, no log.
  *   settle <txns> [lmdb]   a batch of `txns` approved sales written directly (setup), then the settlement
- *        (0500, batch upload, close, the report's mark) against the in-process simulator.
+ *        (0500, batch upload, close, the report's mark) against the in-process simulator; then, as
+ *        the part `backup`, the terminal's scheduled backup of it into `<workDir>/backup`.
  *   log <fromDir> <firstSeq> <lastSeq>   the same records and groups appended to a preallocated
  *        plain file, one pwrite + fdatasync per commit: what an append-only log would write.
  *   bare <pageBytes> <fromDir> <warmTxns> <firstSeq> <lastSeq>   the records of a `sales` run's measured part, read back
@@ -38,6 +39,7 @@ import { cardFromTrack2 } from '../runtime/txn/card';
 import { rec, RecordInput } from '../runtime/records';
 import { TEST_CARDS } from '../sim/test-cards';
 import { maskPan } from '../common/log';
+import { ScheduledBackup } from '../storage/scheduled-backup';
 
 export const WEAR_ID = 'BENCH-WEAR-01';
 const T0 = Date.UTC(2026, 10, 21, 2, 0, 0);
@@ -133,6 +135,20 @@ async function settlement(work: string, n: number, mode: string): Promise<void> 
     await t.engine.markReportPrinted(t.engine.state.lastClosed?.batch ?? 1, false);
     await journal.flush();
   });
+  // The terminal's scheduled backup of this settlement (storage/scheduled-backup.ts), into a
+  // folder on the same file system (the simulator board's case; the handheld's is an SD card).
+  const backup = new ScheduledBackup({
+    enabled: true, backupDir: join(work, 'backup'), keepCountMax: 7, idleRecords: 0, deviceKey: () => DEVICE_KEY, journal: () => journal,
+    settledBatch: () => t.engine.state.lastClosed?.batch, inUse: { held: false, onChange: () => () => undefined }, mayStart: () => true, createDir: true,
+  });
+  await measured('backup', async () => {
+    backup.poke();
+    await backup.settled();
+  });
+  const last = backup.status().last;
+  if (!last) throw new Error(`no scheduled backup written: ${JSON.stringify(backup.status())}`);
+  writeSync(1, `BACKUP ${last.records} ${last.bytes}\n`);
+  await backup.stop();
   await journal.close();
 }
 

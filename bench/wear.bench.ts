@@ -20,7 +20,9 @@
  *     smaller page would give (the journal's format is 4096-byte pages); and the same commits
  *     appended to a preallocated plain file (pwrite + fdatasync each): what a log would write.
  *  3. A settlement of 999 (0500, batch upload of 999, close, the report's mark, then a
- *     checkpoint), with the log and without it.
+ *     checkpoint), with the log and without it; then the terminal's scheduled backup of it
+ *     (storage/scheduled-backup.ts) into a folder on the same file system: what it adds per
+ *     settlement when the backup folder is not on another device (the simulator board).
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -165,6 +167,10 @@ async function main(): Promise<void> {
   line('baseline: settlement, LMDB commits', sl.parts.get('settle'), 1, 'settlement');
   const sp = s.parts.get('settle');
   if (sp) console.log(`  = ${kib(sp.bytes / SETTLE_TXNS)} per uploaded transaction (one commit of upload progress before each record)`);
+  const bp = s.parts.get('backup');
+  const bm = /^BACKUP (\d+) (\d+)$/m.exec(s.stdout);
+  line('scheduled backup after it (same file system)', bp, 1, 'settlement');
+  if (bp && bm) console.log(`  the backup file: ${kib(Number(bm[2]))} for ${bm[1]} records; everything it wrote: ${kib(bp.bytes)} = ${(bp.bytes / (sp?.bytes ?? bp.bytes)).toFixed(2)}x the settlement's own; per sale unchanged (no backup runs during sales)`);
 }
 
 main().catch((e: unknown) => { console.error(e); process.exit(1); });
