@@ -242,7 +242,7 @@ describe('e2e: diagnostics menu (idle MENU 8, recovery 6), each check with its c
     const rs = await allChecksPassFromIdle();
     assert.match(stateOf(rs, 'storage').lines.join(' '), /journal ok/, 'the results (logs, probe) stay English');
     const zh: Record<'battery' | 'storage' | 'printer' | 'reader' | 'keypad' | 'display' | 'host', RegExp> = {
-      battery: /\d+%\d+mV(充电中|未充电)电量正常/, storage: /^正常流水正常：\d+条记录可用[\d.]+\/[\d.]+MB内存：终端[\d.]+(\/[\d.]+)?MB内存可用[\d.]+\/[\d.]+MBCPU负载[\d.]+(内存不足：请重启终端)?$/, printer: /纸正常/,
+      battery: /\d+%\d+mV(充电中|未充电)电量正常/, storage: /^正常流水正常：\d+条记录可用[\d.]+\/[\d.]+MB尚无备份内存：终端[\d.]+(\/[\d.]+)?MB内存可用[\d.]+\/[\d.]+MBCPU负载[\d.]+(内存不足：请重启终端)?$/, printer: /纸正常/,
       reader: /自检正常.*测试卡：刷卡/, keypad: /18个键全部按到/, display: /点阵显示屏：图案正常/, host: /回响:00.*已签到，操作员001/,
     };
     for (const [c, re] of Object.entries(zh) as Array<[Check, RegExp]>) {
