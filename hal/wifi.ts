@@ -1,7 +1,8 @@
 /**
  * Wi-Fi by role (`wifi0`, optional): the OS's wpa_supplicant, reached through its control
- * interface (issue 12 item 2). The terminal scans, lists what it saved and joins a network; the
- * association, the 4-way handshake and DHCP are the OS's.
+ * interface (issue 12 item 2). The terminal scans, lists what it saved and joins a network, and
+ * reads the joined network's signal (SIGNAL_POLL) for diagnostics; the association, the 4-way
+ * handshake and DHCP are the OS's.
  *
  * The control interface is a UNIX datagram socket (`<ctrlDir>/<interface>`), which Node's dgram
  * cannot open, so every command goes through `wpa_cli` (Debian package `wpasupplicant`), one
@@ -14,8 +15,9 @@
  * kept nowhere, neither there nor in the journal (which records the SSID only).
  *
  * Errors: wpa_cli missing, the socket absent or not answering: NET_WIFI_CTRL; a command answered
- * FAIL: NET_WIFI_REFUSED; a network not seen by the scan: NET_WIFI_NOT_FOUND; input that cannot be
- * an SSID or a WPA passphrase: OPR_INPUT (nothing sent). tests/hal/wifi-wpa.test.ts runs a real
+ * FAIL: NET_WIFI_REFUSED (SIGNAL_POLL's FAIL is no signal, not a refusal); an answer not understood:
+ * NET_WIFI_CTRL; a network not seen by the scan: NET_WIFI_NOT_FOUND; input that cannot be an SSID
+ * or a WPA passphrase: OPR_INPUT (nothing sent). tests/hal/wifi-wpa.test.ts runs a real
  * wpa_supplicant (wired driver on a veth in a network namespace) for everything but the scan's
  * radio.
  */
@@ -67,6 +69,18 @@ export interface WifiStatus {
   readonly ipAddress?: string;
 }
 
+/** The joined network's signal as the driver reports it (SIGNAL_POLL). */
+export interface WifiSignal {
+  /** dBm; absent when the driver reported none (RSSI=0, or outside -127..-1). */
+  readonly rssiDbm?: number;
+  /** 0..4 by dbmToBars, as the scan list draws them; 0 without an RSSI. */
+  readonly bars: number;
+  readonly frequencyMhz?: number;
+  readonly linkSpeedMbps?: number;
+  /** Absent when the driver does not know it (wpa_supplicant prints 9999). */
+  readonly noiseDbm?: number;
+}
+
 export interface Wifi {
   /** PING answered PONG: wpa_supplicant runs for the interface. */
   check(): Promise<void>;
@@ -74,6 +88,11 @@ export interface Wifi {
   scan(): Promise<WifiNetwork[]>;
   saved(): Promise<SavedNetwork[]>;
   status(): Promise<WifiStatus>;
+  /**
+   * The signal of the network joined now (SIGNAL_POLL); undefined when not associated, or when the
+   * driver cannot tell (wpa_supplicant answers FAIL for both).
+   */
+  signal(): Promise<WifiSignal | undefined>;
   /**
    * Saves `ssid` with `passphrase` (undefined: an open network) and selects it: an existing entry
    * for the SSID is replaced, the others are kept (to fall back to). Resolves when saved; whether
@@ -210,6 +229,53 @@ export function parseStatus(output: string): WifiStatus {
   return { state: kv.get('wpa_state') ?? 'UNKNOWN', ...(ssid !== undefined ? { ssid: decodeSsid(ssid) } : {}), ...(ip !== undefined ? { ipAddress: ip } : {}) };
 }
 
+/** wpa_supplicant's NOISE= when the driver does not know it (WPA_INVALID_NOISE). */
+const NOISE_UNKNOWN = 9999;
+
+/**
+ * SIGNAL_POLL: `RSSI=` (dBm), `LINKSPEED=` (Mbit/s), `NOISE=` (dBm, 9999 unknown), `FREQUENCY=`
+ * (MHz), and from newer wpa_supplicant `WIDTH=`, `CENTER_FRQ1=`, `AVG_RSSI=` lines (ignored);
+ * `FAIL` when not associated or when the driver has no signal to give (the wired driver):
+ * undefined. RSSI=0 is what wpa_supplicant prints when the driver left it unset: no RSSI, not
+ * 0 dBm. Anything else (no RSSI line, a value that is not a number) is NET_WIFI_CTRL: the answer
+ * was not understood, and no figure is made up from it.
+ */
+export function parseSignalPoll(output: string, where = 'Wi-Fi'): WifiSignal | undefined {
+  const lines = output.split('\n').map((l) => l.replace(/\r$/, '').trim()).filter((l) => l !== '');
+  if (lines.length > 0 && lines.every((l) => l === 'FAIL')) return undefined;
+  const kv = new Map<string, string>();
+  for (const l of lines) {
+    const at = l.indexOf('=');
+    if (at > 0) kv.set(l.slice(0, at), l.slice(at + 1));
+  }
+  const int = (key: string): number | undefined => {
+    const v = kv.get(key);
+    return v !== undefined && /^-?\d{1,6}$/.test(v) ? Number(v) : undefined;
+  };
+  const rssi = int('RSSI');
+  if (rssi === undefined) {
+    throw new PosError('NET_WIFI_CTRL', `${where}: SIGNAL_POLL answer not understood (${JSON.stringify(output.trim().slice(0, 60))})`, { command: 'signal_poll' });
+  }
+  const rssiDbm = rssi < 0 && rssi >= -127 ? rssi : undefined;
+  const frequencyMhz = int('FREQUENCY');
+  const linkSpeedMbps = int('LINKSPEED');
+  const noise = int('NOISE');
+  return {
+    ...(rssiDbm !== undefined ? { rssiDbm } : {}), bars: rssiDbm === undefined ? 0 : dbmToBars(rssiDbm),
+    ...(frequencyMhz !== undefined && frequencyMhz > 0 ? { frequencyMhz } : {}),
+    ...(linkSpeedMbps !== undefined && linkSpeedMbps > 0 ? { linkSpeedMbps } : {}),
+    ...(noise !== undefined && noise !== NOISE_UNKNOWN && noise < 0 ? { noiseDbm: noise } : {}),
+  };
+}
+
+/** The band of a channel's centre frequency (IEEE 802.11: 2.4, 5 and 6 GHz); undefined outside them. */
+export function wifiBand(frequencyMhz: number): '2.4 GHz' | '5 GHz' | '6 GHz' | undefined {
+  if (frequencyMhz >= 2400 && frequencyMhz <= 2500) return '2.4 GHz';
+  if (frequencyMhz >= 4900 && frequencyMhz < 5925) return '5 GHz';
+  if (frequencyMhz >= 5925 && frequencyMhz <= 7125) return '6 GHz';
+  return undefined;
+}
+
 export interface WpaCliWifiOptions {
   readonly interface: string;
   readonly ctrlDir: string;
@@ -254,6 +320,10 @@ export class WpaCliWifi implements Wifi {
 
   status(): Promise<WifiStatus> {
     return this.serial(async () => parseStatus(await this.cmd(['status'])));
+  }
+
+  signal(): Promise<WifiSignal | undefined> {
+    return this.serial(async () => parseSignalPoll(await this.cmd(['signal_poll']), this.o.interface));
   }
 
   join(ssid: string, passphrase: string | undefined): Promise<{ id: number }> {

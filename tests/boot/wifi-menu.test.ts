@@ -5,7 +5,7 @@
  */
 import { strict as assert } from 'node:assert';
 import type { KeyName } from '../../hal/keypad';
-import type { SavedNetwork, Wifi, WifiNetwork, WifiStatus } from '../../hal/wifi';
+import type { SavedNetwork, Wifi, WifiNetwork, WifiSignal, WifiStatus } from '../../hal/wifi';
 import { PosError } from '../../common/errors';
 import { silentLogger } from '../../common/log';
 import type { Screen, Txt } from '../../ui-lcd/screen';
@@ -28,6 +28,7 @@ class OsWifi implements Wifi {
   async scan(): Promise<WifiNetwork[]> { if (this.failScan) throw this.failScan; return this.networks; }
   async saved(): Promise<SavedNetwork[]> { return this.current ? [{ id: 0, ssid: this.current.ssid, current: this.current.ok, tempDisabled: !this.current.ok }] : []; }
   async status(): Promise<WifiStatus> { return this.current?.ok ? { state: 'COMPLETED', ssid: this.current.ssid, ipAddress: '192.168.1.23' } : { state: 'SCANNING' }; }
+  async signal(): Promise<WifiSignal | undefined> { return this.current?.ok ? { rssiDbm: -50, bars: 4, frequencyMhz: 2412 } : undefined; }
   async join(ssid: string, passphrase: string | undefined): Promise<{ id: number }> {
     this.joins.push({ ssid, passphrase });
     this.current = { ssid, ok: passphrase === undefined || passphrase === this.goodPassphrase };

@@ -15,7 +15,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WpaCliWifi, WpaCliRunner, dbmToBars, decodeSsid, parseSavedNetworks, parseScanResults, realWpaCli, wpaPsk } from '../../hal/wifi';
+import { WpaCliWifi, WpaCliRunner, dbmToBars, decodeSsid, parseSavedNetworks, parseScanResults, parseSignalPoll, realWpaCli, wifiBand, wpaPsk } from '../../hal/wifi';
 import { PosError, isPosError } from '../../common/errors';
 import { hasTool } from '../support/tools';
 
@@ -130,12 +130,21 @@ describe('Wi-Fi through a real wpa_supplicant (hal/wifi.ts, wpa_cli, control soc
     assert.deepEqual(await wifi.scan(), []);
   });
 
+  it('SIGNAL_POLL without a radio: wpa_supplicant answers FAIL (not associated, the wired driver has no signal), which is no signal, not an error', async () => {
+    const raw = await realWpaCli(['-p', ctrl, '-i', IFACE, 'signal_poll'], undefined, 5_000);
+    assert.equal(raw.code, 0);
+    assert.equal(raw.output.trim(), 'FAIL', 'what the parser is given here');
+    assert.equal(await wifi.signal(), undefined);
+    assert.notEqual((await wifi.status()).state, 'COMPLETED');
+  });
+
   it('wpa_supplicant stopped: E-NET-28 naming the control directory; started again: works', async () => {
     await stopSupplicant();
     try {
       const e = await rejection(wifi.check());
       assert.equal(e.code, 'E-NET-28');
       assert.ok(e.message.includes(ctrl), e.message);
+      assert.equal((await rejection(wifi.signal())).code, 'E-NET-28', 'the signal too');
     } finally {
       await startSupplicant();
     }
@@ -169,6 +178,47 @@ describe('wpa_supplicant text formats (hal/wifi.ts parsers)', () => {
     assert.deepEqual(r, [{ id: 0, ssid: 'Shop', current: true, tempDisabled: false }, { id: 1, ssid: 'Café "x"', current: false, tempDisabled: true }]);
     assert.equal(decodeSsid('a\\\\b\\tc'), 'a\\b\tc');
     assert.deepEqual([-50, -60, -70, -80, -95].map(dbmToBars), [4, 3, 2, 1, 0]);
+  });
+
+  it('SIGNAL_POLL: dBm, bars by the scan list\'s rule, frequency, link speed; NOISE 9999 is unknown; newer lines ignored', () => {
+    // wpa_supplicant 2.10 over nl80211 (a Debian 12 board).
+    assert.deepEqual(parseSignalPoll('RSSI=-62\nLINKSPEED=65\nNOISE=9999\nFREQUENCY=2437\nWIDTH=20 MHz\nCENTER_FRQ1=2437\nAVG_RSSI=-61\n'),
+      { rssiDbm: -62, bars: 3, frequencyMhz: 2437, linkSpeedMbps: 65 });
+    assert.deepEqual(parseSignalPoll('RSSI=-81\r\nLINKSPEED=6\r\nNOISE=-92\r\nFREQUENCY=5180\r\n'),
+      { rssiDbm: -81, bars: dbmToBars(-81), frequencyMhz: 5180, linkSpeedMbps: 6, noiseDbm: -92 });
+    // RSSI=0: the driver left it unset. No figure, no bars.
+    assert.deepEqual(parseSignalPoll('RSSI=0\nLINKSPEED=0\nNOISE=9999\nFREQUENCY=2412\n'), { bars: 0, frequencyMhz: 2412 });
+    assert.deepEqual([2412, 2484, 5180, 5825, 5955, 60480].map(wifiBand), ['2.4 GHz', '2.4 GHz', '5 GHz', '5 GHz', '6 GHz', undefined]);
+  });
+
+  it('SIGNAL_POLL answered FAIL (not associated) is undefined; garbage is E-NET-28, never another exception', () => {
+    assert.equal(parseSignalPoll('FAIL\n'), undefined);
+    assert.equal(parseSignalPoll('FAIL\r\n'), undefined);
+    for (const garbage of ['', '\n', 'OK\n', 'UNKNOWN COMMAND\n', 'RSSI=strong\n', 'RSSI=\n', 'LINKSPEED=54\nFREQUENCY=2437\n', 'FAIL\nRSSI=x', '=-50', 'RSSI=-5e1', 'RSSI=-50000000000000']) {
+      let e: unknown;
+      try { parseSignalPoll(garbage, 'wl0'); } catch (x) { e = x; }
+      assert.ok(isPosError(e), `${JSON.stringify(garbage)}: ${String(e)}`);
+      assert.equal(e.code, 'E-NET-28');
+      assert.match(e.message, /wl0: SIGNAL_POLL answer not understood/);
+    }
+    // Random and mutated answers (seeded): a signal, undefined or a PosError, nothing else.
+    let seed = 20250611;
+    const rnd = (n: number): number => { seed = (seed * 1103515245 + 12345) >>> 0; return seed % n; };
+    const good = 'RSSI=-62\nLINKSPEED=65\nNOISE=9999\nFREQUENCY=2437\n';
+    for (let i = 0; i < 5_000; i++) {
+      const chars = [...good];
+      for (let k = rnd(6); k >= 0; k--) chars[rnd(chars.length)] = String.fromCharCode(rnd(3) === 0 ? rnd(0x10000) : rnd(128));
+      const input = rnd(4) === 0 ? Buffer.from(Array.from({ length: rnd(40) }, () => rnd(256))).toString('latin1') : chars.join('');
+      try {
+        const r = parseSignalPoll(input);
+        if (r !== undefined) {
+          assert.ok(r.bars >= 0 && r.bars <= 4, input);
+          if (r.rssiDbm !== undefined) assert.ok(Number.isInteger(r.rssiDbm) && r.rssiDbm < 0 && r.rssiDbm >= -127, input);
+        }
+      } catch (e) {
+        assert.ok(isPosError(e) && e.code === 'E-NET-28', `${JSON.stringify(input)}: ${String(e)}`);
+      }
+    }
   });
 
   it('the PSK is IEEE 802.11i\'s test vector', () => {
