@@ -33,8 +33,12 @@
  *             sales use (boot/link-check.ts); else
  *             interface, address, gateway, DNS, TCP connect to the host (Recovery.testNetwork); on a
  *             board with a 4G modem (modem0) also its SIM, signal, registration, operator and APN
- *             (modemLines). A modem fault (E-NET-08..17) fails the check, with its guided steps,
- *             when the modem is the board's link or the network test failed too; else it is a line.
+ *             (modemLines); on a board with Wi-Fi (wifi0) the network joined and its address, or
+ *             not joined (E-NET-34; E-NET-31 a saved network refused; E-NET-28 wpa_supplicant not
+ *             reachable), its signal in dBm with bars and band, weak below WIFI_WEAK_BELOW_DBM
+ *             (E-NET-33) (wifiLines). A modem or Wi-Fi fault fails the check, with its guided
+ *             steps, when that radio is the board's link (the first in the board's order when
+ *             both are) or the network test failed too; else it is a line.
  *   host      an echo test (does the host answer?), then a sign-on test (keys exchanged with the
  *             acquirer: E-HOST / E-NET / E-KEY codes); the echo's answer tells the network from the host;
  *             then the chip kernel's CA public keys and AIDs as downloaded (boot/diag-emv.ts)
@@ -51,6 +55,7 @@ import { KEY_NAMES } from '../hal/keypad';
 import { FrameBuffer, isPixelDisplay } from '../hal/display';
 import { ERRORS, PosError, errorByCode, isPosError } from '../common/errors';
 import { ModemStatus, modemFault } from '../hal/modem';
+import { SavedNetwork, WifiSignal, WifiStatus, wifiBand } from '../hal/wifi';
 import type { LinkUse } from '../runtime/host/failover';
 import type { MgmtLinkState } from '../runtime/mgmt/client';
 import { linkName } from '../runtime/host/link-name';
@@ -77,6 +82,14 @@ export const READER_CARD_WAIT_MS_MAX = 20_000;
 /** The keypad test fails when no key comes for this long. */
 export const KEYPAD_IDLE_MS_MAX = 15_000;
 export const DISPLAY_ANSWER_MS_MAX = 30_000;
+/**
+ * A joined Wi-Fi signal weaker than this (dBm) is weak: E-NET-33, "move closer to the router".
+ * Below about -75 dBm an 802.11 link drops to its lowest rates and retries, and a host exchange's
+ * few packets start to miss their time limits; guidance for Wi-Fi payment handhelds puts the floor
+ * of a dependable link there. It is also where the scan list's bars (hal/wifi.ts dbmToBars) fall
+ * from 2 to 1, so a signal said to be weak never shows 2 bars or more.
+ */
+export const WIFI_WEAK_BELOW_DBM = -75;
 
 export type DiagState = 'ok' | 'fail' | 'running' | 'pending';
 /** Checks that need the person at the terminal (a card, every key, a look): run only when chosen. */
@@ -582,14 +595,16 @@ export class Diagnostics implements Overlay {
 
   private async network(): Promise<LocalText[]> {
     if (this.d.linksTest) return this.links(this.d.linksTest);
-    const modem = await this.modemLines();
+    const radios = await this.radios();
     const r = await this.d.networkTest();
     const text = r.text ? [...r.text] : r.lines.map(same);
-    // The first cause first: with the modem as the link (or nothing else working), a SIM, signal or
-    // registration fault is why the rest failed, and its steps are what the person can do.
-    if (modem.fault && (modem.isLink || !r.ok)) throw withLines(modem.fault, [...modem.lines, ...stepsOf(modem.fault), ...text]);
-    if (!r.ok) throw Object.assign(new Error(r.lines.find((l) => l.startsWith('FAIL')) ?? 'network test failed'), { code: r.code ?? 'E-NET-01', lines: [...text, ...modem.lines] });
-    return [...text, ...modem.lines, ...(modem.fault ? [same(`4G ${modem.fault.code}`), ...stepsOf(modem.fault)] : [])];
+    // The first cause first: with the modem or the Wi-Fi as the link (or nothing else working), a
+    // SIM, signal, registration or association fault is why the rest failed, and its steps are what
+    // the person can do.
+    const first = firstCause(radios.filter((x) => x.isLink || !r.ok));
+    if (first?.fault) throw withLines(first.fault, [...first.lines, ...stepsOf(first.fault), ...text, ...radioLines(radios.filter((x) => x !== first))]);
+    if (!r.ok) throw Object.assign(new Error(r.lines.find((l) => l.startsWith('FAIL')) ?? 'network test failed'), { code: r.code ?? 'E-NET-01', lines: [...text, ...radioLines(radios)] });
+    return [...text, ...radioLines(radios)];
   }
 
   /**
@@ -599,7 +614,7 @@ export class Diagnostics implements Overlay {
    * one of the links (its SIM, signal or registration is why its data path is down).
    */
   private async links(test: () => Promise<LinkCheckReport>): Promise<LocalText[]> {
-    const modem = await this.modemLines();
+    const radios = await this.radios();
     const r = await test();
     const text: LocalText[] = [];
     if (r.dns) text.push(t('diag.link.dns', { host: r.dns.host, reason: r.dns.reason }), ...stepsOfCode('E-NET-04'));
@@ -616,27 +631,46 @@ export class Diagnostics implements Overlay {
     });
     text.push(r.uses !== undefined ? t('diag.linkUses', { name: linkName(r.uses) }) : t('diag.linkNone'));
     if (!r.ok) {
-      if (modem.fault && modem.isLink) throw withLines(modem.fault, [...modem.lines, ...stepsOf(modem.fault), ...text]);
-      throw Object.assign(new Error(`no link reaches the host (${r.links.map((l) => `${l.link} ${l.code ?? '?'}`).join(', ') || `dns ${r.dns?.reason ?? '?'}`})`), { code: r.code ?? 'E-NET-01', lines: [...text, ...modem.lines] });
+      const first = firstCause(radios.filter((x) => x.isLink));
+      if (first?.fault) throw withLines(first.fault, [...first.lines, ...stepsOf(first.fault), ...text, ...radioLines(radios.filter((x) => x !== first))]);
+      throw Object.assign(new Error(`no link reaches the host (${r.links.map((l) => `${l.link} ${l.code ?? '?'}`).join(', ') || `dns ${r.dns?.reason ?? '?'}`})`), { code: r.code ?? 'E-NET-01', lines: [...text, ...radioLines(radios)] });
     }
-    return [...text, ...modem.lines, ...(modem.fault ? [same(`4G ${modem.fault.code}`), ...stepsOf(modem.fault)] : [])];
+    return [...text, ...radioLines(radios)];
+  }
+
+  /** The modem's state, then the Wi-Fi's (each nothing on a board without it). */
+  private async radios(): Promise<Radio[]> {
+    return [await this.modemLines(), await this.wifiLines()].filter((x) => x.lines.length > 0);
+  }
+
+  /**
+   * Where an interface stands in the board's order of links (`links`, or the `network` section's
+   * single interface): 0 first; -1 not a link of the board.
+   */
+  private linkRank(iface: string | undefined): number {
+    if (iface === undefined) return -1;
+    const links = this.d.board.config.links ?? [];
+    const i = links.findIndex((l) => l.interface === iface);
+    if (i >= 0) return i;
+    return this.d.board.config.network?.interface === iface ? 0 : -1;
   }
 
   /**
    * The 4G modem's state as the person can read it (SIM, signal, registration and operator, APN
    * against the board file's), and its fault if any. No modem0 on the board: nothing.
    */
-  private async modemLines(): Promise<{ lines: LocalText[]; fault?: PosError; isLink: boolean }> {
+  private async modemLines(): Promise<Radio> {
     const modem = this.d.board.modem();
     const dc = this.d.board.config.devices.modem0;
-    if (!modem || dc?.type !== 'quectel-modem') return { lines: [], isLink: false };
-    const isLink = dc.interface !== undefined && (this.d.board.config.network?.interface === dc.interface || (this.d.board.config.links ?? []).some((l) => l.interface === dc.interface));
+    if (!modem || dc?.type !== 'quectel-modem') return { name: '4G', lines: [], isLink: false, rank: -1 };
+    const rank = this.linkRank(dc.interface);
+    const isLink = rank >= 0;
     let s: ModemStatus;
     try {
       s = await modem.status();
     } catch (e) {
       const fault = isPosError(e) ? e : new PosError('NET_MODEM', String(e));
-      return { lines: [same(clipAtWord(fault.message, LOG_LINE_CHARS_MAX))], fault, isLink };
+      return { name: '4G', lines: [same(clipAtWord(fault.message, LOG_LINE_CHARS_MAX))], fault, isLink, rank };
     }
     const lines = [t('diag.modemSim', { state: t(`diag.sim.${s.sim}`) })];
     if (s.pinAttemptsLeft !== undefined) lines.push(t('diag.pinAttempts', { n: s.pinAttemptsLeft }));
@@ -646,7 +680,59 @@ export class Diagnostics implements Overlay {
     lines.push(s.apn.toLowerCase() === dc.apn.toLowerCase() ? t('diag.modemApn', { apn }) : t('diag.modemApnWant', { apn, want: dc.apn }));
     const fault = modemFault(s, { apn: dc.apn, roaming: dc.roaming });
     if (fault) this.d.logger.warn({ code: fault.code, sim: s.sim, csq: s.signal.csq, registration: s.registration }, `diagnostics: modem ${fault.message}`);
-    return { lines, ...(fault ? { fault } : {}), isLink };
+    return { name: '4G', lines, ...(fault ? { fault } : {}), isLink, rank };
+  }
+
+  /**
+   * The Wi-Fi's state as the person can read it (wifi0: wpa_supplicant through hal/wifi.ts): the
+   * network joined and its address, or not joined and why, then the signal with its bars and band.
+   * Its fault, if any: wpa_supplicant not reachable E-NET-28; not joined E-NET-34, or E-NET-31
+   * when wpa_supplicant gave up on a saved network (its handshake failed: the password); joined
+   * with a signal weaker than WIFI_WEAK_BELOW_DBM E-NET-33. No wifi0 on the board: nothing.
+   */
+  private async wifiLines(): Promise<Radio> {
+    const wifi = this.d.board.wifi();
+    const dc = this.d.board.config.devices.wifi0;
+    if (!wifi || dc?.type !== 'wpa-supplicant') return { name: 'Wi-Fi', lines: [], isLink: false, rank: -1 };
+    const rank = this.linkRank(dc.interface);
+    const radio = (lines: LocalText[], fault?: PosError): Radio => {
+      if (fault) this.d.logger.warn({ code: fault.code, interface: dc.interface }, `diagnostics: Wi-Fi ${fault.message}`);
+      return { name: 'Wi-Fi', lines, ...(fault ? { fault } : {}), isLink: rank >= 0, rank };
+    };
+    let st: WifiStatus;
+    try {
+      st = await wifi.status();
+    } catch (e) {
+      const fault = isPosError(e) ? e : new PosError('NET_WIFI_CTRL', String(e), { interface: dc.interface });
+      return radio([t('diag.wifiNoService'), same(clipAtWord(fault.message, LOG_LINE_CHARS_MAX))], fault);
+    }
+    if (st.state !== 'COMPLETED') {
+      let saved: SavedNetwork[] = [];
+      try { saved = await wifi.saved(); } catch { /* the state line says enough */ }
+      const refused = saved.find((n) => n.tempDisabled);
+      const lines = [
+        t('diag.wifiNotJoined', { state: st.state }),
+        saved.length === 0 ? t('diag.wifiNoneSaved') : t('diag.wifiSaved', { ssids: saved.map((n) => n.ssid).join(', ') }),
+        ...(refused ? [t('diag.wifiRefused', { ssid: refused.ssid })] : []),
+      ];
+      return radio(lines, refused
+        ? new PosError('NET_WIFI_AUTH', `${dc.interface}: wpa_supplicant disabled "${refused.ssid}" after its handshake failed`, { interface: dc.interface })
+        : new PosError('NET_WIFI_NOT_JOINED', `${dc.interface}: not connected (${st.state}), ${saved.length} network(s) saved`, { interface: dc.interface, state: st.state }));
+    }
+    const ssid = st.ssid ?? '?';
+    const lines = [st.ipAddress !== undefined ? t('diag.wifiJoined', { ssid, address: st.ipAddress }) : t('diag.wifiJoinedNoAddress', { ssid })];
+    let sig: WifiSignal | undefined;
+    try {
+      sig = await wifi.signal();
+    } catch (e) {
+      // Joined (STATUS said so): a signal that cannot be read is a line, not the link's fault.
+      return radio([...lines, same(clipAtWord(e instanceof Error ? e.message : String(e), LOG_LINE_CHARS_MAX))]);
+    }
+    if (sig?.rssiDbm === undefined) return radio([...lines, t('diag.wifiNoSignal')]);
+    const band = sig.frequencyMhz === undefined ? '' : wifiBand(sig.frequencyMhz) ?? `${sig.frequencyMhz} MHz`;
+    const weak = sig.rssiDbm < WIFI_WEAK_BELOW_DBM;
+    lines.push(t(weak ? 'diag.wifiSignalWeak' : 'diag.wifiSignal', { dbm: sig.rssiDbm, bars: sig.bars, band }));
+    return radio(lines, weak ? new PosError('NET_WIFI_WEAK', `${dc.interface}: "${ssid}" at ${sig.rssiDbm} dBm (weak below ${WIFI_WEAK_BELOW_DBM} dBm)`, { interface: dc.interface, rssiDbm: sig.rssiDbm }) : undefined);
   }
 
   private async host(): Promise<LocalText[]> {
@@ -730,6 +816,31 @@ function codeFirst(item: MenuItem, results: readonly DiagResult[]): MenuItem {
   if (r?.state !== 'fail' || !r.code) return item;
   const name = t(`diag.${r.check}`);
   return { ...item, label: { en: `${r.code} ${name.en}`, zh: `${r.code} ${name.zh}` } };
+}
+
+/** A radio of the board (4G modem, Wi-Fi) under the network check: its lines and its fault. */
+interface Radio {
+  readonly name: '4G' | 'Wi-Fi';
+  readonly lines: LocalText[];
+  readonly fault?: PosError;
+  /** One of the board's links (`links`, or the `network` section's interface). */
+  readonly isLink: boolean;
+  /** Its place in the board's order of links (linkRank); -1 when not a link. */
+  readonly rank: number;
+}
+
+/**
+ * The radio whose fault is the first cause among `candidates`: the one earliest in the board's
+ * order of links, then (neither a link) the modem before the Wi-Fi. Undefined when none has a fault.
+ */
+function firstCause(candidates: readonly Radio[]): Radio | undefined {
+  const key = (x: Radio): number => (x.rank >= 0 ? x.rank : Number.MAX_SAFE_INTEGER);
+  return candidates.filter((x) => x.fault).sort((a, b) => key(a) - key(b))[0];
+}
+
+/** Each radio's lines, a fault that is not the check's own as its code and steps under them. */
+function radioLines(radios: readonly Radio[]): LocalText[] {
+  return radios.flatMap((x) => [...x.lines, ...(x.fault ? [same(`${x.name} ${x.fault.code}`), ...stepsOf(x.fault)] : [])]);
 }
 
 /** The error list's steps for `e`, each in both languages (what the person does next). */

@@ -178,6 +178,14 @@ export const ERRORS = {
   NET_LINK_ROUTE: def('E-NET-32', 'network-down',
     { cause: 'Link not routed by itself', steps: ['Sales use the next link meanwhile', 'Service: set the link\'s source routing'] },
     { cause: '该线路路由未单独配置', steps: ['交易暂用下一条线路', '维护人员：配置该线路的源路由'] }),
+  // The joined Wi-Fi network in diagnostics' network check (boot/diagnostics.ts wifiLines,
+  // FIELD-FAULTS.md "Sign-on fails": weak or loose link). Weak: WIFI_WEAK_BELOW_DBM there.
+  NET_WIFI_WEAK: def('E-NET-33', 'network-down',
+    { cause: 'Wi-Fi signal weak', steps: ['Move closer to the router', 'Restart the router if still weak'] },
+    { cause: 'Wi-Fi信号弱', steps: ['靠近路由器', '仍然信号弱请重启路由器'] }),
+  NET_WIFI_NOT_JOINED: def('E-NET-34', 'network-down',
+    { cause: 'Wi-Fi not connected', steps: ['Move closer to the router', 'Choose the network: Settings > Wi-Fi'] },
+    { cause: 'Wi-Fi未连接', steps: ['靠近路由器', '在设置>Wi-Fi中选择网络'] }),
   // ---- acquirer host
   // What became of the reversal (still owed, or cleared: not charged) is not in these fixed steps:
   // the error screen says it from the state (boot/screen-map.ts errorDetails), which alone knows.

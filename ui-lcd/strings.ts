@@ -531,6 +531,17 @@ export const STRINGS = {
   'diag.modemApn': s('APN {apn}', 'APN {apn}'),
   'diag.modemApnWant': s('APN {apn}, board says {want}', 'APN {apn}，应为{want}'),
   'diag.modemNone': s('(none)', '(未设置)'),
+  // The Wi-Fi in the network check (boot/diagnostics.ts wifiLines), boards with wifi0.
+  'diag.wifiJoined': s('Wi-Fi: joined {ssid} {address}', 'Wi-Fi：已连接 {ssid} {address}'),
+  'diag.wifiJoinedNoAddress': s('Wi-Fi: joined {ssid}, no IP address yet', 'Wi-Fi：已连接 {ssid}，尚未获取IP地址'),
+  'diag.wifiNotJoined': s('Wi-Fi: not connected ({state})', 'Wi-Fi：未连接({state})'),
+  'diag.wifiNoneSaved': s('no network saved', '未保存任何网络'),
+  'diag.wifiSaved': s('saved: {ssids}', '已保存：{ssids}'),
+  'diag.wifiRefused': s('{ssid}: password refused', '{ssid}：密码被拒绝'),
+  'diag.wifiNoService': s('Wi-Fi: wpa_supplicant not reachable', 'Wi-Fi：wpa_supplicant无响应'),
+  'diag.wifiSignal': s('signal {dbm} dBm {bars}/4 {band}', '信号{dbm}dBm {bars}/4格 {band}'),
+  'diag.wifiSignalWeak': s('signal {dbm} dBm {bars}/4 {band}: weak', '信号{dbm}dBm {bars}/4格 {band}：弱'),
+  'diag.wifiNoSignal': s('signal: not reported by the driver', '信号：驱动未报告'),
 
   // ---- transaction names (for processing/approved screens)
   'txn.sale': s('Sale', '消费'),
