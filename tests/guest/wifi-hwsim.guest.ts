@@ -6,7 +6,8 @@
  *   first radio   the access point: hostapd (nl80211, WPA2-PSK, CCMP) and busybox udhcpd
  *   second radio  the terminal: wpa_supplicant with its control socket, busybox udhcpc as the
  *                 OS's DHCP client, and hal/wifi.ts (WpaCliWifi, waitJoined) driving it as the
- *                 Wi-Fi menu does: scan, a wrong passphrase, the right one
+ *                 Wi-Fi menu does: scan, a wrong passphrase, the right one, then the joined
+ *                 network's signal as diagnostics reads it (SIGNAL_POLL)
  *
  * Prints one JSON line: what each step found and how long it took.
  */
@@ -92,8 +93,10 @@ async function main(): Promise<Record<string, unknown>> {
   const right = await waitJoined(wifi, SSID, wait);
   const rightMs = Date.now() - t0;
   const status = await wifi.status();
+  // The joined network's signal as diagnostics reads it (SIGNAL_POLL through nl80211).
+  const signal = await wifi.signal();
   await wifi.close();
-  return { apUpMs, scanMs, seen, networks: networks.length, wrong, wrongMs, right, rightMs, status };
+  return { apUpMs, scanMs, seen, networks: networks.length, wrong, wrongMs, right, rightMs, status, signal };
 }
 
 main().then((r) => {

@@ -4,7 +4,7 @@
  * mac80211_hwsim with two radios; on the first, hostapd (WPA2-PSK) and a DHCP server; on the
  * second, wpa_supplicant, a DHCP client and the terminal's driver (wifi-hwsim.guest.ts): a scan
  * hears the network, a wrong passphrase is E-NET-31 (the Wi-Fi menu's judgement, waitJoined), the
- * right one associates and gets an address.
+ * right one associates and gets an address, and SIGNAL_POLL then reads its signal in dBm.
  * Needs qemu-system-x86_64, Debian's apt (kernel, busybox) and, on the host whose root the guest
  * runs from, hostapd, wpa_supplicant and wpa_cli (Debian packages hostapd, wpasupplicant); skips
  * loudly without them, fails under POS_REQUIRE_TOOLS=1.
@@ -13,6 +13,7 @@ import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { QuickGuest, compileForGuest, guestJsDir, quickGuestToolsMissing } from '../../scripts/guest/quick-guest';
+import { dbmToBars } from '../../hal/wifi';
 
 /** Boot, compile and the guest run together; TCG and a busy machine make this generous. */
 const SUITE_TIMEOUT_MS = 300_000;
@@ -27,6 +28,7 @@ interface Report {
   wrong: { kind: string; code?: string };
   right: { kind: string; address?: string; ssid?: string };
   status: { state: string; ssid?: string; ipAddress?: string };
+  signal?: { rssiDbm?: number; bars: number; frequencyMhz?: number; linkSpeedMbps?: number; noiseDbm?: number };
 }
 
 describe('Wi-Fi with a radio: mac80211_hwsim, hostapd and wpa_supplicant in a guest kernel', function () {
@@ -77,5 +79,14 @@ describe('Wi-Fi with a radio: mac80211_hwsim, hostapd and wpa_supplicant in a gu
     assert.match(report.right.address ?? '', /^192\.168\.77\.1(0\d|10)$/);
     assert.equal(report.status.state, 'COMPLETED');
     assert.equal(report.status.ssid, 'POS-HWSIM');
+  });
+
+  it('joined, SIGNAL_POLL gives the signal in dBm with its bars and the channel\'s frequency (what diagnostics shows)', () => {
+    const sig = report.signal;
+    assert.ok(sig?.rssiDbm !== undefined, `no dBm from SIGNAL_POLL: ${JSON.stringify(report)}`);
+    assert.ok(Number.isInteger(sig.rssiDbm) && sig.rssiDbm < 0 && sig.rssiDbm >= -127, String(sig.rssiDbm));
+    assert.equal(sig.bars, dbmToBars(sig.rssiDbm));
+    assert.equal(sig.frequencyMhz, 2437, 'channel 6');
+    process.stderr.write(`      SIGNAL_POLL after joining: ${JSON.stringify(sig)}\n`);
   });
 });
