@@ -187,6 +187,10 @@ export interface TerminalAppOptions {
    * ahead a turn at a time and wait for the tick to redraw each turn.
    */
   readonly tickMs?: number;
+  /** Tests only (--test-timings, boot/test-timings.ts): how often the battery is read (default BATTERY_POLL_MS). */
+  readonly batteryPollMs?: number;
+  /** Tests only (--test-timings): how long each turn of a notice shows (default NOTICE_TURN_MS). */
+  readonly noticeTurnMs?: number;
   readonly locale?: Locale;
   readonly merchantName?: Txt;
   /** Default: a key file beside the journal directory (simulator-grade; a device uses its secure element). */
@@ -1216,7 +1220,7 @@ export class TerminalApp {
     // The process's watchers, not the machine's: they outlive a restart in place (halt() clears
     // this.timers) and stop with the terminal (a restart used to leave the battery and the paper
     // sensor unread until the process was killed).
-    const battery = setInterval(() => void read(), BATTERY_POLL_MS);
+    const battery = setInterval(() => void read(), this.o.batteryPollMs ?? BATTERY_POLL_MS);
     const paper = setInterval(() => void this.watchPaper(), PAPER_POLL_MS);
     this.stops.push(() => { clearInterval(battery); clearInterval(paper); });
   }
@@ -1753,7 +1757,7 @@ export class TerminalApp {
     // Another notice, or the clock set back (the host's time at sign-on): its first turn, from now.
     if (this.noticeShown?.key !== key || now < this.noticeShown.sinceMs) this.noticeShown = { key, sinceMs: now };
     const turns = noticeTurnCount(screen, this.locale.get(), this.caps());
-    return turns > 1 ? { ...screen, noticeTurn: Math.floor((now - this.noticeShown.sinceMs) / NOTICE_TURN_MS) % turns } : screen;
+    return turns > 1 ? { ...screen, noticeTurn: Math.floor((now - this.noticeShown.sinceMs) / (this.o.noticeTurnMs ?? NOTICE_TURN_MS)) % turns } : screen;
   }
 
   /** The notice on the row (as JSON) and since when, on the terminal's clock: its turns count from then. */

@@ -4,7 +4,7 @@
  *
  *   node dist/boot/terminal-main.js [--board sim|rpi-dev|FILE] [--host 127.0.0.1] [--host-port N]
  *        [--control-port N] [--hold-reset] [--battery-percent N] [--locale zh-CN|en] [--journal-dir D] [--backup-dir D] [--allow-keyed]
- *        [--sign-on-at-login] [--usb-dir D] [--update-root R]
+ *        [--sign-on-at-login] [--usb-dir D] [--update-root R] [--test-timings name=ms,...]
  *
  * A flag not in TERMINAL_FLAG_RULES, a value flag without its value or a malformed value
  * (`--battery-percent abc`, `--host-port 99999`, `--locale fr`) is refused before anything is
@@ -26,9 +26,12 @@
  * start: on a loaded machine the boot may reach the button later than resetHoldMs after start.
  * --battery-percent N (simulator): the fuel gauge reads N% from power-on (0..100), e.g. a battery
  * already critical while the terminal boots.
- * --control-port, --hold-reset and --battery-percent on a board file without `"simulator": true`
- * are refused (SIMULATOR_ONLY_FLAGS) once the board file is read, before any device or the
- * journal is opened: exit EXIT_USAGE, as for any other command line typed wrong.
+ * --test-timings name=ms,... (simulator, TESTS ONLY: boot/test-timings.ts): shorter key, battery
+ * poll, notice turn, main loop and card reader liveness periods for the e2e tests' terminal
+ * child; npm start never passes it.
+ * --control-port, --hold-reset, --battery-percent and --test-timings on a board file without
+ * `"simulator": true` are refused (SIMULATOR_ONLY_FLAGS) once the board file is read, before any
+ * device or the journal is opened: exit EXIT_USAGE, as for any other command line typed wrong.
  *
  * Real-board wiring (also active on the simulator where it applies):
  * - logs go to stderr and, warn and worse with an error code, into an in-memory ring of the last
@@ -67,6 +70,7 @@ import { existsSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { isPosError } from '../common/errors';
 import { TerminalApp } from './terminal-app';
+import { TestTimings, parseTestTimings } from './test-timings';
 import type { ProbeSnapshot } from './terminal-app';
 import { IdleGc } from './idle-gc';
 import { idleCollector } from './mem-reclaim';
@@ -125,7 +129,7 @@ export function batteryAtPowerOn(typed: string | undefined): { battery?: { perce
  * unit's POS_TERMINAL_ARGS pass these). Ports are whole numbers up to 65535, the battery a percent.
  */
 export const TERMINAL_FLAG_RULES: FlagRules = {
-  value: new Set(['board', 'host', 'host-port', 'control-port', 'locale', 'journal-dir', 'backup-dir', 'usb-dir', 'update-root', 'battery-percent']),
+  value: new Set(['board', 'host', 'host-port', 'control-port', 'locale', 'journal-dir', 'backup-dir', 'usb-dir', 'update-root', 'battery-percent', 'test-timings']),
   boolean: new Set(['hold-reset', 'allow-keyed', 'sign-on-at-login']),
   max: new Map([['host-port', 65_535], ['control-port', 65_535], ['battery-percent', 100]]),
 };
@@ -134,7 +138,7 @@ export const TERMINAL_FLAG_RULES: FlagRules = {
  * knows (tests/boot/terminal-flags.test.ts), and its `--x N` flags are the whole-number ones
  * checkFlags checks (boot/cli.ts numericFlags).
  */
-export const TERMINAL_USAGE = 'terminal-main [--board sim|FILE] [--host H] [--host-port N] [--control-port N] [--locale zh-CN|en] [--journal-dir D] [--backup-dir D] [--usb-dir D] [--update-root R] [--battery-percent N] [--hold-reset] [--allow-keyed] [--sign-on-at-login]';
+export const TERMINAL_USAGE = 'terminal-main [--board sim|FILE] [--host H] [--host-port N] [--control-port N] [--locale zh-CN|en] [--journal-dir D] [--backup-dir D] [--usb-dir D] [--update-root R] [--battery-percent N] [--test-timings T] [--hold-reset] [--allow-keyed] [--sign-on-at-login]';
 const TERMINAL_LOCALES: readonly string[] = ['zh-CN', 'en'];
 
 /**
@@ -151,17 +155,21 @@ export function terminalFlags(argv: readonly string[]): Map<string, string | tru
   if (typeof locale === 'string' && !TERMINAL_LOCALES.includes(locale)) throw new UsageError(`--locale must be ${TERMINAL_LOCALES.join(' or ')} (got "${locale}")`);
   // A host on port 0 cannot be reached (the control port's 0 means any free one).
   if (flags.get('host-port') === '0') throw new UsageError('--host-port must be a port number from 1 to 65535 (got "0")');
+  const timings = flags.get('test-timings');
+  if (typeof timings === 'string') parseTestTimings(timings);
   return flags;
 }
 
 /**
  * Flags only the simulator board reads (main): its control interface, its reset button held from
- * power-on and its fuel gauge's first reading, all simulated. A real board has none of them, and
- * there they were ignored without a word (a technician's `--battery-percent 5` changed nothing and
- * said nothing). Not --usb-dir: on a real board it is the USB stick's mount point
- * (boot/usb-stick.ts); only on the simulator does a plain folder stand for the stick.
+ * power-on and its fuel gauge's first reading, all simulated; and the tests' shorter timings
+ * (--test-timings, boot/test-timings.ts), which must never reach a real terminal. A real board
+ * has none of them, and there they were ignored without a word (a technician's
+ * `--battery-percent 5` changed nothing and said nothing). Not --usb-dir: on a real board it is
+ * the USB stick's mount point (boot/usb-stick.ts); only on the simulator does a plain folder stand
+ * for the stick.
  */
-export const SIMULATOR_ONLY_FLAGS: readonly string[] = ['control-port', 'hold-reset', 'battery-percent'];
+export const SIMULATOR_ONLY_FLAGS: readonly string[] = ['control-port', 'hold-reset', 'battery-percent', 'test-timings'];
 
 /**
  * The second half of the command line's check, once the board file is read (terminalFlags cannot
@@ -182,10 +190,11 @@ function exitUsage(e: UsageError): never {
 }
 
 /** The simulator board's control interface (npm start's front panel, the tests' driver). */
-function simControl(sim: SimBoard, receiptDir: string, logger: pino.Logger): ControlServer {
+function simControl(sim: SimBoard, receiptDir: string, logger: pino.Logger, timings: TestTimings): ControlServer {
   const { ControlServer, HOST_SIM_LINE_PREFIX } = requireSim<typeof import('../sim/control-server')>('../sim/control-server', 'the control interface', () => require('../sim/control-server'));
   return new ControlServer(sim, undefined, logger.child({ component: 'control' }), {
     receiptDir,
+    ...(timings['key-hold'] !== undefined ? { keyHoldMs: timings['key-hold'] } : {}),
     // `qr-pay`: the acquirer simulator runs in the parent (npm start, a test driver), which reads our stdout.
     hostLine: (line) => { process.stdout.write(`${HOST_SIM_LINE_PREFIX}${line}\n`); },
   });
@@ -222,12 +231,14 @@ async function main(): Promise<void> {
     exitUsage(e);
   }
   const holdReset = flags.has('hold-reset');
+  // Tests only, and only a simulator board gets here with it (checkFlagsForBoard).
+  const timings: TestTimings = config.simulator && str('test-timings') !== undefined ? parseTestTimings(str('test-timings')!) : {};
 
   let sim: SimBoard | undefined;
   let board: Board;
   if (config.simulator) {
     const { createSimBoard } = requireSim<typeof import('../sim/board-sim')>('../sim/board-sim', `${boardName}: a simulator board`, () => require('../sim/board-sim'));
-    sim = await createSimBoard({ board: boardName, ...batteryAtPowerOn(str('battery-percent')), beforeBoot: (s) => { if (holdReset) s.resetButton().press(); } });
+    sim = await createSimBoard({ board: boardName, ...batteryAtPowerOn(str('battery-percent')), ...(timings['key-debounce'] !== undefined ? { keypadDebounceMs: timings['key-debounce'] } : {}), ...(timings['reader-liveness'] !== undefined ? { cardReaderLivenessPollMs: timings['reader-liveness'] } : {}), beforeBoot: (s) => { if (holdReset) s.resetButton().press(); } });
     board = sim.board;
     if (holdReset) { const model = sim.resetButton(); holdResetUntilSeen(board.resetButton(), () => model.release()); }
   } else {
@@ -242,7 +253,7 @@ async function main(): Promise<void> {
   const usbDirs = [...(str('usb-dir') ? [resolve(str('usb-dir')!)] : []), ...(process.env.POS_USB_DIRS ?? '').split(':').filter(Boolean)];
   // receipt-png writes only into receipts/ beside the journal folder (the terminal's own storage).
   const receiptDir = join(dirname(resolve(str('journal-dir') ?? config.storage.journalDir)), 'receipts');
-  const control = sim ? simControl(sim, receiptDir, logger) : undefined;
+  const control = sim ? simControl(sim, receiptDir, logger, timings) : undefined;
   const controlPort = control ? await control.listen(Number(str('control-port') ?? 0)) : undefined;
   let app: TerminalApp | undefined;
   let idleGc: IdleGc | undefined;
@@ -280,6 +291,9 @@ async function main(): Promise<void> {
     host: { host: str('host') ?? '127.0.0.1', port: Number(str('host-port') ?? 5000) },
     locale: (str('locale') as Locale | undefined) ?? 'zh-CN',
     processStartMs: PROCESS_START_MS,
+    ...(timings.tick !== undefined ? { tickMs: timings.tick } : {}),
+    ...(timings['battery-poll'] !== undefined ? { batteryPollMs: timings['battery-poll'] } : {}),
+    ...(timings['notice-turn'] !== undefined ? { noticeTurnMs: timings['notice-turn'] } : {}),
     onShutdown: () => void shutdown(EXIT_POWER_OFF),
     errors, usbDirs, logRing, logSource: logSourceFor(config.simulator === true),
     ...(hasSlots && config.update ? { update: { root: updateRoot, publicKeyHex: config.update.publicKey, board: config.board } } : {}),

@@ -79,6 +79,8 @@ export interface LoadOptions {
   readonly modemLogger?: Logger;
   /** Where the evdev keypad driver logs (dropped events, unknown codes, garbled reads); default silent. */
   readonly keypadLogger?: Logger;
+  /** Tests only (terminal-main's --test-timings on a simulator board): the card reader's liveness poll (default its driver's 2 s). */
+  readonly cardReaderLivenessPollMs?: number;
 }
 
 export type Device = Printer | CardReader | Display | Keypad | Battery | Button | Led | SignaturePad | Scanner | Modem | Wifi;
@@ -224,7 +226,7 @@ async function construct(role: string, dc: DeviceConfig, buses: BusCache, option
     case 'escpos-serial':
       return { config: dc, device: new EscPosPrinter(await buses.serial(role, dc), { paperWidthDots: dc.paperWidthMm === 80 ? 576 : 384, gb18030: dc.gb18030 }) };
     case 'framed-card-reader':
-      return { config: dc, device: new FramedCardReader(await buses.serial(role, dc)) };
+      return { config: dc, device: new FramedCardReader(await buses.serial(role, dc), options.cardReaderLivenessPollMs !== undefined ? { livenessPollMs: options.cardReaderLivenessPollMs } : {}) };
     case 'hd44780-pcf8574':
       return { config: dc, device: new Hd44780Pcf8574(await buses.i2c(dc.i2cBus), { ...dc, name: role, ...(options.sleep ? { sleep: options.sleep } : {}) }) };
     case 'ssd1306':

@@ -47,6 +47,8 @@ export interface SimBoardOptions extends LoadOptions {
   readonly serialBytesPerSecond?: number;
   /** Called after the models exist and before the drivers are built (hold a key at power-on). */
   readonly beforeBoot?: (sim: SimBoard) => void;
+  /** Tests only (--test-timings key-debounce, boot/test-timings.ts): every matrix keypad's debounce instead of the board file's. */
+  readonly keypadDebounceMs?: number;
 }
 
 export interface BatteryControl {
@@ -296,7 +298,13 @@ export function simFactories(sim: SimBoard): BusFactories {
 
 /** Builds the simulator board: models first, then the real drivers over the simulated buses. */
 export async function createSimBoard(options: SimBoardOptions = {}): Promise<SimBoard> {
-  const { file, config } = readBoardFile(options.board ?? 'sim');
+  const read = readBoardFile(options.board ?? 'sim');
+  const { file } = read;
+  const debounceMs = options.keypadDebounceMs;
+  const config: BoardConfig = debounceMs === undefined ? read.config : {
+    ...read.config,
+    devices: Object.fromEntries(Object.entries(read.config.devices).map(([role, dc]) => [role, dc.type === 'matrix-keypad' ? { ...dc, debounceMs } : dc])),
+  };
   const sim = new SimBoard(file, config, options);
   for (const [role, dc] of Object.entries(config.devices)) await sim.attach(role, dc);
   options.beforeBoot?.(sim);

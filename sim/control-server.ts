@@ -85,6 +85,8 @@ export interface ControlServerOptions {
   readonly receiptDir?: string;
   /** Sends a control line to the acquirer simulator's process (`qr-pay`); absent: `qr-pay` is refused. */
   readonly hostLine?: (line: string) => void;
+  /** Tests only (--test-timings key-hold, boot/test-timings.ts): a scripted key's least hold (default KEY_HOLD_MS). */
+  readonly keyHoldMs?: number;
 }
 
 /** What the terminal (state machine) exposes to the control interface. */
@@ -290,7 +292,7 @@ export class ControlServer {
   }
 
   private async tap(key: KeyName): Promise<void> {
-    await this.sim.typeKey(key, KEY_HOLD_MS);
+    await this.sim.typeKey(key, this.options.keyHoldMs ?? KEY_HOLD_MS);
   }
 
   private screen(): Reply {

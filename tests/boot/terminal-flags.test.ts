@@ -62,6 +62,9 @@ describe('terminal-main: a mistyped command line is refused before anything is o
     assertRefused(run('--host-port', '0'), /--host-port must be a port number from 1 to 65535/);
     assertRefused(run('--control-port=x'), /--control-port must be a whole number/);
     assertRefused(run('--locale', 'fr'), /--locale must be zh-CN or en \(got "fr"\)/);
+    assertRefused(run('--test-timings', 'key-hold'), /--test-timings takes name=ms\[,name=ms\.\.\.\] \(got "key-hold"\)/);
+    assertRefused(run('--test-timings', 'key-hld=5'), /--test-timings: unknown timing "key-hld"; known: key-hold, /);
+    assertRefused(run('--test-timings', 'battery-poll=1'), /--test-timings: battery-poll must be 50 to 60000 ms \(got 1\)/);
     assertRefused(run('--hold-reset=yes'), /--hold-reset takes no value/);
     assertRefused(run('sim'), /unexpected argument "sim"/);
   });
@@ -75,7 +78,7 @@ describe('terminal-main: the flags every starter passes are known', () => {
 
   it('everyFlagTogetherIsAcceptedAsNpmStartAndTheTestDriversWriteThem', () => {
     const flags = terminalFlags(['--board', 'sim', '--host', '127.0.0.1', '--host-port', '5000', '--control-port', '0', '--locale', 'en', '--journal-dir', 'j', '--backup-dir', 'b',
-      '--usb-dir', 'u', '--update-root', 'r', '--battery-percent', '100', '--hold-reset', '--allow-keyed', '--sign-on-at-login']);
+      '--usb-dir', 'u', '--update-root', 'r', '--battery-percent', '100', '--test-timings', 'key-hold=0,tick=100', '--hold-reset', '--allow-keyed', '--sign-on-at-login']);
     assert.deepEqual([...flags.keys()].sort(), [...ALL_FLAGS].sort());
     assert.equal(flags.get('host-port'), '5000');
     assert.equal(flags.get('hold-reset'), true);
