@@ -19,6 +19,7 @@ import { DecodedRecord, RecordType } from '../../storage/record';
 import { deriveState, TerminalState, batchTotals } from '../../runtime/terminal-state';
 import { removeDir, tempDir } from '../../storage/testing';
 import type { ProbeSnapshot } from '../../boot/terminal-app';
+import { TestTimings, testTimingsFlag } from '../../boot/test-timings';
 
 export const STATE_WAIT_MS_MAX = 20_000;
 
@@ -39,6 +40,18 @@ export const POLL_MS = 40;
  */
 export const TEST_RESET_HOLD_MS = 500;
 
+/**
+ * The terminal child's tests-only timings (`--test-timings`, boot/test-timings.ts; refused on a real
+ * board): the product's are waits no test here looks at, paid in real time at every key and battery
+ * read. A key: held until the driver reports it, on a 5 ms debounce (the product's 30 ms hold on a
+ * 20 ms debounce made a key 60 ms, most of the e2e tests' time); the battery read every 200 ms (2 s).
+ * A test that reads a notice's turns adds NOTICE_TEST_TIMINGS; one of a product timing itself
+ * powers on with `testTimings` undefined.
+ */
+export const E2E_TEST_TIMINGS: TestTimings = { 'key-hold': 0, 'key-debounce': 5, 'battery-poll': 200 };
+/** A notice part 500 ms (the product's 3 s), the main loop that redraws the next one every 100 ms (500 ms). */
+export const NOTICE_TEST_TIMINGS: TestTimings = { 'notice-turn': 500, 'tick': 100 };
+
 export interface TerminalRun {
   readonly child: ChildProcess;
   readonly client: ControlClient;
@@ -57,6 +70,8 @@ export class Driver {
    * for the terminal: a guest's terminal on one TCG CPU (tests/guest/support.ts) asks for less.
    */
   pollMs = POLL_MS;
+  /** The terminal child's tests-only timings (`--test-timings`); undefined: the product's own. */
+  testTimings: TestTimings | undefined = E2E_TEST_TIMINGS;
 
   constructor(readonly host: AcquirerSimulator, readonly dir: string, private readonly locale: 'en' | 'zh-CN' = 'en') {}
 
@@ -82,6 +97,7 @@ export class Driver {
       '--board', options.holdReset ? this.boardHeld() : this.board, '--host-port', String(this.host.port), '--journal-dir', join(this.dir, 'journal'), '--backup-dir', join(this.dir, 'backup'), '--locale', this.locale,
       ...(options.holdReset ? ['--hold-reset'] : []), ...(options.signOnAtLogin ? ['--sign-on-at-login'] : []),
       ...(this.usbDir !== undefined ? ['--usb-dir', this.usbDir] : []),
+      ...(this.testTimings !== undefined && Object.keys(this.testTimings).length > 0 ? ['--test-timings', testTimingsFlag(this.testTimings)] : []),
     ];
     const { child, controlPort } = await startTerminal(args, (line) => {
       // The terminal's `qr-pay`: the customer pays at this process's acquirer simulator (as npm start does).
