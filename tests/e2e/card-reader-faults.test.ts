@@ -16,8 +16,15 @@
  */
 import { strict as assert } from 'node:assert';
 import type { DiagResult } from '../../boot/diagnostics';
-import { terminalPerTest } from './driver';
-import { NOTICE_TURN_MS } from '../../ui-lcd/screen';
+import { E2E_TEST_TIMINGS, NOTICE_TEST_TIMINGS, terminalPerTest } from './driver';
+
+/** The notice's turns in this file's terminal (tests only, NOTICE_TEST_TIMINGS: the product's are 3 s). */
+const NOTICE_TURN_MS = NOTICE_TEST_TIMINGS['notice-turn']!;
+/**
+ * The reader's INFO poll during a card wait in this file's terminal (tests only: the driver's is
+ * 2 s): a silent reader is told within it plus the link's retries, which the tests below wait for.
+ */
+const LIVENESS_POLL_MS = 300;
 
 /** E-RDR-03's idle notice on the simulator board's 16-cell panel row, in turns (ui-lcd/layout.ts noticeParts). */
 const SILENT_TURNS = ['E-RDR-03', 'Card reader not', 'answering', 'Restart the', 'terminal'];
@@ -112,6 +119,7 @@ describe('e2e: card reader faults (terminal process, simulator board)', function
 
   it('aReaderFallingSilentDuringTheCardWaitIsReaderNotAnsweringNotNoCard', async () => {
     const { d } = bench;
+    d.testTimings = { ...E2E_TEST_TIMINGS, 'reader-liveness': LIVENESS_POLL_MS };
     await d.powerOn();
     await d.signIn();
     await d.keys('300OK');
@@ -136,6 +144,7 @@ describe('e2e: card reader faults (terminal process, simulator board)', function
     const { d } = bench;
     /** The panel's notice row (its last) at idle: one of E-RDR-03's turns while the fault stands. */
     const noticeRow = async (): Promise<string> => (await d.screen('idle')).at(-1) ?? '';
+    d.testTimings = { ...E2E_TEST_TIMINGS, ...NOTICE_TEST_TIMINGS, 'reader-liveness': LIVENESS_POLL_MS };
     await d.powerOn();
     await d.signIn();
     assert.ok(!SILENT_TURNS.includes(await noticeRow()), 'a reader that works: no notice');
@@ -152,7 +161,7 @@ describe('e2e: card reader faults (terminal process, simulator board)', function
     // Awake again, but nobody asks it at idle (its liveness poll runs only during a card wait):
     // past that poll's period the notice still stands.
     await d.cmd('reader-silent', { silent: false });
-    await new Promise((r) => setTimeout(r, 2_500));
+    await new Promise((r) => setTimeout(r, LIVENESS_POLL_MS + 500));
     assert.ok(SILENT_TURNS.includes(await noticeRow()), 'not polled at idle');
 
     // The next sale's card wait: the reader answers its detection and the fault is over.
