@@ -189,6 +189,8 @@ export interface TerminalAppOptions {
   readonly tickMs?: number;
   /** Tests only (--test-timings, boot/test-timings.ts): how often the battery is read (default BATTERY_POLL_MS). */
   readonly batteryPollMs?: number;
+  /** Tests only (--test-timings): how often the paper sensor is read (default PAPER_POLL_MS). */
+  readonly paperPollMs?: number;
   /** Tests only (--test-timings): how long each turn of a notice shows (default NOTICE_TURN_MS). */
   readonly noticeTurnMs?: number;
   readonly locale?: Locale;
@@ -1221,7 +1223,7 @@ export class TerminalApp {
     // this.timers) and stop with the terminal (a restart used to leave the battery and the paper
     // sensor unread until the process was killed).
     const battery = setInterval(() => void read(), this.o.batteryPollMs ?? BATTERY_POLL_MS);
-    const paper = setInterval(() => void this.watchPaper(), PAPER_POLL_MS);
+    const paper = setInterval(() => void this.watchPaper(), this.o.paperPollMs ?? PAPER_POLL_MS);
     this.stops.push(() => { clearInterval(battery); clearInterval(paper); });
   }
 

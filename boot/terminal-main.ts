@@ -27,7 +27,7 @@
  * --battery-percent N (simulator): the fuel gauge reads N% from power-on (0..100), e.g. a battery
  * already critical while the terminal boots.
  * --test-timings name=ms,... (simulator, TESTS ONLY: boot/test-timings.ts): shorter key, battery
- * poll, notice turn, main loop and card reader liveness periods for the e2e tests' terminal
+ * and paper poll, notice turn, main loop and card reader liveness periods for the e2e tests' terminal
  * child; npm start never passes it.
  * --control-port, --hold-reset, --battery-percent and --test-timings on a board file without
  * `"simulator": true` are refused (SIMULATOR_ONLY_FLAGS) once the board file is read, before any
@@ -293,6 +293,7 @@ async function main(): Promise<void> {
     processStartMs: PROCESS_START_MS,
     ...(timings.tick !== undefined ? { tickMs: timings.tick } : {}),
     ...(timings['battery-poll'] !== undefined ? { batteryPollMs: timings['battery-poll'] } : {}),
+    ...(timings['paper-poll'] !== undefined ? { paperPollMs: timings['paper-poll'] } : {}),
     ...(timings['notice-turn'] !== undefined ? { noticeTurnMs: timings['notice-turn'] } : {}),
     onShutdown: () => void shutdown(EXIT_POWER_OFF),
     errors, usbDirs, logRing, logSource: logSourceFor(config.simulator === true),

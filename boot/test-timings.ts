@@ -2,7 +2,7 @@
  * TESTS ONLY: `--test-timings` on the simulator board (boot/terminal-main.ts). The e2e tests
  * start the terminal as a child process (tests/e2e/driver.ts) and used to wait in real time on
  * the product's own timings where the wait is not what the test looks at: about 60 ms a key, a
- * battery read every 2 s, a notice part every 3 s, the main loop's 500 ms. This flag shortens
+ * battery read every 2 s, the paper sensor every 1 s, a notice part every 3 s, the main loop's 500 ms. This flag shortens
  * them for that child; the code that runs is the same, only the periods are given.
  *
  *   --test-timings key-hold=0,key-debounce=5,battery-poll=200,notice-turn=400,tick=50
@@ -22,6 +22,8 @@ export const TEST_TIMING_RANGES = {
   'key-debounce': [1, 200],
   /** How often the battery is read (boot/terminal-app.ts BATTERY_POLL_MS). */
   'battery-poll': [50, 60_000],
+  /** How often the paper sensor is read while a slip waits (boot/terminal-app.ts PAPER_POLL_MS, 1 s). */
+  'paper-poll': [50, 60_000],
   /** How long each part of a notice too long for its row shows (ui-lcd/screen.ts NOTICE_TURN_MS). */
   'notice-turn': [100, 60_000],
   /** The card reader's INFO poll during a card wait (hal/drivers/card-reader.ts livenessPollMs, 2 s). */

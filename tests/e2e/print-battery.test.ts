@@ -7,18 +7,22 @@
  * original it is (a first print is never marked DUPLICATE).
  */
 import { strict as assert } from 'node:assert';
-import { Driver, journalState, terminalPerTest } from './driver';
+import { Driver, E2E_TEST_TIMINGS, journalState, terminalPerTest } from './driver';
 import { PRINT_BATTERY_MIN_PCT } from '../../hal/battery';
 
 /** Under the print threshold and the sale threshold (15 %), over the critical one (5 %): no shutdown. */
 const BELOW_PRINT_PCT = PRINT_BATTERY_MIN_PCT - 2;
 const CHARGED_PCT = 80;
+/** The paper sensor's poll in this file's terminal (tests only, --test-timings: the product's is 1 s). */
+const PAPER_POLL_MS = 200;
+/** Several paper polls (each a print the low battery must refuse): three and a half. */
+const SEVERAL_POLLS_MS = 3.5 * PAPER_POLL_MS;
 
 describe('e2e: battery too low to print (E-PWR-03)', function () {
   this.timeout(120_000);
   const bench = terminalPerTest('pos-e2e-printbat-');
   let d: Driver;
-  beforeEach(() => { d = bench.d; });
+  beforeEach(() => { d = bench.d; d.testTimings = { ...E2E_TEST_TIMINGS, 'paper-poll': PAPER_POLL_MS }; });
 
   /** Signs in at a full battery, types a sale and has the battery fall before the card is read. */
   async function approvedAtLowBattery(): Promise<void> {
@@ -39,7 +43,7 @@ describe('e2e: battery too low to print (E-PWR-03)', function () {
     assert.match(text, /Battery too low to print/, 'the cause whole (as the title it was cut to "Battery too")');
     assert.match((await d.pages('paperOut')).join(' '), /Charge the terminal/, 'its first step');
     // Several paper polls at low battery: still nothing printed, still waiting.
-    await new Promise((r) => setTimeout(r, 2_500));
+    await new Promise((r) => setTimeout(r, SEVERAL_POLLS_MS));
     assert.equal((await d.snapshot()).state, 'paperOut');
     assert.deepEqual(await d.receipts(), [], 'no print job started');
 
@@ -72,7 +76,7 @@ describe('e2e: battery too low to print (E-PWR-03)', function () {
     await d.until('sale.signature');
     await d.keys('OK');
     await d.until('idle');
-    await new Promise((r) => setTimeout(r, 2_500));
+    await new Promise((r) => setTimeout(r, SEVERAL_POLLS_MS));
     assert.deepEqual(await d.receipts(), [], 'nothing printed at idle while the battery is low');
 
     await d.cmd('battery', { percent: CHARGED_PCT, charging: true });
