@@ -191,6 +191,8 @@ export interface TerminalAppOptions {
   readonly batteryPollMs?: number;
   /** Tests only (--test-timings): how often the paper sensor is read (default PAPER_POLL_MS). */
   readonly paperPollMs?: number;
+  /** Tests only (--test-timings): how long a boot waits for another terminal's journal lock (default TERMINAL_LOCK_WAIT_MS_MAX). */
+  readonly terminalLockWaitMs?: number;
   /** Tests only (--test-timings): how long each turn of a notice shows (default NOTICE_TURN_MS). */
   readonly noticeTurnMs?: number;
   readonly locale?: Locale;
@@ -416,7 +418,7 @@ export class TerminalApp {
     if (this.releaseLock) return;
     mkdirSync(this.o.journalDir, { recursive: true });
     try {
-      this.releaseLock = await acquireTerminalLock(this.o.journalDir, this.o.logger);
+      this.releaseLock = await acquireTerminalLock(this.o.journalDir, this.o.logger, this.o.terminalLockWaitMs);
     } catch (e) {
       if (isPosError(e)) this.o.logger.error({ code: e.code, ...e.detail }, e.message);
       throw e;

@@ -27,8 +27,8 @@
  * --battery-percent N (simulator): the fuel gauge reads N% from power-on (0..100), e.g. a battery
  * already critical while the terminal boots.
  * --test-timings name=ms,... (simulator, TESTS ONLY: boot/test-timings.ts): shorter key, battery
- * and paper poll, notice turn, main loop and card reader liveness periods for the e2e tests' terminal
- * child; npm start never passes it.
+ * and paper poll, notice turn, main loop and card reader liveness periods and journal lock wait
+ * for the e2e tests' terminal child; npm start never passes it.
  * --control-port, --hold-reset, --battery-percent and --test-timings on a board file without
  * `"simulator": true` are refused (SIMULATOR_ONLY_FLAGS) once the board file is read, before any
  * device or the journal is opened: exit EXIT_USAGE, as for any other command line typed wrong.
@@ -295,6 +295,7 @@ async function main(): Promise<void> {
     ...(timings['battery-poll'] !== undefined ? { batteryPollMs: timings['battery-poll'] } : {}),
     ...(timings['paper-poll'] !== undefined ? { paperPollMs: timings['paper-poll'] } : {}),
     ...(timings['notice-turn'] !== undefined ? { noticeTurnMs: timings['notice-turn'] } : {}),
+    ...(timings['lock-wait'] !== undefined ? { terminalLockWaitMs: timings['lock-wait'] } : {}),
     onShutdown: () => void shutdown(EXIT_POWER_OFF),
     errors, usbDirs, logRing, logSource: logSourceFor(config.simulator === true),
     ...(hasSlots && config.update ? { update: { root: updateRoot, publicKeyHex: config.update.publicKey, board: config.board } } : {}),

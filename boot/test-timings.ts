@@ -28,6 +28,8 @@ export const TEST_TIMING_RANGES = {
   'notice-turn': [100, 60_000],
   /** The card reader's INFO poll during a card wait (hal/drivers/card-reader.ts livenessPollMs, 2 s). */
   'reader-liveness': [50, 60_000],
+  /** How long a boot waits for another live terminal to let go of the journal (boot/terminal-lock.ts TERMINAL_LOCK_WAIT_MS_MAX, 3 s). */
+  'lock-wait': [100, 60_000],
   /** The main loop's period (boot/terminal-app.ts TICK_MS), which redraws a notice's next turn. */
   'tick': [10, 10_000],
 } as const;

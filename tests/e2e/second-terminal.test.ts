@@ -6,7 +6,7 @@
  * leaves nothing that stops the next boot.
  */
 import { strict as assert } from 'node:assert';
-import { Driver, assertLedgerAgrees, journalState, terminalPerTest } from './driver';
+import { Driver, E2E_TEST_TIMINGS, assertLedgerAgrees, journalState, terminalPerTest } from './driver';
 import { Journal } from '../../storage/journal';
 import { journalHolders } from '../../storage/holders';
 import { join } from 'node:path';
@@ -25,6 +25,8 @@ describe('e2e: a second terminal on the same journal', function () {
     await b.d.signIn();
     await b.d.sale('1234');
     second = new Driver(b.host, b.dir);
+    // Tests only: the boot waits 500 ms (the product's 3 s) for the first terminal to let go of the journal; it does not.
+    second.testTimings = { ...E2E_TEST_TIMINGS, 'lock-wait': 500 };
     const run = await second.powerOn();
     const at = await second.until('recovery.locked', (s) => s.data.error?.code === 'E-STO-13');
     assert.ok(at.data.error, 'the reason is on the screen');
