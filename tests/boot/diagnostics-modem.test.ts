@@ -8,27 +8,16 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Diagnostics, DiagResult, ErrorRing } from '../../boot/diagnostics';
+import type { DiagResult } from '../../boot/diagnostics';
 import type { Report } from '../../boot/recovery';
 import { ERRORS } from '../../common/errors';
-import { silentLogger } from '../../common/log';
 import { SimBoard, createSimBoard } from '../../sim/board-sim';
+import { networkCheckOn } from './diag-network-check';
 
 const NETWORK_OK: Report = { action: 'network-test', ok: true, journaled: false, lines: ['OK lo up', 'OK connect 127.0.0.1:5000'] };
 const NETWORK_DOWN: Report = { action: 'network-test', ok: false, journaled: false, code: 'E-NET-02', lines: ['OK lo up', 'FAIL no address'] };
 
-async function networkCheck(sim: SimBoard, report: Report): Promise<DiagResult> {
-  const diag = new Diagnostics({
-    board: sim.board, journalDir: path.join(os.tmpdir(), 'pos-diag-modem-no-journal'), errors: new ErrorRing(),
-    networkTest: async () => report, pages: () => 1, changed: () => undefined, close: () => undefined,
-    logger: silentLogger, clock: () => 0,
-  });
-  await diag.done;
-  diag.close();
-  const r = diag.snapshot().find((x) => x.check === 'network');
-  assert.ok(r);
-  return r;
-}
+const networkCheck = (sim: SimBoard, report: Report): Promise<DiagResult> => networkCheckOn(sim.board, report);
 
 describe('diagnostics: the 4G modem in the network check', function () {
   this.timeout(20_000);

@@ -11,13 +11,13 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Diagnostics, DiagResult, ErrorRing, WIFI_WEAK_BELOW_DBM } from '../../boot/diagnostics';
+import { DiagResult, WIFI_WEAK_BELOW_DBM } from '../../boot/diagnostics';
 import type { LinkCheckReport } from '../../boot/link-check';
 import type { Report } from '../../boot/recovery';
 import { ERRORS, PosError } from '../../common/errors';
-import { silentLogger } from '../../common/log';
 import { SavedNetwork, Wifi, WifiNetwork, WifiSignal, WifiStatus, dbmToBars } from '../../hal/wifi';
 import { SimBoard, createSimBoard } from '../../sim/board-sim';
+import { networkCheckOn } from './diag-network-check';
 
 const NETWORK_OK: Report = { action: 'network-test', ok: true, journaled: false, lines: ['OK wlan0 up', 'OK connect 127.0.0.1:5000'] };
 const NETWORK_DOWN: Report = { action: 'network-test', ok: false, journaled: false, code: 'E-NET-02', lines: ['OK wlan0 up', 'FAIL no address'] };
@@ -73,18 +73,7 @@ describe('diagnostics: the Wi-Fi in the network check', function () {
     return sim;
   }
 
-  async function networkCheck(s: SimBoard, report: Report, linksTest?: () => Promise<LinkCheckReport>): Promise<DiagResult> {
-    const diag = new Diagnostics({
-      board: s.board, journalDir: path.join(os.tmpdir(), 'pos-diag-wifi-no-journal'), errors: new ErrorRing(),
-      networkTest: async () => report, ...(linksTest ? { linksTest } : {}), pages: () => 1, changed: () => undefined, close: () => undefined,
-      logger: silentLogger, clock: () => 0,
-    });
-    await diag.done;
-    diag.close();
-    const r = diag.snapshot().find((x) => x.check === 'network');
-    assert.ok(r);
-    return r;
-  }
+  const networkCheck = (s: SimBoard, report: Report, linksTest?: () => Promise<LinkCheckReport>): Promise<DiagResult> => networkCheckOn(s.board, report, linksTest);
 
   /** Every step of `code`, in both languages, is among the result's lines. */
   function assertSteps(r: DiagResult, code: string): void {
