@@ -75,6 +75,27 @@ describe('IdleGc: a full collection once at idle', () => {
     assert.equal(again.timers.due.length, 0);
   });
 
+  it('background work ended at idle (a backup) collects soon again, even after this stay\'s collection; ended elsewhere, the next idle\'s is soon', () => {
+    const { gc, calls, timers } = idleGc();
+    for (const s of ['settlement.result', 'idle']) gc.state(s);
+    timers.fire();
+    assert.equal(calls(), 1, 'the settlement\'s');
+    gc.afterWork('backup');
+    assert.deepEqual(timers.due.map((t) => t.ms), [IDLE_GC_AFTER_BUSY_MS]);
+    timers.fire();
+    assert.equal(calls(), 2, 'the backup\'s garbage');
+    // Ended at the login screen: the next idle after a sale's screens collects as after a settlement.
+    for (const s of ['login', 'sale.amount']) gc.state(s);
+    gc.afterWork('backup');
+    assert.equal(timers.due.length, 0, 'not at idle: nothing now');
+    gc.state('idle');
+    assert.deepEqual(timers.due.map((t) => t.ms), [IDLE_GC_AFTER_BUSY_MS]);
+    timers.fire();
+    // Once collected, a sale's return to idle waits its minutes again.
+    for (const s of ['sale.amount', 'idle']) gc.state(s);
+    assert.deepEqual(timers.due.map((t) => t.ms), [IDLE_GC_AFTER_IDLE_MS]);
+  });
+
   it('leaving idle before the time cancels the collection (a key pressed by the merchant)', () => {
     const { gc, calls, timers } = idleGc();
     gc.state('settlement.result');

@@ -259,6 +259,11 @@ export interface TerminalAppOptions {
    * default IN_USE_AFTER_KEY_MS): a test typing past it waits that long in real time.
    */
   readonly inUseAfterKeyMs?: number;
+  /**
+   * Background work that leaves large garbage ended (a scheduled backup): terminal-main asks its
+   * idle collection for one soon (boot/idle-gc.ts afterWork).
+   */
+  readonly afterBackgroundWork?: (what: string) => void;
 }
 
 export interface ProbeSnapshot {
@@ -342,6 +347,7 @@ export class TerminalApp {
       mayStart: () => { const state = this.machineState(); return state === 'idle' || state === 'login'; },
       archives: () => listArchives(o.journalDir).map((a) => a.file),
       createDir: o.board.config.simulator === true,
+      ...(o.afterBackgroundWork ? { afterRun: () => o.afterBackgroundWork?.('backup') } : {}),
       clock: () => this.clock(), logger: o.logger.child({ component: 'backup' }),
     });
     this.swipes = new SwipeFailures(this.clock, o.logger.child({ component: 'reader' }));

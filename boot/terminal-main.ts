@@ -297,6 +297,8 @@ async function main(): Promise<void> {
     ...(timings['notice-turn'] !== undefined ? { noticeTurnMs: timings['notice-turn'] } : {}),
     ...(timings['lock-wait'] !== undefined ? { terminalLockWaitMs: timings['lock-wait'] } : {}),
     onShutdown: () => void shutdown(EXIT_POWER_OFF),
+    // A scheduled backup's garbage collected soon after it, not at the next sale's idle (idleGc is made below).
+    afterBackgroundWork: (what) => idleGc?.afterWork(what),
     errors, usbDirs, logRing, logSource: logSourceFor(config.simulator === true),
     ...(hasSlots && config.update ? { update: { root: updateRoot, publicKeyHex: config.update.publicKey, board: config.board } } : {}),
     onHealthy: () => {

@@ -94,6 +94,8 @@ export interface ScheduledBackupOptions {
   readonly createDir?: boolean;
   readonly clock?: () => number;
   readonly logger?: Logger;
+  /** Told when a backup's run ends (written, failed or abandoned): its garbage is worth a collection (boot/idle-gc.ts afterWork). */
+  readonly afterRun?: () => void;
   readonly sliceMs?: number;
   readonly retryMs?: number;
   readonly pauseMsMax?: number;
@@ -170,6 +172,7 @@ export class ScheduledBackup {
     this.running_ = this.run(reason, controller.signal).finally(() => {
       this.running_ = undefined;
       if (this.controller === controller) this.controller = undefined;
+      this.o.afterRun?.();
     });
   }
 
