@@ -1,4 +1,5 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeFileSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /**
@@ -8,6 +9,17 @@ import { basename, dirname, join } from 'node:path';
 export function fsyncDir(dir: string): void {
   const fd = openSync(dir, 'r');
   try { fsyncSync(fd); } finally { closeSync(fd); }
+}
+
+/** fsyncDir on libuv's threads: for writers that must not hold the event loop (storage/backup.ts exportToFileSliced). */
+export async function fsyncDirAsync(dir: string): Promise<void> {
+  const d = await open(dir, 'r');
+  try { await d.sync(); } finally { await d.close(); }
+}
+
+/** Writes `length` bytes of `bytes` at the file's position, however many writes the OS takes for them. */
+export async function writeAllAsync(fh: FileHandle, bytes: Buffer, length = bytes.length): Promise<void> {
+  for (let done = 0; done < length;) done += (await fh.write(bytes, done, length - done)).bytesWritten;
 }
 
 /**

@@ -19,7 +19,7 @@ import { Journal } from './journal';
 import { HEADER_BYTES, PAYLOAD_BYTES_MAX, checkFrame } from './record';
 import { StoredEntry, verifyEntries } from './verify';
 import { JournalDb, openEnv } from './lmdb-env';
-import { fsyncDir, writeFileDurably } from '../common/fsync';
+import { fsyncDir, fsyncDirAsync, writeAllAsync, writeFileDurably } from '../common/fsync';
 
 const MAGIC = Buffer.from('POSJBK01', 'ascii');
 const TRAILER_BYTES = 32;
@@ -289,7 +289,7 @@ export async function exportToFileSliced(journal: Journal, file: string, options
         continue;
       }
       endSlice();
-      for (let done = 0; done < p.value.length;) done += (await fh.write(p.value, done, p.value.length - done)).bytesWritten;
+      await writeAllAsync(fh, p.value);
       bytes += p.value.length;
       aborted();
       sliceAt = performance.now();
@@ -302,8 +302,7 @@ export async function exportToFileSliced(journal: Journal, file: string, options
   }
   await fh.close();
   await fsp.rename(tmp, file);
-  const dir = await fsp.open(dirname(file), 'r');
-  try { await dir.sync(); } finally { await dir.close(); }
+  await fsyncDirAsync(dirname(file));
   return { manifest, file, bytes, longestSliceMs, slices: count };
 }
 

@@ -43,6 +43,7 @@ import { accessSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:f
 import * as fsp from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { PosError, isPosError } from '../common/errors';
+import { fsyncDirAsync, writeAllAsync } from '../common/fsync';
 import type { Logger } from '../common/log';
 import { monotonicMs } from '../common/time';
 import { BACKUP_SLICE_MS_DEFAULT, backupFileName, backupFilePrefix, backupSeqOf, exportToFileSliced, pruneBackups } from './backup';
@@ -196,27 +197,25 @@ export class ScheduledBackup {
 
   private keptNow(): number {
     const identity = this.known?.identity ?? this.o.journal()?.identity;
-    if (!identity) return 0;
+    return identity ? this.scheduledFiles(identity).length : 0;
+  }
+
+  /** This terminal's scheduled backups in the folder, by name ([] when it is missing or cannot be read). */
+  private scheduledFiles(identity: string): string[] {
     try {
-      return readdirSync(this.o.backupDir).filter((f) => f.startsWith(backupFilePrefix(identity)) && scheduledBatchOf(f) !== undefined).length;
+      return readdirSync(this.o.backupDir).filter((f) => f.startsWith(backupFilePrefix(identity)) && scheduledBatchOf(f) !== undefined);
     } catch {
-      return 0;
+      // Missing or unreadable: as if empty; the backup's own attempt reports what is wrong.
+      return [];
     }
   }
 
   private knownFor(identity: string): NonNullable<ScheduledBackup['known']> {
     if (this.known?.identity === identity) return this.known;
     let newest: { name: string; seq: number } | undefined;
-    try {
-      if (existsSync(this.o.backupDir)) {
-        for (const f of readdirSync(this.o.backupDir)) {
-          if (!f.startsWith(backupFilePrefix(identity)) || scheduledBatchOf(f) === undefined) continue;
-          const seq = backupSeqOf(f, identity) ?? 0;
-          if (!newest || seq > newest.seq || (seq === newest.seq && f > newest.name)) newest = { name: f, seq };
-        }
-      }
-    } catch {
-      // An unreadable folder: as if empty; the backup's own attempt reports what is wrong.
+    for (const f of this.scheduledFiles(identity)) {
+      const seq = backupSeqOf(f, identity) ?? 0;
+      if (!newest || seq > newest.seq || (seq === newest.seq && f > newest.name)) newest = { name: f, seq };
     }
     this.known = { identity, seq: newest?.seq ?? 0, ...(newest ? { batch: scheduledBatchOf(newest.name), newest: newest.name } : {}) };
     return this.known;
@@ -315,7 +314,7 @@ export class ScheduledBackup {
         for (let at = 0; at < size;) {
           const { bytesRead } = await from.read(chunk, 0, Math.min(chunk.length, size - at), at);
           if (bytesRead === 0) throw new Error(`${src} shorter than it was`);
-          for (let done = 0; done < bytesRead;) done += (await out.write(chunk, done, bytesRead - done)).bytesWritten;
+          await writeAllAsync(out, chunk, bytesRead);
           at += bytesRead;
           await this.whenQuiet(signal);
           if (signal.aborted) throw new Error('aborted');
@@ -330,8 +329,7 @@ export class ScheduledBackup {
       await out.close();
       await from.close();
       await fsp.rename(tmp, to);
-      const d = await fsp.open(this.o.backupDir, 'r');
-      try { await d.sync(); } finally { await d.close(); }
+      await fsyncDirAsync(this.o.backupDir);
       files++;
       bytes += size;
     }
