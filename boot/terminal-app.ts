@@ -67,7 +67,7 @@ import { TlsLink } from '../runtime/host/tls';
 import { CUP_PROFILE } from '../runtime/host/fields';
 import { DeviceKeyProvider, checkDeviceKey } from '../runtime/device-key';
 import { ARCHIVE_BYTES_MAX, ARCHIVE_RECORDS_MIN, archiveBlocker, archiveDirFor, archiveJournal, enforceArchiveBudget, listArchives } from '../runtime/archive';
-import { ScheduledBackup, ScheduledBackupStatus } from '../storage/scheduled-backup';
+import { ScheduledBackup } from '../storage/scheduled-backup';
 import { BACKUP_DEFAULTS } from '../hal/board-schema';
 import { deviceKeyProviderFor, keyDirFor } from '../runtime/device-key-provider';
 import { readCard } from '../runtime/txn/card';
@@ -1537,16 +1537,6 @@ export class TerminalApp {
     await this.scheduledBackup.abort();
     await this.terminal?.store.journal.close().catch(() => undefined);
     this.terminal = undefined;
-  }
-
-  /** The scheduled backups' state (diagnostics, tests): the last written, the last failure. */
-  backupStatus(): ScheduledBackupStatus {
-    return this.scheduledBackup.status();
-  }
-
-  /** Tests: the scheduled backup running now, if any, to its end. */
-  async backupSettled(): Promise<void> {
-    await this.scheduledBackup.settled();
   }
 
   // ---------------------------------------------------------------- remote management
