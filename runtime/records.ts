@@ -339,8 +339,13 @@ export interface SellingLockPayload { readonly locked: boolean; readonly reason:
 
 function checkSellingLock(p: SellingLockPayload): void {
   invariant(typeof p.locked === 'boolean', 'selling-lock: locked is not a boolean');
-  invariant(typeof p.reason === 'string' && p.reason.length <= SELLING_LOCK_REASON_CHARS_MAX && !/[\x00-\x1f\x7f]/.test(p.reason), 'selling-lock: reason not printable text of at most 100 characters');
-  invariant(typeof p.commandId === 'string' && /^[A-Za-z0-9._:-]{1,64}$/.test(p.commandId), 'selling-lock: command id malformed');
+  checkConsoleCommand('selling-lock', p);
+}
+
+/** The console's reason and command id a lock or a version flag keeps (checked as the console's command was). */
+function checkConsoleCommand(kind: string, p: { readonly reason: string; readonly commandId: string }): void {
+  invariant(typeof p.reason === 'string' && p.reason.length <= SELLING_LOCK_REASON_CHARS_MAX && !/[\x00-\x1f\x7f]/.test(p.reason), `${kind}: reason not printable text of at most 100 characters`);
+  invariant(typeof p.commandId === 'string' && /^[A-Za-z0-9._:-]{1,64}$/.test(p.commandId), `${kind}: command id malformed`);
 }
 
 /** A `selling-lock` settings record read back (checked as when written). */
@@ -370,7 +375,7 @@ function checkVersionFlags(p: VersionFlagsPayload): void {
     invariant(typeof f.version === 'string' && VERSION_RE.test(f.version), 'version-flags: version is not MAJOR.MINOR.PATCH');
     invariant(!seen.has(f.version), 'version-flags: a version flagged twice', { version: f.version });
     seen.add(f.version);
-    checkSellingLock({ locked: true, reason: f.reason, commandId: f.commandId });
+    checkConsoleCommand('version-flags', f);
   }
 }
 
