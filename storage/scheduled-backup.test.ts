@@ -6,7 +6,8 @@
  * starts, and nothing is written, while the terminal is in use; archives are copied once.
  */
 import { strict as assert } from 'node:assert';
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, statfsSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import pino from 'pino';
 import { Journal } from './journal';
@@ -205,6 +206,73 @@ describe('scheduled backup (storage/scheduled-backup.ts)', function () {
     r.backup.poke();
     await r.backup.settled();
     assert.equal(r.backup.status().last?.archivesCopied, 0, 'not copied again');
+  });
+
+  describe('on a real full card (a tmpfs: needs root and mount(8))', () => {
+    let card = '';
+    const sh = (cmd: string): boolean => spawnSync('sh', ['-c', cmd], { stdio: 'ignore' }).status === 0;
+    beforeEach(function () {
+      card = join(root, 'backup');
+      mkdirSync(card);
+      if (!sh(`mount -t tmpfs -o size=1m tmpfs ${card}`)) {
+        const message = 'cannot mount a tmpfs (needs root): the full-card backup tests are SKIPPED';
+        process.stderr.write(`      !!! ${message}\n`);
+        if (process.env.CI) throw new Error(`${message}; CI must run them`);
+        this.skip();
+      }
+    });
+    afterEach(async () => {
+      await r?.backup.stop();
+      sh(`umount ${card}`);
+    });
+
+    /** The card filled by a file of its own until `leftBytes` are free. */
+    const fillCard = (leftBytes: number): void => {
+      const free = statfsSync(card).bavail * statfsSync(card).bsize;
+      writeFileSync(join(card, 'filler'), Buffer.alloc(Math.max(0, free - leftBytes)));
+    };
+
+    it('aFullCardMakesRoomByRemovingTheOldestScheduledBackupsNeverTheLastOne', async () => {
+      r = await rig(root, { keepCountMax: 3, retryMs: 60 * 60_000 });
+      // A journal far larger than a day's records: every backup about the same size.
+      await day(r, 1, 2000);
+      for (let batch = 1; batch <= 3; batch++) {
+        if (batch > 1) await day(r, batch, 3);
+        r.backup.poke();
+        await r.backup.settled();
+      }
+      const kept = scheduled(card);
+      assert.deepEqual(kept.map((f) => scheduledBatchOf(f)), [1, 2, 3]);
+      const backupBytes = statSync(join(card, kept[2])).size;
+      fillCard(backupBytes / 2); // the next backup does not fit; with one old backup gone it does
+      await day(r, 4, 3);
+      r.backup.poke();
+      await r.backup.settled();
+      assert.equal(r.backup.status().failure, undefined, JSON.stringify(r.backup.status().failure));
+      assert.deepEqual(scheduled(card).map((f) => scheduledBatchOf(f)), [2, 3, 4], 'the oldest removed to make room, the new one written');
+      assert.ok(r.logs.some((l) => /backup folder was full/.test(String(l.msg))), 'said so in the log');
+      const imported = await importFromFile(join(card, scheduled(card)[2]), join(root, 'restored'), { deviceKey });
+      assert.equal(imported.manifest.count, r.journal.lastSeq, 'the backup written after making room is whole');
+
+    });
+
+    it('aFullCardWithOneScheduledBackupKeepsItAndIsE-STO-16', async () => {
+      r = await rig(root, { keepCountMax: 2, retryMs: 60 * 60_000 });
+      await day(r, 1, 3);
+      r.backup.poke();
+      await r.backup.settled();
+      const before = scheduled(card);
+      assert.equal(before.length, 1);
+      fillCard(1024);
+      await day(r, 2, 3);
+      r.backup.poke();
+      await r.backup.settled();
+      const failure = r.backup.status().failure;
+      assert.equal(failure?.code, 'E-STO-16');
+      assert.match(String(failure?.message), /is full/);
+      assert.deepEqual(scheduled(card), before, 'the only backup is never removed to make room');
+      assert.ok(!r.logs.some((l) => /backup folder was full/.test(String(l.msg))));
+    });
   });
 
   it('offWritesNothing', async () => {

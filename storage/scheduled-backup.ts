@@ -29,6 +29,8 @@
  * Paused longer than pauseMsMax it is abandoned (its temp file removed) and begun again at the
  * next quiet moment, so a long read of the journal is not kept open all day.
  *
+ * A full card first gives up the oldest of its scheduled backups down to keepCountMax - 1 (never
+ * the last one: makeRoom) and the backup is tried once more.
  * A target that is missing (no SD card), read-only, full or failing never stops trading: the
  * backup is abandoned with E-STO-16, logged (warn the first time, then info while the same fault
  * repeats, so the error ring is not filled by one card), kept for diagnostics (status), and tried
@@ -221,7 +223,7 @@ export class ScheduledBackup {
     return this.known;
   }
 
-  private async run(reason: 'settlement' | 'records', signal: AbortSignal): Promise<void> {
+  private async run(reason: 'settlement' | 'records', signal: AbortSignal, madeRoom = false): Promise<void> {
     const log = this.o.logger;
     const j = this.o.journal();
     if (!j) return;
@@ -250,8 +252,28 @@ export class ScheduledBackup {
         log?.info({ file: basename(file) }, 'backup: stopped before it was complete (the journal was needed, or the terminal stayed in use); it starts again at the next quiet moment');
         return;
       }
+      if (!madeRoom && isFull(e) && this.makeRoom(identity)) return this.run(reason, signal, true);
       this.fail(e, batch);
     }
+  }
+
+  /**
+   * The card full: its oldest scheduled backups removed so that keepCountMax - 1 are left (the
+   * new one makes keepCountMax again), never the last one, nor a file of anyone else's (a factory
+   * reset's backup, an archive's copy). Without this a card filled by the growing journal's own
+   * backups failed every backup until someone cleared it, though pruning after the next success
+   * would have freed that room. True when something was removed (the backup is tried once more).
+   */
+  private makeRoom(identity: string): boolean {
+    const keep = Math.max(1, this.o.keepCountMax - 1);
+    let removed: string[];
+    try {
+      removed = pruneBackups(this.o.backupDir, identity, (f) => scheduledBatchOf(f) !== undefined, keep);
+    } catch {
+      return false;
+    }
+    if (removed.length > 0) this.o.logger?.info({ dir: this.o.backupDir, removed }, 'backup: the backup folder was full: the oldest scheduled backups removed to make room; trying again');
+    return removed.length > 0;
   }
 
   private fail(e: unknown, batch: number | undefined): void {
@@ -336,6 +358,19 @@ export class ScheduledBackup {
     return { files, bytes };
   }
 }
+
+/** Whether a failed write met a full file system (its errno, or its cause's). */
+function isFull(e: unknown): boolean {
+  for (let c: unknown = e, depth = 0; c && depth < ERROR_CAUSES_MAX; c = (c as { cause?: unknown }).cause, depth++) {
+    const code = (c as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') return true;
+    const errno = (c as { detail?: { errno?: unknown } }).detail?.errno;
+    if (errno === 'ENOSPC' || errno === 'EDQUOT') return true;
+  }
+  return false;
+}
+/** Causes isFull follows (a PosError wrapping a wrapped errno is two). */
+const ERROR_CAUSES_MAX = 4;
 
 /** E-STO-16 naming what is wrong with the folder, from the error the file system gave. */
 export function targetError(e: unknown, dir: string): PosError {
