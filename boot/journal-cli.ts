@@ -1,18 +1,19 @@
 /**
- * `pos journal verify|dump|export|import|salvage`: the technician's tools for the journal.
+ * `pos journal verify|dump|export|import|salvage|archives|backups|emv`: the technician's tools for the journal.
  * Exit codes: 0 ok; 2 operating error (code printed); 3 verify found a torn tail (repairable by a
  * normal open); 4 verify or dump found damage, or LMDB cannot read the file (recovery needed; the
  * file is only ever opened by a child process first, so a file that crashes LMDB never kills pos).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { PosError, isPosError } from '../common/errors';
 import { Command, CommandContext, UsageError, existingDir, existingFile, flagString, intFlag, need } from './cli';
 import { Journal } from '../storage/journal';
-import { exportToFile, importFromFile } from '../storage/backup';
+import { BACKUP_FILE_SUFFIX, backupFileNeedsPassphrase, exportToFile, importFromFile, verifyBackupFile } from '../storage/backup';
+import { scheduledBatchOf } from '../storage/scheduled-backup';
 import { salvage, salvageTargetProblem } from '../storage/salvage';
 import { owedLines } from './salvage-lines';
-import { ARCHIVE_BYTES_MAX, archiveDirFor, verdictHolds, verifyArchives } from '../runtime/archive';
+import { ARCHIVE_BYTES_MAX, ARCHIVE_FILE_SUFFIX, archiveDirFor, verdictHolds, verifyArchives } from '../runtime/archive';
 import { refuseWhileHeld } from '../storage/holders';
 import { STAN_GAP_AFTER_REBUILD, appendContinuation, installRebuilt } from '../runtime/rebuild';
 import { ChildVerdict, unopenableError, unopenableReason, verdictIsDamage, verifyInChild } from '../storage/verify-child';
@@ -278,7 +279,73 @@ const archivesCmd: Command = {
   },
 };
 
-export const journalCommands: readonly Command[] = [verify, dump, exportCmd, importCmd, salvageCmd, archivesCmd, emvCmd];
+/**
+ * The backup folder (README, "Backups"): the terminal's scheduled backups, a factory reset's,
+ * hand exports and the archives' copies, newest first, each with what its name and manifest say;
+ * with --verify each one checked whole (the terminal's own under its device key; one sealed with
+ * a passphrase is said to need it). Read-only.
+ */
+const backupsCmd: Command = {
+  name: 'journal backups', usage: 'journal backups [--backup-dir D | --board B] [--dir D] [--verify]', summary: 'list the backup folder (the SD card): scheduled backups, reset backups, exports, archive copies; --verify checks each one',
+  async run(ctx) {
+    const { dir, from, board } = backupFolder(ctx);
+    if (!existsSync(dir)) throw new PosError('STO_BACKUP_TARGET', `backup folder ${dir} is missing (no SD card?) (${from})`, { dir });
+    const files = readdirSync(dir).filter((f) => !f.startsWith('.') && (f.endsWith(BACKUP_FILE_SUFFIX) || f.endsWith(ARCHIVE_FILE_SUFFIX)))
+      .map((f) => ({ name: f, stat: statSync(join(dir, f)) }))
+      .filter((f) => f.stat.isFile())
+      .sort((a, b) => b.stat.mtimeMs - a.stat.mtimeMs || b.name.localeCompare(a.name));
+    ctx.out(`backup folder ${dir} (${from}): ${files.length === 0 ? 'no backups' : `${files.length} files`}`);
+    const verifyAll = ctx.flags.get('verify') === true;
+    const zone = terminalZone(ctx);
+    let bad = 0;
+    for (const f of files) {
+      const file = join(dir, f.name);
+      const line = `${f.name}  ${backupKind(f.name)}  ${f.stat.size} bytes  written ${isoInZone(f.stat.mtimeMs, zone)}`;
+      if (!verifyAll) { ctx.out(line); continue; }
+      const verdict = backupVerdict(ctx, file);
+      if (!verdict.ok) bad++;
+      ctx.out(`${line}  ${verdict.text}`);
+    }
+    const scheduled = files.filter((f) => scheduledBatchOf(f.name) !== undefined);
+    if (scheduled.length > 0) ctx.out(`${scheduled.length} scheduled backups kept (the board keeps ${board?.config.storage.backup.keepCountMax ?? '?'}); the newest after batch ${scheduledBatchOf(scheduled[0].name)}`);
+    if (verifyAll && files.length > 0 && bad === 0) ctx.out('every backup verified (or needs its passphrase)');
+    return bad > 0 ? 4 : 0;
+  },
+};
+
+/** The backup folder: --backup-dir, else the board file's storage.backupDir (--board, $POS_BOARD, else the simulator board). */
+function backupFolder(ctx: CommandContext): { dir: string; from: string; board?: ReturnType<typeof readBoardFile> } {
+  const flag = flagString(ctx, 'backup-dir');
+  const board = readBoardFile(flagString(ctx, 'board') ?? process.env.POS_BOARD ?? 'sim');
+  if (flag) return { dir: flag, from: '--backup-dir', board };
+  return { dir: board.config.storage.backupDir, from: `storage.backupDir of ${board.file}; --backup-dir names another`, board };
+}
+
+/** What a backup file is, by its name (storage/backup.ts backupFileName, storage/scheduled-backup.ts). */
+function backupKind(name: string): string {
+  if (name.endsWith(ARCHIVE_FILE_SUFFIX)) return 'archive copy';
+  const batch = scheduledBatchOf(name);
+  if (batch !== undefined) return `scheduled, after batch ${batch}`;
+  if (/-reset\.posbak$/.test(name)) return 'factory reset';
+  return 'export';
+}
+
+/** One backup checked whole: records and chain, under the device key beside the journal, or "needs its passphrase". */
+function backupVerdict(ctx: CommandContext, file: string): { ok: boolean; text: string } {
+  try {
+    if (file.endsWith(ARCHIVE_FILE_SUFFIX)) {
+      const m = verifyBackupFile(file, { deviceKey: () => deviceKeyBeside(ctx, journalDir(ctx)) });
+      return { ok: true, text: `verified: ${m.count} records (${m.firstSeq}..${m.lastSeq})` };
+    }
+    if (backupFileNeedsPassphrase(file)) return { ok: true, text: 'sealed with a passphrase: not verified (pos journal import checks it with the passphrase)' };
+    const m = verifyBackupFile(file, { deviceKey: () => deviceKeyBeside(ctx, journalDir(ctx)) });
+    return { ok: true, text: `verified: ${m.count} records (${m.firstSeq}..${m.lastSeq}) of ${m.identity}` };
+  } catch (e) {
+    return { ok: false, text: `NOT VERIFIED: ${isPosError(e) ? e.message : String(e)}` };
+  }
+}
+
+export const journalCommands: readonly Command[] = [verify, dump, exportCmd, importCmd, salvageCmd, archivesCmd, backupsCmd, emvCmd];
 
 /**
  * The terminal's device key beside a journal folder, from the provider its board file names

@@ -376,6 +376,20 @@ export async function importFromFile(file: string, dir: string, secret?: string 
   return { manifest, movedAside };
 }
 
+/**
+ * Checks a backup file whole, as an import would, writing nothing: its digest, its decryption
+ * (E-STO-08 for a wrong key or passphrase), every record's frame, the chain from the identity's
+ * genesis, and the manifest's count and digest. Returns the manifest; throws as importFromFile.
+ */
+export function verifyBackupFile(file: string, secret?: string | BackupSecret): Manifest {
+  const fd = openBackup(file);
+  try {
+    return scanBackup(fileSource(fd), secretOf(secret), () => undefined);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Reads only a backup file's manifest (not authenticated: the import checks it under the key). */
 export function readBackupManifest(file: string): Manifest {
   const fd = openBackup(file);
