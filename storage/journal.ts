@@ -84,16 +84,17 @@ const COMMIT_PAGES_MARGIN = 16;
  * alone (226-byte records, the unit's allocator, malloc_trim after each): 4,096 records in one
  * transaction left +1.1-1.2 MB resident, 512-1,024 records +0.1-0.3 MB (issue 14 goal 1). Three
  * rounds of 1,500 records and a checkpoint (a half day's settlement), anonymous growth, 3 runs
- * each: 256 KiB +0.93-0.98 MB, 128 KiB +0.75-0.81, 64 KiB +0.68-0.74, 32 KiB +0.71-0.74: 64 KiB is
- * where it stops paying. Its cost: a full log (1 MiB) checkpoints in ~16 transactions instead of
- * 4, 12 more flush barriers (24 before the meta pages but the last were written unsynced) and
- * ~12 KiB more written per extra transaction (its meta page and B-tree path), once per ~1,500
- * sales; bench:journal's batched phase, 5 runs each alternating:
- * 0.66-0.82x SQLite against 0.74-0.83x at 256 KiB (within the noise). A cut between them leaves
- * LMDB ahead of the log's header, which the log's reader takes as it takes a cut before the
- * header rewrite (JOURNAL_FORMAT.md, "Checkpoint").
+ * each: 256 KiB +0.93-0.98 MB, 128 KiB +0.75-0.81, 64 KiB +0.68-0.74, 32 KiB +0.71-0.74.
+ * The cost of small transactions is goal 5's: each one's fdatasync of data.mdb, which grows (its
+ * new size and extents journaled by the file system each time), ~16 of them for a full log (1 MiB)
+ * at 64 KiB. bench:journal's batched phase, three rounds alternating (session 34): 64 KiB
+ * 0.64-0.71x SQLite, 128 KiB 0.76-0.79x, 256 KiB 0.83-0.85x; one transaction of the whole log
+ * gives no more (0.81-0.93x with data.mdb preallocated, against 0.81-0.90x at 256 KiB). So 256 KiB
+ * (4 transactions for a full log), for ~0.25 MB more kept than 64 KiB (goal 1 re-measured with it:
+ * +4.6 MB after the day, was +4.3: docs/BENCHMARKS.md, "Memory"). A cut between them leaves LMDB ahead of the log's header, which the log's
+ * reader takes as it takes a cut before the header rewrite (JOURNAL_FORMAT.md, "Checkpoint").
  */
-export const CHECKPOINT_TXN_BYTES_MAX = 64 * 1024;
+export const CHECKPOINT_TXN_BYTES_MAX = 256 * 1024;
 /**
  * Leaf bytes per record byte in the worst case: LMDB splits a full leaf in the middle, so leaves
  * filled in key order end half full; an overflow value takes whole pages (at most twice its size).

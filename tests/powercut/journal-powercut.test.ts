@@ -166,7 +166,7 @@ describe('powercut: the journal under simulated power cuts', function () {
   it('cutInsideACheckpointOfSeveralLmdbTransactionsLosesNothing', async function () {
     this.timeout(300_000);
     // 60 records of 6,000 bytes between checkpoints: a tail of ~360 KB, more than
-    // CHECKPOINT_TXN_BYTES_MAX (64 KiB), goes into LMDB in several transactions before the log's
+    // CHECKPOINT_TXN_BYTES_MAX (256 KiB), goes into LMDB in several transactions before the log's
     // header says so, each one's data flushed before its meta page is written; the meta pages of
     // all but the last written without O_DSYNC (flushed by the next transaction's fdatasync). Cut
     // after the first (LMDB ahead of the header mid-commit) and anywhere in the ones after it.
