@@ -55,7 +55,8 @@ import { KEY_NAMES } from '../hal/keypad';
 import { FrameBuffer, isPixelDisplay } from '../hal/display';
 import { ERRORS, PosError, errorByCode, isPosError } from '../common/errors';
 import { ModemStatus, modemFault } from '../hal/modem';
-import { SavedNetwork, WifiSignal, WifiStatus, wifiBand } from '../hal/wifi';
+import { clipAtWord, readWifiState } from './wifi-state';
+export { clipAtWord } from './wifi-state';
 import type { LinkUse } from '../runtime/host/failover';
 import type { MgmtLinkState } from '../runtime/mgmt/client';
 import { linkName } from '../runtime/host/link-name';
@@ -82,14 +83,7 @@ export const READER_CARD_WAIT_MS_MAX = 20_000;
 /** The keypad test fails when no key comes for this long. */
 export const KEYPAD_IDLE_MS_MAX = 15_000;
 export const DISPLAY_ANSWER_MS_MAX = 30_000;
-/**
- * A joined Wi-Fi signal weaker than this (dBm) is weak: E-NET-33, "move closer to the router".
- * Below about -75 dBm an 802.11 link drops to its lowest rates and retries, and a host exchange's
- * few packets start to miss their time limits; guidance for Wi-Fi payment handhelds puts the floor
- * of a dependable link there. It is also where the scan list's bars (hal/wifi.ts dbmToBars) fall
- * from 2 to 1, so a signal said to be weak never shows 2 bars or more.
- */
-export const WIFI_WEAK_BELOW_DBM = -75;
+export { WIFI_WEAK_BELOW_DBM } from './wifi-state';
 
 export type DiagState = 'ok' | 'fail' | 'running' | 'pending';
 /** Checks that need the person at the terminal (a card, every key, a look): run only when chosen. */
@@ -695,44 +689,9 @@ export class Diagnostics implements Overlay {
     const dc = this.d.board.config.devices.wifi0;
     if (!wifi || dc?.type !== 'wpa-supplicant') return { name: 'Wi-Fi', lines: [], isLink: false, rank: -1 };
     const rank = this.linkRank(dc.interface);
-    const radio = (lines: LocalText[], fault?: PosError): Radio => {
-      if (fault) this.d.logger.warn({ code: fault.code, interface: dc.interface }, `diagnostics: Wi-Fi ${fault.message}`);
-      return { name: 'Wi-Fi', lines, ...(fault ? { fault } : {}), isLink: rank >= 0, rank };
-    };
-    let st: WifiStatus;
-    try {
-      st = await wifi.status();
-    } catch (e) {
-      const fault = isPosError(e) ? e : new PosError('NET_WIFI_CTRL', String(e), { interface: dc.interface });
-      return radio([t('diag.wifiNoService'), same(clipAtWord(fault.message, LOG_LINE_CHARS_MAX))], fault);
-    }
-    if (st.state !== 'COMPLETED') {
-      let saved: SavedNetwork[] = [];
-      try { saved = await wifi.saved(); } catch { /* the state line says enough */ }
-      const refused = saved.find((n) => n.tempDisabled);
-      const lines = [
-        t('diag.wifiNotJoined', { state: st.state }),
-        saved.length === 0 ? t('diag.wifiNoneSaved') : t('diag.wifiSaved', { ssids: saved.map((n) => n.ssid).join(', ') }),
-        ...(refused ? [t('diag.wifiRefused', { ssid: refused.ssid })] : []),
-      ];
-      return radio(lines, refused
-        ? new PosError('NET_WIFI_AUTH', `${dc.interface}: wpa_supplicant disabled "${refused.ssid}" after its handshake failed`, { interface: dc.interface })
-        : new PosError('NET_WIFI_NOT_JOINED', `${dc.interface}: not connected (${st.state}), ${saved.length} network(s) saved`, { interface: dc.interface, state: st.state }));
-    }
-    const ssid = st.ssid ?? '?';
-    const lines = [st.ipAddress !== undefined ? t('diag.wifiJoined', { ssid, address: st.ipAddress }) : t('diag.wifiJoinedNoAddress', { ssid })];
-    let sig: WifiSignal | undefined;
-    try {
-      sig = await wifi.signal();
-    } catch (e) {
-      // Joined (STATUS said so): a signal that cannot be read is a line, not the link's fault.
-      return radio([...lines, same(clipAtWord(e instanceof Error ? e.message : String(e), LOG_LINE_CHARS_MAX))]);
-    }
-    if (sig?.rssiDbm === undefined) return radio([...lines, t('diag.wifiNoSignal')]);
-    const band = sig.frequencyMhz === undefined ? '' : wifiBand(sig.frequencyMhz) ?? `${sig.frequencyMhz} MHz`;
-    const weak = sig.rssiDbm < WIFI_WEAK_BELOW_DBM;
-    lines.push(t(weak ? 'diag.wifiSignalWeak' : 'diag.wifiSignal', { dbm: sig.rssiDbm, bars: sig.bars, band }));
-    return radio(lines, weak ? new PosError('NET_WIFI_WEAK', `${dc.interface}: "${ssid}" at ${sig.rssiDbm} dBm (weak below ${WIFI_WEAK_BELOW_DBM} dBm)`, { interface: dc.interface, rssiDbm: sig.rssiDbm }) : undefined);
+    const { lines, fault } = await readWifiState(wifi, dc.interface);
+    if (fault) this.d.logger.warn({ code: fault.code, interface: dc.interface }, `diagnostics: Wi-Fi ${fault.message}`);
+    return { name: 'Wi-Fi', lines, ...(fault ? { fault } : {}), isLink: rank >= 0, rank };
   }
 
   private async host(): Promise<LocalText[]> {
@@ -800,12 +759,6 @@ export class Diagnostics implements Overlay {
  */
 const LOG_LINE_CHARS_MAX = 160;
 
-export function clipAtWord(text: string, max: number): string {
-  if (text.length <= max) return text;
-  const cut = text.slice(0, max - 3);
-  const space = cut.lastIndexOf(' ');
-  return `${space > max / 2 ? cut.slice(0, space) : cut}...`;
-}
 
 /**
  * A failed check's row leads with its code ("3 E-PRN-01 Printer"): on a 16-column display the

@@ -16,7 +16,7 @@
 import type { MachineView, ErrorView } from '../runtime/machine';
 import { RETRYABLE_KINDS } from '../runtime/machine';
 import type { LocalText, Txt, StatusLine, Locale } from '../ui-lcd/screen';
-import type { StateName, ScreenData, Transaction, Refused, ModemView, OperatorRole, RestoredOutcome } from '../ui-lcd/screens';
+import type { StateName, ScreenData, Transaction, Refused, ModemView, WifiView, OperatorRole, RestoredOutcome } from '../ui-lcd/screens';
 import { rt } from '../ui-lcd/recovery-strings';
 import { t } from '../ui-lcd/strings';
 import type { StringKey } from '../ui-lcd/strings';
@@ -113,6 +113,8 @@ export interface Env {
   readonly signaturePad?: { readonly strokes: number };
   /** The 4G modem's state, read when the sign-on failed (boards with modem0): the sign-on failure screen shows it. */
   readonly modem?: ModemView;
+  /** The Wi-Fi's state, read when the sign-on failed (boards with wifi0): the sign-on failure screen shows it. */
+  readonly wifi?: WifiView;
 }
 
 export interface ScreenChoice {
@@ -362,7 +364,7 @@ const hostUnreachable: Builder = (v, _ui, env) => {
       ...(e && e.en.steps.length > 0 ? { step: { en: e.en.steps[0], zh: e.zh.steps[0] } } : {}),
       ...(said ? { hostCode: { en: `${said.code} ${said.en}`, zh: `${said.code} ${said.zh}` } } : {}),
       reversalKept: v.data.reversalPending,
-      ...echoData, ...(env.modem ? { modem: env.modem } : {}),
+      ...echoData, ...(env.modem ? { modem: env.modem } : {}), ...(env.wifi ? { wifi: env.wifi } : {}),
     },
     ...(code ? { notice: code } : {}),
   };

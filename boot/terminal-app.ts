@@ -133,6 +133,7 @@ const linkCheckModule = lazy(() => require('./link-check') as typeof import('./l
 const netApplyModule = lazy(() => require('./net-apply') as typeof import('./net-apply'));
 const wifiMenuModule = lazy(() => require('./wifi-menu') as typeof import('./wifi-menu'));
 const simPinModule = lazy(() => require('./sim-pin') as typeof import('./sim-pin'));
+const wifiStateModule = lazy(() => require('./wifi-state') as typeof import('./wifi-state'));
 const tlsCredentialsModule = lazy(() => require('../runtime/host/tls-credentials') as typeof import('../runtime/host/tls-credentials'));
 
 /** Whether an overlay is diagnostics, without loading diagnostics (none can be before it loaded). */
@@ -578,15 +579,41 @@ export class TerminalApp {
   private modemShownFor: string | undefined;
 
   /**
-   * The sign-on failure screen shows the 4G modem's state (boards with modem0): read once each time
-   * the sign-on fails (the echo test and the SIM PIN entry keep it), forgotten when it is left.
+   * The sign-on failure screen shows the 4G modem's state (boards with modem0) and the Wi-Fi's
+   * (boards with wifi0): read once each time the sign-on fails (the echo test and the SIM PIN entry
+   * keep them), forgotten when it is left.
    */
   private syncModem(state: string): void {
     const onFailure = state === 'hostUnreachable' || state === 'echoTest';
-    if (!onFailure) { this.modemShownFor = undefined; if (this.env.modem) this.env = { ...this.env, modem: undefined }; return; }
+    if (!onFailure) {
+      this.modemShownFor = undefined;
+      if (this.env.modem || this.env.wifi) this.env = { ...this.env, modem: undefined, wifi: undefined };
+      return;
+    }
     if (this.modemShownFor !== undefined) return;
     this.modemShownFor = state;
     void this.readModem();
+    void this.readWifi();
+  }
+
+  /**
+   * The Wi-Fi's state for the sign-on failure screen (boot/wifi-state.ts, as diagnostics reads it);
+   * its fault leads the screen when the Wi-Fi is the board's first link (`links`), or its only one.
+   */
+  private async readWifi(): Promise<void> {
+    const wifi = this.o.board.wifi();
+    const dc = this.o.board.config.devices.wifi0;
+    if (!wifi || dc?.type !== 'wpa-supplicant') return;
+    const { lines, fault } = await wifiStateModule().readWifiState(wifi, dc.interface);
+    if (fault) this.o.logger.warn({ code: fault.code, interface: dc.interface }, `sign-on failed; Wi-Fi: ${fault.message}`);
+    if (this.modemShownFor === undefined) return; // the screen was left meanwhile
+    this.env = { ...this.env, wifi: { lines, ...(fault ? { fault: fault.code } : {}), first: this.firstLink() === dc.interface } };
+    this.render();
+  }
+
+  /** The interface the host is tried over first: the board's first link, else its network section's. */
+  private firstLink(): string | undefined {
+    return this.o.board.config.links?.[0]?.interface ?? this.o.board.config.network?.interface;
   }
 
   private async readModem(): Promise<void> {

@@ -54,7 +54,7 @@
  *   lowBattery       { percent, charging, critical }
  *   paperOut         { copy?, eReceipt?, code? }   a copy waits for the printer: paper out, or another printer error by its code
  *   storageFailure   { code, selected }                        export / diagnostics / retry offered
- *   hostUnreachable  { reason: 'refused'|'timeout'|'no-answer', network?, cause?, step?, hostCode?, reversalKept?, echo?: { running } | { ok, code, roundTripMs? }, modem?: ModemView }
+ *   hostUnreachable  { reason: 'refused'|'timeout'|'no-answer', network?, cause?, step?, hostCode?, reversalKept?, echo?: { running } | { ok, code, roundTripMs? }, modem?: ModemView, wifi?: WifiView }
  *   simPin           { digits, attemptsLeft?, refused?, checking? }   the SIM asks for its PIN (key 2 on the sign-on failure screen)
  *   diagnostics      { results: { check, state: 'ok'|'fail'|'running'|'pending', code? }[], selected }
  *   settings         { selected }
@@ -153,6 +153,8 @@ export interface ScreenData {
     echo?: { running: true } | { ok: boolean; code: string; roundTripMs?: number };
     /** Boards with a 4G modem: its state when the sign-on failed, and the fault it means (first cause first). */
     modem?: ModemView;
+    /** Boards with Wi-Fi: its state when the sign-on failed, and the fault it means. */
+    wifi?: WifiView;
   };
   /** SIM PIN entry: how many digits typed (shown as *), attempts the SIM has left, the last refusal's code. */
   simPin: { digits: number; attemptsLeft?: number; refused?: string; checking?: boolean };
@@ -697,13 +699,36 @@ export interface ModemView {
   readonly silent?: boolean;
 }
 
+/**
+ * The Wi-Fi as the sign-on failure screen shows it (boot/wifi-state.ts, as diagnostics reads it):
+ * its lines (joined and the address, or not and why; the signal), the E-NET code its state means,
+ * and whether it is the board's first link (its fault then leads the screen).
+ */
+export interface WifiView {
+  readonly lines: readonly LocalText[];
+  /** E-NET-28, 31, 33, 34. */
+  readonly fault?: string;
+  readonly first: boolean;
+}
+
+/** An error's code and cause, then its steps, from the error list. */
+function faultLines(code: string): Txt[] {
+  const def = errorByCode(code);
+  const lines: Txt[] = [{ en: `${code} ${def?.en.cause ?? ''}`, zh: `${code} ${def?.zh.cause ?? ''}` }];
+  for (const [i, en] of (def?.en.steps ?? []).entries()) lines.push({ en: `- ${en}`, zh: `- ${def?.zh.steps[i] ?? en}` });
+  return lines;
+}
+
+/** The Wi-Fi's lines: its fault and the error list's steps first (the cause), then its state. */
+function wifiLines(w: WifiView): Txt[] {
+  return [...(w.fault !== undefined ? faultLines(w.fault) : []), ...w.lines];
+}
+
 /** The modem's lines: its fault and the error list's steps first (the cause), then its state. */
 function modemLines(m: ModemView): Txt[] {
   const lines: Txt[] = [];
   if (m.fault !== undefined) {
-    const def = errorByCode(m.fault);
-    lines.push({ en: `${m.fault} ${def?.en.cause ?? ''}`, zh: `${m.fault} ${def?.zh.cause ?? ''}` });
-    for (const [i, en] of (def?.en.steps ?? []).entries()) lines.push({ en: `- ${en}`, zh: `- ${def?.zh.steps[i] ?? en}` });
+    lines.push(...faultLines(m.fault));
     if (m.fault === 'E-NET-09') lines.push(t('msg.simPinKey'));
   }
   if (m.silent) return lines;
@@ -731,10 +756,15 @@ function hostUnreachable(d: ScreenData['hostUnreachable']): Screen {
   // The echo's answer tells the network (no answer: E-NET/E-HOST-01) from the host (it answers, but refuses the sign-on).
   const echo = e === undefined ? [t('msg.echoHint')] : 'running' in e ? [t('msg.echoRunning')]
     : e.ok ? [t('msg.echoOk', { ms: e.roundTripMs ?? 0 })] : [t('msg.echoFailed', { code: e.code })];
-  // A modem fault is why the host did not answer: it comes first, with its steps.
+  // A radio's fault is why the host did not answer: it comes first, with its steps (the Wi-Fi's
+  // before the modem's when the Wi-Fi is the board's first link).
   const modem = d.modem === undefined ? [] : modemLines(d.modem);
-  const first = d.modem?.fault !== undefined ? modem : [];
-  const after = d.modem?.fault !== undefined ? [] : modem;
+  const wifi = d.wifi === undefined ? [] : wifiLines(d.wifi);
+  const modemFirst = d.modem?.fault !== undefined;
+  const wifiFirst = d.wifi?.fault !== undefined && (d.wifi.first || !modemFirst);
+  const radios = d.wifi?.first === true ? [[wifi, wifiFirst], [modem, modemFirst]] as const : [[modem, modemFirst], [wifi, wifiFirst]] as const;
+  const first = radios.filter(([, lead]) => lead).flatMap(([lines]) => lines);
+  const after = radios.filter(([, lead]) => !lead).flatMap(([lines]) => lines);
   return {
     id: 'hostUnreachable', title: t(d.network === false ? 'title.signOnFailed' : 'title.hostUnreachable'),
     lines: [
