@@ -32,7 +32,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { KeyName } from '../hal/keypad';
 import type { Session } from '../runtime/operators';
-import { PosError, isPosError, errorByCode } from '../common/errors';
+import { ERRORS, PosError, isPosError, errorByCode } from '../common/errors';
 import type { Logger } from '../common/log';
 import type { Screen, Txt, MenuItem, LocalText } from '../ui-lcd/screen';
 import { screenFor, RECOVERY_ITEMS, RECOVERY_RESTORE_ITEMS, RECOVERY_PENDING_ITEMS, RECOVERY_SYSTEM_ITEMS, NETWORK_MODE_ITEMS } from '../ui-lcd/screens';
@@ -376,13 +376,34 @@ export class RecoveryMenu implements Overlay {
 
   private async versionReport(): Promise<Report> {
     const u = this.d.update;
-    if (!u) return { action: 'version', ok: true, ...texts([rt('version.runtime', { version: runtimeVersion() }), rt('version.noLayout')]), journaled: false };
+    if (!u) {
+      const version = runtimeVersion();
+      const flagged = await this.flagLines(version);
+      return { action: 'version', ok: flagged.length === 0, ...texts([rt('version.runtime', { version }), ...flagged, rt('version.noLayout')]), journaled: false, ...(flagged.length > 0 ? { code: 'E-UPD-08' } : {}) };
+    }
     const s = updateStatus(u.root);
-    const lines = [rt('version.running', { version: s.runningVersion ?? '?', slot: s.active })];
+    const flagged = await this.flagLines(s.runningVersion ?? runtimeVersion());
+    const lines = [rt('version.running', { version: s.runningVersion ?? '?', slot: s.active }), ...flagged];
     if (s.pending) lines.push(rt('version.pending', { version: s.pending.version ?? '?', slot: s.pending.slot, tries: s.pending.tries }));
     if (s.last) lines.push(rt('version.last', { result: rt(`result.${s.last.result}`), version: s.last.version }));
     if (s.last?.reason) lines.push(rt('version.reason', { reason: s.last.reason }));
-    return { action: 'version', ok: s.last?.result !== 'rolled-back', ...texts(lines), journaled: false, detail: { status: s }, ...(s.last?.result === 'rolled-back' ? { code: 'E-UPD-04' } : {}) };
+    const code = flagged.length > 0 ? 'E-UPD-08' : s.last?.result === 'rolled-back' ? 'E-UPD-04' : undefined;
+    return { action: 'version', ok: code === undefined, ...texts(lines), journaled: false, detail: { status: s }, ...(code ? { code } : {}) };
+  }
+
+  /**
+   * E-UPD-08 with the console's reason and the error list's steps when the running version is
+   * flagged bad (the terminal's login notice says so too: boot/terminal-app.ts noteVersionFlag).
+   */
+  private async flagLines(version: string): Promise<LocalText[]> {
+    const flag = await this.rec().versionFlag(version);
+    if (!flag) return [];
+    const def = ERRORS.UPD_VERSION_FLAGGED;
+    const reason = flag.reason === '' ? '' : `: ${flag.reason}`;
+    return [
+      { en: `${def.code} ${def.en.cause}${reason}`, zh: `${def.code} ${def.zh.cause}${reason}` },
+      ...def.en.steps.map((en, i) => ({ en: `- ${en}`, zh: `- ${def.zh.steps[i] ?? en}` })),
+    ];
   }
 
   /** Signature, board and version checked by applyUpdate; journaled as recovery:update. */

@@ -37,7 +37,7 @@ import { Logger, silentLogger } from '../common/log';
 import { Operators, Session, requirePermission, mayOpenRecovery, PASSWORD_ATTEMPTS_MAX, RECOVERY_OPERATOR } from '../runtime/operators';
 import { Store } from '../runtime/store';
 import { Terminal } from '../runtime/terminal';
-import { rec } from '../runtime/records';
+import { rec, type VersionFlag } from '../runtime/records';
 import { settle } from '../runtime/txn/settlement';
 import { printReceipt, printSettlementReport, Lang } from '../runtime/receipt';
 import { Printer } from '../hal/printer';
@@ -228,6 +228,16 @@ export class Recovery {
   private async identity(): Promise<string | undefined> {
     if (this.o.identity) return this.o.identity;
     try { return (await this.journal()).identity; } catch { return undefined; }
+  }
+
+  /**
+   * The management console's flag on `version` (docs/MANAGEMENT.md `flag-version`), as the
+   * journal holds it; undefined when none, or when the journal cannot be opened or replayed
+   * (the version item says what it can without it).
+   */
+  async versionFlag(version: string): Promise<VersionFlag | undefined> {
+    try { await this.journal(); } catch { return undefined; }
+    return this.store_?.state.versionFlags?.find((f) => f.version === version);
   }
 
   private async terminal(): Promise<Terminal> {

@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { tempDir, removeDir, flipByte } from '../../storage/testing';
 import { Recovery, Report } from '../../boot/recovery';
-import { RecoveryMenu, errorText } from '../../boot/recovery-menu';
+import { RecoveryMenu, errorText, runtimeVersion } from '../../boot/recovery-menu';
+import { Journal } from '../../storage/journal';
+import { VERSION_FLAGS_KIND } from '../../runtime/records';
 import { RECOVERY_STRINGS, REPORT_LINE_EN_CHARS_MAX, REPORT_LINE_ZH_CELLS_MAX, rt } from '../../ui-lcd/recovery-strings';
 import { PosError } from '../../common/errors';
 import { silentLogger } from '../../common/log';
@@ -72,7 +74,7 @@ describe('boot/recovery: report lines in zh-CN and en', function () {
     const recovery = (): Recovery => new Recovery({ journalDir: r.dir, backupDir: join(work, 'backup'), identity: IDENTITY, clock: () => r.clock.ms });
 
     /** The report as the recovery menu shows it (its own screen, code line first). */
-    async function menuScreen(run: (rc: Recovery) => Promise<Report>, action: Report['action']): Promise<{ screen: Screen; report: Report }> {
+    async function menuScreen(run: (rc: Recovery, menu: RecoveryMenu) => Promise<Report>, action: Report['action']): Promise<{ screen: Screen; report: Report }> {
       const rc = recovery();
       let changed: () => void = () => undefined;
       const menu = new RecoveryMenu({
@@ -81,7 +83,7 @@ describe('boot/recovery: report lines in zh-CN and en', function () {
         changed: () => changed(), openDiagnostics: () => undefined, logger: silentLogger,
       });
       const done = new Promise<void>((resolve) => { changed = () => { if (menu.report()) resolve(); }; });
-      menu.run(() => run(rc), action);
+      menu.run(() => run(rc, menu), action);
       await done;
       const report = menu.report()!;
       const screen = menu.screen();
@@ -118,6 +120,28 @@ describe('boot/recovery: report lines in zh-CN and en', function () {
       assert.ok(zh.includes('之前2条记录完好'), zh);
       assert.ok(shown(screen, 'en', PIXELS).startsWith('E-STO-05 damaged at record 3'));
       assert.equal(shown(screen, 'en', PIXELS).split('E-STO-05').length, 2);
+    });
+
+    it('theVersionItemSaysTheRunningVersionIsFlaggedBad_E-UPD-08WithTheConsolesReason', async () => {
+      // The version item's report (menu item 5), run as choosing it runs it.
+      const versionItem = (_rc: Recovery, menu: RecoveryMenu): Promise<Report> => (menu as unknown as { versionReport(): Promise<Report> }).versionReport();
+      const before = await menuScreen(versionItem, 'version');
+      assert.equal(before.report.ok, true);
+      assert.equal(before.report.code, undefined);
+      assert.ok(!before.report.lines.some((l) => l.includes('E-UPD-08')), before.report.lines.join(' / '));
+      // The console flags the running version (docs/MANAGEMENT.md flag-version): journaled whole.
+      const j = await Journal.open({ dir: r.dir, identity: IDENTITY });
+      await j.append('settings', { kind: VERSION_FLAGS_KIND, flags: [{ version: '9.9.9', reason: '', commandId: 'c-0' }, { version: runtimeVersion(), reason: 'crashes at settlement', commandId: 'c-1' }] });
+      await j.close();
+      const { screen, report } = await menuScreen(versionItem, 'version');
+      assert.equal(report.ok, false);
+      assert.equal(report.code, 'E-UPD-08');
+      assert.ok(report.lines.includes('E-UPD-08 This version is flagged bad: crashes at settlement'), report.lines.join(' / '));
+      assert.ok(report.lines.includes('- Call support'), report.lines.join(' / '));
+      const zh = shown(screen, 'zh-CN', PIXELS).replace(/\s/g, '');
+      assert.ok(zh.includes('本版本已被标记有故障:crashesatsettlement'), zh);
+      assert.equal(zh.split('E-UPD-08').length, 2, `the code once: ${zh}`);
+      assert.deepEqual((renderScreen(screen, 'zh-CN', PIXELS) as { missingGlyphs: string[] }).missingGlyphs, []);
     });
 
     it('exportResetPlanAndRebootReportsFollowTheLocale', async () => {
