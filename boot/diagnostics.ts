@@ -2,9 +2,9 @@
  * The diagnostics menu (idle MENU 8, and recovery item 6): the checks of issue 5, each result with
  * its code. Opening it runs the checks that need nobody at the terminal (battery, storage, printer
  * status, network, host, last errors) and prints nothing; the person then chooses a check by its
- * number (or OK on the selection): the ones that need them (reader, keypad, display) run when
+ * number (or OK on the selection): the ones that need them (reader, keypad, display, touch) run when
  * chosen, the others open their detail, where OK does the check's action (the printer's test page
- * is printed only then; reader, keypad and display run again). CANCEL or BACK leave a detail, and
+ * is printed only then; the interactive ones run again). CANCEL or BACK leave a detail, and
  * the list closes diagnostics. The checks:
  *
  *   battery   gauge reading (percent, voltage, charging); a gauge fault's code (E-PWR / E-BRD)
@@ -29,6 +29,10 @@
  *             CANCEL is a key under test too: the first counts, a second one stops the test (E-OPR-07)
  *   display   checkerboard test pattern: OK when it is even, CANCEL when not (E-DSP-01; a display
  *             that does not answer fails by itself)
+ *   touch     (boards with a signature pad, the list's 10th: UP/DOWN and OK) the pad answers (else
+ *             E-BRD-05); nothing read while nobody touches it for TOUCH_QUIET_MS (else E-BRD-06:
+ *             dirty or damaged); a line drawn across it, then OK, read over TOUCH_ACROSS_RATIO_MIN of
+ *             its width (else E-BRD-06; nothing read E-BRD-05); CANCEL stops it (E-OPR-07)
  *   network   on a board with `links`: each link in order, up, address, route, connect, and which one
  *             sales use (boot/link-check.ts); else
  *             interface, address, gateway, DNS, TCP connect to the host (Recovery.testNetwork); on a
@@ -66,7 +70,8 @@ import { verifyInChild } from '../storage/verify-child';
 import { ARCHIVE_BYTES_MAX, archiveBudget } from '../runtime/archive';
 import { type ScheduledBackupStatus, scheduledBatchOf } from '../storage/scheduled-backup';
 import type { LocalText, MenuItem, Screen, Txt } from '../ui-lcd/screen';
-import { screenFor, DIAG_CHECKS, DiagCheck } from '../ui-lcd/screens';
+import { screenFor, DIAG_CHECKS, DiagCheck, diagChecksFor } from '../ui-lcd/screens';
+import { CapturedSignature, SIGNATURE_PAD_PIXELS_MAX, Stroke, isSignatureAborted } from '../hal/signature-pad';
 import { t } from '../ui-lcd/strings';
 import type { Overlay } from './recovery-menu';
 import type { Report } from './recovery';
@@ -87,7 +92,17 @@ export { WIFI_WEAK_BELOW_DBM } from './wifi-state';
 
 export type DiagState = 'ok' | 'fail' | 'running' | 'pending';
 /** Checks that need the person at the terminal (a card, every key, a look): run only when chosen. */
-export const INTERACTIVE_CHECKS: ReadonlySet<DiagCheck> = new Set<DiagCheck>(['reader', 'keypad', 'display']);
+export const INTERACTIVE_CHECKS: ReadonlySet<DiagCheck> = new Set<DiagCheck>(['reader', 'keypad', 'display', 'touch']);
+/** The touch test's first part: nobody touches the pad this long, and nothing may be read. */
+export const TOUCH_QUIET_MS = 1_500;
+/** The touch test waits this long for the line across the pad and OK. */
+export const TOUCH_DRAW_MS_MAX = 30_000;
+/**
+ * A line drawn across the pad must be read over at least this share of its width: a panel
+ * that reads only part of it is worn, cracked or badly calibrated (FIELD-FAULTS.md "touch panel
+ * dirty or broken"). A person told to draw across reaches well past it on a working pad.
+ */
+export const TOUCH_ACROSS_RATIO_MIN = 0.6;
 /** Checks that run by themselves when diagnostics opens. */
 export const AUTOMATIC_CHECKS: readonly DiagCheck[] = DIAG_CHECKS.filter((c) => !INTERACTIVE_CHECKS.has(c));
 /** `lines` in English (logs, the probe, the CLI); `text` in both languages (the screen). */
@@ -177,7 +192,8 @@ export interface DiagnosticsDeps {
 type Prompt =
   | { kind: 'reader' }
   | { kind: 'keypad'; left: KeyName[] }
-  | { kind: 'display' };
+  | { kind: 'display' }
+  | { kind: 'touch'; phase: 'quiet' | 'draw'; points: number };
 
 export class Diagnostics implements Overlay {
   readonly name = 'diagnostics';
@@ -202,13 +218,20 @@ export class Diagnostics implements Overlay {
   }
 
   snapshot(): DiagResult[] {
-    return DIAG_CHECKS.map((c) => this.results.get(c) ?? { check: c, state: 'pending' as const, lines: [] });
+    return this.checkList.map((c) => this.results.get(c) ?? { check: c, state: 'pending' as const, lines: [] });
   }
 
   screen(): Screen {
     const p = this.prompt;
     if (p?.kind === 'display') return { ...screenFor('factoryTest', { test: 'display' }), id: 'diagnostics:display' };
     if (p?.kind === 'keypad') return { ...screenFor('factoryTest', { test: 'keypad', keysLeft: p.left }), id: 'diagnostics:keypad' };
+    if (p?.kind === 'touch') {
+      return {
+        id: `diagnostics:touch-${p.phase}`, title: t('title.touchTest'),
+        lines: [t(p.phase === 'quiet' ? 'msg.touchQuiet' : 'msg.touchDraw'), t('msg.touchPoints', { n: p.points })],
+        footer: t(p.phase === 'quiet' ? 'footer.cancel' : 'footer.okCancel'),
+      };
+    }
     if (p?.kind === 'reader') return { id: 'diagnostics:reader', title: t('title.readerTest'), lines: [t('msg.testCard'), t('msg.presentCard')], footer: t('footer.cancel') };
     if (this.detail) {
       const r = this.results.get(this.detail.check) ?? { check: this.detail.check, state: 'pending' as const, lines: [] };
@@ -241,11 +264,12 @@ export class Diagnostics implements Overlay {
     }
     if (key === 'CANCEL' || key === 'BACK') { this.close(); return; }
     if (!this.complete) return;
-    if (key === 'UP' || key === 'DOWN') { this.selected = (this.selected + (key === 'DOWN' ? 1 : DIAG_CHECKS.length - 1)) % DIAG_CHECKS.length; this.d.changed(); return; }
+    const list = this.checkList;
+    if (key === 'UP' || key === 'DOWN') { this.selected = (this.selected + (key === 'DOWN' ? 1 : list.length - 1)) % list.length; this.d.changed(); return; }
     const i = key === 'OK' ? this.selected : /^[1-9]$/.test(key) ? Number(key) - 1 : -1;
-    if (i < 0 || i >= DIAG_CHECKS.length) return;
+    if (i < 0 || i >= list.length) return;
     this.selected = i;
-    const check = DIAG_CHECKS[i];
+    const check = list[i];
     // An interactive check not yet run runs at once; any other opens its detail.
     if (INTERACTIVE_CHECKS.has(check) && !this.results.has(check)) this.start(() => this.runOne(check));
     // The last errors are read again: a check chosen since opening may have added one.
@@ -303,7 +327,13 @@ export class Diagnostics implements Overlay {
   private readonly checks: Record<DiagCheck, () => Promise<LocalText[]>> = {
     battery: () => this.battery(), storage: () => this.storage(), printer: () => this.printer(), reader: () => this.reader(),
     keypad: () => this.keypad(), display: () => this.display(), network: () => this.withMgmtLines(() => this.network()), host: () => this.host(), log: () => this.log(),
+    touch: () => this.touch(),
   };
+
+  /** The board's checks: the touch test only where there is a signature pad. */
+  private get checkList(): readonly DiagCheck[] {
+    return diagChecksFor({ touch: this.d.board.config.devices.signature0?.type === 'tsc2007' });
+  }
 
   /** The printer's test page, asked for in its detail: the status is checked again first. */
   private async testPage(): Promise<void> {
@@ -537,6 +567,50 @@ export class Diagnostics implements Overlay {
     return [t('diag.keysSeen', { n: all.length })];
   }
 
+  /**
+   * The touch test (boards with a signature pad, signature0): the pad answers (E-BRD-05 when it
+   * does not); nothing is read while nobody touches it for TOUCH_QUIET_MS (else E-BRD-06: a dirty or
+   * damaged panel reads touches nobody makes); then a line drawn across it and OK is read over at
+   * least TOUCH_ACROSS_RATIO_MIN of its width (else E-BRD-06; nothing read: E-BRD-05). CANCEL stops.
+   */
+  private async touch(): Promise<LocalText[]> {
+    const pad = this.d.board.signaturePad();
+    if (!pad) throw new PosError('BRD_SIGNATURE_PAD', 'no signature pad on this board');
+    try {
+      await pad.check();
+    } catch (e) {
+      throw padFault(e, []);
+    }
+    const lines = [t('diag.touchAnswers', { w: pad.area.width, h: pad.area.height })];
+    const p: Prompt & { kind: 'touch' } = { kind: 'touch', phase: 'quiet', points: 0 };
+    const counted = (strokes: readonly Stroke[]): void => { p.points = strokes.reduce((n, st) => n + st.length, 0); this.d.changed(); };
+    this.prompt = p;
+    this.answer = (key) => { if (key === 'CANCEL') pad.cancel(); };
+    this.d.changed();
+    const capture = (timeoutMs: number): Promise<CapturedSignature> => pad.capture({ timeoutMs, pixelsMax: SIGNATURE_PAD_PIXELS_MAX, compressedBytesMax: TOUCH_IMAGE_BYTES_MAX, onChange: counted });
+    const quiet = await capture(TOUCH_QUIET_MS).then(() => undefined, (e: unknown) => e);
+    if (isSignatureAborted(quiet) && quiet.reason === 'cancelled') throw withLines(new PosError('OPR_CANCELLED', 'touch test stopped'), lines);
+    if (quiet !== undefined && !(isSignatureAborted(quiet) && quiet.reason === 'timeout')) throw padFault(quiet, lines);
+    if (p.points > 0) throw withLines(new PosError('BRD_TOUCH', `${p.points} touch points read with nobody touching the pad`, { points: p.points }), [...lines, t('diag.touchPhantom', { n: p.points })]);
+    p.phase = 'draw';
+    p.points = 0;
+    this.answer = (key) => { if (key === 'OK') pad.confirm(); else if (key === 'CANCEL') pad.cancel(); else if (key === 'CLEAR') pad.clear(); };
+    this.d.changed();
+    let drawn: CapturedSignature;
+    try {
+      drawn = await capture(TOUCH_DRAW_MS_MAX);
+    } catch (e) {
+      if (isSignatureAborted(e) && e.reason === 'empty') throw withLines(new PosError('BRD_SIGNATURE_PAD', 'nothing drawn was read'), [...lines, t('diag.touchNothing')]);
+      if (isSignatureAborted(e)) throw withLines(new PosError('OPR_CANCELLED', `touch test stopped (${e.reason})`), lines);
+      throw padFault(e, lines);
+    }
+    const xs = drawn.strokes.flatMap((st) => st.map((pt) => pt.x));
+    const points = xs.length;
+    const pct = Math.round((100 * (Math.max(...xs) - Math.min(...xs) + 1)) / pad.area.width);
+    if (pct < 100 * TOUCH_ACROSS_RATIO_MIN) throw withLines(new PosError('BRD_TOUCH', `a line across the pad read over ${pct}% of its width`, { pct }), [...lines, t('diag.touchPart', { pct })]);
+    return [...lines, t('diag.touchAcross', { pct, points })];
+  }
+
   private async display(): Promise<LocalText[]> {
     const disp = this.d.board.display();
     // Drawn directly (the renderer draws it too, as the screen's pattern): a display that does not
@@ -758,6 +832,14 @@ export class Diagnostics implements Overlay {
  * word ("certificate in c"); "..." is in every display's font.
  */
 const LOG_LINE_CHARS_MAX = 160;
+/** The signature pad failed during the touch test: E-BRD-05 (the bus's own code is in the log), its message a line. */
+function padFault(e: unknown, lines: readonly LocalText[]): PosError {
+  const message = e instanceof Error ? e.message : String(e);
+  return withLines(new PosError('BRD_SIGNATURE_PAD', `signature pad: ${message}`, {}, { cause: e }), [...lines, same(clipAtWord(message, LOG_LINE_CHARS_MAX))]);
+}
+
+/** The touch test's image is never kept: any size the pad's own compression gives is accepted. */
+const TOUCH_IMAGE_BYTES_MAX = 1 << 20;
 
 
 /**

@@ -425,6 +425,12 @@ export const ERRORS = {
   BRD_SIGNATURE_PAD: def('E-BRD-05', 'device-absent',
     { cause: 'Signature pad not working', steps: ['Cardholders sign the paper slip', 'Restart; call support if it stays'] },
     { cause: '签名板不能使用', steps: ['持卡人在小票上签名', '重启后仍不行请联系客服'] }),
+  // The signature pad's touch test in diagnostics (boot/diagnostics.ts touch) found touches
+  // nobody made, or a line drawn across the pad read only on part of it (FIELD-FAULTS.md: "touch
+  // panel dirty or broken"). A pad that does not answer at all is E-BRD-05.
+  BRD_TOUCH: def('E-BRD-06', 'device-absent',
+    { cause: 'Touch panel dirty or damaged', steps: ['Clean the signature pad', 'Replace the pad if it stays'] },
+    { cause: '签名板脏污或损坏', steps: ['清洁签名板', '仍不正常请更换签名板'] }),
   // ---- operator
   OPR_AMOUNT: def('E-OPR-01', 'operator-input',
     { cause: 'Amount not valid', steps: ['Enter the amount again'] },

@@ -78,7 +78,7 @@ export type Transaction = 'sale' | 'void' | 'refund' | 'balance' | 'signOn' | 's
 export type CardMethod = 'swipe' | 'insert' | 'tap';
 /** What became of the transaction in flight at a power cut (the restored screen's second line). */
 export type RestoredOutcome = 'reversed' | 'completed' | 'resumed' | 'reversalPending' | 'qrVoided' | 'unknown' | 'notFinished';
-export type DiagCheck = 'battery' | 'storage' | 'printer' | 'reader' | 'keypad' | 'display' | 'network' | 'host' | 'log';
+export type DiagCheck = 'battery' | 'storage' | 'printer' | 'reader' | 'keypad' | 'display' | 'network' | 'host' | 'log' | 'touch';
 export type Refused = 'max' | 'zero' | 'too-short' | 'pan-length' | 'luhn' | 'expiry' | 'expired' | 'date' | 'date-future' | 'date-old' | 'not-found'
   | 'in-use' | 'range' | 'unknown';
 export type OperatorRole = 'cashier' | 'supervisor' | 'administrator';
@@ -777,13 +777,21 @@ function hostUnreachable(d: ScreenData['hostUnreachable']): Screen {
 
 const DIAG_KEY: Readonly<Record<DiagCheck, StringKey>> = {
   battery: 'diag.battery', storage: 'diag.storage', printer: 'diag.printer', reader: 'diag.reader', keypad: 'diag.keypad',
-  display: 'diag.display', network: 'diag.network', host: 'diag.host', log: 'diag.log',
+  display: 'diag.display', network: 'diag.network', host: 'diag.host', log: 'diag.log', touch: 'diag.touch',
 };
+/** Every board's checks, numbered 1..9 on the list. */
 export const DIAG_CHECKS: readonly DiagCheck[] = ['battery', 'storage', 'printer', 'reader', 'keypad', 'display', 'network', 'host', 'log'];
+
+/** A board's checks: every board's, then the touch test on a board with a signature pad (10th: UP/DOWN and OK, no digit). */
+export function diagChecksFor(o: { readonly touch: boolean }): readonly DiagCheck[] {
+  return o.touch ? [...DIAG_CHECKS, 'touch'] : DIAG_CHECKS;
+}
 
 function diagnostics(d: ScreenData['diagnostics']): Screen {
   const byCheck = new Map(d.results.map((r) => [r.check, r]));
-  const items = numbered(DIAG_CHECKS.map((check) => {
+  // Every board's checks, then the board's own ones the results name (the touch test).
+  const checks = [...DIAG_CHECKS, ...d.results.map((r) => r.check).filter((c) => !DIAG_CHECKS.includes(c))];
+  const items = numbered(checks.map((check) => {
     const r = byCheck.get(check) ?? { check, state: 'pending' as const };
     const name = t(DIAG_KEY[check]);
     const result = r.state === 'fail' && r.code ? { en: r.code, zh: r.code } : r.state === 'ok' && r.summary ? r.summary : t(`diag.${r.state}`);
