@@ -33,6 +33,9 @@
  *             E-BRD-05); nothing read while nobody touches it for TOUCH_QUIET_MS (else E-BRD-06:
  *             dirty or damaged); a line drawn across it, then OK, read over TOUCH_ACROSS_RATIO_MIN of
  *             its width (else E-BRD-06; nothing read E-BRD-05); CANCEL stops it (E-OPR-07)
+ *   scanner   (boards with a scan engine, after touch) the port answers, then a code shown within
+ *             SCANNER_TEST_MS_MAX is read: its length and last 4 characters, and the engine's counts
+ *             since start (E-SCN-01 nothing shown, 02 silent, 03 not understood, 04 disconnected)
  *   network   on a board with `links`: each link in order, up, address, route, connect, and which one
  *             sales use (boot/link-check.ts); else
  *             interface, address, gateway, DNS, TCP connect to the host (Recovery.testNetwork); on a
@@ -72,6 +75,7 @@ import { type ScheduledBackupStatus, scheduledBatchOf } from '../storage/schedul
 import type { LocalText, MenuItem, Screen, Txt } from '../ui-lcd/screen';
 import { screenFor, DIAG_CHECKS, DiagCheck, diagChecksFor } from '../ui-lcd/screens';
 import { CapturedSignature, SIGNATURE_PAD_PIXELS_MAX, Stroke, isSignatureAborted } from '../hal/signature-pad';
+import { maskCode } from '../hal/scanner';
 import { t } from '../ui-lcd/strings';
 import type { Overlay } from './recovery-menu';
 import type { Report } from './recovery';
@@ -92,7 +96,9 @@ export { WIFI_WEAK_BELOW_DBM } from './wifi-state';
 
 export type DiagState = 'ok' | 'fail' | 'running' | 'pending';
 /** Checks that need the person at the terminal (a card, every key, a look): run only when chosen. */
-export const INTERACTIVE_CHECKS: ReadonlySet<DiagCheck> = new Set<DiagCheck>(['reader', 'keypad', 'display', 'touch']);
+export const INTERACTIVE_CHECKS: ReadonlySet<DiagCheck> = new Set<DiagCheck>(['reader', 'keypad', 'display', 'touch', 'scanner']);
+/** The scanner test waits this long for a code shown to the scan engine. */
+export const SCANNER_TEST_MS_MAX = 20_000;
 /** The touch test's first part: nobody touches the pad this long, and nothing may be read. */
 export const TOUCH_QUIET_MS = 1_500;
 /** The touch test waits this long for the line across the pad and OK. */
@@ -193,7 +199,8 @@ type Prompt =
   | { kind: 'reader' }
   | { kind: 'keypad'; left: KeyName[] }
   | { kind: 'display' }
-  | { kind: 'touch'; phase: 'quiet' | 'draw'; points: number };
+  | { kind: 'touch'; phase: 'quiet' | 'draw'; points: number }
+  | { kind: 'scanner' };
 
 export class Diagnostics implements Overlay {
   readonly name = 'diagnostics';
@@ -232,6 +239,7 @@ export class Diagnostics implements Overlay {
         footer: t(p.phase === 'quiet' ? 'footer.cancel' : 'footer.okCancel'),
       };
     }
+    if (p?.kind === 'scanner') return { id: 'diagnostics:scanner-show', title: t('title.scannerTest'), lines: [t('msg.scannerShow')], footer: t('footer.cancel') };
     if (p?.kind === 'reader') return { id: 'diagnostics:reader', title: t('title.readerTest'), lines: [t('msg.testCard'), t('msg.presentCard')], footer: t('footer.cancel') };
     if (this.detail) {
       const r = this.results.get(this.detail.check) ?? { check: this.detail.check, state: 'pending' as const, lines: [] };
@@ -327,12 +335,13 @@ export class Diagnostics implements Overlay {
   private readonly checks: Record<DiagCheck, () => Promise<LocalText[]>> = {
     battery: () => this.battery(), storage: () => this.storage(), printer: () => this.printer(), reader: () => this.reader(),
     keypad: () => this.keypad(), display: () => this.display(), network: () => this.withMgmtLines(() => this.network()), host: () => this.host(), log: () => this.log(),
-    touch: () => this.touch(),
+    touch: () => this.touch(), scanner: () => this.scanner(),
   };
 
   /** The board's checks: the touch test only where there is a signature pad. */
   private get checkList(): readonly DiagCheck[] {
-    return diagChecksFor({ touch: this.d.board.config.devices.signature0?.type === 'tsc2007' });
+    const devices = this.d.board.config.devices;
+    return diagChecksFor({ touch: devices.signature0?.type === 'tsc2007', scanner: devices.scanner0 !== undefined });
   }
 
   /** The printer's test page, asked for in its detail: the status is checked again first. */
@@ -609,6 +618,35 @@ export class Diagnostics implements Overlay {
     const pct = Math.round((100 * (Math.max(...xs) - Math.min(...xs) + 1)) / pad.area.width);
     if (pct < 100 * TOUCH_ACROSS_RATIO_MIN) throw withLines(new PosError('BRD_TOUCH', `a line across the pad read over ${pct}% of its width`, { pct }), [...lines, t('diag.touchPart', { pct })]);
     return [...lines, t('diag.touchAcross', { pct, points })];
+  }
+
+  /**
+   * The scanner test (boards with a scan engine, scanner0): the port answers, then a code shown to
+   * the engine within SCANNER_TEST_MS_MAX is read (its length and last 4 characters only: a payment
+   * code is a bearer credential, hal/scanner.ts), with the engine's counts since start (no reads,
+   * not understood, silent). Its own codes otherwise: E-SCN-01 nothing shown, 02 the engine silent,
+   * 03 not understood, 04 disconnected; CANCEL stops it.
+   */
+  private async scanner(): Promise<LocalText[]> {
+    const sc = this.d.board.scanner();
+    if (!sc) throw new PosError('SCN_DISCONNECTED', 'no scan engine on this board');
+    const counts = (): LocalText => { const c = sc.diagnostics(); return t('diag.scannerCounts', { noReads: c.noReads, garbled: c.linesGarbled, timeouts: c.timeouts }); };
+    try {
+      await sc.check();
+    } catch (e) {
+      throw withLines(isPosError(e) ? e : new PosError('SCN_DISCONNECTED', String(e)), [same(clipAtWord(e instanceof Error ? e.message : String(e), LOG_LINE_CHARS_MAX))]);
+    }
+    const stop = new AbortController();
+    this.prompt = { kind: 'scanner' };
+    this.answer = (key) => { if (key === 'CANCEL') stop.abort(); };
+    this.d.changed();
+    let code: string;
+    try {
+      code = await sc.scan(SCANNER_TEST_MS_MAX, stop.signal);
+    } catch (e) {
+      throw withLines(isPosError(e) ? e : new PosError('SCN_GARBLED', String(e)), [same(clipAtWord(e instanceof Error ? e.message : String(e), LOG_LINE_CHARS_MAX)), counts()]);
+    }
+    return [t('diag.scannerRead', { n: code.length, tail: maskCode(code).slice(-4) }), counts()];
   }
 
   private async display(): Promise<LocalText[]> {

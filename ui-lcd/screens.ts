@@ -78,7 +78,7 @@ export type Transaction = 'sale' | 'void' | 'refund' | 'balance' | 'signOn' | 's
 export type CardMethod = 'swipe' | 'insert' | 'tap';
 /** What became of the transaction in flight at a power cut (the restored screen's second line). */
 export type RestoredOutcome = 'reversed' | 'completed' | 'resumed' | 'reversalPending' | 'qrVoided' | 'unknown' | 'notFinished';
-export type DiagCheck = 'battery' | 'storage' | 'printer' | 'reader' | 'keypad' | 'display' | 'network' | 'host' | 'log' | 'touch';
+export type DiagCheck = 'battery' | 'storage' | 'printer' | 'reader' | 'keypad' | 'display' | 'network' | 'host' | 'log' | 'touch' | 'scanner';
 export type Refused = 'max' | 'zero' | 'too-short' | 'pan-length' | 'luhn' | 'expiry' | 'expired' | 'date' | 'date-future' | 'date-old' | 'not-found'
   | 'in-use' | 'range' | 'unknown';
 export type OperatorRole = 'cashier' | 'supervisor' | 'administrator';
@@ -777,14 +777,17 @@ function hostUnreachable(d: ScreenData['hostUnreachable']): Screen {
 
 const DIAG_KEY: Readonly<Record<DiagCheck, StringKey>> = {
   battery: 'diag.battery', storage: 'diag.storage', printer: 'diag.printer', reader: 'diag.reader', keypad: 'diag.keypad',
-  display: 'diag.display', network: 'diag.network', host: 'diag.host', log: 'diag.log', touch: 'diag.touch',
+  display: 'diag.display', network: 'diag.network', host: 'diag.host', log: 'diag.log', touch: 'diag.touch', scanner: 'diag.scanner',
 };
 /** Every board's checks, numbered 1..9 on the list. */
 export const DIAG_CHECKS: readonly DiagCheck[] = ['battery', 'storage', 'printer', 'reader', 'keypad', 'display', 'network', 'host', 'log'];
 
-/** A board's checks: every board's, then the touch test on a board with a signature pad (10th: UP/DOWN and OK, no digit). */
-export function diagChecksFor(o: { readonly touch: boolean }): readonly DiagCheck[] {
-  return o.touch ? [...DIAG_CHECKS, 'touch'] : DIAG_CHECKS;
+/**
+ * A board's checks: every board's, then the touch test on a board with a signature pad and the
+ * scanner test on one with a scan engine (past the 9th: UP/DOWN and OK, no digit).
+ */
+export function diagChecksFor(o: { readonly touch: boolean; readonly scanner: boolean }): readonly DiagCheck[] {
+  return [...DIAG_CHECKS, ...(o.touch ? ['touch' as const] : []), ...(o.scanner ? ['scanner' as const] : [])];
 }
 
 function diagnostics(d: ScreenData['diagnostics']): Screen {

@@ -75,7 +75,7 @@ describe('diagnostics: the card reader\'s state, remote and in the menu', functi
     assert.ok(r.lines.includes('no test card: nobody at the terminal'));
     assert.ok(r.text?.some((l) => l.zh === '未用测试卡：终端前无人'), 'the Chinese half');
     // The tests that need a person's keys and eyes are still not run.
-    assert.deepEqual(diag?.snapshot().filter((x) => x.state === 'pending').map((x) => x.check), ['keypad', 'display', 'touch'], 'the touch test too, on a board with a signature pad');
+    assert.deepEqual(diag?.snapshot().filter((x) => x.state === 'pending').map((x) => x.check), ['keypad', 'display', 'touch', 'scanner'], 'the touch and scanner tests too, on a board with a signature pad and a scan engine');
   });
 
   it('theMenuStillLeavesTheReaderForThePersonToRun', async () => {
