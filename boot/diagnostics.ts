@@ -2,7 +2,7 @@
  * The diagnostics menu (idle MENU 8, and recovery item 6): the checks of issue 5, each result with
  * its code. Opening it runs the checks that need nobody at the terminal (battery, storage, printer
  * status, network, host, last errors) and prints nothing; the person then chooses a check by its
- * number (or OK on the selection): the ones that need them (reader, keypad, display, touch) run when
+ * number (or OK on the selection): the ones that need them (reader, keypad, display, touch, scanner) run when
  * chosen, the others open their detail, where OK does the check's action (the printer's test page
  * is printed only then; the interactive ones run again). CANCEL or BACK leave a detail, and
  * the list closes diagnostics. The checks:
@@ -338,7 +338,7 @@ export class Diagnostics implements Overlay {
     touch: () => this.touch(), scanner: () => this.scanner(),
   };
 
-  /** The board's checks: the touch test only where there is a signature pad. */
+  /** The board's checks: the touch test only where there is a signature pad, the scanner test where there is a scan engine. */
   private get checkList(): readonly DiagCheck[] {
     const devices = this.d.board.config.devices;
     return diagChecksFor({ touch: devices.signature0?.type === 'tsc2007', scanner: devices.scanner0 !== undefined });
