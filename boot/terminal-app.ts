@@ -593,7 +593,8 @@ export class TerminalApp {
     if (this.modemShownFor !== undefined) return;
     this.modemShownFor = state;
     void this.readModem();
-    void this.readWifi();
+    // readWifiState answers every fault of the Wi-Fi as lines; anything else is logged, never left unhandled.
+    this.readWifi().catch((e: unknown) => this.o.logger.warn({ err: String(e) }, 'sign-on failed; the Wi-Fi could not be read'));
   }
 
   /**
