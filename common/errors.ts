@@ -290,7 +290,7 @@ export const ERRORS = {
     { cause: 'Device key does not open this journal', steps: ['Do not provision again', 'Restore device.key from its backup', 'Call support'] },
     { cause: '设备密钥无法解开本流水', steps: ['请勿重新灌装', '从备份恢复device.key', '联系客服'] }),
   STO_IN_USE: def('E-STO-13', 'journal-in-use',
-    { cause: 'Journal in use', steps: ['Stop the terminal first', 'Then run it again'] },
+    { cause: 'Journal in use', steps: ['Stop the terminal first', 'Then try again'] },
     { cause: '流水正被使用', steps: ['先停止终端程序', '然后再试'] }),
   // A write onto the USB stick failed (I/O error, full, pulled out): the stick's fault, not the
   // terminal's storage (E-STO-03), and nothing on the terminal was changed by the attempt.
