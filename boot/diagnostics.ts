@@ -60,7 +60,7 @@ import type { ReaderInfo } from '../hal/card-reader';
 import type { KeyName } from '../hal/keypad';
 import { KEY_NAMES } from '../hal/keypad';
 import { FrameBuffer, isPixelDisplay } from '../hal/display';
-import { ERRORS, PosError, errorByCode, isPosError } from '../common/errors';
+import { ERRORS, PosError, isPosError } from '../common/errors';
 import { ModemStatus, modemFault } from '../hal/modem';
 import { clipAtWord, readWifiState } from './wifi-state';
 export { clipAtWord } from './wifi-state';
@@ -73,7 +73,7 @@ import { verifyInChild } from '../storage/verify-child';
 import { ARCHIVE_BYTES_MAX, archiveBudget } from '../runtime/archive';
 import { type ScheduledBackupStatus, scheduledBatchOf } from '../storage/scheduled-backup';
 import type { LocalText, MenuItem, Screen, Txt } from '../ui-lcd/screen';
-import { screenFor, DIAG_CHECKS, DiagCheck, diagChecksFor } from '../ui-lcd/screens';
+import { screenFor, DIAG_CHECKS, DiagCheck, diagChecksFor, stepLines } from '../ui-lcd/screens';
 import { CapturedSignature, SIGNATURE_PAD_PIXELS_MAX, Stroke, isSignatureAborted } from '../hal/signature-pad';
 import { maskCode } from '../hal/scanner';
 import { t } from '../ui-lcd/strings';
@@ -708,7 +708,7 @@ export class Diagnostics implements Overlay {
     // SIM, signal, registration or association fault is why the rest failed, and its steps are what
     // the person can do.
     const first = firstCause(radios.filter((x) => x.isLink || !r.ok));
-    if (first?.fault) throw withLines(first.fault, [...first.lines, ...stepsOf(first.fault), ...text, ...radioLines(radios.filter((x) => x !== first))]);
+    if (first?.fault) throw withLines(first.fault, [...first.lines, ...stepLines(first.fault.code), ...text, ...radioLines(radios.filter((x) => x !== first))]);
     if (!r.ok) throw Object.assign(new Error(r.lines.find((l) => l.startsWith('FAIL')) ?? 'network test failed'), { code: r.code ?? 'E-NET-01', lines: [...text, ...radioLines(radios)] });
     return [...text, ...radioLines(radios)];
   }
@@ -723,7 +723,7 @@ export class Diagnostics implements Overlay {
     const radios = await this.radios();
     const r = await test();
     const text: LocalText[] = [];
-    if (r.dns) text.push(t('diag.link.dns', { host: r.dns.host, reason: r.dns.reason }), ...stepsOfCode('E-NET-04'));
+    if (r.dns) text.push(t('diag.link.dns', { host: r.dns.host, reason: r.dns.reason }), ...stepLines('E-NET-04'));
     r.links.forEach((l, i) => {
       const name = linkName(l.link);
       const n = String(i + 1);
@@ -733,12 +733,12 @@ export class Diagnostics implements Overlay {
         return;
       }
       const failed = l.steps[l.steps.length - 1];
-      text.push(t('diag.linkFail', { n, name, iface: l.interface, code: l.code ?? '?' }), linkStepText(failed), ...stepsOfCode(l.code));
+      text.push(t('diag.linkFail', { n, name, iface: l.interface, code: l.code ?? '?' }), linkStepText(failed), ...stepLines(l.code));
     });
     text.push(r.uses !== undefined ? t('diag.linkUses', { name: linkName(r.uses) }) : t('diag.linkNone'));
     if (!r.ok) {
       const first = firstCause(radios.filter((x) => x.isLink));
-      if (first?.fault) throw withLines(first.fault, [...first.lines, ...stepsOf(first.fault), ...text, ...radioLines(radios.filter((x) => x !== first))]);
+      if (first?.fault) throw withLines(first.fault, [...first.lines, ...stepLines(first.fault.code), ...text, ...radioLines(radios.filter((x) => x !== first))]);
       throw Object.assign(new Error(`no link reaches the host (${r.links.map((l) => `${l.link} ${l.code ?? '?'}`).join(', ') || `dns ${r.dns?.reason ?? '?'}`})`), { code: r.code ?? 'E-NET-01', lines: [...text, ...radioLines(radios)] });
     }
     return [...text, ...radioLines(radios)];
@@ -913,20 +913,9 @@ function firstCause(candidates: readonly Radio[]): Radio | undefined {
 
 /** Each radio's lines, a fault that is not the check's own as its code and steps under them. */
 function radioLines(radios: readonly Radio[]): LocalText[] {
-  return radios.flatMap((x) => [...x.lines, ...(x.fault ? [same(`${x.name} ${x.fault.code}`), ...stepsOf(x.fault)] : [])]);
+  return radios.flatMap((x) => [...x.lines, ...(x.fault ? [same(`${x.name} ${x.fault.code}`), ...stepLines(x.fault.code)] : [])]);
 }
 
-/** The error list's steps for `e`, each in both languages (what the person does next). */
-function stepsOf(e: PosError): LocalText[] {
-  const d = ERRORS[e.id];
-  return d.en.steps.map((en, i) => ({ en: `- ${en}`, zh: `- ${d.zh.steps[i] ?? en}` }));
-}
-
-/** The steps of the error list's entry for `code` (none for a code it does not know). */
-function stepsOfCode(code: string | undefined): LocalText[] {
-  const d = code === undefined ? undefined : errorByCode(code);
-  return d ? d.en.steps.map((en, i) => ({ en: `- ${en}`, zh: `- ${d.zh.steps[i] ?? en}` })) : [];
-}
 
 /** What a link's failed step found, in both languages. */
 function linkStepText(st: LinkStepResult): LocalText {

@@ -35,7 +35,7 @@ import type { Session } from '../runtime/operators';
 import { ERRORS, PosError, isPosError, errorByCode } from '../common/errors';
 import type { Logger } from '../common/log';
 import type { Screen, Txt, MenuItem, LocalText } from '../ui-lcd/screen';
-import { screenFor, RECOVERY_ITEMS, RECOVERY_RESTORE_ITEMS, RECOVERY_PENDING_ITEMS, RECOVERY_SYSTEM_ITEMS, NETWORK_MODE_ITEMS } from '../ui-lcd/screens';
+import { screenFor, RECOVERY_ITEMS, RECOVERY_RESTORE_ITEMS, RECOVERY_PENDING_ITEMS, RECOVERY_SYSTEM_ITEMS, NETWORK_MODE_ITEMS, faultLines } from '../ui-lcd/screens';
 import { t } from '../ui-lcd/strings';
 import { DigitEntry, MenuWidget, pinEntry } from '../ui-lcd/widgets';
 import { numbered } from '../ui-lcd/widgets/menu';
@@ -398,12 +398,7 @@ export class RecoveryMenu implements Overlay {
   private async flagLines(version: string): Promise<LocalText[]> {
     const flag = await this.rec().versionFlag(version);
     if (!flag) return [];
-    const def = ERRORS.UPD_VERSION_FLAGGED;
-    const reason = flag.reason === '' ? '' : `: ${flag.reason}`;
-    return [
-      { en: `${def.code} ${def.en.cause}${reason}`, zh: `${def.code} ${def.zh.cause}${reason}` },
-      ...def.en.steps.map((en, i) => ({ en: `- ${en}`, zh: `- ${def.zh.steps[i] ?? en}` })),
-    ];
+    return faultLines(ERRORS.UPD_VERSION_FLAGGED.code, flag.reason === '' ? '' : `: ${flag.reason}`);
   }
 
   /** Signature, board and version checked by applyUpdate; journaled as recovery:update. */

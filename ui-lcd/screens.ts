@@ -711,12 +711,16 @@ export interface WifiView {
   readonly first: boolean;
 }
 
-/** An error's code and cause, then its steps, from the error list. */
-function faultLines(code: string): Txt[] {
+/** The error list's steps for `code`, each in both languages and marked "- " (none for a code it does not know). */
+export function stepLines(code: string | undefined): LocalText[] {
+  const def = code === undefined ? undefined : errorByCode(code);
+  return def ? def.en.steps.map((en, i) => ({ en: `- ${en}`, zh: `- ${def.zh.steps[i] ?? en}` })) : [];
+}
+
+/** An error's code and cause (then `detail`, the same in both languages), then its steps, from the error list. */
+export function faultLines(code: string, detail = ''): LocalText[] {
   const def = errorByCode(code);
-  const lines: Txt[] = [{ en: `${code} ${def?.en.cause ?? ''}`, zh: `${code} ${def?.zh.cause ?? ''}` }];
-  for (const [i, en] of (def?.en.steps ?? []).entries()) lines.push({ en: `- ${en}`, zh: `- ${def?.zh.steps[i] ?? en}` });
-  return lines;
+  return [{ en: `${code} ${def?.en.cause ?? ''}${detail}`, zh: `${code} ${def?.zh.cause ?? ''}${detail}` }, ...stepLines(code)];
 }
 
 /** The Wi-Fi's lines: its fault and the error list's steps first (the cause), then its state. */
