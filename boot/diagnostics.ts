@@ -634,7 +634,7 @@ export class Diagnostics implements Overlay {
     try {
       await sc.check();
     } catch (e) {
-      throw withLines(isPosError(e) ? e : new PosError('SCN_DISCONNECTED', String(e)), [same(clipAtWord(e instanceof Error ? e.message : String(e), LOG_LINE_CHARS_MAX))]);
+      throw withLines(isPosError(e) ? e : new PosError('SCN_DISCONNECTED', String(e)), [messageLine(e)]);
     }
     const stop = new AbortController();
     this.prompt = { kind: 'scanner' };
@@ -644,7 +644,7 @@ export class Diagnostics implements Overlay {
     try {
       code = await sc.scan(SCANNER_TEST_MS_MAX, stop.signal);
     } catch (e) {
-      throw withLines(isPosError(e) ? e : new PosError('SCN_GARBLED', String(e)), [same(clipAtWord(e instanceof Error ? e.message : String(e), LOG_LINE_CHARS_MAX)), counts()]);
+      throw withLines(isPosError(e) ? e : new PosError('SCN_GARBLED', String(e)), [messageLine(e), counts()]);
     }
     return [t('diag.scannerRead', { n: code.length, tail: maskCode(code).slice(-4) }), counts()];
   }
@@ -872,8 +872,12 @@ export class Diagnostics implements Overlay {
 const LOG_LINE_CHARS_MAX = 160;
 /** The signature pad failed during the touch test: E-BRD-05 (the bus's own code is in the log), its message a line. */
 function padFault(e: unknown, lines: readonly LocalText[]): PosError {
-  const message = e instanceof Error ? e.message : String(e);
-  return withLines(new PosError('BRD_SIGNATURE_PAD', `signature pad: ${message}`, {}, { cause: e }), [...lines, same(clipAtWord(message, LOG_LINE_CHARS_MAX))]);
+  return withLines(new PosError('BRD_SIGNATURE_PAD', `signature pad: ${e instanceof Error ? e.message : String(e)}`, {}, { cause: e }), [...lines, messageLine(e)]);
+}
+
+/** A failure's message as a line of a check's detail (the same in both languages), cut at LOG_LINE_CHARS_MAX. */
+function messageLine(e: unknown): LocalText {
+  return same(clipAtWord(e instanceof Error ? e.message : String(e), LOG_LINE_CHARS_MAX));
 }
 
 /** The touch test's image is never kept: any size the pad's own compression gives is accepted. */
