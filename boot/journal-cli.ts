@@ -13,6 +13,7 @@ import { BACKUP_FILE_SUFFIX, backupFileNeedsPassphrase, exportToFile, importFrom
 import { scheduledBatchOf } from '../storage/scheduled-backup';
 import { salvage, salvageTargetProblem } from '../storage/salvage';
 import { owedLines } from './salvage-lines';
+import { lazy } from '../common/lazy';
 import { ARCHIVE_BYTES_MAX, ARCHIVE_FILE_SUFFIX, archiveDirFor, verdictHolds, verifyArchives } from '../runtime/archive';
 import { refuseWhileHeld } from '../storage/holders';
 import { STAN_GAP_AFTER_REBUILD, appendContinuation, installRebuilt } from '../runtime/rebuild';
@@ -296,13 +297,15 @@ const backupsCmd: Command = {
       .sort((a, b) => b.stat.mtimeMs - a.stat.mtimeMs || b.name.localeCompare(a.name));
     ctx.out(`backup folder ${dir} (${from}): ${files.length === 0 ? 'no backups' : `${files.length} files`}`);
     const verifyAll = ctx.flags.get('verify') === true;
+    // Read once, when the first file needs it (a listing without --verify needs no key).
+    const deviceKey = lazy(() => deviceKeyBeside(ctx, journalDir(ctx)));
     const zone = terminalZone(ctx);
     let bad = 0;
     for (const f of files) {
       const file = join(dir, f.name);
       const line = `${f.name}  ${backupKind(f.name)}  ${f.stat.size} bytes  written ${isoInZone(f.stat.mtimeMs, zone)}`;
       if (!verifyAll) { ctx.out(line); continue; }
-      const verdict = backupVerdict(ctx, file);
+      const verdict = backupVerdict(file, deviceKey);
       if (!verdict.ok) bad++;
       ctx.out(`${line}  ${verdict.text}`);
     }
@@ -331,14 +334,10 @@ function backupKind(name: string): string {
 }
 
 /** One backup checked whole: records and chain, under the device key beside the journal, or "needs its passphrase". */
-function backupVerdict(ctx: CommandContext, file: string): { ok: boolean; text: string } {
+function backupVerdict(file: string, deviceKey: () => Buffer): { ok: boolean; text: string } {
   try {
-    if (file.endsWith(ARCHIVE_FILE_SUFFIX)) {
-      const m = verifyBackupFile(file, { deviceKey: () => deviceKeyBeside(ctx, journalDir(ctx)) });
-      return { ok: true, text: `verified: ${m.count} records (${m.firstSeq}..${m.lastSeq})` };
-    }
     if (backupFileNeedsPassphrase(file)) return { ok: true, text: 'sealed with a passphrase: not verified (pos journal import checks it with the passphrase)' };
-    const m = verifyBackupFile(file, { deviceKey: () => deviceKeyBeside(ctx, journalDir(ctx)) });
+    const m = verifyBackupFile(file, { deviceKey });
     return { ok: true, text: `verified: ${m.count} records (${m.firstSeq}..${m.lastSeq}) of ${m.identity}` };
   } catch (e) {
     return { ok: false, text: `NOT VERIFIED: ${isPosError(e) ? e.message : String(e)}` };
