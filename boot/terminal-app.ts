@@ -553,7 +553,7 @@ export class TerminalApp {
         const view = viewOf(snap);
         this.controller.sync(view);
         this.syncSignature(view.state);
-        this.syncModem(view.state);
+        this.syncRadios(view.state);
         this.notePaperOut(view.state);
         this.publishReceipt(view);
         if (view.state.startsWith('recovery')) this.enterRecovery(view.state, snap.context.session);
@@ -576,22 +576,22 @@ export class TerminalApp {
   }
 
   private statusLedOn: boolean | undefined;
-  private modemShownFor: string | undefined;
+  private radiosShownFor: string | undefined;
 
   /**
    * The sign-on failure screen shows the 4G modem's state (boards with modem0) and the Wi-Fi's
    * (boards with wifi0): read once each time the sign-on fails (the echo test and the SIM PIN entry
    * keep them), forgotten when it is left.
    */
-  private syncModem(state: string): void {
+  private syncRadios(state: string): void {
     const onFailure = state === 'hostUnreachable' || state === 'echoTest';
     if (!onFailure) {
-      this.modemShownFor = undefined;
+      this.radiosShownFor = undefined;
       if (this.env.modem || this.env.wifi) this.env = { ...this.env, modem: undefined, wifi: undefined };
       return;
     }
-    if (this.modemShownFor !== undefined) return;
-    this.modemShownFor = state;
+    if (this.radiosShownFor !== undefined) return;
+    this.radiosShownFor = state;
     void this.readModem();
     // readWifiState answers every fault of the Wi-Fi as lines; anything else is logged, never left unhandled.
     this.readWifi().catch((e: unknown) => this.o.logger.warn({ err: String(e) }, 'sign-on failed; the Wi-Fi could not be read'));
@@ -607,7 +607,7 @@ export class TerminalApp {
     if (!wifi || dc?.type !== 'wpa-supplicant') return;
     const { lines, fault } = await wifiStateModule().readWifiState(wifi, dc.interface);
     if (fault) this.o.logger.warn({ code: fault.code, interface: dc.interface }, `sign-on failed; Wi-Fi: ${fault.message}`);
-    if (this.modemShownFor === undefined) return; // the screen was left meanwhile
+    if (this.radiosShownFor === undefined) return; // the screen was left meanwhile
     this.env = { ...this.env, wifi: { lines, ...(fault ? { fault: fault.code } : {}), first: this.firstLink() === dc.interface } };
     this.render();
   }
@@ -636,7 +636,7 @@ export class TerminalApp {
       const code = e instanceof Error && 'code' in e && typeof e.code === 'string' ? e.code : 'E-NET-15';
       view = { sim: 'failure', bars: 0, registration: 'unknown', apn: '', fault: code, silent: true };
     }
-    if (this.modemShownFor === undefined) return; // the screen was left meanwhile
+    if (this.radiosShownFor === undefined) return; // the screen was left meanwhile
     this.env = { ...this.env, modem: view };
     this.render();
   }
