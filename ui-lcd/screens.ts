@@ -764,9 +764,9 @@ function hostUnreachable(d: ScreenData['hostUnreachable']): Screen {
   // before the modem's when the Wi-Fi is the board's first link).
   const modem = d.modem === undefined ? [] : modemLines(d.modem);
   const wifi = d.wifi === undefined ? [] : wifiLines(d.wifi);
-  const modemFirst = d.modem?.fault !== undefined;
-  const wifiFirst = d.wifi?.fault !== undefined && (d.wifi.first || !modemFirst);
-  const radios = d.wifi?.first === true ? [[wifi, wifiFirst], [modem, modemFirst]] as const : [[modem, modemFirst], [wifi, wifiFirst]] as const;
+  const modemLeads = d.modem?.fault !== undefined;
+  const wifiLeads = d.wifi?.fault !== undefined && (d.wifi.first || !modemLeads);
+  const radios = d.wifi?.first === true ? [[wifi, wifiLeads], [modem, modemLeads]] as const : [[modem, modemLeads], [wifi, wifiLeads]] as const;
   const first = radios.filter(([, lead]) => lead).flatMap(([lines]) => lines);
   const after = radios.filter(([, lead]) => !lead).flatMap(([lines]) => lines);
   return {
