@@ -5,27 +5,16 @@
  * worked; keys never pressed are named too. The keypad is the simulator board's real matrix driver.
  */
 import { strict as assert } from 'node:assert';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { Diagnostics, DiagResult, ErrorRing } from '../../boot/diagnostics';
-import type { Report } from '../../boot/recovery';
-import { silentLogger } from '../../common/log';
+import { Diagnostics, DiagResult } from '../../boot/diagnostics';
+import { openDiagnostics as openOver } from './diag-network-check';
 import { SimBoard, createSimBoard } from '../../sim/board-sim';
 import { DIAG_CHECKS } from '../../ui-lcd/screens';
 import type { KeyName } from '../../hal/keypad';
 import type { KeypadConfig } from '../../hal/board-schema';
 
-const NETWORK_OK: Report = { action: 'network-test', ok: true, journaled: false, lines: ['OK'] };
 
-async function openDiagnostics(sim: SimBoard): Promise<Diagnostics> {
-  const diag = new Diagnostics({
-    board: sim.board, journalDir: path.join(os.tmpdir(), 'pos-diag-keypad-no-journal'), errors: new ErrorRing(),
-    networkTest: async () => NETWORK_OK, pages: () => 1, changed: () => undefined, close: () => undefined,
-    logger: silentLogger, clock: () => 0,
-  });
-  await diag.done;
-  return diag;
-}
+/** Diagnostics open over the simulator board (tests/boot/diag-network-check.ts). */
+const openDiagnostics = (sim: SimBoard): Promise<Diagnostics> => openOver(sim.board);
 
 async function keypadResult(diag: Diagnostics): Promise<DiagResult> {
   for (let i = 0; i < 200; i++) {

@@ -6,14 +6,10 @@
  * shown; an engine gone silent fails E-SCN-02, an answer not understood E-SCN-03; CANCEL stops it.
  */
 import { strict as assert } from 'node:assert';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { Diagnostics, DiagResult, ErrorRing } from '../../boot/diagnostics';
-import type { Report } from '../../boot/recovery';
-import { silentLogger } from '../../common/log';
+import { Diagnostics, DiagResult } from '../../boot/diagnostics';
+import { openDiagnostics } from './diag-network-check';
 import { SimBoard, createSimBoard } from '../../sim/board-sim';
 
-const NETWORK_OK: Report = { action: 'network-test', ok: true, journaled: false, lines: ['OK'] };
 const CODE = '134567890123456789';
 
 async function until(what: string, test: () => boolean, timeoutMs = 10_000): Promise<void> {
@@ -33,12 +29,7 @@ describe('diagnostics: the scanner test (boards with a scan engine)', function (
   /** Diagnostics open, the scanner test chosen on the list (UP from the first row: the last), waiting for a code. */
   async function startScanner(): Promise<{ s: SimBoard; d: Diagnostics }> {
     sim = await createSimBoard();
-    diag = new Diagnostics({
-      board: sim.board, journalDir: path.join(os.tmpdir(), 'pos-diag-scanner-no-journal'), errors: new ErrorRing(),
-      networkTest: async () => NETWORK_OK, pages: () => 1, changed: () => undefined, close: () => undefined,
-      logger: silentLogger, clock: () => 0,
-    });
-    await diag.done;
+    diag = await openDiagnostics(sim.board);
     assert.equal(diag.snapshot().at(-1)?.check, 'scanner', 'the list\'s last on this board');
     diag.press('UP');
     diag.press('OK');

@@ -11,24 +11,15 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Diagnostics, DiagResult, ErrorRing, TOUCH_ACROSS_RATIO_MIN } from '../../boot/diagnostics';
-import type { Report } from '../../boot/recovery';
-import { silentLogger } from '../../common/log';
+import { Diagnostics, DiagResult, TOUCH_ACROSS_RATIO_MIN } from '../../boot/diagnostics';
+import { openDiagnostics as openOver } from './diag-network-check';
 import { SimBoard, createSimBoard } from '../../sim/board-sim';
 import { DIAG_CHECKS } from '../../ui-lcd/screens';
 
-const NETWORK_OK: Report = { action: 'network-test', ok: true, journaled: false, lines: ['OK'] };
 const PAD_WIDTH = 320;
 
-async function openDiagnostics(sim: SimBoard): Promise<Diagnostics> {
-  const diag = new Diagnostics({
-    board: sim.board, journalDir: path.join(os.tmpdir(), 'pos-diag-touch-no-journal'), errors: new ErrorRing(),
-    networkTest: async () => NETWORK_OK, pages: () => 1, changed: () => undefined, close: () => undefined,
-    logger: silentLogger, clock: () => 0,
-  });
-  await diag.done;
-  return diag;
-}
+/** Diagnostics open over the simulator board (tests/boot/diag-network-check.ts). */
+const openDiagnostics = (sim: SimBoard): Promise<Diagnostics> => openOver(sim.board);
 
 async function until(what: string, test: () => boolean, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
