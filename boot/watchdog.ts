@@ -6,13 +6,16 @@
  * by the unit's TimeoutStartSec, for at most BOOT_EXTEND_MS_MAX (a boot that never ends still
  * fails, and Restart= and the start limits take over). A hung or unhealthy runtime stops
  * petting and systemd restarts it (Restart=on-failure, within StartLimitBurst). Node has no unix
- * datagram sockets, so messages go through the `systemd-notify` command with --pid (the unit
- * sets NotifyAccess=all, so systemd accepts them from the helper). Without NOTIFY_SOCKET (not
+ * datagram sockets: messages go as one datagram from this process through the runtime's addon
+ * (native/process_native.c, systemdNotify), else through the `systemd-notify` command with --pid
+ * (the unit sets NotifyAccess=all, so systemd accepts them from the helper; a slot rolled back to
+ * a build without the addon still sends them so). Without NOTIFY_SOCKET (not
  * under systemd: tests, the simulator) everything is skipped silently.
  */
 // node:child_process on first use: the terminal's start does not load it (common/lazy.ts).
 import { childProcess } from '../common/lazy';
 import { Logger, silentLogger } from '../common/log';
+import { notifySystemd } from '../common/spawn-light';
 
 /** Fallback period when WATCHDOG_USEC is unset (the unit's WatchdogSec=30 halved). */
 export const PET_INTERVAL_MS_DEFAULT = 15_000;
@@ -44,8 +47,26 @@ export interface Health { readonly ok: boolean; readonly status: string; readonl
 
 export type Notifier = (args: readonly string[]) => Promise<void>;
 
-/** `systemd-notify ARGS` with NOTIFY_SOCKET from `env` (the watchdog's, so an injected socket is the one used). */
+/**
+ * The message to NOTIFY_SOCKET from `env` (the watchdog's, so an injected socket is the one used):
+ * one datagram sent by this process (common/spawn-light.ts; `--pid=N` becomes `MAINPID=N`, what
+ * systemd-notify would send for it), or, where the runtime's addon is not built, `systemd-notify
+ * ARGS` (a child process every tick: a fork of the terminal, whose next writes each fault).
+ */
 export function systemdNotify(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const socket = env.NOTIFY_SOCKET;
+  if (socket) {
+    try {
+      if (notifySystemd(socket, args.map((a) => a.replace(/^--pid=/, 'MAINPID=')))) return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+  return systemdNotifyCommand(args, env);
+}
+
+/** `systemd-notify ARGS` with NOTIFY_SOCKET from `env`: systemdNotify's way without the addon. */
+export function systemdNotifyCommand(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<void> {
   return new Promise((resolve, reject) => {
     childProcess().execFile('systemd-notify', [...args], { timeout: NOTIFY_TIMEOUT_MS_MAX, env }, (e) => (e ? reject(e) : resolve()));
   });

@@ -12,6 +12,7 @@ import { join, relative } from 'node:path';
 // node:child_process on the first spawn: the terminal's start loads this module (the background
 // verify's child comes later) and needs no child process to reach idle (issue 14 goal 6).
 import { childProcess } from './lazy';
+import { SpawnedChild, spawnLight } from './spawn-light';
 
 const REPO_ROOT = join(__dirname, '..');
 
@@ -80,8 +81,16 @@ export const SETPRIV_PATH = '/usr/bin/setpriv';
  * As spawnModule, but the kernel kills the child (SIGKILL) when this process dies, however it
  * dies and even while the child is stopped (SIGSTOP): setpriv sets PR_SET_PDEATHSIG, which its
  * exec of node keeps. Undefined without setpriv (the caller must not leave such a child stopped).
+ * Started without fork where native/process_native.c is built (common/spawn-light.ts: a fork
+ * makes this process fault on every page it writes next); only `env` of the options is used then.
  */
-export function spawnModuleTied(modulePathNoExt: string, args: readonly string[], options: SpawnOptions = {}, setprivPath = SETPRIV_PATH): ChildProcess | undefined {
+export function spawnModuleTied(modulePathNoExt: string, args: readonly string[], options: SpawnOptions = {}, setprivPath = SETPRIV_PATH): SpawnedChild | undefined {
   if (!existsSync(setprivPath)) return undefined;
-  return childProcess().spawn(setprivPath, ['--pdeathsig', 'KILL', process.execPath, ...nodeArgsFor(modulePathNoExt), ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+  const argv = ['--pdeathsig', 'KILL', process.execPath, ...nodeArgsFor(modulePathNoExt), ...args];
+  return spawnLight(setprivPath, argv, options.env ?? process.env) ?? childProcess().spawn(setprivPath, argv, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+}
+
+/** As spawnModule, without fork where the addon is built (spawnModuleTied says why); only `env` is used then. */
+export function spawnModuleLight(modulePathNoExt: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): SpawnedChild {
+  return spawnLight(process.execPath, [...nodeArgsFor(modulePathNoExt), ...args], env) ?? spawnModule(modulePathNoExt, args, { env });
 }

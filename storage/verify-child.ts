@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setPriority } from 'node:os';
-import { procStatFields, spawnModule, spawnModuleTied } from '../common/spawn';
+import { procStatFields, spawnModuleLight, spawnModuleTied } from '../common/spawn';
 import { PosError } from '../common/errors';
 
 /** What the verifying child saw of a readable journal (identity and digest for the CLI's report). */
@@ -129,7 +129,7 @@ function runChild(dirs: readonly string[], identity: string | undefined, options
     const spawnOptions = { env: { ...process.env, POS_VERIFY_IDENTITY: identity ?? '' } };
     // Only a child the kernel kills with this process may be stopped: a stopped orphan would stay forever.
     const tied = options.hold ? spawnModuleTied(module, dirs, spawnOptions, options.setprivPath) : undefined;
-    const child = tied ?? spawnModule(module, dirs, spawnOptions);
+    const child = tied ?? spawnModuleLight(module, dirs, spawnOptions.env);
     const hold = tied ? options.hold : undefined;
     const stop = (): void => { child.kill('SIGKILL'); };
     options.signal?.addEventListener('abort', stop, { once: true });

@@ -64,7 +64,7 @@ describe('npm run image: a full x64 release image', function () {
       '@cbor-extract/cbor-extract-linux-x64': 'prebuilt', '@lmdb/lmdb-linux-x64': 'prebuilt', '@msgpackr-extract/msgpackr-extract-linux-x64': 'prebuilt',
       '@serialport/bindings-cpp': 'prebuilt', epoll: 'compiled', 'i2c-bus': 'compiled', 'pos-runtime (native/)': 'compiled',
     });
-    assert.deepEqual([...manifest.image.addons.find((a) => a.name === 'pos-runtime (native/)')!.files].sort(), ['build/Release/gpio_v2.node', 'build/Release/journal_seal.node', 'build/Release/mapped_file.node', 'build/Release/mem_reclaim.node', 'build/Release/password_kdf.node']);
+    assert.deepEqual([...manifest.image.addons.find((a) => a.name === 'pos-runtime (native/)')!.files].sort(), ['build/Release/gpio_v2.node', 'build/Release/journal_seal.node', 'build/Release/mapped_file.node', 'build/Release/mem_reclaim.node', 'build/Release/password_kdf.node', 'build/Release/process_native.node']);
     const unit = execFileSync('git', ['-C', REPO, 'show', `${manifest.image.commit}:boot/pos-terminal.service`]);
     const i = manifest.files.findIndex((f) => f.path === 'systemd/pos-terminal.service');
     assert.ok(i >= 0, 'the systemd unit is in the image');
