@@ -630,13 +630,17 @@ async function slowCpu(host: AcquirerSimulator): Promise<void> {
   const unit = readFileSync(UNIT_FILE, 'utf8');
   const unitFlags = unitNodeFlags(unit);
   const unitEnv = (build: string, cache: boolean): NodeJS.ProcessEnv => ({ ...env(build, cache), ...unitMallocEnv(unit) });
+  const otherSideEnv = (): NodeJS.ProcessEnv => ({ ...unitEnv('other', true), ...otherEnv });
   // The slot root the selector reads (nothing pending: its normal boot, as the unit ran it on every start).
   const slotRoot = join(dir, 'slots');
   initSlots(slotRoot, '1.0.0');
   // BENCH_OTHER_FLAGS: the same bundle with other node flags beside the unit's, in the same run
   // (a flag's cost measured where its saving is claimed); its own code cache, as V8 refuses a cache
   // made under other flags.
-  const otherFlags = process.env.BENCH_OTHER_FLAGS?.split(/\s+/).filter(Boolean);
+  // BENCH_OTHER_ENV="NAME=value ...": that side's environment too (e.g. POS_PROCESS_NATIVE=0: the
+  // verify's child started by node's fork-based spawn); alone, with the unit's flags.
+  const otherEnv = Object.fromEntries((process.env.BENCH_OTHER_ENV ?? '').split(/\s+/).filter((kv) => kv.includes('=')).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  const otherFlags = process.env.BENCH_OTHER_FLAGS?.split(/\s+/).filter(Boolean) ?? (process.env.BENCH_OTHER_ENV ? unitFlags : undefined);
   const builds = [
     { name: 'before', main: baseline, flags: unitFlags }, { name: 'now', main: BUNDLE_LOADER, flags: unitFlags },
     ...(otherFlags ? [{ name: 'other', main: BUNDLE_LOADER, flags: otherFlags }] : []),
@@ -649,14 +653,14 @@ async function slowCpu(host: AcquirerSimulator): Promise<void> {
     if (process.env.BENCH_BEFORE_SELECTOR === '0') configs.push({ name: `${w.name}, before: bundle as it was, code cache`, launch: { ...wrap, nodeArgs: [...unitFlags, baseline], env: unitEnv('before', true) } });
     else configs.push({ name: `${w.name}, before: selector + bundle, code cache`, launch: { ...wrap, nodeArgs: [...unitFlags, baseline], env: unitEnv('before', true) }, selector: { wrap: w.wrap ?? [], root: slotRoot } });
     for (const cache of [true, false]) configs.push({ name: `${w.name}, now: bundle, ${cache ? 'code cache' : 'no code cache'}`, launch: { ...wrap, nodeArgs: [...unitFlags, BUNDLE_LOADER], env: unitEnv('now', cache) } });
-    if (otherFlags) configs.push({ name: `${w.name}, ${OTHER_FLAGS_LABEL}: bundle, code cache`, launch: { ...wrap, nodeArgs: [...otherFlags, BUNDLE_LOADER], env: unitEnv('other', true) } });
+    if (otherFlags) configs.push({ name: `${w.name}, ${OTHER_FLAGS_LABEL}: bundle, code cache`, launch: { ...wrap, nodeArgs: [...otherFlags, BUNDLE_LOADER], env: otherSideEnv() } });
   }
   // The slow-core model beside the quota (startRtHog): the unit's path only. BENCH_SLOW_CORE=0 leaves it out.
   const slowCore = typeof cg === 'string' || process.env.BENCH_SLOW_CORE === '0' ? 'not asked for' : probeRtHog(quota.pct);
   if (slowCore === undefined) {
     const wrap = ['taskset', '-c', slowCoreCpu()];
     configs.push({ name: `one core at ${quota.pct}%, now: bundle, code cache`, launch: { wrap, nodeArgs: [...unitFlags, BUNDLE_LOADER], env: unitEnv('now', true) }, slowCore: true });
-    if (otherFlags) configs.push({ name: `one core at ${quota.pct}%, ${OTHER_FLAGS_LABEL}: bundle, code cache`, launch: { wrap, nodeArgs: [...otherFlags, BUNDLE_LOADER], env: unitEnv('other', true) }, slowCore: true });
+    if (otherFlags) configs.push({ name: `one core at ${quota.pct}%, ${OTHER_FLAGS_LABEL}: bundle, code cache`, launch: { wrap, nodeArgs: [...otherFlags, BUNDLE_LOADER], env: otherSideEnv() }, slowCore: true });
   }
   const lines: string[] = [];
   try {
@@ -664,7 +668,7 @@ async function slowCpu(host: AcquirerSimulator): Promise<void> {
     // once, by a boot that logs in: the cache is written at the first idle (boot/code-cache.ts), a
     // baseline before session 30 writes it POS_CODE_CACHE_WRITE_AFTER_MS after the start.
     for (const b of builds) {
-      const first = new LaunchDriver(host, dir, { nodeArgs: [...b.flags, b.main], env: unitEnv(b.name, true) });
+      const first = new LaunchDriver(host, dir, { nodeArgs: [...b.flags, b.main], env: b.name === 'other' ? otherSideEnv() : unitEnv(b.name, true) });
       await toIdle(first);
       const deadline = Date.now() + CACHE_WRITE_WAIT_MS_MAX;
       while (!existsSync(codeCacheFile(cacheDirOf(b.name))) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
@@ -675,7 +679,7 @@ async function slowCpu(host: AcquirerSimulator): Promise<void> {
     lines.push(`slow CPU (issue 14 goal 6): quota ${quota.pct}% of one CPU, ${typeof cg === 'string' ? `NOT APPLIED: ${cg}` : `cgroup period ${CGROUP_PERIOD_US / 1000} ms`}`);
     lines.push(`  calibration: ${quota.how}`);
     lines.push(`  as the unit starts it: ${unitFlags.join(' ')} ${Object.entries(unitMallocEnv(unit)).map(([k, v]) => `${k}=${v}`).join(' ')}; before = ${baseline === BUNDLE_LOADER ? 'the selector + the current bundle (no BENCH_BASELINE_BUNDLE: only the selector differs)' : `the selector + ${baseline}`}`);
-    if (otherFlags) lines.push(`  ${OTHER_FLAGS_LABEL} (BENCH_OTHER_FLAGS): ${otherFlags.join(' ')}`);
+    if (otherFlags) lines.push(`  ${OTHER_FLAGS_LABEL} (BENCH_OTHER_FLAGS, BENCH_OTHER_ENV): ${otherFlags.join(' ')} ${process.env.BENCH_OTHER_ENV ?? ''}`);
     lines.push(`  load average at the start: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
     lines.push(`  baseline node -e 0: ${baseX86.toFixed(0)} ms here, ${baseQuota.toFixed(0)} ms under the quota (${(baseQuota / baseX86).toFixed(1)}x)`);
     // The terminal's allocator settings give each check's N x r x 128 bytes back at its end (a fresh
