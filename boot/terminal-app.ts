@@ -158,6 +158,12 @@ export const CARD_WAIT_MS_MAX = 60_000;
 /** How long the scanner waits for the customer's payment code (as long as for a card). */
 export const SCAN_WAIT_MS_MAX = CARD_WAIT_MS_MAX;
 export const TICK_MS = 500;
+/**
+ * The archive's boot again (archiveWhenQuiet) carries the operator at idle to its login screen if
+ * that screen comes within this long: the boot itself takes seconds; later, someone else may hold
+ * the terminal.
+ */
+export const SESSION_ACROSS_BOOT_MS_MAX = 60_000;
 /** How often the battery is read (the driver's own poll is slow; a level change should show soon). */
 export const BATTERY_POLL_MS = 2_000;
 /** Reads of the gauge in a row that fail before the status line drops its last figure (one may be a glitch). */
@@ -562,6 +568,7 @@ export class TerminalApp {
         if (view.state === 'pendingWork') this.progress('pending', BOOT_STEP_COUNT - 1);
         if (this.damageFound) this.rebootIfQuiet();
         this.archiveWhenQuiet(view.state);
+        this.resumeSession(view.state);
         if ((view.state === 'login' || view.state === 'idle') && this.checkpointDue) this.saveCheckpointSoon();
         if ((view.state === 'login' || view.state === 'idle' || view.state.startsWith('recovery')) && this.bootToIdleMs === undefined && this.o.processStartMs !== undefined) {
           this.bootToIdleMs = Date.now() - this.o.processStartMs;
@@ -1019,6 +1026,23 @@ export class TerminalApp {
 
   /** The last closed batch the archive at idle was tried after (archiveWhenQuiet): once per batch. */
   private idleArchiveBatch: number | undefined;
+  /** The session at idle when the archive's boot again began (archiveWhenQuiet), until its login screen. */
+  private sessionAcrossBoot: { readonly session: Session; readonly untilMs: number } | undefined;
+
+  /**
+   * At the first login screen of the boot again for the archive: the operator who was at idle is
+   * back at idle (the machine checks the operator and the sign-on: RESUME_SESSION). Once, and only
+   * within SESSION_ACROSS_BOOT_MS_MAX of the boot's start: a boot that went elsewhere first
+   * (recovery, a storage fault) leaves the next person at the password.
+   */
+  private resumeSession(state: string): void {
+    const carried = this.sessionAcrossBoot;
+    if (carried === undefined || state !== 'login') return;
+    this.sessionAcrossBoot = undefined;
+    if (performance.now() > carried.untilMs) return;
+    this.actor?.send({ type: 'RESUME_SESSION', session: carried.session });
+    this.o.logger.info({ operator: carried.session.operator, resumed: this.machineState() === 'idle' }, 'archive: the operator logged in before it stays logged in');
+  }
 
   /**
    * The archive of settled batches without a power cycle: at login or idle, when the journal is
@@ -1044,6 +1068,10 @@ export class TerminalApp {
       if (this.terminal !== t || (now !== 'idle' && now !== 'login')) return;
       if (archiveBlocker(t.store.state, t.store.journal, recordsMin, { deferredOk: true }) !== undefined) return;
       this.o.logger.info({ batch, records: t.store.journal.lastSeq }, 'journal due for its archive after the settlement: booting again to archive it');
+      // The operator at idle stays logged in across it (resumeSession): the merchant who settled
+      // mid-day and sells on is not sent back to the password.
+      const session = now === 'idle' ? this.actor?.getSnapshot().context.session : undefined;
+      this.sessionAcrossBoot = session ? { session, untilMs: performance.now() + SESSION_ACROSS_BOOT_MS_MAX } : undefined;
       setImmediate(() => void this.restart());
     });
   }

@@ -247,6 +247,12 @@ export type RecoveryReason = { readonly resetHeld: true } | { readonly code: str
 
 export type MachineEvent =
   | { type: 'LOGIN'; operator: string; password: string }
+  /**
+   * The terminal's own boot again in process (the archive at idle, boot/terminal-app.ts) carries
+   * the session it had at idle: back to idle without a password, when the operator still exists,
+   * is not locked with the same role, and the terminal is signed on. Never from a key.
+   */
+  | { type: 'RESUME_SESSION'; session: Session }
   | { type: 'SUPERVISOR'; operator: string; password: string }
   | { type: 'PRE_AUTH' | 'PRE_AUTH_VOID' | 'COMPLETION' | 'COMPLETION_VOID' | 'GIVE_UP' }
   | { type: 'HOST_TASK'; task: HostTask }
@@ -316,6 +322,13 @@ const CHIP_SOURCES: readonly CardSource[] = ['insert', 'tap'];
 /** What the card wait detects: every way in, or no swipe once this transaction gave it up. */
 export function cardSources(c: Pick<MachineContext, 'swipeOff'>): readonly CardSource[] {
   return c.swipeOff ? CHIP_SOURCES : ALL_SOURCES;
+}
+
+/** RESUME_SESSION's guard: signed on, and the operator still as the session knew it (not deleted, locked or given another role). */
+function resumable(c: MachineContext, session: Session): boolean {
+  if (c.terminal?.engine.signedOn !== true) return false;
+  const op = c.terminal.store.state.operators.get(session.operator);
+  return op !== undefined && !op.locked && op.role === session.role;
 }
 
 function need<T>(v: T | undefined, what: string): T {
@@ -760,7 +773,14 @@ export function createTerminalMachine(deps: MachineDeps) {
         // A handheld shuts down at critical battery with nobody signed in too (as at idle and on
         // the low-battery screen): the journal is closed before the power goes.
         always: { guard: 'batteryCritical', target: 'shutdown' },
-        on: { LOGIN: 'authenticating' },
+        on: {
+          LOGIN: 'authenticating',
+          RESUME_SESSION: {
+            guard: ({ context, event }) => resumable(context, event.session),
+            target: 'idle',
+            actions: [assign({ session: ({ event }) => event.session, notice: undefined, noticeTxn: undefined }), 'clearError'],
+          },
+        },
       },
       authenticating: {
         invoke: {

@@ -2,7 +2,7 @@
  * The archive of settled batches on a terminal that is never switched off (boot/terminal-app.ts
  * archiveWhenQuiet): a journal past its threshold is archived after the settlement that leaves it
  * settled, once nobody uses the terminal, by booting again in process; the terminal comes back to
- * the login screen on the new journal with every operator. Before, only a power-on archived, and a
+ * idle on the new journal with every operator, the one who was logged in still logged in. Before, only a power-on archived, and a
  * terminal in its charging cradle for weeks grew its journal until storage was full. A sale in the
  * new batch puts the archive off; it is tried once per settlement.
  */
@@ -80,14 +80,17 @@ describe('terminal: a terminal left on archives its settled journal at idle', fu
     return operators;
   }
 
-  it('afterTheSettlementTheTerminalBootsAgainIntoTheArchiveAndComesBackToLogin', async () => {
+  it('afterTheSettlementTheTerminalBootsAgainIntoTheArchiveAndComesBackToIdleWithTheOperatorStillLoggedIn', async () => {
     const operators = await dayPastTheThreshold();
     assert.deepEqual(archives(), []);
     await settle();
-    // Nobody types: the boot again, then the login screen on the new journal.
+    // Nobody types: the boot again, then idle on the new journal with the supervisor who settled.
     await w.until('the boot', (s) => s.state !== 'idle');
-    await w.until('the login screen again', (s) => s.state === 'login');
+    const back = await w.until('idle again', (s) => s.state === 'idle');
     assert.equal(archives().length, 1, 'the archive written');
+    assert.equal(back.data.operator, '099', 'the operator logged in before the archive is still');
+    assert.equal(back.data.signedOn, true);
+    await sale();
     await rig.stop();
     const after = await journalHead(journalDir());
     assert.equal(after.archived, 'archived');

@@ -148,6 +148,37 @@ describe('runtime state machine', function () {
     assert.equal(run.view().data.operator, '001');
   });
 
+  it('resumeSessionAfterTheArchivesBootReturnsToIdleOnlyForTheSameSignedOnUnlockedOperator', async () => {
+    const run = track(await boot());
+    await run.until('login');
+    // Not signed on yet (a new terminal): nothing to resume, the password is asked.
+    run.send({ type: 'RESUME_SESSION', session: CASHIER });
+    assert.equal(statePath(run.actor.getSnapshot().value), 'login');
+    run.send({ type: 'LOGIN', operator: '001', password: '1111' });
+    await run.until('idle');
+    run.send({ type: 'LOGOUT' });
+    await run.until('login');
+    for (const session of [{ operator: '077', role: 'cashier' as const }, { operator: '001', role: 'supervisor' as const }]) {
+      run.send({ type: 'RESUME_SESSION', session });
+      assert.equal(statePath(run.actor.getSnapshot().value), 'login', `${session.operator} as ${session.role}: not the operator the journal has`);
+    }
+    run.send({ type: 'RESUME_SESSION', session: CASHIER });
+    await run.until('idle');
+    assert.equal(run.view().data.operator, '001');
+    assert.equal(run.view().data.role, 'cashier');
+    // Locked since (wrong passwords at the login screen): the password, and the lock, stand.
+    run.send({ type: 'LOGOUT' });
+    await run.until('login');
+    for (let i = 0; i < 5; i++) {
+      run.send({ type: 'LOGIN', operator: '001', password: '0000' });
+      await waitFor(run.actor, (x) => statePath(x.value) === 'login' && x.context.error !== undefined);
+      await waitFor(run.actor, (x) => statePath(x.value) === 'login');
+    }
+    assert.equal(run.r.terminal.store.state.operators.get('001')?.locked, true, 'locked after the wrong passwords');
+    run.send({ type: 'RESUME_SESSION', session: CASHIER });
+    assert.equal(statePath(run.actor.getSnapshot().value), 'login');
+  });
+
   it('sale: amount refused then accepted, swipe, online approved, merchant and customer copies, signature saved', async () => {
     const run = track(await loggedIn());
     run.cards.push(magCard());
