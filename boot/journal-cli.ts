@@ -23,7 +23,7 @@ import { CHECKPOINT_FILE, removeCheckpoint } from '../storage/checkpoint';
 import { readBoardFile } from '../hal/board';
 import { TZ_OFFSET_MINUTES_DEFAULT, isoInZone } from '../common/time';
 import { deviceKeyProviderFor, keyDirFor } from '../runtime/device-key-provider';
-import { AIDS_KIND, CA_KEYS_KIND, aidsOf, caKeysOf } from '../runtime/records';
+import { AIDS_KIND, CA_KEYS_KIND, VERSION_FLAGS_KIND, type VersionFlag, aidsOf, caKeysOf, versionFlagsOf } from '../runtime/records';
 import type { AidParams } from '../runtime/host/emv-params';
 import type { CaPublicKey } from '../runtime/txn/emv-rsa';
 import { todayYyyymmdd } from '../runtime/txn/emv-download';
@@ -47,7 +47,7 @@ function terminalZone(ctx: CommandContext): number {
   }
 }
 
-function journalDir(ctx: CommandContext, mustExist = true): string {
+export function journalDir(ctx: CommandContext, mustExist = true): string {
   const flag = flagString(ctx, 'dir');
   const env = process.env.POS_JOURNAL_DIR;
   const board = flag || env ? undefined : readBoardFile(flagString(ctx, 'board') ?? process.env.POS_BOARD ?? 'sim');
@@ -59,6 +59,38 @@ function journalDir(ctx: CommandContext, mustExist = true): string {
   // storage failure (LMDB opening nothing said E-STO-03 "do not power off").
   if (!existsSync(join(dir, JOURNAL_DATA_FILE))) throw new PosError('OPR_INPUT', `no journal in ${dir}: it holds no ${JOURNAL_DATA_FILE} (${from})`);
   return dir;
+}
+
+/**
+ * The journal in `dir` opened read-only once a child process verified it (LMDB crashes natively on
+ * some damaged files, storage/JOURNAL_FORMAT.md), or the verdict's lines when it cannot be read.
+ */
+export async function openVerifiedReadOnly(dir: string): Promise<Journal | { readonly lines: readonly string[] }> {
+  const [v] = await verifyInChild([dir]);
+  if (v.status === 'unopenable' || (v.status === 'error' && verdictIsDamage(v))) return { lines: verifyOutcome(v, false).lines };
+  return Journal.open({ dir, readOnly: true });
+}
+
+/**
+ * The software versions the management console flagged bad, as the journal in `dir` holds them
+ * (the latest version-flags settings record), or why they could not be read; none without a journal.
+ */
+export async function versionFlagsIn(dir: string): Promise<readonly VersionFlag[] | { readonly unread: string }> {
+  if (!existsSync(join(dir, JOURNAL_DATA_FILE))) return [];
+  const j = await openVerifiedReadOnly(dir);
+  if (!(j instanceof Journal)) return { unread: j.lines.join('; ') };
+  // Damaged: the records after the first bad one, a later flag among them, are not read.
+  if (j.state === 'damaged') {
+    await j.close();
+    return { unread: `journal damaged at record ${j.damage?.seq ?? '?'} (${j.damage?.reason ?? '?'}): run pos journal verify` };
+  }
+  try {
+    let flags: readonly VersionFlag[] = [];
+    for (const r of j.records()) if (r.type === RecordType.settings && r.payload.kind === VERSION_FLAGS_KIND) flags = versionFlagsOf(r.payload).flags;
+    return flags;
+  } finally {
+    await j.close();
+  }
 }
 
 /** The journal's LMDB data file (storage/JOURNAL_FORMAT.md): a folder without it holds no journal. */
@@ -224,12 +256,11 @@ const emvCmd: Command = {
   async run(ctx) {
     const locale = flagString(ctx, 'locale') ?? 'en';
     if (locale !== 'en' && locale !== 'zh-CN') throw new PosError('OPR_INPUT', '--locale is zh-CN or en');
-    const [v] = await verifyInChild([journalDir(ctx)]);
-    if (v.status === 'unopenable' || (v.status === 'error' && verdictIsDamage(v))) {
-      for (const line of verifyOutcome(v, false).lines) ctx.err(line);
+    const j = await openVerifiedReadOnly(journalDir(ctx));
+    if (!(j instanceof Journal)) {
+      for (const line of j.lines) ctx.err(line);
       return 4;
     }
-    const j = await Journal.open({ dir: journalDir(ctx), readOnly: true });
     let caKeys: CaPublicKey[] = [];
     let aids: AidParams[] | undefined;
     // "Today" as the terminal reckons it: the machine's clock with the last sign-on's correction

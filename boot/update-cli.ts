@@ -11,6 +11,10 @@ import { readBoardFile } from '../hal/board';
 import { applyUpdate, buildPackage, generateUpdateKeys, isVersion, updateStatus, writeFileAtomic } from './update';
 import { confirmSlot, failTrial, initSlots, selectBootSlot } from './update-slots';
 import { adminSessionFromCli } from './recovery-cli';
+import { lazy } from '../common/lazy';
+
+/** The journal's tools, loaded by `update status` only (the journal and its child verify). */
+const journalCli = lazy(() => require('./journal-cli') as typeof import('./journal-cli'));
 
 /** Slot root: --root, else $POS_UPDATE_ROOT, else the board file's update.root. */
 function root(ctx: CommandContext): string {
@@ -104,11 +108,19 @@ const apply: Command = {
 };
 
 const status: Command = {
-  name: 'update status', usage: 'update status [--root R | --board B] [--json]', summary: 'running version, pending update, last result',
+  name: 'update status', usage: 'update status [--root R | --board B] [--dir D] [--json]', summary: 'running version (flagged bad by the console? the journal says: --dir, or the board file), pending update, last result',
   async run(ctx) {
     const s = updateStatus(root(ctx));
-    if (ctx.flags.has('json')) { ctx.out(JSON.stringify(s)); return 0; }
+    // The console's flag on the running version lives in the journal (docs/MANAGEMENT.md flag-version).
+    const flags = await journalCli().versionFlagsIn(journalCli().journalDir(ctx, false));
+    const flag = Array.isArray(flags) ? flags.find((f) => f.version === s.runningVersion) : undefined;
+    if (ctx.flags.has('json')) {
+      ctx.out(JSON.stringify({ ...s, versionFlagged: flag !== undefined, ...(flag ? { versionFlag: flag } : {}), ...(!Array.isArray(flags) ? { versionFlagsUnread: (flags as { unread: string }).unread } : {}) }));
+      return 0;
+    }
     ctx.out(`running ${s.runningVersion ?? '?'} from slot ${s.active}`);
+    if (flag) ctx.out(`E-UPD-08 running version ${flag.version} flagged bad by the management console: ${flag.reason} (command ${flag.commandId})`);
+    if (!Array.isArray(flags)) ctx.out(`version flags not read: ${(flags as { unread: string }).unread}`);
     if (s.pending) ctx.out(`pending ${s.pending.version} in slot ${s.pending.slot} (${s.pending.tries} boot tries)`);
     if (s.last) ctx.out(`last: ${s.last.result} ${s.last.version} at ${new Date(s.last.atMs).toISOString()}${s.last.reason ? `: ${s.last.reason}` : ''}`);
     if (s.last?.result === 'rolled-back') ctx.out('E-UPD-04 update rolled back: the previous version runs');
