@@ -8,7 +8,7 @@
  * Loading does no device I/O beyond requesting GPIO lines and opening ports (i2c-bus opens
  * lazily, so an absent part is found by `selfTest()`, which does a real transfer per role).
  */
-import { Wifi, WpaCliWifi } from './wifi';
+import { Wifi, WpaCliRunner, WpaCliWifi } from './wifi';
 import { asset } from '../common/assets';
 import type { Logger } from '../common/log';
 import * as fs from 'node:fs';
@@ -68,6 +68,11 @@ export interface BusFactories {
    * only (hal/board-linux.ts); a board whose factories have none refuses such a keypad.
    */
   input?(role: string, ref: InputDeviceRef): Promise<InputDevice>;
+  /**
+   * What runs `wpa_cli` for a Wi-Fi role (hal/wifi.ts WpaCliRunner): the simulator board's
+   * wpa_supplicant model (sim/wpa-supplicant-model.ts); undefined, and on real boards: the real wpa_cli.
+   */
+  wpaCli?(role: string): WpaCliRunner | undefined;
 }
 
 export interface LoadOptions {
@@ -202,6 +207,10 @@ class BusCache {
     return port;
   }
 
+  wpaCli(role: string): WpaCliRunner | undefined {
+    return this.factories.wpaCli?.(role);
+  }
+
   /** Opens an input device; closed with the buses too (idempotent), so a board that fails later in its build leaks no fd. */
   async input(role: string, ref: InputDeviceRef): Promise<InputDevice> {
     if (!this.factories.input) throw new PosError('BRD_INVALID', `${role}: this board's buses have no input devices (an "evdev-keypad" needs a real board)`, { role });
@@ -271,9 +280,12 @@ async function construct(role: string, dc: DeviceConfig, buses: BusCache, option
       }
       return { config: dc, device: new QuectelModem(port, { name: role, ...(options.modemLogger ? { logger: options.modemLogger } : {}) }) };
     }
-    case 'wpa-supplicant':
-      // Nothing is opened here: every call runs wpa_cli against the OS's control socket.
-      return { config: dc, device: new WpaCliWifi({ interface: dc.interface, ctrlDir: dc.ctrlDir }) };
+    case 'wpa-supplicant': {
+      // Nothing is opened here: every call runs wpa_cli against the OS's control socket (the
+      // simulator board's: its wpa_supplicant model).
+      const run = buses.wpaCli(role);
+      return { config: dc, device: new WpaCliWifi({ interface: dc.interface, ctrlDir: dc.ctrlDir, ...(run ? { run } : {}) }) };
+    }
   }
 }
 

@@ -31,6 +31,7 @@ import { QuectelModemModel, QuectelModemModelOptions } from './chips/quectel-mod
 import { PosError } from '../common/errors';
 import { Level } from '../hal/gpio';
 import type { KeyName } from '../hal/keypad';
+import { SimWpaSupplicant } from './wpa-supplicant-model';
 
 export interface SimBoardOptions extends LoadOptions {
   /** Board name or file; default "sim". */
@@ -49,6 +50,13 @@ export interface SimBoardOptions extends LoadOptions {
   readonly beforeBoot?: (sim: SimBoard) => void;
   /** Tests only (--test-timings key-debounce, boot/test-timings.ts): every matrix keypad's debounce instead of the board file's. */
   readonly keypadDebounceMs?: number;
+  /**
+   * Wi-Fi roles (wpa-supplicant): 'model' (default) answers through the wpa_supplicant model
+   * (sim/wpa-supplicant-model.ts); 'os' runs the real wpa_cli against the board file's ctrlDir.
+   */
+  readonly wpaSupplicant?: 'model' | 'os';
+  /** The wpa_supplicant model's clock (association delays); default performance.now. */
+  readonly wifiClock?: () => number;
 }
 
 export interface BatteryControl {
@@ -81,6 +89,7 @@ export class SimBoard {
   readonly pads = new Map<string, Tsc2007Model>();
   readonly scanners = new Map<string, VirtualScanner>();
   readonly modems = new Map<string, QuectelModemModel>();
+  readonly wifis = new Map<string, SimWpaSupplicant>();
 
   constructor(readonly file: string, readonly config: BoardConfig, private readonly options: SimBoardOptions) {}
 
@@ -105,6 +114,8 @@ export class SimBoard {
   scanner(role = 'scanner0'): VirtualScanner { return must(this.scanners, role, 'scan engine'); }
   /** The 4G module: removeSim(), lockPin(), setSignal(csq), setRegistration('denied'), ... */
   modem(role = 'modem0'): QuectelModemModel { return must(this.modems, role, '4G modem'); }
+  /** The OS's wpa_supplicant as the Wi-Fi driver sees it: its access points (signal, in range), running or not. */
+  wifi(role = 'wifi0'): SimWpaSupplicant { return must(this.wifis, role, 'wpa_supplicant'); }
 
   /**
    * The customer signs: strokes in the pad's pixels (as the board file's width × height), each
@@ -219,6 +230,9 @@ export class SimBoard {
       case 'quectel-modem':
         // The module's context 1 starts with the board's APN, as a provisioned terminal's does.
         this.modems.set(role, new QuectelModemModel((await this.cable(role)).device, { apn: dc.apn, ...this.options.modem }));
+        return;
+      case 'wpa-supplicant':
+        if (this.options.wpaSupplicant !== 'os') this.wifis.set(role, new SimWpaSupplicant(this.options.wifiClock));
     }
   }
 
@@ -293,6 +307,7 @@ export function simFactories(sim: SimBoard): BusFactories {
       if (!pair) throw new PosError('BRD_DEVICE_ABSENT', `${sim.file}: no simulated cable for ${role}`, { role });
       return pair.host;
     },
+    wpaCli: (role) => sim.wifis.get(role)?.run,
   };
 }
 

@@ -108,6 +108,30 @@ describe('simulator control interface (JSON lines on loopback)', () => {
     c.close();
   });
 
+  it('wifiSetsTheModelsSignalRangeAndServiceAndTheBoardsRealDriverReadsThem', async () => {
+    const c = client(port);
+    const wifi = sim.board.wifi()!;
+    assert.equal((await wifi.signal())?.bars, 4, 'the shop\'s network joined at power-on, strong');
+    const weak = await c.send({ cmd: 'wifi', signalDbm: -84 });
+    assert.equal(weak.ok, true);
+    assert.equal(weak.joined, 'SIM-SHOP');
+    assert.equal((await wifi.signal())?.rssiDbm, -84);
+    await c.send({ cmd: 'wifi', ssid: 'SIM-SHOP', inRange: false });
+    assert.equal((await wifi.status()).state, 'DISCONNECTED');
+    assert.ok(!(await wifi.scan()).some((n) => n.ssid === 'SIM-SHOP'), 'out of range: not heard');
+    await c.send({ cmd: 'wifi', ssid: 'SIM-SHOP', inRange: true });
+    assert.equal((await wifi.status()).state, 'COMPLETED');
+    await c.send({ cmd: 'wifi', running: false });
+    await assert.rejects(wifi.check(), /wpa_supplicant not reachable/);
+    await c.send({ cmd: 'wifi', running: true });
+    await wifi.check();
+    for (const bad of [{ signalDbm: -5 }, { signalDbm: 'weak' }, { ssid: 'Nowhere', signalDbm: -60 }, { inRange: 'no' }, { running: 1 }]) {
+      const r = await c.send({ cmd: 'wifi', ...bad });
+      assert.equal(r.ok, false, JSON.stringify(bad));
+    }
+    c.close();
+  });
+
   it('signDrawsOnThePadTheRealDriverSamples', async () => {
     const c = client(port);
     assert.deepEqual((await c.send({ cmd: 'signatures' })).signatures, ['demo', 'dot', 'light']);

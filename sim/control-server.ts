@@ -22,6 +22,13 @@
  *   {"cmd":"modem","registration":"home"|"roaming"|"searching"|"denied"|"not-registered"}
  *   {"cmd":"modem","silent":true|false}                     the module stops answering (hung firmware) / wakes
  *   the reply says the model's registration, APN and PIN attempts left.
+ * The Wi-Fi (boards with wifi0; sim/wpa-supplicant-model.ts: the shop's SIM-SHOP joined at power-on,
+ * its passphrase shop-wifi-2026), any of these fields at once; `ssid` names the access point
+ * (default the one joined):
+ *   {"cmd":"wifi","signalDbm":-84}                 its signal (-100..-20 dBm)
+ *   {"cmd":"wifi","ssid":"SIM-SHOP","inRange":false}   out of range (router off) / back
+ *   {"cmd":"wifi","running":false}                 the OS's wpa_supplicant stopped (E-NET-28) / started
+ *   the reply says what is joined, whether it runs, and the access points.
  * The customer signs on the signature pad (boards with signature0; replies once the pad has been
  * sampled through, i.e. while the terminal shows its signature screen):
  *   {"cmd":"sign","strokes":[[[x,y],[x,y,pressure]...],...]}   pad pixels, pressure 0..1 (default 0.9)
@@ -52,6 +59,7 @@ import { TEST_CARDS } from './test-cards';
 import { TEST_SIGNATURES } from './board-sim';
 import { DEMO_PAYMENT_CODES, DEMO_PAYMENT_CODE_DEFAULT } from './virtual-scanner';
 import type { ModemRegistration } from './chips/quectel-modem-model';
+import { SIM_SHOP_SSID } from './wpa-supplicant-model';
 import { memoryCommand } from './memory-probe';
 import { SCAN_LINE_BYTES_MAX } from '../hal/drivers/scan-engine';
 import { KEY_NAMES, KeyName } from '../hal/keypad';
@@ -267,6 +275,7 @@ export class ControlServer {
       },
       'scan-codes': () => ({ codes: Object.keys(DEMO_PAYMENT_CODES) }),
       modem: (r) => modemControl(sim, r),
+      wifi: (r) => wifiControl(sim, r),
       // What the process holds after a full GC; drop: the paper roll torn off and the devices' share measured (sim/memory-probe.ts).
       memory: (r) => ({ ...memoryCommand(sim, yesNo(r, 'drop', false)) }),
       // Any control line for the acquirer simulator of the process that started this terminal
@@ -408,6 +417,29 @@ function modemControl(sim: SimBoard, r: Request): Record<string, unknown> {
   }
   if (r.silent !== undefined) { if (r.silent === true) m.goSilent(); else m.wake(); }
   return { registration: m.registrationState, apn: m.apn, pinAttemptsLeft: m.pinAttemptsLeft };
+}
+
+/** `wifi`: the wpa_supplicant model's access points and service, as the request's fields say. */
+function wifiControl(sim: SimBoard, r: Request): Record<string, unknown> {
+  const role = typeof r.role === 'string' ? r.role : 'wifi0';
+  if (!sim.wifis.has(role)) throw new Error(`this board has no simulated Wi-Fi ${role} (board file role wifiN, type wpa-supplicant)`);
+  const w = sim.wifi(role);
+  const ssid = typeof r.ssid === 'string' ? r.ssid : w.joinedSsid() ?? SIM_SHOP_SSID;
+  const ap = w.accessPoint(ssid);
+  if ((r.signalDbm !== undefined || r.inRange !== undefined) && !ap) throw new Error(`wifi: no access point "${ssid}" (the scan lists them)`);
+  if (r.signalDbm !== undefined) {
+    if (typeof r.signalDbm !== 'number' || !Number.isInteger(r.signalDbm) || r.signalDbm < -100 || r.signalDbm > -20) throw new Error('wifi "signalDbm" must be a whole number from -100 to -20');
+    ap!.signalDbm = r.signalDbm;
+  }
+  if (r.inRange !== undefined) {
+    if (typeof r.inRange !== 'boolean') throw new Error('wifi "inRange" must be true or false');
+    w.setInRange(ssid, r.inRange);
+  }
+  if (r.running !== undefined) {
+    if (typeof r.running !== 'boolean') throw new Error('wifi "running" must be true or false');
+    w.running = r.running;
+  }
+  return { joined: w.joinedSsid() ?? null, running: w.running, accessPoints: w.accessPoints.map((a) => ({ ssid: a.ssid, signalDbm: a.signalDbm, security: a.security })) };
 }
 
 /** The code a `scan` request shows: `code` (printable ASCII), a demo `name`, or the default demo code. */

@@ -68,7 +68,8 @@ describe('diagnostics: the Wi-Fi in the network check', function () {
     if (shape.links) { json.devices.modem0.interface = 'wwan0'; json.links = shape.links; }
     const file = path.join(dir, 'sim-wifi.json');
     fs.writeFileSync(file, JSON.stringify(json));
-    sim = await createSimBoard({ board: file });
+    // The OS's wpa_cli against the empty control directory, not the simulator's wpa_supplicant model.
+    sim = await createSimBoard({ board: file, wpaSupplicant: 'os' });
     if (wifi) Object.assign(sim.board, { wifi: () => wifi });
     return sim;
   }

@@ -92,7 +92,7 @@ describe('the sign-on failure screen with the Wi-Fi (boards with wifi0)', functi
     }
 
     it('aFailedSignOnShowsTheWeakWifiFirst', async () => {
-      await rig.boot({ board: { board: wifiBoardFile() }, app: (sim) => { Object.assign(sim.board, { wifi: () => weak() }); return {}; } });
+      await rig.boot({ board: { board: wifiBoardFile(), wpaSupplicant: 'os' }, app: (sim) => { Object.assign(sim.board, { wifi: () => weak() }); return {}; } });
       rig.host.setFault({ kind: 'close-before-response', count: Infinity });
       rig.type(['0', '1', 'OK']);
       rig.type(['0', '0', '0', '0', 'OK']);

@@ -11,6 +11,8 @@ import { silentLogger } from '../../common/log';
 import type { Screen, Txt } from '../../ui-lcd/screen';
 import { WifiMenu } from '../../boot/wifi-menu';
 import { MULTITAP_COMMIT_MS } from '../../ui-lcd/widgets/text-entry';
+import { WpaCliWifi } from '../../hal/wifi';
+import { SIM_WIFI_ADDRESS, SimWpaSupplicant } from '../../sim/wpa-supplicant-model';
 
 const NETWORKS: WifiNetwork[] = [
   { ssid: 'Shop', bssid: '00:11:22:33:44:55', frequencyMhz: 2412, signalDbm: -50, bars: 4, security: 'wpa-psk' },
@@ -38,13 +40,12 @@ class OsWifi implements Wifi {
   async close(): Promise<void> {}
 }
 
-function menu(wifi: Wifi): { m: WifiMenu; records: object[]; text: () => string; keys: (s: string) => void; closed: () => boolean } {
-  let now = 0;
+function menu(wifi: Wifi, clock = { now: 0 }): { m: WifiMenu; records: object[]; text: () => string; keys: (s: string) => void; closed: () => boolean } {
   let closed = false;
   const records: object[] = [];
   const m = new WifiMenu({
-    wifi, clock: () => now, changed: () => undefined, close: () => { closed = true; }, logger: silentLogger,
-    record: async (p) => { records.push(p); }, sleep: async (ms) => { now += ms; },
+    wifi, clock: () => clock.now, changed: () => undefined, close: () => { closed = true; }, logger: silentLogger,
+    record: async (p) => { records.push(p); }, sleep: async (ms) => { clock.now += ms; },
   });
   const text = (): string => {
     const s: Screen = m.screen();
@@ -53,9 +54,9 @@ function menu(wifi: Wifi): { m: WifiMenu; records: object[]; text: () => string;
   };
   const keys = (s: string): void => {
     for (const k of s.split(' ').filter(Boolean)) {
-      if (k === 'wait') { now += MULTITAP_COMMIT_MS; continue; }
+      if (k === 'wait') { clock.now += MULTITAP_COMMIT_MS; continue; }
       m.press(k as KeyName);
-      now += 100;
+      clock.now += 100;
     }
   };
   return { m, records, text, keys, closed: () => closed };
@@ -123,6 +124,27 @@ describe('Settings > Wi-Fi (boot/wifi-menu.ts)', () => {
     assert.equal(c.m.step, 'none');
     c.keys('OK');
     assert.equal(c.m.step, 'scanning');
+  });
+
+  it('onTheSimulatorBoardsWifiTheRealDriverOverTheWpaSupplicantModelListsJoinsAndRefusesAWrongPassphrase', async () => {
+    const clock = { now: 0 };
+    const model = new SimWpaSupplicant(() => clock.now);
+    const wifi = new WpaCliWifi({ interface: 'wlan0', ctrlDir: '/run/wpa_supplicant', run: model.run, sleep: async (ms) => { clock.now += ms; } });
+    const a = menu(wifi, clock);
+    await a.m.busy;
+    assert.match(a.text(), /^Wi-Fi .*\| SIM-SHOP\* 4\/4 \| SIM-SHOP-5G\* 3\/4 \| Guest 2\/4 \| Office 802\.1X\* 1\/4 \| Neighbour\* 0\/4/);
+    a.keys('3');
+    await a.m.busy;
+    assert.equal(a.m.step, 'joined');
+    assert.match(a.text(), new RegExp(`Connected ${SIM_WIFI_ADDRESS.replace(/\./g, '\\.')}`));
+    assert.deepEqual(a.records, [{ ssid: 'Guest', security: 'open' }]);
+    const b = menu(wifi, clock);
+    await b.m.busy;
+    b.keys('2 2 2 2 wait 2 2 2 wait 2 2 2 wait 2 2 2 wait 2 2 2 wait 2 2 2 wait 2 2 2 wait 2 2 2 OK'); // cccccccc
+    await b.m.busy;
+    assert.equal(b.m.step, 'failed');
+    assert.match(b.text(), /E-NET-31/);
+    assert.deepEqual(b.records, [{ ssid: 'SIM-SHOP-5G', security: 'wpa-psk' }], 'saved (journaled) before the handshake failed');
   });
 
   it('wpa_supplicant not answering: E-NET-28; CANCEL while typing leaves with nothing joined or journaled', async () => {
