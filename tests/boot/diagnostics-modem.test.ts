@@ -28,7 +28,8 @@ describe('diagnostics: the 4G modem in the network check', function () {
   it('aHealthyModemShowsSimSignalRegistrationOperatorAndApnAndTheCheckPasses', async () => {
     const r = await networkCheck(sim!, NETWORK_OK);
     assert.equal(r.state, 'ok', r.lines.join(' / '));
-    assert.deepEqual(r.lines.slice(2), ['4G SIM: ready', 'signal -65 dBm 4/4 LTE', 'network: registered CHINA MOBILE', 'APN cmnet']);
+    // The simulator board's Wi-Fi (joined to SIM-SHOP at power-on) after the modem's lines.
+    assert.deepEqual(r.lines.slice(2), ['4G SIM: ready', 'signal -65 dBm 4/4 LTE', 'network: registered CHINA MOBILE', 'APN cmnet', 'Wi-Fi: joined SIM-SHOP 192.168.31.23', 'signal -52 dBm 4/4 2.4 GHz']);
     assert.ok(r.text?.some((l) => l.zh === '4G SIM卡：正常'), 'the Chinese half');
   });
 
