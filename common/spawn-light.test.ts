@@ -69,6 +69,13 @@ describe('common/spawn-light: children without fork (native/process_native.c)', 
     assert.equal(out, 'done\n');
   });
 
+  it('hundredsOfArgumentsAndEnvironmentVariablesPassWhole', async () => {
+    const args = Array.from({ length: 2_000 }, (_, i) => `a${i}`);
+    const env = Object.fromEntries(Array.from({ length: 1_000 }, (_, i) => [`POS_V${i}`, `v${i}`]));
+    const r = await ended(light('sh', ['-c', 'echo "$# $POS_V999"', 'sh', ...args], { ...env, PATH: '/usr/bin:/bin' }));
+    assert.equal(r.out, '2000 v999\n');
+  });
+
   it('aProgramThatDoesNotExistThrowsEnoent', () => {
     assert.throws(() => spawnLight('/nonexistent/program', []), (e: Error & { errno?: number }) => e.errno === 2 && /No such file/.test(e.message));
   });

@@ -49,8 +49,13 @@
 #include <unistd.h>
 #include "napi_args.h"
 
-/* An argument list longer than this is refused (the callers pass a handful). */
-#define STRINGS_MAX 256
+/*
+ * An argument or environment list longer than this is refused before anything is copied: a bound
+ * on the malloc'ed copy, far above real lists (the corruption sweep verifies hundreds of journals
+ * in one child; a CI runner's environment holds hundreds of variables). The kernel's own limit on
+ * their total size (ARG_MAX) comes as E2BIG from posix_spawn.
+ */
+#define STRINGS_MAX 65536
 /* One argument or environment string, bytes (a path, a NAME=value). */
 #define STRING_BYTES_MAX 65536
 /* systemd reads a notification of at most this many bytes (NOTIFY_BUFFER_MAX is 4096 + 1). */
