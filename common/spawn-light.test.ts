@@ -77,7 +77,7 @@ describe('common/spawn-light: children without fork (native/process_native.c)', 
   });
 
   it('aProgramThatDoesNotExistThrowsEnoent', () => {
-    assert.throws(() => spawnLight('/nonexistent/program', []), (e: Error & { errno?: number }) => e.errno === 2 && /No such file/.test(e.message));
+    assert.throws(() => spawnLight('/nonexistent/program', []), (e: Error & { errno?: number; code?: string }) => e.errno === 2 && e.code === 'ENOENT' && /No such file/.test(e.message));
   });
 
   it('theParentTakesNoPageFaultOnItsMemoryAfterwardsWhereNodesSpawnTakesOneAPage', async () => {

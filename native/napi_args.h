@@ -12,6 +12,8 @@
 #include <node_api.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 
 /* Throws napi_throw_<kind> (error, type_error, range_error) with `msg` and returns NULL to JavaScript. */
 #define FAIL(kind, msg) do { napi_throw_##kind(env, NULL, msg); return NULL; } while (0)
@@ -46,6 +48,23 @@ static inline int one_whole_arg(napi_env env, napi_callback_info info, const cha
     return 0;
   }
   return 1;
+}
+
+/*
+ * Throws an Error "`what`: strerror(err)" with .code `code` (an errno's name, e.g. "ENOENT"; none
+ * when NULL) and .errno `err`, as node's own system errors carry them; returns NULL to JavaScript.
+ */
+static inline napi_value throw_errno_error(napi_env env, const char *what, int err, const char *code) {
+  char msg[256];
+  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
+  napi_value m, c = NULL, e, n;
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
+  if (code != NULL) napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &c);
+  napi_create_error(env, c, m, &e);
+  napi_create_int32(env, err, &n);
+  napi_set_named_property(env, e, "errno", n);
+  napi_throw(env, e);
+  return NULL;
 }
 
 #endif

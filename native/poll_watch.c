@@ -1,5 +1,6 @@
 /* See poll_watch.h. */
 #include "poll_watch.h"
+#include "napi_args.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,16 +14,7 @@ static const struct { int err; const char *name; } ERRNO_NAMES[] = {
 napi_value addon_throw_errno(napi_env env, const char *what, int err) {
   const char *code = "EIO";
   for (size_t i = 0; i < sizeof ERRNO_NAMES / sizeof ERRNO_NAMES[0]; i++) if (ERRNO_NAMES[i].err == err) code = ERRNO_NAMES[i].name;
-  char msg[256];
-  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
-  napi_value m, c, e, n;
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
-  napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &c);
-  napi_create_error(env, c, m, &e);
-  napi_create_int32(env, err, &n);
-  napi_set_named_property(env, e, "errno", n);
-  napi_throw(env, e);
-  return NULL;
+  return throw_errno_error(env, what, err, code);
 }
 
 int addon_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {

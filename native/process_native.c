@@ -61,16 +61,9 @@
 /* systemd reads a notification of at most this many bytes (NOTIFY_BUFFER_MAX is 4096 + 1). */
 #define NOTIFY_BYTES_MAX 4096
 
+/* An Error with .code (the errno's name: strerrorname_np, glibc 2.32) and .errno. */
 static napi_value throw_errno(napi_env env, const char *what, int err) {
-  napi_value m, e, n;
-  char text[256];
-  snprintf(text, sizeof text, "%s: %s", what, strerror(err));
-  napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &m);
-  napi_create_error(env, NULL, m, &e);
-  napi_create_int32(env, err, &n);
-  napi_set_named_property(env, e, "errno", n);
-  napi_throw(env, e);
-  return NULL;
+  return throw_errno_error(env, what, err, strerrorname_np(err));
 }
 
 /* A JavaScript string as a malloc'ed C string (NULL with a TypeError pending). */
