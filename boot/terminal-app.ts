@@ -66,7 +66,7 @@ import type { ModemView } from '../ui-lcd/screens';
 import { TlsLink } from '../runtime/host/tls';
 import { CUP_PROFILE } from '../runtime/host/fields';
 import { DeviceKeyProvider, checkDeviceKey } from '../runtime/device-key';
-import { ARCHIVE_BYTES_MAX, ARCHIVE_RECORDS_MIN, archiveBlocker, archiveDirFor, archiveJournal, enforceArchiveBudget, listArchives } from '../runtime/archive';
+import { ARCHIVE_BYTES_MAX, ARCHIVE_RECORDS_MIN, archiveBlocker, archiveDirFor, archiveJournal, enforceArchiveBudget, listArchives, removeUnlinkedArchives } from '../runtime/archive';
 import { ScheduledBackup } from '../storage/scheduled-backup';
 import { BACKUP_DEFAULTS } from '../hal/board-schema';
 import { deviceKeyProviderFor, keyDirFor } from '../runtime/device-key-provider';
@@ -855,8 +855,9 @@ export class TerminalApp {
         if (this.o.signOnAtLogin === true) terminal.engine.needsSignOn = true;
         this.terminal = terminal;
         this.noteVersionFlag();
-        // After this boot's archive, if it made one: the archives kept within their budget.
-        this.keepArchivesInBudget();
+        // After this boot's archive, if it made one: the archives kept within their budget, those
+        // an interrupted archive left unlinked gone first.
+        this.keepArchivesInBudget(journal);
         // Written once the first operator screen shows (saveCheckpointSoon): off the path to it.
         if (key) this.checkpointDue = { key, previousSeq: opened.checkpoint?.seq };
         if (opened.path === 'checkpoint') this.verifyLater(journal.identity);
@@ -903,10 +904,11 @@ export class TerminalApp {
    * the oldest not exported, nothing is removed and idle and login say so (E-STO-15) until an
    * export. A failure here (the disk, a damaged mark) is logged: it never stops the boot.
    */
-  private keepArchivesInBudget(): void {
+  private keepArchivesInBudget(live: Journal): void {
     const log = this.o.logger;
     let needsExport = false;
     try {
+      removeUnlinkedArchives(this.o.journalDir, live, log.child({ component: 'archive' }));
       const b = enforceArchiveBudget(this.o.journalDir, { bytesMax: this.o.archiveBytesMax ?? ARCHIVE_BYTES_MAX, clock: this.clock, logger: log.child({ component: 'archive' }) });
       needsExport = b.needsExport.length > 0;
     } catch (e) {

@@ -212,6 +212,7 @@ export async function archiveJournal(o: ArchiveOptions): Promise<ArchiveResult> 
   const base = j.baseSeq;
   const t = clock();
   removeLeftovers(o.journalDir);
+  removeUnlinkedArchives(o.journalDir, j, o.logger);
   let carried: Array<Rec & { timeMs?: number }>;
   let file: string;
   let sha256: string;
@@ -299,6 +300,37 @@ export function removeLeftovers(journalDir: string): string[] {
     if (!f.startsWith(`${name}.archiving-`) && !f.startsWith(`${name}.archived-`)) continue;
     rmSync(join(parent, f), { recursive: true, force: true });
     gone.push(f);
+  }
+  return gone;
+}
+
+/**
+ * Archive files a power cut left unlinked: written by an archive of the live journal whose swap
+ * never happened. Such a file is the live journal's own prefix (its manifest's last record is the
+ * live journal's record of that number, with that digest, and its name counts past the live
+ * journal's base), so the live journal still holds every record in it; no journal links it and
+ * none can (the next archive writes its own). It goes (durably: the folder's fsync), with any mark
+ * beside it, so it neither fills the disk nor counts against the archives' budget, where, as the
+ * newest, it was kept and pushed exported ones out. A file holding any record the live journal
+ * lacks (a journal restored from an older backup beside a later archive) is never one of them.
+ * Returns the names removed.
+ */
+export function removeUnlinkedArchives(journalDir: string, live: Pick<Journal, 'baseSeq' | 'lastSeq' | 'identity' | 'get'>, logger?: Logger): string[] {
+  const dir = archiveDirFor(journalDir);
+  const gone: string[] = [];
+  for (const a of listArchives(journalDir)) {
+    const name = basename(a.file);
+    const m = a.manifest;
+    const prefixOfLive = m.identity === live.identity && m.lastSeq <= live.lastSeq && lastRecordOf(name, m.count) === live.baseSeq + m.lastSeq
+      && live.get(m.lastSeq)?.digest.toString('hex') === m.lastDigest;
+    if (!prefixOfLive || lastRecordOf(name, m.count) <= live.baseSeq) continue;
+    rmSync(a.file, { force: true });
+    rmSync(`${a.file}${ARCHIVE_EXPORTED_SUFFIX}`, { force: true });
+    gone.push(name);
+  }
+  if (gone.length > 0) {
+    fsyncDir(dir);
+    logger?.warn({ removed: gone, liveBaseSeq: live.baseSeq }, 'archive: files an interrupted archive left unlinked removed (the live journal holds their records)');
   }
   return gone;
 }

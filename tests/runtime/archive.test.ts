@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { basename, join } from 'node:path';
 import { main as pos } from '../../boot/pos';
 import { silentLogger } from '../../common/log';
-import { ARCHIVE_FILE_SUFFIX, ArchiveStep, archiveBlocker, archiveJournal, removeLeftovers } from '../../runtime/archive';
+import { ARCHIVE_FILE_SUFFIX, ArchiveStep, archiveBlocker, archiveDirFor, archiveJournal, removeLeftovers, removeUnlinkedArchives } from '../../runtime/archive';
 import { Store } from '../../runtime/store';
 import type { TerminalState } from '../../runtime/terminal-state';
 import { PeriodicBackup, backupSeqOf, importFromFile, readBackupManifest } from '../../storage/backup';
@@ -229,6 +229,40 @@ describe('runtime/archive: settled batches archived, the state carried into a ne
     const s = await r.terminal.engine.sale({ amountFen: 900, card: magCard(), session: CASHIER });
     assert.equal(s.outcome, 'approved');
     assert.equal(archiveBlocker(r.terminal.store.state, r.journal, 1), 'the open batch has transactions');
+  });
+
+  it('anArchiveFileACutLeftBeforeTheSwapIsRemovedWhileLinkedOnesAndOnesHoldingRecordsTheJournalLacksStay', async () => {
+    await trade();
+    const archives = (): string[] => (existsSync(archiveDirFor(r.dir)) ? readdirSync(archiveDirFor(r.dir)).filter((f) => f.endsWith(ARCHIVE_FILE_SUFFIX)) : []);
+    await assert.rejects(archiveJournal({
+      journal: r.journal, state: r.terminal.store.state, journalDir: r.dir, archiveDir: archiveDirFor(r.dir), deviceKey, afterStep: (s) => { if (s === 'archive-written') throw new Cut(s); },
+    }), Cut);
+    const orphan = archives();
+    assert.equal(orphan.length, 1, 'the cut left the archive file, linked by no journal');
+    const live = await Journal.open({ dir: r.dir, identity: IDENTITY });
+    try {
+      // A journal restored from a backup one record older: the file holds a record it lacks: kept.
+      const older = { baseSeq: live.baseSeq, lastSeq: live.lastSeq - 1, identity: live.identity, get: (k: number) => (k < live.lastSeq ? live.get(k) : undefined) };
+      assert.deepEqual(removeUnlinkedArchives(r.dir, older), []);
+      assert.deepEqual(archives(), orphan);
+      // The live journal holds every record of it: it goes.
+      assert.deepEqual(removeUnlinkedArchives(r.dir, live), orphan);
+      assert.deepEqual(archives(), []);
+    } finally {
+      await live.close();
+    }
+    // A complete archive is linked by the new journal: it stays.
+    await r.reboot();
+    await archiveJournal({ journal: r.journal, state: r.terminal.store.state, journalDir: r.dir, archiveDir: archiveDirFor(r.dir), deviceKey });
+    const linked = archives();
+    assert.equal(linked.length, 1);
+    const next = await Journal.open({ dir: r.dir, identity: IDENTITY });
+    try {
+      assert.deepEqual(removeUnlinkedArchives(r.dir, next), []);
+      assert.deepEqual(archives(), linked);
+    } finally {
+      await next.close();
+    }
   });
 
   const STEPS: ArchiveStep[] = ['archive-written', 'built', 'intent-written', 'old-set-aside', 'built-in-place', 'intent-removed'];
