@@ -78,11 +78,15 @@ describe('pos control: the control interface from a shell, no nc', () => {
       assert.equal((await pos('control', '--port', String(port), 'battery', 'percent=14', 'low=true')).code, 0);
       assert.equal((await pos('control', '--port', String(port), '{"id":9,"cmd":"sign","name":"demo"}')).code, 0);
       assert.equal((await pos('control', '--port', String(port), 'printer-fault', 'null')).code, 0);
+      assert.equal((await pos('control', '--port', String(port), 'wifi', '-84')).code, 0);
+      assert.equal((await pos('control', '--port', String(port), 'wifi', 'ssid=1234', 'inRange=false')).code, 0);
       assert.deepEqual(seen.map(({ id: _id, ...rest }) => rest), [
         { cmd: 'press', key: '1' }, // a key stays text even when it is a digit
         { cmd: 'battery', percent: 14, low: true },
         { cmd: 'sign', name: 'demo' },
         { cmd: 'printer-fault', fault: null },
+        { cmd: 'wifi', signalDbm: -84 },
+        { cmd: 'wifi', ssid: '1234', inRange: false }, // an SSID stays text even when it is digits
       ]);
     } finally {
       server.close();

@@ -32,11 +32,11 @@ export function controlPortFile(journalDir: string): string {
 const MAIN_FIELD: Record<string, string> = {
   press: 'key', down: 'key', up: 'key', keys: 'keys', swipe: 'card', insert: 'card', tap: 'card', sign: 'name',
   paper: 'state', 'printer-fault': 'fault', cover: 'open', 'reader-silent': 'silent', 'reset-button': 'down', battery: 'percent',
-  scan: 'code', 'qr-pay': 'wallet', host: 'line', modem: 'sim',
+  scan: 'code', 'qr-pay': 'wallet', host: 'line', modem: 'sim', wifi: 'signalDbm',
 };
 
 /** Fields whose values are text even when they look like numbers (`press 1`, `keys 1234OK`). */
-const TEXT_FIELDS = new Set(['key', 'keys', 'card', 'name', 'state', 'path', 'role', 'code', 'wallet', 'line', 'sim', 'registration']);
+const TEXT_FIELDS = new Set(['key', 'keys', 'card', 'name', 'state', 'path', 'role', 'code', 'wallet', 'line', 'sim', 'registration', 'ssid']);
 
 /** What a control request's field is called: `percent`, `drop`, `card`. */
 const FIELD_NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
