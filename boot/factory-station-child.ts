@@ -74,7 +74,7 @@ export async function openStationBoard(file: string): Promise<Opened> {
     if (dc.type !== 'escpos-serial' && dc.type !== 'framed-card-reader') await sim.attach(role, dc);
   }
   const simBuses = simFactories(sim), linux = linuxFactories();
-  const factories: BusFactories = { i2c: simBuses.i2c, gpio: simBuses.gpio, serial: linux.serial };
+  const factories: BusFactories = { i2c: simBuses.i2c, gpio: simBuses.gpio, serial: linux.serial, wpaCli: simBuses.wpaCli };
   sim.board = await buildBoard(sim.file, config, factories);
   return { board: sim.board, sim, close: () => sim.close() };
 }
