@@ -80,6 +80,9 @@ async function oneTerminal(t: StationTerminal, o: StationOptions): Promise<Stati
   const sim = await createSimBoard(simOptions);
   try {
     if (t.faults?.includes('printer')) sim.printer().setFault('unrecoverable');
+    // The 4G module hung; the Wi-Fi radio deaf (every access point out of its range).
+    if (t.faults?.includes('modem-silent')) sim.modem().goSilent();
+    if (t.faults?.includes('no-wifi')) for (const ap of sim.wifi().accessPoints) sim.wifi().setInRange(ap.ssid, false);
     progress('provisioning');
     let prov: Record<string, unknown>;
     let servicePassword: string | undefined;

@@ -473,9 +473,42 @@ export async function factoryTest(board: Board, o: FactoryTestOptions): Promise<
     if (s.fault) throw s.fault;
     return { percent: s.percent, voltageMv: s.voltageMv, charging: s.charging, level: s.level };
   }));
+  // The radios, where the board has them: read without a person (the display and keys need one).
+  for (const role of rolesOfType(board, 'quectel-modem')) tests.push(await measureNamed(`modem ${role}`, () => modemTest(board, role)));
+  for (const role of rolesOfType(board, 'wpa-supplicant')) tests.push(await measureNamed(`wifi scan ${role}`, () => wifiTest(board, role)));
   tests.push(await measureNamed('display pattern', () => displayTest(board, o.prompts)));
   tests.push(await measureNamed('keypad every key', () => keypadTest(board, o.prompts, o.keyPressTimeoutMs ?? KEY_PRESS_TIMEOUT_MS_DEFAULT)));
   return { serial: o.serial, board: board.config.board, startedAt, finishedAt: isoInZone(clock(), zone), pass: tests.every((t) => t.pass), tests };
+}
+
+function rolesOfType(board: Board, type: string): string[] {
+  return Object.entries(board.config.devices).filter(([, dc]) => dc?.type === type).map(([role]) => role);
+}
+
+/**
+ * The 4G module answers (its identity: the IMEI goes into the report beside the serial, for the
+ * records the operator is asked for) and says its SIM, signal and registration. The module is what
+ * the line tests: a SIM is often fitted later (the acquirer's), so its state is reported, not failed.
+ */
+async function modemTest(board: Board, role: string): Promise<Record<string, unknown>> {
+  const modem = board.modem(role);
+  if (!modem) throw new PosError('NET_MODEM', `${role}: no modem on this board`, { role });
+  const id = await modem.identity();
+  const s = await modem.status();
+  return { imei: id.imei, model: id.model, firmware: id.firmware, sim: s.sim, ...(s.iccid ? { iccid: s.iccid } : {}), csq: s.signal.csq, bars: s.signal.bars, registration: s.registration };
+}
+
+/**
+ * The Wi-Fi radio hears something: at least one network (a factory floor always has one; a station
+ * may set up its own reference access point). None heard is E-NET-30 (antenna, radio module).
+ */
+async function wifiTest(board: Board, role: string): Promise<Record<string, unknown>> {
+  const wifi = board.wifi(role);
+  if (!wifi) throw new PosError('NET_WIFI_CTRL', `${role}: no Wi-Fi on this board`, { role });
+  const heard = await wifi.scan();
+  if (heard.length === 0) throw new PosError('NET_WIFI_NOT_FOUND', `${role}: the scan heard no Wi-Fi network: check the antenna and the radio module`, { role, heard: 0 });
+  const best = heard[0];
+  return { heard: heard.length, strongest: best.ssid, signalDbm: best.signalDbm, frequencyMhz: best.frequencyMhz };
 }
 
 function testPage(serial: string): PrintJob {
@@ -542,7 +575,7 @@ async function keypadTest(board: Board, prompts: Prompts, timeoutMs: number): Pr
 }
 
 /** The faults the simulated station can give a terminal (`pos factory station --faults N:KIND`). */
-export const STATION_FAULT_KINDS = ['printer', 'stuck-key'] as const;
+export const STATION_FAULT_KINDS = ['printer', 'stuck-key', 'modem-silent', 'no-wifi'] as const;
 export type StationFault = typeof STATION_FAULT_KINDS[number];
 
 /**

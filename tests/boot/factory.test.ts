@@ -51,10 +51,22 @@ describe('boot/factory: provisioning and the station', function () {
     const ok = JSON.parse(readFileSync(reports[0].reportFile, 'utf8')) as { tests: Array<{ name: string; values: Record<string, unknown> }> };
     assert.ok(ok.tests.find((t) => t.name === 'battery')?.values.percent !== undefined, 'measured values in the report');
     assert.equal(ok.tests.find((t) => t.name === 'keypad every key')?.values.detected, 18);
+    assert.match(String(ok.tests.find((t) => t.name === 'modem modem0')?.values.imei), /^\d{15}$/, 'the IMEI in the report beside the serial');
+    assert.equal(ok.tests.find((t) => t.name === 'wifi scan wifi0')?.values.strongest, 'SIM-SHOP');
     assert.ok(progress.some((l) => l.endsWith('PASS')) && progress.some((l) => l.includes('FAIL E-KBD-01')));
     const png = PNG.sync.read(readFileSync(join(work, 'reports', 'SIM0001-label.png')));
     assert.ok(png.width > 100 && png.width === png.height, 'label QR as PNG');
     console.log(`      station: 8 terminals in ${(ms / 1000).toFixed(1)} s`);
+  });
+
+  it('aHungModemAndADeafWifiRadioFailTheirTestsWithTheirCodes', async () => {
+    const terminals = simulatedTerminals(2).map((t, i) => ({ ...t, faults: [i === 0 ? 'modem-silent' as const : 'no-wifi' as const] }));
+    const reports = await runStation({ terminals, workDir: join(work, 'terminals'), reportDir: join(work, 'reports'), registryFile: join(work, 'registry.json'), keyPressTimeoutMs: 2000 });
+    const [modem, wifi] = reports;
+    assert.equal(modem.pass, false);
+    assert.ok(failedCodes(modem).includes('E-NET-15'), failedCodes(modem).join(','));
+    assert.equal(wifi.pass, false);
+    assert.deepEqual(failedCodes(wifi), ['E-NET-30']);
   });
 
   it('aSerialRunAgainIsRefusedWithItsCodeAndItsFirstReportIsKept', async () => {
