@@ -74,7 +74,8 @@ import { ARCHIVE_BYTES_MAX, archiveBudget } from '../runtime/archive';
 import { type ScheduledBackupStatus, scheduledBatchOf } from '../storage/scheduled-backup';
 import type { LocalText, MenuItem, Screen, Txt } from '../ui-lcd/screen';
 import { screenFor, DIAG_CHECKS, DiagCheck, diagChecksFor, stepLines } from '../ui-lcd/screens';
-import { CapturedSignature, SIGNATURE_PAD_PIXELS_MAX, Stroke, isSignatureAborted } from '../hal/signature-pad';
+import { CapturedSignature, Stroke, isSignatureAborted } from '../hal/signature-pad';
+import { TOUCH_ACROSS_RATIO_MIN, TOUCH_DRAW_MS_MAX, TOUCH_QUIET_MS, acrossPct, touchCapture, touchPoints } from './touch-check';
 import { maskCode } from '../hal/scanner';
 import { t } from '../ui-lcd/strings';
 import type { Overlay } from './recovery-menu';
@@ -99,16 +100,8 @@ export type DiagState = 'ok' | 'fail' | 'running' | 'pending';
 export const INTERACTIVE_CHECKS: ReadonlySet<DiagCheck> = new Set<DiagCheck>(['reader', 'keypad', 'display', 'touch', 'scanner']);
 /** The scanner test waits this long for a code shown to the scan engine. */
 export const SCANNER_TEST_MS_MAX = 20_000;
-/** The touch test's first part: nobody touches the pad this long, and nothing may be read. */
-export const TOUCH_QUIET_MS = 1_500;
-/** The touch test waits this long for the line across the pad and OK. */
-export const TOUCH_DRAW_MS_MAX = 30_000;
-/**
- * A line drawn across the pad must be read over at least this share of its width: a panel
- * that reads only part of it is worn, cracked or badly calibrated (FIELD-FAULTS.md "touch panel
- * dirty or broken"). A person told to draw across reaches well past it on a working pad.
- */
-export const TOUCH_ACROSS_RATIO_MIN = 0.6;
+// The touch test's limits and judgement, shared with the factory test (boot/touch-check.ts).
+export { TOUCH_ACROSS_RATIO_MIN, TOUCH_DRAW_MS_MAX, TOUCH_QUIET_MS } from './touch-check';
 /** Checks that run by themselves when diagnostics opens. */
 export const AUTOMATIC_CHECKS: readonly DiagCheck[] = DIAG_CHECKS.filter((c) => !INTERACTIVE_CHECKS.has(c));
 /** `lines` in English (logs, the probe, the CLI); `text` in both languages (the screen). */
@@ -592,11 +585,11 @@ export class Diagnostics implements Overlay {
     }
     const lines = [t('diag.touchAnswers', { w: pad.area.width, h: pad.area.height })];
     const p: Prompt & { kind: 'touch' } = { kind: 'touch', phase: 'quiet', points: 0 };
-    const counted = (strokes: readonly Stroke[]): void => { p.points = strokes.reduce((n, st) => n + st.length, 0); this.d.changed(); };
+    const counted = (strokes: readonly Stroke[]): void => { p.points = touchPoints(strokes); this.d.changed(); };
     this.prompt = p;
     this.answer = (key) => { if (key === 'CANCEL') pad.cancel(); };
     this.d.changed();
-    const capture = (timeoutMs: number): Promise<CapturedSignature> => pad.capture({ timeoutMs, pixelsMax: SIGNATURE_PAD_PIXELS_MAX, compressedBytesMax: TOUCH_IMAGE_BYTES_MAX, onChange: counted });
+    const capture = (timeoutMs: number): Promise<CapturedSignature> => touchCapture(pad, timeoutMs, counted);
     const quiet = await capture(TOUCH_QUIET_MS).then(() => undefined, (e: unknown) => e);
     if (isSignatureAborted(quiet) && quiet.reason === 'cancelled') throw withLines(new PosError('OPR_CANCELLED', 'touch test stopped'), lines);
     if (quiet !== undefined && !(isSignatureAborted(quiet) && quiet.reason === 'timeout')) throw padFault(quiet, lines);
@@ -613,9 +606,8 @@ export class Diagnostics implements Overlay {
       if (isSignatureAborted(e)) throw withLines(new PosError('OPR_CANCELLED', `touch test stopped (${e.reason})`), lines);
       throw padFault(e, lines);
     }
-    const xs = drawn.strokes.flatMap((st) => st.map((pt) => pt.x));
-    const points = xs.length;
-    const pct = Math.round((100 * (Math.max(...xs) - Math.min(...xs) + 1)) / pad.area.width);
+    const points = touchPoints(drawn.strokes);
+    const pct = acrossPct(drawn.strokes, pad.area.width);
     if (pct < 100 * TOUCH_ACROSS_RATIO_MIN) throw withLines(new PosError('BRD_TOUCH', `a line across the pad read over ${pct}% of its width`, { pct }), [...lines, t('diag.touchPart', { pct })]);
     return [...lines, t('diag.touchAcross', { pct, points })];
   }
@@ -880,8 +872,6 @@ function messageLine(e: unknown): LocalText {
   return same(clipAtWord(e instanceof Error ? e.message : String(e), LOG_LINE_CHARS_MAX));
 }
 
-/** The touch test's image is never kept: any size the pad's own compression gives is accepted. */
-const TOUCH_IMAGE_BYTES_MAX = 1 << 20;
 
 
 /**

@@ -62,6 +62,13 @@ export function simPrompts(sim: SimBoard): Prompts {
       await sim.typeKey(key, 0);
     },
     confirm: async () => true,
+    // The operator's line across the pad, edge to edge (its pixels: the board file's width x height).
+    drawAcrossPad: async () => {
+      const dc = sim.config.devices.signature0;
+      const width = dc?.type === 'tsc2007' ? dc.width : 320;
+      const y = dc?.type === 'tsc2007' ? Math.floor(dc.height / 2) : 60;
+      await sim.sign([Array.from({ length: 16 }, (_, i) => [Math.round((i * (width - 1)) / 15), y])]);
+    },
     readBackDisplay: (pattern) => {
       if (pattern instanceof FrameBuffer) {
         const m = sim.oled();

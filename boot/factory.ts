@@ -35,6 +35,8 @@ import { Board, BoardConfig, keypadKeys } from '../hal/board';
 import { PrintJob, Printer } from '../hal/printer';
 import { FrameBuffer, isPixelDisplay } from '../hal/display';
 import { KeyName } from '../hal/keypad';
+import { CapturedSignature, isSignatureAborted } from '../hal/signature-pad';
+import { TOUCH_ACROSS_RATIO_MIN, TOUCH_DRAW_MS_MAX, TOUCH_QUIET_MS, acrossPct, touchCapture, touchPoints } from './touch-check';
 import { writeFileAtomic } from './update-slots';
 import { isoInZone } from '../common/time';
 import { Logger, createLogger } from '../common/log';
@@ -407,6 +409,8 @@ export interface Prompts {
   confirm(question: string): Promise<boolean>;
   /** Reads the display back (simulator only): true when the pattern is exactly on the panel. */
   readBackDisplay?(pattern: FrameBuffer | string[]): boolean;
+  /** Draws a line across the signature pad, edge to edge (simulator only); else the operator is asked to (confirm). */
+  drawAcrossPad?(): Promise<void>;
 }
 
 export interface TestResult {
@@ -477,6 +481,7 @@ export async function factoryTest(board: Board, o: FactoryTestOptions): Promise<
   for (const role of rolesOfType(board, 'quectel-modem')) tests.push(await measureNamed(`modem ${role}`, () => modemTest(board, role)));
   for (const role of rolesOfType(board, 'wpa-supplicant')) tests.push(await measureNamed(`wifi scan ${role}`, () => wifiTest(board, role)));
   tests.push(await measureNamed('display pattern', () => displayTest(board, o.prompts)));
+  if (board.signaturePad()) tests.push(await measureNamed('touch panel', () => touchTest(board, o.prompts)));
   tests.push(await measureNamed('keypad every key', () => keypadTest(board, o.prompts, o.keyPressTimeoutMs ?? KEY_PRESS_TIMEOUT_MS_DEFAULT)));
   return { serial: o.serial, board: board.config.board, startedAt, finishedAt: isoInZone(clock(), zone), pass: tests.every((t) => t.pass), tests };
 }
@@ -509,6 +514,46 @@ async function wifiTest(board: Board, role: string): Promise<Record<string, unkn
   if (heard.length === 0) throw new PosError('NET_WIFI_NOT_FOUND', `${role}: the scan heard no Wi-Fi network: check the antenna and the radio module`, { role, heard: 0 });
   const best = heard[0];
   return { heard: heard.length, strongest: best.ssid, signalDbm: best.signalDbm, frequencyMhz: best.frequencyMhz };
+}
+
+/**
+ * The signature pad's touch panel (boot/touch-check.ts, as diagnostics checks it): the pad answers;
+ * nothing is read while nobody touches it for TOUCH_QUIET_MS (else E-BRD-06: a dirty or damaged
+ * panel); a line the operator draws across it is read over TOUCH_ACROSS_RATIO_MIN of its width
+ * (else E-BRD-06; nothing read: E-BRD-05).
+ */
+async function touchTest(board: Board, prompts: Prompts): Promise<Record<string, unknown>> {
+  const pad = board.signaturePad();
+  if (!pad) throw new PosError('BRD_SIGNATURE_PAD', 'no signature pad on this board');
+  // The pad's own failures are E-BRD-05, as diagnostics names them (the bus's code is in the message).
+  const padFault = (e: unknown): PosError => (isSignatureAborted(e) ? e : new PosError('BRD_SIGNATURE_PAD', `signature pad: ${e instanceof Error ? e.message : String(e)}`, {}, { cause: e }));
+  try { await pad.check(); } catch (e) { throw padFault(e); }
+  let quietPoints = 0;
+  const quiet = await touchCapture(pad, TOUCH_QUIET_MS, (strokes) => { quietPoints = touchPoints(strokes); }).then(() => undefined, (e: unknown) => e);
+  if (!isSignatureAborted(quiet) || quiet.reason !== 'timeout') throw padFault(quiet);
+  if (quietPoints > 0) throw new PosError('BRD_TOUCH', `${quietPoints} touch points read with nobody touching the pad`, { points: quietPoints });
+  let drawnPoints = 0;
+  const drawn = touchCapture(pad, TOUCH_DRAW_MS_MAX, (strokes) => { drawnPoints = touchPoints(strokes); });
+  drawn.catch(() => undefined); // judged below; a cancel after NeedsPerson is not an unhandled rejection
+  try {
+    const done = prompts.drawAcrossPad ? (await prompts.drawAcrossPad(), true)
+      : await prompts.confirm('Draw a line across the signature pad from edge to edge, then answer y');
+    if (!done) throw new PosError('BRD_TOUCH', 'the operator could not draw a line across the pad', { points: drawnPoints });
+    pad.confirm();
+  } catch (e) {
+    pad.cancel();
+    throw e;
+  }
+  let captured: CapturedSignature;
+  try {
+    captured = await drawn;
+  } catch (e) {
+    if (isSignatureAborted(e) && e.reason === 'empty') throw new PosError('BRD_SIGNATURE_PAD', 'nothing drawn was read');
+    throw padFault(e);
+  }
+  const pct = acrossPct(captured.strokes, pad.area.width);
+  if (pct < 100 * TOUCH_ACROSS_RATIO_MIN) throw new PosError('BRD_TOUCH', `a line across the pad read over ${pct}% of its width`, { pct });
+  return { acrossPct: pct, points: touchPoints(captured.strokes) };
 }
 
 function testPage(serial: string): PrintJob {

@@ -137,14 +137,14 @@ describe('boot/factory-station-boards: several real-serial boards, one process e
     ]);
     // Nobody pressed the key asked for, and the operator said "no" to the pattern.
     assert.deepEqual(said, ['ATT-0001: press MENU']);
-    assert.deepEqual(asked, ['ATT-0001: Is a checkerboard shown on the whole display?']);
+    assert.deepEqual(asked, ['ATT-0001: Is a checkerboard shown on the whole display?', 'ATT-0001: Draw a line across the signature pad from edge to edge, then answer y']);
     assert.equal(outcome(attended).result, 'fail');
-    assert.deepEqual(outcome(attended).codes, ['E-DSP-01', 'E-KBD-03']);
-    // Unattended: the two tests that need a person are skipped, not passed, not failed.
+    assert.deepEqual(outcome(attended).codes, ['E-DSP-01', 'E-BRD-06', 'E-KBD-03']);
+    // Unattended: the three tests that need a person are skipped, not passed, not failed.
     const skipped = unattended.tests.filter((t) => t.skipped).map((t) => [t.name, t.pass, t.codes.length]);
-    assert.deepEqual(skipped, [['display pattern', false, 0], ['keypad every key', false, 0]]);
+    assert.deepEqual(skipped, [['display pattern', false, 0], ['touch panel', false, 0], ['keypad every key', false, 0]]);
     assert.equal(unattended.pass, false);
-    assert.deepEqual(outcome(unattended), { result: 'incomplete', codes: [], skipped: ['display pattern', 'keypad every key'] });
+    assert.deepEqual(outcome(unattended), { result: 'incomplete', codes: [], skipped: ['display pattern', 'touch panel', 'keypad every key'] });
     assert.ok(unattended.tests.filter((t) => !t.skipped).every((t) => t.pass));
     const saved = JSON.parse(readFileSync(unattended.reportFile, 'utf8')) as { tests: Array<{ name: string; skipped?: boolean }> };
     assert.equal(saved.tests.find((t) => t.name === 'keypad every key')?.skipped, true);
