@@ -62,6 +62,8 @@ export function simPrompts(sim: SimBoard): Prompts {
       await sim.typeKey(key, 0);
     },
     confirm: async () => true,
+    // The operator holds the printed test page's QR code in front of the scan engine.
+    showToScanner: async (code) => { sim.scanner().present(code); },
     // The operator's line across the pad, edge to edge (its pixels: the board file's width x height).
     drawAcrossPad: async () => {
       const dc = sim.config.devices.signature0;

@@ -35,6 +35,7 @@ import { Board, BoardConfig, keypadKeys } from '../hal/board';
 import { PrintJob, Printer } from '../hal/printer';
 import { FrameBuffer, isPixelDisplay } from '../hal/display';
 import { KeyName } from '../hal/keypad';
+import { maskCode } from '../hal/scanner';
 import { CapturedSignature, isSignatureAborted } from '../hal/signature-pad';
 import { TOUCH_ACROSS_RATIO_MIN, TOUCH_DRAW_MS_MAX, TOUCH_QUIET_MS, acrossPct, touchCapture, touchPoints } from './touch-check';
 import { writeFileAtomic } from './update-slots';
@@ -411,6 +412,8 @@ export interface Prompts {
   readBackDisplay?(pattern: FrameBuffer | string[]): boolean;
   /** Draws a line across the signature pad, edge to edge (simulator only); else the operator is asked to (confirm). */
   drawAcrossPad?(): Promise<void>;
+  /** Holds `code` in front of the scan engine (simulator only); else the operator is asked to show the test page's QR (confirm). */
+  showToScanner?(code: string): Promise<void>;
 }
 
 export interface TestResult {
@@ -482,6 +485,7 @@ export async function factoryTest(board: Board, o: FactoryTestOptions): Promise<
   for (const role of rolesOfType(board, 'wpa-supplicant')) tests.push(await measureNamed(`wifi scan ${role}`, () => wifiTest(board, role)));
   tests.push(await measureNamed('display pattern', () => displayTest(board, o.prompts)));
   if (board.signaturePad()) tests.push(await measureNamed('touch panel', () => touchTest(board, o.prompts)));
+  if (board.scanner()) tests.push(await measureNamed('scanner reads the test page', () => scannerTest(board, o.prompts, o.serial)));
   tests.push(await measureNamed('keypad every key', () => keypadTest(board, o.prompts, o.keyPressTimeoutMs ?? KEY_PRESS_TIMEOUT_MS_DEFAULT)));
   return { serial: o.serial, board: board.config.board, startedAt, finishedAt: isoInZone(clock(), zone), pass: tests.every((t) => t.pass), tests };
 }
@@ -556,13 +560,48 @@ async function touchTest(board: Board, prompts: Prompts): Promise<Record<string,
   return { acrossPct: pct, points: touchPoints(captured.strokes) };
 }
 
+/** The test page's QR code: what the scanner test expects the engine to read back. */
+export function testPageCode(serial: string): string {
+  return `pos-factory-test:${serial}`;
+}
+
+/** How long the scanner test waits for the test page's QR (as diagnostics' scanner test). */
+export const FACTORY_SCAN_MS_MAX = 20_000;
+
+/**
+ * The 2D scan engine (boards with scanner0) reads the QR code of the test page the printer just
+ * printed: the port answers, the code is read within FACTORY_SCAN_MS_MAX and is exactly the page's
+ * (another code, or a garbled one: E-SCN-03; none: E-SCN-01). The printer and the engine checked
+ * by one sheet, as a line worker holds it up.
+ */
+async function scannerTest(board: Board, prompts: Prompts, serial: string): Promise<Record<string, unknown>> {
+  const sc = board.scanner();
+  if (!sc) throw new PosError('SCN_DISCONNECTED', 'no scan engine on this board');
+  await sc.check();
+  const want = testPageCode(serial);
+  const stop = new AbortController();
+  const read = sc.scan(FACTORY_SCAN_MS_MAX, stop.signal);
+  read.catch(() => undefined); // judged below; stopped after NeedsPerson is not an unhandled rejection
+  try {
+    const shown = prompts.showToScanner ? (await prompts.showToScanner(want), true)
+      : await prompts.confirm('Hold the test page\'s QR code in front of the scanner, then answer y');
+    if (!shown) throw new PosError('SCN_NO_CODE', 'the operator could not show the test page to the scanner');
+  } catch (e) {
+    stop.abort();
+    throw e;
+  }
+  const code = await read;
+  if (code !== want) throw new PosError('SCN_GARBLED', `the scanner read a ${code.length}-character code ending ${maskCode(code).slice(-4)}, not the test page's`, { length: code.length });
+  return { length: code.length };
+}
+
 function testPage(serial: string): PrintJob {
   return {
     label: 'factory test page',
     blocks: [
       { kind: 'text', text: 'FACTORY TEST 工厂测试', align: 'center', bold: true },
       { kind: 'text', text: `SN ${serial}\n0123456789 ABCDEFGHIJKLMNOPQRSTUVWXYZ` },
-      { kind: 'qr', data: `pos-factory-test:${serial}`, align: 'center', label: 'test QR' },
+      { kind: 'qr', data: testPageCode(serial), align: 'center', label: 'test QR' },
       { kind: 'feed', lines: 2 }, { kind: 'cut' },
     ],
   };
