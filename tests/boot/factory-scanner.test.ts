@@ -5,25 +5,18 @@
  * fails with its code.
  */
 import { strict as assert } from 'node:assert';
-import { Prompts, TestReport, factoryTest, testPageCode } from '../../boot/factory';
+import { type Prompts, testPageCode } from '../../boot/factory';
 import { simPrompts } from '../../boot/factory-station';
-import { SimBoard, createSimBoard } from '../../sim/board-sim';
+import type { SimBoard } from '../../sim/board-sim';
+import { FactoryTestRig } from './factory-one-test';
 
 const NAME = 'scanner reads the test page';
 
 describe('factory test: the scanner reads the test page', function () {
   this.timeout(60_000);
-  let sim: SimBoard | undefined;
-  afterEach(async () => { await sim?.close(); sim = undefined; });
-
-  async function scanResult(prompts: (s: SimBoard) => Prompts, before?: (s: SimBoard) => void): Promise<TestReport['tests'][number]> {
-    sim = await createSimBoard();
-    before?.(sim);
-    const report = await factoryTest(sim.board, { serial: 'SCAN-1', prompts: prompts(sim), keyPressTimeoutMs: 2_000 });
-    const t = report.tests.find((x) => x.name === NAME);
-    assert.ok(t, `a scanner test in ${report.tests.map((x) => x.name).join(', ')}`);
-    return t;
-  }
+  const rig = new FactoryTestRig();
+  afterEach(() => rig.close());
+  const scanResult = (prompts: (s: SimBoard) => Prompts, before?: (s: SimBoard) => void): ReturnType<FactoryTestRig['result']> => rig.result(NAME, 'SCAN-1', prompts, before);
 
   it('theTestPagesQrCodeIsReadBackExactly', async () => {
     const t = await scanResult(simPrompts);

@@ -5,27 +5,20 @@
  * panel) and a line read over too little of the width fail E-BRD-06; nothing drawn is E-BRD-05.
  */
 import { strict as assert } from 'node:assert';
-import { Prompts, TestReport, factoryTest } from '../../boot/factory';
+import type { Prompts } from '../../boot/factory';
 import { simPrompts } from '../../boot/factory-station';
 import { TOUCH_ACROSS_RATIO_MIN } from '../../boot/touch-check';
-import { SimBoard, createSimBoard } from '../../sim/board-sim';
+import type { SimBoard } from '../../sim/board-sim';
+import { FactoryTestRig } from './factory-one-test';
 
 /** The simulator board's pad (board-configs/sim.json signature0): 320 x 120 pixels. */
 const PAD_WIDTH = 320;
 
 describe('factory test: the touch panel', function () {
   this.timeout(60_000);
-  let sim: SimBoard | undefined;
-  afterEach(async () => { await sim?.close(); sim = undefined; });
-
-  async function touchResult(prompts: (s: SimBoard) => Prompts, before?: (s: SimBoard) => void): Promise<TestReport['tests'][number]> {
-    sim = await createSimBoard();
-    before?.(sim);
-    const report = await factoryTest(sim.board, { serial: 'TOUCH-1', prompts: prompts(sim), keyPressTimeoutMs: 2_000 });
-    const t = report.tests.find((x) => x.name === 'touch panel');
-    assert.ok(t, `a touch panel test in ${report.tests.map((x) => x.name).join(', ')}`);
-    return t;
-  }
+  const rig = new FactoryTestRig();
+  afterEach(() => rig.close());
+  const touchResult = (prompts: (s: SimBoard) => Prompts, before?: (s: SimBoard) => void): ReturnType<FactoryTestRig['result']> => rig.result('touch panel', 'TOUCH-1', prompts, before);
 
   it('aLineDrawnEdgeToEdgePassesWithItsWidthInTheReport', async () => {
     const t = await touchResult(simPrompts);
@@ -46,7 +39,6 @@ describe('factory test: the touch panel', function () {
     const part = await touchResult((s) => ({ ...simPrompts(s), drawAcrossPad: async () => { await s.sign([[[20, 60], [20 + short / 2, 60], [20 + short, 60]]]); } }));
     assert.deepEqual(part.codes, ['E-BRD-06']);
     assert.ok(Number(part.values.pct) < 100 * TOUCH_ACROSS_RATIO_MIN, JSON.stringify(part.values));
-    await sim?.close();
     const nothing = await touchResult((s) => ({ ...simPrompts(s), drawAcrossPad: async () => undefined }));
     assert.deepEqual(nothing.codes, ['E-BRD-05']);
   });
