@@ -76,6 +76,17 @@ describe('common/spawn-light: children without fork (native/process_native.c)', 
     assert.equal(r.out, '2000 v999\n');
   });
 
+  it('standardInputIsAPipeWhenAskedForAndDevNullOtherwise', async () => {
+    const child = light('/bin/cat', []);
+    assert.equal(child.stdin, null);
+    assert.deepEqual(await ended(child), { code: 0, signal: null, out: '', err: '' });
+    const piped = spawnLight('/bin/cat', [], process.env, { stdin: true });
+    assert.ok(piped?.stdin);
+    const done = ended(piped);
+    piped.stdin.end('set_network 0 psk 00\nquit\n');
+    assert.equal((await done).out, 'set_network 0 psk 00\nquit\n');
+  });
+
   it('aProgramThatDoesNotExistThrowsEnoent', () => {
     assert.throws(() => spawnLight('/nonexistent/program', []), (e: Error & { errno?: number; code?: string }) => e.errno === 2 && e.code === 'ENOENT' && /No such file/.test(e.message));
   });

@@ -10,12 +10,12 @@
 import { EventEmitter } from 'node:events';
 import { Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { loadOwnAddon, ownAddonCandidates } from './own-addon';
 
 /** native/process_native.c's functions (its header comment states their contract). */
 interface ProcessNativeAddon {
-  spawn(file: string, argv: readonly string[], env: readonly string[]): [number, number, number];
+  spawn(file: string, argv: readonly string[], env: readonly string[], withStdin?: boolean): [number, number, number, number];
   reap(pid: number): [number | null, number | null] | null;
   notify(socketPath: string, message: string): void;
 }
@@ -34,6 +34,8 @@ export function processNative(): ProcessNativeAddon | null {
 /** What a started child offers its caller; node's ChildProcess offers the same (the fallback). */
 export interface SpawnedChild {
   readonly pid?: number | undefined;
+  /** A pipe to the child's standard input when asked for (spawnLight's `stdin`), else null. */
+  readonly stdin: Writable | null;
   readonly stdout: Readable | null;
   readonly stderr: Readable | null;
   kill(signal?: NodeJS.Signals | number): boolean;
@@ -60,14 +62,18 @@ function signalName(n: number | null): NodeJS.Signals | null {
  * not keep 'close' back). Not reaped by libuv (which waits only for its own pids): here.
  */
 class LightChild extends EventEmitter implements SpawnedChild {
+  readonly stdin: Socket | null;
   readonly stdout: Socket;
   readonly stderr: Socket;
   private pipesOpen = 2;
   private reaped = false;
   private pollMs = REAP_POLL_MS_MIN;
 
-  constructor(readonly pid: number, outFd: number, errFd: number, private readonly native: ProcessNativeAddon) {
+  constructor(readonly pid: number, outFd: number, errFd: number, inFd: number, private readonly native: ProcessNativeAddon) {
     super();
+    this.stdin = inFd >= 0 ? new Socket({ fd: inFd, readable: false, writable: true }) : null;
+    // A child that exits before reading (or never reads) its input: EPIPE there is its exit's to tell.
+    this.stdin?.on('error', () => undefined);
     this.stdout = new Socket({ fd: outFd, readable: true, writable: false });
     this.stderr = new Socket({ fd: errFd, readable: true, writable: false });
     for (const pipe of [this.stdout, this.stderr]) {
@@ -117,15 +123,16 @@ function environment(env: NodeJS.ProcessEnv): string[] {
 }
 
 /**
- * Starts `file` with `args` and `env` without fork (stdin /dev/null, stdout and stderr piped), or
+ * Starts `file` with `args` and `env` without fork (stdout and stderr piped, stdin piped when
+ * `o.stdin`, else /dev/null), or
  * undefined where the addon is not available (the caller uses node's spawn). Throws an Error with
  * `errno` when the child cannot be started (as node's spawn's 'error' event would say).
  */
-export function spawnLight(file: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): SpawnedChild | undefined {
+export function spawnLight(file: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env, o: { readonly stdin?: boolean } = {}): SpawnedChild | undefined {
   const native = processNative();
   if (!native) return undefined;
-  const [pid, outFd, errFd] = native.spawn(file, [file, ...args], environment(env));
-  return new LightChild(pid, outFd, errFd, native);
+  const [pid, outFd, errFd, inFd] = native.spawn(file, [file, ...args], environment(env), o.stdin === true);
+  return new LightChild(pid, outFd, errFd, inFd, native);
 }
 
 /**

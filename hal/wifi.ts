@@ -23,6 +23,7 @@
  */
 // node:child_process on first use: the terminal's start does not load it (common/lazy.ts).
 import { childProcess } from '../common/lazy';
+import { SpawnedChild, spawnLight } from '../common/spawn-light';
 import { pbkdf2Sync } from 'node:crypto';
 import { PosError } from '../common/errors';
 
@@ -135,7 +136,16 @@ export type WpaCliRunner = (args: readonly string[], stdin: string | undefined, 
 export const realWpaCli: WpaCliRunner = (args, stdin, timeoutMs) => new Promise((resolve) => {
   let output = '';
   let done = false;
-  const child = childProcess().spawn('wpa_cli', [...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const missing = (e: NodeJS.ErrnoException): string => (e.code === 'ENOENT' ? 'wpa_cli is not installed (Debian package wpasupplicant)' : e.message);
+  let child: SpawnedChild;
+  try {
+    // Without fork where the runtime's addon is built (common/spawn-light.ts): a join polls
+    // wpa_cli twice a second, and each fork made the terminal fault on every page it wrote next.
+    child = spawnLight('wpa_cli', [...args], process.env, { stdin: true }) ?? childProcess().spawn('wpa_cli', [...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  } catch (e) {
+    resolve({ code: null, output, error: missing(e as NodeJS.ErrnoException) });
+    return;
+  }
   const finish = (r: { code: number | null; output: string; error?: string }): void => {
     if (done) return;
     done = true;
@@ -144,12 +154,12 @@ export const realWpaCli: WpaCliRunner = (args, stdin, timeoutMs) => new Promise(
   };
   const timer = setTimeout(() => { child.kill('SIGKILL'); finish({ code: null, output, error: `no answer in ${timeoutMs} ms` }); }, timeoutMs);
   const take = (b: Buffer): void => { if (output.length < OUTPUT_BYTES_MAX) output += b.toString('utf8'); };
-  child.stdout.on('data', take);
-  child.stderr.on('data', take);
-  child.on('error', (e: NodeJS.ErrnoException) => finish({ code: null, output, error: e.code === 'ENOENT' ? 'wpa_cli is not installed (Debian package wpasupplicant)' : e.message }));
+  child.stdout?.on('data', take);
+  child.stderr?.on('data', take);
+  child.on('error', (e: NodeJS.ErrnoException) => finish({ code: null, output, error: missing(e) }));
   child.on('close', (code) => finish({ code, output }));
-  child.stdin.on('error', () => undefined); // wpa_cli gone before reading: its exit says why
-  child.stdin.end(stdin ?? '');
+  child.stdin?.on('error', () => undefined); // wpa_cli gone before reading: its exit says why
+  child.stdin?.end(stdin ?? '');
 });
 
 /** The WPA PSK of a passphrase for an SSID (what wpa_passphrase prints as psk=). */

@@ -14,10 +14,11 @@
  * sockets): sent here, no process at all.
  *
  * JavaScript API:
- *   spawn(file, argv, env) -> [pid, stdoutFd, stderrFd]
+ *   spawn(file, argv, env, withStdin) -> [pid, stdoutFd, stderrFd, stdinFd]
  *       Runs `file` (searched in PATH when it has no '/') with argv (argv[0] included) and env
- *       ("NAME=value" strings), stdin from /dev/null, stdout and stderr into two pipes whose read
- *       ends (close-on-exec) are returned; every signal's disposition set to its default and none
+ *       ("NAME=value" strings), stdout and stderr into two pipes whose read ends (close-on-exec)
+ *       are returned; stdin from a pipe whose write end is returned when `withStdin` is true
+ *       (else /dev/null, and stdinFd is -1); every signal's disposition set to its default and none
  *       blocked in the child (node ignores SIGPIPE; an ignored signal would survive the exec, as
  *       libuv's own spawn avoids too). Throws an Error with .errno when the child cannot be
  *       started (no such file: ENOENT, as posix_spawn reports the exec's failure).
@@ -114,8 +115,8 @@ static void close_pair(int fds[2]) {
   if (fds[1] >= 0) close(fds[1]);
 }
 
-/* posix_spawnp with stdin /dev/null, stdout and stderr to the pipes' write ends, signals at their defaults. */
-static int start(const char *file, char **argv, char **envp, int out_write, int err_write, pid_t *pid) {
+/* posix_spawnp with stdin from in_read (or /dev/null when -1), stdout and stderr to the pipes' write ends, signals at their defaults. */
+static int start(const char *file, char **argv, char **envp, int in_read, int out_write, int err_write, pid_t *pid) {
   posix_spawn_file_actions_t actions;
   posix_spawnattr_t attr;
   sigset_t all, none;
@@ -125,7 +126,8 @@ static int start(const char *file, char **argv, char **envp, int out_write, int 
   if (rc != 0) { posix_spawn_file_actions_destroy(&actions); return rc; }
   sigfillset(&all);
   sigemptyset(&none);
-  if (rc == 0) rc = posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  if (rc == 0) rc = in_read < 0 ? posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0)
+                                 : posix_spawn_file_actions_adddup2(&actions, in_read, STDIN_FILENO);
   if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, out_write, STDOUT_FILENO);
   if (rc == 0) rc = posix_spawn_file_actions_adddup2(&actions, err_write, STDERR_FILENO);
   if (rc == 0) rc = posix_spawnattr_setsigdefault(&attr, &all);
@@ -138,30 +140,34 @@ static int start(const char *file, char **argv, char **envp, int out_write, int 
 }
 
 static napi_value spawn_child(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value args[3];
-  if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok || argc < 3) FAIL(type_error, "spawn(file, argv, env)");
+  size_t argc = 4;
+  napi_value args[4];
+  if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok || argc < 3) FAIL(type_error, "spawn(file, argv, env[, withStdin])");
+  bool with_stdin = false;
+  if (argc >= 4 && napi_get_value_bool(env, args[3], &with_stdin) != napi_ok) FAIL(type_error, "spawn: withStdin must be a boolean");
   char *file = c_string(env, args[0]);
   if (file == NULL) return NULL;
   char **argv = c_strings(env, args[1], 1);
   char **envp = argv == NULL ? NULL : c_strings(env, args[2], 0);
   if (envp == NULL) { free(file); free_strings(argv); return NULL; }
-  int out[2] = { -1, -1 }, err[2] = { -1, -1 };
+  int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
   pid_t pid = -1;
   int rc = 0;
-  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) rc = errno;
-  if (rc == 0) rc = start(file, argv, envp, out[1], err[1], &pid);
+  if ((with_stdin && pipe2(in, O_CLOEXEC) != 0) || pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) rc = errno;
+  if (rc == 0) rc = start(file, argv, envp, in[0], out[1], err[1], &pid);
   free(file);
   free_strings(argv);
   free_strings(envp);
-  if (rc != 0) { close_pair(out); close_pair(err); return throw_errno(env, "posix_spawn", rc); }
+  if (rc != 0) { close_pair(in); close_pair(out); close_pair(err); return throw_errno(env, "posix_spawn", rc); }
+  if (in[0] >= 0) close(in[0]);
   close(out[1]);
   close(err[1]);
   napi_value result, v;
-  napi_create_array_with_length(env, 3, &result);
+  napi_create_array_with_length(env, 4, &result);
   napi_create_int32(env, pid, &v); napi_set_element(env, result, 0, v);
   napi_create_int32(env, out[0], &v); napi_set_element(env, result, 1, v);
   napi_create_int32(env, err[0], &v); napi_set_element(env, result, 2, v);
+  napi_create_int32(env, in[1], &v); napi_set_element(env, result, 3, v);
   return result;
 }
 
