@@ -112,7 +112,11 @@ describe('verify child: held while the terminal is in use', function () {
     });
     const state = (): string | undefined => { try { const st = readFileSync(`/proc/${childPid}/stat`, 'utf8'); return st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3); } catch { return undefined; } };
     assert.equal(state(), 'T', 'the child is stopped while its parent lives');
+    // From the parent's death: a SIGKILLed process whose thread waits in the kernel (disk I/O on a
+    // loaded CI machine) dies only once it leaves that call, and the child's signal comes then.
+    const parentDead = new Promise((resolve) => parent.once('exit', resolve));
     parent.kill('SIGKILL');
+    await parentDead;
     const until = Date.now() + 5_000;
     while (state() !== undefined && state() !== 'Z' && Date.now() < until) await sleep(50);
     assert.ok(state() === undefined || state() === 'Z', `the stopped child died with its parent (state ${state()})`);
