@@ -73,21 +73,19 @@ export async function openVerifiedReadOnly(dir: string): Promise<Journal | { rea
 
 /**
  * The software versions the management console flagged bad, as the journal in `dir` holds them
- * (the latest version-flags settings record), or why they could not be read; none without a journal.
+ * (the latest version-flags settings record); none without a journal; `unread` says why they
+ * could not be read (then `flags` is empty).
  */
-export async function versionFlagsIn(dir: string): Promise<readonly VersionFlag[] | { readonly unread: string }> {
-  if (!existsSync(join(dir, JOURNAL_DATA_FILE))) return [];
+export async function versionFlagsIn(dir: string): Promise<{ readonly flags: readonly VersionFlag[]; readonly unread?: string }> {
+  if (!existsSync(join(dir, JOURNAL_DATA_FILE))) return { flags: [] };
   const j = await openVerifiedReadOnly(dir);
-  if (!(j instanceof Journal)) return { unread: j.lines.join('; ') };
-  // Damaged: the records after the first bad one, a later flag among them, are not read.
-  if (j.state === 'damaged') {
-    await j.close();
-    return { unread: `journal damaged at record ${j.damage?.seq ?? '?'} (${j.damage?.reason ?? '?'}): run pos journal verify` };
-  }
+  if (!(j instanceof Journal)) return { flags: [], unread: j.lines.join('; ') };
   try {
+    // Damaged: the records after the first bad one, a later flag among them, are not read.
+    if (j.state === 'damaged') return { flags: [], unread: `journal damaged at record ${j.damage?.seq ?? '?'} (${j.damage?.reason ?? '?'}): run pos journal verify` };
     let flags: readonly VersionFlag[] = [];
     for (const r of j.records()) if (r.type === RecordType.settings && r.payload.kind === VERSION_FLAGS_KIND) flags = versionFlagsOf(r.payload).flags;
-    return flags;
+    return { flags };
   } finally {
     await j.close();
   }

@@ -112,15 +112,15 @@ const status: Command = {
   async run(ctx) {
     const s = updateStatus(root(ctx));
     // The console's flag on the running version lives in the journal (docs/MANAGEMENT.md flag-version).
-    const flags = await journalCli().versionFlagsIn(journalCli().journalDir(ctx, false));
-    const flag = Array.isArray(flags) ? flags.find((f) => f.version === s.runningVersion) : undefined;
+    const { flags, unread } = await journalCli().versionFlagsIn(journalCli().journalDir(ctx, false));
+    const flag = flags.find((f) => f.version === s.runningVersion);
     if (ctx.flags.has('json')) {
-      ctx.out(JSON.stringify({ ...s, versionFlagged: flag !== undefined, ...(flag ? { versionFlag: flag } : {}), ...(!Array.isArray(flags) ? { versionFlagsUnread: (flags as { unread: string }).unread } : {}) }));
+      ctx.out(JSON.stringify({ ...s, versionFlagged: flag !== undefined, ...(flag ? { versionFlag: flag } : {}), ...(unread !== undefined ? { versionFlagsUnread: unread } : {}) }));
       return 0;
     }
     ctx.out(`running ${s.runningVersion ?? '?'} from slot ${s.active}`);
     if (flag) ctx.out(`E-UPD-08 running version ${flag.version} flagged bad by the management console: ${flag.reason} (command ${flag.commandId})`);
-    if (!Array.isArray(flags)) ctx.out(`version flags not read: ${(flags as { unread: string }).unread}`);
+    if (unread !== undefined) ctx.out(`version flags not read: ${unread}`);
     if (s.pending) ctx.out(`pending ${s.pending.version} in slot ${s.pending.slot} (${s.pending.tries} boot tries)`);
     if (s.last) ctx.out(`last: ${s.last.result} ${s.last.version} at ${new Date(s.last.atMs).toISOString()}${s.last.reason ? `: ${s.last.reason}` : ''}`);
     if (s.last?.result === 'rolled-back') ctx.out('E-UPD-04 update rolled back: the previous version runs');

@@ -323,7 +323,7 @@ export function removeUnlinkedArchives(journalDir: string, live: Pick<Journal, '
     const m = a.manifest;
     const prefixOfLive = m.identity === live.identity && m.lastSeq <= live.lastSeq && lastRecordOf(name, m.count) === live.baseSeq + m.lastSeq
       && live.get(m.lastSeq)?.digest.toString('hex') === m.lastDigest;
-    if (!prefixOfLive || lastRecordOf(name, m.count) <= live.baseSeq) continue;
+    if (!prefixOfLive) continue;
     rmSync(a.file, { force: true });
     rmSync(`${a.file}${ARCHIVE_EXPORTED_SUFFIX}`, { force: true });
     gone.push(name);
